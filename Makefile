@@ -1,0 +1,35 @@
+# xlstsr: two set-up commands, `make demo` and `make test`; each builds .venv when missing or stale.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EXTRAS ?= dev,lightning
+
+.PHONY: demo test bench lint weights clean
+
+# The venv is rebuilt when pyproject.toml is newer than the last install.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/xlstsr demo --output demo_output
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m pytest -q -m bench benchmarks
+	$(PY) benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check xlstsr tests benchmarks
+	$(VENV)/bin/ruff format --check xlstsr tests benchmarks
+
+weights: $(STAMP)
+	$(PY) -m xlstsr.train_bundled
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache .hypothesis

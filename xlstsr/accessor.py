@@ -1,0 +1,62 @@
+"""The ``.lstsr`` accessor: thin delegation to the xarray-layer functions of the same name."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import xarray as xr
+
+from .degrade import coarsen
+from .upscale import upscale
+from .validate import select_variable
+
+__all__ = ["LstsrDataArrayAccessor", "LstsrDatasetAccessor"]
+
+
+@xr.register_dataarray_accessor("lstsr")
+class LstsrDataArrayAccessor:
+    """``da.lstsr``: LST super-resolution methods on a DataArray.
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> lst = xlstsr.datasets.sample_scene()["lst_1km"]
+    >>> lst.lstsr.upscale(factor=4).shape[-1] == 4 * lst.shape[-1]
+    True
+    """
+
+    def __init__(self, obj: xr.DataArray) -> None:
+        self._obj = obj
+
+    def upscale(self, factor: int = 4, method: str = "bicubic", guide: Any = None, **kwargs: Any) -> xr.DataArray:
+        """Super-resolve by ``factor``; see :func:`xlstsr.upscale`."""
+        return upscale(self._obj, factor, method, guide, **kwargs)
+
+    def coarsen(self, factor: int = 4, **kwargs: Any) -> xr.DataArray:
+        """Radiometric degradation by ``factor``; see :func:`xlstsr.coarsen`."""
+        return coarsen(self._obj, factor, **kwargs)
+
+
+@xr.register_dataset_accessor("lstsr")
+class LstsrDatasetAccessor:
+    """``ds.lstsr``: the same methods on a Dataset; name the LST variable with ``variable=``."""
+
+    def __init__(self, obj: xr.Dataset) -> None:
+        self._obj = obj
+
+    def upscale(
+        self,
+        factor: int = 4,
+        method: str = "bicubic",
+        guide: Any = None,
+        *,
+        variable: Hashable | None = None,
+        **kwargs: Any,
+    ) -> xr.DataArray:
+        """Super-resolve the LST variable; ``guide`` may name another variable."""
+        return upscale(self._obj, factor, method, guide, variable=variable, **kwargs)
+
+    def coarsen(self, factor: int = 4, *, variable: Hashable | None = None, **kwargs: Any) -> xr.DataArray:
+        """Radiometric degradation of the LST variable; see :func:`xlstsr.coarsen`."""
+        return coarsen(select_variable(self._obj, variable), factor, **kwargs)

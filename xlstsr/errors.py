@@ -1,0 +1,73 @@
+"""Error and warning classes of xlstsr.
+
+Every error says what is wrong with the input and how to fix it. They subclass ``ValueError``
+(or ``TypeError``) so that generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AllNaNError",
+    "CheckpointError",
+    "GridError",
+    "GuideAlignmentWarning",
+    "GuideCoverageError",
+    "MissingCRSError",
+    "NoSpatialDimsError",
+    "PhysicalRangeError",
+    "ScaledIntegerError",
+    "UnitsError",
+    "VariableNotFoundError",
+    "XlstsrError",
+]
+
+
+class XlstsrError(ValueError):
+    """Base class of every xlstsr input error."""
+
+
+class NoSpatialDimsError(XlstsrError):
+    """The array has no recognisable spatial dimensions (y/x, lat/lon...)."""
+
+
+class MissingCRSError(XlstsrError):
+    """A geospatial operation was asked of an array without a CRS or transform."""
+
+
+class GridError(XlstsrError):
+    """The grid is not regular, the factor is invalid, or the shape does not fit the factor."""
+
+
+class GuideCoverageError(XlstsrError):
+    """The guide (e.g. NDVI) does not cover the LST extent."""
+
+
+class UnitsError(XlstsrError):
+    """Units are missing, unknown, or do not match the values."""
+
+
+class ScaledIntegerError(XlstsrError):
+    """Integers that look like scaled digital numbers, without scale metadata."""
+
+
+class PhysicalRangeError(XlstsrError):
+    """Decoded values outside the physical range of land surface temperature."""
+
+
+class AllNaNError(XlstsrError):
+    """The input holds no valid pixel."""
+
+
+class VariableNotFoundError(XlstsrError, KeyError):
+    """A Dataset does not say which variable holds LST (or the guide)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(XlstsrError):
+    """A model checkpoint is missing, corrupt or incompatible with the request."""
+
+
+class GuideAlignmentWarning(UserWarning):
+    """The guide was reprojected onto the fine LST grid (offset, other resolution or CRS)."""

@@ -1,0 +1,171 @@
+"""Grids: fine and coarse grids for an integer factor, and alignment of a guide onto the fine grid."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import rioxarray  # noqa: F401  (registers .rio)
+import xarray as xr
+from affine import Affine
+from rasterio.enums import Resampling
+
+from .errors import GridError, GuideAlignmentWarning, GuideCoverageError
+from .validate import require_georeferenced, spatial_dims
+
+__all__ = [
+    "MODIS_1KM",
+    "MODIS_250M",
+    "MODIS_SINUSOIDAL",
+    "align_guide",
+    "coarse_grid",
+    "fine_grid",
+    "grid_coords",
+    "with_grid",
+]
+
+#: MODIS sinusoidal projection (sphere R = 6371007.181 m); it has no EPSG code.
+MODIS_SINUSOIDAL = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
+#: MODIS "1 km" and "250 m" pixel sizes in metres (tile width / 1200 and / 4800).
+MODIS_1KM = 926.625433055833
+MODIS_250M = MODIS_1KM / 4
+
+
+def grid_coords(transform: Affine, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre (y, x) coordinates of a north-up grid."""
+    ny, nx = shape
+    x = transform.c + (np.arange(nx) + 0.5) * transform.a
+    y = transform.f + (np.arange(ny) + 0.5) * transform.e
+    return y, x
+
+
+def _transform(da: xr.DataArray) -> Affine:
+    t = da.rio.transform(recalc=True)
+    if t.b != 0 or t.d != 0:
+        raise GridError("rotated grids are not supported; reproject to a north-up grid first")
+    return t
+
+
+def fine_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Affine]:
+    """(y, x, transform) of the grid ``factor`` times finer, with the same outer bounds."""
+    t = _transform(da)
+    ydim, xdim = spatial_dims(da)
+    ft = t * Affine.scale(1.0 / factor)
+    y, x = grid_coords(ft, (da.sizes[ydim] * factor, da.sizes[xdim] * factor))
+    return y, x, ft
+
+
+def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Affine]:
+    """(y, x, transform) of the grid ``factor`` times coarser (sizes must divide by ``factor``)."""
+    t = _transform(da)
+    ydim, xdim = spatial_dims(da)
+    ny, nx = da.sizes[ydim], da.sizes[xdim]
+    if ny % factor or nx % factor:
+        raise GridError(
+            f"the grid ({ny} x {nx}) is not a multiple of factor {factor}; crop it first, e.g. "
+            f"`da.isel({ydim}=slice(0, {ny - ny % factor}), {xdim}=slice(0, {nx - nx % factor}))`, "
+            "or pass `boundary='trim'`."
+        )
+    ct = t * Affine.scale(factor)
+    y, x = grid_coords(ct, (ny // factor, nx // factor))
+    return y, x, ct
+
+
+def with_grid(
+    data: object,
+    template: xr.DataArray,
+    y: np.ndarray,
+    x: np.ndarray,
+    transform: Affine,
+    dims: tuple[str, ...],
+) -> xr.DataArray:
+    """Wrap ``data`` as a DataArray on a new spatial grid, keeping the template's other coords and CRS."""
+    ydim, xdim = spatial_dims(template)
+    coords = {
+        k: v for k, v in template.coords.items()
+        if ydim not in v.dims and xdim not in v.dims and k != "spatial_ref"
+    }
+    coords[ydim] = (ydim, y, template[ydim].attrs)
+    coords[xdim] = (xdim, x, template[xdim].attrs)
+    out = xr.DataArray(data, dims=dims, coords=coords)
+    out = out.rio.set_spatial_dims(x_dim=xdim, y_dim=ydim, inplace=False)
+    out = out.rio.write_crs(template.rio.crs)
+    return out.rio.write_transform(transform)
+
+
+def align_guide(
+    guide: xr.DataArray,
+    lst: xr.DataArray,
+    factor: int,
+    *,
+    min_coverage: float = 0.9,
+    resampling: Resampling = Resampling.average,
+) -> xr.DataArray:
+    """Put a guide (e.g. NDVI) on the fine grid of ``lst`` for ``factor``.
+
+    A guide that nests exactly (same CRS and fine resolution, offset by whole fine pixels, extent
+    covering the LST) is sliced, not resampled. Otherwise (sub-pixel offset, other resolution or
+    CRS) it is reprojected onto the fine grid with a :class:`GuideAlignmentWarning` naming the
+    offset. Parts of the fine grid the guide does not cover become NaN; if it covers less than
+    ``min_coverage`` of the LST extent, :class:`GuideCoverageError` is raised.
+
+    Returns
+    -------
+    DataArray
+        The guide with dims ``(..., y, x)`` on the fine grid (band/time dims kept).
+    """
+    require_georeferenced(guide, "guide")
+    gy, gx = spatial_dims(guide)
+    ly, lx = spatial_dims(lst)
+    fy, fx, ft = fine_grid(lst, factor)
+    gt = _transform(guide)
+    same_crs = guide.rio.crs == lst.rio.crs
+    # coverage in the LST CRS
+    try:
+        gb = guide.rio.transform_bounds(lst.rio.crs) if not same_crs else guide.rio.bounds()
+    except Exception as err:
+        raise GuideCoverageError(f"the guide's bounds cannot be transformed to the LST CRS: {err}") from err
+    lb = lst.rio.bounds()
+    ix = max(0.0, min(gb[2], lb[2]) - max(gb[0], lb[0]))
+    iy = max(0.0, min(gb[3], lb[3]) - max(gb[1], lb[1]))
+    coverage = (ix * iy) / ((lb[2] - lb[0]) * (lb[3] - lb[1]))
+    if coverage < min_coverage:
+        raise GuideCoverageError(
+            f"the guide covers {coverage:.0%} of the LST extent (LST bounds {tuple(round(v, 1) for v in lb)}, "
+            f"guide bounds {tuple(round(v, 1) for v in gb)}); provide a guide over the same area "
+            "(check both CRS), or crop the LST to the guide's extent with "
+            "`lst.rio.clip_box(*guide.rio.bounds())`."
+        )
+    if same_crs and np.isclose(gt.a, ft.a, rtol=1e-6) and np.isclose(gt.e, ft.e, rtol=1e-6):
+        ox = (ft.c - gt.c) / ft.a
+        oy = (ft.f - gt.f) / ft.e
+        nested = abs(ox - round(ox)) < 1e-3 and abs(oy - round(oy)) < 1e-3
+        inside = (round(ox) >= 0 and round(oy) >= 0 and round(ox) + fx.size <= guide.sizes[gx]
+                  and round(oy) + fy.size <= guide.sizes[gy])
+        if nested and inside:
+            out = guide.isel({gy: slice(round(oy), round(oy) + fy.size),
+                              gx: slice(round(ox), round(ox) + fx.size)})
+            out = out.assign_coords({gy: fy, gx: fx}).rename({gy: ly, gx: lx})
+            return out.rio.set_spatial_dims(x_dim=lx, y_dim=ly, inplace=False).rio.write_transform(ft)
+        reason = (f"offset by ({oy:+.2f}, {ox:+.2f}) fine pixels (y, x) and covering "
+                  f"{coverage:.1%} of the LST extent")
+    elif same_crs:
+        reason = (f"at {abs(gt.a):.3f} x {abs(gt.e):.3f} m instead of the fine grid's "
+                  f"{abs(ft.a):.3f} x {abs(ft.e):.3f} m")
+    else:
+        reason = f"in another CRS ({guide.rio.crs.to_string()[:60]})"
+    warnings.warn(
+        f"guide reprojected onto the fine LST grid: it is {reason}.",
+        GuideAlignmentWarning,
+        stacklevel=3,
+    )
+    template = with_grid(
+        np.zeros((fy.size, fx.size), np.float32), lst.isel({d: 0 for d in lst.dims if d not in (ly, lx)}),
+        fy, fx, ft, (ly, lx),
+    )
+    src = guide.astype(np.float32)
+    if src.rio.nodata is None or not np.isnan(src.rio.nodata):
+        src = src.rio.write_nodata(np.nan, encoded=False)
+    out = src.rio.reproject_match(template, resampling=resampling, nodata=np.nan)
+    out = out.rename({out.rio.y_dim: ly, out.rio.x_dim: lx}) if (out.rio.y_dim, out.rio.x_dim) != (ly, lx) else out
+    return out.assign_coords({ly: fy, lx: fx})

@@ -1,0 +1,101 @@
+"""Radiometric aggregation of LST and the sensor point-spread function.
+
+LST aggregates through emitted radiance, not linearly: a coarse pixel sees
+``T_c = (mean(eps T^4) / mean(eps))^(1/4)`` (Stefan-Boltzmann, broadband approximation). The
+plain mean underestimates it by about ``1.5 var(T) / T``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["block_view", "gaussian_psf", "psf_sigma", "radiometric_mean"]
+
+
+def block_view(a: np.ndarray, factor: int) -> np.ndarray:
+    """View ``(..., Y, X)`` as ``(..., Y/f, f, X/f, f)``; Y and X must be multiples of ``factor``."""
+    *lead, ny, nx = a.shape
+    if ny % factor or nx % factor:
+        raise ValueError(f"shape {(ny, nx)} is not a multiple of factor {factor}")
+    return a.reshape(*lead, ny // factor, factor, nx // factor, factor)
+
+
+def radiometric_mean(
+    lst: np.ndarray,
+    factor: int,
+    *,
+    min_valid: float = 1.0,
+    emissivity: np.ndarray | None = None,
+) -> np.ndarray:
+    """Aggregate LST by an integer factor through radiance, ``(mean T^4)^(1/4)``.
+
+    Parameters
+    ----------
+    lst : ndarray, (..., Y, X)
+        Temperatures in Kelvin; NaN marks gaps. Y and X must be multiples of ``factor``.
+    factor : int
+        Aggregation factor along y and x.
+    min_valid : float
+        Smallest fraction of valid fine pixels for a coarse pixel to be valid (1.0: all of them).
+    emissivity : ndarray, optional
+        Broadband emissivity broadcastable to ``lst``: the aggregate becomes
+        ``(sum eps T^4 / sum eps)^(1/4)`` over valid pixels.
+
+    Returns
+    -------
+    ndarray, (..., Y/f, X/f)
+        Coarse LST (float64 for float64 input, else float32), NaN where too few pixels are valid.
+
+    Examples
+    --------
+    >>> t = np.array([[300.0, 310.0], [290.0, 300.0]])
+    >>> float(radiometric_mean(t, 2)[0, 0]) > t.mean()
+    True
+    """
+    out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
+    t = block_view(np.asarray(lst, dtype=np.float64), factor)
+    valid = np.isfinite(t)
+    t4 = np.where(valid, t, 0.0) ** 4
+    if emissivity is None:
+        weight = valid.astype(np.float64)
+    else:
+        eps = block_view(np.broadcast_to(np.asarray(emissivity, np.float64), lst.shape), factor)
+        valid &= np.isfinite(eps)
+        weight = np.where(valid, eps, 0.0)
+        t4 = t4 * weight
+    axes = (-3, -1)
+    wsum = weight.sum(axis=axes)
+    nvalid = valid.sum(axis=axes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (t4.sum(axis=axes) / wsum) ** 0.25
+    out[(nvalid < min_valid * factor * factor - 1e-9) | (nvalid == 0)] = np.nan
+    return out.astype(out_dtype, copy=False)
+
+
+def psf_sigma(factor: int, mtf_nyquist: float) -> float:
+    """Gaussian PSF width (fine pixels) whose MTF at the coarse Nyquist frequency is ``mtf_nyquist``.
+
+    The coarse Nyquist frequency is ``1 / (2 factor)`` cycles per fine pixel and a Gaussian of
+    width sigma has ``MTF(nu) = exp(-2 pi^2 sigma^2 nu^2)``.
+    """
+    if not 0.0 < mtf_nyquist < 1.0:
+        raise ValueError(f"mtf_nyquist must be in (0, 1), got {mtf_nyquist}")
+    nu = 1.0 / (2.0 * factor)
+    return float(np.sqrt(-np.log(mtf_nyquist) / (2.0 * np.pi**2 * nu**2)))
+
+
+def gaussian_psf(lst: np.ndarray, sigma: float, *, mode: str = "nearest") -> np.ndarray:
+    """Blur LST with a Gaussian PSF in radiance (T^4) space, NaN-aware (normalised convolution).
+
+    Gaps stay gaps; valid pixels next to a gap are blurred with their valid neighbours only.
+    """
+    t = np.asarray(lst, dtype=np.float64)
+    valid = np.isfinite(t)
+    sig = (0,) * (t.ndim - 2) + (sigma, sigma)
+    num = ndimage.gaussian_filter(np.where(valid, t, 0.0) ** 4, sig, mode=mode, truncate=4.0)
+    den = ndimage.gaussian_filter(valid.astype(np.float64), sig, mode=mode, truncate=4.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (num / den) ** 0.25
+    out[~valid] = np.nan
+    return out.astype(lst.dtype if np.issubdtype(lst.dtype, np.floating) else np.float64)

@@ -1,0 +1,20 @@
+"""Upscaling methods, registered by name; :func:`xlstsr.upscale` is their single entry point.
+
+A method is a class with a block-level numpy kernel (see :class:`UpscaleMethod`). The engine
+fills cloud gaps before calling it, re-masks after, and streams it over dask chunks with halos.
+
+Examples
+--------
+>>> from xlstsr.methods import available_methods
+>>> "bicubic" in available_methods()
+True
+"""
+
+from __future__ import annotations
+
+from .base import UpscaleMethod, available_methods, get_method, register_method
+
+# importing the modules registers their methods
+from . import bicubic  # noqa: E402,F401  isort: skip
+
+__all__ = ["UpscaleMethod", "available_methods", "get_method", "register_method"]
