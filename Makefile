@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/xlstsr demo --output demo_output
+	$(VENV)/bin/xlstsr demo --output demo_output --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -93,6 +93,32 @@ def with_grid(
     return out.rio.write_transform(transform)
 
 
+def _slice_nested(
+    guide: xr.DataArray, oy: int, ox: int, fy: np.ndarray, fx: np.ndarray, ft: Affine, ly: str, lx: str
+) -> xr.DataArray:
+    """Cut a guide that nests exactly (whole-pixel offset) to the fine grid; pad with NaN outside it."""
+    gy, gx = spatial_dims(guide)
+    ny, nx = fy.size, fx.size
+    y0, y1 = max(oy, 0), min(oy + ny, guide.sizes[gy])
+    x0, x1 = max(ox, 0), min(ox + nx, guide.sizes[gx])
+    out = guide.isel({gy: slice(y0, y1), gx: slice(x0, x1)})
+    pads = {gy: (y0 - oy, oy + ny - y1), gx: (x0 - ox, ox + nx - x1)}
+    if any(p for pair in pads.values() for p in pair):
+        warnings.warn(
+            f"the guide nests under the fine grid but is offset by ({-oy:+d}, {-ox:+d}) fine pixels "
+            f"(y, x): {pads[gy][0] + pads[gy][1]} row(s) and {pads[gx][0] + pads[gx][1]} column(s) "
+            "of the LST extent have no guide and are NaN there (methods fall back to bicubic).",
+            GuideAlignmentWarning,
+            stacklevel=4,
+        )
+        if not np.issubdtype(out.dtype, np.floating):
+            out = out.astype(np.float32)
+        out = out.pad(pads, mode="constant", constant_values=np.nan)
+    out = out.assign_coords({gy: fy, gx: fx}).rename({gy: ly, gx: lx} if (gy, gx) != (ly, lx) else {})
+    out = out.rio.set_spatial_dims(x_dim=lx, y_dim=ly, inplace=False)
+    return out.rio.write_transform(ft)
+
+
 def align_guide(
     guide: xr.DataArray,
     lst: xr.DataArray,
@@ -140,15 +166,9 @@ def align_guide(
         ox = (ft.c - gt.c) / ft.a
         oy = (ft.f - gt.f) / ft.e
         nested = abs(ox - round(ox)) < 1e-3 and abs(oy - round(oy)) < 1e-3
-        inside = (round(ox) >= 0 and round(oy) >= 0 and round(ox) + fx.size <= guide.sizes[gx]
-                  and round(oy) + fy.size <= guide.sizes[gy])
-        if nested and inside:
-            out = guide.isel({gy: slice(round(oy), round(oy) + fy.size),
-                              gx: slice(round(ox), round(ox) + fx.size)})
-            out = out.assign_coords({gy: fy, gx: fx}).rename({gy: ly, gx: lx})
-            return out.rio.set_spatial_dims(x_dim=lx, y_dim=ly, inplace=False).rio.write_transform(ft)
-        reason = (f"offset by ({oy:+.2f}, {ox:+.2f}) fine pixels (y, x) and covering "
-                  f"{coverage:.1%} of the LST extent")
+        if nested:
+            return _slice_nested(guide, int(round(oy)), int(round(ox)), fy, fx, ft, ly, lx)
+        reason = (f"offset by ({oy:+.2f}, {ox:+.2f}) fine pixels (y, x), not a whole number")
     elif same_crs:
         reason = (f"at {abs(gt.a):.3f} x {abs(gt.e):.3f} m instead of the fine grid's "
                   f"{abs(ft.a):.3f} x {abs(ft.e):.3f} m")

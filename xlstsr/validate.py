@@ -54,8 +54,8 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
     Raises
     ------
     NoSpatialDimsError
-        When neither ``y``/``x``, ``lat``/``lon``, ``latitude``/``longitude`` nor dims set with
-        ``rio.set_spatial_dims`` are present.
+        When neither ``y``/``x``, ``latitude``/``longitude``, CF-tagged coordinates nor dims set
+        with ``rio.set_spatial_dims`` are present.
     """
     try:
         return str(obj.rio.y_dim), str(obj.rio.x_dim)

@@ -1,0 +1,35 @@
+"""The command line: demo and upscale."""
+
+from __future__ import annotations
+
+import numpy as np
+import rioxarray
+import xarray as xr
+
+from xlstsr.cli import main
+
+
+def test_demo_writes_outputs_and_refuses_overwrite(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--output", str(out), "--method", "bicubic"]) == 0
+    assert (out / "demo.png").stat().st_size > 10_000
+    text = (out / "metrics.txt").read_text()
+    assert "bicubic: RMSE" in text
+    ds = xr.open_zarr(out / "lst_250m.zarr", consolidated=False)
+    assert ds["lst"].shape == (3, 256, 256)
+    assert "wrote" in capsys.readouterr().out
+    before = (out / "metrics.txt").stat().st_mtime_ns
+    assert main(["demo", "--output", str(out), "--method", "bicubic"]) == 2  # no --overwrite
+    assert (out / "metrics.txt").stat().st_mtime_ns == before
+
+
+def test_upscale_geotiff_to_cog(tmp_path, scene):
+    src = tmp_path / "lst.tif"
+    scene["lst_1km"].isel(time=0).rio.to_raster(src)
+    dst = tmp_path / "sr.tif"
+    assert main(["upscale", str(src), str(dst), "--factor", "4"]) == 0
+    sr = rioxarray.open_rasterio(dst).squeeze(drop=True)
+    assert sr.shape == (256, 256)
+    assert sr.rio.crs == scene["lst_1km"].rio.crs
+    np.testing.assert_allclose(sr.rio.transform().a * 4, scene["lst_1km"].rio.transform().a)
+    assert main(["upscale", str(src), str(dst)]) == 2  # exists, no --overwrite

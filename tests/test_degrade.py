@@ -1,0 +1,107 @@
+"""Radiometric degradation: physics, NaN handling, PSF, laziness."""
+
+from __future__ import annotations
+
+import dask.array as dsa
+import numpy as np
+import pytest
+from conftest import make_lst
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import xlstsr
+from xlstsr.kernels.aggregate import psf_sigma, radiometric_mean
+from xlstsr.kernels.interp import cubic_upsample
+
+temps = arrays(np.float64, (8, 8), elements=st.floats(230, 340))
+
+
+@given(st.floats(200, 350), st.sampled_from([2, 4]))
+def test_constant_field_stays_constant(t, f):
+    out = radiometric_mean(np.full((8, 8), t), f)
+    np.testing.assert_allclose(out, t, rtol=1e-12)
+
+
+@given(temps)
+def test_radiometric_mean_at_least_linear_mean(a):
+    out = radiometric_mean(a, 4)
+    lin = a.reshape(2, 4, 2, 4).mean(axis=(1, 3))
+    assert (out >= lin - 1e-9).all()
+    assert (out <= a.reshape(2, 4, 2, 4).max(axis=(1, 3)) + 1e-9).all()
+
+
+@settings(deadline=None, max_examples=30)
+@given(arrays(np.float64, (12, 12), elements=st.floats(270, 320)))
+def test_aggregating_a_bicubic_upscale_returns_close_to_input(a):
+    # smooth the field so the cubic kernel's overshoot stays small
+    from scipy import ndimage
+
+    a = ndimage.uniform_filter(a, 3, mode="nearest")
+    back = radiometric_mean(cubic_upsample(a, 4), 4)
+    assert np.abs(back - a)[2:-2, 2:-2].max() < 0.5 * (a.max() - a.min()) + 1e-6
+
+
+def test_known_difference_from_linear_mean():
+    # two halves at 290 K and 310 K: (mean T^4)^(1/4) - mean T ~ 1.5 sigma^2 / T
+    a = np.array([[290.0, 310.0], [290.0, 310.0]])
+    out = radiometric_mean(a, 2)[0, 0]
+    assert out - 300.0 == pytest.approx(1.5 * 100 / 300, rel=0.02)
+
+
+def test_min_valid_and_nan():
+    a = np.full((4, 4), 300.0)
+    a[0, 0] = np.nan
+    assert np.isnan(radiometric_mean(a, 2)[0, 0])
+    assert radiometric_mean(a, 2, min_valid=0.75)[0, 0] == pytest.approx(300.0)
+    assert np.isfinite(radiometric_mean(a, 2)[1, 1])
+
+
+def test_emissivity_weighting():
+    t = np.array([[280.0, 320.0]] * 2)
+    eps = np.array([[0.9, 1.0]] * 2)
+    expected = ((0.9 * 280**4 + 320**4) / 1.9) ** 0.25
+    assert radiometric_mean(t, 2, emissivity=eps)[0, 0] == pytest.approx(expected)
+
+
+def test_psf_sigma_matches_mtf():
+    s = psf_sigma(4, 0.3)
+    nu = 1 / 8
+    assert np.exp(-2 * np.pi**2 * s**2 * nu**2) == pytest.approx(0.3)
+    with pytest.raises(ValueError):
+        psf_sigma(4, 1.5)
+
+
+def test_coarsen_xarray_grid_and_attrs(scene):
+    fine = scene["lst_250m"]
+    c = fine.lstsr.coarsen(4)
+    assert c.shape == scene["lst_1km"].shape
+    np.testing.assert_allclose(c.x.values, scene["lst_1km"].x.values)
+    assert c.rio.crs == fine.rio.crs and c.attrs["units"] == "K"
+    np.testing.assert_allclose(c.values, scene["lst_1km"].values, equal_nan=True)
+
+
+@pytest.mark.parametrize("mtf", [None, 0.3])
+def test_coarsen_dask_equals_numpy_and_is_lazy(scene, mtf, count_computes):
+    fine = scene["lst_250m"]
+    with count_computes() as c:
+        lazy = xlstsr.coarsen(fine.chunk({"time": 1, "y": 64, "x": 96}), 4, mtf_nyquist=mtf)
+        assert c.count == 0
+    assert isinstance(lazy.data, dsa.Array)
+    np.testing.assert_allclose(lazy.values, xlstsr.coarsen(fine, 4, mtf_nyquist=mtf).values,
+                               rtol=1e-6, equal_nan=True)
+
+
+def test_coarsen_psf_smooths_more():
+    rng = np.random.default_rng(0)
+    a = make_lst(300 + 5 * rng.standard_normal((64, 64)))
+    plain = xlstsr.coarsen(a, 4).values
+    blurred = xlstsr.coarsen(a, 4, mtf_nyquist=0.2).values
+    assert blurred.std() < plain.std()
+
+
+def test_coarsen_boundary():
+    a = make_lst(np.full((10, 9), 300.0))
+    with pytest.raises(xlstsr.errors.GridError, match="boundary='trim'"):
+        xlstsr.coarsen(a, 4)
+    assert xlstsr.coarsen(a, 4, boundary="trim").shape == (2, 2)
