@@ -26,7 +26,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check xlstsr tests benchmarks
-	$(VENV)/bin/ruff format --check xlstsr tests benchmarks
+
 
 weights: $(STAMP)
 	$(PY) -m xlstsr.train_bundled

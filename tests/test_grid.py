@@ -26,7 +26,7 @@ def test_fine_grid_keeps_bounds_and_centres():
 
 def test_coarse_grid_roundtrip():
     lst = make_lst(np.full((8, 8), 300.0))
-    y, x, t = coarse_grid(lst, 4)
+    _y, x, t = coarse_grid(lst, 4)
     assert np.allclose(x, [lst.x.values[:4].mean(), lst.x.values[4:].mean()])
     assert t.a == pytest.approx(4000.0)
 

@@ -56,7 +56,7 @@ def test_modis_scaled_integers_decoded():
 
 def test_scaled_integers_without_metadata_rejected():
     da = make_lst(np.full((8, 8), 15000, dtype=np.uint16))
-    with pytest.raises(errors.ScaledIntegerError, match="scale_factor=0.02"):
+    with pytest.raises(errors.ScaledIntegerError, match=r"scale_factor=0\.02"):
         xlstsr.upscale(da, 4)
 
 

@@ -141,7 +141,7 @@ def align_guide(
         The guide with dims ``(..., y, x)`` on the fine grid (band/time dims kept).
     """
     require_georeferenced(guide, "guide")
-    gy, gx = spatial_dims(guide)
+    _gy, _gx = spatial_dims(guide)
     ly, lx = spatial_dims(lst)
     fy, fx, ft = fine_grid(lst, factor)
     gt = _transform(guide)
@@ -167,7 +167,7 @@ def align_guide(
         oy = (ft.f - gt.f) / ft.e
         nested = abs(ox - round(ox)) < 1e-3 and abs(oy - round(oy)) < 1e-3
         if nested:
-            return _slice_nested(guide, int(round(oy)), int(round(ox)), fy, fx, ft, ly, lx)
+            return _slice_nested(guide, round(oy), round(ox), fy, fx, ft, ly, lx)
         reason = (f"offset by ({oy:+.2f}, {ox:+.2f}) fine pixels (y, x), not a whole number")
     elif same_crs:
         reason = (f"at {abs(gt.a):.3f} x {abs(gt.e):.3f} m instead of the fine grid's "

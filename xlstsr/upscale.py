@@ -155,7 +155,7 @@ def upscale(
     gdata = prepare_guide(guide, kelvin, factor, lead) if guide is not None else None
     out = upscale_array(m, data, gdata, factor)
     fy, fx, ft = fine_grid(kelvin, factor)
-    shape = tuple(kelvin.sizes[d] for d in lead) + (fy.size, fx.size)
+    shape = (*tuple(kelvin.sizes[d] for d in lead), fy.size, fx.size)
     out = out.reshape(shape) if not isinstance(out, dsa.Array) else out.reshape(shape, merge_chunks=True)
     template = kelvin.transpose(*lead, ydim, xdim)
     result = with_grid(out, template, fy, fx, ft, (*lead, ydim, xdim))
