@@ -139,3 +139,14 @@ def test_modis_qc_bits():
     np.testing.assert_array_equal(modland_mask(qc), [True, False, False, True, False])
     np.testing.assert_array_equal(modland_mask(qc, accept_other_quality=True), [True, True, False, True, False])
     np.testing.assert_allclose(lst_error_k(qc), [1.0, 1.0, np.inf, 2.0, np.inf])
+
+
+def test_isolated_hot_spot_masked_with_warning():
+    vals = _field((16, 16))
+    vals[3, 3] = 402.1  # a real MODIS pair has such a pixel (fire or artefact)
+    with pytest.warns(errors.PhysicalRangeWarning, match="402.10 K"):
+        out = decode_lst(make_lst(vals, units="K"))
+    assert np.isnan(out.values[3, 3]) and np.isfinite(out.values).sum() == 255
+    vals[:4] = 420.0  # many: not a hot spot, an error
+    with pytest.raises(errors.PhysicalRangeError):
+        decode_lst(make_lst(vals, units="K"))

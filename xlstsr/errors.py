@@ -15,6 +15,7 @@ __all__ = [
     "MissingCRSError",
     "NoSpatialDimsError",
     "PhysicalRangeError",
+    "PhysicalRangeWarning",
     "ScaledIntegerError",
     "UnitsError",
     "VariableNotFoundError",
@@ -67,6 +68,10 @@ class VariableNotFoundError(XlstsrError, KeyError):
 
 class CheckpointError(XlstsrError):
     """A model checkpoint is missing, corrupt or incompatible with the request."""
+
+
+class PhysicalRangeWarning(UserWarning):
+    """A few implausibly hot LST pixels (fires, artefacts) were masked."""
 
 
 class GuideAlignmentWarning(UserWarning):

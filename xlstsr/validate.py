@@ -7,6 +7,7 @@ validating never forces a computation.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Hashable
 from typing import Any
 
@@ -21,6 +22,7 @@ from .errors import (
     MissingCRSError,
     NoSpatialDimsError,
     PhysicalRangeError,
+    PhysicalRangeWarning,
     ScaledIntegerError,
     UnitsError,
     VariableNotFoundError,
@@ -39,6 +41,10 @@ __all__ = [
 
 #: Land surface temperatures outside this range (Kelvin) are not physical on Earth.
 PHYSICAL_RANGE_K = (150.0, 400.0)
+#: Up to this fraction of valid pixels, at most this many Kelvin above the range, is masked with a
+#: warning (fires, sensor artefacts: one real MODIS pair has a 402 K pixel) rather than rejected.
+HOT_SPOT_FRACTION = 0.01
+HOT_SPOT_MARGIN_K = 50.0
 
 _KELVIN = {"k", "kelvin", "kelvins", "degk", "deg_k", "degrees_k", "degree_kelvin"}
 _CELSIUS = {
@@ -238,6 +244,21 @@ def _check_lst_block(
     if out_of_range.any():
         if mask_out_of_range:
             return np.where(out_of_range, np.nan, block).astype(block.dtype)
+        # a few isolated hot spots (fires, artefacts) just above the range are not a units or
+        # scale problem: mask them with a warning instead of failing a whole cube
+        hot = block > hi
+        if (
+            not (block < lo).any()
+            and hot.sum() <= HOT_SPOT_FRACTION * finite.size
+            and block[hot].max() <= hi + HOT_SPOT_MARGIN_K
+        ):
+            warnings.warn(
+                f"{int(hot.sum())} LST value(s) up to {float(block[hot].max()):.2f} K exceed "
+                f"{hi:g} K (hot spots or artefacts) and were masked.",
+                PhysicalRangeWarning,
+                stacklevel=2,
+            )
+            return np.where(hot, np.nan, block).astype(block.dtype)
         vmin, vmax = float(finite.min()), float(finite.max())
         if vmax > 1000:
             cause = ("values look scaled (e.g. Kelvin x 10 as ASTER stores it, or MODIS digital "

@@ -16,5 +16,7 @@ from .base import UpscaleMethod, available_methods, get_method, register_method
 
 # importing the modules registers their methods
 from . import bicubic  # noqa: E402,F401  isort: skip
+from . import tsharp  # noqa: E402,F401  isort: skip
+from . import dms  # noqa: E402,F401  isort: skip
 
 __all__ = ["UpscaleMethod", "available_methods", "get_method", "register_method"]
