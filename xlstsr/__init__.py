@@ -18,8 +18,11 @@ from . import accessor as _accessor  # noqa: F401  (registers .lstsr)
 from . import datasets, errors
 from ._version import __version__
 from .degrade import coarsen
+from .evaluate import evaluate
 from .methods import available_methods, register_method
+from .scaling import scaling_stats
 from .upscale import upscale
+from .io import upscale_to_zarr
 
 __all__ = [
     "__version__",
@@ -27,6 +30,9 @@ __all__ = [
     "coarsen",
     "datasets",
     "errors",
+    "evaluate",
     "register_method",
+    "scaling_stats",
     "upscale",
+    "upscale_to_zarr",
 ]

@@ -8,6 +8,8 @@ from typing import Any
 import xarray as xr
 
 from .degrade import coarsen
+from .evaluate import evaluate
+from .scaling import scaling_stats
 from .upscale import upscale
 from .validate import select_variable
 
@@ -36,6 +38,14 @@ class LstsrDataArrayAccessor:
     def coarsen(self, factor: int = 4, **kwargs: Any) -> xr.DataArray:
         """Radiometric degradation by ``factor``; see :func:`xlstsr.coarsen`."""
         return coarsen(self._obj, factor, **kwargs)
+
+    def evaluate(self, reference: xr.DataArray, **kwargs: Any) -> xr.Dataset:
+        """Accuracy metrics against a fine reference; see :func:`xlstsr.evaluate`."""
+        return evaluate(self._obj, reference, **kwargs)
+
+    def scaling_stats(self, guide: Any = None, **kwargs: Any) -> xr.Dataset:
+        """Statistics across scales; see :func:`xlstsr.scaling_stats`."""
+        return scaling_stats(self._obj, guide, **kwargs)
 
 
 @xr.register_dataset_accessor("lstsr")

@@ -7,7 +7,18 @@ chunks by index), so it is viewed space-to-depth as ``(n, c, y, x, f, f)`` with 
 on (y, x), and the LST gets trailing length-1 axes. This reproduces whole-array inference exactly.
 
 Gaps (clouds, water) are filled locally before the method runs and re-masked afterwards: an
-output pixel is NaN exactly where its parent coarse pixel is.
+output pixel is NaN exactly where its parent coarse pixel is. Blocks whose core holds no valid
+pixel are skipped (NaN output, no model call).
+
+The halo is the method's receptive field (:meth:`UpscaleMethod.halo`): declared by the method,
+or, for torch models that do not declare ``receptive_field``, measured once by an
+impulse-response probe (:func:`xlstsr.methods.torch_model.measure_receptive_field`). The engine
+uses twice that (the gap filling reads as far again).
+
+Methods that carry heavy state (torch weights) expose ``shipment() -> (key, payload)`` and
+``receive(payload)``: the payload enters the graph once as a single key every block depends on,
+so a distributed worker fetches it once and caches the loaded model; the method object itself
+pickles to a few bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import dask
 import dask.array as dsa
 import numpy as np
 
@@ -61,14 +73,16 @@ def _overlap_block(
     *,
     method: UpscaleMethod,
     factor: int,
-    depth: int,
+    depth: tuple[int, int],
+    shipment: Any = None,
     block_info: dict | None = None,
 ) -> np.ndarray:
     info = block_info[0]
     (_, _, iy, ix, _, _), (_, _, ny_ch, nx_ch, _, _) = info["chunk-location"], info["num-chunks"]
     # boundary="none": no halo beyond the array edges
-    top, bottom = (depth if iy > 0 else 0), (depth if iy < ny_ch - 1 else 0)
-    left, right = (depth if ix > 0 else 0), (depth if ix < nx_ch - 1 else 0)
+    dy, dx = depth
+    top, bottom = (dy if iy > 0 else 0), (dy if iy < ny_ch - 1 else 0)
+    left, right = (dx if ix > 0 else 0), (dx if ix < nx_ch - 1 else 0)
     lst = lst6[:, 0, :, :, 0, 0]
     n, ny, nx = lst.shape
     cy, cx = ny - top - bottom, nx - left - right
@@ -76,6 +90,8 @@ def _overlap_block(
     out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
     if not np.isfinite(core).any():  # cloudy chunk: nothing to compute
         return np.full((n, 1, cy, cx, factor, factor), np.nan, dtype=out_dtype)
+    if shipment is not None:
+        method.receive(shipment)
     guide = None
     if guide6 is not None:
         gn, gc = guide6.shape[:2]
@@ -121,28 +137,42 @@ def upscale_array(
     n, ny, nx = lst.shape
     if method.spatially_local:
         depth = engine_depth(method, factor)
-        lst = lst.rechunk({1: _merge_small_chunks(lst.chunks[1], depth),
-                           2: _merge_small_chunks(lst.chunks[2], depth)})
+        lst = lst.rechunk(
+            {
+                1: _merge_small_chunks(lst.chunks[1], depth),
+                2: _merge_small_chunks(lst.chunks[2], depth),
+            }
+        )
     else:  # a scene-wide fit: whole images, parallel over time
         depth = 0
         lst = lst.rechunk({1: -1, 2: -1})
     tch, ych, xch = lst.chunks
+    # an axis held in one chunk needs no halo (and the array may be smaller than the halo)
+    depths = (depth if len(ych) > 1 else 0, depth if len(xch) > 1 else 0)
     args = [lst[:, None, :, :, None, None]]
     if guide is not None:
         guide = dsa.asarray(guide)
         gn, gc = guide.shape[:2]
         gt = tch if gn == n else (1,)
-        guide = guide.rechunk((gt, -1, tuple(c * factor for c in ych), tuple(c * factor for c in xch)))
+        guide = guide.rechunk(
+            (gt, -1, tuple(c * factor for c in ych), tuple(c * factor for c in xch))
+        )
         g6 = guide.reshape(gn, gc, ny, factor, nx, factor, merge_chunks=False)
         g6 = g6.transpose(0, 1, 2, 4, 3, 5).rechunk((gt, -1, ych, xch, factor, factor))
         args.append(g6)
     out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
     # map_overlap has its own `depth` argument: bind the block function's options first
-    block_fn = partial(_overlap_block, method=method, factor=factor, depth=depth)
+    block_fn = partial(_overlap_block, method=method, factor=factor, depth=depths)
+    extra: dict[str, Any] = {}
+    if callable(getattr(method, "shipment", None)):
+        key, payload = method.shipment()
+        # one graph key holding the payload: fetched once per worker, not pickled per task
+        extra["shipment"] = dask.delayed(payload, pure=True, name=f"xlstsr-shipment-{key}")
     out6 = dsa.map_overlap(
         block_fn,
         *args,
-        depth={2: depth, 3: depth},
+        **extra,
+        depth={2: depths[0], 3: depths[1]},
         boundary="none",
         trim=False,
         align_arrays=False,

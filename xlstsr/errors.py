@@ -13,6 +13,7 @@ __all__ = [
     "GuideAlignmentWarning",
     "GuideCoverageError",
     "MissingCRSError",
+    "NoOverlapError",
     "NoSpatialDimsError",
     "PhysicalRangeError",
     "PhysicalRangeWarning",
@@ -41,6 +42,10 @@ class GridError(XlstsrError):
 
 class GuideCoverageError(XlstsrError):
     """The guide (e.g. NDVI) does not cover the LST extent."""
+
+
+class NoOverlapError(XlstsrError):
+    """Two georeferenced fields (e.g. a super-resolved field and its reference) do not overlap."""
 
 
 class UnitsError(XlstsrError):

@@ -89,6 +89,7 @@ def upscale(
     *,
     variable: Hashable | None = None,
     mask_out_of_range: bool = False,
+    scale_correction: str | None = None,
     **method_options: Any,
 ) -> xr.DataArray:
     """Super-resolve LST by an integer ``factor`` with a registered method.
@@ -110,6 +111,10 @@ def upscale(
         The LST variable when ``lst`` is a Dataset.
     mask_out_of_range : bool
         Mask values outside 150-400 K after decoding instead of raising.
+    scale_correction : {None, "auto", "law", "law-lst"}
+        Correct the scale-invariance assumption of the method's fine detail with the fitted
+        within-block variance law (see :mod:`xlstsr.correction`); ``"auto"`` uses the guide,
+        when given, to adapt the law below the LST resolution. None (default): off.
     **method_options
         Passed to the method's constructor.
 
@@ -145,8 +150,10 @@ def upscale(
         raise ValueError(
             f"method {m.name!r} needs a fine guide (e.g. NDVI at 250 m): pass `guide=ndvi`."
         )
+    cguide = guide if scale_correction is not None else None  # the correction's law may use it
     if guide is not None and not m.needs_guide:
-        warnings.warn(f"method {m.name!r} does not use a guide; it is ignored", stacklevel=2)
+        if cguide is None:
+            warnings.warn(f"method {m.name!r} does not use a guide; it is ignored", stacklevel=2)
         guide = None
     kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range)
     require_valid_pixels(kelvin)
@@ -154,6 +161,11 @@ def upscale(
     data, lead = to_stack(kelvin)
     gdata = prepare_guide(guide, kelvin, factor, lead) if guide is not None else None
     out = upscale_array(m, data, gdata, factor)
+    if scale_correction is not None:
+        from .correction import apply_scale_correction
+
+        cg = prepare_guide(cguide, kelvin, factor, lead) if cguide is not None else None
+        out = apply_scale_correction(out, data, cg, factor, scale_correction)
     fy, fx, ft = fine_grid(kelvin, factor)
     shape = (*tuple(kelvin.sizes[d] for d in lead), fy.size, fx.size)
     out = out.reshape(shape) if not isinstance(out, dsa.Array) else out.reshape(shape, merge_chunks=True)
@@ -168,6 +180,7 @@ def upscale(
         "xlstsr_factor": factor,
         "xlstsr_version": __version__,
         "xlstsr_options": repr(m.describe()),
+        "xlstsr_scale_correction": str(scale_correction).lower(),
         "history": (str(lst.attrs.get("history", "")) + "\n" if lst.attrs.get("history") else "")
         + f"xlstsr {__version__}: upscale(factor={factor}, method={m.name!r})",
     }

@@ -1,0 +1,203 @@
+"""Benchmark of the bundled deep models (SISR, DISR) against bicubic; writes docs/results/models.md.
+
+1. Degraded protocol (as MRUNet reports it): MODIS LST 1 km of the modis_aster EVAL_PAIRS (never used
+   in training), degraded to 4 km with ``xlstsr.coarsen`` (radiometric mean), super-resolved back to
+   1 km and compared with the real 1 km: PSNR (data range = max - min of each reference image),
+   SSIM, RMSE.
+2. Real truth: MODIS 1 km (+ NDVI 250 m) -> 250 m on the EVAL_PAIRS, scored against ASTER with
+   ``xlstsr.evaluate`` (SR reprojected bilinearly onto the ASTER grid; truth = ASTER > 0, eroded
+   3 px, > 230 K): RMSE, bias-removed RMSE, spectral ratio, coarse consistency.
+3. CPU cost: training seconds per epoch (from the checkpoints' metadata) and inference output pixels
+   per second (whole-array inference of a 2 x 128 x 128 coarse cube, x4).
+
+Usage: ``python benchmarks/bench_models.py [--pairs 002,015] [--threads 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import xlstsr
+from xlstsr.errors import GuideAlignmentWarning
+from xlstsr.kernels import metrics as km
+from xlstsr.methods import get_method
+from xlstsr.methods.deep import BUNDLED, bundled_path
+from xlstsr.nn import load_model
+from xlstsr.train_bundled import EVAL_PAIRS
+
+ROOT = Path(__file__).resolve().parents[1]
+FACTOR = 4
+
+
+def methods(include_classical: bool) -> dict[str, tuple[str, dict]]:
+    out = {"bicubic": ("bicubic", {})}
+    if include_classical:
+        out["tsharp"] = ("tsharp", {})
+    for short, fname in BUNDLED.items():
+        if (bundled_path.__globals__["WEIGHTS_DIR"] / fname).is_file():
+            kind = "sisr" if fname.startswith("sisr") else "disr"
+            out[f"{kind}:{short}"] = (kind, {"weights": short})
+            if kind == "disr" and short == "unet":
+                out[f"{kind}:{short} conserve"] = (kind, {"weights": short, "conserve": True})
+    return out
+
+
+def degraded(pairs, meths) -> dict[str, dict[str, float]]:
+    res: dict[str, dict[str, list]] = {}
+    for pid in pairs:
+        lst, _, _ = xlstsr.datasets.open_modis_aster_pair(pid)
+        lst = lst.where(lst < 350.0)  # pair 015 holds one 402 K pixel
+        coarse = xlstsr.coarsen(lst, FACTOR)
+        ref = lst.values.astype(np.float64)
+        for name, (m, opts) in meths.items():
+            if m in ("tsharp",) or name.startswith("disr"):
+                continue
+            sr = xlstsr.upscale(coarse, FACTOR, method=m, **opts).values.astype(np.float64)
+            r = res.setdefault(name, {"psnr": [], "ssim": [], "rmse": []})
+            r["psnr"].append(float(km.psnr(sr, ref)))
+            r["ssim"].append(float(km.ssim(sr, ref)))
+            r["rmse"].append(float(km.rmse(sr, ref)))
+    return {k: {m: float(np.nanmean(v)) for m, v in d.items()} for k, d in res.items()}
+
+
+def real_truth(pairs, meths) -> dict[str, dict[str, float]]:
+    res: dict[str, dict[str, list]] = {}
+    for pid in pairs:
+        lst, ndvi, aster = xlstsr.datasets.open_modis_aster_pair(pid)
+        for name, (m, opts) in meths.items():
+            method = get_method(m, **opts)
+            guide = ndvi if method.needs_guide else None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", GuideAlignmentWarning)
+                sr = xlstsr.upscale(lst, FACTOR, method=method, guide=guide,
+                                    mask_out_of_range=True).load()
+            ds = xlstsr.evaluate(sr, aster, coarse=lst, factor=FACTOR, erode=3, valid_min=230.0)
+            r = res.setdefault(name, {})
+            for k in ("rmse", "ubrmse", "bias", "spectral_ratio", "coarse_consistency"):
+                r.setdefault(k, []).append(float(ds[k]))
+    out = {}
+    for k, d in res.items():
+        out[k] = {m: float(np.nanmean(np.abs(v) if m == "bias" else v)) for m, v in d.items()}
+        out[k]["rmse_median"] = float(np.nanmedian(d["rmse"]))
+    return out
+
+
+def speed(meths) -> dict[str, float]:
+    scene = xlstsr.datasets.sample_scene(n_times=2, size=512, cloud_fraction=0.0, seed=1)
+    lst, ndvi = scene["lst_1km"], scene["ndvi_250m"]
+    out = {}
+    for name, (m, opts) in meths.items():
+        method = get_method(m, **opts)
+        guide = ndvi if method.needs_guide else None
+        xlstsr.upscale(lst[:, :16, :16], FACTOR, method=method,
+                       guide=None if guide is None else guide[:64, :64])  # warm-up
+        t0 = time.perf_counter()
+        sr = xlstsr.upscale(lst, FACTOR, method=method, guide=guide).load()
+        out[name] = sr.size / (time.perf_counter() - t0)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pairs", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-classical", action="store_true")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "models.md")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    pairs = args.pairs.split(",") if args.pairs else list(EVAL_PAIRS)
+    meths = methods(not args.no_classical)
+    t0 = time.perf_counter()
+    deg = degraded(pairs, meths)
+    real = real_truth(pairs, meths)
+    spd = speed(meths)
+    lines = [
+        "# Deep models: accuracy and CPU cost",
+        "",
+        f"Generated by `python {' '.join(['benchmarks/bench_models.py', *(argv or sys.argv[1:])])}` "
+        f"({platform.machine()}, torch {torch.__version__}, {args.threads} torch threads, "
+        f"{time.perf_counter() - t0:.0f} s). Pairs: {len(pairs)} modis_aster EVAL_PAIRS "
+        "(`xlstsr.train_bundled.EVAL_PAIRS`), none used in training.",
+        "",
+        "## Degraded protocol: MODIS 4 km -> 1 km (truth: the real MODIS 1 km)",
+        "",
+        "Coarse input = `xlstsr.coarsen(lst_1km, 4)` (radiometric mean); PSNR data range = max - min of",
+        "each reference image; means over the pairs.",
+        "",
+        "| method | PSNR (dB) | SSIM | RMSE (K) |",
+        "|---|---|---|---|",
+    ]
+    for k, v in deg.items():
+        lines.append(f"| {k} | {v['psnr']:.2f} | {v['ssim']:.3f} | {v['rmse']:.3f} |")
+    lines += [
+        "",
+        "## Real truth: MODIS 1 km -> 250 m against ASTER",
+        "",
+        "`xlstsr.evaluate` (bilinear onto the ASTER grid; ASTER > 0, eroded 3 px, > 230 K); means over",
+        "the pairs (|bias| averaged as absolute values); spectral ratio 1 = as much fine detail as ASTER.",
+        "",
+        "| method | RMSE (K) | median RMSE (K) | ubRMSE (K) | abs(bias) (K) | spectral ratio | coarse consistency (K) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for k, v in real.items():
+        lines.append(f"| {k} | {v['rmse']:.3f} | {v['rmse_median']:.3f} | {v['ubrmse']:.3f} | "
+                     f"{v['bias']:.3f} | {v['spectral_ratio']:.3f} | {v['coarse_consistency']:.3f} |")
+    lines += [
+        "",
+        "## CPU cost",
+        "",
+        "Inference: `xlstsr.upscale` on a 2 x 128 x 128 coarse cube (x4: 2 x 512 x 512 output), numpy",
+        "input (whole-array), after a warm-up. Training: median seconds per epoch recorded in each",
+        "checkpoint by `python -m xlstsr.train_bundled` (threads as recorded).",
+        "",
+        "| method | output px / s | train s / epoch | epochs | train threads | parameters | file (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for k, v in spd.items():
+        _m, opts = meths[k]
+        if "weights" in opts:
+            path = bundled_path(opts["weights"])
+            model = load_model(path)
+            h = model.metadata.get("history", {})
+            npar = sum(p.numel() for p in model.parameters())
+            lines.append(f"| {k} | {v:,.0f} | {h.get('seconds_per_epoch', float('nan')):.1f} | "
+                         f"{h.get('epochs_run', '')} | {h.get('threads', '')} | {npar:,} | "
+                         f"{path.stat().st_size / 1e6:.2f} |")
+        else:
+            lines.append(f"| {k} | {v:,.0f} | | | | | |")
+    lines += [
+        "",
+        "`conserve`: the coarse residual added back (`upscale(..., conserve=True)`): the output's",
+        "radiometric aggregate equals the MODIS input.",
+        "",
+        "## Notes",
+        "",
+        "- Training times were recorded on a 2-core machine shared with other jobs (1 torch thread):",
+        "  they are upper bounds. Epoch sizes: SISR 312 patches of 12 x 12 coarse px (48 x 48 out);",
+        "  cross-sensor/SIF DISR 144 patches of 24 x 24 coarse px (96 x 96 out); degraded DISR 400",
+        "  patches of 8 x 8 coarse px. Inference speeds are from the same shared machine.",
+        "- Degraded protocol: the MODIS patches are 64 x 64 km, so the 4 km input is 16 x 16 pixels;",
+        "  MRUNet's anchor (+4.5 dB over bicubic) was on its own, larger MODIS test set and training set.",
+        "  With ~20 scenes of European summer LST plus one cloudy tropical granule for training, the SISR",
+        "  models gain ~0.2 dB PSNR and ~0.05 SSIM over bicubic here.",
+        "- Real truth: MODIS vs ASTER aggregated to 1 km already differ by ~1.7 K RMSE (data README),",
+        "  a floor no method can remove. The cross-sensor DISR also learned part of the MODIS -> ASTER",
+        "  mismatch (lower |bias|, coarse consistency ~0.8 K); with `conserve=True` it keeps the MODIS",
+        "  radiance and still beats bicubic on RMSE and on the spectral ratio.",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,657 @@
+"""Scaling report: LST / NDVI statistics across scales on real data, and the scale-invariance
+correction validated on real fine-scale truth. Writes docs/results/scaling.md and
+docs/results/scaling_*.png.
+
+Run: ``nice -n 10 .venv/bin/python benchmarks/scaling_report.py`` (about 10 min on 2 cores;
+``--quick`` uses 8 modis_aster pairs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+import xlstsr
+from xlstsr import plot_scaling
+from xlstsr.correction import correct_image, fine_within_variance, fit_variance_law
+from xlstsr.datasets import aster_truth_mask, iter_modis_aster
+from xlstsr.errors import GuideAlignmentWarning
+from xlstsr.evaluate import evaluate
+from xlstsr.grid import align_guide, fine_grid, with_grid
+from xlstsr.io.landsat import open_desirex, open_landsat8_l1
+from xlstsr.io.modis import open_modis
+from xlstsr.kernels.aggregate import radiometric_mean
+from xlstsr.kernels.scaling import block_mean
+from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
+from xlstsr.scaling import scaling_stats
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+OUT = ROOT / "docs" / "results"
+warnings.filterwarnings("ignore", category=GuideAlignmentWarning)
+warnings.filterwarnings("ignore", category=RuntimeWarning)
+
+
+def _fmt(v: float, d: int = 2) -> str:
+    return "-" if v is None or not np.isfinite(v) else f"{v:.{d}f}"
+
+
+def _ci(st: xr.Dataset, name: str, scale: float = 1.0) -> str:
+    v = float(st[name]) * scale
+    lo, hi = (float(x) * scale for x in st[name + "_ci"].values)
+    return f"{_fmt(v)} [{_fmt(lo)}, {_fmt(hi)}]"
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------------
+def modis_aster_pairs(n: int | None):
+    out = []
+    for i, (pid, lst, ndvi, aster) in enumerate(iter_modis_aster(DATA)):
+        if n is not None and i >= n:
+            break
+        # a few MODIS pixels exceed 400 K (decode_lst rejects them): mask them as gaps
+        lst = lst.where((lst > 150) & (lst < 400)).assign_attrs(lst.attrs)
+        ndvi_f = align_guide(ndvi, lst, 4)
+        y, x, t = fine_grid(lst, 4)
+        tmpl = with_grid(np.zeros((y.size, x.size), np.float32), lst, y, x, t, ("y", "x"))
+        from rasterio.enums import Resampling
+
+        ok = aster_truth_mask(aster)
+        truth = (
+            aster.where(ok, 0.0)
+            .rio.write_nodata(None, encoded=False)
+            .rio.reproject_match(tmpl, resampling=Resampling.bilinear)
+        )
+        # GDAL's bilinear mixes the masked pixels into their neighbours: keep only output pixels
+        # whose whole bilinear footprint is valid truth
+        frac = (
+            ok.astype(np.float32)
+            .rio.write_nodata(None, encoded=False)
+            .rio.reproject_match(tmpl, resampling=Resampling.bilinear)
+        )
+        truth = truth.where(frac.values > 0.999)
+        out.append((pid, lst, ndvi_f, truth, aster))
+    return out
+
+
+def granule_windows(lst: xr.DataArray, size: int = 256, min_valid: float = 0.9):
+    """Windows of the MOD11A1 granule with at least ``min_valid`` clear pixels."""
+    wins = []
+    a = lst.values
+    for i in range(0, a.shape[0] - size + 1, size // 2):
+        for j in range(0, a.shape[1] - size + 1, size // 2):
+            if np.isfinite(a[i : i + size, j : j + size]).mean() >= min_valid:
+                wins.append(lst.isel(y=slice(i, i + size), x=slice(j, j + size)))
+    return wins
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. statistics across scales
+# ----------------------------------------------------------------------------------------------
+def stats_section(pairs, lines: list[str]) -> dict[str, xr.Dataset]:
+    res: dict[str, xr.Dataset] = {}
+    t0 = time.time()
+    ls = open_landsat8_l1(DATA / "landsat8_gulf_l1")
+    bt, ndvi = (
+        ls.bt.isel(y=slice(0, 576), x=slice(0, 576)),
+        ls.ndvi.isel(y=slice(0, 576), x=slice(0, 576)),
+    )
+    # cold cloud edges the BQA misses: < 285 K on an August afternoon on the Gulf coast
+    bt = bt.where(bt > 285.0)
+    ndvi = ndvi.where(np.isfinite(bt))
+    res["Landsat-8 BT 30 m"] = scaling_stats(
+        bt,
+        guide=ndvi,
+        lags=[1, 2, 4, 8, 16, 32, 64, 128],
+        factors=[1, 2, 4, 8, 16, 32, 64, 128],
+        fit_lags=(4, 64),
+        fit_factors=(4, 32),
+        min_valid=0.5,
+    )
+    res["Landsat-8 NDVI 30 m"] = scaling_stats(
+        ndvi,
+        lags=[1, 2, 4, 8, 16, 32, 64, 128],
+        factors=[1, 2, 4, 8, 16, 32, 64, 128],
+        fit_lags=(4, 64),
+        fit_factors=(4, 32),
+        radiometric=False,
+    )
+    mad = open_desirex(DATA / "madrid_desirex", "LST", 20)
+    ndbi = open_desirex(DATA / "madrid_desirex", "NDBI", 20)
+    mad, ndbi = (
+        mad.isel(y=slice(0, 128), x=slice(0, 128)),
+        ndbi.isel(y=slice(0, 128), x=slice(0, 128)),
+    )
+    res["Madrid LST 20 m"] = scaling_stats(mad, guide=ndbi, fit_lags=(1, 16), fit_factors=(1, 8))
+    gran = open_modis(next((DATA / "mod11a1_hdf").glob("*.hdf")))
+    res["MOD11A1 LST 1 km"] = scaling_stats(
+        gran.isel(y=slice(0, 1024), x=slice(0, 1024)),
+        lags=[1, 2, 4, 8, 16, 32, 64, 128],
+        factors=[1, 2, 4, 8, 16, 32, 64],
+        fit_lags=(1, 32),
+        fit_factors=(1, 16),
+        min_valid=0.5,
+    )
+    # modis_aster: one statistic per pair, stacked along "pair"
+    lst1 = [scaling_stats(p[1], guide=p[2], fit_lags=(1, 8), fit_factors=(1, 4)) for p in pairs]
+    ndvi250 = [
+        scaling_stats(p[2], radiometric=False, fit_lags=(1, 16), fit_factors=(1, 16)) for p in pairs
+    ]
+    ast = [
+        scaling_stats(
+            p[3],
+            lags=[1, 2, 4, 8, 16, 32],
+            factors=[1, 2, 4, 8, 16, 32],
+            fit_lags=(1, 16),
+            fit_factors=(1, 16),
+            min_valid=0.75,
+        )
+        for p in pairs
+    ]
+    ids = [p[0] for p in pairs]
+
+    def stack(lst):
+        return xr.concat(
+            [s.drop_vars("spatial_ref", errors="ignore") for s in lst],
+            dim="pair",
+            coords="minimal",
+            compat="override",
+        ).assign_coords(pair=ids)
+
+    res["MODIS LST 1 km (55 patches)"] = stack(lst1)
+    res["MODIS NDVI 250 m (55 patches)"] = stack(ndvi250)
+    res["ASTER LST 250 m (55 patches)"] = stack(ast)
+
+    lines += [
+        "## 1. Statistics across scales",
+        "",
+        "Fits: `H` from `S_2(l) ~ l^(2H)`; spectral slope of the radially averaged power spectrum "
+        "(fBm: `-(2H+2)`); `alpha` of the within-block variance `w(s) ~ s^alpha` lost at each "
+        "factor-2 step `s -> 2s` (fBm: about `2H`). 95 % intervals are nominal (lags are "
+        "correlated); for the 55 modis_aster patches the value is the median over patches and "
+        "the interval the 25-75 % range across patches.",
+        "",
+        "| field | pixel | H [95 % CI] (fit lags) | spectral slope | break (wavelength, dBIC) "
+        "| alpha [CI] (fit steps) | flatness lag 1 / lag max | skewness lag 1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, st in res.items():
+        px = float(st.attrs["pixel_size"])
+        fl = st.attrs["fit_lags_px"]
+        ff = st.attrs["fit_factors_px"]
+        if "pair" in st.dims:
+            med = st.median("pair", skipna=True)
+            q = st.quantile([0.25, 0.75], "pair", skipna=True)
+            hs = f"{_fmt(float(med.hurst))} [{_fmt(float(q.hurst[0]))}, {_fmt(float(q.hurst[1]))}]"
+            al = (
+                f"{_fmt(float(med.within_block_exponent))} [{_fmt(float(q.within_block_exponent[0]))}, "
+                f"{_fmt(float(q.within_block_exponent[1]))}]"
+            )
+            sl = f"{_fmt(float(med.spectral_slope))}"
+            sig = (st.spectral_break_delta_bic > 10).mean().item()
+            br = (
+                f"{_fmt(1 / float(med.spectral_break_wavenumber) * px / 1000, 1)} km, "
+                f"significant in {sig:.0%}"
+            )
+            s_ = med
+        else:
+            s_ = st
+            hs, al = _ci(st, "hurst"), _ci(st, "within_block_exponent")
+            sl = _ci(st, "spectral_slope")
+            dbic = float(st.spectral_break_delta_bic)
+            br = (
+                f"{_fmt(1 / float(st.spectral_break_wavenumber) * px / 1000, 2)} km, {dbic:.0f}"
+                if np.isfinite(dbic)
+                else "-"
+            )
+        fl1 = float(s_.increment_flatness.isel(lag=0))
+        flm = float(s_.increment_flatness.dropna("lag").isel(lag=-1))
+        lines.append(
+            f"| {name} | {px:.0f} m | {hs} ({fl[0] * px:.0f}-{fl[1] * px:.0f} m) | {sl} | {br} | "
+            f"{al} ({ff[0] * px:.0f}-{ff[1] * px:.0f} m) | {_fmt(fl1, 1)} / {_fmt(flm, 1)} | "
+            f"{_fmt(float(s_.increment_skewness.isel(lag=0)))} |"
+        )
+    lines += [
+        "",
+        "LST-guide relations per coarse scale (correlation r and regression slope of "
+        "LST on the guide, LST aggregated radiometrically, guide by its mean):",
+        "",
+    ]
+    for name, st in res.items():
+        if "guide_correlation" not in st:
+            continue
+        s_ = st.median("pair", skipna=True) if "pair" in st.dims else st
+        sc = np.asarray(st.scale_m)
+        cells = [
+            f"{sc[i] / 1000:g} km: r={_fmt(float(s_.guide_correlation[i]))}, "
+            f"slope={_fmt(float(s_.guide_slope[i]), 1)}"
+            for i in range(sc.size)
+            if np.isfinite(float(s_.guide_correlation[i]))
+        ]
+        gname = "NDBI" if "Madrid" in name else "NDVI"
+        lines.append(f"- **{name}** vs {gname}: " + "; ".join(cells))
+    lines.append("")
+    plot_scaling.compare(res, path=str(OUT / "scaling_compare.png"))
+    for key, fname in [
+        ("Landsat-8 BT 30 m", "landsat"),
+        ("Madrid LST 20 m", "madrid"),
+        ("MOD11A1 LST 1 km", "mod11a1"),
+        ("MODIS LST 1 km (55 patches)", "modis_aster"),
+    ]:
+        plot_scaling.scaling(res[key], title=key, path=str(OUT / f"scaling_{fname}.png"))
+    lines += [
+        "![comparison](scaling_compare.png)",
+        "",
+        "Per dataset: ![landsat](scaling_landsat.png) ![madrid](scaling_madrid.png) "
+        "![mod11a1](scaling_mod11a1.png) ![modis_aster](scaling_modis_aster.png)",
+        "",
+    ]
+    print(f"stats section {time.time() - t0:.0f} s")
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. does the law extrapolate? predicted vs true within-block variance one step below
+# ----------------------------------------------------------------------------------------------
+def law_section(pairs, lines: list[str]) -> list[dict]:
+    t0 = time.time()
+    rows = []
+
+    def check(name, fine: np.ndarray, guide_fine: np.ndarray | None, f: int = 4):
+        fine = fine[: (fine.shape[0] // f) * f, : (fine.shape[1] // f) * f]
+        coarse = radiometric_mean(fine.astype(np.float64), f, min_valid=0.75)
+        true = fine_within_variance(fine, f)
+        law = fit_variance_law(coarse, f)
+        out = {"name": name, "true": true, "pred": law.restore(f), "alpha": law.alpha}
+        if guide_fine is not None:
+            g = guide_fine[: fine.shape[0], : fine.shape[1]]
+            lg = fit_variance_law(coarse, f, g)
+            out["pred_guide"], out["alpha_below"] = lg.restore(f), lg.alpha_below
+        rows.append(out)
+
+    ls = open_landsat8_l1(DATA / "landsat8_gulf_l1")
+    bt = ls.bt.where(ls.bt > 285.0).values[:576, :576]
+    check("Landsat BT 120 m -> 30 m", bt, ls.ndvi.values[:576, :576])
+    mad = open_desirex(DATA / "madrid_desirex").values[:128, :128]
+    check(
+        "Madrid 80 m -> 20 m", mad, open_desirex(DATA / "madrid_desirex", "NDBI").values[:128, :128]
+    )
+    gran = open_modis(next((DATA / "mod11a1_hdf").glob("*.hdf")))
+    for w in granule_windows(gran):
+        check("MOD11A1 4 km -> 1 km", w.values, None)
+    for _pid, lst, ndvi_f, _truth, _ in pairs:
+        check("modis_aster MODIS 4 km -> 1 km", lst.values, block_mean(ndvi_f.values, 4))
+    # the real case: law from MODIS 1 km (+ NDVI 250 m), truth = ASTER 250 m
+    for _pid, lst, ndvi_f, truth, _ in pairs:
+        law = fit_variance_law(lst.values.astype(np.float64), 4)
+        lg = fit_variance_law(lst.values.astype(np.float64), 4, ndvi_f.values)
+        rows.append(
+            {
+                "name": "MODIS 1 km -> ASTER 250 m",
+                "true": fine_within_variance(truth.values, 4),
+                "pred": law.restore(4),
+                "pred_guide": lg.restore(4),
+                "alpha": law.alpha,
+                "alpha_below": lg.alpha_below,
+            }
+        )
+    lines += [
+        "## 2. Does the within-block variance law extrapolate one step below?",
+        "",
+        "The correction rests on predicting `W`, the within-block variance a factor-4 step must "
+        "restore, from the law fitted at and above the input resolution. Here the fine truth is "
+        "known: the field is aggregated by 4 (radiometrically), the law is fitted on the "
+        "aggregate, `W` is predicted (`W = w(1/4) + w(1/2)`) and compared with the truth's "
+        "actual within-block variance over 4 x 4 blocks. `+guide`: exponent below shifted by "
+        "the guide's change of exponent (NDVI; NDBI for Madrid). Median over windows/patches "
+        "and, in brackets, the 25-75 % range of pred/true.",
+        "",
+        "| case | n | true W (K^2) | pred W (K^2) | pred/true | pred/true +guide | alpha above | alpha below (+guide) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    names = list(dict.fromkeys(r["name"] for r in rows))
+    for nm in names:
+        rr = [r for r in rows if r["name"] == nm and np.isfinite(r["true"]) and r["true"] > 0]
+        if not rr:
+            continue
+        ratio = np.array([r["pred"] / r["true"] for r in rr])
+        rg = np.array([r.get("pred_guide", np.nan) / r["true"] for r in rr])
+        q = np.nanpercentile(ratio, [25, 75])
+        gtxt = "-"
+        if np.isfinite(rg).any():
+            qg = np.nanpercentile(rg, [25, 75])
+            gtxt = f"{np.nanmedian(rg):.2f} [{qg[0]:.2f}, {qg[1]:.2f}]"
+        lines.append(
+            f"| {nm} | {len(rr)} | {np.median([r['true'] for r in rr]):.3f} | "
+            f"{np.median([r['pred'] for r in rr]):.3f} | {np.median(ratio):.2f} [{q[0]:.2f}, {q[1]:.2f}] | "
+            f"{gtxt} | {np.nanmedian([r['alpha'] for r in rr]):.2f} | "
+            f"{_fmt(np.nanmedian([r.get('alpha_below', np.nan) for r in rr]))} |"
+        )
+    lines.append("")
+    print(f"law section {time.time() - t0:.0f} s")
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. super-resolution with and without the correction, against real truth
+# ----------------------------------------------------------------------------------------------
+def _metrics(sr: np.ndarray, truth: np.ndarray, f: int) -> tuple[float, float]:
+    ok = np.isfinite(sr) & np.isfinite(truth)
+    rmse = float(np.sqrt(np.mean((sr[ok] - truth[ok]) ** 2))) if ok.sum() else np.nan
+    return rmse, k_spectral_ratio(sr, truth, f)
+
+
+# (label, scale_correction mode, gain cap): "lst-damp" is law-lst with the gain capped at 1
+MODES = [
+    ("none", None, None),
+    ("law-lst", "law-lst", None),
+    ("law", "law", None),
+    ("lst-damp", "law-lst", 1.0),
+    ("auto", "auto", None),
+]
+
+
+def sr_section(pairs, lines: list[str], methods: list[str]) -> dict:
+    t0 = time.time()
+    results: dict[tuple[str, str, str], list] = {}
+    example = None
+    for pid, lst, ndvi_f, truth, aster in pairs:
+        # (a) one level up, MODIS only: 4 km -> 1 km against the real 1 km LST
+        lst4 = xlstsr.coarsen(lst, 4, min_valid=0.5)
+        ndvi1 = (
+            xr.DataArray(
+                block_mean(ndvi_f.values, 4), dims=("y", "x"), coords={"y": lst.y, "x": lst.x}
+            )
+            .rio.write_crs(lst.rio.crs)
+            .rio.write_transform(lst.rio.transform())
+        )
+        # (b) the real case: 1 km -> 250 m against ASTER (reprojected onto the 250 m grid)
+        for case, coarse, guide, ref in (
+            ("4km->1km (MODIS)", lst4, ndvi1, lst.values),
+            ("1km->250m (ASTER)", lst, ndvi_f, truth.values),
+        ):
+            for m in methods:
+                try:
+                    sr = xlstsr.upscale(
+                        coarse, 4, m, guide=guide if m in ("tsharp", "dms", "disr") else None
+                    )
+                except Exception as err:  # a method that cannot run here is reported, not fatal
+                    print(f"{pid} {case} {m}: {err}")
+                    continue
+                srv = sr.values.astype(np.float64)
+                first = None
+                for label, mode, cap in MODES:
+                    if mode is None:
+                        out, info = srv, {"gain": 1.0}
+                    else:
+                        out, info = correct_image(
+                            srv,
+                            coarse.values,
+                            4,
+                            guide.values,
+                            mode=mode,
+                            max_gain=cap,
+                            return_info=True,
+                        )
+                    if first is not None and info.get("gain", 1.0) == 1.0:
+                        row = (*first[:2], 1.0, *first[3:])  # unchanged output: same metrics
+                    else:
+                        r, s = _metrics(out, ref, 4)
+                        re_, se_ = np.nan, np.nan
+                        if case.startswith("1km"):  # also the harness of accuracy.md
+                            ev = evaluate(
+                                sr.copy(data=out.astype(np.float32)),
+                                aster,
+                                erode=3,
+                                valid_min=230.0,
+                                factor=4,
+                            )
+                            re_, se_ = float(ev.rmse), float(ev.spectral_ratio)
+                        row = (r, s, info.get("gain", 1.0), re_, se_)
+                    first = first or row
+                    results.setdefault((case, m, label), []).append(row)
+                    if case.startswith("1km") and m == "tsharp" and pid == pairs[0][0]:
+                        example = example or {}
+                        example[label] = out
+            if case.startswith("1km") and pid == pairs[0][0] and example is not None:
+                example["truth"], example["bicubic"] = ref, xlstsr.upscale(coarse, 4).values
+        print(pid, f"{time.time() - t0:.0f} s", flush=True)
+    lines += [
+        "## 3. Super-resolution with and without the correction, against real truth",
+        "",
+        "`none`: the method as it is; `law-lst`: detail rescaled to the variance predicted by "
+        "the LST law extrapolated below the input resolution as it is (scale invariance of the "
+        "exponent), gain in [0, 4]; `law`: the exponent below shifted by the guide's change of "
+        "exponent (NDVI), gain in [0, 4]; `auto` (the default of `scale_correction='auto'`): "
+        "as `law`, but the gain is capped at 1 (damping only). RMSE and spectral "
+        "ratio on the 250 m (or 1 km) grid of the SR field, truth masked (ASTER: > 0, eroded "
+        "3 px, > 230 K, bilinear onto the MODIS 250 m grid); spectral ratio = power of SR / "
+        "power of truth above half the coarse Nyquist frequency (`xlstsr.kernels.scaling."
+        "spectral_ratio`, common valid pixels, gaps filled by the plane, Hann window). Mean "
+        "over pairs (median in brackets); `gain` is the median detail gain.",
+        "",
+        "Columns `eval`: the same SR fields through `xlstsr.evaluate` (SR reprojected "
+        "bilinearly onto the ASTER grid, ASTER > 0 eroded 3 px and > 230 K; the protocol of "
+        "docs/results/accuracy.md). The two harnesses bias the spectral ratio in opposite "
+        "directions (a bilinear resampling smooths ASTER in the first, the SR in the second); "
+        "with the same attenuation `h` of the resampling in both directions the first measures "
+        "`R / h` and the second `R h`, so `sym` = per-pair `sqrt(ratio x eval ratio)` estimates "
+        "the unbiased `R`. `lst-damp`: `law-lst` with the gain capped at 1.",
+        "",
+        "| case | method | correction | RMSE (K) | spectral ratio | mean abs(ratio - 1) | gain "
+        "| eval RMSE (K) | eval spectral ratio | sym ratio | sym mean abs(ratio - 1) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    summary = {}
+    for (case, m, mode), vals in results.items():
+        a = np.array([v[:2] for v in vals], float)
+        g = np.array([v[2] for v in vals], float)
+        e = np.array([v[3:5] for v in vals], float)
+        d = np.nanmean(np.abs(a[:, 1] - 1))
+        summary[(case, m, mode)] = (np.nanmean(a[:, 0]), np.nanmean(a[:, 1]), d)
+        etxt = "- | - | - | -"
+        if np.isfinite(e).any():
+            sym = np.sqrt(a[:, 1] * e[:, 1])
+            etxt = (
+                f"{np.nanmean(e[:, 0]):.3f} | {np.nanmean(e[:, 1]):.3f} | "
+                f"{np.nanmean(sym):.3f} | {np.nanmean(np.abs(sym - 1)):.3f}"
+            )
+        lines.append(
+            f"| {case} | {m} | {mode} | {np.nanmean(a[:, 0]):.3f} "
+            f"({np.nanmedian(a[:, 0]):.3f}) | {np.nanmean(a[:, 1]):.3f} "
+            f"({np.nanmedian(a[:, 1]):.3f}) | {d:.3f} | {np.nanmedian(g):.2f} | {etxt} |"
+        )
+    lines.append("")
+    if example is not None:
+        _example_figure(example, OUT / "scaling_correction.png")
+        lines += ["![correction example](scaling_correction.png)", ""]
+    print(f"sr section {time.time() - t0:.0f} s")
+    return summary
+
+
+def resampling_check(pairs, lines: list[str]) -> None:
+    """Spectral ratio of ASTER put onto the MODIS 250 m grid and back (two bilinear resamplings)."""
+    vals = []
+    for _pid, _lst, _ndvi, truth, aster in pairs:
+        t = truth.assign_attrs(xlstsr_factor=4)
+        vals.append(float(evaluate(t, aster, erode=3, valid_min=230.0, factor=4).spectral_ratio))
+    lines += [
+        f"Resampling check: spectral ratio of ASTER -> MODIS 250 m grid -> ASTER grid "
+        f"against ASTER, median over pairs {np.nanmedian(vals):.3f} (two bilinear "
+        "resamplings; the attenuation of one is about its square root).",
+        "",
+    ]
+
+
+def _example_figure(ex: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from xlstsr.kernels.scaling import power_spectrum
+
+    keys = [
+        ("truth", "ASTER 250 m"),
+        ("bicubic", "bicubic"),
+        ("none", "TsHARP"),
+        ("auto", "TsHARP + correction"),
+    ]
+    fig, axes = plt.subplots(1, 5, figsize=(20, 4))
+    t = ex["truth"]
+    vmin, vmax = np.nanpercentile(t, [2, 98])
+    for ax, (k, title) in zip(axes[:4], keys):
+        ax.imshow(np.where(np.isfinite(t), ex[k], np.nan), vmin=vmin, vmax=vmax, cmap="inferno")
+        ax.set_title(title)
+        ax.axis("off")
+    ok = np.isfinite(t)
+    for k, title in keys:
+        a = np.where(ok & np.isfinite(ex[k]), ex[k], np.nan)
+        kk, p, _ = power_spectrum(a)
+        axes[4].loglog(kk, p, "o-", ms=3, label=title)
+    axes[4].axvline(1 / 16, color="grey", ls=":", label="half coarse Nyquist")
+    axes[4].set(xlabel="cycles / 250 m pixel", ylabel="power", title="spectra (first pair)")
+    axes[4].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+DISCUSSION = """
+## 4. What changes across scales and landscapes
+
+Numbers quoted here are from the run that produced the tables above (they are deterministic).
+
+**Roughness.** LST has a Hurst-like exponent of about 0.3-0.4 everywhere it was measured:
+Landsat-8 band-10 brightness temperature 0.30 (120 m - 1.9 km, Gulf coast), airborne LST 0.33
+(20-320 m, Madrid, urban), ASTER 0.37 (0.23-3.7 km, European summer scenes), MODIS 0.31 on the
+same scenes at 1-7 km and 0.39 on the MOD11A1 granule (Brazil, 1-30 km). LST is rough
+(H < 0.5: increments anti-persistent) and, to first order, the exponent does not drift from 20 m
+to 30 km. NDVI is rougher (H 0.10 on Landsat, 0.23 on MODIS 250 m): relative to its
+variance, the guide carries more fine-scale structure than LST does.
+
+**Spectra.** Slopes lie between -1.8 and -2.6, shallower than the -(2H+2) = -2.6 to -2.8 an fBm of
+the same H would give: the fields are not fBm (edges, noise, gaps). Significant breaks: Landsat BT
+and NDVI near 300 m wavelength (dBIC 24 and 29; band 10 is natively 100 m, resampled by USGS to
+30 m, so the spectrum falls steeply below ~200 m - a sensor break, not a surface one), Madrid near
+300 m (dBIC 10), MOD11A1 near 10 km. On the 64 x 64 MODIS patches a break is rarely significant
+(7 %); on ASTER at 250 m it is in 69 % of the scenes, at about 2.3 km.
+
+**Intermittency.** The flatness of increments exceeds 3 at small lags in every LST field (MODIS
+patches 4.2, Landsat 5.9, MOD11A1 8.3, Madrid 8.8) and relaxes towards 3 at large lags (MOD11A1:
+2.8 at 118 km): small-scale LST increments are heavy-tailed (field, street, shore and cloud edges),
+large-scale ones nearly Gaussian. ASTER at 250 m is extreme (flatness ~200, skewness +1.6): cold
+isolated pixels (cloud contamination above the 230 K threshold) - the "truth" has outliers.
+
+**Coarse-graining.** The within-block variance lost per factor-2 step is almost the same at every
+step for the European scenes (alpha ~0.0 for MODIS 1-4 km and for ASTER 0.25-4 km: about 1-3 K^2
+per octave), grows with scale on the Brazilian granule (alpha 0.47), and is scale-dependent below
+the Landsat TIRS resolution (0.12 K^2 at the 30 -> 60 m step against ~1 K^2 at 240 m).
+
+**LST-guide laws.** On the 55 MODIS scenes the LST-NDVI correlation weakens towards fine scales
+(median r -0.93 at 15 km, -0.89 at 3.7 km, -0.81 at 1 km) and the regression slope flattens
+(-31 K per NDVI unit at 7-15 km, -28 at 1.9 km, -24 at 1 km: about +2.5 K per octave finer). A
+slope calibrated at the coarse scale and applied one octave-pair below therefore over-predicts
+the fine detail: exactly what TsHARP does (spectral ratio 1.5 against ASTER). Madrid's LST-NDBI
+law is weaker at fine scale too (r -0.54 at 20 m, -0.63 at 640 m; slope -33 -> -42). On the
+Landsat scene the relation is weak (r ~ -0.16) and changes sign at 1 km: the scene is hazy with
+cirrus (the BQA flags high cirrus confidence on ~40 % of the otherwise clear land pixels, masked here) - do not use it for LST-NDVI laws.
+
+## 5. The correction: choice, law, assumptions, limits
+
+*Law.* Per image, the within-block variance `w(s) = w1 s^alpha` is fitted over the observed steps
+(the input resolution and up). The variance a factor-4 step must restore is predicted as
+`W = w(1/4) + w(1/2)`, with the exponent below the input pixel either unchanged (`law-lst`: the
+scale-invariance hypothesis applied to the exponent) or shifted by the guide's change of exponent
+across the LST pixel (`law`, `auto`: NDVI observed at 250 m tells how the surface's roughness
+changes below 1 km). *Correction.* The method's detail (SR minus bicubic, block means kept) is
+rescaled by one gain per image so that the within-block variance of the output equals `W`, then
+the coarse residual is added back blockwise (radiometric aggregate = input to < 1e-3 K).
+It is the identity when the method already injects what a scale-invariant law predicts
+(tests/test_correction.py: an exact power-law cascade is returned unchanged).
+
+*Choice by measurement* (tables 2 and 3):
+- Extrapolating the law one step down is right to within a factor ~1.4 on MODIS (pred/true 0.86
+  on the 55 patches at 4 -> 1 km, 1.35 on the MOD11A1 windows) and on ASTER (0.81, 1 km ->
+  250 m). The guide shift helps where the guide drives the fine structure (Madrid: 2.18 -> 0.95)
+  and overshoots on the MODIS/ASTER pairs (0.62).
+- Rescaling to the predicted variance in both directions (`law`, `law-lst`) pulls the spectral
+  ratio towards 1 but raises the RMSE whenever the gain exceeds 1 (DMS: +0.04 to +0.26 K): the
+  injected detail is only partly right, and the RMSE-optimal gain `rho sigma_true / sigma_detail`
+  is below the variance-matching one. Damping detail that exceeds the law lowered both errors in
+  every case measured.
+- Hence `scale_correction="auto"` = guide-shifted law, gain capped at 1 (`lst-damp`, the same
+  without the guide, is as good one level up and slightly worse at 250 m). Measured, means over
+  the 55 pairs:
+  - TsHARP one level up (4 km -> 1 km against the real MODIS 1 km; same grid, no resampling
+    bias): |ratio - 1| 0.343 -> 0.260 (-24 %: the target of halving is **not** met), RMSE
+    1.418 -> 1.337 K.
+  - TsHARP 1 km -> 250 m against ASTER: RMSE 2.716 -> 2.553 K (ASTER onto the MODIS grid) and
+    3.279 -> 3.209 K (`xlstsr.evaluate`, SR onto the ASTER grid). The spectral mismatch depends
+    on the harness: |ratio - 1| 0.595 -> 0.169 on the MODIS grid, 0.228 -> 0.308 on the ASTER
+    grid (there the uncorrected TsHARP is already near 1 because the resampling smooths it),
+    0.334 -> 0.175 (-48 %) with the symmetric estimate. So: roughly halved, but the sign of
+    the effect is only robust for the RMSE.
+  - DMS injects less than the law predicts: `auto` leaves it unchanged within 0.003 K (gain
+    capped at 1). Bicubic injects nothing and cannot be corrected. The deep models were not
+    available when this ran.
+- A check of the resampling bias: putting ASTER onto the MODIS grid and back (`evaluate` of the
+  reprojected truth against ASTER) gives a spectral ratio of 0.76 (median over pairs), i.e.
+  about 0.87 per bilinear resampling - the size of the gap between the two harnesses.
+
+*Assumptions and where it fails.* (1) One power law per image over few steps (64 x 64 patches:
+4 steps, wide confidence intervals). (2) The guide's change of roughness transfers to LST -
+wrong where LST fine structure is not vegetation-driven (water, relief, soil moisture, urban
+materials without an NDVI signature). (3) A law cannot extrapolate across a sensor's PSF or
+resampling: Landsat BT 120 m -> 30 m is over-predicted 8.8 x (band 10 has no information below
+100 m). (4) A global gain per image: regions that need more detail and regions that need less
+are treated alike. (5) It only damps: methods that are too smooth (bicubic, DMS, the SISR
+models of issue 5 if they under-inject) need a better method, not this correction.
+(6) The truth has its own limits: ASTER vs MODIS differ by ~1.7 K RMSE at 1 km, and the ASTER
+fields contain cold outliers (flatness ~200), which inflate the "true" within-block variance.
+
+*Harness note.* The main RMSE / spectral-ratio columns put ASTER bilinearly onto the MODIS
+250 m grid (only output pixels whose whole bilinear footprint is valid truth): that smooths
+ASTER and lowers RMSE (bicubic 2.37 K) relative to the `eval` columns, which use
+`xlstsr.evaluate` as docs/results/accuracy.md does (SR onto the ASTER grid). Deep models
+(`sisr`, `disr`) were not in the table: their bundled weights were not installed when this
+ran; rerun the script once `make weights` has produced them.
+
+Reproduce: `nice -n 10 .venv/bin/python benchmarks/scaling_report.py` (about 10 min on 2 cores).
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--methods", default="bicubic,tsharp,dms,sisr,disr")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    pairs = modis_aster_pairs(8 if args.quick else None)
+    lines = [
+        "# Statistics across scales and the scale-invariance correction",
+        "",
+        f"Generated by `benchmarks/scaling_report.py` ({len(pairs)} modis_aster pairs; "
+        f"xlstsr {xlstsr.__version__}). Data: ../shared/data (see its README).",
+        "",
+    ]
+    stats_section(pairs, lines)
+    law_section(pairs, lines)
+    methods = [m for m in args.methods.split(",") if m in xlstsr.available_methods()]
+    sr_section(pairs, lines, methods)
+    resampling_check(pairs, lines)
+    lines.append(DISCUSSION)
+    lines.append(f"Total run time {time.time() - t0:.0f} s.")
+    (OUT / "scaling.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

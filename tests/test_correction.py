@@ -1,0 +1,138 @@
+"""Scale-invariance correction: identity under an exact power law, variance target, consistency."""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+import pytest
+import xarray as xr
+
+import xlstsr
+from xlstsr.correction import (
+    VarianceLaw,
+    correct_image,
+    detail_gain,
+    fine_within_variance,
+    fit_variance_law,
+)
+from xlstsr.kernels.aggregate import radiometric_mean
+from xlstsr.kernels.interp import cubic_upsample, nearest_upsample
+
+_PATTERNS = np.array([[[1, -1], [-1, 1]], [[1, 1], [-1, -1]], [[1, -1], [1, -1]]], float)
+
+
+def cascade(n0: int, levels: int, w1: float, alpha: float, rng, coarse_levels: int) -> np.ndarray:
+    """Additive 2x2 cascade whose within-block variance per step is exactly ``w1 s^alpha``.
+
+    ``s`` is the step's pixel size in units of the pixel ``coarse_levels`` steps above the
+    finest one (the "input" grid of the test). Each refinement adds, in every 2 x 2 block, a
+    zero-mean +-a pattern (population variance a^2 exactly).
+    """
+    a = 300.0 + rng.standard_normal((n0, n0))
+    for j in range(levels):
+        # step size of this refinement (child pixel) in input pixels
+        s = 2.0 ** (levels - 1 - j - coarse_levels)
+        amp = np.sqrt(w1 * s**alpha)
+        k = rng.integers(0, 3, size=a.shape)
+        sign = rng.choice([-1.0, 1.0], size=a.shape)
+        pat = _PATTERNS[k] * sign[..., None, None]  # (ny, nx, 2, 2)
+        add = pat.transpose(0, 2, 1, 3).reshape(2 * a.shape[0], 2 * a.shape[1])
+        a = nearest_upsample(a, 2) + amp * add
+    return a
+
+
+@pytest.fixture(scope="module")
+def exact_field():
+    rng = np.random.default_rng(4)
+    fine = cascade(4, 6, w1=0.5, alpha=0.6, rng=rng, coarse_levels=2)  # 256 x 256
+    coarse = radiometric_mean(fine, 4)
+    return fine, coarse
+
+
+def test_cascade_law_is_exact(exact_field):
+    fine, coarse = exact_field
+    law = fit_variance_law(coarse, 4)
+    assert law.alpha == pytest.approx(0.6, abs=0.01)
+    assert law.w1 == pytest.approx(0.5, rel=0.02)
+    assert law.restore(4) == pytest.approx(fine_within_variance(fine, 4), rel=0.02)
+
+
+def test_identity_when_law_is_exactly_scale_invariant(exact_field):
+    """The exact fine field of a scale-invariant process is left (almost) unchanged."""
+    fine, coarse = exact_field
+    out, info = correct_image(fine, coarse, 4, mode="law-lst", return_info=True)
+    assert info["gain"] == pytest.approx(1.0, abs=0.02)
+    assert np.max(np.abs(out - fine)) < 0.05
+    # with a scale-invariant guide (same exponent above and below the LST pixel) "auto" agrees
+    guide = cascade(4, 6, w1=0.01, alpha=0.6, rng=np.random.default_rng(9), coarse_levels=2)
+    law = fit_variance_law(coarse, 4, (guide - 300.0) / 10)
+    assert law.alpha_below == pytest.approx(law.alpha, abs=0.02)
+    # an explicitly scale-invariant law whose prediction the SR already meets: exactly identity
+    exact = VarianceLaw(w1=1.0, alpha=0.6, alpha_below=0.6)
+    target_law = VarianceLaw(
+        w1=fine_within_variance(fine, 4) / (4**-0.6 + 2**-0.6), alpha=0.6, alpha_below=0.6
+    )
+    assert exact.scale_invariant and target_law.scale_invariant
+    same = correct_image(fine, coarse, 4, law=target_law)
+    np.testing.assert_allclose(same, fine, atol=0.05)
+
+
+def test_gain_reaches_target_and_keeps_coarse_consistency(exact_field):
+    fine, coarse = exact_field
+    base = cubic_upsample(coarse, 4)
+    sr = base + 2.5 * (fine - base)  # a method that injects too much detail
+    out, info = correct_image(sr, coarse, 4, mode="law-lst", return_info=True)
+    assert info["gain"] < 0.6
+    assert fine_within_variance(out, 4) == pytest.approx(info["target"], rel=0.05)
+    assert np.max(np.abs(radiometric_mean(out, 4) - coarse)) < 1e-3
+    # closer to the truth than the over-sharpened input
+    assert np.sqrt(np.mean((out - fine) ** 2)) < np.sqrt(np.mean((sr - fine) ** 2))
+
+
+def test_no_detail_is_left_alone():
+    coarse = 300 + np.random.default_rng(0).standard_normal((32, 32))
+    sr = cubic_upsample(coarse, 4)
+    np.testing.assert_array_equal(correct_image(sr, coarse, 4), sr)
+    assert detail_gain(sr, np.zeros_like(sr), 4, 10.0) == 1.0
+
+
+def test_gaps_stay_gaps():
+    rng = np.random.default_rng(1)
+    fine = cascade(4, 5, w1=0.5, alpha=0.3, rng=rng, coarse_levels=2)
+    coarse = radiometric_mean(fine, 4)
+    coarse[10:14, 3:9] = np.nan
+    sr = cubic_upsample(np.where(np.isfinite(coarse), coarse, 300.0), 4) * 0 + fine * 1.5 - 150
+    sr[nearest_upsample(np.isnan(coarse), 4)] = np.nan
+    out = correct_image(sr, coarse, 4)
+    assert np.array_equal(np.isnan(out), np.isnan(sr))
+
+
+def test_upscale_keyword_numpy_dask_and_errors():
+    scene = xlstsr.datasets.sample_scene(n_times=2, size=128)
+    lst, ndvi = scene["lst_1km"], scene["ndvi_250m"]
+    eager = xlstsr.upscale(lst, 4, "tsharp", guide=ndvi, scale_correction="law")
+    plain = xlstsr.upscale(lst, 4, "tsharp", guide=ndvi)
+    assert eager.attrs["xlstsr_scale_correction"] == "law"
+    assert plain.attrs["xlstsr_scale_correction"] == "none"
+    assert not np.allclose(eager.values, plain.values, equal_nan=True)
+    with dask.config.set(scheduler="sync"):
+        lazy = xlstsr.upscale(
+            lst.chunk({"time": 1}), 4, "tsharp", guide=ndvi.chunk(64), scale_correction="law"
+        )
+        assert lazy.chunks is not None
+        xr.testing.assert_allclose(lazy.compute(), eager)
+    cc = xlstsr.metrics.coarse_consistency(eager, lst, 4)
+    assert float(cc.max()) < 1e-2
+    # "auto" only damps: the within-block variance never grows
+    auto = xlstsr.upscale(lst, 4, "tsharp", guide=ndvi, scale_correction="auto")
+    for t in range(2):
+        assert (
+            fine_within_variance(auto.values[t], 4)
+            <= fine_within_variance(plain.values[t], 4) + 1e-6
+        )
+    # bicubic injects nothing: the correction leaves it as it is
+    b0 = xlstsr.upscale(lst, 4, "bicubic")
+    b1 = xlstsr.upscale(lst, 4, "bicubic", guide=ndvi, scale_correction="auto")
+    np.testing.assert_array_equal(b0.values, b1.values)
+    with pytest.raises(ValueError, match="scale_correction"):
+        xlstsr.upscale(lst, 4, "tsharp", guide=ndvi, scale_correction="bogus")

@@ -1,0 +1,287 @@
+"""The chunked engine: seam exactness (numpy vs dask), torch models, NaN handling, laziness."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+
+import dask
+import dask.array as dsa
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import xlstsr
+from xlstsr.engine import upscale_array
+from xlstsr.errors import XlstsrError
+from xlstsr.methods import TorchModelMethod, get_method
+from xlstsr.methods.base import UpscaleMethod
+from xlstsr.methods.torch_model import _MODEL_CACHE, measure_receptive_field
+
+torch.manual_seed(0)
+
+
+class ResidualSR(torch.nn.Module):
+    """Tiny SISR/DISR CNN: nearest upsampling + a learned residual (coarse 3x3 convs, fine 3x3)."""
+
+    def __init__(self, factor: int = 2, n_guide: int = 0, declare: bool = True, width: int = 6):
+        super().__init__()
+        self.factor, self.n_guide = factor, n_guide
+        if declare:
+            # two coarse 3x3 convs (2 px) + one fine 3x3 conv (1 fine px -> 1 coarse px)
+            self.receptive_field = 3
+        self.c1 = torch.nn.Conv2d(1, width, 3, padding=1)
+        self.c2 = torch.nn.Conv2d(width, factor * factor, 3, padding=1)
+        self.fine = torch.nn.Conv2d(1 + n_guide, 1, 3, padding=1)
+
+    def forward(self, lst, guide=None):
+        x = (lst - 300.0) / 10.0
+        r = torch.nn.functional.pixel_shuffle(self.c2(torch.relu(self.c1(x))), self.factor)
+        if guide is not None:
+            r = torch.cat([r, guide], dim=1)
+        up = torch.nn.functional.interpolate(lst, scale_factor=self.factor, mode="nearest")
+        return up + self.fine(r)
+
+
+def _cube(rng, n, ny, nx, factor, n_guide=0, gaps=True):
+    lst = rng.uniform(280, 320, (n, ny, nx)).astype(np.float32)
+    if gaps:
+        lst[0, 1 : ny // 2, 2 : nx // 2 + 1] = np.nan  # a cloud
+        lst[-1, -2:, :] = np.nan
+    guide = None
+    if n_guide:
+        guide = rng.uniform(-0.1, 0.9, (n, n_guide, ny * factor, nx * factor)).astype(np.float32)
+        guide[:, :, 3:9, 5:12] = np.nan  # guide gap under valid LST
+    return lst, guide
+
+
+def _chunks(draw, n):
+    sizes = []
+    left = n
+    while left:
+        c = draw(st.integers(1, max(1, left)))
+        sizes.append(c)
+        left -= c
+    return tuple(sizes)
+
+
+@st.composite
+def chunkings(draw, n, ny, nx):
+    return (_chunks(draw, n), _chunks(draw, ny), _chunks(draw, nx))
+
+
+SISR = ResidualSR(2, 0)
+DISR = ResidualSR(2, 1)
+
+
+@pytest.mark.parametrize("which", ["bicubic", "sisr", "disr"])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_seams_exact_numpy_vs_dask(which, data):
+    rng = np.random.default_rng(1)
+    n, ny, nx, f = 3, 13, 11, 2
+    if which == "bicubic":
+        m, ng = get_method("bicubic"), 0
+    else:
+        model = SISR if which == "sisr" else DISR
+        m, ng = TorchModelMethod(model, device="cpu"), model.n_guide
+    lst, guide = _cube(rng, n, ny, nx, f, ng)
+    ref = upscale_array(m, lst, guide, f)
+    tch, ych, xch = data.draw(chunkings(n, ny, nx))
+    dl = dsa.from_array(lst, chunks=(tch, ych, xch))
+    dg = None
+    if guide is not None:
+        dg = dsa.from_array(
+            guide, chunks=(tch, 1, tuple(c * f for c in ych), tuple(c * f for c in xch))
+        )
+    out = upscale_array(m, dl, dg, f)
+    assert out.shape == ref.shape
+    got = out.compute(scheduler="threads")
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=2e-4)
+
+
+def test_tiny_chunks_guide_shared_by_all_times():
+    rng = np.random.default_rng(2)
+    m = TorchModelMethod(DISR, device="cpu")
+    lst, guide = _cube(rng, 2, 12, 12, 2, 1)
+    g1 = guide[:1]  # one guide for every time step
+    ref = upscale_array(m, lst, g1, 2)
+    out = upscale_array(
+        m, dsa.from_array(lst, chunks=(1, 1, 2)), dsa.from_array(g1, chunks=(1, 1, 5, 6)), 2
+    )
+    np.testing.assert_allclose(out.compute(), ref, atol=2e-4)
+
+
+def test_receptive_field_measured_and_exact():
+    undeclared = ResidualSR(2, 1, declare=False)
+    undeclared.load_state_dict(DISR.state_dict())
+    assert measure_receptive_field(undeclared) == 3  # 2 coarse + ceil(1 fine / 2)
+    m = TorchModelMethod(undeclared, device="cpu")
+    assert m.receptive_field == 3 and m.describe()["receptive_field_measured"]
+    rng = np.random.default_rng(3)
+    lst, guide = _cube(rng, 2, 14, 10, 2, 1)
+    ref = upscale_array(m, lst, guide, 2)
+    out = upscale_array(
+        m, dsa.from_array(lst, chunks=(1, 3, 3)), dsa.from_array(guide, chunks=(1, 1, 6, 6)), 2
+    )
+    np.testing.assert_allclose(out.compute(), ref, atol=2e-4)
+
+
+def test_measured_receptive_field_of_a_wider_model():
+    conv = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 5, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(4, 9, 7, padding=3),
+        torch.nn.PixelShuffle(3),
+    )
+    conv.factor, conv.n_guide = 3, 0
+    assert measure_receptive_field(conv) == 5  # 2 + 3
+
+
+def test_factor_mismatch_and_missing_guide_are_clear():
+    m = TorchModelMethod(SISR, device="cpu")
+    with pytest.raises(XlstsrError, match="factor 2"):
+        m.halo(4)
+    d = TorchModelMethod(DISR, device="cpu")
+    assert d.needs_guide and not m.needs_guide
+    lst = np.full((1, 4, 4), 300.0, np.float32)
+    with pytest.raises(XlstsrError, match="guide"):
+        d.upscale_block(lst, np.isfinite(lst), None, 2)
+
+
+def test_method_pickles_without_the_module_and_weights_ship_once():
+    m = TorchModelMethod(SISR, device="cpu")
+    blob = pickle.dumps(m)
+    assert len(blob) < 2000  # the weights hash, not the weights
+    clone = pickle.loads(blob)
+    key = (m.weights_hash, "cpu")
+    cached = _MODEL_CACHE.pop(key, None)
+    lst = np.random.default_rng(0).uniform(290, 300, (1, 5, 5)).astype(np.float32)
+    with pytest.raises(XlstsrError, match="shipped"):
+        clone.upscale_block(lst, np.ones_like(lst, bool), None, 2)
+    _, shipment = m.shipment()
+    clone.receive(pickle.loads(pickle.dumps(shipment)))  # as a worker receives it
+    np.testing.assert_array_equal(
+        clone.upscale_block(lst, np.ones_like(lst, bool), None, 2),
+        m.upscale_block(lst, np.ones_like(lst, bool), None, 2),
+    )
+    if cached is not None:
+        _MODEL_CACHE[key] = cached
+    # in the graph: one shipment key that every block depends on
+    out = upscale_array(m, dsa.from_array(np.repeat(lst, 4, 0), chunks=(1, 5, 5)), None, 2)
+    graph = dict(out.__dask_graph__())
+    ship = [k for k in graph if "xlstsr-shipment" in str(k)]
+    assert len(ship) == 1
+    assert dask.base.tokenize(m) == dask.base.tokenize(pickle.loads(pickle.dumps(m)))
+
+
+def test_torch_threads_one_per_dask_thread():
+    seen: list[tuple[bool, int]] = []
+
+    class Spy(torch.nn.Module):
+        factor, n_guide, receptive_field = 2, 0, 0
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, lst, guide=None):
+            seen.append(
+                (threading.current_thread() is threading.main_thread(), torch.get_num_threads())
+            )
+            return torch.nn.functional.interpolate(lst, scale_factor=2) * self.w
+
+    m = TorchModelMethod(Spy(), device="cpu")
+    x = dsa.from_array(np.full((2, 4, 4), 300.0, np.float32), chunks=(1, 2, 2))
+    upscale_array(m, x, None, 2).compute(scheduler="threads", num_workers=2)
+    assert seen and all(n == 1 for main, n in seen if not main)
+    before = torch.get_num_threads()
+    seen.clear()
+    upscale_array(m, x, None, 2).compute(scheduler="sync")
+    assert all(main and n == before for main, n in seen)
+
+
+class Counting(UpscaleMethod):
+    """Bicubic that counts its calls (to check that all-NaN blocks are skipped)."""
+
+    name = "counting"
+    calls = 0
+
+    def upscale_block(self, lst, valid, guide, factor):
+        assert np.isfinite(lst).all(), "gaps must be filled before the method"
+        type(self).calls += 1
+        return get_method("bicubic").upscale_block(lst, valid, guide, factor)
+
+
+def test_nan_handling_and_all_nan_blocks_skipped():
+    rng = np.random.default_rng(4)
+    lst = rng.uniform(280, 320, (2, 8, 8)).astype(np.float32)
+    lst[0] = np.nan  # a fully cloudy day
+    lst[1, :4, :4] = np.nan  # one fully cloudy chunk
+    lst[1, 6, 6] = np.nan  # an isolated gap
+    Counting.calls = 0
+    out = upscale_array(Counting(), dsa.from_array(lst, chunks=(1, 4, 4)), None, 2).compute(
+        scheduler="sync"
+    )
+    assert Counting.calls == 3  # 8 chunks, 5 all-NaN
+    parent = np.repeat(np.repeat(np.isnan(lst), 2, -2), 2, -1)
+    np.testing.assert_array_equal(np.isnan(out), parent)
+    # torch model: no NaN leaks into valid pixels; re-masked exactly
+    sr = upscale_array(
+        TorchModelMethod(SISR, device="cpu"), dsa.from_array(lst, chunks=(1, 3, 3)), None, 2
+    )
+    got = sr.compute()
+    np.testing.assert_array_equal(np.isnan(got), parent)
+
+
+def test_upscale_is_lazy_until_computed(count_computes, small_scene):
+    lst = small_scene["lst_1km"].chunk({"time": 1, "x": 8, "y": 8})
+    ndvi = small_scene["ndvi_250m"].chunk({"x": 32, "y": 32})
+    m = TorchModelMethod(DISR, device="cpu")
+    with count_computes() as c:
+        a = xlstsr.upscale(lst, 4, "bicubic")
+        mt = TorchModelMethod(ResidualSR(4, 1), device="cpu")
+        b = xlstsr.upscale(lst, 4, mt, guide=ndvi)
+        assert c.count == 0
+        av = a.values
+        assert c.count == 1
+        np.testing.assert_array_equal(np.isnan(b.values), np.isnan(av))
+        assert c.count == 2
+    assert m.describe()["weights_sha256"] == m.weights_hash
+    assert b.attrs["xlstsr_method"] == "torch"
+
+
+class NanAwareDISR(ResidualSR):
+    """Handles guide gaps itself (per pixel), like the models module's guided U-Net."""
+
+    accepts_nan_guide = True
+
+    def forward(self, lst, guide=None):
+        assert guide is not None
+        self.saw_nan = bool(torch.isnan(guide).any()) or getattr(self, "saw_nan", False)
+        ok = torch.isfinite(guide)
+        return super().forward(lst, torch.where(ok, guide, torch.zeros_like(guide)) + ok.float())
+
+
+def test_models_that_handle_guide_nan_get_them_and_stay_exact():
+    model = NanAwareDISR(2, 1)
+    m = TorchModelMethod(model, device="cpu")
+    assert m.accepts_nan_guide
+    rng = np.random.default_rng(6)
+    lst, guide = _cube(rng, 2, 10, 12, 2, 1)
+    ref = upscale_array(m, lst, guide, 2)
+    assert model.saw_nan
+    out = upscale_array(
+        m, dsa.from_array(lst, chunks=(1, 4, 5)), dsa.from_array(guide, chunks=(1, 1, 8, 10)), 2
+    )
+    np.testing.assert_allclose(out.compute(), ref, atol=2e-4)
+    # a plain model gets a filled guide: no NaN reaches it, valid outputs are finite
+    filled = TorchModelMethod(DISR, device="cpu")
+    res = upscale_array(filled, lst, guide, 2)
+    parent = np.repeat(np.repeat(np.isnan(lst), 2, -2), 2, -1)
+    assert np.isfinite(res[~parent]).all()

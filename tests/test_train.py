@@ -1,0 +1,163 @@
+"""Training: pairs, patches, losses, a tiny run that learns, determinism, NaN safety, the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from xlstsr.kernels.aggregate import radiometric_mean
+from xlstsr.nn import GuidedUNet, ResCNN, load_model
+from xlstsr.nn.losses import masked_huber, sif_loss, supervised_loss
+from xlstsr.train import (
+    degraded_pairs,
+    fit,
+    fit_guide_gain,
+    make_loss,
+    make_patches,
+    split_by_scene,
+    target_scale_pairs,
+    train_main,
+)
+
+torch.set_num_threads(1)
+
+
+def _pattern_problem(n=6, h=12, factor=4, seed=0):
+    """Fine LST = coarse value + a fixed sub-pixel pattern (zero mean): bicubic cannot know it."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(290, 310, (n, h, h)).astype(np.float32)
+    pat = rng.normal(0, 2.0, (factor, factor))
+    pat -= pat.mean()
+    fine = np.repeat(np.repeat(coarse, factor, 1), factor, 2) + np.tile(pat, (h, h))
+    return coarse, fine.astype(np.float32)
+
+
+def test_degraded_pairs_use_radiometric_mean():
+    lst = 300 + np.random.default_rng(0).normal(0, 5, (2, 16, 16)).astype(np.float32)
+    guide = np.random.default_rng(1).random((2, 1, 64, 64)).astype(np.float32)
+    p = degraded_pairs(lst, 4, guide)
+    np.testing.assert_array_equal(p["lst_coarse"], radiometric_mean(lst, 4))
+    assert p["guide"].shape == (2, 1, 16, 16)
+    np.testing.assert_allclose(p["guide"][0, 0, 0, 0], guide[0, 0, :4, :4].mean(), rtol=1e-6)
+    assert p["target"] is not None and p["target"].shape == (2, 16, 16)
+
+
+def test_patches_skip_mostly_nan_and_split_by_scene():
+    coarse, fine = _pattern_problem(n=4, h=8)
+    coarse[0, :4, :6] = np.nan  # scene a: top-left window all cloud, top-right half
+    ps = make_patches(coarse, 4, target=fine, patch=16, stride=16, max_nan_fraction=0.5,
+                      scene_ids=["a", "b", "c", "d"])
+    per_scene = {s: int((ps.scene == s).sum()) for s in "abcd"}
+    assert per_scene["b"] == 4 and per_scene["a"] == 3
+    assert torch.isfinite(ps.lst).all()  # gaps filled like the engine does
+    assert not ps.lst_valid[ps.scene == "a"].all()
+    tr, va = split_by_scene(ps, 0.25, seed=1)
+    assert not set(tr.scene) & set(va.scene) and len(tr) + len(va) == len(ps)
+
+
+def test_tiny_training_loss_falls():
+    coarse, fine = _pattern_problem()
+    ps = make_patches(**target_scale_pairs(coarse, 4, target=fine), factor=4, patch=24, stride=12)
+    model = ResCNN(4, channels=8, n_blocks=1)
+    hist = fit(model, ps, mode="supervised", epochs=25, batch_size=8, lr=3e-3, patience=0,
+               augmentation=False, progress=False, engine="torch")
+    assert hist["train_loss"][-1] < hist["train_loss"][0] / 10, hist["train_loss"]
+
+
+def test_determinism_two_runs_identical():
+    coarse, fine = _pattern_problem(n=4)
+    ps = make_patches(**target_scale_pairs(coarse, 4, target=fine), factor=4, patch=24, stride=24)
+    outs = []
+    for other in (123, 456):
+        torch.manual_seed(0)
+        m = ResCNN(4, channels=4, n_blocks=1)
+        torch.manual_seed(other)  # different global state before fit: fit must reseed
+        fit(m, ps, mode="supervised", epochs=3, batch_size=2, progress=False, engine="torch", seed=5)
+        with torch.no_grad():
+            outs.append(m(ps.lst[:2]))
+    assert torch.equal(outs[0], outs[1])
+
+
+def test_nan_patches_no_nan_gradients():
+    g = torch.rand(2, 1, 32, 32)
+    g[0, 0, :5] = float("nan")
+    lst = 300 + torch.randn(2, 1, 8, 8)
+    valid = torch.ones_like(lst, dtype=torch.bool)
+    valid[1, 0, :4] = False
+    target = 300 + torch.randn(2, 1, 32, 32)
+    target[0] = float("nan")  # a patch with no valid truth at all
+    target[1, 0, 3:9] = float("nan")
+    model = GuidedUNet(4, n_guide=1, base=4)
+    batch = {"lst": lst, "lst_valid": valid, "guide": g, "target": target}
+    for mode, opts in (("supervised", {"w_detail": 1.0, "w_spectral": 0.5, "w_consistency": 1.0}),
+                       ("sif", {"gain": -10.0})):
+        model.zero_grad()
+        loss = make_loss(mode, 4, **opts)(model, batch)
+        loss.backward()
+        assert torch.isfinite(loss)
+        for p in model.parameters():
+            assert p.grad is None or torch.isfinite(p.grad).all()
+    # all-NaN truth: a zero (not NaN) loss
+    assert float(masked_huber(torch.zeros(3), torch.full((3,), float("nan")))) == 0.0
+
+
+def test_sif_loss_zero_at_its_optimum():
+    """SR whose detail is exactly gain * HP(guide) and whose aggregate is the input: loss ~ 0."""
+    from xlstsr.nn.ops import radiometric_mean_torch
+
+    guide = torch.rand(1, 1, 32, 32, dtype=torch.float64)
+    sr = 300 - 10 * guide  # HP is linear and kills constants: HP(sr) = -10 HP(guide)
+    coarse = radiometric_mean_torch(sr, 4)
+    assert float(sif_loss(sr, coarse, guide, 4, gain=-10.0)) < 1e-3
+    assert float(sif_loss(sr, coarse, guide, 4, gain=+10.0)) > 0.05
+
+
+def test_supervised_loss_texture_terms_penalise_smoothness():
+    rng = torch.Generator().manual_seed(0)
+    truth = 300 + 3 * torch.randn(1, 1, 32, 32, generator=rng)
+    smooth = torch.full_like(truth, 300.0)
+    base = supervised_loss(smooth, truth)
+    tex = supervised_loss(smooth, truth, factor=4, w_detail=1.0, w_spectral=1.0)
+    assert float(tex) > float(base) + 0.5
+    assert float(supervised_loss(truth, truth, factor=4, w_detail=1.0, w_spectral=1.0)) < 1e-6
+
+
+def test_fit_guide_gain_recovers_negative_slope():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    ndvi = ndimage.gaussian_filter(rng.random((2, 1, 128, 128)), (0, 0, 3, 3))
+    ndvi = (ndvi - ndvi.mean()) / ndvi.std() * 0.2 + 0.5
+    fine = 300 - 12.0 * ndvi[:, 0]
+    g = fit_guide_gain(radiometric_mean(fine, 4), ndvi, 4)
+    assert -14 < g < -10
+    assert fit_guide_gain(radiometric_mean(300 + 12.0 * ndvi[:, 0], 4), ndvi, 4) == -10.0
+
+
+def test_lightning_engine_runs():
+    pytest.importorskip("lightning")
+    coarse, fine = _pattern_problem(n=4, h=8)
+    ps = make_patches(**target_scale_pairs(coarse, 4, target=fine), factor=4, patch=16, stride=16)
+    tr, va = split_by_scene(ps, 0.25)
+    m = ResCNN(4, channels=4, n_blocks=1)
+    hist = fit(m, tr, va, mode="supervised", epochs=2, batch_size=4, progress=False,
+               engine="lightning")
+    assert hist["engine"] == "lightning" and hist["epochs_run"] == 2
+    assert np.isfinite(hist["val_loss"]).all()
+
+
+def test_train_main_cli(tmp_path):
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    lst = 300 + rng.normal(0, 3, (3, 32, 32)).astype(np.float32)
+    xr.Dataset({"LST": (("time", "y", "x"), lst)}).to_netcdf(tmp_path / "cube.nc")
+    out = tmp_path / "m.pt"
+    rc = train_main(["--lst", str(tmp_path / "cube.nc"), "--variable", "LST", "--mode", "sisr",
+                     "--patch", "16", "--epochs", "2", "--engine", "torch", "--out", str(out)])
+    assert rc == 0
+    m = load_model(out, factor=4, n_guide=0)
+    assert m.metadata["mode"] == "sisr" and m.metadata["history"]["epochs_run"] == 2
+    with pytest.raises(SystemExit):
+        train_main(["--lst", str(tmp_path / "cube.nc"), "--mode", "supervised", "--out", str(out)])

@@ -1,0 +1,173 @@
+"""Streaming Zarr output: refusal to overwrite, resume after a kill, identical final store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+from conftest import make_lst
+
+import xlstsr
+from xlstsr.errors import XlstsrError
+from xlstsr.methods import get_method
+from xlstsr.methods.base import UpscaleMethod, available_methods, register_method
+
+SLOW_METHOD = '''
+import time
+from xlstsr.methods import get_method
+from xlstsr.methods.base import UpscaleMethod, register_method
+
+@register_method("slow_bicubic")
+class SlowBicubic(UpscaleMethod):
+    """Bicubic that sleeps, to be killed mid-run; counts the images it upscaled."""
+    calls = 0
+    delay = 0.0
+
+    def upscale_block(self, lst, valid, guide, factor):
+        type(self).calls += lst.shape[0]
+        time.sleep(self.delay)
+        return get_method("bicubic").upscale_block(lst, valid, guide, factor)
+'''
+if "slow_bicubic" not in available_methods():
+    exec(SLOW_METHOD)  # the same class in this process and in the subprocess
+SlowBicubic = type(get_method("slow_bicubic"))
+
+N_T = 8
+
+
+@pytest.fixture
+def source(tmp_path) -> Path:
+    rng = np.random.default_rng(5)
+    v = rng.uniform(280, 320, (N_T, 12, 12)).astype(np.float32)
+    v[2, 3:8, 2:9] = np.nan
+    da = make_lst(v, units="K").assign_coords(time=np.arange(N_T))
+    path = tmp_path / "src.zarr"
+    da.to_dataset(name="lst").to_zarr(path, zarr_format=3, consolidated=False)
+    return path
+
+
+def _done(store: Path) -> np.ndarray:
+    return np.asarray(zarr.open_array(store, path="xlstsr_progress/done", mode="r")[:])
+
+
+def test_refuses_to_overwrite_and_mode_w_overwrites(source, tmp_path):
+    store = tmp_path / "out.zarr"
+    xlstsr.upscale_to_zarr(source, store, 2, time_chunk=3, progress=False)
+    with pytest.raises(XlstsrError, match="exists"):
+        xlstsr.upscale_to_zarr(source, store, 2, time_chunk=3, progress=False)
+    other = tmp_path / "not_ours.zarr"
+    other.mkdir()
+    (other / "precious.txt").write_text("keep me")
+    with pytest.raises(XlstsrError, match="exists"):
+        xlstsr.upscale_to_zarr(source, other, 2, progress=False)
+    with pytest.raises(XlstsrError, match="not written by upscale_to_zarr"):
+        xlstsr.upscale_to_zarr(source, other, 2, mode="resume", progress=False)
+    assert (other / "precious.txt").read_text() == "keep me"
+    out = xlstsr.upscale_to_zarr(source, store, 2, method="nearest", mode="w", progress=False)
+    assert out.attrs["xlstsr_method"] == "nearest"
+
+
+def test_resume_refuses_other_arguments(source, tmp_path):
+    store = tmp_path / "out.zarr"
+    xlstsr.upscale_to_zarr(source, store, 2, time_chunk=2, progress=False)
+    for kwargs in ({"method": "nearest"}, {"time_chunk": 4}):
+        args = {"time_chunk": 2, **kwargs}
+        with pytest.raises(XlstsrError, match="different arguments"):
+            xlstsr.upscale_to_zarr(source, store, 2, mode="resume", progress=False, **args)
+    with pytest.raises(XlstsrError, match="different arguments"):  # another input
+        ds = xr.open_zarr(source, consolidated=False, decode_coords="all")
+        xlstsr.upscale_to_zarr(
+            ds.isel(time=slice(0, 4)), store, 2, mode="resume", time_chunk=2, progress=False
+        )
+
+
+def test_resume_after_kill_matches_uninterrupted_run(source, tmp_path):
+    store = tmp_path / "killed.zarr"
+    script = SLOW_METHOD + textwrap.dedent(f"""
+        import xlstsr
+        SlowBicubic.delay = 0.4
+        xlstsr.upscale_to_zarr({str(source)!r}, {str(store)!r}, 2, method="slow_bicubic",
+                               time_chunk=1, progress=False)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(xlstsr.__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (store / "xlstsr_progress" / "done" / "zarr.json").exists() and _done(
+                store
+            ).sum() >= 2:
+                break
+            assert proc.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done_before = _done(store).astype(bool)
+    assert 2 <= done_before.sum() < N_T, "the kill should land mid-run"
+    with pytest.raises(XlstsrError, match="exists"):  # default mode never touches it
+        xlstsr.upscale_to_zarr(
+            source, store, 2, method="slow_bicubic", time_chunk=1, progress=False
+        )
+
+    SlowBicubic.calls, SlowBicubic.delay = 0, 0.0
+    out = xlstsr.upscale_to_zarr(
+        source, store, 2, method="slow_bicubic", time_chunk=1, mode="resume", progress=False
+    )
+    # only the missing regions were computed (a region in flight at the kill is redone)
+    assert SlowBicubic.calls == N_T - done_before.sum()
+    assert _done(store).all()
+
+    ref_store = tmp_path / "ref.zarr"
+    ref = xlstsr.upscale_to_zarr(
+        source, ref_store, 2, method="slow_bicubic", time_chunk=1, progress=False
+    )
+    xr.testing.assert_identical(out.to_dataset(), ref.to_dataset())
+    a = json.loads((store / "zarr.json").read_text())
+    b = json.loads((ref_store / "zarr.json").read_text())
+    assert a == b
+    # and it equals in-memory inference
+    lst = xr.open_zarr(source, consolidated=False, decode_coords="all")["lst"]
+    np.testing.assert_array_equal(out.values, xlstsr.upscale(lst, 2).values)
+    # resuming a complete store computes nothing
+    SlowBicubic.calls = 0
+    xlstsr.upscale_to_zarr(
+        source, store, 2, method="slow_bicubic", time_chunk=1, mode="resume", progress=False
+    )
+    assert SlowBicubic.calls == 0
+
+
+def test_memory_is_per_region_and_output_is_georeferenced(source, tmp_path):
+    out = xlstsr.upscale_to_zarr(source, tmp_path / "o.zarr", 2, time_chunk=3, progress=False)
+    assert out.encoding["chunks"][0] == 3
+    assert out.rio.crs is not None and out.rio.resolution() == (500.0, -500.0)
+    assert out.attrs["units"] == "K"
+    assert isinstance(register_method, object) and issubclass(SlowBicubic, UpscaleMethod)
+
+
+def test_upscale_keywords_pass_through_and_enter_the_fingerprint(tmp_path):
+    v = np.full((2, 6, 6), 300.0, np.float32)
+    v[1, 2, 3] = 500.0  # out of the physical range
+    da = make_lst(v, units="K").assign_coords(time=[0, 1])
+    with pytest.raises(XlstsrError, match="physical range"):
+        xlstsr.upscale_to_zarr(da, tmp_path / "a.zarr", 2, time_chunk=1, progress=False)
+    out = xlstsr.upscale_to_zarr(
+        da, tmp_path / "b.zarr", 2, time_chunk=1, progress=False, mask_out_of_range=True
+    )
+    assert np.isnan(out.values[1, 4:6, 6:8]).all() and np.isfinite(out.values[0]).all()
+    with pytest.raises(XlstsrError, match="upscale_options"):
+        xlstsr.upscale_to_zarr(
+            da, tmp_path / "b.zarr", 2, time_chunk=1, progress=False, mode="resume"
+        )

@@ -1,0 +1,358 @@
+"""Scale-invariance correction of super-resolved LST by a within-block variance law.
+
+The law
+-------
+Coarse-graining LST by factors of two removes, at each step ``s -> 2s`` (``s`` in pixels of the
+input grid), a **within-block variance** ``w(s)`` (see :func:`xlstsr.scaling_stats`). Over the
+observed scales (the input resolution and up: 1, 2, 4... km for MODIS) it is fitted as a power
+law ``w(s) = w_1 s^alpha``. A super-resolution step by ``f`` must restore
+``W = sum_{j=1..log2 f} w(2^-j)``: the within-block variance of the fine field over ``f x f``
+blocks (the steps add up: law of total variance).
+
+Below the input resolution the law is **extrapolated** (``s < 1``). Scale invariance is the
+assumption that ``alpha`` stays the same; a guide observed at the fine resolution (NDVI at
+250 m) tells how its own exponent changes below the LST resolution, and the LST exponent below
+is shifted by the same amount (``alpha_below = alpha_LST + alpha_guide_below -
+alpha_guide_above``): the guide's change of scaling is taken as a proxy of the surface's.
+
+The correction
+--------------
+The method's injected detail ``D = SR - B`` (``B``: bicubic upsampling of the input; only the
+part of ``D`` with zero mean in each coarse block) is scaled by one gain ``g >= 0`` per image so
+that the within-block variance of ``B + g D`` equals the predicted ``W`` (a quadratic in ``g``),
+then the coarse residual is put back blockwise so that the radiometric aggregate equals the
+input again (coarse consistency). ``scale_correction="auto"`` only damps (``g <= 1``): measured
+on real truth, amplifying a method's detail to the predicted variance raised RMSE (the detail
+is only partly right: the RMSE-optimal gain is ``rho sigma_true / sigma_detail``, below the
+variance-matching one), while damping over-injected detail lowered both RMSE and the spectral
+mismatch. A method whose output already
+carries the predicted variance is left unchanged (``g = 1``) - in particular the exact fine field
+of a process whose within-block law is an exact power law.
+
+Assumptions and failure modes (see docs/results/scaling.md for measurements): one power law per
+image over the observed steps (few points on small images: the fitted exponent is uncertain);
+the guide's change of exponent transfers to LST (it does not where LST fine structure is not
+driven by the guide: water, topography, soil moisture); the gain is global per image (spatially
+uniform); methods that inject no detail (bicubic, nearest) cannot be corrected (``D = 0``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dask.array as dsa
+import numpy as np
+
+from .errors import GridError
+from .kernels.aggregate import radiometric_mean
+from .kernels.interp import cubic_upsample, fill_gaps, nearest_upsample
+from .kernels.scaling import block_mean, fit_power_law, within_block_variance
+
+__all__ = [
+    "VarianceLaw",
+    "apply_scale_correction",
+    "correct_image",
+    "detail_gain",
+    "fine_within_variance",
+    "fit_variance_law",
+]
+
+SCALE_CORRECTIONS = ("auto", "law", "law-lst")
+
+
+@dataclass(frozen=True)
+class VarianceLaw:
+    """``w(s) = w1 * s^alpha`` for ``s >= 1``; ``w1 * s^alpha_below`` below (``s`` in input px)."""
+
+    w1: float
+    alpha: float
+    alpha_below: float
+
+    def within(self, s: float) -> float:
+        """Within-block variance of the step ``s -> 2s``."""
+        a = self.alpha if s >= 1 else self.alpha_below
+        return float(self.w1 * s**a)
+
+    def restore(self, factor: int) -> float:
+        """Within-block variance over ``factor x factor`` blocks a factor-``factor`` step restores."""
+        n = round(np.log2(factor))
+        return float(sum(self.within(2.0**-j) for j in range(1, n + 1)))
+
+    @property
+    def scale_invariant(self) -> bool:
+        return bool(np.isclose(self.alpha, self.alpha_below))
+
+
+def _steps_within(
+    a: np.ndarray, nsteps: int, radiometric: bool, min_valid: float = 0.5
+) -> np.ndarray:
+    """Within-block variances of steps 1, 2, ..., 2^(nsteps-1) (pixels of ``a``)."""
+    fmax = 2**nsteps
+    ny, nx = (a.shape[0] // fmax) * fmax, (a.shape[1] // fmax) * fmax
+    a = np.asarray(a, np.float64)[:ny, :nx]
+    out = np.full(nsteps, np.nan)
+    for j in range(nsteps):
+        f = 2**j
+        if f == 1:
+            c = a
+        elif radiometric:
+            c = radiometric_mean(a, f, min_valid=min_valid)
+        else:
+            c = block_mean(a, f, min_valid=min_valid)
+        out[j] = within_block_variance(c)
+    return out
+
+
+def _max_steps(shape: tuple[int, ...], min_blocks: int = 4) -> int:
+    n = min(shape[-2:])
+    k = 0
+    while n // (2 ** (k + 1)) >= min_blocks:
+        k += 1
+    return k
+
+
+def fit_variance_law(
+    lst: np.ndarray,
+    factor: int,
+    guide: np.ndarray | None = None,
+    *,
+    max_steps: int | None = None,
+) -> VarianceLaw:
+    """Fit the within-block variance law of a coarse LST image (and shift it below with a guide).
+
+    Parameters
+    ----------
+    lst : ndarray (y, x)
+        The coarse LST (Kelvin, NaN gaps).
+    factor : int
+        The super-resolution factor (power of two).
+    guide : ndarray (y * factor, x * factor), optional
+        A fine guide (NDVI...). Its exponent below the LST pixel (steps ``1/factor .. 1/2``) minus
+        its exponent above (steps ``1, 2, ...``) is added to the LST exponent below.
+    max_steps : int, optional
+        Number of coarse steps fitted (default: all with at least 4 x 4 blocks).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> law = fit_variance_law(300 + rng.standard_normal((64, 64)), 4)
+    >>> round(law.alpha), law.scale_invariant       # white noise: w(s) ~ s^-2
+    (-2, True)
+    """
+    n = _max_steps(lst.shape) if max_steps is None else max_steps
+    if n < 2:
+        raise GridError(
+            f"a {lst.shape[-2]} x {lst.shape[-1]} LST image is too small to fit the within-block "
+            "variance law of the scale correction (at least 16 x 16 pixels); pass "
+            "scale_correction=None or a larger area."
+        )
+    w = _steps_within(lst, n, True)
+    s = 2.0 ** np.arange(n)
+    alpha, c, _, _ = fit_power_law(s, w)
+    alpha_below = alpha
+    if guide is not None and np.isfinite(guide).sum() > 16:
+        nf = round(np.log2(factor))
+        ng = _max_steps(guide.shape)
+        wg = _steps_within(guide, ng, False)
+        sg = 2.0 ** np.arange(ng) / factor  # in coarse pixels
+        below, above = sg < 1, sg >= 1
+        if nf >= 1 and below.sum() >= 1 and above.sum() >= 2:
+            a_up = fit_power_law(sg[above], wg[above])[0]
+            if below.sum() >= 2:
+                a_lo = fit_power_law(sg[below], wg[below])[0]
+            else:  # one step below: its slope to the first step above
+                a_lo = (np.log(wg[above][0]) - np.log(wg[below][-1])) / np.log(2.0)
+            if np.isfinite(a_lo) and np.isfinite(a_up):
+                alpha_below = alpha + (a_lo - a_up)
+    return VarianceLaw(float(np.exp(c)), float(alpha), float(alpha_below))
+
+
+def fine_within_variance(a: np.ndarray, factor: int) -> float:
+    """Mean over ``factor x factor`` blocks of the population variance of their valid pixels."""
+    a = np.asarray(a, np.float64)
+    ny, nx = (a.shape[-2] // factor) * factor, (a.shape[-1] // factor) * factor
+    b = a[..., :ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
+    valid = np.isfinite(b)
+    n = valid.sum(axis=(1, 3))
+    bz = np.where(valid, b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = bz.sum(axis=(1, 3)) / n
+        v = (bz**2).sum(axis=(1, 3)) / n - m**2
+    ok = n >= 2
+    return float(np.mean(np.maximum(v[ok], 0.0))) if ok.any() else float("nan")
+
+
+def _within_moments(
+    base: np.ndarray, detail: np.ndarray, factor: int
+) -> tuple[float, float, float]:
+    """Block-averaged var(B), cov(B, D), var(D) over ``factor x factor`` blocks."""
+    ny, nx = (base.shape[0] // factor) * factor, (base.shape[1] // factor) * factor
+
+    def blocks(a: np.ndarray) -> np.ndarray:
+        return a[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
+
+    b, d = blocks(base), blocks(detail)
+    valid = np.isfinite(b) & np.isfinite(d)
+    n = valid.sum(axis=(1, 3))
+    ok = n >= 2
+    bz, dz = np.where(valid, b, 0.0), np.where(valid, d, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mb, md = bz.sum(axis=(1, 3)) / n, dz.sum(axis=(1, 3)) / n
+        vb = (bz**2).sum(axis=(1, 3)) / n - mb**2
+        vd = (dz**2).sum(axis=(1, 3)) / n - md**2
+        cbd = (bz * dz).sum(axis=(1, 3)) / n - mb * md
+    if not ok.any():
+        return np.nan, np.nan, np.nan
+    return float(vb[ok].mean()), float(cbd[ok].mean()), float(vd[ok].mean())
+
+
+def detail_gain(
+    base: np.ndarray, detail: np.ndarray, factor: int, target: float, *, max_gain: float = 4.0
+) -> float:
+    """Gain ``g`` with ``within_var(base + g detail) = target`` (closest achievable, in [0, max]).
+
+    Examples
+    --------
+    >>> b = np.zeros((4, 4)); d = np.tile([[1.0, -1.0], [-1.0, 1.0]], (2, 2))
+    >>> detail_gain(b, d, 2, 4.0)
+    2.0
+    """
+    vb, cbd, vd = _within_moments(base, detail, factor)
+    # no detail to rescale (bicubic, nearest: float round-off only): leave the output as it is
+    if not (np.isfinite(vd) and np.isfinite(target)) or vd <= 1e-8 + 1e-6 * max(vb, 0.0):
+        return 1.0
+    disc = cbd**2 - vd * (vb - target)
+    g = (-cbd + np.sqrt(disc)) / vd if disc >= 0 else -cbd / vd
+    g = float(np.clip(g, 0.0, max_gain))
+    return 1.0 if abs(g - 1.0) < 1e-9 else g
+
+
+def _restore_consistency(
+    fine: np.ndarray, lst: np.ndarray, factor: int, iterations: int = 3
+) -> np.ndarray:
+    """Add the blockwise coarse residual so that ``radiometric_mean(fine) == lst`` where valid."""
+    out = fine.copy()
+    for _ in range(iterations):
+        agg = radiometric_mean(out, factor, min_valid=1e-9)
+        r = np.where(np.isfinite(lst) & np.isfinite(agg), lst - agg, 0.0)
+        out = out + nearest_upsample(r, factor)
+    return out
+
+
+def correct_image(
+    sr: np.ndarray,
+    lst: np.ndarray,
+    factor: int,
+    guide: np.ndarray | None = None,
+    *,
+    mode: str = "auto",
+    law: VarianceLaw | None = None,
+    max_gain: float | None = None,
+    return_info: bool = False,
+) -> Any:
+    """Correct one super-resolved image ``sr`` (Y, X) of the coarse ``lst`` (y, x).
+
+    ``mode``:
+
+    - ``"auto"``: law shifted below by the guide (when given), gain capped at 1 ("shrink
+      only": detail is damped where the method injects more within-block variance than the law
+      predicts, never amplified - amplifying also amplifies the part of the detail that is
+      wrong, see docs/results/scaling.md);
+    - ``"law"``: the same law, gain in [0, 4] (full variance matching);
+    - ``"law-lst"``: the LST law extrapolated as it is (guide ignored), gain in [0, 4].
+
+    ``law`` overrides the fitted law and ``max_gain`` the mode's cap. With ``return_info`` also
+    returns ``{"gain", "target", "injected", "alpha", "alpha_below", "w1"}``.
+    """
+    if mode not in SCALE_CORRECTIONS:
+        raise ValueError(
+            f"scale_correction must be one of {SCALE_CORRECTIONS} or None, got {mode!r}"
+        )
+    sr = np.asarray(sr, np.float64)
+    lst = np.asarray(lst, np.float64)
+    info: dict[str, float] = {}
+    if not np.isfinite(lst).any():
+        return (sr, info) if return_info else sr
+    if law is None:
+        g2d = None
+        if guide is not None and mode != "law-lst":
+            g2d = np.asarray(guide, np.float64)
+            if g2d.ndim == 3:
+                g2d = g2d[0]
+        law = fit_variance_law(lst, factor, g2d)
+    target = law.restore(factor)
+    filled = fill_gaps(lst, max(lst.shape))
+    base = cubic_upsample(filled, factor)
+    detail = sr - base
+    # only the part of the detail with zero block mean is rescaled: block means (the coarse
+    # information) stay as the method made them
+    bm = nearest_upsample(block_mean(detail, factor, min_valid=1e-9), factor)
+    bm = np.where(np.isfinite(bm), bm, 0.0)
+    cap = max_gain if max_gain is not None else (1.0 if mode == "auto" else 4.0)
+    gain = detail_gain(base, detail - bm, factor, target, max_gain=cap)
+    out = sr
+    if gain != 1.0:
+        out = _restore_consistency(base + bm + gain * (detail - bm), lst, factor, iterations=2)
+    out = np.where(np.isfinite(sr), out, np.nan)
+    info = {
+        "gain": gain,
+        "target": target,
+        "injected": fine_within_variance(sr, factor),
+        "alpha": law.alpha,
+        "alpha_below": law.alpha_below,
+        "w1": law.w1,
+    }
+    return (out, info) if return_info else out
+
+
+def _correct_stack(
+    sr: np.ndarray, lst: np.ndarray, guide: np.ndarray | None, factor: int, mode: str
+) -> np.ndarray:
+    out = np.empty(sr.shape, dtype=sr.dtype)
+    for i in range(sr.shape[0]):
+        g = None
+        if guide is not None:
+            g = guide[i if guide.shape[0] > 1 else 0]
+            g = g[0] if g.ndim == 3 else g
+        out[i] = correct_image(sr[i], lst[i], factor, g, mode=mode)
+    return out
+
+
+def apply_scale_correction(sr: Any, lst: Any, guide: Any, factor: int, mode: str = "auto") -> Any:
+    """Stacked correction used by :func:`xlstsr.upscale`: ``sr`` (n, Y, X), ``lst`` (n, y, x),
+    ``guide`` (n | 1, c, Y, X) or None (first channel used). Whole images per time step; lazy
+    (``map_blocks`` over the leading axis) when any input is a dask array.
+    """
+    if mode not in SCALE_CORRECTIONS:
+        raise ValueError(
+            f"scale_correction must be one of {SCALE_CORRECTIONS} or None, got {mode!r}"
+        )
+    lazy = any(isinstance(a, dsa.Array) for a in (sr, lst, guide))
+    if not lazy:
+        g = None if guide is None else np.asarray(guide)
+        return _correct_stack(np.asarray(sr), np.asarray(lst), g, factor, mode).astype(
+            np.asarray(sr).dtype
+        )
+    sr_d = dsa.asarray(sr).rechunk({1: -1, 2: -1})
+    lst_d = dsa.asarray(lst).rechunk((sr_d.chunks[0], -1, -1))
+    args: list[Any] = [sr_d, "nij", lst_d, "nkl"]
+    if guide is not None:
+        g = dsa.asarray(guide)[:, :1]
+        if g.shape[0] == 1 and sr_d.shape[0] > 1:
+            g = dsa.broadcast_to(g, (sr_d.shape[0], *g.shape[1:]))
+        args += [g.rechunk((sr_d.chunks[0], -1, -1, -1)), "ncab"]
+
+    def _block(s, t, g=None):
+        return _correct_stack(s, t, g, factor, mode).astype(s.dtype)
+
+    # blockwise with separate spatial indices: the three arrays have different spatial sizes
+    return dsa.blockwise(
+        _block,
+        "nij",
+        *args,
+        dtype=sr_d.dtype,
+        align_arrays=False,
+        concatenate=True,
+        meta=np.empty((0, 0, 0), sr_d.dtype),
+    )

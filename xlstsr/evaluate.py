@@ -1,0 +1,326 @@
+"""``evaluate``: accuracy of a super-resolved LST field against a fine reference (e.g. ASTER).
+
+The super-resolved (SR) field is reprojected onto the reference grid (bilinear, rioxarray), the
+reference's validity mask is applied (nodata, scale, erosion of the valid region, physical
+thresholds), and the metrics of :mod:`xlstsr.metrics` are computed on the pixels valid in both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dask.array as dsa
+import numpy as np
+import rioxarray  # noqa: F401  (registers .rio)
+import xarray as xr
+from rasterio.enums import Resampling
+from scipy import ndimage
+
+from . import metrics as _m
+from .errors import AllNaNError, GridError, NoOverlapError
+from .validate import decode_lst, require_georeferenced, spatial_dims
+
+__all__ = ["decode_reference", "evaluate", "reference_mask"]
+
+_UNITS = {
+    "rmse": ("K", "root-mean-square error"),
+    "bias": ("K", "mean error sr - reference"),
+    "ubrmse": ("K", "bias-removed RMSE (standard deviation of sr - reference)"),
+    "mae": ("K", "mean absolute error"),
+    "psnr": ("dB", "peak signal-to-noise ratio, data range = reference max - min over valid pixels"),
+    "ssim": ("1", "structural similarity (Gaussian window, sigma 1.5 px)"),
+    "gradient_rmse": ("K/pixel", "RMSE of the spatial gradients"),
+    "correlation": ("1", "Pearson correlation"),
+    "spectral_ratio": ("1", "power of sr / reference above half the coarse Nyquist frequency"),
+    "coarse_consistency": ("K", "RMSE of radiometric_mean(sr, factor) vs the coarse input"),
+    "n_valid": ("1", "number of pixels valid in both"),
+}
+
+
+def _erode_block(valid: np.ndarray, iterations: int) -> np.ndarray:
+    structure = ndimage.generate_binary_structure(2, 1)  # 4-connected cross: city-block distance
+    structure = structure.reshape((1,) * (valid.ndim - 2) + structure.shape)
+    return ndimage.binary_erosion(valid, structure, iterations=iterations, border_value=0)
+
+
+def decode_reference(
+    reference: xr.DataArray,
+    *,
+    scale: float | None = None,
+    nodata: float | None = None,
+) -> xr.DataArray:
+    """Reference values as float64 with NaN where they are nodata, then multiplied by ``scale``.
+
+    ``nodata`` defaults to the array's declared nodata (``reference.rio.nodata``) when that is a
+    number; NaN are always invalid.
+
+    Examples
+    --------
+    >>> import xarray as xr, numpy as np
+    >>> r = xr.DataArray(np.array([[0.0, 3000.0]]), dims=("y", "x"))
+    >>> decode_reference(r, scale=0.1, nodata=0).values.tolist()
+    [[nan, 300.0]]
+    """
+    ref = reference.astype(np.float64)
+    fill = nodata
+    if fill is None:
+        try:
+            fill = reference.rio.nodata
+        except Exception:
+            fill = None
+    if fill is not None and np.isfinite(fill):
+        ref = ref.where(ref != float(fill))
+    if scale is not None:
+        ref = ref * float(scale)
+    return ref.rio.write_nodata(np.nan, encoded=False)
+
+
+def reference_mask(
+    reference: xr.DataArray,
+    *,
+    erode: int = 0,
+    valid_min: float | None = None,
+    valid_max: float | None = None,
+) -> xr.DataArray:
+    """Boolean mask of trustworthy reference pixels.
+
+    A pixel is kept when it is finite, still inside the finite region after eroding that region
+    by ``erode`` pixels (``scipy.ndimage.binary_erosion`` with the 4-connected cross iterated
+    ``erode`` times, i.e. pixels within city-block distance ``erode`` of a gap or of the array
+    border are dropped: this removes scene-border pixels mixed with the fill), and within
+    ``[valid_min, valid_max]``. The erosion acts on each 2-D slice.
+
+    Parameters
+    ----------
+    reference : DataArray
+        Decoded reference (float, NaN = invalid), see :func:`decode_reference`.
+    erode : int
+        Erosion of the valid region, in pixels.
+    valid_min, valid_max : float, optional
+        Physical thresholds (e.g. 230 K to drop cloud-contaminated pixels).
+
+    Examples
+    --------
+    >>> import xarray as xr, numpy as np
+    >>> r = xr.DataArray(np.full((5, 5), 300.0), dims=("y", "x"))
+    >>> int(reference_mask(r, erode=1).sum())
+    9
+    """
+    ydim, xdim = spatial_dims(reference)
+    valid = np.isfinite(reference)
+    if erode:
+        if int(erode) < 0:
+            raise ValueError(f"erode must be >= 0 pixels, got {erode}")
+        if isinstance(valid.variable.data, dsa.Array):
+            valid = valid.chunk({ydim: -1, xdim: -1})
+        valid = xr.apply_ufunc(
+            _erode_block, valid,
+            input_core_dims=[[ydim, xdim]], output_core_dims=[[ydim, xdim]],
+            dask="parallelized", output_dtypes=[bool], kwargs={"iterations": int(erode)},
+        ).transpose(*reference.dims)
+    if valid_min is not None:
+        valid = valid & (reference >= valid_min)
+    if valid_max is not None:
+        valid = valid & (reference <= valid_max)
+    valid.name = "reference_mask"
+    return valid
+
+
+def _same_grid(a: xr.DataArray, b: xr.DataArray) -> bool:
+    ay, ax = spatial_dims(a)
+    by, bx = spatial_dims(b)
+    if (a.sizes[ay], a.sizes[ax]) != (b.sizes[by], b.sizes[bx]) or a.rio.crs != b.rio.crs:
+        return False
+    ta, tb = a.rio.transform(recalc=True), b.rio.transform(recalc=True)
+    tol = 1e-6 * abs(tb.a)
+    return all(abs(p - q) <= tol for p, q in zip(ta[:6], tb[:6]))
+
+
+def _check_overlap(sr: xr.DataArray, ref: xr.DataArray) -> None:
+    try:
+        sb = sr.rio.transform_bounds(ref.rio.crs) if sr.rio.crs != ref.rio.crs else sr.rio.bounds()
+    except Exception as err:
+        raise NoOverlapError(
+            f"the super-resolved field's bounds cannot be transformed to the reference CRS ({err}); "
+            "check both CRS."
+        ) from err
+    rb = ref.rio.bounds()
+    if min(sb[2], rb[2]) <= max(sb[0], rb[0]) or min(sb[3], rb[3]) <= max(sb[1], rb[1]):
+        raise NoOverlapError(
+            f"the super-resolved field (bounds {tuple(round(v, 1) for v in sb)} in the reference "
+            f"CRS) and the reference (bounds {tuple(round(v, 1) for v in rb)}) do not overlap; "
+            "check that they show the same area and that both CRS are right."
+        )
+
+
+def _reproject(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
+    """``sr`` bilinearly reprojected onto the reference's (y, x) grid, with the reference's coords."""
+    ydim, xdim = spatial_dims(sr)
+    ry, rx = spatial_dims(ref)
+    lead = [d for d in sr.dims if d not in (ydim, xdim)]
+    src = sr.transpose(*lead, ydim, xdim).astype(np.float64)
+    if len(lead) > 1:  # rioxarray reprojects (band, y, x): flatten the leading dims into one
+        flat = xr.DataArray(
+            np.asarray(src.values).reshape(-1, src.sizes[ydim], src.sizes[xdim]),
+            dims=("_lead", ydim, xdim), coords={ydim: src[ydim].values, xdim: src[xdim].values},
+        )
+        src = flat.rio.write_crs(sr.rio.crs).rio.write_transform(sr.rio.transform(recalc=True))
+    src = src.rio.write_nodata(np.nan, encoded=False)
+    template = ref.isel({d: 0 for d in ref.dims if d not in (ry, rx)}, drop=True)
+    out = src.rio.reproject_match(template, resampling=Resampling.bilinear, nodata=np.nan)
+    oy, ox = spatial_dims(out)
+    if (oy, ox) != (ry, rx):
+        out = out.rename({oy: ry, ox: rx})
+    out = out.assign_coords({ry: ref[ry].values, rx: ref[rx].values})
+    if len(lead) > 1:
+        shape = [sr.sizes[d] for d in lead]
+        coords = {k: v for k, v in sr.coords.items() if ydim not in v.dims and xdim not in v.dims
+                  and k != "spatial_ref"}
+        coords.update({ry: ref[ry].values, rx: ref[rx].values})
+        out = xr.DataArray(out.values.reshape(*shape, ref.sizes[ry], ref.sizes[rx]),
+                           dims=(*lead, ry, rx), coords=coords)
+    return out
+
+
+def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | None) -> int | None:
+    if factor is not None:
+        return int(factor)
+    if sr.attrs.get("xlstsr_factor") is not None:
+        return int(sr.attrs["xlstsr_factor"])
+    if coarse is not None:
+        ratio = abs(coarse.rio.resolution()[0]) / abs(sr.rio.resolution()[0])
+        if abs(ratio - round(ratio)) < 1e-3 and round(ratio) >= 2:
+            return round(ratio)
+        raise GridError(
+            f"the coarse input's pixels are {ratio:.4f} times the super-resolved ones: not an integer "
+            "factor. Pass `factor=` explicitly with the super-resolved field on its own grid."
+        )
+    return None
+
+
+def evaluate(
+    sr: xr.DataArray,
+    reference: xr.DataArray,
+    *,
+    coarse: xr.DataArray | None = None,
+    factor: int | None = None,
+    erode: int = 0,
+    valid_min: float | None = None,
+    valid_max: float | None = None,
+    reference_scale: float | None = None,
+    reference_nodata: float | None = None,
+) -> xr.Dataset:
+    """Accuracy metrics of a super-resolved LST field against a fine reference.
+
+    Steps: (1) decode the reference (``reference_nodata`` or its declared nodata -> NaN, times
+    ``reference_scale``); (2) keep reference pixels that are valid after eroding the valid
+    region by ``erode`` pixels and within ``[valid_min, valid_max]`` (:func:`reference_mask`);
+    (3) reproject ``sr`` onto the reference grid with rioxarray bilinear resampling
+    (``sr.rio.reproject_match(reference, resampling=Resampling.bilinear)``; skipped when both are
+    already on the same grid); (4) compute the metrics on pixels valid in both.
+
+    Parameters
+    ----------
+    sr : DataArray
+        Super-resolved LST in Kelvin, georeferenced (CRS + transform), dims ``(..., y, x)``: each
+        leading index (time, scene) gets its own row of metrics.
+    reference : DataArray
+        Fine reference LST (e.g. ASTER), georeferenced, ``(y, x)`` or with the same leading dims.
+    coarse : DataArray, optional
+        The coarse input ``sr`` was made from: adds ``coarse_consistency`` (RMSE between the
+        radiometric aggregate of ``sr`` on its own grid and ``coarse``).
+    factor : int, optional
+        Upscaling factor, for ``spectral_ratio`` and ``coarse_consistency``; defaults to
+        ``sr.attrs['xlstsr_factor']`` (written by :func:`xlstsr.upscale`) or the ratio of the
+        coarse and ``sr`` resolutions. Without any, ``spectral_ratio`` is left out.
+    erode : int
+        Pixels removed along the border of the reference's valid region (mixed border pixels).
+    valid_min, valid_max : float, optional
+        Physical thresholds on the decoded reference in Kelvin (e.g. 230 K: cloud contamination).
+    reference_scale : float, optional
+        Factor turning stored reference values into Kelvin (0.1 for ASTER stored as K x 10).
+    reference_nodata : float, optional
+        Stored value marking missing reference data (0 for that ASTER product).
+
+    Returns
+    -------
+    Dataset
+        Variables ``rmse``, ``bias``, ``ubrmse``, ``mae`` (K), ``psnr`` (dB, data range = reference
+        max - min over the valid pixels), ``ssim``, ``gradient_rmse`` (K/pixel), ``correlation``,
+        ``spectral_ratio`` (if the factor is known), ``coarse_consistency`` (if ``coarse``) and
+        ``n_valid``; one value per leading index of ``sr``. Lazy when the inputs are dask-backed
+        and no reprojection is needed.
+
+    Raises
+    ------
+    NoOverlapError
+        When ``sr`` and ``reference`` do not overlap (or share no valid pixel).
+    AllNaNError
+        When the reference has no valid pixel after masking.
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> s = xlstsr.datasets.sample_scene(n_times=2)
+    >>> sr = xlstsr.upscale(s["lst_1km"], 4)
+    >>> ds = xlstsr.evaluate(sr, s["lst_250m"], coarse=s["lst_1km"])
+    >>> sorted(ds.data_vars)[:3], ds.sizes["time"]
+    (['bias', 'coarse_consistency', 'correlation'], 2)
+    """
+    require_georeferenced(sr, "super-resolved field")
+    require_georeferenced(reference, "reference")
+    factor = _infer_factor(sr, coarse, factor)
+    ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata)
+    mask = reference_mask(ref, erode=erode, valid_min=valid_min, valid_max=valid_max)
+    if not isinstance(mask.variable.data, dsa.Array) and not bool(mask.any()):
+        raise AllNaNError(
+            f"the reference has no valid pixel after masking (nodata={reference_nodata}, "
+            f"scale={reference_scale}, erode={erode}, valid range [{valid_min}, {valid_max}] K). "
+            "Check the nodata value and the scale (e.g. reference_scale=0.1 for K x 10), or relax "
+            "`erode` / `valid_min`."
+        )
+    _check_overlap(sr, ref)
+    if _same_grid(sr, ref):
+        ydim, xdim = spatial_dims(sr)
+        ry, rx = spatial_dims(ref)
+        on_ref = sr.rename({ydim: ry, xdim: rx}) if (ydim, xdim) != (ry, rx) else sr
+        on_ref = on_ref.astype(np.float64).assign_coords({ry: ref[ry].values, rx: ref[rx].values})
+    else:
+        on_ref = _reproject(sr, ref)
+    ref_m = ref.where(mask)
+    on_ref = on_ref.where(mask)
+    nv = _m.n_valid(on_ref, ref_m)
+    if not isinstance(nv.variable.data, dsa.Array) and not bool((nv > 0).any()):
+        raise NoOverlapError(
+            "the super-resolved field and the reference overlap, but no pixel is valid in both "
+            "(gaps in sr over the valid reference pixels); check the inputs' gaps and masking."
+        )
+    out: dict[str, Any] = {
+        "rmse": _m.rmse(on_ref, ref_m),
+        "bias": _m.bias(on_ref, ref_m),
+        "ubrmse": _m.ubrmse(on_ref, ref_m),
+        "mae": _m.mae(on_ref, ref_m),
+        "psnr": _m.psnr(on_ref, ref_m),
+        "ssim": _m.ssim(on_ref, ref_m),
+        "gradient_rmse": _m.gradient_rmse(on_ref, ref_m),
+        "correlation": _m.correlation(on_ref, ref_m),
+    }
+    if factor is not None:
+        out["spectral_ratio"] = _m.spectral_ratio(on_ref, ref_m, factor)
+    if coarse is not None:
+        kelvin = decode_lst(coarse, mask_out_of_range=True)
+        out["coarse_consistency"] = _m.coarse_consistency(sr, kelvin, factor)
+    out["n_valid"] = nv
+    for name, da in out.items():
+        units, long_name = _UNITS[name]
+        da.attrs = {"units": units, "long_name": long_name}
+    ds = xr.Dataset(out)
+    ds.attrs = {
+        "reference_mask": (
+            f"reference finite after nodata={reference_nodata} and scale={reference_scale}, "
+            f"valid region eroded by {erode} px, within [{valid_min}, {valid_max}] K"
+        ),
+        "resampling": "sr reprojected onto the reference grid with bilinear resampling",
+        "factor": -1 if factor is None else factor,
+    }
+    return ds

@@ -1,0 +1,119 @@
+"""Readers of the real fine-scale thermal data used by the scaling report.
+
+- Landsat-8 L1 (band 10 brightness temperature from the MTL radiance and K1/K2 constants, NDVI
+  from TOA reflectance of bands 4/5, clouds from the pre-collection BQA);
+- DESIREX 2008 airborne LST over Madrid (ENVI, read with rasterio).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import rioxarray
+import xarray as xr
+
+__all__ = ["open_desirex", "open_landsat8_l1", "read_mtl"]
+
+
+def read_mtl(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``KEY = value`` pairs of a Landsat MTL text file (groups flattened, quotes removed)."""
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        m = re.match(r"\s*([A-Z0-9_]+)\s*=\s*(.+?)\s*$", line)
+        if m and m.group(1) not in ("GROUP", "END_GROUP"):
+            out[m.group(1)] = m.group(2).strip('"')
+    return out
+
+
+def _band(folder: Path, name: str) -> xr.DataArray:
+    p = folder / name
+    if not p.is_file():
+        raise FileNotFoundError(f"missing {p}")
+    return rioxarray.open_rasterio(p).squeeze("band", drop=True)
+
+
+def open_landsat8_l1(
+    folder: str | os.PathLike[str],
+    *,
+    prefix: str = "l8_",
+    cloud_confidence: int = 2,
+    cirrus_confidence: int = 3,
+    mask_water: bool = True,
+) -> xr.Dataset:
+    """Landsat-8 L1 scene as a Dataset: ``bt`` (band-10 brightness temperature, K), ``ndvi``,
+    ``cloud`` and ``water`` masks, on the 30 m grid.
+
+    ``L = RADIANCE_MULT_BAND_10 * DN + RADIANCE_ADD_BAND_10``; ``BT = K2 / ln(K1 / L + 1)``.
+    NDVI from TOA reflectance ``rho = REFLECTANCE_MULT * DN + REFLECTANCE_ADD`` of bands 4 and 5
+    (the sun-elevation division cancels in the ratio). BQA (pre-collection layout): bits 14-15
+    cloud confidence, bits 12-13 cirrus confidence, bits 4-5 water confidence; pixels with
+    cloud confidence >= ``cloud_confidence`` (2 = medium) or cirrus confidence >=
+    ``cirrus_confidence`` (3 = high) are clouds; DN 0 is fill. ``bt`` and ``ndvi`` are NaN on clouds, fill and, with
+    ``mask_water``, water (medium or high water confidence). Band 10 is natively 100 m
+    (resampled to 30 m by USGS): statistics below ~100 m describe the resampling, not the surface.
+    """
+    folder = Path(folder)
+    mtl_file = next(
+        iter(sorted(folder.glob(f"{prefix}MTL.txt")) or sorted(folder.glob("*MTL.txt")))
+    )
+    mtl = read_mtl(mtl_file)
+    b10 = _band(folder, f"{prefix}B10.tif")
+    b4 = _band(folder, f"{prefix}B4.tif").astype(np.float64)
+    b5 = _band(folder, f"{prefix}B5.tif").astype(np.float64)
+    bqa = _band(folder, f"{prefix}BQA.tif").astype(np.uint16)
+    ml, al = float(mtl["RADIANCE_MULT_BAND_10"]), float(mtl["RADIANCE_ADD_BAND_10"])
+    k1, k2 = float(mtl["K1_CONSTANT_BAND_10"]), float(mtl["K2_CONSTANT_BAND_10"])
+    rad = ml * b10.astype(np.float64) + al
+    bt = k2 / np.log(k1 / rad + 1.0)
+    r4 = float(mtl["REFLECTANCE_MULT_BAND_4"]) * b4 + float(mtl["REFLECTANCE_ADD_BAND_4"])
+    r5 = float(mtl["REFLECTANCE_MULT_BAND_5"]) * b5 + float(mtl["REFLECTANCE_ADD_BAND_5"])
+    ndvi = (r5 - r4) / (r5 + r4)
+    q = bqa.values
+    cloud = (((q >> 14) & 0b11) >= cloud_confidence) | (((q >> 12) & 0b11) >= cirrus_confidence)
+    water = ((q >> 4) & 0b11) >= 2
+    fill = (b10.values == 0) | (b4.values == 0) | (b5.values == 0) | ((q & 1) == 1)
+    bad = cloud | fill | (water if mask_water else False)
+    bt = bt.where(~bad).astype(np.float32)
+    ndvi = ndvi.where(~bad).astype(np.float32)
+    bt.attrs = {
+        "standard_name": "brightness_temperature",
+        "units": "K",
+        "long_name": "Landsat-8 band 10 TOA brightness temperature",
+    }
+    ndvi.attrs = {"long_name": "NDVI (TOA reflectance, bands 4/5)", "units": "1"}
+    ds = xr.Dataset(
+        {"bt": bt, "ndvi": ndvi, "cloud": (bt.dims, cloud), "water": (bt.dims, water)},
+        attrs={"scene": mtl.get("LANDSAT_SCENE_ID", ""), "date": mtl.get("DATE_ACQUIRED", "")},
+    )
+    return ds.rio.write_crs(b10.rio.crs)
+
+
+def open_desirex(
+    folder: str | os.PathLike[str],
+    variable: str = "LST",
+    resolution: int = 20,
+    *,
+    crs: str = "EPSG:32630",
+) -> xr.DataArray:
+    """One DESIREX 2008 Madrid airborne layer (ENVI ``{variable}_{resolution}m.img``).
+
+    The ENVI headers carry a malformed UTM 30N definition (false easting 50000, semi-major axis
+    637813); the transform is kept and ``crs`` (UTM 30N, WGS 84) is written instead.
+    """
+    p = Path(folder) / f"{variable}_{resolution}m.img"
+    if not p.is_file():
+        raise FileNotFoundError(f"missing {p}")
+    da = rioxarray.open_rasterio(p).squeeze("band", drop=True).astype(np.float32)
+    t = da.rio.transform()
+    da = da.drop_vars("spatial_ref").rio.write_crs(crs).rio.write_transform(t)
+    if variable == "LST":
+        da.attrs = {
+            "standard_name": "surface_temperature",
+            "units": "K",
+            "long_name": f"DESIREX airborne LST at {resolution} m (Madrid, 2008)",
+        }
+    da.name = f"{variable.lower()}_{resolution}m"
+    return da

@@ -1,0 +1,485 @@
+"""Accuracy metrics of a super-resolved field against a reference, on numpy arrays.
+
+Every metric compares ``sr`` and ``ref`` of the same shape ``(..., y, x)`` (leading dims
+broadcast) and reduces the last two axes, returning one value per leading index (a float for 2-D input). Pixels count only where
+**both** arrays are finite (a pairwise-valid mask), so NaN marks clouds, water, or the outside of
+the reference scene. A slice without any pairwise-valid pixel gives NaN.
+
+Conventions
+-----------
+- Differences are ``sr - ref``: a positive bias means the super-resolved field is too warm.
+- ``psnr`` and ``ssim`` use the data range ``max(ref) - min(ref)`` over the pairwise-valid pixels
+  of the slice (the reference's range, not a fixed 8-bit/16-bit range) unless ``data_range`` is
+  given.
+- Spectral metrics work in cycles per pixel unless ``pixel_size`` is given.
+
+Examples
+--------
+>>> import numpy as np
+>>> ref = np.array([[300.0, 302.0], [304.0, np.nan]])
+>>> float(rmse(ref + 1.0, ref)), float(bias(ref + 1.0, ref))
+(1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from .aggregate import radiometric_mean
+
+__all__ = [
+    "bias",
+    "coarse_consistency",
+    "correlation",
+    "gradient_rmse",
+    "largest_valid_rectangle",
+    "mae",
+    "n_valid",
+    "psnr",
+    "radial_power_spectrum",
+    "rmse",
+    "spectral_ratio",
+    "ssim",
+    "ubrmse",
+]
+
+
+def _pair(sr: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float64 copies of both arrays with NaN wherever either one is not finite, and the mask."""
+    a = np.asarray(sr, dtype=np.float64)
+    b = np.asarray(ref, dtype=np.float64)
+    if a.shape[-2:] == b.shape[-2:] and a.shape != b.shape:
+        try:  # leading dims broadcast (e.g. a 2-D reference for a time series)
+            a, b = np.broadcast_arrays(a, b)
+        except ValueError:
+            pass
+    if a.shape != b.shape:
+        raise ValueError(
+            f"sr {a.shape} and ref {b.shape} must have the same shape; put both on the same grid "
+            "first (xlstsr.evaluate reprojects the super-resolved field onto the reference grid)."
+        )
+    if a.ndim < 2:
+        raise ValueError(f"expected arrays with (y, x) as last two axes, got shape {a.shape}")
+    valid = np.isfinite(a) & np.isfinite(b)
+    return np.where(valid, a, np.nan), np.where(valid, b, np.nan), valid
+
+
+def _nanmean(x: np.ndarray, axis: tuple[int, ...] = (-2, -1)) -> np.ndarray:
+    """Mean over ``axis`` ignoring NaN; NaN (no warning) where everything is NaN."""
+    finite = np.isfinite(x)
+    n = finite.sum(axis=axis)
+    s = np.where(finite, x, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+def _out(x: np.ndarray) -> np.ndarray | float:
+    x = np.asarray(x, dtype=np.float64)
+    return float(x) if x.ndim == 0 else x
+
+
+def n_valid(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
+    """Number of pairwise-valid pixels (both finite) per slice."""
+    _, _, valid = _pair(sr, ref)
+    return _out(valid.sum(axis=(-2, -1)).astype(np.float64))
+
+
+def rmse(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
+    """Root-mean-square error ``sqrt(mean((sr - ref)^2))`` over pairwise-valid pixels.
+
+    Examples
+    --------
+    >>> float(rmse(np.array([[1.0, 3.0]]), np.array([[0.0, 0.0]])))  # sqrt((1 + 9) / 2)
+    2.23606797749979
+    """
+    a, b, _ = _pair(sr, ref)
+    return _out(np.sqrt(_nanmean((a - b) ** 2)))
+
+
+def bias(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
+    """Mean difference ``mean(sr - ref)`` (K): positive when the super-resolved field is too warm.
+
+    Examples
+    --------
+    >>> float(bias(np.array([[1.0, 3.0]]), np.array([[0.0, 0.0]])))
+    2.0
+    """
+    a, b, _ = _pair(sr, ref)
+    return _out(_nanmean(a - b))
+
+
+def ubrmse(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
+    """Bias-removed (unbiased) RMSE: the standard deviation of ``sr - ref`` (population, ddof=0).
+
+    ``rmse^2 = bias^2 + ubrmse^2``.
+
+    Examples
+    --------
+    >>> float(ubrmse(np.array([[1.0, 3.0]]), np.array([[0.0, 0.0]])))
+    1.0
+    """
+    a, b, _ = _pair(sr, ref)
+    d = a - b
+    m = _nanmean(d)
+    return _out(np.sqrt(_nanmean((d - m[..., None, None]) ** 2)))
+
+
+def mae(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
+    """Mean absolute error ``mean(|sr - ref|)``.
+
+    Examples
+    --------
+    >>> float(mae(np.array([[1.0, -3.0]]), np.array([[0.0, 0.0]])))
+    2.0
+    """
+    a, b, _ = _pair(sr, ref)
+    return _out(_nanmean(np.abs(a - b)))
+
+
+def _data_range(b: np.ndarray, data_range: float | None) -> np.ndarray:
+    if data_range is not None:
+        return np.asarray(float(data_range))
+    finite = np.isfinite(b)
+    any_ = finite.any(axis=(-2, -1))
+    hi = np.where(finite, b, -np.inf).max(axis=(-2, -1))
+    lo = np.where(finite, b, np.inf).min(axis=(-2, -1))
+    return np.where(any_, hi - lo, np.nan)
+
+
+def psnr(sr: np.ndarray, ref: np.ndarray, *, data_range: float | None = None) -> np.ndarray | float:
+    """Peak signal-to-noise ratio ``20 log10(data_range / rmse)`` in dB.
+
+    The data range is ``max(ref) - min(ref)`` over the **pairwise-valid pixels** of each slice
+    (the reference's own dynamic range, as in the MODIS/ASTER literature), unless ``data_range``
+    is given. It depends on the reference's extremes (e.g. cold cloud-edge pixels), so compare
+    PSNR only between methods evaluated on the same pixels. NaN when the range or the RMSE is 0
+    or undefined.
+
+    Examples
+    --------
+    >>> ref = np.array([[300.0, 310.0]])
+    >>> float(psnr(ref + 1.0, ref))  # 20 log10(10 / 1)
+    20.0
+    """
+    a, b, _ = _pair(sr, ref)
+    err = np.sqrt(_nanmean((a - b) ** 2))
+    rng = _data_range(b, data_range)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 20.0 * np.log10(rng / err)
+    return _out(np.where((err > 0) & (rng > 0), out, np.nan))
+
+
+def _ssim2d(
+    a: np.ndarray, b: np.ndarray, rng: float, sigma: float, truncate: float,
+    k1: float, k2: float, min_weight: float,
+) -> float:
+    valid = np.isfinite(a) & np.isfinite(b)
+    if not valid.any() or not np.isfinite(rng) or rng <= 0:
+        return np.nan
+    w = valid.astype(np.float64)
+    # centre both on one constant: variances/covariance do not change, cancellation is avoided
+    c = float(b[valid].mean())
+    x = np.where(valid, a - c, 0.0)
+    y = np.where(valid, b - c, 0.0)
+
+    def g(v: np.ndarray) -> np.ndarray:
+        return ndimage.gaussian_filter(v, sigma, mode="constant", cval=0.0, truncate=truncate)
+
+    wsum = g(w)  # Gaussian weight of the window that falls on valid pixels (kernel sums to 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = g(w * x) / wsum
+        my = g(w * y) / wsum
+        vx = np.maximum(g(w * x * x) / wsum - mx * mx, 0.0)
+        vy = np.maximum(g(w * y * y) / wsum - my * my, 0.0)
+        cxy = g(w * x * y) / wsum - mx * my
+    mx = mx + c
+    my = my + c
+    c1 = (k1 * rng) ** 2
+    c2 = (k2 * rng) ** 2
+    smap = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    use = valid & (wsum >= min_weight - 1e-12)
+    return float(smap[use].mean()) if use.any() else np.nan
+
+
+def ssim(
+    sr: np.ndarray,
+    ref: np.ndarray,
+    *,
+    data_range: float | None = None,
+    sigma: float = 1.5,
+    truncate: float = 3.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    min_weight: float = 0.5,
+) -> np.ndarray | float:
+    """Structural similarity index (Wang et al. 2004) with a Gaussian window, NaN-aware.
+
+    Local means, variances and the covariance are Gaussian-weighted (``sigma`` = 1.5 px,
+    truncated at ``truncate`` sigma: the 11 x 11 window of Wang et al.) with the population
+    (biased) estimators, ``C1 = (k1 L)^2``, ``C2 = (k2 L)^2`` and ``L`` the data range as for
+    :func:`psnr` (``max(ref) - min(ref)`` over the pairwise-valid pixels unless given).
+
+    NaN handling: the statistics are computed by *normalised convolution* over pairwise-valid
+    pixels only (invalid pixels, and the outside of the image, get weight 0 and each local
+    statistic is divided by the valid weight of its window), so gaps neither propagate nor count
+    as zeros. The SSIM map is averaged over pairwise-valid pixels whose window has at least
+    ``min_weight`` of its Gaussian weight on valid pixels (0.5 by default: pixels on the rim of a
+    gap or of the image, whose statistics rest on too few pixels, are left out). On a fully valid
+    image this equals the Gaussian-window SSIM of Wang et al. in the interior.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ref = 300 + rng.standard_normal((32, 32))
+    >>> float(ssim(ref, ref))
+    1.0
+    """
+    a, b, _ = _pair(sr, ref)
+    rng = np.broadcast_to(_data_range(b, data_range), a.shape[:-2])
+    lead = a.shape[:-2]
+    fa = a.reshape(-1, *a.shape[-2:])
+    fb = b.reshape(-1, *b.shape[-2:])
+    fr = np.asarray(rng, dtype=np.float64).reshape(-1)
+    out = np.array(
+        [_ssim2d(fa[i], fb[i], fr[i], sigma, truncate, k1, k2, min_weight) for i in range(fa.shape[0])]
+    )
+    return _out(out.reshape(lead))
+
+
+def gradient_rmse(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
+    """RMSE of the spatial gradients: ``sqrt(mean(|grad sr - grad ref|^2))`` in K per pixel.
+
+    Gradients are central differences ``(v[i+1] - v[i-1]) / 2`` along y and x at interior pixels;
+    the norm is that of the 2-vector difference, i.e. the RMS gradient of the error field
+    ``sr - ref``. It measures misplaced edges and texture and ignores a constant offset. A pixel
+    counts when its four neighbours are pairwise-valid.
+
+    Examples
+    --------
+    >>> x = np.arange(6.0)[None, :].repeat(5, 0)
+    >>> float(gradient_rmse(2 * x, x))  # slopes 2 and 1 K/px along x
+    1.0
+    """
+    a, b, _ = _pair(sr, ref)
+    d = a - b
+    gy = (d[..., 2:, 1:-1] - d[..., :-2, 1:-1]) / 2.0
+    gx = (d[..., 1:-1, 2:] - d[..., 1:-1, :-2]) / 2.0
+    return _out(np.sqrt(_nanmean(gx * gx + gy * gy)))
+
+
+def correlation(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
+    """Pearson correlation coefficient between ``sr`` and ``ref`` over pairwise-valid pixels.
+
+    NaN where fewer than two pixels are valid or either field is constant.
+
+    Examples
+    --------
+    >>> float(correlation(np.array([[1.0, 2.0, 3.0]]), np.array([[2.0, 4.0, 6.0]])))
+    1.0
+    """
+    a, b, _ = _pair(sr, ref)
+    da = a - _nanmean(a)[..., None, None]
+    db = b - _nanmean(b)[..., None, None]
+    cov = _nanmean(da * db)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov / np.sqrt(_nanmean(da * da) * _nanmean(db * db))
+    return _out(np.clip(r, -1.0, 1.0))
+
+
+# ----------------------------------------------------------------------------------------------
+# spectral fidelity
+
+
+def _windowed_power(a: np.ndarray, pixel_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """|FFT|^2 of a mean-filled, Hann-windowed 2-D field and the radial frequency of each sample."""
+    a = np.asarray(a, dtype=np.float64)
+    finite = np.isfinite(a)
+    if not finite.any():
+        raise ValueError("the field holds no finite value: its power spectrum is undefined")
+    mean = a[finite].mean()
+    anomaly = np.where(finite, a - mean, 0.0)  # gaps filled with the mean (zero anomaly)
+    ny, nx = a.shape
+    win = np.outer(np.hanning(ny), np.hanning(nx)) if min(ny, nx) > 2 else np.ones((ny, nx))
+    f = np.fft.fft2(anomaly * win)
+    # normalised so that white noise of variance s^2 has a flat density s^2 * pixel area
+    power = np.abs(f) ** 2 / np.sum(win**2) * pixel_size**2
+    k = np.hypot(np.fft.fftfreq(ny, d=pixel_size)[:, None], np.fft.fftfreq(nx, d=pixel_size)[None, :])
+    return k, power
+
+
+def radial_power_spectrum(
+    a: np.ndarray, pixel_size: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Radially averaged power spectrum of a 2-D field.
+
+    NaN handling: gaps are filled with the mean of the valid pixels (zero anomaly), the mean is
+    removed, and a 2-D Hann window tapers the borders before the FFT, so neither gaps nor the
+    non-periodic image edges add spurious high-frequency power (gaps still lower the total
+    power in proportion to their area: compare spectra of fields with the same gaps).
+
+    Parameters
+    ----------
+    a : ndarray, (y, x)
+        The field (e.g. LST in K); NaN marks gaps.
+    pixel_size : float
+        Pixel size, e.g. in metres; frequencies are then in cycles per metre.
+
+    Returns
+    -------
+    freq : ndarray, (n,)
+        Bin-centre radial frequencies ``i / (min(ny, nx) * pixel_size)``, ``i = 1 .. n`` with
+        ``n = min(ny, nx) // 2`` (the zero frequency is left out), up to the Nyquist frequency.
+    power : ndarray, (n,)
+        Mean power spectral density in each annulus (units of ``a``^2 times ``pixel_size``^2).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> f, p = radial_power_spectrum(rng.standard_normal((64, 64)))
+    >>> f.shape == p.shape == (32,), float(f[-1])
+    (True, 0.5)
+    """
+    a = np.asarray(a)
+    if a.ndim != 2:
+        raise ValueError(f"radial_power_spectrum expects a 2-D (y, x) array, got shape {a.shape}")
+    k, power = _windowed_power(a, pixel_size)
+    df = 1.0 / (min(a.shape) * pixel_size)
+    n = min(a.shape) // 2
+    idx = np.rint(k / df).astype(np.int64).ravel()
+    keep = (idx >= 1) & (idx <= n)
+    sums = np.bincount(idx[keep], weights=power.ravel()[keep], minlength=n + 1)[1:]
+    counts = np.bincount(idx[keep], minlength=n + 1)[1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_power = sums / counts
+    return np.arange(1, n + 1) * df, mean_power
+
+
+def largest_valid_rectangle(mask: np.ndarray) -> tuple[slice, slice]:
+    """The axis-aligned rectangle of largest area whose pixels are all True.
+
+    Returns ``(yslice, xslice)``; empty slices for an all-False mask. O(ny * nx) (the
+    largest-rectangle-in-histogram algorithm applied row by row).
+
+    Examples
+    --------
+    >>> m = np.ones((6, 3), bool); m[0, 0] = False
+    >>> largest_valid_rectangle(m)  # 5 x 3 beats 6 x 2
+    (slice(1, 6, None), slice(0, 3, None))
+    """
+    mask = np.asarray(mask, dtype=bool)
+    ny, nx = mask.shape
+    heights = np.zeros(nx, np.int64)
+    best = (0, 0, 0, 0, 0)  # area, y0, y1, x0, x1
+    for i in range(ny):
+        heights = np.where(mask[i], heights + 1, 0)
+        hl = [*heights.tolist(), 0]
+        stack: list[tuple[int, int]] = []  # (start column, height), increasing heights
+        for j, h in enumerate(hl):
+            start = j
+            while stack and stack[-1][1] >= h:
+                s, sh = stack.pop()
+                area = sh * (j - s)
+                if area > best[0]:
+                    best = (area, i - sh + 1, i + 1, s, j)
+                start = s
+            stack.append((start, h))
+    _, y0, y1, x0, x1 = best
+    return slice(int(y0), int(y1)), slice(int(x0), int(x1))
+
+
+def _spectral_crop(valid: np.ndarray, factor: int) -> tuple[slice, slice]:
+    ys, xs = largest_valid_rectangle(valid)
+    if min(ys.stop - ys.start, xs.stop - xs.start) >= 8 * factor:
+        return ys, xs
+    rows = np.flatnonzero(valid.any(axis=1))
+    cols = np.flatnonzero(valid.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _spectral_ratio2d(a: np.ndarray, b: np.ndarray, factor: int, crop: bool) -> float:
+    valid = np.isfinite(a) & np.isfinite(b)
+    if valid.sum() < 4:
+        return np.nan
+    if crop:
+        ys, xs = _spectral_crop(valid, factor)
+        a, b = a[ys, xs], b[ys, xs]
+    if min(a.shape) <= 2 * factor:
+        return np.nan
+    k, pa = _windowed_power(a, 1.0)
+    _, pb = _windowed_power(b, 1.0)
+    high = k > 1.0 / (4.0 * factor)  # half the coarse Nyquist frequency, 1 / (2 factor) / 2
+    den = pb[high].sum()
+    return float(pa[high].sum() / den) if den > 0 else np.nan
+
+
+def spectral_ratio(
+    sr: np.ndarray, ref: np.ndarray, factor: int, *, crop: bool = True
+) -> np.ndarray | float:
+    """Fine-detail power of ``sr`` relative to ``ref``: 1 = right amount, < 1 = too smooth.
+
+    Ratio of the 2-D power spectra summed over all frequencies above half the coarse Nyquist
+    frequency, ``|k| > 1 / (4 factor)`` cycles per (fine) pixel: the scales the coarse input
+    hardly resolves, which a super-resolution method must invent.
+
+    Both fields are restricted to their pairwise-valid pixels. With ``crop=True`` they are cut
+    to the largest fully valid axis-aligned rectangle when its sides are at least
+    ``8 * factor`` pixels (so a rotated or cloudy reference footprint adds no artificial edges),
+    otherwise to the bounding box of the valid pixels. Remaining gaps are filled with the mean
+    and a Hann window is applied (see :func:`radial_power_spectrum`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ref = rng.standard_normal((64, 64))
+    >>> float(spectral_ratio(ref, ref, 4)), float(spectral_ratio(0.5 * ref, ref, 4))
+    (1.0, 0.25)
+    """
+    a, b, _ = _pair(sr, ref)
+    lead = a.shape[:-2]
+    fa = a.reshape(-1, *a.shape[-2:])
+    fb = b.reshape(-1, *b.shape[-2:])
+    out = np.array([_spectral_ratio2d(fa[i], fb[i], int(factor), crop) for i in range(fa.shape[0])])
+    return _out(out.reshape(lead))
+
+
+def coarse_consistency(
+    sr: np.ndarray, coarse: np.ndarray, factor: int, *, min_valid: float = 1.0
+) -> np.ndarray | float:
+    """RMSE between the radiometric aggregate of ``sr`` and the coarse input (K).
+
+    ``radiometric_mean(sr, factor)`` (``(mean T^4)^(1/4)`` over each ``factor`` x ``factor`` block,
+    see :func:`xlstsr.kernels.aggregate.radiometric_mean`) is compared with ``coarse`` on the
+    coarse pixels valid in both: 0 means the super-resolved field conserves the input's
+    radiance ("energy conservation").
+
+    Parameters
+    ----------
+    sr : ndarray, (..., Y, X)
+        Super-resolved LST on the fine grid nested in the coarse one (Y = factor * y).
+    coarse : ndarray, (..., y, x)
+        The coarse input.
+    factor : int
+        The upscaling factor.
+    min_valid : float
+        Fraction of valid fine pixels a block needs (1.0: all).
+
+    Examples
+    --------
+    >>> c = np.array([[300.0, 310.0]])
+    >>> float(coarse_consistency(np.repeat(np.repeat(c, 2, 0), 2, 1), c, 2))
+    0.0
+    """
+    sr = np.asarray(sr, dtype=np.float64)
+    coarse = np.asarray(coarse, dtype=np.float64)
+    try:  # leading dims broadcast (e.g. one coarse field for several SR variants)
+        lead = np.broadcast_shapes(sr.shape[:-2], coarse.shape[:-2])
+    except ValueError:
+        lead = None
+    if lead is None or sr.shape[-2:] != (coarse.shape[-2] * factor, coarse.shape[-1] * factor):
+        raise ValueError(
+            f"sr {sr.shape} is not the factor-{factor} fine grid of coarse {coarse.shape}; pass the "
+            "super-resolved field on its own grid (before any reprojection) with its coarse input."
+        )
+    agg = radiometric_mean(np.broadcast_to(sr, (*lead, *sr.shape[-2:])), factor, min_valid=min_valid)
+    return rmse(agg, np.broadcast_to(coarse, agg.shape))

@@ -1,0 +1,676 @@
+"""Multiscale statistics of LST (and its guide) on single images: numpy kernels, no xarray.
+
+Everything here works on one 2-D image ``(y, x)`` (NaN = gap) and returns plain arrays. The
+xarray layer (:mod:`xlstsr.scaling`) maps :func:`image_stats` over time steps.
+
+Definitions (pixel units; the xarray layer adds metres):
+
+- increments ``d_l(x) = T(x + l e) - T(x)`` along y and x, over every pair of valid pixels;
+  structure functions ``S_q(l) = <|d_l|^q>``; skewness ``<d^3> / S_2^1.5``; flatness
+  ``S_4 / S_2^2`` (3 for Gaussian increments, larger when intermittent).
+- coarse-graining by factors ``1, 2, 4, ...``: the radiometric aggregate
+  (:func:`xlstsr.kernels.aggregate.radiometric_mean`) and its variance; the **within-block
+  variance** of step ``s`` (``s -> 2s``) is the mean over ``2 x 2`` blocks of the level-``s``
+  field of the (population) variance of the valid children: what a factor-2 super-resolution
+  step from ``2s`` to ``s`` must restore. The steps add up (law of total variance).
+- radially averaged power spectrum: the azimuthal mean of ``|FFT|^2`` of the Hann-windowed,
+  plane-detrended, gap-filled image over logarithmic wavenumber bins (cycles per pixel); a
+  fractional Brownian surface of Hurst exponent ``H`` has slope ``-(2H + 2)``, white noise 0.
+- power laws are ordinary least-squares lines in log-log with a t-based confidence interval
+  (nominal: neighbouring lags are correlated, so the true uncertainty is larger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats as _st
+
+from .aggregate import block_view, radiometric_mean
+
+__all__ = [
+    "ScalingConfig",
+    "block_mean",
+    "coarse_graining",
+    "fbm_circulant",
+    "fit_breakpoint",
+    "fit_power_law",
+    "guide_relations",
+    "high_frequency_power",
+    "image_stats",
+    "power_spectrum",
+    "spectral_ratio",
+    "stats_layout",
+    "structure_functions",
+    "within_block_variance",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# increments
+# ----------------------------------------------------------------------------------------------
+def structure_functions(
+    a: np.ndarray, lags: Sequence[int], moments: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-direction sums of ``|d|^q``, of ``d^3`` and pair counts of increments.
+
+    Parameters
+    ----------
+    a : ndarray (y, x)
+        The field; NaN marks gaps (pairs with a gap are skipped).
+    lags : sequence of int
+        Lags in pixels (>= 1).
+    moments : sequence of int
+        Orders ``q`` of ``<|d|^q>``.
+
+    Returns
+    -------
+    sums : ndarray (2, nlag, nq)
+        ``sum |d|^q`` along y (index 0) and x (index 1).
+    cube : ndarray (2, nlag)
+        ``sum d^3`` (signed, for the skewness).
+    count : ndarray (2, nlag)
+        Number of valid pairs.
+
+    Examples
+    --------
+    >>> a = np.arange(16.0).reshape(4, 4)
+    >>> s, c3, n = structure_functions(a, [1], [2])
+    >>> (s / n[..., None])[:, 0, 0].tolist()   # y-increments are 4, x-increments 1
+    [16.0, 1.0]
+    """
+    a = np.asarray(a, dtype=np.float64)
+    qs = np.asarray(list(moments), dtype=np.float64)
+    sums = np.zeros((2, len(lags), len(qs)))
+    cube = np.zeros((2, len(lags)))
+    count = np.zeros((2, len(lags)))
+    for j, lag in enumerate(lags):
+        for axis in (0, 1):
+            if lag >= a.shape[axis]:
+                continue
+            d = a[lag:, :] - a[:-lag, :] if axis == 0 else a[:, lag:] - a[:, :-lag]
+            d = d[np.isfinite(d)]
+            count[axis, j] = d.size
+            if d.size == 0:
+                continue
+            ad = np.abs(d)
+            cube[axis, j] = np.sum(d**3)
+            for k, q in enumerate(qs):
+                sums[axis, j, k] = np.sum(ad**q)
+    return sums, cube, count
+
+
+# ----------------------------------------------------------------------------------------------
+# coarse-graining
+# ----------------------------------------------------------------------------------------------
+def block_mean(a: np.ndarray, factor: int, *, min_valid: float = 0.5) -> np.ndarray:
+    """NaN-aware plain block mean (for guides such as NDVI, which aggregate linearly)."""
+    if factor == 1:
+        return np.asarray(a, dtype=np.float64).copy()
+    b = block_view(np.asarray(a, dtype=np.float64), factor)
+    valid = np.isfinite(b)
+    n = valid.sum(axis=(-3, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(valid, b, 0.0).sum(axis=(-3, -1)) / n
+    out[(n < min_valid * factor * factor - 1e-9) | (n == 0)] = np.nan
+    return out
+
+
+def within_block_variance(a: np.ndarray) -> float:
+    """Mean over ``2 x 2`` blocks of the population variance of their valid children.
+
+    Blocks with fewer than two valid children are skipped. ``a`` is cropped to even sizes.
+
+    Examples
+    --------
+    >>> within_block_variance(np.array([[0.0, 2.0], [0.0, 2.0]]))
+    1.0
+    """
+    a = np.asarray(a, dtype=np.float64)
+    ny, nx = (a.shape[0] // 2) * 2, (a.shape[1] // 2) * 2
+    b = block_view(a[:ny, :nx], 2)
+    valid = np.isfinite(b)
+    n = valid.sum(axis=(-3, -1))
+    bz = np.where(valid, b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = bz.sum(axis=(-3, -1)) / n
+        var = (np.where(valid, bz**2, 0.0).sum(axis=(-3, -1)) / n) - mean**2
+    ok = n >= 2
+    if not ok.any():
+        return float("nan")
+    return float(np.mean(np.maximum(var[ok], 0.0)))
+
+
+def _aggregate(a: np.ndarray, factor: int, min_valid: float, radiometric: bool) -> np.ndarray:
+    if factor == 1:
+        return np.asarray(a, dtype=np.float64)
+    if radiometric:
+        return radiometric_mean(np.asarray(a, dtype=np.float64), factor, min_valid=min_valid)
+    return block_mean(a, factor, min_valid=min_valid)
+
+
+def _crop(a: np.ndarray, factor: int) -> np.ndarray:
+    ny, nx = (a.shape[-2] // factor) * factor, (a.shape[-1] // factor) * factor
+    return a[..., :ny, :nx]
+
+
+def coarse_graining(
+    a: np.ndarray,
+    factors: Sequence[int],
+    *,
+    min_valid: float = 0.5,
+    radiometric: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Variance of the aggregated field at each factor and the within-block variance per step.
+
+    ``a`` is cropped once to a multiple of the largest factor so that the levels nest. Level
+    ``f`` aggregates the fine field directly by ``f`` (radiometric mean for LST, plain mean
+    otherwise); the within-block variance of step ``f`` (``f -> 2f``) is computed from the
+    level-``f`` field's ``2 x 2`` blocks, for each factor ``f`` whose ``2f`` is also a factor.
+
+    Returns
+    -------
+    variance : ndarray (nfactor,)
+        Variance of the level-``f`` field over its valid pixels.
+    valid_fraction : ndarray (nfactor,)
+        Fraction of valid level-``f`` pixels.
+    within : ndarray (nfactor,)
+        Within-block variance of step ``f -> 2f`` (NaN for the last factor).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> v, frac, w = coarse_graining(290 + rng.standard_normal((64, 64)), [1, 2, 4])
+    >>> bool(abs(w[0] - 0.75) < 0.1)    # white noise: 3/4 of the variance lost at step 1
+    True
+    """
+    a = _crop(np.asarray(a, dtype=np.float64), max(factors))
+    var = np.full(len(factors), np.nan)
+    frac = np.full(len(factors), np.nan)
+    within = np.full(len(factors), np.nan)
+    fs = list(factors)
+    for i, f in enumerate(fs):
+        c = _aggregate(a, f, min_valid, radiometric)
+        ok = np.isfinite(c)
+        frac[i] = ok.mean()
+        if ok.sum() >= 2:
+            var[i] = np.var(c[ok])
+        if 2 * f in fs:
+            within[i] = within_block_variance(c)
+    return var, frac, within
+
+
+def guide_relations(
+    lst: np.ndarray,
+    guide: np.ndarray,
+    factors: Sequence[int],
+    *,
+    min_valid: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """LST-guide Pearson correlation and regression slope (LST on guide) at each coarse factor.
+
+    LST aggregates radiometrically, the guide by its plain mean; pixels where either is a gap are
+    left out. Also returns the guide's own variance and within-block variance per factor.
+    """
+    fmax = max(factors)
+    lst = _crop(np.asarray(lst, np.float64), fmax)
+    guide = _crop(np.asarray(guide, np.float64), fmax)
+    corr = np.full(len(factors), np.nan)
+    slope = np.full(len(factors), np.nan)
+    for i, f in enumerate(factors):
+        t = _aggregate(lst, f, min_valid, True)
+        g = _aggregate(guide, f, min_valid, False)
+        ok = np.isfinite(t) & np.isfinite(g)
+        if ok.sum() < 3:
+            continue
+        tt, gg = t[ok] - t[ok].mean(), g[ok] - g[ok].mean()
+        sgg, stt = np.sum(gg * gg), np.sum(tt * tt)
+        if sgg > 0:
+            slope[i] = np.sum(tt * gg) / sgg
+            if stt > 0:
+                corr[i] = np.sum(tt * gg) / np.sqrt(sgg * stt)
+    gvar, _, gwithin = coarse_graining(guide, factors, min_valid=min_valid, radiometric=False)
+    return corr, slope, gvar, gwithin
+
+
+# ----------------------------------------------------------------------------------------------
+# spectra
+# ----------------------------------------------------------------------------------------------
+def default_wavenumber_edges(shape: tuple[int, int], nbins: int = 16) -> np.ndarray:
+    """Logarithmic wavenumber bin edges (cycles/pixel) from ``1 / min(shape)`` to 0.5."""
+    n = min(shape)
+    return np.geomspace(1.0 / n, 0.5 * np.sqrt(2.0) + 1e-9, nbins + 1)
+
+
+def _prepare_for_fft(a: np.ndarray, window: bool) -> tuple[np.ndarray, float]:
+    a = np.asarray(a, dtype=np.float64)
+    valid = np.isfinite(a)
+    ny, nx = a.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    # remove the best-fitting plane (on valid pixels), then fill gaps with 0 (the plane)
+    A = np.stack([np.ones(valid.sum()), yy[valid], xx[valid]], axis=1)
+    coef, *_ = np.linalg.lstsq(A, a[valid], rcond=None)
+    r = np.where(valid, a - (coef[0] + coef[1] * yy + coef[2] * xx), 0.0)
+    w = np.ones_like(r)
+    if window:
+        w = np.outer(np.hanning(ny + 2)[1:-1], np.hanning(nx + 2)[1:-1])
+    norm = float(np.sum((w**2) * valid))  # energy of the window over valid pixels
+    return r * w, norm
+
+
+def power_spectrum(
+    a: np.ndarray,
+    edges: np.ndarray | None = None,
+    *,
+    window: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Radially averaged power spectrum of a (gappy) image over logarithmic wavenumber bins.
+
+    The image is detrended by a plane, gaps are set to the plane (zero anomaly), a Hann window
+    is applied, and ``|FFT|^2`` is normalised by the window energy over valid pixels (so the
+    spectrum integrates to the anomaly variance). Gaps bias the spectrum towards white at high
+    wavenumber when they cover much of the image: compare spectra with similar gap fractions.
+
+    Returns
+    -------
+    k : ndarray (nbins,)
+        Mean wavenumber of the bin (cycles/pixel; NaN where the bin is empty).
+    power : ndarray (nbins,)
+        Azimuthal mean of ``|FFT|^2 / window energy`` (K^2 pixel^2 per cycle^2).
+    count : ndarray (nbins,)
+        Number of Fourier coefficients in each bin.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> k, p, n = power_spectrum(rng.standard_normal((64, 64)))
+    >>> bool(np.nanstd(np.log(p[n > 20])) < 0.3)   # white noise: flat
+    True
+    """
+    a = np.asarray(a, dtype=np.float64)
+    if edges is None:
+        edges = default_wavenumber_edges(a.shape)
+    r, norm = _prepare_for_fft(a, window)
+    F = np.fft.rfft2(r)
+    p2 = (np.abs(F) ** 2) / max(norm, 1e-300)
+    ky = np.fft.fftfreq(a.shape[0])[:, None]
+    kx = np.fft.rfftfreq(a.shape[1])[None, :]
+    kk = np.broadcast_to(np.hypot(ky, kx), p2.shape)
+    # weight of each rfft coefficient: columns other than 0 and Nyquist stand for two
+    wt = np.full(p2.shape, 2.0)
+    wt[:, 0] = 1.0
+    if a.shape[1] % 2 == 0:
+        wt[:, -1] = 1.0
+    sel = kk > 0
+    idx = np.digitize(kk[sel], edges) - 1
+    nb = len(edges) - 1
+    inb = (idx >= 0) & (idx < nb)
+    idx, pw, kw, ww = idx[inb], p2[sel][inb], kk[sel][inb], wt[sel][inb]
+    psum = np.bincount(idx, weights=pw * ww, minlength=nb)
+    ksum = np.bincount(idx, weights=kw * ww, minlength=nb)
+    cnt = np.bincount(idx, weights=ww, minlength=nb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ksum / cnt, psum / cnt, cnt
+
+
+def high_frequency_power(a: np.ndarray, k_cut: float, *, window: bool = True) -> float:
+    """Total spectral power of a (gappy) image above wavenumber ``k_cut`` (cycles/pixel)."""
+    r, norm = _prepare_for_fft(np.asarray(a, np.float64), window)
+    p2 = np.abs(np.fft.fft2(r)) ** 2 / max(norm, 1e-300)
+    ky = np.fft.fftfreq(a.shape[0])[:, None]
+    kx = np.fft.fftfreq(a.shape[1])[None, :]
+    return float(p2[np.hypot(ky, kx) > k_cut].sum())
+
+
+def spectral_ratio(sr: np.ndarray, reference: np.ndarray, factor: int) -> float:
+    """Power of ``sr`` over power of ``reference`` above half the coarse Nyquist frequency.
+
+    The coarse Nyquist frequency is ``1 / (2 factor)`` cycles per fine pixel; "above half of it"
+    is ``k > 1 / (4 factor)``. Both images are masked to their common valid pixels first.
+    1.0: the right amount of fine detail; < 1: too smooth; > 1: too much.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> a = rng.standard_normal((32, 32))
+    >>> spectral_ratio(a, a, 4)
+    1.0
+    """
+    sr = np.asarray(sr, np.float64)
+    ref = np.asarray(reference, np.float64)
+    common = np.isfinite(sr) & np.isfinite(ref)
+    if common.sum() < 16:
+        return float("nan")
+    k_cut = 1.0 / (4.0 * factor)
+    p_sr = high_frequency_power(np.where(common, sr, np.nan), k_cut)
+    p_ref = high_frequency_power(np.where(common, ref, np.nan), k_cut)
+    return float(p_sr / p_ref) if p_ref > 0 else float("nan")
+
+
+# ----------------------------------------------------------------------------------------------
+# fits
+# ----------------------------------------------------------------------------------------------
+def fit_power_law(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    confidence: float = 0.95,
+) -> tuple[float, float, float, float]:
+    """(Weighted) least-squares fit of ``log y = c + p log x`` on the finite positive points.
+
+    ``weights`` are inverse variances of ``log y`` up to a constant (e.g. the number of Fourier
+    coefficients in a spectral bin). Returns ``(p, c, p_low, p_high)`` with a t-based
+    ``confidence`` interval on the exponent (NaN everywhere with fewer than 2 points, NaN
+    interval with 2).
+
+    Examples
+    --------
+    >>> x = np.array([1.0, 2, 4, 8])
+    >>> p, c, lo, hi = fit_power_law(x, 3 * x**1.5)
+    >>> round(p, 6), round(float(np.exp(c)), 6)
+    (1.5, 3.0)
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, np.float64)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0) & np.isfinite(w) & (w > 0)
+    if ok.sum() < 2:
+        return (np.nan,) * 4
+    lx, ly, w = np.log(x[ok]), np.log(y[ok]), w[ok] / w[ok].mean()
+    n = lx.size
+    xm, ym = np.average(lx, weights=w), np.average(ly, weights=w)
+    sxx = np.sum(w * (lx - xm) ** 2)
+    if sxx == 0:
+        return (np.nan,) * 4
+    p = np.sum(w * (lx - xm) * (ly - ym)) / sxx
+    c = ym - p * xm
+    if n < 3:
+        return float(p), float(c), np.nan, np.nan
+    resid = ly - (c + p * lx)
+    se = np.sqrt(np.sum(w * resid**2) / (n - 2) / sxx)
+    t = _st.t.ppf(0.5 + confidence / 2.0, n - 2)
+    return float(p), float(c), float(p - t * se), float(p + t * se)
+
+
+def fit_breakpoint(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    min_points: int = 3,
+) -> tuple[float, float, float, float]:
+    """Continuous two-segment line in log-log (a scaling break), chosen by least squares.
+
+    Every interior point with at least ``min_points`` points on each side is tried as the
+    break; the best (weighted) least-squares fit is kept. Returns ``(x_break, slope_low_x, slope_high_x, delta_bic)`` where
+    ``delta_bic = BIC(one line) - BIC(two segments)``: > 10 is strong evidence for a break
+    (the two-segment model has 2 more parameters). NaN where there are too few points.
+
+    Examples
+    --------
+    >>> x = np.geomspace(1, 100, 30)
+    >>> y = np.where(x < 10, x**-1.0, 10.0 * x**-2.0)
+    >>> xb, s1, s2, dbic = fit_breakpoint(x, y)
+    >>> bool(abs(np.log10(xb) - 1) < 0.1 and dbic > 10)
+    True
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, np.float64)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0) & np.isfinite(w) & (w > 0)
+    lx, ly, w = np.log(x[ok]), np.log(y[ok]), w[ok]
+    order = np.argsort(lx)
+    lx, ly, sw = lx[order], ly[order], np.sqrt(w[order] / max(w.mean(), 1e-300))
+    n = lx.size
+    if n < 2 * min_points + 1:
+        return (np.nan,) * 4
+    A1 = np.stack([np.ones(n), lx], axis=1)
+    c1, *_ = np.linalg.lstsq(A1 * sw[:, None], ly * sw, rcond=None)
+    sse1 = float(np.sum((sw * (ly - A1 @ c1)) ** 2))
+    best = (np.inf, np.nan, np.nan, np.nan)
+    for i in range(min_points, n - min_points + 1):
+        # candidate break positions: at data points and midway between them
+        for xb in {lx[i - 1], 0.5 * (lx[i - 1] + lx[i])} if i < n else {lx[i - 1]}:
+            if np.sum(lx <= xb) < min_points or np.sum(lx >= xb) < min_points:
+                continue
+            A = np.stack([np.ones(n), lx, np.maximum(lx - xb, 0.0)], axis=1)
+            c, *_ = np.linalg.lstsq(A * sw[:, None], ly * sw, rcond=None)
+            sse = float(np.sum((sw * (ly - A @ c)) ** 2))
+            if sse < best[0]:
+                best = (sse, xb, c[1], c[1] + c[2])
+    sse2, xb, s1, s2 = best
+    if not np.isfinite(sse2):
+        return (np.nan,) * 4
+    tiny = 1e-12 * max(1.0, float(np.sum((ly - ly.mean()) ** 2)))
+    bic1 = n * np.log(max(sse1, tiny) / n) + 2 * np.log(n)
+    bic2 = n * np.log(max(sse2, tiny) / n) + 4 * np.log(n)
+    return float(np.exp(xb)), float(s1), float(s2), float(bic1 - bic2)
+
+
+# ----------------------------------------------------------------------------------------------
+# one image, everything: the kernel mapped over time by the xarray layer
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScalingConfig:
+    """What :func:`image_stats` computes; every shape of its output follows from it.
+
+    ``fit_lags`` / ``fit_factors`` / ``fit_wavenumbers`` are inclusive ``(low, high)`` ranges (in
+    pixels, pixels, cycles/pixel) of the points used by the power-law fits.
+    """
+
+    shape: tuple[int, int]
+    lags: tuple[int, ...]
+    factors: tuple[int, ...]
+    moments: tuple[int, ...]
+    edges: tuple[float, ...]
+    fit_lags: tuple[float, float]
+    fit_factors: tuple[float, float]
+    fit_wavenumbers: tuple[float, float]
+    min_valid: float = 0.5
+    with_guide: bool = False
+    window: bool = True
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def nbins(self) -> int:
+        return len(self.edges) - 1
+
+
+def stats_layout(cfg: ScalingConfig) -> list[tuple[str, tuple[str, ...], tuple[int, ...]]]:
+    """(name, dims, shape) of every output of :func:`image_stats`, in packing order."""
+    nl, nf, nq, nb = len(cfg.lags), len(cfg.factors), len(cfg.moments), cfg.nbins
+    out = [
+        ("structure_function", ("moment", "lag"), (nq, nl)),
+        ("structure_function_directional", ("direction", "moment", "lag"), (2, nq, nl)),
+        ("increment_skewness", ("lag",), (nl,)),
+        ("increment_flatness", ("lag",), (nl,)),
+        ("increment_flatness_directional", ("direction", "lag"), (2, nl)),
+        ("increment_count", ("lag",), (nl,)),
+        ("coarse_variance", ("factor",), (nf,)),
+        ("coarse_valid_fraction", ("factor",), (nf,)),
+        ("within_block_variance", ("factor",), (nf,)),
+        ("power_spectrum", ("wavenumber",), (nb,)),
+        ("power_spectrum_wavenumber", ("wavenumber",), (nb,)),
+        ("structure_function_exponent", ("moment",), (nq,)),
+        ("structure_function_exponent_ci", ("moment", "bound"), (nq, 2)),
+        ("hurst", (), ()),
+        ("hurst_ci", ("bound",), (2,)),
+        ("hurst_directional", ("direction",), (2,)),
+        ("spectral_slope", (), ()),
+        ("spectral_slope_ci", ("bound",), (2,)),
+        ("spectral_break_wavenumber", (), ()),
+        ("spectral_slope_low", (), ()),
+        ("spectral_slope_high", (), ()),
+        ("spectral_break_delta_bic", (), ()),
+        ("within_block_exponent", (), ()),
+        ("within_block_exponent_ci", ("bound",), (2,)),
+        ("within_block_prefactor", (), ()),
+    ]
+    if cfg.with_guide:
+        out += [
+            ("guide_correlation", ("factor",), (nf,)),
+            ("guide_slope", ("factor",), (nf,)),
+            ("guide_coarse_variance", ("factor",), (nf,)),
+            ("guide_within_block_variance", ("factor",), (nf,)),
+            ("guide_within_block_exponent", (), ()),
+            ("guide_within_block_exponent_ci", ("bound",), (2,)),
+            ("guide_within_block_prefactor", (), ()),
+            ("guide_slope_trend", (), ()),
+        ]
+    return out
+
+
+def stats_size(cfg: ScalingConfig) -> int:
+    """Length of the packed vector of :func:`image_stats`."""
+    return int(sum(int(np.prod(s)) for _, _, s in stats_layout(cfg)))
+
+
+def _in(x: np.ndarray, rng: tuple[float, float]) -> np.ndarray:
+    return (x >= rng[0] - 1e-12) & (x <= rng[1] + 1e-12)
+
+
+def image_stats(
+    a: np.ndarray, guide: np.ndarray | None, cfg: ScalingConfig
+) -> dict[str, np.ndarray]:
+    """Every multiscale statistic and fit of one image (see :func:`stats_layout`).
+
+    An image without any valid pixel gives all-NaN output (the xarray layer raises earlier when
+    the whole input is empty).
+    """
+    a = np.asarray(a, np.float64)
+    out: dict[str, np.ndarray] = {}
+    layout = stats_layout(cfg)
+    if not np.isfinite(a).any():
+        return {n: np.full(s, np.nan) for n, _, s in layout}
+    lags = np.asarray(cfg.lags, np.float64)
+    qs = list(cfg.moments)
+    qall = sorted(set(qs) | {2, 4})
+    sums, cube, cnt = structure_functions(a, cfg.lags, qall)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sdir = sums / cnt[..., None]  # (2, nl, nqall)
+        siso = sums.sum(0) / cnt.sum(0)[:, None]  # (nl, nqall)
+        m3 = cube.sum(0) / cnt.sum(0)
+    iq = [qall.index(q) for q in qs]
+    i2, i4 = qall.index(2), qall.index(4)
+    sdir = np.where(cnt[..., None] > 0, sdir, np.nan)
+    siso = np.where(cnt.sum(0)[:, None] > 0, siso, np.nan)
+    out["structure_function"] = siso[:, iq].T
+    out["structure_function_directional"] = np.transpose(sdir[:, :, iq], (0, 2, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["increment_skewness"] = m3 / siso[:, i2] ** 1.5
+        out["increment_flatness"] = siso[:, i4] / siso[:, i2] ** 2
+        out["increment_flatness_directional"] = sdir[:, :, i4] / sdir[:, :, i2] ** 2
+    out["increment_count"] = cnt.sum(0)
+
+    var, frac, within = coarse_graining(a, cfg.factors, min_valid=cfg.min_valid)
+    out["coarse_variance"], out["coarse_valid_fraction"] = var, frac
+    out["within_block_variance"] = within
+
+    k, p, kcount = power_spectrum(a, np.asarray(cfg.edges), window=cfg.window)
+    out["power_spectrum"], out["power_spectrum_wavenumber"] = p, k
+
+    # fits
+    sel = _in(lags, cfg.fit_lags)
+    zeta = np.full(len(qs), np.nan)
+    zci = np.full((len(qs), 2), np.nan)
+    for j in range(len(qs)):
+        pz, _, lo, hi = fit_power_law(lags[sel], out["structure_function"][j, sel])
+        zeta[j], zci[j] = pz, (lo, hi)
+    out["structure_function_exponent"], out["structure_function_exponent_ci"] = zeta, zci
+    p2, _, lo, hi = fit_power_law(lags[sel], siso[sel, i2])
+    out["hurst"], out["hurst_ci"] = np.asarray(p2 / 2), np.asarray([lo / 2, hi / 2])
+    out["hurst_directional"] = np.asarray(
+        [fit_power_law(lags[sel], sdir[d, sel, i2])[0] / 2 for d in (0, 1)]
+    )
+    ksel = np.isfinite(k) & _in(np.nan_to_num(k), cfg.fit_wavenumbers)
+    ps, _, lo, hi = fit_power_law(k[ksel], p[ksel], weights=kcount[ksel])
+    out["spectral_slope"], out["spectral_slope_ci"] = np.asarray(ps), np.asarray([lo, hi])
+    kb, s1, s2, dbic = fit_breakpoint(k[ksel], p[ksel], weights=kcount[ksel])
+    out["spectral_break_wavenumber"] = np.asarray(kb)
+    out["spectral_slope_low"], out["spectral_slope_high"] = np.asarray(s1), np.asarray(s2)
+    out["spectral_break_delta_bic"] = np.asarray(dbic)
+    steps = np.asarray(cfg.factors, np.float64)
+    ssel = _in(steps, cfg.fit_factors)
+    pw, cw, lo, hi = fit_power_law(steps[ssel], within[ssel])
+    out["within_block_exponent"], out["within_block_exponent_ci"] = (
+        np.asarray(pw),
+        np.asarray([lo, hi]),
+    )
+    out["within_block_prefactor"] = np.asarray(np.exp(cw))
+
+    if cfg.with_guide:
+        if guide is None:
+            raise ValueError("cfg.with_guide is set but no guide was given")
+        corr, slope, gvar, gwithin = guide_relations(a, guide, cfg.factors, min_valid=cfg.min_valid)
+        out["guide_correlation"], out["guide_slope"] = corr, slope
+        out["guide_coarse_variance"], out["guide_within_block_variance"] = gvar, gwithin
+        pg, cg, lo, hi = fit_power_law(steps[ssel], gwithin[ssel])
+        out["guide_within_block_exponent"] = np.asarray(pg)
+        out["guide_within_block_exponent_ci"] = np.asarray([lo, hi])
+        out["guide_within_block_prefactor"] = np.asarray(np.exp(cg))
+        okf = np.isfinite(slope)
+        trend = np.polyfit(np.log2(steps[okf]), slope[okf], 1)[0] if okf.sum() >= 2 else np.nan
+        out["guide_slope_trend"] = np.asarray(trend)
+    return {n: np.asarray(out[n], np.float64).reshape(s) for n, _, s in layout}
+
+
+def pack(stats: dict[str, np.ndarray], cfg: ScalingConfig) -> np.ndarray:
+    """Flatten the output of :func:`image_stats` into one vector (layout order)."""
+    return np.concatenate([np.ravel(stats[n]) for n, _, _ in stats_layout(cfg)])
+
+
+def image_stats_stack(a: np.ndarray, guide: np.ndarray | None, cfg: ScalingConfig) -> np.ndarray:
+    """:func:`image_stats` over a stack ``(n, y, x)`` (guide ``(n, y, x)`` or None), packed ``(n, L)``."""
+    a = np.asarray(a)
+    out = np.empty((a.shape[0], stats_size(cfg)))
+    for i in range(a.shape[0]):
+        g = None if guide is None else guide[i]
+        out[i] = pack(image_stats(a[i], g, cfg), cfg)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# known fields (validation)
+# ----------------------------------------------------------------------------------------------
+def fbm_circulant(n: int, hurst: float, rng: np.random.Generator) -> np.ndarray:
+    """An exact isotropic fractional Brownian surface on an ``n x n`` grid (Stein's method).
+
+    Circulant embedding of Stein's (2002) intrinsic covariance ``c0 - r^(2H) + c2 r^2`` (with a
+    cubic taper to ``R = 2`` for ``H > 0.75``), plus the random linear term that restores the fBm
+    variogram. Exact for point pairs up to distance 1, which the ``n x n`` square (side
+    ``1/sqrt 2``) satisfies: ``S_2(l) ~ l^(2H)`` at every lag, unlike spectral synthesis on a
+    periodic grid (biased at small lags for small H and at large lags for large H).
+
+    Examples
+    --------
+    >>> f = fbm_circulant(64, 0.5, np.random.default_rng(0))
+    >>> f.shape
+    (64, 64)
+    """
+    if not 0.0 < hurst < 1.0:
+        raise ValueError(f"hurst must be in (0, 1), got {hurst}")
+    alpha = 2.0 * hurst
+    if alpha <= 1.5:
+        big_r, beta, c2 = 1.0, 0.0, alpha / 2.0
+        c0 = 1.0 - alpha / 2.0
+    else:
+        big_r = 2.0
+        beta = alpha * (2.0 - alpha) / (3.0 * big_r * (big_r**2 - 1.0))
+        c2 = (alpha - beta * (big_r - 1.0) ** 2 * (big_r + 2.0)) / 2.0
+        c0 = beta * (big_r - 1.0) ** 3 + 1.0 - c2
+    s = 1.0 / (np.sqrt(2.0) * (n - 1))
+    m = int(np.ceil(big_r / s)) + 1
+    t = np.arange(m) * s
+    r = np.hypot(t[:, None], t[None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        taper = beta * (big_r - r) ** 3 / np.where(r > 0, r, 1.0)
+        rho = np.where(r <= 1.0, c0 - r**alpha + c2 * r**2, np.where(r <= big_r, taper, 0.0))
+    row = np.concatenate([rho, rho[:, -2:0:-1]], axis=1)
+    circ = np.concatenate([row, row[-2:0:-1, :]], axis=0)
+    lam = np.sqrt(np.maximum(np.fft.fft2(circ).real / circ.size, 0.0))
+    z = rng.standard_normal(circ.shape) + 1j * rng.standard_normal(circ.shape)
+    f = np.fft.fft2(lam * z)[:n, :n].real
+    x = np.arange(n) * s
+    lin = rng.standard_normal() * x[:, None] + rng.standard_normal() * x[None, :]
+    return f - f[0, 0] + np.sqrt(2.0 * c2) * lin

@@ -1,0 +1,167 @@
+"""Deep super-resolution methods ``"sisr"`` and ``"disr"``, backed by the bundled weights.
+
+``upscale(lst, 4, method="sisr")`` runs the bundled single-image model (LST only);
+``upscale(lst, 4, method="disr", guide=ndvi)`` the bundled guided model (NDVI at the fine
+resolution). Any checkpoint (``checkpoint="model.pt"``, written by :func:`xlstsr.nn.save_model` or
+``xlstsr train``) or any :class:`torch.nn.Module` following the protocol of
+:mod:`xlstsr.methods.torch_model` (``model=...``) can replace the bundled weights. Inference is
+streamed by the engine (:class:`~xlstsr.methods.torch_model.TorchModelMethod`). Which data and
+split each bundled model was trained on: ``docs/models.md`` and the checkpoint's ``metadata``.
+
+Examples
+--------
+>>> import xlstsr
+>>> scene = xlstsr.datasets.sample_scene(n_times=1, size=64)
+>>> sr = xlstsr.upscale(scene["lst_1km"], 4, method="sisr")
+>>> sr.shape
+(1, 64, 64)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import CheckpointError
+from ..kernels.aggregate import radiometric_mean
+from ..kernels.interp import nearest_upsample
+from .base import register_method
+from .torch_model import TorchModelMethod
+
+__all__ = ["BUNDLED", "DISR", "SISR", "bundled_path", "conserve_radiance"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+#: bundled checkpoints by short name
+BUNDLED: dict[str, str] = {
+    "rescnn": "sisr_rescnn_x4.pt",
+    "mrunet": "sisr_mrunet_x4.pt",
+    "unet": "disr_unet_x4.pt",
+    "sif": "disr_sif_x4.pt",
+    "degraded": "disr_degraded_x4.pt",
+}
+
+
+def bundled_path(name: str) -> Path:
+    """Path of a bundled checkpoint (short name from :data:`BUNDLED` or file name)."""
+    fname = BUNDLED.get(name, name)
+    path = WEIGHTS_DIR / fname
+    if not path.is_file():
+        raise CheckpointError(
+            f"bundled weights {fname!r} are not installed in {WEIGHTS_DIR} (known: "
+            f"{sorted(BUNDLED)}); run `make weights` or pass checkpoint=... / model=..."
+        )
+    return path
+
+
+def conserve_radiance(sr: np.ndarray, lst: np.ndarray, factor: int, n_iter: int = 2) -> np.ndarray:
+    """Add back the coarse residual so that ``radiometric_mean(sr, f)`` equals ``lst``.
+
+    Each coarse pixel's residual ``lst - radiometric_mean(sr, f)`` is added to its ``f x f`` fine
+    pixels (``n_iter`` rounds: the T^4 aggregation is not linear); local, so chunking stays exact.
+    """
+    out = np.asarray(sr, np.float64)
+    for _ in range(n_iter):
+        res = np.asarray(lst, np.float64) - radiometric_mean(out, factor)
+        out = out + nearest_upsample(np.nan_to_num(res), factor)
+    return out.astype(sr.dtype, copy=False)
+
+
+class _DeepMethod(TorchModelMethod):
+    default_weights: ClassVar[str] = ""
+    guided: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        *,
+        model: Any | None = None,
+        weights: str | None = None,
+        conserve: bool = False,
+        device: str = "auto",
+        batch_size: int | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        self.conserve = bool(conserve)
+        given = sum(x is not None for x in (checkpoint, model, weights))
+        if given > 1:
+            raise TypeError("give at most one of checkpoint=, model= and weights=")
+        if model is None:
+            path = Path(checkpoint) if checkpoint is not None else bundled_path(
+                weights or self.default_weights)
+            from ..nn.checkpoint import load_model
+
+            model = load_model(path, device="cpu", n_guide=None)
+            self.checkpoint = str(path)
+        else:
+            self.checkpoint = None
+        n_guide = int(getattr(model, "n_guide", 0) or 0)
+        if self.guided and n_guide == 0:
+            raise CheckpointError(
+                f"method {self.name!r} needs a guided (DISR) model, this one takes no guide; use "
+                "method='sisr' for it"
+            )
+        if not self.guided and n_guide:
+            raise CheckpointError(
+                f"method {self.name!r} runs single-image models; this one needs {n_guide} guide "
+                "band(s): use method='disr'"
+            )
+        super().__init__(model, device=device, batch_size=batch_size, num_threads=num_threads)
+        self.metadata = dict(getattr(model, "metadata", {}) or {})
+
+    def __dask_tokenize__(self) -> tuple:
+        return (*super().__dask_tokenize__(), self.name, self.conserve)
+
+    def upscale_block(self, lst, valid, guide, factor):
+        out = super().upscale_block(lst, valid, guide, factor)
+        if self.conserve:
+            out = conserve_radiance(out, lst, factor)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["conserve"] = self.conserve
+        if self.checkpoint is not None:
+            d["checkpoint"] = Path(self.checkpoint).name
+        for k in ("mode", "inputs"):
+            if k in self.metadata:
+                d[k] = self.metadata[k]
+        return d
+
+
+@register_method("sisr")
+class SISR(_DeepMethod):
+    """Single-image deep SR (LST only). Default: the bundled ResCNN x4 (``weights="rescnn"``;
+    ``weights="mrunet"`` for the bundled MRUNet), trained at degraded resolution (4 km -> 1 km).
+
+    Parameters
+    ----------
+    checkpoint : path, optional
+        A checkpoint written by :func:`xlstsr.nn.save_model`.
+    model : nn.Module, optional
+        Any model following the protocol of :mod:`xlstsr.methods.torch_model`.
+    weights : str, optional
+        A bundled checkpoint by short name (``"rescnn"``, ``"mrunet"``).
+    conserve : bool
+        Enforce coarse consistency: add each coarse pixel's residual back so that the radiometric
+        aggregate of the output equals the input (:func:`conserve_radiance`).
+    device, batch_size, num_threads
+        As :class:`~xlstsr.methods.torch_model.TorchModelMethod`.
+    """
+
+    default_weights = "rescnn"
+    guided = False
+
+
+@register_method("disr")
+class DISR(_DeepMethod):
+    """Guided deep SR (LST + fine guide, e.g. NDVI). Default: the bundled guided U-Net x4
+    (``weights="unet"``, cross-sensor MODIS -> ASTER); ``weights="sif"`` for the
+    scale-invariance-free one. Same parameters as :class:`SISR`.
+    """
+
+    default_weights = "unet"
+    guided = True
+    needs_guide = True

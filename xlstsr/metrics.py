@@ -1,0 +1,242 @@
+"""Accuracy metrics on DataArrays (xarray layer over :mod:`xlstsr.kernels.metrics`).
+
+Each metric reduces the two spatial dims and keeps every other dim (one value per time step or
+scene). Both inputs must be on the same grid (same spatial coordinates: use
+:func:`xlstsr.evaluate` to reproject a super-resolved field onto a reference first). Dask inputs
+stay lazy (``apply_ufunc(..., dask="parallelized")``; the spatial dims are rechunked to one
+chunk, leading dims keep their chunks). See the kernels for the definitions and NaN handling.
+
+Examples
+--------
+>>> import xlstsr
+>>> truth = xlstsr.datasets.sample_scene(n_times=2)["lst_250m"]
+>>> [round(float(v), 6) for v in rmse(truth + 0.5, truth)]
+[0.5, 0.5]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+
+from .errors import GridError
+from .kernels import metrics as _k
+from .validate import spatial_dims
+
+__all__ = [
+    "bias",
+    "coarse_consistency",
+    "correlation",
+    "gradient_rmse",
+    "mae",
+    "n_valid",
+    "psnr",
+    "radial_power_spectrum",
+    "rmse",
+    "spectral_ratio",
+    "ssim",
+    "ubrmse",
+]
+
+
+def _one_spatial_chunk(da: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
+    if isinstance(da.variable.data, dsa.Array):
+        return da.chunk({ydim: -1, xdim: -1})
+    return da
+
+
+def _pairwise(
+    kernel: Callable[..., Any], sr: xr.DataArray, ref: xr.DataArray, name: str, **kwargs: Any
+) -> xr.DataArray:
+    ydim, xdim = spatial_dims(ref)
+    if ydim not in sr.dims or xdim not in sr.dims:
+        raise GridError(
+            f"sr has dims {tuple(sr.dims)} but the reference's spatial dims are ({ydim}, {xdim}); "
+            "rename them alike, or use xlstsr.evaluate, which reprojects sr onto the reference."
+        )
+    try:
+        sr, ref = xr.align(sr, ref, join="exact", exclude=[d for d in sr.dims if d not in (ydim, xdim)
+                                                          and d not in ref.dims])
+    except ValueError as err:
+        raise GridError(
+            f"sr and the reference are not on the same grid ({err}); reproject one onto the other "
+            "(`sr.rio.reproject_match(ref)`) or use xlstsr.evaluate, which does it."
+        ) from err
+    sr = _one_spatial_chunk(sr, ydim, xdim)
+    ref = _one_spatial_chunk(ref, ydim, xdim)
+    out = xr.apply_ufunc(
+        kernel,
+        sr,
+        ref,
+        input_core_dims=[[ydim, xdim], [ydim, xdim]],
+        output_core_dims=[[]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+        kwargs=kwargs,
+    )
+    out = out.drop_vars([c for c in out.coords if c == "spatial_ref"])
+    out.name = name
+    return out
+
+
+def n_valid(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
+    """Number of pixels valid (finite) in both; see :func:`xlstsr.kernels.metrics.n_valid`."""
+    return _pairwise(_k.n_valid, sr, reference, "n_valid")
+
+
+def rmse(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
+    """Root-mean-square error (K) over pixels valid in both.
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> t = xlstsr.datasets.sample_scene(n_times=1)["lst_250m"]
+    >>> float(rmse(t, t)[0])
+    0.0
+    """
+    return _pairwise(_k.rmse, sr, reference, "rmse")
+
+
+def bias(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
+    """Mean of ``sr - reference`` (K); see :func:`xlstsr.kernels.metrics.bias`."""
+    return _pairwise(_k.bias, sr, reference, "bias")
+
+
+def ubrmse(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
+    """Bias-removed RMSE: standard deviation of ``sr - reference`` (K)."""
+    return _pairwise(_k.ubrmse, sr, reference, "ubrmse")
+
+
+def mae(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
+    """Mean absolute error (K)."""
+    return _pairwise(_k.mae, sr, reference, "mae")
+
+
+def psnr(sr: xr.DataArray, reference: xr.DataArray, *, data_range: float | None = None) -> xr.DataArray:
+    """Peak signal-to-noise ratio (dB) with data range ``max(ref) - min(ref)`` over valid pixels.
+
+    See :func:`xlstsr.kernels.metrics.psnr`.
+    """
+    return _pairwise(_k.psnr, sr, reference, "psnr", data_range=data_range)
+
+
+def ssim(sr: xr.DataArray, reference: xr.DataArray, **kwargs: Any) -> xr.DataArray:
+    """Gaussian-window SSIM (Wang et al. 2004), NaN-aware; see :func:`xlstsr.kernels.metrics.ssim`."""
+    return _pairwise(_k.ssim, sr, reference, "ssim", **kwargs)
+
+
+def gradient_rmse(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
+    """RMSE of the spatial gradients (K per pixel); see :func:`xlstsr.kernels.metrics.gradient_rmse`."""
+    return _pairwise(_k.gradient_rmse, sr, reference, "gradient_rmse")
+
+
+def correlation(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
+    """Pearson correlation over pixels valid in both."""
+    return _pairwise(_k.correlation, sr, reference, "correlation")
+
+
+def spectral_ratio(
+    sr: xr.DataArray, reference: xr.DataArray, factor: int, *, crop: bool = True
+) -> xr.DataArray:
+    """Power of ``sr`` over that of ``reference`` above half the coarse Nyquist frequency.
+
+    1.0: the right amount of fine detail; < 1: too smooth; > 1: too much (noise, artefacts).
+    See :func:`xlstsr.kernels.metrics.spectral_ratio`.
+    """
+    return _pairwise(_k.spectral_ratio, sr, reference, "spectral_ratio", factor=int(factor), crop=crop)
+
+
+def coarse_consistency(
+    sr: xr.DataArray, coarse: xr.DataArray, factor: int, *, min_valid: float = 1.0
+) -> xr.DataArray:
+    """RMSE (K) between the radiometric aggregate of ``sr`` and the coarse input.
+
+    ``sr`` must be on the factor-``factor`` fine grid of ``coarse`` (as :func:`xlstsr.upscale`
+    returns it), not reprojected. See :func:`xlstsr.kernels.metrics.coarse_consistency`.
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> s = xlstsr.datasets.sample_scene(n_times=1, cloud_fraction=0)
+    >>> float(coarse_consistency(s["lst_250m"], s["lst_1km"], 4)[0]) < 1e-3
+    True
+    """
+    ydim, xdim = spatial_dims(sr)
+    cy, cx = spatial_dims(coarse)
+    if (sr.sizes[ydim], sr.sizes[xdim]) != (coarse.sizes[cy] * factor, coarse.sizes[cx] * factor):
+        raise GridError(
+            f"sr ({sr.sizes[ydim]} x {sr.sizes[xdim]}) is not the factor-{factor} fine grid of the "
+            f"coarse input ({coarse.sizes[cy]} x {coarse.sizes[cx]}); pass the super-resolved field "
+            "on its own grid, before any reprojection, and the factor it was made with."
+        )
+    coarse = coarse.drop_vars([c for c in coarse.coords if cy in coarse[c].dims or cx in coarse[c].dims
+                               or c == "spatial_ref"])
+    coarse = coarse.rename({cy: "_coarse_y", cx: "_coarse_x"})
+    sr = _one_spatial_chunk(sr, ydim, xdim)
+    coarse = _one_spatial_chunk(coarse, "_coarse_y", "_coarse_x")
+    out = xr.apply_ufunc(
+        _k.coarse_consistency,
+        sr,
+        coarse,
+        input_core_dims=[[ydim, xdim], ["_coarse_y", "_coarse_x"]],
+        output_core_dims=[[]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+        kwargs={"factor": int(factor), "min_valid": min_valid},
+    )
+    out = out.drop_vars([c for c in out.coords if c == "spatial_ref"])
+    out.name = "coarse_consistency"
+    return out
+
+
+def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> xr.DataArray:
+    """Radially averaged power spectrum along a new ``frequency`` dim (per time step).
+
+    ``pixel_size`` defaults to the grid's resolution (``da.rio.resolution()``, e.g. metres, so
+    frequencies are in cycles per metre) or 1 (cycles per pixel) without a transform. Gaps are
+    filled with the mean and a Hann window applied: see
+    :func:`xlstsr.kernels.metrics.radial_power_spectrum`.
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> t = xlstsr.datasets.sample_scene(n_times=1)["lst_250m"]
+    >>> radial_power_spectrum(t).sizes["frequency"]
+    128
+    """
+    ydim, xdim = spatial_dims(da)
+    units = "cycles per unit of pixel_size"
+    if pixel_size is None:
+        try:
+            pixel_size = float(abs(da.rio.resolution()[0]))
+            units = "cycles per CRS unit (e.g. 1/m)"
+        except Exception:
+            pixel_size = 1.0
+            units = "cycles per pixel"
+    n = min(da.sizes[ydim], da.sizes[xdim]) // 2
+    freq = np.arange(1, n + 1) / (min(da.sizes[ydim], da.sizes[xdim]) * pixel_size)
+
+    def kernel(a: np.ndarray) -> np.ndarray:
+        flat = a.reshape(-1, *a.shape[-2:])
+        out = np.stack([_k.radial_power_spectrum(x, pixel_size)[1] for x in flat])
+        return out.reshape(*a.shape[:-2], n)
+
+    out = xr.apply_ufunc(
+        kernel,
+        _one_spatial_chunk(da, ydim, xdim),
+        input_core_dims=[[ydim, xdim]],
+        output_core_dims=[["frequency"]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+        dask_gufunc_kwargs={"output_sizes": {"frequency": n}},
+    )
+    out = out.drop_vars([c for c in out.coords if c == "spatial_ref"])
+    out = out.assign_coords(frequency=("frequency", freq, {"units": units}))
+    out.name = "power"
+    out.attrs = {"long_name": "radially averaged power spectral density",
+                 "comment": "gaps filled with the mean, Hann window"}
+    return out

@@ -1,0 +1,393 @@
+"""``scaling_stats``: LST (and guide) statistics across scales, as an xarray Dataset.
+
+The xarray layer over :mod:`xlstsr.kernels.scaling`: it resolves the grid (pixel size in metres),
+decodes the input, aligns a guide, and maps the one-image kernel over every time step (whole
+images, in parallel over dask chunks along time; the result stays lazy on dask input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+
+from .errors import AllNaNError, GridError, UnitsError
+from .kernels import scaling as ks
+from .validate import decode_guide, decode_lst, select_variable, spatial_dims
+
+__all__ = ["default_scales", "pixel_size", "scaling_stats"]
+
+_ATTRS: dict[str, dict[str, str]] = {
+    "structure_function": {
+        "long_name": "isotropic structure function <|T(x+l)-T(x)|^q>",
+        "units": "K^q",
+    },
+    "structure_function_directional": {
+        "long_name": "structure function along y and along x",
+        "units": "K^q",
+    },
+    "increment_skewness": {"long_name": "skewness of increments <d^3>/S_2^1.5"},
+    "increment_flatness": {"long_name": "flatness of increments S_4/S_2^2 (3 = Gaussian)"},
+    "increment_flatness_directional": {"long_name": "flatness of increments along y and x"},
+    "increment_count": {"long_name": "number of valid pixel pairs"},
+    "coarse_variance": {
+        "long_name": "variance of the field aggregated by `factor`",
+        "units": "K^2",
+    },
+    "coarse_valid_fraction": {"long_name": "fraction of valid aggregated pixels"},
+    "within_block_variance": {
+        "long_name": "within-block variance lost from `factor` to 2 x `factor` (one factor-2 "
+        "super-resolution step restores it)",
+        "units": "K^2",
+    },
+    "power_spectrum": {
+        "long_name": "radially averaged power spectrum (Hann window, plane-detrended)",
+        "units": "K^2 pixel^2",
+    },
+    "power_spectrum_wavenumber": {
+        "long_name": "mean wavenumber of the bin",
+        "units": "cycles/pixel",
+    },
+    "structure_function_exponent": {"long_name": "zeta(q): S_q ~ l^zeta(q) over fit_lags"},
+    "structure_function_exponent_ci": {"long_name": "95 % confidence interval of zeta(q)"},
+    "hurst": {"long_name": "Hurst-like exponent H: S_2 ~ l^(2H) over fit_lags"},
+    "hurst_ci": {"long_name": "95 % confidence interval of H (nominal: lags are correlated)"},
+    "hurst_directional": {"long_name": "H fitted on increments along y and along x"},
+    "spectral_slope": {
+        "long_name": "slope of log power vs log wavenumber over fit_wavenumbers "
+        "(fBm: -(2H+2); white noise: 0)"
+    },
+    "spectral_slope_ci": {"long_name": "95 % confidence interval of the spectral slope"},
+    "spectral_break_wavenumber": {
+        "long_name": "best two-segment break of the spectrum",
+        "units": "cycles/pixel",
+    },
+    "spectral_slope_low": {"long_name": "spectral slope below the break (large scales)"},
+    "spectral_slope_high": {"long_name": "spectral slope above the break (small scales)"},
+    "spectral_break_delta_bic": {
+        "long_name": "BIC(one line) - BIC(two segments); > 10: a significant break"
+    },
+    "within_block_exponent": {
+        "long_name": "alpha: within-block variance ~ factor^alpha over fit_factors (fBm: ~2H)"
+    },
+    "within_block_exponent_ci": {"long_name": "95 % confidence interval of alpha"},
+    "within_block_prefactor": {
+        "long_name": "within-block variance law at factor 1 (fitted)",
+        "units": "K^2",
+    },
+    "guide_correlation": {"long_name": "Pearson correlation of aggregated LST and guide"},
+    "guide_slope": {
+        "long_name": "regression slope of aggregated LST on aggregated guide",
+        "units": "K per guide unit",
+    },
+    "guide_coarse_variance": {"long_name": "variance of the guide aggregated by `factor`"},
+    "guide_within_block_variance": {
+        "long_name": "within-block variance of the guide, step `factor` -> 2 x `factor`"
+    },
+    "guide_within_block_exponent": {"long_name": "alpha of the guide's within-block variance"},
+    "guide_within_block_exponent_ci": {"long_name": "95 % confidence interval"},
+    "guide_within_block_prefactor": {"long_name": "guide within-block variance law at factor 1"},
+    "guide_slope_trend": {
+        "long_name": "d(guide_slope) / d log2(factor)",
+        "units": "K per guide unit per octave",
+    },
+}
+
+
+def pixel_size(da: xr.DataArray) -> tuple[float, str]:
+    """Pixel size along x and its unit (from the transform, the coordinates, or 1 pixel).
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> pixel_size(xlstsr.datasets.sample_scene()["lst_1km"])[1]
+    'm'
+    """
+    _, xdim = spatial_dims(da)
+    res = None
+    try:
+        res = abs(float(da.rio.resolution()[0]))
+    except Exception:
+        if xdim in da.coords and da.sizes[xdim] > 1:
+            res = abs(float(da[xdim][1] - da[xdim][0]))
+    if res is None or not np.isfinite(res) or res == 0:
+        return 1.0, "pixel"
+    unit = "m"
+    try:
+        crs = da.rio.crs
+        if crs is not None and crs.is_geographic:
+            unit = "degree"
+    except Exception:
+        pass
+    return res, unit
+
+
+def default_scales(shape: tuple[int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Default (lags, factors): powers of two up to a quarter of the smaller side.
+
+    Examples
+    --------
+    >>> default_scales((64, 70))
+    ((1, 2, 4, 8, 16), (1, 2, 4, 8, 16))
+    """
+    n = min(shape)
+    p = tuple(2**i for i in range(0, 31) if 2**i <= n // 4)
+    return p, p
+
+
+def _check_scales(shape: tuple[int, int], lags: Sequence[int], factors: Sequence[int]) -> None:
+    n = min(shape)
+    if n < 8:
+        raise GridError(
+            f"the field is {shape[0]} x {shape[1]} pixels: too small for multiscale statistics "
+            "(at least 8 x 8 needed); use a larger area."
+        )
+    bad_l = [int(lag) for lag in lags if lag < 1 or lag > n // 2]
+    if bad_l:
+        raise GridError(
+            f"lags {bad_l} do not fit a {shape[0]} x {shape[1]} field (1 <= lag <= {n // 2}); "
+            f"pass smaller lags, e.g. lags={default_scales(shape)[0]}, or a larger field."
+        )
+    bad_f = [int(f) for f in factors if f < 1 or n // f < 2]
+    if bad_f:
+        raise GridError(
+            f"factors {bad_f} leave fewer than 2 x 2 aggregated pixels on a {shape[0]} x "
+            f"{shape[1]} field; pass factors up to {n // 2} (e.g. factors="
+            f"{default_scales(shape)[1]}) or a larger field."
+        )
+    if 1 not in factors:
+        raise GridError("factors must include 1 (the native resolution)")
+
+
+def _prepare_guide(guide: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...]) -> Any:
+    """Guide data (n | 1, y, x) on the LST grid: same grid, or aggregated from a finer nested one."""
+    from .grid import align_guide
+
+    g = decode_guide(guide)
+    ydim, xdim = spatial_dims(lst)
+    gy, gx = spatial_dims(g)
+    ratio = pixel_size(lst)[0] / pixel_size(g)[0]
+    r = round(ratio)
+    if r < 1 or abs(ratio - r) > 1e-3:
+        raise GridError(
+            f"the guide's pixel ({pixel_size(g)[0]:g}) is not the LST's ({pixel_size(lst)[0]:g}) "
+            "divided by an integer; resample the guide onto the LST grid or a nested finer grid."
+        )
+    same = r == 1 and g.sizes[gy] == lst.sizes[ydim] and g.sizes[gx] == lst.sizes[xdim]
+    if not same:
+        g = align_guide(g, lst, r)
+        ydg, xdg = spatial_dims(g)
+        if r > 1:
+            g = g.coarsen({ydg: r, xdg: r}).mean()  # NaN-skipping for floats
+        g = g.rename({ydg: ydim, xdg: xdim}) if (ydg, xdg) != (ydim, xdim) else g
+    g = g.drop_vars([c for c in g.coords if c not in g.dims], errors="ignore")
+    extra = [d for d in g.dims if d not in (ydim, xdim) and d not in lead]
+    if extra:
+        raise GridError(f"the guide has extra dims {extra}: pass a single band")
+    shared = [d for d in lead if d in g.dims]
+    data = g.transpose(*shared, ydim, xdim).variable.data
+    if shared and shared != list(lead):
+        raise GridError(f"the guide varies along {shared} but the LST along {list(lead)}")
+    return data.reshape(-1, g.sizes[ydim], g.sizes[xdim]) if shared else data[None]
+
+
+def scaling_stats(
+    lst: xr.DataArray | xr.Dataset,
+    guide: xr.DataArray | Hashable | None = None,
+    *,
+    lags: Iterable[int] | None = None,
+    factors: Iterable[int] | None = None,
+    moments: Iterable[int] = range(1, 7),
+    fit_lags: tuple[float, float] | None = None,
+    fit_factors: tuple[float, float] | None = None,
+    fit_wavenumbers: tuple[float, float] | None = None,
+    nbins: int = 16,
+    min_valid: float = 0.5,
+    radiometric: bool = True,
+    variable: Hashable | None = None,
+) -> xr.Dataset:
+    """Multiscale statistics of an LST field (and its relation to a guide), per time step.
+
+    Parameters
+    ----------
+    lst : DataArray or Dataset
+        Field(s) with spatial dims and any leading dims (time...). LST in Kelvin (or decodable:
+        Celsius, scaled integers with their metadata); any field with ``radiometric=False``.
+    guide : DataArray or str, optional
+        A guide (e.g. NDVI) on the LST grid or on a finer grid nested by an integer factor (then
+        averaged onto the LST grid). Adds LST-guide correlation and slope per coarse factor.
+    lags : iterable of int, optional
+        Increment lags in pixels (default: powers of two up to a quarter of the smaller side).
+    factors : iterable of int, optional
+        Coarse-graining factors, including 1 (default: powers of two up to a quarter side).
+    moments : iterable of int
+        Orders q of the structure functions (default 1..6).
+    fit_lags, fit_factors, fit_wavenumbers : (low, high), optional
+        Inclusive ranges of the power-law fits, in pixels, pixels (the step ``f -> 2f`` is fitted
+        at ``f``) and cycles per pixel. Defaults: lags 1 to max(4, side/16); factors 1 to a
+        the largest step; wavenumbers ``3/side`` to 0.3.
+    nbins : int
+        Number of logarithmic wavenumber bins of the spectrum.
+    min_valid : float
+        Fraction of valid fine pixels for an aggregated pixel to be valid.
+    radiometric : bool
+        Aggregate by ``(mean T^4)^(1/4)`` (LST, default) or by the plain mean (NDVI...).
+    variable : str, optional
+        The LST variable when ``lst`` is a Dataset.
+
+    Returns
+    -------
+    Dataset
+        One value per leading index (time...) of each statistic and fit; see each variable's
+        ``long_name``. Coordinates: ``lag`` (pixels) and ``lag_m``, ``factor`` and ``scale_m``,
+        ``wavenumber`` (cycles/pixel) and ``wavenumber_m`` (cycles per metre), ``moment``,
+        ``direction`` (y, x), ``bound`` (lower, upper). Lazy when the input is dask-backed.
+
+    Raises
+    ------
+    GridError
+        The field is too small for the requested lags/factors, or the guide is not nested.
+    AllNaNError
+        An in-memory input holds no valid pixel.
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> lst = xlstsr.datasets.sample_scene(n_times=2, size=64)["lst_1km"]
+    >>> st = scaling_stats(lst)
+    >>> sorted(st.hurst.dims)
+    ['time']
+    """
+    if isinstance(lst, xr.Dataset):
+        ds = lst
+        lst = select_variable(ds, variable)
+        if guide is not None and not isinstance(guide, xr.DataArray):
+            guide = select_variable(ds, guide, role="guide")
+    ydim, xdim = spatial_dims(lst)
+    if radiometric and (lst.attrs.get("units") or lst.attrs.get("scale_factor") is not None):
+        field_ = decode_lst(lst)
+    else:
+        field_ = decode_guide(lst)
+    lead = tuple(str(d) for d in field_.dims if d not in (ydim, xdim))
+    field_ = field_.transpose(*lead, ydim, xdim)
+    shape = (field_.sizes[ydim], field_.sizes[xdim])
+    dl, df = default_scales(shape)
+    lags_t = tuple(int(v) for v in (dl if lags is None else lags))
+    factors_t = tuple(sorted(int(v) for v in (df if factors is None else factors)))
+    moments_t = tuple(int(q) for q in moments)
+    _check_scales(shape, lags_t, factors_t)
+    n = min(shape)
+    steps = [f for f in factors_t if 2 * f in factors_t]
+    cfg = ks.ScalingConfig(
+        shape=shape,
+        lags=lags_t,
+        factors=factors_t,
+        moments=moments_t,
+        edges=tuple(ks.default_wavenumber_edges(shape, nbins)),
+        fit_lags=fit_lags or (1.0, float(max(4, n // 16))),
+        fit_factors=fit_factors or (1.0, float(max(steps, default=1))),
+        fit_wavenumbers=fit_wavenumbers or (3.0 / n, 0.3),
+        min_valid=float(min_valid),
+        with_guide=guide is not None,
+    )
+
+    data = field_.variable.data
+    nlead = int(np.prod([field_.sizes[d] for d in lead])) if lead else 1
+    data = data.reshape(nlead, *shape)
+    is_dask = isinstance(data, dsa.Array)
+    if not is_dask:
+        data = np.asarray(data, dtype=np.float64)
+        if not np.isfinite(data).any():
+            raise AllNaNError(
+                "the field holds no valid pixel (all NaN or fill); check its fill value / QC mask "
+                "or select time steps with data, e.g. `da.dropna('time', how='all')`."
+            )
+        if radiometric and np.nanmin(data) <= 0:
+            raise UnitsError(
+                "radiometric aggregation needs positive temperatures in Kelvin, but the field has "
+                "values <= 0; convert it to Kelvin, or pass radiometric=False for fields that "
+                "aggregate linearly (NDVI, anomalies)."
+            )
+    gdata = None
+    if guide is not None:
+        gdata = _prepare_guide(guide, field_, lead)
+        if gdata.shape[0] == 1 and nlead > 1:
+            gdata = (dsa if isinstance(gdata, dsa.Array) else np).broadcast_to(
+                gdata, (nlead, *shape)
+            )
+    size = ks.stats_size(cfg)
+    if is_dask or isinstance(gdata, dsa.Array):
+        data = dsa.asarray(data).rechunk({1: -1, 2: -1}).astype(np.float64)
+        args = [data]
+        if gdata is not None:
+            args.append(dsa.asarray(gdata).rechunk((data.chunks[0], -1, -1)).astype(np.float64))
+
+        def _block(a, g=None):
+            return ks.image_stats_stack(a, g, cfg)
+
+        packed = dsa.map_blocks(
+            _block,
+            *args,
+            drop_axis=[1, 2],
+            new_axis=[1],
+            chunks=(data.chunks[0], (size,)),
+            dtype=np.float64,
+            meta=np.empty((0, 0), np.float64),
+        )
+    else:
+        g = None if gdata is None else np.asarray(gdata, np.float64)
+        packed = ks.image_stats_stack(data, g, cfg)
+    return _unpack(packed, cfg, field_, lead, ydim, xdim)
+
+
+def _unpack(
+    packed: Any,
+    cfg: ks.ScalingConfig,
+    field_: xr.DataArray,
+    lead: tuple[str, ...],
+    ydim: str,
+    xdim: str,
+) -> xr.Dataset:
+    res, unit = pixel_size(field_)
+    lead_shape = tuple(field_.sizes[d] for d in lead)
+    edges = np.asarray(cfg.edges)
+    kc = np.sqrt(edges[:-1] * edges[1:])
+    coords: dict[str, Any] = {
+        "lag": ("lag", np.asarray(cfg.lags), {"units": "pixel"}),
+        "lag_m": ("lag", np.asarray(cfg.lags) * res, {"units": unit}),
+        "factor": ("factor", np.asarray(cfg.factors), {"units": "pixel"}),
+        "scale_m": ("factor", np.asarray(cfg.factors) * res, {"units": unit}),
+        "wavenumber": ("wavenumber", kc, {"units": "cycles/pixel"}),
+        "wavenumber_m": ("wavenumber", kc / res, {"units": f"cycles/{unit}"}),
+        "moment": ("moment", np.asarray(cfg.moments)),
+        "direction": ("direction", np.asarray(["y", "x"])),
+        "bound": ("bound", np.asarray(["lower", "upper"])),
+    }
+    for d in lead:
+        if d in field_.coords:
+            coords[d] = field_[d]
+    for c, v in field_.coords.items():  # scalar / non-spatial coords along lead dims
+        if c not in coords and c != "spatial_ref" and ydim not in v.dims and xdim not in v.dims:
+            coords[c] = v
+    out = {}
+    off = 0
+    for name, dims, shp in ks.stats_layout(cfg):
+        size = int(np.prod(shp))
+        part = packed[:, off : off + size]
+        off += size
+        part = part.reshape(lead_shape + tuple(shp)) if lead else part.reshape(tuple(shp))
+        out[name] = xr.Variable(lead + dims if lead else dims, part, _ATTRS.get(name, {}))
+    ds = xr.Dataset(out, coords=coords)
+    ds.attrs = {
+        "pixel_size": res,
+        "pixel_unit": unit,
+        "fit_lags_px": list(cfg.fit_lags),
+        "fit_factors_px": list(cfg.fit_factors),
+        "fit_wavenumbers_cycles_per_px": list(cfg.fit_wavenumbers),
+        "min_valid": cfg.min_valid,
+        "source_name": str(field_.name),
+    }
+    return ds
