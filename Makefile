@@ -21,7 +21,6 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m pytest -q -m bench benchmarks
 	$(PY) benchmarks/run_all.py
 
 lint: $(STAMP)

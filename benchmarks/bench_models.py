@@ -77,8 +77,9 @@ def real_truth(pairs, meths) -> dict[str, dict[str, float]]:
             guide = ndvi if method.needs_guide else None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", GuideAlignmentWarning)
-                sr = xlstsr.upscale(lst, FACTOR, method=method, guide=guide,
-                                    mask_out_of_range=True).load()
+                sr = xlstsr.upscale(
+                    lst, FACTOR, method=method, guide=guide, mask_out_of_range=True
+                ).load()
             ds = xlstsr.evaluate(sr, aster, coarse=lst, factor=FACTOR, erode=3, valid_min=230.0)
             r = res.setdefault(name, {})
             for k in ("rmse", "ubrmse", "bias", "spectral_ratio", "coarse_consistency"):
@@ -97,8 +98,12 @@ def speed(meths) -> dict[str, float]:
     for name, (m, opts) in meths.items():
         method = get_method(m, **opts)
         guide = ndvi if method.needs_guide else None
-        xlstsr.upscale(lst[:, :16, :16], FACTOR, method=method,
-                       guide=None if guide is None else guide[:64, :64])  # warm-up
+        xlstsr.upscale(
+            lst[:, :16, :16],
+            FACTOR,
+            method=method,
+            guide=None if guide is None else guide[:64, :64],
+        )  # warm-up
         t0 = time.perf_counter()
         sr = xlstsr.upscale(lst, FACTOR, method=method, guide=guide).load()
         out[name] = sr.size / (time.perf_counter() - t0)
@@ -148,8 +153,10 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|",
     ]
     for k, v in real.items():
-        lines.append(f"| {k} | {v['rmse']:.3f} | {v['rmse_median']:.3f} | {v['ubrmse']:.3f} | "
-                     f"{v['bias']:.3f} | {v['spectral_ratio']:.3f} | {v['coarse_consistency']:.3f} |")
+        lines.append(
+            f"| {k} | {v['rmse']:.3f} | {v['rmse_median']:.3f} | {v['ubrmse']:.3f} | "
+            f"{v['bias']:.3f} | {v['spectral_ratio']:.3f} | {v['coarse_consistency']:.3f} |"
+        )
     lines += [
         "",
         "## CPU cost",
@@ -168,9 +175,11 @@ def main(argv=None) -> int:
             model = load_model(path)
             h = model.metadata.get("history", {})
             npar = sum(p.numel() for p in model.parameters())
-            lines.append(f"| {k} | {v:,.0f} | {h.get('seconds_per_epoch', float('nan')):.1f} | "
-                         f"{h.get('epochs_run', '')} | {h.get('threads', '')} | {npar:,} | "
-                         f"{path.stat().st_size / 1e6:.2f} |")
+            lines.append(
+                f"| {k} | {v:,.0f} | {h.get('seconds_per_epoch', float('nan')):.1f} | "
+                f"{h.get('epochs_run', '')} | {h.get('threads', '')} | {npar:,} | "
+                f"{path.stat().st_size / 1e6:.2f} |"
+            )
         else:
             lines.append(f"| {k} | {v:,.0f} | | | | | |")
     lines += [

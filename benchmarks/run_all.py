@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["accuracy_modis_aster.py", "engine.py", "scaling_report.py", "models_report.py"]
+SCRIPTS = ["engine.py", "bench_models.py", "accuracy_modis_aster.py", "scaling_report.py"]
 
 
 def main() -> int:

@@ -17,7 +17,9 @@ def _trained_like(model: torch.nn.Module) -> torch.nn.Module:
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.1)
-    model.set_normalisation(295.0, 7.0, [0.4] * model.n_guide or None, [0.2] * model.n_guide or None)
+    model.set_normalisation(
+        295.0, 7.0, [0.4] * model.n_guide or None, [0.2] * model.n_guide or None
+    )
     return model.eval()
 
 
@@ -106,8 +108,13 @@ def _scene_metrics(method: str, **kw):
     guide = scene["ndvi_250m"] if method == "disr" else None
     out = {}
     for name in ("bicubic", method):
-        sr = xlstsr.upscale(scene["lst_1km"], 4, method=name,
-                            guide=guide if name == method else None, **(kw if name == method else {}))
+        sr = xlstsr.upscale(
+            scene["lst_1km"],
+            4,
+            method=name,
+            guide=guide if name == method else None,
+            **(kw if name == method else {}),
+        )
         err = sr.values - truth
         out[name] = float(np.sqrt(np.nanmean(err**2)))
     return out
@@ -160,8 +167,13 @@ def test_bundled_disr_beats_bicubic_on_aster(shared_data):
         for name in got:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", GuideAlignmentWarning)
-                sr = xlstsr.upscale(lst, 4, method=name, guide=ndvi if name == "disr" else None,
-                                    mask_out_of_range=True)
+                sr = xlstsr.upscale(
+                    lst,
+                    4,
+                    method=name,
+                    guide=ndvi if name == "disr" else None,
+                    mask_out_of_range=True,
+                )
             ds = xlstsr.evaluate(sr, aster, coarse=lst, factor=4, erode=3, valid_min=230.0)
             got[name].append((float(ds["rmse"]), float(ds["spectral_ratio"])))
     b, d = np.mean(got["bicubic"], axis=0), np.mean(got["disr"], axis=0)
@@ -186,8 +198,9 @@ def test_methods_accept_checkpoint_and_module(sisr_file, disr_file):
     sr_mod = xlstsr.upscale(scene["lst_1km"], 4, method="sisr", model=sisr_file[0])
     np.testing.assert_allclose(sr_path.values, sr_mod.values, atol=1e-4)
     assert sr_path.shape == (1, 32, 32)
-    d = xlstsr.upscale(scene["lst_1km"], 4, method="disr", checkpoint=str(disr_file[1]),
-                       guide=scene["ndvi_250m"])
+    d = xlstsr.upscale(
+        scene["lst_1km"], 4, method="disr", checkpoint=str(disr_file[1]), guide=scene["ndvi_250m"]
+    )
     assert np.isfinite(d.values).all()
     assert get_method("disr", model=disr_file[0]).needs_guide
     with pytest.raises(CheckpointError, match="use method='disr'"):

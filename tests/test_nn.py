@@ -26,15 +26,21 @@ def _randomise(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 
 
 def _small(arch: str, factor: int = 4) -> torch.nn.Module:
-    cfg = {"rescnn": {"channels": 6, "n_blocks": 2}, "mrunet": {"base": 4, "levels": 2},
-           "guided_unet": {"base": 4, "levels": 2, "n_guide": 2}}[arch]
+    cfg = {
+        "rescnn": {"channels": 6, "n_blocks": 2},
+        "mrunet": {"base": 4, "levels": 2},
+        "guided_unet": {"base": 4, "levels": 2, "n_guide": 2},
+    }[arch]
     return build_model(arch, factor=factor, **cfg)
 
 
 @settings(max_examples=25, deadline=None)
 @given(
-    ny=st.integers(1, 9), nx=st.integers(1, 9), factor=st.integers(1, 5),
-    seed=st.integers(0, 2**16), dtype=st.sampled_from([np.float32, np.float64]),
+    ny=st.integers(1, 9),
+    nx=st.integers(1, 9),
+    factor=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from([np.float32, np.float64]),
 )
 def test_torch_bicubic_equals_numpy(ny, nx, factor, seed, dtype):
     a = np.random.default_rng(seed).normal(300, 8, (2, ny, nx)).astype(dtype)
@@ -46,8 +52,11 @@ def test_torch_bicubic_equals_numpy(ny, nx, factor, seed, dtype):
 
 @settings(max_examples=25, deadline=None)
 @given(
-    factor=st.integers(1, 4), n=st.integers(1, 4), min_valid=st.sampled_from([0.25, 0.5, 1.0]),
-    nan_frac=st.sampled_from([0.0, 0.1, 0.5]), seed=st.integers(0, 2**16),
+    factor=st.integers(1, 4),
+    n=st.integers(1, 4),
+    min_valid=st.sampled_from([0.25, 0.5, 1.0]),
+    nan_frac=st.sampled_from([0.0, 0.1, 0.5]),
+    seed=st.integers(0, 2**16),
 )
 def test_torch_degrade_equals_radiometric_mean(factor, n, min_valid, nan_frac, seed):
     rng = np.random.default_rng(seed)
@@ -57,8 +66,9 @@ def test_torch_degrade_equals_radiometric_mean(factor, n, min_valid, nan_frac, s
     got = radiometric_mean_torch(torch.from_numpy(a), factor, min_valid=min_valid).numpy()
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9, equal_nan=True)
-    got32 = radiometric_mean_torch(torch.from_numpy(a.astype(np.float32)), factor,
-                                   min_valid=min_valid).numpy()
+    got32 = radiometric_mean_torch(
+        torch.from_numpy(a.astype(np.float32)), factor, min_valid=min_valid
+    ).numpy()
     np.testing.assert_allclose(got32, ref, rtol=0, atol=2e-3, equal_nan=True)
 
 
@@ -91,8 +101,11 @@ def _measured_rf(model: torch.nn.Module, half: int = 20) -> int:
     f, size = model.factor, 2 * half + 1
     rng = np.random.default_rng(1)
     lst = torch.tensor(rng.uniform(290, 310, (1, 1, size, size)), dtype=torch.float32)
-    g = (torch.tensor(rng.random((1, model.n_guide, size * f, size * f)), dtype=torch.float32)
-         if model.n_guide else None)
+    g = (
+        torch.tensor(rng.random((1, model.n_guide, size * f, size * f)), dtype=torch.float32)
+        if model.n_guide
+        else None
+    )
     found = 0
     with torch.no_grad():
         base = model(lst, g)
@@ -138,8 +151,12 @@ def test_engine_chunked_equals_whole(arch):
     lst[0, 5:9, 7:12] = np.nan
     guide = rng.random((2, m.n_guide, 160, 144)).astype(np.float32) if m.n_guide else None
     whole = upscale_array(method, lst, guide, 4)
-    lazy = upscale_array(method, dsa.from_array(lst, chunks=(1, 20, 18)),
-                         None if guide is None else dsa.from_array(guide), 4)
+    lazy = upscale_array(
+        method,
+        dsa.from_array(lst, chunks=(1, 20, 18)),
+        None if guide is None else dsa.from_array(guide),
+        4,
+    )
     np.testing.assert_allclose(lazy.compute(scheduler="sync"), whole, atol=1e-3, equal_nan=True)
 
 

@@ -46,8 +46,15 @@ def test_degraded_pairs_use_radiometric_mean():
 def test_patches_skip_mostly_nan_and_split_by_scene():
     coarse, fine = _pattern_problem(n=4, h=8)
     coarse[0, :4, :6] = np.nan  # scene a: top-left window all cloud, top-right half
-    ps = make_patches(coarse, 4, target=fine, patch=16, stride=16, max_nan_fraction=0.5,
-                      scene_ids=["a", "b", "c", "d"])
+    ps = make_patches(
+        coarse,
+        4,
+        target=fine,
+        patch=16,
+        stride=16,
+        max_nan_fraction=0.5,
+        scene_ids=["a", "b", "c", "d"],
+    )
     per_scene = {s: int((ps.scene == s).sum()) for s in "abcd"}
     assert per_scene["b"] == 4 and per_scene["a"] == 3
     assert torch.isfinite(ps.lst).all()  # gaps filled like the engine does
@@ -60,8 +67,18 @@ def test_tiny_training_loss_falls():
     coarse, fine = _pattern_problem()
     ps = make_patches(**target_scale_pairs(coarse, 4, target=fine), factor=4, patch=24, stride=12)
     model = ResCNN(4, channels=8, n_blocks=1)
-    hist = fit(model, ps, mode="supervised", epochs=25, batch_size=8, lr=3e-3, patience=0,
-               augmentation=False, progress=False, engine="torch")
+    hist = fit(
+        model,
+        ps,
+        mode="supervised",
+        epochs=25,
+        batch_size=8,
+        lr=3e-3,
+        patience=0,
+        augmentation=False,
+        progress=False,
+        engine="torch",
+    )
     assert hist["train_loss"][-1] < hist["train_loss"][0] / 10, hist["train_loss"]
 
 
@@ -73,7 +90,9 @@ def test_determinism_two_runs_identical():
         torch.manual_seed(0)
         m = ResCNN(4, channels=4, n_blocks=1)
         torch.manual_seed(other)  # different global state before fit: fit must reseed
-        fit(m, ps, mode="supervised", epochs=3, batch_size=2, progress=False, engine="torch", seed=5)
+        fit(
+            m, ps, mode="supervised", epochs=3, batch_size=2, progress=False, engine="torch", seed=5
+        )
         with torch.no_grad():
             outs.append(m(ps.lst[:2]))
     assert torch.equal(outs[0], outs[1])
@@ -90,8 +109,10 @@ def test_nan_patches_no_nan_gradients():
     target[1, 0, 3:9] = float("nan")
     model = GuidedUNet(4, n_guide=1, base=4)
     batch = {"lst": lst, "lst_valid": valid, "guide": g, "target": target}
-    for mode, opts in (("supervised", {"w_detail": 1.0, "w_spectral": 0.5, "w_consistency": 1.0}),
-                       ("sif", {"gain": -10.0})):
+    for mode, opts in (
+        ("supervised", {"w_detail": 1.0, "w_spectral": 0.5, "w_consistency": 1.0}),
+        ("sif", {"gain": -10.0}),
+    ):
         model.zero_grad()
         loss = make_loss(mode, 4, **opts)(model, batch)
         loss.backward()
@@ -141,8 +162,9 @@ def test_lightning_engine_runs():
     ps = make_patches(**target_scale_pairs(coarse, 4, target=fine), factor=4, patch=16, stride=16)
     tr, va = split_by_scene(ps, 0.25)
     m = ResCNN(4, channels=4, n_blocks=1)
-    hist = fit(m, tr, va, mode="supervised", epochs=2, batch_size=4, progress=False,
-               engine="lightning")
+    hist = fit(
+        m, tr, va, mode="supervised", epochs=2, batch_size=4, progress=False, engine="lightning"
+    )
     assert hist["engine"] == "lightning" and hist["epochs_run"] == 2
     assert np.isfinite(hist["val_loss"]).all()
 
@@ -154,8 +176,24 @@ def test_train_main_cli(tmp_path):
     lst = 300 + rng.normal(0, 3, (3, 32, 32)).astype(np.float32)
     xr.Dataset({"LST": (("time", "y", "x"), lst)}).to_netcdf(tmp_path / "cube.nc")
     out = tmp_path / "m.pt"
-    rc = train_main(["--lst", str(tmp_path / "cube.nc"), "--variable", "LST", "--mode", "sisr",
-                     "--patch", "16", "--epochs", "2", "--engine", "torch", "--out", str(out)])
+    rc = train_main(
+        [
+            "--lst",
+            str(tmp_path / "cube.nc"),
+            "--variable",
+            "LST",
+            "--mode",
+            "sisr",
+            "--patch",
+            "16",
+            "--epochs",
+            "2",
+            "--engine",
+            "torch",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     m = load_model(out, factor=4, n_guide=0)
     assert m.metadata["mode"] == "sisr" and m.metadata["history"]["epochs_run"] == 2

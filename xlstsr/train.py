@@ -122,7 +122,9 @@ def degraded_pairs(
 
 
 def target_scale_pairs(
-    lst_coarse: np.ndarray, factor: int, guide: np.ndarray | None = None,
+    lst_coarse: np.ndarray,
+    factor: int,
+    guide: np.ndarray | None = None,
     target: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Pairs at the target scale: coarse LST (+ fine guide) and optional fine truth (NaN = invalid).
@@ -174,15 +176,18 @@ class PatchSet:
     def subset(self, idx: Any) -> PatchSet:
         idx = torch.as_tensor(np.asarray(idx), dtype=torch.long)
         return PatchSet(
-            self.lst[idx], self.lst_valid[idx],
+            self.lst[idx],
+            self.lst_valid[idx],
             None if self.guide is None else self.guide[idx],
             None if self.target is None else self.target[idx],
-            self.scene[idx.numpy()], self.factor,
+            self.scene[idx.numpy()],
+            self.factor,
         )
 
     def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor | None]:
         return {
-            "lst": self.lst[idx], "lst_valid": self.lst_valid[idx],
+            "lst": self.lst[idx],
+            "lst_valid": self.lst_valid[idx],
             "guide": None if self.guide is None else self.guide[idx],
             "target": None if self.target is None else self.target[idx],
         }
@@ -225,7 +230,9 @@ def make_patches(
 
     stride = patch if stride is None else stride
     if patch % factor or stride % factor:
-        raise ValueError(f"patch ({patch}) and stride ({stride}) must be multiples of factor {factor}")
+        raise ValueError(
+            f"patch ({patch}) and stride ({stride}) must be multiples of factor {factor}"
+        )
     lst_coarse = np.asarray(lst_coarse, np.float32)
     n, h, w = lst_coarse.shape
     H, W = h * factor, w * factor
@@ -239,7 +246,8 @@ def make_patches(
     ids = np.arange(n) if scene_ids is None else np.asarray(scene_ids)
     ds = xr.Dataset(data, coords={"scene": np.arange(n)})
     gen = xbatcher.BatchGenerator(
-        ds, input_dims={"y": patch, "x": patch},
+        ds,
+        input_dims={"y": patch, "x": patch},
         input_overlap={"y": patch - stride, "x": patch - stride},
     )
     lst_l, guide_l, tgt_l, sc_l = [], [], [], []
@@ -254,7 +262,9 @@ def make_patches(
         lst_l.append(c[keep])
         sc_l.append(ids[win["scene"].values[keep]])
         if guide is not None:
-            guide_l.append(np.stack([win[f"guide{b}"].values for b in range(guide.shape[1])], 1)[keep])
+            guide_l.append(
+                np.stack([win[f"guide{b}"].values for b in range(guide.shape[1])], 1)[keep]
+            )
         if target is not None:
             tgt_l.append(win["target"].values[keep])
     if not lst_l:
@@ -269,7 +279,8 @@ def make_patches(
         torch.from_numpy(valid[:, None]),
         torch.from_numpy(np.concatenate(guide_l).astype(np.float32)) if guide_l else None,
         torch.from_numpy(np.concatenate(tgt_l)[:, None].astype(np.float32)) if tgt_l else None,
-        np.concatenate(sc_l), factor,
+        np.concatenate(sc_l),
+        factor,
     )
 
 
@@ -314,8 +325,9 @@ def fit_guide_gain(
     from scipy import ndimage
 
     lc = np.asarray(lst_coarse, np.float64)
-    gc = block_nanmean(np.asarray(guide, np.float64)[..., 0, :, :] if np.ndim(guide) == 4 else guide,
-                       factor).astype(np.float64)
+    gc = block_nanmean(
+        np.asarray(guide, np.float64)[..., 0, :, :] if np.ndim(guide) == 4 else guide, factor
+    ).astype(np.float64)
     xs, ys = [], []
     for k in range(lc.shape[0]):
         a, b = lc[k], gc[min(k, gc.shape[0] - 1)]
@@ -336,7 +348,9 @@ def fit_guide_gain(
 
 
 # --------------------------------------------------------------------------- losses and loop
-def make_loss(mode: str, factor: int, **options: Any) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
+def make_loss(
+    mode: str, factor: int, **options: Any
+) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
     """``loss(model, batch) -> scalar`` for a training mode (see the module docstring).
 
     Options: ``"sif"``: ``alpha``, ``gain``, ``sigma``; ``"sisr"``/``"degraded_disr"``/
@@ -390,8 +404,9 @@ def _evaluate(model, loss_fn, patches: PatchSet, batch_size: int) -> float:
     return tot / max(cnt, 1)
 
 
-def _fit_torch(model, loss_fn, train, val, *, epochs, batch_size, lr, patience, seed, progress,
-               augmentation):
+def _fit_torch(
+    model, loss_fn, train, val, *, epochs, batch_size, lr, patience, seed, progress, augmentation
+):
     from tqdm.auto import tqdm
 
     gen = torch.Generator().manual_seed(seed)
@@ -416,7 +431,11 @@ def _fit_torch(model, loss_fn, train, val, *, epochs, batch_size, lr, patience, 
             cnt += len(idx)
         sched.step()
         hist["train_loss"].append(tot / max(cnt, 1))
-        vl = _evaluate(model, loss_fn, val, batch_size) if val is not None else hist["train_loss"][-1]
+        vl = (
+            _evaluate(model, loss_fn, val, batch_size)
+            if val is not None
+            else hist["train_loss"][-1]
+        )
         hist["val_loss"].append(vl)
         hist["epoch_seconds"].append(time.perf_counter() - t0)
         bar.set_postfix(train=f"{hist['train_loss'][-1]:.4f}", val=f"{vl:.4f}")
@@ -429,8 +448,9 @@ def _fit_torch(model, loss_fn, train, val, *, epochs, batch_size, lr, patience, 
     return hist, best_state, best
 
 
-def _fit_lightning(model, loss_fn, train, val, *, epochs, batch_size, lr, patience, seed, progress,
-                   augmentation):
+def _fit_lightning(
+    model, loss_fn, train, val, *, epochs, batch_size, lr, patience, seed, progress, augmentation
+):
     import lightning as L
     from lightning.pytorch.callbacks import Callback, EarlyStopping
 
@@ -469,8 +489,9 @@ def _fit_lightning(model, loss_fn, train, val, *, epochs, batch_size, lr, patien
 
         def configure_optimizers(self):
             opt = torch.optim.Adam(self.model.parameters(), lr=lr)
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1),
-                                                               eta_min=lr * 0.05)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+                opt, T_max=max(epochs, 1), eta_min=lr * 0.05
+            )
             return [opt], [sched]
 
     hist: dict[str, list] = {"train_loss": [], "val_loss": [], "epoch_seconds": []}
@@ -490,17 +511,28 @@ def _fit_lightning(model, loss_fn, train, val, *, epochs, batch_size, lr, patien
                 state["best"], state["best_state"] = vl, copy.deepcopy(model.state_dict())
 
     g = torch.Generator().manual_seed(seed)
-    tl = torch.utils.data.DataLoader(_Ds(train), batch_size=batch_size, shuffle=True, generator=g,
-                                     collate_fn=collate(train))
-    vl = (torch.utils.data.DataLoader(_Ds(val), batch_size=batch_size, collate_fn=collate(val))
-          if val is not None else None)
+    tl = torch.utils.data.DataLoader(
+        _Ds(train), batch_size=batch_size, shuffle=True, generator=g, collate_fn=collate(train)
+    )
+    vl = (
+        torch.utils.data.DataLoader(_Ds(val), batch_size=batch_size, collate_fn=collate(val))
+        if val is not None
+        else None
+    )
     callbacks = [_Track()]
     if patience and val is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
     trainer = L.Trainer(
-        max_epochs=epochs, accelerator="cpu", devices=1, deterministic=True, logger=False,
-        enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=progress,
-        callbacks=callbacks, num_sanity_val_steps=0,
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        deterministic=True,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+        callbacks=callbacks,
+        num_sanity_val_steps=0,
     )
     trainer.fit(LitSR(), tl, vl)
     return hist, state["best_state"], state["best"]
@@ -565,8 +597,17 @@ def fit(
     loss_fn = make_loss(mode, train.factor, **(loss_options or {}))
     runner = _fit_lightning if engine == "lightning" else _fit_torch
     hist, best_state, best = runner(
-        model, loss_fn, train, val, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-        seed=seed, progress=progress, augmentation=augmentation,
+        model,
+        loss_fn,
+        train,
+        val,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        seed=seed,
+        progress=progress,
+        augmentation=augmentation,
     )
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -609,7 +650,9 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     """
     from .nn import build_model, save_model
 
-    ap = argparse.ArgumentParser(prog="xlstsr train", description=train_main.__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="xlstsr train", description=train_main.__doc__.splitlines()[0]
+    )
     ap.add_argument("--lst", required=True, help="LST cube (Zarr, NetCDF or GeoTIFF), Kelvin")
     ap.add_argument("--variable", default=None, help="LST variable name in a Dataset")
     ap.add_argument("--guide", default=None, help="fine guide (e.g. NDVI) at factor x the LST grid")
@@ -652,20 +695,41 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     model = build_model(arch, factor=f, **({"n_guide": n_guide} if arch == "guided_unet" else {}))
     patches = make_patches(**pairs, factor=f, patch=args.patch, stride=args.patch // 2)
     n_sc = len(np.unique(patches.scene))
-    train, val = split_by_scene(patches, args.val_fraction, args.seed) if n_sc > 1 else (patches, None)
+    train, val = (
+        split_by_scene(patches, args.val_fraction, args.seed) if n_sc > 1 else (patches, None)
+    )
     opts: dict[str, Any] = {}
     if args.mode == "sif":
         opts["gain"] = fit_guide_gain(lst, pairs["guide"], f)
-    hist = fit(model, train, val, mode=args.mode, loss_options=opts, epochs=args.epochs,
-               batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
-               engine=args.engine)
-    save_model(model, args.out, mode=args.mode, loss=args.mode, loss_options=opts,
-               training_data={"lst": args.lst, "guide": args.guide, "truth": args.truth},
-               training_scales=("degraded by factor" if args.mode in ("sisr", "degraded_disr")
-                                else "target scale"),
-               history={k: hist[k] for k in ("best_val_loss", "epochs_run", "engine")})
-    print(f"wrote {args.out}: {hist['epochs_run']} epochs, best validation loss "
-          f"{hist['best_val_loss']:.4f}")
+    hist = fit(
+        model,
+        train,
+        val,
+        mode=args.mode,
+        loss_options=opts,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        patience=args.patience,
+        seed=args.seed,
+        engine=args.engine,
+    )
+    save_model(
+        model,
+        args.out,
+        mode=args.mode,
+        loss=args.mode,
+        loss_options=opts,
+        training_data={"lst": args.lst, "guide": args.guide, "truth": args.truth},
+        training_scales=(
+            "degraded by factor" if args.mode in ("sisr", "degraded_disr") else "target scale"
+        ),
+        history={k: hist[k] for k in ("best_val_loss", "epochs_run", "engine")},
+    )
+    print(
+        f"wrote {args.out}: {hist['epochs_run']} epochs, best validation loss "
+        f"{hist['best_val_loss']:.4f}"
+    )
     return 0
 
 

@@ -89,8 +89,11 @@ class _DeepMethod(TorchModelMethod):
         if given > 1:
             raise TypeError("give at most one of checkpoint=, model= and weights=")
         if model is None:
-            path = Path(checkpoint) if checkpoint is not None else bundled_path(
-                weights or self.default_weights)
+            path = (
+                Path(checkpoint)
+                if checkpoint is not None
+                else bundled_path(weights or self.default_weights)
+            )
             from ..nn.checkpoint import load_model
 
             model = load_model(path, device="cpu", n_guide=None)

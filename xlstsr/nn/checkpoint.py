@@ -195,14 +195,20 @@ def load_model(
     if n_guide is not None and int(n_guide) != m_guide:
         inputs = meta.get("inputs", [])
         if m_guide and int(n_guide) == 0:
-            msg = (f"checkpoint {str(path)!r} is a guided (DISR) model needing {m_guide} guide "
-                   f"band(s) {inputs[1:]}; pass guide=...")
+            msg = (
+                f"checkpoint {str(path)!r} is a guided (DISR) model needing {m_guide} guide "
+                f"band(s) {inputs[1:]}; pass guide=..."
+            )
         elif m_guide == 0:
-            msg = (f"checkpoint {str(path)!r} is a SISR model taking no guide, but {n_guide} guide "
-                   "band(s) were given; drop the guide or use a guided checkpoint")
+            msg = (
+                f"checkpoint {str(path)!r} is a SISR model taking no guide, but {n_guide} guide "
+                "band(s) were given; drop the guide or use a guided checkpoint"
+            )
         else:
-            msg = (f"checkpoint {str(path)!r} expects {m_guide} guide band(s) {inputs[1:]}, got "
-                   f"{n_guide}; pass exactly these bands in this order")
+            msg = (
+                f"checkpoint {str(path)!r} expects {m_guide} guide band(s) {inputs[1:]}, got "
+                f"{n_guide}; pass exactly these bands in this order"
+            )
         raise CheckpointError(msg)
     try:
         model = ARCHITECTURES[arch](**blob["config"])

@@ -64,7 +64,8 @@ class _LSTModel(nn.Module):
         self.register_buffer("guide_mean", torch.zeros(max(self.n_guide, 1)))
         self.register_buffer("guide_std", torch.ones(max(self.n_guide, 1)))
         self.register_buffer(
-            "cubic_weight", torch.as_tensor(cubic_kernel_bank(self.factor), dtype=torch.float32)[:, None]
+            "cubic_weight",
+            torch.as_tensor(cubic_kernel_bank(self.factor), dtype=torch.float32)[:, None],
         )
         self._config: dict[str, Any] = {"factor": self.factor}
 
@@ -213,8 +214,9 @@ class _ResUNet(_LSTModel):
         self._config.update(base=int(base), levels=int(levels))
         self.levels = int(levels)
         cin = 1 + 2 * self.n_guide
-        self.stem = nn.Sequential(nn.Conv2d(cin, base, 3, padding=1), nn.LeakyReLU(0.1),
-                                  _ResBlock(base))
+        self.stem = nn.Sequential(
+            nn.Conv2d(cin, base, 3, padding=1), nn.LeakyReLU(0.1), _ResBlock(base)
+        )
         chans = [base * 2**i for i in range(self.levels + 1)]
         self.downs = nn.ModuleList(_Down(chans[i], chans[i + 1]) for i in range(self.levels))
         self.bottom = _ResBlock(chans[-1])

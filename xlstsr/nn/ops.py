@@ -53,7 +53,9 @@ def _upsample_last(x: torch.Tensor, weight: torch.Tensor, factor: int) -> torch.
     return out.transpose(1, 2).reshape(*lead, n * factor)
 
 
-def cubic_upsample_torch(x: torch.Tensor, factor: int, weight: torch.Tensor | None = None) -> torch.Tensor:
+def cubic_upsample_torch(
+    x: torch.Tensor, factor: int, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Keys (a = -0.5) cubic upsampling of the last two axes, edge replicate, pixel-area aligned.
 
     Equal (to float rounding) to :func:`xlstsr.kernels.interp.cubic_upsample`. Receptive field:
@@ -67,7 +69,9 @@ def cubic_upsample_torch(x: torch.Tensor, factor: int, weight: torch.Tensor | No
     if factor == 1:
         return x
     if weight is None:
-        weight = torch.as_tensor(cubic_kernel_bank(factor), dtype=x.dtype, device=x.device)[:, None, :]
+        weight = torch.as_tensor(cubic_kernel_bank(factor), dtype=x.dtype, device=x.device)[
+            :, None, :
+        ]
     weight = weight.to(dtype=x.dtype, device=x.device)
     out = _upsample_last(x, weight, factor)
     out = _upsample_last(out.transpose(-1, -2), weight, factor)
@@ -128,8 +132,12 @@ def gaussian_highpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
 def sobel(x: torch.Tensor) -> torch.Tensor:
     """Sobel derivatives of (B, C, H, W): (B, 2C, H, W) = d/dy and d/dx per channel."""
     b, c, h, w = x.shape
-    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype,
-                      device=x.device) / 8.0
+    kx = (
+        torch.tensor(
+            [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device
+        )
+        / 8.0
+    )
     k = torch.stack([kx.T, kx])[:, None]  # (2, 1, 3, 3)
     y = F.conv2d(F.pad(x.reshape(b * c, 1, h, w), (1, 1, 1, 1), mode="replicate"), k)
     return y.reshape(b, 2 * c, h, w)
