@@ -29,6 +29,7 @@ from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.scaling import block_mean
 from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
 from xlstsr.scaling import scaling_stats
+from xlstsr.train_bundled import EVAL_PAIRS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -377,6 +378,8 @@ def sr_section(pairs, lines: list[str], methods: list[str]) -> dict:
             ("1km->250m (ASTER)", lst, ndvi_f, truth.values),
         ):
             for m in methods:
+                if m in ("sisr", "disr") and pid not in EVAL_PAIRS:
+                    continue  # the bundled models were trained on the other pairs
                 try:
                     sr = xlstsr.upscale(
                         coarse, 4, m, guide=guide if m in ("tsharp", "dms", "disr") else None

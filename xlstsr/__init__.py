@@ -19,10 +19,10 @@ from . import datasets, errors
 from ._version import __version__
 from .degrade import coarsen
 from .evaluate import evaluate
+from .io import upscale_to_zarr
 from .methods import available_methods, register_method
 from .scaling import scaling_stats
 from .upscale import upscale
-from .io import upscale_to_zarr
 
 __all__ = [
     "__version__",

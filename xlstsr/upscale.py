@@ -164,7 +164,10 @@ def upscale(
     if scale_correction is not None:
         from .correction import apply_scale_correction
 
-        cg = prepare_guide(cguide, kelvin, factor, lead) if cguide is not None else None
+        if gdata is not None:  # already aligned for the method
+            cg = gdata
+        else:
+            cg = prepare_guide(cguide, kelvin, factor, lead) if cguide is not None else None
         out = apply_scale_correction(out, data, cg, factor, scale_correction)
     fy, fx, ft = fine_grid(kelvin, factor)
     shape = (*tuple(kelvin.sizes[d] for d in lead), fy.size, fx.size)

@@ -16,9 +16,9 @@ from .base import UpscaleMethod, available_methods, get_method, register_method
 from .torch_model import TorchModelMethod
 
 # importing the modules registers their methods
-from . import bicubic  # noqa: E402,F401  isort: skip
-from . import tsharp  # noqa: E402,F401  isort: skip
-from . import dms  # noqa: E402,F401  isort: skip
-from . import deep  # noqa: E402,F401  isort: skip
+from . import bicubic  # noqa: F401  isort: skip
+from . import tsharp  # noqa: F401  isort: skip
+from . import dms  # noqa: F401  isort: skip
+from . import deep  # noqa: F401  isort: skip
 
 __all__ = ["TorchModelMethod", "UpscaleMethod", "available_methods", "get_method", "register_method"]
