@@ -13,12 +13,11 @@ from hypothesis import strategies as st
 
 import xlstsr
 from xlstsr.errors import GuideCoverageError
-from xlstsr.kernels.aggregate import radiometric_mean
+from xlstsr.kernels.aggregate import conserve_radiometric, radiometric_mean
 from xlstsr.kernels.interp import cubic_upsample
 from xlstsr.kernels.sharpen import (
     LinearLeafForest,
     block_stats,
-    conserve_radiometric,
     homogeneity_weights,
     linear_fit,
     residual_correct,

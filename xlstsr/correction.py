@@ -45,7 +45,7 @@ import dask.array as dsa
 import numpy as np
 
 from .errors import GridError
-from .kernels.aggregate import radiometric_mean
+from .kernels.aggregate import conserve_radiometric, radiometric_mean
 from .kernels.interp import cubic_upsample, fill_gaps, nearest_upsample
 from .kernels.scaling import block_mean, fit_power_law, within_block_variance
 
@@ -228,18 +228,6 @@ def detail_gain(
     return 1.0 if abs(g - 1.0) < 1e-9 else g
 
 
-def _restore_consistency(
-    fine: np.ndarray, lst: np.ndarray, factor: int, iterations: int = 3
-) -> np.ndarray:
-    """Add the blockwise coarse residual so that ``radiometric_mean(fine) == lst`` where valid."""
-    out = fine.copy()
-    for _ in range(iterations):
-        agg = radiometric_mean(out, factor, min_valid=1e-9)
-        r = np.where(np.isfinite(lst) & np.isfinite(agg), lst - agg, 0.0)
-        out = out + nearest_upsample(r, factor)
-    return out
-
-
 def correct_image(
     sr: np.ndarray,
     lst: np.ndarray,
@@ -293,7 +281,7 @@ def correct_image(
     gain = detail_gain(base, detail - bm, factor, target, max_gain=cap)
     out = sr
     if gain != 1.0:
-        out = _restore_consistency(base + bm + gain * (detail - bm), lst, factor, iterations=2)
+        out = conserve_radiometric(base + bm + gain * (detail - bm), lst, factor)
     out = np.where(np.isfinite(sr), out, np.nan)
     info = {
         "gain": gain,

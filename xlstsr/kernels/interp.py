@@ -67,18 +67,18 @@ def nearest_upsample(a: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(a, factor, axis=-2), factor, axis=-1)
 
 
-def fill_gaps(a: np.ndarray, radius: int) -> np.ndarray:
+def fill_gaps(a: np.ndarray, radius: int, far_value: float | None = None) -> np.ndarray:
     """Fill NaN gaps locally so that models can run over them; re-mask the result afterwards.
 
     ``radius`` rounds of 3x3 averaging of valid neighbours fill every gap pixel within
     ``radius`` pixels (Chebyshev) of valid data; each filled value depends only on data within
     ``radius`` pixels, which keeps chunked (halo) processing exact. Pixels farther from any valid
-    pixel get the mean of the valid pixels: they cannot influence a valid output of a model
-    whose receptive field is at most ``radius``.
+    pixel get the mean of the valid pixels of their image (or ``far_value`` when given): they
+    cannot influence a valid output of a model whose receptive field is at most ``radius``.
     """
     out = np.array(a, dtype=np.result_type(a, np.float32), copy=True)
     valid = np.isfinite(out)
-    if valid.all() or not valid.any():
+    if valid.all() or (far_value is None and not valid.any()):
         return out
     size = (1,) * (out.ndim - 2) + (3, 3)
     for _ in range(radius):
@@ -90,7 +90,9 @@ def fill_gaps(a: np.ndarray, radius: int) -> np.ndarray:
         newly = missing & (cnt > 1e-12)
         out[newly] = (vals[newly] / cnt[newly]).astype(out.dtype)
         valid = valid | newly
-    if not valid.all():
+    if not valid.all() and far_value is not None:
+        out[~valid] = far_value
+    elif not valid.all():
         # per 2-D image, so one cloudy time step does not borrow another's temperature
         flat = out.reshape(-1, *out.shape[-2:])
         vflat = valid.reshape(flat.shape)

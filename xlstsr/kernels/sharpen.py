@@ -8,7 +8,7 @@ agrees with the input at the input scale. The pieces here work on single images:
 - :func:`window_std`: the same std in a sliding ``factor`` x ``factor`` window at the fine scale;
 - :func:`linear_fit`: weighted least squares with an intercept (TsHARP);
 - :class:`LinearLeafForest`: bagged regression trees with a ridge regression in each leaf (DMS);
-- :func:`residual_correct` and :func:`conserve_radiometric`: residual correction and exact
+- :func:`residual_correct` and :func:`~xlstsr.kernels.aggregate.conserve_radiometric`: residual correction and exact
   radiometric conservation, ``(mean T^4)^(1/4)`` of every output block = the coarse input.
 """
 
@@ -17,14 +17,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .aggregate import block_view, radiometric_mean
+from .aggregate import block_view, conserve_radiometric, radiometric_mean
 from .interp import cubic_upsample, nearest_upsample
 
 __all__ = [
     "LinearLeafForest",
     "bicubic_fallback",
     "block_stats",
-    "conserve_radiometric",
     "homogeneity_weights",
     "linear_fit",
     "linear_predict",
@@ -247,39 +246,6 @@ class LinearLeafForest:
                 pred[sel] = np.clip(ym + (xs[sel] - xm) @ b, lo, hi)
             out += pred
         return out / len(self.trees_)
-
-
-def conserve_radiometric(
-    fine: np.ndarray, coarse: np.ndarray, factor: int, *, tol: float = 1e-6, max_iter: int = 4
-) -> np.ndarray:
-    """Scale each output block in T^4 so that its radiometric mean equals the coarse value.
-
-    ``(mean (k T^4))^(1/4) = k^(1/4) (mean T^4)^(1/4)``, so one multiplicative step per block in
-    radiance space is exact; it is repeated (at most ``max_iter`` times) until the largest
-    mismatch is below ``tol`` K, which only round-off needs. Blocks whose coarse value is NaN
-    are left as they are.
-
-    Parameters
-    ----------
-    fine : ndarray, (..., Y, X)
-        Fine LST (K), finite.
-    coarse : ndarray, (..., Y/f, X/f)
-        Target coarse LST (K).
-    factor : int
-        Ratio of the grids.
-    """
-    t = np.asarray(fine, dtype=np.float64)
-    c = np.asarray(coarse, dtype=np.float64)
-    ok = np.isfinite(c)
-    for _ in range(max_iter):
-        agg = radiometric_mean(t, factor).astype(np.float64)
-        err = np.where(ok, c - agg, 0.0)
-        if np.nanmax(np.abs(err), initial=0.0) < tol:
-            break
-        with np.errstate(invalid="ignore", divide="ignore"):
-            k = np.where(ok & (agg > 0), (c / agg) ** 4, 1.0)
-        t = (t**4 * nearest_upsample(k, factor)) ** 0.25
-    return t
 
 
 def residual_correct(

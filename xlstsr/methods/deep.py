@@ -25,8 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import CheckpointError
-from ..kernels.aggregate import radiometric_mean
-from ..kernels.interp import nearest_upsample
+from ..kernels.aggregate import conserve_radiometric
 from .base import register_method
 from .torch_model import TorchModelMethod
 
@@ -56,17 +55,13 @@ def bundled_path(name: str) -> Path:
     return path
 
 
-def conserve_radiance(sr: np.ndarray, lst: np.ndarray, factor: int, n_iter: int = 2) -> np.ndarray:
-    """Add back the coarse residual so that ``radiometric_mean(sr, f)`` equals ``lst``.
+def conserve_radiance(sr: np.ndarray, lst: np.ndarray, factor: int) -> np.ndarray:
+    """Make ``radiometric_mean(sr, f)`` equal ``lst`` (per-block scaling in T^4).
 
-    Each coarse pixel's residual ``lst - radiometric_mean(sr, f)`` is added to its ``f x f`` fine
-    pixels (``n_iter`` rounds: the T^4 aggregation is not linear); local, so chunking stays exact.
+    Local to each coarse pixel, so chunked inference stays exact; see
+    :func:`xlstsr.kernels.aggregate.conserve_radiometric`.
     """
-    out = np.asarray(sr, np.float64)
-    for _ in range(n_iter):
-        res = np.asarray(lst, np.float64) - radiometric_mean(out, factor)
-        out = out + nearest_upsample(np.nan_to_num(res), factor)
-    return out.astype(sr.dtype, copy=False)
+    return conserve_radiometric(sr, lst, factor).astype(sr.dtype, copy=False)
 
 
 class _DeepMethod(TorchModelMethod):

@@ -47,9 +47,9 @@ import threading
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from ..errors import XlstsrError
+from ..kernels.interp import fill_gaps
 from .base import UpscaleMethod
 
 __all__ = ["TorchModelMethod", "measure_receptive_field", "resolve_device"]
@@ -217,29 +217,12 @@ def measure_receptive_field(
 
 
 def _fill_guide(guide: np.ndarray, radius: int, fill_value: float) -> np.ndarray:
-    """Fill guide NaN with ``radius`` rounds of 3x3 valid-neighbour averaging, then a constant.
+    """Fill guide NaN locally (``radius`` rounds of valid-neighbour averaging), then a constant.
 
     Purely local (a filled value depends only on data within ``radius`` fine pixels), so chunked
     inference stays identical to whole-array inference.
     """
-    out = np.array(guide, dtype=np.float32, copy=True)
-    valid = np.isfinite(out)
-    if valid.all():
-        return out
-    size = (1,) * (out.ndim - 2) + (3, 3)
-    for _ in range(radius):
-        missing = ~valid
-        if not missing.any():
-            break
-        vals = ndimage.uniform_filter(
-            np.where(valid, out, 0.0).astype(np.float64), size, mode="constant"
-        )
-        cnt = ndimage.uniform_filter(valid.astype(np.float64), size, mode="constant")
-        newly = missing & (cnt > 1e-12)
-        out[newly] = (vals[newly] / cnt[newly]).astype(np.float32)
-        valid |= newly
-    out[~valid] = fill_value
-    return out
+    return fill_gaps(np.asarray(guide, dtype=np.float32), radius, far_value=fill_value)
 
 
 class TorchModelMethod(UpscaleMethod):
