@@ -171,3 +171,18 @@ def test_upscale_keywords_pass_through_and_enter_the_fingerprint(tmp_path):
         xlstsr.upscale_to_zarr(
             da, tmp_path / "b.zarr", 2, time_chunk=1, progress=False, mode="resume"
         )
+
+
+def test_output_compression_default_and_override(tmp_path):
+    import zarr
+
+    import xlstsr
+
+    lst = xlstsr.datasets.sample_scene(n_times=1, size=32)["lst_1km"]
+    xlstsr.upscale_to_zarr(lst, tmp_path / "a.zarr", factor=4, progress=False)
+    (codec,) = zarr.open_group(tmp_path / "a.zarr")["lst_1km"].compressors
+    assert type(codec).__name__ == "BloscCodec" and codec.cname.value == "lz4"
+    xlstsr.upscale_to_zarr(lst, tmp_path / "b.zarr", factor=4, progress=False, compressors=None)
+    assert zarr.open_group(tmp_path / "b.zarr")["lst_1km"].compressors == ()
+    with pytest.raises(ValueError, match="compressors"):
+        xlstsr.upscale_to_zarr(lst, tmp_path / "c.zarr", factor=4, progress=False, compressors="fast")

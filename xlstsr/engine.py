@@ -48,11 +48,10 @@ def _upscale_numpy(
     """Whole-array inference on (n, y, x) LST and (n, c, Y, X) guide."""
     n, ny, nx = lst.shape
     out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
-    out = np.full((n, ny * factor, nx * factor), np.nan, dtype=out_dtype)
     valid = np.isfinite(lst)
     keep = valid.reshape(n, -1).any(axis=1)  # all-NaN images are skipped
     if not keep.any():
-        return out
+        return np.full((n, ny * factor, nx * factor), np.nan, dtype=out_dtype)
     sub = lst[keep]
     filled = fill_gaps(sub, int(method.halo(factor)))
     g = None if guide is None else guide[keep]
@@ -62,8 +61,15 @@ def _upscale_numpy(
             f"method {method.name!r} returned shape {res.shape}, expected "
             f"{(sub.shape[0], ny * factor, nx * factor)}"
         )
-    gap = np.repeat(np.repeat(~valid[keep], factor, axis=-2), factor, axis=-1)
-    out[keep] = np.where(gap, np.nan, res)
+    res = np.array(res, dtype=out_dtype, copy=True)
+    # re-mask in place through a (n, y, f, x, f) view: no factor^2-sized mask is materialised
+    gap = ~valid[keep][:, :, None, :, None]
+    view = res.reshape(res.shape[0], ny, factor, nx, factor)
+    np.copyto(view, np.nan, where=np.broadcast_to(gap, view.shape))
+    if keep.all():
+        return res
+    out = np.full((n, ny * factor, nx * factor), np.nan, dtype=out_dtype)
+    out[keep] = res
     return out
 
 

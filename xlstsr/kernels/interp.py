@@ -85,8 +85,8 @@ def fill_gaps(a: np.ndarray, radius: int, far_value: float | None = None) -> np.
         missing = ~valid
         if not missing.any():
             break
-        vals = ndimage.uniform_filter(np.where(valid, out, 0.0).astype(np.float64), size, mode="constant")
-        cnt = ndimage.uniform_filter(valid.astype(np.float64), size, mode="constant")
+        vals = ndimage.uniform_filter(np.where(valid, out, 0.0), size, mode="constant")
+        cnt = ndimage.uniform_filter(valid.astype(out.dtype), size, mode="constant")
         newly = missing & (cnt > 1e-12)
         out[newly] = (vals[newly] / cnt[newly]).astype(out.dtype)
         valid = valid | newly
