@@ -91,3 +91,11 @@ def test_real_modis_aster_ndvi_offsets_work(shared_data):
 def test_modis_constants():
     assert MODIS_1KM * 1200 == pytest.approx(1111950.5197, rel=1e-9)
     assert "+R=6371007.181" in MODIS_SINUSOIDAL
+
+
+def test_guide_other_crs_without_overlap(scene):
+    # an NDVI in UTM far from the (sinusoidal) LST: a clear error through upscale
+    lst = scene["lst_1km"]
+    guide = make_lst(np.full((64, 64), 0.5), res=250.0, crs="EPSG:32633")
+    with pytest.raises(GuideCoverageError, match=r"covers 0% .*check both CRS"):
+        lst.lstsr.upscale(4, method="tsharp", guide=guide)
