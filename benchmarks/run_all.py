@@ -8,7 +8,15 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["engine.py", "zarr_compression.py", "bench_models.py", "accuracy_modis_aster.py", "scaling_report.py"]
+SCRIPTS = [
+    "engine.py",
+    "zarr_compression.py",
+    "bench_models.py",
+    "accuracy_modis_aster.py",
+    "scaling_report.py",
+    "one_level_up.py",
+    "target_scale_sisr.py",
+]
 
 
 def main() -> int:

@@ -21,7 +21,9 @@ Models (all factor 4):
 ``disr_unet_x4.pt``
     :class:`~xlstsr.nn.models.GuidedUNet` (NDVI guide, base 12, 2 levels), cross-sensor supervised:
     MODIS LST 1 km + MODIS NDVI 250 m -> ASTER LST on the 250 m MODIS grid (invalid ASTER masked),
-    with a high-pass detail term and a spectral-energy term (see :func:`xlstsr.nn.losses.supervised_loss`).
+    with a high-pass detail term and a spectral-energy term (see :func:`xlstsr.nn.losses.supervised_loss`);
+    their weights and the learning rate were chosen on ``VAL_PAIRS`` only
+    (``benchmarks/select_disr.py``, docs/results/disr_selection.md).
 ``disr_degraded_x4.pt``
     :class:`~xlstsr.nn.models.GuidedUNet` (base 12), degraded DISR on the training pairs:
     ``(radiometric_mean(LST_1km, 4), NDVI block-averaged to 1 km) -> LST_1km``.
@@ -382,11 +384,11 @@ def train_disr(
 
     supervised = kind == "supervised"
     train, val, (lst, ndvi) = disr_patches(data_dir, with_truth=supervised, stride=stride)
-    lr = lr or (1e-3 if supervised else 5e-4)
+    lr = lr or 5e-4  # supervised: chosen on VAL_PAIRS (benchmarks/select_disr.py)
     torch.manual_seed(seed)
     model = GuidedUNet(FACTOR, n_guide=1, base=12, levels=2)
     if supervised:
-        opts = {"w_detail": 1.0, "w_spectral": 0.25, **(loss_options or {})}
+        opts = {"w_detail": 1.0, "w_spectral": 1.0, **(loss_options or {})}
         loss = (
             "Huber(SR, ASTER) + w_detail Huber(HP(SR), HP(ASTER)) + w_spectral "
             "log^2(E_HP(SR)/E_HP(ASTER)), HP = x - Gaussian(sigma=2 fine px)"
