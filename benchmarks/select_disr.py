@@ -10,7 +10,8 @@ never for gradient steps). The 35 ``EVAL_PAIRS`` are not read here.
 Rule, fixed before any candidate is scored: among the candidates whose mean validation spectral
 ratio lies in [0.8, 1.2] (the issue's band), the lowest mean validation RMSE; if none lies in the
 band, the lowest RMSE + |ratio - 1| (K and ratio units added, a plain compromise). The chosen
-setting becomes the default of ``xlstsr.train_bundled`` and its checkpoint is copied into
+setting is written by hand into ``xlstsr.train_bundled.SUPERVISED_LOSS`` / ``SUPERVISED_LR`` (a
+test checks that the shipped file records them) and its checkpoint is copied into
 ``xlstsr/weights/`` with ``--install``.
 
 Writes ``disr_selection.md`` (and the candidates' checkpoints under ``--work``).

@@ -149,6 +149,21 @@ def test_bundled_disr_loads(weights):
     assert not set(m.metadata["train_pairs"]) & set(m.metadata["eval_pairs"])
 
 
+def test_bundled_disr_is_what_make_weights_trains():
+    """The shipped cross-sensor file records the loss settings `make weights` uses now.
+
+    Guards against changing the chosen settings (benchmarks/select_disr.py) without retraining.
+    """
+    from xlstsr.methods.deep import bundled_path
+    from xlstsr.train_bundled import SUPERVISED_LOSS, TRAIN_PAIRS, VAL_PAIRS
+
+    meta = load_model(bundled_path("unet"), factor=4, n_guide=1).metadata
+    assert meta["mode"] == "supervised"
+    assert meta["loss_options"] == SUPERVISED_LOSS
+    assert meta["train_pairs"] == list(TRAIN_PAIRS)
+    assert meta["val_pairs"] == list(VAL_PAIRS)
+
+
 def test_bundled_disr_beats_bicubic_on_aster(shared_data):
     """The default (cross-sensor) DISR against ASTER on two held-out pairs: lower RMSE, more detail.
 

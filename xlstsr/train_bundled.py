@@ -111,6 +111,10 @@ EVAL_PAIRS: tuple[str, ...] = (
 VAL_PAIRS: tuple[str, ...] = ("040", "117", "171", "202")
 
 FACTOR = 4
+#: cross-sensor DISR loss weights and learning rate, chosen on VAL_PAIRS only
+#: (``benchmarks/select_disr.py``, docs/results/disr_selection.md)
+SUPERVISED_LOSS: dict[str, float] = {"w_detail": 1.0, "w_spectral": 1.0}
+SUPERVISED_LR = 5e-4
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 SPLIT_NOTE = (
     "modis_aster: trained on TRAIN_PAIRS (20; early stopping on VAL_PAIRS among them), the 35 "
@@ -384,11 +388,11 @@ def train_disr(
 
     supervised = kind == "supervised"
     train, val, (lst, ndvi) = disr_patches(data_dir, with_truth=supervised, stride=stride)
-    lr = lr or 5e-4  # supervised: chosen on VAL_PAIRS (benchmarks/select_disr.py)
+    lr = lr or (SUPERVISED_LR if supervised else 5e-4)
     torch.manual_seed(seed)
     model = GuidedUNet(FACTOR, n_guide=1, base=12, levels=2)
     if supervised:
-        opts = {"w_detail": 1.0, "w_spectral": 1.0, **(loss_options or {})}
+        opts = {**SUPERVISED_LOSS, **(loss_options or {})}
         loss = (
             "Huber(SR, ASTER) + w_detail Huber(HP(SR), HP(ASTER)) + w_spectral "
             "log^2(E_HP(SR)/E_HP(ASTER)), HP = x - Gaussian(sigma=2 fine px)"
