@@ -38,12 +38,16 @@ import xlstsr  # noqa: E402
 from xlstsr.errors import GuideAlignmentWarning  # noqa: E402
 from xlstsr.train_bundled import VAL_PAIRS, WEIGHTS_DIR, load_pair  # noqa: E402
 
-#: (name, learning rate, loss options); the first is the setting shipped before this selection
-CANDIDATES: list[tuple[str, float, dict[str, float]]] = [
-    ("s025", 1e-3, {"w_detail": 1.0, "w_spectral": 0.25}),
-    ("s05", 1e-3, {"w_detail": 1.0, "w_spectral": 0.5}),
-    ("s1", 5e-4, {"w_detail": 1.0, "w_spectral": 1.0}),
-    ("s2", 5e-4, {"w_detail": 1.0, "w_spectral": 2.0}),
+#: (name, learning rate, loss options, other train_bundled options); the first is the setting
+#: shipped before this selection. Round 1: patch stride 64, 20 epochs (the train_bundled
+#: defaults); round 2: stride 32 (4x the patches) and 40 epochs.
+CANDIDATES: list[tuple[str, float, dict[str, float], dict[str, int]]] = [
+    ("s025", 1e-3, {"w_detail": 1.0, "w_spectral": 0.25}, {}),
+    ("s05", 1e-3, {"w_detail": 1.0, "w_spectral": 0.5}, {}),
+    ("s1", 5e-4, {"w_detail": 1.0, "w_spectral": 1.0}, {}),
+    ("s2", 5e-4, {"w_detail": 1.0, "w_spectral": 2.0}, {}),
+    ("s05_st32", 1e-3, {"w_detail": 1.0, "w_spectral": 0.5}, {"stride": 32, "epochs": 40}),
+    ("s1_st32", 5e-4, {"w_detail": 1.0, "w_spectral": 1.0}, {"stride": 32, "epochs": 40}),
 ]
 BAND = (0.8, 1.2)
 # load_pair()["aster"] is already decoded and masked (> 0, eroded 3 px, > 230 K): eroding it
@@ -51,13 +55,19 @@ BAND = (0.8, 1.2)
 TRUTH = {"erode": 0, "valid_min": 230.0}
 
 
-def train(name: str, lr: float, opts: dict[str, float], work: Path) -> tuple[Path, float]:
+def train(
+    name: str, lr: float, opts: dict[str, float], other: dict[str, int], work: Path
+) -> tuple[Path, float]:
     out = work / name
+    if (out / "disr_unet_x4.pt").exists():  # trained by an earlier run: scored again only
+        return out / "disr_unet_x4.pt", float("nan")
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "xlstsr.train_bundled", "--only", "disr_unet", "--threads", "1",
            "--out", str(out), "--no-progress", "--lr", str(lr)]
     for k, v in opts.items():
         cmd += ["--loss-option", f"{k}={v}"]
+    for k, v in other.items():
+        cmd += [f"--{k}", str(v)]
     t0 = time.perf_counter()
     log = out / "train.log"
     with open(log, "w") as fh:
@@ -90,17 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="candidates trained at once")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "disr_selection")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
-    ap.add_argument("--reuse", action="store_true", help="score existing checkpoints in --work")
     ap.add_argument("--install", action="store_true",
                     help="copy the chosen checkpoint to xlstsr/weights/disr_unet_x4.pt")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    if args.reuse:
-        paths = {n: args.work / n / "disr_unet_x4.pt" for n, _, _ in CANDIDATES}
-    else:
-        with ThreadPoolExecutor(args.jobs) as pool:
-            futs = {n: pool.submit(train, n, lr, o, args.work) for n, lr, o in CANDIDATES}
-            paths = {n: fut.result()[0] for n, fut in futs.items()}
+    with ThreadPoolExecutor(args.jobs) as pool:
+        futs = {n: pool.submit(train, n, lr, o, x, args.work) for n, lr, o, x in CANDIDATES}
+        paths = {n: fut.result()[0] for n, fut in futs.items()}
     pairs = {pid: load_pair(pid) for pid in VAL_PAIRS}
     ref = {m: score(m, pairs) for m in ("bicubic", "tsharp", "dms")}
     scores = {n: score("disr", pairs, checkpoint=paths[n]) for n in paths}
@@ -108,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Cross-sensor DISR: loss settings chosen on the validation pairs",
         "",
-        f"Written by `python benchmarks/select_disr.py{' --reuse' if args.reuse else ''}` "
-        f"({time.perf_counter() - t0:.0f} s; candidates trained by the run without --reuse). "
+        f"Written by `python benchmarks/select_disr.py` ({time.perf_counter() - t0:.0f} s; "
+        "candidates already trained in `--work` are scored again, not retrained). "
         f"Validation pairs: {', '.join(VAL_PAIRS)} (part of `TRAIN_PAIRS`, used for early "
         "stopping, never for gradient steps); the 35 `EVAL_PAIRS` are not read. Scores: "
         "`xlstsr.evaluate` (SR bilinear onto the ASTER grid, ASTER > 0 eroded 3 px and > 230 K), "
@@ -118,25 +124,26 @@ def main(argv: list[str] | None = None) -> int:
         f"Rule (fixed before scoring): lowest RMSE among candidates whose spectral ratio is in "
         f"[{BAND[0]}, {BAND[1]}]; if none, lowest RMSE + |ratio - 1|.",
         "",
-        "| candidate | lr | loss options | val RMSE (K) | val spectral ratio | epochs (best) | "
-        "s / epoch (1 thread) |",
-        "|---|---|---|---|---|---|---|",
+        "| candidate | lr | loss options | stride, epoch budget | val RMSE (K) | "
+        "val spectral ratio | epochs (best) | s / epoch (1 thread) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     import torch
 
-    for n, lr, o in CANDIDATES:
+    for n, lr, o, x in CANDIDATES:
         meta = torch.load(paths[n], weights_only=True)["metadata"]
         hist = meta.get("history", {})
         vl = hist.get("val_loss", [])
         best_ep = int(np.argmin(vl)) + 1 if vl else "-"
         mark = " **chosen**" if n == best else ""
         lines.append(
-            f"| {n}{mark} | {lr:g} | {json.dumps(o)} | {scores[n]['rmse']:.3f} | "
+            f"| {n}{mark} | {lr:g} | {json.dumps(o)} | {x.get('stride', 64)}, "
+            f"{x.get('epochs', 20)} | {scores[n]['rmse']:.3f} | "
             f"{scores[n]['ratio']:.3f} | {hist.get('epochs_run', '-')} ({best_ep}) | "
             f"{hist.get('seconds_per_epoch', float('nan')):.1f} |"
         )
     for m, s in ref.items():
-        lines.append(f"| {m} (reference) | | | {s['rmse']:.3f} | {s['ratio']:.3f} | | |")
+        lines.append(f"| {m} (reference) | | | | {s['rmse']:.3f} | {s['ratio']:.3f} | | |")
     lines += ["", f"Chosen: `{best}`."]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "disr_selection.md").write_text("\n".join(lines) + "\n")
