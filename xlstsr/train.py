@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -522,6 +523,12 @@ def _fit_lightning(
     callbacks = [_Track()]
     if patience and val is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
+    # Lightning announces the devices at INFO level ("GPU available: False ..."): quiet unless
+    # the caller asked for progress output
+    quiet = [] if progress else [logging.getLogger(n) for n in ("lightning.pytorch", "lightning")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.WARNING)
     trainer = L.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
@@ -534,7 +541,11 @@ def _fit_lightning(
         callbacks=callbacks,
         num_sanity_val_steps=0,
     )
-    trainer.fit(LitSR(), tl, vl)
+    try:
+        trainer.fit(LitSR(), tl, vl)
+    finally:
+        for lg, level in zip(quiet, levels):
+            lg.setLevel(level)
     return hist, state["best_state"], state["best"]
 
 
