@@ -155,11 +155,12 @@ def test_bundled_disr_is_what_make_weights_trains():
     Guards against changing the chosen settings (benchmarks/select_disr.py) without retraining.
     """
     from xlstsr.methods.deep import bundled_path
-    from xlstsr.train_bundled import SUPERVISED_LOSS, TRAIN_PAIRS, VAL_PAIRS
+    from xlstsr.train_bundled import SUPERVISED_LOSS, SUPERVISED_STRIDE, TRAIN_PAIRS, VAL_PAIRS
 
     meta = load_model(bundled_path("unet"), factor=4, n_guide=1).metadata
     assert meta["mode"] == "supervised"
     assert meta["loss_options"] == SUPERVISED_LOSS
+    assert meta["patches"]["stride"] == SUPERVISED_STRIDE
     assert meta["train_pairs"] == list(TRAIN_PAIRS)
     assert meta["val_pairs"] == list(VAL_PAIRS)
 

@@ -23,7 +23,8 @@ Models (all factor 4):
     MODIS LST 1 km + MODIS NDVI 250 m -> ASTER LST on the 250 m MODIS grid (invalid ASTER masked),
     with a high-pass detail term and a spectral-energy term (see :func:`xlstsr.nn.losses.supervised_loss`);
     their weights and the learning rate were chosen on ``VAL_PAIRS`` only
-    (``benchmarks/select_disr.py``, docs/results/disr_selection.md).
+    (``benchmarks/select_disr.py``, docs/results/disr_selection.md), as were the patch stride
+    (32) and the epoch budget (40).
 ``disr_degraded_x4.pt``
     :class:`~xlstsr.nn.models.GuidedUNet` (base 12), degraded DISR on the training pairs:
     ``(radiometric_mean(LST_1km, 4), NDVI block-averaged to 1 km) -> LST_1km``.
@@ -115,6 +116,8 @@ FACTOR = 4
 #: (``benchmarks/select_disr.py``, docs/results/disr_selection.md)
 SUPERVISED_LOSS: dict[str, float] = {"w_detail": 1.0, "w_spectral": 1.0}
 SUPERVISED_LR = 5e-4
+SUPERVISED_STRIDE = 32  # fine px between 96 px patches
+SUPERVISED_EPOCHS = 40
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 SPLIT_NOTE = (
     "modis_aster: trained on TRAIN_PAIRS (20; early stopping on VAL_PAIRS among them), the 35 "
@@ -381,12 +384,13 @@ def train_disr(
     name: str | None = None,
     lr: float | None = None,
     patience: int = 8,
-    stride: int = 64,
+    stride: int | None = None,
 ) -> Path:
     from .nn import GuidedUNet
     from .train import fit, fit_guide_gain
 
     supervised = kind == "supervised"
+    stride = stride or (SUPERVISED_STRIDE if supervised else 64)
     train, val, (lst, ndvi) = disr_patches(data_dir, with_truth=supervised, stride=stride)
     lr = lr or (SUPERVISED_LR if supervised else 5e-4)
     torch.manual_seed(seed)
@@ -548,7 +552,14 @@ def main(argv: list[str] | None = None) -> int:
         elif job == "disr_degraded":
             train_disr_degraded(data, args.out, epochs=args.epochs or 80, progress=prog)
         elif job == "disr_unet":
-            train_disr("supervised", data, args.out, epochs=args.epochs or 20, progress=prog, **dkw)
+            train_disr(
+                "supervised",
+                data,
+                args.out,
+                epochs=args.epochs or SUPERVISED_EPOCHS,
+                progress=prog,
+                **dkw,
+            )
         else:
             train_disr("sif", data, args.out, epochs=args.epochs or 20, progress=prog, **dkw)
     print(f"done in {time.perf_counter() - t0:.0f} s")
