@@ -683,6 +683,14 @@ It is the identity when the method already injects what a scale-invariant law pr
   0.4). The RMSE asks for damping, the spectrum for amplifying: no per-image gain, even one
   chosen with the truth, meets both halves of the target, and the oracle gain lowers the RMSE by
   only 0.01 K.
+- *What limits the law.* `benchmarks/correction_variants.py`
+  (docs/results/correction_variants.md) keeps the gain rule and changes how `W` is predicted. With
+  `W` read from the truth (an oracle) the correction meets the target one level up for TsHARP
+  (|ratio - 1| -75 %, RMSE -0.08 K) and for the cross-sensor DISR (-68 %, -0.06 K): the limit is
+  the prediction of `W` from a 16 x 16 or 64 x 64 image, not the rescaling. Anchoring the law on
+  the observed first step with a flat exponent below (`W = 2 w_obs`) brings TsHARP one level up
+  to -49 % (RMSE -0.05 K), short of the target and worse than `auto` at 1 km -> 250 m; no
+  variant without the truth meets the target in both cases.
 - A check of the resampling bias: putting ASTER onto the MODIS grid and back (`evaluate` of the
   reprojected truth against ASTER) gives a spectral ratio of 0.76 (median over pairs), i.e.
   about 0.87 per bilinear resampling - the size of the gap between the two harnesses.

@@ -1,0 +1,118 @@
+"""Variants of the scale correction's variance law, against real truth (exploration, not the default).
+
+``python benchmarks/correction_variants.py [--methods tsharp,dms,sisr,disr]``
+
+The correction of :mod:`xlstsr.correction` rescales a method's detail so that its within-block
+variance equals a predicted ``W`` (the variance a factor-4 step restores). ``scale_correction=
+"auto"`` predicts ``W`` from the power law fitted over the observed steps (intercept and exponent,
+the exponent below shifted by the guide's) and only damps. The variants here keep the gain rule
+and change the prediction:
+
+- ``anch+alpha``: anchored on the observed first step ``w_obs`` (the within-block variance of the
+  coarse image's 2 x 2 blocks) instead of the fitted intercept, fitted exponent;
+- ``anch+flat``: anchored, exponent 0 below the pixel (each octave restores ``w_obs``:
+  ``W = 2 w_obs`` for a factor 4);
+- ``anch+guide``: anchored, the guide-shifted exponent below;
+- ``oracle W``: ``W`` read from the truth (an upper bound for any variance law);
+- ``... damp``: the same with the gain capped at 1.
+
+Cases as in docs/results/scaling.md: one level up (4 km -> 1 km, truth = the real MODIS 1 km,
+all 55 pairs) and the real case (1 km -> 250 m, truth = ASTER bilinear on the MODIS 250 m grid);
+deep models on the 35 ``EVAL_PAIRS`` only. Writes ``correction_variants.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import xlstsr
+from xlstsr.correction import VarianceLaw, correct_image, fine_within_variance, fit_variance_law
+from xlstsr.kernels.scaling import block_mean, within_block_variance
+from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
+from xlstsr.train_bundled import EVAL_PAIRS, load_pair, pair_ids
+
+ROOT = Path(__file__).resolve().parents[1]
+F = 4
+
+
+def variants(sr, coarse, guide, truth) -> dict[str, np.ndarray]:
+    law = fit_variance_law(coarse, F, guide)
+    w_obs = within_block_variance(coarse)
+    laws = {
+        "anch+alpha": VarianceLaw(w_obs, law.alpha, law.alpha),
+        "anch+flat": VarianceLaw(w_obs, 0.0, 0.0),
+        "anch+guide": VarianceLaw(w_obs, law.alpha, law.alpha_below),
+        "oracle W": VarianceLaw(fine_within_variance(truth, F) / 2, 0.0, 0.0),
+    }
+    out = {"none": sr, "auto": correct_image(sr, coarse, F, guide, mode="auto")}
+    for name, lw in laws.items():
+        out[name] = correct_image(sr, coarse, F, guide, mode="law", law=lw)
+        out[f"{name} damp"] = correct_image(sr, coarse, F, guide, mode="law", law=lw, max_gain=1.0)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--methods", default="tsharp,dms,sisr,disr")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    args = ap.parse_args(argv)
+    methods = args.methods.split(",")
+    t0 = time.perf_counter()
+    res: dict[tuple[str, str, str], list] = {}
+    for pid in pair_ids():
+        p = load_pair(pid)
+        lst = p["lst"]
+        lst4 = xlstsr.coarsen(lst, F, min_valid=0.5)
+        cases = {
+            "4 km -> 1 km": (lst4, lst.copy(data=block_mean(p["ndvi"].values, F)), lst.values),
+            "1 km -> 250 m": (lst, p["ndvi"], p["truth"].values),
+        }
+        for case, (coarse, guide, truth) in cases.items():
+            truth = np.asarray(truth, np.float64)
+            for m in methods:
+                if m in ("sisr", "disr") and pid not in EVAL_PAIRS:
+                    continue  # the bundled models were trained on the other pairs
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    sr = xlstsr.upscale(
+                        coarse, F, m, guide=guide if m in ("tsharp", "dms", "disr") else None,
+                        mask_out_of_range=True,
+                    ).values.astype(np.float64)
+                for k, v in variants(sr, coarse.values, guide.values, truth).items():
+                    ok = np.isfinite(v) & np.isfinite(truth)
+                    rmse = float(np.sqrt(np.mean((v[ok] - truth[ok]) ** 2)))
+                    res.setdefault((case, m, k), []).append((rmse, k_spectral_ratio(v, truth, F)))
+    lines = [
+        "# Scale correction: variants of the variance law (exploration)",
+        "",
+        f"Written by `python benchmarks/correction_variants.py` ({time.perf_counter() - t0:.0f} s). "
+        "Protocol: the script's docstring. Means over pairs; `change`: against no correction "
+        "(RMSE in K, mismatch in %). Target of issue 6: mismatch -50 % or better with no RMSE "
+        "increase. Spectral ratio on the SR grid (`xlstsr.kernels.scaling.spectral_ratio`); in the "
+        "1 km -> 250 m case ASTER is smoothed by its resampling onto that grid, so ratios read high "
+        "there (see docs/results/scaling.md).",
+        "",
+        "| case | method | law | RMSE (K) | change | mean abs(ratio - 1) | change | meets target |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (case, m, k), v in res.items():
+        a, b = np.array(v), np.array(res[(case, m, "none")])
+        r, r0 = a[:, 0].mean(), b[:, 0].mean()
+        d, d0 = np.abs(a[:, 1] - 1).mean(), np.abs(b[:, 1] - 1).mean()
+        ok = "yes" if (k != "none" and d <= d0 / 2 and r <= r0) else ""
+        lines.append(
+            f"| {case} | {m} | {k} | {r:.3f} | {r - r0:+.3f} | {d:.3f} | {d / d0 - 1:+.0%} | {ok} |"
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "correction_variants.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
