@@ -16,6 +16,7 @@ SCRIPTS = [
     "scaling_report.py",
     "one_level_up.py",
     "target_scale_sisr.py",
+    "correction_variants.py",
 ]
 
 
