@@ -38,22 +38,13 @@ from xlstsr.kernels.scaling import block_mean
 from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
 from xlstsr.nn import build_model
 from xlstsr.train import degraded_pairs, fit, make_patches
-from xlstsr.train_bundled import load_mod11a1_day, load_pair, pair_ids
+from xlstsr.train_bundled import _granule_scenes, load_mod11a1_day, load_pair, pair_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 F = 4
 PATCH = 32  # fine px of a training patch: 8 coarse px at both scales
 MODES = ("none", "law-lst", "law", "auto")
-VAL_SCENES = ["0_3", "2_1", "3_2"]
-
-
-def _tiles(a: np.ndarray, size: int) -> tuple[np.ndarray, list[str]]:
-    out, ids = [], []
-    for i in range(0, a.shape[0] - size + 1, size):
-        for j in range(0, a.shape[1] - size + 1, size):
-            out.append(a[i : i + size, j : j + size])
-            ids.append(f"{i // size}_{j // size}")
-    return np.stack(out), ids
+VAL_SCENES = ["mod11a1_0_3", "mod11a1_2_1", "mod11a1_3_2"]
 
 
 def patch_sets(seed: int = 0) -> dict[str, tuple]:
@@ -63,12 +54,12 @@ def patch_sets(seed: int = 0) -> dict[str, tuple]:
     sets = {}
     # the granule in 4 x 4 scenes (300 x 300 at 1 km = 75 x 75 at 4 km); the same three scenes
     # validate both models (those the bundled SISR holds out)
-    t4, ids4 = _tiles(lst4, 75)
+    t4, ids4 = _granule_scenes(lst4, 75)
     sets["16->4"] = make_patches(
         **degraded_pairs(t4, F, min_valid=0.5), factor=F, patch=PATCH, stride=PATCH // 8,
         max_nan_fraction=0.3, scene_ids=ids4,
     )
-    t1, ids1 = _tiles(lst1, 300)
+    t1, ids1 = _granule_scenes(lst1, 300)
     sets["4->1"] = make_patches(
         **degraded_pairs(t1, F, min_valid=0.5), factor=F, patch=PATCH, stride=PATCH // 2,
         max_nan_fraction=0.3, scene_ids=ids1,

@@ -57,10 +57,10 @@ TRUTH = {"erode": 0, "valid_min": 230.0}
 
 def train(
     name: str, lr: float, opts: dict[str, float], other: dict[str, int], work: Path
-) -> tuple[Path, float]:
+) -> Path:
     out = work / name
     if (out / "disr_unet_x4.pt").exists():  # trained by an earlier run: scored again only
-        return out / "disr_unet_x4.pt", float("nan")
+        return out / "disr_unet_x4.pt"
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "xlstsr.train_bundled", "--only", "disr_unet", "--threads", "1",
            "--out", str(out), "--no-progress", "--lr", str(lr)]
@@ -68,11 +68,10 @@ def train(
         cmd += ["--loss-option", f"{k}={v}"]
     for k, v in other.items():
         cmd += [f"--{k}", str(v)]
-    t0 = time.perf_counter()
     log = out / "train.log"
     with open(log, "w") as fh:
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
-    return out / "disr_unet_x4.pt", time.perf_counter() - t0
+    return out / "disr_unet_x4.pt"
 
 
 def score(method: str, pairs: dict, **opts) -> dict[str, float]:
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
         futs = {n: pool.submit(train, n, lr, o, x, args.work) for n, lr, o, x in CANDIDATES}
-        paths = {n: fut.result()[0] for n, fut in futs.items()}
+        paths = {n: fut.result() for n, fut in futs.items()}
     pairs = {pid: load_pair(pid) for pid in VAL_PAIRS}
     ref = {m: score(m, pairs) for m in ("bicubic", "tsharp", "dms")}
     scores = {n: score("disr", pairs, checkpoint=paths[n]) for n in paths}

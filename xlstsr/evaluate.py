@@ -323,12 +323,7 @@ def evaluate(
             # Resampling sr onto the reference smooths it, so the ratio above under-reads; the
             # same ratio on the sr grid (reference resampled) over-reads by about as much when
             # the pixel sizes are alike: their geometric mean cancels the attenuation.
-            ref_on_sr = _reproject(ref_m, sr)
-            ydim, xdim = spatial_dims(sr)
-            ry, rx = spatial_dims(ref_on_sr)
-            if (ry, rx) != (ydim, xdim):
-                ref_on_sr = ref_on_sr.rename({ry: ydim, rx: xdim})
-            ref_on_sr = ref_on_sr.assign_coords({ydim: sr[ydim].values, xdim: sr[xdim].values})
+            ref_on_sr = _reproject(ref_m, sr)  # on sr's dims and coords
             other = _m.spectral_ratio(sr.astype(np.float64).where(np.isfinite(ref_on_sr)),
                                       ref_on_sr, factor)
             out["spectral_ratio_sym"] = np.sqrt(out["spectral_ratio"] * other)

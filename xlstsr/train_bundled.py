@@ -202,12 +202,15 @@ def load_mod11a1_day(data_dir: Path | None = None) -> np.ndarray:
     return np.where(good, raw * 0.02, np.nan).astype(np.float32)
 
 
-def _granule_scenes(lst: np.ndarray, size: int = 300) -> tuple[np.ndarray, list[str]]:
+def _granule_scenes(
+    lst: np.ndarray, size: int = 300, prefix: str = "mod11a1"
+) -> tuple[np.ndarray, list[str]]:
+    """Non-overlapping ``size x size`` scenes of a field, ids ``{prefix}_{row}_{col}``."""
     tiles, ids = [], []
     for i in range(0, lst.shape[0] - size + 1, size):
         for j in range(0, lst.shape[1] - size + 1, size):
             tiles.append(lst[i : i + size, j : j + size])
-            ids.append(f"mod11a1_{i // size}_{j // size}")
+            ids.append(f"{prefix}_{i // size}_{j // size}")
     return np.stack(tiles), ids
 
 
