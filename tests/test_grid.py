@@ -99,3 +99,37 @@ def test_guide_other_crs_without_overlap(scene):
     guide = make_lst(np.full((64, 64), 0.5), res=250.0, crs="EPSG:32633")
     with pytest.raises(GuideCoverageError, match=r"covers 0% .*check both CRS"):
         lst.lstsr.upscale(4, method="tsharp", guide=guide)
+
+
+def test_dask_guide_cube_is_reprojected_lazily_per_time_chunk():
+    # an NDVI datacube (time, y, x) in another CRS: each time chunk is read and reprojected only
+    # when computed, and the result equals rioxarray's eager reprojection
+    import dask
+
+    lst = make_lst(np.full((3, 4, 4), 300.0), crs="EPSG:32631").assign_coords(time=[0, 1, 2])
+    rng = np.random.default_rng(2)
+    cube = make_lst(rng.random((3, 40, 40)), res=200.0, crs="EPSG:32631")
+    cube = cube.assign_coords(x=cube.x - 2000, y=cube.y + 2000, time=[0, 1, 2])
+    cube = cube.rio.reproject("EPSG:3857")
+    calls = []
+
+    def counting(block):
+        if block.size:  # not dask's meta probe
+            calls.append(block.shape[0])
+        return block
+
+    lazy_src = cube.chunk({"time": 1}).copy()
+    lazy_src.data = lazy_src.data.map_blocks(counting, dtype=lazy_src.dtype)
+    with pytest.warns(GuideAlignmentWarning, match="another CRS"):
+        eager = align_guide(cube, lst, 4)
+    with pytest.warns(GuideAlignmentWarning, match="another CRS"):
+        lazy = align_guide(lazy_src, lst, 4)
+    assert isinstance(lazy.data, dask.array.Array) and calls == []  # nothing read yet
+    assert lazy.data.chunks[0] == (1, 1, 1)
+    assert lazy.dims == eager.dims and lazy.rio.crs == lst.rio.crs
+    assert lazy.rio.transform() == eager.rio.transform()
+    with dask.config.set(scheduler="synchronous"):
+        np.testing.assert_allclose(lazy.isel(time=1).values, eager.isel(time=1).values)
+        assert calls == [1]  # one time step read for one time step computed
+        np.testing.assert_allclose(lazy.values, eager.values)
+    np.testing.assert_array_equal(lazy.time.values, [0, 1, 2])

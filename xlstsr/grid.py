@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import dask.array as dsa
 import numpy as np
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
@@ -186,6 +187,42 @@ def align_guide(
     src = guide.astype(np.float32)
     if src.rio.nodata is None or not np.isnan(src.rio.nodata):
         src = src.rio.write_nodata(np.nan, encoded=False)
+    if isinstance(src.variable.data, dsa.Array):
+        return _reproject_lazy(src, template, resampling, ly, lx)
     out = src.rio.reproject_match(template, resampling=resampling, nodata=np.nan)
     out = out.rename({out.rio.y_dim: ly, out.rio.x_dim: lx}) if (out.rio.y_dim, out.rio.x_dim) != (ly, lx) else out
     return out.assign_coords({ly: fy, lx: fx})
+
+
+def _reproject_lazy(
+    src: xr.DataArray, template: xr.DataArray, resampling: Resampling, ly: str, lx: str
+) -> xr.DataArray:
+    """``src.rio.reproject_match(template)`` block by block along the leading dims (time...).
+
+    rioxarray's reprojection loads the whole array; a guide datacube (NDVI per date) would then
+    be read at once. Here each chunk of leading indices is reprojected when it is computed, with
+    whole images in space (a reprojection needs the full source window).
+    """
+    gy, gx = src.rio.y_dim, src.rio.x_dim
+    lead = [d for d in src.dims if d not in (gy, gx)]
+    src = src.transpose(*lead, gy, gx)
+    data = src.data.rechunk({src.ndim - 2: -1, src.ndim - 1: -1})
+    sy, sx = src[gy].values, src[gx].values
+    crs, transform = src.rio.crs, src.rio.transform()
+
+    def _block(a: np.ndarray) -> np.ndarray:
+        d = xr.DataArray(a, dims=(*lead, gy, gx), coords={gy: sy, gx: sx})
+        d = d.rio.write_crs(crs).rio.write_transform(transform)
+        d = d.rio.write_nodata(np.nan, encoded=False)
+        return d.rio.reproject_match(template, resampling=resampling, nodata=np.nan).values
+
+    ny, nx = template.sizes[ly], template.sizes[lx]
+    out = data.map_blocks(
+        _block, chunks=(*data.chunks[:-2], (ny,), (nx,)), dtype=np.float32,
+        meta=np.empty((0,) * data.ndim, np.float32),
+    )
+    coords = {d: src[d].variable for d in lead if d in src.coords}
+    coords |= {d: (d, template[d].values, template[d].attrs) for d in (ly, lx)}
+    res = xr.DataArray(out, dims=(*lead, ly, lx), coords=coords, attrs=src.attrs)
+    res = res.rio.write_crs(template.rio.crs).rio.write_transform(template.rio.transform())
+    return res.rio.write_nodata(np.nan, encoded=False)
