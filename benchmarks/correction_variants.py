@@ -1,6 +1,6 @@
 """Variants of the scale correction's variance law, against real truth (exploration, not the default).
 
-``python benchmarks/correction_variants.py [--methods tsharp,dms,sisr,disr]``
+``python benchmarks/correction_variants.py [--methods tsharp,dms,sisr,disr,disr-degraded]``
 
 The correction of :mod:`xlstsr.correction` rescales a method's detail so that its within-block
 variance equals a predicted ``W`` (the variance a factor-4 step restores). ``scale_correction=
@@ -14,7 +14,15 @@ and change the prediction:
   ``W = 2 w_obs`` for a factor 4);
 - ``anch+guide``: anchored, the guide-shifted exponent below;
 - ``oracle W``: ``W`` read from the truth (an upper bound for any variance law);
-- ``... damp``: the same with the gain capped at 1.
+- ``... damp``: the same with the gain capped at 1;
+- ``bound per image``: for each image, the gain (0, 0.1, ..., 3) closest to a spectral ratio of 1
+  among those that do not raise that image's RMSE (it reads the truth:
+  :func:`xlstsr.correction.best_feasible_gain`);
+- ``bound pooled``: the target's own constraint, on the mean RMSE over the images (gains chosen
+  per image by minimising ``|ratio - 1| + lambda RMSE``, with the smallest ``lambda`` on a grid
+  that keeps the mean RMSE). No predictor of one gain per image does better on both criteria at
+  once (up to the grids of gains and ``lambda``): when this row misses the target, so does every
+  detail-gain correction, whatever law predicts its gain.
 
 Cases as in docs/results/scaling.md: one level up (4 km -> 1 km, truth = the real MODIS 1 km,
 all 55 pairs) and the real case (1 km -> 250 m, truth = ASTER bilinear on the MODIS 250 m grid);
@@ -31,7 +39,15 @@ from pathlib import Path
 import numpy as np
 
 import xlstsr
-from xlstsr.correction import VarianceLaw, correct_image, fine_within_variance, fit_variance_law
+from xlstsr.correction import (
+    VarianceLaw,
+    best_feasible_gain,
+    correct_image,
+    fine_within_variance,
+    fit_variance_law,
+    gain_tradeoff,
+    pooled_feasible_gains,
+)
 from xlstsr.kernels.scaling import block_mean, within_block_variance
 from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
 from xlstsr.train_bundled import EVAL_PAIRS, load_pair, pair_ids
@@ -58,12 +74,13 @@ def variants(sr, coarse, guide, truth) -> dict[str, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--methods", default="tsharp,dms,sisr,disr")
+    ap.add_argument("--methods", default="tsharp,dms,sisr,disr,disr-degraded")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
     args = ap.parse_args(argv)
     methods = args.methods.split(",")
     t0 = time.perf_counter()
     res: dict[tuple[str, str, str], list] = {}
+    curves: dict[tuple[str, str], list] = {}
     for pid in pair_ids():
         p = load_pair(pid)
         lst = p["lst"]
@@ -75,18 +92,24 @@ def main(argv: list[str] | None = None) -> int:
         for case, (coarse, guide, truth) in cases.items():
             truth = np.asarray(truth, np.float64)
             for m in methods:
-                if m in ("sisr", "disr") and pid not in EVAL_PAIRS:
+                method, kw = (m, {}) if m != "disr-degraded" else ("disr", {"weights": "degraded"})
+                if method in ("sisr", "disr") and pid not in EVAL_PAIRS:
                     continue  # the bundled models were trained on the other pairs
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     sr = xlstsr.upscale(
-                        coarse, F, m, guide=guide if m in ("tsharp", "dms", "disr") else None,
-                        mask_out_of_range=True,
+                        coarse, F, method, guide=guide if method != "sisr" else None,
+                        mask_out_of_range=True, **kw,
                     ).values.astype(np.float64)
                 for k, v in variants(sr, coarse.values, guide.values, truth).items():
                     ok = np.isfinite(v) & np.isfinite(truth)
                     rmse = float(np.sqrt(np.mean((v[ok] - truth[ok]) ** 2)))
                     res.setdefault((case, m, k), []).append((rmse, k_spectral_ratio(v, truth, F)))
+                t = gain_tradeoff(sr, coarse.values, F, truth)
+                curves.setdefault((case, m), []).append(t)
+                res.setdefault((case, m, "bound per image"), []).append(best_feasible_gain(t)[1:])
+    for (case, m), ts in curves.items():
+        res[(case, m, "bound pooled")] = [p[1:] for p in pooled_feasible_gains(ts)]
     lines = [
         "# Scale correction: variants of the variance law (exploration)",
         "",

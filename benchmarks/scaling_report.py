@@ -691,6 +691,26 @@ It is the identity when the method already injects what a scale-invariant law pr
   the observed first step with a flat exponent below (`W = 2 w_obs`) brings TsHARP one level up
   to -49 % (RMSE -0.05 K), short of the target and worse than `auto` at 1 km -> 250 m; no
   variant without the truth meets the target in both cases.
+- *What any per-image gain can reach.* `xlstsr.correction.gain_tradeoff` traces, with the
+  truth, the RMSE and spectral ratio of a method's output for every gain of its detail;
+  `best_feasible_gain` picks the gain nearest a ratio of 1 that does not raise the image's RMSE,
+  `pooled_feasible_gains` the same under a constraint on the mean RMSE over images (the target's
+  own). Whatever law predicts it, a detail-gain correction is one point of that curve, so this
+  bounds them all (docs/results/correction_variants.md, `bound` rows; one_level_up.md). The
+  target is out of reach for any gain where a method's detail is already as large as its skill
+  allows: the SISR models (pooled bound -2 % one level up, +0 % at 1 km -> 250 m; the ResCNN
+  trained at 16 -> 4 km: -1 % per image), DMS (-37 %, -40 %) and the cross-sensor DISR at
+  1 km -> 250 m (+0 %). It is within reach for TsHARP (-85 % one level up, -93 % at
+  1 km -> 250 m), for the cross-sensor DISR one level up (-93 %, by amplifying) and for the DISR
+  trained at 4 km -> 1 km (`weights="degraded"`: -54 % and -90 %). `auto` reaches it for TsHARP
+  at 1 km -> 250 m (-71 %) and gets -41 % (RMSE -0.02 K) for the degraded DISR there; one level
+  up it gets -24 % for TsHARP and nothing for the DISRs, which need amplifying, and amplifying
+  is what raises the RMSE of the methods whose bound is zero: telling the two apart needs the
+  truth. For the question of the project this means: the spectral mismatch of a SISR model
+  trained at 4 km -> 1 km is not caused by scale invariance (the same network trained at the
+  scale of use has the same ratio, 0.40 against 0.41) and no rescaling of its output can remove
+  it without costing accuracy; where a model trained one level up does mis-scale its detail
+  (the degraded DISR), the correction recovers part of what a perfect gain would.
 - A check of the resampling bias: putting ASTER onto the MODIS grid and back (`evaluate` of the
   reprojected truth against ASTER) gives a spectral ratio of 0.76 (median over pairs), i.e.
   about 0.87 per bilinear resampling - the size of the gap between the two harnesses.

@@ -10,12 +10,15 @@ import xarray as xr
 import xlstsr
 from xlstsr.correction import (
     VarianceLaw,
+    best_feasible_gain,
     correct_image,
     detail_gain,
     fine_within_variance,
     fit_variance_law,
+    gain_tradeoff,
+    pooled_feasible_gains,
 )
-from xlstsr.kernels.aggregate import radiometric_mean
+from xlstsr.kernels.aggregate import conserve_radiometric, radiometric_mean
 from xlstsr.kernels.interp import cubic_upsample, nearest_upsample
 
 _PATTERNS = np.array([[[1, -1], [-1, 1]], [[1, 1], [-1, -1]], [[1, -1], [1, -1]]], float)
@@ -136,3 +139,50 @@ def test_upscale_keyword_numpy_dask_and_errors():
     np.testing.assert_array_equal(b0.values, b1.values)
     with pytest.raises(ValueError, match="scale_correction"):
         xlstsr.upscale(lst, 4, "tsharp", guide=ndvi, scale_correction="bogus")
+
+
+def _two_part_truth(seed: int = 3):
+    """Fine truth = 300 K + a detail the method can know (smooth) + one it cannot (white)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    known = 3.0 * gaussian_filter(rng.standard_normal((128, 128)), 1.5, mode="wrap")
+    unknown = 0.8 * rng.standard_normal((128, 128))
+    truth = 300.0 + known + unknown
+    return truth, unknown, radiometric_mean(truth, 4)
+
+
+def test_gain_bound_of_a_conditional_mean_cannot_halve_the_mismatch():
+    # the best an estimator can do: the part it knows, nothing of the rest (error orthogonal to
+    # it). Too smooth (ratio < 1), yet every gain that brings the ratio nearer 1 raises the RMSE.
+    truth, unknown, lst = _two_part_truth()
+    sr = conserve_radiometric(truth - unknown, lst, 4)
+    t = gain_tradeoff(sr, lst, 4, truth)
+    assert t["ratio_none"] < 0.9
+    assert 0.8 <= t["gain"][np.argmin(t["rmse"])] <= 1.2  # already RMSE-optimal
+    _, rmse, ratio = best_feasible_gain(t)
+    assert rmse <= t["rmse_none"] + 1e-9
+    assert abs(ratio - 1) > 0.5 * abs(t["ratio_none"] - 1)  # the target is out of reach
+    # without the RMSE constraint the spectrum alone could be matched
+    assert np.nanmin(np.abs(t["ratio"] - 1)) < 0.5 * abs(t["ratio_none"] - 1)
+    # nor with the constraint on the mean RMSE of several images
+    ts = [t]
+    for seed in (4, 5):
+        tr, unk, lo = _two_part_truth(seed)
+        ts.append(gain_tradeoff(conserve_radiometric(tr - unk, lo, 4), lo, 4, tr))
+    picks = pooled_feasible_gains(ts)
+    assert np.mean([p[1] for p in picks]) <= np.mean([x["rmse_none"] for x in ts]) + 1e-9
+    before = np.mean([abs(x["ratio_none"] - 1) for x in ts])
+    assert np.mean([abs(p[2] - 1) for p in picks]) > 0.5 * before
+
+
+def test_gain_bound_of_an_over_injector_halves_the_mismatch():
+    truth, _, lst = _two_part_truth()
+    base = cubic_upsample(lst, 4)
+    sr = base + 1.6 * (truth - base)  # all the right detail, 1.6 times too strong
+    t = gain_tradeoff(sr, lst, 4, truth)
+    assert t["ratio_none"] > 2.0
+    g, rmse, ratio = best_feasible_gain(t)
+    assert 0.5 <= g <= 0.75
+    assert rmse < 0.5 * t["rmse_none"]
+    assert abs(ratio - 1) < 0.2 * abs(t["ratio_none"] - 1)

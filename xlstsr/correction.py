@@ -52,10 +52,13 @@ from .kernels.scaling import block_mean, fit_power_law, within_block_variance
 __all__ = [
     "VarianceLaw",
     "apply_scale_correction",
+    "best_feasible_gain",
     "correct_image",
     "detail_gain",
     "fine_within_variance",
     "fit_variance_law",
+    "gain_tradeoff",
+    "pooled_feasible_gains",
 ]
 
 SCALE_CORRECTIONS = ("auto", "law", "law-lst")
@@ -228,6 +231,159 @@ def detail_gain(
     return 1.0 if abs(g - 1.0) < 1e-9 else g
 
 
+def _split_detail(
+    sr: np.ndarray, lst: np.ndarray, factor: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``sr = base + bm + detail``: bicubic of the input, the detail's block means, the rest."""
+    base = cubic_upsample(fill_gaps(lst, max(lst.shape)), factor)
+    d = sr - base
+    # only the part of the detail with zero block mean is rescaled: block means (the coarse
+    # information) stay as the method made them
+    bm = nearest_upsample(block_mean(d, factor, min_valid=1e-9), factor)
+    bm = np.where(np.isfinite(bm), bm, 0.0)
+    return base, bm, d - bm
+
+
+def _with_gain(
+    base: np.ndarray, bm: np.ndarray, detail: np.ndarray, gain: float, lst: np.ndarray, factor: int
+) -> np.ndarray:
+    """``base + bm + gain * detail``, made coarse-consistent with ``lst`` again."""
+    return conserve_radiometric(base + bm + gain * detail, lst, factor)
+
+
+def gain_tradeoff(
+    sr: np.ndarray,
+    lst: np.ndarray,
+    factor: int,
+    truth: np.ndarray,
+    gains: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """RMSE and spectral ratio against a truth of ``sr`` with its detail scaled by each gain.
+
+    The trade-off every detail-gain correction (as :func:`correct_image`) faces: whatever
+    predicts the gain, the corrected image is one point of this curve. It reads the truth, so it
+    is a validation tool: it bounds what any per-image gain can achieve (for example the lowest
+    ``|ratio - 1|`` reachable without raising the RMSE, see :func:`best_feasible_gain`).
+
+    Parameters
+    ----------
+    sr : ndarray (Y, X)
+        Super-resolved image.
+    lst : ndarray (y, x)
+        Its coarse input (``Y = y * factor``).
+    factor : int
+        Super-resolution factor.
+    truth : ndarray (Y, X)
+        Fine truth on the grid of ``sr`` (NaN where unknown).
+    gains : ndarray, optional
+        Gains to evaluate (default ``0, 0.1, ..., 3``).
+
+    Returns
+    -------
+    dict
+        ``gain``, ``rmse`` and ``ratio`` (spectral ratio, :func:`xlstsr.kernels.scaling.
+        spectral_ratio`) arrays, plus ``rmse_none`` and ``ratio_none`` of ``sr`` itself.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> truth = 300 + rng.standard_normal((64, 64))
+    >>> lst = block_mean(truth, 4)
+    >>> sr = cubic_upsample(lst, 4) + 2 * (truth - cubic_upsample(lst, 4))  # twice the detail
+    >>> t = gain_tradeoff(sr, lst, 4, truth, np.array([0.5, 1.0]))
+    >>> bool(t["rmse"][0] < 0.05 < t["rmse"][1])
+    True
+    """
+    from .kernels.scaling import spectral_ratio
+
+    sr = np.asarray(sr, np.float64)
+    lst = np.asarray(lst, np.float64)
+    truth = np.asarray(truth, np.float64)
+    gains = np.round(np.arange(0.0, 3.0001, 0.1), 10) if gains is None else np.asarray(gains)
+    base, bm, detail = _split_detail(sr, lst, factor)
+    valid = np.isfinite(sr)
+
+    def score(a: np.ndarray) -> tuple[float, float]:
+        ok = np.isfinite(a) & np.isfinite(truth)
+        rmse = float(np.sqrt(np.mean((a[ok] - truth[ok]) ** 2))) if ok.any() else np.nan
+        return rmse, spectral_ratio(a, truth, factor)
+
+    rows = [
+        score(np.where(valid, _with_gain(base, bm, detail, float(g), lst, factor), np.nan))
+        for g in gains
+    ]
+    r0, s0 = score(sr)
+    return {
+        "gain": gains.astype(np.float64),
+        "rmse": np.array([r[0] for r in rows]),
+        "ratio": np.array([r[1] for r in rows]),
+        "rmse_none": np.float64(r0),
+        "ratio_none": np.float64(s0),
+    }
+
+
+def best_feasible_gain(tradeoff: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """The gain of a :func:`gain_tradeoff` curve closest to a spectral ratio of 1 among those
+    that do not raise the RMSE above the uncorrected image's; ``(gain, rmse, ratio)``.
+
+    When no gain keeps the RMSE (only possible through the coarse-consistency step), the
+    uncorrected image is returned as gain 1.
+
+    Examples
+    --------
+    >>> t = {"gain": np.array([0.5, 1.0, 2.0]), "rmse": np.array([1.0, 1.1, 1.3]),
+    ...      "ratio": np.array([0.2, 0.4, 0.9]), "rmse_none": 1.1, "ratio_none": 0.4}
+    >>> best_feasible_gain(t)                     # amplifying would raise the RMSE
+    (1.0, 1.1, 0.4)
+    """
+    ok = np.isfinite(tradeoff["rmse"]) & (tradeoff["rmse"] <= tradeoff["rmse_none"] + 1e-9)
+    ok &= np.isfinite(tradeoff["ratio"])
+    if not ok.any():
+        return 1.0, float(tradeoff["rmse_none"]), float(tradeoff["ratio_none"])
+    i = np.flatnonzero(ok)[np.argmin(np.abs(tradeoff["ratio"][ok] - 1.0))]
+    return float(tradeoff["gain"][i]), float(tradeoff["rmse"][i]), float(tradeoff["ratio"][i])
+
+
+def pooled_feasible_gains(
+    tradeoffs: list[dict[str, np.ndarray]], lambdas: np.ndarray | None = None
+) -> list[tuple[float, float, float]]:
+    """Per-image gains nearest a spectral ratio of 1 under a constraint on the *mean* RMSE.
+
+    The looser form of :func:`best_feasible_gain`, the one "does not increase the RMSE" asks for
+    when the RMSE is averaged over images. Candidates: the per-image solution of
+    :func:`best_feasible_gain`, and for each ``lam`` of the ``lambdas`` grid the gains minimising
+    ``|ratio - 1| + lam * rmse`` image by image (a Lagrangian relaxation); of those whose mean
+    RMSE does not exceed the uncorrected mean, the one with the lowest mean ``|ratio - 1|``.
+    Returns ``(gain, rmse, ratio)`` per image. Never worse than the per-image bound; exact up to
+    the grids of gains and ``lam`` where the trade-off is convex.
+
+    Examples
+    --------
+    >>> t1 = {"gain": np.array([1.0, 2.0]), "rmse": np.array([1.0, 1.1]),
+    ...       "ratio": np.array([0.5, 1.0]), "rmse_none": 1.0, "ratio_none": 0.5}
+    >>> t2 = {"gain": np.array([0.5, 1.0]), "rmse": np.array([0.8, 1.0]),
+    ...       "ratio": np.array([1.0, 1.5]), "rmse_none": 1.0, "ratio_none": 1.5}
+    >>> pooled_feasible_gains([t1, t2])   # the RMSE saved on image 2 pays for image 1
+    [(2.0, 1.1, 1.0), (0.5, 0.8, 1.0)]
+    """
+    lambdas = np.concatenate([[0.0], np.geomspace(1e-3, 1e4, 71)]) if lambdas is None else lambdas
+    limit = float(np.mean([t["rmse_none"] for t in tradeoffs])) + 1e-9
+    best = [best_feasible_gain(t) for t in tradeoffs]
+
+    def mismatch(pick: list[tuple[float, float, float]]) -> float:
+        return float(np.mean([abs(p[2] - 1.0) for p in pick]))
+
+    for lam in lambdas:
+        pick = []
+        for t in tradeoffs:
+            cost = np.abs(t["ratio"] - 1.0) + lam * t["rmse"]
+            i = int(np.argmin(np.where(np.isfinite(cost), cost, np.inf)))
+            pick.append((float(t["gain"][i]), float(t["rmse"][i]), float(t["ratio"][i])))
+        if np.mean([p[1] for p in pick]) <= limit and mismatch(pick) < mismatch(best):
+            best = pick
+    return best
+
+
 def correct_image(
     sr: np.ndarray,
     lst: np.ndarray,
@@ -270,18 +426,12 @@ def correct_image(
                 g2d = g2d[0]
         law = fit_variance_law(lst, factor, g2d)
     target = law.restore(factor)
-    filled = fill_gaps(lst, max(lst.shape))
-    base = cubic_upsample(filled, factor)
-    detail = sr - base
-    # only the part of the detail with zero block mean is rescaled: block means (the coarse
-    # information) stay as the method made them
-    bm = nearest_upsample(block_mean(detail, factor, min_valid=1e-9), factor)
-    bm = np.where(np.isfinite(bm), bm, 0.0)
+    base, bm, detail = _split_detail(sr, lst, factor)
     cap = max_gain if max_gain is not None else (1.0 if mode == "auto" else 4.0)
-    gain = detail_gain(base, detail - bm, factor, target, max_gain=cap)
+    gain = detail_gain(base, detail, factor, target, max_gain=cap)
     out = sr
     if gain != 1.0:
-        out = conserve_radiometric(base + bm + gain * (detail - bm), lst, factor)
+        out = _with_gain(base, bm, detail, gain, lst, factor)
     out = np.where(np.isfinite(sr), out, np.nan)
     info = {
         "gain": gain,
