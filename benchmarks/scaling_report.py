@@ -699,8 +699,8 @@ It is the identity when the method already injects what a scale-invariant law pr
   bounds them all (docs/results/correction_variants.md, `bound` rows; one_level_up.md). The
   target is out of reach for any gain where a method's detail is already as large as its skill
   allows: the SISR models (pooled bound -2 % one level up, +0 % at 1 km -> 250 m; the ResCNN
-  trained at 16 -> 4 km: -1 % per image), DMS (-37 %, -40 %) and the cross-sensor DISR at
-  1 km -> 250 m (+0 %). It is within reach for TsHARP (-85 % one level up, -93 % at
+  trained at 16 -> 4 km: -1 %), DMS (-37 %, -40 %) and the cross-sensor DISR at
+  1 km -> 250 m (-5 %). It is within reach for TsHARP (-85 % one level up, -93 % at
   1 km -> 250 m), for the cross-sensor DISR one level up (-93 %, by amplifying) and for the DISR
   trained at 4 km -> 1 km (`weights="degraded"`: -54 % and -90 %). `auto` reaches it for TsHARP
   at 1 km -> 250 m (-71 %) and gets -41 % (RMSE -0.02 K) for the degraded DISR there; one level
