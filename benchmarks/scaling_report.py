@@ -703,10 +703,12 @@ It is the identity when the method already injects what a scale-invariant law pr
   1 km -> 250 m (-5 %). It is within reach for TsHARP (-85 % one level up, -93 % at
   1 km -> 250 m), for the cross-sensor DISR one level up (-93 %, by amplifying) and for the DISR
   trained at 4 km -> 1 km (`weights="degraded"`: -54 % and -90 %). `auto` reaches it for TsHARP
-  at 1 km -> 250 m (-71 %) and gets -41 % (RMSE -0.02 K) for the degraded DISR there; one level
+  at 1 km -> 250 m (-71 %; -54 % with the symmetric estimate through `evaluate` on the 35
+  held-out pairs, RMSE -0.08 K: docs/results/accuracy.md) and gets -41 % (-23 %
+  symmetric; RMSE -0.02 K) for the degraded DISR there; one level
   up it gets -24 % for TsHARP and nothing for the DISRs, which need amplifying, and amplifying
-  is what raises the RMSE of the methods whose bound is zero: telling the two apart needs the
-  truth. For the question of the project this means: the spectral mismatch of a SISR model
+  is what raises the RMSE of the methods whose bound is zero; nothing measured here without
+  the truth tells the two cases apart. For the question of the project this means: the spectral mismatch of a SISR model
   trained at 4 km -> 1 km is not caused by scale invariance (the same network trained at the
   scale of use has the same ratio, 0.40 against 0.41) and no rescaling of its output can remove
   it without costing accuracy; where a model trained one level up does mis-scale its detail
