@@ -683,6 +683,12 @@ It is the identity when the method already injects what a scale-invariant law pr
   0.4). The RMSE asks for damping, the spectrum for amplifying: no per-image gain, even one
   chosen with the truth, meets both halves of the target, and the oracle gain lowers the RMSE by
   only 0.01 K.
+  The same network trained with the texture terms of the bundled DISR (`w_detail =
+  w_spectral = 1`) shows the other face of the hypothesis: trained one level up it injects more
+  detail at 4 -> 1 km (spectral ratio 0.95) than when trained at the scale of use (0.71), and
+  costs +0.13 K RMSE. Its RMSE-optimal gain is 0.21: damping lowers the RMSE (`auto`: -0.014 K)
+  but moves a spectrum that is already near 1 away from it (+7 %); the best any gain does without
+  raising the RMSE is -10 %.
 - *What limits the law.* `benchmarks/correction_variants.py`
   (docs/results/correction_variants.md) keeps the gain rule and changes how `W` is predicted. With
   `W` read from the truth (an oracle) the correction meets the target one level up for TsHARP
@@ -698,17 +704,19 @@ It is the identity when the method already injects what a scale-invariant law pr
   own). Whatever law predicts it, a detail-gain correction is one point of that curve, so this
   bounds them all (docs/results/correction_variants.md, `bound` rows; one_level_up.md). The
   target is out of reach for any gain where a method's detail is already as large as its skill
-  allows: the SISR models (pooled bound -2 % one level up, +0 % at 1 km -> 250 m; the ResCNN
-  trained at 16 -> 4 km: -1 %), DMS (-37 %, -40 %) and the cross-sensor DISR at
-  1 km -> 250 m (-5 %). It is within reach for TsHARP (-85 % one level up, -93 % at
-  1 km -> 250 m), for the cross-sensor DISR one level up (-93 %, by amplifying) and for the DISR
-  trained at 4 km -> 1 km (`weights="degraded"`: -54 % and -90 %). `auto` reaches it for TsHARP
+  allows: the SISR models (pooled bound -1 % one level up, -2 % at 1 km -> 250 m; the ResCNN
+  trained at 16 -> 4 km: -1 %) and DMS (-37 %, -40 %). It is barely within reach for the
+  cross-sensor DISR at 1 km -> 250 m (-52 % pooled, RMSE -0.004 K; -11 % image by image) and
+  within reach for TsHARP (-85 % one level up, -93 % at 1 km -> 250 m), for the cross-sensor
+  DISR one level up (-93 %, by amplifying) and for the DISR trained at 4 km -> 1 km
+  (`weights="degraded"`: -65 % and -89 %). `auto` reaches it for TsHARP
   at 1 km -> 250 m (-71 %; -54 % with the symmetric estimate through `evaluate` on the 35
   held-out pairs, RMSE -0.08 K: docs/results/accuracy.md) and gets -41 % (-23 %
   symmetric; RMSE -0.02 K) for the degraded DISR there; one level
   up it gets -24 % for TsHARP and nothing for the DISRs, which need amplifying, and amplifying
-  is what raises the RMSE of the methods whose bound is zero; nothing measured here without
-  the truth tells the two cases apart. For the question of the project this means: the spectral mismatch of a SISR model
+  is what raises the RMSE of the methods whose bound is near zero; nothing measured here
+  without the truth tells the two cases apart. For the question of the project this means: the
+  spectral mismatch of a SISR model
   trained at 4 km -> 1 km is not caused by scale invariance (the same network trained at the
   scale of use has the same ratio, 0.40 against 0.41) and no rescaling of its output can remove
   it without costing accuracy; where a model trained one level up does mis-scale its detail

@@ -308,11 +308,13 @@ def gain_tradeoff(
         rmse = float(np.sqrt(np.mean((a[ok] - truth[ok]) ** 2))) if ok.any() else np.nan
         return rmse, spectral_ratio(a, truth, factor)
 
+    r0, s0 = score(sr)
+    # gain 1 is the image as it is (correct_image leaves it untouched, not made consistent)
     rows = [
-        score(np.where(valid, _with_gain(base, bm, detail, float(g), lst, factor), np.nan))
+        (r0, s0) if g == 1.0
+        else score(np.where(valid, _with_gain(base, bm, detail, float(g), lst, factor), np.nan))
         for g in gains
     ]
-    r0, s0 = score(sr)
     return {
         "gain": gains.astype(np.float64),
         "rmse": np.array([r[0] for r in rows]),
@@ -326,8 +328,8 @@ def best_feasible_gain(tradeoff: dict[str, np.ndarray]) -> tuple[float, float, f
     """The gain of a :func:`gain_tradeoff` curve closest to a spectral ratio of 1 among those
     that do not raise the RMSE above the uncorrected image's; ``(gain, rmse, ratio)``.
 
-    When no gain keeps the RMSE (only possible through the coarse-consistency step), the
-    uncorrected image is returned as gain 1.
+    Gain 1 (the image as it is) always qualifies when the curve holds it; without any qualifying
+    gain the uncorrected image is returned as gain 1.
 
     Examples
     --------
