@@ -246,6 +246,9 @@ def evaluate(
         coarse and ``sr`` resolutions. Without any, ``spectral_ratio`` is left out.
     erode : int
         Pixels removed along the border of the reference's valid region (mixed border pixels).
+        It erodes around *every* gap, cloud holes already set to NaN included: for a reference
+        you have masked yourself, pass ``erode=0`` (eroding it again drops the pixels next to
+        each hole, a much stricter mask that changes the scores).
     valid_min, valid_max : float, optional
         Physical thresholds on the decoded reference in Kelvin (e.g. 230 K: cloud contamination).
     reference_scale : float, optional
