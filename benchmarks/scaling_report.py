@@ -689,6 +689,10 @@ It is the identity when the method already injects what a scale-invariant law pr
   costs +0.13 K RMSE. Its RMSE-optimal gain is 0.21: damping lowers the RMSE (`auto`: -0.014 K)
   but moves a spectrum that is already near 1 away from it (+7 %); the best any gain does without
   raising the RMSE is -10 %.
+  Training on several scale pairs with the scale as an input (16 -> 4, 8 -> 2, 4 -> 1 km, then
+  extrapolating) could at best close the gap between a model trained one level up and one
+  trained at the scale of use: 0.018 K of RMSE and no spectral mismatch with the plain loss,
+  0.13 K with the texture loss. It was not built.
 - *What limits the law.* `benchmarks/correction_variants.py`
   (docs/results/correction_variants.md) keeps the gain rule and changes how `W` is predicted. With
   `W` read from the truth (an oracle) the correction meets the target one level up for TsHARP
