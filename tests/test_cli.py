@@ -33,3 +33,20 @@ def test_upscale_geotiff_to_cog(tmp_path, scene):
     assert sr.rio.crs == scene["lst_1km"].rio.crs
     np.testing.assert_allclose(sr.rio.transform().a * 4, scene["lst_1km"].rio.transform().a)
     assert main(["upscale", str(src), str(dst)]) == 2  # exists, no --overwrite
+
+
+def test_upscale_with_guide_and_scale_correction(tmp_path, scene):
+    import xlstsr
+
+    src, gsrc = tmp_path / "lst.tif", tmp_path / "ndvi.tif"
+    lst = scene["lst_1km"].isel(time=0)
+    lst.rio.to_raster(src)
+    scene["ndvi_250m"].rio.to_raster(gsrc)
+    dst = tmp_path / "sr.tif"
+    argv = ["upscale", str(src), str(dst), "--method", "tsharp", "--guide", str(gsrc)]
+    assert main([*argv, "--scale-correction", "law"]) == 0
+    got = rioxarray.open_rasterio(dst).squeeze(drop=True).values
+    want = xlstsr.upscale(lst, 4, "tsharp", guide=scene["ndvi_250m"], scale_correction="law")
+    np.testing.assert_allclose(got, want.values, rtol=0, atol=1e-3)
+    plain = xlstsr.upscale(lst, 4, "tsharp", guide=scene["ndvi_250m"]).values
+    assert np.nanmax(np.abs(plain - want.values)) > 1e-3  # the correction did something here

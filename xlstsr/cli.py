@@ -74,7 +74,10 @@ def _upscale(args: argparse.Namespace) -> int:
     if dst.exists() and not args.overwrite:
         print(f"error: {dst} exists; pass --overwrite to replace it", file=sys.stderr)
         return 2
-    sr = xlstsr.upscale(lst, args.factor, args.method, guide)
+    sr = xlstsr.upscale(
+        lst, args.factor, args.method, guide, scale_correction=args.scale_correction,
+        mask_out_of_range=args.mask_out_of_range,
+    )
     if dst.suffix == ".zarr":
         sr.to_dataset(name="lst").to_zarr(dst, mode="w", zarr_format=3, consolidated=False)
     else:
@@ -107,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--method", default="bicubic")
     u.add_argument("--guide", default=None, help="fine guide raster (e.g. NDVI at 250 m)")
     u.add_argument("--variable", default=None, help="LST variable of a Zarr store")
+    u.add_argument("--scale-correction", default=None, choices=["auto", "law", "law-lst"],
+                   help="correct the scale-invariance assumption of the method's detail "
+                   "(xlstsr.correction; 'auto' only damps, uses --guide when given)")
+    u.add_argument("--mask-out-of-range", action="store_true",
+                   help="mask LST outside 150-400 K instead of stopping with an error")
     u.add_argument("--overwrite", action="store_true")
     sub.add_parser("train", help="train a model (see `xlstsr train --help`)")
     args = parser.parse_args(argv)
