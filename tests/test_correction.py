@@ -209,3 +209,9 @@ def test_auto_damps_tsharp_on_real_aster_pairs(shared_data):
                 mism[sc].append(abs(float(ev.spectral_ratio_sym) - 1))
     assert np.mean(rmse["auto"]) < np.mean(rmse[None])
     assert np.mean(mism["auto"]) < 0.85 * np.mean(mism[None])
+
+
+def test_gain_tradeoff_refuses_mismatched_grids():
+    truth, _, lst = _two_part_truth()
+    with pytest.raises(xlstsr.errors.GridError, match="reproject the truth"):
+        gain_tradeoff(truth, lst, 4, truth[:-4])

@@ -47,7 +47,7 @@ import numpy as np
 from .errors import GridError
 from .kernels.aggregate import conserve_radiometric, radiometric_mean
 from .kernels.interp import cubic_upsample, fill_gaps, nearest_upsample
-from .kernels.scaling import block_mean, fit_power_law, within_block_variance
+from .kernels.scaling import block_mean, fit_power_law, spectral_ratio, within_block_variance
 
 __all__ = [
     "VarianceLaw",
@@ -294,11 +294,15 @@ def gain_tradeoff(
     >>> bool(t["rmse"][0] < 0.05 < t["rmse"][1])
     True
     """
-    from .kernels.scaling import spectral_ratio
-
     sr = np.asarray(sr, np.float64)
     lst = np.asarray(lst, np.float64)
     truth = np.asarray(truth, np.float64)
+    if truth.shape != sr.shape or sr.shape != (lst.shape[0] * factor, lst.shape[1] * factor):
+        raise GridError(
+            f"gain_tradeoff needs sr and truth on the fine grid of lst: sr {sr.shape}, truth "
+            f"{truth.shape}, lst {lst.shape} x {factor}; reproject the truth onto the grid of sr "
+            "first (e.g. truth.rio.reproject_match(sr))."
+        )
     gains = np.round(np.arange(0.0, 3.0001, 0.1), 10) if gains is None else np.asarray(gains)
     base, bm, detail = _split_detail(sr, lst, factor)
     valid = np.isfinite(sr)
