@@ -337,6 +337,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # models trained on modis_aster pairs (the bundled weights): scored on held-out pairs only
     trained = {n for n, m in methods.items() if isinstance(m, TorchModelMethod)}
 
+    corrected: dict[str, Any] = {}  # instantiated once (deep models load their weights)
+    for label, (name, opts) in CORRECTED.items() if args.corrections else ():
+        try:
+            corrected[label] = get_method(name, **opts)
+        except Exception as err:  # weights not installed: reported in the table's place
+            skipped.setdefault(label, f"{type(err).__name__}: {err}")
     rows: list[dict[str, Any]] = []
     variants: list[dict[str, Any]] = []
     irreducible: list[dict[str, Any]] = []
@@ -358,17 +364,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             rows.append({"pair": pid, "method": name, **s, "seconds": secs})
             srs[name], scores[name] = sr, s
-        if args.corrections and pid in EVAL_PAIRS:
-            for label, (name, opts) in CORRECTED.items():
-                try:
-                    method = get_method(name, **opts)
-                except Exception as err:  # weights not installed: reported in the table's place
-                    skipped.setdefault(label, f"{type(err).__name__}: {err}")
-                    continue
+        if pid in EVAL_PAIRS:
+            for label, method in corrected.items():
                 for corr in CORRECTIONS:
-                    sr, _ = run_method(method, lst, ndvi, corr)
+                    if corr is None and label in scores:  # the same run as the main table's
+                        s = scores[label]
+                    else:
+                        s = score(run_method(method, lst, ndvi, corr)[0], lst, aster)
                     corr_rows.append({"pair": pid, "label": label, "correction": corr or "none",
-                                      **score(sr, lst, aster)})
+                                      **s})
         if not args.no_anchor:
             if "bicubic" in methods:
                 for vname, s in bicubic_variants(lst, aster).items():

@@ -209,14 +209,18 @@ def _reproject_lazy(
     data = src.data.rechunk({src.ndim - 2: -1, src.ndim - 1: -1})
     sy, sx = src[gy].values, src[gx].values
     crs, transform = src.rio.crs, src.rio.transform()
+    # the tasks carry the target grid's geometry only, not the (fine-sized) template array
+    ny, nx = template.sizes[ly], template.sizes[lx]
+    dst_crs, dst_transform = template.rio.crs, template.rio.transform()
 
     def _block(a: np.ndarray) -> np.ndarray:
         d = xr.DataArray(a, dims=(*lead, gy, gx), coords={gy: sy, gx: sx})
         d = d.rio.write_crs(crs).rio.write_transform(transform)
         d = d.rio.write_nodata(np.nan, encoded=False)
-        return d.rio.reproject_match(template, resampling=resampling, nodata=np.nan).values
+        return d.rio.reproject(
+            dst_crs, shape=(ny, nx), transform=dst_transform, resampling=resampling, nodata=np.nan
+        ).values
 
-    ny, nx = template.sizes[ly], template.sizes[lx]
     out = data.map_blocks(
         _block, chunks=(*data.chunks[:-2], (ny,), (nx,)), dtype=np.float32,
         meta=np.empty((0,) * data.ndim, np.float32),
@@ -224,5 +228,5 @@ def _reproject_lazy(
     coords = {d: src[d].variable for d in lead if d in src.coords}
     coords |= {d: (d, template[d].values, template[d].attrs) for d in (ly, lx)}
     res = xr.DataArray(out, dims=(*lead, ly, lx), coords=coords, attrs=src.attrs)
-    res = res.rio.write_crs(template.rio.crs).rio.write_transform(template.rio.transform())
+    res = res.rio.write_crs(dst_crs).rio.write_transform(dst_transform)
     return res.rio.write_nodata(np.nan, encoded=False)
