@@ -335,6 +335,16 @@ def best_feasible_gain(tradeoff: dict[str, np.ndarray]) -> tuple[float, float, f
     Gain 1 (the image as it is) always qualifies when the curve holds it; without any qualifying
     gain the uncorrected image is returned as gain 1.
 
+    Parameters
+    ----------
+    tradeoff : dict
+        The output of :func:`gain_tradeoff` for one image.
+
+    Returns
+    -------
+    tuple of float
+        ``(gain, rmse, ratio)`` of the chosen point.
+
     Examples
     --------
     >>> t = {"gain": np.array([0.5, 1.0, 2.0]), "rmse": np.array([1.0, 1.1, 1.3]),
@@ -360,8 +370,20 @@ def pooled_feasible_gains(
     :func:`best_feasible_gain`, and for each ``lam`` of the ``lambdas`` grid the gains minimising
     ``|ratio - 1| + lam * rmse`` image by image (a Lagrangian relaxation); of those whose mean
     RMSE does not exceed the uncorrected mean, the one with the lowest mean ``|ratio - 1|``.
-    Returns ``(gain, rmse, ratio)`` per image. Never worse than the per-image bound; exact up to
-    the grids of gains and ``lam`` where the trade-off is convex.
+    Never worse than the per-image bound; exact up to the grids of gains and ``lam`` where the
+    trade-off is convex.
+
+    Parameters
+    ----------
+    tradeoffs : list of dict
+        :func:`gain_tradeoff` outputs, one per image.
+    lambdas : ndarray, optional
+        Lagrange multipliers tried (default ``0`` and 71 values from ``1e-3`` to ``1e4``).
+
+    Returns
+    -------
+    list of tuple
+        ``(gain, rmse, ratio)`` per image (the uncorrected image's when nothing qualifies).
 
     Examples
     --------
