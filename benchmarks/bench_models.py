@@ -29,8 +29,8 @@ import xlstsr
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.kernels import metrics as km
 from xlstsr.methods import get_method
-from xlstsr.methods.deep import BUNDLED, bundled_path
 from xlstsr.nn import load_model
+from xlstsr.nn.weights import BUNDLED, WEIGHTS_DIR, weights_path
 from xlstsr.train_bundled import EVAL_PAIRS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def methods(include_classical: bool) -> dict[str, tuple[str, dict]]:
     if include_classical:
         out["tsharp"] = ("tsharp", {})
     for short, fname in BUNDLED.items():
-        if (bundled_path.__globals__["WEIGHTS_DIR"] / fname).is_file():
+        if (WEIGHTS_DIR / fname).is_file():
             kind = "sisr" if fname.startswith("sisr") else "disr"
             out[f"{kind}:{short}"] = (kind, {"weights": short})
             if kind == "disr" and short == "unet":
@@ -177,7 +177,7 @@ def main(argv=None) -> int:
     for k, v in spd.items():
         _m, opts = meths[k]
         if "weights" in opts:
-            path = bundled_path(opts["weights"])
+            path = weights_path(opts["weights"])
             model = load_model(path)
             h = model.metadata.get("history", {})
             npar = sum(p.numel() for p in model.parameters())

@@ -122,9 +122,9 @@ def _scene_metrics(method: str, **kw):
 
 @pytest.mark.parametrize("weights", ["rescnn", "mrunet"])
 def test_bundled_sisr_loads_and_beats_bicubic(weights):
-    from xlstsr.methods.deep import bundled_path
+    from xlstsr.nn.weights import weights_path
 
-    m = load_model(bundled_path(weights), factor=4, n_guide=0)
+    m = load_model(weights_path(weights), factor=4, n_guide=0)
     assert m.metadata["mode"] == "sisr" and m.metadata["eval_pairs"]
     rmse = _scene_metrics("sisr", weights=weights)
     assert rmse["sisr"] < rmse["bicubic"], rmse
@@ -132,9 +132,9 @@ def test_bundled_sisr_loads_and_beats_bicubic(weights):
 
 def test_bundled_degraded_disr_beats_bicubic():
     """The degraded DISR (trained 4 km -> 1 km, consistent with its input) on the synthetic scene."""
-    from xlstsr.methods.deep import bundled_path
+    from xlstsr.nn.weights import weights_path
 
-    m = load_model(bundled_path("degraded"), factor=4, n_guide=1)
+    m = load_model(weights_path("degraded"), factor=4, n_guide=1)
     assert m.metadata["mode"] == "degraded_disr"
     rmse = _scene_metrics("disr", weights="degraded")
     assert rmse["disr"] < rmse["bicubic"], rmse
@@ -142,9 +142,9 @@ def test_bundled_degraded_disr_beats_bicubic():
 
 @pytest.mark.parametrize("weights", ["unet", "sif"])
 def test_bundled_disr_loads(weights):
-    from xlstsr.methods.deep import bundled_path
+    from xlstsr.nn.weights import weights_path
 
-    m = load_model(bundled_path(weights), factor=4, n_guide=1)
+    m = load_model(weights_path(weights), factor=4, n_guide=1)
     assert m.metadata["inputs"] == ["lst", "ndvi"]
     assert not set(m.metadata["train_pairs"]) & set(m.metadata["eval_pairs"])
 
@@ -154,10 +154,10 @@ def test_bundled_disr_is_what_make_weights_trains():
 
     Guards against changing the chosen settings (benchmarks/select_disr.py) without retraining.
     """
-    from xlstsr.methods.deep import bundled_path
+    from xlstsr.nn.weights import weights_path
     from xlstsr.train_bundled import SUPERVISED_LOSS, SUPERVISED_STRIDE, TRAIN_PAIRS, VAL_PAIRS
 
-    meta = load_model(bundled_path("unet"), factor=4, n_guide=1).metadata
+    meta = load_model(weights_path("unet"), factor=4, n_guide=1).metadata
     assert meta["mode"] == "supervised"
     assert meta["loss_options"] == SUPERVISED_LOSS
     assert meta["patches"]["stride"] == SUPERVISED_STRIDE
@@ -198,7 +198,7 @@ def test_bundled_disr_beats_bicubic_on_aster(shared_data):
 
 
 def test_weights_small():
-    from xlstsr.methods.deep import WEIGHTS_DIR
+    from xlstsr.nn.weights import WEIGHTS_DIR
 
     total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.pt"))
     assert 0 < total < 5e6

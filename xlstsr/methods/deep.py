@@ -27,32 +27,9 @@ import numpy as np
 from ..errors import CheckpointError
 from ..kernels.aggregate import conserve_radiometric
 from .base import register_method
-from .torch_model import TorchModelMethod
+from .torch_model import TorchModelMethod, resolve_model
 
-__all__ = ["BUNDLED", "DISR", "SISR", "bundled_path", "conserve_radiance"]
-
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-
-#: bundled checkpoints by short name
-BUNDLED: dict[str, str] = {
-    "rescnn": "sisr_rescnn_x4.pt",
-    "mrunet": "sisr_mrunet_x4.pt",
-    "unet": "disr_unet_x4.pt",
-    "sif": "disr_sif_x4.pt",
-    "degraded": "disr_degraded_x4.pt",
-}
-
-
-def bundled_path(name: str) -> Path:
-    """Path of a bundled checkpoint (short name from :data:`BUNDLED` or file name)."""
-    fname = BUNDLED.get(name, name)
-    path = WEIGHTS_DIR / fname
-    if not path.is_file():
-        raise CheckpointError(
-            f"bundled weights {fname!r} are not installed in {WEIGHTS_DIR} (known: "
-            f"{sorted(BUNDLED)}); run `make weights` or pass checkpoint=... / model=..."
-        )
-    return path
+__all__ = ["DISR", "SISR", "conserve_radiance"]
 
 
 def conserve_radiance(sr: np.ndarray, lst: np.ndarray, factor: int) -> np.ndarray:
@@ -70,9 +47,9 @@ class _DeepMethod(TorchModelMethod):
 
     def __init__(
         self,
-        checkpoint: str | Path | None = None,
-        *,
         model: Any | None = None,
+        *,
+        checkpoint: str | Path | None = None,
         weights: str | None = None,
         conserve: bool = False,
         device: str = "auto",
@@ -80,21 +57,13 @@ class _DeepMethod(TorchModelMethod):
         num_threads: int | None = None,
     ) -> None:
         self.conserve = bool(conserve)
-        given = sum(x is not None for x in (checkpoint, model, weights))
-        if given > 1:
-            raise TypeError("give at most one of checkpoint=, model= and weights=")
-        if model is None:
-            path = (
-                Path(checkpoint)
-                if checkpoint is not None
-                else bundled_path(weights or self.default_weights)
+        given = [x for x in (model, checkpoint, weights) if x is not None]
+        if len(given) > 1:
+            raise TypeError(
+                "give the model once: model= takes a checkpoint path, an nn.Module or bundled "
+                "weights by name (checkpoint= and weights= are aliases of it)"
             )
-            from ..nn.checkpoint import load_model
-
-            model = load_model(path, device="cpu", n_guide=None)
-            self.checkpoint = str(path)
-        else:
-            self.checkpoint = None
+        model, self.checkpoint = resolve_model(given[0] if given else self.default_weights)
         n_guide = int(getattr(model, "n_guide", 0) or 0)
         if self.guided and n_guide == 0:
             raise CheckpointError(
@@ -136,12 +105,13 @@ class SISR(_DeepMethod):
 
     Parameters
     ----------
-    checkpoint : path, optional
-        A checkpoint written by :func:`xlstsr.nn.save_model`.
-    model : nn.Module, optional
-        Any model following the protocol of :mod:`xlstsr.methods.torch_model`.
-    weights : str, optional
-        A bundled checkpoint by short name (``"rescnn"``, ``"mrunet"``).
+    model : path, nn.Module or str, optional
+        The model: a checkpoint written by :func:`xlstsr.nn.save_model`, any module following
+        the protocol of :mod:`xlstsr.methods.torch_model`, or bundled weights by name
+        (:func:`xlstsr.nn.weights.list_weights`: ``"rescnn"``, ``"mrunet"``...). Default: the
+        method's bundled weights.
+    checkpoint, weights
+        Aliases of ``model`` (a path; a bundled name).
     conserve : bool
         Enforce coarse consistency: add each coarse pixel's residual back so that the radiometric
         aggregate of the output equals the input (:func:`conserve_radiance`).

@@ -25,7 +25,7 @@ from torch import nn
 
 from .._version import __version__
 from ..errors import CheckpointError
-from .models import ARCHITECTURES
+from .registry import ARCHITECTURES
 
 __all__ = ["load_checkpoint", "load_model", "save_model"]
 
@@ -55,7 +55,7 @@ def _plain(obj: Any) -> Any:
 
 
 def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Path:
-    """Write ``model`` (an :mod:`xlstsr.nn.models` architecture) and ``metadata`` to one file.
+    """Write ``model`` (an :mod:`xlstsr.nn.registry` architecture) and ``metadata`` to one file.
 
     Parameters
     ----------
@@ -74,7 +74,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
     Examples
     --------
     >>> import tempfile
-    >>> from xlstsr.nn.models import ResCNN
+    >>> from xlstsr.nn import ResCNN
     >>> p = save_model(ResCNN(4, channels=4, n_blocks=1), tempfile.mkdtemp() + "/m.pt", loss="l1")
     >>> load_model(p).factor
     4

@@ -1,0 +1,86 @@
+"""The bundled weights API (xlstsr.nn.weights): names, metadata, loading, and pinned outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import xlstsr
+from xlstsr.errors import CheckpointError
+from xlstsr.nn import ARCHITECTURES
+from xlstsr.nn.weights import BUNDLED, WEIGHTS_DIR, list_weights, load_weights, weights_path
+
+# Outputs of xlstsr.upscale(sample_scene()["lst_1km"], 4, method, weights=...) recorded with the
+# shipped files before the architectures were split into one module each (commit fca393c):
+# (nanmean, nanstd, values at (t, y, x) = (0, 10, 20), (1, 100, 150), (2, 200, 250)). A change
+# means the weights or the architectures no longer compute what was trained.
+PINNED = {
+    ("sisr", "rescnn"): (302.1004526, 4.8386391, [298.0308, 311.2379, 309.9503]),
+    ("sisr", "mrunet"): (302.0735705, 4.8436083, [298.0475, 311.2469, 309.9376]),
+    ("disr", "unet"): (302.9545591, 5.1094972, [299.4848, 312.4900, 311.5115]),
+    ("disr", "sif"): (302.0692273, 4.8433277, [298.0777, 311.1188, 309.8250]),
+    ("disr", "degraded"): (302.1061325, 4.8595579, [298.0963, 311.3423, 310.2041]),
+}
+
+
+def test_every_bundled_name_is_installed_and_listed():
+    info = list_weights()
+    assert set(info) == set(BUNDLED)
+    for name, d in info.items():
+        assert weights_path(name) == WEIGHTS_DIR / BUNDLED[name] == WEIGHTS_DIR / d["file"]
+        assert d["arch"] in ARCHITECTURES and d["factor"] == 4
+        sisr = d["file"].startswith("sisr")
+        assert d["n_guide"] == (0 if sisr else 1)
+        assert d["inputs"] == (["lst"] if sisr else ["lst", "ndvi"])
+        assert d["training_data"] and d["mode"]  # what it was trained on is recorded
+
+
+def test_weights_path_by_file_name_and_unknown_name():
+    assert weights_path("sisr_rescnn_x4.pt") == weights_path("rescnn")
+    with pytest.raises(CheckpointError, match=r"known: .*rescnn"):
+        weights_path("no_such_model")
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_load_weights_restores_the_stored_tensors(name):
+    """The file stores an architecture name and tensors (no pickled class path), so moving the
+    classes between modules cannot change what is loaded: every tensor comes back bit-equal."""
+    blob = torch.load(weights_path(name), map_location="cpu", weights_only=True)
+    model = load_weights(name)
+    assert type(model) is ARCHITECTURES[blob["arch"]]
+    assert model.config == blob["config"]
+    state = model.state_dict()
+    assert state.keys() == blob["state_dict"].keys()
+    for k, v in blob["state_dict"].items():
+        assert torch.equal(state[k], v), k
+    assert model.metadata == blob["metadata"]
+
+
+def test_load_weights_checks_the_request():
+    with pytest.raises(CheckpointError, match="guide"):
+        load_weights("unet", n_guide=0)
+    with pytest.raises(CheckpointError, match="factor 4"):
+        load_weights("rescnn", factor=2)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return xlstsr.datasets.sample_scene()
+
+
+@pytest.mark.parametrize(("method", "weights"), sorted(PINNED))
+def test_bundled_outputs_on_the_sample_scene_are_pinned(sample, method, weights):
+    kw = {"guide": sample["ndvi_250m"]} if method == "disr" else {}
+    sr = xlstsr.upscale(sample["lst_1km"], 4, method=method, weights=weights, **kw).values
+    mean, std, pixels = PINNED[(method, weights)]
+    v = sr.astype(np.float64)
+    assert np.nanmean(v) == pytest.approx(mean, abs=1e-4)
+    assert np.nanstd(v) == pytest.approx(std, abs=1e-4)
+    np.testing.assert_allclose(v[[0, 1, 2], [10, 100, 200], [20, 150, 250]], pixels, atol=1e-3)
+    # the default weights of each method are the named ones, through the same loader
+    if weights == {"sisr": "rescnn", "disr": "unet"}[method]:
+        default = xlstsr.upscale(sample["lst_1km"], 4, method=method, **kw).values
+        mine = xlstsr.upscale(sample["lst_1km"], 4, method=method, model=load_weights(weights), **kw)
+        np.testing.assert_array_equal(default, sr)
+        np.testing.assert_array_equal(mine.values, sr)

@@ -1,0 +1,134 @@
+"""The base every built-in architecture shares: the model protocol, normalisation, bicubic residual.
+
+Every model follows the protocol the inference engine (:class:`xlstsr.methods.torch_model.
+TorchModelMethod`) runs:
+
+- int attributes ``factor``, ``n_guide`` (0 for SISR) and ``receptive_field`` (coarse pixels: an
+  output pixel depends only on coarse inputs at most this far away; the engine's halo);
+- ``forward(lst, guide=None)`` with ``lst`` (B, 1, h, w) Kelvin float32 without gaps and ``guide``
+  (B, n_guide, h*f, w*f) or None (may hold NaN: replaced by the guide mean and flagged in an extra
+  validity channel), returning (B, 1, h*f, w*f) Kelvin;
+- normalisation inside the model (buffers ``lst_offset``, ``lst_scale``, ``guide_mean``,
+  ``guide_std``, saved with the weights);
+- residual over the built-in bicubic upsampling (:func:`~xlstsr.nn.ops.cubic_upsample_torch`,
+  equal to :func:`xlstsr.kernels.interp.cubic_upsample`): an untrained or zeroed head is bicubic;
+- class attribute ``arch`` (the name in :data:`xlstsr.nn.registry.ARCHITECTURES`) and property
+  ``config`` (constructor arguments): what a checkpoint stores to rebuild the model.
+
+No normalisation layer that mixes pixels (batch or group norm) is used: outputs are local, so the
+engine's chunked inference with a halo equals whole-image inference.
+
+Examples
+--------
+>>> import torch
+>>> from xlstsr.nn import ResCNN
+>>> m = ResCNN(4, channels=4, n_blocks=1)
+>>> isinstance(m, _LSTModel), m.config
+(True, {'factor': 4, 'channels': 4, 'n_blocks': 1})
+>>> bool(torch.equal(m(torch.full((1, 1, 4, 4), 300.0)), torch.full((1, 1, 16, 16), 300.0)))
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .ops import cubic_kernel_bank, cubic_upsample_torch
+
+__all__ = ["BICUBIC_RF", "ResBlock"]
+
+#: receptive field of the Keys bicubic upsampling, coarse pixels
+BICUBIC_RF = 2
+
+
+class _LSTModel(nn.Module):
+    """Shared plumbing: normalisation buffers, bicubic upsampling, config for checkpoints."""
+
+    arch: str = ""
+
+    def __init__(self, factor: int, n_guide: int = 0) -> None:
+        super().__init__()
+        if int(factor) < 1:
+            raise ValueError(f"factor must be a positive integer, got {factor}")
+        self.factor = int(factor)
+        self.n_guide = int(n_guide)
+        self.register_buffer("lst_offset", torch.tensor(300.0))
+        self.register_buffer("lst_scale", torch.tensor(10.0))
+        self.register_buffer("guide_mean", torch.zeros(max(self.n_guide, 1)))
+        self.register_buffer("guide_std", torch.ones(max(self.n_guide, 1)))
+        self.register_buffer(
+            "cubic_weight",
+            torch.as_tensor(cubic_kernel_bank(self.factor), dtype=torch.float32)[:, None],
+        )
+        self._config: dict[str, Any] = {"factor": self.factor}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (rebuild with ``ARCHITECTURES[arch](**config)``)."""
+        return dict(self._config)
+
+    @property
+    def guide_fill_value(self) -> float:
+        """Value the inference engine puts in guide gaps it cannot fill locally (the guide mean)."""
+        return float(self.guide_mean[0]) if self.n_guide else 0.0
+
+    def set_normalisation(
+        self,
+        lst_offset: float,
+        lst_scale: float,
+        guide_mean: Any | None = None,
+        guide_std: Any | None = None,
+    ) -> None:
+        """Set the input statistics (Kelvin offset and scale; per-guide-band mean and std)."""
+        self.lst_offset.fill_(float(lst_offset))
+        self.lst_scale.fill_(float(lst_scale))
+        if guide_mean is not None:
+            self.guide_mean.copy_(torch.as_tensor(guide_mean, dtype=torch.float32).reshape(-1))
+        if guide_std is not None:
+            self.guide_std.copy_(torch.as_tensor(guide_std, dtype=torch.float32).reshape(-1))
+
+    def normalisation(self) -> dict[str, Any]:
+        return {
+            "lst_offset": float(self.lst_offset),
+            "lst_scale": float(self.lst_scale),
+            "guide_mean": self.guide_mean[: self.n_guide].tolist(),
+            "guide_std": self.guide_std[: self.n_guide].tolist(),
+        }
+
+    def upsample(self, lst: torch.Tensor) -> torch.Tensor:
+        """The built-in bicubic upsampling (equal to the numpy ``cubic_upsample``)."""
+        return cubic_upsample_torch(lst, self.factor, self.cubic_weight)
+
+    def _check(self, lst: torch.Tensor, guide: torch.Tensor | None) -> None:
+        if lst.ndim != 4 or lst.shape[1] != 1:
+            raise ValueError(f"lst must be (B, 1, h, w), got {tuple(lst.shape)}")
+        if self.n_guide:
+            f = self.factor
+            want = (lst.shape[0], self.n_guide, lst.shape[2] * f, lst.shape[3] * f)
+            if guide is None:
+                raise ValueError(f"{type(self).__name__} needs a guide of shape {want}")
+            if tuple(guide.shape) != want:
+                raise ValueError(f"guide must have shape {want}, got {tuple(guide.shape)}")
+
+    def _norm_guide(self, guide: torch.Tensor) -> torch.Tensor:
+        n = self.n_guide
+        g = (guide - self.guide_mean[:n, None, None]) / self.guide_std[:n, None, None]
+        ok = torch.isfinite(g)
+        g = torch.where(ok, g, torch.zeros_like(g))
+        return torch.cat([g, ok.to(g.dtype)], dim=1)
+
+
+class ResBlock(nn.Module):
+    """Residual block ``x + conv(leaky_relu(conv(x)))`` (two 3x3 convolutions, same channels)."""
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.c2 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.act = nn.LeakyReLU(0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.c2(self.act(self.c1(x)))
