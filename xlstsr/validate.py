@@ -1,5 +1,10 @@
 """Input checks and decoding: spatial dims, georeferencing, units, scaled integers, fill values.
 
+The front door of every entry point (:func:`xlstsr.upscale`, :func:`xlstsr.upscale_to_zarr`,
+:func:`xlstsr.scaling_stats`, :func:`xlstsr.evaluate`, training) is :func:`select_lst` (which
+variable, CRS from the Dataset, a guide named by variable) and :func:`prepare_lst` (that, plus
+georeferencing, decoding to Kelvin and the all-NaN check).
+
 Value checks run inside the dask graph on dask inputs (they raise when the block is computed), so
 validating never forces a computation.
 """
@@ -33,8 +38,10 @@ __all__ = [
     "check_factor",
     "decode_guide",
     "decode_lst",
+    "prepare_lst",
     "require_georeferenced",
     "require_valid_pixels",
+    "select_lst",
     "select_variable",
     "spatial_dims",
 ]
@@ -349,3 +356,67 @@ def require_valid_pixels(da: xr.DataArray, what: str = "LST") -> None:
             f"the {what} holds no valid pixel (all NaN or fill). Check the fill value / QC mask, or "
             "select time steps with data, e.g. `da.dropna('time', how='all')`."
         )
+
+
+def select_lst(
+    obj: xr.DataArray | xr.Dataset,
+    variable: Hashable | None = None,
+    guide: Any = None,
+) -> tuple[xr.DataArray, Any]:
+    """The LST DataArray of an input, and its guide resolved.
+
+    A Dataset gives its LST variable (``variable``, or the one variable that looks like LST) with
+    the Dataset's CRS written on it, and a guide given as a variable name becomes that variable.
+    A DataArray is returned as it is; a guide given by name then raises.
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> scene = xlstsr.datasets.sample_scene(n_times=1, size=16)
+    >>> lst, ndvi = select_lst(scene, "lst_1km", "ndvi_250m")
+    >>> lst.name, ndvi.name, lst.rio.crs is not None
+    ('lst_1km', 'ndvi_250m', True)
+    """
+    if isinstance(obj, xr.Dataset):
+        lst = select_variable(obj, variable)
+        if isinstance(guide, Hashable) and not isinstance(guide, xr.DataArray) and guide is not None:
+            guide = select_variable(obj, guide, role="guide")
+        if lst.rio.crs is None and obj.rio.crs is not None:
+            lst = lst.rio.write_crs(obj.rio.crs)
+        return lst, guide
+    if not isinstance(obj, xr.DataArray):
+        raise TypeError(
+            f"expected an xarray DataArray or Dataset, got {type(obj).__name__}; open files with "
+            "xlstsr.io.open_path (Zarr, NetCDF, GeoTIFF) or rioxarray.open_rasterio."
+        )
+    if isinstance(guide, str):
+        raise TypeError("a guide given by name needs a Dataset input; pass the guide DataArray instead")
+    return obj, guide
+
+
+def prepare_lst(
+    obj: xr.DataArray | xr.Dataset,
+    variable: Hashable | None = None,
+    *,
+    mask_out_of_range: bool = False,
+    what: str = "LST",
+) -> xr.DataArray:
+    """The front door: select the LST, require a CRS and transform, decode to Kelvin, check that
+    an in-memory input holds valid pixels.
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> lst = xlstsr.datasets.sample_scene(n_times=1, size=16)["lst_1km"]
+    >>> prepare_lst(lst - 273.15).attrs["units"]  # the sample carries units "K"; Celsius values
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.PhysicalRangeError: LST values from ...
+    >>> prepare_lst(lst).attrs["units"]
+    'K'
+    """
+    lst, _ = select_lst(obj, variable)
+    require_georeferenced(lst, what)
+    kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range)
+    require_valid_pixels(kelvin, what)
+    return kelvin

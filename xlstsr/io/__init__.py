@@ -1,8 +1,7 @@
-"""Inputs and outputs: COGs, STAC items, Zarr stores.
+"""Readers and writers only: COGs, STAC items, MODIS HDF granules, Zarr stores, NetCDF.
 
-Zarr inputs need nothing special: ``xr.open_zarr(store, chunks={})`` (or ``chunks={"time": 1}``)
-gives a lazy, dask-backed Dataset; write its CRS with ``.rio.write_crs`` if the store lacks a
-``spatial_ref`` variable, then pass it to :func:`xlstsr.upscale` or :func:`upscale_to_zarr`.
+:func:`open_path` opens any supported file lazily with its CRS (Zarr, NetCDF, GeoTIFF);
+streaming a super-resolved cube into Zarr is the engine's :func:`xlstsr.upscale_to_zarr`.
 
 Examples
 --------
@@ -14,8 +13,9 @@ Examples
 from __future__ import annotations
 
 from .cog import open_cog, to_cogs
+from .formats import format_of, open_path
 from .modis import open_modis
 from .stac import open_stac
-from .zarr import upscale_to_zarr
+from .zarr import open_zarr
 
-__all__ = ["open_cog", "open_modis", "open_stac", "to_cogs", "upscale_to_zarr"]
+__all__ = ["format_of", "open_cog", "open_modis", "open_path", "open_stac", "open_zarr", "to_cogs"]

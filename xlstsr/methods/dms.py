@@ -16,7 +16,7 @@ from ..kernels.sharpen import (
     window_std,
 )
 from .base import register_method
-from .tsharp import GuidedSharpener
+from .guided import GuidedSharpener
 
 __all__ = ["DMS"]
 
@@ -76,7 +76,7 @@ class DMS(GuidedSharpener):
     conserve : bool
         Enforce the radiometric aggregate of the output equal to the input.
     gain : float in [0, 1]
-        Detail gain (see :class:`~xlstsr.methods.tsharp.GuidedSharpener`); 1 is DMS as
+        Detail gain (see :class:`~xlstsr.methods.guided.GuidedSharpener`); 1 is DMS as
         published.
     max_leaf_nodes, local_max_leaf_nodes : int
         Leaves of the global and of the local trees (pyDMS: 30 and 10).

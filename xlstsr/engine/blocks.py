@@ -1,4 +1,4 @@
-"""Streaming inference: run an upscaling method over (n, y, x) arrays, whole or chunk by chunk.
+"""Graph building: run an upscaling method over (n, y, x) arrays, whole or chunk by chunk.
 
 On dask inputs each chunk is processed with a halo of coarse pixels around it
 (``dask.array.map_overlap`` with ``trim=False``); the engine crops ``halo * factor`` fine pixels
@@ -12,13 +12,11 @@ pixel are skipped (NaN output, no model call).
 
 The halo is the method's receptive field (:meth:`UpscaleMethod.halo`): declared by the method,
 or, for torch models that do not declare ``receptive_field``, measured once by an
-impulse-response probe (:func:`xlstsr.methods.torch_model.measure_receptive_field`). The engine
+impulse-response probe (:func:`xlstsr.nn.runtime.measure_receptive_field`). The engine
 uses twice that (the gap filling reads as far again).
 
-Methods that carry heavy state (torch weights) expose ``shipment() -> (key, payload)`` and
-``receive(payload)``: the payload enters the graph once as a single key every block depends on,
-so a distributed worker fetches it once and caches the loaded model; the method object itself
-pickles to a few bytes.
+Methods that carry heavy state (torch weights) enter the graph once through
+:mod:`xlstsr.engine.shipping`.
 """
 
 from __future__ import annotations
@@ -26,12 +24,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import dask
 import dask.array as dsa
 import numpy as np
 
-from .kernels.interp import fill_gaps
-from .methods.base import UpscaleMethod
+from ..kernels.interp import fill_gaps
+from ..methods.base import UpscaleMethod
+from .shipping import Shipment, deliver, ship_state
 
 __all__ = ["engine_depth", "upscale_array"]
 
@@ -80,7 +78,7 @@ def _overlap_block(
     method: UpscaleMethod,
     factor: int,
     depth: tuple[int, int],
-    shipment: Any = None,
+    shipment: Shipment | None = None,
     block_info: dict | None = None,
 ) -> np.ndarray:
     info = block_info[0]
@@ -96,8 +94,7 @@ def _overlap_block(
     out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
     if not np.isfinite(core).any():  # cloudy chunk: nothing to compute
         return np.full((n, 1, cy, cx, factor, factor), np.nan, dtype=out_dtype)
-    if shipment is not None:
-        method.receive(shipment)
+    deliver(method, shipment)
     guide = None
     if guide6 is not None:
         gn, gc = guide6.shape[:2]
@@ -170,10 +167,9 @@ def upscale_array(
     # map_overlap has its own `depth` argument: bind the block function's options first
     block_fn = partial(_overlap_block, method=method, factor=factor, depth=depths)
     extra: dict[str, Any] = {}
-    if callable(getattr(method, "shipment", None)):
-        key, payload = method.shipment()
-        # one graph key holding the payload: fetched once per worker, not pickled per task
-        extra["shipment"] = dask.delayed(payload, pure=True, name=f"xlstsr-shipment-{key}")
+    shipment = ship_state(method)  # one graph key: fetched once per worker, not pickled per task
+    if shipment is not None:
+        extra["shipment"] = shipment
     out6 = dsa.map_overlap(
         block_fn,
         *args,

@@ -1,0 +1,128 @@
+"""The region scheduler of :func:`xlstsr.upscale_to_zarr`: time blocks computed a few at a time.
+
+A region is one time block of the output. Regions are computed ``k`` at a time and each is
+marked done as soon as it is written (no barrier between regions), on whichever scheduler is
+active: a ``dask.distributed`` client, dask's threads, or the synchronous scheduler. After each
+region the heap memory it freed is handed back to the OS.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from typing import Any
+
+import dask
+
+__all__ = ["parallelism", "run_regions", "trim_heap"]
+
+
+def active_client() -> Any:
+    """The active dask.distributed client, or None."""
+    try:
+        from distributed import Client
+
+        return Client.current()
+    except (ImportError, ValueError):
+        return None
+
+
+def parallelism() -> int:
+    """Worker threads of the active scheduler (distributed client, threads, or sync)."""
+    client = active_client()
+    if client is not None:
+        return max(1, sum(client.nthreads().values()))
+    sched = dask.config.get("scheduler", None)
+    if sched in ("sync", "synchronous", "single-threaded"):
+        return 1
+    return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+
+
+def _libc_malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None (other C libraries, other systems)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+_MALLOC_TRIM: Any = _libc_malloc_trim() if os.name == "posix" else None
+
+
+def trim_heap() -> None:
+    """Hand the heap memory freed by a finished region back to the OS.
+
+    glibc raises its mmap threshold after large frees, so the next regions' arrays come from the
+    per-thread heaps, which keep what they free: without this the peak memory grew with the
+    number of regions (measured in docs/results/engine.md), not only with the regions in flight.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def run_regions(todo: list[int], write: Callable[[int], Any], mark: Callable[[int], None], k: int) -> None:
+    """Compute the region writes ``write(i)`` for ``i`` in ``todo``, at most ``k`` at a time,
+    calling ``mark(i)`` as each one completes (not in batches: no barrier between regions).
+
+    - distributed client: futures, refilled as they complete;
+    - threaded scheduler (the default): ``k`` Python threads each computing a region with the
+      synchronous scheduler (one torch thread each, see TorchModelMethod);
+    - synchronous scheduler or ``k == 1``: one region at a time in this thread;
+    - fewer regions than ``k``, or any other scheduler (processes, custom): batches of ``k``
+      regions with ``dask.compute`` (parallel inside each region).
+    """
+    client = active_client()
+    sched = dask.config.get("scheduler", None)
+    if client is not None:
+        from distributed import as_completed
+
+        pending = iter(todo)
+        futures = {client.compute(write(i)): i for i in itertools.islice(pending, k)}
+        ac = as_completed(list(futures))
+        for fut in ac:
+            fut.result()  # raises the region's error, if any
+            mark(futures.pop(fut))
+            nxt = next(pending, None)
+            if nxt is not None:
+                f = client.compute(write(nxt))
+                futures[f] = nxt
+                ac.add(f)
+    elif k == 1 or sched in ("sync", "synchronous", "single-threaded"):
+        for i in todo:
+            write(i).compute(scheduler="sync")
+            mark(i)
+    elif sched in (None, "threads", "threading") and len(todo) >= k:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        pending = iter(todo)
+        with ThreadPoolExecutor(k, thread_name_prefix="xlstsr-region") as ex:
+
+            def submit(i: int) -> Any:
+                return ex.submit(lambda: write(i).compute(scheduler="sync"))
+
+            running = {submit(i): i for i in itertools.islice(pending, k)}
+            try:
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        fut.result()
+                        mark(running.pop(fut))
+                        nxt = next(pending, None)
+                        if nxt is not None:
+                            running[submit(nxt)] = nxt
+            finally:
+                for fut in running:
+                    fut.cancel()
+    else:
+        for s in range(0, len(todo), k):
+            batch = todo[s : s + k]
+            dask.compute(*[write(i) for i in batch])
+            for i in batch:
+                mark(i)

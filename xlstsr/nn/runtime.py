@@ -1,0 +1,214 @@
+"""Running torch models in worker processes: identity, serialisation, per-process cache, threads.
+
+torch only (no xarray, no dask): the engine (:mod:`xlstsr.engine`) ships a model's bytes once to
+each worker; this module turns a module into those bytes and back, keeps one loaded copy per
+process and device, and sets the intra-op thread count a task should use.
+
+Examples
+--------
+>>> import torch
+>>> m = torch.nn.Conv2d(1, 1, 3)
+>>> weights_hash(m) == weights_hash(deserialize_model(serialize_model(m), "cpu"))
+True
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "cached_model",
+    "deserialize_model",
+    "measure_receptive_field",
+    "model_cache",
+    "resolve_device",
+    "serialize_model",
+    "set_task_threads",
+    "weights_hash",
+]
+
+#: models loaded in this process, keyed by (weights hash, device)
+_MODEL_CACHE: dict[tuple[str, str], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"auto"`` -> ``"cuda"`` when a GPU is visible to torch, else ``"cpu"``; others unchanged."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+def weights_hash(model: Any) -> str:
+    """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code and
+    every parameter/buffer: stable across processes, so it keys caches and resume checks."""
+    h = hashlib.sha256()
+    h.update(f"{type(model).__module__}.{type(model).__qualname__}".encode())
+    h.update(repr(model).encode())
+    for attr in ("factor", "n_guide", "receptive_field", "spatially_local", "accepts_nan_guide"):
+        h.update(f"{attr}={getattr(model, attr, None)!r};".encode())
+    for sub in model.modules():  # the forward code: two classes with one name differ here
+        code = getattr(type(sub).forward, "__code__", None)
+        if code is not None:
+            h.update(code.co_code)
+            h.update(repr(code.co_consts).encode())
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        t = v.detach().cpu().contiguous()
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.reshape(-1).view(-1).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:32]
+
+
+def serialize_model(model: Any) -> bytes:
+    """The whole module (structure and weights) as bytes, on the CPU; cloudpickle when available
+    so that models whose class is defined in a script or a function still travel."""
+    import torch
+
+    try:
+        import cloudpickle as pickle_module
+    except ImportError:  # pragma: no cover - dask depends on cloudpickle
+        import pickle as pickle_module
+    buf = io.BytesIO()
+    torch.save(copy.deepcopy(model).cpu(), buf, pickle_module=pickle_module)
+    return buf.getvalue()
+
+
+def deserialize_model(payload: bytes, device: str) -> Any:
+    """The module written by :func:`serialize_model`, on ``device``, in eval mode."""
+    import torch
+
+    model = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    return model.to(device).eval()
+
+
+def model_cache() -> dict[tuple[str, str], Any]:
+    """This process's loaded models by (weights hash, device) (for inspection and tests)."""
+    return _MODEL_CACHE
+
+
+def cached_model(key: str, device: str, load: Callable[[str], Any]) -> Any:
+    """The model cached under ``(key, device)`` in this process, loaded by ``load(device)`` once
+    (thread-safe: concurrent tasks of one worker load it once)."""
+    k = (key, device)
+    m = _MODEL_CACHE.get(k)
+    if m is not None:
+        return m
+    with _CACHE_LOCK:
+        m = _MODEL_CACHE.get(k)
+        if m is None:
+            m = _MODEL_CACHE[k] = load(device)
+    return m
+
+
+def set_task_threads(num_threads: int | None = None) -> None:
+    """Set torch's intra-op threads for the task running in this thread.
+
+    ``num_threads`` when given; else one thread inside a worker thread (dask threads, region
+    threads: several tasks run at once, more torch threads would oversubscribe the cores), and
+    torch's default (all cores) in the main thread (synchronous scheduler, numpy input). The
+    setting is per thread with the OpenMP build of torch.
+    """
+    import torch
+
+    if num_threads is None:
+        if threading.current_thread() is threading.main_thread():
+            return
+        num_threads = 1
+    if torch.get_num_threads() != num_threads:
+        torch.set_num_threads(int(num_threads))
+
+
+def forward(model: Any, lst: Any, guide: Any) -> Any:
+    """``model(lst)`` or ``model(lst, guide)``: the model protocol's call."""
+    return model(lst) if guide is None else model(lst, guide)
+
+
+def measure_receptive_field(
+    model: Any, factor: int | None = None, n_guide: int | None = None, max_rf: int = 64
+) -> int:
+    """Measure a model's receptive field (coarse pixels) with impulse-response probes.
+
+    An impulse (+/-1 K and +/-10 K on the LST, +/-1 on each guide channel) at the centre of a
+    square input is compared with the same input without it, on three backgrounds (zeros, a
+    constant 300 K, 280-320 K noise; several backgrounds guard against ReLUs that are dead on one
+    of them). The receptive field is the largest distance, in coarse pixels and rounded up, from
+    the impulse's pixel to an output pixel that changed. The probe grows until the response no
+    longer reaches its edge (up to ``max_rf``).
+
+    A response can be missed only if it is exactly zero for every probe; declare
+    ``receptive_field`` on the model to skip the measurement.
+
+    Examples
+    --------
+    >>> import torch
+    >>> class Conv(torch.nn.Module):
+    ...     factor, n_guide = 2, 0
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.c = torch.nn.Conv2d(1, 4, 5, padding=2)
+    ...     def forward(self, lst, guide=None):
+    ...         return torch.nn.functional.pixel_shuffle(self.c(lst), 2)
+    >>> measure_receptive_field(Conv())
+    2
+    """
+    import torch
+
+    f = int(factor if factor is not None else model.factor)
+    ng = int(n_guide if n_guide is not None else getattr(model, "n_guide", 0))
+    param = next(iter(model.parameters()), None)
+    device = param.device if param is not None else torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    rng = np.random.default_rng(0)
+    half = 4
+    try:
+        while True:
+            size = 2 * half + 1
+            c = half
+            found = 0
+            bgs = [
+                np.zeros((size, size)),
+                np.full((size, size), 300.0),
+                rng.uniform(280, 320, (size, size)),
+            ]
+            for bg in bgs:
+                lst0 = torch.tensor(bg[None, None], dtype=torch.float32, device=device)
+                g0 = None
+                if ng:
+                    gbg = rng.uniform(0, 1, (1, ng, size * f, size * f))
+                    g0 = torch.tensor(gbg, dtype=torch.float32, device=device)
+                with torch.inference_mode():
+                    base = forward(model, lst0, g0)[0, 0].double().cpu().numpy()
+                probes: list[tuple[Any, Any]] = []
+                for amp in (1.0, -1.0, 10.0, -10.0):
+                    lst1 = lst0.clone()
+                    lst1[0, 0, c, c] += amp
+                    probes.append((lst1, g0))
+                for ch in range(ng):
+                    for amp in (1.0, -1.0):
+                        g1 = g0.clone()
+                        g1[0, ch, c * f : (c + 1) * f, c * f : (c + 1) * f] += amp
+                        probes.append((lst0, g1))
+                for lst1, g1 in probes:
+                    with torch.inference_mode():
+                        out = forward(model, lst1, g1)[0, 0].double().cpu().numpy()
+                    changed = np.argwhere(np.abs(out - base) > 0)
+                    if changed.size:
+                        coarse = changed // f  # coarse pixel of each changed fine pixel
+                        found = max(found, int(np.abs(coarse - c).max()))
+            if found < half or half >= max_rf:
+                return min(found, max_rf)
+            half *= 2
+    finally:
+        model.train(was_training)
