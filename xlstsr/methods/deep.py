@@ -2,9 +2,10 @@
 
 ``upscale(lst, 4, method="sisr")`` runs the bundled single-image model (LST only);
 ``upscale(lst, 4, method="disr", guide=ndvi)`` the bundled guided model (NDVI at the fine
-resolution). Any checkpoint (``checkpoint="model.pt"``, written by :func:`xlstsr.nn.save_model` or
-``xlstsr train``) or any :class:`torch.nn.Module` following the protocol of
-:mod:`xlstsr.methods.torch_model` (``model=...``) can replace the bundled weights. Inference is
+resolution). ``method_options={"model": ...}`` replaces the bundled weights with a checkpoint
+(written by :func:`xlstsr.nn.save_model` or ``xlstsr train``), any :class:`torch.nn.Module`
+following the protocol of :mod:`xlstsr.methods.torch_model`, or other bundled weights by name
+(:func:`xlstsr.nn.weights.list_weights`). Inference is
 streamed by the engine (:class:`~xlstsr.methods.torch_model.TorchModelMethod`). Which data and
 split each bundled model was trained on: ``docs/models.md`` and the checkpoint's ``metadata``.
 
