@@ -1,18 +1,29 @@
-"""Shared fixtures: the real data folder, sample scenes, a counting dask scheduler."""
+"""Shared fixtures: the real data folder, sample scenes, a method registry restored after a test.
+
+Builders and the raising dask scheduler used by several modules are in ``helpers.py``.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import dask
-import numpy as np
 import pytest
 import xarray as xr
+from helpers import restore_method_registry
 
 import xlstsr
 
-SHARED_DATA = Path(os.environ.get("XLSTSR_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("XLSTSR_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that takes the ``shared_data`` fixture reads real data: mark it ``realdata``."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.realdata)
 
 
 @pytest.fixture(scope="session")
@@ -35,35 +46,17 @@ def small_scene() -> dict[str, xr.DataArray]:
     return xlstsr.datasets.sample_scene(n_times=2, size=128, seed=3)
 
 
-class CountingScheduler:
-    """A dask scheduler that counts how many times a graph is computed."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, dsk, keys, **kwargs):
-        self.count += 1
-        return dask.get(dsk, keys, **kwargs)
-
-
 @pytest.fixture
-def count_computes():
-    """Use as ``with count_computes() as c: ...; assert c.count == 0``."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def _ctx():
-        sched = CountingScheduler()
-        with dask.config.set(scheduler=sched):
-            yield sched
-
-    return _ctx
+def method_registry():
+    """Methods a test registers are removed after it (and any it replaced are put back)."""
+    with restore_method_registry():
+        yield
 
 
-def make_lst(values: np.ndarray, res: float = 1000.0, crs: str = "EPSG:32631", **attrs) -> xr.DataArray:
-    """A georeferenced (.., y, x) DataArray for tests."""
-    ny, nx = values.shape[-2:]
-    dims = ("time", "y", "x")[-values.ndim:] if values.ndim <= 3 else None
-    da = xr.DataArray(values, dims=dims, attrs=attrs)
-    da = da.assign_coords(y=500_000.0 - (np.arange(ny) + 0.5) * res, x=400_000.0 + (np.arange(nx) + 0.5) * res)
-    return da.rio.write_crs(crs)
+@pytest.fixture(autouse=True)
+def _no_method_registry_leak():
+    """Fail a test that leaves a method registered (use the ``method_registry`` fixture)."""
+    before = set(xlstsr.available_methods())
+    yield
+    leaked = set(xlstsr.available_methods()) - before
+    assert not leaked, f"test left methods {sorted(leaked)} registered; use method_registry"

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from helpers import restore_method_registry
 
 import xlstsr
 from xlstsr.methods import TorchModelMethod, get_method
-from xlstsr.methods.base import UpscaleMethod, available_methods, register_method
+from xlstsr.methods.base import UpscaleMethod, register_method
 
 distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow  # a local cluster of two worker processes
 
 
 def _model() -> torch.nn.Module:
@@ -31,13 +33,18 @@ def _model() -> torch.nn.Module:
     return m
 
 
-if "sleepy_bicubic" not in available_methods():
+class SleepyBicubic(UpscaleMethod):
+    def upscale_block(self, lst, valid, guide, factor):
+        time.sleep(0.4)
+        return get_method("bicubic").upscale_block(lst, valid, guide, factor)
 
-    @register_method("sleepy_bicubic")
-    class SleepyBicubic(UpscaleMethod):
-        def upscale_block(self, lst, valid, guide, factor):
-            time.sleep(0.4)
-            return get_method("bicubic").upscale_block(lst, valid, guide, factor)
+
+@pytest.fixture(scope="module", autouse=True)
+def _sleepy_bicubic():
+    """``method="sleepy_bicubic"`` for this module only (the registry is restored after it)."""
+    with restore_method_registry():
+        register_method("sleepy_bicubic")(SleepyBicubic)
+        yield
 
 
 @pytest.fixture(scope="module")

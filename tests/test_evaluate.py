@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from affine import Affine
+from helpers import raise_if_computed
 
 import xlstsr
 from xlstsr.errors import AllNaNError, MissingCRSError, NoOverlapError
@@ -69,9 +70,10 @@ def test_numpy_vs_dask(scene):
     sr = xlstsr.upscale(scene["lst_1km"], 4)
     truth = scene["lst_250m"]
     eager = xlstsr.evaluate(sr, truth, coarse=scene["lst_1km"], erode=2, valid_min=280.0)
-    lazy = xlstsr.evaluate(sr.chunk({"time": 1, "y": 16, "x": 24}), truth.chunk({"y": 32}),
-                           coarse=scene["lst_1km"].chunk({"time": 1}), erode=2, valid_min=280.0)
-    assert lazy.rmse.chunks is not None  # nothing computed yet
+    with raise_if_computed():
+        lazy = xlstsr.evaluate(sr.chunk({"time": 1, "y": 16, "x": 24}), truth.chunk({"y": 32}),
+                               coarse=scene["lst_1km"].chunk({"time": 1}), erode=2, valid_min=280.0)
+    assert lazy.rmse.chunks is not None
     xr.testing.assert_allclose(lazy.compute(), eager)
 
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import rioxarray
-from conftest import make_lst
+from helpers import make_lst, raise_if_computed
 
 from xlstsr.errors import GuideAlignmentWarning, GuideCoverageError
 from xlstsr.grid import MODIS_1KM, MODIS_SINUSOIDAL, align_guide, coarse_grid, fine_grid
@@ -122,7 +122,7 @@ def test_dask_guide_cube_is_reprojected_lazily_per_time_chunk():
     lazy_src.data = lazy_src.data.map_blocks(counting, dtype=lazy_src.dtype)
     with pytest.warns(GuideAlignmentWarning, match="another CRS"):
         eager = align_guide(cube, lst, 4)
-    with pytest.warns(GuideAlignmentWarning, match="another CRS"):
+    with pytest.warns(GuideAlignmentWarning, match="another CRS"), raise_if_computed():
         lazy = align_guide(lazy_src, lst, 4)
     assert isinstance(lazy.data, dask.array.Array) and calls == []  # nothing read yet
     assert lazy.data.chunks[0] == (1, 1, 1)

@@ -9,7 +9,7 @@ import pystac
 import pytest
 import rioxarray
 import xarray as xr
-from conftest import make_lst
+from helpers import make_lst
 from pyproj import CRS
 from pystac.extensions.projection import ProjectionExtension
 

@@ -15,12 +15,10 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from conftest import make_lst
+from helpers import make_lst, restore_method_registry
 
 import xlstsr
 from xlstsr.errors import XlstsrError
-from xlstsr.methods import get_method
-from xlstsr.methods.base import UpscaleMethod, available_methods, register_method
 
 SLOW_METHOD = '''
 import time
@@ -38,9 +36,16 @@ class SlowBicubic(UpscaleMethod):
         time.sleep(self.delay)
         return get_method("bicubic").upscale_block(lst, valid, guide, factor)
 '''
-if "slow_bicubic" not in available_methods():
-    exec(SLOW_METHOD)  # the same class in this process and in the subprocess
-SlowBicubic = type(get_method("slow_bicubic"))
+
+
+@pytest.fixture(scope="module")
+def slow_bicubic():
+    """The class the subprocess defines, registered in this process for this module only."""
+    with restore_method_registry():
+        ns: dict = {}
+        exec(SLOW_METHOD, ns)  # the same class in this process and in the subprocess
+        yield ns["SlowBicubic"]
+
 
 N_T = 8
 
@@ -91,7 +96,9 @@ def test_resume_refuses_other_arguments(source, tmp_path):
         )
 
 
-def test_resume_after_kill_matches_uninterrupted_run(source, tmp_path):
+@pytest.mark.slow  # a subprocess killed mid-run
+def test_resume_after_kill_matches_uninterrupted_run(source, tmp_path, slow_bicubic):
+    SlowBicubic = slow_bicubic
     store = tmp_path / "killed.zarr"
     script = SLOW_METHOD + textwrap.dedent(f"""
         import xlstsr
@@ -154,7 +161,6 @@ def test_memory_is_per_region_and_output_is_georeferenced(source, tmp_path):
     assert out.encoding["chunks"][0] == 3
     assert out.rio.crs is not None and out.rio.resolution() == (500.0, -500.0)
     assert out.attrs["units"] == "K"
-    assert isinstance(register_method, object) and issubclass(SlowBicubic, UpscaleMethod)
 
 
 def test_upscale_keywords_pass_through_and_enter_the_fingerprint(tmp_path):
