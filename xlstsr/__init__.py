@@ -33,6 +33,7 @@ from typing import Any
 from . import accessor as _accessor  # noqa: F401  (registers .lstsr)
 from . import datasets, errors
 from ._version import __version__
+from .coregister import coregister, estimate_offset
 from .degrade import coarsen
 from .engine import upscale_to_zarr
 from .evaluate import evaluate
@@ -42,7 +43,7 @@ from .upscale import upscale
 
 #: submodules reachable as attributes of the package, imported on first access
 SUBMODULES = (
-    "correction", "datasets", "degrade", "demo", "engine", "errors", "evaluate", "grid", "guide",
+    "coregister", "correction", "datasets", "degrade", "demo", "engine", "errors", "evaluate", "grid", "guide",
     "io", "kernels", "methods", "metrics", "nn", "plot", "qc", "scaling", "train", "upscale",
     "validate",
 )
@@ -51,8 +52,10 @@ __all__ = [
     "__version__",
     "available_methods",
     "coarsen",
+    "coregister",
     "datasets",
     "errors",
+    "estimate_offset",
     "evaluate",
     "register_method",
     "scaling_stats",

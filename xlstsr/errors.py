@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "AllNaNError",
     "CheckpointError",
+    "CoregistrationError",
     "GridError",
     "GuideAlignmentWarning",
     "GuideCoverageError",
@@ -73,6 +74,10 @@ class VariableNotFoundError(XlstsrError, KeyError):
 
 class CheckpointError(XlstsrError):
     """A model checkpoint is missing, corrupt or incompatible with the request."""
+
+
+class CoregistrationError(XlstsrError):
+    """A co-registration estimate is unreliable (too few pixels, flat surface, shift at bound)."""
 
 
 class PhysicalRangeWarning(UserWarning):

@@ -1,0 +1,198 @@
+"""Co-registration: known sub-pixel shifts and PSF widths recovered, unreliable cases refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from affine import Affine
+from pyproj import Transformer
+
+import xlstsr
+from xlstsr.coregister import coregister, estimate_offset
+from xlstsr.errors import CoregistrationError
+from xlstsr.grid import MODIS_1KM, MODIS_250M, MODIS_SINUSOIDAL
+
+# a MODIS 1 km grid near 45 N (h18v04), and a fine UTM 31N grid over it
+UL_SIN = (200_000.0, 5_000_000.0)
+N_COARSE = 40
+
+
+class Waves:
+    """T(x, y) = 300 + sum a cos(2 pi k.p + phi) in sinusoidal metres: its box + Gaussian
+    average over a pixel is analytic (sinc x Gaussian per wave), independent of the code."""
+
+    def __init__(self, seed: int, amplitude: float = 2.0) -> None:
+        rng = np.random.default_rng(seed)
+        n = 24
+        wavelength = rng.uniform(1500.0, 9000.0, n)
+        theta = rng.uniform(0, np.pi, n)
+        self.k = np.stack([np.cos(theta), np.sin(theta)], 1) / wavelength[:, None]
+        self.a = amplitude * rng.uniform(0.5, 1.0, n)
+        self.phi = rng.uniform(0, 2 * np.pi, n)
+
+    def point(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        ph = 2 * np.pi * (x[..., None] * self.k[:, 0] + y[..., None] * self.k[:, 1]) + self.phi
+        return 300.0 + (self.a * np.cos(ph)).sum(-1)
+
+    def pixel(self, x: np.ndarray, y: np.ndarray, size: float, sigma: float) -> np.ndarray:
+        g = (np.sinc(self.k[:, 0] * size) * np.sinc(self.k[:, 1] * size)
+             * np.exp(-2 * np.pi**2 * sigma**2 * (self.k**2).sum(1)))
+        ph = 2 * np.pi * (x[..., None] * self.k[:, 0] + y[..., None] * self.k[:, 1]) + self.phi
+        return 300.0 + (self.a * g * np.cos(ph)).sum(-1)
+
+
+def _coarse_lst(waves: Waves, sigma: float) -> xr.DataArray:
+    x = UL_SIN[0] + (np.arange(N_COARSE) + 0.5) * MODIS_1KM
+    y = UL_SIN[1] - (np.arange(N_COARSE) + 0.5) * MODIS_1KM
+    xx, yy = np.meshgrid(x, y)
+    da = xr.DataArray(waves.pixel(xx, yy, MODIS_1KM, sigma), dims=("y", "x"),
+                      coords={"y": y, "x": x}, attrs={"units": "K"})
+    return da.rio.write_crs(MODIS_SINUSOIDAL).rio.write_transform(
+        Affine(MODIS_1KM, 0, UL_SIN[0], 0, -MODIS_1KM, UL_SIN[1]))
+
+
+def _fine_same_crs(waves: Waves, shift: tuple[float, float], guide: bool = False) -> xr.DataArray:
+    """A 250 m field whose content at labelled (x, y) belongs at (x + sx, y + sy)."""
+    n = N_COARSE * 4 + 16
+    x0, y0 = UL_SIN[0] - 8 * MODIS_250M, UL_SIN[1] + 8 * MODIS_250M
+    x = x0 + (np.arange(n) + 0.5) * MODIS_250M
+    y = y0 - (np.arange(n) + 0.5) * MODIS_250M
+    xx, yy = np.meshgrid(x, y)
+    v = waves.point(xx + shift[0], yy + shift[1])
+    if guide:  # NDVI-like: anti-correlated with LST
+        v = 0.5 - 0.02 * (v - 300.0)
+    da = xr.DataArray(v, dims=("y", "x"), coords={"y": y, "x": x})
+    return da.rio.write_crs(MODIS_SINUSOIDAL).rio.write_transform(
+        Affine(MODIS_250M, 0, x0, 0, -MODIS_250M, y0))
+
+
+def _fine_utm(waves: Waves, shift: tuple[float, float]) -> xr.DataArray:
+    """The same on a UTM 31N grid: content shifted by (sx, sy) *sinusoidal* metres."""
+    to_sin = Transformer.from_crs("EPSG:32631", MODIS_SINUSOIDAL, always_xy=True)
+    cx, cy = Transformer.from_crs(MODIS_SINUSOIDAL, "EPSG:32631", always_xy=True).transform(
+        UL_SIN[0] + N_COARSE * MODIS_1KM / 2, UL_SIN[1] - N_COARSE * MODIS_1KM / 2)
+    res, n = 230.0, 200
+    x0, y0 = cx - n * res / 2, cy + n * res / 2
+    x = x0 + (np.arange(n) + 0.5) * res
+    y = y0 - (np.arange(n) + 0.5) * res
+    xx, yy = np.meshgrid(x, y)
+    sx, sy = to_sin.transform(xx, yy)
+    da = xr.DataArray(waves.point(sx + shift[0], sy + shift[1]), dims=("y", "x"),
+                      coords={"y": y, "x": x}, attrs={"units": "K"})
+    return da.rio.write_crs("EPSG:32631").rio.write_transform(Affine(res, 0, x0, 0, -res, y0))
+
+
+@pytest.mark.parametrize("shift", [(-160.0, 175.0), (70.0, -40.0)])
+def test_known_shift_and_psf_recovered_same_crs(shift):
+    waves = Waves(1)
+    lst = _coarse_lst(waves, sigma=370.0)
+    fine = _fine_same_crs(waves, shift)
+    est = estimate_offset(fine, lst, radiometric=False)
+    tol = 0.05 * MODIS_250M
+    assert abs(float(est.shift_x) - shift[0]) < tol
+    assert abs(float(est.shift_y) - shift[1]) < tol
+    assert abs(float(est.psf_sigma) - 370.0) < 0.1 * 370.0
+    assert bool(est.reliable)
+    assert float(est.mismatch_after) < 0.3 * float(est.mismatch_before)
+
+
+def test_gaps_and_dask_inputs():
+    waves = Waves(2)
+    lst = _coarse_lst(waves, sigma=350.0)
+    lst = lst.where(~((lst.x > lst.x[5]) & (lst.x < lst.x[15]) & (lst.y < lst.y[20])))  # cloud
+    fine = _fine_same_crs(waves, (-120.0, 90.0))
+    fine = fine.where(~((fine.y < fine.y[60]) & (fine.y > fine.y[110])))  # another gap
+    est = estimate_offset(fine.chunk({"x": 64}), lst.chunk({"x": 10}), radiometric=False)
+    assert abs(float(est.shift_x) + 120.0) < 0.05 * MODIS_250M
+    assert abs(float(est.shift_y) - 90.0) < 0.05 * MODIS_250M
+    assert int(est.n_valid) < N_COARSE**2 - 100  # the gaps were left out
+
+
+def test_across_crs_utm_reference_on_sinusoidal_lst():
+    waves = Waves(3)
+    lst = _coarse_lst(waves, sigma=370.0)
+    fine = _fine_utm(waves, (-150.0, 180.0))
+    est = estimate_offset(fine, lst)
+    assert abs(float(est.shift_x) + 150.0) < 0.05 * MODIS_250M
+    assert abs(float(est.shift_y) - 180.0) < 0.05 * MODIS_250M
+    assert abs(float(est.psf_sigma) - 370.0) < 0.1 * 370.0
+    # coregister moves the UTM coordinates so that a second estimate finds no offset left
+    moved = coregister(fine, lst)
+    assert "xlstsr_coregistration" in moved.attrs
+    again = estimate_offset(moved, lst)
+    assert abs(float(again.shift_x)) < 0.05 * MODIS_250M
+    assert abs(float(again.shift_y)) < 0.05 * MODIS_250M
+    np.testing.assert_array_equal(moved.values, fine.values)  # no resampling
+
+
+def test_anticorrelated_guide_is_aligned():
+    waves = Waves(4)
+    lst = _coarse_lst(waves, sigma=350.0)
+    ndvi = _fine_same_crs(waves, (100.0, -60.0), guide=True)
+    est = estimate_offset(ndvi, lst)
+    assert float(est.correlation_after) < -0.9
+    assert abs(float(est.shift_x) - 100.0) < 0.05 * MODIS_250M
+    assert abs(float(est.shift_y) + 60.0) < 0.05 * MODIS_250M
+
+
+def test_per_time_step_on_a_cube():
+    waves = Waves(5)
+    lst = xr.concat([_coarse_lst(waves, 350.0)] * 2, "time").assign_coords(time=[0, 1])
+    fine = xr.concat([_fine_same_crs(waves, (50.0, 0.0)), _fine_same_crs(waves, (-50.0, 0.0))],
+                     "time").assign_coords(time=[0, 1])
+    est = estimate_offset(fine, lst, radiometric=False)
+    assert est.shift_x.dims == ("time",)
+    np.testing.assert_allclose(est.shift_x.values, [50.0, -50.0], atol=0.05 * MODIS_250M)
+
+
+def test_unreliable_estimates_are_refused():
+    waves = Waves(6)
+    lst = _coarse_lst(waves, 350.0)
+    fine = _fine_same_crs(waves, (0.0, 0.0))
+    rng = np.random.default_rng(0)
+    noise = fine.copy(data=rng.normal(300, 2, fine.shape))
+    with pytest.raises(CoregistrationError, match="hardly correlate|flat"):
+        estimate_offset(noise, lst)
+    few = fine.where((fine.x < fine.x[30]) & (fine.y > fine.y[30]))  # a corner only
+    with pytest.raises(CoregistrationError, match="valid"):
+        estimate_offset(few, lst)
+    far = _fine_same_crs(waves, (700.0, 0.0))  # 3 fine pixels: beyond a 1-pixel bound
+    with pytest.raises(CoregistrationError, match="bound"):
+        estimate_offset(far, lst, max_shift=MODIS_250M)
+    flat = fine.copy(data=np.full(fine.shape, 300.0))
+    with pytest.raises(CoregistrationError):
+        estimate_offset(flat, lst)
+    est = estimate_offset(noise, lst, errors="ignore")
+    assert not bool(est.reliable)
+    with pytest.warns(UserWarning, match="unreliable"):
+        estimate_offset(noise, lst, errors="warn")
+
+
+def test_real_pairs_consistent_and_coregistration_lowers_mismatch(shared_data):
+    from xlstsr.datasets.modis_aster import open_modis_aster_pair
+
+    rows = []
+    for pid in ("001", "020", "052", "068", "075", "082"):
+        lst, _, aster = open_modis_aster_pair(pid, root=shared_data, truth_mask=True)
+        est = estimate_offset(aster, lst)
+        assert bool(est.reliable)
+        assert float(est.bias_removed_after) < float(est.bias_removed_before)
+        rows.append((float(est.shift_x), float(est.shift_y), float(est.psf_sigma)))
+    a = np.array(rows)
+    # ASTER content ~175 m north and ~150 m west of MODIS; spread measured over 55 pairs:
+    # 80 m in x, 26 m in y, 35 m in sigma (docs/results/coregistration.md)
+    assert np.all(a[:, 1] > 100) and np.all(a[:, 1] < 250)
+    assert np.all(a[:, 0] < 50) and np.all(a[:, 0] > -350)
+    assert a[:, 0].std() < 120 and a[:, 1].std() < 50
+    assert np.all((a[:, 2] > 250) & (a[:, 2] < 500))
+
+
+def test_coregister_keeps_the_estimate_and_refuses_nothing_reliable():
+    s = xlstsr.datasets.sample_scene(n_times=1)
+    fine, lst = s["lst_250m"].isel(time=0), s["lst_1km"].isel(time=0)
+    out = coregister(fine, lst)
+    assert out.rio.crs == fine.rio.crs
+    rng = np.random.default_rng(1)
+    with pytest.raises(CoregistrationError):
+        coregister(fine.copy(data=rng.normal(300, 1, fine.shape)), lst)
