@@ -28,7 +28,7 @@ lint: $(STAMP)
 
 
 weights: $(STAMP)
-	$(PY) -m xlstsr.train_bundled
+	$(PY) scripts/train_bundled.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache .hypothesis

@@ -83,8 +83,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # methods
 
 
+from xlstsr.datasets import EVAL_PAIRS  # noqa: E402
 from xlstsr.methods import TorchModelMethod  # noqa: E402
-from xlstsr.train_bundled import EVAL_PAIRS  # noqa: E402
 
 
 def resolve_methods(names: str | None) -> tuple[dict[str, Any], dict[str, str]]:
@@ -440,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"## All methods on the {held.pair.nunique()} evaluation pairs held out from training",
         "",
         "The deep models (`sisr`, `disr`) were trained on the other 20 pairs "
-        "(`xlstsr.train_bundled.TRAIN_PAIRS`, see docs/models.md); every method is scored here "
+        "(`xlstsr.datasets.TRAIN_PAIRS`, see docs/models.md); every method is scored here "
         "on the held-out `EVAL_PAIRS` only.",
         "",
         held_table,

@@ -2,7 +2,7 @@
 
 ``python benchmarks/select_disr.py [--jobs 2] [--out docs/results]``
 
-Each candidate setting trains ``disr_unet_x4.pt`` with ``python -m xlstsr.train_bundled --only
+Each candidate setting trains ``disr_unet_x4.pt`` with ``python scripts/train_bundled.py --only
 disr_unet`` (seeded, 1 torch thread, into a temporary folder) and is scored with
 :func:`xlstsr.evaluate` on ``VAL_PAIRS`` (4 of the 20 training pairs, used for early stopping and
 never for gradient steps). The 35 ``EVAL_PAIRS`` are not read here.
@@ -10,7 +10,7 @@ never for gradient steps). The 35 ``EVAL_PAIRS`` are not read here.
 Rule, fixed before any candidate is scored: among the candidates whose mean validation spectral
 ratio lies in [0.8, 1.2] (the issue's band), the lowest mean validation RMSE; if none lies in the
 band, the lowest RMSE + |ratio - 1| (K and ratio units added, a plain compromise). The chosen
-setting is written by hand into ``xlstsr.train_bundled.SUPERVISED_LOSS`` / ``SUPERVISED_LR`` (a
+setting is written by hand into ``scripts/train_bundled.py``'s ``SUPERVISED_LOSS`` / ``SUPERVISED_LR`` (a
 test checks that the shipped file records them) and its checkpoint is copied into
 ``xlstsr/weights/`` with ``--install``.
 
@@ -35,8 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import xlstsr  # noqa: E402
+from xlstsr.datasets import VAL_PAIRS  # noqa: E402
+from xlstsr.datasets import open_modis_aster_aligned as load_pair  # noqa: E402
 from xlstsr.errors import GuideAlignmentWarning  # noqa: E402
-from xlstsr.train_bundled import VAL_PAIRS, WEIGHTS_DIR, load_pair  # noqa: E402
+from xlstsr.nn.weights import WEIGHTS_DIR  # noqa: E402
 
 #: (name, learning rate, loss options, other train_bundled options); the first is the setting
 #: shipped before this selection. Round 1: patch stride 64, 20 epochs (the train_bundled
@@ -62,7 +64,7 @@ def train(
     if (out / "disr_unet_x4.pt").exists():  # trained by an earlier run: scored again only
         return out / "disr_unet_x4.pt"
     out.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "xlstsr.train_bundled", "--only", "disr_unet", "--threads", "1",
+    cmd = [sys.executable, str(ROOT / "scripts" / "train_bundled.py"), "--only", "disr_unet", "--threads", "1",
            "--out", str(out), "--no-progress", "--lr", str(lr)]
     for k, v in opts.items():
         cmd += ["--loss-option", f"{k}={v}"]

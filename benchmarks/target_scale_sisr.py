@@ -30,12 +30,13 @@ import rioxarray
 import torch
 
 import xlstsr
+from xlstsr.datasets import EVAL_PAIRS, data_root
+from xlstsr.datasets import open_modis_aster_aligned as load_pair
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.io.landsat import open_landsat8_l1
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.nn import build_model
-from xlstsr.train import degraded_pairs, fit, make_patches
-from xlstsr.train_bundled import EVAL_PAIRS, concat_patches, default_data_dir, load_pair
+from xlstsr.train import PatchSet, degraded_pairs, fit, make_patches
 
 ROOT = Path(__file__).resolve().parents[1]
 F = 4
@@ -66,7 +67,7 @@ def patches(scenes: dict[str, np.ndarray], val: str, stride: int) -> tuple:
             skipped.append(f"{name} ({np.isfinite(a).mean():.0%} valid: {err})")
             continue
         (va if name == val else tr).append(ps)
-    return concat_patches(tr), concat_patches(va), skipped
+    return PatchSet.concat(tr), PatchSet.concat(va), skipped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = default_data_dir()
+    data = data_root()
     t0 = time.perf_counter()
     scenes = fine_scenes(data)
     train, val, skipped = patches(scenes, "yanco_20160308", args.stride)

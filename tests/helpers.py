@@ -4,7 +4,8 @@
 - :func:`raise_if_computed`: a dask scheduler that fails the test if anything is computed
   (more than ``max_computes`` times) inside its block, flox style: a function that claims to
   build a lazy graph must not compute, not even a min/max for a check;
-- :func:`restore_method_registry`: methods registered inside the block are removed after it.
+- :func:`restore_method_registry`: methods registered inside the block are removed after it;
+- :func:`load_script`: a module of ``scripts/`` (the training recipes live outside the package).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import xarray as xr
 __all__ = [
     "ComputeRaised",
     "RaisingScheduler",
+    "load_script",
     "make_lst",
     "raise_if_computed",
     "restore_method_registry",
@@ -124,3 +126,19 @@ def restore_method_registry() -> Iterator[None]:
     finally:
         base._REGISTRY.clear()
         base._REGISTRY.update(saved)
+
+
+def load_script(name: str):
+    """Import ``scripts/<name>.py`` (not a package module) once, e.g. ``load_script("train_bundled")``."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    key = f"_xlstsr_scripts_{name}"
+    if key not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(key, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]

@@ -154,8 +154,13 @@ def test_bundled_disr_is_what_make_weights_trains():
 
     Guards against changing the chosen settings (benchmarks/select_disr.py) without retraining.
     """
+    from helpers import load_script
+
+    from xlstsr.datasets import TRAIN_PAIRS, VAL_PAIRS
     from xlstsr.nn.weights import weights_path
-    from xlstsr.train_bundled import SUPERVISED_LOSS, SUPERVISED_STRIDE, TRAIN_PAIRS, VAL_PAIRS
+
+    recipe = load_script("train_bundled")
+    SUPERVISED_LOSS, SUPERVISED_STRIDE = recipe.SUPERVISED_LOSS, recipe.SUPERVISED_STRIDE
 
     meta = load_model(weights_path("unet"), factor=4, n_guide=1).metadata
     assert meta["mode"] == "supervised"
@@ -174,8 +179,8 @@ def test_bundled_disr_beats_bicubic_on_aster(shared_data):
     import warnings
 
     import xlstsr
+    from xlstsr.datasets import EVAL_PAIRS
     from xlstsr.errors import GuideAlignmentWarning
-    from xlstsr.train_bundled import EVAL_PAIRS
 
     got = {"bicubic": [], "disr": []}
     for pid in EVAL_PAIRS[:2]:

@@ -120,3 +120,34 @@ def test_zarr_input_through_open_zarr(tmp_path, utm_cube):
     ref = xlstsr.upscale(utm_cube, 2)
     np.testing.assert_array_equal(out.values, ref.values)
     assert out.rio.crs == ref.rio.crs and out.rio.transform() == ref.rio.transform()
+
+
+def _granule_sds(path, name):
+    from pyhdf.SD import SD, SDC
+
+    sd = SD(str(path), SDC.READ)
+    try:
+        return sd.select(name)[:]
+    finally:
+        sd.end()
+
+
+@pytest.mark.parametrize("variable", ["LST_Day_1km", "LST_Night_1km"])
+def test_open_modis_masks_fill_and_modland_qc(shared_data, variable):
+    """The HDF reader against the product definition: DN x 0.02 K, fill 0, QC bits 0-1 (MODLAND)."""
+    from xlstsr.datasets import open_mod11a1_granule
+    from xlstsr.io import open_modis
+
+    path = next((shared_data / "mod11a1_hdf").glob("MOD11A1*.hdf"))
+    raw = _granule_sds(path, variable).astype(np.float64)
+    qc = _granule_sds(path, variable.replace("LST_", "QC_").replace("_1km", ""))
+    modland = qc.astype(np.uint8) % 4  # bits 0-1, decoded here by arithmetic
+    for max_modland in (0, 1):
+        expected = np.where((raw > 0) & (modland <= max_modland), raw * 0.02, np.nan)
+        da = open_modis(path, variable, max_modland=max_modland)
+        assert da.dtype == np.float32 and da.shape == (1200, 1200)
+        np.testing.assert_array_equal(da.values, expected.astype(np.float32))
+    assert np.isfinite(da.values).mean() < 0.5  # mostly cloud: the QC mask is doing work
+    raw_da = open_modis(path, variable, decode=False)
+    np.testing.assert_array_equal(raw_da.values, raw.astype(raw_da.dtype))
+    np.testing.assert_array_equal(open_mod11a1_granule(variable, shared_data).values, da.values)

@@ -11,10 +11,15 @@ from scipy import ndimage
 
 import xlstsr
 from xlstsr.datasets import (
+    EVAL_PAIRS,
+    TRAIN_PAIRS,
+    VAL_PAIRS,
     aster_truth_mask,
     data_root,
     iter_modis_aster,
+    modis_aster_arrays,
     modis_aster_pairs,
+    open_modis_aster_aligned,
     open_modis_aster_pair,
 )
 
@@ -44,20 +49,63 @@ def test_open_pair_decodes_aster():
     assert lst.attrs["units"] == "K" and aster.attrs["units"] == "K"
     raw = rioxarray.open_rasterio(DATA / "modis_aster" / "001_aster_lst_250m.tif").squeeze().values
     np.testing.assert_array_equal(np.isnan(aster.values), raw <= 0)
-    np.testing.assert_allclose(aster.values[raw > 0], raw[raw > 0] * 0.1, rtol=1e-6)
+    # decoded in double precision, then stored as float32 (the value the training data used)
+    expected = (raw[raw > 0].astype(np.float64) * 0.1).astype(np.float32)
+    np.testing.assert_array_equal(aster.values[raw > 0], expected)
     assert 250 < float(aster.median()) < 340
 
 
-def test_truth_mask_is_the_readme_rule():
-    _, _, aster = open_modis_aster_pair("002", DATA)
-    raw = rioxarray.open_rasterio(DATA / "modis_aster" / "002_aster_lst_250m.tif").squeeze().values
-    expected = ndimage.binary_erosion(raw > 0, iterations=3) & (raw * 0.1 > 230)
+@pytest.mark.parametrize("pid", ["002", "117"])
+def test_truth_mask_is_the_readme_rule(pid):
+    _, _, aster = open_modis_aster_pair(pid, DATA)
+    raw = rioxarray.open_rasterio(DATA / "modis_aster" / f"{pid}_aster_lst_250m.tif").squeeze().values
+    expected = ndimage.binary_erosion(raw > 0, iterations=3) & (raw.astype(np.float64) * 0.1 > 230)
     got = aster_truth_mask(aster).values
-    # >= vs > at exactly 230.0 K may differ on float ties only
-    assert (got != expected).sum() <= 0.001 * expected.sum()
+    np.testing.assert_array_equal(got, expected)
     assert got.sum() > 0.5 * (raw > 0).sum()
-    _, _, masked = open_modis_aster_pair("002", DATA, truth_mask=True)
+    _, _, masked = open_modis_aster_pair(pid, DATA, truth_mask=True)
     np.testing.assert_array_equal(np.isfinite(masked.values), got)
+
+
+def test_split_is_disjoint_and_complete():
+    ids = modis_aster_pairs(DATA)
+    assert len(TRAIN_PAIRS) == 20 and len(EVAL_PAIRS) == 35 and len(VAL_PAIRS) == 4
+    assert not set(TRAIN_PAIRS) & set(EVAL_PAIRS)
+    assert set(TRAIN_PAIRS) | set(EVAL_PAIRS) == set(ids)
+    assert set(VAL_PAIRS) < set(TRAIN_PAIRS)
+
+
+def test_aligned_pair_is_on_the_lst_fine_grid():
+    p = open_modis_aster_aligned("020", DATA)
+    lst, ndvi, truth, aster = p["lst"], p["ndvi"], p["truth"], p["aster"]
+    t = lst.rio.transform()
+    # the fine grid of the 1 km LST, computed here from its transform: pixel centres every res/4
+    fx = t.c + (np.arange(4 * lst.sizes["x"]) + 0.5) * t.a / 4
+    fy = t.f + (np.arange(4 * lst.sizes["y"]) + 0.5) * t.e / 4
+    for da in (ndvi, truth):
+        assert da.shape == (256, 256) and da.rio.crs == lst.rio.crs
+        np.testing.assert_allclose(da.x.values, fx, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(da.y.values, fy, rtol=0, atol=1e-6)
+    # the NDVI nests under the LST (whole-pixel offset): aligned values are stored values
+    _, ndvi_raw, _ = open_modis_aster_pair("020", DATA)
+    v = ndvi.values[np.isfinite(ndvi.values)]
+    assert np.isin(v, ndvi_raw.values).all()
+    # the truth is the masked ASTER (NaN outside the mask), reprojected: same value range
+    assert np.isfinite(truth.values).mean() > 0.3
+    finite = aster.values[np.isfinite(aster.values)]
+    assert finite.min() >= 230.0
+    tv = truth.values[np.isfinite(truth.values)]
+    assert finite.min() - 1e-3 <= tv.min() and tv.max() <= finite.max() + 1e-3
+
+
+def test_arrays_stack_the_aligned_pairs():
+    a = modis_aster_arrays(["001", "020"], DATA)
+    assert a["lst"].shape == (2, 64, 64) and a["ndvi"].shape == (2, 1, 256, 256)
+    assert a["truth"].shape == (2, 256, 256)
+    assert all(v.dtype == np.float32 for v in a.values())
+    p = open_modis_aster_aligned("020", DATA)
+    np.testing.assert_array_equal(a["ndvi"][1, 0], p["ndvi"].values)
+    np.testing.assert_array_equal(a["truth"][1], p["truth"].values)
 
 
 def test_iterator_and_missing_root(tmp_path):

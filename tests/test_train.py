@@ -1,4 +1,5 @@
-"""Training: pairs, patches, losses, a tiny run that learns, determinism, NaN safety, the CLI."""
+"""Training: pairs, patches, splits, losses, a tiny run that learns, determinism, NaN safety,
+training from cubes and files, the CLI."""
 
 from __future__ import annotations
 
@@ -6,18 +7,23 @@ import numpy as np
 import pytest
 import torch
 
+import xlstsr
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.nn import GuidedUNet, ResCNN, load_model
 from xlstsr.nn.losses import masked_huber, sif_loss, supervised_loss
 from xlstsr.train import (
+    MODES,
+    PatchSet,
+    cut_scenes,
     degraded_pairs,
     fit,
+    fit_cube,
+    fit_files,
     fit_guide_gain,
     make_loss,
     make_patches,
     split_by_scene,
     target_scale_pairs,
-    train_main,
 )
 
 torch.set_num_threads(1)
@@ -169,33 +175,103 @@ def test_lightning_engine_runs():
     assert np.isfinite(hist["val_loss"]).all()
 
 
-def test_train_main_cli(tmp_path):
+def _block_nanmean(a, f):
+    """NaN-aware block mean written out with loops (independent of the kernels)."""
+    out = np.full((*a.shape[:-2], a.shape[-2] // f, a.shape[-1] // f), np.nan)
+    for i in range(out.shape[-2]):
+        for j in range(out.shape[-1]):
+            blk = a[..., i * f : (i + 1) * f, j * f : (j + 1) * f].reshape(*a.shape[:-2], -1)
+            n = np.isfinite(blk).sum(-1)
+            s = np.where(np.isfinite(blk), blk, 0.0).sum(-1)
+            out[..., i, j] = np.where(n > 0, s / np.maximum(n, 1), np.nan)
+    return out
+
+
+def test_degraded_guide_is_the_nan_aware_block_mean():
+    rng = np.random.default_rng(4)
+    guide = rng.random((2, 1, 32, 32))
+    guide[0, 0, :4, :4] = np.nan  # an empty block stays a gap
+    guide[1, 0, 5:7, 9:15] = np.nan  # partly valid blocks average their valid pixels
+    lst = 300 + rng.normal(0, 2, (2, 8, 8)).astype(np.float32)
+    g = degraded_pairs(lst, 4, guide)["guide"]
+    assert g.dtype == np.float32
+    expected = _block_nanmean(guide.astype(np.float32).astype(np.float64), 4).astype(np.float32)
+    np.testing.assert_array_equal(g, expected)
+    assert np.isnan(g[0, 0, 0, 0]) and np.isfinite(g[1]).all()
+
+
+def test_cut_scenes_concat_and_fixed_split():
+    field = np.arange(7 * 9, dtype=float).reshape(7, 9)
+    tiles, ids = cut_scenes(field, 3, "g")
+    assert tiles.shape == (6, 3, 3) and ids[4] == "g_1_1"
+    np.testing.assert_array_equal(tiles[4], field[3:6, 3:6])
+    coarse, fine = _pattern_problem(n=3, h=8)
+    ps = make_patches(coarse, 4, target=fine, patch=16, stride=16, scene_ids=["a", "b", "c"])
+    tr, va = split_by_scene(ps, val_scenes=["b"])
+    assert set(va.scene) == {"b"} and "b" not in set(tr.scene) and len(tr) + len(va) == len(ps)
+    both = PatchSet.concat([tr, va])
+    assert len(both) == len(ps) and both.target is not None
+    assert torch.equal(both.lst[: len(tr)], tr.lst) and list(both.scene[len(tr) :]) == ["b"] * len(va)
+    no_target = make_patches(coarse, 4, patch=16, stride=16)
+    assert PatchSet.concat([tr, no_target]).target is None  # only kept when every set has it
+    with pytest.raises(ValueError, match="factor"):
+        PatchSet.concat([tr, make_patches(coarse[:, :4, :4], 2, patch=4)])
+
+
+def _cube(n=3, size=32, seed=0):
     import xarray as xr
 
+    rng = np.random.default_rng(seed)
+    return xr.DataArray(300 + rng.normal(0, 3, (n, size, size)).astype(np.float32),
+                        dims=("time", "y", "x"), name="LST")
+
+
+def test_fit_cube_is_reproducible_and_checks_its_inputs():
+    cube = _cube()
+    kw = dict(patch=16, epochs=2, engine="torch", progress=False)
+    m1, rec = fit_cube(cube, **kw)
+    m2, _ = fit_cube(cube, **kw)  # the seed fixes the initialisation too
+    for k, v in m1.state_dict().items():
+        assert torch.equal(v, m2.state_dict()[k]), k
+    assert rec["history"]["epochs_run"] == 2 and rec["n_train"] > 0 and rec["n_val"] > 0
+    with pytest.raises(ValueError, match="truth"):
+        fit_cube(cube, mode="supervised", **kw)
+    with pytest.raises(ValueError, match="guide"):
+        fit_cube(cube, mode="sif", **kw)
+    with pytest.raises(ValueError, match="unknown training mode"):
+        fit_cube(cube, mode="gan", **kw)
+    with pytest.raises(xlstsr.errors.UnitsError):
+        fit_cube(cube - 273.15, **kw)  # Celsius values without units: stopped at the front door
+
+
+def test_fit_files_single_variable_dataset_and_guide(tmp_path):
+    import xarray as xr
+
+    cube = _cube()
+    cube.to_dataset(name="T").to_netcdf(tmp_path / "cube.nc")  # one variable, not named LST
+    g = np.random.default_rng(1).random((1, 128, 128)).astype(np.float32)
+    xr.Dataset({"NDVI": (("band", "y", "x"), g)}).to_netcdf(tmp_path / "ndvi.nc")
+    rec = fit_files(tmp_path / "cube.nc", tmp_path / "m.pt", guide=tmp_path / "ndvi.nc",
+                    mode="degraded_disr", patch=16, epochs=1, engine="torch", progress=False)
+    m = load_model(rec["path"], factor=4, n_guide=1)
+    assert m.n_guide == 1 and m.metadata["training_data"]["guide"].endswith("ndvi.nc")
+    assert m.metadata["history"]["epochs_run"] == 1
+
+
+def test_train_cli(tmp_path):
+    import xarray as xr
+
+    from xlstsr.cli import TRAIN_MODES, main
+
+    assert TRAIN_MODES == MODES
     rng = np.random.default_rng(0)
     lst = 300 + rng.normal(0, 3, (3, 32, 32)).astype(np.float32)
     xr.Dataset({"LST": (("time", "y", "x"), lst)}).to_netcdf(tmp_path / "cube.nc")
     out = tmp_path / "m.pt"
-    rc = train_main(
-        [
-            "--lst",
-            str(tmp_path / "cube.nc"),
-            "--variable",
-            "LST",
-            "--mode",
-            "sisr",
-            "--patch",
-            "16",
-            "--epochs",
-            "2",
-            "--engine",
-            "torch",
-            "--out",
-            str(out),
-        ]
-    )
-    assert rc == 0
+    args = ["train", "--lst", str(tmp_path / "cube.nc"), "--variable", "LST", "--patch", "16",
+            "--epochs", "2", "--engine", "torch", "--out", str(out)]
+    assert main([*args, "--mode", "sisr"]) == 0
     m = load_model(out, factor=4, n_guide=0)
     assert m.metadata["mode"] == "sisr" and m.metadata["history"]["epochs_run"] == 2
     with pytest.raises(SystemExit):
-        train_main(["--lst", str(tmp_path / "cube.nc"), "--mode", "supervised", "--out", str(out)])
+        main([*args, "--mode", "supervised"])  # needs --truth

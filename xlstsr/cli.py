@@ -65,17 +65,64 @@ def _upscale(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(argv: list[str]) -> int:
-    from xlstsr.train import train_main
+#: xlstsr.train.MODES, spelled out so that parsing does not import torch (a test keeps them equal)
+TRAIN_MODES = ("sisr", "degraded_disr", "sif", "supervised")
 
-    return int(train_main(argv) or 0)
+
+def _add_train_parser(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser(
+        "train", help="train a model on an LST cube (and guide/truth), write a checkpoint",
+        description="Train a model on an LST cube (and guide/truth) and write a checkpoint, e.g. "
+        "`xlstsr train --lst lst_1km.zarr --variable LST --mode sisr --arch rescnn --out sisr.pt`.",
+    )
+    t.add_argument("--lst", required=True, help="LST cube (Zarr, NetCDF or GeoTIFF), Kelvin")
+    t.add_argument("--variable", default=None, help="LST variable name in a Dataset")
+    t.add_argument("--guide", default=None, help="fine guide (e.g. NDVI) at factor x the LST grid")
+    t.add_argument("--guide-variable", default=None)
+    t.add_argument("--truth", default=None, help="fine truth on the output grid (mode supervised)")
+    t.add_argument("--truth-variable", default=None)
+    t.add_argument("--mode", choices=TRAIN_MODES, default="sisr")
+    t.add_argument("--arch", default=None, help="rescnn, mrunet or guided_unet")
+    t.add_argument("--factor", type=int, default=4)
+    t.add_argument("--patch", type=int, default=64, help="patch size in fine pixels")
+    t.add_argument("--epochs", type=int, default=50)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--patience", type=int, default=10)
+    t.add_argument("--val-fraction", type=float, default=0.2)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--engine", choices=("auto", "torch", "lightning"), default="auto")
+    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from xlstsr.train import fit_files
+
+    if args.mode == "supervised" and not args.truth:
+        parser.error("--mode supervised needs --truth")
+    if args.mode == "sif" and not args.guide:
+        parser.error("--mode sif needs --guide")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    rec = fit_files(
+        args.lst, args.out, variable=args.variable, guide=args.guide,
+        guide_variable=args.guide_variable, truth=args.truth, truth_variable=args.truth_variable,
+        mode=args.mode, arch=args.arch, factor=args.factor, patch=args.patch,
+        val_fraction=args.val_fraction, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, patience=args.patience, seed=args.seed, engine=args.engine,
+    )
+    hist = rec["history"]
+    print(f"wrote {rec['path']}: {hist['epochs_run']} epochs, best validation loss "
+          f"{hist['best_val_loss']:.4f}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``xlstsr`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"]:
-        return _train(argv[1:])
     parser = argparse.ArgumentParser(prog="xlstsr", description="Super-resolution of LST datacubes")
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="upscale the embedded synthetic sample scene")
@@ -99,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--resume", action="store_true",
                    help="complete an interrupted .zarr output (same arguments)")
     u.add_argument("--quiet", action="store_true", help="no progress bar")
-    sub.add_parser("train", help="train a model (see `xlstsr train --help`)")
+    _add_train_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "train":
+        return _train(args, sub.choices["train"])
     if args.command == "demo":
         return _demo(args)
     return _upscale(args)

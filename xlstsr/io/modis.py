@@ -16,6 +16,7 @@ from affine import Affine
 
 from ..errors import VariableNotFoundError
 from ..grid import MODIS_SINUSOIDAL, grid_coords
+from ..qc import modland
 
 __all__ = ["open_modis"]
 
@@ -58,8 +59,9 @@ def open_modis(
         QC dataset used to mask pixels (``"auto"``: ``QC_Day`` / ``QC_Night`` for LST; None: no
         QC masking).
     max_modland : int
-        Largest accepted MODLAND QC value (bits 0-1): 0 = good quality only, 1 = also "produced,
-        other quality" (default), 2-3 = not produced (always gaps: their LST is the fill value).
+        Largest accepted MODLAND QC value (bits 0-1, decoded by :func:`xlstsr.qc.modland`): 0 =
+        good quality only, 1 = also "produced, other quality" (default), 2-3 = not produced
+        (always gaps: their LST is the fill value).
     decode : bool
         Apply ``scale_factor`` / ``add_offset`` and set the ``_FillValue`` to NaN (float32, e.g.
         Kelvin for LST); False returns the raw integers with their attributes.
@@ -110,7 +112,7 @@ def open_modis(
         data = raw.astype(np.float64) * scale + offset
         bad = np.zeros(raw.shape, bool) if fill is None else raw == fill
         if qcv is not None:
-            bad |= (qcv.astype(np.uint8) & 0b11) > max_modland
+            bad |= modland(qcv) > max_modland
         data = np.where(bad, np.nan, data).astype(np.float32)
         keep = {
             k: v

@@ -1,13 +1,15 @@
-"""Train the pretrained weights bundled in ``xlstsr/weights/`` (``make weights``).
+"""Train the pretrained weights bundled in ``xlstsr/weights/`` (``make weights``): the recipe.
 
-``python -m xlstsr.train_bundled [--data DIR] [--only NAME ...] [--threads N]``
+``python scripts/train_bundled.py [--data DIR] [--only NAME ...] [--threads N]``
 
-Data (``../shared/data`` beside the project, or ``--data`` / ``$XLSTSR_DATA``):
+A script, not part of the package: the constants below say how the bundled files were trained.
+Data (``../shared/data`` beside the project, or ``--data`` / ``$XLSTSR_DATA``), read with the
+package's readers (:mod:`xlstsr.datasets`):
 
 - ``modis_aster``: 55 MODIS 1 km LST / MODIS 250 m NDVI / ASTER 250 m LST pairs
-  (Ait-Bachir et al. 2025 test set). **Only** :data:`TRAIN_PAIRS` (20 pairs) are used for training
-  and validation; :data:`EVAL_PAIRS` (the other 35) are held out for every accuracy figure
-  (``benchmarks/`` import these constants).
+  (Ait-Bachir et al. 2025 test set). **Only** ``TRAIN_PAIRS`` (20 pairs) are used for training
+  and validation; ``EVAL_PAIRS`` (the other 35) are held out for every accuracy figure (the split
+  is :mod:`xlstsr.datasets.modis_aster`'s, which ``benchmarks/`` and the tests import).
 - ``mod11a1_hdf``: one MOD11A1 C6 granule (h14v09, 2019-11-01, Brazil), daytime LST, QC MODLAND
   good/other quality kept (1200 x 1200, ~23 % clear), cut into 16 spatial scenes of 300 x 300.
 
@@ -38,8 +40,6 @@ Seeds are fixed; with the same data, threads and torch version the weights are r
 from __future__ import annotations
 
 import argparse
-import csv
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -47,198 +47,48 @@ from typing import Any
 import numpy as np
 import torch
 
-#: the 20 modis_aster pairs used for training (and early-stopping validation)
-TRAIN_PAIRS: tuple[str, ...] = (
-    "001",
-    "020",
-    "040",
-    "052",
-    "068",
-    "075",
-    "082",
-    "093",
-    "097",
-    "112",
-    "117",
-    "126",
-    "131",
-    "136",
-    "163",
-    "171",
-    "176",
-    "185",
-    "196",
-    "202",
+from xlstsr.datasets import (
+    EVAL_PAIRS,
+    TRAIN_PAIRS,
+    VAL_PAIRS,
+    data_root,
+    modis_aster_arrays,
+    open_mod11a1_granule,
 )
-#: the 35 modis_aster pairs held out for evaluation: never seen in training
-EVAL_PAIRS: tuple[str, ...] = (
-    "002",
-    "015",
-    "034",
-    "035",
-    "044",
-    "045",
-    "061",
-    "073",
-    "074",
-    "076",
-    "077",
-    "084",
-    "086",
-    "096",
-    "102",
-    "109",
-    "113",
-    "115",
-    "119",
-    "124",
-    "129",
-    "133",
-    "135",
-    "145",
-    "151",
-    "164",
-    "167",
-    "173",
-    "177",
-    "183",
-    "191",
-    "193",
-    "198",
-    "201",
-    "216",
+from xlstsr.datasets.modis_aster import FACTOR
+from xlstsr.methods.torch_model import fill_guide
+from xlstsr.nn import GuidedUNet, build_model, save_model
+from xlstsr.nn.weights import WEIGHTS_DIR
+from xlstsr.train import (
+    PatchSet,
+    cut_scenes,
+    degraded_pairs,
+    fit,
+    fit_guide_gain,
+    make_patches,
+    split_by_scene,
+    target_scale_pairs,
 )
-#: pairs of TRAIN_PAIRS used for early stopping (not for gradient steps)
-VAL_PAIRS: tuple[str, ...] = ("040", "117", "171", "202")
 
-FACTOR = 4
 #: cross-sensor DISR loss weights and learning rate, chosen on VAL_PAIRS only
 #: (``benchmarks/select_disr.py``, docs/results/disr_selection.md)
 SUPERVISED_LOSS: dict[str, float] = {"w_detail": 1.0, "w_spectral": 1.0}
 SUPERVISED_LR = 5e-4
 SUPERVISED_STRIDE = 32  # fine px between 96 px patches
 SUPERVISED_EPOCHS = 40
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: granule scenes (of 16) that validate the SISR models
+GRANULE_VAL_SCENES = ("mod11a1_0_3", "mod11a1_2_1", "mod11a1_3_2")
+COMMAND = "python scripts/train_bundled.py"
 SPLIT_NOTE = (
     "modis_aster: trained on TRAIN_PAIRS (20; early stopping on VAL_PAIRS among them), the 35 "
-    "EVAL_PAIRS never seen (see xlstsr.train_bundled)"
+    "EVAL_PAIRS never seen (see xlstsr.datasets.modis_aster)"
 )
 
 
-def default_data_dir() -> Path:
-    """``$XLSTSR_DATA`` or ``../shared/data`` beside the project root."""
-    env = os.environ.get("XLSTSR_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def pair_ids(data_dir: Path | None = None) -> list[str]:
-    data_dir = data_dir or default_data_dir()
-    with open(data_dir / "modis_aster" / "pairs.csv") as fh:
-        return [row["pair"] for row in csv.DictReader(fh)]
-
-
-def aster_truth_mask(
-    aster_raw: np.ndarray, erode: int = 3, min_kelvin: float = 230.0
-) -> np.ndarray:
-    """Valid ASTER pixels: value > 0, eroded by ``erode`` pixels, and value x 0.1 > ``min_kelvin``."""
-    from scipy import ndimage
-
-    inside = np.isfinite(aster_raw) & (aster_raw > 0)
-    if erode:
-        inside = ndimage.binary_erosion(inside, iterations=erode, border_value=0)
-    return inside & (np.nan_to_num(aster_raw) * 0.1 > min_kelvin)
-
-
-def load_pair(pid: str, data_dir: Path | None = None) -> dict[str, Any]:
-    """One modis_aster pair: ``lst`` (1 km DataArray), ``ndvi`` and ``truth`` on the 250 m MODIS grid.
-
-    The NDVI (offset by 0-3 fine pixels) is aligned onto the fine grid of the LST with
-    :func:`xlstsr.grid.align_guide`; ASTER (K x 10, 0 outside the scene) is decoded, masked
-    (:func:`aster_truth_mask`) and reprojected bilinearly onto the same grid. ``aster`` is the
-    decoded, masked ASTER on its own grid (for evaluation there).
-    """
-    import warnings
-
-    import rioxarray
-    from rasterio.enums import Resampling
-
-    from .errors import GuideAlignmentWarning
-    from .grid import align_guide, fine_grid, with_grid
-
-    d = (data_dir or default_data_dir()) / "modis_aster"
-    lst = rioxarray.open_rasterio(d / f"{pid}_modis_lst_1km.tif", masked=True).squeeze(
-        "band", drop=True
-    )
-    ndvi = rioxarray.open_rasterio(d / f"{pid}_modis_ndvi_250m.tif", masked=True).squeeze(
-        "band", drop=True
-    )
-    aster = rioxarray.open_rasterio(d / f"{pid}_aster_lst_250m.tif").squeeze("band", drop=True)
-    raw = aster.values.astype(np.float64)
-    ok = aster_truth_mask(raw)
-    aster_k = aster.copy(data=np.where(ok, raw * 0.1, np.nan).astype(np.float32))
-    aster_k = aster_k.rio.write_nodata(np.nan, encoded=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", GuideAlignmentWarning)
-        ndvi_f = align_guide(ndvi, lst, FACTOR)
-    y, x, t = fine_grid(lst, FACTOR)
-    template = with_grid(np.zeros((len(y), len(x)), np.float32), lst, y, x, t, ("y", "x"))
-    truth = aster_k.rio.reproject_match(template, resampling=Resampling.bilinear, nodata=np.nan)
-    return {"lst": lst, "ndvi": ndvi_f, "truth": truth, "aster": aster_k}
-
-
-def load_mod11a1_day(data_dir: Path | None = None) -> np.ndarray:
-    """Daytime LST (K, NaN = fill or MODLAND QC 'not produced') of the bundled MOD11A1 granule."""
-    from pyhdf.SD import SD, SDC
-
-    d = (data_dir or default_data_dir()) / "mod11a1_hdf"
-    path = next(d.glob("MOD11A1*.hdf"))
-    sd = SD(str(path), SDC.READ)
-    try:
-        raw = sd.select("LST_Day_1km")[:].astype(np.float64)
-        qc = sd.select("QC_Day")[:].astype(np.uint8)
-    finally:
-        sd.end()
-    good = (raw > 0) & ((qc & 0b11) <= 1)
-    return np.where(good, raw * 0.02, np.nan).astype(np.float32)
-
-
-def _granule_scenes(
-    lst: np.ndarray, size: int = 300, prefix: str = "mod11a1"
-) -> tuple[np.ndarray, list[str]]:
-    """Non-overlapping ``size x size`` scenes of a field, ids ``{prefix}_{row}_{col}``."""
-    tiles, ids = [], []
-    for i in range(0, lst.shape[0] - size + 1, size):
-        for j in range(0, lst.shape[1] - size + 1, size):
-            tiles.append(lst[i : i + size, j : j + size])
-            ids.append(f"{prefix}_{i // size}_{j // size}")
-    return np.stack(tiles), ids
-
-
-def concat_patches(sets: list) -> Any:
-    from .train import PatchSet
-
-    def cat(attr):
-        vals = [getattr(s, attr) for s in sets]
-        return None if any(v is None for v in vals) else torch.cat(vals)
-
-    return PatchSet(
-        cat("lst"),
-        cat("lst_valid"),
-        cat("guide"),
-        cat("target"),
-        np.concatenate([s.scene for s in sets]),
-        sets[0].factor,
-    )
-
-
-def sisr_patches(data_dir: Path, patch: int = 48) -> tuple[Any, Any, dict]:
+def sisr_patches(data_dir: Path, patch: int = 48) -> tuple[PatchSet, PatchSet, dict]:
     """Degraded-resolution SISR patches (train, val) from the granule and the training pairs."""
-    from .train import degraded_pairs, make_patches
-
-    sets_tr, sets_va = [], []
-    gran = load_mod11a1_day(data_dir)
-    tiles, ids = _granule_scenes(gran)
-    p = make_patches(
+    tiles, ids = cut_scenes(open_mod11a1_granule(root=data_dir).values, 300, "mod11a1")
+    granule = make_patches(
         **degraded_pairs(tiles, FACTOR),
         factor=FACTOR,
         patch=patch,
@@ -246,58 +96,76 @@ def sisr_patches(data_dir: Path, patch: int = 48) -> tuple[Any, Any, dict]:
         max_nan_fraction=0.3,
         scene_ids=ids,
     )
-    val_tiles = {"mod11a1_0_3", "mod11a1_2_1", "mod11a1_3_2"}
-    is_val = np.isin(p.scene, list(val_tiles))
-    sets_tr.append(p.subset(np.flatnonzero(~is_val)))
-    sets_va.append(p.subset(np.flatnonzero(is_val)))
-    lst = np.stack([load_pair(pid, data_dir)["lst"].values for pid in TRAIN_PAIRS])
-    p = make_patches(
-        **degraded_pairs(lst, FACTOR),
+    pairs = make_patches(
+        **degraded_pairs(modis_aster_arrays(TRAIN_PAIRS, data_dir)["lst"], FACTOR),
         factor=FACTOR,
         patch=patch,
         stride=patch // 4,
         max_nan_fraction=0.3,
         scene_ids=list(TRAIN_PAIRS),
     )
-    is_val = np.isin(p.scene, list(VAL_PAIRS))
-    sets_tr.append(p.subset(np.flatnonzero(~is_val)))
-    sets_va.append(p.subset(np.flatnonzero(is_val)))
+    g_tr, g_va = split_by_scene(granule, val_scenes=GRANULE_VAL_SCENES)
+    p_tr, p_va = split_by_scene(pairs, val_scenes=VAL_PAIRS)
     info = {
-        "granule_val_scenes": sorted(val_tiles),
+        "granule_val_scenes": sorted(GRANULE_VAL_SCENES),
         "pairs_val": list(VAL_PAIRS),
         "patch_fine_px": patch,
     }
-    return concat_patches(sets_tr), concat_patches(sets_va), info
+    return PatchSet.concat([g_tr, p_tr]), PatchSet.concat([g_va, p_va]), info
+
+
+def _pair_arrays(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LST 1 km, NDVI 250 m (n, 1, Y, X) and ASTER truth of the training pairs."""
+    a = modis_aster_arrays(TRAIN_PAIRS, data_dir)
+    return a["lst"], a["ndvi"], a["truth"]
 
 
 def disr_patches(
     data_dir: Path, patch: int = 96, with_truth: bool = True, stride: int = 64
-) -> tuple[Any, Any, Any]:
+) -> tuple[PatchSet, PatchSet, tuple[np.ndarray, np.ndarray]]:
     """Target-scale DISR patches (train, val) from the training pairs (ASTER truth optional)."""
-    from .methods.torch_model import _fill_guide
-    from .train import make_patches, target_scale_pairs
-
-    pairs = [load_pair(pid, data_dir) for pid in TRAIN_PAIRS]
-    lst = np.stack([p["lst"].values for p in pairs])
-    ndvi = np.stack([p["ndvi"].values for p in pairs])[:, None]
+    lst, ndvi, truth = _pair_arrays(data_dir)
     # the inference engine fills guide gaps the same way before the forward
-    ndvi = _fill_guide(ndvi, FACTOR, float(np.nanmean(ndvi)))
-    truth = np.stack([p["truth"].values for p in pairs]) if with_truth else None
+    ndvi = fill_guide(ndvi, FACTOR, float(np.nanmean(ndvi)))
     ps = make_patches(
-        **target_scale_pairs(lst, FACTOR, ndvi, truth),
+        **target_scale_pairs(lst, FACTOR, ndvi, truth if with_truth else None),
         factor=FACTOR,
         patch=patch,
         stride=stride,
         max_nan_fraction=0.5,
         scene_ids=list(TRAIN_PAIRS),
     )
-    is_val = np.isin(ps.scene, list(VAL_PAIRS))
-    return ps.subset(np.flatnonzero(~is_val)), ps.subset(np.flatnonzero(is_val)), (lst, ndvi)
+    return (*split_by_scene(ps, val_scenes=VAL_PAIRS), (lst, ndvi))
 
 
-def _save(model, name: str, hist: dict, out_dir: Path, **meta: Any) -> Path:
-    from .nn import save_model
+def degraded_disr_patches(data_dir: Path, patch: int = 32) -> tuple[PatchSet, PatchSet]:
+    """Degraded DISR patches (train, val): (LST 4 km, NDVI block-averaged to 1 km) -> LST 1 km."""
+    lst, ndvi, _ = _pair_arrays(data_dir)
+    dp = degraded_pairs(lst, FACTOR, ndvi)
+    dp["guide"] = fill_guide(np.ascontiguousarray(dp["guide"]), FACTOR, float(np.nanmean(ndvi)))
+    ps = make_patches(
+        **dp,
+        factor=FACTOR,
+        patch=patch,
+        stride=patch // 4,
+        max_nan_fraction=0.3,
+        scene_ids=list(TRAIN_PAIRS),
+    )
+    return split_by_scene(ps, val_scenes=VAL_PAIRS)
 
+
+def _fit_and_save(
+    model: torch.nn.Module,
+    train: PatchSet,
+    val: PatchSet,
+    name: str,
+    out_dir: Path,
+    *,
+    fit_options: dict[str, Any],
+    **meta: Any,
+) -> Path:
+    """Train with the plain torch loop (seeded, the bundled files' engine) and write the file."""
+    hist = fit(model, train, val, engine="torch", **fit_options)
     secs = float(np.median(hist["epoch_seconds"])) if hist["epoch_seconds"] else float("nan")
     path = save_model(
         model,
@@ -315,7 +183,7 @@ def _save(model, name: str, hist: dict, out_dir: Path, **meta: Any) -> Path:
             "engine": hist["engine"],
             "threads": torch.get_num_threads(),
         },
-        command="python -m xlstsr.train_bundled",
+        command=COMMAND,
         **meta,
     )
     print(
@@ -336,31 +204,19 @@ def train_sisr(
     progress: bool = True,
     patience: int = 20,
 ) -> Path:
-    from .nn import build_model
-    from .train import fit
-
+    """SISR at degraded resolution (4 km -> 1 km) on the granule and the training pairs."""
     train, val, info = sisr_patches(data_dir)
     cfg = {"rescnn": {"channels": 32, "n_blocks": 4}, "mrunet": {"base": 12, "levels": 2}}[arch]
     torch.manual_seed(seed)  # the weight initialisation draws from torch's global generator
     model = build_model(arch, factor=FACTOR, **cfg)
-    hist = fit(
+    return _fit_and_save(
         model,
         train,
         val,
-        mode="sisr",
-        epochs=epochs,
-        batch_size=16,
-        lr=1e-3,
-        patience=patience,
-        seed=seed,
-        progress=progress,
-        engine="torch",
-    )
-    return _save(
-        model,
         f"sisr_{arch}_x4.pt",
-        hist,
         out_dir,
+        fit_options={"mode": "sisr", "epochs": epochs, "batch_size": 16, "lr": 1e-3,
+                     "patience": patience, "seed": seed, "progress": progress},
         inputs=["lst"],
         mode="sisr",
         loss="Huber(delta=1 K) to the 1 km LST",
@@ -389,9 +245,7 @@ def train_disr(
     patience: int = 8,
     stride: int | None = None,
 ) -> Path:
-    from .nn import GuidedUNet
-    from .train import fit, fit_guide_gain
-
+    """Target-scale DISR: cross-sensor ``"supervised"`` (ASTER truth) or ``"sif"`` (no fine LST)."""
     supervised = kind == "supervised"
     stride = stride or (SUPERVISED_STRIDE if supervised else 64)
     train, val, (lst, ndvi) = disr_patches(data_dir, with_truth=supervised, stride=stride)
@@ -413,25 +267,14 @@ def train_disr(
             "LST) + (1-alpha) Huber(HP(SR), gain HP(NDVI)); gain fitted at 1 km"
         )
         scales = "target scale: MODIS 1 km + NDVI 250 m, no fine LST"
-    hist = fit(
+    return _fit_and_save(
         model,
         train,
         val,
-        mode=kind,
-        loss_options=opts,
-        epochs=epochs,
-        batch_size=8,
-        lr=lr,
-        patience=patience,
-        seed=seed,
-        progress=progress,
-        engine="torch",
-    )
-    return _save(
-        model,
         name or ("disr_unet_x4.pt" if supervised else "disr_sif_x4.pt"),
-        hist,
         out_dir,
+        fit_options={"mode": kind, "loss_options": opts, "epochs": epochs, "batch_size": 8,
+                     "lr": lr, "patience": patience, "seed": seed, "progress": progress},
         inputs=["lst", "ndvi"],
         mode=kind,
         loss=loss,
@@ -455,45 +298,17 @@ def train_disr_degraded(
     patch: int = 32,
 ) -> Path:
     """Degraded DISR: (radiometric_mean(LST 1 km, 4), NDVI block-averaged to 1 km) -> LST 1 km."""
-    from .methods.torch_model import _fill_guide
-    from .nn import GuidedUNet
-    from .train import degraded_pairs, fit, make_patches
-
-    pairs = [load_pair(pid, data_dir) for pid in TRAIN_PAIRS]
-    lst = np.stack([p["lst"].values for p in pairs])
-    ndvi = np.stack([p["ndvi"].values for p in pairs])[:, None]
-    dp = degraded_pairs(lst, FACTOR, ndvi)
-    dp["guide"] = _fill_guide(np.ascontiguousarray(dp["guide"]), FACTOR, float(np.nanmean(ndvi)))
-    ps = make_patches(
-        **dp,
-        factor=FACTOR,
-        patch=patch,
-        stride=patch // 4,
-        max_nan_fraction=0.3,
-        scene_ids=list(TRAIN_PAIRS),
-    )
-    is_val = np.isin(ps.scene, list(VAL_PAIRS))
-    train, val = ps.subset(np.flatnonzero(~is_val)), ps.subset(np.flatnonzero(is_val))
+    train, val = degraded_disr_patches(data_dir, patch)
     torch.manual_seed(seed)
     model = GuidedUNet(FACTOR, n_guide=1, base=12, levels=2)
-    hist = fit(
+    return _fit_and_save(
         model,
         train,
         val,
-        mode="degraded_disr",
-        epochs=epochs,
-        batch_size=16,
-        lr=1e-3,
-        patience=15,
-        seed=seed,
-        progress=progress,
-        engine="torch",
-    )
-    return _save(
-        model,
         "disr_degraded_x4.pt",
-        hist,
         out_dir,
+        fit_options={"mode": "degraded_disr", "epochs": epochs, "batch_size": 16, "lr": 1e-3,
+                     "patience": 15, "seed": seed, "progress": progress},
         inputs=["lst", "ndvi"],
         mode="degraded_disr",
         loss="Huber(delta=1 K) to the 1 km LST",
@@ -510,9 +325,7 @@ JOBS = ("sisr_rescnn", "sisr_mrunet", "disr_unet", "disr_sif", "disr_degraded")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m xlstsr.train_bundled", description=__doc__.splitlines()[0]
-    )
+    ap = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=None, help="shared data folder")
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="output folder")
     ap.add_argument("--only", nargs="*", choices=JOBS, default=list(JOBS))
@@ -532,7 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = args.data or default_data_dir()
+    try:
+        data = data_root(args.data)
+    except FileNotFoundError as err:
+        raise SystemExit(f"{err} (or pass --data)") from err
     if not (data / "modis_aster").is_dir():
         raise SystemExit(f"no modis_aster data under {data}: pass --data or set XLSTSR_DATA")
     prog = not args.no_progress

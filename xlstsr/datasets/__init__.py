@@ -1,0 +1,50 @@
+"""Data sets: synthetic fields and the sample scene, and readers of the real benchmark data.
+
+- :mod:`~xlstsr.datasets.synthetic`: :func:`sample_scene` (the embedded synthetic LST/NDVI
+  scene) and :func:`fbm_surface` (exact fractional Brownian surfaces).
+- :mod:`~xlstsr.datasets.root`: :func:`data_root`, where the real data are
+  (``$XLSTSR_DATA`` or ``../shared/data``; never bundled).
+- :mod:`~xlstsr.datasets.modis_aster`: the 55 MODIS/ASTER pairs, their truth mask and the
+  train/validation/evaluation split of the bundled weights.
+- :mod:`~xlstsr.datasets.mod11a1`: the shared MOD11A1 granule.
+
+Examples
+--------
+>>> import xlstsr
+>>> sorted(xlstsr.datasets.sample_scene(n_times=1, size=32))
+['lst_1km', 'lst_250m', 'ndvi_250m']
+"""
+
+from __future__ import annotations
+
+from .mod11a1 import open_mod11a1_granule
+from .modis_aster import (
+    EVAL_PAIRS,
+    TRAIN_PAIRS,
+    VAL_PAIRS,
+    aster_truth_mask,
+    iter_modis_aster,
+    modis_aster_arrays,
+    modis_aster_pairs,
+    open_modis_aster_aligned,
+    open_modis_aster_pair,
+)
+from .root import DATA_ENV, data_root
+from .synthetic import fbm_surface, sample_scene
+
+__all__ = [
+    "DATA_ENV",
+    "EVAL_PAIRS",
+    "TRAIN_PAIRS",
+    "VAL_PAIRS",
+    "aster_truth_mask",
+    "data_root",
+    "fbm_surface",
+    "iter_modis_aster",
+    "modis_aster_arrays",
+    "modis_aster_pairs",
+    "open_mod11a1_granule",
+    "open_modis_aster_aligned",
+    "open_modis_aster_pair",
+    "sample_scene",
+]

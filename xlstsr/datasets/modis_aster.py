@@ -1,0 +1,261 @@
+"""The MODIS/ASTER pairs of the shared data (``modis_aster/``): readers, truth mask and split.
+
+55 pairs of MODIS 1 km LST, MODIS 250 m NDVI and ASTER 250 m LST, the test set of Ait-Bachir,
+Granero-Belinchon, Michel, Michel, Briottet, Drumetz (2025), "Land Surface Temperature
+Super-Resolution with a Scale-Invariance-Free Neural Approach: Application to MODIS"
+(hal-04925380), CeCILL-C. The data are never bundled with the package (see :func:`data_root`).
+
+- :func:`open_modis_aster_pair`: the three fields as they are stored, georeferenced, ASTER decoded
+  (:func:`xlstsr.evaluate.decode_reference`) and optionally masked with :func:`aster_truth_mask`
+  (:func:`xlstsr.evaluate.reference_mask` with ASTER's settings: one truth-mask rule).
+- :func:`open_modis_aster_aligned`: the same pair with the NDVI and the masked ASTER put on the
+  250 m grid of the MODIS LST (what training and the scale-correction tools use);
+  :func:`modis_aster_arrays` stacks several pairs as numpy arrays.
+- :data:`TRAIN_PAIRS`, :data:`VAL_PAIRS`, :data:`EVAL_PAIRS`: the split the bundled weights were
+  trained with; every accuracy figure is on ``EVAL_PAIRS``, never seen in training.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rioxarray
+import xarray as xr
+from rasterio.enums import Resampling
+
+from ..errors import GuideAlignmentWarning
+from ..evaluate import decode_reference, reference_mask
+from ..grid import align_guide, fine_grid, with_grid
+from .root import DATA_ENV, data_root
+
+__all__ = [
+    "ASTER_ERODE",
+    "ASTER_NODATA",
+    "ASTER_SCALE",
+    "ASTER_VALID_MIN",
+    "EVAL_PAIRS",
+    "FACTOR",
+    "TRAIN_PAIRS",
+    "VAL_PAIRS",
+    "aster_truth_mask",
+    "iter_modis_aster",
+    "modis_aster_arrays",
+    "modis_aster_pairs",
+    "open_modis_aster_aligned",
+    "open_modis_aster_pair",
+]
+
+#: Ratio of the MODIS LST pixel (926.6 m) to the NDVI / ASTER pixel (231.7 m).
+FACTOR = 4
+#: ASTER LST is stored as Kelvin x 10 with 0 outside the scene (no nodata tag).
+ASTER_SCALE = 0.1
+ASTER_NODATA = 0.0
+#: The data README's truth mask: the scene eroded by 3 pixels (border pixels are mixed with the
+#: fill), and warmer than 230 K (colder pixels are cloud-contaminated).
+ASTER_ERODE = 3
+ASTER_VALID_MIN = 230.0
+
+#: the 20 pairs used for training (and, among them, early-stopping validation)
+TRAIN_PAIRS: tuple[str, ...] = (
+    "001", "020", "040", "052", "068", "075", "082", "093", "097", "112",
+    "117", "126", "131", "136", "163", "171", "176", "185", "196", "202",
+)  # fmt: skip
+#: the pairs of TRAIN_PAIRS used for early stopping and model selection (not for gradient steps)
+VAL_PAIRS: tuple[str, ...] = ("040", "117", "171", "202")
+#: the 35 pairs held out for evaluation: never seen in training
+EVAL_PAIRS: tuple[str, ...] = (
+    "002", "015", "034", "035", "044", "045", "061", "073", "074", "076",
+    "077", "084", "086", "096", "102", "109", "113", "115", "119", "124",
+    "129", "133", "135", "145", "151", "164", "167", "173", "177", "183",
+    "191", "193", "198", "201", "216",
+)  # fmt: skip
+
+_SOURCE = "Ait-Bachir et al. 2025 (hal-04925380) test set, CeCILL-C"
+
+
+def _modis_aster_dir(root: str | os.PathLike[str] | None) -> Path:
+    base = data_root(root)
+    for cand in (base / "modis_aster", base):
+        if (cand / "pairs.csv").is_file():
+            return cand
+    raise FileNotFoundError(
+        f"no modis_aster/pairs.csv under {base}; point root (or ${DATA_ENV}) to the folder that "
+        "holds modis_aster/."
+    )
+
+
+def modis_aster_pairs(root: str | os.PathLike[str] | None = None) -> list[str]:
+    """Ids (``'001'``...) of the MODIS/ASTER pairs listed in ``modis_aster/pairs.csv``.
+
+    Examples
+    --------
+    >>> len(modis_aster_pairs())  # doctest: +SKIP
+    55
+    """
+    table = pd.read_csv(_modis_aster_dir(root) / "pairs.csv", dtype={"pair": str})
+    return [str(p).zfill(3) for p in table["pair"]]
+
+
+def _read_band(path: Path) -> xr.DataArray:
+    if not path.is_file():
+        raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
+    da = rioxarray.open_rasterio(path).squeeze("band", drop=True)
+    return da.astype(np.float32)
+
+
+def aster_truth_mask(
+    aster: xr.DataArray, erode: int = ASTER_ERODE, min_k: float = ASTER_VALID_MIN
+) -> xr.DataArray:
+    """The usable-truth mask of a decoded ASTER field (the data README's recommendation).
+
+    :func:`xlstsr.evaluate.reference_mask` with ASTER's settings: True where the pixel is inside
+    the scene (finite, i.e. stored value > 0) after eroding the scene by ``erode`` pixels (mixed
+    border pixels), and at least ``min_k`` Kelvin (colder ones are cloud-contaminated). The same
+    rule as ``xlstsr.evaluate(..., erode=3, valid_min=230)``.
+
+    Examples
+    --------
+    >>> _, _, aster = open_modis_aster_pair("001")  # doctest: +SKIP
+    >>> float(aster_truth_mask(aster).mean()) > 0.4  # doctest: +SKIP
+    True
+    """
+    return reference_mask(aster, erode=erode, valid_min=min_k)
+
+
+def open_modis_aster_pair(
+    pair_id: str | int,
+    root: str | os.PathLike[str] | None = None,
+    *,
+    truth_mask: bool = False,
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """Open one MODIS/ASTER pair: ``(lst_1km, ndvi_250m, aster)`` georeferenced DataArrays.
+
+    Data: the test set of Ait-Bachir et al. (2025), "Land Surface Temperature Super-Resolution
+    with a Scale-Invariance-Free Neural Approach: Application to MODIS" (hal-04925380), CeCILL-C.
+
+    - ``lst_1km``: MODIS LST (K), 64 x 64 at 926.6 m, MODIS sinusoidal.
+    - ``ndvi_250m``: MODIS NDVI, 256 x 256 at 231.7 m, same CRS; **not exactly nested** under the
+      LST (offset by 0-3 fine pixels): align it with its geotransform (``upscale`` does, and so
+      does :func:`open_modis_aster_aligned`).
+    - ``aster``: ASTER LST in Kelvin on its UTM grid (rotated scene footprint), decoded from the
+      stored K x 10 with the fill value 0 (outside the scene) set to NaN
+      (:func:`xlstsr.evaluate.decode_reference`). Border pixels are mixed with the fill and cold
+      pixels may be cloud: use :func:`aster_truth_mask`, or ``truth_mask=True`` to set everything
+      outside that mask to NaN.
+
+    Parameters
+    ----------
+    pair_id : str or int
+        Pair id as in :func:`modis_aster_pairs` (``'001'`` or ``1``).
+    root : path, optional
+        Data folder (see :func:`data_root`: ``root``, ``$XLSTSR_DATA`` or ``../shared/data``).
+    truth_mask : bool
+        Apply :func:`aster_truth_mask` (default settings) to the ASTER field.
+
+    Examples
+    --------
+    >>> lst, ndvi, aster = open_modis_aster_pair("001")  # doctest: +SKIP
+    >>> lst.shape, ndvi.shape, str(aster.rio.crs)  # doctest: +SKIP
+    ((64, 64), (256, 256), 'EPSG:32631')
+    """
+    folder = _modis_aster_dir(root)
+    pid = str(pair_id).zfill(3)
+    src = {"source": _SOURCE, "pair": pid}
+    lst = _read_band(folder / f"{pid}_modis_lst_1km.tif")
+    lst.attrs = {"standard_name": "surface_temperature", "long_name": "MODIS LST at 1 km",
+                 "units": "K", **src}
+    lst = lst.rio.write_nodata(np.nan, encoded=False)
+    lst.name = "lst_1km"
+    ndvi = _read_band(folder / f"{pid}_modis_ndvi_250m.tif")
+    ndvi.attrs = {"long_name": "MODIS NDVI at 250 m", "units": "1", **src}
+    ndvi = ndvi.rio.write_nodata(np.nan, encoded=False)
+    ndvi.name = "ndvi_250m"
+    raw = _read_band(folder / f"{pid}_aster_lst_250m.tif")
+    aster = decode_reference(raw, scale=ASTER_SCALE, nodata=ASTER_NODATA).astype(np.float32)
+    aster.attrs = {"standard_name": "surface_temperature", "long_name": "ASTER LST at 250 m",
+                   "units": "K", "comment": "decoded from K x 10; 0 (outside the scene) -> NaN",
+                   **src}
+    aster = aster.rio.write_nodata(np.nan, encoded=False)
+    aster.name = "aster_lst_250m"
+    if truth_mask:
+        aster = aster.where(aster_truth_mask(aster))
+    return lst, ndvi, aster
+
+
+def iter_modis_aster(
+    root: str | os.PathLike[str] | None = None,
+) -> Iterator[tuple[str, xr.DataArray, xr.DataArray, xr.DataArray]]:
+    """Yield ``(pair_id, lst_1km, ndvi_250m, aster)`` for every pair (see :func:`open_modis_aster_pair`).
+
+    Examples
+    --------
+    >>> for pid, lst, ndvi, aster in iter_modis_aster():  # doctest: +SKIP
+    ...     print(pid, lst.shape)
+    ...     break
+    001 (64, 64)
+    """
+    for pid in modis_aster_pairs(root):
+        yield (pid, *open_modis_aster_pair(pid, root))
+
+
+def open_modis_aster_aligned(
+    pair_id: str | int, root: str | os.PathLike[str] | None = None
+) -> dict[str, xr.DataArray]:
+    """One pair with the NDVI and the ASTER truth on the 250 m grid of the MODIS LST.
+
+    The NDVI (offset by 0-3 fine pixels) is aligned onto the fine grid of the LST with
+    :func:`xlstsr.grid.align_guide` (its offset warning silenced: it is expected here); the ASTER
+    field, masked with :func:`aster_truth_mask`, is reprojected bilinearly onto the same grid.
+
+    Returns
+    -------
+    dict of DataArray
+        ``lst`` (64 x 64 at 1 km), ``ndvi`` and ``truth`` (256 x 256 on the LST's fine grid,
+        NaN where invalid), and ``aster`` (the masked ASTER on its own grid, for evaluation
+        there).
+
+    Examples
+    --------
+    >>> p = open_modis_aster_aligned("001")  # doctest: +SKIP
+    >>> p["truth"].shape == p["ndvi"].shape == (256, 256)  # doctest: +SKIP
+    True
+    """
+    lst, ndvi, aster = open_modis_aster_pair(pair_id, root, truth_mask=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GuideAlignmentWarning)
+        ndvi_f = align_guide(ndvi, lst, FACTOR)
+    y, x, t = fine_grid(lst, FACTOR)
+    template = with_grid(np.zeros((len(y), len(x)), np.float32), lst, y, x, t, ("y", "x"))
+    truth = aster.rio.reproject_match(template, resampling=Resampling.bilinear, nodata=np.nan)
+    return {"lst": lst, "ndvi": ndvi_f, "truth": truth, "aster": aster}
+
+
+def modis_aster_arrays(
+    pair_ids: Sequence[str], root: str | os.PathLike[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Several aligned pairs (:func:`open_modis_aster_aligned`) stacked as float32 numpy arrays.
+
+    Returns
+    -------
+    dict of ndarray
+        ``lst`` (n, 64, 64), ``ndvi`` (n, 1, 256, 256: one guide band), ``truth``
+        (n, 256, 256), in the order of ``pair_ids``: the inputs of
+        :func:`xlstsr.train.degraded_pairs` / :func:`xlstsr.train.target_scale_pairs`.
+
+    Examples
+    --------
+    >>> a = modis_aster_arrays(VAL_PAIRS)  # doctest: +SKIP
+    >>> a["lst"].shape, a["ndvi"].shape, a["truth"].shape  # doctest: +SKIP
+    ((4, 64, 64), (4, 1, 256, 256), (4, 256, 256))
+    """
+    pairs = [open_modis_aster_aligned(pid, root) for pid in pair_ids]
+    return {
+        "lst": np.stack([p["lst"].values for p in pairs]).astype(np.float32),
+        "ndvi": np.stack([p["ndvi"].values for p in pairs])[:, None].astype(np.float32),
+        "truth": np.stack([p["truth"].values for p in pairs]).astype(np.float32),
+    }

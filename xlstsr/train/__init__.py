@@ -1,0 +1,56 @@
+"""Training of the super-resolution models from LST datacubes (and guides).
+
+- :mod:`xlstsr.train.data`: training pairs (:func:`degraded_pairs`, :func:`target_scale_pairs`),
+  patches cut with xbatcher (:func:`make_patches`, :class:`PatchSet`), splits by scene
+  (:func:`split_by_scene`, :func:`cut_scenes`), the guide gain of the SIF loss
+  (:func:`fit_guide_gain`).
+- :mod:`xlstsr.train.loop`: :func:`fit` (torch loop or Lightning), the losses of the training
+  regimes (:data:`MODES`, :func:`make_loss`), augmentation, normalisation.
+- :mod:`xlstsr.train.cube`: :func:`fit_cube` (xarray inputs) and :func:`fit_files` (files in, a
+  checkpoint out: what ``xlstsr train`` runs).
+
+The recipes of the bundled weights live outside the package, in ``scripts/train_bundled.py``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from xlstsr.nn import ResCNN
+>>> from xlstsr.train import degraded_pairs, fit, make_patches, split_by_scene
+>>> lst = 300 + np.random.default_rng(0).normal(0, 2, (4, 32, 32)).astype("float32")
+>>> train, val = split_by_scene(make_patches(**degraded_pairs(lst, 4), factor=4, patch=16))
+>>> hist = fit(ResCNN(4, channels=4, n_blocks=1), train, val, epochs=1, progress=False,
+...            engine="torch")
+>>> hist["epochs_run"]
+1
+"""
+
+from __future__ import annotations
+
+from .cube import fit_cube, fit_files
+from .data import (
+    PatchSet,
+    cut_scenes,
+    degraded_pairs,
+    fit_guide_gain,
+    make_patches,
+    split_by_scene,
+    target_scale_pairs,
+)
+from .loop import MODES, augment, fit, fit_normalisation, make_loss
+
+__all__ = [
+    "MODES",
+    "PatchSet",
+    "augment",
+    "cut_scenes",
+    "degraded_pairs",
+    "fit",
+    "fit_cube",
+    "fit_files",
+    "fit_guide_gain",
+    "fit_normalisation",
+    "make_loss",
+    "make_patches",
+    "split_by_scene",
+    "target_scale_pairs",
+]

@@ -1,0 +1,384 @@
+"""Training data: input/target pairs, patches cut with xbatcher, splits by scene.
+
+Arrays here are numpy stacks ``(n, Y, X)`` (LST, Kelvin, NaN gaps) and ``(n, c, Y, X)`` (guides);
+:class:`PatchSet` holds the patches as torch tensors for :func:`xlstsr.train.fit`.
+
+Examples
+--------
+>>> import numpy as np
+>>> lst = 300 + np.random.default_rng(0).normal(0, 2, (4, 32, 32)).astype("float32")
+>>> ps = make_patches(**degraded_pairs(lst, 4), factor=4, patch=16, stride=16)
+>>> len(ps), tuple(ps.lst.shape[1:]), tuple(ps.target.shape[1:])
+(16, (1, 4, 4), (1, 16, 16))
+>>> train, val = split_by_scene(ps, val_scenes=[3])
+>>> len(train), len(val), sorted(set(val.scene.tolist()))
+(12, 4, [3])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..kernels.aggregate import block_mean, radiometric_mean
+from ..kernels.interp import fill_gaps, nearest_upsample
+
+__all__ = [
+    "PatchSet",
+    "cut_scenes",
+    "degraded_pairs",
+    "fit_guide_gain",
+    "make_patches",
+    "split_by_scene",
+    "target_scale_pairs",
+]
+
+
+def _guide_block_mean(guide: np.ndarray, factor: int) -> np.ndarray:
+    """A guide (NDVI...) averaged over blocks, any valid pixel counting, carried as float32."""
+    return block_mean(guide, factor, min_valid=0.0).astype(np.float32)
+
+
+def _crop(a: np.ndarray, m: int) -> np.ndarray:
+    return a[..., : a.shape[-2] // m * m, : a.shape[-1] // m * m]
+
+
+def degraded_pairs(
+    lst: np.ndarray, factor: int, guide: np.ndarray | None = None, *, min_valid: float = 1.0
+) -> dict[str, Any]:
+    """Training pairs one octave-pair up: ``radiometric_mean(LST, f) -> LST``.
+
+    Parameters
+    ----------
+    lst : ndarray (n, Y, X)
+        LST at its native resolution (becomes the target), Kelvin, NaN gaps.
+    factor : int
+        Degradation (= upscaling) factor.
+    guide : ndarray (n or 1, c, Y*f, X*f), optional
+        Guide at ``factor`` times the LST resolution; it is block-averaged onto the LST grid (the
+        degraded-DISR input; a block with any valid pixel is valid).
+    min_valid : float
+        Smallest valid fraction of a block for its coarse LST to be valid
+        (:func:`~xlstsr.kernels.aggregate.radiometric_mean`).
+
+    Returns
+    -------
+    dict
+        ``lst_coarse`` (n, Y/f, X/f), ``guide`` (n, c, Y, X) or None, ``target`` (n, Y, X): keyword
+        arguments of :func:`make_patches`.
+
+    Examples
+    --------
+    >>> p = degraded_pairs(np.full((1, 8, 8), 300.0), 4)
+    >>> p["lst_coarse"].shape, p["target"].shape, p["guide"] is None
+    ((1, 2, 2), (1, 8, 8), True)
+    """
+    lst = _crop(np.asarray(lst, np.float32), factor)
+    if lst.ndim == 2:
+        lst = lst[None]
+    coarse = radiometric_mean(lst, factor, min_valid=min_valid)
+    g = None
+    if guide is not None:
+        guide = np.asarray(guide, np.float32)
+        if guide.ndim == 3:
+            guide = guide[:, None]
+        g = _guide_block_mean(guide[..., : lst.shape[-2] * factor, : lst.shape[-1] * factor], factor)
+        g = np.broadcast_to(g, (lst.shape[0], *g.shape[1:]))
+    return {"lst_coarse": coarse, "guide": g, "target": lst}
+
+
+def target_scale_pairs(
+    lst_coarse: np.ndarray,
+    factor: int,
+    guide: np.ndarray | None = None,
+    target: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Pairs at the target scale: coarse LST (+ fine guide) and optional fine truth (NaN = invalid).
+
+    For ``"sif"`` (no truth) and ``"supervised"`` (truth from another sensor, already on the fine
+    output grid) training.
+
+    Examples
+    --------
+    >>> p = target_scale_pairs(np.full((4, 4), 300.0), 4, target=np.full((16, 16), 300.0))
+    >>> p["lst_coarse"].shape, p["target"].shape
+    ((1, 4, 4), (1, 16, 16))
+    """
+    lst_coarse = np.asarray(lst_coarse, np.float32)
+    if lst_coarse.ndim == 2:
+        lst_coarse = lst_coarse[None]
+    g = None if guide is None else np.asarray(guide, np.float32)
+    if g is not None and g.ndim == 3:
+        g = g[:, None]
+    t = None if target is None else np.asarray(target, np.float32)
+    if t is not None and t.ndim == 2:
+        t = t[None]
+    return {"lst_coarse": lst_coarse, "guide": g, "target": t}
+
+
+def cut_scenes(
+    field: np.ndarray, size: int, prefix: str = "scene"
+) -> tuple[np.ndarray, list[str]]:
+    """Non-overlapping ``size x size`` scenes of one large field, ids ``{prefix}_{row}_{col}``.
+
+    A way to split one granule by scene (:func:`split_by_scene`): patches of different scenes
+    never share pixels. Rows and columns that do not fill a whole scene are dropped.
+
+    Examples
+    --------
+    >>> tiles, ids = cut_scenes(np.zeros((7, 9)), 3, "g")
+    >>> tiles.shape, ids
+    ((6, 3, 3), ['g_0_0', 'g_0_1', 'g_0_2', 'g_1_0', 'g_1_1', 'g_1_2'])
+    """
+    tiles, ids = [], []
+    for i in range(0, field.shape[0] - size + 1, size):
+        for j in range(0, field.shape[1] - size + 1, size):
+            tiles.append(field[i : i + size, j : j + size])
+            ids.append(f"{prefix}_{i // size}_{j // size}")
+    return np.stack(tiles), ids
+
+
+@dataclass
+class PatchSet:
+    """Training patches as tensors.
+
+    Attributes
+    ----------
+    lst : Tensor (N, 1, h, w)
+        Coarse input, gaps filled (the engine's :func:`~xlstsr.kernels.interp.fill_gaps`).
+    lst_valid : Tensor (N, 1, h, w) bool
+        Observed coarse pixels (False on filled gaps; masked in coarse-consistency terms).
+    guide : Tensor (N, c, H, W) or None
+        Fine guide (NaN allowed).
+    target : Tensor (N, 1, H, W) or None
+        Fine truth, NaN where invalid.
+    scene : ndarray (N,)
+        Scene id of each patch (to split by scene).
+    factor : int
+    """
+
+    lst: torch.Tensor
+    lst_valid: torch.Tensor
+    guide: torch.Tensor | None
+    target: torch.Tensor | None
+    scene: np.ndarray
+    factor: int
+
+    def __len__(self) -> int:
+        return int(self.lst.shape[0])
+
+    def subset(self, idx: Any) -> PatchSet:
+        """The patches at positions ``idx`` (indices or a boolean mask)."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        t = torch.as_tensor(idx, dtype=torch.long)
+        return PatchSet(
+            self.lst[t],
+            self.lst_valid[t],
+            None if self.guide is None else self.guide[t],
+            None if self.target is None else self.target[t],
+            self.scene[t.numpy()],
+            self.factor,
+        )
+
+    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        """The tensors of the patches ``idx`` as the batch dict the losses take."""
+        return {
+            "lst": self.lst[idx],
+            "lst_valid": self.lst_valid[idx],
+            "guide": None if self.guide is None else self.guide[idx],
+            "target": None if self.target is None else self.target[idx],
+        }
+
+    @classmethod
+    def concat(cls, sets: Sequence[PatchSet]) -> PatchSet:
+        """Patch sets of several sources (same factor) as one; guide/target only if all have them.
+
+        Examples
+        --------
+        >>> lst = 300 + np.random.default_rng(0).normal(0, 2, (2, 16, 16)).astype("float32")
+        >>> ps = make_patches(**degraded_pairs(lst, 4), factor=4, patch=8, stride=8)
+        >>> len(PatchSet.concat([ps, ps.subset([0])]))
+        9
+        """
+        if not sets:
+            raise ValueError("no patch set to concatenate")
+        if len({s.factor for s in sets}) > 1:
+            raise ValueError(f"patch sets of different factors: {[s.factor for s in sets]}")
+
+        def cat(attr: str) -> torch.Tensor | None:
+            vals = [getattr(s, attr) for s in sets]
+            return None if any(v is None for v in vals) else torch.cat(vals)
+
+        return cls(
+            cat("lst"),
+            cat("lst_valid"),
+            cat("guide"),
+            cat("target"),
+            np.concatenate([s.scene for s in sets]),
+            sets[0].factor,
+        )
+
+
+def make_patches(
+    lst_coarse: np.ndarray,
+    factor: int,
+    guide: np.ndarray | None = None,
+    target: np.ndarray | None = None,
+    *,
+    patch: int = 64,
+    stride: int | None = None,
+    max_nan_fraction: float = 0.5,
+    fill_radius: int = 16,
+    scene_ids: Sequence[Any] | None = None,
+) -> PatchSet:
+    """Cut aligned patches from coarse LST (n, h, w), fine guide and truth with ``xbatcher``.
+
+    Everything is put on the fine grid (the coarse LST replicated by nearest neighbour, so windows
+    of ``patch`` fine pixels, a multiple of ``factor``, cut whole coarse pixels) in an
+    :class:`xarray.Dataset` and windowed with :class:`xbatcher.BatchGenerator`. A patch is skipped
+    when more than ``max_nan_fraction`` of its coarse input (or, with a target, of its truth) is
+    NaN. Coarse gaps are then filled as the inference engine fills them.
+
+    Parameters
+    ----------
+    lst_coarse : ndarray (n, h, w)
+        Coarse LST, Kelvin, NaN gaps.
+    factor : int
+    guide : ndarray (n, c, h*f, w*f), optional
+    target : ndarray (n, h*f, w*f), optional
+        Fine truth (NaN = invalid).
+    patch, stride : int
+        Window size and step in fine pixels (multiples of ``factor``; stride defaults to patch).
+    scene_ids : sequence, optional
+        One id per time step (default 0..n-1), kept per patch for splitting by scene.
+    """
+    import xbatcher
+
+    stride = patch if stride is None else stride
+    if patch % factor or stride % factor:
+        raise ValueError(
+            f"patch ({patch}) and stride ({stride}) must be multiples of factor {factor}"
+        )
+    lst_coarse = np.asarray(lst_coarse, np.float32)
+    n, h, w = lst_coarse.shape
+    H, W = h * factor, w * factor
+    data = {"lst": (("scene", "y", "x"), nearest_upsample(lst_coarse, factor))}
+    if guide is not None:
+        guide = np.broadcast_to(np.asarray(guide, np.float32), (n, guide.shape[1], H, W))
+        for b in range(guide.shape[1]):  # one variable per band: xbatcher keeps (scene, y, x)
+            data[f"guide{b}"] = (("scene", "y", "x"), guide[:, b])
+    if target is not None:
+        data["target"] = (("scene", "y", "x"), np.asarray(target, np.float32).reshape(n, H, W))
+    ids = np.arange(n) if scene_ids is None else np.asarray(scene_ids)
+    ds = xr.Dataset(data, coords={"scene": np.arange(n)})
+    gen = xbatcher.BatchGenerator(
+        ds,
+        input_dims={"y": patch, "x": patch},
+        input_overlap={"y": patch - stride, "x": patch - stride},
+    )
+    lst_l, guide_l, tgt_l, sc_l = [], [], [], []
+    for win in gen:
+        win = win.transpose("scene", "y", "x")
+        c = win["lst"].values[:, ::factor, ::factor]  # (n, p/f, p/f)
+        keep = np.isnan(c).mean(axis=(1, 2)) <= max_nan_fraction
+        if target is not None:
+            keep &= np.isnan(win["target"].values).mean(axis=(1, 2)) <= max_nan_fraction
+        if not keep.any():
+            continue
+        lst_l.append(c[keep])
+        sc_l.append(ids[win["scene"].values[keep]])
+        if guide is not None:
+            guide_l.append(
+                np.stack([win[f"guide{b}"].values for b in range(guide.shape[1])], 1)[keep]
+            )
+        if target is not None:
+            tgt_l.append(win["target"].values[keep])
+    if not lst_l:
+        raise ValueError(
+            "no patch has enough valid pixels; lower `patch` or raise `max_nan_fraction`"
+        )
+    lst_all = np.concatenate(lst_l)
+    valid = np.isfinite(lst_all)
+    filled = fill_gaps(lst_all, fill_radius)
+    return PatchSet(
+        torch.from_numpy(filled[:, None].astype(np.float32)),
+        torch.from_numpy(valid[:, None]),
+        torch.from_numpy(np.concatenate(guide_l).astype(np.float32)) if guide_l else None,
+        torch.from_numpy(np.concatenate(tgt_l)[:, None].astype(np.float32)) if tgt_l else None,
+        np.concatenate(sc_l),
+        factor,
+    )
+
+
+def split_by_scene(
+    patches: PatchSet,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    *,
+    val_scenes: Iterable[Any] | None = None,
+) -> tuple[PatchSet, PatchSet]:
+    """Split patches into (train, validation) by whole scenes, never by patch.
+
+    The validation scenes are ``val_scenes`` when given (e.g. a data set's fixed split), else a
+    seeded random ``val_fraction`` of the scenes (at least one, and at least one left to train).
+
+    Examples
+    --------
+    >>> lst = 300 + np.random.default_rng(0).normal(0, 2, (5, 16, 16)).astype("float32")
+    >>> ps = make_patches(**degraded_pairs(lst, 4), factor=4, patch=8, stride=8,
+    ...                   scene_ids=list("abcde"))
+    >>> tr, va = split_by_scene(ps, 0.4, seed=1)
+    >>> len(set(va.scene.tolist())), set(tr.scene.tolist()) & set(va.scene.tolist())
+    (2, set())
+    """
+    if val_scenes is None:
+        scenes = np.unique(patches.scene)
+        if len(scenes) < 2:
+            raise ValueError("splitting by scene needs at least 2 scenes")
+        rng = np.random.default_rng(seed)
+        n_val = min(len(scenes) - 1, max(1, round(val_fraction * len(scenes))))
+        val_scenes = rng.permutation(scenes)[:n_val].tolist()
+    is_val = np.isin(patches.scene, list(val_scenes))
+    return patches.subset(~is_val), patches.subset(is_val)
+
+
+def fit_guide_gain(
+    lst_coarse: np.ndarray, guide: np.ndarray, factor: int, *, default: float = -10.0
+) -> float:
+    """Regression slope (K per guide unit) of coarse LST detail on guide detail, for ``sif_loss``.
+
+    Both fields are compared at the coarse scale (the guide block-averaged by ``factor``), after a
+    Gaussian high-pass of 1 coarse pixel: the detail law the scale-invariance-free loss
+    (:func:`xlstsr.nn.losses.sif_loss`) transfers to the fine scale. Returns ``default`` if the fit
+    is not negative (no usable anti-correlation).
+    """
+    from scipy import ndimage
+
+    lc = np.asarray(lst_coarse, np.float64)
+    g = np.asarray(guide, np.float64)
+    gc = _guide_block_mean(g[..., 0, :, :] if g.ndim == 4 else g, factor).astype(np.float64)
+    xs, ys = [], []
+    for k in range(lc.shape[0]):
+        a, b = lc[k], gc[min(k, gc.shape[0] - 1)]
+        ok = np.isfinite(a) & np.isfinite(b)
+        if ok.sum() < 16:
+            continue
+        af = np.where(ok, a, np.nanmean(a[ok]))
+        bf = np.where(ok, b, np.nanmean(b[ok]))
+        ha = af - ndimage.gaussian_filter(af, 1.0, mode="nearest")
+        hb = bf - ndimage.gaussian_filter(bf, 1.0, mode="nearest")
+        ys.append(ha[ok])
+        xs.append(hb[ok])
+    if not xs:
+        return float(default)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    slope = float((x * y).sum() / max((x * x).sum(), 1e-12))
+    return slope if slope < 0 and math.isfinite(slope) else float(default)
