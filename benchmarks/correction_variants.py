@@ -48,9 +48,11 @@ from xlstsr.correction import (
     gain_tradeoff,
     pooled_feasible_gains,
 )
+from xlstsr.datasets import EVAL_PAIRS
+from xlstsr.datasets import modis_aster_pairs as pair_ids
+from xlstsr.datasets import open_modis_aster_aligned as load_pair
 from xlstsr.kernels.scaling import block_mean, within_block_variance
 from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
-from xlstsr.train_bundled import EVAL_PAIRS, load_pair, pair_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 F = 4

@@ -44,13 +44,15 @@ from xlstsr.correction import (
     gain_tradeoff,
     pooled_feasible_gains,
 )
+from xlstsr.datasets import modis_aster_pairs as pair_ids
+from xlstsr.datasets import open_mod11a1_granule
+from xlstsr.datasets import open_modis_aster_aligned as load_pair
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.scaling import block_mean
 from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
 from xlstsr.nn import build_model
-from xlstsr.train import degraded_pairs, fit, make_patches
-from xlstsr.train_bundled import _granule_scenes, load_mod11a1_day, load_pair, pair_ids
+from xlstsr.train import cut_scenes, degraded_pairs, fit, make_patches
 
 ROOT = Path(__file__).resolve().parents[1]
 F = 4
@@ -64,17 +66,17 @@ LOSSES = {"": None, ", texture loss": {"w_detail": 1.0, "w_spectral": 1.0}}
 
 def patch_sets(seed: int = 0) -> dict[str, tuple]:
     """Train/val patches at 16->4 km and at 4->1 km, the same count and coarse size."""
-    lst1 = load_mod11a1_day()
+    lst1 = open_mod11a1_granule().values
     lst4 = radiometric_mean(lst1, F, min_valid=0.5)
     sets = {}
     # the granule in 4 x 4 scenes (300 x 300 at 1 km = 75 x 75 at 4 km); the same three scenes
     # validate both models (those the bundled SISR holds out)
-    t4, ids4 = _granule_scenes(lst4, 75)
+    t4, ids4 = cut_scenes(lst4, 75, "mod11a1")
     sets["16->4"] = make_patches(
         **degraded_pairs(t4, F, min_valid=0.5), factor=F, patch=PATCH, stride=PATCH // 8,
         max_nan_fraction=0.3, scene_ids=ids4,
     )
-    t1, ids1 = _granule_scenes(lst1, 300)
+    t1, ids1 = cut_scenes(lst1, 300, "mod11a1")
     sets["4->1"] = make_patches(
         **degraded_pairs(t1, F, min_valid=0.5), factor=F, patch=PATCH, stride=PATCH // 2,
         max_nan_fraction=0.3, scene_ids=ids1,

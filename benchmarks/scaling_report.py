@@ -19,7 +19,7 @@ import xarray as xr
 import xlstsr
 from xlstsr import plot_scaling
 from xlstsr.correction import correct_image, fine_within_variance, fit_variance_law
-from xlstsr.datasets import aster_truth_mask, iter_modis_aster
+from xlstsr.datasets import EVAL_PAIRS, aster_truth_mask, iter_modis_aster
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.evaluate import evaluate
 from xlstsr.grid import align_guide, fine_grid, with_grid
@@ -29,7 +29,6 @@ from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.scaling import block_mean
 from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
 from xlstsr.scaling import scaling_stats
-from xlstsr.train_bundled import EVAL_PAIRS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

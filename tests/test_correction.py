@@ -201,7 +201,8 @@ def test_auto_damps_tsharp_on_real_aster_pairs(shared_data):
     # the measured behaviour the default rests on (docs/results/accuracy.md): on real MODIS ->
     # ASTER pairs TsHARP over-injects detail; `auto` damps it, which lowers the RMSE and brings
     # the (symmetric) spectral ratio nearer 1. Eight held-out pairs, evaluate's protocol.
-    from xlstsr.train_bundled import EVAL_PAIRS, load_pair
+    from xlstsr.datasets import EVAL_PAIRS
+    from xlstsr.datasets import open_modis_aster_aligned as load_pair
 
     rmse, mism = {None: [], "auto": []}, {None: [], "auto": []}
     for pid in EVAL_PAIRS[:8]:

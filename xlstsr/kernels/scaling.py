@@ -34,7 +34,6 @@ __all__ = [
     "ScalingConfig",
     "block_mean",
     "coarse_graining",
-    "fbm_circulant",
     "fit_breakpoint",
     "fit_power_law",
     "guide_relations",
@@ -628,49 +627,3 @@ def image_stats_stack(a: np.ndarray, guide: np.ndarray | None, cfg: ScalingConfi
         g = None if guide is None else guide[i]
         out[i] = pack(image_stats(a[i], g, cfg), cfg)
     return out
-
-
-# ----------------------------------------------------------------------------------------------
-# known fields (validation)
-# ----------------------------------------------------------------------------------------------
-def fbm_circulant(n: int, hurst: float, rng: np.random.Generator) -> np.ndarray:
-    """An exact isotropic fractional Brownian surface on an ``n x n`` grid (Stein's method).
-
-    Circulant embedding of Stein's (2002) intrinsic covariance ``c0 - r^(2H) + c2 r^2`` (with a
-    cubic taper to ``R = 2`` for ``H > 0.75``), plus the random linear term that restores the fBm
-    variogram. Exact for point pairs up to distance 1, which the ``n x n`` square (side
-    ``1/sqrt 2``) satisfies: ``S_2(l) ~ l^(2H)`` at every lag, unlike spectral synthesis on a
-    periodic grid (biased at small lags for small H and at large lags for large H).
-
-    Examples
-    --------
-    >>> f = fbm_circulant(64, 0.5, np.random.default_rng(0))
-    >>> f.shape
-    (64, 64)
-    """
-    if not 0.0 < hurst < 1.0:
-        raise ValueError(f"hurst must be in (0, 1), got {hurst}")
-    alpha = 2.0 * hurst
-    if alpha <= 1.5:
-        big_r, beta, c2 = 1.0, 0.0, alpha / 2.0
-        c0 = 1.0 - alpha / 2.0
-    else:
-        big_r = 2.0
-        beta = alpha * (2.0 - alpha) / (3.0 * big_r * (big_r**2 - 1.0))
-        c2 = (alpha - beta * (big_r - 1.0) ** 2 * (big_r + 2.0)) / 2.0
-        c0 = beta * (big_r - 1.0) ** 3 + 1.0 - c2
-    s = 1.0 / (np.sqrt(2.0) * (n - 1))
-    m = int(np.ceil(big_r / s)) + 1
-    t = np.arange(m) * s
-    r = np.hypot(t[:, None], t[None, :])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        taper = beta * (big_r - r) ** 3 / np.where(r > 0, r, 1.0)
-        rho = np.where(r <= 1.0, c0 - r**alpha + c2 * r**2, np.where(r <= big_r, taper, 0.0))
-    row = np.concatenate([rho, rho[:, -2:0:-1]], axis=1)
-    circ = np.concatenate([row, row[-2:0:-1, :]], axis=0)
-    lam = np.sqrt(np.maximum(np.fft.fft2(circ).real / circ.size, 0.0))
-    z = rng.standard_normal(circ.shape) + 1j * rng.standard_normal(circ.shape)
-    f = np.fft.fft2(lam * z)[:n, :n].real
-    x = np.arange(n) * s
-    lin = rng.standard_normal() * x[:, None] + rng.standard_normal() * x[None, :]
-    return f - f[0, 0] + np.sqrt(2.0 * c2) * lin
