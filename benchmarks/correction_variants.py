@@ -2,7 +2,7 @@
 
 ``python benchmarks/correction_variants.py [--methods tsharp,dms,sisr,disr,disr-degraded]``
 
-The correction of :mod:`xlstsr.correction` rescales a method's detail so that its within-block
+The correction of :mod:`xlstsr.kernels.correction` rescales a method's detail so that its within-block
 variance equals a predicted ``W`` (the variance a factor-4 step restores). ``scale_correction=
 "auto"`` predicts ``W`` from the power law fitted over the observed steps (intercept and exponent,
 the exponent below shifted by the guide's) and only damps. The variants here keep the gain rule
@@ -17,7 +17,7 @@ and change the prediction:
 - ``... damp``: the same with the gain capped at 1;
 - ``bound per image``: for each image, the gain (0, 0.1, ..., 3) closest to a spectral ratio of 1
   among those that do not raise that image's RMSE (it reads the truth:
-  :func:`xlstsr.correction.best_feasible_gain`);
+  ``best_feasible_gain`` of ``benchmarks/gain_bounds.py``);
 - ``bound pooled``: the target's own constraint, on the mean RMSE over the images (gains chosen
   per image by minimising ``|ratio - 1| + lambda RMSE``, with the smallest ``lambda`` on a grid
   that keeps the mean RMSE). No predictor of one gain per image does better on both criteria at
@@ -37,22 +37,15 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from gain_bounds import best_feasible_gain, gain_tradeoff, pooled_feasible_gains
 
 import xlstsr
-from xlstsr.correction import (
-    VarianceLaw,
-    best_feasible_gain,
-    correct_image,
-    fine_within_variance,
-    fit_variance_law,
-    gain_tradeoff,
-    pooled_feasible_gains,
-)
 from xlstsr.datasets import EVAL_PAIRS
 from xlstsr.datasets import modis_aster_pairs as pair_ids
 from xlstsr.datasets import open_modis_aster_aligned as load_pair
-from xlstsr.kernels.scaling import block_mean, within_block_variance
-from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
+from xlstsr.kernels.aggregate import block_mean, within_block_variance
+from xlstsr.kernels.correction import VarianceLaw, correct_image, fit_variance_law
+from xlstsr.kernels.spectra import spectral_ratio as k_spectral_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 F = 4
@@ -60,12 +53,12 @@ F = 4
 
 def variants(sr, coarse, guide, truth) -> dict[str, np.ndarray]:
     law = fit_variance_law(coarse, F, guide)
-    w_obs = within_block_variance(coarse)
+    w_obs = within_block_variance(coarse, 2)
     laws = {
         "anch+alpha": VarianceLaw(w_obs, law.alpha, law.alpha),
         "anch+flat": VarianceLaw(w_obs, 0.0, 0.0),
         "anch+guide": VarianceLaw(w_obs, law.alpha, law.alpha_below),
-        "oracle W": VarianceLaw(fine_within_variance(truth, F) / 2, 0.0, 0.0),
+        "oracle W": VarianceLaw(within_block_variance(truth, F) / 2, 0.0, 0.0),
     }
     out = {"none": sr, "auto": correct_image(sr, coarse, F, guide, mode="auto")}
     for name, lw in laws.items():
@@ -88,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         lst = p["lst"]
         lst4 = xlstsr.coarsen(lst, F, min_valid=0.5)
         cases = {
-            "4 km -> 1 km": (lst4, lst.copy(data=block_mean(p["ndvi"].values, F)), lst.values),
+            "4 km -> 1 km": (lst4, lst.copy(data=block_mean(p["ndvi"].values, F, min_valid=0.5)), lst.values),
             "1 km -> 250 m": (lst, p["ndvi"], p["truth"].values),
         }
         for case, (coarse, guide, truth) in cases.items():
@@ -118,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Written by `python benchmarks/correction_variants.py` ({time.perf_counter() - t0:.0f} s). "
         "Protocol: the script's docstring. Means over pairs; `change`: against no correction "
         "(RMSE in K, mismatch in %). Target of issue 6: mismatch -50 % or better with no RMSE "
-        "increase. Spectral ratio on the SR grid (`xlstsr.kernels.scaling.spectral_ratio`); in the "
+        "increase. Spectral ratio on the SR grid (`xlstsr.kernels.spectra.spectral_ratio`); in the "
         "1 km -> 250 m case ASTER is smoothed by its resampling onto that grid, so ratios read high "
         "there (see docs/results/scaling.md).",
         "",

@@ -15,13 +15,13 @@ estimator, too smooth by construction) and the same plus the texture terms of th
 (``w_detail = w_spectral = 1``), which push the detail towards the truth's amount. All are applied at 4 km -> 1 km to the 55 modis_aster MODIS patches (European summer scenes,
 none used in training; the input is ``xlstsr.coarsen(LST_1km, 4)``) and scored against the real
 1 km LST on the same grid (no resampling), with and without the scale correction of
-:mod:`xlstsr.correction` (``law-lst``, ``law`` with the NDVI averaged to 1 km, ``auto``).
+:mod:`xlstsr.kernels.correction` (``law-lst``, ``law`` with the NDVI averaged to 1 km, ``auto``).
 The difference between the two models is what the scale-invariance hypothesis costs; the
 correction is judged on how much of it it recovers. Two rows read the truth: ``oracle gain``
 (the RMSE-optimal gain of the model's detail over bicubic) and ``bound per image`` (the gain
 nearest a spectral ratio of 1 that does not raise the image's RMSE,
-:func:`xlstsr.correction.best_feasible_gain`), and ``bound pooled`` (the same with the mean RMSE
-over images as the constraint, :func:`xlstsr.correction.pooled_feasible_gains`): what any
+``best_feasible_gain`` of ``benchmarks/gain_bounds.py``), and ``bound pooled`` (the same with the
+mean RMSE over images as the constraint, ``pooled_feasible_gains``): what any
 per-image detail gain could reach.
 
 Writes ``one_level_up.md`` in ``--out``.
@@ -36,21 +36,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gain_bounds import best_feasible_gain, gain_tradeoff, pooled_feasible_gains
 
 import xlstsr
-from xlstsr.correction import (
-    best_feasible_gain,
-    correct_image,
-    gain_tradeoff,
-    pooled_feasible_gains,
-)
 from xlstsr.datasets import modis_aster_pairs as pair_ids
 from xlstsr.datasets import open_mod11a1_granule
 from xlstsr.datasets import open_modis_aster_aligned as load_pair
 from xlstsr.errors import GuideAlignmentWarning
-from xlstsr.kernels.aggregate import radiometric_mean
-from xlstsr.kernels.scaling import block_mean
-from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
+from xlstsr.kernels.aggregate import block_mean, radiometric_mean
+from xlstsr.kernels.correction import correct_image
+from xlstsr.kernels.spectra import spectral_ratio as k_spectral_ratio
 from xlstsr.nn import build_model
 from xlstsr.train import cut_scenes, degraded_pairs, fit, make_patches
 
@@ -130,7 +125,7 @@ def evaluate_all(models: dict[str, dict]) -> dict[tuple[str, str], list[tuple[fl
         p = load_pair(pid)
         lst = p["lst"]
         lst4 = xlstsr.coarsen(lst, F, min_valid=0.5)
-        ndvi1 = block_mean(p["ndvi"].values, F)
+        ndvi1 = block_mean(p["ndvi"].values, F, min_valid=0.5)
         truth = lst.values.astype(np.float64)
         runs = {"bicubic": dict(method="bicubic")}
         runs |= {f"sisr trained {k}": dict(method="sisr", model=v["model"]) for k, v in
@@ -186,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{n} modis_aster MODIS 1 km patches (never used by these models), input "
         "`xlstsr.coarsen(LST_1km, 4, min_valid=0.5)`, truth = the real 1 km LST on the same grid. "
         "Spectral ratio: SR power / truth power above half the coarse Nyquist frequency "
-        "(`xlstsr.kernels.scaling.spectral_ratio`); means over pairs (median in brackets).",
+        "(`xlstsr.kernels.spectra.spectral_ratio`); means over pairs (median in brackets).",
         "",
         "| model | correction | RMSE (K) | spectral ratio | mean abs(ratio - 1) |",
         "|---|---|---|---|---|",

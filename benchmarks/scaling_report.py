@@ -17,17 +17,16 @@ import numpy as np
 import xarray as xr
 
 import xlstsr
-from xlstsr import plot_scaling
-from xlstsr.correction import correct_image, fine_within_variance, fit_variance_law
+from xlstsr import plot
 from xlstsr.datasets import EVAL_PAIRS, aster_truth_mask, iter_modis_aster
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.evaluate import evaluate
 from xlstsr.grid import align_guide, fine_grid, with_grid
 from xlstsr.io.landsat import open_desirex, open_landsat8_l1
 from xlstsr.io.modis import open_modis
-from xlstsr.kernels.aggregate import radiometric_mean
-from xlstsr.kernels.scaling import block_mean
-from xlstsr.kernels.scaling import spectral_ratio as k_spectral_ratio
+from xlstsr.kernels.aggregate import block_mean, radiometric_mean, within_block_variance
+from xlstsr.kernels.correction import correct_image, fit_variance_law
+from xlstsr.kernels.spectra import spectral_ratio as k_spectral_ratio
 from xlstsr.scaling import scaling_stats
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,14 +236,14 @@ def stats_section(pairs, lines: list[str]) -> dict[str, xr.Dataset]:
         gname = "NDBI" if "Madrid" in name else "NDVI"
         lines.append(f"- **{name}** vs {gname}: " + "; ".join(cells))
     lines.append("")
-    plot_scaling.compare(res, path=str(OUT / "scaling_compare.png"))
+    plot.compare(res, path=str(OUT / "scaling_compare.png"))
     for key, fname in [
         ("Landsat-8 BT 30 m", "landsat"),
         ("Madrid LST 20 m", "madrid"),
         ("MOD11A1 LST 1 km", "mod11a1"),
         ("MODIS LST 1 km (55 patches)", "modis_aster"),
     ]:
-        plot_scaling.scaling(res[key], title=key, path=str(OUT / f"scaling_{fname}.png"))
+        plot.scaling(res[key], title=key, path=str(OUT / f"scaling_{fname}.png"))
     lines += [
         "![comparison](scaling_compare.png)",
         "",
@@ -266,7 +265,7 @@ def law_section(pairs, lines: list[str]) -> list[dict]:
     def check(name, fine: np.ndarray, guide_fine: np.ndarray | None, f: int = 4):
         fine = fine[: (fine.shape[0] // f) * f, : (fine.shape[1] // f) * f]
         coarse = radiometric_mean(fine.astype(np.float64), f, min_valid=0.75)
-        true = fine_within_variance(fine, f)
+        true = within_block_variance(fine, f)
         law = fit_variance_law(coarse, f)
         out = {"name": name, "true": true, "pred": law.restore(f), "alpha": law.alpha}
         if guide_fine is not None:
@@ -286,7 +285,7 @@ def law_section(pairs, lines: list[str]) -> list[dict]:
     for w in granule_windows(gran):
         check("MOD11A1 4 km -> 1 km", w.values, None)
     for _pid, lst, ndvi_f, _truth, _ in pairs:
-        check("modis_aster MODIS 4 km -> 1 km", lst.values, block_mean(ndvi_f.values, 4))
+        check("modis_aster MODIS 4 km -> 1 km", lst.values, block_mean(ndvi_f.values, 4, min_valid=0.5))
     # the real case: law from MODIS 1 km (+ NDVI 250 m), truth = ASTER 250 m
     for _pid, lst, ndvi_f, truth, _ in pairs:
         law = fit_variance_law(lst.values.astype(np.float64), 4)
@@ -294,7 +293,7 @@ def law_section(pairs, lines: list[str]) -> list[dict]:
         rows.append(
             {
                 "name": "MODIS 1 km -> ASTER 250 m",
-                "true": fine_within_variance(truth.values, 4),
+                "true": within_block_variance(truth.values, 4),
                 "pred": law.restore(4),
                 "pred_guide": lg.restore(4),
                 "alpha": law.alpha,
@@ -367,7 +366,7 @@ def sr_section(pairs, lines: list[str], methods: list[str]) -> dict:
         lst4 = xlstsr.coarsen(lst, 4, min_valid=0.5)
         ndvi1 = (
             xr.DataArray(
-                block_mean(ndvi_f.values, 4), dims=("y", "x"), coords={"y": lst.y, "x": lst.x}
+                block_mean(ndvi_f.values, 4, min_valid=0.5), dims=("y", "x"), coords={"y": lst.y, "x": lst.x}
             )
             .rio.write_crs(lst.rio.crs)
             .rio.write_transform(lst.rio.transform())
@@ -436,8 +435,9 @@ def sr_section(pairs, lines: list[str], methods: list[str]) -> dict:
         "as `law`, but the gain is capped at 1 (damping only). RMSE and spectral "
         "ratio on the 250 m (or 1 km) grid of the SR field, truth masked (ASTER: > 0, eroded "
         "3 px, > 230 K, bilinear onto the MODIS 250 m grid); spectral ratio = power of SR / "
-        "power of truth above half the coarse Nyquist frequency (`xlstsr.kernels.scaling."
-        "spectral_ratio`, common valid pixels, gaps filled by the plane, Hann window). Mean "
+        "power of truth above half the coarse Nyquist frequency (`xlstsr.kernels.spectra."
+        "spectral_ratio`: common valid pixels, Hann window, gaps apodised over 4 factor pixels). "
+        "Mean "
         "over pairs (median in brackets); `gain` is the median detail gain.",
         "",
         "Columns `eval`: the same SR fields through `xlstsr.evaluate` (SR reprojected "
@@ -561,7 +561,7 @@ def _example_figure(ex: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from xlstsr.kernels.scaling import power_spectrum
+    from xlstsr.kernels.spectra import log_wavenumber_edges, radial_power_spectrum
 
     keys = [
         ("truth", "ASTER 250 m"),
@@ -579,7 +579,7 @@ def _example_figure(ex: dict, path: Path) -> None:
     ok = np.isfinite(t)
     for k, title in keys:
         a = np.where(ok & np.isfinite(ex[k]), ex[k], np.nan)
-        kk, p, _ = power_spectrum(a)
+        kk, p, _ = radial_power_spectrum(a, log_wavenumber_edges(a.shape))
         axes[4].loglog(kk, p, "o-", ms=3, label=title)
     axes[4].axvline(1 / 16, color="grey", ls=":", label="half coarse Nyquist")
     axes[4].set(xlabel="cycles / 250 m pixel", ylabel="power", title="spectra (first pair)")
@@ -701,7 +701,7 @@ It is the identity when the method already injects what a scale-invariant law pr
   the observed first step with a flat exponent below (`W = 2 w_obs`) brings TsHARP one level up
   to -49 % (RMSE -0.05 K), short of the target and worse than `auto` at 1 km -> 250 m; no
   variant without the truth meets the target in both cases.
-- *What any per-image gain can reach.* `xlstsr.correction.gain_tradeoff` traces, with the
+- *What any per-image gain can reach.* `gain_tradeoff` (benchmarks/gain_bounds.py) traces, with the
   truth, the RMSE and spectral ratio of a method's output for every gain of its detail;
   `best_feasible_gain` picks the gain nearest a ratio of 1 that does not raise the image's RMSE,
   `pooled_feasible_gains` the same under a constraint on the mean RMSE over images (the target's

@@ -160,9 +160,6 @@ def test_fit_helpers():
     assert np.isnan(ks.fit_power_law(np.array([1.0]), np.array([1.0]))[0])
     xb, s1, s2, _ = ks.fit_breakpoint(x, np.where(x < 8, x, 8 * (x / 8) ** 3))
     assert xb == pytest.approx(8, rel=0.3) and s1 == pytest.approx(1) and s2 == pytest.approx(3)
-    assert ks.spectral_ratio(
-        2 * x[None, :].repeat(7, 0), x[None, :].repeat(7, 0), 1
-    ) == pytest.approx(4.0)
 
 
 def test_real_readers_and_stats(shared_data):

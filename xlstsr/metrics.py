@@ -1,4 +1,5 @@
-"""Accuracy metrics on DataArrays (xarray layer over :mod:`xlstsr.kernels.metrics`).
+"""Accuracy metrics on DataArrays (xarray layer over :mod:`xlstsr.kernels.metrics` and
+:mod:`xlstsr.kernels.spectra`).
 
 Each metric reduces the two spatial dims and keeps every other dim (one value per time step or
 scene). Both inputs must be on the same grid (same spatial coordinates: use
@@ -25,6 +26,7 @@ import xarray as xr
 
 from .errors import GridError
 from .kernels import metrics as _k
+from .kernels import spectra as _s
 from .validate import spatial_dims
 
 __all__ = [
@@ -139,15 +141,21 @@ def correlation(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
     return _pairwise(_k.correlation, sr, reference, "correlation")
 
 
-def spectral_ratio(
-    sr: xr.DataArray, reference: xr.DataArray, factor: int, *, crop: bool = True
-) -> xr.DataArray:
+def spectral_ratio(sr: xr.DataArray, reference: xr.DataArray, factor: int) -> xr.DataArray:
     """Power of ``sr`` over that of ``reference`` above half the coarse Nyquist frequency.
 
     1.0: the right amount of fine detail; < 1: too smooth; > 1: too much (noise, artefacts).
-    See :func:`xlstsr.kernels.metrics.spectral_ratio`.
+    Measured on the pixels valid in both, gaps apodised; the estimator and why it handles cloud
+    gaps so are in :mod:`xlstsr.kernels.spectra` (:func:`~xlstsr.kernels.spectra.spectral_ratio`).
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> t = xlstsr.datasets.sample_scene(n_times=1)["lst_250m"]
+    >>> float(spectral_ratio(t, t, 4)[0])
+    1.0
     """
-    return _pairwise(_k.spectral_ratio, sr, reference, "spectral_ratio", factor=int(factor), crop=crop)
+    return _pairwise(_s.spectral_ratio, sr, reference, "spectral_ratio", factor=int(factor))
 
 
 def coarse_consistency(
@@ -196,10 +204,12 @@ def coarse_consistency(
 def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> xr.DataArray:
     """Radially averaged power spectrum along a new ``frequency`` dim (per time step).
 
+    Linear bins of width ``1 / (n pixel_size)`` centred on ``i / (n pixel_size)``, ``i = 1 ..
+    n // 2`` (``n``: the shorter side); the ``frequency`` coordinate holds the bin centres.
     ``pixel_size`` defaults to the grid's resolution (``da.rio.resolution()``, e.g. metres, so
-    frequencies are in cycles per metre) or 1 (cycles per pixel) without a transform. Gaps are
-    filled with the mean and a Hann window applied: see
-    :func:`xlstsr.kernels.metrics.radial_power_spectrum`.
+    frequencies are in cycles per metre) or 1 (cycles per pixel) without a transform. The
+    estimator (Hann window, window-weighted plane removed, gaps at the plane, normalised over
+    the valid pixels) is that of :func:`xlstsr.kernels.spectra.radial_power_spectrum`.
 
     Examples
     --------
@@ -217,12 +227,16 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
         except Exception:
             pixel_size = 1.0
             units = "cycles per pixel"
-    n = min(da.sizes[ydim], da.sizes[xdim]) // 2
-    freq = np.arange(1, n + 1) / (min(da.sizes[ydim], da.sizes[xdim]) * pixel_size)
+    shape = (da.sizes[ydim], da.sizes[xdim])
+    edges = _s.linear_wavenumber_edges(shape)
+    n = len(edges) - 1
+    freq = 0.5 * (edges[:-1] + edges[1:]) / pixel_size
 
     def kernel(a: np.ndarray) -> np.ndarray:
         flat = a.reshape(-1, *a.shape[-2:])
-        out = np.stack([_k.radial_power_spectrum(x, pixel_size)[1] for x in flat])
+        out = np.stack(
+            [_s.radial_power_spectrum(x, edges, pixel_size=pixel_size)[1] for x in flat]
+        )
         return out.reshape(*a.shape[:-2], n)
 
     out = xr.apply_ufunc(
@@ -238,5 +252,5 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     out = out.assign_coords(frequency=("frequency", freq, {"units": units}))
     out.name = "power"
     out.attrs = {"long_name": "radially averaged power spectral density",
-                 "comment": "gaps filled with the mean, Hann window"}
+                 "comment": "xlstsr.kernels.spectra: Hann window, plane removed, gaps at the plane"}
     return out

@@ -1,14 +1,43 @@
-"""Figures: side-by-side maps of a super-resolution result (matplotlib, no display needed)."""
+"""Figures (matplotlib, no display needed): maps of super-resolution results, log-log figures of
+:func:`xlstsr.scaling_stats` output.
+
+- :func:`comparison`: side-by-side maps of the input, results, truth and error;
+- :func:`scaling`: the panels of one ``scaling_stats`` result;
+- :func:`compare`: several ``scaling_stats`` results on shared axes in metres.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["comparison", "scaling"]
+__all__ = ["compare", "comparison", "scaling"]
+
+
+def _pyplot(headless: bool) -> Any:
+    """matplotlib.pyplot, imported lazily (an optional dependency), on the Agg backend when
+    ``headless`` unless a backend was already chosen."""
+    import matplotlib
+
+    if headless:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _finish(fig: Any, path: str | Path | None) -> Any:
+    """Save the figure to ``path`` (PNG, 110 dpi) and close it, if a path is given."""
+    if path is not None:
+        import matplotlib.pyplot as plt
+
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
 
 
 def _image(da: xr.DataArray, index: dict[str, int]) -> xr.DataArray:
@@ -44,11 +73,7 @@ def comparison(
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot(headless=True)
     index = index or {}
     results = upscaled if isinstance(upscaled, dict) else {upscaled.attrs.get("xlstsr_method", "upscaled"): upscaled}
     panels = [("input", _image(coarse, index))] + [(k, _image(v, index)) for k, v in results.items()]
@@ -75,14 +100,203 @@ def comparison(
         fig.colorbar(im2, ax=axes[-1], shrink=0.8, label="K")
     if title:
         fig.suptitle(title)
-    if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return _finish(fig, path)
 
 
-def scaling(stats: xr.Dataset, **kwargs: Any) -> Any:
-    """Log-log figures of :func:`xlstsr.scaling_stats` output (see :mod:`xlstsr.plot_scaling`)."""
-    from .plot_scaling import scaling as _scaling
+def _reduce(stats: xr.Dataset, reduce: str | None) -> xr.Dataset:
+    lead = [
+        d
+        for d in stats.dims
+        if d not in ("lag", "moment", "direction", "factor", "wavenumber", "bound")
+    ]
+    if not lead:
+        return stats
+    if reduce == "median":
+        return stats.median(lead, skipna=True)
+    if reduce == "mean":
+        return stats.mean(lead, skipna=True)
+    return stats.isel({d: 0 for d in lead})
 
-    return _scaling(stats, **kwargs)
+
+def _x(stats: xr.Dataset, name: str, metres: bool) -> tuple[np.ndarray, str]:
+    unit = stats.attrs.get("pixel_unit", "pixel")
+    if metres and unit != "pixel":
+        return np.asarray(stats[name + "_m"] if name != "factor" else stats["scale_m"]), unit
+    return np.asarray(stats[name]), "pixel"
+
+
+def scaling(
+    stats: xr.Dataset,
+    *,
+    reduce: str | None = "median",
+    metres: bool = True,
+    title: str | None = None,
+    path: str | Path | None = None,
+) -> Any:
+    """Four (five with a guide) log-log panels of one ``scaling_stats`` result.
+
+    Panels: structure functions ``S_q(l)^(1/q)`` with the fitted ``S_2`` law; flatness and
+    skewness of increments; the radially averaged spectrum with its fitted slope and break;
+    coarse and within-block variance versus scale with the fitted within-block law; LST-guide
+    correlation and slope versus scale (with a guide).
+
+    Parameters
+    ----------
+    stats : Dataset
+        Output of :func:`xlstsr.scaling_stats`.
+    reduce : {"median", "mean", None}
+        How leading dims (time...) are summarised (None: the first index).
+    metres : bool
+        Scales in the CRS unit (True) or pixels.
+    title : str, optional
+        Figure title.
+    path : str or Path, optional
+        Save the figure there (and close it).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> st = xlstsr.scaling_stats(xlstsr.datasets.sample_scene(size=64)["lst_1km"])
+    >>> len(scaling(st, path=None).axes)
+    4
+    """
+    plt = _pyplot(headless=path is not None)
+    s = _reduce(stats, reduce)
+    has_guide = "guide_correlation" in s
+    n = 5 if has_guide else 4
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8))
+    lag, unit = _x(s, "lag", metres)
+    ax = axes[0]
+    for q in s.moment.values:
+        sq = s.structure_function.sel(moment=q).values
+        ax.loglog(lag, sq ** (1.0 / q), "o-", ms=3, label=f"q={q}")
+    h = float(s.hurst)
+    if np.isfinite(h):
+        s2 = s.structure_function.sel(moment=2).values
+        i0 = int(np.nanargmin(np.abs(np.asarray(s.lag) - s.attrs.get("fit_lags_px", [1])[0])))
+        ax.loglog(lag, np.sqrt(s2[i0]) * (lag / lag[i0]) ** h, "k--", lw=1, label=f"H={h:.2f}")
+    ax.set(xlabel=f"lag ({unit})", ylabel="S_q^(1/q)", title="structure functions")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    ax.semilogx(lag, s.increment_flatness, "o-", label="flatness S4/S2^2")
+    ax.semilogx(lag, s.increment_skewness, "s-", label="skewness")
+    ax.axhline(3.0, color="grey", lw=0.8, ls=":")
+    ax.axhline(0.0, color="grey", lw=0.8, ls=":")
+    ax.set(xlabel=f"lag ({unit})", title="intermittency")
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    k = np.asarray(s.wavenumber_m if (metres and unit != "pixel") else s.wavenumber)
+    ax.loglog(k, s.power_spectrum, "o-", ms=3)
+    beta = float(s.spectral_slope)
+    ok = np.isfinite(s.power_spectrum.values)
+    if np.isfinite(beta) and ok.any():
+        j = np.flatnonzero(ok)[len(np.flatnonzero(ok)) // 2]
+        ax.loglog(
+            k,
+            s.power_spectrum.values[j] * (k / k[j]) ** beta,
+            "k--",
+            lw=1,
+            label=f"slope {beta:.2f}",
+        )
+    kb = float(s.spectral_break_wavenumber)
+    if np.isfinite(kb) and float(s.spectral_break_delta_bic) > 10:
+        kbx = kb / (float(s.attrs["pixel_size"]) if metres and unit != "pixel" else 1.0)
+        ax.axvline(
+            kbx, color="r", ls=":", label=f"break ({float(s.spectral_break_delta_bic):.0f} dBIC)"
+        )
+    ax.set(xlabel=f"wavenumber (cycles/{unit})", ylabel="power", title="spectrum")
+    ax.legend(fontsize=7)
+    ax = axes[3]
+    sc, _ = _x(s, "factor", metres)
+    ax.loglog(sc, s.coarse_variance, "o-", label="variance of aggregate")
+    ax.loglog(sc, s.within_block_variance, "s-", label="within-block (step f->2f)")
+    a, w1 = float(s.within_block_exponent), float(s.within_block_prefactor)
+    if np.isfinite(a):
+        ax.loglog(sc, w1 * (np.asarray(s.factor, float)) ** a, "k--", lw=1, label=f"alpha={a:.2f}")
+    ax.set(xlabel=f"scale ({unit})", ylabel="K^2", title="coarse-graining")
+    ax.legend(fontsize=7)
+    if has_guide:
+        ax = axes[4]
+        ax.semilogx(sc, s.guide_correlation, "o-", label="corr(LST, guide)")
+        ax2 = ax.twinx()
+        ax2.semilogx(sc, s.guide_slope, "s-", color="C1", label="slope")
+        ax2.set_ylabel("slope (K / guide unit)", color="C1")
+        ax.set(xlabel=f"scale ({unit})", title="LST-guide law", ylim=(-1, 1))
+        ax.legend(fontsize=7, loc="lower left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def compare(
+    stats: Mapping[str, xr.Dataset], *, reduce: str | None = "median", path: str | Path | None = None
+) -> Any:
+    """Several ``scaling_stats`` results on shared axes in metres.
+
+    Four panels: ``S_2`` (K^2) with each field's ``H``, the flatness of increments, the power
+    spectral density (K^2 m^2, each field's own pixel size taken out) with its slope, and the
+    within-block variance per step with its exponent.
+
+    Parameters
+    ----------
+    stats : mapping of str to Dataset
+        Outputs of :func:`xlstsr.scaling_stats` by label; their scales must be in the same unit
+        (metres).
+    reduce : {"median", "mean", None}
+        How leading dims (time...) are summarised (None: the first index).
+    path : str or Path, optional
+        Save the figure there (and close it).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> s = xlstsr.datasets.sample_scene(size=64)
+    >>> st = {"1 km": xlstsr.scaling_stats(s["lst_1km"]), "250 m": xlstsr.scaling_stats(s["lst_250m"])}
+    >>> len(compare(st).axes)
+    4
+    """
+    plt = _pyplot(headless=path is not None)
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4))
+    for i, (name, st) in enumerate(stats.items()):
+        s = _reduce(st, reduce)
+        c = f"C{i}"
+        lag = np.asarray(s.lag_m)
+        s2 = s.structure_function.sel(moment=2).values
+        axes[0].loglog(lag, s2, "o-", ms=3, color=c, label=f"{name} (H={float(s.hurst):.2f})")
+        axes[1].semilogx(lag, s.increment_flatness, "o-", ms=3, color=c, label=name)
+        k = np.asarray(s.wavenumber_m)
+        axes[2].loglog(
+            k,
+            s.power_spectrum * float(s.attrs["pixel_size"]) ** 2,
+            "o-",
+            ms=3,
+            color=c,
+            label=f"{name} ({float(s.spectral_slope):.2f})",
+        )
+        sc = np.asarray(s.scale_m)
+        axes[3].loglog(
+            sc,
+            s.within_block_variance,
+            "s-",
+            ms=3,
+            color=c,
+            label=f"{name} (alpha={float(s.within_block_exponent):.2f})",
+        )
+    axes[0].set(xlabel="lag (m)", ylabel="S_2 (K^2)", title="second-order structure function")
+    axes[1].axhline(3, color="grey", ls=":")
+    axes[1].set(xlabel="lag (m)", ylabel="S_4 / S_2^2", title="flatness of increments")
+    axes[2].set(xlabel="wavenumber (cycles/m)", ylabel="power (K^2 m^2)", title="spectrum")
+    axes[3].set(xlabel="scale (m)", ylabel="K^2", title="within-block variance, step s -> 2s")
+    for ax in axes:
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return _finish(fig, path)

@@ -16,6 +16,7 @@ import xarray as xr
 
 from .errors import AllNaNError, GridError, UnitsError
 from .kernels import scaling as ks
+from .kernels.spectra import log_wavenumber_edges
 from .validate import decode_guide, decode_lst, select_variable, spatial_dims
 
 __all__ = ["default_scales", "pixel_size", "scaling_stats"]
@@ -44,7 +45,8 @@ _ATTRS: dict[str, dict[str, str]] = {
         "units": "K^2",
     },
     "power_spectrum": {
-        "long_name": "radially averaged power spectrum (Hann window, plane-detrended)",
+        "long_name": "radially averaged power spectrum (xlstsr.kernels.spectra: Hann window, "
+        "plane removed, gaps at the plane)",
         "units": "K^2 pixel^2",
     },
     "power_spectrum_wavenumber": {
@@ -286,7 +288,7 @@ def scaling_stats(
         lags=lags_t,
         factors=factors_t,
         moments=moments_t,
-        edges=tuple(ks.default_wavenumber_edges(shape, nbins)),
+        edges=tuple(log_wavenumber_edges(shape, nbins)),
         fit_lags=fit_lags or (1.0, float(max(4, n // 16))),
         fit_factors=fit_factors or (1.0, float(max(steps, default=1))),
         fit_wavenumbers=fit_wavenumbers or (3.0 / n, 0.3),

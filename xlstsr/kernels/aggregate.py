@@ -1,8 +1,17 @@
-"""Radiometric aggregation of LST and the sensor point-spread function.
+"""Block statistics: radiometric and plain aggregation, within-block (co)variance, the sensor PSF.
 
-LST aggregates through emitted radiance, not linearly: a coarse pixel sees
-``T_c = (mean(eps T^4) / mean(eps))^(1/4)`` (Stefan-Boltzmann, broadband approximation). The
-plain mean underestimates it by about ``1.5 var(T) / T``.
+The one home of every statistic over ``factor x factor`` blocks of an image ``(..., Y, X)``; NaN
+marks gaps and each statistic uses the valid pixels of the block only.
+
+- LST aggregates through emitted radiance, not linearly: a coarse pixel sees
+  ``T_c = (mean(eps T^4) / mean(eps))^(1/4)`` (Stefan-Boltzmann, broadband approximation), see
+  :func:`radiometric_mean`. The plain mean underestimates it by about ``1.5 var(T) / T``.
+- Guides (NDVI, reflectances) aggregate linearly: :func:`block_mean`.
+- :func:`block_moments` gives the count, mean and population variance of each block (the
+  variance by the two-pass formula, centred on the block mean: no cancellation against the
+  ~300 K offset of LST); :func:`within_block_variance` / :func:`within_block_covariance` average
+  them over the blocks with at least two valid pixels: the variance a factor-``factor``
+  super-resolution step must restore (law of total variance).
 """
 
 from __future__ import annotations
@@ -10,7 +19,20 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["block_view", "conserve_radiometric", "gaussian_psf", "psf_sigma", "radiometric_mean"]
+__all__ = [
+    "block_mean",
+    "block_moments",
+    "block_view",
+    "conserve_radiometric",
+    "crop_to_multiple",
+    "gaussian_psf",
+    "psf_sigma",
+    "radiometric_mean",
+    "within_block_covariance",
+    "within_block_variance",
+]
+
+_BLOCK_AXES = (-3, -1)  # the two within-block axes of block_view
 
 
 def block_view(a: np.ndarray, factor: int) -> np.ndarray:
@@ -50,7 +72,7 @@ def radiometric_mean(
     Examples
     --------
     >>> t = np.array([[300.0, 310.0], [290.0, 300.0]])
-    >>> float(radiometric_mean(t, 2)[0, 0]) > t.mean()
+    >>> bool(radiometric_mean(t, 2)[0, 0] > t.mean())
     True
     """
     out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
@@ -71,6 +93,131 @@ def radiometric_mean(
         out = (t4.sum(axis=axes) / wsum) ** 0.25
     out[(nvalid < min_valid * factor * factor - 1e-9) | (nvalid == 0)] = np.nan
     return out.astype(out_dtype, copy=False)
+
+
+def _count_mean(
+    a: np.ndarray, b: np.ndarray | None, factor: int
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Block views of a (and b), their valid mask (pairwise), count, mean(s) (NaN: empty block)."""
+    va = block_view(np.asarray(a, dtype=np.float64), factor)
+    valid = np.isfinite(va)
+    vb = None
+    if b is not None:
+        vb = block_view(np.asarray(b, dtype=np.float64), factor)
+        valid &= np.isfinite(vb)
+    n = valid.sum(axis=_BLOCK_AXES)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma = np.where(valid, va, 0.0).sum(axis=_BLOCK_AXES) / n
+        mb = None if vb is None else np.where(valid, vb, 0.0).sum(axis=_BLOCK_AXES) / n
+    return va, vb, valid, n, ma, mb
+
+
+def block_mean(a: np.ndarray, factor: int, *, min_valid: float = 1.0) -> np.ndarray:
+    """NaN-aware plain block mean (guides such as NDVI, which aggregate linearly; LST does not).
+
+    Parameters
+    ----------
+    a : ndarray, (..., Y, X)
+        The field; NaN marks gaps. Y and X must be multiples of ``factor``.
+    factor : int
+        Block size along y and x.
+    min_valid : float
+        Smallest fraction of valid pixels for a block to be valid (1.0: all of them; 0: any one),
+        as in :func:`radiometric_mean`.
+
+    Returns
+    -------
+    ndarray, (..., Y/f, X/f), float64
+        Mean of the valid pixels of each block, NaN where too few are valid.
+
+    Examples
+    --------
+    >>> a = np.array([[1.0, 3.0, 5.0, np.nan], [2.0, 6.0, np.nan, np.nan]])
+    >>> block_mean(a, 2, min_valid=0.25).tolist()
+    [[3.0, 5.0]]
+    >>> block_mean(a, 2).tolist()                     # min_valid=1: any gap makes a gap
+    [[3.0, nan]]
+    """
+    _, _, _, n, mean, _ = _count_mean(a, None, factor)
+    mean[(n < min_valid * factor * factor - 1e-9) | (n == 0)] = np.nan
+    return mean
+
+
+def block_moments(a: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, mean and population variance of the valid pixels of each block.
+
+    Parameters
+    ----------
+    a : ndarray, (..., Y, X)
+        The field; NaN marks gaps. Y and X must be multiples of ``factor``.
+    factor : int
+        Block size along y and x.
+
+    Returns
+    -------
+    count : ndarray of int, (..., Y/f, X/f)
+        Number of valid pixels.
+    mean, variance : ndarray, (..., Y/f, X/f)
+        Their mean and population variance (ddof=0, centred on the block mean); NaN where the
+        block has no valid pixel, variance 0 where it has one.
+
+    Examples
+    --------
+    >>> n, m, v = block_moments(np.array([[0.0, 2.0], [4.0, np.nan]]), 2)
+    >>> int(n[0, 0]), float(m[0, 0]), float(v[0, 0])      # np.var([0, 2, 4]) = 8 / 3
+    (3, 2.0, 2.6666666666666665)
+    """
+    va, _, valid, n, mean, _ = _count_mean(a, None, factor)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dev = np.where(valid, va - np.expand_dims(mean, _BLOCK_AXES), 0.0)
+        var = (dev**2).sum(axis=_BLOCK_AXES) / n
+    return n, mean, var
+
+
+def crop_to_multiple(a: np.ndarray, factor: int) -> np.ndarray:
+    """``a[..., :Y', :X']`` with ``Y'``, ``X'`` the largest multiples of ``factor`` (a view)."""
+    return a[..., : a.shape[-2] // factor * factor, : a.shape[-1] // factor * factor]
+
+
+def within_block_covariance(a: np.ndarray, b: np.ndarray, factor: int) -> float:
+    """Mean over ``factor x factor`` blocks of the population covariance of ``a`` and ``b``.
+
+    Each block uses the pixels valid in both; blocks with fewer than two such pixels are left
+    out. Both fields are cropped to multiples of ``factor``. ``within_block_covariance(a, a, f)
+    == within_block_variance(a, f)``.
+
+    Examples
+    --------
+    >>> a = np.array([[0.0, 2.0], [0.0, 2.0]])
+    >>> within_block_covariance(a, -a, 2)
+    -1.0
+    """
+    a, b = crop_to_multiple(np.asarray(a), factor), crop_to_multiple(np.asarray(b), factor)
+    va, vb, valid, n, ma, mb = _count_mean(a, b, factor)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        da = va - np.expand_dims(ma, _BLOCK_AXES)
+        db = vb - np.expand_dims(mb, _BLOCK_AXES)
+        cov = np.where(valid, da * db, 0.0).sum(axis=_BLOCK_AXES) / n
+    ok = n >= 2
+    return float(np.mean(cov[ok])) if ok.any() else float("nan")
+
+
+def within_block_variance(a: np.ndarray, factor: int) -> float:
+    """Mean over ``factor x factor`` blocks of the population variance of their valid pixels.
+
+    Blocks with fewer than two valid pixels are left out; ``a`` is cropped to multiples of
+    ``factor``. For ``factor=2`` on a level-``s`` aggregate it is the variance lost at the step
+    ``s -> 2s`` (what a factor-2 super-resolution step restores); the steps add up (law of total
+    variance) to the variance over larger blocks.
+
+    Examples
+    --------
+    >>> within_block_variance(np.array([[0.0, 2.0], [0.0, 2.0]]), 2)
+    1.0
+    """
+    n, _, var = block_moments(crop_to_multiple(np.asarray(a), factor), factor)
+    ok = n >= 2
+    return float(np.mean(var[ok])) if ok.any() else float("nan")
 
 
 def psf_sigma(factor: int, mtf_nyquist: float) -> float:

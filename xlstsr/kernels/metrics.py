@@ -11,7 +11,8 @@ Conventions
 - ``psnr`` and ``ssim`` use the data range ``max(ref) - min(ref)`` over the pairwise-valid pixels
   of the slice (the reference's range, not a fixed 8-bit/16-bit range) unless ``data_range`` is
   given.
-- Spectral metrics work in cycles per pixel unless ``pixel_size`` is given.
+- The spectral ratio and power spectra live in :mod:`xlstsr.kernels.spectra` (one estimator for
+  every spectral figure); they use the same pairwise-valid mask.
 
 Examples
 --------
@@ -23,6 +24,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import ndimage
 
@@ -33,13 +36,10 @@ __all__ = [
     "coarse_consistency",
     "correlation",
     "gradient_rmse",
-    "largest_valid_rectangle",
     "mae",
     "n_valid",
     "psnr",
-    "radial_power_spectrum",
     "rmse",
-    "spectral_ratio",
     "ssim",
     "ubrmse",
 ]
@@ -77,6 +77,18 @@ def _nanmean(x: np.ndarray, axis: tuple[int, ...] = (-2, -1)) -> np.ndarray:
 def _out(x: np.ndarray) -> np.ndarray | float:
     x = np.asarray(x, dtype=np.float64)
     return float(x) if x.ndim == 0 else x
+
+
+def _per_slice(
+    fn: Callable[..., float], a: np.ndarray, b: np.ndarray, *args: np.ndarray
+) -> np.ndarray | float:
+    """``fn(a2d, b2d, *per-slice args)`` over the leading dims of paired ``(..., y, x)`` arrays."""
+    lead = a.shape[:-2]
+    fa = a.reshape(-1, *a.shape[-2:])
+    fb = b.reshape(-1, *b.shape[-2:])
+    fargs = [np.broadcast_to(x, lead).reshape(-1) for x in args]
+    out = np.array([fn(fa[i], fb[i], *(x[i] for x in fargs)) for i in range(fa.shape[0])])
+    return _out(out.reshape(lead))
 
 
 def n_valid(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
@@ -236,15 +248,12 @@ def ssim(
     1.0
     """
     a, b, _ = _pair(sr, ref)
-    rng = np.broadcast_to(_data_range(b, data_range), a.shape[:-2])
-    lead = a.shape[:-2]
-    fa = a.reshape(-1, *a.shape[-2:])
-    fb = b.reshape(-1, *b.shape[-2:])
-    fr = np.asarray(rng, dtype=np.float64).reshape(-1)
-    out = np.array(
-        [_ssim2d(fa[i], fb[i], fr[i], sigma, truncate, k1, k2, min_weight) for i in range(fa.shape[0])]
-    )
-    return _out(out.reshape(lead))
+    rng = np.asarray(_data_range(b, data_range), dtype=np.float64)
+
+    def one(x: np.ndarray, y: np.ndarray, r: float) -> float:
+        return _ssim2d(x, y, r, sigma, truncate, k1, k2, min_weight)
+
+    return _per_slice(one, a, b, rng)
 
 
 def gradient_rmse(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
@@ -285,162 +294,6 @@ def correlation(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
     with np.errstate(invalid="ignore", divide="ignore"):
         r = cov / np.sqrt(_nanmean(da * da) * _nanmean(db * db))
     return _out(np.clip(r, -1.0, 1.0))
-
-
-# ----------------------------------------------------------------------------------------------
-# spectral fidelity
-
-
-def _windowed_power(a: np.ndarray, pixel_size: float) -> tuple[np.ndarray, np.ndarray]:
-    """|FFT|^2 of a mean-filled, Hann-windowed 2-D field and the radial frequency of each sample."""
-    a = np.asarray(a, dtype=np.float64)
-    finite = np.isfinite(a)
-    if not finite.any():
-        raise ValueError("the field holds no finite value: its power spectrum is undefined")
-    mean = a[finite].mean()
-    anomaly = np.where(finite, a - mean, 0.0)  # gaps filled with the mean (zero anomaly)
-    ny, nx = a.shape
-    win = np.outer(np.hanning(ny), np.hanning(nx)) if min(ny, nx) > 2 else np.ones((ny, nx))
-    f = np.fft.fft2(anomaly * win)
-    # normalised so that white noise of variance s^2 has a flat density s^2 * pixel area
-    power = np.abs(f) ** 2 / np.sum(win**2) * pixel_size**2
-    k = np.hypot(np.fft.fftfreq(ny, d=pixel_size)[:, None], np.fft.fftfreq(nx, d=pixel_size)[None, :])
-    return k, power
-
-
-def radial_power_spectrum(
-    a: np.ndarray, pixel_size: float = 1.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Radially averaged power spectrum of a 2-D field.
-
-    NaN handling: gaps are filled with the mean of the valid pixels (zero anomaly), the mean is
-    removed, and a 2-D Hann window tapers the borders before the FFT, so neither gaps nor the
-    non-periodic image edges add spurious high-frequency power (gaps still lower the total
-    power in proportion to their area: compare spectra of fields with the same gaps).
-
-    Parameters
-    ----------
-    a : ndarray, (y, x)
-        The field (e.g. LST in K); NaN marks gaps.
-    pixel_size : float
-        Pixel size, e.g. in metres; frequencies are then in cycles per metre.
-
-    Returns
-    -------
-    freq : ndarray, (n,)
-        Bin-centre radial frequencies ``i / (min(ny, nx) * pixel_size)``, ``i = 1 .. n`` with
-        ``n = min(ny, nx) // 2`` (the zero frequency is left out), up to the Nyquist frequency.
-    power : ndarray, (n,)
-        Mean power spectral density in each annulus (units of ``a``^2 times ``pixel_size``^2).
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> f, p = radial_power_spectrum(rng.standard_normal((64, 64)))
-    >>> f.shape == p.shape == (32,), float(f[-1])
-    (True, 0.5)
-    """
-    a = np.asarray(a)
-    if a.ndim != 2:
-        raise ValueError(f"radial_power_spectrum expects a 2-D (y, x) array, got shape {a.shape}")
-    k, power = _windowed_power(a, pixel_size)
-    df = 1.0 / (min(a.shape) * pixel_size)
-    n = min(a.shape) // 2
-    idx = np.rint(k / df).astype(np.int64).ravel()
-    keep = (idx >= 1) & (idx <= n)
-    sums = np.bincount(idx[keep], weights=power.ravel()[keep], minlength=n + 1)[1:]
-    counts = np.bincount(idx[keep], minlength=n + 1)[1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_power = sums / counts
-    return np.arange(1, n + 1) * df, mean_power
-
-
-def largest_valid_rectangle(mask: np.ndarray) -> tuple[slice, slice]:
-    """The axis-aligned rectangle of largest area whose pixels are all True.
-
-    Returns ``(yslice, xslice)``; empty slices for an all-False mask. O(ny * nx) (the
-    largest-rectangle-in-histogram algorithm applied row by row).
-
-    Examples
-    --------
-    >>> m = np.ones((6, 3), bool); m[0, 0] = False
-    >>> largest_valid_rectangle(m)  # 5 x 3 beats 6 x 2
-    (slice(1, 6, None), slice(0, 3, None))
-    """
-    mask = np.asarray(mask, dtype=bool)
-    ny, nx = mask.shape
-    heights = np.zeros(nx, np.int64)
-    best = (0, 0, 0, 0, 0)  # area, y0, y1, x0, x1
-    for i in range(ny):
-        heights = np.where(mask[i], heights + 1, 0)
-        hl = [*heights.tolist(), 0]
-        stack: list[tuple[int, int]] = []  # (start column, height), increasing heights
-        for j, h in enumerate(hl):
-            start = j
-            while stack and stack[-1][1] >= h:
-                s, sh = stack.pop()
-                area = sh * (j - s)
-                if area > best[0]:
-                    best = (area, i - sh + 1, i + 1, s, j)
-                start = s
-            stack.append((start, h))
-    _, y0, y1, x0, x1 = best
-    return slice(int(y0), int(y1)), slice(int(x0), int(x1))
-
-
-def _spectral_crop(valid: np.ndarray, factor: int) -> tuple[slice, slice]:
-    ys, xs = largest_valid_rectangle(valid)
-    if min(ys.stop - ys.start, xs.stop - xs.start) >= 8 * factor:
-        return ys, xs
-    rows = np.flatnonzero(valid.any(axis=1))
-    cols = np.flatnonzero(valid.any(axis=0))
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-
-
-def _spectral_ratio2d(a: np.ndarray, b: np.ndarray, factor: int, crop: bool) -> float:
-    valid = np.isfinite(a) & np.isfinite(b)
-    if valid.sum() < 4:
-        return np.nan
-    if crop:
-        ys, xs = _spectral_crop(valid, factor)
-        a, b = a[ys, xs], b[ys, xs]
-    if min(a.shape) <= 2 * factor:
-        return np.nan
-    k, pa = _windowed_power(a, 1.0)
-    _, pb = _windowed_power(b, 1.0)
-    high = k > 1.0 / (4.0 * factor)  # half the coarse Nyquist frequency, 1 / (2 factor) / 2
-    den = pb[high].sum()
-    return float(pa[high].sum() / den) if den > 0 else np.nan
-
-
-def spectral_ratio(
-    sr: np.ndarray, ref: np.ndarray, factor: int, *, crop: bool = True
-) -> np.ndarray | float:
-    """Fine-detail power of ``sr`` relative to ``ref``: 1 = right amount, < 1 = too smooth.
-
-    Ratio of the 2-D power spectra summed over all frequencies above half the coarse Nyquist
-    frequency, ``|k| > 1 / (4 factor)`` cycles per (fine) pixel: the scales the coarse input
-    hardly resolves, which a super-resolution method must invent.
-
-    Both fields are restricted to their pairwise-valid pixels. With ``crop=True`` they are cut
-    to the largest fully valid axis-aligned rectangle when its sides are at least
-    ``8 * factor`` pixels (so a rotated or cloudy reference footprint adds no artificial edges),
-    otherwise to the bounding box of the valid pixels. Remaining gaps are filled with the mean
-    and a Hann window is applied (see :func:`radial_power_spectrum`).
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> ref = rng.standard_normal((64, 64))
-    >>> float(spectral_ratio(ref, ref, 4)), float(spectral_ratio(0.5 * ref, ref, 4))
-    (1.0, 0.25)
-    """
-    a, b, _ = _pair(sr, ref)
-    lead = a.shape[:-2]
-    fa = a.reshape(-1, *a.shape[-2:])
-    fb = b.reshape(-1, *b.shape[-2:])
-    out = np.array([_spectral_ratio2d(fa[i], fb[i], int(factor), crop) for i in range(fa.shape[0])])
-    return _out(out.reshape(lead))
 
 
 def coarse_consistency(

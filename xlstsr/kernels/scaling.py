@@ -11,11 +11,13 @@ Definitions (pixel units; the xarray layer adds metres):
 - coarse-graining by factors ``1, 2, 4, ...``: the radiometric aggregate
   (:func:`xlstsr.kernels.aggregate.radiometric_mean`) and its variance; the **within-block
   variance** of step ``s`` (``s -> 2s``) is the mean over ``2 x 2`` blocks of the level-``s``
-  field of the (population) variance of the valid children: what a factor-2 super-resolution
+  field of the (population) variance of the valid children
+  (:func:`xlstsr.kernels.aggregate.within_block_variance`): what a factor-2 super-resolution
   step from ``2s`` to ``s`` must restore. The steps add up (law of total variance).
-- radially averaged power spectrum: the azimuthal mean of ``|FFT|^2`` of the Hann-windowed,
-  plane-detrended, gap-filled image over logarithmic wavenumber bins (cycles per pixel); a
-  fractional Brownian surface of Hurst exponent ``H`` has slope ``-(2H + 2)``, white noise 0.
+- radially averaged power spectrum (:func:`xlstsr.kernels.spectra.radial_power_spectrum`: the
+  Hann-windowed, plane-detrended periodogram, gaps at the plane) over logarithmic wavenumber bins
+  (cycles per pixel); a fractional Brownian surface of Hurst exponent ``H`` has slope
+  ``-(2H + 2)``, white noise 0.
 - power laws are ordinary least-squares lines in log-log with a t-based confidence interval
   (nominal: neighbouring lags are correlated, so the true uncertainty is larger).
 """
@@ -28,22 +30,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as _st
 
-from .aggregate import block_view, radiometric_mean
+from .aggregate import block_mean, crop_to_multiple, radiometric_mean, within_block_variance
+from .spectra import radial_power_spectrum
 
 __all__ = [
     "ScalingConfig",
-    "block_mean",
     "coarse_graining",
     "fit_breakpoint",
     "fit_power_law",
     "guide_relations",
-    "high_frequency_power",
     "image_stats",
-    "power_spectrum",
-    "spectral_ratio",
     "stats_layout",
     "structure_functions",
-    "within_block_variance",
 ]
 
 
@@ -104,55 +102,12 @@ def structure_functions(
 # ----------------------------------------------------------------------------------------------
 # coarse-graining
 # ----------------------------------------------------------------------------------------------
-def block_mean(a: np.ndarray, factor: int, *, min_valid: float = 0.5) -> np.ndarray:
-    """NaN-aware plain block mean (for guides such as NDVI, which aggregate linearly)."""
-    if factor == 1:
-        return np.asarray(a, dtype=np.float64).copy()
-    b = block_view(np.asarray(a, dtype=np.float64), factor)
-    valid = np.isfinite(b)
-    n = valid.sum(axis=(-3, -1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(valid, b, 0.0).sum(axis=(-3, -1)) / n
-    out[(n < min_valid * factor * factor - 1e-9) | (n == 0)] = np.nan
-    return out
-
-
-def within_block_variance(a: np.ndarray) -> float:
-    """Mean over ``2 x 2`` blocks of the population variance of their valid children.
-
-    Blocks with fewer than two valid children are skipped. ``a`` is cropped to even sizes.
-
-    Examples
-    --------
-    >>> within_block_variance(np.array([[0.0, 2.0], [0.0, 2.0]]))
-    1.0
-    """
-    a = np.asarray(a, dtype=np.float64)
-    ny, nx = (a.shape[0] // 2) * 2, (a.shape[1] // 2) * 2
-    b = block_view(a[:ny, :nx], 2)
-    valid = np.isfinite(b)
-    n = valid.sum(axis=(-3, -1))
-    bz = np.where(valid, b, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = bz.sum(axis=(-3, -1)) / n
-        var = (np.where(valid, bz**2, 0.0).sum(axis=(-3, -1)) / n) - mean**2
-    ok = n >= 2
-    if not ok.any():
-        return float("nan")
-    return float(np.mean(np.maximum(var[ok], 0.0)))
-
-
 def _aggregate(a: np.ndarray, factor: int, min_valid: float, radiometric: bool) -> np.ndarray:
     if factor == 1:
         return np.asarray(a, dtype=np.float64)
     if radiometric:
         return radiometric_mean(np.asarray(a, dtype=np.float64), factor, min_valid=min_valid)
     return block_mean(a, factor, min_valid=min_valid)
-
-
-def _crop(a: np.ndarray, factor: int) -> np.ndarray:
-    ny, nx = (a.shape[-2] // factor) * factor, (a.shape[-1] // factor) * factor
-    return a[..., :ny, :nx]
 
 
 def coarse_graining(
@@ -185,7 +140,7 @@ def coarse_graining(
     >>> bool(abs(w[0] - 0.75) < 0.1)    # white noise: 3/4 of the variance lost at step 1
     True
     """
-    a = _crop(np.asarray(a, dtype=np.float64), max(factors))
+    a = crop_to_multiple(np.asarray(a, dtype=np.float64), max(factors))
     var = np.full(len(factors), np.nan)
     frac = np.full(len(factors), np.nan)
     within = np.full(len(factors), np.nan)
@@ -197,7 +152,7 @@ def coarse_graining(
         if ok.sum() >= 2:
             var[i] = np.var(c[ok])
         if 2 * f in fs:
-            within[i] = within_block_variance(c)
+            within[i] = within_block_variance(c, 2)
     return var, frac, within
 
 
@@ -214,8 +169,8 @@ def guide_relations(
     left out. Also returns the guide's own variance and within-block variance per factor.
     """
     fmax = max(factors)
-    lst = _crop(np.asarray(lst, np.float64), fmax)
-    guide = _crop(np.asarray(guide, np.float64), fmax)
+    lst = crop_to_multiple(np.asarray(lst, np.float64), fmax)
+    guide = crop_to_multiple(np.asarray(guide, np.float64), fmax)
     corr = np.full(len(factors), np.nan)
     slope = np.full(len(factors), np.nan)
     for i, f in enumerate(factors):
@@ -235,122 +190,18 @@ def guide_relations(
 
 
 # ----------------------------------------------------------------------------------------------
-# spectra
-# ----------------------------------------------------------------------------------------------
-def default_wavenumber_edges(shape: tuple[int, int], nbins: int = 16) -> np.ndarray:
-    """Logarithmic wavenumber bin edges (cycles/pixel) from ``1 / min(shape)`` to 0.5."""
-    n = min(shape)
-    return np.geomspace(1.0 / n, 0.5 * np.sqrt(2.0) + 1e-9, nbins + 1)
-
-
-def _prepare_for_fft(a: np.ndarray, window: bool) -> tuple[np.ndarray, float]:
-    a = np.asarray(a, dtype=np.float64)
-    valid = np.isfinite(a)
-    ny, nx = a.shape
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    # remove the best-fitting plane (on valid pixels), then fill gaps with 0 (the plane)
-    A = np.stack([np.ones(valid.sum()), yy[valid], xx[valid]], axis=1)
-    coef, *_ = np.linalg.lstsq(A, a[valid], rcond=None)
-    r = np.where(valid, a - (coef[0] + coef[1] * yy + coef[2] * xx), 0.0)
-    w = np.ones_like(r)
-    if window:
-        w = np.outer(np.hanning(ny + 2)[1:-1], np.hanning(nx + 2)[1:-1])
-    norm = float(np.sum((w**2) * valid))  # energy of the window over valid pixels
-    return r * w, norm
-
-
-def power_spectrum(
-    a: np.ndarray,
-    edges: np.ndarray | None = None,
-    *,
-    window: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Radially averaged power spectrum of a (gappy) image over logarithmic wavenumber bins.
-
-    The image is detrended by a plane, gaps are set to the plane (zero anomaly), a Hann window
-    is applied, and ``|FFT|^2`` is normalised by the window energy over valid pixels (so the
-    spectrum integrates to the anomaly variance). Gaps bias the spectrum towards white at high
-    wavenumber when they cover much of the image: compare spectra with similar gap fractions.
-
-    Returns
-    -------
-    k : ndarray (nbins,)
-        Mean wavenumber of the bin (cycles/pixel; NaN where the bin is empty).
-    power : ndarray (nbins,)
-        Azimuthal mean of ``|FFT|^2 / window energy`` (K^2 pixel^2 per cycle^2).
-    count : ndarray (nbins,)
-        Number of Fourier coefficients in each bin.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(1)
-    >>> k, p, n = power_spectrum(rng.standard_normal((64, 64)))
-    >>> bool(np.nanstd(np.log(p[n > 20])) < 0.3)   # white noise: flat
-    True
-    """
-    a = np.asarray(a, dtype=np.float64)
-    if edges is None:
-        edges = default_wavenumber_edges(a.shape)
-    r, norm = _prepare_for_fft(a, window)
-    F = np.fft.rfft2(r)
-    p2 = (np.abs(F) ** 2) / max(norm, 1e-300)
-    ky = np.fft.fftfreq(a.shape[0])[:, None]
-    kx = np.fft.rfftfreq(a.shape[1])[None, :]
-    kk = np.broadcast_to(np.hypot(ky, kx), p2.shape)
-    # weight of each rfft coefficient: columns other than 0 and Nyquist stand for two
-    wt = np.full(p2.shape, 2.0)
-    wt[:, 0] = 1.0
-    if a.shape[1] % 2 == 0:
-        wt[:, -1] = 1.0
-    sel = kk > 0
-    idx = np.digitize(kk[sel], edges) - 1
-    nb = len(edges) - 1
-    inb = (idx >= 0) & (idx < nb)
-    idx, pw, kw, ww = idx[inb], p2[sel][inb], kk[sel][inb], wt[sel][inb]
-    psum = np.bincount(idx, weights=pw * ww, minlength=nb)
-    ksum = np.bincount(idx, weights=kw * ww, minlength=nb)
-    cnt = np.bincount(idx, weights=ww, minlength=nb)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return ksum / cnt, psum / cnt, cnt
-
-
-def high_frequency_power(a: np.ndarray, k_cut: float, *, window: bool = True) -> float:
-    """Total spectral power of a (gappy) image above wavenumber ``k_cut`` (cycles/pixel)."""
-    r, norm = _prepare_for_fft(np.asarray(a, np.float64), window)
-    p2 = np.abs(np.fft.fft2(r)) ** 2 / max(norm, 1e-300)
-    ky = np.fft.fftfreq(a.shape[0])[:, None]
-    kx = np.fft.fftfreq(a.shape[1])[None, :]
-    return float(p2[np.hypot(ky, kx) > k_cut].sum())
-
-
-def spectral_ratio(sr: np.ndarray, reference: np.ndarray, factor: int) -> float:
-    """Power of ``sr`` over power of ``reference`` above half the coarse Nyquist frequency.
-
-    The coarse Nyquist frequency is ``1 / (2 factor)`` cycles per fine pixel; "above half of it"
-    is ``k > 1 / (4 factor)``. Both images are masked to their common valid pixels first.
-    1.0: the right amount of fine detail; < 1: too smooth; > 1: too much.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(2)
-    >>> a = rng.standard_normal((32, 32))
-    >>> spectral_ratio(a, a, 4)
-    1.0
-    """
-    sr = np.asarray(sr, np.float64)
-    ref = np.asarray(reference, np.float64)
-    common = np.isfinite(sr) & np.isfinite(ref)
-    if common.sum() < 16:
-        return float("nan")
-    k_cut = 1.0 / (4.0 * factor)
-    p_sr = high_frequency_power(np.where(common, sr, np.nan), k_cut)
-    p_ref = high_frequency_power(np.where(common, ref, np.nan), k_cut)
-    return float(p_sr / p_ref) if p_ref > 0 else float("nan")
-
-
-# ----------------------------------------------------------------------------------------------
 # fits
 # ----------------------------------------------------------------------------------------------
+def _loglog_points(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``log x``, ``log y`` and the weights of the points usable in a log-log fit."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, np.float64)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0) & np.isfinite(w) & (w > 0)
+    return np.log(x[ok]), np.log(y[ok]), w[ok]
+
+
 def fit_power_law(
     x: np.ndarray,
     y: np.ndarray,
@@ -372,12 +223,10 @@ def fit_power_law(
     >>> round(p, 6), round(float(np.exp(c)), 6)
     (1.5, 3.0)
     """
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, np.float64)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0) & np.isfinite(w) & (w > 0)
-    if ok.sum() < 2:
+    lx, ly, w = _loglog_points(x, y, weights)
+    if lx.size < 2:
         return (np.nan,) * 4
-    lx, ly, w = np.log(x[ok]), np.log(y[ok]), w[ok] / w[ok].mean()
+    w = w / w.mean()
     n = lx.size
     xm, ym = np.average(lx, weights=w), np.average(ly, weights=w)
     sxx = np.sum(w * (lx - xm) ** 2)
@@ -415,10 +264,7 @@ def fit_breakpoint(
     >>> bool(abs(np.log10(xb) - 1) < 0.1 and dbic > 10)
     True
     """
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, np.float64)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0) & np.isfinite(w) & (w > 0)
-    lx, ly, w = np.log(x[ok]), np.log(y[ok]), w[ok]
+    lx, ly, w = _loglog_points(x, y, weights)
     order = np.argsort(lx)
     lx, ly, sw = lx[order], ly[order], np.sqrt(w[order] / max(w.mean(), 1e-300))
     n = lx.size
@@ -566,7 +412,7 @@ def image_stats(
     out["coarse_variance"], out["coarse_valid_fraction"] = var, frac
     out["within_block_variance"] = within
 
-    k, p, kcount = power_spectrum(a, np.asarray(cfg.edges), window=cfg.window)
+    k, p, kcount = radial_power_spectrum(a, np.asarray(cfg.edges), window=cfg.window)
     out["power_spectrum"], out["power_spectrum_wavenumber"] = p, k
 
     # fits

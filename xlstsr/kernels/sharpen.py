@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .aggregate import block_view, conserve_radiometric, radiometric_mean
+from .aggregate import block_moments, conserve_radiometric, radiometric_mean
 from .interp import cubic_upsample, nearest_upsample
 
 __all__ = [
@@ -34,6 +34,9 @@ __all__ = [
 
 def block_stats(guide: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and standard deviation of each guide band over each coarse pixel.
+
+    The sharpeners' view of :func:`xlstsr.kernels.aggregate.block_moments`, plus the mask of the
+    coarse pixels whose every fine pixel is valid in every band (the training pixels).
 
     Parameters
     ----------
@@ -55,16 +58,9 @@ def block_stats(guide: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray,
     >>> m[0].tolist()
     [[2.5, 4.5], [10.5, 12.5]]
     """
-    g = block_view(np.asarray(guide, dtype=np.float64), factor)  # (c, y, f, x, f)
-    ok = np.isfinite(g)
-    n = ok.sum(axis=(-3, -1))
-    gz = np.where(ok, g, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = gz.sum(axis=(-3, -1)) / n
-        dev = np.where(ok, g - np.expand_dims(mean, (-3, -1)), 0.0)
-        std = np.sqrt((dev**2).sum(axis=(-3, -1)) / n)
+    n, mean, var = block_moments(guide, factor)
     full = (n == factor * factor).all(axis=0)
-    return mean, std, full
+    return mean, np.sqrt(var), full
 
 
 def window_std(guide: np.ndarray, size: int) -> np.ndarray:

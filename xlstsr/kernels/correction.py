@@ -1,0 +1,312 @@
+"""Scale-invariance correction of super-resolved LST by a within-block variance law (numpy).
+
+The per-image law and correction; :func:`xlstsr.correction.apply_scale_correction` maps
+:func:`correct_stack` over (dask) stacks for ``xlstsr.upscale(..., scale_correction=...)``.
+
+The law
+-------
+Coarse-graining LST by factors of two removes, at each step ``s -> 2s`` (``s`` in pixels of the
+input grid), a **within-block variance** ``w(s)`` (see :func:`xlstsr.scaling_stats`). Over the
+observed scales (the input resolution and up: 1, 2, 4... km for MODIS) it is fitted as a power
+law ``w(s) = w_1 s^alpha``. A super-resolution step by ``f`` must restore
+``W = sum_{j=1..log2 f} w(2^-j)``: the within-block variance of the fine field over ``f x f``
+blocks (the steps add up: law of total variance).
+
+Below the input resolution the law is **extrapolated** (``s < 1``). Scale invariance is the
+assumption that ``alpha`` stays the same; a guide observed at the fine resolution (NDVI at
+250 m) tells how its own exponent changes below the LST resolution, and the LST exponent below
+is shifted by the same amount (``alpha_below = alpha_LST + alpha_guide_below -
+alpha_guide_above``): the guide's change of scaling is taken as a proxy of the surface's.
+
+The correction
+--------------
+The method's injected detail ``D = SR - B`` (``B``: bicubic upsampling of the input; only the
+part of ``D`` with zero mean in each coarse block) is scaled by one gain ``g >= 0`` per image so
+that the within-block variance of ``B + g D`` equals the predicted ``W`` (a quadratic in ``g``),
+then the coarse residual is put back blockwise so that the radiometric aggregate equals the
+input again (coarse consistency). ``scale_correction="auto"`` only damps (``g <= 1``): measured
+on real truth, amplifying a method's detail to the predicted variance raised RMSE (the detail
+is only partly right: the RMSE-optimal gain is ``rho sigma_true / sigma_detail``, below the
+variance-matching one), while damping over-injected detail lowered both RMSE and the spectral
+mismatch. A method whose output already carries the predicted variance is left unchanged (``g = 1``) - in particular the exact fine field
+of a process whose within-block law is an exact power law.
+
+Assumptions and failure modes (see docs/results/scaling.md for measurements): one power law per
+image over the observed steps (few points on small images: the fitted exponent is uncertain);
+the guide's change of exponent transfers to LST (it does not where LST fine structure is not
+driven by the guide: water, topography, soil moisture); the gain is global per image (spatially
+uniform); methods that inject no detail (bicubic, nearest) cannot be corrected (``D = 0``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import GridError
+from .aggregate import (
+    block_mean,
+    conserve_radiometric,
+    within_block_covariance,
+    within_block_variance,
+)
+from .interp import cubic_upsample, fill_gaps, nearest_upsample
+from .scaling import coarse_graining, fit_power_law
+
+__all__ = [
+    "SCALE_CORRECTIONS",
+    "VarianceLaw",
+    "check_mode",
+    "correct_image",
+    "correct_stack",
+    "detail_gain",
+    "fit_variance_law",
+    "rescale_detail",
+    "split_detail",
+]
+
+SCALE_CORRECTIONS = ("auto", "law", "law-lst")
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`SCALE_CORRECTIONS`, else a ValueError naming them."""
+    if mode not in SCALE_CORRECTIONS:
+        raise ValueError(
+            f"scale_correction must be one of {SCALE_CORRECTIONS} or None, got {mode!r}"
+        )
+    return mode
+
+
+@dataclass(frozen=True)
+class VarianceLaw:
+    """``w(s) = w1 * s^alpha`` for ``s >= 1``; ``w1 * s^alpha_below`` below (``s`` in input px)."""
+
+    w1: float
+    alpha: float
+    alpha_below: float
+
+    def within(self, s: float) -> float:
+        """Within-block variance of the step ``s -> 2s``."""
+        a = self.alpha if s >= 1 else self.alpha_below
+        return float(self.w1 * s**a)
+
+    def restore(self, factor: int) -> float:
+        """Within-block variance over ``factor x factor`` blocks a factor-``factor`` step restores."""
+        n = round(np.log2(factor))
+        return float(sum(self.within(2.0**-j) for j in range(1, n + 1)))
+
+    @property
+    def scale_invariant(self) -> bool:
+        return bool(np.isclose(self.alpha, self.alpha_below))
+
+
+def _steps_within(a: np.ndarray, nsteps: int, radiometric: bool) -> np.ndarray:
+    """Within-block variances of steps 1, 2, ..., 2^(nsteps-1) (pixels of ``a``)."""
+    factors = [2**j for j in range(nsteps + 1)]
+    return coarse_graining(a, factors, min_valid=0.5, radiometric=radiometric)[2][:nsteps]
+
+
+def _max_steps(shape: tuple[int, ...], min_blocks: int = 4) -> int:
+    n = min(shape[-2:])
+    k = 0
+    while n // (2 ** (k + 1)) >= min_blocks:
+        k += 1
+    return k
+
+
+def fit_variance_law(
+    lst: np.ndarray,
+    factor: int,
+    guide: np.ndarray | None = None,
+    *,
+    max_steps: int | None = None,
+) -> VarianceLaw:
+    """Fit the within-block variance law of a coarse LST image (and shift it below with a guide).
+
+    Parameters
+    ----------
+    lst : ndarray (y, x)
+        The coarse LST (Kelvin, NaN gaps).
+    factor : int
+        The super-resolution factor (power of two).
+    guide : ndarray (y * factor, x * factor), optional
+        A fine guide (NDVI...). Its exponent below the LST pixel (steps ``1/factor .. 1/2``) minus
+        its exponent above (steps ``1, 2, ...``) is added to the LST exponent below.
+    max_steps : int, optional
+        Number of coarse steps fitted (default: all with at least 4 x 4 blocks).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> law = fit_variance_law(300 + rng.standard_normal((64, 64)), 4)
+    >>> round(law.alpha), law.scale_invariant       # white noise: w(s) ~ s^-2
+    (-2, True)
+    """
+    n = _max_steps(lst.shape) if max_steps is None else max_steps
+    if n < 2:
+        raise GridError(
+            f"a {lst.shape[-2]} x {lst.shape[-1]} LST image is too small to fit the within-block "
+            "variance law of the scale correction (at least 16 x 16 pixels); pass "
+            "scale_correction=None or a larger area."
+        )
+    w = _steps_within(lst, n, True)
+    s = 2.0 ** np.arange(n)
+    alpha, c, _, _ = fit_power_law(s, w)
+    alpha_below = alpha
+    if guide is not None and np.isfinite(guide).sum() > 16:
+        nf = round(np.log2(factor))
+        ng = _max_steps(guide.shape)
+        wg = _steps_within(guide, ng, False)
+        sg = 2.0 ** np.arange(ng) / factor  # in coarse pixels
+        below, above = sg < 1, sg >= 1
+        if nf >= 1 and below.sum() >= 1 and above.sum() >= 2:
+            a_up = fit_power_law(sg[above], wg[above])[0]
+            if below.sum() >= 2:
+                a_lo = fit_power_law(sg[below], wg[below])[0]
+            else:  # one step below: its slope to the first step above
+                a_lo = (np.log(wg[above][0]) - np.log(wg[below][-1])) / np.log(2.0)
+            if np.isfinite(a_lo) and np.isfinite(a_up):
+                alpha_below = alpha + (a_lo - a_up)
+    return VarianceLaw(float(np.exp(c)), float(alpha), float(alpha_below))
+
+
+def detail_gain(
+    base: np.ndarray, detail: np.ndarray, factor: int, target: float, *, max_gain: float = 4.0
+) -> float:
+    """Gain ``g`` with ``within_var(base + g detail) = target`` (closest achievable, in [0, max]).
+
+    Examples
+    --------
+    >>> b = np.zeros((4, 4)); d = np.tile([[1.0, -1.0], [-1.0, 1.0]], (2, 2))
+    >>> detail_gain(b, d, 2, 4.0)
+    2.0
+    """
+    # block (co)variances over the pixels valid in both
+    valid = np.isfinite(base) & np.isfinite(detail)
+    b, d = np.where(valid, base, np.nan), np.where(valid, detail, np.nan)
+    vb = within_block_variance(b, factor)
+    cbd = within_block_covariance(b, d, factor)
+    vd = within_block_variance(d, factor)
+    # no detail to rescale (bicubic, nearest: float round-off only): leave the output as it is
+    if not (np.isfinite(vd) and np.isfinite(target)) or vd <= 1e-8 + 1e-6 * max(vb, 0.0):
+        return 1.0
+    disc = cbd**2 - vd * (vb - target)
+    g = (-cbd + np.sqrt(disc)) / vd if disc >= 0 else -cbd / vd
+    g = float(np.clip(g, 0.0, max_gain))
+    return 1.0 if abs(g - 1.0) < 1e-9 else g
+
+
+def split_detail(
+    sr: np.ndarray, lst: np.ndarray, factor: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``sr = base + bm + detail``: bicubic of the input, the detail's block means, the rest.
+
+    ``base`` is the Keys-cubic upsampling of the (gap-filled) coarse input, ``bm`` the block
+    means of ``sr - base`` replicated over each block (the coarse information the method added),
+    ``detail`` the rest: the part with zero mean in every block, the only one a gain rescales.
+
+    Examples
+    --------
+    >>> lst = 300 + np.random.default_rng(0).standard_normal((8, 8))
+    >>> sr = cubic_upsample(lst, 2) + np.tile([[0.5, -0.5], [-0.5, 0.5]], (8, 8))
+    >>> base, bm, detail = split_detail(sr, lst, 2)
+    >>> float(np.abs(bm).max()), float(np.abs(detail).max())
+    (0.0, 0.5)
+    """
+    base = cubic_upsample(fill_gaps(lst, max(lst.shape)), factor)
+    d = sr - base
+    # only the part of the detail with zero block mean is rescaled: block means (the coarse
+    # information) stay as the method made them
+    bm = nearest_upsample(block_mean(d, factor, min_valid=1e-9), factor)
+    bm = np.where(np.isfinite(bm), bm, 0.0)
+    return base, bm, d - bm
+
+
+def rescale_detail(
+    base: np.ndarray, bm: np.ndarray, detail: np.ndarray, gain: float, lst: np.ndarray, factor: int
+) -> np.ndarray:
+    """``base + bm + gain * detail`` (the parts of :func:`split_detail`), made coarse-consistent
+    with ``lst`` again (:func:`~xlstsr.kernels.aggregate.conserve_radiometric`)."""
+    return conserve_radiometric(base + bm + gain * detail, lst, factor)
+
+
+def correct_image(
+    sr: np.ndarray,
+    lst: np.ndarray,
+    factor: int,
+    guide: np.ndarray | None = None,
+    *,
+    mode: str = "auto",
+    law: VarianceLaw | None = None,
+    max_gain: float | None = None,
+    return_info: bool = False,
+) -> Any:
+    """Correct one super-resolved image ``sr`` (Y, X) of the coarse ``lst`` (y, x).
+
+    ``mode``:
+
+    - ``"auto"``: law shifted below by the guide (when given), gain capped at 1 ("shrink
+      only": detail is damped where the method injects more within-block variance than the law
+      predicts, never amplified - amplifying also amplifies the part of the detail that is
+      wrong, see docs/results/scaling.md);
+    - ``"law"``: the same law, gain in [0, 4] (full variance matching);
+    - ``"law-lst"``: the LST law extrapolated as it is (guide ignored), gain in [0, 4].
+
+    ``law`` overrides the fitted law and ``max_gain`` the mode's cap. With ``return_info`` also
+    returns ``{"gain", "target", "injected", "alpha", "alpha_below", "w1"}``.
+    """
+    check_mode(mode)
+    sr = np.asarray(sr, np.float64)
+    lst = np.asarray(lst, np.float64)
+    info: dict[str, float] = {}
+    if not np.isfinite(lst).any():
+        return (sr, info) if return_info else sr
+    if law is None:
+        g2d = None
+        if guide is not None and mode != "law-lst":
+            g2d = np.asarray(guide, np.float64)
+            if g2d.ndim == 3:
+                g2d = g2d[0]
+        law = fit_variance_law(lst, factor, g2d)
+    target = law.restore(factor)
+    base, bm, detail = split_detail(sr, lst, factor)
+    cap = max_gain if max_gain is not None else (1.0 if mode == "auto" else 4.0)
+    gain = detail_gain(base, detail, factor, target, max_gain=cap)
+    out = sr
+    if gain != 1.0:
+        out = rescale_detail(base, bm, detail, gain, lst, factor)
+    out = np.where(np.isfinite(sr), out, np.nan)
+    info = {
+        "gain": gain,
+        "target": target,
+        "injected": within_block_variance(sr, factor),
+        "alpha": law.alpha,
+        "alpha_below": law.alpha_below,
+        "w1": law.w1,
+    }
+    return (out, info) if return_info else out
+
+
+def correct_stack(
+    sr: np.ndarray, lst: np.ndarray, guide: np.ndarray | None, factor: int, mode: str = "auto"
+) -> np.ndarray:
+    """:func:`correct_image` over a stack: ``sr`` (n, Y, X), ``lst`` (n, y, x), ``guide``
+    (n | 1, c, Y, X), (n | 1, Y, X) or None (first channel used); output in ``sr``'s dtype.
+
+    Examples
+    --------
+    >>> lst = 300 + np.random.default_rng(0).standard_normal((2, 32, 32))
+    >>> sr = cubic_upsample(lst, 4)                 # bicubic injects no detail: left as it is
+    >>> bool(np.array_equal(correct_stack(sr, lst, None, 4), sr))
+    True
+    """
+    out = np.empty(sr.shape, dtype=sr.dtype)
+    for i in range(sr.shape[0]):
+        g = None
+        if guide is not None:
+            g = guide[i if guide.shape[0] > 1 else 0]
+            g = g[0] if g.ndim == 3 else g
+        out[i] = correct_image(sr[i], lst[i], factor, g, mode=mode)
+    return out
