@@ -52,13 +52,8 @@ def fit_cube(
     factor: int = 4,
     patch: int = 64,
     val_fraction: float = 0.2,
-    epochs: int = 50,
-    batch_size: int = 16,
-    lr: float = 1e-3,
-    patience: int = 10,
     seed: int = 0,
-    engine: str = "auto",
-    progress: bool = True,
+    **fit_options: Any,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train a model on an LST cube (and guide / truth); returns the model and its training record.
 
@@ -86,8 +81,13 @@ def fit_cube(
     arch : str, optional
         ``"rescnn"``, ``"mrunet"`` or ``"guided_unet"`` (default: ``guided_unet`` with a guide,
         else ``rescnn``).
-    factor, patch, val_fraction, epochs, batch_size, lr, patience, seed, engine, progress
-        Training settings (:func:`make_patches`, :func:`split_by_scene`, :func:`fit`).
+    factor, patch, val_fraction : int, int, float
+        Upscaling factor, patch size in fine pixels, share of the scenes kept for validation.
+    seed : int
+        Seed of the initialisation, the split and the training.
+    **fit_options
+        Settings of :func:`fit`: ``epochs``, ``batch_size``, ``lr``, ``patience``, ``engine``,
+        ``progress``, ``augmentation``...
 
     Returns
     -------
@@ -144,20 +144,7 @@ def fit_cube(
     opts: dict[str, Any] = {}
     if mode == "sif":
         opts["gain"] = fit_guide_gain(arr, pairs["guide"], factor)
-    hist = fit(
-        model,
-        train,
-        val,
-        mode=mode,
-        loss_options=opts,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        patience=patience,
-        seed=seed,
-        engine=engine,
-        progress=progress,
-    )
+    hist = fit(model, train, val, mode=mode, loss_options=opts, seed=seed, **fit_options)
     record = {
         "history": hist,
         "loss_options": opts,

@@ -343,19 +343,9 @@ def fit(
         fit_normalisation(model, train)
     loss_fn = make_loss(mode, train.factor, **(loss_options or {}))
     runner = _fit_lightning if engine == "lightning" else _fit_torch
-    hist, best_state, best = runner(
-        model,
-        loss_fn,
-        train,
-        val,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        patience=patience,
-        seed=seed,
-        progress=progress,
-        augmentation=augmentation,
-    )
+    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience,
+                "seed": seed, "progress": progress, "augmentation": augmentation}
+    hist, best_state, best = runner(model, loss_fn, train, val, **settings)
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
