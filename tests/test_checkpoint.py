@@ -228,10 +228,15 @@ def test_methods_accept_checkpoint_and_module(sisr_file, disr_file):
         get_method("sisr", checkpoint=str(disr_file[1]))
     with pytest.raises(CheckpointError, match="use method='sisr'"):
         get_method("disr", model=sisr_file[0])
-    with pytest.raises(TypeError, match="at most one"):
+    with pytest.raises(TypeError, match="give the model once"):
         get_method("sisr", checkpoint=str(sisr_file[1]), model=sisr_file[0])
-    with pytest.raises(CheckpointError, match="not installed"):
+    with pytest.raises(CheckpointError, match="are installed"):
         get_method("sisr", weights="nonexistent")
+    # one argument for every kind of model: a path, a module or bundled weights by name
+    by_name = xlstsr.upscale(scene["lst_1km"], 4, "sisr", method_options={"model": "mrunet"})
+    by_alias = xlstsr.upscale(scene["lst_1km"], 4, "sisr", weights="mrunet")
+    np.testing.assert_array_equal(by_name.values, by_alias.values)
+    assert "mrunet" in by_name.attrs["xlstsr_options"].lower()
 
 
 def test_conserve_enforces_coarse_consistency(disr_file):

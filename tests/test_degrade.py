@@ -113,13 +113,13 @@ def test_coarsen_xarray_grid_and_attrs(scene):
     assert c.rio.crs == fine.rio.crs and c.attrs["units"] == "K"
 
 
-@pytest.mark.parametrize("mtf", [None, 0.3])
-def test_coarsen_dask_equals_numpy_and_is_lazy(scene, mtf):
+@pytest.mark.parametrize("psf", [None, "modis", 500.0])
+def test_coarsen_dask_equals_numpy_and_is_lazy(scene, psf):
     fine = scene["lst_250m"]
     with raise_if_computed():
-        lazy = xlstsr.coarsen(fine.chunk({"time": 1, "y": 64, "x": 96}), 4, mtf_nyquist=mtf)
+        lazy = xlstsr.coarsen(fine.chunk({"time": 1, "y": 64, "x": 96}), 4, psf=psf)
     assert isinstance(lazy.data, dsa.Array)
-    np.testing.assert_allclose(lazy.values, xlstsr.coarsen(fine, 4, mtf_nyquist=mtf).values,
+    np.testing.assert_allclose(lazy.values, xlstsr.coarsen(fine, 4, psf=psf).values,
                                rtol=1e-6, equal_nan=True)
 
 
@@ -127,8 +127,28 @@ def test_coarsen_psf_smooths_more():
     rng = np.random.default_rng(0)
     a = make_lst(300 + 5 * rng.standard_normal((64, 64)))
     plain = xlstsr.coarsen(a, 4).values
-    blurred = xlstsr.coarsen(a, 4, mtf_nyquist=0.2).values
+    blurred = xlstsr.coarsen(a, 4, psf=800.0).values
     assert blurred.std() < plain.std()
+    with pytest.raises(ValueError, match="metres"):
+        xlstsr.coarsen(a, 4, psf="gaussian")
+
+
+def test_coarsen_psf_is_a_gaussian_of_that_width_in_metres():
+    # a single hot fine pixel, blurred by sigma = 2 fine pixels (a sampled Gaussian truncated at
+    # 4 sigma) before the 4 x 4 box: the coarse T^4 excess is the Gaussian's mass in each block
+    res = abs(float(make_lst(np.full((2, 2), 300.0)).rio.resolution()[0]))
+    n, s = 64, 2.0
+    a = np.full((n, n), 300.0)
+    a[30, 30] = 400.0
+    got = xlstsr.coarsen(make_lst(a), 4, psf=s * res).values ** 4 - 300.0**4
+    k = np.arange(-8, 9)
+    w = np.exp(-(k**2) / (2 * s**2))
+    w /= w.sum()
+    line = np.zeros(n)
+    line[30 + k] = w
+    blocks = line.reshape(-1, 4).sum(axis=1)
+    want = np.outer(blocks, blocks) * (400.0**4 - 300.0**4) / 16
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * want.max())
 
 
 def test_coarsen_boundary():

@@ -84,7 +84,7 @@ def test_distributed_equals_threaded(client, cube):
     # the model was shipped once and cached in each worker process, not pickled per task
     cached = client.run(
         lambda: len(
-            __import__("xlstsr.methods.torch_model", fromlist=["_MODEL_CACHE"])._MODEL_CACHE
+            __import__("xlstsr.nn.runtime", fromlist=["model_cache"]).model_cache()
         )
     )
     assert all(n == 1 for n in cached.values())

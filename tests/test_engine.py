@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 
 import xlstsr
 from xlstsr.engine import upscale_array
+from xlstsr.engine.shipping import Shipment, deliver
 from xlstsr.errors import XlstsrError
 from xlstsr.methods import TorchModelMethod, get_method
 from xlstsr.methods.base import UpscaleMethod
-from xlstsr.methods.torch_model import _MODEL_CACHE, measure_receptive_field
+from xlstsr.nn.runtime import measure_receptive_field, model_cache
 
 torch.manual_seed(0)
 
@@ -161,18 +162,18 @@ def test_method_pickles_without_the_module_and_weights_ship_once():
     assert len(blob) < 2000  # the weights hash, not the weights
     clone = pickle.loads(blob)
     key = (m.weights_hash, "cpu")
-    cached = _MODEL_CACHE.pop(key, None)
+    cached = model_cache().pop(key, None)
     lst = np.random.default_rng(0).uniform(290, 300, (1, 5, 5)).astype(np.float32)
     with pytest.raises(XlstsrError, match="shipped"):
         clone.upscale_block(lst, np.ones_like(lst, bool), None, 2)
-    _, shipment = m.shipment()
-    clone.receive(pickle.loads(pickle.dumps(shipment)))  # as a worker receives it
+    shipment = Shipment(m.state_key(), m)
+    deliver(clone, pickle.loads(pickle.dumps(shipment)))  # as a worker receives it
     np.testing.assert_array_equal(
         clone.upscale_block(lst, np.ones_like(lst, bool), None, 2),
         m.upscale_block(lst, np.ones_like(lst, bool), None, 2),
     )
     if cached is not None:
-        _MODEL_CACHE[key] = cached
+        model_cache()[key] = cached
     # in the graph: one shipment key that every block depends on
     out = upscale_array(m, dsa.from_array(np.repeat(lst, 4, 0), chunks=(1, 5, 5)), None, 2)
     graph = dict(out.__dask_graph__())

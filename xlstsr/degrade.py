@@ -9,11 +9,30 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
-from .grid import coarse_grid, with_grid
-from .kernels.aggregate import gaussian_psf, psf_sigma, radiometric_mean
+from .grid import MODIS_LST_PSF_SIGMA, coarse_grid, with_grid
+from .kernels.aggregate import gaussian_psf, radiometric_mean
 from .validate import check_factor, decode_lst, require_georeferenced, spatial_dims
 
-__all__ = ["coarsen"]
+__all__ = ["coarsen", "psf_pixels"]
+
+
+def psf_pixels(psf: float | str | None, pixel: float) -> float | None:
+    """A PSF width given in metres (or ``"modis"``) in pixels of size ``pixel``; None for none.
+
+    Examples
+    --------
+    >>> psf_pixels("modis", 231.656) > 1.5
+    True
+    """
+    if psf is None:
+        return None
+    if isinstance(psf, str):
+        if psf.lower() != "modis":
+            raise ValueError(f"psf must be a width in metres, 'modis' or None, got {psf!r}")
+        psf = MODIS_LST_PSF_SIGMA
+    if not np.isfinite(psf) or psf < 0:
+        raise ValueError(f"psf must be a width >= 0 in metres, got {psf!r}")
+    return float(psf) / float(pixel) or None
 
 
 def _kernel(block: np.ndarray, eps: np.ndarray | None, factor: int, min_valid: float, sigma: float | None) -> np.ndarray:
@@ -28,7 +47,7 @@ def coarsen(
     *,
     min_valid: float = 1.0,
     emissivity: xr.DataArray | None = None,
-    mtf_nyquist: float | None = None,
+    psf: float | str | None = None,
     boundary: Literal["exact", "trim"] = "exact",
 ) -> xr.DataArray:
     """Degrade LST by an integer factor through radiance: ``T_c = (mean T^4)^(1/4)``.
@@ -44,9 +63,11 @@ def coarsen(
     emissivity : DataArray, optional
         Broadband emissivity on the same grid: radiance-weighted aggregate
         ``(sum eps T^4 / sum eps)^(1/4)``.
-    mtf_nyquist : float, optional
-        Blur first with a Gaussian PSF whose MTF at the coarse Nyquist frequency is this value
-        (e.g. 0.3), as a real sensor would; None: a perfect box average.
+    psf : float or "modis", optional
+        Blur first with a Gaussian point-spread function of this width (metres, in the CRS's
+        units), as a real sensor does: a MODIS 1 km LST pixel is a box blurred by a Gaussian of
+        ~350 m (``"modis"``: :data:`xlstsr.grid.MODIS_LST_PSF_SIGMA`, measured with
+        :func:`xlstsr.estimate_offset` on real MODIS/ASTER pairs). None: a perfect box average.
     boundary : {"exact", "trim"}
         ``"exact"`` raises if the size is not a multiple of ``factor``; ``"trim"`` drops the rest.
 
@@ -77,7 +98,7 @@ def coarsen(
     lead = tuple(d for d in kelvin.dims if d not in (ydim, xdim))
     kelvin = kelvin.transpose(*lead, ydim, xdim)
     cy, cx, ct = coarse_grid(kelvin, factor)
-    sigma = psf_sigma(factor, mtf_nyquist) if mtf_nyquist is not None else None
+    sigma = psf_pixels(psf, abs(float(kelvin.rio.transform().a)))
     data = kelvin.variable.data
     eps = None
     if emissivity is not None:
@@ -93,7 +114,7 @@ def coarsen(
         "units": "K",
         "long_name": "land surface temperature (radiometrically aggregated)",
         "xlstsr_degradation": f"radiometric_mean factor={factor} min_valid={min_valid}"
-        + (f" psf_mtf_nyquist={mtf_nyquist}" if mtf_nyquist is not None else ""),
+        + (f" psf_sigma_m={sigma * abs(float(kelvin.rio.transform().a)):g}" if sigma else ""),
         "xlstsr_version": __version__,
     }
     return result

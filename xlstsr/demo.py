@@ -1,8 +1,8 @@
 """The demo job behind ``make demo`` / ``xlstsr demo``: every method on the sample scene, scored.
 
 Upscales the embedded synthetic scene (:func:`xlstsr.datasets.sample_scene`) with each
-candidate method, scores it against the scene's 250 m truth with :func:`xlstsr.metrics.rmse` and
-:func:`xlstsr.metrics.bias`, streams the best one into Zarr through the resumable writer
+candidate method, scores it against the scene's 250 m truth with :func:`xlstsr.evaluate`,
+streams the best one into Zarr through the resumable writer
 (:func:`xlstsr.upscale_to_zarr`) and draws a comparison figure.
 """
 
@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import metrics
 from .datasets import sample_scene
 from .engine import upscale_to_zarr
 from .errors import XlstsrError
+from .evaluate import evaluate
 from .methods import available_methods, get_method
 from .upscale import upscale
 
@@ -88,11 +88,8 @@ def run_demo(
         t0 = time.perf_counter()
         sr = upscale(lst.chunk({"time": 1}), 4, m, guide).compute()
         secs = time.perf_counter() - t0
-        scores[m] = {
-            "rmse": float(metrics.rmse(sr, truth).mean()),
-            "bias": float(metrics.bias(sr, truth).mean()),
-            "seconds": secs,
-        }
+        ev = evaluate(sr, truth, coarse=lst)
+        scores[m] = {"rmse": float(ev.rmse.mean()), "bias": float(ev.bias.mean()), "seconds": secs}
         results[m] = sr
     best = min(candidates, key=lambda m: scores[m]["rmse"])
     out.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from . import metrics as _m
 from .errors import AllNaNError, GridError, NoOverlapError
-from .validate import decode_lst, require_georeferenced, spatial_dims
+from .validate import prepare_lst, require_georeferenced, spatial_dims
 
 __all__ = ["decode_reference", "evaluate", "reference_mask"]
 
@@ -281,7 +281,9 @@ def evaluate(
     >>> sorted(ds.data_vars)[:3], ds.sizes["time"]
     (['bias', 'coarse_consistency', 'correlation'], 2)
     """
-    require_georeferenced(sr, "super-resolved field")
+    sr = prepare_lst(sr, what="super-resolved field")
+    if coarse is not None:
+        coarse = prepare_lst(coarse, mask_out_of_range=True, what="coarse LST")
     require_georeferenced(reference, "reference")
     factor = _infer_factor(sr, coarse, factor)
     ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata)
@@ -333,8 +335,7 @@ def evaluate(
         else:
             out["spectral_ratio_sym"] = out["spectral_ratio"]
     if coarse is not None:
-        kelvin = decode_lst(coarse, mask_out_of_range=True)
-        out["coarse_consistency"] = _m.coarse_consistency(sr, kelvin, factor)
+        out["coarse_consistency"] = _m.coarse_consistency(sr, coarse, factor)
     out["n_valid"] = nv
     for name, da in out.items():
         units, long_name = _UNITS[name]

@@ -17,6 +17,7 @@ from .validate import require_georeferenced, spatial_dims
 __all__ = [
     "MODIS_1KM",
     "MODIS_250M",
+    "MODIS_LST_PSF_SIGMA",
     "MODIS_SINUSOIDAL",
     "align_guide",
     "coarse_grid",
@@ -30,6 +31,10 @@ MODIS_SINUSOIDAL = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +n
 #: MODIS "1 km" and "250 m" pixel sizes in metres (tile width / 1200 and / 4800).
 MODIS_1KM = 926.625433055833
 MODIS_250M = MODIS_1KM / 4
+#: Gaussian PSF width (m) of a MODIS 1 km LST pixel on top of its box: the median of
+#: :func:`xlstsr.estimate_offset` over the 20 training MODIS/ASTER pairs (352 m; spread
+#: 34 m; 369 m on the 35 held-out pairs). Re-measure: ``python benchmarks/coregistration.py``.
+MODIS_LST_PSF_SIGMA = 350.0
 
 
 def grid_coords(transform: Affine, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -15,9 +15,10 @@ import numpy as np
 import xarray as xr
 
 from .errors import AllNaNError, GridError, UnitsError
+from .guide import guide_on_lst_grid
 from .kernels import scaling as ks
 from .kernels.spectra import log_wavenumber_edges
-from .validate import decode_guide, decode_lst, select_variable, spatial_dims
+from .validate import decode_guide, decode_lst, select_lst, spatial_dims
 
 __all__ = ["default_scales", "pixel_size", "scaling_stats"]
 
@@ -164,38 +165,6 @@ def _check_scales(shape: tuple[int, int], lags: Sequence[int], factors: Sequence
         raise GridError("factors must include 1 (the native resolution)")
 
 
-def _prepare_guide(guide: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...]) -> Any:
-    """Guide data (n | 1, y, x) on the LST grid: same grid, or aggregated from a finer nested one."""
-    from .grid import align_guide
-
-    g = decode_guide(guide)
-    ydim, xdim = spatial_dims(lst)
-    gy, gx = spatial_dims(g)
-    ratio = pixel_size(lst)[0] / pixel_size(g)[0]
-    r = round(ratio)
-    if r < 1 or abs(ratio - r) > 1e-3:
-        raise GridError(
-            f"the guide's pixel ({pixel_size(g)[0]:g}) is not the LST's ({pixel_size(lst)[0]:g}) "
-            "divided by an integer; resample the guide onto the LST grid or a nested finer grid."
-        )
-    same = r == 1 and g.sizes[gy] == lst.sizes[ydim] and g.sizes[gx] == lst.sizes[xdim]
-    if not same:
-        g = align_guide(g, lst, r)
-        ydg, xdg = spatial_dims(g)
-        if r > 1:
-            g = g.coarsen({ydg: r, xdg: r}).mean()  # NaN-skipping for floats
-        g = g.rename({ydg: ydim, xdg: xdim}) if (ydg, xdg) != (ydim, xdim) else g
-    g = g.drop_vars([c for c in g.coords if c not in g.dims], errors="ignore")
-    extra = [d for d in g.dims if d not in (ydim, xdim) and d not in lead]
-    if extra:
-        raise GridError(f"the guide has extra dims {extra}: pass a single band")
-    shared = [d for d in lead if d in g.dims]
-    data = g.transpose(*shared, ydim, xdim).variable.data
-    if shared and shared != list(lead):
-        raise GridError(f"the guide varies along {shared} but the LST along {list(lead)}")
-    return data.reshape(-1, g.sizes[ydim], g.sizes[xdim]) if shared else data[None]
-
-
 def scaling_stats(
     lst: xr.DataArray | xr.Dataset,
     guide: xr.DataArray | Hashable | None = None,
@@ -263,11 +232,7 @@ def scaling_stats(
     >>> sorted(st.hurst.dims)
     ['time']
     """
-    if isinstance(lst, xr.Dataset):
-        ds = lst
-        lst = select_variable(ds, variable)
-        if guide is not None and not isinstance(guide, xr.DataArray):
-            guide = select_variable(ds, guide, role="guide")
+    lst, guide = select_lst(lst, variable, guide)
     ydim, xdim = spatial_dims(lst)
     if radiometric and (lst.attrs.get("units") or lst.attrs.get("scale_factor") is not None):
         field_ = decode_lst(lst)
@@ -315,7 +280,7 @@ def scaling_stats(
             )
     gdata = None
     if guide is not None:
-        gdata = _prepare_guide(guide, field_, lead)
+        gdata = guide_on_lst_grid(guide, field_, lead, min_valid=float(min_valid))
         if gdata.shape[0] == 1 and nlead > 1:
             gdata = (dsa if isinstance(gdata, dsa.Array) else np).broadcast_to(
                 gdata, (nlead, *shape)

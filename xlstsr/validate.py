@@ -373,9 +373,10 @@ def select_lst(
     --------
     >>> import xlstsr
     >>> scene = xlstsr.datasets.sample_scene(n_times=1, size=16)
-    >>> lst, ndvi = select_lst(scene, "lst_1km", "ndvi_250m")
+    >>> ds = xr.Dataset({"lst_1km": scene["lst_1km"]}).assign(ndvi=scene["ndvi_250m"].rename(x="xf", y="yf"))
+    >>> lst, ndvi = select_lst(ds, "lst_1km", "ndvi")
     >>> lst.name, ndvi.name, lst.rio.crs is not None
-    ('lst_1km', 'ndvi_250m', True)
+    ('lst_1km', 'ndvi', True)
     """
     if isinstance(obj, xr.Dataset):
         lst = select_variable(obj, variable)

@@ -283,7 +283,7 @@ def estimate_shift(
 
     pred0 = predict(0.0, 0.0, 0.0)
     pred1 = predict(dy, dx, s)
-    j0, r0, rm0, _ = _fit(pred0, target)
+    _, r0, rm0, _ = _fit(pred0, target)
     j1, r1, rm1, n = _fit(pred1, target)
     # Gauss-Newton standard error of the shift from the curvature of J = 1 - r^2 (the sum of
     # squared residuals is n var J), inflated by the residuals' spatial correlation

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import XlstsrError
+from ..errors import CheckpointError, XlstsrError
 from ..kernels.interp import fill_gaps
 from ..nn import runtime
 from .base import UpscaleMethod
@@ -74,10 +74,10 @@ def resolve_model(model: Any) -> tuple[Any, str | None]:
         if not path.is_file() and str(model) in BUNDLED:
             path = weights_path(str(model))
         if not path.is_file():
-            raise XlstsrError(
-                f"no checkpoint at {os.fspath(model)!r} and no bundled weights of that name "
-                f"(bundled: {sorted(BUNDLED)}); pass a path written by xlstsr.nn.save_model, a "
-                "bundled name or a torch.nn.Module."
+            raise CheckpointError(
+                f"no checkpoint file {os.fspath(model)!r}, and no bundled weights of that name "
+                f"are installed (bundled: {sorted(BUNDLED)}); pass a path written by "
+                "xlstsr.nn.save_model, a bundled name or a torch.nn.Module."
             )
         return load_model(path, device="cpu"), os.fspath(path)
     raise TypeError(
