@@ -16,22 +16,22 @@ package's readers (:mod:`xlstsr.datasets`):
 Models (all factor 4):
 
 ``sisr_rescnn_x4.pt``
-    :class:`~xlstsr.nn.models.ResCNN` (32 channels, 4 residual blocks), SISR at degraded resolution:
+    :class:`~xlstsr.nn.ResCNN` (32 channels, 4 residual blocks), SISR at degraded resolution:
     ``radiometric_mean(LST_1km, 4) -> LST_1km`` on the granule and the training pairs' MODIS LST.
 ``sisr_mrunet_x4.pt``
-    :class:`~xlstsr.nn.models.MRUNet` (base 12, 2 levels), same data and protocol.
+    :class:`~xlstsr.nn.MRUNet` (base 12, 2 levels), same data and protocol.
 ``disr_unet_x4.pt``
-    :class:`~xlstsr.nn.models.GuidedUNet` (NDVI guide, base 12, 2 levels), cross-sensor supervised:
+    :class:`~xlstsr.nn.GuidedUNet` (NDVI guide, base 12, 2 levels), cross-sensor supervised:
     MODIS LST 1 km + MODIS NDVI 250 m -> ASTER LST on the 250 m MODIS grid (invalid ASTER masked),
     with a high-pass detail term and a spectral-energy term (see :func:`xlstsr.nn.losses.supervised_loss`);
     their weights and the learning rate were chosen on ``VAL_PAIRS`` only
     (``benchmarks/select_disr.py``, docs/results/disr_selection.md), as were the patch stride
     (32) and the epoch budget (40).
 ``disr_degraded_x4.pt``
-    :class:`~xlstsr.nn.models.GuidedUNet` (base 12), degraded DISR on the training pairs:
+    :class:`~xlstsr.nn.GuidedUNet` (base 12), degraded DISR on the training pairs:
     ``(radiometric_mean(LST_1km, 4), NDVI block-averaged to 1 km) -> LST_1km``.
 ``disr_sif_x4.pt``
-    :class:`~xlstsr.nn.models.GuidedUNet` trained with the scale-invariance-free loss
+    :class:`~xlstsr.nn.GuidedUNet` trained with the scale-invariance-free loss
     (:func:`xlstsr.nn.losses.sif_loss`) on the training pairs: no fine LST used.
 
 Seeds are fixed; with the same data, threads and torch version the weights are reproducible.

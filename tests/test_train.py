@@ -275,3 +275,20 @@ def test_train_cli(tmp_path):
     assert m.metadata["mode"] == "sisr" and m.metadata["history"]["epochs_run"] == 2
     with pytest.raises(SystemExit):
         main([*args, "--mode", "supervised"])  # needs --truth
+
+
+def test_recipe_data_match_the_shipped_files(shared_data):
+    """scripts/train_bundled.py still cuts the patches the bundled files record (counts, gain)."""
+    from helpers import load_script
+
+    from xlstsr.nn.weights import weights_path
+
+    recipe = load_script("train_bundled")
+    meta = {k: load_model(weights_path(k)).metadata for k in ("rescnn", "unet", "sif")}
+    tr, va, info = recipe.sisr_patches(shared_data)
+    assert {"n_train": len(tr), "n_val": len(va), **info} == meta["rescnn"]["patches"]
+    tr, va, (lst, ndvi) = recipe.disr_patches(shared_data, stride=recipe.SUPERVISED_STRIDE)
+    assert (len(tr), len(va)) == (meta["unet"]["patches"]["n_train"], meta["unet"]["patches"]["n_val"])
+    assert tr.target is not None and set(va.scene) == set(recipe.VAL_PAIRS)
+    gain = fit_guide_gain(lst, ndvi, 4)
+    assert gain == pytest.approx(meta["sif"]["loss_options"]["gain"], rel=1e-6)
