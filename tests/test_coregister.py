@@ -196,3 +196,33 @@ def test_coregister_keeps_the_estimate_and_refuses_nothing_reliable():
     rng = np.random.default_rng(1)
     with pytest.raises(CoregistrationError):
         coregister(fine.copy(data=rng.normal(300, 1, fine.shape)), lst)
+
+
+def test_upscale_checks_and_corrects_the_guide_offset():
+    import warnings
+
+    from helpers import raise_if_computed
+
+    from xlstsr.errors import GuideAlignmentWarning
+
+    waves = Waves(7)
+    lst = _coarse_lst(waves, sigma=350.0)
+    ndvi = _fine_same_crs(waves, (0.0, 0.0), guide=True)
+    # the guide's content belongs 0.7 pixel west and 0.6 pixel north of its labels
+    off = _fine_same_crs(waves, (-0.7 * MODIS_250M, 0.6 * MODIS_250M), guide=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GuideAlignmentWarning)
+        ref = xlstsr.upscale(lst, 4, "tsharp", guide=ndvi)  # aligned: no warning
+    with pytest.warns(GuideAlignmentWarning, match="offset from the LST"):
+        xlstsr.upscale(lst, 4, "tsharp", guide=off)
+    with pytest.warns(GuideAlignmentWarning, match="reprojected"):  # moved back, then resampled
+        fixed = xlstsr.upscale(lst, 4, "tsharp", guide=off, guide_offset="auto")
+    raw = xlstsr.upscale(lst, 4, "tsharp", guide=off, guide_offset="ignore")
+    xx, yy = np.meshgrid(ref.x.values, ref.y.values)
+    truth = ref.copy(data=waves.pixel(xx, yy, MODIS_250M, 0.0))
+    err = {k: float(np.sqrt(np.nanmean((v.values - truth.values) ** 2)))
+           for k, v in {"ref": ref, "fixed": fixed, "raw": raw}.items()}
+    assert err["fixed"] < err["ref"] + 0.25 * (err["raw"] - err["ref"])
+    # lazy inputs: the default check reads nothing
+    with raise_if_computed():
+        xlstsr.upscale(lst.chunk(), 4, "tsharp", guide=off.chunk())

@@ -30,7 +30,7 @@ from .grid import fine_grid
 from .kernels.coregister import ShiftEstimate, estimate_shift
 from .validate import decode_guide, prepare_lst, require_georeferenced, spatial_dims
 
-__all__ = ["coregister", "estimate_offset", "fine_pixel_size"]
+__all__ = ["apply_offset", "coregister", "estimate_offset", "fine_pixel_size"]
 
 Errors = Literal["raise", "warn", "ignore"]
 
@@ -130,6 +130,7 @@ def estimate_offset(
     max_uncertainty: float = 0.25,
     min_correlation: float = 0.3,
     errors: Errors = "raise",
+    search_step: float | None = None,
 ) -> xr.Dataset:
     """Estimate the translation (and PSF width) that aligns a fine field with a coarse LST.
 
@@ -157,6 +158,9 @@ def estimate_offset(
     errors : {"raise", "warn", "ignore"}
         What an unreliable estimate does: raise :class:`~xlstsr.errors.CoregistrationError`,
         warn, or only set ``reliable`` to False.
+    search_step : float, optional
+        Step of the grid search before the continuous refinement, metres (default a sixteenth
+        of the search window; coarser is faster and risks a secondary optimum).
 
     Returns
     -------
@@ -204,7 +208,7 @@ def estimate_offset(
     ft = fine_grid(sub, factor)[2]
     radiometric = _looks_like_kelvin(fine) if radiometric is None else bool(radiometric)
     bound = (0.5 * factor) if max_shift is None else max_shift / fpx
-    step = max(bound / 8.0, 0.05)
+    step = max(bound / 8.0, 0.05) if search_step is None else search_step / fpx
     sig = None if psf_sigma is None else psf_sigma / fpx
     n = sub.sizes[lead[0]] if lead else 1
     rows = []
@@ -254,13 +258,46 @@ def estimate_offset(
     })
 
 
+def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArray:
+    """The fine field with its coordinates and transform moved by an :func:`estimate_offset`
+    result (no resampling).
+
+    ``offset`` holds ``shift_x`` / ``shift_y`` in ``crs`` (the LST's); one per time step gives
+    their median over the reliable steps (a sensor offset is systematic). Across CRSs the shift
+    is converted into the fine field's CRS at its centre. The estimate is kept as JSON in
+    ``attrs["xlstsr_coregistration"]``.
+    """
+    ok = np.atleast_1d(offset.reliable.values).astype(bool)
+    if not ok.any():
+        raise CoregistrationError("no reliable offset estimate: the fine field is left as it is")
+    sx = float(np.median(np.atleast_1d(offset.shift_x.values)[ok]))
+    sy = float(np.median(np.atleast_1d(offset.shift_y.values)[ok]))
+    gy, gx = spatial_dims(fine)
+    if fine.rio.crs != crs:
+        from pyproj import Transformer
+
+        to_fine = Transformer.from_crs(crs, fine.rio.crs, always_xy=True)
+        to_lst = Transformer.from_crs(fine.rio.crs, crs, always_xy=True)
+        cx, cy = float(fine[gx].mean()), float(fine[gy].mean())
+        x0, y0 = to_lst.transform(cx, cy)
+        x1, y1 = to_fine.transform(x0 + sx, y0 + sy)
+        dx, dy = x1 - cx, y1 - cy
+    else:
+        dx, dy = sx, sy
+    t = fine.rio.transform(recalc=True)
+    out = fine.assign_coords({gx: fine[gx] + dx, gy: fine[gy] + dy})
+    out = out.rio.write_transform(Affine.translation(dx, dy) * t)
+    summary = {k: np.atleast_1d(v.values).tolist() for k, v in offset.data_vars.items()}
+    out.attrs = {**fine.attrs, "xlstsr_coregistration": json.dumps(
+        {"applied_shift_x": dx, "applied_shift_y": dy, "crs_of_applied_shift": "fine field",
+         **summary, **dict(offset.attrs)}, default=float)}
+    return out
+
+
 def coregister(fine: xr.DataArray, lst: xr.DataArray, **kwargs: Any) -> xr.DataArray:
     """The fine field with coordinates and transform moved onto the LST (no resampling).
 
-    The offset is :func:`estimate_offset` (``kwargs`` go to it); for a cube of LST steps, the
-    median of the reliable per-step estimates (a sensor offset is systematic). Across CRSs the
-    shift, measured in the LST's CRS, is converted into the fine field's CRS at its centre. The
-    estimate is kept as JSON in ``attrs["xlstsr_coregistration"]``.
+    :func:`estimate_offset` (``kwargs`` go to it) then :func:`apply_offset`.
 
     Examples
     --------
@@ -273,29 +310,4 @@ def coregister(fine: xr.DataArray, lst: xr.DataArray, **kwargs: Any) -> xr.DataA
     >>> bool(abs(float(back.x[0] - fine.x[0])) < 12)
     True
     """
-    est = estimate_offset(fine, lst, **kwargs)
-    ok = est.reliable.values.astype(bool)
-    if not ok.any():
-        raise CoregistrationError("no reliable offset estimate: the fine field is left as it is")
-    sx = float(np.median(np.atleast_1d(est.shift_x.values)[np.atleast_1d(ok)]))
-    sy = float(np.median(np.atleast_1d(est.shift_y.values)[np.atleast_1d(ok)]))
-    gy, gx = spatial_dims(fine)
-    if fine.rio.crs != lst.rio.crs:
-        from pyproj import Transformer
-
-        tr = Transformer.from_crs(lst.rio.crs, fine.rio.crs, always_xy=True)
-        back = Transformer.from_crs(fine.rio.crs, lst.rio.crs, always_xy=True)
-        cx, cy = float(fine[gx].mean()), float(fine[gy].mean())
-        x0, y0 = back.transform(cx, cy)
-        x1, y1 = tr.transform(x0 + sx, y0 + sy)
-        dx, dy = x1 - cx, y1 - cy
-    else:
-        dx, dy = sx, sy
-    t = fine.rio.transform(recalc=True)
-    out = fine.assign_coords({gx: fine[gx] + dx, gy: fine[gy] + dy})
-    out = out.rio.write_transform(Affine.translation(dx, dy) * t)
-    summary = {k: (np.atleast_1d(v.values).tolist()) for k, v in est.data_vars.items()}
-    out.attrs = {**fine.attrs, "xlstsr_coregistration": json.dumps(
-        {"applied_shift_x": dx, "applied_shift_y": dy, "crs_of_shift": "fine", **summary,
-         **{k: v for k, v in est.attrs.items()}}, default=float)}
-    return out
+    return apply_offset(fine, estimate_offset(fine, lst, **kwargs), lst.rio.crs)

@@ -9,6 +9,7 @@ nests in and taking the NaN-aware block mean there. Alignment itself is
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,12 +17,20 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import GridError
+from .errors import GridError, GuideAlignmentWarning, NoOverlapError
 from .grid import align_guide
 from .kernels.aggregate import block_mean
 from .validate import decode_guide, spatial_dims
 
-__all__ = ["GuideLike", "guide_bands", "guide_on_lst_grid", "prepare_guide", "to_stack"]
+__all__ = [
+    "GUIDE_OFFSET_MODES",
+    "GuideLike",
+    "check_alignment",
+    "guide_bands",
+    "guide_on_lst_grid",
+    "prepare_guide",
+    "to_stack",
+]
 
 GuideLike = xr.DataArray | Sequence[xr.DataArray] | Mapping[str, xr.DataArray]
 
@@ -151,3 +160,80 @@ def guide_on_lst_grid(
             meta=np.empty((0, 0, 0), np.float64),
         )
     return block_mean(np.asarray(data, np.float64), r, min_valid=min_valid)
+
+
+#: how a guide's alignment with the LST is handled by :func:`xlstsr.upscale`
+GUIDE_OFFSET_MODES = ("check", "auto", "ignore")
+
+
+def check_alignment(
+    guide: GuideLike, lst: xr.DataArray, mode: str | xr.Dataset = "check", *, window: int = 96
+) -> GuideLike:
+    """Check (and with ``mode="auto"`` correct) the sub-pixel offset of a guide against the LST.
+
+    The guide's offset is estimated with :func:`xlstsr.estimate_offset` (a linear fit at the LST
+    scale, so NDVI's anti-correlation with LST is fine) on one image: the first band, the LST
+    step with the most valid pixels, a central window of at most ``window`` LST pixels.
+    ``"check"`` warns (:class:`~xlstsr.errors.GuideAlignmentWarning`) when the offset exceeds a
+    quarter of a fine pixel by more than twice its uncertainty; ``"auto"`` moves the guide's
+    coordinates by it instead (the guide is then resampled onto the fine grid); ``"ignore"``
+    does nothing; an :func:`~xlstsr.estimate_offset` Dataset is applied as it is. Dask-backed
+    inputs are checked only with ``"auto"`` (the check reads one step), so that building the
+    graph reads nothing.
+    """
+    from .coregister import apply_offset, estimate_offset
+
+    if isinstance(mode, xr.Dataset):
+        return _map_bands(guide, lambda g: apply_offset(g, mode, lst.rio.crs))
+    if mode not in GUIDE_OFFSET_MODES:
+        raise ValueError(f"guide_offset must be one of {GUIDE_OFFSET_MODES} or an offset Dataset, "
+                         f"got {mode!r}")
+    if mode == "ignore":
+        return guide
+    g = guide_bands(guide)
+    lazy = isinstance(lst.variable.data, dsa.Array) or isinstance(g.variable.data, dsa.Array)
+    if lazy and mode == "check":
+        return guide
+    g = g.isel({d: 0 for d in g.dims if d not in spatial_dims(g)})
+    ydim, xdim = spatial_dims(lst)
+    lead = [d for d in lst.dims if d not in (ydim, xdim)]
+    one = lst
+    if lead:
+        counts = np.isfinite(lst).sum((ydim, xdim)).values.reshape(-1)
+        one = lst.stack(_step=lead).isel(_step=int(np.argmax(counts))).drop_vars(
+            ["_step", *lead], errors="ignore")
+    ny, nx = one.sizes[ydim], one.sizes[xdim]
+    y0, x0 = max(0, (ny - window) // 2), max(0, (nx - window) // 2)
+    one = one.isel({ydim: slice(y0, y0 + window), xdim: slice(x0, x0 + window)}).load()
+    fine_px = abs(float(lst.rio.resolution()[0])) / max(1, round(
+        abs(float(lst.rio.resolution()[0])) / abs(float(g.rio.resolution()[0]))))
+    try:
+        est = estimate_offset(g, one, psf=False, errors="ignore", search_step=fine_px / 2)
+    except (NoOverlapError, GridError):
+        return guide  # align_guide then says what is wrong with the guide's coverage or grid
+    if not bool(est.reliable):
+        if mode == "auto":
+            warnings.warn("the guide's offset could not be estimated reliably (the guide hardly "
+                          "relates to the LST here); it is used as it is", GuideAlignmentWarning,
+                          stacklevel=3)
+        return guide
+    sx, sy, unc = float(est.shift_x), float(est.shift_y), float(est.shift_uncertainty)
+    off = float(np.hypot(sx, sy))
+    if off - 0.25 * fine_px <= 2 * unc:
+        return guide  # within a quarter pixel, or not significantly beyond it
+    if mode == "check":
+        warnings.warn(
+            f"the guide is offset from the LST by ({sx:+.0f}, {sy:+.0f}) m (x, y; +/- {unc:.0f} m), "
+            f"{off / fine_px:.2f} fine pixel: its detail lands in the wrong place. Pass "
+            "guide_offset='auto' to correct it, or xlstsr.coregister the guide yourself.",
+            GuideAlignmentWarning, stacklevel=3)
+        return guide
+    return _map_bands(guide, lambda b: apply_offset(b, est, lst.rio.crs))
+
+
+def _map_bands(guide: GuideLike, fn: Any) -> GuideLike:
+    if isinstance(guide, xr.DataArray):
+        return fn(guide)
+    if isinstance(guide, Mapping):
+        return {k: fn(v) for k, v in guide.items()}
+    return [fn(v) for v in guide]

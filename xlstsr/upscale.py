@@ -12,7 +12,7 @@ import xarray as xr
 from ._version import __version__
 from .engine.blocks import upscale_array
 from .grid import fine_grid, with_grid
-from .guide import GuideLike, prepare_guide, to_stack
+from .guide import GuideLike, check_alignment, prepare_guide, to_stack
 from .methods import get_method
 from .methods.base import UpscaleMethod
 from .validate import check_factor, prepare_lst, select_lst, spatial_dims
@@ -30,6 +30,7 @@ def upscale(
     method_options: Mapping[str, Any] | None = None,
     mask_out_of_range: bool = False,
     scale_correction: str | None = None,
+    guide_offset: str | xr.Dataset = "check",
     **options: Any,
 ) -> xr.DataArray:
     """Super-resolve LST by an integer ``factor`` with a registered method.
@@ -59,6 +60,12 @@ def upscale(
         Correct the scale-invariance assumption of the method's fine detail with the fitted
         within-block variance law (see :mod:`xlstsr.correction`); ``"auto"`` uses the guide,
         when given, to adapt the law below the LST resolution. None (default): off.
+    guide_offset : {"check", "auto", "ignore"} or Dataset
+        Sub-pixel alignment of the guide with the LST (:func:`xlstsr.guide.check_alignment`):
+        ``"check"`` (default) estimates it on in-memory inputs and warns when the guide is off by
+        more than a quarter of a fine pixel; ``"auto"`` corrects it (also on dask inputs, from
+        one time step); ``"ignore"`` skips it; an :func:`xlstsr.estimate_offset` result is
+        applied.
     **options
         Shorthand for ``method_options`` (``upscale(lst, 4, "dms", guide=ndvi, gain=0.5)``);
         merged into it.
@@ -94,6 +101,8 @@ def upscale(
             warnings.warn(f"method {m.name!r} does not use a guide; it is ignored", stacklevel=2)
         guide = None
     kelvin = prepare_lst(lst, mask_out_of_range=mask_out_of_range)
+    if guide is not None:
+        guide = check_alignment(guide, kelvin, guide_offset)
     ydim, xdim = spatial_dims(kelvin)
     data, lead = to_stack(kelvin)
     gdata = prepare_guide(guide, kelvin, factor, lead) if guide is not None else None
