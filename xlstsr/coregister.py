@@ -27,10 +27,17 @@ from scipy import ndimage
 
 from .errors import CoregistrationError, GridError, NoOverlapError
 from .grid import fine_grid
+from .kernels import coregister as _kc
 from .kernels.coregister import ShiftEstimate, estimate_shift
 from .validate import decode_guide, prepare_lst, require_georeferenced, spatial_dims
 
-__all__ = ["apply_offset", "coregister", "estimate_offset", "fine_pixel_size"]
+__all__ = [
+    "apply_offset",
+    "coregister",
+    "estimate_offset",
+    "fine_pixel_size",
+    "misfit_surface",
+]
 
 Errors = Literal["raise", "warn", "ignore"]
 
@@ -311,3 +318,34 @@ def coregister(fine: xr.DataArray, lst: xr.DataArray, **kwargs: Any) -> xr.DataA
     True
     """
     return apply_offset(fine, estimate_offset(fine, lst, **kwargs), lst.rio.crs)
+
+
+def misfit_surface(
+    fine: xr.DataArray,
+    lst: xr.DataArray,
+    shifts: np.ndarray,
+    *,
+    psf_sigma: float = 0.0,
+    radiometric: bool | None = None,
+) -> xr.DataArray:
+    """The misfit ``1 - r^2`` between a 2-D LST and a fine field moved by every ``(shift_y,
+    shift_x)`` in ``shifts`` x ``shifts`` (metres, added to the fine field's coordinates) and
+    blurred by ``psf_sigma`` metres: the surface :func:`estimate_offset` minimises.
+    """
+    lst = prepare_lst(lst, mask_out_of_range=True)
+    fine = decode_guide(fine)
+    lres = float(np.sqrt(abs(np.prod(lst.rio.resolution()))))
+    factor = max(1, round(lres / fine_pixel_size(fine, lst.rio.crs)))
+    b = fine.rio.transform_bounds(lst.rio.crs) if fine.rio.crs != lst.rio.crs else fine.rio.bounds()
+    sub = lst.rio.clip_box(*b)
+    ft = fine_grid(sub, factor)[2]
+    on_grid = _on_nested_grid(fine, sub, factor)
+    radiometric = _looks_like_kelvin(fine) if radiometric is None else bool(radiometric)
+    shifts = np.asarray(shifts, dtype=np.float64)
+    # metres -> array axes: a column is +a in x, a row +e in y (e < 0: north-up)
+    j = _kc.misfit_surface(np.asarray(on_grid.values), np.asarray(sub.values, np.float64),
+                           factor, shifts / ft.e, shifts / ft.a, psf_sigma / abs(ft.a),
+                           radiometric=radiometric)
+    return xr.DataArray(j, dims=("shift_y", "shift_x"),
+                        coords={"shift_y": shifts, "shift_x": shifts},
+                        attrs={"long_name": "unexplained LST variance 1 - r^2", "units": "1"})

@@ -39,7 +39,7 @@ from scipy import optimize
 
 from .aggregate import block_view
 
-__all__ = ["ShiftEstimate", "estimate_shift", "forward_model"]
+__all__ = ["ShiftEstimate", "estimate_shift", "forward_model", "misfit_surface"]
 
 _AXES = (-3, -1)
 
@@ -312,3 +312,44 @@ def estimate_shift(
         uncertainty=unc, n_valid=n,
         at_bound=max(abs(dy), abs(dx)) > max_shift - margin,
     )
+
+
+def misfit_surface(
+    fine: np.ndarray,
+    coarse: np.ndarray,
+    factor: int,
+    dys: np.ndarray,
+    dxs: np.ndarray,
+    sigma: float = 0.0,
+    *,
+    radiometric: bool = False,
+    min_weight: float = 0.95,
+) -> np.ndarray:
+    """Unexplained variance ``1 - r^2`` of the coarse field for every shift ``(dy, dx)`` in
+    ``dys`` x ``dxs`` (fine pixels, array axes) at PSF width ``sigma``: the surface whose
+    minimum :func:`estimate_shift` finds (for figures and diagnostics).
+
+    Examples
+    --------
+    >>> a = np.random.default_rng(0).standard_normal((64, 64))
+    >>> from scipy import ndimage
+    >>> a = ndimage.gaussian_filter(a, 2)
+    >>> c = forward_model(a, 4, 0.5, 0.0)
+    >>> j = misfit_surface(a, c, 4, np.array([-0.5, 0.0, 0.5]), np.array([-0.5, 0.0, 0.5]))
+    >>> np.unravel_index(np.argmin(j), j.shape)
+    (np.int64(2), np.int64(1))
+    """
+    dys, dxs = np.asarray(dys, dtype=np.float64), np.asarray(dxs, dtype=np.float64)
+    pad = int(np.ceil(np.abs(dys).max() + np.abs(dxs).max() + 4 * sigma)) + 2
+    fwd = _Forward(np.asarray(fine, np.float64), factor, pad, radiometric)
+    base = np.ones(np.shape(coarse), dtype=bool)
+    for dy in (dys.min(), dys.max()):
+        for dx in (dxs.min(), dxs.max()):
+            base &= fwd(dy, dx, sigma)[1] >= min_weight
+    target = np.where(base, np.asarray(coarse, np.float64), np.nan)
+    out = np.empty((dys.size, dxs.size))
+    for i, dy in enumerate(dys):
+        for j, dx in enumerate(dxs):
+            pred, w = fwd(dy, dx, sigma)
+            out[i, j] = _fit(np.where(w >= min_weight, pred, np.nan), target)[0]
+    return out
