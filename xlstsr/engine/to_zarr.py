@@ -95,6 +95,7 @@ def upscale_to_zarr(
     method_options: Mapping[str, Any] | None = None,
     mask_out_of_range: bool = False,
     scale_correction: str | None = None,
+    guide_offset: str | xr.Dataset = "check",
     mode: str = "w-",
     time_chunk: int | None = None,
     progress: bool = True,
@@ -109,8 +110,10 @@ def upscale_to_zarr(
         The LST cube (dask-backed or not), or a path to a Zarr store, a NetCDF file or a COG.
     store : path or zarr store
         Output Zarr v3 store (written with ``zarr_format=3, consolidated=False``).
-    factor, method, guide, variable, method_options, mask_out_of_range, scale_correction
-        As for :func:`xlstsr.upscale` (``method`` may be a method instance).
+    factor, method, guide, variable, method_options, mask_out_of_range, scale_correction, guide_offset
+        As for :func:`xlstsr.upscale` (``method`` may be a method instance). The input is
+        streamed (dask), so the default guide check reads nothing: pass ``guide_offset="auto"``
+        to measure and correct a guide's offset from one time step.
     mode : {"w-", "w", "resume"}
         ``"w-"`` (default): fail if the store exists. ``"w"``: overwrite it. ``"resume"``:
         complete an interrupted run - only regions not yet marked done are computed; the store
@@ -156,7 +159,8 @@ def upscale_to_zarr(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     src = open_path(source) if not isinstance(source, (xr.DataArray, xr.Dataset)) else source
     lst, guide = select_lst(src, variable, guide)
-    up_kw = {"mask_out_of_range": mask_out_of_range, "scale_correction": scale_correction}
+    up_kw = {"mask_out_of_range": mask_out_of_range, "scale_correction": scale_correction,
+             "guide_offset": guide_offset}
     m = get_method(method, **dict(method_options or {}))
     ydim, xdim = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ydim, xdim)]
