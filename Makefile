@@ -24,7 +24,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check xlstsr tests benchmarks
+	$(VENV)/bin/ruff check xlstsr tests benchmarks scripts
 
 
 weights: $(STAMP)
