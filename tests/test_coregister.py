@@ -226,3 +226,15 @@ def test_upscale_checks_and_corrects_the_guide_offset():
     # lazy inputs: the default check reads nothing
     with raise_if_computed():
         xlstsr.upscale(lst.chunk(), 4, "tsharp", guide=off.chunk())
+
+
+def test_misfit_surface_is_lowest_at_the_known_shift():
+    from xlstsr.coregister import misfit_surface
+
+    waves = Waves(8)
+    lst = _coarse_lst(waves, sigma=350.0)
+    fine = _fine_same_crs(waves, (-100.0, 150.0))
+    shifts = np.arange(-300.0, 301.0, 50.0)
+    m = misfit_surface(fine, lst, shifts, psf_sigma=350.0, radiometric=False)
+    iy, ix = np.unravel_index(int(np.argmin(m.values)), m.shape)
+    assert (float(m.shift_x[ix]), float(m.shift_y[iy])) == (-100.0, 150.0)
