@@ -34,7 +34,11 @@ Models (all factor 4):
     :class:`~xlstsr.nn.GuidedUNet` trained with the scale-invariance-free loss
     (:func:`xlstsr.nn.losses.sif_loss`) on the training pairs: no fine LST used.
 
-Seeds are fixed; with the same data, threads and torch version the weights are reproducible.
+Seeds are fixed; with the same data, threads, library versions and machine the weights are
+reproducible bit for bit. Across machines they are not: SIMD code paths change the last bits of
+numpy reductions and torch kernels (a rerun on another CPU gave a SIF gain differing in the 8th
+digit and losses differing from the first epoch, for the code before and after the move to
+``scripts/``, which give identical files on one machine).
 """
 
 from __future__ import annotations
