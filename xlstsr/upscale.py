@@ -65,7 +65,8 @@ def upscale(
         ``"check"`` (default) estimates it on in-memory inputs and warns when the guide is off by
         more than a quarter of a fine pixel; ``"auto"`` corrects it (also on dask inputs, from
         one time step); ``"ignore"`` skips it; an :func:`xlstsr.estimate_offset` result is
-        applied.
+        applied. The check reads one window of at most 96 x 96 LST pixels (about 0.3 s here):
+        pass ``"ignore"`` for many small scenes whose guide is known to be aligned.
     **options
         Shorthand for ``method_options`` (``upscale(lst, 4, "dms", guide=ndvi, gain=0.5)``);
         merged into it.
