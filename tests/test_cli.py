@@ -11,16 +11,37 @@ from xlstsr.cli import main
 
 def test_demo_writes_outputs_and_refuses_overwrite(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--output", str(out), "--method", "bicubic"]) == 0
+    assert main(["demo", "--output", str(out), "--method", "tsharp", "--quiet"]) == 0
     assert (out / "demo.png").stat().st_size > 10_000
     text = (out / "metrics.txt").read_text()
-    assert "bicubic: RMSE" in text
-    ds = xr.open_zarr(out / "lst_250m.zarr", consolidated=False)
-    assert ds["lst"].shape == (3, 256, 256)
-    assert "wrote" in capsys.readouterr().out
+    assert "bicubic" in text and "tsharp" in text and "Recommended" in text
+    ds = xr.open_zarr(out / "lst_250m.zarr", consolidated=False, decode_coords="all")
+    assert ds["lst"].shape == (8, 256, 256) and ds["lst"].rio.crs is not None
+    assert 270 < float(ds["lst"].mean()) < 320  # real MOD11A1 Kelvin, upscaled
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "co-registered ASTER" in printed
     before = (out / "metrics.txt").stat().st_mtime_ns
     assert main(["demo", "--output", str(out), "--method", "bicubic"]) == 2  # no --overwrite
     assert (out / "metrics.txt").stat().st_mtime_ns == before
+
+
+def test_demo_scores_every_method_on_real_data(tmp_path):
+    """The full comparison on a smaller setting: the real pair, every method, one date."""
+    from xlstsr.demo import DEMO_CANDIDATES, run_demo
+
+    res = run_demo(tmp_path / "d", progress=False, n_times=1)
+    assert set(res.scores) == set(DEMO_CANDIDATES)
+    # against co-registered ASTER without cloud edges, the guided methods beat bicubic here
+    assert res.scores["dms"]["rmse"] < res.scores["bicubic"]["rmse"]
+    assert res.best in DEMO_CANDIDATES and res.best in res.recommendation
+    assert not xlstsr_needs_guide(res.series_method)
+    assert xr.open_zarr(res.store, consolidated=False)["lst"].sizes["time"] == 1
+
+
+def xlstsr_needs_guide(name: str) -> bool:
+    from xlstsr.methods import get_method
+
+    return get_method(name).needs_guide
 
 
 def test_upscale_geotiff_to_cog(tmp_path, scene):

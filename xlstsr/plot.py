@@ -2,6 +2,8 @@
 :func:`xlstsr.scaling_stats` output.
 
 - :func:`comparison`: side-by-side maps of the input, results, truth and error;
+- :func:`truth_maps`: results against fine truth on another grid (another sensor): maps and
+  error maps on the truth's grid, with scores in the titles;
 - :func:`scaling`: the panels of one ``scaling_stats`` result;
 - :func:`compare`: several ``scaling_stats`` results on shared axes in metres.
 """
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["compare", "comparison", "scaling"]
+__all__ = ["compare", "comparison", "scaling", "truth_maps"]
 
 
 def _pyplot(headless: bool) -> Any:
@@ -299,4 +301,74 @@ def compare(
     for ax in axes:
         ax.legend(fontsize=6)
     fig.tight_layout()
+    return _finish(fig, path)
+
+
+def truth_maps(
+    coarse: xr.DataArray,
+    results: Mapping[str, xr.DataArray],
+    truth: xr.DataArray,
+    *,
+    scores: Mapping[str, str] | None = None,
+    path: str | Path | None = None,
+    title: str | None = None,
+) -> Any:
+    """Two rows on the truth's grid: the input, each result and the truth; then each result's
+    error (result - truth). Inputs and results are resampled onto the truth grid (nearest for
+    the coarse input, bilinear for the results) and shown where the truth is valid.
+
+    Parameters
+    ----------
+    coarse : DataArray
+        The coarse input (2-D, georeferenced).
+    results : dict of DataArray
+        Super-resolved fields by label (2-D, georeferenced).
+    truth : DataArray
+        Fine truth (2-D, georeferenced, NaN outside its mask), e.g. a co-registered ASTER field.
+    scores : dict of str, optional
+        Text appended to each result's title (e.g. its RMSE).
+    path : path, optional
+        Write a PNG there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from rasterio.enums import Resampling
+
+    plt = _pyplot(headless=True)
+    valid = np.isfinite(truth.values)
+
+    def on_truth(da: xr.DataArray, resampling: Resampling) -> np.ndarray:
+        src = da.astype(np.float64).rio.write_nodata(np.nan, encoded=False)
+        v = src.rio.reproject_match(truth, resampling=resampling, nodata=np.nan).values
+        return np.where(valid, v, np.nan)
+
+    first = on_truth(coarse, Resampling.nearest)
+    valid &= np.isfinite(first)  # where the input covers the truth
+    rows, cols = np.where(valid)
+    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)) if rows.size else (
+        slice(None), slice(None))
+    top = [("input", np.where(valid, first, np.nan))]
+    top += [(f"{k} {(scores or {}).get(k, '')}".strip(), on_truth(v, Resampling.bilinear))
+            for k, v in results.items()]
+    top.append(("truth", np.where(valid, truth.values, np.nan)))
+    vmin, vmax = np.nanpercentile(top[-1][1], [2, 98])
+    errs = [(k, top[i + 1][1] - top[-1][1]) for i, k in enumerate(results)]
+    lim = float(np.nanpercentile(np.abs(np.concatenate([e.ravel() for _, e in errs])), 98)) or 1.0
+    ncol = len(top)
+    fig, axes = plt.subplots(2, ncol, figsize=(2.6 * ncol + 1.0, 5.6), layout="constrained",
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, (label, img) in zip(axes[0], top):
+        im = ax.imshow(img[box], vmin=vmin, vmax=vmax, cmap="inferno", interpolation="nearest")
+        ax.set_title(label, fontsize=8)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="LST (K)")
+    for ax, (label, err) in zip(axes[1, 1:], errs):
+        im2 = ax.imshow(err[box], vmin=-lim, vmax=lim, cmap="RdBu_r", interpolation="nearest")
+        ax.set_title(f"{label} - truth", fontsize=8)
+    fig.colorbar(im2, ax=axes[1].tolist(), shrink=0.8, label="error (K)")
+    if title:
+        fig.suptitle(title, fontsize=10)
     return _finish(fig, path)

@@ -7,6 +7,9 @@
 - :mod:`~xlstsr.datasets.modis_aster`: the 55 MODIS/ASTER pairs, their truth mask and the
   train/validation/evaluation split of the bundled weights.
 - :mod:`~xlstsr.datasets.mod11a1`: the shared MOD11A1 granule.
+- :mod:`~xlstsr.datasets.sample`: the small *real* sample embedded in the package:
+  :func:`modis_sample` (a MOD11A1 day/night time series with MOD13A2 NDVI) and
+  :func:`modis_aster_sample` (one held-out MODIS/ASTER pair).
 
 Examples
 --------
@@ -30,11 +33,13 @@ from .modis_aster import (
     open_modis_aster_pair,
 )
 from .root import DATA_ENV, data_root
+from .sample import SAMPLE_DIR, modis_aster_sample, modis_sample
 from .synthetic import fbm_surface, sample_scene
 
 __all__ = [
     "DATA_ENV",
     "EVAL_PAIRS",
+    "SAMPLE_DIR",
     "TRAIN_PAIRS",
     "VAL_PAIRS",
     "aster_truth_mask",
@@ -43,6 +48,8 @@ __all__ = [
     "iter_modis_aster",
     "modis_aster_arrays",
     "modis_aster_pairs",
+    "modis_aster_sample",
+    "modis_sample",
     "open_mod11a1_granule",
     "open_modis_aster_aligned",
     "open_modis_aster_pair",
