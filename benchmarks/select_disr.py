@@ -14,7 +14,9 @@ setting is written by hand into ``scripts/train_bundled.py``'s ``SUPERVISED_LOSS
 test checks that the shipped file records them) and its checkpoint is copied into
 ``xlstsr/weights/`` with ``--install``.
 
-Writes ``disr_selection.md`` (and the candidates' checkpoints under ``--work``).
+Writes ``disr_selection.md`` in ``--out`` (and the candidates' checkpoints under ``--work``).
+``--smoke``: the first candidate only, 1 epoch on sparse patches (stride 160), one validation pair,
+checkpoints under ``--out`` (seconds; a test of the code path, not a selection).
 """
 
 from __future__ import annotations
@@ -99,28 +101,44 @@ def choose(scores: dict[str, dict[str, float]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=2, help="candidates trained at once")
-    ap.add_argument("--work", type=Path, default=ROOT / "build" / "disr_selection")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="candidates' checkpoints (default build/disr_selection)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
     ap.add_argument("--install", action="store_true",
                     help="copy the chosen checkpoint to xlstsr/weights/disr_unet_x4.pt")
+    ap.add_argument("--smoke", action="store_true",
+                    help="one candidate, 1 epoch, sparse patches, one pair (a test)")
     args = ap.parse_args(argv)
+    if args.smoke and args.install:
+        ap.error("--smoke trains a throw-away model: it cannot be installed")
+    candidates, val_pairs = CANDIDATES, VAL_PAIRS
+    if args.smoke:
+        n, lr, o, _x = CANDIDATES[0]
+        candidates, val_pairs = [(n, lr, o, {"stride": 160, "epochs": 1})], VAL_PAIRS[:1]
+    work = args.work or (args.out / "disr_selection_smoke" if args.smoke
+                         else ROOT / "build" / "disr_selection")
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
-        futs = {n: pool.submit(train, n, lr, o, x, args.work) for n, lr, o, x in CANDIDATES}
+        futs = {n: pool.submit(train, n, lr, o, x, work) for n, lr, o, x in candidates}
         paths = {n: fut.result() for n, fut in futs.items()}
-    pairs = {pid: load_pair(pid) for pid in VAL_PAIRS}
+    pairs = {pid: load_pair(pid) for pid in val_pairs}
     ref = {m: score(m, pairs) for m in ("bicubic", "tsharp", "dms")}
     scores = {n: score("disr", pairs, checkpoint=paths[n]) for n in paths}
     best = choose(scores)
     lines = [
         "# Cross-sensor DISR: loss settings chosen on the validation pairs",
         "",
-        f"Written by `python benchmarks/select_disr.py` ({time.perf_counter() - t0:.0f} s; "
+        f"Written by `python benchmarks/select_disr.py{' --smoke' * args.smoke}` "
+        f"({time.perf_counter() - t0:.0f} s; "
         "candidates already trained in `--work` are scored again, not retrained). "
-        f"Validation pairs: {', '.join(VAL_PAIRS)} (part of `TRAIN_PAIRS`, used for early "
+        f"Validation pairs: {', '.join(val_pairs)} (part of `TRAIN_PAIRS`, used for early "
         "stopping, never for gradient steps); the 35 `EVAL_PAIRS` are not read. Scores: "
         "`xlstsr.evaluate` (SR bilinear onto the ASTER grid, ASTER > 0 eroded 3 px and > 230 K), "
-        "means over the 4 pairs.",
+        f"means over the {len(val_pairs)} pairs.",
+        "",
+        "Spectral ratio: `xlstsr.kernels.spectra.spectral_ratio` (Hann window, plane removed, "
+        "gaps apodised), through `xlstsr.evaluate` on the ASTER grid; `sym.`: its symmetric "
+        "variant (`spectral_ratio_sym`).",
         "",
         f"Rule (fixed before scoring): lowest RMSE among candidates whose spectral ratio is in "
         f"[{BAND[0]}, {BAND[1]}]; if none, lowest RMSE + |ratio - 1|. Round 1: the first four "
@@ -134,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     import torch
 
-    for n, lr, o, x in CANDIDATES:
+    for n, lr, o, x in candidates:
         meta = torch.load(paths[n], weights_only=True)["metadata"]
         hist = meta.get("history", {})
         vl = hist.get("val_loss", [])

@@ -1,7 +1,7 @@
 """Spectral estimates under cloud gaps: why ``xlstsr.kernels.spectra`` apodises gaps in the ratio.
 
-``python benchmarks/spectral_gaps.py [--pairs 20] [--out docs/results]`` (about 30 s; ``--quick``: a
-smoke run on 2 pairs and small surfaces, seconds)
+``python benchmarks/spectral_gaps.py [--pairs 20] [--out docs/results]`` (about 30 s; ``--smoke``, alias
+``--quick``: 2 pairs and small surfaces, seconds; a test, not a measurement)
 
 1. **Spectral ratio.** For held-out MODIS/ASTER pairs, bicubic, TsHARP and DMS upscale the MODIS
    LST by 4; their spectral ratio against ASTER (on the MODIS 250 m grid) is first measured on
@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=20)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 2 pairs, small surfaces")
+    ap.add_argument("--smoke", "--quick", dest="quick", action="store_true",
+                    help="2 pairs, small surfaces (a test)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     if args.quick:
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Spectral estimates under cloud gaps",
         "",
         f"Written by `python benchmarks/spectral_gaps.py --pairs {args.pairs}"
-        f"{' --quick' if args.quick else ''}` "
+        f"{' --smoke' if args.quick else ''}` "
         f"({time.perf_counter() - t0:.0f} s). Protocol: the script's docstring. The estimator and "
         "the spectral ratio every figure uses are defined in `xlstsr.kernels.spectra`.",
         "",

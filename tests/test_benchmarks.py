@@ -1,0 +1,95 @@
+"""Every benchmark script runs as a smoke test (flox style): imported by path, ``main(["--smoke",
+"--out", tmp])`` runs the full run's code path on a tiny input and writes its table there.
+
+The numbers are not checked (a smoke run measures nothing); that the script runs end to end on
+the code now in the package, and writes a table where it is told, is. ``accuracy_modis_aster.py``
+is tested by its own module. Scripts that read ../shared/data take the ``shared_data`` fixture
+(skipped, saying so, when the folder is absent).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+#: script -> (reads ../shared/data, files it writes in --out)
+SCRIPTS: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "zarr_compression": (False, ("compression.md",)),
+    "engine": (False, ("engine.md",)),
+    "bench_models": (True, ("models.md",)),
+    "scaling_report": (True, ("scaling.md", "scaling_compare.png", "scaling_correction.png")),
+    "one_level_up": (True, ("one_level_up.md",)),
+    "target_scale_sisr": (True, ("target_scale_sisr.md",)),
+    "correction_variants": (True, ("correction_variants.md",)),
+    "select_disr": (True, ("disr_selection.md",)),
+    "spectral_gaps": (True, ("spectral_gaps.md",)),
+}
+#: start processes or a cluster (the ``slow`` marker's meaning); still part of ``make test``
+SLOW = {"engine", "select_disr"}
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` under a private name.
+
+    The module is not put in ``sys.modules``: functions it ships to dask workers (engine.py) are
+    then pickled by value, as they are when the script runs as ``__main__``.
+    """
+    spec = importlib.util.spec_from_file_location(f"_xlstsr_benchmark_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def bench_env(monkeypatch: pytest.MonkeyPatch):
+    """Benchmarks import their siblings (``gain_bounds``) and set torch's thread count: the
+    folder goes on ``sys.path`` and the thread count is put back after the test."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.syspath_prepend(str(BENCH))
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def _params() -> list:
+    out = []
+    for name, (real, _) in SCRIPTS.items():
+        marks = [pytest.mark.slow] if name in SLOW else []
+        if real:  # the shared_data fixture is requested inside the test: mark it here
+            marks.append(pytest.mark.realdata)
+        out.append(pytest.param(name, real, id=name, marks=marks))
+    return out
+
+
+def test_every_script_is_covered():
+    """A new benchmark script gets a smoke test (or is named here as the lead's)."""
+    found = {p.stem for p in BENCH.glob("*.py")}
+    helpers = {"run_all", "gain_bounds", "accuracy_modis_aster"}
+    assert found - helpers == set(SCRIPTS)
+
+
+def test_run_all_lists_every_script():
+    """``make bench`` runs every script but the hours-long DISR selection."""
+    run_all = load_benchmark("run_all")
+    listed = set(run_all.SCRIPTS) | set(run_all.MANUAL)
+    assert listed == {f"{n}.py" for n in SCRIPTS} | {"accuracy_modis_aster.py"}
+
+
+@pytest.mark.parametrize(("name", "real"), _params())
+def test_smoke(name: str, real: bool, tmp_path: Path, request: pytest.FixtureRequest, bench_env,
+               monkeypatch: pytest.MonkeyPatch):
+    if real:  # the scripts find the data through xlstsr.datasets.data_root ($XLSTSR_DATA)
+        monkeypatch.setenv("XLSTSR_DATA", str(request.getfixturevalue("shared_data")))
+    module = load_benchmark(name)
+    assert module.main(["--smoke", "--out", str(tmp_path)]) == 0
+    for fname in SCRIPTS[name][1]:
+        assert (tmp_path / fname).is_file(), f"{name}.py --smoke wrote no {fname}"
+    text = (tmp_path / SCRIPTS[name][1][0]).read_text()
+    assert "--smoke" in text  # a smoke table says so, and is never mistaken for a result
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(rows) >= 3 and rows[1].startswith("|---"), f"{name}.py wrote no table"
