@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,lightning
 
-.PHONY: demo test bench lint weights clean
+.PHONY: demo test bench lint docs weights clean
 
 # The venv is rebuilt when pyproject.toml is newer than the last install.
 $(STAMP): pyproject.toml
@@ -23,6 +23,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+# the user guide and the API reference from the numpydoc docstrings; warnings are errors
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/contents.html"
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check xlstsr tests benchmarks scripts
 
@@ -31,4 +36,4 @@ weights: $(STAMP)
 	$(PY) scripts/train_bundled.py
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .hypothesis
+	rm -rf $(VENV) demo_output .pytest_cache .hypothesis docs/_build docs/api/generated

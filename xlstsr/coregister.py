@@ -161,7 +161,7 @@ def estimate_offset(
         default: radiance when it looks like Kelvin.
     min_pixels, max_uncertainty, min_correlation
         Reliability checks: LST pixels compared, standard error of the shift (fine pixels of the
-        nested grid), |correlation| at the estimate.
+        nested grid), the absolute correlation at the estimate.
     errors : {"raise", "warn", "ignore"}
         What an unreliable estimate does: raise :class:`~xlstsr.errors.CoregistrationError`,
         warn, or only set ``reliable`` to False.
