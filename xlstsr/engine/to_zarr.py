@@ -11,8 +11,10 @@ as an uninterrupted run's. ``xr.open_zarr`` ignores the side group.
 
 The store's attributes hold a fingerprint of the arguments (factor, method and its options -
 including a torch model's weights hash -, time chunk, xlstsr version) and of the input's and
-guide's metadata (dims, shape, dtype, coordinates, CRS, transform, attrs; pixel values are not
-read). ``mode="resume"`` refuses a store whose fingerprint differs.
+guide's metadata (dims, shape, dtype, coordinates, CRS, transform, attrs) and values: a checksum
+of eight sampled chunks of each (:func:`data_digest`; first, last and evenly spread), so that an
+input with the same metadata but other values (a re-processed cube) is refused. Only those chunks
+are read. ``mode="resume"`` refuses a store whose fingerprint differs.
 
 Memory is set by the chunks, not the length of the cube: a region holds ``time_chunk`` steps and
 ``regions_in_flight`` regions (default: one per worker thread) are computed together.
@@ -41,19 +43,76 @@ from ..methods.base import UpscaleMethod
 from ..validate import select_lst, spatial_dims
 from .regions import parallelism, run_regions, trim_heap
 
-__all__ = ["array_fingerprint", "upscale_to_zarr"]
+__all__ = ["array_fingerprint", "data_digest", "upscale_to_zarr"]
 
 PROGRESS_GROUP = "xlstsr_progress"
 MODES = ("w-", "w", "resume")
 
 
-def array_fingerprint(da: xr.DataArray | xr.Dataset) -> str:
-    """SHA-256 (hex, 32 chars) of an array's metadata: dims, shape, dtype, coordinate values,
-    CRS, transform and attributes. Pixel values are not read (the array stays lazy)."""
+#: chunks of an input whose values enter the resume fingerprint (spread evenly over its chunks)
+FINGERPRINT_CHUNKS = 8
+#: in-memory inputs up to this size are hashed whole; larger ones in FINGERPRINT_CHUNKS slabs
+FINGERPRINT_WHOLE_BYTES = 64 * 1024**2
+
+
+def _sampled_blocks(data: Any, n: int) -> list[Any]:
+    """Up to ``n`` blocks of a dask array, the first and the last included, evenly spread over
+    its chunk grid (row-major), as lazy arrays."""
+    grid = data.numblocks
+    total = int(np.prod(grid)) if grid else 1
+    picks = np.unique(np.linspace(0, total - 1, min(n, total)).round().astype(int))
+    return [data.blocks[tuple(int(i) for i in np.unravel_index(p, grid))] for p in picks]
+
+
+def data_digest(da: xr.DataArray, n_chunks: int = FINGERPRINT_CHUNKS) -> str:
+    """SHA-256 (hex, 32 chars) of sampled values of an array: ``n_chunks`` of its dask chunks
+    (the first, the last and evenly spread ones; only those are read), or of an in-memory array
+    the whole of it up to 64 MiB, else ``n_chunks`` slabs along its first axis.
+
+    It tells two inputs with the same metadata apart when they differ in a sampled chunk (a
+    re-processed cube differs everywhere; an edit of one unsampled chunk is not seen). Cost:
+    reading ``n_chunks`` chunks and hashing them (SHA-256, about 0.5 GB/s): about 0.2 s for eight
+    (1, 1200, 1200) float32 chunks (46 MB, incompressible values) of a local Zarr store on a
+    2-core machine, as much as reading 16 such chunks; a fixed cost per run, whatever the length
+    of the cube.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> a = xr.DataArray(np.arange(6.0).reshape(2, 3)).chunk(1)
+    >>> data_digest(a) == data_digest(a.copy(data=a.data + 0)), data_digest(a) == data_digest(a + 1)
+    (True, False)
+    """
+    import dask
+
+    h = hashlib.sha256()
+    data = da.variable.data
+    if isinstance(data, dsa.Array):
+        blocks = dask.compute(*_sampled_blocks(data, n_chunks))
+    else:
+        arr = np.asarray(data)
+        if arr.nbytes <= FINGERPRINT_WHOLE_BYTES or arr.ndim == 0:
+            blocks = [arr]
+        else:
+            picks = np.unique(np.linspace(0, arr.shape[0] - 1, n_chunks).round().astype(int))
+            blocks = [arr[p] for p in picks]
+    for b in blocks:
+        b = np.ascontiguousarray(np.asarray(b))
+        h.update(repr((b.shape, str(b.dtype))).encode())
+        h.update(b.tobytes())
+    return h.hexdigest()[:32]
+
+
+def array_fingerprint(da: xr.DataArray | xr.Dataset, *, values: bool = True) -> str:
+    """SHA-256 (hex, 32 chars) of an array's metadata (dims, shape, dtype, coordinate values,
+    CRS, transform and attributes) and, with ``values``, of sampled pixel values
+    (:func:`data_digest`: a few chunks are read, the rest stays lazy)."""
     h = hashlib.sha256()
     objs = [da[v] for v in da.data_vars] if isinstance(da, xr.Dataset) else [da]
     for a in objs:
         h.update(repr((a.name, a.dims, a.shape, str(a.dtype))).encode())
+        if values:
+            h.update(data_digest(a).encode())
         for k in sorted(a.coords, key=str):
             c = a.coords[k]
             if c.ndim <= 1 and c.size <= 10_000_000:
@@ -96,6 +155,8 @@ def upscale_to_zarr(
     mask_out_of_range: bool = False,
     scale_correction: str | None = None,
     guide_offset: str | xr.Dataset = "check",
+    guide_time_tolerance: Any = None,
+    tile: int | str | None = "auto",
     mode: str = "w-",
     time_chunk: int | None = None,
     progress: bool = True,
@@ -110,7 +171,7 @@ def upscale_to_zarr(
         The LST cube (dask-backed or not), or a path to a Zarr store, a NetCDF file or a COG.
     store : path or zarr store
         Output Zarr v3 store (written with ``zarr_format=3, consolidated=False``).
-    factor, method, guide, variable, method_options, mask_out_of_range, scale_correction, guide_offset
+    factor, method, guide, variable, method_options, mask_out_of_range, scale_correction, guide_offset, guide_time_tolerance, tile
         As for :func:`xlstsr.upscale` (``method`` may be a method instance). The input is
         streamed (dask), so the default guide check reads nothing: pass ``guide_offset="auto"``
         to measure and correct a guide's offset from one time step.
@@ -118,7 +179,10 @@ def upscale_to_zarr(
         ``"w-"`` (default): fail if the store exists. ``"w"``: overwrite it. ``"resume"``:
         complete an interrupted run - only regions not yet marked done are computed; the store
         must have been started with the same arguments and input (else
-        :class:`~xlstsr.errors.XlstsrError`); an absent store is started afresh.
+        :class:`~xlstsr.errors.XlstsrError`); an absent store is started afresh. The input is
+        recognised by its metadata and a checksum of eight of its chunks (and the guide's),
+        read once per call (:func:`data_digest`: about 0.2 s for eight 1200 x 1200 float32
+        chunks of a local Zarr store).
     time_chunk : int, optional
         Time steps per region and per Zarr chunk (default: the input's time chunk, or 1).
         Memory scales with it, not with the length of the cube.
@@ -160,7 +224,9 @@ def upscale_to_zarr(
     src = open_path(source) if not isinstance(source, (xr.DataArray, xr.Dataset)) else source
     lst, guide = select_lst(src, variable, guide)
     up_kw = {"mask_out_of_range": mask_out_of_range, "scale_correction": scale_correction,
-             "guide_offset": guide_offset}
+             "guide_offset": guide_offset, "tile": tile}
+    if guide_time_tolerance is not None:  # absent from older fingerprints: only when given
+        up_kw["guide_time_tolerance"] = guide_time_tolerance
     m = get_method(method, **dict(method_options or {}))
     ydim, xdim = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ydim, xdim)]

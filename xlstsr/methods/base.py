@@ -31,6 +31,8 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from ..errors import MethodOptionError
+
 __all__ = [
     "UpscaleMethod",
     "available_methods",
@@ -74,6 +76,12 @@ class UpscaleMethod:
         """Receptive field in coarse pixels: an output pixel depends on inputs this far away."""
         return 2
 
+    def tile_size(self, factor: int) -> int | None:
+        """Spatial tile (coarse pixels) the engine splits larger chunks into, or None to keep
+        the input's chunks. A method whose cost per pixel grows with the block (large per-layer
+        buffers) asks for tiles."""
+        return None
+
     def upscale_block(
         self,
         lst: np.ndarray,
@@ -104,6 +112,17 @@ class UpscaleMethod:
     def describe(self) -> dict[str, Any]:
         """Options that identify this configuration (written into provenance attributes)."""
         return {}
+
+    def guide_statistics(self) -> dict[str, Any] | None:
+        """What the method expects of its guide, or None (no expectation).
+
+        A method trained on guides of a given scale (a torch model normalising its guide)
+        returns per-channel ``{"mean": [...], "std": [...], "names": [...]}``;
+        :func:`xlstsr.upscale` then refuses a guide far from them
+        (:func:`xlstsr.guide.check_guide_values`: NDVI in percent, reflectance digital numbers).
+        Regression sharpeners (TsHARP, DMS) fit the guide on each scene and need none.
+        """
+        return None
 
     # -- heavy state shipped once to workers (torch weights); none by default ------------------
     def state_key(self) -> str | None:
@@ -146,14 +165,50 @@ def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
     """Instantiate a registered method by name (or pass an instance through)."""
     if isinstance(method, UpscaleMethod):
         if options:
-            raise TypeError("options cannot be given together with a method instance")
+            raise MethodOptionError(
+                f"options {sorted(options)} cannot be given together with a method instance: "
+                "pass them to its constructor, or give the method by name"
+            )
         return method
     if method not in _REGISTRY:
         raise ValueError(
             f"unknown method {method!r}; available: {available_methods()}. "
             "Register new ones with `xlstsr.register_method`."
         )
+    cls = _REGISTRY[method]
+    accepted = _accepted_options(cls)
+    if accepted is not None:
+        unknown = sorted(k for k in options if k not in accepted)
+        if unknown:
+            raise MethodOptionError(_option_message(method, unknown, accepted))
     try:
-        return _REGISTRY[method](**options)
+        return cls(**options)
     except TypeError as err:
-        raise TypeError(f"bad options for method {method!r}: {err}") from err
+        raise MethodOptionError(f"bad options for method {method!r}: {err}") from err
+
+
+def _accepted_options(cls: type) -> set[str] | None:
+    """Keyword options of a method's constructor, or None when it takes ``**kwargs``."""
+    import inspect
+
+    if cls.__init__ is object.__init__:
+        return set()
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return {n for n, p in params.items() if n != "self" and p.kind is not p.VAR_POSITIONAL}
+
+
+def _option_message(method: str, unknown: list[str], accepted: set[str]) -> str:
+    takes = f"it takes {sorted(accepted)}" if accepted else "it takes no options"
+    msg = f"method {method!r} has no option {', '.join(map(repr, unknown))}: {takes}."
+    if "conserve" in unknown:
+        keeps = sorted(n for n, c in _REGISTRY.items() if "conserve" in (_accepted_options(c) or ()))
+        msg += (
+            f" It does not make its output's radiometric aggregate equal the input; methods that "
+            f"can: {keeps} (`conserve=True`)."
+        )
+    return msg

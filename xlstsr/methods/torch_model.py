@@ -44,12 +44,67 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CheckpointError, XlstsrError
+from ..errors import CheckpointError, DeviceError, XlstsrError
 from ..kernels.interp import fill_gaps
 from ..nn import runtime
 from .base import UpscaleMethod
 
-__all__ = ["TorchModelMethod", "fill_guide", "resolve_model"]
+__all__ = ["TORCH_TILE", "TorchModelMethod", "check_device", "fill_guide", "resolve_model"]
+
+
+def _distributed_client() -> bool:
+    try:
+        from distributed import get_client
+
+        get_client()
+        return True
+    except Exception:
+        return False
+
+
+def check_device(device: str) -> str:
+    """``device`` if torch can use it here, else :class:`~xlstsr.errors.DeviceError` naming the
+    fix. ``"auto"`` always passes. With an active ``dask.distributed`` client the CUDA check is
+    left to the workers (they may have GPUs this process lacks).
+
+    Examples
+    --------
+    >>> check_device("cpu")
+    'cpu'
+    >>> check_device("gpu")
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.DeviceError: unknown torch device 'gpu' ...
+    """
+    import torch
+
+    device = str(device)
+    if device == "auto":
+        return device
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise DeviceError(
+            f"unknown torch device {device!r} ({err}); use 'auto' (a GPU when there is one), "
+            "'cpu', 'cuda' or 'cuda:N'."
+        ) from err
+    if dev.type == "cuda" and not _distributed_client():
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"device {device!r} asks for a GPU, but torch sees none here (torch "
+                f"{torch.__version__}, built with CUDA {torch.version.cuda}); use device='auto' "
+                "(the GPU when there is one, else the CPU) or device='cpu'."
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise DeviceError(
+                f"device {device!r} does not exist: torch sees {count} GPU(s) (cuda:0 to "
+                f"cuda:{count - 1}); pick one of those, or device='auto'."
+            )
+    return device
+
+#: spatial tile (coarse pixels) of torch models in the engine (measured: benchmarks/engine.py)
+TORCH_TILE = 128
 
 
 def resolve_model(model: Any) -> tuple[Any, str | None]:
@@ -155,7 +210,7 @@ class TorchModelMethod(UpscaleMethod):
         self.spatially_local = bool(getattr(model, "spatially_local", True))
         self.guide_fill_value = float(getattr(model, "guide_fill_value", 0.0))
         self.accepts_nan_guide = bool(getattr(model, "accepts_nan_guide", False))
-        self.device = str(device)
+        self.device = check_device(device)
         self.batch_size = None if batch_size is None else int(batch_size)
         self.num_threads = None if num_threads is None else int(num_threads)
         rf = getattr(model, "receptive_field", None)
@@ -166,11 +221,18 @@ class TorchModelMethod(UpscaleMethod):
         self.receptive_field = int(rf)
         self.model_class = f"{type(model).__module__}.{type(model).__qualname__}"
         self.weights_hash = runtime.weights_hash(model)
+        self._guide_stats = _guide_statistics(model, self.n_guide)
         self._local_model = model  # in-process only; dropped when pickled
 
     @property
     def needs_guide(self) -> bool:
         return self.n_guide > 0
+
+    def guide_statistics(self) -> dict[str, Any] | None:
+        """The per-channel guide mean and std the model normalises with (its ``guide_mean`` /
+        ``guide_std`` buffers, or its checkpoint's ``normalisation`` metadata), with the input
+        names of its checkpoint; None for a model that records none."""
+        return None if self._guide_stats is None else dict(self._guide_stats)
 
     # -- pickling / tokenizing: a few bytes, never the module ------------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -224,7 +286,16 @@ class TorchModelMethod(UpscaleMethod):
                 "xlstsr.upscale / xlstsr.engine.upscale_array, which ship them once."
             )
 
-        return runtime.cached_model(self.weights_hash, dev, load)
+        try:
+            return runtime.cached_model(self.weights_hash, dev, load)
+        except (RuntimeError, AssertionError) as err:
+            if "cuda" in str(dev) or "CUDA" in str(err):
+                raise DeviceError(
+                    f"the model cannot be put on device {dev!r} in this process ({type(err).__name__}: "
+                    f"{str(err)[:200]}); use device='auto' or device='cpu', or run on workers with "
+                    "a GPU."
+                ) from err
+            raise
 
     # -- UpscaleMethod ---------------------------------------------------------------------------
     def _check_factor(self, factor: int) -> None:
@@ -238,6 +309,22 @@ class TorchModelMethod(UpscaleMethod):
         self._check_factor(factor)
         return self.receptive_field
 
+    def channel_message(self, got: int) -> str:
+        """What to say when ``got`` guide channels reach a model that takes :attr:`n_guide`."""
+        names = (self._guide_stats or {}).get("names") or []
+        which = f" {names}" if names else ""
+        return (
+            f"the model takes {self.n_guide} guide channel(s){which}, but the guide has {got}: "
+            "pass exactly the bands it was trained with, in that order (a multi-band raster's "
+            "'band' dim and the entries of a guide list or dict each count as one channel; "
+            "select one with `guide.sel(band=1)`)."
+        )
+
+    def tile_size(self, factor: int) -> int | None:
+        # per-layer tensors of whole images are freshly allocated and page-faulted: 128-px tiles
+        # with a receptive-field halo ran about 2x faster here (docs/results/engine.md)
+        return TORCH_TILE
+
     def upscale_block(self, lst, valid, guide, factor):
         import torch
 
@@ -249,10 +336,7 @@ class TorchModelMethod(UpscaleMethod):
                     "resolution): pass `guide=...`."
                 )
             if guide.shape[1] != self.n_guide:
-                raise XlstsrError(
-                    f"the model expects {self.n_guide} guide channel(s), got {guide.shape[1]}; "
-                    "pass the bands it was trained with."
-                )
+                raise XlstsrError(self.channel_message(guide.shape[1]))
         model = self.model()
         dev = torch.device(runtime.resolve_device(self.device))
         runtime.set_task_threads(self.num_threads)
@@ -286,3 +370,26 @@ class TorchModelMethod(UpscaleMethod):
             "receptive_field": self.receptive_field,
             "receptive_field_measured": self.receptive_field_measured,
         }
+
+
+def _guide_statistics(model: Any, n_guide: int) -> dict[str, Any] | None:
+    """The guide normalisation a model records, as :meth:`TorchModelMethod.guide_statistics`."""
+    if not n_guide:
+        return None
+    meta = dict(getattr(model, "metadata", {}) or {})
+    norm = None
+    if hasattr(model, "normalisation"):
+        try:
+            norm = model.normalisation()
+        except Exception:
+            norm = None
+    norm = norm or meta.get("normalisation")
+    if not isinstance(norm, dict):
+        return None
+    mean, std = norm.get("guide_mean"), norm.get("guide_std")
+    if mean is None or std is None or len(mean) < n_guide or len(std) < n_guide:
+        return None
+    inputs = list(meta.get("inputs") or [])
+    names = [str(v) for v in inputs[1:1 + n_guide]] or [f"guide{i}" for i in range(n_guide)]
+    return {"mean": [float(v) for v in mean[:n_guide]], "std": [float(v) for v in std[:n_guide]],
+            "names": names}
