@@ -12,10 +12,27 @@ import xarray as xr
 from ._version import __version__
 from .engine.blocks import upscale_array
 from .grid import fine_grid, with_grid
-from .guide import GuideLike, check_alignment, prepare_guide, to_stack
+from .guide import (
+    GuideLike,
+    check_alignment,
+    check_guide_values,
+    georeference_guide,
+    prepare_guide,
+    to_stack,
+)
 from .methods import get_method
 from .methods.base import UpscaleMethod
-from .validate import check_factor, prepare_lst, select_lst, spatial_dims
+from .errors import XlstsrError
+from .validate import (
+    MAX_FACTOR,
+    check_factor,
+    check_output,
+    check_output_size,
+    prepare_lst,
+    select_lst,
+    spatial_dims,
+    spatial_names,
+)
 
 __all__ = ["upscale"]
 
@@ -31,6 +48,9 @@ def upscale(
     mask_out_of_range: bool = False,
     scale_correction: str | None = None,
     guide_offset: str | xr.Dataset = "check",
+    guide_time_tolerance: Any = None,
+    keep_attrs: bool = True,
+    tile: int | str | None = "auto",
     **options: Any,
 ) -> xr.DataArray:
     """Super-resolve LST by an integer ``factor`` with a registered method.
@@ -67,6 +87,22 @@ def upscale(
         one time step); ``"ignore"`` skips it; an :func:`xlstsr.estimate_offset` result is
         applied. The check reads one window of at most 96 x 96 LST pixels (about 0.3 s here):
         pass ``"ignore"`` for many small scenes whose guide is known to be aligned.
+    guide_time_tolerance : str, timedelta or number, optional
+        How a guide with a time dim is matched with the LST's steps: by label, never by
+        position (:func:`xlstsr.guide.match_steps`). Default: equal labels. A duration such as
+        ``"16D"`` takes, for each LST date, the latest guide step at most that long before it
+        (a 16-day composite labelled by the first day of its period). A guide time dim the LST
+        lacks is refused (:class:`~xlstsr.errors.GuideTimeError`), not made into bands.
+    keep_attrs : bool
+        Keep the input's attributes (``source``, ``platform``...) on the result, except those
+        that describe how the input was stored (``scale_factor``, ``_FillValue``,
+        ``valid_range``...) or its grid (``AREA_OR_POINT``); the CF and provenance attributes
+        below replace theirs. False: only the attributes below.
+    tile : int, "auto" or None
+        Spatial tile of the engine in coarse pixels (chunks larger than it are split, a large
+        in-memory input is tiled): ``"auto"`` asks the method (128 for torch models, which run
+        about twice as fast on tiles than on whole images; whole chunks for the others); None
+        keeps the input's chunks. Results do not depend on it (halos make seams exact).
     **options
         Shorthand for ``method_options`` (``upscale(lst, 4, "dms", guide=ndvi, gain=0.5)``);
         merged into it.
@@ -76,8 +112,20 @@ def upscale(
     DataArray
         Fine LST in Kelvin on the grid ``factor`` times finer with the same bounds, CRS and
         transform written, CF attributes and provenance (``xlstsr_method``, ``xlstsr_factor``,
-        ``xlstsr_version``). Lazy if the input is dask-backed. Output pixels are NaN exactly
+        ``xlstsr_version``, ``xlstsr_options`` as JSON, ``history``). Lazy if the input is dask-backed. Output pixels are NaN exactly
         where their coarse pixel is a gap.
+
+    Raises
+    ------
+    XlstsrError
+        Every input problem, with what is wrong and how to fix it (subclasses in
+        :mod:`xlstsr.errors`): the input's checks (:func:`xlstsr.validate.prepare_lst`:
+        georeferencing, units, scale, undeclared fill values, physical range), a factor above
+        :data:`~xlstsr.validate.MAX_FACTOR` or a result too large for memory, options the method
+        does not take, a guide whose steps do not match the LST's, whose channels or scale are
+        not what the model was trained on (:func:`xlstsr.guide.check_guide_values`), and an
+        output that is not physical (:func:`xlstsr.validate.check_output`, every method). On
+        dask inputs the value checks raise when the result is computed.
 
     Examples
     --------
@@ -90,10 +138,11 @@ def upscale(
     ((3, 256, 256), (3, 64, 64))
     """
     lst, guide = select_lst(lst, variable, guide)
-    factor = check_factor(factor)
+    factor = check_factor(factor, maximum=MAX_FACTOR)
+    names = spatial_names(lst)  # lat/lon dims: renamed y/x inside, given back to the output
     m = get_method(method, **{**dict(method_options or {}), **options})
     if m.needs_guide and guide is None:
-        raise ValueError(
+        raise XlstsrError(
             f"method {m.name!r} needs a fine guide (e.g. NDVI at 250 m): pass `guide=ndvi`."
         )
     cguide = guide if scale_correction is not None else None  # the correction's law may use it
@@ -103,35 +152,95 @@ def upscale(
         guide = None
     kelvin = prepare_lst(lst, mask_out_of_range=mask_out_of_range)
     if guide is not None:
-        guide = check_alignment(guide, kelvin, guide_offset)
+        guide = check_alignment(georeference_guide(guide), kelvin, guide_offset)
     ydim, xdim = spatial_dims(kelvin)
     data, lead = to_stack(kelvin)
-    gdata = prepare_guide(guide, kelvin, factor, lead) if guide is not None else None
-    out = upscale_array(m, data, gdata, factor)
+    check_output_size(data, factor)
+    gdata = None
+    if guide is not None:
+        gdata = prepare_guide(guide, kelvin, factor, lead, time_tolerance=guide_time_tolerance)
+        n_guide = getattr(m, "n_guide", None)
+        if n_guide is not None and gdata.shape[1] != n_guide:
+            message = getattr(m, "channel_message", None)
+            raise XlstsrError(
+                message(gdata.shape[1]) if message else
+                f"method {m.name!r} takes {n_guide} guide channel(s), the guide has "
+                f"{gdata.shape[1]}; pass the bands it expects."
+            )
+        gdata = check_guide_values(gdata, m.guide_statistics())
+    out = upscale_array(m, data, gdata, factor, tile=tile)
     if scale_correction is not None:
         from .correction import apply_scale_correction
 
         if gdata is not None:  # already aligned for the method
             cg = gdata
         else:
-            cg = prepare_guide(cguide, kelvin, factor, lead) if cguide is not None else None
+            cg = None
+            if cguide is not None:
+                cg = prepare_guide(georeference_guide(cguide), kelvin, factor, lead,
+                                   time_tolerance=guide_time_tolerance)
         out = apply_scale_correction(out, data, cg, factor, scale_correction)
+    out = check_output(out, data, m.name, guided=gdata is not None)
     fy, fx, ft = fine_grid(kelvin, factor)
     shape = (*tuple(kelvin.sizes[d] for d in lead), fy.size, fx.size)
     out = out.reshape(shape) if not isinstance(out, dsa.Array) else out.reshape(shape, merge_chunks=True)
     template = kelvin.transpose(*lead, ydim, xdim)
     result = with_grid(out, template, fy, fx, ft, (*lead, ydim, xdim))
+    if names:
+        back = {v: k for k, v in names.items()}
+        result = result.rename(back).rio.set_spatial_dims(x_dim=back["x"], y_dim=back["y"])
     result.name = lst.name
-    result.attrs = {
+    result.attrs = provenance_attrs(
+        lst.attrs if keep_attrs else {}, m, factor, scale_correction, history=lst.attrs.get("history")
+    )
+    return result
+
+
+#: input attributes that describe the stored values or the grid, not the field: never kept
+_STORAGE_ATTRS = frozenset({
+    "scale_factor", "add_offset", "_FillValue", "missing_value", "fill_value", "nodata",
+    "valid_range", "valid_min", "valid_max", "actual_range", "_Unsigned", "dtype",
+    "grid_mapping", "coordinates", "AREA_OR_POINT", "calibrated_nt", "scale_factor_err",
+    "add_offset_err", "Number Type", "units", "standard_name", "long_name",
+})
+
+
+def provenance_attrs(
+    kept: Mapping[Hashable, Any],
+    method: UpscaleMethod,
+    factor: int,
+    scale_correction: str | None,
+    *,
+    history: Any = None,
+) -> dict[str, Any]:
+    """Attributes of an upscaled field: ``kept`` input attributes, CF, provenance (JSON values).
+
+    Every value is a string or a number, so that Zarr, NetCDF and GeoTIFF writers keep them;
+    ``xlstsr_options`` is JSON (``json.loads`` gives the method's options back).
+
+    Examples
+    --------
+    >>> import json
+    >>> from xlstsr.methods import get_method
+    >>> a = provenance_attrs({"source": "MOD11A1", "scale_factor": 0.02}, get_method("dms"), 4, None)
+    >>> a["source"], "scale_factor" in a, json.loads(a["xlstsr_options"])["gain"] > 0
+    ('MOD11A1', False, True)
+    """
+    import json
+
+    options = json.dumps(method.describe(), sort_keys=True, default=repr)
+    attrs = {str(k): v for k, v in kept.items() if str(k) not in _STORAGE_ATTRS}
+    attrs.update({
         "standard_name": "surface_temperature",
         "long_name": "land surface temperature (super-resolved)",
         "units": "K",
-        "xlstsr_method": m.name,
-        "xlstsr_factor": factor,
+        "xlstsr_method": method.name,
+        "xlstsr_factor": int(factor),
         "xlstsr_version": __version__,
-        "xlstsr_options": repr(m.describe()),
+        "xlstsr_options": options,
         "xlstsr_scale_correction": str(scale_correction).lower(),
-        "history": (str(lst.attrs.get("history", "")) + "\n" if lst.attrs.get("history") else "")
-        + f"xlstsr {__version__}: upscale(factor={factor}, method={m.name!r})",
-    }
-    return result
+        "history": (str(history) + "\n" if history else "")
+        + f"xlstsr {__version__}: upscale(factor={factor}, method={method.name!r}, "
+        f"options={options})",
+    })
+    return attrs
