@@ -192,3 +192,16 @@ def test_output_compression_default_and_override(tmp_path):
     assert zarr.open_group(tmp_path / "b.zarr")["lst_1km"].compressors == ()
     with pytest.raises(ValueError, match="compressors"):
         xlstsr.upscale_to_zarr(lst, tmp_path / "c.zarr", factor=4, progress=False, compressors="fast")
+
+
+def test_regions_are_logged_with_time_and_cloudy_ones_counted(tmp_path, caplog):
+    import logging
+
+    da = xlstsr.datasets.sample_scene(n_times=3, size=32, seed=1)["lst_1km"].copy()
+    da[1] = np.nan  # a fully cloudy day
+    with caplog.at_level(logging.INFO, logger="xlstsr.engine.to_zarr"):
+        xlstsr.upscale_to_zarr(da, tmp_path / "c.zarr", 2, time_chunk=1, progress=False)
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("written in" in m for m in lines) == 3
+    assert sum("no valid pixel" in m for m in lines) == 1
+    assert "1 without valid pixels" in lines[-1]

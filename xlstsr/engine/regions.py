@@ -67,9 +67,12 @@ def trim_heap() -> None:
         _MALLOC_TRIM(0)
 
 
-def run_regions(todo: list[int], write: Callable[[int], Any], mark: Callable[[int], None], k: int) -> None:
+def run_regions(
+    todo: list[int], write: Callable[[int], Any], mark: Callable[[int, Any], None], k: int
+) -> None:
     """Compute the region writes ``write(i)`` for ``i`` in ``todo``, at most ``k`` at a time,
-    calling ``mark(i)`` as each one completes (not in batches: no barrier between regions).
+    calling ``mark(i, result)`` as each one completes (not in batches: no barrier between
+    regions); ``result`` is what the computed ``write(i)`` returns.
 
     - distributed client: futures, refilled as they complete;
     - threaded scheduler (the default): ``k`` Python threads each computing a region with the
@@ -87,8 +90,8 @@ def run_regions(todo: list[int], write: Callable[[int], Any], mark: Callable[[in
         futures = {client.compute(write(i)): i for i in itertools.islice(pending, k)}
         ac = as_completed(list(futures))
         for fut in ac:
-            fut.result()  # raises the region's error, if any
-            mark(futures.pop(fut))
+            res = fut.result()  # raises the region's error, if any
+            mark(futures.pop(fut), res)
             nxt = next(pending, None)
             if nxt is not None:
                 f = client.compute(write(nxt))
@@ -96,8 +99,7 @@ def run_regions(todo: list[int], write: Callable[[int], Any], mark: Callable[[in
                 ac.add(f)
     elif k == 1 or sched in ("sync", "synchronous", "single-threaded"):
         for i in todo:
-            write(i).compute(scheduler="sync")
-            mark(i)
+            mark(i, write(i).compute(scheduler="sync"))
     elif sched in (None, "threads", "threading") and len(todo) >= k:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -112,8 +114,8 @@ def run_regions(todo: list[int], write: Callable[[int], Any], mark: Callable[[in
                 while running:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in finished:
-                        fut.result()
-                        mark(running.pop(fut))
+                        res = fut.result()
+                        mark(running.pop(fut), res)
                         nxt = next(pending, None)
                         if nxt is not None:
                             running[submit(nxt)] = nxt
@@ -123,6 +125,5 @@ def run_regions(todo: list[int], write: Callable[[int], Any], mark: Callable[[in
     else:
         for s in range(0, len(todo), k):
             batch = todo[s : s + k]
-            dask.compute(*[write(i) for i in batch])
-            for i in batch:
-                mark(i)
+            for i, res in zip(batch, dask.compute(*[write(i) for i in batch])):
+                mark(i, res)

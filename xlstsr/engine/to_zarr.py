@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
@@ -40,12 +43,19 @@ from ..io.formats import open_path
 from ..io.zarr import store_exists, zarr_compressors
 from ..methods import get_method
 from ..methods.base import UpscaleMethod
-from ..validate import select_lst, spatial_dims
+from ..validate import decode_lst, select_lst, spatial_dims
 from .regions import parallelism, run_regions, trim_heap
 
 __all__ = ["array_fingerprint", "data_digest", "upscale_to_zarr"]
 
+log = logging.getLogger(__name__)
+
 PROGRESS_GROUP = "xlstsr_progress"
+
+
+def _region_result(_stored: Any, held_data: Any) -> bool:
+    """What a region's computation returns: whether its output holds a valid pixel."""
+    return bool(held_data)
 MODES = ("w-", "w", "resume")
 
 
@@ -340,20 +350,41 @@ def upscale_to_zarr(
     if target.dtype != data.dtype:  # pragma: no cover - xarray keeps float32/float64 as is
         data = data.astype(target.dtype)
 
-    def write(i: int) -> Any:  # the lazy write of region i
-        a, b = regions[i]
-        if tdim is None:
-            return dsa.store(data, target, lock=False, compute=False)
-        sel = (slice(a, b), slice(None), slice(None))
-        return dsa.store(data[a:b], target, regions=sel, lock=False, compute=False)
+    observed = decode_lst(lst, mask_out_of_range=mask_out_of_range).transpose(
+        *([tdim] if tdim else []), ydim, xdim).variable.data
+    started: dict[int, float] = {}
+    cloudy: list[int] = []
 
-    def mark(i: int) -> None:
+    def write(i: int) -> Any:  # the lazy write of region i, returning whether it held data
+        a, b = regions[i]
+        started[i] = time.perf_counter()
+        if tdim is None:
+            store = dsa.store(data, target, lock=False, compute=False)
+        else:
+            sel = (slice(a, b), slice(None), slice(None))
+            store = dsa.store(data[a:b], target, regions=sel, lock=False, compute=False)
+        # whether the region's input holds a valid pixel (its input chunks are read again:
+        # cheap next to the method; the output of a stored graph is not shared with a reduction)
+        held = dsa.isfinite(observed if tdim is None else observed[a:b]).any()
+        return dask.delayed(_region_result, pure=True)(store, held)
+
+    def mark(i: int, held_data: Any) -> None:
         done_arr[i] = 1  # the marker is written only after the region's data
+        if not held_data:
+            cloudy.append(i)
         bar.update(1)
+        bar.set_postfix(all_cloud=len(cloudy), refresh=False)
+        a, b = regions[i]
+        log.info("region %d/%d (steps %d-%d) written in %.2f s%s", i + 1, len(regions), a, b - 1,
+                 time.perf_counter() - started.pop(i, time.perf_counter()),
+                 "" if held_data else " (no valid pixel: all cloud or fill)")
         trim_heap()
 
+    t_run = time.perf_counter()
     try:
         run_regions(todo, write, mark, k)
     finally:
         bar.close()
+    log.info("upscale_to_zarr: %d regions in %.1f s (%d already done, %d without valid pixels)",
+             len(todo), time.perf_counter() - t_run, len(regions) - len(todo), len(cloudy))
     return xr.open_zarr(store, consolidated=False, decode_coords="all")[vname]
