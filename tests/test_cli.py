@@ -1,8 +1,9 @@
-"""The command line: demo and upscale."""
+"""The command line: demo, upscale (Zarr/NetCDF/COG in and out), evaluate, scaling; user errors."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import rioxarray
 import xarray as xr
 
@@ -71,3 +72,167 @@ def test_upscale_with_guide_and_scale_correction(tmp_path, scene):
     np.testing.assert_allclose(got, want.values, rtol=0, atol=1e-3)
     plain = xlstsr.upscale(lst, 4, "tsharp", guide=scene["ndvi_250m"]).values
     assert np.nanmax(np.abs(plain - want.values)) > 1e-3  # the correction did something here
+
+
+# -- users' workflows on real data (issue 15) -----------------------------------------------------
+
+
+def run(capsys, *argv):
+    """``xlstsr argv...``: (exit status, stdout, stderr)."""
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def pair(shared_data):
+    """A real MODIS/ASTER pair: 1 km LST, 250 m NDVI (not exactly nested), ASTER K x 10."""
+    root = shared_data / "modis_aster"
+    return {k: root / f"001_{k}.tif" for k in ("modis_lst_1km", "modis_ndvi_250m", "aster_lst_250m")}
+
+
+def test_version_and_help_show_defaults_and_choices(capsys):
+    import xlstsr
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"xlstsr {xlstsr.__version__}"
+    with pytest.raises(SystemExit):
+        main(["upscale", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 4)" in text and "(default: bicubic)" in text and "(default: threads)" in text
+    assert "{" + ",".join(xlstsr.available_methods()) + "}" in text
+    for option in ("--checkpoint", "--conserve", "--chunks", "--scheduler", "--units", "--nodata"):
+        assert option in text
+    for command in ("evaluate", "scaling"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert ".csv" in capsys.readouterr().out
+
+
+def test_upscale_zarr_round_trip_with_crs_and_zarr_guide(shared_data, pair, tmp_path, capsys):
+    """Zarr in, Zarr out (xlstsr's own output read back with its CRS), a Zarr guide, .nc/.tif out."""
+    import xlstsr
+
+    lst = rioxarray.open_rasterio(pair["modis_lst_1km"], masked=True).squeeze(drop=True)
+    ndvi = rioxarray.open_rasterio(pair["modis_ndvi_250m"], masked=True).squeeze(drop=True)
+    lst.to_dataset(name="LST").to_zarr(tmp_path / "in.zarr", zarr_format=3, consolidated=False)
+    ndvi.to_dataset(name="ndvi").to_zarr(tmp_path / "ndvi.zarr", zarr_format=3, consolidated=False)
+    argv = ["upscale", tmp_path / "in.zarr", tmp_path / "out.zarr", "--method", "tsharp",
+            "--guide", tmp_path / "ndvi.zarr", "--chunks", "32", "--scheduler", "sync", "--quiet"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "wrote" in out
+    sr = xr.open_zarr(tmp_path / "out.zarr", consolidated=False, decode_coords="all")["LST"]
+    want = xlstsr.upscale(lst, 4, "tsharp", guide=ndvi)
+    np.testing.assert_allclose(sr.values, want.values, rtol=0, atol=1e-4)
+    assert sr.rio.crs == lst.rio.crs and sr.attrs["xlstsr_method"] == "tsharp"
+    # xlstsr's own output as input: CRS read back, provenance history continued
+    assert run(capsys, "upscale", tmp_path / "out.zarr", tmp_path / "x2.nc", "--factor", "2")[0] == 0
+    nc = xr.open_dataset(tmp_path / "x2.nc", decode_coords="all")["LST"]
+    assert nc.shape == (512, 512) and nc.rio.crs == lst.rio.crs
+    assert nc.attrs["history"].count("xlstsr") == 2
+    assert run(capsys, "upscale", tmp_path / "x2.nc", tmp_path / "x2.tif", "--factor", "2")[0] == 0
+    with rioxarray.open_rasterio(tmp_path / "x2.tif") as tif:
+        assert tif.shape[-2:] == (1024, 1024) and tif.rio.crs == lst.rio.crs
+    # the same arguments again: refused, nothing changed; --overwrite replaces
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "exists" in err and len(err.strip().splitlines()) == 1
+
+
+def test_upscale_declares_units_and_nodata_of_a_real_seviri_series(shared_data, tmp_path, capsys):
+    """SEVIRI LST in degrees Celsius with an undeclared -80 fill: declared on the command line."""
+    import xlstsr
+
+    src = next((shared_data / "seviri_athens").glob("*.tif"))
+    dst = tmp_path / "athens.nc"
+    code, _, err = run(capsys, "upscale", src, dst, "--factor", "2", "--units", "degC",
+                       "--nodata", "-80", "--chunks", "band=-1")  # 96 bands = times, one chunk
+    assert code == 0, err
+    got = xr.open_dataset(dst, decode_coords="all")
+    got = got[next(iter(got.data_vars))]
+    raw = rioxarray.open_rasterio(src)
+    want = xlstsr.upscale(raw.where(raw != -80).assign_attrs(units="degC"), 2)
+    np.testing.assert_allclose(got.values, want.values, rtol=0, atol=1e-4)
+    assert np.isnan(got.values).mean() > 0.3  # the fill is a gap, not 193 K
+    assert 280 < float(got.mean()) < 330 and got.attrs["units"] == "K"
+
+
+def test_evaluate_and_scaling_subcommands_on_a_real_pair(pair, tmp_path, capsys):
+    import pandas as pd
+
+    import xlstsr
+
+    sr_path = tmp_path / "sr.tif"
+    assert run(capsys, "upscale", pair["modis_lst_1km"], sr_path)[0] == 0
+    opts = ["--reference-scale", "0.1", "--reference-nodata", "0", "--erode", "3",
+            "--valid-min", "230"]
+    code, out, err = run(capsys, "evaluate", sr_path, pair["aster_lst_250m"], tmp_path / "s.csv",
+                         "--coarse", pair["modis_lst_1km"], *opts)
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "s.csv")
+    sr = rioxarray.open_rasterio(sr_path).squeeze(drop=True)
+    aster = rioxarray.open_rasterio(pair["aster_lst_250m"]).squeeze(drop=True)
+    lst = rioxarray.open_rasterio(pair["modis_lst_1km"], masked=True).squeeze(drop=True)
+    want = xlstsr.evaluate(sr, aster, coarse=lst, reference_scale=0.1, reference_nodata=0,
+                           erode=3, valid_min=230)
+    assert len(table) == 1 and 1 < table["rmse"][0] < 6 and "RMSE" in out
+    np.testing.assert_allclose(table["rmse"][0], float(want["rmse"]), rtol=1e-6)
+    assert run(capsys, "evaluate", sr_path, pair["aster_lst_250m"], tmp_path / "s.nc", *opts)[0] == 0
+    assert float(xr.open_dataset(tmp_path / "s.nc")["rmse"]) == pytest.approx(table["rmse"][0])
+    # scaling: per-step fits as CSV, everything as NetCDF, the figure
+    code, out, err = run(capsys, "scaling", pair["modis_lst_1km"], tmp_path / "st.csv",
+                         "--figure", tmp_path / "st.png")
+    assert code == 0, err
+    fits = pd.read_csv(tmp_path / "st.csv")
+    assert float(fits["hurst"][0]) == pytest.approx(float(xlstsr.scaling_stats(lst).hurst))
+    assert (tmp_path / "st.png").stat().st_size > 10_000
+    assert run(capsys, "scaling", pair["modis_lst_1km"], tmp_path / "st.nc")[0] == 0
+    assert "structure_function" in xr.open_dataset(tmp_path / "st.nc")
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["upscale", "{missing}", "{out}.zarr"], "no such file"),
+        (["upscale", "{lst}", "{out}.csv"], "cannot tell the format"),
+        (["upscale", "{lst}", "{out}.hdf"], "cannot write hdf4"),
+        (["upscale", "{lst}", "{out}.tif", "--method", "dms"], "needs a fine guide"),
+        (["upscale", "{lst}", "{out}.tif", "--model", "rescnn"], "deep methods"),
+        (["upscale", "{lst}", "{out}.tif", "--chunks", "t=1"], "not dims of the input"),
+        (["upscale", "{lst}", "{out}.tif", "--chunks", "y=big"], "--chunks"),
+        (["upscale", "{zarr}", "{out}.tif", "--variable", "nope"], "'nope' is not in"),
+        (["evaluate", "{lst}", "{lst}", "{out}.txt"], "use .csv or .nc"),
+    ],
+)
+def test_user_errors_print_one_line_and_exit_2(argv, needle, tmp_path, capsys, scene):
+    lst = tmp_path / "lst.tif"
+    scene["lst_1km"].isel(time=0).rio.to_raster(lst)
+    scene["lst_1km"].to_dataset().to_zarr(tmp_path / "in.zarr", zarr_format=3, consolidated=False)
+    names = {"missing": tmp_path / "missing.tif", "out": tmp_path / "out", "lst": lst,
+             "zarr": tmp_path / "in.zarr"}
+    code, _, err = run(capsys, *(a.format(**names) for a in argv))
+    assert code == 2
+    assert err.startswith("xlstsr: error: ") and len(err.strip().splitlines()) == 1
+    assert needle.lower() in err.lower() and "Traceback" not in err
+
+
+def test_deep_model_options_and_a_distributed_scheduler(tmp_path, capsys, scene):
+    """--checkpoint (bundled name or file) and --conserve reach the model; --scheduler ADDRESS."""
+    pytest.importorskip("torch")
+    distributed = pytest.importorskip("distributed")
+    import xlstsr
+
+    lst = scene["lst_1km"].isel(time=0, y=slice(0, 32), x=slice(0, 32))
+    src = tmp_path / "lst.tif"
+    lst.rio.to_raster(src)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        code, _, err = run(capsys, "upscale", src, tmp_path / "sr.zarr", "--method", "sisr",
+                           "--checkpoint", "mrunet", "--conserve", "--quiet",
+                           "--scheduler", cluster.scheduler_address)
+    assert code == 0, err
+    got = xr.open_zarr(tmp_path / "sr.zarr", consolidated=False, decode_coords="all")
+    want = xlstsr.upscale(lst, 4, "sisr", model="mrunet", conserve=True)
+    np.testing.assert_allclose(got[next(iter(got.data_vars))].values, want.values, atol=1e-4)
+    assert '"conserve": true' in got[next(iter(got.data_vars))].attrs["xlstsr_options"]

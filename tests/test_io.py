@@ -1,4 +1,5 @@
-"""Inputs and outputs: COG round trip with CRS, STAC items over local COGs (odc-stac, stackstac)."""
+"""Inputs and outputs: COG round trip with CRS, STAC items (local COGs, the shared MODIS catalog),
+MODIS HDF4 granules (pyhdf), Zarr outputs to COGs."""
 
 from __future__ import annotations
 
@@ -122,6 +123,123 @@ def test_zarr_input_through_open_zarr(tmp_path, utm_cube):
     assert out.rio.crs == ref.rio.crs and out.rio.transform() == ref.rio.transform()
 
 
+def test_to_cogs_of_an_upscale_to_zarr_output(tmp_path):
+    """The Zarr store's _FillValue (encoding) does not clash with the GeoTIFF's nodata."""
+    lst = xlstsr.datasets.sample_scene(n_times=2, size=32)["lst_1km"]
+    out = xlstsr.upscale_to_zarr(lst, tmp_path / "sr.zarr", factor=4, progress=False)
+    assert "_FillValue" in out.encoding
+    paths = to_cogs(out, tmp_path / "cogs")
+    back = open_cog(paths, times=out.time.values)
+    np.testing.assert_array_equal(back.values, out.values)
+    assert back.rio.transform().almost_equals(out.rio.transform())
+
+
+# -- the shared MODIS STAC catalog (MOD11A1 uint16 DN x 0.02, nodata 0; MOD13A2 int16 x 1e-4) -----
+
+H18V04 = "modis_h18v04_2020"
+PIXEL = 926.6254331391667  # the tile's pixel size (m)
+TOP = 5559752.598833  # the tile's upper edge (m)
+
+
+def _catalog_items(root, collection, window, n):
+    """The first ``n`` items of ``collection`` that hold 64 x 64 window ``window`` of the tile."""
+    cat = pystac.Catalog.from_file(root / H18V04 / "catalog.json")
+    items = [
+        it
+        for it in cat.get_items(recursive=True)
+        if it.collection_id.startswith(collection) and window in it.properties["subset:windows"]
+    ]
+    return sorted(items, key=lambda it: it.datetime)[:n]
+
+
+def _window_bbox(row, col):
+    x0, y1 = col * 64 * PIXEL, TOP - row * 64 * PIXEL
+    return (x0, y1 - 64 * PIXEL, x0 + 64 * PIXEL, y1)
+
+
+def _cog_window(href, row, col):
+    """The same window read independently: GDAL's own scale/offset/nodata decoding."""
+    with rioxarray.open_rasterio(href, mask_and_scale=True) as r:
+        win = r.isel(band=0, y=slice(row * 64, row * 64 + 64), x=slice(col * 64, col * 64 + 64))
+        return win.values.astype(np.float64)
+
+
+def test_open_stac_shared_catalog_decodes_raster_bands_into_upscale_to_zarr(shared_data, tmp_path):
+    """The README workflow: a STAC catalog of MOD11A1 COGs -> open_stac -> upscale_to_zarr -> COGs."""
+    items = _catalog_items(shared_data, "modis-11A1", 17, 2)  # window 17 = row 0, col 17
+    assert items[0].assets["LST_Day_1km"].extra_fields["raster:bands"][0]["scale"] == 0.02
+    lst = open_stac(items, "LST_Day_1km", bbox=_window_bbox(0, 17), chunks={"time": 1})
+    assert lst.dims == ("time", "y", "x") and lst.shape == (2, 64, 64) and lst.chunks is not None
+    assert lst.dtype == np.float32 and lst.attrs["units"] == "K"
+    for i, it in enumerate(items):  # Kelvin, as GDAL decodes the same COG
+        want = _cog_window(it.assets["LST_Day_1km"].get_absolute_href(), 0, 17)
+        np.testing.assert_allclose(lst[i].values, want, rtol=0, atol=1e-4)
+    assert 250 < float(lst.min()) and float(lst.max()) < 330
+    # the stored integers with their CF attributes: the front door decodes them the same way
+    raw = open_stac(items, "LST_Day_1km", bbox=_window_bbox(0, 17), decode=False)
+    assert raw.dtype == np.uint16 and raw.attrs["scale_factor"] == 0.02
+    assert raw.attrs["_FillValue"] == 0
+    out = xlstsr.upscale_to_zarr(lst, tmp_path / "lst_250m.zarr", factor=4, progress=False)
+    assert out.shape == (2, 256, 256) and out.rio.crs is not None
+    np.testing.assert_allclose(out.values, xlstsr.upscale(raw, 4).values, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(float(out.rio.resolution()[0]) * 4, PIXEL)
+    paths = to_cogs(out, tmp_path / "cogs")  # one COG per date, named by its datetime
+    assert [p.name[:22] for p in paths] == ["LST_Day_1km_2020-01-01", "LST_Day_1km_2020-01-02"]
+
+
+def test_open_stac_mod13a2_int16_fill_and_several_assets(shared_data):
+    items = _catalog_items(shared_data, "modis-13A2", 17, 1)
+    ds = open_stac(items, ["red", "nir"], bbox=_window_bbox(0, 17))
+    assert set(ds.data_vars) == {"red", "nir"}
+    want = _cog_window(items[0].assets["red"].get_absolute_href(), 0, 17)
+    np.testing.assert_allclose(ds["red"][0].values, want, rtol=0, atol=1e-6)
+    assert float(ds["red"].max()) < 1.0 and float(ds["red"].min()) > -0.01  # reflectance
+    ndvi = (ds.nir - ds.red) / (ds.nir + ds.red)
+    assert 0.2 < float(np.nanmedian(ndvi.values)) < 0.95
+
+
+def test_open_stac_modifier_patches_hrefs_on_copies(shared_data):
+    """A modifier (as planetary_computer.sign_inplace) rewrites hrefs; the caller's items stay."""
+    items = [it.clone() for it in _catalog_items(shared_data, "modis-11A1", 17, 1)]
+    real = items[0].assets["LST_Day_1km"].get_absolute_href()
+    items[0].assets["LST_Day_1km"].href = "https://example.invalid/private/lst.tif"
+    seen = []
+
+    def sign(item):  # in place, returns None
+        seen.append(item.id)
+        item.assets["LST_Day_1km"].href = real
+
+    lst = open_stac(items, "LST_Day_1km", bbox=_window_bbox(0, 17), modifier=sign)
+    assert seen == [items[0].id] and 250 < float(lst.mean()) < 330
+    assert items[0].assets["LST_Day_1km"].href.startswith("https://example.invalid")
+
+    def sign_copy(item):  # returns a new item
+        new = item.clone()
+        new.assets["LST_Day_1km"].href = real
+        return new
+
+    again = open_stac(items, "LST_Day_1km", bbox=_window_bbox(0, 17), modifier=sign_copy)
+    np.testing.assert_array_equal(again.values, lst.values)
+
+
+def test_open_stac_items_that_disagree_on_the_coding(shared_data):
+    items = [it.clone() for it in _catalog_items(shared_data, "modis-11A1", 17, 2)]
+    items[1].assets["LST_Day_1km"].extra_fields["raster:bands"][0]["scale"] = 0.01
+    with pytest.raises(XlstsrError, match="disagree"):
+        open_stac(items, "LST_Day_1km")
+
+
+# -- MODIS HDF4 granules (pyhdf) ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def granule(shared_data):
+    pytest.importorskip(
+        "pyhdf", reason="pyhdf is not installed (pip install 'xlstsr[hdf]'): no HDF4 reader"
+    )
+    return next((shared_data / "mod11a1_hdf").glob("MOD11A1*.hdf"))
+
+
 def _granule_sds(path, name):
     from pyhdf.SD import SD, SDC
 
@@ -133,21 +251,75 @@ def _granule_sds(path, name):
 
 
 @pytest.mark.parametrize("variable", ["LST_Day_1km", "LST_Night_1km"])
-def test_open_modis_masks_fill_and_modland_qc(shared_data, variable):
+def test_open_modis_masks_fill_and_modland_qc(granule, shared_data, variable):
     """The HDF reader against the product definition: DN x 0.02 K, fill 0, QC bits 0-1 (MODLAND)."""
     from xlstsr.datasets import open_mod11a1_granule
     from xlstsr.io import open_modis
 
-    path = next((shared_data / "mod11a1_hdf").glob("MOD11A1*.hdf"))
-    raw = _granule_sds(path, variable).astype(np.float64)
-    qc = _granule_sds(path, variable.replace("LST_", "QC_").replace("_1km", ""))
+    raw = _granule_sds(granule, variable).astype(np.float64)
+    qc = _granule_sds(granule, variable.replace("LST_", "QC_").replace("_1km", ""))
     modland = qc.astype(np.uint8) % 4  # bits 0-1, decoded here by arithmetic
     for max_modland in (0, 1):
         expected = np.where((raw > 0) & (modland <= max_modland), raw * 0.02, np.nan)
-        da = open_modis(path, variable, max_modland=max_modland)
+        da = open_modis(granule, variable, max_modland=max_modland)
         assert da.dtype == np.float32 and da.shape == (1200, 1200)
         np.testing.assert_array_equal(da.values, expected.astype(np.float32))
     assert np.isfinite(da.values).mean() < 0.5  # mostly cloud: the QC mask is doing work
-    raw_da = open_modis(path, variable, decode=False)
+    raw_da = open_modis(granule, variable, decode=False)
     np.testing.assert_array_equal(raw_da.values, raw.astype(raw_da.dtype))
     np.testing.assert_array_equal(open_mod11a1_granule(variable, shared_data).values, da.values)
+
+
+def test_open_modis_is_lazy_dated_and_qc_layers_stay_raw(granule):
+    from helpers import raise_if_computed
+
+    from xlstsr.io import open_modis
+    from xlstsr.qc import lst_error_k, modland, modland_mask
+
+    with raise_if_computed():
+        lst = open_modis(granule, chunks={"y": 600, "x": 600})
+        qc = open_modis(granule, "QC_Day")  # the QC layer itself: never masked by QC
+        good = modland_mask(qc, accept_other_quality=True, max_error_k=2)
+        masked = lst.where(good)
+        sr = lst.isel(y=slice(0, 128), x=slice(0, 128)).lstsr.upscale(4)
+    assert lst.chunks == ((600, 600), (600, 600))
+    assert str(lst.time.values)[:10] == "2019-11-01"  # A2019305 = 1 November 2019
+    assert sr.shape == (512, 512) and "time" in sr.coords
+    raw_qc = _granule_sds(granule, "QC_Day")
+    assert qc.dtype == np.uint8
+    np.testing.assert_array_equal(qc.values, raw_qc)
+    for got, fn in ((good, None), (modland(qc), modland), (lst_error_k(qc), lst_error_k)):
+        assert isinstance(got, xr.DataArray) and got.dims == ("y", "x") and got.rio.crs is not None
+        if fn is not None:
+            np.testing.assert_array_equal(got.values, fn(raw_qc))
+    assert 0 < float(masked.notnull().mean()) <= float(lst.notnull().mean())
+
+
+def test_open_modis_stacks_granules_along_time(granule, tmp_path):
+    from xlstsr.io import open_modis
+
+    names = ["MOD11A1.A2019307.h14v09.006.2019308000000.hdf", granule.name,
+             "MOD11A1.A2019306.h14v09.006.2019307000000.hdf"]
+    for n in names:
+        (tmp_path / n).symlink_to(granule)
+    cube = open_modis(str(tmp_path / "MOD11A1.A2019*.hdf"), "LST_Night_1km")
+    assert cube.dims == ("time", "y", "x") and cube.chunks is not None
+    assert [str(t)[:10] for t in cube.time.values] == ["2019-11-01", "2019-11-02", "2019-11-03"]
+    assert cube.rio.crs is not None and cube.rio.transform() == open_modis(granule).rio.transform()
+    (tmp_path / "MYD11A1.A2019306.h14v09.006.2019307000000.hdf").symlink_to(granule)
+    with pytest.raises(XlstsrError, match="share the date"):
+        open_modis(sorted(tmp_path.glob("*.hdf")))
+    with pytest.raises(FileNotFoundError, match="no MODIS granule matches"):
+        open_modis(str(tmp_path / "MOD13*.hdf"))
+
+
+def test_open_modis_refuses_what_is_not_hdf4(granule, tmp_path):
+    from xlstsr.errors import VariableNotFoundError
+    from xlstsr.io import open_modis
+
+    fake = tmp_path / "MOD11A1.A2019305.h14v09.006.hdf"
+    fake.write_bytes(b"not an HDF file at all")
+    with pytest.raises(XlstsrError, match="not a readable HDF4 file"):
+        open_modis(fake)
+    with pytest.raises(VariableNotFoundError, match="LST_Day_1km"):
+        open_modis(granule, "LST_Day")

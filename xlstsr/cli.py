@@ -1,27 +1,200 @@
-"""Command line: ``xlstsr demo``, ``xlstsr upscale``, ``xlstsr train`` (parsing only; layer 2 does the work)."""
+"""Command line: ``xlstsr demo | upscale | evaluate | scaling | train`` (parsing only; layer 2 works).
+
+Input errors (what xlstsr raises as :class:`xlstsr.errors.XlstsrError`, missing files, bad option
+values, an unreachable dask scheduler) print one line, ``xlstsr: error: ...``, and exit with
+status 2; anything else is a bug and keeps its traceback. Library warnings print as one line each.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
+
+log = logging.getLogger("xlstsr")
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be used (printed as one line, exit status 2)."""
+
 
 def _fail(message: str) -> int:
     print(f"xlstsr: error: {message}", file=sys.stderr)
     return 2
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from xlstsr.demo import run_demo
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a user's input or environment raises: one line, exit 2 (not bare Exception)."""
     from xlstsr.errors import XlstsrError
 
+    return (
+        UsageError, XlstsrError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+        PermissionError, ModuleNotFoundError,
+    )
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Library warnings as ``xlstsr: warning: ...`` lines (no source line, no file path)."""
+    saved = warnings.showwarning
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+             line: Any = None) -> None:
+        print(f"xlstsr: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
     try:
-        res = run_demo(args.output, method=args.method, overwrite=args.overwrite,
-                       progress=not args.quiet)
-    except XlstsrError as err:
-        return _fail(str(err))
+        yield
+    finally:
+        warnings.showwarning = saved
+
+
+# -- shared helpers ------------------------------------------------------------------------------
+
+
+def _refuse_existing(path: str, overwrite: bool) -> None:
+    if Path(path).exists() and not overwrite:
+        more = " (or --resume to complete it)" if str(path).rstrip("/").endswith(".zarr") else ""
+        raise UsageError(f"{path} exists; pass --overwrite to replace it{more}")
+
+
+def _open_field(path: str, variable: str | None, role: str) -> Any:
+    """One DataArray from a file: a Dataset's variable (named, or its only one)."""
+    import xarray as xr
+
+    from xlstsr.io import format_of, open_path
+    from xlstsr.validate import select_variable
+
+    kwargs = {"variable": variable} if (variable and format_of(path) == "hdf4") else {}
+    obj = open_path(path, **kwargs)
+    if isinstance(obj, xr.Dataset):
+        names = list(obj.data_vars)
+        if variable is None and len(names) == 1:
+            variable = names[0]
+        obj = select_variable(obj, variable, role=role)
+    return obj
+
+
+def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str) -> Any:
+    """``auto``, ``512`` (y and x) or ``time=1,y=512,x=512`` (``-1``: whole dim)."""
+    if spec is None:
+        return None
+    if spec == "auto":
+        return "auto"
+    try:
+        if "=" not in spec:
+            n = int(spec)
+            return {ydim: n, xdim: n}
+        out = {}
+        for part in spec.split(","):
+            key, _, val = part.partition("=")
+            out[key.strip()] = int(val)
+    except ValueError:
+        raise UsageError(
+            f"--chunks {spec!r}: use 'auto', one size for y and x ('512') or per dim "
+            "('time=1,y=512,x=512')"
+        ) from None
+    unknown = sorted(set(out) - set(dims))
+    if unknown:
+        raise UsageError(f"--chunks names {unknown}, which are not dims of the input {list(dims)}")
+    return out
+
+
+def _declare(da: Any, units: str | None, nodata: float | None) -> Any:
+    """The user's declarations about the input, as the attributes the front door reads."""
+    if units is not None:
+        da = da.assign_attrs(units=units)
+    if nodata is not None:
+        da = da.assign_attrs(_FillValue=nodata)
+    return da
+
+
+@contextlib.contextmanager
+def _scheduler(spec: str) -> Iterator[None]:
+    """``threads``, ``sync``, ``processes`` or the address of a dask.distributed scheduler."""
+    import dask
+
+    if spec in ("threads", "sync", "synchronous", "processes"):
+        name = "synchronous" if spec == "sync" else spec
+        with dask.config.set(scheduler=name):
+            yield
+        return
+    try:
+        from distributed import Client
+    except ModuleNotFoundError:
+        raise UsageError(
+            f"--scheduler {spec!r} needs dask.distributed: pip install 'xlstsr[distributed]'"
+        ) from None
+    try:
+        client = Client(spec, timeout=10)
+    except OSError as err:  # refused, unreachable, timed out
+        raise UsageError(f"cannot reach the dask scheduler at {spec!r} ({err})") from None
+    log.info("running on %s", client)
+    try:
+        yield
+    finally:
+        client.close()
+
+
+def _write_table(ds: Any, path: str, lead: list[str]) -> None:
+    """A Dataset of per-step values as CSV (one row per leading index) or NetCDF."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        scalar = [v for v in ds.data_vars if set(ds[v].dims) <= set(lead)]
+        table = ds[scalar].drop_vars([c for c in ds.coords if c not in lead], errors="ignore")
+        if lead:
+            table.to_dataframe().to_csv(path)
+        else:
+            import pandas as pd
+
+            pd.DataFrame([{v: float(table[v]) for v in scalar}]).to_csv(path, index=False)
+        return
+    if suffix in (".nc", ".nc4"):
+        _netcdf_safe(ds.compute()).to_netcdf(path)
+        return
+    raise UsageError(f"cannot write a table to {path!r}: use .csv or .nc")
+
+
+def _netcdf_safe(obj: Any) -> Any:
+    """Attribute values NetCDF can hold (strings, numbers, lists of numbers); others as text."""
+    import json
+
+    import numpy as np
+
+    def ok(v: Any) -> bool:
+        if isinstance(v, (str, int, float, np.number)) and not isinstance(v, bool):
+            return True
+        if isinstance(v, (list, tuple, np.ndarray)):
+            a = np.asarray(v)
+            return a.ndim == 1 and a.dtype.kind in "iuf" and a.size > 0
+        return False
+
+    def clean(attrs: dict) -> dict:
+        return {k: (v if ok(v) else json.dumps(v, default=str)) for k, v in attrs.items()}
+
+    obj = obj.copy()
+    obj.attrs = clean(obj.attrs)
+    names = list(obj.coords) + (list(obj.data_vars) if hasattr(obj, "data_vars") else [])
+    for name in names:
+        obj[name].attrs = clean(obj[name].attrs)
+    return obj
+
+
+# -- subcommands ---------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from xlstsr.demo import run_demo
+
+    res = run_demo(args.output, method=args.method, overwrite=args.overwrite,
+                   progress=not args.quiet)
     print("xlstsr demo: real MODIS 1 km LST -> 250 m, scored against co-registered ASTER "
           "(held-out pair 002, cloud edges removed)")
     for line in res.lines():
@@ -32,40 +205,109 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _upscale(args: argparse.Namespace) -> int:
-    import xarray as xr
+def _method(args: argparse.Namespace) -> Any:
+    """The method instance with its command-line options (bad options: a usage error)."""
+    from xlstsr.methods import get_method
 
-    import xlstsr
-    from xlstsr.errors import XlstsrError
-    from xlstsr.io import format_of, open_path
-    from xlstsr.validate import select_variable
-
+    options: dict[str, Any] = {}
+    if args.model is not None:
+        options["model"] = args.model
+    if args.conserve:
+        options["conserve"] = True
     try:
-        fmt = format_of(args.output)
-        src = open_path(args.input)
-        guide = None
-        if args.guide:
-            guide = open_path(args.guide)
-            if not isinstance(guide, xr.DataArray):
-                guide = select_variable(guide, args.guide_variable, role="guide")
-            guide = guide.squeeze(drop=True)
-        options = {"mask_out_of_range": args.mask_out_of_range,
-                   "scale_correction": args.scale_correction, "variable": args.variable}
+        return get_method(args.method, **options)
+    except (ValueError, TypeError) as err:  # constructor arguments the method does not take
+        extra = " (--model and --conserve are options of the deep methods sisr/disr)"
+        raise UsageError(f"{err}{extra if options else ''}") from None
+
+
+def _upscale(args: argparse.Namespace) -> int:
+    import xlstsr
+    from xlstsr.io import WRITABLE, format_of
+    from xlstsr.validate import spatial_dims
+
+    fmt = format_of(args.output)
+    if fmt not in WRITABLE:
+        raise UsageError(f"cannot write {fmt} ({args.output}): write .zarr, .tif or .nc")
+    if fmt != "zarr" or not args.resume:  # before any work
+        _refuse_existing(args.output, args.overwrite)
+    if args.resume and args.overwrite:
+        raise UsageError("--resume completes an output, --overwrite replaces it: pass one")
+    m = _method(args)
+    if m.needs_guide and not args.guide:
+        raise UsageError(f"method {m.name!r} needs a fine guide: pass --guide ndvi.tif")
+    lst = _declare(_open_field(args.input, args.variable, "LST"), args.units, args.nodata)
+    ydim, xdim = spatial_dims(lst)
+    chunks = _parse_chunks(args.chunks, tuple(map(str, lst.dims)), str(ydim), str(xdim))
+    if chunks is not None:
+        lst = lst.chunk(chunks)
+    guide = None
+    if args.guide:
+        guide = _open_field(args.guide, args.guide_variable, "guide").squeeze(drop=True)
+    options = {"mask_out_of_range": args.mask_out_of_range,
+               "scale_correction": args.scale_correction}
+    with _scheduler(args.scheduler):
         if fmt == "zarr":  # streamed region by region, resumable
             mode = "w" if args.overwrite else ("resume" if args.resume else "w-")
-            xlstsr.upscale_to_zarr(src, args.output, args.factor, args.method, guide, mode=mode,
+            xlstsr.upscale_to_zarr(lst, args.output, args.factor, m, guide, mode=mode,
                                    progress=not args.quiet, **options)
-        else:
-            if Path(args.output).exists() and not args.overwrite:
-                return _fail(f"{args.output} exists; pass --overwrite to replace it")
-            sr = xlstsr.upscale(src, args.factor, args.method, guide, **options)
+        else:  # computed whole, then written
+            sr = xlstsr.upscale(lst, args.factor, m, guide, **options)
             if fmt == "netcdf":
-                sr.to_netcdf(args.output)
+                _netcdf_safe(sr.compute()).to_netcdf(args.output)
             else:
                 sr.squeeze(drop=True).rio.to_raster(args.output, driver="COG", compress="DEFLATE")
-    except (XlstsrError, ValueError, TypeError) as err:
-        return _fail(str(err))
     print(f"wrote {args.output}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import xlstsr
+    from xlstsr.validate import spatial_dims
+
+    _refuse_existing(args.output, args.overwrite)
+    sr = _open_field(args.sr, args.variable, "LST")
+    ref = _open_field(args.reference, args.reference_variable, "reference")
+    coarse = _open_field(args.coarse, args.coarse_variable, "LST") if args.coarse else None
+    with _scheduler(args.scheduler):
+        scores = xlstsr.evaluate(
+            sr, ref, coarse=coarse, factor=args.factor, erode=args.erode,
+            valid_min=args.valid_min, valid_max=args.valid_max,
+            reference_scale=args.reference_scale, reference_nodata=args.reference_nodata,
+            coregister=args.coregister, clear=args.clear,
+        ).compute()
+    ydim, xdim = spatial_dims(sr)
+    lead = [str(d) for d in sr.dims if d not in (ydim, xdim)]
+    _write_table(scores, args.output, lead)
+    rmse = scores["rmse"].values.ravel()
+    print(f"wrote {args.output}: RMSE {', '.join(f'{v:.2f}' for v in rmse[:5])} K"
+          + (" ..." if rmse.size > 5 else ""))
+    return 0
+
+
+def _scaling(args: argparse.Namespace) -> int:
+    import xlstsr
+    from xlstsr.validate import spatial_dims
+
+    _refuse_existing(args.output, args.overwrite)
+    if args.figure:
+        _refuse_existing(args.figure, args.overwrite)
+    lst = _declare(_open_field(args.input, args.variable, "LST"), args.units, args.nodata)
+    guide = None
+    if args.guide:
+        guide = _open_field(args.guide, args.guide_variable, "guide").squeeze(drop=True)
+    with _scheduler(args.scheduler):
+        stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean).compute()
+    ydim, xdim = spatial_dims(lst)
+    lead = [str(d) for d in lst.dims if d not in (ydim, xdim)]
+    _write_table(stats, args.output, lead)
+    if args.figure:
+        from xlstsr.plot import scaling
+
+        scaling(stats, path=args.figure, title=Path(args.input).name)
+    h = stats["hurst"].values.ravel()
+    print(f"wrote {args.output}" + (f", {args.figure}" if args.figure else "")
+          + f": H {', '.join(f'{v:.2f}' for v in h[:5])}" + (" ..." if h.size > 5 else ""))
     return 0
 
 
@@ -78,6 +320,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
         "train", help="train a model on an LST cube (and guide/truth), write a checkpoint",
         description="Train a model on an LST cube (and guide/truth) and write a checkpoint, e.g. "
         "`xlstsr train --lst lst_1km.zarr --variable LST --mode sisr --arch rescnn --out sisr.pt`.",
+        formatter_class=_Formatter,
     )
     t.add_argument("--lst", required=True, help="LST cube (Zarr, NetCDF or GeoTIFF), Kelvin")
     t.add_argument("--variable", default=None, help="LST variable name in a Dataset")
@@ -124,40 +367,182 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``xlstsr`` console script."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="xlstsr", description="Super-resolution of LST datacubes")
-    sub = parser.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="the demo on real MODIS/ASTER data embedded in the package")
-    d.add_argument("--output", default="demo_output", help="output folder (default demo_output)")
-    d.add_argument("--method", default=None, help="method (default: the best available)")
+# -- the parser ----------------------------------------------------------------------------------
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except where there is none (None, a flag off) or the help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", default="threads", metavar="threads|sync|processes|ADDRESS",
+                   help="dask scheduler: local threads, synchronous (debugging), local processes, "
+                   "or a dask.distributed scheduler address such as tcp://host:8786")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def _add_input_declarations(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--units", default=None, choices=("K", "degC"),
+                   help="units of the LST when the file does not say (or says wrongly); "
+                   "default: the file's `units` attribute")
+    p.add_argument("--nodata", type=float, default=None,
+                   help="stored value marking missing LST when the file does not declare it "
+                   "(e.g. -80 for SEVIRI degC, 0 for MODIS DN)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``xlstsr`` argument parser (choices of ``--method``: the registered methods)."""
+    from xlstsr import available_methods
+    from xlstsr._version import __version__
+
+    fmt = _Formatter
+    parser = argparse.ArgumentParser(
+        prog="xlstsr", description="Super-resolution of LST datacubes (xarray/dask).",
+        epilog="Outputs are never overwritten without --overwrite. Input errors print one line "
+        "and exit with status 2.", formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"xlstsr {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what xlstsr does (INFO)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="the demo on real MODIS/ASTER data embedded in the package",
+                       formatter_class=fmt)
+    d.add_argument("--output", default="demo_output", help="output folder")
+    d.add_argument("--method", default=None, choices=available_methods(),
+                   help="method of the time series (default: the best scored)")
     d.add_argument("--overwrite", action="store_true", help="replace existing demo outputs")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
-    u = sub.add_parser("upscale", help="upscale a GeoTIFF/COG, NetCDF file or Zarr store")
-    u.add_argument("input", help="a .tif (GeoTIFF/COG), .nc or .zarr")
+
+    u = sub.add_parser(
+        "upscale", help="upscale a GeoTIFF/COG, NetCDF, Zarr store or MODIS HDF4 granule",
+        description="Super-resolve an LST field or cube. The output format follows the "
+        "extension: .zarr is streamed region by region (resumable, any size); .tif (a COG, one "
+        "band per time step) and .nc are computed in memory first.", formatter_class=fmt,
+    )
+    u.add_argument("input", help="a .tif (GeoTIFF/COG), .nc, .zarr or MODIS .hdf granule")
     u.add_argument("output", help="a .zarr store (streamed, resumable), a .tif (COG) or a .nc")
-    u.add_argument("--factor", type=int, default=4)
-    u.add_argument("--method", default="bicubic")
-    u.add_argument("--guide", default=None, help="fine guide (e.g. NDVI at 250 m): .tif, .nc or .zarr")
-    u.add_argument("--guide-variable", default=None, help="guide variable of a .nc/.zarr guide")
-    u.add_argument("--variable", default=None, help="LST variable of a .nc/.zarr input")
+    u.add_argument("--factor", type=_positive_int, default=4, help="integer upscaling factor")
+    u.add_argument("--method", default="bicubic", choices=available_methods(),
+                   help="super-resolution method (xlstsr.available_methods())")
+    u.add_argument("--guide", default=None,
+                   help="fine guide (e.g. NDVI at 250 m) for guided methods: .tif, .nc or .zarr")
+    u.add_argument("--guide-variable", default=None,
+                   help="guide variable of a .nc/.zarr guide (default: its only variable)")
+    u.add_argument("--variable", default=None,
+                   help="LST variable of a .nc/.zarr/.hdf input (default: the one that says LST)")
+    u.add_argument("--model", "--checkpoint", dest="model", default=None,
+                   help="deep methods: a checkpoint file (.pt) or bundled weights by name "
+                   "(default: the method's bundled weights)")
+    u.add_argument("--conserve", action="store_true",
+                   help="deep methods: keep the input's radiance (coarse consistency)")
     u.add_argument("--scale-correction", default=None, choices=["auto", "law", "law-lst"],
                    help="correct the scale-invariance assumption of the method's detail "
                    "(xlstsr.correction; 'auto' only damps, uses --guide when given)")
     u.add_argument("--mask-out-of-range", action="store_true",
                    help="mask LST outside 150-400 K instead of stopping with an error")
-    u.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_input_declarations(u)
+    u.add_argument("--chunks", default=None,
+                   help="dask chunks of the input: 'auto', '512' (y and x) or 'time=1,y=512,x=512' "
+                   "(default: the file's own: COG tiles, Zarr chunks)")
+    _add_run_options(u)
     u.add_argument("--resume", action="store_true",
                    help="complete an interrupted .zarr output (same arguments)")
     u.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    e = sub.add_parser(
+        "evaluate", help="score a super-resolved field against a fine reference (xlstsr.evaluate)",
+        description="Accuracy metrics (RMSE, bias, SSIM, spectral ratio...) of a super-resolved "
+        "field against fine truth from another sensor, one row per time step. .csv: a table; "
+        ".nc: the Dataset.", formatter_class=fmt,
+    )
+    e.add_argument("sr", help="super-resolved LST (.zarr, .tif, .nc), e.g. xlstsr upscale's output")
+    e.add_argument("reference", help="fine reference LST (.tif, .nc, .zarr), any CRS")
+    e.add_argument("output", help="metrics table: .csv or .nc")
+    e.add_argument("--variable", default=None, help="LST variable of a .nc/.zarr input")
+    e.add_argument("--reference-variable", default=None, help="variable of a .nc/.zarr reference")
+    e.add_argument("--coarse", default=None,
+                   help="the coarse input (adds coarse consistency; needed by --coregister)")
+    e.add_argument("--coarse-variable", default=None, help="variable of a .nc/.zarr --coarse")
+    e.add_argument("--factor", type=_positive_int, default=None,
+                   help="upscaling factor (default: the sr's xlstsr_factor attribute)")
+    e.add_argument("--erode", type=_non_negative_int, default=0,
+                   help="pixels removed along the border of the reference's valid region")
+    e.add_argument("--valid-min", type=float, default=None, help="lowest valid reference K")
+    e.add_argument("--valid-max", type=float, default=None, help="highest valid reference K")
+    e.add_argument("--reference-scale", type=float, default=None,
+                   help="factor turning stored reference values into K (0.1 for K x 10)")
+    e.add_argument("--reference-nodata", type=float, default=None,
+                   help="stored reference value marking missing data")
+    e.add_argument("--coregister", action="store_true",
+                   help="align the reference with --coarse first (sub-pixel offset and PSF)")
+    e.add_argument("--clear", action="store_true",
+                   help="erode around the gaps --valid-min/--valid-max make (cloud edges)")
+    _add_run_options(e)
+
+    s = sub.add_parser(
+        "scaling", help="statistics across scales of an LST field (xlstsr.scaling_stats)",
+        description="Structure functions, spectrum, coarse-graining variance and fitted "
+        "exponents per time step. .csv: the per-step fits (H, slopes, breaks, alpha); .nc: "
+        "every statistic.", formatter_class=fmt,
+    )
+    s.add_argument("input", help="LST (.tif, .nc, .zarr, .hdf)")
+    s.add_argument("output", help="statistics: .csv (fits per time step) or .nc (everything)")
+    s.add_argument("--variable", default=None, help="LST variable of a .nc/.zarr/.hdf input")
+    s.add_argument("--guide", default=None, help="a guide (e.g. NDVI) for LST-guide laws")
+    s.add_argument("--guide-variable", default=None, help="variable of a .nc/.zarr guide")
+    s.add_argument("--plain-mean", action="store_true",
+                   help="aggregate by the plain mean (fields that are not LST)")
+    s.add_argument("--figure", default=None, help="also draw the statistics into this .png")
+    _add_input_declarations(s)
+    _add_run_options(s)
+
     _add_train_parser(sub)
+    sub.choices["train"].set_defaults(train_parser=sub.choices["train"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``xlstsr`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "train":
-        return _train(args, sub.choices["train"])
-    if args.command == "demo":
-        return _demo(args)
-    return _upscale(args)
+    if args.verbose:
+        logging.basicConfig(format="xlstsr: %(message)s")
+        log.setLevel(logging.INFO)
+    commands = {"demo": _demo, "upscale": _upscale, "evaluate": _evaluate, "scaling": _scaling}
+    with _one_line_warnings():
+        try:
+            if args.command == "train":
+                return _train(args, args.train_parser)
+            return commands[args.command](args)
+        except _user_errors() as err:
+            return _fail(str(err) or type(err).__name__)
 
 
 if __name__ == "__main__":

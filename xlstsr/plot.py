@@ -127,6 +127,35 @@ def _x(stats: xr.Dataset, name: str, metres: bool) -> tuple[np.ndarray, str]:
     return np.asarray(stats[name]), "pixel"
 
 
+def _draw_break(ax: Any, s: xr.Dataset, k: np.ndarray, metres: bool, color: str = "r") -> None:
+    """The fitted two-segment spectrum: both slopes, meeting at the break (dotted line).
+
+    Solid segments and a labelled break when the break is significant (dBIC > 10), thin
+    dashed ones otherwise; nothing when no break was fitted.
+    """
+    kb = float(s.spectral_break_wavenumber)
+    lo, hi = float(s.spectral_slope_low), float(s.spectral_slope_high)
+    if not (np.isfinite(kb) and np.isfinite(lo) and np.isfinite(hi)):
+        return
+    dbic = float(s.spectral_break_delta_bic)
+    kbx = kb / (float(s.attrs["pixel_size"]) if metres else 1.0)
+    power = np.asarray(s.power_spectrum.values, dtype=float)
+    ok = np.isfinite(power) & (power > 0) & np.isfinite(k) & (k > 0)
+    if ok.sum() < 2:
+        return
+    # the break's power on the measured spectrum (log-log interpolation), both laws through it
+    order = np.argsort(k[ok])
+    pb = np.exp(np.interp(np.log(kbx), np.log(k[ok][order]), np.log(power[ok][order])))
+    significant = np.isfinite(dbic) and dbic > 10
+    style = {"color": color, "lw": 1.2 if significant else 0.8, "ls": "-" if significant else "--"}
+    k_lo = np.geomspace(np.nanmin(k[ok]), kbx, 20)
+    k_hi = np.geomspace(kbx, np.nanmax(k[ok]), 20)
+    ax.loglog(k_lo, pb * (k_lo / kbx) ** lo, **style, label=f"fit {lo:.2f} | {hi:.2f}")
+    ax.loglog(k_hi, pb * (k_hi / kbx) ** hi, **style)
+    ax.axvline(kbx, color=color, ls=":", lw=0.8,
+               label=f"break ({dbic:.0f} dBIC{'' if significant else ', not significant'})")
+
+
 def scaling(
     stats: xr.Dataset,
     *,
@@ -138,14 +167,15 @@ def scaling(
     """Four (five with a guide) log-log panels of one ``scaling_stats`` result.
 
     Panels: structure functions ``S_q(l)^(1/q)`` with the fitted ``S_2`` law; flatness and
-    skewness of increments; the radially averaged spectrum with its fitted slope and break;
+    skewness of increments; the radially averaged spectrum with its fitted slope and the fitted
+    two-segment law (both slopes and the break; solid when significant, dBIC > 10);
     coarse and within-block variance versus scale with the fitted within-block law; LST-guide
     correlation and slope versus scale (with a guide).
 
     Parameters
     ----------
     stats : Dataset
-        Output of :func:`xlstsr.scaling_stats`.
+        Output of :func:`xlstsr.scaling_stats`, in memory or lazy (dask: computed once here).
     reduce : {"median", "mean", None}
         How leading dims (time...) are summarised (None: the first index).
     metres : bool
@@ -165,9 +195,12 @@ def scaling(
     >>> st = xlstsr.scaling_stats(xlstsr.datasets.sample_scene(size=64)["lst_1km"])
     >>> len(scaling(st, path=None).axes)
     4
+    >>> lazy = xlstsr.scaling_stats(xlstsr.datasets.sample_scene(size=64)["lst_1km"].chunk())
+    >>> len(scaling(lazy).axes)
+    4
     """
     plt = _pyplot(headless=path is not None)
-    s = _reduce(stats, reduce)
+    s = _reduce(stats.compute(), reduce)  # a lazy (dask) result is computed once, here
     has_guide = "guide_correlation" in s
     n = 5 if has_guide else 4
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8))
@@ -204,12 +237,7 @@ def scaling(
             lw=1,
             label=f"slope {beta:.2f}",
         )
-    kb = float(s.spectral_break_wavenumber)
-    if np.isfinite(kb) and float(s.spectral_break_delta_bic) > 10:
-        kbx = kb / (float(s.attrs["pixel_size"]) if metres and unit != "pixel" else 1.0)
-        ax.axvline(
-            kbx, color="r", ls=":", label=f"break ({float(s.spectral_break_delta_bic):.0f} dBIC)"
-        )
+    _draw_break(ax, s, k, metres and unit != "pixel")
     ax.set(xlabel=f"wavenumber (cycles/{unit})", ylabel="power", title="spectrum")
     ax.legend(fontsize=7)
     ax = axes[3]
@@ -241,8 +269,9 @@ def compare(
     """Several ``scaling_stats`` results on shared axes in metres.
 
     Four panels: ``S_2`` (K^2) with each field's ``H``, the flatness of increments, the power
-    spectral density (K^2 m^2, each field's own pixel size taken out) with its slope, and the
-    within-block variance per step with its exponent.
+    spectral density (K^2 m^2, each field's own pixel size taken out) with its slope and its
+    significant fitted break (dotted, dBIC > 10), and the within-block variance per step with
+    its exponent. Lazy (dask) results are computed here.
 
     Parameters
     ----------
@@ -269,7 +298,7 @@ def compare(
     plt = _pyplot(headless=path is not None)
     fig, axes = plt.subplots(1, 4, figsize=(17, 4))
     for i, (name, st) in enumerate(stats.items()):
-        s = _reduce(st, reduce)
+        s = _reduce(st.compute(), reduce)  # lazy (dask) results are computed once, here
         c = f"C{i}"
         lag = np.asarray(s.lag_m)
         s2 = s.structure_function.sel(moment=2).values
@@ -284,6 +313,9 @@ def compare(
             color=c,
             label=f"{name} ({float(s.spectral_slope):.2f})",
         )
+        kb, dbic = float(s.spectral_break_wavenumber), float(s.spectral_break_delta_bic)
+        if np.isfinite(kb) and np.isfinite(dbic) and dbic > 10:  # the fitted (significant) break
+            axes[2].axvline(kb / float(s.attrs["pixel_size"]), color=c, ls=":", lw=0.8)
         sc = np.asarray(s.scale_m)
         axes[3].loglog(
             sc,

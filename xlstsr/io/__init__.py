@@ -1,5 +1,8 @@
 """Readers and writers only: COGs, STAC items, MODIS HDF granules, Zarr stores, NetCDF.
 
+Every reader returns lazy (dask) arrays with their CRS and, where the source says it, values in
+physical units (STAC ``raster:bands`` and HDF scale metadata decoded).
+
 :func:`open_path` opens any supported file lazily with its CRS (Zarr, NetCDF, GeoTIFF);
 streaming a super-resolved cube into Zarr is the engine's :func:`xlstsr.upscale_to_zarr`.
 
@@ -13,9 +16,20 @@ Examples
 from __future__ import annotations
 
 from .cog import open_cog, to_cogs
-from .formats import format_of, open_path
-from .modis import open_modis
-from .stac import open_stac
+from .formats import WRITABLE, format_of, open_path
+from .modis import granule_time, open_modis
+from .stac import band_coding, open_stac
 from .zarr import open_zarr
 
-__all__ = ["format_of", "open_cog", "open_modis", "open_path", "open_stac", "open_zarr", "to_cogs"]
+__all__ = [
+    "WRITABLE",
+    "band_coding",
+    "format_of",
+    "granule_time",
+    "open_cog",
+    "open_modis",
+    "open_path",
+    "open_stac",
+    "open_zarr",
+    "to_cogs",
+]

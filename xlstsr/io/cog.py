@@ -173,6 +173,9 @@ def to_cogs(
                 f"two time steps map to the same file name {path.name}; pass prefix/time_dim"
             )
         step = step.transpose(ydim, xdim).compute()
+        # a store's encoding (Zarr/NetCDF _FillValue, dtype, codecs) describes that store, not
+        # the GeoTIFF: keep only the CRS link, the nodata written below is the GeoTIFF's
+        step.encoding = {k: v for k, v in step.encoding.items() if k == "grid_mapping"}
         step = step.rio.write_crs(crs).rio.write_transform(transform)
         if np.issubdtype(step.dtype, np.floating):
             step = step.rio.write_nodata(np.nan, encoded=False)

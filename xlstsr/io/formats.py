@@ -1,8 +1,8 @@
 """File formats by path: open any supported input, and name the output format of a path.
 
-Zarr stores (``.zarr`` or a folder with Zarr metadata), NetCDF (``.nc``) and GeoTIFF/COG
-(``.tif``, ``.tiff``) are opened lazily with their CRS; anything else is refused with the list of
-what is supported.
+Zarr stores (``.zarr`` or a folder with Zarr metadata), NetCDF (``.nc``), GeoTIFF/COG
+(``.tif``, ``.tiff``) and MODIS HDF4-EOS granules (``.hdf``, read only) are opened lazily with
+their CRS; anything else is refused with the list of what is supported.
 """
 
 from __future__ import annotations
@@ -16,14 +16,18 @@ import xarray as xr
 from ..errors import XlstsrError
 from .zarr import is_zarr_path, open_zarr
 
-__all__ = ["format_of", "open_path"]
+__all__ = ["WRITABLE", "format_of", "open_path"]
 
-Format = Literal["zarr", "netcdf", "cog"]
-_SUFFIXES: dict[str, Format] = {".nc": "netcdf", ".nc4": "netcdf", ".tif": "cog", ".tiff": "cog"}
+Format = Literal["zarr", "netcdf", "cog", "hdf4"]
+_SUFFIXES: dict[str, Format] = {
+    ".nc": "netcdf", ".nc4": "netcdf", ".tif": "cog", ".tiff": "cog", ".hdf": "hdf4",
+}
+#: the formats xlstsr writes (HDF4 is read only)
+WRITABLE: tuple[Format, ...] = ("zarr", "netcdf", "cog")
 
 
 def format_of(path: str | os.PathLike) -> Format:
-    """``"zarr"``, ``"netcdf"`` or ``"cog"`` from a path's suffix (or Zarr metadata).
+    """``"zarr"``, ``"netcdf"``, ``"cog"`` or ``"hdf4"`` from a path's suffix (or Zarr metadata).
 
     Examples
     --------
@@ -40,23 +44,31 @@ def format_of(path: str | os.PathLike) -> Format:
     if fmt is None:
         raise XlstsrError(
             f"cannot tell the format of {os.fspath(path)!r} from its suffix: use .zarr (Zarr "
-            "store), .nc (NetCDF) or .tif (GeoTIFF/COG)."
+            "store), .nc (NetCDF), .tif (GeoTIFF/COG) or, to read, .hdf (MODIS HDF4)."
         )
     return fmt
 
 
 def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArray:
-    """Open a Zarr store, NetCDF file or GeoTIFF lazily (dask), with its CRS.
+    """Open a Zarr store, NetCDF file, GeoTIFF or MODIS HDF4 granule lazily (dask), with its CRS.
 
-    Zarr and NetCDF give a Dataset (``spatial_ref`` decoded as a coordinate), a GeoTIFF a
-    DataArray (:func:`xlstsr.io.open_cog` with its internal tiling as chunks). ``kwargs`` go to
-    the reader.
+    Zarr and NetCDF give a Dataset (``spatial_ref`` decoded as a coordinate, as
+    ``decode_coords="all"`` does), a GeoTIFF a DataArray (:func:`xlstsr.io.open_cog` with its
+    internal tiling as chunks), an ``.hdf`` granule one variable (:func:`xlstsr.io.open_modis`,
+    ``variable="LST_Day_1km"`` by default). ``kwargs`` go to the reader.
     """
     fmt = format_of(path)
+    remote = "://" in os.fspath(path) or os.fspath(path).startswith("/vsi")
+    if not remote and not Path(path).exists():
+        raise FileNotFoundError(f"no such file or store: {os.fspath(path)}")
     if fmt == "zarr":
         return open_zarr(path, **kwargs)
     if fmt == "netcdf":
         return xr.open_dataset(os.fspath(path), **{"chunks": {}, "decode_coords": "all", **kwargs})
+    if fmt == "hdf4":
+        from .modis import open_modis
+
+        return open_modis(path, **kwargs)
     from .cog import open_cog
 
     return open_cog(os.fspath(path), **{"chunks": True, **kwargs})

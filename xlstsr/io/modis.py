@@ -1,37 +1,119 @@
-"""MODIS HDF4-EOS reader (MOD11A1 / MYD11A1 LST) built on pyhdf.
+"""MODIS HDF4-EOS reader (MOD11A1 / MYD11A1 LST...) built on pyhdf, lazy (dask).
 
-GDAL builds in binary wheels usually lack the HDF4 driver, so the granule is read with pyhdf
-and georeferenced from its HDF-EOS ``StructMetadata`` (MODIS sinusoidal grid).
+GDAL builds in binary wheels usually lack the HDF4 driver, so granules are read with pyhdf
+(``pip install 'xlstsr[hdf]'``) and georeferenced from their HDF-EOS ``StructMetadata`` (MODIS
+sinusoidal grid). Pixels are read chunk by chunk when computed (the HDF4 library is not
+thread-safe: reads hold one lock). The date comes from the granule name (``.AYYYYDDD.``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import glob
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import dask.array as dsa
 import numpy as np
 import xarray as xr
 from affine import Affine
+from dask.array.core import normalize_chunks
+from dask.base import tokenize
+from dask.utils import SerializableLock
 
-from ..errors import VariableNotFoundError
+from ..errors import VariableNotFoundError, XlstsrError
 from ..grid import MODIS_SINUSOIDAL, grid_coords
 from ..qc import modland
 
-__all__ = ["open_modis"]
+__all__ = ["granule_time", "open_modis"]
+
+PathLike = str | os.PathLike
+
+#: the HDF4 library is not thread-safe: every read holds this lock (picklable for distributed)
+_HDF4_LOCK = SerializableLock("xlstsr-hdf4")
+
+#: attributes that describe the stored integers, dropped once decoded
+_CODING_ATTRS = (
+    "scale_factor", "add_offset", "_FillValue", "valid_range", "calibrated_nt",
+    "scale_factor_err", "add_offset_err", "Number Type",
+)
+
+_GRANULE_DATE = re.compile(r"\.A(\d{4})(\d{3})\.")
+
+
+def _pyhdf() -> Any:
+    try:
+        from pyhdf import SD
+    except ImportError as err:  # pragma: no cover - pyhdf is installed in the test environment
+        raise ImportError(
+            "reading MODIS HDF4 granules needs pyhdf: `pip install 'xlstsr[hdf]'` (or pyhdf). "
+            "GDAL in rasterio's wheels has no HDF4 driver."
+        ) from err
+    return SD
+
+
+def _open_sd(path: Path) -> Any:
+    SD = _pyhdf()
+    try:
+        return SD.SD(str(path), SD.SDC.READ)
+    except SD.HDF4Error as err:
+        raise XlstsrError(
+            f"{path} is not a readable HDF4 file ({err}); open_modis reads MODIS HDF4-EOS "
+            "granules such as MOD11A1.A2019305.h14v09.006.*.hdf (HDF5/NetCDF: xarray.open_dataset)."
+        ) from err
+
+
+class _SDSArray:
+    """A scientific dataset of an HDF4 file as a lazy array: opened, sliced, closed per read."""
+
+    def __init__(self, path: str, name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.path, self.name, self.shape, self.dtype = path, name, shape, np.dtype(dtype)
+        self.ndim = len(shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        SD = _pyhdf()
+        with _HDF4_LOCK:
+            sd = SD.SD(self.path, SD.SDC.READ)
+            try:
+                return np.asarray(sd.select(self.name)[key], dtype=self.dtype)
+            finally:
+                sd.end()
+
+
+def granule_time(path: PathLike) -> np.datetime64 | None:
+    """The date of a MODIS granule from its name (``MOD11A1.A2019305...`` -> 2019-11-01).
+
+    Examples
+    --------
+    >>> granule_time("MOD11A1.A2019305.h14v09.006.2019306084028.hdf")
+    np.datetime64('2019-11-01T00:00:00.000000000')
+    >>> granule_time("lst.hdf") is None
+    True
+    """
+    m = _GRANULE_DATE.search(Path(path).name)
+    if m is None:
+        return None
+    day = dt.date(int(m.group(1)), 1, 1) + dt.timedelta(days=int(m.group(2)) - 1)
+    return np.datetime64(day.isoformat(), "ns")
 
 
 def _corners(struct: str) -> tuple[tuple[float, float], tuple[float, float]]:
     def pair(key: str) -> tuple[float, float]:
         m = re.search(key + r"=\(([-+0-9.eE]+),([-+0-9.eE]+)\)", struct)
         if m is None:
-            raise ValueError(f"no {key} in the HDF-EOS StructMetadata")
+            raise XlstsrError(f"no {key} in the HDF-EOS StructMetadata: not a MODIS grid granule")
         return float(m.group(1)), float(m.group(2))
 
     return pair("UpperLeftPointMtrs"), pair("LowerRightMtrs")
 
 
 def _qc_name(variable: str) -> str | None:
+    """The QC layer of an LST variable (QC_Day for LST_Day_1km); None for everything else."""
+    if not variable.startswith("LST_"):
+        return None
     if "Day" in variable:
         return "QC_Day"
     if "Night" in variable:
@@ -39,105 +121,194 @@ def _qc_name(variable: str) -> str | None:
     return None
 
 
-def open_modis(
-    path: str | os.PathLike[str],
-    variable: str = "LST_Day_1km",
-    *,
-    qc: str | None = "auto",
-    max_modland: int = 1,
-    decode: bool = True,
+def _chunks(chunks: Any) -> Any:
+    if isinstance(chunks, dict):
+        return tuple(chunks.get(d, -1) for d in ("y", "x"))
+    return chunks
+
+
+def _task_name(path: Path, variable: str, chunks: tuple[tuple[int, ...], ...]) -> str:
+    """A deterministic dask key for one variable of one file at one chunking."""
+    stat = path.stat()
+    token = tokenize(str(path.resolve()), stat.st_mtime_ns, stat.st_size, variable, chunks)
+    return f"xlstsr-modis-{variable}-{token}"
+
+
+def _open_one(
+    path: PathLike, variable: str, qc: str | None, max_modland: int, decode: bool, chunks: Any
 ) -> xr.DataArray:
-    """Open one variable of a MODIS HDF4-EOS granule (MOD11A1...) as a georeferenced DataArray.
-
-    Parameters
-    ----------
-    path : path
-        The ``.hdf`` granule.
-    variable : str
-        Scientific dataset name, e.g. ``"LST_Day_1km"``, ``"LST_Night_1km"``, ``"Emis_31"``.
-    qc : str or None
-        QC dataset used to mask pixels (``"auto"``: ``QC_Day`` / ``QC_Night`` for LST; None: no
-        QC masking).
-    max_modland : int
-        Largest accepted MODLAND QC value (bits 0-1, decoded by :func:`xlstsr.qc.modland`): 0 =
-        good quality only, 1 = also "produced, other quality" (default), 2-3 = not produced
-        (always gaps: their LST is the fill value).
-    decode : bool
-        Apply ``scale_factor`` / ``add_offset`` and set the ``_FillValue`` to NaN (float32, e.g.
-        Kelvin for LST); False returns the raw integers with their attributes.
-
-    Returns
-    -------
-    DataArray
-        ``(y, x)`` on the MODIS sinusoidal grid (CRS and transform written), attributes from the
-        file (``units``...), NaN for fill and rejected QC when decoded.
-
-    Examples
-    --------
-    >>> from xlstsr.io.modis import open_modis
-    >>> lst = open_modis("MOD11A1.A2019305.h14v09.006.hdf")  # doctest: +SKIP
-    >>> lst.rio.resolution()  # doctest: +SKIP
-    (926.625433055833, -926.625433055833)
-    """
-    from pyhdf.SD import SD, SDC
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such MODIS granule: {path}")
-    sd = SD(str(path), SDC.READ)
+    sd = _open_sd(path)
     try:
-        names = list(sd.datasets())
+        info = sd.datasets()
+        names = list(info)
         if variable not in names:
             raise VariableNotFoundError(
                 f"{variable!r} is not in {path.name}; its variables are {names}"
             )
         sds = sd.select(variable)
-        raw = sds[:]
         attrs = dict(sds.attributes())
+        shape = tuple(info[variable][1])
         qc_name = _qc_name(variable) if qc == "auto" else qc
-        qcv = sd.select(qc_name)[:] if qc_name and qc_name in names else None
+        if qc_name is not None and qc_name not in names:
+            if qc != "auto":
+                raise VariableNotFoundError(
+                    f"QC layer {qc_name!r} is not in {path.name}; its variables are {names}"
+                )
+            qc_name = None
         struct = "".join(
             str(v) for k, v in sd.attributes().items() if k.startswith("StructMetadata")
         )
+        dtype = np.asarray(sds[0:1, 0:1]).dtype
+        qc_dtype = np.asarray(sd.select(qc_name)[0:1, 0:1]).dtype if qc_name else None
     finally:
         sd.end()
     (ulx, uly), (lrx, lry) = _corners(struct)
-    ny, nx = raw.shape
+    ny, nx = shape
     t = Affine((lrx - ulx) / nx, 0.0, ulx, 0.0, (lry - uly) / ny, uly)
     y, x = grid_coords(t, (ny, nx))
-    fill = attrs.get("_FillValue")
-    if decode:
-        scale = float(attrs.get("scale_factor", 1.0))
-        offset = float(attrs.get("add_offset", 0.0))
-        data = raw.astype(np.float64) * scale + offset
-        bad = np.zeros(raw.shape, bool) if fill is None else raw == fill
-        if qcv is not None:
-            bad |= modland(qcv) > max_modland
-        data = np.where(bad, np.nan, data).astype(np.float32)
-        keep = {
-            k: v
-            for k, v in attrs.items()
-            if k
-            not in (
-                "scale_factor",
-                "add_offset",
-                "_FillValue",
-                "valid_range",
-                "calibrated_nt",
-                "scale_factor_err",
-                "add_offset_err",
-            )
-        }
-    else:
-        data, keep = raw, attrs
-    keep["source"] = path.name
-    if qcv is not None and decode:
-        keep["qc"] = f"{qc_name} MODLAND bits 0-1 <= {max_modland}"
-    da = xr.DataArray(
-        data,
-        dims=("y", "x"),
-        coords={"y": ("y", y, {"units": "m"}), "x": ("x", x, {"units": "m"})},
-        name=variable,
-        attrs=keep,
+    ch = normalize_chunks(_chunks(chunks), (ny, nx), dtype=dtype)
+    raw = dsa.from_array(
+        _SDSArray(str(path), variable, (ny, nx), dtype), chunks=ch,
+        meta=np.empty((0, 0), dtype), name=_task_name(path, variable, ch),
     )
+    fill = attrs.get("_FillValue")
+    scale, offset = attrs.get("scale_factor"), attrs.get("add_offset")
+    # bit fields and class codes (QC_Day...) have no scale and no fill: they stay integers
+    coded = scale is not None or offset is not None or fill is not None
+    keep = dict(attrs)
+    if decode and coded:
+        data = raw.astype(np.float64) * float(scale if scale is not None else 1.0) + float(
+            offset if offset is not None else 0.0
+        )
+        bad = (raw == fill) if fill is not None else dsa.zeros_like(raw, dtype=bool)
+        vrange = attrs.get("valid_range")
+        if vrange is not None:  # CF: stored values outside valid_range are missing
+            bad |= (raw < vrange[0]) | (raw > vrange[1])
+        if qc_name is not None:
+            qcv = dsa.from_array(
+                _SDSArray(str(path), qc_name, (ny, nx), qc_dtype), chunks=ch,
+                meta=np.empty((0, 0), qc_dtype), name=_task_name(path, qc_name, ch),
+            )
+            bad |= modland(qcv) > max_modland
+        data = dsa.where(bad, np.nan, data).astype(np.float32)
+        keep = {k: v for k, v in attrs.items() if k not in _CODING_ATTRS}
+        if qc_name is not None:
+            keep["qc"] = f"{qc_name} MODLAND bits 0-1 <= {max_modland}"
+    else:
+        data = raw
+    keep["source"] = path.name
+    coords: dict[str, Any] = {"y": ("y", y, {"units": "m"}), "x": ("x", x, {"units": "m"})}
+    when = granule_time(path)
+    if when is not None:
+        coords["time"] = when
+    da = xr.DataArray(data, dims=("y", "x"), coords=coords, name=variable, attrs=keep)
     return da.rio.write_crs(MODIS_SINUSOIDAL).rio.write_transform(t)
+
+
+def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
+    """The granules of a list or a glob pattern; None for one plain path."""
+    if isinstance(path, (str, os.PathLike)):
+        s = os.fspath(path)
+        if not glob.has_magic(s):
+            return None
+        found = sorted(Path(p) for p in glob.glob(s))
+        if not found:
+            raise FileNotFoundError(f"no MODIS granule matches {s!r}")
+        return found
+    return [Path(p) for p in path]
+
+
+def open_modis(
+    path: PathLike | Sequence[PathLike],
+    variable: str = "LST_Day_1km",
+    *,
+    qc: str | None = "auto",
+    max_modland: int = 1,
+    decode: bool = True,
+    chunks: Any = "auto",
+) -> xr.DataArray:
+    """Open one variable of MODIS HDF4-EOS granules (MOD11A1...) lazily, georeferenced and dated.
+
+    Parameters
+    ----------
+    path : path, glob pattern or list of paths
+        One ``.hdf`` granule, or several (a list, or a pattern such as
+        ``"MOD11A1.A2020*.h18v04.*.hdf"``) of the same tile, stacked along ``time`` in date
+        order.
+    variable : str
+        Scientific dataset name, e.g. ``"LST_Day_1km"``, ``"LST_Night_1km"``, ``"Emis_31"``,
+        ``"QC_Day"``.
+    qc : str or None
+        QC layer used to mask pixels: ``"auto"`` uses ``QC_Day`` / ``QC_Night`` for the
+        ``LST_*`` variables and nothing for the others (a QC layer itself is never masked);
+        a layer name forces it; None: no QC masking.
+    max_modland : int
+        Largest accepted MODLAND QC value (bits 0-1, decoded by :func:`xlstsr.qc.modland`): 0 =
+        good quality only, 1 = also "produced, other quality" (default), 2-3 = not produced
+        (always gaps: their LST is the fill value).
+    decode : bool
+        For variables with scale metadata or a fill value: apply ``scale_factor`` /
+        ``add_offset`` and set ``_FillValue`` and values outside ``valid_range`` to NaN (float32,
+        e.g. Kelvin for LST). Bit fields (``QC_Day``) stay integers. False returns the stored
+        integers with their attributes.
+    chunks : "auto", int, tuple or dict
+        Dask chunks of each granule (``{"y": 600, "x": 600}``...); ``"auto"`` reads a 1200 x
+        1200 granule as one chunk.
+
+    Returns
+    -------
+    DataArray
+        ``(y, x)`` for one granule (its date as a scalar ``time`` coordinate), ``(time, y, x)``
+        for several; MODIS sinusoidal CRS and transform written; dask-backed (nothing is read
+        until computed); attributes from the file (``units``...) and ``source``.
+
+    Raises
+    ------
+    XlstsrError
+        A file that is not HDF4, granules of different tiles or with the same date, or a
+        granule name without a date when several are stacked.
+    VariableNotFoundError
+        ``variable`` (or the QC layer) is not in the granule.
+
+    Examples
+    --------
+    >>> from xlstsr.io import open_modis
+    >>> lst = open_modis("MOD11A1.A2019305.h14v09.006.hdf")  # doctest: +SKIP
+    >>> lst.rio.resolution(), str(lst.time.values)[:10]  # doctest: +SKIP
+    ((926.625433055833, -926.625433055833), '2019-11-01')
+    >>> cube = open_modis("MOD11A1.A2020*.h18v04.*.hdf", "LST_Night_1km")  # doctest: +SKIP
+    >>> qc = open_modis("MOD11A1.A2019305.h14v09.006.hdf", "QC_Day")  # raw uint8 bits  # doctest: +SKIP
+    """
+    paths = _expand(path)
+    if paths is None:
+        return _open_one(path, variable, qc, max_modland, decode, chunks)  # type: ignore[arg-type]
+    if not paths:
+        raise XlstsrError("open_modis got an empty list of granules")
+    arrays = [_open_one(p, variable, qc, max_modland, decode, chunks) for p in paths]
+    if any("time" not in a.coords for a in arrays):
+        bad = [p.name for p, a in zip(paths, arrays) if "time" not in a.coords]
+        raise XlstsrError(
+            f"cannot date {bad[:3]}: stacking granules needs MODIS names with .AYYYYDDD. "
+            "(rename them, or open them one by one and concatenate with your own times)."
+        )
+    grids = {(a.shape, a.rio.transform()) for a in arrays}
+    if len(grids) > 1:
+        tiles = sorted({m.group(0) for p in paths if (m := re.search(r"h\d\dv\d\d", p.name))})
+        raise XlstsrError(
+            f"the granules lie on {len(grids)} different grids (tiles {tiles}); stack one tile "
+            "at a time, or mosaic them first (e.g. rioxarray.merge.merge_arrays)."
+        )
+    times = [a.time.values for a in arrays]
+    if len(set(times)) < len(times):
+        dup = sorted({str(t)[:10] for t in times if times.count(t) > 1})
+        raise XlstsrError(
+            f"several granules share the date(s) {dup} (Terra and Aqua, or two versions?); "
+            "open each product separately."
+        )
+    order = np.argsort(np.asarray(times))
+    out = xr.concat([arrays[i] for i in order], dim="time", combine_attrs="drop_conflicts")
+    out.attrs["source"] = ", ".join(paths[i].name for i in order)
+    return out.rio.write_crs(MODIS_SINUSOIDAL).rio.write_transform(arrays[0].rio.transform())

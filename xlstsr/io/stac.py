@@ -5,11 +5,18 @@ read from the items' ``proj:wkt2`` / ``proj:projjson`` / ``proj:code``), so it i
 stackstac 0.5.1 takes an integer EPSG only and reads ``proj:epsg``, which pystac >= 1.12 no
 longer writes (it writes ``proj:code``): :func:`open_stac` copies ``proj:code`` = ``EPSG:n`` to
 ``proj:epsg`` on copies of the items before calling it.
+
+Values are decoded from the assets' ``raster:bands`` (raster extension): ``nodata`` -> NaN, then
+``value * scale + offset`` (Planetary Computer's MOD11A1 items: uint16 DN x 0.02 = Kelvin, nodata
+0), and ``unit`` becomes the ``units`` attribute, so that the cube goes straight into
+:func:`xlstsr.upscale`. Hrefs can be signed or rewritten by a ``modifier`` (as
+``planetary_computer.sign_inplace``) on copies of the items.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +24,7 @@ import xarray as xr
 
 from ..errors import XlstsrError
 
-__all__ = ["open_stac"]
+__all__ = ["BandCoding", "band_coding", "open_stac"]
 
 
 def _as_items(items: Any) -> list[Any]:
@@ -55,6 +62,134 @@ def _with_proj_epsg(item: Any) -> Any:
     return item
 
 
+#: unit strings of the raster extension that mean Kelvin
+_KELVIN_UNITS = {"k", "kelvin", "degk", "deg_k", "degrees_k"}
+
+
+@dataclass(frozen=True)
+class BandCoding:
+    """How an asset's stored values map to physical ones (``raster:bands`` of the raster extension).
+
+    ``physical = stored * scale + offset``; ``stored == nodata`` is missing.
+    """
+
+    nodata: float | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str | None = None
+
+    @property
+    def is_identity(self) -> bool:
+        """True when decoding would only mask the nodata value."""
+        return self.scale == 1.0 and self.offset == 0.0
+
+
+def _asset_coding(item: Any, key: str) -> BandCoding | None:
+    asset = item.assets.get(key)
+    bands = None if asset is None else asset.extra_fields.get("raster:bands")
+    if not bands:
+        return None
+    if len(bands) > 1:
+        raise XlstsrError(
+            f"asset {key!r} of item {item.id!r} has {len(bands)} raster:bands; open_stac loads "
+            "single-band assets (split the bands, or load them with odc-stac directly)."
+        )
+    b = bands[0]
+    nodata = b.get("nodata")
+    if isinstance(nodata, str):  # the extension allows "nan", "inf", "-inf"
+        nodata = float(nodata)
+    scale, offset = b.get("scale"), b.get("offset")
+    return BandCoding(
+        nodata=None if nodata is None else float(nodata),
+        scale=1.0 if scale is None else float(scale),
+        offset=0.0 if offset is None else float(offset),
+        unit=b.get("unit"),
+    )
+
+
+def band_coding(items: Any, asset: str) -> BandCoding | None:
+    """The ``raster:bands`` coding of ``asset``, the same in every item (else an error).
+
+    None when no item describes it.
+
+    Examples
+    --------
+    >>> import pystac, xlstsr
+    >>> it = pystac.Item("a", None, None, properties={}, datetime=__import__("datetime").datetime(2020, 1, 1))
+    >>> it.add_asset("lst", pystac.Asset("lst.tif", extra_fields={"raster:bands": [
+    ...     {"nodata": 0, "scale": 0.02, "offset": 0.0, "unit": "K", "data_type": "uint16"}]}))
+    >>> band_coding([it], "lst")
+    BandCoding(nodata=0.0, scale=0.02, offset=0.0, unit='K')
+    """
+    codings = {}
+    for it in _as_items(items):
+        c = _asset_coding(it, asset)
+        if c is not None:
+            codings.setdefault(c, it.id)
+    if len(codings) > 1:
+        found = "; ".join(f"{c} (e.g. item {i!r})" for c, i in codings.items())
+        raise XlstsrError(
+            f"the items disagree on how asset {asset!r} is stored: {found}. Load the groups of "
+            "items with one coding separately (or pass decode=False and decode them yourself)."
+        )
+    return next(iter(codings), None)
+
+
+def _native_crs(item: Any) -> Any:
+    """The item's CRS from the projection extension (WKT2, PROJJSON or an EPSG code)."""
+    for d in [item.properties, *(a.extra_fields for a in item.assets.values())]:
+        for key in ("proj:wkt2", "proj:projjson", "proj:code", "proj:epsg"):
+            v = d.get(key)
+            if v is not None:
+                return f"EPSG:{v}" if key == "proj:epsg" else v
+    return None
+
+
+def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataArray:
+    """Stored values -> physical ones (lazily): nodata -> NaN, then scale and offset."""
+    nodata = coding.nodata if coding is not None else da.attrs.get("nodata")
+    attrs = {k: v for k, v in da.attrs.items() if k not in ("nodata", "_FillValue", "units")}
+    out = da.astype(np.float64) if coding is not None and not coding.is_identity else da
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        out = out.where(da != nodata)
+    if coding is not None and not coding.is_identity:
+        out = out * coding.scale + coding.offset
+    out = out.astype(dtype)
+    unit = coding.unit if coding is not None else da.attrs.get("units")
+    if unit:
+        attrs["units"] = "K" if str(unit).lower() in _KELVIN_UNITS else str(unit)
+    out.attrs = attrs
+    return out
+
+
+def _encoded_attrs(da: xr.DataArray, coding: BandCoding | None) -> xr.DataArray:
+    """Raw stored values with CF attributes saying how to decode them."""
+    attrs = {k: v for k, v in da.attrs.items() if k != "nodata"}
+    nodata = coding.nodata if coding is not None else da.attrs.get("nodata")
+    if nodata is not None:
+        attrs["_FillValue"] = nodata
+    if coding is not None:
+        if not coding.is_identity:
+            attrs.update(scale_factor=coding.scale, add_offset=coding.offset)
+        if coding.unit:
+            attrs["units"] = coding.unit
+    out = da.copy(deep=False)
+    out.attrs = attrs
+    return out
+
+
+def _modified(items: list[Any], modifier: Callable[[Any], Any] | None) -> list[Any]:
+    """Copies of the items passed through ``modifier`` (which may change them in place)."""
+    if modifier is None:
+        return items
+    out = []
+    for it in items:
+        copy = it.clone()
+        res = modifier(copy)
+        out.append(copy if res is None else res)
+    return out
+
+
 def open_stac(
     items: Any,
     assets: str | Sequence[str] | None = None,
@@ -64,15 +199,17 @@ def open_stac(
     bbox: tuple[float, float, float, float] | None = None,
     chunks: dict[str, int] | None = None,
     dtype: str = "float32",
+    decode: bool = True,
+    modifier: Callable[[Any], Any] | None = None,
     engine: str = "odc",
     **kwargs: Any,
 ) -> xr.DataArray | xr.Dataset:
-    """Load STAC items as a lazy, georeferenced (time, y, x) cube.
+    """Load STAC items as a lazy, georeferenced (time, y, x) cube in physical units.
 
     Parameters
     ----------
     items : pystac.Item, ItemCollection, or iterable of Items / item dicts
-        E.g. the result of a ``pystac_client`` search.
+        E.g. the result of a ``pystac_client`` search, or ``catalog.get_items(recursive=True)``.
     assets : str or list of str, optional
         Asset keys to load (e.g. ``"LST_Day_1km"``); default: all raster assets.
     crs : CRS-like, optional
@@ -81,15 +218,29 @@ def open_stac(
     resolution : float, optional
         Output pixel size in CRS units (default: native, from ``proj:transform``).
     bbox : (minx, miny, maxx, maxy), optional
-        Output bounds in ``crs`` units (odc: ``x``/``y`` ranges; stackstac: ``bounds``).
+        Output bounds in ``crs`` units (default CRS: the items' native one, e.g. sinusoidal
+        metres for MODIS). The output covers them on the items' pixel grid (odc: ``x``/``y``
+        ranges; stackstac: ``bounds``).
     chunks : dict, optional
         Dask chunks, e.g. ``{"time": 1, "y": 1024, "x": 1024}`` (default: 1 step, 1024 px).
     dtype : str
-        Output dtype (NaN fill for floats).
+        Output dtype of decoded values (NaN fill).
+    decode : bool
+        Apply each asset's ``raster:bands`` coding (:func:`band_coding`): ``nodata`` -> NaN,
+        ``value * scale + offset``, ``unit`` -> ``units`` attribute ("K" for Kelvin). Without a
+        coding only the nodata value is masked. False: the stored values (native dtype) with CF
+        attributes (``scale_factor``, ``add_offset``, ``_FillValue``, ``units``) that
+        :func:`xlstsr.upscale` decodes.
+    modifier : callable, optional
+        Called on a copy of each item before loading, e.g. ``planetary_computer.sign_inplace``
+        to sign Planetary Computer hrefs, or a function that rewrites ``asset.href`` (mirrors,
+        local copies). It may change the item in place (and return None) or return a new one.
+        The caller's items are not changed.
     engine : {"odc", "stackstac"}
         Loader. stackstac needs an output CRS with an EPSG code.
     **kwargs
-        Passed to ``odc.stac.load`` or ``stackstac.stack``.
+        Passed to ``odc.stac.load`` (e.g. ``groupby="solar_day"``, ``patch_url=``) or
+        ``stackstac.stack``.
 
     Returns
     -------
@@ -97,24 +248,54 @@ def open_stac(
         A DataArray ``(time, y, x)`` for one asset, a Dataset of them for several; CRS written
         (rioxarray), dask-backed.
 
+    Raises
+    ------
+    XlstsrError
+        No items, items without the projection extension, or items that disagree on an
+        asset's coding.
+
     Examples
     --------
-    >>> import pystac_client  # doctest: +SKIP
+    A local catalog (the shared data's MOD11A1 items: uint16 DN x 0.02, nodata 0) straight into
+    the streaming writer:
+
+    >>> import pystac, xlstsr
+    >>> cat = pystac.Catalog.from_file("modis_h18v04_2020/catalog.json")  # doctest: +SKIP
+    >>> items = [i for i in cat.get_items(recursive=True)
+    ...          if i.collection_id.startswith("modis-11A1")]  # doctest: +SKIP
+    >>> lst = open_stac(items, "LST_Day_1km", bbox=(0, 5.4e6, 2e5, 5.55e6))  # doctest: +SKIP
+    >>> lst.attrs["units"]  # doctest: +SKIP
+    'K'
+    >>> xlstsr.upscale_to_zarr(lst, "lst_250m.zarr", factor=4)  # doctest: +SKIP
+
+    Planetary Computer (signed hrefs):
+
+    >>> import planetary_computer, pystac_client  # doctest: +SKIP
     >>> client = pystac_client.Client.open(url)  # doctest: +SKIP
     >>> items = client.search(collections=["modis-11A1-061"], bbox=bbox).item_collection()  # doctest: +SKIP
-    >>> lst = open_stac(items, "LST_Day_1km", crs=xlstsr.grid.MODIS_SINUSOIDAL)  # doctest: +SKIP
+    >>> lst = open_stac(items, "LST_Day_1km", modifier=planetary_computer.sign_inplace)  # doctest: +SKIP
     """
     items = _as_items(items)
     if not items:
         raise XlstsrError(
             "open_stac got no STAC items; check the search (bbox, datetime, collection)"
         )
+    items = _modified(items, modifier)
     bands = [assets] if isinstance(assets, str) else (list(assets) if assets is not None else None)
+    keys = bands if bands is not None else sorted({k for it in items for k in it.assets})
+    codings = {k: band_coding(items, k) for k in keys}
     chunks = dict(chunks) if chunks is not None else {"time": 1, "x": 1024, "y": 1024}
     if engine == "odc":
         import odc.stac
 
-        load_kw: dict[str, Any] = dict(bands=bands, chunks=chunks, dtype=dtype, **kwargs)
+        # stored values in their own dtype: nodata compares exactly, decoding happens below
+        load_kw: dict[str, Any] = dict(bands=bands, chunks=chunks, **kwargs)
+        if crs is None and bbox is not None:
+            crs = _native_crs(items[0])
+            if crs is None:
+                raise XlstsrError(
+                    "bbox needs a CRS: the items carry no proj:wkt2/proj:code, so pass `crs=`."
+                )
         if crs is not None:
             load_kw["crs"] = crs
         if resolution is not None:
@@ -130,10 +311,7 @@ def open_stac(
                 "(proj:code or proj:wkt2, proj:transform, proj:shape), or pass `crs=` and "
                 "`resolution=` explicitly."
             ) from err
-        crs_out = ds.odc.crs
-        for v in ds.data_vars:
-            ds[v] = ds[v].rio.write_crs(crs_out.wkt)
-        ds = ds.rio.write_crs(crs_out.wkt)
+        crs_out = ds.odc.crs.wkt
     elif engine == "stackstac":
         import stackstac
 
@@ -144,14 +322,15 @@ def open_stac(
                 "has none); use engine='odc', which takes WKT/PROJ strings."
             )
         st_items = [_with_proj_epsg(it) for it in items]
+        # float64 holds every stored integer exactly; stackstac's own fill is NaN
         stack_kw: dict[str, Any] = dict(
             assets=bands,
             epsg=epsg,
             resolution=resolution,
             bounds=bbox,
-            dtype=dtype,
+            dtype="float64",
             chunksize=(chunks.get("time", 1), 1, chunks.get("y", 1024), chunks.get("x", 1024)),
-            fill_value=np.dtype(dtype).type(np.nan) if np.dtype(dtype).kind == "f" else 0,
+            fill_value=np.nan,
             xy_coords="center",
             **{"rescale": False, **kwargs},
         )
@@ -168,14 +347,17 @@ def open_stac(
         out_epsg = int(da.coords["epsg"].item()) if "epsg" in da.coords else epsg
         keep = ("time", "band", "x", "y")
         da = da.reset_coords([c for c in da.coords if c not in keep], drop=True)
-        da = da.rio.write_crs(f"EPSG:{out_epsg}")
         ds = da.to_dataset("band")
         for v in ds.data_vars:
             ds[v].attrs = {}
-            ds[v] = ds[v].rio.write_crs(da.rio.crs)
-        ds = ds.rio.write_crs(da.rio.crs)
+        crs_out = f"EPSG:{out_epsg}"
     else:
         raise ValueError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
+    for v in list(ds.data_vars):
+        coding = codings.get(str(v))
+        var = _decode(ds[v], coding, dtype) if decode else _encoded_attrs(ds[v], coding)
+        ds[v] = var.rio.write_crs(crs_out)
+    ds = ds.rio.write_crs(crs_out)
     names = list(ds.data_vars)
     if len(names) == 1:
         out = ds[names[0]]
