@@ -4,6 +4,7 @@ MODIS HDF4 granules (pyhdf), Zarr outputs to COGs."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import numpy as np
 import pystac
@@ -198,7 +199,7 @@ def test_open_stac_mod13a2_int16_fill_and_several_assets(shared_data):
     assert 0.2 < float(np.nanmedian(ndvi.values)) < 0.95
 
 
-def test_open_stac_modifier_patches_hrefs_on_copies(shared_data):
+def test_open_stac_modifier_patches_hrefs_on_copies(shared_data, caplog):
     """A modifier (as planetary_computer.sign_inplace) rewrites hrefs; the caller's items stay."""
     items = [it.clone() for it in _catalog_items(shared_data, "modis-11A1", 17, 1)]
     real = items[0].assets["LST_Day_1km"].get_absolute_href()
@@ -209,7 +210,9 @@ def test_open_stac_modifier_patches_hrefs_on_copies(shared_data):
         seen.append(item.id)
         item.assets["LST_Day_1km"].href = real
 
-    lst = open_stac(items, "LST_Day_1km", bbox=_window_bbox(0, 17), modifier=sign)
+    with caplog.at_level(logging.INFO, logger="xlstsr"):
+        lst = open_stac(items, "LST_Day_1km", bbox=_window_bbox(0, 17), modifier=sign)
+    assert "decoding LST_Day_1km" in caplog.text  # logged, not printed
     assert seen == [items[0].id] and 250 < float(lst.mean()) < 330
     assert items[0].assets["LST_Day_1km"].href.startswith("https://example.invalid")
 
@@ -323,3 +326,22 @@ def test_open_modis_refuses_what_is_not_hdf4(granule, tmp_path):
         open_modis(fake)
     with pytest.raises(VariableNotFoundError, match="LST_Day_1km"):
         open_modis(granule, "LST_Day")
+
+
+def test_readme_stac_example_runs_on_the_shared_catalog(shared_data, tmp_path, monkeypatch):
+    """The README's STAC example, as written, on the shared catalog (8 dates of one window)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    code = next(b for b in blocks if "open_stac(items" in b)
+    code = code.replace("../shared/data", str(shared_data))
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    lst, sr = ns["lst"], ns["sr"]
+    assert lst.shape == (8, 64, 64) and lst.attrs["units"] == "K"
+    assert 250 < float(lst.min()) and float(lst.max()) < 330 and not lst.isnull().any()
+    assert sr.shape == (8, 256, 256) and sr.rio.crs is not None
+    assert len(list((tmp_path / "lst_day_250m_cogs").glob("*.tif"))) == 8

@@ -88,3 +88,13 @@ def test_missing_crs_error_points_zarr_users_to_decode_coords(tmp_path, scene):
         xlstsr.upscale(plain, 4)
     ok = xr.open_zarr(tmp_path / "lst.zarr", consolidated=False, decode_coords="all")["lst_1km"]
     assert np.isfinite(xlstsr.upscale(ok, 4).values).any()
+
+
+def test_dataset_accessor_names_the_variable(scene):
+    sr = xlstsr.upscale(scene["lst_1km"], 4)
+    fine = xr.Dataset({"sr": sr, "sr_plus_1": sr + 1})
+    scores = fine.lstsr.evaluate(scene["lst_250m"], variable="sr")
+    assert float(scores.rmse.max()) < 5
+    coarse = xr.Dataset({"lst": scene["lst_1km"], "other": scene["lst_1km"] + 1})
+    st = coarse.lstsr.scaling_stats(variable="lst")
+    np.testing.assert_allclose(st.hurst, xlstsr.scaling_stats(scene["lst_1km"]).hurst)

@@ -70,3 +70,16 @@ class LstsrDatasetAccessor:
     def coarsen(self, factor: int = 4, *, variable: Hashable | None = None, **kwargs: Any) -> xr.DataArray:
         """Radiometric degradation of the LST variable; see :func:`xlstsr.coarsen`."""
         return coarsen(select_variable(self._obj, variable), factor, **kwargs)
+
+    def evaluate(
+        self, reference: xr.DataArray, *, variable: Hashable | None = None, **kwargs: Any
+    ) -> xr.Dataset:
+        """Accuracy metrics of the LST variable against a fine reference; see :func:`xlstsr.evaluate`."""
+        return evaluate(select_variable(self._obj, variable), reference, **kwargs)
+
+    def scaling_stats(
+        self, guide: Any = None, *, variable: Hashable | None = None, **kwargs: Any
+    ) -> xr.Dataset:
+        """Statistics across scales of the LST variable (``guide`` may name another variable);
+        see :func:`xlstsr.scaling_stats`."""
+        return scaling_stats(self._obj, guide, variable=variable, **kwargs)

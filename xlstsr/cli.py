@@ -65,10 +65,11 @@ def _refuse_existing(path: str, overwrite: bool) -> None:
         raise UsageError(f"{path} exists; pass --overwrite to replace it{more}")
 
 
-def _open_field(path: str, variable: str | None, role: str) -> Any:
+def _open_field(path: str, variable: str | None, role: str, flag: str = "--variable") -> Any:
     """One DataArray from a file: a Dataset's variable (named, or its only one)."""
     import xarray as xr
 
+    from xlstsr.errors import VariableNotFoundError
     from xlstsr.io import format_of, open_path
     from xlstsr.validate import select_variable
 
@@ -78,7 +79,10 @@ def _open_field(path: str, variable: str | None, role: str) -> Any:
         names = list(obj.data_vars)
         if variable is None and len(names) == 1:
             variable = names[0]
-        obj = select_variable(obj, variable, role=role)
+        try:
+            obj = select_variable(obj, variable, role=role)
+        except VariableNotFoundError as err:
+            raise UsageError(f"{path}: {err} On the command line: {flag} NAME.") from None
     return obj
 
 
@@ -243,7 +247,8 @@ def _upscale(args: argparse.Namespace) -> int:
         lst = lst.chunk(chunks)
     guide = None
     if args.guide:
-        guide = _open_field(args.guide, args.guide_variable, "guide").squeeze(drop=True)
+        guide = _open_field(args.guide, args.guide_variable, "guide",
+                            "--guide-variable").squeeze(drop=True)
     options = {"mask_out_of_range": args.mask_out_of_range,
                "scale_correction": args.scale_correction}
     with _scheduler(args.scheduler):
@@ -267,8 +272,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     _refuse_existing(args.output, args.overwrite)
     sr = _open_field(args.sr, args.variable, "LST")
-    ref = _open_field(args.reference, args.reference_variable, "reference")
-    coarse = _open_field(args.coarse, args.coarse_variable, "LST") if args.coarse else None
+    ref = _open_field(args.reference, args.reference_variable, "reference",
+                      "--reference-variable")
+    coarse = None
+    if args.coarse:
+        coarse = _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable")
     with _scheduler(args.scheduler):
         scores = xlstsr.evaluate(
             sr, ref, coarse=coarse, factor=args.factor, erode=args.erode,
@@ -295,7 +303,8 @@ def _scaling(args: argparse.Namespace) -> int:
     lst = _declare(_open_field(args.input, args.variable, "LST"), args.units, args.nodata)
     guide = None
     if args.guide:
-        guide = _open_field(args.guide, args.guide_variable, "guide").squeeze(drop=True)
+        guide = _open_field(args.guide, args.guide_variable, "guide",
+                            "--guide-variable").squeeze(drop=True)
     with _scheduler(args.scheduler):
         stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean).compute()
     ydim, xdim = spatial_dims(lst)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from ..grid import MODIS_SINUSOIDAL, grid_coords
 from ..qc import modland
 
 __all__ = ["granule_time", "open_modis"]
+
+log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 
@@ -287,6 +290,7 @@ def open_modis(
         return _open_one(path, variable, qc, max_modland, decode, chunks)  # type: ignore[arg-type]
     if not paths:
         raise XlstsrError("open_modis got an empty list of granules")
+    log.info("open_modis: %d granules, %s", len(paths), variable)
     arrays = [_open_one(p, variable, qc, max_modland, decode, chunks) for p in paths]
     if any("time" not in a.coords for a in arrays):
         bad = [p.name for p, a in zip(paths, arrays) if "time" not in a.coords]

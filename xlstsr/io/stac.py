@@ -15,6 +15,7 @@ Values are decoded from the assets' ``raster:bands`` (raster extension): ``nodat
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ import xarray as xr
 from ..errors import XlstsrError
 
 __all__ = ["BandCoding", "band_coding", "open_stac"]
+
+log = logging.getLogger(__name__)
 
 
 def _as_items(items: Any) -> list[Any]:
@@ -284,6 +287,11 @@ def open_stac(
     bands = [assets] if isinstance(assets, str) else (list(assets) if assets is not None else None)
     keys = bands if bands is not None else sorted({k for it in items for k in it.assets})
     codings = {k: band_coding(items, k) for k in keys}
+    log.info(
+        "open_stac: %d items, assets %s, %s, engine %s", len(items), keys,
+        "decoding " + ", ".join(f"{k}: {c}" for k, c in codings.items() if c) if decode
+        else "stored values", engine,
+    )
     chunks = dict(chunks) if chunks is not None else {"time": 1, "x": 1024, "y": 1024}
     if engine == "odc":
         import odc.stac
