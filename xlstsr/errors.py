@@ -10,15 +10,21 @@ __all__ = [
     "AllNaNError",
     "CheckpointError",
     "CoregistrationError",
+    "DeviceError",
     "GridError",
     "GuideAlignmentWarning",
     "GuideCoverageError",
+    "GuideScaleError",
+    "GuideTimeError",
+    "ImplausibleOutputError",
+    "MethodOptionError",
     "MissingCRSError",
     "NoOverlapError",
     "NoSpatialDimsError",
     "PhysicalRangeError",
     "PhysicalRangeWarning",
     "ScaledIntegerError",
+    "UndeclaredFillError",
     "UnitsError",
     "VariableNotFoundError",
     "XlstsrError",
@@ -59,6 +65,31 @@ class ScaledIntegerError(XlstsrError):
 
 class PhysicalRangeError(XlstsrError):
     """Decoded values outside the physical range of land surface temperature."""
+
+
+class UndeclaredFillError(XlstsrError):
+    """One value repeated over a large part of an image far below the rest: an undeclared fill."""
+
+
+class GuideScaleError(XlstsrError):
+    """A guide's values are not in the units or scale the model was trained on (NDVI in percent,
+    reflectance digital numbers...)."""
+
+
+class GuideTimeError(XlstsrError):
+    """A guide's time steps cannot be matched with the LST's by their labels."""
+
+
+class ImplausibleOutputError(XlstsrError):
+    """A method produced temperatures that are not physical or far outside the input's range."""
+
+
+class MethodOptionError(XlstsrError, TypeError):
+    """An option a method does not take (e.g. ``conserve`` for bicubic)."""
+
+
+class DeviceError(XlstsrError):
+    """The requested torch device does not exist on this machine (e.g. CUDA without a GPU)."""
 
 
 class AllNaNError(XlstsrError):

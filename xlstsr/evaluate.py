@@ -17,8 +17,8 @@ from rasterio.enums import Resampling
 from scipy import ndimage
 
 from . import metrics as _m
-from .errors import AllNaNError, GridError, NoOverlapError
-from .validate import prepare_lst, require_georeferenced, spatial_dims
+from .errors import AllNaNError, GridError, NoOverlapError, XlstsrError
+from .validate import decode_lst, georeference, prepare_lst, spatial_dims
 
 __all__ = ["decode_reference", "evaluate", "reference_mask"]
 
@@ -77,10 +77,22 @@ def decode_reference(
     scale: float | None = None,
     nodata: float | None = None,
 ) -> xr.DataArray:
-    """Reference values as float64 with NaN where they are nodata, then multiplied by ``scale``.
+    """Reference values in Kelvin (float64, NaN where invalid), decoded as the inputs are.
 
-    ``nodata`` defaults to the array's declared nodata (``reference.rio.nodata``) when that is a
-    number; NaN are always invalid.
+    The front door of the inputs (:func:`xlstsr.validate.decode_lst`) decodes the reference:
+    declared encodings (``units`` in Celsius, ``scale_factor``/``add_offset``/``_FillValue`` in
+    its attrs, its rio nodata) are applied; ``nodata`` and ``scale`` declare an encoding the file
+    does not (ASTER stored as K x 10 with 0 outside the scene: ``scale=0.1, nodata=0``), applied
+    first. Then the same checks: Celsius without units, an undeclared fill value (one value over
+    a large part of the scene far below the rest), and the physical range, which the bulk of
+    the reference (more than half of each image's valid pixels) must be in; pixels outside it
+    are kept (border pixels mixed with the fill: ``valid_min`` and ``erode`` drop them).
+
+    Raises
+    ------
+    UnitsError, UndeclaredFillError, PhysicalRangeError
+        The reference is not in Kelvin as decoded (e.g. a Celsius or K x 10 reference without
+        ``units`` or ``scale``), with the fix in the message.
 
     Examples
     --------
@@ -88,19 +100,25 @@ def decode_reference(
     >>> r = xr.DataArray(np.array([[0.0, 3000.0]]), dims=("y", "x"))
     >>> decode_reference(r, scale=0.1, nodata=0).values.tolist()
     [[nan, 300.0]]
+    >>> c = xr.DataArray(np.array([[25.0, 26.85]]), dims=("y", "x"), attrs={"units": "degC"})
+    >>> np.round(decode_reference(c).values, 2).tolist()
+    [[298.15, 300.0]]
     """
-    ref = reference.astype(np.float64)
-    fill = nodata
-    if fill is None:
-        try:
-            fill = reference.rio.nodata
-        except Exception:
-            fill = None
-    if fill is not None and np.isfinite(fill):
-        ref = ref.where(ref != float(fill))
-    if scale is not None:
-        ref = ref * float(scale)
-    return ref.rio.write_nodata(np.nan, encoded=False)
+    ref = reference.copy(deep=False)  # attrs are set below: never on the caller's array
+    declared = ref.attrs.get("scale_factor")
+    if scale is not None and declared is not None and float(np.ravel(declared)[0]) != 1.0:
+        raise XlstsrError(
+            f"the reference declares scale_factor={declared} in its attrs and reference_scale="
+            f"{scale} was passed as well; pass one of them (drop the attr, or reference_scale)."
+        )
+    if nodata is not None:  # a fill the file does not declare, in stored units
+        ref = ref.astype(np.float64).where(ref != float(nodata))
+        ref.attrs = dict(reference.attrs)
+    if scale is not None:  # a scale it does not declare: decoded (and reported) as if it did
+        ref = ref.astype(np.float64)  # as before: scaled in float64
+        ref.attrs = {**ref.attrs, "scale_factor": float(scale)}
+    out = decode_lst(ref, keep_out_of_range=True, what="reference").astype(np.float64)
+    return out.rio.write_nodata(np.nan, encoded=False)
 
 
 def reference_mask(
@@ -258,8 +276,10 @@ def evaluate(
 ) -> xr.Dataset:
     """Accuracy metrics of a super-resolved LST field against a fine reference.
 
-    Steps: (1) decode the reference (``reference_nodata`` or its declared nodata -> NaN, times
-    ``reference_scale``); (2) keep reference pixels that are valid after eroding the valid
+    Steps: (1) decode the reference as the inputs are (:func:`decode_reference`: its declared
+    units, scale and fill values, plus ``reference_nodata`` / ``reference_scale`` for an encoding
+    it does not declare; Celsius without units, an undeclared fill value or a bulk outside
+    150-400 K raise, naming the fix); (2) keep reference pixels that are valid after eroding the valid
     region by ``erode`` pixels and within ``[valid_min, valid_max]`` (:func:`reference_mask`);
     (3) reproject ``sr`` onto the reference grid with rioxarray bilinear resampling
     (``sr.rio.reproject_match(reference, resampling=Resampling.bilinear)``; skipped when both are
@@ -293,7 +313,9 @@ def evaluate(
     valid_min, valid_max : float, optional
         Physical thresholds on the decoded reference in Kelvin (e.g. 230 K: cloud contamination).
     reference_scale : float, optional
-        Factor turning stored reference values into Kelvin (0.1 for ASTER stored as K x 10).
+        Factor turning stored reference values into Kelvin (0.1 for ASTER stored as K x 10),
+        for a reference that does not declare it (a ``scale_factor`` attr other than 1 and this
+        together are refused).
     reference_nodata : float, optional
         Stored value marking missing reference data (0 for that ASTER product).
     coregister : bool or Dataset
@@ -338,7 +360,7 @@ def evaluate(
     sr = prepare_lst(sr, what="super-resolved field")
     if coarse is not None:
         coarse = prepare_lst(coarse, mask_out_of_range=True, what="coarse LST")
-    require_georeferenced(reference, "reference")
+    reference = georeference(reference, "reference")
     factor = _infer_factor(sr, coarse, factor)
     ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata)
     mask = reference_mask(ref, erode=erode, valid_min=valid_min, valid_max=valid_max, clear=clear)

@@ -17,17 +17,26 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import GridError, GuideAlignmentWarning, NoOverlapError
+from .errors import (
+    GridError,
+    GuideAlignmentWarning,
+    GuideScaleError,
+    GuideTimeError,
+    NoOverlapError,
+)
 from .grid import align_guide
 from .kernels.aggregate import block_mean
-from .validate import decode_guide, spatial_dims
+from .validate import decode_guide, georeference, spatial_dims
 
 __all__ = [
     "GUIDE_OFFSET_MODES",
     "GuideLike",
     "check_alignment",
+    "check_guide_values",
+    "georeference_guide",
     "guide_bands",
     "guide_on_lst_grid",
+    "match_steps",
     "prepare_guide",
     "to_stack",
 ]
@@ -59,11 +68,173 @@ def guide_bands(guide: GuideLike) -> xr.DataArray:
     return xr.concat(bands, dim="guide_band", join="exact", coords="minimal", compat="override")
 
 
-def prepare_guide(guide: GuideLike, lst: xr.DataArray, factor: int, lead: tuple[str, ...]) -> Any:
+def georeference_guide(guide: GuideLike) -> GuideLike:
+    """Each band of a guide through :func:`xlstsr.validate.georeference` (lat/lon dims renamed,
+    coordinates from a written transform, CRS and regular grid required)."""
+    return _map_bands(guide, lambda g: georeference(g, "guide"))
+
+
+def _is_time_like(da: xr.DataArray, dim: str) -> bool:
+    if str(dim).lower() in ("time", "t", "date", "datetime", "dates", "times"):
+        return True
+    if dim in da.coords:
+        c = da.coords[dim]
+        if np.issubdtype(c.dtype, np.datetime64) or c.attrs.get("axis") == "T" or (
+            c.attrs.get("standard_name") == "time"
+        ):
+            return True
+        if c.dtype == object and c.size and hasattr(c.values.ravel()[0], "calendar"):
+            return True  # cftime
+    return False
+
+
+def _as_timedelta(tolerance: Any) -> Any:
+    if tolerance is None:
+        return None
+    if isinstance(tolerance, (int, float, np.integer, np.floating)) and not isinstance(tolerance, bool):
+        return tolerance
+    import pandas as pd
+
+    try:
+        return pd.Timedelta(tolerance).to_timedelta64()
+    except (TypeError, ValueError) as err:
+        raise GuideTimeError(
+            f"guide_time_tolerance must be a duration such as '16D' or '8h' (or a number for "
+            f"numeric labels), got {tolerance!r}"
+        ) from err
+
+
+def match_steps(
+    guide: xr.DataArray, lst: xr.DataArray, dim: str, tolerance: Any = None
+) -> xr.DataArray:
+    """The guide's steps along ``dim`` matched to the LST's by label, not by position.
+
+    For each LST label ``t`` the guide step taken is the latest one whose label ``g`` satisfies
+    ``g <= t`` and ``t - g <= tolerance`` (default: equal labels only). A 16-day composite
+    labelled by the first day of its period (MODIS, STAC ``start_datetime``) thus serves every
+    LST date of its period with ``tolerance="16D"``. Labels that are neither dates nor numbers
+    must be equal. Without labels on both sides, steps are matched by position only when the
+    sizes agree and neither side has labels.
+
+    Returns the guide with ``dim`` indexed like the LST (labels the LST's).
+
+    Raises
+    ------
+    GuideTimeError
+        A step of the LST has no guide step within the tolerance, or only one side has labels.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> lst = xr.DataArray(np.zeros(3), dims="time",
+    ...                    coords={"time": pd.to_datetime(["2020-01-03", "2020-01-20", "2020-01-21"])})
+    >>> ndvi = xr.DataArray([0.1, 0.2], dims="time",
+    ...                     coords={"time": pd.to_datetime(["2020-01-01", "2020-01-17"])})
+    >>> match_steps(ndvi, lst, "time", "16D").values.tolist()
+    [0.1, 0.2, 0.2]
+    """
+    n = lst.sizes[dim]
+    has_l, has_g = dim in lst.coords, dim in guide.coords
+    if not has_l and not has_g:
+        if guide.sizes[dim] != n:
+            raise GuideTimeError(
+                f"the guide has {guide.sizes[dim]} steps along '{dim}' and the LST {n}, and "
+                f"neither has '{dim}' labels to match them by: give both their labels "
+                f"(`da.assign_coords({dim}=dates)`), or pass a guide without '{dim}' to use "
+                "one guide for every step."
+            )
+        return guide
+    if not (has_l and has_g):
+        which, other = ("LST", "guide") if not has_l else ("guide", "LST")
+        raise GuideTimeError(
+            f"the {which} has no '{dim}' labels, so its steps cannot be matched with the "
+            f"{other}'s by label: assign them (`da.assign_coords({dim}=dates)`)."
+        )
+    lv, gv = np.asarray(lst[dim].values), np.asarray(guide[dim].values)
+    if lv.shape == gv.shape and np.array_equal(lv, gv):
+        return guide
+    tol = _as_timedelta(tolerance)
+    ordered = np.issubdtype(lv.dtype, np.datetime64) or np.issubdtype(lv.dtype, np.number)
+    if ordered and lv.dtype.kind != gv.dtype.kind:
+        raise GuideTimeError(
+            f"the guide's '{dim}' labels ({gv.dtype}) and the LST's ({lv.dtype}) are of "
+            "different kinds; give both dates (or both numbers)."
+        )
+    idx = np.empty(n, dtype=np.int64)
+    missing = []
+    if ordered:
+        order = np.argsort(gv, kind="stable")
+        gs = gv[order]
+        pos = np.searchsorted(gs, lv, side="right") - 1  # latest guide label <= t
+        for i, (t, p) in enumerate(zip(lv, pos)):
+            ok = p >= 0 and (gs[p] == t if tol is None else (t - gs[p]) <= tol)
+            if ok:
+                idx[i] = order[p]
+            else:
+                missing.append(i)
+    else:
+        where = {v: i for i, v in enumerate(gv.tolist())}
+        for i, t in enumerate(lv.tolist()):
+            if t in where:
+                idx[i] = where[t]
+            else:
+                missing.append(i)
+    if missing:
+        def fmt(v: Any) -> str:
+            return str(v)[:19]
+
+        shown = ", ".join(fmt(lv[i]) for i in missing[:3]) + (" ..." if len(missing) > 3 else "")
+        have = ", ".join(fmt(v) for v in gv[:4]) + (" ..." if gv.size > 4 else "")
+        hint = (
+            f" Pass `guide_time_tolerance=` (e.g. '16D' for 16-day composites labelled by "
+            f"their first day: the latest guide step at most that long before each date is "
+            f"used), or `guide.squeeze('{dim}', drop=True)` to use one guide for every step."
+            if ordered else ""
+        )
+        raise GuideTimeError(
+            f"{len(missing)} of the LST's {n} steps along '{dim}' have no guide step "
+            f"{'with that label' if tol is None else f'at most {tolerance} before them'} "
+            f"(LST {shown}; guide {have}).{hint}"
+        )
+    out = guide.isel({dim: idx})
+    return out.assign_coords({dim: lst[dim].values})
+
+
+def _match_lead(
+    g: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...], skip: tuple[str, ...],
+    tolerance: Any,
+) -> xr.DataArray:
+    """Match the guide's leading dims with the LST's by label; refuse a time dim the LST lacks."""
+    for d in [str(d) for d in g.dims if d not in skip]:
+        if d in lead:
+            g = match_steps(g, lst, d, tolerance)
+        elif _is_time_like(g, d):
+            if g.sizes[d] == 1:
+                g = g.isel({d: 0}, drop=True)
+                continue
+            raise GuideTimeError(
+                f"the guide has a time dim '{d}' ({g.sizes[d]} steps) but the LST has none, so "
+                "it is not clear which step goes with the LST: select one "
+                f"(`guide.sel({d}=date, method='nearest')`), or give the LST its '{d}' dim."
+            )
+    return g
+
+
+def prepare_guide(
+    guide: GuideLike,
+    lst: xr.DataArray,
+    factor: int,
+    lead: tuple[str, ...],
+    *,
+    time_tolerance: Any = None,
+) -> Any:
     """Decode and align a guide onto the grid ``factor`` times finer than ``lst``.
 
     Returns float32 data ``(n, c, Y, X)`` when the guide varies along the LST's leading dims
-    (``n`` their flattened size), ``(1, c, Y, X)`` for a guide shared by every time step.
+    (``n`` their flattened size), ``(1, c, Y, X)`` for a guide shared by every time step. Guide
+    steps are matched with the LST's by label (:func:`match_steps`, ``time_tolerance``); a time
+    dim the LST lacks is refused (one of length 1 is dropped); other extra dims (a raster's
+    ``band``) become guide channels.
 
     Examples
     --------
@@ -81,6 +252,7 @@ def prepare_guide(guide: GuideLike, lst: xr.DataArray, factor: int, lead: tuple[
     aligned = [align_guide(b, lst, factor) for b in bands]
     g = xr.concat(aligned, dim="guide_band") if len(aligned) > 1 else aligned[0].expand_dims("guide_band")
     ydim, xdim = spatial_dims(lst)
+    g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band"), time_tolerance)
     extra = [d for d in g.dims if d not in (ydim, xdim, "guide_band") and d not in lead]
     if extra:  # e.g. a 'band' dim of a multi-band raster: more guide channels
         g = g.stack(_ch=("guide_band", *extra)).transpose(..., "_ch", ydim, xdim)
@@ -116,7 +288,12 @@ def _nesting_factor(guide: xr.DataArray, lst: xr.DataArray) -> int:
 
 
 def guide_on_lst_grid(
-    guide: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...], *, min_valid: float = 0.5
+    guide: xr.DataArray,
+    lst: xr.DataArray,
+    lead: tuple[str, ...],
+    *,
+    min_valid: float = 0.5,
+    time_tolerance: Any = None,
 ) -> Any:
     """A single-band guide on the LST's own grid: ``(n or 1, y, x)`` data.
 
@@ -138,6 +315,7 @@ def guide_on_lst_grid(
     if (guide.sizes[gy], guide.sizes[gx]) == (lst.sizes[ydim], lst.sizes[xdim]):
         g = decode_guide(guide).rename({gy: ydim, gx: xdim} if (gy, gx) != (ydim, xdim) else {})
         g = g.drop_vars([c for c in g.coords if c not in g.dims], errors="ignore")
+        g = _match_lead(g, lst, lead, (ydim, xdim), time_tolerance)
         extra = [d for d in g.dims if d not in (ydim, xdim) and d not in lead]
         if extra:
             raise GridError(f"the guide has extra dims {extra}: pass a single band")
@@ -147,7 +325,7 @@ def guide_on_lst_grid(
         data = g.transpose(*shared, ydim, xdim).variable.data
         return data.reshape(-1, g.sizes[ydim], g.sizes[xdim]) if shared else data[None]
     r = _nesting_factor(guide, lst)
-    data = prepare_guide(guide, lst, r, lead)
+    data = prepare_guide(guide, lst, r, lead, time_tolerance=time_tolerance)
     if data.shape[1] != 1:
         raise GridError(f"the guide has {data.shape[1]} bands: pass a single band")
     data = data[:, 0]
@@ -237,3 +415,117 @@ def _map_bands(guide: GuideLike, fn: Any) -> GuideLike:
     if isinstance(guide, Mapping):
         return {k: fn(v) for k, v in guide.items()}
     return [fn(v) for v in guide]
+
+
+#: A guide channel is refused when its mean lies this many training standard deviations from the
+#: training mean, or its spread exceeds this many training standard deviations.
+GUIDE_MAX_Z = 10.0
+GUIDE_MAX_STD_RATIO = 10.0
+
+
+def _channel_stats(block: np.ndarray) -> np.ndarray:
+    """(n, c, 1, 1, 5): count, sum, sum of squares, min, max of each image's finite pixels."""
+    b = np.asarray(block, dtype=np.float64)
+    fin = np.isfinite(b)
+    z = np.where(fin, b, 0.0)
+    out = np.stack([
+        fin.sum((2, 3)), z.sum((2, 3)), (z * z).sum((2, 3)),
+        np.where(fin, b, np.inf).min((2, 3)), np.where(fin, b, -np.inf).max((2, 3)),
+    ], axis=-1)
+    return out[:, :, None, None, :]
+
+
+def _merge_stats(parts: np.ndarray) -> np.ndarray:
+    """Merge (n, c, by, bx, 5) partial statistics into (n, c, 5)."""
+    return np.concatenate([
+        parts[..., :3].sum((2, 3)), parts[..., 3:4].min((2, 3)), parts[..., 4:5].max((2, 3)),
+    ], axis=-1)
+
+
+def _scale_hint(m: float, s: float, mu: float, sd: float, name: str) -> str:
+    """The likely cause of a guide channel's values (mean m, std s) far from the training ones."""
+    ndvi_like = "ndvi" in name.lower() or (-1 <= mu <= 1 and sd < 1)
+    for k in (100.0, 10000.0, 1000.0, 10.0, 0.01, 0.0001):
+        if abs(m / k - mu) <= 3 * sd and s / k <= 3 * sd:
+            if ndvi_like and k == 100.0:
+                return "NDVI in percent? divide it by 100"
+            if k == 10000.0:
+                return ("scaled integers (MODIS stores NDVI and reflectances x 10000): multiply by "
+                        "0.0001, or open the file with `mask_and_scale=True` so that its "
+                        "scale_factor is applied")
+            return f"the values look {k:g} times too large: divide them by {k:g}"
+    if ndvi_like and m > 1:
+        return ("NDVI lies in [-1, 1]: is this another band (a reflectance, a temperature) or "
+                "an undeclared fill value? check `scale_factor` and `_FillValue`")
+    return ("another quantity or scale than the training guide, or an undeclared fill value: "
+            "check units, `scale_factor` and `_FillValue`")
+
+
+def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
+    merged = _merge_stats(stats)
+    mean_t = np.asarray(expected["mean"], np.float64)
+    std_t = np.maximum(np.asarray(expected["std"], np.float64), 1e-12)
+    names = list(expected.get("names") or [f"guide{i}" for i in range(mean_t.size)])
+    for i in range(merged.shape[0]):
+        for c in range(merged.shape[1]):
+            cnt, s1, s2, mn, mx = merged[i, c]
+            if cnt == 0 or c >= mean_t.size:
+                continue
+            m = s1 / cnt
+            sd = float(np.sqrt(max(s2 / cnt - m * m, 0.0)))
+            mu, st = mean_t[c], std_t[c]
+            if abs(m - mu) / st > GUIDE_MAX_Z or sd / st > GUIDE_MAX_STD_RATIO:
+                name = names[c] if c < len(names) else f"guide{c}"
+                raise GuideScaleError(
+                    f"guide channel {c} ({name!r}) has mean {m:.4g} and standard deviation "
+                    f"{sd:.4g} (range {mn:.4g} to {mx:.4g}), but the model was trained on mean "
+                    f"{mu:.4g} and standard deviation {st:.4g}: {_scale_hint(m, sd, mu, st, name)}."
+                    " A guide off the training scale makes the model produce meaningless "
+                    "temperatures."
+                )
+    return np.zeros((*merged.shape[:2], 1))
+
+
+def _pass_through(block: np.ndarray, verdict: np.ndarray) -> np.ndarray:
+    return block
+
+
+def check_guide_values(gdata: Any, expected: dict[str, Any] | None) -> Any:
+    """The prepared guide ``(n, c, Y, X)``, checked against the statistics a model was trained
+    on (``expected``: per-channel ``mean``, ``std`` and ``names``, from
+    :meth:`xlstsr.methods.base.UpscaleMethod.guide_statistics`).
+
+    A channel whose mean lies more than :data:`GUIDE_MAX_Z` training standard deviations from
+    the training mean, or whose spread exceeds :data:`GUIDE_MAX_STD_RATIO` of them, raises
+    :class:`~xlstsr.errors.GuideScaleError` naming the likely cause (NDVI in percent, stored
+    integers...). The statistics are taken per image over the whole image (count, sum, sum of
+    squares, min, max: exact on any chunking); on dask they are a branch of the graph that the
+    returned guide depends on, so nothing is computed before the result is.
+
+    Examples
+    --------
+    >>> g = np.full((1, 1, 8, 8), 64.0, np.float32)  # NDVI in percent
+    >>> check_guide_values(g, {"mean": [0.64], "std": [0.17], "names": ["ndvi"]})
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.GuideScaleError: guide channel 0 ('ndvi') has mean 64 ... NDVI in percent? divide it by 100. ...
+    """
+    if expected is None or gdata is None:
+        return gdata
+    if not isinstance(gdata, dsa.Array):
+        _guide_verdict(_channel_stats(np.asarray(gdata)), expected)
+        return gdata
+    part = gdata.map_blocks(
+        _channel_stats, dtype=np.float64, new_axis=4,
+        chunks=(*gdata.chunks[:2], (1,) * len(gdata.chunks[2]), (1,) * len(gdata.chunks[3]), (5,)),
+        meta=np.empty((0,) * 5, np.float64),
+    )
+    part = part.rechunk({2: -1, 3: -1})
+    verdict = part.map_blocks(
+        _guide_verdict, expected, dtype=np.float64, drop_axis=[3, 4],
+        chunks=(*part.chunks[:2], (1,)), meta=np.empty((0,) * 3, np.float64),
+    )
+    return dsa.blockwise(
+        _pass_through, "ncyx", gdata, "ncyx", verdict, "ncv", dtype=gdata.dtype,
+        concatenate=True, meta=np.empty((0,) * 4, gdata.dtype),
+    )

@@ -11,6 +11,7 @@ import xarray as xr
 
 from ._version import __version__
 from .engine.blocks import upscale_array
+from .errors import XlstsrError
 from .grid import fine_grid, with_grid
 from .guide import (
     GuideLike,
@@ -22,7 +23,6 @@ from .guide import (
 )
 from .methods import get_method
 from .methods.base import UpscaleMethod
-from .errors import XlstsrError
 from .validate import (
     MAX_FACTOR,
     check_factor,
@@ -49,6 +49,7 @@ def upscale(
     scale_correction: str | None = None,
     guide_offset: str | xr.Dataset = "check",
     guide_time_tolerance: Any = None,
+    output_check: bool = True,
     keep_attrs: bool = True,
     tile: int | str | None = "auto",
     **options: Any,
@@ -93,6 +94,9 @@ def upscale(
         ``"16D"`` takes, for each LST date, the latest guide step at most that long before it
         (a 16-day composite labelled by the first day of its period). A guide time dim the LST
         lacks is refused (:class:`~xlstsr.errors.GuideTimeError`), not made into bands.
+    output_check : bool
+        Refuse an output that is not physical (:func:`xlstsr.validate.check_output`, default);
+        False returns whatever the method produced (to debug a model).
     keep_attrs : bool
         Keep the input's attributes (``source``, ``platform``...) on the result, except those
         that describe how the input was stored (``scale_factor``, ``_FillValue``,
@@ -155,7 +159,8 @@ def upscale(
         guide = check_alignment(georeference_guide(guide), kelvin, guide_offset)
     ydim, xdim = spatial_dims(kelvin)
     data, lead = to_stack(kelvin)
-    check_output_size(data, factor)
+    if not isinstance(data, dsa.Array):
+        check_output_size(data, factor)  # before anything is allocated
     gdata = None
     if guide is not None:
         gdata = prepare_guide(guide, kelvin, factor, lead, time_tolerance=guide_time_tolerance)
@@ -169,6 +174,8 @@ def upscale(
             )
         gdata = check_guide_values(gdata, m.guide_statistics())
     out = upscale_array(m, data, gdata, factor, tile=tile)
+    if isinstance(out, dsa.Array):
+        check_output_size(out, 1)  # the engine's output chunks
     if scale_correction is not None:
         from .correction import apply_scale_correction
 
@@ -180,7 +187,8 @@ def upscale(
                 cg = prepare_guide(georeference_guide(cguide), kelvin, factor, lead,
                                    time_tolerance=guide_time_tolerance)
         out = apply_scale_correction(out, data, cg, factor, scale_correction)
-    out = check_output(out, data, m.name, guided=gdata is not None)
+    if output_check:
+        out = check_output(out, data, m.name, guided=gdata is not None)
     fy, fx, ft = fine_grid(kelvin, factor)
     shape = (*tuple(kelvin.sizes[d] for d in lead), fy.size, fx.size)
     out = out.reshape(shape) if not isinstance(out, dsa.Array) else out.reshape(shape, merge_chunks=True)

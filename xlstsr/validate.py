@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
+from functools import partial
 from typing import Any
 
 import dask.array as dsa
@@ -24,26 +25,35 @@ import xarray as xr
 from .errors import (
     AllNaNError,
     GridError,
+    ImplausibleOutputError,
     MissingCRSError,
     NoSpatialDimsError,
     PhysicalRangeError,
     PhysicalRangeWarning,
     ScaledIntegerError,
+    UndeclaredFillError,
     UnitsError,
     VariableNotFoundError,
 )
 
 __all__ = [
+    "FILL_SHARE",
+    "MAX_FACTOR",
     "PHYSICAL_RANGE_K",
     "check_factor",
+    "check_output",
+    "check_output_size",
     "decode_guide",
     "decode_lst",
+    "georeference",
     "prepare_lst",
     "require_georeferenced",
     "require_valid_pixels",
     "select_lst",
     "select_variable",
     "spatial_dims",
+    "spatial_names",
+    "suspect_fill",
 ]
 
 #: Land surface temperatures outside this range (Kelvin) are not physical on Earth.
@@ -52,6 +62,16 @@ PHYSICAL_RANGE_K = (150.0, 400.0)
 #: warning (fires, sensor artefacts: one real MODIS pair has a 402 K pixel) rather than rejected.
 HOT_SPOT_FRACTION = 0.01
 HOT_SPOT_MARGIN_K = 50.0
+#: An undeclared fill value: one exact value on at least this share of an image's valid pixels
+#: (and at least FILL_MIN_PIXELS of them), at least FILL_GAP_K below the median of the others and
+#: FILL_IQR of their inter-quartile ranges below their lower quartile (:func:`suspect_fill`).
+FILL_SHARE = 0.05
+FILL_MIN_PIXELS = 16
+FILL_GAP_K = 20.0
+FILL_IQR = 3.0
+#: Largest upscaling factor :func:`xlstsr.upscale` accepts (1 km -> 15.6 m; a typo such as 400
+#: would ask for 160 000 times the input's memory).
+MAX_FACTOR = 64
 
 _KELVIN = {"k", "kelvin", "kelvins", "degk", "deg_k", "degrees_k", "degree_kelvin"}
 _CELSIUS = {
@@ -59,6 +79,37 @@ _CELSIUS = {
     "deg c", "degree c", "celcius",
 }
 _FILL_KEYS = ("_FillValue", "missing_value", "nodata", "_Unsigned_fill")
+
+
+_LAT_NAMES = ("lat", "latitude", "nav_lat")
+_LON_NAMES = ("lon", "long", "longitude", "nav_lon")
+
+
+def spatial_names(da: xr.DataArray | xr.Dataset) -> dict[str, str]:
+    """The renaming ``{lat: "y", lon: "x"}`` that makes a lat/lon-named input readable by
+    rioxarray (which finds ``y``/``x`` and ``latitude``/``longitude`` only), or ``{}``.
+
+    rioxarray forgets dims declared with ``rio.set_spatial_dims`` after any operation, so the
+    front door renames such dims (:func:`prepare_lst`) and :func:`xlstsr.upscale` gives the
+    output the input's names back.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros((2, 3)), dims=("lat", "lon"))
+    >>> spatial_names(da)
+    {'lat': 'y', 'lon': 'x'}
+    """
+    try:
+        da.rio.y_dim, da.rio.x_dim  # noqa: B018  (rioxarray finds them: nothing to rename)
+        return {}
+    except Exception:
+        pass
+    dims = [str(d) for d in da.dims]
+    lat = [d for d in dims if d.lower() in _LAT_NAMES]
+    lon = [d for d in dims if d.lower() in _LON_NAMES]
+    if len(lat) == 1 and len(lon) == 1 and "y" not in dims and "x" not in dims:
+        return {lat[0]: "y", lon[0]: "x"}
+    return {}
 
 
 def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
@@ -74,49 +125,209 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
         return str(obj.rio.y_dim), str(obj.rio.x_dim)
     except Exception as err:  # rioxarray raises MissingSpatialDimensionError
         dims = tuple(obj.dims)
+        names = spatial_names(obj)
+        hint = (
+            f" Dims {tuple(names)} look like lat/lon: the entry points rename them; here, "
+            f"`da.rename({names})`."
+            if names else ""
+        )
         raise NoSpatialDimsError(
             f"no spatial dimensions found in dims {dims}. xlstsr looks for y/x, lat/lon or "
             "latitude/longitude; rename yours (`da.rename({'row': 'y', 'col': 'x'})`) or declare "
-            "them with `da.rio.set_spatial_dims(x_dim=..., y_dim=...)`."
+            f"them with `da.rio.set_spatial_dims(x_dim=..., y_dim=...)`.{hint}"
         ) from err
 
 
+def _written_transform(da: xr.DataArray) -> Any:
+    """The transform written in the grid-mapping variable (``rio.write_transform``), or None."""
+    from affine import Affine
+
+    try:
+        gm = da.rio.grid_mapping
+    except Exception:
+        return None
+    if gm not in da.coords:
+        return None
+    gt = da.coords[gm].attrs.get("GeoTransform")
+    if gt is None:
+        return None
+    try:
+        return Affine.from_gdal(*(float(v) for v in str(gt).split()))
+    except (TypeError, ValueError):
+        return None
+
+
+def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
+    """``da`` with its spatial coordinates completed, after :func:`require_georeferenced`.
+
+    lat/lon-named dims are renamed ``y``/``x`` (:func:`spatial_names`); an array with a written
+    transform (``rio.write_transform``) but no ``y``/``x`` coordinates gets pixel-centre
+    coordinates from it.
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> da = xr.DataArray(np.full((2, 3), 300.0), dims=("y", "x")).rio.write_crs("EPSG:32631")
+    >>> da = da.rio.write_transform(Affine(1000, 0, 0, 0, -1000, 0))
+    >>> georeference(da).x.values.tolist()
+    [500.0, 1500.0, 2500.0]
+    """
+    names = spatial_names(da)
+    if names:
+        if da.rio.crs is None:
+            raise MissingCRSError(
+                f"the {what} has lat/lon dims {tuple(names)} but no CRS; for degrees on WGS 84: "
+                "`da = da.rio.write_crs('EPSG:4326')`."
+            )
+        da = da.rename(names)
+    try:
+        ydim, xdim = spatial_dims(da)
+    except NoSpatialDimsError:
+        require_georeferenced(da, what)  # raises the full message
+        raise
+    t = _written_transform(da)
+    missing = [d for d in (ydim, xdim) if d not in da.coords and da.sizes[d] > 0]
+    if missing and t is not None and t.b == 0 and t.d == 0:
+        da = da.assign_coords({
+            ydim: t.f + (np.arange(da.sizes[ydim]) + 0.5) * t.e,
+            xdim: t.c + (np.arange(da.sizes[xdim]) + 0.5) * t.a,
+        })
+    require_georeferenced(da, what)
+    return da
+
+
 def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
-    """Raise unless ``da`` has a CRS and a regular transform (rioxarray conventions)."""
+    """Raise unless ``da`` has a CRS and a regular transform (rioxarray conventions).
+
+    Coordinates are regular when every step is within a tolerance of the mean step: 1e-6 of it,
+    or a few units of the coordinates' own precision (float32 coordinates of a sinusoidal or
+    UTM grid carry errors of ~0.5 m at 5e6 m).
+    """
     spatial_dims(da)
+    ydim, xdim = spatial_dims(da)
+    for dim in (ydim, xdim):
+        if da.sizes[dim] == 0:
+            raise GridError(
+                f"the {what} is empty: 0 pixels along '{dim}' (shape {dict(da.sizes)}). Check the "
+                "selection that made it: on a north-up grid y decreases, so "
+                "`da.sel(y=slice(south, north))` selects nothing; use `slice(north, south)` or "
+                "`da.rio.clip_box(minx, miny, maxx, maxy)`."
+            )
     if da.rio.crs is None:
+        latlon = any(str(d).lower() in (*_LAT_NAMES, *_LON_NAMES) for d in da.dims) or (
+            ydim.lower() in _LAT_NAMES)
+        hint = " For lat/lon degrees: `da.rio.write_crs('EPSG:4326')`." if latlon else ""
         raise MissingCRSError(
             f"the {what} has no CRS. Set it with rioxarray, e.g. "
             "`da = da.rio.write_crs('EPSG:32631')`, or for MODIS sinusoidal "
-            "`da.rio.write_crs(xlstsr.grid.MODIS_SINUSOIDAL)`."
+            f"`da.rio.write_crs(xlstsr.grid.MODIS_SINUSOIDAL)`.{hint} A file reopened without "
+            "`decode_coords='all'` (`xr.open_zarr(store, decode_coords='all')`) loses its "
+            "spatial_ref coordinate and with it the CRS."
         )
-    ydim, xdim = spatial_dims(da)
     for dim in (ydim, xdim):
-        if dim not in da.coords or da.sizes[dim] < 2:
+        if dim not in da.coords:
             raise MissingCRSError(
-                f"the {what} has no coordinates along '{dim}', so its transform is unknown. Assign "
-                f"pixel-centre coordinates (`da.assign_coords({dim}=...)`) or write a transform "
-                "with `da.rio.write_transform(...)`."
+                f"the {what} has no coordinates along '{dim}' and no transform, so its pixels' "
+                f"positions are unknown. Assign pixel-centre coordinates "
+                f"(`da.assign_coords({dim}=...)`) or write a transform with "
+                "`da.rio.write_transform(Affine(...))`."
             )
-        step = np.diff(np.asarray(da[dim].values, dtype=np.float64))
-        if not np.allclose(step, step[0], rtol=1e-6, atol=0):
+        if da.sizes[dim] < 2:
+            if _written_transform(da) is None:
+                raise GridError(
+                    f"the {what} has a single pixel along '{dim}', so its pixel size is unknown: "
+                    "write its transform (`da.rio.write_transform(Affine(res, 0, x0, 0, -res, "
+                    "y0))`) or give it more than one pixel."
+                )
+            continue
+        c = np.asarray(da[dim].values)
+        if not np.issubdtype(c.dtype, np.number):
             raise GridError(
-                f"the {what}'s '{dim}' coordinates are not regularly spaced; resample it onto a "
-                "regular grid first (`da.rio.reproject(...)`)."
+                f"the {what}'s '{dim}' coordinates are not numbers ({c.dtype}); assign "
+                "projected or geographic pixel-centre coordinates."
+            )
+        c64 = c.astype(np.float64)
+        step = np.diff(c64)
+        mean_step = (c64[-1] - c64[0]) / (c64.size - 1)
+        eps = np.finfo(c.dtype).eps if np.issubdtype(c.dtype, np.floating) else 0.0
+        tol = max(1e-6 * abs(mean_step), 8 * eps * float(np.abs(c64).max()))
+        if mean_step == 0 or not np.all(np.abs(step - mean_step) <= tol):
+            worst = float(np.abs(step - mean_step).max()) if step.size else 0.0
+            raise GridError(
+                f"the {what}'s '{dim}' coordinates are not regularly spaced (steps differ from "
+                f"their mean {mean_step:.6g} by up to {worst:.3g}); resample it onto a regular "
+                "grid first (`da.rio.reproject(...)`)."
             )
 
 
-def check_factor(factor: Any) -> int:
-    """Return ``factor`` as an int, or raise if it is not a positive integer >= 2."""
+def check_factor(factor: Any, maximum: int | None = None) -> int:
+    """Return ``factor`` as an int, or raise if it is not an integer >= 2 (and <= ``maximum``)."""
     if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
         raise GridError(f"factor must be a positive integer (e.g. 4), got {factor!r}")
-    if float(factor) != int(factor) or int(factor) < 1:
+    if not np.isfinite(float(factor)) or float(factor) != int(factor) or int(factor) < 1:
         raise GridError(
             f"factor must be a positive integer (e.g. 4 for 1 km -> 250 m), got {factor!r}"
         )
     if int(factor) == 1:
         raise GridError("factor must be >= 2: factor 1 would not change the resolution")
+    if maximum is not None and int(factor) > maximum:
+        raise GridError(
+            f"factor {int(factor)} is above {maximum}: each input pixel would become "
+            f"{int(factor) ** 2} output pixels. Is it a typo (e.g. 4 for 1 km -> 250 m)? For a "
+            "larger ratio, upscale in steps."
+        )
     return int(factor)
+
+
+#: Largest in-memory result :func:`check_output_size` lets a numpy input produce, as a fraction
+#: of the memory available, and the largest dask output chunk in bytes.
+OUTPUT_MEMORY_FRACTION = 0.5
+MAX_OUTPUT_CHUNK_BYTES = 2 * 1024**3
+
+
+def _available_memory() -> int:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # pragma: no cover - psutil comes with dask.distributed
+        return 16 * 1024**3
+
+
+def check_output_size(data: Any, factor: int, what: str = "LST") -> None:
+    """Refuse an upscaling whose result cannot fit: an in-memory input whose output (``factor``
+    squared times its size) would exceed half the available memory, or a dask array whose
+    chunks times ``factor`` squared would exceed 2 GiB (:func:`xlstsr.upscale` checks the
+    engine's output chunks themselves, with ``factor=1``).
+
+    Examples
+    --------
+    >>> check_output_size(np.zeros((1, 100, 100), np.float32), 4)  # 640 kB: fine
+    """
+    itemsize = np.dtype(np.float64 if data.dtype == np.float64 else np.float32).itemsize
+    f2 = int(factor) ** 2
+    if isinstance(data, dsa.Array):
+        biggest = 1
+        for c in data.chunks:
+            biggest *= max(c) if c else 0
+        nbytes = biggest * f2 * itemsize
+        if nbytes > MAX_OUTPUT_CHUNK_BYTES:
+            shape = tuple(max(c) * (int(factor) if i >= data.ndim - 2 else 1)
+                          for i, c in enumerate(data.chunks))
+            raise GridError(
+                f"each output chunk of the {what} would hold {nbytes / 1024**3:.1f} GiB (chunks "
+                f"of {shape} pixels); give the input smaller chunks, e.g. "
+                "`da.chunk({'time': 1, 'y': 512, 'x': 512})`."
+            )
+        return
+    nbytes = int(np.prod(data.shape)) * f2 * itemsize
+    avail = _available_memory()
+    if nbytes > OUTPUT_MEMORY_FRACTION * avail:
+        raise GridError(
+            f"the result would hold {nbytes / 1024**3:.1f} GiB in memory ({avail / 1024**3:.1f} "
+            f"GiB available): check the factor ({factor}), or give a dask input "
+            "(`da.chunk({'time': 1})`) and stream it with `xlstsr.upscale_to_zarr`."
+        )
 
 
 def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST") -> xr.DataArray:
@@ -220,66 +431,233 @@ def _units_kind(units: str | None) -> str | None:
     )
 
 
-def _check_lst_block(
-    block: np.ndarray,
+# -- per-image value checks ------------------------------------------------------------------
+# Every decision below is taken on whole images (one per leading index: time, band...), never on
+# dask chunks, so that a dask input is accepted or refused exactly as the same data in memory.
+# On dask the image statistics are a branch of the graph (the image's chunks joined into one
+# task); the checked array depends on it, so nothing is computed before the result is.
+
+
+def _image_axes(da: xr.DataArray) -> tuple[str, ...]:
+    """Dims in (*leading, y, x) order: the last two are the image (fallback: the last two dims)."""
+    try:
+        ydim, xdim = spatial_dims(da)
+    except NoSpatialDimsError:
+        return tuple(str(d) for d in da.dims)
+    return (*(str(d) for d in da.dims if d not in (ydim, xdim)), ydim, xdim)
+
+
+def _per_image(da: xr.DataArray, verdict_fn: Any, apply_fn: Any, n_verdict: int) -> xr.DataArray:
+    """``apply_fn(block, verdict)`` over ``da`` where ``verdict = verdict_fn(images)`` is taken on
+    whole images: ``images`` is ``(*lead, y, x)``, the verdict ``(*lead, 1, n_verdict)``.
+
+    Numpy: both run at once. Dask: the verdict is one task per image chunk (the image's spatial
+    chunks joined), and every block of the result depends on its image's verdict.
+    """
+    if da.ndim < 2:
+        one = da.expand_dims([f"_xlstsr_{i}" for i in range(2 - da.ndim)], axis=0)
+        return _per_image(one, verdict_fn, apply_fn, n_verdict).squeeze(
+            [d for d in one.dims if str(d).startswith("_xlstsr_")], drop=True)
+    order = _image_axes(da)
+    t = da.transpose(*order)
+    data = t.variable.data
+    nd = data.ndim
+    if isinstance(data, dsa.Array):
+        whole = data.rechunk({nd - 2: -1, nd - 1: -1})
+        verdict = whole.map_blocks(
+            verdict_fn, dtype=np.float64,
+            chunks=(*whole.chunks[:-2], (1,), (n_verdict,)),
+            meta=np.empty((0,) * nd, np.float64),
+        )
+        ind = tuple(range(nd))
+        vind = (*range(nd - 2), nd, nd + 1)  # its last two indices are contracted away
+        checked = dsa.blockwise(
+            apply_fn, ind, data, ind, verdict, vind, dtype=data.dtype, concatenate=True,
+            meta=np.empty((0,) * nd, data.dtype),
+        )
+    else:
+        arr = np.asarray(data)
+        checked = apply_fn(arr, verdict_fn(arr))
+    return t.copy(data=checked).transpose(*da.dims)
+
+
+def _apply_mask_flag(block: np.ndarray, verdict: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Mask values outside [lo, hi] in the images whose verdict says so (column 0)."""
+    flag = verdict[..., 0:1] > 0  # (*lead, 1, 1): broadcasts over the block's pixels
+    if not flag.any():
+        return block
+    out_of_range = (block < lo) | (block > hi)
+    return np.where(flag & out_of_range, np.asarray(np.nan, block.dtype), block)
+
+
+def _quantiles(f: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """Exact order statistics of ``f`` at fractions ``qs`` (lower value), O(n) with partition."""
+    pos = sorted({min(f.size - 1, max(0, int(q * (f.size - 1)))) for q in qs})
+    part = np.partition(f, pos)
+    return np.array([part[min(f.size - 1, max(0, int(q * (f.size - 1))))] for q in qs])
+
+
+def suspect_fill(values: np.ndarray, *, share: float | None = None,
+                 gap: float | None = None) -> tuple[float, float] | None:
+    """A single value that looks like an undeclared fill value, as ``(value, share)``, or None.
+
+    The rule: one exact value covers at least ``share`` (default :data:`FILL_SHARE`) of the
+    valid pixels (and at least :data:`FILL_MIN_PIXELS`), and lies far below the other pixels'
+    distribution: ``gap`` (default :data:`FILL_GAP_K`, Kelvin) below their median and
+    :data:`FILL_IQR` inter-quartile ranges below their lower quartile. Real temperatures do not
+    repeat one value over a large part of a scene far below the rest (a uniform scene has no
+    "rest"; a quantised one spreads over many values), fill values (SEVIRI's -80 degC = 193 K,
+    an ASTER 0 outside the scene) do. O(n): the candidates are order statistics, not a sort.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scene = 305 + 3 * rng.standard_normal(400)
+    >>> suspect_fill(scene) is None
+    True
+    >>> scene[:190] = 193.15  # SEVIRI's -80 degC fill over half the scene, undeclared
+    >>> v, s = suspect_fill(scene); round(v, 2), round(s, 3)
+    (193.15, 0.475)
+    """
+    share = FILL_SHARE if share is None else share
+    gap = FILL_GAP_K if gap is None else gap
+    f = np.asarray(values, dtype=np.float64).ravel()
+    f = f[np.isfinite(f)]
+    n = f.size
+    k = max(FILL_MIN_PIXELS, int(np.ceil(share * n)))
+    if n < 2 * FILL_MIN_PIXELS or k > n:
+        return None
+    # a run of >= k equal values in sorted order contains a multiple of k, and a fill far below
+    # the rest sits in the lower part: candidates are the order statistics at 0, k, 2k... n/2
+    pos = list(range(0, n // 2 + 1, k))
+    part = np.partition(f, [*pos, n // 2])
+    median = part[n // 2]
+    best = None
+    for v in sorted({float(part[p]) for p in pos}):
+        if v >= median - gap:
+            break
+        count = int(np.count_nonzero(f == v))
+        if count >= k and (best is None or count > best[1]):
+            best = (v, count)
+    if best is None:
+        return None
+    v, count = best
+    rest = f[f != v]
+    if rest.size < FILL_MIN_PIXELS:
+        return None
+    q25, q50, q75 = _quantiles(rest, (0.25, 0.5, 0.75))
+    if v < q50 - gap and v < q25 - FILL_IQR * (q75 - q25):
+        return v, count / n
+    return None
+
+
+def _lst_verdict(
+    imgs: np.ndarray,
     *,
     units_known: bool,
     unscaled_int: bool,
     mask_out_of_range: bool,
+    keep_out_of_range: bool,
     physical_range: tuple[float, float],
+    check_fill: bool,
+    stored: tuple[float, float, float],
+    what: str,
 ) -> np.ndarray:
-    finite = block[np.isfinite(block)]
-    if finite.size == 0:
-        return block
+    """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
+    ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked."""
+    lead = imgs.shape[:-2]
+    flat = imgs.reshape(-1, imgs.shape[-2] * imgs.shape[-1])
+    flags = np.zeros(flat.shape[0])
     lo, hi = physical_range
-    if unscaled_int and np.median(finite) > 1000:
-        raise ScaledIntegerError(
-            f"integer LST with values around {np.median(finite):.0f} and no scale metadata: these "
-            "look like scaled digital numbers (MOD11A1 stores K / 0.02, fill 0). Set "
-            "`da.attrs.update(scale_factor=0.02, _FillValue=0)` (or your product's scale), or open "
-            "the file with `mask_and_scale=True`."
-        )
-    if not units_known:
-        in_celsius = ((finite > -70) & (finite < 75)).mean()
-        if in_celsius > 0.9:
-            raise UnitsError(
-                "LST has no 'units' attribute and its values (median "
-                f"{np.median(finite):.1f}) look like degrees Celsius. Set "
-                "`da.attrs['units'] = 'degC'` to convert, or 'K' if they are Kelvin."
+    scale, offset, celsius = stored
+
+    def as_stored(k: float) -> str:
+        v = ((k - celsius) - offset) / scale
+        return f"{v:.6g}"
+
+    for i, img in enumerate(flat):
+        finite = img[np.isfinite(img)].astype(np.float64, copy=False)
+        if finite.size == 0:
+            continue
+        median = float(_quantiles(finite, (0.5,))[0])
+        if unscaled_int and median > 1000:
+            raise ScaledIntegerError(
+                f"integer {what} with values around {median:.0f} and no scale metadata: these "
+                "look like scaled digital numbers (MOD11A1 stores K / 0.02, fill 0). Set "
+                "`da.attrs.update(scale_factor=0.02, _FillValue=0)` (or your product's scale), "
+                "or open the file with `mask_and_scale=True`."
             )
-    out_of_range = (block < lo) | (block > hi)
-    if out_of_range.any():
+        if not units_known:
+            in_celsius = ((finite > -70) & (finite < 75)).mean()
+            if in_celsius > 0.9:
+                raise UnitsError(
+                    f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
+                    "look like degrees Celsius. Set `da.attrs['units'] = 'degC'` to convert, or "
+                    "'K' if they are Kelvin."
+                )
+        if check_fill:
+            hit = suspect_fill(finite)
+            if hit is not None:
+                v, share = hit
+                sv = as_stored(v)
+                kelvin = f"; {v:.2f} K" if units_known else ""
+                how = (
+                    f"pass `reference_nodata={sv}` to evaluate, or declare it: "
+                    f"`reference.attrs['_FillValue'] = {sv}`"
+                    if what == "reference" else
+                    f"declare it: `da.attrs['_FillValue'] = {sv}` or `da = "
+                    f"da.rio.write_nodata({sv})` (`--nodata {sv}` on the command line), or mask "
+                    f"it: `da.where(da != {sv})`"
+                )
+                raise UndeclaredFillError(
+                    f"the {what} value {sv} (as stored{kelvin}) covers {share:.0%} of the "
+                    "valid pixels of an image and lies far below all the others: an undeclared "
+                    f"fill value (SEVIRI writes -80 degC, ASTER products 0); {how}."
+                )
+        below, above = finite < lo, finite > hi
+        n_out = int(below.sum() + above.sum())
+        if n_out == 0:
+            continue
         if mask_out_of_range:
-            return np.where(out_of_range, np.nan, block).astype(block.dtype)
+            flags[i] = 1
+            continue
+        vmin, vmax = float(finite.min()), float(finite.max())
+        if keep_out_of_range and n_out <= 0.5 * finite.size:
+            continue  # a reference: its bulk is plausible, its thresholds drop the rest
         # a few isolated hot spots (fires, artefacts) just above the range are not a units or
         # scale problem: mask them with a warning instead of failing a whole cube
-        hot = block > hi
         if (
-            not (block < lo).any()
-            and hot.sum() <= HOT_SPOT_FRACTION * finite.size
-            and block[hot].max() <= hi + HOT_SPOT_MARGIN_K
+            not keep_out_of_range
+            and not below.any()
+            and above.sum() <= HOT_SPOT_FRACTION * finite.size
+            and vmax <= hi + HOT_SPOT_MARGIN_K
         ):
             warnings.warn(
-                f"{int(hot.sum())} LST value(s) up to {float(block[hot].max()):.2f} K exceed "
-                f"{hi:g} K (hot spots or artefacts) and were masked.",
+                f"{int(above.sum())} {what} value(s) up to {vmax:.2f} K exceed {hi:g} K (hot "
+                "spots or artefacts) and were masked.",
                 PhysicalRangeWarning,
                 stacklevel=2,
             )
-            return np.where(hot, np.nan, block).astype(block.dtype)
-        vmin, vmax = float(finite.min()), float(finite.max())
-        if vmax > 1000:
+            flags[i] = 1
+            continue
+        ref = what == "reference"
+        if vmax > 1000 or median > 1000:
             cause = ("values look scaled (e.g. Kelvin x 10 as ASTER stores it, or MODIS digital "
-                     "numbers x 0.02 K): set scale_factor/add_offset attrs")
-        elif vmax < lo and vmin > -100:
+                     "numbers x 0.02 K): "
+                     + ("pass `reference_scale=0.1` (K x 10) or set scale_factor attrs" if ref
+                        else "set scale_factor/add_offset attrs"))
+        elif (vmax < lo or median < lo) and vmin > -100:
             cause = "values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
         else:
             cause = ("a fill value may not be declared: set `da.attrs['_FillValue']` or "
                      "`da.rio.write_nodata(...)`")
+        fix = ("" if keep_out_of_range else
+               " To mask such pixels instead, pass `mask_out_of_range=True`.")
         raise PhysicalRangeError(
-            f"LST values from {vmin:.2f} to {vmax:.2f} K fall outside the physical range "
-            f"{lo:g}-{hi:g} K; {cause}. To mask such pixels instead, pass `mask_out_of_range=True`."
+            f"{what} values from {vmin:.2f} to {vmax:.2f} K (median {median:.2f} K) fall outside "
+            f"the physical range {lo:g}-{hi:g} K; {cause}.{fix}"
         )
-    return block
+    return flags.reshape(*lead, 1, 1)
 
 
 def decode_lst(
@@ -287,6 +665,9 @@ def decode_lst(
     *,
     mask_out_of_range: bool = False,
     physical_range: tuple[float, float] = PHYSICAL_RANGE_K,
+    check_fill: bool = True,
+    keep_out_of_range: bool = False,
+    what: str = "LST",
 ) -> xr.DataArray:
     """Return LST as floating-point Kelvin with NaN gaps; decode scaled integers and Celsius.
 
@@ -295,14 +676,34 @@ def decode_lst(
     ``rioxarray.open_rasterio(..., mask_and_scale=False)``); data that xarray already decoded keeps
     it in ``encoding`` and is left alone. Units ``degC``/``celsius``/... are converted to Kelvin.
 
+    The value checks are taken per image (each index of the leading dims: time, band...), on the
+    whole image, so a dask input is accepted or refused exactly as the same data in memory,
+    whatever its chunks: integers that look like digital numbers without a scale
+    (:class:`~xlstsr.errors.ScaledIntegerError`), Celsius without units
+    (:class:`~xlstsr.errors.UnitsError`), a single value repeated over a large part of an image
+    far below the rest (an undeclared fill value, :func:`suspect_fill`,
+    :class:`~xlstsr.errors.UndeclaredFillError`), values outside ``physical_range``
+    (:class:`~xlstsr.errors.PhysicalRangeError`, except up to 1 % of an image's pixels at most
+    50 K above it: hot spots, masked with a :class:`~xlstsr.errors.PhysicalRangeWarning`).
+
     Parameters
     ----------
     da : DataArray
-        LST, any dims; lazy (dask) arrays stay lazy: value checks raise when computed.
+        LST, any dims; lazy (dask) arrays stay lazy: the checks raise when the result is
+        computed. On dask, each image's chunks meet in one task for the checks (memory: one
+        image per time chunk).
     mask_out_of_range : bool
         Mask values outside ``physical_range`` instead of raising :class:`PhysicalRangeError`.
     physical_range : (float, float)
         Accepted Kelvin range after decoding.
+    check_fill : bool
+        Look for an undeclared fill value (:func:`suspect_fill`).
+    keep_out_of_range : bool
+        Only require most (more than half) of an image's valid values to be in range and keep
+        the others (an evaluation reference whose border pixels are mixed with its fill and are
+        dropped by its thresholds).
+    what : str
+        How messages name the array.
 
     Examples
     --------
@@ -313,26 +714,29 @@ def decode_lst(
     [[nan, 300.0]]
     """
     unscaled_int = np.issubdtype(da.dtype, np.integer) and _attr(da, "scale_factor") is None
+    scale = float(np.asarray(_attr(da, "scale_factor") or 1.0).ravel()[0])
+    offset = float(np.asarray(_attr(da, "add_offset") or 0.0).ravel()[0])
     out, _ = _decode_scaled(da)
     kind = _units_kind(out.attrs.get("units"))
     if kind == "C":
         out = out + out.dtype.type(273.15)
         out.attrs = dict(da.attrs)
-    check = dict(
+    lo, hi = physical_range
+    verdict = partial(
+        _lst_verdict,
         units_known=kind is not None,
         unscaled_int=unscaled_int,
         mask_out_of_range=mask_out_of_range,
+        keep_out_of_range=keep_out_of_range,
         physical_range=physical_range,
+        check_fill=check_fill,
+        stored=(scale or 1.0, offset, 273.15 if kind == "C" else 0.0),
+        what=what,
     )
-    data = out.variable.data
-    if isinstance(data, dsa.Array):
-        data = data.map_blocks(_check_lst_block, dtype=data.dtype, **check)
-    else:
-        data = _check_lst_block(np.asarray(data), **check)
+    result = _per_image(out, verdict, partial(_apply_mask_flag, lo=lo, hi=hi), 1)
     attrs = {k: v for k, v in out.attrs.items()
              if k not in ("scale_factor", "add_offset", "valid_range", *_FILL_KEYS)}
     attrs.update(units="K", standard_name="surface_temperature")
-    result = out.copy(data=data)
     result.attrs = attrs
     return result
 
@@ -402,8 +806,10 @@ def prepare_lst(
     mask_out_of_range: bool = False,
     what: str = "LST",
 ) -> xr.DataArray:
-    """The front door: select the LST, require a CRS and transform, decode to Kelvin, check that
-    an in-memory input holds valid pixels.
+    """The front door: select the LST, require a CRS and transform (completing the coordinates
+    from a written transform, renaming lat/lon dims to y/x: :func:`georeference`), decode to
+    Kelvin and check the values (:func:`decode_lst`), check that an in-memory input holds valid
+    pixels.
 
     Examples
     --------
@@ -417,7 +823,105 @@ def prepare_lst(
     'K'
     """
     lst, _ = select_lst(obj, variable)
-    require_georeferenced(lst, what)
-    kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range)
+    lst = georeference(lst, what)
+    kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range, what=what)
     require_valid_pixels(kelvin, what)
     return kelvin
+
+
+#: An output value is implausible outside PHYSICAL_RANGE_K widened by OUTPUT_MARGIN_K, or more than
+#: max(OUTPUT_MIN_SPREAD_K, OUTPUT_SPREAD_RATIO x the image's input range) beyond the image's
+#: input minimum or maximum (TsHARP on the sample scene reaches 1.6 times the range below it).
+OUTPUT_MARGIN_K = 20.0
+OUTPUT_MIN_SPREAD_K = 50.0
+OUTPUT_SPREAD_RATIO = 2.0
+
+
+def _image_range(data: np.ndarray) -> np.ndarray:
+    """(n, 2): min and max of each image's finite values (+inf/-inf for an empty image)."""
+    d = np.asarray(data, dtype=np.float64).reshape(data.shape[0], -1)
+    fin = np.isfinite(d)
+    return np.stack([np.where(fin, d, np.inf).min(1), np.where(fin, d, -np.inf).max(1)], axis=1)
+
+
+def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guided: bool,
+                        physical_range: tuple[float, float]) -> np.ndarray:
+    lo_in, hi_in = rng[:, 0:1, None], rng[:, 1:2, None]  # (n, 1, 1)
+    spread = np.maximum(OUTPUT_MIN_SPREAD_K,
+                        OUTPUT_SPREAD_RATIO * np.where(hi_in >= lo_in, hi_in - lo_in, 0.0))
+    lo = np.maximum(physical_range[0] - OUTPUT_MARGIN_K, lo_in - spread)
+    hi = np.minimum(physical_range[1] + OUTPUT_MARGIN_K, hi_in + spread)
+    with np.errstate(invalid="ignore"):
+        bad = np.isfinite(block) & ((block < lo) | (block > hi))
+    if not bad.any():
+        return block
+    vals = block[bad]
+    img = int(np.nonzero(bad.reshape(bad.shape[0], -1).any(1))[0][0])
+    cause = (
+        "Its inputs are not what it expects: most likely the guide is in other units or scale "
+        "than it was trained on (NDVI in percent: divide by 100; reflectance or NDVI digital "
+        "numbers: multiply by their scale_factor, or open the file with mask_and_scale=True)."
+        if guided else
+        "The method or its options (or a custom model) do not suit this input; compare with "
+        "method='bicubic', or pass output_check=False to see the values (to debug a model)."
+    )
+    raise ImplausibleOutputError(
+        f"method {method!r} produced {vals.size} temperature(s) from {vals.min():.6g} to "
+        f"{vals.max():.6g} K for an input of {float(rng[img, 0]):.2f} to {float(rng[img, 1]):.2f}"
+        f" K: not physical (outside {lo.ravel()[img]:.1f}-{hi.ravel()[img]:.1f} K for that "
+        f"image). {cause}"
+    )
+
+
+def check_output(
+    out: Any,
+    lst: Any,
+    method: str,
+    *,
+    guided: bool = False,
+    physical_range: tuple[float, float] = PHYSICAL_RANGE_K,
+) -> Any:
+    """Refuse a method's output that is not physical: ``out`` (n, Y, X) against its input
+    ``lst`` (n, y, x), both Kelvin, numpy or dask.
+
+    A finite output value is implausible outside ``physical_range`` widened by
+    :data:`OUTPUT_MARGIN_K` (20 K), or further than max(:data:`OUTPUT_MIN_SPREAD_K` (50 K), twice
+    the image's input range) beyond the image's input minimum or maximum: sharpening adds detail
+    of the order of the scene's own contrast, not more. The rule is per pixel against each image's input range
+    (min and max, exact on any chunking); on dask it runs inside the graph (each output block
+    checks itself when computed), so nothing is computed early.
+
+    Raises
+    ------
+    ImplausibleOutputError
+        Naming the method, the values and the likely cause.
+
+    Examples
+    --------
+    >>> lst = np.full((1, 2, 2), 300.0)
+    >>> check_output(np.full((1, 8, 8), 301.0), lst, "bicubic").shape
+    (1, 8, 8)
+    >>> check_output(np.full((1, 8, 8), -6e4), lst, "disr", guided=True)
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.ImplausibleOutputError: method 'disr' produced 64 temperature(s) from -60000 to -60000 K ...
+    """
+    kw = dict(method=method, guided=guided, physical_range=physical_range)
+    if not isinstance(out, dsa.Array) and not isinstance(lst, dsa.Array):
+        return _check_output_block(np.asarray(out), _image_range(np.asarray(lst)), **kw)
+    out = dsa.asarray(out)
+    lst = dsa.asarray(lst)
+    part = lst.map_blocks(  # (n, by, bx, 2): each block's min and max
+        lambda b: _image_range(b)[:, None, None, :], dtype=np.float64, new_axis=3,
+        chunks=(lst.chunks[0], (1,) * len(lst.chunks[1]), (1,) * len(lst.chunks[2]), (2,)),
+        meta=np.empty((0,) * 4, np.float64),
+    )
+    rng = part.rechunk({1: -1, 2: -1}).map_blocks(
+        lambda p: np.stack([p[..., 0].min((1, 2)), p[..., 1].max((1, 2))], axis=1),
+        drop_axis=[1, 2], dtype=np.float64, chunks=(part.chunks[0], (2,)),
+        meta=np.empty((0, 0), np.float64),
+    ).rechunk({0: out.chunks[0]})
+    return dsa.blockwise(
+        partial(_check_output_block, **kw), "nyx", out, "nyx", rng, "nr", dtype=out.dtype,
+        concatenate=True, meta=np.empty((0, 0, 0), out.dtype),
+    )
