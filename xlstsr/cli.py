@@ -155,10 +155,14 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
         table = ds[scalar].drop_vars([c for c in ds.coords if c not in lead], errors="ignore")
         if lead:
             table.to_dataframe().to_csv(path)
-        else:
+        else:  # one row; a scalar time coordinate (one MODIS granule) as its first column
+            import numpy as np
             import pandas as pd
 
-            pd.DataFrame([{v: float(table[v]) for v in scalar}]).to_csv(path, index=False)
+            row = {str(c): np.datetime_as_string(ds[c].values, unit="s") for c in ds.coords
+                   if ds[c].ndim == 0 and ds[c].dtype.kind == "M"}
+            row.update({v: float(table[v]) for v in scalar})
+            pd.DataFrame([row]).to_csv(path, index=False)
         return
     if suffix in (".nc", ".nc4"):
         _netcdf_safe(ds.compute()).to_netcdf(path)
