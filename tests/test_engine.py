@@ -161,7 +161,7 @@ def test_method_pickles_without_the_module_and_weights_ship_once():
     blob = pickle.dumps(m)
     assert len(blob) < 2000  # the weights hash, not the weights
     clone = pickle.loads(blob)
-    key = (m.weights_hash, "cpu")
+    key = (m.cache_key, "cpu")
     cached = model_cache().pop(key, None)
     lst = np.random.default_rng(0).uniform(290, 300, (1, 5, 5)).astype(np.float32)
     with pytest.raises(XlstsrError, match="shipped"):

@@ -166,6 +166,9 @@ class TorchModelMethod(UpscaleMethod):
     num_threads : int, optional
         Torch intra-op threads per task; default 1 inside dask worker threads, torch's default
         (all cores) in the main thread.
+    channels_last : bool
+        Run convolutions in the channels-last memory format (default True): 1.1-1.4x faster on
+        this CPU for the bundled models, outputs equal within 1e-4 K (float rounding).
 
     Notes
     -----
@@ -196,6 +199,7 @@ class TorchModelMethod(UpscaleMethod):
         device: str = "auto",
         batch_size: int | None = None,
         num_threads: int | None = None,
+        channels_last: bool = True,
     ) -> None:
         model, self._path = resolve_model(model)
         if not hasattr(model, "factor"):
@@ -213,6 +217,7 @@ class TorchModelMethod(UpscaleMethod):
         self.device = check_device(device)
         self.batch_size = None if batch_size is None else int(batch_size)
         self.num_threads = None if num_threads is None else int(num_threads)
+        self.channels_last = bool(channels_last)
         rf = getattr(model, "receptive_field", None)
         self.receptive_field_measured = rf is None
         model = model.eval()
@@ -247,6 +252,7 @@ class TorchModelMethod(UpscaleMethod):
             self.device,
             self.batch_size,
             self.num_threads,
+            self.channels_last,
         )
 
     # -- the weights as the method's state (shipped once per worker by the engine) --------------
@@ -262,9 +268,9 @@ class TorchModelMethod(UpscaleMethod):
         if self._local_model is not None:
             return  # in the process that built it: model() uses the live module
         runtime.cached_model(
-            self.weights_hash,
+            self.cache_key,
             runtime.resolve_device(self.device),
-            lambda dev: runtime.deserialize_model(payload, dev),
+            lambda dev: self._layout(runtime.deserialize_model(payload, dev)),
         )
 
     def model(self) -> Any:
@@ -287,7 +293,7 @@ class TorchModelMethod(UpscaleMethod):
             )
 
         try:
-            return runtime.cached_model(self.weights_hash, dev, load)
+            return runtime.cached_model(self.cache_key, dev, lambda d: self._layout(load(d)))
         except (RuntimeError, AssertionError) as err:
             if "cuda" in str(dev) or "CUDA" in str(err):
                 raise DeviceError(
@@ -296,6 +302,16 @@ class TorchModelMethod(UpscaleMethod):
                     "a GPU."
                 ) from err
             raise
+
+    @property
+    def cache_key(self) -> str:
+        """Key of the loaded model in this process's cache (weights and memory layout)."""
+        return self.weights_hash + ("-cl" if self.channels_last else "")
+
+    def _layout(self, model: Any) -> Any:
+        import torch
+
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
     # -- UpscaleMethod ---------------------------------------------------------------------------
     def _check_factor(self, factor: int) -> None:
@@ -351,11 +367,13 @@ class TorchModelMethod(UpscaleMethod):
         outs = []
         with torch.inference_mode():
             for s in range(0, n, bs):
-                xt = torch.from_numpy(x[s : s + bs]).to(dev)
+                fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+                xt = torch.from_numpy(x[s : s + bs]).to(dev).contiguous(memory_format=fmt)
                 gt = (
                     None
                     if g is None
                     else torch.from_numpy(np.ascontiguousarray(g[s : s + bs])).to(dev)
+                    .contiguous(memory_format=fmt)
                 )
                 y = runtime.forward(model, xt, gt)
                 outs.append(y[:, 0].float().cpu().numpy())
