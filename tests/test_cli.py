@@ -215,6 +215,17 @@ def test_user_errors_print_one_line_and_exit_2(argv, needle, tmp_path, capsys, s
     assert needle.lower() in err.lower() and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "argv", [["upscale", "a.tif", "b.tif", "--method", "foo"], ["upscale"], ["evaluate", "a.tif"],
+             ["upscale", "a.tif", "b.tif", "--factor", "0"]],
+)
+def test_usage_errors_are_one_line_too(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "--help" in err
+
+
 def test_deep_model_options_and_a_distributed_scheduler(tmp_path, capsys, scene):
     """--checkpoint (bundled name or file) and --conserve reach the model; --scheduler ADDRESS."""
     pytest.importorskip("torch")

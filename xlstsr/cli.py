@@ -14,7 +14,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["main"]
 
@@ -383,6 +383,13 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 # -- the parser ----------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line too (argparse prints the usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Defaults in the help, except where there is none (None, a flag off) or the help says it."""
 
@@ -435,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     from xlstsr._version import __version__
 
     fmt = _Formatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="xlstsr", description="Super-resolution of LST datacubes (xarray/dask).",
         epilog="Outputs are never overwritten without --overwrite. Input errors print one line "
         "and exit with status 2.", formatter_class=fmt,
