@@ -94,9 +94,11 @@ def with_grid(
     coords[ydim] = (ydim, y, template[ydim].attrs)
     coords[xdim] = (xdim, x, template[xdim].attrs)
     out = xr.DataArray(data, dims=dims, coords=coords)
-    out = out.rio.set_spatial_dims(x_dim=xdim, y_dim=ydim, inplace=False)
-    out = out.rio.write_crs(template.rio.crs)
-    return out.rio.write_transform(transform)
+    # a new object: written in place (rioxarray's copies would duplicate a fine-grid result)
+    out.rio.set_spatial_dims(x_dim=xdim, y_dim=ydim, inplace=True)
+    out.rio.write_crs(template.rio.crs, inplace=True)
+    out.rio.write_transform(transform, inplace=True)
+    return out
 
 
 def _slice_nested(
