@@ -117,10 +117,10 @@ def band_coding(items: Any, asset: str) -> BandCoding | None:
 
     Examples
     --------
-    >>> import pystac, xlstsr
-    >>> it = pystac.Item("a", None, None, properties={}, datetime=__import__("datetime").datetime(2020, 1, 1))
-    >>> it.add_asset("lst", pystac.Asset("lst.tif", extra_fields={"raster:bands": [
-    ...     {"nodata": 0, "scale": 0.02, "offset": 0.0, "unit": "K", "data_type": "uint16"}]}))
+    >>> import datetime, pystac
+    >>> it = pystac.Item("a", None, None, datetime.datetime(2020, 1, 1), properties={})
+    >>> band = {"nodata": 0, "scale": 0.02, "offset": 0.0, "unit": "K", "data_type": "uint16"}
+    >>> it.add_asset("lst", pystac.Asset("lst.tif", extra_fields={"raster:bands": [band]}))
     >>> band_coding([it], "lst")
     BandCoding(nodata=0.0, scale=0.02, offset=0.0, unit='K')
     """
