@@ -147,7 +147,7 @@ def test_upscale_declares_units_and_nodata_of_a_real_seviri_series(shared_data, 
     src = next((shared_data / "seviri_athens").glob("*.tif"))
     dst = tmp_path / "athens.nc"
     code, _, err = run(capsys, "upscale", src, dst, "--factor", "2", "--units", "degC",
-                       "--nodata", "-80", "--chunks", "band=-1")  # 96 bands = times, one chunk
+                       "--nodata", "-80")
     assert code == 0, err
     got = xr.open_dataset(dst, decode_coords="all")
     got = got[next(iter(got.data_vars))]

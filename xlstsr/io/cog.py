@@ -36,8 +36,9 @@ def open_cog(
         Several files must share a grid; they are stacked along a new ``time`` dimension.
     chunks : dict, int, "auto", True or None
         Dask chunks as for :func:`rioxarray.open_rasterio` (``{"x": 512, "y": 512}``...). Use the
-        COG's internal tiling (a multiple of it) for efficient reads; ``True`` or ``{}`` uses it.
-        ``None`` reads eagerly.
+        COG's internal tiling (a multiple of it) for efficient reads; ``True`` or ``{}`` does:
+        whole blocks, grown to about 1024 pixels a side (one-row strips too), all bands at once
+        in pixel-interleaved files. ``None`` reads eagerly.
     times : sequence, optional
         Values of the ``time`` coordinate when several paths are given (default: 0, 1, ...).
     masked : bool
@@ -58,11 +59,7 @@ def open_cog(
     """
     if isinstance(path, (str, os.PathLike)):
         if chunks is True or (isinstance(chunks, dict) and not chunks):
-            import rasterio  # the file's internal tiling, as xarray's chunks={} means
-
-            with rasterio.open(path) as src:
-                by, bx = src.block_shapes[0]
-            chunks = {"band": 1, "y": by, "x": bx}
+            chunks = _file_chunks(path)
         elif chunks == "auto":  # as a dict: rioxarray's own "auto" warns in recent xarray
             chunks = {"band": 1, "y": "auto", "x": "auto"}
         da = rioxarray.open_rasterio(path, chunks=chunks, masked=masked)
@@ -81,6 +78,30 @@ def open_cog(
     out = out.assign_coords(time=list(times) if times is not None else np.arange(len(arrays)))
     crs = arrays[0].rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
+
+
+#: target side (pixels) of chunks built from a file's blocks, and the most bytes in one chunk
+_CHUNK_SIDE = 1024
+_CHUNK_BYTES = 128 * 1024**2
+
+
+def _file_chunks(path: PathLike) -> dict[str, int]:
+    """Chunks from the file's layout: whole blocks, about ``_CHUNK_SIDE`` pixels a side.
+
+    One-row strips (common in GeoTIFFs written by MATLAB or GDAL without ``TILED=YES``) would
+    otherwise give one tiny task per row and band; a pixel-interleaved file stores all bands of
+    a block together, so its bands are read at once (within ``_CHUNK_BYTES``).
+    """
+    import rasterio
+    from rasterio.enums import Interleaving
+
+    with rasterio.open(path) as src:
+        by, bx = src.block_shapes[0]
+        ty = min(src.height, by * max(1, _CHUNK_SIDE // by))
+        tx = min(src.width, bx * max(1, _CHUNK_SIDE // bx))
+        nbytes = src.count * ty * tx * np.dtype(src.dtypes[0]).itemsize
+        together = src.interleaving == Interleaving.pixel and nbytes <= _CHUNK_BYTES
+        return {"band": src.count if together else 1, "y": ty, "x": tx}
 
 
 def _stamp(value: Any, index: int) -> str:
