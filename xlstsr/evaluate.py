@@ -55,7 +55,7 @@ def _coregistered(
         est = how
     else:
         if coarse is None:
-            raise ValueError(
+            raise XlstsrError(
                 "coregister=True aligns the reference with the coarse input: pass `coarse=lst`"
             )
         est = estimate_offset(ref.where(mask), coarse)
@@ -172,7 +172,7 @@ def reference_mask(
             valid = valid & (reference <= valid_max)
     if erode:
         if int(erode) < 0:
-            raise ValueError(f"erode must be >= 0 pixels, got {erode}")
+            raise XlstsrError(f"erode must be >= 0 pixels, got {erode}")
         if isinstance(valid.variable.data, dsa.Array):
             valid = valid.chunk({ydim: -1, xdim: -1})
         valid = xr.apply_ufunc(

@@ -23,6 +23,7 @@ from .errors import (
     GuideScaleError,
     GuideTimeError,
     NoOverlapError,
+    XlstsrError,
 )
 from .grid import align_guide
 from .kernels.aggregate import block_mean
@@ -63,7 +64,9 @@ def guide_bands(guide: GuideLike) -> xr.DataArray:
     elif isinstance(guide, Sequence) and not isinstance(guide, str):
         items = [(getattr(g, "name", None) or f"band{i}", g) for i, g in enumerate(guide)]
     else:
+        _check_guide_type(guide)
         raise TypeError(f"guide must be a DataArray, a list or a dict of DataArrays, got {type(guide)}")
+    _check_guide_type([g for _, g in items])
     bands = [g.expand_dims(guide_band=[str(k)]) if "guide_band" not in g.dims else g for k, g in items]
     return xr.concat(bands, dim="guide_band", join="exact", coords="minimal", compat="override")
 
@@ -71,7 +74,26 @@ def guide_bands(guide: GuideLike) -> xr.DataArray:
 def georeference_guide(guide: GuideLike) -> GuideLike:
     """Each band of a guide through :func:`xlstsr.validate.georeference` (lat/lon dims renamed,
     coordinates from a written transform, CRS and regular grid required)."""
+    _check_guide_type(guide)
     return _map_bands(guide, lambda g: georeference(g, "guide"))
+
+
+def _check_guide_type(guide: Any) -> None:
+    if isinstance(guide, xr.DataArray):
+        return
+    if isinstance(guide, Mapping):
+        bands = list(guide.values())
+    elif isinstance(guide, (list, tuple)):
+        bands = list(guide)
+    else:
+        bands = [guide]
+    for i, g in enumerate(bands):
+        if not isinstance(g, xr.DataArray):
+            raise TypeError(
+                f"guide{'' if len(bands) == 1 else f' band {i}'} is a {type(g).__name__}, not an "
+                "xarray DataArray: give it its grid, e.g. `xr.DataArray(a, dims=('y', 'x'), "
+                "coords={'y': ..., 'x': ...}).rio.write_crs(...)`"
+            )
 
 
 def _is_time_like(da: xr.DataArray, dim: str) -> bool:
@@ -133,6 +155,7 @@ def match_steps(
     >>> match_steps(ndvi, lst, "time", "16D").values.tolist()
     [0.1, 0.2, 0.2]
     """
+    tol = _as_timedelta(tolerance)  # a bad tolerance is named even when labels agree
     n = lst.sizes[dim]
     has_l, has_g = dim in lst.coords, dim in guide.coords
     if not has_l and not has_g:
@@ -153,7 +176,6 @@ def match_steps(
     lv, gv = np.asarray(lst[dim].values), np.asarray(guide[dim].values)
     if lv.shape == gv.shape and np.array_equal(lv, gv):
         return guide
-    tol = _as_timedelta(tolerance)
     ordered = np.issubdtype(lv.dtype, np.datetime64) or np.issubdtype(lv.dtype, np.number)
     if ordered and lv.dtype.kind != gv.dtype.kind:
         raise GuideTimeError(
@@ -364,7 +386,7 @@ def check_alignment(
     if isinstance(mode, xr.Dataset):
         return _map_bands(guide, lambda g: apply_offset(g, mode, lst.rio.crs))
     if mode not in GUIDE_OFFSET_MODES:
-        raise ValueError(f"guide_offset must be one of {GUIDE_OFFSET_MODES} or an offset Dataset, "
+        raise XlstsrError(f"guide_offset must be one of {GUIDE_OFFSET_MODES} or an offset Dataset, "
                          f"got {mode!r}")
     if mode == "ignore":
         return guide

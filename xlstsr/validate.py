@@ -247,6 +247,11 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
                 "projected or geographic pixel-centre coordinates."
             )
         c64 = c.astype(np.float64)
+        if not np.isfinite(c64).all():
+            raise GridError(
+                f"the {what}'s '{dim}' coordinates hold NaN or infinite values; assign "
+                "pixel-centre coordinates, or write its transform and drop them."
+            )
         step = np.diff(c64)
         mean_step = (c64[-1] - c64[0]) / (c64.size - 1)
         eps = np.finfo(c.dtype).eps if np.issubdtype(c.dtype, np.floating) else 0.0
@@ -724,6 +729,11 @@ def decode_lst(
     >>> decode_lst(dn).values.tolist()
     [[nan, 300.0]]
     """
+    if da.dtype.kind not in "iuf":
+        raise UnitsError(
+            f"the {what} holds {da.dtype} values, not numbers of a temperature; convert them "
+            "(`da.astype('float32')`) if they are, or pass the LST variable."
+        )
     unscaled_int = np.issubdtype(da.dtype, np.integer) and _attr(da, "scale_factor") is None
     scale = float(np.asarray(_attr(da, "scale_factor") or 1.0).ravel()[0])
     offset = float(np.asarray(_attr(da, "add_offset") or 0.0).ravel()[0])

@@ -230,7 +230,7 @@ def upscale_to_zarr(
     from ..upscale import upscale
 
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        raise XlstsrError(f"mode must be one of {MODES}, got {mode!r}")
     src = open_path(source) if not isinstance(source, (xr.DataArray, xr.Dataset)) else source
     lst, guide = select_lst(src, variable, guide)
     up_kw = {"mask_out_of_range": mask_out_of_range, "scale_correction": scale_correction,
@@ -251,7 +251,7 @@ def upscale_to_zarr(
         time_chunk = int(dchunks[lst.get_axis_num(tdim)][0]) if (tdim and dchunks) else 1
     time_chunk = int(time_chunk)
     if time_chunk < 1:
-        raise ValueError(f"time_chunk must be >= 1, got {time_chunk}")
+        raise XlstsrError(f"time_chunk must be >= 1, got {time_chunk}")
     # input time chunks = regions, so that a region reads and computes only its own steps
     lst = lst.chunk({tdim: time_chunk}) if tdim else lst.chunk()
 

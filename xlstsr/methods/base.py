@@ -31,7 +31,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from ..errors import MethodOptionError
+from ..errors import MethodOptionError, XlstsrError
 
 __all__ = [
     "UpscaleMethod",
@@ -152,7 +152,7 @@ def register_method(name: str) -> Callable[[M], M]:
 def unregister_method(name: str) -> None:
     """Remove ``name`` from the registry (methods registered for a session or a test)."""
     if name not in _REGISTRY:
-        raise ValueError(f"no method {name!r} is registered; registered: {available_methods()}")
+        raise XlstsrError(f"no method {name!r} is registered; registered: {available_methods()}")
     del _REGISTRY[name]
 
 
@@ -171,7 +171,7 @@ def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
             )
         return method
     if method not in _REGISTRY:
-        raise ValueError(
+        raise XlstsrError(
             f"unknown method {method!r}; available: {available_methods()}. "
             "Register new ones with `xlstsr.register_method`."
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import XlstsrError
 from ..kernels.aggregate import radiometric_mean
 from ..kernels.interp import cubic_upsample
 from ..kernels.sharpen import (
@@ -116,9 +117,9 @@ class DMS(GuidedSharpener):
         n_jobs: int = 1,
     ) -> None:
         if features not in ("mean", "mean_std"):
-            raise ValueError(f"features must be 'mean' or 'mean_std', got {features!r}")
+            raise XlstsrError(f"features must be 'mean' or 'mean_std', got {features!r}")
         if regressor not in _REGRESSORS:
-            raise ValueError(f"regressor must be one of {_REGRESSORS}, got {regressor!r}")
+            raise XlstsrError(f"regressor must be one of {_REGRESSORS}, got {regressor!r}")
         self.gain = self._check_common(residual, gain)
         self.n_estimators = int(n_estimators)
         self.window = int(window)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GuideCoverageError
+from ..errors import GuideCoverageError, XlstsrError
 from ..kernels.interp import cubic_upsample
 from ..kernels.sharpen import bicubic_fallback, residual_correct
 from .base import UpscaleMethod
@@ -51,9 +51,9 @@ class GuidedSharpener(UpscaleMethod):
     @staticmethod
     def _check_common(residual: str, gain: float) -> float:
         if residual not in _RESIDUALS:
-            raise ValueError(f"residual must be one of {_RESIDUALS}, got {residual!r}")
+            raise XlstsrError(f"residual must be one of {_RESIDUALS}, got {residual!r}")
         if isinstance(gain, str) or not 0.0 <= float(gain) <= 1.0:
-            raise ValueError(f"gain must be a number in [0, 1], got {gain!r}")
+            raise XlstsrError(f"gain must be a number in [0, 1], got {gain!r}")
         return float(gain)
 
     def predict(

@@ -208,7 +208,7 @@ class TorchModelMethod(UpscaleMethod):
                 "`model.factor = 4` (the protocol is in xlstsr.methods.torch_model)."
             )
         if batch_size is not None and int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise XlstsrError(f"batch_size must be >= 1, got {batch_size}")
         self.factor = int(model.factor)
         self.n_guide = int(getattr(model, "n_guide", 0) or 0)
         self.spatially_local = bool(getattr(model, "spatially_local", True))
