@@ -396,3 +396,20 @@ def test_new_errors_are_xlstsr_value_errors():
                  "ImplausibleOutputError", "MethodOptionError", "DeviceError"):
         cls = getattr(errors, name)
         assert issubclass(cls, errors.XlstsrError) and issubclass(cls, ValueError)
+
+
+def test_awkward_arguments_get_messages(scene):
+    lst, g = scene["lst_1km"], scene["ndvi_250m"]
+    with pytest.raises(TypeError, match="guide is a ndarray, not an xarray DataArray"):
+        xlstsr.upscale(lst, 4, "tsharp", guide=g.values)
+    with pytest.raises(errors.GridError, match="NaN or infinite"):
+        xlstsr.upscale(lst.assign_coords(x=lst.x.values * np.nan), 4)
+    for dtype in (bool, complex, object):
+        with pytest.raises(errors.UnitsError, match="not numbers of a temperature"):
+            xlstsr.upscale(lst.astype(dtype), 4)
+    dated = lst.assign_coords(time=pd.to_datetime(["2020-07-01", "2020-07-02", "2020-07-03"]))
+    cube = xr.concat([g] * 3, dim="time").assign_coords(time=dated.time.values)
+    with pytest.raises(errors.GuideTimeError, match="a duration such as '16D'"):
+        xlstsr.upscale(dated, 4, "tsharp", guide=cube, guide_time_tolerance="sixteen days")
+    with pytest.raises(errors.XlstsrError, match="unknown method"):
+        xlstsr.upscale(lst, 4, "bicubc")
