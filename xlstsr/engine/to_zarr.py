@@ -43,7 +43,7 @@ from ..io.formats import open_path
 from ..io.zarr import store_exists, zarr_compressors
 from ..methods import get_method
 from ..methods.base import UpscaleMethod
-from ..validate import decode_lst, select_lst, spatial_dims
+from ..validate import decode_lst, select_lst, spatial_dims, spatial_names
 from .regions import parallelism, run_regions, trim_heap
 
 __all__ = ["array_fingerprint", "data_digest", "upscale_to_zarr"]
@@ -238,7 +238,8 @@ def upscale_to_zarr(
     if guide_time_tolerance is not None:  # absent from older fingerprints: only when given
         up_kw["guide_time_tolerance"] = guide_time_tolerance
     m = get_method(method, **dict(method_options or {}))
-    ydim, xdim = spatial_dims(lst)
+    back = {v: k for k, v in spatial_names(lst).items()}  # lat/lon dims keep their names
+    ydim, xdim = (back.get(d, d) for d in spatial_dims(lst.rename(spatial_names(lst))))
     lead = [d for d in lst.dims if d not in (ydim, xdim)]
     if len(lead) > 1:
         raise XlstsrError(
