@@ -446,15 +446,20 @@ GUIDE_MAX_STD_RATIO = 10.0
 
 
 def _channel_stats(block: np.ndarray) -> np.ndarray:
-    """(n, c, 1, 1, 5): count, sum, sum of squares, min, max of each image's finite pixels."""
-    b = np.asarray(block, dtype=np.float64)
-    fin = np.isfinite(b)
-    z = np.where(fin, b, 0.0)
-    out = np.stack([
-        fin.sum((2, 3)), z.sum((2, 3)), (z * z).sum((2, 3)),
-        np.where(fin, b, np.inf).min((2, 3)), np.where(fin, b, -np.inf).max((2, 3)),
-    ], axis=-1)
-    return out[:, :, None, None, :]
+    """(n, c, 1, 1, 5): count, sum, sum of squares, min, max of each image's finite pixels
+    (one float32 copy of one image at a time)."""
+    b = np.asarray(block)
+    out = np.zeros((*b.shape[:2], 1, 1, 5))
+    for i in range(b.shape[0]):
+        for c in range(b.shape[1]):
+            x = b[i, c]
+            fin = np.isfinite(x)
+            z = np.where(fin, x, 0).astype(np.float32, copy=False).ravel()
+            n = int(fin.sum())
+            mn = float(np.fmin.reduce(x, axis=None)) if n else np.inf
+            mx = float(np.fmax.reduce(x, axis=None)) if n else -np.inf
+            out[i, c, 0, 0] = (n, z.sum(dtype=np.float64), float(np.dot(z, z)), mn, mx)
+    return out
 
 
 def _merge_stats(parts: np.ndarray) -> np.ndarray:
