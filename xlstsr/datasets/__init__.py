@@ -7,6 +7,8 @@
 - :mod:`~xlstsr.datasets.modis_aster`: the 55 MODIS/ASTER pairs, their truth mask and the
   train/validation/evaluation split of the bundled weights.
 - :mod:`~xlstsr.datasets.mod11a1`: the shared MOD11A1 granule.
+- :mod:`~xlstsr.datasets.ecostress`: the 22 ECOSTRESS 70 m scenes over Los Angeles, masked, on
+  their own grid or a common UTM grid.
 - :mod:`~xlstsr.datasets.sample`: the small *real* sample embedded in the package:
   :func:`modis_sample` (a MOD11A1 day/night time series with MOD13A2 NDVI) and
   :func:`modis_aster_sample` (one held-out MODIS/ASTER pair).
@@ -20,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+from .ecostress import ecostress_grid, ecostress_scenes, open_ecostress_scene
 from .mod11a1 import open_mod11a1_granule
 from .modis_aster import (
     EVAL_PAIRS,
@@ -44,12 +47,15 @@ __all__ = [
     "VAL_PAIRS",
     "aster_truth_mask",
     "data_root",
+    "ecostress_grid",
+    "ecostress_scenes",
     "fbm_surface",
     "iter_modis_aster",
     "modis_aster_arrays",
     "modis_aster_pairs",
     "modis_aster_sample",
     "modis_sample",
+    "open_ecostress_scene",
     "open_mod11a1_granule",
     "open_modis_aster_aligned",
     "open_modis_aster_pair",
