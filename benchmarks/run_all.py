@@ -21,6 +21,7 @@ SCRIPTS = [
     "target_scale_sisr.py",
     "correction_variants.py",
     "spectral_gaps.py",
+    "scale_invariance.py",
 ]
 #: not run by ``make bench``: retrains six DISR candidates (hours); run it by hand
 MANUAL = ["select_disr.py"]
