@@ -292,3 +292,109 @@ def test_recipe_data_match_the_shipped_files(shared_data):
     assert tr.target is not None and set(va.scene) == set(recipe.VAL_PAIRS)
     gain = fit_guide_gain(lst, ndvi, 4)
     assert gain == pytest.approx(meta["sif"]["loss_options"]["gain"], rel=1e-6)
+
+
+# -- samples cut from a datacube at window positions, the split by position ---------------------
+
+
+def _window_cube(n=5, size=48, window=16, seed=0):
+    """(time, y, x) LST with a fixed zero-mean sub-pixel pattern everywhere (learnable from any
+    position, invisible to bicubic) on a smooth field; a cloud over window (0, 16) on date 1."""
+    import xarray as xr
+
+    _, fine = _pattern_problem(n=n, h=size // 4, seed=seed)
+    fine[1, :10, 20:30] = np.nan
+    cube = xr.DataArray(fine, dims=("time", "y", "x"), coords={"time": np.arange(n)}, name="LST")
+    wins = {f"{r}_{c}": (r, c) for r in range(0, size, window) for c in range(0, size, window)}
+    return cube, wins
+
+
+def test_window_samples_keep_complete_windows_with_their_position():
+    cube, wins = _window_cube()
+    s = xlstsr.train.window_samples(cube, wins, 16)
+    assert s["LST"].shape == (5 * 9 - 1, 16, 16)  # the cloudy window-date is left out
+    assert "0_16" not in s.position.values[s.time.values == 1]
+    i = int(np.flatnonzero((s.time.values == 3) & (s.row_off.values == 32) & (s.col_off.values == 16))[0])
+    np.testing.assert_array_equal(s["LST"][i].values, cube[3, 32:48, 16:32].values)
+    with pytest.raises(ValueError, match="not inside"):
+        xlstsr.train.window_samples(cube, {"x": (40, 40)}, 16)
+
+
+def test_position_split_refuses_a_position_in_two_sets():
+    from xlstsr.train import PositionSplit, split_by_position, split_positions
+
+    with pytest.raises(ValueError, match=r"2 in train and test"):
+        PositionSplit(train=[1, 2], test=[2, 3])
+    with pytest.raises(ValueError, match=r"5 in val and held_out"):
+        PositionSplit(train=[1], val=[5], held_out=[5])
+    with pytest.raises(ValueError, match="two sets"):
+        PositionSplit.from_dict({"train": [1], "val": [1]})
+    weights = {p: 1 + p % 4 for p in range(40)}
+    s = split_positions(weights, val_fraction=0.2, test_fraction=0.3, seed=3,
+                        never_test=[0, 1, 2], held_out=[7, 8])
+    sets = [set(s.train), set(s.val), set(s.test), set(s.held_out)]
+    assert sum(map(len, sets)) == len(set().union(*sets)) == 40  # disjoint and complete
+    assert not {0, 1, 2} & sets[2] and sets[3] == {7, 8}
+    total = sum(w for p, w in weights.items() if p not in (7, 8))
+    assert abs(sum(weights[p] for p in s.test) / total - 0.3) < 0.05
+    assert split_positions(weights, seed=3) == split_positions(weights, seed=3)  # seeded
+    # patches are split by their position; a position outside train/val/test is refused
+    cube, wins = _window_cube()
+    smp = xlstsr.train.window_samples(cube, wins, 16)
+    ps = make_patches(**degraded_pairs(smp["LST"].values, 4), factor=4, patch=16,
+                      scene_ids=smp.position.values)
+    split = PositionSplit(train=["0_0", "0_16", "0_32", "16_0", "16_16"], val=["16_32", "32_0"],
+                          test=["32_16"], held_out=["32_32"])
+    with pytest.raises(ValueError, match="32_32"):
+        split_by_position(ps, split)
+    tr, va, te = split_by_position(ps.subset(ps.scene != "32_32"), split)
+    assert set(tr.scene) == set(split.train) and set(va.scene) == set(split.val)
+    assert set(te.scene) == {"32_16"} and len(tr) + len(va) + len(te) == len(ps) - 5
+
+
+def test_training_on_a_tiny_cube_split_by_position_learns():
+    """The cube workflow end to end (windows -> degraded pairs -> patches -> split by position ->
+    fit): the validation loss on positions never trained on falls by a large factor."""
+    from xlstsr.train import PositionSplit, split_by_position
+
+    cube, wins = _window_cube(n=6)
+    smp = xlstsr.train.window_samples(cube, wins, 16)
+    ps = make_patches(**degraded_pairs(smp["LST"].values, 4), factor=4, patch=16,
+                      scene_ids=smp.position.values)
+    split = PositionSplit(train=["0_0", "0_16", "0_32", "16_0", "16_16", "16_32"],
+                          val=["32_0", "32_16"], test=["32_32"])
+    tr, va, _ = split_by_position(ps, split)
+    torch.manual_seed(0)
+    hist = fit(ResCNN(4, channels=8, n_blocks=1), tr, va, epochs=25, batch_size=8, lr=3e-3,
+               patience=0, augmentation=False, progress=False, engine="torch")
+    assert hist["val_loss"][-1] < hist["val_loss"][0] / 10, hist["val_loss"]
+    assert hist["train_loss"][-1] < hist["train_loss"][0] / 10, hist["train_loss"]
+
+
+def test_degraded_pairs_with_the_psf_blur_in_radiance_first():
+    from xlstsr.kernels.aggregate import gaussian_psf
+
+    lst = 300 + np.random.default_rng(0).normal(0, 5, (2, 16, 16)).astype(np.float32)
+    p = degraded_pairs(lst, 4, psf=1.5)
+    np.testing.assert_allclose(p["lst_coarse"], radiometric_mean(gaussian_psf(lst, 1.5), 4),
+                               rtol=0, atol=1e-4)
+    assert np.array_equal(p["target"], lst)  # the target stays the sharp field
+    assert p["lst_coarse"].std() < degraded_pairs(lst, 4)["lst_coarse"].std()
+
+
+def test_patch_log_mse_is_the_mean_psnr_loss():
+    from xlstsr.nn.losses import patch_log_mse
+
+    rng = np.random.default_rng(0)
+    t = torch.as_tensor(rng.normal(300, 3, (4, 1, 8, 8)))
+    p = t + torch.as_tensor(rng.normal(0, 1, (4, 1, 8, 8))) * torch.tensor([0.1, 0.5, 1, 2])[:, None, None, None]
+    rng_ = (t.amax(dim=(1, 2, 3)) - t.amin(dim=(1, 2, 3)))
+    psnr = 10 * torch.log10(rng_**2 / ((p - t) ** 2).mean(dim=(1, 2, 3)))
+    # mean PSNR = 10/ln10 * (mean log range^2 - loss)
+    want = 10 / np.log(10) * (torch.log(rng_**2).mean() - patch_log_mse(p, t, eps=0.0))
+    assert float(psnr.mean()) == pytest.approx(float(want), rel=1e-9)
+    t[0, 0, :2] = float("nan")  # gaps are left out, a patch without truth counts zero
+    t[1] = float("nan")
+    assert torch.isfinite(patch_log_mse(p, t))
+    with pytest.raises(ValueError, match="fidelity"):
+        supervised_loss(p, t, fidelity="l2")

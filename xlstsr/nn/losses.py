@@ -2,6 +2,9 @@
 
 - :func:`masked_huber`: Huber over valid pixels only; NaN targets give neither NaN losses nor NaN
   gradients.
+- :func:`patch_log_mse`: the mean over patches of the log of each patch's mean squared error: the
+  loss whose gain is the mean PSNR gain over patches (each patch counts by its *relative* error,
+  so low-contrast night patches weigh as much as contrasted day ones).
 - :func:`coarse_consistency`: Huber between the radiometric aggregate of the SR field
   (:func:`~xlstsr.nn.ops.radiometric_mean_torch`, equal to the library's degradation operator) and
   the coarse input.
@@ -23,6 +26,7 @@ __all__ = [
     "coarse_consistency",
     "hp_energy_log_ratio",
     "masked_huber",
+    "patch_log_mse",
     "sif_loss",
     "supervised_loss",
 ]
@@ -48,6 +52,35 @@ def masked_huber(
     per = F.huber_loss(p, t, reduction="none", delta=delta)
     n = ok.sum()
     return torch.where(n > 0, (per * ok).sum() / n.clamp_min(1), per.sum() * 0.0)
+
+
+def patch_log_mse(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-3
+) -> torch.Tensor:
+    """Mean over patches of ``log(MSE_patch + eps)`` (valid pixels only; ``eps`` in K^2).
+
+    A patch's PSNR is ``10 log10(range^2 / MSE)``, so lowering this loss by ``d`` raises the mean
+    PSNR over patches by ``10 d / ln 10`` dB, whatever each patch's range: minimising it is
+    minimising the per-patch PSNR loss of MRUNet's protocol. Its gradient is a patch's MSE
+    gradient divided by that patch's error, so well-predicted patches (night, flat ground) are
+    not drowned by the contrasted ones. Patches without a valid pixel count as zero.
+
+    Examples
+    --------
+    >>> t = torch.zeros(2, 1, 2, 2)
+    >>> p = torch.stack([torch.full((1, 2, 2), 1.0), torch.full((1, 2, 2), 0.1)])
+    >>> round(float(patch_log_mse(p, t, eps=0.0)), 4)  # (log 1 + log 0.01) / 2
+    -2.3026
+    """
+    ok = torch.isfinite(target) & torch.isfinite(pred)
+    if mask is not None:
+        ok = ok & mask.bool()
+    d = torch.where(ok, pred - torch.where(ok, target, torch.zeros_like(target)), torch.zeros_like(pred))
+    dims = tuple(range(1, pred.ndim))
+    n = ok.sum(dim=dims)
+    mse = (d**2).sum(dim=dims) / n.clamp_min(1)
+    per = torch.where(n > 0, torch.log(mse + eps), torch.zeros_like(mse))
+    return per.mean()
 
 
 def coarse_consistency(
@@ -136,14 +169,22 @@ def supervised_loss(
     w_consistency: float = 0.0,
     sigma: float | None = None,
     delta: float = 1.0,
+    fidelity: str = "huber",
+    eps: float = 1e-3,
 ) -> torch.Tensor:
     """Huber to a fine truth (NaN truth masked out), plus optional texture and consistency terms.
 
     ``w_detail`` weighs a Huber between the high-passes of SR and truth, ``w_spectral`` the log
     ratio of their high-pass energies (:func:`hp_energy_log_ratio`), ``w_consistency`` the coarse
-    consistency with the input (:func:`coarse_consistency`).
+    consistency with the input (:func:`coarse_consistency`). ``fidelity="log_mse"`` replaces the
+    Huber to the truth by :func:`patch_log_mse` (with ``eps``): the mean per-patch PSNR loss.
     """
-    loss = masked_huber(sr, target, delta=delta)
+    if fidelity == "huber":
+        loss = masked_huber(sr, target, delta=delta)
+    elif fidelity == "log_mse":
+        loss = patch_log_mse(sr, target, eps=eps)
+    else:
+        raise ValueError(f"fidelity must be 'huber' or 'log_mse', got {fidelity!r}")
     if w_detail or w_spectral:
         f = factor or 4
         s = f / 2.0 if sigma is None else sigma

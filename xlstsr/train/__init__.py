@@ -8,6 +8,9 @@
   regimes (:data:`MODES`, :func:`make_loss`), augmentation, normalisation.
 - :mod:`xlstsr.train.cube`: :func:`fit_cube` (xarray inputs) and :func:`fit_files` (files in, a
   checkpoint out: what ``xlstsr train`` runs).
+- :mod:`xlstsr.train.windows`: samples cut from a datacube at fixed window positions
+  (:func:`window_samples`) and the split by window position (:class:`PositionSplit`,
+  :func:`split_positions`, :func:`split_by_position`).
 
 The recipes of the bundled weights live outside the package, in ``scripts/train_bundled.py``.
 
@@ -37,10 +40,12 @@ from .data import (
     target_scale_pairs,
 )
 from .loop import MODES, augment, fit, fit_normalisation, make_loss
+from .windows import PositionSplit, split_by_position, split_positions, window_samples
 
 __all__ = [
     "MODES",
     "PatchSet",
+    "PositionSplit",
     "augment",
     "cut_scenes",
     "degraded_pairs",
@@ -51,6 +56,9 @@ __all__ = [
     "fit_normalisation",
     "make_loss",
     "make_patches",
+    "split_by_position",
     "split_by_scene",
+    "split_positions",
     "target_scale_pairs",
+    "window_samples",
 ]

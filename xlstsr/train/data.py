@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..kernels.aggregate import block_mean, radiometric_mean
+from ..kernels.aggregate import block_mean, gaussian_psf, radiometric_mean
 from ..kernels.interp import fill_gaps, nearest_upsample
 
 __all__ = [
@@ -50,7 +50,12 @@ def _crop(a: np.ndarray, m: int) -> np.ndarray:
 
 
 def degraded_pairs(
-    lst: np.ndarray, factor: int, guide: np.ndarray | None = None, *, min_valid: float = 1.0
+    lst: np.ndarray,
+    factor: int,
+    guide: np.ndarray | None = None,
+    *,
+    min_valid: float = 1.0,
+    psf: float | None = None,
 ) -> dict[str, Any]:
     """Training pairs one octave-pair up: ``radiometric_mean(LST, f) -> LST``.
 
@@ -66,6 +71,13 @@ def degraded_pairs(
     min_valid : float
         Smallest valid fraction of a block for its coarse LST to be valid
         (:func:`~xlstsr.kernels.aggregate.radiometric_mean`).
+    psf : float, optional
+        Width (sigma, in pixels of ``lst``) of a Gaussian point-spread function applied in
+        radiance before the radiometric mean (:func:`~xlstsr.kernels.aggregate.gaussian_psf`,
+        as :func:`xlstsr.coarsen` with ``psf=``): a sensor-like degradation instead of a perfect
+        box. The MODIS LST PSF (~350 m on a 926 m pixel, 0.38 coarse pixel) at 4 km from 1 km is
+        ``psf=4 * 350 / 926.6 = 1.51``. Each scene is blurred whole (edges: nearest), so cut
+        scenes before patches.
 
     Returns
     -------
@@ -78,11 +90,16 @@ def degraded_pairs(
     >>> p = degraded_pairs(np.full((1, 8, 8), 300.0), 4)
     >>> p["lst_coarse"].shape, p["target"].shape, p["guide"] is None
     ((1, 2, 2), (1, 8, 8), True)
+    >>> edge = np.tile(np.r_[np.full(4, 290.0), np.full(4, 310.0)], (8, 1))[None]
+    >>> box, blur = degraded_pairs(edge, 4)["lst_coarse"], degraded_pairs(edge, 4, psf=1.5)["lst_coarse"]
+    >>> bool(box[0, 0, 1] - box[0, 0, 0] > blur[0, 0, 1] - blur[0, 0, 0] > 0)  # the PSF blurs
+    True
     """
     lst = _crop(np.asarray(lst, np.float32), factor)
     if lst.ndim == 2:
         lst = lst[None]
-    coarse = radiometric_mean(lst, factor, min_valid=min_valid)
+    src = gaussian_psf(lst, float(psf)) if psf else lst
+    coarse = radiometric_mean(src, factor, min_valid=min_valid)
     g = None
     if guide is not None:
         guide = np.asarray(guide, np.float32)

@@ -1,0 +1,267 @@
+"""Training samples cut from a datacube at fixed window positions, split by position.
+
+A datacube of daily tiles (e.g. MOD11A1 opened with :func:`xlstsr.io.open_stac`) holds the same
+ground at many dates. :func:`window_samples` cuts square windows at fixed pixel offsets out of
+every time step and keeps the complete ones: one sample per (position, date), the position kept
+as a coordinate. :class:`PositionSplit` assigns whole **window positions** to training,
+validation and test (and optionally a held-out group scored separately), and refuses a position
+in two sets; :func:`split_positions` draws one (seeded), :func:`split_by_position` applies it to
+patches whose scene ids are positions.
+
+Why by position and not by date: the landscape (relief, land cover, rivers, towns) fixes most of
+the sub-pixel LST pattern and comes back at every date, so test dates of a position seen in
+training let a network recall that ground instead of predicting it. A split by date (or a random
+split of patches) measures how well a model remembers places; a split by position measures how
+well it super-resolves ground it has never seen, which is what a user's new scene is.
+
+Examples
+--------
+>>> split = PositionSplit(train=(1, 2, 3), val=(4,), test=(5, 6))
+>>> split.assign(5), split.assign(9)
+('test', None)
+>>> PositionSplit(train=(1, 2), val=(2,), test=(3,))
+Traceback (most recent call last):
+...
+ValueError: window positions in two sets (a split by position must keep them apart): 2 in train and val
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .data import PatchSet
+
+__all__ = ["PositionSplit", "split_by_position", "split_positions", "window_samples"]
+
+#: the sets of a :class:`PositionSplit`, in order
+SETS = ("train", "val", "test", "held_out")
+
+
+def _ids(values: Iterable[Any]) -> tuple:
+    """Position ids as a tuple of plain Python scalars (ints stay ints), sorted, unique."""
+    out = {v.item() if isinstance(v, np.generic) else v for v in values}
+    return tuple(sorted(out, key=lambda v: (str(type(v)), v)))
+
+
+@dataclass(frozen=True)
+class PositionSplit:
+    """Window positions of the training, validation and test sets (and a held-out group).
+
+    Construction fails (``ValueError``) when a position is in two sets: no position can be
+    trained on and scored. ``held_out`` holds positions kept out of training and selection for
+    another reason (e.g. their ground is the truth of another benchmark); they are scored
+    separately.
+
+    Parameters
+    ----------
+    train, val, test, held_out : sequences of hashable ids
+    """
+
+    train: tuple = ()
+    val: tuple = ()
+    test: tuple = ()
+    held_out: tuple = field(default=())
+
+    def __post_init__(self) -> None:
+        for name in SETS:
+            object.__setattr__(self, name, _ids(getattr(self, name)))
+        clashes = []
+        for i, a in enumerate(SETS):
+            for b in SETS[i + 1 :]:
+                both = sorted(set(getattr(self, a)) & set(getattr(self, b)), key=str)
+                if both:
+                    clashes.append(f"{', '.join(map(str, both))} in {a} and {b}")
+        if clashes:
+            raise ValueError(
+                "window positions in two sets (a split by position must keep them apart): "
+                + "; ".join(clashes)
+            )
+
+    def assign(self, position: Hashable) -> str | None:
+        """The set holding ``position`` (``"train"``, ``"val"``, ``"test"``, ``"held_out"``)."""
+        if isinstance(position, np.generic):
+            position = position.item()
+        return next((s for s in SETS if position in getattr(self, s)), None)
+
+    def as_dict(self) -> dict[str, list]:
+        """The split as plain lists (checkpoint metadata, JSON)."""
+        return {s: list(getattr(self, s)) for s in SETS}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Sequence]) -> PositionSplit:
+        """Rebuild from :meth:`as_dict` (checks disjointness again).
+
+        Examples
+        --------
+        >>> s = PositionSplit(train=(1,), test=(2,))
+        >>> PositionSplit.from_dict(s.as_dict()) == s
+        True
+        """
+        return cls(**{s: tuple(d.get(s, ())) for s in SETS})
+
+
+def split_positions(
+    positions: Mapping[Hashable, float] | Sequence[Hashable],
+    *,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    never_test: Iterable[Hashable] = (),
+    held_out: Iterable[Hashable] = (),
+) -> PositionSplit:
+    """Draw a seeded split of window positions into train / validation / test.
+
+    Positions are visited in a seeded random order; each goes to the test set until it holds
+    ``test_fraction`` of the total weight (e.g. the number of dates of each position, so that
+    the sets hold the wanted share of *samples*), then to validation until ``val_fraction``,
+    then to training. ``never_test`` positions can only go to training or validation;
+    ``held_out`` ones go to the held-out group.
+
+    Parameters
+    ----------
+    positions : mapping position -> weight, or sequence of positions (weight 1 each)
+    val_fraction, test_fraction : float
+        Shares of the total weight (of the positions not held out).
+    seed : int
+    never_test : iterable
+        Positions that must not be test positions.
+    held_out : iterable
+        Positions kept out of all three sets.
+
+    Examples
+    --------
+    >>> s = split_positions(range(20), val_fraction=0.2, test_fraction=0.3, seed=0)
+    >>> len(s.train), len(s.val), len(s.test)
+    (10, 4, 6)
+    >>> s = split_positions({1: 5, 2: 1, 3: 1, 4: 1}, test_fraction=0.3, never_test=[1])
+    >>> 1 in s.test
+    False
+    """
+    if not isinstance(positions, Mapping):
+        positions = dict.fromkeys(positions, 1.0)
+    if not (0 <= val_fraction and 0 <= test_fraction and val_fraction + test_fraction < 1):
+        raise ValueError("val_fraction and test_fraction must be >= 0 with a sum below 1")
+    held = set(_ids(held_out))
+    barred = set(_ids(never_test))
+    keys = [k for k in _ids(positions) if k not in held]
+    total = float(sum(positions[k] for k in keys))
+    order = np.random.default_rng(seed).permutation(len(keys))
+    sets: dict[str, list] = {"train": [], "val": [], "test": []}
+    got = {"val": 0.0, "test": 0.0}
+    for i in order:
+        k, w = keys[i], float(positions[keys[i]])
+        if k not in barred and got["test"] + w / 2 <= test_fraction * total:
+            dest = "test"
+        elif got["val"] + w / 2 <= val_fraction * total:
+            dest = "val"
+        else:
+            dest = "train"
+        sets[dest].append(k)
+        if dest in got:
+            got[dest] += w
+    return PositionSplit(**sets, held_out=tuple(held))
+
+
+def split_by_position(
+    patches: PatchSet, split: PositionSplit
+) -> tuple[PatchSet, PatchSet, PatchSet]:
+    """The (train, val, test) patches of a split whose ``scene`` ids are window positions.
+
+    Every patch must belong to exactly one set of ``split`` (a patch of a held-out position or
+    of a position the split does not know raises): patches never cross sets.
+
+    Examples
+    --------
+    >>> from xlstsr.train import degraded_pairs, make_patches
+    >>> lst = 300 + np.random.default_rng(0).normal(0, 2, (4, 16, 16)).astype("float32")
+    >>> ps = make_patches(**degraded_pairs(lst, 4), factor=4, patch=8, scene_ids=[7, 7, 8, 9])
+    >>> tr, va, te = split_by_position(ps, PositionSplit(train=[7], val=[8], test=[9]))
+    >>> len(tr), len(va), len(te)
+    (8, 4, 4)
+    """
+    where = np.array([split.assign(p) for p in patches.scene], dtype=object)
+    bad = sorted({str(p) for p, w in zip(patches.scene, where) if w not in ("train", "val", "test")})
+    if bad:
+        raise ValueError(
+            f"patches of positions outside the train/val/test sets of the split: {', '.join(bad)}"
+        )
+    return tuple(patches.subset(where == s) for s in ("train", "val", "test"))  # type: ignore[return-value]
+
+
+def window_samples(
+    cube: xr.DataArray | xr.Dataset,
+    windows: Mapping[Hashable, tuple[int, int]],
+    size: int,
+    *,
+    min_valid: float = 1.0,
+    time_dim: str = "time",
+) -> xr.Dataset:
+    """Cut ``size x size`` windows at fixed pixel offsets from every time step of a cube.
+
+    Each time step is loaded once (one read of a lazy cube per step and variable) and every
+    window whose valid fraction is at least ``min_valid`` in every variable becomes a sample.
+
+    Parameters
+    ----------
+    cube : DataArray or Dataset, (time, y, x)
+        E.g. :func:`xlstsr.io.open_stac` of a STAC catalog of daily tiles (decoded values).
+    windows : mapping position -> (row offset, column offset)
+        Upper-left pixel of each window in the cube's grid.
+    size : int
+        Window size in pixels.
+    min_valid : float
+        Smallest valid fraction of a window (1.0: complete windows only).
+
+    Returns
+    -------
+    Dataset
+        The cube's variables as ``(sample, y, x)`` float32 (``y``/``x`` = pixel index in the
+        window) with coordinates ``position``, ``time``, ``row_off`` and ``col_off`` along
+        ``sample``; samples ordered by time, then position.
+
+    Examples
+    --------
+    >>> cube = xr.DataArray(np.arange(2 * 4 * 4, dtype="float32").reshape(2, 4, 4),
+    ...                     dims=("time", "y", "x"), coords={"time": [10, 11]}, name="lst")
+    >>> cube[1, :2, :2] = np.nan
+    >>> s = window_samples(cube, {"a": (0, 0), "b": (2, 2)}, 2)
+    >>> s.position.values.tolist(), s.time.values.tolist(), s["lst"].shape
+    (['a', 'b', 'b'], [10, 10, 11], (3, 2, 2))
+    """
+    ds = cube.to_dataset() if isinstance(cube, xr.DataArray) else cube
+    names = list(ds.data_vars)
+    ydim, xdim = [d for d in ds[names[0]].dims if d != time_dim]
+    keys = list(windows)
+    vals: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    pos, times, offs = [], [], []
+    for t in range(ds.sizes[time_dim]):
+        step = {n: np.asarray(ds[n].isel({time_dim: t}).transpose(ydim, xdim).values) for n in names}
+        for k in keys:
+            r, c = windows[k]
+            cut = {n: step[n][r : r + size, c : c + size] for n in names}
+            if any(a.shape != (size, size) for a in cut.values()):
+                raise ValueError(f"window {k!r} at ({r}, {c}) is not inside the cube")
+            if all(np.isfinite(a).mean() >= min_valid for a in cut.values()):
+                for n in names:
+                    vals[n].append(cut[n].astype(np.float32))
+                pos.append(k)
+                times.append(ds[time_dim].values[t])
+                offs.append((r, c))
+    if not pos:
+        raise ValueError("no window of the cube is valid enough (lower min_valid?)")
+    o = np.asarray(offs)
+    return xr.Dataset(
+        {n: (("sample", "y", "x"), np.stack(v)) for n, v in vals.items()},
+        coords={
+            "position": ("sample", np.asarray(pos)),
+            "time": ("sample", np.asarray(times)),
+            "row_off": ("sample", o[:, 0]),
+            "col_off": ("sample", o[:, 1]),
+        },
+        attrs={"window_size": int(size), "min_valid": float(min_valid)},
+    )
