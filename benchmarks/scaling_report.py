@@ -624,12 +624,12 @@ same scenes at 1-7 km and 0.39 on the MOD11A1 granule (Brazil, 1-30 km). LST is 
 to 30 km. NDVI is rougher (H 0.10 on Landsat, 0.23 on MODIS 250 m): relative to its
 variance, the guide carries more fine-scale structure than LST does.
 
-**Spectra.** Slopes lie between -1.8 and -2.6, shallower than the -(2H+2) = -2.6 to -2.8 an fBm of
-the same H would give: the fields are not fBm (edges, noise, gaps). Significant breaks: Landsat BT
-and NDVI near 300 m wavelength (dBIC 24 and 29; band 10 is natively 100 m, resampled by USGS to
-30 m, so the spectrum falls steeply below ~200 m - a sensor break, not a surface one), Madrid near
-300 m (dBIC 10), MOD11A1 near 10 km. On the 64 x 64 MODIS patches a break is rarely significant
-(7 %); on ASTER at 250 m it is in 69 % of the scenes, at about 2.3 km.
+**Spectra.** LST slopes lie between -1.9 and -2.6, shallower than the -(2H+2) = -2.6 to -2.8 an fBm
+of the same H would give: the fields are not fBm (edges, noise, gaps). Significant breaks: Landsat
+BT and NDVI near 400 and 300 m wavelength (dBIC 22 and 26; band 10 is natively 100 m, resampled
+by USGS to 30 m, so the spectrum falls steeply below ~200 m - a sensor break, not a surface one),
+Madrid near 300 m (dBIC 10), MOD11A1 near 10 km. On the 64 x 64 MODIS patches a break is rarely
+significant (7 %); on ASTER at 250 m it is in 69 % of the scenes, at about 2.3 km.
 
 **Intermittency.** The flatness of increments exceeds 3 at small lags in every LST field (MODIS
 patches 4.2, Landsat 5.9, MOD11A1 8.3, Madrid 8.8) and relaxes towards 3 at large lags (MOD11A1:
@@ -678,13 +678,13 @@ It is the identity when the method already injects what a scale-invariant law pr
   without the guide, is as good one level up and slightly worse at 250 m). Measured, means over
   the 55 pairs:
   - TsHARP one level up (4 km -> 1 km against the real MODIS 1 km; same grid, no resampling
-    bias): |ratio - 1| 0.343 -> 0.260 (-24 %: the target of halving is **not** met), RMSE
+    bias): |ratio - 1| 0.343 -> 0.261 (-24 %: the target of halving is **not** met), RMSE
     1.418 -> 1.337 K.
   - TsHARP 1 km -> 250 m against ASTER: RMSE 2.716 -> 2.553 K (ASTER onto the MODIS grid) and
     3.279 -> 3.209 K (`xlstsr.evaluate`, SR onto the ASTER grid). The spectral mismatch depends
-    on the harness: |ratio - 1| 0.595 -> 0.169 on the MODIS grid, 0.228 -> 0.308 on the ASTER
+    on the harness: |ratio - 1| 0.595 -> 0.169 on the MODIS grid, 0.230 -> 0.307 on the ASTER
     grid (there the uncorrected TsHARP is already near 1 because the resampling smooths it),
-    0.334 -> 0.175 (-48 %) with the symmetric estimate. So: roughly halved, but the sign of
+    0.337 -> 0.176 (-48 %) with the symmetric estimate. So: roughly halved, but the sign of
     the effect is only robust for the RMSE.
   - DMS injects less than the law predicts: `auto` leaves it unchanged within 0.003 K (gain
     capped at 1). Bicubic injects nothing and cannot be corrected.
@@ -706,10 +706,10 @@ It is the identity when the method already injects what a scale-invariant law pr
   only 0.01 K.
   The same network trained with the texture terms of the bundled DISR (`w_detail =
   w_spectral = 1`) shows the other face of the hypothesis: trained one level up it injects more
-  detail at 4 -> 1 km (spectral ratio 0.95) than when trained at the scale of use (0.71), and
-  costs +0.13 K RMSE. Its RMSE-optimal gain is 0.21: damping lowers the RMSE (`auto`: -0.014 K)
-  but moves a spectrum that is already near 1 away from it (+7 %); the best any gain does without
-  raising the RMSE is -10 %.
+  detail at 4 -> 1 km (spectral ratio 0.95) than when trained at the scale of use (0.70), and
+  costs +0.13 K RMSE. Its RMSE-optimal gain is 0.21: damping lowers the RMSE (`auto`: -0.015 K)
+  but moves a spectrum that is already near 1 away from it (+5 %); the best any gain does without
+  raising the RMSE is -12 %.
   Training on several scale pairs with the scale as an input (16 -> 4, 8 -> 2, 4 -> 1 km, then
   extrapolating) could at best close the gap between a model trained one level up and one
   trained at the scale of use: 0.018 K of RMSE and nothing of the spectral mismatch (0.59
@@ -731,13 +731,14 @@ It is the identity when the method already injects what a scale-invariant law pr
   bounds them all (docs/results/correction_variants.md, `bound` rows; one_level_up.md). The
   target is out of reach for any gain where a method's detail is already as large as its skill
   allows: the SISR models (pooled bound -1 % one level up, -2 % at 1 km -> 250 m; the ResCNN
-  trained at 16 -> 4 km: -1 %) and DMS (-37 %, -40 %). It is barely within reach for the
+  trained at 16 -> 4 km: -2 %) and DMS (-36 %, -40 %). It is barely within reach for the
   cross-sensor DISR at 1 km -> 250 m (-52 % pooled, RMSE -0.004 K; -11 % image by image) and
   within reach for TsHARP (-85 % one level up, -93 % at 1 km -> 250 m), for the cross-sensor
   DISR one level up (-93 %, by amplifying) and for the DISR trained at 4 km -> 1 km
   (`weights="degraded"`: -65 % and -89 %). `auto` reaches it for TsHARP
   at 1 km -> 250 m (-71 %; -54 % with the symmetric estimate through `evaluate` on the 35
-  held-out pairs, RMSE -0.08 K: docs/results/accuracy.md) and gets -41 % (-23 %
+  held-out pairs, RMSE -0.08 K: docs/results/accuracy.md, co-registered + clear protocol) and
+  gets -41 % (-23 %
   symmetric; RMSE -0.02 K) for the degraded DISR there; one level
   up it gets -24 % for TsHARP and nothing for the DISRs, which need amplifying, and amplifying
   is what raises the RMSE of the methods whose bound is near zero; nothing measured here
