@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     jpath.write_text(json.dumps(summ, indent=1) + "\n")
     text = report(args, summ, res, models, kinfo, split)
     if stats:
-        text += "\n".join(stats_lines(stats, stats_res))
+        text += "\n" + "\n".join(stats_lines(stats, stats_res))
     (args.out / "scale_invariance.md").write_text(text + "\n")
     print(json.dumps({k: summ[k] for k in ("gap_rmse", "gap_ci", "closed", "best")}))
     return 0
