@@ -408,7 +408,7 @@ def check_alignment(
     fine_px = abs(float(lst.rio.resolution()[0])) / max(1, round(
         abs(float(lst.rio.resolution()[0])) / abs(float(g.rio.resolution()[0]))))
     try:
-        est = estimate_offset(g, one, psf=False, errors="ignore", search_step=fine_px / 2)
+        est = estimate_offset(g, one, psf=False, errors="ignore", search_step=fine_px)
     except (NoOverlapError, GridError):
         return guide  # align_guide then says what is wrong with the guide's coverage or grid
     if not bool(est.reliable):

@@ -86,7 +86,7 @@ def upscale(
         ``"check"`` (default) estimates it on in-memory inputs and warns when the guide is off by
         more than a quarter of a fine pixel; ``"auto"`` corrects it (also on dask inputs, from
         one time step); ``"ignore"`` skips it; an :func:`xlstsr.estimate_offset` result is
-        applied. The check reads one window of at most 96 x 96 LST pixels (about 0.3 s here):
+        applied. The check reads one window of at most 96 x 96 LST pixels (about 0.2 s here):
         pass ``"ignore"`` for many small scenes whose guide is known to be aligned.
     guide_time_tolerance : str, timedelta or number, optional
         How a guide with a time dim is matched with the LST's steps: by label, never by

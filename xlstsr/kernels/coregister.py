@@ -95,12 +95,19 @@ class _Forward:
         ky = np.fft.fftfreq(shape[0])[:, None]
         kx = np.fft.rfftfreq(shape[1])[None, :]
         self.ky, self.kx, self.k2 = ky, kx, ky**2 + kx**2
+        self._blur: dict[float, np.ndarray] = {}
         self.fine_shape = fine.shape
 
     def __call__(self, dy: float, dx: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
         """(coarse prediction, weight): the field a sensor with PSF ``sigma`` would see after the
         content moved by ``(dy, dx)``; weight = observed fraction of each footprint."""
-        h = np.exp(-2j * np.pi * (self.ky * dy + self.kx * dx) - 2 * np.pi**2 * sigma**2 * self.k2)
+        # the shift is separable (two 1-D phase ramps); the blur depends on sigma only (cached)
+        blur = self._blur.get(sigma)
+        if blur is None:
+            blur = self._blur[sigma] = np.exp(-2 * np.pi**2 * sigma**2 * self.k2)
+            if len(self._blur) > 8:
+                self._blur.pop(next(iter(self._blur)))
+        h = np.exp(-2j * np.pi * self.ky * dy) * (np.exp(-2j * np.pi * self.kx * dx) * blur)
         num = np.fft.irfft2(self.fnum * h, s=self.shape)
         den = np.fft.irfft2(self.fden * h, s=self.shape)
         p, (ny, nx) = self.pad, self.fine_shape
