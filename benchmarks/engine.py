@@ -223,9 +223,10 @@ def child_raw(spec: dict) -> dict:
     Path(spec["ready"]).touch()
     while not os.path.exists(spec["go"]):
         time.sleep(0.005)
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     raw_run(kind, items, m)
-    return {"start": t0, "end": time.time(), "tiles": len(items), "peak_kib": hwm_kib()}
+    return {"start": t0, "end": time.time(), "cpu_s": time.process_time() - c0,
+            "tiles": len(items), "peak_kib": hwm_kib()}
 
 
 # -- the engine as a user runs it, in a fresh process --------------------------------------------
@@ -275,18 +276,22 @@ def child_engine(spec: dict) -> dict:
         lst = open_stac(items, spec.get("asset", "LST_Day_1km"))
         out["open_s"] = time.perf_counter() - t
     else:
-        lst = open_lst(spec["lst"], spec.get("days"))
+        lst = open_lst(spec["lst"])
+        lst = lst.isel(time=slice(spec.get("first", 0), spec.get("first", 0) + spec["days"]))
     guide = open_guide(spec["guide"]) if spec.get("guide") else None
     base = hwm_kib()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     xlstsr.upscale_to_zarr(lst, spec["out"], FACTOR, spec["method"], guide=guide,
                            tile=spec.get("tile", "auto"), mode="w", progress=False)
     out["seconds"] = time.perf_counter() - t
+    out["cpu_s"] = time.process_time() - c  # every thread of the process
     out.update(base_kib=base, peak_kib=hwm_kib(), n_times=int(lst.shape[0]),
                shape=[int(s) for s in lst.shape], regions=rec.regions,
                closing=list(rec.closing or ()))
     if "stac" in spec:  # after the timing: how many of the engine's model tiles held data
+        t = time.perf_counter()
         v = lst.values
+        out["read_s"] = time.perf_counter() - t  # reading the COGs alone
 
         def grid1(chunks):  # the engine's tiles: each input chunk split into <= 128 px
             edges = np.cumsum([0, *chunks])
@@ -313,7 +318,8 @@ def spawn(fn: str, spec: dict) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", CHILD.format(bench=str(BENCH), fn=fn, spec=json.dumps(spec))],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])},
     )
 
 
@@ -349,36 +355,46 @@ def run_raw(method: str, cube: dict, days: list[int], tile: int | None, n_worker
     go.touch()
     outs = [collect(p, f"raw {method}") for p in procs]
     return {"seconds": max(o["end"] for o in outs) - min(o["start"] for o in outs),
-            "tiles": sum(o["tiles"] for o in outs),
+            "cpu_s": sum(o["cpu_s"] for o in outs), "tiles": sum(o["tiles"] for o in outs),
             "peak_kib": max(o["peak_kib"] for o in outs)}
 
 
 # -- 1-3. real-size days: raw / engine / raw ------------------------------------------------------
 def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path) -> dict:
+    """Per method: raw and engine in turn on parts of the days, R E R R E R (``splits`` = 2;
+    the engine on half of the days per call, raw on a quarter), so that load that drifts or comes
+    and goes during the minutes of a run weighs on both sides alike; wall and CPU seconds."""
     out = {}
-    halves = np.array_split(np.arange(n_days), splits)
+    parts = [[int(d) for d in p] for p in np.array_split(np.arange(n_days), splits)]
     for method in METHODS:
         stage(f"  {method}: raw, engine, raw")
         load = os.getloadavg()
-        raws = []
-        for i, part in enumerate(halves):
-            raws.append(run_raw(method, cube, [int(d) for d in part], tiles[method], 2, work))
-            if i == 0:
-                eng = run_engine({"lst": cube["lst"], "days": n_days, "method": method,
-                                  "guide": cube["guide"] if method == "disr" else None,
-                                  "out": str(work / f"real_{method}.zarr")})
-        raw_s = sum(r["seconds"] for r in raws)
+        raws, engs = [], []
+        for part in parts:
+            halves = [[int(d) for d in h] for h in np.array_split(part, 2) if len(h)]
+            raws.append(run_raw(method, cube, halves[0], tiles[method], 2, work))
+            engs.append(run_engine({"lst": cube["lst"], "first": part[0], "days": len(part),
+                                    "method": method,
+                                    "guide": cube["guide"] if method == "disr" else None,
+                                    "out": str(work / f"real_{method}.zarr")}))
+            if len(halves) > 1:
+                raws.append(run_raw(method, cube, halves[1], tiles[method], 2, work))
+        raw_s, eng_s = sum(r["seconds"] for r in raws), sum(e["seconds"] for e in engs)
+        raw_cpu, eng_cpu = sum(r["cpu_s"] for r in raws), sum(e["cpu_s"] for e in engs)
         out[method] = {
-            "raw_s": raw_s, "raw_runs_s": [r["seconds"] for r in raws],
+            "raw_s": raw_s, "raw_runs_s": [r["seconds"] for r in raws], "raw_cpu_s": raw_cpu,
             "raw_tiles": sum(r["tiles"] for r in raws), "raw_tile": tiles[method],
             "raw_peak_kib": max(r["peak_kib"] for r in raws),
-            "engine_s": eng["seconds"], "ratio": eng["seconds"] / raw_s,
-            "peak_kib": eng["peak_kib"], "base_kib": eng["base_kib"],
-            "regions_s": [r[0] for r in eng["regions"]], "n_days": n_days,
+            "engine_s": eng_s, "engine_runs_s": [e["seconds"] for e in engs],
+            "engine_cpu_s": eng_cpu, "ratio": eng_s / raw_s, "cpu_ratio": eng_cpu / raw_cpu,
+            "peak_kib": max(e["peak_kib"] for e in engs),
+            "base_kib": max(e["base_kib"] for e in engs), "days_per_engine_run": len(parts[0]),
+            "regions_s": [r[0] for e in engs for r in e["regions"]], "n_days": n_days,
             "load": load,
         }
-        print(f"    {out[method]['ratio']:.2f} ({eng['seconds']:.1f} s / {raw_s:.1f} s), "
-              f"peak {eng['peak_kib'] / 1024:.0f} MiB", flush=True)
+        print(f"    {out[method]['ratio']:.2f} ({eng_s:.1f} s / {raw_s:.1f} s; cpu "
+              f"{out[method]['cpu_ratio']:.2f}), peak {out[method]['peak_kib'] / 1024:.0f} MiB",
+              flush=True)
     return out
 
 
@@ -410,6 +426,18 @@ def _warm_worker() -> None:
     import xlstsr.methods.torch_model  # noqa: F401
 
 
+def _engine_task(path: str, first: int, n: int, out: str) -> None:
+    """On a worker: upscale_to_zarr of days ``first`` to ``first + n`` with the synchronous
+    scheduler (the whole share computed in the worker, one task)."""
+    import dask
+
+    import xlstsr
+
+    with dask.config.set(scheduler="sync"):
+        xlstsr.upscale_to_zarr(open_lst(path).isel(time=slice(first, first + n)), out, FACTOR,
+                               "sisr", mode="w", progress=False)
+
+
 def bench_scaling(cube: dict, n_days: int, tile: int, rounds: int, work: Path) -> dict:
     import distributed
 
@@ -436,8 +464,18 @@ def bench_scaling(cube: dict, n_days: int, tile: int, rounds: int, work: Path) -
 
         for n in (1, 2):  # warm-up: the weights shipped, each worker's model loaded
             dist(n, min(2, n_days))()
+        def whole_tasks(n):  # the days dealt to n tasks, each computed on one worker
+            def go():
+                parts = np.array_split(np.arange(n_days), n)
+                futs = [clients[n].submit(_engine_task, cube["lst"], int(p[0]), len(p),
+                                          str(work / f"task{n}_{j}.zarr"), pure=False)
+                        for j, p in enumerate(parts)]
+                clients[n].gather(futs)
+            return go
+
         fns = {
             "workers_1_s": dist(1, n_days), "workers_2_s": dist(2, n_days),
+            "tasks_1_worker_s": whole_tasks(1), "tasks_2_workers_s": whole_tasks(2),
             "raw_1_process_s": lambda: run_raw("sisr", cube, list(range(n_days)), tile, 1, work),
             "raw_2_processes_s": lambda: run_raw("sisr", cube, list(range(n_days)), tile, 2, work),
         }
@@ -454,7 +492,11 @@ def bench_scaling(cube: dict, n_days: int, tile: int, rounds: int, work: Path) -
     best["speedup"] = best["workers_1_s"] / best["workers_2_s"]
     best["ceiling"] = best["raw_1_process_s"] / best["raw_2_processes_s"]
     best["fraction"] = best["speedup"] / best["ceiling"]
+    best["tasks_speedup"] = best["tasks_1_worker_s"] / best["tasks_2_workers_s"]
     best["n_days"] = n_days
+    sr = xlstsr.upscale(lst.isel(time=slice(0, 1)), FACTOR, "sisr")
+    best["tasks_per_day"] = len(sr.data.__dask_graph__())
+    best["tile"] = "auto"
     return best
 
 
@@ -578,20 +620,17 @@ def _bench_compile(m, tile_set, rounds: int) -> dict:
 
 
 def bench_engine_tiles(cube: dict, tiles: tuple[int, ...], days: dict, work: Path) -> dict:
-    """``upscale_to_zarr`` (this process, default threaded scheduler) with each ``tile``."""
-    import xlstsr
-
-    guide = open_guide(cube["guide"])
+    """``upscale_to_zarr`` (a fresh process each, default threaded scheduler) with each
+    ``tile``: seconds and peak RSS."""
     out: dict[str, Any] = {}
     for method, n in days.items():
-        lst = open_lst(cube["lst"], n)
-        out[method] = {"n_days": n}
+        out[method] = {"n_days": n, "peak_kib": {}}
         for t in tiles:
-            s = time.perf_counter()
-            xlstsr.upscale_to_zarr(lst, work / f"tile_{method}.zarr", FACTOR, method,
-                                   guide=guide if method == "disr" else None, tile=t,
-                                   mode="w", progress=False)
-            out[method][str(t)] = time.perf_counter() - s
+            r = run_engine({"lst": cube["lst"], "days": n, "method": method, "tile": t,
+                            "guide": cube["guide"] if method == "disr" else None,
+                            "out": str(work / f"tile_{method}.zarr")})
+            out[method][str(t)] = r["seconds"]
+            out[method]["peak_kib"][str(t)] = r["peak_kib"]
     return out
 
 
@@ -614,6 +653,7 @@ PROFILE_PARTS = (
      "upscale"),
     ("input fingerprint, its reads included (sampled chunks hashed)",
      "xlstsr/engine/to_zarr.py", "array_fingerprint"),
+    ("bicubic kernel", "xlstsr/kernels/interp.py", "cubic_upsample"),
 )
 
 
@@ -634,8 +674,8 @@ def bench_profile(cube: dict, n_days: int, work: Path) -> dict:
     torch.set_num_threads(1)
     out = {}
     try:
-        for method in TORCH_METHODS:
-            m = get_method(method, num_threads=1)
+        for method in METHODS:
+            m = get_method(method, **({"num_threads": 1} if method in TORCH_METHODS else {}))
             lst = open_lst(cube["lst"], n_days)
             guide = open_guide(cube["guide"]) if method == "disr" else None
             # the Zarr reads of the fingerprint and of the graph building (guide checks), from
@@ -674,12 +714,12 @@ def _cum(stats: dict, suffix: str, fn: str) -> float:
 def profile_rows(cum: dict) -> list[tuple[str, float]]:
     """Exclusive parts (seconds) from the cumulative times of PROFILE_PARTS."""
     lab = [p[0] for p in PROFILE_PARTS]
-    total, fwd, ub, gf, un, ob, fb, rd, wr, up, fp = (cum[k] for k in lab)
+    total, fwd, ub, gf, un, ob, fb, rd, wr, up, fp, bic = (cum.get(k, 0.0) for k in lab)
     rows = [
-        (lab[1], fwd),
-        (lab[2], ub - fwd - gf),
+        ("the model's forward (`bicubic`: its kernel)", fwd + bic),
+        (lab[2], max(0.0, ub - fwd - gf)),
         (lab[3], gf),
-        (lab[4], un - ub),
+        (lab[4], un - (ub if ub > 0 else bic)),
         (lab[5], ob - un),
         (lab[6], fb),
         (lab[7] + ", less those below", rd - cum["reads in the fingerprint"]
@@ -696,6 +736,11 @@ def profile_rows(cum: dict) -> list[tuple[str, float]]:
 # -- report ---------------------------------------------------------------------------------------
 def ok(v, target, ge=False):
     return "met" if (v >= target if ge else v <= target) else "NOT met"
+
+
+def cpu(x: dict) -> str:
+    """'; CPU time r' when the run measured CPU time."""
+    return f"; CPU time {x['cpu_ratio']:.2f}" if "cpu_ratio" in x else ""
 
 
 def render(r: dict) -> str:
@@ -731,9 +776,11 @@ def render(r: dict) -> str:
         lines.append(
             f"| `upscale_to_zarr` Zarr -> Zarr / best hand-tiled raw forward, `{m}` ({nd} x "
             f"{real}^2 -> x4) | {x['ratio']:.2f} (engine {x['engine_s']:.1f} s, raw "
-            f"{x['raw_s']:.1f} s) | <= 1.15 | {ok(x['ratio'], 1.15)} |")
+            f"{x['raw_s']:.1f} s{cpu(x)}) | <= 1.15 | "
+            f"{ok(x['ratio'], 1.15)} |")
     lines += [
-        f"| peak RSS, default `disr`, {nd} days of {real}^2 -> x4 | {disr_gb:.2f} GB "
+        f"| peak RSS, default `disr`, {rl['disr'].get('days_per_engine_run', nd)} days of "
+        f"{real}^2 per run -> x4 | {disr_gb:.2f} GB "
         f"({rl['disr']['peak_kib'] / 1024:.0f} MiB; {rl['disr']['base_kib'] / 1024:.0f} MiB "
         f"after imports) | < 3 GB | {ok(disr_gb, 2.9999)} |",
         f"| peak RSS, `disr` on {', '.join(map(str, flat_steps))} days of {fsz}^2: max / min | "
@@ -750,6 +797,11 @@ def render(r: dict) -> str:
         f"machine's 2-process ceiling | {sc['fraction']:.2f} (speed-up {sc['speedup']:.2f}x: "
         f"{sc['workers_1_s']:.1f} -> {sc['workers_2_s']:.1f} s; ceiling {sc['ceiling']:.2f}x) | "
         f">= 0.9 | {ok(sc['fraction'], 0.9, ge=True)} |",
+        *([f"| same, the days dealt as whole tasks (each worker runs `upscale_to_zarr` on its "
+           f"share, synchronous scheduler) / the ceiling | "
+           f"{sc['tasks_speedup'] / sc['ceiling']:.2f} (speed-up {sc['tasks_speedup']:.2f}x: "
+           f"{sc['tasks_1_worker_s']:.1f} -> {sc['tasks_2_workers_s']:.1f} s) | report | |"]
+          if "tasks_speedup" in sc else []),
     ]
     if st is not None:
         held = sum(st["tiles_with_data"])
@@ -759,7 +811,9 @@ def render(r: dict) -> str:
         lines.append(
             f"| STAC -> Zarr, shared MODIS cube (`open_stac`, `sisr`, {st['n_times']} whole "
             f"{st['shape'][1]}^2 tiles) | {st['seconds']:.1f} s ({per_day:.1f} s per day; a "
-            f"day with no gaps: {full_day:.1f} s); {held} of {tot} model tiles held data, the "
+            f"day with no gaps: {full_day:.1f} s; reading the COGs alone: "
+            f"{st.get('read_s', float('nan')) / st['n_times']:.1f} s per day); {held} of {tot} "
+            "model tiles held data, the "
             f"rest skipped; {st['closing'][3] if st['closing'] else '?'} of {st['n_times']} "
             "regions without a valid pixel | report | |")
     lines += ["", "Peak RSS of the real-size runs (VmHWM of a fresh process; after imports in "
@@ -788,6 +842,10 @@ def render(r: dict) -> str:
     for m, v in et.items():
         lines.append(f"| engine `{m}`, {v['n_days']} day(s) of {real}^2, s | "
                      + " | ".join(f"{v[t]:.1f}" for t in ts) + " | |")
+    for m, v in et.items():
+        if "peak_kib" in v:
+            lines.append(f"| engine `{m}`, peak RSS, MiB | "
+                         + " | ".join(f"{v['peak_kib'][t] / 1024:.0f}" for t in ts) + " | |")
     lines.append("")
     for m in TORCH_METHODS:
         c = tl[m].get("compile")
@@ -829,11 +887,15 @@ def render(r: dict) -> str:
         f"({raw_tiles}; None: whole images), split "
         "near-equally over the image as the engine splits it. `bicubic`'s raw is "
         "`xlstsr.kernels.interp.cubic_upsample`.",
-        f"- Order: raw on the first half of the days, the engine on all {nd}, raw on the second "
-        "half (each in fresh processes), so that a drifting load weighs on both sides alike. The "
-        "engine runs in a fresh process too and is timed around the `upscale_to_zarr` call "
-        "(the model load, the template write, the input fingerprint and the checks included; "
-        "imports not).",
+        ("- Order: raw on a quarter of the days, the engine on half of them, raw on the next "
+         "quarter, raw, engine, raw on the rest (each in fresh processes), so that load that "
+         "drifts or comes and goes weighs on both sides alike." if "engine_runs_s" in rl["disr"]
+         else "- Order: raw on the first half of the days, the engine on all of them, raw on the "
+         "second half (each in fresh processes).") + " The engine runs in a fresh process "
+        "too and is timed around the `upscale_to_zarr` call (the model load, the template write, "
+        "the input fingerprint and the checks included; imports not). CPU time: "
+        "`time.process_time()` of the processes over the same spans (every thread), which other "
+        "jobs on the machine hardly change: the engine's work against the raw work.",
         "- Peak RSS: VmHWM from /proc/self/status of that process (imports included).",
         "- Distributed: both `LocalCluster`s (1 x 1 thread, 2 x 1 thread) kept running, weights "
         "shipped by a warm-up run, then the two and the two raw runs timed in turn "
@@ -850,21 +912,102 @@ def render(r: dict) -> str:
 
 
 def reading(r: dict) -> list[str]:
-    """The readings that follow from the numbers alone (met or not, and by how much)."""
-    s, rl, sc = r["sizes"], r["real"], r["scaling"]
-    nd = s["real_days"]
+    """The readings that follow from the numbers (met or not, by how much, where time goes)."""
+    s, rl, sc, pf, tl, et = (r[k] for k in ("sizes", "real", "scaling", "profile", "tiles",
+                                           "engine_tiles"))
+    nd, real = s["real_days"], s["real"]
+    tile = r.get("torch_tile", 128)
     out = []
     for m in METHODS:
         x = rl[m]
         reg = x["regions_s"]
+        cpu_txt = f" and {x['cpu_ratio']:.2f}x its CPU time" if "cpu_ratio" in x else ""
         out.append(
-            f"- `{m}`: the engine took {x['ratio']:.2f}x the raw limit "
-            f"({ok(x['ratio'], 1.15)}); {x['engine_s'] / nd:.1f} s per day against "
-            f"{x['raw_s'] / nd:.1f} s; regions took {min(reg):.1f}-{max(reg):.1f} s each "
-            "(two in flight).")
-    out.append(
-        f"- Scaling: 2 workers gave {sc['speedup']:.2f}x over 1 where two raw processes gave "
-        f"{sc['ceiling']:.2f}x over one: {sc['fraction']:.0%} of the ceiling.")
+            f"- `{m}`: the engine took {x['ratio']:.2f}x the raw limit's wall time "
+            f"({ok(x['ratio'], 1.15)}){cpu_txt}; {x['engine_s'] / nd:.1f} s per day against "
+            f"{x['raw_s'] / nd:.1f} s; regions took {min(reg):.1f}-{max(reg):.1f} s each (two in "
+            "flight); the runs took "
+            + ", ".join(f"{v:.1f}" for v in x.get("engine_runs_s", [x["engine_s"]]))
+            + " s (engine) and " + ", ".join(f"{v:.1f}" for v in x["raw_runs_s"])
+            + " s (raw), in the order of the notes.")
+    rows = {m: dict(profile_rows(pf[m])) for m in pf}
+    tot = {m: pf[m][PROFILE_PARTS[0][0]] for m in pf}
+    fwd_key = "the model's forward (`bicubic`: its kernel)"
+    fwd = {m: rows[m].get(fwd_key, pf[m].get("model forward", 0.0)) for m in pf}
+    n_tiles = len(tile_grid(real, tile)) ** 2
+    for m in TORCH_METHODS:
+        if m not in rows:
+            continue
+        v = rows[m]
+        rest = v["the rest: scheduling, output reassembly, region bookkeeping"]
+        wr = v["Zarr writes (compress + store)"]
+        out.append(
+            f"- Where `{m}`'s time goes (profile, one day, one thread): {tot[m]:.1f} s, the "
+            f"forward {fwd[m]:.1f} s ({fwd[m] / tot[m]:.0%}); scheduling, output reassembly and "
+            f"bookkeeping {rest:.2f} s ({rest / n_tiles * 1e3:.0f} ms for each of the {n_tiles} "
+            f"tiles of {tile} px"
+            + (", the guide's tiles and halos assembled from its chunks included" if m == "disr"
+               else "") + f"), compressing and writing the {real * FACTOR}^2 output "
+            f"{wr:.2f} s, the engine's kernels (gap filling, re-masking, tensors in and out, "
+            f"guide) {tot[m] - fwd[m] - rest - wr:.2f} s with the fixed costs (graph, checks, "
+            "fingerprint).")
+    if "bicubic" in rows:
+        v = rows["bicubic"]
+        wr = v["Zarr writes (compress + store)"]
+        raw_cpu = rl["bicubic"].get("raw_cpu_s", 2 * rl["bicubic"]["raw_s"]) / nd
+        sp = tl["bicubic"]["s_per_mpx"]
+        bt = min((k for k in sp if k != "whole"), key=sp.get)
+        out.append(
+            f"- Where `bicubic`'s time goes: it runs on whole images (it declares no tile), where "
+            f"its kernel costs {sp['whole']:.2f} s / Mpx against {sp[bt]:.2f} on {bt}-px tiles "
+            f"(raw sweep), {fwd['bicubic']:.2f} s of the {tot['bicubic']:.2f} s of a day in the "
+            f"profile; compressing and writing the {real * FACTOR}^2 output took {wr:.2f} s a "
+            f"day, {wr / raw_cpu:.1f}x the raw kernel's CPU time per day ({raw_cpu:.2f} s)."
+            + (" Writing the output costs more than computing it: against a limit that writes "
+               "nothing, 1.15 is out of reach for `bicubic` whatever the engine does."
+               if wr > raw_cpu else ""))
+    t_sisr = {int(k): v for k, v in et.get("sisr", {}).items() if k.isdigit()}
+    t_disr = {int(k): v for k, v in et.get("disr", {}).items() if k.isdigit()}
+    if t_sisr and t_disr and tile in t_sisr and tile in t_disr:
+        bs, bd = min(t_sisr, key=t_sisr.get), min(t_disr, key=t_disr.get)
+        pk = et["disr"].get("peak_kib", {})
+        mem = ""
+        if pk:
+            mem = (" `disr`'s peak RSS grew with the tile: "
+                   + ", ".join(f"{pk[str(t)] / 1024:.0f} MiB at {t}" for t in sorted(t_disr))
+                   + ".")
+        out.append(
+            f"- Tile size: the engine ran `sisr` fastest with tile {bs} ({t_sisr[bs]:.1f} s "
+            f"against {t_sisr[tile]:.1f} s at the default {tile}: per-tile costs dominate a "
+            f"small model) and `disr` with tile {bd} ({t_disr[bd]:.1f} s against "
+            f"{t_disr[tile]:.1f} s); the raw U-Net costs least per pixel at 128." + mem)
+    c = [tl[m].get("compile") for m in TORCH_METHODS]
+    if all(isinstance(x, dict) and "speedup" in x for x in c):
+        out.append(
+            f"- torch.compile: {c[0]['speedup']:.2f}x (`sisr`) and {c[1]['speedup']:.2f}x "
+            "(`disr`) the eager channels-last forward, compiled per tile shape (up to 9 per "
+            "image; 5 s or less each here with the inductor cache on disk warm from earlier "
+            "runs, 28-52 s cold in a smoke run the same day): not made the default; an opt-in "
+            "would save under a tenth of the forward.")
+    if "tasks_per_day" in sc:
+        sisr_day = rl["sisr"]["engine_s"] / nd
+        w1 = sc["workers_1_s"] / sc["n_days"]
+        txt = (f"- Distributed: one worker took {w1:.1f} s per day, {w1 / sisr_day:.1f}x the "
+               f"threaded engine's {sisr_day:.1f} s per day on 2 threads; a day is "
+               f"{sc['tasks_per_day']} dask tasks, scheduled one by one from the client's "
+               "process on the same 2 cores, and with 2 workers the halos and first-pass tiles "
+               "travel between workers.")
+        if "tasks_speedup" in sc:
+            txt += (f" Dealt as whole tasks (each worker computing its days with the "
+                    f"synchronous scheduler) the same days took {sc['tasks_1_worker_s']:.1f} s "
+                    f"on one worker and {sc['tasks_2_workers_s']:.1f} s on two: "
+                    f"{sc['tasks_speedup']:.2f}x, {sc['tasks_speedup'] / sc['ceiling']:.0%} of "
+                    "the ceiling.")
+        out.append(txt)
+    else:
+        out.append(
+            f"- Scaling: 2 workers gave {sc['speedup']:.2f}x over 1 where two raw processes "
+            f"gave {sc['ceiling']:.2f}x over one: {sc['fraction']:.0%} of the ceiling.")
     return out
 
 
@@ -897,6 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import xlstsr
+    from xlstsr.methods.torch_model import TORCH_TILE
 
     s = SMOKE if args.smoke else FULL
     loads = {"start": tuple(round(v, 2) for v in os.getloadavg())}
@@ -950,7 +1094,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__, "xlstsr": xlstsr.__version__, "loads": loads,
         "args": {"smoke": args.smoke}, "sizes": s, "real": rl, "flat": fl, "stac": st,
         "scaling": sc, "tiles": tiles, "best_tile": best_tile, "engine_tiles": etiles,
-        "profile": pf,
+        "profile": pf, "torch_tile": TORCH_TILE,
     }
     r["reading"] = reading(r)
     args.out.mkdir(parents=True, exist_ok=True)
