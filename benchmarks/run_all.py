@@ -22,6 +22,7 @@ SCRIPTS = [
     "correction_variants.py",
     "spectral_gaps.py",
     "scale_invariance.py",
+    "sisr_cube.py",
 ]
 #: not run by ``make bench``: retrains six DISR candidates (hours); run it by hand
 MANUAL = ["select_disr.py"]

@@ -12,9 +12,20 @@ package's readers (:mod:`xlstsr.datasets`):
   is :mod:`xlstsr.datasets.modis_aster`'s, which ``benchmarks/`` and the tests import).
 - ``mod11a1_hdf``: one MOD11A1 C6 granule (h14v09, 2019-11-01, Brazil), daytime LST, QC MODLAND
   good/other quality kept (1200 x 1200, ~23 % clear), cut into 16 spatial scenes of 300 x 300.
+- ``modis_h18v04_2020``: the daily MOD11A1 v061 datacube (day and night LST, 2020, complete
+  64 x 64 windows as COGs + STAC), read with :func:`xlstsr.io.open_stac` and split **by window
+  position** (``cube_split``): train / validation / test positions, and the positions sharing
+  ground with ``EVAL_PAIRS`` held out of everything.
+- ``modis_croatia_8day``: MOD11A2 2006 day and night composites over Croatia (training only:
+  no h18v04 window nor modis_aster pair lies in its bounds).
 
 Models (all factor 4):
 
+``sisr_rescnn_cube_x4.pt`` (default of ``method="sisr"``)
+    :class:`~xlstsr.nn.ResCNN` (32 channels, 4 blocks), SISR at degraded resolution on the
+    datacube's training positions + Croatia, day and night, box degradation; the output head
+    scaled by the detail gain (0.4). Settings (``SISR_CUBE``) chosen on the validation positions
+    and on ASTER over ``TRAIN_PAIRS`` (``benchmarks/sisr_cube.py --select``).
 ``sisr_rescnn_x4.pt``
     :class:`~xlstsr.nn.ResCNN` (32 channels, 4 residual blocks), SISR at degraded resolution:
     ``radiometric_mean(LST_1km, 4) -> LST_1km`` on the granule and the training pairs' MODIS LST.
@@ -60,18 +71,23 @@ from xlstsr.datasets import (
     open_mod11a1_granule,
 )
 from xlstsr.datasets.modis_aster import FACTOR
+from xlstsr.grid import MODIS_1KM, MODIS_LST_PSF_SIGMA
 from xlstsr.methods.torch_model import fill_guide
 from xlstsr.nn import GuidedUNet, build_model, save_model
 from xlstsr.nn.weights import WEIGHTS_DIR
 from xlstsr.train import (
     PatchSet,
+    PositionSplit,
     cut_scenes,
     degraded_pairs,
     fit,
     fit_guide_gain,
     make_patches,
+    split_by_position,
     split_by_scene,
+    split_positions,
     target_scale_pairs,
+    window_samples,
 )
 
 #: cross-sensor DISR loss weights and learning rate, chosen on VAL_PAIRS only
@@ -87,6 +103,280 @@ SPLIT_NOTE = (
     "modis_aster: trained on TRAIN_PAIRS (20; early stopping on VAL_PAIRS among them), the 35 "
     "EVAL_PAIRS never seen (see xlstsr.datasets.modis_aster)"
 )
+
+
+# -- the MOD11A1 datacube (modis_h18v04_2020): SISR split by window position --------------------
+
+#: the daily MOD11A1 datacube: folder, its two LST assets, window size (1 km pixels)
+CUBE = "modis_h18v04_2020"
+CUBE_ASSETS = ("LST_Day_1km", "LST_Night_1km")
+CUBE_WINDOW = 64
+#: shares of the window-dates (of the positions not held out) drawn for validation and test
+CUBE_VAL_FRACTION, CUBE_TEST_FRACTION, CUBE_SPLIT_SEED = 0.15, 0.25, 0
+#: the MODIS LST PSF (Gaussian sigma ~350 m on a 926.6 m pixel: 0.38 coarse pixel) scaled to the
+#: training degradation 4 km -> 1 km: 0.38 coarse pixel = 1.51 fine (1 km) pixels
+MODIS_PSF_FINE_PX = FACTOR * MODIS_LST_PSF_SIGMA / MODIS_1KM
+
+
+def cube_windows_table(data_dir: Path) -> Any:
+    """``windows.csv`` of the cube: window index, pixel offsets, dates, overlap with modis_aster."""
+    import pandas as pd
+
+    return pd.read_csv(
+        data_dir / CUBE / "windows.csv", dtype={"dev_pairs": str, "dev_pairs_overlap_px": str}
+    )
+
+
+def cube_samples(data_dir: Path, max_dates: int | None = None) -> Any:
+    """Every complete 64 x 64 window-date of the cube, day and night LST (K), read the user's way.
+
+    ``catalog.json`` -> :func:`xlstsr.io.open_stac` (a lazy (time, y, x) cube of the whole tile,
+    values decoded from the items' ``raster:bands``; :func:`xlstsr.validate.decode_lst` decodes
+    whatever is still coded) -> :func:`xlstsr.train.window_samples` at the positions of
+    ``windows.csv``: a Dataset ``(sample, y, x)`` with ``position`` (window index) and ``time``.
+    ``max_dates``: only the first dates (a smoke run).
+    """
+    import dask
+    import pystac
+
+    from xlstsr.io import open_stac
+    from xlstsr.validate import decode_lst
+
+    cat = pystac.Catalog.from_file(str(data_dir / CUBE / "catalog.json"))
+    items = sorted(
+        (it for it in cat.get_items(recursive=True) if set(CUBE_ASSETS) <= set(it.assets)),
+        key=lambda it: it.datetime,
+    )[:max_dates]
+    cube = open_stac(items, list(CUBE_ASSETS), chunks={"time": 1, "y": 1200, "x": 1200})
+    cube = cube.map(decode_lst)
+    w = cube_windows_table(data_dir)
+    wins = {int(r.window): (int(r.row_off), int(r.col_off)) for r in w.itertuples()}
+    with dask.config.set(scheduler="synchronous"):  # one tile read at a time, in order
+        return window_samples(cube, wins, CUBE_WINDOW)
+
+
+def cube_split(data_dir: Path) -> PositionSplit:
+    """The split by window position of the cube (seeded; recorded in the checkpoint).
+
+    - ``held_out``: windows sharing 1 km pixels with a modis_aster pair of ``EVAL_PAIRS``: their
+      ground is the ASTER truth of the 1 km -> 250 m evaluation, so no model trained here sees
+      it; they are scored as a second group of unseen positions.
+    - ``test``: drawn among the other windows, never one touching any modis_aster pair (the
+      bundled models of 2025 trained on the MODIS LST of ``TRAIN_PAIRS``: a fair comparison
+      needs ground none of them saw).
+    - ``val``, ``train``: the rest; the sets hold about 15 % and 25 % of the window-dates.
+    """
+    w = cube_windows_table(data_dir)
+    held, touching = [], []
+    for r in w.itertuples():
+        if not r.intersects_dev_pair:
+            continue
+        pairs = str(r.dev_pairs).split(";")
+        px = [int(n) for n in str(r.dev_pairs_overlap_px).split(";")]
+        shares_eval = any(p in EVAL_PAIRS and n > 0 for p, n in zip(pairs, px))
+        (held if shares_eval else touching).append(int(r.window))
+    return split_positions(
+        {int(r.window): int(r.n_dates_mod11a1) for r in w.itertuples()},
+        val_fraction=CUBE_VAL_FRACTION,
+        test_fraction=CUBE_TEST_FRACTION,
+        seed=CUBE_SPLIT_SEED,
+        never_test=touching,
+        held_out=held,
+    )
+
+
+def cube_pairs(samples: Any, psf: float | None) -> dict[str, Any]:
+    """Degraded pairs of every sample, day and night stacked: ``lst_coarse``, ``target``,
+    ``scene_ids`` (the window position of each image)."""
+    t = np.concatenate([samples[v].values for v in CUBE_ASSETS])
+    pairs = degraded_pairs(t, FACTOR, psf=psf)
+    pairs["scene_ids"] = np.tile(samples.position.values, len(CUBE_ASSETS))
+    return pairs
+
+
+def cube_patches(
+    data_dir: Path, split: PositionSplit, *, psf: float | None, patch: int = 64, samples: Any = None
+) -> tuple[PatchSet, PatchSet, dict]:
+    """(train, val) SISR patches of the cube, split by window position (test/held-out unused)."""
+    samples = cube_samples(data_dir) if samples is None else samples
+    ps = make_patches(**cube_pairs(samples, psf), factor=FACTOR, patch=patch, stride=patch)
+    keep = np.isin(ps.scene, split.train + split.val + split.test)
+    train, val, _ = split_by_position(ps.subset(keep), split)
+    info = {"patch_fine_px": patch, "n_train": len(train), "n_val": len(val)}
+    return train, val, info
+
+
+CROATIA = "modis_croatia_8day"
+
+
+def croatia_samples(data_dir: Path, size: int = CUBE_WINDOW) -> Any:
+    """Complete ``size`` x ``size`` windows of the Croatia MOD11A2 composites (day and night, K).
+
+    The files carry neither a nodata tag nor scale metadata (data README): DN x 0.02 K, 0 = no
+    data, applied here. Windows are cut on a fixed grid from the raster's corner; ``position``
+    is the grid cell (``cro_<row>_<col>``), the same ground at every date. No h18v04 window nor
+    modis_aster pair lies within the raster's bounds (checked in the tests): this ground is
+    training data only.
+    """
+    import rioxarray
+    import xarray as xr
+
+    arrs, ids = [], []
+    for f in sorted((data_dir / CROATIA).glob("LST2006_*.LST_*_1km.tif")):
+        with rioxarray.open_rasterio(f) as r:
+            a = r.values[0].astype(np.float32)
+        a = np.where(a == 0, np.nan, a * np.float32(0.02))
+        for i in range(0, a.shape[0] - size + 1, size):
+            for j in range(0, a.shape[1] - size + 1, size):
+                w = a[i : i + size, j : j + size]
+                if np.isfinite(w).all():
+                    arrs.append(w)
+                    ids.append(f"cro_{i // size}_{j // size}")
+    return xr.Dataset(
+        {"lst": (("sample", "y", "x"), np.stack(arrs))}, coords={"position": ("sample", ids)}
+    )
+
+
+#: the bundled cube SISR (``sisr_rescnn_cube_x4.pt``, default of ``method="sisr"``): settings
+#: chosen on validation data only (``benchmarks/sisr_cube.py --select``, docs/results/sisr_cube.md):
+#: the highest pooled gain on the validation positions among the candidates x detail gains whose
+#: RMSE against ASTER on TRAIN_PAIRS (headline protocol) is not above bicubic's, at today's
+#: inference cost (ResCNN 32 x 4)
+SISR_CUBE: dict[str, Any] = {
+    "arch": "rescnn",
+    "config": {"channels": 32, "n_blocks": 4},
+    "psf": None,
+    "croatia": True,
+    "epochs": 40,
+    "lr": 1e-3,
+    "batch_size": 16,
+    "patience": 15,
+    "patch": 64,
+    "loss_options": {},
+    "input_noise": 0.0,
+    "detail_gain": 0.4,
+}
+
+
+def scale_detail(model: torch.nn.Module, gain: float) -> torch.nn.Module:
+    """Scale the model's output head by ``gain``: the output becomes
+    ``bicubic + gain * (trained output - bicubic)`` (every built-in model is residual over
+    bicubic through a final linear layer: ``tail`` of ResCNN, ``out`` of the U-Nets)."""
+    head = model.tail if hasattr(model, "tail") else model.out
+    with torch.no_grad():
+        head.weight.mul_(gain)
+        head.bias.mul_(gain)
+    return model
+
+
+def sisr_cube_patches(
+    data_dir: Path, settings: dict[str, Any], samples: Any = None
+) -> tuple[PatchSet, PatchSet, PositionSplit, dict]:
+    """(train, val) patches of a cube SISR setting, its split and what they hold."""
+    split = cube_split(data_dir)
+    psf = MODIS_PSF_FINE_PX if settings.get("psf") == "modis" else settings.get("psf")
+    train, val, info = cube_patches(
+        data_dir, split, psf=psf, patch=settings.get("patch", 64), samples=samples
+    )
+    info["n_train_cube"] = info["n_train"]
+    if settings.get("croatia"):
+        c = croatia_samples(data_dir, settings.get("patch", 64))
+        cro = make_patches(
+            **degraded_pairs(c["lst"].values, FACTOR, psf=psf),
+            factor=FACTOR,
+            patch=settings.get("patch", 64),
+            scene_ids=c.position.values,
+        )
+        train = PatchSet.concat([train, cro])
+        info.update(n_train=len(train), n_train_croatia=len(cro))
+    return train, val, split, info
+
+
+def train_sisr_cube(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    name: str = "sisr_rescnn_cube_x4.pt",
+    settings: dict[str, Any] | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    samples: Any = None,
+) -> Path:
+    """SISR 4 km -> 1 km on the MOD11A1 cube (day and night), split by window position."""
+    st = {**SISR_CUBE, **(settings or {})}
+    if epochs:
+        st["epochs"] = epochs
+    samples = cube_samples(data_dir) if samples is None else samples
+    train, val, split, info = sisr_cube_patches(data_dir, st, samples)
+    psf = MODIS_PSF_FINE_PX if st["psf"] == "modis" else st["psf"]
+    torch.manual_seed(seed)  # the weight initialisation draws from torch's global generator
+    model = build_model(st["arch"], factor=FACTOR, **st["config"])
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    hist = fit(model, train, val, mode="sisr", engine="torch", loss_options=st["loss_options"],
+               epochs=st["epochs"], batch_size=st["batch_size"], lr=st["lr"],
+               patience=st["patience"], input_noise=st["input_noise"], seed=seed,
+               progress=progress)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if st["detail_gain"] != 1.0:
+        scale_detail(model, st["detail_gain"])
+    pos = samples.position.values
+    n_dates = {s: int(np.isin(pos, getattr(split, s)).sum()) for s in split.as_dict()}
+    data = [
+        f"{CUBE}: MOD11A1 v061 h18v04 2020, LST_Day_1km and LST_Night_1km, complete 64 x 64 "
+        f"windows ({n_dates['train']} window-dates of {len(split.train)} training positions, "
+        f"day and night; {n_dates['val']} of {len(split.val)} validation positions for early "
+        "stopping)"
+    ]
+    if st["croatia"]:
+        data.append(f"{CROATIA}: MOD11A2 2006 day and night, {info['n_train_croatia']} complete "
+                    "64 x 64 windows (no h18v04 window or modis_aster pair in its bounds)")
+    path = save_model(
+        model,
+        out_dir / name,
+        inputs=["lst"],
+        mode="sisr",
+        loss="Huber(delta=1 K) to the 1 km LST" if not st["loss_options"] else
+        f"supervised_loss{st['loss_options']}",
+        loss_options=st["loss_options"],
+        training_scales="degraded: radiometric_mean(PSF(LST 1 km), 4) = 4 km -> 1 km; applied "
+        "1 km -> 250 m (scale-invariance hypothesis)" if psf else
+        "degraded: radiometric_mean(LST 1 km, 4) = 4 km -> 1 km; applied 1 km -> 250 m "
+        "(scale-invariance hypothesis)",
+        psf={"sigma_fine_px": psf, "sigma_m_at_1km": None if not psf else psf * MODIS_1KM / FACTOR,
+             "note": "Gaussian in radiance before the 4 x 4 radiometric mean" if psf else
+             "none: a perfect 4 x 4 box (radiometric mean)"},
+        detail_gain={
+            "value": st["detail_gain"],
+            "note": "the output head scaled after training: output = bicubic + gain x (trained "
+            "output - bicubic); chosen on validation data (the ASTER RMSE on TRAIN_PAIRS not above "
+            "bicubic's at 1 km -> 250 m, the validation gain at 4 km -> 1 km the highest)",
+        },
+        training_data=data,
+        split="by window position (a split by date leaks the landscape): "
+        "xlstsr.train.PositionSplit drawn by scripts/train_bundled.py cube_split (seed "
+        f"{CUBE_SPLIT_SEED}); held_out = windows sharing ground with modis_aster EVAL_PAIRS",
+        positions=split.as_dict(),
+        window_dates=n_dates,
+        eval_pairs=list(EVAL_PAIRS),
+        settings=st,
+        patches=info,
+        history={
+            "epochs_run": hist["epochs_run"],
+            "best_val_loss": float(hist["best_val_loss"]),
+            "train_loss": [round(v, 5) for v in hist["train_loss"]],
+            "val_loss": [round(v, 5) for v in hist["val_loss"]],
+            "seconds_per_epoch": float(np.median(hist["epoch_seconds"])),
+            "cpu_seconds": round(cpu, 1),
+            "wall_seconds": round(wall, 1),
+            "engine": hist["engine"],
+            "threads": torch.get_num_threads(),
+        },
+        command=COMMAND + " --only sisr_cube",
+    )
+    print(f"{name}: {hist['epochs_run']} epochs, best val loss {hist['best_val_loss']:.4f}, "
+          f"{cpu:.0f} s CPU ({wall:.0f} s wall) -> {path}", flush=True)
+    return path
 
 
 def sisr_patches(data_dir: Path, patch: int = 48) -> tuple[PatchSet, PatchSet, dict]:
@@ -325,7 +615,7 @@ def train_disr_degraded(
     )
 
 
-JOBS = ("sisr_rescnn", "sisr_mrunet", "disr_unet", "disr_sif", "disr_degraded")
+JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_unet", "disr_sif", "disr_degraded")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,7 +654,9 @@ def main(argv: list[str] | None = None) -> int:
         dkw["stride"] = args.stride
     t0 = time.perf_counter()
     for job in args.only:
-        if job.startswith("sisr_"):
+        if job == "sisr_cube":
+            train_sisr_cube(data, args.out, epochs=args.epochs, progress=prog)
+        elif job.startswith("sisr_"):
             train_sisr(
                 job[5:],
                 data,

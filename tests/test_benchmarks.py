@@ -29,6 +29,7 @@ SCRIPTS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "select_disr": (True, ("disr_selection.md",)),
     "spectral_gaps": (True, ("spectral_gaps.md",)),
     "scale_invariance": (True, ("scale_invariance.md", "scale_invariance.json")),
+    "sisr_cube": (True, ("sisr_cube.md",)),
 }
 #: start processes or a cluster (the ``slow`` marker's meaning); still part of ``make test``
 SLOW = {"engine", "select_disr"}

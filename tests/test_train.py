@@ -284,9 +284,9 @@ def test_recipe_data_match_the_shipped_files(shared_data):
     from xlstsr.nn.weights import weights_path
 
     recipe = load_script("train_bundled")
-    meta = {k: load_model(weights_path(k)).metadata for k in ("rescnn", "unet", "sif")}
+    meta = {k: load_model(weights_path(k)).metadata for k in ("rescnn_granule", "unet", "sif")}
     tr, va, info = recipe.sisr_patches(shared_data)
-    assert {"n_train": len(tr), "n_val": len(va), **info} == meta["rescnn"]["patches"]
+    assert {"n_train": len(tr), "n_val": len(va), **info} == meta["rescnn_granule"]["patches"]
     tr, va, (lst, ndvi) = recipe.disr_patches(shared_data, stride=recipe.SUPERVISED_STRIDE)
     assert (len(tr), len(va)) == (meta["unet"]["patches"]["n_train"], meta["unet"]["patches"]["n_val"])
     assert tr.target is not None and set(va.scene) == set(recipe.VAL_PAIRS)
@@ -398,3 +398,63 @@ def test_patch_log_mse_is_the_mean_psnr_loss():
     assert torch.isfinite(patch_log_mse(p, t))
     with pytest.raises(ValueError, match="fidelity"):
         supervised_loss(p, t, fidelity="l2")
+
+
+def test_cube_recipe_split_by_position_and_the_shipped_default(shared_data):
+    """scripts/train_bundled.py's cube SISR: its split keeps positions apart and away from the
+    ASTER evaluation ground, cuts the patches the shipped default records, and the default beats
+    bicubic and the model it replaced on the test positions (MRUNet's protocol)."""
+    import rioxarray
+    from helpers import load_script
+    from pyproj import Transformer
+
+    from xlstsr.datasets import EVAL_PAIRS
+    from xlstsr.grid import MODIS_SINUSOIDAL
+    from xlstsr.kernels.interp import cubic_upsample
+    from xlstsr.nn.weights import load_weights
+
+    recipe = load_script("train_bundled")
+    split = recipe.cube_split(shared_data)
+    meta = load_weights("rescnn").metadata
+    assert split.as_dict() == meta["positions"]  # the recorded split is the recipe's
+    w = recipe.cube_windows_table(shared_data).set_index("window")
+    assert set(w.index) == set(split.train + split.val + split.test + split.held_out)
+    for pos in split.test:  # test ground touches no modis_aster pair
+        assert not w.loc[pos, "intersects_dev_pair"]
+    for pos in split.held_out:  # the ground of the ASTER evaluation is never trained on
+        pairs = str(w.loc[pos, "dev_pairs"]).split(";")
+        assert set(pairs) & set(EVAL_PAIRS)
+    samples = recipe.cube_samples(shared_data)
+    assert len(samples.sample) == int(w.n_dates_mod11a1.sum())
+    _, va, _, info = recipe.sisr_cube_patches(shared_data, meta["settings"], samples)
+    assert info == meta["patches"] and len(va) == meta["patches"]["n_val"]
+    # Croatia (training only) shares no ground with any h18v04 window or modis_aster pair: each
+    # footprint (a 9 x 9 grid of its points in UTM 33N) lies outside the Croatia raster's bounds
+    to_utm = Transformer.from_crs(MODIS_SINUSOIDAL, "EPSG:32633", always_xy=True)
+    with rioxarray.open_rasterio(next((shared_data / "modis_croatia_8day").glob("*.tif"))) as r:
+        cx0, cy0, cx1, cy1 = r.rio.bounds()
+    boxes = [tuple(r) for r in w[["xmin", "ymin", "xmax", "ymax"]].itertuples(index=False)]
+    for f in sorted((shared_data / "modis_aster").glob("*_modis_lst_1km.tif")):
+        with rioxarray.open_rasterio(f) as r:
+            boxes.append(r.rio.bounds())
+    for x0, y0, x1, y1 in boxes:
+        gx, gy = np.meshgrid(np.linspace(x0, x1, 9), np.linspace(y0, y1, 9))
+        xs, ys = to_utm.transform(gx.ravel(), gy.ravel())
+        inside = (xs.max() > cx0) & (xs.min() < cx1) & (ys.max() > cy0) & (ys.min() < cy1)
+        assert not inside, (x0, y0, x1, y1)
+    # the default on the test positions, MRUNet's protocol: better than bicubic and the old model
+    keep = np.isin(samples.position.values, split.test)
+    gains = {}
+    for name in ("rescnn", "rescnn_granule"):
+        model, g = load_weights(name), []
+        for asset in recipe.CUBE_ASSETS:
+            t = samples[asset].values[keep].astype(np.float64)
+            c = radiometric_mean(t, 4)
+            with torch.no_grad():
+                sr = model(torch.from_numpy(c[:, None].astype(np.float32)))[:, 0].numpy()
+            crop = (slice(None), slice(4, -4), slice(4, -4))
+            mse_sr = ((sr.astype(np.float64)[crop] - t[crop]) ** 2).mean(axis=(1, 2))
+            mse_bi = ((cubic_upsample(c, 4)[crop] - t[crop]) ** 2).mean(axis=(1, 2))
+            g.append(10 * np.log10(mse_bi / mse_sr))
+        gains[name] = float(np.concatenate(g).mean())
+    assert gains["rescnn"] > 0.1 and gains["rescnn"] > gains["rescnn_granule"], gains

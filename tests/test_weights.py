@@ -16,7 +16,9 @@ from xlstsr.nn.weights import BUNDLED, WEIGHTS_DIR, list_weights, load_weights, 
 # (nanmean, nanstd, values at (t, y, x) = (0, 10, 20), (1, 100, 150), (2, 200, 250)). A change
 # means the weights or the architectures no longer compute what was trained.
 PINNED = {
-    ("sisr", "rescnn"): (302.1004526, 4.8386391, [298.0308, 311.2379, 309.9503]),
+    # the default since issue 13 (sisr_rescnn_cube_x4.pt), recorded when it was installed
+    ("sisr", "rescnn"): (302.0788179, 4.7455570, [298.0849, 311.2910, 309.9753]),
+    ("sisr", "rescnn_granule"): (302.1004526, 4.8386391, [298.0308, 311.2379, 309.9503]),
     ("sisr", "mrunet"): (302.0735705, 4.8436083, [298.0475, 311.2469, 309.9376]),
     ("disr", "unet"): (302.9545591, 5.1094972, [299.4848, 312.4900, 311.5115]),
     ("disr", "sif"): (302.0692273, 4.8433277, [298.0777, 311.1188, 309.8250]),
@@ -37,7 +39,8 @@ def test_every_bundled_name_is_installed_and_listed():
 
 
 def test_weights_path_by_file_name_and_unknown_name():
-    assert weights_path("sisr_rescnn_x4.pt") == weights_path("rescnn")
+    assert weights_path("sisr_rescnn_cube_x4.pt") == weights_path("rescnn")
+    assert weights_path("sisr_rescnn_x4.pt") == weights_path("rescnn_granule")
     with pytest.raises(CheckpointError, match=r"known: .*rescnn"):
         weights_path("no_such_model")
 
@@ -84,3 +87,24 @@ def test_bundled_outputs_on_the_sample_scene_are_pinned(sample, method, weights)
         mine = xlstsr.upscale(sample["lst_1km"], 4, method=method, model=load_weights(weights), **kw)
         np.testing.assert_array_equal(default, sr)
         np.testing.assert_array_equal(mine.values, sr)
+
+
+def test_default_sisr_records_its_data_split_psf_and_settings():
+    """The default SISR (trained on the MOD11A1 cube) says what it was trained on, how the window
+    positions were split (no position in two sets), its degradation (PSF) and settings."""
+    from xlstsr.train import PositionSplit
+
+    meta = load_weights("rescnn").metadata
+    assert meta["mode"] == "sisr" and meta["inputs"] == ["lst"]
+    assert any("modis_h18v04_2020" in d for d in meta["training_data"])
+    assert "window position" in meta["split"]
+    split = PositionSplit.from_dict(meta["positions"])  # raises if a position is in two sets
+    assert split.train and split.val and split.test and split.held_out
+    assert meta["window_dates"]["test"] > 0 and meta["eval_pairs"]
+    assert set(meta["psf"]) >= {"sigma_fine_px", "note"}
+    st = meta["settings"]
+    assert {"arch", "config", "psf", "epochs", "lr", "detail_gain"} <= set(st)
+    assert meta["detail_gain"]["value"] == st["detail_gain"]
+    h = meta["history"]
+    assert h["epochs_run"] >= 1 and h["cpu_seconds"] > 0 and h["threads"] >= 1
+    assert list_weights()["rescnn"]["psf"] == meta["psf"]

@@ -3,15 +3,17 @@
 The checkpoints installed in ``xlstsr/weights/`` (written by :func:`xlstsr.nn.save_model`; the
 recipes that trained them live outside the package) are named by what they are:
 
-========== ================ ====== ===========================================================
-name       architecture     guide  trained as
-========== ================ ====== ===========================================================
-rescnn     ``rescnn``       none   SISR at degraded resolution (4 km -> 1 km)
-mrunet     ``mrunet``       none   SISR at degraded resolution (4 km -> 1 km)
-unet       ``guided_unet``  NDVI   cross-sensor supervised (MODIS 1 km -> ASTER 250 m)
-sif        ``guided_unet``  NDVI   scale-invariance-free loss at the target scale
-degraded   ``guided_unet``  NDVI   DISR at degraded resolution (4 km + NDVI 1 km -> 1 km)
-========== ================ ====== ===========================================================
+============== ================ ====== =======================================================
+name           architecture     guide  trained as
+============== ================ ====== =======================================================
+rescnn         ``rescnn``       none   SISR at degraded resolution (4 km -> 1 km) on the daily
+                                       MOD11A1 cube, split by window position (the default)
+rescnn_granule ``rescnn``       none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
+mrunet         ``mrunet``       none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
+unet           ``guided_unet``  NDVI   cross-sensor supervised (MODIS 1 km -> ASTER 250 m)
+sif            ``guided_unet``  NDVI   scale-invariance-free loss at the target scale
+degraded       ``guided_unet``  NDVI   DISR at degraded resolution (4 km + NDVI 1 km -> 1 km)
+============== ================ ====== =======================================================
 
 What each was trained on, with which split and loss, is in the checkpoint's metadata
 (:func:`list_weights` summarises it; ``load_weights(name).metadata`` holds all of it).
@@ -22,9 +24,9 @@ Importing this module does not import torch (``import xlstsr`` stays light); loa
 Examples
 --------
 >>> sorted(BUNDLED)
-['degraded', 'mrunet', 'rescnn', 'sif', 'unet']
+['degraded', 'mrunet', 'rescnn', 'rescnn_granule', 'sif', 'unet']
 >>> weights_path("rescnn").name
-'sisr_rescnn_x4.pt'
+'sisr_rescnn_cube_x4.pt'
 >>> info = list_weights()["unet"]
 >>> info["arch"], info["inputs"], info["factor"]
 ('guided_unet', ['lst', 'ndvi'], 4)
@@ -49,7 +51,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 #: bundled checkpoints: short name -> file name in :data:`WEIGHTS_DIR`
 BUNDLED: dict[str, str] = {
-    "rescnn": "sisr_rescnn_x4.pt",
+    "rescnn": "sisr_rescnn_cube_x4.pt",
+    "rescnn_granule": "sisr_rescnn_x4.pt",
     "mrunet": "sisr_mrunet_x4.pt",
     "unet": "disr_unet_x4.pt",
     "sif": "disr_sif_x4.pt",
@@ -57,7 +60,7 @@ BUNDLED: dict[str, str] = {
 }
 
 #: metadata keys :func:`list_weights` reports (when the checkpoint has them)
-_SUMMARY_KEYS = ("mode", "training_data", "training_scales", "loss", "split")
+_SUMMARY_KEYS = ("mode", "training_data", "training_scales", "loss", "split", "psf")
 
 
 def weights_path(name: str) -> Path:
@@ -96,8 +99,8 @@ def list_weights() -> dict[str, dict[str, Any]]:
     dict
         Short name -> ``{"file", "arch", "config", "factor", "n_guide", "inputs",
         "receptive_field"}`` plus, where recorded, ``"mode"``, ``"training_data"``,
-        ``"training_scales"``, ``"loss"`` and ``"split"``. Names whose file is not installed
-        are left out (:func:`weights_path` says how to get them).
+        ``"training_scales"``, ``"loss"``, ``"split"`` and ``"psf"``. Names whose file is not
+        installed are left out (:func:`weights_path` says how to get them).
     """
     from .checkpoint import load_checkpoint
 
