@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,lightning
+EXTRAS ?= dev
 
 .PHONY: demo test bench lint docs weights clean
 

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     model = build_model("rescnn", factor=F, channels=32, n_blocks=4)
     hist = fit(model, train, val, mode="sisr", epochs=args.epochs, batch_size=16, lr=1e-3,
-               patience=15, seed=0, progress=False, engine="torch")
+               patience=15, seed=0, progress=False)
     model.eval()
     t_train = time.perf_counter() - t0
     print(f"trained: {len(train)} / {len(val)} patches, {hist['epochs_run']} epochs, "

@@ -83,7 +83,6 @@ def test_tiny_training_loss_falls():
         patience=0,
         augmentation=False,
         progress=False,
-        engine="torch",
     )
     assert hist["train_loss"][-1] < hist["train_loss"][0] / 10, hist["train_loss"]
 
@@ -96,9 +95,7 @@ def test_determinism_two_runs_identical():
         torch.manual_seed(0)
         m = ResCNN(4, channels=4, n_blocks=1)
         torch.manual_seed(other)  # different global state before fit: fit must reseed
-        fit(
-            m, ps, mode="supervised", epochs=3, batch_size=2, progress=False, engine="torch", seed=5
-        )
+        fit(m, ps, mode="supervised", epochs=3, batch_size=2, seed=5)
         with torch.no_grad():
             outs.append(m(ps.lst[:2]))
     assert torch.equal(outs[0], outs[1])
@@ -162,17 +159,15 @@ def test_fit_guide_gain_recovers_negative_slope():
     assert fit_guide_gain(radiometric_mean(300 + 12.0 * ndvi[:, 0], 4), ndvi, 4) == -10.0
 
 
-def test_lightning_engine_runs():
-    pytest.importorskip("lightning")
+def test_lightning_loop_runs_with_validation():
     coarse, fine = _pattern_problem(n=4, h=8)
     ps = make_patches(**target_scale_pairs(coarse, 4, target=fine), factor=4, patch=16, stride=16)
     tr, va = split_by_scene(ps, 0.25)
     m = ResCNN(4, channels=4, n_blocks=1)
-    hist = fit(
-        m, tr, va, mode="supervised", epochs=2, batch_size=4, progress=False, engine="lightning"
-    )
+    hist = fit(m, tr, va, mode="supervised", epochs=2, batch_size=4)
     assert hist["engine"] == "lightning" and hist["epochs_run"] == 2
     assert np.isfinite(hist["val_loss"]).all()
+    assert hist["val_loss"] != hist["train_loss"]  # validation ran on its own patches
 
 
 def _block_nanmean(a, f):
@@ -228,7 +223,7 @@ def _cube(n=3, size=32, seed=0):
 
 def test_fit_cube_is_reproducible_and_checks_its_inputs():
     cube = _cube()
-    kw = dict(patch=16, epochs=2, engine="torch", progress=False)
+    kw = dict(patch=16, window=16, epochs=2)
     m1, rec = fit_cube(cube, **kw)
     m2, _ = fit_cube(cube, **kw)  # the seed fixes the initialisation too
     for k, v in m1.state_dict().items():
@@ -252,7 +247,7 @@ def test_fit_files_single_variable_dataset_and_guide(tmp_path):
     g = np.random.default_rng(1).random((1, 128, 128)).astype(np.float32)
     xr.Dataset({"NDVI": (("band", "y", "x"), g)}).to_netcdf(tmp_path / "ndvi.nc")
     rec = fit_files(tmp_path / "cube.nc", tmp_path / "m.pt", guide=tmp_path / "ndvi.nc",
-                    mode="degraded_disr", patch=16, epochs=1, engine="torch", progress=False)
+                    mode="degraded_disr", patch=16, window=16, epochs=1)
     m = load_model(rec["path"], factor=4, n_guide=1)
     assert m.n_guide == 1 and m.metadata["training_data"]["guide"].endswith("ndvi.nc")
     assert m.metadata["history"]["epochs_run"] == 1
@@ -269,7 +264,7 @@ def test_train_cli(tmp_path):
     xr.Dataset({"LST": (("time", "y", "x"), lst)}).to_netcdf(tmp_path / "cube.nc")
     out = tmp_path / "m.pt"
     args = ["train", "--lst", str(tmp_path / "cube.nc"), "--variable", "LST", "--patch", "16",
-            "--epochs", "2", "--engine", "torch", "--out", str(out)]
+            "--window", "16", "--epochs", "2", "--out", str(out)]
     assert main([*args, "--mode", "sisr"]) == 0
     m = load_model(out, factor=4, n_guide=0)
     assert m.metadata["mode"] == "sisr" and m.metadata["history"]["epochs_run"] == 2
@@ -366,7 +361,7 @@ def test_training_on_a_tiny_cube_split_by_position_learns():
     tr, va, _ = split_by_position(ps, split)
     torch.manual_seed(0)
     hist = fit(ResCNN(4, channels=8, n_blocks=1), tr, va, epochs=25, batch_size=8, lr=3e-3,
-               patience=0, augmentation=False, progress=False, engine="torch")
+               patience=0, augmentation=False)
     assert hist["val_loss"][-1] < hist["val_loss"][0] / 10, hist["val_loss"]
     assert hist["train_loss"][-1] < hist["train_loss"][0] / 10, hist["train_loss"]
 

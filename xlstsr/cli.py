@@ -345,15 +345,40 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--arch", default=None, help="rescnn, mrunet or guided_unet")
     t.add_argument("--factor", type=int, default=4)
     t.add_argument("--patch", type=int, default=64, help="patch size in fine pixels")
+    t.add_argument("--window", type=int, default=None,
+                   help="side of a window position in fine pixels (split unit; default 2 x patch)")
+    t.add_argument("--psf", type=float, default=None,
+                   help="Gaussian PSF sigma (LST pixels) of the degraded pairs")
     t.add_argument("--epochs", type=int, default=50)
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--patience", type=int, default=10)
-    t.add_argument("--val-fraction", type=float, default=0.2)
+    t.add_argument("--patience", type=int, default=10, help="epochs without gain before stopping")
+    t.add_argument("--val-fraction", type=float, default=0.2,
+                   help="share of patches whose window positions go to validation")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--engine", choices=("auto", "torch", "lightning"), default="auto")
+    t.add_argument("--accelerator", default="cpu", help="Lightning accelerator (cpu, gpu, auto...)")
+    t.add_argument("--devices", default="1", help="Lightning devices (a count, a list or auto)")
+    t.add_argument("--precision", default=None, help="Lightning precision (e.g. 32-true, bf16-mixed)")
+    t.add_argument("--logger", choices=("csv", "tensorboard"), default=None,
+                   help="log the losses per epoch under --log-dir")
+    t.add_argument("--log-dir", default="xlstsr_logs", help="directory of logs and checkpoints")
+    t.add_argument("--save-checkpoints", action="store_true",
+                   help="keep Lightning checkpoints (best and last) under --log-dir to resume")
+    t.add_argument("--resume", default=None, metavar="CKPT",
+                   help="resume from a Lightning checkpoint (.ckpt)")
+    t.add_argument("--progress", action="store_true", help="show the progress bar")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    t.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+    t.add_argument("--out", required=True, help="model file to write (.pt, what upscale reads)")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+
+def _devices(text: str) -> int | str | list[int]:
+    """``--devices``: ``auto``, a count (``2``) or a list of indices (``0,1``)."""
+    if text == "auto":
+        return text
+    if "," in text:
+        return [int(v) for v in text.split(",") if v]
+    return int(text)
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -363,20 +388,36 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("--mode supervised needs --truth")
     if args.mode == "sif" and not args.guide:
         parser.error("--mode sif needs --guide")
+    if args.resume and not Path(args.resume).is_file():
+        parser.error(f"--resume {args.resume}: no such checkpoint file")
+    _refuse_existing(args.out, args.overwrite)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
+    trainer: dict = {"accelerator": args.accelerator, "devices": _devices(args.devices),
+                     "default_root_dir": args.log_dir}
+    if args.precision:
+        trainer["precision"] = args.precision
+    callbacks = []
+    if args.save_checkpoints:
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
+        callbacks.append(ModelCheckpoint(dirpath=Path(args.log_dir) / "checkpoints",
+                                         monitor="val_loss", save_last=True))
     rec = fit_files(
         args.lst, args.out, variable=args.variable, guide=args.guide,
         guide_variable=args.guide_variable, truth=args.truth, truth_variable=args.truth_variable,
-        mode=args.mode, arch=args.arch, factor=args.factor, patch=args.patch,
-        val_fraction=args.val_fraction, epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, patience=args.patience, seed=args.seed, engine=args.engine,
+        mode=args.mode, arch=args.arch, factor=args.factor, patch=args.patch, window=args.window,
+        psf=args.psf, val_fraction=args.val_fraction, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
+        progress=args.progress, logger=args.logger, log_dir=args.log_dir, callbacks=callbacks,
+        ckpt_path=args.resume, trainer_options=trainer,
     )
     hist = rec["history"]
+    logs = f"; logs in {hist['log_dir']}" if "log_dir" in hist else ""
     print(f"wrote {rec['path']}: {hist['epochs_run']} epochs, best validation loss "
-          f"{hist['best_val_loss']:.4f}")
+          f"{hist['best_val_loss']:.4f}{logs}")
     return 0
 
 

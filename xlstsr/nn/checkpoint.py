@@ -130,6 +130,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"checkpoint {str(path)!r} is corrupt or not an xlstsr checkpoint ({type(err).__name__}: "
             f"{str(err)[:200]}); re-download it or re-run training"
         ) from err
+    if isinstance(blob, dict) and "pytorch-lightning_version" in blob:
+        raise CheckpointError(
+            f"{str(path)!r} is a Lightning training checkpoint (to resume training with "
+            "`fit(..., ckpt_path=...)` or `xlstsr train --resume`), not a model file; write the "
+            "model with `xlstsr train --out model.pt`, or xlstsr.nn.save_model("
+            "SuperResolutionModule.load_from_checkpoint(path).model, 'model.pt')"
+        )
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(
             f"{str(path)!r} is not an xlstsr checkpoint (no 'format': {FORMAT!r}); write checkpoints "

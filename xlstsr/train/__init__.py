@@ -4,10 +4,14 @@
   patches cut with xbatcher (:func:`make_patches`, :class:`PatchSet`), splits by scene
   (:func:`split_by_scene`, :func:`cut_scenes`), the guide gain of the SIF loss
   (:func:`fit_guide_gain`).
-- :mod:`xlstsr.train.loop`: :func:`fit` (torch loop or Lightning), the losses of the training
-  regimes (:data:`MODES`, :func:`make_loss`), augmentation, normalisation.
-- :mod:`xlstsr.train.cube`: :func:`fit_cube` (xarray inputs) and :func:`fit_files` (files in, a
-  checkpoint out: what ``xlstsr train`` runs).
+- :mod:`xlstsr.train.loop`: the one Lightning training loop: :class:`SuperResolutionModule`
+  (LightningModule), :class:`PatchDataModule` (LightningDataModule of patches),
+  :class:`BestWeights` (early stopping, best weights), :func:`fit` (the Trainer, with its options,
+  callbacks, loggers and resume passed through), the losses of the training regimes
+  (:data:`MODES`, :func:`make_loss`), augmentation, normalisation.
+- :mod:`xlstsr.train.cube`: :class:`CubeDataModule` (a cube -> patches split by window
+  position), :func:`fit_cube` (xarray inputs) and :func:`fit_files` (files in, a checkpoint out:
+  what ``xlstsr train`` runs).
 - :mod:`xlstsr.train.windows`: samples cut from a datacube at fixed window positions
   (:func:`window_samples`) and the split by window position (:class:`PositionSplit`,
   :func:`split_positions`, :func:`split_by_position`).
@@ -21,15 +25,14 @@ Examples
 >>> from xlstsr.train import degraded_pairs, fit, make_patches, split_by_scene
 >>> lst = 300 + np.random.default_rng(0).normal(0, 2, (4, 32, 32)).astype("float32")
 >>> train, val = split_by_scene(make_patches(**degraded_pairs(lst, 4), factor=4, patch=16))
->>> hist = fit(ResCNN(4, channels=4, n_blocks=1), train, val, epochs=1, progress=False,
-...            engine="torch")
+>>> hist = fit(ResCNN(4, channels=4, n_blocks=1), train, val, epochs=1)
 >>> hist["epochs_run"]
 1
 """
 
 from __future__ import annotations
 
-from .cube import fit_cube, fit_files
+from .cube import CubeDataModule, fit_cube, fit_files
 from .data import (
     PatchSet,
     cut_scenes,
@@ -39,13 +42,27 @@ from .data import (
     split_by_scene,
     target_scale_pairs,
 )
-from .loop import MODES, augment, fit, fit_normalisation, make_loss
+from .loop import (
+    MODES,
+    BestWeights,
+    PatchDataModule,
+    SuperResolutionModule,
+    augment,
+    fit,
+    fit_normalisation,
+    make_logger,
+    make_loss,
+)
 from .windows import PositionSplit, split_by_position, split_positions, window_samples
 
 __all__ = [
     "MODES",
+    "BestWeights",
+    "CubeDataModule",
+    "PatchDataModule",
     "PatchSet",
     "PositionSplit",
+    "SuperResolutionModule",
     "augment",
     "cut_scenes",
     "degraded_pairs",
@@ -54,6 +71,7 @@ __all__ = [
     "fit_files",
     "fit_guide_gain",
     "fit_normalisation",
+    "make_logger",
     "make_loss",
     "make_patches",
     "split_by_position",

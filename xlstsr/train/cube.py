@@ -1,8 +1,10 @@
 """Training from xarray cubes and files: the xarray layer under ``xlstsr train``.
 
-:func:`fit_cube` takes an LST cube (and optionally a guide and a fine truth) as DataArrays,
-decodes them through the library's front door (:mod:`xlstsr.validate`), builds the pairs of the
-training regime, cuts patches, splits them by scene and calls :func:`xlstsr.train.fit`.
+:class:`CubeDataModule` (a ``LightningDataModule``) takes an LST cube (and optionally a guide and
+a fine truth) as DataArrays, decodes them through the library's front door
+(:mod:`xlstsr.validate`), builds the pairs of the training regime, cuts patches with xbatcher and
+splits them by window position. :func:`fit_cube` trains a model on it with
+:func:`xlstsr.train.fit`.
 :func:`fit_files` opens files (Zarr, NetCDF, GeoTIFF), calls :func:`fit_cube` and writes the
 checkpoint with its provenance.
 """
@@ -18,10 +20,11 @@ import torch
 import xarray as xr
 
 from ..validate import decode_guide, decode_lst, require_valid_pixels, select_variable, spatial_dims
-from .data import degraded_pairs, fit_guide_gain, make_patches, split_by_scene, target_scale_pairs
-from .loop import MODES, fit
+from .data import degraded_pairs, fit_guide_gain, make_patches, target_scale_pairs
+from .loop import MODES, PatchDataModule, fit
+from .windows import PositionSplit, split_by_position, split_positions
 
-__all__ = ["fit_cube", "fit_files"]
+__all__ = ["CubeDataModule", "fit_cube", "fit_files"]
 
 
 def _select(obj: xr.DataArray | xr.Dataset, variable: Hashable | None, role: str) -> xr.DataArray:
@@ -41,6 +44,179 @@ def _stack(da: xr.DataArray) -> np.ndarray:
     return np.asarray(da.values, np.float32).reshape(-1, da.sizes[ydim], da.sizes[xdim])
 
 
+class CubeDataModule(PatchDataModule):
+    """Training patches of an LST datacube, split by window position (a LightningDataModule).
+
+    The cube (a lazy Zarr, STAC or NetCDF DataArray is fine: it is read in :meth:`setup`) goes
+    through the library's front door (:func:`xlstsr.validate.decode_lst`: units, fill values,
+    scaled integers), becomes the pairs of the training regime (``"sisr"`` and
+    ``"degraded_disr"``: :func:`degraded_pairs`, optionally under a Gaussian PSF; ``"sif"`` and
+    ``"supervised"``: :func:`target_scale_pairs`), is cut into square **window positions** of
+    ``window`` output pixels on a fixed grid, and each position into patches with xbatcher
+    (:func:`make_patches`, stride half a patch). Whole positions, with all their dates, go to
+    training or validation (:func:`split_positions`, seeded): the same ground on another date
+    never crosses the split, since it would let a network recall the landscape.
+
+    Parameters
+    ----------
+    lst : DataArray or Dataset
+        LST ``(..., y, x)``; every non-spatial dim is a date. For ``"sisr"``/``"degraded_disr"``
+        the target resolution of the degraded pairs, for ``"sif"``/``"supervised"`` the coarse
+        input.
+    variable : str, optional
+        The LST variable of a Dataset.
+    guide, truth : DataArray or Dataset, optional
+        Fine guide (e.g. NDVI, one band or one per date) and fine truth, at ``factor`` x the LST
+        grid (see :func:`fit_cube`).
+    mode : str
+        One of :data:`xlstsr.train.MODES`.
+    factor, patch : int
+        Upscaling factor; patch size in output pixels (a multiple of ``factor``).
+    window : int, optional
+        Side of a window position in output pixels (a multiple of ``patch``; default
+        ``2 * patch``). Pixels beyond the last whole window are not used.
+    split : PositionSplit, optional
+        Positions (``"r{row}c{col}"`` ids) of training and validation; default: drawn with
+        ``val_fraction`` and ``seed``.
+    val_fraction : float
+        Share of the patches whose positions go to validation.
+    psf : float, optional
+        Gaussian PSF width (pixels of ``lst``) of the degradation (:func:`degraded_pairs`).
+    batch_size, seed, augmentation, input_noise
+        As :class:`~xlstsr.train.PatchDataModule`.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> cube = xr.DataArray(300 + np.random.default_rng(0).normal(0, 2, (3, 64, 64)),
+    ...                     dims=("time", "y", "x"), attrs={"units": "K"})
+    >>> dm = CubeDataModule(cube, patch=16, batch_size=8)
+    >>> dm.setup("fit")
+    >>> sorted(dm.split.val), len(dm.train_set), len(dm.val_set)
+    (['r1c0'], 81, 27)
+    >>> set(dm.train_set.scene) & set(dm.val_set.scene)
+    set()
+    """
+
+    def __init__(
+        self,
+        lst: xr.DataArray | xr.Dataset,
+        *,
+        variable: Hashable | None = None,
+        guide: xr.DataArray | xr.Dataset | None = None,
+        truth: xr.DataArray | xr.Dataset | None = None,
+        mode: str = "sisr",
+        factor: int = 4,
+        patch: int = 64,
+        window: int | None = None,
+        split: PositionSplit | None = None,
+        val_fraction: float = 0.2,
+        psf: float | None = None,
+        batch_size: int = 16,
+        seed: int = 0,
+        augmentation: bool = True,
+        input_noise: float = 0.0,
+    ) -> None:
+        super().__init__(
+            batch_size=batch_size, seed=seed, augmentation=augmentation, input_noise=input_noise
+        )
+        if mode not in MODES:
+            raise ValueError(f"unknown training mode {mode!r}; choose one of {MODES}")
+        if mode == "supervised" and truth is None:
+            raise ValueError("mode 'supervised' needs a fine truth (truth=...)")
+        if mode == "sif" and guide is None:
+            raise ValueError("mode 'sif' needs a guide (guide=...)")
+        window = 2 * patch if window is None else int(window)
+        if patch % factor or window % patch:
+            raise ValueError(
+                f"patch ({patch}) must be a multiple of factor ({factor}) and window ({window}) a "
+                "multiple of patch"
+            )
+        self.lst, self.variable, self.guide, self.truth = lst, variable, guide, truth
+        self.mode, self.factor, self.patch, self.window = mode, int(factor), int(patch), window
+        self.split: PositionSplit | None = split
+        self.val_fraction, self.psf = float(val_fraction), psf
+        self.loss_options: dict[str, Any] = {}
+        self.n_guide = 0
+
+    def _pairs(self) -> dict[str, Any]:
+        """Decoded inputs -> the pairs of the regime, on whole scenes (a PSF sees whole scenes)."""
+        lst_da = decode_lst(_select(self.lst, self.variable, "LST")).load()
+        require_valid_pixels(lst_da)
+        arr = _stack(lst_da)
+        g = None
+        if self.guide is not None:
+            g = _stack(decode_guide(_select(self.guide, None, "guide")))
+            g = g[:, None] if g.shape[0] in (1, arr.shape[0]) else g[None]
+        f = self.factor
+        if self.mode in ("sisr", "degraded_disr"):
+            pairs = degraded_pairs(
+                arr, f, g if self.mode == "degraded_disr" else None, psf=self.psf
+            )
+        else:
+            t = None
+            if self.mode == "supervised":
+                t = _stack(decode_lst(_select(self.truth, None, "truth")))  # type: ignore[arg-type]
+            pairs = target_scale_pairs(arr, f, g, t)
+        if self.mode == "sisr":
+            pairs["guide"] = None
+        if self.mode == "sif":
+            self.loss_options = {"gain": fit_guide_gain(arr, pairs["guide"], f)}
+        self.n_guide = 0 if pairs["guide"] is None else int(pairs["guide"].shape[1])
+        return pairs
+
+    def _windows(self, pairs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """The pairs cut into window positions (dates x positions), with their position ids."""
+        f, w = self.factor, self.window
+        lc = pairs["lst_coarse"]
+        n, h, wid = lc.shape
+        rows, cols = h * f // w, wid * f // w
+        if not rows or not cols:
+            raise ValueError(
+                f"the LST ({h * f} x {wid * f} output pixels) is smaller than one window ({w}); "
+                "lower `window` or `patch`"
+            )
+        wc = w // f
+        out: dict[str, list] = {"lst_coarse": [], "guide": [], "target": []}
+        ids: list[str] = []
+        for k in range(n):
+            for i in range(rows):
+                for j in range(cols):
+                    out["lst_coarse"].append(lc[k, i * wc : (i + 1) * wc, j * wc : (j + 1) * wc])
+                    fine = (slice(i * w, (i + 1) * w), slice(j * w, (j + 1) * w))
+                    if pairs["guide"] is not None:
+                        g = pairs["guide"]
+                        out["guide"].append(g[min(k, g.shape[0] - 1), :, fine[0], fine[1]])
+                    if pairs["target"] is not None:
+                        out["target"].append(pairs["target"][k, fine[0], fine[1]])
+                    ids.append(f"r{i}c{j}")
+        cut = {key: np.stack(v) if v else None for key, v in out.items()}
+        return cut, ids
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the cube, build the pairs and the patches, split them by window position."""
+        if self.train_set is not None:
+            return
+        cut, ids = self._windows(self._pairs())
+        patches = make_patches(
+            **cut, factor=self.factor, patch=self.patch, stride=self.patch // 2, scene_ids=ids
+        )
+        positions, counts = np.unique(patches.scene, return_counts=True)
+        if self.split is None:
+            if len(positions) < 2:
+                self.split = PositionSplit(train=tuple(positions.tolist()))
+            else:
+                self.split = split_positions(
+                    dict(zip(positions.tolist(), counts.tolist())),
+                    val_fraction=self.val_fraction, test_fraction=0.0, seed=self.seed,
+                )
+        train, val, _ = split_by_position(patches, self.split)
+        if not len(train):
+            raise ValueError("no training patch: the split puts every window position elsewhere")
+        self.train_set = train
+        self.val_set = val if len(val) else None
+
+
 def fit_cube(
     lst: xr.DataArray | xr.Dataset,
     *,
@@ -51,16 +227,20 @@ def fit_cube(
     arch: str | None = None,
     factor: int = 4,
     patch: int = 64,
+    window: int | None = None,
     val_fraction: float = 0.2,
+    psf: float | None = None,
     seed: int = 0,
+    batch_size: int = 16,
+    augmentation: bool = True,
+    input_noise: float = 0.0,
     **fit_options: Any,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train a model on an LST cube (and guide / truth); returns the model and its training record.
 
-    Every non-spatial dim of the inputs is a scene: patches (``patch`` fine pixels, stride half a
-    patch) are split into training and validation by scene (:func:`split_by_scene`, seeded),
-    unless there is one scene (no validation then). ``seed`` fixes the weight initialisation,
-    the split and the training: the same inputs give the same weights.
+    The cube becomes patches split by window position (:class:`CubeDataModule`), a model of
+    ``arch`` is built (seeded) and trained by :func:`fit` (one Lightning loop). ``seed`` fixes the
+    weight initialisation, the split and the training: the same inputs give the same weights.
 
     Parameters
     ----------
@@ -81,13 +261,15 @@ def fit_cube(
     arch : str, optional
         ``"rescnn"``, ``"mrunet"`` or ``"guided_unet"`` (default: ``guided_unet`` with a guide,
         else ``rescnn``).
-    factor, patch, val_fraction : int, int, float
-        Upscaling factor, patch size in fine pixels, share of the scenes kept for validation.
+    factor, patch, window, val_fraction, psf : int, int, int, float, float
+        As :class:`CubeDataModule`.
     seed : int
         Seed of the initialisation, the split and the training.
+    batch_size, augmentation, input_noise
+        As :class:`~xlstsr.train.PatchDataModule`.
     **fit_options
-        Settings of :func:`fit`: ``epochs``, ``batch_size``, ``lr``, ``patience``, ``engine``,
-        ``progress``, ``augmentation``...
+        Settings of :func:`fit`: ``epochs``, ``lr``, ``patience``, ``progress``, ``logger``,
+        ``log_dir``, ``callbacks``, ``ckpt_path``, ``trainer_options``...
 
     Returns
     -------
@@ -95,61 +277,40 @@ def fit_cube(
         The trained model (best validation weights).
     record : dict
         ``history`` (:func:`fit`'s), ``loss_options`` (the fitted guide gain of ``"sif"``),
-        ``n_train`` / ``n_val`` patches.
+        ``n_train`` / ``n_val`` patches, ``split`` (the window positions of each set), ``window``.
 
     Examples
     --------
     >>> import numpy as np, xarray as xr
-    >>> cube = xr.DataArray(300 + np.random.default_rng(0).normal(0, 2, (2, 32, 32)),
-    ...                     dims=("time", "y", "x"))
-    >>> model, rec = fit_cube(cube, patch=16, epochs=1, engine="torch", progress=False)
+    >>> cube = xr.DataArray(300 + np.random.default_rng(0).normal(0, 2, (2, 64, 64)),
+    ...                     dims=("time", "y", "x"), attrs={"units": "K"})
+    >>> model, rec = fit_cube(cube, patch=16, epochs=1)
     >>> rec["history"]["epochs_run"], rec["n_train"] > 0 and rec["n_val"] > 0
     (1, True)
     """
     from ..nn import build_model
 
-    if mode not in MODES:
-        raise ValueError(f"unknown training mode {mode!r}; choose one of {MODES}")
-    if mode == "supervised" and truth is None:
-        raise ValueError("mode 'supervised' needs a fine truth (truth=...)")
-    if mode == "sif" and guide is None:
-        raise ValueError("mode 'sif' needs a guide (guide=...)")
-    lst_da = decode_lst(_select(lst, variable, "LST")).load()
-    require_valid_pixels(lst_da)
-    arr = _stack(lst_da)
-    g = None
-    if guide is not None:
-        g = _stack(decode_guide(_select(guide, None, "guide")))
-        g = g[:, None] if g.shape[0] in (1, arr.shape[0]) else g[None]
-    if mode in ("sisr", "degraded_disr"):
-        pairs = degraded_pairs(arr, factor, g if mode == "degraded_disr" else None)
-    else:
-        t = None
-        if mode == "supervised":
-            t = _stack(decode_lst(_select(truth, None, "truth")))  # type: ignore[arg-type]
-        pairs = target_scale_pairs(arr, factor, g, t)
-    if mode == "sisr":
-        pairs["guide"] = None
-    n_guide = 0 if pairs["guide"] is None else pairs["guide"].shape[1]
-    arch = arch or ("guided_unet" if n_guide else "rescnn")
+    data = CubeDataModule(
+        lst, variable=variable, guide=guide, truth=truth, mode=mode, factor=factor, patch=patch,
+        window=window, val_fraction=val_fraction, psf=psf, batch_size=batch_size, seed=seed,
+        augmentation=augmentation, input_noise=input_noise,
+    )
+    data.setup("fit")
+    arch = arch or ("guided_unet" if data.n_guide else "rescnn")
     torch.manual_seed(seed)  # the weight initialisation draws from torch's global generator
     model = build_model(
-        arch, factor=factor, **({"n_guide": n_guide} if arch == "guided_unet" else {})
+        arch, factor=factor, **({"n_guide": data.n_guide} if arch == "guided_unet" else {})
     )
-    patches = make_patches(**pairs, factor=factor, patch=patch, stride=patch // 2)
-    if len(np.unique(patches.scene)) > 1:
-        train, val = split_by_scene(patches, val_fraction, seed)
-    else:
-        train, val = patches, None
-    opts: dict[str, Any] = {}
-    if mode == "sif":
-        opts["gain"] = fit_guide_gain(arr, pairs["guide"], factor)
-    hist = fit(model, train, val, mode=mode, loss_options=opts, seed=seed, **fit_options)
+    hist = fit(
+        model, data, mode=mode, loss_options=data.loss_options, seed=seed, **fit_options
+    )
     record = {
         "history": hist,
-        "loss_options": opts,
-        "n_train": len(train),
-        "n_val": 0 if val is None else len(val),
+        "loss_options": data.loss_options,
+        "n_train": len(data.train_set),  # type: ignore[arg-type]
+        "n_val": 0 if data.val_set is None else len(data.val_set),
+        "split": data.split.as_dict(),  # type: ignore[union-attr]
+        "window": data.window,
     }
     return model, record
 
@@ -210,6 +371,7 @@ def fit_files(
         training_scales=(
             "degraded by factor" if mode in ("sisr", "degraded_disr") else "target scale"
         ),
+        split={"by": "window position", "window": record["window"], **record["split"]},
         history={k: hist[k] for k in ("best_val_loss", "epochs_run", "engine")},
     )
     return record

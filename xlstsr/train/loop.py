@@ -1,4 +1,4 @@
-"""Training loop: losses per training regime, augmentation, early stopping, torch or Lightning.
+"""Training loop: one Lightning loop, the losses of the training regimes, augmentation.
 
 Training regimes (``mode``), all on the same patch machinery (:mod:`xlstsr.train.data`):
 
@@ -16,11 +16,14 @@ Training regimes (``mode``), all on the same patch machinery (:mod:`xlstsr.train
     (NaN truth masked out of the loss), plus texture/spectral terms
     (:func:`xlstsr.nn.losses.supervised_loss`).
 
-Batches are augmented by flips and rot90, training stops early on the validation loss and restores
-the best weights, seeds are fixed (identical runs give identical weights). :func:`fit` uses
-Lightning (``LightningModule`` + ``Trainer``) when ``lightning`` is installed and ``engine="auto"``,
-else a plain torch loop; both show a tqdm progress bar and share the optimiser (Adam with cosine
-decay) and the best-weights bookkeeping.
+The pieces are Lightning's: :class:`SuperResolutionModule` (a ``LightningModule``: the network,
+the loss of its regime, Adam with cosine decay), :class:`PatchDataModule` (a
+``LightningDataModule``: seeded batches of patches, augmented by flips and rot90) and
+:class:`BestWeights` (early stopping on the validation loss, best weights restored). :func:`fit`
+runs them under a ``lightning.Trainer``, quiet by default, with the Trainer's options, callbacks,
+loggers (:func:`make_logger`: CSV or TensorBoard) and checkpoint resume passed through. Seeds are
+fixed: identical runs give identical weights. A user with a cube rather than patches starts from
+:class:`xlstsr.train.CubeDataModule`.
 
 Examples
 --------
@@ -29,27 +32,43 @@ Examples
 >>> from xlstsr.train import degraded_pairs, make_patches
 >>> lst = 300 + np.random.default_rng(0).normal(0, 2, (4, 32, 32)).astype("float32")
 >>> train = make_patches(**degraded_pairs(lst, 4), factor=4, patch=16, stride=16)
->>> hist = fit(ResCNN(4, channels=4, n_blocks=1), train, epochs=1, progress=False, engine="torch")
->>> len(hist["train_loss"])
-1
+>>> hist = fit(ResCNN(4, channels=4, n_blocks=1), train, epochs=1)
+>>> len(hist["train_loss"]), hist["engine"]
+(1, 'lightning')
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
+import os
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
+import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from ..nn.losses import sif_loss, supervised_loss
 from .data import PatchSet
 
-__all__ = ["MODES", "add_input_noise", "augment", "fit", "fit_normalisation", "make_loss"]
+__all__ = [
+    "MODES",
+    "BestWeights",
+    "PatchDataModule",
+    "SuperResolutionModule",
+    "add_input_noise",
+    "augment",
+    "fit",
+    "fit_normalisation",
+    "make_logger",
+    "make_loss",
+]
 
 #: The training regimes of :func:`fit` (see the module docstring).
 MODES = ("sisr", "degraded_disr", "sif", "supervised")
@@ -133,37 +152,6 @@ def _batches(n: int, batch_size: int, gen: torch.Generator | None) -> list[torch
     return list(order.split(batch_size))
 
 
-def _evaluate(model, loss_fn, patches: PatchSet, batch_size: int) -> float:
-    model.eval()
-    tot, cnt = 0.0, 0
-    with torch.no_grad():
-        for idx in _batches(len(patches), batch_size, None):
-            tot += float(loss_fn(model, patches.batch(idx))) * len(idx)
-            cnt += len(idx)
-    return tot / max(cnt, 1)
-
-
-class _Record:
-    """Per-epoch history and the best weights so far (shared by both engines)."""
-
-    def __init__(self) -> None:
-        self.hist: dict[str, list] = {"train_loss": [], "val_loss": [], "epoch_seconds": []}
-        self.best, self.best_state = math.inf, None
-
-    def epoch(self, model: torch.nn.Module, train_loss: float, val_loss: float, seconds: float) -> bool:
-        """Record one epoch; True when ``val_loss`` improves on the best (weights kept)."""
-        self.hist["train_loss"].append(train_loss)
-        self.hist["val_loss"].append(val_loss)
-        self.hist["epoch_seconds"].append(seconds)
-        if val_loss < self.best - 1e-6:
-            self.best, self.best_state = val_loss, copy.deepcopy(model.state_dict())
-            return True
-        return False
-
-    def result(self) -> tuple[dict[str, list], dict | None, float]:
-        return self.hist, self.best_state, self.best
-
-
 def _optimiser(
     model: torch.nn.Module, lr: float, epochs: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
@@ -173,145 +161,309 @@ def _optimiser(
     return opt, sched
 
 
-def _fit_torch(
-    model, loss_fn, train, val, *, epochs, batch_size, lr, patience, seed, progress, augmentation,
-    input_noise=0.0,
-):
-    from tqdm.auto import tqdm
+class SuperResolutionModule(L.LightningModule):
+    """A network of :mod:`xlstsr.nn` with the loss of its training regime, as a LightningModule.
 
-    gen = torch.Generator().manual_seed(seed)
-    opt, sched = _optimiser(model, lr, epochs)
-    rec, bad = _Record(), 0
-    bar = tqdm(range(epochs), desc="train", disable=not progress, leave=False)
-    for _ in bar:
-        t0 = time.perf_counter()
-        model.train()
-        tot, cnt = 0.0, 0
-        for idx in _batches(len(train), batch_size, gen):
-            batch = train.batch(idx)
-            if augmentation:
-                batch = augment(batch, gen)
-            if input_noise:
-                batch = add_input_noise(batch, input_noise, gen)
-            loss = loss_fn(model, batch)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            tot += float(loss.detach()) * len(idx)
-            cnt += len(idx)
-        sched.step()
-        tl = tot / max(cnt, 1)
-        vl = _evaluate(model, loss_fn, val, batch_size) if val is not None else tl
-        bar.set_postfix(train=f"{tl:.4f}", val=f"{vl:.4f}")
-        if rec.epoch(model, tl, vl, time.perf_counter() - t0):
-            bad = 0
+    The module holds the model (``.model``), the loss of ``mode`` (:func:`make_loss`) and the
+    optimiser (Adam, cosine decay to 5 % of ``lr`` over ``epochs``); it logs ``train_loss`` and
+    ``val_loss`` per epoch. Its hyper-parameters name the architecture and its configuration, so
+    ``SuperResolutionModule.load_from_checkpoint(path)`` rebuilds it from a Lightning checkpoint;
+    :func:`xlstsr.nn.save_model` (``module.model``) writes the file ``upscale`` reads.
+
+    Parameters
+    ----------
+    model : nn.Module or str
+        An :mod:`xlstsr.nn` architecture, or its name (built with ``config``).
+    config : dict, optional
+        Constructor arguments when ``model`` is a name (e.g. ``{"factor": 4}``).
+    mode : str
+        One of :data:`MODES`.
+    factor : int, optional
+        Upscaling factor (default: the model's).
+    loss_options : dict, optional
+        Options of the loss (:func:`make_loss`).
+    lr : float
+        Learning rate of Adam.
+    epochs : int
+        Length of the cosine decay, in epochs (the Trainer's ``max_epochs``).
+
+    Examples
+    --------
+    >>> m = SuperResolutionModule("rescnn", config={"factor": 4, "channels": 4, "n_blocks": 1})
+    >>> m.hparams["model"], m.factor, type(m.model).__name__
+    ('rescnn', 4, 'ResCNN')
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module | str,
+        *,
+        config: dict[str, Any] | None = None,
+        mode: str = "sisr",
+        factor: int | None = None,
+        loss_options: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        epochs: int = 50,
+    ) -> None:
+        super().__init__()
+        if isinstance(model, str):
+            from ..nn import build_model
+
+            model = build_model(model, **(config or {}))
+        self.model = model
+        self.factor = int(factor if factor is not None else model.config["factor"])
+        self.mode, self.lr, self.epochs = mode, float(lr), int(epochs)
+        self.loss_options = dict(loss_options or {})
+        self.loss_fn = make_loss(mode, self.factor, **self.loss_options)
+        self.save_hyperparameters({
+            "model": getattr(model, "arch", type(model).__name__),
+            "config": dict(getattr(model, "config", {})),
+            "mode": mode, "factor": self.factor, "loss_options": self.loss_options,
+            "lr": self.lr, "epochs": self.epochs,
+        })
+
+    def forward(self, lst: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(lst, guide)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.loss_fn(self.model, batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["lst"]))
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss = self.loss_fn(self.model, batch)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["lst"]))
+
+    def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        guide = batch.get("guide") if getattr(self.model, "n_guide", 0) else None
+        return self.model(batch["lst"], guide)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        opt, sched = _optimiser(self.model, self.lr, self.epochs)
+        return {"optimizer": opt, "lr_scheduler": sched}
+
+
+class _Indices(torch.utils.data.Dataset):
+    """0..n-1: the batch sampler picks patch indices, the collate function gathers them."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+class _ShuffledBatches(torch.utils.data.Sampler):
+    """A seeded permutation per epoch, cut into batches (drawn whole when the epoch starts)."""
+
+    def __init__(self, n: int, batch_size: int, gen: torch.Generator | None) -> None:
+        self.n, self.batch_size, self.gen = n, batch_size, gen
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def __iter__(self):
+        return iter([b.tolist() for b in _batches(self.n, self.batch_size, self.gen)])
+
+
+class _Collate:
+    """Gather patches into a batch dict, then augment (flips, rot90) and add input noise."""
+
+    def __init__(
+        self, patches: PatchSet, gen: torch.Generator | None, augmentation: bool, noise: float
+    ) -> None:
+        self.patches, self.gen, self.augmentation, self.noise = patches, gen, augmentation, noise
+
+    def __call__(self, idx: list[int]) -> dict:
+        batch = self.patches.batch(torch.as_tensor(idx, dtype=torch.long))
+        if self.gen is not None and self.augmentation:
+            batch = augment(batch, self.gen)
+        if self.gen is not None and self.noise:
+            batch = add_input_noise(batch, self.noise, self.gen)
+        return batch
+
+
+class PatchDataModule(L.LightningDataModule):
+    """Training and validation patches (:class:`~xlstsr.train.PatchSet`) as a LightningDataModule.
+
+    Training batches are drawn in a seeded random order and augmented (rot90 and flips, the same
+    for every tensor of a batch; optional Gaussian noise on the coarse input) from one generator
+    whose state travels with Lightning checkpoints, so a resumed run continues the same sequence.
+    Validation batches are in order and left as they are.
+
+    Parameters
+    ----------
+    train, val : PatchSet
+        Training patches; validation patches (optional; split by position or scene).
+    batch_size : int
+    seed : int
+        Seed of the batch order and the augmentation.
+    augmentation : bool
+        Random rot90 and horizontal flips (:func:`augment`).
+    input_noise : float
+        Standard deviation (K) of noise added to the training inputs (:func:`add_input_noise`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlstsr.train import degraded_pairs, make_patches
+    >>> lst = 300 + np.random.default_rng(0).normal(0, 2, (2, 32, 32)).astype("float32")
+    >>> dm = PatchDataModule(make_patches(**degraded_pairs(lst, 4), factor=4, patch=16), batch_size=4)
+    >>> batch = next(iter(dm.train_dataloader()))
+    >>> tuple(batch["lst"].shape), tuple(batch["target"].shape)
+    ((4, 1, 4, 4), (4, 1, 16, 16))
+    """
+
+    def __init__(
+        self,
+        train: PatchSet | None = None,
+        val: PatchSet | None = None,
+        *,
+        batch_size: int = 16,
+        seed: int = 0,
+        augmentation: bool = True,
+        input_noise: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.train_set, self.val_set = train, val
+        self.batch_size, self.seed = int(batch_size), int(seed)
+        self.augmentation, self.input_noise = bool(augmentation), float(input_noise)
+        self.gen = torch.Generator().manual_seed(self.seed)
+
+    def _require_train(self) -> PatchSet:
+        if self.train_set is None:
+            raise RuntimeError(f"{type(self).__name__} has no training patches; call setup() first")
+        return self.train_set
+
+    def train_dataloader(self) -> torch.utils.data.DataLoader:
+        train = self._require_train()
+        return torch.utils.data.DataLoader(
+            _Indices(len(train)),
+            batch_sampler=_ShuffledBatches(len(train), self.batch_size, self.gen),
+            collate_fn=_Collate(train, self.gen, self.augmentation, self.input_noise),
+        )
+
+    def val_dataloader(self) -> torch.utils.data.DataLoader | list:
+        if self.val_set is None or not len(self.val_set):
+            return []
+        return torch.utils.data.DataLoader(
+            _Indices(len(self.val_set)),
+            batch_sampler=_ShuffledBatches(len(self.val_set), self.batch_size, None),
+            collate_fn=_Collate(self.val_set, None, False, 0.0),
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.gen.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.gen.set_state(state_dict["generator"])
+
+
+class BestWeights(Callback):
+    """Early stopping on the validation loss, the best weights kept, the history per epoch.
+
+    After each training epoch (validation included) the epoch's losses and seconds are recorded;
+    the weights are copied when ``val_loss`` improves on the best by more than 1e-6 (the training
+    loss stands in when there is no validation), and training stops after ``patience`` epochs
+    without improvement (0: never). Its state travels with Lightning checkpoints.
+    """
+
+    def __init__(self, patience: int = 10) -> None:
+        self.patience = int(patience)
+        self.hist: dict[str, list] = {"train_loss": [], "val_loss": [], "epoch_seconds": []}
+        self.best, self.best_state, self.bad, self._t0 = math.inf, None, 0, 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        m = trainer.callback_metrics
+        tl = float(m.get("train_loss", float("nan")))
+        vl = float(m.get("val_loss", tl))
+        self.hist["train_loss"].append(tl)
+        self.hist["val_loss"].append(vl)
+        self.hist["epoch_seconds"].append(time.perf_counter() - self._t0)
+        if vl < self.best - 1e-6:
+            model = pl_module.model
+            self.best, self.bad = vl, 0
+            self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
-            bad += 1
-            if patience and bad >= patience:
-                break
-    return rec.result()
+            self.bad += 1
+            if self.patience and self.bad >= self.patience:
+                trainer.should_stop = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"hist": copy.deepcopy(self.hist), "best": self.best, "bad": self.bad,
+                "best_state": self.best_state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.hist = copy.deepcopy(state_dict["hist"])
+        self.best, self.bad = state_dict["best"], state_dict["bad"]
+        self.best_state = state_dict["best_state"]
 
 
-def _fit_lightning(
-    model, loss_fn, train, val, *, epochs, batch_size, lr, patience, seed, progress, augmentation,
-    input_noise=0.0,
-):
-    import lightning as L
-    from lightning.pytorch.callbacks import Callback, EarlyStopping
+def make_logger(logger: Any, save_dir: str | os.PathLike | None = None) -> Any:
+    """A Lightning logger from a name: ``"csv"`` (``metrics.csv``), ``"tensorboard"``, or as given.
 
-    L.seed_everything(seed, workers=True, verbose=False)
+    ``None`` / ``False``: no logger. ``save_dir`` defaults to ``xlstsr_logs``. TensorBoard needs
+    ``tensorboard`` or ``tensorboardX`` installed (``pip install tensorboardX``).
 
-    class _Ds(torch.utils.data.Dataset):
-        def __init__(self, p: PatchSet) -> None:
-            self.p = p
+    Examples
+    --------
+    >>> import tempfile
+    >>> type(make_logger("csv", tempfile.mkdtemp())).__name__
+    'CSVLogger'
+    """
+    if logger is None or logger is False:
+        return False
+    if not isinstance(logger, str):
+        return logger
+    from lightning.pytorch import loggers
 
-        def __len__(self) -> int:
-            return len(self.p)
+    save_dir = os.fspath(save_dir) if save_dir is not None else "xlstsr_logs"
+    kind = logger.lower()
+    if kind == "csv":
+        return loggers.CSVLogger(save_dir, name="xlstsr")
+    if kind == "tensorboard":
+        try:
+            return loggers.TensorBoardLogger(save_dir, name="xlstsr")
+        except ModuleNotFoundError as err:
+            raise ModuleNotFoundError(
+                "logger='tensorboard' needs tensorboard or tensorboardX: `pip install tensorboardX`"
+                " (or use logger='csv')"
+            ) from err
+    raise ValueError(f"unknown logger {logger!r}: use 'csv', 'tensorboard' or a Lightning Logger")
 
-        def __getitem__(self, i):
-            return i
 
-    def collate(p):
-        return lambda idx: p.batch(torch.as_tensor(idx))
-
-    gen = torch.Generator().manual_seed(seed)
-
-    class LitSR(L.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def training_step(self, batch, _):
-            if augmentation:
-                batch = augment(batch, gen)
-            if input_noise:
-                batch = add_input_noise(batch, input_noise, gen)
-            loss = loss_fn(self.model, batch)
-            self.log("train_loss", loss, on_epoch=True, on_step=False, batch_size=len(batch["lst"]))
-            return loss
-
-        def validation_step(self, batch, _):
-            loss = loss_fn(self.model, batch)
-            self.log("val_loss", loss, on_epoch=True, batch_size=len(batch["lst"]))
-
-        def configure_optimizers(self):
-            opt, sched = _optimiser(self.model, lr, epochs)
-            return [opt], [sched]
-
-    rec = _Record()
-    t0 = [0.0]
-
-    class _Track(Callback):
-        def on_train_epoch_start(self, trainer, pl_module):
-            t0[0] = time.perf_counter()
-
-        def on_train_epoch_end(self, trainer, pl_module):
-            m = trainer.callback_metrics
-            tl = float(m.get("train_loss", float("nan")))
-            vl = float(m.get("val_loss", m.get("train_loss", float("nan"))))
-            rec.epoch(model, tl, vl, time.perf_counter() - t0[0])
-
-    g = torch.Generator().manual_seed(seed)
-    tl = torch.utils.data.DataLoader(
-        _Ds(train), batch_size=batch_size, shuffle=True, generator=g, collate_fn=collate(train)
-    )
-    vl = (
-        torch.utils.data.DataLoader(_Ds(val), batch_size=batch_size, collate_fn=collate(val))
-        if val is not None
-        else None
-    )
-    callbacks = [_Track()]
-    if patience and val is not None:
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
-    # Lightning announces the devices at INFO level ("GPU available: False ..."): quiet unless
-    # the caller asked for progress output
-    quiet = [] if progress else [logging.getLogger(n) for n in ("lightning.pytorch", "lightning")]
-    levels = [lg.level for lg in quiet]
-    for lg in quiet:
-        lg.setLevel(logging.WARNING)
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        deterministic=True,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=progress,
-        callbacks=callbacks,
-        num_sanity_val_steps=0,
-    )
+@contextlib.contextmanager
+def _quiet(progress: bool):
+    """Lightning's device banner and data-loader hints off unless progress output is wanted."""
+    if progress:
+        yield
+        return
+    names = ("lightning.pytorch", "lightning.fabric", "lightning")
+    levels = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.WARNING)
     try:
-        trainer.fit(LitSR(), tl, vl)
+        with warnings.catch_warnings():
+            # single-process CPU training on in-memory tensors: workers and sampler hints do not apply
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists.*")
+            warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            yield
     finally:
-        for lg, level in zip(quiet, levels):
-            lg.setLevel(level)
-    return rec.result()
+        for n, level in levels.items():
+            logging.getLogger(n).setLevel(level)
 
 
 def fit(
     model: torch.nn.Module,
-    train: PatchSet,
+    train: PatchSet | PatchDataModule,
     val: PatchSet | None = None,
     *,
     mode: str = "sisr",
@@ -324,22 +476,38 @@ def fit(
     augmentation: bool = True,
     input_noise: float = 0.0,
     normalise: bool = True,
-    progress: bool = True,
-    engine: str = "auto",
+    progress: bool = False,
+    logger: Any = None,
+    log_dir: str | os.PathLike | None = None,
+    callbacks: list | None = None,
+    ckpt_path: str | os.PathLike | None = None,
+    trainer_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train ``model`` on patches; early stopping on the validation loss; best weights restored.
+    """Train ``model`` on patches with a Lightning ``Trainer``; early stopping, best weights restored.
+
+    :class:`SuperResolutionModule` (model + loss + optimiser) and :class:`PatchDataModule`
+    (seeded batches, augmentation) run under one ``lightning.Trainer`` (CPU, one device, quiet by
+    default); ``trainer_options`` reach the Trainer as they are (``accelerator``, ``devices``,
+    ``precision``, ``default_root_dir``, ``enable_checkpointing``...), ``callbacks`` are added to
+    the early-stopping one (e.g. a ``ModelCheckpoint``) and ``ckpt_path`` resumes a run from a
+    Lightning checkpoint. The same seed and data give the same weights.
 
     Parameters
     ----------
     model : nn.Module
-        An :mod:`xlstsr.nn.models` architecture (trained in place).
-    train, val : PatchSet
-        Training and validation patches (split by scene: :func:`split_by_scene`).
+        An :mod:`xlstsr.nn` architecture (trained in place, returned on the CPU in eval mode).
+    train : PatchSet or PatchDataModule
+        Training patches, or a data module holding both sets (e.g.
+        :class:`~xlstsr.train.CubeDataModule`; its batch size, seed and augmentation apply).
+    val : PatchSet, optional
+        Validation patches (split from ``train`` by position or scene:
+        :func:`split_by_position`, :func:`split_by_scene`).
     mode : str
         ``"sisr"``, ``"degraded_disr"``, ``"sif"`` or ``"supervised"`` (:func:`make_loss`).
     loss_options : dict
         Options of the loss (``alpha``, ``gain``, ``w_detail``, ``w_spectral``...).
-    epochs, batch_size, lr, patience, seed : training settings (Adam, cosine decay).
+    epochs, batch_size, lr, patience, seed : training settings (Adam, cosine decay; patience 0:
+        no early stopping).
     augmentation : bool
         Random flips and rot90 per batch.
     input_noise : float
@@ -347,38 +515,74 @@ def fit(
         batch (:func:`add_input_noise`; validation batches stay clean). 0: none.
     normalise : bool
         Set the model's normalisation buffers from ``train`` first (:func:`fit_normalisation`).
-    engine : {"auto", "torch", "lightning"}
-        ``"auto"`` uses Lightning when it is importable, else the plain torch loop.
+    progress : bool
+        Show Lightning's progress bar and device messages (default: quiet).
+    logger : {"csv", "tensorboard"} or Logger, optional
+        Log the losses per epoch (:func:`make_logger`) under ``log_dir``. Default: none.
+    log_dir : path-like, optional
+        Directory of the logs (default ``xlstsr_logs``).
+    callbacks : list, optional
+        More Lightning callbacks (``ModelCheckpoint``, ``LearningRateMonitor``...).
+    ckpt_path : path-like, optional
+        A Lightning checkpoint to resume from (written by a ``ModelCheckpoint``).
+    trainer_options : dict, optional
+        Keyword arguments of ``lightning.Trainer``; they override the defaults above.
 
     Returns
     -------
     dict
         ``train_loss``, ``val_loss``, ``epoch_seconds`` per epoch, ``best_val_loss``,
-        ``epochs_run``, ``engine``.
+        ``epochs_run``, ``engine`` (``"lightning"``), and ``log_dir`` when logging.
     """
-    if engine == "auto":
-        try:
-            import lightning  # noqa: F401
-
-            engine = "lightning"
-        except ImportError:
-            engine = "torch"
-    if engine not in ("torch", "lightning"):
-        raise ValueError(f"engine must be 'auto', 'torch' or 'lightning', got {engine!r}")
-    torch.manual_seed(seed)
-    np.random.seed(seed)  # noqa: NPY002  (legacy global state used by some libraries)
+    if mode not in MODES:
+        raise ValueError(f"unknown training mode {mode!r}; choose one of {MODES}")
+    if isinstance(train, PatchDataModule):
+        if val is not None:
+            raise ValueError("pass validation patches inside the data module, not as `val`")
+        data = train
+        data.setup("fit")
+        train, val = data._require_train(), data.val_set
+    else:
+        data = PatchDataModule(
+            train, val, batch_size=batch_size, seed=seed, augmentation=augmentation,
+            input_noise=input_noise,
+        )
+    if not len(train):
+        raise ValueError("no training patches")
+    L.seed_everything(seed, workers=True, verbose=False)
     if normalise:
         fit_normalisation(model, train)
-    loss_fn = make_loss(mode, train.factor, **(loss_options or {}))
-    runner = _fit_lightning if engine == "lightning" else _fit_torch
-    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience,
-                "seed": seed, "progress": progress, "augmentation": augmentation,
-                "input_noise": float(input_noise)}
-    hist, best_state, best = runner(model, loss_fn, train, val, **settings)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    hist.update(best_val_loss=best, epochs_run=len(hist["train_loss"]), engine=engine)
+    module = SuperResolutionModule(
+        model, mode=mode, factor=train.factor, loss_options=loss_options, lr=lr, epochs=epochs
+    )
+    best = BestWeights(patience if val is not None else 0)
+    has_val = val is not None and len(val) > 0
+    options: dict[str, Any] = {
+        "max_epochs": epochs,
+        "accelerator": "cpu",
+        "devices": 1,
+        "deterministic": True,
+        "logger": make_logger(logger, log_dir),
+        "enable_checkpointing": False,
+        "enable_model_summary": False,
+        "enable_progress_bar": progress,
+        "num_sanity_val_steps": 0,
+        "limit_val_batches": 1.0 if has_val else 0,
+        "log_every_n_steps": 1,
+    }
+    options.update(trainer_options or {})
+    extra = [*(callbacks or []), *(options.pop("callbacks", None) or [])]
+    if any(isinstance(c, ModelCheckpoint) for c in extra):
+        options["enable_checkpointing"] = True  # a ModelCheckpoint asked for is a wish to save
+    options["callbacks"] = [best, *extra]
+    with _quiet(progress):
+        trainer = L.Trainer(**options)
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    if best.best_state is not None:
+        model.load_state_dict(best.best_state)
+    model.cpu().eval()
+    hist: dict[str, Any] = copy.deepcopy(best.hist)
+    hist.update(best_val_loss=best.best, epochs_run=len(hist["train_loss"]), engine="lightning")
+    if trainer.logger is not None:
+        hist["log_dir"] = trainer.logger.log_dir
     return hist
-
-
