@@ -29,7 +29,7 @@ docs: $(STAMP)
 	@echo "docs: docs/_build/html/contents.html"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check xlstsr tests benchmarks scripts
+	$(VENV)/bin/ruff check xlstsr tests benchmarks scripts examples
 
 
 weights: $(STAMP)
