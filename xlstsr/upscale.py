@@ -52,6 +52,8 @@ def upscale(
     output_check: bool = True,
     keep_attrs: bool = True,
     tile: int | str | None = "auto",
+    adapt: bool | Mapping[str, Any] | None = None,
+    calibration: Any = None,
     **options: Any,
 ) -> xr.DataArray:
     """Super-resolve LST by an integer ``factor`` with a registered method.
@@ -107,6 +109,20 @@ def upscale(
         in-memory input is tiled): ``"auto"`` asks the method (128 for torch models, which run
         about twice as fast on tiles than on whole images; whole chunks for the others); None
         keeps the input's chunks. Results do not depend on it (halos make seams exact).
+    adapt : bool or dict, optional
+        Test-time adaptation of the deep methods (``sisr``, ``disr``, torch models): before
+        upscaling each time step, a copy of the model takes a few Adam steps on that scene's
+        self-supervised loss (the output, aggregated under the MODIS PSF in radiance, must give
+        the coarse input back; :func:`xlstsr.nn.adapt.adapt_model`). True: the defaults; a dict
+        sets :class:`xlstsr.nn.adapt.Adaptation` fields (``{"steps": 10, "lr": 1e-4}``).
+        Once per time step on the whole image (or a fixed seeded sample of windows of it),
+        inside the engine's task for that image: lazy, deterministic, no seams, the cached
+        model untouched. None (default): off. Gain and cost: ``docs/results/adaptation.md``.
+    calibration : Calibration, dict or JSON text, optional
+        A learned sensor mapping (:func:`xlstsr.calibration.fit_calibration`, e.g. MODIS ->
+        ASTER) applied to the result: exactly ``apply_calibration(upscale(...), calibration)``.
+        None (default): the output stays in the input sensor's calibration
+        (``attrs["xlstsr_product"] == "input sensor"``).
     **options
         Shorthand for ``method_options`` (``upscale(lst, 4, "dms", guide=ndvi, gain=0.5)``);
         merged into it.
@@ -145,6 +161,17 @@ def upscale(
     factor = check_factor(factor, maximum=MAX_FACTOR)
     names = spatial_names(lst)  # lat/lon dims: renamed y/x inside, given back to the output
     m = get_method(method, **{**dict(method_options or {}), **options})
+    if adapt is not None and adapt is not False:
+        with_adaptation = getattr(m, "with_adaptation", None)
+        if with_adaptation is None:
+            raise XlstsrError(
+                f"method {m.name!r} cannot adapt to the scene (adapt=...): test-time adaptation "
+                "fine-tunes a torch model; use method='sisr', 'disr' or a torch model."
+            )
+        try:
+            m = with_adaptation(adapt)
+        except (TypeError, ValueError) as err:
+            raise XlstsrError(f"bad adapt= settings: {err}") from err
     if m.needs_guide and guide is None:
         raise XlstsrError(
             f"method {m.name!r} needs a fine guide (e.g. NDVI at 250 m): pass `guide=ndvi`."
@@ -201,6 +228,11 @@ def upscale(
     result.attrs = provenance_attrs(
         lst.attrs if keep_attrs else {}, m, factor, scale_correction, history=lst.attrs.get("history")
     )
+    from .calibration import INPUT_PRODUCT, apply_calibration
+
+    result.attrs["xlstsr_product"] = INPUT_PRODUCT
+    if calibration is not None:  # the opt-in sensor mapping, exactly as apply_calibration does it
+        result = apply_calibration(result, calibration)
     return result
 
 

@@ -228,6 +228,7 @@ class TorchModelMethod(UpscaleMethod):
         self.weights_hash = runtime.weights_hash(model)
         self._guide_stats = _guide_statistics(model, self.n_guide)
         self._local_model = model  # in-process only; dropped when pickled
+        self.adapt: Any = None  # test-time adaptation settings (with_adaptation), off by default
 
     @property
     def needs_guide(self) -> bool:
@@ -253,6 +254,7 @@ class TorchModelMethod(UpscaleMethod):
             self.batch_size,
             self.num_threads,
             self.channels_last,
+            None if getattr(self, "adapt", None) is None else sorted(self.adapt.as_dict().items()),
         )
 
     # -- the weights as the method's state (shipped once per worker by the engine) --------------
@@ -341,6 +343,53 @@ class TorchModelMethod(UpscaleMethod):
         # with a receptive-field halo ran about 2x faster here (docs/results/engine.md)
         return TORCH_TILE
 
+    def with_adaptation(self, adapt: Any) -> TorchModelMethod:
+        """A copy of this method that adapts the model to each scene before upscaling it.
+
+        ``adapt``: True (the defaults), a dict of :class:`xlstsr.nn.adapt.Adaptation` settings
+        (``{"steps": 10, "lr": 1e-4, ...}``) or an ``Adaptation``; None/False returns ``self``.
+
+        For each image (time step) a copy of the model is fine-tuned for a few steps on the
+        self-supervised loss of :func:`xlstsr.nn.adapt.adapt_model` (the output, aggregated
+        under the sensor's PSF in radiance, must give the coarse input back), computed on the
+        whole image or a fixed seeded sample of windows of it, then the copy upscales that image
+        (in tiles with a receptive-field halo). The cached model is never modified.
+
+        Where it runs: inside the engine's chunk function, once per time step, on the whole
+        image. The copy declares itself not spatially local, so the engine hands it whole images
+        (chunked along time only): there are no spatial seams, the result does not depend on
+        the chunking or ``tile``, and it stays lazy on dask inputs. Deterministic: the sample of
+        the scene is seeded and the optimisation has no other randomness.
+        """
+        from ..nn.adapt import Adaptation
+
+        config = Adaptation.parse(adapt)
+        if config is None:
+            return self
+        new = object.__new__(type(self))  # not copy.copy: __getstate__ drops the live model
+        new.__dict__.update(self.__dict__)
+        new.adapt = config
+        new.spatially_local = False  # one adaptation per whole image: the engine feeds those
+        return new
+
+    def _upscale_adapted(self, model: Any, x: np.ndarray, valid: np.ndarray, g: np.ndarray | None,
+                         factor: int, dev: Any) -> np.ndarray:
+        """Adapt a copy of ``model`` to each image of the block, then upscale it with the copy."""
+        import torch
+
+        from ..nn.adapt import adapt_model, tiled_forward
+
+        outs = []
+        for i in range(x.shape[0]):
+            tuned = adapt_model(model, x[i, 0], None if g is None else g[i], factor=factor,
+                                valid=valid[i], config=self.adapt)
+            with torch.inference_mode():
+                xt = torch.from_numpy(np.ascontiguousarray(x[i : i + 1])).to(dev)
+                gt = None if g is None else torch.from_numpy(np.ascontiguousarray(g[i : i + 1])).to(dev)
+                y = tiled_forward(tuned, xt, gt, factor, tile=TORCH_TILE, halo=self.receptive_field)
+            outs.append(y[:, 0].float().cpu().numpy())
+        return np.concatenate(outs, axis=0)
+
     def upscale_block(self, lst, valid, guide, factor):
         import torch
 
@@ -364,6 +413,8 @@ class TorchModelMethod(UpscaleMethod):
             g = np.asarray(guide, dtype=np.float32)
         elif self.needs_guide:
             g = fill_guide(guide, min(factor, self.receptive_field * factor), self.guide_fill_value)
+        if getattr(self, "adapt", None) is not None:
+            return self._upscale_adapted(model, x, np.asarray(valid, bool), g, factor, dev)
         outs = []
         with torch.inference_mode():
             for s in range(0, n, bs):
@@ -387,6 +438,7 @@ class TorchModelMethod(UpscaleMethod):
             "n_guide": self.n_guide,
             "receptive_field": self.receptive_field,
             "receptive_field_measured": self.receptive_field_measured,
+            **({} if getattr(self, "adapt", None) is None else {"adapt": self.adapt.as_dict()}),
         }
 
 

@@ -1,0 +1,378 @@
+"""Test-time adaptation: a few self-supervised steps of a model on the scene it is about to upscale.
+
+No fine LST exists at inference, but the coarse input itself constrains the output: aggregated
+under the sensor's point-spread function, in radiance, the super-resolved field must give the
+coarse field back (the consistency half of the scale-invariance-free loss of Ait-Bachir et al.
+2025, :func:`xlstsr.nn.losses.sif_loss`). :func:`adapt_model` fine-tunes a *copy* of a model for
+a few steps on that loss for one scene; for guided models the detail half of the SIF loss (the
+output's high-pass follows ``gain`` times the guide's) can be weighted in with ``alpha < 1``.
+
+- :class:`Adaptation`: the settings (steps, learning rate, PSF, loss weights, the sample of the
+  scene, the seed); ``Adaptation.parse(True)`` gives the defaults.
+- :func:`psf_radiometric_mean`: the torch degradation operator, a Gaussian PSF applied in radiance
+  (``T^4``) then the radiometric block mean (:func:`xlstsr.kernels.aggregate.gaussian_psf`
+  followed by :func:`~xlstsr.kernels.aggregate.radiometric_mean`, as :func:`xlstsr.coarsen`
+  with ``psf=`` does).
+- :func:`adaptation_loss`, :func:`adapt_model`, :func:`tiled_forward`.
+
+Determinism: the sample of the scene is drawn from ``seed`` and the valid-pixel mask only, and the
+optimisation has no other randomness, so the same scene gives the same adapted model (to float
+rounding of the torch build and thread count).
+
+Examples
+--------
+>>> import numpy as np, torch
+>>> from xlstsr.nn import ResCNN
+>>> model = ResCNN(4, channels=8, n_blocks=1)
+>>> lst = 300 + np.random.default_rng(0).normal(0, 2, (16, 16)).astype(np.float32)
+>>> tuned = adapt_model(model, lst, factor=4, config=Adaptation(steps=2, lr=1e-3))
+>>> tuned is model, any(not torch.equal(a, b) for a, b in zip(tuned.parameters(), model.parameters()))
+(False, True)
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .losses import masked_huber, sif_loss
+from .ops import T_REF, gaussian_lowpass, radiometric_mean_torch
+
+__all__ = [
+    "MODIS_PSF_COARSE",
+    "Adaptation",
+    "adapt_model",
+    "adaptation_loss",
+    "psf_radiometric_mean",
+    "sample_windows",
+    "scene_guide_gain",
+    "tiled_forward",
+]
+
+#: Gaussian PSF width of a MODIS 1 km LST pixel in units of that pixel:
+#: ``xlstsr.grid.MODIS_LST_PSF_SIGMA / xlstsr.grid.MODIS_1KM`` (350 m / 926.6 m; tested equal).
+#: Kept relative to the coarse pixel so that the nn layer needs no grid: at factor 4 it is
+#: 1.51 fine pixels.
+MODIS_PSF_COARSE = 350.0 / 926.625433055833
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """Settings of test-time adaptation (:func:`adapt_model`).
+
+    Parameters
+    ----------
+    steps : int
+        Optimiser steps per scene (each over the whole sample of the scene).
+    lr : float
+        Adam learning rate.
+    psf : float, "modis" or None
+        Gaussian PSF width of the coarse sensor in *coarse* pixels (``"modis"``:
+        :data:`MODIS_PSF_COARSE`, 0.378 px, i.e. 350 m on a 926.6 m pixel); None or 0: a box.
+    alpha : float
+        Weight of the coarse-consistency term; guided models add ``(1 - alpha)`` times the
+        detail term of :func:`~xlstsr.nn.losses.sif_loss`. 1 (default): consistency only.
+    gain : float, optional
+        K per guide unit of the detail term; default: fitted on the scene at the coarse scale
+        (:func:`scene_guide_gain`).
+    anchor : float
+        Weight of a Huber term keeping the output near the unadapted model's (0: none).
+    window : int
+        Side (coarse pixels) of the windows the loss is computed on; a scene no larger than
+        this is used whole.
+    windows : int
+        Number of windows drawn (seeded) in a larger scene: the fixed sample adaptation sees.
+    seed : int
+        Seed of that draw.
+
+    Examples
+    --------
+    >>> Adaptation.parse(True).steps
+    10
+    >>> Adaptation.parse({"steps": 3, "lr": 1e-4}).as_dict()["steps"]
+    3
+    >>> Adaptation.parse(None) is None
+    True
+    """
+
+    steps: int = 10
+    lr: float = 1e-4
+    psf: float | str | None = "modis"
+    alpha: float = 1.0
+    gain: float | None = None
+    anchor: float = 0.0
+    window: int = 96
+    windows: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if int(self.steps) < 0:
+            raise ValueError(f"adaptation steps must be >= 0, got {self.steps}")
+        if not (float(self.lr) > 0 and math.isfinite(float(self.lr))):
+            raise ValueError(f"adaptation lr must be a positive number, got {self.lr}")
+        if not 0.0 <= float(self.alpha) <= 1.0:
+            raise ValueError(f"adaptation alpha must be in [0, 1], got {self.alpha}")
+        if float(self.anchor) < 0:
+            raise ValueError(f"adaptation anchor must be >= 0, got {self.anchor}")
+        if int(self.window) < 4 or int(self.windows) < 1:
+            raise ValueError("adaptation window must be >= 4 coarse pixels and windows >= 1")
+        if isinstance(self.psf, str) and self.psf.lower() != "modis":
+            raise ValueError(f"adaptation psf must be 'modis', a width in coarse pixels or None, "
+                             f"got {self.psf!r}")
+
+    @classmethod
+    def parse(cls, value: Any) -> Adaptation | None:
+        """None/False -> None (off); True -> defaults; a mapping -> those settings."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            known = {f.name for f in dataclasses.fields(cls)}
+            unknown = sorted(set(value) - known)
+            if unknown:
+                raise ValueError(f"unknown adaptation setting(s) {unknown}; known: {sorted(known)}")
+            return cls(**dict(value))
+        raise TypeError(f"adapt must be True, False, None, a dict of settings or an Adaptation, "
+                        f"got {type(value).__name__}")
+
+    def psf_fine(self, factor: int) -> float:
+        """The PSF width in fine pixels at ``factor`` (0.0 for a box)."""
+        if self.psf is None:
+            return 0.0
+        p = MODIS_PSF_COARSE if isinstance(self.psf, str) else float(self.psf)
+        return float(p) * int(factor)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as plain JSON values (provenance, dask tokens)."""
+        return dataclasses.asdict(self)
+
+
+def psf_radiometric_mean(sr: torch.Tensor, factor: int, sigma: float) -> torch.Tensor:
+    """Degrade fine LST (B, 1, H, W) as the sensor sees it: a Gaussian PSF of ``sigma`` fine
+    pixels in radiance (``T^4``), then the radiometric block mean by ``factor``.
+
+    ``sigma = 0`` is the box (:func:`~xlstsr.nn.ops.radiometric_mean_torch`). Edges replicate.
+    The input must be finite (gap-filled model output).
+
+    Examples
+    --------
+    >>> psf_radiometric_mean(torch.full((1, 1, 8, 8), 300.0), 4, 1.5).shape
+    torch.Size([1, 1, 2, 2])
+    """
+    if sigma and sigma > 0:
+        t4 = gaussian_lowpass((sr / T_REF) ** 4, float(sigma))
+        sr = t4.clamp_min(1e-12) ** 0.25 * T_REF
+    return radiometric_mean_torch(sr, factor)
+
+
+def adaptation_loss(
+    sr: torch.Tensor,
+    lst_coarse: torch.Tensor,
+    factor: int,
+    config: Adaptation,
+    *,
+    guide: torch.Tensor | None = None,
+    gain: float = -10.0,
+    reference: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The self-supervised loss of one sample: ``alpha`` x Huber(PSF-degraded SR, coarse input)
+    [+ ``(1 - alpha)`` x the SIF detail term with the guide] [+ ``anchor`` x Huber(SR, reference)].
+
+    ``lst_coarse`` (B, 1, h, w) holds NaN where the input was a gap: those pixels are ignored.
+
+    Examples
+    --------
+    >>> sr = torch.full((1, 1, 8, 8), 300.0)
+    >>> float(adaptation_loss(sr, torch.full((1, 1, 2, 2), 300.0), 4, Adaptation()))
+    0.0
+    """
+    loss = config.alpha * masked_huber(psf_radiometric_mean(sr, factor, config.psf_fine(factor)),
+                                       lst_coarse)
+    if guide is not None and config.alpha < 1.0:
+        # sif_loss with alpha=0 is its detail term alone
+        loss = loss + (1.0 - config.alpha) * sif_loss(sr, lst_coarse, guide, factor, alpha=0.0,
+                                                      gain=gain)
+    if reference is not None and config.anchor > 0:
+        loss = loss + config.anchor * masked_huber(sr, reference)
+    return loss
+
+
+def scene_guide_gain(lst: np.ndarray, guide: np.ndarray, factor: int, default: float = -10.0) -> float:
+    """Slope (K per guide unit) of coarse LST detail on block-averaged guide detail, one scene.
+
+    The rule of :func:`xlstsr.train.fit_guide_gain` (Gaussian high-pass of 1 coarse pixel, the
+    guide's first band averaged by ``factor``) for a single (h, w) LST and its (c, H, W) or (H, W)
+    guide; ``default`` when the slope is not negative or too few pixels are valid.
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0).uniform(0, 1, (32, 32))
+    >>> lst = 300 - 12 * g.reshape(8, 4, 8, 4).mean(axis=(1, 3))
+    >>> round(scene_guide_gain(lst, g, 4), 3)
+    -12.0
+    """
+    from scipy import ndimage
+
+    g = np.asarray(guide, np.float64)
+    g = g[0] if g.ndim == 3 else g
+    h, w = np.shape(lst)
+    gc = g[: h * factor, : w * factor].reshape(h, factor, w, factor)
+    with np.errstate(invalid="ignore"):
+        gc = np.nanmean(gc, axis=(1, 3)) if np.isnan(gc).any() else gc.mean(axis=(1, 3))
+    a = np.asarray(lst, np.float64)
+    ok = np.isfinite(a) & np.isfinite(gc)
+    if ok.sum() < 16:
+        return float(default)
+    af = np.where(ok, a, a[ok].mean())
+    bf = np.where(ok, gc, gc[ok].mean())
+    ha = (af - ndimage.gaussian_filter(af, 1.0, mode="nearest"))[ok]
+    hb = (bf - ndimage.gaussian_filter(bf, 1.0, mode="nearest"))[ok]
+    slope = float((ha * hb).sum() / max(float((hb * hb).sum()), 1e-12))
+    return slope if slope < 0 and math.isfinite(slope) else float(default)
+
+
+def sample_windows(valid: np.ndarray, window: int, n: int, seed: int) -> list[tuple[int, int, int, int]]:
+    """The fixed sample of a scene adaptation sees: ``(y0, y1, x0, x1)`` coarse windows.
+
+    The whole scene when it is no larger than ``window``; else ``n`` windows of that size drawn
+    with ``seed`` among the positions whose window holds the most valid pixels (of 8 * n
+    seeded candidates), so that the sample depends only on the valid mask and the seed.
+
+    Examples
+    --------
+    >>> sample_windows(np.ones((10, 10), bool), 16, 4, 0)
+    [(0, 10, 0, 10)]
+    >>> len(sample_windows(np.ones((100, 100), bool), 16, 4, 0))
+    4
+    """
+    h, w = valid.shape
+    wy, wx = min(window, h), min(window, w)
+    if wy == h and wx == w:
+        return [(0, h, 0, w)]
+    rng = np.random.default_rng(seed)
+    cand = [(int(rng.integers(0, h - wy + 1)), int(rng.integers(0, w - wx + 1)))
+            for _ in range(8 * n)]
+    frac = [float(valid[y : y + wy, x : x + wx].mean()) for y, x in cand]
+    order = sorted(range(len(cand)), key=lambda i: (-frac[i], i))  # stable: index breaks ties
+    return [(cand[i][0], cand[i][0] + wy, cand[i][1], cand[i][1] + wx) for i in order[:n]]
+
+
+def adapt_model(
+    model: torch.nn.Module,
+    lst: np.ndarray,
+    guide: np.ndarray | None = None,
+    *,
+    factor: int,
+    valid: np.ndarray | None = None,
+    config: Adaptation | None = None,
+) -> torch.nn.Module:
+    """A copy of ``model`` fine-tuned for ``config.steps`` steps on one scene (self-supervised).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model of the protocol of :mod:`xlstsr.methods.torch_model`; never modified.
+    lst : ndarray, (h, w)
+        The scene's coarse LST (K), gaps filled (the model's input).
+    guide : ndarray, (c, h * factor, w * factor), optional
+        Its fine guide, gaps filled, for guided models.
+    factor : int
+        Upscaling factor.
+    valid : ndarray of bool, (h, w), optional
+        Where ``lst`` was observed; the loss ignores the rest. Default: where it is finite.
+    config : Adaptation
+        Settings (default ``Adaptation()``).
+
+    Returns
+    -------
+    nn.Module
+        The adapted copy, in eval mode, without gradients, on the model's device.
+    """
+    config = config or Adaptation()
+    tuned = copy.deepcopy(model).eval()  # the cached (shared) model is never touched
+    if config.steps == 0:
+        return tuned
+    params = [p for p in tuned.parameters() if p.is_floating_point()]
+    dev = params[0].device if params else torch.device("cpu")
+    lst = np.asarray(lst, np.float32)
+    valid = np.isfinite(lst) if valid is None else np.asarray(valid, bool)
+    target = np.where(valid, lst, np.nan).astype(np.float32)
+    gain = -10.0
+    if guide is not None and config.alpha < 1.0:
+        gain = float(config.gain) if config.gain is not None else scene_guide_gain(
+            target, guide, factor)
+    wins = sample_windows(valid, int(config.window), int(config.windows), int(config.seed))
+
+    def stack(a: np.ndarray, f: int) -> torch.Tensor:
+        return torch.from_numpy(np.stack([np.ascontiguousarray(a[..., y0 * f : y1 * f, x0 * f : x1 * f])
+                                          for y0, y1, x0, x1 in wins])).to(dev)
+
+    x = stack(lst, 1)[:, None]
+    t = stack(target, 1)[:, None]
+    g = None if guide is None else stack(np.asarray(guide, np.float32), factor)
+    ref = None
+    if config.anchor > 0:
+        with torch.no_grad():
+            ref = (tuned(x) if g is None else tuned(x, g)).detach()
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(params, lr=float(config.lr))
+    with torch.enable_grad():
+        for _ in range(int(config.steps)):
+            opt.zero_grad(set_to_none=True)
+            sr = tuned(x) if g is None else tuned(x, g)
+            loss = adaptation_loss(sr, t, factor, config, guide=g, gain=gain, reference=ref)
+            loss.backward()
+            opt.step()
+    for p in params:
+        p.requires_grad_(False)
+    return tuned.eval()
+
+
+def tiled_forward(
+    model: torch.nn.Module,
+    lst: torch.Tensor,
+    guide: torch.Tensor | None,
+    factor: int,
+    *,
+    tile: int,
+    halo: int,
+) -> torch.Tensor:
+    """``model(lst, guide)`` on (B, 1, h, w) computed tile by tile with a ``halo`` (coarse pixels,
+    at least the receptive field): equal to the whole-image forward, without its whole-image
+    buffers (a 4800^2 guided output needs ~10 GB at once).
+
+    Examples
+    --------
+    >>> from xlstsr.nn import ResCNN
+    >>> m = ResCNN(4, channels=4, n_blocks=1).eval()
+    >>> x = 300 + torch.randn(1, 1, 20, 20)
+    >>> with torch.no_grad():
+    ...     d = (tiled_forward(m, x, None, 4, tile=8, halo=m.receptive_field) - m(x)).abs().max()
+    >>> float(d) < 1e-3
+    True
+    """
+    _, _, h, w = lst.shape
+    if h <= tile and w <= tile:
+        return model(lst) if guide is None else model(lst, guide)
+    out = lst.new_empty((lst.shape[0], 1, h * factor, w * factor))
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+            a0, a1, b0, b1 = max(0, y0 - halo), min(h, y1 + halo), max(0, x0 - halo), min(w, x1 + halo)
+            xs = lst[..., a0:a1, b0:b1]
+            gs = None if guide is None else guide[..., a0 * factor : a1 * factor, b0 * factor : b1 * factor]
+            ys = model(xs) if gs is None else model(xs, gs)
+            out[..., y0 * factor : y1 * factor, x0 * factor : x1 * factor] = ys[
+                ..., (y0 - a0) * factor : (y1 - a0) * factor, (x0 - b0) * factor : (x1 - b0) * factor]
+    return out
