@@ -220,3 +220,38 @@ def test_gain_tradeoff_refuses_mismatched_grids():
     truth, _, lst = _two_part_truth()
     with pytest.raises(xlstsr.errors.GridError, match="reproject the truth"):
         gain_tradeoff(truth, lst, 4, truth[:-4])
+
+
+def test_fixed_detail_gain(exact_field):
+    """``scale_correction=<number>``: the method's within-block detail times that gain, the
+    block means and coarse consistency kept; 1 is the identity; a bad gain is refused."""
+    fine, coarse = exact_field
+    base = cubic_upsample(coarse, 4)
+    sr = base + 2.0 * (fine - base)
+    out, info = correct_image(sr, coarse, 4, mode=0.5, return_info=True)
+    assert info["gain"] == 0.5
+    # the detail (zero block mean part) is halved: the within-block variance falls ~4x
+    v_sr, v_out = within_block_variance(sr, 4), within_block_variance(out, 4)
+    assert v_out < 0.35 * v_sr
+    assert np.max(np.abs(radiometric_mean(out, 4) - coarse)) < 1e-3
+    assert np.sqrt(np.mean((out - fine) ** 2)) < np.sqrt(np.mean((sr - fine) ** 2))
+    np.testing.assert_array_equal(correct_image(sr, coarse, 4, mode=1.0), sr)
+    with pytest.raises(ValueError, match="detail gain"):
+        correct_image(sr, coarse, 4, mode=-0.5)
+    with pytest.raises(ValueError, match="scale_correction"):
+        correct_image(sr, coarse, 4, mode=True)
+
+
+def test_upscale_fixed_gain_numpy_and_dask():
+    scene = xlstsr.datasets.sample_scene(n_times=2, size=64)
+    lst, ndvi = scene["lst_1km"], scene["ndvi_250m"]
+    plain = xlstsr.upscale(lst, 4, "tsharp", guide=ndvi)
+    damped = xlstsr.upscale(lst, 4, "tsharp", guide=ndvi, scale_correction=0.7)
+    assert damped.attrs["xlstsr_scale_correction"] == "0.7"
+    for t in range(2):
+        assert within_block_variance(damped.values[t], 4) < within_block_variance(
+            plain.values[t], 4)
+    with dask.config.set(scheduler="sync"):
+        lazy = xlstsr.upscale(lst.chunk({"time": 1}), 4, "tsharp", guide=ndvi.chunk(64),
+                              scale_correction=0.7)
+        xr.testing.assert_allclose(lazy.compute(), damped)

@@ -1,7 +1,7 @@
 """Scale-invariance correction of super-resolved stacks (numpy or dask): ``scale_correction=``.
 
 :func:`xlstsr.upscale` calls :func:`apply_scale_correction` when given ``scale_correction=
-"auto" | "law" | "law-lst"``. The law and the per-image correction are numpy kernels in
+"auto" | "law" | "law-lst"`` or a fixed detail gain (a number). The law and the per-image correction are numpy kernels in
 :mod:`xlstsr.kernels.correction` (their docstring states the law, its assumptions and failure
 modes); this layer only maps them over the leading axis of a stack, lazily for dask input.
 """
@@ -18,7 +18,9 @@ from .kernels.correction import SCALE_CORRECTIONS, check_mode, correct_stack
 __all__ = ["SCALE_CORRECTIONS", "apply_scale_correction"]
 
 
-def apply_scale_correction(sr: Any, lst: Any, guide: Any, factor: int, mode: str = "auto") -> Any:
+def apply_scale_correction(
+    sr: Any, lst: Any, guide: Any, factor: int, mode: str | float = "auto"
+) -> Any:
     """Correct a stack of super-resolved images, one gain per image (time step).
 
     Parameters
@@ -31,8 +33,9 @@ def apply_scale_correction(sr: Any, lst: Any, guide: Any, factor: int, mode: str
         Fine guide; its first channel shifts the law below the input resolution.
     factor : int
         Super-resolution factor (power of two).
-    mode : {"auto", "law", "law-lst"}
-        See :func:`xlstsr.kernels.correction.correct_image`.
+    mode : {"auto", "law", "law-lst"} or float
+        See :func:`xlstsr.kernels.correction.correct_image`; a number is a fixed gain of the
+        method's within-block detail (1: unchanged; coarse consistency kept).
 
     Returns
     -------
@@ -49,7 +52,7 @@ def apply_scale_correction(sr: Any, lst: Any, guide: Any, factor: int, mode: str
     >>> out.chunks[0], bool((out.compute() == sr.compute()).all())   # bicubic: nothing to rescale
     ((1, 1), True)
     """
-    check_mode(mode)
+    mode = check_mode(mode)
     lazy = any(isinstance(a, dsa.Array) for a in (sr, lst, guide))
     if not lazy:
         g = None if guide is None else np.asarray(guide)

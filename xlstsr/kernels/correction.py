@@ -31,6 +31,19 @@ variance-matching one), while damping over-injected detail lowered both RMSE and
 mismatch. A method whose output already carries the predicted variance is left unchanged (``g = 1``) - in particular the exact fine field
 of a process whose within-block law is an exact power law.
 
+A fixed gain
+------------
+``scale_correction=g`` (a number) multiplies the method's within-block detail by ``g`` with no
+law fitted, then restores coarse consistency: for a departure from scale invariance measured
+elsewhere, e.g. the ``law_shift`` of ``benchmarks/scale_invariance.py`` (``g = sqrt(k)``, ``k``
+the within-block variance of the 1.12 km -> 280 m step in ECOSTRESS 70 m truth over what the law
+fitted at 1.12 km and above extrapolates, by day or night). Where it fails
+(docs/results/scale_invariance.md): ``k`` scatters from about 0.5 to 1.4 between scenes of one
+city and summer, so one gain per day/night is a poor estimate of any one image's; and even the
+RMSE-optimal gain per image, read from the truth, closes only part of the gap between a model
+trained one octave-pair up and one trained at the target scale, because most of that gap is in
+where the detail is placed, which no gain changes.
+
 Assumptions and failure modes (see docs/results/scaling.md for measurements): one power law per
 image over the observed steps (few points on small images: the fitted exponent is uncertain);
 the guide's change of exponent transfers to LST (it does not where LST fine structure is not
@@ -70,11 +83,23 @@ __all__ = [
 SCALE_CORRECTIONS = ("auto", "law", "law-lst")
 
 
-def check_mode(mode: str) -> str:
-    """``mode`` if it is one of :data:`SCALE_CORRECTIONS`, else a ValueError naming them."""
+def check_mode(mode: str | float) -> str | float:
+    """``mode`` if it is one of :data:`SCALE_CORRECTIONS` or a fixed detail gain (a number >= 0,
+    returned as float), else a ValueError naming them.
+
+    Examples
+    --------
+    >>> check_mode("auto"), check_mode(0.8)
+    ('auto', 0.8)
+    """
+    if isinstance(mode, (int, float, np.number)) and not isinstance(mode, bool):
+        if not (np.isfinite(mode) and mode >= 0):
+            raise ValueError(f"a fixed detail gain (scale_correction) must be >= 0, got {mode!r}")
+        return float(mode)
     if mode not in SCALE_CORRECTIONS:
         raise ValueError(
-            f"scale_correction must be one of {SCALE_CORRECTIONS} or None, got {mode!r}"
+            f"scale_correction must be one of {SCALE_CORRECTIONS}, a detail gain >= 0 or None, "
+            f"got {mode!r}"
         )
     return mode
 
@@ -238,7 +263,7 @@ def correct_image(
     factor: int,
     guide: np.ndarray | None = None,
     *,
-    mode: str = "auto",
+    mode: str | float = "auto",
     law: VarianceLaw | None = None,
     max_gain: float | None = None,
     return_info: bool = False,
@@ -252,17 +277,28 @@ def correct_image(
       predicts, never amplified - amplifying also amplifies the part of the detail that is
       wrong, see docs/results/scaling.md);
     - ``"law"``: the same law, gain in [0, 4] (full variance matching);
-    - ``"law-lst"``: the LST law extrapolated as it is (guide ignored), gain in [0, 4].
+    - ``"law-lst"``: the LST law extrapolated as it is (guide ignored), gain in [0, 4];
+    - a number ``g >= 0``: a fixed detail gain, no law fitted (e.g. the ``law_shift`` gain
+      ``sqrt(k)`` of a departure from scale invariance ``k`` measured on other ground with fine
+      truth: ``benchmarks/scale_invariance.py``, docs/results/scale_invariance.md).
 
     ``law`` overrides the fitted law and ``max_gain`` the mode's cap. With ``return_info`` also
     returns ``{"gain", "target", "injected", "alpha", "alpha_below", "w1"}``.
     """
-    check_mode(mode)
+    mode = check_mode(mode)
     sr = np.asarray(sr, np.float64)
     lst = np.asarray(lst, np.float64)
     info: dict[str, float] = {}
     if not np.isfinite(lst).any():
         return (sr, info) if return_info else sr
+    if isinstance(mode, float):  # a fixed detail gain: no law
+        out = sr
+        if mode != 1.0:
+            base, bm, detail = split_detail(sr, lst, factor)
+            out = rescale_detail(base, bm, detail, mode, lst, factor)
+        out = np.where(np.isfinite(sr), out, np.nan)
+        info = {"gain": mode, "injected": within_block_variance(sr, factor)}
+        return (out, info) if return_info else out
     if law is None:
         g2d = None
         if guide is not None and mode != "law-lst":
@@ -290,7 +326,8 @@ def correct_image(
 
 
 def correct_stack(
-    sr: np.ndarray, lst: np.ndarray, guide: np.ndarray | None, factor: int, mode: str = "auto"
+    sr: np.ndarray, lst: np.ndarray, guide: np.ndarray | None, factor: int,
+    mode: str | float = "auto",
 ) -> np.ndarray:
     """:func:`correct_image` over a stack: ``sr`` (n, Y, X), ``lst`` (n, y, x), ``guide``
     (n | 1, c, Y, X), (n | 1, Y, X) or None (first channel used); output in ``sr``'s dtype.
