@@ -103,14 +103,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 from xlstsr.datasets import EVAL_PAIRS, TRAIN_PAIRS  # noqa: E402
 from xlstsr.methods import TorchModelMethod  # noqa: E402
 
+#: bundled models scored beside the registered methods' defaults: label -> (method, options).
+#: "disr (displaced)": the DISR trained on ASTER truth as given (the default before issue 13),
+#: kept to show what co-registering the training truth changed
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "disr (displaced)": ("disr", {"weights": "unet_displaced"}),
+}
+
 
 def resolve_methods(names: str | None) -> tuple[dict[str, Any], dict[str, str]]:
-    """Instantiate the requested (default: all registered) methods; failures are skipped."""
-    wanted = names.split(",") if names else xlstsr.available_methods()
+    """Instantiate the requested (default: all registered methods and :data:`VARIANTS`) methods;
+    failures are skipped."""
+    wanted = names.split(",") if names else [*xlstsr.available_methods(), *VARIANTS]
     methods, skipped = {}, {}
     for name in (n.strip() for n in wanted if n.strip()):
         try:
-            methods[name] = get_method(name)
+            base, opts = VARIANTS.get(name, (name, {}))
+            methods[name] = get_method(base, **opts)
         except Exception as err:  # e.g. a deep model whose weights are not installed
             skipped[name] = f"{type(err).__name__}: {str(err).splitlines()[0][:240]}"
     return methods, skipped

@@ -31,7 +31,13 @@ Models (all factor 4):
     ``radiometric_mean(LST_1km, 4) -> LST_1km`` on the granule and the training pairs' MODIS LST.
 ``sisr_mrunet_x4.pt``
     :class:`~xlstsr.nn.MRUNet` (base 12, 2 levels), same data and protocol.
-``disr_unet_x4.pt``
+``disr_unet_coreg_x4.pt`` (``--only disr_coreg``)
+    The cross-sensor DISR below (same network, patches, loss, epochs) with each training pair's
+    ASTER truth first co-registered onto its MODIS LST (:func:`coregistered_truth`:
+    :func:`xlstsr.estimate_offset` + :func:`xlstsr.coregister.apply_offset`, the estimator of the
+    co-registered evaluation protocol); settings chosen on ``VAL_PAIRS`` under that protocol
+    (``benchmarks/select_disr.py --coreg``).
+``disr_unet_x4.pt`` (``--only disr_unet``; name ``unet_displaced`` once the above is the default)
     :class:`~xlstsr.nn.GuidedUNet` (NDVI guide, base 12, 2 levels), cross-sensor supervised:
     MODIS LST 1 km + MODIS NDVI 250 m -> ASTER LST on the 250 m MODIS grid (invalid ASTER masked),
     with a high-pass detail term and a spectral-energy term (see :func:`xlstsr.nn.losses.supervised_loss`);
@@ -55,6 +61,7 @@ digit and losses differing from the first epoch, for the code before and after t
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -96,6 +103,10 @@ SUPERVISED_LOSS: dict[str, float] = {"w_detail": 1.0, "w_spectral": 1.0}
 SUPERVISED_LR = 5e-4
 SUPERVISED_STRIDE = 32  # fine px between 96 px patches
 SUPERVISED_EPOCHS = 40
+#: the default cross-sensor DISR (``--only disr_coreg``): the same network, patches and epochs
+#: on co-registered ASTER truth; its loss chosen on VAL_PAIRS (``benchmarks/select_disr.py
+#: --coreg``, docs/results/disr_selection.md)
+COREG_LOSS: dict[str, float] = dict(SUPERVISED_LOSS)
 #: granule scenes (of 16) that validate the SISR models
 GRANULE_VAL_SCENES = ("mod11a1_0_3", "mod11a1_2_1", "mod11a1_3_2")
 COMMAND = "python scripts/train_bundled.py"
@@ -313,7 +324,7 @@ def train_sisr_cube(
     torch.manual_seed(seed)  # the weight initialisation draws from torch's global generator
     model = build_model(st["arch"], factor=FACTOR, **st["config"])
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    hist = fit(model, train, val, mode="sisr", engine="torch", loss_options=st["loss_options"],
+    hist = fit(model, train, val, mode="sisr", loss_options=st["loss_options"],
                epochs=st["epochs"], batch_size=st["batch_size"], lr=st["lr"],
                patience=st["patience"], input_noise=st["input_noise"], seed=seed,
                progress=progress)
@@ -414,11 +425,67 @@ def _pair_arrays(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a["lst"], a["ndvi"], a["truth"]
 
 
+@functools.lru_cache(maxsize=2)
+def coregistered_truth(
+    data_dir: Path, pair_ids: tuple[str, ...] = TRAIN_PAIRS
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """ASTER truth of each pair moved onto its MODIS LST, on the LST's 250 m grid (n, Y, X).
+
+    The masked ASTER field (> 0, eroded 3 px, > 230 K) is co-registered with the pair's MODIS
+    LST by :func:`xlstsr.estimate_offset` (shift and PSF width fitted jointly, from ASTER and
+    the MODIS LST only, as the co-registered evaluation protocol does) and
+    :func:`xlstsr.coregister.apply_offset` (its coordinates moved, no resampling), then
+    reprojected bilinearly onto the LST's fine grid like
+    :func:`xlstsr.datasets.open_modis_aster_aligned`. Without co-registration the truth sits
+    ~0.7 fine pixel from where MODIS (and its NDVI) saw the ground, and a model trained on it
+    learns to smear detail towards that offset. A pair without a reliable estimate keeps its
+    truth as given (recorded). Returns the stack and one record per pair (cached: do not
+    modify them).
+    """
+    from xlstsr.datasets import open_modis_aster_aligned, open_modis_aster_pair
+
+    out, records = [], []
+    for pid in pair_ids:
+        lst, _, aster = open_modis_aster_pair(pid, data_dir, truth_mask=True)
+        grid = open_modis_aster_aligned(pid, data_dir)["truth"]  # the LST's 250 m grid
+        truth, rec = coregister_truth(aster, lst, grid)
+        out.append(truth)
+        records.append({"pair": pid, **rec})
+    return np.stack(out), records
+
+
+def coregister_truth(aster: Any, lst: Any, grid: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """One fine truth moved onto its coarse LST and resampled bilinearly onto ``grid``.
+
+    ``aster``: the masked fine truth (DataArray, any CRS), ``lst``: the coarse LST,
+    ``grid``: a DataArray on the target fine grid. Returns the array and what was done.
+    """
+    from rasterio.enums import Resampling
+
+    from xlstsr.coregister import apply_offset, estimate_offset
+
+    est = estimate_offset(aster, lst, errors="ignore")
+    rec = {k: round(float(est[k]), 2) for k in (
+        "shift_x", "shift_y", "shift_uncertainty", "psf_sigma", "correlation_before",
+        "correlation_after")}
+    rec["reliable"] = bool(est.reliable)
+    moved = apply_offset(aster, est, lst.rio.crs) if rec["reliable"] else aster
+    truth = moved.rio.reproject_match(grid, resampling=Resampling.bilinear, nodata=np.nan)
+    return np.asarray(truth.values, np.float32), rec
+
+
 def disr_patches(
-    data_dir: Path, patch: int = 96, with_truth: bool = True, stride: int = 64
+    data_dir: Path,
+    patch: int = 96,
+    with_truth: bool = True,
+    stride: int = 64,
+    coregister: bool = False,
 ) -> tuple[PatchSet, PatchSet, tuple[np.ndarray, np.ndarray]]:
-    """Target-scale DISR patches (train, val) from the training pairs (ASTER truth optional)."""
+    """Target-scale DISR patches (train, val) from the training pairs (ASTER truth optional;
+    ``coregister``: the truth moved onto the MODIS LST first, :func:`coregistered_truth`)."""
     lst, ndvi, truth = _pair_arrays(data_dir)
+    if with_truth and coregister:
+        truth = coregistered_truth(data_dir)[0].copy()
     # the inference engine fills guide gaps the same way before the forward
     ndvi = fill_guide(ndvi, FACTOR, float(np.nanmean(ndvi)))
     ps = make_patches(
@@ -458,8 +525,10 @@ def _fit_and_save(
     fit_options: dict[str, Any],
     **meta: Any,
 ) -> Path:
-    """Train with the plain torch loop (seeded, the bundled files' engine) and write the file."""
-    hist = fit(model, train, val, engine="torch", **fit_options)
+    """Train with :func:`xlstsr.train.fit` (seeded) and write the file with its metadata."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    hist = fit(model, train, val, **fit_options)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     secs = float(np.median(hist["epoch_seconds"])) if hist["epoch_seconds"] else float("nan")
     path = save_model(
         model,
@@ -474,10 +543,12 @@ def _fit_and_save(
             "train_loss": [round(v, 5) for v in hist["train_loss"]],
             "val_loss": [round(v, 5) for v in hist["val_loss"]],
             "seconds_per_epoch": secs,
-            "engine": hist["engine"],
+            "cpu_seconds": round(cpu, 1),
+            "wall_seconds": round(wall, 1),
+            "engine": hist.get("engine"),
             "threads": torch.get_num_threads(),
         },
-        command=COMMAND,
+        command=meta.pop("command", COMMAND),
         **meta,
     )
     print(
@@ -538,21 +609,45 @@ def train_disr(
     lr: float | None = None,
     patience: int = 8,
     stride: int | None = None,
+    coregister: bool = False,
 ) -> Path:
-    """Target-scale DISR: cross-sensor ``"supervised"`` (ASTER truth) or ``"sif"`` (no fine LST)."""
+    """Target-scale DISR: cross-sensor ``"supervised"`` (ASTER truth) or ``"sif"`` (no fine LST).
+
+    ``coregister``: each training pair's ASTER truth is first moved onto its MODIS LST
+    (:func:`coregistered_truth`); the default ``disr`` recipe (``--only disr_coreg``).
+    """
     supervised = kind == "supervised"
+    coregister = coregister and supervised
     stride = stride or (SUPERVISED_STRIDE if supervised else 64)
-    train, val, (lst, ndvi) = disr_patches(data_dir, with_truth=supervised, stride=stride)
+    train, val, (lst, ndvi) = disr_patches(
+        data_dir, with_truth=supervised, stride=stride, coregister=coregister
+    )
     lr = lr or (SUPERVISED_LR if supervised else 5e-4)
     torch.manual_seed(seed)
     model = GuidedUNet(FACTOR, n_guide=1, base=12, levels=2)
+    extra: dict[str, Any] = {}
     if supervised:
-        opts = {**SUPERVISED_LOSS, **(loss_options or {})}
+        opts = {**(COREG_LOSS if coregister else SUPERVISED_LOSS), **(loss_options or {})}
         loss = (
             "Huber(SR, ASTER) + w_detail Huber(HP(SR), HP(ASTER)) + w_spectral "
             "log^2(E_HP(SR)/E_HP(ASTER)), HP = x - Gaussian(sigma=2 fine px)"
+            + (" + w_consistency Huber(radiometric_mean(SR, 4), MODIS LST)"
+               if opts.get("w_consistency") else "")
         )
         scales = "target scale: MODIS 1 km (+ NDVI 250 m) -> ASTER 250 m"
+        extra["coregistration"] = _coregistration_record(data_dir) if coregister else {
+            "applied": False,
+            "note": "ASTER truth where its geotransform says (~0.7 fine px from where MODIS saw "
+            "the ground: the model learns that displacement)",
+        }
+        extra["psf"] = {
+            "consistency": "none: a perfect 4 x 4 box (radiometric mean)"
+            if opts.get("w_consistency") else "no consistency term",
+            "coregistration": "the MODIS PSF (Gaussian) fitted jointly with each pair's shift"
+            if coregister else "not used",
+        }
+        if coregister:
+            extra["command"] = COMMAND + " --only disr_coreg"
     else:
         gain = fit_guide_gain(lst, ndvi, FACTOR)
         opts = {"alpha": 0.5, "gain": gain, **(loss_options or {})}
@@ -577,9 +672,32 @@ def train_disr(
         training_data=[
             "modis_aster TRAIN_PAIRS: MODIS LST 1 km, MODIS NDVI 250 m (MOD09GQ)"
             + (", ASTER LST 250 m (masked: > 0, eroded 3 px, > 230 K)" if supervised else "")
+            + (", co-registered onto the MODIS LST (xlstsr.estimate_offset + apply_offset)"
+               if coregister else "")
         ],
         patches={"n_train": len(train), "n_val": len(val), "patch_fine_px": 96, "stride": stride},
+        settings={"lr": lr, "epochs": epochs, "patience": patience, "batch_size": 8,
+                  "stride": stride, "coregister": coregister, "seed": seed},
+        **extra,
     )
+
+
+def _coregistration_record(data_dir: Path) -> dict[str, Any]:
+    """What :func:`coregistered_truth` did to each training pair (for the checkpoint)."""
+    _, recs = coregistered_truth(data_dir)
+    ok = [r for r in recs if r["reliable"]]
+    return {
+        "applied": True,
+        "method": "xlstsr.estimate_offset(aster_masked, modis_lst, errors='ignore') (shift and "
+        "Gaussian PSF width fitted jointly) + xlstsr.coregister.apply_offset, then bilinear onto "
+        "the MODIS 250 m grid; unreliable pairs kept as given",
+        "n_reliable": len(ok),
+        "n_pairs": len(recs),
+        "median_shift_x_m": float(np.median([r["shift_x"] for r in ok])) if ok else None,
+        "median_shift_y_m": float(np.median([r["shift_y"] for r in ok])) if ok else None,
+        "median_psf_sigma_m": float(np.median([r["psf_sigma"] for r in ok])) if ok else None,
+        "pairs": recs,
+    }
 
 
 def train_disr_degraded(
@@ -615,7 +733,8 @@ def train_disr_degraded(
     )
 
 
-JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_unet", "disr_sif", "disr_degraded")
+JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_coreg", "disr_unet", "disr_sif",
+        "disr_degraded")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -666,13 +785,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif job == "disr_degraded":
             train_disr_degraded(data, args.out, epochs=args.epochs or 80, progress=prog)
-        elif job == "disr_unet":
+        elif job in ("disr_unet", "disr_coreg"):
+            coreg = job == "disr_coreg"
             train_disr(
                 "supervised",
                 data,
                 args.out,
                 epochs=args.epochs or SUPERVISED_EPOCHS,
                 progress=prog,
+                coregister=coreg,
+                name="disr_unet_coreg_x4.pt" if coreg else "disr_unet_x4.pt",
                 **dkw,
             )
         else:
