@@ -20,6 +20,7 @@ from xlstsr.engine.shipping import Shipment, deliver
 from xlstsr.errors import XlstsrError
 from xlstsr.methods import TorchModelMethod, get_method
 from xlstsr.methods.base import UpscaleMethod
+from xlstsr.methods.torch_model import TORCH_TILE
 from xlstsr.nn.runtime import measure_receptive_field, model_cache
 
 torch.manual_seed(0)
@@ -286,3 +287,58 @@ def test_models_that_handle_guide_nan_get_them_and_stay_exact():
     res = upscale_array(filled, lst, guide, 2)
     parent = np.repeat(np.repeat(np.isnan(lst), 2, -2), 2, -1)
     assert np.isfinite(res[~parent]).all()
+
+
+class TiledSR(ResidualSR):
+    """ResidualSR that declares the engine tile it runs fastest at."""
+
+    tile_size = 5
+
+
+def test_model_declares_its_tile_and_seams_stay_exact():
+    model = TiledSR(2, 1)
+    model.load_state_dict(DISR.state_dict())
+    m = TorchModelMethod(model, device="cpu")
+    assert m.tile_size(2) == 5
+    assert TorchModelMethod(SISR, device="cpu").tile_size(2) == TORCH_TILE
+    rng = np.random.default_rng(7)
+    lst, guide = _cube(rng, 2, 17, 13, 2, 1)
+    ref = upscale_array(m, lst, guide, 2, tile=None)  # whole-array inference
+    # the guide chunked unlike the LST: each tile cuts its windows from whatever blocks hold them
+    out = upscale_array(m, dsa.from_array(lst, chunks=(1, 17, 13)),
+                        dsa.from_array(guide, chunks=(2, 1, 7, 9)), 2)
+    # tiles of 5 coarse px; a last one narrower than the halo (3) joins its neighbour
+    assert out.chunks[1:] == ((10, 10, 14), (10, 10, 6))
+    np.testing.assert_array_equal(np.isnan(out.compute()), np.isnan(ref))
+    np.testing.assert_allclose(out.compute(), ref, rtol=0, atol=2e-4)
+
+
+def test_bundled_methods_declare_tiles_and_tiled_output_is_unchanged(small_scene):
+    """Each bundled method's declared tile gives the whole-array result within 1e-3 K."""
+    from xlstsr.nn import ResCNN
+    from xlstsr.nn.resunet import GuidedUNet
+
+    assert get_method("sisr").tile_size(4) == ResCNN.tile_size
+    assert get_method("disr").tile_size(4) == GuidedUNet.tile_size
+    assert get_method("bicubic").tile_size(4) is not None
+    lst = small_scene["lst_1km"].values[:1].astype(np.float32)
+    ndvi = small_scene["ndvi_250m"].values.astype(np.float32)[None, None]
+    for name, g in (("bicubic", None), ("sisr", None), ("disr", ndvi)):
+        m = get_method(name)
+        ref = upscale_array(m, lst, g, 4, tile=None)
+        got = upscale_array(m, dsa.from_array(lst, chunks=(1, 40, 40)),
+                            None if g is None else dsa.from_array(g), 4, tile=24).compute()
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-3, err_msg=name)
+
+
+def test_one_task_per_tile_and_time_chunk():
+    """No overlap, concatenation or rechunk tasks: the graph is the input's tasks and one task
+    per tile and time chunk (the map_overlap graph before had about 38 per tile)."""
+    lst = dsa.from_array(np.full((3, 40, 40), 300.0, np.float32), chunks=(1, 40, 40))
+    out = upscale_array(get_method("bicubic"), lst, None, 2, tile=10)
+    graph = dict(out.__dask_graph__())
+    tiles = [k for k in graph if isinstance(k, tuple) and str(k[0]).startswith("xlstsr-bicubic")]
+    assert len(tiles) == 3 * 4 * 4
+    assert len(graph) == len(tiles) + lst.npartitions
+    np.testing.assert_allclose(out.compute(), 300.0, atol=1e-4)

@@ -1,9 +1,11 @@
 """The streaming engine: dask graphs over chunks with halos, weights shipped once, regions to Zarr.
 
-- :mod:`~xlstsr.engine.blocks`: an upscaling method over (n, y, x) arrays, whole or chunk by
-  chunk (``map_overlap`` with the method's receptive field as halo; exact seams).
+- :mod:`~xlstsr.engine.blocks`: an upscaling method over (n, y, x) arrays, whole or tile by
+  tile (one task per tile, which cuts its window - the method's receptive field and the gap
+  filling's reach around it - from the input blocks; exact seams).
 - :mod:`~xlstsr.engine.shipping`: a method's heavy state (torch weights) in the graph once.
-- :mod:`~xlstsr.engine.regions`: the region scheduler (time blocks a few at a time).
+- :mod:`~xlstsr.engine.regions`: the region scheduler (time blocks a few at a time; on a
+  ``dask.distributed`` cluster one task per region).
 - :mod:`~xlstsr.engine.to_zarr`: :func:`upscale_to_zarr`, streamed and resumable.
 """
 

@@ -1,19 +1,23 @@
-"""Graph building: run an upscaling method over (n, y, x) arrays, whole or chunk by chunk.
+"""Graph building: run an upscaling method over (n, y, x) arrays, whole or tile by tile.
 
-On dask inputs each chunk is processed with a halo of coarse pixels around it
-(``dask.array.map_overlap`` with ``trim=False``); the engine crops ``halo * factor`` fine pixels
-itself. A fine guide cannot enter the same ``map_overlap`` call at its own size (dask unifies
-chunks by index), so it is viewed space-to-depth as ``(n, c, y, x, f, f)`` with the LST's chunking
-on (y, x), and the LST gets trailing length-1 axes. This reproduces whole-array inference exactly.
+On dask inputs the engine runs one task per time chunk and spatial tile. Each task cuts its own
+input window from the input blocks that hold it - the tile, the method's receptive field around
+it (the model's halo) and the gap filling's reach beyond that, clipped at the image's edges -
+fills the gaps on the window, runs the method on the tile and one halo and keeps the tile's
+core. The guide's window (the tile and one halo, in fine pixels) is cut the same way from the
+guide's own blocks, whatever their chunking. This reproduces whole-array inference exactly, in
+one task per tile: no overlap, concatenation or rechunking tasks around it (the
+``map_overlap`` graph this replaced cost about 17 ms of scheduling per 128-px tile,
+docs/results/engine.md).
 
 Gaps (clouds, water) are filled locally before the method runs and re-masked afterwards: an
-output pixel is NaN exactly where its parent coarse pixel is. Blocks whose core holds no valid
+output pixel is NaN exactly where its parent coarse pixel is. Tiles whose core holds no valid
 pixel are skipped (NaN output, no model call).
 
 The halo is the method's receptive field (:meth:`UpscaleMethod.halo`): declared by the method,
 or, for torch models that do not declare ``receptive_field``, measured once by an
-impulse-response probe (:func:`xlstsr.nn.runtime.measure_receptive_field`). The engine
-uses twice that (the gap filling reads as far again).
+impulse-response probe (:func:`xlstsr.nn.runtime.measure_receptive_field`). The input window
+reaches twice that (the gap filling reads as far again).
 
 Methods that carry heavy state (torch weights) enter the graph once through
 :mod:`xlstsr.engine.shipping`.
@@ -21,12 +25,15 @@ Methods that carry heavy state (torch weights) enter the graph once through
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import partial
 from typing import Any
 
 import dask.array as dsa
 import numpy as np
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from ..kernels.interp import fill_gaps
 from ..methods.base import UpscaleMethod
@@ -36,26 +43,16 @@ __all__ = ["engine_depth", "task_prefix", "upscale_array"]
 
 
 def engine_depth(method: UpscaleMethod, factor: int) -> int:
-    """Halo (coarse pixels) the engine adds around chunks: the method's receptive field plus the
-    gap-filling radius (equal to it), so chunked results equal whole-array results.
+    """Reach (coarse pixels) of the engine's input window beyond a tile: the method's receptive
+    field plus the gap-filling radius (equal to it), so tiled results equal whole-array results.
 
-    The dask graph reaches that far in two passes of :func:`model_halo` each (gaps filled first,
-    then the model), so that the model itself runs on a halo of one receptive field."""
+    The method itself runs on the tile and one receptive field (:func:`model_halo`)."""
     return 2 * model_halo(method, factor)
 
 
-#: fill gaps in a first pass (True), or fill and run the model in one pass with twice the halo
-#: (False; kept for the side-by-side measurement in benchmarks/engine.py)
-_TWO_PASS = True
-
-
 def model_halo(method: UpscaleMethod, factor: int) -> int:
-    """Halo (coarse pixels) of each of the engine's two passes: the method's receptive field."""
+    """Halo (coarse pixels) of the model's window around a tile: the method's receptive field."""
     return int(method.halo(factor))
-
-
-def _fill_block(a: np.ndarray, radius: int) -> np.ndarray:
-    return fill_gaps(a, radius)
 
 
 def _upscale_numpy(
@@ -94,41 +91,71 @@ def _upscale_numpy(
     return out
 
 
-def _overlap_block(
-    lst6: np.ndarray,
-    *more: np.ndarray,
-    prefilled: bool,
+def _axis_blocks(chunks: tuple[int, ...], start: int, stop: int) -> tuple[list[int], int]:
+    """The blocks along one axis that hold ``[start, stop)`` and ``start``'s offset in the first."""
+    edges = np.cumsum((0, *chunks))
+    first = int(np.searchsorted(edges, start, side="right")) - 1
+    last = int(np.searchsorted(edges, stop, side="left")) - 1
+    return list(range(first, last + 1)), start - int(edges[first])
+
+
+def _window_keys(arr: dsa.Array, bounds: list[tuple[int, int]]) -> tuple[Any, tuple[slice, ...]]:
+    """The keys of ``arr``'s blocks that cover the window ``bounds`` (one ``(start, stop)`` per
+    axis) - one key, or a nested list of keys (one level per axis) - and the window's slices
+    into their concatenation."""
+    per_axis = [_axis_blocks(c, a, b) for c, (a, b) in zip(arr.chunks, bounds)]
+    sl = tuple(slice(off, off + b - a) for (_, off), (a, b) in zip(per_axis, bounds))
+    if all(len(idx) == 1 for idx, _ in per_axis):
+        return (arr.name, *(idx[0] for idx, _ in per_axis)), sl
+
+    def nest(prefix: tuple[int, ...]) -> Any:
+        if len(prefix) == len(per_axis):
+            return (arr.name, *prefix)
+        return [nest((*prefix, i)) for i in per_axis[len(prefix)][0]]
+
+    return nest(()), sl
+
+
+def _assemble(blocks: Any, sl: tuple[slice, ...]) -> np.ndarray:
+    """A window from the blocks that hold it (a nested list is joined with ``np.block``)."""
+    return (np.block(blocks) if isinstance(blocks, list) else np.asarray(blocks))[sl]
+
+
+def _tile_task(
+    lst_blocks: Any,
+    guide_blocks: Any,
+    shipment: Shipment | None,
+    *,
     method: UpscaleMethod,
     factor: int,
-    depth: tuple[int, int],
-    shipment: Shipment | None = None,
-    block_info: dict | None = None,
+    lst_slice: tuple[slice, ...],
+    guide_slice: tuple[slice, ...] | None,
+    model: tuple[slice, slice],
+    core: tuple[slice, slice],
+    fill_radius: int | None,
+    out_dtype: Any,
 ) -> np.ndarray:
-    guide6 = more[1] if prefilled and len(more) > 1 else (more[0] if not prefilled and more else None)
-    info = block_info[0]
-    (_, _, iy, ix, _, _), (_, _, ny_ch, nx_ch, _, _) = info["chunk-location"], info["num-chunks"]
-    # boundary="none": no halo beyond the array edges
-    dy, dx = depth
-    top, bottom = (dy if iy > 0 else 0), (dy if iy < ny_ch - 1 else 0)
-    left, right = (dx if ix > 0 else 0), (dx if ix < nx_ch - 1 else 0)
-    lst = lst6[:, 0, :, :, 0, 0]
-    n, ny, nx = lst.shape
-    cy, cx = ny - top - bottom, nx - left - right
-    core = lst[:, top : ny - bottom, left : nx - right]
-    out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
-    if not np.isfinite(core).any():  # cloudy chunk: nothing to compute
-        return np.full((n, 1, cy, cx, factor, factor), np.nan, dtype=out_dtype)
+    """One output tile: its input window (the tile, the model's halo and the gap filling's halo
+    beyond it, clipped at the image's edges) is cut from the input blocks that hold it, gaps are
+    filled on the whole window (``fill_radius``; None: by the method's call on the model window),
+    the method runs on the model window (the tile and one halo) and the core is kept."""
+    lst = _assemble(lst_blocks, lst_slice)
+    n = lst.shape[0]
+    cy, cx = core
+    mlst = lst[:, model[0], model[1]]
+    if not np.isfinite(mlst[:, cy, cx]).any():  # cloudy tile: nothing to compute
+        ny, nx = len(range(*cy.indices(mlst.shape[1]))), len(range(*cx.indices(mlst.shape[2])))
+        return np.full((n, ny * factor, nx * factor), np.nan, dtype=out_dtype)
     deliver(method, shipment)
+    filled = None
+    if fill_radius is not None:  # each filled value depends on data within fill_radius only
+        filled = fill_gaps(lst, fill_radius)[:, model[0], model[1]]
     guide = None
-    if guide6 is not None:
-        gn, gc = guide6.shape[:2]
-        guide = guide6.transpose(0, 1, 2, 4, 3, 5).reshape(gn, gc, ny * factor, nx * factor)
-        guide = np.broadcast_to(guide, (n, gc, ny * factor, nx * factor))
-    # the LST filled by the first pass (spatially local methods), then the guide, if any
-    filled = more[0][:, 0, :, :, 0, 0] if prefilled else None
-    res = _upscale_numpy(method, lst, guide, factor, filled)
-    res = res[:, top * factor : (ny - bottom) * factor, left * factor : (nx - right) * factor]
-    return res.reshape(n, 1, cy, factor, cx, factor).transpose(0, 1, 2, 4, 3, 5)
+    if guide_blocks is not None:
+        g = _assemble(guide_blocks, guide_slice)
+        guide = np.broadcast_to(g, (n, *g.shape[1:]))
+    res = _upscale_numpy(method, mlst, guide, factor, filled)
+    return res[:, cy.start * factor : cy.stop * factor, cx.start * factor : cx.stop * factor]
 
 
 def task_prefix(method: UpscaleMethod) -> str:
@@ -157,12 +184,20 @@ def _merge_small_chunks(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...
 
 
 def _split_large_chunks(chunks: tuple[int, ...], tile: int) -> tuple[int, ...]:
-    """Chunks no larger than about ``tile``: larger ones split into near-equal parts."""
+    """Chunks no larger than about ``tile``: larger ones split into near-equal parts, all of one
+    size but the last (a regular Zarr chunking on a single-chunk axis: the output is written as
+    it comes, without a rechunk).
+
+    Examples
+    --------
+    >>> _split_large_chunks((1200,), 192), _split_large_chunks((1200,), 128)
+    ((172, 172, 172, 172, 172, 172, 168), (120, 120, 120, 120, 120, 120, 120, 120, 120, 120))
+    """
     out: list[int] = []
     for c in chunks:
         k = max(1, -(-c // tile))  # ceil
-        base, extra = divmod(c, k)
-        out.extend(base + (i < extra) for i in range(k))
+        part = -(-c // k)
+        out.extend([part] * (k - 1) + [c - part * (k - 1)])
     return tuple(out)
 
 
@@ -178,6 +213,26 @@ def resolve_tile(method: UpscaleMethod, factor: int, tile: int | str | None) -> 
     return tile
 
 
+def _bounds(chunks: tuple[int, ...]) -> list[tuple[int, int]]:
+    edges = np.cumsum((0, *chunks))
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+
+
+def _tile_axes(method: UpscaleMethod, factor: int, chunks: tuple[tuple[int, ...], ...],
+               size: int | None) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """The engine's tiles along y and x (coarse pixels) and the model's halo."""
+    if not method.spatially_local:  # a scene-wide fit: whole images, parallel over time
+        return (sum(chunks[1]),), (sum(chunks[2]),), 0
+    h = model_halo(method, factor)
+    tiles = []
+    for ch in chunks[1:]:
+        if size is not None:
+            ch = _split_large_chunks(ch, size)
+        # a tile narrower than the halo would cost more in halo than in core
+        tiles.append(_merge_small_chunks(ch, h))
+    return tiles[0], tiles[1], h
+
+
 def upscale_array(
     method: UpscaleMethod,
     lst: Any,
@@ -188,13 +243,24 @@ def upscale_array(
 ) -> Any:
     """Upscale (n, y, x) LST with an optional (n or 1, c, y*f, x*f) guide; numpy or dask.
 
-    Dask input stays lazy: one task per chunk, with a halo of :func:`engine_depth` coarse pixels,
-    or per time chunk on whole images for methods that are not spatially local. Chunks larger
-    than ``tile`` coarse pixels are split (``"auto"``: the method's
-    :meth:`~xlstsr.methods.base.UpscaleMethod.tile_size`; torch models run about twice as fast
-    on 128-px tiles than on whole images, docs/results/engine.md); output chunks are the
-    input chunks times ``factor``. Numpy input larger than two tiles runs the same tiled graph
-    on dask's threads and returns numpy; smaller input runs whole-array inference.
+    Dask input stays lazy: one task per time chunk and tile, which cuts its input window (the
+    tile, the model's receptive field and the gap filling's reach beyond it,
+    :func:`engine_depth`) from the input blocks that hold it, or per time chunk on whole images
+    for methods that are not spatially local. Tiles are the input's chunks split to at most
+    ``tile`` coarse pixels (``"auto"``: the method's
+    :meth:`~xlstsr.methods.base.UpscaleMethod.tile_size`, the size it runs fastest at,
+    docs/results/engine.md); output chunks are the tiles times ``factor``. Numpy input larger
+    than two tiles runs the same tiled graph on dask's threads and returns numpy; smaller input
+    runs whole-array inference.
+
+    Examples
+    --------
+    >>> import dask.array as dsa
+    >>> from xlstsr.methods import get_method
+    >>> lst = dsa.full((2, 40, 40), 300.0, chunks=(1, 40, 40))
+    >>> sr = upscale_array(get_method("bicubic"), lst, None, 4, tile=16)
+    >>> sr.chunks[1], float(sr[0, 5, 5].compute())
+    ((56, 56, 48), 300.0)
     """
     size = resolve_tile(method, factor, tile)
     if not isinstance(lst, dsa.Array) and not isinstance(guide, dsa.Array):
@@ -210,60 +276,41 @@ def upscale_array(
 
     lst = dsa.asarray(lst)
     n, ny, nx = lst.shape
-    if method.spatially_local:
-        depth = model_halo(method, factor) * (1 if _TWO_PASS else 2)
-        ych0, xch0 = lst.chunks[1], lst.chunks[2]
-        if size is not None:
-            ych0, xch0 = _split_large_chunks(ych0, size), _split_large_chunks(xch0, size)
-        lst = lst.rechunk(
-            {1: _merge_small_chunks(ych0, depth), 2: _merge_small_chunks(xch0, depth)}
-        )
-    else:  # a scene-wide fit: whole images, parallel over time
-        depth = 0
-        lst = lst.rechunk({1: -1, 2: -1})
-    tch, ych, xch = lst.chunks
-    # an axis held in one chunk needs no halo (and the array may be smaller than the halo)
-    depths = (depth if len(ych) > 1 else 0, depth if len(xch) > 1 else 0)
-    args = [lst[:, None, :, :, None, None]]
-    prefilled = bool(method.spatially_local) and _TWO_PASS
-    if prefilled:  # first pass: gaps filled with a halo of one receptive field
-        filled = lst.map_overlap(
-            _fill_block, depth={0: 0, 1: depths[0], 2: depths[1]}, boundary="none",
-            dtype=lst.dtype, meta=np.empty((0, 0, 0), lst.dtype), radius=depth,
-        )
-        args.append(filled[:, None, :, :, None, None])
+    ych, xch, h = _tile_axes(method, factor, lst.chunks, size)
+    local = bool(method.spatially_local)
+    gn = 0
     if guide is not None:
         guide = dsa.asarray(guide)
         gn, gc = guide.shape[:2]
-        gt = tch if gn == n else (1,)
-        guide = guide.rechunk(
-            (gt, -1, tuple(c * factor for c in ych), tuple(c * factor for c in xch))
-        )
-        g6 = guide.reshape(gn, gc, ny, factor, nx, factor, merge_chunks=False)
-        g6 = g6.transpose(0, 1, 2, 4, 3, 5).rechunk((gt, -1, ych, xch, factor, factor))
-        args.append(g6)
     out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
-    # map_overlap has its own `depth` argument: bind the block function's options first
-    block_fn = partial(_overlap_block, method=method, factor=factor, depth=depths,
-                       prefilled=prefilled)
-    extra: dict[str, Any] = {}
     shipment = ship_state(method)  # one graph key: fetched once per worker, not pickled per task
-    if shipment is not None:
-        extra["shipment"] = shipment
-    out6 = dsa.map_overlap(
-        block_fn,
-        *args,
-        **extra,
-        # the tasks' name on the dashboard and in profiles: xlstsr-<method>-<hash of inputs>
-        token=task_prefix(method),
-        depth={2: depths[0], 3: depths[1]},
-        boundary="none",
-        trim=False,
-        align_arrays=False,
-        chunks=(tch, (1,), ych, xch, (factor,), (factor,)),
-        dtype=out_dtype,
-        meta=np.empty((0, 0, 0, 0, 0, 0), dtype=out_dtype),
-    )
-    # undo the space-to-depth view: (n, 1, y, x, f, f) -> (n, y*f, x*f), chunks x factor
-    out = out6[:, 0].transpose(0, 1, 3, 2, 4)
-    return out.reshape(n, ny * factor, nx * factor, merge_chunks=True)
+    ship_key = None if shipment is None else shipment.key
+    name = f"{task_prefix(method)}-" + tokenize(
+        method, lst.name, None if guide is None else guide.name, factor, ych, xch, h, ship_key)
+    dsk: dict[Any, Any] = {}
+    for it, (t0, t1) in enumerate(_bounds(lst.chunks[0])):
+        for iy, (y0, y1) in enumerate(_bounds(ych)):
+            # the model's window (one halo) inside the gap filling's (two halos), edges clipped
+            my0, my1 = max(0, y0 - h), min(ny, y1 + h)
+            fy0, fy1 = (max(0, y0 - 2 * h), min(ny, y1 + 2 * h)) if local else (my0, my1)
+            for ix, (x0, x1) in enumerate(_bounds(xch)):
+                mx0, mx1 = max(0, x0 - h), min(nx, x1 + h)
+                fx0, fx1 = (max(0, x0 - 2 * h), min(nx, x1 + 2 * h)) if local else (mx0, mx1)
+                lkeys, lsl = _window_keys(lst, [(t0, t1), (fy0, fy1), (fx0, fx1)])
+                gkeys = gsl = None
+                if guide is not None:
+                    gt = (t0, t1) if gn == n else (0, gn)
+                    gkeys, gsl = _window_keys(guide, [gt, (0, gc), (my0 * factor, my1 * factor),
+                                                      (mx0 * factor, mx1 * factor)])
+                fn = partial(
+                    _tile_task, method=method, factor=factor, lst_slice=lsl, guide_slice=gsl,
+                    model=(slice(my0 - fy0, my1 - fy0), slice(mx0 - fx0, mx1 - fx0)),
+                    core=(slice(y0 - my0, y1 - my0), slice(x0 - mx0, x1 - mx0)),
+                    fill_radius=h if local else None, out_dtype=out_dtype,
+                )
+                dsk[(name, it, iy, ix)] = (fn, lkeys, gkeys, ship_key)
+    deps = [a for a in (lst, guide, shipment) if a is not None]
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=deps)
+    chunks = (lst.chunks[0], tuple(c * factor for c in ych), tuple(c * factor for c in xch))
+    return dsa.Array(graph, name, chunks, dtype=out_dtype,
+                     meta=np.empty((0, 0, 0), dtype=out_dtype))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,23 @@ def trim_heap() -> None:
         _MALLOC_TRIM(0)
 
 
+class _Region:
+    """A region's lazy write, wrapped so that ``Client.submit`` ships it as one argument instead
+    of scheduling its graph on the cluster task by task."""
+
+    def __init__(self, graph: Any) -> None:
+        self.graph = graph
+
+
+def _compute_region(region: _Region) -> Any:
+    """On a worker: a whole region with the synchronous scheduler in this worker thread (its
+    tiles run one after another; one torch thread, :func:`xlstsr.nn.runtime.set_task_threads`)."""
+    try:
+        return region.graph.compute(scheduler="sync")
+    finally:
+        trim_heap()  # in the worker, which holds the region's memory
+
+
 def run_regions(
     todo: list[int], write: Callable[[int], Any], mark: Callable[[int, Any], None], k: int
 ) -> None:
@@ -74,7 +92,10 @@ def run_regions(
     calling ``mark(i, result)`` as each one completes (not in batches: no barrier between
     regions); ``result`` is what the computed ``write(i)`` returns.
 
-    - distributed client: futures, refilled as they complete;
+    - distributed client: each region one task (computed on a worker with the synchronous
+      scheduler: its tiles stay on that worker, the client schedules one task per region instead
+      of one per tile; a method's weights travel inside the region's graph once per region and
+      are loaded once per worker process), refilled as they complete;
     - threaded scheduler (the default): ``k`` Python threads each computing a region with the
       synchronous scheduler (one torch thread each, see TorchModelMethod);
     - synchronous scheduler or ``k == 1``: one region at a time in this thread;
@@ -86,15 +107,19 @@ def run_regions(
     if client is not None:
         from distributed import as_completed
 
+        def submit(i: int) -> Any:  # the whole region as one task on one worker thread
+            return client.submit(_compute_region, _Region(write(i)), pure=False,
+                                 key=f"xlstsr-region-{i}-{uuid.uuid4().hex[:8]}")
+
         pending = iter(todo)
-        futures = {client.compute(write(i)): i for i in itertools.islice(pending, k)}
+        futures = {submit(i): i for i in itertools.islice(pending, k)}
         ac = as_completed(list(futures))
         for fut in ac:
             res = fut.result()  # raises the region's error, if any
             mark(futures.pop(fut), res)
             nxt = next(pending, None)
             if nxt is not None:
-                f = client.compute(write(nxt))
+                f = submit(nxt)
                 futures[f] = nxt
                 ac.add(f)
     elif k == 1 or sched in ("sync", "synchronous", "single-threaded"):

@@ -18,9 +18,11 @@ are read. ``mode="resume"`` refuses a store whose fingerprint differs.
 
 Memory is set by the chunks, not the length of the cube: a region holds ``time_chunk`` steps and
 ``regions_in_flight`` regions (default: one per worker thread) are computed together.
-On a ``dask.distributed`` cluster the region computations run on the cluster (the active
-client); a worker lost mid-region has its tasks recomputed elsewhere by the scheduler (whole Zarr
-chunks are rewritten, idempotently); if the client itself dies, rerun with ``mode="resume"``.
+On a ``dask.distributed`` cluster (the active client) each region is one task, computed on a
+worker with the synchronous scheduler (the client schedules one task per region, not one per
+tile; docs/results/engine.md); a worker lost mid-region has its region
+recomputed elsewhere by the scheduler (whole Zarr chunks are rewritten, idempotently); if the
+client itself dies, rerun with ``mode="resume"``.
 """
 
 from __future__ import annotations

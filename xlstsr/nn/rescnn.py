@@ -41,6 +41,9 @@ class ResCNN(_LSTModel):
     """
 
     arch = "rescnn"
+    #: the engine's tile (coarse px) with tile="auto": the fastest in benchmarks/engine.py (a
+    #: small model: per-tile costs weigh, larger tiles pay)
+    tile_size = 256
 
     def __init__(self, factor: int = 4, channels: int = 32, n_blocks: int = 4) -> None:
         super().__init__(factor, 0)

@@ -61,6 +61,10 @@ class _Up(nn.Module):
 class _ResUNet(_LSTModel):
     """Residual U-Net on the fine grid (shared by MRUNet and GuidedUNet)."""
 
+    #: the engine's tile (coarse px) with tile="auto": the fastest per pixel in
+    #: benchmarks/engine.py, and larger tiles doubled the peak memory (fine-grid feature maps)
+    tile_size = 128
+
     def __init__(self, factor: int, n_guide: int, base: int, levels: int) -> None:
         super().__init__(factor, n_guide)
         self._config.update(base=int(base), levels=int(levels))
