@@ -13,6 +13,8 @@ A model is an :class:`torch.nn.Module` with
 - ``guide_fill_value`` (float, optional, default 0.0): what guide gaps the engine cannot fill
   locally become; ``accepts_nan_guide`` (bool, optional, default False): True if the forward
   handles NaN in the guide itself (per pixel), in which case the guide is passed unfilled;
+- ``tile_size`` (int, optional): the spatial tile (coarse pixels) the engine cuts images into
+  for this model with ``tile="auto"`` (the size it runs fastest at; default :data:`TORCH_TILE`);
 - ``forward(lst, guide=None)``: ``lst`` (B, 1, h, w) Kelvin float32, ``guide``
   (B, n_guide, h*f, w*f) float32 or None; returns (B, 1, h*f, w*f) Kelvin.
 
@@ -214,6 +216,7 @@ class TorchModelMethod(UpscaleMethod):
         self.spatially_local = bool(getattr(model, "spatially_local", True))
         self.guide_fill_value = float(getattr(model, "guide_fill_value", 0.0))
         self.accepts_nan_guide = bool(getattr(model, "accepts_nan_guide", False))
+        self.model_tile = getattr(model, "tile_size", None)  # the engine's tile="auto"
         self.device = check_device(device)
         self.batch_size = None if batch_size is None else int(batch_size)
         self.num_threads = None if num_threads is None else int(num_threads)
@@ -339,9 +342,10 @@ class TorchModelMethod(UpscaleMethod):
         )
 
     def tile_size(self, factor: int) -> int | None:
-        # per-layer tensors of whole images are freshly allocated and page-faulted: 128-px tiles
-        # with a receptive-field halo ran about 2x faster here (docs/results/engine.md)
-        return TORCH_TILE
+        # per-layer tensors of whole images are freshly allocated and page-faulted: tiles with a
+        # receptive-field halo ran about 2x faster here; the model may declare the tile it runs
+        # fastest at (its ``tile_size``, measured in docs/results/engine.md), else TORCH_TILE
+        return int(self.model_tile or TORCH_TILE)
 
     def with_adaptation(self, adapt: Any) -> TorchModelMethod:
         """A copy of this method that adapts the model to each scene before upscaling it.
