@@ -63,7 +63,7 @@ def test_resume_from_a_lightning_checkpoint_gives_the_uninterrupted_weights(tmp_
     torch.manual_seed(1)  # another initialisation: the checkpoint must overwrite it
     resumed = ResCNN(4, channels=8, n_blocks=1)
     h_resumed = fit(resumed, tr, va, epochs=4, ckpt_path=tmp_path / "last.ckpt",
-                    callbacks=[ModelCheckpoint(dirpath=tmp_path / "again", save_last=True)], **kw)
+                    callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True)], **kw)
     assert h_resumed["epochs_run"] == 4
     np.testing.assert_allclose(h_resumed["train_loss"], h_straight["train_loss"], rtol=1e-6)
     assert _equal(resumed, straight)
