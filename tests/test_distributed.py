@@ -125,3 +125,17 @@ def test_worker_killed_mid_run_output_intact_and_resume_completes(client, tmp_pa
     out = xr.open_zarr(store, consolidated=False, decode_coords="all")
     ref = xlstsr.upscale(cube, 2).compute(scheduler="threads")
     np.testing.assert_array_equal(out[cube.name].values, ref.values)
+
+
+def test_upscale_to_zarr_sends_each_region_as_one_task(client, cube, tmp_path):
+    """On a cluster each region is one task (its tiles computed on that worker), and the store
+    equals the threaded result."""
+    m = TorchModelMethod(_model(), device="cpu")
+    with distributed.get_task_stream(client) as ts:
+        out = xlstsr.upscale_to_zarr(cube, tmp_path / "r.zarr", 2, m, time_chunk=1,
+                                     progress=False)
+    keys = [str(t["key"]) for t in ts.data]
+    assert sum(k.startswith("xlstsr-region-") for k in keys) == cube.sizes["time"]
+    assert not any(k.startswith("('xlstsr-torch") for k in keys)  # no tile task on its own
+    ref = xlstsr.upscale(cube, 2, m).compute(scheduler="threads")
+    np.testing.assert_allclose(out.values, ref.values, rtol=0, atol=1e-4)
