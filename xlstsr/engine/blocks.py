@@ -79,7 +79,9 @@ def _upscale_numpy(
             f"method {method.name!r} returned shape {res.shape}, expected "
             f"{(sub.shape[0], ny * factor, nx * factor)}"
         )
-    res = np.array(res, dtype=out_dtype, copy=True)
+    if not (isinstance(res, np.ndarray) and res.dtype == out_dtype and res.flags.owndata
+            and res.flags.writeable and res.flags.c_contiguous):
+        res = np.array(res, dtype=out_dtype, copy=True)  # never re-mask a method's own array
     # re-mask in place through a (n, y, f, x, f) view: no factor^2-sized mask is materialised
     gap = ~valid[keep][:, :, None, :, None]
     view = res.reshape(res.shape[0], ny, factor, nx, factor)
