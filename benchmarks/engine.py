@@ -1168,7 +1168,8 @@ def main(argv: list[str] | None = None) -> int:
         wr = bench_write(real, s["sweep_rounds"] + 1, work)
         print(json.dumps(wr), flush=True)
     loads["end"] = tuple(round(v, 2) for v in os.getloadavg())
-    cmd = "nice -n 5 .venv/bin/python benchmarks/engine.py" + (" --smoke" if args.smoke else "")
+    cmd = (f"nice -n {os.nice(0)} .venv/bin/python benchmarks/engine.py"  # as it ran
+           + (" --smoke" if args.smoke else ""))
     r = {
         "cmd": cmd, "total_s": time.perf_counter() - t0,
         "host": f"{platform.node()} ({os.cpu_count()} cores, "

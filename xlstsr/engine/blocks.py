@@ -173,7 +173,7 @@ def task_prefix(method: UpscaleMethod) -> str:
 
 
 def _merge_small_chunks(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...]:
-    """Merge chunks smaller than the halo into their neighbours (map_overlap needs depth <= chunk)."""
+    """Merge chunks smaller than ``minimum`` (the halo) into their neighbours."""
     out: list[int] = []
     for c in chunks:
         if out and (out[-1] < minimum or c < minimum):
