@@ -76,6 +76,7 @@ __all__ = [
     "correct_stack",
     "detail_gain",
     "fit_variance_law",
+    "optimal_detail_gain",
     "rescale_detail",
     "split_detail",
 ]
@@ -255,6 +256,38 @@ def rescale_detail(
     """``base + bm + gain * detail`` (the parts of :func:`split_detail`), made coarse-consistent
     with ``lst`` again (:func:`~xlstsr.kernels.aggregate.conserve_radiometric`)."""
     return conserve_radiometric(base + bm + gain * detail, lst, factor)
+
+
+def optimal_detail_gain(images: Any, factor: int) -> float:
+    """The RMSE-optimal gain of a method's detail pooled over images with fine truth.
+
+    For ``(sr, lst, truth)`` triples (fine SR, its coarse input, fine truth on the SR's grid):
+    ``sum <d e> / sum <d d>``, ``d`` the within-block detail of :func:`split_detail` and ``e`` the
+    truth minus the rest of ``sr``, clipped at 0 (1.0 when no image has detail). Calibrate it
+    where fine truth exists (e.g. ECOSTRESS or ASTER scenes) and pass it to
+    ``xlstsr.upscale(..., scale_correction=gain)`` elsewhere: the gain a model trained one
+    octave-pair up needs at the target scale (docs/results/scale_invariance.md). It is a
+    property of one model and one pair of scales: recalibrate after retraining.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> truth = 300 + rng.standard_normal((32, 32))
+    >>> lst = block_mean(truth, 4)
+    >>> base, bm, detail = split_detail(truth, lst, 4)
+    >>> sr = base + bm + 2.0 * detail                   # twice the true detail
+    >>> round(optimal_detail_gain([(sr, lst, truth)], 4), 3)
+    0.5
+    """
+    num = den = 0.0
+    for sr, lst, truth in images:
+        base, bm, detail = split_detail(np.asarray(sr, np.float64), np.asarray(lst, np.float64),
+                                        factor)
+        e = np.asarray(truth, np.float64) - base - bm
+        ok = np.isfinite(detail) & np.isfinite(e)
+        num += float((detail[ok] * e[ok]).sum())
+        den += float((detail[ok] ** 2).sum())
+    return max(num / den, 0.0) if den > 0 else 1.0
 
 
 def correct_image(

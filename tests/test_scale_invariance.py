@@ -1,0 +1,89 @@
+"""The scale-invariance benchmark's protocol pieces (benchmarks/scale_invariance.py): the split by
+ground keeps training and scored pixels apart by more than the receptive field, the law shift
+reads k = 1 on a field that is exactly scale invariant and more where the fine detail is
+stronger than the law extrapolates, and the gain bound never does worse than no correction."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xlstsr.kernels.aggregate import radiometric_mean
+from xlstsr.kernels.interp import cubic_upsample, nearest_upsample
+from xlstsr.nn import build_model
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def si():
+    spec = importlib.util.spec_from_file_location("_xlstsr_si", BENCH / "scale_invariance.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cascade(levels: int, w1: float, alpha: float, coarse_levels: int, seed: int) -> np.ndarray:
+    """2 x 2 additive cascade whose within-block variance per step is exactly ``w1 s^alpha``
+    (``s`` in pixels of the grid ``coarse_levels`` steps above the finest)."""
+    rng = np.random.default_rng(seed)
+    pats = np.array([[[1, -1], [-1, 1]], [[1, 1], [-1, -1]], [[1, -1], [1, -1]]], float)
+    a = 300.0 + rng.standard_normal((4, 4))
+    for j in range(levels):
+        s = 2.0 ** (levels - 1 - j - coarse_levels)
+        pat = pats[rng.integers(0, 3, a.shape)] * rng.choice([-1.0, 1.0], a.shape)[..., None, None]
+        add = pat.transpose(0, 2, 1, 3).reshape(2 * a.shape[0], 2 * a.shape[1])
+        a = nearest_upsample(a, 2) + np.sqrt(w1 * s**alpha) * add
+    return a
+
+
+def test_position_folds_keep_ground_apart(si):
+    assert si.RF == build_model("rescnn", factor=4, channels=32, n_blocks=4).receptive_field
+    for nx in (104, 96, 120):
+        fs = si.folds(nx, "position")
+        assert len(fs) == 2
+        for _, (t0, t1), (s0, s1) in fs:
+            assert t0 % 8 == 0 and t1 % 8 == 0 and t1 <= nx  # every aggregate nests
+            # every scored column lies more than the receptive field from the training half
+            gap = s0 - t1 if s0 >= t1 else t0 - s1
+            assert gap >= si.RF and s1 - s0 >= 20
+        (_, west, _), (_, east, _) = fs
+        assert east[0] - west[1] >= si.GAP
+    assert si.folds(104, "time") == [("all", (0, 104), (0, 104))]
+    f = {"280": {"a": np.zeros((8, 416))}, "1120": {"a": np.zeros((2, 104))},
+         "2240": {"a": np.zeros((1, 52))}}
+    c = si.crop(f, (56, 104))
+    assert c["280"]["a"].shape[1] == 192 and c["1120"]["a"].shape[1] == 48
+    assert c["2240"]["a"].shape[1] == 24
+
+
+def test_law_shift_reads_departure_from_invariance(si):
+    fine = cascade(6, w1=0.5, alpha=0.6, coarse_levels=2, seed=4)  # 256 x 256, "280 m"
+    coarse = radiometric_mean(fine, 4)  # the "1.12 km" field
+    k, _ = si.measure_law_shift({"a": fine}, {"a": coarse}, {"a": "day"})
+    assert k["day"] == pytest.approx(1.0, abs=0.05) and k["night"] == 1.0  # no night field
+    # twice the sub-pixel amplitude below the coarse pixel: 4x the variance the law predicts
+    up = nearest_upsample(coarse, 4)
+    k2, _ = si.measure_law_shift({"a": up + 2 * (fine - up)}, {"a": coarse}, {"a": "night"})
+    assert k2["night"] == pytest.approx(4.0, rel=0.1)
+
+
+def test_gain_bound_beats_any_fixed_gain(si):
+    fine = cascade(6, w1=0.5, alpha=0.6, coarse_levels=2, seed=5)
+    coarse = radiometric_mean(fine, 4)
+    base = cubic_upsample(coarse, 4)
+    noise = np.random.default_rng(0).standard_normal(fine.shape)
+    sr = base + 1.5 * (fine - base) + 0.5 * noise  # too much detail, partly wrong
+
+    def rmse(a):
+        return float(np.sqrt(np.mean((a - fine) ** 2)))
+
+    bound = si.gain_bound(sr, coarse, fine)
+    from xlstsr.kernels.correction import correct_image
+
+    assert rmse(bound) < rmse(sr)
+    for g in (0.3, 0.5, 0.8, 1.2):
+        assert rmse(bound) <= rmse(correct_image(sr, coarse, 4, mode=g)) + 1e-9
