@@ -277,3 +277,19 @@ def test_optimal_detail_gain_transfers_between_images():
     out = correct_image(sr, coarse, 4, mode=g)
     assert np.sqrt(np.mean((out - fine) ** 2)) < 0.8 * np.sqrt(np.mean((sr - fine) ** 2))
     assert optimal_detail_gain([(cubic_upsample(coarse, 4), coarse, fine)], 4) == 1.0
+
+
+def test_calibrate_detail_gain_dataarrays_and_grid_check():
+    """The xarray-level calibration reads DataArray stacks (the gain of twice the true detail
+    is 1/2) and refuses a truth that is not on the output grid."""
+    from xlstsr.correction import calibrate_detail_gain
+    from xlstsr.kernels.correction import split_detail
+
+    truth = 300 + np.random.default_rng(1).standard_normal((2, 32, 32))
+    lst = radiometric_mean(truth, 4)
+    parts = [split_detail(t, c, 4) for t, c in zip(truth, lst)]
+    sr = xr.DataArray(np.stack([b + m + 2 * d for b, m, d in parts]), dims=("time", "y", "x"))
+    g = calibrate_detail_gain(sr, xr.DataArray(lst, dims=("time", "y", "x")), truth, 4)
+    assert g == pytest.approx(0.5, abs=0.01)
+    with pytest.raises(ValueError, match="output grid"):
+        calibrate_detail_gain(sr, lst, truth[:, :16, :16], 4)
