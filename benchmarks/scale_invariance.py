@@ -101,6 +101,8 @@ MIN_CLEAR = 20_000  # clear 70 m pixels for an overpass to be used
 MODIS_PSF = 0.38 * F  # sigma in fine px: the MODIS LST PSF, 0.38 coarse pixel
 PSF_GRID = np.round(np.arange(0.0, 2.51, 0.25), 2)
 N_BOOT = 2000
+#: scale_invariance.md keeps what follows this line when the script rewrites the page
+HAND = "<!-- Below: written by hand from other runs (kept when the script rewrites the page) -->"
 GAP = 8  # 1.12 km px at least between the two training halves (8.96 km)
 RF = 10  # receptive field of ResCNN 32 x 4 in coarse px (its ``receptive_field``): scored margin
 MIN_SCORED = 1250  # valid 280 m pixels (= 20,000 at 70 m) for a test half to be scored
@@ -567,7 +569,11 @@ def main(argv: list[str] | None = None) -> int:
         text += "\n" + "\n".join(stats_lines(stats, stats_res))
     if land:
         text += "\n" + "\n".join(landscape_lines(land, land_info))
-    (args.out / "scale_invariance.md").write_text(text + "\n")
+    md = args.out / "scale_invariance.md"
+    old = md.read_text() if md.is_file() else ""
+    if HAND in old:  # sections written by hand from other runs are kept below the marker
+        text += "\n\n" + old[old.index(HAND):].rstrip("\n")
+    md.write_text(text + "\n")
     print(json.dumps({k: summ[k] for k in ("gap_rmse", "gap_ci", "closed", "best")}))
     return 0
 
