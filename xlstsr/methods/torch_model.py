@@ -364,6 +364,13 @@ class TorchModelMethod(UpscaleMethod):
         (chunked along time only): there are no spatial seams, the result does not depend on
         the chunking or ``tile``, and it stays lazy on dask inputs. Deterministic: the sample of
         the scene is seeded and the optimisation has no other randomness.
+
+        Examples
+        --------
+        >>> from xlstsr.methods import get_method
+        >>> m = get_method("sisr").with_adaptation({"steps": 2})
+        >>> m.spatially_local, m.describe()["adapt"]["steps"]
+        (False, 2)
         """
         from ..nn.adapt import Adaptation
 

@@ -297,6 +297,20 @@ def adapt_model(
     -------
     nn.Module
         The adapted copy, in eval mode, without gradients, on the model's device.
+
+    Examples
+    --------
+    >>> from xlstsr.nn import load_weights
+    >>> model = load_weights("rescnn")
+    >>> lst = np.full((16, 16), 300.0, np.float32)
+    >>> lst[4:8, 4:8] = 310.0                      # a warm field: detail to make consistent
+    >>> tuned = adapt_model(model, lst, factor=4, config=Adaptation(steps=3))
+    >>> x = torch.from_numpy(lst)[None, None]
+    >>> with torch.no_grad():
+    ...     before = float(adaptation_loss(model(x), x, 4, Adaptation()))
+    ...     after = float(adaptation_loss(tuned(x), x, 4, Adaptation()))
+    >>> after < before
+    True
     """
     config = config or Adaptation()
     tuned = copy.deepcopy(model).eval()  # the cached (shared) model is never touched
