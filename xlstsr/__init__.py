@@ -43,7 +43,7 @@ from .upscale import upscale
 
 #: submodules reachable as attributes of the package, imported on first access
 SUBMODULES = (
-    "coregister", "correction", "datasets", "degrade", "demo", "engine", "errors", "evaluate", "grid", "guide",
+    "calibration", "coregister", "correction", "datasets", "degrade", "demo", "engine", "errors", "evaluate", "grid", "guide",
     "io", "kernels", "methods", "metrics", "nn", "plot", "qc", "scaling", "train", "upscale",
     "validate",
 )
