@@ -266,3 +266,35 @@ def test_modis_hdf_granule_from_the_command_line(shared_data, tmp_path, capsys):
     assert fits["time"][0].startswith("2019-11-01") and 0 < fits["hurst"][0] < 1
     code, _, err = run(capsys, "upscale", granule, tmp_path / "x.tif", "--variable", "LST_Day")
     assert code == 2 and "LST_Day_1km" in err  # the granule's variables are listed
+
+
+def test_calibration_and_adapt_options(tmp_path, capsys, scene):
+    """--calibration applies exactly the saved mapping; --adapt only for deep methods; both
+    refuse what they cannot do in one line."""
+    from xlstsr.calibration import Calibration, apply_calibration
+
+    src = tmp_path / "lst.tif"
+    scene["lst_1km"].isel(time=0).rio.to_raster(src)
+    cal = Calibration(slope=1.01, offset=-0.8)
+    (tmp_path / "cal.json").write_text(cal.to_json())
+    assert main(["upscale", str(src), str(tmp_path / "plain.nc")]) == 0
+    assert main(["upscale", str(src), str(tmp_path / "cal.nc"),
+                 "--calibration", str(tmp_path / "cal.json")]) == 0
+    def opened(name):
+        ds = xr.open_dataset(tmp_path / name, decode_coords="all")
+        return ds[next(iter(ds.data_vars))]
+
+    plain, got = opened("plain.nc"), opened("cal.nc")
+    np.testing.assert_allclose(got.values, apply_calibration(plain, cal).values, atol=1e-4)
+    assert got.attrs["xlstsr_product"] == "calibrated to ASTER"
+    capsys.readouterr()
+    (tmp_path / "bad.json").write_text('{"slope": 40}')
+    for argv, needle in (
+        (["--calibration", str(tmp_path / "none.json")], "no such file"),
+        (["--calibration", str(tmp_path / "bad.json")], "slope"),
+        (["--adapt"], "deep methods"),
+    ):
+        assert main(["upscale", str(src), str(tmp_path / "x.nc"), *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and "\n" not in err, err
+    assert not (tmp_path / "x.nc").exists()

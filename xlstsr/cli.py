@@ -223,10 +223,31 @@ def _method(args: argparse.Namespace) -> Any:
     if args.conserve:
         options["conserve"] = True
     try:
-        return get_method(args.method, **options)
+        m = get_method(args.method, **options)
     except (ValueError, TypeError) as err:  # constructor arguments the method does not take
         extra = " (--model and --conserve are options of the deep methods sisr/disr)"
         raise UsageError(f"{err}{extra if options else ''}") from None
+    if getattr(args, "adapt", False):
+        if not hasattr(m, "with_adaptation"):
+            raise UsageError(f"--adapt is an option of the deep methods (sisr, disr), not of "
+                             f"{args.method!r}")
+        m = m.with_adaptation(True)
+    return m
+
+
+def _calibration(path: str | None) -> Any:
+    """The --calibration JSON file as a Calibration (a clear one-line error otherwise)."""
+    if path is None:
+        return None
+    from xlstsr.calibration import Calibration
+
+    try:
+        return Calibration.from_json(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"--calibration {path}: no such file") from None
+    except (ValueError, TypeError, KeyError) as err:
+        raise UsageError(f"--calibration {path} is not a Calibration saved as JSON "
+                         f"(Calibration.to_json()): {err}") from None
 
 
 def _upscale(args: argparse.Namespace) -> int:
@@ -255,13 +276,17 @@ def _upscale(args: argparse.Namespace) -> int:
                             "--guide-variable").squeeze(drop=True)
     options = {"mask_out_of_range": args.mask_out_of_range,
                "scale_correction": args.scale_correction}
+    calibration = _calibration(args.calibration)
+    if calibration is not None and fmt == "zarr":
+        raise UsageError("--calibration applies to .tif/.nc outputs; for a .zarr store apply "
+                         "xlstsr.calibration.apply_calibration to the opened result")
     with _scheduler(args.scheduler):
         if fmt == "zarr":  # streamed region by region, resumable
             mode = "w" if args.overwrite else ("resume" if args.resume else "w-")
             xlstsr.upscale_to_zarr(lst, args.output, args.factor, m, guide, mode=mode,
                                    progress=not args.quiet, **options)
         else:  # computed whole, then written
-            sr = xlstsr.upscale(lst, args.factor, m, guide, **options)
+            sr = xlstsr.upscale(lst, args.factor, m, guide, calibration=calibration, **options)
             if fmt == "netcdf":
                 _netcdf_safe(sr.compute()).to_netcdf(args.output)
             else:
@@ -520,6 +545,12 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--model", "--checkpoint", dest="model", default=None,
                    help="deep methods: a checkpoint file (.pt) or bundled weights by name "
                    "(default: the method's bundled weights)")
+    u.add_argument("--adapt", action="store_true",
+                   help="test-time adaptation of a deep method to each scene (sisr/disr; off: "
+                   "docs/results/adaptation.md measured no gain at ~20x the cost)")
+    u.add_argument("--calibration", default=None, metavar="JSON",
+                   help="opt-in sensor mapping (a Calibration saved as JSON, e.g. MODIS -> "
+                   "ASTER); default: the input sensor's LST")
     u.add_argument("--conserve", action="store_true",
                    help="deep methods: keep the input's radiance (coarse consistency)")
     u.add_argument("--scale-correction", default=None, choices=["auto", "law", "law-lst"],
