@@ -46,6 +46,9 @@ SMOKE_CROP: Crop = {
 }
 
 
+#: the page's hand-written sections start at this marker; a rerun keeps them
+HAND = "<!-- Below: written by hand from other runs (kept when the script rewrites the page) -->"
+
 def _fmt(v: float, d: int = 2) -> str:
     return "-" if v is None or not np.isfinite(v) else f"{v:.{d}f}"
 
@@ -807,7 +810,11 @@ def main(argv: list[str] | None = None) -> int:
         resampling_check(pairs, lines)
     lines.append(DISCUSSION.replace("<<DEEP>>", deep_reading(summary)))
     lines.append(f"Total run time {time.time() - t0:.0f} s.")
-    (args.out / "scaling.md").write_text("\n".join(lines) + "\n")
+    md = args.out / "scaling.md"
+    old = md.read_text() if md.is_file() else ""
+    if HAND in old:  # sections written by hand from other runs (ECOSTRESS) are kept
+        lines += ["", old[old.index(HAND):].rstrip("\n")]
+    md.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -298,3 +298,23 @@ def test_calibration_and_adapt_options(tmp_path, capsys, scene):
         err = capsys.readouterr().err.strip()
         assert needle in err and "\n" not in err, err
     assert not (tmp_path / "x.nc").exists()
+
+
+def test_scale_correction_takes_a_law_or_a_fixed_gain(tmp_path, capsys, scene):
+    src = tmp_path / "lst.tif"
+    scene["lst_1km"].isel(time=0).rio.to_raster(src)
+    assert main(["upscale", str(src), str(tmp_path / "b.nc"), "--method", "sisr"]) == 0
+    assert main(["upscale", str(src), str(tmp_path / "g0.nc"), "--method", "sisr",
+                 "--scale-correction", "0"]) == 0
+    base = xr.open_dataset(tmp_path / "b.nc", decode_coords="all")
+    flat = xr.open_dataset(tmp_path / "g0.nc", decode_coords="all")
+    b, g0 = (d[next(iter(d.data_vars))] for d in (base, flat))
+    assert g0.attrs["xlstsr_scale_correction"] == "0.0"
+    lst = scene["lst_1km"].isel(time=0)
+    expected = lst.lstsr.upscale(4, method="sisr", scale_correction=0.0)
+    np.testing.assert_allclose(g0.values, expected.values, atol=1e-3)  # the gain reached upscale
+    assert np.nanmax(np.abs(g0.values - b.values)) > 0.05
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as err:
+        main(["upscale", str(src), str(tmp_path / "x.nc"), "--scale-correction", "-1"])
+    assert err.value.code == 2 and ">= 0" in capsys.readouterr().err

@@ -466,6 +466,20 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _scale_correction(text: str) -> str | float:
+    """``--scale-correction``: a law (auto, law, law-lst) or a fixed detail gain (a number >= 0)."""
+    if text in ("auto", "law", "law-lst"):
+        return text
+    try:
+        gain = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use auto, law, law-lst or a detail gain (a number >= 0)") from None
+    if not gain >= 0:
+        raise argparse.ArgumentTypeError(f"a detail gain must be >= 0, got {text}")
+    return gain
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -553,9 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "ASTER); default: the input sensor's LST")
     u.add_argument("--conserve", action="store_true",
                    help="deep methods: keep the input's radiance (coarse consistency)")
-    u.add_argument("--scale-correction", default=None, choices=["auto", "law", "law-lst"],
+    u.add_argument("--scale-correction", default=None, type=_scale_correction,
+                   metavar="auto|law|law-lst|GAIN",
                    help="correct the scale-invariance assumption of the method's detail "
-                   "(xlstsr.correction; 'auto' only damps, uses --guide when given)")
+                   "(xlstsr.correction; 'auto' only damps, uses --guide when given; a number is a "
+                   "fixed detail gain, e.g. from xlstsr.correction.calibrate_detail_gain)")
     u.add_argument("--mask-out-of-range", action="store_true",
                    help="mask LST outside 150-400 K instead of stopping with an error")
     _add_input_declarations(u)

@@ -46,7 +46,7 @@ def upscale(
     variable: Hashable | None = None,
     method_options: Mapping[str, Any] | None = None,
     mask_out_of_range: bool = False,
-    scale_correction: str | None = None,
+    scale_correction: str | float | None = None,
     guide_offset: str | xr.Dataset = "check",
     guide_time_tolerance: Any = None,
     output_check: bool = True,
@@ -79,10 +79,13 @@ def upscale(
         name) and ``{"conserve": True}``.
     mask_out_of_range : bool
         Mask values outside 150-400 K after decoding instead of raising.
-    scale_correction : {None, "auto", "law", "law-lst"}
+    scale_correction : {None, "auto", "law", "law-lst"} or float
         Correct the scale-invariance assumption of the method's fine detail with the fitted
         within-block variance law (see :mod:`xlstsr.correction`); ``"auto"`` uses the guide,
-        when given, to adapt the law below the LST resolution. None (default): off.
+        when given, to adapt the law below the LST resolution. A number is a fixed detail gain
+        (e.g. one calibrated on fine truth of other ground by
+        :func:`xlstsr.correction.calibrate_detail_gain`; docs/results/scale_invariance.md says
+        where it holds). None (default): off.
     guide_offset : {"check", "auto", "ignore"} or Dataset
         Sub-pixel alignment of the guide with the LST (:func:`xlstsr.guide.check_alignment`):
         ``"check"`` (default) estimates it on in-memory inputs and warns when the guide is off by
