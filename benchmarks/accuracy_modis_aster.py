@@ -622,9 +622,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"## All methods on the {held.pair.nunique()} evaluation pairs held out from training, "
         "three protocols",
         "",
-        "The deep models (`sisr`, `disr`) were trained on the other 20 pairs "
-        "(`xlstsr.datasets.TRAIN_PAIRS`, see docs/models.md) under the anchor's geometry; every "
-        "method is scored here on the held-out `EVAL_PAIRS` only. Cells: mean (median).",
+        "`disr` (the default weights) was trained on the other 20 pairs "
+        "(`xlstsr.datasets.TRAIN_PAIRS`) with each pair's ASTER truth first co-registered onto "
+        "its MODIS LST; `disr (displaced)` (`weights=\"unet_displaced\"`, the default before "
+        "issue 13) is the same network trained on the same pairs with ASTER where its "
+        "geotransform says; `sisr` was trained on the MOD11A1 datacube, the windows sharing "
+        "ground with these pairs held out (docs/models.md). Every method is scored here on the "
+        "held-out `EVAL_PAIRS` only. Cells: mean (median).",
         "",
         proto_table,
         "",

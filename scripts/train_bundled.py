@@ -31,13 +31,13 @@ Models (all factor 4):
     ``radiometric_mean(LST_1km, 4) -> LST_1km`` on the granule and the training pairs' MODIS LST.
 ``sisr_mrunet_x4.pt``
     :class:`~xlstsr.nn.MRUNet` (base 12, 2 levels), same data and protocol.
-``disr_unet_coreg_x4.pt`` (``--only disr_coreg``)
-    The cross-sensor DISR below (same network, patches, loss, epochs) with each training pair's
+``disr_unet_coreg_x4.pt`` (``--only disr_coreg``; default of ``method="disr"``, name ``unet``)
+    The cross-sensor DISR below (same network, patches, epochs) with each training pair's
     ASTER truth first co-registered onto its MODIS LST (:func:`coregistered_truth`:
     :func:`xlstsr.estimate_offset` + :func:`xlstsr.coregister.apply_offset`, the estimator of the
     co-registered evaluation protocol); settings chosen on ``VAL_PAIRS`` under that protocol
-    (``benchmarks/select_disr.py --coreg``).
-``disr_unet_x4.pt`` (``--only disr_unet``; name ``unet_displaced`` once the above is the default)
+    (``benchmarks/select_disr.py --coreg``): twice the texture weights (``SUPERVISED_LOSS``).
+``disr_unet_x4.pt`` (``--only disr_unet``; name ``unet_displaced``, the default before issue 13)
     :class:`~xlstsr.nn.GuidedUNet` (NDVI guide, base 12, 2 levels), cross-sensor supervised:
     MODIS LST 1 km + MODIS NDVI 250 m -> ASTER LST on the 250 m MODIS grid (invalid ASTER masked),
     with a high-pass detail term and a spectral-energy term (see :func:`xlstsr.nn.losses.supervised_loss`);
@@ -97,16 +97,16 @@ from xlstsr.train import (
     window_samples,
 )
 
-#: cross-sensor DISR loss weights and learning rate, chosen on VAL_PAIRS only
-#: (``benchmarks/select_disr.py``, docs/results/disr_selection.md)
-SUPERVISED_LOSS: dict[str, float] = {"w_detail": 1.0, "w_spectral": 1.0}
+#: the default cross-sensor DISR (``--only disr_coreg``, ASTER truth co-registered): loss weights
+#: chosen on VAL_PAIRS only under the headline protocol (``benchmarks/select_disr.py --coreg``,
+#: round 3 of docs/results/disr_selection.md)
+SUPERVISED_LOSS: dict[str, float] = {"w_detail": 2.0, "w_spectral": 2.0}
+#: the DISR on ASTER as given (``--only disr_unet``, name ``unet_displaced``): round 2's choice
+DISPLACED_LOSS: dict[str, float] = {"w_detail": 1.0, "w_spectral": 1.0}
+#: learning rate, patch stride and epoch budget of both, chosen on VAL_PAIRS (rounds 1-2)
 SUPERVISED_LR = 5e-4
 SUPERVISED_STRIDE = 32  # fine px between 96 px patches
 SUPERVISED_EPOCHS = 40
-#: the default cross-sensor DISR (``--only disr_coreg``): the same network, patches and epochs
-#: on co-registered ASTER truth; its loss chosen on VAL_PAIRS (``benchmarks/select_disr.py
-#: --coreg``, docs/results/disr_selection.md)
-COREG_LOSS: dict[str, float] = dict(SUPERVISED_LOSS)
 #: granule scenes (of 16) that validate the SISR models
 GRANULE_VAL_SCENES = ("mod11a1_0_3", "mod11a1_2_1", "mod11a1_3_2")
 COMMAND = "python scripts/train_bundled.py"
@@ -627,7 +627,7 @@ def train_disr(
     model = GuidedUNet(FACTOR, n_guide=1, base=12, levels=2)
     extra: dict[str, Any] = {}
     if supervised:
-        opts = {**(COREG_LOSS if coregister else SUPERVISED_LOSS), **(loss_options or {})}
+        opts = {**(SUPERVISED_LOSS if coregister else DISPLACED_LOSS), **(loss_options or {})}
         loss = (
             "Huber(SR, ASTER) + w_detail Huber(HP(SR), HP(ASTER)) + w_spectral "
             "log^2(E_HP(SR)/E_HP(ASTER)), HP = x - Gaussian(sigma=2 fine px)"

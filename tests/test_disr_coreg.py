@@ -57,12 +57,13 @@ def test_default_disr_records_its_coregistered_training():
     assert 50 < np.hypot(co["median_shift_x_m"], co["median_shift_y_m"]) < 400
     assert meta["train_pairs"] == list(TRAIN_PAIRS) and not set(meta["train_pairs"]) & set(EVAL_PAIRS)
     assert "co-registered" in meta["training_data"][0]
-    assert meta["loss_options"] == recipe.COREG_LOSS and meta["mode"] == "supervised"
+    assert meta["loss_options"] == recipe.SUPERVISED_LOSS and meta["mode"] == "supervised"
     assert set(meta["psf"]) == {"consistency", "coregistration"}
     assert meta["settings"]["coregister"] is True
     h = meta["history"]
     assert h["epochs_run"] >= 1 and h["cpu_seconds"] > 0 and h["threads"] == 1
     assert "disr_coreg" in meta["command"]
     old = load_weights("unet_displaced").metadata
+    assert old["loss_options"] == recipe.DISPLACED_LOSS
     assert (WEIGHTS_DIR / BUNDLED["unet_displaced"]).name == "disr_unet_x4.pt"
     assert "coregistration" not in old or not old["coregistration"]["applied"]

@@ -10,7 +10,9 @@ rescnn         ``rescnn``       none   SISR at degraded resolution (4 km -> 1 km
                                        MOD11A1 cube, split by window position (the default)
 rescnn_granule ``rescnn``       none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
 mrunet         ``mrunet``       none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
-unet           ``guided_unet``  NDVI   cross-sensor supervised (MODIS 1 km -> ASTER 250 m)
+unet           ``guided_unet``  NDVI   cross-sensor supervised (MODIS 1 km -> ASTER 250 m),
+                                       ASTER co-registered onto MODIS first (the default)
+unet_displaced ``guided_unet``  NDVI   the same on ASTER as given (~0.7 fine px displaced)
 sif            ``guided_unet``  NDVI   scale-invariance-free loss at the target scale
 degraded       ``guided_unet``  NDVI   DISR at degraded resolution (4 km + NDVI 1 km -> 1 km)
 ============== ================ ====== =======================================================
@@ -24,7 +26,9 @@ Importing this module does not import torch (``import xlstsr`` stays light); loa
 Examples
 --------
 >>> sorted(BUNDLED)
-['degraded', 'mrunet', 'rescnn', 'rescnn_granule', 'sif', 'unet']
+['degraded', 'mrunet', 'rescnn', 'rescnn_granule', 'sif', 'unet', 'unet_displaced']
+>>> weights_path("unet").name
+'disr_unet_coreg_x4.pt'
 >>> weights_path("rescnn").name
 'sisr_rescnn_cube_x4.pt'
 >>> info = list_weights()["unet"]
@@ -54,7 +58,8 @@ BUNDLED: dict[str, str] = {
     "rescnn": "sisr_rescnn_cube_x4.pt",
     "rescnn_granule": "sisr_rescnn_x4.pt",
     "mrunet": "sisr_mrunet_x4.pt",
-    "unet": "disr_unet_x4.pt",
+    "unet": "disr_unet_coreg_x4.pt",
+    "unet_displaced": "disr_unet_x4.pt",
     "sif": "disr_sif_x4.pt",
     "degraded": "disr_degraded_x4.pt",
 }
