@@ -14,6 +14,12 @@ setting is written by hand into ``scripts/train_bundled.py``'s ``SUPERVISED_LOSS
 test checks that the shipped file records them) and its checkpoint is copied into
 ``xlstsr/weights/`` with ``--install``.
 
+``--coreg`` (round 3, issue 13): candidates of ``train_bundled.py --only disr_coreg`` (ASTER truth
+co-registered onto the MODIS LST) and the shipped displaced file, scored under the headline
+protocol of docs/results/accuracy.md (co-registered + clear) by the same rule; it rewrites
+``disr_selection.md`` from its round-3 heading and ``--install`` copies the chosen file to
+``xlstsr/weights/disr_unet_coreg_x4.pt`` (the chosen loss goes by hand into ``SUPERVISED_LOSS``).
+
 Writes ``disr_selection.md`` in ``--out`` (and the candidates' checkpoints under ``--work``).
 ``--smoke``: the first candidate only, 1 epoch on sparse patches (stride 160), one validation pair,
 checkpoints under ``--out`` (seconds; a test of the code path, not a selection).
@@ -257,7 +263,8 @@ def main_coreg(args: argparse.Namespace) -> int:
         "",
         f"Written by `python benchmarks/select_disr.py --coreg{' --smoke' * args.smoke}` "
         f"({time.perf_counter() - t0:.0f} s, of which training {t_train:.0f} s wall; candidates "
-        "already trained in `--work` are scored again, not retrained). Each candidate is "
+        "already trained in `--work` are scored again, not retrained: each one's training CPU "
+        "time is in the last column). Each candidate is "
         "`python scripts/train_bundled.py --only disr_coreg` (the same GuidedUNet, base 12, "
         "2 levels, 96 px patches, 1 torch thread, seed 0) with each training pair's ASTER "
         "truth first moved onto its MODIS LST by `xlstsr.estimate_offset` + `apply_offset`; "
@@ -272,12 +279,15 @@ def main_coreg(args: argparse.Namespace) -> int:
         f"Rule (fixed before scoring, as rounds 1-2): lowest RMSE among candidates whose "
         f"spectral ratio is in [{BAND[0]}, {BAND[1]}]; if none, lowest RMSE + |ratio - 1|. The "
         "shipped file is one of the candidates: a new model replaces it only if the rule "
-        "prefers it.",
+        "prefers it. `displaced` and `coreg` were fixed before any score; `coreg_c1` "
+        "(+ coarse consistency with the MODIS LST, box aggregate) and `coreg_d2s2` (twice the "
+        "texture weights) were added after those two were scored (no candidate in the band), "
+        "judged by the same rule. Rule score: RMSE + |ratio - 1| (the fallback in use).",
         "",
         "| candidate | loss options | stride, epoch budget | val RMSE (K) | val ubRMSE (K) | "
         "val bias (K) | val spectral ratio | val sym. ratio | coarse consistency (K) | "
-        "epochs (best) | CPU s (1 thread) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        "rule score | epochs (best) | CPU s (1 thread) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for n, _lr, o, x in candidates:
         meta = torch.load(paths[n], weights_only=True)["metadata"]
@@ -289,12 +299,13 @@ def main_coreg(args: argparse.Namespace) -> int:
             f"| {n}{' **chosen**' * (n == best)} | {json.dumps(o)} | {x.get('stride', 64)}, "
             f"{x.get('epochs', 20)} | {s['rmse']:.3f} | {s['ubrmse']:.3f} | {s['bias']:+.3f} | "
             f"{s['ratio']:.3f} | {s['sym']:.3f} | {s['consistency']:.3f} | "
+            f"{s['rmse'] + abs(s['ratio'] - 1):.3f} | "
             f"{hist.get('epochs_run', '-')} ({best_ep}) | {hist.get('cpu_seconds', '-')} |"
         )
     for m, s in ref.items():
         lines.append(f"| {m} (reference) | | | {s['rmse']:.3f} | {s['ubrmse']:.3f} | "
                      f"{s['bias']:+.3f} | {s['ratio']:.3f} | {s['sym']:.3f} | "
-                     f"{s['consistency']:.3f} | | |")
+                     f"{s['consistency']:.3f} | {s['rmse'] + abs(s['ratio'] - 1):.3f} | | |")
     lines += ["", f"Chosen: `{best}`."]
     args.out.mkdir(parents=True, exist_ok=True)
     doc = args.out / "disr_selection.md"
