@@ -23,6 +23,7 @@ SCRIPTS = [
     "spectral_gaps.py",
     "scale_invariance.py",
     "sisr_cube.py",
+    "disr_degraded_cube.py",
     "adaptation.py",
 ]
 #: not run by ``make bench``: retrains six DISR candidates (hours); run it by hand

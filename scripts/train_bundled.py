@@ -47,6 +47,11 @@ Models (all factor 4):
 ``disr_degraded_x4.pt``
     :class:`~xlstsr.nn.GuidedUNet` (base 12), degraded DISR on the training pairs:
     ``(radiometric_mean(LST_1km, 4), NDVI block-averaged to 1 km) -> LST_1km``.
+``disr_degraded_cube_x4.pt`` (``--only disr_degraded_cube``)
+    The same degraded DISR on the MOD11A1 datacube, day and night, split by window position
+    like the cube SISR (``cube_split``): ``(radiometric_mean(LST 1 km, 4), NDVI 1 km) -> LST
+    1 km``, the NDVI from the MOD13A2 red/NIR of the same window, the composite nearest in time
+    (``cube_samples_ndvi``; scored by ``benchmarks/disr_degraded_cube.py``).
 ``disr_sif_x4.pt``
     :class:`~xlstsr.nn.GuidedUNet` trained with the scale-invariance-free loss
     (:func:`xlstsr.nn.losses.sif_loss`) on the training pairs: no fine LST used.
@@ -733,8 +738,269 @@ def train_disr_degraded(
     )
 
 
+# -- the degraded DISR on the cube: 4 km LST + 1 km NDVI (MOD13A2) -> 1 km LST -----------------
+
+#: the MOD13A2 16-day composites of the cube (red, NIR; reflectance) that make its NDVI guide
+CUBE_NDVI_ASSETS = ("red", "nir")
+#: smallest valid fraction of an NDVI window (the few fill pixels inside windows are filled)
+CUBE_NDVI_MIN_VALID = 0.9
+#: largest gap (days) between an LST date and the middle of the composite matched to it: a
+#: composite whose 16-day period holds the date is at most 8 days away; the source paired each
+#: LST patch with a period starting 14 days before to 1 day after the date (data README)
+CUBE_NDVI_MAX_DAYS = 16.0
+#: the degraded DISR on the cube (``disr_degraded_cube_x4.pt``, name ``degraded_cube``): the
+#: granule ``degraded`` model's network (GuidedUNet, base 12, 2 levels), box degradation, Huber;
+#: one 64 px window = one patch; the detail gain chosen on the validation positions
+#: (``benchmarks/disr_degraded_cube.py --select``)
+DISR_DEGRADED_CUBE: dict[str, Any] = {
+    "config": {"base": 12, "levels": 2},
+    "epochs": 50,
+    "lr": 1e-3,
+    "batch_size": 16,
+    "patience": 12,
+    "patch": 64,
+    "detail_gain": 1.0,
+}
+
+
+def cube_ndvi_windows(data_dir: Path) -> Any:
+    """NDVI windows of the cube's MOD13A2 composites, read the user's way (``open_stac``).
+
+    Returns a Dataset ``ndvi (sample, y, x)`` with ``position``, ``start`` and ``end`` (the
+    composite's nominal 16-day period, from its STAC item) per sample; only the window-composites
+    the source kept hold data (at least ``CUBE_NDVI_MIN_VALID`` valid; NDVI = (nir - red) /
+    (nir + red), NaN where a band is fill or nir + red <= 0).
+    """
+    import dask
+    import pandas as pd
+    import pystac
+
+    from xlstsr.io import open_stac
+
+    cat = pystac.Catalog.from_file(str(data_dir / CUBE / "catalog.json"))
+    items = sorted(
+        (it for it in cat.get_items(recursive=True) if set(CUBE_NDVI_ASSETS) <= set(it.assets)),
+        key=lambda it: it.datetime,
+    )
+    cube = open_stac(items, list(CUBE_NDVI_ASSETS), chunks={"time": 1, "y": 1200, "x": 1200})
+    w = cube_windows_table(data_dir)
+    wins = {int(r.window): (int(r.row_off), int(r.col_off)) for r in w.itertuples()}
+    with dask.config.set(scheduler="synchronous"):
+        s = window_samples(cube, wins, CUBE_WINDOW, min_valid=CUBE_NDVI_MIN_VALID)
+    period = {
+        np.datetime64(it.datetime.replace(tzinfo=None), "ns"): (
+            pd.Timestamp(it.properties["start_datetime"]).tz_localize(None),
+            pd.Timestamp(it.properties["end_datetime"]).tz_localize(None),
+        )
+        for it in items
+    }
+    red, nir = s["red"].values, s["nir"].values
+    den = nir + red
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ndvi = np.where(den > 0, (nir - red) / den, np.nan).astype(np.float32)
+    t = s.time.values
+    return s.drop_vars(list(CUBE_NDVI_ASSETS)).assign(
+        ndvi=(("sample", "y", "x"), ndvi),
+        start=("sample", np.array([period[v][0] for v in t], "datetime64[ns]")),
+        end=("sample", np.array([period[v][1] for v in t], "datetime64[ns]")),
+    )
+
+
+def match_ndvi(
+    samples: Any, ndvi: Any, max_days: float = CUBE_NDVI_MAX_DAYS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each LST window-date, the NDVI window of the same position nearest in time.
+
+    Nearest = the composite whose period's middle is closest to the LST date (so the composite
+    whose 16-day period holds the date when there is one; ties: the earlier), within
+    ``max_days``. Returns ``(index into ndvi or -1, days from the LST date to that middle
+    (signed, NaN without a match), whether the period holds the date)``.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> d = lambda s: np.datetime64(s, "ns")
+    >>> lst = xr.Dataset(coords={"position": ("sample", [1, 1, 2]),
+    ...                          "time": ("sample", [d("2020-01-05"), d("2020-01-20"), d("2020-01-05")])})
+    >>> nd = xr.Dataset(coords={"position": ("sample", [1, 1, 3]),
+    ...                         "start": ("sample", [d("2020-01-01"), d("2020-01-17"), d("2020-01-01")]),
+    ...                         "end": ("sample", [d("2020-01-16T23:59:59"), d("2020-02-01T23:59:59"),
+    ...                                            d("2020-01-16T23:59:59")])})
+    >>> idx, days, inside = match_ndvi(lst, nd)
+    >>> idx.tolist(), inside.tolist()  # position 2 has no composite
+    ([0, 1, -1], [True, True, False])
+    """
+    one_day = np.timedelta64(86400, "s")
+    mid = ndvi.start.values + (ndvi.end.values - ndvi.start.values) / 2
+    npos = ndvi.position.values
+    idx = np.full(samples.sizes["sample"], -1)
+    days = np.full(samples.sizes["sample"], np.nan)
+    inside = np.zeros(samples.sizes["sample"], bool)
+    for i, (p, t) in enumerate(zip(samples.position.values, samples.time.values)):
+        cand = np.flatnonzero(npos == p)
+        if not len(cand):
+            continue
+        dt = (mid[cand] - t) / one_day
+        j = cand[np.argmin(np.abs(dt))]  # argmin keeps the first (earlier) of a tie
+        d = float((mid[j] - t) / one_day)
+        if abs(d) <= max_days:
+            idx[i], days[i] = j, d
+            inside[i] = bool(ndvi.start.values[j] <= t <= ndvi.end.values[j])
+    return idx, days, inside
+
+
+def cube_samples_ndvi(data_dir: Path, samples: Any = None, max_dates: int | None = None) -> Any:
+    """The cube's LST window-dates (:func:`cube_samples`) with the NDVI of the same window.
+
+    Adds ``ndvi (sample, y, x)`` (1 km, the nearest MOD13A2 composite in time of the same
+    position: :func:`match_ndvi`; its few fill pixels filled as the inference engine fills guide
+    gaps, :func:`xlstsr.methods.torch_model.fill_guide`) and, per sample, ``ndvi_start`` (the
+    composite's first day), ``ndvi_days`` (LST date to the composite's middle) and
+    ``ndvi_inside`` (its period holds the LST date). Window-dates without a composite within
+    ``CUBE_NDVI_MAX_DAYS`` are dropped (``attrs["dropped_no_ndvi"]``).
+    """
+    samples = cube_samples(data_dir, max_dates) if samples is None else samples
+    nd = cube_ndvi_windows(data_dir)
+    idx, days, inside = match_ndvi(samples, nd)
+    keep = idx >= 0
+    raw = nd["ndvi"].values[idx[keep]]
+    filled = fill_guide(raw[:, None], FACTOR, float(np.nanmean(nd["ndvi"].values)))[:, 0]
+    out = samples.isel(sample=np.flatnonzero(keep)).assign(
+        ndvi=(("sample", "y", "x"), filled),
+        ndvi_start=("sample", nd.start.values[idx[keep]]),
+        ndvi_days=("sample", days[keep]),
+        ndvi_inside=("sample", inside[keep]),
+    )
+    out.attrs.update(
+        dropped_no_ndvi=int((~keep).sum()),
+        ndvi_filled_pixels=int(np.isnan(raw).sum()),
+    )
+    return out
+
+
+def disr_cube_pairs(samples: Any) -> dict[str, Any]:
+    """Degraded DISR pairs of every sample, day and night stacked: ``lst_coarse`` (4 km, the
+    radiometric mean), ``guide`` (the 1 km NDVI), ``target`` (1 km LST), ``scene_ids``.
+
+    The NDVI is already on the target (1 km) grid, so it is the guide as it is: exactly what
+    :func:`xlstsr.train.degraded_pairs` makes of it repeated 4 x 4 by nearest onto a 250 m grid
+    (the block mean of 16 equal values; tested), without that 16-fold copy.
+    """
+    t = np.concatenate([samples[v].values for v in CUBE_ASSETS])
+    pairs = degraded_pairs(t, FACTOR)
+    g = np.concatenate([samples["ndvi"].values] * len(CUBE_ASSETS))
+    pairs["guide"] = g[:, None].astype(np.float32)
+    pairs["scene_ids"] = np.tile(samples.position.values, len(CUBE_ASSETS))
+    return pairs
+
+
+def disr_cube_patches(
+    samples: Any, split: PositionSplit, patch: int = CUBE_WINDOW
+) -> tuple[PatchSet, PatchSet]:
+    """(train, val) degraded DISR patches of the cube, split by window position (the test and
+    held-out positions' images are dropped here: only their positions' scores use them)."""
+    ps = make_patches(**disr_cube_pairs(samples), factor=FACTOR, patch=patch, stride=patch)
+    keep = np.isin(ps.scene, split.train + split.val + split.test)
+    train, val, _ = split_by_position(ps.subset(keep), split)
+    return train, val
+
+
+def train_disr_degraded_cube(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    name: str = "disr_degraded_cube_x4.pt",
+    settings: dict[str, Any] | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    samples: Any = None,
+) -> Path:
+    """Degraded DISR on the MOD11A1 cube (day and night), split by window position like the
+    cube SISR (:func:`cube_split`): ``(radiometric_mean(LST 1 km, 4), NDVI 1 km) -> LST 1 km``,
+    the NDVI from the MOD13A2 red/NIR of the same window (:func:`cube_samples_ndvi`)."""
+    st = {**DISR_DEGRADED_CUBE, **(settings or {})}
+    if epochs:
+        st["epochs"] = epochs
+    samples = cube_samples_ndvi(data_dir) if samples is None else samples
+    split = cube_split(data_dir)
+    train, val = disr_cube_patches(samples, split, st["patch"])
+    torch.manual_seed(seed)
+    model = GuidedUNet(FACTOR, n_guide=1, **st["config"])
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    hist = fit(model, train, val, mode="degraded_disr", epochs=st["epochs"],
+               batch_size=st["batch_size"], lr=st["lr"], patience=st["patience"], seed=seed,
+               progress=progress)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if st["detail_gain"] != 1.0:
+        scale_detail(model, st["detail_gain"])
+    pos = samples.position.values
+    n_dates = {s: int(np.isin(pos, getattr(split, s)).sum()) for s in split.as_dict()}
+    tr = np.isin(pos, split.train)
+    path = save_model(
+        model,
+        out_dir / name,
+        inputs=["lst", "ndvi"],
+        mode="degraded_disr",
+        loss="Huber(delta=1 K) to the 1 km LST",
+        training_scales="degraded: LST 4 km (radiometric_mean(LST 1 km, 4)) + NDVI 1 km -> LST "
+        "1 km; applied 1 km + NDVI 250 m -> 250 m (scale-invariance hypothesis)",
+        psf={"sigma_fine_px": None, "sigma_m_at_1km": None,
+             "note": "none: a perfect 4 x 4 box (radiometric mean)"},
+        training_data=[
+            f"{CUBE}: MOD11A1 v061 h18v04 2020, LST_Day_1km and LST_Night_1km, complete 64 x 64 "
+            f"windows ({n_dates['train']} window-dates of {len(split.train)} training positions, "
+            f"day and night; {n_dates['val']} of {len(split.val)} validation positions for early "
+            "stopping)",
+            f"{CUBE}: NDVI = (nir - red) / (nir + red) of the MOD13A2 v061 16-day composite "
+            "(1 km) of the same window position nearest in time (period middle closest to the "
+            f"LST date, within {CUBE_NDVI_MAX_DAYS:g} days; the period holds the date for "
+            f"{int(samples.ndvi_inside.values[tr].sum())} of {int(tr.sum())} training "
+            "window-dates)",
+        ],
+        ndvi={
+            "source": "MOD13A2 v061 red/NIR (16-day composite, 1 km) of the same window",
+            "match": "nearest composite in time: the one whose period's middle is closest to the "
+            "LST date (the period holding the date when there is one), same window position",
+            "max_days": CUBE_NDVI_MAX_DAYS,
+            "on_grid": "the 1 km NDVI is the guide as it is (= degraded_pairs of it repeated "
+            "4 x 4 by nearest: the block mean of equal values)",
+            "gaps": "fill_guide (local averaging, then the mean NDVI): "
+            f"{samples.attrs.get('ndvi_filled_pixels', 0)} fill pixels",
+            "dropped_no_ndvi": samples.attrs.get("dropped_no_ndvi", 0),
+            "days_to_lst_date_median_abs": float(np.nanmedian(np.abs(samples.ndvi_days.values))),
+        },
+        detail_gain={"value": st["detail_gain"], "note": "the output head scaled after "
+                     "training (output = bicubic + gain x (trained output - bicubic)); chosen "
+                     "on the validation positions"},
+        split="by window position (a split by date leaks the landscape): the cube SISR's "
+        "xlstsr.train.PositionSplit drawn by scripts/train_bundled.py cube_split (seed "
+        f"{CUBE_SPLIT_SEED}); held_out = windows sharing ground with modis_aster EVAL_PAIRS",
+        positions=split.as_dict(),
+        window_dates=n_dates,
+        eval_pairs=list(EVAL_PAIRS),
+        settings=st,
+        patches={"patch_fine_px": st["patch"], "n_train": len(train), "n_val": len(val)},
+        history={
+            "epochs_run": hist["epochs_run"],
+            "best_val_loss": float(hist["best_val_loss"]),
+            "train_loss": [round(v, 5) for v in hist["train_loss"]],
+            "val_loss": [round(v, 5) for v in hist["val_loss"]],
+            "seconds_per_epoch": float(np.median(hist["epoch_seconds"])),
+            "cpu_seconds": round(cpu, 1),
+            "wall_seconds": round(wall, 1),
+            "engine": hist["engine"],
+            "threads": torch.get_num_threads(),
+        },
+        command=COMMAND + " --only disr_degraded_cube",
+    )
+    print(f"{name}: {hist['epochs_run']} epochs, best val loss {hist['best_val_loss']:.4f}, "
+          f"{cpu:.0f} s CPU ({wall:.0f} s wall) -> {path}", flush=True)
+    return path
+
+
 JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_coreg", "disr_unet", "disr_sif",
-        "disr_degraded")
+        "disr_degraded", "disr_degraded_cube")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -783,6 +1049,8 @@ def main(argv: list[str] | None = None) -> int:
                 progress=prog,
                 epochs=args.epochs or (120 if job == "sisr_rescnn" else 40),
             )
+        elif job == "disr_degraded_cube":
+            train_disr_degraded_cube(data, args.out, epochs=args.epochs, progress=prog)
         elif job == "disr_degraded":
             train_disr_degraded(data, args.out, epochs=args.epochs or 80, progress=prog)
         elif job in ("disr_unet", "disr_coreg"):

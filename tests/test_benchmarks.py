@@ -30,6 +30,7 @@ SCRIPTS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "spectral_gaps": (True, ("spectral_gaps.md",)),
     "scale_invariance": (True, ("scale_invariance.md", "scale_invariance.json")),
     "sisr_cube": (True, ("sisr_cube.md",)),
+    "disr_degraded_cube": (True, ("disr_degraded_cube.md",)),
     "adaptation": (True, ("adaptation.md",)),
 }
 #: start processes or a cluster (the ``slow`` marker's meaning); still part of ``make test``

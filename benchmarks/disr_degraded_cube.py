@@ -1,0 +1,323 @@
+"""The degraded DISR trained on the MOD11A1 datacube: does the NDVI guide add skill over SISR on
+window positions it never saw?
+
+``python benchmarks/disr_degraded_cube.py [--out docs/results] [--threads 1] [--model PATH]``
+
+Data: ``modis_h18v04_2020`` (daily MOD11A1 v061 day and night LST, 2020, 64 x 64 windows of tile
+h18v04; MOD13A2 v061 16-day red/NIR of the same windows; COGs + STAC), read by the recipe
+(``scripts/train_bundled.py``: ``cube_samples_ndvi``, the NDVI of the MOD13A2 composite of the
+same window nearest in time) and split **by window position** exactly as the cube SISR
+(``cube_split``): training, validation (early stopping, the choice of the detail gain), test,
+and the positions sharing ground with the ASTER evaluation pairs (``held_out``).
+
+MRUNet's protocol (Nguyen et al. 2022; ``benchmarks/sisr_cube.py``): every complete 64 x 64
+window at 1 km -> radiometric 4 x 4 mean -> x4; a 4-pixel border cropped for every method; PSNR
+with data range = max - min of each cropped truth, averaged over images; day, night and pooled.
+The DISR models also get the window's 1 km NDVI (the target grid of this protocol). Methods:
+bicubic, the default ``sisr`` (``rescnn``) and that network as trained (detail gain 1), the
+granule ``degraded`` DISR and the cube one (``degraded_cube``; ``--model`` scores another file).
+The gains over the SISR come with a 95 % interval from a bootstrap over the window positions
+(the unit that is unseen).
+
+Writes ``disr_degraded_cube.md`` in ``--out``. ``--smoke``: 5 dates of the cube (seconds; a
+test, not a measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import xlstsr
+from xlstsr.datasets import data_root
+from xlstsr.kernels.aggregate import radiometric_mean
+from xlstsr.kernels.interp import cubic_upsample
+from xlstsr.methods.deep import SISR
+from xlstsr.nn import load_model
+from xlstsr.nn.weights import BUNDLED, WEIGHTS_DIR, load_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+F = 4
+#: the cube DISR's file (bundled as ``degraded_cube`` once installed)
+CUBE_DISR = "disr_degraded_cube_x4.pt"
+#: detail gains of the cube DISR scored on the validation positions (the choice)
+GAINS = (1.0, 0.75, 0.5)
+#: bootstrap resamples of the window positions
+N_BOOT = 2000
+
+
+def sisr_cube() -> Any:
+    """``benchmarks/sisr_cube.py`` (its protocol: ``mrunet_psnr``, ``recipe``, ``CROP``)."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    import sisr_cube as module
+
+    return module
+
+
+def run_model(model: torch.nn.Module, coarse: np.ndarray, guide: np.ndarray | None,
+              batch: int = 64) -> np.ndarray:
+    """A model on stacks of whole windows: coarse (n, h, w) [+ guide (n, h*f, w*f)] -> (n, H, W)."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(coarse), batch):
+            x = torch.from_numpy(coarse[i : i + batch, None].astype(np.float32))
+            g = None if guide is None else torch.from_numpy(
+                guide[i : i + batch, None].astype(np.float32))
+            out.append(model(x, g)[:, 0].numpy().astype(np.float64))
+    return np.concatenate(out)
+
+
+def as_method(model: torch.nn.Module) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``(coarse, ndvi) -> SR`` of a model (the NDVI passed only to a guided one)."""
+    guided = bool(getattr(model, "n_guide", 0))
+    return lambda coarse, ndvi: run_model(model, coarse, ndvi if guided else None)
+
+
+def score(samples: Any, positions: Sequence, methods: dict[str, Callable], assets: Sequence[str]
+          ) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """Per method and asset, per image: PSNR, gain over bicubic (dB), RMSE (K), position."""
+    sc = sisr_cube()
+    keep = np.isin(samples.position.values, list(positions))
+    ndvi = samples["ndvi"].values[keep].astype(np.float64)
+    pos = samples.position.values[keep]
+    out: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    c = (slice(None), slice(sc.CROP, -sc.CROP), slice(sc.CROP, -sc.CROP))
+    for asset in assets:
+        truth = samples[asset].values[keep].astype(np.float64)
+        if not len(truth):
+            continue
+        coarse = radiometric_mean(truth, F)
+        base = sc.mrunet_psnr(cubic_upsample(coarse, F), truth)
+        for name, m in methods.items():
+            sr = m(coarse, ndvi)
+            p = sc.mrunet_psnr(sr, truth)
+            out.setdefault(name, {})[asset] = {
+                "psnr": p, "gain": p - base, "position": pos,
+                "rmse": np.sqrt(((sr[c] - truth[c]) ** 2).mean(axis=(-2, -1))),
+            }
+    return out
+
+
+def position_ci(diff: np.ndarray, pos: np.ndarray, n: int = N_BOOT, seed: int = 0
+                ) -> tuple[float, float]:
+    """95 % interval of the mean of ``diff`` (per image) from a bootstrap over positions.
+
+    Examples
+    --------
+    >>> lo, hi = position_ci(np.r_[1.0, 1.0, 3.0, 3.0], np.r_[0, 0, 1, 1])
+    >>> 1.0 <= lo <= 2.0 <= hi <= 3.0
+    True
+    """
+    u, inv = np.unique(pos, return_inverse=True)
+    s = np.bincount(inv, weights=diff)
+    k = np.bincount(inv)
+    draw = np.random.default_rng(seed).integers(0, len(u), (n, len(u)))
+    means = s[draw].sum(1) / k[draw].sum(1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def _pooled(per: dict[str, dict[str, np.ndarray]], key: str) -> np.ndarray:
+    return np.concatenate([v[key] for v in per.values()])
+
+
+def table(scores: dict[str, Any], assets: Sequence[str]) -> list[str]:
+    return sisr_cube().cube_table(scores, assets)
+
+
+def versus(scores: dict[str, Any], refs: Sequence[str], models: Sequence[str]) -> list[str]:
+    """Pooled gain of each DISR over each reference, with its position-bootstrap interval."""
+    labels = {"LST_Day_1km": "day", "LST_Night_1km": "night"}
+    rows = ["| DISR | over | day (dB) | night (dB) | **pooled (dB)** | pooled 95 % interval "
+            "(bootstrap over positions) | images better |", "|---|---|---:|---:|---:|---|---:|"]
+    for m in models:
+        for r in refs:
+            cells = []
+            for a in labels:
+                if a in scores[m]:
+                    d = scores[m][a]["psnr"] - scores[r][a]["psnr"]
+                    cells.append(f"{d.mean():+.2f}")
+            d = _pooled(scores[m], "psnr") - _pooled(scores[r], "psnr")
+            lo, hi = position_ci(d, _pooled(scores[m], "position"))
+            rows.append(f"| {m} | {r} | " + " | ".join(cells) + f" | **{d.mean():+.2f}** | "
+                        f"[{lo:+.2f}, {hi:+.2f}] | {int((d > 0).sum())} / {len(d)} |")
+    return rows
+
+
+def gain_curve(samples: Any, positions: Sequence, model: torch.nn.Module, assets: Sequence[str],
+               gains: Sequence[float] = GAINS) -> dict[float, float]:
+    """Pooled gain over bicubic (dB) of ``bicubic + g (model - bicubic)`` for each detail gain
+    ``g`` (= the model with its output head scaled by ``g``, the recipe's ``scale_detail``)."""
+    sc = sisr_cube()
+    keep = np.isin(samples.position.values, list(positions))
+    ndvi = samples["ndvi"].values[keep]
+    out: dict[float, list[np.ndarray]] = {g: [] for g in gains}
+    for asset in assets:
+        truth = samples[asset].values[keep].astype(np.float64)
+        coarse = radiometric_mean(truth, F)
+        b = cubic_upsample(coarse, F)
+        m = run_model(model, coarse, ndvi)
+        base = sc.mrunet_psnr(b, truth)
+        for g in gains:
+            out[g].append(sc.mrunet_psnr(b + g * (m - b), truth) - base)
+    return {g: float(np.concatenate(v).mean()) for g, v in out.items()}
+
+
+def cube_model(path: str | None) -> tuple[torch.nn.Module | None, str]:
+    """The cube DISR to score: ``--model``, else the bundled ``degraded_cube``, else the file."""
+    if path:
+        return load_model(path), Path(path).name
+    name = next((n for n, f in BUNDLED.items() if f == CUBE_DISR), None)
+    if name:
+        return load_weights(name), f"disr:{name}"
+    if (WEIGHTS_DIR / CUBE_DISR).is_file():
+        return load_model(WEIGHTS_DIR / CUBE_DISR), CUBE_DISR
+    return None, ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results"))
+    ap.add_argument("--root", default=None, help="data folder (default: $XLSTSR_DATA or ../shared/data)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--model", default=None, help="a cube DISR checkpoint to score instead")
+    ap.add_argument("--smoke", action="store_true", help="5 dates of the cube (a test)")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    rec = sisr_cube().recipe()
+    data = data_root(args.root)
+    split = rec.cube_split(data)
+    samples = rec.cube_samples_ndvi(data, max_dates=5 if args.smoke else None)
+    assets = rec.CUBE_ASSETS
+    sisr = load_weights(SISR.default_weights)
+    sisr_gain = sisr.metadata.get("detail_gain", {}).get("value", 1.0)
+    trained = rec.scale_detail(load_weights(SISR.default_weights), 1.0 / sisr_gain)
+    cube, cube_label = cube_model(args.model)
+    methods: dict[str, Callable] = {
+        "bicubic": lambda coarse, ndvi: cubic_upsample(coarse, F),
+        f"sisr:{SISR.default_weights} (default)": as_method(sisr),
+        f"sisr:{SISR.default_weights} as trained (detail gain 1)": as_method(trained),
+        "disr:degraded (granule)": as_method(load_weights("degraded")),
+    }
+    curve: dict[float, float] = {}
+    if cube is not None:
+        methods[f"{cube_label} (cube)"] = as_method(cube)
+        g = cube.metadata.get("detail_gain", {}).get("value", 1.0)
+        as_trained = rec.scale_detail(cube_model(args.model)[0], 1.0 / g)  # a fresh copy
+        curve = gain_curve(samples, split.val, as_trained, assets)
+    groups = {"test": split.test, "held_out": split.held_out, "val": split.val}
+    scores = {k: score(samples, pos, methods, assets) for k, pos in groups.items()}
+    n_dates = {k: int(np.isin(samples.position.values, pos).sum())
+               for k, pos in split.as_dict().items()}
+    write_report(out / "disr_degraded_cube.md", args, rec, split, samples, n_dates, scores,
+                 assets, cube, curve, time.perf_counter() - t0)
+    return 0
+
+
+def write_report(path: Path, args: argparse.Namespace, rec: Any, split: Any, samples: Any,
+                 n_dates: dict[str, int], scores: dict[str, Any], assets: Sequence[str],
+                 cube: torch.nn.Module | None, curve: dict[float, float], elapsed: float) -> None:
+    names = list(scores["test"])
+    sisr_names, disr_names = names[1:3], names[3:]
+    cmd = "python benchmarks/disr_degraded_cube.py" + " --smoke" * args.smoke + (
+        f" --threads {args.threads}" if args.threads != 1 else "") + (
+        f" --model {args.model}" if args.model else "")
+    days = samples.ndvi_days.values
+    lines = [
+        "# Degraded DISR on the MOD11A1 datacube: does NDVI add skill over SISR on unseen ground?",
+        "",
+        f"Written by `{cmd}` ({platform.machine()}, torch {torch.__version__}, {args.threads} "
+        f"torch thread(s), xlstsr {xlstsr.__version__}, {elapsed:.0f} s).",
+        "",
+        "## Data, NDVI and split",
+        "",
+        f"`{rec.CUBE}`: daily MOD11A1 v061 LST (day and night) of tile h18v04, 2020, the complete "
+        "64 x 64 windows at 1 km, read with `xlstsr.io.open_stac` + `xlstsr.train.window_samples`; "
+        "the guide is the NDVI = (nir - red) / (nir + red) of the **MOD13A2 v061 16-day "
+        "composite (1 km) of the same window position nearest in time**: the composite whose "
+        "period's middle is closest to the LST date, i.e. the period holding the date when the "
+        "catalog has it (`scripts/train_bundled.py`: `cube_samples_ndvi`, `match_ndvi`). Of "
+        f"{samples.sizes['sample']} window-dates, {int(samples.ndvi_inside.values.sum())} get the "
+        f"composite whose period holds the date, the others the nearest one (median |LST date - "
+        f"composite middle| {np.median(np.abs(days)):.1f} days, max {np.abs(days).max():.1f}); "
+        f"{samples.attrs.get('dropped_no_ndvi', 0)} dropped for want of a composite within "
+        f"{rec.CUBE_NDVI_MAX_DAYS:g} days; {samples.attrs.get('ndvi_filled_pixels', 0)} NDVI "
+        "fill pixels filled as the inference engine fills guide gaps (`fill_guide`). The NDVI "
+        "is on the 1 km target grid, so the DISR's guide is the 1 km NDVI as it is (what "
+        "`degraded_pairs` makes of it repeated 4 x 4 onto 250 m: the block mean of equal values).",
+        "",
+        "Split **by window position**, the cube SISR's (`cube_split`, seed "
+        f"{rec.CUBE_SPLIT_SEED}; docs/results/sisr_cube.md): training {len(split.train)} "
+        f"positions ({n_dates['train']} window-dates), validation {len(split.val)} "
+        f"({n_dates['val']}; early stopping and the detail gain), test {len(split.test)} "
+        f"({n_dates['test']}; none touches a modis_aster pair), held out {len(split.held_out)} "
+        f"({n_dates['held_out']}; the ground of the ASTER evaluation pairs, never trained on). "
+        "Day and night images of each window-date (x 2).",
+        "",
+        "## MRUNet's protocol on the test positions (never seen in training or selection)",
+        "",
+        "64 x 64 at 1 km -> radiometric 4 x 4 mean -> x4 (the DISR models also get the 1 km "
+        "NDVI); 4-pixel crop for every method; PSNR with data range = max - min of each cropped "
+        "truth, mean over images; gain = mean over images of the PSNR difference with bicubic "
+        "(Keys a = -0.5).",
+        "",
+        *table(scores["test"], assets),
+        "",
+        "What the NDVI adds: the DISR minus the SISR, image by image (PSNR, dB); interval: "
+        f"2.5-97.5 % of {N_BOOT} bootstrap resamples of the test positions.",
+        "",
+        *versus(scores["test"], sisr_names, disr_names),
+        "",
+        "### Held-out positions (the ground of the ASTER evaluation pairs)",
+        "",
+        *table(scores["held_out"], assets),
+        "",
+        *versus(scores["held_out"], sisr_names, disr_names),
+        "",
+        "### Validation positions (early stopping, the detail gain)",
+        "",
+        *table(scores["val"], assets),
+        "",
+    ]
+    if cube is not None:
+        meta = cube.metadata
+        st, hist = meta.get("settings", {}), meta.get("history", {})
+        best = max(curve, key=curve.get) if curve else None
+        lines += [
+            "## The cube DISR and its one choice",
+            "",
+            "Detail gain g of the cube DISR (output = bicubic + g x (trained output - bicubic)), "
+            "pooled gain over bicubic on the **validation** positions: "
+            + ", ".join(f"g = {g:g}: {v:+.3f} dB" for g, v in curve.items())
+            + f" -> the highest, g = {best:g}; installed with g = "
+            f"{meta.get('detail_gain', {}).get('value', 1.0):g}. Nothing else was tuned: the "
+            "network, loss and schedule are the granule `degraded` model's and the cube SISR's "
+            "(GuidedUNet base 12, 2 levels; Huber 1 K; Adam lr 1e-3, cosine; early stopping on "
+            "the validation positions).",
+            "",
+            f"`{rec.COMMAND} --only disr_degraded_cube` -> `{CUBE_DISR}`: GuidedUNet "
+            f"{st.get('config', '')}, {hist.get('epochs_run', '?')} epochs (of "
+            f"{st.get('epochs', '?')}, patience {st.get('patience', '?')}), "
+            f"{hist.get('cpu_seconds', '?')} s CPU ({hist.get('threads', '?')} torch thread), "
+            f"{meta.get('patches', {}).get('n_train', '?')} training images (64 x 64 at 1 km, "
+            f"flipped and rotated at random), box degradation (no PSF), loss {meta.get('loss')}.",
+            "",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
