@@ -197,7 +197,8 @@ def test_train_cli_logs_checkpoints_resumes_and_never_overwrites(tmp_path):
     out, logs = tmp_path / "m.pt", tmp_path / "logs"
     args = ["train", "--lst", str(tmp_path / "cube.nc"), "--patch", "16", "--batch-size", "8",
             "--logger", "csv", "--log-dir", str(logs), "--save-checkpoints"]
-    assert main([*args, "--epochs", "2", "--out", str(out)]) == 0
+    # a run of 3 epochs stopped after 2 (as an interrupted one), then resumed to its end
+    assert main([*args, "--epochs", "3", "--max-epochs", "2", "--out", str(out)]) == 0
     assert load_model(out, factor=4, n_guide=0).metadata["split"]["by"] == "window position"
     assert list(logs.rglob("metrics.csv")) and (logs / "checkpoints" / "last.ckpt").is_file()
     before = out.read_bytes()
@@ -206,3 +207,99 @@ def test_train_cli_logs_checkpoints_resumes_and_never_overwrites(tmp_path):
     assert main([*args, "--epochs", "3", "--out", str(tmp_path / "m3.pt"),
                  "--resume", str(logs / "checkpoints" / "last.ckpt")]) == 0
     assert load_model(tmp_path / "m3.pt").metadata["history"]["epochs_run"] == 3
+    # a resume that would change the schedule, bad devices/precision: one line, exit 2
+    for extra in (["--epochs", "5", "--resume", str(logs / "checkpoints" / "last.ckpt")],
+                  ["--epochs", "3", "--accelerator", "no_such_device"]):
+        assert main([*args, *extra, "--out", str(tmp_path / "bad.pt")]) == 2
+    for extra in (["--devices", "x"], ["--devices", "0"], ["--precision", "17"]):
+        with pytest.raises(SystemExit) as err:
+            main([*args, *extra, "--out", str(tmp_path / "bad.pt")])
+        assert err.value.code == 2
+    assert not (tmp_path / "bad.pt").exists()
+
+
+def test_the_training_loader_takes_a_distributed_sampler():
+    """Several devices: Lightning swaps the sampler under the DataLoader's own BatchSampler."""
+    from lightning.pytorch.utilities.data import _update_dataloader
+    from torch.utils.data import BatchSampler, DistributedSampler
+
+    tr, _ = _patches()
+    dl = PatchDataModule(tr, batch_size=4).train_dataloader()
+    assert type(dl.batch_sampler) is BatchSampler
+    part = _update_dataloader(dl, DistributedSampler(dl.dataset, num_replicas=2, rank=0))
+    seen = [i for batch in part.batch_sampler for i in batch]
+    assert len(seen) == (len(tr) + 1) // 2 and len(set(seen)) == len(seen)
+
+
+def test_validation_every_other_epoch_ranks_validated_epochs_only():
+    tr, va = _patches()
+    hist = fit(ResCNN(4, channels=4, n_blocks=1), tr, va, epochs=4,
+               trainer_options={"check_val_every_n_epoch": 2})
+    vl = np.asarray(hist["val_loss"])
+    assert np.isnan(vl[[0, 2]]).all() and np.isfinite(vl[[1, 3]]).all()
+    assert hist["best_val_loss"] == np.nanmin(vl) and hist["validated"]
+
+
+def test_guides_are_matched_by_date_and_checked_for_their_grid():
+    from xlstsr.errors import XlstsrError
+
+    t = np.array(["2020-01-01", "2020-01-02", "2020-01-03"], dtype="datetime64[ns]")
+    cube = _cube(n=3, size=64).assign_coords(time=t)
+    rng = np.random.default_rng(3)
+    ndvi = xr.DataArray(rng.random((3, 2, 256, 256)).astype("float32"),
+                        dims=("time", "band", "y", "x"), coords={"time": t})
+    dm = CubeDataModule(cube, guide=ndvi, mode="degraded_disr", patch=16)
+    dm.setup()
+    assert dm.n_guide == 2  # bands are channels, dates matched one to one
+    later = ndvi.assign_coords(time=t + np.timedelta64(3650, "D"))
+    with pytest.raises(XlstsrError, match=r"(?i)guide"):
+        CubeDataModule(cube, guide=later, mode="degraded_disr", patch=16).setup()
+    composite = ndvi.isel(time=[0]).assign_coords(time=t[:1] - np.timedelta64(5, "D"))
+    dm = CubeDataModule(cube, guide=composite, mode="degraded_disr", patch=16,
+                        guide_time_tolerance=np.timedelta64(16, "D"))
+    dm.setup()  # a 16-day composite serves the three dates
+    assert dm.n_guide == 2
+    wrong = xr.DataArray(rng.random((300, 300)).astype("float32"), dims=("y", "x"))
+    with pytest.raises(XlstsrError, match="300 x 300"):
+        CubeDataModule(cube, guide=wrong, mode="degraded_disr", patch=16).setup()
+
+
+def test_plain_lightning_trainer_fits_as_fit_does():
+    import lightning as L
+
+    dm = CubeDataModule(_cube(n=2, size=64), patch=16, batch_size=8)
+    torch.manual_seed(0)
+    module = SuperResolutionModule(ResCNN(4, channels=4, n_blocks=1), epochs=1)
+    before = module.model.normalisation()
+    L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False).fit(module, datamodule=dm)
+    after = module.model.normalisation()
+    assert after["lst_offset"] != before["lst_offset"]  # normalised from the training patches
+    assert after["lst_offset"] == pytest.approx(float(dm.train_set.lst.mean()), abs=1e-3)
+
+
+def test_settings_that_would_be_ignored_or_break_a_resume_are_refused(tmp_path):
+    dm = CubeDataModule(_cube(n=2, size=64), patch=16)
+    m = ResCNN(4, channels=4, n_blocks=1)
+    with pytest.raises(ValueError, match="batch_size"):
+        fit(m, dm, batch_size=4, epochs=1)
+    with pytest.raises(ValueError, match="builds 'sisr'"):
+        fit(m, dm, mode="supervised", epochs=1)
+    with pytest.raises(ValueError, match="cosine schedule"):
+        fit(m, dm, epochs=2, trainer_options={"max_epochs": 3})
+    dm.setup()
+    other = CubeDataModule(_cube(n=2, size=64), patch=16, seed=5, val_fraction=0.5)
+    other.setup()
+    assert other.split != dm.split
+    with pytest.raises(ValueError, match="another split"):
+        other.load_state_dict(dm.state_dict())
+
+
+def test_two_positions_still_validate_and_precision_keeps_the_dtype():
+    dm = CubeDataModule(_cube(n=2, size=64)[:, :32], patch=16, val_fraction=0.2)
+    dm.setup()
+    assert len(dm.split.train) == 1 and len(dm.split.val) == 1
+    tr, va = _patches()
+    m = ResCNN(4, channels=4, n_blocks=1)
+    fit(m, tr, va, epochs=1, trainer_options={"precision": "bf16-true"})
+    assert all(p.dtype == torch.float32 for p in m.parameters())

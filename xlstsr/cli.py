@@ -374,7 +374,15 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
                    help="side of a window position in fine pixels (split unit; default 2 x patch)")
     t.add_argument("--psf", type=float, default=None,
                    help="Gaussian PSF sigma (LST pixels) of the degraded pairs")
-    t.add_argument("--epochs", type=int, default=50)
+    t.add_argument("--max-nan-fraction", type=float, default=0.5,
+                   help="largest NaN share of a patch's input (and truth) for it to be used")
+    t.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
+                   help="how far back a guide date may lie from an LST date, e.g. 16D")
+    t.add_argument("--epochs", type=int, default=50,
+                   help="length of the cosine learning-rate schedule (and most epochs run)")
+    t.add_argument("--max-epochs", type=_positive_int, default=None,
+                   help="stop after this many epochs, to continue later with --resume "
+                   "(default: --epochs)")
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--patience", type=int, default=10, help="epochs without gain before stopping")
@@ -382,8 +390,11 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
                    help="share of patches whose window positions go to validation")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--accelerator", default="cpu", help="Lightning accelerator (cpu, gpu, auto...)")
-    t.add_argument("--devices", default="1", help="Lightning devices (a count, a list or auto)")
-    t.add_argument("--precision", default=None, help="Lightning precision (e.g. 32-true, bf16-mixed)")
+    t.add_argument("--devices", default=1, type=_devices,
+                   help="Lightning devices: a count, a list of indices (0,1) or auto")
+    t.add_argument("--precision", default=None,
+                   choices=("32-true", "32", "16-mixed", "bf16-mixed", "bf16-true", "64-true"),
+                   help="Lightning precision (default 32-true)")
     t.add_argument("--logger", choices=("csv", "tensorboard"), default=None,
                    help="log the losses per epoch under --log-dir")
     t.add_argument("--log-dir", default="xlstsr_logs", help="directory of logs and checkpoints")
@@ -401,9 +412,16 @@ def _devices(text: str) -> int | str | list[int]:
     """``--devices``: ``auto``, a count (``2``) or a list of indices (``0,1``)."""
     if text == "auto":
         return text
-    if "," in text:
-        return [int(v) for v in text.split(",") if v]
-    return int(text)
+    try:
+        value: int | list[int] = (
+            [int(v) for v in text.split(",") if v] if "," in text else int(text)
+        )
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use a count (1), a list of device indices (0,1) or auto") from None
+    if value == 0 or value == []:
+        raise argparse.ArgumentTypeError("0 devices: use at least 1")
+    return value
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -420,29 +438,45 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    trainer: dict = {"accelerator": args.accelerator, "devices": _devices(args.devices),
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    trainer: dict = {"accelerator": args.accelerator, "devices": args.devices,
                      "default_root_dir": args.log_dir}
     if args.precision:
         trainer["precision"] = args.precision
+    if args.max_epochs:
+        trainer["max_epochs"] = args.max_epochs
     callbacks = []
+    ckpt = None
     if args.save_checkpoints:
         from lightning.pytorch.callbacks import ModelCheckpoint
 
-        callbacks.append(ModelCheckpoint(dirpath=Path(args.log_dir) / "checkpoints",
-                                         monitor="val_loss", save_last=True))
-    rec = fit_files(
-        args.lst, args.out, variable=args.variable, guide=args.guide,
-        guide_variable=args.guide_variable, truth=args.truth, truth_variable=args.truth_variable,
-        mode=args.mode, arch=args.arch, factor=args.factor, patch=args.patch, window=args.window,
-        psf=args.psf, val_fraction=args.val_fraction, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
-        progress=args.progress, logger=args.logger, log_dir=args.log_dir, callbacks=callbacks,
-        ckpt_path=args.resume, trainer_options=trainer,
-    )
+        # the last epoch's state, whatever the validation: what --resume continues from
+        ckpt = ModelCheckpoint(dirpath=Path(args.log_dir) / "checkpoints", save_last=True)
+        callbacks.append(ckpt)
+    try:
+        rec = fit_files(
+            args.lst, args.out, variable=args.variable, guide=args.guide,
+            guide_variable=args.guide_variable, truth=args.truth,
+            truth_variable=args.truth_variable, mode=args.mode, arch=args.arch,
+            factor=args.factor, patch=args.patch, window=args.window, psf=args.psf,
+            max_nan_fraction=args.max_nan_fraction,
+            guide_time_tolerance=args.guide_time_tolerance, val_fraction=args.val_fraction,
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+            seed=args.seed, progress=args.progress, logger=args.logger, log_dir=args.log_dir,
+            callbacks=callbacks, ckpt_path=args.resume, trainer_options=trainer,
+        )
+    except MisconfigurationException as err:  # accelerator, devices, precision on this machine
+        raise UsageError(f"{err} (check --accelerator, --devices, --precision)") from None
+    except ValueError as err:  # settings the data or a resumed checkpoint cannot take
+        raise UsageError(str(err)) from None
     hist = rec["history"]
-    logs = f"; logs in {hist['log_dir']}" if "log_dir" in hist else ""
-    print(f"wrote {rec['path']}: {hist['epochs_run']} epochs, best validation loss "
-          f"{hist['best_val_loss']:.4f}{logs}")
+    which = "validation" if hist.get("validated", True) else "training (no validation position)"
+    more = f"; logs in {hist['log_dir']}" if "log_dir" in hist else ""
+    if ckpt is not None and ckpt.last_model_path:
+        more += f"; resume from {ckpt.last_model_path}"
+    print(f"wrote {rec['path']}: {hist['epochs_run']} epochs, best {which} loss "
+          f"{hist['best_val_loss']:.4f}{more}")
     return 0
 
 

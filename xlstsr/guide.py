@@ -242,6 +242,28 @@ def _match_lead(
     return g
 
 
+def _has_crs(da: xr.DataArray) -> bool:
+    try:
+        return da.rio.crs is not None
+    except Exception:  # no spatial dims rioxarray recognises
+        return False
+
+
+def _same_shape_guide(guide: xr.DataArray, lst: xr.DataArray, factor: int) -> xr.DataArray:
+    """A guide without a CRS on the fine grid: exactly ``factor`` x the LST, pixel for pixel."""
+    gy, gx = spatial_dims(guide)
+    ly, lx = spatial_dims(lst)
+    want = (lst.sizes[ly] * factor, lst.sizes[lx] * factor)
+    got = (guide.sizes[gy], guide.sizes[gx])
+    if got != want:
+        raise GridError(
+            f"the guide is {got[0]} x {got[1]} pixels, not {factor} x the LST's "
+            f"{lst.sizes[ly]} x {lst.sizes[lx]} ({want[0]} x {want[1]}); without a CRS it must "
+            "cover the LST pixel for pixel (or write the CRS of both with rioxarray to align it)"
+        )
+    return guide.rename({gy: ly, gx: lx}).drop_vars([ly, lx], errors="ignore")
+
+
 def prepare_guide(
     guide: GuideLike,
     lst: xr.DataArray,
@@ -249,6 +271,7 @@ def prepare_guide(
     lead: tuple[str, ...],
     *,
     time_tolerance: Any = None,
+    require_crs: bool = True,
 ) -> Any:
     """Decode and align a guide onto the grid ``factor`` times finer than ``lst``.
 
@@ -256,7 +279,9 @@ def prepare_guide(
     (``n`` their flattened size), ``(1, c, Y, X)`` for a guide shared by every time step. Guide
     steps are matched with the LST's by label (:func:`match_steps`, ``time_tolerance``); a time
     dim the LST lacks is refused (one of length 1 is dropped); other extra dims (a raster's
-    ``band``) become guide channels.
+    ``band``) become guide channels. ``require_crs=False`` (training arrays): when either input
+    has no CRS, the guide must be exactly ``factor`` times the LST's shape, pixel for pixel,
+    instead of being aligned by coordinates.
 
     Examples
     --------
@@ -271,7 +296,10 @@ def prepare_guide(
         if "guide_band" in g.dims
         else [decode_guide(g)]
     )
-    aligned = [align_guide(b, lst, factor) for b in bands]
+    if require_crs or (_has_crs(lst) and _has_crs(bands[0])):
+        aligned = [align_guide(b, lst, factor) for b in bands]
+    else:
+        aligned = [_same_shape_guide(b, lst, factor) for b in bands]
     g = xr.concat(aligned, dim="guide_band") if len(aligned) > 1 else aligned[0].expand_dims("guide_band")
     ydim, xdim = spatial_dims(lst)
     g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band"), time_tolerance)

@@ -11,6 +11,7 @@ checkpoint with its provenance.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Hashable
 from typing import Any
@@ -19,12 +20,14 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..validate import decode_guide, decode_lst, require_valid_pixels, select_variable, spatial_dims
+from ..validate import decode_lst, require_valid_pixels, select_variable, spatial_dims
 from .data import degraded_pairs, fit_guide_gain, make_patches, target_scale_pairs
 from .loop import MODES, PatchDataModule, fit
 from .windows import PositionSplit, split_by_position, split_positions
 
 __all__ = ["CubeDataModule", "fit_cube", "fit_files"]
+
+log = logging.getLogger(__name__)
 
 
 def _select(obj: xr.DataArray | xr.Dataset, variable: Hashable | None, role: str) -> xr.DataArray:
@@ -49,13 +52,20 @@ class CubeDataModule(PatchDataModule):
 
     The cube (a lazy Zarr, STAC or NetCDF DataArray is fine: it is read in :meth:`setup`) goes
     through the library's front door (:func:`xlstsr.validate.decode_lst`: units, fill values,
-    scaled integers), becomes the pairs of the training regime (``"sisr"`` and
-    ``"degraded_disr"``: :func:`degraded_pairs`, optionally under a Gaussian PSF; ``"sif"`` and
-    ``"supervised"``: :func:`target_scale_pairs`), is cut into square **window positions** of
-    ``window`` output pixels on a fixed grid, and each position into patches with xbatcher
-    (:func:`make_patches`, stride half a patch). Whole positions, with all their dates, go to
-    training or validation (:func:`split_positions`, seeded): the same ground on another date
-    never crosses the split, since it would let a network recall the landscape.
+    scaled integers; guides through :func:`xlstsr.guide.prepare_guide`: steps matched to the
+    LST's by label, bands as channels), is cut into square **window positions** of ``window``
+    output pixels on a fixed grid, and each window becomes the pairs of the training regime
+    (``"sisr"`` and ``"degraded_disr"``: :func:`degraded_pairs`, optionally under a Gaussian PSF
+    that sees only its window; ``"sif"`` and ``"supervised"``: :func:`target_scale_pairs`),
+    cut into patches with xbatcher (:func:`make_patches`, stride half a patch). Whole positions,
+    with all their dates, go to training or validation (:func:`split_positions`, seeded; at
+    least one validation position when there are two or more): the same ground on another date
+    never crosses the split, since it would let a network recall the landscape. The SIF guide
+    gain is fitted on training positions only.
+
+    Memory: the decoded cube, its windows and the patches are held at once (about three times
+    the cube as float32, plus the guide); train a tile-year in date ranges (``lst.sel(time=...)``)
+    on a small machine.
 
     Parameters
     ----------
@@ -66,8 +76,9 @@ class CubeDataModule(PatchDataModule):
     variable : str, optional
         The LST variable of a Dataset.
     guide, truth : DataArray or Dataset, optional
-        Fine guide (e.g. NDVI, one band or one per date) and fine truth, at ``factor`` x the LST
-        grid (see :func:`fit_cube`).
+        Fine guide (e.g. NDVI: one field, one per date matched by label, or several bands) and
+        fine truth (one per date), at ``factor`` x the LST grid: aligned by coordinates when
+        both have a CRS, else exactly ``factor`` x the LST's shape.
     mode : str
         One of :data:`xlstsr.train.MODES`.
     factor, patch : int
@@ -79,9 +90,14 @@ class CubeDataModule(PatchDataModule):
         Positions (``"r{row}c{col}"`` ids) of training and validation; default: drawn with
         ``val_fraction`` and ``seed``.
     val_fraction : float
-        Share of the patches whose positions go to validation.
+        Share of the patches whose positions go to validation (0: none).
     psf : float, optional
         Gaussian PSF width (pixels of ``lst``) of the degradation (:func:`degraded_pairs`).
+    max_nan_fraction : float
+        Largest share of NaN in a patch's coarse input (and truth) for it to be kept.
+    guide_time_tolerance : timedelta-like, optional
+        How far back a guide step may lie from an LST date (e.g. ``"16D"`` for 16-day NDVI
+        composites; :func:`xlstsr.guide.match_steps`). Default: equal labels only.
     batch_size, seed, augmentation, input_noise
         As :class:`~xlstsr.train.PatchDataModule`.
 
@@ -112,6 +128,8 @@ class CubeDataModule(PatchDataModule):
         split: PositionSplit | None = None,
         val_fraction: float = 0.2,
         psf: float | None = None,
+        max_nan_fraction: float = 0.5,
+        guide_time_tolerance: Any = None,
         batch_size: int = 16,
         seed: int = 0,
         augmentation: bool = True,
@@ -136,85 +154,134 @@ class CubeDataModule(PatchDataModule):
         self.mode, self.factor, self.patch, self.window = mode, int(factor), int(patch), window
         self.split: PositionSplit | None = split
         self.val_fraction, self.psf = float(val_fraction), psf
+        self.max_nan_fraction = float(max_nan_fraction)
+        self.guide_time_tolerance = guide_time_tolerance
         self.loss_options: dict[str, Any] = {}
         self.n_guide = 0
 
-    def _pairs(self) -> dict[str, Any]:
-        """Decoded inputs -> the pairs of the regime, on whole scenes (a PSF sees whole scenes)."""
+    def _inputs(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Decoded LST ``(n, Y, X)``, guide ``(n or 1, c, Yf, Xf)`` and truth ``(n, Yf, Xf)``."""
+        from ..guide import prepare_guide
+
         lst_da = decode_lst(_select(self.lst, self.variable, "LST")).load()
         require_valid_pixels(lst_da)
         arr = _stack(lst_da)
+        ydim, xdim = spatial_dims(lst_da)
+        lead = tuple(str(d) for d in lst_da.dims if d not in (ydim, xdim))
         g = None
-        if self.guide is not None:
-            g = _stack(decode_guide(_select(self.guide, None, "guide")))
-            g = g[:, None] if g.shape[0] in (1, arr.shape[0]) else g[None]
-        f = self.factor
-        if self.mode in ("sisr", "degraded_disr"):
-            pairs = degraded_pairs(
-                arr, f, g if self.mode == "degraded_disr" else None, psf=self.psf
+        if self.guide is not None and self.mode != "sisr":
+            g = prepare_guide(
+                _select(self.guide, None, "guide"), lst_da, self.factor, lead,
+                time_tolerance=self.guide_time_tolerance, require_crs=False,
             )
-        else:
-            t = None
-            if self.mode == "supervised":
-                t = _stack(decode_lst(_select(self.truth, None, "truth")))  # type: ignore[arg-type]
-            pairs = target_scale_pairs(arr, f, g, t)
-        if self.mode == "sisr":
-            pairs["guide"] = None
-        if self.mode == "sif":
-            self.loss_options = {"gain": fit_guide_gain(arr, pairs["guide"], f)}
-        self.n_guide = 0 if pairs["guide"] is None else int(pairs["guide"].shape[1])
-        return pairs
+            g = np.asarray(g, np.float32)
+        t = None
+        if self.mode == "supervised":
+            t = _stack(decode_lst(_select(self.truth, None, "truth")))  # type: ignore[arg-type]
+            want = (arr.shape[0], arr.shape[1] * self.factor, arr.shape[2] * self.factor)
+            if t.shape != want:
+                raise ValueError(
+                    f"the truth is {t.shape} (dates, y, x), not the LST's dates on a grid "
+                    f"{self.factor} x finer {want}: give one fine truth per LST date"
+                )
+        return arr, g, t
 
-    def _windows(self, pairs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """The pairs cut into window positions (dates x positions), with their position ids."""
+    def _windows(
+        self, arr: np.ndarray, g: np.ndarray | None, t: np.ndarray | None
+    ) -> tuple[dict[str, np.ndarray | None], list[str]]:
+        """The inputs cut into window positions (dates x positions), with their position ids."""
         f, w = self.factor, self.window
-        lc = pairs["lst_coarse"]
-        n, h, wid = lc.shape
-        rows, cols = h * f // w, wid * f // w
+        step = 1 if self.mode in ("sisr", "degraded_disr") else f  # output pixels per LST pixel
+        wl = w // step  # LST pixels per window; the guide and the truth are f times finer
+        n, h, wid = arr.shape
+        rows, cols = h // wl, wid // wl
         if not rows or not cols:
             raise ValueError(
-                f"the LST ({h * f} x {wid * f} output pixels) is smaller than one window ({w}); "
-                "lower `window` or `patch`"
+                f"the LST ({h * step} x {wid * step} output pixels) is smaller than one window "
+                f"({w}); lower `window` or `patch`"
             )
-        wc = w // f
-        out: dict[str, list] = {"lst_coarse": [], "guide": [], "target": []}
+        out: dict[str, list] = {"lst": [], "guide": [], "truth": []}
         ids: list[str] = []
         for k in range(n):
             for i in range(rows):
                 for j in range(cols):
-                    out["lst_coarse"].append(lc[k, i * wc : (i + 1) * wc, j * wc : (j + 1) * wc])
-                    fine = (slice(i * w, (i + 1) * w), slice(j * w, (j + 1) * w))
-                    if pairs["guide"] is not None:
-                        g = pairs["guide"]
+                    out["lst"].append(arr[k, i * wl : (i + 1) * wl, j * wl : (j + 1) * wl])
+                    fine = (slice(i * wl * f, (i + 1) * wl * f), slice(j * wl * f, (j + 1) * wl * f))
+                    if g is not None:
                         out["guide"].append(g[min(k, g.shape[0] - 1), :, fine[0], fine[1]])
-                    if pairs["target"] is not None:
-                        out["target"].append(pairs["target"][k, fine[0], fine[1]])
+                    if t is not None:
+                        out["truth"].append(t[k, fine[0], fine[1]])
                     ids.append(f"r{i}c{j}")
-        cut = {key: np.stack(v) if v else None for key, v in out.items()}
-        return cut, ids
+        return {key: np.stack(v) if v else None for key, v in out.items()}, ids
+
+    def _pairs(self, win: dict[str, np.ndarray | None]) -> dict[str, Any]:
+        """The pairs of the regime, window by window (a PSF sees only its own window)."""
+        f = self.factor
+        if self.mode in ("sisr", "degraded_disr"):
+            guide = win["guide"] if self.mode == "degraded_disr" else None
+            pairs = degraded_pairs(win["lst"], f, guide, psf=self.psf)  # type: ignore[arg-type]
+        else:
+            pairs = target_scale_pairs(win["lst"], f, win["guide"], win["truth"])  # type: ignore[arg-type]
+        if self.mode == "sisr":
+            pairs["guide"] = None
+        return pairs
+
+    def _draw_split(self, scene: np.ndarray) -> PositionSplit:
+        positions, counts = np.unique(scene, return_counts=True)
+        weights = dict(zip(positions.tolist(), counts.tolist()))
+        if len(positions) < 2 or self.val_fraction <= 0:
+            return PositionSplit(train=tuple(weights))
+        split = split_positions(
+            weights, val_fraction=self.val_fraction, test_fraction=0.0, seed=self.seed
+        )
+        if not split.val:  # one position's weight exceeded the share: validate on the smallest
+            smallest = min(split.train, key=lambda p: (weights[p], str(p)))
+            split = PositionSplit(train=tuple(p for p in split.train if p != smallest),
+                                  val=(smallest,))
+        return split
 
     def setup(self, stage: str | None = None) -> None:
-        """Read the cube, build the pairs and the patches, split them by window position."""
+        """Read the cube, cut it into window positions, build the pairs and patches, split them."""
         if self.train_set is not None:
             return
-        cut, ids = self._windows(self._pairs())
+        arr, g, t = self._inputs()
+        win, ids = self._windows(arr, g, t)
+        pairs = self._pairs(win)
+        self.n_guide = 0 if pairs["guide"] is None else int(pairs["guide"].shape[1])
         patches = make_patches(
-            **cut, factor=self.factor, patch=self.patch, stride=self.patch // 2, scene_ids=ids
+            **pairs, factor=self.factor, patch=self.patch, stride=self.patch // 2, scene_ids=ids,
+            max_nan_fraction=self.max_nan_fraction,
         )
-        positions, counts = np.unique(patches.scene, return_counts=True)
         if self.split is None:
-            if len(positions) < 2:
-                self.split = PositionSplit(train=tuple(positions.tolist()))
-            else:
-                self.split = split_positions(
-                    dict(zip(positions.tolist(), counts.tolist())),
-                    val_fraction=self.val_fraction, test_fraction=0.0, seed=self.seed,
-                )
+            self.split = self._draw_split(patches.scene)
         train, val, _ = split_by_position(patches, self.split)
         if not len(train):
             raise ValueError("no training patch: the split puts every window position elsewhere")
+        if not len(val):
+            log.warning(
+                "no validation patches (%d window position(s) of %d px): training without early "
+                "stopping; a larger cube or a smaller `window` gives validation positions",
+                len(np.unique(patches.scene)), self.window,
+            )
+        if self.mode == "sif":  # the detail law of the SIF loss, from training ground only
+            keep = np.isin(np.asarray(ids), list(self.split.train))
+            self.loss_options = {
+                "gain": fit_guide_gain(win["lst"][keep], win["guide"][keep], self.factor)  # type: ignore[index]
+            }
         self.train_set = train
         self.val_set = val if len(val) else None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "split": None if self.split is None else self.split.as_dict()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved = state_dict.get("split")
+        if saved is not None and self.split is not None and saved != self.split.as_dict():
+            raise ValueError(
+                "the checkpoint was trained on another split by position (another seed, "
+                "val_fraction, window or cube): resume with the settings of the first run"
+            )
+        super().load_state_dict(state_dict)
 
 
 def fit_cube(
@@ -230,6 +297,8 @@ def fit_cube(
     window: int | None = None,
     val_fraction: float = 0.2,
     psf: float | None = None,
+    max_nan_fraction: float = 0.5,
+    guide_time_tolerance: Any = None,
     seed: int = 0,
     batch_size: int = 16,
     augmentation: bool = True,
@@ -261,7 +330,7 @@ def fit_cube(
     arch : str, optional
         ``"rescnn"``, ``"mrunet"`` or ``"guided_unet"`` (default: ``guided_unet`` with a guide,
         else ``rescnn``).
-    factor, patch, window, val_fraction, psf : int, int, int, float, float
+    factor, patch, window, val_fraction, psf, max_nan_fraction, guide_time_tolerance
         As :class:`CubeDataModule`.
     seed : int
         Seed of the initialisation, the split and the training.
@@ -292,7 +361,8 @@ def fit_cube(
 
     data = CubeDataModule(
         lst, variable=variable, guide=guide, truth=truth, mode=mode, factor=factor, patch=patch,
-        window=window, val_fraction=val_fraction, psf=psf, batch_size=batch_size, seed=seed,
+        window=window, val_fraction=val_fraction, psf=psf, max_nan_fraction=max_nan_fraction,
+        guide_time_tolerance=guide_time_tolerance, batch_size=batch_size, seed=seed,
         augmentation=augmentation, input_noise=input_noise,
     )
     data.setup("fit")
@@ -301,9 +371,7 @@ def fit_cube(
     model = build_model(
         arch, factor=factor, **({"n_guide": data.n_guide} if arch == "guided_unet" else {})
     )
-    hist = fit(
-        model, data, mode=mode, loss_options=data.loss_options, seed=seed, **fit_options
-    )
+    hist = fit(model, data, seed=seed, **fit_options)
     record = {
         "history": hist,
         "loss_options": data.loss_options,

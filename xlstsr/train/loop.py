@@ -204,6 +204,7 @@ class SuperResolutionModule(L.LightningModule):
         loss_options: dict[str, Any] | None = None,
         lr: float = 1e-3,
         epochs: int = 50,
+        normalise: bool = True,
     ) -> None:
         super().__init__()
         if isinstance(model, str):
@@ -213,26 +214,46 @@ class SuperResolutionModule(L.LightningModule):
         self.model = model
         self.factor = int(factor if factor is not None else model.config["factor"])
         self.mode, self.lr, self.epochs = mode, float(lr), int(epochs)
+        self.normalise = bool(normalise)
+        self._loss_options_given = loss_options is not None
         self.loss_options = dict(loss_options or {})
         self.loss_fn = make_loss(mode, self.factor, **self.loss_options)
         self.save_hyperparameters({
             "model": getattr(model, "arch", type(model).__name__),
             "config": dict(getattr(model, "config", {})),
             "mode": mode, "factor": self.factor, "loss_options": self.loss_options,
-            "lr": self.lr, "epochs": self.epochs,
+            "lr": self.lr, "epochs": self.epochs, "normalise": self.normalise,
         })
+
+    def setup(self, stage: str) -> None:
+        """Before training: normalisation from the data module's training patches (and the SIF
+        guide gain a :class:`~xlstsr.train.CubeDataModule` fitted), so a plain
+        ``Trainer().fit(module, datamodule=...)`` trains as :func:`fit` does."""
+        data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if stage != "fit" or data is None:
+            return
+        train = getattr(data, "train_set", None)
+        if self.normalise and train is not None:
+            fit_normalisation(self.model, train)
+        extra = getattr(data, "loss_options", None)
+        if extra and not self._loss_options_given:
+            self.loss_options = dict(extra)
+            self.loss_fn = make_loss(self.mode, self.factor, **self.loss_options)
+            self.hparams["loss_options"] = self.loss_options
 
     def forward(self, lst: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(lst, guide)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self.loss_fn(self.model, batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["lst"]))
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["lst"]),
+                 sync_dist=True)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         loss = self.loss_fn(self.model, batch)
-        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["lst"]))
+        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["lst"]),
+                 sync_dist=True)
 
     def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         guide = batch.get("guide") if getattr(self.model, "n_guide", 0) else None
@@ -256,17 +277,21 @@ class _Indices(torch.utils.data.Dataset):
         return i
 
 
-class _ShuffledBatches(torch.utils.data.Sampler):
-    """A seeded permutation per epoch, cut into batches (drawn whole when the epoch starts)."""
+class _SeededOrder(torch.utils.data.Sampler):
+    """A seeded permutation of 0..n-1 per epoch, drawn whole when the epoch starts.
 
-    def __init__(self, n: int, batch_size: int, gen: torch.Generator | None) -> None:
-        self.n, self.batch_size, self.gen = n, batch_size, gen
+    A plain sampler under the DataLoader's own ``BatchSampler``, so Lightning can put its
+    distributed sampler in its place on several devices.
+    """
+
+    def __init__(self, n: int, gen: torch.Generator) -> None:
+        self.n, self.gen = n, gen
 
     def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return self.n
 
     def __iter__(self):
-        return iter([b.tolist() for b in _batches(self.n, self.batch_size, self.gen)])
+        return iter(torch.randperm(self.n, generator=self.gen).tolist())
 
 
 class _Collate:
@@ -342,7 +367,8 @@ class PatchDataModule(L.LightningDataModule):
         train = self._require_train()
         return torch.utils.data.DataLoader(
             _Indices(len(train)),
-            batch_sampler=_ShuffledBatches(len(train), self.batch_size, self.gen),
+            batch_size=self.batch_size,
+            sampler=_SeededOrder(len(train), self.gen),
             collate_fn=_Collate(train, self.gen, self.augmentation, self.input_noise),
         )
 
@@ -351,7 +377,8 @@ class PatchDataModule(L.LightningDataModule):
             return []
         return torch.utils.data.DataLoader(
             _Indices(len(self.val_set)),
-            batch_sampler=_ShuffledBatches(len(self.val_set), self.batch_size, None),
+            batch_size=self.batch_size,
+            shuffle=False,
             collate_fn=_Collate(self.val_set, None, False, 0.0),
         )
 
@@ -365,35 +392,48 @@ class PatchDataModule(L.LightningDataModule):
 class BestWeights(Callback):
     """Early stopping on the validation loss, the best weights kept, the history per epoch.
 
-    After each training epoch (validation included) the epoch's losses and seconds are recorded;
-    the weights are copied when ``val_loss`` improves on the best by more than 1e-6 (the training
-    loss stands in when there is no validation), and training stops after ``patience`` epochs
-    without improvement (0: never). Its state travels with Lightning checkpoints.
+    After each training epoch the epoch's losses and seconds are recorded. On epochs where
+    validation ran, the weights are copied when ``val_loss`` improves on the best by more than
+    1e-6, and training stops after ``patience`` validated epochs without improvement (0: never;
+    the decision is shared by every process of a multi-device run). A run without validation
+    (``validated=False``) ranks epochs by the training loss instead; epochs between validations
+    record a NaN ``val_loss``. Its state travels with Lightning checkpoints: a run resumed from
+    a checkpoint written at the end of an epoch continues exactly.
     """
 
-    def __init__(self, patience: int = 10) -> None:
-        self.patience = int(patience)
+    def __init__(self, patience: int = 10, validated: bool = True) -> None:
+        self.patience, self.validated = int(patience), bool(validated)
         self.hist: dict[str, list] = {"train_loss": [], "val_loss": [], "epoch_seconds": []}
         self.best, self.best_state, self.bad, self._t0 = math.inf, None, 0, 0.0
+        self._val: float | None = None
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._t0 = time.perf_counter()
+        self._t0, self._val = time.perf_counter(), None
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking and "val_loss" in trainer.callback_metrics:
+            self._val = float(trainer.callback_metrics["val_loss"])
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        m = trainer.callback_metrics
-        tl = float(m.get("train_loss", float("nan")))
-        vl = float(m.get("val_loss", tl))
+        tl = float(trainer.callback_metrics.get("train_loss", float("nan")))
+        vl = self._val if self._val is not None else float("nan")
         self.hist["train_loss"].append(tl)
-        self.hist["val_loss"].append(vl)
+        self.hist["val_loss"].append(vl if self.validated else tl)
         self.hist["epoch_seconds"].append(time.perf_counter() - self._t0)
-        if vl < self.best - 1e-6:
+        score = vl if self.validated else tl
+        if math.isnan(score):  # no validation this epoch: nothing to rank
+            return
+        stop = False
+        if score < self.best - 1e-6:
             model = pl_module.model
-            self.best, self.bad = vl, 0
+            self.best, self.bad = score, 0
             self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
             self.bad += 1
-            if self.patience and self.bad >= self.patience:
-                trainer.should_stop = True
+            stop = bool(self.patience and self.bad >= self.patience)
+        if trainer.world_size > 1:
+            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+        trainer.should_stop = trainer.should_stop or stop
 
     def state_dict(self) -> dict[str, Any]:
         return {"hist": copy.deepcopy(self.hist), "best": self.best, "bad": self.bad,
@@ -461,20 +501,38 @@ def _quiet(progress: bool):
             logging.getLogger(n).setLevel(level)
 
 
+def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -> None:
+    """Refuse a resume whose network, regime or schedule differ from the checkpoint's."""
+    try:
+        blob = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no checkpoint to resume from at {os.fspath(ckpt_path)!r}") from None
+    saved = blob.get("hyper_parameters", {}) if isinstance(blob, dict) else {}
+    keys = ("model", "config", "mode", "factor", "epochs")
+    diff = [f"{k}={saved[k]!r} there, {module.hparams[k]!r} here" for k in keys
+            if k in saved and saved[k] != module.hparams[k]]
+    if diff:
+        raise ValueError(
+            f"the checkpoint {os.fspath(ckpt_path)!r} was trained with other settings ("
+            + "; ".join(diff) + "): resume with the first run's (epochs sets the cosine schedule; "
+            "to stop a run early and resume it later, lower trainer_options['max_epochs'])"
+        )
+
+
 def fit(
     model: torch.nn.Module,
     train: PatchSet | PatchDataModule,
     val: PatchSet | None = None,
     *,
-    mode: str = "sisr",
+    mode: str | None = None,
     loss_options: dict[str, Any] | None = None,
     epochs: int = 50,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     lr: float = 1e-3,
     patience: int = 10,
     seed: int = 0,
-    augmentation: bool = True,
-    input_noise: float = 0.0,
+    augmentation: bool | None = None,
+    input_noise: float | None = None,
     normalise: bool = True,
     progress: bool = False,
     logger: Any = None,
@@ -488,39 +546,49 @@ def fit(
     :class:`SuperResolutionModule` (model + loss + optimiser) and :class:`PatchDataModule`
     (seeded batches, augmentation) run under one ``lightning.Trainer`` (CPU, one device, quiet by
     default); ``trainer_options`` reach the Trainer as they are (``accelerator``, ``devices``,
-    ``precision``, ``default_root_dir``, ``enable_checkpointing``...), ``callbacks`` are added to
-    the early-stopping one (e.g. a ``ModelCheckpoint``) and ``ckpt_path`` resumes a run from a
-    Lightning checkpoint. The same seed and data give the same weights.
+    ``precision``, ``strategy``, ``default_root_dir``, ``max_epochs``...), ``callbacks`` are
+    added to the early-stopping one (e.g. a ``ModelCheckpoint``) and ``ckpt_path`` resumes a run
+    from a Lightning checkpoint written at the end of an epoch (the same weights as an
+    uninterrupted run; the settings must be the first run's). The same seed and data give the
+    same weights.
 
     Parameters
     ----------
     model : nn.Module
-        An :mod:`xlstsr.nn` architecture (trained in place, returned on the CPU in eval mode).
+        An :mod:`xlstsr.nn` architecture (trained in place, returned on the CPU in eval mode, in
+        its own dtype whatever the training precision).
     train : PatchSet or PatchDataModule
         Training patches, or a data module holding both sets (e.g.
-        :class:`~xlstsr.train.CubeDataModule`; its batch size, seed and augmentation apply).
+        :class:`~xlstsr.train.CubeDataModule`, whose batch size, seed, augmentation, mode and
+        fitted loss options apply).
     val : PatchSet, optional
         Validation patches (split from ``train`` by position or scene:
         :func:`split_by_position`, :func:`split_by_scene`).
-    mode : str
-        ``"sisr"``, ``"degraded_disr"``, ``"sif"`` or ``"supervised"`` (:func:`make_loss`).
+    mode : str, optional
+        ``"sisr"`` (default), ``"degraded_disr"``, ``"sif"`` or ``"supervised"``
+        (:func:`make_loss`); a data module's own mode by default.
     loss_options : dict
         Options of the loss (``alpha``, ``gain``, ``w_detail``, ``w_spectral``...).
-    epochs, batch_size, lr, patience, seed : training settings (Adam, cosine decay; patience 0:
-        no early stopping).
+    epochs : int
+        Length of the cosine learning-rate decay and the most epochs run (stop earlier with
+        ``trainer_options={"max_epochs": n}`` and resume later).
+    batch_size, lr, patience, seed : training settings (Adam; patience 0: no early stopping;
+        batch size 16 by default).
     augmentation : bool
-        Random flips and rot90 per batch.
+        Random flips and rot90 per batch (default True).
     input_noise : float
         Standard deviation (K) of Gaussian noise added to the coarse input of every training
-        batch (:func:`add_input_noise`; validation batches stay clean). 0: none.
+        batch (:func:`add_input_noise`; validation batches stay clean). Default 0: none.
     normalise : bool
-        Set the model's normalisation buffers from ``train`` first (:func:`fit_normalisation`).
+        Set the model's normalisation buffers from the training patches first
+        (:func:`fit_normalisation`).
     progress : bool
         Show Lightning's progress bar and device messages (default: quiet).
     logger : {"csv", "tensorboard"} or Logger, optional
         Log the losses per epoch (:func:`make_logger`) under ``log_dir``. Default: none.
     log_dir : path-like, optional
-        Directory of the logs (default ``xlstsr_logs``).
+        Directory of the logs (default: the Trainer's ``default_root_dir``, else
+        ``xlstsr_logs``).
     callbacks : list, optional
         More Lightning callbacks (``ModelCheckpoint``, ``LearningRateMonitor``...).
     ckpt_path : path-like, optional
@@ -531,32 +599,55 @@ def fit(
     Returns
     -------
     dict
-        ``train_loss``, ``val_loss``, ``epoch_seconds`` per epoch, ``best_val_loss``,
-        ``epochs_run``, ``engine`` (``"lightning"``), and ``log_dir`` when logging.
+        ``train_loss``, ``val_loss`` (NaN on epochs without validation) and ``epoch_seconds`` per
+        epoch, ``best_val_loss``, ``validated`` (False: no validation patches, the best is the
+        training loss), ``epochs_run``, ``engine`` (``"lightning"``), ``log_dir`` when logging.
     """
-    if mode not in MODES:
-        raise ValueError(f"unknown training mode {mode!r}; choose one of {MODES}")
+    trainer_options = dict(trainer_options or {})
     if isinstance(train, PatchDataModule):
         if val is not None:
             raise ValueError("pass validation patches inside the data module, not as `val`")
+        ignored = [k for k, v in (("batch_size", batch_size), ("augmentation", augmentation),
+                                  ("input_noise", input_noise)) if v is not None]
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)}: settings of the data module; set them there")
         data = train
+        own = getattr(data, "mode", None)
+        if mode is not None and own is not None and mode != own:
+            raise ValueError(f"mode={mode!r} but the data module builds {own!r} pairs")
+        mode = mode or own or "sisr"
         data.setup("fit")
         train, val = data._require_train(), data.val_set
+        if loss_options is None and getattr(data, "loss_options", None):
+            loss_options = dict(data.loss_options)
     else:
+        mode = mode or "sisr"
         data = PatchDataModule(
-            train, val, batch_size=batch_size, seed=seed, augmentation=augmentation,
-            input_noise=input_noise,
+            train, val, batch_size=16 if batch_size is None else batch_size, seed=seed,
+            augmentation=True if augmentation is None else augmentation,
+            input_noise=input_noise or 0.0,
         )
+    if mode not in MODES:
+        raise ValueError(f"unknown training mode {mode!r}; choose one of {MODES}")
     if not len(train):
         raise ValueError("no training patches")
+    if trainer_options.get("max_epochs", epochs) > epochs:
+        raise ValueError(
+            f"max_epochs={trainer_options['max_epochs']} runs past the cosine schedule of "
+            f"epochs={epochs}: raise `epochs` instead"
+        )
     L.seed_everything(seed, workers=True, verbose=False)
-    if normalise:
-        fit_normalisation(model, train)
+    dtype = next(model.parameters()).dtype
     module = SuperResolutionModule(
-        model, mode=mode, factor=train.factor, loss_options=loss_options, lr=lr, epochs=epochs
+        model, mode=mode, factor=train.factor, loss_options=loss_options, lr=lr, epochs=epochs,
+        normalise=normalise,
     )
-    best = BestWeights(patience if val is not None else 0)
+    if ckpt_path is not None:
+        _check_resume(ckpt_path, module)
     has_val = val is not None and len(val) > 0
+    best = BestWeights(patience if has_val else 0, validated=has_val)
+    if log_dir is None:
+        log_dir = trainer_options.get("default_root_dir")
     options: dict[str, Any] = {
         "max_epochs": epochs,
         "accelerator": "cpu",
@@ -570,7 +661,7 @@ def fit(
         "limit_val_batches": 1.0 if has_val else 0,
         "log_every_n_steps": 1,
     }
-    options.update(trainer_options or {})
+    options.update(trainer_options)
     extra = [*(callbacks or []), *(options.pop("callbacks", None) or [])]
     if any(isinstance(c, ModelCheckpoint) for c in extra):
         options["enable_checkpointing"] = True  # a ModelCheckpoint asked for is a wish to save
@@ -580,9 +671,10 @@ def fit(
         trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     if best.best_state is not None:
         model.load_state_dict(best.best_state)
-    model.cpu().eval()
+    model.to(device="cpu", dtype=dtype).eval()
     hist: dict[str, Any] = copy.deepcopy(best.hist)
-    hist.update(best_val_loss=best.best, epochs_run=len(hist["train_loss"]), engine="lightning")
+    hist.update(best_val_loss=best.best, validated=has_val, epochs_run=len(hist["train_loss"]),
+                engine="lightning")
     if trainer.logger is not None:
         hist["log_dir"] = trainer.logger.log_dir
     return hist
