@@ -128,3 +128,24 @@ def test_recipe_split_keeps_test_positions_out_of_training(cube_ndvi, shared_dat
     n_val = 2 * int(np.isin(pos, split.val).sum())
     assert meta["patches"]["n_train"] == n_train and meta["patches"]["n_val"] == n_val
     assert meta["history"]["cpu_seconds"] > 0 and meta["settings"]["epochs"] == 1
+
+
+def test_bundled_degraded_cube_records_its_data_split_ndvi_and_training(shared_data):
+    """The installed ``degraded_cube`` weights were trained on the cube SISR's split (recorded
+    positions = the recipe's ``cube_split``, no position in two sets) with the MOD13A2 NDVI, and
+    say how (PSF, loss, epochs, CPU seconds on one thread)."""
+    from xlstsr.nn.weights import load_weights
+    from xlstsr.train import PositionSplit
+
+    recipe = load_script("train_bundled")
+    meta = load_weights("degraded_cube").metadata
+    split = PositionSplit.from_dict(meta["positions"])  # raises if a position is in two sets
+    assert split.as_dict() == recipe.cube_split(shared_data).as_dict()
+    assert meta["mode"] == "degraded_disr" and meta["inputs"] == ["lst", "ndvi"]
+    assert any("MOD13A2" in d for d in meta["training_data"])
+    assert meta["ndvi"]["dropped_no_ndvi"] == 0 and meta["ndvi"]["max_days"] == 16
+    assert meta["psf"]["sigma_fine_px"] is None and "Huber" in meta["loss"]
+    assert meta["window_dates"]["train"] == 288 and meta["patches"]["n_train"] == 2 * 288
+    h = meta["history"]
+    assert h["epochs_run"] >= 1 and 0 < h["cpu_seconds"] < 900 and h["threads"] == 1
+    assert meta["command"].endswith("--only disr_degraded_cube")

@@ -15,6 +15,8 @@ unet           ``guided_unet``  NDVI   cross-sensor supervised (MODIS 1 km -> AS
 unet_displaced ``guided_unet``  NDVI   the same on ASTER as given (~0.7 fine px displaced)
 sif            ``guided_unet``  NDVI   scale-invariance-free loss at the target scale
 degraded       ``guided_unet``  NDVI   DISR at degraded resolution (4 km + NDVI 1 km -> 1 km)
+degraded_cube  ``guided_unet``  NDVI   the same on the daily MOD11A1 cube, day and night, NDVI
+                                       of MOD13A2, split by window position
 ============== ================ ====== =======================================================
 
 What each was trained on, with which split and loss, is in the checkpoint's metadata
@@ -26,7 +28,7 @@ Importing this module does not import torch (``import xlstsr`` stays light); loa
 Examples
 --------
 >>> sorted(BUNDLED)
-['degraded', 'mrunet', 'rescnn', 'rescnn_granule', 'sif', 'unet', 'unet_displaced']
+['degraded', 'degraded_cube', 'mrunet', 'rescnn', 'rescnn_granule', 'sif', 'unet', 'unet_displaced']
 >>> weights_path("unet").name
 'disr_unet_coreg_x4.pt'
 >>> weights_path("rescnn").name
@@ -62,6 +64,7 @@ BUNDLED: dict[str, str] = {
     "unet_displaced": "disr_unet_x4.pt",
     "sif": "disr_sif_x4.pt",
     "degraded": "disr_degraded_x4.pt",
+    "degraded_cube": "disr_degraded_cube_x4.pt",
 }
 
 #: metadata keys :func:`list_weights` reports (when the checkpoint has them)
