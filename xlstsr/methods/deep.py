@@ -101,8 +101,10 @@ class _DeepMethod(TorchModelMethod):
 
 @register_method("sisr")
 class SISR(_DeepMethod):
-    """Single-image deep SR (LST only). Default: the bundled ResCNN x4 (``weights="rescnn"``;
-    ``weights="mrunet"`` for the bundled MRUNet), trained at degraded resolution (4 km -> 1 km).
+    """Single-image deep SR (LST only). Default: the bundled ResCNN x4 (``weights="rescnn"``,
+    trained at degraded resolution, 4 km -> 1 km, on the MOD11A1 datacube split by window
+    position); ``weights="rescnn_granule"`` for the earlier granule model, ``"mrunet"`` for the
+    bundled MRUNet (docs/models.md).
 
     Parameters
     ----------
@@ -127,8 +129,10 @@ class SISR(_DeepMethod):
 @register_method("disr")
 class DISR(_DeepMethod):
     """Guided deep SR (LST + fine guide, e.g. NDVI). Default: the bundled guided U-Net x4
-    (``weights="unet"``, cross-sensor MODIS -> ASTER); ``weights="sif"`` for the
-    scale-invariance-free one. Same parameters as :class:`SISR`.
+    (``weights="unet"``, cross-sensor MODIS -> ASTER, trained on ASTER truth co-registered with
+    the MODIS LST); ``weights="unet_displaced"`` for the earlier one trained on ASTER as given
+    (about one 250 m pixel off), ``"sif"`` for the scale-invariance-free one, ``"degraded"`` for
+    the degraded-resolution one (docs/models.md). Same parameters as :class:`SISR`.
     """
 
     default_weights = "unet"
