@@ -870,6 +870,15 @@ def render(r: dict) -> str:
             "model tiles held data, the "
             f"rest skipped; {st['closing'][3] if st['closing'] else '?'} of {st['n_times']} "
             "regions without a valid pixel | report | |")
+    for e in r.get("earlier_runs", []):  # other full runs of the same session, for the spread
+        lines += ["", f"An earlier full run of the same session (`{e['cmd']}`, load "
+                  f"{e['loads']['start'][0]:.1f}-{max(v[0] for v in e['loads'].values()):.1f}) "
+                  "gave, as engine / raw wall (CPU) ratios: "
+                  + ", ".join(f"`{m}` {e['real'][m]['ratio']:.2f} ({e['real'][m]['cpu_ratio']:.2f})"
+                              for m in METHODS)
+                  + f"; distributed {e['scaling']['fraction']:.2f} of a "
+                  f"{e['scaling']['ceiling']:.2f}x ceiling. The spread between the runs is the "
+                  "precision of these ratios on this shared machine."]
     lines += ["", "Peak RSS of the real-size runs (VmHWM of a fresh process; after imports in "
               "brackets): " + ", ".join(
                   f"`{m}` {rl[m]['peak_kib'] / 1024:.0f} MiB ({rl[m]['base_kib'] / 1024:.0f})"
