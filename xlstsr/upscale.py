@@ -109,9 +109,10 @@ def upscale(
         below replace theirs. False: only the attributes below.
     tile : int, "auto" or None
         Spatial tile of the engine in coarse pixels (chunks larger than it are split, a large
-        in-memory input is tiled): ``"auto"`` asks the method (128 for torch models, which run
-        about twice as fast on tiles than on whole images; whole chunks for the others); None
-        keeps the input's chunks. Results do not depend on it (halos make seams exact).
+        in-memory input is tiled): ``"auto"`` asks the method (its ``tile_size``: 256 for
+        bicubic and the bundled ResCNN, 128 for the U-Nets and other torch models; whole chunks
+        for scene-wide methods); None keeps the input's chunks. Results do not depend on it
+        (halos make seams exact).
     adapt : bool or dict, optional
         Test-time adaptation of the deep methods (``sisr``, ``disr``, torch models): before
         upscaling each time step, a copy of the model takes a few Adam steps on that scene's
