@@ -131,8 +131,10 @@ class DISR(_DeepMethod):
     """Guided deep SR (LST + fine guide, e.g. NDVI). Default: the bundled guided U-Net x4
     (``weights="unet"``, cross-sensor MODIS -> ASTER, trained on ASTER truth co-registered with
     the MODIS LST); ``weights="unet_displaced"`` for the earlier one trained on ASTER as given
-    (about one 250 m pixel off), ``"sif"`` for the scale-invariance-free one, ``"degraded"`` for
-    the degraded-resolution one (docs/models.md). Same parameters as :class:`SISR`.
+    (about one 250 m pixel off), ``"sif"`` for the scale-invariance-free one, ``"degraded_cube"``
+    for the degraded-resolution one trained on the MOD11A1 cube (4 km LST + 1 km NDVI -> 1 km,
+    +1.4 dB over bicubic on unseen ground), ``"degraded"`` for the earlier granule one
+    (docs/models.md). Same parameters as :class:`SISR`.
     """
 
     default_weights = "unet"
