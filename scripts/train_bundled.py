@@ -377,22 +377,27 @@ def train_sisr_cube(
         eval_pairs=list(EVAL_PAIRS),
         settings=st,
         patches=info,
-        history={
-            "epochs_run": hist["epochs_run"],
-            "best_val_loss": float(hist["best_val_loss"]),
-            "train_loss": [round(v, 5) for v in hist["train_loss"]],
-            "val_loss": [round(v, 5) for v in hist["val_loss"]],
-            "seconds_per_epoch": float(np.median(hist["epoch_seconds"])),
-            "cpu_seconds": round(cpu, 1),
-            "wall_seconds": round(wall, 1),
-            "engine": hist["engine"],
-            "threads": torch.get_num_threads(),
-        },
+        history=cube_history(hist, cpu, wall),
         command=COMMAND + " --only sisr_cube",
     )
     print(f"{name}: {hist['epochs_run']} epochs, best val loss {hist['best_val_loss']:.4f}, "
           f"{cpu:.0f} s CPU ({wall:.0f} s wall) -> {path}", flush=True)
     return path
+
+
+def cube_history(hist: dict[str, Any], cpu: float, wall: float) -> dict[str, Any]:
+    """The training record a cube-trained checkpoint keeps: losses per epoch, time, threads."""
+    return {
+        "epochs_run": hist["epochs_run"],
+        "best_val_loss": float(hist["best_val_loss"]),
+        "train_loss": [round(v, 5) for v in hist["train_loss"]],
+        "val_loss": [round(v, 5) for v in hist["val_loss"]],
+        "seconds_per_epoch": float(np.median(hist["epoch_seconds"])),
+        "cpu_seconds": round(cpu, 1),
+        "wall_seconds": round(wall, 1),
+        "engine": hist["engine"],
+        "threads": torch.get_num_threads(),
+    }
 
 
 def sisr_patches(data_dir: Path, patch: int = 48) -> tuple[PatchSet, PatchSet, dict]:
@@ -981,17 +986,7 @@ def train_disr_degraded_cube(
         eval_pairs=list(EVAL_PAIRS),
         settings=st,
         patches={"patch_fine_px": st["patch"], "n_train": len(train), "n_val": len(val)},
-        history={
-            "epochs_run": hist["epochs_run"],
-            "best_val_loss": float(hist["best_val_loss"]),
-            "train_loss": [round(v, 5) for v in hist["train_loss"]],
-            "val_loss": [round(v, 5) for v in hist["val_loss"]],
-            "seconds_per_epoch": float(np.median(hist["epoch_seconds"])),
-            "cpu_seconds": round(cpu, 1),
-            "wall_seconds": round(wall, 1),
-            "engine": hist["engine"],
-            "threads": torch.get_num_threads(),
-        },
+        history=cube_history(hist, cpu, wall),
         command=COMMAND + " --only disr_degraded_cube",
     )
     print(f"{name}: {hist['epochs_run']} epochs, best val loss {hist['best_val_loss']:.4f}, "
