@@ -61,11 +61,13 @@ from scale_invariance import (
     F,
     bootstrap,
     bootstrap_gap,
+    equal_counts,
     gain_bound,
     kernel_pairs,
     measure_kernel,
     measure_law_shift,
     pooled_gain,
+    train,
 )
 
 from xlstsr.datasets import data_root
@@ -73,8 +75,7 @@ from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.correction import correct_image
 from xlstsr.kernels.interp import cubic_upsample
 from xlstsr.kernels.spectra import spectral_ratio
-from xlstsr.nn import build_model
-from xlstsr.train import PatchSet, degraded_pairs, fit, make_patches
+from xlstsr.train import PatchSet, degraded_pairs, make_patches
 
 ROOT = Path(__file__).resolve().parents[1]
 PATCH = 16  # fine px of a patch: 4 x 4 coarse px (a whole window at 16 km -> 4 km)
@@ -115,32 +116,9 @@ def patch_sets(l1: np.ndarray, pos: np.ndarray, split: Any, kernel_psf: float,
         "kernel": make_patches(**kernel_pairs(l4, kernel_psf), factor=F, patch=PATCH,
                                stride=PATCH, scene_ids=pos),
     }
-    rng = np.random.default_rng(seed)
     idx = {k: (np.flatnonzero(np.isin(p.scene, split.train)),
                np.flatnonzero(np.isin(p.scene, split.val))) for k, p in raw.items()}
-    n_tr = min(len(t) for t, _ in idx.values())
-    n_va = min(len(v) for _, v in idx.values())
-    if n_max is not None:
-        n_tr, n_va = min(n_tr, n_max), min(n_va, n_max)
-    return {k: (p.subset(np.sort(rng.choice(idx[k][0], n_tr, replace=False))),
-                p.subset(np.sort(rng.choice(idx[k][1], n_va, replace=False))))
-            for k, p in raw.items()}
-
-
-def train(sets: dict, epochs: int, seed: int) -> dict[str, dict]:
-    out = {}
-    for name, (tr, va) in sets.items():
-        torch.manual_seed(seed)
-        model = build_model("rescnn", factor=F, channels=32, n_blocks=4)
-        t0 = time.perf_counter()
-        hist = fit(model, tr, va, mode="sisr", epochs=epochs, batch_size=16, lr=1e-3,
-                   patience=10, seed=seed, progress=False)
-        model.eval()
-        out[name] = {"model": model, "n_train": len(tr), "n_val": len(va),
-                     "epochs": hist["epochs_run"], "seconds": time.perf_counter() - t0}
-        print(f"trained {name}: {len(tr)} + {len(va)} patches, {hist['epochs_run']} epochs, "
-              f"{out[name]['seconds']:.0f} s", flush=True)
-    return out
+    return equal_counts(raw, idx, n_max, seed)
 
 
 def forward(model: torch.nn.Module, coarse: np.ndarray) -> np.ndarray:

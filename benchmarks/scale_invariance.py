@@ -276,9 +276,15 @@ def patch_sets(fields: dict[str, dict[str, np.ndarray]], psf: float, kernel_psf:
         "multiscale": PatchSet.concat([_patches(stack["1120"], ids, 4, psf, patch=PATCH_MS),
                                        _patches(stack["2240"], ids, 4, psf, patch=PATCH_MS)]),
     }
-    rng = np.random.default_rng(seed)
     split = {k: (np.flatnonzero(~np.isin(p.scene, val)), np.flatnonzero(np.isin(p.scene, val)))
              for k, p in raw.items()}
+    return equal_counts(raw, split, n_max, seed)
+
+
+def equal_counts(raw: dict[str, PatchSet], split: dict[str, tuple[np.ndarray, np.ndarray]],
+                 n_max: int | None, seed: int) -> dict[str, tuple[PatchSet, PatchSet]]:
+    """(train, val) patches of each model, subsampled (seeded) to the same counts for all."""
+    rng = np.random.default_rng(seed)
     n_tr = min(len(t) for t, _ in split.values())
     n_va = min(len(v) for _, v in split.values())
     if n_max is not None:
