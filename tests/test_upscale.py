@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import xlstsr
-from xlstsr.kernels.interp import cubic_upsample
+from xlstsr.kernels.interp import cubic_upsample, fill_gaps
 
 
 def test_cubic_upsample_reproduces_linear_ramps_inside():
@@ -27,6 +27,53 @@ def test_cubic_upsample_reproduces_linear_ramps_inside():
 
 def test_cubic_upsample_constant():
     np.testing.assert_allclose(cubic_upsample(np.full((3, 5), 290.0), 3), 290.0)
+
+
+def _fill_reference(a: np.ndarray, radius: int) -> np.ndarray:
+    """Round by round on whole images: each gap pixel with a valid 3x3 neighbour gets their mean."""
+    out = a.astype(np.float64)
+    valid = np.isfinite(out)
+    for _ in range(radius):
+        p = np.pad(np.where(valid, out, 0.0), ((0, 0), (1, 1), (1, 1)))
+        v = np.pad(valid, ((0, 0), (1, 1), (1, 1))).astype(float)
+        ny, nx = out.shape[1:]
+        s = sum(p[:, i : i + ny, j : j + nx] for i in range(3) for j in range(3))
+        c = sum(v[:, i : i + ny, j : j + nx] for i in range(3) for j in range(3))
+        newly = ~valid & (c > 0)
+        out[newly] = s[newly] / c[newly]
+        valid |= newly
+    for k in range(out.shape[0]):  # beyond the radius: the image's mean (valid and filled)
+        out[k][~valid[k]] = out[k][valid[k]].mean()
+    return out
+
+
+@pytest.mark.parametrize("radius", [1, 4, 50])
+def test_fill_gaps_rounds_of_neighbour_means(radius):
+    rng = np.random.default_rng(radius)
+    a = (300 + 3 * rng.standard_normal((3, 40, 50))).astype(np.float32)
+    a[0, 5:25, 10:40] = np.nan  # a cloud wider than small radii
+    a[1][rng.random((40, 50)) < 0.3] = np.nan
+    a[2, :, :] = np.nan
+    a[2, 0, 0] = 310.0  # one valid pixel: the fill spreads from it
+    got = fill_gaps(a, radius)
+    assert got.dtype == np.float32 and np.isfinite(got).all()
+    np.testing.assert_allclose(got, _fill_reference(a, radius), atol=2e-4, rtol=0)
+    ok = np.isfinite(a)
+    assert np.array_equal(got[ok], a[ok])  # valid pixels untouched
+
+
+def test_fill_gaps_is_local():
+    """A filled value depends on data within ``radius`` only (what makes tiles exact)."""
+    rng = np.random.default_rng(1)
+    a = (300 + rng.standard_normal((1, 60, 60))).astype(np.float32)
+    a[0, 20:40, 20:40] = np.nan
+    b = a.copy()
+    b[0, :, 45:] += 5.0  # changed farther than 4 px from the pixels compared
+    # beyond the radius a gap takes far_value (else its image's mean: not local, and never
+    # within a model's receptive field of a valid pixel)
+    fa, fb = fill_gaps(a, 4, far_value=0.0), fill_gaps(b, 4, far_value=0.0)
+    np.testing.assert_array_equal(fa[0, :, :40], fb[0, :, :40])
+    assert fa[0, 30, 30] == 0.0 and fa[0, 23, 23] > 290.0
 
 
 def test_output_grid_crs_attrs(scene):

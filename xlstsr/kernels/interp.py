@@ -67,6 +67,44 @@ def nearest_upsample(a: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(a, factor, axis=-2), factor, axis=-1)
 
 
+#: flat offsets of a pixel's 3 x 3 neighbourhood in an image padded by one pixel, per row length
+def _neighbour_offsets(row: int) -> np.ndarray:
+    return np.array([dy * row + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dtype=np.intp)
+
+
+def _fill_image(img: np.ndarray, valid: np.ndarray, radius: int) -> np.ndarray:
+    """:func:`fill_gaps`'s rounds on one 2-D image (in place); returns the still-missing mask.
+
+    Works on the gap pixels only: each round gathers the 3 x 3 neighbours of the pixels still
+    missing (flat indices into a zero-padded copy), so a round costs the gaps, not the image
+    (the filtered-image version this replaced cost ~5 % of a ResCNN day in the engine)."""
+    ny, nx = img.shape
+    row = nx + 2
+    vals = np.zeros((ny + 2, row), dtype=np.float64)
+    ok = np.zeros((ny + 2, row), dtype=bool)
+    vals[1:-1, 1:-1] = np.where(valid, img, 0.0)
+    ok[1:-1, 1:-1] = valid
+    vflat, oflat = vals.reshape(-1), ok.reshape(-1)
+    gy, gx = np.nonzero(~valid)
+    idx = (gy + 1) * row + (gx + 1)
+    offs = _neighbour_offsets(row)
+    for _ in range(radius):
+        if not idx.size:
+            break
+        nb = idx[:, None] + offs
+        cnt = oflat[nb].sum(axis=1)
+        newly = cnt > 0
+        if not newly.any():
+            break
+        # the mean of the valid neighbours, from the values before this round (all at once)
+        mean = vflat[nb[newly]].sum(axis=1) / cnt[newly]
+        vflat[idx[newly]] = mean
+        oflat[idx[newly]] = True
+        idx = idx[~newly]
+    img[...] = vals[1:-1, 1:-1]
+    return ~ok[1:-1, 1:-1]
+
+
 def fill_gaps(a: np.ndarray, radius: int, far_value: float | None = None) -> np.ndarray:
     """Fill NaN gaps locally so that models can run over them; re-mask the result afterwards.
 
@@ -75,29 +113,29 @@ def fill_gaps(a: np.ndarray, radius: int, far_value: float | None = None) -> np.
     ``radius`` pixels, which keeps chunked (halo) processing exact. Pixels farther from any valid
     pixel get the mean of the valid pixels of their image (or ``far_value`` when given): they
     cannot influence a valid output of a model whose receptive field is at most ``radius``.
+    Works on each 2-D image (the last two axes) separately.
+
+    Examples
+    --------
+    >>> a = np.array([[300.0, np.nan, 302.0], [np.nan, np.nan, np.nan]])
+    >>> fill_gaps(a, 1)
+    array([[300., 301., 302.],
+           [300., 301., 302.]])
     """
     out = np.array(a, dtype=np.result_type(a, np.float32), copy=True)
     valid = np.isfinite(out)
     if valid.all() or (far_value is None and not valid.any()):
         return out
-    size = (1,) * (out.ndim - 2) + (3, 3)
-    for _ in range(radius):
-        missing = ~valid
-        if not missing.any():
-            break
-        vals = ndimage.uniform_filter(np.where(valid, out, 0.0), size, mode="constant")
-        cnt = ndimage.uniform_filter(valid.astype(out.dtype), size, mode="constant")
-        newly = missing & (cnt > 1e-12)
-        out[newly] = (vals[newly] / cnt[newly]).astype(out.dtype)
-        valid = valid | newly
-    if not valid.all() and far_value is not None:
-        out[~valid] = far_value
-    elif not valid.all():
-        # per 2-D image, so one cloudy time step does not borrow another's temperature
-        flat = out.reshape(-1, *out.shape[-2:])
-        vflat = valid.reshape(flat.shape)
-        for k in range(flat.shape[0]):
-            if not vflat[k].all():
-                fillv = flat[k][vflat[k]].mean() if vflat[k].any() else 0.0
-                flat[k][~vflat[k]] = fillv
+    flat = out.reshape(-1, *out.shape[-2:])
+    vflat = valid.reshape(flat.shape)
+    for k in range(flat.shape[0]):
+        if vflat[k].all():
+            continue
+        missing = _fill_image(flat[k], vflat[k], int(radius)) if vflat[k].any() else ~vflat[k]
+        if missing.all():
+            flat[k][...] = 0.0 if far_value is None else far_value
+        elif missing.any():
+            # the mean of this 2-D image's values (valid and filled), so one cloudy time step
+            # does not borrow another's temperature
+            flat[k][missing] = far_value if far_value is not None else flat[k][~missing].mean()
     return out
