@@ -624,8 +624,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         "`disr` (the default weights) was trained on the other 20 pairs "
         "(`xlstsr.datasets.TRAIN_PAIRS`) with each pair's ASTER truth first co-registered onto "
-        "its MODIS LST; `disr (displaced)` (`weights=\"unet_displaced\"`, the default before "
-        "issue 13) is the same network trained on the same pairs with ASTER where its "
+        "its MODIS LST, starting from the weights of the degraded DISR pre-trained on the MODIS "
+        "datacube (4 km -> 1 km, MODIS only, the windows sharing ground with these pairs held "
+        "out); `disr (displaced)` (`weights=\"unet_displaced\"`, the default before "
+        "issue 13) is the same network trained from random weights on the same pairs with ASTER "
+        "where its "
         "geotransform says; `sisr` was trained on the MOD11A1 datacube, the windows sharing "
         "ground with these pairs held out (docs/models.md). Every method is scored here on the "
         "held-out `EVAL_PAIRS` only. Cells: mean (median).",

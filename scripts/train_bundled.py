@@ -37,6 +37,11 @@ Models (all factor 4):
     :func:`xlstsr.estimate_offset` + :func:`xlstsr.coregister.apply_offset`, the estimator of the
     co-registered evaluation protocol); settings chosen on ``VAL_PAIRS`` under that protocol
     (``benchmarks/select_disr.py --coreg``): twice the texture weights (``SUPERVISED_LOSS``).
+    Since round 4 (``benchmarks/select_disr.py --finetune``) it starts from the weights and
+    normalisation of ``disr_degraded_cube_x4.pt`` (``COREG_INIT``: the same network pre-trained
+    on the cube's 4 km -> 1 km MODIS pairs, whose split keeps every position sharing ground with
+    ``EVAL_PAIRS`` out) and fine-tunes at ``COREG_LR``; ``make weights`` trains the cube model
+    first.
 ``disr_unet_x4.pt`` (``--only disr_unet``; name ``unet_displaced``, the default before issue 13)
     :class:`~xlstsr.nn.GuidedUNet` (NDVI guide, base 12, 2 levels), cross-sensor supervised:
     MODIS LST 1 km + MODIS NDVI 250 m -> ASTER LST on the 250 m MODIS grid (invalid ASTER masked),
@@ -85,7 +90,7 @@ from xlstsr.datasets import (
 from xlstsr.datasets.modis_aster import FACTOR
 from xlstsr.grid import MODIS_1KM, MODIS_LST_PSF_SIGMA
 from xlstsr.methods.torch_model import fill_guide
-from xlstsr.nn import GuidedUNet, build_model, save_model
+from xlstsr.nn import GuidedUNet, build_model, load_model, save_model
 from xlstsr.nn.weights import WEIGHTS_DIR
 from xlstsr.train import (
     PatchSet,
@@ -110,6 +115,10 @@ SUPERVISED_LOSS: dict[str, float] = {"w_detail": 2.0, "w_spectral": 2.0}
 DISPLACED_LOSS: dict[str, float] = {"w_detail": 1.0, "w_spectral": 1.0}
 #: learning rate, patch stride and epoch budget of both, chosen on VAL_PAIRS (rounds 1-2)
 SUPERVISED_LR = 5e-4
+#: the default DISR (``--only disr_coreg``) since round 4 (``benchmarks/select_disr.py
+#: --finetune``, chosen on VAL_PAIRS): fine-tuned from the cube's degraded DISR at this rate
+COREG_INIT = "disr_degraded_cube_x4.pt"
+COREG_LR = 2e-4
 SUPERVISED_STRIDE = 32  # fine px between 96 px patches
 SUPERVISED_EPOCHS = 40
 #: granule scenes (of 16) that validate the SISR models
@@ -620,11 +629,14 @@ def train_disr(
     patience: int = 8,
     stride: int | None = None,
     coregister: bool = False,
+    init: Path | None = None,
 ) -> Path:
     """Target-scale DISR: cross-sensor ``"supervised"`` (ASTER truth) or ``"sif"`` (no fine LST).
 
     ``coregister``: each training pair's ASTER truth is first moved onto its MODIS LST
     (:func:`coregistered_truth`); the default ``disr`` recipe (``--only disr_coreg``).
+    ``init``: a model file of the same network whose weights *and normalisation* start the
+    training (fine-tuning, e.g. from the degraded DISR trained on the cube's 4 km -> 1 km pairs).
     """
     supervised = kind == "supervised"
     coregister = coregister and supervised
@@ -632,10 +644,21 @@ def train_disr(
     train, val, (lst, ndvi) = disr_patches(
         data_dir, with_truth=supervised, stride=stride, coregister=coregister
     )
-    lr = lr or (SUPERVISED_LR if supervised else 5e-4)
+    lr = lr or ((COREG_LR if coregister else SUPERVISED_LR) if supervised else 5e-4)
     torch.manual_seed(seed)
     model = GuidedUNet(FACTOR, n_guide=1, base=12, levels=2)
     extra: dict[str, Any] = {}
+    if init is not None:
+        start = load_model(init)
+        if start.arch != model.arch or start.config != model.config:
+            raise SystemExit(f"--init {init}: {start.arch} {start.config} is not the recipe's "
+                             f"{model.arch} {model.config}")
+        model.load_state_dict(start.state_dict())
+        extra["initialised_from"] = {
+            "file": Path(init).name,
+            "note": "weights and normalisation of this file start the training (fine-tuning); "
+            "the normalisation is kept, not refitted",
+        }
     if supervised:
         opts = {**(SUPERVISED_LOSS if coregister else DISPLACED_LOSS), **(loss_options or {})}
         loss = (
@@ -673,7 +696,8 @@ def train_disr(
         name or ("disr_unet_x4.pt" if supervised else "disr_sif_x4.pt"),
         out_dir,
         fit_options={"mode": kind, "loss_options": opts, "epochs": epochs, "batch_size": 8,
-                     "lr": lr, "patience": patience, "seed": seed, "progress": progress},
+                     "lr": lr, "patience": patience, "seed": seed, "progress": progress,
+                     "normalise": init is None},
         inputs=["lst", "ndvi"],
         mode=kind,
         loss=loss,
@@ -687,7 +711,8 @@ def train_disr(
         ],
         patches={"n_train": len(train), "n_val": len(val), "patch_fine_px": 96, "stride": stride},
         settings={"lr": lr, "epochs": epochs, "patience": patience, "batch_size": 8,
-                  "stride": stride, "coregister": coregister, "seed": seed},
+                  "stride": stride, "coregister": coregister, "seed": seed,
+                  "init": None if init is None else Path(init).name},
         **extra,
     )
 
@@ -994,8 +1019,9 @@ def train_disr_degraded_cube(
     return path
 
 
-JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_coreg", "disr_unet", "disr_sif",
-        "disr_degraded", "disr_degraded_cube")
+#: in training order: the cube's degraded DISR starts the default DISR (``COREG_INIT``)
+JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_degraded_cube", "disr_coreg", "disr_unet",
+        "disr_sif", "disr_degraded")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1010,6 +1036,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--lr", type=float, default=None, help="override the DISR learning rate")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="cross-sensor DISR: start from this model file's weights and "
+                    f"normalisation (a path or a file name in --out or xlstsr/weights; "
+                    f"--only disr_coreg: {COREG_INIT} by default; 'none': random weights)")
     ap.add_argument(
         "--loss-option",
         action="append",
@@ -1032,6 +1062,11 @@ def main(argv: list[str] | None = None) -> int:
         dkw["lr"] = args.lr
     if args.stride:
         dkw["stride"] = args.stride
+    def weights_file(name: Path) -> Path:  # a path, or a file name in --out, then the package's
+        for cand in (name, args.out / name, WEIGHTS_DIR / name):
+            if cand.exists():
+                return cand
+        raise SystemExit(f"--init {name}: no such file here, in {args.out} or in {WEIGHTS_DIR}")
     t0 = time.perf_counter()
     for job in args.only:
         if job == "sisr_cube":
@@ -1050,6 +1085,9 @@ def main(argv: list[str] | None = None) -> int:
             train_disr_degraded(data, args.out, epochs=args.epochs or 80, progress=prog)
         elif job in ("disr_unet", "disr_coreg"):
             coreg = job == "disr_coreg"
+            init = args.init or (Path(COREG_INIT) if coreg else None)
+            if init is not None and str(init).lower() == "none":  # random initialisation
+                init = None
             train_disr(
                 "supervised",
                 data,
@@ -1058,6 +1096,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=prog,
                 coregister=coreg,
                 name="disr_unet_coreg_x4.pt" if coreg else "disr_unet_x4.pt",
+                init=None if init is None else weights_file(init),
                 **dkw,
             )
         else:

@@ -166,6 +166,10 @@ def test_bundled_disr_is_what_make_weights_trains():
     assert meta["mode"] == "supervised"
     assert meta["loss_options"] == SUPERVISED_LOSS
     assert meta["patches"]["stride"] == SUPERVISED_STRIDE
+    # round 4: fine-tuned from the cube's degraded DISR at COREG_LR (select_disr.py --finetune)
+    assert meta["settings"]["lr"] == recipe.COREG_LR
+    assert meta["initialised_from"]["file"] == recipe.COREG_INIT == meta["settings"]["init"]
+    assert recipe.JOBS.index("disr_degraded_cube") < recipe.JOBS.index("disr_coreg")
     assert meta["train_pairs"] == list(TRAIN_PAIRS)
     assert meta["val_pairs"] == list(VAL_PAIRS)
 
