@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["cubic_upsample", "fill_gaps", "nearest_upsample"]
 
