@@ -860,9 +860,15 @@ OUTPUT_SPREAD_RATIO = 2.0
 
 def _image_range(data: np.ndarray) -> np.ndarray:
     """(n, 2): min and max of each image's finite values (+inf/-inf for an empty image)."""
-    d = np.asarray(data, dtype=np.float64).reshape(data.shape[0], -1)
-    fin = np.isfinite(d)
-    return np.stack([np.where(fin, d, np.inf).min(1), np.where(fin, d, -np.inf).max(1)], axis=1)
+    d = np.asarray(data).reshape(data.shape[0], -1)
+    # NaN-skipping extremes in the input's dtype: one pass each, no float64 copy
+    out = np.stack([np.fmin.reduce(d, axis=1), np.fmax.reduce(d, axis=1)], axis=1)
+    out = out.astype(np.float64)
+    redo = ~np.isfinite(out).all(axis=1)  # an empty image, or infinities among the values
+    for k in np.flatnonzero(redo):
+        v = d[k][np.isfinite(d[k])]
+        out[k] = (v.min(), v.max()) if v.size else (np.inf, -np.inf)
+    return out
 
 
 def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guided: bool,

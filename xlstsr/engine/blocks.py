@@ -79,13 +79,16 @@ def _upscale_numpy(
             f"method {method.name!r} returned shape {res.shape}, expected "
             f"{(sub.shape[0], ny * factor, nx * factor)}"
         )
-    if not (isinstance(res, np.ndarray) and res.dtype == out_dtype and res.flags.owndata
+    if not (isinstance(res, np.ndarray) and res.dtype == out_dtype
+            and (res.flags.owndata or method.returns_new_arrays)
             and res.flags.writeable and res.flags.c_contiguous):
         res = np.array(res, dtype=out_dtype, copy=True)  # never re-mask a method's own array
-    # re-mask in place through a (n, y, f, x, f) view: no factor^2-sized mask is materialised
-    gap = ~valid[keep][:, :, None, :, None]
-    view = res.reshape(res.shape[0], ny, factor, nx, factor)
-    np.copyto(view, np.nan, where=np.broadcast_to(gap, view.shape))
+    # re-mask in place through a (n, y, f, x, f) view, indexed by the gap pixels only: no
+    # factor^2-sized mask, and a cost in gaps, not in output pixels
+    gi, gy, gx = np.nonzero(~valid[keep])
+    if gi.size:
+        view = res.reshape(res.shape[0], ny, factor, nx, factor)
+        view[gi, gy, :, gx, :] = np.nan
     if keep.all():
         return res
     out = np.full((n, ny * factor, nx * factor), np.nan, dtype=out_dtype)

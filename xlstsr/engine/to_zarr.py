@@ -45,7 +45,7 @@ from ..io.formats import open_path
 from ..io.zarr import store_exists, zarr_compressors
 from ..methods import get_method
 from ..methods.base import UpscaleMethod
-from ..validate import decode_lst, select_lst, spatial_dims, spatial_names
+from ..validate import select_lst, spatial_dims, spatial_names
 from .regions import parallelism, run_regions, trim_heap
 
 __all__ = ["array_fingerprint", "data_digest", "upscale_to_zarr"]
@@ -55,10 +55,18 @@ log = logging.getLogger(__name__)
 PROGRESS_GROUP = "xlstsr_progress"
 
 
-def _region_result(_stored: Any, held_data: Any) -> bool:
-    """What a region's computation returns: whether its output holds a valid pixel."""
-    return bool(held_data)
 MODES = ("w-", "w", "resume")
+
+
+def _store_block(block: np.ndarray, target: Any, offset: tuple[int, ...],
+                 block_info: dict | None = None) -> np.ndarray:
+    """Write one output chunk where it belongs in the Zarr array ``target`` (``offset``: the
+    region's start along the leading axes); return whether it holds a valid pixel, as a block of
+    ones along every axis."""
+    loc = block_info[0]["array-location"]
+    off = (*offset, *(0,) * (len(loc) - len(offset)))
+    target[tuple(slice(lo + o, hi + o) for (lo, hi), o in zip(loc, off))] = block
+    return np.full((1,) * block.ndim, bool(np.isfinite(block).any()))
 
 
 #: chunks of an input whose values enter the resume fingerprint (spread evenly over its chunks)
@@ -95,7 +103,6 @@ def data_digest(da: xr.DataArray, n_chunks: int = FINGERPRINT_CHUNKS) -> str:
     >>> data_digest(a) == data_digest(a.copy(data=a.data + 0)), data_digest(a) == data_digest(a + 1)
     (True, False)
     """
-    import dask
 
     h = hashlib.sha256()
     data = da.variable.data
@@ -353,23 +360,22 @@ def upscale_to_zarr(
     if target.dtype != data.dtype:  # pragma: no cover - xarray keeps float32/float64 as is
         data = data.astype(target.dtype)
 
-    observed = decode_lst(lst, mask_out_of_range=mask_out_of_range).transpose(
-        *([tdim] if tdim else []), ydim, xdim).variable.data
     started: dict[int, float] = {}
     cloudy: list[int] = []
 
     def write(i: int) -> Any:  # the lazy write of region i, returning whether it held data
         a, b = regions[i]
         started[i] = time.perf_counter()
-        if tdim is None:
-            store = dsa.store(data, target, lock=False, compute=False)
-        else:
-            sel = (slice(a, b), slice(None), slice(None))
-            store = dsa.store(data[a:b], target, regions=sel, lock=False, compute=False)
-        # whether the region's input holds a valid pixel (its input chunks are read again:
-        # cheap next to the method; the output of a stored graph is not shared with a reduction)
-        held = dsa.isfinite(observed if tdim is None else observed[a:b]).any()
-        return dask.delayed(_region_result, pure=True)(store, held)
+        part = data if tdim is None else data[a:b]
+        # each output chunk is written by the task that made it, which also says whether it holds
+        # a valid pixel (the output is NaN exactly where the input is): no second decoding of the
+        # input, no read-back of the stored chunks
+        flags = part.map_blocks(
+            _store_block, target=target, offset=(a,) if tdim is not None else (),
+            chunks=tuple((1,) * len(c) for c in part.chunks), dtype=bool,
+            meta=np.empty((0,) * part.ndim, bool),
+        )
+        return flags.any()
 
     def mark(i: int, held_data: Any) -> None:
         done_arr[i] = 1  # the marker is written only after the region's data

@@ -74,34 +74,41 @@ def _neighbour_offsets(row: int) -> np.ndarray:
 def _fill_image(img: np.ndarray, valid: np.ndarray, radius: int) -> np.ndarray:
     """:func:`fill_gaps`'s rounds on one 2-D image (in place); returns the still-missing mask.
 
-    Works on the gap pixels only: each round gathers the 3 x 3 neighbours of the pixels still
-    missing (flat indices into a zero-padded copy), so a round costs the gaps, not the image
-    (the filtered-image version this replaced cost ~5 % of a ResCNN day in the engine)."""
+    Works on the gap pixels only: each round fills the frontier (the missing pixels next to a
+    valid one) with the mean of its valid 3 x 3 neighbours, gathered by flat index from a
+    zero-padded copy, and the next frontier is the missing neighbours of the pixels just filled.
+    A round costs its frontier, not the image, and a gap far from data is never visited (the
+    filtered-image version this replaced cost ~5 % of a ResCNN day in the engine)."""
     ny, nx = img.shape
     row = nx + 2
     vals = np.zeros((ny + 2, row), dtype=np.float64)
     ok = np.zeros((ny + 2, row), dtype=bool)
+    missing = np.zeros((ny + 2, row), dtype=bool)  # False on the padding: never filled
     vals[1:-1, 1:-1] = np.where(valid, img, 0.0)
     ok[1:-1, 1:-1] = valid
-    vflat, oflat = vals.reshape(-1), ok.reshape(-1)
+    missing[1:-1, 1:-1] = ~valid
+    vflat, oflat, mflat = vals.reshape(-1), ok.reshape(-1), missing.reshape(-1)
+    offs = _neighbour_offsets(row)
+    slot = np.empty(vflat.size, dtype=np.intp)
     gy, gx = np.nonzero(~valid)
     idx = (gy + 1) * row + (gx + 1)
-    offs = _neighbour_offsets(row)
+    front = idx[oflat[idx[:, None] + offs].any(axis=1)]
     for _ in range(radius):
-        if not idx.size:
+        if not front.size:
             break
-        nb = idx[:, None] + offs
-        cnt = oflat[nb].sum(axis=1)
-        newly = cnt > 0
-        if not newly.any():
-            break
+        nb = front[:, None] + offs
         # the mean of the valid neighbours, from the values before this round (all at once)
-        mean = vflat[nb[newly]].sum(axis=1) / cnt[newly]
-        vflat[idx[newly]] = mean
-        oflat[idx[newly]] = True
-        idx = idx[~newly]
+        mean = vflat[nb].sum(axis=1) / oflat[nb].sum(axis=1)
+        vflat[front] = mean
+        oflat[front] = True
+        mflat[front] = False
+        cand = nb.ravel()
+        cand = cand[mflat[cand]]  # missing neighbours, with repeats
+        # de-duplicate without sorting: the last write of each index wins
+        slot[cand] = np.arange(cand.size)
+        front = cand[slot[cand] == np.arange(cand.size)]
     img[...] = vals[1:-1, 1:-1]
-    return ~ok[1:-1, 1:-1]
+    return missing[1:-1, 1:-1]
 
 
 def fill_gaps(a: np.ndarray, radius: int, far_value: float | None = None) -> np.ndarray:

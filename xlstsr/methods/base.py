@@ -61,11 +61,15 @@ class UpscaleMethod:
         True if an output pixel depends only on inputs within :meth:`halo` coarse pixels; False
         for methods fitted on the whole scene (a regression), which the engine runs per time step
         on whole images.
+    returns_new_arrays : bool
+        True if :meth:`upscale_block` always returns a new array that nothing else holds (the
+        engine then re-masks it in place instead of copying it first).
     """
 
     name: ClassVar[str] = ""
     guided: ClassVar[bool] = False
     spatially_local: ClassVar[bool] = True
+    returns_new_arrays: ClassVar[bool] = False
 
     @property
     def needs_guide(self) -> bool:

@@ -193,6 +193,7 @@ class TorchModelMethod(UpscaleMethod):
     """
 
     name = "torch"
+    returns_new_arrays = True  # upscale_block's arrays come from the forward's new tensors
 
     def __init__(
         self,
@@ -439,6 +440,10 @@ class TorchModelMethod(UpscaleMethod):
                 )
                 y = runtime.forward(model, xt, gt)
                 outs.append(y[:, 0].float().cpu().numpy())
+        # one batch: the forward's own new tensor, no copy (returns_new_arrays); a tensor made
+        # outside inference mode (a parameter or buffer a custom model returns) is copied
+        if len(outs) == 1 and y.is_inference():
+            return outs[0]
         return np.concatenate(outs, axis=0)
 
     def describe(self) -> dict[str, Any]:
