@@ -87,9 +87,21 @@ FINETUNE_CANDIDATES: list[tuple[str, float, dict[str, float], dict]] = [
      {"stride": 32, "epochs": 40, "init": "disr_degraded_cube_x4.pt"}),
 ]
 FINETUNE_MARK = "## Round 4: pre-trained on the cube, fine-tuned on co-registered truth"
+#: round 5 (issue 13): the scale-invariance-free DISR (``train_bundled.py --only disr_sif``, no
+#: fine LST) with its consistency term seen through the MODIS PSF (Gaussian sigma 350 m = 1.51
+#: fine pixels at 250 m) instead of a plain box; ``sif`` is the shipped file, scored, not
+#: retrained. Fixed before either was scored.
+SIF_CANDIDATES: list[tuple[str, float, dict[str, float], dict]] = [
+    ("sif", 5e-4, {"alpha": 0.5}, {"stride": 64, "epochs": 20}),
+    ("sif_psf", 5e-4, {"alpha": 0.5, "psf_sigma": 1.511}, {"stride": 64, "epochs": 20}),
+]
+SIF_MARK = "## Round 5: the scale-invariance-free DISR with the sensor PSF"
+SIF_FILE = "disr_sif_x4.pt"
 COREG_FILE = "disr_unet_coreg_x4.pt"
 #: the line of disr_selection.md from which --coreg rewrites the file (rounds 1-2 kept above)
 COREG_MARK = "## Round 3: co-registered truth"
+#: the rounds' headings in disr_selection.md, in order: rewriting one keeps the others
+ROUND_MARKS = (COREG_MARK, FINETUNE_MARK, SIF_MARK)
 BAND = (0.8, 1.2)
 # load_pair()["aster"] is already decoded and masked (> 0, eroded 3 px, > 230 K): eroding it
 # again would also drop the pixels next to cold cloud holes, a milder mask than accuracy.md
@@ -100,7 +112,7 @@ def train(
     name: str, lr: float, opts: dict[str, float], other: dict[str, int], work: Path,
     job: str = "disr_unet",
 ) -> Path:
-    fname = COREG_FILE if job == "disr_coreg" else "disr_unet_x4.pt"
+    fname = {"disr_coreg": COREG_FILE, "disr_sif": SIF_FILE}.get(job, "disr_unet_x4.pt")
     out = work / name
     if (out / fname).exists():  # trained by an earlier run: scored again only
         return out / fname
@@ -162,7 +174,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="round 4: the round-3 recipe started from the cube's degraded DISR "
                     "(writes the part of disr_selection.md from its round-4 heading; --install "
                     f"copies the chosen file to xlstsr/weights/{COREG_FILE})")
+    ap.add_argument("--sif", action="store_true",
+                    help="round 5: the SIF DISR with the MODIS PSF in its consistency term "
+                    f"(--install copies the chosen file to xlstsr/weights/{SIF_FILE})")
     args = ap.parse_args(argv)
+    if args.sif:
+        return main_sif(args)
     if args.smoke and args.install:
         ap.error("--smoke trains a throw-away model: it cannot be installed")
     if args.coreg or args.finetune:
@@ -251,6 +268,84 @@ def headline_pair(pid: str) -> dict:
     if not bool(offset.reliable):
         raise RuntimeError(f"pair {pid}: no reliable offset, cannot score the headline protocol")
     return {"lst": lst, "ndvi": ndvi, "aster": aster, "offset": offset}
+
+
+def write_round(doc: Path, mark: str, lines: list[str]) -> None:
+    """Write a round's section into disr_selection.md, keeping the rounds before and after it."""
+    text = doc.read_text() if doc.exists() else ""
+    head = text.split(mark)[0].rstrip() + "\n\n" if text else ""
+    tail = ""
+    for later in ROUND_MARKS[ROUND_MARKS.index(mark) + 1 :]:
+        if later in text:
+            tail = "\n" + later + text.split(later, 1)[1]
+            break
+    doc.write_text(head + "\n".join(lines) + "\n" + tail)
+
+
+def main_sif(args: argparse.Namespace) -> int:
+    """Round 5: the SIF DISR with the MODIS PSF in its consistency term, against the shipped one."""
+    import torch
+
+    candidates, val_pairs = SIF_CANDIDATES, VAL_PAIRS
+    if args.smoke:
+        n, lr, o, x = candidates[1]
+        candidates, val_pairs = [(n, lr, o, {**x, "stride": 160, "epochs": 1})], VAL_PAIRS[:1]
+    work = args.work or (args.out / "disr_selection_smoke" if args.smoke
+                         else ROOT / "build" / "disr_selection")
+    shipped = {"sif": WEIGHTS_DIR / SIF_FILE}
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(args.jobs) as pool:
+        futs = {n: pool.submit(train, n, lr, {k: v for k, v in o.items() if k != "alpha"}, x,
+                               work, "disr_sif")
+                for n, lr, o, x in candidates if n not in shipped}
+        paths = {n: fut.result() for n, fut in futs.items()}
+    paths = {**{n: f for n, f in shipped.items() if any(n == c[0] for c in candidates)}, **paths}
+    t_train = time.perf_counter() - t0
+    pairs = {pid: headline_pair(pid) for pid in val_pairs}
+    scores = {n: score("disr", pairs, HEADLINE, checkpoint=paths[n]) for n in paths}
+    ref = {m: score(m, pairs, HEADLINE) for m in ("bicubic", "dms")}
+    best = choose(scores)
+    lines = [
+        SIF_MARK,
+        "",
+        f"Written by `python benchmarks/select_disr.py --sif{' --smoke' * args.smoke}` "
+        f"({time.perf_counter() - t0:.0f} s, of which training {t_train:.0f} s wall). The "
+        "scale-invariance-free DISR (`weights=\"sif\"`: MODIS LST 1 km + NDVI 250 m, no fine "
+        "LST; loss alpha Huber(degrade(SR), LST) + (1 - alpha) Huber(HP(SR), gain HP(NDVI))) "
+        "with `degrade` the plain 4 x 4 radiometric mean (`sif`, the shipped file, scored, not "
+        "retrained) or the MODIS PSF (Gaussian sigma 350 m = 1.511 fine pixels, in radiance) "
+        "followed by that mean (`sif_psf`: `train_bundled.py --only disr_sif --loss-option "
+        "psf_sigma=1.511`, otherwise the same recipe and seed). Both fixed before either was "
+        f"scored. Validation pairs {', '.join(val_pairs)}, the headline protocol "
+        "(co-registered + clear), the rule of rounds 1-4.",
+        "",
+        "| candidate | loss options | val RMSE (K) | val ubRMSE (K) | val bias (K) | "
+        "val spectral ratio | val sym. ratio | coarse consistency (K) | rule score | "
+        "epochs (best) | CPU s (1 thread) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for n, _lr, o, _x in candidates:
+        hist = torch.load(paths[n], weights_only=True)["metadata"].get("history", {})
+        vl = hist.get("val_loss", [])
+        s = scores[n]
+        lines.append(
+            f"| {n}{' **chosen**' * (n == best)} | {json.dumps(o)} | {s['rmse']:.3f} | "
+            f"{s['ubrmse']:.3f} | {s['bias']:+.3f} | {s['ratio']:.3f} | {s['sym']:.3f} | "
+            f"{s['consistency']:.3f} | {s['rmse'] + abs(s['ratio'] - 1):.3f} | "
+            f"{hist.get('epochs_run', '-')} ({int(np.argmin(vl)) + 1 if vl else '-'}) | "
+            f"{hist.get('cpu_seconds', '-')} |")
+    for m, s in ref.items():
+        lines.append(f"| {m} (reference) | | {s['rmse']:.3f} | {s['ubrmse']:.3f} | "
+                     f"{s['bias']:+.3f} | {s['ratio']:.3f} | {s['sym']:.3f} | "
+                     f"{s['consistency']:.3f} | {s['rmse'] + abs(s['ratio'] - 1):.3f} | | |")
+    lines += ["", f"Chosen: `{best}`."]
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_round(args.out / "disr_selection.md", SIF_MARK, lines)
+    print("\n".join(lines))
+    if args.install and best not in shipped:
+        shutil.copy2(paths[best], WEIGHTS_DIR / SIF_FILE)
+        print(f"installed {paths[best]} -> {WEIGHTS_DIR / SIF_FILE}")
+    return 0
 
 
 def main_coreg(args: argparse.Namespace) -> int:
@@ -350,12 +445,7 @@ def main_coreg(args: argparse.Namespace) -> int:
     lines += ["", f"Chosen: `{best}`."]
     args.out.mkdir(parents=True, exist_ok=True)
     doc = args.out / "disr_selection.md"
-    text = doc.read_text() if doc.exists() else ""
-    head = text.split(mark)[0].rstrip() + "\n\n" if text else ""
-    # round 3 rewritten: round 4 (below it) is kept
-    tail = "\n" + FINETUNE_MARK + text.split(FINETUNE_MARK)[1] if (
-        not round4 and FINETUNE_MARK in text) else ""
-    doc.write_text(head + "\n".join(lines) + "\n" + tail)
+    write_round(doc, mark, lines)
     print("\n".join(lines))
     if args.install and best not in shipped:
         shutil.copy2(paths[best], WEIGHTS_DIR / COREG_FILE)

@@ -137,6 +137,26 @@ def test_sif_loss_zero_at_its_optimum():
     assert float(sif_loss(sr, coarse, guide, 4, gain=+10.0)) > 0.05
 
 
+def test_consistency_through_the_sensor_psf():
+    """With ``psf_sigma`` the consistency term compares the SR as a blurring sensor sees it: zero
+    for a truth against its PSF-blurred aggregate, not against its plain box aggregate."""
+    from xlstsr.nn.losses import coarse_consistency, psf_blur
+    from xlstsr.nn.ops import radiometric_mean_torch
+
+    rng = torch.Generator().manual_seed(1)
+    truth = 300 + 4 * torch.randn(2, 1, 32, 32, generator=rng, dtype=torch.float64)
+    blurred = radiometric_mean_torch(psf_blur(truth, 1.5), 4)
+    box = radiometric_mean_torch(truth, 4)
+    assert float(coarse_consistency(truth, blurred, 4, psf_sigma=1.5)) < 1e-9
+    assert float(coarse_consistency(truth, box, 4, psf_sigma=1.5)) > 0.05
+    assert float(coarse_consistency(truth, box, 4)) < 1e-9
+    # the SIF and supervised losses pass it on
+    guide = torch.zeros_like(truth)
+    assert float(sif_loss(truth, blurred, guide, 4, alpha=1.0, psf_sigma=1.5)) < 1e-9
+    assert float(supervised_loss(truth, truth, blurred, 4, w_consistency=1.0,
+                                 psf_sigma=1.5)) < 1e-9
+
+
 def test_supervised_loss_texture_terms_penalise_smoothness():
     rng = torch.Generator().manual_seed(0)
     truth = 300 + 3 * torch.randn(1, 1, 32, 32, generator=rng)

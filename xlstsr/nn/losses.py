@@ -20,13 +20,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .ops import gaussian_highpass, radiometric_mean_torch
+from .ops import T_REF, gaussian_highpass, gaussian_lowpass, radiometric_mean_torch
 
 __all__ = [
     "coarse_consistency",
     "hp_energy_log_ratio",
     "masked_huber",
     "patch_log_mse",
+    "psf_blur",
     "sif_loss",
     "supervised_loss",
 ]
@@ -83,10 +84,35 @@ def patch_log_mse(
     return per.mean()
 
 
+def psf_blur(sr: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian PSF of ``sigma`` fine pixels applied in radiance (T^4) space to (B, C, H, W) LST
+    without gaps: torch twin of :func:`xlstsr.kernels.aggregate.gaussian_psf`."""
+    r4 = (sr / T_REF) ** 4
+    return gaussian_lowpass(r4, sigma).clamp_min(1e-12) ** 0.25 * T_REF
+
+
 def coarse_consistency(
-    sr: torch.Tensor, lst_coarse: torch.Tensor, factor: int, delta: float = 1.0
+    sr: torch.Tensor,
+    lst_coarse: torch.Tensor,
+    factor: int,
+    delta: float = 1.0,
+    psf_sigma: float | None = None,
 ) -> torch.Tensor:
-    """Huber between ``radiometric_mean(SR, factor)`` and the coarse LST (valid coarse pixels)."""
+    """Huber between the SR seen by the coarse sensor and the coarse LST (valid coarse pixels).
+
+    The sensor model is the radiometric block mean (``radiometric_mean(SR, factor)``), after a
+    Gaussian PSF of ``psf_sigma`` fine pixels when given (a MODIS LST pixel is a box blurred by
+    a Gaussian of ~350 m: ``psf_sigma=1.51`` at 1 km -> 250 m; :data:`xlstsr.grid.MODIS_LST_PSF_SIGMA`).
+
+    Examples
+    --------
+    >>> truth = 300 + torch.randn(1, 1, 16, 16)
+    >>> seen = radiometric_mean_torch(psf_blur(truth, 1.5), 4)
+    >>> float(coarse_consistency(truth, seen, 4, psf_sigma=1.5)) < 1e-6
+    True
+    """
+    if psf_sigma:
+        sr = psf_blur(sr, float(psf_sigma))
     return masked_huber(radiometric_mean_torch(sr, factor), lst_coarse, delta=delta)
 
 
@@ -113,12 +139,14 @@ def sif_loss(
     gain: float = -10.0,
     sigma: float | None = None,
     delta: float = 1.0,
+    psf_sigma: float | None = None,
 ) -> torch.Tensor:
     """Scale-invariance-free loss (Ait-Bachir et al. 2025) for guided SR without fine LST.
 
     ``alpha * Huber(degrade(SR), LST_coarse) + (1 - alpha) * Huber(HP(SR), gain * HP(guide))``,
-    with ``degrade`` the radiometric block mean (the operator used to measure coarse consistency)
-    and ``HP(x) = x - G_sigma * x`` (default ``sigma = factor / 2`` fine pixels: detail below the
+    with ``degrade`` the radiometric block mean (the operator used to measure coarse consistency),
+    after the sensor's Gaussian PSF of ``psf_sigma`` fine pixels when given
+    (:func:`coarse_consistency`), and ``HP(x) = x - G_sigma * x`` (default ``sigma = factor / 2`` fine pixels: detail below the
     coarse pixel scale). ``gain`` (K per guide unit) is negative for NDVI: fine LST detail
     anti-correlates with vegetation detail. :func:`xlstsr.train.fit_guide_gain` fits it at the
     coarse scale from the data. Only the first guide band drives the detail term.
@@ -133,7 +161,7 @@ def sif_loss(
         Fine guide (NaN gaps are ignored).
     """
     sigma = factor / 2.0 if sigma is None else sigma
-    cons = coarse_consistency(sr, lst_coarse, factor, delta)
+    cons = coarse_consistency(sr, lst_coarse, factor, delta, psf_sigma)
     hp_g, ok_g = _valid_hp(guide[:, :1], sigma)
     hp_s = gaussian_highpass(sr, sigma)
     detail = masked_huber(hp_s, gain * hp_g, ok_g, delta)
@@ -171,12 +199,14 @@ def supervised_loss(
     delta: float = 1.0,
     fidelity: str = "huber",
     eps: float = 1e-3,
+    psf_sigma: float | None = None,
 ) -> torch.Tensor:
     """Huber to a fine truth (NaN truth masked out), plus optional texture and consistency terms.
 
     ``w_detail`` weighs a Huber between the high-passes of SR and truth, ``w_spectral`` the log
     ratio of their high-pass energies (:func:`hp_energy_log_ratio`), ``w_consistency`` the coarse
-    consistency with the input (:func:`coarse_consistency`). ``fidelity="log_mse"`` replaces the
+    consistency with the input (:func:`coarse_consistency`, through the sensor PSF of
+    ``psf_sigma`` fine pixels when given). ``fidelity="log_mse"`` replaces the
     Huber to the truth by :func:`patch_log_mse` (with ``eps``): the mean per-patch PSNR loss.
     """
     if fidelity == "huber":
@@ -195,5 +225,6 @@ def supervised_loss(
             filled = torch.where(torch.isfinite(target), target, sr.detach())
             loss = loss + w_spectral * hp_energy_log_ratio(sr, filled, ok_t, s)
     if w_consistency and lst_coarse is not None and factor:
-        loss = loss + w_consistency * coarse_consistency(sr, lst_coarse, factor, delta)
+        loss = loss + w_consistency * coarse_consistency(sr, lst_coarse, factor, delta,
+                                                         psf_sigma)
     return loss
