@@ -3,7 +3,7 @@
 How it works: the lazy result of :func:`xlstsr.upscale` is written as a template
 (``to_zarr(compute=False)``: metadata, coordinates, CRS), then computed one time block
 (``time_chunk`` steps, a "region") at a time and stored into the template's Zarr array
-(``dask.array.store``, whole chunks). After each region its done flag is set in
+(whole chunks, each written by the task that computed it). After each region its done flag is set in
 a small side array, ``xlstsr_progress/done`` (one Zarr chunk per region, so setting a flag is one
 small file write). A run killed mid-way leaves the flags of the completed regions; rerunning with
 ``mode="resume"`` computes only the regions whose flag is unset, and the finished store is the same
@@ -354,7 +354,7 @@ def upscale_to_zarr(
     )
 
     # regions go straight into the Zarr array the template created (its coordinates, attrs and
-    # encoding are already written): dask.array.store, whole chunks, no per-region xarray setup
+    # encoding are already written): whole chunks, no per-region xarray setup
     target = zarr.open_array(store, path=vname, mode="r+")
     data = sr.transpose(*([tdim] if tdim else []), ydim, xdim).variable.data
     if target.dtype != data.dtype:  # pragma: no cover - xarray keeps float32/float64 as is
