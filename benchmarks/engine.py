@@ -1128,6 +1128,12 @@ def stage(what: str) -> None:
           flush=True)
 
 
+def earlier_run(md: Path) -> tuple[dict, dict]:
+    """The raw figures embedded in an earlier engine.md and the sizes that run used."""
+    r = json.loads(md.read_text().split("```json\n", 1)[1].split("\n```", 1)[0])
+    return r, (SMOKE if r["args"]["smoke"] else FULL)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", "--quick", dest="smoke", action="store_true",
@@ -1144,9 +1150,7 @@ def main(argv: list[str] | None = None) -> int:
                     "figures of an earlier engine.md, and rewrite it")
     args = ap.parse_args(argv)
     if args.rerun_profile is not None:
-        text = args.rerun_profile.read_text().split("```json\n", 1)[1].split("\n```", 1)[0]
-        r = json.loads(text)
-        s = SMOKE if r["args"]["smoke"] else FULL
+        r, s = earlier_run(args.rerun_profile)
         with tempfile.TemporaryDirectory(prefix="xlstsr-bench-") as tmp:
             cube = make_cube(Path(tmp), "real", s["profile_days"], s["real"], seed=0)
             r["profile"] = bench_profile(cube, s["profile_days"], Path(tmp))
@@ -1160,9 +1164,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(r["profile"]), flush=True)
         return 0
     if args.rerun_scaling is not None:
-        text = args.rerun_scaling.read_text().split("```json\n", 1)[1].split("\n```", 1)[0]
-        r = json.loads(text)
-        s = SMOKE if r["args"]["smoke"] else FULL
+        r, s = earlier_run(args.rerun_scaling)
         with tempfile.TemporaryDirectory(prefix="xlstsr-bench-") as tmp:
             cube = make_cube(Path(tmp), "real", s["scale_days"], s["real"], seed=0)
             load = tuple(round(v, 2) for v in os.getloadavg())

@@ -270,6 +270,13 @@ def headline_pair(pid: str) -> dict:
     return {"lst": lst, "ndvi": ndvi, "aster": aster, "offset": offset}
 
 
+def reference_rows(ref: dict[str, dict[str, float]], blank: int) -> list[str]:
+    """Table rows of the reference methods (``blank`` empty settings columns after the name)."""
+    return [f"| {m} (reference) |{' |' * blank} {s['rmse']:.3f} | {s['ubrmse']:.3f} | "
+            f"{s['bias']:+.3f} | {s['ratio']:.3f} | {s['sym']:.3f} | {s['consistency']:.3f} | "
+            f"{s['rmse'] + abs(s['ratio'] - 1):.3f} | | |" for m, s in ref.items()]
+
+
 def write_round(doc: Path, mark: str, lines: list[str]) -> None:
     """Write a round's section into disr_selection.md, keeping the rounds before and after it."""
     text = doc.read_text() if doc.exists() else ""
@@ -334,10 +341,7 @@ def main_sif(args: argparse.Namespace) -> int:
             f"{s['consistency']:.3f} | {s['rmse'] + abs(s['ratio'] - 1):.3f} | "
             f"{hist.get('epochs_run', '-')} ({int(np.argmin(vl)) + 1 if vl else '-'}) | "
             f"{hist.get('cpu_seconds', '-')} |")
-    for m, s in ref.items():
-        lines.append(f"| {m} (reference) | | {s['rmse']:.3f} | {s['ubrmse']:.3f} | "
-                     f"{s['bias']:+.3f} | {s['ratio']:.3f} | {s['sym']:.3f} | "
-                     f"{s['consistency']:.3f} | {s['rmse'] + abs(s['ratio'] - 1):.3f} | | |")
+    lines += reference_rows(ref, blank=1)
     lines += ["", f"Chosen: `{best}`."]
     args.out.mkdir(parents=True, exist_ok=True)
     write_round(args.out / "disr_selection.md", SIF_MARK, lines)
@@ -438,10 +442,7 @@ def main_coreg(args: argparse.Namespace) -> int:
             f"{s['rmse'] + abs(s['ratio'] - 1):.3f} | "
             f"{hist.get('epochs_run', '-')} ({best_ep}) | {hist.get('cpu_seconds', '-')} |"
         )
-    for m, s in ref.items():
-        lines.append(f"| {m} (reference) | | | {s['rmse']:.3f} | {s['ubrmse']:.3f} | "
-                     f"{s['bias']:+.3f} | {s['ratio']:.3f} | {s['sym']:.3f} | "
-                     f"{s['consistency']:.3f} | {s['rmse'] + abs(s['ratio'] - 1):.3f} | | |")
+    lines += reference_rows(ref, blank=2)
     lines += ["", f"Chosen: `{best}`."]
     args.out.mkdir(parents=True, exist_ok=True)
     doc = args.out / "disr_selection.md"
