@@ -141,6 +141,10 @@ CUBE_VAL_FRACTION, CUBE_TEST_FRACTION, CUBE_SPLIT_SEED = 0.15, 0.25, 0
 #: the MODIS LST PSF (Gaussian sigma ~350 m on a 926.6 m pixel: 0.38 coarse pixel) scaled to the
 #: training degradation 4 km -> 1 km: 0.38 coarse pixel = 1.51 fine (1 km) pixels
 MODIS_PSF_FINE_PX = FACTOR * MODIS_LST_PSF_SIGMA / MODIS_1KM
+#: the SIF DISR (``--only disr_sif``) since round 5 (``benchmarks/select_disr.py --sif``, chosen
+#: on VAL_PAIRS): its consistency term sees the SR through the MODIS PSF (sigma 350 m, in fine
+#: 250 m pixels, rounded as the selection ran it)
+SIF_PSF_SIGMA = round(MODIS_PSF_FINE_PX, 3)
 
 
 def cube_windows_table(data_dir: Path) -> Any:
@@ -683,11 +687,17 @@ def train_disr(
             extra["command"] = COMMAND + " --only disr_coreg"
     else:
         gain = fit_guide_gain(lst, ndvi, FACTOR)
-        opts = {"alpha": 0.5, "gain": gain, **(loss_options or {})}
+        opts = {"alpha": 0.5, "gain": gain, "psf_sigma": SIF_PSF_SIGMA, **(loss_options or {})}
         loss = (
-            "scale-invariance-free (Ait-Bachir et al. 2025): alpha Huber(radiometric_mean(SR, 4), "
-            "LST) + (1-alpha) Huber(HP(SR), gain HP(NDVI)); gain fitted at 1 km"
+            "scale-invariance-free (Ait-Bachir et al. 2025): alpha Huber(radiometric_mean("
+            + ("PSF(SR), 4)" if opts.get("psf_sigma") else "SR, 4)")
+            + ", LST) + (1-alpha) Huber(HP(SR), gain HP(NDVI)); gain fitted at 1 km"
+            + (f"; PSF: Gaussian sigma {opts['psf_sigma']} fine px in radiance (MODIS 350 m)"
+               if opts.get("psf_sigma") else "")
         )
+        extra["psf"] = {"consistency": f"Gaussian sigma {opts['psf_sigma']} fine px (MODIS "
+                        "LST, 350 m) in radiance, then the 4 x 4 radiometric mean"
+                        if opts.get("psf_sigma") else "none: a perfect 4 x 4 box"}
         scales = "target scale: MODIS 1 km + NDVI 250 m, no fine LST"
     return _fit_and_save(
         model,

@@ -170,6 +170,10 @@ def test_bundled_disr_is_what_make_weights_trains():
     assert meta["settings"]["lr"] == recipe.COREG_LR
     assert meta["initialised_from"]["file"] == recipe.COREG_INIT == meta["settings"]["init"]
     assert recipe.JOBS.index("disr_degraded_cube") < recipe.JOBS.index("disr_coreg")
+    # round 5: the SIF file's consistency term sees the SR through the MODIS PSF
+    sif = load_model(weights_path("sif"), factor=4, n_guide=1).metadata
+    assert sif["loss_options"]["psf_sigma"] == recipe.SIF_PSF_SIGMA
+    assert "Gaussian" in sif["psf"]["consistency"]
     assert meta["train_pairs"] == list(TRAIN_PAIRS)
     assert meta["val_pairs"] == list(VAL_PAIRS)
 
