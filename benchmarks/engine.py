@@ -280,9 +280,12 @@ def child_engine(spec: dict) -> dict:
         lst = lst.isel(time=slice(spec.get("first", 0), spec.get("first", 0) + spec["days"]))
     guide = open_guide(spec["guide"]) if spec.get("guide") else None
     if spec["method"] in TORCH_METHODS:
-        # xlstsr imports torch lazily, at the first torch method (1-1.6 s here): an import, which
-        # the raw processes also do before their timing, not work of the engine
-        import xlstsr.nn
+        # xlstsr imports torch lazily, at the first torch method (about 1.1 s here): imports,
+        # which the raw processes also do before their timing, not work of the engine (the
+        # timed call still loads its own model)
+        from xlstsr.methods import get_method
+
+        get_method(spec["method"])
     base = hwm_kib()
     t, c = time.perf_counter(), time.process_time()
     xlstsr.upscale_to_zarr(lst, spec["out"], FACTOR, spec["method"], guide=guide,
