@@ -242,6 +242,33 @@ def test_nan_handling_and_all_nan_blocks_skipped():
     np.testing.assert_array_equal(np.isnan(got), parent)
 
 
+class _ConstantOutput(torch.nn.Module):
+    """A model whose output is one of its own buffers (a degenerate custom model)."""
+
+    factor, n_guide, receptive_field = 2, 0, 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("out", torch.full((1, 1, 8, 8), 300.0))
+
+    def forward(self, lst, guide=None):
+        return self.out
+
+
+def test_models_own_tensors_are_never_re_masked_in_place():
+    """The engine re-masks the forward's new tensors in place (no copy); a tensor the model
+    holds (a buffer it returns) is copied first, so the model's state stays intact."""
+    model = _ConstantOutput()
+    lst = np.full((1, 4, 4), 290.0, np.float32)
+    lst[0, 1, 1] = np.nan
+    out = upscale_array(TorchModelMethod(model, device="cpu"), lst, None, 2)
+    assert np.isnan(out[0, 2:4, 2:4]).all() and np.isfinite(out).sum() == 60
+    assert torch.isfinite(model.out).all()  # not overwritten with the gap's NaN
+    # a model's new output, re-masked in place: the same footprint
+    sr = upscale_array(TorchModelMethod(SISR, device="cpu"), lst, None, 2)
+    np.testing.assert_array_equal(np.isnan(sr), np.isnan(out))
+
+
 def test_upscale_is_lazy_until_computed(small_scene):
     lst = small_scene["lst_1km"].chunk({"time": 1, "x": 8, "y": 8})
     ndvi = small_scene["ndvi_250m"].chunk({"x": 32, "y": 32})
