@@ -47,9 +47,7 @@ measurement).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -69,6 +67,7 @@ from scale_invariance import (
     pooled_gain,
     train,
 )
+from sisr_cube import recipe  # the cube reader and its split by window position
 
 from xlstsr.datasets import data_root
 from xlstsr.kernels.aggregate import radiometric_mean
@@ -80,17 +79,6 @@ from xlstsr.train import PatchSet, degraded_pairs, make_patches
 ROOT = Path(__file__).resolve().parents[1]
 PATCH = 16  # fine px of a patch: 4 x 4 coarse px (a whole window at 16 km -> 4 km)
 ASSETS = ("LST_Day_1km", "LST_Night_1km")
-
-
-def recipe() -> Any:
-    """``scripts/train_bundled.py`` (the cube reader and its split by window position)."""
-    key = "_xlstsr_scripts_train_bundled"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / "scripts" / "train_bundled.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
 
 
 def load(data_dir: Path, max_dates: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
