@@ -205,3 +205,25 @@ def test_regions_are_logged_with_time_and_cloudy_ones_counted(tmp_path, caplog):
     assert sum("written in" in m for m in lines) == 3
     assert sum("no valid pixel" in m for m in lines) == 1
     assert "1 without valid pixels" in lines[-1]
+
+
+def test_overwrite_leaves_no_stale_chunk_where_the_new_input_is_all_cloud(tmp_path):
+    # mode="w" over an earlier run's store must not keep that run's values where the new input
+    # has no valid pixel (whether the engine writes all-NaN chunks or zarr leaves them out)
+    da = xlstsr.datasets.sample_scene(n_times=2, size=32, seed=1)["lst_1km"]
+    xlstsr.upscale_to_zarr(da, tmp_path / "s.zarr", 2, time_chunk=1, progress=False)
+    cloudy = da.copy()
+    cloudy[1] = np.nan
+    out = xlstsr.upscale_to_zarr(cloudy, tmp_path / "s.zarr", 2, time_chunk=1, progress=False,
+                                 mode="w")
+    assert np.isnan(out[1].values).all() and np.isfinite(out[0].values).any()
+
+
+def test_holds_data_finds_a_value_in_the_last_slab_only():
+    from xlstsr.engine.to_zarr import holds_data
+
+    block = np.full((2, 200, 30), np.nan, np.float32)
+    assert not holds_data(block)
+    block[1, 199, 29] = 290.0
+    assert holds_data(block) and holds_data(block, rows=7)
+    assert holds_data(np.array([np.nan, 1.0])) and not holds_data(np.array([np.inf, np.nan]))
