@@ -369,3 +369,52 @@ def test_one_task_per_tile_and_time_chunk():
     assert len(tiles) == 3 * 4 * 4
     assert len(graph) == len(tiles) + lst.npartitions
     np.testing.assert_allclose(out.compute(), 300.0, atol=1e-4)
+
+
+def test_static_malloc_thresholds_read_from_the_environment():
+    from xlstsr.engine.regions import static_malloc_thresholds
+
+    assert static_malloc_thresholds({"PATH": "/bin"}) is None
+    assert static_malloc_thresholds({"MALLOC_MMAP_THRESHOLD_": "1048576"}) == (1048576, 131072)
+    tun = {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=4096:glibc.malloc.tcache_count=0"}
+    assert static_malloc_thresholds(tun) == (131072, 4096)
+    assert static_malloc_thresholds({"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}) is None
+
+
+_ALLOCATION_PROBE = """
+import resource, numpy as np
+from xlstsr.engine import regions
+
+def faults(n=30):
+    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(n):
+        a = np.empty(2 * 1024 * 1024, np.float32)  # 8 MiB, touched: a torch activation's size
+        a.fill(1.0)
+        del a
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+
+before = faults()
+with regions.region_allocation():
+    inside = faults()
+after = faults()
+print(regions._MALLOPT is not None, before, inside, after)
+"""
+
+
+@pytest.mark.slow
+def test_region_allocation_serves_large_buffers_from_the_heap_and_restores(tmp_path):
+    # dask.distributed starts workers with MALLOC_TRIM_THRESHOLD_=65536: glibc's dynamic mmap
+    # threshold is off and every 8 MiB buffer is a fresh mmap, page-faulted on each use
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    out = subprocess.run([sys.executable, "-c", _ALLOCATION_PROBE], env=env, capture_output=True,
+                         text=True, check=True, timeout=120).stdout.split()
+    if out[0] != "True":
+        pytest.skip("not glibc: mallopt is not available")
+    before, inside, after = (int(v) for v in out[1:])
+    assert before > 30 * 100  # each buffer faulted anew (2048 pages; fewer with fault-around)
+    assert inside < before / 10  # the heap reuses one buffer's pages
+    assert after > before / 2  # the environment's thresholds are back after the regions
