@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import (
+    AllNaNError,
     GridError,
     GuideAlignmentWarning,
     GuideScaleError,
@@ -319,8 +320,27 @@ def prepare_guide(
         g = g.transpose(*lead, chdim, ydim, xdim)
         n = int(np.prod([g.sizes[d] for d in lead]))
         data = g.variable.data.reshape(n, g.sizes[chdim], g.sizes[ydim], g.sizes[xdim])
-        return data.astype(np.float32)
-    return g.transpose(chdim, ydim, xdim).variable.data[None].astype(np.float32)
+    else:
+        data = g.transpose(chdim, ydim, xdim).variable.data[None]
+    return _require_valid_guide(data.astype(np.float32))
+
+
+def _require_valid_guide(data: Any) -> Any:
+    """Refuse an in-memory guide ``(n, c, Y, X)`` with a channel that holds no finite value
+    over the LST: a guided method would sharpen with nothing (or with its NaN fallback) and
+    return a smooth field as if it had been guided. Dask guides are not computed here."""
+    if isinstance(data, dsa.Array):
+        return data
+    empty = ~np.isfinite(data).any(axis=(0, 2, 3))
+    if empty.any():
+        c = int(np.flatnonzero(empty)[0])
+        raise AllNaNError(
+            f"guide channel {c} holds no valid value over the LST (all NaN or infinite after "
+            "decoding and alignment): check its fill value / scale_factor and that it covers "
+            "the LST's area and dates, or use a method without a guide (method='bicubic' or "
+            "'sisr')."
+        )
+    return data
 
 
 def _nesting_factor(guide: xr.DataArray, lst: xr.DataArray) -> int:
@@ -500,6 +520,9 @@ def _merge_stats(parts: np.ndarray) -> np.ndarray:
 def _scale_hint(m: float, s: float, mu: float, sd: float, name: str) -> str:
     """The likely cause of a guide channel's values (mean m, std s) far from the training ones."""
     ndvi_like = "ndvi" in name.lower() or (-1 <= mu <= 1 and sd < 1)
+    if ndvi_like and 150 <= m <= 400 and s < 50:
+        return ("the values look like temperatures in Kelvin, not NDVI: pass the NDVI (or the "
+                "band the model was trained with) as the guide, and the LST as the input")
     for k in (100.0, 10000.0, 1000.0, 10.0, 0.01, 0.0001):
         if abs(m / k - mu) <= 3 * sd and s / k <= 3 * sd:
             if ndvi_like and k == 100.0:

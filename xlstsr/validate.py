@@ -46,6 +46,7 @@ __all__ = [
     "decode_guide",
     "decode_lst",
     "georeference",
+    "north_up",
     "prepare_lst",
     "require_georeferenced",
     "require_valid_pixels",
@@ -193,7 +194,37 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
             xdim: t.c + (np.arange(da.sizes[xdim]) + 0.5) * t.a,
         })
     require_georeferenced(da, what)
-    return da
+    return north_up(da)
+
+
+def north_up(da: xr.DataArray) -> xr.DataArray:
+    """``da`` with ``y`` decreasing and ``x`` increasing (flipped where they are not), its
+    transform rewritten.
+
+    A south-up grid (NetCDF files often store latitude ascending) or an x axis running west is
+    the same field; rioxarray's bounds and transform assume north-up, so guides, references and
+    coverage checks are computed on the flipped array. Coordinates keep their labels: the
+    result of :func:`xlstsr.upscale` is north-up whatever the input's order.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.arange(3.0)[:, None] + 300, dims=("y", "x"),
+    ...                   coords={"y": [0.5, 1.5, 2.5], "x": [0.5]}).rio.write_crs("EPSG:32631")
+    >>> north_up(da).y.values.tolist(), north_up(da).values.ravel().tolist()
+    ([2.5, 1.5, 0.5], [302.0, 301.0, 300.0])
+    """
+    ydim, xdim = spatial_dims(da)
+    flip = {}
+    for dim, increasing in ((ydim, False), (xdim, True)):
+        if da.sizes[dim] > 1 and dim in da.coords:
+            c = da[dim].values
+            if bool(c[-1] > c[0]) != increasing:
+                flip[dim] = slice(None, None, -1)
+    if not flip:
+        return da
+    da = da.isel(flip)
+    # the written transform (if any) describes the old order: recompute it from the coordinates
+    return da.rio.write_transform(da.rio.transform(recalc=True))
 
 
 def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
@@ -263,6 +294,41 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
                 f"their mean {mean_step:.6g} by up to {worst:.3g}); resample it onto a regular "
                 "grid first (`da.rio.reproject(...)`)."
             )
+    _check_crs_units(da, what, ydim, xdim)
+
+
+def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
+    """Refuse coordinates that cannot be in the units of the CRS written on them: degrees
+    under a projected CRS (pixels of a few thousandths of a metre), or metres under a
+    geographic one."""
+    crs = da.rio.crs
+    if da.sizes[ydim] < 2 or da.sizes[xdim] < 2:
+        return
+    y = np.asarray(da[ydim].values, dtype=np.float64)
+    x = np.asarray(da[xdim].values, dtype=np.float64)
+    span = f"x {x.min():.6g} to {x.max():.6g}, y {y.min():.6g} to {y.max():.6g}"
+    try:
+        from pyproj import CRS
+
+        name = CRS.from_user_input(crs.to_wkt()).name  # a short name, not the whole WKT
+    except Exception:
+        name = str(crs)[:60]
+    if crs.is_geographic:
+        if np.abs(y).max() > 91 or np.abs(x).max() > 361:
+            raise GridError(
+                f"the {what}'s coordinates ({span}) are not degrees, but its CRS ({name!r}) is "
+                "geographic: the CRS written on it is wrong. Write the CRS its coordinates are "
+                "in, e.g. `da.rio.write_crs(xlstsr.grid.MODIS_SINUSOIDAL)` for MODIS tiles or "
+                "the UTM zone's EPSG code."
+            )
+        return
+    res = min(abs(float(x[1] - x[0])), abs(float(y[1] - y[0])))
+    if np.abs(y).max() <= 90 and np.abs(x).max() <= 360 and res < 0.1:
+        raise GridError(
+            f"the {what}'s coordinates ({span}, pixels of {res:.3g}) look like longitude/"
+            f"latitude degrees, but its CRS ({name!r}) is projected (metres): write the CRS they "
+            "are in, `da.rio.write_crs('EPSG:4326')`, and reproject if needed."
+        )
 
 
 def check_factor(factor: Any, maximum: int | None = None) -> int:
@@ -565,6 +631,59 @@ def suspect_fill(values: np.ndarray, *, share: float | None = None,
     return None
 
 
+def _range_cause(
+    finite: np.ndarray,
+    median: float,
+    physical_range: tuple[float, float],
+    stored: tuple[float, float, float],
+    units_known: bool,
+    ref: bool,
+) -> str:
+    """The likely cause, and its fix, of decoded values outside ``physical_range``.
+
+    ``stored`` is (scale, offset, 273.15 if converted from Celsius else 0): how the decoded
+    Kelvin were made from the stored values, to recognise a scale applied twice or Kelvin
+    labelled Celsius.
+    """
+    lo, hi = physical_range
+    scale, offset, celsius = stored
+    raw_median = ((median - celsius) - offset) / scale  # the stored value
+    if (scale != 1.0 or offset != 0.0) and celsius == 0.0 and lo <= raw_median <= hi:
+        return (f"the stored values (median {raw_median:.2f}) are already Kelvin, and the "
+                f"'scale_factor' {scale:g} / 'add_offset' {offset:g} attributes applied them a "
+                "second time: the scale was applied before (e.g. by `mask_and_scale=True`) and "
+                "the attributes kept. Drop them: "
+                "`da.attrs.pop('scale_factor', None); da.attrs.pop('add_offset', None)`")
+    if celsius and lo <= median - celsius <= hi:
+        return (f"the values (median {median - celsius:.2f} as stored) are already Kelvin but "
+                "the 'units' attribute says degrees Celsius: set `da.attrs['units'] = 'K'`")
+    if lo <= median <= hi:
+        out = finite[(finite < lo) | (finite > hi)]
+        vals, counts = np.unique(out, return_counts=True)
+        k = int(np.argmax(counts))
+        if counts[k] >= 2:
+            sv = f"{((float(vals[k]) - celsius) - offset) / scale:.6g}"
+            how = (f"pass `reference_nodata={sv}` to evaluate" if ref else
+                   f"declare it: `da.attrs['_FillValue'] = {sv}` or "
+                   f"`da = da.rio.write_nodata({sv})` (`--nodata {sv}` on the command line)")
+            return (f"most values are plausible but {int(counts[k])} pixel(s) hold {sv} (as "
+                    f"stored), far outside it: an undeclared fill value; {how}")
+        if float(finite.max()) <= 1000:
+            return ("most values are plausible but some lie far outside the range: a fill "
+                    "value may not be declared (set `da.attrs['_FillValue']` or "
+                    "`da.rio.write_nodata(...)`), or mask the corrupt pixels (`da.where(...)`)")
+    if median > 1000 or float(finite.max()) > 1000:
+        return ("values look scaled (e.g. Kelvin x 10 as ASTER stores it, or MODIS digital "
+                "numbers x 0.02 K): "
+                + ("pass `reference_scale=0.1` (K x 10) or set scale_factor attrs" if ref
+                   else "set scale_factor/add_offset attrs (e.g. "
+                   "`da.attrs.update(scale_factor=0.02)` for MODIS LST)"))
+    if median < lo and float(finite.min()) > -100:
+        return "values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
+    return ("values are not Kelvin of a land surface: check the units, `scale_factor` and "
+            "`_FillValue` of the product")
+
+
 def _lst_verdict(
     imgs: np.ndarray,
     *,
@@ -634,10 +753,19 @@ def _lst_verdict(
             continue
         if median is None:
             median = float(_quantiles(finite, (0.5,))[0])
-        if mask_out_of_range:
-            flags[i] = 1
-            continue
         vmin, vmax = float(finite.min()), float(finite.max())
+        ref = what == "reference"
+        if mask_out_of_range:
+            if n_out < finite.size or finite.size < FILL_MIN_PIXELS:
+                flags[i] = 1
+                continue
+            # masking every pixel of an image is not masking outliers: a units or scale problem
+            raise PhysicalRangeError(
+                f"every valid {what} value of an image ({vmin:.2f} to {vmax:.2f} K, median "
+                f"{median:.2f} K) is outside the physical range {lo:g}-{hi:g} K, so "
+                "masking out-of-range pixels would leave nothing; "
+                f"{_range_cause(finite, median, physical_range, stored, units_known, ref)}."
+            )
         if keep_out_of_range and n_out <= 0.5 * finite.size:
             continue  # a reference: its bulk is plausible, its thresholds drop the rest
         # a few isolated hot spots (fires, artefacts) just above the range are not a units or
@@ -656,17 +784,7 @@ def _lst_verdict(
             )
             flags[i] = 1
             continue
-        ref = what == "reference"
-        if vmax > 1000 or median > 1000:
-            cause = ("values look scaled (e.g. Kelvin x 10 as ASTER stores it, or MODIS digital "
-                     "numbers x 0.02 K): "
-                     + ("pass `reference_scale=0.1` (K x 10) or set scale_factor attrs" if ref
-                        else "set scale_factor/add_offset attrs"))
-        elif (vmax < lo or median < lo) and vmin > -100:
-            cause = "values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
-        else:
-            cause = ("a fill value may not be declared: set `da.attrs['_FillValue']` or "
-                     "`da.rio.write_nodata(...)`")
+        cause = _range_cause(finite, median, physical_range, stored, units_known, ref)
         fix = ("" if keep_out_of_range else
                " To mask such pixels instead, pass `mask_out_of_range=True`.")
         raise PhysicalRangeError(

@@ -1,0 +1,122 @@
+"""A corpus of bad inputs through the public API: each is refused with an XlstsrError whose
+message names the problem and the fix, or (a south-up or west-running grid, which is only another
+order of the same field) handled exactly like the north-up input.
+
+Each case here was found by probing ``xlstsr.upscale`` / ``xlstsr.evaluate`` with bad inputs: before
+its fix it gave a wrong diagnosis (a scale applied twice called Celsius, Kelvin labelled degC or a
+65535 fill called "scaled", a flipped grid called "not covering the LST"), a silent output (a
+guide with no valid value, degrees under a projected CRS) or a misleading AllNaNError.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xlstsr
+from xlstsr import errors
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A 64 x 64 LST (2 dates) with its 256 x 256 NDVI guide and 250 m truth."""
+    return xlstsr.datasets.sample_scene(n_times=2, size=256, seed=1)
+
+
+def _kelvin_labelled_celsius(s):
+    return s["lst_1km"].assign_attrs(units="degC"), {}
+
+
+def _scale_applied_twice(s):
+    lst = s["lst_1km"].copy()
+    lst.attrs = {"units": "K", "scale_factor": 0.02}  # already Kelvin, attrs kept
+    return lst, {}
+
+
+def _fill_65535_undeclared(s):
+    return s["lst_1km"].fillna(65535.0), {}
+
+
+def _celsius_masked_away(s):
+    lst = (s["lst_1km"] - 273.15).assign_attrs(units="K")
+    return lst, {"mask_out_of_range": True}
+
+
+def _degrees_under_projected_crs(s):
+    ll = s["lst_1km"].rio.reproject("EPSG:4326")  # lon/lat coordinates...
+    return ll.rio.write_crs(s["lst_1km"].rio.crs), {}  # ...labelled MODIS sinusoidal
+
+
+def _metres_under_geographic_crs(s):
+    return s["lst_1km"].rio.write_crs("EPSG:4326"), {}
+
+
+def _guide_all_nan(s):
+    return s["lst_1km"], {"method": "tsharp", "guide": s["ndvi_250m"] * np.nan}
+
+
+def _guide_is_a_temperature(s):
+    return s["lst_1km"], {"method": "disr", "guide": s["lst_250m"].isel(time=0, drop=True)}
+
+
+CASES = {
+    "kelvin_labelled_degC": (_kelvin_labelled_celsius, errors.PhysicalRangeError,
+                             r"already Kelvin but the 'units' attribute says degrees Celsius.*"
+                             r"units'\] = 'K'"),
+    "scale_applied_twice": (_scale_applied_twice, errors.PhysicalRangeError,
+                            r"already Kelvin.*applied them a second time.*pop\('scale_factor'"),
+    "fill_65535_undeclared": (_fill_65535_undeclared, errors.PhysicalRangeError,
+                              r"hold 65535 .*undeclared fill value.*_FillValue'\] = 65535"),
+    "celsius_masked_away": (_celsius_masked_away, errors.PhysicalRangeError,
+                            r"would leave nothing.*degrees Celsius.*units'\] = 'degC'"),
+    "degrees_under_projected_crs": (_degrees_under_projected_crs, errors.GridError,
+                                    r"look like longitude/latitude degrees.*projected.*"
+                                    r"write_crs\('EPSG:4326'\)"),
+    "metres_under_geographic_crs": (_metres_under_geographic_crs, errors.GridError,
+                                    r"not degrees, but its CRS .* is geographic.*write_crs"),
+    "guide_all_nan": (_guide_all_nan, errors.AllNaNError,
+                      r"guide channel 0 holds no valid value.*fill value"),
+    "guide_is_a_temperature": (_guide_is_a_temperature, errors.GuideScaleError,
+                               r"look like temperatures in Kelvin, not NDVI: pass the NDVI"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_refused_naming_problem_and_fix(small, name):
+    build, err, match = CASES[name]
+    lst, kw = build(small)
+    kw = {"method": "bicubic", **kw}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", errors.GuideAlignmentWarning)
+        with pytest.raises(err, match=match):
+            xlstsr.upscale(lst, 4, **kw).compute()
+
+
+@pytest.mark.parametrize("method", ["bicubic", "tsharp", "disr"])
+@pytest.mark.parametrize("flip", [{"y": slice(None, None, -1)}, {"x": slice(None, None, -1)}])
+def test_south_up_or_west_running_grids_give_the_north_up_result(small, method, flip):
+    lst, ndvi = small["lst_1km"].isel(time=[0]), small["ndvi_250m"]
+    guide = None if method == "bicubic" else ndvi
+    ref = xlstsr.upscale(lst, 4, method, guide=guide)
+    flipped_guide = None if guide is None else guide.isel({k: v for k, v in flip.items()})
+    out = xlstsr.upscale(lst.isel(flip), 4, method, guide=flipped_guide)
+    assert out.y.values[0] > out.y.values[-1] and out.x.values[0] < out.x.values[-1]
+    xr.testing.assert_allclose(out, ref)
+
+
+def test_evaluate_accepts_a_south_up_reference(small):
+    sr = xlstsr.upscale(small["lst_1km"], 4, "bicubic")
+    truth = small["lst_250m"]
+    a = xlstsr.evaluate(sr, truth)
+    b = xlstsr.evaluate(sr, truth.isel(y=slice(None, None, -1)))
+    np.testing.assert_allclose(a["rmse"].values, b["rmse"].values, rtol=1e-6)
+
+
+def test_evaluate_names_celsius_in_the_coarse_input(small):
+    sr = xlstsr.upscale(small["lst_1km"], 4, "bicubic")
+    coarse = (small["lst_1km"] - 273.15).assign_attrs(units="K")
+    with pytest.raises(errors.PhysicalRangeError, match=r"coarse LST.*degrees Celsius"):
+        xlstsr.evaluate(sr, small["lst_250m"], coarse=coarse)
