@@ -120,3 +120,17 @@ def test_evaluate_names_celsius_in_the_coarse_input(small):
     coarse = (small["lst_1km"] - 273.15).assign_attrs(units="K")
     with pytest.raises(errors.PhysicalRangeError, match=r"coarse LST.*degrees Celsius"):
         xlstsr.evaluate(sr, small["lst_250m"], coarse=coarse)
+
+
+def test_arrays_without_a_grid_and_missing_paths_are_xlstsr_errors(small, tmp_path):
+    # a numpy LST or guide, a path that does not exist: XlstsrError (so one `except` catches
+    # every input problem), still a TypeError / FileNotFoundError for generic handlers
+    with pytest.raises(errors.InputTypeError, match=r"ndarray.*xr\.DataArray\(a, dims"):
+        xlstsr.upscale(small["lst_1km"].values, 4, "bicubic")
+    with pytest.raises(errors.InputTypeError, match="guide is a ndarray"):
+        xlstsr.upscale(small["lst_1km"], 4, "tsharp", guide=small["ndvi_250m"].values)
+    with pytest.raises(errors.InputNotFoundError, match="no such file or store.*check the path"):
+        xlstsr.upscale_to_zarr(tmp_path / "nope.zarr", tmp_path / "out.zarr", 4, progress=False)
+    assert issubclass(errors.InputTypeError, TypeError)
+    assert issubclass(errors.InputNotFoundError, FileNotFoundError)
+    assert not (tmp_path / "out.zarr").exists()

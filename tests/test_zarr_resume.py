@@ -227,3 +227,26 @@ def test_holds_data_finds_a_value_in_the_last_slab_only():
     block[1, 199, 29] = 290.0
     assert holds_data(block) and holds_data(block, rows=7)
     assert holds_data(np.array([np.nan, 1.0])) and not holds_data(np.array([np.inf, np.nan]))
+
+
+def test_a_store_started_by_a_run_refused_while_computing_is_removed(tmp_path):
+    # Celsius labelled K on a dask input: the value check runs with the first region, after the
+    # template was written; nothing finished, so the store goes and a corrected rerun needs no
+    # mode="w"
+    lst = xlstsr.datasets.sample_scene(n_times=2, size=32, seed=1)["lst_1km"].chunk({"time": 1})
+    bad = (lst - 273.15).assign_attrs(units="K")
+    with pytest.raises(XlstsrError, match="Celsius"):
+        xlstsr.upscale_to_zarr(bad, tmp_path / "c.zarr", 2, time_chunk=1, progress=False)
+    assert not (tmp_path / "c.zarr").exists()
+    out = xlstsr.upscale_to_zarr(lst, tmp_path / "c.zarr", 2, time_chunk=1, progress=False)
+    assert np.isfinite(out.values).any()
+
+
+def test_a_refused_run_keeps_a_store_it_did_not_start(tmp_path):
+    lst = xlstsr.datasets.sample_scene(n_times=2, size=32, seed=1)["lst_1km"].chunk({"time": 1})
+    xlstsr.upscale_to_zarr(lst, tmp_path / "k.zarr", 2, time_chunk=1, progress=False)
+    bad = (lst - 273.15).assign_attrs(units="K")
+    with pytest.raises(XlstsrError, match="different arguments or input"):
+        xlstsr.upscale_to_zarr(bad, tmp_path / "k.zarr", 2, time_chunk=1, progress=False,
+                               mode="resume")
+    assert (tmp_path / "k.zarr").exists()

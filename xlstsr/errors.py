@@ -17,6 +17,8 @@ __all__ = [
     "GuideScaleError",
     "GuideTimeError",
     "ImplausibleOutputError",
+    "InputNotFoundError",
+    "InputTypeError",
     "MethodOptionError",
     "MissingCRSError",
     "NoOverlapError",
@@ -86,6 +88,14 @@ class ImplausibleOutputError(XlstsrError):
 
 class MethodOptionError(XlstsrError, TypeError):
     """An option a method does not take (e.g. ``conserve`` for bicubic)."""
+
+
+class InputTypeError(XlstsrError, TypeError):
+    """An input of a type xlstsr cannot georeference (a numpy array instead of a DataArray)."""
+
+
+class InputNotFoundError(XlstsrError, FileNotFoundError):
+    """A path to an input (file, Zarr store) that does not exist."""
 
 
 class DeviceError(XlstsrError):

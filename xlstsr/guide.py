@@ -23,6 +23,7 @@ from .errors import (
     GuideAlignmentWarning,
     GuideScaleError,
     GuideTimeError,
+    InputTypeError,
     NoOverlapError,
     XlstsrError,
 )
@@ -66,7 +67,8 @@ def guide_bands(guide: GuideLike) -> xr.DataArray:
         items = [(getattr(g, "name", None) or f"band{i}", g) for i, g in enumerate(guide)]
     else:
         _check_guide_type(guide)
-        raise TypeError(f"guide must be a DataArray, a list or a dict of DataArrays, got {type(guide)}")
+        raise InputTypeError(
+            f"guide must be a DataArray, a list or a dict of DataArrays, got {type(guide).__name__}")
     _check_guide_type([g for _, g in items])
     bands = [g.expand_dims(guide_band=[str(k)]) if "guide_band" not in g.dims else g for k, g in items]
     return xr.concat(bands, dim="guide_band", join="exact", coords="minimal", compat="override")
@@ -90,7 +92,7 @@ def _check_guide_type(guide: Any) -> None:
         bands = [guide]
     for i, g in enumerate(bands):
         if not isinstance(g, xr.DataArray):
-            raise TypeError(
+            raise InputTypeError(
                 f"guide{'' if len(bands) == 1 else f' band {i}'} is a {type(g).__name__}, not an "
                 "xarray DataArray: give it its grid, e.g. `xr.DataArray(a, dims=('y', 'x'), "
                 "coords={'y': ..., 'x': ...}).rio.write_crs(...)`"

@@ -26,6 +26,7 @@ from .errors import (
     AllNaNError,
     GridError,
     ImplausibleOutputError,
+    InputTypeError,
     MissingCRSError,
     NoSpatialDimsError,
     PhysicalRangeError,
@@ -929,12 +930,17 @@ def select_lst(
             lst = lst.rio.write_crs(obj.rio.crs)
         return lst, guide
     if not isinstance(obj, xr.DataArray):
-        raise TypeError(
-            f"expected an xarray DataArray or Dataset, got {type(obj).__name__}; open files with "
-            "xlstsr.io.open_path (Zarr, NetCDF, GeoTIFF) or rioxarray.open_rasterio."
+        raise InputTypeError(
+            f"expected an xarray DataArray or Dataset, got {type(obj).__name__}: LST needs its "
+            "grid and CRS. Open files with xlstsr.io.open_path (Zarr, NetCDF, GeoTIFF) or "
+            "rioxarray.open_rasterio, or wrap an array: `xr.DataArray(a, dims=('time', 'y', "
+            "'x'), coords={...}).rio.write_crs(...)`."
         )
     if isinstance(guide, str):
-        raise TypeError("a guide given by name needs a Dataset input; pass the guide DataArray instead")
+        raise InputTypeError(
+            f"a guide given by name ({guide!r}) needs a Dataset input holding it; pass the guide "
+            "DataArray instead."
+        )
     return obj, guide
 
 

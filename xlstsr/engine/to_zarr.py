@@ -30,8 +30,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
 import time
 from collections.abc import Hashable, Mapping
+from pathlib import Path
 from typing import Any
 
 import dask
@@ -175,6 +178,17 @@ def _guide_fingerprint(guide: Any) -> Any:
     return repr(guide)
 
 
+def _remove_local_store(store: Any) -> bool:
+    """Delete a Zarr store given as a local folder path; False for anything else."""
+    if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
+        return False
+    p = Path(store)
+    if not p.is_dir():
+        return False
+    shutil.rmtree(p)
+    return True
+
+
 def _spatial_chunk(n: int, chunks: tuple[int, ...] | None) -> int:
     return int(chunks[0]) if chunks else n
 
@@ -218,7 +232,9 @@ def upscale_to_zarr(
         :class:`~xlstsr.errors.XlstsrError`); an absent store is started afresh. The input is
         recognised by its metadata and a checksum of eight of its chunks (and the guide's),
         read once per call (:func:`data_digest`: about 0.2 s for eight 1200 x 1200 float32
-        chunks of a local Zarr store).
+        chunks of a local Zarr store). A store this call started (a local folder) is removed
+        again when an input problem found while computing (the value checks of a dask input run
+        with the regions: units, fill values, scaling) stops it before any region finished.
     time_chunk : int, optional
         Time steps per region and per Zarr chunk (default: the input's time chunk, or 1).
         Memory scales with it, not with the length of the cube.
@@ -383,6 +399,7 @@ def upscale_to_zarr(
 
     started: dict[int, float] = {}
     cloudy: list[int] = []
+    finished: list[int] = []  # regions this call completed
 
     def write(i: int) -> Any:  # the lazy write of region i, returning whether it held data
         a, b = regions[i]
@@ -400,6 +417,7 @@ def upscale_to_zarr(
 
     def mark(i: int, held_data: Any) -> None:
         done_arr[i] = 1  # the marker is written only after the region's data
+        finished.append(i)
         if not held_data:
             cloudy.append(i)
         bar.update(1)
@@ -413,6 +431,14 @@ def upscale_to_zarr(
     t_run = time.perf_counter()
     try:
         run_regions(todo, write, mark, k)
+    except XlstsrError:
+        # an input problem found while computing (the value checks run with the regions): a
+        # store this call started and that holds no finished region is removed, so that the
+        # corrected rerun needs no mode="w"; a store with finished regions stays (resume)
+        if fresh and not finished and _remove_local_store(store):
+            log.info("upscale_to_zarr: removed %s, started by this call (no region finished)",
+                     store)
+        raise
     finally:
         bar.close()
     log.info("upscale_to_zarr: %d regions in %.1f s (%d already done, %d without valid pixels)",

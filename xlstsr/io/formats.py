@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import xarray as xr
 
-from ..errors import XlstsrError
+from ..errors import InputNotFoundError, XlstsrError
 from .zarr import is_zarr_path, open_zarr
 
 __all__ = ["WRITABLE", "format_of", "open_path"]
@@ -60,7 +60,10 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     fmt = format_of(path)
     remote = "://" in os.fspath(path) or os.fspath(path).startswith("/vsi")
     if not remote and not Path(path).exists():
-        raise FileNotFoundError(f"no such file or store: {os.fspath(path)}")
+        raise InputNotFoundError(
+            f"no such file or store: {os.fspath(path)}; check the path (a remote store needs its "
+            "scheme, e.g. 's3://bucket/cube.zarr')."
+        )
     if fmt == "zarr":
         return open_zarr(path, **kwargs)
     if fmt == "netcdf":
