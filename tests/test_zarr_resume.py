@@ -250,3 +250,12 @@ def test_a_refused_run_keeps_a_store_it_did_not_start(tmp_path):
         xlstsr.upscale_to_zarr(bad, tmp_path / "k.zarr", 2, time_chunk=1, progress=False,
                                mode="resume")
     assert (tmp_path / "k.zarr").exists()
+
+
+def test_an_input_without_any_valid_pixel_is_refused_and_leaves_no_store(tmp_path):
+    from xlstsr.errors import AllNaNError
+
+    lst = xlstsr.datasets.sample_scene(n_times=2, size=32, seed=1)["lst_1km"].chunk({"time": 1})
+    with pytest.raises(AllNaNError, match="no valid pixel in any of its 2 time block"):
+        xlstsr.upscale_to_zarr(lst * np.nan, tmp_path / "n.zarr", 2, time_chunk=1, progress=False)
+    assert not (tmp_path / "n.zarr").exists()

@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from .._version import __version__
-from ..errors import XlstsrError
+from ..errors import AllNaNError, XlstsrError
 from ..io.formats import open_path
 from ..io.zarr import store_exists, zarr_compressors
 from ..methods import get_method
@@ -257,6 +257,13 @@ def upscale_to_zarr(
         The written variable, lazily opened from the store (with its CRS: open such stores with
         ``xr.open_zarr(store, decode_coords="all")`` so that ``spatial_ref`` is a coordinate).
 
+    Raises
+    ------
+    XlstsrError
+        On a bad input or arguments (its subclasses name the problem and the fix); among them
+        :class:`~xlstsr.errors.AllNaNError` when no time block of the input holds a valid pixel
+        (checked as the regions run: the store this call started is removed).
+
     Examples
     --------
     >>> import xlstsr, tempfile, os
@@ -443,4 +450,14 @@ def upscale_to_zarr(
         bar.close()
     log.info("upscale_to_zarr: %d regions in %.1f s (%d already done, %d without valid pixels)",
              len(todo), time.perf_counter() - t_run, len(regions) - len(todo), len(cloudy))
+    if fresh and todo and len(cloudy) == len(regions):
+        # as upscale refuses an in-memory input without a valid pixel: a store of NaN only is
+        # almost always a wrong variable, fill value or QC mask, not a result
+        _remove_local_store(store)
+        raise AllNaNError(
+            f"the input holds no valid pixel in any of its {len(regions)} time block(s) (all NaN "
+            "or fill), so nothing was upscaled and no store is kept. Check the variable, the fill "
+            "value and the QC mask, or select time steps with data "
+            "(`da.dropna('time', how='all')`)."
+        )
     return xr.open_zarr(store, consolidated=False, decode_coords="all")[vname]
