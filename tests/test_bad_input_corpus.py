@@ -129,8 +129,19 @@ def test_arrays_without_a_grid_and_missing_paths_are_xlstsr_errors(small, tmp_pa
         xlstsr.upscale(small["lst_1km"].values, 4, "bicubic")
     with pytest.raises(errors.InputTypeError, match="guide is a ndarray"):
         xlstsr.upscale(small["lst_1km"], 4, "tsharp", guide=small["ndvi_250m"].values)
-    with pytest.raises(errors.InputNotFoundError, match="no such file or store.*check the path"):
+    with pytest.raises(errors.InputNotFoundError, match=r"no such file or store.*check the path"):
         xlstsr.upscale_to_zarr(tmp_path / "nope.zarr", tmp_path / "out.zarr", 4, progress=False)
     assert issubclass(errors.InputTypeError, TypeError)
     assert issubclass(errors.InputNotFoundError, FileNotFoundError)
     assert not (tmp_path / "out.zarr").exists()
+
+
+def test_a_guide_that_misses_columns_is_warned_about_without_a_zero_offset(small):
+    # a guide cut short by two fine columns but on the same grid: the warning names the missing
+    # columns, not an "offset by (+0, +0)"
+    g = small["ndvi_250m"].isel(x=slice(0, -2))
+    with pytest.warns(errors.GuideAlignmentWarning) as rec:
+        xlstsr.upscale(small["lst_1km"], 4, "tsharp", guide=g)
+    msg = " ".join(str(w.message) for w in rec if issubclass(w.category,
+                                                            errors.GuideAlignmentWarning))
+    assert "misses 0 row(s) and 2 column(s)" in msg and "offset by" not in msg

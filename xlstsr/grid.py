@@ -112,10 +112,12 @@ def _slice_nested(
     out = guide.isel({gy: slice(y0, y1), gx: slice(x0, x1)})
     pads = {gy: (y0 - oy, oy + ny - y1), gx: (x0 - ox, ox + nx - x1)}
     if any(p for pair in pads.values() for p in pair):
+        shifted = f" (offset by ({-oy:+d}, {-ox:+d}) fine pixels, y, x)" if (oy or ox) else ""
         warnings.warn(
-            f"the guide nests under the fine grid but is offset by ({-oy:+d}, {-ox:+d}) fine pixels "
-            f"(y, x): {pads[gy][0] + pads[gy][1]} row(s) and {pads[gx][0] + pads[gx][1]} column(s) "
-            "of the LST extent have no guide and are NaN there (methods fall back to bicubic).",
+            f"the guide nests under the fine grid{shifted} but misses "
+            f"{pads[gy][0] + pads[gy][1]} row(s) and {pads[gx][0] + pads[gx][1]} column(s) of the "
+            "LST's extent: the guide is NaN there and methods fall back to bicubic. Give a guide "
+            "that covers the LST (e.g. `guide.rio.reproject_match(...)` on a larger source).",
             GuideAlignmentWarning,
             stacklevel=4,
         )
