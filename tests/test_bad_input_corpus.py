@@ -145,3 +145,21 @@ def test_a_guide_that_misses_columns_is_warned_about_without_a_zero_offset(small
     msg = " ".join(str(w.message) for w in rec if issubclass(w.category,
                                                             errors.GuideAlignmentWarning))
     assert "misses 0 row(s) and 2 column(s)" in msg and "offset by" not in msg
+
+
+@pytest.mark.parametrize("fill", [-9999.0, -3000.0, 255.0])
+def test_an_undeclared_guide_fill_is_refused(small, fill):
+    # a regression sharpener would fit the fill as if it were vegetation (TsHARP's RMSE 1.31 ->
+    # 1.49 K on this scene with a 60 x 60 block of it): an error naming the value and the fix
+    g = small["ndvi_250m"].copy()
+    g[..., 40:100, 40:100] = fill
+    for method in ("tsharp", "dms"):
+        with pytest.raises(errors.UndeclaredFillError, match=rf"holds {fill:g} .*write_nodata"):
+            xlstsr.upscale(small["lst_1km"], 4, method, guide=g)
+
+
+@pytest.mark.parametrize("value", [0.0, -0.3])
+def test_a_plausible_constant_in_the_guide_is_not_called_a_fill(small, value):
+    g = small["ndvi_250m"].copy()
+    g[..., 40:100, 40:100] = value  # e.g. water at NDVI 0
+    assert np.isfinite(xlstsr.upscale(small["lst_1km"], 4, "tsharp", guide=g).values).any()

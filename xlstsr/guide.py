@@ -25,11 +25,12 @@ from .errors import (
     GuideTimeError,
     InputTypeError,
     NoOverlapError,
+    UndeclaredFillError,
     XlstsrError,
 )
 from .grid import align_guide
 from .kernels.aggregate import block_mean
-from .validate import decode_guide, georeference, spatial_dims
+from .validate import decode_guide, georeference, spatial_dims, suspect_guide_fill
 
 __all__ = [
     "GUIDE_OFFSET_MODES",
@@ -330,7 +331,9 @@ def prepare_guide(
 def _require_valid_guide(data: Any) -> Any:
     """Refuse an in-memory guide ``(n, c, Y, X)`` with a channel that holds no finite value
     over the LST: a guided method would sharpen with nothing (or with its NaN fallback) and
-    return a smooth field as if it had been guided. Dask guides are not computed here."""
+    return a smooth field as if it had been guided; or one with an undeclared fill value
+    (:func:`~xlstsr.validate.suspect_guide_fill`), which a regression sharpener (TsHARP, DMS)
+    would fit as if it were vegetation. Dask guides are not computed here."""
     if isinstance(data, dsa.Array):
         return data
     empty = ~np.isfinite(data).any(axis=(0, 2, 3))
@@ -342,6 +345,17 @@ def _require_valid_guide(data: Any) -> Any:
             "the LST's area and dates, or use a method without a guide (method='bicubic' or "
             "'sisr')."
         )
+    for c in range(data.shape[1]):
+        fill = suspect_guide_fill(data[:, c])
+        if fill is not None:
+            v, share = fill
+            raise UndeclaredFillError(
+                f"guide channel {c} holds {v:.6g} on {share:.0%} of its valid pixels, far outside "
+                "the other values: an undeclared fill value (e.g. MOD13's NDVI fill -3000, or "
+                "-9999, 255). Declare it on the guide (`guide.rio.write_nodata("
+                f"{v:.6g})` or `guide.attrs['_FillValue'] = {v:.6g}`) or mask it "
+                f"(`guide.where(guide != {v:.6g})`)."
+            )
     return data
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "spatial_dims",
     "spatial_names",
     "suspect_fill",
+    "suspect_guide_fill",
 ]
 
 #: Land surface temperatures outside this range (Kelvin) are not physical on Earth.
@@ -683,6 +684,48 @@ def _range_cause(
         return "values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
     return ("values are not Kelvin of a land surface: check the units, `scale_factor` and "
             "`_FillValue` of the product")
+
+
+def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
+                       max_values: int = 1_000_000) -> tuple[float, float] | None:
+    """A value that looks like an undeclared fill in a guide band, as ``(value, share)``, or None.
+
+    Unit-free (a guide may be NDVI, reflectance, emissivity, elevation): the smallest or the
+    largest value covers at least ``share`` (default :data:`FILL_SHARE`) of the finite pixels
+    and lies more than :data:`FILL_IQR` inter-quartile ranges outside the other pixels'
+    quartiles, as MOD13's -3000 NDVI digital number, a -9999 or a 255 left as data do. A
+    plausible constant (NDVI 0 or -0.3 over water) stays inside that reach. Large bands are
+    judged on an even subsample of at most ``max_values`` pixels.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ndvi = rng.uniform(0.1, 0.9, (100, 100))
+    >>> suspect_guide_fill(ndvi) is None
+    True
+    >>> ndvi[:20] = -3000.0  # MOD13's fill digital number, undeclared
+    >>> suspect_guide_fill(ndvi)
+    (-3000.0, 0.2)
+    """
+    share = FILL_SHARE if share is None else share
+    a = np.asarray(values)
+    step = max(1, int(np.ceil(np.sqrt(a.size / max_values)))) if a.ndim >= 2 else 1
+    f = (a[..., ::step, ::step] if step > 1 else a).ravel()
+    f = f[np.isfinite(f)]
+    n = f.size
+    if n < 2 * FILL_MIN_PIXELS:
+        return None
+    k = max(FILL_MIN_PIXELS, int(np.ceil(share * n)))
+    for c in {f.dtype.type(f.min()), f.dtype.type(f.max())}:
+        count = int(np.count_nonzero(f == c))
+        rest = f[f != c]
+        if count < k or rest.size < FILL_MIN_PIXELS:
+            continue
+        q25, q75 = _quantiles(rest, (0.25, 0.75))
+        spread = float(q75 - q25)
+        if spread > 0 and (c < q25 - FILL_IQR * spread or c > q75 + FILL_IQR * spread):
+            return float(c), count / n
+    return None
 
 
 def _lst_verdict(
