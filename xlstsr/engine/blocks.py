@@ -37,6 +37,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from ..kernels.interp import fill_gaps
 from ..methods.base import UpscaleMethod
+from .regions import region_allocation
 from .shipping import Shipment, deliver, ship_state
 
 __all__ = ["engine_depth", "task_prefix", "upscale_array"]
@@ -277,7 +278,8 @@ def upscale_array(
         # a large in-memory image: the tiled graph, computed now on threads
         lazy = upscale_array(method, dsa.from_array(lst, chunks=(1, size, size)),
                              None if guide is None else dsa.from_array(guide), factor, tile=size)
-        return lazy.compute(scheduler="threads")
+        with region_allocation():  # heap-served buffers, as upscale_to_zarr's regions
+            return lazy.compute(scheduler="threads")
 
     lst = dsa.asarray(lst)
     n, ny, nx = lst.shape

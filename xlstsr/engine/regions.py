@@ -3,9 +3,8 @@
 A region is one time block of the output. Regions are computed ``k`` at a time and each is
 marked done as soon as it is written (no barrier between regions), on whichever scheduler is
 active: a ``dask.distributed`` client, dask's threads, or the synchronous scheduler. After each
-region the heap memory it freed is handed back to the OS. While regions compute in a process whose
-malloc thresholds its environment fixes (dask.distributed's workers), large buffers are served from
-the heap instead of fresh pages (:func:`region_allocation`).
+region the heap memory it freed is handed back to the OS. While regions compute, buffers up to
+32 MiB come from the heap instead of fresh, page-faulted mappings (:func:`region_allocation`).
 """
 
 from __future__ import annotations
@@ -21,7 +20,14 @@ from typing import Any
 
 import dask
 
-__all__ = ["parallelism", "region_allocation", "run_regions", "trim_heap"]
+__all__ = [
+    "after_regions_thresholds",
+    "parallelism",
+    "region_allocation",
+    "run_regions",
+    "static_malloc_thresholds",
+    "trim_heap",
+]
 
 
 def active_client() -> Any:
@@ -121,21 +127,43 @@ _ALLOC_LOCK = threading.Lock()
 _ALLOC_USERS = 0
 
 
+def after_regions_thresholds(environ: Any = None) -> tuple[int, int]:
+    """The ``(mmap, trim)`` thresholds :func:`region_allocation` leaves behind: the environment's
+    values where it fixes them, else those glibc's own adaptive rule reaches after freeing a
+    buffer of its largest mmap threshold (32 MiB, and twice that for the trim).
+
+    Examples
+    --------
+    >>> after_regions_thresholds({"MALLOC_TRIM_THRESHOLD_": "65536"})
+    (131072, 65536)
+    >>> [v // 2**20 for v in after_regions_thresholds({})]
+    [32, 64]
+    """
+    static = static_malloc_thresholds(environ)
+    return static if static is not None else (REGION_MMAP_THRESHOLD, 2 * REGION_MMAP_THRESHOLD)
+
+
 @contextlib.contextmanager
 def region_allocation() -> Iterator[None]:
-    """While regions compute, serve large buffers from the heap if the environment fixed glibc's
-    malloc thresholds (dask.distributed's workers); restore the environment's values after.
+    """While regions compute, serve buffers up to 32 MiB from glibc's heap and keep up to
+    256 MiB freed at its top (handed back by :func:`trim_heap` after each region), instead of
+    fresh, page-faulted mappings.
 
-    With thresholds of 128 KiB / 64 KiB a ``sisr`` worker page-faulted 2.5 million times on two
-    1200 x 1200 days and spent 1.7x the CPU of the same region in a plain process
-    (docs/results/engine.md); with the heap serving buffers up to 32 MiB, 15-30 thousand times.
-    The memory it keeps is handed back by :func:`trim_heap` after each region. Nested and
-    concurrent uses (a worker with several threads) count: the last one out restores. A no-op
-    where glibc adapts the thresholds itself (no such variable set) or is not the C library.
+    - dask.distributed's workers start with ``MALLOC_TRIM_THRESHOLD_=65536``, which fixes the
+      mmap threshold at 128 KiB (:func:`static_malloc_thresholds`): a ``sisr`` worker
+      page-faulted 2.5 million times on two 1200 x 1200 days and spent 1.7x the CPU of the same
+      region in a plain process; with these settings, 15-30 thousand times.
+    - In a plain process glibc adapts the threshold to the buffers it sees freed, but trims the
+      heap's top after each tile's forward: two ``sisr`` days took 5-10 % less CPU with these
+      settings (docs/results/engine.md).
+
+    After the last concurrent use (a worker's or the engine's threads count) the thresholds go to
+    :func:`after_regions_thresholds`: the environment's, else those glibc's adaptive rule would
+    reach itself (mallopt cannot switch the adaptive rule back on). A no-op where glibc is not
+    the C library.
     """
     global _ALLOC_USERS
-    static = static_malloc_thresholds() if _MALLOPT is not None else None
-    if static is None:
+    if _MALLOPT is None:
         yield
         return
     with _ALLOC_LOCK:
@@ -149,8 +177,9 @@ def region_allocation() -> Iterator[None]:
         with _ALLOC_LOCK:
             _ALLOC_USERS -= 1
             if _ALLOC_USERS == 0:
-                _MALLOPT(_M_MMAP_THRESHOLD, static[0])
-                _MALLOPT(_M_TRIM_THRESHOLD, static[1])
+                mmap, trim = after_regions_thresholds()
+                _MALLOPT(_M_MMAP_THRESHOLD, mmap)
+                _MALLOPT(_M_TRIM_THRESHOLD, trim)
 
 
 def trim_heap() -> None:
