@@ -10,6 +10,8 @@ region the heap memory it freed is handed back to the OS. While regions compute,
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import itertools
 import os
 import re
@@ -51,38 +53,20 @@ def parallelism() -> int:
     return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
 
 
-def _libc_malloc_trim() -> Any:
-    """glibc's ``malloc_trim``, or None (other C libraries, other systems)."""
-    import ctypes
-    import ctypes.util
-
+def _libc(name: str, argtypes: list[Any], restype: Any) -> Any:
+    """The C library's function ``name``, typed, or None (not glibc, not a POSIX system)."""
+    if os.name != "posix":
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        fn = getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError):
         return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
-
-
-_MALLOC_TRIM: Any = _libc_malloc_trim() if os.name == "posix" else None
-
-
-def _libc_mallopt() -> Any:
-    """glibc's ``mallopt``, or None (other C libraries, other systems)."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        fn = libc.mallopt
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes, fn.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    fn.argtypes, fn.restype = argtypes, restype
     return fn
 
 
-_MALLOPT: Any = _libc_mallopt() if os.name == "posix" and _MALLOC_TRIM is not None else None
+_MALLOC_TRIM: Any = _libc("malloc_trim", [ctypes.c_size_t], ctypes.c_int)
+_MALLOPT: Any = _libc("mallopt", [ctypes.c_int, ctypes.c_int], ctypes.c_int)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc's malloc.h)
 _GLIBC_DEFAULT_THRESHOLD = 128 * 1024
 #: while regions compute: buffers below this come from the heap (glibc's largest mmap threshold)
