@@ -318,3 +318,15 @@ def test_scale_correction_takes_a_law_or_a_fixed_gain(tmp_path, capsys, scene):
     with pytest.raises(SystemExit) as err:
         main(["upscale", str(src), str(tmp_path / "x.nc"), "--scale-correction", "-1"])
     assert err.value.code == 2 and ">= 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".nc", ".zarr"])
+def test_an_input_refused_while_computing_leaves_no_output(tmp_path, capsys, scene, suffix):
+    # degrees Celsius labelled K in a GeoTIFF: the value check runs as the lazily read file is
+    # computed; the COG used to be half-written (zeros) before the error
+    src = tmp_path / "lst_c.tif"
+    (scene["lst_1km"].isel(time=0) - 273.15).rio.to_raster(src)
+    dst = tmp_path / f"sr{suffix}"
+    code, _, err = run(capsys, "upscale", str(src), str(dst), "--quiet")
+    assert code == 2 and "degrees Celsius" in err and "--units degC" in err
+    assert not dst.exists()

@@ -285,10 +285,12 @@ def _upscale(args: argparse.Namespace) -> int:
             mode = "w" if args.overwrite else ("resume" if args.resume else "w-")
             xlstsr.upscale_to_zarr(lst, args.output, args.factor, m, guide, mode=mode,
                                    progress=not args.quiet, **options)
-        else:  # computed whole, then written
-            sr = xlstsr.upscale(lst, args.factor, m, guide, calibration=calibration, **options)
+        else:  # computed whole, then written: an input error found while computing (the value
+            # checks of a lazily read file run with it) leaves no half-written file behind
+            sr = xlstsr.upscale(lst, args.factor, m, guide, calibration=calibration,
+                                **options).compute()
             if fmt == "netcdf":
-                _netcdf_safe(sr.compute()).to_netcdf(args.output)
+                _netcdf_safe(sr).to_netcdf(args.output)
             else:
                 sr.squeeze(drop=True).rio.to_raster(args.output, driver="COG", compress="DEFLATE")
     print(f"wrote {args.output}")

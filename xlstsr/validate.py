@@ -681,7 +681,8 @@ def _range_cause(
                    else "set scale_factor/add_offset attrs (e.g. "
                    "`da.attrs.update(scale_factor=0.02)` for MODIS LST)"))
     if median < lo and float(finite.min()) > -100:
-        return "values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
+        return ("values look like degrees Celsius: set `da.attrs['units'] = 'degC'` (`--units "
+                "degC` on the command line)")
     return ("values are not Kelvin of a land surface: check the units, `scale_factor` and "
             "`_FillValue` of the product")
 
@@ -770,7 +771,7 @@ def _lst_verdict(
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     "look like degrees Celsius. Set `da.attrs['units'] = 'degC'` to convert, or "
-                    "'K' if they are Kelvin."
+                    "'K' if they are Kelvin (`--units degC` / `--units K` on the command line)."
                 )
         if check_fill:
             hit = suspect_fill(finite)
@@ -830,7 +831,8 @@ def _lst_verdict(
             continue
         cause = _range_cause(finite, median, physical_range, stored, units_known, ref)
         fix = ("" if keep_out_of_range else
-               " To mask such pixels instead, pass `mask_out_of_range=True`.")
+               " To mask such pixels instead, pass `mask_out_of_range=True` "
+               "(`--mask-out-of-range` on the command line).")
         raise PhysicalRangeError(
             f"{what} values from {vmin:.2f} to {vmax:.2f} K (median {median:.2f} K) fall outside "
             f"the physical range {lo:g}-{hi:g} K; {cause}.{fix}"
