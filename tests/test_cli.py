@@ -330,3 +330,14 @@ def test_an_input_refused_while_computing_leaves_no_output(tmp_path, capsys, sce
     code, _, err = run(capsys, "upscale", str(src), str(dst), "--quiet")
     assert code == 2 and "degrees Celsius" in err and "--units degC" in err
     assert not dst.exists()
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".zarr"])
+def test_an_input_without_valid_pixels_is_refused_and_leaves_no_output(tmp_path, capsys, scene,
+                                                                        suffix):
+    src = tmp_path / "lst_nan.tif"
+    (scene["lst_1km"].isel(time=0) * np.nan).rio.to_raster(src)
+    dst = tmp_path / f"sr{suffix}"
+    code, _, err = run(capsys, "upscale", str(src), str(dst), "--quiet")
+    assert code == 2 and "no valid pixel" in err
+    assert not dst.exists()

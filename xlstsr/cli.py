@@ -253,7 +253,7 @@ def _calibration(path: str | None) -> Any:
 def _upscale(args: argparse.Namespace) -> int:
     import xlstsr
     from xlstsr.io import WRITABLE, format_of
-    from xlstsr.validate import spatial_dims
+    from xlstsr.validate import require_valid_pixels, spatial_dims
 
     fmt = format_of(args.output)
     if fmt not in WRITABLE:
@@ -289,6 +289,9 @@ def _upscale(args: argparse.Namespace) -> int:
             # checks of a lazily read file run with it) leaves no half-written file behind
             sr = xlstsr.upscale(lst, args.factor, m, guide, calibration=calibration,
                                 **options).compute()
+            # NaN exactly where the input is: none valid means an input without data, refused as
+            # upscale refuses one in memory (a lazily read file is not checked before)
+            require_valid_pixels(sr, "input")
             if fmt == "netcdf":
                 _netcdf_safe(sr).to_netcdf(args.output)
             else:
