@@ -341,3 +341,11 @@ def test_an_input_without_valid_pixels_is_refused_and_leaves_no_output(tmp_path,
     code, _, err = run(capsys, "upscale", str(src), str(dst), "--quiet")
     assert code == 2 and "no valid pixel" in err
     assert not dst.exists()
+
+
+def test_scaling_refuses_an_input_without_valid_pixels(tmp_path, capsys, scene):
+    src = tmp_path / "lst_nan.tif"
+    (scene["lst_1km"].isel(time=0) * np.nan).rio.to_raster(src)
+    code, _, err = run(capsys, "scaling", str(src), str(tmp_path / "s.csv"))
+    assert code == 2 and "no valid pixel" in err
+    assert not (tmp_path / "s.csv").exists()

@@ -328,7 +328,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _scaling(args: argparse.Namespace) -> int:
+    import numpy as np
+
     import xlstsr
+    from xlstsr.errors import AllNaNError
     from xlstsr.validate import spatial_dims
 
     _refuse_existing(args.output, args.overwrite)
@@ -341,6 +344,14 @@ def _scaling(args: argparse.Namespace) -> int:
                             "--guide-variable").squeeze(drop=True)
     with _scheduler(args.scheduler):
         stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean).compute()
+        if "hurst" in stats and not np.isfinite(stats["hurst"].values).any() \
+                and not bool(np.isfinite(lst).any()):
+            # statistics of nothing: a lazily read input without a valid pixel, refused as
+            # scaling_stats refuses one in memory (checked only then: one more streamed pass)
+            raise AllNaNError(
+                f"the input {args.input} holds no valid pixel (all NaN or fill): check its fill "
+                "value (`--nodata`) and QC mask, or select time steps with data."
+            )
     ydim, xdim = spatial_dims(lst)
     lead = [str(d) for d in lst.dims if d not in (ydim, xdim)]
     _write_table(stats, args.output, lead)

@@ -640,8 +640,10 @@ def _range_cause(
     stored: tuple[float, float, float],
     units_known: bool,
     ref: bool,
+    cli: bool = False,
 ) -> str:
-    """The likely cause, and its fix, of decoded values outside ``physical_range``.
+    """The likely cause, and its fix, of decoded values outside ``physical_range`` (``cli``: with
+    the command line's option for it, for the LST input).
 
     ``stored`` is (scale, offset, 273.15 if converted from Celsius else 0): how the decoded
     Kelvin were made from the stored values, to recognise a scale applied twice or Kelvin
@@ -667,7 +669,8 @@ def _range_cause(
             sv = f"{((float(vals[k]) - celsius) - offset) / scale:.6g}"
             how = (f"pass `reference_nodata={sv}` to evaluate" if ref else
                    f"declare it: `da.attrs['_FillValue'] = {sv}` or "
-                   f"`da = da.rio.write_nodata({sv})` (`--nodata {sv}` on the command line)")
+                   f"`da = da.rio.write_nodata({sv})`"
+                   + (f" (`--nodata {sv}` on the command line)" if cli else ""))
             return (f"most values are plausible but {int(counts[k])} pixel(s) hold {sv} (as "
                     f"stored), far outside it: an undeclared fill value; {how}")
         if float(finite.max()) <= 1000:
@@ -681,8 +684,8 @@ def _range_cause(
                    else "set scale_factor/add_offset attrs (e.g. "
                    "`da.attrs.update(scale_factor=0.02)` for MODIS LST)"))
     if median < lo and float(finite.min()) > -100:
-        return ("values look like degrees Celsius: set `da.attrs['units'] = 'degC'` (`--units "
-                "degC` on the command line)")
+        return ("values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
+                + (" (`--units degC` on the command line)" if cli else ""))
     return ("values are not Kelvin of a land surface: check the units, `scale_factor` and "
             "`_FillValue` of the product")
 
@@ -744,6 +747,7 @@ def _lst_verdict(
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked."""
     lead = imgs.shape[:-2]
+    cli = what == "LST"  # the input of `xlstsr upscale` / `scaling`: their options fix it too
     flat = imgs.reshape(-1, imgs.shape[-2] * imgs.shape[-1])
     flags = np.zeros(flat.shape[0])
     lo, hi = physical_range
@@ -771,7 +775,8 @@ def _lst_verdict(
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     "look like degrees Celsius. Set `da.attrs['units'] = 'degC'` to convert, or "
-                    "'K' if they are Kelvin (`--units degC` / `--units K` on the command line)."
+                    "'K' if they are Kelvin"
+                    + (" (`--units degC` / `--units K` on the command line)." if cli else ".")
                 )
         if check_fill:
             hit = suspect_fill(finite)
@@ -784,8 +789,9 @@ def _lst_verdict(
                     f"`reference.attrs['_FillValue'] = {sv}`"
                     if what == "reference" else
                     f"declare it: `da.attrs['_FillValue'] = {sv}` or `da = "
-                    f"da.rio.write_nodata({sv})` (`--nodata {sv}` on the command line), or mask "
-                    f"it: `da.where(da != {sv})`"
+                    f"da.rio.write_nodata({sv})`"
+                    + (f" (`--nodata {sv}` on the command line)" if cli else "")
+                    + f", or mask it: `da.where(da != {sv})`"
                 )
                 raise UndeclaredFillError(
                     f"the {what} value {sv} (as stored{kelvin}) covers {share:.0%} of the "
@@ -809,7 +815,7 @@ def _lst_verdict(
                 f"every valid {what} value of an image ({vmin:.2f} to {vmax:.2f} K, median "
                 f"{median:.2f} K) is outside the physical range {lo:g}-{hi:g} K, so "
                 "masking out-of-range pixels would leave nothing; "
-                f"{_range_cause(finite, median, physical_range, stored, units_known, ref)}."
+                f"{_range_cause(finite, median, physical_range, stored, units_known, ref, cli)}."
             )
         if keep_out_of_range and n_out <= 0.5 * finite.size:
             continue  # a reference: its bulk is plausible, its thresholds drop the rest
@@ -829,10 +835,10 @@ def _lst_verdict(
             )
             flags[i] = 1
             continue
-        cause = _range_cause(finite, median, physical_range, stored, units_known, ref)
+        cause = _range_cause(finite, median, physical_range, stored, units_known, ref, cli)
         fix = ("" if keep_out_of_range else
-               " To mask such pixels instead, pass `mask_out_of_range=True` "
-               "(`--mask-out-of-range` on the command line).")
+               " To mask such pixels instead, pass `mask_out_of_range=True`"
+               + (" (`--mask-out-of-range` on the command line)." if cli else "."))
         raise PhysicalRangeError(
             f"{what} values from {vmin:.2f} to {vmax:.2f} K (median {median:.2f} K) fall outside "
             f"the physical range {lo:g}-{hi:g} K; {cause}.{fix}"
