@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import raise_if_computed
 
 import xlstsr
 from xlstsr import errors
@@ -163,3 +164,37 @@ def test_a_plausible_constant_in_the_guide_is_not_called_a_fill(small, value):
     g = small["ndvi_250m"].copy()
     g[..., 40:100, 40:100] = value  # e.g. water at NDVI 0
     assert np.isfinite(xlstsr.upscale(small["lst_1km"], 4, "tsharp", guide=g).values).any()
+
+
+def _chunked_guide(s, bad):
+    g = s["ndvi_250m"].copy()
+    if bad == "fill":
+        g[..., 40:100, 40:100] = -3000.0  # MOD13's fill digital number, undeclared
+    else:
+        g = g * np.nan
+    return g.chunk({"y": 64, "x": 64})
+
+
+@pytest.mark.parametrize(("bad", "err"), [("fill", errors.UndeclaredFillError),
+                                          ("all_nan", errors.AllNaNError)])
+def test_a_bad_dask_guide_is_refused_when_computed_and_no_store_is_left(small, tmp_path, bad, err):
+    # a dask guide is checked lazily (building the graph reads nothing), as the in-memory one is
+    g = _chunked_guide(small, bad)
+    for method in ("tsharp", "disr"):
+        with raise_if_computed():
+            sr = xlstsr.upscale(small["lst_1km"], 4, method, guide=g)
+        with pytest.raises(err, match="guide channel 0"):
+            sr.compute()
+    store = tmp_path / "sr.zarr"
+    with pytest.raises(err, match="guide channel 0"):
+        xlstsr.upscale_to_zarr(small["lst_1km"].chunk({"time": 1}), store, 4, "tsharp", guide=g,
+                               progress=False)
+    assert not store.exists()
+
+
+def test_a_daily_dask_guide_may_be_empty_on_a_day(small):
+    # a daily guide (e.g. MOD09 NDVI) is all cloud on days the LST may be too: not refused lazily
+    g = small["ndvi_250m"].expand_dims(time=small["lst_1km"].time).copy()
+    g[0] = np.nan
+    sr = xlstsr.upscale(small["lst_1km"], 4, "tsharp", guide=g.chunk({"time": 1}))
+    assert np.isfinite(sr.isel(time=1).values).any()

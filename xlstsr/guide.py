@@ -328,34 +328,99 @@ def prepare_guide(
     return _require_valid_guide(data.astype(np.float32))
 
 
+#: values per image, channel and block that a dask guide's fill check samples
+GUIDE_SAMPLE = 4096
+
+
+def _empty_guide_error(c: int) -> AllNaNError:
+    return AllNaNError(
+        f"guide channel {c} holds no valid value over the LST (all NaN or infinite after "
+        "decoding and alignment): check its fill value / scale_factor and that it covers "
+        "the LST's area and dates, or use a method without a guide (method='bicubic' or "
+        "'sisr')."
+    )
+
+
+def _refuse_guide_fill(c: int, values: np.ndarray) -> None:
+    fill = suspect_guide_fill(values)
+    if fill is not None:
+        v, share = fill
+        raise UndeclaredFillError(
+            f"guide channel {c} holds {v:.6g} on {share:.0%} of its valid pixels, far outside "
+            "the other values: an undeclared fill value (e.g. MOD13's NDVI fill -3000, or "
+            "-9999, 255). Declare it on the guide (`guide.rio.write_nodata("
+            f"{v:.6g})` or `guide.attrs['_FillValue'] = {v:.6g}`) or mask it "
+            f"(`guide.where(guide != {v:.6g})`)."
+        )
+
+
+def _guide_sample(block: np.ndarray) -> np.ndarray:
+    """(n, c, 1, 1, 1 + GUIDE_SAMPLE): per image and channel of a guide block, its count of
+    finite pixels and an even 2-D subsample of its values (NaN-padded)."""
+    b = np.asarray(block)
+    n, c, ny, nx = b.shape
+    step = max(1, int(np.ceil(np.sqrt(ny * nx / GUIDE_SAMPLE))))
+    sub = b[..., ::step, ::step].reshape(n, c, -1)[..., :GUIDE_SAMPLE]
+    out = np.full((n, c, 1, 1, 1 + GUIDE_SAMPLE), np.nan)
+    out[:, :, 0, 0, 0] = np.isfinite(b).sum(axis=(2, 3))
+    out[:, :, 0, 0, 1 : 1 + sub.shape[2]] = sub
+    return out
+
+
+def _guide_sample_verdict(parts: np.ndarray, static: bool) -> np.ndarray:
+    """A dask guide's checks on one time block, from its blocks' :func:`_guide_sample`."""
+    for c in range(parts.shape[1]):
+        if static and parts[:, c, ..., 0].sum() == 0:
+            raise _empty_guide_error(c)
+        _refuse_guide_fill(c, parts[:, c, ..., 1:].ravel())
+    return np.zeros((*parts.shape[:2], 1))
+
+
+def _pass_through(block: np.ndarray, verdict: np.ndarray) -> np.ndarray:
+    return block
+
+
+def _checked_lazily(gdata: Any, summarize: Any, width: int, verdict: Any, *args: Any) -> Any:
+    """A dask guide ``(n, c, Y, X)`` made to depend on ``verdict(parts, *args)`` (which raises
+    on a bad guide): ``summarize`` maps each block to ``(n, c, 1, 1, width)`` partial statistics,
+    merged per time block. Nothing is computed now; the check runs with the first result that
+    needs the guide."""
+    part = gdata.map_blocks(
+        summarize, dtype=np.float64, new_axis=4,
+        chunks=(*gdata.chunks[:2], (1,) * len(gdata.chunks[2]), (1,) * len(gdata.chunks[3]),
+                (width,)),
+        meta=np.empty((0,) * 5, np.float64),
+    )
+    part = part.rechunk({2: -1, 3: -1})
+    ok = part.map_blocks(
+        verdict, *args, dtype=np.float64, drop_axis=[3, 4],
+        chunks=(*part.chunks[:2], (1,)), meta=np.empty((0,) * 3, np.float64),
+    )
+    return dsa.blockwise(
+        _pass_through, "ncyx", gdata, "ncyx", ok, "ncv", dtype=gdata.dtype,
+        concatenate=True, meta=np.empty((0,) * 4, gdata.dtype),
+    )
+
+
 def _require_valid_guide(data: Any) -> Any:
-    """Refuse an in-memory guide ``(n, c, Y, X)`` with a channel that holds no finite value
-    over the LST: a guided method would sharpen with nothing (or with its NaN fallback) and
-    return a smooth field as if it had been guided; or one with an undeclared fill value
+    """Refuse a guide ``(n, c, Y, X)`` with a channel that holds no finite value over the LST:
+    a guided method would sharpen with nothing (or with its NaN fallback) and return a smooth
+    field as if it had been guided; or one with an undeclared fill value
     (:func:`~xlstsr.validate.suspect_guide_fill`), which a regression sharpener (TsHARP, DMS)
-    would fit as if it were vegetation. Dask guides are not computed here."""
+    would fit as if it were vegetation.
+
+    A dask guide is checked lazily, per time block, as its blocks are read for the result
+    (:data:`GUIDE_SAMPLE` values per image and block for the fill test); the all-NaN test then
+    applies to a static guide only (a daily guide may be all cloud on a day the LST is too).
+    """
     if isinstance(data, dsa.Array):
-        return data
+        return _checked_lazily(data, _guide_sample, 1 + GUIDE_SAMPLE, _guide_sample_verdict,
+                               data.shape[0] == 1)
     empty = ~np.isfinite(data).any(axis=(0, 2, 3))
     if empty.any():
-        c = int(np.flatnonzero(empty)[0])
-        raise AllNaNError(
-            f"guide channel {c} holds no valid value over the LST (all NaN or infinite after "
-            "decoding and alignment): check its fill value / scale_factor and that it covers "
-            "the LST's area and dates, or use a method without a guide (method='bicubic' or "
-            "'sisr')."
-        )
+        raise _empty_guide_error(int(np.flatnonzero(empty)[0]))
     for c in range(data.shape[1]):
-        fill = suspect_guide_fill(data[:, c])
-        if fill is not None:
-            v, share = fill
-            raise UndeclaredFillError(
-                f"guide channel {c} holds {v:.6g} on {share:.0%} of its valid pixels, far outside "
-                "the other values: an undeclared fill value (e.g. MOD13's NDVI fill -3000, or "
-                "-9999, 255). Declare it on the guide (`guide.rio.write_nodata("
-                f"{v:.6g})` or `guide.attrs['_FillValue'] = {v:.6g}`) or mask it "
-                f"(`guide.where(guide != {v:.6g})`)."
-            )
+        _refuse_guide_fill(c, data[:, c])
     return data
 
 
@@ -580,10 +645,6 @@ def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
     return np.zeros((*merged.shape[:2], 1))
 
 
-def _pass_through(block: np.ndarray, verdict: np.ndarray) -> np.ndarray:
-    return block
-
-
 def check_guide_values(gdata: Any, expected: dict[str, Any] | None) -> Any:
     """The prepared guide ``(n, c, Y, X)``, checked against the statistics a model was trained
     on (``expected``: per-channel ``mean``, ``std`` and ``names``, from
@@ -609,17 +670,4 @@ def check_guide_values(gdata: Any, expected: dict[str, Any] | None) -> Any:
     if not isinstance(gdata, dsa.Array):
         _guide_verdict(_channel_stats(np.asarray(gdata)), expected)
         return gdata
-    part = gdata.map_blocks(
-        _channel_stats, dtype=np.float64, new_axis=4,
-        chunks=(*gdata.chunks[:2], (1,) * len(gdata.chunks[2]), (1,) * len(gdata.chunks[3]), (5,)),
-        meta=np.empty((0,) * 5, np.float64),
-    )
-    part = part.rechunk({2: -1, 3: -1})
-    verdict = part.map_blocks(
-        _guide_verdict, expected, dtype=np.float64, drop_axis=[3, 4],
-        chunks=(*part.chunks[:2], (1,)), meta=np.empty((0,) * 3, np.float64),
-    )
-    return dsa.blockwise(
-        _pass_through, "ncyx", gdata, "ncyx", verdict, "ncv", dtype=gdata.dtype,
-        concatenate=True, meta=np.empty((0,) * 4, gdata.dtype),
-    )
+    return _checked_lazily(gdata, _channel_stats, 5, _guide_verdict, expected)
