@@ -5,8 +5,13 @@
 
 ``DIR`` is laid out as ``../shared/data/ecostress_la`` (``scenes.csv``, ``LST/``, ``cloud_mask/``,
 ``water_mask/``). Each scene is read by :func:`xlstsr.datasets.open_ecostress_scene` (clear land,
-plausibility-bounded) onto the common UTM 11N grid at 280 m (nearest onto 70 m, then the
-radiometric mean by 4); the granules of one overpass are merged (the first where valid). From the
+plausibility-bounded) onto a common metric grid at 280 m (nearest onto 70 m, then the
+radiometric mean by 4; the UTM zone and extent of the scenes' box, :func:`xlstsr.datasets.ecostress.ecostress_box`:
+UTM 11N for the shared Los Angeles scenes); the granules of one overpass are merged (the first
+where valid). With ``--test`` a folder whose scenes share ground with ``--train``'s, both go on
+one grid over their union and the split below applies; a folder on other ground keeps its own
+grid and the split is **by folder** (train on the whole training grid, score the whole test grid:
+ground and dates are held out by the folder). From the
 280 m field, radiometric aggregation by 4 (``radiometric_mean``, a block valid when half its pixels
 are; with ``--psf modis`` a Gaussian PSF of 0.38 coarse pixel in radiance first, as MODIS) gives
 1.12 km and 4.48 km. **Split** (``--split position``, the default): by ground *and* by date.
@@ -78,7 +83,8 @@ import torch
 import xarray as xr
 
 import xlstsr
-from xlstsr.datasets import data_root, ecostress_grid, ecostress_scenes, open_ecostress_scene
+from xlstsr.datasets import data_root, ecostress_scenes, open_ecostress_scene
+from xlstsr.datasets.ecostress import ecostress_box, ecostress_crs
 from xlstsr.errors import GridError, GuideAlignmentWarning
 from xlstsr.kernels.aggregate import gaussian_psf, radiometric_mean
 from xlstsr.kernels.correction import (
@@ -108,6 +114,17 @@ RF = 10  # receptive field of ResCNN 32 x 4 in coarse px (its ``receptive_field`
 MIN_SCORED = 1250  # valid 280 m pixels (= 20,000 at 70 m) for a test half to be scored
 LAW_STEPS = 3  # steps of the law fitted for the law shift: 1.12, 2.24, 4.48 -> 8.96 km
 PATCH_MS = 16  # fine px of a multi-scale patch (4 coarse px: 8 x 8 at 8.96 km exceed a half)
+#: the CRS of the training and of the test fields (set by main from the folders' boxes)
+GRID_CRS = {"train": "EPSG:32611", "test": "EPSG:32611"}
+
+
+def overlap(a: tuple, b: tuple) -> bool:
+    """Whether two (west, south, east, north) boxes share ground."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def union(a: tuple, b: tuple) -> tuple:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 def overpasses(folder: Path, max_n: int | None = None) -> list[str]:
@@ -120,14 +137,15 @@ def overpasses(folder: Path, max_n: int | None = None) -> list[str]:
     return sorted(keys)
 
 
-def load_280(folder: Path, keys: list[str]) -> dict[str, np.ndarray]:
-    """The 280 m field of each overpass (its granules merged: the first where valid)."""
+def load_280(folder: Path, keys: list[str], box: tuple | None = None) -> dict[str, np.ndarray]:
+    """The 280 m field of each overpass (its granules merged: the first where valid), on the
+    common grid of ``box`` (default: the folder's own)."""
     s = ecostress_scenes(folder)
     out = {}
     for op in keys:
         field = None
         for key in s.index[s["overpass"] == op]:
-            a = open_ecostress_scene(key, folder, resolution=280).values
+            a = open_ecostress_scene(key, folder, resolution=280, box=box).values
             field = a if field is None else np.where(np.isfinite(field), field, a)
         out[op] = field.astype(np.float32)
     return out
@@ -152,19 +170,26 @@ def halves(nx: int) -> dict[str, tuple[int, int]]:
     return {"west": (0, w), "east": (e, nx // 8 * 8)}
 
 
-def folds(nx: int, split: str, rf: int = RF) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
+def folds(nx: int, split: str, rf: int = RF,
+          nx_test: int | None = None) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
     """``(name, training columns, scored columns)`` of each fold, in 1.12 km px.
 
     ``position``: train on one half, score the other half's pixels farther than ``rf`` px (the
     receptive field) from the training half. ``time``: one fold, the whole grid for both.
+    ``folder``: test scenes on other ground (their own grid, ``nx_test`` columns): one fold,
+    the whole training grid and the whole test grid.
 
     Examples
     --------
     >>> folds(104, "position")
     [('west', (0, 48), (58, 104)), ('east', (56, 104), (0, 46))]
+    >>> folds(104, "folder", nx_test=40)
+    [('folder', (0, 104), (0, 40))]
     """
     if split == "time":
         return [("all", (0, nx // 8 * 8), (0, nx))]
+    if split == "folder":
+        return [("folder", (0, nx // 8 * 8), (0, nx if nx_test is None else nx_test))]
     h = halves(nx)
     return [("west", h["west"], (h["west"][1] + rf, nx)),
             ("east", h["east"], (0, h["east"][0] - rf))]
@@ -310,11 +335,15 @@ def train(sets: dict, epochs: int, seed: int) -> dict[str, dict]:
     return out
 
 
-def _grid_da(a: np.ndarray, res: float) -> xr.DataArray:
-    x, y = ecostress_grid(res)
+def _grid_da(a: np.ndarray, res: float, side: str) -> xr.DataArray:
+    """A field as georeferenced LST (metric coordinates from its shape: the values of a `sisr`
+    upscale do not depend on where the grid lies)."""
+    ny, nx = a.shape[-2:]
+    x = (np.arange(nx) + 0.5) * res
+    y = -(np.arange(ny) + 0.5) * res
     da = xr.DataArray(a, dims=("y", "x"), coords={"y": y, "x": x}, name="lst",
                       attrs={"units": "K"})
-    return da.rio.write_crs("EPSG:32611")
+    return da.rio.write_crs(GRID_CRS[side])
 
 
 def _metrics(sr: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
@@ -337,7 +366,7 @@ def evaluate(models: dict, test: dict[str, dict[str, np.ndarray]], cols: tuple[i
     for op in test["280"]:
         truth = test["280"][op][:, c0 * F: c1 * F].astype(np.float64)
         lst = test["1120"][op][:, c0:c1]
-        da = _grid_da(test["1120"][op], 1120.0)
+        da = _grid_da(test["1120"][op], 1120.0, "test")
         outs = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GuideAlignmentWarning)
@@ -392,7 +421,7 @@ def measure_gain(model: torch.nn.Module, fields: dict[str, dict[str, np.ndarray]
     for op, l1120 in fields["1120"].items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GuideAlignmentWarning)
-            sr = xlstsr.upscale(_grid_da(l1120, 1120.0), F, "sisr", model=model).values
+            sr = xlstsr.upscale(_grid_da(l1120, 1120.0, "train"), F, "sisr", model=model).values
         truth = fields["280"][op][:, c0 * F: c1 * F].astype(np.float64)
         if np.isfinite(truth).sum() >= MIN_SCORED:
             items.append((sr[:, c0 * F: c1 * F].astype(np.float64), l1120[:, c0:c1], truth,
@@ -485,6 +514,13 @@ def main(argv: list[str] | None = None) -> int:
     max_n = 6 if args.smoke else None
     if args.smoke:
         args.epochs = 1
+    tr_box, te_box = ecostress_box(tr_dir), ecostress_box(te_dir)
+    same_ground = tr_dir == te_dir or overlap(tr_box, te_box)
+    if same_ground:  # one grid over both folders: the position folds split the same ground
+        tr_box = te_box = union(tr_box, te_box)
+    else:  # other ground: each folder on its own grid, trained and scored whole
+        args.split = "folder"
+    GRID_CRS.update(train=ecostress_crs(tr_box), test=ecostress_crs(te_box))
     if tr_dir == te_dir:
         ops = overpasses(tr_dir, max_n)
         tr_ops, te_ops = ops[0::2], ops[1::2]
@@ -503,14 +539,15 @@ def main(argv: list[str] | None = None) -> int:
         return {"280": f280, "1120": f1120,
                 "2240": {k: radiometric_mean(v, 2, min_valid=0.5) for k, v in f1120.items()}}
 
-    train_f = scales(load_280(tr_dir, tr_ops))
-    test_f = scales(load_280(te_dir, te_ops))
+    train_f = scales(load_280(tr_dir, tr_ops, tr_box))
+    test_f = scales(load_280(te_dir, te_ops, te_box))
     nx = next(iter(train_f["1120"].values())).shape[-1]
+    nx_test = next(iter(test_f["1120"].values())).shape[-1]
     print(f"loaded {len(tr_ops)} train / {len(te_ops)} test overpasses "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
     val = tr_ops[1::4][:2] if len(tr_ops) > 4 else tr_ops[-1:]
     fold_runs = []
-    for name, tr_cols, sc_cols in folds(nx, args.split):
+    for name, tr_cols, sc_cols in folds(nx, args.split, nx_test=nx_test):
         trf = crop(train_f, tr_cols)
         kernel_psf, kinfo = measure_kernel(np.stack(list(trf["1120"].values())))
         gains, krows = measure_law_shift(trf["280"], trf["1120"], dn)
@@ -561,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
             "n_train_patches": f["models"]["invariant"]["n_train"],
             "n_val_patches": f["models"]["invariant"]["n_val"]}
     runtime = time.perf_counter() - t0
-    summ |= {"split": args.split, "folds": per_fold, "scene_stats": stats,
+    summ |= {"split": args.split, "grid_cols": nx, "grid_crs": GRID_CRS["test"],
+             "test_folder": te_dir.name, "folds": per_fold, "scene_stats": stats,
              "landscape_stats": land, "land_classes": land_info,
              "n_test": len(scored_ops), "n_train": len(tr_ops), "test_overpasses": scored_ops,
              "train_overpasses": tr_ops, "val_overpasses": val, "psf": args.psf,
@@ -812,7 +850,9 @@ def reading(res: dict[str, np.ndarray], summ: dict) -> str:
 def report(args, summ: dict, res: dict, fold_runs: list[dict], split: str,
            dn: dict[str, str]) -> str:
     cmd = ("python benchmarks/scale_invariance.py" + " --smoke" * args.smoke
-           + (f" --split {args.split}" if args.split != "position" else "")
+           + "".join(f" --{k} {getattr(args, k)}" for k in ("train", "test")
+                     if getattr(args, k) is not None)
+           + (" --split time" if args.split == "time" else "")
            + (f" --psf {args.psf}" if args.psf != "none" else "")
            + (f" --epochs {args.epochs}" if not args.smoke and args.epochs != 40 else ""))
     f0 = fold_runs[0]["models"]["invariant"]
@@ -820,18 +860,25 @@ def report(args, summ: dict, res: dict, fold_runs: list[dict], split: str,
         f"fold `{f['name']}` trains on the 1.12 km columns [{f['train_cols'][0]}, "
         f"{f['train_cols'][1]}) and scores the columns [{f['scored_cols'][0]}, "
         f"{f['scored_cols'][1]})" for f in fold_runs)
-        + f" (x {F} at 280 m; the grid is 104 columns, 116.5 km, wide): every scored pixel lies "
+        + f" (x {F} at 280 m; the grid is {summ['grid_cols']} columns, "
+        f"{summ['grid_cols'] * 1.12:.1f} km, wide): every scored pixel lies "
         f"more than the receptive field ({RF} px, {RF * 1.12:.1f} km) from the training half, "
         "and no test date is trained on. A test overpass scores the mean of its two halves"
         if args.split == "position" else
+        "**by folder** (the test scenes lie on other ground than the training scenes: every "
+        "model trains on the whole grid of the training folder and is scored on the whole grid "
+        "of the test folder)" if args.split == "folder" else
         "**by date only** (every model sees the whole grid of the training dates: the test "
         "ground is the training ground)")
     lines = [
-        "# Scale invariance with real fine truth: ECOSTRESS 70 m (Los Angeles, summer 2023)",
+        "# Scale invariance with real fine truth: ECOSTRESS 70 m ("
+        + ("Los Angeles, summer 2023" if summ["test_folder"] == "ecostress_la"
+           else f"test scenes: {summ['test_folder']}") + ")",
         "",
         f"Written by `{cmd}` ({summ['seconds']:.0f} s, {args.threads} torch thread(s), a shared "
         "2-core machine). See the script's docstring for the protocol. 280 m truth = ECOSTRESS LST "
-        "(clear land, plausibility-bounded) on the common UTM 11N grid; 1.12 and 4.48 km = "
+        f"(clear land, plausibility-bounded) on the common grid ({summ['grid_crs']}); 1.12 and "
+        "4.48 km = "
         "radiometric aggregates by 4"
         + (" after a MODIS-like Gaussian PSF (0.38 coarse px)" if args.psf == "modis" else "")
         + f". Dates: {split}. Split {where}. Training dates: {', '.join(summ['train_overpasses'])} "

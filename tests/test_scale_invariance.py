@@ -6,6 +6,7 @@ stronger than the law extrapolates, and the gain bound never does worse than no 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,39 @@ def test_gain_bound_beats_any_fixed_gain(si):
     assert rmse(bound) < rmse(sr)
     for g in (0.3, 0.5, 0.8, 1.2):
         assert rmse(bound) <= rmse(correct_image(sr, coarse, 4, mode=g)) + 1e-9
+
+
+def _moved_copy(src: Path, dst: Path, dlon: float, dlat: float, n: int) -> None:
+    """The ``n`` clearest scenes of an ecostress_la-like folder, moved by (dlon, dlat) degrees:
+    the same kind of data on other ground (another UTM zone)."""
+    import pandas as pd
+    import rasterio
+    from affine import Affine
+
+    df = pd.read_csv(src / "scenes.csv", dtype={"overpass": str})
+    df = df.sort_values("n_valid", ascending=False).head(n)
+    for sub, col in (("LST", "file"), ("cloud_mask", "cloud_mask"), ("water_mask", "water_mask")):
+        (dst / sub).mkdir(parents=True, exist_ok=True)
+        for name in df[col]:
+            with rasterio.open(src / sub / name) as s:
+                prof, a, tags = s.profile.copy(), s.read(1), s.tags()
+            t = prof["transform"]
+            prof["transform"] = Affine(t.a, t.b, t.c + dlon, t.d, t.e, t.f + dlat)
+            with rasterio.open(dst / sub / name, "w", **prof) as d:
+                d.write(a, 1)
+                d.update_tags(**tags)
+    df.to_csv(dst / "scenes.csv", index=False)
+
+
+def test_test_scenes_on_other_ground_are_scored_on_their_own_grid(si, shared_data, tmp_path):
+    # held-back scenes elsewhere (here: real LA scenes moved 6.6 deg east, into UTM zone 12):
+    # each folder on the grid of its own extent, one fold (the ground is held out by the folder)
+    assert si.overlap((0, 0, 2, 2), (1, 1, 3, 3)) and not si.overlap((0, 0, 1, 1), (2, 0, 3, 1))
+    other = tmp_path / "elsewhere"
+    _moved_copy(shared_data / "ecostress_la", other, 6.6, -0.5, 6)
+    out = tmp_path / "out"
+    assert si.main(["--smoke", "--test", str(other), "--out", str(out), "--no-stats"]) == 0
+    summ = json.loads((out / "scale_invariance.json").read_text())
+    assert summ["split"] == "folder" and summ["grid_crs"] == "EPSG:32612"
+    assert list(summ["folds"]) == ["folder"] and summ["n_test"] >= 3
+    assert np.isfinite(summ["gap_rmse"]) and "by folder" in (out / "scale_invariance.md").read_text()

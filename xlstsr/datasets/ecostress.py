@@ -3,9 +3,10 @@
 22 ECOSTRESS L2 LSTE v002 scenes (20 overpasses, June-August 2023, day and night), each on its own
 swath-gridded EPSG:4326 grid (about 0.00063 deg). :func:`ecostress_scenes` lists them
 (``scenes.csv``); :func:`open_ecostress_scene` reads one as masked Kelvin, on its own grid or
-projected onto a common metric grid (UTM 11N, 70 m or any multiple of it, anchored so that all
-scenes and all their aggregates share pixel edges), where scales are in metres and scenes can be
-compared pixel for pixel.
+projected onto a common metric grid (the UTM zone of the scenes' box, 70 m or any multiple of it,
+anchored so that all scenes and all their aggregates share pixel edges), where scales are in
+metres and scenes can be compared pixel for pixel. Any folder laid out the same way (another
+city, other dates) gets its own common grid, from its scenes' extent (:func:`ecostress_box`).
 
 Masking (the README of the data): NaN where LST == 0 (fill), ``cloud_mask != 0`` or
 ``water_mask != 0``; the masks are class codes read without their bogus ``scale_factor``
@@ -15,6 +16,7 @@ Masking (the README of the data): NaN where LST == 0 (fill), ``cloud_mask != 0``
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -27,7 +29,8 @@ from .root import data_root
 
 __all__ = [
     "ECOSTRESS_BOUNDS",
-    "ECOSTRESS_CRS",
+    "ecostress_box",
+    "ecostress_crs",
     "ecostress_grid",
     "ecostress_scenes",
     "open_ecostress_scene",
@@ -36,12 +39,10 @@ __all__ = [
 #: plausible LST (K) of a cloud-free land pixel, by day and by night (undetected cloud edges fall
 #: below: cloud-free daytime land pixels of this box and season are >= ~285 K)
 ECOSTRESS_BOUNDS = {"day": (285.0, 345.0), "night": (265.0, 320.0)}
-#: the metric CRS of the common grid (UTM zone 11 N, WGS 84)
-ECOSTRESS_CRS = "EPSG:32611"
-# the common grid: the data box (118.71-117.53 W, 33.66-34.32 N) in UTM 11N, edges rounded
-# outward to multiples of 8960 m (= 128 x 70 m), so every aggregate by 2, 4 ... 128 aligns
+# the common grid: the scenes' box in its UTM zone, edges rounded outward to multiples of
+# 8960 m (= 128 x 70 m), so every aggregate by 2, 4 ... 128 aligns
 _ANCHOR = 8960.0
-_BOX = (-118.72, 33.65, -117.52, 34.33)
+Box = tuple[float, float, float, float]
 
 
 def _folder(root: str | os.PathLike[str] | None) -> Path:
@@ -75,8 +76,54 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     return df.set_index("key")
 
 
-def ecostress_grid(resolution: float = 70.0) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre coordinates ``(x, y)`` (m, UTM 11N; y descending) of the common grid.
+@functools.lru_cache(maxsize=16)
+def _folder_box(folder: str) -> Box:
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    boxes = []
+    for path in sorted((Path(folder) / "LST").glob("*.tif")):
+        with rasterio.open(path) as src:
+            b = tuple(src.bounds)
+            boxes.append(transform_bounds(src.crs, "EPSG:4326", *b) if src.crs and
+                         src.crs.to_epsg() != 4326 else b)
+    if not boxes:
+        raise FileNotFoundError(f"no LST GeoTIFF in {Path(folder) / 'LST'}")
+    a = np.asarray(boxes, np.float64)
+    return (float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()),
+            float(a[:, 3].max()))
+
+
+def ecostress_box(root: str | os.PathLike[str] | None = None) -> Box:
+    """``(west, south, east, north)`` (degrees) of all the LST scenes of a folder: the union of
+    their GeoTIFFs' bounds (headers only), which the common grid covers.
+
+    Examples
+    --------
+    >>> w, s, e, n = ecostress_box()  # doctest: +SKIP
+    >>> round(w, 2), round(n, 2)  # doctest: +SKIP
+    (-118.71, 34.32)
+    """
+    return _folder_box(str(_folder(root).resolve()))
+
+
+def ecostress_crs(box: Box) -> str:
+    """The UTM zone (WGS 84) of a box's centre, as an EPSG code: the common grid's CRS.
+
+    Examples
+    --------
+    >>> ecostress_crs((-118.71, 33.66, -117.53, 34.32)), ecostress_crs((18.0, -34.2, 18.8, -33.8))
+    ('EPSG:32611', 'EPSG:32734')
+    """
+    lon, lat = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    zone = int(np.clip(np.floor((lon + 180.0) / 6.0) + 1, 1, 60))
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+def ecostress_grid(resolution: float = 70.0, box: Box | None = None,
+                   root: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre coordinates ``(x, y)`` (m, in :func:`ecostress_crs` of the box; y
+    descending) of the common grid over ``box`` (default: :func:`ecostress_box` of ``root``).
 
     ``resolution`` must divide 8960 m (70 m x 2^k up to 8960 m, or 280, 1120 m...): the grids of
     all resolutions then share pixel edges, so a radiometric aggregate by ``f`` of the grid at
@@ -84,8 +131,9 @@ def ecostress_grid(resolution: float = 70.0) -> tuple[np.ndarray, np.ndarray]:
 
     Examples
     --------
-    >>> x70, y70 = ecostress_grid(70)
-    >>> x280, _ = ecostress_grid(280)
+    >>> box = (-118.71, 33.66, -117.53, 34.32)
+    >>> x70, y70 = ecostress_grid(70, box)
+    >>> x280, _ = ecostress_grid(280, box)
     >>> len(x70) == 4 * len(x280), float(x280[0] - x70[0]) == 105.0
     (True, True)
     """
@@ -93,9 +141,13 @@ def ecostress_grid(resolution: float = 70.0) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"resolution {resolution} m does not divide {_ANCHOR:.0f} m")
     from pyproj import Transformer
 
-    tr = Transformer.from_crs("EPSG:4326", ECOSTRESS_CRS, always_xy=True)
-    lon = np.array([_BOX[0], _BOX[0], _BOX[2], _BOX[2]])
-    lat = np.array([_BOX[1], _BOX[3], _BOX[1], _BOX[3]])
+    box = ecostress_box(root) if box is None else box
+    tr = Transformer.from_crs("EPSG:4326", ecostress_crs(box), always_xy=True)
+    # corners and edge midpoints: a box's extreme eastings need not lie at its corners
+    lon = np.array([box[0], box[0], box[2], box[2], box[0], box[2], (box[0] + box[2]) / 2,
+                    (box[0] + box[2]) / 2])
+    lat = np.array([box[1], box[3], box[1], box[3], (box[1] + box[3]) / 2,
+                    (box[1] + box[3]) / 2, box[1], box[3]])
     x, y = tr.transform(lon, lat)
     x0, x1 = np.floor(x.min() / _ANCHOR) * _ANCHOR, np.ceil(x.max() / _ANCHOR) * _ANCHOR
     y0, y1 = np.floor(y.min() / _ANCHOR) * _ANCHOR, np.ceil(y.max() / _ANCHOR) * _ANCHOR
@@ -117,6 +169,7 @@ def open_ecostress_scene(
     *,
     resolution: float | None = None,
     bounds: tuple[float, float] | None = None,
+    box: Box | None = None,
 ) -> xr.DataArray:
     """One ECOSTRESS scene as LST in Kelvin, NaN where not clear land or implausible.
 
@@ -128,13 +181,16 @@ def open_ecostress_scene(
         The ``ecostress_la`` folder, or the data folder holding it.
     resolution : float, optional
         None (default): the scene's own EPSG:4326 grid (``lat``/``lon``). A number of metres that
-        divides 8960 (70, 140, 280, 560, 1120...): the common UTM 11N grid
-        (:func:`ecostress_grid`, ``y``/``x``). The scene is put on the 70 m grid by nearest
+        divides 8960 (70, 140, 280, 560, 1120...): the common grid (:func:`ecostress_grid`,
+        ``y``/``x``; UTM 11N for the shared Los Angeles scenes). The scene is put on the 70 m grid by nearest
         neighbour (its pixels are about 58 x 70 m) and aggregated radiometrically
         (``(mean T^4)^(1/4)``, a block valid when at least half its 70 m pixels are) to coarser
         ones.
     bounds : (float, float), optional
         Plausible LST range (K); by default :data:`ECOSTRESS_BOUNDS` of the scene's day/night.
+    box : (west, south, east, north), optional
+        The box (degrees) the common grid covers; default :func:`ecostress_box` of the scene's
+        folder. Give the union of two folders' boxes to put both on one grid.
 
     Returns
     -------
@@ -169,26 +225,29 @@ def open_ecostress_scene(
         lat = transform.f + transform.e * (np.arange(ny) + 0.5)
         return xr.DataArray(lst, dims=("lat", "lon"), coords={"lat": lat, "lon": lon},
                             name="lst", attrs=attrs | {"crs": crs})
-    return _project(lst, transform, crs, float(resolution), attrs)
+    box = ecostress_box(folder) if box is None else box
+    return _project(lst, transform, crs, float(resolution), attrs, box)
 
 
-def _project(lst: np.ndarray, transform, crs: str, resolution: float, attrs: dict) -> xr.DataArray:
+def _project(lst: np.ndarray, transform, crs: str, resolution: float, attrs: dict,
+             box: Box) -> xr.DataArray:
     from rasterio.transform import from_origin
     from rasterio.warp import Resampling, reproject
 
     if _ANCHOR % resolution or resolution % 70:
         raise ValueError(f"resolution {resolution} m must be a multiple of 70 m dividing 8960 m")
-    x70, y70 = ecostress_grid(70.0)
+    x70, y70 = ecostress_grid(70.0, box)
+    grid_crs = ecostress_crs(box)
     out = np.full((len(y70), len(x70)), np.nan, np.float32)
     reproject(lst, out, src_transform=transform, src_crs=crs, src_nodata=np.nan,
               dst_transform=from_origin(x70[0] - 35.0, y70[0] + 35.0, 70.0, 70.0),
-              dst_crs=ECOSTRESS_CRS, dst_nodata=np.nan, resampling=Resampling.nearest)
+              dst_crs=grid_crs, dst_nodata=np.nan, resampling=Resampling.nearest)
     f = int(resolution // 70)
     if f > 1:
         out = radiometric_mean(out, f, min_valid=0.5).astype(np.float32)
-    xs, ys = ecostress_grid(resolution)
+    xs, ys = ecostress_grid(resolution, box)
     da = xr.DataArray(out, dims=("y", "x"), coords={"y": ys, "x": xs}, name="lst",
-                      attrs=attrs | {"crs": ECOSTRESS_CRS, "resolution_m": resolution})
+                      attrs=attrs | {"crs": grid_crs, "resolution_m": resolution})
     import rioxarray  # noqa: F401  (registers .rio)
 
-    return da.rio.write_crs(ECOSTRESS_CRS)
+    return da.rio.write_crs(grid_crs)
