@@ -113,3 +113,15 @@ def test_metric_grid(shared_data):
     assert v.size > 50_000 and 265 < v.min() and v.max() < 320
     with pytest.raises(KeyError, match="no ECOSTRESS scene"):
         open_ecostress_scene("2020001000000", shared_data)
+
+
+def test_a_folder_without_scenes_csv_gets_the_same_table(shared_data, tmp_path):
+    # held-back scenes may come as files only: masks, times, day / night, overpasses and clear
+    # counts derived from the files equal what the shared scenes.csv records
+    full = ecostress_scenes(shared_data / "ecostress_la")
+    for sub in ("LST", "cloud_mask", "water_mask"):
+        (tmp_path / sub).symlink_to(shared_data / "ecostress_la" / sub)
+    bare = ecostress_scenes(tmp_path)
+    assert list(bare.index) == list(full.index)
+    for col in ("cloud_mask", "water_mask", "day_night", "overpass", "n_valid", "datetime_utc"):
+        assert (bare[col] == full[col]).all(), col

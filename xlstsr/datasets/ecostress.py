@@ -46,21 +46,70 @@ Box = tuple[float, float, float, float]
 
 
 def _folder(root: str | os.PathLike[str] | None) -> Path:
-    folder = Path(root) if root is not None and (Path(root) / "scenes.csv").is_file() else None
-    return folder if folder is not None else data_root(root) / "ecostress_la"
+    if root is not None and ((Path(root) / "scenes.csv").is_file() or (Path(root) / "LST").is_dir()):
+        return Path(root)
+    return data_root(root) / "ecostress_la"
+
+
+#: granules of one overpass follow each other within this (two of the shared ones: 52 s apart)
+SAME_OVERPASS = pd.Timedelta(seconds=180)
+
+
+def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """Columns of scenes.csv that a folder's table lacks, derived from its files: the masks
+    (matched by the doy key), ``datetime_utc`` (the key, UTC), ``day_night`` (local mean solar
+    hour 6-18 = day, from the scene's centre longitude), ``overpass`` (granules less than
+    :data:`SAME_OVERPASS` apart) and ``n_valid`` (its clear land pixels, read)."""
+    for mask in ("cloud_mask", "water_mask"):
+        if mask not in df:
+            df[mask] = [next(iter(sorted(p.name for p in (folder / mask).glob(f"*_doy{k}_*"))),
+                             None) for k in df["key"]]
+            if df[mask].isna().any():
+                raise FileNotFoundError(f"no {mask} file in {folder / mask} for scene(s) "
+                                        f"{', '.join(df['key'][df[mask].isna()])}")
+    if "datetime_utc" not in df:
+        df["datetime_utc"] = pd.to_datetime(df["key"], format="%Y%j%H%M%S", utc=True)
+    df["datetime_utc"] = pd.to_datetime(df["datetime_utc"])
+    if "day_night" not in df:
+        lon = []
+        for name in df["file"]:
+            import rasterio
+
+            with rasterio.open(folder / "LST" / name) as src:
+                lon.append((src.bounds.left + src.bounds.right) / 2)
+        t = df["datetime_utc"]
+        hour = (t.dt.hour + t.dt.minute / 60 + np.asarray(lon) / 15.0) % 24
+        df["day_night"] = np.where((hour >= 6) & (hour < 18), "day", "night")
+    if "overpass" not in df:
+        order = df.sort_values("datetime_utc")
+        first, groups = None, {}
+        for k, t in zip(order["key"], order["datetime_utc"]):
+            if first is None or t - groups[first][1] > SAME_OVERPASS:
+                first = k
+            groups[k] = (first, t)
+        df["overpass"] = [groups[k][0] for k in df["key"]]
+    if "n_valid" not in df:
+        df["n_valid"] = [int(np.count_nonzero(
+            (_read(folder / "LST" / f)[0] > 0) & (_read(folder / "cloud_mask" / c)[0] == 0)
+            & (_read(folder / "water_mask" / w)[0] == 0)))
+            for f, c, w in zip(df["file"], df["cloud_mask"], df["water_mask"])]
+    return df
 
 
 def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """The scenes of ``ecostress_la/scenes.csv``, one row per granule, indexed by ``key``.
 
     ``key`` is the doy key of the file name (``YYYYDDDHHMMSS``, UTC); ``overpass`` groups the two
-    granules of one overpass (the key of the first); ``datetime_utc`` is parsed.
+    granules of one overpass (the key of the first); ``datetime_utc`` is parsed. A folder laid
+    out the same way whose ``scenes.csv`` lacks columns, or has none (its ``LST/`` files are
+    listed), gets them from its files (masks by key, time from the key, day / night from the
+    local solar hour, overpasses, clear land pixel counts).
 
     Parameters
     ----------
     root : path, optional
-        The ``ecostress_la`` folder itself, or the data folder holding it
-        (:func:`xlstsr.datasets.data_root`).
+        The ``ecostress_la`` folder itself (or any folder laid out like it), or the data folder
+        holding it (:func:`xlstsr.datasets.data_root`).
 
     Examples
     --------
@@ -69,9 +118,15 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     (22, 20, ['day', 'night'])
     """
     folder = _folder(root)
-    df = pd.read_csv(folder / "scenes.csv", dtype={"overpass": str})
+    if (folder / "scenes.csv").is_file():
+        df = pd.read_csv(folder / "scenes.csv", dtype={"overpass": str})
+    else:
+        df = pd.DataFrame({"file": sorted(p.name for p in (folder / "LST").glob("*.tif"))})
     df["key"] = df["file"].str.extract(r"_doy(\d{13})_")[0]
-    df["datetime_utc"] = pd.to_datetime(df["datetime_utc"])
+    if df["key"].isna().any():
+        raise ValueError(f"ECOSTRESS file names without a doy key (_doyYYYYDDDHHMMSS_) in "
+                         f"{folder}: {', '.join(df['file'][df['key'].isna()])}")
+    df = _fill_scene_columns(df, folder)
     df.attrs["folder"] = str(folder)
     return df.set_index("key")
 
