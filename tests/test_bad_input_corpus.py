@@ -198,3 +198,26 @@ def test_a_daily_dask_guide_may_be_empty_on_a_day(small):
     g[0] = np.nan
     sr = xlstsr.upscale(small["lst_1km"], 4, "tsharp", guide=g.chunk({"time": 1}))
     assert np.isfinite(sr.isel(time=1).values).any()
+
+
+def test_a_guide_in_degrees_for_a_metric_lst_is_aligned_in_seconds(small):
+    # its pixel was taken in degrees (0.0026) against the LST's metres: the offset check then
+    # searched a grid of millions of candidate shifts (minutes of CPU for a 64 x 64 LST)
+    import signal
+
+    def too_slow(*_):
+        raise TimeoutError("the guide's offset check did not finish in 60 s")
+
+    g = small["ndvi_250m"].rio.reproject("EPSG:4326")
+    old = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(60)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", errors.GuideAlignmentWarning)
+            sr = xlstsr.upscale(small["lst_1km"], 4, "tsharp", guide=g)
+            direct = xlstsr.estimate_offset(g, small["lst_1km"].isel(time=0), search_step=1e-3,
+                                            errors="ignore")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert np.isfinite(sr.values).mean() > 0.5 and np.isfinite(float(direct.shift_x))

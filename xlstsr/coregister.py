@@ -167,7 +167,8 @@ def estimate_offset(
         warn, or only set ``reliable`` to False.
     search_step : float, optional
         Step of the grid search before the continuous refinement, metres (default a sixteenth
-        of the search window; coarser is faster and risks a secondary optimum).
+        of the search window; coarser is faster and risks a secondary optimum; at least a
+        sixty-fourth of the window, so that the search stays at most 65 x 65 candidates).
 
     Returns
     -------
@@ -216,6 +217,7 @@ def estimate_offset(
     radiometric = _looks_like_kelvin(fine) if radiometric is None else bool(radiometric)
     bound = (0.5 * factor) if max_shift is None else max_shift / fpx
     step = max(bound / 8.0, 0.05) if search_step is None else search_step / fpx
+    step = max(step, bound / 32.0)  # at most 65 x 65 candidates in the grid search
     sig = None if psf_sigma is None else psf_sigma / fpx
     n = sub.sizes[lead[0]] if lead else 1
     rows = []

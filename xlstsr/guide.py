@@ -510,7 +510,7 @@ def check_alignment(
     inputs are checked only with ``"auto"`` (the check reads one step), so that building the
     graph reads nothing.
     """
-    from .coregister import apply_offset, estimate_offset
+    from .coregister import apply_offset, estimate_offset, fine_pixel_size
 
     if isinstance(mode, xr.Dataset):
         return _map_bands(guide, lambda g: apply_offset(g, mode, lst.rio.crs))
@@ -534,8 +534,10 @@ def check_alignment(
     ny, nx = one.sizes[ydim], one.sizes[xdim]
     y0, x0 = max(0, (ny - window) // 2), max(0, (nx - window) // 2)
     one = one.isel({ydim: slice(y0, y0 + window), xdim: slice(x0, x0 + window)}).load()
-    fine_px = abs(float(lst.rio.resolution()[0])) / max(1, round(
-        abs(float(lst.rio.resolution()[0])) / abs(float(g.rio.resolution()[0]))))
+    # the guide's pixel in the LST's units: a guide in degrees under a metric LST would
+    # otherwise ask for a search step of a few thousandths of a metre
+    lres = abs(float(lst.rio.resolution()[0]))
+    fine_px = lres / max(1, round(lres / fine_pixel_size(g, lst.rio.crs)))
     try:
         est = estimate_offset(g, one, psf=False, errors="ignore", search_step=fine_px)
     except (NoOverlapError, GridError):
