@@ -529,7 +529,13 @@ def main(argv: list[str] | None = None) -> int:
                  "overpass on one side)")
     else:
         tr_ops, te_ops = overpasses(tr_dir, max_n), overpasses(te_dir, max_n)
-        split = f"training dates = all overpasses of {tr_dir}, test dates = all overpasses of {te_dir}"
+        if same_ground:  # an overpass in both folders (the same ground and date) trains only
+            te_ops = [op for op in te_ops if op not in set(tr_ops)]
+        if not te_ops:
+            raise SystemExit(f"no overpass of {te_dir} with >= {MIN_CLEAR} clear pixels that "
+                             f"is not also in {tr_dir}: nothing to score")
+        split = (f"training dates = all overpasses of {tr_dir}, test dates = the overpasses of "
+                 f"{te_dir} (those not in the training folder)")
     psf = MODIS_PSF if args.psf == "modis" else 0.0
     dn = {**{op: ecostress_scenes(tr_dir).loc[op, "day_night"] for op in tr_ops},
           **{op: ecostress_scenes(te_dir).loc[op, "day_night"] for op in te_ops}}
