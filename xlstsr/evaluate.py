@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from . import metrics as _m
 from .errors import AllNaNError, GridError, NoOverlapError, XlstsrError
-from .validate import decode_lst, georeference, prepare_lst, spatial_dims
+from .validate import check_factor, decode_lst, georeference, prepare_lst, select_lst, spatial_dims
 
 __all__ = ["decode_reference", "evaluate", "reference_mask"]
 
@@ -171,8 +171,9 @@ def reference_mask(
         if valid_max is not None:
             valid = valid & (reference <= valid_max)
     if erode:
-        if int(erode) < 0:
-            raise XlstsrError(f"erode must be >= 0 pixels, got {erode}")
+        if isinstance(erode, bool) or not float(erode).is_integer() or int(erode) < 0:
+            # int(2.5) would erode by 2 pixels without a word
+            raise XlstsrError(f"erode must be a whole number of pixels >= 0, got {erode!r}")
         if isinstance(valid.variable.data, dsa.Array):
             valid = valid.chunk({ydim: -1, xdim: -1})
         valid = xr.apply_ufunc(
@@ -244,9 +245,55 @@ def _reproject(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
     return out
 
 
+def _match_steps(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
+    """``ref`` with its leading dims (time...) in ``sr``'s order of labels, or an error.
+
+    A leading dim ``sr`` lacks would be broadcast against all of ``sr``'s (every date against
+    every other); labels that differ would be compared by position.
+    """
+    sy, sx = spatial_dims(sr)
+    ry, rx = spatial_dims(ref)
+    sr_lead = [d for d in sr.dims if d not in (sy, sx)]
+    for dim in [d for d in ref.dims if d not in (ry, rx)]:
+        if dim not in sr_lead:
+            if ref.sizes[dim] == 1:
+                continue  # a size-1 dim (band=1) broadcasts harmlessly
+            raise GridError(
+                f"the reference has a dim {dim!r} ({ref.sizes[dim]} steps) that the "
+                f"super-resolved field lacks (its dims: {sr.dims}), so each of its steps would be "
+                f"compared with every step of sr; rename it to sr's (e.g. "
+                f"`reference.rename({{{dim!r}: {sr_lead[0]!r}}})`) or select one step."
+                if sr_lead else
+                f"the reference has a dim {dim!r} ({ref.sizes[dim]} steps) that the "
+                f"super-resolved field lacks; select the step that goes with it "
+                f"(`reference.sel({dim}=...)`)."
+            )
+        if dim not in ref.coords or dim not in sr.coords:
+            continue
+        s_lab, r_lab = sr.indexes[dim], ref.indexes[dim]
+        if r_lab.has_duplicates or s_lab.has_duplicates:
+            raise GridError(
+                f"the {'reference' if r_lab.has_duplicates else 'super-resolved field'} has "
+                f"repeated '{dim}' labels, so its steps cannot be paired with the other's; drop "
+                f"the repeats (`da.drop_duplicates('{dim}')`)."
+            )
+        missing = s_lab.difference(r_lab)
+        if len(missing):
+            raise GridError(
+                f"{len(missing)} of the super-resolved field's {len(s_lab)} '{dim}' labels have "
+                f"no reference step with that label (e.g. {missing[0]}; reference: "
+                f"{list(r_lab[:3])}{'...' if len(r_lab) > 3 else ''}); score the steps both "
+                f"have: `common = sr.indexes['{dim}'].intersection(reference.indexes['{dim}'])`, "
+                f"then `evaluate(sr.sel({dim}=common), reference.sel({dim}=common), ...)`."
+            )
+        if not s_lab.equals(r_lab):  # the same steps in another order: paired by label
+            ref = ref.sel({dim: s_lab})
+    return ref
+
+
 def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | None) -> int | None:
     if factor is not None:
-        return int(factor)
+        return check_factor(factor)  # 0 divided by zero, 2.5 was taken as 2
     if sr.attrs.get("xlstsr_factor") is not None:
         return int(sr.attrs["xlstsr_factor"])
     if coarse is not None:
@@ -360,7 +407,8 @@ def evaluate(
     sr = prepare_lst(sr, what="super-resolved field")
     if coarse is not None:
         coarse = prepare_lst(coarse, mask_out_of_range=True, what="coarse LST")
-    reference = georeference(reference, "reference")
+    reference, _ = select_lst(reference)  # a numpy array or a Dataset: named, not an AttributeError
+    reference = _match_steps(sr, georeference(reference, "reference"))
     factor = _infer_factor(sr, coarse, factor)
     ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata)
     mask = reference_mask(ref, erode=erode, valid_min=valid_min, valid_max=valid_max, clear=clear)

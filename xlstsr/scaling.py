@@ -14,7 +14,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import AllNaNError, GridError, UnitsError
+from .errors import AllNaNError, GridError, InputTypeError, UnitsError
 from .guide import guide_on_lst_grid
 from .kernels import scaling as ks
 from .kernels.spectra import log_wavenumber_edges
@@ -141,6 +141,22 @@ def default_scales(shape: tuple[int, int]) -> tuple[tuple[int, ...], tuple[int, 
     return p, p
 
 
+def _whole(name: str, values: Any) -> tuple[int, ...]:
+    """``values`` as ints, refusing non-integers (``int(2.5)`` would silently use 2)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise GridError(f"{name} must be a sequence of whole numbers of pixels, got {values!r}")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not float(
+                v).is_integer():
+            raise GridError(
+                f"{name} must be whole numbers of pixels, got {v!r} in {values!r}; e.g. "
+                f"{name}=(1, 2, 4, 8)."
+            )
+        out.append(int(v))
+    return tuple(out)
+
+
 def _check_scales(shape: tuple[int, int], lags: Sequence[int], factors: Sequence[int]) -> None:
     n = min(shape)
     if n < 8:
@@ -233,6 +249,11 @@ def scaling_stats(
     ['time']
     """
     lst, guide = select_lst(lst, variable, guide)
+    if guide is not None and not isinstance(guide, xr.DataArray):
+        raise InputTypeError(
+            f"guide is a {type(guide).__name__}, not an xarray DataArray: give it its grid, e.g. "
+            "`xr.DataArray(a, dims=('y', 'x'), coords={'y': ..., 'x': ...}).rio.write_crs(...)`"
+        )
     ydim, xdim = spatial_dims(lst)
     if radiometric and (lst.attrs.get("units") or lst.attrs.get("scale_factor") is not None):
         field_ = decode_lst(lst)
@@ -242,8 +263,8 @@ def scaling_stats(
     field_ = field_.transpose(*lead, ydim, xdim)
     shape = (field_.sizes[ydim], field_.sizes[xdim])
     dl, df = default_scales(shape)
-    lags_t = tuple(int(v) for v in (dl if lags is None else lags))
-    factors_t = tuple(sorted(int(v) for v in (df if factors is None else factors)))
+    lags_t = _whole("lags", dl if lags is None else lags)
+    factors_t = tuple(sorted(_whole("factors", df if factors is None else factors)))
     moments_t = tuple(int(q) for q in moments)
     _check_scales(shape, lags_t, factors_t)
     n = min(shape)
@@ -281,6 +302,13 @@ def scaling_stats(
     gdata = None
     if guide is not None:
         gdata = guide_on_lst_grid(guide, field_, lead, min_valid=float(min_valid))
+        if not isinstance(gdata, dsa.Array) and not np.isfinite(np.asarray(gdata)).any():
+            # else every guide statistic is NaN without a word, as upscale refuses such a guide
+            raise AllNaNError(
+                "the guide holds no valid value on the LST grid (all NaN or fill, or fewer than "
+                f"min_valid={min_valid} of each block valid); check its fill value and that it "
+                "covers the LST."
+            )
         if gdata.shape[0] == 1 and nlead > 1:
             gdata = (dsa if isinstance(gdata, dsa.Array) else np).broadcast_to(
                 gdata, (nlead, *shape)

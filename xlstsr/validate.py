@@ -246,6 +246,21 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
                 "`da.sel(y=slice(south, north))` selects nothing; use `slice(north, south)` or "
                 "`da.rio.clip_box(minx, miny, maxx, maxy)`."
             )
+    for dim in da.dims:
+        if dim in (ydim, xdim):
+            continue
+        if da.sizes[dim] == 0:  # else called "all NaN", which it is not
+            raise GridError(
+                f"the {what} is empty: 0 steps along '{dim}' (shape {dict(da.sizes)}). Check the "
+                f"selection that made it (e.g. `da.sel({dim}=slice(start, end))` with dates "
+                "outside the data)."
+            )
+        if dim in da.coords and da[dim].dtype.kind in "fcmM" and da[dim].isnull().any():
+            # a missing label cannot be matched with a guide's step or written to a store
+            raise GridError(
+                f"the {what}'s '{dim}' coordinate holds NaN/NaT labels; drop those steps "
+                f"(`da.isel({dim}=da['{dim}'].notnull().values)`) or assign their labels."
+            )
     if da.rio.crs is None:
         latlon = any(str(d).lower() in (*_LAT_NAMES, *_LON_NAMES) for d in da.dims) or (
             ydim.lower() in _LAT_NAMES)
@@ -420,9 +435,14 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
         ]
         if len(hits) == 1:
             return ds[hits[0]]
+    if not names:
+        raise VariableNotFoundError(
+            f"the Dataset has no data variable to take the {role} from (dims "
+            f"{dict(ds.sizes)}); check the file or group opened, or pass a DataArray."
+        )
     raise VariableNotFoundError(
         f"cannot tell which Dataset variable holds {role}: it has {names}. Name it, e.g. "
-        f"`ds.lstsr.upscale(variable={names[0]!r} if names else ..., ...)`."
+        f"`ds.lstsr.upscale(variable={names[0]!r}, ...)` or `variable=` of the function."
     )
 
 
@@ -906,6 +926,16 @@ def decode_lst(
         )
     unscaled_int = np.issubdtype(da.dtype, np.integer) and _attr(da, "scale_factor") is None
     scale = float(np.asarray(_attr(da, "scale_factor") or 1.0).ravel()[0])
+    declared = _attr(da, "scale_factor")
+    declared_scale = None if declared is None else float(np.asarray(declared, np.float64).ravel()[0])
+    if declared_scale is not None and (not np.isfinite(declared_scale) or declared_scale == 0):
+        # a zero (or NaN) scale makes every value 0 K (or NaN): not a units problem to diagnose
+        raise ScaledIntegerError(
+            f"the {what}'s 'scale_factor' attribute is {declared!r}, which "
+            "would make every value 0 or NaN; set the product's scale (e.g. "
+            "`da.attrs['scale_factor'] = 0.02` for MODIS LST) or drop the attribute if the "
+            "values are already Kelvin."
+        )
     offset = float(np.asarray(_attr(da, "add_offset") or 0.0).ravel()[0])
     out, _ = _decode_scaled(da)
     kind = _units_kind(out.attrs.get("units"))

@@ -11,7 +11,7 @@ import numpy as np
 import rioxarray
 import xarray as xr
 
-from ..errors import XlstsrError
+from ..errors import InputNotFoundError, XlstsrError
 from ..validate import require_georeferenced, spatial_dims
 
 __all__ = ["open_cog", "to_cogs"]
@@ -58,11 +58,20 @@ def open_cog(
     >>> sr = lst.lstsr.upscale(4)  # doctest: +SKIP
     """
     if isinstance(path, (str, os.PathLike)):
-        if chunks is True or (isinstance(chunks, dict) and not chunks):
-            chunks = _file_chunks(path)
-        elif chunks == "auto":  # as a dict: rioxarray's own "auto" warns in recent xarray
-            chunks = {"band": 1, "y": "auto", "x": "auto"}
-        da = rioxarray.open_rasterio(path, chunks=chunks, masked=masked)
+        local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
+        if local and not Path(path).exists():  # rasterio's own error is not an XlstsrError
+            raise InputNotFoundError(f"no such GeoTIFF file: {os.fspath(path)}; check the path.")
+        try:
+            if chunks is True or (isinstance(chunks, dict) and not chunks):
+                chunks = _file_chunks(path)
+            elif chunks == "auto":  # as a dict: rioxarray's own "auto" warns in recent xarray
+                chunks = {"band": 1, "y": "auto", "x": "auto"}
+            da = rioxarray.open_rasterio(path, chunks=chunks, masked=masked)
+        except OSError as err:  # rasterio.errors.RasterioIOError: not a raster GDAL reads
+            raise XlstsrError(
+                f"cannot read {os.fspath(path)} as a GeoTIFF ({err}); check that the file is a "
+                "complete GeoTIFF/COG (`gdalinfo` opens it)."
+            ) from err
         if band is not None:
             da = da.sel(band=band, drop=True)
         elif "band" in da.dims and da.sizes["band"] == 1:

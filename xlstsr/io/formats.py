@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import xarray as xr
 
-from ..errors import InputNotFoundError, XlstsrError
+from ..errors import InputNotFoundError, InputTypeError, XlstsrError
 from .zarr import is_zarr_path, open_zarr
 
 __all__ = ["WRITABLE", "format_of", "open_path"]
@@ -57,6 +57,12 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     internal tiling as chunks), an ``.hdf`` granule one variable (:func:`xlstsr.io.open_modis`,
     ``variable="LST_Day_1km"`` by default). ``kwargs`` go to the reader.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputTypeError(
+            f"expected a path (str or pathlib.Path) to a .zarr, .nc, .tif or .hdf input, got "
+            f"{type(path).__name__}; pass an in-memory DataArray or Dataset directly to "
+            "xlstsr.upscale / upscale_to_zarr, and a list of GeoTIFFs to xlstsr.io.open_cog."
+        )
     fmt = format_of(path)
     remote = "://" in os.fspath(path) or os.fspath(path).startswith("/vsi")
     if not remote and not Path(path).exists():
@@ -67,7 +73,15 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     if fmt == "zarr":
         return open_zarr(path, **kwargs)
     if fmt == "netcdf":
-        return xr.open_dataset(os.fspath(path), **{"chunks": {}, "decode_coords": "all", **kwargs})
+        try:
+            return xr.open_dataset(os.fspath(path),
+                                   **{"chunks": {}, "decode_coords": "all", **kwargs})
+        except (OSError, ValueError) as err:  # xarray: "did not find a match in any ... backends"
+            raise XlstsrError(
+                f"cannot read {os.fspath(path)} as NetCDF ({str(err).splitlines()[0]}); check "
+                "that it is a complete NetCDF file (`ncdump -h` opens it) and that a NetCDF "
+                "backend is installed (netCDF4 or h5netcdf for NetCDF-4)."
+            ) from err
     if fmt == "hdf4":
         from .modis import open_modis
 

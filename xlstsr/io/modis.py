@@ -25,7 +25,7 @@ from dask.array.core import normalize_chunks
 from dask.base import tokenize
 from dask.utils import SerializableLock
 
-from ..errors import VariableNotFoundError, XlstsrError
+from ..errors import InputNotFoundError, VariableNotFoundError, XlstsrError
 from ..grid import MODIS_SINUSOIDAL, grid_coords
 from ..qc import modland
 
@@ -142,7 +142,7 @@ def _open_one(
 ) -> xr.DataArray:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no such MODIS granule: {path}")
+        raise InputNotFoundError(f"no such MODIS granule: {path}; check the path.")
     sd = _open_sd(path)
     try:
         info = sd.datasets()

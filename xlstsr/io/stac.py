@@ -16,14 +16,15 @@ Values are decoded from the assets' ``raster:bands`` (raster extension): ``nodat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from ..errors import XlstsrError
+from ..errors import InputTypeError, XlstsrError
 
 __all__ = ["BandCoding", "band_coding", "open_stac"]
 
@@ -37,9 +38,24 @@ def _as_items(items: Any) -> list[Any]:
         return [items]
     if isinstance(items, pystac.ItemCollection):
         return list(items)
+    if isinstance(items, (str, bytes, os.PathLike)) or not isinstance(items, Iterable):
+        raise InputTypeError(
+            f"open_stac takes STAC items (pystac.Item, an ItemCollection or a list of items or "
+            f"item dicts), got {type(items).__name__}; for an item file use "
+            "`pystac.Item.from_file(path)`, for a catalog `catalog.get_items(recursive=True)`."
+        )
     out = []
     for it in items:
-        out.append(it if isinstance(it, pystac.Item) else pystac.Item.from_dict(it))
+        if isinstance(it, pystac.Item):
+            out.append(it)
+            continue
+        try:
+            out.append(pystac.Item.from_dict(it))
+        except Exception as err:  # pystac's STACTypeError, or AttributeError on a non-dict
+            raise InputTypeError(
+                f"open_stac got something that is not a STAC item ({type(it).__name__}: "
+                f"{str(it)[:80]!r}; {err}); pass pystac.Item objects or STAC item dicts."
+            ) from err
     return out
 
 
@@ -286,6 +302,22 @@ def open_stac(
     items = _modified(items, modifier)
     bands = [assets] if isinstance(assets, str) else (list(assets) if assets is not None else None)
     keys = bands if bands is not None else sorted({k for it in items for k in it.assets})
+    if bands is not None:  # else odc-stac's "No such band" is reported as a projection problem
+        for k in bands:
+            lacking = [it.id for it in items if k not in it.assets]
+            if lacking:
+                have = sorted({a for it in items for a in it.assets})
+                raise XlstsrError(
+                    f"{len(lacking)} of the {len(items)} items have no asset {k!r} (e.g. item "
+                    f"{lacking[0]!r}); their assets are {have}. Pass one of those, or select the "
+                    f"items that have it: `[i for i in items if {k!r} in i.assets]`."
+                )
+    if bbox is not None and (len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3])):
+        # a reversed box loads an empty-looking cube of NaN without a word
+        raise XlstsrError(
+            f"bbox must be (minx, miny, maxx, maxy) with min < max, got {tuple(bbox)}; swap the "
+            "reversed values."
+        )
     codings = {k: band_coding(items, k) for k in keys}
     log.info(
         "open_stac: %d items, assets %s, %s, engine %s", len(items), keys,
@@ -360,7 +392,7 @@ def open_stac(
             ds[v].attrs = {}
         crs_out = f"EPSG:{out_epsg}"
     else:
-        raise ValueError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
+        raise XlstsrError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
     for v in list(ds.data_vars):
         coding = codings.get(str(v))
         var = _decode(ds[v], coding, dtype) if decode else _encoded_attrs(ds[v], coding)

@@ -35,10 +35,24 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
     >>> open_zarr(path)["lst_1km"].rio.crs is not None
     True
     """
+    from ..errors import InputNotFoundError, XlstsrError
+
     kwargs = {"chunks": {}, "consolidated": None, "decode_coords": "all", **kwargs}
+    local = isinstance(path, (str, os.PathLike)) and "://" not in os.fspath(path)
+    if local and not Path(path).exists():
+        raise InputNotFoundError(f"no such Zarr store: {os.fspath(path)}; check the path.")
     with warnings.catch_warnings():  # v3 stores are usually not consolidated
         warnings.simplefilter("ignore", RuntimeWarning)
-        return xr.open_zarr(os.fspath(path), **kwargs)
+        try:
+            return xr.open_zarr(os.fspath(path), **kwargs)
+        except (FileNotFoundError, KeyError, ValueError) as err:
+            # zarr's GroupNotFoundError (a FileNotFoundError): an empty folder or a plain file
+            if isinstance(err, XlstsrError):
+                raise
+            raise XlstsrError(
+                f"{os.fspath(path)} is not a readable Zarr store ({type(err).__name__}: {err}); "
+                "check the path (a store is a folder holding zarr.json or .zgroup)."
+            ) from err
 
 
 def store_exists(store: Any) -> bool:
