@@ -68,6 +68,17 @@ def test_nat_time_labels_are_refused_before_matching_a_guide(s):
         xlstsr.upscale(lst, 4, "tsharp", guide=guide)
 
 
+def test_infinite_lst_values_are_out_of_range_not_silent_gaps(s):
+    lst = s["lst_1km"]
+    bad = lst.where(lst < 310, np.inf)  # they became NaN output without a word
+    with pytest.raises(errors.PhysicalRangeError, match=r"value\(s\) of an image are infinite"):
+        xlstsr.upscale(bad, 4)
+    with pytest.raises(errors.PhysicalRangeError, match="infinite"):
+        xlstsr.upscale(bad.chunk({"time": 1}), 4).compute()
+    masked = xlstsr.upscale(bad, 4, mask_out_of_range=True)  # as asked: masked like a gap
+    np.testing.assert_array_equal(masked.values, xlstsr.upscale(lst.where(lst < 310), 4).values)
+
+
 # -- evaluate --------------------------------------------------------------------------------------
 
 
@@ -173,6 +184,13 @@ def test_open_stac_names_a_missing_asset():
     # odc-stac's "No such band" was reported as missing projection metadata
     with pytest.raises(errors.XlstsrError, match=r"no asset 'LST_Night_1km'.*\['LST_Day_1km'\]"):
         open_stac(_items(), "LST_Night_1km")
+
+
+def test_open_stac_names_a_missing_local_file(tmp_path):
+    items = _items()
+    items[1].assets["LST_Day_1km"].href = str(tmp_path / "gone.tif")  # rasterio failed on compute
+    with pytest.raises(errors.InputNotFoundError, match=r"item 'i1' points to .*gone\.tif"):
+        open_stac(items, "LST_Day_1km")
 
 
 @pytest.mark.parametrize("bad", [None, "items/MOD11A1.json", [{"a": 1}]])

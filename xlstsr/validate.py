@@ -779,6 +779,17 @@ def _lst_verdict(
 
     for i, img in enumerate(flat):
         finite = img[np.isfinite(img)]
+        if finite.size < img.size and not keep_out_of_range and np.isinf(img).any():
+            # infinities are out of range like any other value, not gaps to drop silently
+            if not mask_out_of_range:
+                raise PhysicalRangeError(
+                    f"{int(np.isinf(img).sum())} {what} value(s) of an image are infinite: not "
+                    "temperatures. Declare them as the fill value (`da.attrs['_FillValue'] = "
+                    f"{'-' if np.nanmax(img) < np.inf else ''}np.inf`) or mask them "
+                    "(`da.where(np.isfinite(da))`), or pass `mask_out_of_range=True`"
+                    + (" (`--mask-out-of-range` on the command line)." if cli else ".")
+                )
+            flags[i] = 1  # masked with the other out-of-range values
         if finite.size == 0:
             continue
         median = float(_quantiles(finite, (0.5,))[0]) if unscaled_int or not units_known else None

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import InputTypeError, XlstsrError
+from ..errors import InputNotFoundError, InputTypeError, XlstsrError
 
 __all__ = ["BandCoding", "band_coding", "open_stac"]
 
@@ -311,6 +311,15 @@ def open_stac(
                     f"{len(lacking)} of the {len(items)} items have no asset {k!r} (e.g. item "
                     f"{lacking[0]!r}); their assets are {have}. Pass one of those, or select the "
                     f"items that have it: `[i for i in items if {k!r} in i.assets]`."
+                )
+    for k in keys:  # a missing local file would raise rasterio's own error only when computed
+        for it in items:
+            asset = it.assets.get(k)
+            href = None if asset is None else (asset.get_absolute_href() or asset.href)
+            if href and "://" not in href and os.path.isabs(href) and not os.path.exists(href):
+                raise InputNotFoundError(
+                    f"asset {k!r} of item {it.id!r} points to {href}, which does not exist; "
+                    "check the catalog's location, or rewrite the hrefs with `modifier=`."
                 )
     if bbox is not None and (len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3])):
         # a reversed box loads an empty-looking cube of NaN without a word
