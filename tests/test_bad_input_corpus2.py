@@ -79,6 +79,18 @@ def test_infinite_lst_values_are_out_of_range_not_silent_gaps(s):
     np.testing.assert_array_equal(masked.values, xlstsr.upscale(lst.where(lst < 310), 4).values)
 
 
+@pytest.mark.parametrize("tile", [0, "big", 2.5])
+def test_a_bad_tile_is_an_xlstsr_error(s, tile):
+    # the engine raised a bare ValueError for 0 and "big", and took 2.5 as 2
+    with pytest.raises(errors.GridError, match="tile must be 'auto', None or a positive whole"):
+        xlstsr.upscale(s["lst_1km"], 4, tile=tile)
+
+
+def test_method_options_must_be_a_mapping(s):
+    with pytest.raises(errors.XlstsrError, match="method_options must be a dict"):
+        xlstsr.upscale(s["lst_1km"], 4, "dms", guide=s["ndvi_250m"], method_options=[1, 2])  # a raw TypeError
+
+
 # -- evaluate --------------------------------------------------------------------------------------
 
 

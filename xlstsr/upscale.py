@@ -7,11 +7,12 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 import dask.array as dsa
+import numpy as np
 import xarray as xr
 
 from ._version import __version__
 from .engine.blocks import upscale_array
-from .errors import XlstsrError
+from .errors import GridError, XlstsrError
 from .grid import fine_grid, with_grid
 from .guide import (
     GuideLike,
@@ -163,6 +164,12 @@ def upscale(
     """
     lst, guide = select_lst(lst, variable, guide)
     factor = check_factor(factor, maximum=MAX_FACTOR)
+    _check_tile(tile)
+    if method_options is not None and not isinstance(method_options, Mapping):
+        raise XlstsrError(
+            f"method_options must be a dict of the method's options (e.g. {{'gain': 0.5}}), got "
+            f"{type(method_options).__name__}"
+        )
     names = spatial_names(lst)  # lat/lon dims: renamed y/x inside, given back to the output
     m = get_method(method, **{**dict(method_options or {}), **options})
     if adapt is not None and adapt is not False:
@@ -238,6 +245,18 @@ def upscale(
     if calibration is not None:  # the opt-in sensor mapping, exactly as apply_calibration does it
         result = apply_calibration(result, calibration)
     return result
+
+
+def _check_tile(tile: Any) -> None:
+    """Refuse a tile that is not "auto", None or a positive whole number of coarse pixels (the
+    engine would raise a bare ValueError, or take 2.5 or True as 2 or 1)."""
+    if tile is None or (isinstance(tile, str) and tile == "auto"):
+        return
+    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 1:
+        raise GridError(
+            f"tile must be 'auto', None or a positive whole number of coarse pixels (e.g. 256), "
+            f"got {tile!r}"
+        )
 
 
 #: input attributes that describe the stored values or the grid, not the field: never kept
