@@ -119,6 +119,12 @@ def test_evaluate_names_a_reference_that_is_not_a_dataarray(s, sr):
     assert np.isfinite(ds["rmse"].values).all()
 
 
+def test_an_integer_reference_gets_evaluate_s_own_fix(s, sr):
+    k10 = (s["lst_250m"] * 10).fillna(0).astype("uint16")  # ASTER's K x 10: MODIS's 0.02 was suggested
+    with pytest.raises(errors.ScaledIntegerError, match=r"K x 10.*reference_scale=0\.1"):
+        xlstsr.evaluate(sr, k10)
+
+
 @pytest.mark.parametrize("factor", [0, 2.5])
 def test_evaluate_factor_must_be_an_integer(s, sr, factor):
     # 0 divided by zero in the spectra, 2.5 was silently taken as 2

@@ -796,9 +796,13 @@ def _lst_verdict(
         if unscaled_int and median > 1000:
             raise ScaledIntegerError(
                 f"integer {what} with values around {median:.0f} and no scale metadata: these "
-                "look like scaled digital numbers (MOD11A1 stores K / 0.02, fill 0). Set "
-                "`da.attrs.update(scale_factor=0.02, _FillValue=0)` (or your product's scale), "
-                "or open the file with `mask_and_scale=True`."
+                "look like scaled digital numbers ("
+                + ("ASTER stores K x 10, fill 0: pass `reference_scale=0.1, reference_nodata=0` "
+                   "to evaluate, or set the reference's scale_factor attrs)."
+                   if what == "reference" else
+                   "MOD11A1 stores K / 0.02, fill 0). Set "
+                   "`da.attrs.update(scale_factor=0.02, _FillValue=0)` (or your product's scale), "
+                   "or open the file with `mask_and_scale=True`.")
             )
         if not units_known:
             in_celsius = ((finite > -70) & (finite < 75)).mean()
