@@ -221,3 +221,40 @@ def test_a_guide_in_degrees_for_a_metric_lst_is_aligned_in_seconds(small):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     assert np.isfinite(sr.values).mean() > 0.5 and np.isfinite(float(direct.shift_x))
+
+
+def test_upscale_to_zarr_never_deletes_what_is_not_its_store(small, tmp_path):
+    # mode="w" replaces a Zarr store; a folder of the user's other files is refused, untouched
+    lst = small["lst_1km"].chunk({"time": 1})
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("years of work")
+    with pytest.raises(errors.XlstsrError, match="holds other files and no Zarr store"):
+        xlstsr.upscale_to_zarr(lst, folder, 4, mode="w", progress=False)
+    assert (folder / "thesis.txt").read_text() == "years of work"
+    a_file = tmp_path / "out.zarr"
+    a_file.write_text("not a store")
+    for mode in ("w", "w-", "resume"):
+        with pytest.raises(errors.XlstsrError, match="is a file, not a Zarr store"):
+            xlstsr.upscale_to_zarr(lst, a_file, 4, mode=mode, progress=False)
+    assert a_file.read_text() == "not a store"
+    with pytest.raises(errors.XlstsrError, match=r"names a \.nc file.*to_netcdf"):
+        xlstsr.upscale_to_zarr(lst, tmp_path / "out.nc", 4, progress=False)
+    assert not (tmp_path / "out.nc").exists()
+    with pytest.raises(errors.InputTypeError, match="store is None"):
+        xlstsr.upscale_to_zarr(lst, None, 4, progress=False)
+    # and a Zarr store it wrote is replaced with mode="w", as asked
+    store = tmp_path / "sr.zarr"
+    xlstsr.upscale_to_zarr(lst, store, 4, progress=False)
+    xlstsr.upscale_to_zarr(lst, store, 4, mode="w", progress=False)
+
+
+@pytest.mark.parametrize(("name", "value"), [("time_chunk", 2.5), ("time_chunk", "2"),
+                                             ("time_chunk", True), ("time_chunk", 0),
+                                             ("regions_in_flight", 0), ("regions_in_flight", -1),
+                                             ("regions_in_flight", 2.5)])
+def test_upscale_to_zarr_counts_are_whole_numbers(small, tmp_path, name, value):
+    with pytest.raises(errors.XlstsrError, match=rf"{name} must be a positive whole number"):
+        xlstsr.upscale_to_zarr(small["lst_1km"], tmp_path / "sr.zarr", 4, progress=False,
+                               **{name: value})
+    assert not (tmp_path / "sr.zarr").exists()

@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from .._version import __version__
-from ..errors import AllNaNError, XlstsrError
+from ..errors import AllNaNError, InputTypeError, XlstsrError
 from ..io.formats import open_path
 from ..io.zarr import store_exists, zarr_compressors
 from ..methods import get_method
@@ -189,6 +189,48 @@ def _remove_local_store(store: Any) -> bool:
     return True
 
 
+def _whole(name: str, value: Any, default: Any = None) -> Any:
+    """``value`` as a positive whole number (None: ``default``), or an XlstsrError naming it
+    (2.5, "2" or True are not taken as 2 or 1)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise XlstsrError(f"{name} must be a positive whole number (or None for the default), "
+                          f"got {value!r}")
+    return int(value)
+
+
+#: markers of a Zarr store's root (v3, v2 group, v2 array)
+_ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
+
+
+def _check_store(store: Any, mode: str) -> None:
+    """Refuse a store that is no place for this call's Zarr output before anything is written:
+    none, a path to a file or of another format's name, and - with ``mode="w"``, which deletes
+    what is there - a non-empty folder that is not a Zarr store (a user's other files)."""
+    if store is None:
+        raise InputTypeError("store is None: pass the output Zarr store's path (e.g. "
+                             "'out.zarr') or a zarr store object.")
+    if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
+        return
+    p = Path(store)
+    if p.suffix.lower() in (".nc", ".tif", ".tiff", ".nc4", ".h5"):
+        raise XlstsrError(
+            f"{store} names a {p.suffix} file but upscale_to_zarr writes a Zarr store: give it "
+            "a '.zarr' path, or write other formats with `xlstsr.upscale(...).to_netcdf(...)` / "
+            "`.rio.to_raster(...)` (or the command line: `xlstsr upscale in out.tif`)."
+        )
+    if p.exists() and not p.is_dir():
+        raise XlstsrError(f"{store} is a file, not a Zarr store (a folder): choose another path "
+                          "or remove the file yourself.")
+    if (mode == "w" and p.is_dir() and any(p.iterdir())
+            and not any((p / m).exists() for m in _ZARR_MARKERS)):
+        raise XlstsrError(
+            f"{store} is a folder that holds other files and no Zarr store: mode='w' would "
+            "delete them. Choose a new path (or an existing Zarr store to overwrite)."
+        )
+
+
 def _spatial_chunk(n: int, chunks: tuple[int, ...] | None) -> int:
     return int(chunks[0]) if chunks else n
 
@@ -280,6 +322,9 @@ def upscale_to_zarr(
 
     if mode not in MODES:
         raise XlstsrError(f"mode must be one of {MODES}, got {mode!r}")
+    _check_store(store, mode)
+    regions_in_flight = _whole("regions_in_flight", regions_in_flight)
+    time_chunk = _whole("time_chunk", time_chunk)
     src = open_path(source) if not isinstance(source, (xr.DataArray, xr.Dataset)) else source
     lst, guide = select_lst(src, variable, guide)
     up_kw = {"mask_out_of_range": mask_out_of_range, "scale_correction": scale_correction,
@@ -300,8 +345,6 @@ def upscale_to_zarr(
         dchunks = lst.chunks if isinstance(lst.variable.data, dsa.Array) else None
         time_chunk = int(dchunks[lst.get_axis_num(tdim)][0]) if (tdim and dchunks) else 1
     time_chunk = int(time_chunk)
-    if time_chunk < 1:
-        raise XlstsrError(f"time_chunk must be >= 1, got {time_chunk}")
     # input time chunks = regions, so that a region reads and computes only its own steps
     lst = lst.chunk({tdim: time_chunk}) if tdim else lst.chunk()
 
