@@ -258,3 +258,33 @@ def test_upscale_to_zarr_counts_are_whole_numbers(small, tmp_path, name, value):
         xlstsr.upscale_to_zarr(small["lst_1km"], tmp_path / "sr.zarr", 4, progress=False,
                                **{name: value})
     assert not (tmp_path / "sr.zarr").exists()
+
+
+def test_guide_time_labels_that_cannot_be_matched_are_named(small):
+    lst, g = small["lst_1km"], small["ndvi_250m"]
+    twice = g.expand_dims(time=[lst.time.values[0]] * 2).copy()
+    twice[1] = twice[1] * 0.5  # two different guides for one date: which one?
+    with pytest.raises(errors.GuideTimeError, match=r"repeats 'time' labels.*drop_duplicates"):
+        xlstsr.upscale(lst, 4, "tsharp", guide=twice)
+    daily = g.expand_dims(time=lst.time.values)
+    with pytest.raises(errors.GuideTimeError, match=r"guide's time dim is 'time' and the LST's "
+                                                    r"'t'.*rename"):
+        xlstsr.upscale(lst.rename(time="t"), 4, "tsharp", guide=daily)
+    with pytest.raises(errors.GuideTimeError, match=r"duration >= 0"):
+        xlstsr.upscale(lst, 4, "tsharp", guide=daily, guide_time_tolerance="-3D")
+
+
+def test_option_errors_of_corrections_calibration_and_coarsen_are_xlstsr_errors(small):
+    lst, fine = small["lst_1km"], small["lst_250m"]
+    with pytest.raises(errors.XlstsrError, match="scale_correction must be one of"):
+        xlstsr.upscale(lst, 4, "bicubic", scale_correction="nope")
+    with pytest.raises(errors.XlstsrError, match="not a calibration's JSON text"):
+        xlstsr.upscale(lst, 4, "bicubic", calibration="nope")
+    with pytest.raises(errors.InputTypeError, match="calibration must be a Calibration"):
+        xlstsr.upscale(lst, 4, "bicubic", calibration=3)
+    with pytest.raises(errors.XlstsrError, match="psf must be a width in metres"):
+        xlstsr.coarsen(fine, 4, psf="nope")
+    with pytest.raises(errors.GridError, match="smaller than one coarse pixel"):
+        xlstsr.coarsen(fine.isel(x=slice(0, 1), y=slice(0, 1)), 4, boundary="trim")
+    with pytest.raises(errors.AllNaNError, match="no valid pixel"):
+        xlstsr.coarsen(fine * np.nan, 4)

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .errors import XlstsrError
+from .errors import InputTypeError, XlstsrError
 from .kernels.aggregate import block_mean, radiometric_mean
 
 __all__ = [
@@ -135,11 +135,19 @@ class Calibration:
         if isinstance(value, cls):
             return value
         if isinstance(value, str):
-            return cls.from_json(value)
+            try:
+                return cls.from_json(value)
+            except json.JSONDecodeError as err:
+                raise XlstsrError(
+                    f"calibration {value[:60]!r} is not a calibration's JSON text: pass a "
+                    "Calibration (`xlstsr.calibration.fit_calibration(...)`), its dict, or its "
+                    "JSON (`Calibration.to_json()`, the `xlstsr_calibration` attribute of a "
+                    "calibrated field)."
+                ) from err
         if isinstance(value, Mapping):
             return cls.from_dict(value)
-        raise TypeError(f"calibration must be a Calibration, a dict or JSON text, got "
-                        f"{type(value).__name__}")
+        raise InputTypeError(f"calibration must be a Calibration, a dict or JSON text, got "
+                             f"{type(value).__name__}")
 
 
 def _values(a: Any) -> list[np.ndarray]:

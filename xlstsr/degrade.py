@@ -9,9 +9,16 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
+from .errors import GridError, XlstsrError
 from .grid import MODIS_LST_PSF_SIGMA, coarse_grid, with_grid
 from .kernels.aggregate import gaussian_psf, radiometric_mean
-from .validate import check_factor, decode_lst, require_georeferenced, spatial_dims
+from .validate import (
+    check_factor,
+    decode_lst,
+    require_georeferenced,
+    require_valid_pixels,
+    spatial_dims,
+)
 
 __all__ = ["coarsen", "psf_pixels"]
 
@@ -28,10 +35,10 @@ def psf_pixels(psf: float | str | None, pixel: float) -> float | None:
         return None
     if isinstance(psf, str):
         if psf.lower() != "modis":
-            raise ValueError(f"psf must be a width in metres, 'modis' or None, got {psf!r}")
+            raise XlstsrError(f"psf must be a width in metres, 'modis' or None, got {psf!r}")
         psf = MODIS_LST_PSF_SIGMA
     if not np.isfinite(psf) or psf < 0:
-        raise ValueError(f"psf must be a width >= 0 in metres, got {psf!r}")
+        raise XlstsrError(f"psf must be a width >= 0 in metres, got {psf!r}")
     return float(psf) / float(pixel) or None
 
 
@@ -87,17 +94,23 @@ def coarsen(
     factor = check_factor(factor)
     require_georeferenced(lst, "LST")
     if not 0.0 < min_valid <= 1.0:
-        raise ValueError(f"min_valid must be in (0, 1], got {min_valid}")
+        raise XlstsrError(f"min_valid must be in (0, 1], got {min_valid}")
     ydim, xdim = spatial_dims(lst)
+    if min(lst.sizes[ydim], lst.sizes[xdim]) < factor:
+        raise GridError(
+            f"the grid ({lst.sizes[ydim]} x {lst.sizes[xdim]}) is smaller than one coarse pixel "
+            f"of factor {factor}: coarsen a larger field, or use a smaller factor."
+        )
     if boundary == "trim":
         lst = lst.isel({ydim: slice(0, lst.sizes[ydim] // factor * factor),
                         xdim: slice(0, lst.sizes[xdim] // factor * factor)})
     elif boundary != "exact":
-        raise ValueError(f"boundary must be 'exact' or 'trim', got {boundary!r}")
+        raise XlstsrError(f"boundary must be 'exact' or 'trim', got {boundary!r}")
     kelvin = decode_lst(lst)
     lead = tuple(d for d in kelvin.dims if d not in (ydim, xdim))
     kelvin = kelvin.transpose(*lead, ydim, xdim)
     cy, cx, ct = coarse_grid(kelvin, factor)
+    require_valid_pixels(kelvin)  # an all-NaN field aggregates to nothing: a fill or QC problem
     sigma = psf_pixels(psf, abs(float(kelvin.rio.transform().a)))
     data = kelvin.variable.data
     eps = None

@@ -66,6 +66,11 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
     t = _transform(da)
     ydim, xdim = spatial_dims(da)
     ny, nx = da.sizes[ydim], da.sizes[xdim]
+    if ny < factor or nx < factor:
+        raise GridError(
+            f"the grid ({ny} x {nx}) is smaller than one coarse pixel of factor {factor}: "
+            "coarsen a larger field, or use a smaller factor."
+        )
     if ny % factor or nx % factor:
         raise GridError(
             f"the grid ({ny} x {nx}) is not a multiple of factor {factor}; crop it first, e.g. "

@@ -118,16 +118,25 @@ def _as_timedelta(tolerance: Any) -> Any:
     if tolerance is None:
         return None
     if isinstance(tolerance, (int, float, np.integer, np.floating)) and not isinstance(tolerance, bool):
+        if not tolerance >= 0:
+            raise GuideTimeError(f"guide_time_tolerance must be >= 0, got {tolerance!r}")
         return tolerance
     import pandas as pd
 
     try:
-        return pd.Timedelta(tolerance).to_timedelta64()
+        td = pd.Timedelta(tolerance)
     except (TypeError, ValueError) as err:
         raise GuideTimeError(
             f"guide_time_tolerance must be a duration such as '16D' or '8h' (or a number for "
             f"numeric labels), got {tolerance!r}"
         ) from err
+    if pd.isna(td) or td < pd.Timedelta(0):
+        # the guide step is the latest one *before* a date: a negative reach matches nothing
+        raise GuideTimeError(
+            f"guide_time_tolerance must be a duration >= 0 (how long before an LST date a guide "
+            f"step may be, e.g. '16D'), got {tolerance!r}"
+        )
+    return td.to_timedelta64()
 
 
 def match_steps(
@@ -178,6 +187,13 @@ def match_steps(
             f"{other}'s by label: assign them (`da.assign_coords({dim}=dates)`)."
         )
     lv, gv = np.asarray(lst[dim].values), np.asarray(guide[dim].values)
+    uniq, counts = np.unique(gv, return_counts=True)
+    if (counts > 1).any():  # which of two guide steps with one label goes with that date?
+        raise GuideTimeError(
+            f"the guide repeats '{dim}' labels ({', '.join(str(v)[:19] for v in uniq[counts > 1][:3])}"
+            f"): keep one step per label (e.g. `guide.drop_duplicates('{dim}')` or "
+            f"`guide.groupby('{dim}').mean()`)."
+        )
     if lv.shape == gv.shape and np.array_equal(lv, gv):
         return guide
     ordered = np.issubdtype(lv.dtype, np.datetime64) or np.issubdtype(lv.dtype, np.number)
@@ -238,6 +254,13 @@ def _match_lead(
             if g.sizes[d] == 1:
                 g = g.isel({d: 0}, drop=True)
                 continue
+            lst_time = [str(x) for x in lead if _is_time_like(lst, x)]
+            if lst_time:  # the same axis under two names
+                raise GuideTimeError(
+                    f"the guide's time dim is '{d}' and the LST's '{lst_time[0]}': give them one "
+                    f"name (`guide.rename({{'{d}': '{lst_time[0]}'}})`) so that their steps are "
+                    "matched by label."
+                )
             raise GuideTimeError(
                 f"the guide has a time dim '{d}' ({g.sizes[d]} steps) but the LST has none, so "
                 "it is not clear which step goes with the LST: select one "

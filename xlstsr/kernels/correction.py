@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GridError
+from ..errors import GridError, XlstsrError
 from .aggregate import (
     block_mean,
     conserve_radiometric,
@@ -91,7 +91,7 @@ SCALE_CORRECTIONS = ("auto", "law", "law-lst")
 
 def check_mode(mode: str | float) -> str | float:
     """``mode`` if it is one of :data:`SCALE_CORRECTIONS` or a fixed detail gain (a number >= 0,
-    returned as float), else a ValueError naming them.
+    returned as float), else an :class:`~xlstsr.errors.XlstsrError` (a ValueError) naming them.
 
     Examples
     --------
@@ -100,10 +100,10 @@ def check_mode(mode: str | float) -> str | float:
     """
     if isinstance(mode, (int, float, np.number)) and not isinstance(mode, bool):
         if not (np.isfinite(mode) and mode >= 0):
-            raise ValueError(f"a fixed detail gain (scale_correction) must be >= 0, got {mode!r}")
+            raise XlstsrError(f"a fixed detail gain (scale_correction) must be >= 0, got {mode!r}")
         return float(mode)
     if mode not in SCALE_CORRECTIONS:
-        raise ValueError(
+        raise XlstsrError(
             f"scale_correction must be one of {SCALE_CORRECTIONS}, a detail gain >= 0 or None, "
             f"got {mode!r}"
         )
