@@ -53,7 +53,7 @@ GIB = 1024**3
 #: sizes of the full run and of the smoke run
 FULL = {
     "real": 1200, "real_days": 8, "raw_splits": 1,
-    "flat_size": 256, "flat_steps": (4, 16, 64),
+    "flat_size": 256, "flat_steps": (4, 16, 64), "flat_repeats": 2,
     "scale_days": 4, "scale_rounds": 2,
     "stac_days": 4,
     "sweep_tiles": (128, 192, 256, 320), "sweep_area": 3 * 256**2, "sweep_rounds": 2,
@@ -428,23 +428,31 @@ def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path) ->
 
 
 # -- 2. memory flatness ----------------------------------------------------------------------------
-def bench_flat(cube: dict, steps: tuple[int, ...], work: Path, concurrent: bool) -> dict:
-    procs, res = {}, {}
-    for n in steps:
-        procs[n] = spawn("child_engine", {"lst": cube["lst"], "days": n, "method": "disr",
-                                          "guide": cube["guide"],
-                                          "out": str(work / f"flat_{n}.zarr")})
-        if not concurrent:  # one at a time: each sees the same machine
-            res[n] = collect(procs[n], f"flat {n}")
-    for n, p in procs.items():
-        if n not in res:
-            res[n] = collect(p, f"flat {n}")
-    peaks = [res[n]["peak_kib"] for n in steps]
-    return {"runs": {str(n): {k: res[n][k] for k in ("seconds", "base_kib", "peak_kib")}
+def bench_flat(cube: dict, steps: tuple[int, ...], work: Path, concurrent: bool,
+               repeats: int = 1) -> dict:
+    """Peak RSS of ``upscale_to_zarr`` (default ``disr``) on each number of days, each length
+    run ``repeats`` times in turn (fresh processes): the peak of a run moves by several percent
+    between identical runs (whether the two regions in flight reach their largest activations
+    at the same moment), so each length is judged by its worst run."""
+    res: dict[int, list[dict]] = {n: [] for n in steps}
+    for r in range(repeats):
+        procs = {}
+        for n in steps:
+            procs[n] = spawn("child_engine", {"lst": cube["lst"], "days": n, "method": "disr",
+                                              "guide": cube["guide"],
+                                              "out": str(work / f"flat_{n}_{r}.zarr")})
+            if not concurrent:  # one at a time: each sees the same machine
+                res[n].append(collect(procs.pop(n), f"flat {n}"))
+        for n, p in procs.items():
+            res[n].append(collect(p, f"flat {n}"))
+    worst = {n: max(res[n], key=lambda x: x["peak_kib"]) for n in steps}
+    peaks = [worst[n]["peak_kib"] for n in steps]
+    return {"runs": {str(n): {k: worst[n][k] for k in ("seconds", "base_kib", "peak_kib")}
                      for n in steps},
+            "repeat_peaks_kib": {str(n): [x["peak_kib"] for x in res[n]] for n in steps},
             "spread": max(peaks) / min(peaks),
-            "spread_above_imports": max(res[n]["peak_kib"] - res[n]["base_kib"] for n in steps)
-            / max(1, min(res[n]["peak_kib"] - res[n]["base_kib"] for n in steps))}
+            "spread_above_imports": max(worst[n]["peak_kib"] - worst[n]["base_kib"] for n in steps)
+            / max(1, min(worst[n]["peak_kib"] - worst[n]["base_kib"] for n in steps))}
 
 
 # -- 4. dask.distributed ---------------------------------------------------------------------------
@@ -866,8 +874,12 @@ def render(r: dict) -> str:
         f"{real}^2 per run -> x4 | {disr_gb:.2f} GB "
         f"({rl['disr']['peak_kib'] / 1024:.0f} MiB; {rl['disr']['base_kib'] / 1024:.0f} MiB "
         f"after imports) | < 3 GB | {ok(disr_gb, 2.9999)} |",
-        f"| peak RSS, `disr` on {', '.join(map(str, flat_steps))} days of {fsz}^2: max / min | "
-        f"{fl['spread']:.3f} ("
+        f"| peak RSS, `disr` on {', '.join(map(str, flat_steps))} days of {fsz}^2: max / min"
+        + (f" of each length's worst of {len(fl['repeat_peaks_kib'][str(flat_steps[0])])} runs"
+           f" (runs: " + "; ".join(
+               ", ".join(f"{v / 1024:.0f}" for v in fl["repeat_peaks_kib"][str(n)])
+               for n in flat_steps) + " MiB)" if "repeat_peaks_kib" in fl else "")
+        + f" | {fl['spread']:.3f} ("
         + ", ".join(f"{fl['runs'][str(n)]['peak_kib'] / 1024:.0f}" for n in flat_steps)
         + f" MiB; above the imports {fl['spread_above_imports']:.2f}) | <= 1.10 | "
         f"{ok(fl['spread'], 1.10)} |",
@@ -1274,7 +1286,8 @@ def main(argv: list[str] | None = None) -> int:
         rl = bench_real(real, s["real_days"], best_tile, s["raw_splits"], work)
 
         stage(f"memory flatness ({s['flat_steps']} x {s['flat_size']}^2)")
-        fl = bench_flat(flat, s["flat_steps"], work, concurrent=args.smoke)
+        fl = bench_flat(flat, s["flat_steps"], work, concurrent=args.smoke,
+                        repeats=s.get("flat_repeats", 1))
         print(json.dumps(fl), flush=True)
 
         stage("STAC -> Zarr")
