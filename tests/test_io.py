@@ -345,3 +345,16 @@ def test_readme_stac_example_runs_on_the_shared_catalog(shared_data, tmp_path, m
     assert 250 < float(lst.min()) and float(lst.max()) < 330 and not lst.isnull().any()
     assert sr.shape == (8, 256, 256) and sr.rio.crs is not None
     assert len(list((tmp_path / "lst_day_250m_cogs").glob("*.tif"))) == 8
+
+
+def test_open_stac_refuses_a_bbox_beside_every_item(shared_data):
+    # a box in the wrong units (lon/lat for sinusoidal metres) or beside the items loaded a cube
+    # of NaN only; a box on the items still loads
+    items = _catalog_items(shared_data, "modis-11A1", 17, 1)
+    with pytest.raises(xlstsr.errors.NoOverlapError, match=r"meets none of the 1 items.*not "
+                                                            r"longitude/latitude"):
+        open_stac(items, "LST_Day_1km", bbox=(10.0, 44.0, 11.0, 45.0))
+    far = _window_bbox(0, 17)
+    with pytest.raises(xlstsr.errors.NoOverlapError):
+        open_stac(items, "LST_Day_1km", bbox=(far[0] + 3e6, far[1], far[2] + 3e6, far[3]))
+    assert open_stac(items, "LST_Day_1km", bbox=far).shape[-2:] == (64, 64)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import InputNotFoundError, InputTypeError, XlstsrError
+from ..errors import InputNotFoundError, InputTypeError, NoOverlapError, XlstsrError
 
 __all__ = ["BandCoding", "band_coding", "open_stac"]
 
@@ -162,6 +162,37 @@ def _native_crs(item: Any) -> Any:
             if v is not None:
                 return f"EPSG:{v}" if key == "proj:epsg" else v
     return None
+
+
+def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any) -> None:
+    """Refuse a ``bbox`` (in ``crs``) that meets no item's footprint (the items' WGS84 ``bbox``
+    put into ``crs``): the load would give a cube of NaN only. Items without a bbox, or a CRS
+    that cannot be read, are not judged."""
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError
+
+    boxes = [it.bbox for it in items if getattr(it, "bbox", None) and len(it.bbox) == 4]
+    if crs is None or not boxes:
+        return
+    try:
+        to_out = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(crs),
+                                      always_xy=True)
+    except CRSError:
+        return
+    x0, y0, x1, y1 = bbox
+    for b in boxes:
+        ix0, iy0, ix1, iy1 = to_out.transform_bounds(*b, densify_pts=21)
+        if ix0 < x1 and x0 < ix1 and iy0 < y1 and y0 < iy1:
+            return
+    ix0, iy0, ix1, iy1 = to_out.transform_bounds(
+        min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+        max(b[3] for b in boxes), densify_pts=21)
+    raise NoOverlapError(
+        f"bbox {tuple(bbox)} meets none of the {len(items)} items: together they cover about "
+        f"({ix0:.6g}, {iy0:.6g}, {ix1:.6g}, {iy1:.6g}) in the output CRS. bbox is in the output "
+        "CRS's units (the items' native CRS unless `crs=` is given: sinusoidal metres for MODIS), "
+        "not longitude/latitude."
+    )
 
 
 def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataArray:
@@ -327,6 +358,8 @@ def open_stac(
             f"bbox must be (minx, miny, maxx, maxy) with min < max, got {tuple(bbox)}; swap the "
             "reversed values."
         )
+    if bbox is not None:  # a box beside every item loads a cube of NaN without a word
+        _check_bbox_overlap(items, bbox, crs if crs is not None else _native_crs(items[0]))
     codings = {k: band_coding(items, k) for k in keys}
     log.info(
         "open_stac: %d items, assets %s, %s, engine %s", len(items), keys,
