@@ -1,6 +1,7 @@
 """One level up, MODIS only: a SISR model trained at 16 km -> 4 km, applied at 4 km -> 1 km.
 
-``python benchmarks/one_level_up.py [--epochs 40] [--out docs/results] [--json PATH] [--smoke]``
+``python benchmarks/one_level_up.py [--epochs 40] [--root DATA] [--out docs/results] [--json PATH]
+[--smoke]``
 
 The scale-invariance protocol of ``benchmarks/scale_invariance.py`` (ECOSTRESS) one level up,
 where the truth is the real MODIS 1 km LST. Data: the daily MOD11A1 datacube
@@ -158,12 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--smoke", action="store_true", help="5 dates, 1 epoch, 32 patches (a test)")
+    ap.add_argument("--root", type=Path, default=None,
+                    help="data folder holding modis_h18v04_2020/ (default: $XLSTSR_DATA or "
+                    "../shared/data); another cube laid out the same way is split and scored "
+                    "by its own window positions")
     args = ap.parse_args(argv)
     if args.smoke:
         args.epochs = 1
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    data_dir = data_root()
+    data_dir = data_root(args.root)
     l1, pos, dn, split = load(data_dir, 5 if args.smoke else None)
     print(f"loaded {len(l1)} window-dates ({time.perf_counter() - t0:.0f} s)", flush=True)
     is_tr = np.isin(pos, split.train)
