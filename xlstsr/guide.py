@@ -187,7 +187,10 @@ def match_steps(
             f"{other}'s by label: assign them (`da.assign_coords({dim}=dates)`)."
         )
     lv, gv = np.asarray(lst[dim].values), np.asarray(guide[dim].values)
-    uniq, counts = np.unique(gv, return_counts=True)
+    try:
+        uniq, counts = np.unique(gv, return_counts=True)
+    except TypeError:  # labels that do not sort (mixed kinds): matched by equality below
+        uniq, counts = gv[:0], np.zeros(0, dtype=np.int64)
     if (counts > 1).any():  # which of two guide steps with one label goes with that date?
         raise GuideTimeError(
             f"the guide repeats '{dim}' labels ({', '.join(str(v)[:19] for v in uniq[counts > 1][:3])}"
