@@ -267,6 +267,12 @@ def test_real_aster_reference_without_its_nodata_is_refused(shared_data, pair):
         xlstsr.evaluate(sr, raw, reference_scale=0.1)
     ds = xlstsr.evaluate(sr, raw, reference_scale=0.1, reference_nodata=0, erode=3,
                          valid_min=230)
+    # the same as the reference decoded by hand (0 -> NaN, DN x 0.1 K), and a plausible error
+    kelvin = (raw.where(raw != 0) * 0.1).astype("float32")
+    kelvin.attrs = {"units": "K"}
+    by_hand = xlstsr.evaluate(sr, kelvin, erode=3, valid_min=230)
+    assert float(ds.rmse) == pytest.approx(float(by_hand.rmse), abs=1e-4)
+    assert int(ds.n_valid) == int(by_hand.n_valid) > 1000
     assert 1.0 < float(ds.rmse) < 4.0
 
 

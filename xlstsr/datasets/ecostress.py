@@ -71,10 +71,10 @@ def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
         df["datetime_utc"] = pd.to_datetime(df["key"], format="%Y%j%H%M%S", utc=True)
     df["datetime_utc"] = pd.to_datetime(df["datetime_utc"])
     if "day_night" not in df:
+        import rasterio
+
         lon = []
         for name in df["file"]:
-            import rasterio
-
             with rasterio.open(folder / "LST" / name) as src:
                 lon.append((src.bounds.left + src.bounds.right) / 2)
         t = df["datetime_utc"]
