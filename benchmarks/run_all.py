@@ -25,6 +25,7 @@ SCRIPTS = [
     "sisr_cube.py",
     "disr_degraded_cube.py",
     "adaptation.py",
+    "disr_ground.py",
 ]
 #: not run by ``make bench``: retrains six DISR candidates (hours); run it by hand
 MANUAL = ["select_disr.py"]

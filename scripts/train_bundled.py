@@ -85,6 +85,7 @@ from xlstsr.datasets import (
     VAL_PAIRS,
     data_root,
     modis_aster_arrays,
+    modis_aster_pairs,
     open_mod11a1_granule,
 )
 from xlstsr.datasets.modis_aster import FACTOR
@@ -442,9 +443,11 @@ def sisr_patches(data_dir: Path, patch: int = 48) -> tuple[PatchSet, PatchSet, d
     return PatchSet.concat([g_tr, p_tr]), PatchSet.concat([g_va, p_va]), info
 
 
-def _pair_arrays(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pair_arrays(
+    data_dir: Path, pair_ids: tuple[str, ...] = TRAIN_PAIRS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """LST 1 km, NDVI 250 m (n, 1, Y, X) and ASTER truth of the training pairs."""
-    a = modis_aster_arrays(TRAIN_PAIRS, data_dir)
+    a = modis_aster_arrays(pair_ids, data_dir)
     return a["lst"], a["ndvi"], a["truth"]
 
 
@@ -503,12 +506,15 @@ def disr_patches(
     with_truth: bool = True,
     stride: int = 64,
     coregister: bool = False,
+    pair_ids: tuple[str, ...] = TRAIN_PAIRS,
+    val_pairs: tuple[str, ...] = VAL_PAIRS,
 ) -> tuple[PatchSet, PatchSet, tuple[np.ndarray, np.ndarray]]:
     """Target-scale DISR patches (train, val) from the training pairs (ASTER truth optional;
-    ``coregister``: the truth moved onto the MODIS LST first, :func:`coregistered_truth`)."""
-    lst, ndvi, truth = _pair_arrays(data_dir)
+    ``coregister``: the truth moved onto the MODIS LST first, :func:`coregistered_truth`);
+    ``pair_ids`` (``val_pairs`` among them for early stopping): the pairs used."""
+    lst, ndvi, truth = _pair_arrays(data_dir, pair_ids)
     if with_truth and coregister:
-        truth = coregistered_truth(data_dir)[0].copy()
+        truth = coregistered_truth(data_dir, pair_ids)[0].copy()
     # the inference engine fills guide gaps the same way before the forward
     ndvi = fill_guide(ndvi, FACTOR, float(np.nanmean(ndvi)))
     ps = make_patches(
@@ -517,9 +523,9 @@ def disr_patches(
         patch=patch,
         stride=stride,
         max_nan_fraction=0.5,
-        scene_ids=list(TRAIN_PAIRS),
+        scene_ids=list(pair_ids),
     )
-    return (*split_by_scene(ps, val_scenes=VAL_PAIRS), (lst, ndvi))
+    return (*split_by_scene(ps, val_scenes=val_pairs), (lst, ndvi))
 
 
 def degraded_disr_patches(data_dir: Path, patch: int = 32) -> tuple[PatchSet, PatchSet]:
@@ -556,10 +562,10 @@ def _fit_and_save(
     path = save_model(
         model,
         out_dir / name,
-        split=SPLIT_NOTE,
-        train_pairs=list(TRAIN_PAIRS),
-        val_pairs=list(VAL_PAIRS),
-        eval_pairs=list(EVAL_PAIRS),
+        split=meta.pop("split", SPLIT_NOTE),
+        train_pairs=meta.pop("train_pairs", list(TRAIN_PAIRS)),
+        val_pairs=meta.pop("val_pairs", list(VAL_PAIRS)),
+        eval_pairs=meta.pop("eval_pairs", list(EVAL_PAIRS)),
         history={
             "epochs_run": hist["epochs_run"],
             "best_val_loss": float(hist["best_val_loss"]),
@@ -634,6 +640,7 @@ def train_disr(
     stride: int | None = None,
     coregister: bool = False,
     init: Path | None = None,
+    pairs: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
 ) -> Path:
     """Target-scale DISR: cross-sensor ``"supervised"`` (ASTER truth) or ``"sif"`` (no fine LST).
 
@@ -641,12 +648,21 @@ def train_disr(
     (:func:`coregistered_truth`); the default ``disr`` recipe (``--only disr_coreg``).
     ``init``: a model file of the same network whose weights *and normalisation* start the
     training (fine-tuning, e.g. from the degraded DISR trained on the cube's 4 km -> 1 km pairs).
+    ``pairs``: (pairs used, validation pairs among them) instead of (``TRAIN_PAIRS``,
+    ``VAL_PAIRS``), e.g. for a learning curve (recorded in the file; every other pair counts as
+    held out).
     """
+    pair_ids, val_pairs = pairs if pairs is not None else (TRAIN_PAIRS, VAL_PAIRS)
+    pair_ids, val_pairs = tuple(pair_ids), tuple(val_pairs)
+    if not set(val_pairs) <= set(pair_ids):
+        raise ValueError(f"validation pairs {sorted(set(val_pairs) - set(pair_ids))} are not "
+                         "among the pairs used")
     supervised = kind == "supervised"
     coregister = coregister and supervised
     stride = stride or (SUPERVISED_STRIDE if supervised else 64)
     train, val, (lst, ndvi) = disr_patches(
-        data_dir, with_truth=supervised, stride=stride, coregister=coregister
+        data_dir, with_truth=supervised, stride=stride, coregister=coregister,
+        pair_ids=pair_ids, val_pairs=val_pairs,
     )
     lr = lr or ((COREG_LR if coregister else SUPERVISED_LR) if supervised else 5e-4)
     torch.manual_seed(seed)
@@ -672,7 +688,7 @@ def train_disr(
                if opts.get("w_consistency") else "")
         )
         scales = "target scale: MODIS 1 km (+ NDVI 250 m) -> ASTER 250 m"
-        extra["coregistration"] = _coregistration_record(data_dir) if coregister else {
+        extra["coregistration"] = _coregistration_record(data_dir, pair_ids) if coregister else {
             "applied": False,
             "note": "ASTER truth where its geotransform says (~0.7 fine px from where MODIS saw "
             "the ground: the model learns that displacement)",
@@ -699,6 +715,13 @@ def train_disr(
                         "LST, 350 m) in radiance, then the 4 x 4 radiometric mean"
                         if opts.get("psf_sigma") else "none: a perfect 4 x 4 box"}
         scales = "target scale: MODIS 1 km + NDVI 250 m, no fine LST"
+    if pairs is not None:
+        held = [p for p in modis_aster_pairs(data_dir) if p not in pair_ids]
+        extra.update(
+            split=f"modis_aster: trained on {len(pair_ids)} pairs given by the caller (early "
+            f"stopping on {len(val_pairs)} among them), the other {len(held)} never seen",
+            train_pairs=list(pair_ids), val_pairs=list(val_pairs), eval_pairs=held,
+        )
     return _fit_and_save(
         model,
         train,
@@ -714,7 +737,8 @@ def train_disr(
         loss_options=opts,
         training_scales=scales,
         training_data=[
-            "modis_aster TRAIN_PAIRS: MODIS LST 1 km, MODIS NDVI 250 m (MOD09GQ)"
+            f"modis_aster {'TRAIN_PAIRS' if pairs is None else 'pairs ' + ' '.join(pair_ids)}: "
+            "MODIS LST 1 km, MODIS NDVI 250 m (MOD09GQ)"
             + (", ASTER LST 250 m (masked: > 0, eroded 3 px, > 230 K)" if supervised else "")
             + (", co-registered onto the MODIS LST (xlstsr.estimate_offset + apply_offset)"
                if coregister else "")
@@ -727,9 +751,11 @@ def train_disr(
     )
 
 
-def _coregistration_record(data_dir: Path) -> dict[str, Any]:
+def _coregistration_record(
+    data_dir: Path, pair_ids: tuple[str, ...] = TRAIN_PAIRS
+) -> dict[str, Any]:
     """What :func:`coregistered_truth` did to each training pair (for the checkpoint)."""
-    _, recs = coregistered_truth(data_dir)
+    _, recs = coregistered_truth(data_dir, pair_ids)
     ok = [r for r in recs if r["reliable"]]
     return {
         "applied": True,
@@ -1050,6 +1076,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="cross-sensor DISR: start from this model file's weights and "
                     f"normalisation (a path or a file name in --out or xlstsr/weights; "
                     f"--only disr_coreg: {COREG_INIT} by default; 'none': random weights)")
+    ap.add_argument("--pairs", default=None, metavar="ID,ID,...",
+                    help="cross-sensor DISR: train on these modis_aster pairs instead of "
+                    "TRAIN_PAIRS (with --val-pairs among them for early stopping)")
+    ap.add_argument("--val-pairs", default=None, metavar="ID,ID,...",
+                    help=f"early-stopping pairs among --pairs (default {','.join(VAL_PAIRS)})")
     ap.add_argument(
         "--loss-option",
         action="append",
@@ -1072,6 +1103,17 @@ def main(argv: list[str] | None = None) -> int:
         dkw["lr"] = args.lr
     if args.stride:
         dkw["stride"] = args.stride
+    if args.pairs:
+        ids = tuple(p.strip().zfill(3) for p in args.pairs.split(","))
+        val = tuple(p.strip().zfill(3) for p in (args.val_pairs or ",".join(VAL_PAIRS)).split(","))
+        unknown = sorted(set(ids) - set(modis_aster_pairs(data)))
+        if unknown:
+            raise SystemExit(f"--pairs: no such modis_aster pairs {unknown}")
+        if not set(val) <= set(ids) or set(val) == set(ids):
+            raise SystemExit("--val-pairs must be some, not all, of --pairs")
+        dkw["pairs"] = (ids, val)
+    elif args.val_pairs:
+        raise SystemExit("--val-pairs needs --pairs")
     def weights_file(name: Path) -> Path:  # a path, or a file name in --out, then the package's
         for cand in (name, args.out / name, WEIGHTS_DIR / name):
             if cand.exists():

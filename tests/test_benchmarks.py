@@ -32,9 +32,10 @@ SCRIPTS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "sisr_cube": (True, ("sisr_cube.md",)),
     "disr_degraded_cube": (True, ("disr_degraded_cube.md",)),
     "adaptation": (True, ("adaptation.md",)),
+    "disr_ground": (True, ("disr_ground.md", "disr_ground.json")),
 }
 #: start processes or a cluster (the ``slow`` marker's meaning); still part of ``make test``
-SLOW = {"engine", "select_disr"}
+SLOW = {"engine", "select_disr", "disr_ground"}
 
 
 def load_benchmark(name: str) -> ModuleType:

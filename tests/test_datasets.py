@@ -58,3 +58,32 @@ def test_sample_scene_is_pinned():
         assert int(np.isnan(v).sum()) == gaps
     assert s["lst_1km"].rio.crs == s["ndvi_250m"].rio.crs
     assert xlstsr.datasets.sample_scene is sample_scene  # the public path
+
+
+def test_ground_overlap_and_pairs_apart_on_a_made_up_folder(tmp_path):
+    """Three windows of one grid: b overlaps a by a quarter, c is beside a (edges touch)."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    from xlstsr.datasets import ground_overlap, pairs_apart
+
+    folder = tmp_path / "modis_aster"
+    folder.mkdir()
+    (folder / "pairs.csv").write_text("pair,aster_view_angle_deg\n001,1\n002,1\n003,1\n")
+    origins = {"001": (0.0, 800.0), "002": (400.0, 400.0), "003": (800.0, 800.0)}  # 8 x 8, 100 m
+    for pid, (x0, y0) in origins.items():
+        with rasterio.open(folder / f"{pid}_modis_lst_1km.tif", "w", driver="GTiff", width=8,
+                           height=8, count=1, dtype="float32", crs="EPSG:32631",
+                           transform=from_origin(x0, y0, 100.0, 100.0)) as dst:
+            dst.write(np.full((1, 8, 8), 300, np.float32))
+    ov = ground_overlap(root=tmp_path)
+    assert list(ov.index) == ["001", "002", "003"]
+    np.testing.assert_allclose(np.diag(ov.values), 1.0)
+    assert ov.loc["001", "002"] == pytest.approx(0.25) and ov.loc["002", "001"] == 0.25
+    assert ov.loc["001", "003"] == 0  # touching edges share no pixel
+    assert pairs_apart(["002", "003"], ["001"], tmp_path) == ["003"]
+    assert pairs_apart(["002", "003"], [], tmp_path) == ["002", "003"]
+    with pytest.raises(ValueError, match="in both"):
+        pairs_apart(["001"], ["001"], tmp_path)
+    with pytest.raises(FileNotFoundError, match="missing file"):
+        ground_overlap(["004"], tmp_path)

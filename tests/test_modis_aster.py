@@ -143,3 +143,26 @@ def test_bicubic_on_real_pairs_is_plausible(pid):
     assert 0.0 < vals["spectral_ratio"] < 1.0  # bicubic lacks fine detail
     assert vals["coarse_consistency"] < 1.0
     assert vals["n_valid"] > 30_000
+
+
+def test_pairs_apart_share_no_modis_pixel_with_training():
+    """The split by ground: no evaluation pair kept by pairs_apart has a 1 km pixel centre that a
+    training pair also has (checked on the pixel coordinates, not on the bounds)."""
+    from xlstsr.datasets import ground_overlap, pairs_apart
+
+    apart = pairs_apart(EVAL_PAIRS, TRAIN_PAIRS, DATA)
+    assert 0 < len(apart) < len(EVAL_PAIRS)
+
+    def centres(pid):
+        lst = open_modis_aster_pair(pid, DATA)[0]
+        xx, yy = np.meshgrid(np.round(lst.x.values, 1), np.round(lst.y.values, 1))
+        return set(zip(xx.ravel(), yy.ravel()))
+
+    train = set().union(*(centres(p) for p in TRAIN_PAIRS))
+    for pid in apart:
+        assert not centres(pid) & train, pid
+    sharing = [p for p in EVAL_PAIRS if p not in apart]
+    assert any(centres(p) & train for p in sharing[:3])
+    ov = ground_overlap(["084", "131", "015"], DATA)
+    assert ov.loc["084", "131"] == pytest.approx(len(centres("084") & centres("131")) / 4096)
+    assert ov.loc["084", "015"] == 0 and ov.loc["015", "015"] == 1

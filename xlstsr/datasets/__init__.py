@@ -29,11 +29,13 @@ from .modis_aster import (
     TRAIN_PAIRS,
     VAL_PAIRS,
     aster_truth_mask,
+    ground_overlap,
     iter_modis_aster,
     modis_aster_arrays,
     modis_aster_pairs,
     open_modis_aster_aligned,
     open_modis_aster_pair,
+    pairs_apart,
 )
 from .root import DATA_ENV, data_root
 from .sample import SAMPLE_DIR, modis_aster_sample, modis_sample
@@ -50,6 +52,7 @@ __all__ = [
     "ecostress_grid",
     "ecostress_scenes",
     "fbm_surface",
+    "ground_overlap",
     "iter_modis_aster",
     "modis_aster_arrays",
     "modis_aster_pairs",
@@ -59,5 +62,6 @@ __all__ = [
     "open_mod11a1_granule",
     "open_modis_aster_aligned",
     "open_modis_aster_pair",
+    "pairs_apart",
     "sample_scene",
 ]

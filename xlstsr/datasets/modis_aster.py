@@ -11,6 +11,8 @@ Super-Resolution with a Scale-Invariance-Free Neural Approach: Application to MO
 - :func:`open_modis_aster_aligned`: the same pair with the NDVI and the masked ASTER put on the
   250 m grid of the MODIS LST (what training and the scale-correction tools use);
   :func:`modis_aster_arrays` stacks several pairs as numpy arrays.
+- :func:`ground_overlap`, :func:`pairs_apart`: which pairs share ground (windows of one MODIS
+  tile overlap across dates), for splits by ground.
 - :data:`TRAIN_PAIRS`, :data:`VAL_PAIRS`, :data:`EVAL_PAIRS`: the split the bundled weights were
   trained with; every accuracy figure is on ``EVAL_PAIRS``, never seen in training.
 """
@@ -43,11 +45,13 @@ __all__ = [
     "TRAIN_PAIRS",
     "VAL_PAIRS",
     "aster_truth_mask",
+    "ground_overlap",
     "iter_modis_aster",
     "modis_aster_arrays",
     "modis_aster_pairs",
     "open_modis_aster_aligned",
     "open_modis_aster_pair",
+    "pairs_apart",
 ]
 
 #: Ratio of the MODIS LST pixel (926.6 m) to the NDVI / ASTER pixel (231.7 m).
@@ -259,3 +263,80 @@ def modis_aster_arrays(
         "ndvi": np.stack([p["ndvi"].values for p in pairs])[:, None].astype(np.float32),
         "truth": np.stack([p["truth"].values for p in pairs]).astype(np.float32),
     }
+
+
+def ground_overlap(
+    pair_ids: Sequence[str] | None = None, root: str | os.PathLike[str] | None = None
+) -> pd.DataFrame:
+    """Share of each pair's MODIS footprint that another pair also covers (same ground).
+
+    The pairs are 64 x 64 windows of one MODIS tile at several dates, and windows of different
+    pairs often overlap: a pair's ground seen in training on another date leaks the landscape
+    (relief, land cover, towns fix most of the sub-pixel LST pattern) into a test on it. A split
+    of the pairs for training and testing should therefore be *by ground*
+    (:func:`pairs_apart`), not by pair alone.
+
+    Parameters
+    ----------
+    pair_ids : sequence of str, optional
+        Pairs to compare (default: every pair of ``pairs.csv``).
+    root : path, optional
+        Data folder holding ``modis_aster/`` (default :func:`xlstsr.datasets.data_root`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Square, indexed by pair id both ways: row ``a``, column ``b`` holds the fraction (0-1) of
+        ``a``'s MODIS LST footprint that ``b``'s footprint covers (1 on the diagonal).
+
+    Examples
+    --------
+    >>> ov = ground_overlap(["084", "131", "015"])  # doctest: +SKIP
+    >>> round(float(ov.loc["084", "131"]), 2), float(ov.loc["084", "015"])  # doctest: +SKIP
+    (0.82, 0.0)
+    """
+    import rasterio
+
+    ids = list(pair_ids) if pair_ids is not None else modis_aster_pairs(root)
+    folder = _modis_aster_dir(root)
+    boxes = []
+    for pid in ids:
+        path = folder / f"{pid}_modis_lst_1km.tif"
+        if not path.is_file():
+            raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
+        with rasterio.open(path) as src:
+            boxes.append(tuple(src.bounds))
+    b = np.asarray(boxes, dtype=np.float64)  # left, bottom, right, top (one CRS: the MODIS tile)
+    width = np.clip(np.minimum(b[:, None, 2], b[None, :, 2])
+                    - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
+    height = np.clip(np.minimum(b[:, None, 3], b[None, :, 3])
+                     - np.maximum(b[:, None, 1], b[None, :, 1]), 0, None)
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return pd.DataFrame(width * height / area[:, None], index=ids, columns=ids)
+
+
+def pairs_apart(
+    candidates: Sequence[str],
+    others: Sequence[str],
+    root: str | os.PathLike[str] | None = None,
+) -> list[str]:
+    """The ``candidates`` that share no ground (no MODIS 1 km pixel) with any of ``others``.
+
+    Use it to test on ground never seen in training: ``pairs_apart(EVAL_PAIRS, TRAIN_PAIRS)``
+    keeps the evaluation pairs whose windows overlap no training pair's window on any date
+    (:func:`ground_overlap`).
+
+    Examples
+    --------
+    >>> apart = pairs_apart(EVAL_PAIRS, TRAIN_PAIRS)  # doctest: +SKIP
+    >>> len(apart), apart[:3]  # doctest: +SKIP
+    (12, ['015', '035', '044'])
+    """
+    cand, oth = list(candidates), list(others)
+    if set(cand) & set(oth):
+        raise ValueError(f"pairs {sorted(set(cand) & set(oth))} are in both lists")
+    if not oth:
+        return cand
+    ov = ground_overlap(cand + oth, root).loc[cand, oth]
+    # a tolerance far below one pixel (1/4096 of a window): adjacent windows touch in floats
+    return [p for p in cand if not (ov.loc[p] > 1e-6).any()]
