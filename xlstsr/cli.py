@@ -65,6 +65,25 @@ def _refuse_existing(path: str, overwrite: bool) -> None:
         raise UsageError(f"{path} exists; pass --overwrite to replace it{more}")
 
 
+def _refuse_input(output: str | None, *inputs: str | None) -> None:
+    """An output that is one of the inputs: writing it would destroy the data being read (a
+    Zarr output is deleted before the input is read), whatever --overwrite says."""
+    if not output or "://" in str(output):
+        return
+    out = Path(output).resolve()
+    for path in inputs:
+        if path and "://" not in str(path) and Path(path).resolve() == out:
+            raise UsageError(
+                f"the output {output} is also an input ({path}): writing it would destroy the "
+                "data being read, even with --overwrite; write to another path."
+            )
+
+
+def _parent_folder(path: str) -> None:
+    """Create an output's missing folders (as upscale_to_zarr does), not a traceback."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _open_field(path: str, variable: str | None, role: str, flag: str = "--variable") -> Any:
     """One DataArray from a file: a Dataset's variable (named, or its only one)."""
     import xarray as xr
@@ -140,6 +159,11 @@ def _scheduler(spec: str) -> Iterator[None]:
         client = Client(spec, timeout=10)
     except OSError as err:  # refused, unreachable, timed out
         raise UsageError(f"cannot reach the dask scheduler at {spec!r} ({err})") from None
+    except (ValueError, TypeError) as err:  # not an address at all ('bogus': no port)
+        raise UsageError(
+            f"--scheduler {spec!r} is not threads, sync, processes or a scheduler address such "
+            f"as tcp://host:8786 ({err})"
+        ) from None
     log.info("running on %s", client)
     try:
         yield
@@ -150,6 +174,8 @@ def _scheduler(spec: str) -> Iterator[None]:
 def _write_table(ds: Any, path: str, lead: list[str]) -> None:
     """A Dataset of per-step values as CSV (one row per leading index) or NetCDF."""
     suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".nc", ".nc4"):
+        _parent_folder(path)
     if suffix == ".csv":
         scalar = [v for v in ds.data_vars if set(ds[v].dims) <= set(lead)]
         table = ds[scalar].drop_vars([c for c in ds.coords if c not in lead], errors="ignore")
@@ -258,6 +284,7 @@ def _upscale(args: argparse.Namespace) -> int:
     fmt = format_of(args.output)
     if fmt not in WRITABLE:
         raise UsageError(f"cannot write {fmt} ({args.output}): write .zarr, .tif or .nc")
+    _refuse_input(args.output, args.input, args.guide)
     if fmt != "zarr" or not args.resume:  # before any work
         _refuse_existing(args.output, args.overwrite)
     if args.resume and args.overwrite:
@@ -292,6 +319,7 @@ def _upscale(args: argparse.Namespace) -> int:
             # NaN exactly where the input is: none valid means an input without data, refused as
             # upscale refuses one in memory (a lazily read file is not checked before)
             require_valid_pixels(sr, "input")
+            _parent_folder(args.output)
             if fmt == "netcdf":
                 _netcdf_safe(sr).to_netcdf(args.output)
             else:
@@ -304,6 +332,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     import xlstsr
     from xlstsr.validate import spatial_dims
 
+    _refuse_input(args.output, args.sr, args.reference, args.coarse)
     _refuse_existing(args.output, args.overwrite)
     sr = _open_field(args.sr, args.variable, "LST")
     ref = _open_field(args.reference, args.reference_variable, "reference",
@@ -334,6 +363,8 @@ def _scaling(args: argparse.Namespace) -> int:
     from xlstsr.errors import AllNaNError
     from xlstsr.validate import spatial_dims
 
+    _refuse_input(args.output, args.input, args.guide)
+    _refuse_input(args.figure, args.input, args.guide, args.output)
     _refuse_existing(args.output, args.overwrite)
     if args.figure:
         _refuse_existing(args.figure, args.overwrite)
@@ -358,6 +389,7 @@ def _scaling(args: argparse.Namespace) -> int:
     if args.figure:
         from xlstsr.plot import scaling
 
+        _parent_folder(args.figure)
         scaling(stats, path=args.figure, title=Path(args.input).name)
     h = stats["hurst"].values.ravel()
     print(f"wrote {args.output}" + (f", {args.figure}" if args.figure else "")
@@ -384,9 +416,9 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--truth-variable", default=None)
     t.add_argument("--mode", choices=TRAIN_MODES, default="sisr")
     t.add_argument("--arch", default=None, help="rescnn, mrunet or guided_unet")
-    t.add_argument("--factor", type=int, default=4)
-    t.add_argument("--patch", type=int, default=64, help="patch size in fine pixels")
-    t.add_argument("--window", type=int, default=None,
+    t.add_argument("--factor", type=_positive_int, default=4)
+    t.add_argument("--patch", type=_positive_int, default=64, help="patch size in fine pixels")
+    t.add_argument("--window", type=_positive_int, default=None,
                    help="side of a window position in fine pixels (split unit; default 2 x patch)")
     t.add_argument("--psf", type=float, default=None,
                    help="Gaussian PSF sigma (LST pixels) of the degraded pairs")
@@ -449,6 +481,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("--mode sif needs --guide")
     if args.resume and not Path(args.resume).is_file():
         parser.error(f"--resume {args.resume}: no such checkpoint file")
+    _refuse_input(args.out, args.lst, args.guide, args.truth, args.resume)
     _refuse_existing(args.out, args.overwrite)
     if args.threads:
         import torch

@@ -45,6 +45,14 @@ def grid_coords(transform: Affine, shape: tuple[int, int]) -> tuple[np.ndarray, 
     return y, x
 
 
+def _recalc(da: xr.DataArray) -> bool:
+    """Bounds from the coordinates, not a written GeoTransform that ``coarsen``/``isel`` with a
+    step left stale (the coverage then read 88 % for a full guide); a 1-pixel side has only
+    the written one."""
+    ydim, xdim = spatial_dims(da)
+    return da.sizes[ydim] > 1 and da.sizes[xdim] > 1
+
+
 def _transform(da: xr.DataArray) -> Affine:
     t = da.rio.transform(recalc=True)
     if t.b != 0 or t.d != 0:
@@ -163,10 +171,11 @@ def align_guide(
     same_crs = guide.rio.crs == lst.rio.crs
     # coverage in the LST CRS
     try:
-        gb = guide.rio.transform_bounds(lst.rio.crs) if not same_crs else guide.rio.bounds()
+        gb = (guide.rio.transform_bounds(lst.rio.crs, recalc=_recalc(guide)) if not same_crs
+              else guide.rio.bounds(recalc=_recalc(guide)))
     except Exception as err:
         raise GuideCoverageError(f"the guide's bounds cannot be transformed to the LST CRS: {err}") from err
-    lb = lst.rio.bounds()
+    lb = lst.rio.bounds(recalc=_recalc(lst))
     ix = max(0.0, min(gb[2], lb[2]) - max(gb[0], lb[0]))
     iy = max(0.0, min(gb[3], lb[3]) - max(gb[1], lb[1]))
     coverage = (ix * iy) / ((lb[2] - lb[0]) * (lb[3] - lb[1]))

@@ -255,6 +255,15 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
                 f"selection that made it (e.g. `da.sel({dim}=slice(start, end))` with dates "
                 "outside the data)."
             )
+        if (what != "guide" and dim in da.indexes
+                and getattr(da.indexes[dim], "tz", None) is not None):
+            # numpy has no timezone-aware datetimes: the output's labels came out as integers
+            # (a guide's are only matched with the LST's, which works)
+            raise GridError(
+                f"the {what}'s '{dim}' labels are timezone-aware ({da.indexes[dim].tz}); xlstsr "
+                "works with naive UTC dates: convert them with "
+                f"`da = da.assign_coords({dim}=da.indexes['{dim}'].tz_convert(None))`."
+            )
         if dim in da.coords and da[dim].dtype.kind in "fcmM" and da[dim].isnull().any():
             # a missing label cannot be matched with a guide's step or written to a store
             raise GridError(
@@ -672,6 +681,10 @@ def _range_cause(
     lo, hi = physical_range
     scale, offset, celsius = stored
     raw_median = ((median - celsius) - offset) / scale  # the stored value
+    if (scale != 1.0 or offset != 0.0) and celsius == 0.0 and lo <= raw_median <= hi and ref:
+        return (f"the stored values (median {raw_median:.2f}) are already Kelvin, and a scale of "
+                f"{scale:g} (offset {offset:g}) applied them a second time: drop "
+                "`reference_scale` (or the reference's 'scale_factor' / 'add_offset' attributes)")
     if (scale != 1.0 or offset != 0.0) and celsius == 0.0 and lo <= raw_median <= hi:
         return (f"the stored values (median {raw_median:.2f}) are already Kelvin, and the "
                 f"'scale_factor' {scale:g} / 'add_offset' {offset:g} attributes applied them a "
@@ -978,7 +991,18 @@ def decode_lst(
 
 
 def decode_guide(da: xr.DataArray) -> xr.DataArray:
-    """Decode a guide band (NDVI, reflectance...): scale, offset and fill values to float NaN."""
+    """Decode a guide band (NDVI, reflectance...): scale, offset and fill values to float NaN.
+
+    Values that are not real numbers (complex, dates, text, objects) raise
+    :class:`~xlstsr.errors.InputTypeError`: casting them would drop an imaginary part, or turn
+    dates into nanoseconds, silently.
+    """
+    if da.dtype.kind not in "biuf":
+        raise InputTypeError(
+            f"the guide holds {da.dtype} values, not real numbers of a guide band (NDVI, "
+            "reflectance...); convert them (`guide.astype('float32')`, `guide.real`) if they "
+            "are, or pass the guide variable."
+        )
     out, _ = _decode_scaled(da)
     return out
 

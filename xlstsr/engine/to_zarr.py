@@ -323,6 +323,15 @@ def upscale_to_zarr(
     if mode not in MODES:
         raise XlstsrError(f"mode must be one of {MODES}, got {mode!r}")
     _check_store(store, mode)
+    for role, path in (("source", source), ("guide", guide)):
+        if (isinstance(path, (str, os.PathLike)) and isinstance(store, (str, os.PathLike))
+                and "://" not in os.fspath(path) and "://" not in os.fspath(store)
+                and Path(path).resolve() == Path(store).resolve()):
+            # mode='w' deletes the store before the input is read: the user's data would be lost
+            raise XlstsrError(
+                f"the store {store} is the {role} being read: writing it would destroy the "
+                "input; choose another path for the output."
+            )
     regions_in_flight = _whole("regions_in_flight", regions_in_flight)
     time_chunk = _whole("time_chunk", time_chunk)
     src = open_path(source) if not isinstance(source, (xr.DataArray, xr.Dataset)) else source

@@ -1,0 +1,146 @@
+"""Bad inputs, third round: each case was found by probing the public API (notes: audit3.md) and,
+before its fix, destroyed a user's data (an output path that is also the input: the input Zarr
+store deleted, a GeoTIFF replaced by its own upscaling), gave a silent wrong result (timezone-aware
+dates turned into integers, a complex or datetime guide cast to numbers, a calibration fitted or
+applied on Celsius, fields of other dates paired by position, a finer field passed as the coarse
+LST), a false refusal (a guide's stale GeoTransform read as partial coverage), a raw error
+(rasterio's, pandas', xbatcher's, distributed's, AttributeError, ZeroDivisionError) or a misleading
+message (reference_scale reported as attributes to drop). Now each is an error that names the
+problem and the fix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import rioxarray  # noqa: F401  (registers .rio)
+import xarray as xr
+
+import xlstsr
+from xlstsr import errors
+from xlstsr.cli import main
+
+
+@pytest.fixture(scope="module")
+def s():
+    """A 16 x 16 LST (2 dates), its 64 x 64 NDVI guide and 250 m truth."""
+    return xlstsr.datasets.sample_scene(n_times=2, size=64)
+
+
+@pytest.fixture(scope="module")
+def sr(s):
+    return xlstsr.upscale(s["lst_1km"], 4)
+
+
+def _utc(da: xr.DataArray) -> xr.DataArray:
+    return da.assign_coords(time=pd.DatetimeIndex(da.time.values).tz_localize("UTC"))
+
+
+# -- the input front door ----------------------------------------------------------------------
+
+
+def test_timezone_aware_dates_are_named_not_turned_into_integers(s, sr):
+    with pytest.raises(errors.GridError, match=r"timezone-aware \(UTC\).*tz_convert\(None\)"):
+        xlstsr.upscale(_utc(s["lst_1km"]), 4)
+    with pytest.raises(errors.GridError, match="timezone-aware"):
+        xlstsr.evaluate(_utc(sr), s["lst_250m"])
+    # a guide's tz-aware dates are only matched with the LST's: they keep working
+    g = s["ndvi_250m"].expand_dims(time=pd.DatetimeIndex(s["lst_1km"].time.values).tz_localize("UTC"))
+    out = xlstsr.upscale(s["lst_1km"], 4, guide=g, method="tsharp")
+    assert out.time.dtype.kind == "M"
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "datetime64[ns]", "object", "<U32"])
+def test_a_guide_of_non_real_values_is_refused_not_cast(s, dtype):
+    g = s["ndvi_250m"]
+    g = xr.zeros_like(g, dtype=dtype) if dtype.startswith("datetime") else g.astype(dtype)
+    with pytest.raises(errors.InputTypeError, match=f"guide holds {dtype[:8]}.*astype"):
+        xlstsr.upscale(s["lst_1km"], 4, guide=g, method="tsharp")
+
+
+def test_a_stale_geotransform_does_not_fake_partial_coverage(s):
+    """`coarsen(...).mean()` keeps the 1 km GeoTransform on a 2 km grid; the coverage came from
+    it (88 %) and a guide covering the whole LST was refused."""
+    lst = s["lst_1km"]
+    stale = (lst.coarsen(x=2, y=2).mean() * 0 + 0.5).rio.write_crs(lst.rio.crs)
+    fresh = stale.rio.write_transform(stale.rio.transform(recalc=True))
+    with pytest.warns(errors.GuideAlignmentWarning):
+        a = xlstsr.upscale(lst, 4, guide=stale, method="tsharp")
+    with pytest.warns(errors.GuideAlignmentWarning):
+        b = xlstsr.upscale(lst, 4, guide=fresh, method="tsharp")
+    np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_reference_scale_applied_to_kelvin_names_reference_scale(sr, s):
+    with pytest.raises(errors.PhysicalRangeError, match="drop `reference_scale`"):
+        xlstsr.evaluate(sr, s["lst_250m"], reference_scale=0.1)
+
+
+# -- outputs that are inputs, output folders ---------------------------------------------------
+
+
+def test_upscale_to_zarr_refuses_to_overwrite_its_own_source(s, tmp_path):
+    store = tmp_path / "in.zarr"
+    xlstsr.upscale_to_zarr(s["lst_1km"], store, 4, progress=False)
+    before = sorted(p.name for p in store.iterdir())
+    for mode in ("w", "w-", "resume"):
+        with pytest.raises(errors.XlstsrError, match="is the source being read"):
+            xlstsr.upscale_to_zarr(str(store) + "/", store, 4, mode=mode, progress=False)
+    assert sorted(p.name for p in store.iterdir()) == before
+    assert xr.open_zarr(store, consolidated=False)["lst_1km"].notnull().any()
+
+
+@pytest.fixture()
+def files(s, tmp_path):
+    lst = tmp_path / "lst.tif"
+    s["lst_1km"].isel(time=0).rio.to_raster(lst)
+    truth = tmp_path / "truth.tif"
+    s["lst_250m"].isel(time=0).rio.to_raster(truth)
+    sr_tif = tmp_path / "sr.tif"
+    assert main(["upscale", str(lst), str(sr_tif)]) == 0
+    return lst, truth, sr_tif
+
+
+@pytest.mark.parametrize("argv", [
+    ["upscale", "{lst}", "{lst}", "--overwrite"],
+    ["upscale", "{zarr}", "{zarr}/", "--overwrite"],
+    ["upscale", "{lst}", "{sr}", "--method", "tsharp", "--guide", "{sr}", "--overwrite"],
+    ["evaluate", "{sr}", "{truth}", "{truth}", "--overwrite"],
+    ["scaling", "{lst}", "{dir}/s.csv", "--figure", "{lst}", "--overwrite"],
+    ["train", "--lst", "{lst}", "--out", "{lst}", "--overwrite"],
+])
+def test_cli_refuses_an_output_that_is_an_input(files, tmp_path, capsys, argv):
+    lst, truth, sr_tif = files
+    zarr = tmp_path / "in.zarr"
+    assert main(["upscale", str(lst), str(zarr), "--quiet"]) == 0
+    stamps = {p: p.stat().st_mtime_ns for p in (lst, truth, sr_tif, zarr / "zarr.json")}
+    args = [a.format(lst=lst, truth=truth, sr=sr_tif, zarr=zarr, dir=tmp_path) for a in argv]
+    assert main(args) == 2
+    assert "is also an input" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_cli_creates_missing_output_folders(files, tmp_path, capsys):
+    lst, truth, sr_tif = files
+    assert main(["upscale", str(lst), str(tmp_path / "a" / "b" / "out.tif")]) == 0
+    assert main(["upscale", str(lst), str(tmp_path / "c" / "out.nc")]) == 0
+    assert main(["evaluate", str(sr_tif), str(truth), str(tmp_path / "d" / "m.csv")]) == 0
+    assert main(["scaling", str(lst), str(tmp_path / "e" / "s.csv")]) == 0
+    for p in ("a/b/out.tif", "c/out.nc", "d/m.csv", "e/s.csv"):
+        assert (tmp_path / p).is_file()
+
+
+def test_cli_names_a_scheduler_that_is_no_address(files, tmp_path, capsys):
+    lst, _, _ = files
+    assert main(["upscale", str(lst), str(tmp_path / "o.tif"), "--scheduler", "bogus"]) == 2
+    assert "--scheduler 'bogus' is not threads, sync, processes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--patch", "--window", "--factor"])
+def test_cli_train_sizes_must_be_positive(files, tmp_path, capsys, option):
+    lst, _, _ = files
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--lst", str(lst), "--out", str(tmp_path / "m.pt"), option, "0"])
+    assert info.value.code == 2
+    assert f"argument {option}: must be >= 1" in capsys.readouterr().err
