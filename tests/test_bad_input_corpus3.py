@@ -144,3 +144,75 @@ def test_cli_train_sizes_must_be_positive(files, tmp_path, capsys, option):
         main(["train", "--lst", str(lst), "--out", str(tmp_path / "m.pt"), option, "0"])
     assert info.value.code == 2
     assert f"argument {option}: must be >= 1" in capsys.readouterr().err
+
+
+# -- calibration -------------------------------------------------------------------------------
+
+
+def test_a_calibration_is_not_fitted_on_celsius(sr, s):
+    from xlstsr.calibration import fit_calibration
+
+    with pytest.raises(errors.PhysicalRangeError, match="degC"):  # no units: refused
+        fit_calibration(sr, s["lst_250m"] - 273.15)
+    with pytest.raises(errors.PhysicalRangeError, match="not Kelvin"):  # numpy: checked too
+        fit_calibration(sr.values, s["lst_250m"].values - 273.15)
+    # with its units it is decoded: the same mapping as in Kelvin
+    celsius = (s["lst_250m"] - 273.15).assign_attrs(units="degC")
+    a, b = fit_calibration(sr, celsius), fit_calibration(sr, s["lst_250m"])
+    assert a.offset == pytest.approx(b.offset, abs=1e-6) and abs(a.offset) < 50
+
+
+def test_a_calibration_does_not_pair_other_dates_by_position(sr, s):
+    from xlstsr.calibration import fit_calibration
+
+    with pytest.raises(errors.XlstsrError, match=r"other 'time' labels.*truth.sel\(time="):
+        fit_calibration(sr, s["lst_250m"].isel(time=[1, 0]))
+
+
+@pytest.mark.parametrize("aggregate", [0, 2.5, True])
+def test_calibration_aggregate_must_be_a_whole_number(sr, s, aggregate):
+    from xlstsr.calibration import fit_calibration
+
+    with pytest.raises(errors.XlstsrError, match="aggregate must be a whole number"):
+        fit_calibration(sr, s["lst_250m"], aggregate=aggregate)
+
+
+def test_a_calibration_is_not_applied_to_celsius_or_numpy(sr):
+    from xlstsr.calibration import Calibration, apply_calibration
+
+    cal = Calibration(offset=0.5)
+    with pytest.raises(errors.UnitsError, match=r"degrees Celsius.*\+ 273.15"):
+        apply_calibration((sr - 273.15).assign_attrs(units="degC"), cal)
+    with pytest.raises(errors.PhysicalRangeError, match="not Kelvin"):
+        apply_calibration(sr - 273.15, cal)
+    with pytest.raises(errors.InputTypeError, match="DataArray"):
+        apply_calibration(sr.values, cal)
+    with pytest.raises(errors.XlstsrError, match="slope must be a finite number"):
+        apply_calibration(sr, {"slope": "a", "offset": 0})
+    assert float((apply_calibration(sr, cal) - sr).mean()) == pytest.approx(0.5, abs=1e-4)
+
+
+# -- evaluate ----------------------------------------------------------------------------------
+
+
+def test_evaluate_pairs_the_coarse_input_by_label(sr, s):
+    lst = s["lst_1km"]
+    with pytest.raises(errors.GridError, match="no coarse input step with that label"):
+        xlstsr.evaluate(sr, s["lst_250m"], coarse=lst.assign_coords(time=lst.time + np.timedelta64(5, "D")))
+    a = xlstsr.evaluate(sr, s["lst_250m"], coarse=lst)
+    b = xlstsr.evaluate(sr, s["lst_250m"], coarse=lst.isel(time=[1, 0]))
+    np.testing.assert_allclose(a.coarse_consistency.values, b.coarse_consistency.values)
+
+
+def test_evaluate_refuses_a_factor_other_than_the_one_sr_was_made_with(sr, s):
+    with pytest.raises(errors.GridError, match="made with factor 4"):
+        xlstsr.evaluate(sr, s["lst_250m"], factor=2)
+    assert int(xlstsr.evaluate(sr, s["lst_250m"], factor=4).attrs["factor"]) == 4
+
+
+@pytest.mark.parametrize("kw", [{"valid_min": "abc"}, {"reference_nodata": "x"},
+                                {"reference_scale": "x"}, {"coregister": "yes"},
+                                {"coregister": xr.Dataset({"a": 1})}])
+def test_evaluate_options_of_the_wrong_kind_are_named(sr, s, kw):
+    with pytest.raises(errors.XlstsrError, match=f"{next(iter(kw))}"):
+        xlstsr.evaluate(sr, s["lst_250m"], coarse=s["lst_1km"], **kw)

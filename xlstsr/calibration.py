@@ -39,10 +39,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import InputTypeError, XlstsrError
+from .errors import InputTypeError, PhysicalRangeError, UnitsError, XlstsrError
 from .kernels.aggregate import block_mean, radiometric_mean
 
 __all__ = [
@@ -95,7 +96,11 @@ class Calibration:
     def __post_init__(self) -> None:
         for name in ("slope", "offset", "ndvi"):
             v = getattr(self, name)
-            if not math.isfinite(float(v)):
+            try:
+                ok = math.isfinite(float(v))
+            except (TypeError, ValueError):  # 'a', None: a bare float() error otherwise
+                ok = False
+            if not ok:
                 raise XlstsrError(f"calibration {name} must be a finite number, got {v!r}")
         if not 0.5 <= float(self.slope) <= 2.0:
             raise XlstsrError(
@@ -150,10 +155,53 @@ class Calibration:
                              f"{type(value).__name__}")
 
 
-def _values(a: Any) -> list[np.ndarray]:
-    if isinstance(a, (list, tuple)):
-        return [np.asarray(x.values if isinstance(x, xr.DataArray) else x, np.float64) for x in a]
-    return [np.asarray(a.values if isinstance(a, xr.DataArray) else a, np.float64)]
+def _fields(a: Any) -> list[Any]:
+    return list(a) if isinstance(a, (list, tuple)) else [a]
+
+
+def _require_kelvin(v: np.ndarray, role: str) -> np.ndarray:
+    """Refuse a field whose valid values lie mostly outside 150-400 K: a fit or a mapping of
+    Celsius (or scaled) values gives a meaningless offset of about -273 K."""
+    from .validate import PHYSICAL_RANGE_K
+
+    f = v[np.isfinite(v)]
+    if f.size and not PHYSICAL_RANGE_K[0] <= float(np.median(f)) <= PHYSICAL_RANGE_K[1]:
+        raise PhysicalRangeError(
+            f"the {role} values (median {float(np.median(f)):.2f}) are not Kelvin of a land "
+            "surface: a calibration maps Kelvin. Convert them (degrees Celsius + 273.15), or pass "
+            "DataArrays with their 'units' / 'scale_factor' attributes so that they are decoded."
+        )
+    return v
+
+
+def _kelvin(a: Any, role: str) -> np.ndarray:
+    """A field's values: a DataArray decoded to Kelvin as the inputs are (Celsius units, scale,
+    fill values); the fit checks the pixels it uses with :func:`_require_kelvin`."""
+    if isinstance(a, xr.DataArray):
+        from .validate import decode_lst
+
+        a = decode_lst(a, keep_out_of_range=True, check_fill=False, what=role).values
+    return np.asarray(a, np.float64)
+
+
+def _same_steps(i: int, x: Any, y: Any, role: str) -> None:
+    """Two DataArrays with a non-spatial dim (time) in common must hold the same labels: the
+    fit pairs pixels by position, so other dates (or another order) would be fitted together."""
+    if not (isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray)):
+        return
+    from .validate import spatial_dims
+
+    try:
+        spatial = set(spatial_dims(x)) | set(spatial_dims(y))
+    except XlstsrError:
+        spatial = set()
+    for d in (set(x.dims) & set(y.dims)) - spatial:
+        if d in x.indexes and d in y.indexes and not x.indexes[d].equals(y.indexes[d]):
+            raise XlstsrError(
+                f"field {i}: sr and {role} have other '{d}' labels (or another order), but "
+                "pixels are paired by position; select the same steps in the same order, e.g. "
+                f"`{role} = {role}.sel({d}=sr['{d}'])`."
+            )
 
 
 def fit_calibration(
@@ -194,7 +242,10 @@ def fit_calibration(
     Raises
     ------
     XlstsrError
-        Shapes differ, too few valid pixels, or the fitted slope is not a sensor mapping.
+        Shapes differ, the fields' time labels differ (pixels are paired by position), too few
+        valid pixels, or the fitted slope is not a sensor mapping.
+    PhysicalRangeError
+        A field is not in Kelvin (e.g. Celsius without units; DataArrays are decoded first).
 
     Examples
     --------
@@ -204,10 +255,22 @@ def fit_calibration(
     >>> round(cal.slope, 4), round(cal.offset, 2), cal.rmse_after < 1e-6
     (0.95, 16.0, True)
     """
-    xs, ys = _values(sr), _values(truth)
-    gs = None if ndvi is None else _values(ndvi)
-    if len(xs) != len(ys) or (gs is not None and len(gs) != len(xs)):
+    fs, ts = _fields(sr), _fields(truth)
+    gs = None if ndvi is None else _fields(ndvi)
+    if len(fs) != len(ts) or (gs is not None and len(gs) != len(fs)):
         raise XlstsrError("sr, truth (and ndvi) must hold the same number of fields")
+    for i, (x, y) in enumerate(zip(fs, ts)):
+        _same_steps(i, x, y, "truth")
+        if gs is not None:
+            _same_steps(i, x, gs[i], "ndvi")
+    if aggregate is not None and (isinstance(aggregate, bool) or not float(aggregate).is_integer()
+                                  or int(aggregate) < 1):
+        raise XlstsrError(f"aggregate must be a whole number of pixels >= 1 (or None), got "
+                          f"{aggregate!r}")
+    xs = [_kelvin(x, "sr") for x in fs]
+    ys = [_kelvin(y, "truth") for y in ts]
+    if gs is not None:
+        gs = [np.asarray(g.values if isinstance(g, xr.DataArray) else g, np.float64) for g in gs]
     cols: list[list[np.ndarray]] = [[], [], []]
     for i, (x, y) in enumerate(zip(xs, ys)):
         g = None if gs is None else np.broadcast_to(gs[i], x.shape)
@@ -229,6 +292,8 @@ def fit_calibration(
     if x.size < min_pixels:
         raise XlstsrError(f"only {x.size} pixels are valid in both fields (need {min_pixels}): "
                           "check that sr and truth overlap and share a grid")
+    _require_kelvin(x, "sr")
+    _require_kelvin(y, "truth")
     x0 = float(np.mean(x))  # centred: a well-conditioned fit around ~300 K
     design = [x - x0, np.ones_like(x)]
     if gs is not None:
@@ -273,6 +338,20 @@ def apply_calibration(
     >>> round(float((out - sr).mean()), 3), json.loads(out.attrs["xlstsr_calibration"])["offset"]
     (0.9, 0.9)
     """
+    if not isinstance(da, xr.DataArray):
+        raise InputTypeError(
+            f"apply_calibration takes the LST as a DataArray in Kelvin, got {type(da).__name__}; "
+            "wrap it: `xr.DataArray(a, dims=('y', 'x'))`."
+        )
+    from .validate import _units_kind
+
+    if _units_kind(da.attrs.get("units")) == "C":
+        raise UnitsError(
+            "the LST is in degrees Celsius (its 'units' attribute) but a calibration maps Kelvin: "
+            "convert it first (`(da + 273.15).assign_attrs(units='K')`)."
+        )
+    if not isinstance(da.variable.data, dsa.Array):  # a lazy field is not computed here
+        _require_kelvin(np.asarray(da.values, np.float64), "LST")
     cal = Calibration.parse(calibration)
     if str(da.attrs.get("xlstsr_product", INPUT_PRODUCT)) != INPUT_PRODUCT:
         raise XlstsrError(

@@ -245,7 +245,7 @@ def _reproject(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
     return out
 
 
-def _match_steps(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
+def _match_steps(sr: xr.DataArray, ref: xr.DataArray, what: str = "reference") -> xr.DataArray:
     """``ref`` with its leading dims (time...) in ``sr``'s order of labels, or an error.
 
     A leading dim ``sr`` lacks would be broadcast against all of ``sr``'s (every date against
@@ -259,12 +259,12 @@ def _match_steps(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
             if ref.sizes[dim] == 1:
                 continue  # a size-1 dim (band=1) broadcasts harmlessly
             raise GridError(
-                f"the reference has a dim {dim!r} ({ref.sizes[dim]} steps) that the "
+                f"the {what} has a dim {dim!r} ({ref.sizes[dim]} steps) that the "
                 f"super-resolved field lacks (its dims: {sr.dims}), so each of its steps would be "
                 f"compared with every step of sr; rename it to sr's (e.g. "
                 f"`reference.rename({{{dim!r}: {sr_lead[0]!r}}})`) or select one step."
                 if sr_lead else
-                f"the reference has a dim {dim!r} ({ref.sizes[dim]} steps) that the "
+                f"the {what} has a dim {dim!r} ({ref.sizes[dim]} steps) that the "
                 f"super-resolved field lacks; select the step that goes with it "
                 f"(`reference.sel({dim}=...)`)."
             )
@@ -273,7 +273,7 @@ def _match_steps(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
         s_lab, r_lab = sr.indexes[dim], ref.indexes[dim]
         if r_lab.has_duplicates or s_lab.has_duplicates:
             raise GridError(
-                f"the {'reference' if r_lab.has_duplicates else 'super-resolved field'} has "
+                f"the {what if r_lab.has_duplicates else 'super-resolved field'} has "
                 f"repeated '{dim}' labels, so its steps cannot be paired with the other's; drop "
                 f"the repeats (`da.drop_duplicates('{dim}')`)."
             )
@@ -281,7 +281,7 @@ def _match_steps(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
         if len(missing):
             raise GridError(
                 f"{len(missing)} of the super-resolved field's {len(s_lab)} '{dim}' labels have "
-                f"no reference step with that label (e.g. {missing[0]}; reference: "
+                f"no {what} step with that label (e.g. {missing[0]}; {what}: "
                 f"{list(r_lab[:3])}{'...' if len(r_lab) > 3 else ''}); score the steps both "
                 f"have: `common = sr.indexes['{dim}'].intersection(reference.indexes['{dim}'])`, "
                 f"then `evaluate(sr.sel({dim}=common), reference.sel({dim}=common), ...)`."
@@ -293,7 +293,14 @@ def _match_steps(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
 
 def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | None) -> int | None:
     if factor is not None:
-        return check_factor(factor)  # 0 divided by zero, 2.5 was taken as 2
+        factor = check_factor(factor)  # 0 divided by zero, 2.5 was taken as 2
+        made = sr.attrs.get("xlstsr_factor")
+        if made is not None and int(made) != factor:  # spectral_ratio would use the wrong band
+            raise GridError(
+                f"factor={factor} but sr was made with factor {int(made)} (its 'xlstsr_factor' "
+                "attribute); pass the factor it was made with, or drop the argument."
+            )
+        return factor
     if sr.attrs.get("xlstsr_factor") is not None:
         return int(sr.attrs["xlstsr_factor"])
     if coarse is not None:
@@ -351,7 +358,8 @@ def evaluate(
     factor : int, optional
         Upscaling factor, for ``spectral_ratio`` and ``coarse_consistency``; defaults to
         ``sr.attrs['xlstsr_factor']`` (written by :func:`xlstsr.upscale`) or the ratio of the
-        coarse and ``sr`` resolutions. Without any, ``spectral_ratio`` is left out.
+        coarse and ``sr`` resolutions. Without any, ``spectral_ratio`` is left out. A factor
+        other than ``sr.attrs['xlstsr_factor']`` raises :class:`~xlstsr.errors.GridError`.
     erode : int
         Pixels removed along the border of the reference's valid region (mixed border pixels).
         It erodes around *every* gap, cloud holes already set to NaN included: for a reference
@@ -405,8 +413,24 @@ def evaluate(
     (['bias', 'coarse_consistency', 'correlation'], 2)
     """
     sr = prepare_lst(sr, what="super-resolved field")
+    for name, v in (("valid_min", valid_min), ("valid_max", valid_max),
+                    ("reference_scale", reference_scale), ("reference_nodata", reference_nodata)):
+        if v is not None and (isinstance(v, (bool, str)) or not np.isscalar(v)
+                              or not np.issubdtype(type(v), np.number)):
+            raise XlstsrError(f"{name} must be a number (or None), got {v!r}")
+    if isinstance(coregister, xr.Dataset):
+        missing = {"shift_x", "shift_y", "psf_sigma", "reliable"} - set(coregister.data_vars)
+        if missing:
+            raise XlstsrError(
+                f"coregister= got a Dataset without {sorted(missing)}: pass True, False or the "
+                "Dataset returned by `xlstsr.estimate_offset(reference, coarse)`."
+            )
+    elif not isinstance(coregister, (bool, np.bool_)):
+        raise XlstsrError(f"coregister must be True, False or an estimate_offset Dataset, got "
+                          f"{coregister!r}")
     if coarse is not None:
         coarse = prepare_lst(coarse, mask_out_of_range=True, what="coarse LST")
+        coarse = _match_steps(sr, coarse, "coarse input")
     reference, _ = select_lst(reference)  # a numpy array or a Dataset: named, not an AttributeError
     reference = _match_steps(sr, georeference(reference, "reference"))
     factor = _infer_factor(sr, coarse, factor)
