@@ -216,3 +216,29 @@ def test_evaluate_refuses_a_factor_other_than_the_one_sr_was_made_with(sr, s):
 def test_evaluate_options_of_the_wrong_kind_are_named(sr, s, kw):
     with pytest.raises(errors.XlstsrError, match=f"{next(iter(kw))}"):
         xlstsr.evaluate(sr, s["lst_250m"], coarse=s["lst_1km"], **kw)
+
+
+# -- estimate_offset ---------------------------------------------------------------------------
+
+
+def test_estimate_offset_refuses_swapped_arguments(s):
+    with pytest.raises(errors.GridError, match="arguments swapped"):
+        xlstsr.estimate_offset(s["lst_1km"].isel(time=0), s["lst_250m"].isel(time=0))
+
+
+def test_estimate_offset_does_not_pair_other_dates_by_position(s):
+    fine = s["lst_250m"].assign_coords(time=s["lst_250m"].time + np.timedelta64(3, "D"))
+    with pytest.raises(errors.GridError, match=r"labels differ.*fine.sel\(time="):
+        xlstsr.estimate_offset(fine, s["lst_1km"])
+
+
+@pytest.mark.parametrize("kw", [{"max_shift": np.nan}, {"max_shift": -5}, {"search_step": 0},
+                                {"psf_sigma": -1}, {"errors": "bogus"}])
+def test_estimate_offset_options_out_of_range_are_named(s, kw):
+    with pytest.raises(errors.XlstsrError, match=next(iter(kw))):
+        xlstsr.estimate_offset(s["lst_250m"].isel(time=0), s["lst_1km"].isel(time=0), **kw)
+
+
+def test_estimate_offset_names_a_numpy_fine_field(s):
+    with pytest.raises(errors.InputTypeError, match="xarray DataArray"):
+        xlstsr.estimate_offset(s["lst_250m"].isel(time=0).values, s["lst_1km"].isel(time=0))

@@ -25,11 +25,11 @@ from affine import Affine
 from rasterio.enums import Resampling
 from scipy import ndimage
 
-from .errors import CoregistrationError, GridError, NoOverlapError
+from .errors import CoregistrationError, GridError, NoOverlapError, XlstsrError
 from .grid import fine_grid
 from .kernels import coregister as _kc
 from .kernels.coregister import ShiftEstimate, estimate_shift
-from .validate import decode_guide, prepare_lst, require_georeferenced, spatial_dims
+from .validate import decode_guide, prepare_lst, require_georeferenced, select_lst, spatial_dims
 
 __all__ = [
     "apply_offset",
@@ -188,8 +188,17 @@ def estimate_offset(
     True
     """
     if errors not in ("raise", "warn", "ignore"):
-        raise ValueError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
+        raise XlstsrError(f"errors must be 'raise', 'warn' or 'ignore', got {errors!r}")
+    for name, v, low in (("max_shift", max_shift, 0.0), ("search_step", search_step, 0.0),
+                         ("psf_sigma", psf_sigma, None)):
+        if v is None:
+            continue
+        ok = isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and np.isfinite(v)
+        if not ok or (v <= low if low is not None else v < 0):
+            raise XlstsrError(f"{name} must be a finite number of metres "
+                              f"{'> 0' if low is not None else '>= 0'} (or None), got {v!r}")
     lst = prepare_lst(lst, mask_out_of_range=True)
+    fine, _ = select_lst(fine)  # a numpy array or a Dataset: named, not an AttributeError
     require_georeferenced(fine, "fine field")
     ly, lx = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ly, lx)]
@@ -203,7 +212,19 @@ def estimate_offset(
             f"the fine field has dims {flead} besides (y, x), the LST {lead}: give one fine image "
             "or one per LST step"
         )
+    for d in flead:  # one fine image per LST step: paired by label, not by position
+        if d in fine.indexes and d in lst.indexes and not fine.indexes[d].equals(lst.indexes[d]):
+            raise GridError(
+                f"the fine field's '{d}' labels differ from the LST's (or are in another "
+                f"order); select the same steps: `fine = fine.sel({d}=lst['{d}'])`."
+            )
     lres = float(np.sqrt(abs(np.prod(lst.rio.resolution()))))
+    if fine_pixel_size(fine, lst.rio.crs) > 1.01 * lres:
+        raise GridError(
+            f"the fine field's pixels ({fine_pixel_size(fine, lst.rio.crs):.6g}) are larger than "
+            f"the LST's ({lres:.6g}): are the arguments swapped? The order is "
+            "`estimate_offset(fine, lst)` (the fine reference or guide first)."
+        )
     factor = max(1, round(lres / fine_pixel_size(fine, lst.rio.crs)))
     # only the LST pixels under the fine field take part
     try:
