@@ -242,3 +242,13 @@ def test_estimate_offset_options_out_of_range_are_named(s, kw):
 def test_estimate_offset_names_a_numpy_fine_field(s):
     with pytest.raises(errors.InputTypeError, match="xarray DataArray"):
         xlstsr.estimate_offset(s["lst_250m"].isel(time=0).values, s["lst_1km"].isel(time=0))
+
+
+def test_a_refused_scheduler_leaves_dask_as_it_was(files, tmp_path, s):
+    import dask
+
+    lst, _, _ = files
+    before = dask.config.get("scheduler", None)
+    assert main(["upscale", str(lst), str(tmp_path / "o.tif"), "--scheduler", "bogus"]) == 2
+    assert dask.config.get("scheduler", None) == before
+    xlstsr.upscale(s["lst_1km"].chunk({"time": 1}), 4).compute()  # no "no Client active"

@@ -155,11 +155,14 @@ def _scheduler(spec: str) -> Iterator[None]:
         raise UsageError(
             f"--scheduler {spec!r} needs dask.distributed: pip install 'xlstsr[distributed]'"
         ) from None
+    saved = dask.config.get("scheduler", None)
     try:
         client = Client(spec, timeout=10)
     except OSError as err:  # refused, unreachable, timed out
+        dask.config.set(scheduler=saved)  # a failed Client leaves dask set to distributed
         raise UsageError(f"cannot reach the dask scheduler at {spec!r} ({err})") from None
     except (ValueError, TypeError) as err:  # not an address at all ('bogus': no port)
+        dask.config.set(scheduler=saved)
         raise UsageError(
             f"--scheduler {spec!r} is not threads, sync, processes or a scheduler address such "
             f"as tcp://host:8786 ({err})"
