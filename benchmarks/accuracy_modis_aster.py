@@ -13,7 +13,11 @@ result bilinearly onto the ASTER grid and scores it under three protocols side b
   misregistration and cloud edges.
 
 New methods (deep models...) appear automatically once registered; a method that cannot be
-instantiated (e.g. missing weights) is reported as skipped.
+instantiated (e.g. missing weights) is reported as skipped. Trained models are scored only on
+the pairs they were not trained on: the bundled models' training pairs are recognised by their
+MODIS LST (``xlstsr.datasets.seen_in_training``), so ``--root`` may point to a folder of other
+(held-back) pairs laid out like ``modis_aster/``, numbered as it likes; its tables then hold all
+of its pairs that are not shared training pairs (the "EVAL_PAIRS" of the headings).
 
 Writes ``docs/results/accuracy.md`` (tables) and ``docs/results/accuracy_maps.png`` (maps of one
 pair). Data: ``../shared/data/modis_aster`` (or ``$XLSTSR_DATA``), see
@@ -23,6 +27,7 @@ Usage::
 
     python benchmarks/accuracy_modis_aster.py                    # all methods, all pairs
     python benchmarks/accuracy_modis_aster.py --methods bicubic,tsharp --pairs 001,002
+    python benchmarks/accuracy_modis_aster.py --root HELD_BACK --out /tmp/held_back  # other pairs
 """
 
 from __future__ import annotations
@@ -43,7 +48,12 @@ import xarray as xr
 from rasterio.enums import Resampling
 
 import xlstsr
-from xlstsr.datasets import aster_truth_mask, modis_aster_pairs, open_modis_aster_pair
+from xlstsr.datasets import (
+    aster_truth_mask,
+    modis_aster_pairs,
+    open_modis_aster_pair,
+    seen_in_training,
+)
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.interp import cubic_upsample
@@ -100,7 +110,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # methods
 
 
-from xlstsr.datasets import EVAL_PAIRS, TRAIN_PAIRS  # noqa: E402
 from xlstsr.methods import TorchModelMethod  # noqa: E402
 
 #: bundled models scored beside the registered methods' defaults: label -> (method, options).
@@ -361,7 +370,7 @@ def protocol_table(rows: pd.DataFrame, order: Sequence[str]) -> str:
     return "\n".join(out)
 
 
-def offsets_section(off: pd.DataFrame, fig: bool) -> list[str]:
+def offsets_section(off: pd.DataFrame, fig: bool, seen: set[str]) -> list[str]:
     """Per-pair offsets and PSF widths, and their spread by split."""
     ok = off[off.reliable > 0]
     lines = [
@@ -381,8 +390,8 @@ def offsets_section(off: pd.DataFrame, fig: bool) -> list[str]:
         "bias-removed RMSE 1 km, as given (K) | shifted + blurred (K) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, sub in (("training (TRAIN_PAIRS)", ok[ok.pair.isin(TRAIN_PAIRS)]),
-                       ("held out (EVAL_PAIRS)", ok[ok.pair.isin(EVAL_PAIRS)]), ("all", ok)):
+    for label, sub in (("training (TRAIN_PAIRS)", ok[ok.pair.isin(seen)]),
+                       ("held out (EVAL_PAIRS)", ok[~ok.pair.isin(seen)]), ("all", ok)):
         if sub.empty:
             continue
         def ms(c: str, sub: pd.DataFrame = sub) -> str:
@@ -487,8 +496,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     methods, skipped = resolve_methods(args.methods)
     fig_pair = (args.figure_pair or pairs[0]).zfill(3)
     print(f"{len(pairs)} pairs; methods {list(methods)}; skipped {list(skipped)}", flush=True)
-    # models trained on modis_aster pairs (the bundled weights): scored on held-out pairs only
+    # models trained on modis_aster pairs (the bundled weights): scored on held-out pairs only,
+    # the training pairs recognised by their MODIS LST (held-back folders number pairs anew)
     trained = {n for n, m in methods.items() if isinstance(m, TorchModelMethod)}
+    seen = set(seen_in_training(pairs, args.root))
+    held_ids = [p for p in pairs if p not in seen]
+    print(f"{len(held_ids)} pairs held out from the bundled models' training "
+          f"({len(seen)} seen in training: trained models are not scored on them)", flush=True)
 
     corrected: dict[str, Any] = {}  # instantiated once (deep models load their weights)
     for label, (name, opts) in CORRECTED.items() if args.corrections else ():
@@ -510,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         offset = est if est_row["reliable"] else None
         srs, scores = {}, {}
         for name, method in list(methods.items()):
-            if name in trained and pid not in EVAL_PAIRS:
+            if name in trained and pid in seen:
                 continue  # never score a trained model on the pairs it was trained on
             try:
                 sr, secs = run_method(method, lst, ndvi)
@@ -524,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append({"pair": pid, "method": name, "protocol": proto, **s,
                              "seconds": secs})
             srs[name], scores[name] = sr, by_protocol["anchor"]
-        if pid in EVAL_PAIRS and offset is not None:  # scored with the headline protocol
+        if pid not in seen and offset is not None:  # scored with the headline protocol
             head = PROTOCOLS[HEADLINE] | {"coregister": offset}
             for label, method in corrected.items():
                 for corr in CORRECTIONS:
@@ -559,12 +573,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     order = sorted(methods, key=lambda n: df[df.method == n].rmse.mean()
                    if (df.method == n).any() else np.inf)
-    held = df[df.pair.isin(EVAL_PAIRS)]
+    held = df[df.pair.isin(held_ids)]
     held_order = sorted(methods, key=lambda n: held[held.method == n].rmse.mean()
                         if (held.method == n).any() else np.inf)
     held_table = results_table(held, held_order)
     table = results_table(df[~df.method.isin(trained)], [n for n in order if n not in trained])
-    held_all = all_rows[all_rows.pair.isin(EVAL_PAIRS)]
+    held_all = all_rows[all_rows.pair.isin(held_ids)]
     head_rows = held_all[held_all.protocol == HEADLINE]
     head_order = sorted(methods, key=lambda n: head_rows[head_rows.method == n].rmse.mean()
                         if (head_rows.method == n).any() else np.inf)
@@ -673,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             correction_table(pd.DataFrame(corr_rows)),
             "",
         ]
-    lines += offsets_section(off, bool(fig_data) and not args.no_figure)
+    lines += offsets_section(off, bool(fig_data) and not args.no_figure, seen)
     if irreducible:
         irr = pd.DataFrame(irreducible)
         lines += [

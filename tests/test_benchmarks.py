@@ -103,3 +103,30 @@ def test_smoke(name: str, real: bool, tmp_path: Path, request: pytest.FixtureReq
     assert "--smoke" in text  # a smoke table says so, and is never mistaken for a result
     rows = [line for line in text.splitlines() if line.startswith("|")]
     assert len(rows) >= 3 and rows[1].startswith("|---"), f"{name}.py wrote no table"
+
+
+def test_accuracy_scores_held_back_pairs_by_content_not_id(shared_data: Path, tmp_path: Path,
+                                                           bench_env) -> None:
+    """A held-back folder numbers its pairs anew: the bundled models' training pairs are known by
+    their MODIS LST, so a trained model is scored on every other pair, whatever its id."""
+    folder = tmp_path / "data" / "modis_aster"
+    folder.mkdir(parents=True)
+    # "001" here is the shared evaluation pair 002; "901" is the shared training pair 001
+    renamed = {"002": "001", "001": "901"}
+    for src, dst in renamed.items():
+        for kind in ("modis_lst_1km", "modis_ndvi_250m", "aster_lst_250m"):
+            (folder / f"{dst}_{kind}.tif").symlink_to(
+                shared_data / "modis_aster" / f"{src}_{kind}.tif")
+    (folder / "pairs.csv").write_text("pair,aster_view_angle_deg\n001,8.7\n901,12.1\n")
+    csv = tmp_path / "rows.csv"
+    acc = load_benchmark("accuracy_modis_aster")
+    assert acc.main(["--root", str(folder.parent), "--methods", "bicubic,disr", "--out",
+                     str(tmp_path / "out"), "--csv", str(csv), "--no-anchor", "--no-figure",
+                     "--no-corrections"]) == 0
+    import pandas as pd
+
+    rows = pd.read_csv(csv, dtype={"pair": str})
+    assert set(rows[rows.method == "disr"].pair) == {"001"}
+    assert set(rows[rows.method == "bicubic"].pair) == {"001", "901"}
+    report = (tmp_path / "out" / "accuracy.md").read_text()
+    assert "| disr | 1 |" in report  # the held-out tables hold the renamed evaluation pair

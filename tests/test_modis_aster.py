@@ -166,3 +166,12 @@ def test_pairs_apart_share_no_modis_pixel_with_training():
     ov = ground_overlap(["084", "131", "015"], DATA)
     assert ov.loc["084", "131"] == pytest.approx(len(centres("084") & centres("131")) / 4096)
     assert ov.loc["084", "015"] == 0 and ov.loc["015", "015"] == 1
+
+
+def test_training_pairs_are_recognised_by_their_lst():
+    from xlstsr.datasets import seen_in_training
+    from xlstsr.datasets.modis_aster import TRAIN_PAIR_FINGERPRINTS, lst_fingerprint
+
+    assert seen_in_training(root=DATA) == list(TRAIN_PAIRS)
+    assert set(TRAIN_PAIR_FINGERPRINTS) == set(TRAIN_PAIRS)
+    assert lst_fingerprint("002", DATA) not in TRAIN_PAIR_FINGERPRINTS.values()

@@ -36,6 +36,7 @@ from .modis_aster import (
     open_modis_aster_aligned,
     open_modis_aster_pair,
     pairs_apart,
+    seen_in_training,
 )
 from .root import DATA_ENV, data_root
 from .sample import SAMPLE_DIR, modis_aster_sample, modis_sample
@@ -64,4 +65,5 @@ __all__ = [
     "open_modis_aster_pair",
     "pairs_apart",
     "sample_scene",
+    "seen_in_training",
 ]

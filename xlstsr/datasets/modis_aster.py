@@ -43,15 +43,18 @@ __all__ = [
     "EVAL_PAIRS",
     "FACTOR",
     "TRAIN_PAIRS",
+    "TRAIN_PAIR_FINGERPRINTS",
     "VAL_PAIRS",
     "aster_truth_mask",
     "ground_overlap",
     "iter_modis_aster",
+    "lst_fingerprint",
     "modis_aster_arrays",
     "modis_aster_pairs",
     "open_modis_aster_aligned",
     "open_modis_aster_pair",
     "pairs_apart",
+    "seen_in_training",
 ]
 
 #: Ratio of the MODIS LST pixel (926.6 m) to the NDVI / ASTER pixel (231.7 m).
@@ -78,6 +81,19 @@ EVAL_PAIRS: tuple[str, ...] = (
     "129", "133", "135", "145", "151", "164", "167", "173", "177", "183",
     "191", "193", "198", "201", "216",
 )  # fmt: skip
+
+#: fingerprints (:func:`lst_fingerprint`) of the MODIS LST of each of ``TRAIN_PAIRS``: the bundled
+#: models' training pairs are recognised in any folder, whatever ids they carry there
+#: (:func:`seen_in_training`)
+TRAIN_PAIR_FINGERPRINTS: dict[str, str] = {
+    "001": "989a71383e89f61a", "020": "7c6e7aeac08f169b", "040": "6ad04509487f89b3",
+    "052": "13d50f816228813f", "068": "2f2e48884d3f7a3c", "075": "7fe4a3c4b82d80e9",
+    "082": "1e9e6e3c3b76a4b0", "093": "a4f3e8c6f5e90ab4", "097": "27a8674411d24841",
+    "112": "db4b425b1878b3d3", "117": "96b3ce04935de87d", "126": "03b540f2b806d2ce",
+    "131": "d98a9b19cd62afd8", "136": "c0b794b643437e61", "163": "9a6d6df97c5143d6",
+    "171": "e262ef34585338e0", "176": "ff320055b9ed6ef2", "185": "2d42b4a11f4c09b1",
+    "196": "703c63c32221cc29", "202": "41a473713099d84e",
+}  # fmt: skip
 
 _SOURCE = "Ait-Bachir et al. 2025 (hal-04925380) test set, CeCILL-C"
 
@@ -340,3 +356,44 @@ def pairs_apart(
     ov = ground_overlap(cand + oth, root).loc[cand, oth]
     # a tolerance far below one pixel (1/4096 of a window): adjacent windows touch in floats
     return [p for p in cand if not (ov.loc[p] > 1e-6).any()]
+
+
+def lst_fingerprint(pair_id: str, root: str | os.PathLike[str] | None = None) -> str:
+    """sha256 (first 16 hex digits) of a pair's stored MODIS LST values (not of the file: a pair
+    written again with other GeoTIFF options keeps its fingerprint).
+
+    Examples
+    --------
+    >>> lst_fingerprint("001") == TRAIN_PAIR_FINGERPRINTS["001"]  # doctest: +SKIP
+    True
+    """
+    import hashlib
+
+    import rasterio
+
+    path = _modis_aster_dir(root) / f"{str(pair_id).zfill(3)}_modis_lst_1km.tif"
+    if not path.is_file():
+        raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
+    with rasterio.open(path) as src:
+        values = np.ascontiguousarray(src.read(1).astype(np.float32))
+    return hashlib.sha256(values.tobytes()).hexdigest()[:16]
+
+
+def seen_in_training(
+    pair_ids: Sequence[str] | None = None, root: str | os.PathLike[str] | None = None
+) -> list[str]:
+    """The pairs of a modis_aster folder that the bundled models were trained on.
+
+    Recognised by their MODIS LST values (:data:`TRAIN_PAIR_FINGERPRINTS`), not by their ids: in
+    the shared folder they are exactly ``TRAIN_PAIRS``; in another folder (held-back pairs
+    numbered from 001 again, or a copy of some shared pairs) only the pairs whose MODIS LST is
+    one of ``TRAIN_PAIRS``'. Score a trained model on the other pairs only.
+
+    Examples
+    --------
+    >>> seen_in_training() == list(TRAIN_PAIRS)  # doctest: +SKIP
+    True
+    """
+    ids = list(pair_ids) if pair_ids is not None else modis_aster_pairs(root)
+    known = set(TRAIN_PAIR_FINGERPRINTS.values())
+    return [p for p in ids if lst_fingerprint(p, root) in known]
