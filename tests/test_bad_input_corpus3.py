@@ -252,3 +252,97 @@ def test_a_refused_scheduler_leaves_dask_as_it_was(files, tmp_path, s):
     assert main(["upscale", str(lst), str(tmp_path / "o.tif"), "--scheduler", "bogus"]) == 2
     assert dask.config.get("scheduler", None) == before
     xlstsr.upscale(s["lst_1km"].chunk({"time": 1}), 4).compute()  # no "no Client active"
+
+
+# -- xlstsr.train: one front door for the arrays, the window cutter and fit (audit3 "Left") ---
+
+
+def _train_arrays():
+    lst = 300 + np.random.default_rng(0).normal(0, 2, (2, 8, 8)).astype("float32")
+    return lst, np.repeat(np.repeat(lst, 4, 1), 4, 2)
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    ({"patch": 0}, errors.XlstsrError, r"patch must be a whole number >= 1.*e\.g\. 64"),
+    ({"patch": -8}, errors.XlstsrError, "patch must be a whole number"),
+    ({"patch": 2.5}, errors.XlstsrError, "patch must be a whole number"),
+    ({"patch": 8, "stride": 0}, errors.XlstsrError, "stride must be a whole number"),
+    ({"patch": 64}, errors.GridError, r"larger than the fine images \(32 x 32.*lower `patch`"),
+    ({"patch": 6}, errors.GridError, "multiples of factor 4.*e.g. patch=4"),
+    ({"factor": 0}, errors.GridError, "factor must be a positive integer"),
+    ({"lst_coarse": "2d"}, errors.GridError, r"\(n, h, w\).*`lst\[None\]`"),
+    ({"lst_coarse": "4d"}, errors.GridError, r"\(n, h, w\).*got \(1, 2, 8, 8\)"),
+    ({"guide": np.zeros((2, 1, 16, 16))}, errors.GridError, r"guide must have the shape.*32, 32"),
+    ({"target": np.zeros((2, 16, 16))}, errors.GridError, r"target must have the shape.*32, 32"),
+    ({"lst_coarse": "celsius"}, errors.PhysicalRangeError, r"not Kelvin.*Celsius.*273\.15"),
+    ({"lst_coarse": "dn"}, errors.PhysicalRangeError, r"not Kelvin.*digital numbers.*0\.02"),
+    ({"target": "celsius"}, errors.PhysicalRangeError, r"target values .* not Kelvin"),
+    ({"lst_coarse": "complex"}, errors.InputTypeError, "complex128 values.*astype"),
+    ({"lst_coarse": "nan"}, errors.AllNaNError, "no valid pixel"),
+    ({"max_nan_fraction": 2}, errors.XlstsrError, r"max_nan_fraction .*<= 1"),
+    ({"scene_ids": [1]}, errors.XlstsrError, "one id per step"),
+])
+def test_make_patches_checks_its_arrays_and_sizes_first(kw, err, match):
+    lst, fine = _train_arrays()
+    named = {"2d": lst[0], "4d": lst[None], "celsius": lst - 273.15, "dn": lst / 0.02,
+             "complex": lst.astype(complex), "nan": lst * np.nan}
+    args = {"lst_coarse": lst, "factor": 4, "patch": 8}
+    for k, v in kw.items():
+        args[k] = (fine - 273.15 if k == "target" else named[v]) if isinstance(v, str) else v
+    with pytest.raises(err, match=match):
+        xlstsr.train.make_patches(**args)
+
+
+def test_training_pairs_check_factor_units_and_guide():
+    lst, fine = _train_arrays()
+    with pytest.raises(errors.GridError, match="factor"):
+        xlstsr.train.degraded_pairs(fine, 0)
+    with pytest.raises(errors.PhysicalRangeError, match="Celsius"):
+        xlstsr.train.degraded_pairs(fine - 273.15, 4)
+    with pytest.raises(errors.GridError, match="guide must have the shape"):
+        xlstsr.train.degraded_pairs(fine, 4, np.zeros((2, 1, 8, 8)))
+    with pytest.raises(errors.PhysicalRangeError, match="digital numbers"):
+        xlstsr.train.target_scale_pairs(lst / 0.02, 4)
+    with pytest.raises(errors.InputTypeError, match="Dataset"):
+        xlstsr.train.make_patches(xr.Dataset({"LST": (("t", "y", "x"), lst)}), 4, patch=8)
+    # valid shapes keep working: a 3-D guide is one band, a (n, 1, H, W) target one image
+    ps = xlstsr.train.make_patches(lst, 4, guide=np.zeros((2, 32, 32)), target=fine[:, None],
+                                   patch=8)
+    assert tuple(ps.guide.shape[1:]) == (1, 8, 8) and tuple(ps.target.shape[1:]) == (1, 8, 8)
+
+
+def test_window_samples_checks_the_cube_and_windows_first():
+    cube = xr.DataArray(np.full((2, 8, 8), 300.0, "float32"), dims=("time", "y", "x"),
+                        coords={"time": [1, 2]})
+    ws = xlstsr.train.window_samples
+    with pytest.raises(errors.InputTypeError, match=r"xr\.DataArray\(a, dims"):
+        ws(cube.values, {"a": (0, 0)}, 4)
+    with pytest.raises(errors.GridError, match=r"no 'time' dimension.*time_dim="):
+        ws(cube.rename(time="t"), {"a": (0, 0)}, 4)
+    with pytest.raises(errors.XlstsrError, match="size must be a whole number"):
+        ws(cube, {"a": (0, 0)}, 0)
+    with pytest.raises(errors.GridError, match="whole numbers >= 0"):
+        ws(cube, {"a": (-1, 0)}, 4)
+    with pytest.raises(errors.GridError, match=r"not inside the cube.*move it"):
+        ws(cube, {"a": (6, 0)}, 4)
+    with pytest.raises(errors.XlstsrError, match="min_valid"):
+        ws(cube, {"a": (0, 0)}, 4, min_valid=2)
+    assert list(ws(cube, {"a": (0, 0)}, 4).data_vars) == ["LST"]  # an unnamed DataArray works
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"lr": -1}, "lr must be a finite number > 0"), ({"lr": np.nan}, "lr must be"),
+    ({"batch_size": 0}, "batch_size must be a whole number >= 1"),
+    ({"epochs": 0}, "epochs must be a whole number >= 1"),
+    ({"augmentation": "no"}, "augmentation must be True or False.*string is truthy"),
+])
+def test_fit_checks_its_settings_first(kw, match):
+    from xlstsr.nn import ResCNN
+
+    lst, _ = _train_arrays()
+    ps = xlstsr.train.make_patches(**xlstsr.train.degraded_pairs(np.repeat(np.repeat(
+        lst, 2, 1), 2, 2), 4), factor=4, patch=8)
+    with pytest.raises(errors.XlstsrError, match=match):
+        xlstsr.train.fit(ResCNN(4, channels=4, n_blocks=1), ps, **kw)
+    with pytest.raises(errors.InputTypeError, match="cut numpy stacks into patches first"):
+        xlstsr.train.fit(ResCNN(4, channels=4, n_blocks=1), lst)

@@ -35,15 +35,20 @@ from .errors import (
     UndeclaredFillError,
     UnitsError,
     VariableNotFoundError,
+    XlstsrError,
 )
 
 __all__ = [
     "FILL_SHARE",
     "MAX_FACTOR",
     "PHYSICAL_RANGE_K",
+    "check_bool",
     "check_factor",
+    "check_kelvin_array",
+    "check_number",
     "check_output",
     "check_output_size",
+    "check_whole",
     "decode_guide",
     "decode_lst",
     "georeference",
@@ -374,6 +379,117 @@ def check_factor(factor: Any, maximum: int | None = None) -> int:
             "larger ratio, upscale in steps."
         )
     return int(factor)
+
+
+def check_whole(name: str, value: Any, minimum: int = 1, hint: str = "") -> int:
+    """``value`` as an int, or an :class:`XlstsrError` naming ``name`` if it is not a whole
+    number >= ``minimum`` (2.5, "8", True or NaN are not taken for a size).
+
+    Examples
+    --------
+    >>> check_whole("patch", np.int64(16))
+    16
+    >>> check_whole("patch", 2.5)
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.XlstsrError: patch must be a whole number >= 1, got 2.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise XlstsrError(f"{name} must be a whole number >= {minimum}, got {value!r}"
+                          + (f" ({hint})" if hint else ""))
+    return int(value)
+
+
+def check_number(name: str, value: Any, lo: float | None = None, hi: float | None = None, *,
+                 lo_open: bool = False, hi_open: bool = False, hint: str = "") -> float:
+    """``value`` as a finite float within ``lo``..``hi`` (``*_open``: the bound excluded), or an
+    :class:`XlstsrError` naming ``name`` and the range.
+
+    Examples
+    --------
+    >>> check_number("min_valid", 0.5, 0, 1, lo_open=True)
+    0.5
+    >>> check_number("lr", -1, 0, lo_open=True)
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.XlstsrError: lr must be a finite number > 0, got -1
+    """
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+    want = f"a finite number{' ' + ' and '.join(parts) if parts else ''}"
+    hint = f" ({hint})" if hint else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise XlstsrError(f"{name} must be {want}, got {value!r}{hint}")
+    v = float(value)
+    if (lo is not None and (v <= lo if lo_open else v < lo)) or (
+        hi is not None and (v >= hi if hi_open else v > hi)
+    ):
+        raise XlstsrError(f"{name} must be {want}, got {value!r}{hint}")
+    return v
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is True or False (numpy bools too), else an :class:`XlstsrError`: a string
+    such as ``"no"`` or ``"False"`` is truthy and would silently mean True.
+
+    Examples
+    --------
+    >>> check_bool("clear", np.bool_(False))
+    False
+    >>> check_bool("clear", "no")
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.XlstsrError: clear must be True or False, got 'no' (a string is truthy: pass the bool itself)
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise XlstsrError(f"{name} must be True or False, got {value!r}"
+                          + (" (a string is truthy: pass the bool itself)"
+                             if isinstance(value, str) else ""))
+    return bool(value)
+
+
+def check_kelvin_array(values: Any, what: str = "LST") -> None:
+    """Refuse a bare array of LST whose valid values are not Kelvin of a land surface (median
+    outside :data:`PHYSICAL_RANGE_K`): degrees Celsius or scaled digital numbers, which a
+    DataArray's attributes would have let :func:`decode_lst` convert. All-NaN arrays pass (the
+    caller decides about them).
+
+    Examples
+    --------
+    >>> check_kelvin_array(np.full((2, 4, 4), 300.0))
+    >>> check_kelvin_array(np.full((2, 4, 4), 25.0))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.PhysicalRangeError: the LST values (median 25.00) are not Kelvin: they look ...
+    """
+    a = np.asarray(values)
+    flat = a.ravel()
+    if flat.size > 1_000_000:  # the median of a regular subsample is enough to tell the units
+        flat = flat[:: flat.size // 1_000_000]
+    f = flat[np.isfinite(flat)]
+    if not f.size:
+        return
+    lo, hi = PHYSICAL_RANGE_K
+    median = float(np.median(f))
+    if lo <= median <= hi:
+        return
+    if median > 1000:
+        cause = ("they look like scaled digital numbers (MOD11A1 stores K / 0.02: multiply by "
+                 "0.02, fill 0 to NaN; ASTER stores K x 10: multiply by 0.1), or decode a "
+                 "DataArray with its scale_factor / _FillValue attributes")
+    elif -100 < median < 75:
+        cause = ("they look like degrees Celsius. Add 273.15 (`lst + 273.15`), or decode a "
+                 "DataArray with units 'degC'")
+    else:
+        cause = ("check the product's units, scale_factor and fill value, and convert to Kelvin, "
+                 "or decode a DataArray with those attributes")
+    raise PhysicalRangeError(
+        f"the {what} values (median {median:.2f}) are not Kelvin: {cause} with "
+        "`xlstsr.validate.decode_lst(da).values`."
+    )
 
 
 #: Largest in-memory result :func:`check_output_size` lets a numpy input produce, as a fraction

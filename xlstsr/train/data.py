@@ -26,8 +26,10 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ..errors import AllNaNError, GridError, InputTypeError, XlstsrError
 from ..kernels.aggregate import block_mean, gaussian_psf, radiometric_mean
 from ..kernels.interp import fill_gaps, nearest_upsample
+from ..validate import check_factor, check_kelvin_array, check_number, check_whole
 
 __all__ = [
     "PatchSet",
@@ -38,6 +40,74 @@ __all__ = [
     "split_by_scene",
     "target_scale_pairs",
 ]
+
+
+def _numbers(a: Any, name: str) -> np.ndarray:
+    """``a`` as a float32 numpy array (a DataArray: its values, as np.asarray gives them), or an
+    InputTypeError: a Dataset, complex / text / dates are not temperatures."""
+    if isinstance(a, xr.Dataset):
+        raise InputTypeError(
+            f"{name} is an xarray Dataset: the training arrays are numpy stacks. Pass one "
+            f"variable's decoded values (`xlstsr.validate.decode_lst(ds['LST']).values` for LST, "
+            "`ds['NDVI'].values` for a guide), or train from the cube with "
+            "`xlstsr.train.fit_cube` / `CubeDataModule`."
+        )
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "fiu":
+        raise InputTypeError(
+            f"{name} holds {arr.dtype} values, not real numbers: pass a float array "
+            "(`.astype('float32')` of the decoded values; NaN for gaps)."
+        )
+    return arr.astype(np.float32, copy=False)
+
+
+def _shape_error(name: str, want: str, got: tuple[int, ...], fix: str) -> GridError:
+    return GridError(f"{name} must have the shape {want}, got {got}; {fix}")
+
+
+def _check_pairs(
+    lst_coarse: Any, factor: Any, guide: Any, target: Any
+) -> tuple[np.ndarray, int, np.ndarray | None, np.ndarray | None]:
+    """The front door of the pairs and patches: ``lst_coarse`` (n, h, w) Kelvin, ``guide``
+    (n or 1, [c,] h*f, w*f) as (n or 1, c, h*f, w*f), ``target`` (n, [1,] h*f, w*f) Kelvin as
+    (n, h*f, w*f), ``factor`` a whole number >= 2; an :mod:`xlstsr.errors` error naming the
+    argument and the fix otherwise."""
+    factor = check_factor(factor)
+    lst = _numbers(lst_coarse, "lst_coarse")
+    if lst.ndim != 3:
+        raise _shape_error("lst_coarse", "(n, h, w) (time steps, rows, columns)", lst.shape,
+                           "a single image is `lst[None]`" if lst.ndim == 2 else
+                           "give one stack of 2-D images")
+    n, h, w = lst.shape
+    if not (n and h and w):
+        raise GridError(f"lst_coarse is empty (shape {lst.shape}): give at least one image")
+    check_kelvin_array(lst, "lst_coarse")
+    H, W = h * factor, w * factor
+    g = None
+    if guide is not None:
+        g = _numbers(guide, "guide")
+        if g.ndim == 3:
+            g = g[:, None]
+        if g.ndim != 4 or g.shape[0] not in (1, n) or g.shape[-2:] != (H, W):
+            raise _shape_error(
+                "guide", f"(n, c, h*f, w*f) = ({n}, c, {H}, {W}) or (n, {H}, {W}) (a first axis "
+                "of 1 is used for every step)", g.shape,
+                f"the guide must be on the fine grid, factor {factor} times the coarse LST's "
+                f"{h} x {w} pixels, with one image per LST step",
+            )
+    t = None
+    if target is not None:
+        t = _numbers(target, "target")
+        if t.ndim == 4 and t.shape[1] == 1:
+            t = t[:, 0]
+        if t.shape != (n, H, W):
+            raise _shape_error(
+                "target", f"(n, h*f, w*f) = ({n}, {H}, {W})", t.shape,
+                f"the truth must be on the fine grid, factor {factor} times the coarse LST's "
+                f"{h} x {w} pixels, with one image per LST step",
+            )
+        check_kelvin_array(t, "target")
+    return lst, factor, g, t
 
 
 def _guide_block_mean(guide: np.ndarray, factor: int) -> np.ndarray:
@@ -85,6 +155,12 @@ def degraded_pairs(
         ``lst_coarse`` (n, Y/f, X/f), ``guide`` (n, c, Y, X) or None, ``target`` (n, Y, X): keyword
         arguments of :func:`make_patches`.
 
+    Raises
+    ------
+    xlstsr.errors.XlstsrError
+        Arrays that are not real numbers, LST that is not Kelvin, images smaller than ``factor``,
+        a guide of the wrong shape, ``min_valid`` outside [0, 1], a negative ``psf``.
+
     Examples
     --------
     >>> p = degraded_pairs(np.full((1, 8, 8), 300.0), 4)
@@ -95,16 +171,38 @@ def degraded_pairs(
     >>> bool(box[0, 0, 1] - box[0, 0, 0] > blur[0, 0, 1] - blur[0, 0, 0] > 0)  # the PSF blurs
     True
     """
-    lst = _crop(np.asarray(lst, np.float32), factor)
+    factor = check_factor(factor)
+    min_valid = check_number("min_valid", min_valid, 0, 1,
+                             hint="the smallest valid share of a block: e.g. 1.0")
+    if psf is not None:
+        psf = check_number("psf", psf, 0, hint="a Gaussian sigma in LST pixels, or None")
+    lst = _numbers(lst, "lst")
     if lst.ndim == 2:
         lst = lst[None]
+    if lst.ndim != 3:
+        raise _shape_error("lst", "(n, Y, X) or (Y, X)", lst.shape, "give a stack of 2-D images")
+    if lst.shape[-2] < factor or lst.shape[-1] < factor:
+        raise GridError(
+            f"lst ({lst.shape[-2]} x {lst.shape[-1]} pixels) is smaller than one block of factor "
+            f"{factor}: give larger images or a smaller factor"
+        )
+    check_kelvin_array(lst, "lst")
+    lst = _crop(lst, factor)
     src = gaussian_psf(lst, float(psf)) if psf else lst
     coarse = radiometric_mean(src, factor, min_valid=min_valid)
     g = None
     if guide is not None:
-        guide = np.asarray(guide, np.float32)
+        guide = _numbers(guide, "guide")
         if guide.ndim == 3:
             guide = guide[:, None]
+        need = (lst.shape[-2] * factor, lst.shape[-1] * factor)
+        if guide.ndim != 4 or guide.shape[0] not in (1, lst.shape[0]) or (
+            guide.shape[-2] < need[0] or guide.shape[-1] < need[1]
+        ):
+            raise _shape_error(
+                "guide", f"(n or 1, c, Y*f, X*f) with Y*f, X*f >= {need}", guide.shape,
+                f"the guide must be factor {factor} times finer than the LST, one image per step",
+            )
         g = _guide_block_mean(guide[..., : lst.shape[-2] * factor, : lst.shape[-1] * factor], factor)
         g = np.broadcast_to(g, (lst.shape[0], *g.shape[1:]))
     return {"lst_coarse": coarse, "guide": g, "target": lst}
@@ -119,7 +217,8 @@ def target_scale_pairs(
     """Pairs at the target scale: coarse LST (+ fine guide) and optional fine truth (NaN = invalid).
 
     For ``"sif"`` (no truth) and ``"supervised"`` (truth from another sensor, already on the fine
-    output grid) training.
+    output grid) training. A 2-D coarse LST or target is one step; the shapes and units are
+    checked as :func:`make_patches` checks them.
 
     Examples
     --------
@@ -127,15 +226,14 @@ def target_scale_pairs(
     >>> p["lst_coarse"].shape, p["target"].shape
     ((1, 4, 4), (1, 16, 16))
     """
-    lst_coarse = np.asarray(lst_coarse, np.float32)
+    lst_coarse = _numbers(lst_coarse, "lst_coarse")
     if lst_coarse.ndim == 2:
         lst_coarse = lst_coarse[None]
-    g = None if guide is None else np.asarray(guide, np.float32)
-    if g is not None and g.ndim == 3:
-        g = g[:, None]
-    t = None if target is None else np.asarray(target, np.float32)
-    if t is not None and t.ndim == 2:
-        t = t[None]
+    if target is not None:
+        target = _numbers(target, "target")
+        if target.ndim == 2:
+            target = target[None]
+    lst_coarse, _, g, t = _check_pairs(lst_coarse, factor, guide, target)
     return {"lst_coarse": lst_coarse, "guide": g, "target": t}
 
 
@@ -267,33 +365,66 @@ def make_patches(
     Parameters
     ----------
     lst_coarse : ndarray (n, h, w)
-        Coarse LST, Kelvin, NaN gaps.
+        Coarse LST, Kelvin (median within 150-400 K), NaN gaps.
     factor : int
-    guide : ndarray (n, c, h*f, w*f), optional
-    target : ndarray (n, h*f, w*f), optional
-        Fine truth (NaN = invalid).
+        Whole number >= 2.
+    guide : ndarray (n or 1, c, h*f, w*f) or (n, h*f, w*f), optional
+        Fine guide (a first axis of 1 serves every step; 3-D: one band).
+    target : ndarray (n, h*f, w*f) or (n, 1, h*f, w*f), optional
+        Fine truth, Kelvin (NaN = invalid).
     patch, stride : int
-        Window size and step in fine pixels (multiples of ``factor``; stride defaults to patch).
+        Window size and step in fine pixels (multiples of ``factor``; stride defaults to patch;
+        ``patch`` at most the fine image size).
+    max_nan_fraction : float
+        In [0, 1].
+    fill_radius : int
+        Radius (coarse pixels, >= 0) of the gap filling.
     scene_ids : sequence, optional
         One id per time step (default 0..n-1), kept per patch for splitting by scene.
+
+    Raises
+    ------
+    xlstsr.errors.XlstsrError
+        Checked before any work: arrays that are not real numbers or xarray objects
+        (:class:`~xlstsr.errors.InputTypeError`), shapes that do not fit ``factor`` or a
+        ``patch`` / ``stride`` that is not a whole multiple of it (:class:`~xlstsr.errors.GridError`),
+        LST or truth that is not Kelvin (:class:`~xlstsr.errors.PhysicalRangeError`), options
+        out of range, no valid pixel.
     """
     import xbatcher
 
-    stride = patch if stride is None else stride
+    lst_coarse, factor, guide, target = _check_pairs(lst_coarse, factor, guide, target)
+    patch = check_whole("patch", patch, hint=f"fine pixels, a multiple of factor: e.g. {16 * factor}")
+    stride = patch if stride is None else check_whole(
+        "stride", stride, hint=f"fine pixels, a multiple of factor: e.g. patch // 2 = {patch // 2}")
     if patch % factor or stride % factor:
-        raise ValueError(
-            f"patch ({patch}) and stride ({stride}) must be multiples of factor {factor}"
+        raise GridError(
+            f"patch ({patch}) and stride ({stride}) must be multiples of factor {factor}, so that "
+            f"windows cut whole coarse pixels: e.g. patch={max(1, patch // factor) * factor}"
         )
-    lst_coarse = np.asarray(lst_coarse, np.float32)
+    max_nan_fraction = check_number("max_nan_fraction", max_nan_fraction, 0, 1,
+                                    hint="the largest NaN share of a kept patch: e.g. 0.5")
+    fill_radius = check_whole("fill_radius", fill_radius, 0, hint="coarse pixels: e.g. 16")
     n, h, w = lst_coarse.shape
     H, W = h * factor, w * factor
+    if patch > min(H, W):
+        raise GridError(
+            f"patch {patch} is larger than the fine images ({H} x {W} pixels): lower `patch` "
+            f"(a multiple of {factor} up to {min(H, W) // factor * factor}) or give larger images"
+        )
+    if scene_ids is not None and len(scene_ids) != n:
+        raise XlstsrError(f"scene_ids holds {len(scene_ids)} ids for {n} time steps: give one "
+                          "id per step of lst_coarse")
+    if not np.isfinite(lst_coarse).any():
+        raise AllNaNError("lst_coarse holds no valid pixel (all NaN): check the fill value and "
+                          "the decoding of the LST")
     data = {"lst": (("scene", "y", "x"), nearest_upsample(lst_coarse, factor))}
     if guide is not None:
-        guide = np.broadcast_to(np.asarray(guide, np.float32), (n, guide.shape[1], H, W))
+        guide = np.broadcast_to(guide, (n, guide.shape[1], H, W))
         for b in range(guide.shape[1]):  # one variable per band: xbatcher keeps (scene, y, x)
             data[f"guide{b}"] = (("scene", "y", "x"), guide[:, b])
     if target is not None:
-        data["target"] = (("scene", "y", "x"), np.asarray(target, np.float32).reshape(n, H, W))
+        data["target"] = (("scene", "y", "x"), target)
     ids = np.arange(n) if scene_ids is None else np.asarray(scene_ids)
     ds = xr.Dataset(data, coords={"scene": np.arange(n)})
     gen = xbatcher.BatchGenerator(
@@ -319,7 +450,7 @@ def make_patches(
         if target is not None:
             tgt_l.append(win["target"].values[keep])
     if not lst_l:
-        raise ValueError(
+        raise XlstsrError(
             "no patch has enough valid pixels; lower `patch` or raise `max_nan_fraction`"
         )
     lst_all = np.concatenate(lst_l)

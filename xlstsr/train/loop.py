@@ -54,7 +54,9 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from ..errors import GridError, InputTypeError
 from ..nn.losses import sif_loss, supervised_loss
+from ..validate import check_bool, check_number, check_whole
 from .data import PatchSet
 
 __all__ = [
@@ -519,6 +521,40 @@ def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -
         )
 
 
+def _check_fit_args(model: Any, train: Any, val: Any, *, epochs: Any, batch_size: Any, lr: Any,
+                    patience: Any, seed: Any, augmentation: Any, input_noise: Any,
+                    normalise: Any, progress: Any) -> None:
+    """The front door of :func:`fit`: the types of the model and patches, whole positive sizes,
+    a finite positive ``lr``, booleans that are booleans (``"no"`` would be truthy)."""
+    if not isinstance(model, torch.nn.Module):
+        raise InputTypeError(f"model must be a torch.nn.Module (an xlstsr.nn architecture, e.g. "
+                             f"`xlstsr.nn.ResCNN(4)`), got {type(model).__name__}")
+    if not isinstance(train, (PatchSet, PatchDataModule)):
+        raise InputTypeError(
+            f"train must be a PatchSet or a PatchDataModule, got {type(train).__name__}: cut "
+            "numpy stacks into patches first (`xlstsr.train.make_patches(**degraded_pairs(lst, "
+            "4), factor=4, patch=64)`), or train from a cube with `xlstsr.train.fit_cube`"
+        )
+    if val is not None and not isinstance(val, PatchSet):
+        raise InputTypeError(f"val must be a PatchSet (or None), got {type(val).__name__}: "
+                             "split it from the patches (`split_by_scene`, `split_by_position`)")
+    if isinstance(train, PatchSet) and val is not None and len(val) and val.factor != train.factor:
+        raise GridError(f"val patches were cut with factor {val.factor}, train with "
+                        f"{train.factor}: cut both with the factor the model upscales by")
+    check_whole("epochs", epochs, hint="the length of the learning-rate schedule: e.g. 50")
+    if batch_size is not None:
+        check_whole("batch_size", batch_size, hint="patches per step: e.g. 16")
+    check_number("lr", lr, 0, lo_open=True, hint="the Adam learning rate: e.g. 1e-3")
+    check_whole("patience", patience, 0, hint="epochs without improvement; 0: no early stopping")
+    check_whole("seed", seed, 0)
+    if input_noise is not None:
+        check_number("input_noise", input_noise, 0, hint="a noise sigma in K, e.g. 0.1")
+    for name, v in (("augmentation", augmentation), ("normalise", normalise),
+                    ("progress", progress)):
+        if v is not None:
+            check_bool(name, v)
+
+
 def fit(
     model: torch.nn.Module,
     train: PatchSet | PatchDataModule,
@@ -596,6 +632,14 @@ def fit(
     trainer_options : dict, optional
         Keyword arguments of ``lightning.Trainer``; they override the defaults above.
 
+    Raises
+    ------
+    xlstsr.errors.XlstsrError
+        Checked before training: a model that is no ``nn.Module``, ``train`` that is no
+        PatchSet / PatchDataModule (a numpy array: cut it with :func:`make_patches`),
+        ``epochs`` / ``batch_size`` that are not whole numbers >= 1, ``lr`` not > 0, booleans
+        given as strings.
+
     Returns
     -------
     dict
@@ -603,6 +647,9 @@ def fit(
         epoch, ``best_val_loss``, ``validated`` (False: no validation patches, the best is the
         training loss), ``epochs_run``, ``engine`` (``"lightning"``), ``log_dir`` when logging.
     """
+    _check_fit_args(model, train, val, epochs=epochs, batch_size=batch_size, lr=lr,
+                    patience=patience, seed=seed, augmentation=augmentation,
+                    input_noise=input_noise, normalise=normalise, progress=progress)
     trainer_options = dict(trainer_options or {})
     if isinstance(train, PatchDataModule):
         if val is not None:

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import GridError, InputTypeError, XlstsrError
+from ..validate import check_number, check_whole
 from .data import PatchSet
 
 __all__ = ["PositionSplit", "split_by_position", "split_positions", "window_samples"]
@@ -193,6 +195,53 @@ def split_by_position(
     return tuple(patches.subset(where == s) for s in ("train", "val", "test"))  # type: ignore[return-value]
 
 
+def _check_cube(
+    cube: Any, windows: Any, size: Any, min_valid: Any, time_dim: Any
+) -> tuple[xr.Dataset, list, Hashable, Hashable]:
+    """The front door of :func:`window_samples`: an xarray cube whose variables are all
+    (time_dim, y, x) on one grid, window offsets as whole (row, col) pairs >= 0, a whole ``size``
+    >= 1, ``min_valid`` in [0, 1]; an :mod:`xlstsr.errors` error naming the fix otherwise."""
+    if not isinstance(cube, (xr.DataArray, xr.Dataset)):
+        raise InputTypeError(
+            f"cube must be an xarray DataArray or Dataset (time, y, x), got {type(cube).__name__}:"
+            " wrap a numpy stack with `xr.DataArray(a, dims=('time', 'y', 'x'), name='LST')`"
+        )
+    ds = cube.to_dataset(name=cube.name or "LST") if isinstance(cube, xr.DataArray) else cube
+    names = list(ds.data_vars)
+    if not names:
+        raise XlstsrError("cube is a Dataset without variables: give the LST (and guides)")
+    if time_dim not in ds.dims:
+        raise GridError(
+            f"cube has no {time_dim!r} dimension (dims {tuple(ds.dims)}): pass "
+            f"`time_dim=` the name of its time axis, or `cube.expand_dims('{time_dim}')` for one "
+            "image"
+        )
+    dims = {n: ds[n].dims for n in names}
+    first = dims[names[0]]
+    if len(first) != 3 or any(set(d) != set(first) for d in dims.values()):
+        raise GridError(
+            f"every variable of the cube must be ({time_dim}, y, x) on one grid, got "
+            f"{dims}: select or squeeze the other dimensions (e.g. `.isel(band=0)`)"
+        )
+    size = check_whole("size", size, hint="window size in pixels: e.g. 64")
+    check_number("min_valid", min_valid, 0, 1, hint="the smallest valid share of a window")
+    if not isinstance(windows, Mapping):
+        raise InputTypeError(
+            "windows must be a mapping position -> (row offset, column offset), e.g. "
+            f"{{'a': (0, 0)}}, got {type(windows).__name__}"
+        )
+    for k, off in windows.items():
+        ok = isinstance(off, (tuple, list, np.ndarray)) and len(off) == 2
+        if not ok or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0
+                         for v in off):
+            raise GridError(
+                f"window {k!r}: its offset must be a (row, column) pair of whole numbers >= 0 "
+                f"(the upper-left pixel in the cube's grid), got {off!r}"
+            )
+    ydim, xdim = [d for d in first if d != time_dim]
+    return ds, names, ydim, xdim
+
+
 def window_samples(
     cube: xr.DataArray | xr.Dataset,
     windows: Mapping[Hashable, tuple[int, int]],
@@ -215,7 +264,9 @@ def window_samples(
     size : int
         Window size in pixels.
     min_valid : float
-        Smallest valid fraction of a window (1.0: complete windows only).
+        Smallest valid fraction of a window (1.0: complete windows only), in [0, 1].
+    time_dim : str
+        Name of the time dimension.
 
     Returns
     -------
@@ -223,6 +274,13 @@ def window_samples(
         The cube's variables as ``(sample, y, x)`` float32 (``y``/``x`` = pixel index in the
         window) with coordinates ``position``, ``time``, ``row_off`` and ``col_off`` along
         ``sample``; samples ordered by time, then position.
+
+    Raises
+    ------
+    xlstsr.errors.XlstsrError
+        Checked before any read: a cube that is not xarray or has no ``time_dim``, variables
+        that are not (time, y, x), offsets that are not whole pairs >= 0, a ``size`` that is not
+        a whole number >= 1, ``min_valid`` outside [0, 1]; a window outside the cube.
 
     Examples
     --------
@@ -233,9 +291,7 @@ def window_samples(
     >>> s.position.values.tolist(), s.time.values.tolist(), s["lst"].shape
     (['a', 'b', 'b'], [10, 10, 11], (3, 2, 2))
     """
-    ds = cube.to_dataset() if isinstance(cube, xr.DataArray) else cube
-    names = list(ds.data_vars)
-    ydim, xdim = [d for d in ds[names[0]].dims if d != time_dim]
+    ds, names, ydim, xdim = _check_cube(cube, windows, size, min_valid, time_dim)
     keys = list(windows)
     vals: dict[str, list[np.ndarray]] = {n: [] for n in names}
     pos, times, offs = [], [], []
@@ -245,7 +301,10 @@ def window_samples(
             r, c = windows[k]
             cut = {n: step[n][r : r + size, c : c + size] for n in names}
             if any(a.shape != (size, size) for a in cut.values()):
-                raise ValueError(f"window {k!r} at ({r}, {c}) is not inside the cube")
+                raise GridError(
+                    f"window {k!r} at ({r}, {c}) is not inside the cube ({step[names[0]].shape[0]}"
+                    f" x {step[names[0]].shape[1]} pixels) with size {size}: move it or drop it"
+                )
             if all(np.isfinite(a).mean() >= min_valid for a in cut.values()):
                 for n in names:
                     vals[n].append(cut[n].astype(np.float32))
@@ -253,7 +312,8 @@ def window_samples(
                 times.append(ds[time_dim].values[t])
                 offs.append((r, c))
     if not pos:
-        raise ValueError("no window of the cube is valid enough (lower min_valid?)")
+        raise XlstsrError("no window of the cube is valid enough: lower `min_valid`, or check "
+                          "the cube's fill values (all NaN?)")
     o = np.asarray(offs)
     return xr.Dataset(
         {n: (("sample", "y", "x"), np.stack(v)) for n, v in vals.items()},
