@@ -346,3 +346,57 @@ def test_fit_checks_its_settings_first(kw, match):
         xlstsr.train.fit(ResCNN(4, channels=4, n_blocks=1), ps, **kw)
     with pytest.raises(errors.InputTypeError, match="cut numpy stacks into patches first"):
         xlstsr.train.fit(ResCNN(4, channels=4, n_blocks=1), lst)
+
+
+# -- io: to_cogs checks everything before its first file; open_cog names other grids ----------
+
+
+def test_to_cogs_refuses_before_writing_anything(s, tmp_path):
+    from xlstsr.io import to_cogs
+
+    lst = s["lst_1km"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(errors.XlstsrError, match=r"is a file, not a directory.*folder path"):
+        to_cogs(lst, tmp_path / "file")
+    with pytest.raises(errors.InputTypeError, match=r"got a Dataset.*ds\['LST'\]"):
+        to_cogs(lst.to_dataset(name="LST"), tmp_path / "ds")
+    with pytest.raises(errors.InputTypeError, match="got ndarray"):
+        to_cogs(lst.values, tmp_path / "np")
+    with pytest.raises(errors.XlstsrError, match=r"same file name.*drop_duplicates"):
+        to_cogs(lst.assign_coords(time=[lst.time.values[0]] * 2), tmp_path / "dup")
+    with pytest.raises(errors.XlstsrError, match="prefix must be a file name prefix"):
+        to_cogs(lst, tmp_path / "p", prefix="../../escape")
+    with pytest.raises(errors.XlstsrError, match="overwrite must be True or False"):
+        to_cogs(lst, tmp_path / "o", overwrite="no")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing half-written
+    # a step that fails while it is computed removes the files of the steps before it
+    import dask.array as dsa
+
+    data = dsa.from_array(lst.values, chunks=(1, -1, -1)).map_blocks(_fail, dtype=lst.dtype)
+    bad = lst.copy(data=data)
+    with pytest.raises(RuntimeError, match="disk full"):
+        to_cogs(bad, tmp_path / "fail")
+    assert list((tmp_path / "fail").iterdir()) == []
+
+
+def _fail(block, block_info=None):
+    if block_info is not None and block_info[0]["chunk-location"][0] == 1:
+        raise RuntimeError("disk full")  # the second step fails, after the first was written
+    return block
+
+
+def test_open_cog_names_files_on_different_grids(s, tmp_path):
+    from xlstsr.io import open_cog, to_cogs
+
+    a = to_cogs(s["lst_1km"], tmp_path / "a")
+    b = to_cogs(s["ndvi_250m"].expand_dims(time=[0]), tmp_path / "b")
+    with pytest.raises(errors.XlstsrError, match=r"different grids: .*16 x 16 .*64 x 64.*"
+                                                 r"reproject_match"):
+        open_cog([a[0], b[0]])
+    with pytest.raises(errors.XlstsrError, match=r"no band 3.*band="):
+        open_cog(a[0], band=3)
+    nc = tmp_path / "lst.nc"
+    s["lst_1km"].to_netcdf(nc)
+    with pytest.raises(errors.XlstsrError, match="open_dataset"):
+        open_cog(nc)
+    assert open_cog(a).shape == (2, 16, 16)

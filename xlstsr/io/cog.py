@@ -11,8 +11,8 @@ import numpy as np
 import rioxarray
 import xarray as xr
 
-from ..errors import InputNotFoundError, XlstsrError
-from ..validate import require_georeferenced, spatial_dims
+from ..errors import InputNotFoundError, InputTypeError, XlstsrError
+from ..validate import check_bool, require_georeferenced, spatial_dims
 
 __all__ = ["open_cog", "to_cogs"]
 
@@ -67,12 +67,21 @@ def open_cog(
             elif chunks == "auto":  # as a dict: rioxarray's own "auto" warns in recent xarray
                 chunks = {"band": 1, "y": "auto", "x": "auto"}
             da = rioxarray.open_rasterio(path, chunks=chunks, masked=masked)
-        except OSError as err:  # rasterio.errors.RasterioIOError: not a raster GDAL reads
+        except (OSError, ValueError) as err:
+            # RasterioIOError: not a raster GDAL reads; ValueError: a NetCDF's own decoding
             raise XlstsrError(
                 f"cannot read {os.fspath(path)} as a GeoTIFF ({err}); check that the file is a "
-                "complete GeoTIFF/COG (`gdalinfo` opens it)."
+                "complete GeoTIFF/COG (`gdalinfo` opens it); a NetCDF or Zarr file opens with "
+                "`xr.open_dataset`."
             ) from err
+        if isinstance(da, list):  # a NetCDF with several groups
+            raise XlstsrError(f"{os.fspath(path)} holds several groups, not one GeoTIFF raster: "
+                              "open it with `xr.open_dataset(path, group=...)`.")
         if band is not None:
+            if "band" not in da.dims or band not in da["band"].values:
+                n = da.sizes.get("band", 1)
+                raise XlstsrError(f"{os.fspath(path)} has no band {band!r} (it has {n}; bands "
+                                  f"are numbered from 1): pass `band=` 1 to {n}.")
             da = da.sel(band=band, drop=True)
         elif "band" in da.dims and da.sizes["band"] == 1:
             da = da.isel(band=0, drop=True)
@@ -80,13 +89,51 @@ def open_cog(
     paths = list(path)
     if not paths:
         raise XlstsrError("open_cog got an empty list of paths")
+    if times is not None and len(times) != len(paths):
+        raise XlstsrError(f"{len(times)} times for {len(paths)} paths; give one time per path")
     arrays = [open_cog(p, chunks, masked=masked, band=band) for p in paths]
-    if times is not None and len(times) != len(arrays):
-        raise XlstsrError(f"{len(times)} times for {len(arrays)} paths; give one time per path")
-    out = xr.concat(arrays, dim="time", join="exact", combine_attrs="override")
+    _same_grid(paths, arrays)
+    # the grids were checked equal (to 1e-6 pixel): rounding in the coordinates is not a new grid
+    out = xr.concat(arrays, dim="time", join="override", combine_attrs="override")
     out = out.assign_coords(time=list(times) if times is not None else np.arange(len(arrays)))
     crs = arrays[0].rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
+
+
+def _grid(da: xr.DataArray) -> tuple[Any, ...]:
+    try:
+        transform = tuple(da.rio.transform(recalc=True))
+    except Exception:  # no spatial coordinates rioxarray recognises: compare the rest
+        transform = None
+    return da.sizes.get("band"), da.shape[-2:], da.rio.crs, transform
+
+
+def _show_grid(x: tuple[Any, ...], other: tuple[Any, ...]) -> str:
+    """What differs of grid ``x`` from ``other`` (:func:`_grid`), in words."""
+    if x[2] != other[2]:
+        epsg = x[2].to_epsg() if x[2] is not None else None
+        return f"CRS {f'EPSG:{epsg}' if epsg else str(x[2])[:60]}"
+    if x[0] != other[0]:
+        return f"{x[0]} bands"
+    t = x[3]
+    return f"{x[1][0]} x {x[1][1]} pixels" + (
+        f" of {t[0]:g} x {-t[4]:g} from ({t[2]:g}, {t[5]:g})" if t else "")
+
+
+def _same_grid(paths: Sequence[PathLike], arrays: Sequence[xr.DataArray]) -> None:
+    """Refuse files on different grids (xarray's exact join would raise an AlignmentError)."""
+    first = _grid(arrays[0])
+    for p, a in zip(paths[1:], arrays[1:]):
+        g = _grid(a)
+        same = g[:3] == first[:3] and (g[3] is None) == (first[3] is None) and (
+            g[3] is None or np.allclose(g[3], first[3], rtol=0, atol=1e-6 * abs(first[3][0])))
+        if not same:
+            raise XlstsrError(
+                f"the files are on different grids: {os.fspath(paths[0])} has "
+                f"{_show_grid(first, g)}, {os.fspath(p)} {_show_grid(g, first)}. Open them one "
+                "by one and put them on one grid before stacking (`b.rio.reproject_match(a)`, then `xr.concat([a, b], 'time')`), "
+                "or open only the files of one tile."
+            )
 
 
 #: target side (pixels) of chunks built from a file's blocks, and the most bytes in one chunk
@@ -163,6 +210,14 @@ def to_cogs(
     list of Path
         The written files, in time order.
 
+    Raises
+    ------
+    xlstsr.errors.XlstsrError
+        Before the first file is written: ``da`` that is no georeferenced DataArray, a
+        ``directory`` that is a file, a ``prefix`` holding folders, time labels that give two
+        steps one file name, existing files without ``overwrite``. If a step fails later (its
+        computation, the disk), the files this call created are removed.
+
     Examples
     --------
     >>> import xlstsr, tempfile
@@ -171,6 +226,43 @@ def to_cogs(
     >>> len(paths)
     2
     """
+    ydim, xdim, time_dim, out_dir, names = _plan_cogs(da, directory, prefix, time_dim,
+                                                      overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    new = [p for p in names if not p.exists()]
+    paths: list[Path] = []
+    crs = da.rio.crs
+    transform = da.rio.transform(recalc=True)
+    try:
+        for i, path in enumerate(names):
+            step = da if time_dim is None else da.isel({time_dim: i})
+            _write_cog(step.transpose(ydim, xdim), path, crs, transform, compress, rio_kwargs)
+            paths.append(path)
+    except BaseException:
+        # a failed step (a compute error, a full disk) leaves no partial series: the files this
+        # call created, the one being written included, are removed
+        for p in new:
+            p.unlink(missing_ok=True)
+        raise
+    return paths
+
+
+def _plan_cogs(
+    da: Any, directory: Any, prefix: Any, time_dim: Any, overwrite: Any
+) -> tuple[Any, Any, Any, Path, list[Path]]:
+    """Every check of :func:`to_cogs` and the file names, before the first file is written."""
+    if isinstance(da, xr.Dataset):
+        raise InputTypeError(
+            f"to_cogs writes one DataArray, got a Dataset (variables {list(da.data_vars)}): pass "
+            "one variable, e.g. `to_cogs(ds['LST'], ...)`, or call it once per variable."
+        )
+    if not isinstance(da, xr.DataArray):
+        raise InputTypeError(
+            f"to_cogs writes a georeferenced DataArray, got {type(da).__name__}: wrap the array "
+            "with its coordinates and CRS (`xr.DataArray(a, dims=('time', 'y', 'x'), coords=...)"
+            ".rio.write_crs(...)`) or write the output of xlstsr.upscale."
+        )
+    check_bool("overwrite", overwrite)
     require_georeferenced(da, "array written to COG")
     ydim, xdim = spatial_dims(da)
     others = [d for d in da.dims if d not in (ydim, xdim)]
@@ -181,34 +273,50 @@ def to_cogs(
                 "or stack the others first."
             )
         time_dim = others[0] if others else None
+    elif time_dim not in others:
+        raise XlstsrError(f"time_dim={time_dim!r} is not a non-spatial dim of the array "
+                          f"(dims {da.dims}): pass one of {others} or None.")
+    elif len(others) > 1:
+        raise XlstsrError(f"to_cogs writes (time, y, x) arrays; the dims {others} besides "
+                          f"{time_dim!r} would be written as bands: select or stack them first.")
     out_dir = Path(directory)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise XlstsrError(f"{out_dir} is a file, not a directory: to_cogs writes one file per "
+                          "time step into a directory; pass a folder path.")
+    if prefix is not None and (not isinstance(prefix, str) or not prefix
+                               or Path(prefix).name != prefix or prefix in (".", "..")):
+        raise XlstsrError(f"prefix must be a file name prefix, got {prefix!r}: put folders in "
+                          "`directory`, not in `prefix`.")
     prefix = prefix or (str(da.name) if da.name is not None else "lst")
-    steps = range(da.sizes[time_dim]) if time_dim else [None]
-    paths: list[Path] = []
-    crs = da.rio.crs
-    transform = da.rio.transform(recalc=True)
-    for i in steps:
-        step = da if i is None else da.isel({time_dim: i})
-        stamp = (
-            ""
-            if i is None
-            else "_" + _stamp(step[time_dim].values if time_dim in step.coords else i, i)
-        )
-        path = out_dir / f"{prefix}{stamp}.tif"
-        if path.exists() and not overwrite:
-            raise XlstsrError(f"{path} exists; pass overwrite=True or write to another directory")
-        if path in paths:
+    if time_dim is None:
+        names = [out_dir / f"{prefix}.tif"]
+    else:
+        labels = da[time_dim].values if time_dim in da.coords else range(da.sizes[time_dim])
+        names = [out_dir / f"{prefix}_{_stamp(v, i)}.tif" for i, v in enumerate(labels)]
+    seen: dict[Path, int] = {}
+    for i, p in enumerate(names):
+        if p in seen:
             raise XlstsrError(
-                f"two time steps map to the same file name {path.name}; pass prefix/time_dim"
+                f"time steps {seen[p]} and {i} map to the same file name {p.name} (duplicated "
+                f"{time_dim!r} labels?): drop the duplicates "
+                f"(`da.drop_duplicates({time_dim!r})`) or give unique labels."
             )
-        step = step.transpose(ydim, xdim).compute()
-        # a store's encoding (Zarr/NetCDF _FillValue, dtype, codecs) describes that store, not
-        # the GeoTIFF: keep only the CRS link, the nodata written below is the GeoTIFF's
-        step.encoding = {k: v for k, v in step.encoding.items() if k == "grid_mapping"}
-        step = step.rio.write_crs(crs).rio.write_transform(transform)
-        if np.issubdtype(step.dtype, np.floating):
-            step = step.rio.write_nodata(np.nan, encoded=False)
-        step.rio.to_raster(path, driver="COG", compress=compress, **rio_kwargs)
-        paths.append(path)
-    return paths
+        seen[p] = i
+    existing = [p for p in names if p.exists()]
+    if existing and not overwrite:
+        raise XlstsrError(f"{existing[0]} exists ({len(existing)} of the {len(names)} files); "
+                          "pass overwrite=True or write to another directory")
+    return ydim, xdim, time_dim, out_dir, names
+
+
+def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compress: str,
+               rio_kwargs: dict[str, Any]) -> None:
+    """Compute one (y, x) step and write it as a COG."""
+    step = step.compute()
+    # a store's encoding (Zarr/NetCDF _FillValue, dtype, codecs) describes that store, not
+    # the GeoTIFF: keep only the CRS link, the nodata written below is the GeoTIFF's
+    step.encoding = {k: v for k, v in step.encoding.items() if k == "grid_mapping"}
+    step = step.rio.write_crs(crs).rio.write_transform(transform)
+    if np.issubdtype(step.dtype, np.floating):
+        step = step.rio.write_nodata(np.nan, encoded=False)
+    step.rio.to_raster(path, driver="COG", compress=compress, **rio_kwargs)
