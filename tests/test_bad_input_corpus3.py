@@ -400,3 +400,62 @@ def test_open_cog_names_files_on_different_grids(s, tmp_path):
     with pytest.raises(errors.XlstsrError, match="open_dataset"):
         open_cog(nc)
     assert open_cog(a).shape == (2, 16, 16)
+
+
+# -- the small ones: scale attributes, statistics and co-registration options, bool options ----
+
+
+def test_scale_attributes_of_the_wrong_kind_are_named(s):
+    lst = s["lst_1km"].compute()
+    dn = (lst / 0.02).astype("uint16")
+    dn.attrs.update(scale_factor="abc")
+    with pytest.raises(errors.UnitsError, match=r"'scale_factor' attribute 'abc' is not a number"
+                                                r".*0\.02"):
+        xlstsr.upscale(dn, 4)
+    stale = lst.copy()
+    stale.attrs["valid_range"] = [7500, 65535]  # the DN range left on decoded Kelvin
+    with pytest.raises(errors.UnitsError, match=r"valid_range.*above 400 K.*attrs\.pop"):
+        xlstsr.upscale(stale, 4)
+    dn = (lst / 0.02).astype("uint16")
+    dn.attrs.update(scale_factor=0.02, valid_range=[7500, 65535])  # a real DN range still works
+    assert float(xlstsr.upscale(dn, 4).mean()) == pytest.approx(float(lst.mean()), abs=0.05)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"nbins": 2.5}, "nbins must be a whole number >= 2"), ({"nbins": 0}, "nbins"),
+    ({"moments": [0]}, "each moment must be a whole number >= 1"),
+    ({"moments": [-1]}, "moment"), ({"moments": 3}, "moments must be a sequence"),
+    ({"min_valid": 2}, r"min_valid .*> 0 and <= 1"), ({"min_valid": -1}, "min_valid"),
+    ({"fit_lags": (8, 1)}, "0 < low < high"), ({"fit_wavenumbers": (-1, 0.3)}, "0 < low < high"),
+    ({"fit_lags": (100, 200)}, "holds 0 of the lags.*at least 2 points"),
+    ({"fit_wavenumbers": (2, 3)}, "outside the spectrum"),
+    ({"radiometric": "no"}, "radiometric must be True or False"),
+])
+def test_scaling_stats_options_out_of_range_are_named(s, kw, match):
+    with pytest.raises(errors.XlstsrError, match=match):
+        xlstsr.scaling_stats(s["lst_1km"], **kw)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"min_pixels": "x"}, "min_pixels must be a whole number"), ({"min_pixels": 0}, "min_pixels"),
+    ({"max_uncertainty": np.nan}, "max_uncertainty"), ({"min_correlation": 2}, "min_correlation"),
+    ({"psf": "no"}, "psf must be True or False"),
+])
+def test_estimate_offset_more_options_are_named(s, kw, match):
+    with pytest.raises(errors.XlstsrError, match=match):
+        xlstsr.estimate_offset(s["lst_250m"].isel(time=0), s["lst_1km"].isel(time=0), **kw)
+
+
+def test_estimate_offset_names_a_one_pixel_wide_lst(s):
+    with pytest.raises(errors.GridError, match=r"16 x 1 pixels.*larger area"):
+        xlstsr.estimate_offset(s["lst_250m"].isel(time=0), s["lst_1km"].isel(time=0, x=[0]))
+
+
+def test_truthy_strings_for_bool_options_are_refused(s, sr):
+    with pytest.raises(errors.XlstsrError, match=r"clear must be True or False.*truthy"):
+        xlstsr.evaluate(sr, s["lst_250m"], clear="no")
+    with pytest.raises(errors.XlstsrError, match="mask_out_of_range must be True or False"):
+        xlstsr.upscale(s["lst_1km"], 4, mask_out_of_range="no")
+    with pytest.raises(errors.XlstsrError, match="keep_attrs must be True or False"):
+        xlstsr.upscale(s["lst_1km"], 4, keep_attrs="False")
+    assert xlstsr.evaluate(sr, s["lst_250m"], clear=np.bool_(True)) is not None

@@ -29,7 +29,16 @@ from .errors import CoregistrationError, GridError, NoOverlapError, XlstsrError
 from .grid import fine_grid
 from .kernels import coregister as _kc
 from .kernels.coregister import ShiftEstimate, estimate_shift
-from .validate import decode_guide, prepare_lst, require_georeferenced, select_lst, spatial_dims
+from .validate import (
+    check_bool,
+    check_number,
+    check_whole,
+    decode_guide,
+    prepare_lst,
+    require_georeferenced,
+    select_lst,
+    spatial_dims,
+)
 
 __all__ = [
     "apply_offset",
@@ -197,7 +206,25 @@ def estimate_offset(
         if not ok or (v <= low if low is not None else v < 0):
             raise XlstsrError(f"{name} must be a finite number of metres "
                               f"{'> 0' if low is not None else '>= 0'} (or None), got {v!r}")
+    min_pixels = check_whole("min_pixels", min_pixels, 1,
+                             hint="the fewest valid coarse pixels of an estimate: e.g. 30")
+    if isinstance(max_uncertainty, bool) or not isinstance(
+            max_uncertainty, (int, float, np.number)) or not max_uncertainty > 0:
+        raise XlstsrError(f"max_uncertainty must be a number of fine pixels > 0 (np.inf: no "
+                          f"limit), got {max_uncertainty!r}; e.g. 0.25")
+    check_number("min_correlation", min_correlation, 0, 1,
+                 hint="the lowest |correlation| of a reliable estimate: e.g. 0.3")
+    check_bool("psf", psf)
+    if radiometric is not None:
+        check_bool("radiometric", radiometric)
     lst = prepare_lst(lst, mask_out_of_range=True)
+    ly0, lx0 = spatial_dims(lst)
+    if min(lst.sizes[ly0], lst.sizes[lx0]) < 2:
+        raise GridError(
+            f"the LST is {lst.sizes[ly0]} x {lst.sizes[lx0]} pixels: an offset is estimated from "
+            "the pattern of many LST pixels (at least 2 x 2; in practice 10 x 10 or more) under "
+            "the fine field; give a larger area of both."
+        )
     fine, _ = select_lst(fine)  # a numpy array or a Dataset: named, not an AttributeError
     require_georeferenced(fine, "fine field")
     ly, lx = spatial_dims(lst)

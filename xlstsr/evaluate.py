@@ -18,7 +18,15 @@ from scipy import ndimage
 
 from . import metrics as _m
 from .errors import AllNaNError, GridError, NoOverlapError, XlstsrError
-from .validate import check_factor, decode_lst, georeference, prepare_lst, select_lst, spatial_dims
+from .validate import (
+    check_bool,
+    check_factor,
+    decode_lst,
+    georeference,
+    prepare_lst,
+    select_lst,
+    spatial_dims,
+)
 
 __all__ = ["decode_reference", "evaluate", "reference_mask"]
 
@@ -163,6 +171,7 @@ def reference_mask(
     ...     reference_mask(r, erode=1, valid_min=230, clear=True).sum())
     (8, 4)
     """
+    check_bool("clear", clear)  # "no" is truthy: it would silently mean True
     ydim, xdim = spatial_dims(reference)
     valid = np.isfinite(reference)
     if clear:
@@ -412,6 +421,7 @@ def evaluate(
     >>> sorted(ds.data_vars)[:3], ds.sizes["time"]
     (['bias', 'coarse_consistency', 'correlation'], 2)
     """
+    check_bool("clear", clear)  # "no" is truthy: it would silently mean True
     sr = prepare_lst(sr, what="super-resolved field")
     for name, v in (("valid_min", valid_min), ("valid_max", valid_max),
                     ("reference_scale", reference_scale), ("reference_nodata", reference_nodata)):

@@ -14,11 +14,19 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import AllNaNError, GridError, InputTypeError, UnitsError
+from .errors import AllNaNError, GridError, InputTypeError, UnitsError, XlstsrError
 from .guide import guide_on_lst_grid
 from .kernels import scaling as ks
 from .kernels.spectra import log_wavenumber_edges
-from .validate import decode_guide, decode_lst, select_lst, spatial_dims
+from .validate import (
+    check_bool,
+    check_number,
+    check_whole,
+    decode_guide,
+    decode_lst,
+    select_lst,
+    spatial_dims,
+)
 
 __all__ = ["default_scales", "pixel_size", "scaling_stats"]
 
@@ -157,6 +165,33 @@ def _whole(name: str, values: Any) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _check_window(name: str, win: Any) -> None:
+    """A fit window: None or (low, high) finite numbers with 0 < low < high."""
+    if win is None:
+        return
+    ok = (not isinstance(win, (str, bytes)) and isinstance(win, Iterable) and len(tuple(win)) == 2
+          and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                  and np.isfinite(v) for v in win))
+    if not ok or not 0 < win[0] < win[1]:
+        raise XlstsrError(
+            f"{name} must be (low, high) with 0 < low < high (inclusive bounds of the power-law "
+            f"fit), got {win!r}; e.g. {name}={(0.05, 0.3) if 'wave' in name else (1, 8)}, or "
+            "None for the default."
+        )
+
+
+def _check_window_points(name: str, win: Any, points: Sequence[int], what: str) -> None:
+    """Refuse a fit window holding fewer than 2 of the ``points`` it fits (a NaN fit)."""
+    if win is None or len(points) < 2:
+        return
+    inside = [p for p in points if win[0] <= p <= win[1]]
+    if len(inside) < 2:
+        raise GridError(
+            f"{name} {tuple(win)} holds {len(inside)} of the {what} {tuple(points)}: a power law "
+            "needs at least 2 points. Widen it to cover 2 or more of them, or pass None."
+        )
+
+
 def _check_scales(shape: tuple[int, int], lags: Sequence[int], factors: Sequence[int]) -> None:
     n = min(shape)
     if n < 8:
@@ -217,9 +252,9 @@ def scaling_stats(
         at ``f``) and cycles per pixel. Defaults: lags 1 to max(4, side/16); factors 1 to a
         the largest step; wavenumbers ``3/side`` to 0.3.
     nbins : int
-        Number of logarithmic wavenumber bins of the spectrum.
+        Number of logarithmic wavenumber bins of the spectrum (>= 2).
     min_valid : float
-        Fraction of valid fine pixels for an aggregated pixel to be valid.
+        Fraction of valid fine pixels for an aggregated pixel to be valid, in (0, 1].
     radiometric : bool
         Aggregate by ``(mean T^4)^(1/4)`` (LST, default) or by the plain mean (NDVI...).
     variable : str, optional
@@ -235,8 +270,12 @@ def scaling_stats(
 
     Raises
     ------
+    XlstsrError
+        Options of the wrong kind or range (``nbins`` < 2, moments < 1, ``min_valid`` outside
+        (0, 1], a fit window that is not (low, high) with 0 < low < high).
     GridError
-        The field is too small for the requested lags/factors, or the guide is not nested.
+        The field is too small for the requested lags/factors, the guide is not nested, or a fit
+        window holds fewer than 2 of the points it fits.
     AllNaNError
         An in-memory input holds no valid pixel.
 
@@ -254,6 +293,22 @@ def scaling_stats(
             f"guide is a {type(guide).__name__}, not an xarray DataArray: give it its grid, e.g. "
             "`xr.DataArray(a, dims=('y', 'x'), coords={'y': ..., 'x': ...}).rio.write_crs(...)`"
         )
+    check_bool("radiometric", radiometric)
+    nbins = check_whole("nbins", nbins, 2, hint="logarithmic wavenumber bins of the spectrum: "
+                        "e.g. 16")
+    min_valid = check_number("min_valid", min_valid, 0, 1, lo_open=True,
+                             hint="the valid share of an aggregated pixel: e.g. 0.5")
+    if isinstance(moments, (str, bytes)) or not isinstance(moments, Iterable):
+        raise XlstsrError(f"moments must be a sequence of whole orders >= 1, e.g. range(1, 7), "
+                          f"got {moments!r}")
+    moments_t = tuple(check_whole("each moment", q, 1, hint="orders q of the structure "
+                                  "functions: e.g. moments=range(1, 7)") for q in moments)
+    if not moments_t:
+        raise XlstsrError("moments is empty: give the orders q of the structure functions, e.g. "
+                          "moments=range(1, 7)")
+    for name, win in (("fit_lags", fit_lags), ("fit_factors", fit_factors),
+                      ("fit_wavenumbers", fit_wavenumbers)):
+        _check_window(name, win)
     ydim, xdim = spatial_dims(lst)
     if radiometric and (lst.attrs.get("units") or lst.attrs.get("scale_factor") is not None):
         field_ = decode_lst(lst)
@@ -265,10 +320,18 @@ def scaling_stats(
     dl, df = default_scales(shape)
     lags_t = _whole("lags", dl if lags is None else lags)
     factors_t = tuple(sorted(_whole("factors", df if factors is None else factors)))
-    moments_t = tuple(int(q) for q in moments)
     _check_scales(shape, lags_t, factors_t)
     n = min(shape)
     steps = [f for f in factors_t if 2 * f in factors_t]
+    _check_window_points("fit_lags", fit_lags, lags_t, "lags")
+    _check_window_points("fit_factors", fit_factors, steps, "factor steps f -> 2f at")
+    if fit_wavenumbers is not None and (fit_wavenumbers[0] >= 0.5 * np.sqrt(2.0)
+                                        or fit_wavenumbers[1] < 1.0 / n):
+        raise GridError(
+            f"fit_wavenumbers {tuple(fit_wavenumbers)} lies outside the spectrum of a {n}-pixel "
+            f"field ({1.0 / n:.3g} to 0.707 cycles per pixel): e.g. fit_wavenumbers="
+            f"({3.0 / n:.3g}, 0.3)."
+        )
     cfg = ks.ScalingConfig(
         shape=shape,
         lags=lags_t,

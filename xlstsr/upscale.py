@@ -26,6 +26,7 @@ from .methods import get_method
 from .methods.base import UpscaleMethod
 from .validate import (
     MAX_FACTOR,
+    check_bool,
     check_factor,
     check_output,
     check_output_size,
@@ -165,6 +166,9 @@ def upscale(
     lst, guide = select_lst(lst, variable, guide)
     factor = check_factor(factor, maximum=MAX_FACTOR)
     _check_tile(tile)
+    for name, flag in (("mask_out_of_range", mask_out_of_range), ("output_check", output_check),
+                       ("keep_attrs", keep_attrs)):
+        check_bool(name, flag)  # "no" is truthy: it would silently mean True
     if method_options is not None and not isinstance(method_options, Mapping):
         raise XlstsrError(
             f"method_options must be a dict of the method's options (e.g. {{'gain': 0.5}}), got "

@@ -591,6 +591,25 @@ def _fill_values(da: xr.DataArray) -> list[float]:
     return sorted(set(fills))
 
 
+def _attr_numbers(value: Any, key: str, n: int, finite: bool = True) -> tuple[float, ...]:
+    """The first ``n`` numbers of a scale attribute, or a UnitsError naming it (a text
+    ``scale_factor`` such as "abc"; with ``finite``, a NaN or zero scale too)."""
+    try:
+        vals = tuple(float(v) for v in np.asarray(value, dtype=np.float64).ravel()[:n])
+    except (TypeError, ValueError):
+        vals = ()
+    if len(vals) < n or (finite and (
+        not all(np.isfinite(vals)) or (key == "scale_factor" and vals[0] == 0)
+    )):
+        raise UnitsError(
+            f"the {key!r} attribute {value!r} is not {'a number' if n == 1 else f'{n} numbers'} "
+            f"usable to decode the values: set it to the product's value (e.g. "
+            f"{'0.02 for MODIS LST' if key == 'scale_factor' else '0' if n == 1 else '(7500, 65535)'}"
+            f") with `da.attrs[{key!r}] = ...`, or drop it (`da.attrs.pop({key!r})`)."
+        )
+    return vals
+
+
 def _decode_scaled(da: xr.DataArray) -> tuple[xr.DataArray, bool]:
     """Apply fill, valid_range, scale_factor and add_offset found in attrs. Returns (da, scaled)."""
     scale = _attr(da, "scale_factor")
@@ -606,15 +625,23 @@ def _decode_scaled(da: xr.DataArray) -> tuple[xr.DataArray, bool]:
         hit = raw == f
         bad = hit if bad is None else (bad | hit)
     if vrange is not None:
-        lo, hi = (float(v) for v in np.asarray(vrange).ravel()[:2])
+        lo, hi = _attr_numbers(vrange, "valid_range", 2)
         hit = (raw < lo) | (raw > hi)
+        if isinstance(raw, np.ndarray) and raw.size and bool(hit.all()) and np.isfinite(raw).any():
+            vals = raw[np.isfinite(raw)]
+            raise UnitsError(
+                f"the 'valid_range' attribute ({lo:g}, {hi:g}) excludes every value (from "
+                f"{float(vals.min()):.6g} to {float(vals.max()):.6g}): it is in other units than "
+                "the data (stored digital numbers left on decoded values?). Drop it "
+                "(`da.attrs.pop('valid_range')`) or set it in the data's units."
+            )
         bad = hit if bad is None else (bad | hit)
     if bad is not None:
         data = _where(bad, np.nan, data)
     if scale is not None:
-        data = data * out_dtype(float(np.asarray(scale).ravel()[0]))
+        data = data * out_dtype(_attr_numbers(scale, "scale_factor", 1)[0])
     if offset is not None:
-        data = data + out_dtype(float(np.asarray(offset).ravel()[0]))
+        data = data + out_dtype(_attr_numbers(offset, "add_offset", 1)[0])
     attrs = {
         k: v for k, v in da.attrs.items()
         if k not in ("scale_factor", "add_offset", "valid_range", "valid_min", "valid_max",
@@ -1067,6 +1094,22 @@ def decode_lst(
         raise UnitsError(
             f"the {what} holds {da.dtype} values, not numbers of a temperature; convert them "
             "(`da.astype('float32')`) if they are, or pass the LST variable."
+        )
+    for name, flag in (("mask_out_of_range", mask_out_of_range), ("check_fill", check_fill),
+                       ("keep_out_of_range", keep_out_of_range)):
+        check_bool(name, flag)  # "no" is truthy: it would silently mean True
+    for key, n in (("scale_factor", 1), ("add_offset", 1), ("valid_range", 2)):
+        if _attr(da, key) is not None:  # text ("abc") is named here; NaN or 0 just below
+            _attr_numbers(_attr(da, key), key, n, finite=False)
+    vrange = _attr(da, "valid_range")
+    if (vrange is not None and _attr(da, "scale_factor") is None
+            and _attr(da, "add_offset") is None
+            and _attr_numbers(vrange, "valid_range", 2, finite=False)[0] > physical_range[1]):
+        raise UnitsError(
+            f"the {what}'s 'valid_range' attribute {vrange!r} lies above {physical_range[1]:g} K "
+            "and no 'scale_factor' is set: a range of stored digital numbers left on values "
+            "already decoded (it would mask every pixel). Drop it (`da.attrs.pop('valid_range')`)"
+            ", or set the product's 'scale_factor' if the values are still digital numbers."
         )
     unscaled_int = np.issubdtype(da.dtype, np.integer) and _attr(da, "scale_factor") is None
     scale = float(np.asarray(_attr(da, "scale_factor") or 1.0).ravel()[0])
