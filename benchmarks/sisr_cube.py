@@ -24,6 +24,12 @@ ASTER over ``TRAIN_PAIRS`` (never used by the cube models; the headline protocol
 how the bundled settings were chosen, kept in ``sisr_cube_selection.json`` (one entry per
 candidate; rerun one with ``--select NAME``). Hours on 2 cores; not part of ``make bench``.
 
+``--held-back --root DIR``: a cube laid out like ``modis_h18v04_2020`` (``windows.csv``, STAC)
+held back from this repository: MRUNet's protocol on every window that shares no pixel with the
+bundled default's training or validation windows (its recorded positions, their bounds read from
+the shared cube), and the headline ASTER protocol on DIR's modis_aster pairs that are not the
+bundled models' training pairs, if any; writes ``sisr_cube_held_back.md`` / ``.json``.
+
 Writes ``sisr_cube.md`` in ``--out``. ``--smoke``: 5 dates of the cube, 1 ASTER pair, bicubic
 and the default only (seconds; a test, not a measurement).
 """
@@ -402,6 +408,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="train and score candidates on validation (names of CANDIDATES or all)")
     ap.add_argument("--keep", default=None, metavar="DIR",
                     help="with --select: keep the candidates' checkpoints in DIR")
+    ap.add_argument("--held-back", action="store_true",
+                    help="score every window of the --root cube that shares no pixel with the "
+                    "bundled default's training or validation windows (a cube held back from "
+                    "this repository); writes sisr_cube_held_back.md and .json in --out")
     ap.add_argument("--smoke", action="store_true",
                     help="5 dates, 1 ASTER pair, bicubic and the default (a test)")
     args = ap.parse_args(argv)
@@ -412,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = list(CANDIDATES) if args.select in ([], ["all"]) else args.select
         select(names, out, args.root, args.threads, args.keep)
         return 0
+    if args.held_back:
+        return held_back(args, out)
     t0 = time.perf_counter()
     rec = recipe()
     data = data_root(args.root)
@@ -517,6 +529,102 @@ def reading(cube_scores: dict[str, Any], ast: dict[str, Any], st: dict[str, Any]
         "general SISR). More MOD11A1 (years, many tiles) would push the learned filter's "
         f"nonlinear part a little (Croatia's windows added {cro:+.2f} dB), not by 1 dB.",
     ]
+
+
+def unseen_windows(cube: Any, seen: Any) -> list[int]:
+    """Windows of ``cube`` (a ``windows.csv`` table) that share no pixel with a window of ``seen``
+    (the same kind of table), by their bounds (``xmin``, ``ymin``, ``xmax``, ``ymax``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> seen = pd.DataFrame({"window": [1], "xmin": [0.0], "ymin": [0.0], "xmax": [64.0],
+    ...                      "ymax": [64.0]})
+    >>> cube = pd.DataFrame({"window": [1, 7], "xmin": [32.0, 64.0], "ymin": [0.0, 0.0],
+    ...                      "xmax": [96.0, 128.0], "ymax": [64.0, 64.0]})
+    >>> unseen_windows(cube, seen)  # window 1 overlaps, window 7 only touches
+    [7]
+    """
+    a = cube[["xmin", "ymin", "xmax", "ymax"]].to_numpy(float)
+    b = seen[["xmin", "ymin", "xmax", "ymax"]].to_numpy(float)
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    # a tolerance far below a 1 km pixel: adjacent windows touch in floats
+    shared = ((w > 1e-3) & (h > 1e-3)).any(axis=1) if len(b) else np.zeros(len(a), bool)
+    return [int(x) for x, hit in zip(cube["window"], shared) if not hit]
+
+
+def held_back(args: argparse.Namespace, out: Path) -> int:
+    """MRUNet's protocol on every window of a held-back cube that the bundled default never saw
+    (and the headline ASTER protocol when the folder holds modis_aster pairs)."""
+    from xlstsr.datasets import modis_aster_pairs, seen_in_training
+
+    t0 = time.perf_counter()
+    rec = recipe()
+    data = data_root(args.root)
+    cube = rec.cube_windows_table(data)
+    default = load_weights(SISR.default_weights)
+    pos = default.metadata.get("positions", {})
+    seen_ids = set(pos.get("train", [])) | set(pos.get("val", []))
+    try:  # the training windows' bounds, from the shared cube the default was trained on
+        ref = rec.cube_windows_table(data_root(None))
+        seen = ref[ref.window.isin(seen_ids)]
+        how = ("by bounds against the default's training and validation windows of the shared "
+               "cube")
+    except FileNotFoundError:  # no shared cube here: by window index (same tile grid assumed)
+        seen = cube[cube.window.isin(seen_ids)]
+        how = ("by window index against the default's training and validation positions (the "
+               "shared cube is not here; the same tile's 64 px grid is assumed)")
+    unseen = unseen_windows(cube, seen)
+    if not unseen:
+        raise SystemExit(f"every window of {data / rec.CUBE} overlaps the bundled default's "
+                         "training or validation windows: nothing held back to score")
+    samples = rec.cube_samples(data, max_dates=5 if args.smoke else None)
+    assets = rec.CUBE_ASSETS
+    gain = default.metadata.get("detail_gain", {}).get("value", 1.0)
+    methods: dict[str, Any] = {
+        "bicubic": "bicubic",
+        BUNDLED_SISR[SISR.default_weights]: default,
+        f"sisr:{SISR.default_weights} as trained (detail gain 1, not {gain})":
+            rec.scale_detail(load_weights(SISR.default_weights), 1.0 / gain),
+    }
+    scores = score_positions(samples, unseen, methods, assets)
+    if not scores:
+        raise SystemExit(f"no complete window-date of {data / rec.CUBE} at the unseen positions")
+    pooled = {m: float(np.concatenate([scores[m][a]["gain"] for a in assets if a in scores[m]])
+                       .mean()) for m in scores}
+    lines = [
+        "# SISR on a held-back MOD11A1 cube: MRUNet's protocol on windows never seen",
+        "",
+        f"Written by `python benchmarks/sisr_cube.py --held-back --root {args.root}` "
+        f"({platform.machine()}, torch {torch.__version__}, xlstsr {xlstsr.__version__}, "
+        f"{time.perf_counter() - t0:.0f} s).",
+        "",
+        f"{len(unseen)} of {len(cube)} windows of `{data / rec.CUBE}` share no pixel with the "
+        f"bundled default's training or validation windows (checked {how}); every complete "
+        "64 x 64 window-date at those positions, day and night, is scored.",
+        "",
+        *cube_table(scores, assets),
+        "",
+    ]
+    result: dict[str, Any] = {"unseen_windows": unseen, "pooled_gain_db": pooled}
+    try:
+        pairs = modis_aster_pairs(data)
+    except FileNotFoundError:
+        lines.append("No modis_aster/ in this folder: the ASTER part is skipped.")
+    else:
+        seen_pairs = set(seen_in_training(pairs, data))
+        pairs = [p for p in pairs if p not in seen_pairs][: 1 if args.smoke else None]
+        ast = score_aster(pairs, {"bicubic": get_method("bicubic"),
+                                  BUNDLED_SISR[SISR.default_weights]: get_method("sisr")}, data)
+        lines += ["## 1 km -> 250 m against ASTER, co-registered + clear", "",
+                  f"The {len(pairs)} pairs of the folder that are not the bundled models' "
+                  "training pairs.", "", *aster_table(ast), ""]
+        result["aster_rmse"] = {m: float(np.mean([r["rmse"] for r in v])) for m, v in ast.items()}
+    (out / "sisr_cube_held_back.md").write_text("\n".join(lines))
+    (out / "sisr_cube_held_back.json").write_text(json.dumps(result, indent=1))
+    print("\n".join(lines))
+    return 0
 
 
 def write_report(path: Path, args: argparse.Namespace, split: Any, n_dates: dict[str, int],

@@ -130,3 +130,29 @@ def test_accuracy_scores_held_back_pairs_by_content_not_id(shared_data: Path, tm
     assert set(rows[rows.method == "bicubic"].pair) == {"001", "901"}
     report = (tmp_path / "out" / "accuracy.md").read_text()
     assert "| disr | 1 |" in report  # the held-out tables hold the renamed evaluation pair
+
+
+def test_sisr_cube_scores_a_held_back_cube(shared_data: Path, tmp_path: Path, bench_env) -> None:
+    """``sisr_cube.py --held-back --root DIR``: every window of DIR's cube that shares no pixel with
+    the default's training or validation windows is scored; no modis_aster there: ASTER skipped."""
+    import json
+
+    import pandas as pd
+
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "modis_h18v04_2020").symlink_to(shared_data / "modis_h18v04_2020")
+    mod = load_benchmark("sisr_cube")
+    assert mod.main(["--held-back", "--smoke", "--root", str(root), "--out",
+                     str(tmp_path / "out")]) == 0
+    res = json.loads((tmp_path / "out" / "sisr_cube_held_back.json").read_text())
+    meta = mod.load_weights(mod.SISR.default_weights).metadata["positions"]
+    seen = set(meta["train"]) | set(meta["val"])
+    assert res["unseen_windows"] and not seen & set(res["unseen_windows"])
+    assert set(meta["test"]) <= set(res["unseen_windows"])
+    assert "ASTER part is skipped" in (tmp_path / "out" / "sisr_cube_held_back.md").read_text()
+    seen_box = pd.DataFrame({"window": [1], "xmin": [0.0], "ymin": [0.0], "xmax": [64.0],
+                             "ymax": [64.0]})
+    cube = pd.DataFrame({"window": [1, 7], "xmin": [32.0, 64.0], "ymin": [0.0, 0.0],
+                         "xmax": [96.0, 128.0], "ymax": [64.0, 64.0]})
+    assert mod.unseen_windows(cube, seen_box) == [7]
