@@ -459,3 +459,42 @@ def test_truthy_strings_for_bool_options_are_refused(s, sr):
     with pytest.raises(errors.XlstsrError, match="keep_attrs must be True or False"):
         xlstsr.upscale(s["lst_1km"], 4, keep_attrs="False")
     assert xlstsr.evaluate(sr, s["lst_250m"], clear=np.bool_(True)) is not None
+
+
+# -- valid inputs the new checks must keep taking (review of round 3) --------------------------
+
+@pytest.mark.parametrize("value, expected", [(16, 16), (16.0, 16), (np.int64(16), 16),
+                                             (np.float32(16), 16), (np.array(16), 16)])
+def test_whole_numbers_in_any_numeric_form_pass(value, expected):
+    from xlstsr.validate import check_whole
+
+    assert check_whole("patch", value) == expected
+
+
+def test_numpy_scalars_and_zero_d_arrays_pass_the_option_checks(s, sr):
+    from xlstsr.validate import check_bool, check_number
+
+    assert check_number("valid_min", np.array(230.0)) == 230.0
+    assert check_bool("keep_attrs", 1) is True and check_bool("clear", np.array(False)) is False
+    with pytest.raises(errors.XlstsrError, match="True or False"):
+        check_bool("clear", 2)
+    ev = xlstsr.evaluate(sr, s["lst_250m"], valid_min=np.array(230.0))
+    assert np.isfinite(float(ev.rmse.mean()))
+    out = xlstsr.upscale(s["lst_1km"], 4, keep_attrs=1)
+    assert out.sizes["x"] == 4 * s["lst_1km"].sizes["x"]
+    st = xlstsr.scaling_stats(s["lst_250m"].isel(time=0), moments=(1.0, 2.0))
+    assert st.sizes["moment"] == 2
+
+
+def test_a_wholly_cloudy_granule_decodes_to_nan_not_a_units_error():
+    """Every pixel at the fill value with a stored-count valid_range: all fill, not other units."""
+    from xlstsr.validate import decode_guide, decode_lst
+
+    raw = xr.DataArray(np.zeros((2, 4, 4), np.uint16), dims=("time", "y", "x"),
+                       attrs={"_FillValue": 0, "valid_range": (7500, 65535),
+                              "scale_factor": 0.02})
+    assert np.isnan(decode_lst(raw).values).all()
+    ndvi = xr.DataArray(np.full((8, 8), -3000, np.int16), dims=("y", "x"),
+                        attrs={"_FillValue": -3000, "valid_range": (-2000, 10000),
+                               "scale_factor": 0.0001})
+    assert np.isnan(decode_guide(ndvi).values).all()

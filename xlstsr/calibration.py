@@ -43,7 +43,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import InputTypeError, PhysicalRangeError, UnitsError, XlstsrError
+from .errors import InputTypeError, UnitsError, XlstsrError
 from .kernels.aggregate import block_mean, radiometric_mean
 
 __all__ = [
@@ -162,15 +162,9 @@ def _fields(a: Any) -> list[Any]:
 def _require_kelvin(v: np.ndarray, role: str) -> np.ndarray:
     """Refuse a field whose valid values lie mostly outside 150-400 K: a fit or a mapping of
     Celsius (or scaled) values gives a meaningless offset of about -273 K."""
-    from .validate import PHYSICAL_RANGE_K
+    from .validate import check_kelvin_array
 
-    f = v[np.isfinite(v)]
-    if f.size and not PHYSICAL_RANGE_K[0] <= float(np.median(f)) <= PHYSICAL_RANGE_K[1]:
-        raise PhysicalRangeError(
-            f"the {role} values (median {float(np.median(f)):.2f}) are not Kelvin of a land "
-            "surface: a calibration maps Kelvin. Convert them (degrees Celsius + 273.15), or pass "
-            "DataArrays with their 'units' / 'scale_factor' attributes so that they are decoded."
-        )
+    check_kelvin_array(v, role)
     return v
 
 
@@ -200,7 +194,9 @@ def _same_steps(i: int, x: Any, y: Any, role: str) -> None:
             raise XlstsrError(
                 f"field {i}: sr and {role} have other '{d}' labels (or another order), but "
                 "pixels are paired by position; select the same steps in the same order, e.g. "
-                f"`{role} = {role}.sel({d}=sr['{d}'])`."
+                f"`{role} = {role}.sel({d}=sr['{d}'])`, or, when each {role} field belongs to the "
+                f"nearest sr step (near-simultaneous scenes), `{role} = {role}.sel({d}=sr['{d}'], "
+                f"method='nearest').assign_coords({d}=sr['{d}'])`."
             )
 
 
@@ -263,10 +259,10 @@ def fit_calibration(
         _same_steps(i, x, y, "truth")
         if gs is not None:
             _same_steps(i, x, gs[i], "ndvi")
-    if aggregate is not None and (isinstance(aggregate, bool) or not float(aggregate).is_integer()
-                                  or int(aggregate) < 1):
-        raise XlstsrError(f"aggregate must be a whole number of pixels >= 1 (or None), got "
-                          f"{aggregate!r}")
+    if aggregate is not None:
+        from .validate import check_whole
+
+        aggregate = check_whole("aggregate", aggregate, 1, hint="pixels per side, or None")
     xs = [_kelvin(x, "sr") for x in fs]
     ys = [_kelvin(y, "truth") for y in ts]
     if gs is not None:

@@ -243,7 +243,10 @@ def estimate_offset(
         if d in fine.indexes and d in lst.indexes and not fine.indexes[d].equals(lst.indexes[d]):
             raise GridError(
                 f"the fine field's '{d}' labels differ from the LST's (or are in another "
-                f"order); select the same steps: `fine = fine.sel({d}=lst['{d}'])`."
+                f"order); select the same steps: `fine = fine.sel({d}=lst['{d}'])`, or, when "
+                f"each fine image belongs to the LST step nearest in time (near-simultaneous "
+                f"scenes), `fine = fine.sel({d}=lst['{d}'], method='nearest')."
+                f"assign_coords({d}=lst['{d}'])`."
             )
     lres = float(np.sqrt(abs(np.prod(lst.rio.resolution()))))
     if fine_pixel_size(fine, lst.rio.crs) > 1.01 * lres:

@@ -21,6 +21,7 @@ from .errors import AllNaNError, GridError, NoOverlapError, XlstsrError
 from .validate import (
     check_bool,
     check_factor,
+    check_number,
     decode_lst,
     georeference,
     prepare_lst,
@@ -424,10 +425,17 @@ def evaluate(
     check_bool("clear", clear)  # "no" is truthy: it would silently mean True
     sr = prepare_lst(sr, what="super-resolved field")
     for name, v in (("valid_min", valid_min), ("valid_max", valid_max),
-                    ("reference_scale", reference_scale), ("reference_nodata", reference_nodata)):
-        if v is not None and (isinstance(v, (bool, str)) or not np.isscalar(v)
-                              or not np.issubdtype(type(v), np.number)):
-            raise XlstsrError(f"{name} must be a number (or None), got {v!r}")
+                    ("reference_scale", reference_scale)):
+        if v is not None:
+            check_number(name, v, hint="or None")
+    if reference_nodata is not None:
+        try:
+            nan = bool(np.isnan(reference_nodata))  # NaN: the reference's fill is NaN
+        except (TypeError, ValueError):
+            nan = False
+        if not nan:
+            check_number("reference_nodata", reference_nodata,
+                         hint="the reference's fill value, NaN, or None")
     if isinstance(coregister, xr.Dataset):
         missing = {"shift_x", "shift_y", "psf_sigma", "reliable"} - set(coregister.data_vars)
         if missing:

@@ -383,7 +383,8 @@ def check_factor(factor: Any, maximum: int | None = None) -> int:
 
 def check_whole(name: str, value: Any, minimum: int = 1, hint: str = "") -> int:
     """``value`` as an int, or an :class:`XlstsrError` naming ``name`` if it is not a whole
-    number >= ``minimum`` (2.5, "8", True or NaN are not taken for a size).
+    number >= ``minimum`` (2.5, "8", True or NaN are not taken for a size; 16.0 and numpy
+    scalars are).
 
     Examples
     --------
@@ -394,10 +395,20 @@ def check_whole(name: str, value: Any, minimum: int = 1, hint: str = "") -> int:
     ...
     xlstsr.errors.XlstsrError: patch must be a whole number >= 1, got 2.5
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    v = _scalar(value)
+    if (isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v)
+            or v != int(v) or v < minimum):
         raise XlstsrError(f"{name} must be a whole number >= {minimum}, got {value!r}"
                           + (f" ({hint})" if hint else ""))
-    return int(value)
+    return int(v)
+
+
+def _scalar(value: Any) -> Any:
+    """A 0-d array or numpy scalar as the Python number it holds (``da.max().values`` gives one);
+    anything else unchanged."""
+    if isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0:
+        return value.item()
+    return value
 
 
 def check_number(name: str, value: Any, lo: float | None = None, hi: float | None = None, *,
@@ -421,9 +432,10 @@ def check_number(name: str, value: Any, lo: float | None = None, hi: float | Non
         parts.append(f"{'<' if hi_open else '<='} {hi:g}")
     want = f"a finite number{' ' + ' and '.join(parts) if parts else ''}"
     hint = f" ({hint})" if hint else ""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+    v = _scalar(value)
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v):
         raise XlstsrError(f"{name} must be {want}, got {value!r}{hint}")
-    v = float(value)
+    v = float(v)
     if (lo is not None and (v <= lo if lo_open else v < lo)) or (
         hi is not None and (v >= hi if hi_open else v > hi)
     ):
@@ -432,8 +444,9 @@ def check_number(name: str, value: Any, lo: float | None = None, hi: float | Non
 
 
 def check_bool(name: str, value: Any) -> bool:
-    """``value`` if it is True or False (numpy bools too), else an :class:`XlstsrError`: a string
-    such as ``"no"`` or ``"False"`` is truthy and would silently mean True.
+    """``value`` if it is True or False (numpy bools and the integers 0 and 1 too), else an
+    :class:`XlstsrError`: a string such as ``"no"`` or ``"False"`` is truthy and would silently
+    mean True.
 
     Examples
     --------
@@ -444,11 +457,12 @@ def check_bool(name: str, value: Any) -> bool:
     ...
     xlstsr.errors.XlstsrError: clear must be True or False, got 'no' (a string is truthy: pass the bool itself)
     """
-    if not isinstance(value, (bool, np.bool_)):
+    v = _scalar(value)
+    if not (isinstance(v, bool) or (isinstance(v, numbers.Integral) and v in (0, 1))):
         raise XlstsrError(f"{name} must be True or False, got {value!r}"
                           + (" (a string is truthy: pass the bool itself)"
                              if isinstance(value, str) else ""))
-    return bool(value)
+    return bool(v)
 
 
 def check_kelvin_array(values: Any, what: str = "LST") -> None:
@@ -627,8 +641,10 @@ def _decode_scaled(da: xr.DataArray) -> tuple[xr.DataArray, bool]:
     if vrange is not None:
         lo, hi = _attr_numbers(vrange, "valid_range", 2)
         hit = (raw < lo) | (raw > hi)
-        if isinstance(raw, np.ndarray) and raw.size and bool(hit.all()) and np.isfinite(raw).any():
-            vals = raw[np.isfinite(raw)]
+        # fill values (a wholly cloudy granule) are not evidence against the range
+        real = np.isfinite(raw) if bad is None else (np.isfinite(raw) & ~bad)
+        if isinstance(raw, np.ndarray) and raw.size and real.any() and bool(hit[real].all()):
+            vals = raw[real]
             raise UnitsError(
                 f"the 'valid_range' attribute ({lo:g}, {hi:g}) excludes every value (from "
                 f"{float(vals.min()):.6g} to {float(vals.max()):.6g}): it is in other units than "

@@ -360,7 +360,9 @@ def pairs_apart(
 
 def lst_fingerprint(pair_id: str, root: str | os.PathLike[str] | None = None) -> str:
     """sha256 (first 16 hex digits) of a pair's stored MODIS LST values (not of the file: a pair
-    written again with other GeoTIFF options keeps its fingerprint).
+    written again with other GeoTIFF options keeps its fingerprint; the shared pairs store float32
+    Kelvin, so one stored as scaled integers or cropped gets another fingerprint and is not
+    recognised by :func:`seen_in_training`).
 
     Examples
     --------

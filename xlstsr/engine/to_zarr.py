@@ -48,7 +48,7 @@ from ..io.formats import open_path
 from ..io.zarr import store_exists, zarr_compressors
 from ..methods import get_method
 from ..methods.base import UpscaleMethod
-from ..validate import select_lst, spatial_dims, spatial_names
+from ..validate import check_whole, select_lst, spatial_dims, spatial_names
 from .regions import parallelism, run_regions, trim_heap
 
 __all__ = ["array_fingerprint", "data_digest", "holds_data", "upscale_to_zarr"]
@@ -194,10 +194,7 @@ def _whole(name: str, value: Any, default: Any = None) -> Any:
     (2.5, "2" or True are not taken as 2 or 1)."""
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise XlstsrError(f"{name} must be a positive whole number (or None for the default), "
-                          f"got {value!r}")
-    return int(value)
+    return check_whole(name, value, 1, hint="or None for the default")
 
 
 #: markers of a Zarr store's root (v3, v2 group, v2 array)
