@@ -156,3 +156,8 @@ def test_sisr_cube_scores_a_held_back_cube(shared_data: Path, tmp_path: Path, be
     cube = pd.DataFrame({"window": [1, 7], "xmin": [32.0, 64.0], "ymin": [0.0, 0.0],
                          "xmax": [96.0, 128.0], "ymax": [64.0, 64.0]})
     assert mod.unseen_windows(cube, seen_box) == [7]
+    # the recorded positions are placed on the ground without the shared cube: same bounds
+    table = pd.read_csv(shared_data / "modis_h18v04_2020" / "windows.csv")
+    placed = mod.h18v04_window_bounds(table.window)
+    cols = ["xmin", "ymin", "xmax", "ymax"]
+    assert abs(placed[cols].to_numpy() - table[cols].to_numpy()).max() < 0.01
