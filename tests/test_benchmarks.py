@@ -111,13 +111,14 @@ def test_accuracy_scores_held_back_pairs_by_content_not_id(shared_data: Path, tm
     their MODIS LST, so a trained model is scored on every other pair, whatever its id."""
     folder = tmp_path / "data" / "modis_aster"
     folder.mkdir(parents=True)
-    # "001" here is the shared evaluation pair 002; "901" is the shared training pair 001
-    renamed = {"002": "001", "001": "901"}
+    # "001" here is the shared evaluation pair 002 (on the ground of training pair 163), "002" the
+    # evaluation pair 015 (on ground no training pair covers), "901" the training pair 001
+    renamed = {"002": "001", "015": "002", "001": "901"}
     for src, dst in renamed.items():
         for kind in ("modis_lst_1km", "modis_ndvi_250m", "aster_lst_250m"):
             (folder / f"{dst}_{kind}.tif").symlink_to(
                 shared_data / "modis_aster" / f"{src}_{kind}.tif")
-    (folder / "pairs.csv").write_text("pair,aster_view_angle_deg\n001,8.7\n901,12.1\n")
+    (folder / "pairs.csv").write_text("pair,aster_view_angle_deg\n001,8.7\n002,11.9\n901,12.1\n")
     csv = tmp_path / "rows.csv"
     acc = load_benchmark("accuracy_modis_aster")
     assert acc.main(["--root", str(folder.parent), "--methods", "bicubic,disr", "--out",
@@ -126,10 +127,11 @@ def test_accuracy_scores_held_back_pairs_by_content_not_id(shared_data: Path, tm
     import pandas as pd
 
     rows = pd.read_csv(csv, dtype={"pair": str})
-    assert set(rows[rows.method == "disr"].pair) == {"001"}
-    assert set(rows[rows.method == "bicubic"].pair) == {"001", "901"}
+    assert set(rows[rows.method == "disr"].pair) == {"001", "002"}
+    assert set(rows[rows.method == "bicubic"].pair) == {"001", "002", "901"}
     report = (tmp_path / "out" / "accuracy.md").read_text()
-    assert "| disr | 1 |" in report  # the held-out tables hold the renamed evaluation pair
+    assert "| disr | 2 |" in report  # the held-out tables hold the renamed evaluation pairs
+    assert "the 1 held-out pairs apart from the training ground" in report
 
 
 def test_sisr_cube_scores_a_held_back_cube(shared_data: Path, tmp_path: Path, bench_env) -> None:

@@ -175,3 +175,15 @@ def test_training_pairs_are_recognised_by_their_lst():
     assert seen_in_training(root=DATA) == list(TRAIN_PAIRS)
     assert set(TRAIN_PAIR_FINGERPRINTS) == set(TRAIN_PAIRS)
     assert lst_fingerprint("002", DATA) not in TRAIN_PAIR_FINGERPRINTS.values()
+
+
+def test_ground_apart_from_training_matches_the_shared_pairs():
+    """The stored training footprints give the same pairs as the footprints read from the files."""
+    from xlstsr.datasets import apart_from_training, pairs_apart
+    from xlstsr.datasets.modis_aster import TRAIN_PAIR_BOUNDS
+
+    assert apart_from_training(EVAL_PAIRS, DATA) == pairs_apart(EVAL_PAIRS, TRAIN_PAIRS, DATA)
+    assert apart_from_training(TRAIN_PAIRS, DATA) == []
+    for pid, box in TRAIN_PAIR_BOUNDS.items():
+        lst = open_modis_aster_pair(pid, DATA)[0]
+        np.testing.assert_allclose(box, lst.rio.bounds(), atol=0.1)

@@ -42,9 +42,12 @@ __all__ = [
     "ASTER_VALID_MIN",
     "EVAL_PAIRS",
     "FACTOR",
+    "MODIS_SINUSOIDAL",
     "TRAIN_PAIRS",
+    "TRAIN_PAIR_BOUNDS",
     "TRAIN_PAIR_FINGERPRINTS",
     "VAL_PAIRS",
+    "apart_from_training",
     "aster_truth_mask",
     "ground_overlap",
     "iter_modis_aster",
@@ -94,6 +97,33 @@ TRAIN_PAIR_FINGERPRINTS: dict[str, str] = {
     "171": "e262ef34585338e0", "176": "ff320055b9ed6ef2", "185": "2d42b4a11f4c09b1",
     "196": "703c63c32221cc29", "202": "41a473713099d84e",
 }  # fmt: skip
+
+#: MODIS LST footprints (left, bottom, right, top; MODIS sinusoidal metres) of ``TRAIN_PAIRS``:
+#: the ground the bundled models were trained on, for :func:`apart_from_training` in any folder
+TRAIN_PAIR_BOUNDS: dict[str, tuple[float, float, float, float]] = {
+    "001": (46331.3, 4843471.1, 105635.3, 4902775.2),
+    "020": (391962.6, 4848104.3, 451266.6, 4907408.3),
+    "040": (25018.9, 5130725.0, 84322.9, 5190029.1),
+    "052": (307639.6, 5242846.7, 366943.7, 5302150.7),
+    "068": (512423.9, 4886095.9, 571727.9, 4945399.9),
+    "075": (91735.9, 5018603.3, 151039.9, 5077907.4),
+    "082": (161232.8, 4820305.5, 220536.9, 4879609.5),
+    "093": (188105.0, 4937986.9, 247409.0, 4997291.0),
+    "097": (248335.6, 4950033.1, 307639.6, 5009337.1),
+    "112": (258528.5, 4922234.3, 317832.5, 4981538.3),
+    "117": (108415.2, 4709110.5, 167719.2, 4768414.5),
+    "126": (815430.4, 4958372.7, 874734.4, 5017676.7),
+    "131": (69496.9, 4962079.2, 128800.9, 5021383.2),
+    "136": (517983.6, 4945399.9, 577287.6, 5004704.0),
+    "163": (860835.0, 4864783.5, 920139.1, 4924087.6),
+    "171": (204784.2, 4959299.3, 264088.2, 5018603.3),
+    "176": (14826.0, 4665559.1, 74130.0, 4724863.1),
+    "185": (163086.1, 5310490.4, 222390.1, 5369794.4),
+    "196": (297446.8, 5097366.5, 356750.8, 5156670.5),
+    "202": (175132.2, 4879609.5, 234436.2, 4938913.6),
+}
+#: the MODIS sinusoidal CRS of those bounds
+MODIS_SINUSOIDAL = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
 
 _SOURCE = "Ait-Bachir et al. 2025 (hal-04925380) test set, CeCILL-C"
 
@@ -399,3 +429,41 @@ def seen_in_training(
     ids = list(pair_ids) if pair_ids is not None else modis_aster_pairs(root)
     known = set(TRAIN_PAIR_FINGERPRINTS.values())
     return [p for p in ids if lst_fingerprint(p, root) in known]
+
+
+def apart_from_training(
+    pair_ids: Sequence[str] | None = None, root: str | os.PathLike[str] | None = None
+) -> list[str]:
+    """The pairs of a modis_aster folder whose MODIS footprint shares no ground with any of the
+    bundled models' training pairs (:data:`TRAIN_PAIR_BOUNDS`), on any date.
+
+    A pair on the ground of a training pair (another date) meets a landscape the models have
+    seen, which flatters them (docs/results/disr_ground.md); in the shared folder these are the 12
+    of ``pairs_apart(EVAL_PAIRS, TRAIN_PAIRS)``.
+
+    Examples
+    --------
+    >>> apart_from_training(["015", "084"])  # doctest: +SKIP
+    ['015']
+    """
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    ids = list(pair_ids) if pair_ids is not None else modis_aster_pairs(root)
+    folder = _modis_aster_dir(root)
+    seen = np.asarray(list(TRAIN_PAIR_BOUNDS.values()))
+    out = []
+    for pid in ids:
+        path = folder / f"{str(pid).zfill(3)}_modis_lst_1km.tif"
+        if not path.is_file():
+            raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
+        with rasterio.open(path) as src:
+            b = transform_bounds(src.crs, MODIS_SINUSOIDAL, *src.bounds) if src.crs else None
+        if b is None:
+            raise ValueError(f"{path} has no CRS: its ground cannot be compared")
+        # overlaps of more than 1 m (a MODIS pixel is 926 m): windows that only touch are apart
+        w = np.minimum(b[2], seen[:, 2]) - np.maximum(b[0], seen[:, 0])
+        h = np.minimum(b[3], seen[:, 3]) - np.maximum(b[1], seen[:, 1])
+        if not ((w > 1.0) & (h > 1.0)).any():
+            out.append(pid)
+    return out
