@@ -341,18 +341,8 @@ def ground_overlap(
     >>> round(float(ov.loc["084", "131"]), 2), float(ov.loc["084", "015"])  # doctest: +SKIP
     (0.82, 0.0)
     """
-    import rasterio
-
     ids = list(pair_ids) if pair_ids is not None else modis_aster_pairs(root)
-    folder = _modis_aster_dir(root)
-    boxes = []
-    for pid in ids:
-        path = folder / f"{pid}_modis_lst_1km.tif"
-        if not path.is_file():
-            raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
-        with rasterio.open(path) as src:
-            boxes.append(tuple(src.bounds))
-    b = np.asarray(boxes, dtype=np.float64)  # left, bottom, right, top (one CRS: the MODIS tile)
+    b = _footprints(ids, root)  # left, bottom, right, top (one CRS: the MODIS tile)
     width = np.clip(np.minimum(b[:, None, 2], b[None, :, 2])
                     - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
     height = np.clip(np.minimum(b[:, None, 3], b[None, :, 3])
@@ -403,10 +393,7 @@ def lst_fingerprint(pair_id: str, root: str | os.PathLike[str] | None = None) ->
 
     import rasterio
 
-    path = _modis_aster_dir(root) / f"{str(pair_id).zfill(3)}_modis_lst_1km.tif"
-    if not path.is_file():
-        raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
-    with rasterio.open(path) as src:
+    with rasterio.open(_lst_path(pair_id, root)) as src:
         values = np.ascontiguousarray(src.read(1).astype(np.float32))
     return hashlib.sha256(values.tobytes()).hexdigest()[:16]
 
@@ -446,24 +433,38 @@ def apart_from_training(
     >>> apart_from_training(["015", "084"])  # doctest: +SKIP
     ['015']
     """
-    import rasterio
-    from rasterio.warp import transform_bounds
-
     ids = list(pair_ids) if pair_ids is not None else modis_aster_pairs(root)
-    folder = _modis_aster_dir(root)
     seen = np.asarray(list(TRAIN_PAIR_BOUNDS.values()))
     out = []
-    for pid in ids:
-        path = folder / f"{str(pid).zfill(3)}_modis_lst_1km.tif"
-        if not path.is_file():
-            raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
-        with rasterio.open(path) as src:
-            b = transform_bounds(src.crs, MODIS_SINUSOIDAL, *src.bounds) if src.crs else None
-        if b is None:
-            raise ValueError(f"{path} has no CRS: its ground cannot be compared")
+    for pid, b in zip(ids, _footprints(ids, root, MODIS_SINUSOIDAL)):
         # overlaps of more than 1 m (a MODIS pixel is 926 m): windows that only touch are apart
         w = np.minimum(b[2], seen[:, 2]) - np.maximum(b[0], seen[:, 0])
         h = np.minimum(b[3], seen[:, 3]) - np.maximum(b[1], seen[:, 1])
         if not ((w > 1.0) & (h > 1.0)).any():
             out.append(pid)
     return out
+
+
+def _lst_path(pair_id: str, root: str | os.PathLike[str] | None) -> Path:
+    """The MODIS LST GeoTIFF of a pair, or a FileNotFoundError naming it."""
+    path = _modis_aster_dir(root) / f"{str(pair_id).zfill(3)}_modis_lst_1km.tif"
+    if not path.is_file():
+        raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
+    return path
+
+
+def _footprints(
+    pair_ids: Sequence[str], root: str | os.PathLike[str] | None, crs: str | None = None
+) -> np.ndarray:
+    """(n, 4) left, bottom, right, top of each pair's MODIS LST, in its own CRS or in ``crs``."""
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    out = []
+    for pid in pair_ids:
+        path = _lst_path(pid, root)
+        with rasterio.open(path) as src:
+            if crs is not None and src.crs is None:
+                raise ValueError(f"{path} has no CRS: its ground cannot be compared")
+            out.append(transform_bounds(src.crs, crs, *src.bounds) if crs else tuple(src.bounds))
+    return np.asarray(out, dtype=np.float64).reshape(-1, 4)
