@@ -60,3 +60,16 @@ def _no_method_registry_leak():
     yield
     leaked = set(xlstsr.available_methods()) - before
     assert not leaked, f"test left methods {sorted(leaked)} registered; use method_registry"
+
+
+@pytest.fixture(scope="module")
+def s():
+    """The bad-input corpora's scene: a 16 x 16 LST (2 dates), its 64 x 64 NDVI guide and 250 m
+    truth (``xlstsr.datasets.sample_scene(n_times=2, size=64)``)."""
+    return xlstsr.datasets.sample_scene(n_times=2, size=64)
+
+
+@pytest.fixture(scope="module")
+def sr(s):
+    """``s``'s LST upscaled x4 by bicubic: a valid super-resolved field."""
+    return xlstsr.upscale(s["lst_1km"], 4)

@@ -21,18 +21,6 @@ import xlstsr
 from xlstsr import errors
 from xlstsr.io import open_cog, open_modis, open_path, open_stac, open_zarr
 
-
-@pytest.fixture(scope="module")
-def s():
-    """A 16 x 16 LST (2 dates), its 64 x 64 NDVI guide and 250 m truth."""
-    return xlstsr.datasets.sample_scene(n_times=2, size=64)
-
-
-@pytest.fixture(scope="module")
-def sr(s):
-    return xlstsr.upscale(s["lst_1km"], 4)
-
-
 # -- the input front door (xlstsr.validate) --------------------------------------------------------
 
 

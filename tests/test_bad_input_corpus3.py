@@ -22,17 +22,6 @@ from xlstsr import errors
 from xlstsr.cli import main
 
 
-@pytest.fixture(scope="module")
-def s():
-    """A 16 x 16 LST (2 dates), its 64 x 64 NDVI guide and 250 m truth."""
-    return xlstsr.datasets.sample_scene(n_times=2, size=64)
-
-
-@pytest.fixture(scope="module")
-def sr(s):
-    return xlstsr.upscale(s["lst_1km"], 4)
-
-
 def _utc(da: xr.DataArray) -> xr.DataArray:
     return da.assign_coords(time=pd.DatetimeIndex(da.time.values).tz_localize("UTC"))
 
