@@ -254,7 +254,7 @@ def test_upscale_to_zarr_never_deletes_what_is_not_its_store(small, tmp_path):
                                              ("regions_in_flight", 0), ("regions_in_flight", -1),
                                              ("regions_in_flight", 2.5)])
 def test_upscale_to_zarr_counts_are_whole_numbers(small, tmp_path, name, value):
-    with pytest.raises(errors.XlstsrError, match=rf"{name} must be a positive whole number"):
+    with pytest.raises(errors.XlstsrError, match=rf"{name} must be a whole number >= 1"):
         xlstsr.upscale_to_zarr(small["lst_1km"], tmp_path / "sr.zarr", 4, progress=False,
                                **{name: value})
     assert not (tmp_path / "sr.zarr").exists()
