@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import rioxarray  # noqa: F401  (registers .rio)
+import rioxarray  # also registers .rio
 import xarray as xr
 
 import xlstsr
@@ -487,3 +487,66 @@ def test_a_wholly_cloudy_granule_decodes_to_nan_not_a_units_error():
                         attrs={"_FillValue": -3000, "valid_range": (-2000, 10000),
                                "scale_factor": 0.0001})
     assert np.isnan(decode_guide(ndvi).values).all()
+
+
+# -- after round 3: NDVI beyond [-1, 1]; text time labels against dates ----------------------
+
+
+@pytest.mark.parametrize("method", ["tsharp", "dms", "disr"])
+def test_an_ndvi_guide_beyond_minus_one_one_is_refused(s, method):
+    """NDVI x 3 (up to ~2.7) sat inside the disr scale tolerance and was fitted by TsHARP/DMS."""
+    bad = s["ndvi_250m"] * 3
+    with pytest.raises(errors.GuideScaleError,
+                       match=r"declared as NDVI \(its name 'ndvi_250m'\).*outside \[-1.05, 1.05\]"
+                             r".*range -0.45 to 2.8.*NDVI lies in \[-1, 1\].*scale_factor 0.0001"
+                             r".*If the band is not NDVI"):
+        xlstsr.upscale(s["lst_1km"], 4, guide=bad, method=method)
+    # lazy: refused when the result is computed
+    lazy = xlstsr.upscale(s["lst_1km"].chunk(8), 4, guide=bad.chunk(32), method=method,
+                          guide_offset="ignore")
+    with pytest.raises(errors.GuideScaleError, match="declared as NDVI"):
+        lazy.compute()
+
+
+def test_ndvi_is_declared_by_name_label_or_long_name_other_bands_may_exceed_one(s):
+    lst, ndvi = s["lst_1km"], s["ndvi_250m"]
+    band = (ndvi * 3).rename("red")
+    band.attrs = {}
+    assert xlstsr.upscale(lst, 4, guide=band, method="dms").sizes["x"] == 64  # accepted
+    assert xlstsr.upscale(lst, 4, guide={"red": band, "ndvi": ndvi}, method="dms").sizes["x"] == 64
+    with pytest.raises(errors.GuideScaleError, match=r"channel 1 is declared as NDVI \(its band label 'ndvi'"):
+        xlstsr.upscale(lst, 4, guide={"red": ndvi, "ndvi": band}, method="tsharp")
+    named = band.assign_attrs(long_name="MODIS NDVI")
+    with pytest.raises(errors.GuideScaleError, match="its long_name 'MODIS NDVI'"):
+        xlstsr.upscale(lst, 4, guide=named, method="tsharp")
+    with pytest.raises(errors.GuideScaleError, match="NDVI in percent"):
+        xlstsr.upscale(lst, 4, guide=ndvi * 100, method="tsharp")
+
+
+def test_the_real_modis_ndvi_stays_inside_the_ndvi_range(shared_data):
+    """The rule never trips on real NDVI: the 55 MODIS/ASTER pairs' decoded NDVI."""
+    from xlstsr.guide import NDVI_LIMIT, NDVI_MAX_OUTSIDE
+    from xlstsr.validate import decode_guide
+
+    files = sorted((shared_data / "modis_aster").glob("*_modis_ndvi_250m.tif"))
+    assert files
+    for f in files:
+        v = decode_guide(rioxarray.open_rasterio(f, mask_and_scale=True)).values
+        v = v[np.isfinite(v)]
+        assert (np.abs(v) > NDVI_LIMIT).mean() <= NDVI_MAX_OUTSIDE / 10, f.name
+
+
+@pytest.mark.parametrize("side", ["lst", "guide"])
+def test_text_time_labels_against_dates_name_both_kinds_and_the_fix(s, side):
+    lst = s["lst_1km"]
+    g = s["ndvi_250m"].expand_dims(time=lst.time.values)
+    text = [str(t)[:10] for t in lst.time.values]
+    if side == "lst":
+        lst = lst.assign_coords(time=text)
+    else:
+        g = g.assign_coords(time=text)
+    kinds = r"LST's 'time' labels are text .*guide's are dates" if side == "lst" else \
+        r"LST's 'time' labels are dates .*guide's are text"
+    with pytest.raises(errors.GuideTimeError,
+                       match=kinds + rf".*never match.*`{side}\['time'\] = pd.to_datetime\({side}\['time'\]\)`"):
+        xlstsr.upscale(lst, 4, guide=g, method="tsharp")

@@ -9,6 +9,7 @@ nests in and taking the NaN-aware block mean there. Alignment itself is
 
 from __future__ import annotations
 
+import datetime
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -139,6 +140,20 @@ def _as_timedelta(tolerance: Any) -> Any:
     return td.to_timedelta64()
 
 
+def _label_kind(v: np.ndarray) -> str:
+    """'dates' (datetime64, cftime), 'numbers', 'text' (strings) or 'objects' labels."""
+    if np.issubdtype(v.dtype, np.datetime64):
+        return "dates"
+    if np.issubdtype(v.dtype, np.number):
+        return "numbers"
+    if v.dtype.kind in "US":
+        return "text"
+    first = v.ravel()[0] if v.size else None
+    if hasattr(first, "calendar") or isinstance(first, (datetime.date, np.datetime64)):
+        return "dates"  # cftime, tz-aware pandas Timestamps, datetime objects
+    return "text" if isinstance(first, str) else "objects"
+
+
 def match_steps(
     guide: xr.DataArray, lst: xr.DataArray, dim: str, tolerance: Any = None
 ) -> xr.DataArray:
@@ -200,6 +215,15 @@ def match_steps(
     if lv.shape == gv.shape and np.array_equal(lv, gv):
         return guide
     ordered = np.issubdtype(lv.dtype, np.datetime64) or np.issubdtype(lv.dtype, np.number)
+    lk, gk = _label_kind(lv), _label_kind(gv)
+    if lk != gk and "dates" in (lk, gk):  # '2020-01-01' never equals a datetime64 label
+        fix = "lst" if lk != "dates" else "guide"
+        raise GuideTimeError(
+            f"the LST's '{dim}' labels are {lk} ({lv.dtype}, e.g. '{str(lv.ravel()[0])[:19]}') "
+            f"and the guide's are {gk} ({gv.dtype}, e.g. '{str(gv.ravel()[0])[:19]}'): they "
+            "never match. Make "
+            f"both dates, e.g. `{fix}['{dim}'] = pd.to_datetime({fix}['{dim}'])`."
+        )
     if ordered and lv.dtype.kind != gv.dtype.kind:
         raise GuideTimeError(
             f"the guide's '{dim}' labels ({gv.dtype}) and the LST's ({lv.dtype}) are of "
@@ -326,6 +350,7 @@ def prepare_guide(
         if "guide_band" in g.dims
         else [decode_guide(g)]
     )
+    ndvi = [_declared_ndvi(b) for b in bands]  # per band, before the bands lose their names
     if require_crs or (_has_crs(lst) and _has_crs(bands[0])):
         aligned = [align_guide(b, lst, factor) for b in bands]
     else:
@@ -335,6 +360,7 @@ def prepare_guide(
     g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band"), time_tolerance)
     extra = [d for d in g.dims if d not in (ydim, xdim, "guide_band") and d not in lead]
     if extra:  # e.g. a 'band' dim of a multi-band raster: more guide channels
+        ndvi = list(np.repeat(ndvi, int(np.prod([g.sizes[d] for d in extra]))))
         g = g.stack(_ch=("guide_band", *extra)).transpose(..., "_ch", ydim, xdim)
         chdim = "_ch"
     else:
@@ -351,7 +377,7 @@ def prepare_guide(
         data = g.variable.data.reshape(n, g.sizes[chdim], g.sizes[ydim], g.sizes[xdim])
     else:
         data = g.transpose(chdim, ydim, xdim).variable.data[None]
-    return _require_valid_guide(data.astype(np.float32))
+    return _require_valid_guide(data.astype(np.float32), ndvi)
 
 
 #: values per image, channel and block that a dask guide's fill check samples
@@ -380,6 +406,52 @@ def _refuse_guide_fill(c: int, values: np.ndarray) -> None:
         )
 
 
+#: an NDVI channel is refused when more than NDVI_MAX_OUTSIDE of its valid values lie beyond
+#: +-NDVI_LIMIT (decoded MODIS NDVI: 0 of the 55 MODIS/ASTER pairs' pixels beyond +-1)
+NDVI_LIMIT = 1.05
+NDVI_MAX_OUTSIDE = 0.01
+
+
+def _declared_ndvi(band: xr.DataArray) -> str:
+    """What declares a guide band as NDVI (its band label, name, long_name or standard_name
+    holds 'ndvi'), or '' when nothing does (a reflectance or a generic band may exceed 1)."""
+    if "guide_band" in band.coords and band["guide_band"].ndim == 0:
+        said = [("band label", band["guide_band"].item())]
+    else:
+        said = [("name", band.name), *((k, band.attrs.get(k)) for k in ("long_name", "standard_name"))]
+    for what, text in said:
+        if isinstance(text, str) and ("ndvi" in text.lower()
+                                      or "normalized difference vegetation" in text.lower()):
+            return f"its {what} {text!r}"
+    return ""
+
+
+def _refuse_ndvi_range(c: int, declared: str, values: Any) -> None:
+    """Refuse an NDVI channel whose valid values go beyond [-1, 1] (scaled or another band)."""
+    v = np.asarray(values, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return
+    share = float((np.abs(v) > NDVI_LIMIT).mean())
+    if share <= NDVI_MAX_OUTSIDE:
+        return
+    top = float(np.percentile(np.abs(v), 99))
+    if 10 < top <= 100:
+        cause = "NDVI in percent? divide it by 100"
+    elif 1000 < top <= 10000:
+        cause = ("scaled integers (MODIS stores NDVI x 10000): multiply by 0.0001, or open the "
+                 "file with `mask_and_scale=True` so that its scale_factor is applied")
+    else:
+        cause = (f"NDVI scaled by about {top:.3g}? divide it back; MODIS NDVI digital numbers "
+                 "take scale_factor 0.0001")
+    raise GuideScaleError(
+        f"guide channel {c} is declared as NDVI ({declared}) but {share:.0%} of its valid "
+        f"values lie outside [-{NDVI_LIMIT:g}, {NDVI_LIMIT:g}] (range {v.min():.4g} to "
+        f"{v.max():.4g}); NDVI lies in [-1, 1]: {cause}. If the band is not NDVI, name it "
+        "otherwise (e.g. `guide.rename('band')`, and drop an NDVI long_name)."
+    )
+
+
 def _guide_sample(block: np.ndarray) -> np.ndarray:
     """(n, c, 1, 1, 1 + GUIDE_SAMPLE): per image and channel of a guide block, its count of
     finite pixels and an even 2-D subsample of its values (NaN-padded)."""
@@ -393,12 +465,14 @@ def _guide_sample(block: np.ndarray) -> np.ndarray:
     return out
 
 
-def _guide_sample_verdict(parts: np.ndarray, static: bool) -> np.ndarray:
+def _guide_sample_verdict(parts: np.ndarray, static: bool, ndvi: Any = None) -> np.ndarray:
     """A dask guide's checks on one time block, from its blocks' :func:`_guide_sample`."""
     for c in range(parts.shape[1]):
         if static and parts[:, c, ..., 0].sum() == 0:
             raise _empty_guide_error(c)
         _refuse_guide_fill(c, parts[:, c, ..., 1:].ravel())
+        if ndvi and ndvi[c]:
+            _refuse_ndvi_range(c, ndvi[c], parts[:, c, ..., 1:].ravel())
     return np.zeros((*parts.shape[:2], 1))
 
 
@@ -428,7 +502,7 @@ def _checked_lazily(gdata: Any, summarize: Any, width: int, verdict: Any, *args:
     )
 
 
-def _require_valid_guide(data: Any) -> Any:
+def _require_valid_guide(data: Any, ndvi: Any = None) -> Any:
     """Refuse a guide ``(n, c, Y, X)`` with a channel that holds no finite value over the LST:
     a guided method would sharpen with nothing (or with its NaN fallback) and return a smooth
     field as if it had been guided; or one with an undeclared fill value
@@ -438,15 +512,19 @@ def _require_valid_guide(data: Any) -> Any:
     A dask guide is checked lazily, per time block, as its blocks are read for the result
     (:data:`GUIDE_SAMPLE` values per image and block for the fill test); the all-NaN test then
     applies to a static guide only (a daily guide may be all cloud on a day the LST is too).
+    A channel declared as NDVI (``ndvi[c]``: its name, from :func:`_declared_ndvi`) must also
+    lie in [-1, 1] (:func:`_refuse_ndvi_range`).
     """
     if isinstance(data, dsa.Array):
         return _checked_lazily(data, _guide_sample, 1 + GUIDE_SAMPLE, _guide_sample_verdict,
-                               data.shape[0] == 1)
+                               data.shape[0] == 1, ndvi)
     empty = ~np.isfinite(data).any(axis=(0, 2, 3))
     if empty.any():
         raise _empty_guide_error(int(np.flatnonzero(empty)[0]))
     for c in range(data.shape[1]):
         _refuse_guide_fill(c, data[:, c])
+        if ndvi and ndvi[c]:
+            _refuse_ndvi_range(c, ndvi[c], data[:, c])
     return data
 
 
