@@ -582,6 +582,61 @@ def h18v04_window_bounds(windows: Sequence[int], size: int = 64) -> Any:
                          "ymax": ymax})
 
 
+#: the Croatia MOD11A2 raster the default also trained on (``modis_croatia_8day``, UTM 33N,
+#: 1000 m): its upper-left corner as rioxarray reads it, and the grid cells ``cro_<row>_<col>`` of
+#: 64 px whose windows were complete on some date (``train_bundled.croatia_samples``; recorded,
+#: so that a held-back cube is checked without the shared folder at hand)
+CROATIA_CRS = "EPSG:32633"
+CROATIA_UL = (360141.478220875, 5156649.30513966)
+CROATIA_CELLS = ((0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (1, 1), (1, 2), (1, 3),
+                 (1, 4), (1, 5), (1, 6), (2, 3), (2, 4), (2, 5), (2, 6), (3, 3), (3, 4), (3, 5),
+                 (3, 6), (4, 4), (4, 5), (4, 6), (5, 6))
+MODIS_SINUSOIDAL = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
+
+
+def croatia_window_bounds(cells: Sequence[tuple[int, int]] = CROATIA_CELLS, size: int = 64,
+                          pad: float = 1000.0) -> Any:
+    """Sinusoidal bounds of the Croatia training windows (grid cells ``(row, col)`` of ``size``
+    km): each UTM square's edges densified, projected, enclosed in a box and padded by ``pad``
+    metres (the raster's ``AREA_OR_POINT=Point`` leaves half a pixel of doubt), so a window
+    of another grid that may share ground with them is counted as seen.
+
+    Examples
+    --------
+    >>> b = croatia_window_bounds([(0, 0)])
+    >>> bool(b.xmin[0] < b.xmax[0]) and bool(1.0e6 < b.xmin[0] < 1.2e6)
+    True
+    """
+    import pandas as pd
+    from pyproj import Transformer
+
+    to_sin = Transformer.from_crs(CROATIA_CRS, MODIS_SINUSOIDAL, always_xy=True)
+    side, t = size * 1000.0, np.linspace(0.0, 1.0, 33)
+    rows = []
+    for r, c in cells:
+        x0, y1 = CROATIA_UL[0] + c * side, CROATIA_UL[1] - r * side
+        ex = x0 + side * np.concatenate([t, np.ones_like(t), t[::-1], np.zeros_like(t)])
+        ey = y1 - side * np.concatenate([np.zeros_like(t), t, np.ones_like(t), t[::-1]])
+        sx, sy = to_sin.transform(ex, ey)
+        rows.append((f"cro_{r}_{c}", sx.min() - pad, sy.min() - pad, sx.max() + pad,
+                     sy.max() + pad))
+    return pd.DataFrame(rows, columns=["window", "xmin", "ymin", "xmax", "ymax"])
+
+
+def seen_ground(metadata: dict[str, Any]) -> Any:
+    """Bounds (sinusoidal metres) of every window a cube SISR trained or early-stopped on: its
+    recorded h18v04 positions (``metadata["positions"]``) and, when its settings say so, the
+    Croatia windows (:func:`croatia_window_bounds`). Compared by bounds, whatever a held-back
+    cube's own window numbering (another tile, another offset)."""
+    import pandas as pd
+
+    pos = metadata.get("positions", {})
+    seen = [h18v04_window_bounds(sorted(set(pos.get("train", [])) | set(pos.get("val", []))))]
+    if metadata.get("settings", {}).get("croatia", True):
+        seen.append(croatia_window_bounds())
+    return pd.concat(seen, ignore_index=True)
+
+
 def held_back(args: argparse.Namespace, out: Path) -> int:
     """MRUNet's protocol on every window of a held-back cube that the bundled default never saw
     (and the headline ASTER protocol when the folder holds modis_aster pairs)."""
@@ -592,14 +647,11 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
     data = data_root(args.root)
     cube = rec.cube_windows_table(data)
     default = load_weights(SISR.default_weights)
-    pos = default.metadata.get("positions", {})
-    seen_ids = set(pos.get("train", [])) | set(pos.get("val", []))
-    # the recorded positions placed on the ground: compared by bounds, whatever the held-back
-    # cube's own window numbering (another tile, another offset)
-    seen = h18v04_window_bounds(sorted(seen_ids))
+    seen = seen_ground(default.metadata)
     how = ("by bounds against the default's training and validation windows of tile h18v04, "
-           "from the positions recorded in its file; the Croatia composites it also trained on "
-           "(modis_croatia_8day, 2006) are not checked")
+           "from the positions recorded in its file, and against the windows of the Croatia "
+           "composites it also trained on (modis_croatia_8day, 2006; their boxes in the "
+           "sinusoidal projection, padded by 1 km)")
     unseen = unseen_windows(cube, seen)
     if not unseen:
         raise SystemExit(f"every window of {data / rec.CUBE} overlaps the bundled default's "

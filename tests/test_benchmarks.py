@@ -13,6 +13,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -163,3 +164,30 @@ def test_sisr_cube_scores_a_held_back_cube(shared_data: Path, tmp_path: Path, be
     placed = mod.h18v04_window_bounds(table.window)
     cols = ["xmin", "ymin", "xmax", "ymax"]
     assert abs(placed[cols].to_numpy() - table[cols].to_numpy()).max() < 0.01
+
+
+def test_sisr_cube_held_back_counts_the_croatia_ground_as_seen(shared_data: Path, bench_env) -> None:
+    """The default also trained on Croatia's MOD11A2 windows: the recorded cells are those the
+    recipe cuts, and the h18v04 windows that may share their ground are not scored as unseen."""
+    import rioxarray
+
+    mod = load_benchmark("sisr_cube")
+    rec = mod.recipe()
+    cells = {tuple(int(v) for v in p.split("_")[1:])
+             for p in rec.croatia_samples(shared_data).position.values}
+    assert cells == set(mod.CROATIA_CELLS)
+    f = next((shared_data / rec.CROATIA).glob("LST2006_*.tif"))
+    with rioxarray.open_rasterio(f) as r:
+        left, _, _, top = r.rio.bounds()
+        assert r.rio.crs.to_epsg() == int(mod.CROATIA_CRS.split(":")[1])
+    assert np.allclose((left, top), mod.CROATIA_UL)
+    tile = mod.h18v04_window_bounds(range(324))
+    unseen = set(mod.unseen_windows(tile, mod.croatia_window_bounds()))
+    # Istria / Trieste: the tile's south-eastern windows reach the raster's north-western cells
+    assert {124, 125, 142, 143}.isdisjoint(unseen) and len(unseen) == 320
+    # what --held-back compares with: the default's recorded windows and the Croatia ground
+    meta = mod.load_weights(mod.SISR.default_weights).metadata
+    assert meta["settings"]["croatia"]
+    unseen = set(mod.unseen_windows(tile, mod.seen_ground(meta)))
+    assert {124, 125, 142, 143}.isdisjoint(unseen)
+    assert not unseen & (set(meta["positions"]["train"]) | set(meta["positions"]["val"]))
