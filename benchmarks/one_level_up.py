@@ -65,6 +65,7 @@ from scale_invariance import (
     kernel_pairs,
     measure_kernel,
     measure_law_shift,
+    method_rows,
     pooled_gain,
     train,
 )
@@ -282,10 +283,7 @@ def report(args, summ: dict, res: dict, kinfo: dict, krows: list[dict]) -> str:
               "law_shift": "(d) invariant + law shift (gain sqrt(k) by day / night)",
               "gain_transfer": "(e) invariant + gain transferred from the training windows",
               BOUND: "bound: invariant at its RMSE-optimal detail gain per image (reads the truth)"}
-    for name, a in res.items():
-        lines.append(f"| {labels.get(name, name)} | {a[:, 0].mean():.3f} ({np.median(a[:, 0]):.3f})"
-                     f" | {a[:, 1].mean():.3f} | {a[:, 2].mean():.3f} ({np.median(a[:, 2]):.3f}) "
-                     f"| {np.abs(a[:, 2] - 1).mean():.3f} |")
+    lines += method_rows(res, labels)
     g, (lo, hi) = summ["gap_rmse"], summ["gap_ci"]
     within = lo <= 0 <= hi
     lines += [

@@ -491,6 +491,20 @@ def bootstrap(res: dict[str, np.ndarray], seed: int = 0) -> dict:
     return out
 
 
+def method_rows(res: dict[str, np.ndarray], labels: dict[str, str]) -> list[str]:
+    """Table rows per method: mean (median) RMSE, bias-removed RMSE, mean (median) spectral ratio
+    and mean |ratio - 1| over the rows of ``res[method]`` (columns RMSE, bias-removed, ratio).
+
+    Examples
+    --------
+    >>> method_rows({"m": np.array([[1.0, 0.5, 0.8], [3.0, 1.5, 1.2]])}, {"m": "model"})
+    ['| model | 2.000 (2.000) | 1.000 | 1.000 (1.000) | 0.200 |']
+    """
+    return [f"| {labels.get(name, name)} | {a[:, 0].mean():.3f} ({np.median(a[:, 0]):.3f}) | "
+            f"{a[:, 1].mean():.3f} | {a[:, 2].mean():.3f} ({np.median(a[:, 2]):.3f}) | "
+            f"{np.abs(a[:, 2] - 1).mean():.3f} |" for name, a in res.items()]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", type=Path, default=None, help="ecostress_la-like folder")
@@ -911,10 +925,7 @@ def report(args, summ: dict, res: dict, fold_runs: list[dict], split: str,
               "law_shift": "(d) invariant + law shift (gain sqrt(k) by day / night)",
               "gain_transfer": "(e) invariant + gain transferred from the training ground",
               BOUND: "bound: invariant at its RMSE-optimal detail gain per image (reads the truth)"}
-    for name, a in res.items():
-        lines.append(f"| {labels.get(name, name)} | {a[:, 0].mean():.3f} ({np.median(a[:, 0]):.3f}) | "
-                     f"{a[:, 1].mean():.3f} | {a[:, 2].mean():.3f} ({np.median(a[:, 2]):.3f}) | "
-                     f"{np.abs(a[:, 2] - 1).mean():.3f} |")
+    lines += method_rows(res, labels)
     g, (lo, hi) = summ["gap_rmse"], summ["gap_ci"]
     within = lo <= 0 <= hi
     lines += [
