@@ -349,3 +349,14 @@ def test_scaling_refuses_an_input_without_valid_pixels(tmp_path, capsys, scene):
     code, _, err = run(capsys, "scaling", str(src), str(tmp_path / "s.csv"))
     assert code == 2 and "no valid pixel" in err
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_demo_recommendation_quotes_the_guide_free_figures() -> None:
+    """A guide-free method level with bicubic is shown with both figures, not only as 'best'."""
+    from xlstsr.demo import _recommend
+
+    scores = {"bicubic": {"rmse": 1.93}, "sisr": {"rmse": 1.929, "spectral_ratio": 0.3},
+              "disr": {"rmse": 1.44, "spectral_ratio": 0.9}}
+    text = _recommend(scores, "disr", "sisr")
+    assert "`sisr` scored best of the methods that need none (1.93 K, bicubic 1.93 K)" in text
+    assert "0.49 K below bicubic" in text

@@ -64,7 +64,10 @@ def _recommend(scores: dict[str, dict[str, float]], best: str, series: str) -> s
         f"Recommended: `{best}` ({s['rmse']:.2f} K RMSE against co-registered ASTER, {gain}"
         f"{', spectral ratio ' + format(s['spectral_ratio'], '.2f') if 'spectral_ratio' in s else ''})"
         + (", with a 250 m NDVI guide. " if needs else ". ")
-        + f"Without a 250 m guide (the time series here), `{series}` scored best. One scene and "
+        + f"Without a 250 m guide (the time series here), `{series}` scored best of the methods "
+        f"that need none ({scores[series]['rmse']:.2f} K"
+        + (f", bicubic {base['rmse']:.2f} K" if base and series != "bicubic" else "")
+        + "). One scene and "
         "one date, on ground a training pair of the bundled models also covers: the benchmark "
         "over 35 held-out pairs, and over the 12 of them on ground no training pair covers, is "
         "docs/results/accuracy.md."
