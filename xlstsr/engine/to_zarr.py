@@ -220,12 +220,105 @@ def _check_store(store: Any, mode: str) -> None:
     if p.exists() and not p.is_dir():
         raise XlstsrError(f"{store} is a file, not a Zarr store (a folder): choose another path "
                           "or remove the file yourself.")
+    for parent in p.absolute().parents:  # the nearest existing folder above it must be one
+        if parent.exists():
+            if not parent.is_dir():
+                raise XlstsrError(
+                    f"the store {store} cannot be created: {parent} is a file, not a folder. "
+                    "Choose a path in a folder."
+                )
+            break
     if (mode == "w" and p.is_dir() and any(p.iterdir())
             and not any((p / m).exists() for m in _ZARR_MARKERS)):
         raise XlstsrError(
             f"{store} is a folder that holds other files and no Zarr store: mode='w' would "
             "delete them. Choose a new path (or an existing Zarr store to overwrite)."
         )
+
+
+def _local_path(p: Any) -> Path | None:
+    """``p`` as a resolved local path, or None (a URL, a store object, anything else)."""
+    if not isinstance(p, (str, os.PathLike)) or "://" in os.fspath(p):
+        return None
+    return Path(p).resolve()
+
+
+def _backend_file(a: Any) -> Any:
+    """The file or store path a lazily loaded backend array reads (xarray's Zarr, NetCDF and
+    rioxarray's GeoTIFF wrappers, under their indexing adapters), or None."""
+    for _ in range(12):  # ImplicitToExplicitIndexingAdapter > CopyOnWriteArray > LazilyIndexed...
+        if not hasattr(a, "array"):
+            break
+        a = a.array
+    zarr_array = getattr(a, "_array", None)  # xarray.backends.zarr.ZarrArrayWrapper
+    zstore = getattr(zarr_array, "store", None)
+    for attr in ("root", "path"):  # zarr 3 LocalStore, zarr 2 DirectoryStore
+        v = getattr(zstore, attr, None)
+        if isinstance(v, (str, os.PathLike)):
+            return v
+    datastore = getattr(a, "datastore", None)  # NetCDF (netCDF4, h5netcdf, scipy)
+    for manager in (getattr(datastore, "_manager", None), getattr(a, "manager", None)):
+        args = getattr(manager, "_args", None)  # xarray's CachingFileManager (rioxarray too)
+        if args and isinstance(args[0], (str, os.PathLike)):
+            return args[0]
+    return None
+
+
+def _files_read(obj: Any) -> set[Path]:
+    """Local files and stores a (lazy) DataArray, Dataset, guide list or dict reads: its
+    ``encoding['source']`` and the paths of the backend arrays in its dask graph or behind its
+    lazy indexing. Metadata only: nothing is read."""
+    found: set[Any] = set()
+    if isinstance(obj, xr.Dataset):
+        for v in obj.data_vars.values():
+            found |= _files_read(v)
+        return found
+    if isinstance(obj, Mapping):
+        return set().union(*(_files_read(v) for v in obj.values())) if obj else found
+    if isinstance(obj, (list, tuple)):
+        return set().union(*(_files_read(v) for v in obj)) if obj else found
+    if not isinstance(obj, xr.DataArray):
+        return found
+    found.add(obj.encoding.get("source"))
+    raw = obj.variable._data  # peeking: `.data` would load a lazily indexed array
+    found.add(_backend_file(raw))
+    if isinstance(raw, dsa.Array):
+        for name, layer in raw.__dask_graph__().layers.items():
+            if str(name).startswith("original-"):  # dask's from_array keeps the array object here
+                for v in layer.values():
+                    found.add(_backend_file(v))
+    return {p for p in (_local_path(f) for f in found if f is not None) if p is not None}
+
+
+def _refuse_store_over_inputs(store: Any, source: Any, guide: Any) -> None:
+    """Refuse a store that is, holds, or lies inside a file or store the source or the guide
+    reads (given as paths, or lazy arrays opened from them): mode="w" deletes the store before
+    the inputs are read (the user's data would be lost, and the run would see only NaN), and a
+    store written inside an input changes that input."""
+    s = _local_path(store)
+    if s is None:
+        return
+    for role, obj in (("source", source), ("guide", guide)):
+        direct = _local_path(obj)
+        paths = {direct} if direct is not None else _files_read(obj)
+        how = "" if direct is not None else " (the lazy array given reads it)"
+        for p in sorted(paths):
+            if p == s:
+                # the wording of the path case, which callers match
+                raise XlstsrError(
+                    f"the store {store} is the {role} being read{how}: writing it would destroy "
+                    "the input; choose another path for the output."
+                )
+            if s in p.parents:
+                raise XlstsrError(
+                    f"the store {store} holds the {role} being read ({p}){how}: writing the "
+                    "store would delete or change the input; choose another path for the output."
+                )
+            if p in s.parents:
+                raise XlstsrError(
+                    f"the store {store} lies inside the {role} being read ({p}){how}: writing "
+                    "there would change the input; choose a path outside it."
+                )
 
 
 def _spatial_chunk(n: int, chunks: tuple[int, ...] | None) -> int:
@@ -320,15 +413,7 @@ def upscale_to_zarr(
     if mode not in MODES:
         raise XlstsrError(f"mode must be one of {MODES}, got {mode!r}")
     _check_store(store, mode)
-    for role, path in (("source", source), ("guide", guide)):
-        if (isinstance(path, (str, os.PathLike)) and isinstance(store, (str, os.PathLike))
-                and "://" not in os.fspath(path) and "://" not in os.fspath(store)
-                and Path(path).resolve() == Path(store).resolve()):
-            # mode='w' deletes the store before the input is read: the user's data would be lost
-            raise XlstsrError(
-                f"the store {store} is the {role} being read: writing it would destroy the "
-                "input; choose another path for the output."
-            )
+    _refuse_store_over_inputs(store, source, guide)
     regions_in_flight = _whole("regions_in_flight", regions_in_flight)
     time_chunk = _whole("time_chunk", time_chunk)
     src = open_path(source) if not isinstance(source, (xr.DataArray, xr.Dataset)) else source
@@ -421,9 +506,16 @@ def upscale_to_zarr(
             raise XlstsrError(f"the store's progress record does not match {len(regions)} regions")
         done = np.asarray(done_arr[:]).astype(bool)
     else:
-        ds.to_zarr(
-            store, mode="w", compute=False, zarr_format=3, consolidated=False, encoding=encoding
-        )
+        try:
+            ds.to_zarr(
+                store, mode="w", compute=False, zarr_format=3, consolidated=False,
+                encoding=encoding,
+            )
+        except OSError as err:  # a read-only or vanished folder, a full disk
+            raise XlstsrError(
+                f"cannot write the store {store}: {err.strerror or err}. Choose a folder you can "
+                "write to (check its permissions and free space)."
+            ) from err
         root = zarr.open_group(store, mode="r+", zarr_format=3)
         prog = root.require_group(PROGRESS_GROUP)
         prog.create_array(
