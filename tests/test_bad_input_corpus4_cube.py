@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -74,3 +75,63 @@ def test_upscale_to_zarr_names_a_store_that_cannot_be_created(s, tmp_path):
     with pytest.raises(errors.XlstsrError, match="afile is a file, not a folder"):
         xlstsr.upscale_to_zarr(s["lst_1km"], tmp_path / "afile" / "out.zarr", 4, progress=False)
     assert (tmp_path / "afile").read_text() == "x"
+
+
+# -- guides: what the model was trained on --------------------------------------------------------
+
+
+def _unlabelled(g):
+    g = g.rename(None)
+    g.attrs = {}
+    return g
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_an_unlabelled_guide_beyond_the_ndvi_range_is_refused_for_a_model_trained_on_ndvi(s, lazy):
+    """NDVI x 3 without an NDVI label passed the statistics test (within 10 training standard
+    deviations) and disr made 285-326 K of it."""
+    lst, g = s["lst_1km"], _unlabelled(s["ndvi_250m"] * 3)
+    if lazy:
+        lst, g = lst.chunk(), g.chunk()
+    with pytest.raises(errors.GuideScaleError, match=r"model's channel 'ndvi'.*\[-1, 1\].*divide it back"):
+        xlstsr.upscale(lst, 4, "disr", g, guide_offset="ignore").compute()
+    # the same guide unscaled is fine; tsharp (a regression fitted per scene) takes any scale
+    xlstsr.upscale(s["lst_1km"], 4, "disr", _unlabelled(s["ndvi_250m"]), guide_offset="ignore")
+    xlstsr.upscale(s["lst_1km"], 4, "tsharp", _unlabelled(s["ndvi_250m"] * 3), guide_offset="ignore")
+
+
+def test_a_guide_band_labelled_as_another_quantity_is_refused(s):
+    """A red reflectance given as {'red': ...} to disr (trained on 'ndvi') was used as NDVI."""
+    red = s["ndvi_250m"] * 0.1 + 0.05
+    for guide in ({"red": red}, [red.rename("MOD09GQ_red")], red.rename("red")):
+        with pytest.raises(errors.GuideScaleError, match=r"labelled '.*red' but method 'disr' was trained on 'ndvi'.*nir - red"):
+            xlstsr.upscale(s["lst_1km"], 4, "disr", guide, guide_offset="ignore")
+    # names that say nothing (rioxarray's 'band_data', a band number) are judged by the values
+    for name in ("band_data", "b1", "NDVI_250m"):
+        xlstsr.upscale(s["lst_1km"], 4, "disr", s["ndvi_250m"].rename(name), guide_offset="ignore")
+
+
+def test_guide_channels_in_another_order_than_the_model_s_are_refused(s, method_registry):
+    from xlstsr.methods.base import UpscaleMethod, register_method
+
+    @register_method("two_band_model")
+    class TwoBands(UpscaleMethod):
+        guided = True
+        n_guide = 2
+
+        def guide_statistics(self):
+            return {"mean": [0.6, 0.2], "std": [0.2, 0.1], "names": ["ndvi", "albedo"]}
+
+        def upscale_block(self, lst, valid, guide, factor):
+            return np.repeat(np.repeat(lst, factor, 1), factor, 2)
+
+    ndvi, albedo = s["ndvi_250m"], s["ndvi_250m"] * 0.2 + 0.1
+    with pytest.raises(errors.GuideScaleError, match=r"labelled \['albedo', 'ndvi'\].*\['ndvi', 'albedo'\] in that order"):
+        xlstsr.upscale(s["lst_1km"], 4, "two_band_model", {"albedo": albedo, "ndvi": ndvi},
+                       guide_offset="ignore")
+    band = xr.concat([albedo, ndvi], dim="band").assign_coords(band=["albedo", "ndvi"])
+    with pytest.raises(errors.GuideScaleError, match="in that order"):
+        xlstsr.upscale(s["lst_1km"], 4, "two_band_model", band, guide_offset="ignore")
+    out = xlstsr.upscale(s["lst_1km"], 4, "two_band_model", {"ndvi": ndvi, "albedo": albedo},
+                         guide_offset="ignore")
+    assert out.shape == (2, 64, 64)

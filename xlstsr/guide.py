@@ -37,9 +37,12 @@ __all__ = [
     "GUIDE_OFFSET_MODES",
     "GuideLike",
     "check_alignment",
+    "check_guide_labels",
     "check_guide_values",
+    "check_model_ndvi",
     "georeference_guide",
     "guide_bands",
+    "guide_labels",
     "guide_on_lst_grid",
     "match_steps",
     "prepare_guide",
@@ -447,8 +450,11 @@ def _refuse_ndvi_range(c: int, declared: str, values: Any) -> None:
     raise GuideScaleError(
         f"guide channel {c} is declared as NDVI ({declared}) but {share:.0%} of its valid "
         f"values lie outside [-{NDVI_LIMIT:g}, {NDVI_LIMIT:g}] (range {v.min():.4g} to "
-        f"{v.max():.4g}); NDVI lies in [-1, 1]: {cause}. If the band is not NDVI, name it "
-        "otherwise (e.g. `guide.rename('band')`, and drop an NDVI long_name)."
+        f"{v.max():.4g}); NDVI lies in [-1, 1]: {cause}. "
+        + ("Pass the NDVI the model was trained with (for MODIS, `(nir - red) / (nir + red)` of "
+           "the surface reflectances)." if declared.startswith("the model") else
+           "If the band is not NDVI, name it otherwise (e.g. `guide.rename('band')`, and drop an "
+           "NDVI long_name).")
     )
 
 
@@ -777,3 +783,134 @@ def check_guide_values(gdata: Any, expected: dict[str, Any] | None) -> Any:
         _guide_verdict(_channel_stats(np.asarray(gdata)), expected)
         return gdata
     return _checked_lazily(gdata, _channel_stats, 5, _guide_verdict, expected)
+
+
+def check_model_ndvi(gdata: Any, expected: dict[str, Any] | None) -> Any:
+    """The prepared guide ``(n, c, Y, X)``, its channels that a model was trained on as NDVI
+    (``expected["names"]`` holding 'ndvi') required to lie in [-1, 1] whatever the bands' own
+    labels (:func:`_refuse_ndvi_range`): an unlabelled NDVI x 3 passes the statistics test of
+    :func:`check_guide_values` (within 10 training standard deviations) and a model makes
+    meaningless temperatures of it. Dask guides are checked lazily, on a sample of each image.
+
+    Examples
+    --------
+    >>> g = np.full((1, 1, 8, 8), 0.5, np.float32)
+    >>> check_model_ndvi(g, {"mean": [0.6], "std": [0.2], "names": ["ndvi"]}).shape
+    (1, 1, 8, 8)
+    >>> check_model_ndvi(g * 3, {"mean": [0.6], "std": [0.2], "names": ["ndvi"]})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.GuideScaleError: guide channel 0 is declared as NDVI (the model's channel 'ndvi') ...
+    """
+    if expected is None or gdata is None:
+        return gdata
+    names = list(expected.get("names") or [])
+    ndvi = [f"the model's channel {n!r}" if "ndvi" in str(n).lower() else "" for n in names]
+    ndvi = (ndvi + [""] * gdata.shape[1])[: gdata.shape[1]]
+    if not any(ndvi):
+        return gdata
+    if not isinstance(gdata, dsa.Array):
+        for c, declared in enumerate(ndvi):
+            if declared:
+                _refuse_ndvi_range(c, declared, np.asarray(gdata)[:, c])
+        return gdata
+    return _checked_lazily(gdata, _guide_sample, 1 + GUIDE_SAMPLE, _ndvi_sample_verdict, ndvi)
+
+
+def _ndvi_sample_verdict(parts: np.ndarray, ndvi: list[str]) -> np.ndarray:
+    """A dask guide's NDVI range check on one time block, from its blocks' :func:`_guide_sample`."""
+    for c in range(parts.shape[1]):
+        if c < len(ndvi) and ndvi[c]:
+            _refuse_ndvi_range(c, ndvi[c], parts[:, c, ..., 1:].ravel())
+    return np.zeros((*parts.shape[:2], 1))
+
+
+#: labels of guide bands that are other quantities than a model's channel of another name
+_OTHER_BANDS = frozenset({
+    "red", "nir", "blue", "green", "swir", "swir1", "swir2", "mir", "tir", "lst", "temperature",
+    "evi", "savi", "ndwi", "ndbi", "albedo", "emissivity", "elevation", "dem", "reflectance",
+})
+
+
+def guide_labels(guide: GuideLike) -> list[str | None]:
+    """The label of each channel of a guide as :func:`prepare_guide` orders them: the keys of a
+    dict or Dataset, the names of a list's DataArrays, a DataArray's text labels along its one
+    extra dim ('band') or its name; None where nothing labels a channel.
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> scene = xlstsr.datasets.sample_scene(n_times=1, size=16)
+    >>> guide_labels({"red": scene["ndvi_250m"], "nir": scene["ndvi_250m"]})
+    ['red', 'nir']
+    >>> guide_labels(scene["ndvi_250m"])
+    ['ndvi_250m']
+    """
+    if isinstance(guide, Mapping):
+        return [str(k) for k in guide]
+    if isinstance(guide, (list, tuple)):
+        return [None if getattr(g, "name", None) is None else str(g.name) for g in guide]
+    if not isinstance(guide, xr.DataArray):
+        return []
+    try:
+        gy, gx = spatial_dims(guide)
+    except Exception:
+        return []
+    extra = [d for d in guide.dims if d not in (gy, gx) and not _is_time_like(guide, d)]
+    if len(extra) == 1 and extra[0] in guide.coords and guide[extra[0]].dtype.kind in "US":
+        return [str(v) for v in guide[extra[0]].values]
+    if extra and any(guide.sizes[d] > 1 for d in extra):
+        return [None] * int(np.prod([guide.sizes[d] for d in extra]))
+    return [None if guide.name is None else str(guide.name)]
+
+
+def _tokens(label: str) -> set[str]:
+    import re
+
+    return {t for t in re.split(r"[^a-z0-9]+", label.lower()) if t}
+
+
+def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], method: str) -> None:
+    """Refuse guide channels whose labels say they are not the channels a model was trained on
+    (``names``, in order): a band labelled as another quantity ('red' where the model takes
+    'ndvi'), or the model's channels in another order. Unlabelled channels, and labels that
+    neither name a model channel nor another known quantity ('band_data', 'b1'), pass: the
+    statistics check (:func:`check_guide_values`) judges their values.
+
+    Examples
+    --------
+    >>> check_guide_labels(["ndvi_250m"], ["ndvi"], "disr")
+    >>> check_guide_labels(["red"], ["ndvi"], "disr")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.GuideScaleError: guide channel 0 is labelled 'red' but method 'disr' was trained on 'ndvi' ...
+    """
+    names = [str(n).lower() for n in names]
+    if not names or len(labels) != len(names):
+        return
+    where: list[int | None] = []
+    for label in labels:
+        toks = _tokens(label) if label else set()
+        hits = [j for j, n in enumerate(names) if n in toks or (label and n == label.lower())]
+        where.append(hits[0] if len(hits) == 1 else None)
+    if all(w is not None for w in where) and where != list(range(len(names))) and (
+        sorted(where) == list(range(len(names)))  # type: ignore[type-var]
+    ):
+        raise GuideScaleError(
+            f"the guide's channels are labelled {list(labels)} but method {method!r} takes "
+            f"{names} in that order: reorder them (e.g. `guide={{{', '.join(repr(n) for n in names)}"
+            "}` as a dict of bands, or `guide.sel(band=[...])` in the model's order)."
+        )
+    for c, (label, w) in enumerate(zip(labels, where)):
+        if label is None or w is not None:
+            continue
+        other = _tokens(label) & _OTHER_BANDS
+        if other:
+            hint = (" For MODIS, `ndvi = (nir - red) / (nir + red)` of the surface reflectances."
+                    if "ndvi" in names[c] else "")
+            raise GuideScaleError(
+                f"guide channel {c} is labelled {label!r} but method {method!r} was trained on "
+                f"{names[c]!r} for that channel: pass the {names[c]} band it expects.{hint} If the "
+                f"band is {names[c]}, label it so (e.g. `guide.rename({names[c]!r})` or the dict "
+                "key)."
+            )

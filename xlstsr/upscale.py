@@ -17,8 +17,11 @@ from .grid import fine_grid, with_grid
 from .guide import (
     GuideLike,
     check_alignment,
+    check_guide_labels,
     check_guide_values,
+    check_model_ndvi,
     georeference_guide,
+    guide_labels,
     prepare_guide,
     to_stack,
 )
@@ -214,7 +217,11 @@ def upscale(
                 f"method {m.name!r} takes {n_guide} guide channel(s), the guide has "
                 f"{gdata.shape[1]}; pass the bands it expects."
             )
-        gdata = check_guide_values(gdata, m.guide_statistics())
+        stats = m.guide_statistics()
+        gdata = check_guide_values(gdata, stats)  # first: its messages name the values' cause
+        gdata = check_model_ndvi(gdata, stats)  # an unlabelled NDVI x 3 passes the one above
+        if stats and stats.get("names"):  # a band labelled 'red' for a model trained on 'ndvi'
+            check_guide_labels(guide_labels(guide), stats["names"], m.name)
     out = upscale_array(m, data, gdata, factor, tile=tile)
     if isinstance(out, dsa.Array):
         check_output_size(out, 1)  # the engine's output chunks
