@@ -135,3 +135,41 @@ def test_guide_channels_in_another_order_than_the_model_s_are_refused(s, method_
     out = xlstsr.upscale(s["lst_1km"], 4, "two_band_model", {"ndvi": ndvi, "albedo": albedo},
                          guide_offset="ignore")
     assert out.shape == (2, 64, 64)
+
+
+# -- method options of the wrong type -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "options", "match"), [
+    ("tsharp", {"quadratic": "no"}, "quadratic of method 'tsharp' must be True or False.*truthy"),
+    ("tsharp", {"conserve": "no"}, "conserve of method 'tsharp' must be True or False"),
+    ("tsharp", {"min_samples": 2.5}, r"min_samples .* whole number >= 1 \(e.g. 10\), got 2.5"),
+    ("tsharp", {"min_samples": "x"}, "min_samples .* whole number"),
+    ("dms", {"n_estimators": 2.5}, "n_estimators .* whole number >= 1"),
+    ("dms", {"n_estimators": 0}, "n_estimators .* whole number >= 1"),
+    ("dms", {"window": -3}, "window .* >= 0 .*0 for no local models"),
+    ("dms", {"t4": "no"}, "t4 .* True or False"),
+    ("dms", {"max_leaf_nodes": 1}, "max_leaf_nodes .* >= 2"),
+    ("dms", {"min_samples_leaf": 0}, "min_samples_leaf .* >= 1"),
+    ("dms", {"random_state": "a"}, "random_state .* whole number >= 0"),
+    ("dms", {"n_jobs": 0}, "n_jobs .* other than 0.*-1 for every core"),
+    ("dms", {"gain": None}, r"gain must be a number in \[0, 1\], got None"),
+    ("sisr", {"conserve": "no"}, "conserve of method 'sisr' must be True or False"),
+    ("disr", {"conserve": 2}, "conserve of method 'disr' must be True or False, got 2"),
+    ("sisr", {"batch_size": 2.5}, "batch_size .* whole number >= 1 or None"),
+    ("sisr", {"num_threads": 0}, "num_threads .* whole number >= 1 or None"),
+])
+def test_method_options_of_the_wrong_type_are_named(s, method, options, match):
+    """Before: "no" and 2 taken as True, 2.5 as 2, "10" as 10; 0 reached sklearn, joblib or
+    torch as their raw errors."""
+    with pytest.raises(errors.XlstsrError, match=match):
+        xlstsr.upscale(s["lst_1km"], 4, method, s["ndvi_250m"] if method != "sisr" else None,
+                       guide_offset="ignore", method_options=options)
+
+
+def test_method_options_in_numpy_or_float_form_still_pass():
+    from xlstsr.methods import get_method
+
+    m = get_method("dms", n_estimators=np.int64(4), window=16.0, t4=np.False_, n_jobs=-1, gain=0)
+    assert (m.n_estimators, m.window, m.t4, m.n_jobs) == (4, 16, False, -1)
+    assert get_method("sisr", batch_size=np.int32(4), conserve=1).batch_size == 4

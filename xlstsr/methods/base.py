@@ -37,6 +37,8 @@ __all__ = [
     "UpscaleMethod",
     "available_methods",
     "get_method",
+    "option_bool",
+    "option_whole",
     "register_method",
     "unregister_method",
 ]
@@ -187,6 +189,8 @@ def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
             raise MethodOptionError(_option_message(method, unknown, accepted))
     try:
         return cls(**options)
+    except MethodOptionError:  # already names the option and the method
+        raise
     except TypeError as err:
         raise MethodOptionError(f"bad options for method {method!r}: {err}") from err
 
@@ -216,3 +220,59 @@ def _option_message(method: str, unknown: list[str], accepted: set[str]) -> str:
             f"can: {keeps} (`conserve=True`)."
         )
     return msg
+
+
+def option_bool(method: str, name: str, value: Any) -> bool:
+    """A method option that must be True or False (numpy bools and 0/1 too), or a
+    :class:`~xlstsr.errors.MethodOptionError`: ``"no"`` or ``2`` would silently mean True.
+
+    Examples
+    --------
+    >>> option_bool("tsharp", "quadratic", np.True_)
+    True
+    >>> option_bool("tsharp", "quadratic", "no")
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.MethodOptionError: option quadratic of method 'tsharp' must be True or False, got 'no' (a string is truthy: pass the bool itself)
+    """
+    v = value.item() if isinstance(value, np.generic) else value
+    if isinstance(v, bool) or (isinstance(v, int) and v in (0, 1)):
+        return bool(v)
+    raise MethodOptionError(
+        f"option {name} of method {method!r} must be True or False, got {value!r}"
+        + (" (a string is truthy: pass the bool itself)" if isinstance(value, str) else "")
+    )
+
+
+def option_whole(method: str, name: str, value: Any, minimum: int | None = 1, *,
+                 allow_none: bool = False, nonzero: bool = False, example: Any = None) -> int | None:
+    """A method option that must be a whole number >= ``minimum`` (``nonzero``: any but 0), or a
+    :class:`~xlstsr.errors.MethodOptionError` (2.5, "10" or True would be taken as 2, 10 or 1;
+    0 or a negative count reaches sklearn or torch as a raw error, or is silently ignored).
+
+    Examples
+    --------
+    >>> option_whole("dms", "n_estimators", np.int64(10))
+    10
+    >>> option_whole("dms", "n_estimators", 2.5, example=10)
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.MethodOptionError: option n_estimators of method 'dms' must be a whole number >= 1 (e.g. 10), got 2.5
+    """
+    if value is None and allow_none:
+        return None
+    v = value.item() if isinstance(value, np.generic) else value
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    ok = isinstance(v, int) and not isinstance(v, bool)
+    if ok and ((minimum is not None and v < minimum) or (nonzero and v == 0)):
+        ok = False
+    if not ok:
+        want = ("a whole number other than 0" if nonzero and minimum is None
+                else f"a whole number >= {minimum}")
+        raise MethodOptionError(
+            f"option {name} of method {method!r} must be {want}"
+            + (" or None" if allow_none else "") + (f" (e.g. {example})" if example is not None else "")
+            + f", got {value!r}"
+        )
+    return int(v)

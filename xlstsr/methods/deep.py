@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..kernels.aggregate import conserve_radiometric
-from .base import register_method
+from .base import option_bool, register_method
 from .torch_model import TorchModelMethod, resolve_model
 
 __all__ = ["DISR", "SISR", "conserve_radiance"]
@@ -57,7 +57,7 @@ class _DeepMethod(TorchModelMethod):
         batch_size: int | None = None,
         num_threads: int | None = None,
     ) -> None:
-        self.conserve = bool(conserve)
+        self.conserve = option_bool(self.name, "conserve", conserve)
         given = [x for x in (model, checkpoint, weights) if x is not None]
         if len(given) > 1:
             raise TypeError(

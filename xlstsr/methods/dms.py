@@ -16,7 +16,7 @@ from ..kernels.sharpen import (
     homogeneity_weights,
     window_std,
 )
-from .base import register_method
+from .base import option_bool, option_whole, register_method
 from .guided import GuidedSharpener
 
 __all__ = ["DMS"]
@@ -121,19 +121,23 @@ class DMS(GuidedSharpener):
         if regressor not in _REGRESSORS:
             raise XlstsrError(f"regressor must be one of {_REGRESSORS}, got {regressor!r}")
         self.gain = self._check_common(residual, gain)
-        self.n_estimators = int(n_estimators)
-        self.window = int(window)
+        n = self.name
+        self.n_estimators = option_whole(n, "n_estimators", n_estimators, 1, example=10)
+        self.window = option_whole(n, "window", window, 0, example="16, or 0 for no local models")
         self.features = features
         self.regressor = regressor
-        self.t4 = bool(t4)
+        self.t4 = option_bool(n, "t4", t4)
         self.residual = residual
-        self.conserve = bool(conserve)
-        self.max_leaf_nodes = int(max_leaf_nodes)
-        self.local_max_leaf_nodes = int(local_max_leaf_nodes)
-        self.min_samples_leaf = int(min_samples_leaf)
-        self.min_samples = int(min_samples)
-        self.random_state = int(random_state)
-        self.n_jobs = int(n_jobs)
+        self.conserve = option_bool(n, "conserve", conserve)
+        # sklearn's trees need two leaves and one sample per leaf
+        self.max_leaf_nodes = option_whole(n, "max_leaf_nodes", max_leaf_nodes, 2, example=30)
+        self.local_max_leaf_nodes = option_whole(n, "local_max_leaf_nodes", local_max_leaf_nodes,
+                                                 2, example=10)
+        self.min_samples_leaf = option_whole(n, "min_samples_leaf", min_samples_leaf, 1, example=10)
+        self.min_samples = option_whole(n, "min_samples", min_samples, 1, example=30)
+        self.random_state = option_whole(n, "random_state", random_state, 0, example=0)
+        self.n_jobs = option_whole(n, "n_jobs", n_jobs, None, nonzero=True,
+                                   example="1, or -1 for every core")
 
     def describe(self) -> dict[str, Any]:
         keys = (

@@ -52,9 +52,11 @@ class GuidedSharpener(UpscaleMethod):
     def _check_common(residual: str, gain: float) -> float:
         if residual not in _RESIDUALS:
             raise XlstsrError(f"residual must be one of {_RESIDUALS}, got {residual!r}")
-        if isinstance(gain, str) or not 0.0 <= float(gain) <= 1.0:
+        v = gain.item() if isinstance(gain, np.generic) else gain
+        if isinstance(v, (str, bool)) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+            # None raised float()'s TypeError; True passed as 1
             raise XlstsrError(f"gain must be a number in [0, 1], got {gain!r}")
-        return float(gain)
+        return float(v)
 
     def predict(
         self, lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int

@@ -49,7 +49,7 @@ import numpy as np
 from ..errors import CheckpointError, DeviceError, XlstsrError
 from ..kernels.interp import fill_gaps
 from ..nn import runtime
-from .base import UpscaleMethod
+from .base import UpscaleMethod, option_bool, option_whole
 
 __all__ = ["TORCH_TILE", "TorchModelMethod", "check_device", "fill_guide", "resolve_model"]
 
@@ -210,8 +210,11 @@ class TorchModelMethod(UpscaleMethod):
                 f"the model ({type(model).__name__}) has no `factor` attribute; set e.g. "
                 "`model.factor = 4` (the protocol is in xlstsr.methods.torch_model)."
             )
-        if batch_size is not None and int(batch_size) < 1:
-            raise XlstsrError(f"batch_size must be >= 1, got {batch_size}")
+        name = getattr(self, "name", "torch")
+        # 2.5 / "4" were taken as 2 / 4; num_threads 0 reached torch as a raw RuntimeError
+        batch_size = option_whole(name, "batch_size", batch_size, 1, allow_none=True, example=8)
+        num_threads = option_whole(name, "num_threads", num_threads, 1, allow_none=True, example=2)
+        channels_last = option_bool(name, "channels_last", channels_last)
         self.factor = int(model.factor)
         self.n_guide = int(getattr(model, "n_guide", 0) or 0)
         self.spatially_local = bool(getattr(model, "spatially_local", True))

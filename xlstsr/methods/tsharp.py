@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..kernels.sharpen import block_stats, linear_fit, linear_predict
-from .base import register_method
+from .base import option_bool, option_whole, register_method
 from .guided import GuidedSharpener
 
 __all__ = ["TsHARP"]
@@ -59,10 +59,10 @@ class TsHARP(GuidedSharpener):
         min_samples: int = 10,
     ) -> None:
         self.gain = self._check_common(residual, gain)
-        self.quadratic = bool(quadratic)
+        self.quadratic = option_bool(self.name, "quadratic", quadratic)
         self.residual = residual
-        self.conserve = bool(conserve)
-        self.min_samples = int(min_samples)
+        self.conserve = option_bool(self.name, "conserve", conserve)
+        self.min_samples = option_whole(self.name, "min_samples", min_samples, 1, example=10)
 
     def describe(self) -> dict[str, Any]:
         keys = ("quadratic", "residual", "conserve", "gain", "min_samples")
