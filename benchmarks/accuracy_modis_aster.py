@@ -631,8 +631,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "MODIS LST only, so every method meets the same truth; pairs without a reliable estimate "
         "are left out of the co-registered columns). *co-registered + clear*: also without the "
         "pixels within 3 px of every gap, cloud holes included (`evaluate(clear=True)`). "
-        f"**Headline: {HEADLINE}**: the ASTER content sits ~0.7 fine pixel from where MODIS saw "
-        "it, so under the anchor protocol a method that puts detail where MODIS (and its NDVI) "
+        f"**Headline: {HEADLINE}**: the ASTER content sits ~1 fine pixel (~0.7 px in each of x "
+        "and y) from where MODIS saw it, so under the anchor protocol a method that puts detail where MODIS (and its NDVI) "
         "have it is scored against displaced truth, and the partly cloudy pixels next to cloud "
         "holes dominate the RMSE; the headline protocol scores fine detail, not misregistration "
         "or clouds.",

@@ -5,6 +5,7 @@ Each script also has a ``--smoke`` run on a tiny input, which ``tests/test_bench
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -31,6 +32,8 @@ SCRIPTS = [
 MANUAL = ["select_disr.py"]
 #: arguments of the runs the committed results were written by (the rest: each script's defaults)
 ARGS = {"bench_models.py": ["--threads", "1"]}
+#: environment of those runs: the engine's ratios are for one torch thread per process
+ENV = {"engine.py": {"OMP_NUM_THREADS": "1"}}
 
 
 def main() -> int:
@@ -41,7 +44,8 @@ def main() -> int:
             continue
         t0 = time.perf_counter()
         print(f"== {name} {' '.join(ARGS.get(name, []))}", flush=True)
-        rc = subprocess.call([sys.executable, str(path), *ARGS.get(name, [])], cwd=HERE.parent)
+        rc = subprocess.call([sys.executable, str(path), *ARGS.get(name, [])], cwd=HERE.parent,
+                             env={**os.environ, **ENV.get(name, {})})
         print(f"== {name}: exit {rc} in {time.perf_counter() - t0:.0f} s", flush=True)
         if rc:
             failed.append(name)

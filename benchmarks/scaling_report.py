@@ -28,6 +28,7 @@ from xlstsr.io.modis import open_modis
 from xlstsr.kernels.aggregate import block_mean, radiometric_mean, within_block_variance
 from xlstsr.kernels.correction import correct_image, fit_variance_law
 from xlstsr.kernels.spectra import spectral_ratio as k_spectral_ratio
+from xlstsr.methods.deep import DISR, SISR
 from xlstsr.scaling import scaling_stats
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -553,7 +554,8 @@ def deep_reading(summary: dict) -> str:
         out.append(
             "  On the same 35 held-out pairs, uncorrected, the symmetric |ratio - 1| is "
             + ", ".join(f"{m} {v[2]:.2f} (RMSE {v[0]:.3f} K)" for m, v in same.items())
-            + "."
+            + f" (`sisr` = `{SISR.default_weights}`, `disr` = `{DISR.default_weights}`: the "
+            "bundled defaults of this run)."
         )
     met = [m for m in ("sisr", "disr") if (case, m, "none") in summary and any(
         summary[(case, m, k)][2] <= summary[(case, m, "none")][2] / 2

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{t_train:.0f} s", flush=True)
     runs = {
         "bicubic": {"method": "bicubic"},
-        "sisr (bundled: MODIS 4 km -> 1 km)": {"method": "sisr"},
+        "sisr (bundled default: MODIS 4 km -> 1 km)": {"method": "sisr"},
         "sisr (Landsat, target scale)": {"method": "sisr", "model": model},
     }
     rows: dict[str, list] = {k: [] for k in runs}

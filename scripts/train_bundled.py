@@ -463,8 +463,8 @@ def coregistered_truth(
     :func:`xlstsr.coregister.apply_offset` (its coordinates moved, no resampling), then
     reprojected bilinearly onto the LST's fine grid like
     :func:`xlstsr.datasets.open_modis_aster_aligned`. Without co-registration the truth sits
-    ~0.7 fine pixel from where MODIS (and its NDVI) saw the ground, and a model trained on it
-    learns to smear detail towards that offset. A pair without a reliable estimate keeps its
+    ~1 fine pixel (~0.7 px in x and in y) from where MODIS (and its NDVI) saw the ground, and a
+    model trained on it learns to smear detail towards that offset. A pair without a reliable estimate keeps its
     truth as given (recorded). Returns the stack and one record per pair (cached: do not
     modify them).
     """
