@@ -173,3 +173,96 @@ def test_method_options_in_numpy_or_float_form_still_pass():
     m = get_method("dms", n_estimators=np.int64(4), window=16.0, t4=np.False_, n_jobs=-1, gain=0)
     assert (m.n_estimators, m.window, m.t4, m.n_jobs) == (4, 16, False, -1)
     assert get_method("sisr", batch_size=np.int32(4), conserve=1).batch_size == 4
+
+
+# -- the structure of the LST cube ---------------------------------------------------------------
+
+
+def test_a_scale_factor_a_power_of_ten_off_is_named_beside_celsius(s):
+    """0.002 (10x too small) on MOD11A1 digital numbers read as 30 K: only 'Celsius' was named."""
+    lst = s["lst_1km"]
+    dn = (lst / 0.02).fillna(0).round().astype("uint16")
+    dn.attrs = {"scale_factor": 0.002, "_FillValue": 0, "units": "K"}
+    with pytest.raises(errors.PhysicalRangeError,
+                       match=r"degrees Celsius.*; or the scale .*0.002 is 10 times too small: with "
+                             r"0.02 the median would be 30\d.\d K.*scale_factor'\] = 0.02"):
+        xlstsr.upscale(dn, 4)
+    del dn.attrs["units"]  # no units: the Celsius check speaks first, and names the scale too
+    with pytest.raises(errors.UnitsError, match=r"look like degrees Celsius.*0.002 is 10 times too small"):
+        xlstsr.upscale(dn, 4)
+    dn.attrs["scale_factor"] = 0.2  # 10x too large: was "values look scaled ... 0.02"
+    with pytest.raises(errors.PhysicalRangeError, match=r"0.2 is 10 times too large: with 0.02"):
+        xlstsr.upscale(dn, 4)
+    dn.attrs["scale_factor"] = 0.02  # right: Kelvin
+    np.testing.assert_allclose(xlstsr.upscale(dn, 4).mean(), xlstsr.upscale(lst, 4).mean(), atol=0.05)
+
+
+def test_a_dataset_merging_two_grids_is_named(s):
+    """LST (1 km) and NDVI (250 m) in one Dataset under the same dim names: xarray put both on
+    the union of the grids, and upscale said only 'not regularly spaced' (scaling_stats
+    returned statistics of the NaN-padded union)."""
+    ds = xr.Dataset({"lst": s["lst_1km"], "ndvi": s["ndvi_250m"]})
+    match = r"variables \['lst', 'ndvi'\] share them.*union of both grids.*separate DataArrays"
+    with pytest.raises(errors.GridError, match=match):
+        xlstsr.upscale(ds, 4, "tsharp", "ndvi", variable="lst")
+    with pytest.raises(errors.GridError, match=match):
+        ds.lstsr.upscale(4, variable="lst")
+    with pytest.raises(errors.GridError, match=match):
+        xlstsr.scaling_stats(ds, "ndvi", variable="lst")
+    # the fix the message gives: each grid its own dim names
+    ok = xr.Dataset({"lst": s["lst_1km"], "ndvi": s["ndvi_250m"].rename(x="x_250m", y="y_250m")})
+    assert xlstsr.upscale(ok, 4, variable="lst").shape == (2, 64, 64)
+
+
+def test_a_missing_column_is_named_with_its_fix_and_jitter_is_told_from_irregularity(s):
+    lst = s["lst_1km"]
+    gap = lst.isel(x=[i for i in range(16) if i != 7])
+    with pytest.raises(errors.GridError, match=r"skip 1 column\(s\).*reindex\(x=") as err:
+        xlstsr.upscale(gap, 4)
+    fix = str(err.value).split("`da = ")[1].split("`")[0]  # the message's own fix, run
+    fixed = eval(fix, {"da": gap, "np": np})
+    out = xlstsr.upscale(fixed, 4)
+    assert out.sizes["x"] == 64 and np.isnan(out.isel(x=slice(28, 32))).all()
+    rng = np.random.default_rng(0)
+    jit = lst.assign_coords(x=lst.x.values + 1e-3 * 926.6 * rng.uniform(-1, 1, 16))
+    with pytest.raises(errors.GridError, match=r"deviate from a regular grid by up to 0.00.*Snap them") as err:
+        xlstsr.upscale(jit, 4)
+    fix = str(err.value).split("`da = ")[1].split("`")[0]
+    np.testing.assert_allclose(xlstsr.upscale(eval(fix, {"da": jit, "np": np}), 4),
+                               xlstsr.upscale(lst, 4), atol=1e-3)
+
+
+def test_an_lst_time_label_that_is_not_a_dim_is_named_against_a_guide_time_dim(s):
+    """Both cases were reported as 'the LST has none' (no time)."""
+    lst = s["lst_1km"]
+    g = xr.concat([s["ndvi_250m"], s["ndvi_250m"] * 0.9], "time").assign_coords(time=lst.time.values)
+    step = lst.drop_vars("time").rename(time="step").assign_coords(time=("step", lst.time.values))
+    with pytest.raises(errors.GuideTimeError, match=r"coordinate along its dim 'step'.*swap_dims"):
+        xlstsr.upscale(step, 4, "tsharp", g, guide_offset="ignore")
+    out = xlstsr.upscale(step.swap_dims({"step": "time"}), 4, "tsharp", g, guide_offset="ignore")
+    one = lst.isel(time=1)  # a scalar time coordinate
+    with pytest.raises(errors.GuideTimeError, match=r"single 'time' label \(2020-07-02.*guide.sel"):
+        xlstsr.upscale(one, 4, "tsharp", g, guide_offset="ignore")
+    same = xlstsr.upscale(one, 4, "tsharp", g.sel(time=one["time"].values), guide_offset="ignore")
+    np.testing.assert_array_equal(same.values, out.isel(time=1).values)
+
+
+def test_upscale_to_zarr_names_squeeze_for_a_length_one_band(s, tmp_path):
+    lst = s["lst_1km"].expand_dims(band=[1], axis=1)
+    with pytest.raises(errors.XlstsrError, match=r"\['time', 'band'\].*squeeze\('band', drop=True\)"):
+        xlstsr.upscale_to_zarr(lst, tmp_path / "o.zarr", 4, progress=False)
+    assert not (tmp_path / "o.zarr").exists()
+
+
+def test_a_guide_given_as_the_lst_is_named_by_its_units(s):
+    with pytest.raises(errors.UnitsError, match=r"dimensionless band.*guide.*given as the LST"):
+        xlstsr.upscale(s["ndvi_250m"].assign_attrs(units="1"), 4, "tsharp", s["lst_1km"])
+
+
+@pytest.mark.filterwarnings("ignore:guide reprojected")
+def test_a_guide_not_finer_than_the_lst_is_warned_about_as_such(s):
+    """A 1 km guide (MOD13A2 NDVI) for 1 km LST: only 'reprojected ... at 926 m instead of 232 m'."""
+    g = s["ndvi_250m"].coarsen(x=4, y=4).mean()
+    g = g.rio.write_transform(g.rio.transform(recalc=True))
+    with pytest.warns(errors.GuideAlignmentWarning, match="not finer than the LST's.*no better than bicubic"):
+        xlstsr.upscale(s["lst_1km"], 4, "tsharp", g, guide_offset="ignore")

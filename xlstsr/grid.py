@@ -186,6 +186,22 @@ def align_guide(
             "(check both CRS), or crop the LST to the guide's extent with "
             "`lst.rio.clip_box(*guide.rio.bounds())`."
         )
+    # the guide's pixel in the LST's units (its extent over its pixel count, in any CRS)
+    gy_, gx_ = spatial_dims(guide)
+    gpix = max((gb[2] - gb[0]) / max(guide.sizes[gx_], 1), (gb[3] - gb[1]) / max(guide.sizes[gy_], 1))
+    lpix = max(abs(ft.a), abs(ft.e)) * factor
+    if gpix >= 0.99 * lpix:
+        # reprojected onto the fine grid, such a guide is blocks of LST pixels: no detail below
+        # the LST's resolution, and its block edges become the "detail" a method adds
+        warnings.warn(
+            f"the guide's pixels ({gpix:.6g}) are not finer than the LST's ({lpix:.6g}): it "
+            "holds no detail below the LST's resolution, so a guided method only adds the "
+            "guide's block edges (the result is no better than bicubic). Give a guide at the "
+            f"output resolution ({lpix / factor:.6g}), e.g. 250 m NDVI (MOD09GQ) rather than a "
+            "1 km product (MOD13A2), or use method='bicubic' / 'sisr'.",
+            GuideAlignmentWarning,
+            stacklevel=3,
+        )
     if same_crs and np.isclose(gt.a, ft.a, rtol=1e-6) and np.isclose(gt.e, ft.e, rtol=1e-6):
         ox = (ft.c - gt.c) / ft.a
         oy = (ft.f - gt.f) / ft.e
@@ -196,6 +212,9 @@ def align_guide(
     elif same_crs:
         reason = (f"at {abs(gt.a):.3f} x {abs(gt.e):.3f} m instead of the fine grid's "
                   f"{abs(ft.a):.3f} x {abs(ft.e):.3f} m")
+        if 1.01 * abs(ft.a) < abs(gt.a) < 0.99 * lpix:
+            reason += (", coarser than the output: detail finer than the guide's pixel comes "
+                       "from interpolation")
     else:
         reason = f"in another CRS ({guide.rio.crs.to_string()[:60]})"
     warnings.warn(

@@ -291,6 +291,21 @@ def _match_lead(
                     f"name (`guide.rename({{'{d}': '{lst_time[0]}'}})`) so that their steps are "
                     "matched by label."
                 )
+            if d in lst.coords and lst[d].ndim == 0:  # one image with its date as a label
+                raise GuideTimeError(
+                    f"the guide has a time dim '{d}' ({g.sizes[d]} steps) and the LST a single "
+                    f"'{d}' label ({str(lst[d].values)[:19]}) as a scalar coordinate, not a dim: "
+                    f"select the guide's step (`guide.sel({d}=lst['{d}'].values)`, or "
+                    f"`method='nearest'`), or give the LST its dim (`lst.expand_dims('{d}')`)."
+                )
+            if d in lst.coords and lst[d].ndim == 1 and lst[d].dims[0] in lead:
+                e = lst[d].dims[0]
+                raise GuideTimeError(
+                    f"the guide has a time dim '{d}' ({g.sizes[d]} steps); the LST's '{d}' labels "
+                    f"are a coordinate along its dim '{e}', not a dim: make '{d}' its dim "
+                    f"(`lst.swap_dims({{'{e}': '{d}'}})`) so that the guide's steps are matched "
+                    "with the LST's by label."
+                )
             raise GuideTimeError(
                 f"the guide has a time dim '{d}' ({g.sizes[d]} steps) but the LST has none, so "
                 "it is not clear which step goes with the LST: select one "

@@ -319,13 +319,54 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
         eps = np.finfo(c.dtype).eps if np.issubdtype(c.dtype, np.floating) else 0.0
         tol = max(1e-6 * abs(mean_step), 8 * eps * float(np.abs(c64).max()))
         if mean_step == 0 or not np.all(np.abs(step - mean_step) <= tol):
-            worst = float(np.abs(step - mean_step).max()) if step.size else 0.0
-            raise GridError(
-                f"the {what}'s '{dim}' coordinates are not regularly spaced (steps differ from "
-                f"their mean {mean_step:.6g} by up to {worst:.3g}); resample it onto a regular "
-                "grid first (`da.rio.reproject(...)`)."
-            )
+            raise _irregular_error(what, dim, c64, step, mean_step)
     _check_crs_units(da, what, ydim, xdim)
+
+
+def _regular(first: float, step: float, n: int) -> str:
+    """Python text of a regular coordinate array, e.g. ``500.5 - 1000 * np.arange(3)``."""
+    return f"{first:.10g} {'-' if step < 0 else '+'} {abs(step):.10g} * np.arange({n})"
+
+
+def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
+                     mean_step: float) -> GridError:
+    """The error for coordinates off a regular grid, naming which case it is: rows or columns
+    missing (steps that are whole multiples of the usual one: reindex onto the full grid),
+    a small jitter (rounding or float errors: snap them), or a truly irregular grid."""
+    med = float(np.median(step)) if step.size else 0.0
+    worst = float(np.abs(step - mean_step).max()) if step.size else 0.0
+    line = "row" if dim.lower() in ("y", *_LAT_NAMES) else "column"
+    if med != 0:
+        ratio = step / med
+        whole = np.round(ratio)
+        n = round(float(c[-1] - c[0]) / med) + 1
+        if np.all(whole >= 1) and np.all(np.abs(ratio - whole) < 0.01) and np.any(whole >= 2):
+            gaps = np.flatnonzero(whole >= 2)
+            missing = int((whole[gaps] - 1).sum())
+            at = ", ".join(f"{c[i]:.6g}" for i in gaps[:3]) + (" ..." if gaps.size > 3 else "")
+            return GridError(
+                f"the {what}'s '{dim}' coordinates skip {missing} {line}(s) (after {dim} = {at}; "
+                f"the usual step is {med:.6g}): a grid needs every {line}. Put it on the full "
+                f"grid, the missing {line}s as NaN: `da = da.reindex({dim}="
+                f"{_regular(c[0], med, n)}, method='nearest', tolerance={abs(med) / 4:.6g})`."
+            )
+        i = np.arange(c.size)
+        slope, first = np.polyfit(i, c, 1)  # the regular grid nearest to the coordinates
+        dev = float(np.abs(c - (first + slope * i)).max()) / abs(slope)
+        if dev < 0.05:
+            return GridError(
+                f"the {what}'s '{dim}' coordinates deviate from a regular grid by up to "
+                f"{dev:.2g} pixel (steps differ from their mean {mean_step:.6g} by up to "
+                f"{worst:.3g}): rounding or float errors in coordinates written by hand or "
+                f"read from text? Snap them: `da = da.assign_coords({dim}="
+                f"{_regular(first, slope, c.size)})`; if the grid is truly irregular, resample "
+                "it onto a regular one (`da.rio.reproject(...)`)."
+            )
+    return GridError(
+        f"the {what}'s '{dim}' coordinates are not regularly spaced (steps differ from their "
+        f"mean {mean_step:.6g} by up to {worst:.3g}); resample it onto a regular grid first "
+        "(`da.rio.reproject(...)`)."
+    )
 
 
 def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
@@ -686,9 +727,14 @@ def _units_kind(units: str | None) -> str | None:
         return "K"
     if u in _CELSIUS or u_compact in {x.replace(" ", "").replace("_", "") for x in _CELSIUS} or u_compact in {"degc", "degcelsius"}:
         return "C"
+    unitless = u_compact in {"1", "-", "none", "dimensionless", "unitless", "ratio", "ndvi",
+                             "reflectance", "percent", "%"}
     raise UnitsError(
         f"unknown LST units {units!r}. xlstsr works in Kelvin and converts degrees Celsius; "
         "set `da.attrs['units'] = 'K'` (or 'degC') after converting."
+        + (" These units are of a dimensionless band, not a temperature: is a guide (NDVI, "
+           "reflectance) given as the LST? The LST goes first, the guide in `guide=`."
+           if unitless else "")
     )
 
 
@@ -821,6 +867,31 @@ def suspect_fill(values: np.ndarray, *, share: float | None = None,
     return None
 
 
+def _wrong_scale(median: float, stored: tuple[float, float, float],
+                 physical_range: tuple[float, float], ref: bool = False) -> str:
+    """When decoded values are off because the declared scale is wrong (0.002 instead of
+    MOD11A1's 0.02 reads as 30 "K", like Celsius; MODIS's 0.02 on ASTER's K x 10 as 60 "K"),
+    the sentence that says so and the scale that gives Kelvin of a land surface; else ''."""
+    scale, offset, celsius = stored
+    if scale == 1.0 or celsius:
+        return ""
+    raw = (median - offset) / scale
+    candidates = [scale * 10.0**k for k in (1, 2, 3, -1, -2, -3)] + [0.02, 0.1, 0.01, 1.0]
+    for s2 in candidates:
+        fixed = raw * s2 + offset
+        if physical_range[0] + 50 <= fixed <= physical_range[1] - 50:  # 200-350 K: plausible
+            ratio = s2 / scale
+            how = (f"{ratio:.3g} times too small" if ratio > 1 else
+                   f"{1 / ratio:.3g} times too large")
+            what = "the scale" + (" (`reference_scale`, or the 'scale_factor' attribute)" if ref
+                                  else " (the 'scale_factor' attribute)")
+            return (f"{what} {scale:g} is {how}: with {s2:g} the median would be {fixed:.1f} K "
+                    "(MOD11A1 LST takes 0.02, ASTER's K x 10 0.1); "
+                    + (f"pass `reference_scale={s2:g}`" if ref else
+                       f"set `da.attrs['scale_factor'] = {s2:g}`"))
+    return ""
+
+
 def _range_cause(
     finite: np.ndarray,
     median: float,
@@ -869,15 +940,21 @@ def _range_cause(
             return ("most values are plausible but some lie far outside the range: a fill "
                     "value may not be declared (set `da.attrs['_FillValue']` or "
                     "`da.rio.write_nodata(...)`), or mask the corrupt pixels (`da.where(...)`)")
-    if median > 1000 or float(finite.max()) > 1000:
+    if (median > 1000 or float(finite.max()) > 1000) and not (
+            scale != 1.0 and celsius == 0.0 and _wrong_scale(median, stored, physical_range)):
+        # (a declared scale a power of ten off is named below)
         return ("values look scaled (e.g. Kelvin x 10 as ASTER stores it, or MODIS digital "
                 "numbers x 0.02 K): "
                 + ("pass `reference_scale=0.1` (K x 10) or set scale_factor attrs" if ref
                    else "set scale_factor/add_offset attrs (e.g. "
                    "`da.attrs.update(scale_factor=0.02)` for MODIS LST)"))
+    wrong = _wrong_scale(median, stored, physical_range, ref)
     if median < lo and float(finite.min()) > -100:
         return ("values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
-                + (" (`--units degC` on the command line)" if cli else ""))
+                + (" (`--units degC` on the command line)" if cli else "")
+                + (f"; or {wrong}" if wrong else ""))
+    if wrong:
+        return wrong
     return ("values are not Kelvin of a land surface: check the units, `scale_factor` and "
             "`_FillValue` of the product")
 
@@ -979,11 +1056,13 @@ def _lst_verdict(
         if not units_known:
             in_celsius = ((finite > -70) & (finite < 75)).mean()
             if in_celsius > 0.9:
+                wrong = _wrong_scale(median, stored, physical_range, what == "reference")
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     "look like degrees Celsius. Set `da.attrs['units'] = 'degC'` to convert, or "
                     "'K' if they are Kelvin"
-                    + (" (`--units degC` / `--units K` on the command line)." if cli else ".")
+                    + (" (`--units degC` / `--units K` on the command line)" if cli else "")
+                    + (f"; or {wrong}." if wrong else ".")
                 )
         if check_fill:
             hit = suspect_fill(finite)
@@ -1197,6 +1276,39 @@ def require_valid_pixels(da: xr.DataArray, what: str = "LST") -> None:
         )
 
 
+def _refuse_merged_grids(ds: xr.Dataset, lst: xr.DataArray) -> None:
+    """Name a Dataset whose LST shares irregular spatial coordinates with other variables: most
+    often an LST at 1 km and an NDVI at 250 m merged under the same dim names, which xarray puts
+    on the union of both grids (each padded with NaN) - "not regularly spaced" alone did not
+    say so. Coordinates only: nothing is computed."""
+    names = spatial_names(lst)
+    try:
+        dims = spatial_dims(lst.rename(names) if names else lst)
+    except NoSpatialDimsError:
+        return
+    back = {v: k for k, v in names.items()}
+    for dim in (back.get(d, d) for d in dims):
+        if dim not in lst.coords or lst.sizes[dim] < 3 or lst[dim].dtype.kind not in "iuf":
+            continue
+        step = np.diff(np.asarray(lst[dim].values, dtype=np.float64))
+        med = float(np.median(step))
+        if med == 0 or np.all(np.abs(step - med) <= 0.01 * abs(med)):
+            continue
+        others = [str(v) for v in ds.data_vars if v != lst.name and dim in ds[v].dims]
+        if others:
+            raise GridError(
+                f"the Dataset's '{dim}' coordinates are not regularly spaced (steps from "
+                f"{float(np.abs(step).min()):.6g} to {float(np.abs(step).max()):.6g}), and its "
+                f"variables {[str(lst.name), *others]} share them: fields of different grids "
+                "(e.g. LST at 1 km and NDVI at 250 m) merged into one Dataset under the same dim "
+                "names are put by xarray on the union of both grids, each padded with NaN. Keep "
+                "them apart: pass separate DataArrays (`xlstsr.upscale(lst, 4, 'tsharp', "
+                "guide=ndvi)`), or give each grid its own dim names before merging "
+                "(`ndvi.rename(x='x_250m', y='y_250m')`). If the grid itself is irregular, "
+                "resample it onto a regular one (`da.rio.reproject(...)`)."
+            )
+
+
 def select_lst(
     obj: xr.DataArray | xr.Dataset,
     variable: Hashable | None = None,
@@ -1223,6 +1335,7 @@ def select_lst(
             guide = select_variable(obj, guide, role="guide")
         if lst.rio.crs is None and obj.rio.crs is not None:
             lst = lst.rio.write_crs(obj.rio.crs)
+        _refuse_merged_grids(obj, lst)
         return lst, guide
     if not isinstance(obj, xr.DataArray):
         raise InputTypeError(

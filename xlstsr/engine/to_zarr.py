@@ -427,9 +427,13 @@ def upscale_to_zarr(
     ydim, xdim = (back.get(d, d) for d in spatial_dims(lst.rename(spatial_names(lst))))
     lead = [d for d in lst.dims if d not in (ydim, xdim)]
     if len(lead) > 1:
+        ones = [str(d) for d in lead if lst.sizes[d] == 1]
+        drop = (f" A length-1 dim such as a raster's band is dropped with "
+                f"`da.squeeze({ones[0]!r}, drop=True)`." if ones else "")
         raise XlstsrError(
-            f"upscale_to_zarr streams along one leading dim; the input has {lead}. Stack or "
-            "select the others first (e.g. `da.stack(t=(...))`)."
+            f"upscale_to_zarr streams along one leading dim; the input has {lead} (sizes "
+            f"{[lst.sizes[d] for d in lead]}). Stack or select the others first (e.g. "
+            f"`da.stack(t=(...))`, or `da.sel({lead[-1]}=...)`).{drop}"
         )
     tdim = lead[0] if lead else None
     if time_chunk is None:
