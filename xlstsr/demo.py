@@ -1,7 +1,7 @@
 """The demo job behind ``make demo`` / ``xlstsr demo``, on real data embedded in the package.
 
 1. Every method upscales a real MODIS 1 km LST scene by 4 (:func:`xlstsr.datasets.modis_aster_sample`,
-   a pair the bundled weights never saw) and is scored against the near-simultaneous ASTER LST
+   a pair the bundled weights were not trained on) and is scored against the near-simultaneous ASTER LST
    with the protocol that measures super-resolution: the ASTER field co-registered with the
    MODIS LST (:func:`xlstsr.estimate_offset`, once for all methods) and cleared of cloud edges
    (``evaluate(..., coregister=..., clear=True)``).
