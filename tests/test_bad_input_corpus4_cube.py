@@ -266,3 +266,46 @@ def test_a_guide_not_finer_than_the_lst_is_warned_about_as_such(s):
     g = g.rio.write_transform(g.rio.transform(recalc=True))
     with pytest.warns(errors.GuideAlignmentWarning, match="not finer than the LST's.*no better than bicubic"):
         xlstsr.upscale(s["lst_1km"], 4, "tsharp", g, guide_offset="ignore")
+
+
+def test_a_swath_with_2d_lat_lon_is_named_as_such(s):
+    lst = s["lst_1km"]
+    rng = np.random.default_rng(0)
+    swath = xr.DataArray(lst.values, dims=("time", "y", "x"), attrs={"units": "K"}, coords={
+        "lat": (("y", "x"), 45 + rng.random((16, 16))), "lon": (("y", "x"), 2 + rng.random((16, 16)))})
+    for da in (swath, swath.rio.write_crs("EPSG:4326"), swath.rename(y="nrows", x="ncols")):
+        with pytest.raises(errors.XlstsrError, match=r"\['lat', 'lon'\] are 2-D: a swath.*regular grid"):
+            xlstsr.upscale(da, 4)
+
+
+def test_day_of_year_labels_against_dates_get_a_fix_that_makes_dates(s):
+    """pd.to_datetime of 182 gives 1970-01-01 00:00:00.000000182: the old hint for numbers."""
+    lst = s["lst_1km"].assign_coords(time=[183, 184])
+    g = s["ndvi_250m"].expand_dims(time=s["lst_1km"].time.values)
+    g = xr.concat([g.isel(time=[0]), g.isel(time=[1]) * 0.9], "time")
+    with pytest.raises(errors.GuideTimeError, match="for days of the year") as err:
+        xlstsr.upscale(lst, 4, "tsharp", g, guide_offset="ignore")
+    fix = str(err.value).split("e.g. for days of the year, `")[1].split("`")[0]
+    import pandas as pd
+
+    exec(fix, {"lst": lst, "pd": pd})  # 2020 is a leap year: day 183 is 2020-07-01
+    assert xlstsr.upscale(lst, 4, "tsharp", g, guide_offset="ignore").time.values.tolist() == \
+        s["lst_1km"].time.values.tolist()
+
+
+def test_pixel_corner_coordinates_on_a_raster_with_its_transform_are_warned_about(s):
+    """Corner coordinates (np.arange(left, right, res)) on a raster read with its transform
+    shifted the result by half a pixel silently."""
+    lst = s["lst_1km"]
+    res = float(lst.x[1] - lst.x[0])
+    corners = lst.assign_coords(x=lst.x.values - res / 2, y=lst.y.values + res / 2)
+    with pytest.warns(UserWarning, match="half a pixel up and left.*pixel corners") as rec:
+        xlstsr.upscale(corners, 4)
+    fix = str(next(w.message for w in rec if "corners" in str(w.message))).split("(`da = ")[1].split("`")[0]
+    np.testing.assert_allclose(xlstsr.upscale(eval(fix, {"da": corners}), 4).x, xlstsr.upscale(lst, 4).x, atol=1e-3)
+    import warnings
+
+    with warnings.catch_warnings():  # centres, or a stale transform of another resolution: quiet
+        warnings.simplefilter("error")
+        xlstsr.upscale(lst, 4)
+        xlstsr.upscale(lst.isel(x=slice(1, None)), 4)

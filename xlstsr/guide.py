@@ -221,11 +221,14 @@ def match_steps(
     lk, gk = _label_kind(lv), _label_kind(gv)
     if lk != gk and "dates" in (lk, gk):  # '2020-01-01' never equals a datetime64 label
         fix = "lst" if lk != "dates" else "guide"
+        how = (f"`{fix}['{dim}'] = pd.to_datetime({fix}['{dim}'])`" if "text" in (lk, gk) else
+               # pd.to_datetime of numbers reads nanoseconds since 1970: say how to date them
+               f"for days of the year, `{fix}['{dim}'] = pd.Timestamp('2020-01-01') + "
+               f"pd.to_timedelta({fix}['{dim}'].values - 1, 'D')`")
         raise GuideTimeError(
             f"the LST's '{dim}' labels are {lk} ({lv.dtype}, e.g. '{str(lv.ravel()[0])[:19]}') "
             f"and the guide's are {gk} ({gv.dtype}, e.g. '{str(gv.ravel()[0])[:19]}'): they "
-            "never match. Make "
-            f"both dates, e.g. `{fix}['{dim}'] = pd.to_datetime({fix}['{dim}'])`."
+            f"never match. Make both dates, e.g. {how}."
         )
     if ordered and lv.dtype.kind != gv.dtype.kind:
         raise GuideTimeError(

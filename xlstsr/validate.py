@@ -120,6 +120,17 @@ def spatial_names(da: xr.DataArray | xr.Dataset) -> dict[str, str]:
     return {}
 
 
+def _swath_hint(obj: xr.DataArray | xr.Dataset) -> str:
+    """A sentence naming 2-D lat/lon coordinates (a swath or curvilinear grid), or ''."""
+    two_d = [str(k) for k, c in obj.coords.items()
+             if c.ndim >= 2 and str(k).lower() in (*_LAT_NAMES, *_LON_NAMES)]
+    if not two_d:
+        return ""
+    return (f" Its coordinates {two_d} are 2-D: a swath or curvilinear grid, which xlstsr cannot "
+            "upscale as it is; resample it onto a regular grid first (e.g. with pyresample, or "
+            "GDAL warping with its geolocation arrays), then give it 1-D y/x coordinates and a CRS.")
+
+
 def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
     """Return the names of the (y, x) dimensions, found as rioxarray finds them.
 
@@ -142,7 +153,7 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
         raise NoSpatialDimsError(
             f"no spatial dimensions found in dims {dims}. xlstsr looks for y/x, lat/lon or "
             "latitude/longitude; rename yours (`da.rename({'row': 'y', 'col': 'x'})`) or declare "
-            f"them with `da.rio.set_spatial_dims(x_dim=..., y_dim=...)`.{hint}"
+            f"them with `da.rio.set_spatial_dims(x_dim=..., y_dim=...)`.{hint}{_swath_hint(obj)}"
         ) from err
 
 
@@ -201,7 +212,36 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
             xdim: t.c + (np.arange(da.sizes[xdim]) + 0.5) * t.a,
         })
     require_georeferenced(da, what)
+    _warn_corner_coordinates(da, what, t)
     return north_up(da)
+
+
+def _warn_corner_coordinates(da: xr.DataArray, what: str, t: Any) -> None:
+    """Warn when the coordinates lie exactly half a pixel up and left of the transform written
+    in the grid-mapping variable: the signature of pixel corners assigned as coordinates (e.g.
+    ``np.arange(left, right, res)``) on a raster read with its transform. xlstsr follows the
+    coordinates (pixel centres, as rioxarray), so the result would be shifted by half a pixel."""
+    if t is None or t.b != 0 or t.d != 0 or t.a == 0 or t.e == 0:
+        return
+    ydim, xdim = spatial_dims(da)
+    if da.sizes[ydim] < 2 or da.sizes[xdim] < 2:
+        return
+    tc = da.rio.transform(recalc=True)
+    if not (np.isclose(tc.a, t.a, rtol=1e-6) and np.isclose(tc.e, t.e, rtol=1e-6)):
+        return  # another resolution: a stale transform (coarsen, isel with a step), not corners
+    ox, oy = (tc.c - t.c) / t.a, (tc.f - t.f) / t.e
+    if abs(ox + 0.5) < 1e-3 and abs(oy + 0.5) < 1e-3:
+        warnings.warn(
+            f"the {what}'s coordinates lie exactly half a pixel up and left of the transform "
+            "written in its spatial_ref (GeoTransform): they look like pixel corners. xlstsr "
+            "takes coordinates as pixel centres (as rioxarray does) and follows them, so the "
+            "result is shifted by half a pixel if they are corners: make them centres "
+            f"(`da = da.assign_coords({xdim}=da.{xdim} + {abs(t.a) / 2:.10g}, {ydim}=da.{ydim} - "
+            f"{abs(t.e) / 2:.10g})`). If they are centres, write the transform they give "
+            "(`da = da.rio.write_transform(da.rio.transform(recalc=True))`).",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def north_up(da: xr.DataArray) -> xr.DataArray:
@@ -284,7 +324,7 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
             "`da = da.rio.write_crs('EPSG:32631')`, or for MODIS sinusoidal "
             f"`da.rio.write_crs(xlstsr.grid.MODIS_SINUSOIDAL)`.{hint} A file reopened without "
             "`decode_coords='all'` (`xr.open_zarr(store, decode_coords='all')`) loses its "
-            "spatial_ref coordinate and with it the CRS."
+            f"spatial_ref coordinate and with it the CRS.{_swath_hint(da)}"
         )
     for dim in (ydim, xdim):
         if dim not in da.coords:
@@ -292,7 +332,7 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
                 f"the {what} has no coordinates along '{dim}' and no transform, so its pixels' "
                 f"positions are unknown. Assign pixel-centre coordinates "
                 f"(`da.assign_coords({dim}=...)`) or write a transform with "
-                "`da.rio.write_transform(Affine(...))`."
+                f"`da.rio.write_transform(Affine(...))`.{_swath_hint(da)}"
             )
         if da.sizes[dim] < 2:
             if _written_transform(da) is None:
