@@ -309,3 +309,31 @@ def test_pixel_corner_coordinates_on_a_raster_with_its_transform_are_warned_abou
         warnings.simplefilter("error")
         xlstsr.upscale(lst, 4)
         xlstsr.upscale(lst.isel(x=slice(1, None)), 4)
+
+
+def test_the_new_checks_compute_nothing_on_lazy_inputs(s, zstores):
+    from helpers import raise_if_computed
+
+    _, _, lst, guide = zstores  # lazy, read from Zarr stores
+    ds = xr.Dataset({"lst": lst, "qc": lst * 0}).chunk()
+    with raise_if_computed():
+        xlstsr.upscale(lst, 4, "disr", guide, guide_offset="ignore")  # labels, model NDVI range
+        xlstsr.upscale(ds, 4, variable="lst")  # merged-grid check: coordinates only
+        xlstsr.upscale(lst, 4, method_options={})
+
+
+def test_resume_recognises_the_same_input_opened_with_other_chunks(s, tmp_path):
+    """The digest hashed whole chunks: the same cube reopened with other chunks (or loaded in
+    memory) was refused as 'differ in ['input']'."""
+    import zarr
+
+    lst = s["lst_1km"]
+    store = tmp_path / "sr.zarr"
+    xlstsr.upscale_to_zarr(lst.chunk({"time": 1}), store, 4, time_chunk=1, progress=False)
+    done = zarr.open_array(store, path="xlstsr_progress/done", mode="r+")
+    for source in (lst.chunk({"time": 1, "x": 5, "y": 3}), lst):
+        done[1] = 0  # as if interrupted before the second region
+        out = xlstsr.upscale_to_zarr(source, store, 4, time_chunk=1, mode="resume", progress=False)
+        np.testing.assert_array_equal(out.values, xlstsr.upscale(lst, 4).values)
+    with pytest.raises(errors.XlstsrError, match=r"differ in \['input'\]"):  # other values
+        xlstsr.upscale_to_zarr(lst + 1, store, 4, time_chunk=1, mode="resume", progress=False)
