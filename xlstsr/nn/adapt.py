@@ -376,9 +376,11 @@ def tiled_forward(
     >>> float(d) < 1e-3
     True
     """
+    from .runtime import forward
+
     _, _, h, w = lst.shape
     if h <= tile and w <= tile:
-        return model(lst) if guide is None else model(lst, guide)
+        return forward(model, lst, guide, factor=factor)
     out = lst.new_empty((lst.shape[0], 1, h * factor, w * factor))
     for y0 in range(0, h, tile):
         for x0 in range(0, w, tile):
@@ -386,7 +388,7 @@ def tiled_forward(
             a0, a1, b0, b1 = max(0, y0 - halo), min(h, y1 + halo), max(0, x0 - halo), min(w, x1 + halo)
             xs = lst[..., a0:a1, b0:b1]
             gs = None if guide is None else guide[..., a0 * factor : a1 * factor, b0 * factor : b1 * factor]
-            ys = model(xs) if gs is None else model(xs, gs)
+            ys = forward(model, xs, gs, factor=factor)
             out[..., y0 * factor : y1 * factor, x0 * factor : x1 * factor] = ys[
                 ..., (y0 - a0) * factor : (y1 - a0) * factor, (x0 - b0) * factor : (x1 - b0) * factor]
     return out

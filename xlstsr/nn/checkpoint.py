@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -95,11 +96,39 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
         "xlstsr_version": __version__,
         "torch_version": str(torch.__version__),
     }
+    for key in ("factor", "n_guide", "receptive_field"):
+        if key in metadata and _plain(metadata[key]) != meta[key]:
+            raise CheckpointError(
+                f"metadata {key}={metadata[key]!r} contradicts the model's {key}={meta[key]!r}: "
+                f"{key} is written from the model itself; drop it from the metadata (or build "
+                f"the model with {key}={metadata[key]!r})"
+            )
     meta.update(metadata)
     meta = _plain(meta)
-    if len(meta["inputs"]) != 1 + n_guide:
+    inputs = meta["inputs"]
+    if not isinstance(inputs, list) or len(inputs) != 1 + n_guide or inputs[0] != "lst":
         raise CheckpointError(
             f"metadata inputs {meta['inputs']} must list 'lst' then the {n_guide} guide band(s)"
+        )
+    path = Path(path) if isinstance(path, (str, os.PathLike)) else path
+    if not isinstance(path, Path):
+        raise CheckpointError(f"path must be a file path (e.g. 'model.pt'), got {type(path).__name__}")
+    if path.is_dir():
+        raise CheckpointError(f"{str(path)!r} is a folder: give the checkpoint's file name, e.g. "
+                              f"{str(path / 'model.pt')!r}")
+    if path.exists() and not _is_checkpoint_file(path):
+        raise CheckpointError(
+            f"{str(path)!r} exists and is not an xlstsr checkpoint: save_model replaces only its "
+            "own files, never another file (a raster, the training data...); pick another path "
+            "or delete that file first"
+        )
+    bad = [k for k, v in model.state_dict().items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(
+            f"the model holds NaN or infinite weights ({len(bad)} tensor(s), e.g. {bad[0]!r}): "
+            "the training diverged (lower the learning rate, check the inputs for NaN); such a "
+            "checkpoint would only give NaN"
         )
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     blob = {
@@ -110,7 +139,6 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
         "state_dict": state,
         "metadata": meta,
     }
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(blob, buf)
@@ -118,18 +146,88 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
     return path
 
 
+def _is_checkpoint_file(path: Path) -> bool:
+    """True if ``path`` reads as an xlstsr checkpoint (save_model may replace those)."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return False
+    return isinstance(blob, dict) and blob.get("format") == FORMAT
+
+
+def _unreadable(path: Path, err: Exception) -> CheckpointError:
+    """What a file ``torch.load(weights_only=True)`` refused is, and what to do with it."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # torch colours its hint
+    name = repr(str(path))
+    if "TorchScript" in text:
+        return CheckpointError(
+            f"{name} is a TorchScript archive, not an xlstsr checkpoint: load it with "
+            "`m = torch.jit.load(path)` and pass a torch.nn.Module that calls it and declares "
+            "`factor` and `n_guide` (the protocol of xlstsr.methods.torch_model) as model=..."
+        )
+    if "Weights only load failed" in text or "Unsupported global" in text:
+        return CheckpointError(
+            f"{name} holds pickled Python objects (e.g. a whole module written by "
+            "`torch.save(model)`), which xlstsr does not unpickle: unpickling runs code from the "
+            "file. If you trust it, `m = torch.load(path, weights_only=False)` and pass the module "
+            "as model=... (it must follow the protocol of xlstsr.methods.torch_model), or write "
+            "an xlstsr architecture with xlstsr.nn.save_model"
+        )
+    return CheckpointError(
+        f"checkpoint {name} is corrupt or not an xlstsr checkpoint ({type(err).__name__}: "
+        f"{text[:200]}); re-download it or re-run training"
+    )
+
+
+def _check_fields(path: Path, blob: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose fields have the wrong types, or whose metadata contradicts the
+    configuration the model is built from (a hand-edited or damaged file): the factor and guide
+    count checks of :func:`load_model` read the metadata, the model is built from the config."""
+    name = repr(str(path))
+    for key, kind in (("arch", str), ("config", dict), ("state_dict", dict), ("metadata", dict)):
+        if not isinstance(blob[key], kind):
+            raise CheckpointError(
+                f"checkpoint {name}: its {key!r} is a {type(blob[key]).__name__}, not a "
+                f"{kind.__name__}: the file is damaged or was not written by "
+                "xlstsr.nn.save_model; re-download it or re-run training"
+            )
+    meta, config = blob["metadata"], blob["config"]
+    for key in ("factor", "n_guide"):
+        if key in meta and key in config and meta[key] != config[key]:
+            raise CheckpointError(
+                f"checkpoint {name}: its metadata says {key}={meta[key]!r} but the model it "
+                f"builds has {key}={config[key]!r}: the file was edited or is damaged; re-save "
+                "the model with xlstsr.nn.save_model (which writes both from the model)"
+            )
+    bad = [k for k, v in blob["state_dict"].items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(
+            f"checkpoint {name} holds NaN or infinite weights ({len(bad)} tensor(s), e.g. "
+            f"{bad[0]!r}): every output would be NaN. The training diverged (lower the learning "
+            "rate) or the file is damaged; use an earlier checkpoint"
+        )
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read and validate a checkpoint file into its dictionary (no model built)."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is a folder, not a file: pass the .pt file inside it "
+            "(written by xlstsr.nn.save_model or `xlstsr train --out`)"
+        )
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist; check the path")
+    if path.stat().st_size == 0:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is empty (0 bytes): the download or the save was "
+            "interrupted; re-download it or re-run training"
+        )
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a torch file, pickled code...
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} is corrupt or not an xlstsr checkpoint ({type(err).__name__}: "
-            f"{str(err)[:200]}); re-download it or re-run training"
-        ) from err
+        raise _unreadable(path, err) from err
     if isinstance(blob, dict) and "pytorch-lightning_version" in blob:
         raise CheckpointError(
             f"{str(path)!r} is a Lightning training checkpoint (to resume training with "
@@ -137,12 +235,27 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             "model with `xlstsr train --out model.pt`, or xlstsr.nn.save_model("
             "SuperResolutionModule.load_from_checkpoint(path).model, 'model.pt')"
         )
+    if isinstance(blob, dict) and blob and "format" not in blob and all(
+            isinstance(v, torch.Tensor) for v in blob.values()):
+        raise CheckpointError(
+            f"{str(path)!r} is not an xlstsr checkpoint but a bare state_dict ({len(blob)} tensors, e.g. "
+            f"{next(iter(blob))!r}) without the architecture and metadata a checkpoint holds: "
+            "build the architecture it belongs to, load the weights and save it, e.g. `m = "
+            "xlstsr.nn.ResCNN(4); m.load_state_dict(torch.load(path)); "
+            "xlstsr.nn.save_model(m, 'model.pt')`, or pass that module as model=..."
+        )
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(
             f"{str(path)!r} is not an xlstsr checkpoint (no 'format': {FORMAT!r}); write checkpoints "
             "with xlstsr.nn.save_model"
         )
-    if int(blob.get("format_version", 0)) > FORMAT_VERSION:
+    version = blob.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has format_version {version!r}, not a whole number: the "
+            "file is damaged; re-download it or re-run training"
+        )
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{str(path)!r} has checkpoint format {blob['format_version']}, newer than this xlstsr "
             f"({__version__}) reads ({FORMAT_VERSION}); upgrade xlstsr"
@@ -150,6 +263,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("arch", "config", "state_dict", "metadata"):
         if key not in blob:
             raise CheckpointError(f"checkpoint {str(path)!r} lacks {key!r}: the file is incomplete")
+    _check_fields(path, blob)
     return blob
 
 
@@ -192,13 +306,28 @@ def load_model(
             f"checkpoint {str(path)!r} uses unknown architecture {arch!r} (this xlstsr knows "
             f"{sorted(ARCHITECTURES)}); upgrade xlstsr or register the architecture"
         )
-    m_factor = int(meta.get("factor", blob["config"].get("factor", 0)))
+    try:
+        model = ARCHITECTURES[arch](**blob["config"])
+        model.load_state_dict(blob["state_dict"], strict=True)
+    except (TypeError, RuntimeError, ValueError) as err:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} does not match architecture {arch!r} ({str(err)[:300]}); "
+            "the file is corrupt or from an incompatible xlstsr version"
+        ) from err
+    for key, built in (("factor", model.factor), ("n_guide", model.n_guide)):
+        if key in meta and meta[key] != built:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r}: its metadata says {key}={meta[key]!r} but the model it "
+                f"builds has {key}={built!r}: the file was edited or is damaged; re-save the model "
+                "with xlstsr.nn.save_model (which writes both from the model)"
+            )
+    m_factor = int(model.factor)
     if factor is not None and int(factor) != m_factor:
         raise CheckpointError(
             f"checkpoint {str(path)!r} was trained for factor {m_factor}, not {factor}; use "
             f"factor={m_factor} or a checkpoint trained for factor {factor}"
         )
-    m_guide = int(meta.get("n_guide", 0))
+    m_guide = int(model.n_guide)
     if n_guide is not None and int(n_guide) != m_guide:
         inputs = meta.get("inputs", [])
         if m_guide and int(n_guide) == 0:
@@ -217,13 +346,5 @@ def load_model(
                 f"{n_guide}; pass exactly these bands in this order"
             )
         raise CheckpointError(msg)
-    try:
-        model = ARCHITECTURES[arch](**blob["config"])
-        model.load_state_dict(blob["state_dict"], strict=True)
-    except (TypeError, RuntimeError, ValueError) as err:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} does not match architecture {arch!r} ({str(err)[:300]}); "
-            "the file is corrupt or from an incompatible xlstsr version"
-        ) from err
     model.metadata = dict(meta)
     return model.to(device).eval()

@@ -45,7 +45,43 @@ def resolve_device(device: str = "auto") -> str:
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
+    device = str(device)
+    _check_backend(device)
+    return device
+
+
+_USABLE: dict[str, bool] = {}
+
+
+def _check_backend(device: str) -> None:
+    """Refuse a device torch parses but cannot use in this process ("mps", "xla" on a build
+    without them; "meta", which holds no data) with a :class:`~xlstsr.errors.DeviceError`, instead
+    of torch's error when the model is moved. CUDA has its own checks (the method's constructor,
+    and the worker that loads the model)."""
+    import torch
+
+    from ..errors import DeviceError
+
+    kind = device.split(":")[0]
+    if kind in ("cpu", "cuda"):
+        return
+    if kind == "meta":
+        raise DeviceError(
+            "device 'meta' holds shapes without data: nothing can be computed on it; use "
+            "device='auto' (the GPU when there is one, else the CPU) or device='cpu'."
+        )
+    if kind not in _USABLE:
+        try:
+            torch.empty(1, device=device)
+            _USABLE[kind] = True
+        except Exception:  # not compiled in, no such hardware...
+            _USABLE[kind] = False
+    if not _USABLE[kind]:
+        raise DeviceError(
+            f"device {device!r} cannot be used here: this torch ({torch.__version__}) has no "
+            f"working {kind!r} backend in this process; use device='auto' (the GPU when there is "
+            "one, else the CPU) or device='cpu'."
+        )
 
 
 def weights_hash(model: Any) -> str:
@@ -57,17 +93,53 @@ def weights_hash(model: Any) -> str:
     for attr in ("factor", "n_guide", "receptive_field", "spatially_local", "accepts_nan_guide"):
         h.update(f"{attr}={getattr(model, attr, None)!r};".encode())
     for sub in model.modules():  # the forward code: two classes with one name differ here
-        code = getattr(type(sub).forward, "__code__", None)
+        try:
+            code = getattr(type(sub).forward, "__code__", None)
+        except AttributeError:  # TorchScript modules: their code is hashed by repr() and weights
+            code = None
         if code is not None:
             h.update(code.co_code)
             h.update(repr(code.co_consts).encode())
+        h.update(_attributes(sub))
     for k, v in model.state_dict().items():
+        if v.is_meta:
+            from ..errors import XlstsrError
+
+            raise XlstsrError(
+                f"the model's weights are on the 'meta' device (shapes without data, e.g. {k!r}): "
+                "load its weights first (`model.to_empty(device='cpu')` then "
+                "`model.load_state_dict(...)`)."
+            )
         h.update(k.encode())
         t = v.detach().cpu().contiguous()
         h.update(str(t.dtype).encode())
         h.update(str(tuple(t.shape)).encode())
         h.update(t.reshape(-1).view(-1).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[:32]
+
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _attributes(module: Any) -> bytes:
+    """The instance attributes that change what a module computes without being parameters,
+    buffers or submodules, as stable bytes: functions stored on any module (their code), and the
+    plain values (numbers, strings, tuples of them) of user-defined modules. Two custom models
+    that differ only there (a lambda, ``self.scale = 2.0``) must not share a cache entry. The
+    modules of torch and xlstsr contribute nothing here (their state is in repr() and the
+    weights), so the hashes of the bundled models do not depend on this."""
+    own = type(module).__module__.split(".")[0] not in ("torch", "xlstsr")
+    parts = []
+    for k, v in sorted(getattr(module, "__dict__", {}).items()):
+        if k.startswith("_") or k == "training":
+            continue
+        code = getattr(v, "__code__", None)
+        if code is not None:
+            parts.append(f"{k}:".encode() + code.co_code + repr(code.co_consts).encode())
+        elif own and (isinstance(v, _PLAIN) or (
+                isinstance(v, tuple) and all(isinstance(x, _PLAIN) for x in v))):
+            parts.append(f"{k}={v!r};".encode())
+    return b"".join(parts)
 
 
 def serialize_model(model: Any) -> bytes:
@@ -125,13 +197,72 @@ def set_task_threads(num_threads: int | None = None) -> None:
         if threading.current_thread() is threading.main_thread():
             return
         num_threads = 1
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        from ..errors import XlstsrError
+
+        raise XlstsrError(f"num_threads must be a whole number >= 1 (torch threads per task, "
+                          f"e.g. 1), got {num_threads!r}")
     if torch.get_num_threads() != num_threads:
         torch.set_num_threads(int(num_threads))
 
 
-def forward(model: Any, lst: Any, guide: Any) -> Any:
-    """``model(lst)`` or ``model(lst, guide)``: the model protocol's call."""
-    return model(lst) if guide is None else model(lst, guide)
+def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
+            check_finite: bool = True) -> Any:
+    """``model(lst)`` or ``model(lst, guide)``: the model protocol's call, with its output checked.
+
+    The output must be a tensor of shape ``(B, 1, h * factor, w * factor)`` for an ``lst`` of
+    ``(B, 1, h, w)`` (``factor``: the model's ``factor`` attribute when not given), and finite
+    wherever the inputs are (the engine fills LST gaps before the forward): anything else raises
+    an :class:`~xlstsr.errors.XlstsrError` naming what the model returned, since the engine would
+    otherwise take one channel of several, or pass NaN on as gaps, without a word. An error
+    raised inside the model's forward propagates as it is (the model's own code).
+
+    Examples
+    --------
+    >>> import torch
+    >>> class Twice(torch.nn.Module):
+    ...     factor = 2
+    ...     def forward(self, lst, guide=None):
+    ...         return torch.nn.functional.interpolate(lst, scale_factor=2) * float("nan")
+    >>> forward(Twice(), torch.full((1, 1, 2, 2), 300.0), None)
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.ImplausibleOutputError: the model (Twice) returned NaN or infinite values ...
+    """
+    import torch
+
+    from ..errors import ImplausibleOutputError, XlstsrError
+
+    out = model(lst) if guide is None else model(lst, guide)
+    name = type(model).__name__
+    if not isinstance(out, torch.Tensor):
+        raise XlstsrError(
+            f"the model ({name}) returned a {type(out).__name__}, not a torch.Tensor: its forward "
+            "must return the (B, 1, H, W) Kelvin tensor itself (the protocol of "
+            "xlstsr.methods.torch_model)"
+            + ("; return `out[0]`" if isinstance(out, (tuple, list)) else "")
+        )
+    f = factor if factor is not None else getattr(model, "factor", None)
+    b, _, h, w = lst.shape
+    want = (b, 1, h * int(f), w * int(f)) if f is not None else None
+    if out.ndim != 4 or out.shape[0] != b or out.shape[1] != 1 or (
+            want is not None and tuple(out.shape) != want):
+        expected = want if want is not None else f"({b}, 1, H, W)"
+        raise XlstsrError(
+            f"the model ({name}) returned shape {tuple(out.shape)} for an input of "
+            f"{tuple(lst.shape)}; the protocol of xlstsr.methods.torch_model wants {expected}: "
+            "one Kelvin channel, `factor` times the input's size (check its `factor` attribute "
+            "and that it is a super-resolution model)"
+        )
+    if check_finite and bool(torch.isfinite(lst).all()) and (
+            guide is None or bool(torch.isfinite(guide).all())) and not bool(torch.isfinite(out).all()):
+        n = int((~torch.isfinite(out)).sum())
+        raise ImplausibleOutputError(
+            f"the model ({name}) returned NaN or infinite values ({n} of {out.numel()} pixels) for "
+            "finite inputs: its weights hold NaN (a diverged training?) or its forward divides "
+            "by zero; the output would silently become gaps. Check the model on a small input."
+        )
+    return out
 
 
 def measure_receptive_field(
@@ -189,7 +320,7 @@ def measure_receptive_field(
                     gbg = rng.uniform(0, 1, (1, ng, size * f, size * f))
                     g0 = torch.tensor(gbg, dtype=torch.float32, device=device)
                 with torch.inference_mode():
-                    base = forward(model, lst0, g0)[0, 0].double().cpu().numpy()
+                    base = forward(model, lst0, g0, factor=f, check_finite=False)[0, 0].double().cpu().numpy()
                 probes: list[tuple[Any, Any]] = []
                 for amp in (1.0, -1.0, 10.0, -10.0):
                     lst1 = lst0.clone()
@@ -202,7 +333,7 @@ def measure_receptive_field(
                         probes.append((lst0, g1))
                 for lst1, g1 in probes:
                     with torch.inference_mode():
-                        out = forward(model, lst1, g1)[0, 0].double().cpu().numpy()
+                        out = forward(model, lst1, g1, factor=f, check_finite=False)[0, 0].double().cpu().numpy()
                     changed = np.argwhere(np.abs(out - base) > 0)
                     if changed.size:
                         coarse = changed // f  # coarse pixel of each changed fine pixel

@@ -1,0 +1,162 @@
+"""Bad inputs, fourth round: models and optional steps (notes: /work/notes/audit4_models.md).
+
+Each case was found by probing the model side of the public API (user checkpoints and modules,
+devices, test-time adaptation, scale correction, calibration, coarsen, QC, plots, training) and,
+before its fix, destroyed a user's file (a checkpoint or a figure written over a raster or the
+training data), gave a silent wrong result (a model returning NaN, three channels or NaN weights;
+fields of other grids paired by position; a QC fill read as "good"; the variance law of another
+factor), hung (a PSF of a billion metres), or raised a raw or misleading error (a pickled module
+or a TorchScript file called "corrupt"). Now each is an error that names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+import xlstsr
+from xlstsr import errors
+from xlstsr.nn import ResCNN, load_checkpoint, save_model, weights_path
+
+
+class _Up(torch.nn.Module):
+    """A protocol-following x4 model: nearest upsampling (``out`` transforms its output)."""
+
+    factor, n_guide, receptive_field = 4, 0, 0
+
+    def __init__(self, out=lambda y: y):
+        super().__init__()
+        self.out = out
+
+    def forward(self, lst, guide=None):
+        return self.out(torch.nn.functional.interpolate(lst, scale_factor=4, mode="nearest"))
+
+
+def _tiny(factor=4):
+    return ResCNN(factor, channels=4, n_blocks=1)
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+
+def test_files_that_are_not_checkpoints_are_named_with_their_fix(s, tmp_path):
+    lst = s["lst_1km"]
+    (tmp_path / "empty.pt").write_bytes(b"")
+    torch.save(_tiny().state_dict(), tmp_path / "sd.pt")
+    torch.save(_tiny(), tmp_path / "whole.pt")
+    cases = {
+        "empty.pt": r"is empty \(0 bytes\).*interrupted",
+        "sd.pt": r"bare state_dict.*load_state_dict.*save_model",
+        "whole.pt": r"pickled Python objects.*torch\.save\(model\).*weights_only=False",
+    }
+    for name, msg in cases.items():
+        with pytest.raises(errors.CheckpointError, match=msg):
+            xlstsr.upscale(lst, 4, "sisr", model=str(tmp_path / name))
+    (tmp_path / "folder.pt").mkdir()
+    with pytest.raises(errors.CheckpointError, match="is a folder, not a file"):
+        load_checkpoint(tmp_path / "folder.pt")
+
+
+def test_damaged_or_edited_checkpoints_are_refused(s, tmp_path):
+    blob = load_checkpoint(weights_path("rescnn"))
+    edits = {
+        "config": ({**blob, "config": "junk"}, r"'config' is a str, not a dict"),
+        "version": ({**blob, "format_version": "x"}, r"format_version 'x', not a whole number"),
+        "factor": ({**blob, "metadata": {**blob["metadata"], "factor": 2}},
+                   r"metadata says factor=2 but the model it builds has factor=4"),
+        "guide": ({**blob, "metadata": {**blob["metadata"], "n_guide": 1}},
+                  r"metadata says n_guide=1 but the model it builds has n_guide=0"),
+        "nan": ({**blob, "state_dict": {k: v * float("nan") for k, v in blob["state_dict"].items()}},
+                r"NaN or infinite weights.*diverged"),
+    }
+    for name, (edited, msg) in edits.items():
+        torch.save(edited, tmp_path / f"{name}.pt")
+        with pytest.raises(errors.CheckpointError, match=msg):
+            xlstsr.upscale(s["lst_1km"], 4, "sisr", model=str(tmp_path / f"{name}.pt"))
+
+
+def test_save_model_never_replaces_a_file_it_did_not_write(tmp_path):
+    raster = tmp_path / "lst.tif"
+    raster.write_bytes(b"user raster")
+    with pytest.raises(errors.CheckpointError, match="exists and is not an xlstsr checkpoint"):
+        save_model(_tiny(), raster)
+    assert raster.read_bytes() == b"user raster"
+    save_model(_tiny(), tmp_path / "m.pt")
+    save_model(_tiny(), tmp_path / "m.pt")  # its own file: replaced, as before
+    with pytest.raises(errors.CheckpointError, match="is a folder"):
+        save_model(_tiny(), tmp_path)
+    with pytest.raises(errors.CheckpointError, match="factor=2 contradicts the model's factor=4"):
+        save_model(_tiny(), tmp_path / "x.pt", factor=2)
+    nan = _tiny()
+    with torch.no_grad():
+        nan.tail.bias.fill_(float("nan"))
+    with pytest.raises(errors.CheckpointError, match="NaN or infinite weights"):
+        save_model(nan, tmp_path / "nan.pt")
+
+
+# -- what a model returns ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("out, err, msg", [
+    (lambda y: y * float("nan"), errors.ImplausibleOutputError, r"NaN or infinite values \(8192 of 8192"),
+    (lambda y: torch.where(y > 300, float("nan"), y), errors.ImplausibleOutputError, "for finite inputs"),
+    (lambda y: y.repeat(1, 3, 1, 1), errors.XlstsrError, r"returned shape \(2, 3, 64, 64\).*wants \(2, 1, 64, 64\)"),
+    (lambda y: y[:, 0], errors.XlstsrError, r"returned shape \(2, 64, 64\)"),
+    (lambda y: (y,), errors.XlstsrError, r"returned a tuple, not a torch.Tensor.*out\[0\]"),
+    (lambda y: y.numpy(), errors.XlstsrError, "returned a ndarray"),
+])
+def test_a_model_output_that_is_not_one_finite_kelvin_channel_is_refused(s, out, err, msg):
+    lst = s["lst_1km"].fillna(300.0)
+    with pytest.raises(err, match=msg):
+        xlstsr.upscale(lst, 4, "sisr", model=_Up(out))
+
+
+def test_a_model_that_follows_the_protocol_keeps_its_output(s):
+    lst = s["lst_1km"]
+    out = xlstsr.upscale(lst, 4, "sisr", model=_Up())  # gaps in the input stay gaps, no error
+    np.testing.assert_array_equal(out.values, np.repeat(np.repeat(lst.values, 4, 1), 4, 2))
+
+
+def test_torchscript_and_meta_modules(s):
+    ts = torch.jit.trace(_tiny(), torch.full((1, 1, 8, 8), 300.0))
+    ts.factor, ts.n_guide, ts.receptive_field = 4, 0, 4
+    out = xlstsr.upscale(s["lst_1km"], 4, "sisr", model=ts)  # hashing it raised AttributeError
+    np.testing.assert_allclose(out.values, xlstsr.upscale(s["lst_1km"], 4, "sisr", model=_tiny()).values)
+    with pytest.raises(errors.XlstsrError, match="on the 'meta' device.*to_empty"):
+        xlstsr.upscale(s["lst_1km"], 4, "sisr", model=_tiny().to("meta"))
+
+
+@pytest.mark.parametrize("device, msg", [("mps", r"no working 'mps' backend"), ("meta", "holds shapes without data")])
+def test_devices_torch_cannot_use_here_are_named(s, device, msg):
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    with pytest.raises(errors.DeviceError, match=msg):
+        xlstsr.upscale(s["lst_1km"], 4, "sisr", device=device)
+
+
+def test_num_threads_below_one_is_an_xlstsr_error():
+    from xlstsr.nn import runtime
+
+    with pytest.raises(errors.XlstsrError, match="num_threads must be a whole number >= 1"):
+        runtime.set_task_threads(0)  # torch's raw RuntimeError before
+
+
+def test_two_custom_models_that_differ_only_in_an_attribute_are_not_confused(s):
+    class Scaled(torch.nn.Module):
+        factor, n_guide, receptive_field = 4, 0, 0
+
+        def __init__(self, offset):
+            super().__init__()
+            self.offset = offset  # a plain attribute: not a parameter, buffer or submodule
+
+        def forward(self, lst, guide=None):
+            return torch.nn.functional.interpolate(lst, scale_factor=4) + self.offset
+
+    lst = s["lst_1km"]
+    a = xlstsr.upscale(lst, 4, "sisr", model=Scaled(0.0))
+    b = xlstsr.upscale(lst, 4, "sisr", model=Scaled(1.0))  # was served a's cached model
+    np.testing.assert_allclose((b - a).values[np.isfinite(a.values)], 1.0)
+    c = xlstsr.upscale(lst, 4, "sisr", model=_Up(lambda y: y + 2.0))
+    np.testing.assert_allclose((c - a).values[np.isfinite(a.values)], 2.0)
