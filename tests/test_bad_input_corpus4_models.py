@@ -160,3 +160,112 @@ def test_two_custom_models_that_differ_only_in_an_attribute_are_not_confused(s):
     np.testing.assert_allclose((b - a).values[np.isfinite(a.values)], 1.0)
     c = xlstsr.upscale(lst, 4, "sisr", model=_Up(lambda y: y + 2.0))
     np.testing.assert_allclose((c - a).values[np.isfinite(a.values)], 2.0)
+
+
+# -- test-time adaptation ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting, msg", [
+    ({"steps": 2.5}, r"steps must be a whole number >= 0, got 2.5"),  # was 2 steps
+    ({"steps": "3"}, r"steps must be a whole number >= 0, got '3'"),  # was 3 steps
+    ({"steps": True}, r"steps must be a whole number"),  # was 1 step
+    ({"psf": -1}, r"psf must be a finite number >= 0"),  # was a box
+    ({"psf": float("nan")}, r"psf must be a finite number >= 0"),
+    ({"anchor": float("nan")}, r"anchor must be a finite number >= 0"),  # a NaN loss term
+    ({"gain": float("nan")}, r"gain must be a finite number"),
+    ({"gain": "x"}, r"gain must be a finite number"),
+    ({"seed": 2.5}, r"seed must be a whole number >= 0"),
+    ({"lr": "fast"}, r"lr must be a finite number > 0, got 'fast'"),  # float()'s bare message
+])
+def test_adaptation_settings_are_checked_before_anything_runs(s, setting, msg):
+    with pytest.raises(errors.XlstsrError, match=r"bad adapt= settings: adaptation " + msg):
+        xlstsr.upscale(s["lst_1km"], 4, "sisr", adapt=setting)
+
+
+# -- training ----------------------------------------------------------------------------------
+
+
+def _cube():
+    return xr.DataArray(300 + np.random.default_rng(0).normal(0, 2, (2, 32, 32)).astype("float32"),
+                        dims=("time", "y", "x"), attrs={"units": "K"})
+
+
+def test_fit_files_never_writes_its_checkpoint_over_an_input_or_a_user_file(tmp_path):
+    from xlstsr.train import fit_files
+
+    cube = tmp_path / "cube.nc"
+    _cube().to_dataset(name="LST").to_netcdf(cube)
+    data = cube.read_bytes()
+    with pytest.raises(errors.XlstsrError, match="is the lst input.*written over the training data"):
+        fit_files(cube, cube, patch=16, epochs=1)  # the cube was replaced by the checkpoint
+    assert cube.read_bytes() == data
+    raster = tmp_path / "user.tif"
+    raster.write_bytes(b"user raster")
+    with pytest.raises(errors.XlstsrError, match="exists and is not an xlstsr checkpoint"):
+        fit_files(cube, raster, patch=16, epochs=1)
+    assert raster.read_bytes() == b"user raster"
+    with pytest.raises(errors.XlstsrError, match="is a folder"):
+        fit_files(cube, tmp_path, patch=16, epochs=1)
+
+
+@pytest.mark.parametrize("options, err, msg", [
+    ({"factor": 0}, errors.GridError, "factor must be a positive integer"),  # ZeroDivisionError
+    ({"patch": 0}, errors.XlstsrError, "patch must be a whole number >= 1"),  # ZeroDivisionError
+    ({"window": -32}, errors.XlstsrError, "window must be a whole number >= 1"),  # "object values"
+    ({"val_fraction": -1}, errors.XlstsrError, r"val_fraction must be a finite number >= 0"),  # no val
+    ({"batch_size": 0}, errors.XlstsrError, "batch_size must be a whole number >= 1"),  # kept
+    ({"seed": -1}, errors.XlstsrError, "seed must be a whole number >= 0"),  # numpy's error
+    ({"augmentation": "no"}, errors.XlstsrError, "augmentation must be True or False"),  # truthy
+    ({"input_noise": -1}, errors.XlstsrError, "input_noise must be a finite number >= 0"),  # kept
+])
+def test_cube_data_module_arguments_are_checked(options, err, msg):
+    from xlstsr.train import CubeDataModule
+
+    with pytest.raises(err, match=msg):
+        CubeDataModule(_cube(), **{"patch": 8, **options}).setup("fit")
+
+
+def test_cube_data_module_takes_xarray_only():
+    from xlstsr.train import CubeDataModule
+
+    with pytest.raises(errors.InputTypeError, match="lst must be an xarray DataArray.*open_path"):
+        CubeDataModule("cube.nc", patch=8)  # AttributeError: 'str' object has no 'data_vars'
+
+
+def test_fit_refuses_what_would_fail_at_the_first_step(tmp_path):
+    from xlstsr.nn import GuidedUNet
+    from xlstsr.train import degraded_pairs, fit, make_patches
+
+    p = make_patches(**degraded_pairs(_cube().values, 4), factor=4, patch=16)
+    cases = [
+        ({"model": _tiny(2)}, errors.GridError, "upscales by 2 but the patches were cut with factor 4"),
+        ({"model": GuidedUNet(4, n_guide=1, base=4, levels=1)}, errors.GridError,
+         "takes 1 guide band.*patches hold 0"),
+        ({"mode": "sif"}, errors.XlstsrError, "mode 'sif' needs guide patches"),
+        ({"loss_options": {"gian": 1}}, errors.XlstsrError, r"loss option\(s\) \['gian'\]"),
+        ({"trainer_options": {"max_epoch": 1}}, errors.XlstsrError, "Trainer refused trainer_options"),
+    ]
+    for kw, err, msg in cases:
+        with pytest.raises(err, match=msg):
+            fit(kw.pop("model", _tiny()), p, epochs=1, **kw)
+    model_file = save_model(_tiny(), tmp_path / "m.pt")
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    for ckpt, msg in ((model_file, "is an xlstsr model file.*Lightning checkpoint"),
+                      (tmp_path / "empty.ckpt", "cannot read the checkpoint"),
+                      (tmp_path, "is a folder")):
+        with pytest.raises(errors.XlstsrError, match=msg):
+            fit(_tiny(), p, epochs=1, ckpt_path=ckpt)
+
+
+def test_super_resolution_module_arguments():
+    from xlstsr.train import SuperResolutionModule
+
+    for kw, msg in (({"model": "resnet"}, "unknown architecture 'resnet'"),  # KeyError
+                    ({"model": "rescnn", "config": {"factr": 4}}, "bad config for architecture"),
+                    ({"model": "rescnn", "mode": "bogus"}, "unknown training mode"),
+                    ({"model": "rescnn", "lr": "fast"}, "lr must be a finite number > 0"),
+                    ({"model": "rescnn", "normalise": "no"}, "normalise must be True or False"),
+                    ({"model": _tiny(), "factor": 2}, "factor=2 but the model upscales by 4"),
+                    ({"model": torch.nn.Conv2d(1, 1, 3)}, "has no `factor` attribute")):
+        with pytest.raises(errors.XlstsrError, match=msg):
+            SuperResolutionModule(**kw)

@@ -113,19 +113,23 @@ class Adaptation:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if int(self.steps) < 0:
-            raise ValueError(f"adaptation steps must be >= 0, got {self.steps}")
-        if not (float(self.lr) > 0 and math.isfinite(float(self.lr))):
-            raise ValueError(f"adaptation lr must be a positive number, got {self.lr}")
-        if not 0.0 <= float(self.alpha) <= 1.0:
-            raise ValueError(f"adaptation alpha must be in [0, 1], got {self.alpha}")
-        if float(self.anchor) < 0:
-            raise ValueError(f"adaptation anchor must be >= 0, got {self.anchor}")
-        if int(self.window) < 4 or int(self.windows) < 1:
-            raise ValueError("adaptation window must be >= 4 coarse pixels and windows >= 1")
-        if isinstance(self.psf, str) and self.psf.lower() != "modis":
-            raise ValueError(f"adaptation psf must be 'modis', a width in coarse pixels or None, "
-                             f"got {self.psf!r}")
+        # every setting checked for its type too: 2.5 or "3" steps were taken as 2 or 3, a NaN
+        # or negative psf as a box, a NaN anchor or gain poisoned the loss without a word
+        _whole("steps", self.steps, 0, "optimiser steps per scene, e.g. 10")
+        _number("lr", self.lr, 0.0, lo_open=True, hint="the Adam learning rate, e.g. 1e-4")
+        if isinstance(self.psf, str):
+            if self.psf.lower() != "modis":
+                raise ValueError(f"adaptation psf must be 'modis', a width in coarse pixels or "
+                                 f"None, got {self.psf!r}")
+        elif self.psf is not None:
+            _number("psf", self.psf, 0.0, hint="a Gaussian width in coarse pixels, 'modis' or None")
+        _number("alpha", self.alpha, 0.0, 1.0, hint="the weight of the coarse-consistency term")
+        if self.gain is not None:
+            _number("gain", self.gain, hint="K per guide unit, or None to fit it on the scene")
+        _number("anchor", self.anchor, 0.0, hint="0: no anchor")
+        _whole("window", self.window, 4, "coarse pixels, e.g. 96")
+        _whole("windows", self.windows, 1, "windows drawn in a larger scene, e.g. 4")
+        _whole("seed", self.seed, 0)
 
     @classmethod
     def parse(cls, value: Any) -> Adaptation | None:
@@ -155,6 +159,29 @@ class Adaptation:
     def as_dict(self) -> dict[str, Any]:
         """The settings as plain JSON values (provenance, dask tokens)."""
         return dataclasses.asdict(self)
+
+
+def _whole(name: str, value: Any, minimum: int, hint: str = "") -> None:
+    ok = (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+          and value >= minimum)
+    if not ok:
+        raise ValueError(f"adaptation {name} must be a whole number >= {minimum}, got {value!r}"
+                         + (f" ({hint})" if hint else ""))
+
+
+def _number(name: str, value: Any, lo: float | None = None, hi: float | None = None, *,
+            lo_open: bool = False, hint: str = "") -> None:
+    ok = (isinstance(value, (int, float, np.integer, np.floating))
+          and not isinstance(value, (bool, np.bool_)) and math.isfinite(float(value)))
+    if ok and lo is not None:
+        ok = float(value) > lo if lo_open else float(value) >= lo
+    if ok and hi is not None:
+        ok = float(value) <= hi
+    if not ok:
+        rng = "" if lo is None else f" {'>' if lo_open else '>='} {lo:g}"
+        rng += "" if hi is None else f"{' and' if rng else ''} <= {hi:g}"
+        raise ValueError(f"adaptation {name} must be a finite number{rng}, got {value!r}"
+                         + (f" ({hint})" if hint else ""))
 
 
 def psf_radiometric_mean(sr: torch.Tensor, factor: int, sigma: float) -> torch.Tensor:

@@ -14,13 +14,24 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import xarray as xr
 
-from ..validate import decode_lst, require_valid_pixels, select_variable, spatial_dims
+from ..errors import GridError, InputTypeError, XlstsrError
+from ..validate import (
+    check_bool,
+    check_factor,
+    check_number,
+    check_whole,
+    decode_lst,
+    require_valid_pixels,
+    select_variable,
+    spatial_dims,
+)
 from .data import degraded_pairs, fit_guide_gain, make_patches, target_scale_pairs
 from .loop import MODES, PatchDataModule, fit
 from .windows import PositionSplit, split_by_position, split_positions
@@ -135,21 +146,41 @@ class CubeDataModule(PatchDataModule):
         augmentation: bool = True,
         input_noise: float = 0.0,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size, seed=seed, augmentation=augmentation, input_noise=input_noise
-        )
+        # the front door: factor or patch 0 divided by zero, a negative window reached numpy as
+        # "object values", val_fraction -1 silently meant no validation, batch_size 0 and
+        # augmentation "no" were kept, a path or numpy cube failed on .data_vars
+        for role, obj in (("lst", lst), ("guide", guide), ("truth", truth)):
+            if obj is not None and not isinstance(obj, (xr.DataArray, xr.Dataset)):
+                raise InputTypeError(
+                    f"{role} must be an xarray DataArray or Dataset, got {type(obj).__name__}: "
+                    "open files with xlstsr.io.open_path (or train from files with "
+                    "xlstsr.train.fit_files); wrap arrays as `xr.DataArray(a, dims=('time', 'y', "
+                    "'x'), attrs={'units': 'K'})`"
+                )
         if mode not in MODES:
-            raise ValueError(f"unknown training mode {mode!r}; choose one of {MODES}")
+            raise XlstsrError(f"unknown training mode {mode!r}; choose one of {MODES}")
         if mode == "supervised" and truth is None:
-            raise ValueError("mode 'supervised' needs a fine truth (truth=...)")
+            raise XlstsrError("mode 'supervised' needs a fine truth (truth=...)")
         if mode == "sif" and guide is None:
-            raise ValueError("mode 'sif' needs a guide (guide=...)")
-        window = 2 * patch if window is None else int(window)
+            raise XlstsrError("mode 'sif' needs a guide (guide=...)")
+        factor = check_factor(factor)
+        patch = check_whole("patch", patch, hint="output pixels, a multiple of factor: e.g. 64")
+        window = 2 * patch if window is None else check_whole(
+            "window", window, hint="output pixels, a multiple of patch, or None (2 * patch)")
+        check_number("val_fraction", val_fraction, 0, 1, hi_open=True,
+                     hint="the share of window positions kept for validation: e.g. 0.2, or 0")
+        check_whole("batch_size", batch_size, hint="patches per step: e.g. 16")
+        check_whole("seed", seed, 0)
+        check_bool("augmentation", augmentation)
+        check_number("input_noise", input_noise, 0, hint="a noise sigma in K, e.g. 0.1, or 0")
         if patch % factor or window % patch:
-            raise ValueError(
+            raise GridError(
                 f"patch ({patch}) must be a multiple of factor ({factor}) and window ({window}) a "
                 "multiple of patch"
             )
+        super().__init__(
+            batch_size=batch_size, seed=seed, augmentation=augmentation, input_noise=input_noise
+        )
         self.lst, self.variable, self.guide, self.truth = lst, variable, guide, truth
         self.mode, self.factor, self.patch, self.window = mode, int(factor), int(patch), window
         self.split: PositionSplit | None = split
@@ -180,7 +211,7 @@ class CubeDataModule(PatchDataModule):
             t = _stack(decode_lst(_select(self.truth, None, "truth")))  # type: ignore[arg-type]
             want = (arr.shape[0], arr.shape[1] * self.factor, arr.shape[2] * self.factor)
             if t.shape != want:
-                raise ValueError(
+                raise XlstsrError(
                     f"the truth is {t.shape} (dates, y, x), not the LST's dates on a grid "
                     f"{self.factor} x finer {want}: give one fine truth per LST date"
                 )
@@ -196,7 +227,7 @@ class CubeDataModule(PatchDataModule):
         n, h, wid = arr.shape
         rows, cols = h // wl, wid // wl
         if not rows or not cols:
-            raise ValueError(
+            raise XlstsrError(
                 f"the LST ({h * step} x {wid * step} output pixels) is smaller than one window "
                 f"({w}); lower `window` or `patch`"
             )
@@ -256,7 +287,7 @@ class CubeDataModule(PatchDataModule):
             self.split = self._draw_split(patches.scene)
         train, val, _ = split_by_position(patches, self.split)
         if not len(train):
-            raise ValueError("no training patch: the split puts every window position elsewhere")
+            raise XlstsrError("no training patch: the split puts every window position elsewhere")
         if not len(val):
             log.warning(
                 "no validation patches (%d window position(s) of %d px): training without early "
@@ -277,7 +308,7 @@ class CubeDataModule(PatchDataModule):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = state_dict.get("split")
         if saved is not None and self.split is not None and saved != self.split.as_dict():
-            raise ValueError(
+            raise XlstsrError(
                 "the checkpoint was trained on another split by position (another seed, "
                 "val_fraction, window or cube): resume with the settings of the first run"
             )
@@ -414,6 +445,8 @@ def fit_files(
     from ..io import open_path
     from ..nn import save_model
 
+    _check_output(out, {"lst": lst, "guide": guide, "truth": truth})
+
     def opened(path: Any, var: Hashable | None, role: str) -> xr.DataArray | None:
         return None if path is None else _select(open_path(path), var, role)
 
@@ -443,3 +476,33 @@ def fit_files(
         history={k: hist[k] for k in ("best_val_loss", "epochs_run", "engine")},
     )
     return record
+
+
+def _check_output(out: Any, inputs: dict[str, Any]) -> None:
+    """Refuse, before any training, a checkpoint path that is one of the inputs (or inside one:
+    a Zarr store is a folder), a folder, or another existing file: the checkpoint was written
+    over the training data after the whole run (the CLI refused it, the function did not)."""
+    from ..nn.checkpoint import _is_checkpoint_file
+
+    if not isinstance(out, (str, os.PathLike)):
+        raise InputTypeError(f"out must be a file path (e.g. 'model.pt'), got {type(out).__name__}")
+    target = os.path.realpath(os.fspath(out))
+    for role, path in inputs.items():
+        if path is None or not isinstance(path, (str, os.PathLike)):
+            continue
+        src = os.path.realpath(os.fspath(path))
+        if target == src or target.startswith(src.rstrip(os.sep) + os.sep):
+            raise XlstsrError(
+                f"the checkpoint path {os.fspath(out)!r} is the {role} input {os.fspath(path)!r}"
+                + (" (or inside it)" if target != src else "")
+                + ": it would be written over the training data; write it to another path, "
+                "e.g. 'model.pt'"
+            )
+    if os.path.isdir(target):
+        raise XlstsrError(f"out {os.fspath(out)!r} is a folder: give the checkpoint's file name, "
+                          f"e.g. {os.path.join(os.fspath(out), 'model.pt')!r}")
+    if os.path.exists(target) and not _is_checkpoint_file(Path(target)):
+        raise XlstsrError(
+            f"out {os.fspath(out)!r} exists and is not an xlstsr checkpoint: training writes only "
+            "over its own checkpoints; pick another path or delete that file first"
+        )

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from ..errors import GridError, InputTypeError
+from ..errors import GridError, InputNotFoundError, InputTypeError, XlstsrError
 from ..nn.losses import sif_loss, supervised_loss
 from ..validate import check_bool, check_number, check_whole
 from .data import PatchSet
@@ -99,7 +99,8 @@ def make_loss(
     ``"supervised"``: ``w_detail``, ``w_spectral``, ``w_consistency``, ``sigma``; all: ``delta``.
     """
     if mode not in MODES:
-        raise ValueError(f"unknown training mode {mode!r}; choose one of {MODES}")
+        raise XlstsrError(f"unknown training mode {mode!r}; choose one of {MODES}")
+    _check_loss_options(mode, options)
 
     def loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
         lst = batch["lst"]
@@ -108,13 +109,27 @@ def make_loss(
         coarse = torch.where(batch["lst_valid"], lst, torch.full_like(lst, float("nan")))
         if mode == "sif":
             if batch["guide"] is None:
-                raise ValueError("mode 'sif' needs a guide")
+                raise XlstsrError("mode 'sif' needs a guide")
             return sif_loss(sr, coarse, batch["guide"], factor, **options)
         if batch["target"] is None:
-            raise ValueError(f"mode {mode!r} needs a target (fine truth)")
+            raise XlstsrError(f"mode {mode!r} needs a target (fine truth)")
         return supervised_loss(sr, batch["target"], coarse, factor, **options)
 
     return loss
+
+
+def _check_loss_options(mode: str, options: dict[str, Any]) -> None:
+    """Refuse loss options the mode's loss does not take (a typo raised the loss function's
+    TypeError at the first training step)."""
+    import inspect
+
+    fn = sif_loss if mode == "sif" else supervised_loss
+    known = sorted(n for n, p in inspect.signature(fn).parameters.items()
+                   if p.kind is p.KEYWORD_ONLY)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise XlstsrError(f"loss option(s) {unknown} are not options of mode {mode!r}'s loss; it "
+                          f"takes {known}")
 
 
 def augment(batch: dict, gen: torch.Generator) -> dict:
@@ -210,13 +225,31 @@ class SuperResolutionModule(L.LightningModule):
     ) -> None:
         super().__init__()
         if isinstance(model, str):
-            from ..nn import build_model
+            from ..nn import ARCHITECTURES, build_model
 
-            model = build_model(model, **(config or {}))
+            if model not in ARCHITECTURES:
+                raise XlstsrError(f"unknown architecture {model!r}; known: {sorted(ARCHITECTURES)}")
+            try:
+                model = build_model(model, **(config or {}))
+            except TypeError as err:  # a misspelt constructor argument
+                raise XlstsrError(f"bad config for architecture {model!r}: {err}") from err
+        if not isinstance(model, torch.nn.Module):
+            raise InputTypeError(f"model must be a torch.nn.Module or an architecture name "
+                                 f"(e.g. 'rescnn'), got {type(model).__name__}")
+        own = getattr(model, "factor", None)
+        if own is None and factor is None:
+            raise XlstsrError(f"the model ({type(model).__name__}) has no `factor` attribute: pass "
+                              "factor= or set `model.factor` (the protocol of "
+                              "xlstsr.methods.torch_model)")
+        if factor is not None and own is not None and int(own) != factor:
+            raise GridError(f"factor={factor!r} but the model upscales by {own}: train it with "
+                            f"patches of factor {own}, or build a model for factor {factor}")
         self.model = model
-        self.factor = int(factor if factor is not None else model.config["factor"])
+        self.factor = int(factor if factor is not None else own)
+        check_number("lr", lr, 0, lo_open=True, hint="the Adam learning rate: e.g. 1e-3")
+        check_whole("epochs", epochs, hint="the length of the learning-rate schedule: e.g. 50")
         self.mode, self.lr, self.epochs = mode, float(lr), int(epochs)
-        self.normalise = bool(normalise)
+        self.normalise = check_bool("normalise", normalise)
         self._loss_options_given = loss_options is not None
         self.loss_options = dict(loss_options or {})
         self.loss_fn = make_loss(mode, self.factor, **self.loss_options)
@@ -477,7 +510,7 @@ def make_logger(logger: Any, save_dir: str | os.PathLike | None = None) -> Any:
                 "logger='tensorboard' needs tensorboard or tensorboardX: `pip install tensorboardX`"
                 " (or use logger='csv')"
             ) from err
-    raise ValueError(f"unknown logger {logger!r}: use 'csv', 'tensorboard' or a Lightning Logger")
+    raise XlstsrError(f"unknown logger {logger!r}: use 'csv', 'tensorboard' or a Lightning Logger")
 
 
 @contextlib.contextmanager
@@ -505,16 +538,33 @@ def _quiet(progress: bool):
 
 def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -> None:
     """Refuse a resume whose network, regime or schedule differ from the checkpoint's."""
+    where = repr(os.fspath(ckpt_path))
+    if os.path.isdir(ckpt_path):
+        raise XlstsrError(f"ckpt_path {where} is a folder: pass the Lightning checkpoint file in "
+                          "it (e.g. 'last.ckpt' written by a ModelCheckpoint)")
     try:
         blob = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise FileNotFoundError(f"no checkpoint to resume from at {os.fspath(ckpt_path)!r}") from None
+        raise InputNotFoundError(f"no checkpoint to resume from at {where}") from None
+    except Exception as err:  # empty, truncated, not a torch file
+        raise XlstsrError(f"cannot read the checkpoint {where} to resume from ({type(err).__name__}"
+                          f": {str(err)[:120]}): it is damaged or not a Lightning checkpoint; "
+                          "resume from an earlier one") from err
+    if not (isinstance(blob, dict) and "pytorch-lightning_version" in blob):
+        kind = ("an xlstsr model file (xlstsr.nn.save_model)"
+                if isinstance(blob, dict) and blob.get("format") == "xlstsr-checkpoint"
+                else "not a Lightning training checkpoint")
+        raise XlstsrError(
+            f"ckpt_path {where} is {kind}: resuming needs the Lightning checkpoint written during "
+            "training (a ModelCheckpoint's .ckpt, `xlstsr train --save-checkpoints`); to start from "
+            "a model's weights, load it (xlstsr.nn.load_model) and pass it to fit without ckpt_path"
+        )
     saved = blob.get("hyper_parameters", {}) if isinstance(blob, dict) else {}
     keys = ("model", "config", "mode", "factor", "epochs")
     diff = [f"{k}={saved[k]!r} there, {module.hparams[k]!r} here" for k in keys
             if k in saved and saved[k] != module.hparams[k]]
     if diff:
-        raise ValueError(
+        raise XlstsrError(
             f"the checkpoint {os.fspath(ckpt_path)!r} was trained with other settings ("
             + "; ".join(diff) + "): resume with the first run's (epochs sets the cosine schedule; "
             "to stop a run early and resume it later, lower trainer_options['max_epochs'])"
@@ -553,6 +603,25 @@ def _check_fit_args(model: Any, train: Any, val: Any, *, epochs: Any, batch_size
                     ("progress", progress)):
         if v is not None:
             check_bool(name, v)
+
+
+def _check_model_fits_patches(model: torch.nn.Module, train: PatchSet, mode: str) -> None:
+    """Refuse a model of another factor, a guided model without guide patches and a SIF run
+    without a guide before training (each raised a raw torch error at the first step)."""
+    own = getattr(model, "factor", None)
+    if own is not None and int(own) != train.factor:
+        raise GridError(f"the model upscales by {own} but the patches were cut with factor "
+                        f"{train.factor}: cut them with factor={own}, or build the model for "
+                        f"factor {train.factor}")
+    n_guide = int(getattr(model, "n_guide", 0) or 0)
+    have = 0 if train.guide is None else int(train.guide.shape[1])
+    if n_guide and have != n_guide:
+        raise GridError(f"the model takes {n_guide} guide band(s) but the patches hold {have}: "
+                        "cut the patches with the guide (make_patches(..., guide=ndvi)), or train "
+                        "a single-image model (e.g. xlstsr.nn.ResCNN)")
+    if mode == "sif" and train.guide is None:
+        raise XlstsrError("mode 'sif' needs guide patches (its detail term follows the guide): "
+                          "cut them with make_patches(..., guide=ndvi)")
 
 
 def fit(
@@ -653,15 +722,15 @@ def fit(
     trainer_options = dict(trainer_options or {})
     if isinstance(train, PatchDataModule):
         if val is not None:
-            raise ValueError("pass validation patches inside the data module, not as `val`")
+            raise XlstsrError("pass validation patches inside the data module, not as `val`")
         ignored = [k for k, v in (("batch_size", batch_size), ("augmentation", augmentation),
                                   ("input_noise", input_noise)) if v is not None]
         if ignored:
-            raise ValueError(f"{', '.join(ignored)}: settings of the data module; set them there")
+            raise XlstsrError(f"{', '.join(ignored)}: settings of the data module; set them there")
         data = train
         own = getattr(data, "mode", None)
         if mode is not None and own is not None and mode != own:
-            raise ValueError(f"mode={mode!r} but the data module builds {own!r} pairs")
+            raise XlstsrError(f"mode={mode!r} but the data module builds {own!r} pairs")
         mode = mode or own or "sisr"
         data.setup("fit")
         train, val = data._require_train(), data.val_set
@@ -675,14 +744,15 @@ def fit(
             input_noise=input_noise or 0.0,
         )
     if mode not in MODES:
-        raise ValueError(f"unknown training mode {mode!r}; choose one of {MODES}")
+        raise XlstsrError(f"unknown training mode {mode!r}; choose one of {MODES}")
     if not len(train):
-        raise ValueError("no training patches")
+        raise XlstsrError("no training patches")
     if trainer_options.get("max_epochs", epochs) > epochs:
-        raise ValueError(
+        raise XlstsrError(
             f"max_epochs={trainer_options['max_epochs']} runs past the cosine schedule of "
             f"epochs={epochs}: raise `epochs` instead"
         )
+    _check_model_fits_patches(model, train, mode)
     L.seed_everything(seed, workers=True, verbose=False)
     dtype = next(model.parameters()).dtype
     module = SuperResolutionModule(
@@ -714,7 +784,14 @@ def fit(
         options["enable_checkpointing"] = True  # a ModelCheckpoint asked for is a wish to save
     options["callbacks"] = [best, *extra]
     with _quiet(progress):
-        trainer = L.Trainer(**options)
+        try:
+            trainer = L.Trainer(**options)
+        except Exception as err:  # a misspelt option, an accelerator this machine lacks...
+            if not isinstance(err, TypeError) and "Misconfiguration" not in type(err).__name__:
+                raise
+            raise XlstsrError(f"the Lightning Trainer refused trainer_options "
+                              f"{sorted(trainer_options)} ({type(err).__name__}: {err}); check "
+                              "the option names and values (lightning.Trainer's arguments)") from err
         trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     if best.best_state is not None:
         model.load_state_dict(best.best_state)
