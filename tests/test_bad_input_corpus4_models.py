@@ -269,3 +269,48 @@ def test_super_resolution_module_arguments():
                     ({"model": torch.nn.Conv2d(1, 1, 3)}, "has no `factor` attribute")):
         with pytest.raises(errors.XlstsrError, match=msg):
             SuperResolutionModule(**kw)
+
+
+# -- figures -----------------------------------------------------------------------------------
+
+
+def test_a_figure_is_never_written_over_a_raster_and_its_folders_are_made(s, sr, tmp_path):
+    from xlstsr import plot
+
+    raster = tmp_path / "lst.tif"
+    raster.write_bytes(b"user raster")
+    with pytest.raises(errors.XlstsrError, match=r"ends with '\.tif': write figures to \.png"):
+        plot.comparison(s["lst_1km"], sr, s["lst_250m"], path=raster)  # was a PNG-in-TIFF
+    assert raster.read_bytes() == b"user raster"
+    with pytest.raises(errors.XlstsrError, match="ends with '.tif'"):
+        plot.scaling(xlstsr.scaling_stats(s["lst_1km"]), path=raster)
+    with pytest.raises(errors.XlstsrError, match="has no suffix"):
+        plot.comparison(s["lst_1km"], sr, path=tmp_path / "figure")  # wrote figure.png
+    out = tmp_path / "new" / "fig.png"
+    plot.comparison(s["lst_1km"], sr, path=out)  # FileNotFoundError before
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_figure_inputs_are_checked(s, sr):
+    from xlstsr import plot
+
+    lst, truth = s["lst_1km"], s["lst_250m"]
+    cases = [
+        (lambda: plot.comparison(lst.values, sr), errors.InputTypeError, "coarse must be an xarray DataArray"),
+        (lambda: plot.comparison(lst, [sr, sr]), errors.InputTypeError, "must be an xarray DataArray, got list"),
+        (lambda: plot.comparison(lst, sr, lst), errors.GridError, r"truth \(16 x 16\) is not on the grid"),
+        (lambda: plot.comparison(lst, sr, truth.assign_coords(x=truth.x + 5e4)), errors.GridError,
+         "not on the grid"),  # a shifted truth was subtracted pixel by pixel
+        (lambda: plot.comparison(lst, sr, index={"tiem": 1}), errors.XlstsrError, "names dim 'tiem'"),
+        (lambda: plot.comparison(lst, sr, index={"time": 5}), errors.XlstsrError, "position 0..1"),
+        (lambda: plot.scaling(xlstsr.scaling_stats(lst), reduce="max"), errors.XlstsrError,
+         "reduce must be"),  # was the first index, silently
+        (lambda: plot.scaling(lst), errors.InputTypeError, "the Dataset xlstsr.scaling_stats returns"),
+        (lambda: plot.compare([1]), errors.InputTypeError, "non-empty dict"),
+        (lambda: plot.truth_maps(lst, {"a": sr}, truth), errors.GridError, "draws one 2-D field each"),
+        (lambda: plot.truth_maps(lst[0], {"a": sr[0]}, truth[0].assign_coords(x=truth.x + 1e6)),
+         errors.GridError, "no valid pixel where the coarse input lies"),  # empty maps
+    ]
+    for fn, err, msg in cases:
+        with pytest.raises(err, match=msg):
+            fn()

@@ -17,7 +17,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .errors import GridError, InputTypeError, XlstsrError
+
 __all__ = ["compare", "comparison", "scaling", "truth_maps"]
+
+#: file suffixes a figure may be written to (matplotlib's formats, rasters such as .tif left out:
+#: a figure must never land on an LST raster)
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".webp")
+
+#: variables a :func:`xlstsr.scaling_stats` result holds that the figures draw
+_STATS_VARS = ("structure_function", "power_spectrum", "within_block_variance")
 
 
 def _pyplot(headless: bool) -> Any:
@@ -32,6 +41,28 @@ def _pyplot(headless: bool) -> Any:
     return plt
 
 
+def _check_path(path: str | Path | None) -> Path | None:
+    """The figure's path, checked before anything is drawn: a figure format's suffix (a .tif or
+    .nc path was written over, or refused by matplotlib after the drawing), not a folder; missing
+    parent folders are created."""
+    if path is None:
+        return None
+    if not isinstance(path, (str, Path)):
+        raise InputTypeError(f"path must be a file path (e.g. 'figure.png'), got {type(path).__name__}")
+    p = Path(path)
+    if p.is_dir():
+        raise XlstsrError(f"path {str(p)!r} is a folder: give the figure's file name, e.g. "
+                          f"{str(p / 'figure.png')!r}")
+    if p.suffix.lower() not in FIGURE_SUFFIXES:
+        what = "has no suffix" if not p.suffix else f"ends with {p.suffix!r}"
+        raise XlstsrError(
+            f"the figure path {str(p)!r} {what}: write figures to {', '.join(FIGURE_SUFFIXES)} "
+            "(a raster or data suffix would put a picture where data is expected, or over it)"
+        )
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p
+
+
 def _finish(fig: Any, path: str | Path | None) -> Any:
     """Save the figure to ``path`` (PNG, 110 dpi) and close it, if a path is given."""
     if path is not None:
@@ -40,6 +71,45 @@ def _finish(fig: Any, path: str | Path | None) -> Any:
         fig.savefig(path, dpi=110)
         plt.close(fig)
     return fig
+
+
+def _need_dataarray(name: str, value: Any) -> xr.DataArray:
+    if not isinstance(value, xr.DataArray):
+        hint = " (pick its variable, e.g. ds['LST'])" if isinstance(value, xr.Dataset) else ""
+        raise InputTypeError(f"{name} must be an xarray DataArray, got {type(value).__name__}"
+                             f"{hint}")
+    return value
+
+
+def _need_stats(name: str, value: Any) -> xr.Dataset:
+    if not isinstance(value, xr.Dataset) or not all(v in value for v in _STATS_VARS):
+        raise InputTypeError(
+            f"{name} must be the Dataset xlstsr.scaling_stats returns (with "
+            f"{', '.join(_STATS_VARS)}), got {type(value).__name__}: compute it first, e.g. "
+            "`xlstsr.scaling_stats(lst)`"
+        )
+    return value
+
+
+def _check_reduce(reduce: Any) -> None:
+    if reduce not in ("median", "mean", None):
+        raise XlstsrError(f"reduce must be 'median', 'mean' or None (the first index), got {reduce!r}")
+
+
+def _check_index(index: dict[str, int], arrays: list[xr.DataArray]) -> None:
+    """Each key a dim of some array, each value a position inside it (a typo was ignored, a
+    position past the end raised xarray's IndexError, a date was read as a position)."""
+    if not isinstance(index, Mapping):
+        raise InputTypeError(f"index must be a dict such as {{'time': 0}}, got {type(index).__name__}")
+    for dim, i in index.items():
+        sizes = [a.sizes[dim] for a in arrays if dim in a.dims]
+        if not sizes:
+            raise XlstsrError(f"index names dim {dim!r}, which none of the maps has (their dims: "
+                              f"{sorted({str(d) for a in arrays for d in a.dims})})")
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -min(sizes) <= i < min(sizes):
+            raise XlstsrError(f"index {dim}={i!r} must be a position 0..{min(sizes) - 1} along "
+                              f"{dim!r} (for a label, use its position, e.g. "
+                              f"`int(da.indexes[{dim!r}].get_loc(label))`)")
 
 
 def _image(da: xr.DataArray, index: dict[str, int]) -> xr.DataArray:
@@ -75,9 +145,35 @@ def comparison(
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot(headless=True)
+    path = _check_path(path)
+    _need_dataarray("coarse", coarse)
+    if isinstance(upscaled, Mapping):
+        if not upscaled:
+            raise XlstsrError("upscaled is an empty dict: give at least one result")
+        for k, v in upscaled.items():
+            _need_dataarray(f"upscaled[{k!r}]", v)
+    else:
+        _need_dataarray("upscaled (a DataArray or a dict of them)", upscaled)
     index = index or {}
-    results = upscaled if isinstance(upscaled, dict) else {upscaled.attrs.get("xlstsr_method", "upscaled"): upscaled}
+    results = dict(upscaled) if isinstance(upscaled, Mapping) else {
+        upscaled.attrs.get("xlstsr_method", "upscaled"): upscaled}
+    if truth is not None:
+        _need_dataarray("truth", truth)
+        last = list(results.values())[-1]
+        ty, tx = truth.rio.y_dim, truth.rio.x_dim
+        ly, lx = last.rio.y_dim, last.rio.x_dim
+        same = truth.sizes[ty] == last.sizes[ly] and truth.sizes[tx] == last.sizes[lx] and (
+            np.allclose(truth[tx].values, last[lx].values) and np.allclose(truth[ty].values, last[ly].values)
+            if tx in truth.coords and lx in last.coords and ty in truth.coords and ly in last.coords else True)
+        if not same:
+            raise GridError(
+                f"truth ({truth.sizes[ty]} x {truth.sizes[tx]}) is not on the grid of the "
+                f"upscaled result ({last.sizes[ly]} x {last.sizes[lx]}): the error map subtracts "
+                "them pixel by pixel; put the truth on the result's grid first "
+                "(`truth.rio.reproject_match(result)`), or draw it with xlstsr.plot.truth_maps"
+            )
+    _check_index(index, [coarse, *results.values(), *([truth] if truth is not None else [])])
+    plt = _pyplot(headless=True)
     panels = [("input", _image(coarse, index))] + [(k, _image(v, index)) for k, v in results.items()]
     if truth is not None:
         t = _image(truth, index)
@@ -199,6 +295,12 @@ def scaling(
     >>> len(scaling(lazy).axes)
     4
     """
+    from .validate import check_bool
+
+    path = _check_path(path)
+    _need_stats("stats", stats)
+    _check_reduce(reduce)
+    metres = check_bool("metres", metres)
     plt = _pyplot(headless=path is not None)
     s = _reduce(stats.compute(), reduce)  # a lazy (dask) result is computed once, here
     has_guide = "guide_correlation" in s
@@ -295,6 +397,25 @@ def compare(
     >>> len(compare(st).axes)
     4
     """
+    path = _check_path(path)
+    if not isinstance(stats, Mapping) or not stats:
+        raise InputTypeError(f"stats must be a non-empty dict of scaling_stats results by label "
+                             f"(e.g. {{'1 km': st1, '250 m': st2}}), got "
+                             f"{type(stats).__name__ if not isinstance(stats, Mapping) else 'an empty dict'}")
+    for name, st in stats.items():
+        _need_stats(f"stats[{name!r}]", st)
+        if st.attrs.get("pixel_unit", "pixel") == "pixel":
+            raise GridError(
+                f"stats[{name!r}] has its scales in pixels (its field had no CRS in metres): "
+                "compare draws every field on shared axes in metres; write the field's CRS "
+                "(`da.rio.write_crs(...)`) before scaling_stats, or draw it alone with "
+                "xlstsr.plot.scaling(st, metres=False)"
+            )
+    units = {str(st.attrs.get("pixel_unit", "pixel")) for st in stats.values()}
+    if len(units) > 1:
+        raise GridError(f"the results' scales are in different units ({sorted(units)}): compare "
+                        "draws them on shared axes; reproject the fields to one CRS first")
+    _check_reduce(reduce)
     plt = _pyplot(headless=path is not None)
     fig, axes = plt.subplots(1, 4, figsize=(17, 4))
     for i, (name, st) in enumerate(stats.items()):
@@ -368,6 +489,18 @@ def truth_maps(
     """
     from rasterio.enums import Resampling
 
+    path = _check_path(path)
+    _need_dataarray("coarse", coarse)
+    _need_dataarray("truth", truth)
+    if not isinstance(results, Mapping) or not results:
+        raise InputTypeError("results must be a non-empty dict of DataArrays by label, e.g. "
+                             "{'disr': sr}")
+    for k, v in results.items():
+        _need_dataarray(f"results[{k!r}]", v)
+    for name, da in (("coarse", coarse), ("truth", truth), *((f"results[{k!r}]", v) for k, v in results.items())):
+        if da.ndim != 2:
+            raise GridError(f"{name} has dims {da.dims}: truth_maps draws one 2-D field each; "
+                            "select a step first, e.g. `da.isel(time=0)`")
     plt = _pyplot(headless=True)
     valid = np.isfinite(truth.values)
 
@@ -378,6 +511,10 @@ def truth_maps(
 
     first = on_truth(coarse, Resampling.nearest)
     valid &= np.isfinite(first)  # where the input covers the truth
+    if not valid.any():
+        raise GridError("the truth has no valid pixel where the coarse input lies (other "
+                        "places, or another CRS label): the maps would be empty; check that "
+                        "both fields cover the same ground")
     rows, cols = np.where(valid)
     box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)) if rows.size else (
         slice(None), slice(None))
