@@ -314,3 +314,69 @@ def test_figure_inputs_are_checked(s, sr):
     for fn, err, msg in cases:
         with pytest.raises(err, match=msg):
             fn()
+
+
+# -- calibration and scale correction ----------------------------------------------------------
+
+
+def test_calibration_fields_on_other_grids_are_not_paired_by_position(s, sr):
+    from xlstsr.calibration import fit_calibration
+
+    truth, ndvi = s["lst_250m"], s["ndvi_250m"]
+    ref = fit_calibration(sr, truth)
+    with pytest.raises(errors.XlstsrError, match=r"truth is not on sr's grid: its 'x' runs from"):
+        fit_calibration(sr, truth.assign_coords(x=truth.x + 5e4))  # was the same fit as ref
+    with pytest.raises(errors.XlstsrError, match=r"truth is not on sr's grid: its 'y'"):
+        fit_calibration(sr, truth.isel(y=slice(None, None, -1)))
+    with pytest.raises(errors.XlstsrError, match="ndvi is not on sr's grid"):
+        fit_calibration(sr, truth, ndvi=ndvi.assign_coords(x=ndvi.x + 5e4))
+    with pytest.raises(errors.XlstsrError, match=r"ndvi \(64, 32\) is not on the sr grid"):
+        fit_calibration(sr, truth, ndvi=ndvi.isel(x=slice(0, 32)))  # numpy's broadcast error
+    # a transposed truth is the same field: now fitted as such (a meaningless slope before)
+    assert fit_calibration(sr, truth.transpose("time", "x", "y")) == ref
+    for kw, msg in (({"min_pixels": "x"}, "min_pixels must be a whole number >= 2"),
+                    ({"target": 3}, "target must be text")):
+        with pytest.raises(errors.XlstsrError, match=msg):
+            fit_calibration(sr, truth, **kw)
+    with pytest.raises(errors.InputTypeError, match=r"got Dataset \(pick its variable"):
+        fit_calibration(sr.to_dataset(name="LST"), truth)
+    with pytest.raises(errors.XlstsrError, match="no fields to fit on"):
+        fit_calibration([], [])
+
+
+def test_calibration_values_and_its_ndvi_term_are_checked(s):
+    from xlstsr.calibration import Calibration, apply_calibration
+
+    fine, ndvi = s["lst_250m"], s["ndvi_250m"]
+    for cal, msg in (({"slope": "1.0"}, "slope must be a finite number, got '1.0'"),  # raw numpy
+                     ({}, "holds no mapping"),  # labelled 'calibrated to ASTER', unchanged
+                     ('"text"', r"JSON holds an object .* not a str"),  # fields 'e', 't', 'x'
+                     ("[1, 2]", "not a list")):
+        with pytest.raises(errors.XlstsrError, match=msg):
+            apply_calibration(fine, cal)
+    cal = Calibration(offset=1.0, ndvi=-2.0)
+    with pytest.raises(errors.XlstsrError, match=r"ndvi \(64 x 32\) is not on the LST's grid"):
+        apply_calibration(fine, cal, ndvi=ndvi.isel(x=slice(0, 32)))  # was cropped to 32 columns
+    with pytest.raises(errors.XlstsrError, match="not on the LST's grid"):
+        apply_calibration(fine, cal, ndvi=ndvi.assign_coords(x=ndvi.x + 500))  # was 0 columns
+    with pytest.raises(errors.XlstsrError, match="ndvi values reach 9500.*scale_factor 0.0001"):
+        apply_calibration(fine, cal, ndvi=ndvi * 10000)  # was -18000 K
+    out = apply_calibration(fine, cal, ndvi=ndvi)
+    np.testing.assert_allclose(out.values, (fine + 1.0 - 2.0 * ndvi).values, rtol=1e-6)
+
+
+def test_scale_correction_law_needs_a_power_of_two_and_aligned_truth(s, sr):
+    from xlstsr.correction import apply_scale_correction, calibrate_detail_gain
+
+    lst, truth = s["lst_1km"], s["lst_250m"]
+    with pytest.raises(errors.GridError, match="factor must be a power of two.*not 3"):
+        xlstsr.upscale(lst, 3, "bicubic", scale_correction="law")  # the law of factor 4, silently
+    xlstsr.upscale(lst, 3, "bicubic", scale_correction=0.8)  # a fixed gain works at any factor
+    with pytest.raises(errors.GridError, match="factor must be a positive integer"):
+        apply_scale_correction(sr.values, lst.values, None, 0)  # OverflowError
+    with pytest.raises(errors.GridError, match="'time' labels differ"):
+        calibrate_detail_gain(sr, lst, truth.isel(time=[1, 0]), 4)  # a gain of 0 before
+    with pytest.raises(errors.GridError, match="'x' labels differ"):
+        calibrate_detail_gain(sr, lst, truth.assign_coords(x=truth.x + 5e4), 4)
+    with pytest.raises(errors.AllNaNError, match="truth holds no valid pixel"):
+        calibrate_detail_gain(sr, lst, truth * np.nan, 4)  # a gain of 1 before

@@ -96,12 +96,23 @@ class Calibration:
     def __post_init__(self) -> None:
         for name in ("slope", "offset", "ndvi"):
             v = getattr(self, name)
-            try:
-                ok = math.isfinite(float(v))
-            except (TypeError, ValueError):  # 'a', None: a bare float() error otherwise
-                ok = False
+            # a number, not text: '1.0' passed float() here and reached xarray's multiply as a
+            # string (a raw UFuncTypeError); True passed as 1
+            ok = (isinstance(v, (int, float, np.integer, np.floating))
+                  and not isinstance(v, (bool, np.bool_)) and math.isfinite(float(v)))
             if not ok:
                 raise XlstsrError(f"calibration {name} must be a finite number, got {v!r}")
+        for name in ("source", "target", "fitted_on"):
+            if not isinstance(getattr(self, name), str):
+                raise XlstsrError(f"calibration {name} must be text (e.g. 'ASTER'), got "
+                                  f"{getattr(self, name)!r}")
+        if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 0:
+            raise XlstsrError(f"calibration n (pixels fitted on) must be a whole number >= 0, got "
+                              f"{self.n!r}")
+        for name in ("rmse_before", "rmse_after"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.number))):
+                raise XlstsrError(f"calibration {name} must be a number or None, got {v!r}")
         if not 0.5 <= float(self.slope) <= 2.0:
             raise XlstsrError(
                 f"calibration slope {self.slope} is not a sensor mapping (expected 0.5-2): was it "
@@ -123,6 +134,18 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Calibration:
+        if not isinstance(d, Mapping):
+            raise XlstsrError(
+                f"a calibration's JSON holds an object ({{\"slope\": ..., \"offset\": ...}}), "
+                f"not a {type(d).__name__}: pass `Calibration.to_json()` text or the "
+                "`xlstsr_calibration` attribute of a calibrated field"
+            )
+        if not any(k in d for k in ("slope", "offset", "ndvi")):
+            raise XlstsrError(
+                f"the calibration {dict(d)!r} holds no mapping (no slope, offset or ndvi): it "
+                "would label the field calibrated without changing it; pass the fitted one "
+                "(`fit_calibration(...)`)"
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -176,6 +199,34 @@ def _kelvin(a: Any, role: str) -> np.ndarray:
 
         a = decode_lst(a, keep_out_of_range=True, check_fill=False, what=role).values
     return np.asarray(a, np.float64)
+
+
+def _same_grid(i: int, x: Any, y: Any, role: str) -> Any:
+    """``y`` on ``x``'s grid as pixels are paired by position: the same dims in ``x``'s order
+    (a transposed DataArray is transposed back) and the same spatial coordinates (a field of
+    the same shape elsewhere, or flipped, was fitted against ``x`` pixel by pixel)."""
+    if not (isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray)):
+        return y
+    if set(x.dims) == set(y.dims) and x.dims != y.dims:
+        y = y.transpose(*x.dims)
+    from .validate import spatial_dims
+
+    try:
+        dims = spatial_dims(x)
+    except XlstsrError:
+        return y
+    for d in dims:
+        if d in x.coords and d in y.coords and x.sizes[d] == y.sizes.get(d):
+            a, b = np.asarray(x[d].values, float), np.asarray(y[d].values, float)
+            step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
+            if not np.allclose(a, b, rtol=0, atol=1e-3 * step):
+                raise XlstsrError(
+                    f"field {i}: {role} is not on sr's grid: its '{d}' runs from {b[0]:.6g} to "
+                    f"{b[-1]:.6g}, sr's from {a[0]:.6g} to {a[-1]:.6g}, but pixels are paired by "
+                    f"position; put it on sr's grid first (`{role}.rio.reproject_match(sr)`, "
+                    "after co-registration for a fine truth)"
+                )
+    return y
 
 
 def _same_steps(i: int, x: Any, y: Any, role: str) -> None:
@@ -255,13 +306,24 @@ def fit_calibration(
     gs = None if ndvi is None else _fields(ndvi)
     if len(fs) != len(ts) or (gs is not None and len(gs) != len(fs)):
         raise XlstsrError("sr, truth (and ndvi) must hold the same number of fields")
+    if not fs:
+        raise XlstsrError("no fields to fit on: pass sr and truth (DataArrays, arrays or lists)")
+    for role, group in (("sr", fs), ("truth", ts), ("ndvi", gs or [])):
+        for a in group:
+            if not isinstance(a, (xr.DataArray, np.ndarray)):
+                hint = " (pick its variable, e.g. ds['LST'])" if isinstance(a, xr.Dataset) else ""
+                raise InputTypeError(f"{role} must be a DataArray, a numpy array or a list of "
+                                     f"them, got {type(a).__name__}{hint}")
+    from .validate import check_whole
+
+    min_pixels = check_whole("min_pixels", min_pixels, 2, hint="fewest valid pixels, e.g. 100")
     for i, (x, y) in enumerate(zip(fs, ts)):
         _same_steps(i, x, y, "truth")
+        ts[i] = _same_grid(i, x, y, "truth")
         if gs is not None:
             _same_steps(i, x, gs[i], "ndvi")
+            gs[i] = _same_grid(i, x, gs[i], "ndvi")
     if aggregate is not None:
-        from .validate import check_whole
-
         aggregate = check_whole("aggregate", aggregate, 1, hint="pixels per side, or None")
     xs = [_kelvin(x, "sr") for x in fs]
     ys = [_kelvin(y, "truth") for y in ts]
@@ -269,7 +331,11 @@ def fit_calibration(
         gs = [np.asarray(g.values if isinstance(g, xr.DataArray) else g, np.float64) for g in gs]
     cols: list[list[np.ndarray]] = [[], [], []]
     for i, (x, y) in enumerate(zip(xs, ys)):
-        g = None if gs is None else np.broadcast_to(gs[i], x.shape)
+        try:
+            g = None if gs is None else np.broadcast_to(gs[i], x.shape)
+        except ValueError:
+            raise XlstsrError(f"field {i}: ndvi {np.shape(gs[i])} is not on the sr grid "
+                              f"{x.shape}; reproject it onto the sr grid first") from None
         if x.shape != y.shape:
             raise XlstsrError(f"field {i}: sr {x.shape} and truth {y.shape} are not on the same "
                               "grid; reproject the truth onto the sr grid first")
@@ -335,9 +401,11 @@ def apply_calibration(
     (0.9, 0.9)
     """
     if not isinstance(da, xr.DataArray):
+        hint = ("pick its LST variable, e.g. `ds['LST']`" if isinstance(da, xr.Dataset)
+                else "wrap it: `xr.DataArray(a, dims=('y', 'x'))`")
         raise InputTypeError(
             f"apply_calibration takes the LST as a DataArray in Kelvin, got {type(da).__name__}; "
-            "wrap it: `xr.DataArray(a, dims=('y', 'x'))`."
+            f"{hint}."
         )
     from .validate import _units_kind
 
@@ -358,7 +426,7 @@ def apply_calibration(
     if cal.ndvi:
         if ndvi is None:
             raise XlstsrError("this calibration has an NDVI term: pass `ndvi=` on the LST's grid")
-        out = out + cal.ndvi * ndvi
+        out = out + cal.ndvi * _ndvi_on_grid(ndvi, da)
     out = out.astype(da.dtype, copy=False) if np.issubdtype(da.dtype, np.floating) else out
     out.name = da.name
     out.attrs = {**da.attrs, "xlstsr_product": cal.product, "xlstsr_calibration": cal.to_json()}
@@ -367,3 +435,46 @@ def apply_calibration(
                                 f"{cal.source} -> {cal.target}, slope={cal.slope:.6g}, "
                                 f"offset={cal.offset:.6g}, ndvi={cal.ndvi:.6g})")
     return out
+
+
+def _ndvi_on_grid(ndvi: Any, da: xr.DataArray) -> Any:
+    """The NDVI term's field, checked: on ``da``'s grid (xarray's arithmetic kept only the
+    overlap of another grid: a cropped or empty result) and in NDVI units (x 10000 gave
+    -18000 K), in memory; a numpy array must have ``da``'s spatial shape."""
+    from .validate import spatial_dims
+
+    if isinstance(ndvi, xr.DataArray):
+        try:
+            ny, nx = spatial_dims(ndvi)
+            ly, lx = spatial_dims(da)
+        except XlstsrError:
+            ny = nx = ly = lx = None
+        if ly is not None:
+            same = ndvi.sizes[ny] == da.sizes[ly] and ndvi.sizes[nx] == da.sizes[lx]
+            if same and all(d in ndvi.coords and e in da.coords for d, e in ((ny, ly), (nx, lx))):
+                for d, e in ((ny, ly), (nx, lx)):
+                    a, b = np.asarray(da[e].values, float), np.asarray(ndvi[d].values, float)
+                    step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
+                    same = same and bool(np.allclose(a, b, rtol=0, atol=1e-3 * step))
+            if not same:
+                raise XlstsrError(
+                    f"ndvi ({ndvi.sizes[ny]} x {ndvi.sizes[nx]}) is not on the LST's grid "
+                    f"({da.sizes[ly]} x {da.sizes[lx]}): the sum would keep only their overlap; "
+                    "reproject it first (`ndvi.rio.reproject_match(da)`)"
+                )
+        values = None if isinstance(ndvi.variable.data, dsa.Array) else np.asarray(ndvi.values)
+    else:
+        values = np.asarray(ndvi, np.float64)
+        if values.shape[-2:] != da.shape[-2:]:
+            raise XlstsrError(f"ndvi {values.shape} is not on the LST's grid {da.shape}; reproject "
+                              "it onto the LST's grid first")
+    if values is not None:
+        v = values[np.isfinite(values)]
+        if v.size and np.mean(np.abs(v) > 1.05) > 0.01:
+            scale = float(np.nanmax(np.abs(v)))
+            raise XlstsrError(
+                f"ndvi values reach {scale:.4g}, but NDVI lies in [-1, 1]: scaled NDVI (MODIS "
+                "digital numbers take scale_factor 0.0001; percent: divide by 100) would add "
+                "thousands of kelvin; decode it first"
+            )
+    return ndvi

@@ -12,7 +12,9 @@ from typing import Any
 
 import dask.array as dsa
 import numpy as np
+import xarray as xr
 
+from .errors import AllNaNError, GridError, InputTypeError
 from .kernels.correction import (
     SCALE_CORRECTIONS,
     check_mode,
@@ -57,7 +59,22 @@ def apply_scale_correction(
     >>> out.chunks[0], bool((out.compute() == sr.compute()).all())   # bicubic: nothing to rescale
     ((1, 1), True)
     """
+    from .validate import check_factor
+
     mode = check_mode(mode)
+    factor = check_factor(factor)
+    if isinstance(mode, str) and factor & (factor - 1):
+        # the law adds within-block variances of steps by 2 (round(log2 f) of them): at factor 3
+        # it silently restored the variance of factor 4
+        raise GridError(
+            f"scale_correction={mode!r} restores the variance law in steps of 2, so the factor must "
+            f"be a power of two (2, 4, 8...), not {factor}; pass a fixed detail gain instead "
+            "(scale_correction=0.8, calibrated with xlstsr.correction.calibrate_detail_gain) or None"
+        )
+    if tuple(sr.shape[-2:]) != (lst.shape[-2] * factor, lst.shape[-1] * factor) or (
+            sr.shape[0] != lst.shape[0]):
+        raise GridError(f"sr {tuple(sr.shape)} must be the coarse stack {tuple(lst.shape)} "
+                        f"upscaled by factor {factor}: (n, y * {factor}, x * {factor})")
     lazy = any(isinstance(a, dsa.Array) for a in (sr, lst, guide))
     if not lazy:
         g = None if guide is None else np.asarray(guide)
@@ -117,11 +134,42 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     >>> round(calibrate_detail_gain(sr, lst, truth, 4), 3)
     0.5
     """
+    from .validate import check_factor
+
+    factor = check_factor(factor)
+    for name, a in (("sr", sr), ("lst", lst), ("truth", truth)):
+        if not isinstance(a, (xr.DataArray, np.ndarray, dsa.Array)):
+            raise InputTypeError(f"{name} must be a DataArray or an array, got {type(a).__name__}")
+    if isinstance(sr, xr.DataArray) and isinstance(truth, xr.DataArray):
+        _check_same_fields(sr, truth)
     s, c, t = (np.asarray(getattr(a, "values", a), np.float64) for a in (sr, lst, truth))
+    if not np.isfinite(t).any():
+        raise AllNaNError("the truth holds no valid pixel: the gain cannot be calibrated (check "
+                          "its fill value, its mask, or that it covers the sr field)")
     if s.shape != t.shape or s.shape[-2:] != (c.shape[-2] * factor, c.shape[-1] * factor):
-        raise ValueError(
+        raise GridError(
             f"sr {s.shape} and truth {t.shape} must share the fine grid, factor {factor} times "
             f"the coarse input {c.shape}: put the truth on the output grid first"
         )
     s, c, t = (a.reshape(-1, *a.shape[-2:]) for a in (s, c, t))
     return optimal_detail_gain(list(zip(s, c, t)), factor)
+
+
+def _check_same_fields(sr: xr.DataArray, truth: xr.DataArray) -> None:
+    """Truth paired with ``sr`` by position must hold the same steps and the same grid: other
+    dates (or another order) or a field elsewhere gave a gain of 0 or a wrong one silently."""
+    for d in set(sr.dims) & set(truth.dims):
+        if d in sr.indexes and d in truth.indexes and sr.sizes[d] == truth.sizes[d]:
+            a, b = sr.indexes[d], truth.indexes[d]
+            if a.equals(b):
+                continue
+            if a.dtype.kind in "fiu" and b.dtype.kind in "fiu":
+                step = abs(float(a[1] - a[0])) if len(a) > 1 else 1.0
+                if np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=0, atol=1e-3 * step):
+                    continue
+            raise GridError(
+                f"truth's '{d}' labels differ from sr's ({b[0]} .. {b[-1]} against "
+                f"{a[0]} .. {a[-1]}), but the fields are paired by position: select the same "
+                f"steps in the same order and put the truth on sr's grid (`truth.sel({d}=sr['{d}'])`"
+                ", `truth.rio.reproject_match(sr)`)"
+            )
