@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         lst = p["lst"]
         lst4 = xlstsr.coarsen(lst, F, min_valid=0.5)
         cases = {
-            "4 km -> 1 km": (lst4, lst.copy(data=block_mean(p["ndvi"].values, F, min_valid=0.5)), lst.values),
+            "4 km -> 1 km": (lst4, lst.copy(data=block_mean(p["ndvi"].values, F, min_valid=0.5))
+                             .rename("ndvi_1km"), lst.values),
             "1 km -> 250 m": (lst, p["ndvi"], p["truth"].values),
         }
         for case, (coarse, guide, truth) in cases.items():
