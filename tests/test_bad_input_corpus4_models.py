@@ -380,3 +380,48 @@ def test_scale_correction_law_needs_a_power_of_two_and_aligned_truth(s, sr):
         calibrate_detail_gain(sr, lst, truth.assign_coords(x=truth.x + 5e4), 4)
     with pytest.raises(errors.AllNaNError, match="truth holds no valid pixel"):
         calibrate_detail_gain(sr, lst, truth * np.nan, 4)  # a gain of 1 before
+
+
+# -- QC flags and coarsen ----------------------------------------------------------------------
+
+
+def test_qc_layers_that_are_not_8_bit_flags_are_refused_and_missing_qc_is_not_good(s):
+    from xlstsr import qc
+
+    # a QC read with its fill masked holds NaN: it was cast to 0 and read as "good"
+    assert qc.modland_mask(np.array([0.0, np.nan, 2.0])).tolist() == [True, False, False]
+    assert qc.lst_error_k(np.array([np.nan, 0.0])).tolist() == [np.inf, 1.0]
+    for layer, msg in ((s["lst_1km"], "not a MOD11 8-bit flag.*the LST"),  # wrapped to bits
+                       (np.array([256, 512], np.uint16), "16-bit QC of another product"),
+                       (np.array([-1], np.int16), "not a MOD11 8-bit flag"),
+                       (np.array([0.5]), "not a MOD11 8-bit flag")):
+        with pytest.raises(errors.XlstsrError, match=msg):
+            np.asarray(qc.modland_mask(layer))
+    for kw, msg in (({"max_error_k": 0.5}, "max_error_k must be a number >= 1"),  # all False
+                    ({"max_error_k": "2"}, "max_error_k must be a number >= 1"),  # raw numpy
+                    ({"accept_other_quality": "no"}, "must be True or False")):  # truthy
+        with pytest.raises(errors.XlstsrError, match=msg):
+            qc.modland_mask(np.array([0, 1], np.uint8), **kw)
+    with pytest.raises(errors.InputTypeError, match=r"pick its QC variable"):
+        qc.modland(xr.Dataset({"QC_Day": ("x", np.zeros(2, np.uint8))}))
+
+
+def test_coarsen_psf_emissivity_and_min_valid_are_checked(s):
+    fine = s["lst_250m"]
+    eps = (s["ndvi_250m"] * 0 + 0.97).rename("eps")
+    with pytest.raises(errors.XlstsrError, match=r"wider than 2 coarse pixels.*degrees on a lon/lat"):
+        xlstsr.coarsen(fine, 4, psf=1e9)  # ran for hours
+    with pytest.raises(errors.XlstsrError, match="psf must be a width in metres"):
+        xlstsr.coarsen(fine, 4, psf=True)  # a 1 m PSF
+    with pytest.raises(errors.XlstsrError, match="min_valid must be a finite number > 0"):
+        xlstsr.coarsen(fine, 4, min_valid="0.5")  # raw TypeError
+    with pytest.raises(errors.GridError, match="emissivity is not on the LST's grid"):
+        xlstsr.coarsen(fine, 4, emissivity=eps.isel(x=slice(0, 32)))  # NaN-padded, silently
+    with pytest.raises(errors.GridError, match="emissivity is not on the LST's grid"):
+        xlstsr.coarsen(fine, 4, emissivity=eps.assign_coords(x=eps.x + 5e4))  # numpy's error
+    with pytest.raises(errors.InputTypeError, match="emissivity must be a DataArray"):
+        xlstsr.coarsen(fine, 4, emissivity=np.full((64, 64), 0.97))  # AttributeError
+    with pytest.raises(errors.XlstsrError, match=r"emissivity values from 0 to 0.*\(0, 1\]"):
+        xlstsr.coarsen(fine, 4, emissivity=eps * 0)  # an all-NaN result
+    out = xlstsr.coarsen(fine.to_dataset(name="LST"), 4)  # a Dataset's LST (AttributeError)
+    np.testing.assert_array_equal(out.values, xlstsr.coarsen(fine, 4).values)

@@ -9,14 +9,16 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
-from .errors import GridError, XlstsrError
+from .errors import AllNaNError, GridError, InputTypeError, XlstsrError
 from .grid import MODIS_LST_PSF_SIGMA, coarse_grid, with_grid
 from .kernels.aggregate import gaussian_psf, radiometric_mean
 from .validate import (
     check_factor,
+    check_number,
     decode_lst,
     require_georeferenced,
     require_valid_pixels,
+    select_variable,
     spatial_dims,
 )
 
@@ -37,6 +39,8 @@ def psf_pixels(psf: float | str | None, pixel: float) -> float | None:
         if psf.lower() != "modis":
             raise XlstsrError(f"psf must be a width in metres, 'modis' or None, got {psf!r}")
         psf = MODIS_LST_PSF_SIGMA
+    if isinstance(psf, (bool, np.bool_)) or not isinstance(psf, (int, float, np.number)):
+        raise XlstsrError(f"psf must be a width in metres, 'modis' or None, got {psf!r}")
     if not np.isfinite(psf) or psf < 0:
         raise XlstsrError(f"psf must be a width >= 0 in metres, got {psf!r}")
     return float(psf) / float(pixel) or None
@@ -91,10 +95,12 @@ def coarsen(
     >>> xlstsr.coarsen(fine, 4).shape[-2:] == (fine.shape[-2] // 4, fine.shape[-1] // 4)
     True
     """
+    if isinstance(lst, xr.Dataset):
+        lst = select_variable(lst, None)
     factor = check_factor(factor)
     require_georeferenced(lst, "LST")
-    if not 0.0 < min_valid <= 1.0:
-        raise XlstsrError(f"min_valid must be in (0, 1], got {min_valid}")
+    check_number("min_valid", min_valid, 0, 1, lo_open=True,
+                 hint="the share of valid fine pixels a coarse pixel needs, e.g. 1.0")
     ydim, xdim = spatial_dims(lst)
     if min(lst.sizes[ydim], lst.sizes[xdim]) < factor:
         raise GridError(
@@ -111,11 +117,22 @@ def coarsen(
     kelvin = kelvin.transpose(*lead, ydim, xdim)
     cy, cx, ct = coarse_grid(kelvin, factor)
     require_valid_pixels(kelvin)  # an all-NaN field aggregates to nothing: a fill or QC problem
-    sigma = psf_pixels(psf, abs(float(kelvin.rio.transform().a)))
+    pixel = abs(float(kelvin.rio.transform().a))
+    sigma = psf_pixels(psf, pixel)
+    if sigma is not None and sigma > 2 * factor:
+        # a Gaussian this wide ran for hours (1e9 m) and blurs the field into one value; on a
+        # lon/lat grid 350 (meant as metres) is 350 degrees
+        raise XlstsrError(
+            f"psf {psf!r} is {sigma:.3g} fine pixels ({pixel:g} CRS units each), wider than 2 "
+            f"coarse pixels of factor {factor}: a sensor's PSF is about one coarse pixel wide "
+            "(MODIS 1 km: psf='modis', 350 m). psf is in the CRS's units: metres on a projected "
+            "grid, degrees on a lon/lat one"
+        )
     data = kelvin.variable.data
     eps = None
     if emissivity is not None:
-        eps = emissivity.broadcast_like(kelvin).transpose(*lead, ydim, xdim).variable.data
+        eps = _emissivity(emissivity, kelvin, ydim, xdim).broadcast_like(kelvin).transpose(
+            *lead, ydim, xdim).variable.data
     if isinstance(data, dsa.Array):
         out = _coarsen_dask(data, eps, factor, min_valid, sigma)
     else:
@@ -131,6 +148,46 @@ def coarsen(
         "xlstsr_version": __version__,
     }
     return result
+
+
+def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
+    """The emissivity, checked: a DataArray on the LST's grid (xarray's broadcast_like filled
+    another grid's missing part with NaN, a shifted one raised numpy's error), with values in
+    (0, 1] when in memory (0 or NaN everywhere gave an all-NaN result, an LST passed as
+    emissivity went through)."""
+    if not isinstance(eps, xr.DataArray):
+        raise InputTypeError(
+            f"emissivity must be a DataArray on the LST's grid, got {type(eps).__name__}: wrap it "
+            "with the LST's coordinates, e.g. `lst.isel(time=0, drop=True).copy(data=eps)`"
+        )
+    for d in (ydim, xdim):
+        if d not in eps.dims:
+            raise GridError(f"emissivity has dims {eps.dims}, not the LST's spatial dims "
+                            f"({ydim}, {xdim}); rename them or reproject it onto the LST's grid")
+        same = eps.sizes[d] == lst.sizes[d]
+        if same and d in eps.coords and d in lst.coords:
+            a, b = np.asarray(lst[d].values, float), np.asarray(eps[d].values, float)
+            step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
+            same = bool(np.allclose(a, b, rtol=0, atol=1e-3 * step))
+        if not same:
+            raise GridError(
+                f"emissivity is not on the LST's grid (its {d!r}: {eps.sizes[d]} values from "
+                f"{float(eps[d][0]):.6g}, the LST's: {lst.sizes[d]} from {float(lst[d][0]):.6g}); "
+                "reproject it first (`emissivity.rio.reproject_match(lst)`)"
+            )
+    if not isinstance(eps.variable.data, dsa.Array):
+        v = np.asarray(eps.values, np.float64)
+        ok = v[np.isfinite(v)]
+        if not ok.size:
+            raise AllNaNError("the emissivity holds no valid value: every coarse pixel would be a "
+                              "gap; check its fill value")
+        if ok.min() <= 0 or ok.max() > 1:
+            raise XlstsrError(
+                f"emissivity values from {ok.min():.4g} to {ok.max():.4g}: a broadband "
+                "emissivity lies in (0, 1] (about 0.9-1 over land); percent? divide by 100; "
+                "scaled integers? apply their scale_factor"
+            )
+    return eps
 
 
 def _coarsen_dask(data, eps, factor: int, min_valid: float, sigma: float | None):

@@ -20,13 +20,44 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 
+from .errors import InputTypeError, XlstsrError
+
 __all__ = ["lst_error_k", "modland", "modland_mask"]
 
 QC = TypeVar("QC", np.ndarray, dsa.Array, xr.DataArray)
 
 
+def _flags(q: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The QC layer as uint8 flags, and where it is missing (NaN: a layer read with its fill
+    masked) or None. Anything that is not 8-bit flags is refused: a NaN cast to 0 read as
+    "good", an LST (300.5 K) or a 16-bit QC of another product (MOD21's bit layout differs)
+    wrapped to arbitrary bits."""
+    q = np.asarray(q)
+    if q.dtype == np.uint8:
+        return q, None
+    if q.dtype.kind not in "iuf":
+        raise InputTypeError(f"the QC layer holds {q.dtype} values, not MOD11 8-bit flags: pass "
+                             "the QC_Day / QC_Night layer (uint8), e.g. open_modis(path, 'QC_Day')")
+    missing = np.isnan(q) if q.dtype.kind == "f" else None
+    v = q[~missing] if missing is not None else q
+    if v.size and (v.min() < 0 or v.max() > 255 or (q.dtype.kind == "f" and np.any(v != np.floor(v)))):
+        bad = v[(v < 0) | (v > 255) | (v != np.floor(v))][0]
+        raise XlstsrError(
+            f"the QC layer holds {bad!r}, not a MOD11 8-bit flag (a whole number 0-255): is it "
+            "the LST or another scaled field, or the 16-bit QC of another product (MOD21/MYD21 "
+            "have another bit layout)? Pass the QC_Day / QC_Night layer of MOD11"
+        )
+    if missing is None:
+        return q.astype(np.uint8), None
+    return np.where(missing, 0, q).astype(np.uint8), missing
+
+
 def _elementwise(qc: QC, fn: Callable[[np.ndarray], np.ndarray], dtype: type, name: str) -> QC:
     """Apply a per-pixel numpy function to a numpy array or a DataArray (lazily on dask)."""
+    if isinstance(qc, (str, bytes, xr.Dataset)) or qc is None:
+        hint = " (pick its QC variable, e.g. ds['QC_Day'])" if isinstance(qc, xr.Dataset) else ""
+        raise InputTypeError(f"the QC layer must be an array or a DataArray of uint8 flags, got "
+                             f"{type(qc).__name__}{hint}")
     if isinstance(qc, xr.DataArray):
         out = xr.apply_ufunc(fn, qc, dask="parallelized", output_dtypes=[dtype], keep_attrs=False)
         out.name = name
@@ -38,12 +69,14 @@ def _elementwise(qc: QC, fn: Callable[[np.ndarray], np.ndarray], dtype: type, na
 
 
 def _modland(q: np.ndarray) -> np.ndarray:
-    return q.astype(np.uint8) & 0b11
+    flags, missing = _flags(q)
+    m = flags & 0b11
+    return m if missing is None else np.where(missing, np.uint8(3), m)  # missing: not produced
 
 
 def _lst_error(q: np.ndarray) -> np.ndarray:
-    q = q.astype(np.uint8)
-    err = np.array([1.0, 2.0, 3.0, np.inf])[(q >> 6) & 0b11]
+    flags, _ = _flags(q)
+    err = np.array([1.0, 2.0, 3.0, np.inf])[(flags >> 6) & 0b11]
     return np.where(_modland(q) >= 2, np.inf, err)
 
 
@@ -85,6 +118,17 @@ def modland_mask(
     >>> modland_mask(np.array([0, 1, 2], dtype=np.uint8)).tolist()
     [True, False, False]
     """
+
+    from .validate import check_bool
+
+    check_bool("accept_other_quality", accept_other_quality)
+    if max_error_k is not None and (
+            isinstance(max_error_k, bool) or not isinstance(max_error_k, (int, float, np.number))
+            or np.isnan(max_error_k) or max_error_k < 1):
+        raise XlstsrError(
+            f"max_error_k must be a number >= 1 (K) or None, got {max_error_k!r}: the LST error "
+            "classes of MOD11 are <= 1, 2, 3 K and > 3 K, so a bound below 1 rejects every pixel"
+        )
 
     def fn(q: np.ndarray) -> np.ndarray:
         m = _modland(q)
