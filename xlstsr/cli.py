@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -130,13 +132,35 @@ def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str)
     return out
 
 
-def _declare(da: Any, units: str | None, nodata: float | None) -> Any:
+def _declare(da: Any, units: str | None, nodata: float | None,
+             scale: float | None = None) -> Any:
     """The user's declarations about the input, as the attributes the front door reads."""
     if units is not None:
         da = da.assign_attrs(units=units)
     if nodata is not None:
         da = da.assign_attrs(_FillValue=nodata)
+    if scale is not None:
+        if not (math.isfinite(scale) and scale > 0):
+            raise UsageError(f"--scale must be a number > 0, e.g. 0.02, got {scale!r}")
+        if da.attrs.get("scale_factor") not in (None, 1, 1.0):
+            raise UsageError(
+                f"the input declares scale_factor={da.attrs['scale_factor']} already; drop "
+                "--scale (the file's own scale is applied)"
+            )
+        da = da.assign_attrs(scale_factor=scale)
     return da
+
+
+#: a refusal that tells a Python user to set the scale attribute: the command line's way
+_SET_SCALE = re.compile(r"[Ss]et (`da\.attrs\.update\()?scale_factor")
+
+
+def _cli_hints(message: str) -> str:
+    """Messages written for Python callers, completed with the command line's flags."""
+    if _SET_SCALE.search(message) and "--scale" not in message:
+        message += (" On the command line: `--scale FACTOR` (e.g. `--scale 0.02 --nodata 0` "
+                    "for MODIS LST digital numbers stored without scale metadata).")
+    return message
 
 
 @contextlib.contextmanager
@@ -295,7 +319,8 @@ def _upscale(args: argparse.Namespace) -> int:
     m = _method(args)
     if m.needs_guide and not args.guide:
         raise UsageError(f"method {m.name!r} needs a fine guide: pass --guide ndvi.tif")
-    lst = _declare(_open_field(args.input, args.variable, "LST"), args.units, args.nodata)
+    lst = _declare(_open_field(args.input, args.variable, "LST"), args.units, args.nodata,
+                   args.scale)
     ydim, xdim = spatial_dims(lst)
     chunks = _parse_chunks(args.chunks, tuple(map(str, lst.dims)), str(ydim), str(xdim))
     if chunks is not None:
@@ -371,7 +396,8 @@ def _scaling(args: argparse.Namespace) -> int:
     _refuse_existing(args.output, args.overwrite)
     if args.figure:
         _refuse_existing(args.figure, args.overwrite)
-    lst = _declare(_open_field(args.input, args.variable, "LST"), args.units, args.nodata)
+    lst = _declare(_open_field(args.input, args.variable, "LST"), args.units, args.nodata,
+                   args.scale)
     guide = None
     if args.guide:
         guide = _open_field(args.guide, args.guide_variable, "guide",
@@ -600,6 +626,9 @@ def _add_input_declarations(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nodata", type=float, default=None,
                    help="stored value marking missing LST when the file does not declare it "
                    "(e.g. -80 for SEVIRI degC, 0 for MODIS DN)")
+    p.add_argument("--scale", type=float, default=None,
+                   help="factor turning stored values into the LST units when the file does not "
+                   "declare it (e.g. 0.02 for MODIS LST digital numbers, 0.1 for Kelvin x 10)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -736,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
                 return _train(args, args.train_parser)
             return commands[args.command](args)
         except _user_errors() as err:
-            return _fail(str(err) or type(err).__name__)
+            return _fail(_cli_hints(str(err) or type(err).__name__))
 
 
 if __name__ == "__main__":

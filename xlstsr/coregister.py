@@ -25,7 +25,13 @@ from affine import Affine
 from rasterio.enums import Resampling
 from scipy import ndimage
 
-from .errors import CoregistrationError, GridError, NoOverlapError, XlstsrError
+from .errors import (
+    CoregistrationError,
+    GridError,
+    NoOverlapError,
+    UndeclaredFillError,
+    XlstsrError,
+)
 from .grid import fine_grid
 from .kernels import coregister as _kc
 from .kernels.coregister import ShiftEstimate, estimate_shift
@@ -38,6 +44,7 @@ from .validate import (
     require_georeferenced,
     select_lst,
     spatial_dims,
+    suspect_guide_fill,
 )
 
 __all__ = [
@@ -110,6 +117,60 @@ def _on_nested_grid(fine: xr.DataArray, lst: xr.DataArray, factor: int) -> xr.Da
     return xr.DataArray(out.reshape(shape), dims=dims, coords={**coords_out, ly: fy, lx: fx})
 
 
+def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str) -> None:
+    """Refuse a fine field with an undeclared fill value (ASTER's 0 outside the scene): read as
+    data it decorrelates the fields, and the estimate was reported as "the fields hardly
+    correlate ... same ground and date", which sends the user the wrong way. As the other
+    reliability problems: ``errors="warn"`` warns, ``"ignore"`` says nothing (a caller that
+    checks the field itself, as the guide's offset check before the guide's own fill check)."""
+    if errors == "ignore":
+        return
+    lead = [d for d in fine.dims if d not in (gy, gx)]
+    imgs = np.asarray(fine.transpose(*lead, gy, gx).values).reshape(
+        -1, fine.sizes[gy], fine.sizes[gx])
+    for img in imgs:
+        found = suspect_guide_fill(img)
+        if found is not None:
+            v, share = found
+            v = int(v) if float(v).is_integer() else v
+            err = UndeclaredFillError(
+                f"the fine field holds {v!r} on {share:.0%} of its valid pixels, far outside the "
+                f"others: an undeclared fill value (ASTER stores 0 outside the scene). Mask it: "
+                f"`fine.where(fine != {v!r})`, or declare it (`fine.attrs['_FillValue'] = "
+                f"{v!r}`); for an LST, mask the pixels mixed with it along the scene border too "
+                "(e.g. `xlstsr.evaluate.reference_mask(..., erode=3, valid_min=230)`)."
+            )
+            if errors == "raise":
+                raise err
+            warnings.warn(str(err), stacklevel=3)
+            return
+
+
+def _block_size(lst: xr.DataArray, ly: str, lx: str) -> int:
+    """The side of the squares of equal values an LST resampled by nearest neighbour onto a
+    finer grid is made of (1 when it is not)."""
+    a = np.asarray(lst.transpose(..., ly, lx).values, dtype=np.float64)
+    a = a.reshape(-1, a.shape[-2], a.shape[-1])[0]
+    for k in range(min(64, a.shape[0] // 2, a.shape[1] // 2), 1, -1):
+        ny, nx = (a.shape[0] // k) * k, (a.shape[1] // k) * k
+        b = a[:ny, :nx].reshape(ny // k, k, nx // k, k)
+        first = b[:, :1, :, :1]
+        same = (b == first) | ~np.isfinite(b)
+        if np.isfinite(b).any() and bool(same.all()):
+            return k
+    return 1
+
+
+def _resampled_hint(lst: xr.DataArray, ly: str, lx: str) -> str:
+    k = _block_size(lst, ly, lx)
+    if k > 1:
+        return (f" The LST is made of blocks of {k} x {k} equal pixels: it was resampled by "
+                f"nearest neighbour onto a finer grid. Bring it back to its own grid first: "
+                f"`lst.coarsen({ly}={k}, {lx}={k}).mean()`.")
+    return (" Pass the coarse LST on its own grid (not resampled onto the fine one), or a "
+            "finer fine field.")
+
+
 def _looks_like_kelvin(fine: xr.DataArray) -> bool:
     units = str(fine.attrs.get("units", "")).strip().lower()
     if units in ("k", "kelvin"):
@@ -173,7 +234,11 @@ def estimate_offset(
         nested grid), the absolute correlation at the estimate.
     errors : {"raise", "warn", "ignore"}
         What an unreliable estimate does: raise :class:`~xlstsr.errors.CoregistrationError`,
-        warn, or only set ``reliable`` to False.
+        warn, or only set ``reliable`` to False. A fine field with an undeclared fill value
+        (one value on a large share of it, far outside the rest: ASTER's 0) raises
+        :class:`~xlstsr.errors.UndeclaredFillError` with ``"raise"``, warns with ``"warn"``.
+        An LST on about the fine field's pixel size (factor < 2) raises
+        :class:`~xlstsr.errors.GridError` whatever ``errors``.
     search_step : float, optional
         Step of the grid search before the continuous refinement, metres (default a sixteenth
         of the search window; coarser is faster and risks a secondary optimum; at least a
@@ -231,9 +296,10 @@ def estimate_offset(
     lead = [d for d in lst.dims if d not in (ly, lx)]
     if len(lead) > 1:
         raise GridError(f"estimate_offset takes (y, x) or one leading dim, the LST has {lead}")
-    fine = decode_guide(fine)
+    fine = decode_guide(fine).compute()  # read once: every image is compared whole below
     gy, gx = spatial_dims(fine)
     flead = [d for d in fine.dims if d not in (gy, gx)]
+    _refuse_fine_fill(fine, gy, gx, errors)
     if flead and flead != lead:
         raise GridError(
             f"the fine field has dims {flead} besides (y, x), the LST {lead}: give one fine image "
@@ -256,6 +322,13 @@ def estimate_offset(
             "`estimate_offset(fine, lst)` (the fine reference or guide first)."
         )
     factor = max(1, round(lres / fine_pixel_size(fine, lst.rio.crs)))
+    if factor < 2:
+        raise GridError(
+            f"the fine field's pixels ({fine_pixel_size(fine, lst.rio.crs):.6g}) are about the "
+            f"size of the LST's ({lres:.6g}): estimate_offset finds where a fine field lies "
+            "under a coarser LST (2 or more fine pixels per LST pixel)."
+            + _resampled_hint(lst, ly, lx)
+        )
     # only the LST pixels under the fine field take part
     try:
         b = fine.rio.transform_bounds(lst.rio.crs) if fine.rio.crs != lst.rio.crs else fine.rio.bounds()

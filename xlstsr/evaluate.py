@@ -17,7 +17,14 @@ from rasterio.enums import Resampling
 from scipy import ndimage
 
 from . import metrics as _m
-from .errors import AllNaNError, GridError, NoOverlapError, XlstsrError
+from .errors import (
+    AllNaNError,
+    CoregistrationError,
+    GridError,
+    NoOverlapError,
+    UndeclaredFillError,
+    XlstsrError,
+)
 from .validate import (
     check_bool,
     check_factor,
@@ -65,13 +72,79 @@ def _coregistered(
     else:
         if coarse is None:
             raise XlstsrError(
-                "coregister=True aligns the reference with the coarse input: pass `coarse=lst`"
+                "coregister=True aligns the reference with the coarse input: pass `coarse=lst` "
+                "(`--coarse` on the command line)"
             )
-        est = estimate_offset(ref.where(mask), coarse)
+        try:
+            est = estimate_offset(ref.where(mask), coarse)
+        except CoregistrationError as err:
+            # the estimate sees the reference as masked by evaluate's own options: an unmasked
+            # ASTER scene (border pixels mixed with its fill, cold cloud pixels) spoils it
+            raise CoregistrationError(
+                f"{err} Within evaluate, the estimate uses the reference masked by `erode`, "
+                "`valid_min` and `valid_max`: mask it as for scoring (for ASTER: erode=3, "
+                "valid_min=230, clear=True), or pass coregister=False."
+            ) from err
     moved = apply_offset(ref, est, coarse.rio.crs if coarse is not None else ref.rio.crs)
     ydim, xdim = spatial_dims(ref)
     mask = mask.assign_coords({ydim: moved[ydim], xdim: moved[xdim]})
     return moved, mask, est
+
+
+#: thresholds below this many Kelvin are no land temperature (degrees Celsius, or a sign slip)
+_THRESHOLD_MIN_K = 100.0
+#: decoded reference values outside this range are no temperature at all: a fill value (float32's
+#: lowest, -3.4e38; -9999 on a few pixels) that was not declared and that no threshold removed
+_IMPOSSIBLE_K = (0.0, 1000.0)
+
+
+def _impossible_message(n: int, decoded: np.ndarray, stored: np.ndarray | None,
+                        nodata: Any) -> str:
+    vals, counts = np.unique(stored if stored is not None else decoded, return_counts=True)
+    v = vals[int(np.argmax(counts))]
+    v = int(v) if float(v).is_integer() and abs(float(v)) < 1e15 else float(v)
+    what = "stored value" if stored is not None else "value"
+    return (
+        f"{n} reference pixel(s) hold values that are no temperature after decoding (from "
+        f"{float(decoded.min()):.4g} to {float(decoded.max()):.4g} K; {what} {v!r} on "
+        f"{int(counts.max())} of them): an undeclared fill value (reference_nodata={nodata!r}), "
+        f"which would dominate every metric. Pass `reference_nodata={v!r}` (`--reference-nodata "
+        f"{v!r}` on the command line; the value as stored), declare it "
+        f"(`reference.attrs['_FillValue'] = {v!r}`), or drop such pixels with `valid_min=230`."
+    )
+
+
+def _impossible(r: np.ndarray, m: np.ndarray) -> np.ndarray:
+    return np.asarray(m, bool) & ((r <= _IMPOSSIBLE_K[0]) | (r > _IMPOSSIBLE_K[1]))
+
+
+def _check_block(r: np.ndarray, m: np.ndarray, nodata: Any) -> np.ndarray:
+    bad = _impossible(r, m)
+    if bad.any():
+        raise UndeclaredFillError(_impossible_message(int(bad.sum()), r[bad], None, nodata))
+    return r
+
+
+def _refuse_impossible(reference: xr.DataArray, ref: xr.DataArray, mask: xr.DataArray,
+                       nodata: Any) -> xr.DataArray:
+    """``ref``, refusing kept reference pixels that cannot be temperatures (<= 0 K or > 1000 K
+    after decoding): too few to be found as a fill value by :func:`decode_reference`'s check,
+    they would still make the metrics meaningless (one float32 fill pixel: an RMSE of 1e35 K).
+    In memory the error is raised here (naming the stored value); on dask the check joins the
+    graph and raises when the metrics are computed."""
+    if isinstance(mask.variable.data, dsa.Array) or isinstance(ref.variable.data, dsa.Array):
+        return xr.apply_ufunc(
+            _check_block, ref, mask, dask="parallelized", output_dtypes=[ref.dtype],
+            keep_attrs=True, kwargs={"nodata": nodata},
+        ).transpose(*ref.dims)
+    r = np.asarray(ref.values)
+    bad = _impossible(r, np.asarray(mask.values))
+    n = int(bad.sum())
+    if n:
+        stored = np.asarray(reference.values)
+        raise UndeclaredFillError(_impossible_message(
+            n, r[bad], stored[bad] if stored.shape == bad.shape else None, nodata))
+    return ref
 
 
 def _erode_block(valid: np.ndarray, iterations: int) -> np.ndarray:
@@ -428,6 +501,16 @@ def evaluate(
                     ("reference_scale", reference_scale)):
         if v is not None:
             check_number(name, v, hint="or None")
+    for name, v in (("valid_min", valid_min), ("valid_max", valid_max)):
+        if v is not None and float(v) < _THRESHOLD_MIN_K:
+            # a threshold in degrees Celsius (-43 for 230 K) would keep every pixel, or none,
+            # without a word: the reference is compared in Kelvin after decoding
+            raise XlstsrError(
+                f"{name}={float(v):g} is not a temperature in Kelvin: the thresholds apply to the "
+                f"decoded reference in Kelvin, whatever its stored units: add 273.15 to a "
+                f"threshold in degrees Celsius ({float(v):g} degC is {name}="
+                f"{float(v) + 273.15:g}; valid_min=230 drops cloud-contaminated pixels)."
+            )
     if reference_nodata is not None:
         try:
             nan = bool(np.isnan(reference_nodata))  # NaN: the reference's fill is NaN
@@ -464,6 +547,7 @@ def evaluate(
             "Check the nodata value and the scale (e.g. reference_scale=0.1 for K x 10), or relax "
             "`erode` / `valid_min`."
         )
+    ref = _refuse_impossible(reference, ref, mask, reference_nodata)
     _check_overlap(sr, ref)
     resampled = not _same_grid(sr, ref)
     if not resampled:

@@ -30,6 +30,20 @@ from .validate import (
 
 __all__ = ["default_scales", "pixel_size", "scaling_stats"]
 
+
+def _decode_unlabelled(lst: xr.DataArray) -> xr.DataArray:
+    """An LST without units or scale attributes, checked as Kelvin (:func:`decode_lst`); a
+    refusal adds that a field which is no temperature takes ``radiometric=False``."""
+    try:
+        return decode_lst(lst)
+    except XlstsrError as err:
+        raise type(err)(
+            f"{err} If the field is not a temperature (NDVI, an anomaly, digital numbers "
+            "studied as such), pass radiometric=False (`--plain-mean` on the command line): it "
+            "is then aggregated by the plain mean and taken as it is."
+        ) from err
+
+
 _ATTRS: dict[str, dict[str, str]] = {
     "structure_function": {
         "long_name": "isotropic structure function <|T(x+l)-T(x)|^q>",
@@ -238,6 +252,9 @@ def scaling_stats(
     lst : DataArray or Dataset
         Field(s) with spatial dims and any leading dims (time...). LST in Kelvin (or decodable:
         Celsius, scaled integers with their metadata); any field with ``radiometric=False``.
+        With ``radiometric=True`` a field without ``units`` is checked as Kelvin like any LST
+        input (digital numbers, Celsius or an undeclared fill value are refused, naming the
+        fix).
     guide : DataArray or str, optional
         A guide (e.g. NDVI) on the LST grid or on a finer grid nested by an integer factor (then
         averaged onto the LST grid). Adds LST-guide correlation and slope per coarse factor.
@@ -310,8 +327,13 @@ def scaling_stats(
                       ("fit_wavenumbers", fit_wavenumbers)):
         _check_window(name, win)
     ydim, xdim = spatial_dims(lst)
-    if radiometric and (lst.attrs.get("units") or lst.attrs.get("scale_factor") is not None):
+    if radiometric and lst.attrs.get("units"):
         field_ = decode_lst(lst)
+    elif radiometric:
+        # no units (scale attributes or none): still an LST (radiometric aggregation), so it must be Kelvin. Digital
+        # numbers (~15000) or Celsius would give statistics 2500x too large or T^4 means of
+        # Celsius without a word
+        field_ = _decode_unlabelled(lst)
     else:
         field_ = decode_guide(lst)
     lead = tuple(str(d) for d in field_.dims if d not in (ydim, xdim))

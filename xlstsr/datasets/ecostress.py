@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import InputNotFoundError, VariableNotFoundError
 from ..kernels.aggregate import radiometric_mean
 from .root import data_root
 
@@ -121,7 +123,14 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     if (folder / "scenes.csv").is_file():
         df = pd.read_csv(folder / "scenes.csv", dtype={"overpass": str})
     else:
-        df = pd.DataFrame({"file": sorted(p.name for p in (folder / "LST").glob("*.tif"))})
+        df = pd.DataFrame({"file": sorted(p.name for p in (folder / "LST").glob("*.tif"))},
+                          dtype=object)
+    if df.empty or "file" not in df:  # an empty table failed in pandas (.str on no strings)
+        raise InputNotFoundError(
+            f"no ECOSTRESS scene in {folder}: it needs LST/ECO_L2_LSTE.*_doy*.tif files (with "
+            "cloud_mask/ and water_mask/ beside) or a scenes.csv; pass the ecostress_la folder "
+            "(or one laid out like it), or the data folder holding it, as `root`."
+        )
     df["key"] = df["file"].str.extract(r"_doy(\d{13})_")[0]
     if df["key"].isna().any():
         raise ValueError(f"ECOSTRESS file names without a doy key (_doyYYYYDDDHHMMSS_) in "
@@ -231,7 +240,8 @@ def open_ecostress_scene(
     Parameters
     ----------
     key : str
-        The doy key of the scene (the index of :func:`ecostress_scenes`).
+        The doy key of the scene (the index of :func:`ecostress_scenes`), or one of its file
+        names (``ECO_L2_LSTE.002_LST_doy2023183080644_aid0001.tif``).
     root : path, optional
         The ``ecostress_la`` folder, or the data folder holding it.
     resolution : float, optional
@@ -260,8 +270,14 @@ def open_ecostress_scene(
     (('y', 'x'), 'night')
     """
     scenes = ecostress_scenes(root)
+    m = re.search(r"doy(\d{13})", str(key))  # a file name (LST or mask) holds its key
+    key = m.group(1) if m else str(key)
     if key not in scenes.index:
-        raise KeyError(f"no ECOSTRESS scene {key!r}; known: {', '.join(scenes.index)}")
+        raise VariableNotFoundError(
+            f"no ECOSTRESS scene {key!r}: a scene is named by the doy key of its file names "
+            f"(YYYYDDDHHMMSS, UTC; the index of ecostress_scenes()) or by a file name; known: "
+            f"{', '.join(scenes.index)}"
+        )
     row = scenes.loc[key]
     folder = Path(scenes.attrs["folder"])
     dn, transform, crs = _read(folder / "LST" / row["file"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import rioxarray
 import xarray as xr
 
-from ..errors import InputNotFoundError, InputTypeError, XlstsrError
+from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
 from ..validate import check_bool, require_georeferenced, spatial_dims
 
 __all__ = ["open_cog", "to_cogs"]
@@ -60,7 +61,21 @@ def open_cog(
     if isinstance(path, (str, os.PathLike)):
         local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
         if local and not Path(path).exists():  # rasterio's own error is not an XlstsrError
+            if glob.has_magic(os.fspath(path)):
+                raise InputNotFoundError(
+                    f"no such GeoTIFF file: {os.fspath(path)}: open_cog does not expand "
+                    "wildcards; pass the list of files, e.g. "
+                    f"`open_cog(sorted(glob.glob({os.fspath(path)!r})), times=...)`."
+                )
             raise InputNotFoundError(f"no such GeoTIFF file: {os.fspath(path)}; check the path.")
+        if local and Path(path).suffix.lower() in (".hdf", ".hdf4", ".h4"):
+            # GDAL in rasterio's wheels has no HDF4 driver: "not recognized as a supported
+            # file format" does not say where to go
+            raise XlstsrError(
+                f"{os.fspath(path)} is an HDF4 file, not a GeoTIFF: open a MODIS granule with "
+                "`xlstsr.io.open_modis(path, 'LST_Day_1km')` (or xlstsr.io.open_path), which "
+                "reads HDF4 without GDAL's HDF4 driver."
+            )
         try:
             if chunks is True or (isinstance(chunks, dict) and not chunks):
                 chunks = _file_chunks(path)
@@ -217,6 +232,13 @@ def to_cogs(
         ``directory`` that is a file, a ``prefix`` holding folders, time labels that give two
         steps one file name, existing files without ``overwrite``. If a step fails later (its
         computation, the disk), the files this call created are removed.
+    xlstsr.errors.PhysicalRangeError
+        An array labelled as a temperature (``units`` K or degC) whose values, decoded with its
+        own ``scale_factor`` / ``add_offset``, are not land temperatures (median outside
+        150-400 K): decoded Kelvin that kept a product's scale (read back as 6 K), Celsius
+        labelled K, digital numbers labelled K. The tags would make every reader decode the
+        file wrong. Checked before the first file for an in-memory array, per step (with the
+        clean-up above) for a lazy one. Celsius labelled ``degC`` is written as it is.
 
     Examples
     --------
@@ -228,6 +250,8 @@ def to_cogs(
     """
     ydim, xdim, time_dim, out_dir, names = _plan_cogs(da, directory, prefix, time_dim,
                                                       overwrite)
+    if not isinstance(da.variable.data, dask_array_type()):  # in memory: checked before any file
+        _check_temperature(da)
     out_dir.mkdir(parents=True, exist_ok=True)
     new = [p for p in names if not p.exists()]
     paths: list[Path] = []
@@ -309,10 +333,85 @@ def _plan_cogs(
     return ydim, xdim, time_dim, out_dir, names
 
 
+def dask_array_type() -> type:
+    import dask.array as dsa
+
+    return dsa.Array
+
+
+_KELVIN = ("k", "kelvin", "kelvins", "degk", "deg_k")
+_CELSIUS = ("degc", "deg_c", "celsius", "degree_celsius", "degrees_celsius", "c", "°c",
+            "degreec", "degreesc")
+
+
+def _check_temperature(da: xr.DataArray, name: str | None = None) -> None:
+    """Refuse to write a temperature whose tags would decode it wrong.
+
+    A COG carries the array's ``units`` and ``scale_factor`` / ``add_offset`` / ``_FillValue``
+    as tags, which readers apply (``mask_and_scale=True``, :func:`xlstsr.upscale`). An array
+    labelled ``K`` or ``degC`` must therefore decode, with those attributes, to land
+    temperatures (median 150-400 K): Kelvin that kept a product's ``scale_factor`` 0.02 would
+    be read back as 6 K, Celsius labelled ``K`` as 25 K, digital numbers labelled ``K`` as
+    15000 K. Celsius labelled ``degC`` is written as it is (the tag says so, and xlstsr reads it
+    back as Kelvin). Arrays without temperature units (NDVI, masks) are not judged.
+    """
+    units = str(da.attrs.get("units", "")).strip().lower().replace(" ", "")
+    kind = "K" if units in _KELVIN else "C" if units in _CELSIUS else None
+    if kind is None or da.dtype.kind not in "iuf":
+        return
+    v = np.asarray(da.values, dtype=np.float64).ravel()
+    fill = da.attrs.get("_FillValue", da.attrs.get("missing_value"))
+    ok = np.isfinite(v)
+    if fill is not None:
+        try:
+            ok &= v != float(np.ravel(fill)[0])
+        except (TypeError, ValueError):
+            pass
+    if not ok.any():
+        return
+    try:
+        scale = float(np.ravel(da.attrs.get("scale_factor", 1.0))[0])
+        offset = float(np.ravel(da.attrs.get("add_offset", 0.0))[0])
+    except (TypeError, ValueError):
+        return  # a text scale: the readers' own checks name it
+    raw = float(np.median(v[ok]))
+    to_k = 273.15 if kind == "C" else 0.0
+    decoded = raw * scale + offset + to_k
+    if 150.0 <= decoded <= 400.0:
+        return
+    label = "'K'" if kind == "K" else "'degC'"
+    if (scale, offset) != (1.0, 0.0) and 150.0 <= raw + to_k <= 400.0:
+        cause = (f"its values (median {raw:.2f}) are already decoded, but it keeps the stored "
+                 f"integers' scale_factor={scale:g} / add_offset={offset:g}: written as tags, "
+                 f"readers would decode them to {decoded:.2f} K. Drop them: "
+                 "`da.attrs.pop('scale_factor', None); da.attrs.pop('add_offset', None); "
+                 "da.attrs.pop('_FillValue', None)`")
+    elif kind == "K" and -100.0 < decoded < 75.0:
+        cause = (f"its values (median {decoded:.2f}) look like degrees Celsius: label them "
+                 "`da.attrs['units'] = 'degC'` (written and read back as such), or convert "
+                 "to Kelvin first (`da + 273.15`, units kept 'K')")
+    elif kind == "C" and 150.0 + 273.15 <= decoded <= 400.0 + 273.15:
+        cause = (f"its values (median {raw:.2f}) look like Kelvin: label them "
+                 "`da.attrs['units'] = 'K'`")
+    elif decoded > 1000.0:
+        cause = (f"its values (median {raw:.2f}) look like scaled digital numbers: declare the "
+                 "scale they were stored with (`da.attrs['scale_factor'] = 0.02` for MODIS "
+                 "LST, 0.1 for ASTER's K x 10), or write decoded Kelvin "
+                 "(`xlstsr.validate.decode_lst(da)`)")
+    else:
+        cause = (f"its values (median {raw:.2f}) decode to {decoded:.2f} K; check its units, "
+                 "scale_factor and add_offset")
+    where = f"{name}: " if name else ""
+    raise PhysicalRangeError(
+        f"{where}not writing a COG labelled {label} that is not a land temperature: {cause}."
+    )
+
+
 def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compress: str,
                rio_kwargs: dict[str, Any]) -> None:
     """Compute one (y, x) step and write it as a COG."""
     step = step.compute()
+    _check_temperature(step, path.name)
     # a store's encoding (Zarr/NetCDF _FillValue, dtype, codecs) describes that store, not
     # the GeoTIFF: keep only the CRS link, the nodata written below is the GeoTIFF's
     step.encoding = {k: v for k, v in step.encoding.items() if k == "grid_mapping"}

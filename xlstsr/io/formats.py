@@ -7,6 +7,7 @@ their CRS; anything else is refused with the list of what is supported.
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -40,13 +41,28 @@ def format_of(path: str | os.PathLike) -> Format:
     """
     if is_zarr_path(path):
         return "zarr"
-    fmt = _SUFFIXES.get(Path(path).suffix.lower())
+    suffix = Path(path).suffix.lower()
+    fmt = _SUFFIXES.get(suffix)
     if fmt is None:
         raise XlstsrError(
             f"cannot tell the format of {os.fspath(path)!r} from its suffix: use .zarr (Zarr "
             "store), .nc (NetCDF), .tif (GeoTIFF/COG) or, to read, .hdf (MODIS HDF4)."
+            + _OTHER_INPUTS.get(suffix, "")
         )
     return fmt
+
+
+#: where an input of a known kind that is not one of the formats above goes
+_OTHER_INPUTS = {
+    **dict.fromkeys(
+        (".img", ".vrt", ".jp2", ".envi", ".bil", ".dat", ".asc"),
+        " Another raster GDAL reads (ENVI .img, VRT, JPEG 2000...) opens in Python with "
+        "`xlstsr.io.open_cog(path)`; or convert it to a GeoTIFF first (`gdal_translate -of "
+        "COG in out.tif`).",
+    ),
+    ".json": " A STAC catalog or item opens in Python: `xlstsr.io.open_stac(pystac.Catalog"
+             ".from_file(path).get_items(recursive=True), 'LST_Day_1km')`.",
+}
 
 
 def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArray:
@@ -65,6 +81,12 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
         )
     fmt = format_of(path)
     remote = "://" in os.fspath(path) or os.fspath(path).startswith("/vsi")
+    if not remote and not Path(path).exists() and glob.has_magic(os.fspath(path)):
+        raise InputNotFoundError(
+            f"no such file or store: {os.fspath(path)}: wildcards are not expanded here; open "
+            "several GeoTIFFs as one cube with `xlstsr.io.open_cog(sorted(glob.glob(pattern)), "
+            "times=...)` (MODIS HDF granules: `xlstsr.io.open_modis(pattern)`), or pass one file."
+        )
     if not remote and not Path(path).exists():
         raise InputNotFoundError(
             f"no such file or store: {os.fspath(path)}; check the path (a remote store needs its "

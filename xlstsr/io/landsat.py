@@ -15,6 +15,8 @@ import numpy as np
 import rioxarray
 import xarray as xr
 
+from ..errors import InputNotFoundError
+
 __all__ = ["open_desirex", "open_landsat8_l1", "read_mtl"]
 
 
@@ -31,7 +33,11 @@ def read_mtl(path: str | os.PathLike[str]) -> dict[str, str]:
 def _band(folder: Path, name: str) -> xr.DataArray:
     p = folder / name
     if not p.is_file():
-        raise FileNotFoundError(f"missing {p}")
+        raise InputNotFoundError(
+            f"missing {p}: open_landsat8_l1 reads a Landsat-8 L1 scene folder holding "
+            f"{{prefix}}B4.tif, B5.tif, B10.tif, BQA.tif and MTL.txt; check the folder and "
+            "`prefix=` (the part of the file names before 'B10.tif')."
+        )
     return rioxarray.open_rasterio(p).squeeze("band", drop=True)
 
 
@@ -56,9 +62,16 @@ def open_landsat8_l1(
     (resampled to 30 m by USGS): statistics below ~100 m describe the resampling, not the surface.
     """
     folder = Path(folder)
-    mtl_file = next(
-        iter(sorted(folder.glob(f"{prefix}MTL.txt")) or sorted(folder.glob("*MTL.txt")))
-    )
+    if not folder.is_dir():
+        raise InputNotFoundError(f"no such folder: {folder}; open_landsat8_l1 takes the folder "
+                                 "of one Landsat-8 L1 scene (its band GeoTIFFs and MTL.txt).")
+    mtls = sorted(folder.glob(f"{prefix}MTL.txt")) or sorted(folder.glob("*MTL.txt"))
+    if not mtls:  # next() of an empty iterator raised a bare StopIteration
+        raise InputNotFoundError(
+            f"no *MTL.txt metadata file in {folder}: band 10 needs the MTL's radiance and K1/K2 "
+            "constants. Pass the folder of a Landsat-8 L1 scene (as downloaded: bands and MTL)."
+        )
+    mtl_file = mtls[0]
     mtl = read_mtl(mtl_file)
     b10 = _band(folder, f"{prefix}B10.tif")
     b4 = _band(folder, f"{prefix}B4.tif").astype(np.float64)
@@ -105,7 +118,13 @@ def open_desirex(
     """
     p = Path(folder) / f"{variable}_{resolution}m.img"
     if not p.is_file():
-        raise FileNotFoundError(f"missing {p}")
+        there = sorted(q.name for q in Path(folder).glob("*_*m.img")) if Path(folder).is_dir() \
+            else []
+        raise InputNotFoundError(
+            f"missing {p}: open_desirex reads ENVI layers named {{variable}}_{{resolution}}m.img "
+            f"(e.g. LST_20m.img, LST_100m.img); {folder} holds "
+            f"{there if there else 'none'}."
+        )
     da = rioxarray.open_rasterio(p).squeeze("band", drop=True).astype(np.float32)
     t = da.rio.transform()
     da = da.drop_vars("spatial_ref").rio.write_crs(crs).rio.write_transform(t)

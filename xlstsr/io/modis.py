@@ -219,7 +219,8 @@ def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
             return None
         found = sorted(Path(p) for p in glob.glob(s))
         if not found:
-            raise FileNotFoundError(f"no MODIS granule matches {s!r}")
+            raise InputNotFoundError(f"no MODIS granule matches {s!r}; check the folder and "
+                                     "the pattern (e.g. 'MOD11A1.A2020*.h18v04.*.hdf').")
         return found
     return [Path(p) for p in path]
 

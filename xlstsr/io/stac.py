@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InputNotFoundError, InputTypeError, NoOverlapError, XlstsrError
+from ..validate import check_bool, check_number, check_whole
 
 __all__ = ["BandCoding", "band_coding", "open_stac"]
 
@@ -195,6 +196,108 @@ def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any) -
     )
 
 
+#: the most pixels per time step a ``resolution`` may ask for (a resolution in the wrong units:
+#: 0.01 "degrees" in a metric CRS asked for 7e6 x 6e6 pixels and hung the process)
+MAX_PIXELS_PER_STEP = 1_000_000_000
+
+
+def _extent(items: Sequence[Any], bbox: Any, crs: Any) -> tuple[float, float] | None:
+    """Width and height of the output area in ``crs`` units: the bbox, else the items' WGS84
+    bboxes put into ``crs``; None when they cannot be told."""
+    if bbox is not None:
+        return float(bbox[2] - bbox[0]), float(bbox[3] - bbox[1])
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError
+
+    boxes = [it.bbox for it in items if getattr(it, "bbox", None) and len(it.bbox) == 4]
+    if crs is None or not boxes:
+        return None
+    try:
+        to_out = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(crs),
+                                      always_xy=True)
+        x0, y0, x1, y1 = to_out.transform_bounds(
+            min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+            max(b[3] for b in boxes), densify_pts=21)
+    except (CRSError, ValueError):
+        return None
+    return float(x1 - x0), float(y1 - y0)
+
+
+def _crs_units(crs: Any) -> str:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        c = CRS.from_user_input(crs)
+    except CRSError:
+        return "CRS units"
+    if c.is_geographic:
+        return "degrees"
+    return c.axis_info[0].unit_name + "s" if c.axis_info else "CRS units"
+
+
+def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs: Any,
+                   resolution: Any, dtype: Any, decode: Any, chunks: Any) -> None:
+    """Refuse options that would load a wrong cube without a word, or fail deep in the loader:
+    an empty asset list, a bbox of non-numbers, a resolution that is not a positive number or
+    is in other units than the output CRS (a 1 x 1 cube, or billions of pixels), a non-float
+    dtype for decoded values (Kelvin truncated to whole degrees, NaN gaps lost), chunks < 1."""
+    if bands is not None and not bands:
+        raise XlstsrError("assets is an empty list: name the assets to load (e.g. "
+                          "'LST_Day_1km' or ['red', 'nir']), or pass None for all of them.")
+    check_bool("decode", decode)
+    if bbox is not None:
+        if isinstance(bbox, (str, bytes)) or len(bbox) != 4:
+            raise XlstsrError(f"bbox must be (minx, miny, maxx, maxy), got {bbox!r}")
+        for v in bbox:
+            check_number("each bbox value", v, hint="bbox=(minx, miny, maxx, maxy) in the "
+                         "output CRS's units, numbers not text")
+    out_crs = crs if crs is not None else (_native_crs(items[0]) if items else None)
+    if resolution is not None:
+        res = check_number("resolution", resolution, 0, lo_open=True,
+                           hint="the output pixel size in the output CRS's units, e.g. 1000 "
+                           "for 1 km in metres")
+        ext = _extent(items, bbox, out_crs)
+        units = _crs_units(out_crs) if out_crs is not None else "CRS units"
+        if ext is not None and min(ext) > 0:
+            w, h = ext
+            deg = " (1 km is about 0.009 degrees)" if units == "degrees" else ""
+            if res > min(w, h):
+                raise XlstsrError(
+                    f"resolution={res:g} is larger than the area loaded ({w:.6g} x {h:.6g} "
+                    f"{units}): the cube would be a single pixel. resolution is in the output "
+                    f"CRS's units, {units}{deg}."
+                )
+            n = (w / res) * (h / res)
+            if n > MAX_PIXELS_PER_STEP:
+                raise XlstsrError(
+                    f"resolution={res:g} makes {w / res:.3g} x {h / res:.3g} pixels per time step "
+                    f"over the area loaded ({w:.6g} x {h:.6g} {units}): resolution is in the "
+                    f"output CRS's units, {units} (e.g. 1000 for 1 km in metres){deg}; or "
+                    "load a smaller bbox."
+                )
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise XlstsrError(f"dtype {dtype!r} is not a numpy dtype; e.g. dtype='float32'") from err
+    if decode and dt.kind != "f":
+        raise XlstsrError(
+            f"dtype={dtype!r} cannot hold decoded values: Kelvin would be truncated to whole "
+            "degrees (or wrap around in a small integer type) and the NaN gaps lost. Pass a "
+            "float dtype (dtype='float32', the default), or decode=False to keep the stored "
+            "integers with their scale attributes."
+        )
+    if chunks is not None:
+        if not isinstance(chunks, dict):
+            raise XlstsrError(f"chunks must be a dict such as {{'time': 1, 'y': 1024, "
+                              f"'x': 1024}}, got {chunks!r}")
+        for k, v in chunks.items():
+            if v == -1 or v == "auto":
+                continue
+            check_whole(f"chunks[{k!r}]", v, 1, hint="pixels (or time steps) per chunk, -1 "
+                        "for the whole dimension: e.g. 1024")
+
+
 def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataArray:
     """Stored values -> physical ones (lazily): nodata -> NaN, then scale and offset."""
     nodata = coding.nodata if coding is not None else da.attrs.get("nodata")
@@ -352,6 +455,7 @@ def open_stac(
                     f"asset {k!r} of item {it.id!r} points to {href}, which does not exist; "
                     "check the catalog's location, or rewrite the hrefs with `modifier=`."
                 )
+    _check_options(items, bands, bbox, crs, resolution, dtype, decode, chunks)
     if bbox is not None and (len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3])):
         # a reversed box loads an empty-looking cube of NaN without a word
         raise XlstsrError(
