@@ -302,3 +302,20 @@ def test_evaluate_refuses_an_undeclared_fill_pixel_of_a_lazy_reference(shared_da
                  str(tmp_path / "m.csv")]) == 2
     assert "--reference-nodata" in capsys.readouterr().err
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_scaling_stats_refuses_an_ndvi_that_inherited_a_band_scale(shared_data):
+    cogs = shared_data / "modis_h18v04_2020/cogs"
+    w = {"y": slice(0, 64), "x": slice(960, 1024)}
+    lst = _open(cogs / "MOD11A1.A2020001.h18v04.061_LST_Day_1km.tif",
+                mask_and_scale=True).isel(**w)
+    red = _open(cogs / "MOD13A2.A2020001.h18v04.061_red.tif").isel(**w).astype(float)
+    nir = _open(cogs / "MOD13A2.A2020001.h18v04.061_nir.tif").isel(**w).astype(float)
+    ndvi = ((nir - red) / (nir + red)).rename("ndvi")  # keeps nir's scale_factor 0.0001
+    assert ndvi.attrs.get("scale_factor") == 0.0001
+    # before: guide_slope -26782 K per NDVI unit instead of -2.68, silently
+    with pytest.raises(errors.GuideScaleError, match=r"10000x too small.*pop\('scale_factor'\)"):
+        xlstsr.scaling_stats(lst, ndvi)
+    for k in ("scale_factor", "add_offset", "_FillValue"):
+        ndvi.attrs.pop(k, None)
+    assert -10 < float(xlstsr.scaling_stats(lst, ndvi).guide_slope[0]) < 0
