@@ -425,3 +425,18 @@ def test_coarsen_psf_emissivity_and_min_valid_are_checked(s):
         xlstsr.coarsen(fine, 4, emissivity=eps * 0)  # an all-NaN result
     out = xlstsr.coarsen(fine.to_dataset(name="LST"), 4)  # a Dataset's LST (AttributeError)
     np.testing.assert_array_equal(out.values, xlstsr.coarsen(fine, 4).values)
+
+
+def test_load_model_on_a_device_torch_lacks_is_a_device_error():
+    from xlstsr.nn import load_model
+
+    if torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    with pytest.raises(errors.DeviceError, match="cannot be put on device 'mps'"):
+        load_model(weights_path("rescnn"), device="mps")  # torch's RuntimeError
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64])
+def test_a_model_in_another_float_type_is_named(s, dtype):
+    with pytest.raises(errors.XlstsrError, match=rf"weights are {dtype}.*model.float\(\)"):
+        xlstsr.upscale(s["lst_1km"], 4, "sisr", model=_tiny().to(dtype))  # torch's dtype error

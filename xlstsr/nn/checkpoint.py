@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .._version import __version__
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DeviceError
 from .registry import ARCHITECTURES
 
 __all__ = ["load_checkpoint", "load_model", "save_model"]
@@ -347,4 +347,11 @@ def load_model(
             )
         raise CheckpointError(msg)
     model.metadata = dict(meta)
-    return model.to(device).eval()
+    try:
+        return model.to(device).eval()
+    except (RuntimeError, AssertionError) as err:  # a backend not compiled in, no GPU...
+        raise DeviceError(
+            f"the model cannot be put on device {str(device)!r} here ({type(err).__name__}: "
+            f"{str(err)[:160]}); use device='cpu', or a device torch sees "
+            "(torch.cuda.is_available())"
+        ) from err

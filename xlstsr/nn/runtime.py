@@ -233,7 +233,18 @@ def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
 
     from ..errors import ImplausibleOutputError, XlstsrError
 
-    out = model(lst) if guide is None else model(lst, guide)
+    try:
+        out = model(lst) if guide is None else model(lst, guide)
+    except RuntimeError as err:
+        params = getattr(model, "parameters", None)
+        p = next((t for t in params() if t.is_floating_point()), None) if params else None
+        if p is not None and p.dtype != lst.dtype:  # "Input type (float) and bias type (c10::Half)"
+            raise XlstsrError(
+                f"the model's weights are {p.dtype} but the engine feeds {lst.dtype} Kelvin "
+                "(and the model does not convert it): convert the model, `model.float()`, or "
+                "cast the input inside its forward"
+            ) from err
+        raise
     name = type(model).__name__
     if not isinstance(out, torch.Tensor):
         raise XlstsrError(
