@@ -551,7 +551,7 @@ def unseen_windows(cube: Any, seen: Any) -> list[int]:
     h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
     # a tolerance far below a 1 km pixel: adjacent windows touch in floats
     shared = ((w > 1e-3) & (h > 1e-3)).any(axis=1) if len(b) else np.zeros(len(a), bool)
-    return [int(x) for x, hit in zip(cube["window"], shared) if not hit]
+    return [x.item() if hasattr(x, "item") else x for x, hit in zip(cube["window"], shared) if not hit]
 
 
 #: MODIS sinusoidal grid: tile side (m), 1 km pixel (m), west and north edges of tile h18v04
@@ -637,6 +637,19 @@ def seen_ground(metadata: dict[str, Any]) -> Any:
     return pd.concat(seen, ignore_index=True)
 
 
+def pairs_apart_from(pairs: Sequence[str], seen: Any, root: Path | None) -> list[str]:
+    """The modis_aster pairs whose MODIS LST window (its bounds in the MODIS sinusoidal
+    projection) shares no ground with the windows of ``seen`` (:func:`seen_ground`)."""
+    import pandas as pd
+
+    rows = []
+    for pid in pairs:
+        lst = open_modis_aster_pair(pid, root)[0]
+        rows.append((pid, *lst.rio.transform_bounds(MODIS_SINUSOIDAL)))
+    table = pd.DataFrame(rows, columns=["window", "xmin", "ymin", "xmax", "ymax"])
+    return [str(p) for p in unseen_windows(table, seen)]
+
+
 def held_back(args: argparse.Namespace, out: Path) -> int:
     """MRUNet's protocol on every window of a held-back cube that the bundled default never saw
     (and the headline ASTER protocol when the folder holds modis_aster pairs)."""
@@ -694,10 +707,22 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
         pairs = [p for p in pairs if p not in seen_pairs][: 1 if args.smoke else None]
         ast = score_aster(pairs, {"bicubic": get_method("bicubic"),
                                   BUNDLED_SISR[SISR.default_weights]: get_method("sisr")}, data)
+        apart = pairs_apart_from(pairs, seen, data)
         lines += ["## 1 km -> 250 m against ASTER, co-registered + clear", "",
                   f"The {len(pairs)} pairs of the folder that are not the bundled models' "
                   "training pairs.", "", *aster_table(ast), ""]
         result["aster_rmse"] = {m: float(np.mean([r["rmse"] for r in v])) for m, v in ast.items()}
+        result["aster_pairs_apart"] = apart
+        far = {m: [r for r in v if r["pair"] in apart] for m, v in ast.items()}
+        if all(far.values()):
+            lines += [f"The {len(apart)} of them whose MODIS window shares no ground with the "
+                      "default's training or validation windows (checked as above): the sisr "
+                      "never saw their landscape at any date.", "", *aster_table(far), ""]
+            result["aster_rmse_apart"] = {m: float(np.mean([r["rmse"] for r in v]))
+                                          for m, v in far.items()}
+        else:
+            lines += ["None of them lies apart from the default's training or validation "
+                      "windows.", ""]
     (out / "sisr_cube_held_back.md").write_text("\n".join(lines))
     (out / "sisr_cube_held_back.json").write_text(json.dumps(result, indent=1))
     print("\n".join(lines))

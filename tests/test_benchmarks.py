@@ -191,3 +191,23 @@ def test_sisr_cube_held_back_counts_the_croatia_ground_as_seen(shared_data: Path
     unseen = set(mod.unseen_windows(tile, mod.seen_ground(meta)))
     assert {124, 125, 142, 143}.isdisjoint(unseen)
     assert not unseen & (set(meta["positions"]["train"]) | set(meta["positions"]["val"]))
+
+
+def test_sisr_cube_held_back_pairs_apart_by_ground(shared_data: Path, bench_env) -> None:
+    """The held-back ASTER table also scores the pairs apart from the sisr's training windows:
+    every EVAL pair is (the cube split held their ground out), and a window laid on a pair's
+    footprint makes it seen."""
+    import pandas as pd
+    import rioxarray
+
+    from xlstsr.datasets import EVAL_PAIRS
+
+    mod = load_benchmark("sisr_cube")
+    seen = mod.seen_ground(mod.load_weights(mod.SISR.default_weights).metadata)
+    assert mod.pairs_apart_from(EVAL_PAIRS[:6], seen, shared_data) == \
+        list(EVAL_PAIRS[:6])
+    with rioxarray.open_rasterio(shared_data / "modis_aster" / "002_modis_lst_1km.tif") as r:
+        x0, y0 = r.rio.bounds()[:2]
+    on_002 = pd.DataFrame({"window": [0], "xmin": [x0 + 5e3], "ymin": [y0 + 5e3],
+                           "xmax": [x0 + 2e4], "ymax": [y0 + 2e4]})
+    assert mod.pairs_apart_from(["002", "015"], pd.concat([seen, on_002]), shared_data) == ["015"]
