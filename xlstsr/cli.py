@@ -155,6 +155,26 @@ def _declare(da: Any, units: str | None, nodata: float | None,
 _SET_SCALE = re.compile(r"[Ss]et (`da\.attrs\.update\()?scale_factor")
 
 
+#: upscale's declaration flags, which the messages of the front door name
+_DECLARATION_FLAG = re.compile(
+    r"\(?`--(nodata|units|scale|mask-out-of-range)[^`]*` on the command line\)?")
+_TRAIN_NOTE = "`xlstsr train` reads the files as they are"
+
+
+def _train_hints(message: str) -> str:
+    """``xlstsr train`` reads its files as they are: a message naming upscale's declaration
+    flags (``--nodata -80 on the command line``) points to flags train does not have."""
+    if _TRAIN_NOTE in message or not (_DECLARATION_FLAG.search(message)
+                                      or _SET_SCALE.search(message)):
+        return message
+    message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
+    message = message.replace(" .", ".")
+    return (f"{message} {_TRAIN_NOTE} (no --nodata, --units, --scale or "
+            "--mask-out-of-range): declare the fill and scale in the file (`gdal_edit.py "
+            "-a_nodata VALUE -scale FACTOR f.tif`) or write a decoded copy first, e.g. in "
+            "Python `xlstsr.validate.decode_lst(da).to_dataset(name='LST').to_zarr('lst.zarr')`.")
+
+
 def _cli_hints(message: str) -> str:
     """Messages written for Python callers, completed with the command line's flags."""
     if _SET_SCALE.search(message) and "--scale" not in message:
@@ -547,7 +567,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except MisconfigurationException as err:  # accelerator, devices, precision on this machine
         raise UsageError(f"{err} (check --accelerator, --devices, --precision)") from None
     except ValueError as err:  # settings the data or a resumed checkpoint cannot take
-        raise UsageError(str(err)) from None
+        raise UsageError(_train_hints(str(err))) from None
     hist = rec["history"]
     which = "validation" if hist.get("validated", True) else "training (no validation position)"
     more = f"; logs in {hist['log_dir']}" if "log_dir" in hist else ""
@@ -762,7 +782,10 @@ def main(argv: list[str] | None = None) -> int:
     with _one_line_warnings():
         try:
             if args.command == "train":
-                return _train(args, args.train_parser)
+                try:
+                    return _train(args, args.train_parser)
+                except _user_errors() as err:
+                    return _fail(_train_hints(str(err) or type(err).__name__))
             return commands[args.command](args)
         except _user_errors() as err:
             return _fail(_cli_hints(str(err) or type(err).__name__))
