@@ -124,7 +124,7 @@ def test_torchscript_and_meta_modules(s):
     ts.factor, ts.n_guide, ts.receptive_field = 4, 0, 4
     out = xlstsr.upscale(s["lst_1km"], 4, "sisr", model=ts)  # hashing it raised AttributeError
     np.testing.assert_allclose(out.values, xlstsr.upscale(s["lst_1km"], 4, "sisr", model=_tiny()).values)
-    with pytest.raises(errors.XlstsrError, match="on the 'meta' device.*to_empty"):
+    with pytest.raises(errors.XlstsrError, match=r"on the 'meta' device.*to_empty"):
         xlstsr.upscale(s["lst_1km"], 4, "sisr", model=_tiny().to("meta"))
 
 
@@ -196,7 +196,7 @@ def test_fit_files_never_writes_its_checkpoint_over_an_input_or_a_user_file(tmp_
     cube = tmp_path / "cube.nc"
     _cube().to_dataset(name="LST").to_netcdf(cube)
     data = cube.read_bytes()
-    with pytest.raises(errors.XlstsrError, match="is the lst input.*written over the training data"):
+    with pytest.raises(errors.XlstsrError, match=r"is the lst input.*written over the training data"):
         fit_files(cube, cube, patch=16, epochs=1)  # the cube was replaced by the checkpoint
     assert cube.read_bytes() == data
     raster = tmp_path / "user.tif"
@@ -228,7 +228,7 @@ def test_cube_data_module_arguments_are_checked(options, err, msg):
 def test_cube_data_module_takes_xarray_only():
     from xlstsr.train import CubeDataModule
 
-    with pytest.raises(errors.InputTypeError, match="lst must be an xarray DataArray.*open_path"):
+    with pytest.raises(errors.InputTypeError, match=r"lst must be an xarray DataArray.*open_path"):
         CubeDataModule("cube.nc", patch=8)  # AttributeError: 'str' object has no 'data_vars'
 
 
@@ -282,7 +282,7 @@ def test_a_figure_is_never_written_over_a_raster_and_its_folders_are_made(s, sr,
     with pytest.raises(errors.XlstsrError, match=r"ends with '\.tif': write figures to \.png"):
         plot.comparison(s["lst_1km"], sr, s["lst_250m"], path=raster)  # was a PNG-in-TIFF
     assert raster.read_bytes() == b"user raster"
-    with pytest.raises(errors.XlstsrError, match="ends with '.tif'"):
+    with pytest.raises(errors.XlstsrError, match=r"ends with '\.tif'"):
         plot.scaling(xlstsr.scaling_stats(s["lst_1km"]), path=raster)
     with pytest.raises(errors.XlstsrError, match="has no suffix"):
         plot.comparison(s["lst_1km"], sr, path=tmp_path / "figure")  # wrote figure.png
@@ -359,7 +359,7 @@ def test_calibration_values_and_its_ndvi_term_are_checked(s):
         apply_calibration(fine, cal, ndvi=ndvi.isel(x=slice(0, 32)))  # was cropped to 32 columns
     with pytest.raises(errors.XlstsrError, match="not on the LST's grid"):
         apply_calibration(fine, cal, ndvi=ndvi.assign_coords(x=ndvi.x + 500))  # was 0 columns
-    with pytest.raises(errors.XlstsrError, match="ndvi values reach 9500.*scale_factor 0.0001"):
+    with pytest.raises(errors.XlstsrError, match=r"ndvi values reach 9500.*scale_factor 0\.0001"):
         apply_calibration(fine, cal, ndvi=ndvi * 10000)  # was -18000 K
     out = apply_calibration(fine, cal, ndvi=ndvi)
     np.testing.assert_allclose(out.values, (fine + 1.0 - 2.0 * ndvi).values, rtol=1e-6)
@@ -369,7 +369,7 @@ def test_scale_correction_law_needs_a_power_of_two_and_aligned_truth(s, sr):
     from xlstsr.correction import apply_scale_correction, calibrate_detail_gain
 
     lst, truth = s["lst_1km"], s["lst_250m"]
-    with pytest.raises(errors.GridError, match="factor must be a power of two.*not 3"):
+    with pytest.raises(errors.GridError, match=r"factor must be a power of two.*not 3"):
         xlstsr.upscale(lst, 3, "bicubic", scale_correction="law")  # the law of factor 4, silently
     xlstsr.upscale(lst, 3, "bicubic", scale_correction=0.8)  # a fixed gain works at any factor
     with pytest.raises(errors.GridError, match="factor must be a positive integer"):
