@@ -331,3 +331,47 @@ def test_cli_train_does_not_point_to_flags_it_lacks(shared_data, tmp_path, capsy
     # before: "(`--nodata -80` on the command line)", a flag of upscale that train has not
     assert "--nodata -80" not in err and "reads the files as they are" in err
     assert "gdal_edit.py" in err and not (tmp_path / "s.pt").exists()
+
+
+# -- reader and writer options ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("chunks", [0, {"x": 0}, {"x": -5}, "abc"])
+def test_open_cog_and_open_modis_refuse_chunk_sizes(shared_data, chunks):
+    cog = shared_data / "modis_h18v04_2020/cogs/MOD11A1.A2020001.h18v04.061_LST_Day_1km.tif"
+    # before: dask's ZeroDivisionError, or "cannot read ... as a GeoTIFF ... complete file?"
+    with pytest.raises(errors.XlstsrError, match=r"chunks.* must be a whole number >= 1"):
+        xlstsr.io.open_cog(cog, chunks=chunks)
+    if chunks != "abc":
+        with pytest.raises(errors.XlstsrError, match=r"chunks.* must be a whole number >= 1"):
+            xlstsr.io.open_modis(next((shared_data / "mod11a1_hdf").glob("*.hdf")),
+                                 chunks=chunks)
+    assert xlstsr.io.open_cog(cog, chunks={"x": "8MiB", "y": -1}).shape == (1200, 1200)
+
+
+@pytest.mark.parametrize("kw, match", [({"max_modland": 5}, "0 to 3"),
+                                       ({"max_modland": -1}, "max_modland"),
+                                       ({"decode": "no"}, "True or False")])
+def test_open_modis_refuses_options_out_of_range(shared_data, kw, match):
+    # before: -1 masked every pixel, 5 was taken as 3, "no" decoded
+    with pytest.raises(errors.XlstsrError, match=match):
+        xlstsr.io.open_modis(next((shared_data / "mod11a1_hdf").glob("*.hdf")), **kw)
+
+
+def test_to_cogs_refuses_bad_creation_options(pair001, tmp_path):
+    # before: an unknown compression wrote uncompressed files; blocksize 7 raised GDAL's own
+    # CPLE_AppDefinedError
+    with pytest.raises(errors.XlstsrError, match="not a COG compression"):
+        xlstsr.io.to_cogs(pair001["sr"], tmp_path, compress="BOGUS")
+    with pytest.raises(errors.XlstsrError, match=r"GDAL could not write.*blocksize=7"):
+        xlstsr.io.to_cogs(pair001["sr"], tmp_path, blocksize=7)
+    assert _cogs_in(tmp_path) == []
+
+
+def test_scaling_stats_takes_lat_lon_dims(shared_data):
+    from xlstsr.datasets import ecostress_scenes, open_ecostress_scene
+
+    key = ecostress_scenes(shared_data).index[1]
+    eco = open_ecostress_scene(key, shared_data).isel(lat=slice(0, 256), lon=slice(0, 256))
+    # before: NoSpatialDimsError "the entry points rename them" (scaling_stats did not)
+    st = xlstsr.scaling_stats(eco)
+    assert np.isfinite(float(st.hurst)) and st.lag_m.attrs["units"] == "degree"

@@ -33,6 +33,7 @@ from .validate import (
     decode_lst,
     select_lst,
     spatial_dims,
+    spatial_names,
 )
 
 __all__ = ["default_scales", "pixel_size", "scaling_stats"]
@@ -353,7 +354,11 @@ def scaling_stats(
             f"guide is a {type(guide).__name__}, not an xarray DataArray: give it its grid, e.g. "
             "`xr.DataArray(a, dims=('y', 'x'), coords={'y': ..., 'x': ...}).rio.write_crs(...)`"
         )
+    # lat/lon dims (ECOSTRESS on its own grid) as the other entry points take them: the
+    # statistics have no spatial dims, so nothing is to be given back
+    lst = lst.rename(spatial_names(lst))
     if guide is not None:
+        guide = guide.rename(spatial_names(guide))
         _refuse_inherited_scale(guide)
     check_bool("radiometric", radiometric)
     nbins = check_whole("nbins", nbins, 2, hint="logarithmic wavenumber bins of the spectrum: "

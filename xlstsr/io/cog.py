@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio.errors
 import rioxarray
 import xarray as xr
+from rasterio._err import CPLE_BaseError
 
 from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
 from ..validate import check_bool, require_georeferenced, spatial_dims
@@ -58,6 +60,7 @@ def open_cog(
     >>> lst = open_cog("MOD11A1_LST.tif", chunks={"x": 512, "y": 512})  # doctest: +SKIP
     >>> sr = lst.lstsr.upscale(4)  # doctest: +SKIP
     """
+    check_chunks(chunks)
     if isinstance(path, (str, os.PathLike)):
         local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
         if local and not Path(path).exists():  # rasterio's own error is not an XlstsrError
@@ -175,6 +178,45 @@ def _file_chunks(path: PathLike) -> dict[str, int]:
         return {"band": src.count if together else 1, "y": ty, "x": tx}
 
 
+def check_chunks(chunks: Any, name: str = "chunks") -> None:
+    """Refuse chunk sizes dask would divide by (0) or misread: each size a whole number >= 1,
+    -1 (the whole dim) or "auto"; None, True, "auto" and dicts of those pass.
+
+    Examples
+    --------
+    >>> check_chunks({"x": 512, "y": -1})
+    >>> check_chunks({"x": 0})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.XlstsrError: chunks['x'] must be a whole number >= 1, -1 (the whole ...
+    """
+    if chunks is None or chunks is True or chunks == "auto":
+        return
+    items = chunks.items() if isinstance(chunks, dict) else (
+        enumerate(chunks) if isinstance(chunks, (tuple, list)) else [(None, chunks)])
+    for key, v in items:
+        if v is None or isinstance(v, tuple) or (isinstance(v, (int, np.integer))
+                                                 and not isinstance(v, bool) and v == -1):
+            continue  # explicit block sizes are dask's to judge
+        if isinstance(v, str):
+            from dask.utils import parse_bytes
+
+            if v == "auto":
+                continue
+            try:
+                parse_bytes(v)  # "64MiB": a size per chunk, as dask takes it
+                continue
+            except ValueError:
+                pass
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            where = name if key is None else f"{name}[{key!r}]"
+            raise XlstsrError(
+                f"{where} must be a whole number >= 1, -1 (the whole dimension), 'auto' or a "
+                f"size such as '64MiB', got "
+                f"{v!r}; e.g. {name}={{'x': 512, 'y': 512}}"
+            )
+
+
 def _stamp(value: Any, index: int) -> str:
     try:
         ts = np.datetime64(value)
@@ -248,6 +290,10 @@ def to_cogs(
     >>> len(paths)
     2
     """
+    if not isinstance(compress, str) or compress.upper() not in _COG_COMPRESS:
+        # GDAL ignores an unknown COMPRESS with a warning: the files were written uncompressed
+        raise XlstsrError(f"compress={compress!r} is not a COG compression; use one of "
+                          f"{', '.join(_COG_COMPRESS)} (e.g. 'DEFLATE', 'ZSTD')")
     ydim, xdim, time_dim, out_dir, names = _plan_cogs(da, directory, prefix, time_dim,
                                                       overwrite)
     if not isinstance(da.variable.data, dask_array_type()):  # in memory: checked before any file
@@ -339,6 +385,9 @@ def dask_array_type() -> type:
     return dsa.Array
 
 
+#: the compressions GDAL's COG driver writes
+_COG_COMPRESS = ("NONE", "DEFLATE", "ZSTD", "LZW", "LZMA", "PACKBITS", "JPEG", "WEBP", "LERC",
+                 "LERC_DEFLATE", "LERC_ZSTD", "JXL")
 _KELVIN = ("k", "kelvin", "kelvins", "degk", "deg_k")
 _CELSIUS = ("degc", "deg_c", "celsius", "degree_celsius", "degrees_celsius", "c", "°c",
             "degreec", "degreesc")
@@ -418,4 +467,11 @@ def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compres
     step = step.rio.write_crs(crs).rio.write_transform(transform)
     if np.issubdtype(step.dtype, np.floating):
         step = step.rio.write_nodata(np.nan, encoded=False)
-    step.rio.to_raster(path, driver="COG", compress=compress, **rio_kwargs)
+    try:
+        step.rio.to_raster(path, driver="COG", compress=compress, **rio_kwargs)
+    except (rasterio.errors.RasterioError, CPLE_BaseError) as err:  # GDAL on an option
+        raise XlstsrError(
+            f"GDAL could not write {path.name} ({err}); check the creation options passed to "
+            f"to_cogs ({', '.join(f'{k}={v!r}' for k, v in rio_kwargs.items()) or 'none'}; "
+            "e.g. blocksize must be a multiple of 16)."
+        ) from err

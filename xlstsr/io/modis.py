@@ -28,6 +28,8 @@ from dask.utils import SerializableLock
 from ..errors import InputNotFoundError, VariableNotFoundError, XlstsrError
 from ..grid import MODIS_SINUSOIDAL, grid_coords
 from ..qc import modland
+from ..validate import check_bool, check_whole
+from .cog import check_chunks
 
 __all__ = ["granule_time", "open_modis"]
 
@@ -286,6 +288,13 @@ def open_modis(
     >>> cube = open_modis("MOD11A1.A2020*.h18v04.*.hdf", "LST_Night_1km")  # doctest: +SKIP
     >>> qc = open_modis("MOD11A1.A2019305.h14v09.006.hdf", "QC_Day")  # raw uint8 bits  # doctest: +SKIP
     """
+    check_whole("max_modland", max_modland, 0, hint="MODLAND QC 0-3: 0 good quality only, 1 "
+                "also other quality, the default")
+    if max_modland > 3:
+        raise XlstsrError(f"max_modland must be 0 to 3 (MODLAND QC bits 0-1), got {max_modland!r}")
+    check_bool("decode", decode)
+    if chunks != "auto":
+        check_chunks(chunks)
     paths = _expand(path)
     if paths is None:
         return _open_one(path, variable, qc, max_modland, decode, chunks)  # type: ignore[arg-type]
