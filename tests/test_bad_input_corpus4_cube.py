@@ -337,3 +337,21 @@ def test_resume_recognises_the_same_input_opened_with_other_chunks(s, tmp_path):
         np.testing.assert_array_equal(out.values, xlstsr.upscale(lst, 4).values)
     with pytest.raises(errors.XlstsrError, match=r"differ in \['input'\]"):  # other values
         xlstsr.upscale_to_zarr(lst + 1, store, 4, time_chunk=1, mode="resume", progress=False)
+
+
+def test_pixel_index_coordinates_under_a_projected_crs_are_refused(s):
+    """xr.DataArray(a, coords={'y': np.arange(ny), ...}).rio.write_crs(...): the output was
+    placed at the CRS's origin with 1 m pixels, and the ascending y index read as south-up."""
+    from affine import Affine
+
+    lst = s["lst_1km"]
+    idx = xr.DataArray(lst.values, dims=lst.dims, attrs={"units": "K"},
+                       coords={"time": lst.time.values, "y": np.arange(16), "x": np.arange(16)})
+    idx = idx.rio.write_crs(lst.rio.crs)
+    with pytest.raises(errors.GridError, match=r"pixel indices.*write_transform\(Affine"):
+        xlstsr.upscale(idx, 4)
+    fixed = idx.drop_vars(["y", "x"]).rio.write_transform(Affine.from_gdal(*lst.rio.transform().to_gdal()))
+    np.testing.assert_array_equal(xlstsr.upscale(fixed, 4).values, xlstsr.upscale(lst, 4).values)
+    # geographic degrees may be whole numbers (a 1-degree grid)
+    deg = idx.assign_coords(y=np.arange(16.0)[::-1] + 30).rio.write_crs("EPSG:4326")
+    assert xlstsr.upscale(deg, 2).shape == (2, 32, 32)

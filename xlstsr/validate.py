@@ -409,6 +409,13 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
     )
 
 
+def _pixel_indices(c: np.ndarray) -> bool:
+    """Whether coordinates are the pixel indices 0, 1, ... n-1 (or + 0.5), in either order."""
+    c = np.sort(c)
+    return bool(c.size >= 2 and (np.array_equal(c, np.arange(c.size))
+                                 or np.array_equal(c, np.arange(c.size) + 0.5)))
+
+
 def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
     """Refuse coordinates that cannot be in the units of the CRS written on them: degrees
     under a projected CRS (pixels of a few thousandths of a metre), or metres under a
@@ -435,6 +442,17 @@ def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
             )
         return
     res = min(abs(float(x[1] - x[0])), abs(float(y[1] - y[0])))
+    if _pixel_indices(y) and _pixel_indices(x):
+        # xr.DataArray(a, coords={"y": np.arange(ny), ...}): 1 m pixels at the CRS's origin,
+        # and an ascending y read as south-up, so the output came out upside down
+        raise GridError(
+            f"the {what}'s coordinates ({span}) are pixel indices (0, 1, 2...), not positions "
+            f"in its CRS ({name!r}, metres): the output would be placed at the CRS's origin "
+            "with 1 m pixels, and an ascending y index read as a south-up grid (the image "
+            "flipped). Give it its georeferencing: write the raster's transform and drop the "
+            "indices (`da = da.drop_vars(['y', 'x']).rio.write_transform(Affine(res, 0, left, "
+            "0, -res, top))`), or assign its projected pixel-centre coordinates."
+        )
     if np.abs(y).max() <= 90 and np.abs(x).max() <= 360 and res < 0.1:
         raise GridError(
             f"the {what}'s coordinates ({span}, pixels of {res:.3g}) look like longitude/"
