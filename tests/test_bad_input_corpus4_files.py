@@ -10,6 +10,7 @@ the problem and the fix.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -375,3 +376,17 @@ def test_scaling_stats_takes_lat_lon_dims(shared_data):
     # before: NoSpatialDimsError "the entry points rename them" (scaling_stats did not)
     st = xlstsr.scaling_stats(eco)
     assert np.isfinite(float(st.hurst)) and st.lag_m.attrs["units"] == "degree"
+
+
+def test_estimate_offset_and_coregister_take_lat_lon_dims(shared_data):
+    from xlstsr.datasets import ecostress_scenes, open_ecostress_scene
+
+    key = ecostress_scenes(shared_data).index[1]
+    # its own EPSG:4326 grid, dims lat/lon (a 25 x 25 km crop: the whole scene takes minutes)
+    eco = open_ecostress_scene(key, shared_data).isel(lat=slice(300, 700), lon=slice(600, 1000))
+    coarse = open_ecostress_scene(key, shared_data, resolution=1120)
+    # before: NoSpatialDimsError "the entry points rename them" (estimate_offset did not)
+    moved = xlstsr.coregister(eco, coarse)  # estimate_offset, then the move
+    est = json.loads(moved.attrs["xlstsr_coregistration"])
+    assert est["reliable"] == [True] and max(abs(est["shift_x"][0]), abs(est["shift_y"][0])) < 35
+    assert moved.dims == eco.dims and moved.shape == eco.shape

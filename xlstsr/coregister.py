@@ -44,6 +44,7 @@ from .validate import (
     require_georeferenced,
     select_lst,
     spatial_dims,
+    spatial_names,
     suspect_guide_fill,
 )
 
@@ -291,6 +292,7 @@ def estimate_offset(
             "the fine field; give a larger area of both."
         )
     fine, _ = select_lst(fine)  # a numpy array or a Dataset: named, not an AttributeError
+    fine = fine.rename(spatial_names(fine))  # lat/lon dims (ECOSTRESS on its own grid)
     require_georeferenced(fine, "fine field")
     ly, lx = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ly, lx)]
@@ -400,6 +402,10 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
     is converted into the fine field's CRS at its centre. The estimate is kept as JSON in
     ``attrs["xlstsr_coregistration"]``.
     """
+    names = spatial_names(fine)
+    if names:  # lat/lon dims: moved as y/x, given back their names
+        return apply_offset(fine.rename(names), offset, crs).rename(
+            {v: k for k, v in names.items()})
     ok = np.atleast_1d(offset.reliable.values).astype(bool)
     if not ok.any():
         raise CoregistrationError("no reliable offset estimate: the fine field is left as it is")
