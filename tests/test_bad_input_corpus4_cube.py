@@ -106,6 +106,10 @@ def test_a_guide_band_labelled_as_another_quantity_is_refused(s):
     for guide in ({"red": red}, [red.rename("MOD09GQ_red")], red.rename("red")):
         with pytest.raises(errors.GuideScaleError, match=r"labelled '.*red' but method 'disr' was trained on 'ndvi'.*nir - red"):
             xlstsr.upscale(s["lst_1km"], 4, "disr", guide, guide_offset="ignore")
+    # a model whose checkpoint names no channel ('guide0') takes any label
+    from xlstsr.guide import check_guide_labels
+
+    check_guide_labels(["red"], ["guide0"], "torch")
     # names that say nothing (rioxarray's 'band_data', a band number) are judged by the values
     for name in ("band_data", "b1", "NDVI_250m"):
         xlstsr.upscale(s["lst_1km"], 4, "disr", s["ndvi_250m"].rename(name), guide_offset="ignore")
