@@ -133,10 +133,11 @@ def _refuse_impossible(reference: xr.DataArray, ref: xr.DataArray, mask: xr.Data
     In memory the error is raised here (naming the stored value); on dask the check joins the
     graph and raises when the metrics are computed."""
     if isinstance(mask.variable.data, dsa.Array) or isinstance(ref.variable.data, dsa.Array):
-        return xr.apply_ufunc(
-            _check_block, ref, mask, dask="parallelized", output_dtypes=[ref.dtype],
-            keep_attrs=True, kwargs={"nodata": nodata},
-        ).transpose(*ref.dims)
+        r = dsa.asarray(ref.variable.data)
+        m = dsa.asarray(mask.transpose(*ref.dims).variable.data).rechunk(r.chunks)
+        # positional (the mask is made from ref, on its grid): no coordinate alignment
+        checked = dsa.map_blocks(_check_block, r, m, nodata=nodata, dtype=r.dtype)
+        return ref.copy(data=checked)
     r = np.asarray(ref.values)
     bad = _impossible(r, np.asarray(mask.values))
     n = int(bad.sum())
