@@ -113,6 +113,12 @@ def test_a_guide_band_labelled_as_another_quantity_is_refused(s):
     # names that say nothing (rioxarray's 'band_data', a band number) are judged by the values
     for name in ("band_data", "b1", "NDVI_250m"):
         xlstsr.upscale(s["lst_1km"], 4, "disr", s["ndvi_250m"].rename(name), guide_offset="ignore")
+    # an NDVI that kept the LST's name (lst.copy(data=ndvi)) is judged by its values, which pass;
+    # an LST given as the guide is refused by them
+    xlstsr.upscale(s["lst_1km"], 4, "disr", s["ndvi_250m"].rename("lst_250m"), guide_offset="ignore")
+    with pytest.raises(errors.XlstsrError):
+        xlstsr.upscale(s["lst_1km"], 4, "disr", xlstsr.upscale(s["lst_1km"], 4).rename("lst"),
+                       guide_offset="ignore")
 
 
 def test_guide_channels_in_another_order_than_the_model_s_are_refused(s, method_registry):

@@ -843,10 +843,13 @@ def _ndvi_sample_verdict(parts: np.ndarray, ndvi: list[str]) -> np.ndarray:
     return np.zeros((*parts.shape[:2], 1))
 
 
-#: labels of guide bands that are other quantities than a model's channel of another name
+#: labels of guide bands that are other quantities than a model's channel of another name, whose
+#: values can pass for NDVI (reflectances, other indices). Temperatures and elevations are left
+#: to the values' range checks: a band labelled 'lst' with NDVI-like values is an NDVI that kept
+#: a stale name (``lst.copy(data=ndvi)``), not a temperature
 _OTHER_BANDS = frozenset({
-    "red", "nir", "blue", "green", "swir", "swir1", "swir2", "mir", "tir", "lst", "temperature",
-    "evi", "savi", "ndwi", "ndbi", "albedo", "emissivity", "elevation", "dem", "reflectance",
+    "red", "nir", "blue", "green", "swir", "swir1", "swir2", "mir",
+    "evi", "savi", "ndwi", "ndbi", "albedo", "emissivity", "reflectance",
 })
 
 
