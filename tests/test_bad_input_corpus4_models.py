@@ -440,3 +440,12 @@ def test_load_model_on_a_device_torch_lacks_is_a_device_error():
 def test_a_model_in_another_float_type_is_named(s, dtype):
     with pytest.raises(errors.XlstsrError, match=rf"weights are {dtype}.*model.float\(\)"):
         xlstsr.upscale(s["lst_1km"], 4, "sisr", model=_tiny().to(dtype))  # torch's dtype error
+
+
+def test_a_bfloat16_module_is_hashed_and_an_unknown_training_option_is_named(s):
+    from xlstsr.train import fit_cube
+
+    with pytest.raises(errors.XlstsrError, match=r"weights are torch.bfloat16.*model.float\(\)"):
+        xlstsr.upscale(s["lst_1km"], 4, "sisr", model=_tiny().to(torch.bfloat16))  # numpy's error
+    with pytest.raises(errors.XlstsrError, match=r"unknown training option\(s\) \['patchsize'\]"):
+        fit_cube(_cube(), patch=8, patchsize=16, epochs=1)  # reached fit after the data work

@@ -112,6 +112,8 @@ def weights_hash(model: Any) -> str:
             )
         h.update(k.encode())
         t = v.detach().cpu().contiguous()
+        if t.dtype == torch_bfloat16():  # numpy has no bfloat16: hash its bits
+            t = t.view(torch_int16())
         h.update(str(t.dtype).encode())
         h.update(str(tuple(t.shape)).encode())
         h.update(t.reshape(-1).view(-1).numpy().tobytes() if t.numel() else b"")
@@ -119,6 +121,18 @@ def weights_hash(model: Any) -> str:
 
 
 _PLAIN = (bool, int, float, str, type(None))
+
+
+def torch_bfloat16() -> Any:
+    import torch
+
+    return torch.bfloat16
+
+
+def torch_int16() -> Any:
+    import torch
+
+    return torch.int16
 
 
 def _attributes(module: Any) -> bytes:

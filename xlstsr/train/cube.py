@@ -388,8 +388,15 @@ def fit_cube(
     >>> rec["history"]["epochs_run"], rec["n_train"] > 0 and rec["n_val"] > 0
     (1, True)
     """
+    import inspect
+
     from ..nn import build_model
 
+    known = set(inspect.signature(fit).parameters) - {"model", "train", "val", "seed"}
+    unknown = sorted(set(fit_options) - known)
+    if unknown:  # they reached fit after the whole data preparation (or failed before it)
+        raise XlstsrError(f"unknown training option(s) {unknown}; fit_cube takes the options of "
+                          f"CubeDataModule and of fit: {sorted(known)}")
     data = CubeDataModule(
         lst, variable=variable, guide=guide, truth=truth, mode=mode, factor=factor, patch=patch,
         window=window, val_fraction=val_fraction, psf=psf, max_nan_fraction=max_nan_fraction,
