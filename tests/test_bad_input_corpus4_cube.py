@@ -365,3 +365,15 @@ def test_pixel_index_coordinates_under_a_projected_crs_are_refused(s):
     # geographic degrees may be whole numbers (a 1-degree grid)
     deg = idx.assign_coords(y=np.arange(16.0)[::-1] + 30).rio.write_crs("EPSG:4326")
     assert xlstsr.upscale(deg, 2).shape == (2, 32, 32)
+
+
+@pytest.mark.parametrize("method", ["disr", "tsharp", "dms"])
+def test_an_ndvi_that_inherited_a_band_scale_is_refused_by_upscale(s, method):
+    """An NDVI computed from undecoded bands keeps nir's scale_factor 0.0001 (xarray keeps the
+    attributes): decoded, every method read NDVI x 1e-4 without a word."""
+    g = s["ndvi_250m"].copy()
+    g.attrs.update(scale_factor=0.0001, add_offset=0.0)
+    with pytest.raises(errors.GuideScaleError, match=r"scale_factor=0.0001.*10000x too small"):
+        xlstsr.upscale(s["lst_1km"], 4, method, g, guide_offset="ignore")
+    g.attrs.pop("scale_factor")
+    assert np.isfinite(xlstsr.upscale(s["lst_1km"], 4, method, g, guide_offset="ignore")).any()

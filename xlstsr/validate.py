@@ -25,6 +25,7 @@ import xarray as xr
 from .errors import (
     AllNaNError,
     GridError,
+    GuideScaleError,
     ImplausibleOutputError,
     InputTypeError,
     MissingCRSError,
@@ -1302,6 +1303,42 @@ def decode_lst(
     return result
 
 
+def _refuse_inherited_scale(guide: xr.DataArray) -> None:
+    """Refuse a float guide whose values already lie in [-1.05, 1.05] (an NDVI) but that carries
+    a ``scale_factor`` below 1: the attributes of the band it was computed from, which xarray
+    keeps through ``(nir - red) / (nir + red)``. Decoded, the guide would be 10000x too small
+    (every method and ``scaling_stats`` read it so), without a word. In-memory guides only (a
+    lazy one is not read here)."""
+    scale = guide.attrs.get("scale_factor")
+    try:
+        scale = float(np.ravel(scale)[0]) if scale is not None else None
+    except (TypeError, ValueError):
+        return  # text: decode_guide names it
+    if scale is None or not np.isfinite(scale) or not 0 < scale < 1 or guide.dtype.kind != "f":
+        return
+    if isinstance(guide.variable.data, dsa.Array):
+        return
+    v = np.asarray(guide.values, dtype=np.float64)
+    fill = guide.attrs.get("_FillValue")
+    ok = np.isfinite(v)
+    if fill is not None:
+        try:
+            ok &= v != float(np.ravel(fill)[0])
+        except (TypeError, ValueError):
+            pass
+    if not ok.any() or float(np.abs(v[ok]).max()) > 1.05:
+        return
+    raise GuideScaleError(
+        f"the guide {guide.name!r} holds values within [-1, 1] already ({float(v[ok].min()):.2f} "
+        f"to {float(v[ok].max()):.2f}: an NDVI?) but carries scale_factor={scale:g}: attributes "
+        "of the band it was computed from, which xarray keeps through `(nir - red) / (nir + "
+        f"red)`. Decoded, it would be {1 / scale:.0f}x too small (a model or sharpener would "
+        f"read NDVI x {scale:g}; scaling_stats' guide_slope {1 / scale:.0f}x too large). Drop them: `g.attrs.pop('scale_factor'); g.attrs.pop('add_offset', None); "
+        "g.attrs.pop('_FillValue', None)`, or compute it from decoded bands "
+        "(`rioxarray.open_rasterio(f, mask_and_scale=True)`)."
+    )
+
+
 def decode_guide(da: xr.DataArray) -> xr.DataArray:
     """Decode a guide band (NDVI, reflectance...): scale, offset and fill values to float NaN.
 
@@ -1315,6 +1352,7 @@ def decode_guide(da: xr.DataArray) -> xr.DataArray:
             "reflectance...); convert them (`guide.astype('float32')`, `guide.real`) if they "
             "are, or pass the guide variable."
         )
+    _refuse_inherited_scale(da)
     out, _ = _decode_scaled(da)
     return out
 
