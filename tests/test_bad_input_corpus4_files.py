@@ -268,7 +268,7 @@ def test_cli_scale_for_files_without_scale_metadata(shared_data, tmp_path, capsy
     out = tmp_path / "cr.tif"
     # before: the only advice was Python's `da.attrs.update(scale_factor=0.02)`: no flag did it
     assert main(["upscale", str(f), str(out), "--factor", "2", "--nodata", "0"]) == 2
-    assert "--scale 0.02 --nodata 0" in capsys.readouterr().err
+    assert "--scale 0.02`) if they are MODIS LST digital numbers" in capsys.readouterr().err
     assert main(["upscale", str(f), str(out), "--factor", "2", "--nodata", "0",
                  "--scale", "0.02"]) == 0
     sr = _open(out, masked=True)

@@ -951,6 +951,12 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
     return ""
 
 
+#: stored scales of LST products, and what stores them so (for the hint of scaled values)
+_USUAL_LST_SCALES = ((0.1, "Kelvin x 10 (as ASTER stores it)"),
+                     (0.02, "MODIS LST digital numbers (MOD11/MOD21)"),
+                     (0.01, "Kelvin x 100"))
+
+
 def _range_cause(
     finite: np.ndarray,
     median: float,
@@ -1001,12 +1007,26 @@ def _range_cause(
                     "`da.rio.write_nodata(...)`), or mask the corrupt pixels (`da.where(...)`)")
     if (median > 1000 or float(finite.max()) > 1000) and not (
             scale != 1.0 and celsius == 0.0 and _wrong_scale(median, stored, physical_range)):
-        # (a declared scale a power of ten off is named below)
-        return ("values look scaled (e.g. Kelvin x 10 as ASTER stores it, or MODIS digital "
-                "numbers x 0.02 K): "
-                + ("pass `reference_scale=0.1` (K x 10) or set scale_factor attrs" if ref
-                   else "set scale_factor/add_offset attrs (e.g. "
-                   "`da.attrs.update(scale_factor=0.02)` for MODIS LST)"))
+        # (a declared scale a power of ten off is named below). Name only the usual scales
+        # that bring the median into the range: x 0.02 on Landsat L1 counts gives 473 K
+        # (a median of Earth's LST lies well inside the physical range)
+        fits = [(k, what) for k, what in _USUAL_LST_SCALES
+                if max(lo, 190.0) <= median * k <= min(hi, 345.0)]
+        counts = ("; or raw digital numbers of radiance (a Landsat Level-1 thermal band: "
+                  "`xlstsr.io.open_landsat8_l1` gives brightness temperature) or another "
+                  "quantity, not an LST")
+        if lo <= median <= hi:  # most pixels plausible, some scaled or corrupt
+            return ("some values look scaled (e.g. Kelvin x 10 as ASTER stores it, or MODIS "
+                    "digital numbers x 0.02 K) among plausible ones: mask them (`da.where(...)`)"
+                    " or decode the field as a whole")
+        if not fits:
+            return (f"values (median {median:.6g}) are no temperature at any usual LST scale "
+                    "(K x 10, K x 100, MODIS digital numbers x 0.02)" + counts)
+        how = [(f"pass `reference_scale={k:g}`" if ref else
+                f"`da.attrs.update(scale_factor={k:g})`"
+                + (f" (`--scale {k:g}`)" if cli else "")) + f" if they are {what} "
+               f"(median {median * k:.1f} K)" for k, what in fits]
+        return "values look scaled: " + "; ".join(how) + counts
     wrong = _wrong_scale(median, stored, physical_range, ref)
     if median < lo and float(finite.min()) > -100:
         return ("values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
