@@ -377,3 +377,17 @@ def test_an_ndvi_that_inherited_a_band_scale_is_refused_by_upscale(s, method):
         xlstsr.upscale(s["lst_1km"], 4, method, g, guide_offset="ignore")
     g.attrs.pop("scale_factor")
     assert np.isfinite(xlstsr.upscale(s["lst_1km"], 4, method, g, guide_offset="ignore")).any()
+
+
+def test_scaled_values_get_only_the_scales_that_give_a_temperature(s):
+    """Landsat L1 thermal counts (~23,658) were told 'x 0.02 or x 0.1' (473 K, 2366 K)."""
+    lst = s["lst_1km"]
+    counts = (lst * 78.8).assign_attrs(units="K")  # median ~23,650
+    with pytest.raises(errors.PhysicalRangeError, match=r"scale_factor=0.01\).*Kelvin x 100.*"
+                       r"open_landsat8_l1") as e:
+        xlstsr.upscale(counts, 4)
+    assert "scale_factor=0.02" not in str(e.value) and "scale_factor=0.1)" not in str(e.value)
+    with pytest.raises(errors.PhysicalRangeError, match=r"no temperature at any usual LST scale"):
+        xlstsr.upscale((lst * 300).assign_attrs(units="K"), 4)
+    with pytest.raises(errors.PhysicalRangeError, match=r"scale_factor=0.02\).*MODIS LST digital"):
+        xlstsr.upscale((lst * 50).assign_attrs(units="K"), 4)
