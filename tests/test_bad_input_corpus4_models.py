@@ -449,3 +449,14 @@ def test_a_bfloat16_module_is_hashed_and_an_unknown_training_option_is_named(s):
         xlstsr.upscale(s["lst_1km"], 4, "sisr", model=_tiny().to(torch.bfloat16))  # numpy's error
     with pytest.raises(errors.XlstsrError, match=r"unknown training option\(s\) \['patchsize'\]"):
         fit_cube(_cube(), patch=8, patchsize=16, epochs=1)  # reached fit after the data work
+
+
+def test_num_threads_of_one_call_does_not_stay_for_the_session(s):
+    """upscale(..., num_threads=1) left the main thread's torch on one thread afterwards."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        xlstsr.upscale(s["lst_1km"], 4, "sisr", num_threads=1)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

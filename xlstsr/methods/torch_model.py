@@ -406,6 +406,10 @@ class TorchModelMethod(UpscaleMethod):
         return np.concatenate(outs, axis=0)
 
     def upscale_block(self, lst, valid, guide, factor):
+        with runtime.task_threads(self.num_threads):
+            return self._upscale_block(lst, valid, guide, factor)
+
+    def _upscale_block(self, lst, valid, guide, factor):
         import torch
 
         self._check_factor(factor)
@@ -419,7 +423,6 @@ class TorchModelMethod(UpscaleMethod):
                 raise XlstsrError(self.channel_message(guide.shape[1]))
         model = self.model()
         dev = torch.device(runtime.resolve_device(self.device))
-        runtime.set_task_threads(self.num_threads)
         n = lst.shape[0]
         bs = self.batch_size or n
         x = np.ascontiguousarray(lst, dtype=np.float32)[:, None]

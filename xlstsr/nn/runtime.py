@@ -14,11 +14,12 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ __all__ = [
     "resolve_device",
     "serialize_model",
     "set_task_threads",
+    "task_threads",
     "weights_hash",
 ]
 
@@ -218,6 +220,34 @@ def set_task_threads(num_threads: int | None = None) -> None:
                           f"e.g. 1), got {num_threads!r}")
     if torch.get_num_threads() != num_threads:
         torch.set_num_threads(int(num_threads))
+
+
+@contextlib.contextmanager
+def task_threads(num_threads: int | None = None) -> Iterator[None]:
+    """:func:`set_task_threads` for the duration of a block; in the main thread the caller's
+    count is restored afterwards (``upscale(..., num_threads=1)`` left the whole session on one
+    torch thread). Worker threads keep theirs: each runs the engine's tasks only.
+
+    Examples
+    --------
+    >>> import torch
+    >>> before = torch.get_num_threads()
+    >>> with task_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    set_task_threads(num_threads)
+    try:
+        yield
+    finally:
+        if (threading.current_thread() is threading.main_thread()
+                and torch.get_num_threads() != before):
+            torch.set_num_threads(before)
 
 
 def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
