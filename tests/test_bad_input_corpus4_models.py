@@ -460,3 +460,22 @@ def test_num_threads_of_one_call_does_not_stay_for_the_session(s):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("attr, value", [("factor", 4.5), ("factor", "4"), ("n_guide", "one"),
+                                         ("receptive_field", -3), ("receptive_field", float("nan")),
+                                         ("tile_size", 0)])
+def test_a_custom_model_s_protocol_attributes_are_checked(attr, value):
+    """'one' or NaN gave raw ValueErrors, a factor of 4.5 became 4, a receptive field of -3
+    broke the dask result's assembly with a raw xarray error."""
+
+    class Up(torch.nn.Module):
+        factor, n_guide, receptive_field = 4, 0, 0
+
+        def forward(self, lst, guide=None):
+            return torch.nn.functional.interpolate(lst, scale_factor=4, mode="nearest")
+
+    m = Up()
+    setattr(m, attr, value)
+    with pytest.raises(errors.XlstsrError, match=rf"the model's `{attr}` must be a whole number"):
+        xlstsr.methods.torch_model.TorchModelMethod(m)

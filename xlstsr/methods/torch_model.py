@@ -49,6 +49,7 @@ import numpy as np
 from ..errors import CheckpointError, DeviceError, XlstsrError
 from ..kernels.interp import fill_gaps
 from ..nn import runtime
+from ..validate import check_whole
 from .base import UpscaleMethod, option_bool, option_whole
 
 __all__ = ["TORCH_TILE", "TorchModelMethod", "check_device", "fill_guide", "resolve_model"]
@@ -215,12 +216,18 @@ class TorchModelMethod(UpscaleMethod):
         batch_size = option_whole(name, "batch_size", batch_size, 1, allow_none=True, example=8)
         num_threads = option_whole(name, "num_threads", num_threads, 1, allow_none=True, example=2)
         channels_last = option_bool(name, "channels_last", channels_last)
-        self.factor = int(model.factor)
-        self.n_guide = int(getattr(model, "n_guide", 0) or 0)
+        # the protocol's attributes, set by the model's author: "one" or NaN gave raw errors,
+        # 4.5 became 4, a negative receptive field broke the assembly of the dask result
+        fix = "set it on the model (the protocol is in xlstsr.methods.torch_model)"
+        self.factor = check_whole("the model's `factor`", model.factor, 1, fix)
+        self.n_guide = check_whole("the model's `n_guide`", getattr(model, "n_guide", 0) or 0, 0,
+                                   fix)
         self.spatially_local = bool(getattr(model, "spatially_local", True))
         self.guide_fill_value = float(getattr(model, "guide_fill_value", 0.0))
         self.accepts_nan_guide = bool(getattr(model, "accepts_nan_guide", False))
         self.model_tile = getattr(model, "tile_size", None)  # the engine's tile="auto"
+        if self.model_tile is not None:
+            self.model_tile = check_whole("the model's `tile_size`", self.model_tile, 1, fix)
         self.device = check_device(device)
         self.batch_size = None if batch_size is None else int(batch_size)
         self.num_threads = None if num_threads is None else int(num_threads)
@@ -230,7 +237,7 @@ class TorchModelMethod(UpscaleMethod):
         model = model.eval()
         if rf is None:
             rf = runtime.measure_receptive_field(model, self.factor, self.n_guide)
-        self.receptive_field = int(rf)
+        self.receptive_field = check_whole("the model's `receptive_field`", rf, 0, fix)
         self.model_class = f"{type(model).__module__}.{type(model).__qualname__}"
         self.weights_hash = runtime.weights_hash(model)
         self._guide_stats = _guide_statistics(model, self.n_guide)
