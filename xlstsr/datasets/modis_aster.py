@@ -12,9 +12,12 @@ Super-Resolution with a Scale-Invariance-Free Neural Approach: Application to MO
   250 m grid of the MODIS LST (what training and the scale-correction tools use);
   :func:`modis_aster_arrays` stacks several pairs as numpy arrays.
 - :func:`ground_overlap`, :func:`pairs_apart`: which pairs share ground (windows of one MODIS
-  tile overlap across dates), for splits by ground.
+  tile overlap across dates), for splits by ground; :func:`apart_from_training`,
+  :func:`seen_in_training`: the bundled models' training ground and pairs, in any folder.
 - :data:`TRAIN_PAIRS`, :data:`VAL_PAIRS`, :data:`EVAL_PAIRS`: the split the bundled weights were
-  trained with; every accuracy figure is on ``EVAL_PAIRS``, never seen in training.
+  trained with; every accuracy figure is on ``EVAL_PAIRS`` (never trained on; 23 of them share
+  ground with a training pair of another date: :func:`apart_from_training` keeps the 12 that
+  do not).
 """
 
 from __future__ import annotations
@@ -77,7 +80,8 @@ TRAIN_PAIRS: tuple[str, ...] = (
 )  # fmt: skip
 #: the pairs of TRAIN_PAIRS used for early stopping and model selection (not for gradient steps)
 VAL_PAIRS: tuple[str, ...] = ("040", "117", "171", "202")
-#: the 35 pairs held out for evaluation: never seen in training
+#: the 35 pairs held out for evaluation: never trained on (23 share ground with TRAIN_PAIRS on
+#: other dates)
 EVAL_PAIRS: tuple[str, ...] = (
     "002", "015", "034", "035", "044", "045", "061", "073", "074", "076",
     "077", "084", "086", "096", "102", "109", "113", "115", "119", "124",

@@ -8,7 +8,8 @@
 - :func:`modis_aster_sample`: MODIS/ASTER pair 002 of Ait-Bachir et al. (2025, hal-04925380;
   CeCILL-C, licence file beside the data): MODIS LST 1 km, MODIS NDVI 250 m and the
   near-simultaneous ASTER LST at 250 m. It belongs to the held-out split (``EVAL_PAIRS``): the
-  bundled weights never saw it.
+  bundled weights never trained on it, though 16 % of its window lies on the ground of training
+  pair 163 (another date).
 
 The files were cut from ``../shared/data`` by ``scripts/make_sample_data.py``; reading them needs
 nothing outside the package.

@@ -139,7 +139,7 @@ def region_allocation() -> Iterator[None]:
       region in a plain process; with these settings, 15-30 thousand times.
     - In a plain process glibc adapts the threshold to the buffers it sees freed, but trims the
       heap's top after each tile's forward: two ``sisr`` days took 5-10 % less CPU with these
-      settings (docs/results/engine.md).
+      settings (session 5 probes, not rerun in docs/results/engine.md).
 
     After the last concurrent use (a worker's or the engine's threads count) the thresholds go to
     :func:`after_regions_thresholds`: the environment's, else those glibc's adaptive rule would

@@ -38,15 +38,15 @@ law fitted, then restores coarse consistency. Measured (docs/results/scale_invar
 docs/results/one_level_up.md; ground and dates never trained on): a SISR network trained one
 octave-pair up injects more detail at the target scale than its skill supports, and the gain
 :func:`optimal_detail_gain` calibrates with fine truth on *other* ground (the training half of
-the ECOSTRESS scenes; the training windows of the MODIS cube) closes 94 % of the RMSE gap to the
+the ECOSTRESS scenes; the training windows of the MODIS cube) closes 93 % of the RMSE gap to the
 same network trained at the target scale on ECOSTRESS (1.12 km -> 280 m) and all of it on MODIS
 (4 -> 1 km). Where it fails: it is one model's and one scale pair's (recalibrate after
 retraining, per day and night); it makes the output smoother (spectral mismatch |ratio - 1|
-+71 % and +43 %: it trades spectrum for RMSE, as the target-scale model does); the gains
-scatter with the ground (0.16-0.25 by day between the two ECOSTRESS halves); it needs fine
++67 % and +43 %: it trades spectrum for RMSE, as the target-scale model does); the gains
+scatter with the ground (0.15-0.26 by day between the two ECOSTRESS halves); it needs fine
 truth somewhere. A gain derived from the variance law alone (the ``law_shift`` ``sqrt(k)``, ``k``
 the departure of the within-block variance below the input pixel from the law's extrapolation)
-closes only 3 % on ECOSTRESS and 39 % on MODIS: ``k`` scatters from about 0.5 to 1.4 between
+closes only 2 % on ECOSTRESS and 39 % on MODIS: ``k`` scatters from about 0.5 to 1.4 between
 scenes, and the amount of detail worth injecting is set by the model's skill, not by the field.
 
 Assumptions and failure modes (see docs/results/scaling.md for measurements): one power law per

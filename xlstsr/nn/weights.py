@@ -12,7 +12,7 @@ rescnn_granule ``rescnn``       none   SISR 4 km -> 1 km: a granule + TRAIN_PAIR
 mrunet         ``mrunet``       none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
 unet           ``guided_unet``  NDVI   cross-sensor supervised (MODIS 1 km -> ASTER 250 m),
                                        ASTER co-registered onto MODIS first (the default)
-unet_displaced ``guided_unet``  NDVI   the same on ASTER as given (~0.7 fine px displaced)
+unet_displaced ``guided_unet``  NDVI   the same on ASTER as given (~1 fine px displaced)
 sif            ``guided_unet``  NDVI   scale-invariance-free loss at the target scale
 degraded       ``guided_unet``  NDVI   DISR at degraded resolution (4 km + NDVI 1 km -> 1 km)
 degraded_cube  ``guided_unet``  NDVI   the same on the daily MOD11A1 cube, day and night, NDVI
