@@ -681,8 +681,11 @@ def check_alignment(
     if off - 0.25 * fine_px <= 2 * unc:
         return guide  # within a quarter pixel, or not significantly beyond it
     if mode == "check":
+        # in the LST's CRS units: degrees on a geographic grid ("(+0, +0) m" before)
+        u = "deg" if lst.rio.crs is not None and lst.rio.crs.is_geographic else "m"
         warnings.warn(
-            f"the guide is offset from the LST by ({sx:+.0f}, {sy:+.0f}) m (x, y; +/- {unc:.0f} m), "
+            f"the guide is offset from the LST by ({sx:+.3g}, {sy:+.3g}) {u} (x, y; +/- "
+            f"{unc:.2g} {u}), "
             f"{off / fine_px:.2f} fine pixel: its detail lands in the wrong place. Pass "
             "guide_offset='auto' to correct it, or xlstsr.coregister the guide yourself.",
             GuideAlignmentWarning, stacklevel=3)
