@@ -61,6 +61,7 @@ __all__ = [
     "select_variable",
     "spatial_dims",
     "spatial_names",
+    "stored_values",
     "suspect_fill",
     "suspect_guide_fill",
 ]
@@ -1323,6 +1324,27 @@ def decode_lst(
     return result
 
 
+def stored_values(da: xr.DataArray) -> np.ndarray:
+    """The finite values of an in-memory array as stored (float64, flat), without its declared
+    ``_FillValue`` / ``missing_value`` (a text one is ignored): what a check of the stored values
+    against their attributes judges.
+
+    Examples
+    --------
+    >>> stored_values(xr.DataArray([0.0, 1.5, np.nan], attrs={"_FillValue": 0}))
+    array([1.5])
+    """
+    v = np.asarray(da.values, dtype=np.float64).ravel()
+    ok = np.isfinite(v)
+    fill = da.attrs.get("_FillValue", da.attrs.get("missing_value"))
+    if fill is not None:
+        try:
+            ok &= v != float(np.ravel(fill)[0])
+        except (TypeError, ValueError):
+            pass
+    return v[ok]
+
+
 def _refuse_inherited_scale(guide: xr.DataArray) -> None:
     """Refuse a float guide whose values already lie in [-1.05, 1.05] (an NDVI) but that carries
     a ``scale_factor`` below 1: the attributes of the band it was computed from, which xarray
@@ -1338,19 +1360,12 @@ def _refuse_inherited_scale(guide: xr.DataArray) -> None:
         return
     if isinstance(guide.variable.data, dsa.Array):
         return
-    v = np.asarray(guide.values, dtype=np.float64)
-    fill = guide.attrs.get("_FillValue")
-    ok = np.isfinite(v)
-    if fill is not None:
-        try:
-            ok &= v != float(np.ravel(fill)[0])
-        except (TypeError, ValueError):
-            pass
-    if not ok.any() or float(np.abs(v[ok]).max()) > 1.05:
+    v = stored_values(guide)
+    if not v.size or float(np.abs(v).max()) > 1.05:
         return
     raise GuideScaleError(
-        f"the guide {guide.name!r} holds values within [-1, 1] already ({float(v[ok].min()):.2f} "
-        f"to {float(v[ok].max()):.2f}: an NDVI?) but carries scale_factor={scale:g}: attributes "
+        f"the guide {guide.name!r} holds values within [-1, 1] already ({float(v.min()):.2f} "
+        f"to {float(v.max()):.2f}: an NDVI?) but carries scale_factor={scale:g}: attributes "
         "of the band it was computed from, which xarray keeps through `(nir - red) / (nir + "
         f"red)`. Decoded, it would be {1 / scale:.0f}x too small (a model or sharpener would "
         f"read NDVI x {scale:g}; scaling_stats' guide_slope {1 / scale:.0f}x too large). Drop them: `g.attrs.pop('scale_factor'); g.attrs.pop('add_offset', None); "

@@ -15,7 +15,7 @@ import xarray as xr
 from rasterio._err import CPLE_BaseError
 
 from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
-from ..validate import check_bool, require_georeferenced, spatial_dims
+from ..validate import check_bool, require_georeferenced, spatial_dims, stored_values
 
 __all__ = ["open_cog", "to_cogs"]
 
@@ -408,22 +408,15 @@ def _check_temperature(da: xr.DataArray, name: str | None = None) -> None:
     kind = "K" if units in _KELVIN else "C" if units in _CELSIUS else None
     if kind is None or da.dtype.kind not in "iuf":
         return
-    v = np.asarray(da.values, dtype=np.float64).ravel()
-    fill = da.attrs.get("_FillValue", da.attrs.get("missing_value"))
-    ok = np.isfinite(v)
-    if fill is not None:
-        try:
-            ok &= v != float(np.ravel(fill)[0])
-        except (TypeError, ValueError):
-            pass
-    if not ok.any():
+    v = stored_values(da)
+    if not v.size:
         return
     try:
         scale = float(np.ravel(da.attrs.get("scale_factor", 1.0))[0])
         offset = float(np.ravel(da.attrs.get("add_offset", 0.0))[0])
     except (TypeError, ValueError):
         return  # a text scale: the readers' own checks name it
-    raw = float(np.median(v[ok]))
+    raw = float(np.median(v))
     to_k = 273.15 if kind == "C" else 0.0
     decoded = raw * scale + offset + to_k
     if 150.0 <= decoded <= 400.0:
