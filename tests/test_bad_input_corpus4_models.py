@@ -479,3 +479,16 @@ def test_a_custom_model_s_protocol_attributes_are_checked(attr, value):
     setattr(m, attr, value)
     with pytest.raises(errors.XlstsrError, match=rf"the model's `{attr}` must be a whole number"):
         xlstsr.methods.torch_model.TorchModelMethod(m)
+
+
+def test_a_bundled_file_name_or_a_folder_as_the_model(s, tmp_path):
+    """'sisr_rescnn_cube_x4.pt' (the file names docs/models.md lists) was 'no bundled weights of
+    that name'; a folder was called a missing checkpoint file."""
+    from xlstsr.methods.torch_model import resolve_model
+
+    assert resolve_model("rescnn")[1] == resolve_model("sisr_rescnn_cube_x4.pt")[1]
+    out = xlstsr.upscale(s["lst_1km"], 4, "sisr", weights="sisr_rescnn_cube_x4.pt")
+    xr.testing.assert_identical(out, xlstsr.upscale(s["lst_1km"], 4, "sisr"))
+    (tmp_path / "models").mkdir()
+    with pytest.raises(errors.CheckpointError, match=r"is a folder, not a checkpoint file"):
+        resolve_model(tmp_path / "models")

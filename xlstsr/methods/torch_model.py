@@ -129,8 +129,18 @@ def resolve_model(model: Any) -> tuple[Any, str | None]:
         from ..nn.weights import BUNDLED, weights_path
 
         path = Path(model)
+        # a bundled file's own name (as docs/models.md lists them) means that file too
+        by_file = {f: n for n, f in BUNDLED.items()}
         if not path.is_file() and str(model) in BUNDLED:
             path = weights_path(str(model))
+        elif not path.is_file() and str(model) in by_file:
+            path = weights_path(by_file[str(model)])
+        if path.is_dir():
+            found = sorted(p.name for p in path.glob("*.pt"))[:5]
+            raise CheckpointError(
+                f"{os.fspath(model)!r} is a folder, not a checkpoint file: pass the .pt file "
+                + (f"(e.g. {found})" if found else "(there is none in it)") + "."
+            )
         if not path.is_file():
             raise CheckpointError(
                 f"no checkpoint file {os.fspath(model)!r}, and no bundled weights of that name "
