@@ -309,8 +309,10 @@ def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
             "one Kelvin channel, `factor` times the input's size (check its `factor` attribute "
             "and that it is a super-resolution model)"
         )
-    if check_finite and bool(torch.isfinite(lst).all()) and (
-            guide is None or bool(torch.isfinite(guide).all())) and not bool(torch.isfinite(out).all()):
+    # one reduction of the output per tile (a sum is finite iff every value is, for Kelvin):
+    # the inputs are only read when it is not (isfinite passes cost ~4 % of a sisr run)
+    if check_finite and not bool(torch.isfinite(out.sum(dtype=torch.float64))) and bool(
+            torch.isfinite(lst).all()) and (guide is None or bool(torch.isfinite(guide).all())):
         n = int((~torch.isfinite(out)).sum())
         raise ImplausibleOutputError(
             f"the model ({name}) returned NaN or infinite values ({n} of {out.numel()} pixels) for "
