@@ -102,6 +102,10 @@ def test_evaluate_coregister_names_the_masking_and_the_cli_flag(pair001):
         xlstsr.evaluate(pair001["sr"], k, coregister=True)
     ev = xlstsr.evaluate(pair001["sr"], k, coarse=pair001["lst"], coregister=True, erode=3,
                          valid_min=230, clear=True)
+    # the masking it names works: the co-registered score is below the displaced one's
+    as_given = xlstsr.evaluate(pair001["sr"], k, coarse=pair001["lst"], erode=3, valid_min=230,
+                               clear=True)
+    assert float(ev.rmse) < float(as_given.rmse)
     assert 1 < float(ev.rmse) < 4
 
 
