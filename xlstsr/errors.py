@@ -25,6 +25,7 @@ __all__ = [
     "NoSpatialDimsError",
     "PhysicalRangeError",
     "PhysicalRangeWarning",
+    "ResampledInputWarning",
     "ScaledIntegerError",
     "UndeclaredFillError",
     "UnitsError",
@@ -123,6 +124,11 @@ class CoregistrationError(XlstsrError):
 
 class PhysicalRangeWarning(UserWarning):
     """A few implausibly hot LST pixels (fires, artefacts) were masked."""
+
+
+class ResampledInputWarning(UserWarning):
+    """The LST is made of blocks of equal pixels: resampled by nearest neighbour onto a grid
+    finer than its own, so its pixel size is not its resolution."""
 
 
 class GuideAlignmentWarning(UserWarning):

@@ -37,6 +37,7 @@ from .validate import (
     select_lst,
     spatial_dims,
     spatial_names,
+    warn_if_resampled,
 )
 
 __all__ = ["upscale"]
@@ -200,6 +201,7 @@ def upscale(
             warnings.warn(f"method {m.name!r} does not use a guide; it is ignored", stacklevel=2)
         guide = None
     kelvin = prepare_lst(lst, mask_out_of_range=mask_out_of_range)
+    warn_if_resampled(kelvin)
     if guide is not None:
         guide = check_alignment(georeference_guide(guide), kelvin, guide_offset)
     ydim, xdim = spatial_dims(kelvin)

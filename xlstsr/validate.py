@@ -32,6 +32,7 @@ from .errors import (
     NoSpatialDimsError,
     PhysicalRangeError,
     PhysicalRangeWarning,
+    ResampledInputWarning,
     ScaledIntegerError,
     UndeclaredFillError,
     UnitsError,
@@ -53,6 +54,7 @@ __all__ = [
     "decode_guide",
     "decode_lst",
     "georeference",
+    "nearest_block_size",
     "north_up",
     "prepare_lst",
     "require_georeferenced",
@@ -64,6 +66,7 @@ __all__ = [
     "stored_values",
     "suspect_fill",
     "suspect_guide_fill",
+    "warn_if_resampled",
 ]
 
 #: Land surface temperatures outside this range (Kelvin) are not physical on Earth.
@@ -431,9 +434,19 @@ def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
     try:
         from pyproj import CRS
 
-        name = CRS.from_user_input(crs.to_wkt()).name  # a short name, not the whole WKT
+        pcrs = CRS.from_user_input(crs.to_wkt())
+        name = pcrs.name  # a short name, not the whole WKT
+        semi_major = pcrs.ellipsoid.semi_major_metre if pcrs.ellipsoid is not None else None
     except Exception:
-        name = str(crs)[:60]
+        name, semi_major = str(crs)[:60], None
+    if semi_major is not None and not 6.0e6 < semi_major < 6.6e6:
+        # a malformed header (DESIREX's ENVI files: 637813 m, a tenth of WGS 84's): the grid is
+        # self-consistent, but every reprojection against another file lands far off
+        raise GridError(
+            f"the {what}'s CRS ({name!r}) has an ellipsoid of semi-major axis {semi_major:.6g} m, "
+            "not the Earth's (~6.378e6 m): its file's header is malformed. Write the CRS it is "
+            "really in, e.g. `da = da.rio.write_crs('EPSG:32630')` for UTM zone 30N."
+        )
     if crs.is_geographic:
         if np.abs(y).max() > 91 or np.abs(x).max() > 361:
             raise GridError(
@@ -1481,6 +1494,63 @@ def select_lst(
             "DataArray instead."
         )
     return obj, guide
+
+
+#: Above this share of equal neighbours along both axes an image is tested for blocks: a native
+#: LST quantised at 0.02 K has a few percent; a k x k nearest-resampled one (k - 1) / k.
+_EQUAL_NEIGHBOURS = 0.45
+
+
+def nearest_block_size(image: np.ndarray, max_size: int = 64) -> int:
+    """The side of the squares of equal values that an image resampled by nearest neighbour onto
+    a grid ``k`` times finer than its own is made of: ``k``, or 1 when it is not made of such
+    blocks (NaN counts as equal to anything; a uniform image is not made of blocks).
+
+    Examples
+    --------
+    >>> coarse = np.arange(12.0).reshape(3, 4) + 280
+    >>> nearest_block_size(np.kron(coarse, np.ones((5, 5))))
+    5
+    >>> nearest_block_size(coarse), nearest_block_size(np.full((20, 20), 290.0))
+    (1, 1)
+    """
+    a = np.asarray(image, dtype=np.float64)
+    if a.ndim != 2 or min(a.shape) < 4:
+        return 1
+    fin = np.isfinite(a)
+    for pairs, ok in (((a[:, 1:], a[:, :-1]), fin[:, 1:] & fin[:, :-1]),
+                      ((a[1:], a[:-1]), fin[1:] & fin[:-1])):
+        n = int(ok.sum())
+        if n == 0 or float(((pairs[0] == pairs[1]) & ok).sum()) < _EQUAL_NEIGHBOURS * n:
+            return 1
+    values = a[fin]
+    if values.size == 0 or bool((values == values[0]).all()):
+        return 1
+    for k in range(min(max_size, a.shape[0] // 2, a.shape[1] // 2), 1, -1):
+        ny, nx = (a.shape[0] // k) * k, (a.shape[1] // k) * k
+        b = a[:ny, :nx].reshape(ny // k, k, nx // k, k)
+        first = np.nanmax(np.where(np.isfinite(b), b, -np.inf), axis=(1, 3), keepdims=True)
+        if bool(((b == first) | ~np.isfinite(b)).all()):
+            return k
+    return 1
+
+
+def warn_if_resampled(lst: xr.DataArray, what: str = "LST") -> None:
+    """Warn when an in-memory LST is made of k x k blocks of equal pixels (a lazy one is not
+    read here: the check would compute it at graph-building time)."""
+    if isinstance(lst.data, dsa.Array) or lst.ndim < 2:
+        return
+    ydim, xdim = spatial_dims(lst)
+    first = lst.transpose(..., ydim, xdim).values.reshape(-1, lst.sizes[ydim], lst.sizes[xdim])[0]
+    k = nearest_block_size(first)
+    if k > 1:
+        warnings.warn(
+            f"the {what} is made of blocks of {k} x {k} equal pixels: it was resampled by nearest "
+            f"neighbour onto a grid {k} times finer than its own, so its pixels are not its "
+            f"resolution and super-resolving it enlarges the blocks. Bring it back to its own "
+            f"grid first: `lst.coarsen({ydim}={k}, {xdim}={k}).mean()`.",
+            ResampledInputWarning, stacklevel=3,
+        )
 
 
 def prepare_lst(

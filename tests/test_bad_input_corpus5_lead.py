@@ -1,0 +1,76 @@
+"""Bad inputs, fifth round (the front door: xlstsr.validate, xlstsr.upscale). Before its fix each
+case was upscaled silently: an LST resampled by nearest neighbour onto a grid finer than its own
+(the Yanco MODIS files, 10 x 10 blocks of equal pixels) gave an output of enlarged blocks, and a
+CRS whose ellipsoid is a tenth of the Earth's (DESIREX's ENVI header) was carried into the output.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rioxarray
+import xarray as xr
+from helpers import raise_if_computed
+
+import xlstsr
+from xlstsr import errors
+from xlstsr.validate import nearest_block_size
+
+
+def _blocky(lst: xr.DataArray, k: int) -> xr.DataArray:
+    """``lst`` averaged over k x k blocks and put back on its grid by nearest neighbour."""
+    coarse = lst.coarsen(y=k, x=k).mean().values
+    return lst.copy(data=np.kron(coarse, np.ones((1, k, k))))
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_lst_made_of_equal_blocks_is_named_with_its_fix(s, k):
+    lst = s["lst_1km"]
+    with pytest.warns(errors.ResampledInputWarning, match=rf"blocks of {k} x {k} equal.*coarsen\(y={k}, x={k}\)"):
+        xlstsr.upscale(_blocky(lst, k), 4)
+
+
+def test_native_lst_and_uniform_fields_raise_no_block_warning(s):
+    lst = s["lst_1km"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", errors.ResampledInputWarning)
+        xlstsr.upscale(lst, 4)
+        xlstsr.upscale(lst.copy(data=np.full(lst.shape, 290.0)), 4)  # a uniform field is no block image
+    # NaN gaps count as equal to anything: a cloudy blocky image is still found
+    cloudy = _blocky(lst, 4).values[0]
+    cloudy[:5, :7] = np.nan
+    assert nearest_block_size(cloudy) == 4
+
+
+def test_block_check_does_not_compute_a_lazy_lst(s):
+    lazy = _blocky(s["lst_1km"], 4).chunk({"time": 1})
+    with raise_if_computed(), warnings.catch_warnings():
+        warnings.simplefilter("error", errors.ResampledInputWarning)
+        xlstsr.upscale(lazy, 4)
+
+
+def test_yanco_modis_resampled_onto_the_landsat_grid_is_named(shared_data: Path):
+    f = shared_data / "yanco_modis_landsat/MOD11A1_LST_cloudrm_20160205.tif"
+    lst = rioxarray.open_rasterio(f, masked=True).squeeze("band", drop=True)
+    lst.attrs["units"] = "K"
+    with pytest.warns(errors.ResampledInputWarning, match="blocks of 10 x 10"):
+        xlstsr.upscale(lst.isel(y=slice(0, 100), x=slice(0, 100)), 2)
+
+
+def test_crs_with_an_ellipsoid_not_the_earths_is_refused(s, shared_data: Path):
+    lst = s["lst_1km"]
+    crs = lst.rio.crs.to_wkt().replace("6371007.181", "637100.7181")  # a tenth of the Earth, as DESIREX's header
+    assert crs != lst.rio.crs.to_wkt()
+    with pytest.raises(errors.GridError, match=r"semi-major axis 637101 m.*write_crs"):
+        xlstsr.upscale(lst.rio.write_crs(crs), 4)
+    raw = rioxarray.open_rasterio(shared_data / "madrid_desirex/LST_100m.img").squeeze("band", drop=True)
+    raw.attrs["units"] = "K"
+    with pytest.raises(errors.GridError, match="ellipsoid"):
+        xlstsr.upscale(raw, 2)
+    # the reader writes the zone's EPSG code
+    from xlstsr.io.landsat import open_desirex
+
+    assert open_desirex(shared_data / "madrid_desirex").rio.crs.to_epsg() == 32630
