@@ -145,6 +145,28 @@ def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str) -> None
                 raise err
             warnings.warn(str(err), stacklevel=3)
             return
+    if not _looks_like_kelvin(fine):
+        return
+    # too few to be found as a fill (cloud pixels written as 0 or -9999 on 1 %), they still
+    # decorrelate the fields: the estimate was refused as "too flat ... same ground and date"
+    from .evaluate import _IMPOSSIBLE_K
+
+    bad = imgs[np.isfinite(imgs) & ((imgs <= _IMPOSSIBLE_K[0]) | (imgs > _IMPOSSIBLE_K[1]))]
+    if bad.size:
+        vals, counts = np.unique(bad, return_counts=True)
+        v = vals[int(np.argmax(counts))]
+        v = int(v) if float(v).is_integer() else float(v)
+        err = UndeclaredFillError(
+            f"the fine field is a temperature in Kelvin (median "
+            f"{float(np.nanmedian(imgs)):.1f} K) but {bad.size} of its pixels hold values no "
+            f"temperature takes ({float(bad.min()):.6g} to {float(bad.max()):.6g}; {v!r} on "
+            f"{int(counts.max())}): an undeclared fill value (clouds written as {v!r}?). Mask "
+            f"it: `fine.where(fine != {v!r})`, or declare it (`fine.attrs['_FillValue'] = "
+            f"{v!r}`)."
+        )
+        if errors == "raise":
+            raise err
+        warnings.warn(str(err), stacklevel=3)
 
 
 def _block_size(lst: xr.DataArray, ly: str, lx: str) -> int:
@@ -294,6 +316,10 @@ def estimate_offset(
     fine, _ = select_lst(fine)  # a numpy array or a Dataset: named, not an AttributeError
     fine = fine.rename(spatial_names(fine))  # lat/lon dims (ECOSTRESS on its own grid)
     require_georeferenced(fine, "fine field")
+    from .evaluate import check_scalar_steps
+
+    # a fine image of one date (`.sel(time=t)`) was compared with LST steps of other dates
+    check_scalar_steps(lst, fine, "fine field", "LST", var="fine", sr_var="lst")
     ly, lx = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ly, lx)]
     if len(lead) > 1:
@@ -402,6 +428,25 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
     is converted into the fine field's CRS at its centre. The estimate is kept as JSON in
     ``attrs["xlstsr_coregistration"]``.
     """
+    if not isinstance(offset, xr.Dataset) or {"shift_x", "shift_y", "reliable"} - set(
+            offset.data_vars):
+        raise XlstsrError(
+            f"offset must be the Dataset returned by `xlstsr.estimate_offset(fine, lst)` (with "
+            f"shift_x, shift_y and reliable), got {type(offset).__name__}"
+            + (f" with {sorted(map(str, offset.data_vars))}" if isinstance(offset, xr.Dataset)
+               else "")
+        )
+    try:
+        from rasterio.crs import CRS
+
+        if crs is None:
+            raise ValueError("no CRS")
+        crs = CRS.from_user_input(crs)
+    except Exception as err:
+        raise XlstsrError(
+            f"crs must be the LST's CRS, the one the offset was estimated in (`lst.rio.crs`), "
+            f"got {crs!r} ({err})"
+        ) from err
     names = spatial_names(fine)
     if names:  # lat/lon dims: moved as y/x, given back their names
         return apply_offset(fine.rename(names), offset, crs).rename(

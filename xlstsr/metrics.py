@@ -24,13 +24,14 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import GridError
+from .errors import AllNaNError, GridError, InputTypeError, UnitsError
 from .kernels import metrics as _k
 from .kernels import spectra as _s
-from .validate import spatial_dims
+from .validate import check_factor, check_number, spatial_dims
 
 __all__ = [
     "bias",
+    "check_coarse_grid",
     "coarse_consistency",
     "correlation",
     "gradient_rmse",
@@ -51,9 +52,40 @@ def _one_spatial_chunk(da: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
     return da
 
 
+def _need_dataarray(name: str, value: Any) -> None:
+    if not isinstance(value, xr.DataArray):
+        raise InputTypeError(
+            f"{name} must be an xarray DataArray on a grid, got {type(value).__name__}: the "
+            "metrics pair pixels by their coordinates (wrap an array: `xr.DataArray(a, dims=("
+            "'y', 'x'), coords=...)`; `xlstsr.kernels.metrics` takes bare arrays)."
+        )
+
+
+def _check_units(sr: xr.DataArray, ref: xr.DataArray) -> None:
+    """Refuse a Celsius field against a Kelvin one: an RMSE of 273 K came back without a word
+    (the metrics take values as they are; :func:`xlstsr.evaluate` decodes the reference)."""
+    from .validate import _units_kind
+
+    kinds = []
+    for a in (sr, ref):
+        try:
+            kinds.append(_units_kind(a.attrs.get("units")))
+        except UnitsError:
+            kinds.append(None)
+    if None not in kinds and kinds[0] != kinds[1]:
+        raise UnitsError(
+            f"sr is in {sr.attrs['units']!r} and the reference in {ref.attrs['units']!r}: the "
+            "metrics compare values as they are; convert one (`(da + 273.15).assign_attrs("
+            "units='K')`), or use xlstsr.evaluate, which decodes the reference."
+        )
+
+
 def _pairwise(
     kernel: Callable[..., Any], sr: xr.DataArray, ref: xr.DataArray, name: str, **kwargs: Any
 ) -> xr.DataArray:
+    _need_dataarray("sr", sr)
+    _need_dataarray("reference", ref)
+    _check_units(sr, ref)
     ydim, xdim = spatial_dims(ref)
     if ydim not in sr.dims or xdim not in sr.dims:
         raise GridError(
@@ -123,6 +155,9 @@ def psnr(sr: xr.DataArray, reference: xr.DataArray, *, data_range: float | None 
 
     See :func:`xlstsr.kernels.metrics.psnr`.
     """
+    if data_range is not None:  # 0 or a negative range gave inf or NaN dB
+        data_range = check_number("data_range", data_range, 0, lo_open=True,
+                                  hint="K, or None for the reference's max - min")
     return _pairwise(_k.psnr, sr, reference, "psnr", data_range=data_range)
 
 
@@ -155,7 +190,8 @@ def spectral_ratio(sr: xr.DataArray, reference: xr.DataArray, factor: int) -> xr
     >>> float(spectral_ratio(t, t, 4)[0])
     1.0
     """
-    return _pairwise(_s.spectral_ratio, sr, reference, "spectral_ratio", factor=int(factor))
+    factor = check_factor(factor)  # 0 divided by zero in the kernel, 2.5 was taken as 2
+    return _pairwise(_s.spectral_ratio, sr, reference, "spectral_ratio", factor=factor)
 
 
 def coarse_consistency(
@@ -173,14 +209,12 @@ def coarse_consistency(
     >>> float(coarse_consistency(s["lst_250m"], s["lst_1km"], 4)[0]) < 1e-3
     True
     """
+    _need_dataarray("sr", sr)
+    _need_dataarray("coarse", coarse)
+    factor = check_factor(factor)
+    check_coarse_grid(sr, coarse, factor)
     ydim, xdim = spatial_dims(sr)
     cy, cx = spatial_dims(coarse)
-    if (sr.sizes[ydim], sr.sizes[xdim]) != (coarse.sizes[cy] * factor, coarse.sizes[cx] * factor):
-        raise GridError(
-            f"sr ({sr.sizes[ydim]} x {sr.sizes[xdim]}) is not the factor-{factor} fine grid of the "
-            f"coarse input ({coarse.sizes[cy]} x {coarse.sizes[cx]}); pass the super-resolved field "
-            "on its own grid, before any reprojection, and the factor it was made with."
-        )
     coarse = coarse.drop_vars([c for c in coarse.coords if cy in coarse[c].dims or cx in coarse[c].dims
                                or c == "spatial_ref"])
     coarse = coarse.rename({cy: "_coarse_y", cx: "_coarse_x"})
@@ -201,6 +235,60 @@ def coarse_consistency(
     return out
 
 
+def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what: str = "sr",
+                      coarse_what: str = "coarse input") -> None:
+    """Refuse ``sr`` that is not on the factor-``factor`` fine grid of ``coarse``: the two are
+    compared block by block, by position, so a coarse field of the right shape elsewhere (or
+    half a pixel off) gave a consistency without a word. Coordinates are compared when both
+    fields have them (block centres within half a coarse pixel of the coarse pixels' pass: a
+    corner-versus-centre convention), CRSs when both have one.
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> s = xlstsr.datasets.sample_scene(n_times=1)
+    >>> check_coarse_grid(s["lst_250m"], s["lst_1km"], 4)
+    >>> check_coarse_grid(s["lst_250m"], s["lst_1km"].assign_coords(x=s["lst_1km"].x + 500), 4)
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.GridError: sr is not on the factor-4 fine grid of the coarse input: its 'x' ...
+    """
+    ydim, xdim = spatial_dims(sr)
+    cy, cx = spatial_dims(coarse)
+    if (sr.sizes[ydim], sr.sizes[xdim]) != (coarse.sizes[cy] * factor, coarse.sizes[cx] * factor):
+        raise GridError(
+            f"{what} ({sr.sizes[ydim]} x {sr.sizes[xdim]}) is not the factor-{factor} fine grid "
+            f"of the {coarse_what} ({coarse.sizes[cy]} x {coarse.sizes[cx]}); pass the "
+            "super-resolved field on its own grid, before any reprojection, and the factor it "
+            "was made with."
+        )
+    try:
+        crs_a, crs_b = sr.rio.crs, coarse.rio.crs
+    except Exception:
+        crs_a = crs_b = None
+    if crs_a is not None and crs_b is not None and crs_a != crs_b:
+        raise GridError(f"{what} ({crs_a}) and the {coarse_what} ({crs_b}) are in other CRSs: "
+                        f"{what} must be on the {coarse_what}'s fine grid.")
+    for d, c in ((ydim, cy), (xdim, cx)):
+        if d not in sr.coords or c not in coarse.coords or sr.sizes[d] < factor:
+            continue
+        fine = np.asarray(sr[d].values, np.float64)
+        expect = fine[: fine.size // factor * factor].reshape(-1, factor).mean(axis=1)
+        got = np.asarray(coarse[c].values, np.float64)
+        step = abs(float(expect[1] - expect[0])) if expect.size > 1 else 1.0
+        # within half a coarse pixel: the same pixels (coordinates of pixel corners against
+        # centres); beyond, each block meets another coarse pixel
+        if not np.all(np.abs(got - expect) < (0.5 - 1e-6) * step):
+            off = float(np.median(got - expect))
+            raise GridError(
+                f"{what} is not on the factor-{factor} fine grid of the {coarse_what}: its "
+                f"{d!r} blocks centre on {expect[0]:.6g} .. {expect[-1]:.6g}, the {coarse_what}'s "
+                f"{c!r} runs {got[0]:.6g} .. {got[-1]:.6g} (off by {off:.6g}, "
+                f"{off / step:.3g} coarse pixels), but the two are compared block by block: "
+                f"pass the {coarse_what} {what} was made from."
+            )
+
+
 def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> xr.DataArray:
     """Radially averaged power spectrum along a new ``frequency`` dim (per time step).
 
@@ -218,8 +306,16 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     >>> radial_power_spectrum(t).sizes["frequency"]
     128
     """
+    _need_dataarray("da", da)
     ydim, xdim = spatial_dims(da)
     units = "cycles per unit of pixel_size"
+    if pixel_size is not None:  # 0 gave infinite frequencies
+        pixel_size = check_number("pixel_size", pixel_size, 0, lo_open=True,
+                                  hint="the grid's pixel, in the CRS's units")
+    if not isinstance(da.variable.data, dsa.Array) and not np.isfinite(
+            np.asarray(da.values, np.float64)).any():
+        raise AllNaNError("the field holds no finite value: its power spectrum is undefined; "
+                          "check its fill value and mask")
     if pixel_size is None:
         try:
             pixel_size = float(abs(da.rio.resolution()[0]))

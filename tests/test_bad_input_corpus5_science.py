@@ -1,0 +1,130 @@
+"""Bad inputs, fifth round: the science layer (evaluate against real fine truth, the metrics,
+scaling_stats, scale correction, co-registration, calibration, coarsen and the ECOSTRESS reader)
+used as a remote-sensing scientist gets it wrong (notes: /work/notes/audit5_science.md). Before
+its fix each case gave a silent wrong result (a truth of one date scored against other dates, a
+coarse field of another place in the coarse consistency, a detail gain of 10441 from cloud
+pixels written as 0, an all-NaN scene from bounds in Celsius), a raw error or a misleading
+message. Now each is an error (or a warning) that names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import xlstsr
+from xlstsr import errors
+from xlstsr.datasets import ecostress as eco
+
+DAY = "2023202005411"  # a clear daytime ECOSTRESS scene of ../shared/data/ecostress_la
+CO = importlib.import_module("xlstsr.coregister")  # the module (xlstsr.coregister is a function)
+
+
+@pytest.fixture(scope="module")
+def truth(shared_data: Path) -> xr.DataArray:
+    """128 x 128 ECOSTRESS pixels at 70 m (UTM 11N), clear land (0.6 % gaps)."""
+    a = eco.open_ecostress_scene(DAY, shared_data, resolution=70)
+    y0, x0 = a.sizes["y"] // 2 - 64, a.sizes["x"] // 2 - 64
+    return a.isel(y=slice(y0, y0 + 128), x=slice(x0, x0 + 128))
+
+
+@pytest.fixture(scope="module")
+def coarse(truth: xr.DataArray) -> xr.DataArray:
+    return xlstsr.coarsen(truth, 4, min_valid=0.5)
+
+
+@pytest.fixture(scope="module")
+def sr70(coarse: xr.DataArray) -> xr.DataArray:
+    return xlstsr.upscale(coarse, 4)
+
+
+def _holes(da: xr.DataArray, share: float, fill: float, seed: int = 0) -> xr.DataArray:
+    return da.where(np.random.default_rng(seed).random(da.shape) > share, fill)
+
+
+# --- evaluate: time labels -------------------------------------------------------------------
+
+def test_truth_of_one_date_against_other_dates_is_refused(truth, coarse):
+    t = pd.to_datetime(["2023-07-21", "2023-07-22"])
+    c2 = xr.concat([coarse, coarse], "time").assign_coords(time=t)
+    sr2 = xlstsr.upscale(c2, 4)
+    # was: each sr step scored against the truth of another date (or of one of them)
+    with pytest.raises(errors.GridError, match=r"scalar coordinate.*none of them.*drop_vars"):
+        xlstsr.evaluate(sr2, truth.assign_coords(time=pd.Timestamp("2023-08-01")), coarse=c2)
+    with pytest.raises(errors.GridError, match=r"has 2 'time' step.*sr.sel\(time="):
+        xlstsr.evaluate(sr2, truth.assign_coords(time=t[0]), coarse=c2)
+    # the same date on a one-step sr is right, and so is a truth without a time
+    ok = xlstsr.evaluate(sr2.isel(time=[0]), truth.assign_coords(time=t[0]),
+                         coarse=c2.isel(time=[0]))
+    assert ok.sizes["time"] == 1 and float(ok.rmse[0]) < 1.0
+
+
+def test_time_labels_that_differ_by_time_of_day_or_are_text_name_the_fix(truth, coarse):
+    t = pd.Timestamp("2023-07-21")
+    c1 = coarse.expand_dims(time=[t])
+    sr1 = xlstsr.upscale(c1, 4)
+    acq = truth.expand_dims(time=[t + pd.Timedelta("54min")])
+    with pytest.raises(errors.GridError, match=r"differ by up to .*method='nearest'"):
+        xlstsr.evaluate(sr1, acq, coarse=c1)
+    with pytest.raises(errors.GridError, match=r"pd.to_datetime"):
+        xlstsr.evaluate(sr1, truth.expand_dims(time=["2023-07-21"]), coarse=c1)
+
+
+def test_fine_field_of_another_date_is_refused_by_estimate_offset(truth, coarse):
+    lst = coarse.expand_dims(time=[pd.Timestamp("2023-07-21")])
+    with pytest.raises(errors.GridError, match=r"fine field is of time=2023-08-01.*lst.sel"):
+        xlstsr.estimate_offset(truth.assign_coords(time=pd.Timestamp("2023-08-01")), lst)
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+def test_coarse_consistency_refuses_a_coarse_field_elsewhere(truth, coarse, sr70):
+    base = float(xlstsr.evaluate(sr70, truth, coarse=coarse).coarse_consistency)
+    assert base < 0.5
+    for dx in (140.0, 8 * 280.0):  # half a coarse pixel; 8 pixels: the same shape elsewhere
+        with pytest.raises(errors.GridError, match=r"not on the factor-4 fine grid.*coarse pix"):
+            xlstsr.evaluate(sr70, truth, coarse=coarse.assign_coords(x=coarse.x + dx))
+        with pytest.raises(errors.GridError, match="block by block"):
+            xlstsr.metrics.coarse_consistency(sr70, coarse.assign_coords(x=coarse.x + dx), 4)
+
+
+def test_metric_options_and_inputs(truth, sr70):
+    m = xlstsr.metrics
+    with pytest.raises(errors.GridError, match="positive integer"):
+        m.spectral_ratio(sr70, truth, 0)  # was a raw ZeroDivisionError
+    with pytest.raises(errors.GridError, match="positive integer"):
+        m.spectral_ratio(sr70, truth, 2.5)  # was silently 2
+    for bad in (0, -5):  # was inf / NaN dB
+        with pytest.raises(errors.XlstsrError, match="data_range must be a finite number > 0"):
+            m.psnr(sr70, truth, data_range=bad)
+    with pytest.raises(errors.InputTypeError, match="DataArray"):
+        m.rmse(sr70.values, truth.values)  # was a raw AttributeError
+    with pytest.raises(errors.UnitsError, match=r"'degC'.*'K'"):  # was an RMSE of 273 K
+        m.rmse((sr70 - 273.15).assign_attrs(units="degC"), truth)
+    with pytest.raises(errors.AllNaNError):
+        m.radial_power_spectrum(truth * np.nan)  # was a raw ValueError of the kernel
+    with pytest.raises(errors.XlstsrError, match="pixel_size"):
+        m.radial_power_spectrum(truth, pixel_size=0)  # was infinite frequencies
+
+
+# --- co-registration -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fill,share", [(-9999.0, 0.01), (0.0, 0.02)])
+def test_estimate_offset_names_a_rare_fill_in_a_kelvin_fine_field(truth, coarse, fill, share):
+    # was: CoregistrationError "the correlation surface is too flat ... same ground and date"
+    with pytest.raises(errors.UndeclaredFillError, match=rf"clouds written as {fill:g}"):
+        xlstsr.estimate_offset(_holes(truth, share, fill), coarse)
+
+
+def test_apply_offset_checks_its_arguments(truth, coarse):
+    est = xlstsr.estimate_offset(truth, coarse)
+    with pytest.raises(errors.XlstsrError, match="Dataset returned by"):
+        CO.apply_offset(truth, {"shift_x": 1.0, "shift_y": 0.0}, coarse.rio.crs)  # AttributeError
+    for crs in (None, "bogus"):  # was a raw pyproj CRSError
+        with pytest.raises(errors.XlstsrError, match=r"lst.rio.crs"):
+            CO.apply_offset(truth, est, crs)
