@@ -128,3 +128,49 @@ def test_apply_offset_checks_its_arguments(truth, coarse):
     for crs in (None, "bogus"):  # was a raw pyproj CRSError
         with pytest.raises(errors.XlstsrError, match=r"lst.rio.crs"):
             CO.apply_offset(truth, est, crs)
+
+
+# --- detail gain and calibration -------------------------------------------------------------
+
+def test_detail_gain_refuses_fill_celsius_and_a_coarse_field_elsewhere(truth, coarse):
+    from xlstsr.correction import calibrate_detail_gain
+
+    assert calibrate_detail_gain(truth, coarse, truth, 4) == pytest.approx(1.0, abs=1e-6)
+    # Celsius labelled as such: decoded, the same gain (was 891.8 unlabelled, silently)
+    degc = (truth - 273.15).assign_attrs(units="degC")
+    assert calibrate_detail_gain(truth, coarse, degc, 4) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(errors.UnitsError, match="degC"):
+        calibrate_detail_gain(truth, coarse, (truth - 273.15).assign_attrs(units=None), 4)
+    with pytest.raises(errors.PhysicalRangeError, match="not Kelvin"):
+        calibrate_detail_gain(truth.values, coarse.values, truth.values - 273.15, 4)
+    for fill, share in ((0.0, 0.05), (-9999.0, 0.005)):  # were gains of 10441 and 426882
+        with pytest.raises(errors.UndeclaredFillError, match="would dominate the gain"):
+            calibrate_detail_gain(truth, coarse, _holes(truth, share, fill), 4)
+        with pytest.raises(errors.UndeclaredFillError, match="would dominate the gain"):
+            calibrate_detail_gain(truth.values, coarse.values,
+                                  _holes(truth, share, fill).values, 4)
+    with pytest.raises(errors.GridError, match="block by block"):  # was a gain, silently
+        calibrate_detail_gain(truth, coarse.assign_coords(x=coarse.x + 2800.0), truth, 4)
+
+
+def test_fit_calibration_refuses_fill_pixels_and_ndvi_out_of_range(truth, sr70):
+    from xlstsr.calibration import apply_calibration, fit_calibration
+
+    for fill, share in ((0.0, 0.02), (-9999.0, 0.003)):  # was slope 0.91 / offset 22 K ...
+        with pytest.raises(errors.UndeclaredFillError, match="would dominate the fit"):
+            fit_calibration(sr70, _holes(truth, share, fill))
+        with pytest.raises(errors.UndeclaredFillError, match="would dominate the fit"):
+            fit_calibration(sr70.values, _holes(truth, share, fill).values)
+    ndvi = truth.copy(data=np.random.default_rng(1).uniform(0.2, 0.8, truth.shape))
+    cooler = truth - 4.0 * (ndvi - 0.5)  # a target sensor 4 K cooler per unit of NDVI
+    cal = fit_calibration(sr70, cooler, ndvi)
+    assert cal.ndvi == pytest.approx(-4.0, abs=0.1)
+    # a stored int16 NDVI with its scale is decoded: the same fit (was fitted as x 10000)
+    stored = (ndvi * 10000).round().astype("int16").assign_attrs(scale_factor=1e-4)
+    assert fit_calibration(sr70, cooler, stored).ndvi == pytest.approx(cal.ndvi, rel=1e-3)
+    # scaled NDVI or a -3000 fill: refused as apply_calibration refuses them (a term fitted on
+    # NDVI x 10000 gave a calibration no NDVI could use)
+    for bad in (ndvi * 10000, _holes(ndvi, 0.1, -3000.0), (ndvi + 1) * 127.5):
+        with pytest.raises(errors.XlstsrError, match=r"NDVI lies in \[-1, 1\]"):
+            fit_calibration(sr70, truth, bad)
+    assert np.isfinite(apply_calibration(sr70, cal, ndvi)).any()

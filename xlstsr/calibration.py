@@ -328,7 +328,14 @@ def fit_calibration(
     xs = [_kelvin(x, "sr") for x in fs]
     ys = [_kelvin(y, "truth") for y in ts]
     if gs is not None:
-        gs = [np.asarray(g.values if isinstance(g, xr.DataArray) else g, np.float64) for g in gs]
+        from .validate import decode_guide
+
+        # its declared scale and fill applied (a stored int16 NDVI was fitted as x 10000), and
+        # in NDVI units: a term fitted on scaled NDVI or on -3000 fill maps an NDVI wrongly
+        gs = [np.asarray(decode_guide(g).values if isinstance(g, xr.DataArray) else g,
+                         np.float64) for g in gs]
+        for g in gs:
+            _check_ndvi_range(g, "would give an NDVI term that no NDVI can use")
     cols: list[list[np.ndarray]] = [[], [], []]
     for i, (x, y) in enumerate(zip(xs, ys)):
         try:
@@ -356,6 +363,11 @@ def fit_calibration(
                           "check that sr and truth overlap and share a grid")
     _require_kelvin(x, "sr")
     _require_kelvin(y, "truth")
+    from .evaluate import check_possible_kelvin
+
+    # clouds written as 0 on 2 % of the truth gave slope 0.91, offset 22 K without a word
+    check_possible_kelvin(x, "sr", "would dominate the fit")
+    check_possible_kelvin(y, "truth", "would dominate the fit")
     x0 = float(np.mean(x))  # centred: a well-conditioned fit around ~300 K
     design = [x - x0, np.ones_like(x)]
     if gs is not None:
@@ -469,12 +481,22 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray) -> Any:
             raise XlstsrError(f"ndvi {values.shape} is not on the LST's grid {da.shape}; reproject "
                               "it onto the LST's grid first")
     if values is not None:
-        v = values[np.isfinite(values)]
-        if v.size and np.mean(np.abs(v) > 1.05) > 0.01:
-            scale = float(np.nanmax(np.abs(v)))
-            raise XlstsrError(
-                f"ndvi values reach {scale:.4g}, but NDVI lies in [-1, 1]: scaled NDVI (MODIS "
-                "digital numbers take scale_factor 0.0001; percent: divide by 100) would add "
-                "thousands of kelvin; decode it first"
-            )
+        _check_ndvi_range(values, "would add thousands of kelvin")
     return ndvi
+
+
+def _check_ndvi_range(values: Any, use: str) -> None:
+    """Refuse an NDVI with more than 1 % of its valid values beyond +-1.05: scaled digital
+    numbers (x 10000), percent, 0-255 bytes or an undeclared fill (-3000): the NDVI term of a
+    fit on them does not apply to an NDVI (and the other way round)."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if v.size and np.mean(np.abs(v) > 1.05) > 0.01:
+        lo, hi = float(v.min()), float(v.max())
+        raise XlstsrError(
+            f"ndvi values reach {max(abs(lo), abs(hi)):.4g} (from {lo:.4g} to {hi:.4g}), but "
+            "NDVI lies in [-1, 1]: scaled NDVI "
+            "(MODIS digital numbers take scale_factor 0.0001; percent: divide by 100), or an "
+            f"undeclared fill value (MOD13's -3000: `ndvi.where(ndvi != -3000)`), {use}; "
+            "decode it first"
+        )

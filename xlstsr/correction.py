@@ -142,7 +142,12 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
             raise InputTypeError(f"{name} must be a DataArray or an array, got {type(a).__name__}")
     if isinstance(sr, xr.DataArray) and isinstance(truth, xr.DataArray):
         _check_same_fields(sr, truth)
-    s, c, t = (np.asarray(getattr(a, "values", a), np.float64) for a in (sr, lst, truth))
+    if isinstance(sr, xr.DataArray) and isinstance(lst, xr.DataArray):
+        from .metrics import check_coarse_grid
+
+        # the coarse input of another place (same shape) gave a gain without a word
+        check_coarse_grid(sr, lst, factor, "sr", "lst")
+    s, c, t = (_kelvin(a, name) for a, name in ((sr, "sr"), (lst, "lst"), (truth, "truth")))
     if not np.isfinite(t).any():
         raise AllNaNError("the truth holds no valid pixel: the gain cannot be calibrated (check "
                           "its fill value, its mask, or that it covers the sr field)")
@@ -153,6 +158,21 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
         )
     s, c, t = (a.reshape(-1, *a.shape[-2:]) for a in (s, c, t))
     return optimal_detail_gain(list(zip(s, c, t)), factor)
+
+
+def _kelvin(a: Any, name: str) -> np.ndarray:
+    """Values in Kelvin: a DataArray decoded as the inputs are (Celsius units, scale, fill),
+    then every field checked: Celsius or digital numbers without metadata, and values no
+    temperature takes (clouds written as 0 or -9999 on a few pixels gave a gain of 10441)."""
+    from .evaluate import check_possible_kelvin
+    from .validate import check_kelvin_array, decode_lst
+
+    if isinstance(a, xr.DataArray):
+        a = decode_lst(a, keep_out_of_range=True, check_fill=False, what=name).values
+    v = np.asarray(a, np.float64)
+    check_kelvin_array(v, name)
+    check_possible_kelvin(v, name, "would dominate the gain")
+    return v
 
 
 def _check_same_fields(sr: xr.DataArray, truth: xr.DataArray) -> None:

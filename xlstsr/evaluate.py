@@ -36,7 +36,7 @@ from .validate import (
     spatial_dims,
 )
 
-__all__ = ["decode_reference", "evaluate", "reference_mask"]
+__all__ = ["check_possible_kelvin", "decode_reference", "evaluate", "reference_mask"]
 
 _UNITS = {
     "rmse": ("K", "root-mean-square error"),
@@ -111,6 +111,35 @@ def _impossible_message(n: int, decoded: np.ndarray, stored: np.ndarray | None,
         f"which would dominate every metric. Pass `reference_nodata={v!r}` (`--reference-nodata "
         f"{v!r}` on the command line; the value as stored), declare it "
         f"(`reference.attrs['_FillValue'] = {v!r}`), or drop such pixels with `valid_min=230`."
+    )
+
+
+def check_possible_kelvin(values: Any, what: str, use: str = "would dominate the result") -> None:
+    """Refuse decoded Kelvin values that no temperature takes (<= 0 K or > 1000 K): cloud or
+    gap pixels written as 0 or -9999, too few to be found as a fill value by the decoders'
+    checks (a few percent), which a fit or a gain took as data without a word.
+
+    Examples
+    --------
+    >>> check_possible_kelvin(np.array([300.0, np.nan, 310.0]), "truth")
+    >>> check_possible_kelvin(np.array([300.0, -9999.0, 310.0]), "truth")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.UndeclaredFillError: 1 truth pixel(s) hold values no temperature takes ...
+    """
+    v = np.asarray(values, np.float64)
+    bad = v[_impossible(v, np.isfinite(v))]
+    if not bad.size:
+        return
+    vals, counts = np.unique(bad, return_counts=True)
+    x = vals[int(np.argmax(counts))]
+    x = int(x) if float(x).is_integer() else float(x)
+    raise UndeclaredFillError(
+        f"{bad.size} {what} pixel(s) hold values no temperature takes ({float(bad.min()):.6g} "
+        f"to {float(bad.max()):.6g} K; {x!r} on {int(counts.max())} of them): an undeclared "
+        f"fill value (clouds or gaps written as {x!r}?), which {use}. Mask it first "
+        f"(`{what}.where({what} != {x!r})`), or declare it (`{what}.attrs['_FillValue'] = "
+        f"{x!r}`)."
     )
 
 
