@@ -149,23 +149,13 @@ def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str) -> None
         return
     # too few to be found as a fill (cloud pixels written as 0 or -9999 on 1 %), they still
     # decorrelate the fields: the estimate was refused as "too flat ... same ground and date"
-    from .evaluate import _IMPOSSIBLE_K
+    from .evaluate import check_possible_kelvin
 
-    bad = imgs[np.isfinite(imgs) & ((imgs <= _IMPOSSIBLE_K[0]) | (imgs > _IMPOSSIBLE_K[1]))]
-    if bad.size:
-        vals, counts = np.unique(bad, return_counts=True)
-        v = vals[int(np.argmax(counts))]
-        v = int(v) if float(v).is_integer() else float(v)
-        err = UndeclaredFillError(
-            f"the fine field is a temperature in Kelvin (median "
-            f"{float(np.nanmedian(imgs)):.1f} K) but {bad.size} of its pixels hold values no "
-            f"temperature takes ({float(bad.min()):.6g} to {float(bad.max()):.6g}; {v!r} on "
-            f"{int(counts.max())}): an undeclared fill value (clouds written as {v!r}?). Mask "
-            f"it: `fine.where(fine != {v!r})`, or declare it (`fine.attrs['_FillValue'] = "
-            f"{v!r}`)."
-        )
+    try:
+        check_possible_kelvin(imgs, "fine", "decorrelates the fields")
+    except UndeclaredFillError as err:
         if errors == "raise":
-            raise err
+            raise
         warnings.warn(str(err), stacklevel=3)
 
 
