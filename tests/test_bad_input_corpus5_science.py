@@ -174,3 +174,23 @@ def test_fit_calibration_refuses_fill_pixels_and_ndvi_out_of_range(truth, sr70):
         with pytest.raises(errors.XlstsrError, match=r"NDVI lies in \[-1, 1\]"):
             fit_calibration(sr70, truth, bad)
     assert np.isfinite(apply_calibration(sr70, cal, ndvi)).any()
+
+
+# --- coarsen ---------------------------------------------------------------------------------
+
+def test_coarsen_names_min_valid_when_gaps_empty_the_result(truth):
+    cloudy = _holes(truth, 0.2, np.nan)  # scattered cloud: a gap in nearly every 4 x 4 block
+    with pytest.warns(UserWarning, match=r"kept \d+ of the \d+ coarse pixels.*min_valid=0.5"):
+        out = xlstsr.coarsen(cloudy, 4)  # was 98 % gaps without a word
+    assert float(out.isnull().mean()) > 0.9
+    with pytest.raises(errors.AllNaNError, match=r"every coarse pixel is a gap.*min_valid"):
+        xlstsr.coarsen(_holes(truth, 0.999, np.nan), 4)  # was an all-NaN result
+    assert float(xlstsr.coarsen(cloudy, 4, min_valid=0.5).isnull().mean()) < 0.05
+
+
+def test_coarsen_takes_an_ecostress_scene_on_its_lat_lon_grid(shared_data):
+    scene = eco.open_ecostress_scene(DAY, shared_data).isel(lat=slice(400, 464),
+                                                           lon=slice(800, 864))
+    out = xlstsr.coarsen(scene, 4, min_valid=0.5)  # was NoSpatialDimsError "rename them"
+    assert out.dims == ("lat", "lon") and out.shape == (16, 16)
+    assert float(out.lon[1] - out.lon[0]) == pytest.approx(4 * float(scene.lon[1] - scene.lon[0]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import dask.array as dsa
@@ -20,6 +21,7 @@ from .validate import (
     require_valid_pixels,
     select_variable,
     spatial_dims,
+    spatial_names,
 )
 
 __all__ = ["coarsen", "psf_pixels"]
@@ -97,6 +99,12 @@ def coarsen(
     """
     if isinstance(lst, xr.Dataset):
         lst = select_variable(lst, None)
+    names = spatial_names(lst) if isinstance(lst, xr.DataArray) else {}
+    if names:  # lat/lon dims (ECOSTRESS on its own grid), as the other entry points take them
+        out = coarsen(lst.rename(names), factor, min_valid=min_valid, emissivity=emissivity
+                      if emissivity is None else emissivity.rename(spatial_names(emissivity)),
+                      psf=psf, boundary=boundary)
+        return out.rename({v: k for k, v in names.items()})
     factor = check_factor(factor)
     require_georeferenced(lst, "LST")
     check_number("min_valid", min_valid, 0, 1, lo_open=True,
@@ -137,6 +145,8 @@ def coarsen(
         out = _coarsen_dask(data, eps, factor, min_valid, sigma)
     else:
         out = _kernel(np.asarray(data), None if eps is None else np.asarray(eps), factor, min_valid, sigma)
+    if not isinstance(out, dsa.Array):
+        _check_kept(np.asarray(data), out, factor, min_valid, emissivity is not None)
     result = with_grid(out, kelvin, cy, cx, ct, (*lead, ydim, xdim))
     result.name = lst.name
     result.attrs = {
@@ -148,6 +158,31 @@ def coarsen(
         "xlstsr_version": __version__,
     }
     return result
+
+
+def _check_kept(fine: np.ndarray, out: np.ndarray, factor: int, min_valid: float,
+                with_eps: bool) -> None:
+    """Refuse an all-gap result of a field with data, and warn when most of the blocks that
+    hold data become gaps: with the default ``min_valid=1.0`` one cloud pixel per block (20 %
+    scattered cloud) left 2 % of the coarse pixels, or none, without a word."""
+    ny, nx = (fine.shape[-2] // factor) * factor, (fine.shape[-1] // factor) * factor
+    blocks = np.isfinite(fine[..., :ny, :nx]).reshape(
+        *fine.shape[:-2], ny // factor, factor, nx // factor, factor).any(axis=(-3, -1))
+    n_data, n_kept = int(blocks.sum()), int(np.isfinite(out).sum())
+    why = (f"min_valid={min_valid:g} makes a coarse pixel a gap when less than {min_valid:.0%} of "
+           f"its {factor} x {factor} fine pixels are valid"
+           + (" (in the LST and the emissivity)" if with_eps else ""))
+    if n_data and not n_kept:
+        raise AllNaNError(
+            f"every coarse pixel is a gap: {why}, and every block of the field has gaps. Pass a "
+            "lower min_valid (e.g. min_valid=0.5: blocks at least half valid) or fill the gaps."
+        )
+    if n_data and n_kept < 0.5 * n_data:
+        warnings.warn(
+            f"coarsen kept {n_kept} of the {n_data} coarse pixels that hold data: {why}. Pass "
+            "min_valid=0.5 to keep the blocks at least half valid (a cloudy scene).",
+            UserWarning, stacklevel=3,
+        )
 
 
 def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
