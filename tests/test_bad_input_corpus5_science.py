@@ -194,3 +194,31 @@ def test_coarsen_takes_an_ecostress_scene_on_its_lat_lon_grid(shared_data):
     out = xlstsr.coarsen(scene, 4, min_valid=0.5)  # was NoSpatialDimsError "rename them"
     assert out.dims == ("lat", "lon") and out.shape == (16, 16)
     assert float(out.lon[1] - out.lon[0]) == pytest.approx(4 * float(scene.lon[1] - scene.lon[0]))
+
+
+# --- the ECOSTRESS reader --------------------------------------------------------------------
+
+@pytest.mark.parametrize("res", [0, -70, 100, 35, True, "70", float("nan")])
+def test_ecostress_resolution_is_checked(shared_data, res):
+    # were ZeroDivisionError, xarray's conflicting sizes, bare ValueErrors, 1 m for True
+    with pytest.raises(errors.GridError, match=r"70, 140, 280.*8960"):
+        eco.open_ecostress_scene(DAY, shared_data, resolution=res)
+
+
+@pytest.mark.parametrize("bounds,match", [((345, 285), "low < high"), ((12, 45), "add 273.15"),
+                                          ((float("nan"), 345), "low < high"),
+                                          ((None, 345), "low < high"), ((285,), "low < high")])
+def test_ecostress_bounds_are_checked(shared_data, bounds, match):
+    # reversed, Celsius or NaN bounds gave an all-NaN scene without a word; others raw errors
+    with pytest.raises(errors.XlstsrError, match=match):
+        eco.open_ecostress_scene(DAY, shared_data, bounds=bounds)
+
+
+def test_ecostress_box_is_checked(shared_data):
+    with pytest.raises(errors.NoOverlapError, match="no clear land pixel inside the box"):
+        eco.open_ecostress_scene(DAY, shared_data, resolution=280, box=(0, 0, 1, 1))  # all NaN
+    with pytest.raises(errors.XlstsrError, match=r"\(west, south, east, north\)"):
+        eco.open_ecostress_scene(DAY, shared_data, resolution=280, box=(-118.0, 34.0))
+    # the scenes.csv file (or a scene's file) as root: its folder
+    out = eco.open_ecostress_scene(DAY, shared_data / "ecostress_la" / "scenes.csv")
+    assert out.attrs["key"] == DAY

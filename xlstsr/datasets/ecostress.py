@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import InputNotFoundError, VariableNotFoundError
+from ..errors import (
+    GridError,
+    InputNotFoundError,
+    NoOverlapError,
+    VariableNotFoundError,
+    XlstsrError,
+)
 from ..kernels.aggregate import radiometric_mean
 from .root import data_root
 
@@ -48,6 +54,9 @@ Box = tuple[float, float, float, float]
 
 
 def _folder(root: str | os.PathLike[str] | None) -> Path:
+    if root is not None and Path(root).is_file():  # scenes.csv or a scene's file: its folder
+        up = Path(root).parent
+        root = up.parent if up.name in ("LST", "cloud_mask", "water_mask") else up
     if root is not None and ((Path(root) / "scenes.csv").is_file() or (Path(root) / "LST").is_dir()):
         return Path(root)
     return data_root(root) / "ecostress_la"
@@ -201,11 +210,10 @@ def ecostress_grid(resolution: float = 70.0, box: Box | None = None,
     >>> len(x70) == 4 * len(x280), float(x280[0] - x70[0]) == 105.0
     (True, True)
     """
-    if _ANCHOR % resolution:
-        raise ValueError(f"resolution {resolution} m does not divide {_ANCHOR:.0f} m")
+    resolution = _check_resolution(resolution, multiple_of_70=False)
     from pyproj import Transformer
 
-    box = ecostress_box(root) if box is None else box
+    box = ecostress_box(root) if box is None else _check_box(box)
     tr = Transformer.from_crs("EPSG:4326", ecostress_crs(box), always_xy=True)
     # corners and edge midpoints: a box's extreme eastings need not lie at its corners
     lon = np.array([box[0], box[0], box[2], box[2], box[0], box[2], (box[0] + box[2]) / 2,
@@ -218,6 +226,63 @@ def ecostress_grid(resolution: float = 70.0, box: Box | None = None,
     xs = np.arange(x0 + resolution / 2, x1, resolution)
     ys = np.arange(y1 - resolution / 2, y0, -resolution)
     return xs, ys
+
+
+#: the resolutions of the common grid: 70 m x 2^k (each divides the 8960 m anchor)
+RESOLUTIONS = tuple(70.0 * 2**k for k in range(8))
+
+
+def _check_resolution(resolution: object, *, multiple_of_70: bool = True) -> float:
+    """``resolution`` as metres of the common grid, or a GridError listing the valid ones (0
+    divided by zero, -70 built an empty grid, True was 1 m, 100 a bare ValueError)."""
+    ok = isinstance(resolution, (int, float, np.number)) and not isinstance(resolution, bool)
+    r = float(resolution) if ok else float("nan")
+    if ok and np.isfinite(r) and r > 0 and not _ANCHOR % r and (not multiple_of_70 or not r % 70):
+        return r
+    raise GridError(
+        f"resolution must be metres of the common grid: {', '.join(f'{v:g}' for v in RESOLUTIONS)}"
+        f" (70 m x 2^k: they divide the 8960 m anchor, so the grids share pixel edges), "
+        f"got {resolution!r}"
+        + ("; resample the result for another one" if ok else "")
+        + "; or None for the scene's own EPSG:4326 grid."
+    )
+
+
+def _check_box(box: object) -> Box:
+    """``(west, south, east, north)`` degrees, or an XlstsrError (two numbers gave a raw
+    IndexError)."""
+    try:
+        vals = tuple(float(v) for v in box)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        vals = ()
+    if (len(vals) != 4 or not np.isfinite(vals).all() or not vals[1] < vals[3]
+            or not -90 <= vals[1] < vals[3] <= 90 or not -180 <= min(vals[0], vals[2])
+            or max(vals[0], vals[2]) > 180):
+        raise XlstsrError(
+            f"box must be (west, south, east, north) in degrees of longitude and latitude, got "
+            f"{box!r}; e.g. ecostress_box() (all scenes of the folder)."
+        )
+    return vals  # type: ignore[return-value]
+
+
+def _check_bounds(bounds: object) -> tuple[float, float]:
+    """``(low, high)`` Kelvin: bounds reversed, in Celsius or NaN masked every pixel silently."""
+    try:
+        lo, hi = (float(v) for v in bounds)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        lo = hi = float("nan")
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise XlstsrError(
+            f"bounds must be (low, high) plausible LST in Kelvin with low < high, got {bounds!r};"
+            f" e.g. {ECOSTRESS_BOUNDS['day']} (day) or {ECOSTRESS_BOUNDS['night']} (night), or "
+            "None for these."
+        )
+    if hi < 150:
+        raise XlstsrError(
+            f"bounds {bounds!r} are not Kelvin (every LST pixel would be masked): add 273.15 to "
+            f"bounds in degrees Celsius, e.g. ({lo + 273.15:g}, {hi + 273.15:g})."
+        )
+    return lo, hi
 
 
 def _read(path: Path) -> tuple[np.ndarray, object, str]:
@@ -269,6 +334,12 @@ def open_ecostress_scene(
     >>> lst.dims, lst.attrs["day_night"]  # doctest: +SKIP
     (('y', 'x'), 'night')
     """
+    if resolution is not None:
+        resolution = _check_resolution(resolution)
+    if bounds is not None:
+        bounds = _check_bounds(bounds)
+    if box is not None:
+        box = _check_box(box)
     scenes = ecostress_scenes(root)
     m = re.search(r"doy(\d{13})", str(key))  # a file name (LST or mask) holds its key
     key = m.group(1) if m else str(key)
@@ -297,7 +368,17 @@ def open_ecostress_scene(
         return xr.DataArray(lst, dims=("lat", "lon"), coords={"lat": lat, "lon": lon},
                             name="lst", attrs=attrs | {"crs": crs})
     box = ecostress_box(folder) if box is None else box
-    return _project(lst, transform, crs, float(resolution), attrs, box)
+    out = _project(lst, transform, crs, float(resolution), attrs, box)
+    if ok.any() and not np.isfinite(out.values).any():
+        import rasterio.transform
+
+        b = rasterio.transform.array_bounds(*lst.shape, transform)
+        raise NoOverlapError(
+            f"scene {key} (lon {b[0]:.3f} to {b[2]:.3f}, lat {b[1]:.3f} to {b[3]:.3f}) has no "
+            f"clear land pixel inside the box {tuple(round(v, 3) for v in box)} (west, south, "
+            "east, north): pass a box that covers it (default: ecostress_box() of its folder)."
+        )
+    return out
 
 
 def _project(lst: np.ndarray, transform, crs: str, resolution: float, attrs: dict,
@@ -305,8 +386,6 @@ def _project(lst: np.ndarray, transform, crs: str, resolution: float, attrs: dic
     from rasterio.transform import from_origin
     from rasterio.warp import Resampling, reproject
 
-    if _ANCHOR % resolution or resolution % 70:
-        raise ValueError(f"resolution {resolution} m must be a multiple of 70 m dividing 8960 m")
     x70, y70 = ecostress_grid(70.0, box)
     grid_crs = ecostress_crs(box)
     out = np.full((len(y70), len(x70)), np.nan, np.float32)
