@@ -222,3 +222,45 @@ def test_ecostress_box_is_checked(shared_data):
     # the scenes.csv file (or a scene's file) as root: its folder
     out = eco.open_ecostress_scene(DAY, shared_data / "ecostress_la" / "scenes.csv")
     assert out.attrs["key"] == DAY
+
+
+# --- scaling_stats ---------------------------------------------------------------------------
+
+def test_scaling_stats_refuses_a_constant_field(truth):
+    with pytest.raises(errors.XlstsrError, match=r"constant \(300 on every valid pixel\)"):
+        xlstsr.scaling_stats(truth * 0 + 300.0)  # was NaN statistics and a spectral slope -2.9
+    stack = xr.concat([truth, truth * 0 + 300.0], "time")
+    with pytest.warns(UserWarning, match=r"steps \[1\] of the field are constant"):
+        st = xlstsr.scaling_stats(stack)
+    assert np.isfinite(st.spectral_slope[0]) and np.isnan(st.spectral_slope[1])
+
+
+def test_scaling_stats_scales_without_fit_points_warn_and_repeats_are_refused(truth):
+    with pytest.warns(UserWarning, match=r"factors \(1, 3, 9\) hold no such pair"):
+        xlstsr.scaling_stats(truth, factors=(1, 3, 9))  # was all-NaN within-block statistics
+    with pytest.warns(UserWarning, match=r"fit_lags=\(1.0, 8.0\) holds 1 of the lags"):
+        xlstsr.scaling_stats(truth, lags=(3, 9))  # was a NaN Hurst exponent
+    with pytest.raises(errors.GridError, match="hold repeats"):
+        xlstsr.scaling_stats(truth, lags=(1, 1, 2, 4))  # lag 1 weighed twice in the fit
+    with pytest.raises(errors.GridError, match="hold repeats"):
+        xlstsr.scaling_stats(truth, factors=(1, 2, 2, 4))  # a duplicated 'factor' coordinate
+
+
+def test_scaling_stats_warns_about_few_pairs_and_resampled_fields(truth):
+    with pytest.warns(UserWarning, match="fewer than 100 valid pixel pairs"):
+        xlstsr.scaling_stats(_holes(truth, 0.99, np.nan))  # was a Hurst exponent from 3 pairs
+    blocks = xlstsr.coarsen(truth, 8, min_valid=0.5).interp_like(truth, method="nearest")
+    with pytest.warns(UserWarning, match="blocks of 8 x 8 equal pixels"):
+        xlstsr.scaling_stats(blocks)
+
+
+def test_scaling_stats_guide_fill_offset_and_crs(truth, shared_data):
+    ndvi = truth.copy(data=np.clip(0.8 - (truth.values - 300) / 40, -1, 1)).assign_attrs(units="1")
+    ok = xlstsr.scaling_stats(truth, ndvi)
+    assert float(ok.guide_correlation[0]) < -0.99
+    with pytest.raises(errors.UndeclaredFillError, match="-3000 on 30%"):
+        xlstsr.scaling_stats(truth, _holes(ndvi, 0.3, -3000.0))  # was correlations near 0
+    with pytest.raises(errors.GridError, match=r"off by 35 \(0.5 pixels\)"):
+        xlstsr.scaling_stats(truth, ndvi.assign_coords(x=ndvi.x + 35.0))  # was used as aligned
+    with pytest.raises(errors.GridError, match="other CRSs"):  # was "pixel (0.000631) ... (70)"
+        xlstsr.scaling_stats(truth, eco.open_ecostress_scene(DAY, shared_data))

@@ -40,6 +40,7 @@ from .validate import (
     check_number,
     check_whole,
     decode_guide,
+    nearest_block_size,
     prepare_lst,
     require_georeferenced,
     select_lst,
@@ -161,17 +162,10 @@ def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str) -> None
 
 def _block_size(lst: xr.DataArray, ly: str, lx: str) -> int:
     """The side of the squares of equal values an LST resampled by nearest neighbour onto a
-    finer grid is made of (1 when it is not)."""
+    finer grid is made of (1 when it is not): :func:`xlstsr.validate.nearest_block_size` of
+    its first image."""
     a = np.asarray(lst.transpose(..., ly, lx).values, dtype=np.float64)
-    a = a.reshape(-1, a.shape[-2], a.shape[-1])[0]
-    for k in range(min(64, a.shape[0] // 2, a.shape[1] // 2), 1, -1):
-        ny, nx = (a.shape[0] // k) * k, (a.shape[1] // k) * k
-        b = a[:ny, :nx].reshape(ny // k, k, nx // k, k)
-        first = b[:, :1, :, :1]
-        same = (b == first) | ~np.isfinite(b)
-        if np.isfinite(b).any() and bool(same.all()):
-            return k
-    return 1
+    return nearest_block_size(a.reshape(-1, a.shape[-2], a.shape[-1])[0])
 
 
 def _resampled_hint(lst: xr.DataArray, ly: str, lx: str) -> str:

@@ -7,6 +7,7 @@ images, in parallel over dask chunks along time; the result stays lazy on dask i
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from .errors import (
     AllNaNError,
     GridError,
     InputTypeError,
+    UndeclaredFillError,
     UnitsError,
     XlstsrError,
 )
@@ -33,6 +35,8 @@ from .validate import (
     select_lst,
     spatial_dims,
     spatial_names,
+    suspect_guide_fill,
+    warn_if_resampled,
 )
 
 __all__ = ["default_scales", "pixel_size", "scaling_stats"]
@@ -171,7 +175,9 @@ def default_scales(shape: tuple[int, int]) -> tuple[tuple[int, ...], tuple[int, 
 
 
 def _whole(name: str, values: Any) -> tuple[int, ...]:
-    """``values`` as ints, refusing non-integers (``int(2.5)`` would silently use 2)."""
+    """``values`` as ints, refusing non-integers (``int(2.5)`` would silently use 2) and
+    repeats (a repeated lag weighed twice in the fit; a repeated factor made a duplicated
+    coordinate)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise GridError(f"{name} must be a sequence of whole numbers of pixels, got {values!r}")
     out = []
@@ -183,7 +189,123 @@ def _whole(name: str, values: Any) -> tuple[int, ...]:
                 f"{name}=(1, 2, 4, 8)."
             )
         out.append(int(v))
+    if len(set(out)) < len(out):
+        raise GridError(f"{name} {tuple(out)} hold repeats: give each once, e.g. "
+                        f"{name}={tuple(sorted(set(out)))}.")
     return tuple(out)
+
+
+def _warn_unfitted(lags: Sequence[int], factors: Sequence[int], steps: Sequence[int],
+                   fit_lags: tuple[float, float], fit_factors: tuple[float, float],
+                   given: tuple[bool, bool]) -> None:
+    """Warn when scales the caller chose leave a fit without points: factors without a pair
+    ``f, 2 f`` (1, 3, 9) gave all-NaN within-block statistics, lags outside the default fit
+    window (3, 9) a NaN Hurst exponent, without a word."""
+    if given[0]:
+        inside = [lag for lag in lags if fit_lags[0] <= lag <= fit_lags[1]]
+        if len(inside) < 2:
+            warnings.warn(
+                f"hurst and structure_function_exponent are NaN: the fit window fit_lags="
+                f"{tuple(fit_lags)} holds {len(inside)} of the lags {tuple(lags)} (a power law "
+                f"needs 2); pass fit_lags=({min(lags)}, {max(lags)}) or lags that include 1.",
+                UserWarning, stacklevel=3,
+            )
+    if given[1]:
+        if not steps:
+            warnings.warn(
+                f"within_block_variance and its exponent are NaN: they measure the variance "
+                f"lost from factor f to 2 f, and factors {tuple(factors)} hold no such pair; "
+                "pass factors in steps of 2 (e.g. (1, 2, 4, 8) or (1, 3, 6, 12)).",
+                UserWarning, stacklevel=3,
+            )
+        elif len([f for f in steps if fit_factors[0] <= f <= fit_factors[1]]) < 2:
+            warnings.warn(
+                f"within_block_exponent is NaN: the factors {tuple(factors)} give "
+                f"{len(steps)} step(s) f -> 2 f inside fit_factors={tuple(fit_factors)} (a "
+                "power law needs 2); add factors in steps of 2.",
+                UserWarning, stacklevel=3,
+            )
+
+
+def _check_images(data: np.ndarray, name: str) -> None:
+    """Refuse a field constant over its valid pixels (a fill value taken as data, a gap-filled
+    constant: every statistic is 0 or NaN, and the spectral slope was fitted to round-off), and
+    warn about the constant steps of a stack."""
+    flat = data.reshape(data.shape[0], -1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: not constant
+        spread = np.nanmax(flat, axis=1) - np.nanmin(flat, axis=1)
+    constant = np.flatnonzero(spread == 0)
+    if constant.size and constant.size == int(np.isfinite(spread).sum()):
+        v = float(np.nanmax(flat[constant[0]]))
+        raise XlstsrError(
+            f"the {name} is constant ({v:g} on every valid pixel): it has no structure across "
+            "scales (every statistic would be 0 or NaN). A fill value taken as data, or a "
+            "gap-filled constant? Mask it (`da.where(da != value)`)."
+        )
+    if constant.size:
+        warnings.warn(
+            f"steps {constant.tolist()} of the {name} are constant over their valid pixels: "
+            "their statistics are 0 or NaN (a fill value taken as data?)",
+            UserWarning, stacklevel=3,
+        )
+
+
+def _check_guide_grid(guide: xr.DataArray, lst: xr.DataArray) -> None:
+    """A guide of the LST's shape is taken pixel for pixel: refuse one whose coordinates or CRS
+    say it lies elsewhere (half a pixel or a scene away), which was used as if aligned."""
+    gy, gx = spatial_dims(guide)
+    ly, lx = spatial_dims(lst)
+    try:
+        gcrs, lcrs = guide.rio.crs, lst.rio.crs
+    except Exception:
+        gcrs = lcrs = None
+    if gcrs is not None and lcrs is not None and gcrs != lcrs:
+        # was "the guide's pixel (0.000631) is not the LST's (70) divided by an integer"
+        raise GridError(f"the guide ({gcrs}) and the LST ({lcrs}) are in other CRSs: put the "
+                        "guide on the LST's grid, or a grid nested in it "
+                        "(`guide.rio.reproject_match(lst)`).")
+    if (guide.sizes[gy], guide.sizes[gx]) != (lst.sizes[ly], lst.sizes[lx]):
+        return
+    for d, e in ((gy, ly), (gx, lx)):
+        if d not in guide.coords or e not in lst.coords or lst.sizes[e] < 2:
+            continue
+        a = np.asarray(lst[e].values, np.float64)
+        b = np.asarray(guide[d].values, np.float64)
+        step = abs(float(a[1] - a[0]))
+        if not np.allclose(a, b, rtol=0, atol=1e-3 * step):
+            off = float(np.median(b - a))
+            raise GridError(
+                f"the guide has the LST's shape but not its grid: its {d!r} is off by {off:.6g} "
+                f"({off / step:.3g} pixels), and a guide of the LST's shape is taken pixel for "
+                "pixel; put it on the LST's grid (`guide.rio.reproject_match(lst)`, after "
+                "co-registration: xlstsr.coregister)."
+            )
+
+
+def _warn_few_pairs(ds: xr.Dataset, lead: tuple[str, ...], fit_lags: tuple[float, float]) -> None:
+    """Warn about steps whose statistics rest on few pixel pairs (a scene 99 % cloud gave a
+    Hurst exponent from 3 pairs without a word)."""
+    count = ds["increment_count"]
+    inside = (ds["lag"] >= fit_lags[0]) & (ds["lag"] <= fit_lags[1])
+    if not bool(inside.any()):
+        return
+    low = count.where(inside).min("lag")
+    few = np.atleast_1d(np.asarray(low.values)) < _MIN_PAIRS
+    if few.any():
+        where = (f"steps {np.flatnonzero(few).tolist()} ({', '.join(lead)}) have"
+                 if lead else "the field has")
+        warnings.warn(
+            f"{where} fewer than {_MIN_PAIRS} valid pixel pairs at some fitted lag (as few as "
+            f"{int(np.nanmin(np.atleast_1d(low.values)))}): their statistics and fits are "
+            "noise (mostly cloud, or a small field?); drop such steps or use a larger clear "
+            "area.",
+            UserWarning, stacklevel=3,
+        )
+
+
+#: fewer valid pixel pairs than this at a fitted lag: the step's statistics are noise
+_MIN_PAIRS = 100
 
 
 def _check_window(name: str, win: Any) -> None:
@@ -322,6 +444,7 @@ def scaling_stats(
     lst = lst.rename(spatial_names(lst))
     if guide is not None:
         guide = guide.rename(spatial_names(guide))
+        _check_guide_grid(guide, lst)
     check_bool("radiometric", radiometric)
     nbins = check_whole("nbins", nbins, 2, hint="logarithmic wavenumber bins of the spectrum: "
                         "e.g. 16")
@@ -357,6 +480,9 @@ def scaling_stats(
     _check_scales(shape, lags_t, factors_t)
     n = min(shape)
     steps = [f for f in factors_t if 2 * f in factors_t]
+    _warn_unfitted(lags_t, factors_t, steps, fit_lags or (1.0, float(max(4, n // 16))),
+                   fit_factors or (1.0, float(max(steps, default=1))),
+                   (lags is not None and fit_lags is None, factors is not None))
     _check_window_points("fit_lags", fit_lags, lags_t, "lags")
     _check_window_points("fit_factors", fit_factors, steps, "factor steps f -> 2f at")
     if fit_wavenumbers is not None and (fit_wavenumbers[0] >= 0.5 * np.sqrt(2.0)
@@ -396,6 +522,10 @@ def scaling_stats(
                 "values <= 0; convert it to Kelvin, or pass radiometric=False for fields that "
                 "aggregate linearly (NDVI, anomalies)."
             )
+        if not radiometric:  # not decoded as an LST: its fill was not looked for
+            _refuse_fill(data, "field")
+        _check_images(data, "field")
+        warn_if_resampled(field_, "field")
     gdata = None
     if guide is not None:
         gdata = guide_on_lst_grid(guide, field_, lead, min_valid=float(min_valid))
@@ -406,6 +536,8 @@ def scaling_stats(
                 f"min_valid={min_valid} of each block valid); check its fill value and that it "
                 "covers the LST."
             )
+        if not isinstance(gdata, dsa.Array):  # a guide of the LST's shape skipped the check
+            _refuse_fill(np.asarray(gdata), "guide")
         if gdata.shape[0] == 1 and nlead > 1:
             gdata = (dsa if isinstance(gdata, dsa.Array) else np).broadcast_to(
                 gdata, (nlead, *shape)
@@ -432,7 +564,25 @@ def scaling_stats(
     else:
         g = None if gdata is None else np.asarray(gdata, np.float64)
         packed = ks.image_stats_stack(data, g, cfg)
+        out = _unpack(packed, cfg, field_, lead, ydim, xdim)
+        _warn_few_pairs(out, lead, cfg.fit_lags)
+        return out
     return _unpack(packed, cfg, field_, lead, ydim, xdim)
+
+
+def _refuse_fill(values: np.ndarray, name: str) -> None:
+    """A value on a large share of a field taken as data, far outside the rest (NDVI's -3000,
+    -9999, 0 written for clouds): the correlations and variances were computed with it."""
+    found = suspect_guide_fill(values)
+    if found is not None:
+        v, share = found
+        v = int(v) if float(v).is_integer() else v
+        raise UndeclaredFillError(
+            f"the {name} holds {v!r} on {share:.0%} of its valid pixels, far outside the other "
+            f"values: an undeclared fill value (MOD13's NDVI -3000, -9999, 0 for clouds). Mask "
+            f"it (`{name}.where({name} != {v!r})`) or declare it (`{name}.attrs['_FillValue'] "
+            f"= {v!r}`)."
+        )
 
 
 def _unpack(

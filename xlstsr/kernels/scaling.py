@@ -413,6 +413,8 @@ def image_stats(
     out["within_block_variance"] = within
 
     k, p, kcount = radial_power_spectrum(a, np.asarray(cfg.edges), window=cfg.window)
+    if np.nanmin(a) == np.nanmax(a):  # a constant image: its power is round-off, no slope
+        p = np.where(np.isfinite(p), 0.0, p)
     out["power_spectrum"], out["power_spectrum_wavenumber"] = p, k
 
     # fits
