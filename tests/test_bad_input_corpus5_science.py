@@ -264,3 +264,12 @@ def test_scaling_stats_guide_fill_offset_and_crs(truth, shared_data):
         xlstsr.scaling_stats(truth, ndvi.assign_coords(x=ndvi.x + 35.0))  # was used as aligned
     with pytest.raises(errors.GridError, match="other CRSs"):  # was "pixel (0.000631) ... (70)"
         xlstsr.scaling_stats(truth, eco.open_ecostress_scene(DAY, shared_data))
+
+
+def test_unknown_modis_aster_pair_is_named(shared_data):
+    from xlstsr.datasets import modis_aster
+
+    # was FileNotFoundError "missing file ...; is the modis_aster folder complete?"
+    with pytest.raises(errors.InputNotFoundError, match=r"no MODIS/ASTER pair '999'.*001"):
+        modis_aster.open_modis_aster_pair("999", shared_data)
+    assert modis_aster.open_modis_aster_pair(1, shared_data)[0].attrs["pair"] == "001"

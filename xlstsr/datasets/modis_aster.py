@@ -33,7 +33,7 @@ import rioxarray
 import xarray as xr
 from rasterio.enums import Resampling
 
-from ..errors import GuideAlignmentWarning
+from ..errors import GuideAlignmentWarning, InputNotFoundError
 from ..evaluate import decode_reference, reference_mask
 from ..grid import align_guide, fine_grid, with_grid
 from .root import DATA_ENV, data_root
@@ -218,7 +218,7 @@ def open_modis_aster_pair(
     ((64, 64), (256, 256), 'EPSG:32631')
     """
     folder = _modis_aster_dir(root)
-    pid = str(pair_id).zfill(3)
+    pid = _pair_id(pair_id, root)
     src = {"source": _SOURCE, "pair": pid}
     lst = _read_band(folder / f"{pid}_modis_lst_1km.tif")
     lst.attrs = {"standard_name": "surface_temperature", "long_name": "MODIS LST at 1 km",
@@ -447,6 +447,20 @@ def apart_from_training(
         if not ((w > 1.0) & (h > 1.0)).any():
             out.append(pid)
     return out
+
+
+def _pair_id(pair_id: str | int, root: str | os.PathLike[str] | None) -> str:
+    """The pair's id as in pairs.csv (``'001'``), or an InputNotFoundError listing them (an
+    unknown id was told "missing file ...; is the modis_aster folder complete?")."""
+    pid = str(pair_id).zfill(3)
+    known = modis_aster_pairs(root)
+    if pid not in known:
+        raise InputNotFoundError(
+            f"no MODIS/ASTER pair {pair_id!r}: the pairs are {known[0]} ... {known[-1]} "
+            f"({len(known)}; modis_aster_pairs() lists them, EVAL_PAIRS / VAL_PAIRS / TRAIN_PAIRS "
+            "split them)."
+        )
+    return pid
 
 
 def _lst_path(pair_id: str, root: str | os.PathLike[str] | None) -> Path:
