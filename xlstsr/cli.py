@@ -155,24 +155,25 @@ def _declare(da: Any, units: str | None, nodata: float | None,
 _SET_SCALE = re.compile(r"[Ss]et (`da\.attrs\.update\()?scale_factor")
 
 
-#: upscale's declaration flags, which the messages of the front door name
-_DECLARATION_FLAG = re.compile(
-    r"\(?`--(nodata|units|scale|mask-out-of-range)[^`]*` on the command line\)?")
-_TRAIN_NOTE = "`xlstsr train` reads the files as they are"
+#: upscale's flag that ``xlstsr train`` lacks, which the messages of the front door name
+_DECLARATION_FLAG = re.compile(r"\(?`--mask-out-of-range[^`]*` on the command line\)?")
+_TRAIN_NOTE = "`xlstsr train` trains on valid pixels only"
 
 
 def _train_hints(message: str) -> str:
-    """``xlstsr train`` reads its files as they are: a message naming upscale's declaration
-    flags (``--nodata -80 on the command line``) points to flags train does not have."""
-    if _TRAIN_NOTE in message or not (_DECLARATION_FLAG.search(message)
-                                      or _SET_SCALE.search(message)):
+    """``xlstsr train`` declares units, fill and scale like upscale (``--units``, ``--nodata``,
+    ``--scale``) but does not mask out-of-range pixels: a message naming
+    ``--mask-out-of-range`` points to a flag train does not have; fit_files' Python hint
+    (``declare=``) gives way to the flags."""
+    from xlstsr.train.cube import FIT_FILES_HINT
+
+    message = _cli_hints(message.replace(FIT_FILES_HINT, ""))
+    if _TRAIN_NOTE in message or not _DECLARATION_FLAG.search(message):
         return message
     message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
     message = message.replace(" .", ".")
-    return (f"{message} {_TRAIN_NOTE} (no --nodata, --units, --scale or "
-            "--mask-out-of-range): declare the fill and scale in the file (`gdal_edit.py "
-            "-a_nodata VALUE -scale FACTOR f.tif`) or write a decoded copy first, e.g. in "
-            "Python `xlstsr.validate.decode_lst(da).to_dataset(name='LST').to_zarr('lst.zarr')`.")
+    return (f"{message} {_TRAIN_NOTE} (no --mask-out-of-range): mask such pixels in the file "
+            "first, e.g. in Python `da.where((da > 150) & (da < 400))`.")
 
 
 def _cli_hints(message: str) -> str:
@@ -463,6 +464,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--guide-variable", default=None)
     t.add_argument("--truth", default=None, help="fine truth on the output grid (mode supervised)")
     t.add_argument("--truth-variable", default=None)
+    _add_input_declarations(t)
     t.add_argument("--mode", choices=TRAIN_MODES, default="sisr")
     t.add_argument("--arch", default=None, help="rescnn, mrunet or guided_unet")
     t.add_argument("--factor", type=_positive_int, default=4)
@@ -530,6 +532,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("--mode sif needs --guide")
     if args.resume and not Path(args.resume).is_file():
         parser.error(f"--resume {args.resume}: no such checkpoint file")
+    if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
+        parser.error(f"--scale must be a number > 0, e.g. 0.02, got {args.scale!r}")
     _refuse_input(args.out, args.lst, args.guide, args.truth, args.resume)
     _refuse_existing(args.out, args.overwrite)
     if args.threads:
@@ -563,11 +567,17 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
             seed=args.seed, progress=args.progress, logger=args.logger, log_dir=args.log_dir,
             callbacks=callbacks, ckpt_path=args.resume, trainer_options=trainer,
+            declare={"units": args.units, "_FillValue": args.nodata, "scale_factor": args.scale},
         )
+    except KeyboardInterrupt as err:  # Ctrl-C: fit stopped the Trainer, nothing was written
+        print(f"xlstsr: interrupted: {err}", file=sys.stderr)
+        return 130
     except MisconfigurationException as err:  # accelerator, devices, precision on this machine
         raise UsageError(f"{err} (check --accelerator, --devices, --precision)") from None
     except ValueError as err:  # settings the data or a resumed checkpoint cannot take
-        raise UsageError(_train_hints(str(err))) from None
+        more = (" (the scale applied here is --scale's: drop it)"
+                if args.scale is not None and "applied them a second time" in str(err) else "")
+        raise UsageError(_train_hints(str(err)) + more) from None
     hist = rec["history"]
     which = "validation" if hist.get("validated", True) else "training (no validation position)"
     more = f"; logs in {hist['log_dir']}" if "log_dir" in hist else ""

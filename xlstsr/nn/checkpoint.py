@@ -16,6 +16,8 @@ adds ``training_scales``, ``loss``, ``training_data``, ``split``... (free-form, 
 from __future__ import annotations
 
 import io
+import math
+import numbers
 import os
 import re
 from pathlib import Path
@@ -80,6 +82,9 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
     >>> load_model(p).factor
     4
     """
+    inner = getattr(model, "_orig_mod", None)  # torch.compile's wrapper prefixes every weight
+    if isinstance(inner, nn.Module):  # with "_orig_mod.": the file did not load
+        model = inner
     arch = getattr(model, "arch", None)
     if arch not in ARCHITECTURES or not hasattr(model, "config"):
         raise CheckpointError(
@@ -96,10 +101,12 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
         "xlstsr_version": __version__,
         "torch_version": str(torch.__version__),
     }
-    for key in ("factor", "n_guide", "receptive_field"):
-        if key in metadata and _plain(metadata[key]) != meta[key]:
+    # the file's 'arch' is the model's; a metadata 'arch' of another network would contradict it
+    for key, own in (*((k, meta[k]) for k in ("factor", "n_guide", "receptive_field")),
+                     ("arch", arch)):
+        if key in metadata and _plain(metadata[key]) != own:
             raise CheckpointError(
-                f"metadata {key}={metadata[key]!r} contradicts the model's {key}={meta[key]!r}: "
+                f"metadata {key}={metadata[key]!r} contradicts the model's {key}={own!r}: "
                 f"{key} is written from the model itself; drop it from the metadata (or build "
                 f"the model with {key}={metadata[key]!r})"
             )
@@ -321,6 +328,13 @@ def load_model(
                 f"builds has {key}={built!r}: the file was edited or is damaged; re-save the model "
                 "with xlstsr.nn.save_model (which writes both from the model)"
             )
+    for key, value, low in (("factor", factor, 1), ("n_guide", n_guide, 0)):
+        # int() took factor 4.5 as 4 (nn does not import the xarray layer's checks)
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(
+            value) and float(value).is_integer() and value >= low
+        if value is not None and not ok:
+            raise CheckpointError(f"{key} must be a whole number >= {low}, got {value!r}: e.g. "
+                                  f"{key}={4 if key == 'factor' else 0}")
     m_factor = int(model.factor)
     if factor is not None and int(factor) != m_factor:
         raise CheckpointError(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,15 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..errors import GridError, InputTypeError, XlstsrError
+from ..errors import (
+    GridError,
+    InputTypeError,
+    PhysicalRangeError,
+    ScaledIntegerError,
+    UndeclaredFillError,
+    UnitsError,
+    XlstsrError,
+)
 from ..validate import (
     check_bool,
     check_factor,
@@ -33,7 +41,7 @@ from ..validate import (
     spatial_dims,
 )
 from .data import degraded_pairs, fit_guide_gain, make_patches, target_scale_pairs
-from .loop import MODES, PatchDataModule, fit
+from .loop import MODES, PatchDataModule, check_seed, fit
 from .windows import PositionSplit, split_by_position, split_positions
 
 __all__ = ["CubeDataModule", "fit_cube", "fit_files"]
@@ -56,6 +64,26 @@ def _stack(da: xr.DataArray) -> np.ndarray:
     lead = [d for d in da.dims if d not in (ydim, xdim)]
     da = da.transpose(*lead, ydim, xdim)
     return np.asarray(da.values, np.float32).reshape(-1, da.sizes[ydim], da.sizes[xdim])
+
+
+def _same_labels(truth: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...]) -> xr.DataArray:
+    """The truth with its dates in the LST's order: truth and LST were paired by position, so a
+    truth of the same dates in another order trained every input on another day's truth."""
+    for d in lead:
+        if d not in truth.dims or d not in lst.coords or d not in truth.coords:
+            continue
+        a, b = lst[d].values, truth[d].values
+        if len(a) != len(b) or np.array_equal(a, b):
+            continue  # another count is refused by the shape check
+        if len(set(a.tolist())) == len(a) and set(a.tolist()) == set(b.tolist()):
+            truth = truth.sel({d: a})
+            continue
+        raise GridError(
+            f"the truth's {d!r} labels differ from the LST's (LST {a[:3].astype(str).tolist()}..."
+            f", truth {b[:3].astype(str).tolist()}...): each LST date is trained against the truth of that date; give "
+            f"the truth of the LST's dates, e.g. `truth.sel({d}=lst['{d}'])`"
+        )
+    return truth
 
 
 class CubeDataModule(PatchDataModule):
@@ -161,8 +189,15 @@ class CubeDataModule(PatchDataModule):
             raise XlstsrError(f"unknown training mode {mode!r}; choose one of {MODES}")
         if mode == "supervised" and truth is None:
             raise XlstsrError("mode 'supervised' needs a fine truth (truth=...)")
-        if mode == "sif" and guide is None:
-            raise XlstsrError("mode 'sif' needs a guide (guide=...)")
+        if mode in ("sif", "degraded_disr") and guide is None:  # degraded_disr trained a SISR
+            raise XlstsrError(f"mode {mode!r} needs a guide (guide=...); without one, train "
+                              "mode 'sisr'")
+        if split is not None and not isinstance(split, PositionSplit):
+            if not isinstance(split, Mapping):
+                raise InputTypeError(
+                    f"split must be a PositionSplit (or its as_dict()), got {type(split).__name__}"
+                    ": e.g. PositionSplit(train=('r0c0', 'r0c1'), val=('r1c0',))")
+            split = PositionSplit.from_dict(split)  # a checkpoint's metadata holds as_dict()
         factor = check_factor(factor)
         patch = check_whole("patch", patch, hint="output pixels, a multiple of factor: e.g. 64")
         window = 2 * patch if window is None else check_whole(
@@ -170,7 +205,7 @@ class CubeDataModule(PatchDataModule):
         check_number("val_fraction", val_fraction, 0, 1, hi_open=True,
                      hint="the share of window positions kept for validation: e.g. 0.2, or 0")
         check_whole("batch_size", batch_size, hint="patches per step: e.g. 16")
-        check_whole("seed", seed, 0)
+        check_seed(seed)
         check_bool("augmentation", augmentation)
         check_number("input_noise", input_noise, 0, hint="a noise sigma in K, e.g. 0.1, or 0")
         if patch % factor or window % patch:
@@ -208,7 +243,7 @@ class CubeDataModule(PatchDataModule):
             g = np.asarray(g, np.float32)
         t = None
         if self.mode == "supervised":
-            t = _stack(decode_lst(_select(self.truth, None, "truth")))  # type: ignore[arg-type]
+            t = _stack(_same_labels(decode_lst(_select(self.truth, None, "truth")), lst_da, lead))  # type: ignore[arg-type]
             want = (arr.shape[0], arr.shape[1] * self.factor, arr.shape[2] * self.factor)
             if t.shape != want:
                 raise XlstsrError(
@@ -271,6 +306,29 @@ class CubeDataModule(PatchDataModule):
                                   val=(smallest,))
         return split
 
+    @staticmethod
+    def _check_split(patches: Any, split: PositionSplit) -> Any:
+        """The patches without the held-out positions, after checking that the split gives every
+        window position of the cube a set (a split of other ids raised split_by_position's bare
+        "positions outside the sets", without the ids this module uses)."""
+        have = sorted({str(p) for p in patches.scene})
+        missing = [p for p in have if split.assign(p) is None]
+        if missing:
+            named = sorted(str(p) for s in ("train", "val", "test", "held_out")
+                           for p in getattr(split, s))
+            unknown = [p for p in named if p not in have]
+            raise GridError(
+                f"the split gives no set to the cube's window position(s) {missing}"
+                + (f" and names position(s) {unknown[:8]} the cube does not have" if unknown
+                   else "")
+                + f": CubeDataModule names window positions 'r{{row}}c{{col}}' (this cube: "
+                f"{have}); put each in train, val, test or held_out"
+            )
+        if split.held_out:
+            held = {str(p) for p in split.held_out}
+            patches = patches.subset(np.array([str(p) not in held for p in patches.scene]))
+        return patches
+
     def setup(self, stage: str | None = None) -> None:
         """Read the cube, cut it into window positions, build the pairs and patches, split them."""
         if self.train_set is not None:
@@ -285,6 +343,7 @@ class CubeDataModule(PatchDataModule):
         )
         if self.split is None:
             self.split = self._draw_split(patches.scene)
+        patches = self._check_split(patches, self.split)
         train, val, _ = split_by_position(patches, self.split)
         if not len(train):
             raise XlstsrError("no training patch: the split puts every window position elsewhere")
@@ -403,8 +462,16 @@ def fit_cube(
         guide_time_tolerance=guide_time_tolerance, batch_size=batch_size, seed=seed,
         augmentation=augmentation, input_noise=input_noise,
     )
+    from ..nn import ARCHITECTURES
+
+    if arch is not None and arch not in ARCHITECTURES:  # build_model's KeyError: a CLI traceback
+        raise XlstsrError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     data.setup("fit")
     arch = arch or ("guided_unet" if data.n_guide else "rescnn")
+    if arch == "guided_unet" and not data.n_guide:
+        raise XlstsrError(f"arch 'guided_unet' needs a guide, but mode {data.mode!r} trains "
+                          "without one: use arch 'rescnn' or 'mrunet', or give a guide with a "
+                          "guided mode ('degraded_disr', 'sif', 'supervised')")
     torch.manual_seed(seed)  # the weight initialisation draws from torch's global generator
     model = build_model(
         arch, factor=factor, **({"n_guide": data.n_guide} if arch == "guided_unet" else {})
@@ -431,13 +498,32 @@ def fit_files(
     truth: str | os.PathLike[str] | None = None,
     truth_variable: Hashable | None = None,
     mode: str = "sisr",
+    declare: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Train on files (Zarr, NetCDF or GeoTIFF) and write the checkpoint ``out`` (``xlstsr train``).
 
     The files are opened with :func:`xlstsr.io.open_path`; everything else is
     :func:`fit_cube` (``options`` are its settings). The checkpoint records the mode, the loss
-    options, the input files and the training history (:func:`xlstsr.nn.save_model`).
+    options, the input files (and what ``declare`` said of the LST) and the training history
+    (:func:`xlstsr.nn.save_model`).
+
+    Parameters
+    ----------
+    lst, out : path-like
+        The LST file and the checkpoint to write (an existing file is replaced only if it is
+        an xlstsr checkpoint).
+    variable, guide, guide_variable, truth, truth_variable, mode
+        As :func:`fit_cube` (``guide`` and ``truth`` as file paths).
+    declare : dict, optional
+        Attributes of the LST that its file lacks, set before the front door reads it (the
+        ``--units`` / ``--nodata`` / ``--scale`` of ``xlstsr train``): ``"units"`` (``"K"``,
+        ``"degC"``), ``"_FillValue"`` (the stored value of missing pixels), ``"scale_factor"``
+        and ``"add_offset"`` (stored value x scale + offset = LST), e.g. ``{"units": "degC"}``
+        for a Celsius GeoTIFF, ``{"scale_factor": 0.02, "_FillValue": 0}`` for MODIS digital
+        numbers stored without scale metadata. A scale the file declares itself is not replaced.
+    **options
+        Settings of :func:`fit_cube` (``factor``, ``patch``, ``epochs``...).
 
     Returns
     -------
@@ -454,16 +540,23 @@ def fit_files(
 
     _check_output(out, {"lst": lst, "guide": guide, "truth": truth})
 
+    declared = _check_declare(declare)
+
     def opened(path: Any, var: Hashable | None, role: str) -> xr.DataArray | None:
         return None if path is None else _select(open_path(path), var, role)
 
-    model, record = fit_cube(
-        opened(lst, variable, "LST"),  # type: ignore[arg-type]
-        guide=opened(guide, guide_variable, "guide"),
-        truth=opened(truth, truth_variable, "truth"),
-        mode=mode,
-        **options,
-    )
+    try:
+        model, record = fit_cube(
+            _declared(opened(lst, variable, "LST"), declared),  # type: ignore[arg-type]
+            guide=opened(guide, guide_variable, "guide"),
+            truth=opened(truth, truth_variable, "truth"),
+            mode=mode,
+            **options,
+        )
+    except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError) as err:
+        if FIT_FILES_HINT in str(err):
+            raise
+        raise type(err)(f"{err}{FIT_FILES_HINT}") from None
     hist = record["history"]
     record["path"] = save_model(
         model,
@@ -473,6 +566,7 @@ def fit_files(
         loss_options=record["loss_options"],
         training_data={
             "lst": os.fspath(lst),
+            "lst_declared": declared or None,
             "guide": None if guide is None else os.fspath(guide),
             "truth": None if truth is None else os.fspath(truth),
         },
@@ -483,6 +577,55 @@ def fit_files(
         history={k: hist[k] for k in ("best_val_loss", "epochs_run", "engine")},
     )
     return record
+
+
+#: the end of a front-door message about the LST file's encoding, from :func:`fit_files`
+FIT_FILES_HINT = (" In fit_files: declare what the LST file lacks, e.g. declare={'units': 'degC'} "
+                  "or declare={'scale_factor': 0.02, '_FillValue': 0}.")
+
+#: what ``declare=`` of :func:`fit_files` may set on the LST (the attributes the front door reads)
+_DECLARABLE = ("units", "_FillValue", "scale_factor", "add_offset")
+
+
+def _check_declare(declare: Any) -> dict[str, Any]:
+    """``declare=`` as checked attributes (known names, numbers that are finite, a scale > 0)."""
+    if declare is None:
+        return {}
+    if not isinstance(declare, Mapping):
+        raise InputTypeError(f"declare must be a dict of LST attributes, e.g. {{'units': 'degC'}},"
+                             f" got {type(declare).__name__}")
+    unknown = sorted(str(k) for k in declare if k not in _DECLARABLE)
+    if unknown:
+        raise XlstsrError(f"declare: unknown attribute(s) {unknown}; declare one of {_DECLARABLE}"
+                          ", e.g. {'scale_factor': 0.02, '_FillValue': 0}")
+    out: dict[str, Any] = {}
+    for key, value in declare.items():
+        if value is None:
+            continue
+        if key == "units":
+            if not isinstance(value, str) or not value.strip():
+                raise XlstsrError(f"declare: units must be text, e.g. 'K' or 'degC', got {value!r}")
+            out[key] = value
+        elif key == "scale_factor":
+            out[key] = check_number("declare: scale_factor", value, 0, lo_open=True,
+                                    hint="stored value x scale = LST, e.g. 0.02 for MODIS")
+        else:
+            out[key] = check_number(f"declare: {key}", value,
+                                    hint="a stored value, e.g. 0" if key == "_FillValue" else "")
+    return out
+
+
+def _declared(da: xr.DataArray, declared: dict[str, Any]) -> xr.DataArray:
+    """The LST with the declared attributes; a scale the file has already (as an attribute, or
+    applied on reading) is not replaced: it would be applied twice."""
+    if "scale_factor" in declared:
+        own = da.attrs.get("scale_factor", da.encoding.get("scale_factor"))
+        if own is not None and float(np.asarray(own).ravel()[0]) != 1.0:
+            raise XlstsrError(
+                f"the LST file declares scale_factor={own} already: drop the declared scale "
+                "(declare['scale_factor'], --scale); the file's own scale is applied"
+            )
+    return da.assign_attrs(**declared) if declared else da
 
 
 def _check_output(out: Any, inputs: dict[str, Any]) -> None:

@@ -176,6 +176,12 @@ def degraded_pairs(
                              hint="the smallest valid share of a block: e.g. 1.0")
     if psf is not None:
         psf = check_number("psf", psf, 0, hint="a Gaussian sigma in LST pixels, or None")
+        if psf > 2 * factor:  # as xlstsr.coarsen: psf=1e6 ran for hours, one value per image
+            raise XlstsrError(
+                f"psf {psf:g} is wider than 2 coarse pixels ({2 * factor} pixels of lst at factor "
+                f"{factor}): a sensor PSF is about one coarse pixel wide; give its sigma in pixels "
+                f"of lst, e.g. psf={1.51 * factor / 4:.2f} (MODIS: 350 m on 926.6 m pixels, x {factor})"
+            )
     lst = _numbers(lst, "lst")
     if lst.ndim == 2:
         lst = lst[None]

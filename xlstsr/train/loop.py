@@ -53,10 +53,11 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerStatus
 
 from ..errors import GridError, InputNotFoundError, InputTypeError, XlstsrError
 from ..nn.losses import sif_loss, supervised_loss
-from ..validate import check_bool, check_number, check_whole
+from ..validate import check_bool, check_factor, check_number, check_whole
 from .data import PatchSet
 
 __all__ = [
@@ -74,6 +75,18 @@ __all__ = [
 
 #: The training regimes of :func:`fit` (see the module docstring).
 MODES = ("sisr", "degraded_disr", "sif", "supervised")
+
+#: The largest seed numpy's and Lightning's generators take
+_MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: Any) -> int:
+    """A seed as a whole number in [0, 2**32 - 1] (numpy's and Lightning's range: 2**40 reached
+    Lightning's raw "not in bounds", 2**70 a numpy TypeError), else an XlstsrError."""
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed > _MAX_SEED:
+        raise XlstsrError(f"seed must be a whole number from 0 to {_MAX_SEED} (the range of numpy's "
+                          f"and Lightning's generators), got {seed}: e.g. seed=0")
+    return check_whole("seed", seed, 0)
 
 
 def fit_normalisation(model: torch.nn.Module, patches: PatchSet) -> dict[str, Any]:
@@ -241,6 +254,8 @@ class SuperResolutionModule(L.LightningModule):
             raise XlstsrError(f"the model ({type(model).__name__}) has no `factor` attribute: pass "
                               "factor= or set `model.factor` (the protocol of "
                               "xlstsr.methods.torch_model)")
+        if factor is not None:  # '4' was reported as "factor='4' but the model upscales by 4"
+            factor = check_factor(factor)
         if factor is not None and own is not None and int(own) != factor:
             raise GridError(f"factor={factor!r} but the model upscales by {own}: train it with "
                             f"patches of factor {own}, or build a model for factor {factor}")
@@ -268,6 +283,8 @@ class SuperResolutionModule(L.LightningModule):
         if stage != "fit" or data is None:
             return
         train = getattr(data, "train_set", None)
+        if train is not None:  # an x2 model or a guided one on these patches failed in torch
+            _check_model_fits_patches(self.model, train, self.mode)
         if self.normalise and train is not None:
             fit_normalisation(self.model, train)
         extra = getattr(data, "loss_options", None)
@@ -275,6 +292,44 @@ class SuperResolutionModule(L.LightningModule):
             self.loss_options = dict(extra)
             self.loss_fn = make_loss(self.mode, self.factor, **self.loss_options)
             self.hparams["loss_options"] = self.loss_options
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls, checkpoint_path: str | os.PathLike, map_location: Any = None, **kwargs: Any
+    ) -> SuperResolutionModule:
+        """The module of a Lightning checkpoint (``.ckpt``), or of an xlstsr model file (``.pt``).
+
+        A Lightning checkpoint goes to ``LightningModule.load_from_checkpoint`` (``kwargs``:
+        its ``hparams_file``, ``strict``... and hyper-parameters to override). A model file
+        written by :func:`xlstsr.nn.save_model` (``xlstsr train --out``) becomes a module around
+        :func:`xlstsr.nn.load_model`'s network, with the training mode and loss options the file
+        records (``kwargs`` override them, e.g. ``lr=1e-4``): Lightning raised a raw
+        ``KeyError: 'pytorch-lightning_version'`` on it. A missing, empty or damaged file, or
+        the checkpoint of another LightningModule, raise an XlstsrError naming the file.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from xlstsr.nn import ResCNN, save_model
+        >>> p = save_model(ResCNN(4, channels=4, n_blocks=1), tempfile.mkdtemp() + "/m.pt")
+        >>> m = SuperResolutionModule.load_from_checkpoint(p)
+        >>> type(m.model).__name__, m.mode, m.factor
+        ('ResCNN', 'sisr', 4)
+        """
+        blob = _read_training_file(checkpoint_path, "load")
+        if isinstance(blob, dict) and blob.get("format") == "xlstsr-checkpoint":
+            from ..nn import load_model
+
+            model = load_model(checkpoint_path, device=map_location or "cpu").train()
+            meta = model.metadata
+            mode = next((m for m in (meta.get("mode"), meta.get("loss")) if m in MODES), "sisr")
+            given = meta.get("loss_options")
+            options = {"mode": mode, "loss_options": given if isinstance(given, dict) and given
+                       else None, **kwargs}
+            return cls(model, **options)
+        _require_own_module(blob, checkpoint_path)
+        return L.LightningModule.load_from_checkpoint.__func__(  # type: ignore[attr-defined]
+            cls, checkpoint_path, map_location=map_location, **kwargs)
 
     def forward(self, lst: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(lst, guide)
@@ -388,14 +443,30 @@ class PatchDataModule(L.LightningDataModule):
         input_noise: float = 0.0,
     ) -> None:
         super().__init__()
+        # numpy patches, batch_size 0 and augmentation "no" were kept and failed (or were
+        # truthy) only inside the Trainer
+        for role, ps in (("train", train), ("val", val)):
+            if ps is not None and not isinstance(ps, PatchSet):
+                raise InputTypeError(
+                    f"{role} must be a PatchSet (or None), got {type(ps).__name__}: cut arrays "
+                    "into patches first (`xlstsr.train.make_patches(**degraded_pairs(lst, 4), "
+                    "factor=4, patch=64)`), or start from a cube with xlstsr.train.CubeDataModule"
+                )
+        if train is not None and val is not None and len(val) and val.factor != train.factor:
+            raise GridError(f"val patches were cut with factor {val.factor}, train with "
+                            f"{train.factor}: cut both with the factor the model upscales by")
         self.train_set, self.val_set = train, val
-        self.batch_size, self.seed = int(batch_size), int(seed)
-        self.augmentation, self.input_noise = bool(augmentation), float(input_noise)
+        self.batch_size = check_whole("batch_size", batch_size, hint="patches per step: e.g. 16")
+        self.seed = check_seed(seed)
+        self.augmentation = check_bool("augmentation", augmentation)
+        self.input_noise = check_number("input_noise", input_noise, 0,
+                                        hint="a noise sigma in K, e.g. 0.1, or 0")
         self.gen = torch.Generator().manual_seed(self.seed)
 
     def _require_train(self) -> PatchSet:
         if self.train_set is None:
-            raise RuntimeError(f"{type(self).__name__} has no training patches; call setup() first")
+            raise XlstsrError(f"{type(self).__name__} has no training patches: call "
+                              "`setup('fit')` first (a Trainer does), or pass train= patches")
         return self.train_set
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
@@ -536,20 +607,51 @@ def _quiet(progress: bool):
             logging.getLogger(n).setLevel(level)
 
 
+def _read_training_file(ckpt_path: Any, verb: str) -> Any:
+    """The contents of a checkpoint file (weights only), or an XlstsrError naming a missing,
+    empty, damaged or folder path (Lightning raised fsspec's and torch's raw errors)."""
+    if not isinstance(ckpt_path, (str, os.PathLike)):
+        raise InputTypeError(f"the checkpoint must be a file path, got {type(ckpt_path).__name__}")
+    where = repr(os.fspath(ckpt_path))
+    if os.path.isdir(ckpt_path):
+        raise XlstsrError(f"checkpoint {where} is a folder: pass the Lightning checkpoint file in "
+                          "it (e.g. 'last.ckpt' written by a ModelCheckpoint)")
+    try:
+        return torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputNotFoundError(f"no checkpoint to {verb} at {where}: check the path") from None
+    except Exception as err:  # empty, truncated, not a torch file
+        raise XlstsrError(f"cannot read the checkpoint {where} to {verb} ({type(err).__name__}"
+                          f": {str(err)[:120] or 'empty file'}): it is damaged or not a "
+                          "checkpoint; use an earlier one") from err
+
+
+def _require_own_module(blob: Any, ckpt_path: Any) -> None:
+    """Refuse the Lightning checkpoint of another LightningModule (its hyper-parameters do not
+    name an xlstsr architecture): it failed later on a missing `model` argument or with torch's
+    state_dict key lists."""
+    if not (isinstance(blob, dict) and "pytorch-lightning_version" in blob):
+        raise XlstsrError(
+            f"{os.fspath(ckpt_path)!r} is neither a Lightning checkpoint (.ckpt) nor an xlstsr "
+            "model file (a bare state_dict or another torch file?): a network's weights load "
+            "into their architecture (`m = xlstsr.nn.ResCNN(4); m.load_state_dict(torch.load("
+            "path))`), then `SuperResolutionModule(m)`"
+        )
+    saved = blob.get("hyper_parameters")
+    if not (isinstance(saved, dict) and {"model", "config", "mode"} <= set(saved)):
+        keys = sorted(saved) if isinstance(saved, dict) else []
+        raise XlstsrError(
+            f"{os.fspath(ckpt_path)!r} is the Lightning checkpoint of another LightningModule "
+            f"(its hyper-parameters {keys} name no xlstsr architecture): load it with the class "
+            "that wrote it; SuperResolutionModule reads its own checkpoints and xlstsr model "
+            "files (xlstsr.nn.save_model)"
+        )
+
+
 def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -> None:
     """Refuse a resume whose network, regime or schedule differ from the checkpoint's."""
     where = repr(os.fspath(ckpt_path))
-    if os.path.isdir(ckpt_path):
-        raise XlstsrError(f"ckpt_path {where} is a folder: pass the Lightning checkpoint file in "
-                          "it (e.g. 'last.ckpt' written by a ModelCheckpoint)")
-    try:
-        blob = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise InputNotFoundError(f"no checkpoint to resume from at {where}") from None
-    except Exception as err:  # empty, truncated, not a torch file
-        raise XlstsrError(f"cannot read the checkpoint {where} to resume from ({type(err).__name__}"
-                          f": {str(err)[:120]}): it is damaged or not a Lightning checkpoint; "
-                          "resume from an earlier one") from err
+    blob = _read_training_file(ckpt_path, "resume from")
     if not (isinstance(blob, dict) and "pytorch-lightning_version" in blob):
         kind = ("an xlstsr model file (xlstsr.nn.save_model)"
                 if isinstance(blob, dict) and blob.get("format") == "xlstsr-checkpoint"
@@ -559,7 +661,8 @@ def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -
             "training (a ModelCheckpoint's .ckpt, `xlstsr train --save-checkpoints`); to start from "
             "a model's weights, load it (xlstsr.nn.load_model) and pass it to fit without ckpt_path"
         )
-    saved = blob.get("hyper_parameters", {}) if isinstance(blob, dict) else {}
+    _require_own_module(blob, ckpt_path)
+    saved = blob["hyper_parameters"]
     keys = ("model", "config", "mode", "factor", "epochs")
     diff = [f"{k}={saved[k]!r} there, {module.hparams[k]!r} here" for k in keys
             if k in saved and saved[k] != module.hparams[k]]
@@ -596,7 +699,7 @@ def _check_fit_args(model: Any, train: Any, val: Any, *, epochs: Any, batch_size
         check_whole("batch_size", batch_size, hint="patches per step: e.g. 16")
     check_number("lr", lr, 0, lo_open=True, hint="the Adam learning rate: e.g. 1e-3")
     check_whole("patience", patience, 0, hint="epochs without improvement; 0: no early stopping")
-    check_whole("seed", seed, 0)
+    check_seed(seed)
     if input_noise is not None:
         check_number("input_noise", input_noise, 0, hint="a noise sigma in K, e.g. 0.1")
     for name, v in (("augmentation", augmentation), ("normalise", normalise),
@@ -765,6 +868,7 @@ def fit(
     best = BestWeights(patience if has_val else 0, validated=has_val)
     if log_dir is None:
         log_dir = trainer_options.get("default_root_dir")
+    epochs = int(epochs)  # 2.0 passed check_whole and failed Lightning's assertion
     options: dict[str, Any] = {
         "max_epochs": epochs,
         "accelerator": "cpu",
@@ -792,7 +896,22 @@ def fit(
             raise XlstsrError(f"the Lightning Trainer refused trainer_options "
                               f"{sorted(trainer_options)} ({type(err).__name__}: {err}); check "
                               "the option names and values (lightning.Trainer's arguments)") from err
-        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+        try:
+            trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+        except SystemExit:  # Lightning turns Ctrl-C into sys.exit(1): a script's `except
+            # KeyboardInterrupt` missed it and a notebook printed "SystemExit: 1"
+            if trainer.state.status != TrainerStatus.INTERRUPTED:
+                raise
+            if best.best_state is not None:
+                model.load_state_dict(best.best_state)
+            model.to(device="cpu", dtype=dtype).eval()
+            raise KeyboardInterrupt(
+                f"training interrupted after {len(best.hist['train_loss'])} of {epochs} epochs: "
+                "nothing was saved; the model holds the best weights so far. To continue a run "
+                "later, train with a ModelCheckpoint (callbacks=[ModelCheckpoint(save_last="
+                "True)], `xlstsr train --save-checkpoints`) and resume with ckpt_path= its "
+                "last.ckpt"
+            ) from None
     if best.best_state is not None:
         model.load_state_dict(best.best_state)
     model.to(device="cpu", dtype=dtype).eval()

@@ -22,7 +22,7 @@ Examples
 >>> PositionSplit(train=(1, 2), val=(2,), test=(3,))
 Traceback (most recent call last):
 ...
-ValueError: window positions in two sets (a split by position must keep them apart): 2 in train and val
+xlstsr.errors.XlstsrError: window positions in two sets (a split by position must keep them apart): 2 in train and val; put each position in one set
 """
 
 from __future__ import annotations
@@ -44,10 +44,20 @@ __all__ = ["PositionSplit", "split_by_position", "split_positions", "window_samp
 SETS = ("train", "val", "test", "held_out")
 
 
-def _ids(values: Iterable[Any]) -> tuple:
-    """Position ids as a tuple of plain Python scalars (ints stay ints), sorted, unique."""
-    out = {v.item() if isinstance(v, np.generic) else v for v in values}
-    return tuple(sorted(out, key=lambda v: (str(type(v)), v)))
+def _ids(values: Iterable[Any], name: str = "positions") -> tuple:
+    """Position ids as a tuple of plain Python scalars (ints stay ints), sorted, unique; a str
+    (``train="r0c0"`` became the ids 'r', '0', 'c'), a scalar or unhashable ids refused."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise InputTypeError(
+            f"{name} must be a sequence of position ids, got {values!r}: e.g. "
+            f"{name}=('r0c0', 'r0c1') (a single id as a 1-tuple: ('r0c0',))"
+        )
+    try:
+        out = {v.item() if isinstance(v, np.generic) else v for v in values}
+        return tuple(sorted(out, key=lambda v: (str(type(v)), v)))
+    except TypeError as err:  # an unhashable id (a list), ids that do not sort
+        raise InputTypeError(f"{name} must hold hashable position ids (str or int), got "
+                             f"{list(values)[:4]!r} ({err})") from None
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ class PositionSplit:
 
     def __post_init__(self) -> None:
         for name in SETS:
-            object.__setattr__(self, name, _ids(getattr(self, name)))
+            object.__setattr__(self, name, _ids(getattr(self, name), name))
         clashes = []
         for i, a in enumerate(SETS):
             for b in SETS[i + 1 :]:
@@ -79,9 +89,9 @@ class PositionSplit:
                 if both:
                     clashes.append(f"{', '.join(map(str, both))} in {a} and {b}")
         if clashes:
-            raise ValueError(
+            raise XlstsrError(
                 "window positions in two sets (a split by position must keep them apart): "
-                + "; ".join(clashes)
+                + "; ".join(clashes) + "; put each position in one set"
             )
 
     def assign(self, position: Hashable) -> str | None:
@@ -104,7 +114,14 @@ class PositionSplit:
         >>> PositionSplit.from_dict(s.as_dict()) == s
         True
         """
-        return cls(**{s: tuple(d.get(s, ())) for s in SETS})
+        if not isinstance(d, Mapping):
+            raise InputTypeError(f"a split must be a mapping of {SETS} to positions (as_dict()), "
+                                 f"got {type(d).__name__}")
+        # "by" and "window" describe the split in a checkpoint's metadata (fit_files)
+        unknown = sorted(str(k) for k in d if k not in (*SETS, "by", "window"))
+        if unknown:  # a misspelt "trian" dropped its positions silently
+            raise XlstsrError(f"unknown set(s) {unknown} in the split; the sets are {SETS}")
+        return cls(**{s: tuple(d.get(s, ()) or ()) for s in SETS})
 
 
 def split_positions(
@@ -145,9 +162,18 @@ def split_positions(
     False
     """
     if not isinstance(positions, Mapping):
-        positions = dict.fromkeys(positions, 1.0)
-    if not (0 <= val_fraction and 0 <= test_fraction and val_fraction + test_fraction < 1):
-        raise ValueError("val_fraction and test_fraction must be >= 0 with a sum below 1")
+        positions = dict.fromkeys(_ids(positions), 1.0)
+    val_fraction = check_number("val_fraction", val_fraction, 0, 1, hi_open=True)
+    test_fraction = check_number("test_fraction", test_fraction, 0, 1, hi_open=True)
+    if val_fraction + test_fraction >= 1:
+        raise XlstsrError(f"val_fraction + test_fraction must be below 1 (training needs the "
+                          f"rest), got {val_fraction} + {test_fraction}")
+    from .loop import check_seed
+
+    seed = check_seed(seed)
+    for k, w in positions.items():  # a negative or NaN weight skewed the shares silently
+        check_number(f"the weight of position {k!r}", w, 0,
+                     hint="e.g. its number of dates or samples")
     held = set(_ids(held_out))
     barred = set(_ids(never_test))
     keys = [k for k in _ids(positions) if k not in held]
@@ -186,11 +212,20 @@ def split_by_position(
     >>> len(tr), len(va), len(te)
     (8, 4, 4)
     """
+    if not isinstance(patches, PatchSet):
+        raise InputTypeError(f"patches must be a PatchSet (make_patches(..., scene_ids=positions))"
+                             f", got {type(patches).__name__}")
+    if not isinstance(split, PositionSplit):
+        if not isinstance(split, Mapping):
+            raise InputTypeError(f"split must be a PositionSplit, got {type(split).__name__}")
+        split = PositionSplit.from_dict(split)
     where = np.array([split.assign(p) for p in patches.scene], dtype=object)
     bad = sorted({str(p) for p, w in zip(patches.scene, where) if w not in ("train", "val", "test")})
     if bad:
-        raise ValueError(
+        raise GridError(
             f"patches of positions outside the train/val/test sets of the split: {', '.join(bad)}"
+            f" (the patches' positions: {sorted({str(p) for p in patches.scene})[:12]}); give "
+            "each position a set, or drop the held-out patches first"
         )
     return tuple(patches.subset(where == s) for s in ("train", "val", "test"))  # type: ignore[return-value]
 
@@ -272,7 +307,8 @@ def window_samples(
     -------
     Dataset
         The cube's variables as ``(sample, y, x)`` float32 (``y``/``x`` = pixel index in the
-        window) with coordinates ``position``, ``time``, ``row_off`` and ``col_off`` along
+        window; declared fill values are NaN and declared scales applied, as xarray's CF
+        decoding does; the variables keep their other attributes, e.g. ``units``) with coordinates ``position``, ``time``, ``row_off`` and ``col_off`` along
         ``sample``; samples ordered by time, then position.
 
     Raises
@@ -292,6 +328,9 @@ def window_samples(
     (['a', 'b', 'b'], [10, 10, 11], (3, 2, 2))
     """
     ds, names, ydim, xdim = _check_cube(cube, windows, size, min_valid, time_dim)
+    # stored values with their fill and scale declared as attributes (a file opened without
+    # mask_and_scale) were cut as they are: fills counted as valid pixels, digital numbers kept
+    ds = xr.decode_cf(ds, decode_times=False, decode_coords=False, decode_timedelta=False)
     keys = list(windows)
     vals: dict[str, list[np.ndarray]] = {n: [] for n in names}
     pos, times, offs = [], [], []
@@ -316,7 +355,7 @@ def window_samples(
                           "the cube's fill values (all NaN?)")
     o = np.asarray(offs)
     return xr.Dataset(
-        {n: (("sample", "y", "x"), np.stack(v)) for n, v in vals.items()},
+        {n: (("sample", "y", "x"), np.stack(v), dict(ds[n].attrs)) for n, v in vals.items()},
         coords={
             "position": ("sample", np.asarray(pos)),
             "time": ("sample", np.asarray(times)),
