@@ -273,3 +273,32 @@ def test_unknown_modis_aster_pair_is_named(shared_data):
     with pytest.raises(errors.InputNotFoundError, match=r"no MODIS/ASTER pair '999'.*001"):
         modis_aster.open_modis_aster_pair("999", shared_data)
     assert modis_aster.open_modis_aster_pair(1, shared_data)[0].attrs["pair"] == "001"
+
+
+# --- figures and the factor of evaluate ------------------------------------------------------
+
+def test_comparison_pairs_the_truth_by_date_and_truth_maps_decode_it(truth, coarse, tmp_path):
+    t = pd.to_datetime(["2023-07-21", "2023-07-22"])
+    c2 = xr.concat([coarse, coarse], "time").assign_coords(time=t)
+    sr2 = xlstsr.upscale(c2, 4)
+    png = tmp_path / "c.png"
+    # was drawn (and subtracted) against the step shown without a word
+    with pytest.raises(errors.GridError, match=r"truth is of time=2023-07-21 .* step drawn"):
+        xlstsr.plot.comparison(c2, sr2, truth.assign_coords(time=t[0]), index={"time": 1},
+                               path=png)
+    xlstsr.plot.comparison(c2, sr2, truth.assign_coords(time=t[1]), index={"time": 1}, path=png)
+    sr1 = sr2.isel(time=0)
+    for bad, err in (((truth / 0.02).fillna(0).astype("uint16"), errors.ScaledIntegerError),
+                     (_holes(truth, 0.3, 0.0), errors.UndeclaredFillError)):
+        with pytest.raises(err):  # was an error map of digital numbers or of fill values
+            xlstsr.plot.truth_maps(coarse, {"bicubic": sr1}, bad, path=png)
+    degc = (truth - 273.15).assign_attrs(units="degC")  # was an error map of -273 K
+    fig = xlstsr.plot.truth_maps(coarse, {"bicubic": sr1}, degc, path=png)
+    errs = [im.get_array() for ax in fig.axes for im in ax.images if "- truth" in ax.get_title()]
+    assert errs and float(np.nanmax(np.abs(errs[0]))) < 20  # K, not 273
+
+
+def test_evaluate_names_an_sr_on_the_coarse_grid(truth, coarse):
+    # was "the coarse input's pixels are 1.0000 times the super-resolved ones: not an integer"
+    with pytest.raises(errors.GridError, match="sr is not finer than its input"):
+        xlstsr.evaluate(coarse, truth, coarse=coarse)

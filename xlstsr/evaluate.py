@@ -490,6 +490,12 @@ def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | N
         ratio = abs(coarse.rio.resolution()[0]) / abs(sr.rio.resolution()[0])
         if abs(ratio - round(ratio)) < 1e-3 and round(ratio) >= 2:
             return round(ratio)
+        if ratio < 1.5:  # was "1.0000 times ...: not an integer factor"
+            raise GridError(
+                f"the coarse input's pixels are {ratio:.4g} times the super-resolved field's: "
+                "sr is not finer than its input. Pass the output of xlstsr.upscale as sr (not "
+                "the coarse LST it was made from), and that LST as coarse."
+            )
         raise GridError(
             f"the coarse input's pixels are {ratio:.4f} times the super-resolved ones: not an integer "
             "factor. Pass `factor=` explicitly with the super-resolved field on its own grid."

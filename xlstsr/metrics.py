@@ -261,6 +261,9 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
             f"of the {coarse_what} ({coarse.sizes[cy]} x {coarse.sizes[cx]}); pass the "
             "super-resolved field on its own grid, before any reprojection, and the factor it "
             "was made with."
+            + (f" The {coarse_what} has {what}'s shape: the fine reference passed as it?"
+               if sr.sizes[ydim] == coarse.sizes[cy] and sr.sizes[xdim] == coarse.sizes[cx]
+               else "")
         )
     try:
         crs_a, crs_b = sr.rio.crs, coarse.rio.crs

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .errors import GridError, InputTypeError, XlstsrError
@@ -119,6 +120,39 @@ def _image(da: xr.DataArray, index: dict[str, int]) -> xr.DataArray:
     return da.isel({d: 0 for d in extra})
 
 
+def _decoded(truth: xr.DataArray) -> xr.DataArray:
+    """The truth in Kelvin as :func:`xlstsr.evaluate` decodes it (Celsius labelled ``degC``,
+    scaled integers with their attrs, a declared fill): an error map of degrees Celsius or of
+    digital numbers against Kelvin was drawn without a word; undecodable values are refused."""
+    from .evaluate import decode_reference
+
+    return decode_reference(truth)
+
+
+def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
+                index: dict[str, int]) -> xr.DataArray:
+    """``other`` with the result's steps (time...) in the result's order of labels: a truth in
+    another order, or of one date (a scalar coordinate) other than the step drawn, was drawn
+    and subtracted by position."""
+    from .evaluate import _match_steps
+
+    for d in [c for c in other.coords if other[c].ndim == 0 and c in result.dims
+              and c in result.indexes]:
+        i = int(index.get(d, 0))
+        shown = result.indexes[d][i] if result.sizes[d] else None
+        at = result.indexes[d].get_indexer(pd.Index([other[d].values]))[0]
+        if shown is not None and at != i % result.sizes[d]:
+            mine = other[d].values
+            mine = pd.Timestamp(mine) if np.asarray(mine).dtype.kind == "M" else mine
+            raise GridError(
+                f"the {name} is of {d}={mine} but the step drawn is {d}={shown}: "
+                f"choose that step (`index={{'{d}': ...}}`) or pass the {name} of the step drawn."
+            )
+        other = other.drop_vars(d)
+    return _match_steps(result, other, name) if name == "truth" else _match_steps(
+        result, other, "coarse input")
+
+
 def comparison(
     coarse: xr.DataArray,
     upscaled: xr.DataArray | dict[str, xr.DataArray],
@@ -157,9 +191,11 @@ def comparison(
     index = index or {}
     results = dict(upscaled) if isinstance(upscaled, Mapping) else {
         upscaled.attrs.get("xlstsr_method", "upscaled"): upscaled}
+    last = list(results.values())[-1]
+    coarse = _same_steps(last, coarse, "coarse", index)
     if truth is not None:
         _need_dataarray("truth", truth)
-        last = list(results.values())[-1]
+        truth = _same_steps(last, _decoded(truth), "truth", index)
         ty, tx = truth.rio.y_dim, truth.rio.x_dim
         ly, lx = last.rio.y_dim, last.rio.x_dim
         same = truth.sizes[ty] == last.sizes[ly] and truth.sizes[tx] == last.sizes[lx] and (
@@ -501,6 +537,7 @@ def truth_maps(
         if da.ndim != 2:
             raise GridError(f"{name} has dims {da.dims}: truth_maps draws one 2-D field each; "
                             "select a step first, e.g. `da.isel(time=0)`")
+    truth = _decoded(truth)
     plt = _pyplot(headless=True)
     valid = np.isfinite(truth.values)
 
