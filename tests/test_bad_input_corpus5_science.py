@@ -302,3 +302,23 @@ def test_evaluate_names_an_sr_on_the_coarse_grid(truth, coarse):
     # was "the coarse input's pixels are 1.0000 times the super-resolved ones: not an integer"
     with pytest.raises(errors.GridError, match="sr is not finer than its input"):
         xlstsr.evaluate(coarse, truth, coarse=coarse)
+
+
+def test_ssim_options_thresholds_order_and_ecostress_folders(truth, sr70, shared_data, tmp_path):
+    with pytest.raises(errors.XlstsrError, match="sigma must be a finite number > 0"):
+        xlstsr.metrics.ssim(sr70, truth, sigma=-1)  # was an SSIM of 1.0
+    with pytest.raises(errors.MethodOptionError, match="takes the options"):
+        xlstsr.metrics.ssim(sr70, truth, bogus=1)  # was xarray's raw TypeError
+    with pytest.raises(errors.XlstsrError, match="swapped"):  # was "no valid pixel ... relax"
+        xlstsr.evaluate(sr70, truth, valid_min=320, valid_max=285)
+    lst_dir = tmp_path / "LST"
+    lst_dir.mkdir()
+    (tmp_path / "cloud_mask").mkdir()
+    (tmp_path / "water_mask").mkdir()
+    name = f"ECO_L2_LSTE.002_LST_doy{DAY}_aid0001.tif"
+    (lst_dir / name).write_bytes((shared_data / "ecostress_la" / "LST" / name).read_bytes())
+    with pytest.raises(errors.InputNotFoundError, match="needs its cloud_mask beside"):
+        eco.ecostress_scenes(tmp_path)  # was a bare FileNotFoundError
+    (lst_dir / "renamed.tif").write_bytes(b"")
+    with pytest.raises(errors.XlstsrError, match="without a doy key"):
+        eco.ecostress_scenes(tmp_path)  # was a bare ValueError

@@ -617,6 +617,10 @@ def evaluate(
                 f"threshold in degrees Celsius ({float(v):g} degC is {name}="
                 f"{float(v) + 273.15:g}; valid_min=230 drops cloud-contaminated pixels)."
             )
+    if valid_min is not None and valid_max is not None and float(valid_min) >= float(valid_max):
+        # every pixel dropped, reported as "no valid pixel after masking ... relax valid_min"
+        raise XlstsrError(f"valid_min={float(valid_min):g} is not below valid_max="
+                          f"{float(valid_max):g}: swapped? e.g. valid_min=230, valid_max=350.")
     if reference_nodata is not None:
         try:
             nan = bool(np.isnan(reference_nodata))  # NaN: the reference's fill is NaN

@@ -24,7 +24,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import AllNaNError, GridError, InputTypeError, UnitsError
+from .errors import AllNaNError, GridError, InputTypeError, MethodOptionError, UnitsError
 from .kernels import metrics as _k
 from .kernels import spectra as _s
 from .validate import check_factor, check_number, spatial_dims
@@ -163,6 +163,14 @@ def psnr(sr: xr.DataArray, reference: xr.DataArray, *, data_range: float | None 
 
 def ssim(sr: xr.DataArray, reference: xr.DataArray, **kwargs: Any) -> xr.DataArray:
     """Gaussian-window SSIM (Wang et al. 2004), NaN-aware; see :func:`xlstsr.kernels.metrics.ssim`."""
+    known = {"data_range": (0, True), "sigma": (0, True), "truncate": (0, True),
+             "k1": (0, True), "k2": (0, True), "min_weight": (0, False)}
+    for k, v in kwargs.items():
+        if k not in known:  # was xarray's raw TypeError
+            raise MethodOptionError(f"ssim() takes the options {sorted(known)}, not {k!r}")
+        if v is not None or k != "data_range":  # sigma=-1 gave an SSIM of 1.0
+            kwargs[k] = check_number(k, v, known[k][0], 1 if k == "min_weight" else None,
+                                     lo_open=known[k][1], hint="see xlstsr.kernels.metrics.ssim")
     return _pairwise(_k.ssim, sr, reference, "ssim", **kwargs)
 
 

@@ -76,8 +76,11 @@ def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
             df[mask] = [next(iter(sorted(p.name for p in (folder / mask).glob(f"*_doy{k}_*"))),
                              None) for k in df["key"]]
             if df[mask].isna().any():
-                raise FileNotFoundError(f"no {mask} file in {folder / mask} for scene(s) "
-                                        f"{', '.join(df['key'][df[mask].isna()])}")
+                raise InputNotFoundError(
+                    f"no {mask} file in {folder / mask} for scene(s) "
+                    f"{', '.join(df['key'][df[mask].isna()])}: each LST file needs its "
+                    f"{mask} beside (the same name with _LST_ -> _{mask}_; AppEEARS delivers "
+                    "them with the LST layer)")
     if "datetime_utc" not in df:
         df["datetime_utc"] = pd.to_datetime(df["key"], format="%Y%j%H%M%S", utc=True)
     df["datetime_utc"] = pd.to_datetime(df["datetime_utc"])
@@ -142,8 +145,10 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
         )
     df["key"] = df["file"].str.extract(r"_doy(\d{13})_")[0]
     if df["key"].isna().any():
-        raise ValueError(f"ECOSTRESS file names without a doy key (_doyYYYYDDDHHMMSS_) in "
-                         f"{folder}: {', '.join(df['file'][df['key'].isna()])}")
+        raise XlstsrError(f"ECOSTRESS file names without a doy key (_doyYYYYDDDHHMMSS_) in "
+                          f"{folder / 'LST'}: {', '.join(df['file'][df['key'].isna()])}; keep "
+                          "AppEEARS' names (the key gives the scene's time), or move such "
+                          "files out of the folder")
     df = _fill_scene_columns(df, folder)
     df.attrs["folder"] = str(folder)
     return df.set_index("key")
