@@ -389,3 +389,42 @@ def test_cli_train_unknown_arch_and_interrupt(files, capsys, monkeypatch):
     # before: the KeyboardInterrupt's traceback
     assert _train_cli("--lst", files / "kelvin.nc", "--out", files / "k.pt") == 130
     assert "xlstsr: interrupted: training interrupted" in capsys.readouterr().err
+
+
+# -- Trainer options, callbacks, logs, resume -------------------------------------------------------
+
+def test_fit_trainer_options_callbacks_and_log_dir(tmp_path):
+    c = _cube()
+    # before: a history of 0 epochs (fit_files saved the untrained model)
+    with pytest.raises(errors.XlstsrError, match=r"trainer_options\['max_epochs'\] must be a whole"):
+        fit_cube(c, **{**SMALL, "epochs": 2}, trainer_options={"max_epochs": 0})
+    # before: Lightning's raw AttributeError "'str' object has no attribute 'on_exception'"
+    with pytest.raises(errors.InputTypeError, match="callbacks must be a list of Lightning"):
+        fit_cube(c, callbacks="x", **SMALL)
+    # before: a raw NotADirectoryError from the CSV logger
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(errors.XlstsrError, match=r"log_dir .* is a file"):
+        fit_cube(c, logger="csv", log_dir=tmp_path / "f.txt", **SMALL)
+
+
+def test_resume_with_another_learning_rate_is_refused(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    c = _cube()
+    fit_cube(c, **{**SMALL, "epochs": 2}, trainer_options={"max_epochs": 1},
+             callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True)])
+    # before: accepted, and the restored optimiser state kept the first run's lr
+    with pytest.raises(errors.XlstsrError, match=r"lr=0.001 there, 0.5 here"):
+        fit_cube(c, **{**SMALL, "epochs": 2}, lr=0.5, ckpt_path=tmp_path / "last.ckpt")
+    _, rec = fit_cube(c, **{**SMALL, "epochs": 2}, ckpt_path=tmp_path / "last.ckpt")
+    assert rec["history"]["epochs_run"] == 2
+
+
+def test_cli_train_threads_and_out_folder(files, capsys):
+    # before: torch's RuntimeError traceback (exit 1); "exists; pass --overwrite", which then
+    # refused the folder
+    for extra in (["--threads", "-2"], ["--out", files]):
+        with pytest.raises(SystemExit):
+            _train_cli("--lst", files / "kelvin.nc", "--out", files / "k.pt", *extra)
+    err = capsys.readouterr().err
+    assert "--threads: must be >= 1" in err and "is a folder: give the model file's name" in err

@@ -502,7 +502,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--resume", default=None, metavar="CKPT",
                    help="resume from a Lightning checkpoint (.ckpt)")
     t.add_argument("--progress", action="store_true", help="show the progress bar")
-    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
     t.add_argument("--out", required=True, help="model file to write (.pt, what upscale reads)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
@@ -535,6 +535,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
         parser.error(f"--scale must be a number > 0, e.g. 0.02, got {args.scale!r}")
     _refuse_input(args.out, args.lst, args.guide, args.truth, args.resume)
+    if Path(args.out).is_dir():  # "exists; pass --overwrite", which then refused a folder
+        parser.error(f"--out {args.out} is a folder: give the model file's name, e.g. "
+                     f"{Path(args.out) / 'model.pt'}")
     _refuse_existing(args.out, args.overwrite)
     if args.threads:
         import torch

@@ -663,7 +663,8 @@ def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -
         )
     _require_own_module(blob, ckpt_path)
     saved = blob["hyper_parameters"]
-    keys = ("model", "config", "mode", "factor", "epochs")
+    # lr too: the resumed optimiser state kept the checkpoint's, whatever lr= said
+    keys = ("model", "config", "mode", "factor", "epochs", "lr", "normalise")
     diff = [f"{k}={saved[k]!r} there, {module.hparams[k]!r} here" for k in keys
             if k in saved and saved[k] != module.hparams[k]]
     if diff:
@@ -850,12 +851,22 @@ def fit(
         raise XlstsrError(f"unknown training mode {mode!r}; choose one of {MODES}")
     if not len(train):
         raise XlstsrError("no training patches")
+    if "max_epochs" in trainer_options:  # 0 "trained" nothing and returned a history
+        trainer_options["max_epochs"] = check_whole(
+            "trainer_options['max_epochs']", trainer_options["max_epochs"],
+            hint="epochs to run now (stop early, resume later): e.g. 10")
     if trainer_options.get("max_epochs", epochs) > epochs:
         raise XlstsrError(
             f"max_epochs={trainer_options['max_epochs']} runs past the cosine schedule of "
             f"epochs={epochs}: raise `epochs` instead"
         )
     _check_model_fits_patches(model, train, mode)
+    extra_callbacks = [*(callbacks or []), *(trainer_options.get("callbacks") or [])] if (
+        isinstance(callbacks, (list, tuple, type(None)))) else [callbacks]
+    bad = [c for c in extra_callbacks if not isinstance(c, Callback)]
+    if bad:  # "x" failed in Lightning with a raw AttributeError after training started
+        raise InputTypeError(f"callbacks must be a list of Lightning callbacks (e.g. "
+                             f"[ModelCheckpoint(save_last=True)]), got {bad[0]!r}")
     L.seed_everything(seed, workers=True, verbose=False)
     dtype = next(model.parameters()).dtype
     module = SuperResolutionModule(
@@ -868,6 +879,8 @@ def fit(
     best = BestWeights(patience if has_val else 0, validated=has_val)
     if log_dir is None:
         log_dir = trainer_options.get("default_root_dir")
+    if log_dir is not None and os.path.exists(log_dir) and not os.path.isdir(log_dir):
+        raise XlstsrError(f"log_dir {os.fspath(log_dir)!r} is a file: give a folder for the logs")
     epochs = int(epochs)  # 2.0 passed check_whole and failed Lightning's assertion
     options: dict[str, Any] = {
         "max_epochs": epochs,
