@@ -34,6 +34,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,10 @@ import xarray as xr
 from .._version import __version__
 from ..errors import AllNaNError, InputTypeError, XlstsrError
 from ..io.formats import open_path
-from ..io.zarr import store_exists, zarr_compressors
+from ..io.zarr import COMPLETE, INCOMPLETE, STATUS_ATTR, store_exists, zarr_compressors
 from ..methods import get_method
 from ..methods.base import UpscaleMethod
-from ..validate import check_whole, select_lst, spatial_dims, spatial_names
+from ..validate import check_bool, check_whole, select_lst, spatial_dims, spatial_names
 from .regions import parallelism, run_regions, trim_heap
 
 __all__ = ["array_fingerprint", "data_digest", "holds_data", "upscale_to_zarr"]
@@ -213,16 +214,110 @@ def _whole(name: str, value: Any, default: Any = None) -> Any:
 _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 
 
-def _check_store(store: Any, mode: str) -> None:
-    """Refuse a store that is no place for this call's Zarr output before anything is written:
-    none, a path to a file or of another format's name, and - with ``mode="w"``, which deletes
-    what is there - a non-empty folder that is not a Zarr store (a user's other files)."""
+def _normal_store(store: Any) -> Any:
+    """The store as upscale_to_zarr uses it: ``~`` expanded and ``file://`` URLs made local
+    paths (so that the checks on local folders see them, and zarr, which does not expand ``~``,
+    finds the store xarray created); anything that is no store refused."""
     if store is None:
         raise InputTypeError("store is None: pass the output Zarr store's path (e.g. "
                              "'out.zarr') or a zarr store object.")
-    if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
+    if isinstance(store, (str, os.PathLike)) and not isinstance(store, bytes):
+        s = os.fspath(store)
+        if not s.strip():
+            raise XlstsrError("store is an empty path: pass the output Zarr store's path "
+                              "(e.g. 'out.zarr').")
+        if s.startswith("file://") and "::" not in s:
+            s = s[len("file://"):]
+        return os.path.expanduser(s) if "://" not in s else s
+    from zarr.abc.store import Store
+
+    if isinstance(store, (Store, Mapping)):
+        return store
+    raise InputTypeError(
+        f"store must be a path (str or pathlib.Path, e.g. 'out.zarr'), a URL such as "
+        f"'s3://bucket/out.zarr' or a zarr store object, got {type(store).__name__} "
+        f"{store!r:.60}."
+    )
+
+
+def _in_memory(store: Any) -> bool:
+    """Whether ``store`` lives in this process's memory (a MemoryStore, a dict, memory://)."""
+    import zarr
+
+    if isinstance(store, str):
+        return store.startswith("memory://")
+    if isinstance(store, zarr.storage.MemoryStore):
+        return True
+    return isinstance(store, dict)
+
+
+def _check_url(store: str) -> None:
+    """Refuse a URL store that cannot be written, with the fix: a protocol fsspec does not
+    know or whose package is missing, HTTP (read only), a zip archive."""
+    import fsspec
+
+    protocols = [part.split("://")[0] for part in store.split("::") if "://" in part]
+    if "zip" in protocols:
+        raise XlstsrError(_ZIP_MESSAGE.format(store=store))
+    for proto in protocols:
+        if proto in ("http", "https"):
+            raise XlstsrError(
+                f"cannot write the store {store}: HTTP(S) is read only. Write to a local path "
+                "or to object storage (e.g. 's3://bucket/out.zarr', 'gs://...')."
+            )
+        try:
+            fsspec.get_filesystem_class(proto)
+        except ImportError as err:
+            raise XlstsrError(
+                f"cannot write the store {store}: {err} (fsspec's package for '{proto}://'), "
+                f"e.g. `pip install {_FSSPEC_PACKAGES.get(proto, proto + 'fs')}`."
+            ) from None
+        except ValueError:
+            raise XlstsrError(
+                f"cannot write the store {store}: '{proto}://' is not a protocol fsspec knows; "
+                "check the URL (e.g. 's3://bucket/out.zarr') or give a local path."
+            ) from None
+
+
+#: fsspec protocols and the package that provides them
+_FSSPEC_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs",
+                    "abfs": "adlfs", "abfss": "adlfs"}
+
+_ZIP_MESSAGE = (
+    "cannot write the store {store} as a zip archive: upscale_to_zarr writes region by region "
+    "and marks each one done, and a zip entry cannot be rewritten. Write a folder store "
+    "(e.g. 'out.zarr'), then zip it once finished (`cd out.zarr && zip -r -0 ../out.zarr.zip .`), "
+    "which `zarr.storage.ZipStore` and `xr.open_zarr` read."
+)
+
+
+def _check_store(store: Any, mode: str) -> None:
+    """Refuse a store that is no place for this call's Zarr output before anything is written:
+    a path to a file or of another format's name (a zip archive included), a URL that cannot
+    be written, an in-memory store with a dask.distributed client (each worker would write into
+    its own copy), and - with ``mode="w"``, which deletes what is there - a non-empty folder
+    that is not a Zarr store (a user's other files)."""
+    import zarr
+
+    from .regions import active_client
+
+    if isinstance(store, zarr.storage.ZipStore):
+        raise XlstsrError(_ZIP_MESSAGE.format(store=store))
+    if _in_memory(store) and active_client() is not None:
+        raise XlstsrError(
+            f"the store {store!r:.60} is held in this process's memory, and a dask.distributed "
+            "client is active: each worker would write its regions into its own copy of it, "
+            "and the store returned would hold none of them. Write to a path (local or "
+            "'s3://...'), or close the client (`client.close()`) for an in-memory store."
+        )
+    if not isinstance(store, (str, os.PathLike)):
+        return
+    if "://" in os.fspath(store):
+        _check_url(os.fspath(store))
         return
     p = Path(store)
+    if p.suffix.lower() == ".zip":
+        raise XlstsrError(_ZIP_MESSAGE.format(store=store))
     if p.suffix.lower() in (".nc", ".tif", ".tiff", ".nc4", ".h5"):
         raise XlstsrError(
             f"{store} names a {p.suffix} file but upscale_to_zarr writes a Zarr store: give it "
@@ -333,6 +428,83 @@ def _refuse_store_over_inputs(store: Any, source: Any, guide: Any) -> None:
                 )
 
 
+def _output_name(lst: xr.DataArray) -> str:
+    """The output variable's name (the input's, else "lst"), refused where Zarr or the store's
+    own layout cannot take it."""
+    vname = str(lst.name) if lst.name is not None else "lst"
+    bad = None
+    if not vname or "/" in vname or vname.startswith("."):
+        bad = "is no Zarr array name (empty, a '/' or a leading '.')"
+    elif vname in lst.coords:
+        bad = "is also the name of one of its coordinates"
+    elif vname == PROGRESS_GROUP:
+        bad = "is the name of the store's progress record"
+    if bad:
+        raise XlstsrError(
+            f"the LST's name {vname!r} {bad}: the output variable takes the input's name; "
+            "rename it first, e.g. `da.rename('lst')`."
+        )
+    return vname
+
+
+def _zarr_attrs(attrs: Mapping[Any, Any]) -> dict[str, Any]:
+    """Attributes Zarr can store (JSON): values that are not (a numpy datetime, a set) are
+    written as their text, as the command line does for NetCDF, rather than failing at the
+    template with xarray's "Invalid attribute in Dataset.attrs"."""
+    out: dict[str, Any] = {}
+    for k, v in attrs.items():
+        try:
+            json.dumps(v.tolist() if isinstance(v, (np.ndarray, np.generic)) else v,
+                       allow_nan=True)
+            if isinstance(v, np.generic) and v.dtype.kind in "mMO":
+                raise TypeError
+            out[str(k)] = v
+        except (TypeError, ValueError):
+            log.info("upscale_to_zarr: attribute %r (%s) written as text", k, type(v).__name__)
+            out[str(k)] = str(v)
+    return out
+
+
+#: input chunks narrower than this (pixels) along y or x, and at least SMALL_CHUNK_TASKS of
+#: them per time step, make a warning: tasks and Zarr chunks too many and too small (a 64 x 64
+#: cube in 1-pixel chunks took 5.5 s a time step, in 8-pixel chunks 0.25 s)
+SMALL_CHUNK = 32
+SMALL_CHUNK_TASKS = 256
+
+
+def _warn_small_chunks(lst: xr.DataArray, ydim: Hashable, xdim: Hashable) -> None:
+    if not isinstance(lst.variable.data, dsa.Array):
+        return
+    small = {str(d): min(lst.chunks[lst.get_axis_num(d)]) for d in (ydim, xdim)
+             if min(lst.chunks[lst.get_axis_num(d)]) < SMALL_CHUNK}
+    n = int(np.prod([len(lst.chunks[lst.get_axis_num(d)]) for d in (ydim, xdim)]))
+    if small and n >= SMALL_CHUNK_TASKS:
+        warnings.warn(
+            f"the input's spatial chunks are tiny ({small} pixels): {n} tasks per time step, "
+            "and the output's Zarr chunks follow them (one small file each); this runs "
+            "hundreds of times slower than it needs to. Rechunk first, e.g. "
+            f"`da.chunk({{{str(ydim)!r}: 512, {str(xdim)!r}: 512}})` (`--chunks 512` on the "
+            "command line).", UserWarning, stacklevel=3,
+        )
+
+
+def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
+    """A hint when a refused resume is an attempt to add time steps to a finished store."""
+    if tdim is None:
+        return ""
+    try:
+        old = xr.open_zarr(store, consolidated=False)[tdim].values
+        new = lst[tdim].values
+    except Exception:  # no such coordinate there, or labels that cannot be read
+        return ""
+    if old.shape == new.shape and np.array_equal(old, new):
+        return ""
+    return (f" The input's {str(tdim)!r} labels differ from the store's ({old.size} steps "
+            f"there, {new.size} here): a store cannot be extended with new steps; write them "
+            "to a store of their own (then `xr.open_mfdataset([...], engine='zarr')` or "
+            f"`xr.concat` reads both), or rerun the whole series with mode='w'.")
+
+
 def _spatial_chunk(n: int, chunks: tuple[int, ...] | None) -> int:
     return int(chunks[0]) if chunks else n
 
@@ -424,7 +596,9 @@ def upscale_to_zarr(
 
     if mode not in MODES:
         raise XlstsrError(f"mode must be one of {MODES}, got {mode!r}")
+    store = _normal_store(store)
     _check_store(store, mode)
+    progress = False if progress is None else check_bool("progress", progress)
     _refuse_store_over_inputs(store, source, guide)
     regions_in_flight = _whole("regions_in_flight", regions_in_flight)
     time_chunk = _whole("time_chunk", time_chunk)
@@ -451,13 +625,17 @@ def upscale_to_zarr(
     if time_chunk is None:
         dchunks = lst.chunks if isinstance(lst.variable.data, dsa.Array) else None
         time_chunk = int(dchunks[lst.get_axis_num(tdim)][0]) if (tdim and dchunks) else 1
-    time_chunk = int(time_chunk)
+    # at most the whole series: a larger Zarr chunk holds nothing more (and 10**12 steps
+    # would be allocated)
+    time_chunk = min(int(time_chunk), lst.sizes[tdim]) if tdim else int(time_chunk)
+    vname = _output_name(lst)
+    _warn_small_chunks(lst, ydim, xdim)
     # input time chunks = regions, so that a region reads and computes only its own steps
     lst = lst.chunk({tdim: time_chunk}) if tdim else lst.chunk()
 
     sr = upscale(lst, factor, m, guide, **up_kw)
-    vname = str(lst.name) if lst.name is not None else "lst"
     sr.name = vname
+    sr.attrs = _zarr_attrs(sr.attrs)
     cy = _spatial_chunk(sr.sizes[ydim], sr.chunks[sr.get_axis_num(ydim)])
     cx = _spatial_chunk(sr.sizes[xdim], sr.chunks[sr.get_axis_num(xdim)])
     rechunk = {ydim: cy, xdim: cx}
@@ -483,6 +661,9 @@ def upscale_to_zarr(
     ds.attrs = {
         "xlstsr_fingerprint": fingerprint,
         "xlstsr_arguments": json.dumps(arguments, sort_keys=True),
+        # set to "complete" once every region is written: a store of an interrupted run
+        # says so to xr.open_zarr users, and xlstsr's readers refuse it (io.zarr.open_zarr)
+        STATUS_ATTR: INCOMPLETE,
     }
     chunks = ((time_chunk,) if tdim else ()) + (cy, cx)
     keep_enc = {k: v for k, v in sr.encoding.items() if k in ("grid_mapping", "coordinates")}
@@ -501,6 +682,8 @@ def upscale_to_zarr(
             old = root.attrs.get("xlstsr_fingerprint")
             done_arr = root[f"{PROGRESS_GROUP}/done"]
         except Exception as err:
+            if isinstance(err, XlstsrError):
+                raise
             raise XlstsrError(
                 f"the store {store} was not written by upscale_to_zarr (no progress record): "
                 "resume only works on a store it started; pass mode='w' to overwrite it."
@@ -517,7 +700,15 @@ def upscale_to_zarr(
             raise XlstsrError(
                 f"the store {store} was written with different arguments or input (they differ in "
                 f"{diff}); resume with the original arguments, or pass mode='w' to overwrite it."
+                + _other_steps(store, lst, tdim)
             )
+        try:
+            root[vname]
+        except Exception:  # its data array removed or renamed: nothing to complete
+            raise XlstsrError(
+                f"the store {store} has a progress record but no array {vname!r} (deleted, or "
+                "renamed): it cannot be resumed; pass mode='w' to write it again."
+            ) from None
         if done_arr.shape != (len(regions),):
             raise XlstsrError(f"the store's progress record does not match {len(regions)} regions")
         done = np.asarray(done_arr[:]).astype(bool)
@@ -607,6 +798,9 @@ def upscale_to_zarr(
         bar.close()
     log.info("upscale_to_zarr: %d regions in %.1f s (%d already done, %d without valid pixels)",
              len(todo), time.perf_counter() - t_run, len(regions) - len(todo), len(cloudy))
+    done[finished] = True
+    if done.all():  # (a run stopped by an error does not get here: its store stays incomplete)
+        zarr.open_group(store, mode="r+").attrs[STATUS_ATTR] = COMPLETE
     if fresh and todo and len(cloudy) == len(regions):
         # as upscale refuses an in-memory input without a valid pixel: a store of NaN only is
         # almost always a wrong variable, fill value or QC mask, not a result

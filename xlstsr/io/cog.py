@@ -63,6 +63,8 @@ def open_cog(
     check_chunks(chunks)
     if isinstance(path, (str, os.PathLike)):
         local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
+        if local:  # GDAL does not expand "~"
+            path = os.path.expanduser(os.fspath(path))
         if local and not Path(path).exists():  # rasterio's own error is not an XlstsrError
             if glob.has_magic(os.fspath(path)):
                 raise InputNotFoundError(

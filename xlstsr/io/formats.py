@@ -79,8 +79,10 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
             f"{type(path).__name__}; pass an in-memory DataArray or Dataset directly to "
             "xlstsr.upscale / upscale_to_zarr, and a list of GeoTIFFs to xlstsr.io.open_cog."
         )
-    fmt = format_of(path)
     remote = "://" in os.fspath(path) or os.fspath(path).startswith("/vsi")
+    if not remote:  # "~/lst.zarr": neither xarray nor GDAL expands it
+        path = os.path.expanduser(os.fspath(path))
+    fmt = format_of(path)
     if not remote and not Path(path).exists() and glob.has_magic(os.fspath(path)):
         raise InputNotFoundError(
             f"no such file or store: {os.fspath(path)}: wildcards are not expanded here; open "

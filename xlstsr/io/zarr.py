@@ -9,7 +9,15 @@ from typing import Any
 
 import xarray as xr
 
-__all__ = ["is_zarr_path", "open_zarr", "store_exists", "zarr_compressors"]
+__all__ = ["incomplete_regions", "is_zarr_path", "open_zarr", "store_exists", "zarr_compressors"]
+
+#: root attribute of a store written by :func:`xlstsr.upscale_to_zarr`: INCOMPLETE from the
+#: template on, COMPLETE once every region is written
+STATUS_ATTR = "xlstsr_status"
+INCOMPLETE = ("incomplete: an upscale_to_zarr run that has not finished (interrupted, or still "
+              "running); complete it with mode='resume' (`xlstsr upscale ... --resume`)")
+COMPLETE = "complete"
+PROGRESS_DONE = "xlstsr_progress/done"
 
 
 def is_zarr_path(path: str | os.PathLike) -> bool:
@@ -39,29 +47,86 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
 
     kwargs = {"chunks": {}, "consolidated": None, "decode_coords": "all", **kwargs}
     local = isinstance(path, (str, os.PathLike)) and "://" not in os.fspath(path)
+    if local:
+        path = os.path.expanduser(os.fspath(path))
     if local and not Path(path).exists():
         raise InputNotFoundError(f"no such Zarr store: {os.fspath(path)}; check the path.")
     with warnings.catch_warnings():  # v3 stores are usually not consolidated
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
-            return xr.open_zarr(os.fspath(path), **kwargs)
+            ds = xr.open_zarr(os.fspath(path), **kwargs)
+        except ImportError as err:  # fsspec: "Install s3fs to access S3"
+            raise XlstsrError(f"cannot open {os.fspath(path)}: {err} (`pip install` it)."
+                              ) from None
         except (FileNotFoundError, KeyError, ValueError) as err:
             # zarr's GroupNotFoundError (a FileNotFoundError): an empty folder or a plain file
             if isinstance(err, XlstsrError):
                 raise
+            parent = Path(path).parent
+            if local and (Path(path) / "zarr.json").exists() and (
+                    (parent / "zarr.json").exists() or (parent / ".zgroup").exists()):
+                # an array of a store (out.zarr/LST): xarray opens groups
+                raise XlstsrError(
+                    f"{os.fspath(path)} is an array inside the Zarr store {parent}, not a "
+                    f"store: open the store and select the variable (`open_zarr({str(parent)!r})"
+                    f"[{Path(path).name!r}]`; on the command line the store and "
+                    f"`--variable {Path(path).name}`)."
+                ) from err
             raise XlstsrError(
                 f"{os.fspath(path)} is not a readable Zarr store ({type(err).__name__}: {err}); "
                 "check the path (a store is a folder holding zarr.json or .zgroup)."
             ) from err
+    regions = incomplete_regions(ds.attrs, path)
+    if regions is not None:
+        raise XlstsrError(
+            f"the store {os.fspath(path)} is incomplete: "
+            + (f"{regions[0]} of its {regions[1]} time blocks were" if regions[1] else "nothing was")
+            + " written by an upscale_to_zarr run that did not finish (interrupted, "
+            "stopped by an error, or still running); the others read as NaN. Complete it with "
+            "`xlstsr.upscale_to_zarr(..., mode='resume')` and the same arguments (`xlstsr upscale "
+            "IN OUT --resume`), or, to look at the part written, open it with `xr.open_zarr`."
+        )
+    return ds
+
+
+def incomplete_regions(attrs: Any, store: Any) -> tuple[int, int] | None:
+    """``(written, total)`` time blocks of a store :func:`xlstsr.upscale_to_zarr` has not
+    finished (its ``xlstsr_status`` attribute), or None for a finished store or any other.
+
+    Examples
+    --------
+    >>> incomplete_regions({"xlstsr_status": "complete"}, "out.zarr") is None
+    True
+    """
+    status = attrs.get(STATUS_ATTR)
+    if status is None or status == COMPLETE:
+        return None
+    import numpy as np
+    import zarr
+
+    try:
+        done = np.asarray(zarr.open_array(store, path=PROGRESS_DONE, mode="r")[:])
+    except Exception:  # stopped before its progress record was made
+        return (0, 0)
+    return int(done.astype(bool).sum()), int(done.size)
 
 
 def store_exists(store: Any) -> bool:
     """True if a store (path or zarr store object) exists and is not an empty folder."""
     import zarr
 
-    if isinstance(store, (str, os.PathLike)):
-        p = Path(store)
+    if isinstance(store, (str, os.PathLike)) and "://" not in os.fspath(store):
+        p = Path(os.path.expanduser(os.fspath(store)))
         return p.exists() and (not p.is_dir() or any(p.iterdir()))
+    if isinstance(store, str):  # a URL: an existing store, or any object under the path
+        import fsspec
+
+        try:
+            fs, root = fsspec.core.url_to_fs(store)
+            if fs.exists(root) and (not fs.isdir(root) or bool(fs.ls(root))):
+                return True
+        except Exception:  # not listable (HTTP): ask zarr below
+            pass
     try:
         zarr.open_group(store, mode="r")
         return True
@@ -71,11 +136,31 @@ def store_exists(store: Any) -> bool:
 
 def zarr_compressors(spec: Any) -> Any:
     """Zarr v3 codecs for ``compressors=``: ``"auto"`` (Blosc LZ4 + byte shuffle), None or codecs."""
+    from zarr.abc.codec import BytesBytesCodec
+
+    from ..errors import XlstsrError
+
+    how = ("use 'auto' (Blosc LZ4), None (uncompressed) or Zarr v3 codecs, e.g. "
+           "`compressors=(zarr.codecs.ZstdCodec(level=3),)` or "
+           "`(zarr.codecs.BloscCodec(cname='zstd'),)`")
     if isinstance(spec, str):
         if spec != "auto":
-            raise ValueError(f"compressors must be 'auto', None or zarr codecs, got {spec!r}")
+            raise XlstsrError(f"compressors={spec!r} is not a compression setting: {how}.")
         from zarr.codecs import BloscCodec
 
         # byte shuffle groups the similar exponent bytes of neighbouring temperatures
         return (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
-    return spec
+    if spec is None:
+        return spec
+    codecs = (spec,) if isinstance(spec, BytesBytesCodec) else spec
+    if not isinstance(codecs, (tuple, list)) or not all(
+            isinstance(c, BytesBytesCodec) for c in codecs):
+        bad = next((c for c in (codecs if isinstance(codecs, (tuple, list)) else [codecs])
+                    if not isinstance(c, BytesBytesCodec)), codecs)
+        v2 = type(bad).__module__.startswith("numcodecs")
+        raise XlstsrError(
+            f"compressors={spec!r:.80}: {type(bad).__name__} is not a Zarr v3 compression codec"
+            + (" (numcodecs codecs are Zarr v2's; the stores here are v3)" if v2 else "")
+            + f": {how}."
+        )
+    return tuple(codecs)
