@@ -428,3 +428,37 @@ def test_cli_train_threads_and_out_folder(files, capsys):
             _train_cli("--lst", files / "kelvin.nc", "--out", files / "k.pt", *extra)
     err = capsys.readouterr().err
     assert "--threads: must be >= 1" in err and "is a folder: give the model file's name" in err
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_fit_a_model_of_another_dtype(dtype):
+    ps = _patches()
+    model = _tiny().to(dtype)
+    # before: "Input type (float) and bias type (double) should be the same" at the first step
+    hist = fit(model, ps, ps, epochs=1)
+    assert np.isfinite(hist["best_val_loss"]) and next(model.parameters()).dtype == dtype
+
+
+def test_fit_refuses_frozen_and_meta_models():
+    model = _tiny()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    # before: torch's "element 0 of tensors does not require grad" at the first step
+    with pytest.raises(errors.XlstsrError, match="no trainable parameter"):
+        fit(model, _patches(), epochs=1)
+    # before: torch's NotImplementedError "Cannot copy out of meta tensor"
+    with pytest.raises(errors.XlstsrError, match="meta device"):
+        fit(_tiny().to("meta"), _patches(), epochs=1)
+
+
+def test_model_files_expand_the_home_folder(tmp_path, monkeypatch):
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    # before: a folder named "~" in the working directory; "~/m.pt" then "does not exist"
+    save_model(_tiny(), "~/m.pt")
+    assert (home / "m.pt").is_file() and not (work / "~").exists()
+    assert load_model("~/m.pt").factor == 4
+    assert SuperResolutionModule.load_from_checkpoint("~/m.pt").mode == "sisr"

@@ -117,7 +117,8 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
         raise CheckpointError(
             f"metadata inputs {meta['inputs']} must list 'lst' then the {n_guide} guide band(s)"
         )
-    path = Path(path) if isinstance(path, (str, os.PathLike)) else path
+    # "~/m.pt" made a folder named "~" in the working directory
+    path = Path(path).expanduser() if isinstance(path, (str, os.PathLike)) else path
     if not isinstance(path, Path):
         raise CheckpointError(f"path must be a file path (e.g. 'model.pt'), got {type(path).__name__}")
     if path.is_dir():
@@ -218,7 +219,7 @@ def _check_fields(path: Path, blob: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read and validate a checkpoint file into its dictionary (no model built)."""
-    path = Path(path)
+    path = Path(path).expanduser()  # "~/m.pt" was reported as missing
     if path.is_dir():
         raise CheckpointError(
             f"checkpoint {str(path)!r} is a folder, not a file: pass the .pt file inside it "

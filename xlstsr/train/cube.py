@@ -636,11 +636,11 @@ def _check_output(out: Any, inputs: dict[str, Any]) -> None:
 
     if not isinstance(out, (str, os.PathLike)):
         raise InputTypeError(f"out must be a file path (e.g. 'model.pt'), got {type(out).__name__}")
-    target = os.path.realpath(os.fspath(out))
+    target = os.path.realpath(os.path.expanduser(os.fspath(out)))
     for role, path in inputs.items():
         if path is None or not isinstance(path, (str, os.PathLike)):
             continue
-        src = os.path.realpath(os.fspath(path))
+        src = os.path.realpath(os.path.expanduser(os.fspath(path)))
         if target == src or target.startswith(src.rstrip(os.sep) + os.sep):
             raise XlstsrError(
                 f"the checkpoint path {os.fspath(out)!r} is the {role} input {os.fspath(path)!r}"

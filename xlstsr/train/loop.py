@@ -317,6 +317,7 @@ class SuperResolutionModule(L.LightningModule):
         ('ResCNN', 'sisr', 4)
         """
         blob = _read_training_file(checkpoint_path, "load")
+        checkpoint_path = os.path.expanduser(checkpoint_path)
         if isinstance(blob, dict) and blob.get("format") == "xlstsr-checkpoint":
             from ..nn import load_model
 
@@ -612,6 +613,7 @@ def _read_training_file(ckpt_path: Any, verb: str) -> Any:
     empty, damaged or folder path (Lightning raised fsspec's and torch's raw errors)."""
     if not isinstance(ckpt_path, (str, os.PathLike)):
         raise InputTypeError(f"the checkpoint must be a file path, got {type(ckpt_path).__name__}")
+    ckpt_path = os.path.expanduser(ckpt_path)
     where = repr(os.fspath(ckpt_path))
     if os.path.isdir(ckpt_path):
         raise XlstsrError(f"checkpoint {where} is a folder: pass the Lightning checkpoint file in "
@@ -683,6 +685,14 @@ def _check_fit_args(model: Any, train: Any, val: Any, *, epochs: Any, batch_size
     if not isinstance(model, torch.nn.Module):
         raise InputTypeError(f"model must be a torch.nn.Module (an xlstsr.nn architecture, e.g. "
                              f"`xlstsr.nn.ResCNN(4)`), got {type(model).__name__}")
+    params = list(model.parameters())
+    if any(p.is_meta for p in params):  # torch's "Cannot copy out of meta tensor"
+        raise XlstsrError("the model's weights are on the meta device (no values): materialise "
+                          "them first, e.g. `model.to_empty(device='cpu')` and initialise them")
+    if not any(p.requires_grad for p in params):  # torch's "does not require grad" at step 1
+        raise XlstsrError("the model has no trainable parameter (every one has requires_grad="
+                          "False): unfreeze the layers to train, e.g. `for p in model.parameters()"
+                          ": p.requires_grad_(True)`")
     if not isinstance(train, (PatchSet, PatchDataModule)):
         raise InputTypeError(
             f"train must be a PatchSet or a PatchDataModule, got {type(train).__name__}: cut "
@@ -869,6 +879,9 @@ def fit(
                              f"[ModelCheckpoint(save_last=True)]), got {bad[0]!r}")
     L.seed_everything(seed, workers=True, verbose=False)
     dtype = next(model.parameters()).dtype
+    # trained in float32 like its patches (a float64 or float16 model failed at the first step:
+    # "Input type (float) and bias type (double)"), returned in its own dtype
+    model.float()
     module = SuperResolutionModule(
         model, mode=mode, factor=train.factor, loss_options=loss_options, lr=lr, epochs=epochs,
         normalise=normalise,
