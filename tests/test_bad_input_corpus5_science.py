@@ -322,3 +322,11 @@ def test_ssim_options_thresholds_order_and_ecostress_folders(truth, sr70, shared
     (lst_dir / "renamed.tif").write_bytes(b"")
     with pytest.raises(errors.XlstsrError, match="without a doy key"):
         eco.ecostress_scenes(tmp_path)  # was a bare ValueError
+
+
+def test_evaluate_warns_about_a_constant_truth_and_few_scored_pixels(truth, coarse, sr70):
+    with pytest.warns(UserWarning, match=r"reference is constant \(300 K.*reference_nodata=300"):
+        xlstsr.evaluate(sr70, truth * 0 + 300.0, coarse=coarse)  # was metrics without a word
+    with pytest.warns(UserWarning, match="fewer than 100 pixels valid in both"):
+        ds = xlstsr.evaluate(sr70, _holes(truth, 0.999, np.nan), coarse=coarse)
+    assert int(ds.n_valid) < 100

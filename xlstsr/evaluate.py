@@ -7,6 +7,7 @@ thresholds), and the metrics of :mod:`xlstsr.metrics` are computed on the pixels
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import dask.array as dsa
@@ -175,6 +176,44 @@ def _refuse_impossible(reference: xr.DataArray, ref: xr.DataArray, mask: xr.Data
         raise UndeclaredFillError(_impossible_message(
             n, r[bad], stored[bad] if stored.shape == bad.shape else None, nodata))
     return ref
+
+
+#: fewer pixels valid in both than this: a step's metrics are noise (warned)
+MIN_SCORED_PIXELS = 100
+
+
+def _check_scored(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
+    """Warn about a reference constant over its scored pixels (a fill value or a gap-filled
+    constant taken as truth: an RMSE, an infinite PSNR and a NaN correlation were reported),
+    and about steps scored on fewer than :data:`MIN_SCORED_PIXELS` pixels (a scene 99.99 %
+    cloud was scored on 6 pixels without a word)."""
+    ry, rx = spatial_dims(ref_m)
+    flat = np.asarray(ref_m.transpose(..., ry, rx).values, np.float64).reshape(
+        -1, ref_m.sizes[ry] * ref_m.sizes[rx])
+    counts = np.atleast_1d(np.asarray(nv.values)).ravel()
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = np.nanmax(flat, axis=1) - np.nanmin(flat, axis=1)
+    flat_steps = [i for i, (sp, n) in enumerate(zip(spread, np.isfinite(flat).sum(1)))
+                  if n >= 16 and sp == 0]
+    if flat_steps:  # a warning: a constant field is a fair synthetic test of the bias
+        v = float(np.nanmax(flat[flat_steps[0]]))
+        warnings.warn(
+            f"the reference is constant ({v:g} K on every valid pixel"
+            f"{'' if flat.shape[0] == 1 else f' of step(s) {flat_steps}'}): a real scene never "
+            f"is (a fill value or a gap-filled constant taken as truth? mask it with "
+            f"`reference_nodata={v:g}`); psnr, ssim and correlation are undefined for it.",
+            UserWarning, stacklevel=3,
+        )
+    few = [i for i, n in enumerate(counts) if 0 < n < MIN_SCORED_PIXELS]
+    if few:
+        warnings.warn(
+            f"{'step(s) ' + str(few) + ' are' if counts.size > 1 else 'the field is'} scored on "
+            f"fewer than {MIN_SCORED_PIXELS} pixels valid in both (as few as "
+            f"{int(min(counts[i] for i in few))}): the metrics are noise (mostly cloud, or a "
+            "small overlap?); see n_valid.",
+            UserWarning, stacklevel=3,
+        )
 
 
 def _erode_block(valid: np.ndarray, iterations: int) -> np.ndarray:
@@ -675,6 +714,8 @@ def evaluate(
             "the super-resolved field and the reference overlap, but no pixel is valid in both "
             "(gaps in sr over the valid reference pixels); check the inputs' gaps and masking."
         )
+    if not isinstance(nv.variable.data, dsa.Array):
+        _check_scored(ref_m, nv)
     out: dict[str, Any] = {
         "rmse": _m.rmse(on_ref, ref_m),
         "bias": _m.bias(on_ref, ref_m),
