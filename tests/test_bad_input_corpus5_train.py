@@ -462,3 +462,59 @@ def test_model_files_expand_the_home_folder(tmp_path, monkeypatch):
     assert (home / "m.pt").is_file() and not (work / "~").exists()
     assert load_model("~/m.pt").factor == 4
     assert SuperResolutionModule.load_from_checkpoint("~/m.pt").mode == "sisr"
+
+
+# -- the smaller pieces: split_by_scene, cut_scenes, fit_guide_gain, make_loss, loggers --------------
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"val_fraction": 2}, "val_fraction must be a finite number > 0 and < 1"),  # used silently
+    ({"val_fraction": -1}, "val_fraction must be"),
+    ({"val_fraction": "x"}, "val_fraction must be"),  # raw TypeError
+    ({"seed": -1}, "seed must be a whole number >= 0"),  # numpy's raw error
+])
+def test_split_by_scene_options(kwargs, match):
+    with pytest.raises(errors.XlstsrError, match=match):
+        xlstsr.train.split_by_scene(_patches(), **kwargs)
+
+
+def test_split_by_scene_and_cut_scenes_inputs():
+    with pytest.raises(errors.InputTypeError, match="patches must be a PatchSet"):
+        xlstsr.train.split_by_scene(np.zeros(3))
+    field = np.full((64, 64), 300.0)
+    # before: range()'s "arg 3 must not be zero", int()'s TypeError, numpy's "need at least one
+    # array to stack" (a size larger than the field, or a 3-D stack)
+    for size, match in ((0, "size must be a whole number"), (2.5, "size must be a whole number"),
+                        (100, "size 100 is larger than the field")):
+        with pytest.raises(errors.XlstsrError, match=match):
+            xlstsr.train.cut_scenes(field, size)
+    with pytest.raises(errors.GridError, match="cut one 2-D field at a time"):
+        xlstsr.train.cut_scenes(np.stack([field, field]), 32)
+
+
+def test_fit_guide_gain_shapes_and_factor():
+    lst = np.full((2, 16, 16), 300.0) + np.random.default_rng(0).normal(0, 1, (2, 16, 16))
+    guide = np.random.default_rng(1).random((2, 1, 64, 64))
+    # before: numpy's broadcast error; ZeroDivisionError
+    with pytest.raises(errors.GridError, match=r"guide must have the shape \(n or 1, c, 64, 64\)"):
+        xlstsr.train.fit_guide_gain(lst, guide[..., :40], 4)
+    with pytest.raises(errors.GridError, match="factor must be a positive integer"):
+        xlstsr.train.fit_guide_gain(lst, guide, 0)
+
+
+def test_make_loss_bestweights_and_logger_options():
+    from xlstsr.train import BestWeights, make_logger, make_loss
+
+    # before: accepted; the loss failed (factor 0, gain "x") or was NaN (w_detail NaN) at step one
+    with pytest.raises(errors.GridError, match="factor must be a positive integer"):
+        make_loss("sisr", 0)
+    with pytest.raises(errors.XlstsrError, match="loss option w_detail must be a finite number"):
+        make_loss("sisr", 4, w_detail=float("nan"))
+    with pytest.raises(errors.XlstsrError, match="loss option gain must be a finite number"):
+        make_loss("sif", 4, gain="x")
+    # before: -1 kept, "x" int()'s raw ValueError; 42 passed to the Trainer
+    with pytest.raises(errors.XlstsrError, match="patience must be a whole number >= 0"):
+        BestWeights(patience=-1)
+    with pytest.raises(errors.InputTypeError, match="logger must be 'csv'"):
+        make_logger(42)
+    with pytest.raises(errors.InputTypeError, match="no normalisation buffers"):
+        xlstsr.train.fit_normalisation(torch.nn.Conv2d(1, 1, 3), _patches())

@@ -257,6 +257,13 @@ def cut_scenes(
     >>> tiles.shape, ids
     ((6, 3, 3), ['g_0_0', 'g_0_1', 'g_0_2', 'g_1_0', 'g_1_1', 'g_1_2'])
     """
+    size = check_whole("size", size, hint="scene side in pixels, e.g. 64")
+    field = _numbers(field, "field")
+    if field.ndim != 2:  # a (time, y, x) stack gave numpy's "need at least one array to stack"
+        raise _shape_error("field", "(Y, X)", field.shape, "cut one 2-D field at a time")
+    if size > min(field.shape):
+        raise GridError(f"size {size} is larger than the field ({field.shape[0]} x "
+                        f"{field.shape[1]} pixels): lower `size`")
     tiles, ids = [], []
     for i in range(0, field.shape[0] - size + 1, size):
         for j in range(0, field.shape[1] - size + 1, size):
@@ -493,10 +500,19 @@ def split_by_scene(
     >>> len(set(va.scene.tolist())), set(tr.scene.tolist()) & set(va.scene.tolist())
     (2, set())
     """
+    if not isinstance(patches, PatchSet):
+        raise InputTypeError(f"patches must be a PatchSet (make_patches), got {type(patches).__name__}")
     if val_scenes is None:
+        # 2 and -1 were used silently (one validation scene), "x" and seed -1 raised raw
+        check_number("val_fraction", val_fraction, 0, 1, lo_open=True, hi_open=True,
+                     hint="the share of scenes kept for validation: e.g. 0.2")
+        from .loop import check_seed
+
+        seed = check_seed(seed)
         scenes = np.unique(patches.scene)
         if len(scenes) < 2:
-            raise ValueError("splitting by scene needs at least 2 scenes")
+            raise XlstsrError("splitting by scene needs at least 2 scenes: give make_patches "
+                              "scene_ids (one per image), or cut one field with cut_scenes")
         rng = np.random.default_rng(seed)
         n_val = min(len(scenes) - 1, max(1, round(val_fraction * len(scenes))))
         val_scenes = rng.permutation(scenes)[:n_val].tolist()
@@ -516,8 +532,16 @@ def fit_guide_gain(
     """
     from scipy import ndimage
 
-    lc = np.asarray(lst_coarse, np.float64)
-    g = np.asarray(guide, np.float64)
+    factor = check_factor(factor)
+    lc = _numbers(lst_coarse, "lst_coarse").astype(np.float64)
+    g = _numbers(guide, "guide").astype(np.float64)
+    if lc.ndim == 2:
+        lc = lc[None]
+    need = (lc.shape[-2] * factor, lc.shape[-1] * factor)
+    if lc.ndim != 3 or g.ndim not in (3, 4) or g.shape[-2:] != need or g.shape[0] not in (
+            1, lc.shape[0]):  # numpy's broadcast error before
+        raise _shape_error("guide", f"(n or 1, c, {need[0]}, {need[1]}) for lst_coarse "
+                           f"{lc.shape}", g.shape, f"the guide is {factor} x finer than lst_coarse")
     gc = _guide_block_mean(g[..., 0, :, :] if g.ndim == 4 else g, factor).astype(np.float64)
     xs, ys = [], []
     for k in range(lc.shape[0]):

@@ -91,6 +91,12 @@ def check_seed(seed: Any) -> int:
 
 def fit_normalisation(model: torch.nn.Module, patches: PatchSet) -> dict[str, Any]:
     """Set the model's normalisation buffers from training inputs (LST mean/std, guide mean/std)."""
+    if not isinstance(patches, PatchSet):  # raw AttributeErrors before
+        raise InputTypeError(f"patches must be a PatchSet (make_patches), got {type(patches).__name__}")
+    if not hasattr(model, "set_normalisation"):
+        raise InputTypeError(f"{type(model).__name__} has no normalisation buffers to set: an "
+                             "xlstsr.nn architecture has them; train other modules with "
+                             "normalise=False")
     lst = patches.lst[patches.lst_valid]
     offset = float(lst.mean())
     scale = max(float(lst.std()), 1.0)
@@ -113,6 +119,7 @@ def make_loss(
     """
     if mode not in MODES:
         raise XlstsrError(f"unknown training mode {mode!r}; choose one of {MODES}")
+    factor = check_factor(factor)  # 0 failed inside the loss at the first step
     _check_loss_options(mode, options)
 
     def loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
@@ -143,6 +150,10 @@ def _check_loss_options(mode: str, options: dict[str, Any]) -> None:
     if unknown:
         raise XlstsrError(f"loss option(s) {unknown} are not options of mode {mode!r}'s loss; it "
                           f"takes {known}")
+    for name, value in options.items():  # NaN made every loss NaN; "x" failed at step one
+        if name == "fidelity" or (value is None and name in ("sigma", "psf_sigma")):
+            continue
+        check_number(f"loss option {name}", value, hint="a finite number, e.g. 1.0")
 
 
 def augment(batch: dict, gen: torch.Generator) -> dict:
@@ -509,7 +520,9 @@ class BestWeights(Callback):
     """
 
     def __init__(self, patience: int = 10, validated: bool = True) -> None:
-        self.patience, self.validated = int(patience), bool(validated)
+        self.patience = check_whole("patience", patience, 0,
+                                    hint="epochs without improvement; 0: no early stopping")
+        self.validated = check_bool("validated", validated)
         self.hist: dict[str, list] = {"train_loss": [], "val_loss": [], "epoch_seconds": []}
         self.best, self.best_state, self.bad, self._t0 = math.inf, None, 0, 0.0
         self._val: float | None = None
@@ -566,9 +579,15 @@ def make_logger(logger: Any, save_dir: str | os.PathLike | None = None) -> Any:
     """
     if logger is None or logger is False:
         return False
-    if not isinstance(logger, str):
-        return logger
     from lightning.pytorch import loggers
+
+    if not isinstance(logger, str):
+        many = logger if isinstance(logger, (list, tuple)) else [logger]
+        if logger is not True and not all(isinstance(x, loggers.Logger) for x in many):
+            # 42 reached the Trainer, which failed on it
+            raise InputTypeError(f"logger must be 'csv', 'tensorboard', a Lightning Logger (or a "
+                                 f"list of them) or None, got {logger!r}")
+        return logger
 
     save_dir = os.fspath(save_dir) if save_dir is not None else "xlstsr_logs"
     kind = logger.lower()
