@@ -69,10 +69,14 @@ def coarsen(
     ----------
     lst : DataArray
         LST (any leading dims), georeferenced; decoded to Kelvin as :func:`xlstsr.upscale` does.
+        ``lat``/``lon`` dims (ECOSTRESS on its own grid) are kept.
     factor : int
         Aggregation factor (4: 250 m -> 1 km).
     min_valid : float
-        Fraction of valid fine pixels a coarse pixel needs (1.0: any gap makes it a gap).
+        Fraction of valid fine pixels a coarse pixel needs (1.0: any gap makes it a gap). An
+        in-memory result without any valid pixel from a field with data raises
+        :class:`~xlstsr.errors.AllNaNError`; one keeping under half the blocks that hold data
+        warns (scattered cloud: pass ``min_valid=0.5``).
     emissivity : DataArray, optional
         Broadband emissivity on the same grid: radiance-weighted aggregate
         ``(sum eps T^4 / sum eps)^(1/4)``.

@@ -580,6 +580,9 @@ def evaluate(
         leading index (time, scene) gets its own row of metrics.
     reference : DataArray
         Fine reference LST (e.g. ASTER), georeferenced, ``(y, x)`` or with the same leading dims.
+        Steps are paired by label; a reference of one date carrying it as a scalar coordinate
+        (``.sel(time=t)``) needs an ``sr`` of that one step (else :class:`GridError`: drop the
+        coordinate to score every step against it).
     coarse : DataArray, optional
         The coarse input ``sr`` was made from: adds ``coarse_consistency`` (RMSE between the
         radiometric aggregate of ``sr`` on its own grid and ``coarse``).
@@ -630,6 +633,12 @@ def evaluate(
         When ``sr`` and ``reference`` do not overlap (or share no valid pixel).
     AllNaNError
         When the reference has no valid pixel after masking.
+
+    Warns
+    -----
+    UserWarning
+        A step scored on fewer than :data:`MIN_SCORED_PIXELS` pixels, or a reference constant
+        over its scored pixels (a fill value taken as truth).
 
     Examples
     --------

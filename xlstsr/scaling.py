@@ -417,13 +417,22 @@ def scaling_stats(
     Raises
     ------
     XlstsrError
-        Options of the wrong kind or range (``nbins`` < 2, moments < 1, ``min_valid`` outside
-        (0, 1], a fit window that is not (low, high) with 0 < low < high).
+        A constant field; options of the wrong kind or range (``nbins`` < 2, moments < 1,
+        ``min_valid`` outside (0, 1], a fit window that is not (low, high) with 0 < low < high).
     GridError
         The field is too small for the requested lags/factors, the guide is not nested, or a fit
         window holds fewer than 2 of the points it fits.
     AllNaNError
         An in-memory input holds no valid pixel.
+    UndeclaredFillError
+        The guide (or a ``radiometric=False`` field) holds an undeclared fill value.
+
+    Warns
+    -----
+    UserWarning
+        In memory: constant steps, steps with fewer than 100 valid pixel pairs at a fitted lag,
+        a field made of blocks of equal pixels (nearest-resampled), and chosen ``lags`` /
+        ``factors`` that leave a fit without points (its exponent NaN).
 
     Examples
     --------
