@@ -202,3 +202,172 @@ def test_open_zarr_expands_home(s, tmp_path, monkeypatch):
                                                 consolidated=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert "LST" in open_zarr("~/h.zarr") and "LST" in open_path("~/h.zarr")
+
+
+# -- to_cogs, open_cog, open_stac options ----------------------------------------------------------
+
+
+def test_to_cogs_block_size_checked_before_gdal(sr, tmp_path):
+    # blocksize=0 aborted the interpreter (GDAL's std::bad_alloc); 100 was GDAL's TIFF error
+    for size in (0, 100, "x"):
+        with pytest.raises(errors.XlstsrError, match="whole multiple of 16"):
+            xlstsr.io.to_cogs(sr, tmp_path, blocksize=size)
+    assert len(xlstsr.io.to_cogs(sr, tmp_path, blocksize=32)) == 2
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"dtype": "uint16"}, "cannot hold float values"),
+    ({"driver": "GTiff"}, "driver='GTiff'"),
+])
+def test_to_cogs_options_that_would_write_something_else(sr, tmp_path, kw, match):
+    with pytest.raises(errors.XlstsrError, match=match):
+        xlstsr.io.to_cogs(sr, tmp_path, **kw)
+    assert not list(tmp_path.iterdir())
+
+
+def test_to_cogs_url_folder_and_boolean_arrays(sr, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(errors.XlstsrError, match="local folder"):
+        xlstsr.io.to_cogs(sr, "s3://bucket/cogs")
+    assert not (tmp_path / "s3:").exists()  # was written there
+    with pytest.raises(errors.XlstsrError, match=r"astype\('uint8'\)"):
+        xlstsr.io.to_cogs(sr.notnull(), tmp_path / "m")
+
+
+def test_open_cog_time_chunks_masked_and_times(sr, tmp_path):
+    paths = xlstsr.io.to_cogs(sr, tmp_path)
+    da = xlstsr.io.open_cog(paths, chunks={"time": 2, "y": 32, "x": 32},
+                            times=(t for t in sr.time.values))
+    assert da.chunks == ((2,), (32, 32), (32, 32)) and da.sizes["time"] == 2
+    assert xlstsr.io.open_cog(paths[0], chunks={"time": 1}).ndim == 2
+    with pytest.raises(errors.XlstsrError, match="masked must be True or False"):
+        xlstsr.io.open_cog(paths[0], masked="no")
+    with pytest.raises(errors.XlstsrError, match=r"chunks names \['t'\]"):
+        xlstsr.io.open_cog(paths[0], chunks={"t": 1})
+
+
+@pytest.fixture(scope="module")
+def stac_items(shared_data):
+    pystac = pytest.importorskip("pystac")
+    cat = pystac.Catalog.from_file(str(shared_data / "modis_h18v04_2020/catalog.json"))
+    return [i for i in cat.get_items(recursive=True)
+            if i.collection_id.startswith("modis-11A1")][:4]
+
+
+BBOX = (889594.0, 4781186.0, 948898.0, 4840490.0)
+
+
+def test_open_stac_groupby_that_would_merge_every_date(stac_items):
+    assert xlstsr.io.open_stac(stac_items, "LST_Day_1km", bbox=BBOX,
+                               groupby="solar_day").sizes["time"] == 4
+    with pytest.raises(errors.XlstsrError, match="merge every item into one time step"):
+        xlstsr.io.open_stac(stac_items, "LST_Day_1km", bbox=BBOX, groupby="bogus")
+
+
+def test_open_stac_crs_and_modifier_checked(stac_items):
+    with pytest.raises(errors.XlstsrError, match="is not a CRS"):
+        xlstsr.io.open_stac(stac_items, "LST_Day_1km", bbox=BBOX, crs="bogus")
+    with pytest.raises(errors.XlstsrError, match="modifier returned str"):
+        xlstsr.io.open_stac(stac_items, "LST_Day_1km", bbox=BBOX, modifier=lambda it: "x")
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def _cli(capsys, *argv):
+    from xlstsr.cli import main
+
+    rc = main([str(a) for a in argv])
+    return rc, capsys.readouterr().err
+
+
+@pytest.fixture()
+def files(s, tmp_path):
+    """A Zarr input store and a GeoTIFF input."""
+    store = tmp_path / "in.zarr"
+    s["lst_1km"].to_dataset(name="LST").to_zarr(store, zarr_format=3, consolidated=False)
+    tif = tmp_path / "in.tif"
+    s["lst_1km"].isel(time=0).rio.to_raster(tif)
+    return store, tif
+
+
+def test_cli_output_inside_an_input_store(files, capsys):
+    store, _ = files
+    rc, err = _cli(capsys, "upscale", store, store / "sub.tif", "--quiet")
+    assert rc == 2 and "lies inside the input" in err
+    assert not (store / "sub.tif").exists()
+
+
+def test_cli_resume_of_a_file_output_and_a_folder_named_like_a_file(files, tmp_path, capsys):
+    _, tif = files
+    rc, err = _cli(capsys, "upscale", tif, tmp_path / "o.nc", "--resume", "--quiet")
+    assert rc == 2 and "--resume completes an interrupted .zarr output" in err
+    (tmp_path / "d.tif").mkdir()
+    rc, err = _cli(capsys, "upscale", tif, tmp_path / "d.tif", "--overwrite", "--quiet")
+    assert rc == 2 and "is a folder, not a cog file" in err  # was rasterio's traceback
+
+
+def test_cli_chunks_below_one(files, tmp_path, capsys):
+    store, _ = files
+    rc, err = _cli(capsys, "upscale", store, tmp_path / "o.zarr", "--chunks", "y=-2", "--quiet")
+    assert rc == 2 and "--chunks['y'] must be a whole number >= 1" in err
+
+
+def test_cli_evaluate_against_itself_and_table_suffix_first(files, tmp_path, capsys):
+    _, tif = files
+    rc, err = _cli(capsys, "evaluate", tif, tif, tmp_path / "e.csv")
+    assert rc == 2 and "is the super-resolved file itself" in err
+    (tmp_path / "adir").mkdir()
+    rc, err = _cli(capsys, "evaluate", tif, tmp_path / "in.zarr", tmp_path / "adir")
+    assert rc == 2 and "use .csv or .nc" in err  # was "exists; pass --overwrite"
+
+
+def test_cli_demo_output_that_is_a_file_or_a_store(files, tmp_path, capsys):
+    store, tif = files
+    rc, err = _cli(capsys, "demo", "--output", tif)
+    assert rc == 2 and "is a file" in err  # was FileExistsError's traceback
+    rc, err = _cli(capsys, "demo", "--output", store)
+    assert rc == 2 and "is a Zarr store" in err
+    assert sorted(p.name for p in store.iterdir()) == sorted(
+        ["LST", "spatial_ref", "time", "x", "y", "zarr.json"])
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".nc"])
+def test_cli_interrupted_file_output_leaves_no_partial_file(files, tmp_path, capsys,
+                                                            monkeypatch, suffix):
+    import rioxarray  # noqa: F401  (the .rio accessor)
+
+    _, tif = files
+    out = tmp_path / f"o{suffix}"
+
+    def half_written(self, path, *a, **k):
+        with open(path, "wb") as f:
+            f.write(b"II*\x00partial")
+        raise KeyboardInterrupt
+
+    if suffix == ".tif":
+        monkeypatch.setattr(type(xr.DataArray([0]).rio), "to_raster", half_written)
+    else:
+        monkeypatch.setattr(xr.DataArray, "to_netcdf", half_written)
+    rc, err = _cli(capsys, "upscale", tif, out, "--quiet")
+    assert rc == 130 and f"interrupted: {out} was not written" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif", "in.zarr"]
+
+
+def test_cli_interrupted_zarr_output_says_resume(files, tmp_path, capsys, monkeypatch):
+    import xlstsr.engine.to_zarr as to_zarr
+
+    store, _ = files
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(to_zarr, "run_regions", interrupted)
+    rc, err = _cli(capsys, "upscale", store, tmp_path / "o.zarr", "--quiet")
+    assert rc == 130 and "o.zarr is incomplete" in err and "--resume" in err
+    monkeypatch.undo()
+    rc, err = _cli(capsys, "evaluate", tmp_path / "o.zarr", store, tmp_path / "e.csv")
+    assert rc == 2 and "is incomplete: 0 of its 1 time blocks" in err
+    rc, err = _cli(capsys, "upscale", store, tmp_path / "o.zarr", "--quiet", "--resume")
+    assert rc == 0
+    assert open_zarr(tmp_path / "o.zarr").attrs["xlstsr_status"] == "complete"

@@ -79,6 +79,13 @@ def _refuse_input(output: str | None, *inputs: str | None) -> None:
                 f"the output {output} is also an input ({path}): writing it would destroy the "
                 "data being read, even with --overwrite; write to another path."
             )
+        if path and "://" not in str(path) and Path(path).resolve() in out.parents:
+            # a file written into an input Zarr store changes that store (zarr then warns of
+            # an unknown object on every open)
+            raise UsageError(
+                f"the output {output} lies inside the input {path}: writing there would change "
+                "the input; write to a path outside it."
+            )
 
 
 def _parent_folder(path: str) -> None:
@@ -129,6 +136,13 @@ def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str)
     unknown = sorted(set(out) - set(dims))
     if unknown:
         raise UsageError(f"--chunks names {unknown}, which are not dims of the input {list(dims)}")
+    from xlstsr.io.cog import check_chunks
+
+    try:  # 0 or -2: dask's own error is a traceback
+        check_chunks(out, "--chunks")
+    except ValueError as err:
+        raise UsageError(str(err).split("; e.g.")[0] + "; e.g. --chunks time=1,y=512,x=512"
+                         ) from None
     return out
 
 
@@ -219,6 +233,27 @@ def _scheduler(spec: str) -> Iterator[None]:
         client.close()
 
 
+def _table_suffix(path: str) -> None:
+    """Refuse a table output other than .csv/.nc before any work (and before "exists")."""
+    if Path(path).suffix.lower() not in (".csv", ".nc", ".nc4"):
+        raise UsageError(f"cannot write a table to {path!r}: use .csv or .nc")
+
+
+@contextlib.contextmanager
+def _written_whole(path: str) -> Iterator[str]:
+    """A temporary name beside ``path`` to write to, renamed to ``path`` once written: an
+    interrupted write (Ctrl-C, a full disk) leaves no partial file that looks complete."""
+    import os
+
+    p = Path(path)
+    part = p.with_name(f".{p.stem}.partial{p.suffix}")
+    try:
+        yield str(part)
+        os.replace(part, p)
+    finally:
+        part.unlink(missing_ok=True)
+
+
 def _write_table(ds: Any, path: str, lead: list[str]) -> None:
     """A Dataset of per-step values as CSV (one row per leading index) or NetCDF."""
     suffix = Path(path).suffix.lower()
@@ -228,7 +263,8 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
         scalar = [v for v in ds.data_vars if set(ds[v].dims) <= set(lead)]
         table = ds[scalar].drop_vars([c for c in ds.coords if c not in lead], errors="ignore")
         if lead:
-            table.to_dataframe().to_csv(path)
+            with _written_whole(path) as part:
+                table.to_dataframe().to_csv(part)
         else:  # one row; a scalar time coordinate (one MODIS granule) as its first column
             import numpy as np
             import pandas as pd
@@ -236,10 +272,13 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
             row = {str(c): np.datetime_as_string(ds[c].values, unit="s") for c in ds.coords
                    if ds[c].ndim == 0 and ds[c].dtype.kind == "M"}
             row.update({v: float(table[v]) for v in scalar})
-            pd.DataFrame([row]).to_csv(path, index=False)
+            with _written_whole(path) as part:
+                pd.DataFrame([row]).to_csv(part, index=False)
         return
     if suffix in (".nc", ".nc4"):
-        _netcdf_safe(ds.compute()).to_netcdf(path)
+        table_ds = _netcdf_safe(ds.compute())
+        with _written_whole(path) as part:
+            table_ds.to_netcdf(part)
         return
     raise UsageError(f"cannot write a table to {path!r}: use .csv or .nc")
 
@@ -269,12 +308,29 @@ def _netcdf_safe(obj: Any) -> Any:
     return obj
 
 
+def _interrupted_output(args: argparse.Namespace) -> str:
+    """What an interrupted command leaves: a .zarr output is incomplete (its readers refuse
+    it until resumed); other outputs are written whole at the end, so none was written."""
+    out = getattr(args, "output", None)
+    if args.command == "upscale" and out and str(out).rstrip("/").endswith(".zarr"):
+        return (f": {out} is incomplete (xlstsr's readers refuse it); complete it by running "
+                "the same command with --resume (without --overwrite)")
+    return f": {out} was not written" if out and args.command != "demo" else ""
+
+
 # -- subcommands ---------------------------------------------------------------------------------
 
 
 def _demo(args: argparse.Namespace) -> int:
     from xlstsr.demo import run_demo
 
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--output {args.output} is a file: the demo writes a folder of "
+                         "outputs; pass a folder path.")
+    if any((out / m).exists() for m in ("zarr.json", ".zgroup", ".zarray")):
+        raise UsageError(f"--output {args.output} is a Zarr store: the demo would write its "
+                         "outputs into it; pass another folder.")
     res = run_demo(args.output, method=args.method, overwrite=args.overwrite,
                    progress=not args.quiet)
     print("xlstsr demo: real MODIS 1 km LST -> 250 m, scored against co-registered ASTER "
@@ -333,10 +389,17 @@ def _upscale(args: argparse.Namespace) -> int:
     if fmt not in WRITABLE:
         raise UsageError(f"cannot write {fmt} ({args.output}): write .zarr, .tif or .nc")
     _refuse_input(args.output, args.input, args.guide)
+    if args.resume and fmt != "zarr":
+        raise UsageError(f"--resume completes an interrupted .zarr output; {args.output} is "
+                         f"written whole ({fmt}): drop --resume (and pass --overwrite to "
+                         "replace an existing file)")
     if fmt != "zarr" or not args.resume:  # before any work
         _refuse_existing(args.output, args.overwrite)
     if args.resume and args.overwrite:
         raise UsageError("--resume completes an output, --overwrite replaces it: pass one")
+    if fmt != "zarr" and Path(args.output).is_dir():
+        raise UsageError(f"{args.output} is a folder, not a {fmt} file: --overwrite replaces "
+                         "files only; choose another path or remove the folder yourself")
     m = _method(args)
     if m.needs_guide and not args.guide:
         raise UsageError(f"method {m.name!r} needs a fine guide: pass --guide ndvi.tif")
@@ -369,10 +432,11 @@ def _upscale(args: argparse.Namespace) -> int:
             # upscale refuses one in memory (a lazily read file is not checked before)
             require_valid_pixels(sr, "input")
             _parent_folder(args.output)
-            if fmt == "netcdf":
-                _netcdf_safe(sr).to_netcdf(args.output)
-            else:
-                sr.squeeze(drop=True).rio.to_raster(args.output, driver="COG", compress="DEFLATE")
+            with _written_whole(args.output) as part:
+                if fmt == "netcdf":
+                    _netcdf_safe(sr).to_netcdf(part)
+                else:
+                    sr.squeeze(drop=True).rio.to_raster(part, driver="COG", compress="DEFLATE")
     print(f"wrote {args.output}")
     return 0
 
@@ -382,7 +446,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     from xlstsr.validate import spatial_dims
 
     _refuse_input(args.output, args.sr, args.reference, args.coarse)
+    _table_suffix(args.output)
     _refuse_existing(args.output, args.overwrite)
+    if "://" not in args.sr and Path(args.sr).resolve() == Path(args.reference).resolve():
+        raise UsageError(f"the reference {args.reference} is the super-resolved file itself: "
+                         "its scores would be perfect by construction; pass the fine truth "
+                         "(e.g. ASTER or Landsat LST) as the reference")
     sr = _open_field(args.sr, args.variable, "LST")
     ref = _open_field(args.reference, args.reference_variable, "reference",
                       "--reference-variable")
@@ -414,6 +483,7 @@ def _scaling(args: argparse.Namespace) -> int:
 
     _refuse_input(args.output, args.input, args.guide)
     _refuse_input(args.figure, args.input, args.guide, args.output)
+    _table_suffix(args.output)
     _refuse_existing(args.output, args.overwrite)
     if args.figure:
         _refuse_existing(args.figure, args.overwrite)
@@ -802,6 +872,9 @@ def main(argv: list[str] | None = None) -> int:
             return commands[args.command](args)
         except _user_errors() as err:
             return _fail(_cli_hints(str(err) or type(err).__name__))
+        except KeyboardInterrupt:  # Ctrl-C: one line saying what was left, not a traceback
+            print(f"xlstsr: interrupted{_interrupted_output(args)}", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

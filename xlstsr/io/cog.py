@@ -61,6 +61,13 @@ def open_cog(
     >>> sr = lst.lstsr.upscale(4)  # doctest: +SKIP
     """
     check_chunks(chunks)
+    check_bool("masked", masked)
+    if isinstance(chunks, dict) and not set(chunks) <= {"band", "y", "x", "time"}:
+        raise XlstsrError(
+            f"chunks names {sorted(set(map(str, chunks)) - {'band', 'y', 'x', 'time'})}, which "
+            "are not dims of a GeoTIFF cube: use 'band', 'y', 'x' and, for several files, "
+            "'time' (e.g. chunks={'time': 1, 'y': 512, 'x': 512})."
+        )
     if isinstance(path, (str, os.PathLike)):
         local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
         if local:  # GDAL does not expand "~"
@@ -82,6 +89,8 @@ def open_cog(
                 "reads HDF4 without GDAL's HDF4 driver."
             )
         try:
+            if isinstance(chunks, dict) and "time" in chunks:  # a file is one time step
+                chunks = {k: v for k, v in chunks.items() if k != "time"}
             if chunks is True or (isinstance(chunks, dict) and not chunks):
                 chunks = _file_chunks(path)
             elif chunks == "auto":  # as a dict: rioxarray's own "auto" warns in recent xarray
@@ -107,6 +116,7 @@ def open_cog(
             da = da.isel(band=0, drop=True)
         return da
     paths = list(path)
+    times = list(times) if times is not None else None  # a generator has no len()
     if not paths:
         raise XlstsrError("open_cog got an empty list of paths")
     if times is not None and len(times) != len(paths):
@@ -116,6 +126,8 @@ def open_cog(
     # the grids were checked equal (to 1e-6 pixel): rounding in the coordinates is not a new grid
     out = xr.concat(arrays, dim="time", join="override", combine_attrs="override")
     out = out.assign_coords(time=list(times) if times is not None else np.arange(len(arrays)))
+    if isinstance(chunks, dict) and "time" in chunks:
+        out = out.chunk({"time": chunks["time"]})
     crs = arrays[0].rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
 
@@ -292,6 +304,7 @@ def to_cogs(
     >>> len(paths)
     2
     """
+    _check_cog_options(da, directory, rio_kwargs)
     if not isinstance(compress, str) or compress.upper() not in _COG_COMPRESS:
         # GDAL ignores an unknown COMPRESS with a warning: the files were written uncompressed
         raise XlstsrError(f"compress={compress!r} is not a COG compression; use one of "
@@ -317,6 +330,49 @@ def to_cogs(
             p.unlink(missing_ok=True)
         raise
     return paths
+
+
+def _check_cog_options(da: Any, directory: Any, rio_kwargs: dict[str, Any]) -> None:
+    """Refuse writer options GDAL would crash on or that would write something else than
+    asked, before the first file: a block size that is not a multiple of 16 (``blocksize=0``
+    aborts the interpreter in GDAL), another driver, an integer dtype for float LST (Kelvin
+    truncated, NaN gaps unstorable), a URL as the folder (a local folder named 's3:' was
+    written), a boolean array (no GeoTIFF type)."""
+    opts = {str(k).lower(): v for k, v in rio_kwargs.items()}
+    if "blocksize" in opts:
+        v = opts["blocksize"]
+        if (isinstance(v, bool) or not isinstance(v, (int, np.integer, str))
+                or not str(v).isdigit() or int(v) < 16 or int(v) % 16):
+            raise XlstsrError(f"GDAL could not write COG tiles of blocksize={v!r} pixels: the "
+                              "tile size must be a whole multiple of 16, e.g. blocksize=256 or "
+                              "512 (the default).")
+    if "driver" in opts:
+        raise XlstsrError(
+            f"driver={opts['driver']!r}: to_cogs writes Cloud-Optimised GeoTIFFs (driver "
+            "'COG'); for another format write each step with `da.rio.to_raster(path, "
+            "driver=...)`."
+        )
+    if "dtype" in opts and isinstance(da, xr.DataArray):
+        try:
+            dt = np.dtype(opts["dtype"])
+        except TypeError:
+            raise XlstsrError(f"dtype={opts['dtype']!r} is not a numpy dtype") from None
+        if dt.kind in "iub" and da.dtype.kind == "f":
+            raise XlstsrError(
+                f"dtype={opts['dtype']!r} cannot hold float values such as Kelvin: they would "
+                "be truncated to whole degrees and the NaN gaps cannot be stored. Keep the "
+                "float dtype (the default), or scale to integers yourself and declare it: "
+                "`(da / 0.02).fillna(0).astype('uint16').assign_attrs(scale_factor=0.02, "
+                "_FillValue=0)`."
+            )
+    if "://" in os.fspath(directory) if isinstance(directory, (str, os.PathLike)) else False:
+        raise XlstsrError(
+            f"to_cogs writes into a local folder, not to {os.fspath(directory)}: write locally, "
+            "then upload the files (e.g. `aws s3 cp --recursive`, `gsutil cp -r`)."
+        )
+    if isinstance(da, xr.DataArray) and da.dtype == bool:
+        raise XlstsrError("to_cogs cannot write a boolean array (GeoTIFF has no boolean type): "
+                          "write `mask.astype('uint8')` (0/1).")
 
 
 def _plan_cogs(

@@ -246,6 +246,16 @@ def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs
         raise XlstsrError("assets is an empty list: name the assets to load (e.g. "
                           "'LST_Day_1km' or ['red', 'nir']), or pass None for all of them.")
     check_bool("decode", decode)
+    if crs is not None:
+        import pyproj
+
+        try:
+            pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError as err:
+            raise XlstsrError(
+                f"crs={crs!r:.80} is not a CRS ({str(err).split(':')[0]}): pass an EPSG code "
+                "('EPSG:32632'), a WKT or PROJ string, or xlstsr.grid.MODIS_SINUSOIDAL."
+            ) from None
     if bbox is not None:
         if isinstance(bbox, (str, bytes)) or len(bbox) != 4:
             raise XlstsrError(f"bbox must be (minx, miny, maxx, maxy), got {bbox!r}")
@@ -339,8 +349,31 @@ def _modified(items: list[Any], modifier: Callable[[Any], Any] | None) -> list[A
     for it in items:
         copy = it.clone()
         res = modifier(copy)
+        if res is not None and not hasattr(res, "assets"):
+            raise XlstsrError(
+                f"modifier returned {type(res).__name__} {res!r:.60} for item {it.id!r}: it must "
+                "change the item in place and return None (as planetary_computer.sign_inplace "
+                "does), or return a pystac.Item."
+            )
         out.append(copy if res is None else res)
     return out
+
+
+#: odc-stac's own groupings; any other string is an item property
+_GROUPBY = ("time", "solar_day", "id")
+
+
+def _check_groupby(items: Sequence[Any], groupby: Any) -> None:
+    """Refuse a ``groupby`` string no item has as a property: odc-stac groups every item
+    under the missing value, and the dates are merged into one time step without a word."""
+    if not isinstance(groupby, str) or groupby in _GROUPBY:
+        return
+    if not any(groupby in it.properties for it in items):
+        raise XlstsrError(
+            f"groupby={groupby!r} is no property of the items, so odc-stac would merge every "
+            f"item into one time step: use one of {_GROUPBY} ('solar_day' merges the granules "
+            "of one overpass), a property the items have, or a function of the item."
+        )
 
 
 def open_stac(
@@ -464,6 +497,7 @@ def open_stac(
         )
     if bbox is not None:  # a box beside every item loads a cube of NaN without a word
         _check_bbox_overlap(items, bbox, crs if crs is not None else _native_crs(items[0]))
+    _check_groupby(items, kwargs.get("groupby"))
     codings = {k: band_coding(items, k) for k in keys}
     log.info(
         "open_stac: %d items, assets %s, %s, engine %s", len(items), keys,
