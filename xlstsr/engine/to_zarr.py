@@ -251,6 +251,16 @@ def _in_memory(store: Any) -> bool:
     return isinstance(store, dict)
 
 
+def _workers_in_process(client: Any) -> bool:
+    """Whether every worker of a dask.distributed client runs in this process (``inproc://``:
+    ``LocalCluster(processes=False)``)."""
+    try:
+        workers = client.scheduler_info().get("workers", {})
+    except Exception:  # pragma: no cover - a client that cannot answer: assume remote
+        return False
+    return bool(workers) and all(str(w).startswith("inproc://") for w in workers)
+
+
 def _check_url(store: str) -> None:
     """Refuse a URL store that cannot be written, with the fix: a protocol fsspec does not
     know or whose package is missing, HTTP (read only), a zip archive."""
@@ -303,7 +313,11 @@ def _check_store(store: Any, mode: str) -> None:
 
     if isinstance(store, zarr.storage.ZipStore):
         raise XlstsrError(_ZIP_MESSAGE.format(store=store))
-    if _in_memory(store) and active_client() is not None:
+    client = active_client()
+    if _in_memory(store) and client is not None and not (
+            isinstance(store, str) and _workers_in_process(client)):
+        # (fsspec's memory:// is one per process: shared with in-process workers only; a
+        # MemoryStore object is copied into the tasks even then - the store came back NaN)
         raise XlstsrError(
             f"the store {store!r:.60} is held in this process's memory, and a dask.distributed "
             "client is active: each worker would write its regions into its own copy of it, "
