@@ -10,6 +10,7 @@ rasterio's) instead of a message naming the problem and the fix.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -372,3 +373,63 @@ def test_cli_interrupted_zarr_output_says_resume(files, tmp_path, capsys, monkey
     rc, err = _cli(capsys, "upscale", store, tmp_path / "o.zarr", "--quiet", "--resume")
     assert rc == 0
     assert open_zarr(tmp_path / "o.zarr").attrs["xlstsr_status"] == "complete"
+
+
+# -- a full disk, a read-only folder ---------------------------------------------------------------
+
+
+def _no_space(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_full_disk_while_streaming_says_resume(s, tmp_path, monkeypatch):
+    import xlstsr.engine.to_zarr as to_zarr
+
+    monkeypatch.setattr(to_zarr, "_store_block", _no_space)
+    store = tmp_path / "f.zarr"
+    with pytest.raises(errors.XlstsrError, match=r"No space left on device \(0 of the 2 time "
+                                                 r"blocks .*mode='resume'"):
+        _run(s["lst_1km"], store, time_chunk=1)
+    assert store.exists()  # kept for the resume
+
+
+def test_cli_full_disk_on_a_file_output(files, tmp_path, capsys, monkeypatch):
+    _, tif = files
+    monkeypatch.setattr(xr.DataArray, "to_netcdf", _no_space)
+    rc, err = _cli(capsys, "upscale", tif, tmp_path / "o.nc", "--quiet")  # was OSError's traceback
+    assert rc == 2 and "No space left on device" in err and "nothing was written" in err
+    assert not (tmp_path / "o.nc").exists()
+
+
+@pytest.fixture()
+def locked(tmp_path):
+    """A folder no file can be created in (root: immutable with chattr, when it can)."""
+    import subprocess
+
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    immutable = os.geteuid() == 0 and subprocess.run(
+        ["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+    try:
+        (folder / "t").touch()
+        (folder / "t").unlink()
+        writable = True
+    except OSError:
+        writable = False
+    yield None if writable else folder
+    if immutable:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    folder.chmod(0o755)
+
+
+def test_unwritable_folders_named_before_any_work(sr, files, locked, capsys):
+    if locked is None:
+        pytest.skip("cannot make a folder read-only here")
+    with pytest.raises(errors.XlstsrError, match=r"cannot write into .*permissions"):
+        xlstsr.io.to_cogs(sr, locked / "cogs")  # was pathlib's PermissionError
+    _, tif = files
+    rc, err = _cli(capsys, "upscale", tif, locked / "o.tif", "--quiet")  # was rasterio's
+    assert rc == 2 and "Choose a folder you can write to" in err

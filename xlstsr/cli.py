@@ -245,13 +245,45 @@ def _written_whole(path: str) -> Iterator[str]:
     interrupted write (Ctrl-C, a full disk) leaves no partial file that looks complete."""
     import os
 
+    from rasterio.errors import RasterioError
+
+    try:
+        from rasterio._err import CPLE_BaseError
+    except ImportError:  # pragma: no cover - rasterio's private module moved
+        CPLE_BaseError = RasterioError
+
     p = Path(path)
     part = p.with_name(f".{p.stem}.partial{p.suffix}")
     try:
         yield str(part)
         os.replace(part, p)
+    except (OSError, RasterioError, CPLE_BaseError) as err:  # a full disk, a lost mount
+        raise UsageError(
+            f"cannot write {path}: {getattr(err, 'strerror', None) or err}. Check the free "
+            "space and permissions of its folder, or choose another one; nothing was written."
+        ) from None
     finally:
         part.unlink(missing_ok=True)
+
+
+def _check_writable(*paths: str | None) -> None:
+    """Create the outputs' folders and check that a file can be made in them, before any work:
+    an unwritable or read-only folder stopped a run only once it was computed (or with
+    rasterio's traceback)."""
+    import tempfile
+
+    for path in paths:
+        if not path or "://" in str(path):
+            continue
+        folder = Path(path).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as err:
+            raise UsageError(f"cannot write {path}: {err.strerror or err} ({folder}). Choose a "
+                             "folder you can write to (check its permissions and free space)"
+                             ) from None
 
 
 def _write_table(ds: Any, path: str, lead: list[str]) -> None:
@@ -331,6 +363,7 @@ def _demo(args: argparse.Namespace) -> int:
     if any((out / m).exists() for m in ("zarr.json", ".zgroup", ".zarray")):
         raise UsageError(f"--output {args.output} is a Zarr store: the demo would write its "
                          "outputs into it; pass another folder.")
+    _check_writable(str(out / "demo.png"))
     res = run_demo(args.output, method=args.method, overwrite=args.overwrite,
                    progress=not args.quiet)
     print("xlstsr demo: real MODIS 1 km LST -> 250 m, scored against co-registered ASTER "
@@ -400,6 +433,7 @@ def _upscale(args: argparse.Namespace) -> int:
     if fmt != "zarr" and Path(args.output).is_dir():
         raise UsageError(f"{args.output} is a folder, not a {fmt} file: --overwrite replaces "
                          "files only; choose another path or remove the folder yourself")
+    _check_writable(args.output)
     m = _method(args)
     if m.needs_guide and not args.guide:
         raise UsageError(f"method {m.name!r} needs a fine guide: pass --guide ndvi.tif")
@@ -448,6 +482,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     _refuse_input(args.output, args.sr, args.reference, args.coarse)
     _table_suffix(args.output)
     _refuse_existing(args.output, args.overwrite)
+    _check_writable(args.output)
     if "://" not in args.sr and Path(args.sr).resolve() == Path(args.reference).resolve():
         raise UsageError(f"the reference {args.reference} is the super-resolved file itself: "
                          "its scores would be perfect by construction; pass the fine truth "
@@ -487,6 +522,7 @@ def _scaling(args: argparse.Namespace) -> int:
     _refuse_existing(args.output, args.overwrite)
     if args.figure:
         _refuse_existing(args.figure, args.overwrite)
+    _check_writable(args.output, args.figure)
     lst = _declare(_open_field(args.input, args.variable, "LST"), args.units, args.nodata,
                    args.scale)
     guide = None

@@ -808,6 +808,14 @@ def upscale_to_zarr(
             log.info("upscale_to_zarr: removed %s, started by this call (no region finished)",
                      store)
         raise
+    except OSError as err:  # a full disk, a lost mount, a revoked permission: the store stays
+        done_now = int(done.sum()) + len(finished)
+        raise XlstsrError(
+            f"cannot write the store {store}: {err.strerror or err} ({done_now} of the "
+            f"{len(regions)} time blocks are written and kept). Free space (or fix the "
+            "folder's permissions), then complete it with mode='resume' and the same arguments "
+            "(`xlstsr upscale ... --resume`)."
+        ) from err
     finally:
         bar.close()
     log.info("upscale_to_zarr: %d regions in %.1f s (%d already done, %d without valid pixels)",

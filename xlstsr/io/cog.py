@@ -313,7 +313,7 @@ def to_cogs(
                                                       overwrite)
     if not isinstance(da.variable.data, dask_array_type()):  # in memory: checked before any file
         _check_temperature(da)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _writable_folder(out_dir)
     new = [p for p in names if not p.exists()]
     paths: list[Path] = []
     crs = da.rio.crs
@@ -330,6 +330,23 @@ def to_cogs(
             p.unlink(missing_ok=True)
         raise
     return paths
+
+
+def _writable_folder(folder: Path) -> None:
+    """Create ``folder`` and check that a file can be made in it, before any step is computed:
+    a folder without write permission, or on a read-only or full file system, is named as such
+    (was pathlib's PermissionError, or GDAL's error blamed on the creation options)."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise XlstsrError(
+            f"cannot write into {folder}: {err.strerror or err}. Choose a folder you can write "
+            "to (check its permissions and free space)."
+        ) from err
 
 
 def _check_cog_options(da: Any, directory: Any, rio_kwargs: dict[str, Any]) -> None:
@@ -522,7 +539,8 @@ def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compres
         step.rio.to_raster(path, driver="COG", compress=compress, **rio_kwargs)
     except (rasterio.errors.RasterioError, CPLE_BaseError) as err:  # GDAL on an option
         raise XlstsrError(
-            f"GDAL could not write {path.name} ({err}); check the creation options passed to "
-            f"to_cogs ({', '.join(f'{k}={v!r}' for k, v in rio_kwargs.items()) or 'none'}; "
+            f"GDAL could not write {path.name} ({err}); check the free space of {path.parent} "
+            "and the creation options passed to to_cogs "
+            f"({', '.join(f'{k}={v!r}' for k, v in rio_kwargs.items()) or 'none'}; "
             "e.g. blocksize must be a multiple of 16)."
         ) from err
