@@ -518,3 +518,14 @@ def test_make_loss_bestweights_and_logger_options():
         make_logger(42)
     with pytest.raises(errors.InputTypeError, match="no normalisation buffers"):
         xlstsr.train.fit_normalisation(torch.nn.Conv2d(1, 1, 3), _patches())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_load_from_checkpoint_onto_a_missing_device(tmp_path):
+    trainer = _trainer(max_epochs=1)
+    trainer.strategy.connect(SuperResolutionModule(_tiny()))
+    trainer.save_checkpoint(tmp_path / "sr.ckpt")
+    assert type(SuperResolutionModule.load_from_checkpoint(tmp_path / "sr.ckpt").model) is ResCNN
+    # before: torch's RuntimeError "Attempting to deserialize object on a CUDA device"
+    with pytest.raises(errors.DeviceError, match="map_location='cpu'"):
+        SuperResolutionModule.load_from_checkpoint(tmp_path / "sr.ckpt", map_location="cuda")

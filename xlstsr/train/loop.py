@@ -340,8 +340,17 @@ class SuperResolutionModule(L.LightningModule):
                        else None, **kwargs}
             return cls(model, **options)
         _require_own_module(blob, checkpoint_path)
-        return L.LightningModule.load_from_checkpoint.__func__(  # type: ignore[attr-defined]
-            cls, checkpoint_path, map_location=map_location, **kwargs)
+        try:
+            return L.LightningModule.load_from_checkpoint.__func__(  # type: ignore[attr-defined]
+                cls, checkpoint_path, map_location=map_location, **kwargs)
+        except (RuntimeError, AssertionError) as err:  # a device torch lacks ("cuda" here)
+            if map_location is None or "device" not in str(err).lower():
+                raise
+            from ..errors import DeviceError
+
+            raise DeviceError(f"cannot load {os.fspath(checkpoint_path)!r} onto {map_location!r} "
+                              f"here ({str(err)[:120]}); use map_location='cpu', or a device "
+                              "torch sees (torch.cuda.is_available())") from err
 
     def forward(self, lst: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(lst, guide)
