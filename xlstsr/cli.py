@@ -127,6 +127,9 @@ def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str)
         out = {}
         for part in spec.split(","):
             key, _, val = part.partition("=")
+            if key.strip() in out:  # the last one silently won
+                raise UsageError(f"--chunks {spec!r} names {key.strip()!r} twice: give each "
+                                 "dim once, e.g. time=1,y=512,x=512")
             out[key.strip()] = int(val)
     except ValueError:
         raise UsageError(
@@ -149,20 +152,11 @@ def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str)
 def _declare(da: Any, units: str | None, nodata: float | None,
              scale: float | None = None) -> Any:
     """The user's declarations about the input, as the attributes the front door reads."""
-    if units is not None:
-        da = da.assign_attrs(units=units)
-    if nodata is not None:
-        da = da.assign_attrs(_FillValue=nodata)
-    if scale is not None:
-        if not (math.isfinite(scale) and scale > 0):
-            raise UsageError(f"--scale must be a number > 0, e.g. 0.02, got {scale!r}")
-        if da.attrs.get("scale_factor") not in (None, 1, 1.0):
-            raise UsageError(
-                f"the input declares scale_factor={da.attrs['scale_factor']} already; drop "
-                "--scale (the file's own scale is applied)"
-            )
-        da = da.assign_attrs(scale_factor=scale)
-    return da
+    from xlstsr.validate import declare_lst
+
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise UsageError(f"--scale must be a number > 0, e.g. 0.02, got {scale!r}")
+    return declare_lst(da, {"units": units, "_FillValue": nodata, "scale_factor": scale})
 
 
 #: a refusal that tells a Python user to set the scale attribute: the command line's way

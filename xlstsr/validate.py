@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -41,16 +41,19 @@ from .errors import (
 )
 
 __all__ = [
+    "DECLARABLE",
     "FILL_SHARE",
     "MAX_FACTOR",
     "PHYSICAL_RANGE_K",
     "check_bool",
+    "check_declarations",
     "check_factor",
     "check_kelvin_array",
     "check_number",
     "check_output",
     "check_output_size",
     "check_whole",
+    "declare_lst",
     "decode_guide",
     "decode_lst",
     "georeference",
@@ -1356,6 +1359,73 @@ def stored_values(da: xr.DataArray) -> np.ndarray:
         except (TypeError, ValueError):
             pass
     return v[ok]
+
+
+#: The attributes a user may declare for an LST file that lacks them (the command line's
+#: ``--units``, ``--nodata``, ``--scale``; ``fit_files(declare=...)``): what the front door reads.
+DECLARABLE = ("units", "_FillValue", "scale_factor", "add_offset")
+
+
+def check_declarations(declare: Any) -> dict[str, Any]:
+    """``declare`` (a mapping of :data:`DECLARABLE` attributes, None values dropped) checked:
+    known names, units as text, finite numbers, a scale > 0.
+
+    Examples
+    --------
+    >>> check_declarations({"units": "degC", "_FillValue": -80, "scale_factor": None})
+    {'units': 'degC', '_FillValue': -80.0}
+    >>> check_declarations({"scale": 0.02})
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.XlstsrError: declare: unknown attribute(s) ['scale']; ...
+    """
+    if declare is None:
+        return {}
+    if not isinstance(declare, Mapping):
+        raise InputTypeError(f"declare must be a dict of LST attributes, e.g. {{'units': 'degC'}},"
+                             f" got {type(declare).__name__}")
+    unknown = sorted(str(k) for k in declare if k not in DECLARABLE)
+    if unknown:
+        raise XlstsrError(f"declare: unknown attribute(s) {unknown}; declare one of {DECLARABLE}"
+                          ", e.g. {'scale_factor': 0.02, '_FillValue': 0}")
+    out: dict[str, Any] = {}
+    for key, value in declare.items():
+        if value is None:
+            continue
+        if key == "units":
+            if not isinstance(value, str) or not value.strip():
+                raise XlstsrError(f"declare: units must be text, e.g. 'K' or 'degC', got {value!r}")
+            out[key] = value
+        elif key == "scale_factor":
+            out[key] = check_number("declare: scale_factor", value, 0, lo_open=True,
+                                    hint="stored value x scale = LST, e.g. 0.02 for MODIS")
+        else:
+            out[key] = check_number(f"declare: {key}", value,
+                                    hint="a stored value, e.g. 0" if key == "_FillValue" else "")
+    return out
+
+
+def declare_lst(da: xr.DataArray, declare: Any) -> xr.DataArray:
+    """The LST with the user's declarations (:func:`check_declarations`) as attributes, for the
+    front door to decode. A scale the file has already (an attribute, or applied on reading) is
+    not replaced: it would be applied twice.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.full((2, 2), 15000, dtype="uint16"), dims=("y", "x"))
+    >>> declare_lst(da, {"scale_factor": 0.02, "_FillValue": 0}).attrs
+    {'scale_factor': 0.02, '_FillValue': 0.0}
+    """
+    declared = check_declarations(declare)
+    if "scale_factor" in declared:
+        own = da.attrs.get("scale_factor", da.encoding.get("scale_factor"))
+        if own is not None and float(np.asarray(own).ravel()[0]) != 1.0:
+            raise XlstsrError(
+                f"the LST file declares scale_factor={own} already: drop the declared scale "
+                "(--scale on the command line, declare['scale_factor'] in fit_files); the file's "
+                "own scale is applied"
+            )
+    return da.assign_attrs(**declared) if declared else da
 
 
 def _refuse_inherited_scale(guide: xr.DataArray) -> None:

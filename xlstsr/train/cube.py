@@ -32,9 +32,11 @@ from ..errors import (
 )
 from ..validate import (
     check_bool,
+    check_declarations,
     check_factor,
     check_number,
     check_whole,
+    declare_lst,
     decode_lst,
     require_valid_pixels,
     select_variable,
@@ -540,14 +542,14 @@ def fit_files(
 
     _check_output(out, {"lst": lst, "guide": guide, "truth": truth})
 
-    declared = _check_declare(declare)
+    declared = check_declarations(declare)
 
     def opened(path: Any, var: Hashable | None, role: str) -> xr.DataArray | None:
         return None if path is None else _select(open_path(path), var, role)
 
     try:
         model, record = fit_cube(
-            _declared(opened(lst, variable, "LST"), declared),  # type: ignore[arg-type]
+            declare_lst(opened(lst, variable, "LST"), declared),  # type: ignore[arg-type]
             guide=opened(guide, guide_variable, "guide"),
             truth=opened(truth, truth_variable, "truth"),
             mode=mode,
@@ -582,51 +584,6 @@ def fit_files(
 #: the end of a front-door message about the LST file's encoding, from :func:`fit_files`
 FIT_FILES_HINT = (" In fit_files: declare what the LST file lacks, e.g. declare={'units': 'degC'} "
                   "or declare={'scale_factor': 0.02, '_FillValue': 0}.")
-
-#: what ``declare=`` of :func:`fit_files` may set on the LST (the attributes the front door reads)
-_DECLARABLE = ("units", "_FillValue", "scale_factor", "add_offset")
-
-
-def _check_declare(declare: Any) -> dict[str, Any]:
-    """``declare=`` as checked attributes (known names, numbers that are finite, a scale > 0)."""
-    if declare is None:
-        return {}
-    if not isinstance(declare, Mapping):
-        raise InputTypeError(f"declare must be a dict of LST attributes, e.g. {{'units': 'degC'}},"
-                             f" got {type(declare).__name__}")
-    unknown = sorted(str(k) for k in declare if k not in _DECLARABLE)
-    if unknown:
-        raise XlstsrError(f"declare: unknown attribute(s) {unknown}; declare one of {_DECLARABLE}"
-                          ", e.g. {'scale_factor': 0.02, '_FillValue': 0}")
-    out: dict[str, Any] = {}
-    for key, value in declare.items():
-        if value is None:
-            continue
-        if key == "units":
-            if not isinstance(value, str) or not value.strip():
-                raise XlstsrError(f"declare: units must be text, e.g. 'K' or 'degC', got {value!r}")
-            out[key] = value
-        elif key == "scale_factor":
-            out[key] = check_number("declare: scale_factor", value, 0, lo_open=True,
-                                    hint="stored value x scale = LST, e.g. 0.02 for MODIS")
-        else:
-            out[key] = check_number(f"declare: {key}", value,
-                                    hint="a stored value, e.g. 0" if key == "_FillValue" else "")
-    return out
-
-
-def _declared(da: xr.DataArray, declared: dict[str, Any]) -> xr.DataArray:
-    """The LST with the declared attributes; a scale the file has already (as an attribute, or
-    applied on reading) is not replaced: it would be applied twice."""
-    if "scale_factor" in declared:
-        own = da.attrs.get("scale_factor", da.encoding.get("scale_factor"))
-        if own is not None and float(np.asarray(own).ravel()[0]) != 1.0:
-            raise XlstsrError(
-                f"the LST file declares scale_factor={own} already: drop the declared scale "
-                "(declare['scale_factor'], --scale); the file's own scale is applied"
-            )
-    return da.assign_attrs(**declared) if declared else da
-
 
 def _check_output(out: Any, inputs: dict[str, Any]) -> None:
     """Refuse, before any training, a checkpoint path that is one of the inputs (or inside one:
