@@ -171,6 +171,17 @@ def test_resume_of_a_store_without_its_array(s, tmp_path):
         _run(s["lst_1km"], store, mode="resume")
 
 
+def test_resume_of_a_store_stopped_before_its_progress_record(s, tmp_path):
+    import shutil
+
+    store = tmp_path / "g.zarr"
+    _run(s["lst_1km"].isel(time=[0]).chunk(), store)
+    zarr.open_group(store, mode="r+").attrs["xlstsr_status"] = xlstsr.io.zarr.INCOMPLETE
+    shutil.rmtree(store / "xlstsr_progress")  # as if killed between the template and the record
+    with pytest.raises(errors.XlstsrError, match="stopped before its progress record"):
+        _run(s["lst_1km"].isel(time=[0]).chunk(), store, mode="resume")  # was "not written by"
+
+
 def test_resume_with_new_time_steps_says_a_store_is_not_extended(s, tmp_path):
     store = tmp_path / "e.zarr"
     lst = s["lst_1km"]
@@ -309,10 +320,19 @@ def test_cli_resume_of_a_file_output_and_a_folder_named_like_a_file(files, tmp_p
     assert rc == 2 and "is a folder, not a cog file" in err  # was rasterio's traceback
 
 
-def test_cli_chunks_below_one(files, tmp_path, capsys):
+def test_cli_chunks_below_one_or_twice(files, tmp_path, capsys):
     store, _ = files
     rc, err = _cli(capsys, "upscale", store, tmp_path / "o.zarr", "--chunks", "y=-2", "--quiet")
     assert rc == 2 and "--chunks['y'] must be a whole number >= 1" in err
+    rc, err = _cli(capsys, "upscale", store, tmp_path / "o.zarr", "--chunks", "x=4,x=8",
+                   "--quiet")
+    assert rc == 2 and "names 'x' twice" in err
+
+
+def test_cli_zarr_suffix_in_capitals(files, tmp_path, capsys):
+    _, tif = files
+    rc, _ = _cli(capsys, "upscale", tif, tmp_path / "o.Zarr", "--quiet")
+    assert rc == 0 and (tmp_path / "o.Zarr" / "zarr.json").exists()  # was "cannot tell"
 
 
 def test_cli_evaluate_against_itself_and_table_suffix_first(files, tmp_path, capsys):

@@ -698,7 +698,11 @@ def upscale_to_zarr(
         except Exception as err:
             if isinstance(err, XlstsrError):
                 raise
+            started = "root" in locals() and root.attrs.get(STATUS_ATTR) == INCOMPLETE
             raise XlstsrError(
+                f"the store {store} was started by upscale_to_zarr but stopped before its "
+                "progress record was made: nothing to resume; pass mode='w' to write it again."
+                if started else
                 f"the store {store} was not written by upscale_to_zarr (no progress record): "
                 "resume only works on a store it started; pass mode='w' to overwrite it."
             ) from err

@@ -24,7 +24,7 @@ def is_zarr_path(path: str | os.PathLike) -> bool:
     """True if ``path`` names a Zarr store (``.zarr`` suffix, or a folder with Zarr metadata)."""
     p = str(path)
     return (
-        p.rstrip("/").endswith(".zarr")
+        p.rstrip("/").lower().endswith(".zarr")  # "out.Zarr" too, as ".NC" is NetCDF
         or (Path(p) / "zarr.json").exists()
         or (Path(p) / ".zgroup").exists()
     )
