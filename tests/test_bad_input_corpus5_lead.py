@@ -74,3 +74,13 @@ def test_crs_with_an_ellipsoid_not_the_earths_is_refused(s, shared_data: Path):
     from xlstsr.io.landsat import open_desirex
 
     assert open_desirex(shared_data / "madrid_desirex").rio.crs.to_epsg() == 32630
+
+
+def test_numbers_beyond_int64_are_named_not_a_numpy_type_error():
+    from xlstsr.validate import check_number
+
+    # before: numpy's "ufunc 'isfinite' not supported for the input types"
+    with pytest.raises(errors.XlstsrError, match=r"lr must be a finite number > 0 and <= 1"):
+        check_number("lr", 2**70, 0, 1, lo_open=True)
+    with pytest.raises(errors.XlstsrError, match="factor"):
+        xlstsr.upscale(xlstsr.datasets.sample_scene(n_times=1, size=16)["lst_1km"], 2**70)

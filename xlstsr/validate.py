@@ -524,7 +524,9 @@ def _scalar(value: Any) -> Any:
     """A 0-d array or numpy scalar as the Python number it holds (``da.max().values`` gives one);
     anything else unchanged."""
     if isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0:
-        return value.item()
+        value = value.item()
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return float(value)  # np.isfinite refuses a Python int beyond int64 with a raw TypeError
     return value
 
 
