@@ -453,3 +453,23 @@ def test_unwritable_folders_named_before_any_work(sr, files, locked, capsys):
     _, tif = files
     rc, err = _cli(capsys, "upscale", tif, locked / "o.tif", "--quiet")  # was rasterio's
     assert rc == 2 and "Choose a folder you can write to" in err
+
+
+def test_resume_takes_the_store_time_chunk_and_names_another_version(s, tmp_path):
+    import json
+
+    lst = s["lst_1km"]
+    store = tmp_path / "v.zarr"
+    _run(lst.chunk({"time": 1}), store)
+    zarr.open_array(store, path="xlstsr_progress/done", mode="r+")[1] = 0
+    # the same input in one time chunk: was refused as "differ in ['time_chunk']"
+    out = _run(lst.chunk(), store, mode="resume")
+    np.testing.assert_array_equal(out.values, xlstsr.upscale(lst, 4).values)
+    with pytest.raises(errors.XlstsrError, match=r"time_chunk: 1 there, 2 here"):
+        _run(lst, store, mode="resume", time_chunk=2)
+    root = zarr.open_group(store, mode="r+")
+    args = json.loads(root.attrs["xlstsr_arguments"])
+    root.attrs["xlstsr_arguments"] = json.dumps({**args, "xlstsr_version": "0.0.9"})
+    root.attrs["xlstsr_fingerprint"] = "older"
+    with pytest.raises(errors.XlstsrError, match=r"started by xlstsr 0\.0\.9.*pip install"):
+        _run(lst.chunk({"time": 1}), store, mode="resume")

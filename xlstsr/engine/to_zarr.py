@@ -502,6 +502,20 @@ def _warn_small_chunks(lst: xr.DataArray, ydim: Hashable, xdim: Hashable) -> Non
         )
 
 
+#: fingerprint arguments whose stored and given values a refused resume shows
+_SHOWN_ARGUMENTS = ("factor", "method", "time_chunk", "variable")
+
+
+def _stored_argument(store: Any, key: str) -> Any:
+    """An argument recorded in an existing store's fingerprint, or None."""
+    import zarr
+
+    try:
+        return json.loads(zarr.open_group(store, mode="r").attrs["xlstsr_arguments"]).get(key)
+    except Exception:  # no store, or not one of upscale_to_zarr's: the checks below say so
+        return None
+
+
 def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
     """A hint when a refused resume is an attempt to add time steps to a finished store."""
     if tdim is None:
@@ -636,6 +650,10 @@ def upscale_to_zarr(
             f"`da.stack(t=(...))`, or `da.sel({lead[-1]}=...)`).{drop}"
         )
     tdim = lead[0] if lead else None
+    if time_chunk is None and mode == "resume":
+        # the store's own: the same input opened with other time chunks resumes (its regions
+        # are the store's chunks; the default from the input's chunks was refused as a change)
+        time_chunk = _stored_argument(store, "time_chunk")
     if time_chunk is None:
         dchunks = lst.chunks if isinstance(lst.variable.data, dsa.Array) else None
         time_chunk = int(dchunks[lst.get_axis_num(tdim)][0]) if (tdim and dchunks) else 1
@@ -715,9 +733,20 @@ def upscale_to_zarr(
             diff = sorted(
                 k for k in set(arguments) | set(prev_args) if arguments.get(k) != prev_args.get(k)
             )
+            shown = "; ".join(f"{k}: {prev_args.get(k)!r} there, {arguments.get(k)!r} here"
+                              for k in diff if k in _SHOWN_ARGUMENTS)
+            if diff == ["xlstsr_version"]:
+                raise XlstsrError(
+                    f"the store {store} was started by xlstsr {prev_args.get('xlstsr_version')} "
+                    f"and this is {__version__}: another version may give other values, so it "
+                    "does not complete the store. Resume with that version (`pip install "
+                    f"xlstsr=={prev_args.get('xlstsr_version')}`), or pass mode='w' to write it "
+                    "again."
+                )
             raise XlstsrError(
                 f"the store {store} was written with different arguments or input (they differ in "
-                f"{diff}); resume with the original arguments, or pass mode='w' to overwrite it."
+                f"{diff}{'; ' + shown if shown else ''}); resume with the original arguments, or "
+                "pass mode='w' to overwrite it."
                 + _other_steps(store, lst, tdim)
             )
         try:
