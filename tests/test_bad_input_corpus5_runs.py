@@ -52,6 +52,13 @@ def test_interrupted_store_is_refused_by_the_readers(interrupted):
             reader(interrupted)
 
 
+def test_lazy_input_from_an_interrupted_store_is_refused(interrupted, tmp_path):
+    lazy = xr.open_zarr(interrupted, consolidated=False, decode_coords="all")["lst_1km"]
+    with pytest.raises(errors.XlstsrError, match=r"did not finish \(1 of 2 time blocks"):
+        _run(lazy, tmp_path / "stage2.zarr", factor=2)  # streamed on its NaN steps before
+    assert not (tmp_path / "stage2.zarr").exists()
+
+
 def test_resumed_store_reads_as_complete(s, interrupted):
     _run(s["lst_1km"].chunk({"time": 1}), interrupted, time_chunk=1, mode="w")
     ds = open_zarr(interrupted)

@@ -533,6 +533,34 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
             f"`xr.concat` reads both), or rerun the whole series with mode='w'.")
 
 
+def _refuse_incomplete_inputs(source: Any, guide: Any) -> None:
+    """Refuse a lazy input or guide read from the store of an unfinished upscale_to_zarr run
+    (``xr.open_zarr`` opens it; its unwritten steps are NaN and would be streamed on as if
+    cloudy). A path is checked when it is opened (:func:`xlstsr.io.open_zarr`)."""
+    import zarr
+
+    from ..io.zarr import incomplete_regions
+
+    for role, obj in (("source", source), ("guide", guide)):
+        if isinstance(obj, (str, os.PathLike)):
+            continue
+        for p in sorted(_files_read(obj)):
+            if not (p / "zarr.json").exists():
+                continue
+            try:
+                attrs = dict(zarr.open_group(p, mode="r").attrs)
+            except Exception:  # an array path, or not a group: nothing to say
+                continue
+            regions = incomplete_regions(attrs, p)
+            if regions is not None:
+                raise XlstsrError(
+                    f"the {role} is read from {p}, the store of an upscale_to_zarr run that did "
+                    f"not finish ({regions[0]} of {regions[1]} time blocks written; the others "
+                    "read as NaN). Complete that store first (mode='resume', or `xlstsr upscale "
+                    "... --resume`), then use it."
+                )
+
+
 def _spatial_chunk(n: int, chunks: tuple[int, ...] | None) -> int:
     return int(chunks[0]) if chunks else n
 
@@ -628,6 +656,7 @@ def upscale_to_zarr(
     _check_store(store, mode)
     progress = False if progress is None else check_bool("progress", progress)
     _refuse_store_over_inputs(store, source, guide)
+    _refuse_incomplete_inputs(source, guide)
     regions_in_flight = _whole("regions_in_flight", regions_in_flight)
     time_chunk = _whole("time_chunk", time_chunk)
     src = open_path(source) if not isinstance(source, (xr.DataArray, xr.Dataset)) else source
