@@ -261,17 +261,20 @@ def _written_whole(path: str) -> Iterator[str]:
 
 
 def _check_writable(*paths: str | None) -> None:
-    """Create the outputs' folders and check that a file can be made in them, before any work:
-    an unwritable or read-only folder stopped a run only once it was computed (or with
-    rasterio's traceback)."""
+    """Check that a file can be made where each output goes (in its nearest existing folder:
+    missing ones are created when writing), before any work: an unwritable or read-only folder
+    stopped a run only once it was computed (or with rasterio's traceback)."""
     import tempfile
 
     for path in paths:
         if not path or "://" in str(path):
             continue
-        folder = Path(path).parent
+        folder = Path(path).absolute().parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            if not folder.is_dir():
+                raise NotADirectoryError(20, f"{folder} is a file, not a folder")
             with tempfile.TemporaryFile(dir=folder):
                 pass
         except OSError as err:

@@ -7,7 +7,10 @@ How it works: the lazy result of :func:`xlstsr.upscale` is written as a template
 a small side array, ``xlstsr_progress/done`` (one Zarr chunk per region, so setting a flag is one
 small file write). A run killed mid-way leaves the flags of the completed regions; rerunning with
 ``mode="resume"`` computes only the regions whose flag is unset, and the finished store is the same
-as an uninterrupted run's. ``xr.open_zarr`` ignores the side group.
+as an uninterrupted run's. ``xr.open_zarr`` ignores the side group. The store's
+``xlstsr_status`` attribute reads "incomplete: ..." from the template on and "complete" once
+every region is written: xlstsr's readers (:func:`xlstsr.io.open_zarr`, the command line) and
+``upscale_to_zarr`` itself refuse an unfinished store as input, whose unwritten steps read as NaN.
 
 The store's attributes hold a fingerprint of the arguments (factor, method and its options -
 including a torch model's weights hash -, time chunk, xlstsr version) and of the input's and
@@ -592,7 +595,10 @@ def upscale_to_zarr(
     source : DataArray, Dataset or path
         The LST cube (dask-backed or not), or a path to a Zarr store, a NetCDF file or a COG.
     store : path or zarr store
-        Output Zarr v3 store (written with ``zarr_format=3, consolidated=False``).
+        Output Zarr v3 store (written with ``zarr_format=3, consolidated=False``): a local path
+        (``~`` and ``file://`` taken as local), an fsspec URL (``s3://...``, its package
+        installed) or a zarr store object. Not a zip archive (regions are rewritten), nor an
+        in-memory store under a dask.distributed client with worker processes.
     factor, method, guide, variable, method_options, mask_out_of_range, scale_correction, guide_offset, guide_time_tolerance, tile
         As for :func:`xlstsr.upscale` (``method`` may be a method instance). The input is
         streamed (dask), so the default guide check reads nothing: pass ``guide_offset="auto"``
@@ -601,7 +607,8 @@ def upscale_to_zarr(
         ``"w-"`` (default): fail if the store exists. ``"w"``: overwrite it. ``"resume"``:
         complete an interrupted run - only regions not yet marked done are computed; the store
         must have been started with the same arguments and input (else
-        :class:`~xlstsr.errors.XlstsrError`); an absent store is started afresh. The input is
+        :class:`~xlstsr.errors.XlstsrError`); an absent store is started afresh; without
+        ``time_chunk``, the store's own is taken. The input is
         recognised by its metadata and a checksum of a sample of its values (and the
         guide's): eight time steps in a centred window of at most 512 x 512 pixels, whatever
         its chunks, read once per call (:func:`data_digest`). A store this call started (a local folder) is removed
