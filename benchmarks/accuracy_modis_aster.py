@@ -19,9 +19,13 @@ MODIS LST (``xlstsr.datasets.seen_in_training``), so ``--root`` may point to a f
 (held-back) pairs laid out like ``modis_aster/``, numbered as it likes; its tables then hold all
 of its pairs that are not shared training pairs (the "EVAL_PAIRS" of the headings).
 
-Writes ``docs/results/accuracy.md`` (tables) and ``docs/results/accuracy_maps.png`` (maps of one
-pair). Data: ``../shared/data/modis_aster`` (or ``$XLSTSR_DATA``), see
-``xlstsr.datasets.open_modis_aster_pair``.
+Writes ``accuracy.md`` (tables) and ``accuracy_maps.png`` (maps of one pair) in ``--out``: by
+default ``docs/results`` for the project's own data, ``./heldback_results`` for any other folder
+(``xlstsr.datasets.root.results_dir``: a held-back run never replaces the published page unless
+``--out`` says so). Data: ``../shared/data/modis_aster`` (or ``$XLSTSR_DATA``), see
+``xlstsr.datasets.open_modis_aster_pair``. A pair whose files are incomplete, or whose ASTER
+scene has no pixel in the truth mask, is left out and listed on the page; a folder with no
+usable pair is refused with the reasons.
 
 Usage::
 
@@ -51,11 +55,14 @@ import xlstsr
 from xlstsr.datasets import (
     apart_from_training,
     aster_truth_mask,
+    data_root,
     modis_aster_pairs,
     open_modis_aster_pair,
     seen_in_training,
 )
-from xlstsr.errors import GuideAlignmentWarning
+from xlstsr.datasets.modis_aster import _modis_aster_dir
+from xlstsr.datasets.root import is_project_data, results_dir
+from xlstsr.errors import GuideAlignmentWarning, XlstsrError
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.interp import cubic_upsample
 from xlstsr.methods import get_method
@@ -87,8 +94,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="comma-separated pair ids, e.g. 001,002 (default: all 55)")
     p.add_argument("--root", default=None, help="data folder holding modis_aster/ (default: "
                    "$XLSTSR_DATA or ../shared/data)")
-    p.add_argument("--out", default=str(ROOT / "docs" / "results"),
-                   help="output folder for accuracy.md and accuracy_maps.png")
+    p.add_argument("--out", default=None,
+                   help="output folder for accuracy.md and accuracy_maps.png (default: "
+                   "docs/results for the project's own data, ./heldback_results for another "
+                   "--root)")
     p.add_argument("--figure-pair", default=None, help="pair shown in the maps (default: first)")
     p.add_argument("--csv", default=None, help="also write per-pair results to this CSV file")
     p.add_argument("--no-anchor", action="store_true",
@@ -97,11 +106,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-corrections", dest="corrections", action="store_false",
                    help="skip the with/without scale-correction table")
     p.add_argument("--smoke", action="store_true",
-                   help="a few seconds' run of the same code (2 pairs, bicubic and tsharp, no "
-                   "anchor variants, corrections or figures): for the test suite")
+                   help="a few seconds' run of the same code (2 pairs: 002 and 015, or the "
+                   "folder's first two; bicubic and tsharp, no anchor variants, corrections or "
+                   "figures): for the test suite")
     args = p.parse_args(argv)
     if args.smoke:
-        args.pairs = args.pairs or "002,015"
+        if args.pairs is None:  # 002 and 015, or the first two pairs of another folder
+            known = modis_aster_pairs(args.root)
+            args.pairs = ",".join([p for p in ("002", "015") if p in known] or known[:2])
         args.methods = args.methods or "bicubic,tsharp"
         args.no_anchor, args.corrections, args.no_figure = True, False, True
     return args
@@ -489,11 +501,62 @@ def draw_maps(path: Path, pid: str, lst: xr.DataArray, aster: xr.DataArray,
     plt.close(fig)
 
 
+PAIR_FILES = ("modis_lst_1km", "modis_ndvi_250m", "aster_lst_250m")
+
+
+def usable_pairs(pairs: Sequence[str], root: str | Path | None
+                 ) -> tuple[list[str], dict[str, str]]:
+    """The pairs that can be scored, and why each other one cannot (``{pair: reason}``).
+
+    A pair is left out when one of its three files is missing or unreadable, or when no ASTER
+    pixel passes the truth mask (:data:`TRUTH`: a scene all fill or all cloud): every method
+    would fail on it. Unknown ids are an error naming the folder's pairs.
+    """
+    known = modis_aster_pairs(root)
+    unknown = [p for p in pairs if p not in known]
+    if unknown:
+        raise SystemExit(
+            f"pairs {unknown} are not in {_modis_aster_dir(root) / 'pairs.csv'} (it lists "
+            f"{len(known)}: {', '.join(known[:8])}{' ...' if len(known) > 8 else ''}); pass "
+            "--pairs with ids of that folder, or leave --pairs out for all of them")
+    folder = _modis_aster_dir(root)
+    ok, skipped = [], {}
+    for pid in pairs:
+        missing = [f"{pid}_{f}.tif" for f in PAIR_FILES if not (folder / f"{pid}_{f}.tif").is_file()]
+        if missing:
+            skipped[pid] = f"missing {', '.join(missing)}"
+            continue
+        try:
+            aster = open_modis_aster_pair(pid, root)[2]
+        except Exception as err:  # an unreadable file: named, the pair left out
+            skipped[pid] = f"unreadable ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
+            continue
+        n = int(aster_truth_mask(aster, erode=TRUTH["erode"], min_k=TRUTH["valid_min"]).sum())
+        if n == 0:
+            skipped[pid] = (f"no ASTER pixel in the truth mask (> 0, eroded by {TRUTH['erode']} "
+                            f"px, > {TRUTH['valid_min']:.0f} K): scene fill or cloud")
+            continue
+        ok.append(pid)
+    return ok, skipped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    out = Path(args.out)
+    data = data_root(args.root)
+    out = results_dir(args.out, ROOT / "docs" / "results", data)
+    listed = ([p.strip().zfill(3) for p in args.pairs.split(",")] if args.pairs
+              else modis_aster_pairs(args.root))
+    if not listed:
+        raise SystemExit(f"{_modis_aster_dir(args.root) / 'pairs.csv'} lists no pair: nothing "
+                         "to score (one row per pair: pair,aster_view_angle_deg)")
+    pairs, unusable = usable_pairs(listed, args.root)
+    for pid, why in unusable.items():
+        print(f"pair {pid} left out: {why}", flush=True)
+    if not pairs:
+        raise SystemExit(f"no usable MODIS/ASTER pair among the {len(listed)} of {data}: "
+                         + "; ".join(f"{p}: {w}" for p, w in unusable.items()))
     out.mkdir(parents=True, exist_ok=True)
-    pairs = [p.strip().zfill(3) for p in args.pairs.split(",")] if args.pairs else modis_aster_pairs(args.root)
+    print(f"writing to {out}", flush=True)
     methods, skipped = resolve_methods(args.methods)
     fig_pair = (args.figure_pair or pairs[0]).zfill(3)
     print(f"{len(pairs)} pairs; methods {list(methods)}; skipped {list(skipped)}", flush=True)
@@ -597,6 +660,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC, xlstsr {xlstsr.__version__}, "
         f"Python {platform.python_version()}, {len(pairs)} pairs, {elapsed:.0f} s in total).",
         "",
+        *([] if is_project_data(data) else [
+            f"**Held-back data**: `{_modis_aster_dir(args.root)}` (not the project's own folder: "
+            "the description of the shared pairs below is the protocol's, not this folder's).",
+            ""]),
+        *([f"Left out ({len(unusable)} of {len(listed)} pairs): "
+           + "; ".join(f"{p}: {w}" for p, w in unusable.items()) + ".", ""] if unusable else []),
         "**Data**: the MODIS/ASTER test set of Ait-Bachir, Granero-Belinchon, Michel, Michel, "
         "Briottet, Drumetz, *Land Surface Temperature Super-Resolution with a Scale-Invariance-Free "
         "Neural Approach: Application to MODIS* (hal-04925380, 2025; CeCILL-C): MODIS LST 1 km "
@@ -747,4 +816,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (FileNotFoundError, XlstsrError) as err:  # a data folder it cannot use: the message
+        sys.exit(f"{Path(__file__).name}: {err}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DATA_ENV", "data_root"]
+__all__ = ["DATA_ENV", "HELD_BACK_RESULTS", "data_root", "is_project_data", "results_dir"]
 
 #: Environment variable naming the real-data folder (the one holding ``modis_aster/``).
 DATA_ENV = "XLSTSR_DATA"
@@ -46,3 +46,51 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
             f"the environment variable {DATA_ENV} to the folder holding modis_aster/."
         )
     return path
+
+
+#: Where a benchmark run on a data folder other than the project's own writes by default
+#: (relative to the current directory): never over the published pages of docs/results.
+HELD_BACK_RESULTS = Path("heldback_results")
+
+
+def is_project_data(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` is the project's own real-data folder (``../shared/data`` beside the
+    checkout) or a folder inside it: the data whose figures ``docs/results`` publishes.
+
+    Another folder (``$XLSTSR_DATA`` pointing elsewhere, a ``--root`` of held-back data) is not,
+    even when laid out the same way.
+
+    Examples
+    --------
+    >>> is_project_data("/tmp")
+    False
+    """
+    path = Path(folder).expanduser().resolve()
+    own = _CHECKOUT_DATA.resolve()
+    return path == own or own in path.parents
+
+
+def results_dir(
+    out: str | os.PathLike[str] | None,
+    published: str | os.PathLike[str],
+    *folders: str | os.PathLike[str],
+) -> Path:
+    """The folder a benchmark writes its pages to.
+
+    ``out`` when given; else ``published`` (the repository's ``docs/results``) when every data
+    folder it read is the project's own (:func:`is_project_data`); else
+    :data:`HELD_BACK_RESULTS` in the current directory, so that a run on held-back data never
+    replaces the published figures unless ``--out`` asks for it.
+
+    Examples
+    --------
+    >>> results_dir(None, "docs/results", "/tmp/held_back")
+    PosixPath('heldback_results')
+    >>> results_dir("/tmp/out", "docs/results", "/tmp/held_back")
+    PosixPath('/tmp/out')
+    """
+    if out is not None:
+        return Path(out)
+    if folders and all(is_project_data(f) for f in folders):
+        return Path(published)
+    return HELD_BACK_RESULTS

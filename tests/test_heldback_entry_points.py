@@ -1,0 +1,95 @@
+"""The benchmark entry points an independent check runs on held-back data (audit 5).
+
+Each test builds a small folder laid out like ``../shared/data`` with other contents (copies or
+links of a few shared files under new ids, some broken on purpose) in ``tmp_path``, runs the
+entry point's ``main`` in its smallest mode and checks that it scores what it should, refuses a
+folder it cannot use with a message naming the problem, and never writes over the published
+pages of ``docs/results`` unless ``--out`` asks for it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_benchmarks import bench_env, load_benchmark  # noqa: F401 (bench_env: a fixture)
+
+from xlstsr.datasets.root import HELD_BACK_RESULTS, is_project_data, results_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = ROOT / "docs" / "results"
+KINDS = ("modis_lst_1km", "modis_ndvi_250m", "aster_lst_250m")
+
+
+def _pairs_folder(shared: Path, dst: Path, pairs: dict[str, str], *, fill: tuple[str, ...] = (),
+                  no_ndvi: tuple[str, ...] = ()) -> Path:
+    """A modis_aster folder: ``pairs`` new id -> shared id; ASTER of ``fill`` all fill (0), the
+    NDVI of ``no_ndvi`` absent."""
+    import rasterio
+
+    folder = dst / "modis_aster"
+    folder.mkdir(parents=True)
+    for new, src in pairs.items():
+        for kind in KINDS:
+            if kind == "modis_ndvi_250m" and new in no_ndvi:
+                continue
+            shutil.copy(shared / "modis_aster" / f"{src}_{kind}.tif", folder / f"{new}_{kind}.tif")
+        if new in fill:
+            with rasterio.open(folder / f"{new}_aster_lst_250m.tif", "r+") as f:
+                f.write(np.zeros((f.height, f.width), f.dtypes[0]), 1)
+    (folder / "pairs.csv").write_text(
+        "pair,aster_view_angle_deg\n" + "".join(f"{p},10.0\n" for p in pairs))
+    return dst
+
+
+def _stamps() -> dict[str, float]:
+    return {p.name: p.stat().st_mtime_ns for p in PUBLISHED.glob("*.md")}
+
+
+def test_results_dir_keeps_held_back_runs_out_of_docs_results(tmp_path: Path) -> None:
+    """Another data folder without --out goes to ./heldback_results, never docs/results."""
+    assert not is_project_data(tmp_path)
+    assert results_dir(None, PUBLISHED, tmp_path) == HELD_BACK_RESULTS
+    assert results_dir(tmp_path / "o", PUBLISHED, tmp_path) == tmp_path / "o"
+    shared = ROOT.parent / "shared" / "data"
+    assert is_project_data(shared / "ecostress_la")
+    assert results_dir(None, PUBLISHED, shared, shared / "ecostress_la") == PUBLISHED
+    assert results_dir(None, PUBLISHED, shared, tmp_path) == HELD_BACK_RESULTS
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_accuracy_held_back_default_output_and_unusable_pairs(
+        shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--smoke --root DIR (ids 901-903, none of 002/015): scores DIR's first pairs, leaves out a
+    pair whose ASTER is all fill and one without NDVI (named on the page), and writes into
+    ./heldback_results, not over docs/results/accuracy.md."""
+    root = _pairs_folder(shared_data, tmp_path / "data", {"901": "015", "902": "084", "903": "044"},
+                         fill=("902",), no_ndvi=("903",))
+    monkeypatch.chdir(tmp_path)
+    before = _stamps()
+    acc = load_benchmark("accuracy_modis_aster")
+    assert acc.main(["--smoke", "--root", str(root), "--methods", "bicubic",
+                     "--pairs", "901,902,903"]) == 0
+    assert _stamps() == before
+    page = (tmp_path / HELD_BACK_RESULTS / "accuracy.md").read_text()
+    assert "| bicubic | 1 |" in page  # 901 scored
+    assert "902: no ASTER pixel in the truth mask" in page
+    assert "903: missing 903_modis_ndvi_250m.tif" in page
+    assert "Held-back data" in page
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_accuracy_refuses_a_folder_with_nothing_to_score(shared_data: Path, tmp_path: Path) -> None:
+    acc = load_benchmark("accuracy_modis_aster")
+    root = _pairs_folder(shared_data, tmp_path / "a", {"901": "015"}, fill=("901",))
+    with pytest.raises(SystemExit, match=r"no usable MODIS/ASTER pair.*901: no ASTER pixel"):
+        acc.main(["--smoke", "--root", str(root), "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match=r"pairs \['002'\] are not in .*it lists 1: 901"):
+        acc.main(["--root", str(root), "--pairs", "002", "--out", str(tmp_path / "o")])
+    empty = tmp_path / "b" / "modis_aster"
+    empty.mkdir(parents=True)
+    (empty / "pairs.csv").write_text("pair,aster_view_angle_deg\n")
+    with pytest.raises(SystemExit, match="lists no pair"):
+        acc.main(["--root", str(empty.parent), "--out", str(tmp_path / "o")])
