@@ -52,6 +52,8 @@ import torch
 
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, TRAIN_PAIRS, data_root, open_modis_aster_pair
+from xlstsr.datasets.root import is_project_data, results_dir
+from xlstsr.errors import XlstsrError
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.interp import cubic_upsample
 from xlstsr.methods import get_method
@@ -222,7 +224,7 @@ def cube_table(scores: dict[str, dict[str, Any]], assets: Sequence[str]) -> list
 
 
 #: ASTER offsets estimated in this process (pair -> (estimate, row)): one estimate per pair
-_OFFSETS: dict[str, Any] = {}
+_OFFSETS: dict[tuple[str, str], Any] = {}
 
 
 def score_aster(pairs: Sequence[str], methods: dict[str, Any], root: Path | None
@@ -233,10 +235,12 @@ def score_aster(pairs: Sequence[str], methods: dict[str, Any], root: Path | None
     out: dict[str, list[dict[str, float]]] = {n: [] for n in methods}
     for i, pid in enumerate(pairs):
         lst, ndvi, aster = open_modis_aster_pair(pid, root)
-        if pid not in _OFFSETS:
-            _OFFSETS[pid] = acc.pair_offset(lst, aster)
-        est, row = _OFFSETS[pid]
+        key = (str(data_root(root)), pid)  # ids are a folder's own: "001" differs by folder
+        if key not in _OFFSETS:
+            _OFFSETS[key] = acc.pair_offset(lst, aster)
+        est, row = _OFFSETS[key]
         if not row["reliable"]:
+            print(f"  ASTER [{i + 1}/{len(pairs)}] {pid}: no reliable offset, left out", flush=True)
             continue
         for name, m in methods.items():
             sr, _ = acc.run_method(m, lst, ndvi)
@@ -289,9 +293,10 @@ def detail_curve(model: Any, samples: Any, positions: Sequence, pairs: Sequence[
     base_rmse = []
     for pid in pairs:
         lst, ndvi, aster = open_modis_aster_pair(pid, root)
-        if pid not in _OFFSETS:
-            _OFFSETS[pid] = acc.pair_offset(lst, aster)
-        est, row = _OFFSETS[pid]
+        key = (str(data_root(root)), pid)
+        if key not in _OFFSETS:
+            _OFFSETS[key] = acc.pair_offset(lst, aster)
+        est, row = _OFFSETS[key]
         if not row["reliable"]:
             continue
         b = acc.run_method(bic, lst, ndvi)[0]
@@ -400,7 +405,8 @@ def selection_table(path: Path) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "docs" / "results"))
+    ap.add_argument("--out", default=None, help="output folder (default: docs/results for the "
+                    "project's own data, ./heldback_results for another --root)")
     ap.add_argument("--root", default=None, help="data folder (default: $XLSTSR_DATA or ../shared/data)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--pairs", default=None, help="comma-separated ASTER pairs (default: EVAL_PAIRS)")
@@ -415,8 +421,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true",
                     help="5 dates, 1 ASTER pair, bicubic and the default (a test)")
     args = ap.parse_args(argv)
-    out = Path(args.out)
+    data = data_root(args.root)
+    out = results_dir(args.out, ROOT / "docs" / "results", data)
+    if not (args.held_back or args.select is not None or is_project_data(data)):
+        # the bundled models' split is the shared cube's: another cube's own split would put
+        # positions they trained on among its test positions, and EVAL_PAIRS are shared ids
+        raise SystemExit(f"{data} is not the project's own data: score the bundled SISR on "
+                         "another cube with --held-back (every window none of its training or "
+                         "validation windows overlaps)")
     out.mkdir(parents=True, exist_ok=True)
+    print(f"writing to {out}", flush=True)
     torch.set_num_threads(args.threads)
     if args.select is not None:
         names = list(CANDIDATES) if args.select in ([], ["all"]) else args.select
@@ -426,7 +440,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return held_back(args, out)
     t0 = time.perf_counter()
     rec = recipe()
-    data = data_root(args.root)
     split = rec.cube_split(data)
     samples = rec.cube_samples(data, max_dates=5 if args.smoke else None)
     assets = rec.CUBE_ASSETS
@@ -703,14 +716,26 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
     except FileNotFoundError:
         lines.append("No modis_aster/ in this folder: the ASTER part is skipped.")
     else:
+        pairs, unusable = accuracy().usable_pairs(pairs, data)
         seen_pairs = set(seen_in_training(pairs, data))
         pairs = [p for p in pairs if p not in seen_pairs][: 1 if args.smoke else None]
         ast = score_aster(pairs, {"bicubic": get_method("bicubic"),
                                   BUNDLED_SISR[SISR.default_weights]: get_method("sisr")}, data)
-        apart = pairs_apart_from(pairs, seen, data)
-        lines += ["## 1 km -> 250 m against ASTER, co-registered + clear", "",
-                  f"The {len(pairs)} pairs of the folder that are not the bundled models' "
-                  "training pairs.", "", *aster_table(ast), ""]
+        scored = [r["pair"] for r in ast["bicubic"]]
+        apart = pairs_apart_from(scored, seen, data)
+        lines += ["## 1 km -> 250 m against ASTER, co-registered + clear", ""]
+        if unusable:
+            lines += ["Left out: " + "; ".join(f"{p}: {w}" for p, w in unusable.items())
+                      + ".", ""]
+        left = [p for p in pairs if p not in scored]
+        lines += [f"The {len(scored)} pairs of the folder that are not the bundled models' "
+                  "training pairs" + (f" ({', '.join(left)}: no reliable ASTER offset, left "
+                                      "out)" if left else "") + ".", ""]
+        result["aster_pairs_left_out"] = {**unusable, **{p: "no reliable offset" for p in left}}
+    if "aster_pairs_left_out" in result and not scored:
+        lines += ["No pair of the folder could be scored against ASTER.", ""]
+    elif "aster_pairs_left_out" in result:
+        lines += [*aster_table(ast), ""]
         result["aster_rmse"] = {m: float(np.mean([r["rmse"] for r in v])) for m, v in ast.items()}
         result["aster_pairs_apart"] = apart
         far = {m: [r for r in v if r["pair"] in apart] for m, v in ast.items()}
@@ -723,6 +748,7 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
         else:
             lines += ["None of them lies apart from the default's training or validation "
                       "windows.", ""]
+    out.mkdir(parents=True, exist_ok=True)
     (out / "sisr_cube_held_back.md").write_text("\n".join(lines))
     (out / "sisr_cube_held_back.json").write_text(json.dumps(result, indent=1))
     print("\n".join(lines))
@@ -834,4 +860,7 @@ def write_report(path: Path, args: argparse.Namespace, split: Any, n_dates: dict
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (FileNotFoundError, XlstsrError) as err:  # a data folder it cannot use: the message
+        raise SystemExit(f"{Path(__file__).name}: {err}") from None

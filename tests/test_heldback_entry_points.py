@@ -93,3 +93,47 @@ def test_accuracy_refuses_a_folder_with_nothing_to_score(shared_data: Path, tmp_
     (empty / "pairs.csv").write_text("pair,aster_view_angle_deg\n")
     with pytest.raises(SystemExit, match="lists no pair"):
         acc.main(["--root", str(empty.parent), "--out", str(tmp_path / "o")])
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_sisr_cube_held_back_pairs_and_default_output(
+        shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--held-back on a cube with a modis_aster folder holding an all-fill pair: the pair is left
+    out by name (was a per-method failure), the other scored; output in ./heldback_results.
+    Without --held-back another cube is refused (its own split would test on ground the bundled
+    models trained on)."""
+    import json
+
+    root = _pairs_folder(shared_data, tmp_path / "data", {"901": "015", "902": "084"},
+                         fill=("901",))
+    (root / "modis_h18v04_2020").symlink_to(shared_data / "modis_h18v04_2020")
+    monkeypatch.chdir(tmp_path)
+    before = _stamps()
+    mod = load_benchmark("sisr_cube")
+    assert mod.main(["--held-back", "--smoke", "--root", str(root)]) == 0
+    assert _stamps() == before
+    res = json.loads((tmp_path / HELD_BACK_RESULTS / "sisr_cube_held_back.json").read_text())
+    assert "no ASTER pixel" in res["aster_pairs_left_out"]["901"]
+    assert set(res["aster_rmse"]) == {"bicubic", "sisr:rescnn (default)"}
+    assert np.isfinite(res["aster_rmse"]["bicubic"])
+    with pytest.raises(SystemExit, match=r"not the project's own data.*--held-back"):
+        mod.main(["--smoke", "--root", str(root)])
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_sisr_cube_offsets_are_cached_per_folder(shared_data: Path, tmp_path: Path) -> None:
+    """Held-back folders number pairs anew: pair "901" of two folders is two pairs (the offset
+    cache was keyed by id alone, so the second folder was scored with the first one's offset)."""
+    a = _pairs_folder(shared_data, tmp_path / "a", {"901": "015"})
+    b = _pairs_folder(shared_data, tmp_path / "b", {"901": "084"})
+    mod = load_benchmark("sisr_cube")
+    acc = mod.accuracy()
+    bicubic = {"bicubic": mod.get_method("bicubic")}
+    ra = mod.score_aster(["901"], bicubic, a)["bicubic"]
+    rb = mod.score_aster(["901"], bicubic, b)["bicubic"]
+    lst, ndvi, aster = acc.open_modis_aster_pair("901", b)
+    est, _ = acc.pair_offset(lst, aster)
+    head = {k: v for k, v in acc.PROTOCOLS[acc.HEADLINE].items() if k != "coregister"}
+    want = acc.score(acc.run_method(bicubic["bicubic"], lst, ndvi)[0], lst, aster, coregister=est, **head)
+    assert ra and rb and ra[0]["rmse"] != rb[0]["rmse"]
+    assert rb[0]["rmse"] == pytest.approx(want["rmse"])
