@@ -66,7 +66,11 @@ gap it closes, ``(RMSE_inv - RMSE_corr) / (RMSE_inv - RMSE_oracle)`` (bootstrap 
 by the relative change of the mean ``|ratio - 1|``.
 
 Writes ``scale_invariance.md`` in ``--out`` and the JSON summary at ``--json`` (default
-``<out>/scale_invariance.json``). ``--smoke``: 6 overpasses, 1 epoch, 32 patches (seconds; a
+``<out>/scale_invariance.json``). ``--out`` defaults to ``docs/results`` when both folders are
+the project's own data; for other (held-back) folders to the folder of ``--json``, else
+``./heldback_results``: such a run never replaces the published page unless ``--out`` says so.
+A split that leaves fewer than 2 training overpasses (one validates the early stopping) or 2
+test overpasses (the bootstrap resamples them) is refused with the counts. ``--smoke``: 6 overpasses, 1 epoch, 32 patches (seconds; a
 test, not a measurement).
 """
 
@@ -85,7 +89,8 @@ import xarray as xr
 import xlstsr
 from xlstsr.datasets import data_root, ecostress_scenes, open_ecostress_scene
 from xlstsr.datasets.ecostress import ecostress_box, ecostress_crs
-from xlstsr.errors import GridError, GuideAlignmentWarning
+from xlstsr.datasets.root import HELD_BACK_RESULTS, results_dir
+from xlstsr.errors import GridError, GuideAlignmentWarning, XlstsrError
 from xlstsr.kernels.aggregate import gaussian_psf, radiometric_mean
 from xlstsr.kernels.correction import (
     _max_steps,
@@ -478,7 +483,10 @@ def bootstrap(res: dict[str, np.ndarray], seed: int = 0) -> dict:
         out["rmse_change_ci"][key] = ci(rmse[name] - rmse["invariant"])
         out["mismatch_change"][key] = float((mis[name][0] - mis["invariant"][0])
                                             / mis["invariant"][0])
-    best = max(present, key=lambda k: out["closed"][k])
+    # the correction that lowers the RMSE most: the largest closed fraction when the gap is
+    # positive, and still the right one when the invariant model beats the oracle (gap < 0,
+    # where the largest "fraction closed" is the correction that raised the RMSE most)
+    best = min(present, key=lambda k: out["rmse_change"][k])
     if BOUND in res:  # what one gain per image could reach at best (reads the truth)
         with np.errstate(divide="ignore", invalid="ignore"):
             closed = (rmse["invariant"] - rmse[BOUND]) / gap
@@ -509,8 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", type=Path, default=None, help="ecostress_la-like folder")
     ap.add_argument("--test", type=Path, default=None, help="ecostress_la-like folder")
-    ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--json", type=Path, default=None, help="the JSON summary (default: "
+                    "<out>/scale_invariance.json)")
+    ap.add_argument("--out", type=Path, default=None, help="folder of scale_invariance.md "
+                    "(default: docs/results for the project's own data; for other folders the "
+                    "folder of --json, else ./heldback_results)")
     ap.add_argument("--split", choices=("position", "time"), default="position",
                     help="hold out ground and dates (default) or dates only")
     ap.add_argument("--psf", choices=("none", "modis"), default="none")
@@ -550,6 +561,17 @@ def main(argv: list[str] | None = None) -> int:
                              f"is not also in {tr_dir}: nothing to score")
         split = (f"training dates = all overpasses of {tr_dir}, test dates = the overpasses of "
                  f"{te_dir} (those not in the training folder)")
+    if len(tr_ops) < 2 or len(te_ops) < 2:
+        raise SystemExit(
+            f"{len(tr_ops)} training and {len(te_ops)} test overpasses with >= {MIN_CLEAR} clear "
+            f"70 m pixels ({split}): the protocol needs at least 2 of each (one training "
+            "overpass validates the early stopping; the interval resamples test overpasses). "
+            "Give folders with more clear scenes (a single folder needs 4 such overpasses)"
+            + (" or run without --smoke (6 overpasses at most)" if args.smoke else "") + ".")
+    args.out = results_dir(args.out, ROOT / "docs" / "results", tr_dir, te_dir)
+    if args.out == HELD_BACK_RESULTS and args.json is not None:
+        args.out = args.json.parent  # the page beside the summary asked for
+    print(f"writing to {args.out}", flush=True)
     psf = MODIS_PSF if args.psf == "modis" else 0.0
     dn = {**{op: ecostress_scenes(tr_dir).loc[op, "day_night"] for op in tr_ops},
           **{op: ecostress_scenes(te_dir).loc[op, "day_night"] for op in te_ops}}
@@ -1007,4 +1029,7 @@ def report(args, summ: dict, res: dict, fold_runs: list[dict], split: str,
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (FileNotFoundError, XlstsrError) as err:  # a data folder it cannot use: the message
+        raise SystemExit(f"{Path(__file__).name}: {err}") from None

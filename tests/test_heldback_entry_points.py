@@ -137,3 +137,69 @@ def test_sisr_cube_offsets_are_cached_per_folder(shared_data: Path, tmp_path: Pa
     want = acc.score(acc.run_method(bicubic["bicubic"], lst, ndvi)[0], lst, aster, coregister=est, **head)
     assert ra and rb and ra[0]["rmse"] != rb[0]["rmse"]
     assert rb[0]["rmse"] == pytest.approx(want["rmse"])
+
+
+def _ecostress_folder(shared: Path, dst: Path, n_day: int, n_night: int) -> Path:
+    """An ecostress_la folder of links to the clearest shared scenes (``n_day`` + ``n_night``)."""
+    import pandas as pd
+
+    src = shared / "ecostress_la"
+    sc = pd.read_csv(src / "scenes.csv", dtype={"overpass": str})
+    sc = sc[sc.n_valid > 300_000].drop_duplicates("overpass")
+    rows = pd.concat([sc[sc.day_night == "day"].iloc[:n_day],
+                      sc[sc.day_night == "night"].iloc[:n_night]])
+    folder = dst / "ecostress_la"
+    for sub, col in (("LST", "file"), ("cloud_mask", "cloud_mask"), ("water_mask", "water_mask")):
+        (folder / sub).mkdir(parents=True)
+        for f in rows[col]:
+            (folder / sub / f).symlink_to(src / sub / f)
+    rows.to_csv(folder / "scenes.csv", index=False)
+    return folder
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_scale_invariance_refuses_too_few_overpasses(shared_data: Path, tmp_path: Path) -> None:
+    """2 scenes: 1 training overpass (then also the validation one) and 1 test overpass. Was
+    "no training patches" from the training loop, after loading; now the counts and the fix."""
+    folder = _ecostress_folder(shared_data, tmp_path, 1, 1)
+    mod = load_benchmark("scale_invariance")
+    with pytest.raises(SystemExit, match=r"1 training and 1 test overpasses.*at least 2 of each"):
+        mod.main(["--smoke", "--train", str(folder), "--test", str(folder),
+                  "--json", str(tmp_path / "s.json")])
+    assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_scale_invariance_held_back_writes_beside_its_json(
+        shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--train DIR --test DIR --json PATH on a held-back folder (4 night overpasses only):
+    scores 2 test overpasses and writes the page beside PATH, not over docs/results."""
+    import json
+
+    folder = _ecostress_folder(shared_data, tmp_path / "data", 0, 4)
+    monkeypatch.chdir(tmp_path)
+    before = _stamps()
+    mod = load_benchmark("scale_invariance")
+    jpath = tmp_path / "res" / "summary.json"
+    assert mod.main(["--smoke", "--no-stats", "--train", str(folder), "--test", str(folder),
+                     "--json", str(jpath)]) == 0
+    assert _stamps() == before
+    summ = json.loads(jpath.read_text())
+    assert summ["n_test"] == 2 and np.isfinite(summ["gap_rmse"])
+    assert (jpath.parent / "scale_invariance.md").is_file()
+
+
+def test_scale_invariance_best_lowers_the_rmse_when_the_gap_is_negative() -> None:
+    """When the invariant model beats the oracle (gap < 0), the largest "fraction closed" is the
+    correction that raised the RMSE most: "best" must be the one that lowers it most."""
+    mod = load_benchmark("scale_invariance")
+    one = np.ones((6, 1))
+    ratio = np.full((6, 1), 0.8)
+    res = {name: np.hstack([one * r, one * r, ratio]) for name, r in (
+        ("invariant", 1.0), ("oracle", 1.1), ("kernel", 1.3), ("multiscale", 0.95))}
+    summ = mod.bootstrap(res)
+    assert summ["gap_rmse"] < 0 and summ["closed"]["kernel"] > 0
+    assert summ["best"] == "multiscale" and summ["best_rmse_change"] < 0
+    res["oracle"] = res["oracle"] - 0.2  # a positive gap: the same choice as the closed fraction
+    summ = mod.bootstrap(res)
+    assert summ["best"] == max(summ["closed"], key=summ["closed"].get) == "multiscale"
