@@ -72,6 +72,8 @@ from scale_invariance import (
 from sisr_cube import recipe  # the cube reader and its split by window position
 
 from xlstsr.datasets import data_root
+from xlstsr.datasets.root import HELD_BACK_RESULTS, results_dir
+from xlstsr.errors import XlstsrError
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.correction import correct_image
 from xlstsr.kernels.interp import cubic_upsample
@@ -157,8 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
-    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None, help="folder of one_level_up.md (default: "
+                    "docs/results for the project's own data; for another --root the folder of "
+                    "--json, else ./heldback_results)")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="the JSON summary (default: <out>/one_level_up.json)")
     ap.add_argument("--smoke", action="store_true", help="5 dates, 1 epoch, 32 patches (a test)")
     ap.add_argument("--root", type=Path, default=None,
                     help="data folder holding modis_h18v04_2020/ (default: $XLSTSR_DATA or "
@@ -170,12 +175,29 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     data_dir = data_root(args.root)
+    args.out = results_dir(args.out, ROOT / "docs" / "results", data_dir)
+    if args.out == HELD_BACK_RESULTS and args.json is not None:
+        args.out = args.json.parent  # the page beside the summary asked for
     l1, pos, dn, split = load(data_dir, 5 if args.smoke else None)
-    print(f"loaded {len(l1)} window-dates ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(f"loaded {len(l1)} window-dates ({time.perf_counter() - t0:.0f} s); writing to "
+          f"{args.out}", flush=True)
     is_tr = np.isin(pos, split.train)
+    is_va = np.isin(pos, split.val)
     is_te = np.isin(pos, split.test + split.held_out)
     if args.smoke and not is_te.any():  # 5 dates may hold no test window: a test of the code
         is_te = ~is_tr
+    n_te_pos = len(set(pos[is_te].tolist()))
+    if not is_tr.any() or not is_va.any() or n_te_pos < 2:
+        # each model trains, early-stops and is scored on its own positions; the interval
+        # resamples test positions
+        raise SystemExit(
+            f"{data_dir / recipe().CUBE}: the split by window position leaves {int(is_tr.sum())} "
+            f"training, {int(is_va.sum())} validation and {int(is_te.sum())} test window-dates "
+            f"({n_te_pos} test positions) among {len(l1)} (positions: train {split.train}, val "
+            f"{split.val}, test {split.test}, held out {split.held_out}); the protocol needs "
+            "training and validation window-dates and at least 2 test positions: give a cube "
+            "with more window positions in windows.csv"
+            + (" or run without --smoke (5 dates)" if args.smoke else "") + ".")
     l4 = radiometric_mean(l1, F, min_valid=0.5)
     kernel_psf, kinfo = measure_kernel(l4[is_tr])
     gains, krows = measure_law_shift(
@@ -343,4 +365,7 @@ def report(args, summ: dict, res: dict, kinfo: dict, krows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (FileNotFoundError, XlstsrError) as err:  # a data folder it cannot use: the message
+        raise SystemExit(f"{Path(__file__).name}: {err}") from None

@@ -203,3 +203,30 @@ def test_scale_invariance_best_lowers_the_rmse_when_the_gap_is_negative() -> Non
     res["oracle"] = res["oracle"] - 0.2  # a positive gap: the same choice as the closed fraction
     summ = mod.bootstrap(res)
     assert summ["best"] == max(summ["closed"], key=summ["closed"].get) == "multiscale"
+
+
+def _cube_folder(shared: Path, dst: Path, windows: list[int]) -> Path:
+    """A cube folder: the shared catalog, items and COGs linked, ``windows.csv`` cut to
+    ``windows`` (other window positions of a held-back cube)."""
+    import pandas as pd
+
+    src = shared / "modis_h18v04_2020"
+    cube = dst / "modis_h18v04_2020"
+    cube.mkdir(parents=True)
+    for name in ("catalog.json", "collection.json", "collection-13A2.json", "items", "cogs"):
+        (cube / name).symlink_to(src / name)
+    table = pd.read_csv(src / "windows.csv", dtype=str)
+    table[table.window.astype(int).isin(windows)].to_csv(cube / "windows.csv", index=False)
+    return dst
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_one_level_up_refuses_a_cube_too_small_for_its_split(shared_data: Path,
+                                                              tmp_path: Path) -> None:
+    """3 windows: the split by position leaves no validation (or no training) window-dates. Was
+    "no training patches" from the training loop; now the counts, the positions and the fix."""
+    root = _cube_folder(shared_data, tmp_path / "data", [72, 128, 231])
+    mod = load_benchmark("one_level_up")
+    with pytest.raises(SystemExit, match=r"split by window position leaves 0 training"):
+        mod.main(["--smoke", "--root", str(root), "--json", str(tmp_path / "s.json")])
+    assert not (tmp_path / "s.json").exists()
