@@ -330,3 +330,18 @@ def test_evaluate_warns_about_a_constant_truth_and_few_scored_pixels(truth, coar
     with pytest.warns(UserWarning, match="fewer than 100 pixels valid in both"):
         ds = xlstsr.evaluate(sr70, _holes(truth, 0.999, np.nan), coarse=coarse)
     assert int(ds.n_valid) < 100
+
+
+def test_calibration_and_gain_refuse_a_truth_of_another_date(truth, coarse, sr70):
+    from xlstsr.calibration import fit_calibration
+    from xlstsr.correction import calibrate_detail_gain
+
+    t = pd.Timestamp("2023-07-21")
+    other = truth.assign_coords(time=pd.Timestamp("2023-08-01"))
+    # was a fit / a gain on the truth of another date, paired by position
+    with pytest.raises(errors.XlstsrError, match=r"field 0: the truth is of time=2023-08-01"):
+        fit_calibration(sr70.assign_coords(time=t), other)
+    with pytest.raises(errors.GridError, match=r"the truth is of time=2023-08-01.*other dates"):
+        calibrate_detail_gain(truth.assign_coords(time=t), coarse, other, 4)
+    assert calibrate_detail_gain(truth.assign_coords(time=t), coarse,
+                                 truth.assign_coords(time=t), 4) == pytest.approx(1.0, abs=1e-6)

@@ -234,12 +234,18 @@ def _same_steps(i: int, x: Any, y: Any, role: str) -> None:
     fit pairs pixels by position, so other dates (or another order) would be fitted together."""
     if not (isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray)):
         return
+    from .evaluate import check_scalar_steps
     from .validate import spatial_dims
 
     try:
         spatial = set(spatial_dims(x)) | set(spatial_dims(y))
     except XlstsrError:
         spatial = set()
+    if spatial:
+        try:  # a truth of one date (`.sel(time=t)`) against sr steps of other dates
+            check_scalar_steps(x, y, role, "sr", var=role)
+        except XlstsrError as err:
+            raise XlstsrError(f"field {i}: {err}") from err
     for d in (set(x.dims) & set(y.dims)) - spatial:
         if d in x.indexes and d in y.indexes and not x.indexes[d].equals(y.indexes[d]):
             raise XlstsrError(

@@ -178,6 +178,9 @@ def _kelvin(a: Any, name: str) -> np.ndarray:
 def _check_same_fields(sr: xr.DataArray, truth: xr.DataArray) -> None:
     """Truth paired with ``sr`` by position must hold the same steps and the same grid: other
     dates (or another order) or a field elsewhere gave a gain of 0 or a wrong one silently."""
+    from .evaluate import check_scalar_steps
+
+    check_scalar_steps(sr, truth, "truth", "sr", var="truth")  # a truth of one other date
     for d in set(sr.dims) & set(truth.dims):
         if d in sr.indexes and d in truth.indexes and sr.sizes[d] == truth.sizes[d]:
             a, b = sr.indexes[d], truth.indexes[d]
