@@ -25,7 +25,10 @@ schedule (minutes): what the NDVI adds, architecture held fixed. Also scored, wh
 are used: 1 km + NDVI 250 m -> 250 m against ASTER on ``EVAL_PAIRS`` under the headline protocol
 (co-registered + clear; ``benchmarks/accuracy_modis_aster.py``'s functions).
 
-Writes ``disr_degraded_cube.md`` in ``--out``. ``--smoke``: 5 dates of the cube, 1 ASTER pair, no
+Writes ``disr_degraded_cube.md`` in ``--out``. The split and ``EVAL_PAIRS`` are those of the
+project's own cube and pairs, on which the bundled models were trained and selected: another
+``--root`` is refused (its own split would score positions the bundled models trained on;
+``sisr_cube.py --held-back`` scores a held-back cube). ``--smoke``: 5 dates of the cube, 1 ASTER pair, no
 control (seconds; a test, not a measurement).
 """
 
@@ -45,6 +48,8 @@ import torch
 
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, data_root
+from xlstsr.datasets.root import is_project_data, results_dir
+from xlstsr.errors import XlstsrError
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.interp import cubic_upsample
 from xlstsr.methods import get_method
@@ -212,7 +217,7 @@ def control_model(rec: Any, data: Path, arg: str, samples: Any) -> torch.nn.Modu
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "docs" / "results"))
+    ap.add_argument("--out", default=None, help="output folder (default: docs/results)")
     ap.add_argument("--root", default=None, help="data folder (default: $XLSTSR_DATA or ../shared/data)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--model", default=None, help="a cube DISR checkpoint to score instead")
@@ -223,12 +228,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="comma-separated ASTER pairs (default: EVAL_PAIRS; 'none' skips)")
     ap.add_argument("--smoke", action="store_true", help="5 dates of the cube (a test)")
     args = ap.parse_args(argv)
-    out = Path(args.out)
+    data = data_root(args.root)
+    if not is_project_data(data):
+        # the bundled models' positions and pairs are the shared cube's: another cube's own
+        # split would test on ground they trained on, and its pair ids are its own
+        raise SystemExit(f"{data} is not the project's own data: this benchmark scores the "
+                         "bundled models on the shared cube's split and EVAL_PAIRS; score a "
+                         "held-back cube with `benchmarks/sisr_cube.py --held-back --root DIR` "
+                         "and held-back pairs with `benchmarks/accuracy_modis_aster.py --root DIR`")
+    out = results_dir(args.out, ROOT / "docs" / "results", data)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     rec = sisr_cube().recipe()
-    data = data_root(args.root)
     split = rec.cube_split(data)
     samples = rec.cube_samples_ndvi(data, max_dates=5 if args.smoke else None)
     assets = rec.CUBE_ASSETS
@@ -474,4 +486,7 @@ def reading(scores: dict[str, Any], ast: dict[str, Any], cube: torch.nn.Module |
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (FileNotFoundError, XlstsrError) as err:  # a data folder it cannot use: the message
+        raise SystemExit(f"{Path(__file__).name}: {err}") from None

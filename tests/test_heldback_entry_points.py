@@ -48,8 +48,14 @@ def _stamps() -> dict[str, float]:
     return {p.name: p.stat().st_mtime_ns for p in PUBLISHED.glob("*.md")}
 
 
-def test_results_dir_keeps_held_back_runs_out_of_docs_results(tmp_path: Path) -> None:
-    """Another data folder without --out goes to ./heldback_results, never docs/results."""
+def test_results_dir_keeps_held_back_runs_out_of_docs_results(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another data folder without --out goes to ./heldback_results, never docs/results; the
+    project's own folder is ../shared/data, or $XLSTSR_DATA when set."""
+    monkeypatch.setenv("XLSTSR_DATA", str(tmp_path / "own"))
+    assert is_project_data(tmp_path / "own" / "modis_aster")
+    assert not is_project_data(tmp_path / "other")
+    monkeypatch.delenv("XLSTSR_DATA")
     assert not is_project_data(tmp_path)
     assert results_dir(None, PUBLISHED, tmp_path) == HELD_BACK_RESULTS
     assert results_dir(tmp_path / "o", PUBLISHED, tmp_path) == tmp_path / "o"
@@ -230,3 +236,15 @@ def test_one_level_up_refuses_a_cube_too_small_for_its_split(shared_data: Path,
     with pytest.raises(SystemExit, match=r"split by window position leaves 0 training"):
         mod.main(["--smoke", "--root", str(root), "--json", str(tmp_path / "s.json")])
     assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_disr_degraded_cube_refuses_another_cube(shared_data: Path, tmp_path: Path) -> None:
+    """Its split and EVAL_PAIRS are the shared cube's: on another cube it crashed (no validation
+    positions: 'need at least one array to concatenate') or would score the bundled models on
+    ground they trained on; now refused, pointing to the held-back entry points."""
+    root = _cube_folder(shared_data, tmp_path / "data", [2, 3, 72, 128, 231])
+    mod = load_benchmark("disr_degraded_cube")
+    with pytest.raises(SystemExit, match=r"not the project's own data.*sisr_cube.py --held-back"):
+        mod.main(["--smoke", "--root", str(root), "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()

@@ -54,11 +54,12 @@ HELD_BACK_RESULTS = Path("heldback_results")
 
 
 def is_project_data(folder: str | os.PathLike[str]) -> bool:
-    """Whether ``folder`` is the project's own real-data folder (``../shared/data`` beside the
-    checkout) or a folder inside it: the data whose figures ``docs/results`` publishes.
+    """Whether ``folder`` is the project's own real-data folder or a folder inside it: the data
+    whose figures ``docs/results`` publishes.
 
-    Another folder (``$XLSTSR_DATA`` pointing elsewhere, a ``--root`` of held-back data) is not,
-    even when laid out the same way.
+    The project's own folder is the one :func:`data_root` finds without an argument
+    (``$XLSTSR_DATA`` if set, else ``../shared/data`` beside the checkout). Any other folder (a
+    ``--root`` of held-back data) is not, even when laid out the same way.
 
     Examples
     --------
@@ -66,7 +67,8 @@ def is_project_data(folder: str | os.PathLike[str]) -> bool:
     False
     """
     path = Path(folder).expanduser().resolve()
-    own = _CHECKOUT_DATA.resolve()
+    env = os.environ.get(DATA_ENV)
+    own = (Path(env).expanduser() if env else _CHECKOUT_DATA).resolve()
     return path == own or own in path.parents
 
 
