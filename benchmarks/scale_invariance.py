@@ -641,7 +641,8 @@ def main(argv: list[str] | None = None) -> int:
             "n_val_patches": f["models"]["invariant"]["n_val"]}
     runtime = time.perf_counter() - t0
     summ |= {"split": args.split, "grid_cols": nx, "grid_crs": GRID_CRS["test"],
-             "test_folder": te_dir.name, "folds": per_fold, "scene_stats": stats,
+             "test_folder": te_dir.name, "test_dir": str(te_dir), "train_dir": str(tr_dir),
+             "folds": per_fold, "scene_stats": stats,
              "landscape_stats": land, "land_classes": land_info,
              "n_test": len(scored_ops), "n_train": len(tr_ops), "test_overpasses": scored_ops,
              "train_overpasses": tr_ops, "val_overpasses": val, "psf": args.psf,

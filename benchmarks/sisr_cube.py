@@ -663,6 +663,33 @@ def pairs_apart_from(pairs: Sequence[str], seen: Any, root: Path | None) -> list
     return [str(p) for p in unseen_windows(table, seen)]
 
 
+#: the columns of ``windows.csv`` the held-back check reads (offsets to cut, bounds to compare)
+WINDOW_COLUMNS = ("window", "row_off", "col_off", "xmin", "ymin", "xmax", "ymax")
+
+
+def check_held_back_cube(folder: Path, assets: Sequence[str]) -> None:
+    """Refuse, naming what is missing, a cube folder the held-back protocol cannot read: no
+    ``catalog.json`` / ``windows.csv``, a ``windows.csv`` without the offsets and bounds, or no
+    item holding every asset (day and night: MRUNet's protocol pools both)."""
+    import pandas as pd
+    import pystac
+
+    for name in ("catalog.json", "windows.csv"):
+        if not (folder / name).is_file():
+            raise SystemExit(f"no {name} in {folder}: the held-back cube is laid out like "
+                             "../shared/data/modis_h18v04_2020 (catalog.json, items, windows.csv)")
+    cols = set(pd.read_csv(folder / "windows.csv", nrows=0).columns)
+    if missing := [c for c in WINDOW_COLUMNS if c not in cols]:
+        raise SystemExit(f"{folder / 'windows.csv'} lacks the columns {missing} (it needs "
+                         f"{list(WINDOW_COLUMNS)}: pixel offsets and sinusoidal bounds)")
+    items = list(pystac.Catalog.from_file(str(folder / "catalog.json")).get_items(recursive=True))
+    if not any(set(assets) <= set(it.assets) for it in items):
+        found = sorted({a for it in items for a in it.assets})
+        raise SystemExit(f"no item of {folder / 'catalog.json'} holds all of {list(assets)} "
+                         f"({len(items)} items; assets found: {found}): the protocol pools day "
+                         "and night windows")
+
+
 def held_back(args: argparse.Namespace, out: Path) -> int:
     """MRUNet's protocol on every window of a held-back cube that the bundled default never saw
     (and the headline ASTER protocol when the folder holds modis_aster pairs)."""
@@ -671,6 +698,7 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
     t0 = time.perf_counter()
     rec = recipe()
     data = data_root(args.root)
+    check_held_back_cube(data / rec.CUBE, rec.CUBE_ASSETS)
     cube = rec.cube_windows_table(data)
     default = load_weights(SISR.default_weights)
     seen = seen_ground(default.metadata)

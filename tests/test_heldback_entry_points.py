@@ -248,3 +248,31 @@ def test_disr_degraded_cube_refuses_another_cube(shared_data: Path, tmp_path: Pa
     with pytest.raises(SystemExit, match=r"not the project's own data.*sisr_cube.py --held-back"):
         mod.main(["--smoke", "--root", str(root), "--out", str(tmp_path / "o")])
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_sisr_cube_held_back_names_what_a_cube_lacks(shared_data: Path, tmp_path: Path) -> None:
+    """A day-only cube was refused as "open_stac got no STAC items; check the search" (the
+    reader drops items without both assets); now the missing asset is named. A folder without
+    the cube, or a windows.csv without bounds, is named too (was a raw FileNotFoundError /
+    KeyError)."""
+    import json
+
+    mod = load_benchmark("sisr_cube")
+    root = _cube_folder(shared_data, tmp_path / "day", [72, 128, 231])
+    cube = root / "modis_h18v04_2020"
+    (cube / "items").unlink()
+    (cube / "items").mkdir()
+    for f in (shared_data / "modis_h18v04_2020" / "items").glob("*.json"):
+        item = json.loads(f.read_text())
+        item["assets"].pop("LST_Night_1km", None)
+        (cube / "items" / f.name).write_text(json.dumps(item))
+    out = ["--out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit, match=r"holds all of \['LST_Day_1km', 'LST_Night_1km'\]"):
+        mod.main(["--held-back", "--smoke", "--root", str(root), *out])
+    (tmp_path / "none").mkdir()
+    with pytest.raises(SystemExit, match=r"no catalog\.json in .*modis_h18v04_2020"):
+        mod.main(["--held-back", "--smoke", "--root", str(tmp_path / "none"), *out])
+    (cube / "windows.csv").write_text("window,row_off,col_off\n72,256,0\n")
+    with pytest.raises(SystemExit, match=r"lacks the columns \['xmin', 'ymin', 'xmax', 'ymax'\]"):
+        mod.main(["--held-back", "--smoke", "--root", str(root), *out])
