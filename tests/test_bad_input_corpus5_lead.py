@@ -84,3 +84,21 @@ def test_numbers_beyond_int64_are_named_not_a_numpy_type_error():
         check_number("lr", 2**70, 0, 1, lo_open=True)
     with pytest.raises(errors.XlstsrError, match="factor"):
         xlstsr.upscale(xlstsr.datasets.sample_scene(n_times=1, size=16)["lst_1km"], 2**70)
+
+
+def test_class_layer_with_units_na_is_named_a_mask_not_units(s):
+    lst = s["lst_1km"]
+    mask = lst.copy(data=(lst.values > float(lst.median())).astype("float32"))
+    mask.attrs["units"] = "NA"  # AppEEARS' label of ECOSTRESS cloud and water masks
+    # before: "unknown LST units 'NA' ... set units 'K' after converting"
+    with pytest.raises(errors.UnitsError, match=r"whole numbers \(0, 1\): a class, mask or QC layer"):
+        xlstsr.upscale(mask, 4)
+
+
+def test_fahrenheit_values_are_named_fahrenheit(s):
+    lst = s["lst_1km"]
+    f = lst.copy(data=(lst.values - 273.15) * 9 / 5 + 32)
+    del f.attrs["units"]
+    # before: "values look like degrees Celsius: set units 'degC'" (358 K as Celsius)
+    with pytest.raises(errors.PhysicalRangeError, match=r"Fahrenheit.*\(da - 32\) \* 5 / 9"):
+        xlstsr.upscale(f, 4)

@@ -796,8 +796,23 @@ def _where(cond: Any, a: Any, b: Any) -> Any:
     return np.where(cond, a, b)
 
 
+#: 'units' values that say nothing (AppEEARS writes 'NA' on its class and mask layers)
+_NO_UNITS = ("", "na", "n/a", "unknown")
+
+
+def _class_layer(finite: np.ndarray) -> str | None:
+    """A description of values that are a class, mask or QC layer (at most 16 distinct whole
+    numbers in 0..255, on at least 64 pixels), else None."""
+    if finite.size < 64 or finite.min() < 0 or finite.max() > 255:
+        return None
+    vals = np.unique(finite[: 1_000_000])
+    if vals.size > 16 or not bool(np.all(vals == np.round(vals))):
+        return None
+    return ", ".join(f"{v:g}" for v in vals[:8]) + (", ..." if vals.size > 8 else "")
+
+
 def _units_kind(units: str | None) -> str | None:
-    if units is None:
+    if units is None or str(units).strip().lower() in _NO_UNITS:
         return None
     u = str(units).strip().lower().replace("degrees", "deg").replace("degree", "deg")
     u_compact = u.replace(" ", "").replace("_", "")
@@ -1047,6 +1062,14 @@ def _range_cause(
                f"(median {median * k:.1f} K)" for k, what in fits]
         return "values look scaled: " + "; ".join(how) + counts
     wrong = _wrong_scale(median, stored, physical_range, ref)
+    as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
+    if (not units_known and celsius == 0.0 and 32.0 <= median <= 160.0
+            and float(finite.max()) >= 75.0 and 230.0 <= as_kelvin <= 340.0):
+        # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
+        # plausible as Fahrenheit
+        return (f"values (median {median:.1f}) look like degrees Fahrenheit ({as_kelvin:.1f} K; "
+                f"as Celsius {median + 273.15:.1f} K): convert them, `da = (da - 32) * 5 / 9 + "
+                "273.15` with `da.attrs['units'] = 'K'`")
     if median < lo and float(finite.min()) > -100:
         return ("values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
                 + (" (`--units degC` on the command line)" if cli else "")
@@ -1152,6 +1175,14 @@ def _lst_verdict(
                    "or open the file with `mask_and_scale=True`.")
             )
         if not units_known:
+            classes = _class_layer(finite)
+            if classes is not None:
+                raise UnitsError(
+                    f"the {what} has no 'units' attribute and its values are a few whole numbers "
+                    f"({classes}): a class, mask or QC layer, not a temperature. Give the LST "
+                    "itself and use this layer to mask it (e.g. `lst.where(mask == 0)`); if "
+                    "they are whole degrees Celsius, set `da.attrs['units'] = 'degC'`."
+                )
             in_celsius = ((finite > -70) & (finite < 75)).mean()
             if in_celsius > 0.9:
                 wrong = _wrong_scale(median, stored, physical_range, what == "reference")
