@@ -502,15 +502,19 @@ def draw_maps(path: Path, pid: str, lst: xr.DataArray, aster: xr.DataArray,
 
 
 PAIR_FILES = ("modis_lst_1km", "modis_ndvi_250m", "aster_lst_250m")
+#: the offset estimate's fields of the per-pair table (NaN where no estimate could be made)
+OFFSET_FIELDS = ("shift_x", "shift_y", "psf_sigma", "shift_uncertainty", "correlation_before",
+                 "correlation_after", "bias_removed_before", "bias_removed_after")
 
 
 def usable_pairs(pairs: Sequence[str], root: str | Path | None
                  ) -> tuple[list[str], dict[str, str]]:
     """The pairs that can be scored, and why each other one cannot (``{pair: reason}``).
 
-    A pair is left out when one of its three files is missing or unreadable, or when no ASTER
-    pixel passes the truth mask (:data:`TRUTH`: a scene all fill or all cloud): every method
-    would fail on it. Unknown ids are an error naming the folder's pairs.
+    A pair is left out when one of its three files is missing or unreadable, when its MODIS LST
+    holds no valid pixel, or when no ASTER pixel passes the truth mask (:data:`TRUTH`: a scene
+    all fill or all cloud): every method would fail on it. Unknown ids are an error naming the
+    folder's pairs.
     """
     known = modis_aster_pairs(root)
     unknown = [p for p in pairs if p not in known]
@@ -527,9 +531,12 @@ def usable_pairs(pairs: Sequence[str], root: str | Path | None
             skipped[pid] = f"missing {', '.join(missing)}"
             continue
         try:
-            aster = open_modis_aster_pair(pid, root)[2]
+            lst, _, aster = open_modis_aster_pair(pid, root)
         except Exception as err:  # an unreadable file: named, the pair left out
             skipped[pid] = f"unreadable ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
+            continue
+        if not np.isfinite(lst.values).any():
+            skipped[pid] = "the MODIS LST holds no valid pixel (all NaN)"
             continue
         n = int(aster_truth_mask(aster, erode=TRUTH["erode"], min_k=TRUTH["valid_min"]).sum())
         if n == 0:
@@ -583,7 +590,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_start = time.perf_counter()
     for i, pid in enumerate(pairs):
         lst, ndvi, aster = open_modis_aster_pair(pid, args.root)
-        est, est_row = pair_offset(lst, aster)
+        try:
+            est, est_row = pair_offset(lst, aster)
+        except Exception as err:  # e.g. too few valid pixels to estimate: anchor protocol only
+            print(f"  {pid}: no offset ({type(err).__name__}: {err}); anchor protocol only",
+                  flush=True)
+            est, est_row = None, {**dict.fromkeys(OFFSET_FIELDS, np.nan), "reliable": False}
         offsets.append({"pair": pid, **est_row})
         offset = est if est_row["reliable"] else None
         srs, scores = {}, {}
@@ -610,10 +622,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     corr_rows.append({"pair": pid, "label": label, "correction": corr or "none",
                                       **s})
         if not args.no_anchor:
-            if "bicubic" in methods:
-                for vname, s in bicubic_variants(lst, aster).items():
-                    variants.append({"pair": pid, "variant": vname, **s})
-            irreducible.append({"pair": pid, **modis_vs_aster_1km(lst, aster)})
+            try:  # the outside readings do not fill gaps: a MODIS LST with NaN defeats them
+                if "bicubic" in methods:
+                    for vname, s in bicubic_variants(lst, aster).items():
+                        variants.append({"pair": pid, "variant": vname, **s})
+                irreducible.append({"pair": pid, **modis_vs_aster_1km(lst, aster)})
+            except XlstsrError as err:
+                print(f"  {pid}: anchor variants skipped ({type(err).__name__}: {err})",
+                      flush=True)
         if pid == fig_pair:
             fig_data = {"pid": pid, "lst": lst, "aster": aster, "srs": srs, "scores": scores,
                         "offset": est}
@@ -630,8 +646,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if fig_data and not args.no_figure:
         draw_maps(out / "accuracy_maps.png", fig_data["pid"], fig_data["lst"], fig_data["aster"],
                   fig_data["srs"], fig_data["scores"])
-        draw_misfit(out / "coregistration_surface.png", fig_data["pid"], fig_data["lst"],
-                    fig_data["aster"], fig_data["offset"])
+        if fig_data["offset"] is not None:
+            draw_misfit(out / "coregistration_surface.png", fig_data["pid"], fig_data["lst"],
+                        fig_data["aster"], fig_data["offset"])
     df = all_rows[all_rows.protocol == "anchor"]
     off = pd.DataFrame(offsets)
 

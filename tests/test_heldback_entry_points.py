@@ -276,3 +276,26 @@ def test_sisr_cube_held_back_names_what_a_cube_lacks(shared_data: Path, tmp_path
     (cube / "windows.csv").write_text("window,row_off,col_off\n72,256,0\n")
     with pytest.raises(SystemExit, match=r"lacks the columns \['xmin', 'ymin', 'xmax', 'ymax'\]"):
         mod.main(["--held-back", "--smoke", "--root", str(root), *out])
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_accuracy_pairs_with_modis_gaps(shared_data: Path, tmp_path: Path) -> None:
+    """A pair whose MODIS LST is all NaN ended the whole run (estimate_offset's AllNaNError);
+    one with many NaN pixels ended it in the outside-reading anchor variants. Now the first is
+    left out by name and the second scored by every method (its variants skipped)."""
+    import pandas as pd
+    import rasterio
+
+    root = _pairs_folder(shared_data, tmp_path / "data", {"901": "015", "902": "084"})
+    for pid, keep in (("901", lambda a: np.zeros(a.shape, bool)),
+                      ("902", lambda a: np.indices(a.shape).sum(0) % 2 == 1)):
+        with rasterio.open(root / "modis_aster" / f"{pid}_modis_lst_1km.tif", "r+") as f:
+            a = f.read(1)
+            f.write(np.where(keep(a), a, np.nan).astype(a.dtype), 1)
+    acc = load_benchmark("accuracy_modis_aster")
+    csv = tmp_path / "rows.csv"
+    assert acc.main(["--root", str(root), "--methods", "bicubic", "--no-corrections",
+                     "--no-figure", "--out", str(tmp_path / "o"), "--csv", str(csv)]) == 0
+    rows = pd.read_csv(csv, dtype={"pair": str})
+    assert set(rows.pair) == {"902"} and rows.rmse.notna().all()
+    assert "901: the MODIS LST holds no valid pixel" in (tmp_path / "o" / "accuracy.md").read_text()
