@@ -618,7 +618,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             head = PROTOCOLS[HEADLINE] | {"coregister": offset}
             for label, method in corrected.items():
                 for corr in CORRECTIONS:
-                    s = score(run_method(method, lst, ndvi, corr)[0], lst, aster, **head)
+                    try:  # as the methods above: one failure is reported, not the end
+                        s = score(run_method(method, lst, ndvi, corr)[0], lst, aster, **head)
+                    except XlstsrError as err:
+                        print(f"  {pid} {label} {corr}: FAILED {type(err).__name__}: {err}",
+                              flush=True)
+                        continue
                     corr_rows.append({"pair": pid, "label": label, "correction": corr or "none",
                                       **s})
         if not args.no_anchor:
