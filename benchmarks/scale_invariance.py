@@ -513,6 +513,18 @@ def method_rows(res: dict[str, np.ndarray], labels: dict[str, str]) -> list[str]
             f"{np.abs(a[:, 2] - 1).mean():.3f} |" for name, a in res.items()]
 
 
+def enough_overpasses(tr_ops: list[str], te_ops: list[str], split: str, smoke: bool) -> None:
+    """Refuse, with the counts, a split of fewer than 2 training overpasses (one validates the
+    early stopping) or 2 test overpasses (the interval resamples them)."""
+    if len(tr_ops) < 2 or len(te_ops) < 2:
+        raise SystemExit(
+            f"{len(tr_ops)} training and {len(te_ops)} test overpasses with >= {MIN_CLEAR} clear "
+            f"70 m pixels ({split}): the protocol needs at least 2 of each (one training "
+            "overpass validates the early stopping; the interval resamples test overpasses). "
+            "Give folders with more clear scenes (a single folder needs 4 such overpasses)"
+            + (" or run without --smoke (6 overpasses at most)" if smoke else "") + ".")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", type=Path, default=None, help="ecostress_la-like folder")
@@ -561,13 +573,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"is not also in {tr_dir}: nothing to score")
         split = (f"training dates = all overpasses of {tr_dir}, test dates = the overpasses of "
                  f"{te_dir} (those not in the training folder)")
-    if len(tr_ops) < 2 or len(te_ops) < 2:
-        raise SystemExit(
-            f"{len(tr_ops)} training and {len(te_ops)} test overpasses with >= {MIN_CLEAR} clear "
-            f"70 m pixels ({split}): the protocol needs at least 2 of each (one training "
-            "overpass validates the early stopping; the interval resamples test overpasses). "
-            "Give folders with more clear scenes (a single folder needs 4 such overpasses)"
-            + (" or run without --smoke (6 overpasses at most)" if args.smoke else "") + ".")
+    enough_overpasses(tr_ops, te_ops, split, args.smoke)
     args.out = results_dir(args.out, ROOT / "docs" / "results", tr_dir, te_dir)
     if args.out == HELD_BACK_RESULTS and args.json is not None:
         args.out = args.json.parent  # the page beside the summary asked for
@@ -581,8 +587,24 @@ def main(argv: list[str] | None = None) -> int:
         return {"280": f280, "1120": f1120,
                 "2240": {k: radiometric_mean(v, 2, min_valid=0.5) for k, v in f1120.items()}}
 
-    train_f = scales(load_280(tr_dir, tr_ops, tr_box))
-    test_f = scales(load_280(te_dir, te_ops, te_box))
+    f280 = {"train": load_280(tr_dir, tr_ops, tr_box), "test": load_280(te_dir, te_ops, te_box)}
+    # scenes.csv counts clear pixels; the fields are what counts (a stale table, a file all fill)
+    empty = {op for f in f280.values() for op, a in f.items() if np.isfinite(a).sum() < MIN_SCORED}
+    if empty:
+        print(f"left out, fewer than {MIN_SCORED} valid 280 m pixels although scenes.csv counts "
+              f"them: {sorted(empty)}", flush=True)
+        tr_ops = [op for op in tr_ops if op not in empty]
+        te_ops = [op for op in te_ops if op not in empty]
+        if tr_dir == te_dir:  # one folder, one grid: alternate the overpasses left again
+            pool = {**f280["train"], **f280["test"]}
+            ops = sorted(op for op in pool if op not in empty)
+            tr_ops, te_ops = ops[0::2], ops[1::2]
+            f280 = {"train": {op: pool[op] for op in tr_ops},
+                    "test": {op: pool[op] for op in te_ops}}
+        f280 = {k: {op: a for op, a in f.items() if op not in empty} for k, f in f280.items()}
+        enough_overpasses(tr_ops, te_ops, split, args.smoke)
+    train_f = scales(f280["train"])
+    test_f = scales(f280["test"])
     nx = next(iter(train_f["1120"].values())).shape[-1]
     nx_test = next(iter(test_f["1120"].values())).shape[-1]
     print(f"loaded {len(tr_ops)} train / {len(te_ops)} test overpasses "

@@ -145,9 +145,12 @@ def test_sisr_cube_offsets_are_cached_per_folder(shared_data: Path, tmp_path: Pa
     assert rb[0]["rmse"] == pytest.approx(want["rmse"])
 
 
-def _ecostress_folder(shared: Path, dst: Path, n_day: int, n_night: int) -> Path:
-    """An ecostress_la folder of links to the clearest shared scenes (``n_day`` + ``n_night``)."""
+def _ecostress_folder(shared: Path, dst: Path, n_day: int, n_night: int,
+                      blank: bool = False) -> Path:
+    """An ecostress_la folder of links to the clearest shared scenes (``n_day`` + ``n_night``);
+    ``blank``: the first one's LST a copy all fill (0) that scenes.csv still counts as clear."""
     import pandas as pd
+    import rasterio
 
     src = shared / "ecostress_la"
     sc = pd.read_csv(src / "scenes.csv", dtype={"overpass": str})
@@ -160,6 +163,12 @@ def _ecostress_folder(shared: Path, dst: Path, n_day: int, n_night: int) -> Path
         for f in rows[col]:
             (folder / sub / f).symlink_to(src / sub / f)
     rows.to_csv(folder / "scenes.csv", index=False)
+    if blank:
+        f = folder / "LST" / rows["file"].iloc[0]
+        f.unlink()
+        shutil.copy(src / "LST" / f.name, f)
+        with rasterio.open(f, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as r:
+            r.write(np.zeros((r.height, r.width), r.dtypes[0]), 1)
     return folder
 
 
@@ -178,11 +187,12 @@ def test_scale_invariance_refuses_too_few_overpasses(shared_data: Path, tmp_path
 @pytest.mark.usefixtures("bench_env")
 def test_scale_invariance_held_back_writes_beside_its_json(
         shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--train DIR --test DIR --json PATH on a held-back folder (4 night overpasses only):
-    scores 2 test overpasses and writes the page beside PATH, not over docs/results."""
+    """--train DIR --test DIR --json PATH on a held-back folder (4 night overpasses and a day
+    scene all fill that scenes.csv counts as clear: was an AllNaNError after training, now left
+    out before): scores 2 test overpasses, writes the page beside PATH, not over docs/results."""
     import json
 
-    folder = _ecostress_folder(shared_data, tmp_path / "data", 0, 4)
+    folder = _ecostress_folder(shared_data, tmp_path / "data", 1, 4, blank=True)
     monkeypatch.chdir(tmp_path)
     before = _stamps()
     mod = load_benchmark("scale_invariance")
@@ -192,6 +202,7 @@ def test_scale_invariance_held_back_writes_beside_its_json(
     assert _stamps() == before
     summ = json.loads(jpath.read_text())
     assert summ["n_test"] == 2 and np.isfinite(summ["gap_rmse"])
+    assert len(summ["train_overpasses"]) == 2  # the blank day scene left out
     assert (jpath.parent / "scale_invariance.md").is_file()
 
 
