@@ -102,3 +102,23 @@ def test_fahrenheit_values_are_named_fahrenheit(s):
     # before: "values look like degrees Celsius: set units 'degC'" (358 K as Celsius)
     with pytest.raises(errors.PhysicalRangeError, match=r"Fahrenheit.*\(da - 32\) \* 5 / 9"):
         xlstsr.upscale(f, 4)
+
+
+def test_upscale_refuses_a_lazy_input_from_an_unfinished_store(s, tmp_path):
+    lst = s["lst_1km"].copy()
+    lst[1] = lst[1] - 273.15  # refused while computing, after the first region was written
+    store = tmp_path / "sr.zarr"
+    with pytest.raises(errors.PhysicalRangeError):
+        xlstsr.upscale_to_zarr(lst.chunk({"time": 1}), store, time_chunk=1, regions_in_flight=1,
+                               progress=False)
+    lazy = xr.open_zarr(store, consolidated=False, decode_coords="all")["lst_1km"]
+    # before: upscaled, its unwritten step streamed on as NaN (as if all cloud)
+    with raise_if_computed(), pytest.raises(errors.XlstsrError, match=r"did not finish \(1 of 2"):
+        xlstsr.upscale(lazy, 2)
+
+
+def test_variable_asked_of_a_dataarray_of_another_name_is_named(s):
+    lst = s["lst_1km"]
+    with pytest.raises(errors.VariableNotFoundError, match=r"'nope'.*DataArray 'lst_1km'"):
+        xlstsr.upscale(lst, 4, variable="nope")  # before: ignored, lst_1km upscaled
+    assert xlstsr.upscale(lst, 4, variable="lst_1km").shape == (2, 64, 64)

@@ -25,6 +25,7 @@ from .guide import (
     prepare_guide,
     to_stack,
 )
+from .io.zarr import refuse_incomplete_inputs
 from .methods import get_method
 from .methods.base import UpscaleMethod
 from .validate import (
@@ -168,6 +169,7 @@ def upscale(
     ((3, 256, 256), (3, 64, 64))
     """
     lst, guide = select_lst(lst, variable, guide)
+    refuse_incomplete_inputs(lst, guide)  # an unfinished store's unwritten steps read as NaN
     factor = check_factor(factor, maximum=MAX_FACTOR)
     _check_tile(tile)
     for name, flag in (("mask_out_of_range", mask_out_of_range), ("output_check", output_check),

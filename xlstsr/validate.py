@@ -1596,6 +1596,12 @@ def select_lst(
             f"a guide given by name ({guide!r}) needs a Dataset input holding it; pass the guide "
             "DataArray instead."
         )
+    if variable is not None and obj.name is not None and obj.name != variable:
+        # a DataArray is its own variable: another name asked for is a mistaken input
+        raise VariableNotFoundError(
+            f"variable {variable!r} was asked for, but the input is the DataArray {obj.name!r}: "
+            "pass the Dataset that holds it (`ds`, not `ds[...]`), or drop `variable`."
+        )
     return obj, guide
 
 

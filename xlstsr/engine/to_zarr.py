@@ -50,7 +50,16 @@ import xarray as xr
 from .._version import __version__
 from ..errors import AllNaNError, InputTypeError, XlstsrError
 from ..io.formats import open_path
-from ..io.zarr import COMPLETE, INCOMPLETE, STATUS_ATTR, store_exists, zarr_compressors
+from ..io.zarr import (
+    COMPLETE,
+    INCOMPLETE,
+    STATUS_ATTR,
+    files_read,
+    local_path,
+    refuse_incomplete_inputs,
+    store_exists,
+    zarr_compressors,
+)
 from ..methods import get_method
 from ..methods.base import UpscaleMethod
 from ..validate import check_bool, check_whole, select_lst, spatial_dims, spatial_names
@@ -360,71 +369,17 @@ def _check_store(store: Any, mode: str) -> None:
         )
 
 
-def _local_path(p: Any) -> Path | None:
-    """``p`` as a resolved local path, or None (a URL, a store object, anything else)."""
-    if not isinstance(p, (str, os.PathLike)) or "://" in os.fspath(p):
-        return None
-    return Path(p).resolve()
-
-
-def _backend_file(a: Any) -> Any:
-    """The file or store path a lazily loaded backend array reads (xarray's Zarr, NetCDF and
-    rioxarray's GeoTIFF wrappers, under their indexing adapters), or None."""
-    for _ in range(12):  # ImplicitToExplicitIndexingAdapter > CopyOnWriteArray > LazilyIndexed...
-        if not hasattr(a, "array"):
-            break
-        a = a.array
-    zarr_array = getattr(a, "_array", None)  # xarray.backends.zarr.ZarrArrayWrapper
-    zstore = getattr(zarr_array, "store", None)
-    for attr in ("root", "path"):  # zarr 3 LocalStore, zarr 2 DirectoryStore
-        v = getattr(zstore, attr, None)
-        if isinstance(v, (str, os.PathLike)):
-            return v
-    datastore = getattr(a, "datastore", None)  # NetCDF (netCDF4, h5netcdf, scipy)
-    for manager in (getattr(datastore, "_manager", None), getattr(a, "manager", None)):
-        args = getattr(manager, "_args", None)  # xarray's CachingFileManager (rioxarray too)
-        if args and isinstance(args[0], (str, os.PathLike)):
-            return args[0]
-    return None
-
-
-def _files_read(obj: Any) -> set[Path]:
-    """Local files and stores a (lazy) DataArray, Dataset, guide list or dict reads: its
-    ``encoding['source']`` and the paths of the backend arrays in its dask graph or behind its
-    lazy indexing. Metadata only: nothing is read."""
-    found: set[Any] = set()
-    if isinstance(obj, xr.Dataset):
-        for v in obj.data_vars.values():
-            found |= _files_read(v)
-        return found
-    if isinstance(obj, Mapping):
-        return set().union(*(_files_read(v) for v in obj.values())) if obj else found
-    if isinstance(obj, (list, tuple)):
-        return set().union(*(_files_read(v) for v in obj)) if obj else found
-    if not isinstance(obj, xr.DataArray):
-        return found
-    found.add(obj.encoding.get("source"))
-    raw = obj.variable._data  # peeking: `.data` would load a lazily indexed array
-    found.add(_backend_file(raw))
-    if isinstance(raw, dsa.Array):
-        for name, layer in raw.__dask_graph__().layers.items():
-            if str(name).startswith("original-"):  # dask's from_array keeps the array object here
-                for v in layer.values():
-                    found.add(_backend_file(v))
-    return {p for p in (_local_path(f) for f in found if f is not None) if p is not None}
-
-
 def _refuse_store_over_inputs(store: Any, source: Any, guide: Any) -> None:
     """Refuse a store that is, holds, or lies inside a file or store the source or the guide
     reads (given as paths, or lazy arrays opened from them): mode="w" deletes the store before
     the inputs are read (the user's data would be lost, and the run would see only NaN), and a
     store written inside an input changes that input."""
-    s = _local_path(store)
+    s = local_path(store)
     if s is None:
         return
     for role, obj in (("source", source), ("guide", guide)):
-        direct = _local_path(obj)
-        paths = {direct} if direct is not None else _files_read(obj)
+        direct = local_path(obj)
+        paths = {direct} if direct is not None else files_read(obj)
         how = "" if direct is not None else " (the lazy array given reads it)"
         for p in sorted(paths):
             if p == s:
@@ -536,34 +491,6 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
             f"`xr.concat` reads both), or rerun the whole series with mode='w'.")
 
 
-def _refuse_incomplete_inputs(source: Any, guide: Any) -> None:
-    """Refuse a lazy input or guide read from the store of an unfinished upscale_to_zarr run
-    (``xr.open_zarr`` opens it; its unwritten steps are NaN and would be streamed on as if
-    cloudy). A path is checked when it is opened (:func:`xlstsr.io.open_zarr`)."""
-    import zarr
-
-    from ..io.zarr import incomplete_regions
-
-    for role, obj in (("source", source), ("guide", guide)):
-        if isinstance(obj, (str, os.PathLike)):
-            continue
-        for p in sorted(_files_read(obj)):
-            if not (p / "zarr.json").exists():
-                continue
-            try:
-                attrs = dict(zarr.open_group(p, mode="r").attrs)
-            except Exception:  # an array path, or not a group: nothing to say
-                continue
-            regions = incomplete_regions(attrs, p)
-            if regions is not None:
-                raise XlstsrError(
-                    f"the {role} is read from {p}, the store of an upscale_to_zarr run that did "
-                    f"not finish ({regions[0]} of {regions[1]} time blocks written; the others "
-                    "read as NaN). Complete that store first (mode='resume', or `xlstsr upscale "
-                    "... --resume`), then use it."
-                )
-
-
 def _spatial_chunk(n: int, chunks: tuple[int, ...] | None) -> int:
     return int(chunks[0]) if chunks else n
 
@@ -663,7 +590,7 @@ def upscale_to_zarr(
     _check_store(store, mode)
     progress = False if progress is None else check_bool("progress", progress)
     _refuse_store_over_inputs(store, source, guide)
-    _refuse_incomplete_inputs(source, guide)
+    refuse_incomplete_inputs(source, guide)
     regions_in_flight = _whole("regions_in_flight", regions_in_flight)
     time_chunk = _whole("time_chunk", time_chunk)
     src = open_path(source) if not isinstance(source, (xr.DataArray, xr.Dataset)) else source

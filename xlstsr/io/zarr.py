@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import dask.array as dsa
 import xarray as xr
 
-__all__ = ["incomplete_regions", "is_zarr_path", "open_zarr", "store_exists", "zarr_compressors"]
+from ..errors import XlstsrError
+
+__all__ = [
+    "files_read",
+    "incomplete_regions",
+    "is_zarr_path",
+    "local_path",
+    "open_zarr",
+    "refuse_incomplete_inputs",
+    "store_exists",
+    "zarr_compressors",
+]
 
 #: root attribute of a store written by :func:`xlstsr.upscale_to_zarr`: INCOMPLETE from the
 #: template on, COMPLETE once every region is written
@@ -109,6 +122,86 @@ def incomplete_regions(attrs: Any, store: Any) -> tuple[int, int] | None:
     except Exception:  # stopped before its progress record was made
         return (0, 0)
     return int(done.astype(bool).sum()), int(done.size)
+
+
+def local_path(p: Any) -> Path | None:
+    """``p`` as a resolved local path, or None (a URL, a store object, anything else)."""
+    if not isinstance(p, (str, os.PathLike)) or "://" in os.fspath(p):
+        return None
+    return Path(p).resolve()
+
+
+def _backend_file(a: Any) -> Any:
+    """The file or store path a lazily loaded backend array reads (xarray's Zarr, NetCDF and
+    rioxarray's GeoTIFF wrappers, under their indexing adapters), or None."""
+    for _ in range(12):  # ImplicitToExplicitIndexingAdapter > CopyOnWriteArray > LazilyIndexed...
+        if not hasattr(a, "array"):
+            break
+        a = a.array
+    zarr_array = getattr(a, "_array", None)  # xarray.backends.zarr.ZarrArrayWrapper
+    zstore = getattr(zarr_array, "store", None)
+    for attr in ("root", "path"):  # zarr 3 LocalStore, zarr 2 DirectoryStore
+        v = getattr(zstore, attr, None)
+        if isinstance(v, (str, os.PathLike)):
+            return v
+    datastore = getattr(a, "datastore", None)  # NetCDF (netCDF4, h5netcdf, scipy)
+    for manager in (getattr(datastore, "_manager", None), getattr(a, "manager", None)):
+        args = getattr(manager, "_args", None)  # xarray's CachingFileManager (rioxarray too)
+        if args and isinstance(args[0], (str, os.PathLike)):
+            return args[0]
+    return None
+
+
+def files_read(obj: Any) -> set[Path]:
+    """Local files and stores a (lazy) DataArray, Dataset, guide list or dict reads: its
+    ``encoding['source']`` and the paths of the backend arrays in its dask graph or behind its
+    lazy indexing. Metadata only: nothing is read."""
+    found: set[Any] = set()
+    if isinstance(obj, xr.Dataset):
+        for v in obj.data_vars.values():
+            found |= files_read(v)
+        return found
+    if isinstance(obj, Mapping):
+        return set().union(*(files_read(v) for v in obj.values())) if obj else found
+    if isinstance(obj, (list, tuple)):
+        return set().union(*(files_read(v) for v in obj)) if obj else found
+    if not isinstance(obj, xr.DataArray):
+        return found
+    found.add(obj.encoding.get("source"))
+    raw = obj.variable._data  # peeking: `.data` would load a lazily indexed array
+    found.add(_backend_file(raw))
+    if isinstance(raw, dsa.Array):
+        for name, layer in raw.__dask_graph__().layers.items():
+            if str(name).startswith("original-"):  # dask's from_array keeps the array object here
+                for v in layer.values():
+                    found.add(_backend_file(v))
+    return {p for p in (local_path(f) for f in found if f is not None) if p is not None}
+
+
+def refuse_incomplete_inputs(source: Any, guide: Any) -> None:
+    """Refuse a lazy input or guide read from the store of an unfinished upscale_to_zarr run
+    (``xr.open_zarr`` opens it; its unwritten steps are NaN and would be streamed on as if
+    cloudy). A path is checked when it is opened (:func:`xlstsr.io.open_zarr`)."""
+    import zarr
+
+    for role, obj in (("source", source), ("guide", guide)):
+        if isinstance(obj, (str, os.PathLike)):
+            continue
+        for p in sorted(files_read(obj)):
+            if not (p / "zarr.json").exists():
+                continue
+            try:
+                attrs = dict(zarr.open_group(p, mode="r").attrs)
+            except Exception:  # an array path, or not a group: nothing to say
+                continue
+            regions = incomplete_regions(attrs, p)
+            if regions is not None:
+                raise XlstsrError(
+                    f"the {role} is read from {p}, the store of an upscale_to_zarr run that did "
+                    f"not finish ({regions[0]} of {regions[1]} time blocks written; the others "
+                    "read as NaN). Complete that store first (mode='resume', or `xlstsr upscale "
+                    "... --resume`), then use it."
+                )
 
 
 def store_exists(store: Any) -> bool:
