@@ -3,6 +3,11 @@
 ``python benchmarks/one_level_up.py [--epochs 40] [--root DATA] [--out docs/results] [--json PATH]
 [--smoke]``
 
+``--out`` defaults to ``docs/results`` for the project's own data; for another ``--root`` to the
+folder of ``--json``, else ``./heldback_results`` (never over a published page unless ``--out``
+says so). A cube whose split by position leaves no training or validation window-dates, or fewer
+than 2 test positions, is refused with the counts.
+
 The scale-invariance protocol of ``benchmarks/scale_invariance.py`` (ECOSTRESS) one level up,
 where the truth is the real MODIS 1 km LST. Data: the daily MOD11A1 datacube
 ``modis_h18v04_2020`` (day and night LST, 2020, 64 x 64 windows of tile h18v04; ``../shared/data``)

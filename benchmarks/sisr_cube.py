@@ -30,7 +30,10 @@ bundled default's training or validation windows (its recorded positions placed 
 grid, compared by bounds with the held-back cube's ``windows.csv``), and the headline ASTER protocol on DIR's modis_aster pairs that are not the
 bundled models' training pairs, if any; writes ``sisr_cube_held_back.md`` / ``.json``.
 
-Writes ``sisr_cube.md`` in ``--out``. ``--smoke``: 5 dates of the cube, 1 ASTER pair, bicubic
+Writes ``sisr_cube.md`` in ``--out`` (default ``docs/results`` for the project's own data,
+``./heldback_results`` for another ``--root``: a held-back run never replaces a published page
+unless ``--out`` says so). Without ``--held-back`` (or ``--select``) another ``--root`` is
+refused: the bundled models' split is the shared cube's. ``--smoke``: 5 dates of the cube, 1 ASTER pair, bicubic
 and the default only (seconds; a test, not a measurement).
 """
 
