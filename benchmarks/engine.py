@@ -515,17 +515,29 @@ def bench_scaling(cube: dict, n_days: int, tile: int, rounds: int, work: Path) -
 
 
 # -- 5. STAC -> Zarr -------------------------------------------------------------------------------
-def bench_stac(n_days: int, work: Path) -> dict | None:
+def stac_catalog(root: Path | None) -> Path | None:
+    """The MOD11A1 cube's STAC catalog: ``root`` (a data folder holding ``modis_h18v04_2020/``,
+    or that cube's folder itself), else the project's data folder; None when there is none."""
     import xlstsr
 
-    try:
-        cat = xlstsr.datasets.data_root() / "modis_h18v04_2020" / "catalog.json"
-    except FileNotFoundError:
+    if root is None:
+        try:
+            root = xlstsr.datasets.data_root()
+        except FileNotFoundError:
+            return None
+    for cat in (root / "modis_h18v04_2020" / "catalog.json", root / "catalog.json"):
+        if cat.is_file():
+            return cat
+    return None
+
+
+def bench_stac(n_days: int, work: Path, root: Path | None = None) -> dict | None:
+    cat = stac_catalog(root)
+    if cat is None:
         return None
-    if not cat.is_file():
-        return None
-    return run_engine({"stac": str(cat), "days": n_days, "method": "sisr",
-                       "out": str(work / "stac.zarr")})
+    out = run_engine({"stac": str(cat), "days": n_days, "method": "sisr",
+                      "out": str(work / "stac.zarr")})
+    return None if out is None else {**out, "catalog": str(cat)}
 
 
 # -- 6. tile sizes, torch.compile, where the time goes --------------------------------------------
@@ -814,6 +826,12 @@ def cpu(x: dict) -> str:
     return f"; CPU time {x['cpu_ratio']:.2f}" if "cpu_ratio" in x else ""
 
 
+def _cube_name(st: dict) -> str:
+    """The STAC cube's folder as the page names it (older runs did not record it)."""
+    cat = st.get("catalog")
+    return "`modis_h18v04_2020`" if cat is None else f"`{Path(cat).parent.name}`"
+
+
 def render(r: dict) -> str:
     s = r["sizes"]
     real, nd = s["real"], s["real_days"]
@@ -903,13 +921,17 @@ def render(r: dict) -> str:
            f"{sc['tasks_1_worker_s']:.1f} -> {sc['tasks_2_workers_s']:.1f} s) | report | |"]
           if "tasks_speedup" in sc else []),
     ]
-    if st is not None:
+    if st is None:
+        lines.append("| STAC -> Zarr (`open_stac`, `sisr`) | not run: no MOD11A1 STAC catalog "
+                     "(`modis_h18v04_2020/catalog.json` under `--root` or the data folder) | "
+                     "report | |")
+    else:
         held = sum(st["tiles_with_data"])
         tot = st["tiles_per_day"] * st["n_times"]
         per_day = st["seconds"] / st["n_times"]
         full_day = rl["sisr"]["engine_s"] / nd
         lines.append(
-            f"| STAC -> Zarr, shared MODIS cube (`open_stac`, `sisr`, {st['n_times']} whole "
+            f"| STAC -> Zarr, MODIS cube {_cube_name(st)} (`open_stac`, `sisr`, {st['n_times']} whole "
             f"{st['shape'][1]}^2 tiles) | {st['seconds']:.1f} s ({per_day:.1f} s per day; a "
             f"day with no gaps: {full_day:.1f} s; reading the COGs alone: "
             f"{st.get('read_s', float('nan')) / st['n_times']:.2f} s per day); {held} of {tot} "
@@ -1200,7 +1222,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", "--quick", dest="smoke", action="store_true",
                     help="tiny sizes, timings taken once (a smoke test)")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--root", type=Path, default=None,
+                    help="data folder holding modis_h18v04_2020/ (or that cube's folder) for the "
+                    "STAC -> Zarr figure (default: the project's data folder); the rest of the "
+                    "benchmark is on synthetic cubes")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="folder of engine.md (default: docs/results, or ./heldback_results "
+                    "with a --root that is not the project's data)")
     ap.add_argument("--render", type=Path, default=None,
                     help="rewrite engine.md from the raw figures of an earlier run (a JSON file, "
                     "or an engine.md with its JSON block); no measurement")
@@ -1211,6 +1239,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="rerun only the profile (where the engine's time goes) into the raw "
                     "figures of an earlier engine.md, and rewrite it")
     args = ap.parse_args(argv)
+    from xlstsr.datasets.root import results_dir
+
+    published = ROOT / "docs" / "results"  # the synthetic figures, and the project's cube
+    args.out = (args.out or published) if args.root is None else results_dir(
+        args.out, published, args.root)
     if args.rerun_profile is not None:
         r, s = earlier_run(args.rerun_profile)
         with tempfile.TemporaryDirectory(prefix="xlstsr-bench-") as tmp:
@@ -1291,7 +1324,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(fl), flush=True)
 
         stage("STAC -> Zarr")
-        st = bench_stac(s["stac_days"], work)
+        st = bench_stac(s["stac_days"], work, args.root)
         print(json.dumps(st, default=float)[:2000], flush=True)
 
         stage("scaling")

@@ -310,3 +310,13 @@ def test_accuracy_pairs_with_modis_gaps(shared_data: Path, tmp_path: Path) -> No
     rows = pd.read_csv(csv, dtype={"pair": str})
     assert set(rows.pair) == {"902"} and rows.rmse.notna().all()
     assert "901: the MODIS LST holds no valid pixel" in (tmp_path / "o" / "accuracy.md").read_text()
+
+
+def test_engine_reads_the_stac_cube_of_root(bench_env, shared_data, tmp_path):  # noqa: F811
+    eng = load_benchmark("engine")
+    assert eng.stac_catalog(tmp_path) is None  # no cube there: the page says "not run"
+    (tmp_path / "modis_h18v04_2020").symlink_to(shared_data / "modis_h18v04_2020")
+    cat = eng.stac_catalog(tmp_path)
+    assert cat == tmp_path / "modis_h18v04_2020" / "catalog.json"
+    assert eng.stac_catalog(tmp_path / "modis_h18v04_2020") == cat.parent / "catalog.json"
+    assert eng._cube_name({"catalog": str(cat)}) == "`modis_h18v04_2020`"
