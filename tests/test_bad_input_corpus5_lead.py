@@ -122,3 +122,36 @@ def test_variable_asked_of_a_dataarray_of_another_name_is_named(s):
     with pytest.raises(errors.VariableNotFoundError, match=r"'nope'.*DataArray 'lst_1km'"):
         xlstsr.upscale(lst, 4, variable="nope")  # before: ignored, lst_1km upscaled
     assert xlstsr.upscale(lst, 4, variable="lst_1km").shape == (2, 64, 64)
+
+
+def test_upscale_to_zarr_reads_the_hdf_layer_asked_for(shared_data: Path, tmp_path):
+    pytest.importorskip("pyhdf")
+    granule = next((shared_data / "mod11a1_hdf").glob("*.hdf"))
+    store = tmp_path / "night.zarr"
+    # review of round 5: refused ("pass the Dataset"); before it, the Day LST was upscaled
+    xlstsr.upscale_to_zarr(granule, store, 2, "bicubic", variable="LST_Night_1km",
+                           progress=False)
+    out = xr.open_zarr(store, decode_coords="all")
+    assert "LST_Night_1km" in out.data_vars
+
+
+def test_one_overpass_dated_two_ways_is_scored(sr, s):
+    truth = s["lst_250m"].isel(time=0)
+    late = truth.assign_coords(time=truth.time.values + np.timedelta64(12, "m"))
+    # review of round 5: a nominal date against an acquisition time 12 min later was refused
+    assert np.isfinite(float(xlstsr.evaluate(sr.isel(time=0), late)["rmse"]))
+    other_day = truth.assign_coords(time=truth.time.values + np.timedelta64(1, "D"))
+    with pytest.raises(errors.GridError, match="other dates"):
+        xlstsr.evaluate(sr.isel(time=0), other_day)
+
+
+def test_guide_on_float32_coordinates_is_the_lsts_grid(shared_data: Path):
+    cog = shared_data / "modis_h18v04_2020/cogs/MOD11A1.A2020001.h18v04.061_LST_Day_1km.tif"
+    lst = xlstsr.io.open_cog(cog).squeeze(drop=True).isel(y=slice(0, 64), x=slice(960, 1024)).load()
+    step = xlstsr.grid.MODIS_250M  # a 250 m field: float32 rounding is then a larger part of a pixel
+    lst = lst.assign_coords(y=float(lst.y[0]) - step * np.arange(64), x=float(lst.x[0]) + step * np.arange(64))
+    guide = lst.copy(data=np.linspace(0.1, 0.8, lst.size).reshape(lst.shape))
+    guide = guide.assign_coords(y=guide.y.astype("float32"), x=guide.x.astype("float32"))
+    guide.attrs = {"long_name": "NDVI"}
+    # review of round 5: "the guide has the LST's shape but not its grid" (0.001 px tolerance)
+    xlstsr.scaling_stats(lst, guide=guide)

@@ -423,13 +423,25 @@ def _label_hint(s_lab: Any, r_lab: Any, dim: str, what: str) -> str:
     return ""
 
 
+def _same_overpass(a: Any, b: Any) -> bool:
+    """Two datetime labels less than a day apart: one overpass dated two ways (its nominal
+    date and its acquisition time, or another time zone)."""
+    import pandas as pd
+
+    try:
+        return bool(abs(pd.Timestamp(a) - pd.Timestamp(b)) < pd.Timedelta("1D"))
+    except (TypeError, ValueError):
+        return False
+
+
 def check_scalar_steps(sr: xr.DataArray, ref: xr.DataArray, what: str = "reference",
                        sr_what: str = "super-resolved field", var: str | None = None,
                        sr_var: str = "sr") -> None:
     """Refuse a ``ref`` that carries a leading dim of ``sr`` as a scalar coordinate (a truth
     selected with ``.sel(time=t)``) of another label, or while ``sr`` has several steps: a
     field without that dim is compared with every step of ``sr``, so a truth of one date was
-    scored against other dates without a word. Two scalar dates that differ are refused too.
+    scored against other dates without a word. Two scalar dates a day or more apart are refused
+    too (less than a day apart they are one overpass dated two ways).
     """
     import pandas as pd
 
@@ -444,6 +456,8 @@ def check_scalar_steps(sr: xr.DataArray, ref: xr.DataArray, what: str = "referen
                 found = bool((labels.get_indexer(pd.Index([t])) >= 0).all())
             except (TypeError, ValueError):
                 found = False
+            if len(labels) == 1 and not found and _same_overpass(labels[0], t):
+                continue  # one step each, hours apart: a nominal date against an acquisition time
             if found and len(labels) == 1:
                 continue
             head = f"{list(labels[:3])}{'...' if len(labels) > 3 else ''}"
@@ -455,7 +469,8 @@ def check_scalar_steps(sr: xr.DataArray, ref: xr.DataArray, what: str = "referen
                 f"every step, drop its coordinate (`{var}.drop_vars('{d}')`)."
             )
         if (d in sr.coords and sr[d].ndim == 0 and np.asarray(t).dtype.kind == "M"
-                and np.asarray(sr[d].values).dtype.kind == "M" and sr[d].values != t):
+                and np.asarray(sr[d].values).dtype.kind == "M"
+                and not _same_overpass(sr[d].values, t)):
             raise GridError(
                 f"the {what} is of {d}={shown}, the {sr_what} of {d}={pd.Timestamp(sr[d].values)}"
                 f" (scalar coordinates): other dates; pair the fields of the same date, or drop "

@@ -1069,7 +1069,8 @@ def _range_cause(
         # plausible as Fahrenheit
         return (f"values (median {median:.1f}) look like degrees Fahrenheit ({as_kelvin:.1f} K; "
                 f"as Celsius {median + 273.15:.1f} K): convert them, `da = (da - 32) * 5 / 9 + "
-                "273.15` with `da.attrs['units'] = 'K'`")
+                "273.15` with `da.attrs['units'] = 'K'`; if they are degrees Celsius (above "
+                "75 degC on part of the scene), set `da.attrs['units'] = 'degC'`")
     if median < lo and float(finite.min()) > -100:
         return ("values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
                 + (" (`--units degC` on the command line)" if cli else "")
@@ -1613,15 +1614,20 @@ _EQUAL_NEIGHBOURS = 0.45
 def nearest_block_size(image: np.ndarray, max_size: int = 64) -> int:
     """The side of the squares of equal values that an image resampled by nearest neighbour onto
     a grid ``k`` times finer than its own is made of: ``k``, or 1 when it is not made of such
-    blocks (NaN counts as equal to anything; a uniform image is not made of blocks).
+    blocks (NaN counts as equal to anything; an image with fewer than two value edges along
+    each axis, a uniform one or one step, is not made of blocks). The blocks may start at any
+    offset (an image cropped from a resampled one).
 
     Examples
     --------
     >>> coarse = np.arange(12.0).reshape(3, 4) + 280
     >>> nearest_block_size(np.kron(coarse, np.ones((5, 5))))
     5
-    >>> nearest_block_size(coarse), nearest_block_size(np.full((20, 20), 290.0))
-    (1, 1)
+    >>> nearest_block_size(np.kron(coarse, np.ones((5, 5)))[3:, 2:])  # cropped
+    5
+    >>> step = np.where(np.arange(256) < 16, 285.0, 300.0) * np.ones((256, 1))
+    >>> nearest_block_size(coarse), nearest_block_size(np.full((20, 20), 290.0)), nearest_block_size(step)
+    (1, 1, 1)
     """
     a = np.asarray(image, dtype=np.float64)
     if a.ndim != 2 or min(a.shape) < 4:
@@ -1632,16 +1638,26 @@ def nearest_block_size(image: np.ndarray, max_size: int = 64) -> int:
         n = int(ok.sum())
         if n == 0 or float(((pairs[0] == pairs[1]) & ok).sum()) < _EQUAL_NEIGHBOURS * n:
             return 1
-    values = a[fin]
-    if values.size == 0 or bool((values == values[0]).all()):
+    # the rows and columns where a new value starts: a nearest-resampled image changes at
+    # (nearly) every block edge, so these fall every k pixels from one phase on both axes; a
+    # field with one or two flat regions (a step, a plateau) changes at too few of them
+    starts = []
+    for diff, ok, axis in ((a[:, 1:] != a[:, :-1], fin[:, 1:] & fin[:, :-1], 0),
+                           (a[1:] != a[:-1], fin[1:] & fin[:-1], 1)):
+        where = np.flatnonzero((diff & ok).any(axis=axis)) + 1
+        if where.size < 2:
+            return 1
+        starts.append(where)
+    k = int(np.gcd.reduce(np.concatenate([np.diff(w) for w in starts])))
+    if not 2 <= k <= max_size:
         return 1
-    for k in range(min(max_size, a.shape[0] // 2, a.shape[1] // 2), 1, -1):
-        ny, nx = (a.shape[0] // k) * k, (a.shape[1] // k) * k
-        b = a[:ny, :nx].reshape(ny // k, k, nx // k, k)
-        first = np.nanmax(np.where(np.isfinite(b), b, -np.inf), axis=(1, 3), keepdims=True)
-        if bool(((b == first) | ~np.isfinite(b)).all()):
-            return k
-    return 1
+    (ox, oy), (ny, nx) = (int(w[0]) % k for w in starts), a.shape
+    core = a[oy: oy + (ny - oy) // k * k, ox: ox + (nx - ox) // k * k]
+    if core.size == 0:
+        return 1
+    b = core.reshape(core.shape[0] // k, k, core.shape[1] // k, k)
+    first = np.nanmax(np.where(np.isfinite(b), b, -np.inf), axis=(1, 3), keepdims=True)
+    return k if bool(((b == first) | ~np.isfinite(b)).all()) else 1
 
 
 def warn_if_resampled(lst: xr.DataArray, what: str = "LST") -> None:

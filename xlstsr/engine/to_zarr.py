@@ -49,7 +49,7 @@ import xarray as xr
 
 from .._version import __version__
 from ..errors import AllNaNError, InputTypeError, XlstsrError
-from ..io.formats import open_path
+from ..io.formats import format_of, open_path
 from ..io.zarr import (
     COMPLETE,
     INCOMPLETE,
@@ -593,7 +593,11 @@ def upscale_to_zarr(
     refuse_incomplete_inputs(source, guide)
     regions_in_flight = _whole("regions_in_flight", regions_in_flight)
     time_chunk = _whole("time_chunk", time_chunk)
-    src = open_path(source) if not isinstance(source, (xr.DataArray, xr.Dataset)) else source
+    if isinstance(source, (xr.DataArray, xr.Dataset)):
+        src = source
+    else:  # an HDF4 granule opens one layer: the one asked for (the Day LST by default)
+        hdf = variable is not None and format_of(source) == "hdf4"
+        src = open_path(source, **({"variable": variable} if hdf else {}))
     lst, guide = select_lst(src, variable, guide)
     up_kw = {"mask_out_of_range": mask_out_of_range, "scale_correction": scale_correction,
              "guide_offset": guide_offset, "tile": tile}
