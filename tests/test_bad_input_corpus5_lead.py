@@ -6,6 +6,7 @@ CRS whose ellipsoid is a tenth of the Earth's (DESIREX's ENVI header) was carrie
 
 from __future__ import annotations
 
+import errno
 import warnings
 from pathlib import Path
 
@@ -155,3 +156,16 @@ def test_guide_on_float32_coordinates_is_the_lsts_grid(shared_data: Path):
     guide.attrs = {"long_name": "NDVI"}
     # review of round 5: "the guide has the LST's shape but not its grid" (0.001 px tolerance)
     xlstsr.scaling_stats(lst, guide=guide)
+
+
+def test_input_read_failure_while_streaming_is_not_called_a_write_failure(s, tmp_path,
+                                                                          monkeypatch):
+    import xlstsr.engine.to_zarr as to_zarr
+
+    def unreadable(*args, **kwargs):
+        raise OSError(errno.EIO, "Read failed", "/data/cube/LST_2020001.tif")
+
+    monkeypatch.setattr(to_zarr, "_store_block", unreadable)
+    # review of round 5: "cannot write the store ... check free space" for a failing input read
+    with pytest.raises(errors.XlstsrError, match=r"reading the input failed.*Read failed.*resume"):
+        xlstsr.upscale_to_zarr(s["lst_1km"], tmp_path / "r.zarr", 4, time_chunk=1, progress=False)

@@ -31,6 +31,7 @@ client itself dies, rerun with ``mode="resume"``.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -491,6 +492,21 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
             f"`xr.concat` reads both), or rerun the whole series with mode='w'.")
 
 
+#: errno values of a failed write (disk full, quota, read-only file system, permission)
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _write_failure(err: OSError, store: Any) -> bool:
+    """Whether an OSError raised while the regions ran is the store's write failing (its file
+    under the store, or a disk-full/permission errno), not an input's read."""
+    target = local_path(store)
+    name = getattr(err, "filename", None)
+    if target is not None and isinstance(name, (str, os.PathLike)):
+        path = Path(name).resolve()
+        return path == target or target in path.parents
+    return err.errno in _WRITE_ERRNOS
+
+
 def _spatial_chunk(n: int, chunks: tuple[int, ...] | None) -> int:
     return int(chunks[0]) if chunks else n
 
@@ -810,11 +826,17 @@ def upscale_to_zarr(
         raise
     except OSError as err:  # a full disk, a lost mount, a revoked permission: the store stays
         done_now = int(done.sum()) + len(finished)
+        kept = (f"{done_now} of the {len(regions)} time blocks are written and kept")
+        if not _write_failure(err, store):  # an input file that failed to read (a COG, a URL)
+            raise XlstsrError(
+                f"reading the input failed while upscaling: {err} ({kept}). Check the input "
+                "files (complete, readable), then complete the store with mode='resume' and the "
+                "same arguments (`xlstsr upscale ... --resume`)."
+            ) from err
         raise XlstsrError(
-            f"cannot write the store {store}: {err.strerror or err} ({done_now} of the "
-            f"{len(regions)} time blocks are written and kept). Free space (or fix the "
-            "folder's permissions), then complete it with mode='resume' and the same arguments "
-            "(`xlstsr upscale ... --resume`)."
+            f"cannot write the store {store}: {err.strerror or err} ({kept}). Free space (or fix "
+            "the folder's permissions), then complete it with mode='resume' and the same "
+            "arguments (`xlstsr upscale ... --resume`)."
         ) from err
     finally:
         bar.close()
