@@ -169,3 +169,19 @@ def test_input_read_failure_while_streaming_is_not_called_a_write_failure(s, tmp
     # review of round 5: "cannot write the store ... check free space" for a failing input read
     with pytest.raises(errors.XlstsrError, match=r"reading the input failed.*Read failed.*resume"):
         xlstsr.upscale_to_zarr(s["lst_1km"], tmp_path / "r.zarr", 4, time_chunk=1, progress=False)
+
+
+def test_cli_input_read_failure_is_not_called_a_write_failure(s, tmp_path, capsys, monkeypatch):
+    from xlstsr.cli import main
+
+    tif = tmp_path / "in.tif"
+    s["lst_1km"].isel(time=0).rio.to_raster(tif)
+
+    def unreadable(*args, **kwargs):
+        raise OSError(errno.EIO, "Read failed", str(tif))
+
+    monkeypatch.setattr(xr.DataArray, "to_netcdf", unreadable)
+    assert main(["upscale", str(tif), str(tmp_path / "o.nc"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "was not written: " in err and "input file may be unreadable" in err
+    assert not (tmp_path / "o.nc").exists()

@@ -252,6 +252,17 @@ def _written_whole(path: str) -> Iterator[str]:
         yield str(part)
         os.replace(part, p)
     except (OSError, RasterioError, CPLE_BaseError) as err:  # a full disk, a lost mount
+        import errno
+
+        name = getattr(err, "filename", None)
+        writing = (getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EROFS,
+                                                    errno.EACCES, errno.EPERM)
+                   or (isinstance(name, str) and Path(name).name in (p.name, part.name)))
+        if not writing:  # the output is computed while written: an input's read may fail here
+            raise UsageError(
+                f"{path} was not written: {err}. An input file may be unreadable (check it) or "
+                "the output's folder full or read-only; nothing was written."
+            ) from err
         raise UsageError(
             f"cannot write {path}: {getattr(err, 'strerror', None) or err}. Check the free "
             "space and permissions of its folder, or choose another one; nothing was written."
