@@ -532,7 +532,7 @@ def usable_pairs(pairs: Sequence[str], root: str | Path | None
             continue
         try:
             lst, _, aster = open_modis_aster_pair(pid, root)
-        except Exception as err:  # an unreadable file: named, the pair left out
+        except (XlstsrError, OSError) as err:  # an unreadable file: named, the pair left out
             skipped[pid] = f"unreadable ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
             continue
         if not np.isfinite(lst.values).any():
@@ -592,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lst, ndvi, aster = open_modis_aster_pair(pid, args.root)
         try:
             est, est_row = pair_offset(lst, aster)
-        except Exception as err:  # e.g. too few valid pixels to estimate: anchor protocol only
+        except XlstsrError as err:  # e.g. too few valid pixels to estimate: anchor protocol only
             print(f"  {pid}: no offset ({type(err).__name__}: {err}); anchor protocol only",
                   flush=True)
             est, est_row = None, {**dict.fromkeys(OFFSET_FIELDS, np.nan), "reliable": False}
