@@ -63,7 +63,7 @@ def _one_line_warnings() -> Iterator[None]:
 
 def _refuse_existing(path: str, overwrite: bool) -> None:
     if Path(path).exists() and not overwrite:
-        more = " (or --resume to complete it)" if str(path).rstrip("/").endswith(".zarr") else ""
+        more = " (or --resume to complete it)" if str(path).rstrip("/").lower().endswith(".zarr") else ""
         raise UsageError(f"{path} exists; pass --overwrite to replace it{more}")
 
 
@@ -352,7 +352,7 @@ def _interrupted_output(args: argparse.Namespace) -> str:
     """What an interrupted command leaves: a .zarr output is incomplete (its readers refuse
     it until resumed); other outputs are written whole at the end, so none was written."""
     out = getattr(args, "output", None)
-    if args.command == "upscale" and out and str(out).rstrip("/").endswith(".zarr"):
+    if args.command == "upscale" and out and str(out).rstrip("/").lower().endswith(".zarr"):
         return (f": {out} is incomplete (xlstsr's readers refuse it); complete it by running "
                 "the same command with --resume (without --overwrite)")
     return f": {out} was not written" if out and args.command != "demo" else ""

@@ -525,7 +525,7 @@ def _scalar(value: Any) -> Any:
     anything else unchanged."""
     if isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0:
         value = value.item()
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63 - 1:
         return float(value)  # np.isfinite refuses a Python int beyond int64 with a raw TypeError
     return value
 
@@ -1666,8 +1666,8 @@ def warn_if_resampled(lst: xr.DataArray, what: str = "LST") -> None:
     if isinstance(lst.data, dsa.Array) or lst.ndim < 2:
         return
     ydim, xdim = spatial_dims(lst)
-    first = lst.transpose(..., ydim, xdim).values.reshape(-1, lst.sizes[ydim], lst.sizes[xdim])[0]
-    k = nearest_block_size(first)
+    first = lst.isel({d: 0 for d in lst.dims if d not in (ydim, xdim)})  # one image, no copy
+    k = nearest_block_size(first.transpose(ydim, xdim).values)
     if k > 1:
         warnings.warn(
             f"the {what} is made of blocks of {k} x {k} equal pixels: it was resampled by nearest "
