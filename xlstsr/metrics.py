@@ -27,7 +27,7 @@ import xarray as xr
 from .errors import AllNaNError, GridError, InputTypeError, MethodOptionError, UnitsError
 from .kernels import metrics as _k
 from .kernels import spectra as _s
-from .validate import check_factor, check_number, spatial_dims
+from .validate import check_factor, check_number, crs_mismatch, spatial_dims
 
 __all__ = [
     "bias",
@@ -273,11 +273,9 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
                if sr.sizes[ydim] == coarse.sizes[cy] and sr.sizes[xdim] == coarse.sizes[cx]
                else "")
         )
-    try:
-        crs_a, crs_b = sr.rio.crs, coarse.rio.crs
-    except Exception:
-        crs_a = crs_b = None
-    if crs_a is not None and crs_b is not None and crs_a != crs_b:
+    other = crs_mismatch(sr, coarse)
+    if other is not None:
+        crs_a, crs_b = other
         raise GridError(f"{what} ({crs_a}) and the {coarse_what} ({crs_b}) are in other CRSs: "
                         f"{what} must be on the {coarse_what}'s fine grid.")
     for d, c in ((ydim, cy), (xdim, cx)):

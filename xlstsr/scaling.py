@@ -30,6 +30,7 @@ from .validate import (
     check_bool,
     check_number,
     check_whole,
+    crs_mismatch,
     decode_guide,
     decode_lst,
     select_lst,
@@ -256,11 +257,9 @@ def _check_guide_grid(guide: xr.DataArray, lst: xr.DataArray) -> None:
     say it lies elsewhere (half a pixel or a scene away), which was used as if aligned."""
     gy, gx = spatial_dims(guide)
     ly, lx = spatial_dims(lst)
-    try:
-        gcrs, lcrs = guide.rio.crs, lst.rio.crs
-    except Exception:
-        gcrs = lcrs = None
-    if gcrs is not None and lcrs is not None and gcrs != lcrs:
+    other = crs_mismatch(guide, lst)
+    if other is not None:
+        gcrs, lcrs = other
         # was "the guide's pixel (0.000631) is not the LST's (70) divided by an integer"
         raise GridError(f"the guide ({gcrs}) and the LST ({lcrs}) are in other CRSs: put the "
                         "guide on the LST's grid, or a grid nested in it "

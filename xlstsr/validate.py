@@ -53,6 +53,7 @@ __all__ = [
     "check_output",
     "check_output_size",
     "check_whole",
+    "crs_mismatch",
     "declare_lst",
     "decode_guide",
     "decode_lst",
@@ -422,6 +423,20 @@ def _pixel_indices(c: np.ndarray) -> bool:
     c = np.sort(c)
     return bool(c.size >= 2 and (np.array_equal(c, np.arange(c.size))
                                  or np.array_equal(c, np.arange(c.size) + 0.5)))
+
+
+def crs_mismatch(a: xr.DataArray, b: xr.DataArray) -> tuple[Any, Any] | None:
+    """The CRSs of ``a`` and ``b`` when both carry one and they differ, else None (a field
+    without a CRS is taken to share the other's).
+
+    Examples
+    --------
+    >>> a = xr.DataArray(np.zeros((2, 2)), dims=("y", "x")).rio.write_crs("EPSG:32631")
+    >>> crs_mismatch(a, a) is None, crs_mismatch(a, a.rio.write_crs("EPSG:4326"))[1].to_epsg()
+    (True, 4326)
+    """
+    ca, cb = a.rio.crs, b.rio.crs
+    return None if ca is None or cb is None or ca == cb else (ca, cb)
 
 
 def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
