@@ -185,3 +185,11 @@ def test_cli_input_read_failure_is_not_called_a_write_failure(s, tmp_path, capsy
     err = capsys.readouterr().err
     assert "was not written: " in err and "input file may be unreadable" in err
     assert not (tmp_path / "o.nc").exists()
+
+
+def test_to_cogs_takes_driver_cog_it_writes_anyway(sr, tmp_path):
+    # review of round 5: refused as "another driver" (rasterio got driver twice before round 5)
+    paths = xlstsr.io.to_cogs(sr, tmp_path / "cogs", driver="COG")
+    assert len(paths) == 2
+    with pytest.raises(errors.XlstsrError, match="driver='GTiff'"):
+        xlstsr.io.to_cogs(sr, tmp_path / "other", driver="GTiff")

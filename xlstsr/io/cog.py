@@ -305,6 +305,8 @@ def to_cogs(
     2
     """
     _check_cog_options(da, directory, rio_kwargs)
+    # driver="COG" asks for what is written anyway: dropped, not passed twice to rasterio
+    rio_kwargs = {k: v for k, v in rio_kwargs.items() if str(k).lower() != "driver"}
     if not isinstance(compress, str) or compress.upper() not in _COG_COMPRESS:
         # GDAL ignores an unknown COMPRESS with a warning: the files were written uncompressed
         raise XlstsrError(f"compress={compress!r} is not a COG compression; use one of "
@@ -363,7 +365,8 @@ def _check_cog_options(da: Any, directory: Any, rio_kwargs: dict[str, Any]) -> N
             raise XlstsrError(f"GDAL could not write COG tiles of blocksize={v!r} pixels: the "
                               "tile size must be a whole multiple of 16, e.g. blocksize=256 or "
                               "512 (the default).")
-    if "driver" in opts:
+    if "driver" in opts and not (isinstance(opts["driver"], str)
+                                 and opts["driver"].strip().upper() == "COG"):
         raise XlstsrError(
             f"driver={opts['driver']!r}: to_cogs writes Cloud-Optimised GeoTIFFs (driver "
             "'COG'); for another format write each step with `da.rio.to_raster(path, "
