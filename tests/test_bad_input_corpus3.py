@@ -154,8 +154,13 @@ def test_a_calibration_is_not_fitted_on_celsius(sr, s):
 def test_a_calibration_does_not_pair_other_dates_by_position(sr, s):
     from xlstsr.calibration import fit_calibration
 
-    with pytest.raises(errors.XlstsrError, match=r"other 'time' labels.*truth.sel\(time="):
-        fit_calibration(sr, s["lst_250m"].isel(time=[1, 0]))
+    truth = s["lst_250m"]
+    later = truth.assign_coords(time=truth.time + np.timedelta64(3, "D"))
+    with pytest.raises(errors.XlstsrError, match=r"labels differ.*truth.sel\(time="):
+        fit_calibration(sr, later)
+    # the same dates in another order are paired by label: the same fit
+    a, b = fit_calibration(sr, truth), fit_calibration(sr, truth.isel(time=[1, 0]))
+    assert (a.slope, a.offset) == pytest.approx((b.slope, b.offset), abs=1e-9)
 
 
 @pytest.mark.parametrize("aggregate", [0, 2.5, True])

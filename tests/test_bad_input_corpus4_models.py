@@ -374,8 +374,11 @@ def test_scale_correction_law_needs_a_power_of_two_and_aligned_truth(s, sr):
     xlstsr.upscale(lst, 3, "bicubic", scale_correction=0.8)  # a fixed gain works at any factor
     with pytest.raises(errors.GridError, match="factor must be a positive integer"):
         apply_scale_correction(sr.values, lst.values, None, 0)  # OverflowError
-    with pytest.raises(errors.GridError, match="'time' labels differ"):
-        calibrate_detail_gain(sr, lst, truth.isel(time=[1, 0]), 4)  # a gain of 0 before
+    with pytest.raises(errors.GridError, match="'time' labels differ"):  # other dates
+        calibrate_detail_gain(sr, lst, truth.assign_coords(time=truth.time + np.timedelta64(1, "D")), 4)
+    # the same dates in another order (a gain of 0 before) are paired by label
+    assert calibrate_detail_gain(sr, lst, truth.isel(time=[1, 0]), 4) == pytest.approx(
+        calibrate_detail_gain(sr, lst, truth, 4), abs=1e-9)
     with pytest.raises(errors.GridError, match="'x' labels differ"):
         calibrate_detail_gain(sr, lst, truth.assign_coords(x=truth.x + 5e4), 4)
     with pytest.raises(errors.AllNaNError, match="truth holds no valid pixel"):

@@ -229,32 +229,22 @@ def _same_grid(i: int, x: Any, y: Any, role: str) -> Any:
     return y
 
 
-def _same_steps(i: int, x: Any, y: Any, role: str) -> None:
-    """Two DataArrays with a non-spatial dim (time) in common must hold the same labels: the
-    fit pairs pixels by position, so other dates (or another order) would be fitted together."""
+def _same_steps(i: int, x: Any, y: Any, role: str) -> Any:
+    """``y`` with ``x``'s steps (time...) in ``x``'s order of labels: the fit pairs pixels by
+    position, so other dates (or another order) were fitted together."""
     if not (isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray)):
-        return
-    from .evaluate import check_scalar_steps
+        return y
+    from .steps import pair_steps
     from .validate import spatial_dims
 
     try:
-        spatial = set(spatial_dims(x)) | set(spatial_dims(y))
+        spatial_dims(x), spatial_dims(y)
     except XlstsrError:
-        spatial = set()
-    if spatial:
-        try:  # a truth of one date (`.sel(time=t)`) against sr steps of other dates
-            check_scalar_steps(x, y, role, "sr", var=role)
-        except XlstsrError as err:
-            raise XlstsrError(f"field {i}: {err}") from err
-    for d in (set(x.dims) & set(y.dims)) - spatial:
-        if d in x.indexes and d in y.indexes and not x.indexes[d].equals(y.indexes[d]):
-            raise XlstsrError(
-                f"field {i}: sr and {role} have other '{d}' labels (or another order), but "
-                "pixels are paired by position; select the same steps in the same order, e.g. "
-                f"`{role} = {role}.sel({d}=sr['{d}'])`, or, when each {role} field belongs to the "
-                f"nearest sr step (near-simultaneous scenes), `{role} = {role}.sel({d}=sr['{d}'], "
-                f"method='nearest').assign_coords({d}=sr['{d}'])`."
-            )
+        return y  # no spatial dims: the grid check names it
+    try:
+        return pair_steps(y, x, role, "sr", var=role)
+    except XlstsrError as err:
+        raise type(err)(f"field {i}: {err}") from err
 
 
 def fit_calibration(
@@ -324,11 +314,9 @@ def fit_calibration(
 
     min_pixels = check_whole("min_pixels", min_pixels, 2, hint="fewest valid pixels, e.g. 100")
     for i, (x, y) in enumerate(zip(fs, ts)):
-        _same_steps(i, x, y, "truth")
-        ts[i] = _same_grid(i, x, y, "truth")
+        ts[i] = _same_grid(i, x, _same_steps(i, x, y, "truth"), "truth")
         if gs is not None:
-            _same_steps(i, x, gs[i], "ndvi")
-            gs[i] = _same_grid(i, x, gs[i], "ndvi")
+            gs[i] = _same_grid(i, x, _same_steps(i, x, gs[i], "ndvi"), "ndvi")
     if aggregate is not None:
         aggregate = check_whole("aggregate", aggregate, 1, hint="pixels per side, or None")
     xs = [_kelvin(x, "sr") for x in fs]

@@ -300,10 +300,10 @@ def estimate_offset(
     fine, _ = select_lst(fine)  # a numpy array or a Dataset: named, not an AttributeError
     fine = fine.rename(spatial_names(fine))  # lat/lon dims (ECOSTRESS on its own grid)
     require_georeferenced(fine, "fine field")
-    from .evaluate import check_scalar_steps
+    from .steps import check_scalar_steps, pair_steps
 
     # a fine image of one date (`.sel(time=t)`) was compared with LST steps of other dates
-    check_scalar_steps(lst, fine, "fine field", "LST", var="fine", sr_var="lst")
+    check_scalar_steps(lst, fine, "fine field", "LST", var="fine", like_var="lst")
     ly, lx = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ly, lx)]
     if len(lead) > 1:
@@ -317,15 +317,8 @@ def estimate_offset(
             f"the fine field has dims {flead} besides (y, x), the LST {lead}: give one fine image "
             "or one per LST step"
         )
-    for d in flead:  # one fine image per LST step: paired by label, not by position
-        if d in fine.indexes and d in lst.indexes and not fine.indexes[d].equals(lst.indexes[d]):
-            raise GridError(
-                f"the fine field's '{d}' labels differ from the LST's (or are in another "
-                f"order); select the same steps: `fine = fine.sel({d}=lst['{d}'])`, or, when "
-                f"each fine image belongs to the LST step nearest in time (near-simultaneous "
-                f"scenes), `fine = fine.sel({d}=lst['{d}'], method='nearest')."
-                f"assign_coords({d}=lst['{d}'])`."
-            )
+    if flead:  # one fine image per LST step: paired by label, not by position
+        fine = pair_steps(fine, lst, "fine field", "LST", var="fine", like_var="lst")
     lres = float(np.sqrt(abs(np.prod(lst.rio.resolution()))))
     if fine_pixel_size(fine, lst.rio.crs) > 1.01 * lres:
         raise GridError(

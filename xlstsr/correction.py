@@ -141,7 +141,7 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
         if not isinstance(a, (xr.DataArray, np.ndarray, dsa.Array)):
             raise InputTypeError(f"{name} must be a DataArray or an array, got {type(a).__name__}")
     if isinstance(sr, xr.DataArray) and isinstance(truth, xr.DataArray):
-        _check_same_fields(sr, truth)
+        truth = _check_same_fields(sr, truth)
     if isinstance(sr, xr.DataArray) and isinstance(lst, xr.DataArray):
         from .metrics import check_coarse_grid
 
@@ -175,13 +175,15 @@ def _kelvin(a: Any, name: str) -> np.ndarray:
     return v
 
 
-def _check_same_fields(sr: xr.DataArray, truth: xr.DataArray) -> None:
-    """Truth paired with ``sr`` by position must hold the same steps and the same grid: other
-    dates (or another order) or a field elsewhere gave a gain of 0 or a wrong one silently."""
-    from .evaluate import check_scalar_steps
+def _check_same_fields(sr: xr.DataArray, truth: xr.DataArray) -> xr.DataArray:
+    """The truth with ``sr``'s steps in ``sr``'s order of labels, on ``sr``'s grid: paired by
+    position, other dates (or another order) or a field elsewhere gave a gain of 0 or a wrong
+    one silently."""
+    from .steps import pair_steps
+    from .validate import spatial_dims
 
-    check_scalar_steps(sr, truth, "truth", "sr", var="truth")  # a truth of one other date
-    for d in set(sr.dims) & set(truth.dims):
+    truth = pair_steps(truth, sr, "truth", "sr")  # a truth of one other date, or other steps
+    for d in set(spatial_dims(sr)) & set(truth.dims):
         if d in sr.indexes and d in truth.indexes and sr.sizes[d] == truth.sizes[d]:
             a, b = sr.indexes[d], truth.indexes[d]
             if a.equals(b):
@@ -192,7 +194,7 @@ def _check_same_fields(sr: xr.DataArray, truth: xr.DataArray) -> None:
                     continue
             raise GridError(
                 f"truth's '{d}' labels differ from sr's ({b[0]} .. {b[-1]} against "
-                f"{a[0]} .. {a[-1]}), but the fields are paired by position: select the same "
-                f"steps in the same order and put the truth on sr's grid (`truth.sel({d}=sr['{d}'])`"
-                ", `truth.rio.reproject_match(sr)`)"
+                f"{a[0]} .. {a[-1]}), but the fields are paired by position: put the truth on "
+                f"sr's grid (`truth.rio.reproject_match(sr)`)"
             )
+    return truth

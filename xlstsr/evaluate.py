@@ -26,6 +26,7 @@ from .errors import (
     UndeclaredFillError,
     XlstsrError,
 )
+from .steps import pair_steps
 from .validate import (
     check_bool,
     check_factor,
@@ -397,137 +398,6 @@ def _reproject(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
     return out
 
 
-def _label_hint(s_lab: Any, r_lab: Any, dim: str, what: str) -> str:
-    """The fix for labels that share no step but name the same dates: text against dates, or
-    times of day that differ (an acquisition time against a nominal date); "" otherwise."""
-    import pandas as pd
-
-    if len(s_lab.intersection(r_lab)):
-        return ""
-    if isinstance(s_lab, pd.DatetimeIndex) and not isinstance(r_lab, pd.DatetimeIndex):
-        try:
-            pd.to_datetime(np.asarray(r_lab, dtype=object))
-        except (TypeError, ValueError):
-            return ""
-        return (f"the {what}'s '{dim}' labels are {r_lab.dtype} (text?), sr's are dates: convert "
-                f"them, `reference['{dim}'] = pd.to_datetime(reference['{dim}'])`.")
-    if isinstance(s_lab, pd.DatetimeIndex) and isinstance(r_lab, pd.DatetimeIndex):
-        near = r_lab.get_indexer(s_lab, method="nearest")
-        gap = pd.Series(abs(s_lab - r_lab[near])).max()
-        if gap < pd.Timedelta("1D"):
-            return (f"the labels differ by up to {gap} (an acquisition time against a nominal "
-                    f"date, or a time zone?): pair each step with the nearest one, "
-                    f"`reference = reference.sel({dim}=sr['{dim}'], method='nearest', "
-                    f"tolerance='1D').assign_coords({dim}=sr['{dim}'])`, after checking that "
-                    "they are the same overpasses.")
-    return ""
-
-
-def _same_overpass(a: Any, b: Any) -> bool:
-    """Two datetime labels less than a day apart: one overpass dated two ways (its nominal
-    date and its acquisition time, or another time zone)."""
-    import pandas as pd
-
-    try:
-        return bool(abs(pd.Timestamp(a) - pd.Timestamp(b)) < pd.Timedelta("1D"))
-    except (TypeError, ValueError):
-        return False
-
-
-def check_scalar_steps(sr: xr.DataArray, ref: xr.DataArray, what: str = "reference",
-                       sr_what: str = "super-resolved field", var: str | None = None,
-                       sr_var: str = "sr") -> None:
-    """Refuse a ``ref`` that carries a leading dim of ``sr`` as a scalar coordinate (a truth
-    selected with ``.sel(time=t)``) of another label, or while ``sr`` has several steps: a
-    field without that dim is compared with every step of ``sr``, so a truth of one date was
-    scored against other dates without a word. Two scalar dates a day or more apart are refused
-    too (less than a day apart they are one overpass dated two ways).
-    """
-    import pandas as pd
-
-    var = var or what.split()[0]
-    sy, sx = spatial_dims(sr)
-    for d in [c for c in ref.coords if ref[c].ndim == 0 and c not in ref.dims]:
-        t = ref[d].values
-        shown = pd.Timestamp(t) if np.asarray(t).dtype.kind == "M" else t
-        if d in sr.dims and d not in (sy, sx) and d in sr.indexes:
-            labels = sr.indexes[d]
-            try:
-                found = bool((labels.get_indexer(pd.Index([t])) >= 0).all())
-            except (TypeError, ValueError):
-                found = False
-            if len(labels) == 1 and not found and _same_overpass(labels[0], t):
-                continue  # one step each, hours apart: a nominal date against an acquisition time
-            if found and len(labels) == 1:
-                continue
-            head = f"{list(labels[:3])}{'...' if len(labels) > 3 else ''}"
-            raise GridError(
-                f"the {what} is of {d}={shown} (a scalar coordinate), but the {sr_what} has "
-                f"{len(labels)} '{d}' step(s) ({head}){'' if found else ', none of them that one'}"
-                f": each would be compared with it. Select the matching step "
-                f"(`{sr_var}.sel({d}=[{var}['{d}'].values])`), or, when the {what} is meant for "
-                f"every step, drop its coordinate (`{var}.drop_vars('{d}')`)."
-            )
-        if (d in sr.coords and sr[d].ndim == 0 and np.asarray(t).dtype.kind == "M"
-                and np.asarray(sr[d].values).dtype.kind == "M"
-                and not _same_overpass(sr[d].values, t)):
-            raise GridError(
-                f"the {what} is of {d}={shown}, the {sr_what} of {d}={pd.Timestamp(sr[d].values)}"
-                f" (scalar coordinates): other dates; pair the fields of the same date, or drop "
-                f"the coordinate (`{var}.drop_vars('{d}')`) if the dates only look different."
-            )
-
-
-def _match_steps(sr: xr.DataArray, ref: xr.DataArray, what: str = "reference") -> xr.DataArray:
-    """``ref`` with its leading dims (time...) in ``sr``'s order of labels, or an error.
-
-    A leading dim ``sr`` lacks would be broadcast against all of ``sr``'s (every date against
-    every other); labels that differ would be compared by position; a scalar coordinate of such
-    a dim (a truth of one date) is checked by :func:`check_scalar_steps`.
-    """
-    check_scalar_steps(sr, ref, what)
-    sy, sx = spatial_dims(sr)
-    ry, rx = spatial_dims(ref)
-    sr_lead = [d for d in sr.dims if d not in (sy, sx)]
-    for dim in [d for d in ref.dims if d not in (ry, rx)]:
-        if dim not in sr_lead:
-            if ref.sizes[dim] == 1:
-                continue  # a size-1 dim (band=1) broadcasts harmlessly
-            raise GridError(
-                f"the {what} has a dim {dim!r} ({ref.sizes[dim]} steps) that the "
-                f"super-resolved field lacks (its dims: {sr.dims}), so each of its steps would be "
-                f"compared with every step of sr; rename it to sr's (e.g. "
-                f"`reference.rename({{{dim!r}: {sr_lead[0]!r}}})`) or select one step."
-                if sr_lead else
-                f"the {what} has a dim {dim!r} ({ref.sizes[dim]} steps) that the "
-                f"super-resolved field lacks; select the step that goes with it "
-                f"(`reference.sel({dim}=...)`)."
-            )
-        if dim not in ref.coords or dim not in sr.coords:
-            continue
-        s_lab, r_lab = sr.indexes[dim], ref.indexes[dim]
-        if r_lab.has_duplicates or s_lab.has_duplicates:
-            raise GridError(
-                f"the {what if r_lab.has_duplicates else 'super-resolved field'} has "
-                f"repeated '{dim}' labels, so its steps cannot be paired with the other's; drop "
-                f"the repeats (`da.drop_duplicates('{dim}')`)."
-            )
-        missing = s_lab.difference(r_lab)
-        if len(missing):
-            raise GridError(
-                f"{len(missing)} of the super-resolved field's {len(s_lab)} '{dim}' labels have "
-                f"no {what} step with that label (e.g. {missing[0]}; {what}: "
-                f"{list(r_lab[:3])}{'...' if len(r_lab) > 3 else ''}); "
-                + (_label_hint(s_lab, r_lab, dim, what) or
-                   f"score the steps both have: `common = sr.indexes['{dim}'].intersection("
-                   f"reference.indexes['{dim}'])`, then `evaluate(sr.sel({dim}=common), "
-                   f"reference.sel({dim}=common), ...)`.")
-            )
-        if not s_lab.equals(r_lab):  # the same steps in another order: paired by label
-            ref = ref.sel({dim: s_lab})
-    return ref
-
-
 def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | None) -> int | None:
     if factor is not None:
         factor = check_factor(factor)  # 0 divided by zero, 2.5 was taken as 2
@@ -704,9 +574,9 @@ def evaluate(
                           f"{coregister!r}")
     if coarse is not None:
         coarse = prepare_lst(coarse, mask_out_of_range=True, what="coarse LST")
-        coarse = _match_steps(sr, coarse, "coarse input")
+        coarse = pair_steps(coarse, sr, "coarse input")
     reference, _ = select_lst(reference)  # a numpy array or a Dataset: named, not an AttributeError
-    reference = _match_steps(sr, georeference(reference, "reference"))
+    reference = pair_steps(georeference(reference, "reference"), sr)
     factor = _infer_factor(sr, coarse, factor)
     ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata)
     mask = reference_mask(ref, erode=erode, valid_min=valid_min, valid_max=valid_max, clear=clear)

@@ -134,7 +134,7 @@ def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
     """``other`` with the result's steps (time...) in the result's order of labels: a truth in
     another order, or of one date (a scalar coordinate) other than the step drawn, was drawn
     and subtracted by position."""
-    from .evaluate import _match_steps
+    from .steps import pair_steps
 
     for d in [c for c in other.coords if other[c].ndim == 0 and c in result.dims
               and c in result.indexes]:
@@ -149,8 +149,8 @@ def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
                 f"choose that step (`index={{'{d}': ...}}`) or pass the {name} of the step drawn."
             )
         other = other.drop_vars(d)
-    return _match_steps(result, other, name) if name == "truth" else _match_steps(
-        result, other, "coarse input")
+    return pair_steps(other, result, name if name == "truth" else "coarse input",
+                      "upscaled result", like_var="upscaled")
 
 
 def comparison(

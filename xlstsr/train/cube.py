@@ -68,24 +68,12 @@ def _stack(da: xr.DataArray) -> np.ndarray:
     return np.asarray(da.values, np.float32).reshape(-1, da.sizes[ydim], da.sizes[xdim])
 
 
-def _same_labels(truth: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...]) -> xr.DataArray:
+def _same_labels(truth: xr.DataArray, lst: xr.DataArray) -> xr.DataArray:
     """The truth with its dates in the LST's order: truth and LST were paired by position, so a
     truth of the same dates in another order trained every input on another day's truth."""
-    for d in lead:
-        if d not in truth.dims or d not in lst.coords or d not in truth.coords:
-            continue
-        a, b = lst[d].values, truth[d].values
-        if len(a) != len(b) or np.array_equal(a, b):
-            continue  # another count is refused by the shape check
-        if len(set(a.tolist())) == len(a) and set(a.tolist()) == set(b.tolist()):
-            truth = truth.sel({d: a})
-            continue
-        raise GridError(
-            f"the truth's {d!r} labels differ from the LST's (LST {a[:3].astype(str).tolist()}..."
-            f", truth {b[:3].astype(str).tolist()}...): each LST date is trained against the truth of that date; give "
-            f"the truth of the LST's dates, e.g. `truth.sel({d}=lst['{d}'])`"
-        )
-    return truth
+    from ..steps import pair_steps
+
+    return pair_steps(truth, lst, "truth", "LST", like_var="lst")
 
 
 class CubeDataModule(PatchDataModule):
@@ -245,7 +233,7 @@ class CubeDataModule(PatchDataModule):
             g = np.asarray(g, np.float32)
         t = None
         if self.mode == "supervised":
-            t = _stack(_same_labels(decode_lst(_select(self.truth, None, "truth")), lst_da, lead))  # type: ignore[arg-type]
+            t = _stack(_same_labels(decode_lst(_select(self.truth, None, "truth")), lst_da))  # type: ignore[arg-type]
             want = (arr.shape[0], arr.shape[1] * self.factor, arr.shape[2] * self.factor)
             if t.shape != want:
                 raise XlstsrError(

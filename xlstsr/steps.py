@@ -1,0 +1,204 @@
+"""Pairing two fields' steps (time, or any other non-spatial dim) by label, not by position.
+
+Every function that compares or fits two fields pixel by pixel - a super-resolved field and its
+truth (:func:`xlstsr.evaluate`, :func:`xlstsr.plot.comparison`,
+:func:`xlstsr.calibration.fit_calibration`, :func:`xlstsr.correction.calibrate_detail_gain`),
+an LST and a fine image (:func:`xlstsr.estimate_offset`), an LST cube and its training truth
+(:class:`xlstsr.train.CubeDataModule`) - goes through :func:`pair_steps` first. Paired by
+position, a truth of the same dates in another order, of other dates, or of one date selected
+with ``.sel(time=t)`` was compared with the wrong step without a word.
+
+A guide whose composites serve a period of LST dates is matched with a tolerance instead
+(:func:`xlstsr.guide.match_steps`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import GridError, XlstsrError
+from .validate import spatial_dims
+
+__all__ = ["check_scalar_steps", "pair_steps", "same_overpass"]
+
+
+def same_overpass(a: Any, b: Any) -> bool:
+    """Two datetime labels less than a day apart: one overpass dated two ways (its nominal
+    date and its acquisition time, or another time zone).
+
+    Examples
+    --------
+    >>> same_overpass(np.datetime64("2020-07-01"), np.datetime64("2020-07-01T10:30"))
+    True
+    >>> same_overpass(np.datetime64("2020-07-01"), np.datetime64("2020-07-02T10:30"))
+    False
+    >>> same_overpass("granule a", "granule a")  # not dates
+    False
+    """
+    try:
+        return bool(abs(pd.Timestamp(a) - pd.Timestamp(b)) < pd.Timedelta("1D"))
+    except (TypeError, ValueError):
+        return False
+
+
+def _shown(value: Any) -> Any:
+    return pd.Timestamp(value) if np.asarray(value).dtype.kind == "M" else value
+
+
+def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "reference",
+                       like_what: str = "super-resolved field", var: str | None = None,
+                       like_var: str = "sr") -> None:
+    """Refuse an ``other`` that carries a dim of ``like`` as a scalar coordinate (a truth
+    selected with ``.sel(time=t)``) of another label, or while ``like`` has several steps:
+    a field without that dim is compared with every step of ``like``. Two scalar dates a day or
+    more apart are refused too (less than a day apart they are one overpass dated two ways).
+
+    ``what``/``like_what`` name the fields in the message, ``var``/``like_var`` the variables of
+    its fix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.to_datetime(["2020-07-01", "2020-07-02"])
+    >>> sr = xr.DataArray(np.zeros((2, 3, 3)), dims=("time", "y", "x"), coords={"time": t})
+    >>> check_scalar_steps(sr.isel(time=[0]), sr.isel(time=0))  # the same date: fine
+    >>> check_scalar_steps(sr, sr.isel(time=0))
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.GridError: the reference is of time=2020-07-01 00:00:00 (a scalar coordinate), ...
+    """
+    var = var or what.split()[0]
+    try:
+        sy, sx = spatial_dims(like)
+    except XlstsrError:
+        sy = sx = None
+    for d in [c for c in other.coords if other[c].ndim == 0 and c not in other.dims]:
+        t = other[d].values
+        if d in like.dims and d not in (sy, sx) and d in like.indexes:
+            labels = like.indexes[d]
+            try:
+                found = bool((labels.get_indexer(pd.Index([t])) >= 0).all())
+            except (TypeError, ValueError):
+                found = False
+            if len(labels) == 1 and (found or same_overpass(labels[0], t)):
+                continue  # one step each: the same label, or one overpass dated two ways
+            head = f"{list(labels[:3])}{'...' if len(labels) > 3 else ''}"
+            raise GridError(
+                f"the {what} is of {d}={_shown(t)} (a scalar coordinate), but the {like_what} has "
+                f"{len(labels)} '{d}' step(s) ({head}){'' if found else ', none of them that one'}"
+                f": each would be compared with it. Select the matching step "
+                f"(`{like_var}.sel({d}=[{var}['{d}'].values])`), or, when the {what} is meant for "
+                f"every step, drop its coordinate (`{var}.drop_vars('{d}')`)."
+            )
+        if (d in like.coords and like[d].ndim == 0 and np.asarray(t).dtype.kind == "M"
+                and np.asarray(like[d].values).dtype.kind == "M"
+                and not same_overpass(like[d].values, t)):
+            raise GridError(
+                f"the {what} is of {d}={_shown(t)}, the {like_what} of {d}="
+                f"{_shown(like[d].values)} (scalar coordinates): other dates; pair the fields of "
+                f"the same date, or drop the coordinate (`{var}.drop_vars('{d}')`) if the dates "
+                "only look different."
+            )
+
+
+def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str,
+                like_var: str) -> str:
+    """The fix for labels that share no step but name the same dates: text against dates, or
+    times of day that differ (an acquisition time against a nominal date); "" otherwise."""
+    if len(like_lab.intersection(lab)):
+        return ""
+    if isinstance(like_lab, pd.DatetimeIndex) and not isinstance(lab, pd.DatetimeIndex):
+        try:
+            pd.to_datetime(np.asarray(lab, dtype=object))
+        except (TypeError, ValueError):
+            return ""
+        return (f"the {what}'s '{dim}' labels are {lab.dtype} (text?), {like_var}'s are dates: "
+                f"convert them, `{var}['{dim}'] = pd.to_datetime({var}['{dim}'])`.")
+    if isinstance(like_lab, pd.DatetimeIndex) and isinstance(lab, pd.DatetimeIndex):
+        near = lab.get_indexer(like_lab, method="nearest")
+        gap = pd.Series(abs(like_lab - lab[near])).max()
+        if gap < pd.Timedelta("1D"):
+            return (f"the labels differ by up to {gap} (an acquisition time against a nominal "
+                    f"date, or a time zone?): pair each step with the nearest one, "
+                    f"`{var} = {var}.sel({dim}={like_var}['{dim}'], method='nearest', "
+                    f"tolerance='1D').assign_coords({dim}={like_var}['{dim}'])`, after checking "
+                    "that they are the same overpasses.")
+    return ""
+
+
+def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
+               like_what: str = "super-resolved field", *, var: str | None = None,
+               like_var: str = "sr") -> xr.DataArray:
+    """``other`` with its steps (every non-spatial dim) in ``like``'s order of labels, or an error.
+
+    - a scalar coordinate of one of ``like``'s dims (a truth of one date) is checked by
+      :func:`check_scalar_steps`;
+    - a dim ``like`` lacks would be broadcast against all of ``like``'s steps: refused unless
+      of size 1 (``band=1``);
+    - labels: the same steps in another order are put in ``like``'s order, steps ``like`` does
+      not have are left out, a step of ``like`` with no ``other`` step of that label is refused,
+      as are repeated labels. Dims without labels on either side pair by position.
+
+    ``what``/``like_what`` name the fields in the messages, ``var``/``like_var`` the variables
+    of their fixes (``var`` defaults to ``what``'s first word).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.to_datetime(["2020-07-01", "2020-07-02"])
+    >>> sr = xr.DataArray(np.zeros((2, 3, 3)), dims=("time", "y", "x"), coords={"time": t})
+    >>> truth = (sr + [[[1.0]], [[2.0]]]).isel(time=[1, 0])  # the same dates, other order
+    >>> pair_steps(truth, sr, "truth").mean(("y", "x")).values.tolist()
+    [1.0, 2.0]
+    >>> pair_steps(truth.isel(time=[0]), sr, "truth")
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.GridError: the truth's 'time' labels differ from the super-resolved field's: ...
+    """
+    var = var or what.split()[0]
+    check_scalar_steps(like, other, what, like_what, var, like_var)
+    ly, lx = spatial_dims(like)
+    oy, ox = spatial_dims(other)
+    lead = [d for d in like.dims if d not in (ly, lx)]
+    for dim in [d for d in other.dims if d not in (oy, ox)]:
+        if dim not in lead:
+            if other.sizes[dim] == 1:
+                continue  # a size-1 dim (band=1) broadcasts harmlessly
+            raise GridError(
+                f"the {what} has a dim {dim!r} ({other.sizes[dim]} steps) that the {like_what} "
+                f"lacks (its dims: {like.dims}), so each of its steps would be compared with "
+                f"every step of {like_var}; rename it to {like_var}'s (e.g. "
+                f"`{var}.rename({{{dim!r}: {lead[0]!r}}})`) or select one step."
+                if lead else
+                f"the {what} has a dim {dim!r} ({other.sizes[dim]} steps) that the {like_what} "
+                f"lacks; select the step that goes with it (`{var}.sel({dim}=...)`)."
+            )
+        if dim not in other.indexes or dim not in like.indexes:
+            continue
+        like_lab, lab = like.indexes[dim], other.indexes[dim]
+        if lab.has_duplicates or like_lab.has_duplicates:
+            raise GridError(
+                f"the {what if lab.has_duplicates else like_what} has repeated '{dim}' labels, so "
+                f"its steps cannot be paired with the other's; drop the repeats "
+                f"(`{var if lab.has_duplicates else like_var}.drop_duplicates('{dim}')`)."
+            )
+        missing = like_lab.difference(lab)
+        if len(missing):
+            head = f"{list(lab[:3])}{'...' if len(lab) > 3 else ''}"
+            raise GridError(
+                f"the {what}'s '{dim}' labels differ from the {like_what}'s: {len(missing)} of "
+                f"the {like_what}'s {len(like_lab)} '{dim}' labels have no {what} step with that label (e.g. "
+                f"{_shown(missing[0])}; {what}: {head}); "
+                + (_label_hint(like_lab, lab, dim, what, var, like_var) or
+                   f"give the {what} of the same steps (`{var} = {var}.sel({dim}="
+                   f"{like_var}['{dim}'])`), or keep the steps both have: `common = "
+                   f"{like_var}.indexes['{dim}'].intersection({var}.indexes['{dim}'])`, then "
+                   f"`{like_var}.sel({dim}=common)` and `{var}.sel({dim}=common)`.")
+            )
+        if not like_lab.equals(lab):  # the same steps in another order, or a superset
+            other = other.sel({dim: like_lab})
+    return other
