@@ -275,23 +275,16 @@ def _check_writable(*paths: str | None) -> None:
     """Check that a file can be made where each output goes (in its nearest existing folder:
     missing ones are created when writing), before any work: an unwritable or read-only folder
     stopped a run only once it was computed (or with rasterio's traceback)."""
-    import tempfile
+    from .errors import XlstsrError
+    from .io.formats import check_writable
 
     for path in paths:
         if not path or "://" in str(path):
             continue
-        folder = Path(path).absolute().parent
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
         try:
-            if not folder.is_dir():
-                raise NotADirectoryError(20, f"{folder} is a file, not a folder")
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as err:
-            raise UsageError(f"cannot write {path}: {err.strerror or err} ({folder}). Choose a "
-                             "folder you can write to (check its permissions and free space)"
-                             ) from None
+            check_writable(Path(path).absolute().parent)
+        except XlstsrError as err:
+            raise UsageError(f"cannot write {path}: {err}") from None
 
 
 def _write_table(ds: Any, path: str, lead: list[str]) -> None:

@@ -16,6 +16,7 @@ from rasterio._err import CPLE_BaseError
 
 from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
 from ..validate import check_bool, require_georeferenced, spatial_dims, stored_values
+from .formats import check_writable
 
 __all__ = ["open_cog", "to_cogs"]
 
@@ -315,7 +316,7 @@ def to_cogs(
                                                       overwrite)
     if not isinstance(da.variable.data, dask_array_type()):  # in memory: checked before any file
         _check_temperature(da)
-    _writable_folder(out_dir)
+    check_writable(out_dir, create=True)
     new = [p for p in names if not p.exists()]
     paths: list[Path] = []
     crs = da.rio.crs
@@ -332,23 +333,6 @@ def to_cogs(
             p.unlink(missing_ok=True)
         raise
     return paths
-
-
-def _writable_folder(folder: Path) -> None:
-    """Create ``folder`` and check that a file can be made in it, before any step is computed:
-    a folder without write permission, or on a read-only or full file system, is named as such
-    (was pathlib's PermissionError, or GDAL's error blamed on the creation options)."""
-    import tempfile
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise XlstsrError(
-            f"cannot write into {folder}: {err.strerror or err}. Choose a folder you can write "
-            "to (check its permissions and free space)."
-        ) from err
 
 
 def _check_cog_options(da: Any, directory: Any, rio_kwargs: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import xarray as xr
 from ..errors import InputNotFoundError, InputTypeError, XlstsrError
 from .zarr import is_zarr_path, open_zarr
 
-__all__ = ["WRITABLE", "format_of", "open_path"]
+__all__ = ["WRITABLE", "check_writable", "format_of", "open_path"]
 
 Format = Literal["zarr", "netcdf", "cog", "hdf4"]
 _SUFFIXES: dict[str, Format] = {
@@ -25,6 +25,41 @@ _SUFFIXES: dict[str, Format] = {
 }
 #: the formats xlstsr writes (HDF4 is read only)
 WRITABLE: tuple[Format, ...] = ("zarr", "netcdf", "cog")
+
+
+def check_writable(folder: str | os.PathLike, *, create: bool = False) -> Path:
+    """The folder an output goes into, checked by making a temporary file in it before any
+    work: a folder without write permission, on a read-only or a full file system, is named as
+    such (the run stopped only once computed, with pathlib's, rasterio's or GDAL's error).
+
+    ``create``: make the folder (and its parents) first; otherwise the nearest existing folder
+    is checked (the missing ones are made when writing). Returns the folder checked.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     check_writable(Path(d) / "not" / "yet") == Path(d)
+    True
+    """
+    import tempfile
+
+    folder = Path(folder).absolute()
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise NotADirectoryError(20, f"{folder} is a file, not a folder")
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise XlstsrError(
+            f"cannot write into {folder}: {err.strerror or err}. Choose a folder you can write "
+            "to (check its permissions and free space)."
+        ) from err
+    return folder
 
 
 def format_of(path: str | os.PathLike) -> Format:

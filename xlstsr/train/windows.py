@@ -277,6 +277,38 @@ def _check_cube(
     return ds, names, ydim, xdim
 
 
+def _refuse_scale_applied_twice(ds: xr.Dataset, names: Sequence[Hashable], time_dim: str) -> None:
+    """A temperature stored as float Kelvin that kept a ``scale_factor`` (a file opened with
+    ``mask_and_scale`` and saved with its attributes) would be scaled again by the CF decoding:
+    6 K windows labelled Kelvin. Judged on the first step (one image read)."""
+    from ..errors import UnitsError
+    from ..validate import PHYSICAL_RANGE_K, _units_kind
+
+    lo, hi = PHYSICAL_RANGE_K
+    for n in names:
+        da = ds[n]
+        try:
+            kelvin = _units_kind(da.attrs.get("units")) == "K"
+        except UnitsError:  # not a temperature (NDVI, reflectance): CF decoding as it is
+            kelvin = False
+        scale, offset = da.attrs.get("scale_factor", 1.0), da.attrs.get("add_offset", 0.0)
+        if not kelvin or da.dtype.kind != "f" or (scale == 1.0 and offset == 0.0):
+            continue
+        raw = np.asarray(da.isel({time_dim: 0}).values, np.float64)
+        raw = raw[np.isfinite(raw)]
+        if raw.size == 0:
+            continue
+        med = float(np.median(raw))
+        if lo <= med <= hi and not lo <= med * float(scale) + float(offset) <= hi:
+            raise XlstsrError(
+                f"{n!r} holds Kelvin already (median {med:.2f} K on its first step) but keeps "
+                f"the 'scale_factor' {scale:g} / 'add_offset' {offset:g} attributes: decoding "
+                f"would apply them a second time ({med * float(scale) + float(offset):.2f} K). "
+                "Drop them: `da.attrs.pop('scale_factor', None); "
+                "da.attrs.pop('add_offset', None)`."
+            )
+
+
 def window_samples(
     cube: xr.DataArray | xr.Dataset,
     windows: Mapping[Hashable, tuple[int, int]],
@@ -330,6 +362,7 @@ def window_samples(
     ds, names, ydim, xdim = _check_cube(cube, windows, size, min_valid, time_dim)
     # stored values with their fill and scale declared as attributes (a file opened without
     # mask_and_scale) were cut as they are: fills counted as valid pixels, digital numbers kept
+    _refuse_scale_applied_twice(ds, names, time_dim)
     ds = xr.decode_cf(ds, decode_times=False, decode_coords=False, decode_timedelta=False)
     keys = list(windows)
     vals: dict[str, list[np.ndarray]] = {n: [] for n in names}
