@@ -26,3 +26,16 @@ def test_window_samples_does_not_scale_kelvin_twice():
     # a float NDVI with a scale is not a temperature: decoded as CF says
     ndvi = _cube(np.full((2, 8, 8), 5000.0, "float32"), scale_factor=1e-4).assign_attrs(units="1")
     assert float(window_samples(ndvi, {"a": (0, 0)}, 4)["lst"].mean()) == pytest.approx(0.5)
+
+
+def test_a_temperature_is_not_trained_on_as_the_guide():
+    import xlstsr
+    from xlstsr.train import fit_cube
+
+    s = xlstsr.datasets.sample_scene(n_times=2, size=64)
+    opts = {"mode": "sif", "patch": 16, "window": 16, "epochs": 1}
+    # before: the 250 m LST as the SIF guide trained without a word
+    with pytest.raises(errors.XlstsrError, match=r"guide's units are 'K', a temperature.*NDVI"):
+        fit_cube(s["lst_1km"], guide=s["lst_250m"], **opts)
+    _, info = fit_cube(s["lst_1km"], guide=s["ndvi_250m"], **opts)
+    assert np.isfinite(info["history"]["best_val_loss"])

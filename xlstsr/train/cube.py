@@ -68,6 +68,28 @@ def _stack(da: xr.DataArray) -> np.ndarray:
     return np.asarray(da.values, np.float32).reshape(-1, da.sizes[ydim], da.sizes[xdim])
 
 
+def _not_a_temperature(guide: Any) -> Any:
+    """Refuse a guide labelled as a temperature: the fine LST (or the truth) given as the guide
+    trained a model that reads the answer from its input (a SIF run on the 250 m LST trained
+    without a word); at inference a model's normalisation names it, here nothing else would."""
+    from ..errors import UnitsError
+    from ..validate import _units_kind
+
+    units = getattr(guide, "attrs", {}).get("units")
+    try:
+        kind = _units_kind(units)
+    except UnitsError:
+        return guide  # NDVI, reflectance, elevation...: any other guide
+    if kind is not None:
+        raise XlstsrError(
+            f"the guide's units are {units!r}, a temperature: the guide is a fine surface "
+            "property (NDVI, reflectance), not an LST. Is the fine LST or the truth given as "
+            "`guide=`? Pass the NDVI there (and a fine truth as `truth=` with "
+            "mode='supervised')."
+        )
+    return guide
+
+
 def _same_labels(truth: xr.DataArray, lst: xr.DataArray) -> xr.DataArray:
     """The truth with its dates in the LST's order: truth and LST were paired by position, so a
     truth of the same dates in another order trained every input on another day's truth."""
@@ -227,7 +249,7 @@ class CubeDataModule(PatchDataModule):
         g = None
         if self.guide is not None and self.mode != "sisr":
             g = prepare_guide(
-                _select(self.guide, None, "guide"), lst_da, self.factor, lead,
+                _not_a_temperature(_select(self.guide, None, "guide")), lst_da, self.factor, lead,
                 time_tolerance=self.guide_time_tolerance, require_crs=False,
             )
             g = np.asarray(g, np.float32)
