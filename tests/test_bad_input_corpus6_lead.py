@@ -39,3 +39,41 @@ def test_a_temperature_is_not_trained_on_as_the_guide():
         fit_cube(s["lst_1km"], guide=s["lst_250m"], **opts)
     _, info = fit_cube(s["lst_1km"], guide=s["ndvi_250m"], **opts)
     assert np.isfinite(info["history"]["best_val_loss"])
+
+
+def test_a_store_being_written_by_another_run_is_not_written_over(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    import zarr
+
+    import xlstsr
+    from xlstsr.io import zarr as xz
+
+    lst = xlstsr.datasets.sample_scene(n_times=2, size=32)["lst_1km"].chunk({"time": 1})
+    store = tmp_path / "out.zarr"
+    xlstsr.upscale_to_zarr(lst, store, 2, "bicubic")
+    attrs = dict(zarr.open_group(store, mode="r").attrs)
+    assert attrs[xz.STATUS_ATTR] == xz.COMPLETE and xz.WRITER_ATTR not in attrs
+    # another process (here a sleeper) recorded as writing it: as a second notebook would find it
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        root = zarr.open_group(store, mode="r+")
+        root.attrs[xz.STATUS_ATTR] = xz.INCOMPLETE
+        root.attrs[xz.WRITER_ATTR] = {"host": socket.gethostname(), "pid": other.pid,
+                                      "process_start": xz._process_start(other.pid)}
+        # before: mode="w" deleted the store under the running process, resume wrote beside it
+        for mode in ("w", "resume"):
+            with pytest.raises(errors.XlstsrError, match=rf"being written now.*process {other.pid}"
+                                                         rf".*kill {other.pid}"):
+                xlstsr.upscale_to_zarr(lst, store, 2, "bicubic", mode=mode)
+        with pytest.raises(errors.XlstsrError, match=rf"process {other.pid} on this machine is writing"):
+            xlstsr.io.open_zarr(store)
+    finally:
+        other.kill()
+        other.wait()
+    # once that process is gone, the store is an interrupted one: resume completes it
+    out = xlstsr.upscale_to_zarr(lst, store, 2, "bicubic", mode="resume")
+    assert out.shape == (2, 2 * lst.shape[1], 2 * lst.shape[2])
+    assert zarr.open_group(store, mode="r").attrs[xz.STATUS_ATTR] == xz.COMPLETE

@@ -55,10 +55,13 @@ from ..io.zarr import (
     COMPLETE,
     INCOMPLETE,
     STATUS_ATTR,
+    WRITER_ATTR,
     files_read,
+    live_writer,
     local_path,
     refuse_incomplete_inputs,
     store_exists,
+    writer_stamp,
     zarr_compressors,
 )
 from ..methods import get_method
@@ -312,6 +315,26 @@ _ZIP_MESSAGE = (
     "(e.g. 'out.zarr'), then zip it once finished (`cd out.zarr && zip -r -0 ../out.zarr.zip .`), "
     "which `zarr.storage.ZipStore` and `xr.open_zarr` read."
 )
+
+
+def _refuse_live_writer(store: Any) -> None:
+    """Refuse a store another upscale_to_zarr run on this machine is writing now: a second
+    run would delete it under the first (mode="w") or write the same regions beside it
+    (mode="resume"), and each would mark the store finished over the other's work."""
+    import zarr
+
+    try:
+        attrs = dict(zarr.open_group(store, mode="r").attrs)
+    except Exception:  # not a group (an array path, a user's folder): the checks below say so
+        return
+    w = live_writer(attrs)
+    if w is not None:
+        raise XlstsrError(
+            f"the store {store} is being written now by another upscale_to_zarr run (process "
+            f"{w['pid']} on this machine): a second run would write over it. Wait for that run "
+            f"to finish, or stop it (`kill {w['pid']}`) and complete the store with "
+            "mode='resume' (`xlstsr upscale ... --resume`), or write to another path."
+        )
 
 
 def _check_store(store: Any, mode: str) -> None:
@@ -679,12 +702,15 @@ def upscale_to_zarr(
         # set to "complete" once every region is written: a store of an interrupted run
         # says so to xr.open_zarr users, and xlstsr's readers refuse it (io.zarr.open_zarr)
         STATUS_ATTR: INCOMPLETE,
+        WRITER_ATTR: writer_stamp(),  # a second run on this store while this one writes is refused
     }
     chunks = ((time_chunk,) if tdim else ()) + (cy, cx)
     keep_enc = {k: v for k, v in sr.encoding.items() if k in ("grid_mapping", "coordinates")}
     encoding = {vname: {**keep_enc, "chunks": chunks, "compressors": zarr_compressors(compressors)}}
 
     exists = store_exists(store)
+    if exists and mode != "w-":
+        _refuse_live_writer(store)
     if exists and mode == "w-":
         raise XlstsrError(
             f"the store {store} exists; pass mode='w' to overwrite it, mode='resume' to complete "
@@ -760,6 +786,8 @@ def upscale_to_zarr(
         )
         done = np.zeros(len(regions), bool)
 
+    if not fresh:  # this process completes it now
+        zarr.open_group(store, mode="r+").attrs[WRITER_ATTR] = writer_stamp()
     done_arr = zarr.open_array(store, path=f"{PROGRESS_GROUP}/done", mode="r+")
     todo = [i for i in range(len(regions)) if not done[i]]
     k = max(1, int(regions_in_flight or parallelism()))
@@ -844,7 +872,9 @@ def upscale_to_zarr(
              len(todo), time.perf_counter() - t_run, len(regions) - len(todo), len(cloudy))
     done[finished] = True
     if done.all():  # (a run stopped by an error does not get here: its store stays incomplete)
-        zarr.open_group(store, mode="r+").attrs[STATUS_ATTR] = COMPLETE
+        root = zarr.open_group(store, mode="r+")
+        root.attrs[STATUS_ATTR] = COMPLETE
+        root.attrs.pop(WRITER_ATTR, None)
     if fresh and todo and len(cloudy) == len(regions):
         # as upscale refuses an in-memory input without a valid pixel: a store of NaN only is
         # almost always a wrong variable, fill value or QC mask, not a result

@@ -17,10 +17,12 @@ __all__ = [
     "files_read",
     "incomplete_regions",
     "is_zarr_path",
+    "live_writer",
     "local_path",
     "open_zarr",
     "refuse_incomplete_inputs",
     "store_exists",
+    "writer_stamp",
     "zarr_compressors",
 ]
 
@@ -31,6 +33,60 @@ INCOMPLETE = ("incomplete: an upscale_to_zarr run that has not finished (interru
               "running); complete it with mode='resume' (`xlstsr upscale ... --resume`)")
 COMPLETE = "complete"
 PROGRESS_DONE = "xlstsr_progress/done"
+#: root attribute of an unfinished store: the process writing it (host, pid, start time)
+WRITER_ATTR = "xlstsr_writer"
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (seconds; to tell it from a later process given the same
+    pid), or None when no such process runs."""
+    try:
+        import psutil
+    except ImportError:  # Linux without psutil: /proc, in clock ticks since boot
+        try:
+            return float(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        except (OSError, IndexError, ValueError):
+            return None
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, ValueError):  # NoSuchProcess, AccessDenied, a negative pid
+        return None
+
+
+def writer_stamp() -> dict[str, Any]:
+    """This process, as recorded in the store it writes (:data:`WRITER_ATTR`)."""
+    import socket
+
+    return {"host": socket.gethostname(), "pid": os.getpid(),
+            "process_start": _process_start(os.getpid())}
+
+
+def live_writer(attrs: Any) -> dict[str, Any] | None:
+    """The process recorded as writing an unfinished store when it still runs on this machine
+    (and is not this process), else None: a stopped run, a finished store, another machine
+    (which cannot be checked), or no record.
+
+    Examples
+    --------
+    >>> live_writer({"xlstsr_status": "complete", "xlstsr_writer": writer_stamp()}) is None
+    True
+    """
+    import socket
+
+    w = attrs.get(WRITER_ATTR)
+    status = attrs.get(STATUS_ATTR)
+    if not isinstance(w, Mapping) or status is None or status == COMPLETE:
+        return None
+    pid = w.get("pid")
+    if w.get("host") != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
+        return None
+    start = _process_start(pid)
+    if start is None:
+        return None
+    recorded = w.get("process_start")
+    if isinstance(recorded, (int, float)) and abs(start - float(recorded)) > 1:
+        return None  # the pid was given to another process since
+    return dict(w)
 
 
 def is_zarr_path(path: str | os.PathLike) -> bool:
@@ -95,7 +151,10 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
             f"the store {os.fspath(path)} is incomplete: "
             + (f"{regions[0]} of its {regions[1]} time blocks were" if regions[1] else "nothing was")
             + " written by an upscale_to_zarr run that did not finish (interrupted, "
-            "stopped by an error, or still running); the others read as NaN. Complete it with "
+            "stopped by an error, or still running"
+            + (f": process {w['pid']} on this machine is writing it now"
+               if (w := live_writer(ds.attrs)) else "")
+            + "); the others read as NaN. Complete it with "
             "`xlstsr.upscale_to_zarr(..., mode='resume')` and the same arguments (`xlstsr upscale "
             "IN OUT --resume`), or, to look at the part written, open it with `xr.open_zarr`."
         )
