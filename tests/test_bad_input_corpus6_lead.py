@@ -77,3 +77,37 @@ def test_a_store_being_written_by_another_run_is_not_written_over(tmp_path):
     out = xlstsr.upscale_to_zarr(lst, store, 2, "bicubic", mode="resume")
     assert out.shape == (2, 2 * lst.shape[1], 2 * lst.shape[2])
     assert zarr.open_group(store, mode="r").attrs[xz.STATUS_ATTR] == xz.COMPLETE
+
+
+def test_ctrl_c_stops_the_regions_in_flight_at_their_next_tile(tmp_path):
+    import os
+    import signal
+    import time
+
+    import xlstsr
+    from helpers import restore_method_registry
+    from xlstsr.methods import get_method
+    from xlstsr.methods.base import UpscaleMethod, register_method
+
+    log = str(tmp_path / "calls.txt")  # the engine ships a copy of the method: count in a file
+
+    with restore_method_registry():
+        @register_method("slow_tiles")
+        class SlowTiles(UpscaleMethod):
+            def tile_size(self, factor):
+                return 8
+
+            def upscale_block(self, lst, valid, guide, factor):
+                with open(log, "a") as f:
+                    f.write("x")
+                if os.path.getsize(log) == 4:  # Ctrl-C while both regions run
+                    os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+                return get_method("bicubic").upscale_block(lst, valid, guide, factor)
+
+        lst = xlstsr.datasets.sample_scene(n_times=2, size=256)["lst_1km"].chunk({"time": 1})
+        with pytest.raises(KeyboardInterrupt):
+            xlstsr.upscale_to_zarr(lst, tmp_path / "out.zarr", 2, "slow_tiles",
+                                   regions_in_flight=2, progress=False)
+    # 2 regions of 64 tiles of 0.05 s: before, both ran to their end after Ctrl-C (128 tiles)
+    assert 4 <= os.path.getsize(log) <= 8, os.path.getsize(log)

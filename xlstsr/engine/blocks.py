@@ -37,7 +37,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from ..kernels.interp import fill_gaps
 from ..methods.base import UpscaleMethod
-from .regions import region_allocation
+from .regions import check_cancelled, region_allocation
 from .shipping import Shipment, deliver, ship_state
 
 __all__ = ["engine_depth", "task_prefix", "upscale_array"]
@@ -145,6 +145,7 @@ def _tile_task(
     beyond it, clipped at the image's edges) is cut from the input blocks that hold it, gaps are
     filled on the whole window (``fill_radius``; None: by the method's call on the model window),
     the method runs on the model window (the tile and one halo) and the core is kept."""
+    check_cancelled()  # the run stopped (Ctrl-C, another region's error): no more tiles
     lst = _assemble(lst_blocks, lst_slice)
     n = lst.shape[0]
     cy, cx = core

@@ -10,6 +10,7 @@ region the heap memory it freed is handed back to the OS. While regions compute,
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import ctypes.util
 import itertools
@@ -23,13 +24,34 @@ from typing import Any
 import dask
 
 __all__ = [
+    "RegionsCancelled",
     "after_regions_thresholds",
+    "check_cancelled",
     "parallelism",
     "region_allocation",
     "run_regions",
     "static_malloc_thresholds",
     "trim_heap",
 ]
+
+
+class RegionsCancelled(Exception):
+    """Raised in a region's tile task once the run it belongs to has stopped (Ctrl-C, or an
+    error in another region): the region stops at its next tile instead of computing on."""
+
+
+#: the stop flag of the run whose region this thread computes (None outside a threaded run)
+_CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "xlstsr_regions_cancel", default=None)
+
+
+def check_cancelled() -> None:
+    """Stop a tile task whose run has stopped (see :class:`RegionsCancelled`); a no-op
+    elsewhere (synchronous runs stop where Ctrl-C is raised, distributed ones by their
+    futures)."""
+    flag = _CANCEL.get()
+    if flag is not None and flag.is_set():
+        raise RegionsCancelled("the run stopped: this region is left unfinished")
 
 
 def active_client() -> Any:
@@ -247,12 +269,17 @@ def _run_local(todo: list[int], write: Callable[[int], Any], mark: Callable[[int
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         pending = iter(todo)
+        cancel = threading.Event()  # set when the run stops: regions in flight stop at a tile
+
+        def region(i: int) -> Any:
+            token = _CANCEL.set(cancel)
+            try:
+                return write(i).compute(scheduler="sync")
+            finally:
+                _CANCEL.reset(token)
+
         with ThreadPoolExecutor(k, thread_name_prefix="xlstsr-region") as ex:
-
-            def submit(i: int) -> Any:
-                return ex.submit(lambda: write(i).compute(scheduler="sync"))
-
-            running = {submit(i): i for i in itertools.islice(pending, k)}
+            running = {ex.submit(region, i): i for i in itertools.islice(pending, k)}
             try:
                 while running:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -261,7 +288,12 @@ def _run_local(todo: list[int], write: Callable[[int], Any], mark: Callable[[int
                         mark(running.pop(fut), res)
                         nxt = next(pending, None)
                         if nxt is not None:
-                            running[submit(nxt)] = nxt
+                            running[ex.submit(region, nxt)] = nxt
+            except BaseException:
+                # Ctrl-C or a region's error: the regions in flight stop at their next tile
+                # (the executor's exit waits for them; a disr region of 1200^2 took ~20 s)
+                cancel.set()
+                raise
             finally:
                 for fut in running:
                     fut.cancel()
