@@ -111,3 +111,15 @@ def test_ctrl_c_stops_the_regions_in_flight_at_their_next_tile(tmp_path):
                                    regions_in_flight=2, progress=False)
     # 2 regions of 64 tiles of 0.05 s: before, both ran to their end after Ctrl-C (128 tiles)
     assert 4 <= os.path.getsize(log) <= 8, os.path.getsize(log)
+
+
+@pytest.mark.parametrize("erode", ["3", 2.5, True, -1])
+def test_evaluate_erode_must_be_a_whole_number(erode):
+    import xlstsr
+
+    s = xlstsr.datasets.sample_scene(n_times=1, size=64)
+    sr = xlstsr.upscale(s["lst_1km"], 4)
+    # before: erode="3" was taken for 3 (float("3").is_integer())
+    with pytest.raises(errors.XlstsrError, match=r"erode must be a whole number >= 0"):
+        xlstsr.evaluate(sr, s["lst_250m"], erode=erode)
+    assert int(xlstsr.evaluate(sr, s["lst_250m"], erode=None).n_valid.sum()) > 0

@@ -31,6 +31,7 @@ from .validate import (
     check_bool,
     check_factor,
     check_number,
+    check_whole,
     decode_lst,
     georeference,
     prepare_lst,
@@ -323,10 +324,10 @@ def reference_mask(
             valid = valid & (reference >= valid_min)
         if valid_max is not None:
             valid = valid & (reference <= valid_max)
+    # int(2.5) would erode by 2 pixels without a word, and "3" was taken for 3
+    erode = 0 if erode is None else check_whole("erode", erode, 0,
+                                                hint="pixels dropped around each gap, e.g. 3")
     if erode:
-        if isinstance(erode, bool) or not float(erode).is_integer() or int(erode) < 0:
-            # int(2.5) would erode by 2 pixels without a word
-            raise XlstsrError(f"erode must be a whole number of pixels >= 0, got {erode!r}")
         if isinstance(valid.variable.data, dsa.Array):
             valid = valid.chunk({ydim: -1, xdim: -1})
         valid = xr.apply_ufunc(

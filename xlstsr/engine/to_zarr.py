@@ -769,8 +769,14 @@ def upscale_to_zarr(
             raise XlstsrError(f"the store's progress record does not match {len(regions)} regions")
         done = np.asarray(done_arr[:]).astype(bool)
     else:
+        # the template (metadata and coordinates) from a stand-in of the output's shape and
+        # chunks: xarray builds and optimises the whole graph it is given to return its writes,
+        # which are not used (the output's graph of a year of tiles took seconds; zeros' none)
+        template = ds.copy()
+        template[vname] = ds[vname].copy(
+            data=dsa.zeros(sr.shape, chunks=sr.data.chunks, dtype=sr.dtype))
         try:
-            ds.to_zarr(
+            template.to_zarr(
                 store, mode="w", compute=False, zarr_format=3, consolidated=False,
                 encoding=encoding,
             )
