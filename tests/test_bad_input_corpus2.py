@@ -121,7 +121,7 @@ def test_evaluate_factor_must_be_an_integer(s, sr, factor):
 
 
 def test_evaluate_erode_must_be_whole_pixels(s, sr):
-    with pytest.raises(errors.XlstsrError, match=r"erode must be a whole number of pixels.*2\.5"):
+    with pytest.raises(errors.XlstsrError, match=r"erode must be a whole number >= 0, got 2\.5.*pixels"):
         xlstsr.evaluate(sr, s["lst_250m"], erode=2.5)
 
 

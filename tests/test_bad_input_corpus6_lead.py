@@ -84,8 +84,9 @@ def test_ctrl_c_stops_the_regions_in_flight_at_their_next_tile(tmp_path):
     import signal
     import time
 
-    import xlstsr
     from helpers import restore_method_registry
+
+    import xlstsr
     from xlstsr.methods import get_method
     from xlstsr.methods.base import UpscaleMethod, register_method
 

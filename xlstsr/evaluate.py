@@ -325,8 +325,8 @@ def reference_mask(
         if valid_max is not None:
             valid = valid & (reference <= valid_max)
     # int(2.5) would erode by 2 pixels without a word, and "3" was taken for 3
-    erode = 0 if erode is None else check_whole("erode", erode, 0,
-                                                hint="pixels dropped around each gap, e.g. 3")
+    erode = 0 if erode is None else check_whole(
+        "erode", erode, 0, hint="a whole number of pixels dropped around each gap, e.g. 3")
     if erode:
         if isinstance(valid.variable.data, dsa.Array):
             valid = valid.chunk({ydim: -1, xdim: -1})
