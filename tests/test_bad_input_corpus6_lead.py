@@ -111,7 +111,7 @@ def test_ctrl_c_stops_the_regions_in_flight_at_their_next_tile(tmp_path):
             xlstsr.upscale_to_zarr(lst, tmp_path / "out.zarr", 2, "slow_tiles",
                                    regions_in_flight=2, progress=False)
     # 2 regions of 64 tiles of 0.05 s: before, both ran to their end after Ctrl-C (128 tiles)
-    assert 4 <= os.path.getsize(log) <= 8, os.path.getsize(log)
+    assert 4 <= os.path.getsize(log) < 40, os.path.getsize(log)
 
 
 @pytest.mark.parametrize("erode", ["3", 2.5, True, -1])
@@ -124,3 +124,68 @@ def test_evaluate_erode_must_be_a_whole_number(erode):
     with pytest.raises(errors.XlstsrError, match=r"erode must be a whole number >= 0"):
         xlstsr.evaluate(sr, s["lst_250m"], erode=erode)
     assert int(xlstsr.evaluate(sr, s["lst_250m"], erode=None).n_valid.sum()) > 0
+
+
+def test_a_calibration_file_is_read_and_a_missing_one_named(tmp_path):
+    import xlstsr
+    from xlstsr.calibration import Calibration, apply_calibration
+
+    sr = xlstsr.datasets.sample_scene(n_times=1, size=64)["lst_250m"]
+    f = tmp_path / "modis_aster.json"
+    f.write_text(Calibration(offset=0.9).to_json())
+    # before: the path was parsed as JSON text ("is not a calibration's JSON text")
+    for given in (f, str(f)):
+        out = apply_calibration(sr, given)
+        assert float((out - sr).mean()) == pytest.approx(0.9, abs=1e-4)
+    with pytest.raises(errors.XlstsrError, match=r"calibration file .*missing.json.* does not exist"):
+        xlstsr.upscale(xlstsr.datasets.sample_scene(n_times=1, size=64)["lst_1km"], 4,
+                       calibration=str(tmp_path / "missing.json"))
+
+
+def test_the_demo_does_not_replace_a_users_figure(tmp_path):
+    from xlstsr.demo import run_demo
+
+    (tmp_path / "demo.png").write_bytes(b"my own figure")
+    # before: only lst_250m.zarr was checked, and the user's demo.png was replaced
+    with pytest.raises(errors.XlstsrError, match=r"demo.png exist.*overwrite=True"):
+        run_demo(tmp_path, method="bicubic", progress=False, n_times=1)
+    assert (tmp_path / "demo.png").read_bytes() == b"my own figure"
+
+
+def test_unregister_method_is_where_the_guide_says():
+    import xlstsr.methods
+
+    assert callable(xlstsr.methods.unregister_method)  # docs/index.md: was an AttributeError
+
+
+def test_stac_items_differing_only_in_thumbnails_load_together(shared_data):
+    pystac = pytest.importorskip("pystac")
+    from xlstsr.io import open_stac
+
+    cat = pystac.Catalog.from_file(str(shared_data / "modis_h18v04_2020" / "catalog.json"))
+    items = [i.clone() for i in cat.get_items(recursive=True)
+             if i.collection_id.startswith("modis-11A1")][:2]
+    items[1].add_asset("thumbnail", pystac.Asset("x.png", roles=["thumbnail"], media_type="image/png"))
+    items[1].add_asset("metadata", pystac.Asset("x.xml", roles=["metadata"]))
+    # review of round 6: refused as "items of several products" (and the missing x.xml named)
+    ds = open_stac(items)
+    assert sorted(ds.data_vars) == ["LST_Day_1km", "LST_Night_1km"] and ds.sizes["time"] == 2
+
+
+def test_one_multiband_geotiff_with_a_time_per_band(tmp_path):
+    import pandas as pd
+
+    from xlstsr.io import open_cog
+
+    da = xr.DataArray(290 + np.arange(3 * 4 * 4, dtype="float32").reshape(3, 4, 4) / 10,
+                      dims=("band", "y", "x"),
+                      coords={"band": [1, 2, 3], "y": [3.5, 2.5, 1.5, 0.5], "x": np.arange(4) + 0.5})
+    f = tmp_path / "quarter_hours.tif"
+    da.rio.write_crs("EPSG:32631").rio.to_raster(f)
+    t = pd.date_range("2018-08-19", periods=3, freq="15min")
+    # review of round 6: "3 times for 1 paths; give one time per path" (no list of paths fixes it)
+    out = open_cog(f, times=t)
+    assert out.dims == ("time", "y", "x") and list(out.time.values) == list(t.values)
+    np.testing.assert_allclose(out.isel(time=2).values, da.isel(band=2).values)
+    with pytest.raises(errors.XlstsrError, match=r"2 times for one file of 3 band\(s\)"):
+        open_cog(f, times=t[:2])

@@ -11,7 +11,7 @@ from .degrade import coarsen
 from .evaluate import evaluate
 from .scaling import scaling_stats
 from .upscale import upscale
-from .validate import select_variable
+from .validate import select_lst
 
 __all__ = ["LstsrDataArrayAccessor", "LstsrDatasetAccessor"]
 
@@ -55,6 +55,11 @@ class LstsrDatasetAccessor:
     def __init__(self, obj: xr.Dataset) -> None:
         self._obj = obj
 
+    def _lst(self, variable: Hashable | None) -> xr.DataArray:
+        # as upscale takes it: the Dataset's CRS written on it, merged grids of different
+        # resolutions named (coarsen said only "coordinates not regularly spaced")
+        return select_lst(self._obj, variable)[0]
+
     def upscale(
         self,
         factor: int = 4,
@@ -69,13 +74,13 @@ class LstsrDatasetAccessor:
 
     def coarsen(self, factor: int = 4, *, variable: Hashable | None = None, **kwargs: Any) -> xr.DataArray:
         """Radiometric degradation of the LST variable; see :func:`xlstsr.coarsen`."""
-        return coarsen(select_variable(self._obj, variable), factor, **kwargs)
+        return coarsen(self._lst(variable), factor, **kwargs)
 
     def evaluate(
         self, reference: xr.DataArray, *, variable: Hashable | None = None, **kwargs: Any
     ) -> xr.Dataset:
         """Accuracy metrics of the LST variable against a fine reference; see :func:`xlstsr.evaluate`."""
-        return evaluate(select_variable(self._obj, variable), reference, **kwargs)
+        return evaluate(self._lst(variable), reference, **kwargs)
 
     def scaling_stats(
         self, guide: Any = None, *, variable: Hashable | None = None, **kwargs: Any

@@ -35,8 +35,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dask.array as dsa
@@ -158,10 +160,20 @@ class Calibration:
 
     @classmethod
     def parse(cls, value: Any) -> Calibration:
-        """A :class:`Calibration`, its dict or its JSON text (e.g. an ``xlstsr_calibration``
-        attribute)."""
+        """A :class:`Calibration`, its dict, its JSON text (e.g. an ``xlstsr_calibration``
+        attribute) or the path of a ``.json`` file holding that text."""
         if isinstance(value, cls):
             return value
+        if isinstance(value, os.PathLike) or (
+                isinstance(value, str) and value.strip()[:1] not in ("{", "")
+                and value.strip().lower().endswith(".json")):
+            # a saved calibration's file: its name was parsed as JSON text
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise XlstsrError(f"calibration file {os.fspath(value)!r} does not exist (or is "
+                                  "a folder): give the JSON file written with "
+                                  "`Path(f).write_text(cal.to_json())`.")
+            value = path.read_text()
         if isinstance(value, str):
             try:
                 return cls.from_json(value)
@@ -393,7 +405,7 @@ def apply_calibration(
     ----------
     da : DataArray
         LST in Kelvin (e.g. the output of :func:`xlstsr.upscale`).
-    calibration : Calibration, dict or JSON text
+    calibration : Calibration, dict, JSON text or path of a .json file
         The mapping (:func:`fit_calibration`).
     ndvi : DataArray, optional
         NDVI on ``da``'s grid; required when the mapping has an NDVI term.

@@ -32,6 +32,21 @@ def _fail(message: str) -> int:
     return 2
 
 
+#: optional dependencies and the extra that installs each
+_EXTRAS = {"pyhdf": "hdf", "tensorboardX": "tensorboard", "tensorboard": "tensorboard",
+           "distributed": "distributed"}
+
+
+def _missing_dependency(err: ImportError) -> str | None:
+    """One line for a missing optional dependency (None: an ImportError that is a bug). The
+    HDF4 reader raised a plain ImportError (a traceback); a bare "No module named
+    'tensorboardX'" did not say which extra installs it."""
+    name = (err.name or "").split(".")[0]
+    if name in _EXTRAS and "pip install" not in str(err):
+        return f"{err}: pip install 'xlstsr[{_EXTRAS[name]}]'"
+    return str(err) if "pip install" in str(err) else None
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     """What a user's input or environment raises: one line, exit 2 (not bare Exception)."""
     from xlstsr.errors import XlstsrError
@@ -65,6 +80,34 @@ def _refuse_existing(path: str, overwrite: bool) -> None:
     if Path(path).exists() and not overwrite:
         more = " (or --resume to complete it)" if str(path).rstrip("/").lower().endswith(".zarr") else ""
         raise UsageError(f"{path} exists; pass --overwrite to replace it{more}")
+
+
+def _made_by_xlstsr(path: str) -> bool:
+    """Whether a file is an xlstsr upscale output (its ``xlstsr_method`` attribute)."""
+    from xlstsr.errors import XlstsrError
+    from xlstsr.io import open_path
+
+    try:
+        obj = open_path(path)
+    except (XlstsrError, OSError, ValueError, RuntimeError):  # unreadable: say nothing of it
+        return False
+    fields = [obj, *getattr(obj, "data_vars", {}).values()]
+    return any("xlstsr_method" in f.attrs for f in fields)
+
+
+def _refuse_swapped(input: str, output: str, overwrite: bool) -> None:
+    """INPUT and OUTPUT swapped (``xlstsr upscale out.tif lst.tif`` after a first run): the
+    refusal said "pass --overwrite", which replaced the user's LST with the upscaled result."""
+    if overwrite or "://" in f"{input}{output}" or not (Path(output).exists()
+                                                       and Path(input).exists()):
+        return
+    if _made_by_xlstsr(input) and not _made_by_xlstsr(output):
+        raise UsageError(
+            f"{output} exists and is not an xlstsr output, while the input {input} is one: "
+            f"INPUT and OUTPUT swapped? The order is `xlstsr upscale INPUT OUTPUT`, e.g. "
+            f"`xlstsr upscale {output} {input} --overwrite` (--overwrite alone would replace "
+            f"{output} with a result computed from {input}; pass it if that is what you want)"
+        )
 
 
 def _refuse_input(output: str | None, *inputs: str | None) -> None:
@@ -111,6 +154,10 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
             obj = select_variable(obj, variable, role=role)
         except VariableNotFoundError as err:
             raise UsageError(f"{path}: {err} On the command line: {flag} NAME.") from None
+    elif variable is not None and not kwargs and variable != obj.name:
+        # a GeoTIFF holds one field: the name was dropped without a word
+        warnings.warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
+                      f"bands are its time steps); drop {flag}", UserWarning, stacklevel=2)
     return obj
 
 
@@ -121,11 +168,10 @@ def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str)
     if spec == "auto":
         return "auto"
     try:
-        if "=" not in spec:
-            n = int(spec)
-            return {ydim: n, xdim: n}
-        out = {}
-        for part in spec.split(","):
+        out: dict[str, int] = {}
+        if "=" not in spec:  # one size for y and x, checked below too: 0 divided by zero
+            out = {ydim: int(spec), xdim: int(spec)}
+        for part in (spec.split(",") if "=" in spec else []):
             key, _, val = part.partition("=")
             if key.strip() in out:  # the last one silently won
                 raise UsageError(f"--chunks {spec!r} names {key.strip()!r} twice: give each "
@@ -231,6 +277,9 @@ def _table_suffix(path: str) -> None:
     """Refuse a table output other than .csv/.nc before any work (and before "exists")."""
     if Path(path).suffix.lower() not in (".csv", ".nc", ".nc4"):
         raise UsageError(f"cannot write a table to {path!r}: use .csv or .nc")
+    if Path(path).is_dir():  # was "exists", then with --overwrite "check the free space"
+        raise UsageError(f"{path} is a folder, not a table file: --overwrite replaces files "
+                         f"only; give the file's name, e.g. {Path(path) / 'scores.csv'}")
 
 
 @contextlib.contextmanager
@@ -277,10 +326,15 @@ def _check_writable(*paths: str | None) -> None:
     stopped a run only once it was computed (or with rasterio's traceback)."""
     from .errors import XlstsrError
     from .io.formats import check_writable
+    from .io.zarr import holds_zarr_metadata
 
     for path in paths:
         if not path or "://" in str(path):
             continue
+        for parent in Path(path).absolute().parents:  # any store, not only an input's
+            if holds_zarr_metadata(parent):
+                raise UsageError(f"{path} lies inside the Zarr store {parent}: writing there "
+                                 "would change that store; write to a path outside it.")
         try:
             check_writable(Path(path).absolute().parent)
         except XlstsrError as err:
@@ -356,14 +410,21 @@ def _interrupted_output(args: argparse.Namespace) -> str:
 
 def _demo(args: argparse.Namespace) -> int:
     from xlstsr.demo import run_demo
+    from xlstsr.io.zarr import holds_zarr_metadata
 
+    _no_stream(args.output)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--output {args.output} is a file: the demo writes a folder of "
                          "outputs; pass a folder path.")
-    if any((out / m).exists() for m in ("zarr.json", ".zgroup", ".zarray")):
+    if holds_zarr_metadata(out):
         raise UsageError(f"--output {args.output} is a Zarr store: the demo would write its "
                          "outputs into it; pass another folder.")
+    existing = [n for n in ("lst_250m.zarr", "demo.png", "metrics.txt") if (out / n).exists()]
+    if existing and not args.overwrite:  # only the store was checked: a demo.png was replaced
+        raise UsageError(f"--output {args.output} already holds {', '.join(existing)}, which "
+                         "the demo writes: pass --overwrite to replace them, or another "
+                         "--output folder")
     _check_writable(str(out / "demo.png"))
     res = run_demo(args.output, method=args.method, overwrite=args.overwrite,
                    progress=not args.quiet)
@@ -390,7 +451,8 @@ def _method(args: argparse.Namespace) -> Any:
         m = get_method(args.method, **options)
     except (ValueError, TypeError) as err:  # constructor arguments the method does not take
         extra = " (--model and --conserve are options of the deep methods sisr/disr)"
-        raise UsageError(f"{err}{extra if options else ''}") from None
+        deep = args.method in ("sisr", "disr")  # not said of a deep method's own errors
+        raise UsageError(f"{err}{extra if options and not deep else ''}") from None
     if getattr(args, "adapt", False):
         if not hasattr(m, "with_adaptation"):
             raise UsageError(f"--adapt is an option of the deep methods (sisr, disr), not of "
@@ -409,6 +471,9 @@ def _calibration(path: str | None) -> Any:
         return Calibration.from_json(Path(path).read_text())
     except FileNotFoundError:
         raise UsageError(f"--calibration {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"--calibration {path} is a folder: give the JSON file written by "
+                         "Calibration.to_json(), e.g. --calibration modis_aster.json") from None
     except (ValueError, TypeError, KeyError) as err:
         raise UsageError(f"--calibration {path} is not a Calibration saved as JSON "
                          f"(Calibration.to_json()): {err}") from None
@@ -419,6 +484,7 @@ def _upscale(args: argparse.Namespace) -> int:
     from xlstsr.io import WRITABLE, format_of
     from xlstsr.validate import require_valid_pixels, spatial_dims
 
+    _no_stream(args.input, args.output, args.guide)
     fmt = format_of(args.output)
     if fmt not in WRITABLE:
         raise UsageError(f"cannot write {fmt} ({args.output}): write .zarr, .tif or .nc")
@@ -428,6 +494,7 @@ def _upscale(args: argparse.Namespace) -> int:
                          f"written whole ({fmt}): drop --resume (and pass --overwrite to "
                          "replace an existing file)")
     if fmt != "zarr" or not args.resume:  # before any work
+        _refuse_swapped(args.input, args.output, args.overwrite)
         _refuse_existing(args.output, args.overwrite)
     if args.resume and args.overwrite:
         raise UsageError("--resume completes an output, --overwrite replaces it: pass one")
@@ -478,10 +545,16 @@ def _upscale(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     import xlstsr
+    from xlstsr.errors import AllNaNError
     from xlstsr.validate import spatial_dims
 
+    _no_stream(args.sr, args.reference, args.output, args.coarse)
     _refuse_input(args.output, args.sr, args.reference, args.coarse)
     _table_suffix(args.output)
+    if args.clear and args.valid_min is None and args.valid_max is None:
+        raise UsageError("--clear erodes around the gaps that --valid-min/--valid-max make, and "
+                         "none is given: it would change nothing; add e.g. --valid-min 230 (cold "
+                         "cloud pixels), or drop --clear")
     _refuse_existing(args.output, args.overwrite)
     _check_writable(args.output)
     if "://" not in args.sr and Path(args.sr).resolve() == Path(args.reference).resolve():
@@ -491,6 +564,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     sr = _open_field(args.sr, args.variable, "LST")
     ref = _open_field(args.reference, args.reference_variable, "reference",
                       "--reference-variable")
+    if "xlstsr_method" in ref.attrs and "xlstsr_method" not in sr.attrs:
+        # scores of the truth against the result: the bias and spectral ratio inverted (a
+        # warning: another tool's result scored against an xlstsr one is a fair comparison)
+        warnings.warn(
+            f"the reference {args.reference} is an xlstsr upscale output (attribute "
+            f"xlstsr_method={ref.attrs['xlstsr_method']!r}) and {args.sr} is not: SR and "
+            f"REFERENCE swapped? The order is `xlstsr evaluate SR REFERENCE OUTPUT`, e.g. "
+            f"`xlstsr evaluate {args.reference} {args.sr} {args.output}`; the bias and the "
+            "spectral ratio are of SR against REFERENCE", UserWarning, stacklevel=2)
     coarse = None
     if args.coarse:
         coarse = _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable")
@@ -501,6 +583,18 @@ def _evaluate(args: argparse.Namespace) -> int:
             reference_scale=args.reference_scale, reference_nodata=args.reference_nodata,
             coregister=args.coregister, clear=args.clear,
         ).compute()
+    if "n_valid" in scores and not bool((scores["n_valid"] > 0).any()):
+        # a lazily read reference is not checked before computing: a table of NaN, exit 0
+        given = [f"--{k.replace('_', '-')} {v}" for k, v in (
+            ("erode", args.erode or None), ("valid_min", args.valid_min),
+            ("valid_max", args.valid_max), ("reference_nodata", args.reference_nodata),
+            ("reference_scale", args.reference_scale)) if v is not None]
+        raise AllNaNError(
+            f"no reference pixel of {args.reference} is left to score after masking"
+            f"{' (' + ', '.join(given) + ')' if given else ''}: relax --erode / --valid-min, or "
+            "check the nodata value and the scale (e.g. --reference-scale 0.1 for K x 10); "
+            "nothing was written."
+        )
     ydim, xdim = spatial_dims(sr)
     lead = [str(d) for d in sr.dims if d not in (ydim, xdim)]
     _write_table(scores, args.output, lead)
@@ -514,12 +608,20 @@ def _scaling(args: argparse.Namespace) -> int:
     import numpy as np
 
     import xlstsr
-    from xlstsr.errors import AllNaNError
+    from xlstsr.errors import AllNaNError, XlstsrError
     from xlstsr.validate import spatial_dims
 
+    _no_stream(args.input, args.output, args.guide, args.figure)
     _refuse_input(args.output, args.input, args.guide)
     _refuse_input(args.figure, args.input, args.guide, args.output)
     _table_suffix(args.output)
+    if args.figure:  # checked when drawing: after the table was written, left behind
+        from xlstsr.plot import _check_path
+
+        try:
+            _check_path(args.figure, create=False)
+        except XlstsrError as err:
+            raise UsageError(f"--figure: {err}") from None
     _refuse_existing(args.output, args.overwrite)
     if args.figure:
         _refuse_existing(args.figure, args.overwrite)
@@ -568,33 +670,41 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lst", required=True, help="LST cube (Zarr, NetCDF or GeoTIFF), Kelvin")
     t.add_argument("--variable", default=None, help="LST variable name in a Dataset")
     t.add_argument("--guide", default=None, help="fine guide (e.g. NDVI) at factor x the LST grid")
-    t.add_argument("--guide-variable", default=None)
+    t.add_argument("--guide-variable", default=None,
+                   help="guide variable of a .nc/.zarr guide (default: its only variable)")
     t.add_argument("--truth", default=None, help="fine truth on the output grid (mode supervised)")
-    t.add_argument("--truth-variable", default=None)
+    t.add_argument("--truth-variable", default=None,
+                   help="truth variable of a .nc/.zarr truth (default: its only variable)")
     _add_input_declarations(t)
-    t.add_argument("--mode", choices=TRAIN_MODES, default="sisr")
-    t.add_argument("--arch", default=None, help="rescnn, mrunet or guided_unet")
-    t.add_argument("--factor", type=_positive_int, default=4)
+    t.add_argument("--mode", choices=TRAIN_MODES, default="sisr",
+                   help="sisr: degraded LST pairs, no guide; degraded_disr, sif: with --guide; "
+                   "supervised: against --truth")
+    t.add_argument("--arch", default=None, help="rescnn, mrunet or guided_unet (default: "
+                   "guided_unet with --guide, else rescnn)")
+    t.add_argument("--factor", type=_positive_int, default=4, help="upscaling factor learned")
     t.add_argument("--patch", type=_positive_int, default=64, help="patch size in fine pixels")
     t.add_argument("--window", type=_positive_int, default=None,
                    help="side of a window position in fine pixels (split unit; default 2 x patch)")
     t.add_argument("--psf", type=float, default=None,
-                   help="Gaussian PSF sigma (LST pixels) of the degraded pairs")
+                   help="Gaussian PSF sigma (LST pixels) of the degraded pairs (default: none: "
+                   "radiometric block means)")
     t.add_argument("--max-nan-fraction", type=float, default=0.5,
                    help="largest NaN share of a patch's input (and truth) for it to be used")
     t.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
-                   help="how far back a guide date may lie from an LST date, e.g. 16D")
+                   help="how far back a guide date may lie from an LST date, e.g. 16D "
+                   "(default: equal dates only)")
     t.add_argument("--epochs", type=int, default=50,
                    help="length of the cosine learning-rate schedule (and most epochs run)")
     t.add_argument("--max-epochs", type=_positive_int, default=None,
                    help="stop after this many epochs, to continue later with --resume "
                    "(default: --epochs)")
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--batch-size", type=int, default=16, help="patches per training step")
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     t.add_argument("--patience", type=int, default=10, help="epochs without gain before stopping")
     t.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of patches whose window positions go to validation")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0,
+                   help="seed of the initialisation, the split and the training")
     t.add_argument("--accelerator", default="cpu", help="Lightning accelerator (cpu, gpu, auto...)")
     t.add_argument("--devices", default=1, type=_devices,
                    help="Lightning devices: a count, a list of indices (0,1) or auto")
@@ -609,7 +719,8 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--resume", default=None, metavar="CKPT",
                    help="resume from a Lightning checkpoint (.ckpt)")
     t.add_argument("--progress", action="store_true", help="show the progress bar")
-    t.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    t.add_argument("--threads", type=_positive_int, default=None,
+                   help="torch CPU threads (default: torch's, all cores)")
     t.add_argument("--out", required=True, help="model file to write (.pt, what upscale reads)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
@@ -630,11 +741,33 @@ def _devices(text: str) -> int | str | list[int]:
     return value
 
 
+#: suffixes of data and figure files, which a model file must not take
+_DATA_SUFFIXES = (".tif", ".tiff", ".nc", ".nc4", ".zarr", ".hdf", ".csv", ".json", ".png", ".pdf",
+                  ".svg", ".jpg", ".jpeg")
+
+
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from xlstsr.train import fit_files
 
+    _no_stream(args.lst, args.guide, args.truth, args.out)
     if args.mode == "supervised" and not args.truth:
         parser.error("--mode supervised needs --truth")
+    if args.truth and args.mode != "supervised":  # the truth was left unused without a word
+        parser.error(f"--truth is the target of --mode supervised; --mode {args.mode} trains on "
+                     "degraded pairs and would not use it: add --mode supervised, or drop --truth")
+    if args.guide and args.mode == "sisr":  # the guide was left unused without a word
+        parser.error("--mode sisr trains without a guide and would not use --guide: add --mode "
+                     "degraded_disr (or sif, supervised) to train a guided model, or drop --guide")
+    if args.guide_time_tolerance is not None:  # 'banana' was accepted (unused without a guide)
+        from xlstsr.errors import GuideTimeError
+        from xlstsr.guide import _as_timedelta
+
+        try:
+            _as_timedelta(args.guide_time_tolerance)
+        except GuideTimeError as err:
+            parser.error(f"--guide-time-tolerance: {err}")
+        if not args.guide:
+            parser.error("--guide-time-tolerance matches guide dates to LST dates: add --guide")
     if args.mode == "sif" and not args.guide:
         parser.error("--mode sif needs --guide")
     if args.resume and not Path(args.resume).is_file():
@@ -642,10 +775,15 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
         parser.error(f"--scale must be a number > 0, e.g. 0.02, got {args.scale!r}")
     _refuse_input(args.out, args.lst, args.guide, args.truth, args.resume)
+    if Path(args.out).suffix.lower() in _DATA_SUFFIXES:  # a model file named like data
+        parser.error(f"--out {args.out}: a model file is written there (what `xlstsr upscale "
+                     f"--model` reads), not {Path(args.out).suffix} data; name it e.g. "
+                     f"{Path(args.out).with_suffix('.pt')}")
     if Path(args.out).is_dir():  # "exists; pass --overwrite", which then refused a folder
         parser.error(f"--out {args.out} is a folder: give the model file's name, e.g. "
                      f"{Path(args.out) / 'model.pt'}")
     _refuse_existing(args.out, args.overwrite)
+    _check_writable(args.out)
     if args.threads:
         import torch
 
@@ -701,8 +839,30 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 # -- the parser ----------------------------------------------------------------------------------
 
 
+class _StoreOnce(argparse._StoreAction):
+    """An option given twice with different values: argparse kept the last one without a word
+    (``--factor 2 ... --factor 4``, ``--model a.pt --checkpoint b.pt``). The last still wins (a
+    script's defaults overridden by its user's options), but a warning says so."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        given = namespace.__dict__.setdefault("_given", {})
+        if self.dest in given and given[self.dest][1] != values:
+            first, before = given[self.dest]
+            print(f"xlstsr: warning: {first} {before} and {option_string} {values}: the option "
+                  f"is given twice; the last one, {option_string} {values}, is used",
+                  file=sys.stderr)
+        given[self.dest] = (option_string, values)
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors in one line too (argparse prints the usage block first)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
@@ -890,11 +1050,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the arguments that are paths (of every command)
+_PATH_ARGS = ("input", "output", "guide", "calibration", "model", "sr", "reference", "coarse",
+              "figure", "lst", "truth", "out", "resume", "log_dir")
+
+
+def _expand_home(args: argparse.Namespace) -> None:
+    """``~`` in a path the shell did not expand (quoted, or an ``--opt=~/x`` form): it made a
+    folder named ``~`` in the current one (which ``rm -rf ~`` would then take for the home)."""
+    import os
+
+    for name in _PATH_ARGS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value.startswith("~"):
+            setattr(args, name, os.path.expanduser(value))
+
+
+def _no_stream(*paths: str | None) -> None:
+    """``-`` (stdin/stdout) was read as a file name without a suffix ("cannot tell the format")."""
+    if "-" in paths:
+        raise UsageError("xlstsr reads and writes files, not stdin/stdout ('-'): give a file "
+                         "path instead of '-' (e.g. lst.tif, sr.tif, scores.csv)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``xlstsr`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    _expand_home(args)
     if args.verbose:
         logging.basicConfig(format="xlstsr: %(message)s")
         log.setLevel(logging.INFO)
@@ -905,10 +1089,18 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     return _train(args, args.train_parser)
                 except _user_errors() as err:
+                    if isinstance(err, ImportError) and _missing_dependency(err):
+                        return _fail(str(_missing_dependency(err)))
                     return _fail(_train_hints(str(err) or type(err).__name__))
             return commands[args.command](args)
         except _user_errors() as err:
+            if isinstance(err, ImportError) and _missing_dependency(err):
+                return _fail(str(_missing_dependency(err)))
             return _fail(_cli_hints(str(err) or type(err).__name__))
+        except ImportError as err:  # a plain ImportError naming the package to install
+            if _missing_dependency(err) is None:
+                raise
+            return _fail(str(_missing_dependency(err)))
         except KeyboardInterrupt:  # Ctrl-C: one line saying what was left, not a traceback
             print(f"xlstsr: interrupted{_interrupted_output(args)}", file=sys.stderr)
             return 130

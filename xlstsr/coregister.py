@@ -430,9 +430,17 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
             {v: k for k, v in names.items()})
     ok = np.atleast_1d(offset.reliable.values).astype(bool)
     if not ok.any():
-        raise CoregistrationError("no reliable offset estimate: the fine field is left as it is")
+        raise CoregistrationError(
+            "the offset has no reliable step (reliable is False everywhere, e.g. estimated with "
+            "errors='warn'): there is no offset to apply. Use the fine field as it is, or "
+            "estimate it again on clearer steps (`xlstsr.estimate_offset(fine, lst.isel(time="
+            "[i]))`).")
     sx = float(np.median(np.atleast_1d(offset.shift_x.values)[ok]))
     sy = float(np.median(np.atleast_1d(offset.shift_y.values)[ok]))
+    if not (np.isfinite(sx) and np.isfinite(sy)):  # the fine field's coordinates became NaN
+        raise CoregistrationError(
+            "the offset's shift_x/shift_y is not finite on a step marked reliable: pass the "
+            "result of `xlstsr.estimate_offset(fine, lst)` as it is.")
     gy, gx = spatial_dims(fine)
     if fine.rio.crs != crs:
         from pyproj import Transformer

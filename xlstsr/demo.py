@@ -92,8 +92,8 @@ def run_demo(
     method : str, optional
         Compare only this method with bicubic (the baseline); default: :data:`DEMO_CANDIDATES`.
     overwrite : bool
-        Replace existing outputs; otherwise an existing store raises :class:`XlstsrError` and
-        nothing is written.
+        Replace existing outputs; otherwise any of the three already in ``output`` raises
+        :class:`XlstsrError` and nothing is written.
     progress : bool
         Show the Zarr writer's progress bar.
     n_times : int, optional
@@ -110,8 +110,10 @@ def run_demo(
 
     out = Path(output)
     store = out / "lst_250m.zarr"
-    if store.exists() and not overwrite:
-        raise XlstsrError(f"{store} exists; pass overwrite=True (--overwrite) to replace it")
+    existing = [p for p in (store, out / "demo.png", out / "metrics.txt") if p.exists()]
+    if existing and not overwrite:  # a user's own demo.png was replaced: only the store was checked
+        raise XlstsrError(f"{', '.join(map(str, existing))} exist(s); pass overwrite=True "
+                          "(--overwrite) to replace the demo's outputs, or another folder")
     lst, ndvi, aster = modis_aster_sample()
     truth = aster.where(aster_truth_mask(aster))
     offset = estimate_offset(truth, lst)  # once: every method meets the same truth

@@ -180,11 +180,24 @@ def align_guide(
     iy = max(0.0, min(gb[3], lb[3]) - max(gb[1], lb[1]))
     coverage = (ix * iy) / ((lb[2] - lb[0]) * (lb[3] - lb[1]))
     if coverage < min_coverage:
+        hint = ""
+        if not same_crs:
+            # the same numbers in two CRSs: one of the CRSs written is wrong (the coverage
+            # message alone sent the user to look for another guide)
+            nb = guide.rio.bounds(recalc=_recalc(guide))
+            size = max(lb[2] - lb[0], lb[3] - lb[1])
+            if max(abs(a - b) for a, b in zip(nb, lb)) <= 0.05 * size:
+                hint = (
+                    f" The guide's own coordinates span the LST's bounds, but its CRS ("
+                    f"{guide.rio.crs.to_string()[:60]!r}) differs from the LST's: one of them has "
+                    "the wrong CRS written. If both are on the LST's, "
+                    "`guide = guide.rio.write_crs(lst.rio.crs)`."
+                )
         raise GuideCoverageError(
             f"the guide covers {coverage:.0%} of the LST extent (LST bounds {tuple(round(v, 1) for v in lb)}, "
             f"guide bounds {tuple(round(v, 1) for v in gb)}); provide a guide over the same area "
             "(check both CRS), or crop the LST to the guide's extent with "
-            "`lst.rio.clip_box(*guide.rio.bounds())`."
+            f"`lst.rio.clip_box(*guide.rio.bounds())`.{hint}"
         )
     # the guide's pixel in the LST's units (its extent over its pixel count, in any CRS)
     gy_, gx_ = spatial_dims(guide)

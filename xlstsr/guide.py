@@ -20,6 +20,7 @@ import xarray as xr
 
 from .errors import (
     AllNaNError,
+    CoregistrationError,
     GridError,
     GuideAlignmentWarning,
     GuideScaleError,
@@ -76,7 +77,29 @@ def guide_bands(guide: GuideLike) -> xr.DataArray:
             f"guide must be a DataArray, a list or a dict of DataArrays, got {type(guide).__name__}")
     _check_guide_type([g for _, g in items])
     bands = [g.expand_dims(guide_band=[str(k)]) if "guide_band" not in g.dims else g for k, g in items]
-    return xr.concat(bands, dim="guide_band", join="exact", coords="minimal", compat="override")
+    try:
+        return xr.concat(bands, dim="guide_band", join="exact", coords="minimal", compat="override")
+    except ValueError as err:  # xarray's AlignmentError: "cannot align objects with join='exact'"
+        first = items[0][1]
+        try:
+            yx = spatial_dims(first)
+        except XlstsrError:
+            yx = ()
+        for i, (k, b) in enumerate(items[1:], 1):
+            for d in first.dims:
+                if d in b.dims and d in first.coords and d in b.coords and not (
+                        b.sizes[d] == first.sizes[d] and np.array_equal(
+                            np.asarray(b[d].values), np.asarray(first[d].values))):
+                    how = ("put it on the first band's grid, e.g. `band = band.rio."
+                           "reproject_match(first_band)`" if d in yx else
+                           f"select the same {d!r} labels in every band")
+                    raise GridError(
+                        f"guide band {i} ({str(k)!r}) is not on the same {d!r} coordinates as "
+                        f"band 0 ({str(items[0][0])!r}; {b.sizes[d]} vs {first.sizes[d]} values): the "
+                        f"bands of a guide list or dict must share one grid; {how}."
+                    ) from err
+        raise
+
 
 
 def georeference_guide(guide: GuideLike) -> GuideLike:
@@ -95,6 +118,11 @@ def _check_guide_type(guide: Any) -> None:
         bands = list(guide)
     else:
         bands = [guide]
+    if not bands:  # xr.concat raised a bare "must supply at least one object to concatenate"
+        raise InputTypeError(
+            f"the guide is an empty {type(guide).__name__}: pass at least one band "
+            "(`guide=ndvi` or `guide=[ndvi, albedo]`), or `guide=None` for a method without one."
+        )
     for i, g in enumerate(bands):
         if not isinstance(g, xr.DataArray):
             raise InputTypeError(
@@ -127,6 +155,13 @@ def _as_timedelta(tolerance: Any) -> Any:
         return tolerance
     import pandas as pd
 
+    if isinstance(tolerance, str) and tolerance.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        # pandas reads "16" as 16 nanoseconds: no guide would ever match a day apart
+        raise GuideTimeError(
+            f"guide_time_tolerance {tolerance!r} has no unit (pandas would read nanoseconds): "
+            f"give one, e.g. '{tolerance.strip()}D' for days or '{tolerance.strip()}h' for hours "
+            "(a number, not text, for numeric time labels)"
+        )
     try:
         td = pd.Timedelta(tolerance)
     except (TypeError, ValueError) as err:
@@ -641,7 +676,11 @@ def check_alignment(
     from .coregister import apply_offset, estimate_offset, fine_pixel_size
 
     if isinstance(mode, xr.Dataset):
-        return _map_bands(guide, lambda g: apply_offset(g, mode, lst.rio.crs))
+        try:
+            return _map_bands(guide, lambda g: apply_offset(g, mode, lst.rio.crs))
+        except CoregistrationError as err:  # the way out here: the guide as it is
+            raise CoregistrationError(f"guide_offset: {err} For the guide as it is, pass "
+                                      "guide_offset='ignore'.") from None
     if mode not in GUIDE_OFFSET_MODES:
         raise XlstsrError(f"guide_offset must be one of {GUIDE_OFFSET_MODES} or an offset Dataset, "
                          f"got {mode!r}")

@@ -42,10 +42,10 @@ def _pyplot(headless: bool) -> Any:
     return plt
 
 
-def _check_path(path: str | Path | None) -> Path | None:
+def _check_path(path: str | Path | None, create: bool = True) -> Path | None:
     """The figure's path, checked before anything is drawn: a figure format's suffix (a .tif or
     .nc path was written over, or refused by matplotlib after the drawing), not a folder; missing
-    parent folders are created."""
+    parent folders are created (``create``)."""
     if path is None:
         return None
     if not isinstance(path, (str, Path)):
@@ -60,7 +60,8 @@ def _check_path(path: str | Path | None) -> Path | None:
             f"the figure path {str(p)!r} {what}: write figures to {', '.join(FIGURE_SUFFIXES)} "
             "(a raster or data suffix would put a picture where data is expected, or over it)"
         )
-    p.parent.mkdir(parents=True, exist_ok=True)
+    if create:
+        p.parent.mkdir(parents=True, exist_ok=True)
     return p
 
 

@@ -58,7 +58,32 @@ def _elementwise(qc: QC, fn: Callable[[np.ndarray], np.ndarray], dtype: type, na
         hint = " (pick its QC variable, e.g. ds['QC_Day'])" if isinstance(qc, xr.Dataset) else ""
         raise InputTypeError(f"the QC layer must be an array or a DataArray of uint8 flags, got "
                              f"{type(qc).__name__}{hint}")
+    dtype_in = getattr(qc, "dtype", None)
+    if dtype_in is not None and np.dtype(dtype_in).kind not in "iuf":
+        _flags(np.zeros(0, dtype_in))  # refused now: a lazy array failed only when computed
     if isinstance(qc, xr.DataArray):
+        from .errors import UnitsError
+        from .validate import _units_kind
+
+        try:
+            temperature = _units_kind(qc.attrs.get("units")) is not None
+        except UnitsError:  # other units (none is a temperature)
+            temperature = False
+        scale = qc.attrs.get("scale_factor", 1.0)
+        try:
+            scaled = np.size(scale) == 1 and float(np.ravel(scale)[0]) != 1.0
+        except (TypeError, ValueError):  # a text scale_factor: no flag layer has one
+            scaled = True
+        if temperature or scaled:
+            # the LST (or another scaled field) passed for its QC: caught only on compute
+            # (lazy) or, for 8-bit DN such as Emis_31, never
+            raise XlstsrError(
+                f"the QC layer {qc.name!r} has units={qc.attrs.get('units')!r} / scale_factor="
+                f"{scale!r}: not a MOD11 8-bit flag layer but a physical field (the LST or "
+                "an emissivity?). Pass the QC_Day / QC_Night layer, e.g. open_modis(path, "
+                "'QC_Day'); if it is the flag layer with a stray attribute, drop it "
+                "(`qc.attrs.pop('scale_factor')`)."
+            )
         out = xr.apply_ufunc(fn, qc, dask="parallelized", output_dtypes=[dtype], keep_attrs=False)
         out.name = name
         crs = qc.rio.crs

@@ -12,7 +12,7 @@ import xarray as xr
 
 from ._version import __version__
 from .engine.blocks import upscale_array
-from .errors import GridError, XlstsrError
+from .errors import GridError, MethodOptionError, XlstsrError
 from .grid import fine_grid, with_grid
 from .guide import (
     GuideLike,
@@ -129,7 +129,7 @@ def upscale(
         Once per time step on the whole image (or a fixed seeded sample of windows of it),
         inside the engine's task for that image: lazy, deterministic, no seams, the cached
         model untouched. None (default): off. Gain and cost: ``docs/results/adaptation.md``.
-    calibration : Calibration, dict or JSON text, optional
+    calibration : Calibration, dict, JSON text or path of a .json file, optional
         A learned sensor mapping (:func:`xlstsr.calibration.fit_calibration`, e.g. MODIS ->
         ASTER) applied to the result: exactly ``apply_calibration(upscale(...), calibration)``.
         None (default): the output stays in the input sensor's calibration
@@ -179,6 +179,14 @@ def upscale(
         raise XlstsrError(
             f"method_options must be a dict of the method's options (e.g. {{'gain': 0.5}}), got "
             f"{type(method_options).__name__}"
+        )
+    both = sorted(set(method_options or {}) & set(options))
+    if both:  # the keyword silently won over the dict
+        raise MethodOptionError(
+            f"option(s) {both} given twice, in method_options and as keywords of upscale "
+            f"(method_options={dict(method_options or {})}, "
+            f"{', '.join(f'{k}={options[k]!r}' for k in both)}): give each once, e.g. only "
+            f"`method_options={{**method_options, {both[0]!r}: ...}}`."
         )
     names = spatial_names(lst)  # lat/lon dims: renamed y/x inside, given back to the output
     m = get_method(method, **{**dict(method_options or {}), **options})

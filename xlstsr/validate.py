@@ -215,7 +215,15 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
         raise
     t = _written_transform(da)
     missing = [d for d in (ydim, xdim) if d not in da.coords and da.sizes[d] > 0]
-    if missing and t is not None and t.b == 0 and t.d == 0:
+    if missing and t is not None and (t.b != 0 or t.d != 0):
+        # a rotated/sheared transform was reported as "no coordinates and no transform"
+        raise GridError(
+            f"the {what}'s transform is rotated or sheared ({tuple(round(v, 6) for v in t[:6])}"
+            "): xlstsr works on north-up grids only. Warp the file onto one first, e.g. "
+            "`gdalwarp -t_srs EPSG:XXXX rotated.tif northup.tif` (the CRS you want), and open "
+            "that one."
+        )
+    if missing and t is not None:
         da = da.assign_coords({
             ydim: t.f + (np.arange(da.sizes[ydim]) + 0.5) * t.e,
             xdim: t.c + (np.arange(da.sizes[xdim]) + 0.5) * t.a,
@@ -496,11 +504,17 @@ def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
 
 def check_factor(factor: Any, maximum: int | None = None) -> int:
     """Return ``factor`` as an int, or raise if it is not an integer >= 2 (and <= ``maximum``)."""
+    factor = _scalar(factor)  # a 0-d array (`ratio.values`) holds a number too
     if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
         raise GridError(f"factor must be a positive integer (e.g. 4), got {factor!r}")
     if not np.isfinite(float(factor)) or float(factor) != int(factor) or int(factor) < 1:
+        near = np.isfinite(float(factor)) and round(float(factor)) >= 1 and abs(
+            float(factor) - round(float(factor))) < 1e-6 * max(1.0, abs(float(factor)))
         raise GridError(
             f"factor must be a positive integer (e.g. 4 for 1 km -> 250 m), got {factor!r}"
+            # a ratio of two resolutions is off an integer by round-off: say how to pass it
+            + (f": a ratio of resolutions off {round(float(factor))} by round-off? pass "
+               f"`factor=round(ratio)` ({round(float(factor))})" if near else "")
         )
     if int(factor) == 1:
         raise GridError("factor must be >= 2: factor 1 would not change the resolution")
@@ -694,6 +708,14 @@ def check_output_size(data: Any, factor: int, what: str = "LST") -> None:
 def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST") -> xr.DataArray:
     """Pick the LST (or guide) variable of a Dataset, or raise naming the candidates."""
     names = list(ds.data_vars)
+    if variable is not None and not isinstance(variable, Hashable):
+        # a list of names raised xarray's bare "unhashable type: 'list'"
+        raise VariableNotFoundError(
+            f"variable must be the name of one Dataset variable, got {variable!r}; it has "
+            f"{names}: e.g. `variable={names[0] if names else 'lst'!r}`"
+            + (" (a guide of several bands: pass `guide=[ds['a'], ds['b']]`)" if role == "guide"
+               else ".")
+        )
     if variable is not None:
         if variable not in ds.data_vars:
             raise VariableNotFoundError(
@@ -729,7 +751,14 @@ def _fill_values(da: xr.DataArray) -> list[float]:
     for key in _FILL_KEYS:
         v = da.attrs.get(key, da.encoding.get(key) if key != "_FillValue" else None)
         if v is not None:
-            fills.extend(np.atleast_1d(np.asarray(v, dtype=np.float64)).tolist())
+            try:
+                fills.extend(np.atleast_1d(np.asarray(v, dtype=np.float64)).tolist())
+            except (TypeError, ValueError):  # a text fill ('abc', 'none') raised a bare ValueError
+                raise UnitsError(
+                    f"the {key!r} attribute {v!r} is not a number: set the fill value the "
+                    f"product uses (`da.attrs[{key!r}] = -9999`), or drop it "
+                    f"(`da.attrs.pop({key!r})`) if the data has no fill."
+                ) from None
     try:
         nodata = da.rio.nodata
     except Exception:  # rioxarray raises on inconsistent nodata metadata
@@ -1572,6 +1601,50 @@ def _refuse_merged_grids(ds: xr.Dataset, lst: xr.DataArray) -> None:
             )
 
 
+def _grid_suffixed(da: xr.DataArray) -> xr.DataArray:
+    """A guide variable whose dims were renamed to keep its grid apart in a Dataset
+    (``y_250m``/``x_250m``, as :func:`_refuse_merged_grids` advises) with ``y``/``x`` back:
+    rioxarray finds no spatial dims under such names, and the guide is resampled onto the LST's
+    grid anyway. Other dims are left as they are."""
+    try:
+        spatial_dims(da)
+    except XlstsrError:  # no spatial dims under any known name: maybe suffixed ones
+        found = False
+    else:
+        found = True
+    dims = [str(d) for d in da.dims]
+    if found:
+        return da
+    if "y" in dims or "x" in dims:
+        return da
+    ys = [d for d in dims if d.lower().startswith(("y_", "y-"))]
+    xs = [d for d in dims if d.lower().startswith(("x_", "x-"))]
+    if len(ys) == 1 and len(xs) == 1:
+        return da.rename({ys[0]: "y", xs[0]: "x"})
+    return da
+
+
+def _select_guide(ds: xr.Dataset, guide: Any) -> Any:
+    """A guide given by Dataset variable name(s) (a name, a list/tuple of names, a dict of
+    names) resolved into DataArray(s); anything else returned as it is. A tuple of names was
+    looked up as one name, a list or dict of names refused as "not a DataArray"."""
+    def one(g: Any) -> Any:
+        if isinstance(g, str) or (isinstance(g, Hashable) and not isinstance(
+                g, (xr.DataArray, tuple)) and g is not None and g in ds.data_vars):
+            return _grid_suffixed(select_variable(ds, g, role="guide"))
+        return g
+
+    if guide is None or isinstance(guide, xr.DataArray):
+        return guide
+    if isinstance(guide, (list, tuple)):
+        return [one(g) for g in guide]
+    if isinstance(guide, Mapping):
+        return {k: one(g) for k, g in guide.items()}
+    if isinstance(guide, Hashable):
+        return _grid_suffixed(select_variable(ds, guide, role="guide"))
+    return guide
+
+
 def select_lst(
     obj: xr.DataArray | xr.Dataset,
     variable: Hashable | None = None,
@@ -1594,8 +1667,7 @@ def select_lst(
     """
     if isinstance(obj, xr.Dataset):
         lst = select_variable(obj, variable)
-        if isinstance(guide, Hashable) and not isinstance(guide, xr.DataArray) and guide is not None:
-            guide = select_variable(obj, guide, role="guide")
+        guide = _select_guide(obj, guide)
         if lst.rio.crs is None and obj.rio.crs is not None:
             lst = lst.rio.write_crs(obj.rio.crs)
         _refuse_merged_grids(obj, lst)

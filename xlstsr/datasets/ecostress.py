@@ -103,10 +103,9 @@ def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
             groups[k] = (first, t)
         df["overpass"] = [groups[k][0] for k in df["key"]]
     if "n_valid" not in df:
-        df["n_valid"] = [int(np.count_nonzero(
-            (_read(folder / "LST" / f)[0] > 0) & (_read(folder / "cloud_mask" / c)[0] == 0)
-            & (_read(folder / "water_mask" / w)[0] == 0)))
-            for f, c, w in zip(df["file"], df["cloud_mask"], df["water_mask"])]
+        df["n_valid"] = [int(np.count_nonzero(_clear(folder, k, f, c, w)[0]))
+                         for k, f, c, w in zip(df["key"], df["file"], df["cloud_mask"],
+                                               df["water_mask"])]
     return df
 
 
@@ -135,8 +134,17 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     if (folder / "scenes.csv").is_file():
         df = pd.read_csv(folder / "scenes.csv", dtype={"overpass": str})
     else:
-        df = pd.DataFrame({"file": sorted(p.name for p in (folder / "LST").glob("*.tif"))},
-                          dtype=object)
+        tifs = sorted(p.name for p in (folder / "LST").glob("*.tif"))
+        # AppEEARS names every layer ..._<LAYER>_doy<key>_...: LST_err, QC, Emis1... of the same
+        # scene share the key, so listing them all gave duplicate keys and a raw TypeError
+        other = [f for f in tifs if re.search(r"_doy\d{13}_", f) and "_LST_doy" not in f]
+        df = pd.DataFrame({"file": [f for f in tifs if f not in other]}, dtype=object)
+        if df.empty and other:
+            raise XlstsrError(
+                f"{folder / 'LST'} holds no LST layer file (..._LST_doy<key>_....tif), only "
+                f"{', '.join(other[:3])}{' ...' if len(other) > 3 else ''}: put the ECOSTRESS LST "
+                "layer (ECO_L2_LSTE.002_LST_doy*.tif) there, other layers (LST_err, QC, Emis) "
+                "elsewhere")
     if df.empty or "file" not in df:  # an empty table failed in pandas (.str on no strings)
         raise InputNotFoundError(
             f"no ECOSTRESS scene in {folder}: it needs LST/ECO_L2_LSTE.*_doy*.tif files (with "
@@ -149,6 +157,12 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
                           f"{folder / 'LST'}: {', '.join(df['file'][df['key'].isna()])}; keep "
                           "AppEEARS' names (the key gives the scene's time), or move such "
                           "files out of the folder")
+    dup = df["key"][df["key"].duplicated()]
+    if len(dup):  # scenes.loc[key] would give a table, not a row (a raw TypeError)
+        raise XlstsrError(
+            f"several files of {folder} share the scene key(s) {', '.join(sorted(set(dup)))}: "
+            f"{', '.join(df['file'][df['key'].isin(dup)][:4])}. Keep one LST file per scene "
+            "(the ..._LST_doy<key>_... layer; move other layers or copies out of the folder).")
     df = _fill_scene_columns(df, folder)
     df.attrs["folder"] = str(folder)
     return df.set_index("key")
@@ -297,6 +311,60 @@ def _read(path: Path) -> tuple[np.ndarray, object, str]:
         return src.read(1), src.transform, str(src.crs)
 
 
+def _read_lst(path: Path) -> tuple[np.ndarray, np.ndarray, object, str]:
+    """Kelvin (float32) and where the file has data, its transform and CRS. The product stores
+    uint16 DN x 0.02 (nodata 0); a float file (an LST already converted to Kelvin, e.g. by
+    AppEEARS' scaled output or by hand) is taken as it is: multiplying it by 0.02 gave 6 K,
+    which the plausibility bounds masked to a scene of NaN without a word."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        dn = src.read(1)
+        scale, offset, nodata = src.scales[0], src.offsets[0], src.nodata
+        transform, crs = src.transform, str(src.crs)
+    if dn.dtype.kind == "f":
+        has = np.isfinite(dn) & (dn != nodata if nodata is not None else True)
+        lst = (dn * np.float32(scale) + np.float32(offset)).astype(np.float32)
+        return lst, has, transform, crs
+    # integers: the file's GDAL scale (0.02 in AppEEARS' files), the product's 0.02 without one
+    scale = 0.02 if scale == 1.0 and offset == 0.0 else scale
+    lst = (dn.astype(np.float32) * np.float32(scale) + np.float32(offset)).astype(np.float32)
+    return lst, dn > 0, transform, crs
+
+
+def _clear(folder: Path, key: str, file: str, cloud_file: str, water_file: str
+           ) -> tuple[np.ndarray, np.ndarray, object, str]:
+    """Where a scene is clear land (data, cloud_mask == 0, water_mask == 0), its Kelvin,
+    transform and CRS; masks of another grid are refused (a raw numpy broadcast error)."""
+    lst, has, transform, crs = _read_lst(folder / "LST" / file)
+    cloud = _read(folder / "cloud_mask" / cloud_file)[0]
+    water = _read(folder / "water_mask" / water_file)[0]
+    if cloud.shape != lst.shape or water.shape != lst.shape:
+        raise GridError(
+            f"scene {key}: the LST ({lst.shape}) and its masks (cloud {cloud.shape}, water "
+            f"{water.shape}) differ in shape, so they are not of one granule; check "
+            f"{cloud_file} and {water_file} (scenes.csv or the mask folders).")
+    return has & (cloud == 0) & (water == 0), lst, transform, crs
+
+
+def _scene_key(key: object) -> str:
+    """The doy key of a scene named by its key, a file name, or its UTC time (a datetime, a
+    pandas Timestamp, numpy datetime64 or an ISO string with a zone: converted to UTC)."""
+    m = re.search(r"doy(\d{13})", str(key))  # a file name (LST or mask) holds its key
+    if m:
+        return m.group(1)
+    if isinstance(key, (pd.Timestamp, np.datetime64)) or hasattr(key, "isoformat") or (
+            isinstance(key, str) and not key.isdigit()):
+        try:
+            t = pd.Timestamp(key)
+        except (ValueError, TypeError):
+            return str(key)
+        if t is not pd.NaT:
+            t = t.tz_convert("UTC") if t.tzinfo is not None else t  # naive: taken as UTC
+            return t.strftime("%Y%j%H%M%S")
+    return str(key)
+
+
 def open_ecostress_scene(
     key: str,
     root: str | os.PathLike[str] | None = None,
@@ -346,8 +414,7 @@ def open_ecostress_scene(
     if box is not None:
         box = _check_box(box)
     scenes = ecostress_scenes(root)
-    m = re.search(r"doy(\d{13})", str(key))  # a file name (LST or mask) holds its key
-    key = m.group(1) if m else str(key)
+    key = _scene_key(key)
     if key not in scenes.index:
         raise VariableNotFoundError(
             f"no ECOSTRESS scene {key!r}: a scene is named by the doy key of its file names "
@@ -356,12 +423,16 @@ def open_ecostress_scene(
         )
     row = scenes.loc[key]
     folder = Path(scenes.attrs["folder"])
-    dn, transform, crs = _read(folder / "LST" / row["file"])
-    cloud = _read(folder / "cloud_mask" / row["cloud_mask"])[0]
-    water = _read(folder / "water_mask" / row["water_mask"])[0]
+    clear, lst, transform, crs = _clear(folder, key, row["file"], row["cloud_mask"],
+                                        row["water_mask"])
     lo, hi = bounds if bounds is not None else ECOSTRESS_BOUNDS[row["day_night"]]
-    lst = dn.astype(np.float32) * np.float32(0.02)
-    ok = (dn > 0) & (cloud == 0) & (water == 0) & (lst >= lo) & (lst <= hi)
+    if clear.any() and not 150.0 < float(np.median(lst[clear])) < 400.0:
+        raise XlstsrError(
+            f"scene {key}: its clear land pixels decode to a median of "
+            f"{float(np.median(lst[clear])):.4g} K, not a land temperature: is "
+            f"{row['file']} the LST layer, stored as uint16 DN x 0.02 (or float Kelvin)? "
+            "Replace it with the product's LST file (ECO_L2_LSTE.002_LST_doy*.tif).")
+    ok = clear & (lst >= lo) & (lst <= hi)
     lst = np.where(ok, lst, np.float32(np.nan)).astype(np.float32)
     attrs = {"units": "K", "long_name": "land surface temperature", "key": key,
              "day_night": row["day_night"], "time": str(row["datetime_utc"]),

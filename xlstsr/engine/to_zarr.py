@@ -57,6 +57,7 @@ from ..io.zarr import (
     STATUS_ATTR,
     WRITER_ATTR,
     files_read,
+    holds_zarr_metadata,
     live_writer,
     local_path,
     refuse_incomplete_inputs,
@@ -226,10 +227,6 @@ def _whole(name: str, value: Any, default: Any = None) -> Any:
     return check_whole(name, value, 1, hint="or None for the default")
 
 
-#: markers of a Zarr store's root (v3, v2 group, v2 array)
-_ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
-
-
 def _normal_store(store: Any) -> Any:
     """The store as upscale_to_zarr uses it: ``~`` expanded and ``file://`` URLs made local
     paths (so that the checks on local folders see them, and zarr, which does not expand ``~``,
@@ -325,8 +322,8 @@ def _refuse_live_writer(store: Any) -> None:
 
     try:
         attrs = dict(zarr.open_group(store, mode="r").attrs)
-    except Exception:  # not a group (an array path, a user's folder): the checks below say so
-        return
+    except (FileNotFoundError, zarr.errors.BaseZarrError):
+        return  # not a group (an array path, a user's folder): the checks below say so
     w = live_writer(attrs)
     if w is not None:
         raise XlstsrError(
@@ -386,7 +383,7 @@ def _check_store(store: Any, mode: str) -> None:
                 )
             break
     if (mode == "w" and p.is_dir() and any(p.iterdir())
-            and not any((p / m).exists() for m in _ZARR_MARKERS)):
+            and not holds_zarr_metadata(p)):
         raise XlstsrError(
             f"{store} is a folder that holds other files and no Zarr store: mode='w' would "
             "delete them. Choose a new path (or an existing Zarr store to overwrite)."

@@ -44,7 +44,10 @@ def open_cog(
         whole blocks, grown to about 1024 pixels a side (one-row strips too), all bands at once
         in pixel-interleaved files. ``None`` reads eagerly.
     times : sequence, optional
-        Values of the ``time`` coordinate when several paths are given (default: 0, 1, ...).
+        Values of the ``time`` coordinate, one per path (default: 0, 1, ...); with one path,
+        one per band of a multi-band file (its bands become the time steps), or a ``time`` dim
+        of length 1. Dates (strings, datetimes, zone-aware ones converted to
+        UTC) become datetime64; repeated values are refused.
     masked : bool
         Nodata -> NaN. Scale metadata (``scale_factor``/``add_offset``) is left in ``attrs``;
         :func:`xlstsr.upscale` decodes it.
@@ -69,6 +72,28 @@ def open_cog(
             "are not dims of a GeoTIFF cube: use 'band', 'y', 'x' and, for several files, "
             "'time' (e.g. chunks={'time': 1, 'y': 512, 'x': 512})."
         )
+    if path is None or isinstance(path, (bytes, xr.DataArray, xr.Dataset)) or (
+            not isinstance(path, (str, os.PathLike)) and not hasattr(path, "__iter__")):
+        raise InputTypeError(f"open_cog takes a path or a list of paths, got "
+                             f"{type(path).__name__}; e.g. open_cog('lst.tif') or "
+                             "open_cog(sorted(glob.glob('lst_*.tif')), times=...)")
+    if isinstance(path, dict):  # iterating a {date: path} dict gave its dates as paths
+        raise InputTypeError("open_cog got a dict: pass its files and dates apart, e.g. "
+                             "open_cog(list(d.values()), times=list(d.keys()))")
+    if isinstance(path, (str, os.PathLike)) and times is not None:
+        if band is None and hasattr(times, "__len__") and not isinstance(times, (str, bytes)) \
+                and len(times) > 1:
+            # one file of several bands, one per time step (SEVIRI's 96 quarter hours a day):
+            # the bands become the time steps (was "96 times for 1 paths")
+            da = open_cog(path, chunks, masked=masked)
+            if "band" in da.dims and da.sizes["band"] == len(times):
+                out = da.rename(band="time").assign_coords(time=_time_labels(list(times)))
+                return out.rio.write_crs(da.rio.crs) if da.rio.crs is not None else out
+            raise XlstsrError(
+                f"{len(times)} times for one file of {da.sizes.get('band', 1)} band(s): give one "
+                "time per band of a multi-band file, or one per file of a list of files.")
+        # a single file with times= lost them without a word: a cube of one time step
+        return open_cog([path], chunks, times=times, masked=masked, band=band)
     if isinstance(path, (str, os.PathLike)):
         local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
         if local:  # GDAL does not expand "~"
@@ -81,6 +106,13 @@ def open_cog(
                     f"`open_cog(sorted(glob.glob({os.fspath(path)!r})), times=...)`."
                 )
             raise InputNotFoundError(f"no such GeoTIFF file: {os.fspath(path)}; check the path.")
+        if local and Path(path).is_dir():  # GDAL's "not recognized as a supported format"
+            n = len(list(Path(path).glob("*.tif")))
+            raise InputNotFoundError(
+                f"{os.fspath(path)} is a folder ({n} .tif files in it), not a GeoTIFF: pass "
+                f"its files, e.g. open_cog(sorted(pathlib.Path({os.fspath(path)!r})"
+                ".glob('*.tif')), times=...)."
+            )
         if local and Path(path).suffix.lower() in (".hdf", ".hdf4", ".h4"):
             # GDAL in rasterio's wheels has no HDF4 driver: "not recognized as a supported
             # file format" does not say where to go
@@ -108,7 +140,7 @@ def open_cog(
             raise XlstsrError(f"{os.fspath(path)} holds several groups, not one GeoTIFF raster: "
                               "open it with `xr.open_dataset(path, group=...)`.")
         if band is not None:
-            if "band" not in da.dims or band not in da["band"].values:
+            if isinstance(band, bool) or "band" not in da.dims or band not in da["band"].values:
                 n = da.sizes.get("band", 1)
                 raise XlstsrError(f"{os.fspath(path)} has no band {band!r} (it has {n}; bands "
                                   f"are numbered from 1): pass `band=` 1 to {n}.")
@@ -117,11 +149,16 @@ def open_cog(
             da = da.isel(band=0, drop=True)
         return da
     paths = list(path)
+    if isinstance(times, (str, bytes)) or (times is not None and not hasattr(times, "__iter__")):
+        raise XlstsrError(f"times must be a list with one time per path, got {times!r}; e.g. "
+                          "times=['2020-01-01', '2020-01-02']")
     times = list(times) if times is not None else None  # a generator has no len()
     if not paths:
         raise XlstsrError("open_cog got an empty list of paths")
     if times is not None and len(times) != len(paths):
         raise XlstsrError(f"{len(times)} times for {len(paths)} paths; give one time per path")
+    if times is not None:
+        times = _time_labels(times)
     arrays = [open_cog(p, chunks, masked=masked, band=band) for p in paths]
     _same_grid(paths, arrays)
     # the grids were checked equal (to 1e-6 pixel): rounding in the coordinates is not a new grid
@@ -131,6 +168,33 @@ def open_cog(
         out = out.chunk({"time": chunks["time"]})
     crs = arrays[0].rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
+
+
+def _time_labels(times: list[Any]) -> list[Any]:
+    """``times`` as datetime64 when they are dates: date strings stayed text (``<U10``) and
+    zone-aware datetimes became an object coordinate, on which time selection and the
+    matching of guides by date fail; zone-aware ones are converted to UTC. Repeated labels are
+    refused: ``sel(time=...)`` would return two steps."""
+    import pandas as pd
+
+    if any(isinstance(t, (str, np.datetime64)) or hasattr(t, "isoformat") for t in times):
+        try:
+            idx = pd.to_datetime(pd.Series(list(times), dtype=object), utc=True)
+        except (ValueError, TypeError) as err:
+            raise XlstsrError(f"times {list(times)[:3]!r}... are not all dates ({err}): pass "
+                              "dates (e.g. '2020-01-01', datetime, numpy datetime64) or "
+                              "numbers, one per path") from None
+        times = list(idx.dt.tz_localize(None).to_numpy())
+    seen: dict[Any, int] = {}
+    for i, t in enumerate(times):
+        if t in seen:
+            raise XlstsrError(
+                f"times {seen[t]} and {i} are both {t!r}: two files of one date (Terra and Aqua, "
+                "day and night, two versions?) would make one label hold two steps. Give each "
+                "file its own time, or stack each product separately."
+            )
+        seen.setdefault(t, i)
+    return times
 
 
 def _grid(da: xr.DataArray) -> tuple[Any, ...]:

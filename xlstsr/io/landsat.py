@@ -15,7 +15,8 @@ import numpy as np
 import rioxarray
 import xarray as xr
 
-from ..errors import InputNotFoundError
+from ..errors import AllNaNError, InputNotFoundError, XlstsrError
+from ..validate import check_bool, check_whole
 
 __all__ = ["open_desirex", "open_landsat8_l1", "read_mtl"]
 
@@ -30,13 +31,20 @@ def read_mtl(path: str | os.PathLike[str]) -> dict[str, str]:
     return out
 
 
-def _band(folder: Path, name: str) -> xr.DataArray:
+def _band(folder: Path, name: str, suffix: str = "") -> xr.DataArray:
     p = folder / name
+    if not p.is_file() and p.with_suffix(".TIF").is_file():  # USGS downloads: upper-case .TIF
+        p = p.with_suffix(".TIF")
     if not p.is_file():
+        # USGS names files LC08_..._B10.TIF: say which prefix (and case) the folder has
+        like = sorted(q.name for q in folder.iterdir() if suffix and
+                      q.name.lower().endswith(suffix.lower())) if suffix else []
+        seen = (f" The folder has {like[0]}: " + (
+            f"pass prefix={like[0][:-len(suffix)]!r}.")) if like else ""
         raise InputNotFoundError(
             f"missing {p}: open_landsat8_l1 reads a Landsat-8 L1 scene folder holding "
             f"{{prefix}}B4.tif, B5.tif, B10.tif, BQA.tif and MTL.txt; check the folder and "
-            "`prefix=` (the part of the file names before 'B10.tif')."
+            f"`prefix=` (the part of the file names before 'B10.tif').{seen}"
         )
     return rioxarray.open_rasterio(p).squeeze("band", drop=True)
 
@@ -45,8 +53,8 @@ def open_landsat8_l1(
     folder: str | os.PathLike[str],
     *,
     prefix: str = "l8_",
-    cloud_confidence: int = 2,
-    cirrus_confidence: int = 3,
+    cloud_confidence: int | None = 2,
+    cirrus_confidence: int | None = 3,
     mask_water: bool = True,
 ) -> xr.Dataset:
     """Landsat-8 L1 scene as a Dataset: ``bt`` (band-10 brightness temperature, K), ``ndvi``,
@@ -57,10 +65,21 @@ def open_landsat8_l1(
     (the sun-elevation division cancels in the ratio). BQA (pre-collection layout): bits 14-15
     cloud confidence, bits 12-13 cirrus confidence, bits 4-5 water confidence; pixels with
     cloud confidence >= ``cloud_confidence`` (2 = medium) or cirrus confidence >=
-    ``cirrus_confidence`` (3 = high) are clouds; DN 0 is fill. ``bt`` and ``ndvi`` are NaN on clouds, fill and, with
+    ``cirrus_confidence`` (3 = high) are clouds (None: that test is off); DN 0 is fill. ``bt`` and ``ndvi`` are NaN on clouds, fill and, with
     ``mask_water``, water (medium or high water confidence). Band 10 is natively 100 m
     (resampled to 30 m by USGS): statistics below ~100 m describe the resampling, not the surface.
     """
+    for name, v in (("cloud_confidence", cloud_confidence),
+                    ("cirrus_confidence", cirrus_confidence)):
+        # 0 masked every pixel as cloud (each BQA pixel has a confidence >= 0) without a word
+        if v is not None and check_whole(
+                name, v, 1, hint="BQA confidence 1 low, 2 medium, 3 high, None: off") > 3:
+            raise XlstsrError(f"{name} must be 1 (low), 2 (medium), 3 (high) or None (no "
+                              f"masking on it): the BQA confidence has two bits, got {v!r}")
+    # None: a level no pixel reaches (the two bits hold at most 3)
+    cloud_level = 4 if cloud_confidence is None else cloud_confidence
+    cirrus_level = 4 if cirrus_confidence is None else cirrus_confidence
+    check_bool("mask_water", mask_water)
     folder = Path(folder)
     if not folder.is_dir():
         raise InputNotFoundError(f"no such folder: {folder}; open_landsat8_l1 takes the folder "
@@ -73,10 +92,23 @@ def open_landsat8_l1(
         )
     mtl_file = mtls[0]
     mtl = read_mtl(mtl_file)
-    b10 = _band(folder, f"{prefix}B10.tif")
-    b4 = _band(folder, f"{prefix}B4.tif").astype(np.float64)
-    b5 = _band(folder, f"{prefix}B5.tif").astype(np.float64)
-    bqa = _band(folder, f"{prefix}BQA.tif").astype(np.uint16)
+    need = [f"{k}_BAND_{b}" for k, b in (("RADIANCE_MULT", 10), ("RADIANCE_ADD", 10),
+                                         ("K1_CONSTANT", 10), ("K2_CONSTANT", 10),
+                                         ("REFLECTANCE_MULT", 4), ("REFLECTANCE_ADD", 4),
+                                         ("REFLECTANCE_MULT", 5), ("REFLECTANCE_ADD", 5))]
+    lacking = [k for k in need if k not in mtl]
+    if lacking:  # a Landsat 5/7 MTL (thermal band 6) or a truncated file: a raw KeyError
+        raise XlstsrError(
+            f"{mtl_file.name} lacks {', '.join(lacking[:3])}"
+            f"{' ...' if len(lacking) > 3 else ''} (spacecraft "
+            f"{mtl.get('SPACECRAFT_ID', 'unknown')}): open_landsat8_l1 reads Landsat-8 L1 scenes "
+            "(thermal band 10, red 4, NIR 5). A Landsat 5/7 scene (thermal band 6) is not "
+            "supported; pass the MTL.txt of a Landsat-8 scene."
+        )
+    b10 = _band(folder, f"{prefix}B10.tif", "B10.tif")
+    b4 = _band(folder, f"{prefix}B4.tif", "B4.tif").astype(np.float64)
+    b5 = _band(folder, f"{prefix}B5.tif", "B5.tif").astype(np.float64)
+    bqa = _band(folder, f"{prefix}BQA.tif", "BQA.tif").astype(np.uint16)
     ml, al = float(mtl["RADIANCE_MULT_BAND_10"]), float(mtl["RADIANCE_ADD_BAND_10"])
     k1, k2 = float(mtl["K1_CONSTANT_BAND_10"]), float(mtl["K2_CONSTANT_BAND_10"])
     rad = ml * b10.astype(np.float64) + al
@@ -85,10 +117,17 @@ def open_landsat8_l1(
     r5 = float(mtl["REFLECTANCE_MULT_BAND_5"]) * b5 + float(mtl["REFLECTANCE_ADD_BAND_5"])
     ndvi = (r5 - r4) / (r5 + r4)
     q = bqa.values
-    cloud = (((q >> 14) & 0b11) >= cloud_confidence) | (((q >> 12) & 0b11) >= cirrus_confidence)
+    cloud = (((q >> 14) & 0b11) >= cloud_level) | (((q >> 12) & 0b11) >= cirrus_level)
     water = ((q >> 4) & 0b11) >= 2
     fill = (b10.values == 0) | (b4.values == 0) | (b5.values == 0) | ((q & 1) == 1)
     bad = cloud | fill | (water if mask_water else False)
+    if bad.all():  # e.g. cloud_confidence=1: pre-collection BQA marks most clear pixels "low"
+        raise AllNaNError(
+            f"every pixel of {mtl_file.name}'s scene is masked: cloud {cloud.mean():.0%}, fill "
+            f"{fill.mean():.0%}, water {water.mean():.0%} (cloud_confidence="
+            f"{cloud_confidence}, cirrus_confidence={cirrus_confidence}). Raise the "
+            "confidences (the defaults are 2 and 3), or pass mask_water=False."
+        )
     bt = bt.where(~bad).astype(np.float32)
     ndvi = ndvi.where(~bad).astype(np.float32)
     bt.attrs = {

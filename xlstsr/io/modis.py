@@ -97,11 +97,21 @@ def granule_time(path: PathLike) -> np.datetime64 | None:
     np.datetime64('2019-11-01T00:00:00.000000000')
     >>> granule_time("lst.hdf") is None
     True
+    >>> granule_time("MOD11A1.A2019400.h14v09.006.hdf")
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.XlstsrError: MOD11A1.A2019400.h14v09.006.hdf: day of year 400 does not exist in 2019; ...
     """
     m = _GRANULE_DATE.search(Path(path).name)
     if m is None:
         return None
-    day = dt.date(int(m.group(1)), 1, 1) + dt.timedelta(days=int(m.group(2)) - 1)
+    year, doy = int(m.group(1)), int(m.group(2))
+    if not 1 <= doy <= (366 if dt.date(year, 12, 31).timetuple().tm_yday == 366 else 365):
+        # day 400 was dated 35 days into the next year without a word
+        raise XlstsrError(f"{Path(path).name}: day of year {doy:03d} does not exist in {year}; "
+                          "was the file renamed? Give it its real acquisition date (`.AYYYYDDD.`: year, "
+                          "day of year 001-366).")
+    day = dt.date(year, 1, 1) + dt.timedelta(days=doy - 1)
     return np.datetime64(day.isoformat(), "ns")
 
 
@@ -126,6 +136,25 @@ def _qc_name(variable: str) -> str | None:
     return None
 
 
+def _check_qc_layer(path: Path, variable: str, qc_name: str, attrs: dict[str, Any]) -> None:
+    """Refuse a forced ``qc`` layer that is not the QC bits of ``variable``: the QC_Day of a
+    night LST (another overpass, other clouds) or a scaled field such as Emis_31 masked
+    pixels by unrelated bits without a word."""
+    if any(k in attrs for k in ("scale_factor", "add_offset")):
+        raise XlstsrError(
+            f"qc={qc_name!r} is a scaled field of {path.name} (it has a scale_factor), not a QC "
+            f"bit layer: pass qc='auto' (QC_Day / QC_Night for the LST), a QC_* layer, or None."
+        )
+    own = _qc_name(variable)
+    halves = {"QC_Day": "Day", "QC_Night": "Night"}
+    if own is not None and qc_name in halves and qc_name != own:
+        raise XlstsrError(
+            f"qc={qc_name!r} holds the quality bits of the {halves[qc_name].lower()} overpass, "
+            f"but {variable} is observed at {halves[own].lower()}: its clouds are others. Pass "
+            f"qc={own!r} (or qc='auto')."
+        )
+
+
 def _chunks(chunks: Any) -> Any:
     if isinstance(chunks, dict):
         return tuple(chunks.get(d, -1) for d in ("y", "x"))
@@ -143,8 +172,16 @@ def _open_one(
     path: PathLike, variable: str, qc: str | None, max_modland: int, decode: bool, chunks: Any
 ) -> xr.DataArray:
     path = Path(path)
+    if path.is_dir():  # "no such granule" for an existing folder did not say what to pass
+        raise InputNotFoundError(
+            f"{path} is a folder, not a MODIS granule: pass a file, a pattern such as "
+            f"open_modis({str(path / 'MOD11A1.*.hdf')!r}) or a list of files "
+            f"({len(list(path.glob('*.hdf')))} .hdf files are in it)."
+        )
     if not path.is_file():
-        raise InputNotFoundError(f"no such MODIS granule: {path}; check the path.")
+        hint = (" (a wildcard pattern is expanded only when passed alone, as a string, not "
+                "inside a list)" if glob.has_magic(str(path)) else "")
+        raise InputNotFoundError(f"no such MODIS granule: {path}; check the path{hint}.")
     sd = _open_sd(path)
     try:
         info = sd.datasets()
@@ -163,6 +200,8 @@ def _open_one(
                     f"QC layer {qc_name!r} is not in {path.name}; its variables are {names}"
                 )
             qc_name = None
+        if qc_name is not None and qc != "auto":
+            _check_qc_layer(path, variable, qc_name, dict(sd.select(qc_name).attributes()))
         struct = "".join(
             str(v) for k, v in sd.attributes().items() if k.startswith("StructMetadata")
         )
@@ -250,7 +289,8 @@ def open_modis(
     qc : str or None
         QC layer used to mask pixels: ``"auto"`` uses ``QC_Day`` / ``QC_Night`` for the
         ``LST_*`` variables and nothing for the others (a QC layer itself is never masked);
-        a layer name forces it; None: no QC masking.
+        a layer name forces it (the QC of the other overpass, QC_Day for a night LST, or a
+        scaled field such as Emis_31 is refused); None: no QC masking.
     max_modland : int
         Largest accepted MODLAND QC value (bits 0-1, decoded by :func:`xlstsr.qc.modland`): 0 =
         good quality only, 1 = also "produced, other quality" (default), 2-3 = not produced

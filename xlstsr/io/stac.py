@@ -39,6 +39,12 @@ def _as_items(items: Any) -> list[Any]:
         return [items]
     if isinstance(items, pystac.ItemCollection):
         return list(items)
+    if isinstance(items, dict) and items.get("type") in ("FeatureCollection", "Feature"):
+        # a search result or item read with json.load: iterating the dict gave its keys
+        if items["type"] == "Feature":
+            items = [items]
+        else:
+            items = items.get("features") or []
     if isinstance(items, (str, bytes, os.PathLike)) or not isinstance(items, Iterable):
         raise InputTypeError(
             f"open_stac takes STAC items (pystac.Item, an ItemCollection or a list of items or "
@@ -109,22 +115,31 @@ def _asset_coding(item: Any, key: str) -> BandCoding | None:
     bands = None if asset is None else asset.extra_fields.get("raster:bands")
     if not bands:
         return None
+    if not isinstance(bands, list) or not all(isinstance(b, dict) for b in bands):
+        raise XlstsrError(
+            f"asset {key!r} of item {item.id!r} has raster:bands {bands!r:.80}, not a list of "
+            "band objects ([{'nodata': 0, 'scale': 0.02, ...}]): fix the catalog, or pass "
+            "decode=False and decode the stored values yourself."
+        )
     if len(bands) > 1:
         raise XlstsrError(
             f"asset {key!r} of item {item.id!r} has {len(bands)} raster:bands; open_stac loads "
             "single-band assets (split the bands, or load them with odc-stac directly)."
         )
     b = bands[0]
-    nodata = b.get("nodata")
-    if isinstance(nodata, str):  # the extension allows "nan", "inf", "-inf"
-        nodata = float(nodata)
-    scale, offset = b.get("scale"), b.get("offset")
-    return BandCoding(
-        nodata=None if nodata is None else float(nodata),
-        scale=1.0 if scale is None else float(scale),
-        offset=0.0 if offset is None else float(offset),
-        unit=b.get("unit"),
-    )
+    vals = {}
+    for name, default in (("nodata", None), ("scale", 1.0), ("offset", 0.0)):
+        v = b.get(name)
+        try:  # the extension allows "nan", "inf", "-inf" as nodata text
+            vals[name] = default if v is None else float(v)
+        except (TypeError, ValueError):  # was a raw "could not convert string to float"
+            raise XlstsrError(
+                f"raster:bands {name} of asset {key!r} in item {item.id!r} is {v!r}, not a "
+                "number: fix the catalog (e.g. with a `modifier=` that corrects the item), or "
+                "pass decode=False and decode the stored values yourself."
+            ) from None
+    return BandCoding(nodata=vals["nodata"], scale=vals["scale"], offset=vals["offset"],
+                      unit=b.get("unit"))
 
 
 def band_coding(items: Any, asset: str) -> BandCoding | None:
@@ -236,6 +251,10 @@ def _crs_units(crs: Any) -> str:
     return c.axis_info[0].unit_name + "s" if c.axis_info else "CRS units"
 
 
+#: the dims a chunks dict may name (odc-stac: time, y/x or latitude/longitude; stackstac: band)
+_CHUNK_DIMS = {"time", "y", "x", "latitude", "longitude", "band"}
+
+
 def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs: Any,
                    resolution: Any, dtype: Any, decode: Any, chunks: Any) -> None:
     """Refuse options that would load a wrong cube without a word, or fail deep in the loader:
@@ -290,6 +309,11 @@ def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs
         dt = np.dtype(dtype)
     except TypeError as err:
         raise XlstsrError(f"dtype {dtype!r} is not a numpy dtype; e.g. dtype='float32'") from err
+    if decode and dt.kind == "f" and dt.itemsize < 4:
+        raise XlstsrError(
+            f"dtype={dtype!r} holds 300 K only to 0.25 K (and sums of it overflow to inf): pass "
+            "dtype='float32' (the default) or 'float64'."
+        )
     if decode and dt.kind != "f":
         raise XlstsrError(
             f"dtype={dtype!r} cannot hold decoded values: Kelvin would be truncated to whole "
@@ -301,11 +325,47 @@ def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs
         if not isinstance(chunks, dict):
             raise XlstsrError(f"chunks must be a dict such as {{'time': 1, 'y': 1024, "
                               f"'x': 1024}}, got {chunks!r}")
+        odd = sorted(set(map(str, chunks)) - _CHUNK_DIMS)
+        if odd:  # odc-stac ignored them without a word
+            raise XlstsrError(
+                f"chunks names {odd}, not dims of the cube: use {sorted(_CHUNK_DIMS)} (latitude "
+                "/ longitude for a geographic output CRS), e.g. {'time': 1, 'y': 1024, 'x': 1024}."
+            )
         for k, v in chunks.items():
             if v == -1 or v == "auto":
                 continue
             check_whole(f"chunks[{k!r}]", v, 1, hint="pixels (or time steps) per chunk, -1 "
                         "for the whole dimension: e.g. 1024")
+
+
+def _data_assets(item: Any) -> tuple[str, ...]:
+    """The keys of an item's raster data assets (``raster:bands``, a ``data`` role or a TIFF
+    media type): thumbnails and metadata files differ between items of one product."""
+    keys = []
+    for k, a in item.assets.items():
+        roles = set(a.roles or [])
+        media = str(a.media_type or "").lower()
+        if roles & {"thumbnail", "overview", "metadata"}:
+            continue
+        if "raster:bands" in a.extra_fields or "data" in roles or "tiff" in media:
+            keys.append(k)
+    return tuple(sorted(keys))
+
+
+def _check_same_assets(items: Sequence[Any]) -> None:
+    """Without ``assets=``, every item must have the same data assets: odc-stac failed with "No
+    such band" for items of two products (LST and NDVI items in one list), reported as a projection
+    problem."""
+    groups: dict[tuple[str, ...], str] = {}
+    for it in items:
+        groups.setdefault(_data_assets(it), it.id)
+    if len(groups) > 1:
+        found = "; ".join(f"{list(k)} (e.g. item {i!r})" for k, i in groups.items())
+        raise XlstsrError(
+            f"the items have different assets: {found}. Items of several products (e.g. LST and "
+            "NDVI collections) are loaded separately: pass `assets=` with assets every item has, "
+            "or select the items of one collection first."
+        )
 
 
 def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataArray:
@@ -345,6 +405,11 @@ def _modified(items: list[Any], modifier: Callable[[Any], Any] | None) -> list[A
     """Copies of the items passed through ``modifier`` (which may change them in place)."""
     if modifier is None:
         return items
+    if not callable(modifier):  # was a raw "'str' object is not callable"
+        raise XlstsrError(
+            f"modifier must be a function of an item, got {type(modifier).__name__} "
+            f"{modifier!r:.60}: e.g. modifier=planetary_computer.sign_inplace."
+        )
     out = []
     for it in items:
         copy = it.clone()
@@ -468,7 +533,9 @@ def open_stac(
         )
     items = _modified(items, modifier)
     bands = [assets] if isinstance(assets, str) else (list(assets) if assets is not None else None)
-    keys = bands if bands is not None else sorted({k for it in items for k in it.assets})
+    # without assets=: the data assets (what odc-stac loads), else every asset
+    keys = bands if bands is not None else (sorted({k for it in items for k in _data_assets(it)})
+                                            or sorted({k for it in items for k in it.assets}))
     if bands is not None:  # else odc-stac's "No such band" is reported as a projection problem
         for k in bands:
             lacking = [it.id for it in items if k not in it.assets]
@@ -489,6 +556,10 @@ def open_stac(
                     "check the catalog's location, or rewrite the hrefs with `modifier=`."
                 )
     _check_options(items, bands, bbox, crs, resolution, dtype, decode, chunks)
+    if bbox is not None:  # numpy integers (a bbox from an array) were odc's "invalid coordinate"
+        bbox = tuple(float(v) for v in bbox)
+    if bands is None:
+        _check_same_assets(items)
     if bbox is not None and (len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3])):
         # a reversed box loads an empty-looking cube of NaN without a word
         raise XlstsrError(

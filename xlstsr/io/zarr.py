@@ -15,6 +15,7 @@ from ..errors import XlstsrError
 
 __all__ = [
     "files_read",
+    "holds_zarr_metadata",
     "incomplete_regions",
     "is_zarr_path",
     "live_writer",
@@ -89,13 +90,21 @@ def live_writer(attrs: Any) -> dict[str, Any] | None:
     return dict(w)
 
 
+#: files at the root of a Zarr store (v3, v2 group, v2 array)
+ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
+
+
+def holds_zarr_metadata(folder: str | os.PathLike) -> bool:
+    """True if ``folder`` is the root of a Zarr store (group or array, v2 or v3)."""
+    return any((Path(folder) / m).exists() for m in ZARR_MARKERS)
+
+
 def is_zarr_path(path: str | os.PathLike) -> bool:
     """True if ``path`` names a Zarr store (``.zarr`` suffix, or a folder with Zarr metadata)."""
     p = str(path)
     return (
         p.rstrip("/").lower().endswith(".zarr")  # "out.Zarr" too, as ".NC" is NetCDF
-        or (Path(p) / "zarr.json").exists()
-        or (Path(p) / ".zgroup").exists()
+        or holds_zarr_metadata(p)
     )
 
 

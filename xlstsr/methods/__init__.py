@@ -12,7 +12,13 @@ True
 
 from __future__ import annotations
 
-from .base import UpscaleMethod, available_methods, get_method, register_method
+from .base import (
+    UpscaleMethod,
+    available_methods,
+    get_method,
+    register_method,
+    unregister_method,
+)
 from .torch_model import TorchModelMethod
 
 # importing the modules registers their methods
@@ -21,4 +27,5 @@ from . import tsharp  # noqa: F401  isort: skip
 from . import dms  # noqa: F401  isort: skip
 from . import deep  # noqa: F401  isort: skip
 
-__all__ = ["TorchModelMethod", "UpscaleMethod", "available_methods", "get_method", "register_method"]
+__all__ = ["TorchModelMethod", "UpscaleMethod", "available_methods", "get_method", "register_method",
+           "unregister_method"]

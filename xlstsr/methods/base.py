@@ -176,10 +176,21 @@ def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
                 "pass them to its constructor, or give the method by name"
             )
         return method
-    if method not in _REGISTRY:
+    if not isinstance(method, str):  # a list raised a bare "unhashable type"
         raise XlstsrError(
-            f"unknown method {method!r}; available: {available_methods()}. "
-            "Register new ones with `xlstsr.register_method`."
+            f"method must be a method's name or an UpscaleMethod instance, got "
+            f"{type(method).__name__} {method!r}; available names: {available_methods()} "
+            "(e.g. `method='tsharp'`)"
+            + (f"; a method class: give an instance, `method={method.__name__}(...)`"
+               if isinstance(method, type) and issubclass(method, UpscaleMethod) else "")
+            + "."
+        )
+    if method not in _REGISTRY:
+        near = [n for n in _REGISTRY if n.casefold() == method.strip().casefold()]
+        raise XlstsrError(
+            f"unknown method {method!r}; available: {available_methods()}"
+            + (f" (names are exact, lower case: `method={near[0]!r}`)" if near else "")
+            + ". Register new ones with `xlstsr.register_method`."
         )
     cls = _REGISTRY[method]
     accepted = _accepted_options(cls)
