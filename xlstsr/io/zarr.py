@@ -187,7 +187,9 @@ def incomplete_regions(attrs: Any, store: Any) -> tuple[int, int] | None:
 
     try:
         done = np.asarray(zarr.open_array(store, path=PROGRESS_DONE, mode="r")[:])
-    except Exception:  # stopped before its progress record was made
+    except (FileNotFoundError, KeyError, zarr.errors.BaseZarrError):
+        # stopped before its progress record was made (other read errors propagate: a
+        # transient failure is not "nothing written")
         return (0, 0)
     return int(done.astype(bool).sum()), int(done.size)
 
