@@ -189,3 +189,16 @@ def test_one_multiband_geotiff_with_a_time_per_band(tmp_path):
     np.testing.assert_allclose(out.isel(time=2).values, da.isel(band=2).values)
     with pytest.raises(errors.XlstsrError, match=r"2 times for one file of 3 band\(s\)"):
         open_cog(f, times=t[:2])
+
+
+def test_a_data_file_given_as_the_model_is_named(tmp_path):
+    import xlstsr
+    from xlstsr.nn import load_model
+
+    s = xlstsr.datasets.sample_scene(n_times=1, size=64)
+    s["lst_1km"].to_netcdf(tmp_path / "lst.nc")
+    s["lst_1km"].isel(time=0).rio.to_raster(tmp_path / "lst.tif")
+    # before: "holds pickled Python objects (e.g. a whole module written by torch.save(model))"
+    for f, kind in (("lst.nc", "NetCDF/HDF5"), ("lst.tif", "GeoTIFF")):
+        with pytest.raises(errors.XlstsrError, match=rf"is a {kind} data file, not a model"):
+            load_model(tmp_path / f)

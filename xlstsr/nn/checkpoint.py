@@ -167,6 +167,19 @@ def _unreadable(path: Path, err: Exception) -> CheckpointError:
     """What a file ``torch.load(weights_only=True)`` refused is, and what to do with it."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # torch colours its hint
     name = repr(str(path))
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        head = b""
+    data = ("a NetCDF/HDF5" if head.startswith((b"CDF", b"\x89HDF")) else
+            "a GeoTIFF" if head[:4] in (b"II*\x00", b"MM\x00*") else None)
+    if data:  # `--model lst.nc` was called "pickled Python objects"
+        return CheckpointError(
+            f"{name} is {data} data file, not a model: give it as the input (or guide), and as "
+            "the model a .pt written by xlstsr.nn.save_model or a bundled weights name "
+            "(xlstsr.nn.weights.list_weights())"
+        )
     if "TorchScript" in text:
         return CheckpointError(
             f"{name} is a TorchScript archive, not an xlstsr checkpoint: load it with "
