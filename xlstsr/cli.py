@@ -256,7 +256,9 @@ def _scheduler(spec: str) -> Iterator[None]:
         ) from None
     saved = dask.config.get("scheduler", None)
     try:
-        client = Client(spec, timeout=10)
+        # not the process's default client: a Client that fails to connect stayed registered as
+        # the default, and the next computation in this process (a notebook, a test) hung on it
+        client = Client(spec, timeout=10, set_as_default=False)
     except OSError as err:  # refused, unreachable, timed out
         dask.config.set(scheduler=saved)  # a failed Client leaves dask set to distributed
         raise UsageError(f"cannot reach the dask scheduler at {spec!r} ({err})") from None
@@ -268,7 +270,8 @@ def _scheduler(spec: str) -> Iterator[None]:
         ) from None
     log.info("running on %s", client)
     try:
-        yield
+        with client.as_current(), dask.config.set(scheduler=client):
+            yield
     finally:
         client.close()
 
