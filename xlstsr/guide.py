@@ -101,7 +101,6 @@ def guide_bands(guide: GuideLike) -> xr.DataArray:
         raise
 
 
-
 def georeference_guide(guide: GuideLike) -> GuideLike:
     """Each band of a guide through :func:`xlstsr.validate.georeference` (lat/lon dims renamed,
     coordinates from a written transform, CRS and regular grid required)."""

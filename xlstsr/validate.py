@@ -1608,13 +1608,9 @@ def _grid_suffixed(da: xr.DataArray) -> xr.DataArray:
     grid anyway. Other dims are left as they are."""
     try:
         spatial_dims(da)
-    except XlstsrError:  # no spatial dims under any known name: maybe suffixed ones
-        found = False
-    else:
-        found = True
-    dims = [str(d) for d in da.dims]
-    if found:
         return da
+    except XlstsrError:  # no spatial dims under any known name: maybe suffixed ones
+        dims = [str(d) for d in da.dims]
     if "y" in dims or "x" in dims:
         return da
     ys = [d for d in dims if d.lower().startswith(("y_", "y-"))]
