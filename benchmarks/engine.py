@@ -66,7 +66,7 @@ SMOKE = {
     "scale_days": 2, "scale_rounds": 1,
     "stac_days": 1,
     "sweep_tiles": (16, 32), "sweep_area": 2 * 32**2, "sweep_rounds": 1,
-    "engine_sweep_days": {"bicubic": 1, "sisr": 1, "disr": 1},
+    "engine_sweep_days": {"sisr": 1, "disr": 1},
     "profile_days": 1,
 }
 
@@ -256,9 +256,16 @@ class _Regions:
                 elif msg.startswith("upscale_to_zarr:"):
                     outer.closing = tuple(record.args)
 
-        log = logging.getLogger("xlstsr.engine.to_zarr")
-        log.setLevel(logging.INFO)
-        log.addHandler(H())
+        self._log = logging.getLogger("xlstsr.engine.to_zarr")
+        self._level = self._log.level
+        self._handler = H()
+        self._log.setLevel(logging.INFO)
+        self._log.addHandler(self._handler)
+
+    def close(self) -> None:
+        """Detach from the logger (a smoke run's children share this process's loggers)."""
+        self._log.removeHandler(self._handler)
+        self._log.setLevel(self._level)
 
 
 def child_engine(spec: dict) -> dict:
@@ -266,7 +273,6 @@ def child_engine(spec: dict) -> dict:
     per-region log."""
     import xlstsr
 
-    rec = _Regions()
     out: dict[str, Any] = {}
     if "stac" in spec:
         import pystac
@@ -296,8 +302,12 @@ def child_engine(spec: dict) -> dict:
         get_method(spec["method"])
     base = hwm_kib()
     t, c = time.perf_counter(), time.process_time()
-    xlstsr.upscale_to_zarr(lst, spec["out"], FACTOR, spec["method"], guide=guide,
-                           tile=spec.get("tile", "auto"), mode="w", progress=False)
+    rec = _Regions()
+    try:
+        xlstsr.upscale_to_zarr(lst, spec["out"], FACTOR, spec["method"], guide=guide,
+                               tile=spec.get("tile", "auto"), mode="w", progress=False)
+    finally:
+        rec.close()
     out["seconds"] = time.perf_counter() - t
     out["cpu_s"] = time.process_time() - c  # every thread of the process
     out.update(base_kib=base, peak_kib=hwm_kib(), n_times=int(lst.shape[0]),
@@ -333,7 +343,46 @@ print("@@" + json.dumps(engine.{fn}(json.loads({spec!r}))))
 """
 
 
-def spawn(fn: str, spec: dict) -> subprocess.Popen:
+#: a smoke run's children are threads of this process (``--smoke``): a fresh Python that imports
+#: torch and xlstsr costs 5-10 s here, and a smoke run starts dozens; the memory flatness runs
+#: stay processes, so that the child code path itself is still run
+IN_PROCESS = False
+
+
+class _Thread:
+    """A child run in a thread of this process, with the parts of Popen's interface used here."""
+
+    def __init__(self, fn: str, spec: dict) -> None:
+        import threading
+
+        self.returncode: int | None = None
+        self._out = ""
+        self._err = ""
+
+        def run() -> None:
+            try:
+                self._out = "@@" + json.dumps(globals()[fn](json.loads(json.dumps(spec))))
+                self.returncode = 0
+            except BaseException as err:  # reported by collect(), as a child's stderr is
+                self._err = f"{type(err).__name__}: {err}"
+                self.returncode = 1
+
+        self._thread = threading.Thread(target=run, name=f"bench-{fn}", daemon=True)
+        self._thread.start()
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def communicate(self) -> tuple[str, str]:
+        self._thread.join()
+        return self._out, self._err
+
+
+def spawn(fn: str, spec: dict, fresh: bool = False) -> subprocess.Popen | _Thread:
+    """``fn(spec)`` in a fresh Python process (a thread of this one in a smoke run, unless
+    ``fresh``)."""
+    if IN_PROCESS and not fresh:
+        return _Thread(fn, spec)
     return subprocess.Popen(
         [sys.executable, "-c", CHILD.format(bench=str(BENCH), fn=fn, spec=json.dumps(spec))],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -342,7 +391,7 @@ def spawn(fn: str, spec: dict) -> subprocess.Popen:
     )
 
 
-def collect(proc: subprocess.Popen, what: str) -> dict:
+def collect(proc: subprocess.Popen | _Thread, what: str) -> dict:
     stdout, stderr = proc.communicate()
     lines = [ln for ln in stdout.splitlines() if ln.startswith("@@")]
     if proc.returncode or not lines:
@@ -440,7 +489,8 @@ def bench_flat(cube: dict, steps: tuple[int, ...], work: Path, concurrent: bool,
         for n in steps:
             procs[n] = spawn("child_engine", {"lst": cube["lst"], "days": n, "method": "disr",
                                               "guide": cube["guide"],
-                                              "out": str(work / f"flat_{n}_{r}.zarr")})
+                                              "out": str(work / f"flat_{n}_{r}.zarr")},
+                             fresh=True)  # peak RSS: each its own process
             if not concurrent:  # one at a time: each sees the same machine
                 res[n].append(collect(procs.pop(n), f"flat {n}"))
         for n, p in procs.items():
@@ -1292,6 +1342,8 @@ def main(argv: list[str] | None = None) -> int:
     from xlstsr.methods.torch_model import TORCH_TILE
 
     s = SMOKE if args.smoke else FULL
+    global IN_PROCESS
+    IN_PROCESS = args.smoke
     loads = {"start": tuple(round(v, 2) for v in os.getloadavg())}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="xlstsr-bench-") as tmp:
