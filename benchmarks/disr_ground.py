@@ -206,10 +206,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"GROUND_VAL_PAIRS {GROUND_VAL_PAIRS} share ground with training pairs")
     ground_val = list(GROUND_VAL_PAIRS[:1] if args.smoke else GROUND_VAL_PAIRS)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {name: pool.submit(train, f"run{i}", pairs, curve_val, work, args.smoke)
+        submitted: dict[tuple, Any] = {}
+
+        def submit(name: str, pairs: Sequence[str], val: Sequence[str],
+                   loss: dict[str, float] | None = None) -> Any:
+            """One training per distinct set of options (in a smoke run the consistency
+            selection's weight 0 is the recipe run itself: same pairs, same validation pair)."""
+            key = (tuple(pairs), tuple(val), tuple(sorted((loss or {}).items())))
+            if key not in submitted:
+                submitted[key] = pool.submit(train, name, pairs, val, work, args.smoke, loss)
+            return submitted[key]
+
+        futures = {name: submit(f"run{i}", pairs, curve_val)
                    for i, (name, pairs) in enumerate(runs.items())}
-        cfut = {w: pool.submit(train, f"consistency{w:g}", base_pairs, ground_val, work,
-                               args.smoke, {"w_consistency": w} if w else None)
+        cfut = {w: submit(f"consistency{w:g}", base_pairs, ground_val,
+                          {"w_consistency": w} if w else None)
                 for w in (CONSISTENCY[:2] if args.smoke else CONSISTENCY)}
         files = {name: f.result() for name, f in futures.items()}
         cfiles = {w: f.result() for w, f in cfut.items()}

@@ -159,10 +159,12 @@ def test_train_options_that_would_go_unused(files, tmp_path, capsys, extra, need
     assert code == 2 and needle in err and not out.exists()
 
 
-def test_train_out_named_like_data(files, tmp_path, capsys):
-    # before: a torch model file written as m.tif (then opened as a GeoTIFF by mistake)
-    code, err = _run(capsys, "train", "--lst", files / "lst.nc", "--out", tmp_path / "m.tif")
-    assert code == 2 and "m.pt" in err and not (tmp_path / "m.tif").exists()
+@pytest.mark.parametrize("name", ["m.tif", "m.zarr", "m.nc4", "m.csv", "m.svg", "m.webp"])
+def test_train_out_named_like_data(files, tmp_path, capsys, name):
+    # before: a torch model file written as m.tif (then opened as a GeoTIFF by mistake); the
+    # suffixes are those of io.formats' data and plot's figures (m.webp was taken)
+    code, err = _run(capsys, "train", "--lst", files / "lst.nc", "--out", tmp_path / name)
+    assert code == 2 and "m.pt" in err and not (tmp_path / name).exists()
 
 
 def test_deep_method_errors_and_a_calibration_folder(files, tmp_path, capsys):

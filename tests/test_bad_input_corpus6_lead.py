@@ -202,3 +202,29 @@ def test_a_data_file_given_as_the_model_is_named(tmp_path):
     for f, kind in (("lst.nc", "NetCDF/HDF5"), ("lst.tif", "GeoTIFF")):
         with pytest.raises(errors.XlstsrError, match=rf"is a {kind} data file, not a model"):
             load_model(tmp_path / f)
+
+
+def test_open_modis_takes_bytes_paths_and_names_other_types(shared_data):
+    pytest.importorskip("pyhdf")
+    import os
+
+    from xlstsr.io import open_modis
+
+    g = shared_data / "mod11a1_hdf" / "MOD11A1.A2019305.h14v09.006.2019306084028.hdf"
+    # before: b"path" was iterated into integers, "TypeError: expected str, bytes or os.PathLike
+    # object, not int"; open() and os.path take bytes
+    assert open_modis(os.fsencode(g)).shape == (1200, 1200)
+    assert open_modis([os.fsencode(g)]).sizes["time"] == 1
+    with pytest.raises(errors.InputTypeError, match=r"got int 5 among the granules.*Path"):
+        open_modis([g, 5])
+    with pytest.raises(errors.InputTypeError, match=r"glob pattern or a list of paths, got float"):
+        open_modis(3.0)
+
+
+def test_ecostress_scenes_names_a_list_of_folders(tmp_path):
+    from xlstsr.datasets import ecostress_scenes
+
+    # before: "TypeError: expected str, bytes or os.PathLike object, not list" from pathlib
+    with pytest.raises(errors.InputTypeError, match=r"one folder.*got list.*one call per folder"):
+        ecostress_scenes([tmp_path])
+

@@ -744,11 +744,6 @@ def _devices(text: str) -> int | str | list[int]:
     return value
 
 
-#: suffixes of data and figure files, which a model file must not take
-_DATA_SUFFIXES = (".tif", ".tiff", ".nc", ".nc4", ".zarr", ".hdf", ".csv", ".json", ".png", ".pdf",
-                  ".svg", ".jpg", ".jpeg")
-
-
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from xlstsr.train import fit_files
 
@@ -778,7 +773,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
         parser.error(f"--scale must be a number > 0, e.g. 0.02, got {args.scale!r}")
     _refuse_input(args.out, args.lst, args.guide, args.truth, args.resume)
-    if Path(args.out).suffix.lower() in _DATA_SUFFIXES:  # a model file named like data
+    from xlstsr.io.formats import DATA_SUFFIXES
+    from xlstsr.plot import FIGURE_SUFFIXES
+
+    # data, tables and figures: a model file named like one is a swapped argument
+    if Path(args.out).suffix.lower() in (*DATA_SUFFIXES, ".csv", ".json", *FIGURE_SUFFIXES):
         parser.error(f"--out {args.out}: a model file is written there (what `xlstsr upscale "
                      f"--model` reads), not {Path(args.out).suffix} data; name it e.g. "
                      f"{Path(args.out).with_suffix('.pt')}")

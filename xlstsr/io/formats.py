@@ -17,12 +17,14 @@ import xarray as xr
 from ..errors import InputNotFoundError, InputTypeError, XlstsrError
 from .zarr import is_zarr_path, open_zarr
 
-__all__ = ["WRITABLE", "check_writable", "format_of", "open_path"]
+__all__ = ["DATA_SUFFIXES", "WRITABLE", "check_writable", "format_of", "open_path"]
 
 Format = Literal["zarr", "netcdf", "cog", "hdf4"]
 _SUFFIXES: dict[str, Format] = {
     ".nc": "netcdf", ".nc4": "netcdf", ".tif": "cog", ".tiff": "cog", ".hdf": "hdf4",
 }
+#: suffixes of the data files and stores xlstsr reads (a Zarr store: a folder named ``*.zarr``)
+DATA_SUFFIXES: tuple[str, ...] = (*_SUFFIXES, ".zarr")
 #: the formats xlstsr writes (HDF4 is read only)
 WRITABLE: tuple[Format, ...] = ("zarr", "netcdf", "cog")
 

@@ -13,7 +13,7 @@ import glob
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from dask.array.core import normalize_chunks
 from dask.base import tokenize
 from dask.utils import SerializableLock
 
-from ..errors import InputNotFoundError, VariableNotFoundError, XlstsrError
+from ..errors import InputNotFoundError, InputTypeError, VariableNotFoundError, XlstsrError
 from ..grid import MODIS_SINUSOIDAL, grid_coords
 from ..qc import modland
 from ..validate import check_bool, check_whole
@@ -263,7 +263,17 @@ def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
             raise InputNotFoundError(f"no MODIS granule matches {s!r}; check the folder and "
                                      "the pattern (e.g. 'MOD11A1.A2020*.h18v04.*.hdf').")
         return found
-    return [Path(p) for p in path]
+    if not isinstance(path, Iterable):
+        raise InputTypeError(f"open_modis takes a granule's path, a glob pattern or a list of "
+                             f"paths, got {type(path).__name__}; e.g. "
+                             "open_modis('MOD11A1.A2020*.h18v04.*.hdf')")
+    paths = list(path)
+    bad = [p for p in paths if not isinstance(p, (str, bytes, os.PathLike))]
+    if bad:
+        raise InputTypeError(f"open_modis got {type(bad[0]).__name__} {bad[0]!r:.60} among the "
+                             "granules: pass paths (str or pathlib.Path), e.g. "
+                             "sorted(Path('folder').glob('MOD11A1.*.hdf'))")
+    return [Path(os.fsdecode(p)) for p in paths]
 
 
 def open_modis(
@@ -335,6 +345,8 @@ def open_modis(
     check_bool("decode", decode)
     if chunks != "auto":
         check_chunks(chunks)
+    if isinstance(path, bytes):  # as open() takes them (iterating the bytes gave integers)
+        path = os.fsdecode(path)
     paths = _expand(path)
     if paths is None:
         return _open_one(path, variable, qc, max_modland, decode, chunks)  # type: ignore[arg-type]
