@@ -27,6 +27,7 @@ SCRIPTS = [
     "disr_degraded_cube.py",
     "adaptation.py",
     "disr_ground.py",
+    "coregistration.py",
 ]
 #: not run by ``make bench``: retrains six DISR candidates (hours); run it by hand
 MANUAL = ["select_disr.py"]

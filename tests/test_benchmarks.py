@@ -34,6 +34,7 @@ SCRIPTS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "disr_degraded_cube": (True, ("disr_degraded_cube.md",)),
     "adaptation": (True, ("adaptation.md",)),
     "disr_ground": (True, ("disr_ground.md", "disr_ground.json")),
+    "coregistration": (True, ("coregistration.md",)),
 }
 #: start processes or a cluster (the ``slow`` marker's meaning); still part of ``make test``
 SLOW = {"engine", "select_disr", "disr_ground"}

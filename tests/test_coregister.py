@@ -238,3 +238,26 @@ def test_misfit_surface_is_lowest_at_the_known_shift():
     m = misfit_surface(fine, lst, shifts, psf_sigma=350.0, radiometric=False)
     iy, ix = np.unravel_index(int(np.argmin(m.values)), m.shape)
     assert (float(m.shift_x[ix]), float(m.shift_y[iy])) == (-100.0, 150.0)
+
+
+@pytest.mark.parametrize("radiometric", [False, True])
+def test_separable_surface_equals_the_fourier_forward_model(radiometric):
+    # the grid search and misfit_surface use the separable form (one matrix per axis and
+    # candidate); it must be the same objective as the 2-D FFT forward model the refinement uses
+    from xlstsr.kernels import coregister as kc
+
+    rng = np.random.default_rng(4)
+    from scipy import ndimage
+
+    fine = 300 + 20 * ndimage.gaussian_filter(rng.standard_normal((84, 76)), 3)
+    fine[10:30, 5:25] = np.nan  # a gap: the normalised convolution's weights count
+    coarse = kc.forward_model(fine, 4, 0.7, -1.2, 1.1, radiometric=radiometric, min_weight=0.5)
+    coarse[:3, :4] = np.nan
+    coarse += 0.05 * rng.standard_normal(coarse.shape)
+    fwd = kc._Forward(fine, 4, 9, radiometric)  # odd padded side along y, even along x
+    dys, dxs = np.linspace(-2, 2, 9), np.array([-1.25, -0.3, 0.0, 2.0])
+    surface = fwd.surface(dys, dxs, 1.1, coarse, 0.95)
+    loop = np.array([[kc._fit(np.where((pw := fwd(dy, dx, 1.1))[1] >= 0.95, pw[0], np.nan),
+                              coarse)[0] for dx in dxs] for dy in dys])
+    np.testing.assert_allclose(surface, loop, rtol=0, atol=1e-10)
+    assert np.all(np.isfinite(surface)) and surface.min() < 0.05
