@@ -18,11 +18,12 @@ demo: $(STAMP)
 	$(VENV)/bin/xlstsr demo --output demo_output --overwrite
 
 # two test processes: the suite waits on fresh Pythons (CLI runs, benchmark children, clusters)
-# about half of its time, so a second process fills the second core (8.8 min against ~15 here)
+# about half of its time, so a second process fills the second core (8.8 min against ~15 here);
+# TEST_WORKERS=0 runs it in this process (pdb works there)
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -63,16 +63,21 @@ def before() -> Any:
 
 
 def run_once(aster: Any, lst: Any, step: float | None, loop: bool) -> dict[str, float]:
-    tracemalloc.start()
-    t, c = time.perf_counter(), time.process_time()
-    with before() if loop else contextlib.nullcontext(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est = xlstsr.estimate_offset(aster, lst, search_step=step, errors="ignore")
-    out = {"seconds": time.perf_counter() - t, "cpu_s": time.process_time() - c,
-           "peak_mib": tracemalloc.get_traced_memory()[1] / 2**20,
-           "shift_x": float(est.shift_x), "shift_y": float(est.shift_y)}
-    tracemalloc.stop()
-    return out
+    mine = not tracemalloc.is_tracing()  # a tracer started by someone else is left running
+    if mine:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        t, c = time.perf_counter(), time.process_time()
+        with before() if loop else contextlib.nullcontext(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = xlstsr.estimate_offset(aster, lst, search_step=step, errors="ignore")
+        return {"seconds": time.perf_counter() - t, "cpu_s": time.process_time() - c,
+                "peak_mib": tracemalloc.get_traced_memory()[1] / 2**20,
+                "shift_x": float(est.shift_x), "shift_y": float(est.shift_y)}
+    finally:
+        if mine:
+            tracemalloc.stop()
 
 
 def measure(pairs: list[str], smoke: bool) -> dict[str, dict[str, Any]]:

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -345,7 +346,8 @@ print("@@" + json.dumps(engine.{fn}(json.loads({spec!r}))))
 
 #: a smoke run's children are threads of this process (``--smoke``): a fresh Python that imports
 #: torch and xlstsr costs 5-10 s here, and a smoke run starts dozens; the memory flatness runs
-#: stay processes, so that the child code path itself is still run
+#: stay processes, so that the child code path itself is still run. A thread's CPU time and
+#: peak RSS are the whole process's: a smoke run's figures mean nothing (as its timings)
 IN_PROCESS = False
 
 
@@ -363,8 +365,8 @@ class _Thread:
             try:
                 self._out = "@@" + json.dumps(globals()[fn](json.loads(json.dumps(spec))))
                 self.returncode = 0
-            except BaseException as err:  # reported by collect(), as a child's stderr is
-                self._err = f"{type(err).__name__}: {err}"
+            except BaseException:  # reported by collect(), as a child's stderr is
+                self._err = traceback.format_exc()
                 self.returncode = 1
 
         self._thread = threading.Thread(target=run, name=f"bench-{fn}", daemon=True)

@@ -227,4 +227,8 @@ def test_ecostress_scenes_names_a_list_of_folders(tmp_path):
     # before: "TypeError: expected str, bytes or os.PathLike object, not list" from pathlib
     with pytest.raises(errors.InputTypeError, match=r"one folder.*got list.*one call per folder"):
         ecostress_scenes([tmp_path])
+    # a bytes path is a path (os.fsencode): the empty folder's own error, not a type error
+    import os
 
+    with pytest.raises(errors.InputNotFoundError, match="no ECOSTRESS scene"):
+        ecostress_scenes(os.fsencode(tmp_path))

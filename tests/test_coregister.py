@@ -181,7 +181,7 @@ def test_real_pairs_consistent_and_coregistration_lowers_mismatch(shared_data):
         rows.append((float(est.shift_x), float(est.shift_y), float(est.psf_sigma)))
     a = np.array(rows)
     # ASTER content ~175 m north and ~150 m west of MODIS; spread measured over 55 pairs:
-    # 80 m in x, 26 m in y, 35 m in sigma (docs/results/coregistration.md)
+    # 80 m in x, 26 m in y, 35 m in sigma (docs/results/accuracy.md)
     assert np.all(a[:, 1] > 100) and np.all(a[:, 1] < 250)
     assert np.all(a[:, 0] < 50) and np.all(a[:, 0] > -350)
     assert a[:, 0].std() < 120 and a[:, 1].std() < 50
@@ -240,24 +240,40 @@ def test_misfit_surface_is_lowest_at_the_known_shift():
     assert (float(m.shift_x[ix]), float(m.shift_y[iy])) == (-100.0, 150.0)
 
 
-@pytest.mark.parametrize("radiometric", [False, True])
-def test_separable_surface_equals_the_fourier_forward_model(radiometric):
+@pytest.mark.parametrize(
+    ("factor", "shape", "sigma", "radiometric", "block"),
+    [(4, (84, 76), 1.1, False, None), (4, (84, 76), 1.1, True, 1),
+     (3, (81, 78), 0.0, True, None), (3, (81, 78), 0.6, False, 2)],
+)
+def test_separable_surface_equals_the_fourier_forward_model(factor, shape, sigma, radiometric,
+                                                            block, monkeypatch):
     # the grid search and misfit_surface use the separable form (one matrix per axis and
-    # candidate); it must be the same objective as the 2-D FFT forward model the refinement uses
-    from xlstsr.kernels import coregister as kc
-
-    rng = np.random.default_rng(4)
+    # candidate, the dx candidates in blocks); it must be the same objective as the 2-D FFT
+    # forward model the refinement uses: padded sides even (84 + 18, 76 + 18) and odd (81 + 18),
+    # a box (sigma 0: the Nyquist term unblurred), blocks of one and two candidates
     from scipy import ndimage
 
-    fine = 300 + 20 * ndimage.gaussian_filter(rng.standard_normal((84, 76)), 3)
+    from xlstsr.kernels import coregister as kc
+
+    if block is not None:  # forced: blocks of `block` dx candidates
+        ny, nx = shape
+        per = max(nx * nx // factor, (ny // factor) * (nx // factor) * 4)
+        monkeypatch.setattr(kc, "_SURFACE_BLOCK", block * per)
+    rng = np.random.default_rng(4)
+    fine = 300 + 20 * ndimage.gaussian_filter(rng.standard_normal(shape), 3)
     fine[10:30, 5:25] = np.nan  # a gap: the normalised convolution's weights count
-    coarse = kc.forward_model(fine, 4, 0.7, -1.2, 1.1, radiometric=radiometric, min_weight=0.5)
+    coarse = kc.forward_model(fine, factor, 0.7, -1.2, sigma, radiometric=radiometric,
+                              min_weight=0.5)
     coarse[:3, :4] = np.nan
     coarse += 0.05 * rng.standard_normal(coarse.shape)
-    fwd = kc._Forward(fine, 4, 9, radiometric)  # odd padded side along y, even along x
-    dys, dxs = np.linspace(-2, 2, 9), np.array([-1.25, -0.3, 0.0, 2.0])
-    surface = fwd.surface(dys, dxs, 1.1, coarse, 0.95)
-    loop = np.array([[kc._fit(np.where((pw := fwd(dy, dx, 1.1))[1] >= 0.95, pw[0], np.nan),
+    fwd = kc._Forward(fine, factor, 9, radiometric)
+    dys, dxs = np.linspace(-2, 2, 9), np.array([-1.25, -0.3, 0.0, 2.0, 0.7])
+    surface = fwd.surface(dys, dxs, sigma, coarse, 0.95)
+    loop = np.array([[kc._fit(np.where((pw := fwd(dy, dx, sigma))[1] >= 0.95, pw[0], np.nan),
                               coarse)[0] for dx in dxs] for dy in dys])
     np.testing.assert_allclose(surface, loop, rtol=0, atol=1e-10)
     assert np.all(np.isfinite(surface)) and surface.min() < 0.05
+    pred, w = fwd(0.7, -1.2, sigma)  # one candidate
+    np.testing.assert_allclose(fwd.surface(np.array([0.7]), np.array([-1.2]), sigma, coarse, 0.95),
+                               [[kc._fit(np.where(w >= 0.95, pred, np.nan), coarse)[0]]],
+                               atol=1e-10)

@@ -60,7 +60,7 @@ def _folder(root: str | os.PathLike[str] | None) -> Path:
     if root is not None and not isinstance(root, (str, os.PathLike)):  # a list: raw TypeError
         raise InputTypeError(
             f"root must be one folder (str or pathlib.Path), got {type(root).__name__} "
-            f"{root!r:.60}; e.g. ecostress_scenes('data/ecostress_la'), one call per folder")
+            f"{root!r:.60}; pass e.g. 'data/ecostress_la', one call per folder")
     if root is not None and Path(root).is_file():  # scenes.csv or a scene's file: its folder
         up = Path(root).parent
         root = up.parent if up.name in ("LST", "cloud_mask", "water_mask") else up

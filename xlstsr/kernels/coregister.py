@@ -91,7 +91,8 @@ class _Forward:
         den = np.zeros(shape)
         num[p : p + fine.shape[0], p : p + fine.shape[1]] = vals
         den[p : p + fine.shape[0], p : p + fine.shape[1]] = valid
-        self.num, self.den = num, den
+        # unpadded, for the separable grid (zero in the padding, which it therefore skips)
+        self.vals, self.valid = vals, valid.astype(np.float64)
         self.fnum = np.fft.rfft2(num)
         self.fden = np.fft.rfft2(den)
         ky = np.fft.fftfreq(shape[0])[:, None]
@@ -133,37 +134,52 @@ class _Forward:
         products where each candidate cost two inverse FFTs of the padded field: whole
         estimates on the 35 MODIS/ASTER evaluation pairs took 2.1x less wall time with the
         default grid, 5.1x with the finest (``benchmarks/coregistration.py``), the same shifts.
+        Memory does not grow with the number of candidates: the ``dxs`` go in blocks whose
+        arrays hold at most :data:`_SURFACE_BLOCK` values, and their operators are kept for the
+        whole grid only while they hold at most 4 times that (else made again per block).
         """
         p, (ny, nx), f = self.pad, self.fine_shape, self.factor
-        ay = _axis_operators(ny, p, f, dys, sigma)
-        ax_t = _axis_operators(nx, p, f, dxs, sigma).transpose(0, 2, 1)  # (G, X, nx / f)
+        dys, dxs = np.atleast_1d(dys), np.atleast_1d(dxs)
+        size = max(1, _SURFACE_BLOCK // max(nx * nx // f, (ny // f) * (nx // f) * 4))
+        keep = len(dxs) * nx * (nx // f) <= 4 * _SURFACE_BLOCK
+        ax_all = _axis_operators(nx, p, f, dxs, sigma).transpose(0, 2, 1) if keep else None
         out = np.empty((len(dys), len(dxs)))
-        for i in range(len(dys)):
-            bn = (ay[i] @ self.num) @ ax_t  # (G, ny / f, nx / f): the block means of each dx
-            bd = (ay[i] @ self.den) @ ax_t
-            with np.errstate(invalid="ignore", divide="ignore"):
-                pred = bn / bd
-            if self.radiometric:
-                pred = np.sign(pred) * np.abs(pred) ** 0.25
-            out[i] = _fit_many(np.where(bd >= min_weight, pred * self.scale, np.nan), target)
+        for i, dy in enumerate(dys):
+            ay = _axis_operators(ny, p, f, dy[None], sigma)[0]  # (ny / f, ny)
+            yv, yd = ay @ self.vals, ay @ self.valid  # (ny / f, nx): shifted along y, once
+            for b in range(0, len(dxs), size):
+                ax_t = (ax_all[b : b + size] if keep else  # (block, nx, nx / f)
+                        _axis_operators(nx, p, f, dxs[b : b + size], sigma).transpose(0, 2, 1))
+                bn, bd = yv @ ax_t, yd @ ax_t  # (block, ny / f, nx / f): block means per dx
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    pred = bn / bd
+                if self.radiometric:
+                    pred = np.sign(pred) * np.abs(pred) ** 0.25
+                pred = np.where(bd >= min_weight, pred * self.scale, np.nan)
+                out[i, b : b + size] = _fit_many(pred, target)
         return out
+
+
+#: values (float64) of the largest array :meth:`_Forward.surface` makes per block of candidates
+_SURFACE_BLOCK = 2**21
 
 
 def _axis_operators(n: int, pad: int, factor: int, shifts: np.ndarray,
                     sigma: float) -> np.ndarray:
-    """``(len(shifts), n // factor, n + 2 pad)``: along one axis of :class:`_Forward`'s padded
-    field, the shift by each of ``shifts`` and the Gaussian blur (circular on the padded axis,
-    as its FFT), then the crop to the field and the block mean, each as a matrix."""
+    """``(len(shifts), n // factor, n)``: along one axis of :class:`_Forward`'s field, the shift
+    by each of ``shifts`` and the Gaussian blur (circular on the axis padded by ``pad`` each
+    side, as its FFT), then the block mean, each as a matrix on the unpadded values (the
+    padding is zero)."""
     size = n + 2 * pad
     k = np.fft.rfftfreq(size)
     shifts = np.asarray(shifts, dtype=np.float64)
     # impulse responses of the shift + blur, one per candidate
     h = np.fft.irfft(np.exp(-2j * np.pi * np.outer(shifts, k) - 2 * np.pi**2 * sigma**2 * k**2),
                      n=size, axis=1)
-    idx = (np.arange(pad, pad + n)[:, None] - np.arange(size)[None, :]) % size
-    out = np.empty((len(shifts), n // factor, size))
-    for g in range(len(shifts)):  # one candidate at a time: (n, size) each, not all at once
-        out[g] = h[g][idx].reshape(n // factor, factor, size).mean(axis=1)
+    idx = (np.arange(n)[:, None] - np.arange(n)[None, :]) % size  # output row <- input column
+    out = np.empty((len(shifts), n // factor, n))
+    for g in range(len(shifts)):  # one candidate at a time: (n, n) each, not all at once
+        out[g] = h[g][idx].reshape(n // factor, factor, n).mean(axis=1)
     return out
 
 
@@ -326,7 +342,9 @@ def estimate_shift(
 
     grid = np.arange(-max_shift, max_shift + 1e-9, step)
     surface = fwd.surface(grid, grid, s0, target, min_weight)
-    iy, ix = np.unravel_index(np.argmin(surface), surface.shape)  # the first of equal minima
+    # the first of equal minima, as a strict-less scan; NaN (overflow) never chosen
+    iy, ix = np.unravel_index(np.argmin(np.where(np.isnan(surface), np.inf, surface)),
+                              surface.shape)
     x0 = [float(grid[iy]), float(grid[ix])] + ([s0] if psf else [])
 
     def penalised(x: np.ndarray) -> float:
