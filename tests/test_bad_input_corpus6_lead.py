@@ -232,3 +232,20 @@ def test_ecostress_scenes_names_a_list_of_folders(tmp_path):
 
     with pytest.raises(errors.InputNotFoundError, match="no ECOSTRESS scene"):
         ecostress_scenes(os.fsencode(tmp_path))
+
+
+def test_evaluate_clear_without_thresholds_warns_that_it_changes_nothing():
+    import warnings
+
+    import xlstsr
+
+    s = xlstsr.datasets.sample_scene(n_times=1, size=64)
+    sr = xlstsr.upscale(s["lst_1km"], 4)
+    # before: clear=True alone was taken without a word and changed nothing (the CLI refuses
+    # --clear without --valid-min/--valid-max)
+    with pytest.warns(UserWarning, match=r"clear=True.*neither is given.*valid_min=230"):
+        ev = xlstsr.evaluate(sr, s["lst_250m"], erode=2, clear=True)
+    np.testing.assert_array_equal(ev.rmse, xlstsr.evaluate(sr, s["lst_250m"], erode=2).rmse)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        xlstsr.evaluate(sr, s["lst_250m"], erode=2, valid_min=230, clear=True)

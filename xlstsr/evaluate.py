@@ -317,6 +317,10 @@ def reference_mask(
     (8, 4)
     """
     check_bool("clear", clear)  # "no" is truthy: it would silently mean True
+    if clear and valid_min is None and valid_max is None:  # the CLI refuses --clear alone
+        warnings.warn("clear=True erodes around the gaps that valid_min / valid_max make, and "
+                      "neither is given: it changes nothing; pass e.g. valid_min=230 (cold "
+                      "cloud pixels), or drop clear=True", UserWarning, stacklevel=2)
     ydim, xdim = spatial_dims(reference)
     valid = np.isfinite(reference)
     if clear:
