@@ -249,3 +249,30 @@ def test_evaluate_clear_without_thresholds_warns_that_it_changes_nothing():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         xlstsr.evaluate(sr, s["lst_250m"], erode=2, valid_min=230, clear=True)
+
+
+def test_guide_steps_of_cftime_dates_match_within_the_tolerance():
+    pytest.importorskip("cftime")
+    from xlstsr.guide import match_steps
+
+    times = xr.date_range("2020-01-01", periods=3, freq="D", calendar="noleap", use_cftime=True)
+    lst = xr.DataArray(np.zeros(3), dims="time", coords={"time": times})
+    ndvi = xr.DataArray([0.1, 0.3], dims="time", coords={"time": times[[0, 2]]})
+    # before: cftime labels were matched by equality only and the tolerance ignored: "1 of the
+    # LST's 3 steps along 'time' have no guide step at most 2D before them" (2020-01-02)
+    assert match_steps(ndvi, lst, "time", "2D").values.tolist() == [0.1, 0.1, 0.3]
+    with pytest.raises(errors.GuideTimeError, match="no guide step"):
+        match_steps(ndvi, lst, "time")  # equal labels only: 2020-01-02 has none
+    with pytest.raises(errors.GuideTimeError, match="is a number and the 'time' labels are dates"):
+        match_steps(ndvi, lst, "time", 2)
+    # before: datetime64 guide dates against cftime LST dates all failed as "no guide step at
+    # most 2D before them"; now the calendars are named, and the fix given works
+    dt64 = ndvi.assign_coords(time=np.array(["2020-01-01", "2020-01-03"], dtype="datetime64[ns]"))
+    with pytest.raises(errors.GuideTimeError, match=r"'noleap' calendar.*datetime64\[ns\] dates"
+                                                    r".*convert_calendar\('noleap'"):
+        match_steps(dt64, lst, "time", "2D")
+    fixed = dt64.convert_calendar("noleap", dim="time", use_cftime=True)
+    assert match_steps(fixed, lst, "time", "2D").values.tolist() == [0.1, 0.1, 0.3]
+    other = ndvi.convert_calendar("360_day", dim="time", align_on="year")
+    with pytest.raises(errors.GuideTimeError, match=r"'noleap' calendar.*'360_day' calendar"):
+        match_steps(other, lst, "time", "2D")

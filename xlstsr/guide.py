@@ -191,6 +191,12 @@ def _label_kind(v: np.ndarray) -> str:
     return "text" if isinstance(first, str) else "objects"
 
 
+def _calendar(v: np.ndarray) -> str | None:
+    """The calendar of cftime labels (None for any other kind)."""
+    first = v.ravel()[0] if v.size else None
+    return str(first.calendar) if hasattr(first, "calendar") else None
+
+
 def match_steps(
     guide: xr.DataArray, lst: xr.DataArray, dim: str, tolerance: Any = None
 ) -> xr.DataArray:
@@ -199,8 +205,9 @@ def match_steps(
     For each LST label ``t`` the guide step taken is the latest one whose label ``g`` satisfies
     ``g <= t`` and ``t - g <= tolerance`` (default: equal labels only). A 16-day composite
     labelled by the first day of its period (MODIS, STAC ``start_datetime``) thus serves every
-    LST date of its period with ``tolerance="16D"``. Labels that are neither dates nor numbers
-    must be equal. Without labels on both sides, steps are matched by position only when the
+    LST date of its period with ``tolerance="16D"``. cftime dates (model calendars) match as
+    numpy dates do, when both sides share the calendar. Labels that are neither dates nor
+    numbers must be equal. Without labels on both sides, steps are matched by position only when the
     sizes agree and neither side has labels.
 
     Returns the guide with ``dim`` indexed like the LST (labels the LST's).
@@ -208,7 +215,8 @@ def match_steps(
     Raises
     ------
     GuideTimeError
-        A step of the LST has no guide step within the tolerance, or only one side has labels.
+        A step of the LST has no guide step within the tolerance, only one side has labels, or
+        the two sides' dates are of different calendars.
 
     Examples
     --------
@@ -264,6 +272,24 @@ def match_steps(
             f"and the guide's are {gk} ({gv.dtype}, e.g. '{str(gv.ravel()[0])[:19]}'): they "
             f"never match. Make both dates, e.g. {how}."
         )
+    lc, gc = _calendar(lv), _calendar(gv)
+    if lc != gc and lk == gk == "dates":  # cftime's dates never equal other calendars' dates
+        def kind(cal: str | None, v: np.ndarray) -> str:
+            return f"cftime dates of the '{cal}' calendar" if cal else f"{v.dtype} dates"
+
+        conv = (f"`guide = guide.convert_calendar('{lc}', dim='{dim}', use_cftime=True)`" if lc
+                else f"`guide = guide.convert_calendar('standard', dim='{dim}')`")
+        raise GuideTimeError(
+            f"the LST's '{dim}' labels are {kind(lc, lv)} and the guide's are {kind(gc, gv)}: "
+            f"they never match. Put the guide on the LST's calendar, e.g. {conv}."
+        )
+    if lc is not None:  # cftime dates sort and subtract, as datetime64 do
+        ordered = True
+        if tol is not None and not isinstance(tol, np.timedelta64):
+            raise GuideTimeError(
+                f"guide_time_tolerance {tolerance!r} is a number and the '{dim}' labels are "
+                "dates: give a duration, e.g. '16D'")
+        tol = None if tol is None else tol.astype("timedelta64[us]").item()  # a timedelta
     if ordered and lv.dtype.kind != gv.dtype.kind:
         raise GuideTimeError(
             f"the guide's '{dim}' labels ({gv.dtype}) and the LST's ({lv.dtype}) are of "
