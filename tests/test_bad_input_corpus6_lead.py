@@ -276,3 +276,20 @@ def test_guide_steps_of_cftime_dates_match_within_the_tolerance():
     other = ndvi.convert_calendar("360_day", dim="time", align_on="year")
     with pytest.raises(errors.GuideTimeError, match=r"'noleap' calendar.*'360_day' calendar"):
         match_steps(other, lst, "time", "2D")
+
+
+def test_evaluate_names_dates_of_two_calendars():
+    pytest.importorskip("cftime")
+    import xlstsr
+
+    s = xlstsr.datasets.sample_scene(n_times=2, size=64)
+    cf = xr.date_range("2020-07-01", periods=2, freq="D", calendar="noleap", use_cftime=True)
+    lst = s["lst_1km"].assign_coords(time=cf)
+    sr = xlstsr.upscale(lst, 4)
+    # before: "2020-07-01 has no reference step with that label (reference: [Timestamp(
+    # '2020-07-01') ...])": the same dates, one side cftime
+    with pytest.raises(errors.GridError, match=r"numpy dates and sr's are cftime dates of the "
+                                               r"'noleap' calendar.*convert_calendar\('noleap'"):
+        xlstsr.evaluate(sr, s["lst_250m"], coarse=lst)
+    truth = s["lst_250m"].convert_calendar("noleap", dim="time", use_cftime=True)
+    assert xlstsr.evaluate(sr, truth, coarse=lst).sizes["time"] == 2

@@ -32,6 +32,7 @@ from .errors import (
 )
 from .grid import align_guide
 from .kernels.aggregate import block_mean
+from .steps import calendar, calendar_fix
 from .validate import decode_guide, georeference, spatial_dims, suspect_guide_fill
 
 __all__ = [
@@ -191,12 +192,6 @@ def _label_kind(v: np.ndarray) -> str:
     return "text" if isinstance(first, str) else "objects"
 
 
-def _calendar(v: np.ndarray) -> str | None:
-    """The calendar of cftime labels (None for any other kind)."""
-    first = v.ravel()[0] if v.size else None
-    return str(first.calendar) if hasattr(first, "calendar") else None
-
-
 def match_steps(
     guide: xr.DataArray, lst: xr.DataArray, dim: str, tolerance: Any = None
 ) -> xr.DataArray:
@@ -272,16 +267,15 @@ def match_steps(
             f"and the guide's are {gk} ({gv.dtype}, e.g. '{str(gv.ravel()[0])[:19]}'): they "
             f"never match. Make both dates, e.g. {how}."
         )
-    lc, gc = _calendar(lv), _calendar(gv)
+    lc, gc = calendar(lv), calendar(gv)
     if lc != gc and lk == gk == "dates":  # cftime's dates never equal other calendars' dates
         def kind(cal: str | None, v: np.ndarray) -> str:
             return f"cftime dates of the '{cal}' calendar" if cal else f"{v.dtype} dates"
 
-        conv = (f"`guide = guide.convert_calendar('{lc}', dim='{dim}', use_cftime=True)`" if lc
-                else f"`guide = guide.convert_calendar('standard', dim='{dim}')`")
         raise GuideTimeError(
             f"the LST's '{dim}' labels are {kind(lc, lv)} and the guide's are {kind(gc, gv)}: "
-            f"they never match. Put the guide on the LST's calendar, e.g. {conv}."
+            f"they never match. Put the guide on the LST's calendar, e.g. "
+            f"{calendar_fix(lc, dim, 'guide')}."
         )
     if lc is not None:  # cftime dates sort and subtract, as datetime64 do
         ordered = True

@@ -23,7 +23,7 @@ import xarray as xr
 from .errors import GridError, XlstsrError
 from .validate import spatial_dims
 
-__all__ = ["check_scalar_steps", "pair_steps", "same_overpass"]
+__all__ = ["calendar", "calendar_fix", "check_scalar_steps", "pair_steps", "same_overpass"]
 
 
 def same_overpass(a: Any, b: Any) -> bool:
@@ -105,12 +105,39 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
             )
 
 
+def calendar(labels: Any) -> str | None:
+    """The calendar of cftime date labels (climate-model calendars), None for any other kind.
+
+    Examples
+    --------
+    >>> calendar(pd.to_datetime(["2020-01-01"])) is None
+    True
+    """
+    v = np.asarray(labels, dtype=object).ravel()
+    return str(v[0].calendar) if v.size and hasattr(v[0], "calendar") else None
+
+
+def calendar_fix(cal: str | None, dim: str, var: str) -> str:
+    """The line that puts ``var``'s dates on calendar ``cal`` (None: numpy dates)."""
+    return (f"`{var} = {var}.convert_calendar('{cal}', dim='{dim}', use_cftime=True)`" if cal
+            else f"`{var} = {var}.convert_calendar('standard', dim='{dim}')`")
+
+
 def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str,
                 like_var: str) -> str:
-    """The fix for labels that share no step but name the same dates: text against dates, or
-    times of day that differ (an acquisition time against a nominal date); "" otherwise."""
+    """The fix for labels that share no step but name the same dates: text against dates, dates
+    of two calendars, or times of day that differ (an acquisition time against a nominal date);
+    "" otherwise."""
     if len(like_lab.intersection(lab)):
         return ""
+    lc, oc = calendar(like_lab), calendar(lab)
+    if lc != oc and all(c or isinstance(i, pd.DatetimeIndex) for c, i in ((lc, like_lab),
+                                                                           (oc, lab))):
+        def kind(c: str | None) -> str:
+            return f"cftime dates of the '{c}' calendar" if c else "numpy dates"
+
+        return (f"the {what}'s '{dim}' labels are {kind(oc)} and {like_var}'s are {kind(lc)}: "
+                f"they never match; put them on one calendar, {calendar_fix(lc, dim, var)}.")
     if isinstance(like_lab, pd.DatetimeIndex) and not isinstance(lab, pd.DatetimeIndex):
         try:
             pd.to_datetime(np.asarray(lab, dtype=object))
