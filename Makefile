@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/xlstsr demo --output demo_output --overwrite
 
 # two test processes: the suite waits on fresh Pythons (CLI runs, benchmark children, clusters)
-# about half of its time, so a second process fills the second core (8.8 min against ~15 here);
+# about half of its time, so a second process fills the second core (7 min against 17 here);
 # TEST_WORKERS=0 runs it in this process (pdb works there)
 TEST_WORKERS ?= 2
 
