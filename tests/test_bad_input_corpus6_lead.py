@@ -293,3 +293,26 @@ def test_evaluate_names_dates_of_two_calendars():
         xlstsr.evaluate(sr, s["lst_250m"], coarse=lst)
     truth = s["lst_250m"].convert_calendar("noleap", dim="time", use_cftime=True)
     assert xlstsr.evaluate(sr, truth, coarse=lst).sizes["time"] == 2
+
+
+@pytest.mark.parametrize("calendar", [None, "noleap"])
+def test_to_cogs_dates_come_back_with_open_cog(tmp_path, calendar):
+    import xlstsr
+    from xlstsr.io import open_cog, to_cogs
+
+    if calendar:
+        pytest.importorskip("cftime")
+    s = xlstsr.datasets.sample_scene(n_times=2, size=32)
+    lst = s["lst_1km"]
+    if calendar:
+        lst = lst.convert_calendar(calendar, dim="time", use_cftime=True)
+    files = to_cogs(lst, tmp_path)
+    # before: the dates were in the file names only and came back as times 0, 1
+    back = open_cog(files)
+    assert back.indexes["time"].equals(lst.indexes["time"])
+    assert "time" not in back.attrs and open_cog(files[1]).time.values[()] == lst.time.values[1]
+    # dates given win; files of other programs (no tag) still stack by position
+    assert open_cog(files, times=["2021-01-01", "2021-01-02"]).time.dt.year.values.tolist() == [
+        2021, 2021]
+    lst.isel(time=0).rio.to_raster(tmp_path / "plain.tif")
+    assert open_cog([tmp_path / "plain.tif", files[1]]).time.values.tolist() == [0, 1]

@@ -44,7 +44,9 @@ def open_cog(
         whole blocks, grown to about 1024 pixels a side (one-row strips too), all bands at once
         in pixel-interleaved files. ``None`` reads eagerly.
     times : sequence, optional
-        Values of the ``time`` coordinate, one per path (default: 0, 1, ...); with one path,
+        Values of the ``time`` coordinate, one per path (default: the dates :func:`to_cogs`
+        wrote in the files' tags, else 0, 1, ...; one such file alone gets its date as a
+        scalar ``time`` coordinate); with one path,
         one per band of a multi-band file (its bands become the time steps), or a ``time`` dim
         of length 1. Dates (strings, datetimes, zone-aware ones converted to
         UTC) become datetime64; repeated values are refused.
@@ -147,6 +149,10 @@ def open_cog(
             da = da.sel(band=band, drop=True)
         elif "band" in da.dims and da.sizes["band"] == 1:
             da = da.isel(band=0, drop=True)
+        when = _tagged_time(da.attrs)
+        if when is not None and "band" not in da.dims:  # one step of to_cogs: its date
+            da = da.assign_coords(time=when)
+            da.attrs = {k: v for k, v in da.attrs.items() if k not in (TIME_TAG, CALENDAR_TAG)}
         return da
     paths = list(path)
     if isinstance(times, (str, bytes)) or (times is not None and not hasattr(times, "__iter__")):
@@ -161,6 +167,10 @@ def open_cog(
         times = _time_labels(times)
     arrays = [open_cog(p, chunks, masked=masked, band=band) for p in paths]
     _same_grid(paths, arrays)
+    tagged = [a.coords["time"].values[()] if "time" in a.coords else None for a in arrays]
+    if times is None and None not in tagged and len(set(tagged)) == len(tagged):
+        times = tagged  # files of to_cogs: their dates come back
+    arrays = [a.drop_vars("time", errors="ignore") for a in arrays]
     # the grids were checked equal (to 1e-6 pixel): rounding in the coordinates is not a new grid
     out = xr.concat(arrays, dim="time", join="override", combine_attrs="override")
     out = out.assign_coords(time=list(times) if times is not None else np.arange(len(arrays)))
@@ -168,6 +178,35 @@ def open_cog(
         out = out.chunk({"time": chunks["time"]})
     crs = arrays[0].rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
+
+
+#: GeoTIFF tags of a step's date written by :func:`to_cogs`, read back by :func:`open_cog`
+TIME_TAG, CALENDAR_TAG = "time", "time_calendar"
+
+
+def _time_tags(label: Any) -> dict[str, str]:
+    """The tags that carry a date label (numpy or cftime) in a GeoTIFF; none for other labels
+    (numbers, text: the file name carries them)."""
+    if isinstance(label, np.datetime64):
+        return {TIME_TAG: str(np.datetime_as_string(label, unit="s"))}
+    if hasattr(label, "calendar") and hasattr(label, "isoformat"):  # cftime
+        return {TIME_TAG: label.isoformat()[:19], CALENDAR_TAG: str(label.calendar)}
+    return {}
+
+
+def _tagged_time(attrs: dict[str, Any]) -> Any:
+    """The date in a GeoTIFF's tags as :func:`to_cogs` writes it (None when absent or not one)."""
+    text, cal = attrs.get(TIME_TAG), attrs.get(CALENDAR_TAG)
+    if not isinstance(text, str):
+        return None
+    try:
+        if cal is None:
+            return np.datetime64(text, "ns")
+        import cftime
+
+        return cftime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S", calendar=str(cal))
+    except (ValueError, TypeError, ImportError):  # another program's "time" tag
+        return None
 
 
 def _time_labels(times: list[Any]) -> list[Any]:
@@ -322,7 +361,9 @@ def to_cogs(
 
     Each step is computed and written in turn (memory: one time step). CRS, transform and
     nodata (NaN) are written; files are named ``{prefix}_{time}.tif`` with the time as
-    ``YYYY-MM-DD`` (or ISO with seconds, or the step's index for non-datetime coordinates).
+    ``YYYY-MM-DD`` (or ISO with seconds, or the step's index for non-datetime coordinates). A
+    date label is also written as the tag ``time`` (with ``time_calendar`` for cftime dates),
+    which :func:`open_cog` reads back.
 
     Parameters
     ----------
@@ -386,9 +427,12 @@ def to_cogs(
     crs = da.rio.crs
     transform = da.rio.transform(recalc=True)
     try:
+        labels = da[time_dim].values if time_dim in da.coords else None
         for i, path in enumerate(names):
             step = da if time_dim is None else da.isel({time_dim: i})
-            _write_cog(step.transpose(ydim, xdim), path, crs, transform, compress, rio_kwargs)
+            tags = {} if labels is None else _time_tags(labels[i])
+            _write_cog(step.transpose(ydim, xdim), path, crs, transform, compress,
+                       {**rio_kwargs, "tags": {**tags, **rio_kwargs.get("tags", {})}})
             paths.append(path)
     except BaseException:
         # a failed step (a compute error, a full disk) leaves no partial series: the files this
