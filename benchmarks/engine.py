@@ -44,11 +44,15 @@ from typing import Any
 
 import numpy as np
 
+from xlstsr.nn.onnx_runtime import onnx_available
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 FACTOR = 4
 METHODS = ("bicubic", "sisr", "disr")
 TORCH_METHODS = ("sisr", "disr")
+#: ONNX Runtime installed: the sweep measures it beside torch (xlstsr.nn.onnx_runtime)
+ORT = onnx_available()
 GIB = 1024**3
 
 #: sizes of the full run and of the smoke run
@@ -149,24 +153,25 @@ def rss_kib() -> int:
 
 # -- the raw limit: hand-tiled forwards on preloaded tensors -------------------------------------
 def raw_inputs(method: str, lst_path: str, guide_path: str | None, days: list[int],
-               tile: int | None, share: tuple[int, int] = (0, 1)):
+               tile: int | None, share: tuple[int, int] = (0, 1), backend: str = "torch"):
     """The work of one raw process: ``(kind, items)`` where items are the preloaded inputs of
     every tile (core with any valid pixel, plus a receptive-field halo) of ``days`` whose global
     index is ``share[0]`` modulo ``share[1]`` (tiles dealt round-robin between processes).
     Gaps are filled beforehand (the engine's first pass, not timed); torch tensors are
-    channels-last, as the engine runs them."""
+    channels-last, as the engine runs them; ONNX Runtime's inputs contiguous numpy arrays."""
     import torch
 
     from xlstsr.kernels.interp import fill_gaps
     from xlstsr.methods import get_method
 
-    m = get_method(method)
+    torch_kind = method in TORCH_METHODS
+    m = get_method(method, **({"backend": backend} if torch_kind else {}))
     h = int(m.halo(FACTOR))
     lst = open_lst(lst_path)
     g_all = None
     if guide_path is not None and getattr(m, "n_guide", 0):
         g_all = open_guide(guide_path).values.astype(np.float32)
-    torch_kind = method in TORCH_METHODS
+    ort = torch_kind and backend == "onnxruntime"
     cl = torch.channels_last
     items, k, guides = [], 0, {}
     for d in days:
@@ -183,17 +188,19 @@ def raw_inputs(method: str, lst_path: str, guide_path: str | None, days: list[in
                 if not torch_kind:
                     items.append((a[0], None))
                     continue
-                x = torch.from_numpy(a).contiguous(memory_format=cl)
+                x = a if ort else torch.from_numpy(a).contiguous(memory_format=cl)
                 g = None
                 if g_all is not None:
                     key = (ya, yb, xa, xb)
-                    if key not in guides:  # a static guide: one tensor per tile position
-                        gt = g_all[None, None, ya * FACTOR : yb * FACTOR, xa * FACTOR : xb * FACTOR]
-                        guides[key] = torch.from_numpy(np.ascontiguousarray(gt)).contiguous(
+                    if key not in guides:  # a static guide: one array per tile position
+                        gt = np.ascontiguousarray(
+                            g_all[None, None, ya * FACTOR : yb * FACTOR, xa * FACTOR : xb * FACTOR])
+                        guides[key] = gt if ort else torch.from_numpy(gt).contiguous(
                             memory_format=cl)
                     g = guides[key]
                 items.append((x, g))
-    return ("torch" if torch_kind else "numpy"), items, m
+    kind = ("onnxruntime" if ort else "torch") if torch_kind else "numpy"
+    return kind, items, m
 
 
 def raw_run(kind: str, items: list, m, model=None, allocation: bool = False) -> None:
@@ -212,6 +219,10 @@ def raw_run(kind: str, items: list, m, model=None, allocation: bool = False) -> 
             with torch.inference_mode():
                 for x, g in items:
                     model(x) if g is None else model(x, g)
+        elif kind == "onnxruntime":  # the session itself, on preloaded numpy arrays
+            sess = (m.model() if model is None else model).session(1)
+            for x, g in items:
+                sess.run(None, {"lst": x} if g is None else {"lst": x, "guide": g})
         else:
             from xlstsr.kernels.interp import cubic_upsample
 
@@ -225,9 +236,10 @@ def child_raw(spec: dict) -> dict:
 
     torch.set_num_threads(1)
     kind, items, m = raw_inputs(spec["method"], spec["lst"], spec.get("guide"), spec["days"],
-                                spec["tile"], (spec["worker"], spec["n_workers"]))
+                                spec["tile"], (spec["worker"], spec["n_workers"]),
+                                spec.get("backend", "torch"))
     alloc = bool(spec.get("allocation"))
-    if kind == "torch":
+    if kind != "numpy":
         raw_run(kind, items[:1], m, allocation=alloc)  # load the model, first-call allocations
     Path(spec["ready"]).touch()
     while not os.path.exists(spec["go"]):
@@ -406,10 +418,10 @@ def run_engine(spec: dict) -> dict:
 
 
 def run_raw(method: str, cube: dict, days: list[int], tile: int | None, n_workers: int,
-            work: Path, allocation: bool = False) -> dict:
+            work: Path, allocation: bool = False, backend: str = "torch") -> dict:
     """The raw forward in ``n_workers`` fresh single-thread processes started together: the wall
     time from the first start to the last end (preloading not timed); ``allocation``: inside
-    ``region_allocation`` (see :func:`raw_run`)."""
+    ``region_allocation`` (see :func:`raw_run`); ``backend``: torch or ONNX Runtime."""
     go = work / f"go-{time.time_ns()}"
     procs, readies = [], []
     for j in range(n_workers):
@@ -418,7 +430,7 @@ def run_raw(method: str, cube: dict, days: list[int], tile: int | None, n_worker
         procs.append(spawn("child_raw", {
             "method": method, "lst": cube["lst"], "guide": cube["guide"], "days": days,
             "tile": tile, "worker": j, "n_workers": n_workers, "ready": str(ready),
-            "go": str(go), "allocation": allocation}))
+            "go": str(go), "allocation": allocation, "backend": backend}))
     while not all(r.exists() for r in readies):
         if any(p.poll() is not None for p in procs):
             break
@@ -431,13 +443,16 @@ def run_raw(method: str, cube: dict, days: list[int], tile: int | None, n_worker
 
 
 # -- 1-3. real-size days: raw / engine / raw ------------------------------------------------------
-def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path) -> dict:
+def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path,
+               backends: dict | None = None) -> dict:
     """Per method: raw and engine in turn on parts of the days, so that load that drifts or
     comes and goes during the minutes of a run weighs on both sides alike; wall and CPU seconds.
     ``splits`` = 1 (default): raw on the first half of the days, the engine in one call on all
     of them (as a user runs it, and as the issue measured it: its fixed start - fingerprint,
     template, first reads - paid once), raw on the second half; ``splits`` = 2: R E R R E R,
-    the engine on half of the days per call."""
+    the engine on half of the days per call. ``backends``: per method, what runs the raw
+    forward (the fastest of the tile sweep; torch when not given)."""
+    backends = backends or {}
     out = {}
     parts = [[int(d) for d in p] for p in np.array_split(np.arange(n_days), splits)]
     for method in METHODS:
@@ -446,15 +461,16 @@ def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path) ->
         raws, engs, tuned = [], [], []
         for part in parts:
             halves = [[int(d) for d in h] for h in np.array_split(part, 2) if len(h)]
-            raws.append(run_raw(method, cube, halves[0], tiles[method], 2, work))
-            tuned.append(run_raw(method, cube, halves[0], tiles[method], 2, work, True))
+            be = backends.get(method, "torch")
+            raws.append(run_raw(method, cube, halves[0], tiles[method], 2, work, backend=be))
+            tuned.append(run_raw(method, cube, halves[0], tiles[method], 2, work, True, be))
             engs.append(run_engine({"lst": cube["lst"], "first": part[0], "days": len(part),
                                     "method": method,
                                     "guide": cube["guide"] if method == "disr" else None,
                                     "out": str(work / f"real_{method}.zarr")}))
             if len(halves) > 1:
-                tuned.append(run_raw(method, cube, halves[1], tiles[method], 2, work, True))
-                raws.append(run_raw(method, cube, halves[1], tiles[method], 2, work))
+                tuned.append(run_raw(method, cube, halves[1], tiles[method], 2, work, True, be))
+                raws.append(run_raw(method, cube, halves[1], tiles[method], 2, work, backend=be))
         raw_s, eng_s = sum(r["seconds"] for r in raws), sum(e["seconds"] for e in engs)
         raw_cpu, eng_cpu = sum(r["cpu_s"] for r in raws), sum(e["cpu_s"] for e in engs)
         tuned_s, tuned_cpu = sum(r["seconds"] for r in tuned), sum(r["cpu_s"] for r in tuned)
@@ -463,6 +479,7 @@ def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path) ->
             "cpu_ratio_tuned": eng_cpu / tuned_cpu,
             "raw_s": raw_s, "raw_runs_s": [r["seconds"] for r in raws], "raw_cpu_s": raw_cpu,
             "raw_tiles": sum(r["tiles"] for r in raws), "raw_tile": tiles[method],
+            "raw_backend": backends.get(method, "torch") if method in TORCH_METHODS else None,
             "raw_peak_kib": max(r["peak_kib"] for r in raws),
             "engine_s": eng_s, "engine_runs_s": [e["seconds"] for e in engs],
             "engine_cpu_s": eng_cpu, "ratio": eng_s / raw_s, "cpu_ratio": eng_cpu / raw_cpu,
@@ -609,8 +626,9 @@ def _spread_tiles(img, g_all, tile: int, h: int, n: int, rng):
 
 def bench_tiles(cube: dict, tiles: tuple[int, ...], area: int, rounds: int,
                 compile_: bool) -> dict:
-    """Raw forward cost per million core (coarse) pixels, one torch thread, channels-last, for
-    each tile size (interior tiles with a full receptive-field halo), and with torch.compile."""
+    """Raw forward cost per million core (coarse) pixels, one thread, for each tile size
+    (interior tiles with a full receptive-field halo): torch (channels-last) and ONNX Runtime
+    (the session on numpy arrays) in turn, and torch.compile."""
     import torch
 
     from xlstsr.kernels.interp import fill_gaps
@@ -623,10 +641,12 @@ def bench_tiles(cube: dict, tiles: tuple[int, ...], area: int, rounds: int,
     res: dict[str, Any] = {}
     try:
         for method in METHODS:
-            m = get_method(method)
+            torch_kind = method in TORCH_METHODS
+            m = get_method(method, **({"backend": "torch"} if torch_kind else {}))
+            mo = get_method(method, backend="onnxruntime") if torch_kind and ORT else None
             h = int(m.halo(FACTOR))
             img = fill_gaps(img0[None], h)[0]
-            sets = {}
+            sets, osets = {}, {}
             for t in tiles:
                 n = max(1, round(area / t**2))
                 raw = _spread_tiles(img, g_all if method == "disr" else None, t, h, n,
@@ -638,21 +658,38 @@ def bench_tiles(cube: dict, tiles: tuple[int, ...], area: int, rounds: int,
                               None if g is None else torch.from_numpy(np.ascontiguousarray(
                                   g[None, None])).contiguous(memory_format=cl))
                              for a, g in raw]
+                    osets[t] = ([(np.ascontiguousarray(a[None, None]), None if g is None else
+                                  np.ascontiguousarray(g[None, None])) for a, g in raw], n * t * t)
                 else:
                     items = [(a[None], None) for a, _ in raw]
                 sets[t] = (items, n * t * t)
             if method == "bicubic":  # and the whole image (the engine's before it had tiles)
                 sets["whole"] = ([(img[None], None)], img.size)
-            kind = "torch" if method in TORCH_METHODS else "numpy"
+            kind = "torch" if torch_kind else "numpy"
             if kind == "torch":
                 raw_run(kind, sets[tiles[0]][0][:1], m)  # model loaded
-            best = {}
-            for _ in range(rounds):
+            if mo is not None:
+                raw_run("onnxruntime", osets[tiles[0]][0][:1], mo)  # exported, session made
+            best: dict = {}
+            obest: dict = {}
+            for _ in range(rounds):  # the two backends in turn, each round
                 for t, (items, px) in sets.items():
                     s = time.perf_counter()
                     raw_run(kind, items, m)
                     best[t] = min(best.get(t, float("inf")), (time.perf_counter() - s) / px * 1e6)
+                    if t in osets:
+                        s = time.perf_counter()
+                        raw_run("onnxruntime", osets[t][0], mo)
+                        obest[t] = min(obest.get(t, float("inf")),
+                                       (time.perf_counter() - s) / px * 1e6)
             res[method] = {"s_per_mpx": {str(t): v for t, v in best.items()}}
+            if obest:
+                res[method]["onnxruntime_s_per_mpx"] = {str(t): v for t, v in obest.items()}
+                x, g = sets[tiles[0]][0][0]
+                with torch.inference_mode():
+                    a = m.model()(x) if g is None else m.model()(x, g)
+                b = mo.model()(x) if g is None else mo.model()(x, g)
+                res[method]["onnxruntime_max_abs_diff_k"] = float((a - b).abs().max())
             if compile_ and kind == "torch":
                 res[method]["compile"] = _bench_compile(m, sets[128 if 128 in sets else tiles[0]],
                                                         rounds)
@@ -1010,8 +1047,9 @@ def render(r: dict) -> str:
 
     # tile sizes
     ts = [str(t) for t in s["sweep_tiles"]]
-    lines += ["", "## Tile size and torch.compile", "",
-              "Raw forward (one torch thread, channels-last, interior tiles with a full "
+    lines += ["", "## Tile size, ONNX Runtime and torch.compile", "",
+              "Raw forward (one thread; torch in channels-last, ONNX Runtime's session on numpy "
+              "arrays, the two in turn in each round; interior tiles with a full "
               "receptive-field halo, best of "
               f"{s['sweep_rounds']}): seconds per million coarse (input) pixels; the engine "
               f"(`upscale_to_zarr`, threaded, 2 workers) with `tile=` each size: seconds.", "",
@@ -1020,8 +1058,14 @@ def render(r: dict) -> str:
     for m in METHODS:
         v = tl[m]["s_per_mpx"]
         extra = f"whole image {v['whole']:.2f}" if "whole" in v else ""
-        lines.append(f"| raw `{m}`, s / Mpx | " + " | ".join(f"{v[t]:.2f}" for t in ts)
+        name = "torch " if "onnxruntime_s_per_mpx" in tl[m] else ""
+        lines.append(f"| raw `{m}`, {name}s / Mpx | " + " | ".join(f"{v[t]:.2f}" for t in ts)
                      + f" | {extra} |")
+        o = tl[m].get("onnxruntime_s_per_mpx")
+        if o:
+            lines.append(f"| raw `{m}`, ONNX Runtime s / Mpx (speed-up over torch) | "
+                         + " | ".join(f"{o[t]:.2f} ({v[t] / o[t]:.2f}x)" for t in ts)
+                         + f" | outputs within {tl[m]['onnxruntime_max_abs_diff_k']:.1e} K |")
     for m, v in et.items():
         lines.append(f"| engine `{m}`, {v['n_days']} day(s) of {real}^2, s | "
                      + " | ".join(f"{v[t]:.1f}" for t in ts) + " | |")
@@ -1060,15 +1104,17 @@ def render(r: dict) -> str:
         lines.append(f"| {label} | " + " | ".join(
             f"{rows[m][i][1]:.2f} ({rows[m][i][1] / tot[m]:.0%})" for m in pf) + " |")
     lines.append("| total | " + " | ".join(f"{tot[m]:.2f}" for m in pf) + " |")
-    raw_tiles = ", ".join(f"`{m}` {rl[m]['raw_tile']}" for m in METHODS)
+    raw_tiles = ", ".join(f"`{m}` {rl[m]['raw_tile']}" + (
+        f" {rl[m]['raw_backend']}" if rl[m].get("raw_backend") else "") for m in METHODS)
     lines += ["", "## Reading", "", *r.get("reading", []),
         "", "## Notes", "",
         "- Raw limit: per method, the same model (`get_method(name).model()`, the bundled "
-        "weights in channels-last) called on tiles preloaded as tensors - every tile of the "
+        "weights: in channels-last for torch; for ONNX Runtime its session called directly "
+        "on numpy arrays) called on tiles preloaded as tensors - every tile of the "
         "days whose core holds a valid pixel, with the receptive-field halo, gaps filled "
         "beforehand (not timed), the guide's tiles preloaded too - in 2 fresh processes of one "
         "torch thread each, tiles dealt round-robin, started together; the time from the first "
-        "start to the last end. Tile size: the fastest raw tile of the sweep above "
+        "start to the last end. Tile size and backend: the fastest raw tile of the sweep above "
         f"({raw_tiles}; None: whole images), split "
         "near-equally over the image as the engine splits it. `bicubic`'s raw is "
         "`xlstsr.kernels.interp.cubic_upsample`. "
@@ -1359,18 +1405,21 @@ def main(argv: list[str] | None = None) -> int:
         tiles = bench_tiles(real, s["sweep_tiles"], s["sweep_area"], s["sweep_rounds"],
                             compile_=not args.smoke)
         print(json.dumps(tiles, default=float), flush=True)
-        best_tile = {}
-        for m in METHODS:
-            v = tiles[m]["s_per_mpx"]
-            k = min(v, key=v.get)
+        best_tile, best_backend = {}, {}
+        for m in METHODS:  # the fastest (backend, tile) of the sweep is the raw limit's
+            cands = {("torch", k): v for k, v in tiles[m]["s_per_mpx"].items()}
+            cands.update({("onnxruntime", k): v for k, v in
+                          tiles[m].get("onnxruntime_s_per_mpx", {}).items()})
+            be, k = min(cands, key=cands.get)
             best_tile[m] = None if k == "whole" else int(k)
+            best_backend[m] = be
         stage("tile sizes: engine")
         etiles = bench_engine_tiles(real, s["sweep_tiles"], s["engine_sweep_days"], work)
         print(json.dumps(etiles), flush=True)
 
         stage(f"real-size days ({s['real_days']} x {s['real']}^2)")
         loads["real"] = tuple(round(v, 2) for v in os.getloadavg())
-        rl = bench_real(real, s["real_days"], best_tile, s["raw_splits"], work)
+        rl = bench_real(real, s["real_days"], best_tile, s["raw_splits"], work, best_backend)
 
         stage(f"memory flatness ({s['flat_steps']} x {s['flat_size']}^2)")
         fl = bench_flat(flat, s["flat_steps"], work, concurrent=args.smoke,
@@ -1404,9 +1453,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{platform.processor() or platform.machine()})",
         "torch": torch.__version__, "xlstsr": xlstsr.__version__, "loads": loads,
         "args": {"smoke": args.smoke}, "sizes": s, "real": rl, "flat": fl, "stac": st,
-        "scaling": sc, "tiles": tiles, "best_tile": best_tile, "engine_tiles": etiles,
+        "scaling": sc, "tiles": tiles, "best_tile": best_tile, "best_backend": best_backend,
+        "engine_tiles": etiles,
         "profile": pf, "torch_tile": TORCH_TILE, "write": wr,
         "engine_tile": {m: get_method(m).tile_size(FACTOR) for m in METHODS},
+        "engine_backend": {m: get_method(m).model().__class__.__name__ for m in TORCH_METHODS},
         "raw_allocation": "region_allocation",
     }
     r["reading"] = reading(r)

@@ -56,6 +56,7 @@ class _DeepMethod(TorchModelMethod):
         device: str = "auto",
         batch_size: int | None = None,
         num_threads: int | None = None,
+        backend: str = "auto",
     ) -> None:
         self.conserve = option_bool(self.name, "conserve", conserve)
         given = [x for x in (model, checkpoint, weights) if x is not None]
@@ -76,7 +77,8 @@ class _DeepMethod(TorchModelMethod):
                 f"method {self.name!r} runs single-image models; this one needs {n_guide} guide "
                 "band(s): use method='disr'"
             )
-        super().__init__(model, device=device, batch_size=batch_size, num_threads=num_threads)
+        super().__init__(model, device=device, batch_size=batch_size, num_threads=num_threads,
+                         backend=backend)
         self.metadata = dict(getattr(model, "metadata", {}) or {})
 
     def __dask_tokenize__(self) -> tuple:
@@ -118,8 +120,9 @@ class SISR(_DeepMethod):
     conserve : bool
         Enforce coarse consistency: add each coarse pixel's residual back so that the radiometric
         aggregate of the output equals the input (:func:`conserve_radiance`).
-    device, batch_size, num_threads
-        As :class:`~xlstsr.methods.torch_model.TorchModelMethod`.
+    device, batch_size, num_threads, backend
+        As :class:`~xlstsr.methods.torch_model.TorchModelMethod` (``backend="auto"``: ONNX
+        Runtime on the CPU when installed, else torch).
     """
 
     default_weights = "rescnn"

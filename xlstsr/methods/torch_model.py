@@ -41,6 +41,7 @@ Examples
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,15 @@ import numpy as np
 from ..errors import CheckpointError, DeviceError, XlstsrError
 from ..kernels.interp import fill_gaps
 from ..nn import runtime
+from ..nn.onnx_runtime import OnnxModel, onnx_available
 from ..validate import check_whole
 from .base import UpscaleMethod, option_bool, option_whole
 
-__all__ = ["TORCH_TILE", "TorchModelMethod", "check_device", "fill_guide", "resolve_model"]
+__all__ = ["BACKENDS", "TORCH_TILE", "TorchModelMethod", "check_device", "fill_guide",
+           "resolve_model"]
+
+#: what runs a model's forward (TorchModelMethod's ``backend``)
+BACKENDS = ("auto", "torch", "onnxruntime")
 
 
 def _distributed_client() -> bool:
@@ -181,7 +187,15 @@ class TorchModelMethod(UpscaleMethod):
         (all cores) in the main thread.
     channels_last : bool
         Run convolutions in the channels-last memory format (default True): 1.1-1.4x faster on
-        this CPU for the bundled models, outputs equal within 1e-4 K (float rounding).
+        this CPU for the bundled models, outputs equal within 1e-4 K (float rounding). Torch
+        backend only.
+    backend : {"auto", "torch", "onnxruntime"}
+        What runs the forward on the CPU. ``"onnxruntime"``: the model exported to ONNX once per
+        process and run by ONNX Runtime (:class:`xlstsr.nn.onnx_runtime.OnnxModel`), faster than
+        torch for the bundled models on the CPUs measured (docs/results/engine.md), outputs within
+        1e-3 K of torch's (checked at export). ``"torch"``: torch itself. ``"auto"`` (default):
+        ONNX Runtime on the CPU when it is installed, torch on a GPU, and torch, with a warning,
+        for a model that cannot be exported. Test-time adaptation always runs in torch.
 
     Notes
     -----
@@ -214,6 +228,7 @@ class TorchModelMethod(UpscaleMethod):
         batch_size: int | None = None,
         num_threads: int | None = None,
         channels_last: bool = True,
+        backend: str = "auto",
     ) -> None:
         model, self._path = resolve_model(model)
         if not hasattr(model, "factor"):
@@ -226,6 +241,12 @@ class TorchModelMethod(UpscaleMethod):
         batch_size = option_whole(name, "batch_size", batch_size, 1, allow_none=True, example=8)
         num_threads = option_whole(name, "num_threads", num_threads, 1, allow_none=True, example=2)
         channels_last = option_bool(name, "channels_last", channels_last)
+        if backend not in BACKENDS:
+            raise XlstsrError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got "
+                              f"{backend!r}")
+        if backend == "onnxruntime" and not onnx_available():
+            raise XlstsrError("backend='onnxruntime' needs the onnxruntime and onnx packages: "
+                              "`pip install onnxruntime onnx`, or use backend='torch'.")
         # the protocol's attributes, set by the model's author: "one" or NaN gave raw errors,
         # 4.5 became 4, a negative receptive field broke the assembly of the dask result
         fix = "set it on the model (the protocol is in xlstsr.methods.torch_model)"
@@ -242,6 +263,7 @@ class TorchModelMethod(UpscaleMethod):
         self.batch_size = None if batch_size is None else int(batch_size)
         self.num_threads = None if num_threads is None else int(num_threads)
         self.channels_last = bool(channels_last)
+        self.backend = str(backend)
         rf = getattr(model, "receptive_field", None)
         self.receptive_field_measured = rf is None
         model = model.eval()
@@ -278,6 +300,7 @@ class TorchModelMethod(UpscaleMethod):
             self.batch_size,
             self.num_threads,
             self.channels_last,
+            self.backend,
             None if getattr(self, "adapt", None) is None else sorted(self.adapt.as_dict().items()),
         )
 
@@ -293,11 +316,9 @@ class TorchModelMethod(UpscaleMethod):
     def load_state(self, payload: bytes) -> None:
         if self._local_model is not None:
             return  # in the process that built it: model() uses the live module
-        runtime.cached_model(
-            self.cache_key,
-            runtime.resolve_device(self.device),
-            lambda dev: self._layout(runtime.deserialize_model(payload, dev)),
-        )
+        dev = runtime.resolve_device(self.device)
+        runtime.cached_model(self._cache_key(dev), dev,
+                             lambda d: self._prepare(runtime.deserialize_model(payload, d), d))
 
     def model(self) -> Any:
         """The loaded model on this process's device (cached per process)."""
@@ -319,7 +340,8 @@ class TorchModelMethod(UpscaleMethod):
             )
 
         try:
-            return runtime.cached_model(self.cache_key, dev, lambda d: self._layout(load(d)))
+            return runtime.cached_model(self._cache_key(dev), dev,
+                                        lambda d: self._prepare(load(d), d))
         except (RuntimeError, AssertionError) as err:
             if "cuda" in str(dev) or "CUDA" in str(err):
                 raise DeviceError(
@@ -331,12 +353,35 @@ class TorchModelMethod(UpscaleMethod):
 
     @property
     def cache_key(self) -> str:
-        """Key of the loaded model in this process's cache (weights and memory layout)."""
+        """Key of the loaded model in this process's cache (weights, backend, memory layout)."""
+        return self._cache_key(runtime.resolve_device(self.device))
+
+    def _cache_key(self, dev: str) -> str:
+        if self._backend_on(dev) == "onnxruntime":  # "auto" may hold torch's fallback instead
+            return f"{self.weights_hash}-onnxruntime-{getattr(self, 'backend', 'torch')}"
         return self.weights_hash + ("-cl" if self.channels_last else "")
 
-    def _layout(self, model: Any) -> Any:
+    def _backend_on(self, dev: str) -> str:
+        """The backend that runs the forward on ``dev`` in this process."""
+        backend = getattr(self, "backend", "torch")  # methods pickled before the option
+        if backend == "auto":
+            return "onnxruntime" if dev == "cpu" and onnx_available() else "torch"
+        if backend == "onnxruntime" and dev != "cpu":
+            raise DeviceError(f"backend='onnxruntime' runs on the CPU only, not {dev!r}: use "
+                              "device='cpu', or backend='torch' (or 'auto') on a GPU.")
+        return backend
+
+    def _prepare(self, model: Any, dev: str) -> Any:
+        """The loaded module as it will run: exported to ONNX Runtime, or torch's layout."""
         import torch
 
+        if self._backend_on(dev) == "onnxruntime":
+            try:
+                return OnnxModel(model)
+            except XlstsrError as err:
+                if getattr(self, "backend", "torch") != "auto":
+                    raise
+                warnings.warn(f"{err} Running it with torch.", RuntimeWarning, stacklevel=2)
         return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
     # -- UpscaleMethod ---------------------------------------------------------------------------
@@ -449,11 +494,13 @@ class TorchModelMethod(UpscaleMethod):
         elif self.needs_guide:
             g = fill_guide(guide, min(factor, self.receptive_field * factor), self.guide_fill_value)
         if getattr(self, "adapt", None) is not None:
-            return self._upscale_adapted(model, x, np.asarray(valid, bool), g, factor, dev)
+            module = model.module if isinstance(model, OnnxModel) else model
+            return self._upscale_adapted(module, x, np.asarray(valid, bool), g, factor, dev)
         outs = []
+        cl = self.channels_last and not isinstance(model, OnnxModel)
         with torch.inference_mode():
             for s in range(0, n, bs):
-                fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+                fmt = torch.channels_last if cl else torch.contiguous_format
                 xt = torch.from_numpy(x[s : s + bs]).to(dev).contiguous(memory_format=fmt)
                 gt = (
                     None
@@ -477,6 +524,7 @@ class TorchModelMethod(UpscaleMethod):
             "n_guide": self.n_guide,
             "receptive_field": self.receptive_field,
             "receptive_field_measured": self.receptive_field_measured,
+            "backend": getattr(self, "backend", "torch"),
             **({} if getattr(self, "adapt", None) is None else {"adapt": self.adapt.as_dict()}),
         }
 

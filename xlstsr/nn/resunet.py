@@ -104,7 +104,7 @@ class _ResUNet(_LSTModel):
     def _pad_multiple(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
         m = 2**self.levels
         ph, pw = (-x.shape[-2]) % m, (-x.shape[-1]) % m
-        if ph or pw:
+        if ph or pw or torch.jit.is_tracing():  # an ONNX export keeps the pad for other sizes
             x = nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
         return x, ph, pw
 
