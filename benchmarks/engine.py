@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from xlstsr.methods.torch_model import ONNX_TILE
 from xlstsr.nn.onnx_runtime import onnx_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ FULL = {
     "flat_size": 256, "flat_steps": (4, 16, 64), "flat_repeats": 2,
     "scale_days": 4, "scale_rounds": 2,
     "stac_days": 4,
-    "sweep_tiles": (128, 192, 256, 320), "sweep_area": 3 * 256**2, "sweep_rounds": 2,
+    "sweep_tiles": (128, 192, 256, 384), "sweep_area": 3 * 256**2, "sweep_rounds": 2,
     "engine_sweep_days": {"bicubic": 2, "sisr": 2, "disr": 1},
     "profile_days": 1,
 }
@@ -309,16 +310,21 @@ def child_engine(spec: dict) -> dict:
     if spec["method"] in TORCH_METHODS:
         # xlstsr imports torch lazily, at the first torch method (about 1.1 s here): imports,
         # which the raw processes also do before their timing, not work of the engine (the
-        # timed call still loads its own model)
+        # timed call still loads its own model, and exports it for ONNX Runtime)
         from xlstsr.methods import get_method
 
         get_method(spec["method"])
+        if ORT:  # the exporter's and the runtime's imports (about 2 s here) likewise
+            import onnxruntime  # noqa: F401
+            import torch.onnx  # noqa: F401
     base = hwm_kib()
     t, c = time.perf_counter(), time.process_time()
     rec = _Regions()
     try:
         xlstsr.upscale_to_zarr(lst, spec["out"], FACTOR, spec["method"], guide=guide,
-                               tile=spec.get("tile", "auto"), mode="w", progress=False)
+                               tile=spec.get("tile", "auto"), mode="w", progress=False,
+                               method_options={"backend": spec["backend"]}
+                               if spec.get("backend") else None)
     finally:
         rec.close()
     out["seconds"] = time.perf_counter() - t
@@ -443,16 +449,13 @@ def run_raw(method: str, cube: dict, days: list[int], tile: int | None, n_worker
 
 
 # -- 1-3. real-size days: raw / engine / raw ------------------------------------------------------
-def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path,
-               backends: dict | None = None) -> dict:
+def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path) -> dict:
     """Per method: raw and engine in turn on parts of the days, so that load that drifts or
     comes and goes during the minutes of a run weighs on both sides alike; wall and CPU seconds.
     ``splits`` = 1 (default): raw on the first half of the days, the engine in one call on all
     of them (as a user runs it, and as the issue measured it: its fixed start - fingerprint,
     template, first reads - paid once), raw on the second half; ``splits`` = 2: R E R R E R,
-    the engine on half of the days per call. ``backends``: per method, what runs the raw
-    forward (the fastest of the tile sweep; torch when not given)."""
-    backends = backends or {}
+    the engine on half of the days per call."""
     out = {}
     parts = [[int(d) for d in p] for p in np.array_split(np.arange(n_days), splits)]
     for method in METHODS:
@@ -461,16 +464,15 @@ def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path,
         raws, engs, tuned = [], [], []
         for part in parts:
             halves = [[int(d) for d in h] for h in np.array_split(part, 2) if len(h)]
-            be = backends.get(method, "torch")
-            raws.append(run_raw(method, cube, halves[0], tiles[method], 2, work, backend=be))
-            tuned.append(run_raw(method, cube, halves[0], tiles[method], 2, work, True, be))
+            raws.append(run_raw(method, cube, halves[0], tiles[method], 2, work))
+            tuned.append(run_raw(method, cube, halves[0], tiles[method], 2, work, True))
             engs.append(run_engine({"lst": cube["lst"], "first": part[0], "days": len(part),
                                     "method": method,
                                     "guide": cube["guide"] if method == "disr" else None,
                                     "out": str(work / f"real_{method}.zarr")}))
             if len(halves) > 1:
-                tuned.append(run_raw(method, cube, halves[1], tiles[method], 2, work, True, be))
-                raws.append(run_raw(method, cube, halves[1], tiles[method], 2, work, backend=be))
+                tuned.append(run_raw(method, cube, halves[1], tiles[method], 2, work, True))
+                raws.append(run_raw(method, cube, halves[1], tiles[method], 2, work))
         raw_s, eng_s = sum(r["seconds"] for r in raws), sum(e["seconds"] for e in engs)
         raw_cpu, eng_cpu = sum(r["cpu_s"] for r in raws), sum(e["cpu_s"] for e in engs)
         tuned_s, tuned_cpu = sum(r["seconds"] for r in tuned), sum(r["cpu_s"] for r in tuned)
@@ -479,7 +481,6 @@ def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path,
             "cpu_ratio_tuned": eng_cpu / tuned_cpu,
             "raw_s": raw_s, "raw_runs_s": [r["seconds"] for r in raws], "raw_cpu_s": raw_cpu,
             "raw_tiles": sum(r["tiles"] for r in raws), "raw_tile": tiles[method],
-            "raw_backend": backends.get(method, "torch") if method in TORCH_METHODS else None,
             "raw_peak_kib": max(r["peak_kib"] for r in raws),
             "engine_s": eng_s, "engine_runs_s": [e["seconds"] for e in engs],
             "engine_cpu_s": eng_cpu, "ratio": eng_s / raw_s, "cpu_ratio": eng_cpu / raw_cpu,
@@ -492,6 +493,38 @@ def bench_real(cube: dict, n_days: int, tiles: dict, splits: int, work: Path,
               f"{out[method]['cpu_ratio']:.2f}), against the raw in region_allocation "
               f"{out[method]['ratio_tuned']:.2f} (cpu {out[method]['cpu_ratio_tuned']:.2f}), "
               f"peak {out[method]['peak_kib'] / 1024:.0f} MiB", flush=True)
+    return out
+
+
+def bench_real_onnx(cube: dict, n_days: int, tiles: dict, work: Path) -> dict:
+    """The deep methods with ``backend="onnxruntime"`` on the same days: raw (ONNX Runtime's
+    session on its fastest tile of the sweep), the engine (``tile="auto"``: ONNX_TILE), raw;
+    and the engine with the default torch backend in the same turn, for the speed-up."""
+    out = {}
+    halves = [[int(d) for d in h] for h in np.array_split(np.arange(n_days), 2) if len(h)]
+    for method in tiles:
+        stage(f"  {method} (onnxruntime): raw, engine, engine (torch), raw")
+        spec = {"lst": cube["lst"], "first": 0, "days": n_days, "method": method,
+                "guide": cube["guide"] if method == "disr" else None,
+                "out": str(work / f"real_onnx_{method}.zarr")}
+        raws = [run_raw(method, cube, halves[0], tiles[method], 2, work, backend="onnxruntime")]
+        eng = run_engine({**spec, "backend": "onnxruntime"})
+        eng_torch = run_engine(spec)
+        raws += [run_raw(method, cube, h, tiles[method], 2, work, backend="onnxruntime")
+                 for h in halves[1:]]
+        raw_s, raw_cpu = sum(r["seconds"] for r in raws), sum(r["cpu_s"] for r in raws)
+        out[method] = {
+            "raw_s": raw_s, "raw_cpu_s": raw_cpu, "raw_tile": tiles[method],
+            "engine_s": eng["seconds"], "engine_cpu_s": eng["cpu_s"],
+            "ratio": eng["seconds"] / raw_s, "cpu_ratio": eng["cpu_s"] / raw_cpu,
+            "peak_kib": eng["peak_kib"], "torch_engine_s": eng_torch["seconds"],
+            "torch_peak_kib": eng_torch["peak_kib"],
+            "speedup": eng_torch["seconds"] / eng["seconds"], "n_days": n_days,
+        }
+        print(f"    {out[method]['ratio']:.2f} ({eng['seconds']:.1f} s / {raw_s:.1f} s); "
+              f"{out[method]['speedup']:.2f}x the torch engine ({eng_torch['seconds']:.1f} s), "
+              f"peak {eng['peak_kib'] / 1024:.0f} vs {eng_torch['peak_kib'] / 1024:.0f} MiB",
+              flush=True)
     return out
 
 
@@ -738,14 +771,18 @@ def bench_engine_tiles(cube: dict, tiles: tuple[int, ...], days: dict, work: Pat
     """``upscale_to_zarr`` (a fresh process each, default threaded scheduler) with each
     ``tile``: seconds and peak RSS."""
     out: dict[str, Any] = {}
-    for method, n in days.items():
-        out[method] = {"n_days": n, "peak_kib": {}}
+    runs = [(m, n, None) for m, n in days.items()]
+    if ORT:  # the deep methods with backend="onnxruntime" too (its ONNX_TILE is chosen here)
+        runs += [(m, n, "onnxruntime") for m, n in days.items() if m in TORCH_METHODS]
+    for method, n, backend in runs:
+        key = method if backend is None else f"{method} ({backend})"
+        out[key] = {"n_days": n, "peak_kib": {}}
         for t in tiles:
             r = run_engine({"lst": cube["lst"], "days": n, "method": method, "tile": t,
                             "guide": cube["guide"] if method == "disr" else None,
-                            "out": str(work / f"tile_{method}.zarr")})
-            out[method][str(t)] = r["seconds"]
-            out[method]["peak_kib"][str(t)] = r["peak_kib"]
+                            "out": str(work / f"tile_{method}.zarr"), "backend": backend})
+            out[key][str(t)] = r["seconds"]
+            out[key]["peak_kib"][str(t)] = r["peak_kib"]
     return out
 
 
@@ -976,6 +1013,14 @@ def render(r: dict) -> str:
                 f"allocator settings) | {x['ratio_tuned']:.2f} (raw {x['raw_tuned_s']:.1f} s; "
                 f"CPU time {x['cpu_ratio_tuned']:.2f}) | <= 1.15 | "
                 f"{ok(x['ratio_tuned'], 1.15)} |")
+    for m, x in (r.get("real_onnx") or {}).items():
+        lines.append(
+            f"| `upscale_to_zarr` with `backend='onnxruntime'` (tile {ONNX_TILE}) / best "
+            f"hand-tiled ONNX Runtime raw forward (tile {x['raw_tile']}), `{m}` | "
+            f"{x['ratio']:.2f} (engine {x['engine_s']:.1f} s, raw {x['raw_s']:.1f} s; CPU time "
+            f"{x['cpu_ratio']:.2f}); **{x['speedup']:.2f}x the speed of the default (torch) "
+            f"engine** in the same turn ({x['torch_engine_s']:.1f} s); peak RSS "
+            f"{x['peak_kib'] / 1024:.0f} MiB against {x['torch_peak_kib'] / 1024:.0f} | report | |")
     lines += [
         f"| peak RSS, default `disr`, {rl['disr'].get('days_per_engine_run', nd)} days of "
         f"{real}^2 per run -> x4 | {disr_gb:.2f} GB "
@@ -1104,17 +1149,16 @@ def render(r: dict) -> str:
         lines.append(f"| {label} | " + " | ".join(
             f"{rows[m][i][1]:.2f} ({rows[m][i][1] / tot[m]:.0%})" for m in pf) + " |")
     lines.append("| total | " + " | ".join(f"{tot[m]:.2f}" for m in pf) + " |")
-    raw_tiles = ", ".join(f"`{m}` {rl[m]['raw_tile']}" + (
-        f" {rl[m]['raw_backend']}" if rl[m].get("raw_backend") else "") for m in METHODS)
+    raw_tiles = ", ".join(f"`{m}` {rl[m]['raw_tile']}" for m in METHODS)
     lines += ["", "## Reading", "", *r.get("reading", []),
         "", "## Notes", "",
         "- Raw limit: per method, the same model (`get_method(name).model()`, the bundled "
-        "weights: in channels-last for torch; for ONNX Runtime its session called directly "
+        "weights in channels-last; for `backend='onnxruntime'` its session called directly "
         "on numpy arrays) called on tiles preloaded as tensors - every tile of the "
         "days whose core holds a valid pixel, with the receptive-field halo, gaps filled "
         "beforehand (not timed), the guide's tiles preloaded too - in 2 fresh processes of one "
         "torch thread each, tiles dealt round-robin, started together; the time from the first "
-        "start to the last end. Tile size and backend: the fastest raw tile of the sweep above "
+        "start to the last end. Tile size: the fastest raw tile of the sweep above "
         f"({raw_tiles}; None: whole images), split "
         "near-equally over the image as the engine splits it. `bicubic`'s raw is "
         "`xlstsr.kernels.interp.cubic_upsample`. "
@@ -1405,21 +1449,25 @@ def main(argv: list[str] | None = None) -> int:
         tiles = bench_tiles(real, s["sweep_tiles"], s["sweep_area"], s["sweep_rounds"],
                             compile_=not args.smoke)
         print(json.dumps(tiles, default=float), flush=True)
-        best_tile, best_backend = {}, {}
-        for m in METHODS:  # the fastest (backend, tile) of the sweep is the raw limit's
-            cands = {("torch", k): v for k, v in tiles[m]["s_per_mpx"].items()}
-            cands.update({("onnxruntime", k): v for k, v in
-                          tiles[m].get("onnxruntime_s_per_mpx", {}).items()})
-            be, k = min(cands, key=cands.get)
+        best_tile, best_onnx_tile = {}, {}
+        for m in METHODS:  # the fastest tile of the sweep, per backend, is the raw limit's
+            v = tiles[m]["s_per_mpx"]
+            k = min(v, key=v.get)
             best_tile[m] = None if k == "whole" else int(k)
-            best_backend[m] = be
+            o = tiles[m].get("onnxruntime_s_per_mpx")
+            if o:
+                best_onnx_tile[m] = int(min(o, key=o.get))
         stage("tile sizes: engine")
         etiles = bench_engine_tiles(real, s["sweep_tiles"], s["engine_sweep_days"], work)
         print(json.dumps(etiles), flush=True)
 
         stage(f"real-size days ({s['real_days']} x {s['real']}^2)")
         loads["real"] = tuple(round(v, 2) for v in os.getloadavg())
-        rl = bench_real(real, s["real_days"], best_tile, s["raw_splits"], work, best_backend)
+        rl = bench_real(real, s["real_days"], best_tile, s["raw_splits"], work)
+        if best_onnx_tile:
+            stage("real-size days with backend='onnxruntime'")
+            rl_onnx = bench_real_onnx(real, s["real_days"], best_onnx_tile, work)
+            print(json.dumps(rl_onnx), flush=True)
 
         stage(f"memory flatness ({s['flat_steps']} x {s['flat_size']}^2)")
         fl = bench_flat(flat, s["flat_steps"], work, concurrent=args.smoke,
@@ -1453,11 +1501,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{platform.processor() or platform.machine()})",
         "torch": torch.__version__, "xlstsr": xlstsr.__version__, "loads": loads,
         "args": {"smoke": args.smoke}, "sizes": s, "real": rl, "flat": fl, "stac": st,
-        "scaling": sc, "tiles": tiles, "best_tile": best_tile, "best_backend": best_backend,
-        "engine_tiles": etiles,
+        "scaling": sc, "tiles": tiles, "best_tile": best_tile, "best_onnx_tile": best_onnx_tile,
+        "real_onnx": rl_onnx if best_onnx_tile else None, "engine_tiles": etiles,
         "profile": pf, "torch_tile": TORCH_TILE, "write": wr,
         "engine_tile": {m: get_method(m).tile_size(FACTOR) for m in METHODS},
-        "engine_backend": {m: get_method(m).model().__class__.__name__ for m in TORCH_METHODS},
         "raw_allocation": "region_allocation",
     }
     r["reading"] = reading(r)

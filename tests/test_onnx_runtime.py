@@ -11,7 +11,7 @@ import torch
 import xlstsr
 from xlstsr.errors import DeviceError, XlstsrError
 from xlstsr.methods import get_method
-from xlstsr.methods.torch_model import TorchModelMethod
+from xlstsr.methods.torch_model import ONNX_TILE, TorchModelMethod
 from xlstsr.nn import MRUNet
 from xlstsr.nn.onnx_runtime import ONNX_TOLERANCE_K, OnnxModel, onnx_available
 from xlstsr.nn.weights import load_weights
@@ -67,36 +67,38 @@ class _SizeBranch(torch.nn.Module):
         return up + 1.0 if lst.shape[-1] > 12 else up
 
 
-def test_export_that_froze_a_branch_is_refused_and_auto_falls_back_to_torch():
+def test_export_that_froze_a_branch_is_refused_naming_the_torch_backend():
     with pytest.raises(XlstsrError, match=r"differs from torch.*backend='torch'"):
         OnnxModel(_SizeBranch())
     lst = xlstsr.datasets.sample_scene(n_times=1, size=8)["lst_1km"]
-    with pytest.warns(RuntimeWarning, match="Running it with torch"):
-        auto = xlstsr.upscale(lst, 2, method=TorchModelMethod(_SizeBranch(), backend="auto"))
-    plain = xlstsr.upscale(lst, 2, method=TorchModelMethod(_SizeBranch(), backend="torch"))
-    np.testing.assert_array_equal(auto.values, plain.values)
     with pytest.raises(XlstsrError, match="differs from torch"):
         xlstsr.upscale(lst, 2, method=TorchModelMethod(_SizeBranch(), backend="onnxruntime"))
+    sr = xlstsr.upscale(lst, 2, method=TorchModelMethod(_SizeBranch())).values  # torch runs it
+    assert sr.shape[-2:] == (2 * lst.sizes["y"], 2 * lst.sizes["x"]) and np.isfinite(sr).any()
 
 
 @pytest.mark.parametrize("method", ["sisr", "disr"])
-def test_upscale_backends_agree_and_auto_is_onnxruntime(method):
+def test_upscale_backends_agree_and_torch_is_the_default(method):
     scene = xlstsr.datasets.sample_scene(n_times=2, size=40)
     kw = {"guide": scene["ndvi_250m"]} if method == "disr" else {}
-    out = {b: xlstsr.upscale(scene["lst_1km"].chunk(x=16, y=16), 4, method=method,
-                             backend=b, **kw) for b in ("torch", "onnxruntime", "auto")}
+    lst = scene["lst_1km"].chunk(x=16, y=16)
+    out = {b: xlstsr.upscale(lst, 4, method=method, tile=16, backend=b, **kw)
+           for b in ("torch", "onnxruntime")}
     vals = {b: v.values for b, v in out.items()}
     diff = np.nanmax(np.abs(vals["onnxruntime"] - vals["torch"]))
     assert 0 < diff < ONNX_TOLERANCE_K
     np.testing.assert_array_equal(np.isnan(vals["onnxruntime"]), np.isnan(vals["torch"]))
-    np.testing.assert_array_equal(vals["auto"], vals["onnxruntime"])
-    assert get_method(method).model().__class__ is OnnxModel
-    assert get_method(method, backend="torch").model().__class__ is not OnnxModel
-    # chunked (tiles with a halo, edge tiles of other shapes) equals one whole-image forward
+    default = xlstsr.upscale(lst, 4, method=method, tile=16, **kw).values
+    np.testing.assert_array_equal(default, vals["torch"])
+    assert get_method(method).model().__class__ is not OnnxModel
+    assert get_method(method, backend="onnxruntime").model().__class__ is OnnxModel
+    # tiles with a halo (edge tiles of other shapes) equal one whole-image forward
     whole = xlstsr.upscale(scene["lst_1km"], 4, method=method, backend="onnxruntime",
                            tile=None, **kw).values
     np.testing.assert_allclose(vals["onnxruntime"], whole, atol=1e-4)
     assert '"backend": "onnxruntime"' in out["onnxruntime"].attrs["xlstsr_options"]
+    assert "backend" not in out["torch"].attrs["xlstsr_options"]  # the default's as before
+    assert get_method(method, backend="onnxruntime").tile_size(4) == ONNX_TILE
 
 
 def test_one_session_per_thread_count_same_output():
@@ -109,18 +111,17 @@ def test_one_session_per_thread_count_same_output():
 
 
 def test_backend_errors_name_the_fix(monkeypatch):
-    with pytest.raises(XlstsrError, match="backend must be one of 'auto', 'torch', 'onnxruntime'"):
+    with pytest.raises(XlstsrError, match="backend must be one of 'torch', 'onnxruntime'"):
         get_method("sisr", backend="tensorrt")
     m = get_method("sisr", backend="onnxruntime")
     with pytest.raises(DeviceError, match=r"CPU only.*backend='torch'"):
         m._backend_on("cuda")
-    assert get_method("sisr")._backend_on("cuda") == "torch"  # auto: torch on a GPU
     import xlstsr.methods.torch_model as tm
 
     monkeypatch.setattr(tm, "onnx_available", lambda: False)
-    with pytest.raises(XlstsrError, match="pip install onnxruntime onnx"):
+    with pytest.raises(XlstsrError, match=r"pip install xlstsr\[onnx\]"):
         get_method("sisr", backend="onnxruntime")
-    assert get_method("sisr")._backend_on("cpu") == "torch"  # auto without it: torch
+    assert get_method("sisr")._backend_on("cpu") == "torch"  # the default needs neither
 
 
 def test_adaptation_runs_the_torch_module_under_the_onnxruntime_backend():

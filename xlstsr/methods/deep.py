@@ -56,7 +56,7 @@ class _DeepMethod(TorchModelMethod):
         device: str = "auto",
         batch_size: int | None = None,
         num_threads: int | None = None,
-        backend: str = "auto",
+        backend: str = "torch",
     ) -> None:
         self.conserve = option_bool(self.name, "conserve", conserve)
         given = [x for x in (model, checkpoint, weights) if x is not None]
@@ -121,8 +121,8 @@ class SISR(_DeepMethod):
         Enforce coarse consistency: add each coarse pixel's residual back so that the radiometric
         aggregate of the output equals the input (:func:`conserve_radiance`).
     device, batch_size, num_threads, backend
-        As :class:`~xlstsr.methods.torch_model.TorchModelMethod` (``backend="auto"``: ONNX
-        Runtime on the CPU when installed, else torch).
+        As :class:`~xlstsr.methods.torch_model.TorchModelMethod` (``backend="onnxruntime"``:
+        ONNX Runtime on the CPU, ``pip install xlstsr[onnx]``).
     """
 
     default_weights = "rescnn"

@@ -41,7 +41,6 @@ Examples
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +53,11 @@ from ..nn.onnx_runtime import OnnxModel, onnx_available
 from ..validate import check_whole
 from .base import UpscaleMethod, option_bool, option_whole
 
-__all__ = ["BACKENDS", "TORCH_TILE", "TorchModelMethod", "check_device", "fill_guide",
-           "resolve_model"]
+__all__ = ["BACKENDS", "ONNX_TILE", "TORCH_TILE", "TorchModelMethod", "check_device",
+           "fill_guide", "resolve_model"]
 
 #: what runs a model's forward (TorchModelMethod's ``backend``)
-BACKENDS = ("auto", "torch", "onnxruntime")
+BACKENDS = ("torch", "onnxruntime")
 
 
 def _distributed_client() -> bool:
@@ -114,6 +113,9 @@ def check_device(device: str) -> str:
 
 #: spatial tile (coarse pixels) of torch models in the engine (measured: benchmarks/engine.py)
 TORCH_TILE = 128
+#: the same under backend="onnxruntime": its fastest tile in the same sweep (about twice the
+#: memory of TORCH_TILE for the U-Net's fine-grid feature maps)
+ONNX_TILE = 256
 
 
 def resolve_model(model: Any) -> tuple[Any, str | None]:
@@ -189,13 +191,14 @@ class TorchModelMethod(UpscaleMethod):
         Run convolutions in the channels-last memory format (default True): 1.1-1.4x faster on
         this CPU for the bundled models, outputs equal within 1e-4 K (float rounding). Torch
         backend only.
-    backend : {"auto", "torch", "onnxruntime"}
-        What runs the forward on the CPU. ``"onnxruntime"``: the model exported to ONNX once per
-        process and run by ONNX Runtime (:class:`xlstsr.nn.onnx_runtime.OnnxModel`), faster than
-        torch for the bundled models on the CPUs measured (docs/results/engine.md), outputs within
-        1e-3 K of torch's (checked at export). ``"torch"``: torch itself. ``"auto"`` (default):
-        ONNX Runtime on the CPU when it is installed, torch on a GPU, and torch, with a warning,
-        for a model that cannot be exported. Test-time adaptation always runs in torch.
+    backend : {"torch", "onnxruntime"}
+        What runs the forward. ``"torch"`` (default). ``"onnxruntime"`` (CPU only; ``pip install
+        xlstsr[onnx]``): the model exported to ONNX once per process and run by ONNX Runtime
+        (:class:`xlstsr.nn.onnx_runtime.OnnxModel`), on tiles of :data:`ONNX_TILE` with
+        ``tile="auto"``: on this project's CPU the bundled `disr` ran about 1.1x faster than
+        torch's best for about twice the memory, `sisr` about as fast (docs/results/engine.md);
+        outputs within 1e-3 K of torch's (checked at export). Test-time adaptation runs in
+        torch either way.
 
     Notes
     -----
@@ -228,7 +231,7 @@ class TorchModelMethod(UpscaleMethod):
         batch_size: int | None = None,
         num_threads: int | None = None,
         channels_last: bool = True,
-        backend: str = "auto",
+        backend: str = "torch",
     ) -> None:
         model, self._path = resolve_model(model)
         if not hasattr(model, "factor"):
@@ -246,7 +249,8 @@ class TorchModelMethod(UpscaleMethod):
                               f"{backend!r}")
         if backend == "onnxruntime" and not onnx_available():
             raise XlstsrError("backend='onnxruntime' needs the onnxruntime and onnx packages: "
-                              "`pip install onnxruntime onnx`, or use backend='torch'.")
+                              "`pip install xlstsr[onnx]` (or `pip install onnxruntime onnx`), "
+                              "or use backend='torch'.")
         # the protocol's attributes, set by the model's author: "one" or NaN gave raw errors,
         # 4.5 became 4, a negative receptive field broke the assembly of the dask result
         fix = "set it on the model (the protocol is in xlstsr.methods.torch_model)"
@@ -357,18 +361,16 @@ class TorchModelMethod(UpscaleMethod):
         return self._cache_key(runtime.resolve_device(self.device))
 
     def _cache_key(self, dev: str) -> str:
-        if self._backend_on(dev) == "onnxruntime":  # "auto" may hold torch's fallback instead
-            return f"{self.weights_hash}-onnxruntime-{getattr(self, 'backend', 'torch')}"
+        if self._backend_on(dev) == "onnxruntime":
+            return self.weights_hash + "-onnxruntime"
         return self.weights_hash + ("-cl" if self.channels_last else "")
 
     def _backend_on(self, dev: str) -> str:
-        """The backend that runs the forward on ``dev`` in this process."""
+        """The backend that runs the forward on ``dev`` (refused: ONNX Runtime off the CPU)."""
         backend = getattr(self, "backend", "torch")  # methods pickled before the option
-        if backend == "auto":
-            return "onnxruntime" if dev == "cpu" and onnx_available() else "torch"
         if backend == "onnxruntime" and dev != "cpu":
             raise DeviceError(f"backend='onnxruntime' runs on the CPU only, not {dev!r}: use "
-                              "device='cpu', or backend='torch' (or 'auto') on a GPU.")
+                              "device='cpu', or backend='torch' on a GPU.")
         return backend
 
     def _prepare(self, model: Any, dev: str) -> Any:
@@ -376,12 +378,7 @@ class TorchModelMethod(UpscaleMethod):
         import torch
 
         if self._backend_on(dev) == "onnxruntime":
-            try:
-                return OnnxModel(model)
-            except XlstsrError as err:
-                if getattr(self, "backend", "torch") != "auto":
-                    raise
-                warnings.warn(f"{err} Running it with torch.", RuntimeWarning, stacklevel=2)
+            return OnnxModel(model)
         return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
     # -- UpscaleMethod ---------------------------------------------------------------------------
@@ -410,7 +407,10 @@ class TorchModelMethod(UpscaleMethod):
     def tile_size(self, factor: int) -> int | None:
         # per-layer tensors of whole images are freshly allocated and page-faulted: tiles with a
         # receptive-field halo ran about 2x faster here; the model may declare the tile it runs
-        # fastest at (its ``tile_size``, measured in docs/results/engine.md), else TORCH_TILE
+        # fastest at (its ``tile_size``, measured in docs/results/engine.md), else TORCH_TILE.
+        # ONNX Runtime pays a fixed cost per call (layout changes): it ran fastest on larger ones
+        if getattr(self, "backend", "torch") == "onnxruntime":
+            return ONNX_TILE
         return int(self.model_tile or TORCH_TILE)
 
     def with_adaptation(self, adapt: Any) -> TorchModelMethod:
@@ -524,7 +524,7 @@ class TorchModelMethod(UpscaleMethod):
             "n_guide": self.n_guide,
             "receptive_field": self.receptive_field,
             "receptive_field_measured": self.receptive_field_measured,
-            "backend": getattr(self, "backend", "torch"),
+            **({"backend": self.backend} if getattr(self, "backend", "torch") != "torch" else {}),
             **({} if getattr(self, "adapt", None) is None else {"adapt": self.adapt.as_dict()}),
         }
 

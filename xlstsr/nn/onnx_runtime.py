@@ -1,12 +1,14 @@
 """Running a model of the protocol through ONNX Runtime on the CPU: export, check, run.
 
-torch only (no xarray, no dask), like :mod:`xlstsr.nn.runtime`. ONNX Runtime's CPU kernels fuse
-each convolution with its activation and run the small-channel convolutions of the bundled
-networks in a blocked layout: on this project's 2-core CPU the bundled models' forward ran
-1.3-2x faster than torch's (channels-last) on the engine's tiles, with outputs within 1e-4 K
-(``benchmarks/engine.py``, docs/results/engine.md). :class:`OnnxModel` exports a module once per
-process (input sizes free), checks the export against torch on a second input shape, and is then
-called like the module: ``model(lst, guide)`` -> a (B, 1, H, W) torch tensor.
+torch only (no xarray, no dask), like :mod:`xlstsr.nn.runtime`; the deep methods' opt-in
+``backend="onnxruntime"`` (``pip install xlstsr[onnx]``). ONNX Runtime's CPU kernels fuse each
+convolution with its activation and run the small-channel convolutions of the bundled networks
+in a blocked layout, at a fixed cost per call: on this project's 2-core CPU its best tile (256
+coarse px) ran the bundled U-Net's forward about 1.1-1.2x faster than torch's best (128 px,
+channels-last), and slower than torch on 128 px tiles (``benchmarks/engine.py``,
+docs/results/engine.md). :class:`OnnxModel` exports a module once per process (input sizes
+free), checks the export against torch on a second input shape, and is then called like the
+module: ``model(lst, guide)`` -> a (B, 1, H, W) torch tensor.
 
 Examples
 --------
