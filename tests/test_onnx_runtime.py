@@ -132,3 +132,25 @@ def test_adaptation_runs_the_torch_module_under_the_onnxruntime_backend():
                             adapt={"steps": 1})
     assert np.isfinite(sr.values).mean() > 0.5
 
+
+
+def test_cli_backend_option(tmp_path, capsys):
+    """``xlstsr upscale --backend onnxruntime`` reaches the model; refused for bicubic."""
+    import xarray as xr
+
+    from xlstsr.cli import main
+
+    lst = xlstsr.datasets.sample_scene(n_times=1, size=96)["lst_1km"].isel(time=0)
+    src = tmp_path / "lst.tif"
+    lst.rio.to_raster(src)
+    assert main(["upscale", str(src), str(tmp_path / "sr.zarr"), "--method", "sisr",
+                 "--backend", "onnxruntime", "--quiet"]) == 0
+    got = xr.open_zarr(tmp_path / "sr.zarr", consolidated=False, decode_coords="all")
+    sr = got[next(iter(got.data_vars))]
+    assert '"backend": "onnxruntime"' in sr.attrs["xlstsr_options"]
+    want = xlstsr.upscale(lst, 4, "sisr").values
+    diff = np.nanmax(np.abs(sr.values - want))
+    assert 0 < diff < ONNX_TOLERANCE_K
+    capsys.readouterr()
+    assert main(["upscale", str(src), str(tmp_path / "b.zarr"), "--backend", "onnxruntime"]) == 2
+    assert "--backend are options of the deep methods" in capsys.readouterr().err

@@ -450,10 +450,12 @@ def _method(args: argparse.Namespace) -> Any:
         options["model"] = args.model
     if args.conserve:
         options["conserve"] = True
+    if getattr(args, "backend", None) is not None:
+        options["backend"] = args.backend
     try:
         m = get_method(args.method, **options)
     except (ValueError, TypeError) as err:  # constructor arguments the method does not take
-        extra = " (--model and --conserve are options of the deep methods sisr/disr)"
+        extra = " (--model, --conserve and --backend are options of the deep methods sisr/disr)"
         deep = args.method in ("sisr", "disr")  # not said of a deep method's own errors
         raise UsageError(f"{err}{extra if options and not deep else ''}") from None
     if getattr(args, "adapt", False):
@@ -984,6 +986,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "ASTER); default: the input sensor's LST")
     u.add_argument("--conserve", action="store_true",
                    help="deep methods: keep the input's radiance (coarse consistency)")
+    u.add_argument("--backend", default=None, choices=("torch", "onnxruntime"),
+                   help="deep methods: what runs the model (default torch; onnxruntime: CPU "
+                   "only, pip install 'xlstsr[onnx]'; docs/results/engine.md compares them)")
     u.add_argument("--scale-correction", default=None, type=_scale_correction,
                    metavar="auto|law|law-lst|GAIN",
                    help="correct the scale-invariance assumption of the method's detail "
