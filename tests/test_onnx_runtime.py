@@ -124,6 +124,13 @@ def test_backend_errors_name_the_fix(monkeypatch):
     assert get_method("sisr")._backend_on("cpu") == "torch"  # the default needs neither
 
 
+def test_device_auto_is_the_cpu_under_onnxruntime(monkeypatch):
+    # on a machine with a GPU, device="auto" is CUDA for torch but the CPU for ONNX Runtime
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert get_method("sisr", backend="onnxruntime")._device() == "cpu"
+    assert get_method("sisr")._device() == "cuda"
+
+
 def test_adaptation_runs_the_torch_module_under_the_onnxruntime_backend():
     scene = xlstsr.datasets.sample_scene(n_times=1, size=24)
     with warnings.catch_warnings():

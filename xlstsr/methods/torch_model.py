@@ -195,10 +195,10 @@ class TorchModelMethod(UpscaleMethod):
         What runs the forward. ``"torch"`` (default). ``"onnxruntime"`` (CPU only; ``pip install
         xlstsr[onnx]``): the model exported to ONNX once per process and run by ONNX Runtime
         (:class:`xlstsr.nn.onnx_runtime.OnnxModel`), on tiles of :data:`ONNX_TILE` with
-        ``tile="auto"``: on this project's CPU the bundled `disr` ran about 1.1x faster than
-        torch's best for about twice the memory, `sisr` about as fast (docs/results/engine.md);
-        outputs within 1e-3 K of torch's (checked at export). Test-time adaptation runs in
-        torch either way.
+        ``tile="auto"``: on this project's 2-core CPU ``upscale_to_zarr`` ran the bundled `disr`
+        1.24x and `sisr` 1.15x as fast as with torch, `disr` for about twice the peak memory
+        (docs/results/engine.md); outputs within 1e-3 K of torch's (checked at export).
+        ``device="auto"`` means the CPU with it. Test-time adaptation runs in torch either way.
 
     Notes
     -----
@@ -320,13 +320,13 @@ class TorchModelMethod(UpscaleMethod):
     def load_state(self, payload: bytes) -> None:
         if self._local_model is not None:
             return  # in the process that built it: model() uses the live module
-        dev = runtime.resolve_device(self.device)
+        dev = self._device()
         runtime.cached_model(self._cache_key(dev), dev,
                              lambda d: self._prepare(runtime.deserialize_model(payload, d), d))
 
     def model(self) -> Any:
         """The loaded model on this process's device (cached per process)."""
-        dev = runtime.resolve_device(self.device)
+        dev = self._device()
 
         def load(dev: str) -> Any:
             if self._local_model is not None:
@@ -358,12 +358,18 @@ class TorchModelMethod(UpscaleMethod):
     @property
     def cache_key(self) -> str:
         """Key of the loaded model in this process's cache (weights, backend, memory layout)."""
-        return self._cache_key(runtime.resolve_device(self.device))
+        return self._cache_key(self._device())
 
     def _cache_key(self, dev: str) -> str:
         if self._backend_on(dev) == "onnxruntime":
             return self.weights_hash + "-onnxruntime"
         return self.weights_hash + ("-cl" if self.channels_last else "")
+
+    def _device(self) -> str:
+        """This process's device: ``device="auto"`` is the CPU under ONNX Runtime."""
+        if getattr(self, "backend", "torch") == "onnxruntime" and self.device == "auto":
+            return "cpu"
+        return runtime.resolve_device(self.device)
 
     def _backend_on(self, dev: str) -> str:
         """The backend that runs the forward on ``dev`` (refused: ONNX Runtime off the CPU)."""
@@ -484,7 +490,7 @@ class TorchModelMethod(UpscaleMethod):
             if guide.shape[1] != self.n_guide:
                 raise XlstsrError(self.channel_message(guide.shape[1]))
         model = self.model()
-        dev = torch.device(runtime.resolve_device(self.device))
+        dev = torch.device(self._device())
         n = lst.shape[0]
         bs = self.batch_size or n
         x = np.ascontiguousarray(lst, dtype=np.float32)[:, None]

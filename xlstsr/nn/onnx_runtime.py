@@ -4,8 +4,8 @@ torch only (no xarray, no dask), like :mod:`xlstsr.nn.runtime`; the deep methods
 ``backend="onnxruntime"`` (``pip install xlstsr[onnx]``). ONNX Runtime's CPU kernels fuse each
 convolution with its activation and run the small-channel convolutions of the bundled networks
 in a blocked layout, at a fixed cost per call: on this project's 2-core CPU its best tile (256
-coarse px) ran the bundled U-Net's forward about 1.1-1.2x faster than torch's best (128 px,
-channels-last), and slower than torch on 128 px tiles (``benchmarks/engine.py``,
+coarse px) ran the bundled U-Net's forward 1.3x faster than torch's best (128 px,
+channels-last), and no faster than torch on 128 px tiles (``benchmarks/engine.py``,
 docs/results/engine.md). :class:`OnnxModel` exports a module once per process (input sizes
 free), checks the export against torch on a second input shape, and is then called like the
 module: ``model(lst, guide)`` -> a (B, 1, H, W) torch tensor.
