@@ -641,6 +641,8 @@ def train_disr(
     coregister: bool = False,
     init: Path | None = None,
     pairs: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+    arch: str | None = None,
+    arch_options: dict[str, int] | None = None,
 ) -> Path:
     """Target-scale DISR: cross-sensor ``"supervised"`` (ASTER truth) or ``"sif"`` (no fine LST).
 
@@ -650,7 +652,8 @@ def train_disr(
     training (fine-tuning, e.g. from the degraded DISR trained on the cube's 4 km -> 1 km pairs).
     ``pairs``: (pairs used, validation pairs among them) instead of (``TRAIN_PAIRS``,
     ``VAL_PAIRS``), e.g. for a learning curve (recorded in the file; every other pair counts as
-    held out).
+    held out). ``arch``, ``arch_options``: the network of :data:`DISR_NETWORKS` and overrides of
+    its arguments (with ``init``: that file's network).
     """
     pair_ids, val_pairs = pairs if pairs is not None else (TRAIN_PAIRS, VAL_PAIRS)
     pair_ids, val_pairs = tuple(pair_ids), tuple(val_pairs)
@@ -665,14 +668,22 @@ def train_disr(
         pair_ids=pair_ids, val_pairs=val_pairs,
     )
     lr = lr or ((COREG_LR if coregister else SUPERVISED_LR) if supervised else 5e-4)
-    torch.manual_seed(seed)
-    model = GuidedUNet(FACTOR, n_guide=1, base=12, levels=2)
+    start = None if init is None else load_model(init)
+    if start is not None and arch not in (None, start.arch):
+        raise SystemExit(f"--arch {arch}, but --init {init} is a {start.arch}: pass the "
+                         f"{arch} file to start from (e.g. its disr_degraded_cube)")
+    arch = start.arch if start is not None else (arch or "guided_unet")
+    if start is None:
+        config = dict(arch_options or {})
+    else:
+        config = {k: v for k, v in start.config.items() if k not in ("factor", "n_guide")}
+    torch.manual_seed(seed)  # the weight initialisation draws from torch's global generator
+    model = disr_network(arch, **config)
     extra: dict[str, Any] = {}
-    if init is not None:
-        start = load_model(init)
-        if start.arch != model.arch or start.config != model.config:
-            raise SystemExit(f"--init {init}: {start.arch} {start.config} is not the recipe's "
-                             f"{model.arch} {model.config}")
+    if start is not None:
+        if start.config != model.config or start.n_guide != 1:
+            raise SystemExit(f"--init {init}: {start.arch} {start.config} is not a DISR network "
+                             "of the recipe (one guide band, factor 4)")
         model.load_state_dict(start.state_dict())
         extra["initialised_from"] = {
             "file": Path(init).name,
@@ -746,7 +757,7 @@ def train_disr(
         patches={"n_train": len(train), "n_val": len(val), "patch_fine_px": 96, "stride": stride},
         settings={"lr": lr, "epochs": epochs, "patience": patience, "batch_size": 8,
                   "stride": stride, "coregister": coregister, "seed": seed,
-                  "init": None if init is None else Path(init).name},
+                  "init": None if init is None else Path(init).name, "arch": model.arch},
         **extra,
     )
 
@@ -819,6 +830,7 @@ CUBE_NDVI_MAX_DAYS = 16.0
 #: one 64 px window = one patch; the detail gain chosen on the validation positions
 #: (``benchmarks/disr_degraded_cube.py --select``)
 DISR_DEGRADED_CUBE: dict[str, Any] = {
+    "arch": "guided_unet",
     "config": {"base": 12, "levels": 2},
     "epochs": 50,
     "lr": 1e-3,
@@ -827,6 +839,23 @@ DISR_DEGRADED_CUBE: dict[str, Any] = {
     "patch": 64,
     "detail_gain": 1.0,
 }
+
+
+#: the DISR networks the recipe trains (``--arch``): constructor arguments besides the factor and
+#: the one guide band. ``guided_rescnn`` runs its body on the coarse grid (issue 16: about a third
+#: of the U-Net's CPU time per output pixel)
+DISR_NETWORKS: dict[str, dict[str, int]] = {
+    "guided_unet": {"base": 12, "levels": 2},
+    "guided_rescnn": {"channels": 32, "n_blocks": 4, "fine": 8, "fine_blocks": 1},
+}
+
+
+def disr_network(arch: str = "guided_unet", **options: int) -> torch.nn.Module:
+    """A seeded-by-the-caller DISR network of :data:`DISR_NETWORKS` (``options`` override its
+    constructor arguments)."""
+    if arch not in DISR_NETWORKS:
+        raise SystemExit(f"--arch {arch}: the recipe trains {sorted(DISR_NETWORKS)}")
+    return build_model(arch, factor=FACTOR, n_guide=1, **{**DISR_NETWORKS[arch], **options})
 
 
 def cube_ndvi_windows(data_dir: Path) -> Any:
@@ -992,7 +1021,7 @@ def train_disr_degraded_cube(
     split = cube_split(data_dir)
     train, val = disr_cube_patches(samples, split, st["patch"])
     torch.manual_seed(seed)
-    model = GuidedUNet(FACTOR, n_guide=1, **st["config"])
+    model = disr_network(st["arch"], **st["config"])
     cpu0, wall0 = time.process_time(), time.perf_counter()
     hist = fit(model, train, val, mode="degraded_disr", epochs=st["epochs"],
                batch_size=st["batch_size"], lr=st["lr"], patience=st["patience"], seed=seed,
@@ -1076,6 +1105,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="cross-sensor DISR: start from this model file's weights and "
                     f"normalisation (a path or a file name in --out or xlstsr/weights; "
                     f"--only disr_coreg: {COREG_INIT} by default; 'none': random weights)")
+    ap.add_argument("--arch", choices=sorted(DISR_NETWORKS), default=None,
+                    help="DISR network (--only disr_degraded_cube, or a cross-sensor DISR "
+                    "without --init; default guided_unet)")
+    ap.add_argument("--arch-option", action="append", default=[], metavar="KEY=INT",
+                    help="override a constructor argument of --arch's network (e.g. channels=48)")
     ap.add_argument("--pairs", default=None, metavar="ID,ID,...",
                     help="cross-sensor DISR: train on these modis_aster pairs instead of "
                     "TRAIN_PAIRS (with --val-pairs among them for early stopping)")
@@ -1098,6 +1132,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no modis_aster data under {data}: pass --data or set XLSTSR_DATA")
     prog = not args.no_progress
     lopts = {k: float(v) for k, v in (o.split("=", 1) for o in args.loss_option)}
+    aopts = {k: int(v) for k, v in (o.split("=", 1) for o in args.arch_option)}
+    if aopts and not args.arch:
+        raise SystemExit("--arch-option needs --arch")
     dkw: dict[str, Any] = {"loss_options": lopts}
     if args.lr:
         dkw["lr"] = args.lr
@@ -1132,7 +1169,11 @@ def main(argv: list[str] | None = None) -> int:
                 epochs=args.epochs or (120 if job == "sisr_rescnn" else 40),
             )
         elif job == "disr_degraded_cube":
-            train_disr_degraded_cube(data, args.out, epochs=args.epochs, progress=prog)
+            arch = args.arch or DISR_DEGRADED_CUBE["arch"]
+            train_disr_degraded_cube(
+                data, args.out, epochs=args.epochs, progress=prog,
+                settings={"arch": arch, "config": {**DISR_NETWORKS[arch], **aopts}},
+            )
         elif job == "disr_degraded":
             train_disr_degraded(data, args.out, epochs=args.epochs or 80, progress=prog)
         elif job in ("disr_unet", "disr_coreg"):
@@ -1149,6 +1190,8 @@ def main(argv: list[str] | None = None) -> int:
                 coregister=coreg,
                 name="disr_unet_coreg_x4.pt" if coreg else "disr_unet_x4.pt",
                 init=None if init is None else weights_file(init),
+                arch=args.arch,
+                arch_options=aopts,
                 **dkw,
             )
         else:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.interp import cubic_upsample
-from xlstsr.nn import GuidedUNet, MRUNet, ResCNN, build_model
+from xlstsr.nn import GuidedResCNN, GuidedUNet, MRUNet, ResCNN, build_model
 from xlstsr.nn.ops import cubic_upsample_torch, radiometric_mean_torch
 
 torch.set_num_threads(1)
@@ -30,6 +30,7 @@ def _small(arch: str, factor: int = 4) -> torch.nn.Module:
         "rescnn": {"channels": 6, "n_blocks": 2},
         "mrunet": {"base": 4, "levels": 2},
         "guided_unet": {"base": 4, "levels": 2, "n_guide": 2},
+        "guided_rescnn": {"channels": 6, "n_blocks": 2, "fine": 4, "n_guide": 2},
     }[arch]
     return build_model(arch, factor=factor, **cfg)
 
@@ -83,7 +84,7 @@ def test_degrade_gradient_finite_with_nan():
     assert x.grad[0, 0, 0, 0] == 0
 
 
-@pytest.mark.parametrize("arch", ["rescnn", "mrunet", "guided_unet"])
+@pytest.mark.parametrize("arch", ["rescnn", "mrunet", "guided_unet", "guided_rescnn"])
 @pytest.mark.parametrize("factor", [2, 4])
 def test_shapes_and_bicubic_at_init(arch, factor):
     m = _small(arch, factor).eval()
@@ -122,7 +123,7 @@ def _measured_rf(model: torch.nn.Module, half: int = 20) -> int:
     return found
 
 
-@pytest.mark.parametrize("arch", ["rescnn", "mrunet", "guided_unet"])
+@pytest.mark.parametrize("arch", ["rescnn", "mrunet", "guided_unet", "guided_rescnn"])
 def test_declared_receptive_field_is_honest(arch):
     m = _randomise(_small(arch))
     measured = _measured_rf(m)
@@ -134,9 +135,11 @@ def test_default_sizes_receptive_fields():
     assert ResCNN(4, channels=32, n_blocks=4).receptive_field == 10
     assert MRUNet(4).receptive_field >= 2
     assert GuidedUNet(4, n_guide=1).receptive_field == MRUNet(4).receptive_field
+    # coarse body 2 + 2 x 4, fine head 4 fine px = 1 coarse px
+    assert GuidedResCNN(4, n_guide=1, channels=32, n_blocks=4, fine=8).receptive_field == 11
 
 
-@pytest.mark.parametrize("arch", ["rescnn", "guided_unet"])
+@pytest.mark.parametrize("arch", ["rescnn", "guided_unet", "guided_rescnn"])
 def test_engine_chunked_equals_whole(arch):
     """Declared field + shift consistency: the engine's halo reproduces whole-image inference."""
     import dask.array as dsa
@@ -160,8 +163,9 @@ def test_engine_chunked_equals_whole(arch):
     np.testing.assert_allclose(lazy.compute(scheduler="sync"), whole, atol=1e-3, equal_nan=True)
 
 
-def test_guide_nan_gives_finite_output():
-    m = _randomise(_small("guided_unet"))
+@pytest.mark.parametrize("arch", ["guided_unet", "guided_rescnn"])
+def test_guide_nan_gives_finite_output(arch):
+    m = _randomise(_small(arch))
     g = torch.rand(1, 2, 32, 32)
     g[0, 0, :10] = float("nan")
     with torch.no_grad():
@@ -179,3 +183,25 @@ def test_bad_inputs():
         build_model("transformer", factor=4)
     with pytest.raises(ValueError, match="n_guide"):
         GuidedUNet(4, n_guide=0)
+    with pytest.raises(ValueError, match="n_guide"):
+        GuidedResCNN(4, n_guide=0)
+    with pytest.raises(ValueError, match="needs a guide"):
+        _small("guided_rescnn")(torch.full((1, 1, 4, 4), 300.0))
+
+
+def test_guided_rescnn_uses_the_guide_pixel_by_pixel():
+    """The fine head sees each guide pixel: with the coarse body's output cut, moving one guide
+    pixel changes the output within the head's 4 fine px of it, and nowhere else."""
+    m = _randomise(_small("guided_rescnn"))
+    with torch.no_grad():
+        m.tail.weight.zero_()
+        m.tail.bias.zero_()
+    g = torch.rand(1, 2, 32, 32)
+    g1 = g.clone()
+    g1[0, 0, 13, 6] += 1.0
+    lst = 300 + torch.zeros(1, 1, 8, 8)
+    with torch.no_grad():
+        d = (m(lst, g1) - m(lst, g)).abs()[0, 0].numpy()
+    assert d[13, 6] > 0
+    rows, cols = np.nonzero(d)
+    assert np.abs(rows - 13).max() <= 4 and np.abs(cols - 6).max() <= 4

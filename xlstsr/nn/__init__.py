@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .checkpoint import load_checkpoint, load_model, save_model
     from .ops import cubic_upsample_torch, radiometric_mean_torch
     from .registry import ARCHITECTURES, build_model
-    from .rescnn import ResCNN
+    from .rescnn import GuidedResCNN, ResCNN
     from .resunet import GuidedUNet, MRUNet
     from .weights import BUNDLED, list_weights, load_weights, weights_path
 
@@ -36,6 +36,7 @@ _HOMES = {
     "ARCHITECTURES": "registry",
     "build_model": "registry",
     "ResCNN": "rescnn",
+    "GuidedResCNN": "rescnn",
     "MRUNet": "resunet",
     "GuidedUNet": "resunet",
     "load_checkpoint": "checkpoint",
@@ -52,6 +53,7 @@ _HOMES = {
 __all__ = [
     "ARCHITECTURES",
     "BUNDLED",
+    "GuidedResCNN",
     "GuidedUNet",
     "MRUNet",
     "ResCNN",

@@ -7,7 +7,7 @@ saved weights; a new architecture is one module plus one line here.
 Examples
 --------
 >>> sorted(ARCHITECTURES)
-['guided_unet', 'mrunet', 'rescnn']
+['guided_rescnn', 'guided_unet', 'mrunet', 'rescnn']
 >>> build_model("mrunet", factor=4, base=4).config
 {'factor': 4, 'base': 4, 'levels': 2}
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import _LSTModel
-from .rescnn import ResCNN
+from .rescnn import GuidedResCNN, ResCNN
 from .resunet import GuidedUNet, MRUNet
 
 __all__ = ["ARCHITECTURES", "build_model"]
@@ -27,11 +27,13 @@ ARCHITECTURES: dict[str, type[_LSTModel]] = {
     ResCNN.arch: ResCNN,
     MRUNet.arch: MRUNet,
     GuidedUNet.arch: GuidedUNet,
+    GuidedResCNN.arch: GuidedResCNN,
 }
 
 
 def build_model(arch: str, **config: Any) -> _LSTModel:
-    """Instantiate an architecture by name (``"rescnn"``, ``"mrunet"``, ``"guided_unet"``).
+    """Instantiate an architecture by name (``"rescnn"``, ``"mrunet"``, ``"guided_unet"``,
+    ``"guided_rescnn"``).
 
     Parameters
     ----------
