@@ -12,7 +12,7 @@ import xlstsr
 from xlstsr.errors import DeviceError, XlstsrError
 from xlstsr.methods import get_method
 from xlstsr.methods.torch_model import ONNX_TILE, TorchModelMethod
-from xlstsr.nn import MRUNet
+from xlstsr.nn import GuidedResCNN, MRUNet
 from xlstsr.nn.onnx_runtime import ONNX_TOLERANCE_K, OnnxModel, onnx_available
 from xlstsr.nn.weights import load_weights
 
@@ -55,6 +55,21 @@ def test_unet_whose_factor_needs_padding_keeps_the_pad_for_other_sizes():
         with torch.inference_mode():
             want = m(lst)
         assert float((fast(lst) - want).abs().max()) < 1e-3
+
+
+def test_coarse_grid_network_exports_with_separate_coarse_and_fine_sizes(capfd):
+    # GuidedResCNN folds the fine guide onto the coarse grid: with one name for the coarse and
+    # the fine sizes ONNX Runtime planned its buffers as if they were equal (and said so on stderr)
+    m = GuidedResCNN(4, n_guide=1, channels=8, n_blocks=2, fine=4).eval()
+    for p in m.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    fast = OnnxModel(m)
+    for b, h, w in [(1, 37, 29), (2, 8, 13)]:
+        args = _inputs(m, b, h, w, seed=w)
+        with torch.inference_mode():
+            want = m(*args)
+        assert float((fast(*args) - want).abs().max()) < 1e-3
+    assert "Shape mismatch" not in capfd.readouterr().err
 
 
 class _SizeBranch(torch.nn.Module):

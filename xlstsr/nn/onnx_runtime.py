@@ -113,7 +113,11 @@ class OnnxModel:
 
         from ..errors import XlstsrError
 
-        free = {0: "batch", 2: "height", 3: "width"}
+        # sizes free; the fine inputs and output get their own names (a shared name tells
+        # ONNX Runtime the coarse and fine sizes are equal: it then plans buffers wrongly)
+        coarse = {0: "batch", 2: "height", 3: "width"}
+        fine = {0: "batch", 2: "fine_height", 3: "fine_width"}
+        axes = {n: coarse if n == "lst" else fine for n in [*self._names, "lst_fine"]}
         buf = io.BytesIO()
         try:
             with warnings.catch_warnings():
@@ -123,7 +127,7 @@ class OnnxModel:
                 torch.onnx.export(
                     self.module, self._example(1, 12, 16, 0), buf, input_names=self._names,
                     output_names=["lst_fine"], opset_version=_OPSET, dynamo=False,
-                    dynamic_axes={n: free for n in [*self._names, "lst_fine"]},
+                    dynamic_axes=axes,
                 )
         except Exception as err:  # any failure of the tracer or exporter: the caller's choice
             raise XlstsrError(
