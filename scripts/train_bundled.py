@@ -660,6 +660,10 @@ def train_disr(
     if not set(val_pairs) <= set(pair_ids):
         raise ValueError(f"validation pairs {sorted(set(val_pairs) - set(pair_ids))} are not "
                          "among the pairs used")
+    start = None if init is None else load_model(init)
+    if start is not None and arch not in (None, start.arch):
+        raise SystemExit(f"--arch {arch}, but --init {init} is a {start.arch}: pass the "
+                         f"{arch} file to start from (e.g. its disr_degraded_cube)")
     supervised = kind == "supervised"
     coregister = coregister and supervised
     stride = stride or (SUPERVISED_STRIDE if supervised else 64)
@@ -668,10 +672,6 @@ def train_disr(
         pair_ids=pair_ids, val_pairs=val_pairs,
     )
     lr = lr or ((COREG_LR if coregister else SUPERVISED_LR) if supervised else 5e-4)
-    start = None if init is None else load_model(init)
-    if start is not None and arch not in (None, start.arch):
-        raise SystemExit(f"--arch {arch}, but --init {init} is a {start.arch}: pass the "
-                         f"{arch} file to start from (e.g. its disr_degraded_cube)")
     arch = start.arch if start is not None else (arch or "guided_unet")
     if start is None:
         config = dict(arch_options or {})
@@ -1074,7 +1074,7 @@ def train_disr_degraded_cube(
         positions=split.as_dict(),
         window_dates=n_dates,
         eval_pairs=list(EVAL_PAIRS),
-        settings=st,
+        settings={**st, "seed": seed},
         patches={"patch_fine_px": st["patch"], "n_train": len(train), "n_val": len(val)},
         history=cube_history(hist, cpu, wall),
         command=COMMAND + " --only disr_degraded_cube",
@@ -1100,6 +1100,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stride", type=int, default=None, help="override the DISR patch stride")
     ap.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="weight initialisation and batch order (the bundled files: 0); another "
+                    "seed measures the run-to-run spread of a recipe")
     ap.add_argument("--lr", type=float, default=None, help="override the DISR learning rate")
     ap.add_argument("--init", type=Path, default=None,
                     help="cross-sensor DISR: start from this model file's weights and "
@@ -1135,7 +1138,7 @@ def main(argv: list[str] | None = None) -> int:
     aopts = {k: int(v) for k, v in (o.split("=", 1) for o in args.arch_option)}
     if aopts and not args.arch:
         raise SystemExit("--arch-option needs --arch")
-    dkw: dict[str, Any] = {"loss_options": lopts}
+    dkw: dict[str, Any] = {"loss_options": lopts, "seed": args.seed}
     if args.lr:
         dkw["lr"] = args.lr
     if args.stride:
@@ -1159,7 +1162,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for job in args.only:
         if job == "sisr_cube":
-            train_sisr_cube(data, args.out, epochs=args.epochs, progress=prog)
+            train_sisr_cube(data, args.out, epochs=args.epochs, progress=prog, seed=args.seed)
         elif job.startswith("sisr_"):
             train_sisr(
                 job[5:],
@@ -1167,15 +1170,17 @@ def main(argv: list[str] | None = None) -> int:
                 args.out,
                 progress=prog,
                 epochs=args.epochs or (120 if job == "sisr_rescnn" else 40),
+                seed=args.seed,
             )
         elif job == "disr_degraded_cube":
             arch = args.arch or DISR_DEGRADED_CUBE["arch"]
             train_disr_degraded_cube(
-                data, args.out, epochs=args.epochs, progress=prog,
+                data, args.out, epochs=args.epochs, progress=prog, seed=args.seed,
                 settings={"arch": arch, "config": {**DISR_NETWORKS[arch], **aopts}},
             )
         elif job == "disr_degraded":
-            train_disr_degraded(data, args.out, epochs=args.epochs or 80, progress=prog)
+            train_disr_degraded(data, args.out, epochs=args.epochs or 80, progress=prog,
+                                seed=args.seed)
         elif job in ("disr_unet", "disr_coreg"):
             coreg = job == "disr_coreg"
             init = args.init or (Path(COREG_INIT) if coreg else None)

@@ -107,6 +107,25 @@ def test_smoke(name: str, real: bool, tmp_path: Path, request: pytest.FixtureReq
     assert len(rows) >= 3 and rows[1].startswith("|---"), f"{name}.py wrote no table"
 
 
+@pytest.mark.slow
+def test_select_disr_cheaper_networks_round_smoke(shared_data: Path, tmp_path: Path, bench_env,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``select_disr.py --coarse --smoke``: a cheaper network goes through both steps of the
+    default's recipe (cube pre-training, then fine-tuning from that file) and is scored and timed."""
+    monkeypatch.setenv("XLSTSR_DATA", str(shared_data))
+    sel = load_benchmark("select_disr")
+    assert sel.main(["--coarse", "--smoke", "--out", str(tmp_path)]) == 0
+    meta = __import__("torch").load(
+        tmp_path / "disr_selection_smoke" / "rescnn32x4" / sel.COREG_FILE, weights_only=True
+    )["metadata"]
+    assert meta["initialised_from"]["file"] == "disr_degraded_cube_x4.pt"
+    assert meta["settings"]["arch"] == "guided_rescnn"
+    text = (tmp_path / "disr_selection.md").read_text()
+    assert sel.COARSE_MARK in text and "--coarse --smoke" in text
+    row = next(line for line in text.splitlines() if line.startswith("| rescnn32x4"))
+    assert float(row.split("|")[-3]) > 0  # forward seconds per Mpx were measured
+
+
 def test_accuracy_scores_held_back_pairs_by_content_not_id(shared_data: Path, tmp_path: Path,
                                                            bench_env) -> None:
     """A held-back folder numbers its pairs anew: the bundled models' training pairs are known by

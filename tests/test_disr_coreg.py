@@ -67,3 +67,22 @@ def test_default_disr_records_its_coregistered_training():
     assert old["loss_options"] == recipe.DISPLACED_LOSS
     assert (WEIGHTS_DIR / BUNDLED["unet_displaced"]).name == "disr_unet_x4.pt"
     assert "coregistration" not in old or not old["coregistration"]["applied"]
+
+
+def test_recipe_networks_and_a_start_file_of_another_network(tmp_path):
+    """``--arch`` picks the network (arguments overridable); fine-tuning takes the started file's
+    network, and refuses an ``--arch`` that contradicts it before reading any pair."""
+    from xlstsr.nn import GuidedResCNN, GuidedUNet, save_model
+
+    recipe = load_script("train_bundled")
+    assert type(recipe.disr_network()) is GuidedUNet
+    assert recipe.disr_network().config["base"] == 12  # the default disr's network
+    fast = recipe.disr_network("guided_rescnn", channels=16)
+    assert type(fast) is GuidedResCNN and fast.config["channels"] == 16 and fast.n_guide == 1
+    with pytest.raises(SystemExit, match="trains"):
+        recipe.disr_network("transformer")
+    start = save_model(recipe.disr_network("guided_rescnn", channels=8, n_blocks=1),
+                       tmp_path / "start.pt")
+    with pytest.raises(SystemExit, match="--arch guided_unet, but --init .* guided_rescnn"):
+        recipe.train_disr("supervised", tmp_path / "no data", tmp_path, epochs=1,
+                          init=start, arch="guided_unet")
