@@ -83,6 +83,6 @@ def test_recipe_networks_and_a_start_file_of_another_network(tmp_path):
         recipe.disr_network("transformer")
     start = save_model(recipe.disr_network("guided_rescnn", channels=8, n_blocks=1),
                        tmp_path / "start.pt")
-    with pytest.raises(SystemExit, match="--arch guided_unet, but --init .* guided_rescnn"):
+    with pytest.raises(SystemExit, match=r"--arch guided_unet, but --init .* guided_rescnn"):
         recipe.train_disr("supervised", tmp_path / "no data", tmp_path, epochs=1,
                           init=start, arch="guided_unet")
