@@ -219,6 +219,8 @@ def test_open_modis_takes_bytes_paths_and_names_other_types(shared_data):
         open_modis([g, 5])
     with pytest.raises(errors.InputTypeError, match=r"glob pattern or a list of paths, got float"):
         open_modis(3.0)
+    with pytest.raises(errors.InputTypeError, match=r"list of paths, got bytearray"):
+        open_modis(bytearray(os.fsencode(g)))
 
 
 def test_ecostress_scenes_names_a_list_of_folders(tmp_path):

@@ -263,7 +263,8 @@ def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
             raise InputNotFoundError(f"no MODIS granule matches {s!r}; check the folder and "
                                      "the pattern (e.g. 'MOD11A1.A2020*.h18v04.*.hdf').")
         return found
-    if not isinstance(path, Iterable):
+    if not isinstance(path, Iterable) or isinstance(path, (bytearray, memoryview)):
+        # a bytearray is no path to open() either: iterated, it gave integers, "got int 47"
         raise InputTypeError(f"open_modis takes a granule's path, a glob pattern or a list of "
                              f"paths, got {type(path).__name__}; e.g. "
                              "open_modis('MOD11A1.A2020*.h18v04.*.hdf')")
