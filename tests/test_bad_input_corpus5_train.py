@@ -85,6 +85,19 @@ def test_fit_cube_architecture_checked_before_training():
         fit_cube(_cube(), arch="rescn", **SMALL)
     with pytest.raises(errors.XlstsrError, match=r"'guided_unet' needs a guide.*'rescnn'"):
         fit_cube(_cube(), arch="guided_unet", **SMALL)
+    with pytest.raises(errors.XlstsrError, match=r"'guided_rescnn' needs a guide.*'rescnn'"):
+        fit_cube(_cube(), arch="guided_rescnn", **SMALL)
+
+
+def test_fit_cube_trains_the_coarse_grid_disr_network_with_its_guide_bands():
+    from xlstsr.nn import GuidedResCNN
+
+    lst = _cube(n=2)
+    ndvi = xr.DataArray(np.random.default_rng(1).uniform(0, 0.8, (2, 256, 256)).astype("float32"),
+                        dims=("time", "y", "x"), coords={"time": lst.time})
+    model, rec = fit_cube(lst, guide=ndvi, mode="degraded_disr", arch="guided_rescnn", **SMALL)
+    assert type(model) is GuidedResCNN and model.n_guide == 1
+    assert rec["history"]["epochs_run"] == 1
 
 
 def test_degraded_disr_without_guide_is_refused():

@@ -684,8 +684,8 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--mode", choices=TRAIN_MODES, default="sisr",
                    help="sisr: degraded LST pairs, no guide; degraded_disr, sif: with --guide; "
                    "supervised: against --truth")
-    t.add_argument("--arch", default=None, help="rescnn, mrunet or guided_unet (default: "
-                   "guided_unet with --guide, else rescnn)")
+    t.add_argument("--arch", default=None, help="rescnn, mrunet, guided_unet or guided_rescnn "
+                   "(default: guided_unet with --guide, else rescnn)")
     t.add_argument("--factor", type=_positive_int, default=4, help="upscaling factor learned")
     t.add_argument("--patch", type=_positive_int, default=64, help="patch size in fine pixels")
     t.add_argument("--window", type=_positive_int, default=None,

@@ -430,8 +430,8 @@ def fit_cube(
     mode : str
         One of :data:`xlstsr.train.MODES`.
     arch : str, optional
-        ``"rescnn"``, ``"mrunet"`` or ``"guided_unet"`` (default: ``guided_unet`` with a guide,
-        else ``rescnn``).
+        ``"rescnn"``, ``"mrunet"``, ``"guided_unet"`` or ``"guided_rescnn"`` (default:
+        ``guided_unet`` with a guide, else ``rescnn``).
     factor, patch, window, val_fraction, psf, max_nan_fraction, guide_time_tolerance
         As :class:`CubeDataModule`.
     seed : int
@@ -480,14 +480,13 @@ def fit_cube(
         raise XlstsrError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     data.setup("fit")
     arch = arch or ("guided_unet" if data.n_guide else "rescnn")
-    if arch == "guided_unet" and not data.n_guide:
-        raise XlstsrError(f"arch 'guided_unet' needs a guide, but mode {data.mode!r} trains "
+    guided = "n_guide" in inspect.signature(ARCHITECTURES[arch]).parameters  # a DISR network
+    if guided and not data.n_guide:
+        raise XlstsrError(f"arch {arch!r} needs a guide, but mode {data.mode!r} trains "
                           "without one: use arch 'rescnn' or 'mrunet', or give a guide with a "
                           "guided mode ('degraded_disr', 'sif', 'supervised')")
     torch.manual_seed(seed)  # the weight initialisation draws from torch's global generator
-    model = build_model(
-        arch, factor=factor, **({"n_guide": data.n_guide} if arch == "guided_unet" else {})
-    )
+    model = build_model(arch, factor=factor, **({"n_guide": data.n_guide} if guided else {}))
     hist = fit(model, data, seed=seed, **fit_options)
     record = {
         "history": hist,
