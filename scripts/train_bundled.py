@@ -119,6 +119,7 @@ SUPERVISED_LR = 5e-4
 #: the default DISR (``--only disr_coreg``) since round 4 (``benchmarks/select_disr.py
 #: --finetune``, chosen on VAL_PAIRS): fine-tuned from the cube's degraded DISR at this rate
 COREG_INIT = "disr_degraded_cube_x4.pt"
+COREG_FILE = "disr_unet_coreg_x4.pt"  # the default disr (name "unet")
 COREG_LR = 2e-4
 SUPERVISED_STRIDE = 32  # fine px between 96 px patches
 SUPERVISED_EPOCHS = 40
@@ -762,6 +763,74 @@ def train_disr(
     )
 
 
+def teacher_targets(teacher: torch.nn.Module, ps: PatchSet, batch: int = 16) -> PatchSet:
+    """``ps`` with the teacher's output as its target (every fine pixel: no truth needed)."""
+    import dataclasses
+
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(ps), batch):
+            g = None if ps.guide is None else ps.guide[i : i + batch]
+            out.append(teacher(ps.lst[i : i + batch], g))
+    return dataclasses.replace(ps, target=torch.cat(out).clone())
+
+
+def train_disr_distilled(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    teacher: Path,
+    student: Path,
+    epochs: int = SUPERVISED_EPOCHS,
+    seed: int = 0,
+    progress: bool = True,
+    stride: int = SUPERVISED_STRIDE,
+    lr: float = COREG_LR,
+    name: str = "disr_distilled_x4.pt",
+) -> Path:
+    """Knowledge distillation: a cheaper DISR network (``student``, a trained file, e.g.
+    ``GuidedResCNN`` after the default's recipe) learns to reproduce a costlier one
+    (``teacher``, e.g. the default ``disr``) on the training pairs' MODIS LST and NDVI.
+
+    The teacher's output is the target at every fine pixel of the training pairs' windows (no
+    ASTER needed: 3-4x the pixels its cloud-masked truth gives), with the default's loss
+    (``SUPERVISED_LOSS``); early stopping on ``VAL_PAIRS``' patches, also against the teacher. The
+    student keeps its normalisation. The evaluation pairs are not read.
+    """
+    t_model, s_model = load_model(teacher), load_model(student)
+    if s_model.n_guide != 1 or t_model.n_guide != 1 or t_model.factor != s_model.factor:
+        raise SystemExit("--teacher and --init must be DISR files of one guide band, factor 4")
+    train, val, _ = disr_patches(data_dir, with_truth=False, stride=stride)
+    train, val = teacher_targets(t_model, train), teacher_targets(t_model, val)
+    torch.manual_seed(seed)
+    s_model.train()  # load_model gives it in eval mode (no layer here behaves differently)
+    return _fit_and_save(
+        s_model,
+        train,
+        val,
+        name,
+        out_dir,
+        fit_options={"mode": "supervised", "loss_options": SUPERVISED_LOSS, "epochs": epochs,
+                     "batch_size": 8, "lr": lr, "patience": 8, "seed": seed,
+                     "progress": progress, "normalise": False},
+        inputs=["lst", "ndvi"],
+        mode="supervised",
+        loss="distillation: the default's loss (Huber + w_detail Huber(HP) + w_spectral "
+        "log^2 E_HP ratio) against the teacher's output",
+        loss_options=SUPERVISED_LOSS,
+        training_scales="target scale: MODIS 1 km + NDVI 250 m -> the teacher's 250 m output",
+        training_data=["modis_aster TRAIN_PAIRS: MODIS LST 1 km, MODIS NDVI 250 m (MOD09GQ); the "
+                       f"target is {Path(teacher).name}'s output at every fine pixel"],
+        distillation={"teacher": Path(teacher).name, "student_start": Path(student).name,
+                      "teacher_arch": t_model.arch, "teacher_config": t_model.config},
+        patches={"n_train": len(train), "n_val": len(val), "patch_fine_px": 96,
+                 "stride": stride},
+        settings={"lr": lr, "epochs": epochs, "patience": 8, "batch_size": 8, "stride": stride,
+                  "seed": seed, "arch": s_model.arch},
+        command=COMMAND + " --only disr_distil --teacher TEACHER --init STUDENT",
+    )
+
+
 def _coregistration_record(
     data_dir: Path, pair_ids: tuple[str, ...] = TRAIN_PAIRS
 ) -> dict[str, Any]:
@@ -1087,13 +1156,18 @@ def train_disr_degraded_cube(
 #: in training order: the cube's degraded DISR starts the default DISR (``COREG_INIT``)
 JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_degraded_cube", "disr_coreg", "disr_unet",
         "disr_sif", "disr_degraded")
+#: run only when asked (``--only``): they start from files another job wrote
+EXTRA_JOBS = ("disr_distil",)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=None, help="shared data folder")
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="output folder")
-    ap.add_argument("--only", nargs="*", choices=JOBS, default=list(JOBS))
+    ap.add_argument("--only", nargs="*", choices=JOBS + EXTRA_JOBS, default=list(JOBS))
+    ap.add_argument("--teacher", type=Path, default=None,
+                    help="--only disr_distil: the DISR file the student (--init) learns to "
+                    "reproduce (default: the default disr)")
     ap.add_argument(
         "--threads", type=int, default=1, help="torch threads (the bundled files were made with 1)"
     )
@@ -1177,6 +1251,15 @@ def main(argv: list[str] | None = None) -> int:
             train_disr_degraded_cube(
                 data, args.out, epochs=args.epochs, progress=prog, seed=args.seed,
                 settings={"arch": arch, "config": {**DISR_NETWORKS[arch], **aopts}},
+            )
+        elif job == "disr_distil":
+            if args.init is None:
+                raise SystemExit("--only disr_distil needs --init STUDENT (a trained DISR file)")
+            train_disr_distilled(
+                data, args.out,
+                teacher=weights_file(args.teacher) if args.teacher else WEIGHTS_DIR / COREG_FILE,
+                student=weights_file(args.init), epochs=args.epochs or SUPERVISED_EPOCHS,
+                progress=prog, seed=args.seed,
             )
         elif job == "disr_degraded":
             train_disr_degraded(data, args.out, epochs=args.epochs or 80, progress=prog,

@@ -111,7 +111,8 @@ def test_smoke(name: str, real: bool, tmp_path: Path, request: pytest.FixtureReq
 def test_select_disr_cheaper_networks_round_smoke(shared_data: Path, tmp_path: Path, bench_env,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """``select_disr.py --coarse --smoke``: a cheaper network goes through both steps of the
-    default's recipe (cube pre-training, then fine-tuning from that file) and is scored and timed."""
+    default's recipe (cube pre-training, then fine-tuning from that file), is distilled from the
+    default, and both are scored and timed."""
     monkeypatch.setenv("XLSTSR_DATA", str(shared_data))
     sel = load_benchmark("select_disr")
     assert sel.main(["--coarse", "--smoke", "--out", str(tmp_path)]) == 0
@@ -124,6 +125,13 @@ def test_select_disr_cheaper_networks_round_smoke(shared_data: Path, tmp_path: P
     assert sel.COARSE_MARK in text and "--coarse --smoke" in text
     row = next(line for line in text.splitlines() if line.startswith("| rescnn32x4"))
     assert float(row.split("|")[-3]) > 0  # forward seconds per Mpx were measured
+    # the distilled student: the cheaper network's file trained on the default's output
+    distil = __import__("torch").load(
+        tmp_path / "disr_selection_smoke" / "rescnn32x4_distil" / "disr_distilled_x4.pt",
+        weights_only=True)["metadata"]
+    assert distil["distillation"]["teacher"] == sel.COREG_FILE
+    assert distil["settings"]["arch"] == "guided_rescnn"
+    assert "rescnn32x4_distil" in text and "Issue 16's criterion" not in text  # no control here
 
 
 def test_accuracy_scores_held_back_pairs_by_content_not_id(shared_data: Path, tmp_path: Path,
