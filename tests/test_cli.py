@@ -201,6 +201,10 @@ def test_evaluate_and_scaling_subcommands_on_a_real_pair(pair, tmp_path, capsys)
         (["upscale", "{lst}", "{out}.tif", "--chunks", "y=big"], "--chunks"),
         (["upscale", "{zarr}", "{out}.tif", "--variable", "nope"], "'nope' is not in"),
         (["evaluate", "{lst}", "{lst}", "{out}.txt"], "use .csv or .nc"),
+        # the front door's Python hint (upscale(..., factor=4)) comes with the flag to use
+        (["upscale", "{lst}", "{out}.tif", "--method", "sisr", "--factor", "3"],
+         "On the command line: `--factor 4`"),
+        (["upscale", "{lst}", "{out}.tif", "--units", "degC"], "`--units K`"),
     ],
 )
 def test_user_errors_print_one_line_and_exit_2(argv, needle, tmp_path, capsys, scene):

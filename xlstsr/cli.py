@@ -230,11 +230,32 @@ def _train_hints(message: str) -> str:
             "first, e.g. in Python `da.where((da > 150) & (da < 400))`.")
 
 
-def _cli_hints(message: str) -> str:
+#: Python options that messages of the front door name -> ``xlstsr upscale``'s flags
+_UPSCALE_FLAGS = (
+    (re.compile(r"\bfactor=(\d+)"), "--factor {0}"),
+    (re.compile(r"\bmask_out_of_range=True"), "--mask-out-of-range"),
+    (re.compile(r"\bbackend='(torch|onnxruntime)'"), "--backend {0}"),
+    (re.compile(r"\bconserve=True"), "--conserve"),
+    (re.compile(r"\bweights=['\"](\w+)['\"]"), "--model {0}"),
+    (re.compile(r"\bcalibration=\w"), "--calibration JSON"),
+    (re.compile(r"\bvariable=['\"](\w+)['\"]"), "--variable {0}"),
+    (re.compile(r"attrs\['units'\] = '(K|degC)'"), "--units {0}"),
+)
+
+
+def _cli_hints(message: str, command: str | None = None) -> str:
     """Messages written for Python callers, completed with the command line's flags."""
     if _SET_SCALE.search(message) and "--scale" not in message:
         message += (" On the command line: `--scale FACTOR` (e.g. `--scale 0.02 --nodata 0` "
                     "for MODIS LST digital numbers stored without scale metadata).")
+    if command == "upscale":
+        flags = []
+        for pattern, flag in _UPSCALE_FLAGS:
+            m = pattern.search(message)
+            if m and flag.split()[0] not in message:
+                flags.append(f"`{flag.format(*m.groups())}`")
+        if flags:
+            message += f" On the command line: {', '.join(dict.fromkeys(flags))}."
     return message
 
 
@@ -1103,7 +1124,7 @@ def main(argv: list[str] | None = None) -> int:
         except _user_errors() as err:
             if isinstance(err, ImportError) and _missing_dependency(err):
                 return _fail(str(_missing_dependency(err)))
-            return _fail(_cli_hints(str(err) or type(err).__name__))
+            return _fail(_cli_hints(str(err) or type(err).__name__, args.command))
         except ImportError as err:  # a plain ImportError naming the package to install
             if _missing_dependency(err) is None:
                 raise
