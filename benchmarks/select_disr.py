@@ -326,6 +326,18 @@ def write_round(doc: Path, mark: str, lines: list[str]) -> None:
     doc.write_text(head + "\n".join(lines) + "\n" + tail)
 
 
+def finish_round(args: argparse.Namespace, mark: str, lines: list[str], best: str,
+                 paths: dict[str, Path], shipped: dict[str, Path], fname: str) -> int:
+    """Write the round's section, print it, and with ``--install`` copy a chosen new file."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_round(args.out / "disr_selection.md", mark, lines)
+    print("\n".join(lines))
+    if args.install and best not in shipped:
+        shutil.copy2(paths[best], WEIGHTS_DIR / fname)
+        print(f"installed {paths[best]} -> {WEIGHTS_DIR / fname}")
+    return 0
+
+
 def main_sif(args: argparse.Namespace) -> int:
     """Round 5: the SIF DISR with the MODIS PSF in its consistency term, against the shipped one."""
     import torch
@@ -380,13 +392,7 @@ def main_sif(args: argparse.Namespace) -> int:
             f"{hist.get('cpu_seconds', '-')} |")
     lines += reference_rows(ref, blank=1)
     lines += ["", f"Chosen: `{best}`."]
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_round(args.out / "disr_selection.md", SIF_MARK, lines)
-    print("\n".join(lines))
-    if args.install and best not in shipped:
-        shutil.copy2(paths[best], WEIGHTS_DIR / SIF_FILE)
-        print(f"installed {paths[best]} -> {WEIGHTS_DIR / SIF_FILE}")
-    return 0
+    return finish_round(args, SIF_MARK, lines, best, paths, shipped, SIF_FILE)
 
 
 def main_coreg(args: argparse.Namespace) -> int:
@@ -481,14 +487,7 @@ def main_coreg(args: argparse.Namespace) -> int:
         )
     lines += reference_rows(ref, blank=2)
     lines += ["", f"Chosen: `{best}`."]
-    args.out.mkdir(parents=True, exist_ok=True)
-    doc = args.out / "disr_selection.md"
-    write_round(doc, mark, lines)
-    print("\n".join(lines))
-    if args.install and best not in shipped:
-        shutil.copy2(paths[best], WEIGHTS_DIR / COREG_FILE)
-        print(f"installed {paths[best]} -> {WEIGHTS_DIR / COREG_FILE}")
-    return 0
+    return finish_round(args, mark, lines, best, paths, shipped, COREG_FILE)
 
 
 def train_coarse(
@@ -642,13 +641,7 @@ def main_coarse(args: argparse.Namespace) -> int:
               f"channels-last, models interleaved over {rounds} rounds (the first dropped), median; "
               "seconds per million output pixels of the tiles' cores. Same process, same run.",
               "", f"Chosen: `{best}`."]
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_round(args.out / "disr_selection.md", COARSE_MARK, lines)
-    print("\n".join(lines))
-    if args.install and best not in shipped:
-        shutil.copy2(paths[best], WEIGHTS_DIR / COREG_FILE)
-        print(f"installed {paths[best]} -> {WEIGHTS_DIR / COREG_FILE}")
-    return 0
+    return finish_round(args, COARSE_MARK, lines, best, paths, shipped, COREG_FILE)
 
 
 if __name__ == "__main__":

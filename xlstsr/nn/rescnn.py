@@ -74,8 +74,8 @@ class GuidedResCNN(_LSTModel):
     sees its ``factor x factor`` guide pixels as channels) beside the LST for the body, and as
     it is in the fine head, where ``fine`` channels unfolded from the body (pixel-shuffle) meet
     the guide pixel by pixel. Almost all the work is on h x w instead of hf x wf: about a third
-    of the CPU time of :class:`~xlstsr.nn.resunet.GuidedUNet` (base 12, 2 levels) per output
-    pixel (``benchmarks/engine.py``).
+    of the forward time of :class:`~xlstsr.nn.resunet.GuidedUNet` (base 12, 2 levels) per output
+    pixel (``benchmarks/select_disr.py --coarse``; bundled as ``weights="fast"``).
 
     Parameters
     ----------
