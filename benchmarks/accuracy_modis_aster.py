@@ -127,9 +127,11 @@ from xlstsr.methods import TorchModelMethod  # noqa: E402
 
 #: bundled models scored beside the registered methods' defaults: label -> (method, options).
 #: "disr (displaced)": the DISR trained on ASTER truth as given (the default before issue 13),
-#: kept to show what co-registering the training truth changed
+#: kept to show what co-registering the training truth changed; "disr (fast)": the coarse-grid
+#: network distilled from the default (a third of its CPU time; round 6 of disr_selection.md)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "disr (displaced)": ("disr", {"weights": "unet_displaced"}),
+    "disr (fast)": ("disr", {"weights": "fast"}),
 }
 
 

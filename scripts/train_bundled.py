@@ -787,6 +787,7 @@ def train_disr_distilled(
     stride: int = SUPERVISED_STRIDE,
     lr: float = COREG_LR,
     name: str = "disr_distilled_x4.pt",
+    command: str = COMMAND + " --only disr_distil --teacher TEACHER --init STUDENT",
 ) -> Path:
     """Knowledge distillation: a cheaper DISR network (``student``, a trained file, e.g.
     ``GuidedResCNN`` after the default's recipe) learns to reproduce a costlier one
@@ -827,8 +828,41 @@ def train_disr_distilled(
                  "stride": stride},
         settings={"lr": lr, "epochs": epochs, "patience": 8, "batch_size": 8, "stride": stride,
                   "seed": seed, "arch": s_model.arch},
-        command=COMMAND + " --only disr_distil --teacher TEACHER --init STUDENT",
+        command=command,
     )
+
+
+#: the bundled fast DISR (name ``fast``): GuidedResCNN through the default's recipe, then distilled
+#: from the default (``select_disr.py --coarse``, round 6: ``rescnn32x4_distil``)
+FAST_FILE = "disr_rescnn_distilled_x4.pt"
+
+
+def train_disr_fast(
+    data_dir: Path, out_dir: Path, *, seed: int = 0, progress: bool = True,
+    epochs: int | None = None,
+) -> Path:
+    """The fast DISR (``--only disr_fast``): :class:`~xlstsr.nn.GuidedResCNN` pre-trained on the
+    cube's degraded pairs, fine-tuned on co-registered ASTER (the default's two steps, their
+    files kept in a temporary folder), then distilled from the default ``disr`` (``--out``'s, else
+    the package's)."""
+    import tempfile
+
+    teacher = out_dir / COREG_FILE if (out_dir / COREG_FILE).exists() else WEIGHTS_DIR / COREG_FILE
+    with tempfile.TemporaryDirectory() as tmp:
+        cube = train_disr_degraded_cube(
+            data_dir, Path(tmp), name="disr_degraded_cube_rescnn_x4.pt", epochs=epochs,
+            seed=seed, progress=progress,
+            settings={"arch": "guided_rescnn", "config": DISR_NETWORKS["guided_rescnn"]},
+        )
+        student = train_disr(
+            "supervised", data_dir, Path(tmp), epochs=epochs or SUPERVISED_EPOCHS, seed=seed,
+            progress=progress, coregister=True, name="disr_rescnn_coreg_x4.pt", init=cube,
+        )
+        return train_disr_distilled(
+            data_dir, out_dir, teacher=teacher, student=student,
+            epochs=epochs or SUPERVISED_EPOCHS, seed=seed, progress=progress, name=FAST_FILE,
+            command=COMMAND + " --only disr_fast",
+        )
 
 
 def _coregistration_record(
@@ -1154,8 +1188,8 @@ def train_disr_degraded_cube(
 
 
 #: in training order: the cube's degraded DISR starts the default DISR (``COREG_INIT``)
-JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_degraded_cube", "disr_coreg", "disr_unet",
-        "disr_sif", "disr_degraded")
+JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_degraded_cube", "disr_coreg", "disr_fast",
+        "disr_unet", "disr_sif", "disr_degraded")
 #: run only when asked (``--only``): they start from files another job wrote
 EXTRA_JOBS = ("disr_distil",)
 
@@ -1252,6 +1286,8 @@ def main(argv: list[str] | None = None) -> int:
                 data, args.out, epochs=args.epochs, progress=prog, seed=args.seed,
                 settings={"arch": arch, "config": {**DISR_NETWORKS[arch], **aopts}},
             )
+        elif job == "disr_fast":
+            train_disr_fast(data, args.out, seed=args.seed, progress=prog, epochs=args.epochs)
         elif job == "disr_distil":
             if args.init is None:
                 raise SystemExit("--only disr_distil needs --init STUDENT (a trained DISR file)")

@@ -86,3 +86,26 @@ def test_recipe_networks_and_a_start_file_of_another_network(tmp_path):
     with pytest.raises(SystemExit, match=r"--arch guided_unet, but --init .* guided_rescnn"):
         recipe.train_disr("supervised", tmp_path / "no data", tmp_path, epochs=1,
                           init=start, arch="guided_unet")
+
+
+def test_fast_disr_is_the_coarse_grid_network_distilled_from_the_default():
+    """``weights="fast"`` is a GuidedResCNN that records its recipe (the default's two steps, then
+    distillation from the default file), its pairs (the evaluation pairs never read), and that
+    `make weights` writes it after the default it learns from."""
+    from xlstsr.datasets import EVAL_PAIRS, TRAIN_PAIRS
+    from xlstsr.nn import GuidedResCNN
+
+    recipe = load_script("train_bundled")
+    m = load_weights("fast")
+    assert type(m) is GuidedResCNN and m.n_guide == 1 and m.factor == 4
+    meta = m.metadata
+    assert meta["distillation"]["teacher"] == BUNDLED["unet"] == recipe.COREG_FILE
+    # the student: GuidedResCNN after the default's two steps (cube, then co-registered ASTER)
+    assert meta["distillation"]["student_start"] == "disr_rescnn_coreg_x4.pt"
+    assert meta["settings"]["arch"] == "guided_rescnn" and meta["loss_options"] == recipe.SUPERVISED_LOSS
+    assert meta["train_pairs"] == list(TRAIN_PAIRS) and not set(meta["train_pairs"]) & set(EVAL_PAIRS)
+    assert meta["command"].endswith("--only disr_fast")
+    assert BUNDLED["fast"] == recipe.FAST_FILE
+    assert recipe.JOBS.index("disr_coreg") < recipe.JOBS.index("disr_fast")
+    h = meta["history"]
+    assert h["epochs_run"] >= 1 and h["cpu_seconds"] > 0 and h["threads"] == 1

@@ -25,6 +25,9 @@ PINNED = {
     ("disr", "unet"): (302.9190597, 5.1801549, [300.4234, 313.1124, 308.0909]),
     # the default before it (disr_unet_x4.pt, trained on displaced ASTER), renamed
     ("disr", "unet_displaced"): (302.9545591, 5.1094972, [299.4848, 312.4900, 311.5115]),
+    # weights="fast" (disr_rescnn_distilled_x4.pt: GuidedResCNN distilled from "unet"), recorded
+    # when installed
+    ("disr", "fast"): (301.9468588, 4.6943160, [299.9875, 309.5578, 308.9737]),
     # round 5 of docs/results/disr_selection.md: the consistency term through the MODIS PSF
     ("disr", "sif"): (302.0563793, 4.9511988, [298.0542, 311.0883, 309.8095]),
     ("disr", "degraded"): (302.1061325, 4.8595579, [298.0963, 311.3423, 310.2041]),

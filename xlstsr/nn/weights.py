@@ -3,21 +3,24 @@
 The checkpoints installed in ``xlstsr/weights/`` (written by :func:`xlstsr.nn.save_model`; the
 recipes that trained them live outside the package) are named by what they are:
 
-============== ================ ====== =======================================================
-name           architecture     guide  trained as
-============== ================ ====== =======================================================
-rescnn         ``rescnn``       none   SISR at degraded resolution (4 km -> 1 km) on the daily
-                                       MOD11A1 cube, split by window position (the default)
-rescnn_granule ``rescnn``       none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
-mrunet         ``mrunet``       none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
-unet           ``guided_unet``  NDVI   cross-sensor supervised (MODIS 1 km -> ASTER 250 m),
-                                       ASTER co-registered onto MODIS first (the default)
-unet_displaced ``guided_unet``  NDVI   the same on ASTER as given (~1 fine px displaced)
-sif            ``guided_unet``  NDVI   scale-invariance-free loss at the target scale
-degraded       ``guided_unet``  NDVI   DISR at degraded resolution (4 km + NDVI 1 km -> 1 km)
-degraded_cube  ``guided_unet``  NDVI   the same on the daily MOD11A1 cube, day and night, NDVI
-                                       of MOD13A2, split by window position
-============== ================ ====== =======================================================
+============== ================== ====== =======================================================
+name           architecture       guide  trained as
+============== ================== ====== =======================================================
+rescnn         ``rescnn``         none   SISR at degraded resolution (4 km -> 1 km) on the daily
+                                         MOD11A1 cube, split by window position (the default)
+rescnn_granule ``rescnn``         none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
+mrunet         ``mrunet``         none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
+unet           ``guided_unet``    NDVI   cross-sensor supervised (MODIS 1 km -> ASTER 250 m),
+                                         ASTER co-registered onto MODIS first (the default)
+fast           ``guided_rescnn``  NDVI   the same recipe on a network whose body runs on the
+                                         coarse grid, then distilled from ``unet``: a third of
+                                         its CPU time, less accurate (docs/models.md)
+unet_displaced ``guided_unet``    NDVI   the same on ASTER as given (~1 fine px displaced)
+sif            ``guided_unet``    NDVI   scale-invariance-free loss at the target scale
+degraded       ``guided_unet``    NDVI   DISR at degraded resolution (4 km + NDVI 1 km -> 1 km)
+degraded_cube  ``guided_unet``    NDVI   the same on the daily MOD11A1 cube, day and night, NDVI
+                                         of MOD13A2, split by window position
+============== ================== ====== =======================================================
 
 What each was trained on, with which split and loss, is in the checkpoint's metadata
 (:func:`list_weights` summarises it; ``load_weights(name).metadata`` holds all of it).
@@ -27,8 +30,9 @@ Importing this module does not import torch (``import xlstsr`` stays light); loa
 
 Examples
 --------
->>> sorted(BUNDLED)
-['degraded', 'degraded_cube', 'mrunet', 'rescnn', 'rescnn_granule', 'sif', 'unet', 'unet_displaced']
+>>> sorted(BUNDLED)  # doctest: +NORMALIZE_WHITESPACE
+['degraded', 'degraded_cube', 'fast', 'mrunet', 'rescnn', 'rescnn_granule', 'sif', 'unet',
+ 'unet_displaced']
 >>> weights_path("unet").name
 'disr_unet_coreg_x4.pt'
 >>> weights_path("rescnn").name
@@ -62,6 +66,7 @@ BUNDLED: dict[str, str] = {
     "mrunet": "sisr_mrunet_x4.pt",
     "unet": "disr_unet_coreg_x4.pt",
     "unet_displaced": "disr_unet_x4.pt",
+    "fast": "disr_rescnn_distilled_x4.pt",
     "sif": "disr_sif_x4.pt",
     "degraded": "disr_degraded_x4.pt",
     "degraded_cube": "disr_degraded_cube_x4.pt",
