@@ -323,8 +323,8 @@ def child_engine(spec: dict) -> dict:
     try:
         xlstsr.upscale_to_zarr(lst, spec["out"], FACTOR, spec["method"], guide=guide,
                                tile=spec.get("tile", "auto"), mode="w", progress=False,
-                               method_options={"backend": spec["backend"]}
-                               if spec.get("backend") else None)
+                               method_options={k: spec[k] for k in ("backend", "weights")
+                                               if spec.get(k)} or None)
     finally:
         rec.close()
     out["seconds"] = time.perf_counter() - t
@@ -525,6 +525,31 @@ def bench_real_onnx(cube: dict, n_days: int, tiles: dict, work: Path) -> dict:
               f"{out[method]['speedup']:.2f}x the torch engine ({eng_torch['seconds']:.1f} s), "
               f"peak {eng['peak_kib'] / 1024:.0f} vs {eng_torch['peak_kib'] / 1024:.0f} MiB",
               flush=True)
+    return out
+
+
+def bench_real_fast(cube: dict, n_days: int, work: Path, weights: str = "fast") -> dict:
+    """``disr`` with the bundled ``weights="fast"`` (the coarse-grid network distilled from the
+    default) against the default weights, engine against engine on the same real-size days,
+    alternated (default, fast, fast, default): the speed-up, peak RSS, and a year's projection."""
+    spec = {"lst": cube["lst"], "first": 0, "days": n_days, "method": "disr",
+            "guide": cube["guide"]}
+    runs: dict[str, list[dict]] = {"default": [], weights: []}
+    for name in ("default", weights, weights, "default"):
+        stage(f"  disr ({name} weights)")
+        runs[name].append(run_engine({**spec, "out": str(work / f"fast_{name}.zarr"),
+                                      **({"weights": weights} if name != "default" else {})}))
+    best = {k: min(v, key=lambda x: x["seconds"]) for k, v in runs.items()}
+    out = {"weights": weights, "n_days": n_days,
+           "default_s": [x["seconds"] for x in runs["default"]],
+           "fast_s": [x["seconds"] for x in runs[weights]],
+           "default_peak_kib": max(x["peak_kib"] for x in runs["default"]),
+           "fast_peak_kib": max(x["peak_kib"] for x in runs[weights]),
+           "speedup": best["default"]["seconds"] / best[weights]["seconds"],
+           "year_h_default": best["default"]["seconds"] / n_days * 365 / 3600,
+           "year_h_fast": best[weights]["seconds"] / n_days * 365 / 3600}
+    print(f"    fast {out['speedup']:.2f}x the default; a year {out['year_h_fast']:.2f} h against "
+          f"{out['year_h_default']:.2f} h", flush=True)
     return out
 
 
@@ -1021,6 +1046,18 @@ def render(r: dict) -> str:
             f"{x['cpu_ratio']:.2f}); **{x['speedup']:.2f}x the speed of the default (torch) "
             f"engine** in the same turn ({x['torch_engine_s']:.1f} s); peak RSS "
             f"{x['peak_kib'] / 1024:.0f} MiB against {x['torch_peak_kib'] / 1024:.0f} | report | |")
+    fw = r.get("real_fast")
+    if fw:
+        lines.append(
+            f"| `upscale_to_zarr` `disr` with `weights='{fw['weights']}'` (coarse-grid network "
+            f"distilled from the default) against the default weights, {fw['n_days']} x "
+            f"{real}^2 days, best of 2 runs each, alternated | **{fw['speedup']:.2f}x** (runs "
+            + ", ".join(f"{v:.1f}" for v in fw["fast_s"]) + " s against "
+            + ", ".join(f"{v:.1f}" for v in fw["default_s"]) + f" s); a year "
+            f"{fw['year_h_fast']:.2f} h against {fw['year_h_default']:.2f} h; peak RSS "
+            f"{fw['fast_peak_kib'] / 1024:.0f} MiB against {fw['default_peak_kib'] / 1024:.0f}"
+            + (f" (`--rerun-fast`, load {fw['load']})" if "load" in fw else "")
+            + " | report | |")
     lines += [
         f"| peak RSS, default `disr`, {rl['disr'].get('days_per_engine_run', nd)} days of "
         f"{real}^2 per run -> x4 | {disr_gb:.2f} GB "
@@ -1380,6 +1417,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rerun-profile", type=Path, default=None, metavar="MD",
                     help="rerun only the profile (where the engine's time goes) into the raw "
                     "figures of an earlier engine.md, and rewrite it")
+    ap.add_argument("--rerun-fast", type=Path, default=None, metavar="MD",
+                    help="run only the comparison of disr's weights='fast' with the default "
+                    "weights into the raw figures of an earlier engine.md, and rewrite it")
     args = ap.parse_args(argv)
     from xlstsr.datasets.root import results_dir
 
@@ -1399,6 +1439,17 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "engine.md").write_text(render(r))
         print(json.dumps(r["profile"]), flush=True)
+        return 0
+    if args.rerun_fast is not None:
+        r, s = earlier_run(args.rerun_fast)
+        load = tuple(round(v, 2) for v in os.getloadavg())
+        with tempfile.TemporaryDirectory(prefix="xlstsr-bench-") as tmp:
+            cube = make_cube(Path(tmp), "real", s["real_days"], s["real"], seed=0)
+            r["real_fast"] = bench_real_fast(cube, s["real_days"], Path(tmp))
+        r["real_fast"]["load"] = load
+        r["reading"] = reading(r)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "engine.md").write_text(render(r))
         return 0
     if args.rerun_scaling is not None:
         r, s = earlier_run(args.rerun_scaling)
@@ -1468,6 +1519,8 @@ def main(argv: list[str] | None = None) -> int:
             stage("real-size days with backend='onnxruntime'")
             rl_onnx = bench_real_onnx(real, s["real_days"], best_onnx_tile, work)
             print(json.dumps(rl_onnx), flush=True)
+        stage("real-size days: disr with weights='fast'")
+        rl_fast = bench_real_fast(real, s["real_days"], work)
 
         stage(f"memory flatness ({s['flat_steps']} x {s['flat_size']}^2)")
         fl = bench_flat(flat, s["flat_steps"], work, concurrent=args.smoke,
@@ -1502,7 +1555,8 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__, "xlstsr": xlstsr.__version__, "loads": loads,
         "args": {"smoke": args.smoke}, "sizes": s, "real": rl, "flat": fl, "stac": st,
         "scaling": sc, "tiles": tiles, "best_tile": best_tile, "best_onnx_tile": best_onnx_tile,
-        "real_onnx": rl_onnx if best_onnx_tile else None, "engine_tiles": etiles,
+        "real_onnx": rl_onnx if best_onnx_tile else None, "real_fast": rl_fast,
+        "engine_tiles": etiles,
         "profile": pf, "torch_tile": TORCH_TILE, "write": wr,
         "engine_tile": {m: get_method(m).tile_size(FACTOR) for m in METHODS},
         "raw_allocation": "region_allocation",
