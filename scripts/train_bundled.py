@@ -42,6 +42,12 @@ Models (all factor 4):
     on the cube's 4 km -> 1 km MODIS pairs, whose split keeps every position sharing ground with
     ``EVAL_PAIRS`` out) and fine-tunes at ``COREG_LR``; ``make weights`` trains the cube model
     first.
+``disr_rescnn_distilled_x4.pt`` (``--only disr_fast``, after ``disr_coreg``; name ``fast``)
+    :class:`~xlstsr.nn.GuidedResCNN` (body on the coarse grid, a third of the U-Net's forward
+    time) through the default's two steps (cube pre-training, co-registered fine-tuning), then
+    distilled from the default file (:func:`train_disr_distilled`: its output as the target on
+    the training pairs' MODIS windows). Not chosen as the default (round 6 of
+    ``benchmarks/select_disr.py --coarse``).
 ``disr_unet_x4.pt`` (``--only disr_unet``; name ``unet_displaced``, the default before issue 13)
     :class:`~xlstsr.nn.GuidedUNet` (NDVI guide, base 12, 2 levels), cross-sensor supervised:
     MODIS LST 1 km + MODIS NDVI 250 m -> ASTER LST on the 250 m MODIS grid (invalid ASTER masked),
