@@ -29,7 +29,7 @@ def _inputs(model, b, h, w, seed=0):
     return lst, torch.from_numpy(g)
 
 
-@pytest.mark.parametrize("name", ["rescnn", "unet"])
+@pytest.mark.parametrize("name", ["rescnn", "unet", "fast"])
 def test_bundled_models_equal_torch_on_every_tile_shape(name):
     # the export is traced on one shape; the engine's tiles come in many (edge tiles, odd sizes)
     m = load_weights(name)
