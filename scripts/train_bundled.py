@@ -1272,7 +1272,7 @@ def main(argv: list[str] | None = None) -> int:
         for cand in (name, args.out / name, WEIGHTS_DIR / name):
             if cand.exists():
                 return cand
-        raise SystemExit(f"--init {name}: no such file here, in {args.out} or in {WEIGHTS_DIR}")
+        raise SystemExit(f"{name}: no such model file here, in {args.out} or in {WEIGHTS_DIR}")
     t0 = time.perf_counter()
     for job in args.only:
         if job == "sisr_cube":

@@ -236,8 +236,6 @@ _UPSCALE_FLAGS = (
     (re.compile(r"\bmask_out_of_range=True"), "--mask-out-of-range"),
     (re.compile(r"\bbackend='(torch|onnxruntime)'"), "--backend {0}"),
     (re.compile(r"\bconserve=True"), "--conserve"),
-    (re.compile(r"\bweights=['\"](\w+)['\"]"), "--model {0}"),
-    (re.compile(r"\bcalibration=\w"), "--calibration JSON"),
     (re.compile(r"\bvariable=['\"](\w+)['\"]"), "--variable {0}"),
     (re.compile(r"attrs\['units'\] = '(K|degC)'"), "--units {0}"),
 )
