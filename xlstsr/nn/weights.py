@@ -13,8 +13,8 @@ mrunet         ``mrunet``         none   SISR 4 km -> 1 km: a granule + TRAIN_PA
 unet           ``guided_unet``    NDVI   cross-sensor supervised (MODIS 1 km -> ASTER 250 m),
                                          ASTER co-registered onto MODIS first (the default)
 fast           ``guided_rescnn``  NDVI   the same recipe on a network whose body runs on the
-                                         coarse grid, then distilled from ``unet``: a third of
-                                         its CPU time, less accurate (docs/models.md)
+                                         coarse grid, then distilled from ``unet``: ~0.5x its
+                                         engine time, less accurate (docs/models.md)
 unet_displaced ``guided_unet``    NDVI   the same on ASTER as given (~1 fine px displaced)
 sif            ``guided_unet``    NDVI   scale-invariance-free loss at the target scale
 degraded       ``guided_unet``    NDVI   DISR at degraded resolution (4 km + NDVI 1 km -> 1 km)
