@@ -1097,14 +1097,22 @@ def _range_cause(
             return ("some values look scaled (e.g. Kelvin x 10 as ASTER stores it, or MODIS "
                     "digital numbers x 0.02 K) among plausible ones: mask them (`da.where(...)`)"
                     " or decode the field as a whole")
+        # Landsat Collection 2 Level-2 surface temperature: K = DN x 0.00341802 + 149.0 (an
+        # offset, so no plain scale finds it; its DNs of cold scenes also pass as K x 100)
+        landsat = median * 0.00341802 + 149.0
+        c2l2 = ("" if not 190.0 <= landsat <= 345.0 else
+                f"; if they are Landsat Collection 2 Level-2 surface temperature digital numbers "
+                f"(median {landsat:.1f} K), read the scene with `xlstsr.io.open_landsat_c2l2` "
+                + ("" if ref else "or decode them, `da.attrs.update(scale_factor=0.00341802, "
+                   "add_offset=149.0)`"))
         if not fits:
             return (f"values (median {median:.6g}) are no temperature at any usual LST scale "
-                    "(K x 10, K x 100, MODIS digital numbers x 0.02)" + counts)
+                    "(K x 10, K x 100, MODIS digital numbers x 0.02)" + c2l2 + counts)
         how = [(f"pass `reference_scale={k:g}`" if ref else
                 f"`da.attrs.update(scale_factor={k:g})`"
                 + (f" (`--scale {k:g}`)" if cli else "")) + f" if they are {what} "
                f"(median {median * k:.1f} K)" for k, what in fits]
-        return "values look scaled: " + "; ".join(how) + counts
+        return "values look scaled: " + "; ".join(how) + c2l2 + counts
     wrong = _wrong_scale(median, stored, physical_range, ref)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     if (not units_known and celsius == 0.0 and 32.0 <= median <= 160.0

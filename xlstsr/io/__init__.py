@@ -1,4 +1,4 @@
-"""Readers and writers only: COGs, STAC items, MODIS HDF granules, Zarr stores, NetCDF.
+"""Readers and writers only: COGs, STAC items, MODIS HDF granules, Landsat scenes, Zarr, NetCDF.
 
 Every reader returns lazy (dask) arrays with their CRS and, where the source says it, values in
 physical units (STAC ``raster:bands`` and HDF scale metadata decoded).
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from .cog import open_cog, to_cogs
 from .formats import WRITABLE, format_of, open_path
+from .landsat import open_landsat8_l1, open_landsat_c2l2
 from .modis import granule_time, open_modis
 from .stac import band_coding, open_stac
 from .zarr import open_zarr
@@ -27,6 +28,8 @@ __all__ = [
     "format_of",
     "granule_time",
     "open_cog",
+    "open_landsat8_l1",
+    "open_landsat_c2l2",
     "open_modis",
     "open_path",
     "open_stac",

@@ -1,5 +1,7 @@
-"""Readers of the real fine-scale thermal data used by the scaling report.
+"""Readers of real fine-scale thermal data: fine truth for ``evaluate``, fields for ``scaling_stats``.
 
+- Landsat Collection 2 Level-2 (the surface temperature product USGS distributes for Landsat 4-9:
+  ``ST_B10`` / ``ST_B6`` in K, NDVI from surface reflectance, clouds and water from ``QA_PIXEL``);
 - Landsat-8 L1 (band 10 brightness temperature from the MTL radiance and K1/K2 constants, NDVI
   from TOA reflectance of bands 4/5, clouds from the pre-collection BQA);
 - DESIREX 2008 airborne LST over Madrid (ENVI, read with rasterio).
@@ -18,7 +20,15 @@ import xarray as xr
 from ..errors import AllNaNError, InputNotFoundError, XlstsrError
 from ..validate import check_bool, check_whole
 
-__all__ = ["open_desirex", "open_landsat8_l1", "read_mtl"]
+__all__ = ["open_desirex", "open_landsat8_l1", "open_landsat_c2l2", "read_mtl"]
+
+#: Collection 2 Level-2 scalings (USGS L2 science product guides, LSDS-1619 and LSDS-1618), used
+#: when the scene's MTL does not give them: surface temperature K = DN x 0.00341802 + 149.0,
+#: surface reflectance = DN x 2.75e-5 - 0.2; DN 0 is fill in every band
+C2L2_ST_SCALE, C2L2_ST_OFFSET = 0.00341802, 149.0
+C2L2_SR_SCALE, C2L2_SR_OFFSET = 2.75e-5, -0.2
+#: thermal, red and NIR bands by spacecraft: TIRS band 10 on Landsat 8-9, band 6 on Landsat 4-7
+C2L2_BANDS = {"8-9": ("ST_B10", "SR_B4", "SR_B5"), "4-7": ("ST_B6", "SR_B3", "SR_B4")}
 
 
 def read_mtl(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -175,3 +185,138 @@ def open_desirex(
         }
     da.name = f"{variable.lower()}_{resolution}m"
     return da
+
+
+def _c2l2_files(folder: Path, prefix: str | None) -> tuple[str, str, dict[str, Path]]:
+    """The scene prefix, its band set (``C2L2_BANDS`` key) and its files (thermal, red, NIR,
+    QA_PIXEL, and ST_QA / MTL when present), found by USGS's names ``{prefix}ST_B10.TIF``..."""
+    if not folder.is_dir():
+        raise InputNotFoundError(f"no such folder: {folder}; open_landsat_c2l2 takes the folder "
+                                 "of one Landsat Collection 2 Level-2 scene (its *_ST_B10.TIF...)")
+    names = {q.name: q for q in folder.iterdir() if q.is_file()}
+    if prefix is None:
+        found = sorted({n[: -len(suffix)] for n in names for suffix in
+                        ("ST_B10.TIF", "ST_B10.tif", "ST_B6.TIF", "ST_B6.tif") if n.endswith(suffix)})
+        if not found:
+            raise InputNotFoundError(
+                f"no *_ST_B10.TIF (Landsat 8-9) or *_ST_B6.TIF (Landsat 4-7) in {folder}: "
+                "open_landsat_c2l2 reads a Collection 2 Level-2 scene as USGS delivers it (the "
+                "ST and SR GeoTIFFs, QA_PIXEL and MTL). A Level-1 scene (B10.TIF, BQA) is read "
+                "by open_landsat8_l1."
+            )
+        if len(found) > 1:
+            raise XlstsrError(f"{folder} holds {len(found)} Level-2 scenes ({', '.join(found[:3])}"
+                              f"...): pass prefix= one of them (the part of the names before "
+                              "'ST_B10.TIF').")
+        prefix = found[0]
+
+    def find(band: str) -> Path | None:
+        return names.get(f"{prefix}{band}.TIF") or names.get(f"{prefix}{band}.tif")
+
+    kind = "8-9" if find("ST_B10") is not None else "4-7"
+    files = {key: find(band) for key, band in zip(("st", "red", "nir"), C2L2_BANDS[kind])}
+    files["qa"] = find("QA_PIXEL")
+    lacking = [C2L2_BANDS[kind][i] if i < 3 else "QA_PIXEL"
+               for i, key in enumerate(("st", "red", "nir", "qa")) if files[key] is None]
+    if lacking:
+        raise InputNotFoundError(
+            f"{folder} lacks {', '.join(f'{prefix}{b}.TIF' for b in lacking)}: open_landsat_c2l2 "
+            f"needs the thermal band, red and NIR surface reflectance (NDVI) and QA_PIXEL "
+            f"(clouds) of the scene; download the whole Level-2 scene (or pass prefix=)."
+        )
+    files["st_qa"], files["mtl"] = find("ST_QA"), names.get(f"{prefix}MTL.txt")
+    return prefix, kind, files
+
+
+def open_landsat_c2l2(
+    folder: str | os.PathLike[str],
+    *,
+    prefix: str | None = None,
+    mask_water: bool = True,
+    max_uncertainty: float | None = None,
+) -> xr.Dataset:
+    """A Landsat Collection 2 Level-2 scene (Landsat 4-9) as a Dataset: ``lst`` (surface
+    temperature, K), ``ndvi`` (surface reflectance), ``cloud`` and ``water`` masks, on its 30 m
+    grid, lazily.
+
+    ``lst = DN x TEMPERATURE_MULT + TEMPERATURE_ADD`` of the MTL (``0.00341802`` and ``149.0``,
+    USGS's constants, when the scene has no MTL); NDVI from ``SR_B5``/``SR_B4`` (Landsat 8-9) or
+    ``SR_B4``/``SR_B3`` (Landsat 4-7), ``reflectance = DN x 2.75e-5 - 0.2``. ``QA_PIXEL`` bits:
+    0 fill, 1 dilated cloud, 2 cirrus (Landsat 8-9), 3 cloud, 4 cloud shadow, 7 water; ``cloud``
+    is any of bits 1-4. ``lst`` and ``ndvi`` are NaN on fill, ``cloud`` and (``mask_water``)
+    water, and ``lst`` also where ``ST_QA``'s uncertainty (K) exceeds ``max_uncertainty`` (the
+    product's own error estimate, larger near clouds; None: not used). The thermal band is
+    natively 100 m (Landsat 8-9) or 60-120 m (4-7), resampled to 30 m by USGS: statistics below
+    that scale describe the resampling. As truth for 1 km -> 250 m, aggregate it first:
+    ``xlstsr.evaluate(sr, scene["lst"], ...)`` reprojects it onto the output's grid.
+
+    Examples
+    --------
+    >>> scene = xlstsr.io.open_landsat_c2l2("LC08_L2SP_044034_20230815_20230822_02_T1")  # doctest: +SKIP
+    >>> scores = xlstsr.evaluate(sr, scene["lst"], coarse=lst, coregister=True)  # doctest: +SKIP
+    """
+    check_bool("mask_water", mask_water)
+    if max_uncertainty is not None:
+        from ..validate import check_number
+
+        check_number("max_uncertainty", max_uncertainty, hint="in K, e.g. 2.0; None: not used")
+    folder = Path(folder)
+    prefix, kind, files = _c2l2_files(folder, prefix)
+    mtl = read_mtl(files["mtl"]) if files["mtl"] is not None else {}
+    st_band, red_band, nir_band = C2L2_BANDS[kind]
+
+    def scaling(kind_key: str, band: str, scale: float, offset: float) -> tuple[float, float]:
+        tag = band.split("_")[1]  # B10, B4...
+        mult = mtl.get(f"{kind_key}_MULT_BAND_{band}") or mtl.get(f"{kind_key}_MULT_BAND_{tag[1:]}")
+        add = mtl.get(f"{kind_key}_ADD_BAND_{band}") or mtl.get(f"{kind_key}_ADD_BAND_{tag[1:]}")
+        return (float(mult), float(add)) if mult and add else (scale, offset)
+
+    def dn(key: str) -> xr.DataArray:
+        da = rioxarray.open_rasterio(files[key], chunks={}, mask_and_scale=False)
+        da = da.squeeze("band", drop=True)
+        if not np.issubdtype(da.dtype, np.integer):
+            raise XlstsrError(
+                f"{files[key].name} holds {da.dtype} values, not the product's uint16 digital "
+                "numbers: open_landsat_c2l2 reads the files as USGS delivers them (already "
+                "converted data can be opened with rioxarray.open_rasterio)."
+            )
+        return da
+
+    st, red, nir, qa = dn("st"), dn("red"), dn("nir"), dn("qa")
+    grids = {k: (v.shape, v.rio.transform()) for k, v in (("st", st), ("red", red), ("nir", nir),
+                                                           ("qa", qa))}
+    if len({(g[0], tuple(g[1])) for g in grids.values()}) > 1:
+        raise XlstsrError(
+            f"the bands of {prefix} are on different grids ({', '.join(f'{k} {g[0]}' for k, g in grids.items())}): "
+            "a Level-2 scene's bands share one 30 m grid; are they from the same scene?"
+        )
+    ms, ads = scaling("TEMPERATURE", st_band, C2L2_ST_SCALE, C2L2_ST_OFFSET)
+    mr, ar = scaling("REFLECTANCE", red_band, C2L2_SR_SCALE, C2L2_SR_OFFSET)
+    mn, an = scaling("REFLECTANCE", nir_band, C2L2_SR_SCALE, C2L2_SR_OFFSET)
+    q = qa.astype(np.uint16)
+    fill = ((q & 1) == 1) | (st == 0) | (red == 0) | (nir == 0)
+    cloud = (q & 0b11110) != 0  # dilated cloud, cirrus, cloud, cloud shadow
+    water = ((q >> 7) & 1) == 1
+    bad = fill | cloud | (water if mask_water else False)
+    lst = (st.astype(np.float32) * np.float32(ms) + np.float32(ads)).where(~bad)
+    r4 = red.astype(np.float32) * np.float32(mr) + np.float32(ar)
+    r5 = nir.astype(np.float32) * np.float32(mn) + np.float32(an)
+    ndvi = ((r5 - r4) / (r5 + r4)).where(~bad & (r4 + r5 > 0))
+    if max_uncertainty is not None and files["st_qa"] is not None:
+        unc = rioxarray.open_rasterio(files["st_qa"], chunks={}, mask_and_scale=False)
+        unc = unc.squeeze("band", drop=True).astype(np.float32) * np.float32(0.01)  # DN x 0.01 K
+        lst = lst.where(unc <= max_uncertainty)
+    elif max_uncertainty is not None:
+        raise InputNotFoundError(f"max_uncertainty needs {prefix}ST_QA.TIF (the product's "
+                                 f"uncertainty), absent from {folder}; pass max_uncertainty=None.")
+    lst.attrs = {"standard_name": "surface_temperature", "units": "K",
+                 "long_name": f"Landsat Collection 2 Level-2 surface temperature ({st_band})"}
+    ndvi.attrs = {"long_name": f"NDVI (surface reflectance, {nir_band}/{red_band})", "units": "1"}
+    cloud.attrs = {"long_name": "QA_PIXEL cloud, dilated cloud, cirrus or cloud shadow"}
+    water.attrs = {"long_name": "QA_PIXEL water"}
+    ds = xr.Dataset({"lst": lst.astype(np.float32), "ndvi": ndvi.astype(np.float32),
+                     "cloud": cloud, "water": water},
+                    attrs={"scene": mtl.get("LANDSAT_PRODUCT_ID", prefix.rstrip("_")),
+                           "date": mtl.get("DATE_ACQUIRED", ""), "spacecraft": mtl.get(
+                               "SPACECRAFT_ID", f"Landsat {kind}")})
+    return ds.rio.write_crs(st.rio.crs)
