@@ -781,6 +781,23 @@ def teacher_targets(teacher: torch.nn.Module, ps: PatchSet, batch: int = 16) -> 
     return dataclasses.replace(ps, target=torch.cat(out).clone())
 
 
+def dihedral_patches(ps: PatchSet) -> PatchSet:
+    """``ps`` under the 8 rotations and flips of the square (its patches 8 times, inputs
+    transformed together; targets dropped: a teacher labels each transformed input itself)."""
+    import dataclasses
+
+    def tf(x: torch.Tensor | None, k: int, flip: bool) -> torch.Tensor | None:
+        if x is None:
+            return None
+        x = torch.rot90(x, k, dims=(-2, -1))
+        return torch.flip(x, dims=(-1,)) if flip else x
+
+    sets = [dataclasses.replace(ps, lst=tf(ps.lst, k, f), lst_valid=tf(ps.lst_valid, k, f),
+                                guide=tf(ps.guide, k, f), target=None)
+            for k in range(4) for f in (False, True)]
+    return PatchSet.concat(sets)
+
+
 def train_disr_distilled(
     data_dir: Path,
     out_dir: Path,
@@ -792,6 +809,8 @@ def train_disr_distilled(
     progress: bool = True,
     stride: int = SUPERVISED_STRIDE,
     lr: float = COREG_LR,
+    dihedral: bool = False,
+    patience: int = 8,
     name: str = "disr_distilled_x4.pt",
     command: str = COMMAND + " --only disr_distil --teacher TEACHER --init STUDENT",
 ) -> Path:
@@ -803,11 +822,18 @@ def train_disr_distilled(
     ASTER needed: 3-4x the pixels its cloud-masked truth gives), with the default's loss
     (``SUPERVISED_LOSS``); early stopping on ``VAL_PAIRS``' patches, also against the teacher. The
     student keeps its normalisation. The evaluation pairs are not read.
+
+    ``dihedral``: the training windows under the 8 rotations and flips, each labelled by the
+    teacher on the transformed input (neither network is equivariant, so ``T(teacher(x))`` is not
+    ``teacher(T(x))``: the random flips of the training loop would teach the student a target the
+    teacher does not give), and the loop's own augmentation off.
     """
     t_model, s_model = load_model(teacher), load_model(student)
     if s_model.n_guide != 1 or t_model.n_guide != 1 or t_model.factor != s_model.factor:
         raise SystemExit("--teacher and --init must be DISR files of one guide band, factor 4")
     train, val, _ = disr_patches(data_dir, with_truth=False, stride=stride)
+    if dihedral:
+        train = dihedral_patches(train)
     train, val = teacher_targets(t_model, train), teacher_targets(t_model, val)
     torch.manual_seed(seed)
     s_model.train()  # load_model gives it in eval mode (no layer here behaves differently)
@@ -818,8 +844,9 @@ def train_disr_distilled(
         name,
         out_dir,
         fit_options={"mode": "supervised", "loss_options": SUPERVISED_LOSS, "epochs": epochs,
-                     "batch_size": 8, "lr": lr, "patience": 8, "seed": seed,
-                     "progress": progress, "normalise": False},
+                     "batch_size": 8, "lr": lr, "patience": patience, "seed": seed,
+                     "progress": progress, "normalise": False,
+                     **({"augmentation": False} if dihedral else {})},
         inputs=["lst", "ndvi"],
         mode="supervised",
         loss="distillation: the default's loss (Huber + w_detail Huber(HP) + w_spectral "
@@ -829,11 +856,12 @@ def train_disr_distilled(
         training_data=["modis_aster TRAIN_PAIRS: MODIS LST 1 km, MODIS NDVI 250 m (MOD09GQ); the "
                        f"target is {Path(teacher).name}'s output at every fine pixel"],
         distillation={"teacher": Path(teacher).name, "student_start": Path(student).name,
-                      "teacher_arch": t_model.arch, "teacher_config": t_model.config},
+                      "teacher_arch": t_model.arch, "teacher_config": t_model.config,
+                      "dihedral": dihedral},
         patches={"n_train": len(train), "n_val": len(val), "patch_fine_px": 96,
                  "stride": stride},
-        settings={"lr": lr, "epochs": epochs, "patience": 8, "batch_size": 8, "stride": stride,
-                  "seed": seed, "arch": s_model.arch},
+        settings={"lr": lr, "epochs": epochs, "patience": patience, "batch_size": 8,
+                  "stride": stride, "seed": seed, "arch": s_model.arch},
         command=command,
     )
 
@@ -1212,6 +1240,11 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=1, help="torch threads (the bundled files were made with 1)"
     )
     ap.add_argument("--stride", type=int, default=None, help="override the DISR patch stride")
+    ap.add_argument("--dihedral", action="store_true",
+                    help="--only disr_distil: the training windows under the 8 rotations and "
+                    "flips, each labelled by the teacher (the loop's augmentation off)")
+    ap.add_argument("--patience", type=int, default=None,
+                    help="--only disr_distil: epochs without improvement before stopping (8)")
     ap.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--seed", type=int, default=0,
@@ -1301,7 +1334,8 @@ def main(argv: list[str] | None = None) -> int:
                 data, args.out,
                 teacher=weights_file(args.teacher) if args.teacher else WEIGHTS_DIR / COREG_FILE,
                 student=weights_file(args.init), epochs=args.epochs or SUPERVISED_EPOCHS,
-                progress=prog, seed=args.seed,
+                progress=prog, seed=args.seed, dihedral=args.dihedral,
+                patience=args.patience or 8, stride=args.stride or SUPERVISED_STRIDE,
             )
         elif job == "disr_degraded":
             train_disr_degraded(data, args.out, epochs=args.epochs or 80, progress=prog,

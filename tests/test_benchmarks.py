@@ -134,6 +134,27 @@ def test_select_disr_cheaper_networks_round_smoke(shared_data: Path, tmp_path: P
     assert "rescnn32x4_distil" in text and "Issue 16's criterion" not in text  # no control here
 
 
+@pytest.mark.slow
+def test_select_disr_dihedral_distillation_round_smoke(shared_data: Path, tmp_path: Path,
+                                                       bench_env,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``select_disr.py --distil --smoke``: the bundled fast file distilled further on the
+    rotated and flipped windows (each labelled by the default), scored beside both shipped files
+    and judged by the criteria fixed for the round."""
+    monkeypatch.setenv("XLSTSR_DATA", str(shared_data))
+    sel = load_benchmark("select_disr")
+    assert sel.main(["--distil", "--smoke", "--out", str(tmp_path)]) == 0
+    meta = __import__("torch").load(
+        tmp_path / "disr_selection_smoke" / sel.DISTIL_CANDIDATE / "disr_distilled_x4.pt",
+        weights_only=True)["metadata"]
+    assert meta["distillation"]["dihedral"] is True
+    assert meta["distillation"]["student_start"] == sel.FAST_FILE
+    assert meta["patches"]["n_train"] % 8 == 0 and meta["history"]["epochs_run"] == 1
+    text = (tmp_path / "disr_selection.md").read_text()
+    assert sel.DISTIL_MARK in text and "Criterion for the default (issue 16)" in text
+    assert all(f"| {n}" in text for n in ("unet (shipped)", "fast (shipped)", sel.DISTIL_CANDIDATE))
+
+
 def test_accuracy_scores_held_back_pairs_by_content_not_id(shared_data: Path, tmp_path: Path,
                                                            bench_env) -> None:
     """A held-back folder numbers its pairs anew: the bundled models' training pairs are known by

@@ -109,3 +109,51 @@ def test_fast_disr_is_the_coarse_grid_network_distilled_from_the_default():
     assert recipe.JOBS.index("disr_coreg") < recipe.JOBS.index("disr_fast")
     h = meta["history"]
     assert h["epochs_run"] >= 1 and h["cpu_seconds"] > 0 and h["threads"] == 1
+
+
+def test_dihedral_distillation_labels_each_transformed_input_with_the_teacher():
+    """``dihedral_patches``: every patch under the 8 rotations and flips, the coarse input, its
+    validity and the guide moved together; ``teacher_targets`` then labels each transformed input
+    with the teacher's own output on it, which for a network that is not equivariant differs
+    from the transformed label (what the training loop's random flips would have taught)."""
+    import torch
+
+    from xlstsr.nn import GuidedResCNN
+    from xlstsr.train import PatchSet
+
+    recipe = load_script("train_bundled")
+    gen = torch.Generator().manual_seed(0)
+    lst = 290 + 5 * torch.rand((2, 1, 6, 6), generator=gen)
+    guide = torch.rand((2, 1, 24, 24), generator=gen)
+    valid = torch.rand((2, 1, 6, 6), generator=gen) > 0.2
+    ps = PatchSet(lst, valid, guide, None, np.array(["a", "b"]), 4)
+    out = recipe.dihedral_patches(ps)
+    assert len(out) == 16 and out.target is None and list(out.scene).count("a") == 8
+    # the 8 versions of one patch are the 8 distinct elements of the square's symmetry group
+    versions = out.lst[out.scene == "a"]
+    assert len({tuple(v.flatten().tolist()) for v in versions}) == 8
+    for k in range(8):  # input, validity and guide moved by the same transform
+        i = np.flatnonzero(out.scene == "a")[k]
+        v, g = out.lst[i, 0], out.guide[i, 0]
+        j = next(j for j in range(8) if torch.equal(v, _d4(lst[0, 0], j)))
+        assert torch.equal(g, _d4(guide[0, 0], j)) and torch.equal(out.lst_valid[i, 0],
+                                                                    _d4(valid[0, 0], j))
+    teacher = GuidedResCNN(4, n_guide=1, channels=4, n_blocks=1, fine=4).eval()
+    with torch.no_grad():  # weights far from the (near-equivariant) initial residual of zero
+        for w in teacher.parameters():
+            w.copy_(torch.randn(w.shape, generator=gen) * 0.3)
+    labelled = recipe.teacher_targets(teacher, out)
+    i = 2 * 5 + 1  # patch "b" under the 6th transform (a flip): the sets come transform by transform
+    assert out.scene[i] == "b" and torch.equal(out.lst[i, 0], _d4(lst[1, 0], 5))
+    with torch.inference_mode():
+        own = teacher(out.lst[i : i + 1], out.guide[i : i + 1])[0, 0]
+        moved = _d4(teacher(lst[1:2], guide[1:2])[0, 0], 5)
+    assert torch.allclose(labelled.target[i, 0], own, atol=1e-3)  # batched vs alone
+    assert not torch.allclose(own, moved, atol=1e-3)  # not equivariant: a moved label is wrong
+
+def _d4(x, j: int):
+    """The ``j``-th (0..7) rotation/flip of a 2-D tensor, in ``dihedral_patches``' order."""
+    import torch
+
+    y = torch.rot90(x, j // 2, dims=(-2, -1))
+    return torch.flip(y, dims=(-1,)) if j % 2 else y

@@ -253,7 +253,7 @@ def open_landsat_c2l2(
     Examples
     --------
     >>> scene = xlstsr.io.open_landsat_c2l2("LC08_L2SP_044034_20230815_20230822_02_T1")  # doctest: +SKIP
-    >>> scores = xlstsr.evaluate(sr, scene["lst"], coarse=lst, coregister=True)  # doctest: +SKIP
+    >>> scores = xlstsr.evaluate(sr, scene["lst"], coarse=lst)  # doctest: +SKIP
     """
     check_bool("mask_water", mask_water)
     if max_uncertainty is not None:
