@@ -136,8 +136,10 @@ def _parent_folder(path: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _open_field(path: str, variable: str | None, role: str, flag: str = "--variable") -> Any:
-    """One DataArray from a file: a Dataset's variable (named, or its only one)."""
+def _open_field(path: str, variable: str | None, role: str, flag: str = "--variable",
+                band: int | None = None) -> Any:
+    """One DataArray from a file: a Dataset's variable (named, or its only one), or one band of
+    a GeoTIFF (``band``; else its bands are its time steps)."""
     import xarray as xr
 
     from xlstsr.errors import VariableNotFoundError
@@ -145,6 +147,11 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
     from xlstsr.validate import select_variable
 
     kwargs = {"variable": variable} if (variable and format_of(path) == "hdf4") else {}
+    if band is not None:
+        if format_of(path) != "cog":
+            raise UsageError(f"--band selects a band of a GeoTIFF, and {path} is not one: name "
+                             "a variable of a .nc/.zarr/.hdf input with --variable.")
+        kwargs["band"] = band
     obj = open_path(path, **kwargs)
     if isinstance(obj, xr.Dataset):
         names = list(obj.data_vars)
@@ -529,8 +536,8 @@ def _upscale(args: argparse.Namespace) -> int:
     m = _method(args)
     if m.needs_guide and not args.guide:
         raise UsageError(f"method {m.name!r} needs a fine guide: pass --guide ndvi.tif")
-    lst = _declare(_open_field(args.input, args.variable, "LST"), args.units, args.nodata,
-                   args.scale)
+    lst = _declare(_open_field(args.input, args.variable, "LST", band=args.band), args.units,
+                   args.nodata, args.scale)
     ydim, xdim = spatial_dims(lst)
     chunks = _parse_chunks(args.chunks, tuple(map(str, lst.dims)), str(ydim), str(xdim))
     if chunks is not None:
@@ -650,8 +657,8 @@ def _scaling(args: argparse.Namespace) -> int:
     if args.figure:
         _refuse_existing(args.figure, args.overwrite)
     _check_writable(args.output, args.figure)
-    lst = _declare(_open_field(args.input, args.variable, "LST"), args.units, args.nodata,
-                   args.scale)
+    lst = _declare(_open_field(args.input, args.variable, "LST", band=args.band), args.units,
+                   args.nodata, args.scale)
     guide = None
     if args.guide:
         guide = _open_field(args.guide, args.guide_variable, "guide",
@@ -994,6 +1001,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="guide variable of a .nc/.zarr guide (default: its only variable)")
     u.add_argument("--variable", default=None,
                    help="LST variable of a .nc/.zarr/.hdf input (default: the one that says LST)")
+    u.add_argument("--band", type=int, default=None,
+                   help="one band (from 1) of a multi-band GeoTIFF input (default: every band, "
+                   "as time steps)")
     u.add_argument("--model", "--checkpoint", dest="model", default=None,
                    help="deep methods: a checkpoint file (.pt) or bundled weights by name "
                    "(default: the method's bundled weights)")
@@ -1063,6 +1073,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input", help="LST (.tif, .nc, .zarr, .hdf)")
     s.add_argument("output", help="statistics: .csv (fits per time step) or .nc (everything)")
     s.add_argument("--variable", default=None, help="LST variable of a .nc/.zarr/.hdf input")
+    s.add_argument("--band", type=int, default=None,
+                   help="one band (from 1) of a multi-band GeoTIFF input (default: every band, "
+                   "as time steps)")
     s.add_argument("--guide", default=None, help="a guide (e.g. NDVI) for LST-guide laws")
     s.add_argument("--guide-variable", default=None, help="variable of a .nc/.zarr guide")
     s.add_argument("--plain-mean", action="store_true",

@@ -229,6 +229,8 @@ def decode_reference(
     *,
     scale: float | None = None,
     nodata: float | None = None,
+    valid_min: float | None = None,
+    valid_max: float | None = None,
 ) -> xr.DataArray:
     """Reference values in Kelvin (float64, NaN where invalid), decoded as the inputs are.
 
@@ -239,7 +241,9 @@ def decode_reference(
     first. Then the same checks: Celsius without units, an undeclared fill value (one value over
     a large part of the scene far below the rest), and the physical range, which the bulk of
     the reference (more than half of each image's valid pixels) must be in; pixels outside it
-    are kept (border pixels mixed with the fill: ``valid_min`` and ``erode`` drop them).
+    are kept (border pixels mixed with the fill: ``valid_min`` and ``erode`` drop them). A value
+    repeated over part of the scene but outside ``[valid_min, valid_max]`` (the thresholds
+    :func:`reference_mask` applies next) is not refused as an undeclared fill: they drop it.
 
     Raises
     ------
@@ -270,7 +274,8 @@ def decode_reference(
     if scale is not None:  # a scale it does not declare: decoded (and reported) as if it did
         ref = ref.astype(np.float64)  # as before: scaled in float64
         ref.attrs = {**ref.attrs, "scale_factor": float(scale)}
-    out = decode_lst(ref, keep_out_of_range=True, what="reference").astype(np.float64)
+    out = decode_lst(ref, keep_out_of_range=True, what="reference",
+                     kept_range=(valid_min, valid_max)).astype(np.float64)
     return out.rio.write_nodata(np.nan, encoded=False)
 
 
@@ -583,7 +588,8 @@ def evaluate(
     reference, _ = select_lst(reference)  # a numpy array or a Dataset: named, not an AttributeError
     reference = pair_steps(georeference(reference, "reference"), sr)
     factor = _infer_factor(sr, coarse, factor)
-    ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata)
+    ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata,
+                           valid_min=valid_min, valid_max=valid_max)
     mask = reference_mask(ref, erode=erode, valid_min=valid_min, valid_max=valid_max, clear=clear)
     offset = None
     if coregister is not False:

@@ -473,7 +473,7 @@ def _refuse_guide_fill(c: int, values: np.ndarray) -> None:
     if fill is not None:
         v, share = fill
         raise UndeclaredFillError(
-            f"guide channel {c} holds {v:.6g} on {share:.0%} of its valid pixels, far outside "
+            f"guide channel {c} holds {v:.6g} on {share:.1%} of its valid pixels, far outside "
             "the other values: an undeclared fill value (e.g. MOD13's NDVI fill -3000, or "
             "-9999, 255). Declare it on the guide (`guide.rio.write_nodata("
             f"{v:.6g})` or `guide.attrs['_FillValue'] = {v:.6g}`) or mask it "
@@ -511,6 +511,15 @@ def _refuse_ndvi_range(c: int, declared: str, values: Any) -> None:
     if share <= NDVI_MAX_OUTSIDE:
         return
     top = float(np.percentile(np.abs(v), 99))
+    outside = np.unique(v[np.abs(v) > NDVI_LIMIT])
+    if outside.size == 1:  # one value repeated, the rest an NDVI: a fill, not a scale
+        f = float(outside[0])
+        raise UndeclaredFillError(
+            f"guide channel {c} is declared as NDVI ({declared}) and holds {f:.6g} on {share:.1%}"
+            " of its valid pixels, its other values within [-1, 1]: an undeclared fill value. "
+            f"Declare it on the guide (`guide.rio.write_nodata({f:.6g})` or "
+            f"`guide.attrs['_FillValue'] = {f:.6g}`) or mask it (`guide.where(guide != {f:.6g})`)."
+        )
     if 10 < top <= 100:
         cause = "NDVI in percent? divide it by 100"
     elif 1000 < top <= 10000:

@@ -86,6 +86,12 @@ FILL_SHARE = 0.05
 FILL_MIN_PIXELS = 16
 FILL_GAP_K = 20.0
 FILL_IQR = 3.0
+#: ... and at any share (at least FILL_MIN_PIXELS pixels) beyond FILL_FAR_IQR of them: -9999 in
+#: an NDVI band is 30 000 inter-quartile ranges out, a saturated reflectance tens at most
+FILL_FAR_IQR = 100.0
+#: the products' usual fill values (MOD13 NDVI -3000, MOD09 -28672, int16/uint16 extremes,
+#: -9999): outside the others by FILL_IQR, refused at any share too
+FILL_SENTINELS = frozenset({-3000.0, -9999.0, -28672.0, -32768.0, -32767.0, 32767.0, 65535.0})
 #: Largest upscaling factor :func:`xlstsr.upscale` accepts (1 km -> 15.6 m; a typo such as 400
 #: would ask for 160 000 times the input's memory).
 MAX_FACTOR = 64
@@ -1140,9 +1146,12 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     Unit-free (a guide may be NDVI, reflectance, emissivity, elevation): the smallest or the
     largest value covers at least ``share`` (default :data:`FILL_SHARE`) of the finite pixels
     and lies more than :data:`FILL_IQR` inter-quartile ranges outside the other pixels'
-    quartiles, as MOD13's -3000 NDVI digital number, a -9999 or a 255 left as data do. A
-    plausible constant (NDVI 0 or -0.3 over water) stays inside that reach. Large bands are
-    judged on an even subsample of at most ``max_values`` pixels.
+    quartiles, as MOD13's -3000 NDVI digital number, a -9999 or a 255 left as data do, or on
+    any share (at least :data:`FILL_MIN_PIXELS` pixels) lies more than :data:`FILL_FAR_IQR`
+    of them outside (a -9999 scattered over 1 % of an NDVI band), or is one of the products'
+    usual fill values (:data:`FILL_SENTINELS`) outside by :data:`FILL_IQR`. A plausible constant (NDVI 0
+    or -0.3 over water) stays inside that reach. Large bands are judged on an even subsample of
+    at most ``max_values`` pixels.
 
     Examples
     --------
@@ -1166,11 +1175,17 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     for c in {f.dtype.type(f.min()), f.dtype.type(f.max())}:
         count = int(np.count_nonzero(f == c))
         rest = f[f != c]
-        if count < k or rest.size < FILL_MIN_PIXELS:
+        if count < FILL_MIN_PIXELS or rest.size < FILL_MIN_PIXELS:
             continue
         q25, q75 = _quantiles(rest, (0.25, 0.75))
         spread = float(q75 - q25)
-        if spread > 0 and (c < q25 - FILL_IQR * spread or c > q75 + FILL_IQR * spread):
+        if spread <= 0:
+            continue
+        out = max(q25 - c, c - q75) / spread  # inter-quartile ranges outside the others
+        # a large share (or a product's fill value) a little outside, or any share far outside
+        # (a few scattered pixels: TsHARP's fit per image was corrupted by 2 % of -9999)
+        near = (count >= k or float(c) in FILL_SENTINELS) and out > FILL_IQR
+        if near or out > FILL_FAR_IQR:
             return float(c), count / n
     return None
 
@@ -1186,6 +1201,7 @@ def _lst_verdict(
     check_fill: bool,
     stored: tuple[float, float, float],
     what: str,
+    kept_range: tuple[float | None, float | None] = (None, None),
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked."""
@@ -1248,6 +1264,10 @@ def _lst_verdict(
                 )
         if check_fill:
             hit = suspect_fill(finite)
+            k_lo, k_hi = kept_range
+            if hit is not None and ((k_lo is not None and hit[0] < k_lo)
+                                    or (k_hi is not None and hit[0] > k_hi)):
+                hit = None  # the caller's thresholds drop that value: no fill to declare
             if hit is not None:
                 v, share = hit
                 sv = as_stored(v)
@@ -1314,6 +1334,23 @@ def _lst_verdict(
     return flags.reshape(*lead, 1, 1)
 
 
+def _multiband_verdict(imgs: np.ndarray, *, verdict: Any, n_bands: int, what: str) -> np.ndarray:
+    """``verdict(imgs)`` for an input with a 'band' dim: a refusal names the band dim first (a
+    multi-band raster's QC or angle layer read as LST was blamed on Celsius or a scale)."""
+    try:
+        return verdict(imgs)
+    except XlstsrError as err:
+        raise type(err)(
+            f"the {what} has a 'band' dim of {n_bands} bands, each checked as an image, and one "
+            "is refused: a multi-band raster may hold other layers (QC, view time or angle) "
+            "beside the LST: select the LST band (`da.sel(band=1)`, or "
+            "`xlstsr.io.open_cog(path, band=1)`"
+            + (", `--band 1` on the command line" if what == "LST" else "")
+            + "); if the bands are time steps, `da.rename(band='time')`. The refusal: "
+            + str(err)
+        ) from err
+
+
 def decode_lst(
     da: xr.DataArray,
     *,
@@ -1322,6 +1359,7 @@ def decode_lst(
     check_fill: bool = True,
     keep_out_of_range: bool = False,
     what: str = "LST",
+    kept_range: tuple[float | None, float | None] = (None, None),
 ) -> xr.DataArray:
     """Return LST as floating-point Kelvin with NaN gaps; decode scaled integers and Celsius.
 
@@ -1358,6 +1396,10 @@ def decode_lst(
         dropped by its thresholds).
     what : str
         How messages name the array.
+    kept_range : (float or None, float or None)
+        Kelvin bounds the caller applies afterwards (``evaluate``'s ``valid_min`` /
+        ``valid_max``): a repeated value outside them is dropped there, not refused here as an
+        undeclared fill.
 
     Examples
     --------
@@ -1417,7 +1459,11 @@ def decode_lst(
         check_fill=check_fill,
         stored=(scale or 1.0, offset, 273.15 if kind == "C" else 0.0),
         what=what,
+        kept_range=kept_range,
     )
+    if "band" in out.dims and out.sizes["band"] > 1:
+        verdict = partial(_multiband_verdict, verdict=verdict, n_bands=out.sizes["band"],
+                          what=what)
     result = _per_image(out, verdict, partial(_apply_mask_flag, lo=lo, hi=hi), 1)
     attrs = {k: v for k, v in out.attrs.items()
              if k not in ("scale_factor", "add_offset", "valid_range", *_FILL_KEYS)}
@@ -1821,7 +1867,8 @@ def _image_range(data: np.ndarray) -> np.ndarray:
 
 
 def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guided: bool,
-                        physical_range: tuple[float, float]) -> np.ndarray:
+                        physical_range: tuple[float, float],
+                        scale_correction: Any = None) -> np.ndarray:
     lo_in, hi_in = rng[:, 0:1, None], rng[:, 1:2, None]  # (n, 1, 1)
     spread = np.maximum(OUTPUT_MIN_SPREAD_K,
                         OUTPUT_SPREAD_RATIO * np.where(hi_in >= lo_in, hi_in - lo_in, 0.0))
@@ -1846,6 +1893,11 @@ def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guid
         "The method or its options (or a custom model) do not suit this input; compare with "
         "method='bicubic', or pass output_check=False to see the values (to debug a model)."
     )
+    if scale_correction is not None:
+        cause = (f"It went through scale_correction={scale_correction!r}, which multiplies the "
+                 "method's detail: with a fixed gain, use one near 1 (calibrated where fine truth "
+                 "exists: `xlstsr.correction.calibrate_detail_gain`), or compare without the "
+                 "correction. Else: " + cause[0].lower() + cause[1:])
     raise ImplausibleOutputError(
         f"method {method!r} produced {vals.size} temperature(s) from {vals.min():.6g} to "
         f"{vals.max():.6g} K for an input of {float(rng[img, 0]):.2f} to {float(rng[img, 1]):.2f}"
@@ -1861,9 +1913,11 @@ def check_output(
     *,
     guided: bool = False,
     physical_range: tuple[float, float] = PHYSICAL_RANGE_K,
+    scale_correction: Any = None,
 ) -> Any:
     """Refuse a method's output that is not physical: ``out`` (n, Y, X) against its input
-    ``lst`` (n, y, x), both Kelvin, numpy or dask.
+    ``lst`` (n, y, x), both Kelvin, numpy or dask (``scale_correction``: the detail correction
+    the output went through, named as a likely cause).
 
     A finite output value is implausible outside ``physical_range`` widened by
     :data:`OUTPUT_MARGIN_K` (20 K), or further than max(:data:`OUTPUT_MIN_SPREAD_K` (50 K), twice
@@ -1887,7 +1941,8 @@ def check_output(
     ...
     xlstsr.errors.ImplausibleOutputError: method 'disr' produced 64 temperature(s) from -60000 to -60000 K ...
     """
-    kw = dict(method=method, guided=guided, physical_range=physical_range)
+    kw = dict(method=method, guided=guided, physical_range=physical_range,
+              scale_correction=scale_correction)
     if not isinstance(out, dsa.Array) and not isinstance(lst, dsa.Array):
         return _check_output_block(np.asarray(out), _image_range(np.asarray(lst)), **kw)
     out = dsa.asarray(out)

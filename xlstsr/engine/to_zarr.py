@@ -739,8 +739,14 @@ def upscale_to_zarr(
             diff = sorted(
                 k for k in set(arguments) | set(prev_args) if arguments.get(k) != prev_args.get(k)
             )
-            shown = "; ".join(f"{k}: {prev_args.get(k)!r} there, {arguments.get(k)!r} here"
-                              for k in diff if k in _SHOWN_ARGUMENTS)
+            shown = [f"{k}: {prev_args.get(k)!r} there, {arguments.get(k)!r} here"
+                     for k in diff if k in _SHOWN_ARGUMENTS]
+            for k in diff:  # options recorded as a mapping: which of them, and their values
+                a, b = prev_args.get(k), arguments.get(k)
+                if isinstance(a, dict) and isinstance(b, dict):
+                    shown += [f"{k}[{o!r}]: {a.get(o)!r} there, {b.get(o)!r} here"
+                              for o in sorted(set(a) | set(b)) if a.get(o) != b.get(o)]
+            shown = "; ".join(shown)
             if diff == ["xlstsr_version"]:
                 raise XlstsrError(
                     f"the store {store} was started by xlstsr {prev_args.get('xlstsr_version')} "
