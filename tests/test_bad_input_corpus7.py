@@ -110,3 +110,36 @@ def test_a_reference_value_below_valid_min_is_not_an_undeclared_fill(scene):
         xlstsr.evaluate(sr, ref, reference_scale=0.1, reference_nodata=0)
     scores = xlstsr.evaluate(sr, ref, reference_scale=0.1, reference_nodata=0, valid_min=230)
     assert float(scores.rmse.max()) < 5
+
+
+@pytest.mark.parametrize("method", ["tsharp", "dms"])
+def test_where_the_guide_is_missing_the_output_is_bicubic_and_still_conserves(scene, method):
+    """A guide missing its first fine row: those pixels are bicubic, as the warning says (the
+    block residual of the guided pixels below was added to them: 11 K below every input pixel
+    on a real pair), and the blocks keep their radiance through the guided pixels."""
+    from xlstsr.kernels.aggregate import radiometric_mean
+
+    g = _guide(scene)
+    v = g.values.copy()
+    v[..., 0, :] = np.nan
+    lst = scene["lst_1km"].fillna(300.0)  # no gaps: the gap filling of the two paths differs
+    out = lst.lstsr.upscale(4, method, guide=g.copy(data=v)).values
+    bic = lst.lstsr.upscale(4).values
+    np.testing.assert_allclose(out[..., 0, :], bic[..., 0, :], atol=1e-4)
+    agg = radiometric_mean(out.astype(np.float64), 4)
+    np.testing.assert_allclose(agg, lst.values, atol=2e-3)
+
+
+def test_conserve_radiometric_keeps_fixed_pixels_and_the_blocks_radiance():
+    from xlstsr.kernels.aggregate import conserve_radiometric, radiometric_mean
+
+    rng = np.random.default_rng(3)
+    fine = 300 + 5 * rng.standard_normal((8, 8))
+    coarse = np.array([[299.0, 303.0], [301.0, 296.0]])
+    fixed = np.zeros((8, 8), bool)
+    fixed[0] = True  # a whole fine row of the top blocks
+    fixed[4:8, 4:8] = True  # one block entirely fixed: scaled whole
+    out = conserve_radiometric(fine, coarse, 4, fixed=fixed)
+    np.testing.assert_allclose(radiometric_mean(out, 4), coarse, atol=1e-6)
+    np.testing.assert_array_equal(out[0], fine[0])
+    assert not np.allclose(out[4:8, 4:8], fine[4:8, 4:8])

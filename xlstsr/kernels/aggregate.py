@@ -249,7 +249,8 @@ def gaussian_psf(lst: np.ndarray, sigma: float, *, mode: str = "nearest") -> np.
 
 
 def conserve_radiometric(
-    fine: np.ndarray, coarse: np.ndarray, factor: int, *, tol: float = 1e-6, max_iter: int = 4
+    fine: np.ndarray, coarse: np.ndarray, factor: int, *, tol: float = 1e-6, max_iter: int = 4,
+    fixed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Scale each block in T^4 so that its radiometric mean equals the coarse value.
 
@@ -258,6 +259,9 @@ def conserve_radiometric(
     mismatch is below ``tol`` K, which only round-off needs. This is coarse consistency
     ("energy conservation"): ``radiometric_mean(out, factor) == coarse``. Blocks whose coarse value
     is NaN are left as they are; NaN fine pixels stay NaN and the block's valid pixels carry it.
+    ``fixed`` (bool, like ``fine``) marks pixels kept as they are: the block's other pixels carry
+    its radiance (a block of fixed pixels only, or whose fixed pixels alone exceed it, is scaled
+    whole).
 
     Parameters
     ----------
@@ -281,6 +285,13 @@ def conserve_radiometric(
     """
     t = np.array(fine, dtype=np.float64, copy=True)
     c = np.asarray(coarse, dtype=np.float64)
+    free = None
+    if fixed is not None and np.any(fixed):
+        free = ~np.asarray(fixed, dtype=bool) & np.isfinite(t)
+
+    def up(k: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(k, factor, axis=-2), factor, axis=-1)
+
     for _ in range(max_iter):
         agg = radiometric_mean(t, factor, min_valid=1e-9).astype(np.float64)
         ok = np.isfinite(c) & np.isfinite(agg) & (agg > 0)
@@ -289,5 +300,17 @@ def conserve_radiometric(
             break
         with np.errstate(invalid="ignore", divide="ignore"):
             k = np.where(ok, (c / np.where(ok, agg, 1.0)) ** 4, 1.0)
-        t = (t**4 * np.repeat(np.repeat(k, factor, axis=-2), factor, axis=-1)) ** 0.25
+        if free is None:
+            t = (t**4 * up(k)) ** 0.25
+            continue
+        # the free pixels' radiance takes the block's whole deficit: k_free = (n c^4 - S_fixed)
+        # / S_free, with n c^4 = k (S_free + S_fixed)
+        r4 = np.where(np.isfinite(t), t**4, 0.0)
+        s_free = block_view(np.where(free, r4, 0.0), factor).sum(axis=(-3, -1))
+        s_all = block_view(r4, factor).sum(axis=(-3, -1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            kf = (k * s_all - (s_all - s_free)) / s_free
+        whole = ~(np.isfinite(kf) & (kf > 0) & (s_free > 0))
+        scale = np.where(up(whole), up(k), np.where(free, up(np.where(whole, 1.0, kf)), 1.0))
+        t = (t**4 * scale) ** 0.25
     return t

@@ -251,6 +251,7 @@ def residual_correct(
     *,
     residual: str = "bicubic",
     conserve: bool = True,
+    fixed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Add the coarse residual (observed minus aggregated prediction) back to a fine prediction.
 
@@ -269,6 +270,11 @@ def residual_correct(
     conserve : bool
         Finish with :func:`conserve_radiometric`, so that the radiometric aggregate of the result
         equals ``coarse`` (to round-off).
+    fixed : ndarray of bool, (Y, X), optional
+        Pixels kept as they are (a guided method's bicubic fallback where the guide is missing):
+        the block's other pixels take its residual. Without it the residual of a block whose
+        guided pixels were predicted hot was added to the fallback too: 11 K below every input
+        pixel at a guide's missing edge row.
 
     Returns
     -------
@@ -278,12 +284,13 @@ def residual_correct(
         raise ValueError(f"residual must be 'bicubic', 'nearest' or 'none', got {residual!r}")
     t = np.asarray(fine, dtype=np.float64)
     c = np.asarray(coarse, dtype=np.float64)
+    keep = None if fixed is None or not np.any(fixed) else np.asarray(fixed, dtype=bool)
     if residual != "none":
         r = c - radiometric_mean(t, factor).astype(np.float64)
         up = nearest_upsample(r, factor) if residual == "nearest" else cubic_upsample(r, factor)
-        t = t + up
+        t = t + (up if keep is None else np.where(keep, 0.0, up))
     if conserve:
-        t = conserve_radiometric(t, c, factor)
+        t = conserve_radiometric(t, c, factor, fixed=keep)
     return t
 
 

@@ -240,7 +240,9 @@ class DMS(GuidedSharpener):
                 pred_l = np.where(have_local, pred_l, pred_g)
                 pred_l = bicubic_fallback(pred_l, lst, factor)
                 pred = self._blend(pred_g, pred_l, have_local, lst, factor)
-        return pred
+        # no guide there: NaN, so that the sharpener keeps those pixels bicubic (the fallback
+        # above only serves the blending's residuals)
+        return np.where(fok, pred, np.nan)
 
     def _blend(self, pred_g, pred_l, have_local, lst, factor):
         """Mix local and global predictions with inverse squared coarse residuals as weights."""

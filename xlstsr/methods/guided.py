@@ -80,10 +80,13 @@ class GuidedSharpener(UpscaleMethod):
         guide = np.asarray(guide, dtype=np.float64)
         bic = cubic_upsample(lst, factor)
         pred = self.predict(lst, valid, guide, factor)
+        fallback = None
         if pred is None:
             pred = bic
         else:
+            fallback = ~np.isfinite(pred)  # no guide there: bicubic, as the warnings say
             pred = bicubic_fallback(pred, lst, factor)
             if self.gain != 1.0:
                 pred = bic + self.gain * (pred - bic)
-        return residual_correct(pred, lst, factor, residual=self.residual, conserve=self.conserve)
+        return residual_correct(pred, lst, factor, residual=self.residual, conserve=self.conserve,
+                                fixed=fallback)
