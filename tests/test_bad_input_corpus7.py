@@ -143,3 +143,33 @@ def test_conserve_radiometric_keeps_fixed_pixels_and_the_blocks_radiance():
     np.testing.assert_allclose(radiometric_mean(out, 4), coarse, atol=1e-6)
     np.testing.assert_array_equal(out[0], fine[0])
     assert not np.allclose(out[4:8, 4:8], fine[4:8, 4:8])
+
+
+def test_a_guide_finer_than_the_output_is_checked_as_the_method_sees_it(shared_data):
+    """A real 250 m NDVI subdivided 2 x 2 (same content and bounds, 116 m pixels) was reported
+    offset by (+99, +79) m and 'auto' advised, which moved an aligned guide (0.6 K on the
+    result). Checked on the output's grid it agrees with the native guide exactly, and a
+    displaced one is still found."""
+    import warnings
+
+    import rioxarray
+
+    d = shared_data / "modis_aster"
+    lst = rioxarray.open_rasterio(d / "001_modis_lst_1km.tif").squeeze(drop=True)
+    g = rioxarray.open_rasterio(d / "001_modis_ndvi_250m.tif").squeeze(drop=True)
+    v = np.repeat(np.repeat(g.values, 2, 0), 2, 1)
+    dx, dy = float(g.x[1] - g.x[0]), float(g.y[1] - g.y[0])
+    sub = xr.DataArray(v, dims=("y", "x"), name="ndvi", coords={
+        "y": np.repeat(g.y.values, 2) + np.tile([-dy / 4, dy / 4], g.sizes["y"]),
+        "x": np.repeat(g.x.values, 2) + np.tile([-dx / 4, dx / 4], g.sizes["x"])})
+    sub = sub.rio.write_crs(g.rio.crs)
+
+    def offset_warnings(guide):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            lst.lstsr.upscale(4, "tsharp", guide=guide)
+        return [str(x.message) for x in w if "offset from the LST" in str(x.message)]
+
+    assert offset_warnings(g) == [] and offset_warnings(sub) == []
+    moved = offset_warnings(sub.assign_coords(x=sub.x + 400.0))
+    assert moved and moved == offset_warnings(g.assign_coords(x=g.x + 400.0))

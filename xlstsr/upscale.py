@@ -213,7 +213,7 @@ def upscale(
     kelvin = prepare_lst(lst, mask_out_of_range=mask_out_of_range)
     warn_if_resampled(kelvin)
     if guide is not None:
-        guide = check_alignment(georeference_guide(guide), kelvin, guide_offset)
+        guide = check_alignment(georeference_guide(guide), kelvin, guide_offset, factor=factor)
     ydim, xdim = spatial_dims(kelvin)
     data, lead = to_stack(kelvin)
     if not isinstance(data, dsa.Array):
