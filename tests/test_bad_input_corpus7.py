@@ -173,3 +173,13 @@ def test_a_guide_finer_than_the_output_is_checked_as_the_method_sees_it(shared_d
     assert offset_warnings(g) == [] and offset_warnings(sub) == []
     moved = offset_warnings(sub.assign_coords(x=sub.x + 400.0))
     assert moved and moved == offset_warnings(g.assign_coords(x=g.x + 400.0))
+    # reprojected, it is the native guide on the output grid: the fine row beyond its footprint
+    # NaN (GDAL's average had copied its neighbour there) and said, as the nested guide's is
+    from xlstsr.grid import align_guide
+
+    with pytest.warns(errors.GuideAlignmentWarning, match=r"misses 1 row\(s\) and 3 column"):
+        a_sub = align_guide(sub, lst, 4)
+    with pytest.warns(errors.GuideAlignmentWarning, match=r"misses 1 row\(s\) and 3 column"):
+        a_nat = align_guide(g, lst, 4)
+    np.testing.assert_array_equal(np.isnan(a_sub.values), np.isnan(a_nat.values))
+    np.testing.assert_allclose(a_sub.values, a_nat.values, atol=1e-6)

@@ -230,8 +230,18 @@ def align_guide(
                        "from interpolation")
     else:
         reason = f"in another CRS ({guide.rio.crs.to_string()[:60]})"
+    # fine pixels whose centre lies beyond the guide's footprint (from the bounds, so that a lazy
+    # guide is not read): NaN after the reprojection (GDAL's average filled an uncovered edge
+    # row with its neighbour's values), said as the nested path says it
+    in_x = (np.asarray(fx) >= gb[0]) & (np.asarray(fx) <= gb[2])
+    in_y = (np.asarray(fy) >= gb[1]) & (np.asarray(fy) <= gb[3])
+    miss_x, miss_y = int((~in_x).sum()), int((~in_y).sum())
+    missing = ""
+    if miss_x or miss_y:
+        missing = (f" It misses {miss_y} row(s) and {miss_x} column(s) of the LST's extent at the "
+                   "fine resolution: the guide is NaN there and methods fall back to bicubic.")
     warnings.warn(
-        f"guide reprojected onto the fine LST grid: it is {reason}.",
+        f"guide reprojected onto the fine LST grid: it is {reason}.{missing}",
         GuideAlignmentWarning,
         stacklevel=3,
     )
@@ -243,10 +253,15 @@ def align_guide(
     if src.rio.nodata is None or not np.isnan(src.rio.nodata):
         src = src.rio.write_nodata(np.nan, encoded=False)
     if isinstance(src.variable.data, dsa.Array):
-        return _reproject_lazy(src, template, resampling, ly, lx)
-    out = src.rio.reproject_match(template, resampling=resampling, nodata=np.nan)
-    out = out.rename({out.rio.y_dim: ly, out.rio.x_dim: lx}) if (out.rio.y_dim, out.rio.x_dim) != (ly, lx) else out
-    return out.assign_coords({ly: fy, lx: fx})
+        out = _reproject_lazy(src, template, resampling, ly, lx)
+    else:
+        out = src.rio.reproject_match(template, resampling=resampling, nodata=np.nan)
+        out = out.rename({out.rio.y_dim: ly, out.rio.x_dim: lx}) if (out.rio.y_dim, out.rio.x_dim) != (ly, lx) else out
+        out = out.assign_coords({ly: fy, lx: fx})
+    if same_crs and (miss_x or miss_y):  # other CRSs: the bounds are an enclosing box
+        inside = xr.DataArray(in_y, dims=(ly,)) & xr.DataArray(in_x, dims=(lx,))
+        out = out.where(inside)
+    return out
 
 
 def _reproject_lazy(
