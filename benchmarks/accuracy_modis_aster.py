@@ -127,11 +127,12 @@ from xlstsr.methods import TorchModelMethod  # noqa: E402
 
 #: bundled models scored beside the registered methods' defaults: label -> (method, options).
 #: "disr (displaced)": the DISR trained on ASTER truth as given (the default before issue 13),
-#: kept to show what co-registering the training truth changed; "disr (fast)": the coarse-grid
-#: network distilled from the default (a third of its CPU time; round 6 of disr_selection.md)
+#: kept to show what co-registering the training truth changed; "disr (unet)": the U-Net the
+#: default (a coarse-grid network, a third of its CPU time) was distilled from, the default
+#: before round 7 of disr_selection.md
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "disr (displaced)": ("disr", {"weights": "unet_displaced"}),
-    "disr (fast)": ("disr", {"weights": "fast"}),
+    "disr (unet)": ("disr", {"weights": "unet"}),
 }
 
 
@@ -733,13 +734,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"## All methods on the {held.pair.nunique()} evaluation pairs held out from training, "
         "three protocols",
         "",
-        "`disr` (the default weights) was trained on the other 20 pairs "
+        "`disr (unet)` (`weights=\"unet\"`, the default before round 7 of "
+        "disr_selection.md) was trained on the other 20 pairs "
         "(`xlstsr.datasets.TRAIN_PAIRS`) with each pair's ASTER truth first co-registered onto "
         "its MODIS LST, starting from the weights of the degraded DISR pre-trained on the MODIS "
         "datacube (4 km -> 1 km, MODIS only, the windows sharing ground with these pairs held "
-        "out); `disr (displaced)` (`weights=\"unet_displaced\"`, the default before "
-        "issue 13) is the same network trained from random weights on the same pairs with ASTER "
-        "where its "
+        "out); `disr` (the default weights, `fast`) is a network whose body runs on the 1 km "
+        "grid, trained the same way, then distilled from `disr (unet)` on the training pairs' "
+        "MODIS windows (their rotations and flips included); `disr (displaced)` "
+        "(`weights=\"unet_displaced\"`, the default before issue 13) is the U-Net trained from "
+        "random weights on the same pairs with ASTER where its "
         "geotransform says; `sisr` was trained on the MOD11A1 datacube, the windows sharing "
         "ground with these pairs held out (docs/models.md). Every method is scored here on the "
         "held-out `EVAL_PAIRS` only. Cells: mean (median).",

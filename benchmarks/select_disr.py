@@ -730,7 +730,10 @@ def main_distil(args: argparse.Namespace) -> int:
         f" and ubRMSE {c['ubrmse']:.3f} <= {CONTROL_ROUND6['ubrmse']:.3f}: "
         f"**{'met' if as_default else 'not met'}**. Against the shipped `fast` "
         f"({scores['fast']['rmse']:.3f} / {scores['fast']['ubrmse']:.3f} K): "
-        f"**{'better in both' if as_fast else 'not better in both'}**.",
+        f"**{'better in both' if as_fast else 'not better in both'}**."
+        + (f" As a candidate for the default, the rule of rounds 1-5 between it and the shipped "
+           f"default chooses **`{choose({k: scores[k] for k in ('unet', DISTIL_CANDIDATE)})}`**."
+           if as_default else ""),
         "",
         "Forward: as in round 6 (`forward_seconds_per_mpx`, same tiles, same process).",
     ]

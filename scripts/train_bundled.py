@@ -31,7 +31,7 @@ Models (all factor 4):
     ``radiometric_mean(LST_1km, 4) -> LST_1km`` on the granule and the training pairs' MODIS LST.
 ``sisr_mrunet_x4.pt``
     :class:`~xlstsr.nn.MRUNet` (base 12, 2 levels), same data and protocol.
-``disr_unet_coreg_x4.pt`` (``--only disr_coreg``; default of ``method="disr"``, name ``unet``)
+``disr_unet_coreg_x4.pt`` (``--only disr_coreg``; name ``unet``, the default of ``method="disr"`` until round 7, the teacher of ``fast``)
     The cross-sensor DISR below (same network, patches, epochs) with each training pair's
     ASTER truth first co-registered onto its MODIS LST (:func:`coregistered_truth`:
     :func:`xlstsr.estimate_offset` + :func:`xlstsr.coregister.apply_offset`, the estimator of the
@@ -42,12 +42,14 @@ Models (all factor 4):
     on the cube's 4 km -> 1 km MODIS pairs, whose split keeps every position sharing ground with
     ``EVAL_PAIRS`` out) and fine-tunes at ``COREG_LR``; ``make weights`` trains the cube model
     first.
-``disr_rescnn_distilled_x4.pt`` (``--only disr_fast``, after ``disr_coreg``; name ``fast``)
+``disr_rescnn_distilled_x4.pt`` (``--only disr_fast``, after ``disr_coreg``; name ``fast``,
+    **the default of method "disr"** since round 7 of ``benchmarks/select_disr.py --distil``)
     :class:`~xlstsr.nn.GuidedResCNN` (body on the coarse grid, a third of the U-Net's forward
-    time) through the default's two steps (cube pre-training, co-registered fine-tuning), then
-    distilled from the default file (:func:`train_disr_distilled`: its output as the target on
-    the training pairs' MODIS windows). Not chosen as the default (round 6 of
-    ``benchmarks/select_disr.py --coarse``).
+    time) through the U-Net's two steps (cube pre-training, co-registered fine-tuning), then
+    distilled from the U-Net file (:func:`train_disr_distilled`: its output as the target on
+    the training pairs' MODIS windows; round 6), then again on those windows under the 8
+    rotations and flips, each labelled by the U-Net (``dihedral=True``; round 7: level with the
+    U-Net on the validation pairs).
 ``disr_unet_x4.pt`` (``--only disr_unet``; name ``unet_displaced``, the default before issue 13)
     :class:`~xlstsr.nn.GuidedUNet` (NDVI guide, base 12, 2 levels), cross-sensor supervised:
     MODIS LST 1 km + MODIS NDVI 250 m -> ASTER LST on the 250 m MODIS grid (invalid ASTER masked),
@@ -866,19 +868,22 @@ def train_disr_distilled(
     )
 
 
-#: the bundled fast DISR (name ``fast``): GuidedResCNN through the default's recipe, then distilled
-#: from the default (``select_disr.py --coarse``, round 6: ``rescnn32x4_distil``)
+#: the bundled default DISR (name ``fast``): GuidedResCNN through the U-Net's recipe, distilled
+#: from the U-Net (``select_disr.py --coarse``, round 6: ``rescnn32x4_distil``), then on the
+#: rotated and flipped windows (``--distil``, round 7: ``fast_dihedral``, 30 epochs, patience 5)
 FAST_FILE = "disr_rescnn_distilled_x4.pt"
+DIHEDRAL_EPOCHS, DIHEDRAL_PATIENCE = 30, 5
 
 
 def train_disr_fast(
     data_dir: Path, out_dir: Path, *, seed: int = 0, progress: bool = True,
     epochs: int | None = None,
 ) -> Path:
-    """The fast DISR (``--only disr_fast``): :class:`~xlstsr.nn.GuidedResCNN` pre-trained on the
-    cube's degraded pairs, fine-tuned on co-registered ASTER (the default's two steps, their
-    files kept in a temporary folder), then distilled from the default ``disr`` (``--out``'s, else
-    the package's)."""
+    """The default DISR, ``fast`` (``--only disr_fast``): :class:`~xlstsr.nn.GuidedResCNN`
+    pre-trained on the cube's degraded pairs, fine-tuned on co-registered ASTER (the U-Net's two
+    steps), distilled from the U-Net ``unet`` (``--out``'s, else the package's), then distilled
+    further on the training windows under the 8 rotations and flips (``DIHEDRAL_EPOCHS``, round
+    7 of docs/results/disr_selection.md). The intermediate files are kept in a temporary folder."""
     import tempfile
 
     teacher = out_dir / COREG_FILE if (out_dir / COREG_FILE).exists() else WEIGHTS_DIR / COREG_FILE
@@ -892,10 +897,15 @@ def train_disr_fast(
             "supervised", data_dir, Path(tmp), epochs=epochs or SUPERVISED_EPOCHS, seed=seed,
             progress=progress, coregister=True, name="disr_rescnn_coreg_x4.pt", init=cube,
         )
-        return train_disr_distilled(
-            data_dir, out_dir, teacher=teacher, student=student,
+        distilled = train_disr_distilled(
+            data_dir, Path(tmp), teacher=teacher, student=student,
             epochs=epochs or SUPERVISED_EPOCHS, seed=seed, progress=progress, name=FAST_FILE,
             command=COMMAND + " --only disr_fast",
+        )
+        return train_disr_distilled(
+            data_dir, out_dir, teacher=teacher, student=distilled,
+            epochs=epochs or DIHEDRAL_EPOCHS, seed=seed, progress=progress, name=FAST_FILE,
+            dihedral=True, patience=DIHEDRAL_PATIENCE, command=COMMAND + " --only disr_fast",
         )
 
 

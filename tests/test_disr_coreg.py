@@ -88,25 +88,36 @@ def test_recipe_networks_and_a_start_file_of_another_network(tmp_path):
                           init=start, arch="guided_unet")
 
 
-def test_fast_disr_is_the_coarse_grid_network_distilled_from_the_default():
-    """``weights="fast"`` is a GuidedResCNN that records its recipe (the default's two steps, then
-    distillation from the default file), its pairs (the evaluation pairs never read), and that
-    `make weights` writes it after the default it learns from."""
+def test_default_disr_is_the_coarse_grid_network_distilled_from_the_unet():
+    """The default ``disr`` (``weights="fast"``) is a GuidedResCNN that records its recipe (the
+    U-Net's two steps, distillation from the U-Net file, round 6's file then distilled again on
+    the rotated and flipped windows: round 7), its pairs (the evaluation pairs never read), and
+    that `make weights` writes it after the U-Net it learns from, by the same steps."""
+    import inspect
+
     from xlstsr.datasets import EVAL_PAIRS, TRAIN_PAIRS
+    from xlstsr.methods import get_method
     from xlstsr.nn import GuidedResCNN
 
     recipe = load_script("train_bundled")
     m = load_weights("fast")
     assert type(m) is GuidedResCNN and m.n_guide == 1 and m.factor == 4
+    assert get_method("disr").weights_hash == get_method("disr", weights="fast").weights_hash
     meta = m.metadata
     assert meta["distillation"]["teacher"] == BUNDLED["unet"] == recipe.COREG_FILE
-    # the student: GuidedResCNN after the default's two steps (cube, then co-registered ASTER)
-    assert meta["distillation"]["student_start"] == "disr_rescnn_coreg_x4.pt"
+    # round 7: round 6's file (GuidedResCNN after the U-Net's two steps and a distillation)
+    # distilled again, on the 8 rotations and flips of the training windows
+    assert meta["distillation"]["student_start"] == recipe.FAST_FILE
+    assert meta["distillation"]["dihedral"] is True and meta["patches"]["n_train"] % 8 == 0
+    assert meta["settings"]["patience"] == recipe.DIHEDRAL_PATIENCE
+    assert meta["settings"]["epochs"] == recipe.DIHEDRAL_EPOCHS
     assert meta["settings"]["arch"] == "guided_rescnn" and meta["loss_options"] == recipe.SUPERVISED_LOSS
     assert meta["train_pairs"] == list(TRAIN_PAIRS) and not set(meta["train_pairs"]) & set(EVAL_PAIRS)
-    assert meta["command"].endswith("--only disr_fast")
     assert BUNDLED["fast"] == recipe.FAST_FILE
     assert recipe.JOBS.index("disr_coreg") < recipe.JOBS.index("disr_fast")
+    # `make weights` runs the same chain: the last step distils on the rotated windows
+    src = inspect.getsource(recipe.train_disr_fast)
+    assert "dihedral=True" in src and "DIHEDRAL_EPOCHS" in src
     h = meta["history"]
     assert h["epochs_run"] >= 1 and h["cpu_seconds"] > 0 and h["threads"] == 1
 

@@ -342,11 +342,10 @@ def test_model_declares_its_tile_and_seams_stay_exact():
 
 def test_bundled_methods_declare_tiles_and_tiled_output_is_unchanged(small_scene):
     """Each bundled method's declared tile gives the whole-array result within 1e-3 K."""
-    from xlstsr.nn import ResCNN
-    from xlstsr.nn.resunet import GuidedUNet
+    from xlstsr.nn import GuidedResCNN, ResCNN
 
     assert get_method("sisr").tile_size(4) == ResCNN.tile_size
-    assert get_method("disr").tile_size(4) == GuidedUNet.tile_size
+    assert get_method("disr").tile_size(4) == GuidedResCNN.tile_size
     assert get_method("bicubic").tile_size(4) is not None
     lst = small_scene["lst_1km"].values[:1].astype(np.float32)
     ndvi = small_scene["ndvi_250m"].values.astype(np.float32)[None, None]

@@ -512,7 +512,7 @@ def _refuse_ndvi_range(c: int, declared: str, values: Any) -> None:
         return
     top = float(np.percentile(np.abs(v), 99))
     outside = np.unique(v[np.abs(v) > NDVI_LIMIT])
-    if outside.size == 1:  # one value repeated, the rest an NDVI: a fill, not a scale
+    if outside.size == 1 and share < 0.5:  # one value repeated, the rest an NDVI: a fill
         f = float(outside[0])
         raise UndeclaredFillError(
             f"guide channel {c} is declared as NDVI ({declared}) and holds {f:.6g} on {share:.1%}"

@@ -131,15 +131,17 @@ class SISR(_DeepMethod):
 
 @register_method("disr")
 class DISR(_DeepMethod):
-    """Guided deep SR (LST + fine guide, e.g. NDVI). Default: the bundled guided U-Net x4
-    (``weights="unet"``, cross-sensor MODIS -> ASTER, trained on ASTER truth co-registered with
-    the MODIS LST); ``weights="unet_displaced"`` for the earlier one trained on ASTER as given
+    """Guided deep SR (LST + fine guide, e.g. NDVI). Default: the bundled coarse-grid network x4
+    (``weights="fast"``, :class:`~xlstsr.nn.GuidedResCNN` distilled from the guided U-Net
+    ``weights="unet"``: level with it on the validation pairs at a third of its CPU time; the
+    U-Net is cross-sensor MODIS -> ASTER, trained on ASTER truth co-registered with the MODIS
+    LST); ``weights="unet_displaced"`` for the earlier U-Net trained on ASTER as given
     (about one 250 m pixel off), ``"sif"`` for the scale-invariance-free one, ``"degraded_cube"``
     for the degraded-resolution one trained on the MOD11A1 cube (4 km LST + 1 km NDVI -> 1 km,
     +1.4 dB over bicubic on unseen ground), ``"degraded"`` for the earlier granule one
     (docs/models.md). Same parameters as :class:`SISR`.
     """
 
-    default_weights = "unet"
+    default_weights = "fast"
     guided = True
     needs_guide = True

@@ -75,7 +75,8 @@ class GuidedResCNN(_LSTModel):
     it is in the fine head, where ``fine`` channels unfolded from the body (pixel-shuffle) meet
     the guide pixel by pixel. Almost all the work is on h x w instead of hf x wf: about a third
     of the forward time of :class:`~xlstsr.nn.resunet.GuidedUNet` (base 12, 2 levels) per output
-    pixel (``benchmarks/select_disr.py --coarse``; bundled as ``weights="fast"``).
+    pixel (``benchmarks/select_disr.py --coarse``; distilled from that U-Net, the default
+    ``disr`` since ``--distil``, bundled as ``weights="fast"``).
 
     Parameters
     ----------

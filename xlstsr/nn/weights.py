@@ -10,11 +10,13 @@ rescnn         ``rescnn``         none   SISR at degraded resolution (4 km -> 1 
                                          MOD11A1 cube, split by window position (the default)
 rescnn_granule ``rescnn``         none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
 mrunet         ``mrunet``         none   SISR 4 km -> 1 km: a granule + TRAIN_PAIRS' MODIS LST
+fast           ``guided_rescnn``  NDVI   the default DISR: ``unet``'s recipe on a network whose
+                                         body runs on the coarse grid, then distilled from
+                                         ``unet`` (also on the rotated and flipped windows):
+                                         level with it on validation, ~0.5x its engine time
 unet           ``guided_unet``    NDVI   cross-sensor supervised (MODIS 1 km -> ASTER 250 m),
-                                         ASTER co-registered onto MODIS first (the default)
-fast           ``guided_rescnn``  NDVI   the same recipe on a network whose body runs on the
-                                         coarse grid, then distilled from ``unet``: ~0.5x its
-                                         engine time, less accurate (docs/models.md)
+                                         ASTER co-registered onto MODIS first (the default
+                                         before round 7 of docs/results/disr_selection.md)
 unet_displaced ``guided_unet``    NDVI   the same on ASTER as given (~1 fine px displaced)
 sif            ``guided_unet``    NDVI   scale-invariance-free loss at the target scale
 degraded       ``guided_unet``    NDVI   DISR at degraded resolution (4 km + NDVI 1 km -> 1 km)
