@@ -1339,7 +1339,7 @@ def reading(r: dict) -> list[str]:
             f"{t_sisr[ts]:.1f} s at its declared tile {ts}); `disr` (declared tile {td}) took "
             + ", ".join(f"{t_disr[t]:.1f} s at {t}" for t in sorted(t_disr))
             + " (one day each, in fresh processes: single runs, which the other jobs on the "
-            "machine move by tens of percent); the raw U-Net costs least per pixel at "
+            "machine move by tens of percent); the raw `disr` model costs least per pixel at "
             f"{min((k for k in tl['disr']['s_per_mpx']), key=tl['disr']['s_per_mpx'].get)}."
             + mem)
     c = [tl[m].get("compile") for m in TORCH_METHODS]

@@ -329,6 +329,16 @@ def headline_pair(pid: str) -> dict:
     return {"lst": lst, "ndvi": ndvi, "aster": aster, "offset": offset}
 
 
+def row_cells(s: dict[str, float], hist: dict) -> str:
+    """A candidate's table cells from its validation scores to its training record: RMSE,
+    ubRMSE, bias, spectral ratios, coarse consistency, rule score, epochs (best), CPU s."""
+    vl = hist.get("val_loss", [])
+    return (f"{s['rmse']:.3f} | {s['ubrmse']:.3f} | {s['bias']:+.3f} | {s['ratio']:.3f} | "
+            f"{s['sym']:.3f} | {s['consistency']:.3f} | {s['rmse'] + abs(s['ratio'] - 1):.3f} | "
+            f"{hist.get('epochs_run', '-')} ({int(np.argmin(vl)) + 1 if vl else '-'}) | "
+            f"{hist.get('cpu_seconds', '-')}")
+
+
 def reference_rows(ref: dict[str, dict[str, float]], blank: int) -> list[str]:
     """Table rows of the reference methods (``blank`` empty settings columns after the name)."""
     return [f"| {m} (reference) |{' |' * blank} {s['rmse']:.3f} | {s['ubrmse']:.3f} | "
@@ -404,14 +414,8 @@ def main_sif(args: argparse.Namespace) -> int:
     ]
     for n, _lr, o, _x in candidates:
         hist = torch.load(paths[n], weights_only=True)["metadata"].get("history", {})
-        vl = hist.get("val_loss", [])
-        s = scores[n]
-        lines.append(
-            f"| {n}{' **chosen**' * (n == best)} | {json.dumps(o)} | {s['rmse']:.3f} | "
-            f"{s['ubrmse']:.3f} | {s['bias']:+.3f} | {s['ratio']:.3f} | {s['sym']:.3f} | "
-            f"{s['consistency']:.3f} | {s['rmse'] + abs(s['ratio'] - 1):.3f} | "
-            f"{hist.get('epochs_run', '-')} ({int(np.argmin(vl)) + 1 if vl else '-'}) | "
-            f"{hist.get('cpu_seconds', '-')} |")
+        lines.append(f"| {n}{' **chosen**' * (n == best)} | {json.dumps(o)} | "
+                     f"{row_cells(scores[n], hist)} |")
     lines += reference_rows(ref, blank=1)
     lines += ["", f"Chosen: `{best}`."]
     return finish_round(args, SIF_MARK, lines, best, paths, shipped, SIF_FILE)
@@ -641,18 +645,12 @@ def main_coarse(args: argparse.Namespace) -> int:
     ref_speed = speed.get("unet", float("nan"))
     for n, _a, _o in candidates:
         model = load_model(paths[n])
-        hist = model.metadata.get("history", {})
-        vl = hist.get("val_loss", [])
         cfg = {k: v for k, v in model.config.items() if k not in ("factor", "n_guide")}
-        s = scores[n]
         lines.append(
             f"| {n}{' **chosen**' * (n == best)}{' (control)' * (n == COARSE_CONTROL)} | "
-            f"{model.arch} {json.dumps(cfg)} | "
-            f"{sum(p.numel() for p in model.parameters())} | {s['rmse']:.3f} | "
-            f"{s['ubrmse']:.3f} | {s['bias']:+.3f} | {s['ratio']:.3f} | {s['sym']:.3f} | "
-            f"{s['consistency']:.3f} | {s['rmse'] + abs(s['ratio'] - 1):.3f} | "
-            f"{hist.get('epochs_run', '-')} ({int(np.argmin(vl)) + 1 if vl else '-'}) | "
-            f"{hist.get('cpu_seconds', '-')} | {speed[n]:.2f} | {speed[n] / ref_speed:.2f} |")
+            f"{model.arch} {json.dumps(cfg)} | {sum(p.numel() for p in model.parameters())} | "
+            f"{row_cells(scores[n], model.metadata.get('history', {}))} | {speed[n]:.2f} | "
+            f"{speed[n] / ref_speed:.2f} |")
     lines += [row + " | |" for row in reference_rows(ref, blank=2)]
     ctrl = scores.get(COARSE_CONTROL)
     for n in COARSE_DISTIL:
@@ -714,15 +712,10 @@ def main_distil(args: argparse.Namespace) -> int:
     ]
     for n, f in paths.items():
         model = load_model(f)
-        hist = model.metadata.get("history", {})
-        vl = hist.get("val_loss", [])
-        s = scores[n]
         lines.append(
-            f"| {n}{' (shipped)' * (n in shipped)} | {model.arch} | {s['rmse']:.3f} | "
-            f"{s['ubrmse']:.3f} | {s['bias']:+.3f} | {s['ratio']:.3f} | {s['sym']:.3f} | "
-            f"{s['consistency']:.3f} | {s['rmse'] + abs(s['ratio'] - 1):.3f} | "
-            f"{hist.get('epochs_run', '-')} ({int(np.argmin(vl)) + 1 if vl else '-'}) | "
-            f"{hist.get('cpu_seconds', '-')} | {speed[n]:.2f} | {speed[n] / speed['unet']:.2f} |")
+            f"| {n}{' (shipped)' * (n in shipped)} | {model.arch} | "
+            f"{row_cells(scores[n], model.metadata.get('history', {}))} | {speed[n]:.2f} | "
+            f"{speed[n] / speed['unet']:.2f} |")
     lines += [row + " |" for row in reference_rows(ref, blank=1)]
     lines += [
         "",

@@ -195,9 +195,10 @@ class TorchModelMethod(UpscaleMethod):
         What runs the forward. ``"torch"`` (default). ``"onnxruntime"`` (CPU only; ``pip install
         xlstsr[onnx]``): the model exported to ONNX once per process and run by ONNX Runtime
         (:class:`xlstsr.nn.onnx_runtime.OnnxModel`), on tiles of :data:`ONNX_TILE` with
-        ``tile="auto"``: on this project's 2-core CPU ``upscale_to_zarr`` ran the bundled `disr`
-        1.24x and `sisr` 1.15x as fast as with torch, `disr` for about twice the peak memory
-        (docs/results/engine.md); outputs within 1e-3 K of torch's (checked at export).
+        ``tile="auto"``: on this project's 2-core CPU ``upscale_to_zarr`` ran the U-Net `disr`
+        (``weights="unet"``) 1.24x as fast as with torch for about twice the peak memory, the
+        default `disr` and `sisr` 0.89x and 0.97x (docs/results/engine.md); outputs within
+        1e-3 K of torch's (checked at export).
         ``device="auto"`` means the CPU with it. Test-time adaptation runs in torch either way.
 
     Notes

@@ -103,8 +103,10 @@ class GuidedResCNN(_LSTModel):
     """
 
     arch = "guided_rescnn"
-    #: the engine's tile (coarse px) with tile="auto" (benchmarks/engine.py's raw sweep)
-    tile_size = 256
+    #: the engine's tile (coarse px) with tile="auto": benchmarks/engine.py's sweeps (session 14,
+    #: 1 thread) ran it fastest at 192, raw 6.06 s / Mpx against 6.54 at 128 and 8.51 at 256, the
+    #: engine 5.8 s a day against 6.5 and 7.4 (its fine head's activations outgrow the caches)
+    tile_size = 192
 
     def __init__(
         self,
