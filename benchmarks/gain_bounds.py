@@ -7,7 +7,9 @@ correction itself is :mod:`xlstsr.kernels.correction`.
 Every detail-gain correction (as :func:`xlstsr.kernels.correction.correct_image`) outputs, for
 one image, one point of the curve traced by :func:`gain_tradeoff` (RMSE and spectral ratio
 against the truth as functions of the gain); :func:`best_feasible_gain` and
-:func:`pooled_feasible_gains` pick the best points that do not raise the RMSE.
+:func:`pooled_feasible_gains` pick the best points that do not raise the RMSE, and
+:func:`least_rmse_at_mismatch` the lowest mean RMSE at a given spectral mismatch (with a floor
+no choice of gains can beat).
 
 Import from a benchmark script (``benchmarks/`` is the script's folder, hence on ``sys.path``)::
 
@@ -22,7 +24,7 @@ from xlstsr.errors import GridError
 from xlstsr.kernels.correction import rescale_detail, split_detail
 from xlstsr.kernels.spectra import spectral_ratio
 
-__all__ = ["best_feasible_gain", "gain_tradeoff", "pooled_feasible_gains"]
+__all__ = ["best_feasible_gain", "gain_tradeoff", "least_rmse_at_mismatch", "pooled_feasible_gains"]
 
 
 def gain_tradeoff(
@@ -187,3 +189,69 @@ def pooled_feasible_gains(
         if np.mean([p[1] for p in pick]) <= limit and mismatch(pick) < mismatch(best):
             best = pick
     return best
+
+
+def least_rmse_at_mismatch(
+    tradeoffs: list[dict[str, np.ndarray]], target: float, lambdas: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> dict:
+    """The lowest mean RMSE one gain per image reaches with the mean ``|ratio - 1|`` <= ``target``.
+
+    The other side of :func:`pooled_feasible_gains` (which minimises the mismatch at a given
+    RMSE): can a detail-gain correction reach a spectral target at all without raising the
+    RMSE? For each ``lam`` every image takes the gain minimising ``rmse + lam |ratio - 1|``; of
+    these points within the target the lowest mean RMSE is returned as ``rmse`` (an achievable
+    choice, so an upper bound of the optimum), and ``floor`` = max over ``lam`` of
+    ``mean(min(rmse + lam |ratio - 1|)) - lam target`` (weak duality: no choice of the curves'
+    gains does better), so the two bracket the optimum.
+
+    Parameters
+    ----------
+    tradeoffs : list of dict
+        :func:`gain_tradeoff` outputs (``gain``, ``rmse``, ``ratio`` on one gain grid), one per
+        image.
+    target : float
+        The largest mean ``|ratio - 1|`` allowed.
+    lambdas : ndarray, optional
+        Lagrange multipliers tried (default ``0`` and 300 values from ``1e-4`` to ``1e3``).
+    weights : ndarray, optional
+        Weight of each image in the means (default equal; e.g. ``1 / images of its window`` for
+        a mean over window positions).
+
+    Returns
+    -------
+    dict
+        ``rmse``, ``mismatch`` (the mean ``|ratio - 1|`` of that choice) and ``gains`` (per image;
+        NaN and an empty list when no gain of the grid reaches the target), and ``floor``.
+
+    Examples
+    --------
+    >>> t = {"gain": np.array([0.0, 1.0]), "rmse": np.array([1.0, 1.2]),
+    ...      "ratio": np.array([0.5, 1.0])}
+    >>> d = least_rmse_at_mismatch([t], 0.1)
+    >>> round(d["rmse"], 3), d["gains"]
+    (1.2, [1.0])
+    >>> round(d["floor"], 3)  # the convex mix of the two gains, which no single gain gives
+    1.16
+    """
+    lambdas = np.concatenate([[0.0], np.logspace(-4, 3, 300)]) if lambdas is None else lambdas
+    r = np.stack([np.asarray(t["rmse"], np.float64) for t in tradeoffs])
+    m = np.abs(np.stack([np.asarray(t["ratio"], np.float64) for t in tradeoffs]) - 1.0)
+    r = np.where(np.isfinite(r), r, np.inf)
+    m = np.where(np.isfinite(m), m, np.inf)
+    rows = np.arange(len(r))
+    w = np.full(len(r), 1.0) if weights is None else np.asarray(weights, np.float64)
+    w = w / w.sum()
+    best: tuple[float, float, np.ndarray] | None = None
+    floor = -np.inf
+    for lam in lambdas:
+        cost = r + lam * m
+        j = np.argmin(cost, axis=1)
+        floor = max(floor, float(w @ cost.min(1) - lam * target))
+        rr, mm = float(w @ r[rows, j]), float(w @ m[rows, j])
+        if mm <= target and (best is None or rr < best[0]):
+            best = (rr, mm, j)
+    if best is None:
+        return {"rmse": float("nan"), "mismatch": float("nan"), "gains": [], "floor": floor}
+    return {"rmse": best[0], "mismatch": best[1], "floor": floor,
+            "gains": [float(tradeoffs[i]["gain"][k]) for i, k in enumerate(best[2])]}

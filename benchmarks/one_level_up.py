@@ -62,11 +62,16 @@ import numpy as np
 import torch
 from scale_invariance import (
     BOUND,
+    FRONTIER,
+    FRONTIER_MODELS,
     F,
     bootstrap,
     bootstrap_gap,
     equal_counts,
+    frontier_lines,
+    frontier_summary,
     gain_bound,
+    gain_curve,
     kernel_pairs,
     measure_kernel,
     measure_law_shift,
@@ -149,8 +154,12 @@ def evaluate(models: dict, l1: np.ndarray, dn: np.ndarray, gains: dict[str, floa
         outs["gain_transfer"] = np.stack(
             [correct_image(inv[i], l4[i], F, mode=transfer[dn[i]]) for i in range(len(inv))])
         outs[BOUND] = np.stack([gain_bound(inv[i], l4[i], truth[i]) for i in range(len(inv))])
-    return {k: np.array([metrics(v[i], truth[i]) for i in range(len(truth))])
-            for k, v in outs.items()}
+    res = {k: np.array([metrics(v[i], truth[i]) for i in range(len(truth))])
+           for k, v in outs.items()}
+    if corrections:  # the detail-gain frontier's curves (image, gain, [RMSE, ratio])
+        res |= {FRONTIER + k: np.stack([gain_curve(outs[k][i], l4[i], truth[i])
+                                        for i in range(len(truth))]) for k in FRONTIER_MODELS}
+    return res
 
 
 def by_position(res: dict[str, np.ndarray], pos: np.ndarray) -> tuple[dict[str, np.ndarray], list]:
@@ -217,8 +226,12 @@ def main(argv: list[str] | None = None) -> int:
                             for j, i in enumerate(np.flatnonzero(is_tr))])
     print(f"transferred gain {transfer}", flush=True)
     raw = evaluate(models, l1[is_te], dn[is_te], gains, transfer=transfer)
+    curves = {k[len(FRONTIER):]: raw.pop(k) for k in list(raw) if k.startswith(FRONTIER)}
     res, te_pos = by_position(raw, pos[is_te])
     summ = bootstrap(res, args.seed)
+    # one gain per window-date; each weighs as its position's mean of window-dates does
+    _, per_pos = np.unique(pos[is_te], return_inverse=True)
+    summ["frontier"] = frontier_summary(res, curves, 1.0 / np.bincount(per_pos)[per_pos])
     reseed = {} if args.smoke else train({k: sets[k] for k in ("invariant", "oracle")},
                                          args.epochs, args.seed + 1)
     if reseed:
@@ -346,6 +359,7 @@ def report(args, summ: dict, res: dict, kinfo: dict, krows: list[dict]) -> str:
         "",
         "Reading: " + reading(res, summ),
         "",
+        *frontier_lines(summ["frontier"], per="window-date", scale="1 km"),
         f"Kernel law: S2(1)/S2(2) of the 4 km training inputs {kinfo['target_s2_ratio']:.3f}, of "
         f"their 16 km box aggregates {kinfo['box_s2_ratio']:.3f}; chosen width "
         f"{summ['kernel_psf_px_4km']:g} px of 4 km. Law shift: k = W(1 km truth) / W(law "

@@ -67,7 +67,7 @@ by the relative change of the mean ``|ratio - 1|``. The *detail-gain frontier* a
 target can be met at all by a rescaling: the least mean RMSE that one detail gain per test
 overpass (0-8, chosen with the test truth) reaches while the mean ``|ratio - 1|`` is at most half
 the invariant model's, for the invariant model's detail and for the oracle's, with a floor no
-choice of gains can beat (:func:`detail_frontier`).
+choice of gains can beat (``least_rmse_at_mismatch`` of ``gain_bounds.py``).
 
 Writes ``scale_invariance.md`` in ``--out`` and the JSON summary at ``--json`` (default
 ``<out>/scale_invariance.json``). ``--out`` defaults to ``docs/results`` when both folders are
@@ -82,6 +82,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -108,6 +109,10 @@ from xlstsr.kernels.scaling import coarse_graining
 from xlstsr.kernels.spectra import spectral_ratio
 from xlstsr.nn import build_model
 from xlstsr.train import PatchSet, degraded_pairs, fit, make_patches
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling helper below
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gain_bounds import gain_tradeoff, least_rmse_at_mismatch
 
 ROOT = Path(__file__).resolve().parents[1]
 F = 4
@@ -402,55 +407,23 @@ def evaluate(models: dict, test: dict[str, dict[str, np.ndarray]], cols: tuple[i
             for name in FRONTIER_MODELS:
                 res.setdefault(FRONTIER + name, []).append(
                     gain_curve(outs[name], lst, truth) if scored
-                    else np.full((len(GAINS), 3), np.nan))
+                    else np.full((len(GAINS), 2), np.nan))
     return {k: np.array(v) for k, v in res.items()}
 
 
 def gain_curve(sr: np.ndarray, lst: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """RMSE, bias-removed RMSE and spectral ratio (columns) of ``sr`` with its within-block
-    detail scaled by each gain of :data:`GAINS` (rows; block means kept)."""
-    return np.array([_metrics(correct_image(sr, lst, F, mode=float(g)), truth) for g in GAINS])
+    """RMSE and spectral ratio (columns) of ``sr`` with its within-block detail scaled by each
+    gain of :data:`GAINS` (rows; block means kept): :func:`gain_bounds.gain_tradeoff`."""
+    t = gain_tradeoff(sr, lst, F, truth, GAINS)
+    return np.stack([t["rmse"], t["ratio"]], axis=1)
 
 
-def detail_frontier(curve: np.ndarray, target: float, gains: np.ndarray | None = None) -> dict:
-    """The least mean RMSE over overpasses that one detail gain per overpass (chosen with the
-    truth from :data:`GAINS`) reaches while the mean ``|ratio - 1|`` stays <= ``target``.
-
-    ``curve`` (overpass, gain, metric) from :func:`gain_curve` on ``gains`` (default
-    :data:`GAINS`). A Lagrangian sweep: for each
-    ``lam`` every overpass takes the gain minimising ``RMSE + lam |ratio - 1|``; of the sweep's
-    points within the target the lowest mean RMSE is reached (``rmse``), and ``lower_bound`` =
-    max over ``lam`` of ``mean(min(RMSE + lam |ratio - 1|)) - lam target`` is a floor no choice
-    of gains can beat (weak duality), so the two bracket the true optimum. ``rmse`` is NaN when
-    no gain on the grid reaches the target.
-
-    Examples
-    --------
-    >>> c = np.array([[[1.0, 1.0, 0.5], [1.2, 1.2, 1.0]]])  # gain 0: ratio 0.5, gain 1: 1.0
-    >>> # the floor (1.16) is the convex mix of the two: no single gain lies between them
-    >>> d = detail_frontier(c, 0.1, gains=np.array([0.0, 1.0]))
-    >>> round(d["rmse"], 3), round(d["lower_bound"], 3), d["gains"]
-    (1.2, 1.16, [1.0])
-    """
-    gains = GAINS if gains is None else np.asarray(gains)
-    r = np.where(np.isfinite(curve[..., 0]), curve[..., 0], np.inf)
-    m = np.abs(curve[..., 2] - 1)
-    m = np.where(np.isfinite(m), m, np.inf)
-    rows = np.arange(len(r))
-    best: tuple[float, float, np.ndarray] | None = None
-    floor = -np.inf
-    for lam in np.concatenate([[0.0], np.logspace(-4, 3, 300)]):
-        obj = r + lam * m
-        j = np.argmin(obj, axis=1)
-        floor = max(floor, float(obj.min(1).mean() - lam * target))
-        rr, mm = float(r[rows, j].mean()), float(m[rows, j].mean())
-        if mm <= target and (best is None or rr < best[0]):
-            best = (rr, mm, j)
-    if best is None:
-        return {"rmse": float("nan"), "mismatch": float("nan"), "lower_bound": floor,
-                "gains": []}
-    return {"rmse": best[0], "mismatch": best[1], "lower_bound": floor,
-            "gains": [float(gains[i]) for i in best[2]]}
+def detail_frontier(curve: np.ndarray, target: float, weights: np.ndarray | None = None) -> dict:
+    """:func:`gain_bounds.least_rmse_at_mismatch` of the per-image curves ``curve`` (image,
+    gain, [RMSE, ratio]) from :func:`gain_curve` (here an overpass: the mean of its halves)."""
+    return least_rmse_at_mismatch(
+        [{"gain": GAINS, "rmse": c[:, 0], "ratio": c[:, 1]} for c in curve], target,
+        weights=weights)
 
 
 def gain_bound(sr: np.ndarray, lst: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -559,10 +532,12 @@ def bootstrap(res: dict[str, np.ndarray], seed: int = 0) -> dict:
     return out
 
 
-def frontier_summary(res: dict[str, np.ndarray], curves: dict[str, np.ndarray]) -> dict:
+def frontier_summary(res: dict[str, np.ndarray], curves: dict[str, np.ndarray],
+                     weights: np.ndarray | None = None) -> dict:
     """The issue's target as a feasibility question: with the invariant model's mean
-    ``|ratio - 1|`` halved, what mean RMSE can one detail gain per overpass reach, for the
-    invariant model's detail and for the oracle's (:func:`detail_frontier`)?"""
+    ``|ratio - 1|`` halved, what mean RMSE can one detail gain per image reach, for the
+    invariant model's detail and for the oracle's (:func:`detail_frontier`; ``weights`` of the
+    curves' images in the means of ``res``)?"""
     inv = float(res["invariant"][:, 0].mean())
     target = 0.5 * float(np.abs(res["invariant"][:, 2] - 1).mean())
     out: dict = {"target_mismatch": target, "invariant_rmse": inv,
@@ -570,24 +545,27 @@ def frontier_summary(res: dict[str, np.ndarray], curves: dict[str, np.ndarray]) 
                                                          - res["oracle"][:, 0]).mean()),
                  "gains": [float(GAINS[0]), float(GAINS[-1])]}
     for name, c in curves.items():
-        out[name] = detail_frontier(c, target)
+        d = detail_frontier(c, target, weights)
+        g = d.pop("gains")  # one per image: their median is what the page says
+        out[name] = d | {"median_gain": float(np.median(g)) if g else float("nan")}
     return out
 
 
-def frontier_lines(fr: dict) -> list[str]:
-    """The report's paragraph on :func:`frontier_summary`."""
+def frontier_lines(fr: dict, per: str = "overpass", scale: str = "280 m") -> list[str]:
+    """The report's paragraph on :func:`frontier_summary` (one gain ``per`` image, the truth at
+    ``scale``)."""
     def at(name: str) -> str:
         d = fr[name]
         if not np.isfinite(d["rmse"]):
             return f"out of reach on gains {fr['gains'][0]:g}-{fr['gains'][1]:g}"
-        return (f"{d['rmse']:.3f} K (floor {d['lower_bound']:.3f}; median gain "
-                f"{np.median(d['gains']):.2f})")
+        return (f"{d['rmse']:.3f} K (floor {d['floor']:.3f}; median gain "
+                f"{d['median_gain']:.2f})")
     inv, orc = fr["invariant"], fr.get("oracle")
     ok = np.isfinite(inv["rmse"]) and inv["rmse"] <= fr["rmse_for_half_gap"]
-    floor_above = inv["lower_bound"] > fr["invariant_rmse"]
+    floor_above = inv["floor"] > fr["invariant_rmse"]
     text = (f"Detail-gain frontier (the target as a feasibility question): with the mean |ratio - "
             f"1| at most {fr['target_mismatch']:.3f} (the invariant model's halved), one detail "
-            f"gain per overpass chosen with the truth (gains {fr['gains'][0]:g}-"
+            f"gain per {per} chosen with the truth (gains {fr['gains'][0]:g}-"
             f"{fr['gains'][1]:g}, block means kept) reaches a mean RMSE of {at('invariant')} "
             f"with the invariant model's detail")
     if orc is not None:
@@ -601,10 +579,10 @@ def frontier_lines(fr: dict) -> list[str]:
         text += ("Even the floor lies above the invariant model's RMSE: **no correction that "
                  "rescales the invariant model's detail (per image, with any law) can halve its "
                  "spectral mismatch without raising its RMSE**; the detail it would need to "
-                 "amplify correlates too weakly with the truth at 280 m.")
-        if orc is not None and orc["lower_bound"] > fr["invariant_rmse"]:
+                 f"amplify correlates too weakly with the truth at {scale}.")
+        if orc is not None and orc["floor"] > fr["invariant_rmse"]:
             text += (" The same holds for the target-scale model's detail: regained to the "
-                     "same mismatch, the network trained at 280 m (which no MODIS user has) "
+                     f"same mismatch, the network trained at {scale} "
                      "scores worse than the invariant model as it is, so on this data the "
                      "target's two halves conflict for this network, not for this correction "
                      "alone.")

@@ -18,7 +18,12 @@ from xlstsr.kernels.interp import cubic_upsample, nearest_upsample
 
 # the truth-reading bounds of the correction are benchmark tools, outside the package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from gain_bounds import best_feasible_gain, gain_tradeoff, pooled_feasible_gains
+from gain_bounds import (
+    best_feasible_gain,
+    gain_tradeoff,
+    least_rmse_at_mismatch,
+    pooled_feasible_gains,
+)
 
 _PATTERNS = np.array([[[1, -1], [-1, 1]], [[1, 1], [-1, -1]], [[1, -1], [1, -1]]], float)
 
@@ -293,3 +298,24 @@ def test_calibrate_detail_gain_dataarrays_and_grid_check():
     assert g == pytest.approx(0.5, abs=0.01)
     with pytest.raises(ValueError, match="output grid"):
         calibrate_detail_gain(sr, lst, truth[:, :16, :16], 4)
+
+
+def test_least_rmse_at_mismatch_weights_images_as_the_means_do():
+    """Weights count an image as often as the mean over positions does: image a twice at half
+    weight is image a once; the floor never exceeds the exhaustive optimum."""
+    import itertools
+
+    a = {"gain": np.array([0.0, 1.0, 2.0]), "rmse": np.array([1.0, 1.1, 1.5]),
+         "ratio": np.array([0.3, 0.7, 1.1])}
+    b = {"gain": np.array([0.0, 1.0, 2.0]), "rmse": np.array([0.5, 0.6, 0.9]),
+         "ratio": np.array([0.4, 0.9, 1.4])}
+    once = least_rmse_at_mismatch([a, b], 0.2)
+    twice = least_rmse_at_mismatch([a, a, b], 0.2, weights=np.array([0.5, 0.5, 1.0]))
+    assert twice["rmse"] == pytest.approx(once["rmse"])
+    assert twice["floor"] == pytest.approx(once["floor"])
+    best = min((a["rmse"][i] + b["rmse"][j]) / 2 for i, j in itertools.product(range(3), repeat=2)
+               if (abs(a["ratio"][i] - 1) + abs(b["ratio"][j] - 1)) / 2 <= 0.2)
+    assert once["floor"] <= best + 1e-12 <= once["rmse"] + 2e-12
+    # unequal weights move the choice towards the heavier image's optimum
+    heavy_b = least_rmse_at_mismatch([a, b], 0.2, weights=np.array([1.0, 9.0]))
+    assert heavy_b["mismatch"] <= 0.2 + 1e-12

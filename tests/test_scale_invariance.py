@@ -90,7 +90,7 @@ def test_gain_bound_beats_any_fixed_gain(si):
         assert rmse(bound) <= rmse(correct_image(sr, coarse, 4, mode=g)) + 1e-9
 
 
-def test_detail_frontier_brackets_the_best_gains(si):
+def test_detail_frontier_brackets_the_best_gains(si, monkeypatch):
     """The frontier: its point meets the mismatch target, no exhaustive choice of one gain per
     overpass within the target does better, and its floor lies at or below that optimum."""
     import itertools
@@ -100,41 +100,35 @@ def test_detail_frontier_brackets_the_best_gains(si):
     base = cubic_upsample(coarse, 4)
     rng = np.random.default_rng(1)
     gains = np.array([0.0, 0.5, 1.0, 1.5, 2.0])
-    curves = []
-    for k in range(3):  # three "overpasses": partly right, partly wrong detail
-        sr = base + (0.6 + 0.2 * k) * (fine - base) + 0.4 * rng.standard_normal(fine.shape)
-        si_gains, si.GAINS = si.GAINS, gains
-        try:
-            curves.append(si.gain_curve(sr, coarse, fine))
-        finally:
-            si.GAINS = si_gains
-    c = np.stack(curves)
-    assert c.shape == (3, 5, 3)
-    m = np.abs(c[..., 2] - 1)
+    monkeypatch.setattr(si, "GAINS", gains)
+    # three "overpasses": partly right, partly wrong detail
+    c = np.stack([si.gain_curve(base + (0.6 + 0.2 * k) * (fine - base)
+                                + 0.4 * rng.standard_normal(fine.shape), coarse, fine)
+                  for k in range(3)])
+    assert c.shape == (3, 5, 2)
+    m = np.abs(c[..., 1] - 1)
     target = float(np.sort(m.min(1))[-1])  # reachable: every overpass has a gain within it
-    d = si.detail_frontier(c, target, gains=gains)
+    d = si.detail_frontier(c, target)
     assert d["mismatch"] <= target + 1e-12
     best = min(float(np.mean([c[i, j, 0] for i, j in enumerate(js)]))
                for js in itertools.product(range(5), repeat=3)
                if np.mean([m[i, j] for i, j in enumerate(js)]) <= target)
-    assert d["lower_bound"] <= best + 1e-9 <= d["rmse"] + 2e-9  # floor <= optimum <= point
-    assert d["rmse"] - d["lower_bound"] < 0.2 * d["rmse"]  # a useful bracket
+    assert d["floor"] <= best + 1e-9 <= d["rmse"] + 2e-9  # floor <= optimum <= point
+    assert d["rmse"] - d["floor"] < 0.2 * d["rmse"]  # a useful bracket
+    assert set(d["gains"]) <= set(gains.tolist()) and len(d["gains"]) == 3
     # the RMSE-optimal gains (lam = 0) when the target does not bind
-    loose = si.detail_frontier(c, 10.0, gains=gains)
-    assert loose["rmse"] == pytest.approx(float(c[..., 0].min(1).mean()))
+    assert si.detail_frontier(c, 10.0)["rmse"] == pytest.approx(float(c[..., 0].min(1).mean()))
     # a target no gain reaches: NaN, said so
-    assert np.isnan(si.detail_frontier(c, -1.0, gains=gains)["rmse"])
+    unreachable = si.detail_frontier(c, -1.0)
+    assert np.isnan(unreachable["rmse"]) and unreachable["gains"] == []
 
 
-def test_gain_curve_at_gain_one_is_the_input(si):
+def test_gain_curve_at_gain_one_is_the_input(si, monkeypatch):
     fine = cascade(6, w1=0.5, alpha=0.6, coarse_levels=2, seed=3)
     coarse = radiometric_mean(fine, 4)
     sr = cubic_upsample(coarse, 4) + 0.3 * np.random.default_rng(2).standard_normal(fine.shape)
-    si_gains, si.GAINS = si.GAINS, np.array([1.0])
-    try:
-        row = si.gain_curve(sr, coarse, fine)[0]
-    finally:
-        si.GAINS = si_gains
+    monkeypatch.setattr(si, "GAINS", np.array([1.0]))
+    row = si.gain_curve(sr, coarse, fine)[0]
     assert row[0] == pytest.approx(float(np.sqrt(np.mean((sr - fine) ** 2))))
 
 
