@@ -213,19 +213,26 @@ def test_upscale_checks_and_corrects_the_guide_offset():
     with warnings.catch_warnings():
         warnings.simplefilter("error", GuideAlignmentWarning)
         ref = xlstsr.upscale(lst, 4, "tsharp", guide=ndvi)  # aligned: no warning
-    with pytest.warns(GuideAlignmentWarning, match="offset from the LST"):
-        xlstsr.upscale(lst, 4, "tsharp", guide=off)
+    with pytest.warns(GuideAlignmentWarning, match="offset from the LST.*Pass guide_offset='auto'"):
+        xlstsr.upscale(lst, 4, "tsharp", guide=off, guide_offset="check")
     with pytest.warns(GuideAlignmentWarning, match="reprojected"):  # moved back, then resampled
         fixed = xlstsr.upscale(lst, 4, "tsharp", guide=off, guide_offset="auto")
+    # the default on in-memory inputs: moved back, and said so
+    with pytest.warns(GuideAlignmentWarning, match="offset from the LST.*moved back by it"):
+        default = xlstsr.upscale(lst, 4, "tsharp", guide=off)
+    np.testing.assert_array_equal(default.values, fixed.values)
     raw = xlstsr.upscale(lst, 4, "tsharp", guide=off, guide_offset="ignore")
     xx, yy = np.meshgrid(ref.x.values, ref.y.values)
     truth = ref.copy(data=waves.pixel(xx, yy, MODIS_250M, 0.0))
     err = {k: float(np.sqrt(np.nanmean((v.values - truth.values) ** 2)))
            for k, v in {"ref": ref, "fixed": fixed, "raw": raw}.items()}
     assert err["fixed"] < err["ref"] + 0.25 * (err["raw"] - err["ref"])
-    # lazy inputs: the default check reads nothing
+    # lazy inputs: the default reads nothing ("check"); "auto" reads one window and corrects
     with raise_if_computed():
         xlstsr.upscale(lst.chunk(), 4, "tsharp", guide=off.chunk())
+    with pytest.warns(GuideAlignmentWarning, match="moved back by it"):
+        lazy = xlstsr.upscale(lst.chunk(), 4, "tsharp", guide=off.chunk(), guide_offset="auto")
+    np.testing.assert_allclose(lazy.values, fixed.values, atol=1e-4)
 
 
 def test_misfit_surface_is_lowest_at_the_known_shift():

@@ -189,6 +189,10 @@ def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str)
             f"--chunks {spec!r}: use 'auto', one size for y and x ('512') or per dim "
             "('time=1,y=512,x=512')"
         ) from None
+    lead = [d for d in dims if d not in (ydim, xdim)]
+    if "time" in out and "time" not in dims and len(lead) == 1:
+        # a multi-band raster's bands are its time steps (--help says so): time= means them
+        out[lead[0]] = out.pop("time")
     unknown = sorted(set(out) - set(dims))
     if unknown:
         raise UsageError(f"--chunks names {unknown}, which are not dims of the input {list(dims)}")

@@ -362,6 +362,35 @@ def _same_grid(a: xr.DataArray, b: xr.DataArray) -> bool:
     return all(abs(p - q) <= tol for p, q in zip(ta[:6], tb[:6]))
 
 
+#: a reference this many times coarser than ``sr`` (pixel side) is refused: it cannot score
+#: the fine detail, and is most often the coarse input passed in the reference's place
+MAX_REFERENCE_COARSENING = 1.5
+
+
+def _refuse_coarser_reference(sr: xr.DataArray, ref: xr.DataArray) -> None:
+    """Refuse a reference coarser than ``sr``: ``sr`` would be resampled onto it and scored on
+    what the coarse grid keeps (``evaluate(sr, lst)`` scored 0.7 K where the fine truth gave
+    2.1 K, without a word)."""
+    from .coregister import fine_pixel_size
+
+    try:
+        r_ref = fine_pixel_size(ref, sr.rio.crs)
+    except (ValueError, RuntimeError):  # a grid not comparable: the overlap check says more
+        return
+    rx, ry = sr.rio.resolution()
+    r_sr = float(np.sqrt(abs(rx * ry)))
+    if r_ref > MAX_REFERENCE_COARSENING * r_sr:
+        u = "deg" if sr.rio.crs is not None and sr.rio.crs.is_geographic else "m"
+        raise GridError(
+            f"the reference's pixels ({r_ref:.4g} {u}) are {r_ref / r_sr:.1f} times the "
+            f"super-resolved field's ({r_sr:.4g} {u}): a reference coarser than sr cannot score "
+            "its fine detail (sr would be resampled onto it). Is it the coarse input? Pass that "
+            "as `coarse=` (its consistency is then reported) and a fine truth (ASTER, Landsat, "
+            "ECOSTRESS) as the reference; to score at the coarse scale on purpose, aggregate sr "
+            f"first (`xlstsr.coarsen(sr, {max(2, round(r_ref / r_sr))})`)."
+        )
+
+
 def _check_overlap(sr: xr.DataArray, ref: xr.DataArray) -> None:
     try:
         sb = sr.rio.transform_bounds(ref.rio.crs) if sr.rio.crs != ref.rio.crs else sr.rio.bounds()
@@ -603,6 +632,7 @@ def evaluate(
         )
     ref = _refuse_impossible(reference, ref, mask, reference_nodata)
     _check_overlap(sr, ref)
+    _refuse_coarser_reference(sr, ref)
     resampled = not _same_grid(sr, ref)
     if not resampled:
         ydim, xdim = spatial_dims(sr)

@@ -92,6 +92,10 @@ FILL_FAR_IQR = 100.0
 #: the products' usual fill values (MOD13 NDVI -3000, MOD09 -28672, int16/uint16 extremes,
 #: -9999): outside the others by FILL_IQR, refused at any share too
 FILL_SENTINELS = frozenset({-3000.0, -9999.0, -28672.0, -32768.0, -32767.0, 32767.0, 65535.0})
+#: fill values of LST products and tools, named as fills even on one pixel (in Kelvin after
+#: decoding: a value no temperature takes): 16-bit extremes, -9999 / 9999, float32's lowest
+LST_FILL_SENTINELS = frozenset({65535.0, 32767.0, -32768.0, -32767.0, 9999.0, -9999.0,
+                                float(np.finfo(np.float32).min)})
 #: Largest upscaling factor :func:`xlstsr.upscale` accepts (1 km -> 15.6 m; a typo such as 400
 #: would ask for 160 000 times the input's memory).
 MAX_FACTOR = 64
@@ -165,10 +169,14 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
             f"`da.rename({names})`."
             if names else ""
         )
+        # the rename spelled with the user's own dims: the last two are the raster's rows and
+        # columns by convention (a fixed {'row': 'y', 'col': 'x'} failed when pasted)
+        yd, xd = (dims[-2], dims[-1]) if len(dims) >= 2 else ("row", "col")
         raise NoSpatialDimsError(
             f"no spatial dimensions found in dims {dims}. xlstsr looks for y/x, lat/lon or "
-            "latitude/longitude; rename yours (`da.rename({'row': 'y', 'col': 'x'})`) or declare "
-            f"them with `da.rio.set_spatial_dims(x_dim=..., y_dim=...)`.{hint}{_swath_hint(obj)}"
+            f"latitude/longitude; rename yours (e.g. `da.rename({{{yd!r}: 'y', {xd!r}: 'x'}})`) "
+            f"or declare them with `da.rio.set_spatial_dims(x_dim={xd!r}, y_dim={yd!r})`."
+            f"{hint}{_swath_hint(obj)}"
         ) from err
 
 
@@ -399,6 +407,15 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
     med = float(np.median(step)) if step.size else 0.0
     worst = float(np.abs(step - mean_step).max()) if step.size else 0.0
     line = "row" if dim.lower() in ("y", *_LAT_NAMES) else "column"
+    wrap = np.flatnonzero(np.abs(np.abs(step - med) - 360.0) < 2 * abs(med) + 1e-9)
+    if med != 0 and wrap.size == 1 and np.abs(c).max() <= 360.0 and line == "column":
+        # longitudes across the antimeridian, written in -180..180: one step of -360
+        return GridError(
+            f"the {what}'s '{dim}' (longitude) coordinates jump from {c[wrap[0]]:.6g} to "
+            f"{c[wrap[0] + 1]:.6g}: the grid crosses the antimeridian with longitudes wrapped "
+            "to -180..180. Unwrap them to 0..360 on your longitude coordinate, e.g. "
+            "`da = da.assign_coords(lon=da['lon'] % 360)`."
+        )
     if med != 0:
         ratio = step / med
         whole = np.round(ratio)
@@ -1147,9 +1164,9 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     largest value covers at least ``share`` (default :data:`FILL_SHARE`) of the finite pixels
     and lies more than :data:`FILL_IQR` inter-quartile ranges outside the other pixels'
     quartiles, as MOD13's -3000 NDVI digital number, a -9999 or a 255 left as data do, or on
-    any share (at least :data:`FILL_MIN_PIXELS` pixels) lies more than :data:`FILL_FAR_IQR`
-    of them outside (a -9999 scattered over 1 % of an NDVI band), or is one of the products'
-    usual fill values (:data:`FILL_SENTINELS`) outside by :data:`FILL_IQR`. A plausible constant (NDVI 0
+    any share, down to one pixel, lies more than :data:`FILL_FAR_IQR` of them outside (a -9999
+    scattered over 1 % of an NDVI band, or on one pixel: a leverage point of TsHARP's fit), or is
+    one of the products' usual fill values (:data:`FILL_SENTINELS`) outside by :data:`FILL_IQR`. A plausible constant (NDVI 0
     or -0.3 over water) stays inside that reach. Large bands are judged on an even subsample of
     at most ``max_values`` pixels.
 
@@ -1175,17 +1192,20 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     for c in {f.dtype.type(f.min()), f.dtype.type(f.max())}:
         count = int(np.count_nonzero(f == c))
         rest = f[f != c]
-        if count < FILL_MIN_PIXELS or rest.size < FILL_MIN_PIXELS:
+        if rest.size < FILL_MIN_PIXELS:
             continue
         q25, q75 = _quantiles(rest, (0.25, 0.75))
         spread = float(q75 - q25)
         if spread <= 0:
             continue
         out = max(q25 - c, c - q75) / spread  # inter-quartile ranges outside the others
-        # a large share (or a product's fill value) a little outside, or any share far outside
-        # (a few scattered pixels: TsHARP's fit per image was corrupted by 2 % of -9999)
+        # a large share (or a product's fill value) a little outside, or any share far outside,
+        # down to one pixel: TsHARP's fit per image was corrupted by 2 % of -9999, and a single
+        # -9999 of 4096 pixels, a leverage point of the fit, flattened its detail from 1.8 to
+        # 0.4 K (a real value that far out would take the fit over just the same)
         near = (count >= k or float(c) in FILL_SENTINELS) and out > FILL_IQR
-        if near or out > FILL_FAR_IQR:
+        if (near and count >= FILL_MIN_PIXELS) or out > FILL_FAR_IQR or (
+                float(c) in FILL_SENTINELS and out > FILL_IQR):
             return float(c), count / n
     return None
 
@@ -1214,7 +1234,12 @@ def _lst_verdict(
 
     def as_stored(k: float) -> str:
         v = ((k - celsius) - offset) / scale
-        return f"{v:.6g}"
+        # to the precision the decoded value carries: a float32 0 degC decodes to 273.15 K
+        # +- 3e-5, which read back as -6.10352e-06, a fill value no pixel holds
+        tol = 2 * float(np.spacing(np.float32(k))) / abs(scale)
+        if tol > 0:
+            v = round(v / tol) * tol if abs(v) < tol else v
+        return f"{v + 0.0:.6g}"
 
     for i, img in enumerate(flat):
         finite = img[np.isfinite(img)]
@@ -1232,6 +1257,14 @@ def _lst_verdict(
         if finite.size == 0:
             continue
         median = float(_quantiles(finite, (0.5,))[0]) if unscaled_int or not units_known else None
+        # a 0 fill on most of an image (a cloudy 8-day composite: 96 % of a MOD11A2 crop) is not
+        # the image's level: judge scale and units on the other pixels, and name the fill below
+        zeros = np.count_nonzero(finite == 0)
+        if median is not None and zeros > 0.5 * finite.size and finite.size - zeros >= FILL_MIN_PIXELS:
+            judged = finite[finite != 0]
+            median = float(_quantiles(judged, (0.5,))[0])
+        else:
+            judged = finite
         if unscaled_int and median > 1000:
             raise ScaledIntegerError(
                 f"integer {what} with values around {median:.0f} and no scale metadata: these "
@@ -1252,7 +1285,7 @@ def _lst_verdict(
                     "itself and use this layer to mask it (e.g. `lst.where(mask == 0)`); if "
                     "they are whole degrees Celsius, set `da.attrs['units'] = 'degC'`."
                 )
-            in_celsius = ((finite > -70) & (finite < 75)).mean()
+            in_celsius = ((judged > -70) & (judged < 75)).mean()
             if in_celsius > 0.9:
                 wrong = _wrong_scale(median, stored, physical_range, what == "reference")
                 raise UnitsError(
@@ -1268,6 +1301,8 @@ def _lst_verdict(
             if hit is not None and ((k_lo is not None and hit[0] < k_lo)
                                     or (k_hi is not None and hit[0] > k_hi)):
                 hit = None  # the caller's thresholds drop that value: no fill to declare
+            if hit is not None and mask_out_of_range and not lo <= hit[0] <= hi:
+                hit = None  # asked for: masked below with the other out-of-range values
             if hit is not None:
                 v, share = hit
                 sv = as_stored(v)
@@ -1323,6 +1358,22 @@ def _lst_verdict(
             )
             flags[i] = 1
             continue
+        out_vals = np.unique(finite[below | above])
+        if (out_vals.size == 1 and n_out < FILL_MIN_PIXELS and not ref
+                and (float(out_vals[0]) in LST_FILL_SENTINELS or abs(out_vals[0]) >= 1e20)):
+            # a few pixels of a product's fill value, the rest plausible: a fill left as data,
+            # not a scale ("values look scaled" before, for a single 65535 pixel); more of them
+            # are named by the fill test above
+            sv = as_stored(float(out_vals[0]))
+            raise UndeclaredFillError(
+                f"the {what} holds {sv} (as stored) on {n_out} pixel(s) of an image, outside the "
+                f"physical range {lo:g}-{hi:g} K, its other values plausible: an undeclared "
+                f"fill value. Declare it: `da.attrs['_FillValue'] = {sv}` or `da = "
+                f"da.rio.write_nodata({sv})`"
+                + (f" (`--nodata {sv}` on the command line)" if cli else "")
+                + f", or mask it: `da.where(da != {sv})`; or pass `mask_out_of_range=True`"
+                + (" (`--mask-out-of-range`)." if cli else ".")
+            )
         cause = _range_cause(finite, median, physical_range, stored, units_known, ref, cli)
         fix = ("" if keep_out_of_range else
                " To mask such pixels instead, pass `mask_out_of_range=True`"

@@ -542,7 +542,7 @@ def upscale_to_zarr(
     method_options: Mapping[str, Any] | None = None,
     mask_out_of_range: bool = False,
     scale_correction: str | None = None,
-    guide_offset: str | xr.Dataset = "check",
+    guide_offset: str | xr.Dataset = "auto",
     guide_time_tolerance: Any = None,
     tile: int | str | None = "auto",
     mode: str = "w-",
@@ -564,8 +564,8 @@ def upscale_to_zarr(
         in-memory store under a dask.distributed client with worker processes.
     factor, method, guide, variable, method_options, mask_out_of_range, scale_correction, guide_offset, guide_time_tolerance, tile
         As for :func:`xlstsr.upscale` (``method`` may be a method instance). The input is
-        streamed (dask), so the default guide check reads nothing: pass ``guide_offset="auto"``
-        to measure and correct a guide's offset from one time step.
+        streamed (dask); the default ``guide_offset="auto"`` reads one window of one time step
+        to measure a guide's offset (``"ignore"`` reads nothing).
     mode : {"w-", "w", "resume"}
         ``"w-"`` (default): fail if the store exists. ``"w"``: overwrite it. ``"resume"``:
         complete an interrupted run - only regions not yet marked done are computed; the store
@@ -853,13 +853,19 @@ def upscale_to_zarr(
     t_run = time.perf_counter()
     try:
         run_regions(todo, write, mark, k)
-    except XlstsrError:
+    except XlstsrError as err:
         # an input problem found while computing (the value checks run with the regions): a
         # store this call started and that holds no finished region is removed, so that the
         # corrected rerun needs no mode="w"; a store with finished regions stays (resume)
         if fresh and not finished and _remove_local_store(store):
             log.info("upscale_to_zarr: removed %s, started by this call (no region finished)",
                      store)
+        else:  # said with the error: a corrected input is another input, resume refuses it
+            done_now = int(done.sum()) + len(finished)
+            err.add_note(
+                f"upscale_to_zarr: the store {store} is left incomplete ({done_now} of the "
+                f"{len(regions)} time blocks written). Once the input is corrected, write it "
+                "again with mode='w' (mode='resume' completes only the same input).")
         raise
     except OSError as err:  # a full disk, a lost mount, a revoked permission: the store stays
         done_now = int(done.sum()) + len(finished)
