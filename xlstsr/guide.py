@@ -804,7 +804,7 @@ def check_alignment(
             "it, or xlstsr.coregister the guide yourself.", GuideAlignmentWarning, stacklevel=3)
         return guide
     warnings.warn(
-        f"{found}: moved back by it (guide_offset='auto', the default). Pass "
+        f"{found}: moved back by it (guide_offset='auto'). Pass "
         "guide_offset='ignore' to use the guide as it is, or an xlstsr.estimate_offset result "
         "of your own.", GuideAlignmentWarning, stacklevel=3)
     return _map_bands(guide, lambda b: apply_offset(b, est, lst.rio.crs))

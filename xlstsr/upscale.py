@@ -102,8 +102,8 @@ def upscale(
         guided method there); ``"check"`` only warns; ``"ignore"`` skips it; an
         :func:`xlstsr.estimate_offset` result is applied. ``None`` (default): ``"auto"`` on
         in-memory inputs, ``"check"`` on dask inputs, where it reads nothing (pass ``"auto"``
-        to read that window of one step while the graph is built, as
-        :func:`xlstsr.upscale_to_zarr` does by default). The estimate costs about 0.2 s: pass
+        to read that window of one step while the graph is built). The estimate costs about
+        0.2 s on a 64 x 64 scene, 1-2 s on a 1200 x 1200 one: pass
         ``"ignore"`` for many small scenes whose guide is known to be aligned.
     guide_time_tolerance : str, timedelta or number, optional
         How a guide with a time dim is matched with the LST's steps: by label, never by
