@@ -75,6 +75,10 @@ def test_a_reference_coarser_than_sr_is_refused(scene):
     assert float(ds.rmse.mean()) > 0.5 and "coarse_consistency" in ds
     # on purpose at the coarse scale: aggregate sr first
     xlstsr.evaluate(xlstsr.coarsen(sr, 4), lst)
+    # in another CRS too (pixel size from its bounds, nothing read)
+    utm = lst.rio.reproject(lst.rio.estimate_utm_crs())
+    with pytest.raises(errors.GridError, match=r"times the super-resolved field's"):
+        xlstsr.evaluate(sr, utm)
 
 
 def test_the_guide_offset_of_real_modis_ndvi_is_corrected_by_default(shared_data):

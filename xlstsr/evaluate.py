@@ -371,10 +371,16 @@ def _refuse_coarser_reference(sr: xr.DataArray, ref: xr.DataArray) -> None:
     """Refuse a reference coarser than ``sr``: ``sr`` would be resampled onto it and scored on
     what the coarse grid keeps (``evaluate(sr, lst)`` scored 0.7 K where the fine truth gave
     2.1 K, without a word)."""
-    from .coregister import fine_pixel_size
-
+    # from coordinates only (a lazy reference is not read): its bounds in sr's CRS over its
+    # pixel count (a rotated footprint's box over-reads by a few %, well inside the margin)
     try:
-        r_ref = fine_pixel_size(ref, sr.rio.crs)
+        if ref.rio.crs == sr.rio.crs:
+            gx, gy = ref.rio.resolution()
+            r_ref = float(np.sqrt(abs(gx * gy)))
+        else:
+            x0, y0, x1, y1 = ref.rio.transform_bounds(sr.rio.crs, densify_pts=21)
+            ny, nx = (ref.sizes[d] for d in spatial_dims(ref))
+            r_ref = float(np.sqrt(abs((x1 - x0) * (y1 - y0)) / (nx * ny)))
     except (ValueError, RuntimeError):  # a grid not comparable: the overlap check says more
         return
     rx, ry = sr.rio.resolution()

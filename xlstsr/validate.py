@@ -1259,8 +1259,8 @@ def _lst_verdict(
         median = float(_quantiles(finite, (0.5,))[0]) if unscaled_int or not units_known else None
         # a 0 fill on most of an image (a cloudy 8-day composite: 96 % of a MOD11A2 crop) is not
         # the image's level: judge scale and units on the other pixels, and name the fill below
-        zeros = np.count_nonzero(finite == 0)
-        if median is not None and zeros > 0.5 * finite.size and finite.size - zeros >= FILL_MIN_PIXELS:
+        zeros = np.count_nonzero(finite == 0) if median is not None else 0
+        if zeros > 0.5 * finite.size and finite.size - zeros >= FILL_MIN_PIXELS:
             judged = finite[finite != 0]
             median = float(_quantiles(judged, (0.5,))[0])
         else:
