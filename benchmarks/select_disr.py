@@ -29,6 +29,11 @@ model's forward time per output pixel measured side by side.
 the training windows under the 8 rotations and flips (each labelled by the default), against
 round 6's control (the criterion for the default) and the shipped ``fast`` file.
 
+``--guide-offset`` (round 8, issue 13): the default's whole chain (``train_bundled.py --only
+disr_coreg disr_fast``: the U-Net teacher, then the distilled ``fast``) retrained with each
+training pair's NDVI moved back by its sub-pixel offset from the MODIS LST, as ``upscale`` does
+by default since session 15 (5 of the 20 training pairs), against the shipped two files.
+
 Writes ``disr_selection.md`` in ``--out`` (and the candidates' checkpoints under ``--work``).
 ``--smoke``: the first candidate only, 1 epoch on sparse patches (stride 160), one validation pair,
 checkpoints under ``--out`` (seconds; a test of the code path, not a selection).
@@ -149,7 +154,8 @@ COREG_FILE = "disr_unet_coreg_x4.pt"
 #: the line of disr_selection.md from which --coreg rewrites the file (rounds 1-2 kept above)
 COREG_MARK = "## Round 3: co-registered truth"
 #: the rounds' headings in disr_selection.md, in order: rewriting one keeps the others
-ROUND_MARKS = (COREG_MARK, FINETUNE_MARK, SIF_MARK, COARSE_MARK, DISTIL_MARK)
+OFFSET_MARK = "## Round 8: the default's recipe on offset-corrected guides"
+ROUND_MARKS = (COREG_MARK, FINETUNE_MARK, SIF_MARK, COARSE_MARK, DISTIL_MARK, OFFSET_MARK)
 BAND = (0.8, 1.2)
 # load_pair()["aster"] is already decoded and masked (> 0, eroded 3 px, > 230 K): eroding it
 # again would also drop the pixels next to cold cloud holes, a milder mask than accuracy.md
@@ -232,7 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distil", action="store_true",
                     help="round 7: the fast DISR distilled on rotated and flipped windows "
                     f"(--install copies it to xlstsr/weights/{FAST_FILE} if it beats that file)")
+    ap.add_argument("--guide-offset", action="store_true",
+                    help="round 8: the default's chain retrained on offset-corrected guides "
+                    f"(--install copies both files to xlstsr/weights/ if the new {FAST_FILE} "
+                    "is no worse in RMSE and ubRMSE)")
     args = ap.parse_args(argv)
+    if args.guide_offset:
+        return main_guide_offset(args)
     if args.distil:
         return main_distil(args)
     if args.sif:
@@ -732,6 +744,72 @@ def main_distil(args: argparse.Namespace) -> int:
     ]
     best = DISTIL_CANDIDATE if as_fast else "fast"
     return finish_round(args, DISTIL_MARK, lines, best, paths, shipped, FAST_FILE)
+
+
+def main_guide_offset(args: argparse.Namespace) -> int:
+    """Round 8: the default's chain retrained with the training pairs' guides offset-corrected."""
+    from xlstsr.nn import load_model
+
+    val_pairs = VAL_PAIRS[:1] if args.smoke else VAL_PAIRS
+    work = args.work or (args.out / "disr_selection_smoke" if args.smoke
+                         else ROOT / "build" / "disr_selection_offset")
+    t0 = time.perf_counter()
+    new = {"unet": work / COREG_FILE, "fast": work / FAST_FILE}
+    if not all(f.exists() for f in new.values()):  # trained here unless --work holds them
+        work.mkdir(parents=True, exist_ok=True)
+        extra = ["--epochs", "1", "--stride", "160"] if args.smoke else []
+        cmd = [sys.executable, str(ROOT / "scripts" / "train_bundled.py"), "--only",
+               "disr_coreg", "disr_fast", "--out", str(work), "--no-progress", *extra]
+        with open(work / "train.log", "w") as fh:
+            subprocess.run(cmd, check=True, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    t_train = time.perf_counter() - t0
+    shipped = {"unet": WEIGHTS_DIR / COREG_FILE, "fast": WEIGHTS_DIR / FAST_FILE}
+    paths = {**shipped, "unet (offset-corrected guides)": new["unet"],
+             "fast (offset-corrected guides)": new["fast"]}
+    pairs = {pid: headline_pair(pid) for pid in val_pairs}
+    scores = {n: score("disr", pairs, HEADLINE, checkpoint=f) for n, f in paths.items()}
+    ref = {m: score(m, pairs, HEADLINE) for m in ("bicubic", "dms")}
+    c, old = scores["fast (offset-corrected guides)"], scores["fast"]
+    better = c["rmse"] <= old["rmse"] and c["ubrmse"] <= old["ubrmse"]
+    moved = load_model(new["fast"]).metadata.get("guide_offset", {}).get("moved_pairs", [])
+    lines = [
+        OFFSET_MARK,
+        "",
+        f"Written by `python benchmarks/select_disr.py --guide-offset{' --smoke' * args.smoke}` "
+        f"({time.perf_counter() - t0:.0f} s, of which training {t_train:.0f} s wall; "
+        "`--work DIR` scores files `train_bundled.py --only disr_coreg disr_fast --out DIR` "
+        "wrote). Since session 15 `upscale` moves a guide back by its sub-pixel offset from the "
+        "LST by default; the shipped default was trained on the NDVI as stored, offset on 5 of "
+        "the 20 training pairs. Here its whole chain (the U-Net teacher, then `fast` distilled "
+        "from it) is retrained with each pair's NDVI as `upscale` now sees it "
+        f"(`GUIDE_OFFSET`; moved: {', '.join(moved) or 'none'}), otherwise the same recipe and "
+        "seed. Fixed before it was scored: the two new files replace the shipped two if the new "
+        "`fast` is no worse than the shipped `fast` in both validation RMSE and ubRMSE. "
+        f"Validation pairs {', '.join(val_pairs)}, the headline protocol (co-registered + "
+        "clear), guides offset-corrected at inference (`upscale`'s default).",
+        "",
+        "| candidate | network | val RMSE (K) | val ubRMSE (K) | val bias (K) | val spectral ratio | "
+        "val sym. ratio | coarse consistency (K) | rule score | epochs (best) | CPU s (1 thread) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for n, f in paths.items():
+        model = load_model(f)
+        lines.append(f"| {n}{' (shipped)' * (n in shipped)} | {model.arch} | "
+                     f"{row_cells(scores[n], model.metadata.get('history', {}))} |")
+    lines += reference_rows(ref, blank=1)
+    lines += [
+        "",
+        f"Criterion: RMSE {c['rmse']:.3f} <= {old['rmse']:.3f} and ubRMSE {c['ubrmse']:.3f} <= "
+        f"{old['ubrmse']:.3f}: **{'met: both files replaced' if better else 'not met: the shipped files stay'}**.",
+    ]
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_round(args.out / "disr_selection.md", OFFSET_MARK, lines)
+    print("\n".join(lines))
+    if args.install and better and not args.smoke:
+        for key, fname in (("unet", COREG_FILE), ("fast", FAST_FILE)):
+            shutil.copy2(new[key], WEIGHTS_DIR / fname)
+            print(f"installed {new[key]} -> {WEIGHTS_DIR / fname}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -453,11 +453,30 @@ def sisr_patches(data_dir: Path, patch: int = 48) -> tuple[PatchSet, PatchSet, d
 
 
 def _pair_arrays(
-    data_dir: Path, pair_ids: tuple[str, ...] = TRAIN_PAIRS
+    data_dir: Path, pair_ids: tuple[str, ...] = TRAIN_PAIRS, guide_offset: str = "ignore"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """LST 1 km, NDVI 250 m (n, 1, Y, X) and ASTER truth of the training pairs."""
-    a = modis_aster_arrays(pair_ids, data_dir)
+    """LST 1 km, NDVI 250 m (n, 1, Y, X) and ASTER truth of the training pairs
+    (``guide_offset``: of :func:`xlstsr.datasets.modis_aster_arrays`)."""
+    a = modis_aster_arrays(pair_ids, data_dir, guide_offset=guide_offset)
     return a["lst"], a["ndvi"], a["truth"]
+
+
+#: the default DISR's recipe sees each pair's NDVI as ``upscale`` does by default: moved back by
+#: its sub-pixel offset from the MODIS LST where one is found (5 of the 20 TRAIN_PAIRS: 082 093
+#: 112 171 202); the files trained before session 16 saw it as stored
+GUIDE_OFFSET = "auto"
+
+
+@functools.lru_cache(maxsize=2)
+def guide_offset_record(data_dir: Path, pair_ids: tuple[str, ...] = TRAIN_PAIRS) -> dict[str, Any]:
+    """Which training pairs' NDVI :data:`GUIDE_OFFSET` moved, and by how much (for the file)."""
+    base = modis_aster_arrays(pair_ids, data_dir)["ndvi"]
+    moved = modis_aster_arrays(pair_ids, data_dir, guide_offset=GUIDE_OFFSET)["ndvi"]
+    changed = [pid for pid, a, b in zip(pair_ids, base, moved, strict=True)
+               if not np.array_equal(a, b, equal_nan=True)]
+    return {"mode": GUIDE_OFFSET, "moved_pairs": changed,
+            "method": "xlstsr.guide.check_alignment(ndvi, lst, 'auto', factor=4) before "
+            "align_guide, as upscale(guide_offset=None) on in-memory inputs"}
 
 
 @functools.lru_cache(maxsize=2)
@@ -517,11 +536,13 @@ def disr_patches(
     coregister: bool = False,
     pair_ids: tuple[str, ...] = TRAIN_PAIRS,
     val_pairs: tuple[str, ...] = VAL_PAIRS,
+    guide_offset: str = "ignore",
 ) -> tuple[PatchSet, PatchSet, tuple[np.ndarray, np.ndarray]]:
     """Target-scale DISR patches (train, val) from the training pairs (ASTER truth optional;
     ``coregister``: the truth moved onto the MODIS LST first, :func:`coregistered_truth`);
-    ``pair_ids`` (``val_pairs`` among them for early stopping): the pairs used."""
-    lst, ndvi, truth = _pair_arrays(data_dir, pair_ids)
+    ``pair_ids`` (``val_pairs`` among them for early stopping): the pairs used;
+    ``guide_offset``: the NDVI's (:data:`GUIDE_OFFSET`)."""
+    lst, ndvi, truth = _pair_arrays(data_dir, pair_ids, guide_offset)
     if with_truth and coregister:
         truth = coregistered_truth(data_dir, pair_ids)[0].copy()
     # the inference engine fills guide gaps the same way before the forward
@@ -679,6 +700,7 @@ def train_disr(
     train, val, (lst, ndvi) = disr_patches(
         data_dir, with_truth=supervised, stride=stride, coregister=coregister,
         pair_ids=pair_ids, val_pairs=val_pairs,
+        guide_offset=GUIDE_OFFSET if coregister else "ignore",
     )
     lr = lr or ((COREG_LR if coregister else SUPERVISED_LR) if supervised else 5e-4)
     arch = start.arch if start is not None else (arch or "guided_unet")
@@ -721,6 +743,7 @@ def train_disr(
         }
         if coregister:
             extra["command"] = COMMAND + " --only disr_coreg"
+            extra["guide_offset"] = guide_offset_record(data_dir, pair_ids)
     else:
         gain = fit_guide_gain(lst, ndvi, FACTOR)
         opts = {"alpha": 0.5, "gain": gain, "psf_sigma": SIF_PSF_SIGMA, **(loss_options or {})}
@@ -833,7 +856,8 @@ def train_disr_distilled(
     t_model, s_model = load_model(teacher), load_model(student)
     if s_model.n_guide != 1 or t_model.n_guide != 1 or t_model.factor != s_model.factor:
         raise SystemExit("--teacher and --init must be DISR files of one guide band, factor 4")
-    train, val, _ = disr_patches(data_dir, with_truth=False, stride=stride)
+    train, val, _ = disr_patches(data_dir, with_truth=False, stride=stride,
+                                 guide_offset=GUIDE_OFFSET)
     if dihedral:
         train = dihedral_patches(train)
     train, val = teacher_targets(t_model, train), teacher_targets(t_model, val)
@@ -857,6 +881,7 @@ def train_disr_distilled(
         training_scales="target scale: MODIS 1 km + NDVI 250 m -> the teacher's 250 m output",
         training_data=["modis_aster TRAIN_PAIRS: MODIS LST 1 km, MODIS NDVI 250 m (MOD09GQ); the "
                        f"target is {Path(teacher).name}'s output at every fine pixel"],
+        guide_offset=guide_offset_record(data_dir),
         distillation={"teacher": Path(teacher).name, "student_start": Path(student).name,
                       "teacher_arch": t_model.arch, "teacher_config": t_model.config,
                       "dihedral": dihedral},

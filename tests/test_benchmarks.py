@@ -155,6 +155,30 @@ def test_select_disr_dihedral_distillation_round_smoke(shared_data: Path, tmp_pa
     assert all(f"| {n}" in text for n in ("unet (shipped)", "fast (shipped)", sel.DISTIL_CANDIDATE))
 
 
+@pytest.mark.slow
+def test_select_disr_guide_offset_round_smoke(shared_data: Path, tmp_path: Path, bench_env,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``select_disr.py --guide-offset --smoke --work DIR``: retrained files found in DIR are
+    scored beside the shipped two and judged by the round's criterion (here the shipped files
+    themselves: no worse, so met)."""
+    import shutil
+
+    monkeypatch.setenv("XLSTSR_DATA", str(shared_data))
+    sel = load_benchmark("select_disr")
+    work = tmp_path / "work"
+    work.mkdir()
+    for fname in (sel.COREG_FILE, sel.FAST_FILE):
+        shutil.copy2(sel.WEIGHTS_DIR / fname, work / fname)
+    assert sel.main(["--guide-offset", "--smoke", "--work", str(work), "--out",
+                     str(tmp_path)]) == 0
+    text = (tmp_path / "disr_selection.md").read_text()
+    assert sel.OFFSET_MARK in text and "--guide-offset --smoke" in text
+    rows = {line.split("|")[1].strip(): line.split("|") for line in text.splitlines()
+            if line.startswith("| fast")}
+    assert rows["fast (shipped)"][3:5] == rows["fast (offset-corrected guides)"][3:5]
+    assert "**met: both files replaced**" in text
+
+
 def test_accuracy_scores_held_back_pairs_by_content_not_id(shared_data: Path, tmp_path: Path,
                                                            bench_env) -> None:
     """A held-back folder numbers its pairs anew: the bundled models' training pairs are known by

@@ -108,6 +108,30 @@ def test_arrays_stack_the_aligned_pairs():
     np.testing.assert_array_equal(a["truth"][1], p["truth"].values)
 
 
+def test_guide_offset_auto_moves_an_offset_ndvi_onto_the_lst():
+    """``guide_offset="auto"`` gives a model's training arrays the NDVI ``upscale`` sees by
+    default: pair 171's stored NDVI is offset from its LST (warned), the moved one is not; pair
+    001's is not offset and is left as stored."""
+    import warnings
+
+    from xlstsr.errors import GuideAlignmentWarning
+    from xlstsr.guide import check_alignment
+
+    def warned(pid: str, mode: str) -> bool:
+        p = open_modis_aster_aligned(pid, DATA, guide_offset=mode)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            check_alignment(p["ndvi"], p["lst"], "check", factor=4)
+        return any(issubclass(x.category, GuideAlignmentWarning) for x in w)
+
+    assert warned("171", "ignore") and not warned("171", "auto")
+    a = modis_aster_arrays(["001", "171"], DATA, guide_offset="auto")
+    b = modis_aster_arrays(["001", "171"], DATA)
+    np.testing.assert_array_equal(a["ndvi"][0], b["ndvi"][0])
+    assert not np.allclose(a["ndvi"][1], b["ndvi"][1], equal_nan=True)
+    np.testing.assert_array_equal(a["truth"], b["truth"])  # only the guide moves
+
+
 def test_iterator_and_missing_root(tmp_path):
     pid, lst, *_ = next(iter_modis_aster(DATA))
     assert pid == "001" and lst.shape == (64, 64)

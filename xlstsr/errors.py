@@ -127,8 +127,9 @@ class PhysicalRangeWarning(UserWarning):
 
 
 class ResampledInputWarning(UserWarning):
-    """The LST is made of blocks of equal pixels: resampled by nearest neighbour onto a grid
-    finer than its own, so its pixel size is not its resolution."""
+    """The LST is made of blocks of equal pixels (resampled by nearest neighbour onto a grid
+    finer than its own, so its pixel size is not its resolution), or is an xlstsr output
+    already."""
 
 
 class GuideAlignmentWarning(UserWarning):

@@ -39,6 +39,7 @@ from .validate import (
     spatial_dims,
     spatial_names,
     warn_if_resampled,
+    warn_if_super_resolved,
 )
 
 __all__ = ["upscale"]
@@ -217,6 +218,7 @@ def upscale(
         guide = None
     kelvin = prepare_lst(lst, mask_out_of_range=mask_out_of_range)
     warn_if_resampled(kelvin)
+    warn_if_super_resolved(kelvin)
     if guide is not None:
         guide = check_alignment(georeference_guide(guide), kelvin, guide_offset, factor=factor)
     ydim, xdim = spatial_dims(kelvin)

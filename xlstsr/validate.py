@@ -71,6 +71,7 @@ __all__ = [
     "suspect_fill",
     "suspect_guide_fill",
     "warn_if_resampled",
+    "warn_if_super_resolved",
 ]
 
 #: Land surface temperatures outside this range (Kelvin) are not physical on Earth.
@@ -1864,6 +1865,23 @@ def warn_if_resampled(lst: xr.DataArray, what: str = "LST") -> None:
             f"grid first: `lst.coarsen({ydim}={k}, {xdim}={k}).mean()`.",
             ResampledInputWarning, stacklevel=3,
         )
+
+
+def warn_if_super_resolved(lst: xr.DataArray) -> None:
+    """Warn when the LST is itself an xlstsr output (its ``xlstsr_method`` attribute): upscaling
+    it again sharpens the first model's detail, which no sensor saw, and the provenance of the
+    second result would name only the second step. Attributes only: nothing is read."""
+    method = lst.attrs.get("xlstsr_method")
+    if method is None:
+        return
+    factor = lst.attrs.get("xlstsr_factor", "?")
+    warnings.warn(
+        f"the LST is already super-resolved by xlstsr (method {method!r}, x{factor}, its "
+        "'xlstsr_method' attribute): upscaling it again adds detail to that method's detail, "
+        "not to the sensor's. Upscale the sensor's own LST instead, with the total factor; if "
+        "this is intended, drop the attribute (`lst.attrs.pop('xlstsr_method')`) to silence "
+        "this.", ResampledInputWarning, stacklevel=3,
+    )
 
 
 def prepare_lst(

@@ -36,6 +36,7 @@ from rasterio.enums import Resampling
 from ..errors import GuideAlignmentWarning, InputNotFoundError
 from ..evaluate import decode_reference, reference_mask
 from ..grid import align_guide, fine_grid, with_grid
+from ..guide import check_alignment
 from .root import DATA_ENV, data_root
 
 __all__ = [
@@ -258,13 +259,18 @@ def iter_modis_aster(
 
 
 def open_modis_aster_aligned(
-    pair_id: str | int, root: str | os.PathLike[str] | None = None
+    pair_id: str | int, root: str | os.PathLike[str] | None = None, *,
+    guide_offset: str = "ignore",
 ) -> dict[str, xr.DataArray]:
     """One pair with the NDVI and the ASTER truth on the 250 m grid of the MODIS LST.
 
-    The NDVI (offset by 0-3 fine pixels) is aligned onto the fine grid of the LST with
+    The NDVI (its grid offset by 0-3 fine pixels) is aligned onto the fine grid of the LST with
     :func:`xlstsr.grid.align_guide` (its offset warning silenced: it is expected here); the ASTER
     field, masked with :func:`aster_truth_mask`, is reprojected bilinearly onto the same grid.
+    ``guide_offset="auto"`` first moves the NDVI back by its sub-pixel offset from the LST where
+    one is found, as :func:`xlstsr.upscale` does by default on in-memory inputs
+    (:func:`xlstsr.guide.check_alignment`; 11 of the 55 pairs), so that a model trained on the
+    arrays sees its guide as it will at inference; ``"ignore"`` (default) keeps it as stored.
 
     Returns
     -------
@@ -282,6 +288,8 @@ def open_modis_aster_aligned(
     lst, ndvi, aster = open_modis_aster_pair(pair_id, root, truth_mask=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GuideAlignmentWarning)
+        if guide_offset != "ignore":
+            ndvi = check_alignment(ndvi, lst, guide_offset, factor=FACTOR)
         ndvi_f = align_guide(ndvi, lst, FACTOR)
     y, x, t = fine_grid(lst, FACTOR)
     template = with_grid(np.zeros((len(y), len(x)), np.float32), lst, y, x, t, ("y", "x"))
@@ -290,9 +298,11 @@ def open_modis_aster_aligned(
 
 
 def modis_aster_arrays(
-    pair_ids: Sequence[str], root: str | os.PathLike[str] | None = None
+    pair_ids: Sequence[str], root: str | os.PathLike[str] | None = None, *,
+    guide_offset: str = "ignore",
 ) -> dict[str, np.ndarray]:
-    """Several aligned pairs (:func:`open_modis_aster_aligned`) stacked as float32 numpy arrays.
+    """Several aligned pairs (:func:`open_modis_aster_aligned`, with its ``guide_offset``)
+    stacked as float32 numpy arrays.
 
     Returns
     -------
@@ -307,7 +317,7 @@ def modis_aster_arrays(
     >>> a["lst"].shape, a["ndvi"].shape, a["truth"].shape  # doctest: +SKIP
     ((4, 64, 64), (4, 1, 256, 256), (4, 256, 256))
     """
-    pairs = [open_modis_aster_aligned(pid, root) for pid in pair_ids]
+    pairs = [open_modis_aster_aligned(pid, root, guide_offset=guide_offset) for pid in pair_ids]
     return {
         "lst": np.stack([p["lst"].values for p in pairs]).astype(np.float32),
         "ndvi": np.stack([p["ndvi"].values for p in pairs])[:, None].astype(np.float32),
