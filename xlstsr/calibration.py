@@ -310,8 +310,10 @@ def fit_calibration(
     >>> round(cal.slope, 4), round(cal.offset, 2), cal.rmse_after < 1e-6
     (0.95, 16.0, True)
     """
-    fs, ts = _fields(sr), _fields(truth)
-    gs = None if ndvi is None else _fields(ndvi)
+    from .validate import image_order  # pixels are paired by array position
+
+    fs, ts = [image_order(a) for a in _fields(sr)], [image_order(a) for a in _fields(truth)]
+    gs = None if ndvi is None else [image_order(a) for a in _fields(ndvi)]
     if len(fs) != len(ts) or (gs is not None and len(gs) != len(fs)):
         raise XlstsrError("sr, truth (and ndvi) must hold the same number of fields")
     if not fs:

@@ -40,6 +40,7 @@ from .validate import (
     check_number,
     check_whole,
     decode_guide,
+    image_order,
     nearest_block_size,
     prepare_lst,
     require_georeferenced,
@@ -289,7 +290,8 @@ def estimate_offset(
     check_bool("psf", psf)
     if radiometric is not None:
         check_bool("radiometric", radiometric)
-    lst = prepare_lst(lst, mask_out_of_range=True)
+    # image order: the images are compared as arrays ((x, y) or south-up: a mirror image)
+    lst = image_order(prepare_lst(lst, mask_out_of_range=True))
     ly0, lx0 = spatial_dims(lst)
     if min(lst.sizes[ly0], lst.sizes[lx0]) < 2:
         raise GridError(
@@ -298,7 +300,7 @@ def estimate_offset(
             "the fine field; give a larger area of both."
         )
     fine, _ = select_lst(fine)  # a numpy array or a Dataset: named, not an AttributeError
-    fine = fine.rename(spatial_names(fine))  # lat/lon dims (ECOSTRESS on its own grid)
+    fine = image_order(fine.rename(spatial_names(fine)))  # lat/lon dims (ECOSTRESS' own grid)
     require_georeferenced(fine, "fine field")
     from .steps import check_scalar_steps, pair_steps
 
@@ -494,8 +496,8 @@ def misfit_surface(
     shift_x)`` in ``shifts`` x ``shifts`` (metres, added to the fine field's coordinates) and
     blurred by ``psf_sigma`` metres: the surface :func:`estimate_offset` minimises.
     """
-    lst = prepare_lst(lst, mask_out_of_range=True)
-    fine = decode_guide(fine)
+    lst = image_order(prepare_lst(lst, mask_out_of_range=True))
+    fine = image_order(decode_guide(fine))
     lres = float(np.sqrt(abs(np.prod(lst.rio.resolution()))))
     factor = max(1, round(lres / fine_pixel_size(fine, lst.rio.crs)))
     b = fine.rio.transform_bounds(lst.rio.crs) if fine.rio.crs != lst.rio.crs else fine.rio.bounds()

@@ -134,12 +134,14 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     >>> round(calibrate_detail_gain(sr, lst, truth, 4), 3)
     0.5
     """
-    from .validate import check_factor
+    from .validate import check_factor, image_order
 
     factor = check_factor(factor)
     for name, a in (("sr", sr), ("lst", lst), ("truth", truth)):
         if not isinstance(a, (xr.DataArray, np.ndarray, dsa.Array)):
             raise InputTypeError(f"{name} must be a DataArray or an array, got {type(a).__name__}")
+    # pixels are paired by array position: a (x, y) or south-up field paired (i, j) with (j, i)
+    sr, lst, truth = (image_order(a) for a in (sr, lst, truth))
     if isinstance(sr, xr.DataArray) and isinstance(truth, xr.DataArray):
         truth = _check_same_fields(sr, truth)
     if isinstance(sr, xr.DataArray) and isinstance(lst, xr.DataArray):

@@ -33,6 +33,7 @@ from .validate import (
     crs_mismatch,
     decode_guide,
     decode_lst,
+    image_order,
     select_lst,
     spatial_dims,
     spatial_names,
@@ -451,9 +452,11 @@ def scaling_stats(
         )
     # lat/lon dims (ECOSTRESS on its own grid) as the other entry points take them: the
     # statistics have no spatial dims, so nothing is to be given back
-    lst = lst.rename(spatial_names(lst))
+    # image order: a guide of the LST's shape is paired pixel for pixel ((x, y) or south-up
+    # was read as "off by 0")
+    lst = image_order(lst.rename(spatial_names(lst)))
     if guide is not None:
-        guide = guide.rename(spatial_names(guide))
+        guide = image_order(guide.rename(spatial_names(guide)))
         _check_guide_grid(guide, lst)
     check_bool("radiometric", radiometric)
     nbins = check_whole("nbins", nbins, 2, hint="logarithmic wavenumber bins of the spectrum: "

@@ -58,6 +58,7 @@ __all__ = [
     "decode_guide",
     "decode_lst",
     "georeference",
+    "image_order",
     "nearest_block_size",
     "north_up",
     "prepare_lst",
@@ -117,22 +118,29 @@ def spatial_names(da: xr.DataArray | xr.Dataset) -> dict[str, str]:
     """The renaming ``{lat: "y", lon: "x"}`` that makes a lat/lon-named input readable by
     rioxarray (which finds ``y``/``x`` and ``latitude``/``longitude`` only), or ``{}``.
 
-    rioxarray forgets dims declared with ``rio.set_spatial_dims`` after any operation, so the
-    front door renames such dims (:func:`prepare_lst`) and :func:`xlstsr.upscale` gives the
-    output the input's names back.
+    rioxarray forgets dims declared with ``rio.set_spatial_dims`` after any operation (an
+    ``isel``, a ``where``), so such dims, and any rioxarray finds under other names, are
+    renamed to ``y``/``x`` too: the front door renames them (:func:`prepare_lst`) and
+    :func:`xlstsr.upscale` gives the output the input's names back.
 
     Examples
     --------
     >>> da = xr.DataArray(np.zeros((2, 3)), dims=("lat", "lon"))
     >>> spatial_names(da)
     {'lat': 'y', 'lon': 'x'}
+    >>> spatial_names(da.rename(lat="northing", lon="easting").rio.set_spatial_dims(
+    ...     x_dim="easting", y_dim="northing"))
+    {'northing': 'y', 'easting': 'x'}
     """
-    try:
-        da.rio.y_dim, da.rio.x_dim  # noqa: B018  (rioxarray finds them: nothing to rename)
-        return {}
-    except Exception:
-        pass
     dims = [str(d) for d in da.dims]
+    try:
+        found = {str(da.rio.y_dim): "y", str(da.rio.x_dim): "x"}
+    except Exception:  # rioxarray finds none: lat/lon names below
+        found = None
+    if found is not None:
+        rename = {k: v for k, v in found.items() if k != v}
+        # a y or x dim besides the declared ones: renaming would collide, keep the declaration
+        return {} if any(v in dims for v in rename.values()) else rename
     lat = [d for d in dims if d.lower() in _LAT_NAMES]
     lon = [d for d in dims if d.lower() in _LON_NAMES]
     if len(lat) == 1 and len(lon) == 1 and "y" not in dims and "x" not in dims:
@@ -304,6 +312,33 @@ def north_up(da: xr.DataArray) -> xr.DataArray:
     da = da.isel(flip)
     # the written transform (if any) describes the old order: recompute it from the coordinates
     return da.rio.write_transform(da.rio.transform(recalc=True))
+
+
+def image_order(da: Any) -> Any:
+    """``da`` with its spatial dims last, ``(..., y, x)``, and north-up (:func:`north_up`).
+
+    For fields compared pixel by pixel as arrays: a NetCDF written longitude-first, or a
+    south-up grid, paired pixel (i, j) with pixel (j, i) or with its mirror image. Anything
+    that is not a DataArray with spatial dims is returned as it is (its shape is checked where
+    it is used).
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros((2, 3)), dims=("x", "y"),
+    ...                   coords={"x": [0.5, 1.5], "y": [2.5, 1.5, 0.5]})
+    >>> image_order(da).dims
+    ('y', 'x')
+    """
+    if not isinstance(da, xr.DataArray):
+        return da
+    try:
+        ydim, xdim = spatial_dims(da)
+    except NoSpatialDimsError:
+        return da
+    lead = [d for d in da.dims if d not in (ydim, xdim)]
+    if list(da.dims) != [*lead, ydim, xdim]:
+        da = da.transpose(*lead, ydim, xdim)
+    return north_up(da)
 
 
 def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:

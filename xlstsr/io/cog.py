@@ -15,7 +15,14 @@ import xarray as xr
 from rasterio._err import CPLE_BaseError
 
 from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
-from ..validate import check_bool, require_georeferenced, spatial_dims, stored_values
+from ..validate import (
+    check_bool,
+    image_order,
+    require_georeferenced,
+    spatial_dims,
+    spatial_names,
+    stored_values,
+)
 from .formats import check_writable
 
 __all__ = ["open_cog", "to_cogs"]
@@ -410,6 +417,10 @@ def to_cogs(
     >>> len(paths)
     2
     """
+    if isinstance(da, xr.DataArray):
+        # lat/lon dims (or declared ones: rioxarray forgets them on isel) as the entry points
+        # take them, written north-up
+        da = image_order(da.rename(spatial_names(da)))
     _check_cog_options(da, directory, rio_kwargs)
     # driver="COG" asks for what is written anyway: dropped, not passed twice to rasterio
     rio_kwargs = {k: v for k, v in rio_kwargs.items() if str(k).lower() != "driver"}
