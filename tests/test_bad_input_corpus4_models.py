@@ -326,8 +326,10 @@ def test_calibration_fields_on_other_grids_are_not_paired_by_position(s, sr):
     ref = fit_calibration(sr, truth)
     with pytest.raises(errors.XlstsrError, match=r"truth is not on sr's grid: its 'x' runs from"):
         fit_calibration(sr, truth.assign_coords(x=truth.x + 5e4))  # was the same fit as ref
+    # a south-up truth is the same field (its coordinates flipped with it): fitted as such
+    assert fit_calibration(sr, truth.isel(y=slice(None, None, -1))) == ref
     with pytest.raises(errors.XlstsrError, match=r"truth is not on sr's grid: its 'y'"):
-        fit_calibration(sr, truth.isel(y=slice(None, None, -1)))
+        fit_calibration(sr, truth.assign_coords(y=truth.y - 5e4))
     with pytest.raises(errors.XlstsrError, match="ndvi is not on sr's grid"):
         fit_calibration(sr, truth, ndvi=ndvi.assign_coords(x=ndvi.x + 5e4))
     with pytest.raises(errors.XlstsrError, match=r"ndvi \(64, 32\) is not on the sr grid"):

@@ -265,7 +265,7 @@ def test_guide_steps_of_cftime_dates_match_within_the_tolerance():
     assert match_steps(ndvi, lst, "time", "2D").values.tolist() == [0.1, 0.1, 0.3]
     with pytest.raises(errors.GuideTimeError, match="no guide step"):
         match_steps(ndvi, lst, "time")  # equal labels only: 2020-01-02 has none
-    with pytest.raises(errors.GuideTimeError, match="is a number and the 'time' labels are dates"):
+    with pytest.raises(errors.GuideTimeError, match="is a plain number, but the 'time' labels are dates"):
         match_steps(ndvi, lst, "time", 2)
     # before: datetime64 guide dates against cftime LST dates all failed as "no guide step at
     # most 2D before them"; now the calendars are named, and the fix given works

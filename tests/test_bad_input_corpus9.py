@@ -3,6 +3,7 @@
 Each case gave a silent wrong result, a crash or a message that named no fix before its fix.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -123,3 +124,113 @@ def test_dims_declared_with_set_spatial_dims_are_honoured(scene):
     np.testing.assert_array_equal(sr.values, ref.values)
     assert xlstsr.coarsen(lst, 2).shape == (2, lst.sizes["northing"] // 2, lst.sizes["easting"] // 2)
     assert "hurst" in xlstsr.scaling_stats(lst)
+
+
+def test_guide_bands_as_many_as_the_dates_are_named(scene, tmp_path):
+    """One NDVI GeoTIFF band per date (the CLI's own convention for LST GeoTIFFs) became two
+    regression channels of every date: each date sharpened with both dates' NDVI, 2.3 K off,
+    silently."""
+    import rioxarray
+
+    lst, g = scene["lst_1km"], scene["ndvi_250m"]
+    per_date = xr.concat([g, g * 0.9], "time").assign_coords(time=lst.time.values)
+    per_date.rio.to_raster(tmp_path / "ndvi.tif")
+    bands = rioxarray.open_rasterio(tmp_path / "ndvi.tif")
+    assert bands.dims == ("band", "y", "x")
+    with pytest.warns(UserWarning, match=r"2 'band' bands, labelled alike, are used as 2 "
+                      r"channels.*rename\(band='time'\)"):
+        lst.lstsr.upscale(4, "tsharp", guide=bands, guide_offset="ignore")
+    # the fix the message gives is the per-date result
+    fixed = bands.rename(band="time").assign_coords(time=lst.time)
+    a = lst.lstsr.upscale(4, "tsharp", guide=fixed, guide_offset="ignore")
+    b = lst.lstsr.upscale(4, "tsharp", guide=per_date, guide_offset="ignore")
+    np.testing.assert_allclose(a.values, b.values, atol=1e-4)
+    # labelled channels (NDVI and albedo) are not warned about
+    chans = bands.copy()
+    chans.attrs["long_name"] = ("NDVI", "albedo")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lst.lstsr.upscale(4, "tsharp", guide=chans, guide_offset="ignore")
+
+
+def _composites(g):
+    """Two 16-day NDVI composites labelled by their first day, before the LST's dates."""
+    days = np.array(["2020-06-25", "2020-06-26"], "datetime64[ns]")
+    return g.expand_dims(time=days).rename("ndvi")
+
+
+def test_guide_time_tolerance_reaches_the_command_line(scene, tmp_path):
+    """The mismatch error said `guide_time_tolerance=`, a flag `xlstsr upscale` did not have."""
+    from xlstsr.cli import main
+
+    lst, g = scene["lst_1km"], scene["ndvi_250m"]
+    lst.to_dataset(name="lst").to_netcdf(tmp_path / "lst.nc")
+    _composites(g).to_netcdf(tmp_path / "ndvi.nc")
+    args = ["upscale", str(tmp_path / "lst.nc"), str(tmp_path / "out.nc"), "--method", "tsharp",
+            "--guide", str(tmp_path / "ndvi.nc"), "--quiet"]
+    assert main(args) == 2
+    assert main([*args, "--guide-time-tolerance", "16D"]) == 0
+    out = xr.open_dataset(tmp_path / "out.nc")
+    assert out.sizes["time"] == 2
+
+
+def test_guide_time_tolerance_error_names_the_flag(scene, tmp_path, capsys):
+    from xlstsr.cli import main
+
+    lst, g = scene["lst_1km"], scene["ndvi_250m"]
+    lst.to_dataset(name="lst").to_netcdf(tmp_path / "lst.nc")
+    _composites(g).to_netcdf(tmp_path / "ndvi.nc")
+    assert main(["upscale", str(tmp_path / "lst.nc"), str(tmp_path / "out.nc"), "--method",
+                 "tsharp", "--guide", str(tmp_path / "ndvi.nc"), "--quiet"]) == 2
+    assert "`--guide-time-tolerance 16D`" in capsys.readouterr().err
+    assert main(["upscale", str(tmp_path / "lst.nc"), str(tmp_path / "o2.nc"), "--method",
+                 "bicubic", "--guide-time-tolerance", "16D", "--quiet"]) == 2
+    assert "add --guide" in capsys.readouterr().err
+
+
+def test_a_plain_number_tolerance_against_dates_is_named(scene):
+    """guide_time_tolerance=16 against dates was 16 ns, and the error asked for the argument
+    the user had passed; '-1D' with a guide of no time passed unchecked."""
+    lst, g = scene["lst_1km"], scene["ndvi_250m"]
+    comp = g.expand_dims(time=[np.datetime64("2020-06-28", "ns")])
+    with pytest.raises(errors.GuideTimeError, match=r"plain number.*dates.*'16D'"):
+        lst.lstsr.upscale(4, "tsharp", guide=comp, guide_time_tolerance=16)
+    with pytest.raises(errors.GuideTimeError, match=">= 0"):
+        lst.lstsr.upscale(4, "tsharp", guide=g, guide_time_tolerance="-1D")
+
+
+def test_a_much_finer_reference_is_named(scene):
+    """A reference 4x finer than sr scored the truth's own aggregate 2.15 K, silently."""
+    truth = scene["lst_250m"]
+    perfect = xlstsr.coarsen(truth, 4)
+    with pytest.warns(UserWarning, match=r"4.0 times finer.*xlstsr.coarsen\(reference, 4\)"):
+        xlstsr.evaluate(perfect, truth)
+    # on its own scale the perfect product scores 0, without the warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ev = xlstsr.evaluate(perfect, xlstsr.coarsen(truth, 4))
+    assert float(ev.rmse.max()) < 1e-4
+
+
+@pytest.mark.parametrize("lon0", [-100.0, 100.0])
+def test_longitude_conventions_apart_are_named(scene, lon0):
+    """LST on -180..180 and guide on 0..360 (or the reverse): 'covers 0 %, check both CRS' and
+    rioxarray's 'No data found in bounds', with both CRSs right."""
+    lst = _latlon(scene["lst_1km"], lon0=lon0)
+    other = lon0 + 360 if lon0 < 0 else lon0 - 360  # the same place in the other convention
+    ndvi = xr.DataArray(
+        scene["ndvi_250m"].values, dims=("lat", "lon"),
+        coords={"lat": 40 - (np.arange(64) + 0.5) * 0.0025,
+                "lon": other + (np.arange(64) + 0.5) * 0.0025}).rio.write_crs("EPSG:4326")
+    fix = "% 360) - 180" if lon0 < 0 else "guide.lon % 360"
+    with pytest.raises(errors.GuideCoverageError, match=rf"longitudes run.*{re.escape(fix)}"):
+        lst.lstsr.upscale(4, "tsharp", guide=ndvi)
+    fine = _latlon(scene["lst_250m"], lon0=other, res=0.0025)
+    with pytest.raises(errors.NoOverlapError, match=r"fine field would overlap it"):
+        xlstsr.estimate_offset(fine, lst)
+    # the fix given works
+    if lon0 < 0:
+        moved = ndvi.assign_coords(lon=((ndvi.lon + 180) % 360) - 180).sortby("lon")
+    else:
+        moved = ndvi.assign_coords(lon=ndvi.lon % 360).sortby("lon")
+    assert lst.lstsr.upscale(4, "tsharp", guide=moved).shape == (2, 64, 64)

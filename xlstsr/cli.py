@@ -249,6 +249,8 @@ _UPSCALE_FLAGS = (
     (re.compile(r"\bconserve=True"), "--conserve"),
     (re.compile(r"\bvariable=['\"](\w+)['\"]"), "--variable {0}"),
     (re.compile(r"attrs\['units'\] = '(K|degC)'"), "--units {0}"),
+    (re.compile(r"\bguide_time_tolerance=`? \(e\.g\. '(\w+)'"), "--guide-time-tolerance {0}"),
+    (re.compile(r"\bguide_time_tolerance='(\w+)'"), "--guide-time-tolerance {0}"),
 )
 
 
@@ -265,6 +267,10 @@ def _cli_hints(message: str, command: str | None = None) -> str:
                 flags.append(f"`{flag.format(*m.groups())}`")
         if flags:
             message += f" On the command line: {', '.join(dict.fromkeys(flags))}."
+        if "but the LST has none" in message:  # "give the LST its time dim": no flag does that
+            message += (" On the command line the bands of a GeoTIFF LST carry no dates: give "
+                        "the LST as a .nc or .zarr with its time coordinate, or a guide of one "
+                        "date.")
     return message
 
 
@@ -540,6 +546,17 @@ def _upscale(args: argparse.Namespace) -> int:
     m = _method(args)
     if m.needs_guide and not args.guide:
         raise UsageError(f"method {m.name!r} needs a fine guide: pass --guide ndvi.tif")
+    if args.guide_time_tolerance is not None:
+        from xlstsr.errors import GuideTimeError
+        from xlstsr.guide import _as_timedelta
+
+        try:
+            _as_timedelta(args.guide_time_tolerance)
+        except GuideTimeError as err:
+            raise UsageError(f"--guide-time-tolerance: {err}") from None
+        if not args.guide:
+            raise UsageError("--guide-time-tolerance matches guide dates to LST dates: add "
+                             "--guide")
     lst = _declare(_open_field(args.input, args.variable, "LST", band=args.band), args.units,
                    args.nodata, args.scale)
     ydim, xdim = spatial_dims(lst)
@@ -552,6 +569,8 @@ def _upscale(args: argparse.Namespace) -> int:
                             "--guide-variable").squeeze(drop=True)
     options = {"mask_out_of_range": args.mask_out_of_range,
                "scale_correction": args.scale_correction}
+    if args.guide_time_tolerance is not None:
+        options["guide_time_tolerance"] = args.guide_time_tolerance
     calibration = _calibration(args.calibration)
     if calibration is not None and fmt == "zarr":
         raise UsageError("--calibration applies to .tif/.nc outputs; for a .zarr store apply "
@@ -1003,6 +1022,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine guide (e.g. NDVI at 250 m) for guided methods: .tif, .nc or .zarr")
     u.add_argument("--guide-variable", default=None,
                    help="guide variable of a .nc/.zarr guide (default: its only variable)")
+    u.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
+                   help="match each LST date with the guide date nearest it within DELTA (e.g. "
+                   "'16D' for 16-day NDVI composites labelled by their first day); default: "
+                   "the same dates")
     u.add_argument("--variable", default=None,
                    help="LST variable of a .nc/.zarr/.hdf input (default: the one that says LST)")
     u.add_argument("--band", type=int, default=None,

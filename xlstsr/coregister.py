@@ -32,7 +32,7 @@ from .errors import (
     UndeclaredFillError,
     XlstsrError,
 )
-from .grid import fine_grid
+from .grid import fine_grid, longitude_convention_hint
 from .kernels import coregister as _kc
 from .kernels.coregister import ShiftEstimate, estimate_shift
 from .validate import (
@@ -341,7 +341,11 @@ def estimate_offset(
         b = fine.rio.transform_bounds(lst.rio.crs) if fine.rio.crs != lst.rio.crs else fine.rio.bounds()
         sub = lst.rio.clip_box(*b)
     except Exception as err:  # rioxarray raises NoDataInBounds and others
-        raise NoOverlapError(f"the fine field does not overlap the LST: {err}") from err
+        hint = ""
+        if lst.rio.crs is not None and lst.rio.crs.is_geographic and fine.rio.crs == lst.rio.crs:
+            hint = longitude_convention_hint(b, lst.rio.bounds(), "fine", "lon",
+                                             "fine field")
+        raise NoOverlapError(f"the fine field does not overlap the LST ({err}).{hint}") from err
     on_grid = _on_nested_grid(fine, sub, factor)
     fpx = abs(float(fine_grid(sub, factor)[2].a))
     ft = fine_grid(sub, factor)[2]

@@ -365,6 +365,9 @@ def _same_grid(a: xr.DataArray, b: xr.DataArray) -> bool:
 #: a reference this many times coarser than ``sr`` (pixel side) is refused: it cannot score
 #: the fine detail, and is most often the coarse input passed in the reference's place
 MAX_REFERENCE_COARSENING = 1.5
+#: A reference this many times finer than ``sr`` (or more) is warned about: sr is scored on its
+#: grid, against variance within its pixels (MODIS 250 m against ASTER's 90 m: 2.8)
+MIN_REFERENCE_FINENESS = 2.0
 
 
 def _refuse_coarser_reference(sr: xr.DataArray, ref: xr.DataArray) -> None:
@@ -385,6 +388,20 @@ def _refuse_coarser_reference(sr: xr.DataArray, ref: xr.DataArray) -> None:
         return
     rx, ry = sr.rio.resolution()
     r_sr = float(np.sqrt(abs(rx * ry)))
+    if r_ref * MIN_REFERENCE_FINENESS <= r_sr:
+        # sr is interpolated onto the fine grid and charged with the sub-pixel variance no
+        # product at its pixel size can hold (the truth's own aggregate scored 2.15 K)
+        k = round(r_sr / r_ref)
+        u = "deg" if sr.rio.crs is not None and sr.rio.crs.is_geographic else "m"
+        warnings.warn(
+            f"the reference's pixels ({r_ref:.4g} {u}) are {r_sr / r_ref:.1f} times finer than "
+            f"the super-resolved field's ({r_sr:.4g} {u}): sr is scored on the reference's grid, "
+            "so the reference's variance within each sr pixel counts as error, even for a "
+            "perfect product. To score sr at its own scale, aggregate the reference onto sr's "
+            f"grid first (`xlstsr.coarsen(reference, {k})` where the grids nest, else "
+            "`reference.rio.reproject_match(sr, resampling=Resampling.average)`).",
+            UserWarning, stacklevel=3,
+        )
     if r_ref > MAX_REFERENCE_COARSENING * r_sr:
         u = "deg" if sr.rio.crs is not None and sr.rio.crs.is_geographic else "m"
         raise GridError(

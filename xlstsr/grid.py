@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import dask.array as dsa
 import numpy as np
@@ -142,6 +143,26 @@ def _slice_nested(
     return out.rio.write_transform(ft)
 
 
+def longitude_convention_hint(bounds: Any, lst_bounds: Any, var: str, xdim: str,
+                              what: str | None = None) -> str:
+    """A sentence naming the longitude convention when bounds ``(W, S, E, N)`` in degrees
+    overlap the LST's once moved by 360 degrees (one field in 0..360, the other in -180..180),
+    or ''. ``var``: the field's name in the code shown, ``what``: in prose (default ``var``)."""
+    for shift in (-360.0, 360.0):
+        w, e = bounds[0] + shift, bounds[2] + shift
+        if min(e, lst_bounds[2]) > max(w, lst_bounds[0]) and \
+                min(bounds[3], lst_bounds[3]) > max(bounds[1], lst_bounds[1]):
+            return (
+                f" Moved by {shift:+.0f} degrees the {what or var} would overlap it: its longitudes "
+                f"run {'0..360' if shift < 0 else '-180..180'} and the LST's "
+                f"{'-180..180' if shift < 0 else '0..360'}. Put it in the LST's convention: "
+                f"`{var} = {var}.assign_coords({xdim}="
+                + (f"(({var}.{xdim} + 180) % 360) - 180" if shift < 0 else f"{var}.{xdim} % 360")
+                + f").sortby('{xdim}')`."
+            )
+    return ""
+
+
 def align_guide(
     guide: xr.DataArray,
     lst: xr.DataArray,
@@ -193,6 +214,9 @@ def align_guide(
                     "the wrong CRS written. If both are on the LST's, "
                     "`guide = guide.rio.write_crs(lst.rio.crs)`."
                 )
+        if same_crs and lst.rio.crs is not None and lst.rio.crs.is_geographic:
+            # named as users name it: the front door renamed lon to x
+            hint += longitude_convention_hint(gb, lb, "guide", "lon" if _gx == "x" else _gx)
         raise GuideCoverageError(
             f"the guide covers {coverage:.0%} of the LST extent (LST bounds {tuple(round(v, 1) for v in lb)}, "
             f"guide bounds {tuple(round(v, 1) for v in gb)}); provide a guide over the same area "

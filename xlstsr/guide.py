@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import dask.array as dsa
@@ -245,6 +245,16 @@ def match_steps(
             f"{other}'s by label: assign them (`da.assign_coords({dim}=dates)`)."
         )
     lv, gv = np.asarray(lst[dim].values), np.asarray(guide[dim].values)
+    if (isinstance(tol, (int, float, np.integer, np.floating))
+            and not isinstance(tol, np.timedelta64)  # a subclass of np.integer
+            and "dates" in (_label_kind(lv), _label_kind(gv))):
+        # a bare 16 against dates was read as 16 ns: nothing matched, and the message said
+        # "pass guide_time_tolerance=", which the user had
+        raise GuideTimeError(
+            f"guide_time_tolerance={tol!r} is a plain number, but the '{dim}' labels are "
+            f"dates: give a duration, e.g. '{float(tol):g}D' for days or '{float(tol):g}h' for "
+            "hours."
+        )
     try:
         uniq, counts = np.unique(gv, return_counts=True)
     except TypeError:  # labels that do not sort (mixed kinds): matched by equality below
@@ -281,11 +291,7 @@ def match_steps(
             f"{calendar_fix(lc, dim, 'guide')}."
         )
     if lc is not None:  # cftime dates sort and subtract, as datetime64 do
-        ordered = True
-        if tol is not None and not isinstance(tol, np.timedelta64):
-            raise GuideTimeError(
-                f"guide_time_tolerance {tolerance!r} is a number and the '{dim}' labels are "
-                "dates: give a duration, e.g. '16D'")
+        ordered = True  # (a plain-number tolerance was refused above)
         tol = None if tol is None else tol.astype("timedelta64[us]").item()  # a timedelta
     if ordered and lv.dtype.kind != gv.dtype.kind:
         raise GuideTimeError(
@@ -446,6 +452,8 @@ def prepare_guide(
     ydim, xdim = spatial_dims(lst)
     g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band"), time_tolerance)
     extra = [d for d in g.dims if d not in (ydim, xdim, "guide_band") and d not in lead]
+    if extra and lead and not any(d in g.dims for d in lead):
+        _warn_bands_like_steps(guide, g, lst, extra, lead)
     if extra:  # e.g. a 'band' dim of a multi-band raster: more guide channels
         ndvi = list(np.repeat(ndvi, int(np.prod([g.sizes[d] for d in extra]))))
         g = g.stack(_ch=("guide_band", *extra)).transpose(..., "_ch", ydim, xdim)
@@ -465,6 +473,29 @@ def prepare_guide(
     else:
         data = g.transpose(chdim, ydim, xdim).variable.data[None]
     return _require_valid_guide(data.astype(np.float32), ndvi)
+
+
+def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
+                           extra: list[Hashable], lead: Sequence[Hashable]) -> None:
+    """Warn when a guide's bands are as many as the LST's steps and labelled alike (one NDVI
+    GeoTIFF band per date, the CLI's own convention for LST GeoTIFFs): they become channels of
+    every step, so each date was sharpened with every date's NDVI (2.3 K off), silently."""
+    n_steps = int(np.prod([lst.sizes[d] for d in lead]))
+    n_bands = int(np.prod([g.sizes[d] for d in extra]))
+    if n_steps < 2 or n_bands != n_steps or not isinstance(guide, xr.DataArray):
+        return
+    names = guide.attrs.get("long_name", guide.attrs.get("description"))
+    if isinstance(names, (tuple, list)) and len(set(map(str, names))) > 1:
+        return  # labelled channels (NDVI, albedo...)
+    d = extra[0]
+    warnings.warn(
+        f"the guide's {n_bands} {d!r} bands, labelled alike, are used as {n_bands} channels of "
+        f"every time step, and the LST has {n_steps} steps: if the bands are the steps' "
+        f"guides (one NDVI per date), give them the LST's time dim (`guide = guide.rename("
+        f"{d}={lead[0]!r}).assign_coords({lead[0]}=lst.{lead[0]})`); if they are channels, give "
+        "each band its own long_name to silence this.",
+        UserWarning, stacklevel=4,
+    )
 
 
 #: values per image, channel and block that a dask guide's fill check samples

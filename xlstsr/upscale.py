@@ -216,6 +216,10 @@ def upscale(
         if cguide is None:
             warnings.warn(f"method {m.name!r} does not use a guide; it is ignored", stacklevel=2)
         guide = None
+    if guide is not None:  # named even when the guide has no time dim to match ('-1D')
+        from .guide import _as_timedelta
+
+        _as_timedelta(guide_time_tolerance)
     kelvin = prepare_lst(lst, mask_out_of_range=mask_out_of_range)
     warn_if_resampled(kelvin)
     warn_if_super_resolved(kelvin)
