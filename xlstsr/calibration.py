@@ -447,6 +447,7 @@ def apply_calibration(
         if ndvi is None:
             raise XlstsrError("this calibration has an NDVI term: pass `ndvi=` on the LST's grid")
         out = out + cal.ndvi * _ndvi_on_grid(ndvi, da)
+    out = _check_calibrated(out, cal)
     out = out.astype(da.dtype, copy=False) if np.issubdtype(da.dtype, np.floating) else out
     out.name = da.name
     out.attrs = {**da.attrs, "xlstsr_product": cal.product, "xlstsr_calibration": cal.to_json()}
@@ -454,6 +455,37 @@ def apply_calibration(
         out.attrs["history"] = (f"{da.attrs['history']}\nxlstsr: apply_calibration("
                                 f"{cal.source} -> {cal.target}, slope={cal.slope:.6g}, "
                                 f"offset={cal.offset:.6g}, ndvi={cal.ndvi:.6g})")
+    return out
+
+
+def _check_calibrated(out: xr.DataArray, cal: Calibration) -> xr.DataArray:
+    """Refuse a calibrated field no surface takes (outside 150-400 K widened by the output
+    margin): an offset of 273.15 (566-589 K "calibrated to ASTER"), a slope of 0.5, or a lazy
+    input in Celsius or digital numbers went through unchecked. On dask each block checks itself
+    when computed."""
+    from .errors import ImplausibleOutputError
+    from .validate import OUTPUT_MARGIN_K, PHYSICAL_RANGE_K
+
+    lo, hi = PHYSICAL_RANGE_K[0] - OUTPUT_MARGIN_K, PHYSICAL_RANGE_K[1] + OUTPUT_MARGIN_K
+
+    def check(block: np.ndarray) -> np.ndarray:
+        v = np.asarray(block)
+        v = v[np.isfinite(v)]
+        if v.size and (float(v.min()) < lo or float(v.max()) > hi):
+            raise ImplausibleOutputError(
+                f"the calibrated LST reaches {float(v.min()):.6g} to {float(v.max()):.6g} K, "
+                f"which no surface takes: the calibration (slope={cal.slope:.6g}, "
+                f"offset={cal.offset:.6g}, ndvi={cal.ndvi:.6g}) maps Kelvin to Kelvin near "
+                "slope 1 and offset 0 (an offset of 273.15 converts Celsius, which this input is "
+                "not), or the LST is not in Kelvin (Celsius or digital numbers: decode it "
+                "first), or the NDVI is scaled (x 10000). Check the calibration's source and "
+                "the inputs."
+            )
+        return block
+
+    if isinstance(out.variable.data, dsa.Array):
+        return out.copy(data=out.variable.data.map_blocks(check, dtype=out.dtype))
+    check(out.values)
     return out
 
 
@@ -482,6 +514,14 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray) -> Any:
                     f"({da.sizes[ly]} x {da.sizes[lx]}): the sum would keep only their overlap; "
                     "reproject it first (`ndvi.rio.reproject_match(da)`)"
                 )
+            # da's labels exactly: xarray's sum joins on labels, and coordinates equal to
+            # round-off (1e-9 m) kept 50 x 37 of 64 x 64 pixels
+            ndvi = ndvi.rename({ny: ly, nx: lx}) if (ny, nx) != (ly, lx) else ndvi
+            ndvi = ndvi.assign_coords({d: da[d].values for d in (ly, lx) if d in da.coords})
+            if any(d in da.dims for d in ndvi.dims if d not in (ly, lx)):
+                from .steps import pair_steps  # a date the NDVI lacks was dropped (inner join)
+
+                ndvi = pair_steps(ndvi, da, "ndvi", "LST", var="ndvi", like_var="da")
         values = None if isinstance(ndvi.variable.data, dsa.Array) else np.asarray(ndvi.values)
     else:
         values = np.asarray(ndvi, np.float64)

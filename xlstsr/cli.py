@@ -259,9 +259,15 @@ def _cli_hints(message: str, command: str | None = None) -> str:
     if _SET_SCALE.search(message) and "--scale" not in message:
         message += (" On the command line: `--scale FACTOR` (e.g. `--scale 0.02 --nodata 0` "
                     "for MODIS LST digital numbers stored without scale metadata).")
-    if command == "upscale":
+    if command == "scaling":  # no --mask-out-of-range there: the statistics skip no pixel
+        message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
+        message = re.sub(r"\s*To mask such pixels instead, pass `mask_out_of_range=True`\.?",
+                         "", message.replace(" .", "."))
+    if command in ("upscale", "scaling"):
         flags = []
         for pattern, flag in _UPSCALE_FLAGS:
+            if command == "scaling" and flag.split()[0] not in ("--units", "--variable"):
+                continue
             m = pattern.search(message)
             if m and flag.split()[0] not in message:
                 flags.append(f"`{flag.format(*m.groups())}`")

@@ -399,6 +399,7 @@ def estimate_offset(
         "factor": factor, "fine_pixel": fpx, "psf_estimated": int(psf),
         "radiometric": int(radiometric),
         "convention": "add shift_x/shift_y (LST CRS metres) to the fine field's x/y to align it",
+        "crs": lst.rio.crs.to_wkt() if lst.rio.crs is not None else "",
     })
 
 
@@ -430,6 +431,15 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
             f"crs must be the LST's CRS, the one the offset was estimated in (`lst.rio.crs`), "
             f"got {crs!r} ({err})"
         ) from err
+    own = offset.attrs.get("crs")  # absent from offsets of older versions
+    if own and CRS.from_user_input(own) != crs:
+        # shifts in degrees were applied as metres (a shift of 0.001 m: nothing moved), and
+        # the result reported a co-registration
+        raise CoregistrationError(
+            f"the offset was estimated in another CRS ({CRS.from_user_input(own).to_string()[:60]}"
+            f") than the one it is applied in ({crs.to_string()[:60]}): its shifts are in that "
+            "CRS's units. Estimate it against this LST (`xlstsr.estimate_offset(fine, lst)`)."
+        )
     names = spatial_names(fine)
     if names:  # lat/lon dims: moved as y/x, given back their names
         return apply_offset(fine.rename(names), offset, crs).rename(

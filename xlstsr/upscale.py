@@ -211,6 +211,26 @@ def upscale(
         raise XlstsrError(
             f"method {m.name!r} needs a fine guide (e.g. NDVI at 250 m): pass `guide=ndvi`."
         )
+    if calibration is not None:  # before any work
+        from .calibration import Calibration
+
+        calibration = Calibration.parse(calibration)
+        if calibration.ndvi:  # apply_calibration's "pass ndvi=", which upscale does not take
+            raise XlstsrError(
+                "this calibration has an NDVI term, which needs the NDVI on the output grid: "
+                "apply it to the result yourself, `apply_calibration(upscale(...), calibration, "
+                "ndvi=ndvi_on_the_output_grid)` (from xlstsr.calibration), or fit one without "
+                "the NDVI term (`fit_calibration(sr, truth)`)."
+            )
+    if m.name == "nearest" and scale_correction is not None and \
+            str(scale_correction).strip().lower() != "auto":
+        # nearest adds no detail: its within-block "detail" is its block edges, which the law
+        # amplified (18.6 K changes, RMSE 2.29 -> 3.83 K)
+        raise XlstsrError(
+            f"scale_correction={scale_correction!r} rescales a method's within-block detail, and "
+            "method 'nearest' has none (only its block edges): use it with 'bicubic' or a model, "
+            "or drop scale_correction."
+        )
     cguide = guide if scale_correction is not None else None  # the correction's law may use it
     if guide is not None and not m.needs_guide:
         if cguide is None:

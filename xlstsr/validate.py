@@ -12,6 +12,7 @@ validating never forces a computation.
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from functools import partial
@@ -1438,6 +1439,30 @@ def _multiband_verdict(imgs: np.ndarray, *, verdict: Any, n_bands: int, what: st
         ) from err
 
 
+#: words of a layer's long_name or standard_name that name a quantity other than a temperature
+#: (MOD11A1's other layers: emissivity, clear-sky coverage, view time and angle, QC)
+_OTHER_QUANTITIES = ("emissivity", "coverage", "view time", "view angle", "view_time",
+                     "view_angl", "quality", "qc", "reflectance", "ndvi", "albedo")
+
+
+def _refuse_other_quantity(da: xr.DataArray, what: str) -> None:
+    """Refuse an array whose own name says it is not a temperature: MOD11A1's 'Band 31
+    emissivity' (values near 1) was "degrees Celsius" by its values, and with units='degC' as
+    advised became a 274 K field, silently."""
+    if what not in ("LST", "reference"):
+        return
+    names = " ".join(str(da.attrs.get(k, "")) for k in ("long_name", "standard_name")).lower()
+    if not names.strip() or "temperature" in names or "lst" in names.split():
+        return
+    hit = next((w for w in _OTHER_QUANTITIES if re.search(rf"\b{re.escape(w)}\b", names)), None)
+    if hit is not None:
+        raise UnitsError(
+            f"the {what} is labelled {da.attrs.get('long_name', da.attrs.get('standard_name'))!r}"
+            f" ({hit}), not a land surface temperature: pass the LST layer (e.g. MOD11A1's "
+            "'LST_Day_1km' or 'LST_Night_1km'), or drop the long_name if the label is wrong."
+        )
+
+
 def decode_lst(
     da: xr.DataArray,
     *,
@@ -1496,6 +1521,7 @@ def decode_lst(
     >>> decode_lst(dn).values.tolist()
     [[nan, 300.0]]
     """
+    _refuse_other_quantity(da, what)
     if da.dtype.kind not in "iuf":
         raise UnitsError(
             f"the {what} holds {da.dtype} values, not numbers of a temperature; convert them "

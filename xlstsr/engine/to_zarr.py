@@ -693,6 +693,11 @@ def upscale_to_zarr(
         "guide": _guide_fingerprint(guide),
         "xlstsr_version": __version__,
     }
+    if method_options:  # as given too: a method whose describe() omits an option resumed a
+        # run with another value of it, two settings in one "complete" store (absent from older
+        # fingerprints: only when given)
+        arguments["given_method_options"] = json.loads(
+            json.dumps(dict(method_options), sort_keys=True, default=repr))
     fingerprint = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:32]
     ds = sr.to_dataset()
     ds.attrs = {
@@ -895,10 +900,11 @@ def upscale_to_zarr(
     if fresh and todo and len(cloudy) == len(regions):
         # as upscale refuses an in-memory input without a valid pixel: a store of NaN only is
         # almost always a wrong variable, fill value or QC mask, not a result
-        _remove_local_store(store)
+        kept = ("no store is kept" if _remove_local_store(store) else
+                f"the store {store} holds NaN only (remove it)")
         raise AllNaNError(
             f"the input holds no valid pixel in any of its {len(regions)} time block(s) (all NaN "
-            "or fill), so nothing was upscaled and no store is kept. Check the variable, the fill "
+            f"or fill), so nothing was upscaled and {kept}. Check the variable, the fill "
             "value and the QC mask, or select time steps with data "
             "(`da.dropna('time', how='all')`)."
         )

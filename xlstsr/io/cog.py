@@ -174,6 +174,7 @@ def open_cog(
         times = _time_labels(times)
     arrays = [open_cog(p, chunks, masked=masked, band=band) for p in paths]
     _same_grid(paths, arrays)
+    _same_coding(paths, arrays)
     tagged = [a.coords["time"].values[()] if "time" in a.coords else None for a in arrays]
     if times is None and None not in tagged and len(set(tagged)) == len(tagged):
         times = tagged  # files of to_cogs: their dates come back
@@ -185,6 +186,36 @@ def open_cog(
         out = out.chunk({"time": chunks["time"]})
     crs = arrays[0].rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
+
+
+def _coding(da: xr.DataArray) -> dict[str, Any]:
+    """How a file's values are stored: dtype, scale, offset, fill and units."""
+    out: dict[str, Any] = {"dtype": str(da.encoding.get("dtype", da.dtype))}
+    for k in ("scale_factor", "add_offset", "units"):
+        v = da.attrs.get(k, da.encoding.get(k))
+        out[k] = None if v is None else (str(v) if k == "units" else
+                                         float(np.ravel(np.asarray(v, float))[0]))
+    fill = da.encoding.get("_FillValue", da.attrs.get("_FillValue", da.rio.nodata))
+    out["fill"] = None if fill is None or np.isnan(float(fill)) else float(fill)
+    return out
+
+
+def _same_coding(paths: Sequence[Any], arrays: Sequence[xr.DataArray]) -> None:
+    """Refuse files stored in different ways (scale, offset, fill, units, dtype): the stack keeps
+    the first file's coding, so a file of scale 0.01 after one of 0.02 decoded 2x too hot, and
+    the range error that followed advised a scale that broke the first date."""
+    first = _coding(arrays[0])
+    for p, a in zip(paths[1:], arrays[1:]):
+        c = _coding(a)
+        diff = {k: (first[k], c[k]) for k in first if first[k] != c[k]}
+        if diff:
+            said = "; ".join(f"{k} {x!r} there, {y!r} here" for k, (x, y) in diff.items())
+            raise XlstsrError(
+                f"{os.fspath(p)} is stored differently from {os.fspath(paths[0])} ({said}), and "
+                "a stack of files takes the first file's coding for all: decode each file "
+                "first (`rioxarray.open_rasterio(f, mask_and_scale=True)`), then "
+                "`xr.concat(..., dim='time')`, or give files of one product."
+            )
 
 
 #: GeoTIFF tags of a step's date written by :func:`to_cogs`, read back by :func:`open_cog`

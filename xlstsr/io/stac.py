@@ -180,6 +180,28 @@ def _native_crs(item: Any) -> Any:
     return None
 
 
+def _require_resolution(crs: Any, native: Any) -> None:
+    """Refuse ``crs=`` in other units than the items' own without ``resolution=``: the items'
+    pixel size (926.6 m) was taken as 926.6 degrees, one all-NaN pixel per date, silently."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    if native is None:
+        return
+    try:
+        out, own = CRS.from_user_input(crs), CRS.from_user_input(native)
+    except CRSError:
+        return  # a CRS odc cannot read either: its own error names it
+    if out.is_geographic != own.is_geographic:
+        unit = "degrees" if out.is_geographic else "metres"
+        example = "0.01" if out.is_geographic else "1000"
+        raise XlstsrError(
+            f"crs={str(crs)[:40]!r} is in {unit} and the items' grid is not: pass the output "
+            f"pixel size in {unit} with it, e.g. `resolution={example}` (the items' own pixel "
+            "size would be read in the new units)."
+        )
+
+
 def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any) -> None:
     """Refuse a ``bbox`` (in ``crs``) that meets no item's footprint (the items' WGS84 ``bbox``
     put into ``crs``): the load would give a cube of NaN only. Items without a bbox, or a CRS
@@ -566,6 +588,8 @@ def open_stac(
             f"bbox must be (minx, miny, maxx, maxy) with min < max, got {tuple(bbox)}; swap the "
             "reversed values."
         )
+    if crs is not None and resolution is None:
+        _require_resolution(crs, _native_crs(items[0]))
     if bbox is not None:  # a box beside every item loads a cube of NaN without a word
         _check_bbox_overlap(items, bbox, crs if crs is not None else _native_crs(items[0]))
     _check_groupby(items, kwargs.get("groupby"))

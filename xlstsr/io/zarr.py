@@ -195,10 +195,36 @@ def incomplete_regions(attrs: Any, store: Any) -> tuple[int, int] | None:
 
 
 def local_path(p: Any) -> Path | None:
-    """``p`` as a resolved local path, or None (a URL, a store object, anything else)."""
-    if not isinstance(p, (str, os.PathLike)) or "://" in os.fspath(p):
+    """``p`` as a resolved local path, or None (a URL, a remote store, anything else).
+
+    A local store object (zarr 3 ``LocalStore``, zarr 2 ``DirectoryStore``, an fsspec mapper on
+    the local file system) is its folder: given as an object, a store over the input was not
+    recognised and ``mode="w"`` deleted the user's input before reading it."""
+    if not isinstance(p, (str, os.PathLike)):
+        for attr in ("root", "path"):  # LocalStore, DirectoryStore
+            v = getattr(p, attr, None)
+            if isinstance(v, (str, os.PathLike)) and not _remote(p):
+                return local_path(v)
+        fs = getattr(p, "fs", None)  # fsspec FSMap
+        if fs is not None and "file" in _protocols(fs) and isinstance(getattr(p, "root", None), str):
+            return local_path(p.root)
+        return None
+    if "://" in os.fspath(p):
+        if os.fspath(p).startswith("file://"):
+            return Path(os.fspath(p)[len("file://"):]).resolve()
         return None
     return Path(p).resolve()
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    proto = getattr(fs, "protocol", ())
+    return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def _remote(store: Any) -> bool:
+    """A store object on a remote file system (its fsspec ``fs`` is not the local one)."""
+    fs = getattr(store, "fs", None)
+    return fs is not None and "file" not in _protocols(fs) and "local" not in _protocols(fs)
 
 
 def _backend_file(a: Any) -> Any:

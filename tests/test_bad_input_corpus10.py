@@ -1,0 +1,192 @@
+"""Tenth round of bad inputs (session 16): stores given as objects, calibrations, resumes,
+STAC and COG stacks, non-LST layers, offsets of another CRS.
+
+Each case lost data, gave a silent wrong result or a message whose fix did not work before.
+"""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xlstsr
+from xlstsr import errors
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return xlstsr.datasets.sample_scene(n_times=3, size=64, cloud_fraction=0.0)
+
+
+def test_a_store_object_over_the_input_is_refused(scene, tmp_path):
+    """upscale_to_zarr(lazy, zarr.storage.LocalStore(<the input's store>), mode='w') deleted
+    the input before reading it (the path form was refused), then blamed the input."""
+    import zarr
+
+    inp = tmp_path / "cube.zarr"
+    scene["lst_1km"].to_dataset().to_zarr(inp, zarr_format=3, consolidated=False)
+    lazy = xr.open_zarr(inp, consolidated=False, decode_coords="all")["lst_1km"]
+    n = int(np.isfinite(lazy.values).sum())
+    with pytest.raises(errors.XlstsrError, match="is the source being read"):
+        xlstsr.upscale_to_zarr(lazy, zarr.storage.LocalStore(inp), mode="w", progress=False)
+    with pytest.raises(errors.XlstsrError, match="is the source being read"):
+        xlstsr.upscale_to_zarr(lazy, f"file://{inp}", mode="w", progress=False)
+    back = xr.open_zarr(inp, consolidated=False)["lst_1km"]
+    assert int(np.isfinite(back.values).sum()) == n  # nothing lost
+
+
+def test_calibration_ndvi_keeps_every_pixel_and_date(scene):
+    """An NDVI on the sr grid to round-off (1e-9 m) kept 50 x 37 of 64 x 64 pixels (xarray's
+    exact-label join); an NDVI of 2 of 3 dates dropped the third, silently."""
+    from xlstsr.calibration import apply_calibration
+
+    sr = xlstsr.upscale(scene["lst_1km"], 4, "bicubic")
+    ndvi = scene["ndvi_250m"]
+    ndvi = ndvi.assign_coords(y=sr.y.values + 1e-9, x=sr.x.values - 1e-9)
+    out = apply_calibration(sr, {"slope": 1.0, "offset": 0.5, "ndvi": -2.0}, ndvi=ndvi)
+    assert out.sizes == sr.sizes
+    np.testing.assert_allclose(out.values, sr.values + 0.5 - 2.0 * ndvi.values[None], atol=1e-3)
+    two = xr.concat([ndvi] * 2, "time").assign_coords(time=sr.time.values[:2])
+    with pytest.raises(errors.GridError, match=r"'time' labels differ.*no ndvi step"):
+        apply_calibration(sr, {"offset": 0.5, "ndvi": -2.0}, ndvi=two)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_calibrated_field_no_surface_takes_is_refused(scene, lazy):
+    """calibration={'offset': 273.15} gave 566-589 K 'calibrated to ASTER'; on dask, an LST in
+    Celsius or digital numbers went through apply_calibration unchecked."""
+    from xlstsr.calibration import apply_calibration
+
+    lst = scene["lst_1km"].chunk({"time": 1}) if lazy else scene["lst_1km"]
+    with pytest.raises(errors.ImplausibleOutputError, match=r"reaches 5\d\d.*offset=273\.15"):
+        xlstsr.upscale(lst, 4, "bicubic", calibration={"offset": 273.15}).compute()
+    celsius = (scene["lst_1km"] - 273.15).assign_attrs(units="K")
+    if lazy:
+        celsius = celsius.chunk({"time": 1})
+        out = apply_calibration(celsius, {"offset": 0.5})  # lazy: raised when computed
+        with pytest.raises(errors.ImplausibleOutputError, match="not in Kelvin"):
+            out.compute()
+    ok = apply_calibration(scene["lst_1km"], {"slope": 1.02, "offset": -5.0})
+    assert float(ok.max()) < 400
+
+
+def test_an_ndvi_term_calibration_in_upscale_names_the_way(scene):
+    """upscale(..., calibration=<with an NDVI term>) said `pass ndvi=`, an argument upscale
+    does not take (then a MethodOptionError)."""
+    with pytest.raises(errors.XlstsrError, match=r"apply_calibration\(upscale\(\.\.\.\), "
+                       r"calibration, ndvi="):
+        xlstsr.upscale(scene["lst_1km"], 4, "bicubic",
+                       calibration={"offset": 0.5, "ndvi": -2.0})
+
+
+def test_resume_with_other_method_options_is_refused(scene, tmp_path):
+    """A custom method whose describe() leaves out an option resumed a run with another value
+    of it: two settings in one 'complete' store."""
+    from xlstsr.methods import get_method
+
+    store = tmp_path / "o.zarr"
+    lst = scene["lst_1km"].chunk({"time": 1})
+    xlstsr.upscale_to_zarr(lst, store, method="bicubic", progress=False)
+    import json
+
+    import zarr
+
+    recorded = json.loads(zarr.open_group(store, mode="r").attrs["xlstsr_arguments"])
+    assert "given_method_options" not in recorded  # none given: older stores still resume
+    m = get_method("sisr")
+    store2 = tmp_path / "s.zarr"
+    xlstsr.upscale_to_zarr(lst.isel(time=[0]), store2, method=m.name,
+                           method_options={"conserve": False}, progress=False)
+    with pytest.raises(errors.XlstsrError, match=r"given_method_options\['conserve'\]"):
+        xlstsr.upscale_to_zarr(lst.isel(time=[0]), store2, method=m.name,
+                               method_options={"conserve": True}, mode="resume", progress=False)
+
+
+def test_stac_crs_in_other_units_needs_a_resolution(shared_data):
+    """crs='EPSG:4326' without resolution= read the items' 926.6 m pixel as 926.6 degrees: one
+    all-NaN pixel per date, silently."""
+    import pystac
+
+    from xlstsr.io import open_stac
+
+    cat = pystac.Catalog.from_file(shared_data / "modis_h18v04_2020" / "catalog.json")
+    items = [i for i in cat.get_items(recursive=True)
+             if i.collection_id.startswith("modis-11A1")][:2]
+    with pytest.raises(errors.XlstsrError, match=r"degrees.*resolution=0\.01"):
+        open_stac(items, "LST_Day_1km", crs="EPSG:4326", bbox=(13.0, 49.2, 13.5, 49.6))
+
+
+def test_cog_files_of_other_codings_are_not_stacked(tmp_path):
+    """A file of scale 0.01 after one of 0.02 was decoded with the first's scale (2x too hot),
+    and the range error then advised a scale that broke the first date."""
+    import rioxarray  # noqa: F401
+
+    from xlstsr.io import open_cog
+
+    y = 4e6 - (np.arange(8) + 0.5) * 1000.0
+    x = (np.arange(8) + 0.5) * 1000.0
+    kelvin = 290 + np.random.default_rng(0).random((8, 8))
+    files = []
+    for i, (scale, fill) in enumerate(((0.02, 0), (0.01, 65535))):
+        dn = xr.DataArray(np.round(kelvin / scale).astype("uint16"), dims=("y", "x"),
+                          coords={"y": y, "x": x}, attrs={"scale_factor": scale,
+                                                          "add_offset": 0.0, "units": "K"})
+        dn = dn.rio.write_crs("EPSG:32631").rio.write_nodata(fill)
+        files.append(tmp_path / f"d{i}.tif")
+        dn.rio.to_raster(files[-1])
+    with pytest.raises(errors.XlstsrError, match=r"stored differently.*scale_factor 0\.02 there, "
+                       r"0\.01 here"):
+        open_cog(files, times=["2020-01-01", "2020-01-02"])
+    same = open_cog([files[0], files[0]], times=["2020-01-01", "2020-01-02"])
+    assert same.sizes["time"] == 2
+
+
+@pytest.mark.parametrize("name", ["Band 31 emissivity", "day clear-sky coverage"])
+def test_a_layer_that_is_no_temperature_is_named(scene, name):
+    """MOD11A1's emissivity (values near 1) 'looked like degrees Celsius'; following the advice
+    (units='degC') gave a 274 K 'LST'."""
+    other = xr.full_like(scene["lst_1km"], 0.98)
+    other.attrs = {"long_name": name}  # as open_modis labels the layer
+    with pytest.raises(errors.UnitsError, match=re.escape(name) + r".*not a land surface "
+                       r"temperature.*LST_Day_1km"):
+        xlstsr.upscale(other, 4)
+    with pytest.raises(errors.UnitsError, match="not a land surface temperature"):
+        xlstsr.upscale(other.assign_attrs(units="degC"), 4)
+    # an LST labelled as such passes
+    xlstsr.upscale(scene["lst_1km"].assign_attrs(long_name="Daytime LST"), 4)
+
+
+def test_an_offset_of_another_crs_is_refused(scene):
+    """An offset estimated against the LST reprojected to EPSG:4326 (shifts in degrees) was
+    applied as metres: nothing moved, and the scores reported a co-registration."""
+    lst, fine = scene["lst_1km"], scene["lst_250m"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = xlstsr.estimate_offset(fine, lst.rio.reproject("EPSG:4326"), errors="ignore")
+    sr = xlstsr.upscale(lst, 4, "bicubic")
+    with pytest.raises(errors.CoregistrationError, match="estimated in another CRS"):
+        xlstsr.evaluate(sr, fine, coarse=lst, coregister=est)
+    ok = xlstsr.estimate_offset(fine, lst)
+    assert np.isfinite(xlstsr.evaluate(sr, fine, coarse=lst, coregister=ok).rmse).all()
+
+
+def test_scaling_command_line_names_its_own_flags(scene, tmp_path, capsys):
+    """`xlstsr scaling --units degC` on a Kelvin file advised `--mask-out-of-range`, a flag the
+    command does not have."""
+    from xlstsr.cli import main
+
+    f = tmp_path / "lst.tif"
+    scene["lst_1km"].isel(time=0).rio.to_raster(f)
+    assert main(["scaling", str(f), str(tmp_path / "o.csv"), "--units", "degC"]) == 2
+    err = capsys.readouterr().err
+    assert "--mask-out-of-range" not in err and "mask_out_of_range" not in err
+    assert "`--units K`" in err
+
+
+def test_scale_correction_of_nearest_is_refused(scene):
+    """'law' on nearest amplified its block edges: 18.6 K changes, RMSE 2.29 -> 3.83 K."""
+    with pytest.raises(errors.XlstsrError, match="'nearest' has none"):
+        xlstsr.upscale(scene["lst_1km"], 4, "nearest", scale_correction="law")
+    xlstsr.upscale(scene["lst_1km"], 4, "nearest", scale_correction="auto")
