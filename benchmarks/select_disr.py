@@ -30,7 +30,7 @@ the training windows under the 8 rotations and flips (each labelled by the defau
 round 6's control (the criterion for the default) and the shipped ``fast`` file.
 
 ``--guide-offset`` (round 8, issue 13): the default's whole chain (``train_bundled.py --only
-disr_coreg disr_fast``: the U-Net teacher, then the distilled ``fast``) retrained with each
+disr_coreg disr_fast --guide-offset auto``: the U-Net teacher, then the distilled ``fast``) retrained with each
 training pair's NDVI moved back by its sub-pixel offset from the MODIS LST, as ``upscale`` does
 by default since session 15 (5 of the 20 training pairs), against the shipped two files.
 
@@ -759,7 +759,8 @@ def main_guide_offset(args: argparse.Namespace) -> int:
         work.mkdir(parents=True, exist_ok=True)
         extra = ["--epochs", "1", "--stride", "160"] if args.smoke else []
         cmd = [sys.executable, str(ROOT / "scripts" / "train_bundled.py"), "--only",
-               "disr_coreg", "disr_fast", "--out", str(work), "--no-progress", *extra]
+               "disr_coreg", "disr_fast", "--guide-offset", "auto", "--out", str(work),
+               "--no-progress", *extra]
         with open(work / "train.log", "w") as fh:
             subprocess.run(cmd, check=True, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
     t_train = time.perf_counter() - t0
@@ -777,8 +778,8 @@ def main_guide_offset(args: argparse.Namespace) -> int:
         "",
         f"Written by `python benchmarks/select_disr.py --guide-offset{' --smoke' * args.smoke}` "
         f"({time.perf_counter() - t0:.0f} s, of which training {t_train:.0f} s wall; "
-        "`--work DIR` scores files `train_bundled.py --only disr_coreg disr_fast --out DIR` "
-        "wrote). Since session 15 `upscale` moves a guide back by its sub-pixel offset from the "
+        "`--work DIR` scores files `train_bundled.py --only disr_coreg disr_fast --guide-offset "
+        "auto --out DIR` wrote). Since session 15 `upscale` moves a guide back by its sub-pixel offset from the "
         "LST by default; the shipped default was trained on the NDVI as stored, offset on 5 of "
         "the 20 training pairs. Here its whole chain (the U-Net teacher, then `fast` distilled "
         "from it) is retrained with each pair's NDVI as `upscale` now sees it "

@@ -461,20 +461,30 @@ def _pair_arrays(
     return a["lst"], a["ndvi"], a["truth"]
 
 
-#: the default DISR's recipe sees each pair's NDVI as ``upscale`` does by default: moved back by
-#: its sub-pixel offset from the MODIS LST where one is found (5 of the 20 TRAIN_PAIRS: 082 093
-#: 112 171 202); the files trained before session 16 saw it as stored
-GUIDE_OFFSET = "auto"
+#: the training pairs' NDVI in the default DISR's recipe (``--only disr_coreg disr_fast``):
+#: "ignore", as stored (the shipped files). ``--guide-offset auto`` moves it back by its
+#: sub-pixel offset from the MODIS LST where one is found (5 of the 20 TRAIN_PAIRS: 082 093 112
+#: 171 202), as ``upscale`` does by default since session 15: round 8 of
+#: ``benchmarks/select_disr.py`` (docs/results/disr_selection.md) did not choose it
+GUIDE_OFFSET = "ignore"
 
 
-@functools.lru_cache(maxsize=2)
-def guide_offset_record(data_dir: Path, pair_ids: tuple[str, ...] = TRAIN_PAIRS) -> dict[str, Any]:
-    """Which training pairs' NDVI :data:`GUIDE_OFFSET` moved, and by how much (for the file)."""
+def set_guide_offset(mode: str) -> None:
+    """Set :data:`GUIDE_OFFSET` for this run (``--guide-offset``)."""
+    global GUIDE_OFFSET
+    GUIDE_OFFSET = mode
+
+
+@functools.lru_cache(maxsize=4)
+def guide_offset_record(data_dir: Path, pair_ids: tuple[str, ...], mode: str) -> dict[str, Any]:
+    """Which training pairs' NDVI ``mode`` (:data:`GUIDE_OFFSET`) moved (for the file)."""
+    if mode == "ignore":
+        return {"mode": "ignore", "moved_pairs": [], "method": "the NDVI as stored"}
     base = modis_aster_arrays(pair_ids, data_dir)["ndvi"]
-    moved = modis_aster_arrays(pair_ids, data_dir, guide_offset=GUIDE_OFFSET)["ndvi"]
+    moved = modis_aster_arrays(pair_ids, data_dir, guide_offset=mode)["ndvi"]
     changed = [pid for pid, a, b in zip(pair_ids, base, moved, strict=True)
                if not np.array_equal(a, b, equal_nan=True)]
-    return {"mode": GUIDE_OFFSET, "moved_pairs": changed,
+    return {"mode": mode, "moved_pairs": changed,
             "method": "xlstsr.guide.check_alignment(ndvi, lst, 'auto', factor=4) before "
             "align_guide, as upscale(guide_offset=None) on in-memory inputs"}
 
@@ -743,7 +753,7 @@ def train_disr(
         }
         if coregister:
             extra["command"] = COMMAND + " --only disr_coreg"
-            extra["guide_offset"] = guide_offset_record(data_dir, pair_ids)
+            extra["guide_offset"] = guide_offset_record(data_dir, pair_ids, GUIDE_OFFSET)
     else:
         gain = fit_guide_gain(lst, ndvi, FACTOR)
         opts = {"alpha": 0.5, "gain": gain, "psf_sigma": SIF_PSF_SIGMA, **(loss_options or {})}
@@ -881,7 +891,7 @@ def train_disr_distilled(
         training_scales="target scale: MODIS 1 km + NDVI 250 m -> the teacher's 250 m output",
         training_data=["modis_aster TRAIN_PAIRS: MODIS LST 1 km, MODIS NDVI 250 m (MOD09GQ); the "
                        f"target is {Path(teacher).name}'s output at every fine pixel"],
-        guide_offset=guide_offset_record(data_dir),
+        guide_offset=guide_offset_record(data_dir, TRAIN_PAIRS, GUIDE_OFFSET),
         distillation={"teacher": Path(teacher).name, "student_start": Path(student).name,
                       "teacher_arch": t_model.arch, "teacher_config": t_model.config,
                       "dihedral": dihedral},
@@ -1307,7 +1317,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override a DISR loss option (e.g. w_spectral=1.0)",
     )
+    ap.add_argument("--guide-offset", choices=("ignore", "auto"), default=GUIDE_OFFSET,
+                    help="the training pairs' NDVI in the default DISR's recipe: as stored "
+                    "('ignore', the shipped files) or moved back by its offset from the LST "
+                    "('auto', as upscale sees it; round 8 of select_disr.py)")
     args = ap.parse_args(argv)
+    set_guide_offset(args.guide_offset)
     torch.set_num_threads(args.threads)
     try:
         data = data_root(args.data)

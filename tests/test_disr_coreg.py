@@ -168,3 +168,25 @@ def _d4(x, j: int):
 
     y = torch.rot90(x, j // 2, dims=(-2, -1))
     return torch.flip(y, dims=(-1,)) if j % 2 else y
+
+
+@pytest.mark.realdata
+def test_recipe_guide_offset_option_moves_the_offset_training_guides(shared_data):
+    """``train_bundled.py --guide-offset auto`` (round 8, not chosen) gives the recipe the
+    training pairs' NDVI as upscale sees it by default: the offset pairs' patches change, the
+    others do not; the shipped recipe ('ignore') keeps the NDVI as stored."""
+    recipe = load_script("train_bundled")
+    assert recipe.GUIDE_OFFSET == "ignore"  # the recipe of the shipped files
+    pairs = ("001", "171")  # 171's NDVI is offset from its LST (round 8's moved pairs)
+    kw = {"with_truth": False, "stride": 160, "pair_ids": pairs, "val_pairs": ("001",)}
+    tr_a, val_a, _ = recipe.disr_patches(shared_data / "modis_aster", **kw)
+    tr_b, val_b, _ = recipe.disr_patches(shared_data / "modis_aster", guide_offset="auto", **kw)
+    assert np.array_equal(val_a.guide.numpy(), val_b.guide.numpy())  # 001: not offset
+    assert not np.allclose(tr_a.guide.numpy(), tr_b.guide.numpy(), equal_nan=True)  # 171 moved
+    rec = recipe.guide_offset_record(shared_data / "modis_aster", pairs, "auto")
+    assert rec["moved_pairs"] == ["171"]
+    recipe.set_guide_offset("auto")
+    try:
+        assert recipe.GUIDE_OFFSET == "auto"
+    finally:
+        recipe.set_guide_offset("ignore")
