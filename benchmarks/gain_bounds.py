@@ -92,7 +92,8 @@ def gain_tradeoff(
         return rmse, float(spectral_ratio(a, truth, factor))
 
     r0, s0 = score(sr)
-    # gain 1 is the image as it is (correct_image leaves it untouched, not made consistent)
+    # gain 1 stands for the image as it is, uncorrected (as correct_image's law modes leave an
+    # image whose gain comes out at 1; a fixed gain of 1 is made coarse-consistent there)
     rows = [
         (r0, s0) if g == 1.0
         else score(np.where(valid, rescale_detail(base, bm, detail, float(g), lst, factor), np.nan))

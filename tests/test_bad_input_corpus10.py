@@ -190,3 +190,35 @@ def test_scale_correction_of_nearest_is_refused(scene):
     with pytest.raises(errors.XlstsrError, match="'nearest' has none"):
         xlstsr.upscale(scene["lst_1km"], 4, "nearest", scale_correction="law")
     xlstsr.upscale(scene["lst_1km"], 4, "nearest", scale_correction="auto")
+
+
+def test_a_fixed_detail_gain_is_continuous_at_one(scene):
+    """A fixed gain of 1 returned sisr's output as it was, 1 + 1e-9 a coarse-consistent one:
+    0.97 K apart (bicubic 1.74 K), so a calibrated gain near 1 jumped."""
+    lst = scene["lst_1km"]
+    for method in ("sisr", "bicubic"):
+        one = xlstsr.upscale(lst, 4, method, scale_correction=1.0)
+        near = xlstsr.upscale(lst, 4, method, scale_correction=1.0 + 1e-6)
+        assert float(abs(one - near).max()) < 1e-3
+        cons = float(abs(xlstsr.coarsen(one, 4) - lst).max())
+        assert cons < 0.02, cons  # made coarse-consistent at 1 too
+
+
+def test_spectral_ratio_cut_off_stays_physical_on_a_reference_of_other_pixels():
+    """Against a reference 1.43x finer, the band's cut-off was taken in the reference's pixels
+    (0.89 cycles/km for 0.625): a perfect sr read 0.70 where the right band reads 0.79."""
+    from xlstsr.datasets import sample_scene
+
+    truth = sample_scene(n_times=1, size=128, cloud_fraction=0.0)["lst_250m"].isel(time=0)
+    sr = xlstsr.coarsen(truth, 2)  # a "perfect" product at twice the truth's pixel
+    same = xlstsr.evaluate(sr, xlstsr.coarsen(truth, 2), factor=4)
+    assert same.attrs["resampling"].startswith("none")
+    fine = xlstsr.evaluate(sr, truth, factor=4)  # 2x finer reference (warned)
+    assert fine.attrs["resampling"].startswith("sr reprojected")
+    # the cut-off at half the coarse Nyquist in physical units: on the reference's grid, with
+    # factor 4 x 2 in its pixels
+    from xlstsr.kernels.spectra import spectral_ratio
+
+    sr_on = sr.rio.reproject_match(truth, resampling=__import__("rasterio").enums.Resampling.bilinear)
+    expect = spectral_ratio(sr_on.values, truth.values, 8)
+    assert float(fine.spectral_ratio) == pytest.approx(float(expect), rel=1e-6)

@@ -234,3 +234,27 @@ def test_longitude_conventions_apart_are_named(scene, lon0):
     else:
         moved = ndvi.assign_coords(lon=ndvi.lon % 360).sortby("lon")
     assert lst.lstsr.upscale(4, "tsharp", guide=moved).shape == (2, 64, 64)
+
+
+@pytest.mark.realdata
+def test_guide_offset_is_estimated_on_the_lst_step_it_goes_with(shared_data):
+    """check_alignment compared the guide's first step with the LST's clearest step: two
+    dates. Pair 171's NDVI is offset from its LST; here the guide's first step is that NDVI,
+    its second the NDVI moved back, and the LST's first step half cloud: the aligned second
+    steps were reported offset."""
+    from xlstsr.datasets import open_modis_aster_aligned
+    from xlstsr.guide import check_alignment
+
+    root = shared_data / "modis_aster"
+    offset = open_modis_aster_aligned("171", root)
+    moved = open_modis_aster_aligned("171", root, guide_offset="auto")["ndvi"]
+    days = np.array(["2020-07-01", "2020-07-02"], "datetime64[ns]")
+    lst = xr.concat([offset["lst"], offset["lst"]], "time").assign_coords(time=days)
+    lst[0, :, : lst.sizes["x"] // 2] = np.nan  # the second step is the clearest
+    guide = xr.concat([offset["ndvi"], moved], "time").assign_coords(time=days)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", errors.GuideAlignmentWarning)
+        check_alignment(guide, lst, "check", factor=4)
+    swapped = xr.concat([moved, offset["ndvi"]], "time").assign_coords(time=days)
+    with pytest.warns(errors.GuideAlignmentWarning, match="offset from the LST"):
+        check_alignment(swapped, lst, "check", factor=4)

@@ -240,7 +240,12 @@ def test_fixed_detail_gain(exact_field):
     assert v_out < 0.35 * v_sr
     assert np.max(np.abs(radiometric_mean(out, 4) - coarse)) < 1e-3
     assert np.sqrt(np.mean((out - fine) ** 2)) < np.sqrt(np.mean((sr - fine) ** 2))
-    np.testing.assert_array_equal(correct_image(sr, coarse, 4, mode=1.0), sr)
+    # gain 1: the detail unchanged, made coarse-consistent like any other gain (continuous)
+    one = correct_image(sr, coarse, 4, mode=1.0)
+    np.testing.assert_allclose(one, correct_image(sr, coarse, 4, mode=1.0 + 1e-9), atol=1e-6)
+    assert np.max(np.abs(radiometric_mean(one, 4) - coarse)) < 1e-3
+    np.testing.assert_allclose(within_block_variance(one, 4), within_block_variance(sr, 4),
+                               rtol=0.05)
     with pytest.raises(ValueError, match="detail gain"):
         correct_image(sr, coarse, 4, mode=-0.5)
     with pytest.raises(ValueError, match="scale_correction"):

@@ -42,7 +42,8 @@ def apply_scale_correction(
         Super-resolution factor (power of two).
     mode : {"auto", "law", "law-lst"} or float
         See :func:`xlstsr.kernels.correction.correct_image`; a number is a fixed gain of the
-        method's within-block detail (1: unchanged; coarse consistency kept).
+        method's within-block detail (1: the detail unchanged), the output made coarse-consistent
+        with ``lst`` at every gain.
 
     Returns
     -------

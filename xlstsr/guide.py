@@ -784,20 +784,31 @@ def check_alignment(
         mode = "check" if lazy else "auto"
     if lazy and mode == "check":
         return guide
-    g = g.isel({d: 0 for d in g.dims if d not in spatial_dims(g)})
     ydim, xdim = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ydim, xdim)]
     ny, nx = lst.sizes[ydim], lst.sizes[xdim]
     y0, x0 = max(0, (ny - window) // 2), max(0, (nx - window) // 2)
     one = lst.isel({ydim: slice(y0, y0 + window), xdim: slice(x0, x0 + window)})
+    at: dict[Hashable, Any] = {}
     if lead:
         steps = one.stack(_step=lead)
         if lazy:  # a few steps spread over the cube, not a read of all of it
             steps = steps.isel(_step=np.unique(np.linspace(0, steps.sizes["_step"] - 1, 8)
                                                .round().astype(int)))
         counts = np.isfinite(steps).sum((ydim, xdim)).values.reshape(-1)
-        one = steps.isel(_step=int(np.argmax(counts))).drop_vars(["_step", *lead],
-                                                                 errors="ignore")
+        chosen = steps.isel(_step=int(np.argmax(counts)))
+        at = {d: chosen[d].values[()] for d in lead if d in chosen.coords}
+        one = chosen.drop_vars(["_step", *lead], errors="ignore")
+    # the guide's step of the LST step compared (its first step was compared with the LST's
+    # clearest one: two dates), else its first
+    gsel: dict[Hashable, Any] = {}
+    for d in g.dims:
+        if d in spatial_dims(g):
+            continue
+        loc = g.indexes[d].get_loc(at[d]) if d in at and d in g.indexes and \
+            at[d] in g.indexes[d] else 0
+        gsel[d] = loc if isinstance(loc, (int, np.integer)) else 0  # repeated labels: refused later
+    g = g.isel(gsel)
     one = one.load()
     # the guide's pixel in the LST's units: a guide in degrees under a metric LST would
     # otherwise ask for a search step of a few thousandths of a metre

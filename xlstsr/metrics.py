@@ -24,7 +24,14 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import AllNaNError, GridError, InputTypeError, MethodOptionError, UnitsError
+from .errors import (
+    AllNaNError,
+    GridError,
+    InputTypeError,
+    MethodOptionError,
+    UnitsError,
+    XlstsrError,
+)
 from .kernels import metrics as _k
 from .kernels import spectra as _s
 from .validate import check_factor, check_number, crs_mismatch, spatial_dims
@@ -184,12 +191,15 @@ def correlation(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
     return _pairwise(_k.correlation, sr, reference, "correlation")
 
 
-def spectral_ratio(sr: xr.DataArray, reference: xr.DataArray, factor: int) -> xr.DataArray:
+def spectral_ratio(sr: xr.DataArray, reference: xr.DataArray, factor: int, *,
+                   pixel_ratio: float = 1.0) -> xr.DataArray:
     """Power of ``sr`` over that of ``reference`` above half the coarse Nyquist frequency.
 
     1.0: the right amount of fine detail; < 1: too smooth; > 1: too much (noise, artefacts).
     Measured on the pixels valid in both, gaps apodised; the estimator and why it handles cloud
     gaps so are in :mod:`xlstsr.kernels.spectra` (:func:`~xlstsr.kernels.spectra.spectral_ratio`).
+    ``pixel_ratio``: the super-resolved grid's pixel over the pixel of the grid both fields are
+    on (a reference grid of other pixels): the cut-off stays at the same physical frequency.
 
     Examples
     --------
@@ -199,7 +209,10 @@ def spectral_ratio(sr: xr.DataArray, reference: xr.DataArray, factor: int) -> xr
     1.0
     """
     factor = check_factor(factor)  # 0 divided by zero in the kernel, 2.5 was taken as 2
-    return _pairwise(_s.spectral_ratio, sr, reference, "spectral_ratio", factor=factor)
+    if not (np.isfinite(pixel_ratio) and pixel_ratio > 0):
+        raise XlstsrError(f"pixel_ratio must be a positive number, got {pixel_ratio!r}")
+    return _pairwise(_s.spectral_ratio, sr, reference, "spectral_ratio",
+                     factor=factor * float(pixel_ratio))
 
 
 def coarse_consistency(

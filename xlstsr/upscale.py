@@ -228,8 +228,8 @@ def upscale(
         # amplified (18.6 K changes, RMSE 2.29 -> 3.83 K)
         raise XlstsrError(
             f"scale_correction={scale_correction!r} rescales a method's within-block detail, and "
-            "method 'nearest' has none (only its block edges): use it with 'bicubic' or a model, "
-            "or drop scale_correction."
+            "method 'nearest' has none (only its block edges): use it with a method that adds "
+            "detail ('sisr', 'disr', 'tsharp', 'dms'), or drop scale_correction."
         )
     cguide = guide if scale_correction is not None else None  # the correction's law may use it
     if guide is not None and not m.needs_guide:

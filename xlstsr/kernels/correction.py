@@ -318,7 +318,12 @@ def correct_image(
     - ``"law-lst"``: the LST law extrapolated as it is (guide ignored), gain in [0, 4];
     - a number ``g >= 0``: a fixed detail gain, no law fitted (e.g. the ``law_shift`` gain
       ``sqrt(k)`` of a departure from scale invariance ``k`` measured on other ground with fine
-      truth: ``benchmarks/scale_invariance.py``, docs/results/scale_invariance.md).
+      truth: ``benchmarks/scale_invariance.py``, docs/results/scale_invariance.md); the output
+      is made coarse-consistent with ``lst`` at every gain, 1 included (continuous in ``g``).
+
+    The law modes leave an image whose gain comes out at exactly 1 (``"auto"``: the method
+    injects no more than the law predicts, nothing to damp) as the method made it; any other
+    gain is applied with coarse consistency restored.
 
     ``law`` overrides the fitted law and ``max_gain`` the mode's cap. With ``return_info`` also
     returns ``{"gain", "target", "injected", "alpha", "alpha_below", "w1"}``.
@@ -330,10 +335,11 @@ def correct_image(
     if not np.isfinite(lst).any():
         return (sr, info) if return_info else sr
     if isinstance(mode, float):  # a fixed detail gain: no law
-        out = sr
-        if mode != 1.0:
-            base, bm, detail = split_detail(sr, lst, factor)
-            out = rescale_detail(base, bm, detail, mode, lst, factor)
+        # made coarse-consistent at every gain, 1 included: a gain of 1 returned the method's
+        # output as it was and 1 + 1e-9 a conserved one (0.97 K apart for sisr), so a
+        # calibrated gain near 1 jumped
+        base, bm, detail = split_detail(sr, lst, factor)
+        out = rescale_detail(base, bm, detail, mode, lst, factor)
         out = np.where(np.isfinite(sr), out, np.nan)
         info = {"gain": mode, "injected": within_block_variance(sr, factor)}
         return (out, info) if return_info else out

@@ -258,7 +258,7 @@ def _band_power(a: np.ndarray, k_cut: float, taper: float) -> float:
     return float(np.sum(power[high] * weight[high]))
 
 
-def _spectral_ratio2d(a: np.ndarray, b: np.ndarray, factor: int) -> float:
+def _spectral_ratio2d(a: np.ndarray, b: np.ndarray, factor: float) -> float:
     valid = np.isfinite(a) & np.isfinite(b)  # already pairwise (``_pair``)
     if valid.sum() < 16:
         return np.nan
@@ -287,8 +287,9 @@ def spectral_ratio(sr: np.ndarray, ref: np.ndarray, factor: int) -> np.ndarray |
     ----------
     sr, ref : ndarray, (..., y, x)
         The super-resolved field and the reference on the same grid; NaN marks gaps.
-    factor : int
-        Upscaling factor (ratio of the coarse to the fine pixel).
+    factor : float
+        Upscaling factor: the coarse pixel over the pixel of the grid the fields are on (not a
+        whole number when that grid is not the upscaled one).
 
     Examples
     --------
@@ -300,4 +301,5 @@ def spectral_ratio(sr: np.ndarray, ref: np.ndarray, factor: int) -> np.ndarray |
     4.0
     """
     a, b, _ = _pair(sr, ref)
-    return _per_slice(lambda x, y: _spectral_ratio2d(x, y, int(factor)), a, b)
+    # a factor in the grid's own pixels may be fractional (a reference grid of other pixels)
+    return _per_slice(lambda x, y: _spectral_ratio2d(x, y, float(factor)), a, b)
