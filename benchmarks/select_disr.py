@@ -680,13 +680,19 @@ def main_coarse(args: argparse.Namespace) -> int:
     return finish_round(args, COARSE_MARK, lines, best, paths, shipped, COREG_FILE)
 
 
+def round_setup(args: argparse.Namespace, build_name: str) -> tuple[tuple[str, ...], Path]:
+    """A round's validation pairs (one with ``--smoke``) and its folder of checkpoints."""
+    val_pairs = VAL_PAIRS[:1] if args.smoke else VAL_PAIRS
+    work = args.work or (args.out / "disr_selection_smoke" if args.smoke
+                         else ROOT / "build" / build_name)
+    return tuple(val_pairs), work
+
+
 def main_distil(args: argparse.Namespace) -> int:
     """Round 7: the fast file distilled on rotated and flipped windows, against the shipped two."""
     from xlstsr.nn import load_model
 
-    val_pairs = VAL_PAIRS[:1] if args.smoke else VAL_PAIRS
-    work = args.work or (args.out / "disr_selection_smoke" if args.smoke
-                         else ROOT / "build" / "disr_selection")
+    val_pairs, work = round_setup(args, "disr_selection")
     t0 = time.perf_counter()
     shipped = {"unet": WEIGHTS_DIR / COREG_FILE, "fast": WEIGHTS_DIR / FAST_FILE}
     cand = train_distil(DISTIL_CANDIDATE, shipped["fast"], work, args.smoke, DISTIL_OPTIONS)
@@ -750,9 +756,7 @@ def main_guide_offset(args: argparse.Namespace) -> int:
     """Round 8: the default's chain retrained with the training pairs' guides offset-corrected."""
     from xlstsr.nn import load_model
 
-    val_pairs = VAL_PAIRS[:1] if args.smoke else VAL_PAIRS
-    work = args.work or (args.out / "disr_selection_smoke" if args.smoke
-                         else ROOT / "build" / "disr_selection_offset")
+    val_pairs, work = round_setup(args, "disr_selection_offset")
     t0 = time.perf_counter()
     new = {"unet": work / COREG_FILE, "fast": work / FAST_FILE}
     if not all(f.exists() for f in new.values()):  # trained here unless --work holds them
