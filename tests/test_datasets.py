@@ -85,5 +85,5 @@ def test_ground_overlap_and_pairs_apart_on_a_made_up_folder(tmp_path):
     assert pairs_apart(["002", "003"], [], tmp_path) == ["002", "003"]
     with pytest.raises(ValueError, match="in both"):
         pairs_apart(["001"], ["001"], tmp_path)
-    with pytest.raises(FileNotFoundError, match="missing file"):
+    with pytest.raises(FileNotFoundError, match="no MODIS/ASTER pair '004'"):
         ground_overlap(["004"], tmp_path)

@@ -11,7 +11,7 @@ import pytest
 import torch
 import xarray as xr
 
-from xlstsr.errors import CheckpointError
+from xlstsr.errors import CheckpointError, XlstsrError
 from xlstsr.nn import ResCNN, load_model, save_model
 from xlstsr.train import (
     CubeDataModule,
@@ -301,5 +301,8 @@ def test_two_positions_still_validate_and_precision_keeps_the_dtype():
     assert len(dm.split.train) == 1 and len(dm.split.val) == 1
     tr, va = _patches()
     m = ResCNN(4, channels=4, n_blocks=1)
-    fit(m, tr, va, epochs=1, trainer_options={"precision": "bf16-true"})
+    fit(m, tr, va, epochs=1, trainer_options={"precision": "64-true"})
     assert all(p.dtype == torch.float32 for p in m.parameters())
+    # half precision rounds Kelvin (bfloat16: 2 K steps at 300 K): refused, not trained
+    with pytest.raises(XlstsrError, match="half precision"):
+        fit(m, tr, va, epochs=1, trainer_options={"precision": "bf16-true"})

@@ -1833,6 +1833,11 @@ def select_lst(
         guide = _select_guide(obj, guide)
         if lst.rio.crs is None and obj.rio.crs is not None:
             lst = lst.rio.write_crs(obj.rio.crs)
+        gm = lst.attrs.get("grid_mapping", lst.encoding.get("grid_mapping"))
+        if lst.rio.crs is None and isinstance(gm, str) and gm in obj.data_vars:
+            # CF: the CRS lives in the variable grid_mapping names, which a plain
+            # `xr.open_dataset` keeps as a data variable ("no CRS, write_crs(...)" before)
+            lst = lst.assign_coords({gm: obj[gm]})
         _refuse_merged_grids(obj, lst)
         return lst, guide
     if not isinstance(obj, xr.DataArray):

@@ -26,6 +26,7 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ import rioxarray
 import xarray as xr
 from rasterio.enums import Resampling
 
-from ..errors import GuideAlignmentWarning, InputNotFoundError
+from ..errors import GuideAlignmentWarning, InputNotFoundError, InputTypeError
 from ..evaluate import decode_reference, reference_mask
 from ..grid import align_guide, fine_grid, with_grid
 from ..guide import check_alignment
@@ -355,7 +356,8 @@ def ground_overlap(
     >>> round(float(ov.loc["084", "131"]), 2), float(ov.loc["084", "015"])  # doctest: +SKIP
     (0.82, 0.0)
     """
-    ids = list(pair_ids) if pair_ids is not None else modis_aster_pairs(root)
+    ids = _pair_ids(pair_ids, root, "pair_ids") if pair_ids is not None else \
+        modis_aster_pairs(root)
     b = _footprints(ids, root)  # left, bottom, right, top (one CRS: the MODIS tile)
     width = np.clip(np.minimum(b[:, None, 2], b[None, :, 2])
                     - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
@@ -382,7 +384,7 @@ def pairs_apart(
     >>> len(apart), apart[:3]  # doctest: +SKIP
     (12, ['015', '035', '044'])
     """
-    cand, oth = list(candidates), list(others)
+    cand, oth = _pair_ids(candidates, root, "candidates"), _pair_ids(others, root, "others")
     if set(cand) & set(oth):
         raise ValueError(f"pairs {sorted(set(cand) & set(oth))} are in both lists")
     if not oth:
@@ -427,7 +429,8 @@ def seen_in_training(
     >>> seen_in_training() == list(TRAIN_PAIRS)  # doctest: +SKIP
     True
     """
-    ids = list(pair_ids) if pair_ids is not None else modis_aster_pairs(root)
+    ids = _pair_ids(pair_ids, root, "pair_ids") if pair_ids is not None else \
+        modis_aster_pairs(root)
     known = set(TRAIN_PAIR_FINGERPRINTS.values())
     return [p for p in ids if lst_fingerprint(p, root) in known]
 
@@ -447,7 +450,8 @@ def apart_from_training(
     >>> apart_from_training(["015", "084"])  # doctest: +SKIP
     ['015']
     """
-    ids = list(pair_ids) if pair_ids is not None else modis_aster_pairs(root)
+    ids = _pair_ids(pair_ids, root, "pair_ids") if pair_ids is not None else \
+        modis_aster_pairs(root)
     seen = np.asarray(list(TRAIN_PAIR_BOUNDS.values()))
     out = []
     for pid, b in zip(ids, _footprints(ids, root, MODIS_SINUSOIDAL)):
@@ -457,6 +461,15 @@ def apart_from_training(
         if not ((w > 1.0) & (h > 1.0)).any():
             out.append(pid)
     return out
+
+
+def _pair_ids(ids: Any, root: str | os.PathLike[str] | None, name: str) -> list[str]:
+    """A sequence of pair ids as in pairs.csv, each known, without repeats: a bare string was
+    read character by character ("12": pairs 001 and 002), '15' did not meet '015', an unknown
+    id was a missing-file error and a repeated one pandas' "truth value is ambiguous"."""
+    if isinstance(ids, (str, bytes, int, np.integer)):
+        raise InputTypeError(f"{name} must be a list of pair ids, got {ids!r}: e.g. [{ids!r}]")
+    return list(dict.fromkeys(_pair_id(p, root) for p in ids))
 
 
 def _pair_id(pair_id: str | int, root: str | os.PathLike[str] | None) -> str:

@@ -22,6 +22,7 @@ from affine import Affine
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from ..errors import XlstsrError
 from ..grid import MODIS_250M, MODIS_SINUSOIDAL, grid_coords
 from ..kernels.aggregate import radiometric_mean
 
@@ -161,8 +162,18 @@ def sample_scene(
     >>> sorted(scene)
     ['lst_1km', 'lst_250m', 'ndvi_250m']
     """
+    from ..validate import check_number, check_whole
+
+    # numpy's OverflowError, a ZeroDivisionError or an empty scene were the answers before
+    n_times = check_whole("n_times", n_times, 1, hint="daily time steps, e.g. 3")
+    factor = check_whole("factor", factor, 2, hint="fine pixels per coarse pixel, e.g. 4")
+    size = check_whole("size", size, factor, hint=f"fine pixels per side, a multiple of {factor}")
+    cloud_fraction = check_number("cloud_fraction", cloud_fraction, 0, 0.95,
+                                  hint="the cloudy share of each step, e.g. 0.12")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise XlstsrError(f"seed must be a whole number, got {seed!r}")
     if size % factor:
-        raise ValueError(f"size {size} must be a multiple of factor {factor}")
+        raise XlstsrError(f"size {size} must be a multiple of factor {factor}")
     rng = np.random.default_rng(seed)
     shape = (size, size)
     yy, xx = np.mgrid[0:size, 0:size] / size

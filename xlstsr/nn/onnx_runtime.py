@@ -95,11 +95,11 @@ class OnnxModel:
         self._check()
 
     # -- export and check ------------------------------------------------------------------------
-    def _example(self, b: int, h: int, w: int, seed: int) -> tuple[Any, ...]:
+    def _example(self, b: int, h: int, w: int, seed: int, level: float = 295.0) -> tuple[Any, ...]:
         import torch
 
         rng = np.random.default_rng(seed)
-        lst = torch.from_numpy((295 + 8 * rng.standard_normal((b, 1, h, w))).astype(np.float32))
+        lst = torch.from_numpy((level + 8 * rng.standard_normal((b, 1, h, w))).astype(np.float32))
         if not self.n_guide:
             return (lst,)
         f = self.factor
@@ -137,30 +137,34 @@ class OnnxModel:
         return buf.getvalue()
 
     def _check(self) -> None:
-        """The export against torch on an input of another batch and odd sizes: a branch on a
-        size that the trace froze shows up here as a wrong shape or value."""
+        """The export against torch on inputs of another batch, odd sizes and other
+        temperatures (a cold night, a hot day): a branch on a size or on the values that the
+        trace froze shows up here as a wrong shape or value (a day/night switch on the scene's
+        mean ran the day branch on every night, 2 K off, silently)."""
         import torch
 
         from ..errors import XlstsrError
 
-        args = self._example(2, 13, 11, 1)
-        with torch.inference_mode():
-            want = self.module(*args)
-        try:
-            got = self(*args, threads=1)
-            diff = float((got - want).abs().max()) if got.shape == want.shape else np.inf
-        except Exception as err:  # ONNX Runtime's own errors (a shape op the trace fixed)
-            raise XlstsrError(
-                f"the ONNX export of the model ({type(self.module).__name__}) fails on an input "
-                f"of another size ({type(err).__name__}: {str(err)[:200]}); run it with "
-                "backend='torch'."
-            ) from err
-        if not diff <= ONNX_TOLERANCE_K:
-            raise XlstsrError(
-                f"the ONNX export of the model ({type(self.module).__name__}) differs from torch "
-                f"by {diff:.3g} K on an input of another size (its forward branches on sizes the "
-                "export froze); run it with backend='torch'."
-            )
+        for args, what in ((self._example(2, 13, 11, 1), "another size"),
+                           (self._example(1, 9, 7, 2, level=262.0), "a cold (night) scene"),
+                           (self._example(1, 9, 7, 3, level=318.0), "a hot scene")):
+            with torch.inference_mode():
+                want = self.module(*args)
+            try:
+                got = self(*args, threads=1)
+                diff = float((got - want).abs().max()) if got.shape == want.shape else np.inf
+            except Exception as err:  # ONNX Runtime's own errors (a shape op the trace fixed)
+                raise XlstsrError(
+                    f"the ONNX export of the model ({type(self.module).__name__}) fails on an "
+                    f"input of {what} ({type(err).__name__}: {str(err)[:200]}); run it with "
+                    "backend='torch'."
+                ) from err
+            if not diff <= ONNX_TOLERANCE_K:
+                raise XlstsrError(
+                    f"the ONNX export of the model ({type(self.module).__name__}) differs from "
+                    f"torch by {diff:.3g} K on an input of {what} (its forward branches on sizes "
+                    "or values the export froze); run it with backend='torch'."
+                )
 
     # -- running ---------------------------------------------------------------------------------
     def session(self, threads: int) -> Any:

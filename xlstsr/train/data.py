@@ -95,6 +95,12 @@ def _check_pairs(
                 f"the guide must be on the fine grid, factor {factor} times the coarse LST's "
                 f"{h} x {w} pixels, with one image per LST step",
             )
+        # as upscale checks a guide: a band with no valid pixel (trained to NaN statistics,
+        # then blamed on the learning rate) or an undeclared fill (MOD13's -3000 on 10 % gave
+        # a guide_std of 911 that later let any guide through) is refused before training
+        from ..guide import _require_valid_guide
+
+        _require_valid_guide(g)
     t = None
     if target is not None:
         t = _numbers(target, "target")
@@ -535,6 +541,9 @@ def fit_guide_gain(
     factor = check_factor(factor)
     lc = _numbers(lst_coarse, "lst_coarse").astype(np.float64)
     g = _numbers(guide, "guide").astype(np.float64)
+    from ..guide import _require_valid_guide  # a fill taken as NDVI gave a gain of -0.0005 K
+
+    _require_valid_guide(g if g.ndim == 4 else g[:, None])
     if lc.ndim == 2:
         lc = lc[None]
     need = (lc.shape[-2] * factor, lc.shape[-1] * factor)

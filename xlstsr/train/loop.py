@@ -793,7 +793,8 @@ def fit(
     :class:`SuperResolutionModule` (model + loss + optimiser) and :class:`PatchDataModule`
     (seeded batches, augmentation) run under one ``lightning.Trainer`` (CPU, one device, quiet by
     default); ``trainer_options`` reach the Trainer as they are (``accelerator``, ``devices``,
-    ``precision``, ``strategy``, ``default_root_dir``, ``max_epochs``...), ``callbacks`` are
+    ``precision`` (32 or 64 bits: half precision rounds Kelvin and is refused), ``strategy``,
+    ``default_root_dir``, ``max_epochs``...), ``callbacks`` are
     added to the early-stopping one (e.g. a ``ModelCheckpoint``) and ``ckpt_path`` resumes a run
     from a Lightning checkpoint written at the end of an epoch (the same weights as an
     uninterrupted run; the settings must be the first run's). The same seed and data give the
@@ -893,6 +894,24 @@ def fit(
         trainer_options["max_epochs"] = check_whole(
             "trainer_options['max_epochs']", trainer_options["max_epochs"],
             hint="epochs to run now (stop early, resume later): e.g. 10")
+    prec = str(trainer_options.get("precision", "32"))
+    if "16" in prec and "32" not in prec and "64" not in prec:
+        # bfloat16 steps by 2 K at 300 K: the models' bicubic of raw Kelvin under autocast was
+        # 2.8 K off, and early stopping chose on that rounding
+        raise XlstsrError(
+            f"trainer_options['precision']={trainer_options['precision']!r}: half precision "
+            "rounds Kelvin (bfloat16 steps by 2 K at 300 K, float16 by 0.25 K) inside the "
+            "models' upsampling of raw temperatures, so the loss measures rounding. Train in "
+            "'32-true' (the default)."
+        )
+    for key in ("limit_train_batches", "accumulate_grad_batches"):
+        if key in trainer_options and not isinstance(trainer_options[key], float):
+            # 0 trained nothing and returned the untrained weights; 0 accumulation divided by 0
+            trainer_options[key] = check_whole(f"trainer_options[{key!r}]",
+                                               trainer_options[key], 1)
+        elif key in trainer_options and not trainer_options[key] > 0:
+            raise XlstsrError(f"trainer_options[{key!r}]={trainer_options[key]!r} trains on no "
+                              "batch: give a share > 0 (e.g. 0.5) or a whole number >= 1")
     if trainer_options.get("max_epochs", epochs) > epochs:
         raise XlstsrError(
             f"max_epochs={trainer_options['max_epochs']} runs past the cosine schedule of "
