@@ -99,9 +99,13 @@ def test_resume_with_other_method_options_is_refused(scene, tmp_path):
     store2 = tmp_path / "s.zarr"
     xlstsr.upscale_to_zarr(lst.isel(time=[0]), store2, method=m.name,
                            method_options={"conserve": False}, progress=False)
-    with pytest.raises(errors.XlstsrError, match=r"given_method_options\['conserve'\]"):
+    with pytest.raises(errors.XlstsrError, match=r"differ in.*conserve"):
         xlstsr.upscale_to_zarr(lst.isel(time=[0]), store2, method=m.name,
                                method_options={"conserve": True}, mode="resume", progress=False)
+    # a runtime setting (a smaller batch after running out of memory) resumes
+    xlstsr.upscale_to_zarr(lst.isel(time=[0]), store2, method=m.name,
+                           method_options={"conserve": False, "batch_size": 2},
+                           mode="resume", progress=False)
 
 
 def test_stac_crs_in_other_units_needs_a_resolution(shared_data):
@@ -166,7 +170,7 @@ def test_an_offset_of_another_crs_is_refused(scene):
         warnings.simplefilter("ignore")
         est = xlstsr.estimate_offset(fine, lst.rio.reproject("EPSG:4326"), errors="ignore")
     sr = xlstsr.upscale(lst, 4, "bicubic")
-    with pytest.raises(errors.CoregistrationError, match="estimated in another CRS"):
+    with pytest.raises(errors.CoregistrationError, match="estimated in a CRS of other units"):
         xlstsr.evaluate(sr, fine, coarse=lst, coregister=est)
     ok = xlstsr.estimate_offset(fine, lst)
     assert np.isfinite(xlstsr.evaluate(sr, fine, coarse=lst, coregister=ok).rmse).all()
@@ -222,3 +226,30 @@ def test_spectral_ratio_cut_off_stays_physical_on_a_reference_of_other_pixels():
     sr_on = sr.rio.reproject_match(truth, resampling=__import__("rasterio").enums.Resampling.bilinear)
     expect = spectral_ratio(sr_on.values, truth.values, 8)
     assert float(fine.spectral_ratio) == pytest.approx(float(expect), rel=1e-6)
+
+
+def test_store_objects_and_units_of_the_session_checks(scene, tmp_path):
+    """Reviewed: a DataArray's 'path' attribute is no store; an offset applied in the same CRS
+    written another way is accepted; files of one coding with other fills (each masked) stack;
+    a reference in US feet is compared in metres."""
+    from xlstsr.io import open_cog
+    from xlstsr.io.zarr import local_path
+
+    assert local_path(xr.DataArray([1.0], attrs={"path": "in.tif"})) is None
+    lst, fine = scene["lst_1km"], scene["lst_250m"]
+    est = xlstsr.estimate_offset(fine, lst)
+    from xlstsr.coregister import apply_offset
+
+    wkt = lst.rio.crs.to_proj4()  # the same sinusoidal CRS as a PROJ string
+    assert apply_offset(fine, est, wkt).shape == fine.shape
+    a, b = tmp_path / "a.tif", tmp_path / "b.tif"
+    lst.isel(time=0).rio.write_nodata(-9999.0).rio.to_raster(a)
+    lst.isel(time=1).rio.to_raster(b)
+    assert open_cog([a, b], times=["2020-07-01", "2020-07-02"]).sizes["time"] == 2
+    feet = fine.isel(time=0).rio.reproject(
+        "+proj=tmerc +lat_0=0 +lon_0=15 +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=us-ft",
+        resolution=231.65 / 0.3048006)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = xlstsr.evaluate(xlstsr.upscale(lst.isel(time=0), 4, "bicubic"), feet)
+    assert np.isfinite(float(ev.rmse))

@@ -110,3 +110,16 @@ def test_an_onnx_export_that_froze_a_branch_on_values_is_refused(scene):
     with pytest.raises(errors.XlstsrError, match="differs from torch by 2 K on an input of a "
                        "cold"):
         OnnxModel(m)
+
+
+def test_review_of_the_round_s_checks_keeps_valid_input(scene, tmp_path):
+    """The session's own checks, reviewed: none refuses valid input."""
+    from xlstsr.validate import _refuse_other_quantity
+
+    # an LST labelled with its QC is an LST
+    for name in ("LST_Day_1km (QC filtered)", "LST, QC applied", "Land_surface_temperature"):
+        _refuse_other_quantity(xr.DataArray([1.0], attrs={"long_name": name}), "LST")
+    # a 2-D guide in fit_guide_gain: a shape message, not numpy's AxisError
+    with pytest.raises(errors.XlstsrError, match="guide"):
+        fit_guide_gain(scene["lst_1km"].values[0], scene["ndvi_250m"].values, 4)
+    assert xlstsr.datasets.sample_scene(n_times=1, size=16, factor=1)["lst_1km"].shape == (1, 16, 16)

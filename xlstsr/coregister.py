@@ -403,6 +403,16 @@ def estimate_offset(
     })
 
 
+def _other_units(a: Any, b: Any) -> bool:
+    """Whether two CRSs measure shifts in other units (degrees against metres, metres against
+    feet): the same CRS written another way (axis order, a PROJ string) is not refused."""
+    if a.is_geographic != b.is_geographic:
+        return True
+    if a.is_geographic:
+        return False
+    return not np.isclose(a.linear_units_factor[1], b.linear_units_factor[1])
+
+
 def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArray:
     """The fine field with its coordinates and transform moved by an :func:`estimate_offset`
     result (no resampling).
@@ -432,13 +442,14 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
             f"got {crs!r} ({err})"
         ) from err
     own = offset.attrs.get("crs")  # absent from offsets of older versions
-    if own and CRS.from_user_input(own) != crs:
+    if own and _other_units(CRS.from_user_input(own), crs):
         # shifts in degrees were applied as metres (a shift of 0.001 m: nothing moved), and
         # the result reported a co-registration
         raise CoregistrationError(
-            f"the offset was estimated in another CRS ({CRS.from_user_input(own).to_string()[:60]}"
-            f") than the one it is applied in ({crs.to_string()[:60]}): its shifts are in that "
-            "CRS's units. Estimate it against this LST (`xlstsr.estimate_offset(fine, lst)`)."
+            f"the offset was estimated in a CRS of other units ("
+            f"{CRS.from_user_input(own).to_string()[:60]}) than the one it is applied in "
+            f"({crs.to_string()[:60]}): its shifts are in that CRS's units. Estimate it against "
+            "this LST (`xlstsr.estimate_offset(fine, lst)`)."
         )
     names = spatial_names(fine)
     if names:  # lat/lon dims: moved as y/x, given back their names

@@ -378,10 +378,12 @@ def _pixel_sizes(sr: xr.DataArray, ref: xr.DataArray) -> tuple[float, float] | N
         both_metric = (ref.rio.crs is not None and sr.rio.crs is not None
                        and ref.rio.crs.is_projected and sr.rio.crs.is_projected)
         if ref.rio.crs == sr.rio.crs or both_metric:
-            # in each CRS's own metres (UTM against MODIS sinusoidal: a rotated footprint's
-            # bounding box read ASTER's 231.65 m pixel a few % larger)
+            # in each CRS's own linear units, in sr's (UTM against MODIS sinusoidal: a rotated
+            # footprint's bounding box read ASTER's 231.65 m pixel a few % larger; US feet)
             gx, gy = ref.rio.resolution()
-            r_ref = float(np.sqrt(abs(gx * gy)))
+            unit = (ref.rio.crs.linear_units_factor[1] / sr.rio.crs.linear_units_factor[1]
+                    if both_metric else 1.0)
+            r_ref = float(np.sqrt(abs(gx * gy))) * unit
         else:
             x0, y0, x1, y1 = ref.rio.transform_bounds(sr.rio.crs, densify_pts=21)
             ny, nx = (ref.sizes[d] for d in spatial_dims(ref))

@@ -158,7 +158,8 @@ def longitude_convention_hint(bounds: Any, lst_bounds: Any, var: str, xdim: str,
                 f"{'-180..180' if shift < 0 else '0..360'}. Put it in the LST's convention: "
                 f"`{var} = {var}.assign_coords({xdim}="
                 + (f"(({var}.{xdim} + 180) % 360) - 180" if shift < 0 else f"{var}.{xdim} % 360")
-                + f").sortby('{xdim}')`."
+                + f").sortby('{xdim}')` (with its own longitude dim's name for '{xdim}': 'x' "
+                "for a GeoTIFF read with rioxarray)."
             )
     return ""
 

@@ -226,7 +226,8 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     """
     names = spatial_names(da)
     if names:
-        if da.rio.crs is None:
+        latlon = all(str(k).lower() in (*_LAT_NAMES, *_LON_NAMES) for k in names)
+        if da.rio.crs is None and latlon:
             raise MissingCRSError(
                 f"the {what} has lat/lon dims {tuple(names)} but no CRS; for degrees on WGS 84: "
                 "`da = da.rio.write_crs('EPSG:4326')`."
@@ -1452,7 +1453,7 @@ def _refuse_other_quantity(da: xr.DataArray, what: str) -> None:
     if what not in ("LST", "reference"):
         return
     names = " ".join(str(da.attrs.get(k, "")) for k in ("long_name", "standard_name")).lower()
-    if not names.strip() or "temperature" in names or "lst" in names.split():
+    if not names.strip() or "temperature" in names or re.search(r"(^|[^a-z])lst", names):
         return
     hit = next((w for w in _OTHER_QUANTITIES if re.search(rf"\b{re.escape(w)}\b", names)), None)
     if hit is not None:

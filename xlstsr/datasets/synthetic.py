@@ -166,7 +166,7 @@ def sample_scene(
 
     # numpy's OverflowError, a ZeroDivisionError or an empty scene were the answers before
     n_times = check_whole("n_times", n_times, 1, hint="daily time steps, e.g. 3")
-    factor = check_whole("factor", factor, 2, hint="fine pixels per coarse pixel, e.g. 4")
+    factor = check_whole("factor", factor, 1, hint="fine pixels per coarse pixel, e.g. 4")
     size = check_whole("size", size, factor, hint=f"fine pixels per side, a multiple of {factor}")
     cloud_fraction = check_number("cloud_fraction", cloud_fraction, 0, 0.95,
                                   hint="the cloudy share of each step, e.g. 0.12")

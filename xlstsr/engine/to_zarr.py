@@ -512,6 +512,10 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
             f"`xr.concat` reads both), or rerun the whole series with mode='w'.")
 
 
+#: method options that change how a result is computed, not what it is (a resume may change them)
+RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "backend",
+                             "model", "checkpoint", "weights"})
+
 #: errno values of a failed write (disk full, quota, read-only file system, permission)
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
@@ -693,11 +697,16 @@ def upscale_to_zarr(
         "guide": _guide_fingerprint(guide),
         "xlstsr_version": __version__,
     }
-    if method_options:  # as given too: a method whose describe() omits an option resumed a
-        # run with another value of it, two settings in one "complete" store (absent from older
-        # fingerprints: only when given)
+    # the options given that describe() does not record and that change the output: a custom
+    # method whose describe() omits one resumed a run with another value of it, two settings in
+    # one "complete" store (runtime settings, e.g. a smaller batch_size after running out of
+    # memory, and the model file, recorded by its hash, may change; absent from older
+    # fingerprints: only when given)
+    extra_options = {k: v for k, v in dict(method_options or {}).items()
+                     if k not in RUNTIME_OPTIONS and k not in arguments["method_options"]}
+    if extra_options:
         arguments["given_method_options"] = json.loads(
-            json.dumps(dict(method_options), sort_keys=True, default=repr))
+            json.dumps(extra_options, sort_keys=True, default=repr))
     fingerprint = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:32]
     ds = sr.to_dataset()
     ds.attrs = {

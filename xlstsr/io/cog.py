@@ -174,7 +174,7 @@ def open_cog(
         times = _time_labels(times)
     arrays = [open_cog(p, chunks, masked=masked, band=band) for p in paths]
     _same_grid(paths, arrays)
-    _same_coding(paths, arrays)
+    _same_coding(paths, arrays, masked)
     tagged = [a.coords["time"].values[()] if "time" in a.coords else None for a in arrays]
     if times is None and None not in tagged and len(set(tagged)) == len(tagged):
         times = tagged  # files of to_cogs: their dates come back
@@ -188,26 +188,34 @@ def open_cog(
     return out.rio.write_crs(crs) if crs is not None else out
 
 
-def _coding(da: xr.DataArray) -> dict[str, Any]:
-    """How a file's values are stored: dtype, scale, offset, fill and units."""
-    out: dict[str, Any] = {"dtype": str(da.encoding.get("dtype", da.dtype))}
-    for k in ("scale_factor", "add_offset", "units"):
+def _coding(da: xr.DataArray, masked: bool) -> dict[str, Any]:
+    """How a file's values are stored: scale, offset, units (by meaning) and, unmasked, the
+    fill (masked, each file's own fill is NaN already)."""
+    from ..validate import _units_kind
+
+    out: dict[str, Any] = {}
+    for k in ("scale_factor", "add_offset"):
         v = da.attrs.get(k, da.encoding.get(k))
-        out[k] = None if v is None else (str(v) if k == "units" else
-                                         float(np.ravel(np.asarray(v, float))[0]))
-    fill = da.encoding.get("_FillValue", da.attrs.get("_FillValue", da.rio.nodata))
-    out["fill"] = None if fill is None or np.isnan(float(fill)) else float(fill)
+        out[k] = {"scale_factor": 1.0, "add_offset": 0.0}[k] if v is None else \
+            float(np.ravel(np.asarray(v, float))[0])
+    units = da.attrs.get("units")
+    out["units"] = None if units is None else (_units_kind(units) or str(units))
+    if not masked:
+        fill = da.encoding.get("_FillValue", da.attrs.get("_FillValue", da.rio.nodata))
+        out["fill"] = None if fill is None or np.isnan(float(fill)) else float(fill)
     return out
 
 
-def _same_coding(paths: Sequence[Any], arrays: Sequence[xr.DataArray]) -> None:
+def _same_coding(paths: Sequence[Any], arrays: Sequence[xr.DataArray], masked: bool) -> None:
     """Refuse files stored in different ways (scale, offset, fill, units, dtype): the stack keeps
     the first file's coding, so a file of scale 0.01 after one of 0.02 decoded 2x too hot, and
     the range error that followed advised a scale that broke the first date."""
-    first = _coding(arrays[0])
+    first = _coding(arrays[0], masked)
     for p, a in zip(paths[1:], arrays[1:]):
-        c = _coding(a)
-        diff = {k: (first[k], c[k]) for k in first if first[k] != c[k]}
+        c = _coding(a, masked)
+        # units said by one file only are not a conflict
+        diff = {k: (first[k], c[k]) for k in first if first[k] != c[k]
+                and not (k == "units" and None in (first[k], c[k]))}
         if diff:
             said = "; ".join(f"{k} {x!r} there, {y!r} here" for k, (x, y) in diff.items())
             raise XlstsrError(

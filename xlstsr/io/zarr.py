@@ -200,6 +200,8 @@ def local_path(p: Any) -> Path | None:
     A local store object (zarr 3 ``LocalStore``, zarr 2 ``DirectoryStore``, an fsspec mapper on
     the local file system) is its folder: given as an object, a store over the input was not
     recognised and ``mode="w"`` deleted the user's input before reading it."""
+    if isinstance(p, (xr.DataArray, xr.Dataset)):
+        return None  # its attrs ('path', 'root') are no store: files_read finds what it reads
     if not isinstance(p, (str, os.PathLike)):
         for attr in ("root", "path"):  # LocalStore, DirectoryStore
             v = getattr(p, attr, None)

@@ -541,9 +541,6 @@ def fit_guide_gain(
     factor = check_factor(factor)
     lc = _numbers(lst_coarse, "lst_coarse").astype(np.float64)
     g = _numbers(guide, "guide").astype(np.float64)
-    from ..guide import _require_valid_guide  # a fill taken as NDVI gave a gain of -0.0005 K
-
-    _require_valid_guide(g if g.ndim == 4 else g[:, None])
     if lc.ndim == 2:
         lc = lc[None]
     need = (lc.shape[-2] * factor, lc.shape[-1] * factor)
@@ -551,6 +548,9 @@ def fit_guide_gain(
             1, lc.shape[0]):  # numpy's broadcast error before
         raise _shape_error("guide", f"(n or 1, c, {need[0]}, {need[1]}) for lst_coarse "
                            f"{lc.shape}", g.shape, f"the guide is {factor} x finer than lst_coarse")
+    from ..guide import _require_valid_guide  # a fill taken as NDVI gave a gain of -0.0005 K
+
+    _require_valid_guide(g if g.ndim == 4 else g[:, None])
     gc = _guide_block_mean(g[..., 0, :, :] if g.ndim == 4 else g, factor).astype(np.float64)
     xs, ys = [], []
     for k in range(lc.shape[0]):
