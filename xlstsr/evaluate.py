@@ -394,10 +394,10 @@ def _pixel_sizes(sr: xr.DataArray, ref: xr.DataArray) -> tuple[float, float] | N
     return float(np.sqrt(abs(rx * ry))), r_ref
 
 
-def _refuse_coarser_reference(sr: xr.DataArray, ref: xr.DataArray) -> None:
-    """Refuse a reference coarser than ``sr``: ``sr`` would be resampled onto it and scored on
+def _check_reference_scale(sr: xr.DataArray, ref: xr.DataArray) -> None:
+    """Refuse a reference coarser than ``sr`` (``sr`` would be resampled onto it and scored on
     what the coarse grid keeps (``evaluate(sr, lst)`` scored 0.7 K where the fine truth gave
-    2.1 K, without a word); warn about one much finer (scored against sub-pixel variance)."""
+    2.1 K, without a word); warn about one much finer (scored against sub-pixel variance))."""
     sizes = _pixel_sizes(sr, ref)
     if sizes is None:
         return
@@ -671,7 +671,7 @@ def evaluate(
         )
     ref = _refuse_impossible(reference, ref, mask, reference_nodata)
     _check_overlap(sr, ref)
-    _refuse_coarser_reference(sr, ref)
+    _check_reference_scale(sr, ref)
     resampled = not _same_grid(sr, ref)
     if not resampled:
         ydim, xdim = spatial_dims(sr)
