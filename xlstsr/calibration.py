@@ -57,6 +57,9 @@ __all__ = [
 
 #: ``xlstsr_product`` of a field without a learned sensor mapping (the default product)
 INPUT_PRODUCT = "input sensor"
+#: an NDVI term needs NDVI that varies over the fitted pixels: below this standard deviation it
+#: cannot be told from the offset (a constant NDVI gave -77 K offset and +131 K per NDVI unit)
+MIN_NDVI_STD = 0.02
 
 
 @dataclass(frozen=True)
@@ -379,7 +382,16 @@ def fit_calibration(
     x0 = float(np.mean(x))  # centred: a well-conditioned fit around ~300 K
     design = [x - x0, np.ones_like(x)]
     if gs is not None:
-        design.append(np.concatenate(cols[2]))
+        g_all = np.concatenate(cols[2])
+        if float(np.std(g_all)) < MIN_NDVI_STD:
+            raise XlstsrError(
+                f"the NDVI varies too little over the fitted pixels (standard deviation "
+                f"{float(np.std(g_all)):.3g}, need {MIN_NDVI_STD}) to fit an NDVI term: it "
+                "cannot be told from the offset, and applied to other NDVI it would shift the "
+                "LST by an arbitrary amount. Fit without `ndvi=` (slope and offset only), or on "
+                "pairs whose ground holds varied vegetation."
+            )
+        design.append(g_all)
     coef, *_ = np.linalg.lstsq(np.stack(design, axis=1), y, rcond=None)
     slope = float(coef[0])
     offset = float(coef[1] - slope * x0)

@@ -76,6 +76,17 @@ _VARS: dict[str, tuple[str, str]] = {
 }
 
 
+def crs_length_unit(crs: Any) -> str:
+    """The unit of lengths (shifts, PSF widths) measured in ``crs``: ``"m"``, ``"degree"`` on
+    a lon/lat CRS, or a projected CRS's own unit name (US survey feet)."""
+    if crs is None:
+        return "m"
+    if crs.is_geographic:
+        return "degree"
+    name = str(crs.linear_units or "m")
+    return "m" if name in ("metre", "meter", "m") else name
+
+
 def fine_pixel_size(fine: xr.DataArray, crs: Any) -> float:
     """Mean pixel size of ``fine`` in the units of ``crs`` (reprojecting it when needed)."""
     if fine.rio.crs == crs:
@@ -389,16 +400,19 @@ def estimate_offset(
             "reliable": not bad,
         })
     data = {}
+    length = crs_length_unit(lst.rio.crs)
     for k, (units, long_name) in _VARS.items():
         vals = np.array([r[k] for r in rows])
         v = xr.DataArray(vals, dims=tuple(lead)) if lead else xr.DataArray(vals[0])
-        v.attrs = {"units": units, "long_name": long_name}
+        # lengths in the LST CRS's units (a lon/lat offset of 230 m read "-0.003 m")
+        v.attrs = {"units": length if units == "m" else units, "long_name": long_name}
         data[k] = v
     coords = {lead[0]: sub[lead[0]].values} if lead else {}
     return xr.Dataset(data, coords=coords, attrs={
         "factor": factor, "fine_pixel": fpx, "psf_estimated": int(psf),
         "radiometric": int(radiometric),
-        "convention": "add shift_x/shift_y (LST CRS metres) to the fine field's x/y to align it",
+        "convention": f"add shift_x/shift_y (LST CRS units: {length}) to the fine field's x/y "
+                      "to align it",
         "crs": lst.rio.crs.to_wkt() if lst.rio.crs is not None else "",
     })
 

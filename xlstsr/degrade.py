@@ -48,7 +48,31 @@ def psf_pixels(psf: float | str | None, pixel: float) -> float | None:
     return float(psf) / float(pixel) or None
 
 
-def _kernel(block: np.ndarray, eps: np.ndarray | None, factor: int, min_valid: float, sigma: float | None) -> np.ndarray:
+def _psf_on_grid(psf: float | str | None, kelvin: xr.DataArray, ydim: str, xdim: str
+                 ) -> tuple[float, float] | None:
+    """The PSF's ``(sigma_y, sigma_x)`` in pixels of ``kelvin``'s grid, or None.
+
+    A width is in the CRS's units; the ``"modis"`` preset is a physical width (350 m), so on a
+    lon/lat grid it is converted to degrees at the grid's central latitude (it read as 350
+    degrees and was refused).
+    """
+    t = kelvin.rio.transform()
+    py, px = abs(float(t.e)), abs(float(t.a))
+    crs = kelvin.rio.crs
+    if isinstance(psf, str) and crs is not None and crs.is_geographic:
+        lat = np.radians(float(np.clip(kelvin[ydim].mean(), -89.0, 89.0)))
+        # metres per degree on the WGS84 ellipsoid, to < 0.1 % (the series' first terms)
+        m_lat = 111_132.95 - 559.82 * np.cos(2 * lat)
+        m_lon = 111_412.84 * np.cos(lat)
+        py, px = py * m_lat, px * m_lon
+    sy, sx = psf_pixels(psf, py), psf_pixels(psf, px)
+    return None if sy is None or sx is None else (sy, sx)
+
+
+def _kernel(block: np.ndarray, eps: np.ndarray | None, factor: int, min_valid: float,
+            sigma: tuple[float, float] | None) -> np.ndarray:
+    if eps is not None:
+        _check_emissivity_values(np.asarray(eps, np.float64))
     if sigma:
         block = gaussian_psf(block, sigma)
     return radiometric_mean(block, factor, min_valid=min_valid, emissivity=eps)
@@ -130,15 +154,15 @@ def coarsen(
     cy, cx, ct = coarse_grid(kelvin, factor)
     require_valid_pixels(kelvin)  # an all-NaN field aggregates to nothing: a fill or QC problem
     pixel = abs(float(kelvin.rio.transform().a))
-    sigma = psf_pixels(psf, pixel)
-    if sigma is not None and sigma > 2 * factor:
+    sigma = _psf_on_grid(psf, kelvin, ydim, xdim)
+    if sigma is not None and max(sigma) > 2 * factor:
         # a Gaussian this wide ran for hours (1e9 m) and blurs the field into one value; on a
         # lon/lat grid 350 (meant as metres) is 350 degrees
         raise XlstsrError(
-            f"psf {psf!r} is {sigma:.3g} fine pixels ({pixel:g} CRS units each), wider than 2 "
-            f"coarse pixels of factor {factor}: a sensor's PSF is about one coarse pixel wide "
-            "(MODIS 1 km: psf='modis', 350 m). psf is in the CRS's units: metres on a projected "
-            "grid, degrees on a lon/lat one"
+            f"psf {psf!r} is {max(sigma):.3g} fine pixels ({pixel:g} CRS units each), wider "
+            f"than 2 coarse pixels of factor {factor}: a sensor's PSF is about one coarse pixel "
+            "wide (MODIS 1 km: psf='modis', 350 m). A number is in the CRS's units: metres on a "
+            "projected grid, degrees on a lon/lat one (where psf='modis' is converted)"
         )
     data = kelvin.variable.data
     eps = None
@@ -158,10 +182,15 @@ def coarsen(
         "units": "K",
         "long_name": "land surface temperature (radiometrically aggregated)",
         "xlstsr_degradation": f"radiometric_mean factor={factor} min_valid={min_valid}"
-        + (f" psf_sigma_m={sigma * abs(float(kelvin.rio.transform().a)):g}" if sigma else ""),
+        + (f" psf_sigma_m={_sigma_m(psf, sigma, pixel):g}" if sigma else ""),
         "xlstsr_version": __version__,
     }
     return result
+
+
+def _sigma_m(psf: float | str | None, sigma: tuple[float, float], pixel: float) -> float:
+    """The PSF width recorded in the attrs: the preset's metres, else sigma_x in CRS units."""
+    return MODIS_LST_PSF_SIGMA if isinstance(psf, str) else sigma[1] * pixel
 
 
 def _check_kept(fine: np.ndarray, out: np.ndarray, factor: int, min_valid: float,
@@ -216,47 +245,61 @@ def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str) -> x
             )
     if not isinstance(eps.variable.data, dsa.Array):
         v = np.asarray(eps.values, np.float64)
-        ok = v[np.isfinite(v)]
-        if not ok.size:
+        if not np.isfinite(v).any():
             raise AllNaNError("the emissivity holds no valid value: every coarse pixel would be a "
                               "gap; check its fill value")
-        if ok.min() <= 0 or ok.max() > 1:
-            raise XlstsrError(
-                f"emissivity values from {ok.min():.4g} to {ok.max():.4g}: a broadband "
-                "emissivity lies in (0, 1] (about 0.9-1 over land); percent? divide by 100; "
-                "scaled integers? apply their scale_factor"
-            )
+        _check_emissivity_values(v)
     return eps
 
 
-def _coarsen_dask(data, eps, factor: int, min_valid: float, sigma: float | None):
+def _check_emissivity_values(v: np.ndarray) -> None:
+    """Refuse emissivities outside (0, 1]; on dask, per block as it is read (a zero block
+    became a gap and mixed signs gave an infinite coarse LST, without a word)."""
+    ok = v[np.isfinite(v)]
+    if ok.size and (ok.min() <= 0 or ok.max() > 1):
+        raise XlstsrError(
+            f"emissivity values from {ok.min():.4g} to {ok.max():.4g}: a broadband "
+            "emissivity lies in (0, 1] (about 0.9-1 over land); percent? divide by 100; "
+            "scaled integers? apply their scale_factor"
+        )
+
+
+def _coarsen_dask(data, eps, factor: int, min_valid: float, sigma: tuple[float, float] | None):
     nd = data.ndim
-    data = data.rechunk({nd - 2: _multiple(data.chunks[-2], factor),
-                         nd - 1: _multiple(data.chunks[-1], factor)})
+    # the PSF needs neighbours: a halo of whole coarse pixels covering the Gaussian's 4 sigma
+    # per axis; chunks at least that wide (narrower ones failed inside dask's overlap)
+    ch = [0, 0] if not sigma else [-(-int(np.ceil(4 * s)) // factor) for s in sigma]
+    data = data.rechunk({nd - 2: _multiple(data.chunks[-2], factor, ch[0] * factor),
+                         nd - 1: _multiple(data.chunks[-1], factor, ch[1] * factor)})
+    # one chunk along an axis needs no halo there: the array's edge is the kernel's edge
+    ch = [c if len(data.chunks[nd - 2 + i]) > 1 else 0 for i, c in enumerate(ch)]
     args = [data] + ([dsa.asarray(eps).rechunk(data.chunks)] if eps is not None else [])
     out_chunks = (*data.chunks[:-2], tuple(c // factor for c in data.chunks[-2]),
                   tuple(c // factor for c in data.chunks[-1]))
     meta = np.empty((0,) * nd, data.dtype)
-    if not sigma:
-        return dsa.map_blocks(lambda b, e=None: _kernel(b, e, factor, min_valid, None), *args,
+    if not sigma or not any(ch):
+        return dsa.map_blocks(lambda b, e=None: _kernel(b, e, factor, min_valid, sigma), *args,
                               chunks=out_chunks, dtype=data.dtype, meta=meta)
-    # the PSF needs neighbours: a halo of whole coarse pixels covering the Gaussian's 4 sigma;
     # boundary="nearest" reproduces gaussian_filter(mode="nearest") at the array edges
-    ch = -(-int(np.ceil(4 * sigma)) // factor)
-    depth = {nd - 2: ch * factor, nd - 1: ch * factor}
+    depth = {nd - 2: ch[0] * factor, nd - 1: ch[1] * factor}
+    keep = tuple(slice(c, -c if c else None) for c in ch)
 
     def fn(b, e=None):
-        return _kernel(b, e, factor, min_valid, sigma)[..., ch:-ch, ch:-ch]
+        return _kernel(b, e, factor, min_valid, sigma)[(..., *keep)]
 
     return dsa.map_overlap(fn, *args, depth=depth, boundary="nearest", trim=False,
                            chunks=out_chunks, dtype=data.dtype, meta=meta)
 
 
-def _multiple(chunks: tuple[int, ...], factor: int) -> tuple[int, ...]:
-    """Rechunk sizes so every chunk is a multiple of ``factor`` (same total)."""
-    size = max(factor, (max(chunks) // factor) * factor)
+def _multiple(chunks: tuple[int, ...], factor: int, minimum: int = 0) -> tuple[int, ...]:
+    """Rechunk sizes so every chunk is a multiple of ``factor`` and, where the total allows,
+    at least ``minimum`` (same total)."""
+    size = max(factor, minimum, (max(chunks) // factor) * factor)
     total = sum(chunks)
     out = [size] * (total // size)
-    if total % size:
-        out.append(total % size)
+    rest = total % size
+    if rest and out and rest < minimum:
+        out[-1] += rest  # a narrow last chunk joins its neighbour
+    elif rest:
+        out.append(rest)
     return tuple(out)

@@ -204,7 +204,8 @@ def _check_scored(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
             f"the reference is constant ({v:g} K on every valid pixel"
             f"{'' if flat.shape[0] == 1 else f' of step(s) {flat_steps}'}): a real scene never "
             f"is (a fill value or a gap-filled constant taken as truth? mask it with "
-            f"`reference_nodata={v:g}`); psnr, ssim and correlation are undefined for it.",
+            f"`reference_nodata={v:g}`); psnr, ssim, correlation and the spectral ratios are undefined "
+            "for it.",
             UserWarning, stacklevel=3,
         )
     few = [i for i, n in enumerate(counts) if 0 < n < MIN_SCORED_PIXELS]
@@ -715,8 +716,8 @@ def evaluate(
             other = _m.spectral_ratio(sr.astype(np.float64).where(np.isfinite(ref_on_sr)),
                                       ref_on_sr, factor)
             out["spectral_ratio_sym"] = np.sqrt(out["spectral_ratio"] * other)
-        else:
-            out["spectral_ratio_sym"] = out["spectral_ratio"]
+        else:  # a copy: the two carry their own long_name
+            out["spectral_ratio_sym"] = out["spectral_ratio"].copy()
     if coarse is not None:
         out["coarse_consistency"] = _m.coarse_consistency(sr, coarse, factor)
     out["n_valid"] = nv
@@ -727,6 +728,8 @@ def evaluate(
             out[name] = xr.DataArray(float(np.median(np.atleast_1d(offset[var].values)[ok])))
     for name, da in out.items():
         units, long_name = _UNITS[name]
+        if units == "m" and offset is not None:  # the offset's lengths, in its CRS's units
+            units = str(offset["shift_x"].attrs.get("units", units))
         da.attrs = {"units": units, "long_name": long_name}
     ds = xr.Dataset(out)
     ds.attrs = {

@@ -13,6 +13,7 @@ import datetime
 import logging
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import dask.array as dsa
@@ -683,6 +684,10 @@ def _nesting_factor(guide: xr.DataArray, lst: xr.DataArray) -> int:
     return r
 
 
+def _block_mean64(a: np.ndarray, factor: int, min_valid: float) -> np.ndarray:
+    return block_mean(a.astype(np.float64), factor, min_valid=min_valid)
+
+
 def guide_on_lst_grid(
     guide: xr.DataArray,
     lst: xr.DataArray,
@@ -728,7 +733,7 @@ def guide_on_lst_grid(
     if isinstance(data, dsa.Array):
         data = data.rechunk({1: -1, 2: -1})
         return data.map_blocks(
-            lambda a: block_mean(a.astype(np.float64), r, min_valid=min_valid),
+            partial(_block_mean64, factor=r, min_valid=min_valid),
             chunks=(data.chunks[0], (data.shape[1] // r,), (data.shape[2] // r,)),
             dtype=np.float64,
             meta=np.empty((0, 0, 0), np.float64),

@@ -229,6 +229,24 @@ def _warn_unfitted(lags: Sequence[int], factors: Sequence[int], steps: Sequence[
             )
 
 
+def _warn_constant_guide(gdata: np.ndarray) -> None:
+    """Warn about a guide constant over its valid pixels on the LST grid (a water body at one
+    value, a fill): its laws (``guide_*``) are NaN, and nothing said why."""
+    flat = gdata.reshape(gdata.shape[0], -1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: not constant
+        spread = np.nanmax(flat, axis=1) - np.nanmin(flat, axis=1)
+    constant = np.flatnonzero(spread == 0)
+    if constant.size:
+        which = "" if gdata.shape[0] == 1 else f" at steps {constant.tolist()}"
+        warnings.warn(
+            f"the guide is constant{which} ({float(np.nanmax(flat[constant[0]])):g} on every "
+            "valid pixel of the LST grid): the LST-guide laws (guide_* statistics) are NaN "
+            "there. A fill value taken as data, or a guide of another place?",
+            UserWarning, stacklevel=3,
+        )
+
+
 def _check_images(data: np.ndarray, name: str) -> None:
     """Refuse a field constant over its valid pixels (a fill value taken as data, a gap-filled
     constant: every statistic is 0 or NaN, and the spectral slope was fitted to round-off), and
@@ -551,6 +569,7 @@ def scaling_stats(
             )
         if not isinstance(gdata, dsa.Array):  # a guide of the LST's shape skipped the check
             _refuse_fill(np.asarray(gdata), "guide")
+            _warn_constant_guide(np.asarray(gdata))
         if gdata.shape[0] == 1 and nlead > 1:
             gdata = (dsa if isinstance(gdata, dsa.Array) else np).broadcast_to(
                 gdata, (nlead, *shape)

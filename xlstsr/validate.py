@@ -2042,6 +2042,16 @@ def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guid
     )
 
 
+def _block_range(b: np.ndarray) -> np.ndarray:
+    """Each image's (min, max) of one block, as a (n, 1, 1, 2) block."""
+    return _image_range(b)[:, None, None, :]
+
+
+def _merged_range(p: np.ndarray) -> np.ndarray:
+    """The blocks' (min, max) of each image merged: (n, by, bx, 2) -> (n, 2)."""
+    return np.stack([p[..., 0].min((1, 2)), p[..., 1].max((1, 2))], axis=1)
+
+
 def check_output(
     out: Any,
     lst: Any,
@@ -2083,13 +2093,14 @@ def check_output(
         return _check_output_block(np.asarray(out), _image_range(np.asarray(lst)), **kw)
     out = dsa.asarray(out)
     lst = dsa.asarray(lst)
+    # module-level functions: a lazy result pickles with the standard pickle (process pools)
     part = lst.map_blocks(  # (n, by, bx, 2): each block's min and max
-        lambda b: _image_range(b)[:, None, None, :], dtype=np.float64, new_axis=3,
+        _block_range, dtype=np.float64, new_axis=3,
         chunks=(lst.chunks[0], (1,) * len(lst.chunks[1]), (1,) * len(lst.chunks[2]), (2,)),
         meta=np.empty((0,) * 4, np.float64),
     )
     rng = part.rechunk({1: -1, 2: -1}).map_blocks(
-        lambda p: np.stack([p[..., 0].min((1, 2)), p[..., 1].max((1, 2))], axis=1),
+        _merged_range,
         drop_axis=[1, 2], dtype=np.float64, chunks=(part.chunks[0], (2,)),
         meta=np.empty((0, 0), np.float64),
     ).rechunk({0: out.chunks[0]})

@@ -58,6 +58,7 @@ from ..io.zarr import (
     WRITER_ATTR,
     files_read,
     holds_zarr_metadata,
+    is_zarr_array,
     live_writer,
     local_path,
     refuse_incomplete_inputs,
@@ -186,12 +187,16 @@ def array_fingerprint(da: xr.DataArray | xr.Dataset, *, values: bool = True) -> 
             c = a.coords[k]
             if c.ndim <= 1 and c.size <= 10_000_000:
                 h.update(str(k).encode())
-                h.update(np.ascontiguousarray(np.asarray(c.values)).tobytes())
+                v = np.asarray(c.values)
+                # object coordinates (cftime dates, granule names) by value: their bytes are
+                # addresses, new at each open (a resume of the same cube was refused)
+                h.update("\x1f".join(map(repr, v.ravel())).encode() if v.dtype == object
+                         else np.ascontiguousarray(v).tobytes())
         try:
             crs = a.rio.crs
-            h.update((crs.to_wkt() if crs is not None else "").encode())
-        except Exception:  # pragma: no cover - no rio metadata
-            pass
+        except (ValueError, RuntimeError):  # a CRS rioxarray cannot read: attrs hashed below
+            crs = None
+        h.update((crs.to_wkt() if crs is not None else "").encode())
         h.update(repr(sorted((str(k), repr(v)) for k, v in a.attrs.items())).encode())
     return h.hexdigest()[:32]
 
@@ -382,6 +387,16 @@ def _check_store(store: Any, mode: str) -> None:
                     "Choose a path in a folder."
                 )
             break
+    if p.is_dir() and is_zarr_array(p):
+        # mode="w" deleted a variable of the user's store and nested a group in its place
+        store_root = next((q for q in p.absolute().parents if holds_zarr_metadata(q)), None)
+        raise XlstsrError(
+            f"{store} is an array (a variable) of "
+            f"{'the Zarr store ' + str(store_root) if store_root else 'a Zarr store'}, not a "
+            "store: upscale_to_zarr writes a whole store (coordinates, progress record), and "
+            "mode='w' would delete that variable. Write to a store of its own (e.g. "
+            "'lst_250m.zarr'), and add it to the other store afterwards if you want it there."
+        )
     if (mode == "w" and p.is_dir() and any(p.iterdir())
             and not holds_zarr_metadata(p)):
         raise XlstsrError(
@@ -532,7 +547,9 @@ def _write_failure(err: OSError, store: Any) -> bool:
 
 
 def _spatial_chunk(n: int, chunks: tuple[int, ...] | None) -> int:
-    return int(chunks[0]) if chunks else n
+    """The output's Zarr chunk along a spatial axis: its largest chunk (a study area cut off
+    the input's chunk grid starts with a sliver, which made every Zarr chunk 8 x 12 pixels)."""
+    return int(max(chunks)) if chunks else n
 
 
 def upscale_to_zarr(
@@ -834,6 +851,11 @@ def upscale_to_zarr(
     data = sr.transpose(*([tdim] if tdim else []), ydim, xdim).variable.data
     if target.dtype != data.dtype:  # pragma: no cover - xarray keeps float32/float64 as is
         data = data.astype(target.dtype)
+    if any(c[0] != z for c, z in zip(data.chunks, target.chunks)):
+        # a resume of the same input opened with other chunks: its tiles in the store's own
+        # chunks (two tiles each writing part of one chunk at once lost 143 000 of 225 000
+        # pixels of a store then marked complete)
+        data = data.rechunk(tuple(target.chunks))
 
     started: dict[int, float] = {}
     cloudy: list[int] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,8 @@ def open_cog(
         when = _tagged_time(da.attrs)
         if when is not None and "band" not in da.dims:  # one step of to_cogs: its date
             da = da.assign_coords(time=when)
-            da.attrs = {k: v for k, v in da.attrs.items() if k not in (TIME_TAG, CALENDAR_TAG)}
+            da.attrs = {k: v for k, v in da.attrs.items()
+                        if k not in (TIME_TAG, CALENDAR_TAG, LABEL_TAG, LABEL_TYPE_TAG)}
         return da
     paths = list(path)
     if isinstance(times, (str, bytes)) or (times is not None and not hasattr(times, "__iter__")):
@@ -228,23 +230,56 @@ def _same_coding(paths: Sequence[Any], arrays: Sequence[xr.DataArray], masked: b
 
 #: GeoTIFF tags of a step's date written by :func:`to_cogs`, read back by :func:`open_cog`
 TIME_TAG, CALENDAR_TAG = "time", "time_calendar"
+#: the tag of a step label that is no date (a number such as 2020183, a text such as 'night'),
+#: and of its type, read back by :func:`open_cog`
+LABEL_TAG, LABEL_TYPE_TAG = "time_label", "time_label_type"
+
+
+def _as_date(label: Any) -> np.datetime64 | None:
+    """A date string or numpy date as datetime64 (None for anything else)."""
+    if not isinstance(label, (str, np.str_, np.datetime64)):
+        return None
+    try:
+        d = np.datetime64(label)
+    except (ValueError, TypeError):
+        return None
+    return None if np.isnat(d) else d
 
 
 def _time_tags(label: Any) -> dict[str, str]:
-    """The tags that carry a date label (numpy or cftime) in a GeoTIFF; none for other labels
-    (numbers, text: the file name carries them)."""
-    if isinstance(label, np.datetime64):
-        return {TIME_TAG: str(np.datetime_as_string(label, unit="s"))}
+    """The tags that carry a step's label in a GeoTIFF: a date (numpy, cftime or a date
+    string) as ``time``; another label (a number, a text) as ``time_label`` with its type
+    (they were written nowhere and read back as 0, 1, ...)."""
     if hasattr(label, "calendar") and hasattr(label, "isoformat"):  # cftime
         return {TIME_TAG: label.isoformat()[:19], CALENDAR_TAG: str(label.calendar)}
+    date = _as_date(label)
+    if date is not None:
+        return {TIME_TAG: str(np.datetime_as_string(date, unit="s"))}
+    for kind in (bool, int, float, str):
+        if isinstance(label, np.generic):
+            label = label.item()
+        if isinstance(label, kind):
+            return {LABEL_TAG: str(label), LABEL_TYPE_TAG: kind.__name__}
     return {}
+
+
+def _tagged_label(attrs: dict[str, Any]) -> Any:
+    """The non-date label in a GeoTIFF's tags as :func:`to_cogs` writes it, or None."""
+    text, kind = attrs.get(LABEL_TAG), attrs.get(LABEL_TYPE_TAG)
+    if text is None or kind not in ("bool", "int", "float", "str"):
+        return None
+    text = str(text)  # rioxarray reads a numeric tag back as a number
+    try:
+        return {"bool": lambda t: t == "True", "int": int, "float": float, "str": str}[kind](text)
+    except ValueError:  # another program's tag
+        return None
 
 
 def _tagged_time(attrs: dict[str, Any]) -> Any:
     """The date in a GeoTIFF's tags as :func:`to_cogs` writes it (None when absent or not one)."""
     text, cal = attrs.get(TIME_TAG), attrs.get(CALENDAR_TAG)
     if not isinstance(text, str):
-        return None
+        return _tagged_label(attrs)
     try:
         if cal is None:
             return np.datetime64(text, "ns")
@@ -382,6 +417,8 @@ def check_chunks(chunks: Any, name: str = "chunks") -> None:
 
 
 def _stamp(value: Any, index: int) -> str:
+    """A step's part of its file name: its date, a label fit for a file name as it is (a
+    number such as 2020183, a word such as 'night'), else its position."""
     try:
         ts = np.datetime64(value)
         if np.isnat(ts):
@@ -390,6 +427,10 @@ def _stamp(value: Any, index: int) -> str:
         s = s[:10] if s.endswith("T00:00:00") else s.replace(":", "")
         return s
     except (ValueError, TypeError):
+        text = str(value.item() if isinstance(value, np.generic) else value)
+        if (isinstance(value, (int, str, np.integer, np.str_)) and not isinstance(value, bool)
+                and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", text)):
+            return text
         return f"{index:05d}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -97,6 +98,17 @@ ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 def holds_zarr_metadata(folder: str | os.PathLike) -> bool:
     """True if ``folder`` is the root of a Zarr store (group or array, v2 or v3)."""
     return any((Path(folder) / m).exists() for m in ZARR_MARKERS)
+
+
+def is_zarr_array(folder: str | os.PathLike) -> bool:
+    """True if ``folder`` holds a Zarr array (v2 or v3): a variable of a store, not a store."""
+    f = Path(folder)
+    if (f / ".zarray").exists():
+        return True
+    try:
+        return json.loads((f / "zarr.json").read_text()).get("node_type") == "array"
+    except (OSError, ValueError, AttributeError):  # none, unreadable or not a mapping
+        return False
 
 
 def is_zarr_path(path: str | os.PathLike) -> bool:

@@ -232,14 +232,17 @@ def psf_sigma(factor: int, mtf_nyquist: float) -> float:
     return float(np.sqrt(-np.log(mtf_nyquist) / (2.0 * np.pi**2 * nu**2)))
 
 
-def gaussian_psf(lst: np.ndarray, sigma: float, *, mode: str = "nearest") -> np.ndarray:
+def gaussian_psf(lst: np.ndarray, sigma: float | tuple[float, float], *,
+                 mode: str = "nearest") -> np.ndarray:
     """Blur LST with a Gaussian PSF in radiance (T^4) space, NaN-aware (normalised convolution).
 
-    Gaps stay gaps; valid pixels next to a gap are blurred with their valid neighbours only.
+    ``sigma`` in pixels, one for both axes or ``(sigma_y, sigma_x)`` (a lon/lat grid's pixels
+    are narrower in metres along x). Gaps stay gaps; valid pixels next to a gap are blurred
+    with their valid neighbours only.
     """
     t = np.asarray(lst, dtype=np.float64)
     valid = np.isfinite(t)
-    sig = (0,) * (t.ndim - 2) + (sigma, sigma)
+    sig = (0,) * (t.ndim - 2) + (tuple(sigma) if np.ndim(sigma) else (sigma, sigma))
     num = ndimage.gaussian_filter(np.where(valid, t, 0.0) ** 4, sig, mode=mode, truncate=4.0)
     den = ndimage.gaussian_filter(valid.astype(np.float64), sig, mode=mode, truncate=4.0)
     with np.errstate(invalid="ignore", divide="ignore"):

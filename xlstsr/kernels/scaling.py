@@ -472,6 +472,11 @@ def image_stats_stack(a: np.ndarray, guide: np.ndarray | None, cfg: ScalingConfi
     a = np.asarray(a)
     out = np.empty((a.shape[0], stats_size(cfg)))
     for i in range(a.shape[0]):
+        valid = a[i][np.isfinite(a[i])]
+        if not valid.size or valid.min() == valid.max():
+            # no structure to measure (the xarray layer warns): NaN, not numpy's warnings
+            out[i] = np.nan
+            continue
         g = None if guide is None else guide[i]
         out[i] = pack(image_stats(a[i], g, cfg), cfg)
     return out

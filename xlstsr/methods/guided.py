@@ -6,6 +6,8 @@ correction and radiometric conservation. Subclasses implement :meth:`GuidedSharp
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import GuideCoverageError, XlstsrError
@@ -67,14 +69,32 @@ class GuidedSharpener(UpscaleMethod):
     def upscale_block(self, lst, valid, guide, factor):
         guide = _require_guide(self.name, guide)
         out = np.empty((lst.shape[0], lst.shape[1] * factor, lst.shape[2] * factor))
+        unguided = 0
         for i in range(lst.shape[0]):  # one scene-wide fit per image (time step)
-            out[i] = self.sharpen(lst[i], valid[i], guide[i], factor)
+            out[i], guided = self._sharpen(lst[i], valid[i], guide[i], factor)
+            unguided += not guided
+        if unguided:
+            # a small or cloudy image: documented, but a time series would otherwise lose its
+            # sharpening on some dates without a word (output still labelled with the method)
+            warnings.warn(
+                f"method {self.name!r}: {unguided} of {lst.shape[0]} image(s) had too few clear "
+                f"coarse pixels under a full guide to fit (min_samples="
+                f"{getattr(self, 'min_samples', '?')}): they "
+                "were upscaled without the guide (bicubic, with the residual correction). Pass a "
+                "larger area, or a lower `min_samples` in method_options (a fit on fewer pixels "
+                "is noisier).", UserWarning, stacklevel=2)
         return out
 
     def sharpen(
         self, lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int
     ) -> np.ndarray:
         """Sharpen one gap-filled image (y, x) with its guide (c, Y, X); returns (Y, X) float64."""
+        return self._sharpen(lst, valid, guide, factor)[0]
+
+    def _sharpen(
+        self, lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int
+    ) -> tuple[np.ndarray, bool]:
+        """:meth:`sharpen`, and whether the guide was used (False: too few samples to fit)."""
         lst = np.asarray(lst, dtype=np.float64)
         valid = np.asarray(valid, dtype=bool)
         guide = np.asarray(guide, dtype=np.float64)
@@ -89,4 +109,4 @@ class GuidedSharpener(UpscaleMethod):
             if self.gain != 1.0:
                 pred = bic + self.gain * (pred - bic)
         return residual_correct(pred, lst, factor, residual=self.residual, conserve=self.conserve,
-                                fixed=fallback)
+                                fixed=fallback), fallback is not None

@@ -346,6 +346,14 @@ class CubeDataModule(PatchDataModule):
         if self.train_set is not None:
             return
         arr, g, t = self._inputs()
+        valid = arr[np.isfinite(arr)]
+        if valid.size and valid.min() == valid.max():
+            # trained silently to a loss of 0 (evaluate and scaling_stats say so of such a field)
+            raise XlstsrError(
+                f"the LST cube is constant ({float(valid[0]):g} K on every valid pixel): there "
+                "is no detail to learn (a fill value or a gap-filled constant taken as data?). "
+                "Mask it (NaN, or declare `_FillValue`) and give real LST."
+            )
         win, ids = self._windows(arr, g, t)
         pairs = self._pairs(win)
         self.n_guide = 0 if pairs["guide"] is None else int(pairs["guide"].shape[1])

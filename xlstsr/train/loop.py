@@ -547,7 +547,9 @@ class BestWeights(Callback):
         tl = float(trainer.callback_metrics.get("train_loss", float("nan")))
         vl = self._val if self._val is not None else float("nan")
         self.hist["train_loss"].append(tl)
-        self.hist["val_loss"].append(vl if self.validated else tl)
+        # NaN without validation, as documented (the training loss there read as a perfect
+        # train/validation match)
+        self.hist["val_loss"].append(vl if self.validated else float("nan"))
         self.hist["epoch_seconds"].append(time.perf_counter() - self._t0)
         score = vl if self.validated else tl
         if math.isnan(score):  # no validation this epoch: nothing to rank
