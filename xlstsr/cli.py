@@ -168,6 +168,18 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
     return obj
 
 
+def _spatial_dims(da: Any) -> tuple[str, str]:
+    """The (y, x) dims of a file's field as the library's entry points find them: lat/lon
+    names included (``spatial_dims`` alone refused them after the work was done, advising a
+    Python rename)."""
+    from xlstsr.validate import spatial_dims, spatial_names
+
+    names = spatial_names(da)
+    back = {v: k for k, v in names.items()}
+    ydim, xdim = spatial_dims(da.rename(names) if names else da)
+    return back.get(str(ydim), str(ydim)), back.get(str(xdim), str(xdim))
+
+
 def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str) -> Any:
     """``auto``, ``512`` (y and x) or ``time=1,y=512,x=512`` (``-1``: whole dim)."""
     if spec is None:
@@ -225,6 +237,12 @@ _DECLARATION_FLAG = re.compile(r"\(?`--mask-out-of-range[^`]*` on the command li
 _TRAIN_NOTE = "`xlstsr train` trains on valid pixels only"
 
 
+def _no_space_before_stop(message: str) -> str:
+    """A space left before a full stop by a removed phrase, removed (not the one before a
+    suffix: "use .csv or .nc" read "use.csv or.nc")."""
+    return re.sub(r" \.(?=\s|$)", ".", message)
+
+
 def _train_hints(message: str) -> str:
     """``xlstsr train`` declares units, fill and scale like upscale (``--units``, ``--nodata``,
     ``--scale``) but does not mask out-of-range pixels: a message naming
@@ -232,11 +250,14 @@ def _train_hints(message: str) -> str:
     (``declare=``) gives way to the flags."""
     from xlstsr.train.cube import FIT_FILES_HINT
 
-    message = _cli_hints(message.replace(FIT_FILES_HINT, ""))
+    message = _cli_hints(message.replace(FIT_FILES_HINT, ""), "train")
+    # train masks nothing: its Python option offered, then said not to exist
+    message = re.sub(r"\s*To mask such pixels instead, pass `mask_out_of_range=True`\.?", "",
+                     message)
     if _TRAIN_NOTE in message or not _DECLARATION_FLAG.search(message):
         return message
     message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
-    message = message.replace(" .", ".")
+    message = _no_space_before_stop(message)
     return (f"{message} {_TRAIN_NOTE} (no --mask-out-of-range): mask such pixels in the file "
             "first, e.g. in Python `da.where((da > 150) & (da < 400))`.")
 
@@ -254,25 +275,51 @@ _UPSCALE_FLAGS = (
 )
 
 
+#: Python arguments that messages of any command name -> the command line's flags
+_COMMON_FLAGS = (
+    (re.compile(r"\bmode='w'"), "--overwrite"),
+    (re.compile(r"\bmode='resume'"), "--resume"),
+    (re.compile(r"pass `band=` 1 to (\d+)"), "--band 1 to {0}"),
+)
+#: evaluate's Python arguments -> ``xlstsr evaluate``'s flags
+_EVALUATE_FLAGS = (
+    (re.compile(r"\breference_nodata=([-\w.]+)"), "--reference-nodata {0}"),
+    (re.compile(r"\breference_scale=([\d.]+)"), "--reference-scale {0}"),
+    (re.compile(r"\bvalid_min=([\d.]+)"), "--valid-min {0}"),
+    (re.compile(r"\bvalid_max=([\d.]+)"), "--valid-max {0}"),
+    (re.compile(r"\berode=(\d+)"), "--erode {0}"),
+    (re.compile(r"\bfactor=(\d+)"), "--factor {0}"),
+)
+
+
+def _with_flags(message: str, table: Any) -> str:
+    """``message`` with "On the command line: ..." naming the flags its Python names map to."""
+    flags = []
+    for pattern, flag in table:
+        m = pattern.search(message)
+        if m and flag.split()[0] not in message:
+            flags.append(f"`{flag.format(*m.groups())}`")
+    if flags:
+        message += f" On the command line: {', '.join(dict.fromkeys(flags))}."
+    return message
+
+
 def _cli_hints(message: str, command: str | None = None) -> str:
     """Messages written for Python callers, completed with the command line's flags."""
+    message = _with_flags(message, _COMMON_FLAGS)
+    if command == "evaluate":
+        message = _with_flags(message, _EVALUATE_FLAGS)
     if _SET_SCALE.search(message) and "--scale" not in message:
         message += (" On the command line: `--scale FACTOR` (e.g. `--scale 0.02 --nodata 0` "
                     "for MODIS LST digital numbers stored without scale metadata).")
     if command == "scaling":  # no --mask-out-of-range there: the statistics skip no pixel
         message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
         message = re.sub(r"\s*To mask such pixels instead, pass `mask_out_of_range=True`\.?",
-                         "", message.replace(" .", "."))
-    if command in ("upscale", "scaling"):
-        flags = []
-        for pattern, flag in _UPSCALE_FLAGS:
-            if command == "scaling" and flag.split()[0] not in ("--units", "--variable"):
-                continue
-            m = pattern.search(message)
-            if m and flag.split()[0] not in message:
-                flags.append(f"`{flag.format(*m.groups())}`")
-        if flags:
-            message += f" On the command line: {', '.join(dict.fromkeys(flags))}."
+                         "", _no_space_before_stop(message))
+    if command in ("upscale", "scaling", "train"):
+        message = _with_flags(message, [
+            (p, f) for p, f in _UPSCALE_FLAGS
+            if command == "upscale" or f.split()[0] in ("--units", "--variable")])
         if "but the LST has none" in message:  # "give the LST its time dim": no flag does that
             message += (" On the command line the bands of a GeoTIFF LST carry no dates: give "
                         "the LST as a .nc or .zarr with its time coordinate, or a guide of one "
@@ -296,6 +343,16 @@ def _scheduler(spec: str) -> Iterator[None]:
         raise UsageError(
             f"--scheduler {spec!r} needs dask.distributed: pip install 'xlstsr[distributed]'"
         ) from None
+    if "://" not in spec and ":" not in spec:
+        # a misspelt name ('thread'): refused before a Client tries it as an address (which
+        # printed the error, hung 20 s at exit and then a Client.__del__ traceback)
+        import difflib
+
+        near = difflib.get_close_matches(spec, ["threads", "sync", "processes"], n=1)
+        raise UsageError(
+            f"--scheduler {spec!r} is not threads, sync, processes or a scheduler address such "
+            f"as tcp://host:8786{f' (did you mean {near[0]!r}?)' if near else ''}"
+        )
     saved = dask.config.get("scheduler", None)
     try:
         # not the process's default client: a Client that fails to connect stayed registered as
@@ -529,7 +586,7 @@ def _calibration(path: str | None) -> Any:
 def _upscale(args: argparse.Namespace) -> int:
     import xlstsr
     from xlstsr.io import WRITABLE, format_of
-    from xlstsr.validate import require_valid_pixels, spatial_dims
+    from xlstsr.validate import require_valid_pixels
 
     _no_stream(args.input, args.output, args.guide)
     fmt = format_of(args.output)
@@ -565,7 +622,25 @@ def _upscale(args: argparse.Namespace) -> int:
                              "--guide")
     lst = _declare(_open_field(args.input, args.variable, "LST", band=args.band), args.units,
                    args.nodata, args.scale)
-    ydim, xdim = spatial_dims(lst)
+    ydim, xdim = _spatial_dims(lst)
+    lead = [d for d in lst.dims if d not in (ydim, xdim)]
+    if len(lead) > 1:
+        # a raster's band of length 1 beside time: dropped, as the .tif output drops it (the
+        # .zarr output refused it with a Python-only fix); the time dim stays
+        keep = next((d for d in lead if d == "time" or (
+            d in lst.coords and lst[d].dtype.kind == "M")), None)
+        if keep is None and all(lst.sizes[d] == 1 for d in lead):
+            keep = lead[0]
+        ones = [d for d in lead if lst.sizes[d] == 1 and d != keep]
+        if ones:
+            lst = lst.squeeze(ones, drop=True)
+            lead = [d for d in lst.dims if d not in (ydim, xdim)]
+    if fmt == "cog" and len([d for d in lead if lst.sizes[d] > 1]) > 1:
+        raise UsageError(
+            f"a .tif holds one stack of bands, and {args.input} has the leading dims "
+            f"{ {str(d): lst.sizes[d] for d in lead} }: write .nc or .zarr, or select one "
+            "band of a GeoTIFF input with --band (or one variable with --variable)."
+        )
     chunks = _parse_chunks(args.chunks, tuple(map(str, lst.dims)), str(ydim), str(xdim))
     if chunks is not None:
         lst = lst.chunk(chunks)
@@ -598,15 +673,26 @@ def _upscale(args: argparse.Namespace) -> int:
                 if fmt == "netcdf":
                     _netcdf_safe(sr).to_netcdf(part)
                 else:
-                    sr.squeeze(drop=True).rio.to_raster(part, driver="COG", compress="DEFLATE")
+                    _to_raster(sr, part)
     print(f"wrote {args.output}")
     return 0
+
+
+def _to_raster(sr: Any, path: Any) -> None:
+    """The upscaled field as one COG, its steps as bands, their dates kept in tags that
+    ``open_cog`` reads back (a dated cube came back as bands 1..N, one date as nothing)."""
+    from xlstsr.io.cog import band_time_tags
+
+    ydim, xdim = _spatial_dims(sr)
+    lead = [d for d in sr.dims if d not in (ydim, xdim)]
+    tags = (band_time_tags(sr[lead[0]].values)
+            if len(lead) == 1 and lead[0] in sr.coords else {})
+    sr.squeeze(drop=True).rio.to_raster(path, driver="COG", compress="DEFLATE", tags=tags)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     import xlstsr
     from xlstsr.errors import AllNaNError
-    from xlstsr.validate import spatial_dims
 
     _no_stream(args.sr, args.reference, args.output, args.coarse)
     _refuse_input(args.output, args.sr, args.reference, args.coarse)
@@ -655,8 +741,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             "check the nodata value and the scale (e.g. --reference-scale 0.1 for K x 10); "
             "nothing was written."
         )
-    ydim, xdim = spatial_dims(sr)
-    lead = [str(d) for d in sr.dims if d not in (ydim, xdim)]
+    # the rows: the steps the metrics have (a reference's one dated step against a 2-D sr
+    # gave metrics along 'time', left out of a table of sr's dims: an empty CSV, exit 0)
+    lead = [str(d) for d in scores["rmse"].dims]
     _write_table(scores, args.output, lead)
     rmse = scores["rmse"].values.ravel()
     print(f"wrote {args.output}: RMSE {', '.join(f'{v:.2f}' for v in rmse[:5])} K"
@@ -669,7 +756,6 @@ def _scaling(args: argparse.Namespace) -> int:
 
     import xlstsr
     from xlstsr.errors import AllNaNError, XlstsrError
-    from xlstsr.validate import spatial_dims
 
     _no_stream(args.input, args.output, args.guide, args.figure)
     _refuse_input(args.output, args.input, args.guide)
@@ -702,7 +788,7 @@ def _scaling(args: argparse.Namespace) -> int:
                 f"the input {args.input} holds no valid pixel (all NaN or fill): check its fill "
                 "value (`--nodata`) and QC mask, or select time steps with data."
             )
-    ydim, xdim = spatial_dims(lst)
+    ydim, xdim = _spatial_dims(lst)
     lead = [str(d) for d in lst.dims if d not in (ydim, xdim)]
     _write_table(stats, args.output, lead)
     if args.figure:
@@ -1168,7 +1254,11 @@ def main(argv: list[str] | None = None) -> int:
         except _user_errors() as err:
             if isinstance(err, ImportError) and _missing_dependency(err):
                 return _fail(str(_missing_dependency(err)))
-            return _fail(_cli_hints(str(err) or type(err).__name__, args.command))
+            # with the error's notes (what became of the output: kept, left incomplete)
+            notes = " ".join(str(n).removeprefix("upscale_to_zarr: ")
+                             for n in getattr(err, "__notes__", ()))
+            return _fail(_cli_hints(str(err) or type(err).__name__, args.command)
+                         + (f" ({notes})" if notes else ""))
         except ImportError as err:  # a plain ImportError naming the package to install
             if _missing_dependency(err) is None:
                 raise

@@ -224,6 +224,29 @@ def _remove_local_store(store: Any) -> bool:
     return True
 
 
+def _set_aside(store: Any) -> Path | None:
+    """Move an existing local store out of the way of a ``mode="w"`` run (a rename, instant):
+    returned to its place if the run fails before a region is written, deleted once one is
+    (a rerun with a refused input had deleted the earlier result before reading any value)."""
+    if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
+        return None
+    p = Path(store)
+    if not p.is_dir():
+        return None
+    aside = p.with_name(f".{p.name}.replaced-{os.getpid()}-{time.time_ns()}")
+    p.rename(aside)
+    return aside
+
+
+def _put_back(store: Any, aside: Path | None) -> bool:
+    """The set-aside store back in its place, the new one removed (True if one was)."""
+    if aside is None or not aside.exists():
+        return False
+    _remove_local_store(store)
+    aside.rename(Path(store))
+    return True
+
+
 def _whole(name: str, value: Any, default: Any = None) -> Any:
     """``value`` as a positive whole number (None: ``default``), or an XlstsrError naming it
     (2.5, "2" or True are not taken as 2 or 1)."""
@@ -590,7 +613,10 @@ def upscale_to_zarr(
         move the guide back by it (the moved guide is then reprojected onto the fine grid, a
         cost on every time step: +20 % for the default `disr` on 1200^2 days).
     mode : {"w-", "w", "resume"}
-        ``"w-"`` (default): fail if the store exists. ``"w"``: overwrite it. ``"resume"``:
+        ``"w-"`` (default): fail if the store exists. ``"w"``: overwrite it (a local store is
+        first renamed aside, ``.<name>.replaced-...``, and put back if the run stops before a
+        region with data is written: an input refused while computing keeps the earlier
+        result; it is deleted once the new one begins to land). ``"resume"``:
         complete an interrupted run - only regions not yet marked done are computed; the store
         must have been started with the same arguments and input (else
         :class:`~xlstsr.errors.XlstsrError`); an absent store is started afresh; without
@@ -804,6 +830,7 @@ def upscale_to_zarr(
         if done_arr.shape != (len(regions),):
             raise XlstsrError(f"the store's progress record does not match {len(regions)} regions")
         done = np.asarray(done_arr[:]).astype(bool)
+        aside = None
     else:
         # the template (metadata and coordinates) from a stand-in of the output's shape and
         # chunks: xarray builds and optimises the whole graph it is given to return its writes,
@@ -811,12 +838,14 @@ def upscale_to_zarr(
         template = ds.copy()
         template[vname] = ds[vname].copy(
             data=dsa.zeros(sr.shape, chunks=sr.data.chunks, dtype=sr.dtype))
+        aside = _set_aside(store) if exists else None
         try:
             template.to_zarr(
                 store, mode="w", compute=False, zarr_format=3, consolidated=False,
                 encoding=encoding,
             )
         except OSError as err:  # a read-only or vanished folder, a full disk
+            _put_back(store, aside)
             raise XlstsrError(
                 f"cannot write the store {store}: {err.strerror or err}. Choose a folder you can "
                 "write to (check its permissions and free space)."
@@ -876,10 +905,14 @@ def upscale_to_zarr(
         return flags.any()
 
     def mark(i: int, held_data: Any) -> None:
+        nonlocal aside
         done_arr[i] = 1  # the marker is written only after the region's data
         finished.append(i)
         if not held_data:
             cloudy.append(i)
+        elif aside is not None:  # the new result has begun to land: the replaced one goes
+            shutil.rmtree(aside)
+            aside = None
         bar.update(1)
         bar.set_postfix(all_cloud=len(cloudy), refresh=False)
         a, b = regions[i]
@@ -895,7 +928,11 @@ def upscale_to_zarr(
         # an input problem found while computing (the value checks run with the regions): a
         # store this call started and that holds no finished region is removed, so that the
         # corrected rerun needs no mode="w"; a store with finished regions stays (resume)
-        if fresh and not finished and _remove_local_store(store):
+        if _put_back(store, aside):  # nothing of the new result landed
+            aside = None
+            err.add_note(f"upscale_to_zarr: the store {store} that mode='w' was to replace is "
+                         "kept as it was (no region of the new one was written).")
+        elif fresh and not finished and _remove_local_store(store):
             log.info("upscale_to_zarr: removed %s, started by this call (no region finished)",
                      store)
         else:  # said with the error: a corrected input is another input, resume refuses it
@@ -906,6 +943,8 @@ def upscale_to_zarr(
                 "again with mode='w' (mode='resume' completes only the same input).")
         raise
     except OSError as err:  # a full disk, a lost mount, a revoked permission: the store stays
+        if _put_back(store, aside):
+            aside = None
         done_now = int(done.sum()) + len(finished)
         kept = (f"{done_now} of the {len(regions)} time blocks are written and kept")
         if not _write_failure(err, store):  # an input file that failed to read (a COG, a URL)
@@ -919,6 +958,9 @@ def upscale_to_zarr(
             "the folder's permissions), then complete it with mode='resume' and the same "
             "arguments (`xlstsr upscale ... --resume`)."
         ) from err
+    except BaseException:  # interrupted, a crash: the replaced store back if nothing landed
+        _put_back(store, aside)
+        raise
     finally:
         bar.close()
     log.info("upscale_to_zarr: %d regions in %.1f s (%d already done, %d without valid pixels)",
@@ -931,8 +973,11 @@ def upscale_to_zarr(
     if fresh and todo and len(cloudy) == len(regions):
         # as upscale refuses an in-memory input without a valid pixel: a store of NaN only is
         # almost always a wrong variable, fill value or QC mask, not a result
-        kept = ("no store is kept" if _remove_local_store(store) else
-                f"the store {store} holds NaN only (remove it)")
+        if _put_back(store, aside):
+            kept = f"the store {store} that mode='w' was to replace is kept as it was"
+        else:
+            kept = ("no store is kept" if _remove_local_store(store) else
+                    f"the store {store} holds NaN only (remove it)")
         raise AllNaNError(
             f"the input holds no valid pixel in any of its {len(regions)} time block(s) (all NaN "
             f"or fill), so nothing was upscaled and {kept}. Check the variable, the fill "

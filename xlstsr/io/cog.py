@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -149,14 +150,22 @@ def open_cog(
         if isinstance(da, list):  # a NetCDF with several groups
             raise XlstsrError(f"{os.fspath(path)} holds several groups, not one GeoTIFF raster: "
                               "open it with `xr.open_dataset(path, group=...)`.")
+        steps = (_tagged_band_times(da.attrs, da.sizes["band"]) if "band" in da.dims
+                 else None)
+        da.attrs = {k: v for k, v in da.attrs.items() if k != BANDS_TAG}
         if band is not None:
             if isinstance(band, bool) or "band" not in da.dims or band not in da["band"].values:
                 n = da.sizes.get("band", 1)
                 raise XlstsrError(f"{os.fspath(path)} has no band {band!r} (it has {n}; bands "
                                   f"are numbered from 1): pass `band=` 1 to {n}.")
+            picked = None if steps is None else steps[list(da["band"].values).index(band)]
             da = da.sel(band=band, drop=True)
+            if picked is not None:  # the band's own step
+                return da.assign_coords(time=picked)
         elif "band" in da.dims and da.sizes["band"] == 1:
             da = da.isel(band=0, drop=True)
+        elif steps is not None:  # bands that are dated steps: a time dim again
+            return da.rename(band="time").assign_coords(time=steps)
         when = _tagged_time(da.attrs)
         if when is not None and "band" not in da.dims:  # one step of to_cogs: its date
             da = da.assign_coords(time=when)
@@ -261,6 +270,39 @@ def _time_tags(label: Any) -> dict[str, str]:
         if isinstance(label, kind):
             return {LABEL_TAG: str(label), LABEL_TYPE_TAG: kind.__name__}
     return {}
+
+
+#: the tag of a multi-band GeoTIFF whose bands are time steps (``xlstsr upscale ... out.tif``):
+#: one :func:`_time_tags` mapping per band, as JSON, read back by :func:`open_cog`
+BANDS_TAG = "time_per_band"
+
+
+def band_time_tags(labels: Any) -> dict[str, str]:
+    """The GeoTIFF tags that keep the labels of a field's steps written as its bands (one date
+    per band; without them a dated cube came back as bands 1..N), or of its one step.
+
+    Examples
+    --------
+    >>> band_time_tags(np.array(["2020-07-01"], dtype="datetime64[ns]"))
+    {'time': '2020-07-01T00:00:00'}
+    """
+    labels = list(np.atleast_1d(labels))
+    if len(labels) == 1:
+        return _time_tags(labels[0])
+    tags = [_time_tags(v) for v in labels]
+    return {BANDS_TAG: json.dumps(tags)} if all(tags) else {}
+
+
+def _tagged_band_times(attrs: dict[str, Any], n: int) -> list[Any] | None:
+    """The steps' labels of a GeoTIFF's ``n`` bands written with :func:`band_time_tags`."""
+    try:
+        tags = json.loads(str(attrs[BANDS_TAG]))
+    except (KeyError, ValueError):
+        return None
+    if not isinstance(tags, list) or len(tags) != n or not all(isinstance(t, dict) for t in tags):
+        return None
+    labels = [_tagged_time(t) for t in tags]
+    return None if any(v is None for v in labels) else labels
 
 
 def _tagged_label(attrs: dict[str, Any]) -> Any:
