@@ -1103,7 +1103,8 @@ def build_parser() -> argparse.ArgumentParser:
         "upscale", help="upscale a GeoTIFF/COG, NetCDF, Zarr store or MODIS HDF4 granule",
         description="Super-resolve an LST field or cube. The output format follows the "
         "extension: .zarr is streamed region by region (resumable, any size); .tif (a COG, one "
-        "band per time step) and .nc are computed in memory first.", formatter_class=fmt,
+        "band per time step, dates kept in its tags) and .nc are computed in memory first.",
+        formatter_class=fmt,
     )
     u.add_argument("input", help="a .tif (GeoTIFF/COG), .nc, .zarr or MODIS .hdf granule")
     u.add_argument("output", help="a .zarr store (streamed, resumable), a .tif (COG) or a .nc")

@@ -490,9 +490,10 @@ def to_cogs(
 
     Each step is computed and written in turn (memory: one time step). CRS, transform and
     nodata (NaN) are written; files are named ``{prefix}_{time}.tif`` with the time as
-    ``YYYY-MM-DD`` (or ISO with seconds, or the step's index for non-datetime coordinates). A
-    date label is also written as the tag ``time`` (with ``time_calendar`` for cftime dates),
-    which :func:`open_cog` reads back.
+    ``YYYY-MM-DD`` (or ISO with seconds; another label as it is when it suits a file name,
+    e.g. ``2020183`` or ``night``; else the step's index). A date label is also written as the
+    tag ``time`` (with ``time_calendar`` for cftime dates), another label as ``time_label``
+    (with its type), which :func:`open_cog` reads back.
 
     Parameters
     ----------
