@@ -137,8 +137,16 @@ def test_an_ndvi_term_needs_ndvi_that_varies():
     rng = np.random.default_rng(0)
     t = 290 + 10 * rng.random((40, 40))
     truth = t + 1.5 + 0.3 * rng.standard_normal(t.shape)
-    with pytest.raises(errors.XlstsrError, match="NDVI varies too little"):
+    with pytest.raises(errors.XlstsrError, match="do not determine an NDVI term"):
         fit_calibration(t, truth, np.full(t.shape, 0.6))
+    with pytest.raises(errors.XlstsrError, match="do not determine an NDVI term"):
+        fit_calibration(t, truth, 0.6 + 0.001 * rng.random(t.shape))  # was -2.8 K per unit
+    # a narrow but real spread over many pixels determines the term: fitted, not refused
+    big = 290 + 10 * rng.random((100, 100))
+    narrow = 0.6 + 0.015 * rng.standard_normal(big.shape)
+    cal = fit_calibration(big, big + 1.5 - 25 * (narrow - 0.6)
+                          + 0.5 * rng.standard_normal(big.shape), narrow)
+    assert abs(cal.ndvi + 25) < 1.5
     ndvi = 0.2 + 0.6 * rng.random(t.shape)  # varied vegetation: the term is fitted, near 0
     cal = fit_calibration(t, truth + 0.0 * ndvi, ndvi)
     assert abs(cal.ndvi) < 0.5 and abs(cal.offset - 1.5) < 0.6

@@ -57,9 +57,10 @@ __all__ = [
 
 #: ``xlstsr_product`` of a field without a learned sensor mapping (the default product)
 INPUT_PRODUCT = "input sensor"
-#: an NDVI term needs NDVI that varies over the fitted pixels: below this standard deviation it
-#: cannot be told from the offset (a constant NDVI gave -77 K offset and +131 K per NDVI unit)
-MIN_NDVI_STD = 0.02
+#: an NDVI term is refused when its standard error exceeds this (K per NDVI unit): the fitted
+#: pixels do not determine it (a constant NDVI gave -77 K offset and +131 K per NDVI unit, an
+#: NDVI spread of 0.001 -2.8 K per unit, each applied elsewhere as if known)
+MAX_NDVI_TERM_SE = 1.0
 
 
 @dataclass(frozen=True)
@@ -382,27 +383,42 @@ def fit_calibration(
     x0 = float(np.mean(x))  # centred: a well-conditioned fit around ~300 K
     design = [x - x0, np.ones_like(x)]
     if gs is not None:
-        g_all = np.concatenate(cols[2])
-        if float(np.std(g_all)) < MIN_NDVI_STD:
-            raise XlstsrError(
-                f"the NDVI varies too little over the fitted pixels (standard deviation "
-                f"{float(np.std(g_all)):.3g}, need {MIN_NDVI_STD}) to fit an NDVI term: it "
-                "cannot be told from the offset, and applied to other NDVI it would shift the "
-                "LST by an arbitrary amount. Fit without `ndvi=` (slope and offset only), or on "
-                "pairs whose ground holds varied vegetation."
-            )
-        design.append(g_all)
-    coef, *_ = np.linalg.lstsq(np.stack(design, axis=1), y, rcond=None)
+        design.append(np.concatenate(cols[2]))
+    a = np.stack(design, axis=1)
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
     slope = float(coef[0])
     offset = float(coef[1] - slope * x0)
     c_ndvi = float(coef[2]) if gs is not None else 0.0
     pred = slope * x + offset + (c_ndvi * np.concatenate(cols[2]) if gs is not None else 0.0)
+    if gs is not None:
+        _require_ndvi_term_determined(a, y - pred, x.size)
     return Calibration(
         slope=slope, offset=offset, ndvi=c_ndvi, source=source, target=target,
         fitted_on=fitted_on, n=int(x.size),
         rmse_before=float(np.sqrt(np.mean((x - y) ** 2))),
         rmse_after=float(np.sqrt(np.mean((pred - y) ** 2))),
     )
+
+
+def _require_ndvi_term_determined(design: np.ndarray, resid: np.ndarray, n: int) -> None:
+    """Refuse an NDVI term the fitted pixels do not determine: its standard error (the
+    residual spread over the NDVI's own spread once the LST explains what it can) above
+    :data:`MAX_NDVI_TERM_SE`. A fixed floor on the NDVI's spread refused arid or forest
+    scenes (std 0.015 over 10 000 pixels) whose term was known to 0.3 K per unit."""
+    g = design[:, 2]
+    basis, *_ = np.linalg.lstsq(design[:, :2], g, rcond=None)
+    g_part = g - design[:, :2] @ basis  # the NDVI the LST and the offset do not explain
+    spread = float(np.sqrt(np.sum(g_part**2)))
+    sigma = float(np.sqrt(np.sum(resid**2) / max(n - 3, 1)))
+    se = sigma / spread if spread > 1e-12 * max(1.0, float(np.abs(g).max())) else np.inf
+    if se > MAX_NDVI_TERM_SE:
+        raise XlstsrError(
+            f"the fitted pixels do not determine an NDVI term: its standard error is {se:.3g} K "
+            f"per NDVI unit (more than {MAX_NDVI_TERM_SE}; the NDVI's spread there, "
+            f"{float(np.std(g)):.3g}, cannot be told from the offset), and applied to other "
+            "NDVI it would shift the LST by an arbitrary amount. Fit without `ndvi=` (slope "
+            "and offset only), or on pairs whose ground holds more varied vegetation."
+        )
 
 
 def apply_calibration(

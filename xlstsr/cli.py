@@ -277,8 +277,9 @@ _UPSCALE_FLAGS = (
 
 #: Python arguments that messages of any command name -> the command line's flags
 _COMMON_FLAGS = (
-    (re.compile(r"\bmode='w'"), "--overwrite"),
-    (re.compile(r"\bmode='resume'"), "--resume"),
+    # advice only ("pass mode='w' to overwrite it"), not "mode='w' would delete them"
+    (re.compile(r"\b(?:pass|with|write it again with) mode='w'"), "--overwrite"),
+    (re.compile(r"mode='resume' to complete|\b(?:pass|with) mode='resume'"), "--resume"),
     (re.compile(r"pass `band=` 1 to (\d+)"), "--band 1 to {0}"),
 )
 #: evaluate's Python arguments -> ``xlstsr evaluate``'s flags
@@ -682,11 +683,13 @@ def _to_raster(sr: Any, path: Any) -> None:
     """The upscaled field as one COG, its steps as bands, their dates kept in tags that
     ``open_cog`` reads back (a dated cube came back as bands 1..N, one date as nothing)."""
     from xlstsr.io.cog import band_time_tags
+    from xlstsr.validate import spatial_names
 
-    ydim, xdim = _spatial_dims(sr)
-    lead = [d for d in sr.dims if d not in (ydim, xdim)]
+    sr = sr.rename(spatial_names(sr))  # lat/lon dims: rioxarray writes y/x only
+    lead = [d for d in sr.dims if d not in ("y", "x")]
+    # a raster's own band numbers are positions, not labels: tagged, they came back as 'time'
     tags = (band_time_tags(sr[lead[0]].values)
-            if len(lead) == 1 and lead[0] in sr.coords else {})
+            if len(lead) == 1 and lead[0] in sr.coords and lead[0] != "band" else {})
     sr.squeeze(drop=True).rio.to_raster(path, driver="COG", compress="DEFLATE", tags=tags)
 
 
@@ -1258,8 +1261,8 @@ def main(argv: list[str] | None = None) -> int:
             # with the error's notes (what became of the output: kept, left incomplete)
             notes = " ".join(str(n).removeprefix("upscale_to_zarr: ")
                              for n in getattr(err, "__notes__", ()))
-            return _fail(_cli_hints(str(err) or type(err).__name__, args.command)
-                         + (f" ({notes})" if notes else ""))
+            text = (str(err) or type(err).__name__) + (f" ({notes})" if notes else "")
+            return _fail(_cli_hints(text, args.command))
         except ImportError as err:  # a plain ImportError naming the package to install
             if _missing_dependency(err) is None:
                 raise

@@ -34,7 +34,7 @@ import rioxarray
 import xarray as xr
 from rasterio.enums import Resampling
 
-from ..errors import GuideAlignmentWarning, InputNotFoundError, InputTypeError
+from ..errors import GuideAlignmentWarning, InputNotFoundError, InputTypeError, XlstsrError
 from ..evaluate import decode_reference, reference_mask
 from ..grid import align_guide, fine_grid, with_grid
 from ..guide import check_alignment
@@ -318,7 +318,11 @@ def modis_aster_arrays(
     >>> a["lst"].shape, a["ndvi"].shape, a["truth"].shape  # doctest: +SKIP
     ((4, 64, 64), (4, 1, 256, 256), (4, 256, 256))
     """
-    pairs = [open_modis_aster_aligned(pid, root, guide_offset=guide_offset) for pid in pair_ids]
+    ids = _pair_ids(pair_ids, root, "pair_ids")  # "12" was pairs 001 and 002
+    if not ids:
+        raise XlstsrError("pair_ids is empty: give at least one pair id (modis_aster_pairs() "
+                          "lists them)")
+    pairs = [open_modis_aster_aligned(pid, root, guide_offset=guide_offset) for pid in ids]
     return {
         "lst": np.stack([p["lst"].values for p in pairs]).astype(np.float32),
         "ndvi": np.stack([p["ndvi"].values for p in pairs])[:, None].astype(np.float32),

@@ -231,7 +231,7 @@ def _set_aside(store: Any) -> Path | None:
     if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
         return None
     p = Path(store)
-    if not p.is_dir():
+    if not p.is_dir() or p.is_symlink():  # a link: replaced in place, as before
         return None
     aside = p.with_name(f".{p.name}.replaced-{os.getpid()}-{time.time_ns()}")
     p.rename(aside)
@@ -410,13 +410,13 @@ def _check_store(store: Any, mode: str) -> None:
                     "Choose a path in a folder."
                 )
             break
-    if p.is_dir() and is_zarr_array(p):
-        # mode="w" deleted a variable of the user's store and nested a group in its place
-        store_root = next((q for q in p.absolute().parents if holds_zarr_metadata(q)), None)
+    store_root = (next((q for q in p.absolute().parents if holds_zarr_metadata(q)), None)
+                  if p.is_dir() and is_zarr_array(p) else None)
+    if store_root is not None:
+        # mode="w" deleted a variable of the user's store and nested a group in its place (an
+        # array that is a store of its own, zarr.save_array's, is overwritten as before)
         raise XlstsrError(
-            f"{store} is an array (a variable) of "
-            f"{'the Zarr store ' + str(store_root) if store_root else 'a Zarr store'}, not a "
-            "store: upscale_to_zarr writes a whole store (coordinates, progress record), and "
+            f"{store} is an array (a variable) of the Zarr store {store_root}, not a store: upscale_to_zarr writes a whole store (coordinates, progress record), and "
             "mode='w' would delete that variable. Write to a store of its own (e.g. "
             "'lst_250m.zarr'), and add it to the other store afterwards if you want it there."
         )
@@ -844,8 +844,10 @@ def upscale_to_zarr(
                 store, mode="w", compute=False, zarr_format=3, consolidated=False,
                 encoding=encoding,
             )
-        except OSError as err:  # a read-only or vanished folder, a full disk
+        except BaseException as err:  # the earlier store back, whatever stopped the template
             _put_back(store, aside)
+            if not isinstance(err, OSError):
+                raise
             raise XlstsrError(
                 f"cannot write the store {store}: {err.strerror or err}. Choose a folder you can "
                 "write to (check its permissions and free space)."
@@ -943,20 +945,22 @@ def upscale_to_zarr(
                 "again with mode='w' (mode='resume' completes only the same input).")
         raise
     except OSError as err:  # a full disk, a lost mount, a revoked permission: the store stays
-        if _put_back(store, aside):
-            aside = None
         done_now = int(done.sum()) + len(finished)
         kept = (f"{done_now} of the {len(regions)} time blocks are written and kept")
+        then = ("complete the store with mode='resume' and the same arguments (`xlstsr "
+                "upscale ... --resume`)")
+        if _put_back(store, aside):  # nothing of the new result landed: the earlier one back
+            aside = None
+            kept = "the store that mode='w' was to replace is kept as it was"
+            then = "run it again"
         if not _write_failure(err, store):  # an input file that failed to read (a COG, a URL)
             raise XlstsrError(
                 f"reading the input failed while upscaling: {err} ({kept}). Check the input "
-                "files (complete, readable), then complete the store with mode='resume' and the "
-                "same arguments (`xlstsr upscale ... --resume`)."
+                f"files (complete, readable), then {then}."
             ) from err
         raise XlstsrError(
             f"cannot write the store {store}: {err.strerror or err} ({kept}). Free space (or fix "
-            "the folder's permissions), then complete it with mode='resume' and the same "
-            "arguments (`xlstsr upscale ... --resume`)."
+            f"the folder's permissions), then {then}."
         ) from err
     except BaseException:  # interrupted, a crash: the replaced store back if nothing landed
         _put_back(store, aside)

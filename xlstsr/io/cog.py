@@ -147,6 +147,8 @@ def open_cog(
                 "complete GeoTIFF/COG (`gdalinfo` opens it); a NetCDF or Zarr file opens with "
                 "`xr.open_dataset`."
             ) from err
+        if local and not isinstance(da, list):
+            _check_complete(path)
         if isinstance(da, list):  # a NetCDF with several groups
             raise XlstsrError(f"{os.fspath(path)} holds several groups, not one GeoTIFF raster: "
                               "open it with `xr.open_dataset(path, group=...)`.")
@@ -186,9 +188,23 @@ def open_cog(
     arrays = [open_cog(p, chunks, masked=masked, band=band) for p in paths]
     _same_grid(paths, arrays)
     _same_coding(paths, arrays, masked)
+    _same_layer(paths, arrays)
+    if any("time" in a.dims for a in arrays):  # files of several dated bands each
+        if times is not None or not all("time" in a.dims for a in arrays):
+            raise XlstsrError(
+                "some of the files hold several dated steps each (bands with dates in their "
+                "tags) and times= or files of one step are given with them: open each file "
+                "with open_cog and join them with `xr.concat(..., dim='time')`."
+            )
+        out = xr.concat(arrays, dim="time", join="override", combine_attrs="override")
+        if out.indexes["time"].has_duplicates:
+            raise XlstsrError("the files repeat dates: give each date once")
+        return out.rio.write_crs(arrays[0].rio.crs) if arrays[0].rio.crs is not None else out
     tagged = [a.coords["time"].values[()] if "time" in a.coords else None for a in arrays]
     if times is None and None not in tagged and len(set(tagged)) == len(tagged):
         times = tagged  # files of to_cogs: their dates come back
+    if times is None:
+        times = _granule_dates(paths)
     arrays = [a.drop_vars("time", errors="ignore") for a in arrays]
     # the grids were checked equal (to 1e-6 pixel): rounding in the coordinates is not a new grid
     out = xr.concat(arrays, dim="time", join="override", combine_attrs="override")
@@ -197,6 +213,79 @@ def open_cog(
         out = out.chunk({"time": chunks["time"]})
     crs = arrays[0].rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
+
+
+#: the layer of a MODIS product file, by name or by its ``source_subdataset`` tag
+_LAYER = re.compile(r"(LST_(?:Day|Night)_1km|QC_(?:Day|Night)|Emis_\d+|"
+                    r"(?:Day|Night)_view_(?:time|angl))", re.IGNORECASE)
+
+
+def _layer(path: Any, da: xr.DataArray) -> str | None:
+    """The MODIS layer a file holds (``LST_Day_1km``...), from its tag or name, or None."""
+    for text in (str(da.attrs.get("source_subdataset", "")), Path(os.fspath(path)).name):
+        m = _LAYER.search(text)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray]) -> None:
+    """Refuse a stack of files of different MODIS layers: day and night files sorted together
+    alternated the 10:30 and 22:30 overpasses (10 K apart) in one undated series."""
+    layers: dict[str, tuple[str, Any]] = {}
+    for p, a in zip(paths, arrays):
+        name = _layer(p, a)
+        if name is not None:
+            layers.setdefault(name.lower(), (name, p))
+    named = dict(layers.values())
+    if len(named) > 1:
+        shown = ", ".join(f"{k} ({Path(os.fspath(v)).name})" for k, v in named.items())
+        raise XlstsrError(
+            f"the files hold different layers ({shown}): one stack is one layer of one product "
+            "(a day series and a night series are two cubes); select the files of one, e.g. "
+            "`sorted(glob.glob('...LST_Day_1km.tif'))`."
+        )
+
+
+def _granule_dates(paths: Sequence[Any]) -> list[Any] | None:
+    """Dates from MODIS-style names (``.AYYYYDDD.``) when every file has one and they differ,
+    as :func:`xlstsr.io.open_modis` dates its granules; else None (numbered steps)."""
+    found = [re.search(r"\.A(\d{4})(\d{3})\.", Path(os.fspath(p)).name) for p in paths]
+    if not all(found):
+        return None
+    dates = [np.datetime64(f"{m.group(1)}-01-01") + np.timedelta64(int(m.group(2)) - 1, "D")
+             for m in found]
+    return [d.astype("datetime64[ns]") for d in dates] if len(set(dates)) == len(dates) else None
+
+
+def _check_complete(path: Any) -> None:
+    """Refuse a local GeoTIFF whose tiles end past the end of the file (an interrupted
+    download): read lazily, it failed only when computed, with GDAL's "Read failed" naming no
+    file. Reads the tile offsets of the TIFF directory, not the data."""
+    import rasterio
+
+    size = os.path.getsize(path)
+    with rasterio.open(path) as src:
+        if src.driver != "GTiff":
+            return
+        bh, bw = src.block_shapes[0]
+        nx, ny = -(-src.width // bw), -(-src.height // bh)
+        # every tile when there are few, else the last one of each band (a COG writes the
+        # full-resolution tiles last)
+        blocks = ([(i, j) for j in range(ny) for i in range(nx)] if nx * ny * src.count <= 4096
+                  else [(nx - 1, ny - 1)])
+        end = 0
+        for b in range(1, src.count + 1):
+            for i, j in blocks:
+                off = src.get_tag_item(f"BLOCK_OFFSET_{i}_{j}", "TIFF", bidx=b)
+                n = src.get_tag_item(f"BLOCK_SIZE_{i}_{j}", "TIFF", bidx=b)
+                if off and n:
+                    end = max(end, int(off) + int(n))
+    if end > size:
+        raise XlstsrError(
+            f"{os.fspath(path)} is truncated: its tiles end at byte {end}, the file holds "
+            f"{size} (an interrupted download or copy?). Download or write it again."
+        )
 
 
 def _coding(da: xr.DataArray, masked: bool) -> dict[str, Any]:
@@ -245,7 +334,10 @@ LABEL_TAG, LABEL_TYPE_TAG = "time_label", "time_label_type"
 
 
 def _as_date(label: Any) -> np.datetime64 | None:
-    """A date string or numpy date as datetime64 (None for anything else)."""
+    """A numpy date, or a text that is an ISO date (``YYYY-MM-DD``, a time may follow), as
+    datetime64; None for anything else ('2020' and '007' are labels, not years)."""
+    if isinstance(label, (str, np.str_)) and not re.match(r"\d{4}-\d{2}-\d{2}", str(label)):
+        return None
     if not isinstance(label, (str, np.str_, np.datetime64)):
         return None
     try:
@@ -268,7 +360,8 @@ def _time_tags(label: Any) -> dict[str, str]:
         if isinstance(label, np.generic):
             label = label.item()
         if isinstance(label, kind):
-            return {LABEL_TAG: str(label), LABEL_TYPE_TAG: kind.__name__}
+            # as JSON: a text stays quoted ('007'), which rioxarray would read back as 7
+            return {LABEL_TAG: json.dumps(label), LABEL_TYPE_TAG: kind.__name__}
     return {}
 
 
@@ -310,11 +403,14 @@ def _tagged_label(attrs: dict[str, Any]) -> Any:
     text, kind = attrs.get(LABEL_TAG), attrs.get(LABEL_TYPE_TAG)
     if text is None or kind not in ("bool", "int", "float", "str"):
         return None
-    text = str(text)  # rioxarray reads a numeric tag back as a number
-    try:
-        return {"bool": lambda t: t == "True", "int": int, "float": float, "str": str}[kind](text)
+    try:  # rioxarray reads a numeric tag back as a number: its text is the JSON again
+        value = json.loads(str(text).lower() if kind == "bool" else str(text))
     except ValueError:  # another program's tag
         return None
+    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    ok = {"bool": bool, "int": int, "float": float, "str": str}[kind]
+    return value if isinstance(value, ok) and (kind == "bool") == isinstance(value, bool) else None
 
 
 def _tagged_time(attrs: dict[str, Any]) -> Any:
@@ -462,8 +558,9 @@ def _stamp(value: Any, index: int) -> str:
     """A step's part of its file name: its date, a label fit for a file name as it is (a
     number such as 2020183, a word such as 'night'), else its position."""
     try:
-        ts = np.datetime64(value)
-        if np.isnat(ts):
+        # a text is a date only in ISO form ('2020' and '007' are labels: not 2020-01-01)
+        ts = _as_date(value) if isinstance(value, (str, np.str_)) else np.datetime64(value)
+        if ts is None or np.isnat(ts):
             raise ValueError
         s = np.datetime_as_string(ts, unit="s")
         s = s[:10] if s.endswith("T00:00:00") else s.replace(":", "")

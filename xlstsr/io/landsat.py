@@ -31,13 +31,28 @@ C2L2_SR_SCALE, C2L2_SR_OFFSET = 2.75e-5, -0.2
 C2L2_BANDS = {"8-9": ("ST_B10", "SR_B4", "SR_B5"), "4-7": ("ST_B6", "SR_B3", "SR_B4")}
 
 
-def read_mtl(path: str | os.PathLike[str]) -> dict[str, str]:
-    """``KEY = value`` pairs of a Landsat MTL text file (groups flattened, quotes removed)."""
-    out = {}
+def read_mtl(path: str | os.PathLike[str], group: str | None = None) -> dict[str, str]:
+    """``KEY = value`` pairs of a Landsat MTL text file (quotes removed): of every group
+    (flattened: a key repeated in a later group wins), or of the named ``group`` only.
+
+    A Collection 2 Level-2 MTL lists ``REFLECTANCE_MULT_BAND_4`` twice: the surface reflectance
+    scaling (``LEVEL2_SURFACE_REFLECTANCE_PARAMETERS``) and, later, the top-of-atmosphere one
+    (``LEVEL1_RADIOMETRIC_RESCALING``): flattened, the Level-1 value won and every NDVI was off.
+    """
+    out: dict[str, str] = {}
+    groups: list[str] = []
     for line in Path(path).read_text().splitlines():
         m = re.match(r"\s*([A-Z0-9_]+)\s*=\s*(.+?)\s*$", line)
-        if m and m.group(1) not in ("GROUP", "END_GROUP"):
-            out[m.group(1)] = m.group(2).strip('"')
+        if not m:
+            continue
+        key, value = m.group(1), m.group(2).strip('"')
+        if key == "GROUP":
+            groups.append(value)
+        elif key == "END_GROUP":
+            if groups:
+                groups.pop()
+        elif group is None or group in groups:
+            out[key] = value
     return out
 
 
@@ -264,11 +279,17 @@ def open_landsat_c2l2(
     prefix, kind, files = _c2l2_files(folder, prefix)
     mtl = read_mtl(files["mtl"]) if files["mtl"] is not None else {}
     st_band, red_band, nir_band = C2L2_BANDS[kind]
+    # the Level-2 scalings from their own groups (the MTL repeats REFLECTANCE_* for Level 1)
+    level2 = {k: read_mtl(files["mtl"], group=f"LEVEL2_SURFACE_{k}_PARAMETERS")
+              if files["mtl"] is not None else {} for k in ("TEMPERATURE", "REFLECTANCE")}
 
     def scaling(kind_key: str, band: str, scale: float, offset: float) -> tuple[float, float]:
         tag = band.split("_")[1]  # B10, B4...
-        mult = mtl.get(f"{kind_key}_MULT_BAND_{band}") or mtl.get(f"{kind_key}_MULT_BAND_{tag[1:]}")
-        add = mtl.get(f"{kind_key}_ADD_BAND_{band}") or mtl.get(f"{kind_key}_ADD_BAND_{tag[1:]}")
+        table = level2[kind_key] or mtl  # an MTL without the groups: its flat keys
+        mult = table.get(f"{kind_key}_MULT_BAND_{band}") or table.get(
+            f"{kind_key}_MULT_BAND_{tag[1:]}")
+        add = table.get(f"{kind_key}_ADD_BAND_{band}") or table.get(
+            f"{kind_key}_ADD_BAND_{tag[1:]}")
         return (float(mult), float(add)) if mult and add else (scale, offset)
 
     def dn(key: str) -> xr.DataArray:

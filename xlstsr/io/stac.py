@@ -77,6 +77,10 @@ def _epsg_of(crs: Any) -> int | None:
 def _with_proj_epsg(item: Any) -> Any:
     """A copy of ``item`` with ``proj:epsg`` set from ``proj:code`` (item and assets)."""
     item = item.clone()
+    if item.get_self_href():
+        # stackstac reads a relative href against the working folder, not the item's (odc-stac
+        # resolves it): a self-contained catalogue failed at compute with "No such file"
+        item.make_asset_hrefs_absolute()
     for d in [item.properties, *(a.extra_fields for a in item.assets.values())]:
         code = d.get("proj:code")
         if (
@@ -199,6 +203,30 @@ def _require_resolution(crs: Any, native: Any) -> None:
             f"crs={str(crs)[:40]!r} is in {unit} and the items' grid is not: pass the output "
             f"pixel size in {unit} with it, e.g. `resolution={example}` (the items' own pixel "
             "size would be read in the new units)."
+        )
+
+
+def _check_geographic_bbox(bbox: Any, crs: Any) -> None:
+    """Refuse a bbox beyond +-180 / +-90 with a lon/lat output CRS: one left in the items'
+    metres (it is read in the output CRS) was blamed on the resolution ("59304 x 59304
+    degrees")."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    if bbox is None or crs is None or len(bbox) != 4:
+        return
+    try:
+        geographic = CRS.from_user_input(crs).is_geographic
+        x0, y0, x1, y1 = (float(v) for v in bbox)
+    except (CRSError, TypeError, ValueError):
+        return  # judged by the other checks
+    if geographic and (max(abs(x0), abs(x1)) > 360 or max(abs(y0), abs(y1)) > 90):
+        raise XlstsrError(
+            f"bbox {tuple(bbox)} is not in degrees, but the output CRS {str(crs)[:40]!r} is "
+            "lon/lat and bbox is read in the output CRS's units: give it as (lon_min, lat_min, "
+            "lon_max, lat_max), e.g. transformed with "
+            "`pyproj.Transformer.from_crs(items_crs, 'EPSG:4326', always_xy=True)"
+            ".transform_bounds(*bbox)`."
         )
 
 
@@ -554,6 +582,8 @@ def open_stac(
             "open_stac got no STAC items; check the search (bbox, datetime, collection)"
         )
     items = _modified(items, modifier)
+    if engine not in ("odc", "stackstac"):  # before the checks of the items
+        raise XlstsrError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
     bands = [assets] if isinstance(assets, str) else (list(assets) if assets is not None else None)
     # without assets=: the data assets (what odc-stac loads), else every asset
     keys = bands if bands is not None else (sorted({k for it in items for k in _data_assets(it)})
@@ -568,15 +598,19 @@ def open_stac(
                     f"{lacking[0]!r}); their assets are {have}. Pass one of those, or select the "
                     f"items that have it: `[i for i in items if {k!r} in i.assets]`."
                 )
+    relative = None
     for k in keys:  # a missing local file would raise rasterio's own error only when computed
         for it in items:
             asset = it.assets.get(k)
             href = None if asset is None else (asset.get_absolute_href() or asset.href)
+            if href and "://" not in href and not os.path.isabs(href) and relative is None:
+                relative = (k, it.id, href)
             if href and "://" not in href and os.path.isabs(href) and not os.path.exists(href):
                 raise InputNotFoundError(
                     f"asset {k!r} of item {it.id!r} points to {href}, which does not exist; "
                     "check the catalog's location, or rewrite the hrefs with `modifier=`."
                 )
+    _check_geographic_bbox(bbox, crs)
     _check_options(items, bands, bbox, crs, resolution, dtype, decode, chunks)
     if bbox is not None:  # numpy integers (a bbox from an array) were odc's "invalid coordinate"
         bbox = tuple(float(v) for v in bbox)
@@ -593,6 +627,15 @@ def open_stac(
     if bbox is not None:  # a box beside every item loads a cube of NaN without a word
         _check_bbox_overlap(items, bbox, crs if crs is not None else _native_crs(items[0]))
     _check_groupby(items, kwargs.get("groupby"))
+    if relative is not None:
+        # an item read as a dict (json.load) has no location to resolve it against: the
+        # loader's error blamed the projection extension
+        raise XlstsrError(
+            f"asset {relative[0]!r} of item {relative[1]!r} has the relative href "
+            f"{relative[2]!r} and the item has no location to resolve it against (an item read "
+            "as a dict?): open the items with `pystac.Item.from_file(path)` or from their "
+            "catalog, or make the hrefs absolute with `modifier=`."
+        )
     codings = {k: band_coding(items, k) for k in keys}
     log.info(
         "open_stac: %d items, assets %s, %s, engine %s", len(items), keys,
