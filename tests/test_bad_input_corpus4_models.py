@@ -371,9 +371,11 @@ def test_scale_correction_law_needs_a_power_of_two_and_aligned_truth(s, sr):
     from xlstsr.correction import apply_scale_correction, calibrate_detail_gain
 
     lst, truth = s["lst_1km"], s["lst_250m"]
+    ndvi = s["ndvi_250m"].isel(y=slice(0, 96), x=slice(0, 96))
+    lst3 = lst.isel(y=slice(0, 32), x=slice(0, 32))
     with pytest.raises(errors.GridError, match=r"factor must be a power of two.*not 3"):
-        xlstsr.upscale(lst, 3, "bicubic", scale_correction="law")  # the law of factor 4, silently
-    xlstsr.upscale(lst, 3, "bicubic", scale_correction=0.8)  # a fixed gain works at any factor
+        xlstsr.upscale(lst3, 3, "tsharp", guide=ndvi, scale_correction="law")  # silently x4's law
+    xlstsr.upscale(lst3, 3, "tsharp", guide=ndvi, scale_correction=0.8)  # a fixed gain: any factor
     with pytest.raises(errors.GridError, match="factor must be a positive integer"):
         apply_scale_correction(sr.values, lst.values, None, 0)  # OverflowError
     with pytest.raises(errors.GridError, match="'time' labels differ"):  # other dates

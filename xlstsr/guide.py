@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from functools import partial
@@ -106,9 +107,35 @@ def guide_bands(guide: GuideLike) -> xr.DataArray:
         raise
 
 
+def guide_fields(guide: GuideLike) -> GuideLike:
+    """A guide Dataset's fields (variables with both spatial dims) as a dict of bands; other
+    guides as they are. A CF grid-mapping variable (``crs``) or ``time_bnds`` was taken as a
+    band and refused as "no spatial dimensions", with a rename of ``nv`` to ``x`` suggested."""
+    if not isinstance(guide, xr.Dataset):
+        return guide
+    fields = {}
+    for k, v in guide.data_vars.items():
+        try:
+            spatial_dims(v)
+        except XlstsrError:
+            continue
+        gm = v.attrs.get("grid_mapping", v.encoding.get("grid_mapping"))
+        if isinstance(gm, str) and gm in guide.data_vars and gm not in v.coords:
+            v = v.assign_coords({gm: guide[gm]})  # its CF grid mapping: the CRS travels along
+        fields[k] = v
+    if not fields:
+        raise GridError(
+            f"the guide Dataset holds no field on a grid: its variables "
+            f"{[str(k) for k in guide.data_vars]} have no y/x (or lat/lon) dims; pass the "
+            "guide variable itself, e.g. `guide=ds['NDVI']`."
+        )
+    return fields
+
+
 def georeference_guide(guide: GuideLike) -> GuideLike:
     """Each band of a guide through :func:`xlstsr.validate.georeference` (lat/lon dims renamed,
     coordinates from a written transform, CRS and regular grid required)."""
+    guide = guide_fields(guide)
     _check_guide_type(guide)
     return _map_bands(guide, lambda g: georeference(g, "guide"))
 
@@ -489,6 +516,10 @@ def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
     if isinstance(names, (tuple, list)) and len(set(map(str, names))) > 1:
         return  # labelled channels (NDVI, albedo...)
     d = extra[0]
+    labels = guide[d].values if d in guide.coords else None
+    if labels is not None and labels.dtype.kind in "OUS" and not all(
+            re.match(r"\d{4}-\d{2}-\d{2}", str(v)) for v in labels):
+        return  # channels named by their labels (['red', 'nir']), not numbered or dated bands
     warnings.warn(
         f"the guide's {n_bands} {d!r} bands, labelled alike, are used as {n_bands} channels of "
         f"every time step, and the LST has {n_steps} steps: if the bands are the steps' "

@@ -50,7 +50,7 @@ def _check_path(path: str | Path | None, create: bool = True) -> Path | None:
         return None
     if not isinstance(path, (str, Path)):
         raise InputTypeError(f"path must be a file path (e.g. 'figure.png'), got {type(path).__name__}")
-    p = Path(path)
+    p = Path(path).expanduser()  # as the writers of data do ("~" was a folder named "~")
     if p.is_dir():
         raise XlstsrError(f"path {str(p)!r} is a folder: give the figure's file name, e.g. "
                           f"{str(p / 'figure.png')!r}")
@@ -60,6 +60,11 @@ def _check_path(path: str | Path | None, create: bool = True) -> Path | None:
             f"the figure path {str(p)!r} {what}: write figures to {', '.join(FIGURE_SUFFIXES)} "
             "(a raster or data suffix would put a picture where data is expected, or over it)"
         )
+    blocked = next((q for q in [p.parent, *p.parent.parents] if q.exists() and not q.is_dir()),
+                   None)
+    if blocked is not None:  # mkdir's raw FileExistsError
+        raise XlstsrError(f"the figure path {str(p)!r} cannot be made: {str(blocked)!r} is a "
+                          "file, not a folder. Choose a path in a folder.")
     if create:
         p.parent.mkdir(parents=True, exist_ok=True)
     return p
@@ -193,7 +198,17 @@ def comparison(
     results = dict(upscaled) if isinstance(upscaled, Mapping) else {
         upscaled.attrs.get("xlstsr_method", "upscaled"): upscaled}
     last = list(results.values())[-1]
-    coarse = _same_steps(last, coarse, "coarse", index)
+    from .steps import pair_steps
+    from .validate import decode_lst
+
+    # every result on the last one's steps by label (the others were drawn by position: two
+    # dates side by side as one step)
+    results = {k: v if v is last else pair_steps(v, last, f"result {k!r}", "last result",
+                                                  like_var="upscaled")
+               for k, v in results.items()}
+    # the input in Kelvin as upscale decodes it (digital numbers or Celsius were drawn as they
+    # are, on one colour scale with the Kelvin results)
+    coarse = _same_steps(last, decode_lst(coarse), "coarse", index)
     if truth is not None:
         _need_dataarray("truth", truth)
         truth = _same_steps(last, _decoded(truth), "truth", index)
@@ -547,7 +562,9 @@ def truth_maps(
         v = src.rio.reproject_match(truth, resampling=resampling, nodata=np.nan).values
         return np.where(valid, v, np.nan)
 
-    first = on_truth(coarse, Resampling.nearest)
+    from .validate import decode_lst
+
+    first = on_truth(decode_lst(coarse), Resampling.nearest)  # in Kelvin, as upscale reads it
     valid &= np.isfinite(first)  # where the input covers the truth
     if not valid.any():
         raise GridError("the truth has no valid pixel where the coarse input lies (other "

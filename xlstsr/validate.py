@@ -919,9 +919,14 @@ def _class_layer(finite: np.ndarray) -> str | None:
 def _units_kind(units: str | None) -> str | None:
     if units is None or str(units).strip().lower() in _NO_UNITS:
         return None
-    u = str(units).strip().lower().replace("degrees", "deg").replace("degree", "deg")
+    u = str(units).strip().lower().replace("°", "deg")
+    u = u.replace("degrees", "deg").replace("degree", "deg")
     u_compact = u.replace(" ", "").replace("_", "")
-    if u in _KELVIN or u_compact in {x.replace("_", "") for x in _KELVIN}:
+    # the table's entries in the same spelling ("degree_kelvin" became "deg_kelvin" above and
+    # matched none of them; "°K" neither)
+    kelvin = {x.replace("degrees", "deg").replace("degree", "deg").replace("_", "")
+              for x in _KELVIN} | {"degkelvin"}
+    if u in _KELVIN or u_compact in kelvin:
         return "K"
     if u in _CELSIUS or u_compact in {x.replace(" ", "").replace("_", "") for x in _CELSIUS} or u_compact in {"degc", "degcelsius"}:
         return "C"
@@ -1322,6 +1327,15 @@ def _lst_verdict(
                     f"({classes}): a class, mask or QC layer, not a temperature. Give the LST "
                     "itself and use this layer to mask it (e.g. `lst.where(mask == 0)`); if "
                     "they are whole degrees Celsius, set `da.attrs['units'] = 'degC'`."
+                )
+            lo_v, hi_v = float(np.min(finite)), float(np.max(finite))
+            if -1.05 <= lo_v and hi_v <= 1.05:  # (an emissivity's noise passes 1 a little)
+                # an emissivity, NDVI or fraction: "set degC" gave a uniform 274 K, accepted
+                raise UnitsError(
+                    f"the {what} has no 'units' attribute and its values lie in [-1, 1] "
+                    f"({lo_v:.3g} to {hi_v:.3g}): an emissivity, an NDVI or a fraction, not a "
+                    "temperature. Give the LST variable itself (e.g. LST_Day_1km, not Emis_31); "
+                    "a guide goes in `guide=`."
                 )
             in_celsius = ((judged > -70) & (judged < 75)).mean()
             if in_celsius > 0.9:

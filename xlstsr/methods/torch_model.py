@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,7 @@ def resolve_model(model: Any) -> tuple[Any, str | None]:
         from ..nn.checkpoint import load_model
         from ..nn.weights import BUNDLED, weights_path
 
-        path = Path(model)
+        path = Path(model).expanduser()  # as save_model and load_model expand "~"
         # a bundled file's own name (as docs/models.md lists them) means that file too
         by_file = {f: n for n, f in BUNDLED.items()}
         if not path.is_file() and str(model) in BUNDLED:
@@ -271,7 +272,10 @@ class TorchModelMethod(UpscaleMethod):
         self.backend = str(backend)
         rf = getattr(model, "receptive_field", None)
         self.receptive_field_measured = rf is None
-        model = model.eval()
+        # a private copy: the user's module keeps its train()/eval() mode and layout, and a
+        # module changed in place later (fine-tuned) is not what this method's weights hash
+        # names (the default 'sisr' was served a user's fine-tuned module from the cache)
+        model = copy.deepcopy(model).eval()
         if rf is None:
             rf = runtime.measure_receptive_field(model, self.factor, self.n_guide)
         self.receptive_field = check_whole("the model's `receptive_field`", rf, 0, fix)
@@ -330,9 +334,7 @@ class TorchModelMethod(UpscaleMethod):
         dev = self._device()
 
         def load(dev: str) -> Any:
-            if self._local_model is not None:
-                import copy
-
+            if self._local_model is not None:  # the method's own copy
                 m = self._local_model if dev == "cpu" else copy.deepcopy(self._local_model)
                 return m.to(dev).eval()
             if self._path is not None:

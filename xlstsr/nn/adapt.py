@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import XlstsrError
 from .losses import masked_huber, sif_loss
 from .ops import T_REF, gaussian_lowpass, radiometric_mean_torch
 
@@ -344,7 +345,12 @@ def adapt_model(
     if config.steps == 0:
         return tuned
     params = [p for p in tuned.parameters() if p.is_floating_point()]
-    dev = params[0].device if params else torch.device("cpu")
+    if not params:  # torch's bare "optimizer got an empty parameter list"
+        raise XlstsrError(
+            "adapt= fine-tunes the model's weights on each scene, and this model has none (no "
+            "floating-point parameters): drop adapt=, or give a model with trainable weights."
+        )
+    dev = params[0].device
     lst = np.asarray(lst, np.float32)
     valid = np.isfinite(lst) if valid is None else np.asarray(valid, bool)
     target = np.where(valid, lst, np.nan).astype(np.float32)

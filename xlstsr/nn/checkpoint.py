@@ -180,6 +180,15 @@ def _unreadable(path: Path, err: Exception) -> CheckpointError:
             "the model a .pt written by xlstsr.nn.save_model or a bundled weights name "
             "(xlstsr.nn.weights.list_weights())"
         )
+    if not head.startswith((b"PK", b"\x80")):  # neither torch's zip nor a pickle
+        onnx = path.suffix.lower() == ".onnx"
+        return CheckpointError(
+            f"{name} is not a PyTorch file" + (" but an ONNX model" if onnx else "") + ": "
+            "give a .pt written by xlstsr.nn.save_model or a bundled weights name "
+            "(xlstsr.nn.weights.list_weights())"
+            + ("; xlstsr runs ONNX Runtime on its own export of such a model "
+               "(method_options={'backend': 'onnxruntime'})" if onnx else "")
+        )
     if "TorchScript" in text:
         return CheckpointError(
             f"{name} is a TorchScript archive, not an xlstsr checkpoint: load it with "
@@ -263,6 +272,17 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"{next(iter(blob))!r}) without the architecture and metadata a checkpoint holds: "
             "build the architecture it belongs to, load the weights and save it, e.g. `m = "
             "xlstsr.nn.ResCNN(4); m.load_state_dict(torch.load(path)); "
+            "xlstsr.nn.save_model(m, 'model.pt')`, or pass that module as model=..."
+        )
+    inner = [k for k in ("model_state_dict", "state_dict", "model")
+             if isinstance(blob, dict) and "format" not in blob and isinstance(blob.get(k), dict)
+             and blob[k] and all(isinstance(v, torch.Tensor) for v in blob[k].values())]
+    if inner:  # a hand-written loop's checkpoint ({"epoch", "model_state_dict", ...})
+        raise CheckpointError(
+            f"{str(path)!r} is a training checkpoint of a hand-written loop (keys "
+            f"{sorted(map(str, blob))[:6]}), not an xlstsr checkpoint: its weights are "
+            f"blob[{inner[0]!r}]. Build the architecture they belong to, load them and save it, "
+            f"e.g. `m = xlstsr.nn.ResCNN(4); m.load_state_dict(torch.load(path)[{inner[0]!r}]); "
             "xlstsr.nn.save_model(m, 'model.pt')`, or pass that module as model=..."
         )
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
