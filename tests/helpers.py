@@ -142,3 +142,17 @@ def load_script(name: str):
         sys.modules[key] = module
         spec.loader.exec_module(module)
     return sys.modules[key]
+
+
+def run_cli(capsys, *argv) -> tuple[int, str]:
+    """``xlstsr`` run in this process: its exit code and stderr, which must hold no traceback
+    (a user error is one line)."""
+    from xlstsr.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err

@@ -17,19 +17,12 @@ import pytest
 import rioxarray  # noqa: F401
 import xarray as xr
 import zarr
+from helpers import run_cli
 
 import xlstsr
-from xlstsr.cli import _cli_hints, main
+from xlstsr.cli import _cli_hints
 
-
-def _run(capsys, *argv) -> tuple[int, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return code, err
+_run = run_cli
 
 
 def _field(n=32, dims=("y", "x"), res=250.0, crs="EPSG:32631", seed=0):

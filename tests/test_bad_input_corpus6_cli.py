@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 
 import xlstsr
 from xlstsr.cli import build_parser, main
@@ -39,14 +40,7 @@ def files(tmp_path_factory):
     return d
 
 
-def _run(capsys, *argv) -> tuple[int, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return code, err
+_run = run_cli
 
 
 @pytest.mark.parametrize("size", ["0", "-2"])
