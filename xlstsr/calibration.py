@@ -57,9 +57,10 @@ __all__ = [
 
 #: ``xlstsr_product`` of a field without a learned sensor mapping (the default product)
 INPUT_PRODUCT = "input sensor"
-#: an NDVI term is refused when its standard error exceeds this (K per NDVI unit): the fitted
-#: pixels do not determine it (a constant NDVI gave -77 K offset and +131 K per NDVI unit, an
-#: NDVI spread of 0.001 -2.8 K per unit, each applied elsewhere as if known)
+#: an NDVI term is refused when its standard error exceeds this (K per NDVI unit) and the term
+#: is not told from zero either (under 2 standard errors): the fitted pixels do not determine
+#: it (a constant NDVI gave -77 K offset and +131 K per NDVI unit, an NDVI spread of 0.001
+#: -2.8 K per unit, each applied elsewhere as if known)
 MAX_NDVI_TERM_SE = 1.0
 
 
@@ -391,7 +392,7 @@ def fit_calibration(
     c_ndvi = float(coef[2]) if gs is not None else 0.0
     pred = slope * x + offset + (c_ndvi * np.concatenate(cols[2]) if gs is not None else 0.0)
     if gs is not None:
-        _require_ndvi_term_determined(a, y - pred, x.size)
+        _require_ndvi_term_determined(a, y - pred, x.size, c_ndvi)
     return Calibration(
         slope=slope, offset=offset, ndvi=c_ndvi, source=source, target=target,
         fitted_on=fitted_on, n=int(x.size),
@@ -400,24 +401,27 @@ def fit_calibration(
     )
 
 
-def _require_ndvi_term_determined(design: np.ndarray, resid: np.ndarray, n: int) -> None:
+def _require_ndvi_term_determined(design: np.ndarray, resid: np.ndarray, n: int,
+                                  term: float) -> None:
     """Refuse an NDVI term the fitted pixels do not determine: its standard error (the
     residual spread over the NDVI's own spread once the LST explains what it can) above
-    :data:`MAX_NDVI_TERM_SE`. A fixed floor on the NDVI's spread refused arid or forest
-    scenes (std 0.015 over 10 000 pixels) whose term was known to 0.3 K per unit."""
+    :data:`MAX_NDVI_TERM_SE` with the term under two standard errors. A fixed floor on the
+    NDVI's spread refused arid or forest scenes (std 0.015 over 10 000 pixels) whose term was
+    known to 0.3 K per unit; an absolute bound alone refused noisy ones with a term 5.5
+    standard errors from zero."""
     g = design[:, 2]
     basis, *_ = np.linalg.lstsq(design[:, :2], g, rcond=None)
     g_part = g - design[:, :2] @ basis  # the NDVI the LST and the offset do not explain
     spread = float(np.sqrt(np.sum(g_part**2)))
     sigma = float(np.sqrt(np.sum(resid**2) / max(n - 3, 1)))
     se = sigma / spread if spread > 1e-12 * max(1.0, float(np.abs(g).max())) else np.inf
-    if se > MAX_NDVI_TERM_SE:
+    if se > MAX_NDVI_TERM_SE and not abs(term) > 2 * se:
         raise XlstsrError(
-            f"the fitted pixels do not determine an NDVI term: its standard error is {se:.3g} K "
-            f"per NDVI unit (more than {MAX_NDVI_TERM_SE}; the NDVI's spread there, "
-            f"{float(np.std(g)):.3g}, cannot be told from the offset), and applied to other "
-            "NDVI it would shift the LST by an arbitrary amount. Fit without `ndvi=` (slope "
-            "and offset only), or on pairs whose ground holds more varied vegetation."
+            f"the fitted pixels do not determine an NDVI term: {term:.3g} +- {se:.3g} K per "
+            f"NDVI unit (the NDVI's spread there, {float(np.std(g)):.3g}, against a residual "
+            f"of {float(np.sqrt(np.mean(resid**2))):.3g} K), and applied to other NDVI it "
+            "would shift the LST by an arbitrary amount. Fit without `ndvi=` (slope and offset "
+            "only), or on more pairs, with more varied vegetation."
         )
 
 

@@ -713,15 +713,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     sr = _open_field(args.sr, args.variable, "LST")
     ref = _open_field(args.reference, args.reference_variable, "reference",
                       "--reference-variable")
-    if "xlstsr_method" in ref.attrs and "xlstsr_method" not in sr.attrs:
-        # scores of the truth against the result: the bias and spectral ratio inverted (a
-        # warning: another tool's result scored against an xlstsr one is a fair comparison)
-        warnings.warn(
-            f"the reference {args.reference} is an xlstsr upscale output (attribute "
-            f"xlstsr_method={ref.attrs['xlstsr_method']!r}) and {args.sr} is not: SR and "
-            f"REFERENCE swapped? The order is `xlstsr evaluate SR REFERENCE OUTPUT`, e.g. "
-            f"`xlstsr evaluate {args.reference} {args.sr} {args.output}`; the bias and the "
-            "spectral ratio are of SR against REFERENCE", UserWarning, stacklevel=2)
     coarse = None
     if args.coarse:
         coarse = _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable")

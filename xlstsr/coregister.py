@@ -48,6 +48,7 @@ from .validate import (
     spatial_dims,
     spatial_names,
     suspect_guide_fill,
+    temperature_units,
 )
 
 __all__ = [
@@ -191,8 +192,7 @@ def _resampled_hint(lst: xr.DataArray, ly: str, lx: str) -> str:
 
 
 def _looks_like_kelvin(fine: xr.DataArray) -> bool:
-    units = str(fine.attrs.get("units", "")).strip().lower()
-    if units in ("k", "kelvin"):
+    if temperature_units(fine.attrs.get("units")) == "K":
         return True
     vals = np.asarray(fine.values, dtype=np.float64)
     med = np.nanmedian(vals) if np.isfinite(vals).any() else np.nan

@@ -82,13 +82,25 @@ def _coregistered(
             est = estimate_offset(ref.where(mask), coarse)
         except CoregistrationError as err:
             # the estimate sees the reference as masked by evaluate's own options: an unmasked
-            # ASTER scene (border pixels mixed with its fill, cold cloud pixels) spoils it
+            # ASTER scene (border pixels mixed with its fill, cold cloud pixels) spoils it;
+            # evaluate takes no errors= (estimate_offset's own advice)
+            text = str(err).replace(" or pass errors='warn' to keep the estimate.", "")
             raise CoregistrationError(
-                f"{err} Within evaluate, the estimate uses the reference masked by `erode`, "
+                f"{text} Within evaluate, the estimate uses the reference masked by `erode`, "
                 "`valid_min` and `valid_max`: mask it as for scoring (for ASTER: erode=3, "
-                "valid_min=230, clear=True), or pass coregister=False."
+                "valid_min=230, clear=True); or estimate it yourself and pass it, keeping the "
+                "reliable steps' offset for all (`coregister=xlstsr.estimate_offset(reference, "
+                "coarse, errors='ignore')`); or pass coregister=False."
             ) from err
-    moved = apply_offset(ref, est, coarse.rio.crs if coarse is not None else ref.rio.crs)
+    if coarse is not None:
+        crs = coarse.rio.crs
+    elif est.attrs.get("crs"):  # a given estimate's shifts are in its own CRS's axes
+        from pyproj import CRS
+
+        crs = CRS.from_wkt(str(est.attrs["crs"]))
+    else:
+        crs = ref.rio.crs
+    moved = apply_offset(ref, est, crs)
     ydim, xdim = spatial_dims(ref)
     mask = mask.assign_coords({ydim: moved[ydim], xdim: moved[xdim]})
     return moved, mask, est
@@ -655,6 +667,25 @@ def evaluate(
         coarse = prepare_lst(coarse, mask_out_of_range=True, what="coarse LST")
         coarse = pair_steps(coarse, sr, "coarse input")
     reference, _ = select_lst(reference)  # a numpy array or a Dataset: named, not an AttributeError
+    if "xlstsr_method" in reference.attrs and "xlstsr_method" not in sr.attrs:
+        # the truth scored against the result: the bias and the spectral ratio inverted
+        # (a warning: another tool's result scored against an xlstsr one is a fair comparison)
+        warnings.warn(
+            f"the reference is an xlstsr upscale output (xlstsr_method="
+            f"{reference.attrs['xlstsr_method']!r}) and sr is not: SR and REFERENCE swapped? "
+            "The order is `xlstsr.evaluate(sr, reference)` (`xlstsr evaluate SR REFERENCE "
+            "OUTPUT` on the command line); the bias and the spectral ratio are of sr against "
+            "the reference.", UserWarning, stacklevel=2)
+    if coregister is not False and "xlstsr_coregistration" in reference.attrs:
+        # moved a second time (330 m off in all), while one shift was reported
+        raise XlstsrError(
+            "the reference was co-registered already (its attrs hold xlstsr_coregistration: "
+            f"{str(reference.attrs['xlstsr_coregistration'])[:80]}): co-registering it again "
+            "moves it twice. Pass coregister=False to score it as it is, or give the reference "
+            "as read."
+        )
+    if coregister is not False and "band" in reference.dims and reference.sizes["band"] == 1:
+        reference = reference.squeeze("band", drop=True)  # as read by rioxarray: one band
     reference = pair_steps(georeference(reference, "reference"), sr)
     factor = _infer_factor(sr, coarse, factor)
     ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata,

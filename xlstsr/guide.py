@@ -517,8 +517,9 @@ def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
         return  # labelled channels (NDVI, albedo...)
     d = extra[0]
     labels = guide[d].values if d in guide.coords else None
-    if labels is not None and labels.dtype.kind in "OUS" and not all(
-            re.match(r"\d{4}-\d{2}-\d{2}", str(v)) for v in labels):
+    if labels is not None and labels.dtype.kind in "OUS" and any(
+            re.search(r"[A-Za-z]", str(v)) and not re.match(r"\d{4}-\d{2}-\d{2}", str(v))
+            for v in labels):
         return  # channels named by their labels (['red', 'nir']), not numbered or dated bands
     warnings.warn(
         f"the guide's {n_bands} {d!r} bands, labelled alike, are used as {n_bands} channels of "

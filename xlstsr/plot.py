@@ -135,6 +135,16 @@ def _decoded(truth: xr.DataArray) -> xr.DataArray:
     return decode_reference(truth)
 
 
+def _drawn_kelvin(lst: xr.DataArray) -> xr.DataArray:
+    """An LST input in Kelvin for drawing, decoded as upscale decodes it (digital numbers or
+    Celsius were drawn as they are, on one colour scale with Kelvin); values out of the
+    physical range are left out of the picture, not refused (upscale takes them with
+    ``mask_out_of_range=True``)."""
+    from .validate import decode_lst
+
+    return decode_lst(lst, mask_out_of_range=True, check_fill=False)
+
+
 def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
                 index: dict[str, int]) -> xr.DataArray:
     """``other`` with the result's steps (time...) in the result's order of labels: a truth in
@@ -199,7 +209,6 @@ def comparison(
         upscaled.attrs.get("xlstsr_method", "upscaled"): upscaled}
     last = list(results.values())[-1]
     from .steps import pair_steps
-    from .validate import decode_lst
 
     # every result on the last one's steps by label (the others were drawn by position: two
     # dates side by side as one step)
@@ -208,7 +217,7 @@ def comparison(
                for k, v in results.items()}
     # the input in Kelvin as upscale decodes it (digital numbers or Celsius were drawn as they
     # are, on one colour scale with the Kelvin results)
-    coarse = _same_steps(last, decode_lst(coarse), "coarse", index)
+    coarse = _same_steps(last, _drawn_kelvin(coarse), "coarse", index)
     if truth is not None:
         _need_dataarray("truth", truth)
         truth = _same_steps(last, _decoded(truth), "truth", index)
@@ -562,9 +571,7 @@ def truth_maps(
         v = src.rio.reproject_match(truth, resampling=resampling, nodata=np.nan).values
         return np.where(valid, v, np.nan)
 
-    from .validate import decode_lst
-
-    first = on_truth(decode_lst(coarse), Resampling.nearest)  # in Kelvin, as upscale reads it
+    first = on_truth(_drawn_kelvin(coarse), Resampling.nearest)  # in Kelvin, as upscale reads it
     valid &= np.isfinite(first)  # where the input covers the truth
     if not valid.any():
         raise GridError("the truth has no valid pixel where the coarse input lies (other "

@@ -223,11 +223,13 @@ def upscale(
                 "ndvi=ndvi_on_the_output_grid)` (from xlstsr.calibration), or fit one without "
                 "the NDVI term (`fit_calibration(sr, truth)`)."
             )
-    if m.name in ("nearest", "bicubic") and scale_correction is not None and \
-            check_mode(scale_correction) != "auto":  # (an unknown mode named as such)
+    mode = None if scale_correction is None else check_mode(scale_correction)
+    if (m.name == "nearest" and mode not in (None, "auto")) or (
+            m.name == "bicubic" and isinstance(mode, float)):
         # they add no detail: nearest's within-block "detail" is its block edges, which the law
         # amplified (18.6 K changes, RMSE 2.29 -> 3.83 K); bicubic made coarse-consistent block
-        # by block gained edges (up to 1.65 K, whatever the gain, 1 included)
+        # by block by a fixed gain gained edges (up to 1.65 K, whatever the gain, 1 included;
+        # the laws leave it as it is)
         raise XlstsrError(
             f"scale_correction={scale_correction!r} rescales a method's within-block detail, and "
             f"method {m.name!r} adds none: use it with a method that adds detail ('sisr', "

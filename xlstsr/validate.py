@@ -72,6 +72,7 @@ __all__ = [
     "stored_values",
     "suspect_fill",
     "suspect_guide_fill",
+    "temperature_units",
     "warn_if_resampled",
     "warn_if_super_resolved",
 ]
@@ -916,6 +917,22 @@ def _class_layer(finite: np.ndarray) -> str | None:
     return ", ".join(f"{v:g}" for v in vals[:8]) + (", ..." if vals.size > 8 else "")
 
 
+def temperature_units(units: Any) -> str | None:
+    """``"K"`` or ``"C"`` for the spellings of Kelvin and degrees Celsius the decoders take
+    (``"degree_kelvin"``, ``"°K"``, ``"degrees_C"``...), None for anything else (no units,
+    other units): the one table every reader and writer judges units with.
+
+    Examples
+    --------
+    >>> temperature_units("degrees Kelvin"), temperature_units("°C"), temperature_units("1")
+    ('K', 'C', None)
+    """
+    try:
+        return _units_kind(None if units is None else str(units))
+    except UnitsError:
+        return None
+
+
 def _units_kind(units: str | None) -> str | None:
     if units is None or str(units).strip().lower() in _NO_UNITS:
         return None
@@ -1334,8 +1351,9 @@ def _lst_verdict(
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values lie in [-1, 1] "
                     f"({lo_v:.3g} to {hi_v:.3g}): an emissivity, an NDVI or a fraction, not a "
-                    "temperature. Give the LST variable itself (e.g. LST_Day_1km, not Emis_31); "
-                    "a guide goes in `guide=`."
+                    "temperature? Give the LST variable itself (e.g. LST_Day_1km, not Emis_31; "
+                    "a guide goes in `guide=`); if they are degrees Celsius (a scene at 0 degC), "
+                    "set `da.attrs['units'] = 'degC'`."
                 )
             in_celsius = ((judged > -70) & (judged < 75)).mean()
             if in_celsius > 0.9:

@@ -53,9 +53,12 @@ def open_cog(
         whole blocks, grown to about 1024 pixels a side (one-row strips too), all bands at once
         in pixel-interleaved files. ``None`` reads eagerly.
     times : sequence, optional
-        Values of the ``time`` coordinate, one per path (default: the dates :func:`to_cogs`
-        wrote in the files' tags, else 0, 1, ...; one such file alone gets its date as a
-        scalar ``time`` coordinate); with one path,
+        Values of the ``time`` coordinate, one per path (default: the labels :func:`to_cogs`
+        or ``xlstsr upscale ... out.tif`` wrote in the files' tags; else the dates of
+        MODIS-style names, ``.AYYYYDDD.``, the series then put in date order; else 0, 1, ...;
+        one such file alone gets its date as a scalar ``time`` coordinate). Without ``times``,
+        files of different MODIS layers (``LST_Day_1km`` and ``LST_Night_1km``, by name or
+        ``source_subdataset`` tag) are refused: one stack is one layer. With one path,
         one per band of a multi-band file (its bands become the time steps), or a ``time`` dim
         of length 1. Dates (strings, datetimes, zone-aware ones converted to
         UTC) become datetime64; repeated values are refused.
@@ -188,7 +191,8 @@ def open_cog(
     arrays = [open_cog(p, chunks, masked=masked, band=band) for p in paths]
     _same_grid(paths, arrays)
     _same_coding(paths, arrays, masked)
-    _same_layer(paths, arrays)
+    if times is None:  # given times say which file is which step (day and night alternating)
+        _same_layer(paths, arrays)
     if any("time" in a.dims for a in arrays):  # files of several dated bands each
         if times is not None or not all("time" in a.dims for a in arrays):
             raise XlstsrError(
@@ -203,12 +207,16 @@ def open_cog(
     tagged = [a.coords["time"].values[()] if "time" in a.coords else None for a in arrays]
     if times is None and None not in tagged and len(set(tagged)) == len(tagged):
         times = tagged  # files of to_cogs: their dates come back
+    by_name = False
     if times is None:
         times = _granule_dates(paths)
+        by_name = times is not None
     arrays = [a.drop_vars("time", errors="ignore") for a in arrays]
     # the grids were checked equal (to 1e-6 pixel): rounding in the coordinates is not a new grid
     out = xr.concat(arrays, dim="time", join="override", combine_attrs="override")
     out = out.assign_coords(time=list(times) if times is not None else np.arange(len(arrays)))
+    if by_name:  # files in any order (a glob's): the series in date order
+        out = out.sortby("time")
     if isinstance(chunks, dict) and "time" in chunks:
         out = out.chunk({"time": chunks["time"]})
     crs = arrays[0].rio.crs
@@ -249,13 +257,14 @@ def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray]) -> None:
 
 def _granule_dates(paths: Sequence[Any]) -> list[Any] | None:
     """Dates from MODIS-style names (``.AYYYYDDD.``) when every file has one and they differ,
-    as :func:`xlstsr.io.open_modis` dates its granules; else None (numbered steps)."""
-    found = [re.search(r"\.A(\d{4})(\d{3})\.", Path(os.fspath(p)).name) for p in paths]
-    if not all(found):
+    as :func:`xlstsr.io.open_modis` dates its granules (:func:`~xlstsr.io.modis.granule_time`);
+    else None (numbered steps)."""
+    from .modis import granule_time
+
+    dates = [granule_time(p) for p in paths]
+    if any(d is None for d in dates) or len(set(dates)) != len(dates):
         return None
-    dates = [np.datetime64(f"{m.group(1)}-01-01") + np.timedelta64(int(m.group(2)) - 1, "D")
-             for m in found]
-    return [d.astype("datetime64[ns]") for d in dates] if len(set(dates)) == len(dates) else None
+    return dates
 
 
 def _check_complete(path: Any) -> None:
@@ -270,17 +279,15 @@ def _check_complete(path: Any) -> None:
             return
         bh, bw = src.block_shapes[0]
         nx, ny = -(-src.width // bw), -(-src.height // bh)
-        # every tile when there are few, else the last one of each band (a COG writes the
-        # full-resolution tiles last)
-        blocks = ([(i, j) for j in range(ny) for i in range(nx)] if nx * ny * src.count <= 4096
-                  else [(nx - 1, ny - 1)])
+        # the last tile or strip of each band: a truncation cuts the end of the file, where
+        # GDAL writes them (a COG writes the full-resolution tiles last); all of them cost
+        # 5-20 ms a file for 1-row strips
         end = 0
         for b in range(1, src.count + 1):
-            for i, j in blocks:
-                off = src.get_tag_item(f"BLOCK_OFFSET_{i}_{j}", "TIFF", bidx=b)
-                n = src.get_tag_item(f"BLOCK_SIZE_{i}_{j}", "TIFF", bidx=b)
-                if off and n:
-                    end = max(end, int(off) + int(n))
+            off = src.get_tag_item(f"BLOCK_OFFSET_{nx - 1}_{ny - 1}", "TIFF", bidx=b)
+            n = src.get_tag_item(f"BLOCK_SIZE_{nx - 1}_{ny - 1}", "TIFF", bidx=b)
+            if off and n:
+                end = max(end, int(off) + int(n))
     if end > size:
         raise XlstsrError(
             f"{os.fspath(path)} is truncated: its tiles end at byte {end}, the file holds "
@@ -405,8 +412,8 @@ def _tagged_label(attrs: dict[str, Any]) -> Any:
         return None
     try:  # rioxarray reads a numeric tag back as a number: its text is the JSON again
         value = json.loads(str(text).lower() if kind == "bool" else str(text))
-    except ValueError:  # another program's tag
-        return None
+    except ValueError:  # a text written unquoted (before the labels were JSON): itself
+        return str(text) if kind == "str" else None
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     ok = {"bool": bool, "int": int, "float": float, "str": str}[kind]
@@ -789,9 +796,6 @@ def dask_array_type() -> type:
 #: the compressions GDAL's COG driver writes
 _COG_COMPRESS = ("NONE", "DEFLATE", "ZSTD", "LZW", "LZMA", "PACKBITS", "JPEG", "WEBP", "LERC",
                  "LERC_DEFLATE", "LERC_ZSTD", "JXL")
-_KELVIN = ("k", "kelvin", "kelvins", "degk", "deg_k")
-_CELSIUS = ("degc", "deg_c", "celsius", "degree_celsius", "degrees_celsius", "c", "°c",
-            "degreec", "degreesc")
 
 
 def _check_temperature(da: xr.DataArray, name: str | None = None) -> None:
@@ -805,8 +809,9 @@ def _check_temperature(da: xr.DataArray, name: str | None = None) -> None:
     15000 K. Celsius labelled ``degC`` is written as it is (the tag says so, and xlstsr reads it
     back as Kelvin). Arrays without temperature units (NDVI, masks) are not judged.
     """
-    units = str(da.attrs.get("units", "")).strip().lower().replace(" ", "")
-    kind = "K" if units in _KELVIN else "C" if units in _CELSIUS else None
+    from ..validate import temperature_units
+
+    kind = temperature_units(da.attrs.get("units"))  # every spelling ('°K' kept a scale)
     if kind is None or da.dtype.kind not in "iuf":
         return
     v = stored_values(da)

@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InputNotFoundError, InputTypeError, NoOverlapError, XlstsrError
-from ..validate import check_bool, check_number, check_whole
+from ..validate import check_bool, check_number, check_whole, temperature_units
 
 __all__ = ["BandCoding", "band_coding", "open_stac"]
 
@@ -93,7 +93,6 @@ def _with_proj_epsg(item: Any) -> Any:
 
 
 #: unit strings of the raster extension that mean Kelvin
-_KELVIN_UNITS = {"k", "kelvin", "degk", "deg_k", "degrees_k"}
 
 
 @dataclass(frozen=True)
@@ -430,7 +429,7 @@ def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataA
     out = out.astype(dtype)
     unit = coding.unit if coding is not None else da.attrs.get("units")
     if unit:
-        attrs["units"] = "K" if str(unit).lower() in _KELVIN_UNITS else str(unit)
+        attrs["units"] = "K" if temperature_units(unit) == "K" else str(unit)
     out.attrs = attrs
     return out
 
@@ -448,6 +447,23 @@ def _encoded_attrs(da: xr.DataArray, coding: BandCoding | None) -> xr.DataArray:
             attrs["units"] = coding.unit
     out = da.copy(deep=False)
     out.attrs = attrs
+    return out
+
+
+def _cwd_hrefs(items: list[Any], keys: Sequence[str]) -> list[Any]:
+    """Items whose relative hrefs, with no location to resolve them against, name files from
+    the working folder (an ItemCollection read from a file): copies with those hrefs absolute,
+    which both loaders read (before, stackstac read them and odc-stac could not)."""
+    out = []
+    for it in items:
+        rel = [k for k in keys if k in it.assets and not it.assets[k].get_absolute_href()
+               and "://" not in it.assets[k].href and not os.path.isabs(it.assets[k].href)
+               and os.path.exists(it.assets[k].href)]
+        if rel:
+            it = it.clone()
+            for k in rel:
+                it.assets[k].href = os.path.abspath(it.assets[k].href)
+        out.append(it)
     return out
 
 
@@ -603,7 +619,8 @@ def open_stac(
         for it in items:
             asset = it.assets.get(k)
             href = None if asset is None else (asset.get_absolute_href() or asset.href)
-            if href and "://" not in href and not os.path.isabs(href) and relative is None:
+            if href and "://" not in href and not os.path.isabs(href) and relative is None \
+                    and not os.path.exists(href):
                 relative = (k, it.id, href)
             if href and "://" not in href and os.path.isabs(href) and not os.path.exists(href):
                 raise InputNotFoundError(
@@ -627,6 +644,7 @@ def open_stac(
     if bbox is not None:  # a box beside every item loads a cube of NaN without a word
         _check_bbox_overlap(items, bbox, crs if crs is not None else _native_crs(items[0]))
     _check_groupby(items, kwargs.get("groupby"))
+    items = _cwd_hrefs(items, keys)
     if relative is not None:
         # an item read as a dict (json.load) has no location to resolve it against: the
         # loader's error blamed the projection extension

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import copy
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -275,7 +276,14 @@ class TorchModelMethod(UpscaleMethod):
         # a private copy: the user's module keeps its train()/eval() mode and layout, and a
         # module changed in place later (fine-tuned) is not what this method's weights hash
         # names (the default 'sisr' was served a user's fine-tuned module from the cache)
-        model = copy.deepcopy(model).eval()
+        try:
+            model = copy.deepcopy(model)
+            self._shared_module = False
+        except (RuntimeError, TypeError, AttributeError, pickle.PicklingError):
+            # a module torch cannot copy (weight_norm's derived weights, a lock): used as it
+            # is, as before, and cached under a key of its own object (never the default's)
+            self._shared_module = True
+        model = model.eval()
         if rf is None:
             rf = runtime.measure_receptive_field(model, self.factor, self.n_guide)
         self.receptive_field = check_whole("the model's `receptive_field`", rf, 0, fix)
@@ -364,9 +372,11 @@ class TorchModelMethod(UpscaleMethod):
         return self._cache_key(self._device())
 
     def _cache_key(self, dev: str) -> str:
+        own = (f"-module{id(self._local_model)}"
+               if getattr(self, "_shared_module", False) and self._local_model is not None else "")
         if self._backend_on(dev) == "onnxruntime":
-            return self.weights_hash + "-onnxruntime"
-        return self.weights_hash + ("-cl" if self.channels_last else "")
+            return self.weights_hash + own + "-onnxruntime"
+        return self.weights_hash + own + ("-cl" if self.channels_last else "")
 
     def _device(self) -> str:
         """This process's device: ``device="auto"`` is the CPU under ONNX Runtime."""
