@@ -63,6 +63,8 @@ from ..io.zarr import (
     local_path,
     refuse_incomplete_inputs,
     store_exists,
+    url_key,
+    urls_read,
     writer_stamp,
     zarr_compressors,
 )
@@ -435,6 +437,7 @@ def _refuse_store_over_inputs(store: Any, source: Any, guide: Any) -> None:
     store written inside an input changes that input."""
     s = local_path(store)
     if s is None:
+        _refuse_url_over_inputs(store, source, guide)
         return
     for role, obj in (("source", source), ("guide", guide)):
         direct = local_path(obj)
@@ -457,6 +460,46 @@ def _refuse_store_over_inputs(store: Any, source: Any, guide: Any) -> None:
                     f"the store {store} lies inside the {role} being read ({p}){how}: writing "
                     "there would change the input; choose a path outside it."
                 )
+
+
+def _refuse_url_over_inputs(store: Any, source: Any, guide: Any) -> None:
+    """:func:`_refuse_store_over_inputs` for a store given as a URL (``s3://``...): the same
+    URL as the source destroyed the input cube, then blamed its fill value."""
+    if not isinstance(store, str) or "://" not in store:
+        return
+    key = url_key(store)
+    for role, obj in (("source", source), ("guide", guide)):
+        given = {url_key(obj)} if isinstance(obj, str) and "://" in obj else urls_read(obj)
+        for u in sorted(given):
+            if u == key or u.startswith(key + "/") or key.startswith(u + "/"):
+                raise XlstsrError(
+                    f"the store {store} is, holds or lies inside the {role} being read ({u}): "
+                    "writing it would destroy or change the input; choose another URL for the "
+                    "output."
+                )
+
+
+def _refuse_damaged(store: Any, root: Any, vname: str, done: np.ndarray,
+                    ds: xr.Dataset) -> None:
+    """Refuse to resume a store that lost files after it was written (a copy that dropped
+    some): an index coordinate missing, or fewer stored chunks than the finished regions wrote
+    (every chunk is written, all-NaN ones too). Resumed, it was marked complete with no time
+    labels and a finished day reading all NaN."""
+    missing = [str(d) for d in ds.dims if d in ds.coords and str(d) not in root]
+    arr = root[vname]
+    per_region = int(np.prod([-(-n // c) for n, c in zip(arr.shape[1:], arr.chunks[1:])])) \
+        if arr.ndim > 2 else arr.nchunks
+    expected = int(done.sum()) * per_region if arr.ndim > 2 else (arr.nchunks if done.all() else 0)
+    # (zarr < 3.1 leaves all-NaN chunks unwritten: only the coordinates are judged there)
+    stored = int(arr.nchunks_initialized) if hasattr(arr, "with_config") else expected
+    if missing or stored < expected:
+        what = (f"its coordinate(s) {missing}" if missing else
+                f"{expected - stored} of the {expected} chunks its finished regions wrote")
+        raise XlstsrError(
+            f"the store {store} has lost {what} since it was written (a copy or a clean-up "
+            "that dropped files?): resuming would mark it complete with gaps. Write it again "
+            "with mode='w'."
+        )
 
 
 def _output_name(lst: xr.DataArray) -> str:
@@ -733,7 +776,10 @@ def upscale_to_zarr(
         "factor": int(factor),
         "method": m.name,
         "method_options": json.loads(json.dumps(m.describe(), default=repr)),
-        "upscale_options": json.loads(json.dumps(up_kw, default=repr)),
+        # tile= changes how, not what (the seams are exact): a resume with smaller tiles after
+        # running out of memory was refused
+        "upscale_options": json.loads(json.dumps(
+            {k: v for k, v in up_kw.items() if k != "tile"}, default=repr)),
         "time_chunk": time_chunk,
         "variable": vname,
         "input": array_fingerprint(lst),
@@ -752,6 +798,12 @@ def upscale_to_zarr(
             json.dumps(extra_options, sort_keys=True, default=repr))
     fingerprint = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:32]
     ds = sr.to_dataset()
+    # coordinates along time made lazy by the chunking (a composite's start date, a day of
+    # year): computed now, they are small; the template's write left them as fill (1970-01-01)
+    lazy = {c: ds[c].compute() for c in ds.coords
+            if c not in ds.dims and isinstance(ds[c].variable.data, dsa.Array)}
+    if lazy:
+        ds = ds.assign_coords(lazy)
     ds.attrs = {
         "xlstsr_fingerprint": fingerprint,
         "xlstsr_arguments": json.dumps(arguments, sort_keys=True),
@@ -830,6 +882,7 @@ def upscale_to_zarr(
         if done_arr.shape != (len(regions),):
             raise XlstsrError(f"the store's progress record does not match {len(regions)} regions")
         done = np.asarray(done_arr[:]).astype(bool)
+        _refuse_damaged(store, root, vname, done, ds)
         aside = None
     else:
         # the template (metadata and coordinates) from a stand-in of the output's shape and

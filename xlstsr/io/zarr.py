@@ -288,6 +288,46 @@ def files_read(obj: Any) -> set[Path]:
     return {p for p in (local_path(f) for f in found if f is not None) if p is not None}
 
 
+def url_key(url: str) -> str:
+    """A store URL as compared with others: ``scheme://path`` without trailing slashes."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.lower()}://{rest.strip('/')}"
+
+
+def urls_read(obj: Any) -> set[str]:
+    """The remote stores (fsspec: ``s3://``, ``gs://``, ``memory://``...) a lazy DataArray,
+    Dataset, guide list or dict reads, as :func:`url_key`; local files are
+    :func:`files_read`'s. Metadata only."""
+    if isinstance(obj, xr.Dataset):
+        return set().union(*(urls_read(v) for v in obj.data_vars.values()))
+    if isinstance(obj, Mapping):
+        return set().union(*(urls_read(v) for v in obj.values())) if obj else set()
+    if isinstance(obj, (list, tuple)):
+        return set().union(*(urls_read(v) for v in obj)) if obj else set()
+    if not isinstance(obj, xr.DataArray):
+        return set()
+    found = set()
+    src = obj.encoding.get("source")
+    if isinstance(src, str) and "://" in src and not src.startswith("file://"):
+        found.add(url_key(src))
+    raw = obj.variable._data
+    arrays = [raw]
+    if isinstance(raw, dsa.Array):
+        for name, layer in raw.__dask_graph__().layers.items():
+            if str(name).startswith("original-"):
+                arrays += list(layer.values())
+    for a in arrays:
+        for _ in range(12):
+            if not hasattr(a, "array"):
+                break
+            a = a.array
+        zstore = getattr(getattr(a, "_array", None), "store", None)
+        fs, path = getattr(zstore, "fs", None), getattr(zstore, "path", None)
+        if fs is not None and isinstance(path, str) and "file" not in _protocols(fs):
+            found.add(url_key(f"{_protocols(fs)[0]}://{path}"))
+    return found
+
+
 def refuse_incomplete_inputs(source: Any, guide: Any) -> None:
     """Refuse a lazy input or guide read from the store of an unfinished upscale_to_zarr run
     (``xr.open_zarr`` opens it; its unwritten steps are NaN and would be streamed on as if
