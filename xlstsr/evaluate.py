@@ -64,6 +64,12 @@ _UNITS = {
 }
 
 
+def _n_steps(da: xr.DataArray) -> int:
+    """The number of images of ``da`` (its leading dims' sizes multiplied)."""
+    ydim, xdim = spatial_dims(da)
+    return int(np.prod([n for d, n in da.sizes.items() if d not in (ydim, xdim)]))
+
+
 def _coregistered(
     ref: xr.DataArray, mask: xr.DataArray, coarse: xr.DataArray | None, how: bool | xr.Dataset
 ) -> tuple[xr.DataArray, xr.DataArray, xr.Dataset]:
@@ -79,7 +85,22 @@ def _coregistered(
                 "(`--coarse` on the command line)"
             )
         try:
-            est = estimate_offset(ref.where(mask), coarse)
+            # a cube: the reliable steps' offset moves every step (one offset per scene), so an
+            # unreliable step (99 % cloud) is said, not a refusal of the whole cube
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always")
+                est = estimate_offset(ref.where(mask), coarse,
+                                      errors="warn" if _n_steps(ref) > 1 else "raise")
+            ok = np.atleast_1d(est.reliable.values).astype(bool)
+            if not ok.any():
+                raise CoregistrationError(str(said[0].message) if said else
+                                          "no step gave a reliable co-registration estimate.")
+            if not ok.all():
+                warnings.warn(
+                    f"co-registration: {int((~ok).sum())} of {ok.size} steps gave no reliable "
+                    "estimate (mostly cloud?); the reliable steps' offset moves them too. "
+                    f"First: {str(said[0].message)[:200] if said else ''}",
+                    UserWarning, stacklevel=3)
         except CoregistrationError as err:
             # the estimate sees the reference as masked by evaluate's own options: an unmasked
             # ASTER scene (border pixels mixed with its fill, cold cloud pixels) spoils it;

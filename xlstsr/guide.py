@@ -695,6 +695,13 @@ def _require_valid_guide(data: Any, ndvi: Any = None) -> Any:
     empty = ~np.isfinite(data).any(axis=(0, 2, 3))
     if empty.any():
         raise _empty_guide_error(int(np.flatnonzero(empty)[0]))
+    inf = np.isinf(data).any(axis=(0, 2, 3))
+    if inf.any():  # made the guide statistics of a training inf: trained with no guide at all
+        c = int(np.flatnonzero(inf)[0])
+        raise XlstsrError(
+            f"guide channel {c} holds {int(np.isinf(data[:, c]).sum())} infinite value(s): a "
+            "gap or fill written as inf; make them NaN (`guide.where(np.isfinite(guide))`)."
+        )
     for c in range(data.shape[1]):
         _refuse_guide_fill(c, data[:, c])
         if ndvi and ndvi[c]:
@@ -962,6 +969,18 @@ def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
             m = s1 / cnt
             sd = float(np.sqrt(max(s2 / cnt - m * m, 0.0)))
             mu, st = mean_t[c], std_t[c]
+            if st > 100 * max(sd, 1e-12) and abs(mu) > 100 * max(abs(m), sd):
+                # a guide 100+ times smaller than the training one in spread and level: a model
+                # trained on stored integers (NDVI x 10000) given decoded NDVI (3.95 K off)
+                name = names[c] if c < len(names) else f"guide{c}"
+                k = abs(mu) / max(abs(m), 1e-12)
+                raise GuideScaleError(
+                    f"guide channel {c} ({name!r}) has mean {m:.4g} and standard deviation "
+                    f"{sd:.4g}, but the model was trained on mean {mu:.4g} and standard deviation "
+                    f"{st:.4g}, about {k:.3g} times larger: it was trained on the guide as "
+                    "stored (NDVI x 10000?). Give the guide on that scale, or retrain the model "
+                    "on the decoded guide (`scale_factor` applied)."
+                )
             if abs(m - mu) / st > GUIDE_MAX_Z or sd / st > GUIDE_MAX_STD_RATIO:
                 name = names[c] if c < len(names) else f"guide{c}"
                 raise GuideScaleError(

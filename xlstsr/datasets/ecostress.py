@@ -444,14 +444,19 @@ def open_ecostress_scene(
     attrs = {"units": "K", "long_name": "land surface temperature", "key": key,
              "day_night": row["day_night"], "time": str(row["datetime_utc"]),
              "source": "ECOSTRESS L2 LSTE v002", "bounds_k": [lo, hi]}
+    # the overpass time as a scalar coordinate (UTC), as the date checks read it: kept in attrs
+    # only, an sr of 07-21 was scored against the scene of 07-28 without a word
+    when = pd.Timestamp(row["datetime_utc"])
+    when = (when.tz_convert("UTC").tz_localize(None) if when.tzinfo else when).to_datetime64()
     if resolution is None:
         ny, nx = lst.shape
         lon = transform.c + transform.a * (np.arange(nx) + 0.5)
         lat = transform.f + transform.e * (np.arange(ny) + 0.5)
-        return xr.DataArray(lst, dims=("lat", "lon"), coords={"lat": lat, "lon": lon},
+        return xr.DataArray(lst, dims=("lat", "lon"), coords={"lat": lat, "lon": lon,
+                                                              "time": when},
                             name="lst", attrs=attrs | {"crs": crs})
     box = ecostress_box(folder) if box is None else box
-    out = _project(lst, transform, crs, float(resolution), attrs, box)
+    out = _project(lst, transform, crs, float(resolution), attrs, box).assign_coords(time=when)
     if ok.any() and not np.isfinite(out.values).any():
         import rasterio.transform
 

@@ -214,10 +214,30 @@ def resolve_tile(method: UpscaleMethod, factor: int, tile: int | str | None) -> 
         return method.tile_size(factor) if method.spatially_local else None
     if tile is None:
         return None
-    tile = int(tile)
-    if tile < 1:
-        raise ValueError(f"tile must be a positive number of coarse pixels, 'auto' or None, got {tile}")
-    return tile
+    from ..validate import check_whole
+
+    return int(check_whole("tile", tile, 1, hint="coarse pixels, 'auto' or None"))
+
+
+def _check_array_args(method: Any, lst: Any, guide: Any, factor: Any) -> None:
+    """The array layer's arguments, named: ``factor=0`` returned an empty array, a method
+    given by name or a 2-D image raised numpy's or the method's own errors."""
+    from ..errors import GridError, InputTypeError
+    from ..validate import check_factor
+
+    if not isinstance(method, UpscaleMethod):
+        raise InputTypeError(
+            f"method must be an UpscaleMethod, got {type(method).__name__} {method!r:.40}: "
+            "`xlstsr.methods.get_method(name)` makes one (upscale_array is the array layer; "
+            "xlstsr.upscale takes names)."
+        )
+    check_factor(factor)
+    if np.ndim(lst) != 3:
+        raise GridError(f"lst must be (n, y, x) (time steps, rows, columns), got shape "
+                        f"{np.shape(lst)}: a single image is `lst[None]`")
+    if guide is not None and np.ndim(guide) != 4:
+        raise GridError(f"guide must be (n or 1, c, y*factor, x*factor), got shape "
+                        f"{np.shape(guide)}: a single-band guide is `guide[:, None]`")
 
 
 def _bounds(chunks: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -269,6 +289,7 @@ def upscale_array(
     >>> sr.chunks[1], float(sr[0, 5, 5].compute())
     ((56, 56, 48), 300.0)
     """
+    _check_array_args(method, lst, guide, factor)
     size = resolve_tile(method, factor, tile)
     if not isinstance(lst, dsa.Array) and not isinstance(guide, dsa.Array):
         lst = np.asarray(lst)

@@ -395,7 +395,17 @@ def zarr_compressors(spec: Any) -> Any:
         return (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
     if spec is None:
         return spec
-    codecs = (spec,) if isinstance(spec, BytesBytesCodec) else spec
+    codecs = (spec,) if isinstance(spec, (BytesBytesCodec, Mapping)) else spec
+    if isinstance(codecs, (tuple, list)) and any(isinstance(c, Mapping) for c in codecs):
+        # the JSON form zarr and xarray's encoding take ({"name": "zstd", "configuration": ...})
+        from zarr.registry import get_codec_class
+
+        try:
+            codecs = [get_codec_class(str(c["name"])).from_dict(dict(c))
+                      if isinstance(c, Mapping) else c for c in codecs]
+        except (KeyError, TypeError, ValueError) as err:
+            raise XlstsrError(f"compressors={spec!r:.80}: not a Zarr v3 codec ({err}): {how}.") \
+                from err
     if not isinstance(codecs, (tuple, list)) or not all(
             isinstance(c, BytesBytesCodec) for c in codecs):
         bad = next((c for c in (codecs if isinstance(codecs, (tuple, list)) else [codecs])

@@ -11,6 +11,7 @@ checkpoint with its provenance.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Hashable, Mapping
@@ -96,6 +97,36 @@ def _same_labels(truth: xr.DataArray, lst: xr.DataArray) -> xr.DataArray:
     from ..steps import pair_steps
 
     return pair_steps(truth, lst, "truth", "LST", like_var="lst")
+
+
+def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> xr.DataArray:
+    """The truth north-up and checked to lie on the LST's grid ``factor`` times finer, pixel
+    for pixel, when both have coordinates: it was paired by position only (a south-up truth
+    trained upside down, one 8 km away on the wrong ground, without a word)."""
+    from ..grid import fine_grid
+    from ..validate import image_order
+
+    truth = image_order(truth)
+    try:
+        ty, tx = spatial_dims(truth)
+        ly, lx = spatial_dims(lst)
+    except XlstsrError:
+        return truth
+    if not all(d in c.coords for d, c in ((ty, truth), (tx, truth), (ly, lst), (lx, lst))):
+        return truth  # plain arrays: paired by position, as documented
+    fy, fx, _ = fine_grid(image_order(lst), factor)
+    y, x = np.asarray(truth[ty].values, float), np.asarray(truth[tx].values, float)
+    step = abs(float(fx[1] - fx[0])) if fx.size > 1 else 1.0
+    if y.shape != fy.shape or x.shape != fx.shape or not (
+            np.allclose(y, fy, atol=0.01 * step) and np.allclose(x, fx, atol=0.01 * step)):
+        raise GridError(
+            f"the truth is not on the LST's grid {factor} times finer (its x from {x[0]:.6g}, y "
+            f"from {y[0]:.6g}; the fine grid's from {fx[0]:.6g} and {fy[0]:.6g}, {fx.size} x "
+            f"{fy.size} pixels): it is paired with the LST pixel for pixel. Put it there first, "
+            "e.g. `truth.rio.reproject_match(fine)` with `fine = lst.lstsr.upscale(factor, "
+            "'nearest')`."
+        )
+    return truth
 
 
 class CubeDataModule(PatchDataModule):
@@ -204,6 +235,15 @@ class CubeDataModule(PatchDataModule):
         if mode in ("sif", "degraded_disr") and guide is None:  # degraded_disr trained a SISR
             raise XlstsrError(f"mode {mode!r} needs a guide (guide=...); without one, train "
                               "mode 'sisr'")
+        # left unused without a word (the command line refused both)
+        if mode == "sisr" and guide is not None:
+            raise XlstsrError("mode 'sisr' trains without a guide and would not use guide=: "
+                              "pass mode='degraded_disr' (or 'sif', 'supervised') to train a "
+                              "guided model, or drop guide=")
+        if mode != "supervised" and truth is not None:
+            raise XlstsrError(f"truth= is the target of mode 'supervised'; mode {mode!r} trains "
+                              "on degraded pairs and would not use it: pass mode='supervised', "
+                              "or drop truth=")
         if split is not None and not isinstance(split, PositionSplit):
             if not isinstance(split, Mapping):
                 raise InputTypeError(
@@ -255,7 +295,9 @@ class CubeDataModule(PatchDataModule):
             g = np.asarray(g, np.float32)
         t = None
         if self.mode == "supervised":
-            t = _stack(_same_labels(decode_lst(_select(self.truth, None, "truth")), lst_da))  # type: ignore[arg-type]
+            truth = _same_labels(decode_lst(_select(self.truth, None, "truth"), what="truth"),
+                                 lst_da)  # type: ignore[arg-type]
+            t = _stack(_truth_on_fine_grid(truth, lst_da, self.factor))
             want = (arr.shape[0], arr.shape[1] * self.factor, arr.shape[2] * self.factor)
             if t.shape != want:
                 raise XlstsrError(
@@ -346,6 +388,10 @@ class CubeDataModule(PatchDataModule):
         if self.train_set is not None:
             return
         arr, g, t = self._inputs()
+        h = hashlib.sha256()
+        for a in (arr, g, t):  # the decoded arrays: a fixed cost, small beside training
+            h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
+        self._digest = h.hexdigest()[:32]
         valid = arr[np.isfinite(arr)]
         if valid.size and valid.min() == valid.max():
             # trained silently to a loss of 0 (evaluate and scaling_stats say so of such a field)
@@ -366,7 +412,12 @@ class CubeDataModule(PatchDataModule):
         patches = self._check_split(patches, self.split)
         train, val, _ = split_by_position(patches, self.split)
         if not len(train):
-            raise XlstsrError("no training patch: the split puts every window position elsewhere")
+            n_pos = len(np.unique(patches.scene))
+            raise XlstsrError(
+                f"no training patch: the split puts every one of the {n_pos} window position(s) "
+                f"elsewhere (val_fraction={self.val_fraction}, or a split= without training "
+                "positions): lower val_fraction, or give a larger cube or a smaller `window` "
+                "for more positions.")
         if not len(val):
             log.warning(
                 "no validation patches (%d window position(s) of %d px): training without early "
@@ -381,8 +432,19 @@ class CubeDataModule(PatchDataModule):
         self.train_set = train
         self.val_set = val if len(val) else None
 
+    def _inputs_record(self) -> dict[str, Any] | None:
+        """What the patches were cut from: a digest of the decoded cube (and guide, truth) and
+        the settings that shape the pairs; None before :meth:`setup`."""
+        digest = getattr(self, "_digest", None)
+        if digest is None:
+            return None
+        return {"data": digest, "patch": self.patch, "psf": repr(self.psf),
+                "max_nan_fraction": self.max_nan_fraction, "mode": self.mode}
+
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "split": None if self.split is None else self.split.as_dict()}
+        return {**super().state_dict(),
+                "split": None if self.split is None else self.split.as_dict(),
+                "inputs": self._inputs_record()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = state_dict.get("split")
@@ -390,6 +452,16 @@ class CubeDataModule(PatchDataModule):
             raise XlstsrError(
                 "the checkpoint was trained on another split by position (another seed, "
                 "val_fraction, window or cube): resume with the settings of the first run"
+            )
+        # another cube of the same size resumed silently: the model file named the new cube
+        # and held the first one's weights and normalisation
+        before, now = state_dict.get("inputs"), self._inputs_record()
+        if before is not None and now is not None and before != now:
+            diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+            raise XlstsrError(
+                f"the checkpoint was trained on other inputs or settings (they differ in "
+                f"{diff}): resume with the cube, guide, truth and settings of the first run, or "
+                "start a new training without the checkpoint."
             )
         super().load_state_dict(state_dict)
 
