@@ -53,8 +53,11 @@ def test_a_guide_far_off_the_training_scale_is_refused():
 
     g = np.random.default_rng(0).uniform(0, 1, (1, 1, 16, 16)).astype(np.float32)
     with pytest.raises(errors.GuideScaleError, match="times larger"):
-        check_guide_values(g, {"mean": [5000.0], "std": [2000.0], "names": ["ndvi"]})
+        check_guide_values(g, {"mean": [5000.0], "std": [2890.0], "names": ["ndvi"]})
     check_guide_values(g * 0.05 + 0.5, {"mean": [0.5], "std": [0.2], "names": ["ndvi"]})
+    # merely small guides are no scaled copies: flat low ground, open water
+    check_guide_values(g + 1.5, {"mean": [500.0], "std": [300.0], "names": ["elevation"]})
+    check_guide_values(0.003 + 0.002 * g, {"mean": [0.603], "std": [0.136], "names": ["ndvi"]})
 
 
 def test_a_resume_on_other_inputs_and_unused_inputs_are_refused(tmp_path):

@@ -695,13 +695,6 @@ def _require_valid_guide(data: Any, ndvi: Any = None) -> Any:
     empty = ~np.isfinite(data).any(axis=(0, 2, 3))
     if empty.any():
         raise _empty_guide_error(int(np.flatnonzero(empty)[0]))
-    inf = np.isinf(data).any(axis=(0, 2, 3))
-    if inf.any():  # made the guide statistics of a training inf: trained with no guide at all
-        c = int(np.flatnonzero(inf)[0])
-        raise XlstsrError(
-            f"guide channel {c} holds {int(np.isinf(data[:, c]).sum())} infinite value(s): a "
-            "gap or fill written as inf; make them NaN (`guide.where(np.isfinite(guide))`)."
-        )
     for c in range(data.shape[1]):
         _refuse_guide_fill(c, data[:, c])
         if ndvi and ndvi[c]:
@@ -956,6 +949,18 @@ def _scale_hint(m: float, s: float, mu: float, sd: float, name: str) -> str:
             "check units, `scale_factor` and `_FillValue`")
 
 
+def _stored_scale(m: float, sd: float, mu: float, st: float) -> float | None:
+    """The power of ten (>= 100) by which the training guide is a scaled copy of this one, in
+    level and in spread both (within 1.5 times), or None."""
+    if sd <= 0 or m == 0 or st <= 0:
+        return None
+    k, r = abs(mu / m), st / sd
+    p = 10.0 ** round(np.log10(k))
+    if p >= 100 and 1 / 1.5 <= k / p <= 1.5 and 1 / 1.5 <= r / p <= 1.5 and mu * m > 0:
+        return k
+    return None
+
+
 def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
     merged = _merge_stats(stats)
     mean_t = np.asarray(expected["mean"], np.float64)
@@ -969,11 +974,12 @@ def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
             m = s1 / cnt
             sd = float(np.sqrt(max(s2 / cnt - m * m, 0.0)))
             mu, st = mean_t[c], std_t[c]
-            if st > 100 * max(sd, 1e-12) and abs(mu) > 100 * max(abs(m), sd):
-                # a guide 100+ times smaller than the training one in spread and level: a model
-                # trained on stored integers (NDVI x 10000) given decoded NDVI (3.95 K off)
+            k = _stored_scale(m, sd, mu, st)
+            if k is not None:
+                # a scaled copy of the training guide, by a power of ten (level and spread
+                # alike): a model trained on stored integers (NDVI x 10000) given decoded NDVI
+                # (3.95 K off). A guide merely small (flat ground, water) is no scaled copy.
                 name = names[c] if c < len(names) else f"guide{c}"
-                k = abs(mu) / max(abs(m), 1e-12)
                 raise GuideScaleError(
                     f"guide channel {c} ({name!r}) has mean {m:.4g} and standard deviation "
                     f"{sd:.4g}, but the model was trained on mean {mu:.4g} and standard deviation "

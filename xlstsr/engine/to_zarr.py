@@ -841,12 +841,18 @@ def upscale_to_zarr(
                 f"the store {store} was not written by upscale_to_zarr (no progress record): "
                 "resume only works on a store it started; pass mode='w' to overwrite it."
             ) from err
+        prev_args: dict[str, Any] = {}
         if old != fingerprint:
-            prev = root.attrs.get("xlstsr_arguments", "{}")
             try:
-                prev_args = json.loads(prev)
+                prev_args = json.loads(root.attrs.get("xlstsr_arguments", "{}"))
             except ValueError:
                 prev_args = {}
+            if isinstance(prev_args.get("upscale_options"), dict):
+                # stores that recorded tile= (which changes no value) resume as the same run
+                prev_args["upscale_options"].pop("tile", None)
+                if prev_args == arguments:
+                    old = fingerprint
+        if old != fingerprint:
             diff = sorted(
                 k for k in set(arguments) | set(prev_args) if arguments.get(k) != prev_args.get(k)
             )

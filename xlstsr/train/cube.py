@@ -118,7 +118,8 @@ def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> 
     y, x = np.asarray(truth[ty].values, float), np.asarray(truth[tx].values, float)
     step = abs(float(fx[1] - fx[0])) if fx.size > 1 else 1.0
     if y.shape != fy.shape or x.shape != fx.shape or not (
-            np.allclose(y, fy, atol=0.01 * step) and np.allclose(x, fx, atol=0.01 * step)):
+            np.allclose(y, fy, rtol=0, atol=0.01 * step)
+            and np.allclose(x, fx, rtol=0, atol=0.01 * step)):
         raise GridError(
             f"the truth is not on the LST's grid {factor} times finer (its x from {x[0]:.6g}, y "
             f"from {y[0]:.6g}; the fine grid's from {fx[0]:.6g} and {fy[0]:.6g}, {fx.size} x "
@@ -159,8 +160,10 @@ class CubeDataModule(PatchDataModule):
         The LST variable of a Dataset.
     guide, truth : DataArray or Dataset, optional
         Fine guide (e.g. NDVI: one field, one per date matched by label, or several bands) and
-        fine truth (one per date), at ``factor`` x the LST grid: aligned by coordinates when
-        both have a CRS, else exactly ``factor`` x the LST's shape.
+        fine truth (one per date), at ``factor`` x the LST grid. The guide is aligned by
+        coordinates when both have a CRS; the truth, paired pixel for pixel, must lie on that
+        grid (checked by coordinates, put north-up); without coordinates both must be exactly
+        ``factor`` x the LST's shape.
     mode : str
         One of :data:`xlstsr.train.MODES`.
     factor, patch : int
@@ -438,7 +441,8 @@ class CubeDataModule(PatchDataModule):
         digest = getattr(self, "_digest", None)
         if digest is None:
             return None
-        return {"data": digest, "patch": self.patch, "psf": repr(self.psf),
+        psf = self.psf if self.psf is None or isinstance(self.psf, str) else float(self.psf)
+        return {"data": digest, "patch": self.patch, "psf": psf,
                 "max_nan_fraction": self.max_nan_fraction, "mode": self.mode}
 
     def state_dict(self) -> dict[str, Any]:

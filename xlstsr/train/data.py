@@ -101,6 +101,13 @@ def _check_pairs(
         from ..guide import _require_valid_guide
 
         _require_valid_guide(g)
+        inf = np.isinf(g).any(axis=(0, 2, 3))
+        if inf.any():  # the guide statistics became inf: trained with no guide at all
+            c = int(np.flatnonzero(inf)[0])
+            raise XlstsrError(
+                f"guide channel {c} holds {int(np.isinf(g[:, c]).sum())} infinite value(s): a "
+                "gap or fill written as inf; make them NaN (`guide.where(np.isfinite(guide))`)."
+            )
     t = None
     if target is not None:
         t = _numbers(target, "target")
