@@ -974,28 +974,26 @@ def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
             m = s1 / cnt
             sd = float(np.sqrt(max(s2 / cnt - m * m, 0.0)))
             mu, st = mean_t[c], std_t[c]
+            # a scaled copy of the training guide by a power of ten, level and spread alike:
+            # a model trained on stored integers (NDVI x 10000) given decoded NDVI (3.95 K
+            # off); a guide merely small (flat ground, water) is no scaled copy
             k = _stored_scale(m, sd, mu, st)
             if k is not None:
-                # a scaled copy of the training guide, by a power of ten (level and spread
-                # alike): a model trained on stored integers (NDVI x 10000) given decoded NDVI
-                # (3.95 K off). A guide merely small (flat ground, water) is no scaled copy.
-                name = names[c] if c < len(names) else f"guide{c}"
-                raise GuideScaleError(
-                    f"guide channel {c} ({name!r}) has mean {m:.4g} and standard deviation "
-                    f"{sd:.4g}, but the model was trained on mean {mu:.4g} and standard deviation "
-                    f"{st:.4g}, about {k:.3g} times larger: it was trained on the guide as "
-                    "stored (NDVI x 10000?). Give the guide on that scale, or retrain the model "
-                    "on the decoded guide (`scale_factor` applied)."
-                )
-            if abs(m - mu) / st > GUIDE_MAX_Z or sd / st > GUIDE_MAX_STD_RATIO:
-                name = names[c] if c < len(names) else f"guide{c}"
-                raise GuideScaleError(
-                    f"guide channel {c} ({name!r}) has mean {m:.4g} and standard deviation "
-                    f"{sd:.4g} (range {mn:.4g} to {mx:.4g}), but the model was trained on mean "
-                    f"{mu:.4g} and standard deviation {st:.4g}: {_scale_hint(m, sd, mu, st, name)}."
-                    " A guide off the training scale makes the model produce meaningless "
-                    "temperatures."
-                )
+                hint = (f"the training guide was about {k:.3g} times larger: the model was "
+                        "trained on the guide as stored (NDVI x 10000?). Give the guide on that "
+                        "scale, or retrain the model on the decoded guide (`scale_factor` "
+                        "applied)")
+            elif abs(m - mu) / st > GUIDE_MAX_Z or sd / st > GUIDE_MAX_STD_RATIO:
+                hint = _scale_hint(m, sd, mu, st, names[c] if c < len(names) else "")
+            else:
+                continue
+            name = names[c] if c < len(names) else f"guide{c}"
+            raise GuideScaleError(
+                f"guide channel {c} ({name!r}) has mean {m:.4g} and standard deviation "
+                f"{sd:.4g} (range {mn:.4g} to {mx:.4g}), but the model was trained on mean "
+                f"{mu:.4g} and standard deviation {st:.4g}: {hint}. A guide off the training "
+                "scale makes the model produce meaningless temperatures."
+            )
     return np.zeros((*merged.shape[:2], 1))
 
 
