@@ -487,9 +487,8 @@ def _refuse_damaged(store: Any, root: Any, vname: str, done: np.ndarray,
     labels and a finished day reading all NaN."""
     missing = [str(d) for d in ds.dims if d in ds.coords and str(d) not in root]
     arr = root[vname]
-    per_region = int(np.prod([-(-n // c) for n, c in zip(arr.shape[1:], arr.chunks[1:])])) \
-        if arr.ndim > 2 else arr.nchunks
-    expected = int(done.sum()) * per_region if arr.ndim > 2 else (arr.nchunks if done.all() else 0)
+    # a region is one Zarr chunk along time (a 2-D field: one region of all chunks)
+    expected = int(done.sum()) * (arr.nchunks // done.size)
     # (zarr < 3.1 leaves all-NaN chunks unwritten: only the coordinates are judged there)
     stored = int(arr.nchunks_initialized) if hasattr(arr, "with_config") else expected
     if missing or stored < expected:

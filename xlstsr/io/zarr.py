@@ -241,15 +241,26 @@ def _remote(store: Any) -> bool:
     return fs is not None and "file" not in _protocols(fs) and "local" not in _protocols(fs)
 
 
-def _backend_file(a: Any) -> Any:
-    """The file or store path a lazily loaded backend array reads (xarray's Zarr, NetCDF and
-    rioxarray's GeoTIFF wrappers, under their indexing adapters), or None."""
-    for _ in range(12):  # ImplicitToExplicitIndexingAdapter > CopyOnWriteArray > LazilyIndexed...
+def _backend_array(a: Any) -> Any:
+    """The backend array under xarray's indexing adapters (ImplicitToExplicitIndexingAdapter >
+    CopyOnWriteArray > LazilyIndexed...)."""
+    for _ in range(12):
         if not hasattr(a, "array"):
             break
         a = a.array
-    zarr_array = getattr(a, "_array", None)  # xarray.backends.zarr.ZarrArrayWrapper
-    zstore = getattr(zarr_array, "store", None)
+    return a
+
+
+def _zarr_store(a: Any) -> Any:
+    """The Zarr store a backend array (xarray's ZarrArrayWrapper) reads, or None."""
+    return getattr(getattr(a, "_array", None), "store", None)
+
+
+def _backend_file(a: Any) -> Any:
+    """The file or store path a lazily loaded backend array reads (xarray's Zarr, NetCDF and
+    rioxarray's GeoTIFF wrappers, under their indexing adapters), or None."""
+    a = _backend_array(a)
+    zstore = _zarr_store(a)
     for attr in ("root", "path"):  # zarr 3 LocalStore, zarr 2 DirectoryStore
         v = getattr(zstore, attr, None)
         if isinstance(v, (str, os.PathLike)):
@@ -317,11 +328,7 @@ def urls_read(obj: Any) -> set[str]:
             if str(name).startswith("original-"):
                 arrays += list(layer.values())
     for a in arrays:
-        for _ in range(12):
-            if not hasattr(a, "array"):
-                break
-            a = a.array
-        zstore = getattr(getattr(a, "_array", None), "store", None)
+        zstore = _zarr_store(_backend_array(a))
         fs, path = getattr(zstore, "fs", None), getattr(zstore, "path", None)
         if fs is not None and isinstance(path, str) and "file" not in _protocols(fs):
             found.add(url_key(f"{_protocols(fs)[0]}://{path}"))
