@@ -248,8 +248,13 @@ def _train_hints(message: str) -> str:
     ``--scale``) but does not mask out-of-range pixels: a message naming
     ``--mask-out-of-range`` points to a flag train does not have; fit_files' Python hint
     (``declare=``) gives way to the flags."""
-    from xlstsr.train.cube import FIT_FILES_HINT
+    from xlstsr.train.cube import FIT_FILES_HINT, TRUTH_HINT
 
+    if TRUTH_HINT in message:  # the truth's own flags: --units would convert the LST
+        message = _cli_hints(message.replace(TRUTH_HINT, ""), "train")
+        return re.sub(r"(?<![\w-])--(units|nodata|scale)\b", r"--truth-\1", message)
+    if "`--truth-" in message:  # completed already (a UsageError passes here twice)
+        return message
     message = _cli_hints(message.replace(FIT_FILES_HINT, ""), "train")
     # train masks nothing: its Python option offered, then said not to exist
     message = re.sub(r"\s*To mask such pixels instead, pass `mask_out_of_range=True`\.?", "",
@@ -816,6 +821,14 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--truth-variable", default=None,
                    help="truth variable of a .nc/.zarr truth (default: its only variable)")
     _add_input_declarations(t)
+    t.add_argument("--truth-units", default=None, choices=("K", "degC"),
+                   help="units of the truth when its file does not say (as --units for the LST)")
+    t.add_argument("--truth-nodata", type=float, default=None,
+                   help="stored value marking missing truth pixels when its file does not "
+                   "declare it")
+    t.add_argument("--truth-scale", type=float, default=None,
+                   help="factor turning the truth's stored values into its units when its file "
+                   "does not declare it (e.g. 0.02 for MODIS digital numbers)")
     t.add_argument("--mode", choices=TRAIN_MODES, default="sisr",
                    help="sisr: degraded LST pairs, no guide; degraded_disr, sif: with --guide; "
                    "supervised: against --truth")
@@ -907,8 +920,16 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("--mode sif needs --guide")
     if args.resume and not Path(args.resume).is_file():
         parser.error(f"--resume {args.resume}: no such checkpoint file")
-    if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
-        parser.error(f"--scale must be a number > 0, e.g. 0.02, got {args.scale!r}")
+    for flag, value in (("--scale", args.scale), ("--truth-scale", args.truth_scale)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            parser.error(f"{flag} must be a number > 0, e.g. 0.02, got {value!r}")
+    truth_flags = [f for f, v in (("--truth-units", args.truth_units),
+                                  ("--truth-nodata", args.truth_nodata),
+                                  ("--truth-scale", args.truth_scale)) if v is not None]
+    if truth_flags and not args.truth:  # declared of a truth that is not there
+        parser.error(f"{', '.join(truth_flags)} describe(s) the --truth file: add --truth (with "
+                     "--mode supervised), or drop them (--units, --nodata, --scale describe "
+                     "the LST)")
     _refuse_input(args.out, args.lst, args.guide, args.truth, args.resume)
     from xlstsr.io.formats import DATA_SUFFIXES
     from xlstsr.plot import FIGURE_SUFFIXES
@@ -955,6 +976,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             seed=args.seed, progress=args.progress, logger=args.logger, log_dir=args.log_dir,
             callbacks=callbacks, ckpt_path=args.resume, trainer_options=trainer,
             declare={"units": args.units, "_FillValue": args.nodata, "scale_factor": args.scale},
+            truth_declare={"units": args.truth_units, "_FillValue": args.truth_nodata,
+                           "scale_factor": args.truth_scale},
         )
     except KeyboardInterrupt as err:  # Ctrl-C: fit stopped the Trainer, nothing was written
         print(f"xlstsr: interrupted: {err}", file=sys.stderr)

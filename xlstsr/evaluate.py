@@ -252,6 +252,33 @@ def _check_scored(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
         )
 
 
+_NO_PIXEL_IN_BOTH = (
+    "the super-resolved field and the reference overlap, but no pixel is valid in both "
+    "(gaps in sr over the valid reference pixels); check the inputs' gaps and masking."
+)
+
+
+def _check_total(block: np.ndarray, total: Any, message: str) -> np.ndarray:
+    if int(total) == 0:
+        raise NoOverlapError(message)
+    return block
+
+
+def _refuse_none_scored(out: dict[str, xr.DataArray], nv: xr.DataArray, nodata: Any,
+                        scale: Any, erode: int) -> dict[str, xr.DataArray]:
+    """The in-memory refusals of a reference with no valid pixel (after masking, or none valid
+    in sr as well) for dask inputs: every metric depends on the total count, so computing any
+    of them raises instead of returning NaN with n_valid 0. A step of a cube with no pixel stays
+    NaN, as in memory."""
+    total = nv.variable.data.sum()
+    message = (f"{_NO_PIXEL_IN_BOTH} The reference's masking: nodata={nodata}, scale={scale}, "
+               f"erode={erode} (e.g. reference_scale=0.1 for K x 10, or relax `erode`).")
+    return {name: da.copy(data=dsa.map_blocks(_check_total, da.variable.data, total,
+                                              message=message, dtype=da.dtype))
+            if isinstance(da.variable.data, dsa.Array) else da
+            for name, da in out.items()}
+
+
 def _erode_block(valid: np.ndarray, iterations: int) -> np.ndarray:
     structure = ndimage.generate_binary_structure(2, 1)  # 4-connected cross: city-block distance
     structure = structure.reshape((1,) * (valid.ndim - 2) + structure.shape)
@@ -737,10 +764,7 @@ def evaluate(
     on_ref = on_ref.where(mask)
     nv = _m.n_valid(on_ref, ref_m)
     if not isinstance(nv.variable.data, dsa.Array) and not bool((nv > 0).any()):
-        raise NoOverlapError(
-            "the super-resolved field and the reference overlap, but no pixel is valid in both "
-            "(gaps in sr over the valid reference pixels); check the inputs' gaps and masking."
-        )
+        raise NoOverlapError(_NO_PIXEL_IN_BOTH)
     if not isinstance(nv.variable.data, dsa.Array):
         _check_scored(ref_m, nv)
     out: dict[str, Any] = {
@@ -773,6 +797,8 @@ def evaluate(
     if coarse is not None:
         out["coarse_consistency"] = _m.coarse_consistency(sr, coarse, factor)
     out["n_valid"] = nv
+    if isinstance(nv.variable.data, dsa.Array):
+        out = _refuse_none_scored(out, nv, reference_nodata, reference_scale, erode)
     if offset is not None:  # what was applied: one offset per scene
         ok = np.atleast_1d(offset.reliable.values).astype(bool)
         for name, var in (("coregistration_shift_x", "shift_x"),

@@ -1683,7 +1683,7 @@ def check_declarations(declare: Any) -> dict[str, Any]:
     return out
 
 
-def declare_lst(da: xr.DataArray, declare: Any) -> xr.DataArray:
+def declare_lst(da: xr.DataArray, declare: Any, what: str = "LST") -> xr.DataArray:
     """The LST with the user's declarations (:func:`check_declarations`) as attributes, for the
     front door to decode. A scale the file has already (an attribute, or applied on reading) is
     not replaced: it would be applied twice.
@@ -1699,9 +1699,10 @@ def declare_lst(da: xr.DataArray, declare: Any) -> xr.DataArray:
         own = da.attrs.get("scale_factor", da.encoding.get("scale_factor"))
         if own is not None and float(np.asarray(own).ravel()[0]) != 1.0:
             raise XlstsrError(
-                f"the LST file declares scale_factor={own} already: drop the declared scale "
-                "(--scale on the command line, declare['scale_factor'] in fit_files); the file's "
-                "own scale is applied"
+                f"the {what} file declares scale_factor={own} already: drop the declared scale "
+                f"({'--truth-scale' if what == 'truth' else '--scale'} on the command line, "
+                f"{'truth_declare' if what == 'truth' else 'declare'}['scale_factor'] in "
+                "fit_files); the file's own scale is applied"
             )
     return da.assign_attrs(**declared) if declared else da
 

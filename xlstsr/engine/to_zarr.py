@@ -283,6 +283,16 @@ def _normal_store(store: Any) -> Any:
     )
 
 
+def _store_label(store: Any) -> str:
+    """The store as messages name it: a path or URL as given; an in-memory store by its type
+    and size (a dict's repr printed every chunk it held)."""
+    if isinstance(store, (str, os.PathLike)):
+        return str(store)
+    if isinstance(store, Mapping):
+        return f"(a {type(store).__name__} of {len(store)} keys, in memory)"
+    return f"{type(store).__name__} {repr(store)[:60]}"
+
+
 def _in_memory(store: Any) -> bool:
     """Whether ``store`` lives in this process's memory (a MemoryStore, a dict, memory://)."""
     import zarr
@@ -311,23 +321,23 @@ def _check_url(store: str) -> None:
 
     protocols = [part.split("://")[0] for part in store.split("::") if "://" in part]
     if "zip" in protocols:
-        raise XlstsrError(_ZIP_MESSAGE.format(store=store))
+        raise XlstsrError(_ZIP_MESSAGE.format(store=_store_label(store)))
     for proto in protocols:
         if proto in ("http", "https"):
             raise XlstsrError(
-                f"cannot write the store {store}: HTTP(S) is read only. Write to a local path "
+                f"cannot write the store {_store_label(store)}: HTTP(S) is read only. Write to a local path "
                 "or to object storage (e.g. 's3://bucket/out.zarr', 'gs://...')."
             )
         try:
             fsspec.get_filesystem_class(proto)
         except ImportError as err:
             raise XlstsrError(
-                f"cannot write the store {store}: {err} (fsspec's package for '{proto}://'), "
+                f"cannot write the store {_store_label(store)}: {err} (fsspec's package for '{proto}://'), "
                 f"e.g. `pip install {_FSSPEC_PACKAGES.get(proto, proto + 'fs')}`."
             ) from None
         except ValueError:
             raise XlstsrError(
-                f"cannot write the store {store}: '{proto}://' is not a protocol fsspec knows; "
+                f"cannot write the store {_store_label(store)}: '{proto}://' is not a protocol fsspec knows; "
                 "check the URL (e.g. 's3://bucket/out.zarr') or give a local path."
             ) from None
 
@@ -357,7 +367,7 @@ def _refuse_live_writer(store: Any) -> None:
     w = live_writer(attrs)
     if w is not None:
         raise XlstsrError(
-            f"the store {store} is being written now by another upscale_to_zarr run (process "
+            f"the store {_store_label(store)} is being written now by another upscale_to_zarr run (process "
             f"{w['pid']} on this machine): a second run would write over it. Wait for that run "
             f"to finish, or stop it (`kill {w['pid']}`) and complete the store with "
             "mode='resume' (`xlstsr upscale ... --resume`), or write to another path."
@@ -375,14 +385,14 @@ def _check_store(store: Any, mode: str) -> None:
     from .regions import active_client
 
     if isinstance(store, zarr.storage.ZipStore):
-        raise XlstsrError(_ZIP_MESSAGE.format(store=store))
+        raise XlstsrError(_ZIP_MESSAGE.format(store=_store_label(store)))
     client = active_client()
     if _in_memory(store) and client is not None and not (
             isinstance(store, str) and _workers_in_process(client)):
         # (fsspec's memory:// is one per process: shared with in-process workers only; a
         # MemoryStore object is copied into the tasks even then - the store came back NaN)
         raise XlstsrError(
-            f"the store {store!r:.60} is held in this process's memory, and a dask.distributed "
+            f"the store {_store_label(store)} is held in this process's memory, and a dask.distributed "
             "client is active: each worker would write its regions into its own copy of it, "
             "and the store returned would hold none of them. Write to a path (local or "
             "'s3://...'), or close the client (`client.close()`) for an in-memory store."
@@ -394,21 +404,21 @@ def _check_store(store: Any, mode: str) -> None:
         return
     p = Path(store)
     if p.suffix.lower() == ".zip":
-        raise XlstsrError(_ZIP_MESSAGE.format(store=store))
+        raise XlstsrError(_ZIP_MESSAGE.format(store=_store_label(store)))
     if p.suffix.lower() in (".nc", ".tif", ".tiff", ".nc4", ".h5"):
         raise XlstsrError(
-            f"{store} names a {p.suffix} file but upscale_to_zarr writes a Zarr store: give it "
+            f"{_store_label(store)} names a {p.suffix} file but upscale_to_zarr writes a Zarr store: give it "
             "a '.zarr' path, or write other formats with `xlstsr.upscale(...).to_netcdf(...)` / "
             "`.rio.to_raster(...)` (or the command line: `xlstsr upscale in out.tif`)."
         )
     if p.exists() and not p.is_dir():
-        raise XlstsrError(f"{store} is a file, not a Zarr store (a folder): choose another path "
+        raise XlstsrError(f"{_store_label(store)} is a file, not a Zarr store (a folder): choose another path "
                           "or remove the file yourself.")
     for parent in p.absolute().parents:  # the nearest existing folder above it must be one
         if parent.exists():
             if not parent.is_dir():
                 raise XlstsrError(
-                    f"the store {store} cannot be created: {parent} is a file, not a folder. "
+                    f"the store {_store_label(store)} cannot be created: {parent} is a file, not a folder. "
                     "Choose a path in a folder."
                 )
             break
@@ -418,14 +428,14 @@ def _check_store(store: Any, mode: str) -> None:
         # mode="w" deleted a variable of the user's store and nested a group in its place (an
         # array that is a store of its own, zarr.save_array's, is overwritten as before)
         raise XlstsrError(
-            f"{store} is an array (a variable) of the Zarr store {store_root}, not a store: upscale_to_zarr writes a whole store (coordinates, progress record), and "
+            f"{_store_label(store)} is an array (a variable) of the Zarr store {store_root}, not a store: upscale_to_zarr writes a whole store (coordinates, progress record), and "
             "mode='w' would delete that variable. Write to a store of its own (e.g. "
             "'lst_250m.zarr'), and add it to the other store afterwards if you want it there."
         )
     if (mode == "w" and p.is_dir() and any(p.iterdir())
             and not holds_zarr_metadata(p)):
         raise XlstsrError(
-            f"{store} is a folder that holds other files and no Zarr store: mode='w' would "
+            f"{_store_label(store)} is a folder that holds other files and no Zarr store: mode='w' would "
             "delete them. Choose a new path (or an existing Zarr store to overwrite)."
         )
 
@@ -447,17 +457,17 @@ def _refuse_store_over_inputs(store: Any, source: Any, guide: Any) -> None:
             if p == s:
                 # the wording of the path case, which callers match
                 raise XlstsrError(
-                    f"the store {store} is the {role} being read{how}: writing it would destroy "
+                    f"the store {_store_label(store)} is the {role} being read{how}: writing it would destroy "
                     "the input; choose another path for the output."
                 )
             if s in p.parents:
                 raise XlstsrError(
-                    f"the store {store} holds the {role} being read ({p}){how}: writing the "
+                    f"the store {_store_label(store)} holds the {role} being read ({p}){how}: writing the "
                     "store would delete or change the input; choose another path for the output."
                 )
             if p in s.parents:
                 raise XlstsrError(
-                    f"the store {store} lies inside the {role} being read ({p}){how}: writing "
+                    f"the store {_store_label(store)} lies inside the {role} being read ({p}){how}: writing "
                     "there would change the input; choose a path outside it."
                 )
 
@@ -473,7 +483,7 @@ def _refuse_url_over_inputs(store: Any, source: Any, guide: Any) -> None:
         for u in sorted(given):
             if u == key or u.startswith(key + "/") or key.startswith(u + "/"):
                 raise XlstsrError(
-                    f"the store {store} is, holds or lies inside the {role} being read ({u}): "
+                    f"the store {_store_label(store)} is, holds or lies inside the {role} being read ({u}): "
                     "writing it would destroy or change the input; choose another URL for the "
                     "output."
                 )
@@ -495,7 +505,7 @@ def _refuse_damaged(store: Any, root: Any, vname: str, done: np.ndarray,
         what = (f"its coordinate(s) {missing}" if missing else
                 f"{expected - stored} of the {expected} chunks its finished regions wrote")
         raise XlstsrError(
-            f"the store {store} has lost {what} since it was written (a copy or a clean-up "
+            f"the store {_store_label(store)} has lost {what} since it was written (a copy or a clean-up "
             "that dropped files?): resuming would mark it complete with gaps. Write it again "
             "with mode='w'."
         )
@@ -820,7 +830,7 @@ def upscale_to_zarr(
         _refuse_live_writer(store)
     if exists and mode == "w-":
         raise XlstsrError(
-            f"the store {store} exists; pass mode='w' to overwrite it, mode='resume' to complete "
+            f"the store {_store_label(store)} exists; pass mode='w' to overwrite it, mode='resume' to complete "
             "an interrupted run, or choose another path."
         )
     fresh = mode == "w" or not exists
@@ -834,10 +844,10 @@ def upscale_to_zarr(
                 raise
             started = "root" in locals() and root.attrs.get(STATUS_ATTR) == INCOMPLETE
             raise XlstsrError(
-                f"the store {store} was started by upscale_to_zarr but stopped before its "
+                f"the store {_store_label(store)} was started by upscale_to_zarr but stopped before its "
                 "progress record was made: nothing to resume; pass mode='w' to write it again."
                 if started else
-                f"the store {store} was not written by upscale_to_zarr (no progress record): "
+                f"the store {_store_label(store)} was not written by upscale_to_zarr (no progress record): "
                 "resume only works on a store it started; pass mode='w' to overwrite it."
             ) from err
         prev_args: dict[str, Any] = {}
@@ -865,14 +875,14 @@ def upscale_to_zarr(
             shown = "; ".join(shown)
             if diff == ["xlstsr_version"]:
                 raise XlstsrError(
-                    f"the store {store} was started by xlstsr {prev_args.get('xlstsr_version')} "
+                    f"the store {_store_label(store)} was started by xlstsr {prev_args.get('xlstsr_version')} "
                     f"and this is {__version__}: another version may give other values, so it "
                     "does not complete the store. Resume with that version (`pip install "
                     f"xlstsr=={prev_args.get('xlstsr_version')}`), or pass mode='w' to write it "
                     "again."
                 )
             raise XlstsrError(
-                f"the store {store} was written with different arguments or input (they differ in "
+                f"the store {_store_label(store)} was written with different arguments or input (they differ in "
                 f"{diff}{'; ' + shown if shown else ''}); resume with the original arguments, or "
                 "pass mode='w' to overwrite it."
                 + _other_steps(store, lst, tdim)
@@ -881,7 +891,7 @@ def upscale_to_zarr(
             root[vname]
         except Exception:  # its data array removed or renamed: nothing to complete
             raise XlstsrError(
-                f"the store {store} has a progress record but no array {vname!r} (deleted, or "
+                f"the store {_store_label(store)} has a progress record but no array {vname!r} (deleted, or "
                 "renamed): it cannot be resumed; pass mode='w' to write it again."
             ) from None
         if done_arr.shape != (len(regions),):
@@ -907,7 +917,7 @@ def upscale_to_zarr(
             if not isinstance(err, OSError):
                 raise
             raise XlstsrError(
-                f"cannot write the store {store}: {err.strerror or err}. Choose a folder you can "
+                f"cannot write the store {_store_label(store)}: {err.strerror or err}. Choose a folder you can "
                 "write to (check its permissions and free space)."
             ) from err
         root = zarr.open_group(store, mode="r+", zarr_format=3)
@@ -990,7 +1000,7 @@ def upscale_to_zarr(
         # corrected rerun needs no mode="w"; a store with finished regions stays (resume)
         if _put_back(store, aside):  # nothing of the new result landed
             aside = None
-            err.add_note(f"upscale_to_zarr: the store {store} that mode='w' was to replace is "
+            err.add_note(f"upscale_to_zarr: the store {_store_label(store)} that mode='w' was to replace is "
                          "kept as it was (no region of the new one was written).")
         elif fresh and not finished and _remove_local_store(store):
             log.info("upscale_to_zarr: removed %s, started by this call (no region finished)",
@@ -998,7 +1008,7 @@ def upscale_to_zarr(
         else:  # said with the error: a corrected input is another input, resume refuses it
             done_now = int(done.sum()) + len(finished)
             err.add_note(
-                f"upscale_to_zarr: the store {store} is left incomplete ({done_now} of the "
+                f"upscale_to_zarr: the store {_store_label(store)} is left incomplete ({done_now} of the "
                 f"{len(regions)} time blocks written). Once the input is corrected, write it "
                 "again with mode='w' (mode='resume' completes only the same input).")
         raise
@@ -1017,7 +1027,7 @@ def upscale_to_zarr(
                 f"files (complete, readable), then {then}."
             ) from err
         raise XlstsrError(
-            f"cannot write the store {store}: {err.strerror or err} ({kept}). Free space (or fix "
+            f"cannot write the store {_store_label(store)}: {err.strerror or err} ({kept}). Free space (or fix "
             f"the folder's permissions), then {then}."
         ) from err
     except BaseException:  # interrupted, a crash: the replaced store back if nothing landed
@@ -1036,10 +1046,10 @@ def upscale_to_zarr(
         # as upscale refuses an in-memory input without a valid pixel: a store of NaN only is
         # almost always a wrong variable, fill value or QC mask, not a result
         if _put_back(store, aside):
-            kept = f"the store {store} that mode='w' was to replace is kept as it was"
+            kept = f"the store {_store_label(store)} that mode='w' was to replace is kept as it was"
         else:
             kept = ("no store is kept" if _remove_local_store(store) else
-                    f"the store {store} holds NaN only (remove it)")
+                    f"the store {_store_label(store)} holds NaN only (remove it)")
         raise AllNaNError(
             f"the input holds no valid pixel in any of its {len(regions)} time block(s) (all NaN "
             f"or fill), so nothing was upscaled and {kept}. Check the variable, the fill "

@@ -298,9 +298,14 @@ class CubeDataModule(PatchDataModule):
             g = np.asarray(g, np.float32)
         t = None
         if self.mode == "supervised":
-            truth = _same_labels(decode_lst(_select(self.truth, None, "truth"), what="truth"),
-                                 lst_da)  # type: ignore[arg-type]
-            t = _stack(_truth_on_fine_grid(truth, lst_da, self.factor))
+            try:  # the decoding checks run when the truth is read, in _stack
+                truth = _same_labels(decode_lst(_select(self.truth, None, "truth"),
+                                                what="truth"), lst_da)  # type: ignore[arg-type]
+                t = _stack(_truth_on_fine_grid(truth, lst_da, self.factor))
+            except (UnitsError, ScaledIntegerError, UndeclaredFillError,
+                    PhysicalRangeError) as err:
+                err.input_role = "truth"  # type: ignore[attr-defined]  # fit_files' hint
+                raise
             want = (arr.shape[0], arr.shape[1] * self.factor, arr.shape[2] * self.factor)
             if t.shape != want:
                 raise XlstsrError(
@@ -594,6 +599,7 @@ def fit_files(
     truth_variable: Hashable | None = None,
     mode: str = "sisr",
     declare: Mapping[str, Any] | None = None,
+    truth_declare: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Train on files (Zarr, NetCDF or GeoTIFF) and write the checkpoint ``out`` (``xlstsr train``).
@@ -617,6 +623,9 @@ def fit_files(
         and ``"add_offset"`` (stored value x scale + offset = LST), e.g. ``{"units": "degC"}``
         for a Celsius GeoTIFF, ``{"scale_factor": 0.02, "_FillValue": 0}`` for MODIS digital
         numbers stored without scale metadata. A scale the file declares itself is not replaced.
+    truth_declare : dict, optional
+        The same for the truth file (``--truth-units`` / ``--truth-nodata`` / ``--truth-scale``
+        of ``xlstsr train``), e.g. ``{"units": "degC"}`` for a Celsius truth beside a Kelvin LST.
     **options
         Settings of :func:`fit_cube` (``factor``, ``patch``, ``epochs``...).
 
@@ -636,6 +645,10 @@ def fit_files(
     _check_output(out, {"lst": lst, "guide": guide, "truth": truth})
 
     declared = check_declarations(declare)
+    truth_declared = check_declarations(truth_declare)
+    if truth_declared and truth is None:
+        raise XlstsrError("truth_declare describes the truth file, but no truth= is given: "
+                          "drop truth_declare, or give the truth (mode 'supervised')")
 
     def opened(path: Any, var: Hashable | None, role: str) -> xr.DataArray | None:
         return None if path is None else _select(open_path(path), var, role)
@@ -644,14 +657,16 @@ def fit_files(
         model, record = fit_cube(
             declare_lst(opened(lst, variable, "LST"), declared),  # type: ignore[arg-type]
             guide=opened(guide, guide_variable, "guide"),
-            truth=opened(truth, truth_variable, "truth"),
+            truth=None if truth is None else declare_lst(
+                opened(truth, truth_variable, "truth"), truth_declared, what="truth"),  # type: ignore[arg-type]
             mode=mode,
             **options,
         )
     except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError) as err:
-        if FIT_FILES_HINT in str(err):
+        hint = TRUTH_HINT if getattr(err, "input_role", "LST") == "truth" else FIT_FILES_HINT
+        if hint in str(err):
             raise
-        raise type(err)(f"{err}{FIT_FILES_HINT}") from None
+        raise type(err)(f"{err}{hint}") from None
     hist = record["history"]
     record["path"] = save_model(
         model,
@@ -662,6 +677,7 @@ def fit_files(
         training_data={
             "lst": os.fspath(lst),
             "lst_declared": declared or None,
+            "truth_declared": truth_declared or None,
             "guide": None if guide is None else os.fspath(guide),
             "truth": None if truth is None else os.fspath(truth),
         },
@@ -677,6 +693,10 @@ def fit_files(
 #: the end of a front-door message about the LST file's encoding, from :func:`fit_files`
 FIT_FILES_HINT = (" In fit_files: declare what the LST file lacks, e.g. declare={'units': 'degC'} "
                   "or declare={'scale_factor': 0.02, '_FillValue': 0}.")
+#: the same for the truth file: its own declarations (the LST's would convert the LST)
+TRUTH_HINT = (" In fit_files: declare what the truth file lacks with truth_declare=, e.g. "
+              "truth_declare={'units': 'degC'} or truth_declare={'scale_factor': 0.02, "
+              "'_FillValue': 0}.")
 
 def _check_output(out: Any, inputs: dict[str, Any]) -> None:
     """Refuse, before any training, a checkpoint path that is one of the inputs (or inside one:

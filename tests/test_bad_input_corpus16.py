@@ -1,0 +1,104 @@
+"""Sixteenth round of bad inputs (session 18).
+
+Each case scored, corrected or refused the wrong thing without a word (see the session's note).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rioxarray  # noqa: F401
+import xarray as xr
+
+import xlstsr
+from xlstsr import errors
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+
+def test_lazy_evaluate_with_no_valid_reference_pixel_is_refused_when_computed(scene):
+    """In memory this is refused; lazily it returned NaN metrics with n_valid 0."""
+    sr = xlstsr.upscale(scene["lst_1km"], 4)
+    cloudy = xr.full_like(scene["lst_250m"], np.nan)
+    lazy = xlstsr.evaluate(sr.chunk({"time": 1}), cloudy.chunk({"time": 1}))  # builds, reads nothing
+    with pytest.raises(errors.NoOverlapError, match="no pixel is valid in both"):
+        lazy.rmse.compute()
+    with pytest.raises(errors.NoOverlapError, match="nodata="):
+        lazy.compute()
+    # a single cloudy step of a cube stays NaN, as in memory
+    one_cloudy = scene["lst_250m"].copy()
+    one_cloudy[0] = np.nan
+    ds = xlstsr.evaluate(sr.chunk({"time": 1}), one_cloudy.chunk({"time": 1})).compute()
+    eager = xlstsr.evaluate(sr, one_cloudy)
+    assert np.isnan(ds.rmse[0]) and int(ds.n_valid[0]) == 0
+    xr.testing.assert_allclose(ds, eager)
+
+
+# -- stores -------------------------------------------------------------------------------------
+
+def test_a_dict_store_is_named_by_its_size_not_its_content(scene):
+    """A plain dict as the store printed every chunk it held in the 'exists' message."""
+    store: dict = {}
+    lst = scene["lst_1km"].isel(time=[0])
+    xlstsr.upscale_to_zarr(lst, store, 2, method="bicubic")
+    with pytest.raises(errors.XlstsrError, match=r"exists") as info:
+        xlstsr.upscale_to_zarr(lst, store, 2, method="bicubic")
+    assert "a dict of" in str(info.value) and len(str(info.value)) < 600
+
+
+# -- training -----------------------------------------------------------------------------------
+
+def _cube(a, res, units="K"):
+    ny, nx = a.shape[-2:]
+    da = xr.DataArray(a, dims=("time", "y", "x"), name="LST", coords={
+        "time": np.array(["2020-06-01", "2020-06-02"], "datetime64[ns]"),
+        "y": 4e6 - res * (np.arange(ny) + 0.5), "x": 5e5 + res * (np.arange(nx) + 0.5)})
+    if units:
+        da.attrs["units"] = units
+    return da.rio.write_crs(32633)
+
+
+@pytest.fixture
+def celsius_truth_files(tmp_path):
+    fine = 300 + np.random.default_rng(0).normal(0, 2, (2, 64, 64)).astype("float32")
+    _cube(fine.reshape(2, 16, 4, 16, 4).mean(axis=(2, 4)), 1000.0).to_dataset().to_zarr(
+        tmp_path / "lst.zarr")
+    _cube(fine - 273.15, 250.0, units=None).to_dataset().to_zarr(tmp_path / "truth.zarr")
+    return tmp_path
+
+
+def test_train_declares_the_truths_units_with_its_own_flags(capsys, celsius_truth_files):
+    """`xlstsr train` had no flag for the truth's units and told a user with a Celsius truth
+    to pass `--units degC`, which converts the (Kelvin) LST instead."""
+    from tests.helpers import run_cli
+
+    d = celsius_truth_files
+    common = ["train", "--lst", d / "lst.zarr", "--truth", d / "truth.zarr", "--mode",
+              "supervised", "--patch", "16", "--epochs", "1", "--out", d / "m.pt"]
+    code, err = run_cli(capsys, *common)
+    assert code == 2 and "`--truth-units degC`" in err and "`--units" not in err
+    code, err = run_cli(capsys, *common, "--truth-units", "degC")
+    assert code == 0, err
+    rec = torch_load_record(d / "m.pt")
+    assert rec["training_data"]["truth_declared"] == {"units": "degC"}
+    code, err = run_cli(capsys, "train", "--lst", d / "lst.zarr", "--truth-units", "degC",
+                        "--out", d / "n.pt")
+    assert code == 2 and "add --truth" in err
+
+
+def test_fit_files_hint_names_truth_declare_for_the_truth(celsius_truth_files):
+    from xlstsr.train import fit_files
+
+    d = celsius_truth_files
+    with pytest.raises(errors.UnitsError, match="truth_declare=") as info:
+        fit_files(d / "lst.zarr", d / "m.pt", truth=d / "truth.zarr", mode="supervised",
+                  patch=16, epochs=1)
+    assert "declare what the LST file lacks" not in str(info.value)
+    with pytest.raises(errors.XlstsrError, match="no truth= is given"):
+        fit_files(d / "lst.zarr", d / "m.pt", truth_declare={"units": "degC"})
+
+
+def torch_load_record(path):
+    from xlstsr.nn.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)["metadata"]
