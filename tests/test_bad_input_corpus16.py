@@ -102,3 +102,28 @@ def torch_load_record(path):
     from xlstsr.nn.checkpoint import load_checkpoint
 
     return load_checkpoint(path)["metadata"]
+
+
+# -- readers ------------------------------------------------------------------------------------
+
+def test_open_stac_refuses_a_truncated_local_cog(shared_data, tmp_path):
+    """open_cog refused a truncated download; open_stac built the cube, which failed only when
+    computed, with GDAL's 'Read failed' naming no file."""
+    import glob
+
+    import pystac
+
+    from xlstsr.io import open_stac
+
+    paths = sorted(glob.glob(str(shared_data / "modis_h18v04_2020" / "items" / "MOD11A1*.json")))
+    items = [pystac.Item.from_file(p) for p in paths[:2]]
+    src = items[1].assets["LST_Day_1km"].get_absolute_href()
+    cut = tmp_path / "cut.tif"
+    data = open(src, "rb").read()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    items[1].assets["LST_Day_1km"].href = str(cut)
+    with pytest.raises(errors.XlstsrError, match=r"'LST_Day_1km' of item .*cut\.tif is truncated"):
+        open_stac(items, "LST_Day_1km")
+    cut.write_bytes(b"not a tiff at all")
+    with pytest.raises(errors.XlstsrError, match="cannot be read as a raster"):
+        open_stac(items, "LST_Day_1km")

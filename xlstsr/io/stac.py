@@ -467,6 +467,25 @@ def _cwd_hrefs(items: list[Any], keys: Sequence[str]) -> list[Any]:
     return out
 
 
+def _check_local_asset(href: str, key: str, item_id: str) -> None:
+    """A local asset file that GDAL cannot open, or a GeoTIFF truncated (an interrupted
+    download), refused when opening: the loader failed only when the cube was computed, with
+    GDAL's "Read failed" naming no file (about 3 ms a file: the TIFF directory, not the data)."""
+    import rasterio
+
+    from .cog import _check_complete
+
+    try:
+        _check_complete(href)
+    except rasterio.errors.RasterioIOError as err:
+        raise XlstsrError(
+            f"asset {key!r} of item {item_id!r} ({href}) cannot be read as a raster ({err}): "
+            "an incomplete or damaged file? Download or write it again."
+        ) from None
+    except XlstsrError as err:
+        raise XlstsrError(f"asset {key!r} of item {item_id!r}: {err}") from None
+
+
 def _modified(items: list[Any], modifier: Callable[[Any], Any] | None) -> list[Any]:
     """Copies of the items passed through ``modifier`` (which may change them in place)."""
     if modifier is None:
@@ -627,6 +646,8 @@ def open_stac(
                     f"asset {k!r} of item {it.id!r} points to {href}, which does not exist; "
                     "check the catalog's location, or rewrite the hrefs with `modifier=`."
                 )
+            if href and "://" not in href and os.path.isabs(href):
+                _check_local_asset(href, k, it.id)
     _check_geographic_bbox(bbox, crs)
     _check_options(items, bands, bbox, crs, resolution, dtype, decode, chunks)
     if bbox is not None:  # numpy integers (a bbox from an array) were odc's "invalid coordinate"
