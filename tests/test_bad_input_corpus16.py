@@ -13,7 +13,6 @@ import xarray as xr
 import xlstsr
 from xlstsr import errors
 
-
 # -- evaluation ---------------------------------------------------------------------------------
 
 def test_lazy_evaluate_with_no_valid_reference_pixel_is_refused_when_computed(scene):
