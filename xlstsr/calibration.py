@@ -45,7 +45,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import InputTypeError, UnitsError, XlstsrError
+from .errors import InputTypeError, ScaledIntegerError, UnitsError, XlstsrError
 from .kernels.aggregate import block_mean, radiometric_mean
 
 __all__ = [
@@ -459,12 +459,19 @@ def apply_calibration(
             f"apply_calibration takes the LST as a DataArray in Kelvin, got {type(da).__name__}; "
             f"{hint}."
         )
-    from .validate import _units_kind
+    from .validate import _units_kind, stored_encoding
 
     if _units_kind(da.attrs.get("units")) == "C":
         raise UnitsError(
             "the LST is in degrees Celsius (its 'units' attribute) but a calibration maps Kelvin: "
             "convert it first (`(da + 273.15).assign_attrs(units='K')`)."
+        )
+    coded = stored_encoding(da)
+    if coded:  # a lazy one was let through, to fail on compute blaming the calibration
+        raise ScaledIntegerError(
+            f"the LST holds stored values, not Kelvin ({coded}): a calibration maps "
+            "temperatures. Decode it first (open the file with `mask_and_scale=True`, or "
+            "`xlstsr.validate.decode_lst(da)`)."
         )
     if not isinstance(da.variable.data, dsa.Array):  # a lazy field is not computed here
         _require_kelvin(np.asarray(da.values, np.float64), "LST")

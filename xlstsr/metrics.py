@@ -29,12 +29,13 @@ from .errors import (
     GridError,
     InputTypeError,
     MethodOptionError,
+    ScaledIntegerError,
     UnitsError,
     XlstsrError,
 )
 from .kernels import metrics as _k
 from .kernels import spectra as _s
-from .validate import check_factor, check_number, crs_mismatch, spatial_dims
+from .validate import check_factor, check_number, crs_mismatch, spatial_dims, stored_encoding
 
 __all__ = [
     "bias",
@@ -87,18 +88,50 @@ def _check_units(sr: xr.DataArray, ref: xr.DataArray) -> None:
         )
 
 
+def _refuse_stored_values(sr: xr.DataArray, ref: xr.DataArray) -> None:
+    """Refuse a field as stored (digital numbers, fill values unmasked): the metrics compare
+    values as they are; an ECOSTRESS scene read with ``mask_and_scale=False`` scored 14 841 K
+    against itself, its fill pixels counted as data."""
+    for what, da in (("sr", sr), ("the reference", ref)):
+        coded = stored_encoding(da)
+        if coded:
+            raise ScaledIntegerError(
+                f"{what} holds stored values, not temperatures ({coded}): the metrics compare "
+                "values as they are. Decode it first (open the file with `mask_and_scale=True`, "
+                "or `xlstsr.validate.decode_lst(da)`), or use xlstsr.evaluate, which decodes the "
+                "reference (`reference_scale=`, `reference_nodata=`)."
+            )
+
+
+def _same_positions(sr: xr.DataArray, ref: xr.DataArray, ydim: Any, xdim: Any) -> xr.DataArray:
+    """``sr`` with the reference's spatial labels where they agree to 1e-3 of a pixel: the fine
+    grid computed by ``upscale`` differs from a grid read from a file by float round-off (1e-14
+    degree, 1e-9 m), which the exact alignment below refused."""
+    for d in (ydim, xdim):
+        a, b = np.asarray(sr[d].values), np.asarray(ref[d].values)
+        if a.shape != b.shape or a.size < 2 or a.dtype.kind not in "fiu" \
+                or b.dtype.kind not in "fiu" or np.array_equal(a, b):
+            continue
+        step = float(np.median(np.abs(np.diff(b.astype(np.float64)))))
+        if step > 0 and np.allclose(a, b, rtol=0, atol=1e-3 * step):
+            sr = sr.assign_coords({d: ref[d].values})
+    return sr
+
+
 def _pairwise(
     kernel: Callable[..., Any], sr: xr.DataArray, ref: xr.DataArray, name: str, **kwargs: Any
 ) -> xr.DataArray:
     _need_dataarray("sr", sr)
     _need_dataarray("reference", ref)
     _check_units(sr, ref)
+    _refuse_stored_values(sr, ref)
     ydim, xdim = spatial_dims(ref)
     if ydim not in sr.dims or xdim not in sr.dims:
         raise GridError(
             f"sr has dims {tuple(sr.dims)} but the reference's spatial dims are ({ydim}, {xdim}); "
             "rename them alike, or use xlstsr.evaluate, which reprojects sr onto the reference."
         )
+    sr = _same_positions(sr, ref, ydim, xdim)
     try:
         sr, ref = xr.align(sr, ref, join="exact", exclude=[d for d in sr.dims if d not in (ydim, xdim)
                                                           and d not in ref.dims])

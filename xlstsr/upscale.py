@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
+from .calibration import INPUT_PRODUCT
 from .engine.blocks import upscale_array
 from .errors import GridError, MethodOptionError, XlstsrError
 from .grid import fine_grid, with_grid
@@ -216,6 +217,13 @@ def upscale(
         from .calibration import Calibration
 
         calibration = Calibration.parse(calibration)
+        done = lst.attrs.get("xlstsr_product") if isinstance(lst, xr.DataArray) else None
+        if done is not None and str(done) != INPUT_PRODUCT:  # apply_calibration's refusal, early
+            raise XlstsrError(
+                f"the LST is already {str(done)!r} (its xlstsr_product attribute): a calibration "
+                "maps the input sensor's LST, apply it once; drop calibration=, or give the LST "
+                "as the sensor measured it"
+            )
         if calibration.ndvi:  # apply_calibration's "pass ndvi=", which upscale does not take
             raise XlstsrError(
                 "this calibration has an NDVI term, which needs the NDVI on the output grid: "
@@ -298,9 +306,14 @@ def upscale(
     result.attrs = provenance_attrs(
         lst.attrs if keep_attrs else {}, m, factor, scale_correction, history=lst.attrs.get("history")
     )
-    from .calibration import INPUT_PRODUCT, apply_calibration
+    from .calibration import apply_calibration
 
-    result.attrs["xlstsr_product"] = INPUT_PRODUCT
+    # the product the values are: an LST calibrated before upscaling stays calibrated (labelled
+    # 'input sensor', a second calibration was let through)
+    product = str(lst.attrs.get("xlstsr_product", INPUT_PRODUCT))
+    result.attrs["xlstsr_product"] = product
+    if product != INPUT_PRODUCT and "xlstsr_calibration" in lst.attrs:
+        result.attrs["xlstsr_calibration"] = lst.attrs["xlstsr_calibration"]
     if calibration is not None:  # the opt-in sensor mapping, exactly as apply_calibration does it
         result = apply_calibration(result, calibration)
     return result

@@ -1644,6 +1644,27 @@ def stored_values(da: xr.DataArray) -> np.ndarray:
 DECLARABLE = ("units", "_FillValue", "scale_factor", "add_offset")
 
 
+def stored_encoding(da: xr.DataArray) -> str | None:
+    """What makes ``da`` stored values rather than temperatures (None: nothing): a scale or
+    offset in its attrs (xarray and rioxarray move them to ``encoding`` once applied), or a
+    declared fill value present among its values (an in-memory field)."""
+    scale, offset = da.attrs.get("scale_factor", 1), da.attrs.get("add_offset", 0)
+    try:
+        if float(np.ravel(scale)[0]) != 1 or float(np.ravel(offset)[0]) != 0:
+            return f"scale_factor={scale}, add_offset={offset} in its attrs"
+    except (TypeError, ValueError):
+        return f"scale_factor={scale!r}, add_offset={offset!r} in its attrs"
+    fill = da.attrs.get("_FillValue", da.attrs.get("nodata"))
+    if fill is not None and not isinstance(da.variable.data, dsa.Array):
+        try:
+            fill = float(np.ravel(fill)[0])
+        except (TypeError, ValueError):
+            return None
+        if np.isfinite(fill) and bool((np.asarray(da.values) == fill).any()):
+            return f"the fill value {fill:g} (its _FillValue/nodata attribute) among its values"
+    return None
+
+
 def check_declarations(declare: Any) -> dict[str, Any]:
     """``declare`` (a mapping of :data:`DECLARABLE` attributes, None values dropped) checked:
     known names, units as text, finite numbers, a scale > 0.
