@@ -197,3 +197,99 @@ def test_scaling_stats_of_a_small_field_warns_with_default_scales(scene):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scene["lst_1km"].isel(time=0, drop=True, y=slice(0, 32), x=slice(0, 32)).lstsr.scaling_stats()
+
+
+# -- structure: CF grid mappings, Datasets, STAC item sets ----------------------------------------
+
+@pytest.fixture
+def cf_netcdf(scene, tmp_path):
+    """A NetCDF whose CRS is in a CF grid-mapping variable named `crs` (GDAL's writer names it
+    `sinusoidal` or `transverse_mercator`), not rioxarray's `spatial_ref`."""
+    lst = scene["lst_1km"].isel(time=0, drop=True)
+    crs = lst.rio.crs
+    cf = lst.drop_vars("spatial_ref").rio.write_crs(crs, grid_mapping_name="crs")
+    path = tmp_path / "lst.nc"
+    cf.rename("Band1").to_dataset().to_netcdf(path)
+    return path, lst
+
+
+def test_a_cf_grid_mapping_of_another_name_is_carried(cf_netcdf):
+    """upscale and coarsen ran the whole job, then failed with rioxarray's raw MissingCRS."""
+    path, lst = cf_netcdf
+    with xr.open_dataset(path, decode_coords="all") as ds:
+        da = ds["Band1"].load()
+    assert da.rio.grid_mapping == "crs"
+    out = da.lstsr.upscale(4, method="bicubic")
+    assert out.rio.crs == lst.rio.crs
+    np.testing.assert_allclose(out.x.values, xlstsr.upscale(lst, 4, "bicubic").x.values)
+    assert da.lstsr.coarsen(2).rio.crs == lst.rio.crs
+    assert da.rio.grid_mapping == "crs" and da.rio.crs == lst.rio.crs  # the caller's untouched
+
+
+def test_a_dataset_of_one_raster_beside_its_grid_mapping(cf_netcdf):
+    """The message offered the 0-d grid mapping as `variable=`, and a Dataset whose only
+    raster is GDAL's `Band1` was refused."""
+    path, lst = cf_netcdf
+    with xr.open_dataset(path) as ds:  # `crs` a data variable, beside Band1
+        ds = ds.load()
+    assert set(ds.data_vars) == {"Band1", "crs"}
+    out = ds.lstsr.upscale(4, method="bicubic")
+    assert out.name == "Band1" and out.rio.crs == lst.rio.crs
+    two = ds.assign(other=ds["Band1"] + 1)
+    with pytest.raises(errors.VariableNotFoundError, match=r"variable='Band1'") as info:
+        two.lstsr.upscale(4, method="bicubic")
+    assert "'crs'" not in str(info.value)
+
+
+def _shared_items(shared_data, n=4):
+    import glob
+
+    import pystac
+
+    paths = sorted(glob.glob(str(shared_data / "modis_h18v04_2020" / "items" / "MOD11A1*.json")))
+    return [pystac.Item.from_file(p) for p in paths[:n]]
+
+
+def test_open_stac_refuses_granules_of_one_time_and_footprint(shared_data):
+    """Terra and Aqua items of one day (datetime null, the day as start_datetime) were fused
+    into one step by odc-stac's groupby='time': every Aqua field dropped without a word."""
+    from xlstsr.io import open_stac
+
+    terra = _shared_items(shared_data, 2)
+    for it in terra:
+        it.make_asset_hrefs_absolute()
+    day = terra[0].datetime.replace(hour=0, minute=0)
+    pair = []
+    for name in ("MOD11A1", "MYD11A1"):
+        it = terra[0].clone()
+        it.id = it.id.replace("MOD11A1", name)
+        it.properties["start_datetime"] = day.isoformat()
+        it.properties["end_datetime"] = day.replace(hour=23).isoformat()
+        it.datetime = None
+        pair.append(it)
+    with pytest.raises(errors.XlstsrError, match="groupby='id'"):
+        open_stac(pair, "LST_Day_1km")
+    cube = open_stac(pair, "LST_Day_1km", groupby="id")
+    assert cube.sizes["time"] == 2
+    assert open_stac(terra, "LST_Day_1km").sizes["time"] == 2  # other days pass
+
+
+def test_open_stac_reads_the_bbox_in_the_crs_most_items_share(shared_data):
+    """One UTM item listed first made the bbox (in the items' sinusoidal metres) meet none."""
+    from xlstsr.io import open_stac
+
+    items = [it for it in _shared_items(shared_data, 40)
+             if 17 in it.properties["subset:windows"]][:3]  # one window: one footprint
+    for it in items:
+        it.make_asset_hrefs_absolute()
+    utm = items[0].clone()
+    utm.id = "utm-copy"
+    for key in ("proj:wkt2", "proj:projjson", "proj:epsg"):
+        utm.properties.pop(key, None)
+    utm.properties["proj:code"] = "EPSG:32633"
+    bbox = (1008169, 5500449, 1067472, 5559752)  # window 17, sinusoidal metres
+    ref = open_stac(items[1:], "LST_Day_1km", bbox=bbox)
+    first = open_stac([utm, *items[1:]], "LST_Day_1km", bbox=bbox)
+    last = open_stac([*items[1:], utm], "LST_Day_1km", bbox=bbox)
+    assert first.rio.crs == last.rio.crs == ref.rio.crs
+    assert first.sizes == last.sizes

@@ -256,7 +256,29 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
         })
     require_georeferenced(da, what)
     _warn_corner_coordinates(da, what, t)
-    return north_up(da)
+    return north_up(_standard_grid_mapping(da))
+
+
+def _standard_grid_mapping(da: xr.DataArray) -> xr.DataArray:
+    """The CRS held in a CF grid-mapping coordinate of another name (GDAL's NetCDF writer calls
+    it ``sinusoidal``, ``transverse_mercator``; many files ``crs``) moved to ``spatial_ref``: it
+    was found through ``encoding['grid_mapping']``, which the first computed copy loses, and the
+    output's georeferencing failed at the very end (rioxarray's MissingCRS)."""
+    try:
+        gm = da.rio.grid_mapping
+        if gm == "spatial_ref" or gm not in da.coords:
+            return da
+        crs = da.rio.crs
+    except Exception:  # rioxarray's own errors on odd attrs: the checks name them
+        return da
+    if crs is None:
+        return da
+    # a shallow copy: drop_vars shares the Variable (and its encoding) with the caller's array,
+    # which lost its CRS when the copy's encoding was set
+    out = da.drop_vars(gm).copy(deep=False)
+    out.attrs = {k: v for k, v in da.attrs.items() if k != "grid_mapping"}
+    out.encoding = {k: v for k, v in da.encoding.items() if k != "grid_mapping"}
+    return out.rio.write_crs(crs, grid_mapping_name="spatial_ref")
 
 
 def _warn_corner_coordinates(da: xr.DataArray, what: str, t: Any) -> None:
@@ -784,22 +806,29 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
                 f"variable {variable!r} is not in the Dataset; it has {names}."
             )
         return ds[variable]
+    # rasters only: a CF grid mapping (GDAL's NetCDF writes `sinusoidal`, a 0-d variable) or
+    # a scalar holds no pixels; it was offered as the example `variable=`
+    rasters = [n for n in names
+               if ds[n].ndim >= 2 and "grid_mapping_name" not in ds[n].attrs]
     if role == "LST":
         hits = [
-            n for n in names
+            n for n in rasters
             if ds[n].attrs.get("standard_name") == "surface_temperature"
             or "lst" in str(n).lower()
         ]
         if len(hits) == 1:
             return ds[hits[0]]
-    if not names:
+    if len(rasters) == 1:  # the one raster (GDAL's `Band1` beside its grid mapping)
+        return ds[rasters[0]]
+    if not rasters:
         raise VariableNotFoundError(
-            f"the Dataset has no data variable to take the {role} from (dims "
-            f"{dict(ds.sizes)}); check the file or group opened, or pass a DataArray."
+            f"the Dataset has no data variable to take the {role} from (none on a grid: "
+            f"variables {names}, dims {dict(ds.sizes)}); check the file or group opened, or "
+            "pass a DataArray."
         )
     raise VariableNotFoundError(
-        f"cannot tell which Dataset variable holds {role}: it has {names}. Name it, e.g. "
-        f"`ds.lstsr.upscale(variable={names[0]!r}, ...)` or `variable=` of the function."
+        f"cannot tell which Dataset variable holds {role}: it has {rasters}. Name it, e.g. "
+        f"`ds.lstsr.upscale(variable={rasters[0]!r}, ...)` or `variable=` of the function."
     )
 
 
@@ -1555,6 +1584,7 @@ def decode_lst(
     [[nan, 300.0]]
     """
     _refuse_other_quantity(da, what)
+    da = _standard_grid_mapping(da)
     if da.dtype.kind not in "iuf":
         raise UnitsError(
             f"the {what} holds {da.dtype} values, not numbers of a temperature; convert them "
@@ -1771,7 +1801,7 @@ def decode_guide(da: xr.DataArray) -> xr.DataArray:
             "are, or pass the guide variable."
         )
     _refuse_inherited_scale(da)
-    out, _ = _decode_scaled(da)
+    out, _ = _decode_scaled(_standard_grid_mapping(da))
     return out
 
 

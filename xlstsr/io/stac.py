@@ -183,6 +183,16 @@ def _native_crs(item: Any) -> Any:
     return None
 
 
+def _common_crs(items: Sequence[Any]) -> Any:
+    """The CRS most items share (the first item's among equals), as odc-stac picks its output
+    CRS: a bbox was read in the first item's CRS, and one UTM item listed before sinusoidal
+    ones made it meet none of them."""
+    from collections import Counter
+
+    counts = Counter(c for c in map(_native_crs, items) if c is not None)
+    return counts.most_common(1)[0][0] if counts else None
+
+
 def _require_resolution(crs: Any, native: Any) -> None:
     """Refuse ``crs=`` in other units than the items' own without ``resolution=``: the items'
     pixel size (926.6 m) was taken as 926.6 degrees, one all-NaN pixel per date, silently."""
@@ -330,7 +340,7 @@ def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs
         for v in bbox:
             check_number("each bbox value", v, hint="bbox=(minx, miny, maxx, maxy) in the "
                          "output CRS's units, numbers not text")
-    out_crs = crs if crs is not None else (_native_crs(items[0]) if items else None)
+    out_crs = crs if crs is not None else (_common_crs(items) if items else None)
     if resolution is not None:
         res = check_number("resolution", resolution, 0, lo_open=True,
                            hint="the output pixel size in the output CRS's units, e.g. 1000 "
@@ -526,6 +536,49 @@ def _check_groupby(items: Sequence[Any], groupby: Any) -> None:
         )
 
 
+def _item_time(item: Any) -> Any:
+    """The time odc-stac groups an item by: its ``datetime``, else ``start_datetime``."""
+    return item.datetime or item.properties.get("start_datetime")
+
+
+def _refuse_fused_granules(items: Sequence[Any], groupby: Any) -> None:
+    """Refuse items that share a time and cover the same ground under odc-stac's default
+    ``groupby="time"``: it fuses them into one step, first valid pixel wins, which is right for
+    adjacent tiles of one overpass, but dropped every Aqua field beside Terra ones (daily items
+    with ``datetime: null`` and the day as ``start_datetime``), or pasted one overpass's pixels
+    into the other's gaps, without a word. Footprints that only touch (adjacent tiles) pass."""
+    if groupby not in (None, "time"):
+        return
+    from shapely.geometry import shape
+
+    by_time: dict[Any, list[Any]] = {}
+    for it in items:
+        by_time.setdefault(_item_time(it), []).append(it)
+    for when, group in by_time.items():
+        if when is None or len({it.id for it in group}) < 2:
+            continue  # the same item twice fuses with itself
+        shapes = []
+        for it in group:
+            try:
+                shapes.append((it, shape(it.geometry)))
+            except Exception:  # no or odd geometry: odc-stac decides
+                continue
+        for i, (a, ga) in enumerate(shapes):
+            for b, gb in shapes[i + 1:]:
+                if a.id == b.id or min(ga.area, gb.area) <= 0:
+                    continue
+                share = ga.intersection(gb).area / min(ga.area, gb.area)
+                if share > 0.5:
+                    raise XlstsrError(
+                        f"items {a.id!r} and {b.id!r} share the time {when} and cover the same "
+                        f"ground ({share:.0%} of the smaller footprint): odc-stac's "
+                        "groupby='time' would fuse them into one step, first valid pixel wins "
+                        "(one product dropped, or two overpasses mixed). Pass groupby='id' to "
+                        "keep each item as its own step, or select one product, e.g. "
+                        "`[i for i in items if i.properties.get('platform') == 'terra']`."
+                    )
+
+
 def open_stac(
     items: Any,
     assets: str | Sequence[str] | None = None,
@@ -661,10 +714,12 @@ def open_stac(
             "reversed values."
         )
     if crs is not None and resolution is None:
-        _require_resolution(crs, _native_crs(items[0]))
+        _require_resolution(crs, _common_crs(items))
     if bbox is not None:  # a box beside every item loads a cube of NaN without a word
-        _check_bbox_overlap(items, bbox, crs if crs is not None else _native_crs(items[0]))
+        _check_bbox_overlap(items, bbox, crs if crs is not None else _common_crs(items))
     _check_groupby(items, kwargs.get("groupby"))
+    if engine == "odc":
+        _refuse_fused_granules(items, kwargs.get("groupby"))
     items = _cwd_hrefs(items, keys)
     if relative is not None:
         # an item read as a dict (json.load) has no location to resolve it against: the
@@ -688,7 +743,7 @@ def open_stac(
         # stored values in their own dtype: nodata compares exactly, decoding happens below
         load_kw: dict[str, Any] = dict(bands=bands, chunks=chunks, **kwargs)
         if crs is None and bbox is not None:
-            crs = _native_crs(items[0])
+            crs = _common_crs(items)
             if crs is None:
                 raise XlstsrError(
                     "bbox needs a CRS: the items carry no proj:wkt2/proj:code, so pass `crs=`."
