@@ -293,3 +293,98 @@ def test_open_stac_reads_the_bbox_in_the_crs_most_items_share(shared_data):
     last = open_stac([*items[1:], utm], "LST_Day_1km", bbox=bbox)
     assert first.rio.crs == last.rio.crs == ref.rio.crs
     assert first.sizes == last.sizes
+
+
+# -- readers and co-registration on real files (round 17a) ---------------------------------------
+
+def test_open_modis_divides_by_a_scale_factor_above_one(shared_data, tmp_path):
+    """MOD13's NDVI (scale_factor 10000, 'divide') read 6.5e7 for 0.65."""
+    SD = pytest.importorskip("pyhdf.SD")
+    from xlstsr.io import open_modis
+
+    granule = next((shared_data / "mod11a1_hdf").glob("MOD11A1*.hdf"))
+    src = SD.SD(str(granule))
+    struct = src.attributes()["StructMetadata.0"]
+    src.end()
+    path = tmp_path / "MOD13A2.A2019305.h14v09.061.2020210000000.hdf"
+    sd = SD.SD(str(path), SD.SDC.WRITE | SD.SDC.CREATE)
+    sd.attr("StructMetadata.0").set(SD.SDC.CHAR, struct.replace("MODIS_Grid_Daily_1km_LST",
+                                                                "MODIS_Grid_16DAY_1km_VI"))
+    v = sd.create("1 km 16 days NDVI", SD.SDC.INT16, (1200, 1200))
+    stored = np.full((1200, 1200), 6500, np.int16)
+    stored[:10] = -3000
+    v[:] = stored
+    v.attr("valid_range").set(SD.SDC.INT16, [-2000, 10000])
+    v.attr("_FillValue").set(SD.SDC.INT16, -3000)
+    v.attr("scale_factor").set(SD.SDC.FLOAT64, 10000.0)
+    v.attr("add_offset").set(SD.SDC.FLOAT64, 0.0)
+    v.endaccess()
+    sd.end()
+    da = open_modis(path, "1 km 16 days NDVI")
+    assert float(da[100, 100]) == pytest.approx(0.65, abs=1e-4)
+    assert np.isnan(float(da[0, 0]))
+
+
+def test_open_landsat8_l1_reads_a_collection_1_bqa(shared_data, tmp_path):
+    """A Collection-1 BQA read in the pre-collection layout: every pixel water, then, with
+    mask_water=False, no cloud (15 % of the scene kept as data)."""
+    import shutil
+
+    import rioxarray as rxr
+
+    from xlstsr.io import open_landsat8_l1
+
+    src = shared_data / "landsat8_gulf_l1"
+    prefix = "LC08_L1TP_020039_20150804_20170406_01_T1_"
+    for b in ("B4", "B5", "B10"):
+        shutil.copy(src / f"l8_{b}.tif", tmp_path / f"{prefix}{b}.TIF")
+    mtl = (src / "l8_MTL.txt").read_text()
+    first = mtl.index("LANDSAT_SCENE_ID")
+    (tmp_path / f"{prefix}MTL.txt").write_text(
+        mtl[:first] + "COLLECTION_NUMBER = 01\n    " + mtl[first:])
+    pre = rxr.open_rasterio(src / "l8_BQA.tif").squeeze("band", drop=True)
+    q = pre.values
+    cloudy = ((q >> 14) & 0b11) >= 2
+    pre.copy(data=np.where(q & 1, 1, np.where(cloudy, 2800, 2720)).astype(np.uint16)).rio.to_raster(
+        tmp_path / f"{prefix}BQA.TIF")
+    with pytest.warns(UserWarning, match="no water bits"):
+        ds = open_landsat8_l1(tmp_path, prefix=prefix)
+    assert not (np.isfinite(ds["bt"].values) & cloudy).any()
+    assert np.isfinite(ds["bt"].values[~cloudy & ((q & 1) == 0)]).mean() > 0.99
+    (tmp_path / f"{prefix}MTL.txt").write_text(
+        mtl[:first] + "COLLECTION_NUMBER = 02\n    " + mtl[first:])
+    with pytest.raises(errors.XlstsrError, match="Collection 2"):
+        open_landsat8_l1(tmp_path, prefix=prefix)
+
+
+def _yanco(shared_data):
+    import rioxarray as rxr
+
+    d = shared_data / "yanco_modis_landsat"
+    landsat = rxr.open_rasterio(d / "Landsat_LST_cloudrm_20160205.tif", masked=True).squeeze(
+        "band", drop=True).assign_attrs(units="K")
+    modis = rxr.open_rasterio(d / "MOD11A1_LST_cloudrm_20160205.tif", masked=True).squeeze(
+        "band", drop=True).assign_attrs(units="K")
+    return landsat, modis
+
+
+def test_estimate_offset_takes_an_lst_brought_back_to_its_grid(shared_data):
+    """`lst.coarsen(y=10, x=10).mean()`, as the refusal of a resampled LST advised, kept the
+    stale GeoTransform of the 0.001 degree grid: refused again, in a loop."""
+    landsat, modis = _yanco(shared_data)
+    with pytest.raises(errors.GridError, match=r"coarsen\(y=10, x=10\)"):
+        xlstsr.estimate_offset(landsat, modis, errors="ignore")
+    coarse = modis.coarsen(y=10, x=10).mean().assign_attrs(units="K")
+    stale = str(coarse.spatial_ref.attrs["GeoTransform"])
+    est = xlstsr.estimate_offset(landsat, coarse, errors="ignore")
+    assert est.attrs["factor"] == 10
+    assert str(coarse.spatial_ref.attrs["GeoTransform"]) == stale  # the caller's array untouched
+
+
+def test_estimate_offset_lengths_in_the_wrong_units_are_refused(shared_data):
+    """max_shift=500 (metres) on a lon/lat LST was 500 degrees: numpy asked for 7 TiB."""
+    landsat, modis = _yanco(shared_data)
+    coarse = modis.coarsen(y=10, x=10).mean().assign_attrs(units="K")
+    for kw in ({"max_shift": 500}, {"psf_sigma": 350, "psf": False}, {"search_step": 50}):
+        with pytest.raises(errors.XlstsrError, match="units of the LST's CRS"):
+            xlstsr.estimate_offset(landsat, coarse, errors="ignore", **kw)

@@ -77,6 +77,26 @@ _VARS: dict[str, tuple[str, str]] = {
 }
 
 
+#: lengths beyond these many LST pixels are a slip of units: an offset or a PSF of a few pixels
+_MAX_PIXELS = {"max_shift": 10, "search_step": 10, "psf_sigma": 5}
+
+
+def _check_lengths(lres: float, crs: Any, **lengths: float | None) -> None:
+    """Refuse a length (in the LST CRS's units) of many LST pixels: ``max_shift=500`` meant as
+    metres on a lon/lat LST was 500 degrees, and the search grid asked numpy for 7 TiB."""
+    unit = crs_length_unit(crs)
+    for name, v in lengths.items():
+        if v is None or v <= _MAX_PIXELS[name] * lres:
+            continue
+        hint = (f" (on a lon/lat grid, {v:g} m is about {v / 111320:.2g} degree)"
+                if unit == "degree" else "")
+        raise XlstsrError(
+            f"{name}={v:g} is {v / lres:.3g} LST pixels of {lres:.4g} {unit}: lengths are in the "
+            f"units of the LST's CRS ({unit}){hint}, and an offset or PSF between MODIS and a "
+            f"fine sensor is below a few pixels (at most {_MAX_PIXELS[name]} here)."
+        )
+
+
 def crs_length_unit(crs: Any) -> str:
     """The unit of lengths (shifts, PSF widths) measured in ``crs``: ``"m"``, ``"degree"`` on
     a lon/lat CRS, or a projected CRS's own unit name (US survey feet)."""
@@ -241,10 +261,12 @@ def estimate_offset(
     psf : bool
         Estimate the sensor's Gaussian PSF width jointly (else hold it at ``psf_sigma``).
     psf_sigma : float, optional
-        PSF width in metres: the starting value with ``psf=True`` (default 0.4 LST pixel), the
-        fixed value otherwise (default 0: a box).
+        PSF width in the units of the LST's CRS (metres on a projected grid, degrees on a
+        lon/lat one): the starting value with ``psf=True`` (default 0.4 LST pixel), the
+        fixed value otherwise (default 0: a box). At most 5 LST pixels.
     max_shift : float, optional
-        Search bound on each shift component, metres (default half an LST pixel).
+        Search bound on each shift component, in the same units (default half an LST pixel; at
+        most 10 LST pixels).
     radiometric : bool, optional
         Aggregate the fine field through radiance (``T^4``: a fine LST) or linearly (a guide);
         default: radiance when it looks like Kelvin.
@@ -259,7 +281,7 @@ def estimate_offset(
         An LST on about the fine field's pixel size (factor < 2) raises
         :class:`~xlstsr.errors.GridError` whatever ``errors``.
     search_step : float, optional
-        Step of the grid search before the continuous refinement, metres (default a sixteenth
+        Step of the grid search before the continuous refinement, in the same units (default a sixteenth
         of the search window; coarser is faster and risks a secondary optimum; at least a
         sixty-fourth of the window, so that the search stays at most 65 x 65 candidates).
 
@@ -339,6 +361,8 @@ def estimate_offset(
             f"the LST's ({lres:.6g}): are the arguments swapped? The order is "
             "`estimate_offset(fine, lst)` (the fine reference or guide first)."
         )
+    _check_lengths(lres, lst.rio.crs, max_shift=max_shift, search_step=search_step,
+                   psf_sigma=psf_sigma)
     factor = max(1, round(lres / fine_pixel_size(fine, lst.rio.crs)))
     if factor < 2:
         raise GridError(

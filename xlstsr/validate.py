@@ -267,7 +267,7 @@ def _standard_grid_mapping(da: xr.DataArray) -> xr.DataArray:
     try:
         gm = da.rio.grid_mapping
         if gm == "spatial_ref" or gm not in da.coords:
-            return da
+            return _fresh_transform(da)
         crs = da.rio.crs
     except Exception:  # rioxarray's own errors on odd attrs: the checks name them
         return da
@@ -278,7 +278,34 @@ def _standard_grid_mapping(da: xr.DataArray) -> xr.DataArray:
     out = da.drop_vars(gm).copy(deep=False)
     out.attrs = {k: v for k, v in da.attrs.items() if k != "grid_mapping"}
     out.encoding = {k: v for k, v in da.encoding.items() if k != "grid_mapping"}
-    return out.rio.write_crs(crs, grid_mapping_name="spatial_ref")
+    # in place on the shallow copy: rioxarray's own copy is a deep one (the data twice)
+    out.rio.write_crs(crs, grid_mapping_name="spatial_ref", inplace=True)
+    return _fresh_transform(out)
+
+
+def _fresh_transform(da: xr.DataArray) -> xr.DataArray:
+    """A GeoTransform written in the grid mapping that the coordinates no longer match,
+    rewritten from them: ``da.coarsen(y=10, x=10).mean()`` or ``isel`` with a step keep the
+    old one, which rioxarray's ``resolution()`` and ``bounds()`` read (estimate_offset took a
+    LST brought back to its 1 km grid, as its own hint said, for the 100 m one). Pixel-centre
+    coordinates are the truth here, as everywhere in xlstsr."""
+    try:
+        ydim, xdim = spatial_dims(da)
+    except NoSpatialDimsError:
+        return da
+    t = _written_transform(da)
+    if t is None or da.sizes[ydim] < 2 or da.sizes[xdim] < 2 or ydim not in da.coords \
+            or xdim not in da.coords:
+        return da
+    try:
+        fresh = da.rio.transform(recalc=True)
+    except Exception:  # irregular coordinates: the checks name them
+        return da
+    if np.allclose(tuple(t)[:6], tuple(fresh)[:6], rtol=1e-9, atol=1e-9 * abs(fresh.a)):
+        return da
+    out = da.copy(deep=False)  # rioxarray's own copy is a deep one (the data twice)
+    out.rio.write_transform(fresh, inplace=True)
+    return out
 
 
 def _warn_corner_coordinates(da: xr.DataArray, what: str, t: Any) -> None:

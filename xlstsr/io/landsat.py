@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -87,8 +88,11 @@ def open_landsat8_l1(
 
     ``L = RADIANCE_MULT_BAND_10 * DN + RADIANCE_ADD_BAND_10``; ``BT = K2 / ln(K1 / L + 1)``.
     NDVI from TOA reflectance ``rho = REFLECTANCE_MULT * DN + REFLECTANCE_ADD`` of bands 4 and 5
-    (the sun-elevation division cancels in the ratio). BQA (pre-collection layout): bits 14-15
-    cloud confidence, bits 12-13 cirrus confidence, bits 4-5 water confidence; pixels with
+    (the sun-elevation division cancels in the ratio). BQA, pre-collection layout: bits 14-15
+    cloud confidence, bits 12-13 cirrus confidence, bits 4-5 water confidence; Collection 1
+    (``COLLECTION_NUMBER = 01`` in the MTL): bits 5-6 cloud confidence, bits 11-12 cirrus, no
+    water bits (water is then not masked, with a warning); Collection 2 is refused (its
+    QA_PIXEL has another layout). Pixels with
     cloud confidence >= ``cloud_confidence`` (2 = medium) or cirrus confidence >=
     ``cirrus_confidence`` (3 = high) are clouds (None: that test is off); DN 0 is fill. ``bt`` and ``ndvi`` are NaN on clouds, fill and, with
     ``mask_water``, water (medium or high water confidence). Band 10 is natively 100 m
@@ -142,8 +146,28 @@ def open_landsat8_l1(
     r5 = float(mtl["REFLECTANCE_MULT_BAND_5"]) * b5 + float(mtl["REFLECTANCE_ADD_BAND_5"])
     ndvi = (r5 - r4) / (r5 + r4)
     q = bqa.values
-    cloud = (((q >> 14) & 0b11) >= cloud_level) | (((q >> 12) & 0b11) >= cirrus_level)
-    water = ((q >> 4) & 0b11) >= 2
+    collection = str(mtl.get("COLLECTION_NUMBER", "")).strip().lstrip("0")
+    if collection not in ("", "1"):
+        raise XlstsrError(
+            f"{mtl_file.name} is a Collection {collection} scene: its quality band (QA_PIXEL) "
+            "has another bit layout than the BQA open_landsat8_l1 reads (pre-collection and "
+            "Collection 1). Open its Level-2 product with `open_landsat_c2l2`, or mask clouds "
+            "with its QA_PIXEL yourself."
+        )
+    if collection == "1":
+        # Collection 1: bits 5-6 cloud confidence, 11-12 cirrus, no water bits (the
+        # pre-collection layout read here took every pixel for water, then no cloud)
+        cloud = (((q >> 5) & 0b11) >= cloud_level) | (((q >> 11) & 0b11) >= cirrus_level)
+        water = np.zeros(q.shape, bool)
+        if mask_water:
+            warnings.warn(
+                f"{mtl_file.name} is a Collection 1 scene, whose BQA has no water bits: water "
+                "is not masked (pass mask_water=False to silence this).",
+                UserWarning, stacklevel=2,
+            )
+    else:  # pre-collection: bits 14-15 cloud, 12-13 cirrus, 4-5 water confidence
+        cloud = (((q >> 14) & 0b11) >= cloud_level) | (((q >> 12) & 0b11) >= cirrus_level)
+        water = ((q >> 4) & 0b11) >= 2
     fill = (b10.values == 0) | (b4.values == 0) | (b5.values == 0) | ((q & 1) == 1)
     bad = cloud | fill | (water if mask_water else False)
     if bad.all():  # e.g. cloud_confidence=1: pre-collection BQA marks most clear pixels "low"

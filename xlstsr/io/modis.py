@@ -224,9 +224,15 @@ def _open_one(
     coded = scale is not None or offset is not None or fill is not None
     keep = dict(attrs)
     if decode and coded:
-        data = raw.astype(np.float64) * float(scale if scale is not None else 1.0) + float(
-            offset if offset is not None else 0.0
-        )
+        k = float(scale if scale is not None else 1.0)
+        b = float(offset if offset is not None else 0.0)
+        if k > 1:
+            # MODIS land products of the "divide" convention (MOD13 vegetation indices and
+            # MOD09 reflectances: scale_factor 10000, value = (stored - add_offset) / scale):
+            # multiplied, an NDVI of 0.65 read 6.5e7. No MODIS land field multiplies by > 1.
+            data = (raw.astype(np.float64) - b) / k
+        else:
+            data = raw.astype(np.float64) * k + b
         bad = (raw == fill) if fill is not None else dsa.zeros_like(raw, dtype=bool)
         vrange = attrs.get("valid_range")
         if vrange is not None:  # CF: stored values outside valid_range are missing
@@ -309,7 +315,8 @@ def open_modis(
     decode : bool
         For variables with scale metadata or a fill value: apply ``scale_factor`` /
         ``add_offset`` and set ``_FillValue`` and values outside ``valid_range`` to NaN (float32,
-        e.g. Kelvin for LST). Bit fields (``QC_Day``) stay integers. False returns the stored
+        e.g. Kelvin for LST; a ``scale_factor`` above 1, MOD13's 10000, divides, as MODIS
+        defines it). Bit fields (``QC_Day``) stay integers. False returns the stored
         integers with their attributes.
     chunks : "auto", int, tuple or dict
         Dask chunks of each granule (``{"y": 600, "x": 600}``...); ``"auto"`` reads a 1200 x
