@@ -388,3 +388,45 @@ def test_estimate_offset_lengths_in_the_wrong_units_are_refused(shared_data):
     for kw in ({"max_shift": 500}, {"psf_sigma": 350, "psf": False}, {"search_step": 50}):
         with pytest.raises(errors.XlstsrError, match="units of the LST's CRS"):
             xlstsr.estimate_offset(landsat, coarse, errors="ignore", **kw)
+
+
+# -- datasets and the demo (round 16b) ------------------------------------------------------------
+
+def test_modis_aster_reader_honours_a_declared_nodata(shared_data, tmp_path):
+    """A user's folder laid out like modis_aster/ with -9999 / -3000 declared in the GeoTIFFs:
+    the fills came back as data (then NaN replaced the declaration)."""
+    import os
+
+    import rasterio
+
+    from xlstsr.datasets import modis_aster_arrays, open_modis_aster_pair
+
+    src = shared_data / "modis_aster"
+    d = tmp_path / "modis_aster"
+    d.mkdir()
+    (d / "pairs.csv").write_text("pair,aster_view_angle_deg\n001,12.0\n")
+    os.symlink(src / "001_aster_lst_250m.tif", d / "001_aster_lst_250m.tif")
+    for name, fill in (("001_modis_lst_1km.tif", -9999.0), ("001_modis_ndvi_250m.tif", -3000.0)):
+        with rasterio.open(src / name) as s:
+            a, prof = s.read(1), s.profile
+        a[: a.shape[0] // 4, : a.shape[1] // 4] = fill
+        prof.update(nodata=fill)
+        with rasterio.open(d / name, "w", **prof) as dst:
+            dst.write(a, 1)
+    lst, ndvi, _ = open_modis_aster_pair("001", tmp_path)
+    assert float(lst.min()) > 200 and float(ndvi.min()) > -1
+    assert int(np.isnan(lst.values).sum()) >= (lst.shape[0] // 4) * (lst.shape[1] // 4)
+    arr = modis_aster_arrays(["001"], tmp_path)
+    assert not (arr["lst"] == -9999).any() and not (arr["ndvi"] == -3000).any()
+
+
+def test_demo_writes_the_series_with_the_method_asked_for(tmp_path):
+    """`xlstsr demo --method nearest` wrote a bicubic series (the best scored)."""
+    from xlstsr.demo import run_demo
+
+    res = run_demo(tmp_path / "n", method="nearest", progress=False, n_times=1)
+    assert res.series_method == "nearest"
+    assert xr.open_zarr(res.store, consolidated=False)["lst"].attrs["xlstsr_method"] == "nearest"
+    guided = run_demo(tmp_path / "g", method="tsharp", progress=False, n_times=1)
+    assert guided.series_method == "bicubic" and "`tsharp`, asked for, needs a guide" in \
+        guided.recommendation

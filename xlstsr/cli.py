@@ -1112,7 +1112,9 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=fmt)
     d.add_argument("--output", default="demo_output", help="output folder")
     d.add_argument("--method", default=None, choices=available_methods(),
-                   help="method of the time series (default: the best scored)")
+                   help="compare only this method with bicubic and write the time series "
+                   "with it (a guided one cannot: bicubic writes it); default: every candidate, "
+                   "the best scored that needs no guide writes the series")
     d.add_argument("--overwrite", action="store_true", help="replace existing demo outputs")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
 

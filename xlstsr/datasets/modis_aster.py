@@ -160,7 +160,9 @@ def modis_aster_pairs(root: str | os.PathLike[str] | None = None) -> list[str]:
 def _read_band(path: Path) -> xr.DataArray:
     if not path.is_file():
         raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
-    da = rioxarray.open_rasterio(path).squeeze("band", drop=True)
+    # the file's declared nodata is NaN (masked): read unmasked, a user's -9999 / -3000 came
+    # back as data once write_nodata(NaN) below replaced the declaration
+    da = rioxarray.open_rasterio(path, masked=True).squeeze("band", drop=True)
     return da.astype(np.float32)
 
 
