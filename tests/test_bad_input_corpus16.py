@@ -19,18 +19,39 @@ def test_lazy_evaluate_with_no_valid_reference_pixel_is_refused_when_computed(sc
     """In memory this is refused; lazily it returned NaN metrics with n_valid 0."""
     sr = xlstsr.upscale(scene["lst_1km"], 4)
     cloudy = xr.full_like(scene["lst_250m"], np.nan)
-    lazy = xlstsr.evaluate(sr.chunk({"time": 1}), cloudy.chunk({"time": 1}))  # builds, reads nothing
-    with pytest.raises(errors.NoOverlapError, match="no pixel is valid in both"):
+    lazy = xlstsr.evaluate(sr.chunk(), cloudy.chunk())  # builds, reads nothing
+    with pytest.raises(errors.AllNaNError, match="no valid pixel after masking"):
         lazy.rmse.compute()
-    with pytest.raises(errors.NoOverlapError, match="nodata="):
-        lazy.compute()
+    holed = xr.full_like(sr, np.nan)  # the reference is fine, sr has no pixel
+    with pytest.raises(errors.NoOverlapError, match="no pixel is valid in both"):
+        xlstsr.evaluate(holed.chunk(), scene["lst_250m"].chunk()).compute()
     # a single cloudy step of a cube stays NaN, as in memory
     one_cloudy = scene["lst_250m"].copy()
     one_cloudy[0] = np.nan
-    ds = xlstsr.evaluate(sr.chunk({"time": 1}), one_cloudy.chunk({"time": 1})).compute()
     eager = xlstsr.evaluate(sr, one_cloudy)
-    assert np.isnan(ds.rmse[0]) and int(ds.n_valid[0]) == 0
-    xr.testing.assert_allclose(ds, eager)
+    for chunks in ({}, {"time": 1}):
+        ds = xlstsr.evaluate(sr.chunk(chunks), one_cloudy.chunk(chunks)).compute()
+        assert np.isnan(ds.rmse[0]) and int(ds.n_valid[0]) == 0
+        xr.testing.assert_allclose(ds, eager)
+
+
+def test_lazy_evaluate_of_one_step_reads_that_step_only(scene):
+    """A whole-cube check tied every step to the whole cube: one step read all of them."""
+    import dask
+
+    reads = []
+
+    def count(block):
+        reads.append(1)
+        return block
+
+    sr = xlstsr.upscale(scene["lst_1km"], 4).chunk({"time": 1})
+    ref = scene["lst_250m"].chunk({"time": 1})
+    ref = ref.copy(data=ref.data.map_blocks(count, dtype=ref.dtype))
+    ds = xlstsr.evaluate(sr, ref)
+    with dask.config.set(scheduler="synchronous"):
+        ds.rmse.isel(time=0).compute()
+    assert 0 < len(reads) < scene["lst_250m"].sizes["time"]
 
 
 # -- stores -------------------------------------------------------------------------------------
@@ -124,7 +145,7 @@ def test_open_stac_refuses_a_truncated_local_cog(shared_data, tmp_path):
     with pytest.raises(errors.XlstsrError, match=r"'LST_Day_1km' of item .*cut\.tif is truncated"):
         open_stac(items, "LST_Day_1km")
     cut.write_bytes(b"not a tiff at all")
-    with pytest.raises(errors.XlstsrError, match="cannot be read as a raster"):
+    with pytest.raises(errors.XlstsrError, match="cannot be read as a raster by GDAL"):
         open_stac(items, "LST_Day_1km")
 
 
@@ -430,3 +451,47 @@ def test_demo_writes_the_series_with_the_method_asked_for(tmp_path):
     guided = run_demo(tmp_path / "g", method="tsharp", progress=False, n_times=1)
     assert guided.series_method == "bicubic" and "`tsharp`, asked for, needs a guide" in \
         guided.recommendation
+
+
+# -- review of round 16 ---------------------------------------------------------------------------
+
+def test_coarse_consistency_and_lazy_fills_refused_as_stored_values(scene):
+    """coarse_consistency against DN read 14 456 K; a lazy field with its fill among the values
+    (a Landsat file read with rioxarray's defaults) scored 8.5e35 K."""
+    lst = scene["lst_1km"]
+    sr = xlstsr.upscale(lst, 4, "bicubic")
+    dn = (lst / 0.02).fillna(0).round().astype("uint16").assign_attrs(
+        units="K", scale_factor=0.02, _FillValue=0)
+    with pytest.raises(errors.ScaledIntegerError, match="the coarse LST holds stored values"):
+        xlstsr.metrics.coarse_consistency(sr, dn, 4)
+    filled = scene["lst_250m"].fillna(-3.4e38).assign_attrs(units="K", _FillValue=-3.4e38)
+    lazy = xlstsr.metrics.rmse(sr.chunk(), filled.astype("float32").chunk())  # builds
+    with pytest.raises(errors.ScaledIntegerError, match="among its values"):
+        lazy.compute()
+    masked = scene["lst_250m"].assign_attrs(units="K", _FillValue=-3.4e38)  # masked already
+    assert np.isfinite(xlstsr.metrics.rmse(sr.chunk(), masked.chunk()).compute()).all()
+
+
+def test_train_truth_fill_names_the_truth_nodata_flag(capsys, tmp_path):
+    from tests.helpers import run_cli
+
+    fine = 300 + np.random.default_rng(0).normal(0, 2, (2, 64, 64)).astype("float32")
+    _cube(fine.reshape(2, 16, 4, 16, 4).mean(axis=(2, 4)), 1000.0).to_dataset().to_zarr(
+        tmp_path / "lst.zarr")
+    holed = fine.copy()
+    holed[:, :40] = -9999.0
+    _cube(holed, 250.0).to_dataset().to_zarr(tmp_path / "truth.zarr")
+    code, err = run_cli(capsys, "train", "--lst", tmp_path / "lst.zarr", "--truth",
+                        tmp_path / "truth.zarr", "--mode", "supervised", "--patch", "16",
+                        "--epochs", "1", "--out", tmp_path / "m.pt")
+    assert code == 2 and "`--truth-nodata -9999`" in err and "`--nodata" not in err
+
+
+def test_a_store_mapper_is_named_by_its_location(scene, tmp_path):
+    fsspec = pytest.importorskip("fsspec")
+    lst = scene["lst_1km"].isel(time=[0])
+    xlstsr.upscale_to_zarr(lst, tmp_path / "out.zarr", 2, method="bicubic")
+    mapper = fsspec.get_mapper(str(tmp_path / "out.zarr"))
+    with pytest.raises(errors.XlstsrError, match="exists") as info:
+        xlstsr.upscale_to_zarr(lst, mapper, 2, method="bicubic")
+    assert str(tmp_path / "out.zarr") in str(info.value) and "in memory" not in str(info.value)

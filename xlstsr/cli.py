@@ -252,6 +252,8 @@ def _train_hints(message: str) -> str:
 
     if TRUTH_HINT in message:  # the truth's own flags: --units would convert the LST
         message = _cli_hints(message.replace(TRUTH_HINT, ""), "train")
+        message = _with_flags(message, [(re.compile(r"attrs\['_FillValue'\] = ([-+\w.]+)"),
+                                         "--truth-nodata {0}")])
         return re.sub(r"(?<![\w-])--(units|nodata|scale)\b", r"--truth-\1", message)
     if "`--truth-" in message:  # completed already (a UsageError passes here twice)
         return message

@@ -258,23 +258,31 @@ _NO_PIXEL_IN_BOTH = (
 )
 
 
-def _check_total(block: np.ndarray, total: Any, message: str) -> np.ndarray:
+def _check_total(block: np.ndarray, total: Any, kept: Any, message: str,
+                 empty: str) -> np.ndarray:
+    if int(kept) == 0:
+        raise AllNaNError(empty)
     if int(total) == 0:
         raise NoOverlapError(message)
     return block
 
 
-def _refuse_none_scored(out: dict[str, xr.DataArray], nv: xr.DataArray, nodata: Any,
-                        scale: Any, erode: int) -> dict[str, xr.DataArray]:
-    """The in-memory refusals of a reference with no valid pixel (after masking, or none valid
-    in sr as well) for dask inputs: every metric depends on the total count, so computing any
-    of them raises instead of returning NaN with n_valid 0. A step of a cube with no pixel stays
-    NaN, as in memory."""
+def _refuse_none_scored(out: dict[str, xr.DataArray], nv: xr.DataArray, mask: xr.DataArray,
+                        empty: str) -> dict[str, xr.DataArray]:
+    """The in-memory refusals of a reference with no valid pixel after masking
+    (:class:`AllNaNError`) or none valid in sr as well (:class:`NoOverlapError`) for dask
+    inputs whose metrics are one chunk (a scene, or a cube scored in one piece): every metric
+    then depends on the counts, so computing any of them raises instead of returning NaN with
+    n_valid 0. A cube scored in several chunks is left as it is: tying every step to the
+    whole cube's count read all of it to compute one step. A step with no pixel stays NaN,
+    as in memory."""
+    if nv.variable.data.npartitions != 1:
+        return out
     total = nv.variable.data.sum()
-    message = (f"{_NO_PIXEL_IN_BOTH} The reference's masking: nodata={nodata}, scale={scale}, "
-               f"erode={erode} (e.g. reference_scale=0.1 for K x 10, or relax `erode`).")
-    return {name: da.copy(data=dsa.map_blocks(_check_total, da.variable.data, total,
-                                              message=message, dtype=da.dtype))
+    kept = dsa.asarray(mask.variable.data).sum()
+    return {name: da.copy(data=dsa.map_blocks(_check_total, da.variable.data, total, kept,
+                                              message=_NO_PIXEL_IN_BOTH, empty=empty,
+                                              dtype=da.dtype))
             if isinstance(da.variable.data, dsa.Array) else da
             for name, da in out.items()}
 
@@ -742,13 +750,14 @@ def evaluate(
     offset = None
     if coregister is not False:
         ref, mask, offset = _coregistered(ref, mask, coarse, coregister)
+    empty = (
+        f"the reference has no valid pixel after masking (nodata={reference_nodata}, "
+        f"scale={reference_scale}, erode={erode}, valid range [{valid_min}, {valid_max}] K). "
+        "Check the nodata value and the scale (e.g. reference_scale=0.1 for K x 10), or relax "
+        "`erode` / `valid_min`."
+    )
     if not isinstance(mask.variable.data, dsa.Array) and not bool(mask.any()):
-        raise AllNaNError(
-            f"the reference has no valid pixel after masking (nodata={reference_nodata}, "
-            f"scale={reference_scale}, erode={erode}, valid range [{valid_min}, {valid_max}] K). "
-            "Check the nodata value and the scale (e.g. reference_scale=0.1 for K x 10), or relax "
-            "`erode` / `valid_min`."
-        )
+        raise AllNaNError(empty)
     ref = _refuse_impossible(reference, ref, mask, reference_nodata)
     _check_overlap(sr, ref)
     _check_reference_scale(sr, ref)
@@ -798,7 +807,7 @@ def evaluate(
         out["coarse_consistency"] = _m.coarse_consistency(sr, coarse, factor)
     out["n_valid"] = nv
     if isinstance(nv.variable.data, dsa.Array):
-        out = _refuse_none_scored(out, nv, reference_nodata, reference_scale, erode)
+        out = _refuse_none_scored(out, nv, mask, empty)
     if offset is not None:  # what was applied: one offset per scene
         ok = np.atleast_1d(offset.reliable.values).astype(bool)
         for name, var in (("coregistration_shift_x", "shift_x"),

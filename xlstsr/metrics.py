@@ -88,19 +88,40 @@ def _check_units(sr: xr.DataArray, ref: xr.DataArray) -> None:
         )
 
 
-def _refuse_stored_values(sr: xr.DataArray, ref: xr.DataArray) -> None:
-    """Refuse a field as stored (digital numbers, fill values unmasked): the metrics compare
-    values as they are; an ECOSTRESS scene read with ``mask_and_scale=False`` scored 14 841 K
-    against itself, its fill pixels counted as data."""
-    for what, da in (("sr", sr), ("the reference", ref)):
-        coded = stored_encoding(da)
-        if coded:
-            raise ScaledIntegerError(
-                f"{what} holds stored values, not temperatures ({coded}): the metrics compare "
-                "values as they are. Decode it first (open the file with `mask_and_scale=True`, "
-                "or `xlstsr.validate.decode_lst(da)`), or use xlstsr.evaluate, which decodes the "
-                "reference (`reference_scale=`, `reference_nodata=`)."
-            )
+def _stored_message(what: str, coded: str) -> str:
+    return (f"{what} holds stored values, not temperatures ({coded}): the metrics compare "
+            "values as they are. Decode it first (open the file with `mask_and_scale=True`, "
+            "or `xlstsr.validate.decode_lst(da)`), or use xlstsr.evaluate, which decodes the "
+            "reference (`reference_scale=`, `reference_nodata=`).")
+
+
+def _check_fill_block(block: np.ndarray, fill: float, message: str) -> np.ndarray:
+    if (block == fill).any():
+        raise ScaledIntegerError(message)
+    return block
+
+
+def _decoded(da: xr.DataArray, what: str) -> xr.DataArray:
+    """``da``, refused when it holds stored values (digital numbers, fill values unmasked): the
+    metrics compare values as they are; an ECOSTRESS scene read with ``mask_and_scale=False``
+    scored 14 841 K against itself, its fill pixels counted as data. A lazy field with a
+    declared fill gets the check in its graph (a Landsat file read lazily scored 8.5e35 K)."""
+    coded = stored_encoding(da)
+    if coded:
+        raise ScaledIntegerError(_stored_message(what, coded))
+    fill = da.attrs.get("_FillValue", da.attrs.get("nodata"))
+    if fill is None or not isinstance(da.variable.data, dsa.Array):
+        return da
+    try:
+        fill = float(np.ravel(fill)[0])
+    except (TypeError, ValueError):
+        return da
+    if not np.isfinite(fill):
+        return da
+    message = _stored_message(what, f"the fill value {fill:g} (its _FillValue/nodata "
+                                    "attribute) among its values")
+    return da.copy(data=dsa.map_blocks(_check_fill_block, da.variable.data, fill=fill,
+                                       message=message, dtype=da.dtype))
 
 
 def _same_positions(sr: xr.DataArray, ref: xr.DataArray, ydim: Any, xdim: Any) -> xr.DataArray:
@@ -124,7 +145,7 @@ def _pairwise(
     _need_dataarray("sr", sr)
     _need_dataarray("reference", ref)
     _check_units(sr, ref)
-    _refuse_stored_values(sr, ref)
+    sr, ref = _decoded(sr, "sr"), _decoded(ref, "the reference")
     ydim, xdim = spatial_dims(ref)
     if ydim not in sr.dims or xdim not in sr.dims:
         raise GridError(
@@ -265,6 +286,7 @@ def coarse_consistency(
     """
     _need_dataarray("sr", sr)
     _need_dataarray("coarse", coarse)
+    sr, coarse = _decoded(sr, "sr"), _decoded(coarse, "the coarse LST")
     factor = check_factor(factor)
     check_coarse_grid(sr, coarse, factor)
     ydim, xdim = spatial_dims(sr)

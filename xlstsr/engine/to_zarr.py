@@ -288,7 +288,12 @@ def _store_label(store: Any) -> str:
     and size (a dict's repr printed every chunk it held)."""
     if isinstance(store, (str, os.PathLike)):
         return str(store)
-    if isinstance(store, Mapping):
+    root = getattr(store, "root", None)  # an fsspec mapper (FSMap): its location
+    fs = getattr(store, "fs", None)
+    if isinstance(root, str) and fs is not None:
+        proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        return root if "://" in root or proto in ("file", "local") else f"{proto}://{root}"
+    if isinstance(store, dict):  # counting a remote mapping's keys would list the store
         return f"(a {type(store).__name__} of {len(store)} keys, in memory)"
     return f"{type(store).__name__} {repr(store)[:60]}"
 

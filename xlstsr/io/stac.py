@@ -488,9 +488,13 @@ def _check_local_asset(href: str, key: str, item_id: str) -> None:
     try:
         _check_complete(href)
     except rasterio.errors.RasterioIOError as err:
+        why = ("a format this GDAL build has no driver for (HDF4 and some NetCDF builds "
+               "lack one: convert it to a GeoTIFF/COG), unless the file is not a raster at all"
+               if "not recognized as being in a supported file format" in str(err)
+               else "an incomplete or damaged file? Download or write it again")
         raise XlstsrError(
-            f"asset {key!r} of item {item_id!r} ({href}) cannot be read as a raster ({err}): "
-            "an incomplete or damaged file? Download or write it again."
+            f"asset {key!r} of item {item_id!r} ({href}) cannot be read as a raster by GDAL "
+            f"({err}): {why}."
         ) from None
     except XlstsrError as err:
         raise XlstsrError(f"asset {key!r} of item {item_id!r}: {err}") from None
