@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> dict:
     windows = {w: (r, c) for w, r, c in np.loadtxt(
         Path(args.data) / "modis_h18v04_2020" / "windows.csv", delimiter=",", skiprows=1,
         usecols=(0, 1, 2), dtype=int)}
+    if args.window not in windows or not items:  # a raw KeyError (or an empty search) before
+        p.error(f"--window {args.window}: no MOD11A1 item covers it; the catalog's windows are "
+                f"{sorted(int(w) for w in windows)}")
     lst = open_stac(items, "LST_Day_1km", bbox=window_bbox(*windows[args.window]))  # lazy, K
 
     store = out / "lst_day_250m.zarr"
@@ -62,6 +65,10 @@ def main(argv: list[str] | None = None) -> dict:
     xlstsr.upscale_to_zarr(lst, store, factor=4, method=args.method,
                            mode="w" if args.overwrite else "w-")
     sr = xr.open_zarr(store, consolidated=False, decode_coords="all")["LST_Day_1km"]
+    if args.overwrite and (out / "cogs").is_dir():
+        # this example's own COGs of an earlier run: dates it does not write again would stay
+        for old in (out / "cogs").glob("*.tif"):
+            old.unlink()
     cogs = to_cogs(sr, out / "cogs", overwrite=args.overwrite)  # one COG per date, georeferenced
 
     # the product stays consistent with its input: aggregated back, it is the MODIS LST

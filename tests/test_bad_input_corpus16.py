@@ -495,3 +495,59 @@ def test_a_store_mapper_is_named_by_its_location(scene, tmp_path):
     with pytest.raises(errors.XlstsrError, match="exists") as info:
         xlstsr.upscale_to_zarr(lst, mapper, 2, method="bicubic")
     assert str(tmp_path / "out.zarr") in str(info.value) and "in memory" not in str(info.value)
+
+
+def test_data_root_given_as_a_file_is_named_a_file(shared_data):
+    from xlstsr.datasets import modis_aster_pairs
+
+    with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
+        modis_aster_pairs(shared_data / "modis_aster" / "pairs.csv")
+
+
+def test_ecostress_partial_folder_leaves_out_scenes_without_files(shared_data, tmp_path):
+    """A copy of 2 scenes with the full scenes.csv: all 22 listed, then rasterio's raw 'No such
+    file or directory' on the third."""
+    import shutil
+
+    from xlstsr.datasets import ecostress_scenes, open_ecostress_scene
+
+    src = shared_data / "ecostress_la"
+    full = ecostress_scenes(src)
+    d = tmp_path / "ecostress_la"
+    for sub in ("LST", "cloud_mask", "water_mask"):
+        (d / sub).mkdir(parents=True)
+    shutil.copy(src / "scenes.csv", d / "scenes.csv")
+    keep = full.index[:2]
+    for key in keep:
+        row = full.loc[key]
+        shutil.copy(src / "LST" / row["file"], d / "LST" / row["file"])
+        shutil.copy(src / "cloud_mask" / row["cloud_mask"], d / "cloud_mask" / row["cloud_mask"])
+    with pytest.warns(UserWarning, match=f"{len(full) - 2} of the {len(full)} scenes"):
+        part = ecostress_scenes(d)
+    assert list(part.index) == list(keep)
+    with pytest.raises(errors.InputNotFoundError, match=f"scene {keep[0]}: the folder lacks its water mask"):
+        open_ecostress_scene(keep[0], d)
+
+
+def test_modis_sample_chunks_by_the_dims_it_returns():
+    from xlstsr.datasets import modis_sample
+
+    assert modis_sample(chunks={"time": 2}).lst_day.chunks[0] == (2, 2, 2, 2)
+    assert isinstance(modis_sample(chunks=False).lst_day.data, np.ndarray)
+    with pytest.raises(errors.XlstsrError, match="name no dim"):
+        modis_sample(chunks={"date": 2})
+
+
+def test_docs_name_the_default_disr_network():
+    """models.md and calibration.md called the default disr the U-Net (it is the distilled
+    GuidedResCNN, weights='fast')."""
+    from pathlib import Path
+
+    from xlstsr.methods import get_method
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    net = type(get_method("disr").model()).__name__
+    assert net == "GuidedResCNN"
+    models, calib = (docs / "models.md").read_text(), (docs / "calibration.md").read_text()
+    assert "# bundled U-Net" not in models and "(not the default: it lost" not in models
+    assert '`disr` weights (`"unet"`)' not in calib

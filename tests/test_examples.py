@@ -36,6 +36,19 @@ def test_stac_catalog_to_zarr_to_cogs(shared_data, tmp_path):
         _run("stac_to_zarr", "--data", str(shared_data), "--out", str(out))
 
 
+def test_stac_example_overwrite_and_unknown_window(shared_data, tmp_path):
+    """--overwrite with fewer dates left the first run's COGs beside the new ones; an unknown
+    --window ended in a raw KeyError."""
+    out = tmp_path / "stac"
+    common = ["--data", str(shared_data), "--out", str(out), "--method", "bicubic"]
+    _run("stac_to_zarr", *common, "--dates", "2")
+    s = _run("stac_to_zarr", *common, "--dates", "1", "--overwrite")
+    assert s["cogs"] == 1 and len(list((out / "cogs").glob("*.tif"))) == 1
+    with pytest.raises(SystemExit) as info:
+        _run("stac_to_zarr", *common, "--window", "400")
+    assert info.value.code == 2
+
+
 def test_modis_granules_to_cogs(shared_data, tmp_path):
     pytest.importorskip("pyhdf", reason="the HDF4 workflow needs pyhdf (xlstsr[hdf])")
     s = _run("modis_granules", "--data", str(shared_data), "--out", str(tmp_path))

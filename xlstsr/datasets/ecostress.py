@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +171,15 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
             f"several files of {folder} share the scene key(s) {', '.join(sorted(set(dup)))}: "
             f"{', '.join(df['file'][df['key'].isin(dup)][:4])}. Keep one LST file per scene "
             "(the ..._LST_doy<key>_... layer; move other layers or copies out of the folder).")
+    present = df["file"].map(lambda f: (folder / "LST" / str(f)).is_file())
+    if present.any() and not present.all():
+        # a partial copy with the full scenes.csv: the missing ones are left out and listed
+        warnings.warn(
+            f"{int((~present).sum())} of the {len(df)} scenes of {folder / 'scenes.csv'} have no "
+            f"LST file in {folder / 'LST'} and are left out (keys "
+            f"{', '.join(df['key'][~present][:5])}{' ...' if (~present).sum() > 5 else ''}).",
+            UserWarning, stacklevel=2)
+        df = df[present].reset_index(drop=True)
     df = _fill_scene_columns(df, folder)
     df.attrs["folder"] = str(folder)
     return df.set_index("key")
@@ -343,9 +353,17 @@ def _clear(folder: Path, key: str, file: str, cloud_file: str, water_file: str
            ) -> tuple[np.ndarray, np.ndarray, object, str]:
     """Where a scene is clear land (data, cloud_mask == 0, water_mask == 0), its Kelvin,
     transform and CRS; masks of another grid are refused (a raw numpy broadcast error)."""
-    lst, has, transform, crs = _read_lst(folder / "LST" / file)
-    cloud = _read(folder / "cloud_mask" / cloud_file)[0]
-    water = _read(folder / "water_mask" / water_file)[0]
+    paths = {"LST": folder / "LST" / file, "cloud mask": folder / "cloud_mask" / cloud_file,
+             "water mask": folder / "water_mask" / water_file}
+    lacking = [f"{what} {p}" for what, p in paths.items() if not p.is_file()]
+    if lacking:  # rasterio's raw "No such file or directory" named no scene
+        raise InputNotFoundError(
+            f"scene {key}: the folder lacks its {'; '.join(lacking)} (a partial copy? scenes.csv "
+            "lists it). Copy the files, or pick a scene of `ecostress_scenes(folder)`, which "
+            "leaves out those without files.")
+    lst, has, transform, crs = _read_lst(paths["LST"])
+    cloud = _read(paths["cloud mask"])[0]
+    water = _read(paths["water mask"])[0]
     if cloud.shape != lst.shape or water.shape != lst.shape:
         raise GridError(
             f"scene {key}: the LST ({lst.shape}) and its masks (cloud {cloud.shape}, water "

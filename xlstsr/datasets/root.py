@@ -40,6 +40,12 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
         path, how = Path(os.environ[DATA_ENV]).expanduser(), f"${DATA_ENV}"
     else:
         path, how = _CHECKOUT_DATA, "../shared/data"
+    if path.is_file():  # "does not exist" sent the user looking for a path that is there
+        raise FileNotFoundError(
+            f"the real benchmark data folder {path} ({how}) is a file, not a folder: pass the "
+            f"data folder (the one holding modis_aster/, e.g. {path.parent.parent}), as root=... "
+            f"or in {DATA_ENV}."
+        )
     if not path.is_dir():
         raise FileNotFoundError(
             f"the real benchmark data folder {path} ({how}) does not exist; pass root=..., or set "

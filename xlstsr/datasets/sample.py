@@ -17,6 +17,7 @@ nothing outside the package.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import pandas as pd
 import rioxarray
 import xarray as xr
 
+from ..errors import XlstsrError
 from .modis_aster import open_modis_aster_pair
 
 __all__ = ["SAMPLE_DIR", "modis_aster_sample", "modis_sample"]
@@ -39,13 +41,34 @@ def _band_cube(name: str, times: pd.DatetimeIndex, chunks: Any) -> xr.DataArray:
     return da.rename(band="time").assign_coords(time=times)
 
 
+def _file_chunks(chunks: Any) -> Any:
+    """``modis_sample``'s chunks, keyed by the dims the user sees (``time``, ``y``, ``x``), as
+    rioxarray takes them for the files (``band`` is the time): ``{"time": 2}`` was refused for
+    naming no dim of the file, ``False`` raised a bare ZeroDivisionError."""
+    if chunks is None:
+        return {"band": 1}
+    if chunks is False:
+        return None  # in memory
+    if isinstance(chunks, Mapping):
+        unknown = sorted(str(k) for k in chunks if k not in ("time", "band", "y", "x"))
+        if unknown:
+            raise XlstsrError(f"modis_sample: chunks {unknown} name no dim of the sample; key them "
+                              "by 'time', 'y' and 'x', e.g. chunks={'time': 2}")
+        return {("band" if k == "time" else k): v for k, v in chunks.items()}
+    if chunks is True or chunks == "auto" or isinstance(chunks, int):
+        return chunks
+    raise XlstsrError(f"modis_sample: chunks must be a dict keyed by 'time', 'y', 'x', an int, "
+                      f"'auto' or False (in memory), got {chunks!r}")
+
+
 def modis_sample(chunks: Any = None) -> xr.Dataset:
     """A real MODIS LST time series: 8 dates of MOD11A1 day/night LST with MOD13A2 NDVI (1 km).
 
     Parameters
     ----------
-    chunks : dict, optional
-        Dask chunks (default ``{"band": 1}``: one time step per chunk, lazy).
+    chunks : dict, int, "auto" or False, optional
+        Dask chunks keyed by ``time``, ``y``, ``x`` (default one time step per chunk, lazy);
+        False reads the sample into memory.
 
     Returns
     -------
@@ -64,7 +87,7 @@ def modis_sample(chunks: Any = None) -> xr.Dataset:
     """
     table = pd.read_csv(SAMPLE_DIR / f"mod11a1_w{_WINDOW}.csv", parse_dates=["date", "composite_start"])
     times = pd.DatetimeIndex(table["date"].to_numpy(), name="time")
-    chunks = {"band": 1} if chunks is None else chunks
+    chunks = _file_chunks(chunks)
     ds = xr.Dataset({
         "lst_day": _band_cube(f"mod11a1_w{_WINDOW}_day", times, chunks),
         "lst_night": _band_cube(f"mod11a1_w{_WINDOW}_night", times, chunks),
