@@ -551,3 +551,76 @@ def test_docs_name_the_default_disr_network():
     models, calib = (docs / "models.md").read_text(), (docs / "calibration.md").read_text()
     assert "# bundled U-Net" not in models and "(not the default: it lost" not in models
     assert '`disr` weights (`"unet"`)' not in calib
+
+
+# -- guides (round 17b) ---------------------------------------------------------------------------
+
+def test_guide_offset_is_measured_on_the_composite_matched_by_tolerance(shared_data):
+    """With 16-day composites labelled by their first day, the offset was measured on the first
+    (January, cloudy) composite for a July LST: the 0.74 px offset of the one used stayed."""
+    import warnings
+
+    import pandas as pd
+
+    from xlstsr.datasets import open_modis_aster_pair
+
+    lst, ndvi, _ = open_modis_aster_pair("202", shared_data)
+    t = pd.Timestamp("2020-07-10T10:30")
+    cube = lst.expand_dims(time=[t])
+    winter = ndvi.copy(data=np.full(ndvi.shape, np.nan, np.float32))
+    winter[:40, :40] = 0.2
+
+    def run(labels, tol):
+        g = xr.concat([winter, ndvi], dim="time").assign_coords(time=labels)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            out = xlstsr.upscale(cube, 4, "tsharp", guide=g, guide_time_tolerance=tol,
+                                 mask_out_of_range=True)
+        return out, any("offset from the LST" in str(x.message) for x in w)
+
+    exact, moved = run([pd.Timestamp("2020-01-01"), t], None)
+    tolerant, moved_tol = run([pd.Timestamp("2020-01-01"), pd.Timestamp("2020-07-03")], "16D")
+    assert moved and moved_tol
+    np.testing.assert_allclose(tolerant.values, exact.values, atol=1e-3)
+
+
+def test_upscale_to_zarr_moves_an_in_memory_guide_as_upscale_does(shared_data, tmp_path):
+    """upscale_to_zarr checked nothing on in-memory inputs (chunked before upscale): its store
+    differed from upscale's result by up to 11 K on a real pair."""
+    import warnings
+
+    from xlstsr.datasets import open_modis_aster_pair
+
+    lst, ndvi, _ = open_modis_aster_pair("202", shared_data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mem = xlstsr.upscale(lst, 4, "tsharp", guide=ndvi, mask_out_of_range=True)
+        stored = xlstsr.upscale_to_zarr(lst, tmp_path / "o.zarr", 4, "tsharp", guide=ndvi,
+                                        mask_out_of_range=True)
+    np.testing.assert_allclose(stored.values, mem.values, atol=1e-3, equal_nan=True)
+
+
+def test_a_guide_dataset_with_quality_layers_is_refused(scene):
+    """MOD13Q1 as delivered (NDVI, VI_Quality bits, pixel_reliability classes): the quality
+    layers became regression inputs (dms moved by 2.3 K)."""
+    ndvi = scene["ndvi_250m"]
+    ds = xr.Dataset({
+        "NDVI": ndvi,
+        "VI_Quality": xr.full_like(ndvi, 2116, dtype="uint16"),
+        "pixel_reliability": xr.full_like(ndvi, 0, dtype="int8"),
+    })
+    with pytest.raises(errors.XlstsrError, match=r"quality or class layers \['VI_Quality', "
+                                                 r"'pixel_reliability'\]"):
+        xlstsr.upscale(scene["lst_1km"], 4, "dms", guide=ds)
+    out = xlstsr.upscale(scene["lst_1km"], 4, "dms", guide=ds[["NDVI"]])
+    assert np.isfinite(out).any()
+
+
+def test_a_guide_scale_factor_above_one_is_named_as_the_hdf_divisor(scene):
+    ndvi = scene["ndvi_250m"]
+    dn = (ndvi * 10000).fillna(-3000).round().astype("int16").assign_attrs(
+        scale_factor=10000.0, _FillValue=-3000, long_name="250m 16 days NDVI")
+    with pytest.raises(errors.GuideScaleError, match=r"scale_factor'\] = 0.0001"):
+        xlstsr.upscale(scene["lst_1km"], 4, "disr", guide=dn)
+    ok = dn.assign_attrs(scale_factor=1e-4)
+    assert np.isfinite(xlstsr.upscale(scene["lst_1km"], 4, "disr", guide=ok)).any()

@@ -107,6 +107,19 @@ def guide_bands(guide: GuideLike) -> xr.DataArray:
         raise
 
 
+_QUALITY_NAME = re.compile(r"(^|[^a-z])(qa|qc|quality|reliability|flags?|cloud_?mask)([^a-z]|$)",
+                           re.IGNORECASE)
+
+
+def _quality_layer(name: str, da: xr.DataArray) -> bool:
+    """A quality or class layer by its name (``VI_Quality``, ``pixel_reliability``, ``QC_Day``,
+    ``QA_PIXEL``) or its CF flag attributes, integers without a scale (a band is scaled)."""
+    if any(k in da.attrs for k in ("flag_meanings", "flag_masks", "flag_values")):
+        return True
+    scaled = any(k in da.attrs or k in da.encoding for k in ("scale_factor", "add_offset"))
+    return bool(_QUALITY_NAME.search(name)) and not scaled and da.dtype.kind in "iu"
+
+
 def guide_fields(guide: GuideLike) -> GuideLike:
     """A guide Dataset's fields (variables with both spatial dims) as a dict of bands; other
     guides as they are. A CF grid-mapping variable (``crs``) or ``time_bnds`` was taken as a
@@ -123,6 +136,17 @@ def guide_fields(guide: GuideLike) -> GuideLike:
         if isinstance(gm, str) and gm in guide.data_vars and gm not in v.coords:
             v = v.assign_coords({gm: guide[gm]})  # its CF grid mapping: the CRS travels along
         fields[k] = v
+    qc = [str(k) for k, v in fields.items() if _quality_layer(str(k), v)]
+    if qc and len(qc) < len(fields):
+        # MOD13Q1 as AppEEARS delivers it: VI_Quality (bit fields) and pixel_reliability
+        # (classes) became regression inputs beside the NDVI (dms moved by 2.3 K)
+        bands = [str(k) for k in fields if str(k) not in qc]
+        raise XlstsrError(
+            f"the guide Dataset holds quality or class layers {qc} beside its bands {bands}: "
+            "they would be taken as predictors. Pass the bands only, e.g. "
+            f"`guide=ds[{bands}]` (mask the bands with the quality layers first, e.g. "
+            f"`ds[{bands[0]!r}].where(ds[{qc[0]!r}] == 0)` for MODIS pixel_reliability)."
+        )
     if not fields:
         raise GridError(
             f"the guide Dataset holds no field on a grid: its variables "
@@ -777,9 +801,24 @@ def guide_on_lst_grid(
 GUIDE_OFFSET_MODES = ("check", "auto", "ignore")
 
 
+def _tolerated_step(g: xr.DataArray, dim: Hashable, label: Any, tolerance: Any) -> int:
+    """The position of the guide step that :func:`match_steps` gives the LST step ``label``
+    (the latest within ``tolerance``), else 0: with 16-day composites labelled by their first
+    day, the offset was measured on the first composite (January's, mostly cloud) for a July
+    LST date, and the composite used went uncorrected."""
+    if label is None or tolerance is None or dim not in g.indexes:
+        return 0
+    pos = xr.DataArray(np.arange(g.sizes[dim]), dims=dim, coords={dim: g.indexes[dim]})
+    probe = xr.DataArray([0], dims=dim, coords={dim: [label]})
+    try:
+        return int(match_steps(pos, probe, str(dim), tolerance).values[0])
+    except (GuideTimeError, TypeError, ValueError):  # refused with its message when prepared
+        return 0
+
+
 def check_alignment(
     guide: GuideLike, lst: xr.DataArray, mode: str | xr.Dataset | None = "check", *,
-    window: int = 96, factor: int | None = None,
+    window: int = 96, factor: int | None = None, time_tolerance: Any = None,
 ) -> GuideLike:
     """Check (and with ``mode="auto"`` correct) the sub-pixel offset of a guide against the LST.
 
@@ -843,7 +882,7 @@ def check_alignment(
         if d in spatial_dims(g):
             continue
         loc = g.indexes[d].get_loc(at[d]) if d in at and d in g.indexes and \
-            at[d] in g.indexes[d] else 0
+            at[d] in g.indexes[d] else _tolerated_step(g, d, at.get(d), time_tolerance)
         gsel[d] = loc if isinstance(loc, (int, np.integer)) else 0  # repeated labels: refused later
     g = g.isel(gsel)
     one = one.load()

@@ -256,7 +256,8 @@ def upscale(
     warn_if_resampled(kelvin)
     warn_if_super_resolved(kelvin)
     if guide is not None:
-        guide = check_alignment(georeference_guide(guide), kelvin, guide_offset, factor=factor)
+        guide = check_alignment(georeference_guide(guide), kelvin, guide_offset, factor=factor,
+                                time_tolerance=guide_time_tolerance)
     ydim, xdim = spatial_dims(kelvin)
     data, lead = to_stack(kelvin)
     if not isinstance(data, dsa.Array):

@@ -1828,6 +1828,21 @@ def decode_guide(da: xr.DataArray) -> xr.DataArray:
             "are, or pass the guide variable."
         )
     _refuse_inherited_scale(da)
+    scale = da.attrs.get("scale_factor")
+    try:
+        big = scale is not None and float(np.ravel(scale)[0]) > 1
+    except (TypeError, ValueError):
+        big = False  # _decode_scaled names a scale that is not a number
+    if big:
+        # GDAL's read of a MOD13 HDF4 band: scale_factor 10000, which MODIS means as a divisor;
+        # multiplied as CF says, the NDVI was refused as "scaled by about 8e7"
+        raise GuideScaleError(
+            f"the guide's scale_factor attribute is {float(np.ravel(scale)[0]):g}, which would "
+            "multiply its stored values: MODIS HDF4 products (MOD13 NDVI, MOD09 reflectance) "
+            "declare 10000 as a divisor. Set the multiplier, e.g. "
+            f"`guide.attrs['scale_factor'] = {1 / float(np.ravel(scale)[0]):g}`, or open the "
+            "HDF file with `xlstsr.io.open_modis`, which divides."
+        )
     out, _ = _decode_scaled(_standard_grid_mapping(da))
     return out
 
