@@ -624,3 +624,104 @@ def test_a_guide_scale_factor_above_one_is_named_as_the_hdf_divisor(scene):
         xlstsr.upscale(scene["lst_1km"], 4, "disr", guide=dn)
     ok = dn.assign_attrs(scale_factor=1e-4)
     assert np.isfinite(xlstsr.upscale(scene["lst_1km"], 4, "disr", guide=ok)).any()
+
+
+# -- command line and figures (round 17c) ---------------------------------------------------------
+
+def test_figures_draw_a_celsius_result_in_kelvin(scene):
+    """A degC result was drawn at 40 beside a 313 K input, its error map at -275 K."""
+    pytest.importorskip("matplotlib")
+    from xlstsr import plot
+
+    lst = scene["lst_1km"].isel(time=0, drop=True)
+    truth = scene["lst_250m"].isel(time=0, drop=True)
+    sr = xlstsr.upscale(lst, 4, "bicubic")
+    sr_c = (sr - 273.15).assign_attrs(units="degC")
+    fig = plot.truth_maps(lst, {"bicubic": sr_c}, truth)
+    lims = [ax.images[0].get_clim()[1] for ax in fig.axes
+            if ax.images and ax.get_title().endswith("- truth")]
+    assert lims and max(lims) < 20
+    fig2 = plot.comparison(lst, sr_c)
+    drawn = [float(np.nanmedian(np.asarray(ax.images[0].get_array(), float)))
+             for ax in fig2.axes if ax.images and ax.get_title() == "bicubic"]
+    assert drawn and drawn[0] > 250
+    with pytest.raises(errors.AllNaNError, match="the truth has no valid pixel"):
+        plot.truth_maps(lst, {"bicubic": sr}, truth * np.nan)
+
+
+def test_compare_labels_the_scales_in_their_own_unit(scene):
+    pytest.importorskip("matplotlib")
+    from xlstsr import plot
+
+    lst = scene["lst_1km"].isel(time=0, drop=True)
+    geo = lst.rio.reproject("EPSG:4326")
+    st = xlstsr.scaling_stats(geo.where(np.isfinite(geo)))
+    fig = plot.compare({"lon/lat": st})
+    labels = [ax.get_xlabel() for ax in fig.axes]
+    assert any("degree" in lab for lab in labels) and not any("(m)" in lab for lab in labels)
+
+
+def test_cli_negative_scientific_nodata_and_banded_units(capsys, scene, tmp_path):
+    """`--nodata -3.4e+38` (what the fill messages suggest) stopped on 'expected one
+    argument'; a day/night GeoTIFF with units ('K', 'K') was refused as unknown units."""
+    from tests.helpers import run_cli
+
+    lst = scene["lst_1km"]
+    two = lst.isel(time=[0, 1]).rename(time="band").assign_coords(band=[1, 2])
+    two = two.fillna(-3.4e38).astype("float32")
+    two.attrs = {}
+    two.rio.to_raster(tmp_path / "dn.tif")
+    import rasterio
+
+    with rasterio.open(tmp_path / "dn.tif", "r+") as dst:
+        dst.units = ("K", "K")  # per band, as GDAL writes a day/night stack
+    code, err = run_cli(capsys, "scaling", tmp_path / "dn.tif", tmp_path / "fits.csv",
+                        "--nodata", "-3.4e+38")
+    assert code == 0, err
+
+
+def test_fill_hint_gives_the_stored_value_exactly():
+    from xlstsr.validate import _fill_text
+
+    assert _fill_text(float(np.finfo(np.float32).max)) == "3.4028235e+38"
+    assert _fill_text(-9999.0) == "-9999" and _fill_text(0.0) == "0"
+    assert np.float32(float(_fill_text(float(np.finfo(np.float32).max)))) == np.finfo(np.float32).max
+
+
+def test_cli_evaluate_reference_band_and_nc_name_and_symlinked_store(capsys, scene, tmp_path):
+    from tests.helpers import run_cli
+
+    lst = scene["lst_1km"].isel(time=0, drop=True)
+    truth = scene["lst_250m"].isel(time=0, drop=True)
+    lst.rio.to_raster(tmp_path / "lst.tif")
+    code, err = run_cli(capsys, "upscale", tmp_path / "lst.tif", tmp_path / "sr.nc")
+    assert code == 0, err
+    with xr.open_dataset(tmp_path / "sr.nc") as ds:
+        assert "lst" in ds.data_vars and "__xarray_dataarray_variable__" not in ds.data_vars
+    banded = xr.concat([truth, truth * 0 + 0.98], dim="band").assign_coords(band=[1, 2])
+    banded.rio.to_raster(tmp_path / "ref.tif")
+    code, err = run_cli(capsys, "evaluate", tmp_path / "sr.nc", tmp_path / "ref.tif",
+                        tmp_path / "s.csv")
+    assert code == 2 and "--reference-band" in err
+    code, err = run_cli(capsys, "evaluate", tmp_path / "sr.nc", tmp_path / "ref.tif",
+                        tmp_path / "s.csv", "--reference-band", "1")
+    assert code == 0, err
+    real = tmp_path / "real.zarr"
+    xlstsr.upscale_to_zarr(scene["lst_1km"].isel(time=[0]), real, 2, method="bicubic")
+    (tmp_path / "link.zarr").symlink_to(real)
+    code, err = run_cli(capsys, "upscale", tmp_path / "lst.tif", tmp_path / "link.zarr",
+                        "--overwrite")
+    assert code == 2 and "symbolic link" in err and real.is_dir()
+
+
+def test_cli_guide_variable_hint_names_the_guides_flag(capsys, scene, tmp_path):
+    from tests.helpers import run_cli
+
+    lst = scene["lst_1km"].isel(time=0, drop=True)
+    ndvi = scene["ndvi_250m"]
+    ds = xr.Dataset({"LST_Day_1km": lst.rename("LST_Day_1km")})
+    ds.to_netcdf(tmp_path / "lst.nc")
+    xr.Dataset({"NDVI": ndvi, "EVI": ndvi * 0.8}).to_netcdf(tmp_path / "g.nc")
+    code, err = run_cli(capsys, "upscale", tmp_path / "lst.nc", tmp_path / "o.tif",
+                        "--method", "dms", "--guide", tmp_path / "g.nc")
+    assert code == 2 and "--guide-variable" in err and "`--variable" not in err

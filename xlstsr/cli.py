@@ -160,7 +160,16 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
         try:
             obj = select_variable(obj, variable, role=role)
         except VariableNotFoundError as err:
-            raise UsageError(f"{path}: {err} On the command line: {flag} NAME.") from None
+            # the Python example (`variable='LST_Day_1km'` of the LST) read as --variable for
+            # a guide: the file's own flag only
+            has = re.search(r"it has \[([^\]]*)\]", str(err))
+            names_ = re.findall(r"'([^']+)'", has.group(1)) if has else []
+            if role == "guide":  # not an LST's name as the guide's example
+                names_ = [n for n in names_ if not re.search(r"lst|temp", n, re.I)] or names_
+            text = re.sub(r"\s*Name it, e\.g\. `[^`]*` or `variable=` of the function\.", "",
+                          str(err))
+            example = f" (e.g. {flag} {names_[0]})" if names_ else ""
+            raise UsageError(f"{path}: {text} Name it with {flag} NAME{example}.") from None
     elif variable is not None and not kwargs and variable != obj.name:
         # a GeoTIFF holds one field: the name was dropped without a word
         warnings.warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
@@ -291,6 +300,7 @@ _COMMON_FLAGS = (
 )
 #: evaluate's Python arguments -> ``xlstsr evaluate``'s flags
 _EVALUATE_FLAGS = (
+    (re.compile(r"the reference has a dim 'band'"), "--reference-band N"),
     (re.compile(r"\breference_nodata=([-\w.]+)"), "--reference-nodata {0}"),
     (re.compile(r"\breference_scale=([\d.]+)"), "--reference-scale {0}"),
     (re.compile(r"\bvalid_min=([\d.]+)"), "--valid-min {0}"),
@@ -678,8 +688,9 @@ def _upscale(args: argparse.Namespace) -> int:
             require_valid_pixels(sr, "input")
             _parent_folder(args.output)
             with _written_whole(args.output) as part:
-                if fmt == "netcdf":
-                    _netcdf_safe(sr).to_netcdf(part)
+                if fmt == "netcdf":  # an unnamed field (a GeoTIFF's) was written as
+                    # xarray's `__xarray_dataarray_variable__`
+                    _netcdf_safe(sr if sr.name is not None else sr.rename("lst")).to_netcdf(part)
                 else:
                     _to_raster(sr, part)
     print(f"wrote {args.output}")
@@ -719,7 +730,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                          "(e.g. ASTER or Landsat LST) as the reference")
     sr = _open_field(args.sr, args.variable, "LST")
     ref = _open_field(args.reference, args.reference_variable, "reference",
-                      "--reference-variable")
+                      "--reference-variable", band=args.reference_band)
     coarse = None
     if args.coarse:
         coarse = _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable")
@@ -1027,6 +1038,10 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.register("action", None, _StoreOnce)
         self.register("action", "store", _StoreOnce)
+        # negative numbers with an exponent are values too: `--nodata -3.4e+38` (what the fill
+        # messages suggest) stopped on "expected one argument"
+        self._negative_number_matcher = re.compile(
+            r"^-\d+$|^-\d*\.\d+$|^-(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
@@ -1186,6 +1201,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("output", help="metrics table: .csv or .nc")
     e.add_argument("--variable", default=None, help="LST variable of a .nc/.zarr input")
     e.add_argument("--reference-variable", default=None, help="variable of a .nc/.zarr reference")
+    e.add_argument("--reference-band", type=_positive_int, default=None,
+                   help="band of a multi-band reference GeoTIFF (1 = the first), e.g. its LST "
+                   "band beside emissivity or QC")
     e.add_argument("--coarse", default=None,
                    help="the coarse input (adds coarse consistency; needed by --coregister)")
     e.add_argument("--coarse-variable", default=None, help="variable of a .nc/.zarr --coarse")

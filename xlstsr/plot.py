@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import GridError, InputTypeError, XlstsrError
+from .errors import AllNaNError, GridError, InputTypeError, XlstsrError
 
 __all__ = ["compare", "comparison", "scaling", "truth_maps"]
 
@@ -215,6 +215,9 @@ def comparison(
     results = {k: v if v is last else pair_steps(v, last, f"result {k!r}", "last result",
                                                   like_var="upscaled")
                for k, v in results.items()}
+    # results in Kelvin too: one in degC was drawn at 40 beside a 313 K input
+    results = {k: _drawn_kelvin(v) for k, v in results.items()}
+    last = list(results.values())[-1]
     # the input in Kelvin as upscale decodes it (digital numbers or Celsius were drawn as they
     # are, on one colour scale with the Kelvin results)
     coarse = _same_steps(last, _drawn_kelvin(coarse), "coarse", index)
@@ -468,7 +471,7 @@ def compare(
         if st.attrs.get("pixel_unit", "pixel") == "pixel":
             raise GridError(
                 f"stats[{name!r}] has its scales in pixels (its field had no CRS in metres): "
-                "compare draws every field on shared axes in metres; write the field's CRS "
+                "compare draws every field on shared axes in CRS units; write the field's CRS "
                 "(`da.rio.write_crs(...)`) before scaling_stats, or draw it alone with "
                 "xlstsr.plot.scaling(st, metres=False)"
             )
@@ -507,11 +510,14 @@ def compare(
             color=c,
             label=f"{name} (alpha={float(s.within_block_exponent):.2f})",
         )
-    axes[0].set(xlabel="lag (m)", ylabel="S_2 (K^2)", title="second-order structure function")
+    # the scales' own unit: degrees on a lon/lat grid were labelled metres
+    u = units.pop()
+    u = {"metre": "m", "meter": "m"}.get(u, u)
+    axes[0].set(xlabel=f"lag ({u})", ylabel="S_2 (K^2)", title="second-order structure function")
     axes[1].axhline(3, color="grey", ls=":")
-    axes[1].set(xlabel="lag (m)", ylabel="S_4 / S_2^2", title="flatness of increments")
-    axes[2].set(xlabel="wavenumber (cycles/m)", ylabel="power (K^2 m^2)", title="spectrum")
-    axes[3].set(xlabel="scale (m)", ylabel="K^2", title="within-block variance, step s -> 2s")
+    axes[1].set(xlabel=f"lag ({u})", ylabel="S_4 / S_2^2", title="flatness of increments")
+    axes[2].set(xlabel=f"wavenumber (cycles/{u})", ylabel=f"power (K^2 {u}^2)", title="spectrum")
+    axes[3].set(xlabel=f"scale ({u})", ylabel="K^2", title="within-block variance, step s -> 2s")
     for ax in axes:
         ax.legend(fontsize=6)
     fig.tight_layout()
@@ -563,8 +569,13 @@ def truth_maps(
             raise GridError(f"{name} has dims {da.dims}: truth_maps draws one 2-D field each; "
                             "select a step first, e.g. `da.isel(time=0)`")
     truth = _decoded(truth)
+    # results in Kelvin, as the input and the truth: a degC result drew a -275 K error map
+    results = {k: _drawn_kelvin(v) for k, v in results.items()}
     plt = _pyplot(headless=True)
     valid = np.isfinite(truth.values)
+    if not valid.any():  # "other places, or another CRS label" sent the user looking elsewhere
+        raise AllNaNError("the truth has no valid pixel (all NaN): check its nodata value, "
+                          "scale and mask; the maps would be empty")
 
     def on_truth(da: xr.DataArray, resampling: Resampling) -> np.ndarray:
         src = da.astype(np.float64).rio.write_nodata(np.nan, encoded=False)
@@ -572,6 +583,9 @@ def truth_maps(
         return np.where(valid, v, np.nan)
 
     first = on_truth(_drawn_kelvin(coarse), Resampling.nearest)  # in Kelvin, as upscale reads it
+    if not np.isfinite(np.asarray(coarse.values, np.float64)).any():
+        raise AllNaNError("the coarse input has no valid pixel (all NaN): check its nodata "
+                          "value and mask; the maps would be empty")
     valid &= np.isfinite(first)  # where the input covers the truth
     if not valid.any():
         raise GridError("the truth has no valid pixel where the coarse input lies (other "

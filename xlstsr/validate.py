@@ -989,7 +989,28 @@ def temperature_units(units: Any) -> str | None:
         return None
 
 
+def _fill_text(v: float) -> str:
+    """A stored value as a fill to declare, exactly: six digits made the float32 maximum
+    3.40282e+38, which, declared as told, matched no pixel and was refused again."""
+    f32 = np.float32(v)
+    if np.isfinite(f32) and float(f32) == v:
+        text = str(f32)  # numpy's shortest text that reads back to this float32
+    else:
+        text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _units_kind(units: str | None) -> str | None:
+    if isinstance(units, (tuple, list)) and units:
+        # rioxarray's units of a multi-band GeoTIFF: one per band ('K', 'K'), refused as
+        # unknown; bands of one kind are that kind, of several kinds are refused below
+        kinds = {_units_kind(u) for u in units}
+        if len(kinds) == 1:
+            return kinds.pop()
+        raise UnitsError(
+            f"the bands of the LST have different units {tuple(units)!r}: convert them to one "
+            "(Kelvin) first, or select one band (`da.sel(band=1)`, `--band 1`)."
+        )
     if units is None or str(units).strip().lower() in _NO_UNITS:
         return None
     u = str(units).strip().lower().replace("°", "deg")
@@ -1211,7 +1232,7 @@ def _range_cause(
         vals, counts = np.unique(out, return_counts=True)
         k = int(np.argmax(counts))
         if counts[k] >= 2:
-            sv = f"{((float(vals[k]) - celsius) - offset) / scale:.6g}"
+            sv = _fill_text(((float(vals[k]) - celsius) - offset) / scale)
             how = (f"pass `reference_nodata={sv}` to evaluate" if ref else
                    f"declare it: `da.attrs['_FillValue'] = {sv}` or "
                    f"`da = da.rio.write_nodata({sv})`"
@@ -1355,7 +1376,7 @@ def _lst_verdict(
         tol = 2 * float(np.spacing(np.float32(k))) / abs(scale)
         if tol > 0:
             v = round(v / tol) * tol if abs(v) < tol else v
-        return f"{v + 0.0:.6g}"
+        return _fill_text(v + 0.0)
 
     for i, img in enumerate(flat):
         finite = img[np.isfinite(img)]

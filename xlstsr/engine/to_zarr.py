@@ -416,6 +416,14 @@ def _check_store(store: Any, mode: str) -> None:
             "a '.zarr' path, or write other formats with `xlstsr.upscale(...).to_netcdf(...)` / "
             "`.rio.to_raster(...)` (or the command line: `xlstsr upscale in out.tif`)."
         )
+    if mode == "w" and p.is_symlink():
+        # the store is set aside (renamed) before it is replaced, which a link is not: the
+        # refusal came late, in shutil's words, with advice about permissions and free space
+        raise XlstsrError(
+            f"{_store_label(store)} is a symbolic link (to {os.path.realpath(p)}): mode='w' "
+            "replaces a store, not a link. Give the store's own path "
+            f"({os.path.realpath(p)}), or remove the link first."
+        )
     if p.exists() and not p.is_dir():
         raise XlstsrError(f"{_store_label(store)} is a file, not a Zarr store (a folder): choose another path "
                           "or remove the file yourself.")
