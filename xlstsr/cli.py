@@ -834,14 +834,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--truth-variable", default=None,
                    help="truth variable of a .nc/.zarr truth (default: its only variable)")
     _add_input_declarations(t)
-    t.add_argument("--truth-units", default=None, choices=("K", "degC"),
-                   help="units of the truth when its file does not say (as --units for the LST)")
-    t.add_argument("--truth-nodata", type=float, default=None,
-                   help="stored value marking missing truth pixels when its file does not "
-                   "declare it")
-    t.add_argument("--truth-scale", type=float, default=None,
-                   help="factor turning the truth's stored values into its units when its file "
-                   "does not declare it (e.g. 0.02 for MODIS digital numbers)")
+    _add_input_declarations(t, "truth")
     t.add_argument("--mode", choices=TRAIN_MODES, default="sisr",
                    help="sisr: degraded LST pairs, no guide; degraded_disr, sif: with --guide; "
                    "supervised: against --truth")
@@ -1098,16 +1091,20 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
-def _add_input_declarations(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--units", default=None, choices=("K", "degC"),
-                   help="units of the LST when the file does not say (or says wrongly); "
+def _add_input_declarations(p: argparse.ArgumentParser, role: str = "") -> None:
+    """``--units``, ``--nodata``, ``--scale`` of the LST (``role`` "truth": ``--truth-units``...
+    of train's truth file)."""
+    flag, what = (f"--{role}-", f"the {role}") if role else ("--", "the LST")
+    p.add_argument(f"{flag}units", default=None, choices=("K", "degC"),
+                   help=f"units of {what} when the file does not say (or says wrongly); "
                    "default: the file's `units` attribute")
-    p.add_argument("--nodata", type=float, default=None,
-                   help="stored value marking missing LST when the file does not declare it "
-                   "(e.g. -80 for SEVIRI degC, 0 for MODIS DN)")
-    p.add_argument("--scale", type=float, default=None,
-                   help="factor turning stored values into the LST units when the file does not "
-                   "declare it (e.g. 0.02 for MODIS LST digital numbers, 0.1 for Kelvin x 10)")
+    p.add_argument(f"{flag}nodata", type=float, default=None,
+                   help=f"stored value marking missing pixels of {what} when the file does not "
+                   "declare it (e.g. -80 for SEVIRI degC, 0 for MODIS DN)")
+    p.add_argument(f"{flag}scale", type=float, default=None,
+                   help=f"factor turning stored values into the units of {what} when the file "
+                   "does not declare it (e.g. 0.02 for MODIS LST digital numbers, 0.1 for "
+                   "Kelvin x 10)")
 
 
 def build_parser() -> argparse.ArgumentParser:
