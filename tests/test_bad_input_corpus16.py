@@ -534,6 +534,7 @@ def test_modis_sample_chunks_by_the_dims_it_returns():
 
     assert modis_sample(chunks={"time": 2}).lst_day.chunks[0] == (2, 2, 2, 2)
     assert isinstance(modis_sample(chunks=False).lst_day.data, np.ndarray)
+    assert modis_sample(chunks=(1, 64, 64)).lst_day.chunks[0] == (1,) * 8  # dask's tuple form
     with pytest.raises(errors.XlstsrError, match="name no dim"):
         modis_sample(chunks={"date": 2})
 
@@ -685,6 +686,7 @@ def test_fill_hint_gives_the_stored_value_exactly():
 
     assert _fill_text(float(np.finfo(np.float32).max)) == "3.4028235e+38"
     assert _fill_text(-9999.0) == "-9999" and _fill_text(0.0) == "0"
+    assert _fill_text(-80.0000061035156, 3e-5) == "-80"  # a degC fill decoded through float32 K
     assert np.float32(float(_fill_text(float(np.finfo(np.float32).max)))) == np.finfo(np.float32).max
 
 
@@ -725,3 +727,170 @@ def test_cli_guide_variable_hint_names_the_guides_flag(capsys, scene, tmp_path):
     code, err = run_cli(capsys, "upscale", tmp_path / "lst.nc", tmp_path / "o.tif",
                         "--method", "dms", "--guide", tmp_path / "g.nc")
     assert code == 2 and "--guide-variable" in err and "`--variable" not in err
+
+
+# -- models and checkpoints (round 18a) -----------------------------------------------------------
+
+def test_a_scene_wide_model_runs_on_whole_images(scene):
+    """A module with InstanceNorm measured a receptive field of 64 (the probe's edge) and was
+    tiled with a 64 px margin: 0.6 K off its whole-image forward, without a word."""
+    import torch
+
+    torch.manual_seed(0)
+
+    class SceneWide(torch.nn.Module):
+        factor, n_guide = 4, 0
+
+        def __init__(self):
+            super().__init__()
+            self.c1 = torch.nn.Conv2d(1, 8, 3, padding=1)
+            self.norm = torch.nn.InstanceNorm2d(8)
+            self.c2 = torch.nn.Conv2d(8, 16, 3, padding=1)
+
+        def forward(self, lst, guide=None):
+            up = torch.nn.functional.interpolate(lst, scale_factor=4, mode="bilinear")
+            d = self.c2(torch.relu(self.norm(self.c1(lst - 300))))
+            return up + torch.nn.functional.pixel_shuffle(d, 4)
+
+    n = 160
+    rng = np.random.default_rng(0)
+    base = (300 + 10 * np.linspace(0, 1, n)[None, :] + rng.normal(0, 1, (n, n))).astype("float32")
+    lst = xr.DataArray(base[None], dims=("time", "y", "x"), attrs={"units": "K"}, coords={
+        "time": [np.datetime64("2020-01-01", "ns")], "y": (np.arange(n)[::-1] + 0.5) * 1000.0,
+        "x": (np.arange(n) + 0.5) * 1000.0}).rio.write_crs("EPSG:32631")
+    model = SceneWide().eval()
+    with torch.no_grad():
+        whole = model(torch.from_numpy(base[None, None]))[0, 0].numpy()
+    with pytest.warns(UserWarning, match="depends on the whole image"):
+        sr = xlstsr.upscale(lst.chunk({"y": 64, "x": 64}), 4, method="sisr",
+                            method_options={"model": model}).compute()
+    np.testing.assert_allclose(sr.values[0], whole, atol=1e-3)
+
+
+def test_trained_guide_labels_are_recorded(scene, tmp_path):
+    """fit_cube/fit_files recorded the guide bands as guide0, guide1: a guide with its bands
+    swapped ran without a word."""
+    from xlstsr.nn.checkpoint import load_checkpoint
+    from xlstsr.train import fit_cube
+    from xlstsr.train.cube import _input_labels
+
+    ndvi = scene["ndvi_250m"]
+    assert _input_labels({"swir1": ndvi, "nir": ndvi}, 2) == ["lst", "swir1", "nir"]
+    assert _input_labels([ndvi.rename(None)], 1) == ["lst", "guide0"]
+    banded = xr.concat([ndvi, ndvi * 0.5 + 0.2], dim="band").assign_coords(band=["swir1", "nir"])
+    model, rec = fit_cube(scene["lst_1km"], guide=banded,
+                          mode="degraded_disr", arch="guided_rescnn", patch=16, epochs=1,
+                          batch_size=4, trainer_options={"enable_progress_bar": False,
+                                                         "enable_model_summary": False})
+    assert rec["inputs"] == ["lst", "swir1", "nir"]
+    from xlstsr.nn import save_model
+
+    save_model(model, tmp_path / "m.pt", inputs=rec["inputs"])
+    assert load_checkpoint(tmp_path / "m.pt")["metadata"]["inputs"] == ["lst", "swir1", "nir"]
+    with pytest.raises(errors.GuideScaleError, match="in that order"):
+        xlstsr.upscale(scene["lst_1km"], 4, "disr", guide={"nir": ndvi * 0.5 + 0.2, "swir1": ndvi},
+                       method_options={"model": tmp_path / "m.pt"})
+
+
+def test_a_bare_bundled_name_is_the_bundled_weights(scene, tmp_path, monkeypatch):
+    """A file named like a bundled weights name in the working folder replaced the default
+    (or, not a checkpoint, made the default sisr fail)."""
+    monkeypatch.chdir(tmp_path)
+    lst = scene["lst_1km"].isel(time=0, drop=True)
+    expected = xlstsr.upscale(lst, 4, method="sisr")
+    (tmp_path / "rescnn").write_text("notes of a rescnn experiment\n")
+    np.testing.assert_allclose(xlstsr.upscale(lst, 4, method="sisr").values, expected.values)
+
+
+def test_a_training_wrapper_is_taken_for_its_network(scene, tmp_path):
+    from xlstsr.nn import save_model
+    from xlstsr.train import SuperResolutionModule
+
+    module = SuperResolutionModule("guided_rescnn", config={"factor": 4, "n_guide": 1},
+                                   mode="degraded_disr")
+    out = xlstsr.upscale(scene["lst_1km"], 4, method="disr", guide=scene["ndvi_250m"],
+                         method_options={"model": module}, output_check=False)
+    assert out.shape[-1] == scene["lst_1km"].shape[-1] * 4
+    with pytest.raises(errors.CheckpointError, match="use method='disr'"):
+        xlstsr.upscale(scene["lst_1km"], 4, method="sisr", method_options={"model": module})
+    assert save_model(module, tmp_path / "m.pt").is_file()
+
+
+# -- review of rounds 16b-17c ---------------------------------------------------------------------
+
+def test_a_resumed_store_keeps_the_guide_offset_it_was_started_with(shared_data, tmp_path):
+    """Started in memory (the guide moved back), resumed on the same data opened lazily (the
+    guide not moved): the 'complete' store mixed the two, 11 K apart."""
+    import warnings
+
+    import pandas as pd
+
+    from xlstsr.datasets import open_modis_aster_pair
+    from xlstsr.methods.base import get_method
+
+    lst, ndvi, _ = open_modis_aster_pair("202", shared_data)
+    lst, ndvi = lst.load(), ndvi.load()
+    t = pd.date_range("2020-07-01", periods=4, freq="D")
+    cube = xr.concat([lst + 5.0 * (i >= 2) for i in range(4)],
+                     dim=xr.DataArray(t, dims="time", name="time")).assign_attrs(lst.attrs)
+    m = get_method("tsharp")
+    orig, thr = m.upscale_block, float(np.nanmean(lst.values)) + 2.5
+
+    def interrupted(block, *a, **k):
+        if np.nanmean(block) > thr:
+            raise RuntimeError("simulated interruption")
+        return orig(block, *a, **k)
+
+    m.upscale_block = interrupted
+    store = tmp_path / "o.zarr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = xlstsr.upscale(cube, 4, "tsharp", guide=ndvi, mask_out_of_range=True).compute()
+        with pytest.raises(RuntimeError):
+            xlstsr.upscale_to_zarr(cube, store, 4, m, guide=ndvi, mask_out_of_range=True,
+                                   time_chunk=1)
+        out = xlstsr.upscale_to_zarr(cube.chunk({"time": 1}), store, 4, "tsharp",
+                                     guide=ndvi.chunk(), mask_out_of_range=True, mode="resume",
+                                     time_chunk=1)
+    np.testing.assert_allclose(out.values, ref.values, atol=1e-3, equal_nan=True)
+
+
+def test_quality_layer_rules_for_geotiff_bands_flags_and_scales(scene):
+    """A GeoTIFF pixel_reliability (rioxarray writes scale_factor 1.0) passed as a predictor;
+    a scaled NDVI with CF flags was refused as a quality layer; an elevation in 5 m steps
+    (scale_factor 5) was refused as the HDF4 divisor."""
+    from xlstsr.guide import _quality_layer
+
+    ndvi = scene["ndvi_250m"]
+    rel = xr.full_like(ndvi, 0, dtype="int16").assign_attrs(scale_factor=1.0, add_offset=0.0)
+    assert _quality_layer("pixel_reliability", rel)
+    flagged = (ndvi * 250).round().astype("uint8").assign_attrs(
+        scale_factor=0.004, flag_values=[254, 255], flag_meanings="water missing")
+    assert not _quality_layer("NDVI", flagged)
+    elev = (ndvi * 0 + 40).astype("int16").assign_attrs(scale_factor=5.0)
+    from xlstsr.validate import decode_guide
+
+    assert float(decode_guide(elev).max()) == 200.0
+
+
+def test_reference_band_of_a_file_with_a_unitless_band(capsys, scene, tmp_path):
+    """A reference with its LST band in 'K' beside a band without units was refused as bands
+    of different units, even with --reference-band 1; hints named evaluate's missing --band."""
+    import rasterio
+
+    from tests.helpers import run_cli
+
+    lst = scene["lst_1km"].isel(time=0, drop=True)
+    truth = scene["lst_250m"].isel(time=0, drop=True)
+    lst.rio.to_raster(tmp_path / "lst.tif")
+    run_cli(capsys, "upscale", tmp_path / "lst.tif", tmp_path / "sr.nc")
+    xr.concat([truth, truth * 0 + 1], dim="band").assign_coords(band=[1, 2]).rio.to_raster(
+        tmp_path / "ref.tif")
+    with rasterio.open(tmp_path / "ref.tif", "r+") as dst:
+        dst.units = ("K", "")
+    code, err = run_cli(capsys, "evaluate", tmp_path / "sr.nc", tmp_path / "ref.tif",
+                        tmp_path / "s.csv", "--reference-band", "1")
+    assert code == 0, err
+    code, err = run_cli(capsys, "evaluate", tmp_path / "sr.nc", tmp_path / "ref.tif",
+                        tmp_path / "t.csv", "--reference-band", "3")
+    assert code == 2 and "--reference-band 1 to 2" in err and "`--band" not in err

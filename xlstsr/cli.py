@@ -142,17 +142,24 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
     a GeoTIFF (``band``; else its bands are its time steps)."""
     import xarray as xr
 
-    from xlstsr.errors import VariableNotFoundError
+    from xlstsr.errors import VariableNotFoundError, XlstsrError
     from xlstsr.io import format_of, open_path
     from xlstsr.validate import select_variable
 
     kwargs = {"variable": variable} if (variable and format_of(path) == "hdf4") else {}
+    band_flag = flag.replace("variable", "band")  # --reference-band beside --reference-variable
     if band is not None:
         if format_of(path) != "cog":
-            raise UsageError(f"--band selects a band of a GeoTIFF, and {path} is not one: name "
-                             "a variable of a .nc/.zarr/.hdf input with --variable.")
+            raise UsageError(f"{band_flag} selects a band of a GeoTIFF, and {path} is not one: "
+                             f"name a variable of a .nc/.zarr/.hdf input with {flag}.")
         kwargs["band"] = band
-    obj = open_path(path, **kwargs)
+    try:
+        obj = open_path(path, **kwargs)
+    except XlstsrError as err:  # open_cog's "pass `band=` 1 to N": this file's own flag
+        text = re.sub(r"pass `band=` 1 to (\d+)", rf"pass {band_flag} 1 to \1", str(err))
+        if text == str(err):
+            raise
+        raise UsageError(text) from None
     if isinstance(obj, xr.Dataset):
         names = list(obj.data_vars)
         if variable is None and len(names) == 1:

@@ -114,10 +114,17 @@ _QUALITY_NAME = re.compile(r"(^|[^a-z])(qa|qc|quality|reliability|flags?|cloud_?
 def _quality_layer(name: str, da: xr.DataArray) -> bool:
     """A quality or class layer by its name (``VI_Quality``, ``pixel_reliability``, ``QC_Day``,
     ``QA_PIXEL``) or its CF flag attributes, integers without a scale (a band is scaled)."""
-    if any(k in da.attrs for k in ("flag_meanings", "flag_masks", "flag_values")):
-        return True
-    scaled = any(k in da.attrs or k in da.encoding for k in ("scale_factor", "add_offset"))
-    return bool(_QUALITY_NAME.search(name)) and not scaled and da.dtype.kind in "iu"
+    def coded(key: str, neutral: float) -> bool:  # rioxarray writes 1.0 and 0.0 on every band
+        v = da.attrs.get(key, da.encoding.get(key))
+        try:
+            return v is not None and float(np.ravel(v)[0]) != neutral
+        except (TypeError, ValueError):
+            return True
+
+    if da.dtype.kind not in "iu" or coded("scale_factor", 1.0) or coded("add_offset", 0.0):
+        return False  # a scaled or float band (an NDVI whose flags mark special values)
+    flags = any(k in da.attrs for k in ("flag_meanings", "flag_masks", "flag_values"))
+    return flags or bool(_QUALITY_NAME.search(name))
 
 
 def guide_fields(guide: GuideLike) -> GuideLike:
@@ -991,9 +998,11 @@ def _scale_hint(m: float, s: float, mu: float, sd: float, name: str) -> str:
 def _stored_scale(m: float, sd: float, mu: float, st: float) -> float | None:
     """The power of ten (>= 100) by which the training guide is a scaled copy of this one, in
     level and in spread both (within 1.5 times), or None."""
-    if sd <= 0 or m == 0 or st <= 0:
-        return None
+    if not all(np.isfinite((m, sd, mu, st))) or sd <= 0 or m == 0 or st <= 0:
+        return None  # an untrained network's statistics (inf, NaN) compare with nothing
     k, r = abs(mu / m), st / sd
+    if not (np.isfinite(k) and k > 0):
+        return None
     p = 10.0 ** round(np.log10(k))
     if p >= 100 and 1 / 1.5 <= k / p <= 1.5 and 1 / 1.5 <= r / p <= 1.5 and mu * m > 0:
         return k
@@ -1187,7 +1196,7 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
     ):
         raise GuideScaleError(
             f"the guide's channels are labelled {list(labels)} but method {method!r} takes "
-            f"{names} in that order: reorder them (e.g. `guide={{{', '.join(repr(n) for n in names)}"
+            f"{names} in that order: reorder them (e.g. `guide={{{', '.join(repr(n) + ': ...' for n in names)}"
             "}` as a dict of bands, or `guide.sel(band=[...])` in the model's order)."
         )
     for c, (label, w) in enumerate(zip(labels, where)):

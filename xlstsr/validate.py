@@ -989,24 +989,37 @@ def temperature_units(units: Any) -> str | None:
         return None
 
 
-def _fill_text(v: float) -> str:
-    """A stored value as a fill to declare, exactly: six digits made the float32 maximum
-    3.40282e+38, which, declared as told, matched no pixel and was refused again."""
-    f32 = np.float32(v)
-    if np.isfinite(f32) and float(f32) == v:
-        text = str(f32)  # numpy's shortest text that reads back to this float32
-    else:
-        text = repr(float(v))
-    return text[:-2] if text.endswith(".0") else text
+def _f32_step(v: float) -> float:
+    """The float32 step below ``|v|`` (``np.spacing`` overflows to inf at the float32 maximum,
+    which allowed any digits)."""
+    f = np.float32(min(abs(float(v)), float(np.finfo(np.float32).max)))
+    return float(f) - float(np.nextafter(f, np.float32(0)))
+
+
+def _fill_text(v: float, tol: float | None = None) -> str:
+    """A stored value as a fill to declare: the fewest digits (six at least) within ``tol``
+    (the precision the value was decoded to; default two float32 steps) of it. Six digits
+    always made the float32 maximum 3.40282e+38, which, declared as told, matched no pixel;
+    every digit made the -80 degC fill of a Kelvin float32 decode -80.0000061035156."""
+    v = float(v)
+    if not np.isfinite(v):
+        return repr(v)
+    tol = 2 * _f32_step(v) if tol is None else float(tol)
+    for digits in range(6, 18):
+        text = f"{v:.{digits}g}"
+        if abs(float(text) - v) <= tol:
+            return text
+    return repr(v)
 
 
 def _units_kind(units: str | None) -> str | None:
     if isinstance(units, (tuple, list)) and units:
         # rioxarray's units of a multi-band GeoTIFF: one per band ('K', 'K'), refused as
-        # unknown; bands of one kind are that kind, of several kinds are refused below
-        kinds = {_units_kind(u) for u in units}
-        if len(kinds) == 1:
-            return kinds.pop()
+        # unknown; bands of one kind (or none: a QC band beside the LST) are that kind, of
+        # Kelvin and Celsius both are refused below
+        kinds = {_units_kind(u) for u in units} - {None}
+        if len(kinds) <= 1:
+            return kinds.pop() if kinds else None
         raise UnitsError(
             f"the bands of the LST have different units {tuple(units)!r}: convert them to one "
             "(Kelvin) first, or select one band (`da.sel(band=1)`, `--band 1`)."
@@ -1232,7 +1245,8 @@ def _range_cause(
         vals, counts = np.unique(out, return_counts=True)
         k = int(np.argmax(counts))
         if counts[k] >= 2:
-            sv = _fill_text(((float(vals[k]) - celsius) - offset) / scale)
+            sv = _fill_text(((float(vals[k]) - celsius) - offset) / scale,
+                            2 * _f32_step(vals[k]) / abs(scale))
             how = (f"pass `reference_nodata={sv}` to evaluate" if ref else
                    f"declare it: `da.attrs['_FillValue'] = {sv}` or "
                    f"`da = da.rio.write_nodata({sv})`"
@@ -1376,7 +1390,7 @@ def _lst_verdict(
         tol = 2 * float(np.spacing(np.float32(k))) / abs(scale)
         if tol > 0:
             v = round(v / tol) * tol if abs(v) < tol else v
-        return _fill_text(v + 0.0)
+        return _fill_text(v + 0.0, max(tol, 2 * _f32_step(v)))
 
     for i, img in enumerate(flat):
         finite = img[np.isfinite(img)]
@@ -1851,7 +1865,9 @@ def decode_guide(da: xr.DataArray) -> xr.DataArray:
     _refuse_inherited_scale(da)
     scale = da.attrs.get("scale_factor")
     try:
-        big = scale is not None and float(np.ravel(scale)[0]) > 1
+        k = float(np.ravel(scale)[0]) if scale is not None else 1.0
+        # a power of ten >= 100: the HDF4 divisor (an elevation in 5 m steps scales by 5)
+        big = k >= 100 and float(np.log10(k)).is_integer()
     except (TypeError, ValueError):
         big = False  # _decode_scaled names a scale that is not a number
     if big:

@@ -55,9 +55,12 @@ def _file_chunks(chunks: Any) -> Any:
             raise XlstsrError(f"modis_sample: chunks {unknown} name no dim of the sample; key them "
                               "by 'time', 'y' and 'x', e.g. chunks={'time': 2}")
         return {("band" if k == "time" else k): v for k, v in chunks.items()}
+    if isinstance(chunks, tuple) and len(chunks) == 3:  # dask's form, (time, y, x)
+        return dict(zip(("band", "y", "x"), chunks))
     if chunks is True or chunks == "auto" or isinstance(chunks, int):
         return chunks
-    raise XlstsrError(f"modis_sample: chunks must be a dict keyed by 'time', 'y', 'x', an int, "
+    raise XlstsrError(f"modis_sample: chunks must be a dict keyed by 'time', 'y', 'x', a "
+                      "(time, y, x) tuple, an int, "
                       f"'auto' or False (in memory), got {chunks!r}")
 
 

@@ -795,10 +795,16 @@ def upscale_to_zarr(
     _warn_small_chunks(lst, ydim, xdim)
     # in memory, upscale's default for the guide's offset ("auto": its window is read for
     # nothing); chunked below, it would check nothing, and the store differed from upscale's
-    # result by up to 11 K on a real pair. Not part of the resume record (up_kw), as before.
+    # result by up to 11 K on a real pair. Recorded (a resume takes the store's, whatever the
+    # input: the same data opened lazily moved no guide, and the store mixed the two)
+    if guide_offset is None and guide is not None:
+        stored = (_stored_argument(store, "upscale_options") or {}) if mode == "resume" else None
+        if stored is not None:
+            if stored.get("guide_offset") == "auto":
+                up_kw["guide_offset"] = "auto"
+        elif not _lazy(lst) and not _lazy(guide):
+            up_kw["guide_offset"] = "auto"
     call_kw = dict(up_kw)
-    if guide_offset is None and guide is not None and not _lazy(lst) and not _lazy(guide):
-        call_kw["guide_offset"] = "auto"
     # input time chunks = regions, so that a region reads and computes only its own steps
     lst = lst.chunk({tdim: time_chunk}) if tdim else lst.chunk()
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import copy
 import os
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -133,17 +134,21 @@ def resolve_model(model: Any) -> tuple[Any, str | None]:
     import torch
 
     if isinstance(model, torch.nn.Module):
-        return model, None
+        return _network(model), None
     if isinstance(model, (str, os.PathLike)):
         from ..nn.checkpoint import load_model
         from ..nn.weights import BUNDLED, weights_path
 
         path = Path(model).expanduser()  # as save_model and load_model expand "~"
-        # a bundled file's own name (as docs/models.md lists them) means that file too
+        # a bundled file's own name (as docs/models.md lists them) means that file too. A bare
+        # name (a str without a folder) is the bundled one even if a file of that name lies in
+        # the working folder: that file silently replaced the default (or, not a checkpoint,
+        # made `method="sisr"` fail); "./rescnn" or a Path names the local file
         by_file = {f: n for n, f in BUNDLED.items()}
-        if not path.is_file() and str(model) in BUNDLED:
+        bare = isinstance(model, str) and os.sep not in model and "/" not in model
+        if str(model) in BUNDLED and (bare or not path.is_file()):
             path = weights_path(str(model))
-        elif not path.is_file() and str(model) in by_file:
+        elif str(model) in by_file and (bare or not path.is_file()):
             path = weights_path(by_file[str(model)])
         if path.is_dir():
             found = sorted(p.name for p in path.glob("*.pt"))[:5]
@@ -162,6 +167,19 @@ def resolve_model(model: Any) -> tuple[Any, str | None]:
         "model must be a torch.nn.Module, a checkpoint path or a bundled weights name, got "
         f"{type(model).__name__}"
     )
+
+
+def _network(module: Any) -> Any:
+    """The network inside a training wrapper (``SuperResolutionModule``, any LightningModule
+    holding an xlstsr network as ``.model``): the wrapper was taken for a network without a
+    guide ("use method='sisr'"), then failed inside the network."""
+    import torch
+
+    inner = getattr(module, "model", None)
+    if (hasattr(module, "training_step") and isinstance(inner, torch.nn.Module)
+            and hasattr(inner, "factor")):
+        return inner
+    return module
 
 
 def fill_guide(guide: np.ndarray, radius: int, fill_value: float) -> np.ndarray:
@@ -286,6 +304,18 @@ class TorchModelMethod(UpscaleMethod):
         model = model.eval()
         if rf is None:
             rf = runtime.measure_receptive_field(model, self.factor, self.n_guide)
+            if rf >= runtime.MAX_MEASURED_RF and self.spatially_local:
+                # the response reached the edge of the largest probe: a whole-image layer
+                # (InstanceNorm, a normalisation by the image's mean): tiles with a 64 px
+                # margin gave 0.6-4 K off the whole-image forward, without a word
+                warnings.warn(
+                    f"the model's response to one input pixel reaches {rf} coarse pixels, the "
+                    "whole probe: it depends on the whole image (InstanceNorm or an image-wide "
+                    "normalisation?), so it runs on whole images, untiled. Declare "
+                    "`receptive_field` on the model if it is local after all.",
+                    UserWarning, stacklevel=3,
+                )
+                self.spatially_local = False
         self.receptive_field = check_whole("the model's `receptive_field`", rf, 0, fix)
         self.model_class = f"{type(model).__module__}.{type(model).__qualname__}"
         self.weights_hash = runtime.weights_hash(model)

@@ -85,6 +85,9 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
     inner = getattr(model, "_orig_mod", None)  # torch.compile's wrapper prefixes every weight
     if isinstance(inner, nn.Module):  # with "_orig_mod.": the file did not load
         model = inner
+    inner = getattr(model, "model", None)  # a training wrapper (SuperResolutionModule)
+    if hasattr(model, "training_step") and getattr(inner, "arch", None) in ARCHITECTURES:
+        model = inner
     arch = getattr(model, "arch", None)
     if arch not in ARCHITECTURES or not hasattr(model, "config"):
         raise CheckpointError(

@@ -322,8 +322,14 @@ def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
     return out
 
 
+#: the largest receptive field :func:`measure_receptive_field` measures (coarse pixels): a
+#: response that reaches it depends on the whole image
+MAX_MEASURED_RF = 64
+
+
 def measure_receptive_field(
-    model: Any, factor: int | None = None, n_guide: int | None = None, max_rf: int = 64
+    model: Any, factor: int | None = None, n_guide: int | None = None,
+    max_rf: int = MAX_MEASURED_RF,
 ) -> int:
     """Measure a model's receptive field (coarse pixels) with impulse-response probes.
 

@@ -584,8 +584,23 @@ def fit_cube(
         "n_val": 0 if data.val_set is None else len(data.val_set),
         "split": data.split.as_dict(),  # type: ignore[union-attr]
         "window": data.window,
+        "inputs": _input_labels(guide if data.n_guide else None, data.n_guide),
     }
+    # the guide's band labels travel with the model (in memory and, through fit_files, in its
+    # checkpoint): recorded as 'guide0', 'guide1', upscale could not refuse swapped bands
+    model.metadata = {**dict(getattr(model, "metadata", {}) or {}), "inputs": record["inputs"]}
     return model, record
+
+
+def _input_labels(guide: Any, n_guide: int) -> list[str]:
+    """``["lst", *the guide's channel labels]`` (:func:`xlstsr.guide.guide_labels`), ``guide<i>``
+    where a channel has none or the labels do not match the channels."""
+    from ..guide import guide_fields, guide_labels
+
+    labels = guide_labels(guide_fields(guide)) if guide is not None else []
+    if len(labels) != n_guide:
+        labels = [None] * n_guide
+    return ["lst", *(str(v) if v else f"guide{i}" for i, v in enumerate(labels))]
 
 
 def fit_files(
@@ -685,6 +700,7 @@ def fit_files(
             "degraded by factor" if mode in ("sisr", "degraded_disr") else "target scale"
         ),
         split={"by": "window position", "window": record["window"], **record["split"]},
+        inputs=record["inputs"],
         history={k: hist[k] for k in ("best_val_loss", "epochs_run", "engine")},
     )
     return record
