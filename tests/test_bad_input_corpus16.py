@@ -894,3 +894,24 @@ def test_reference_band_of_a_file_with_a_unitless_band(capsys, scene, tmp_path):
     code, err = run_cli(capsys, "evaluate", tmp_path / "sr.nc", tmp_path / "ref.tif",
                         tmp_path / "t.csv", "--reference-band", "3")
     assert code == 2 and "--reference-band 1 to 2" in err and "`--band" not in err
+
+
+def test_minor_messages_of_the_review(scene, capsys):
+    """`--nodata -inf` read as a missing argument; a lon/lat guide's reprojection note in
+    metres; truth_maps with a result without a CRS failed with rioxarray's MissingCRS."""
+    pytest.importorskip("matplotlib")
+    from xlstsr import plot
+    from xlstsr.cli import build_parser
+
+    assert build_parser().parse_args(["upscale", "a.tif", "b.zarr", "--nodata", "-inf"]).nodata \
+        == -np.inf
+    lst = scene["lst_1km"].isel(time=0, drop=True)
+    geo = lst.rio.reproject("EPSG:4326")
+    ndvi = scene["ndvi_250m"].rio.reproject("EPSG:4326", resolution=0.0013)
+    with pytest.warns(errors.GuideAlignmentWarning, match="degree instead of") as rec:
+        xlstsr.upscale(geo, 4, "dms", guide=ndvi)
+    assert not any(" m instead of" in str(w.message) for w in rec)
+    sr = xlstsr.upscale(lst, 4, "bicubic")
+    with pytest.raises(errors.GridError, match=r"results\['b'\] has no CRS"):
+        plot.truth_maps(lst, {"b": sr.drop_vars("spatial_ref")},
+                        scene["lst_250m"].isel(time=0, drop=True))

@@ -248,8 +248,10 @@ def align_guide(
             return _slice_nested(guide, round(oy), round(ox), fy, fx, ft, ly, lx)
         reason = (f"offset by ({oy:+.2f}, {ox:+.2f}) fine pixels (y, x), not a whole number")
     elif same_crs:
-        reason = (f"at {abs(gt.a):.3f} x {abs(gt.e):.3f} m instead of the fine grid's "
-                  f"{abs(ft.a):.3f} x {abs(ft.e):.3f} m")
+        # the CRS's unit: a lon/lat guide read "0.010 x 0.010 m"
+        unit = "degree" if lst.rio.crs is not None and lst.rio.crs.is_geographic else "m"
+        reason = (f"at {abs(gt.a):.4g} x {abs(gt.e):.4g} {unit} instead of the fine grid's "
+                  f"{abs(ft.a):.4g} x {abs(ft.e):.4g} {unit}")
         if 1.01 * abs(ft.a) < abs(gt.a) < 0.99 * lpix:
             reason += (", coarser than the output: detail finer than the guide's pixel comes "
                        "from interpolation")

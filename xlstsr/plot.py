@@ -571,6 +571,11 @@ def truth_maps(
     truth = _decoded(truth)
     # results in Kelvin, as the input and the truth: a degC result drew a -275 K error map
     results = {k: _drawn_kelvin(v) for k, v in results.items()}
+    for name, da in (("coarse", coarse), ("truth", truth),
+                     *((f"results[{k!r}]", v) for k, v in results.items())):
+        if da.rio.crs is None:  # reprojected onto the truth: rioxarray's bare MissingCRS
+            raise GridError(f"{name} has no CRS: truth_maps puts every field on the truth's "
+                            "grid; write it (`da.rio.write_crs(...)`, the CRS of its input)")
     plt = _pyplot(headless=True)
     valid = np.isfinite(truth.values)
     if not valid.any():  # "other places, or another CRS label" sent the user looking elsewhere
