@@ -785,8 +785,14 @@ def test_trained_guide_labels_are_recorded(scene, tmp_path):
     assert rec["inputs"] == ["lst", "swir1", "nir"]
     from xlstsr.nn import save_model
 
-    save_model(model, tmp_path / "m.pt", inputs=rec["inputs"])
+    save_model(model, tmp_path / "m.pt")  # the labels travel with the model itself
     assert load_checkpoint(tmp_path / "m.pt")["metadata"]["inputs"] == ["lst", "swir1", "nir"]
+    # the same bands under other names (not a known other quantity for the model) still run
+    from xlstsr.guide import check_guide_labels
+
+    check_guide_labels(["red", "nir"], ["sur_refl_b01", "sur_refl_b02"], "disr")
+    with pytest.raises(errors.GuideScaleError):
+        check_guide_labels(["red"], ["ndvi"], "disr")
     with pytest.raises(errors.GuideScaleError, match="in that order"):
         xlstsr.upscale(scene["lst_1km"], 4, "disr", guide={"nir": ndvi * 0.5 + 0.2, "swir1": ndvi},
                        method_options={"model": tmp_path / "m.pt"})
@@ -853,6 +859,12 @@ def test_a_resumed_store_keeps_the_guide_offset_it_was_started_with(shared_data,
                                      guide=ndvi.chunk(), mask_out_of_range=True, mode="resume",
                                      time_chunk=1)
     np.testing.assert_allclose(out.values, ref.values, atol=1e-3, equal_nan=True)
+    # "resume" on a store not yet there is a fresh write: the in-memory default applies
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fresh = xlstsr.upscale_to_zarr(cube, tmp_path / "new.zarr", 4, "tsharp", guide=ndvi,
+                                       mask_out_of_range=True, mode="resume", time_chunk=1)
+    np.testing.assert_allclose(fresh.values, ref.values, atol=1e-3, equal_nan=True)
 
 
 def test_quality_layer_rules_for_geotiff_bands_flags_and_scales(scene):

@@ -1202,6 +1202,10 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
     for c, (label, w) in enumerate(zip(labels, where)):
         if label is None or w is not None or generic[c]:
             continue
+        if not _tokens(names[c]) & (_OTHER_BANDS | {"ndvi"}):
+            # a model name that is no known quantity ('sur_refl_b01', 'SR_B4'): 'red' may be
+            # it, renamed; the values' check judges
+            continue
         other = _tokens(label) & _OTHER_BANDS
         if other:
             hint = (" For MODIS, `ndvi = (nir - red) / (nir + red)` of the surface reflectances."

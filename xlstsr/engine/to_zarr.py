@@ -798,7 +798,9 @@ def upscale_to_zarr(
     # result by up to 11 K on a real pair. Recorded (a resume takes the store's, whatever the
     # input: the same data opened lazily moved no guide, and the store mixed the two)
     if guide_offset is None and guide is not None:
-        stored = (_stored_argument(store, "upscale_options") or {}) if mode == "resume" else None
+        # a store to resume (a missing one is a fresh write): its recorded value
+        stored = ((_stored_argument(store, "upscale_options") or {})
+                  if mode == "resume" and store_exists(store) else None)
         if stored is not None:
             if stored.get("guide_offset") == "auto":
                 up_kw["guide_offset"] = "auto"

@@ -57,6 +57,15 @@ def _plain(obj: Any) -> Any:
     return repr(obj)
 
 
+def _recorded_inputs(model: Any, n_guide: int) -> list[str]:
+    """``model.metadata["inputs"]`` when it lists ``lst`` and ``n_guide`` names, else generic."""
+    inputs = (getattr(model, "metadata", None) or {}).get("inputs")
+    if isinstance(inputs, list) and len(inputs) == 1 + n_guide and inputs[:1] == ["lst"] \
+            and all(isinstance(v, str) for v in inputs):
+        return list(inputs)
+    return ["lst"] + [f"guide{i}" for i in range(n_guide)]
+
+
 def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Path:
     """Write ``model`` (an :mod:`xlstsr.nn.registry` architecture) and ``metadata`` to one file.
 
@@ -98,7 +107,8 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
     meta: dict[str, Any] = {
         "factor": int(model.factor),
         "n_guide": n_guide,
-        "inputs": ["lst"] + ([f"guide{i}" for i in range(n_guide)] if n_guide else []),
+        # the labels a model trained by fit_cube carries (a plain save dropped them)
+        "inputs": _recorded_inputs(model, n_guide),
         "receptive_field": int(model.receptive_field),
         "normalisation": model.normalisation(),
         "xlstsr_version": __version__,
