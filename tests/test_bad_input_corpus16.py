@@ -927,3 +927,13 @@ def test_minor_messages_of_the_review(scene, capsys):
     with pytest.raises(errors.GridError, match=r"results\['b'\] has no CRS"):
         plot.truth_maps(lst, {"b": sr.drop_vars("spatial_ref")},
                         scene["lst_250m"].isel(time=0, drop=True))
+
+
+def test_a_guide_step_all_cloud_is_said(scene):
+    """A daily guide all NaN on a clear LST day: disr ran from a constant fill guide (up to
+    9 K off its guided result) without a word."""
+    lst = scene["lst_1km"].isel(time=[0, 1])
+    guide = xr.concat([scene["ndvi_250m"], scene["ndvi_250m"].where(False)], dim="time")
+    guide = guide.assign_coords(time=lst.time.values)
+    with pytest.warns(UserWarning, match=r"no valid pixel at step\(s\) \[1\] of 2"):
+        xlstsr.upscale(lst, 4, "disr", guide=guide)
