@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--method", default="sisr", help="xlstsr method")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
     args = p.parse_args(argv)
+    if not (Path(args.data) / "mod11a1_hdf").is_dir():  # a raw traceback, after an empty --out
+        p.error(f"--data {args.data}: no mod11a1_hdf/ in it; pass the shared data folder "
+                "(the one holding mod11a1_hdf/)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--method", default="sisr", help="xlstsr method (sisr: the bundled model)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
     args = p.parse_args(argv)
+    if not (Path(args.data) / "modis_h18v04_2020").is_dir():  # a raw traceback, after an empty --out
+        p.error(f"--data {args.data}: no modis_h18v04_2020/ in it; pass the shared data folder "
+                "(the one holding modis_h18v04_2020/)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -55,6 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
     windows = {w: (r, c) for w, r, c in np.loadtxt(
         Path(args.data) / "modis_h18v04_2020" / "windows.csv", delimiter=",", skiprows=1,
         usecols=(0, 1, 2), dtype=int)}
+    if args.dates < 1:  # "--window 17: no item covers it", or the last date dropped (-1)
+        p.error(f"--dates {args.dates}: give 1 or more dates")
     if args.window not in windows or not items:  # a raw KeyError (or an empty search) before
         p.error(f"--window {args.window}: no MOD11A1 item covers it; the catalog's windows are "
                 f"{sorted(int(w) for w in windows)}")

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
     args = p.parse_args(argv)
+    if not (Path(args.data) / "modis_h18v04_2020").is_dir():  # a raw traceback, after an empty --out
+        p.error(f"--data {args.data}: no modis_h18v04_2020/ in it; pass the shared data folder "
+                "(the one holding modis_h18v04_2020/)")
     out = Path(args.out)
     model_file = out / "sisr_cube.pt"
     if model_file.exists() and not args.overwrite:

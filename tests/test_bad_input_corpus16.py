@@ -937,3 +937,18 @@ def test_a_guide_step_all_cloud_is_said(scene):
     guide = guide.assign_coords(time=lst.time.values)
     with pytest.warns(UserWarning, match=r"no valid pixel at step\(s\) \[1\] of 2"):
         xlstsr.upscale(lst, 4, "disr", guide=guide)
+
+
+def test_dataset_evaluate_takes_the_reference_by_name():
+    """`ds.lstsr.evaluate("lst_night", variable="lst_day")` was refused as "LST needs its grid";
+    a Dataset reference was told to use `ds.lstsr.upscale(variable=...)`."""
+    from xlstsr.datasets import modis_sample
+
+    ds = modis_sample(chunks=False).isel(time=[0])
+    by_name = ds.lstsr.evaluate("lst_night", variable="lst_day")
+    direct = xlstsr.evaluate(ds["lst_day"], ds["lst_night"])
+    xr.testing.assert_allclose(by_name, direct)
+    with pytest.raises(errors.VariableNotFoundError, match="not a variable of the Dataset"):
+        ds.lstsr.evaluate("lst_evening", variable="lst_day")
+    with pytest.raises(errors.VariableNotFoundError, match=r"reference Dataset .*reference=ds\["):
+        ds["lst_day"].lstsr.evaluate(ds)

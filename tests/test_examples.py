@@ -47,6 +47,10 @@ def test_stac_example_overwrite_and_unknown_window(shared_data, tmp_path):
     with pytest.raises(SystemExit) as info:
         _run("stac_to_zarr", *common, "--window", "400")
     assert info.value.code == 2
+    for bad in (["--dates", "0"], ["--data", str(tmp_path / "nowhere")]):
+        with pytest.raises(SystemExit) as info:  # a false "no item covers it"; a traceback
+            _run("stac_to_zarr", *common, *bad)
+        assert info.value.code == 2
 
 
 def test_modis_granules_to_cogs(shared_data, tmp_path):

@@ -8,6 +8,7 @@ from typing import Any
 import xarray as xr
 
 from .degrade import coarsen
+from .errors import VariableNotFoundError
 from .evaluate import evaluate
 from .scaling import scaling_stats
 from .upscale import upscale
@@ -77,9 +78,17 @@ class LstsrDatasetAccessor:
         return coarsen(self._lst(variable), factor, **kwargs)
 
     def evaluate(
-        self, reference: xr.DataArray, *, variable: Hashable | None = None, **kwargs: Any
+        self, reference: xr.DataArray | str, *, variable: Hashable | None = None, **kwargs: Any
     ) -> xr.Dataset:
-        """Accuracy metrics of the LST variable against a fine reference; see :func:`xlstsr.evaluate`."""
+        """Accuracy metrics of the LST variable against a fine reference (a DataArray, or the
+        name of another variable of the Dataset, as ``guide`` of :meth:`upscale`); see
+        :func:`xlstsr.evaluate`."""
+        if isinstance(reference, str):  # "expected a DataArray, got str: LST needs its grid"
+            if reference not in self._obj.data_vars:
+                raise VariableNotFoundError(
+                    f"reference {reference!r} is not a variable of the Dataset; it has "
+                    f"{[str(v) for v in self._obj.data_vars]}: pass one of them or a DataArray")
+            reference = select_lst(self._obj, reference)[0]
         return evaluate(self._lst(variable), reference, **kwargs)
 
     def scaling_stats(

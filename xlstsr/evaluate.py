@@ -24,6 +24,7 @@ from .errors import (
     GridError,
     NoOverlapError,
     UndeclaredFillError,
+    VariableNotFoundError,
     XlstsrError,
 )
 from .steps import pair_steps
@@ -722,7 +723,14 @@ def evaluate(
     if coarse is not None:
         coarse = prepare_lst(coarse, mask_out_of_range=True, what="coarse LST")
         coarse = pair_steps(coarse, sr, "coarse input")
-    reference, _ = select_lst(reference)  # a numpy array or a Dataset: named, not an AttributeError
+    try:
+        reference, _ = select_lst(reference)  # a numpy array or a Dataset: named, not an AttributeError
+    except VariableNotFoundError as err:  # its message told to pass `ds.lstsr.upscale(variable=)`
+        names = [str(v) for v in reference.data_vars] if isinstance(reference, xr.Dataset) else []
+        raise VariableNotFoundError(
+            f"cannot tell which variable of the reference Dataset to score against (it has "
+            f"{names}): pass it, e.g. `reference=ds[{(names or ['lst'])[0]!r}]`."
+        ) from err
     if "xlstsr_method" in reference.attrs and "xlstsr_method" not in sr.attrs:
         # the truth scored against the result: the bias and the spectral ratio inverted
         # (a warning: another tool's result scored against an xlstsr one is a fair comparison)
