@@ -935,8 +935,22 @@ def test_a_guide_step_all_cloud_is_said(scene):
     lst = scene["lst_1km"].isel(time=[0, 1])
     guide = xr.concat([scene["ndvi_250m"], scene["ndvi_250m"].where(False)], dim="time")
     guide = guide.assign_coords(time=lst.time.values)
-    with pytest.warns(UserWarning, match=r"no valid pixel at step\(s\) \[1\] of 2"):
+    with pytest.warns(UserWarning, match=r"no valid pixel at step\(s\) \[1\] of 2 where the LST"):
         xlstsr.upscale(lst, 4, "disr", guide=guide)
+    import warnings
+
+    cloudy = lst.copy()
+    cloudy[1] = np.nan  # the same cloud over both: NaN anyway, nothing to say
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        xlstsr.upscale(cloudy, 4, "disr", guide=guide)
+    assert not any("no valid pixel at step" in str(w.message) for w in rec)
+
+
+def test_an_empty_dataset_reference_keeps_its_message(scene):
+    sr = xlstsr.upscale(scene["lst_1km"], 4, "bicubic")
+    with pytest.raises(errors.VariableNotFoundError, match="no data variable"):
+        xlstsr.evaluate(sr, xr.Dataset())
 
 
 def test_dataset_evaluate_takes_the_reference_by_name():

@@ -726,6 +726,8 @@ def evaluate(
     try:
         reference, _ = select_lst(reference)  # a numpy array or a Dataset: named, not an AttributeError
     except VariableNotFoundError as err:  # its message told to pass `ds.lstsr.upscale(variable=)`
+        if "cannot tell which" not in str(err):  # an empty Dataset: its own message is right
+            raise
         names = [str(v) for v in reference.data_vars] if isinstance(reference, xr.Dataset) else []
         raise VariableNotFoundError(
             f"cannot tell which variable of the reference Dataset to score against (it has "

@@ -726,16 +726,6 @@ def _require_valid_guide(data: Any, ndvi: Any = None) -> Any:
     empty = ~np.isfinite(data).any(axis=(0, 2, 3))
     if empty.any():
         raise _empty_guide_error(int(np.flatnonzero(empty)[0]))
-    gaps = np.flatnonzero(~np.isfinite(data).any(axis=(2, 3)).all(axis=1))
-    if gaps.size:  # a daily guide all cloud on a clear LST day: run from a constant fill
-        warnings.warn(
-            f"the guide holds no valid pixel at step(s) {gaps[:8].tolist()}"
-            f"{' ...' if gaps.size > 8 else ''} of {data.shape[0]} (all cloud?): guided "
-            "methods run there without guidance (a constant fill or their bicubic fallback), "
-            "up to several K from a guided result. Drop those dates, or give a composite "
-            "guide matched with guide_time_tolerance.",
-            UserWarning, stacklevel=4,
-        )
     for c in range(data.shape[1]):
         _refuse_guide_fill(c, data[:, c])
         if ndvi and ndvi[c]:

@@ -265,6 +265,7 @@ def upscale(
     gdata = None
     if guide is not None:
         gdata = prepare_guide(guide, kelvin, factor, lead, time_tolerance=guide_time_tolerance)
+        _warn_guide_gaps(gdata, data)
         n_guide = getattr(m, "n_guide", None)
         if n_guide is not None and gdata.shape[1] != n_guide:
             message = getattr(m, "channel_message", None)
@@ -318,6 +319,32 @@ def upscale(
     if calibration is not None:  # the opt-in sensor mapping, exactly as apply_calibration does it
         result = apply_calibration(result, calibration)
     return result
+
+
+def _warn_guide_gaps(gdata: Any, data: Any) -> None:
+    """Say which steps run without guidance: a guide band with no valid pixel on a step whose
+    LST has some (a daily NDVI all cloud on a clear LST day: disr ran from a constant fill, up
+    to 9 K off its guided result, without a word). In memory only; a step cloudy in both is
+    NaN anyway."""
+    if isinstance(gdata, dsa.Array) or isinstance(data, dsa.Array):
+        return
+    g = np.asarray(gdata)
+    if g.ndim != 4 or g.shape[0] < 2:  # a static guide with no valid pixel is refused
+        return
+    lst = np.asarray(data).reshape(-1, *np.shape(data)[-2:])
+    if lst.shape[0] != g.shape[0]:
+        return
+    empty = ~np.isfinite(g).any(axis=(2, 3)).all(axis=1)  # a band without a valid pixel
+    steps = np.flatnonzero(empty & np.isfinite(lst).any(axis=(1, 2)))
+    if steps.size:
+        warnings.warn(
+            f"a guide band holds no valid pixel at step(s) {steps[:8].tolist()}"
+            f"{' ...' if steps.size > 8 else ''} of {g.shape[0]} where the LST has data (all "
+            "cloud?): guided methods run there without guidance (a constant fill or their "
+            "bicubic fallback), up to several K from a guided result. Drop those dates, or give "
+            "a composite guide matched with guide_time_tolerance.",
+            UserWarning, stacklevel=3,
+        )
 
 
 def _check_tile(tile: Any) -> None:
