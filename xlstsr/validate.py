@@ -1739,7 +1739,17 @@ DECLARABLE = ("units", "_FillValue", "scale_factor", "add_offset")
 def stored_encoding(da: xr.DataArray) -> str | None:
     """What makes ``da`` stored values rather than temperatures (None: nothing): a scale or
     offset in its attrs (xarray and rioxarray move them to ``encoding`` once applied), or a
-    declared fill value present among its values (an in-memory field)."""
+    declared fill value present among its values (an in-memory field).
+
+    Examples
+    --------
+    >>> dn = xr.DataArray(np.array([[15000, 0]], "uint16"), dims=("y", "x"),
+    ...                   attrs={"scale_factor": 0.02, "_FillValue": 0})
+    >>> stored_encoding(dn)
+    'scale_factor=0.02, add_offset=0 in its attrs'
+    >>> stored_encoding(xr.DataArray([[300.0, np.nan]], dims=("y", "x"))) is None
+    True
+    """
     scale, offset = da.attrs.get("scale_factor", 1), da.attrs.get("add_offset", 0)
     try:
         if float(np.ravel(scale)[0]) != 1 or float(np.ravel(offset)[0]) != 0:
