@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .errors import warn
+
 __all__ = ["main"]
 
 log = logging.getLogger("xlstsr")
@@ -179,8 +181,8 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
             raise UsageError(f"{path}: {text} Name it with {flag} NAME{example}.") from None
     elif variable is not None and not kwargs and variable != obj.name:
         # a GeoTIFF holds one field: the name was dropped without a word
-        warnings.warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
-                      f"bands are its time steps); drop {flag}", UserWarning, stacklevel=2)
+        warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
+             f"bands are its time steps); drop {flag}", UserWarning)
     return obj
 
 

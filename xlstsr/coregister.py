@@ -16,7 +16,6 @@ x / y coordinates to align it (``shift_y > 0``: its content belongs further nort
 from __future__ import annotations
 
 import json
-import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +30,7 @@ from .errors import (
     NoOverlapError,
     UndeclaredFillError,
     XlstsrError,
+    warn,
 )
 from .grid import fine_grid, longitude_convention_hint
 from .kernels import coregister as _kc
@@ -177,7 +177,7 @@ def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str) -> None
             )
             if errors == "raise":
                 raise err
-            warnings.warn(str(err), stacklevel=3)
+            warn(str(err))
             return
     if not _looks_like_kelvin(fine):
         return
@@ -190,7 +190,7 @@ def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str) -> None
     except UndeclaredFillError as err:
         if errors == "raise":
             raise
-        warnings.warn(str(err), stacklevel=3)
+        warn(str(err))
 
 
 def _block_size(lst: xr.DataArray, ly: str, lx: str) -> int:
@@ -407,7 +407,7 @@ def estimate_offset(
             if errors == "raise":
                 raise CoregistrationError(msg)
             if errors == "warn":
-                warnings.warn(msg, stacklevel=2)
+                warn(msg)
         rows.append({
             # array axes -> CRS metres: a column is +a in x, a row +e in y (e < 0: north-up)
             "shift_x": e.dx * ft.a,

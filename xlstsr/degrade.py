@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Literal
 
 import dask.array as dsa
@@ -10,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
-from .errors import AllNaNError, GridError, InputTypeError, XlstsrError
+from .errors import AllNaNError, GridError, InputTypeError, XlstsrError, warn
 from .grid import MODIS_LST_PSF_SIGMA, coarse_grid, with_grid
 from .kernels.aggregate import gaussian_psf, radiometric_mean
 from .validate import (
@@ -211,10 +210,10 @@ def _check_kept(fine: np.ndarray, out: np.ndarray, factor: int, min_valid: float
             "lower min_valid (e.g. min_valid=0.5: blocks at least half valid) or fill the gaps."
         )
     if n_data and n_kept < 0.5 * n_data:
-        warnings.warn(
+        warn(
             f"coarsen kept {n_kept} of the {n_data} coarse pixels that hold data: {why}. Pass "
             "min_valid=0.5 to keep the blocks at least half valid (a cloudy scene).",
-            UserWarning, stacklevel=3,
+            UserWarning,
         )
 
 

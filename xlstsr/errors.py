@@ -6,6 +6,10 @@ Every error says what is wrong with the input and how to fix it. They subclass `
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 __all__ = [
     "AllNaNError",
     "CheckpointError",
@@ -134,3 +138,28 @@ class ResampledInputWarning(UserWarning):
 
 class GuideAlignmentWarning(UserWarning):
     """The guide was reprojected onto the fine LST grid (offset, other resolution or CRS)."""
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Issue a warning attributed to the first caller outside xlstsr.
+
+    A fixed ``stacklevel`` points at a line of xlstsr whenever the warning is reached through
+    another layer (the accessor, the CLI, a method); walking out of the package points at the
+    user's own line whichever way they came in.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn("the guide was reprojected", GuideAlignmentWarning)
+    >>> caught[0].category.__name__
+    'GuideAlignmentWarning'
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)
+    level = 2  # stacklevel 1 is this function, 2 its caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -26,6 +26,7 @@ from .errors import (
     UndeclaredFillError,
     VariableNotFoundError,
     XlstsrError,
+    warn,
 )
 from .steps import pair_steps
 from .validate import (
@@ -97,11 +98,11 @@ def _coregistered(
                 raise CoregistrationError(str(said[0].message) if said else
                                           "no step gave a reliable co-registration estimate.")
             if not ok.all():
-                warnings.warn(
+                warn(
                     f"co-registration: {int((~ok).sum())} of {ok.size} steps gave no reliable "
                     "estimate (mostly cloud?); the reliable steps' offset moves them too. "
                     f"First: {str(said[0].message)[:200] if said else ''}",
-                    UserWarning, stacklevel=3)
+                    UserWarning)
         except CoregistrationError as err:
             # the estimate sees the reference as masked by evaluate's own options: an unmasked
             # ASTER scene (border pixels mixed with its fill, cold cloud pixels) spoils it;
@@ -234,22 +235,22 @@ def _check_scored(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
                   if n >= 16 and sp == 0]
     if flat_steps:  # a warning: a constant field is a fair synthetic test of the bias
         v = float(np.nanmax(flat[flat_steps[0]]))
-        warnings.warn(
+        warn(
             f"the reference is constant ({v:g} K on every valid pixel"
             f"{'' if flat.shape[0] == 1 else f' of step(s) {flat_steps}'}): a real scene never "
             f"is (a fill value or a gap-filled constant taken as truth? mask it with "
             f"`reference_nodata={v:g}`); psnr, ssim, correlation and the spectral ratios are undefined "
             "for it.",
-            UserWarning, stacklevel=3,
+            UserWarning,
         )
     few = [i for i, n in enumerate(counts) if 0 < n < MIN_SCORED_PIXELS]
     if few:
-        warnings.warn(
+        warn(
             f"{'step(s) ' + str(few) + ' are' if counts.size > 1 else 'the field is'} scored on "
             f"fewer than {MIN_SCORED_PIXELS} pixels valid in both (as few as "
             f"{int(min(counts[i] for i in few))}): the metrics are noise (mostly cloud, or a "
             "small overlap?); see n_valid.",
-            UserWarning, stacklevel=3,
+            UserWarning,
         )
 
 
@@ -393,9 +394,9 @@ def reference_mask(
     """
     check_bool("clear", clear)  # "no" is truthy: it would silently mean True
     if clear and valid_min is None and valid_max is None:  # the CLI refuses --clear alone
-        warnings.warn("clear=True erodes around the gaps that valid_min / valid_max make, and "
-                      "neither is given: it changes nothing; pass e.g. valid_min=230 (cold "
-                      "cloud pixels), or drop clear=True", UserWarning, stacklevel=2)
+        warn("clear=True erodes around the gaps that valid_min / valid_max make, and "
+             "neither is given: it changes nothing; pass e.g. valid_min=230 (cold "
+             "cloud pixels), or drop clear=True", UserWarning)
     ydim, xdim = spatial_dims(reference)
     valid = np.isfinite(reference)
     if clear:
@@ -477,14 +478,14 @@ def _check_reference_scale(sr: xr.DataArray, ref: xr.DataArray) -> None:
         # product at its pixel size can hold (the truth's own aggregate scored 2.15 K)
         k = round(r_sr / r_ref)
         u = "deg" if sr.rio.crs is not None and sr.rio.crs.is_geographic else "m"
-        warnings.warn(
+        warn(
             f"the reference's pixels ({r_ref:.4g} {u}) are {r_sr / r_ref:.1f} times finer than "
             f"the super-resolved field's ({r_sr:.4g} {u}): sr is scored on the reference's grid, "
             "so the reference's variance within each sr pixel counts as error, even for a "
             "perfect product. To score sr at its own scale, aggregate the reference onto sr's "
             f"grid first (`xlstsr.coarsen(reference, {k})` where the grids nest, else "
             "`reference.rio.reproject_match(sr, resampling=Resampling.average)`).",
-            UserWarning, stacklevel=3,
+            UserWarning,
         )
     if r_ref > MAX_REFERENCE_COARSENING * r_sr:
         u = "deg" if sr.rio.crs is not None and sr.rio.crs.is_geographic else "m"
@@ -736,12 +737,12 @@ def evaluate(
     if "xlstsr_method" in reference.attrs and "xlstsr_method" not in sr.attrs:
         # the truth scored against the result: the bias and the spectral ratio inverted
         # (a warning: another tool's result scored against an xlstsr one is a fair comparison)
-        warnings.warn(
+        warn(
             f"the reference is an xlstsr upscale output (xlstsr_method="
             f"{reference.attrs['xlstsr_method']!r}) and sr is not: SR and REFERENCE swapped? "
             "The order is `xlstsr.evaluate(sr, reference)` (`xlstsr evaluate SR REFERENCE "
             "OUTPUT` on the command line); the bias and the spectral ratio are of sr against "
-            "the reference.", UserWarning, stacklevel=2)
+            "the reference.", UserWarning)
     if coregister is not False and "xlstsr_coregistration" in reference.attrs:
         # moved a second time (330 m off in all), while one shift was reported
         raise XlstsrError(

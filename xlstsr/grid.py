@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import dask.array as dsa
@@ -12,7 +11,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.enums import Resampling
 
-from .errors import GridError, GuideAlignmentWarning, GuideCoverageError
+from .errors import GridError, GuideAlignmentWarning, GuideCoverageError, warn
 from .validate import require_georeferenced, spatial_dims
 
 __all__ = [
@@ -127,13 +126,12 @@ def _slice_nested(
     pads = {gy: (y0 - oy, oy + ny - y1), gx: (x0 - ox, ox + nx - x1)}
     if any(p for pair in pads.values() for p in pair):
         shifted = f" (offset by ({-oy:+d}, {-ox:+d}) fine pixels, y, x)" if (oy or ox) else ""
-        warnings.warn(
+        warn(
             f"the guide nests under the fine grid{shifted} but misses "
             f"{pads[gy][0] + pads[gy][1]} row(s) and {pads[gx][0] + pads[gx][1]} column(s) of the "
             "LST's extent: the guide is NaN there and methods fall back to bicubic. Give a guide "
             "that covers the LST (e.g. `guide.rio.reproject_match(...)` on a larger source).",
             GuideAlignmentWarning,
-            stacklevel=4,
         )
         if not np.issubdtype(out.dtype, np.floating):
             out = out.astype(np.float32)
@@ -231,14 +229,13 @@ def align_guide(
     if gpix >= 0.99 * lpix:
         # reprojected onto the fine grid, such a guide is blocks of LST pixels: no detail below
         # the LST's resolution, and its block edges become the "detail" a method adds
-        warnings.warn(
+        warn(
             f"the guide's pixels ({gpix:.6g}) are not finer than the LST's ({lpix:.6g}): it "
             "holds no detail below the LST's resolution, so a guided method only adds the "
             "guide's block edges (the result is no better than bicubic). Give a guide at the "
             f"output resolution ({lpix / factor:.6g}), e.g. 250 m NDVI (MOD09GQ) rather than a "
             "1 km product (MOD13A2), or use method='bicubic' / 'sisr'.",
             GuideAlignmentWarning,
-            stacklevel=3,
         )
     if same_crs and np.isclose(gt.a, ft.a, rtol=1e-6) and np.isclose(gt.e, ft.e, rtol=1e-6):
         ox = (ft.c - gt.c) / ft.a
@@ -267,10 +264,9 @@ def align_guide(
     if miss_x or miss_y:
         missing = (f" It misses {miss_y} row(s) and {miss_x} column(s) of the LST's extent at the "
                    "fine resolution: the guide is NaN there and methods fall back to bicubic.")
-    warnings.warn(
+    warn(
         f"guide reprojected onto the fine LST grid: it is {reason}.{missing}",
         GuideAlignmentWarning,
-        stacklevel=3,
     )
     template = with_grid(
         np.zeros((fy.size, fx.size), np.float32), lst.isel({d: 0 for d in lst.dims if d not in (ly, lx)}),

@@ -32,6 +32,7 @@ from .errors import (
     NoOverlapError,
     UndeclaredFillError,
     XlstsrError,
+    warn,
 )
 from .grid import align_guide
 from .kernels.aggregate import block_mean
@@ -552,13 +553,13 @@ def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
             re.search(r"[A-Za-z]", str(v)) and not re.match(r"\d{4}-\d{2}-\d{2}", str(v))
             for v in labels):
         return  # channels named by their labels (['red', 'nir']), not numbered or dated bands
-    warnings.warn(
+    warn(
         f"the guide's {n_bands} {d!r} bands, labelled alike, are used as {n_bands} channels of "
         f"every time step, and the LST has {n_steps} steps: if the bands are the steps' "
         f"guides (one NDVI per date), give them the LST's time dim (`guide = guide.rename("
         f"{d}={lead[0]!r}).assign_coords({lead[0]}=lst.{lead[0]})`); if they are channels, give "
         "each band its own long_name to silence this.",
-        UserWarning, stacklevel=4,
+        UserWarning,
     )
 
 
@@ -924,14 +925,14 @@ def check_alignment(
     found = (f"the guide is offset from the LST by ({sx:+.3g}, {sy:+.3g}) {u} (x, y; +/- "
              f"{unc:.2g} {u}), {off / fine_px:.2f} fine pixel")
     if mode == "check":
-        warnings.warn(
+        warn(
             f"{found}: its detail lands in the wrong place. Pass guide_offset='auto' to correct "
-            "it, or xlstsr.coregister the guide yourself.", GuideAlignmentWarning, stacklevel=3)
+            "it, or xlstsr.coregister the guide yourself.", GuideAlignmentWarning)
         return guide
-    warnings.warn(
+    warn(
         f"{found}: moved back by it (guide_offset='auto'). Pass "
         "guide_offset='ignore' to use the guide as it is, or an xlstsr.estimate_offset result "
-        "of your own.", GuideAlignmentWarning, stacklevel=3)
+        "of your own.", GuideAlignmentWarning)
     return _map_bands(guide, lambda b: apply_offset(b, est, lst.rio.crs))
 
 

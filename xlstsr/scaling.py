@@ -22,6 +22,7 @@ from .errors import (
     UndeclaredFillError,
     UnitsError,
     XlstsrError,
+    warn,
 )
 from .guide import guide_on_lst_grid
 from .kernels import scaling as ks
@@ -206,26 +207,26 @@ def _warn_unfitted(lags: Sequence[int], factors: Sequence[int], steps: Sequence[
     if given[0]:
         inside = [lag for lag in lags if fit_lags[0] <= lag <= fit_lags[1]]
         if len(inside) < 2:
-            warnings.warn(
+            warn(
                 f"hurst and structure_function_exponent are NaN: the fit window fit_lags="
                 f"{tuple(fit_lags)} holds {len(inside)} of the lags {tuple(lags)} (a power law "
                 f"needs 2); pass fit_lags=({min(lags)}, {max(lags)}) or lags that include 1.",
-                UserWarning, stacklevel=3,
+                UserWarning,
             )
     if given[1]:
         if not steps:
-            warnings.warn(
+            warn(
                 f"within_block_variance and its exponent are NaN: they measure the variance "
                 f"lost from factor f to 2 f, and factors {tuple(factors)} hold no such pair; "
                 "pass factors in steps of 2 (e.g. (1, 2, 4, 8) or (1, 3, 6, 12)).",
-                UserWarning, stacklevel=3,
+                UserWarning,
             )
         elif len([f for f in steps if fit_factors[0] <= f <= fit_factors[1]]) < 2:
-            warnings.warn(
+            warn(
                 f"within_block_exponent is NaN: the factors {tuple(factors)} give "
                 f"{len(steps)} step(s) f -> 2 f inside fit_factors={tuple(fit_factors)} (a "
                 "power law needs 2); add factors in steps of 2.",
-                UserWarning, stacklevel=3,
+                UserWarning,
             )
 
 
@@ -236,12 +237,12 @@ def _warn_small_field(shape: tuple[int, int], steps: Sequence[int]) -> None:
     word (scales the caller chose warned)."""
     what = ("within_block_exponent is a line through 2 points" if len(steps) == 2
             else "within_block_exponent and spectral_slope cannot be fitted (NaN)")
-    warnings.warn(
+    warn(
         f"the field is {shape[0]} x {shape[1]} pixels: with the default scales {what} and hurst "
         "rests on 2 or 3 lags, without a confidence interval: these exponents are not reliable "
         "below 32 x 32 pixels. Use a larger area (or pass lags= and factors= to choose the "
         "scales yourself).",
-        UserWarning, stacklevel=3,
+        UserWarning,
     )
 
 
@@ -255,11 +256,11 @@ def _warn_constant_guide(gdata: np.ndarray) -> None:
     constant = np.flatnonzero(spread == 0)
     if constant.size:
         which = "" if gdata.shape[0] == 1 else f" at steps {constant.tolist()}"
-        warnings.warn(
+        warn(
             f"the guide is constant{which} ({float(np.nanmax(flat[constant[0]])):g} on every "
             "valid pixel of the LST grid): the LST-guide laws (guide_* statistics) are NaN "
             "there. A fill value taken as data, or a guide of another place?",
-            UserWarning, stacklevel=3,
+            UserWarning,
         )
 
 
@@ -280,10 +281,10 @@ def _check_images(data: np.ndarray, name: str) -> None:
             "gap-filled constant? Mask it (`da.where(da != value)`)."
         )
     if constant.size:
-        warnings.warn(
+        warn(
             f"steps {constant.tolist()} of the {name} are constant over their valid pixels: "
             "their statistics are 0 or NaN (a fill value taken as data?)",
-            UserWarning, stacklevel=3,
+            UserWarning,
         )
 
 
@@ -331,12 +332,12 @@ def _warn_few_pairs(ds: xr.Dataset, lead: tuple[str, ...], fit_lags: tuple[float
     if few.any():
         where = (f"steps {np.flatnonzero(few).tolist()} ({', '.join(lead)}) have"
                  if lead else "the field has")
-        warnings.warn(
+        warn(
             f"{where} fewer than {_MIN_PAIRS} valid pixel pairs at some fitted lag (as few as "
             f"{int(np.nanmin(np.atleast_1d(low.values)))}): their statistics and fits are "
             "noise (mostly cloud, or a small field?); drop such steps or use a larger clear "
             "area.",
-            UserWarning, stacklevel=3,
+            UserWarning,
         )
 
 

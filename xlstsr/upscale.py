@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -13,7 +12,7 @@ import xarray as xr
 from ._version import __version__
 from .calibration import INPUT_PRODUCT
 from .engine.blocks import upscale_array
-from .errors import GridError, MethodOptionError, XlstsrError
+from .errors import GridError, MethodOptionError, XlstsrError, warn
 from .grid import fine_grid, with_grid
 from .guide import (
     GuideLike,
@@ -246,7 +245,7 @@ def upscale(
     cguide = guide if scale_correction is not None else None  # the correction's law may use it
     if guide is not None and not m.needs_guide:
         if cguide is None:
-            warnings.warn(f"method {m.name!r} does not use a guide; it is ignored", stacklevel=2)
+            warn(f"method {m.name!r} does not use a guide; it is ignored")
         guide = None
     if guide is not None:  # named even when the guide has no time dim to match ('-1D')
         from .guide import _as_timedelta
@@ -337,13 +336,13 @@ def _warn_guide_gaps(gdata: Any, data: Any) -> None:
     empty = ~np.isfinite(g).any(axis=(2, 3)).all(axis=1)  # a band without a valid pixel
     steps = np.flatnonzero(empty & np.isfinite(lst).any(axis=(1, 2)))
     if steps.size:
-        warnings.warn(
+        warn(
             f"a guide band holds no valid pixel at step(s) {steps[:8].tolist()}"
             f"{' ...' if steps.size > 8 else ''} of {g.shape[0]} where the LST has data (all "
             "cloud?): guided methods run there without guidance (a constant fill or their "
             "bicubic fallback), up to several K from a guided result. Drop those dates, or give "
             "a composite guide matched with guide_time_tolerance.",
-            UserWarning, stacklevel=3,
+            UserWarning,
         )
 
 

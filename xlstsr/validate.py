@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numbers
 import re
-import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -39,6 +38,7 @@ from .errors import (
     UnitsError,
     VariableNotFoundError,
     XlstsrError,
+    warn,
 )
 
 __all__ = [
@@ -323,7 +323,7 @@ def _warn_corner_coordinates(da: xr.DataArray, what: str, t: Any) -> None:
         return  # another resolution: a stale transform (coarsen, isel with a step), not corners
     ox, oy = (tc.c - t.c) / t.a, (tc.f - t.f) / t.e
     if abs(ox + 0.5) < 1e-3 and abs(oy + 0.5) < 1e-3:
-        warnings.warn(
+        warn(
             f"the {what}'s coordinates lie exactly half a pixel up and left of the transform "
             "written in its spatial_ref (GeoTransform): they look like pixel corners. xlstsr "
             "takes coordinates as pixel centres (as rioxarray does) and follows them, so the "
@@ -332,7 +332,6 @@ def _warn_corner_coordinates(da: xr.DataArray, what: str, t: Any) -> None:
             f"{abs(t.e) / 2:.10g})`). If they are centres, write the transform they give "
             "(`da = da.rio.write_transform(da.rio.transform(recalc=True))`).",
             UserWarning,
-            stacklevel=3,
         )
 
 
@@ -1511,11 +1510,10 @@ def _lst_verdict(
             and above.sum() <= HOT_SPOT_FRACTION * finite.size
             and vmax <= hi + HOT_SPOT_MARGIN_K
         ):
-            warnings.warn(
+            warn(
                 f"{int(above.sum())} {what} value(s) up to {vmax:.2f} K exceed {hi:g} K (hot "
                 "spots or artefacts) and were masked.",
                 PhysicalRangeWarning,
-                stacklevel=2,
             )
             flags[i] = 1
             continue
@@ -2098,12 +2096,12 @@ def warn_if_resampled(lst: xr.DataArray, what: str = "LST") -> None:
     first = lst.isel({d: 0 for d in lst.dims if d not in (ydim, xdim)})  # one image, no copy
     k = nearest_block_size(first.transpose(ydim, xdim).values)
     if k > 1:
-        warnings.warn(
+        warn(
             f"the {what} is made of blocks of {k} x {k} equal pixels: it was resampled by nearest "
             f"neighbour onto a grid {k} times finer than its own, so its pixels are not its "
             f"resolution and super-resolving it enlarges the blocks. Bring it back to its own "
             f"grid first: `lst.coarsen({ydim}={k}, {xdim}={k}).mean()`.",
-            ResampledInputWarning, stacklevel=3,
+            ResampledInputWarning,
         )
 
 
@@ -2115,12 +2113,12 @@ def warn_if_super_resolved(lst: xr.DataArray) -> None:
     if method is None:
         return
     factor = lst.attrs.get("xlstsr_factor", "?")
-    warnings.warn(
+    warn(
         f"the LST is already super-resolved by xlstsr (method {method!r}, x{factor}, its "
         "'xlstsr_method' attribute): upscaling it again adds detail to that method's detail, "
         "not to the sensor's. Upscale the sensor's own LST instead, with the total factor; if "
         "this is intended, drop the attribute (`lst.attrs.pop('xlstsr_method')`) to silence "
-        "this.", ResampledInputWarning, stacklevel=3,
+        "this.", ResampledInputWarning,
     )
 
 

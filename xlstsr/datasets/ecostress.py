@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from ..errors import (
     NoOverlapError,
     VariableNotFoundError,
     XlstsrError,
+    warn,
 )
 from ..kernels.aggregate import radiometric_mean
 from .root import data_root
@@ -174,11 +174,11 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     present = df["file"].map(lambda f: (folder / "LST" / str(f)).is_file())
     if present.any() and not present.all():
         # a partial copy with the full scenes.csv: the missing ones are left out and listed
-        warnings.warn(
+        warn(
             f"{int((~present).sum())} of the {len(df)} scenes of {folder / 'scenes.csv'} have no "
             f"LST file in {folder / 'LST'} and are left out (keys "
             f"{', '.join(df['key'][~present][:5])}{' ...' if (~present).sum() > 5 else ''}).",
-            UserWarning, stacklevel=2)
+            UserWarning)
         df = df[present].reset_index(drop=True)
     df = _fill_scene_columns(df, folder)
     df.attrs["folder"] = str(folder)

@@ -38,7 +38,6 @@ import logging
 import os
 import shutil
 import time
-import warnings
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,7 @@ import numpy as np
 import xarray as xr
 
 from .._version import __version__
-from ..errors import AllNaNError, InputTypeError, XlstsrError
+from ..errors import AllNaNError, InputTypeError, XlstsrError, warn
 from ..io.formats import format_of, open_path
 from ..io.zarr import (
     COMPLETE,
@@ -575,12 +574,12 @@ def _warn_small_chunks(lst: xr.DataArray, ydim: Hashable, xdim: Hashable) -> Non
              if min(lst.chunks[lst.get_axis_num(d)]) < SMALL_CHUNK}
     n = int(np.prod([len(lst.chunks[lst.get_axis_num(d)]) for d in (ydim, xdim)]))
     if small and n >= SMALL_CHUNK_TASKS:
-        warnings.warn(
+        warn(
             f"the input's spatial chunks are tiny ({small} pixels): {n} tasks per time step, "
             "and the output's Zarr chunks follow them (one small file each); this runs "
             "hundreds of times slower than it needs to. Rechunk first, e.g. "
             f"`da.chunk({{{str(ydim)!r}: 512, {str(xdim)!r}: 512}})` (`--chunks 512` on the "
-            "command line).", UserWarning, stacklevel=3,
+            "command line).", UserWarning,
         )
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 import rioxarray
 import xarray as xr
 
-from ..errors import AllNaNError, InputNotFoundError, XlstsrError
+from ..errors import AllNaNError, InputNotFoundError, XlstsrError, warn
 from ..validate import check_bool, check_whole
 
 __all__ = ["open_desirex", "open_landsat8_l1", "open_landsat_c2l2", "read_mtl"]
@@ -160,10 +159,10 @@ def open_landsat8_l1(
         cloud = (((q >> 5) & 0b11) >= cloud_level) | (((q >> 11) & 0b11) >= cirrus_level)
         water = np.zeros(q.shape, bool)
         if mask_water:
-            warnings.warn(
+            warn(
                 f"{mtl_file.name} is a Collection 1 scene, whose BQA has no water bits: water "
                 "is not masked (pass mask_water=False to silence this).",
-                UserWarning, stacklevel=2,
+                UserWarning,
             )
     else:  # pre-collection: bits 14-15 cloud, 12-13 cirrus, 4-5 water confidence
         cloud = (((q >> 14) & 0b11) >= cloud_level) | (((q >> 12) & 0b11) >= cirrus_level)

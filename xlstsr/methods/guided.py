@@ -6,11 +6,9 @@ correction and radiometric conservation. Subclasses implement :meth:`GuidedSharp
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..errors import GuideCoverageError, XlstsrError
+from ..errors import GuideCoverageError, XlstsrError, warn
 from ..kernels.interp import cubic_upsample
 from ..kernels.sharpen import bicubic_fallback, residual_correct
 from .base import UpscaleMethod
@@ -76,13 +74,13 @@ class GuidedSharpener(UpscaleMethod):
         if unguided:
             # a small or cloudy image: documented, but a time series would otherwise lose its
             # sharpening on some dates without a word (output still labelled with the method)
-            warnings.warn(
+            warn(
                 f"method {self.name!r}: {unguided} of {lst.shape[0]} image(s) had too few clear "
                 f"coarse pixels under a full guide to fit (min_samples="
                 f"{getattr(self, 'min_samples', '?')}): they "
                 "were upscaled without the guide (bicubic, with the residual correction). Pass a "
                 "larger area, or a lower `min_samples` in method_options (a fit on fewer pixels "
-                "is noisier).", UserWarning, stacklevel=2)
+                "is noisier).", UserWarning)
         return out
 
     def sharpen(

@@ -43,13 +43,12 @@ from __future__ import annotations
 import copy
 import os
 import pickle
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import CheckpointError, DeviceError, XlstsrError
+from ..errors import CheckpointError, DeviceError, XlstsrError, warn
 from ..kernels.interp import fill_gaps
 from ..nn import runtime
 from ..nn.onnx_runtime import OnnxModel, onnx_available
@@ -308,12 +307,12 @@ class TorchModelMethod(UpscaleMethod):
                 # the response reached the edge of the largest probe: a whole-image layer
                 # (InstanceNorm, a normalisation by the image's mean): tiles with a 64 px
                 # margin gave 0.6-4 K off the whole-image forward, without a word
-                warnings.warn(
+                warn(
                     f"the model's response to one input pixel reaches {rf} coarse pixels, the "
                     "whole probe: it depends on the whole image (InstanceNorm or an image-wide "
                     "normalisation?), so it runs on whole images, untiled. Declare "
                     "`receptive_field` on the model if it is local after all.",
-                    UserWarning, stacklevel=3,
+                    UserWarning,
                 )
                 self.spatially_local = False
         self.receptive_field = check_whole("the model's `receptive_field`", rf, 0, fix)
