@@ -44,3 +44,33 @@ def test_errors_warn_walks_out_of_the_package():
     with pytest.warns(errors.ResampledInputWarning) as caught:
         inner()
     assert caught[0].filename == __file__
+
+
+# -- user models ----------------------------------------------------------------------------------
+
+
+def test_a_model_that_normalises_its_input_in_place_changes_neither_the_lst_nor_conserve(scene):
+    """On the CPU the input tensor shared memory with the user's LST: a model doing ``x -= 300``
+    changed the user's array and what conserve=True aggregated against (a 300 K error)."""
+    import torch
+
+    class InPlace(torch.nn.Module):
+        factor, n_guide, receptive_field = 4, 0, 2
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x):
+            x -= 300.0  # the normalisation many user models do
+            y = torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic")
+            return self.w * y + 300.0
+
+    lst = scene["lst_1km"].isel(time=[0]).astype(np.float32).compute()
+    before = lst.values.copy()
+    xlstsr.upscale(lst, 4, "sisr", model=InPlace())
+    np.testing.assert_array_equal(lst.values, before)  # was 300 K colder, without a word
+    out = xlstsr.upscale(lst, 4, "sisr", model=InPlace(), conserve=True)
+    np.testing.assert_array_equal(lst.values, before)
+    back = out.coarsen(y=4, x=4).mean().values
+    assert np.nanmax(np.abs(back - before)) < 0.2  # radiometric, not a plain mean

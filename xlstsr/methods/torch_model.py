@@ -535,10 +535,12 @@ class TorchModelMethod(UpscaleMethod):
         dev = torch.device(self._device())
         n = lst.shape[0]
         bs = self.batch_size or n
-        x = np.ascontiguousarray(lst, dtype=np.float32)[:, None]
+        # copies: on the CPU the tensors share memory with these arrays, and a model that
+        # normalises its input in place would change the user's LST and what conserve= reads
+        x = np.array(lst, dtype=np.float32, order="C", copy=True)[:, None]
         g = None
         if self.needs_guide and self.accepts_nan_guide:
-            g = np.asarray(guide, dtype=np.float32)
+            g = np.array(guide, dtype=np.float32, copy=True)
         elif self.needs_guide:
             g = fill_guide(guide, min(factor, self.receptive_field * factor), self.guide_fill_value)
         if getattr(self, "adapt", None) is not None:
