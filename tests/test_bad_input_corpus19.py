@@ -74,3 +74,23 @@ def test_a_model_that_normalises_its_input_in_place_changes_neither_the_lst_nor_
     np.testing.assert_array_equal(lst.values, before)
     back = out.coarsen(y=4, x=4).mean().values
     assert np.nanmax(np.abs(back - before)) < 0.2  # radiometric, not a plain mean
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [{"valid_min": -43.0}, {"valid_min": 30.0},
+                                    {"valid_min": 300.0, "valid_max": 250.0}])
+def test_reference_mask_refuses_thresholds_that_are_not_kelvin(scene, kwargs):
+    """evaluate refused a threshold in degrees Celsius; reference_mask (and so
+    aster_truth_mask(min_k=30)) kept every pixel of a Kelvin scene without a word."""
+    from xlstsr.datasets.modis_aster import aster_truth_mask
+    from xlstsr.evaluate import reference_mask
+
+    ref = scene["lst_250m"]
+    with pytest.raises(errors.XlstsrError, match="not a temperature in Kelvin|not below"):
+        reference_mask(ref, erode=3, **kwargs)
+    if len(kwargs) == 1:
+        with pytest.raises(errors.XlstsrError, match="not a temperature in Kelvin"):
+            aster_truth_mask(ref, min_k=kwargs["valid_min"])
+    assert int(reference_mask(ref, valid_min=230).sum()) == int(np.isfinite(ref).sum())

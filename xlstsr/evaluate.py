@@ -350,6 +350,26 @@ def decode_reference(
     return out.rio.write_nodata(np.nan, encoded=False)
 
 
+def _check_thresholds(valid_min: float | None, valid_max: float | None) -> None:
+    """Refuse thresholds that cannot be in Kelvin, or that drop every pixel."""
+    for name, v in (("valid_min", valid_min), ("valid_max", valid_max)):
+        if v is not None:
+            check_number(name, v, hint="or None")
+        if v is not None and float(v) < _THRESHOLD_MIN_K:
+            # a threshold in degrees Celsius (-43 for 230 K) would keep every pixel, or none,
+            # without a word: the reference is compared in Kelvin after decoding
+            raise XlstsrError(
+                f"{name}={float(v):g} is not a temperature in Kelvin: the thresholds apply to the "
+                f"decoded reference in Kelvin, whatever its stored units: add 273.15 to a "
+                f"threshold in degrees Celsius ({float(v):g} degC is {name}="
+                f"{float(v) + 273.15:g}; valid_min=230 drops cloud-contaminated pixels)."
+            )
+    if valid_min is not None and valid_max is not None and float(valid_min) >= float(valid_max):
+        # every pixel dropped, reported as "no valid pixel after masking ... relax valid_min"
+        raise XlstsrError(f"valid_min={float(valid_min):g} is not below valid_max="
+                          f"{float(valid_max):g}: swapped? e.g. valid_min=230, valid_max=350.")
+
+
 def reference_mask(
     reference: xr.DataArray,
     *,
@@ -377,7 +397,7 @@ def reference_mask(
     erode : int
         Erosion of the valid region, in pixels.
     valid_min, valid_max : float, optional
-        Physical thresholds (e.g. 230 K to drop cloud-contaminated pixels).
+        Thresholds in Kelvin (e.g. 230 K to drop cloud-contaminated pixels).
     clear : bool
         Erode around the gaps the thresholds make as well (cloud edges).
 
@@ -393,6 +413,7 @@ def reference_mask(
     (8, 4)
     """
     check_bool("clear", clear)  # "no" is truthy: it would silently mean True
+    _check_thresholds(valid_min, valid_max)
     if clear and valid_min is None and valid_max is None:  # the CLI refuses --clear alone
         warn("clear=True erodes around the gaps that valid_min / valid_max make, and "
              "neither is given: it changes nothing; pass e.g. valid_min=230 (cold "
@@ -685,24 +706,9 @@ def evaluate(
     """
     check_bool("clear", clear)  # "no" is truthy: it would silently mean True
     sr = prepare_lst(sr, what="super-resolved field")
-    for name, v in (("valid_min", valid_min), ("valid_max", valid_max),
-                    ("reference_scale", reference_scale)):
-        if v is not None:
-            check_number(name, v, hint="or None")
-    for name, v in (("valid_min", valid_min), ("valid_max", valid_max)):
-        if v is not None and float(v) < _THRESHOLD_MIN_K:
-            # a threshold in degrees Celsius (-43 for 230 K) would keep every pixel, or none,
-            # without a word: the reference is compared in Kelvin after decoding
-            raise XlstsrError(
-                f"{name}={float(v):g} is not a temperature in Kelvin: the thresholds apply to the "
-                f"decoded reference in Kelvin, whatever its stored units: add 273.15 to a "
-                f"threshold in degrees Celsius ({float(v):g} degC is {name}="
-                f"{float(v) + 273.15:g}; valid_min=230 drops cloud-contaminated pixels)."
-            )
-    if valid_min is not None and valid_max is not None and float(valid_min) >= float(valid_max):
-        # every pixel dropped, reported as "no valid pixel after masking ... relax valid_min"
-        raise XlstsrError(f"valid_min={float(valid_min):g} is not below valid_max="
-                          f"{float(valid_max):g}: swapped? e.g. valid_min=230, valid_max=350.")
+    if reference_scale is not None:
+        check_number("reference_scale", reference_scale, hint="or None")
+    _check_thresholds(valid_min, valid_max)
     if reference_nodata is not None:
         try:
             nan = bool(np.isnan(reference_nodata))  # NaN: the reference's fill is NaN
