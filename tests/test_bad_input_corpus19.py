@@ -94,3 +94,40 @@ def test_reference_mask_refuses_thresholds_that_are_not_kelvin(scene, kwargs):
         with pytest.raises(errors.XlstsrError, match="not a temperature in Kelvin"):
             aster_truth_mask(ref, min_k=kwargs["valid_min"])
     assert int(reference_mask(ref, valid_min=230).sum()) == int(np.isfinite(ref).sum())
+
+
+# -- command line and messages ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["-Infinity", "-INF", "-inf"])
+def test_nodata_minus_infinity_in_every_spelling_python_reads(text):
+    """`--nodata -Infinity` (float() reads it) stopped on "expected one argument"."""
+    from xlstsr.cli import build_parser
+
+    assert build_parser().parse_args(["upscale", "a.tif", "b.zarr", "--nodata", text]).nodata \
+        == -np.inf
+
+
+def test_fill_text_of_negative_zero_is_zero():
+    from xlstsr.validate import _fill_text
+
+    assert _fill_text(-0.0) == "0"
+
+
+def test_netcdf_default_fill_over_most_of_a_field_is_named_a_fill(scene):
+    """A scene mostly NetCDF's default fill (9.97e36) was "no temperature at any usual LST
+    scale" with 37-digit numbers; as a guide it was "NDVI scaled by about 9.97e+36"."""
+    fill = 9.969209968386869e36
+    lst = scene["lst_1km"].isel(time=[0]).copy()
+    lst[..., : lst.sizes["y"] * 3 // 4, :] = fill
+    with pytest.raises(errors.PhysicalRangeError) as err:
+        xlstsr.upscale(lst, 4)
+    text = str(err.value)
+    assert "NetCDF's default fill" in text and "_FillValue'] = 9.96921e+36" in text
+    assert "9969209968" not in text and "usual LST scale" not in text
+    guide = xr.full_like(scene["ndvi_250m"], fill)
+    with pytest.raises(errors.UndeclaredFillError, match=r"write_nodata\(9.96921e\+36\)"):
+        xlstsr.upscale(scene["lst_1km"], 4, "tsharp", guide)
+    declared = lst.where(lst != fill)  # as told: the fill is NaN, the rest upscaled
+    out = xlstsr.upscale(declared, 4)
+    assert np.isnan(out[..., 0, :]).all() and float(np.isfinite(out[..., -8:, :]).mean()) > 0.5

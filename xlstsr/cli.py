@@ -1043,7 +1043,7 @@ class _Parser(argparse.ArgumentParser):
         # negative numbers with an exponent are values too: `--nodata -3.4e+38` (what the fill
         # messages suggest) stopped on "expected one argument"
         self._negative_number_matcher = re.compile(
-            r"^-\d+$|^-\d*\.\d+$|^-(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$|^-inf$", re.IGNORECASE)
+            r"^-\d+$|^-\d*\.\d+$|^-(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$|^-inf(?:inity)?$", re.IGNORECASE)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")

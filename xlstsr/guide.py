@@ -37,7 +37,14 @@ from .errors import (
 from .grid import align_guide
 from .kernels.aggregate import block_mean
 from .steps import calendar, calendar_fix
-from .validate import decode_guide, georeference, spatial_dims, suspect_guide_fill
+from .validate import (
+    NEVER_DATA,
+    _fill_text,
+    decode_guide,
+    georeference,
+    spatial_dims,
+    suspect_guide_fill,
+)
 
 _log = logging.getLogger("xlstsr")
 
@@ -623,13 +630,16 @@ def _refuse_ndvi_range(c: int, declared: str, values: Any) -> None:
         return
     top = float(np.percentile(np.abs(v), 99))
     outside = np.unique(v[np.abs(v) > NDVI_LIMIT])
-    if outside.size == 1 and share < 0.5:  # one value repeated, the rest an NDVI: a fill
-        f = float(outside[0])
+    # one value repeated, the rest an NDVI: a fill; so is a value no scale gives (NetCDF's
+    # default fill 9.97e36 over most of the field was "NDVI scaled by about 9.97e+36")
+    if outside.size == 1 and (share < 0.5 or abs(float(outside[0])) >= NEVER_DATA):
+        f = _fill_text(float(outside[0]))
+        rest = ("" if share == 1.0 else ", its other values within [-1, 1]")
         raise UndeclaredFillError(
-            f"guide channel {c} is declared as NDVI ({declared}) and holds {f:.6g} on {share:.1%}"
-            " of its valid pixels, its other values within [-1, 1]: an undeclared fill value. "
-            f"Declare it on the guide (`guide.rio.write_nodata({f:.6g})` or "
-            f"`guide.attrs['_FillValue'] = {f:.6g}`) or mask it (`guide.where(guide != {f:.6g})`)."
+            f"guide channel {c} is declared as NDVI ({declared}) and holds {f} on {share:.1%}"
+            f" of its valid pixels{rest}: an undeclared fill value. "
+            f"Declare it on the guide (`guide.rio.write_nodata({f})` or "
+            f"`guide.attrs['_FillValue'] = {f}`) or mask it (`guide.where(guide != {f})`)."
         )
     if 10 < top <= 100:
         cause = "NDVI in percent? divide it by 100"

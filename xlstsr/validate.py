@@ -100,6 +100,11 @@ FILL_SENTINELS = frozenset({-3000.0, -9999.0, -28672.0, -32768.0, -32767.0, 3276
 #: decoding: a value no temperature takes): 16-bit extremes, -9999 / 9999, float32's lowest
 LST_FILL_SENTINELS = frozenset({65535.0, 32767.0, -32768.0, -32767.0, 9999.0, -9999.0,
                                 float(np.finfo(np.float32).min)})
+#: a magnitude no scale of a temperature or an NDVI reaches: a value repeated there is a fill
+#: (NetCDF's default float fill 9.96921e36, float32's extremes)
+NEVER_DATA = 1e20
+#: NetCDF's default fill of float variables (written where a variable has no data)
+NETCDF_DEFAULT_FILL = 9.969209968386869e36
 #: Largest upscaling factor :func:`xlstsr.upscale` accepts (1 km -> 15.6 m; a typo such as 400
 #: would ask for 160 000 times the input's memory).
 MAX_FACTOR = 64
@@ -995,12 +1000,18 @@ def _f32_step(v: float) -> float:
     return float(f) - float(np.nextafter(f, np.float32(0)))
 
 
+def _kelvin_text(v: float) -> str:
+    """A temperature in a message: two decimals, or six digits for a value no LST takes (a
+    fill of 9.97e36 printed with 37 digits)."""
+    return f"{v:.2f}" if abs(v) < 1e6 else f"{v:.6g}"
+
+
 def _fill_text(v: float, tol: float | None = None) -> str:
     """A stored value as a fill to declare: the fewest digits (six at least) within ``tol``
     (the precision the value was decoded to; default two float32 steps) of it. Six digits
     always made the float32 maximum 3.40282e+38, which, declared as told, matched no pixel;
     every digit made the -80 degC fill of a Kelvin float32 decode -80.0000061035156."""
-    v = float(v)
+    v = float(v) + 0.0  # -0.0 is the fill 0
     if not np.isfinite(v):
         return repr(v)
     tol = 2 * _f32_step(v) if tol is None else float(tol)
@@ -1239,19 +1250,24 @@ def _range_cause(
     if celsius and lo <= median - celsius <= hi:
         return (f"the values (median {median - celsius:.2f} as stored) are already Kelvin but "
                 "the 'units' attribute says degrees Celsius: set `da.attrs['units'] = 'K'`")
+    out = finite[(finite < lo) | (finite > hi)]
+    vals, counts = np.unique(out, return_counts=True)
+    k = int(np.argmax(counts)) if counts.size else 0
+    if counts.size and counts[k] >= 2 and (lo <= median <= hi or abs(vals[k]) >= NEVER_DATA):
+        # a value repeated where no temperature lies is a fill, even over most of the image
+        # (NetCDF's default fill on a mostly empty scene was "no temperature at any scale")
+        sv = _fill_text(((float(vals[k]) - celsius) - offset) / scale,
+                        2 * _f32_step(vals[k]) / abs(scale))
+        how = (f"pass `reference_nodata={sv}` to evaluate" if ref else
+               f"declare it: `da.attrs['_FillValue'] = {sv}` or "
+               f"`da = da.rio.write_nodata({sv})`"
+               + (f" (`--nodata {sv}` on the command line)" if cli else ""))
+        named = (" (NetCDF's default fill)"
+                 if np.isclose(float(vals[k]), NETCDF_DEFAULT_FILL, rtol=1e-6) else "")
+        most = "most values are plausible but " if lo <= median <= hi else ""
+        return (f"{most}{int(counts[k])} pixel(s) of {finite.size} hold {sv} (as stored)"
+                f"{named}, far outside it: an undeclared fill value; {how}")
     if lo <= median <= hi:
-        out = finite[(finite < lo) | (finite > hi)]
-        vals, counts = np.unique(out, return_counts=True)
-        k = int(np.argmax(counts))
-        if counts[k] >= 2:
-            sv = _fill_text(((float(vals[k]) - celsius) - offset) / scale,
-                            2 * _f32_step(vals[k]) / abs(scale))
-            how = (f"pass `reference_nodata={sv}` to evaluate" if ref else
-                   f"declare it: `da.attrs['_FillValue'] = {sv}` or "
-                   f"`da = da.rio.write_nodata({sv})`"
-                   + (f" (`--nodata {sv}` on the command line)" if cli else ""))
-            return (f"most values are plausible but {int(counts[k])} pixel(s) hold {sv} (as "
-                    f"stored), far outside it: an undeclared fill value; {how}")
         if float(finite.max()) <= 1000:
             return ("most values are plausible but some lie far outside the range: a fill "
                     "value may not be declared (set `da.attrs['_FillValue']` or "
@@ -1495,8 +1511,8 @@ def _lst_verdict(
                 continue
             # masking every pixel of an image is not masking outliers: a units or scale problem
             raise PhysicalRangeError(
-                f"every valid {what} value of an image ({vmin:.2f} to {vmax:.2f} K, median "
-                f"{median:.2f} K) is outside the physical range {lo:g}-{hi:g} K, so "
+                f"every valid {what} value of an image ({_kelvin_text(vmin)} to "
+                f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) is outside the physical range {lo:g}-{hi:g} K, so "
                 "masking out-of-range pixels would leave nothing; "
                 f"{_range_cause(finite, median, physical_range, stored, units_known, ref, cli)}."
             )
@@ -1519,7 +1535,7 @@ def _lst_verdict(
             continue
         out_vals = np.unique(finite[below | above])
         if (out_vals.size == 1 and n_out < FILL_MIN_PIXELS and not ref
-                and (float(out_vals[0]) in LST_FILL_SENTINELS or abs(out_vals[0]) >= 1e20)):
+                and (float(out_vals[0]) in LST_FILL_SENTINELS or abs(out_vals[0]) >= NEVER_DATA)):
             # a few pixels of a product's fill value, the rest plausible: a fill left as data,
             # not a scale ("values look scaled" before, for a single 65535 pixel); more of them
             # are named by the fill test above
@@ -1538,7 +1554,8 @@ def _lst_verdict(
                " To mask such pixels instead, pass `mask_out_of_range=True`"
                + (" (`--mask-out-of-range` on the command line)." if cli else "."))
         raise PhysicalRangeError(
-            f"{what} values from {vmin:.2f} to {vmax:.2f} K (median {median:.2f} K) fall outside "
+            f"{what} values from {_kelvin_text(vmin)} to {_kelvin_text(vmax)} K (median "
+            f"{_kelvin_text(median)} K) fall outside "
             f"the physical range {lo:g}-{hi:g} K; {cause}.{fix}"
         )
     return flags.reshape(*lead, 1, 1)
