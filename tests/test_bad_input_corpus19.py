@@ -88,7 +88,7 @@ def test_reference_mask_refuses_thresholds_that_are_not_kelvin(scene, kwargs):
     from xlstsr.evaluate import reference_mask
 
     ref = scene["lst_250m"]
-    with pytest.raises(errors.XlstsrError, match="not a temperature in Kelvin|not below"):
+    with pytest.raises(errors.XlstsrError, match=r"not a temperature in Kelvin|not below"):
         reference_mask(ref, erode=3, **kwargs)
     if len(kwargs) == 1:
         with pytest.raises(errors.XlstsrError, match="not a temperature in Kelvin"):
@@ -131,3 +131,37 @@ def test_netcdf_default_fill_over_most_of_a_field_is_named_a_fill(scene):
     declared = lst.where(lst != fill)  # as told: the fill is NaN, the rest upscaled
     out = xlstsr.upscale(declared, 4)
     assert np.isnan(out[..., 0, :]).all() and float(np.isfinite(out[..., -8:, :]).mean()) > 0.5
+
+
+# -- outputs ------------------------------------------------------------------------------------
+
+
+def test_a_store_left_aside_by_a_killed_overwrite_is_named(scene, tmp_path):
+    """A mode="w" run killed before its first region left the earlier store renamed to a hidden
+    folder as large as the result; a resume completed the new store without a word."""
+    lst = scene["lst_1km"].isel(time=[0])
+    store = tmp_path / "sr.zarr"
+    xlstsr.upscale_to_zarr(lst, store, 2, progress=False)
+    left = tmp_path / ".sr.zarr.replaced-999999999-1"  # a process that no longer runs
+    (left / "sub").mkdir(parents=True)
+    with pytest.warns(UserWarning, match=r"interrupted: the store it replaced is kept") as rec:
+        xlstsr.upscale_to_zarr(lst, store, 2, mode="resume", progress=False)
+    assert any(str(left) in str(w.message) for w in rec)
+    assert left.exists()  # the user's to restore or delete
+
+
+def test_cli_tif_output_declares_its_gaps_as_nodata(scene, tmp_path, capsys):
+    """`xlstsr upscale in.tif out.tif` wrote NaN gaps with no nodata tag (to_cogs writes NaN):
+    a masked read counted every gap as data."""
+    import rasterio
+    from helpers import run_cli
+
+    lst = scene["lst_1km"].isel(time=0).copy()
+    lst[:4, :4] = np.nan
+    lst.rio.write_nodata(np.nan, encoded=False).rio.to_raster(tmp_path / "in.tif")
+    code, err = run_cli(capsys, "upscale", tmp_path / "in.tif", tmp_path / "out.tif")
+    assert code == 0, err
+    with rasterio.open(tmp_path / "out.tif") as f:
+        assert f.nodata is not None and np.isnan(f.nodata)
+        masked = f.read(1, masked=True)
+    assert int(masked.mask.sum()) == int(np.isnan(masked.data).sum()) > 0

@@ -139,3 +139,29 @@ def test_upscale_to_zarr_sends_each_region_as_one_task(client, cube, tmp_path):
     assert not any(k.startswith("('xlstsr-torch") for k in keys)  # no tile task on its own
     ref = xlstsr.upscale(cube, 2, m).compute(scheduler="threads")
     np.testing.assert_allclose(out.values, ref.values, rtol=0, atol=1e-4)
+
+
+def test_relative_paths_reach_workers_started_in_another_folder(client, tmp_path, monkeypatch):
+    """Batch-cluster workers start elsewhere: a relative store got every region written in
+    the workers' folder (the client's store marked complete, all NaN); a relative input was
+    "No such file" on the workers."""
+    import os
+
+    home, nb = tmp_path / "home", tmp_path / "nb"
+    home.mkdir()
+    nb.mkdir()
+    before = client.run(os.getcwd)
+    client.run(os.chdir, str(home))
+    monkeypatch.chdir(nb)
+    try:
+        lst = xlstsr.datasets.sample_scene(n_times=1, size=32, seed=5)["lst_1km"].isel(time=0)
+        lst.rio.to_raster("in.tif")
+        out = xlstsr.upscale_to_zarr("in.tif", "sr.zarr", 2, progress=False)
+        ref = xlstsr.upscale(lst, 2)
+        np.testing.assert_allclose(out.values, ref.values, atol=1e-4)
+        assert not (home / "sr.zarr").exists()
+        lazy = xlstsr.io.open_cog("in.tif").lstsr.upscale(2)
+        np.testing.assert_allclose(client.compute(lazy).result().values, ref.values, atol=1e-4)
+    finally:
+        for addr, cwd in before.items():
+            client.run(os.chdir, cwd, workers=[addr])

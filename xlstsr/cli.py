@@ -709,6 +709,8 @@ def _upscale(args: argparse.Namespace) -> int:
 def _to_raster(sr: Any, path: Any) -> None:
     """The upscaled field as one COG, its steps as bands, their dates kept in tags that
     ``open_cog`` reads back (a dated cube came back as bands 1..N, one date as nothing)."""
+    import numpy as np
+
     from xlstsr.io.cog import band_time_tags
     from xlstsr.validate import spatial_names
 
@@ -717,7 +719,12 @@ def _to_raster(sr: Any, path: Any) -> None:
     # a raster's own band numbers are positions, not labels: tagged, they came back as 'time'
     tags = (band_time_tags(sr[lead[0]].values)
             if len(lead) == 1 and lead[0] in sr.coords and lead[0] != "band" else {})
-    sr.squeeze(drop=True).rio.to_raster(path, driver="COG", compress="DEFLATE", tags=tags)
+    sr = sr.squeeze(drop=True)
+    # an input store's encoding (its _FillValue, dtype, codecs) is not the GeoTIFF's
+    sr.encoding = {k: v for k, v in sr.encoding.items() if k == "grid_mapping"}
+    if np.issubdtype(sr.dtype, np.floating):  # the gaps: a masked read counted NaN as data
+        sr = sr.rio.write_nodata(np.nan, encoded=False)
+    sr.rio.to_raster(path, driver="COG", compress="DEFLATE", tags=tags)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

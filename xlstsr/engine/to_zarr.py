@@ -239,6 +239,37 @@ def _set_aside(store: Any) -> Path | None:
     return aside
 
 
+def _warn_left_aside(store: Any) -> None:
+    """Name the stores an interrupted ``mode="w"`` run left set aside (a process killed by the
+    OOM killer or a wall-time limit): each is a hidden copy as large as the earlier result,
+    which nothing else would ever report or remove."""
+    if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
+        return
+    p = Path(store)
+    for aside in sorted(p.parent.glob(f".{p.name}.replaced-*")):
+        pid = aside.name[len(f".{p.name}.replaced-"):].split("-")[0]
+        if pid.isdigit() and _process_alive(int(pid)):
+            continue  # a run in progress sets its own aside
+        warn(
+            f"an earlier overwrite of {p} was interrupted: the store it replaced is kept, "
+            f"hidden, at {aside}. Rename it back to restore that result, or delete it "
+            f"(`shutil.rmtree({str(aside)!r})`) to free its space.",
+            UserWarning,
+        )
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
 def _put_back(store: Any, aside: Path | None) -> bool:
     """The set-aside store back in its place, the new one removed (True if one was)."""
     if aside is None or not aside.exists():
@@ -270,7 +301,9 @@ def _normal_store(store: Any) -> Any:
                               "(e.g. 'out.zarr').")
         if s.startswith("file://") and "::" not in s:
             s = s[len("file://"):]
-        return os.path.expanduser(s) if "://" not in s else s
+        # absolute: the regions are written by dask workers, which on a batch cluster start
+        # in another folder (a relative store got every region there, and came back NaN)
+        return os.path.abspath(os.path.expanduser(s)) if "://" not in s else s
     from zarr.abc.store import Store
 
     if isinstance(store, (Store, Mapping)):
@@ -751,6 +784,7 @@ def upscale_to_zarr(
         raise XlstsrError(f"mode must be one of {MODES}, got {mode!r}")
     store = _normal_store(store)
     _check_store(store, mode)
+    _warn_left_aside(store)
     progress = False if progress is None else check_bool("progress", progress)
     _refuse_store_over_inputs(store, source, guide)
     refuse_incomplete_inputs(source, guide)

@@ -110,8 +110,8 @@ def open_cog(
         return open_cog([path], chunks, times=times, masked=masked, band=band)
     if isinstance(path, (str, os.PathLike)):
         local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
-        if local:  # GDAL does not expand "~"
-            path = os.path.expanduser(os.fspath(path))
+        if local:  # GDAL does not expand "~"; a dask worker elsewhere reads absolute paths
+            path = os.path.abspath(os.path.expanduser(os.fspath(path)))
         if local and not Path(path).exists():  # rasterio's own error is not an XlstsrError
             if glob.has_magic(os.fspath(path)):
                 raise InputNotFoundError(

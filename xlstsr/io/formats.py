@@ -117,8 +117,9 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
             "xlstsr.upscale / upscale_to_zarr, and a list of GeoTIFFs to xlstsr.io.open_cog."
         )
     remote = "://" in os.fspath(path) or os.fspath(path).startswith("/vsi")
-    if not remote:  # "~/lst.zarr": neither xarray nor GDAL expands it
-        path = os.path.expanduser(os.fspath(path))
+    if not remote:  # "~/lst.zarr": neither xarray nor GDAL expands it; and the lazy reads
+        # of a dask.distributed worker started elsewhere (a batch cluster) need absolute paths
+        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
     fmt = format_of(path)
     if not remote and not Path(path).exists() and glob.has_magic(os.fspath(path)):
         raise InputNotFoundError(
