@@ -165,3 +165,136 @@ def test_cli_tif_output_declares_its_gaps_as_nodata(scene, tmp_path, capsys):
         assert f.nodata is not None and np.isnan(f.nodata)
         masked = f.read(1, masked=True)
     assert int(masked.mask.sum()) == int(np.isnan(masked.data).sum()) > 0
+
+
+def test_adaptation_of_a_model_that_is_not_spatially_local_runs_whole_images():
+    """adapt= ran every model in 128-pixel tiles: a U-Net off its sizes (spatially_local False)
+    moved by 0.9 K at the tile seams with adapt={"steps": 0}, which must change nothing."""
+    import torch
+
+    from xlstsr.nn import MRUNet
+
+    f = 2
+    lst = xlstsr.datasets.sample_scene(n_times=1, size=160 * f, factor=f)["lst_1km"].fillna(300.0)
+    torch.manual_seed(0)
+    m = MRUNet(f, base=4)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.05 * torch.randn(p.shape))
+    assert not m.spatially_local
+    plain = xlstsr.upscale(lst, f, "sisr", model=m).values
+    adapted = xlstsr.upscale(lst, f, "sisr", model=m, adapt={"steps": 0}).values
+    assert float(np.nanmax(np.abs(adapted - plain))) < 1e-3
+
+
+def test_upscale_to_zarr_takes_adapt_as_upscale_does(scene, tmp_path):
+    """upscale_to_zarr(..., adapt=True) was Python's bare TypeError (the CLI's --adapt worked)."""
+    lst = scene["lst_1km"].isel(time=[0])
+    adapt = {"steps": 1}
+    out = xlstsr.upscale_to_zarr(lst, tmp_path / "a.zarr", 4, "sisr", adapt=adapt, progress=False)
+    ref = xlstsr.upscale(lst, 4, "sisr", adapt=adapt)
+    np.testing.assert_allclose(out.values, ref.values, atol=1e-4)
+    with pytest.raises(errors.XlstsrError, match="cannot adapt"):
+        xlstsr.upscale_to_zarr(lst, tmp_path / "b.zarr", 4, "bicubic", adapt=True, progress=False)
+    with pytest.raises(errors.XlstsrError):  # another adaptation: not the store's run
+        xlstsr.upscale_to_zarr(lst, tmp_path / "a.zarr", 4, "sisr", adapt={"steps": 2},
+                               mode="resume", progress=False)
+
+
+def _guided_without_n_guide():
+    import torch
+
+    class Guided(torch.nn.Module):  # forgot n_guide
+        factor, receptive_field = 4, 2
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, lst, guide):
+            up = torch.nn.functional.interpolate(lst, scale_factor=4, mode="bicubic")
+            return up + self.w * guide
+
+    return Guided()
+
+
+def test_a_guided_model_without_n_guide_is_told_to_declare_it(scene):
+    """disr said "this one takes no guide; use method='sisr'", and sisr then failed with
+    Python's bare "forward() missing 1 required positional argument: 'guide'"."""
+    lst = scene["lst_1km"].isel(time=[0])
+    with pytest.raises(errors.CheckpointError, match=r"`model.n_guide = 1`"):
+        xlstsr.upscale(lst, 4, "disr", scene["ndvi_250m"], model=_guided_without_n_guide())
+    with pytest.raises(errors.XlstsrError, match=r"without a guide.*`model.n_guide = 1`"):
+        xlstsr.upscale(lst, 4, "sisr", model=_guided_without_n_guide())
+
+
+def test_a_model_the_receptive_field_probe_breaks_is_told_to_declare_it(scene):
+    """A U-Net needing sizes in multiples of 4 works on 16 x 16 but failed on the 9 x 9 probe
+    in torch's words ("Expected size 9 but got size 8"), naming neither probe nor fix."""
+    import torch
+
+    class Unet(torch.nn.Module):
+        factor, n_guide = 4, 0
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = torch.nn.Conv2d(1, 1, 3, padding=1)
+
+        def forward(self, lst):
+            down = torch.nn.functional.avg_pool2d(lst, 4)
+            back = torch.nn.functional.interpolate(down, scale_factor=4)
+            y = lst + 0.0 * self.c(back - lst)  # the skip: sizes must match
+            return torch.nn.functional.interpolate(y, scale_factor=4, mode="bicubic")
+
+    lst = scene["lst_1km"].isel(time=[0], y=slice(0, 16), x=slice(0, 16))
+    with pytest.raises(errors.XlstsrError, match=r"measuring it failed.*`model.receptive_field"):
+        xlstsr.upscale(lst, 4, "sisr", model=Unet())
+    m = Unet()
+    m.receptive_field = 4  # as told: the probe skipped
+    assert xlstsr.upscale(lst, 4, "sisr", model=m).shape == (1, 64, 64)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_a_model_returning_half_precision_is_refused(scene, dtype):
+    """A forward cast to half precision rounded Kelvin to 0.25 K (bfloat16: 2 K) steps, without
+    a word (training refuses half precision for that reason)."""
+    import torch
+
+    half = getattr(torch, dtype)
+
+    class Half(torch.nn.Module):
+        factor, n_guide, receptive_field = 4, 0, 2
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, lst):
+            up = torch.nn.functional.interpolate(lst, scale_factor=4, mode="bicubic")
+            return (self.w * up).to(half)
+
+    with pytest.raises(errors.XlstsrError, match=f"returned torch.{dtype}.*float32"):
+        xlstsr.upscale(scene["lst_1km"].isel(time=[0]), 4, "sisr", model=Half())
+
+
+def test_data_parallel_models_and_their_state_dicts(scene, tmp_path):
+    """nn.DataParallel was "no `factor` attribute" and "not an xlstsr architecture"; its
+    state_dict's advice failed on every 'module.' key when followed."""
+    import torch
+
+    from xlstsr.nn import ResCNN, load_model, save_model
+
+    net = ResCNN(4, channels=4, n_blocks=1)
+    dp = torch.nn.DataParallel(net)
+    lst = scene["lst_1km"].isel(time=[0])
+    np.testing.assert_array_equal(xlstsr.upscale(lst, 4, "sisr", model=dp).values,
+                                  xlstsr.upscale(lst, 4, "sisr", model=net).values)
+    assert load_model(save_model(dp, tmp_path / "m.pt")).factor == 4
+    torch.save(dp.state_dict(), tmp_path / "w.pt")
+    with pytest.raises(errors.CheckpointError, match=r"removeprefix\('module.'\)") as err:
+        xlstsr.upscale(lst, 4, "sisr", model=tmp_path / "w.pt")
+    # the advice works as written
+    m = ResCNN(4, channels=4, n_blocks=1)
+    m.load_state_dict({k.removeprefix("module."): v
+                       for k, v in torch.load(tmp_path / "w.pt").items()})
+    assert "module." in str(err.value)

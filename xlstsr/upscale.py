@@ -196,18 +196,7 @@ def upscale(
             f"`method_options={{**method_options, {both[0]!r}: ...}}`."
         )
     names = spatial_names(lst)  # lat/lon dims: renamed y/x inside, given back to the output
-    m = get_method(method, **{**dict(method_options or {}), **options})
-    if adapt is not None and adapt is not False:
-        with_adaptation = getattr(m, "with_adaptation", None)
-        if with_adaptation is None:
-            raise XlstsrError(
-                f"method {m.name!r} cannot adapt to the scene (adapt=...): test-time adaptation "
-                "fine-tunes a torch model; use method='sisr', 'disr' or a torch model."
-            )
-        try:
-            m = with_adaptation(adapt)
-        except (TypeError, ValueError) as err:
-            raise XlstsrError(f"bad adapt= settings: {err}") from err
+    m = adapted(get_method(method, **{**dict(method_options or {}), **options}), adapt)
     if m.needs_guide and guide is None:
         raise XlstsrError(
             f"method {m.name!r} needs a fine guide (e.g. NDVI at 250 m): pass `guide=ndvi`."
@@ -318,6 +307,23 @@ def upscale(
     if calibration is not None:  # the opt-in sensor mapping, exactly as apply_calibration does it
         result = apply_calibration(result, calibration)
     return result
+
+
+def adapted(m: UpscaleMethod, adapt: bool | Mapping[str, Any] | None) -> UpscaleMethod:
+    """The method with test-time adaptation (``adapt=`` of :func:`upscale`), or as it is for
+    None / False; a method that cannot adapt, or bad settings, refused."""
+    if adapt is None or adapt is False:
+        return m
+    with_adaptation = getattr(m, "with_adaptation", None)
+    if with_adaptation is None:
+        raise XlstsrError(
+            f"method {m.name!r} cannot adapt to the scene (adapt=...): test-time adaptation "
+            "fine-tunes a torch model; use method='sisr', 'disr' or a torch model."
+        )
+    try:
+        return with_adaptation(adapt)
+    except (TypeError, ValueError) as err:
+        raise XlstsrError(f"bad adapt= settings: {err}") from err
 
 
 def _warn_guide_gaps(gdata: Any, data: Any) -> None:

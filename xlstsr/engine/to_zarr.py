@@ -694,6 +694,7 @@ def upscale_to_zarr(
     *,
     variable: Hashable | None = None,
     method_options: Mapping[str, Any] | None = None,
+    adapt: bool | Mapping[str, Any] | None = None,
     mask_out_of_range: bool = False,
     scale_correction: str | None = None,
     guide_offset: str | xr.Dataset | None = None,
@@ -716,7 +717,7 @@ def upscale_to_zarr(
         (``~`` and ``file://`` taken as local), an fsspec URL (``s3://...``, its package
         installed) or a zarr store object. Not a zip archive (regions are rewritten), nor an
         in-memory store under a dask.distributed client with worker processes.
-    factor, method, guide, variable, method_options, mask_out_of_range, scale_correction, guide_offset, guide_time_tolerance, tile
+    factor, method, guide, variable, method_options, adapt, mask_out_of_range, scale_correction, guide_offset, guide_time_tolerance, tile
         As for :func:`xlstsr.upscale` (``method`` may be a method instance). An input in
         memory (LST and guide) gets upscale's default ``guide_offset="auto"``; a streamed
         (dask) one the check that reads nothing: pass
@@ -778,7 +779,7 @@ def upscale_to_zarr(
     import zarr
     from tqdm.auto import tqdm
 
-    from ..upscale import upscale
+    from ..upscale import adapted, upscale
 
     if mode not in MODES:
         raise XlstsrError(f"mode must be one of {MODES}, got {mode!r}")
@@ -800,7 +801,7 @@ def upscale_to_zarr(
              "guide_offset": guide_offset, "tile": tile}
     if guide_time_tolerance is not None:  # absent from older fingerprints: only when given
         up_kw["guide_time_tolerance"] = guide_time_tolerance
-    m = get_method(method, **dict(method_options or {}))
+    m = adapted(get_method(method, **dict(method_options or {})), adapt)
     back = {v: k for k, v in spatial_names(lst).items()}  # lat/lon dims keep their names
     ydim, xdim = (back.get(d, d) for d in spatial_dims(lst.rename(spatial_names(lst))))
     lead = [d for d in lst.dims if d not in (ydim, xdim)]

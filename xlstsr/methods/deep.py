@@ -69,8 +69,9 @@ class _DeepMethod(TorchModelMethod):
         n_guide = int(getattr(model, "n_guide", 0) or 0)
         if self.guided and n_guide == 0:
             raise CheckpointError(
-                f"method {self.name!r} needs a guided (DISR) model, this one takes no guide; use "
-                "method='sisr' for it"
+                f"method {self.name!r} needs a guided (DISR) model, this one takes no guide "
+                "(its `n_guide` is 0 or absent); use method='sisr' for it, or, if its forward "
+                "takes a guide, declare how many channels: `model.n_guide = 1`"
             )
         if not self.guided and n_guide:
             raise CheckpointError(

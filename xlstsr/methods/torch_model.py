@@ -170,15 +170,41 @@ def resolve_model(model: Any) -> tuple[Any, str | None]:
 
 def _network(module: Any) -> Any:
     """The network inside a training wrapper (``SuperResolutionModule``, any LightningModule
-    holding an xlstsr network as ``.model``): the wrapper was taken for a network without a
+    holding an xlstsr network as ``.model``, ``nn.DataParallel``): the wrapper was taken for a network without a
     guide ("use method='sisr'"), then failed inside the network."""
     import torch
 
+    if isinstance(module, (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)):
+        module = module.module  # multi-GPU training's wrapper: "set `model.factor = 4`"
     inner = getattr(module, "model", None)
     if (hasattr(module, "training_step") and isinstance(inner, torch.nn.Module)
             and hasattr(inner, "factor")):
         return inner
     return module
+
+
+def _probe_receptive_field(model: Any, factor: int, n_guide: int) -> int:
+    """:func:`xlstsr.nn.runtime.measure_receptive_field`, its failures named: the probe feeds
+    the model square inputs of odd sizes (9, 17, ...) the user never gave, and a U-Net that
+    needs multiples of 4 failed there in torch's words ("Expected size 9 but got size 8")."""
+    try:
+        return runtime.measure_receptive_field(model, factor, n_guide)
+    except XlstsrError:
+        raise
+    except Exception as err:
+        text = f"{type(err).__name__}: {err}"
+        hint = ""
+        if n_guide == 0 and isinstance(err, TypeError) and "guide" in str(err):
+            hint = (" Its forward wants a guide: declare how many channels, "
+                    "`model.n_guide = 1`, and use method='disr' (or pass guide=...).")
+        raise XlstsrError(
+            f"the model has no `receptive_field` attribute, and measuring it failed: xlstsr "
+            f"probes it with small odd-sized inputs (9 x 9 coarse pixels first, a (1, 1, h, w) "
+            f"LST{f' and a (1, {n_guide}, h*f, w*f) guide' if n_guide else ''}) and the "
+            f"model's forward raised {text[:300]}.{hint} Declare the receptive field on the "
+            "model (`model.receptive_field = N`, the coarse pixels around an input pixel that "
+            "its output depends on), which skips the probe."
+        ) from err
 
 
 def fill_guide(guide: np.ndarray, radius: int, fill_value: float) -> np.ndarray:
@@ -302,7 +328,7 @@ class TorchModelMethod(UpscaleMethod):
             self._shared_module = True
         model = model.eval()
         if rf is None:
-            rf = runtime.measure_receptive_field(model, self.factor, self.n_guide)
+            rf = _probe_receptive_field(model, self.factor, self.n_guide)
             if rf >= runtime.MAX_MEASURED_RF and self.spatially_local:
                 # the response reached the edge of the largest probe: a whole-image layer
                 # (InstanceNorm, a normalisation by the image's mean): tiles with a 64 px
@@ -471,7 +497,8 @@ class TorchModelMethod(UpscaleMethod):
         self-supervised loss of :func:`xlstsr.nn.adapt.adapt_model` (the output, aggregated
         under the sensor's PSF in radiance, must give the coarse input back), computed on the
         whole image or a fixed seeded sample of windows of it, then the copy upscales that image
-        (in tiles with a receptive-field halo). The cached model is never modified.
+        (in tiles with a receptive-field halo; whole, if the model is not spatially local).
+        The cached model is never modified.
 
         Where it runs: inside the engine's chunk function, once per time step, on the whole
         image. The copy declares itself not spatially local, so the engine hands it whole images
@@ -494,6 +521,8 @@ class TorchModelMethod(UpscaleMethod):
         new = object.__new__(type(self))  # not copy.copy: __getstate__ drops the live model
         new.__dict__.update(self.__dict__)
         new.adapt = config
+        # the model's own locality decides whether its adapted copy may run in tiles
+        new.model_spatially_local = self.spatially_local
         new.spatially_local = False  # one adaptation per whole image: the engine feeds those
         return new
 
@@ -511,7 +540,11 @@ class TorchModelMethod(UpscaleMethod):
             with torch.inference_mode():
                 xt = torch.from_numpy(np.ascontiguousarray(x[i : i + 1])).to(dev)
                 gt = None if g is None else torch.from_numpy(np.ascontiguousarray(g[i : i + 1])).to(dev)
-                y = tiled_forward(tuned, xt, gt, factor, tile=TORCH_TILE, halo=self.receptive_field)
+                # a model that is not spatially local (scene-wide statistics, a U-Net off its
+                # sizes) sees the whole image, as without adaptation: tiles changed it by 0.9 K
+                tile = (TORCH_TILE if getattr(self, "model_spatially_local", True)
+                        else max(xt.shape[-2:]))
+                y = tiled_forward(tuned, xt, gt, factor, tile=tile, halo=self.receptive_field)
             outs.append(y[:, 0].float().cpu().numpy())
         return np.concatenate(outs, axis=0)
 

@@ -94,6 +94,8 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
     inner = getattr(model, "_orig_mod", None)  # torch.compile's wrapper prefixes every weight
     if isinstance(inner, nn.Module):  # with "_orig_mod.": the file did not load
         model = inner
+    if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        model = model.module  # multi-GPU training's wrapper ("not an xlstsr architecture")
     inner = getattr(model, "model", None)  # a training wrapper (SuperResolutionModule)
     if hasattr(model, "training_step") and getattr(inner, "arch", None) in ARCHITECTURES:
         model = inner
@@ -280,6 +282,17 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         )
     if isinstance(blob, dict) and blob and "format" not in blob and all(
             isinstance(v, torch.Tensor) for v in blob.values()):
+        if all(str(k).startswith("module.") for k in blob):
+            # saved from nn.DataParallel / DistributedDataParallel: the load below failed
+            # on every key
+            raise CheckpointError(
+                f"{str(path)!r} is not an xlstsr checkpoint but a bare state_dict saved from "
+                f"a multi-GPU wrapper (nn.DataParallel / DistributedDataParallel: every key "
+                f"starts with 'module.', e.g. {next(iter(blob))!r}): build the architecture, "
+                "load the weights without the prefix and save it, e.g. `m = xlstsr.nn.ResCNN(4); "
+                "m.load_state_dict({k.removeprefix('module.'): v for k, v in "
+                "torch.load(path).items()}); xlstsr.nn.save_model(m, 'model.pt')`"
+            )
         raise CheckpointError(
             f"{str(path)!r} is not an xlstsr checkpoint but a bare state_dict ({len(blob)} tensors, e.g. "
             f"{next(iter(blob))!r}) without the architecture and metadata a checkpoint holds: "

@@ -86,6 +86,25 @@ def _check_backend(device: str) -> None:
         )
 
 
+def _closure_values(fn: Any) -> bytes:
+    """The plain values a forward's closure holds (two classes made by one factory differ only
+    there: one the float16 model, the other the bfloat16 one, served from one cache entry).
+    Other objects are left out: their repr may name a memory address, unstable across the
+    processes a resume check compares."""
+    import torch
+
+    plain = (bool, int, float, complex, str, bytes, type(None), torch.dtype)
+    vals = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            v = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(v, plain) or (isinstance(v, tuple) and all(isinstance(x, plain) for x in v)):
+            vals.append(repr(v))
+    return ";".join(vals).encode()
+
+
 def weights_hash(model: Any) -> str:
     """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code and
     every parameter/buffer: stable across processes, so it keys caches and resume checks."""
@@ -102,6 +121,7 @@ def weights_hash(model: Any) -> str:
         if code is not None:
             h.update(code.co_code)
             h.update(repr(code.co_consts).encode())
+            h.update(_closure_values(type(sub).forward))
         h.update(_attributes(sub))
     for k, v in model.state_dict().items():
         if v.is_meta:
@@ -289,6 +309,15 @@ def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
                 "cast the input inside its forward"
             ) from err
         raise
+    except TypeError as err:
+        if guide is None and "guide" in str(err):  # forward(self, lst, guide): n_guide not set
+            raise XlstsrError(
+                f"the model ({type(model).__name__}) was called without a guide, as its "
+                f"`n_guide` (0 or absent) says, and its forward failed for the want of one "
+                f"({err}): declare the guide channels, `model.n_guide = 1`, and use "
+                "method='disr' with guide=..."
+            ) from err
+        raise
     name = type(model).__name__
     if not isinstance(out, torch.Tensor):
         raise XlstsrError(
@@ -308,6 +337,14 @@ def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
             f"{tuple(lst.shape)}; the protocol of xlstsr.methods.torch_model wants {expected}: "
             "one Kelvin channel, `factor` times the input's size (check its `factor` attribute "
             "and that it is a super-resolution model)"
+        )
+    if out.dtype in (torch.float16, torch.bfloat16):
+        # training refuses half precision for this reason: the output, cast back to float32,
+        # came out in steps without a word
+        raise XlstsrError(
+            f"the model ({name}) returned {out.dtype}: Kelvin near 300 K is rounded to steps of "
+            f"{'0.25' if out.dtype == torch.float16 else '2'} K in it. Run it in float32 "
+            "(`model.float()`, and no `.half()` or autocast inside its forward)."
         )
     # one reduction of the output per tile (a sum is finite iff every value is, for Kelvin):
     # the inputs are only read when it is not (isfinite passes cost ~4 % of a sisr run)
