@@ -39,6 +39,7 @@ from ..validate import (
     check_whole,
     declare_lst,
     decode_lst,
+    image_order,
     require_valid_pixels,
     select_variable,
     spatial_dims,
@@ -59,6 +60,12 @@ def _select(obj: xr.DataArray | xr.Dataset, variable: Hashable | None, role: str
     if variable is None and len(obj.data_vars) == 1:
         return obj[next(iter(obj.data_vars))]
     return select_variable(obj, variable, role=role)
+
+
+def _half_stride(patch: int, factor: int) -> int:
+    """Half a patch, in whole coarse pixels (patch=12 at factor 4 was refused for its stride
+    of 6, a value the user never set): the patch itself is checked by make_patches."""
+    return max(factor, patch // 2 // factor * factor) if patch % factor == 0 else patch // 2
 
 
 def _stack(da: xr.DataArray) -> np.ndarray:
@@ -140,7 +147,7 @@ class CubeDataModule(PatchDataModule):
     output pixels on a fixed grid, and each window becomes the pairs of the training regime
     (``"sisr"`` and ``"degraded_disr"``: :func:`degraded_pairs`, optionally under a Gaussian PSF
     that sees only its window; ``"sif"`` and ``"supervised"``: :func:`target_scale_pairs`),
-    cut into patches with xbatcher (:func:`make_patches`, stride half a patch). Whole positions,
+    cut into patches with xbatcher (:func:`make_patches`, stride about half a patch). Whole positions,
     with all their dates, go to training or validation (:func:`split_positions`, seeded; at
     least one validation position when there are two or more): the same ground on another date
     never crosses the split, since it would let a network recall the landscape. The SIF guide
@@ -263,11 +270,12 @@ class CubeDataModule(PatchDataModule):
         check_seed(seed)
         check_bool("augmentation", augmentation)
         check_number("input_noise", input_noise, 0, hint="a noise sigma in K, e.g. 0.1, or 0")
-        if patch % factor or window % patch:
-            raise GridError(
-                f"patch ({patch}) must be a multiple of factor ({factor}) and window ({window}) a "
-                "multiple of patch"
-            )
+        if patch % factor:
+            raise GridError(f"patch ({patch}) must be a multiple of factor ({factor}): e.g. "
+                            f"patch={max(1, patch // factor) * factor}")
+        if window % patch:  # named alone: "patch must be a multiple of factor" for patch=12
+            raise GridError(f"window ({window}) must be a multiple of patch ({patch}): e.g. "
+                            f"window={max(1, window // patch) * patch}")
         super().__init__(
             batch_size=batch_size, seed=seed, augmentation=augmentation, input_noise=input_noise
         )
@@ -284,7 +292,9 @@ class CubeDataModule(PatchDataModule):
         """Decoded LST ``(n, Y, X)``, guide ``(n or 1, c, Yf, Xf)`` and truth ``(n, Yf, Xf)``."""
         from ..guide import prepare_guide
 
-        lst_da = decode_lst(_select(self.lst, self.variable, "LST")).load()
+        # north-up, as the truth is put: a south-up cube (ascending latitude) was paired with
+        # its truth upside down (each input with the mirror place's truth, without a word)
+        lst_da = image_order(decode_lst(_select(self.lst, self.variable, "LST"))).load()
         require_valid_pixels(lst_da)
         arr = _stack(lst_da)
         ydim, xdim = spatial_dims(lst_da)
@@ -412,7 +422,7 @@ class CubeDataModule(PatchDataModule):
         pairs = self._pairs(win)
         self.n_guide = 0 if pairs["guide"] is None else int(pairs["guide"].shape[1])
         patches = make_patches(
-            **pairs, factor=self.factor, patch=self.patch, stride=self.patch // 2, scene_ids=ids,
+            **pairs, factor=self.factor, patch=self.patch, stride=_half_stride(self.patch, self.factor), scene_ids=ids,
             max_nan_fraction=self.max_nan_fraction,
         )
         if self.split is None:

@@ -424,9 +424,12 @@ def make_patches(
     stride = patch if stride is None else check_whole(
         "stride", stride, hint=f"fine pixels, a multiple of factor: e.g. patch // 2 = {patch // 2}")
     if patch % factor or stride % factor:
+        bad = [f"{n}={v}" for n, v in (("patch", patch), ("stride", stride)) if v % factor]
         raise GridError(
-            f"patch ({patch}) and stride ({stride}) must be multiples of factor {factor}, so that "
-            f"windows cut whole coarse pixels: e.g. patch={max(1, patch // factor) * factor}"
+            f"{' and '.join(bad)} must be multiples of factor {factor}, so that windows cut "
+            f"whole coarse pixels: e.g. "
+            + ", ".join(f"{n}={max(1, v // factor) * factor}" for n, v in
+                        (("patch", patch), ("stride", stride)) if v % factor)
         )
     max_nan_fraction = check_number("max_nan_fraction", max_nan_fraction, 0, 1,
                                     hint="the largest NaN share of a kept patch: e.g. 0.5")

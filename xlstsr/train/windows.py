@@ -309,6 +309,23 @@ def _refuse_scale_applied_twice(ds: xr.Dataset, names: Sequence[Hashable], time_
             )
 
 
+def _refuse_overlap(windows: Mapping[Hashable, tuple[int, int]], size: int) -> None:
+    """Refuse windows that share pixels: a split by position put one in training and the other
+    in validation, the same ground on the same dates on both sides, without a word."""
+    keys = list(windows)
+    offs = np.asarray([windows[k] for k in keys], dtype=np.int64).reshape(-1, 2)
+    for i in range(len(keys) - 1):
+        near = np.flatnonzero((np.abs(offs[i + 1:] - offs[i]) < size).all(axis=1))
+        if near.size:
+            j = i + 1 + int(near[0])
+            raise GridError(
+                f"windows {keys[i]!r} at {tuple(map(int, offs[i]))} and {keys[j]!r} at "
+                f"{tuple(map(int, offs[j]))} overlap (size {size}): split by position, their "
+                "shared ground would be in training and validation at once. Give windows at "
+                f"least {size} pixels apart in rows or columns (e.g. a grid of step {size})."
+            )
+
+
 def window_samples(
     cube: xr.DataArray | xr.Dataset,
     windows: Mapping[Hashable, tuple[int, int]],
@@ -348,7 +365,8 @@ def window_samples(
     xlstsr.errors.XlstsrError
         Checked before any read: a cube that is not xarray or has no ``time_dim``, variables
         that are not (time, y, x), offsets that are not whole pairs >= 0, a ``size`` that is not
-        a whole number >= 1, ``min_valid`` outside [0, 1]; a window outside the cube.
+        a whole number >= 1, ``min_valid`` outside [0, 1]; a window outside the cube; windows
+        that overlap (a split by position would put their shared ground on both sides).
 
     Examples
     --------
@@ -360,6 +378,7 @@ def window_samples(
     (['a', 'b', 'b'], [10, 10, 11], (3, 2, 2))
     """
     ds, names, ydim, xdim = _check_cube(cube, windows, size, min_valid, time_dim)
+    _refuse_overlap(windows, int(size))
     # stored values with their fill and scale declared as attributes (a file opened without
     # mask_and_scale) were cut as they are: fills counted as valid pixels, digital numbers kept
     _refuse_scale_applied_twice(ds, names, time_dim)
