@@ -348,3 +348,18 @@ def test_overlapping_windows_are_refused_before_a_split_by_position():
         window_samples(cube, {"a": (0, 0), "b": (16, 16), "c": (32, 32)}, 32)
     ok = window_samples(cube, {"a": (0, 0), "b": (0, 32), "c": (32, 0)}, 32)
     assert sorted(set(ok.position.values.tolist())) == ["a", "b", "c"]
+
+
+def test_split_by_scene_of_default_scene_ids_warns_of_a_split_by_date():
+    """make_patches' default scene ids are the stack's positions: on a cube, split_by_scene
+    was a split by date (the leak CubeDataModule exists to prevent), without a word."""
+    from xlstsr.train import degraded_pairs, make_patches, split_by_scene
+
+    lst = 300 + np.random.default_rng(0).normal(0, 2, (4, 32, 32)).astype("float32")
+    pairs = degraded_pairs(lst, 4)
+    with pytest.warns(UserWarning, match="this split is by date"):
+        split_by_scene(make_patches(**pairs, factor=4, patch=16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr, va = split_by_scene(make_patches(**pairs, factor=4, patch=16, scene_ids=list("abcd")))
+    assert not tr.scenes_by_position and len(tr) + len(va) > 0

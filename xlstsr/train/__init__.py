@@ -24,7 +24,9 @@ Examples
 >>> from xlstsr.nn import ResCNN
 >>> from xlstsr.train import degraded_pairs, fit, make_patches, split_by_scene
 >>> lst = 300 + np.random.default_rng(0).normal(0, 2, (4, 32, 32)).astype("float32")
->>> train, val = split_by_scene(make_patches(**degraded_pairs(lst, 4), factor=4, patch=16))
+>>> places = ["a", "b", "c", "d"]  # four places (dates of one place are one scene)
+>>> patches = make_patches(**degraded_pairs(lst, 4), factor=4, patch=16, scene_ids=places)
+>>> train, val = split_by_scene(patches)
 >>> hist = fit(ResCNN(4, channels=4, n_blocks=1), train, val, epochs=1)
 >>> hist["epochs_run"]
 1

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..errors import AllNaNError, GridError, InputTypeError, XlstsrError
+from ..errors import AllNaNError, GridError, InputTypeError, XlstsrError, warn
 from ..kernels.aggregate import block_mean, gaussian_psf, radiometric_mean
 from ..kernels.interp import fill_gaps, nearest_upsample
 from ..validate import check_factor, check_kelvin_array, check_number, check_whole
@@ -302,6 +302,9 @@ class PatchSet:
     scene : ndarray (N,)
         Scene id of each patch (to split by scene).
     factor : int
+    scenes_by_position : bool
+        True when the scene ids are the images' positions in the stack (make_patches without
+        ``scene_ids``): the dates of one place, if the stack is a cube.
     """
 
     lst: torch.Tensor
@@ -310,6 +313,7 @@ class PatchSet:
     target: torch.Tensor | None
     scene: np.ndarray
     factor: int
+    scenes_by_position: bool = False
 
     def __len__(self) -> int:
         return int(self.lst.shape[0])
@@ -327,6 +331,7 @@ class PatchSet:
             None if self.target is None else self.target[t],
             self.scene[t.numpy()],
             self.factor,
+            self.scenes_by_position,
         )
 
     def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor | None]:
@@ -406,7 +411,9 @@ def make_patches(
     fill_radius : int
         Radius (coarse pixels, >= 0) of the gap filling.
     scene_ids : sequence, optional
-        One id per time step (default 0..n-1), kept per patch for splitting by scene.
+        One id per time step (default 0..n-1, the positions in the stack), kept per patch for
+        splitting by scene. Name the places: images of one place on several dates are one
+        scene, or a split by scene is a split by date.
 
     Raises
     ------
@@ -492,6 +499,7 @@ def make_patches(
         torch.from_numpy(np.concatenate(tgt_l)[:, None].astype(np.float32)) if tgt_l else None,
         np.concatenate(sc_l),
         factor,
+        scene_ids is None,
     )
 
 
@@ -529,6 +537,17 @@ def split_by_scene(
         if len(scenes) < 2:
             raise XlstsrError("splitting by scene needs at least 2 scenes: give make_patches "
                               "scene_ids (one per image), or cut one field with cut_scenes")
+        if getattr(patches, "scenes_by_position", False):
+            # a cube's images are dates of one ground: "by scene" was by date, and validation
+            # scored the landscape the network had learnt
+            warn(
+                "the patches' scenes are the images' positions in the stack (make_patches got "
+                "no scene_ids): if the images are dates of one place, this split is by date and "
+                "validation sees the training ground. Give make_patches scene_ids naming the "
+                "places, cut the ground into scenes (cut_scenes), or train a cube with "
+                "CubeDataModule / fit_cube, which split by window position.",
+                UserWarning,
+            )
         rng = np.random.default_rng(seed)
         n_val = min(len(scenes) - 1, max(1, round(val_fraction * len(scenes))))
         val_scenes = rng.permutation(scenes)[:n_val].tolist()
