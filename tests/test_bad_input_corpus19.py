@@ -363,3 +363,84 @@ def test_split_by_scene_of_default_scene_ids_warns_of_a_split_by_date():
         warnings.simplefilter("error")
         tr, va = split_by_scene(make_patches(**pairs, factor=4, patch=16, scene_ids=list("abcd")))
     assert not tr.scenes_by_position and len(tr) + len(va) > 0
+
+
+# -- time labels --------------------------------------------------------------------------------
+
+
+def test_to_cogs_of_one_selected_date_keeps_its_date(scene, tmp_path):
+    """sr.sel(time=t) keeps its date as a scalar coordinate: to_cogs wrote `{name}.tif` without
+    it, and a loop over dates with overwrite=True left one undated file."""
+    from xlstsr.io import open_cog, to_cogs
+
+    sr = xlstsr.upscale(scene["lst_1km"].isel(time=[0, 1]), 4)
+    for t in sr.time.values:
+        to_cogs(sr.sel(time=t), tmp_path)
+    names = sorted(p.name for p in tmp_path.glob("*.tif"))
+    days = [str(t)[:10] for t in sr.time.values]
+    assert names == [f"{sr.name}_{d}.tif" for d in days]
+    back = open_cog(sorted(tmp_path.glob("*.tif")))
+    np.testing.assert_array_equal(back.time.values, sr.time.values)
+
+
+def test_a_truth_of_another_cftime_date_is_refused_as_numpy_dates_are(scene):
+    """The scalar-date check took numpy dates only: a 'noleap' truth of another day was scored
+    (3.5 K RMSE for 2.0) and fitted."""
+    from xlstsr.calibration import fit_calibration
+
+    nl = xr.date_range("2020-07-01", periods=2, calendar="noleap", use_cftime=True)
+    sr = xlstsr.upscale(scene["lst_1km"].isel(time=[0, 1]), 4).assign_coords(time=nl)
+    truth = scene["lst_250m"].isel(time=[0, 1]).assign_coords(time=nl)
+    with pytest.raises(errors.GridError, match="other dates"):
+        xlstsr.evaluate(sr.isel(time=0), truth.isel(time=1))
+    with pytest.raises(errors.GridError, match="other dates"):
+        fit_calibration(sr.isel(time=0), truth.isel(time=1))
+    assert np.isfinite(float(xlstsr.evaluate(sr.isel(time=0), truth.isel(time=0)).rmse))
+
+
+def test_a_one_date_lst_takes_its_guide_by_date_as_a_one_step_cube_does(scene):
+    """lst.sel(time=t) with a one-step guide of 18 months earlier was sharpened without a word;
+    the same LST as a one-step dim was refused."""
+    lst, nd = scene["lst_1km"], scene["ndvi_250m"]
+    old = nd.expand_dims(time=[np.datetime64("2019-01-02", "ns")])
+    with pytest.raises(errors.GuideTimeError, match="no guide step with that label"):
+        lst.isel(time=0).lstsr.upscale(4, "tsharp", old)
+    same = nd.expand_dims(time=lst.time.values[:1])
+    a = lst.isel(time=0).lstsr.upscale(4, "tsharp", same)
+    b = lst.isel(time=[0]).lstsr.upscale(4, "tsharp", same)
+    np.testing.assert_array_equal(a.values, b.values[0])
+
+
+def test_detail_gain_pairs_the_coarse_input_by_date(scene):
+    """The coarse input was paired by position: reversed dates gave another gain, a coarse
+    input of 2 dates for 3 was taken (one dropped), one of another day accepted."""
+    from xlstsr.correction import calibrate_detail_gain
+
+    lst, truth = scene["lst_1km"].isel(time=[0, 1, 2]), scene["lst_250m"].isel(time=[0, 1, 2])
+    sr = xlstsr.upscale(lst, 4, "tsharp", scene["ndvi_250m"])
+    good = calibrate_detail_gain(sr, lst, truth, 4)
+    assert calibrate_detail_gain(sr, lst.isel(time=[2, 1, 0]), truth, 4) == pytest.approx(good)
+    with pytest.raises(errors.GridError):
+        calibrate_detail_gain(sr, lst.isel(time=[0, 1]), truth, 4)
+    with pytest.raises(errors.GridError):
+        calibrate_detail_gain(sr.isel(time=0), lst.isel(time=2), truth.isel(time=0), 4)
+    with pytest.raises(errors.GridError, match="1 image"):
+        calibrate_detail_gain(sr, lst.isel(time=0, drop=True), truth, 4)
+
+
+def test_apply_calibration_keeps_the_lst_dims_whatever_the_ndvi_carries(scene):
+    """An NDVI with band=1 added 'band' to the output; one with a 'date' dim crossed every LST
+    date with every NDVI date."""
+    from xlstsr.calibration import Calibration, apply_calibration
+
+    sr = xlstsr.upscale(scene["lst_1km"].isel(time=[0, 1]), 4).compute()
+    nd = scene["ndvi_250m"]
+    cal = Calibration(slope=1.0, offset=0.5, ndvi=2.0, source="MODIS", target="ASTER")
+    plain = apply_calibration(sr, cal, ndvi=nd)
+    banded = apply_calibration(sr, cal, ndvi=nd.expand_dims(band=[1]))
+    assert banded.dims == sr.dims
+    xr.testing.assert_allclose(banded, plain)
+    series = xr.concat([nd] * 2, "date").assign_coords(date=sr.time.values)
+    series.attrs = nd.attrs
+    with pytest.raises(errors.GridError, match="'date'"):
+        apply_calibration(sr, cal, ndvi=series)

@@ -557,10 +557,13 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray) -> Any:
             # round-off (1e-9 m) kept 50 x 37 of 64 x 64 pixels
             ndvi = ndvi.rename({ny: ly, nx: lx}) if (ny, nx) != (ly, lx) else ndvi
             ndvi = ndvi.assign_coords({d: da[d].values for d in (ly, lx) if d in da.coords})
-            if any(d in da.dims for d in ndvi.dims if d not in (ly, lx)):
+            if any(d not in (ly, lx) for d in ndvi.dims):
                 from .steps import pair_steps  # a date the NDVI lacks was dropped (inner join)
 
+                # every non-spatial dim: one the LST lacks (a 'date') crossed every LST date
+                # with every NDVI date in the output; a 'band' of 1 was added to it
                 ndvi = pair_steps(ndvi, da, "ndvi", "LST", var="ndvi", like_var="da")
+                ndvi = ndvi.squeeze([d for d in ndvi.dims if d not in da.dims], drop=True)
         values = None if isinstance(ndvi.variable.data, dsa.Array) else np.asarray(ndvi.values)
     else:
         values = np.asarray(ndvi, np.float64)

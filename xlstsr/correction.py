@@ -147,7 +147,11 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
         truth = _check_same_fields(sr, truth)
     if isinstance(sr, xr.DataArray) and isinstance(lst, xr.DataArray):
         from .metrics import check_coarse_grid
+        from .steps import pair_steps
 
+        # the coarse input's dates by label too: paired by position, the same dates in
+        # another order gave 0.22 for 0.14, and a third date was dropped without a word
+        lst = pair_steps(lst, sr, "coarse input", "sr", var="lst")
         # the coarse input of another place (same shape) gave a gain without a word
         check_coarse_grid(sr, lst, factor, "sr", "lst")
     s, c, t = (_kelvin(a, name) for a, name in ((sr, "sr"), (lst, "lst"), (truth, "truth")))
@@ -160,6 +164,11 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
             f"the coarse input {c.shape}: put the truth on the output grid first"
         )
     s, c, t = (a.reshape(-1, *a.shape[-2:]) for a in (s, c, t))
+    if c.shape[0] != s.shape[0]:  # zip() kept the shorter list without a word
+        raise GridError(
+            f"the coarse input holds {c.shape[0]} image(s) and sr {s.shape[0]}: give the coarse "
+            "input of every sr image (the same steps, in the same order)"
+        )
     return optimal_detail_gain(list(zip(s, c, t)), factor)
 
 

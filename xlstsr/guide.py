@@ -423,6 +423,11 @@ def _match_lead(
         if d in lead:
             g = match_steps(g, lst, d, tolerance)
         elif _is_time_like(g, d):
+            if g.sizes[d] == 1 and d in g.coords and d in lst.coords and lst[d].ndim == 0:
+                # one image with its date as a label: matched as a one-step dim would be (a
+                # guide of 18 months earlier was taken without a word)
+                g = match_steps(g, lst.expand_dims(d), d, tolerance).isel({d: 0}, drop=True)
+                continue
             if g.sizes[d] == 1:
                 g = g.isel({d: 0}, drop=True)
                 continue

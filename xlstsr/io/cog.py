@@ -648,6 +648,7 @@ def to_cogs(
         # lat/lon dims (or declared ones: rioxarray forgets them on isel) as the entry points
         # take them, written north-up
         da = image_order(da.rename(spatial_names(da)))
+        da = _scalar_date_as_step(da, time_dim)
     _check_cog_options(da, directory, rio_kwargs)
     # driver="COG" asks for what is written anyway: dropped, not passed twice to rasterio
     rio_kwargs = {k: v for k, v in rio_kwargs.items() if str(k).lower() != "driver"}
@@ -679,6 +680,20 @@ def to_cogs(
             p.unlink(missing_ok=True)
         raise
     return paths
+
+
+def _scalar_date_as_step(da: xr.DataArray, time_dim: str | None) -> xr.DataArray:
+    """A field taken from a cube with ``.sel(time=t)`` as a one-step series: it keeps its date
+    as a scalar coordinate, and was written as ``{name}.tif`` without it (a loop over dates
+    then overwrote one undated file)."""
+    name = time_dim if time_dim is not None else "time"
+    try:
+        ydim, xdim = spatial_dims(da)
+    except XlstsrError:
+        return da
+    if set(da.dims) <= {ydim, xdim} and name in da.coords and da[name].ndim == 0:
+        return da.expand_dims(name)
+    return da
 
 
 def _check_cog_options(da: Any, directory: Any, rio_kwargs: dict[str, Any]) -> None:
