@@ -444,3 +444,61 @@ def test_apply_calibration_keeps_the_lst_dims_whatever_the_ndvi_carries(scene):
     series.attrs = nd.attrs
     with pytest.raises(errors.GridError, match="'date'"):
         apply_calibration(sr, cal, ndvi=series)
+
+
+# -- review of the round ------------------------------------------------------------------------
+
+
+def test_reference_mask_keeps_per_step_and_open_thresholds():
+    """The Kelvin check of the thresholds refused a per-step DataArray and valid_max=np.inf,
+    which reference_mask applied correctly before."""
+    from xlstsr.evaluate import reference_mask
+
+    ref = xr.DataArray(np.array([[[240.0, 300.0]] * 2, [[255.0, 300.0]] * 2]),
+                       dims=("time", "y", "x"))
+    per_step = xr.DataArray([250.0, 260.0], dims="time")
+    assert bool((reference_mask(ref, valid_min=per_step) == (ref >= per_step)).all())
+    assert int(reference_mask(ref, valid_min=250.0, valid_max=np.inf).sum()) == 6
+    assert int(reference_mask(ref, valid_min=-np.inf).sum()) == 8
+    with pytest.raises(errors.XlstsrError, match="not a temperature in Kelvin"):
+        reference_mask(ref, valid_min=xr.DataArray([-20.0, 260.0], dims="time"))
+
+
+def test_relative_paths_through_a_link_resolve_as_the_os_does(scene, tmp_path, monkeypatch):
+    """os.path.abspath tidied `link/../in.tif` by text: a file that opened before was
+    "no such file"."""
+    from xlstsr.io import open_cog
+
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "link").symlink_to(tmp_path / "real" / "sub")
+    scene["lst_1km"].isel(time=0).rio.to_raster(tmp_path / "real" / "in.tif")
+    monkeypatch.chdir(tmp_path / "work")
+    assert open_cog("link/../in.tif").shape[-2:] == scene["lst_1km"].shape[-2:]
+
+
+def test_a_declared_fill_as_the_messages_print_it_masks_float64_data(scene):
+    """The messages print a fill with six digits (9.96921e+36): declared as told on float64
+    data it matched no pixel, and the same refusal came back."""
+    fill = 9.969209968386869e36
+    lst = scene["lst_1km"].isel(time=[0]).astype("float64").copy()
+    lst[..., :8, :] = fill
+    with pytest.raises(errors.PhysicalRangeError, match=r"_FillValue'\] = 9.96921e\+36"):
+        xlstsr.upscale(lst, 4)
+    out = xlstsr.upscale(lst.assign_attrs(_FillValue=9.96921e36), 4)
+    assert np.isnan(out[..., 0, :]).all() and np.isfinite(out.values).any()
+
+
+def test_the_left_aside_warning_takes_the_stores_exact_name(scene, tmp_path):
+    """The glob pattern was built from the store's name unescaped: 'sr[1].zarr' missed its own
+    leftover and was warned about '.sr1.zarr's."""
+    lst = scene["lst_1km"].isel(time=[0])
+    store = tmp_path / "sr[1].zarr"
+    xlstsr.upscale_to_zarr(lst, store, 2, progress=False)
+    (tmp_path / ".sr1.zarr.replaced-999999999-1").mkdir()
+    mine = tmp_path / ".sr[1].zarr.replaced-999999999-2"
+    mine.mkdir()
+    with pytest.warns(UserWarning, match="interrupted") as rec:
+        xlstsr.upscale_to_zarr(lst, store, 2, mode="resume", progress=False)
+    said = [str(w.message) for w in rec if "interrupted" in str(w.message)]
+    assert len(said) == 1 and str(mine) in said[0]

@@ -351,11 +351,21 @@ def decode_reference(
 
 
 def _check_thresholds(valid_min: float | None, valid_max: float | None) -> None:
-    """Refuse thresholds that cannot be in Kelvin, or that drop every pixel."""
+    """Refuse thresholds that cannot be in Kelvin, or that drop every pixel. Per-step
+    thresholds (a DataArray along time) and an open bound (``valid_max=np.inf``) are taken:
+    reference_mask applied them before it checked them."""
+    if np.ndim(valid_min) or np.ndim(valid_max):
+        for name, v in (("valid_min", valid_min), ("valid_max", valid_max)):
+            vals = np.asarray(v, float) if v is not None else np.empty(0)
+            if vals[np.isfinite(vals)].size and float(np.nanmin(vals)) < _THRESHOLD_MIN_K:
+                raise XlstsrError(f"{name} holds {float(np.nanmin(vals)):g}, not a temperature "
+                                  "in Kelvin: add 273.15 to thresholds in degrees Celsius.")
+        return
     for name, v in (("valid_min", valid_min), ("valid_max", valid_max)):
-        if v is not None:
+        if v is not None and not (isinstance(v, (int, float, np.number)) and np.isinf(v)
+                                  and (v > 0) == (name == "valid_max")):
             check_number(name, v, hint="or None")
-        if v is not None and float(v) < _THRESHOLD_MIN_K:
+        if v is not None and np.isfinite(float(v)) and float(v) < _THRESHOLD_MIN_K:
             # a threshold in degrees Celsius (-43 for 230 K) would keep every pixel, or none,
             # without a word: the reference is compared in Kelvin after decoding
             raise XlstsrError(

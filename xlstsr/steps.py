@@ -15,7 +15,6 @@ A guide whose composites serve a period of LST dates is matched with a tolerance
 from __future__ import annotations
 
 import datetime
-
 from typing import Any
 
 import numpy as np

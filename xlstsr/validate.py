@@ -920,8 +920,12 @@ def _decode_scaled(da: xr.DataArray) -> tuple[xr.DataArray, bool]:
     out_dtype = np.float64 if da.dtype == np.float64 else np.float32
     data = raw.astype(out_dtype)
     bad = None
+    # float64 data matched at float32 precision too: the fill a message prints (six digits,
+    # 9.96921e+36 for NetCDF's default) did not match 9.969209968386869e36 when declared
     for f in fills:
         hit = raw == f
+        if raw.dtype == np.float64 and 0 < abs(f) < 1e300:  # half a float32 step of it
+            hit = hit | (abs(raw - f) <= abs(f) * 2.0**-24)
         bad = hit if bad is None else (bad | hit)
     if vrange is not None:
         lo, hi = _attr_numbers(vrange, "valid_range", 2)

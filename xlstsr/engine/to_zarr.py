@@ -32,6 +32,7 @@ client itself dies, rerun with ``mode="resume"``.
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import json
 import logging
@@ -49,7 +50,7 @@ import xarray as xr
 
 from .._version import __version__
 from ..errors import AllNaNError, InputTypeError, XlstsrError, warn
-from ..io.formats import format_of, open_path
+from ..io.formats import absolute_path, format_of, open_path
 from ..io.zarr import (
     COMPLETE,
     INCOMPLETE,
@@ -245,10 +246,25 @@ def _warn_left_aside(store: Any) -> None:
     which nothing else would ever report or remove."""
     if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
         return
+    import socket
+
+    import zarr
+
     p = Path(store)
-    for aside in sorted(p.parent.glob(f".{p.name}.replaced-*")):
+    try:  # the run that set a store aside records itself in the new store
+        attrs = dict(zarr.open_group(store, mode="r").attrs)
+    except (FileNotFoundError, zarr.errors.BaseZarrError):
+        attrs = {}
+    w = attrs.get(WRITER_ATTR) if isinstance(attrs.get(WRITER_ATTR), Mapping) else {}
+    running = attrs.get(STATUS_ATTR) not in (None, COMPLETE)
+    for aside in sorted(p.parent.glob(f".{glob.escape(p.name)}.replaced-*")):
         pid = aside.name[len(f".{p.name}.replaced-"):].split("-")[0]
-        if pid.isdigit() and _process_alive(int(pid)):
+        if not pid.isdigit():
+            continue
+        if running and w.get("pid") == int(pid):
+            if w.get("host") != socket.gethostname() or live_writer(attrs) is not None:
+                continue  # that run goes on (on another machine, it cannot be checked)
+        elif _process_alive(int(pid)):
             continue  # a run in progress sets its own aside
         warn(
             f"an earlier overwrite of {p} was interrupted: the store it replaced is kept, "
@@ -303,7 +319,7 @@ def _normal_store(store: Any) -> Any:
             s = s[len("file://"):]
         # absolute: the regions are written by dask workers, which on a batch cluster start
         # in another folder (a relative store got every region there, and came back NaN)
-        return os.path.abspath(os.path.expanduser(s)) if "://" not in s else s
+        return absolute_path(s) if "://" not in s else s
     from zarr.abc.store import Store
 
     if isinstance(store, (Store, Mapping)):

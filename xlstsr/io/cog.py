@@ -25,7 +25,7 @@ from ..validate import (
     spatial_names,
     stored_values,
 )
-from .formats import check_writable
+from .formats import absolute_path, check_writable
 
 __all__ = ["open_cog", "to_cogs"]
 
@@ -111,7 +111,7 @@ def open_cog(
     if isinstance(path, (str, os.PathLike)):
         local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
         if local:  # GDAL does not expand "~"; a dask worker elsewhere reads absolute paths
-            path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+            path = absolute_path(path)
         if local and not Path(path).exists():  # rasterio's own error is not an XlstsrError
             if glob.has_magic(os.fspath(path)):
                 raise InputNotFoundError(

@@ -29,6 +29,21 @@ DATA_SUFFIXES: tuple[str, ...] = (*_SUFFIXES, ".zarr")
 WRITABLE: tuple[Format, ...] = ("zarr", "netcdf", "cog")
 
 
+def absolute_path(path: str | os.PathLike) -> str:
+    """A local path with ``~`` expanded (neither xarray nor GDAL expands it), made absolute
+    without tidying: dask.distributed workers started in another folder (a batch cluster)
+    read and write relative paths there, and ``os.path.abspath`` would resolve
+    ``link/../in.tif`` by text, not through the link.
+
+    Examples
+    --------
+    >>> os.path.isabs(absolute_path("in.tif"))
+    True
+    """
+    p = os.path.expanduser(os.fspath(path))
+    return p if os.path.isabs(p) else os.path.join(os.getcwd(), p)
+
+
 def check_writable(folder: str | os.PathLike, *, create: bool = False) -> Path:
     """The folder an output goes into, checked by making a temporary file in it before any
     work: a folder without write permission, on a read-only or a full file system, is named as
@@ -119,7 +134,7 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     remote = "://" in os.fspath(path) or os.fspath(path).startswith("/vsi")
     if not remote:  # "~/lst.zarr": neither xarray nor GDAL expands it; and the lazy reads
         # of a dask.distributed worker started elsewhere (a batch cluster) need absolute paths
-        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        path = absolute_path(path)
     fmt = format_of(path)
     if not remote and not Path(path).exists() and glob.has_magic(os.fspath(path)):
         raise InputNotFoundError(

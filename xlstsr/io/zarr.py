@@ -138,7 +138,9 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
     kwargs = {"chunks": {}, "consolidated": None, "decode_coords": "all", **kwargs}
     local = isinstance(path, (str, os.PathLike)) and "://" not in os.fspath(path)
     if local:  # absolute: a dask.distributed worker may start in another folder
-        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        from .formats import absolute_path  # (formats imports this module)
+
+        path = absolute_path(path)
     if local and not Path(path).exists():
         raise InputNotFoundError(f"no such Zarr store: {os.fspath(path)}; check the path.")
     with warnings.catch_warnings():  # v3 stores are usually not consolidated
