@@ -502,3 +502,17 @@ def test_the_left_aside_warning_takes_the_stores_exact_name(scene, tmp_path):
         xlstsr.upscale_to_zarr(lst, store, 2, mode="resume", progress=False)
     said = [str(w.message) for w in rec if "interrupted" in str(w.message)]
     assert len(said) == 1 and str(mine) in said[0]
+
+
+def test_a_step_the_variance_law_cannot_be_fitted_on_is_named():
+    """scale_correction='law' left a 97 % cloudy day as the method gave it (0 K change, the
+    other day 4 K), under attrs saying it was corrected, without a word."""
+    sc = xlstsr.datasets.sample_scene(n_times=2, size=256)
+    lst, nd = sc["lst_1km"], sc["ndvi_250m"]
+    cloud = np.zeros(lst.shape, bool)
+    cloud[1] = np.random.default_rng(3).random(lst.shape[1:]) < 0.97
+    lst = lst.where(~cloud)
+    with pytest.warns(UserWarning, match=r"could not be fitted on step\(s\) \[1\] of 2"):
+        lst.lstsr.upscale(4, "tsharp", nd, scale_correction="law")
+    with pytest.warns(UserWarning, match="could not be fitted on 1 image"):
+        lst.chunk({"time": 1}).lstsr.upscale(4, "tsharp", nd, scale_correction="law").compute()

@@ -14,7 +14,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import AllNaNError, GridError, InputTypeError
+from .errors import AllNaNError, GridError, InputTypeError, warn
 from .kernels.correction import (
     SCALE_CORRECTIONS,
     check_mode,
@@ -79,7 +79,10 @@ def apply_scale_correction(
     lazy = any(isinstance(a, dsa.Array) for a in (sr, lst, guide))
     if not lazy:
         g = None if guide is None else np.asarray(guide)
-        return correct_stack(np.asarray(sr), np.asarray(lst), g, factor, mode)
+        unfitted: list[int] = []
+        out = correct_stack(np.asarray(sr), np.asarray(lst), g, factor, mode, unfitted=unfitted)
+        _warn_unfitted(unfitted, mode, sr.shape[0])
+        return out
     sr_d = dsa.asarray(sr).rechunk({1: -1, 2: -1})
     lst_d = dsa.asarray(lst).rechunk((sr_d.chunks[0], -1, -1))
     args: list[Any] = [sr_d, "nij", lst_d, "nkl"]
@@ -90,7 +93,10 @@ def apply_scale_correction(
         args += [g.rechunk((sr_d.chunks[0], -1, -1, -1)), "ncab"]
 
     def _block(s, t, g=None):
-        return correct_stack(s, t, g, factor, mode)
+        unfitted: list[int] = []
+        out = correct_stack(s, t, g, factor, mode, unfitted=unfitted)
+        _warn_unfitted(unfitted, mode, None)  # indices within a chunk: not named
+        return out
 
     # blockwise with separate spatial indices: the three arrays have different spatial sizes
     return dsa.blockwise(
@@ -101,6 +107,22 @@ def apply_scale_correction(
         align_arrays=False,
         concatenate=True,
         meta=np.empty((0, 0, 0), sr_d.dtype),
+    )
+
+
+def _warn_unfitted(steps: list[int], mode: Any, n: int | None) -> None:
+    """Name the images the law could not be fitted on: left as the method gave them, under an
+    output labelled as corrected (a 97 % cloudy day changed by 0 K, the other by 4 K)."""
+    if not steps:
+        return
+    which = (f"step(s) {steps[:8]}{' ...' if len(steps) > 8 else ''} of {n}" if n is not None
+             else f"{len(steps)} image(s) of a chunk")
+    warn(
+        f"scale_correction={mode!r}: the variance law could not be fitted on {which} (too few "
+        "clear 2 x 2 blocks of coarse pixels: cloud?); they are left uncorrected. Pass a fixed "
+        "detail gain (scale_correction=0.8, from xlstsr.correction.calibrate_detail_gain) to "
+        "correct every step alike.",
+        UserWarning,
     )
 
 

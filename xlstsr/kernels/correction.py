@@ -375,10 +375,12 @@ def correct_image(
 
 def correct_stack(
     sr: np.ndarray, lst: np.ndarray, guide: np.ndarray | None, factor: int,
-    mode: str | float = "auto",
+    mode: str | float = "auto", *, unfitted: list[int] | None = None,
 ) -> np.ndarray:
     """:func:`correct_image` over a stack: ``sr`` (n, Y, X), ``lst`` (n, y, x), ``guide``
     (n | 1, c, Y, X), (n | 1, Y, X) or None (first channel used); output in ``sr``'s dtype.
+    ``unfitted``, a list, receives the indices of the images with data whose law could not be
+    fitted (too few clear blocks): those are left as the method gave them.
 
     Examples
     --------
@@ -393,5 +395,8 @@ def correct_stack(
         if guide is not None:
             g = guide[i if guide.shape[0] > 1 else 0]
             g = g[0] if g.ndim == 3 else g
-        out[i] = correct_image(sr[i], lst[i], factor, g, mode=mode)
+        out[i], info = correct_image(sr[i], lst[i], factor, g, mode=mode, return_info=True)
+        if (unfitted is not None and isinstance(mode, str) and np.isfinite(lst[i]).any()
+                and not np.isfinite(info.get("target", np.nan))):
+            unfitted.append(i)
     return out
