@@ -516,3 +516,29 @@ def test_a_step_the_variance_law_cannot_be_fitted_on_is_named():
         lst.lstsr.upscale(4, "tsharp", nd, scale_correction="law")
     with pytest.warns(UserWarning, match="could not be fitted on 1 image"):
         lst.chunk({"time": 1}).lstsr.upscale(4, "tsharp", nd, scale_correction="law").compute()
+
+
+@pytest.mark.parametrize("kind", ["date", "period"])
+def test_python_dates_and_periods_are_dates(scene, tmp_path, kind):
+    """datetime.date labels (df.index.date) crashed upscale_to_zarr in xarray's words ("cannot
+    serialize arbitrary Python objects", a stub store left behind), and a guide dated with numpy
+    dates "had no step with that label"; pandas Periods crashed the store too."""
+    import datetime
+
+    import pandas as pd
+
+    lst = scene["lst_1km"].isel(time=[0, 1])
+    days = pd.to_datetime(lst.time.values)
+    labels = (np.array([d.date() for d in days], dtype=object) if kind == "date"
+              else pd.PeriodIndex(days, freq="D"))
+    user = lst.assign_coords(time=labels)
+    guide = xr.concat([scene["ndvi_250m"]] * 2, "time").assign_coords(time=lst.time.values)
+    guide.attrs = scene["ndvi_250m"].attrs
+    a = user.lstsr.upscale(4, "tsharp", guide)
+    np.testing.assert_array_equal(a.values, lst.lstsr.upscale(4, "tsharp", guide).values)
+    np.testing.assert_array_equal(a.time.values, lst.time.values)
+    out = xlstsr.upscale_to_zarr(user, tmp_path / "sr.zarr", 4, progress=False)
+    np.testing.assert_array_equal(out.time.values, lst.time.values)
+    one = user.isel(time=0) if kind == "date" else lst.isel(time=0).assign_coords(
+        time=datetime.date(*days[0].timetuple()[:3]))
+    assert xlstsr.upscale(one, 4).time.dtype.kind == "M"

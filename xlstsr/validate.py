@@ -19,6 +19,7 @@ from typing import Any
 
 import dask.array as dsa
 import numpy as np
+import pandas as pd
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 
@@ -215,6 +216,26 @@ def _written_transform(da: xr.DataArray) -> Any:
         return None
 
 
+def _dates_as_datetime64(da: xr.DataArray) -> xr.DataArray:
+    """Day labels held as Python ``datetime.date`` objects or pandas Periods as numpy dates:
+    a Zarr store could not hold them (xarray's "cannot serialize arbitrary Python objects"),
+    and a guide dated with numpy dates "had no step with that label" on the same days."""
+    import datetime
+
+    new = {}
+    for d in da.dims:
+        idx = da.indexes.get(d)
+        if isinstance(idx, pd.PeriodIndex):
+            new[d] = idx.to_timestamp()
+        elif (idx is not None and idx.dtype == object and len(idx)
+              and all(type(v) is datetime.date for v in idx)):
+            new[d] = pd.to_datetime(list(idx))
+    for c, v in da.coords.items():  # one image's date (`.sel(time=t)`)
+        if v.ndim == 0 and v.dtype == object and type(v.item()) is datetime.date:
+            new[c] = np.datetime64(v.item(), "ns")
+    return da.assign_coords(new) if new else da
+
+
 def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     """``da`` with its spatial coordinates completed, after :func:`require_georeferenced`.
 
@@ -230,6 +251,7 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     >>> georeference(da).x.values.tolist()
     [500.0, 1500.0, 2500.0]
     """
+    da = _dates_as_datetime64(da)
     names = spatial_names(da)
     if names:
         latlon = all(str(k).lower() in (*_LAT_NAMES, *_LON_NAMES) for k in names)
