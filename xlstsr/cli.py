@@ -783,9 +783,28 @@ def _scaling(args: argparse.Namespace) -> int:
     import numpy as np
 
     import xlstsr
-    from xlstsr.errors import AllNaNError, XlstsrError
+    from xlstsr.errors import AllNaNError, GuideTimeError, XlstsrError
+    from xlstsr.guide import _as_timedelta
 
     _no_stream(args.input, args.output, args.guide, args.figure)
+    scales = {}
+    for flag, name in (("--lags", "lags"), ("--factors", "factors")):
+        text = getattr(args, name)
+        if text is None:
+            continue
+        try:
+            scales[name] = tuple(int(v) for v in text.replace(" ", "").split(","))
+        except ValueError:
+            raise UsageError(f"{flag} takes whole numbers of pixels separated by commas, e.g. "
+                             f"{flag} 1,2,4,8; got {text!r}") from None
+    if args.guide_time_tolerance is not None:  # as xlstsr upscale checks its flag
+        try:
+            _as_timedelta(args.guide_time_tolerance)
+        except GuideTimeError as err:
+            raise UsageError(f"--guide-time-tolerance: {err}") from None
+        if not args.guide:
+            raise UsageError("--guide-time-tolerance matches guide dates to LST dates: add "
+                             "--guide")
     _refuse_input(args.output, args.input, args.guide)
     _refuse_input(args.figure, args.input, args.guide, args.output)
     _table_suffix(args.output)
@@ -807,7 +826,15 @@ def _scaling(args: argparse.Namespace) -> int:
         guide = _open_field(args.guide, args.guide_variable, "guide",
                             "--guide-variable").squeeze(drop=True)
     with _scheduler(args.scheduler):
-        stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean).compute()
+        try:
+            stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
+                                         guide_time_tolerance=args.guide_time_tolerance,
+                                         **scales).compute()
+        except GuideTimeError as err:
+            # its advice names the Python option: add the flag (upscale's table, its one row)
+            raise GuideTimeError(_with_flags(str(err), [
+                (p, f) for p, f in _UPSCALE_FLAGS if f.startswith("--guide-time-tolerance")
+            ])) from err
         if "hurst" in stats and not np.isfinite(stats["hurst"].values).any() \
                 and not bool(np.isfinite(lst).any()):
             # statistics of nothing: a lazily read input without a valid pixel, refused as
@@ -1250,6 +1277,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "as time steps)")
     s.add_argument("--guide", default=None, help="a guide (e.g. NDVI) for LST-guide laws")
     s.add_argument("--guide-variable", default=None, help="variable of a .nc/.zarr guide")
+    s.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
+                   help="match each LST date with the latest guide date at most DELTA before it "
+                   "(e.g. '16D' for 16-day NDVI composites labelled by their first day); "
+                   "default: the same dates")
+    s.add_argument("--lags", default=None, metavar="L1,L2,...",
+                   help="increment lags in pixels, e.g. 1,2,4,8 (default: powers of two up to a "
+                   "quarter of the smaller side)")
+    s.add_argument("--factors", default=None, metavar="F1,F2,...",
+                   help="coarse-graining factors in pixels including 1, e.g. 1,2,4,8 (default: "
+                   "powers of two up to a quarter of the smaller side)")
     s.add_argument("--plain-mean", action="store_true",
                    help="aggregate by the plain mean (fields that are not LST)")
     s.add_argument("--figure", default=None, help="also draw the statistics into this .png")

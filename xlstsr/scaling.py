@@ -1,6 +1,7 @@
 """``scaling_stats``: LST (and guide) statistics across scales, as an xarray Dataset.
 
-The xarray layer over :mod:`xlstsr.kernels.scaling`: it resolves the grid (pixel size in metres),
+The xarray layer over :mod:`xlstsr.kernels.scaling`: it resolves the grid (pixel size in metres,
+or degrees on a geographic grid),
 decodes the input, aligns a guide, and maps the one-image kernel over every time step (whole
 images, in parallel over dask chunks along time; the result stays lazy on dask input).
 """
@@ -24,10 +25,12 @@ from .errors import (
     XlstsrError,
     warn,
 )
-from .guide import guide_on_lst_grid
+from .guide import _as_timedelta, guide_on_lst_grid
 from .kernels import scaling as ks
 from .kernels.spectra import log_wavenumber_edges
 from .validate import (
+    _LAT_NAMES,
+    _LON_NAMES,
     check_bool,
     check_number,
     check_whole,
@@ -137,7 +140,12 @@ _ATTRS: dict[str, dict[str, str]] = {
 
 
 def pixel_size(da: xr.DataArray) -> tuple[float, str]:
-    """Pixel size along x and its unit (from the transform, the coordinates, or 1 pixel).
+    """Pixel size along x and its unit: metres, degrees on a geographic grid, or 1 pixel.
+
+    The size comes from the transform or the coordinates. A projected CRS's linear unit is
+    converted to metres (US survey feet were called metres); without a CRS, dims named lat/lon
+    (or coordinates in ``degrees_north``/``degrees_east``) are degrees (0.01-degree pixels were
+    called 0.01 m), other coordinates are taken as metres (or kilometres, by their ``units``).
 
     Examples
     --------
@@ -145,23 +153,89 @@ def pixel_size(da: xr.DataArray) -> tuple[float, str]:
     >>> pixel_size(xlstsr.datasets.sample_scene()["lst_1km"])[1]
     'm'
     """
-    _, xdim = spatial_dims(da)
-    res = None
-    try:
-        res = abs(float(da.rio.resolution()[0]))
-    except Exception:
-        if xdim in da.coords and da.sizes[xdim] > 1:
-            res = abs(float(da[xdim][1] - da[xdim][0]))
-    if res is None or not np.isfinite(res) or res == 0:
-        return 1.0, "pixel"
-    unit = "m"
+    _, rx, unit = _pixel_sizes(da)
+    return rx, unit
+
+
+#: coordinate ``units`` of a grid without a CRS -> metres per unit
+_METRES_PER = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0,
+               "km": 1000.0, "kilometre": 1000.0, "kilometer": 1000.0}
+
+
+def _grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tuple[float, str]:
+    """(metres per grid unit, unit) of ``da``'s grid: 1 and 'degree' for degrees."""
+    crs = None
     try:
         crs = da.rio.crs
-        if crs is not None and crs.is_geographic:
-            unit = "degree"
     except Exception:
         pass
-    return res, unit
+    if crs is not None:
+        try:
+            from pyproj import CRS
+
+            pcrs = CRS.from_user_input(crs)
+        except Exception:  # a CRS pyproj cannot read: metres, as before
+            return 1.0, "m"
+        if pcrs.is_geographic:
+            return 1.0, "degree"
+        # the axes' linear unit (EPSG:2263: US survey feet, 0.3048006 m)
+        factors = [ax.unit_conversion_factor for ax in pcrs.axis_info]
+        if factors and all(np.isfinite(f) and f > 0 for f in factors):
+            return float(factors[-1]), "m"
+        return 1.0, "m"
+    units = [str(da[d].attrs.get("units", "")).strip().lower() if d in da.coords else ""
+             for d in (ydim, xdim)]
+    if lat_lon_named or any(u.startswith("degree") for u in units):
+        return 1.0, "degree"
+    known = [_METRES_PER[u] for u in units if u in _METRES_PER]
+    return (known[-1] if known else 1.0), "m"
+
+
+def _pixel_sizes(da: xr.DataArray) -> tuple[float, float, str]:
+    """(pixel size along y, along x, unit) of ``da`` (which may have lat/lon-named dims); sizes
+    in metres on projected grids, degrees on geographic ones, (1, 1, 'pixel') when unknown."""
+    names = spatial_names(da)
+    lat_lon_named = any(str(d).lower() in _LAT_NAMES + _LON_NAMES for d in names)
+    da = da.rename(names)
+    ydim, xdim = spatial_dims(da)
+    lat_lon_named = lat_lon_named or (ydim.lower() in _LAT_NAMES and xdim.lower() in _LON_NAMES)
+    res: list[float | None] = [None, None]
+    try:
+        rx, ry = da.rio.resolution()
+        res = [abs(float(ry)), abs(float(rx))]
+    except Exception:
+        for i, d in enumerate((ydim, xdim)):
+            if d in da.coords and da.sizes[d] > 1:
+                res[i] = abs(float(da[d][1] - da[d][0]))
+    ok = [r is not None and np.isfinite(r) and r > 0 for r in res]
+    if not ok[1]:
+        return 1.0, 1.0, "pixel"
+    factor, unit = _grid_unit(da, ydim, xdim, lat_lon_named)
+    rx = float(res[1]) * factor
+    ry = float(res[0]) * factor if ok[0] else rx  # one row: nothing to compare
+    return ry, rx, unit
+
+
+#: relative difference of the y and x pixel sizes above which the pixels are not square
+_SQUARE_RTOL = 0.01
+
+
+def _check_square(ry: float, rx: float, unit: str) -> None:
+    """Refuse non-square pixels: a lag or a block of ``f`` pixels spans another length along y
+    than along x, so the isotropic structure function, the Hurst exponent and the radial spectrum
+    mixed scales (500 and 1000 m under lag 1), and every scale in metres was the x size alone."""
+    if unit == "pixel" or abs(ry - rx) <= _SQUARE_RTOL * max(ry, rx):
+        return
+    r = max(ry, rx)
+    r_txt = f"{r:.6g}"
+    raise GridError(
+        f"the pixels are not square ({ry:.6g} {unit} along y, {rx:.6g} {unit} along x): the "
+        "statistics take a lag or a block of pixels as one length along both axes, so the "
+        "isotropic structure function, hurst and the spectrum would mix scales. Resample to "
+        f"square pixels first, e.g. `lst.rio.reproject(lst.rio.crs, resolution={r_txt}, "
+        "resampling=rasterio.enums.Resampling.average)` (a file: `gdalwarp -tr "
+        f"{r_txt} {r_txt} -r average in.tif out.tif`)."
+    )
 
 
 def default_scales(shape: tuple[int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -240,8 +314,8 @@ def _warn_small_field(shape: tuple[int, int], steps: Sequence[int]) -> None:
     warn(
         f"the field is {shape[0]} x {shape[1]} pixels: with the default scales {what} and hurst "
         "rests on 2 or 3 lags, without a confidence interval: these exponents are not reliable "
-        "below 32 x 32 pixels. Use a larger area (or pass lags= and factors= to choose the "
-        "scales yourself).",
+        "below 32 x 32 pixels. Use a larger area (or choose the scales yourself: lags= and "
+        "factors=, `--lags` and `--factors` on the command line).",
         UserWarning,
     )
 
@@ -410,6 +484,7 @@ def scaling_stats(
     min_valid: float = 0.5,
     radiometric: bool = True,
     variable: Hashable | None = None,
+    guide_time_tolerance: Any = None,
 ) -> xr.Dataset:
     """Multiscale statistics of an LST field (and its relation to a guide), per time step.
 
@@ -442,6 +517,11 @@ def scaling_stats(
         Aggregate by ``(mean T^4)^(1/4)`` (LST, default) or by the plain mean (NDVI...).
     variable : str, optional
         The LST variable when ``lst`` is a Dataset.
+    guide_time_tolerance : str, timedelta or number, optional
+        How a guide with a time dim is matched with the LST's steps, as in
+        :func:`xlstsr.upscale`: by label, never by position. Default: equal labels. A duration
+        such as ``"16D"`` takes, for each LST date, the latest guide step at most that long
+        before it (a 16-day composite labelled by the first day of its period).
 
     Returns
     -------
@@ -450,6 +530,10 @@ def scaling_stats(
         ``long_name``. Coordinates: ``lag`` (pixels) and ``lag_m``, ``factor`` and ``scale_m``,
         ``wavenumber`` (cycles/pixel) and ``wavenumber_m`` (cycles per metre), ``moment``,
         ``direction`` (y, x), ``bound`` (lower, upper). Lazy when the input is dask-backed.
+        Coarse-graining statistics at factor ``f`` use the top-left multiple of ``f`` pixels
+        (of ``2f`` for the step ``f -> 2f``), whichever other factors are asked for. The
+        ``_m`` coordinates and ``pixel_size`` are in metres (a projected CRS's feet converted)
+        or, on a geographic grid or lat/lon dims without a CRS, in degrees (``pixel_unit``).
 
     Raises
     ------
@@ -457,8 +541,12 @@ def scaling_stats(
         A constant field; options of the wrong kind or range (``nbins`` < 2, moments < 1,
         ``min_valid`` outside (0, 1], a fit window that is not (low, high) with 0 < low < high).
     GridError
-        The field is too small for the requested lags/factors, the guide is not nested, or a fit
-        window holds fewer than 2 of the points it fits.
+        The field is too small for the requested lags/factors, its pixels are not square (more
+        than 1 % apart: resample it first), the guide is not nested, or a fit window holds
+        fewer than 2 of the points it fits.
+    GuideTimeError
+        Guide steps that do not match the LST's (see ``guide_time_tolerance``), or a tolerance
+        that is no duration.
     AllNaNError
         An in-memory input holds no valid pixel.
     UndeclaredFillError
@@ -489,8 +577,12 @@ def scaling_stats(
     # statistics have no spatial dims, so nothing is to be given back
     # image order: a guide of the LST's shape is paired pixel for pixel ((x, y) or south-up
     # was read as "off by 0")
+    # the grid's unit read before the rename: lat/lon-named dims without a CRS are degrees
+    res_y, res_x, res_unit = _pixel_sizes(lst)
+    _check_square(res_y, res_x, res_unit)
     lst = image_order(lst.rename(spatial_names(lst)))
     if guide is not None:
+        _as_timedelta(guide_time_tolerance)  # named even when the guide has no time dim
         guide = image_order(guide.rename(spatial_names(guide)))
         _check_guide_grid(guide, lst)
     check_bool("radiometric", radiometric)
@@ -578,7 +670,8 @@ def scaling_stats(
         warn_if_resampled(field_, "field")
     gdata = None
     if guide is not None:
-        gdata = guide_on_lst_grid(guide, field_, lead, min_valid=float(min_valid))
+        gdata = guide_on_lst_grid(guide, field_, lead, min_valid=float(min_valid),
+                                  time_tolerance=guide_time_tolerance)
         if not isinstance(gdata, dsa.Array) and not np.isfinite(np.asarray(gdata)).any():
             # else every guide statistic is NaN without a word, as upscale refuses such a guide
             raise AllNaNError(
@@ -615,10 +708,10 @@ def scaling_stats(
     else:
         g = None if gdata is None else np.asarray(gdata, np.float64)
         packed = ks.image_stats_stack(data, g, cfg)
-        out = _unpack(packed, cfg, field_, lead, ydim, xdim)
+        out = _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit))
         _warn_few_pairs(out, lead, cfg.fit_lags)
         return out
-    return _unpack(packed, cfg, field_, lead, ydim, xdim)
+    return _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit))
 
 
 def _refuse_fill(values: np.ndarray, name: str) -> None:
@@ -643,8 +736,9 @@ def _unpack(
     lead: tuple[str, ...],
     ydim: str,
     xdim: str,
+    grid: tuple[float, str],
 ) -> xr.Dataset:
-    res, unit = pixel_size(field_)
+    res, unit = grid
     lead_shape = tuple(field_.sizes[d] for d in lead)
     edges = np.asarray(cfg.edges)
     kc = np.sqrt(edges[:-1] * edges[1:])

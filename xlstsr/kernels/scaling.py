@@ -8,12 +8,15 @@ Definitions (pixel units; the xarray layer adds metres):
 - increments ``d_l(x) = T(x + l e) - T(x)`` along y and x, over every pair of valid pixels;
   structure functions ``S_q(l) = <|d_l|^q>``; skewness ``<d^3> / S_2^1.5``; flatness
   ``S_4 / S_2^2`` (3 for Gaussian increments, larger when intermittent).
-- coarse-graining by factors ``1, 2, 4, ...``: the radiometric aggregate
-  (:func:`xlstsr.kernels.aggregate.radiometric_mean`) and its variance; the **within-block
-  variance** of step ``s`` (``s -> 2s``) is the mean over ``2 x 2`` blocks of the level-``s``
-  field of the (population) variance of the valid children
+- coarse-graining by factors ``1, 2, 4, ...`` (any whole numbers: ``1, 2, 3, 4, 6``): the
+  radiometric aggregate (:func:`xlstsr.kernels.aggregate.radiometric_mean`) and its variance;
+  the **within-block variance** of step ``s`` (``s -> 2s``) is the mean over ``2 x 2`` blocks
+  of the level-``s`` field of the (population) variance of the valid children
   (:func:`xlstsr.kernels.aggregate.within_block_variance`): what a factor-2 super-resolution
-  step from ``2s`` to ``s`` must restore. The steps add up (law of total variance).
+  step from ``2s`` to ``s`` must restore. Each level uses every whole block the field has (the
+  top-left multiple of ``s``, of ``2s`` for the step), so a factor's statistics do not depend on
+  the other factors asked for; the steps add up (law of total variance) exactly when the side
+  is a multiple of the largest factor, closely otherwise.
 - radially averaged power spectrum (:func:`xlstsr.kernels.spectra.radial_power_spectrum`: the
   Hann-windowed, plane-detrended periodogram, gaps at the plane) over logarithmic wavenumber bins
   (cycles per pixel); a fractional Brownian surface of Hurst exponent ``H`` has slope
@@ -119,10 +122,14 @@ def coarse_graining(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Variance of the aggregated field at each factor and the within-block variance per step.
 
-    ``a`` is cropped once to a multiple of the largest factor so that the levels nest. Level
-    ``f`` aggregates the fine field directly by ``f`` (radiometric mean for LST, plain mean
-    otherwise); the within-block variance of step ``f`` (``f -> 2f``) is computed from the
-    level-``f`` field's ``2 x 2`` blocks, for each factor ``f`` whose ``2f`` is also a factor.
+    Level ``f`` aggregates the fine field directly by ``f`` (radiometric mean for LST, plain
+    mean otherwise) over the top-left multiple of ``f`` pixels: each level uses as much of the
+    field as it can. (A single crop to a multiple of the largest factor left up to half of the
+    field out of every level, factor 1 included, so adding a large factor changed the factor-1
+    variance; and it failed on factors that do not divide the largest, e.g. 3 and 8.) The
+    within-block variance of step ``f`` (``f -> 2f``) is computed from the level-``f`` field's
+    whole ``2 x 2`` blocks (the multiple of ``2f``), for each factor ``f`` whose ``2f`` is also a
+    factor.
 
     Returns
     -------
@@ -140,18 +147,18 @@ def coarse_graining(
     >>> bool(abs(w[0] - 0.75) < 0.1)    # white noise: 3/4 of the variance lost at step 1
     True
     """
-    a = crop_to_multiple(np.asarray(a, dtype=np.float64), max(factors))
+    a = np.asarray(a, dtype=np.float64)
     var = np.full(len(factors), np.nan)
     frac = np.full(len(factors), np.nan)
     within = np.full(len(factors), np.nan)
     fs = list(factors)
     for i, f in enumerate(fs):
-        c = _aggregate(a, f, min_valid, radiometric)
+        c = _aggregate(crop_to_multiple(a, f), f, min_valid, radiometric)
         ok = np.isfinite(c)
         frac[i] = ok.mean()
         if ok.sum() >= 2:
             var[i] = np.var(c[ok])
-        if 2 * f in fs:
+        if 2 * f in fs:  # within_block_variance crops c to whole 2 x 2 blocks: the 2f multiple
             within[i] = within_block_variance(c, 2)
     return var, frac, within
 
@@ -166,16 +173,17 @@ def guide_relations(
     """LST-guide Pearson correlation and regression slope (LST on guide) at each coarse factor.
 
     LST aggregates radiometrically, the guide by its plain mean; pixels where either is a gap are
-    left out. Also returns the guide's own variance and within-block variance per factor.
+    left out. Also returns the guide's own variance and within-block variance per factor. Each
+    factor uses the top-left multiple of ``f`` pixels (as :func:`coarse_graining`), not a crop
+    to the largest factor shared by all.
     """
-    fmax = max(factors)
-    lst = crop_to_multiple(np.asarray(lst, np.float64), fmax)
-    guide = crop_to_multiple(np.asarray(guide, np.float64), fmax)
+    lst = np.asarray(lst, np.float64)
+    guide = np.asarray(guide, np.float64)
     corr = np.full(len(factors), np.nan)
     slope = np.full(len(factors), np.nan)
     for i, f in enumerate(factors):
-        t = _aggregate(lst, f, min_valid, True)
-        g = _aggregate(guide, f, min_valid, False)
+        t = _aggregate(crop_to_multiple(lst, f), f, min_valid, True)
+        g = _aggregate(crop_to_multiple(guide, f), f, min_valid, False)
         ok = np.isfinite(t) & np.isfinite(g)
         if ok.sum() < 3:
             continue
