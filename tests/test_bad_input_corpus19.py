@@ -542,3 +542,18 @@ def test_python_dates_and_periods_are_dates(scene, tmp_path, kind):
     one = user.isel(time=0) if kind == "date" else lst.isel(time=0).assign_coords(
         time=datetime.date(*days[0].timetuple()[:3]))
     assert xlstsr.upscale(one, 4).time.dtype.kind == "M"
+
+
+def test_cli_tif_of_one_day_held_as_a_scalar_date_keeps_it(scene, tmp_path, capsys):
+    """A NetCDF written from ds.sel(time=t) holds its date as a scalar: the .tif output had no
+    time tag, where a one-step dim gets one."""
+    from helpers import run_cli
+
+    from xlstsr.io import open_cog
+
+    day = scene["lst_1km"].isel(time=0)
+    day.to_netcdf(tmp_path / "day.nc")
+    code, err = run_cli(capsys, "upscale", tmp_path / "day.nc", tmp_path / "out.tif")
+    assert code == 0, err
+    back = open_cog(tmp_path / "out.tif")
+    assert back["time"].values == day["time"].values

@@ -719,6 +719,8 @@ def _to_raster(sr: Any, path: Any) -> None:
     # a raster's own band numbers are positions, not labels: tagged, they came back as 'time'
     tags = (band_time_tags(sr[lead[0]].values)
             if len(lead) == 1 and lead[0] in sr.coords and lead[0] != "band" else {})
+    if not lead and "time" in sr.coords and sr["time"].ndim == 0:
+        tags = band_time_tags(sr["time"].values)  # one day's field (`ds.sel(time=t)` saved)
     sr = sr.squeeze(drop=True)
     # an input store's encoding (its _FillValue, dtype, codecs) is not the GeoTIFF's
     sr.encoding = {k: v for k, v in sr.encoding.items() if k == "grid_mapping"}
