@@ -557,3 +557,20 @@ def test_cli_tif_of_one_day_held_as_a_scalar_date_keeps_it(scene, tmp_path, caps
     assert code == 0, err
     back = open_cog(tmp_path / "out.tif")
     assert back["time"].values == day["time"].values
+
+
+def test_a_resume_with_other_batch_settings_is_refused(tmp_path):
+    """A resume took another seed (ignored: seed 4 gave seed 3's weights), batch size,
+    augmentation or input noise without a word, where another lr or epochs is refused."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from xlstsr.train import fit_cube
+
+    lst = xlstsr.datasets.modis_sample()["lst_day"].isel(time=slice(0, 4))
+    base = dict(patch=16, window=32, epochs=2, seed=3, batch_size=8)
+    ck = ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    fit_cube(lst, **base, callbacks=[ck], trainer_options={"max_epochs": 1})
+    for kw in (dict(seed=4), dict(batch_size=4)):
+        with pytest.raises(errors.XlstsrError, match=f"other batch settings \\({next(iter(kw))}"):
+            fit_cube(lst, **{**base, **kw}, ckpt_path=ck.last_model_path)
+    fit_cube(lst, **base, ckpt_path=ck.last_model_path)  # the same settings resume

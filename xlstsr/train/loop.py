@@ -509,10 +509,25 @@ class PatchDataModule(L.LightningDataModule):
             collate_fn=_Collate(self.val_set, None, False, 0.0),
         )
 
+    def _batching(self) -> dict[str, Any]:
+        return {"seed": self.seed, "batch_size": self.batch_size,
+                "augmentation": self.augmentation, "input_noise": self.input_noise}
+
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.gen.get_state()}
+        return {"generator": self.gen.get_state(), "batching": self._batching()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # another seed was ignored (the checkpoint's generator went on: seed 4 gave seed 3's
+        # weights bit for bit) and another batch size or augmentation gave neither run's model
+        before, now = state_dict.get("batching"), self._batching()
+        if before is not None and before != now:
+            diff = {k: (before.get(k), now[k]) for k in now if before.get(k) != now[k]}
+            raise XlstsrError(
+                "the checkpoint was trained with other batch settings ("
+                + ", ".join(f"{k} {a!r}, now {b!r}" for k, (a, b) in diff.items())
+                + "): resume with the settings of the first run, or start a new training "
+                "without the checkpoint."
+            )
         self.gen.set_state(state_dict["generator"])
 
 
