@@ -574,3 +574,24 @@ def test_a_resume_with_other_batch_settings_is_refused(tmp_path):
         with pytest.raises(errors.XlstsrError, match=f"other batch settings \\({next(iter(kw))}"):
             fit_cube(lst, **{**base, **kw}, ckpt_path=ck.last_model_path)
     fit_cube(lst, **base, ckpt_path=ck.last_model_path)  # the same settings resume
+
+
+# -- dask: repeated work ------------------------------------------------------------------------
+
+
+def test_to_cogs_computes_each_time_chunk_once(scene, tmp_path):
+    """Each date was computed alone: a chunk of several dates was read and upscaled once per
+    date (9 times for 8 dates)."""
+    from xlstsr.io import to_cogs
+
+    calls = []
+
+    def count(block):
+        if block.size:  # not dask's meta probe
+            calls.append(block.shape)
+        return block
+
+    lst = scene["lst_1km"].isel(time=[0, 1, 2]).chunk({"time": 3})
+    lazy = lst.copy(data=lst.data.map_blocks(count, dtype=lst.dtype))
+    paths = to_cogs(xlstsr.upscale(lazy, 4), tmp_path)
+    assert len(paths) == 3 and len(calls) == 1, calls
