@@ -595,3 +595,23 @@ def test_to_cogs_computes_each_time_chunk_once(scene, tmp_path):
     lazy = lst.copy(data=lst.data.map_blocks(count, dtype=lst.dtype))
     paths = to_cogs(xlstsr.upscale(lazy, 4), tmp_path)
     assert len(paths) == 3 and len(calls) == 1, calls
+
+
+def test_upscale_to_zarr_reads_a_static_lazy_guide_once(scene, tmp_path):
+    """Each region read and prepared the guide shared by every date again (13 reads of it for
+    12 dates): most of a run's I/O for a 250 m guide."""
+    calls = []
+
+    def count(block):
+        if block.size:
+            calls.append(block.shape)
+        return block
+
+    lst = scene["lst_1km"].isel(time=[0, 1, 2])
+    nd = scene["ndvi_250m"].chunk()
+    guide = nd.copy(data=nd.data.map_blocks(count, dtype=nd.dtype))
+    out = xlstsr.upscale_to_zarr(lst.chunk({"time": 1}), tmp_path / "g.zarr", 4, "tsharp", guide,
+                                 progress=False)
+    assert len(calls) == 1, calls
+    ref = xlstsr.upscale(lst, 4, "tsharp", scene["ndvi_250m"])
+    np.testing.assert_allclose(out.values, ref.values, atol=1e-4)

@@ -240,6 +240,23 @@ def _set_aside(store: Any) -> Path | None:
     return aside
 
 
+#: a lazy guide without time steps up to this size is read once per call and held (in memory,
+#: or on the workers): each region read it again (13 reads of it for 12 dates)
+STATIC_GUIDE_HELD_BYTES = 2 * 1024**3
+
+
+def _static_guide_read_once(guide: Any, tdim: Hashable | None) -> Any:
+    """A lazy guide shared by every time step, persisted when it is small enough to hold (a
+    larger one streams tile by tile, as before)."""
+    if not isinstance(guide, (xr.DataArray, xr.Dataset)) or not _lazy(guide):
+        return guide
+    if tdim is not None and tdim in guide.dims:
+        return guide  # each region reads its own steps
+    if guide.nbytes > STATIC_GUIDE_HELD_BYTES:
+        return guide
+    return guide.persist()
+
+
 def _warn_left_aside(store: Any) -> None:
     """Name the stores an interrupted ``mode="w"`` run left set aside (a process killed by the
     OOM killer or a wall-time limit): each is a hidden copy as large as the earlier result,
@@ -859,6 +876,7 @@ def upscale_to_zarr(
     call_kw = dict(up_kw)
     # input time chunks = regions, so that a region reads and computes only its own steps
     lst = lst.chunk({tdim: time_chunk}) if tdim else lst.chunk()
+    guide = _static_guide_read_once(guide, tdim)
 
     sr = upscale(lst, factor, m, guide, **call_kw)
     sr.name = vname

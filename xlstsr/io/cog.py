@@ -692,10 +692,10 @@ def _time_blocks(da: xr.DataArray, time_dim: str | None) -> list[tuple[int, int]
     in-memory array; the whole for no time dim)."""
     if time_dim is None:
         return [(0, 1)]
-    chunks = da.chunks[da.get_axis_num(time_dim)] if da.chunks is not None else (1,) * da.sizes[
-        time_dim]
-    edges = np.cumsum((0, *chunks))
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    n = da.sizes[time_dim]
+    chunks = da.chunks[da.get_axis_num(time_dim)] if da.chunks is not None else (1,) * n
+    ends = np.cumsum(chunks).tolist()
+    return [(int(b - c), int(b)) for b, c in zip(ends, chunks)]
 
 
 def _scalar_date_as_step(da: xr.DataArray, time_dim: str | None) -> xr.DataArray:
