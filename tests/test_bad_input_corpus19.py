@@ -615,3 +615,28 @@ def test_upscale_to_zarr_reads_a_static_lazy_guide_once(scene, tmp_path):
     assert len(calls) == 1, calls
     ref = xlstsr.upscale(lst, 4, "tsharp", scene["ndvi_250m"])
     np.testing.assert_allclose(out.values, ref.values, atol=1e-4)
+
+
+def test_fit_calibration_of_one_step_against_a_two_d_truth_on_its_grid(scene):
+    """A (time=1, y, x) sr and the (y, x) truth reprojected onto it were "not on the same grid;
+    reproject"; an aggregate larger than the field was "check the overlap"."""
+    from xlstsr.calibration import fit_calibration
+
+    sr = xlstsr.upscale(scene["lst_1km"].isel(time=[0]), 4)
+    truth = (1.02 * scene["lst_250m"] - 5.0).isel(time=0, drop=True)
+    cal = fit_calibration(sr, truth)
+    assert cal.slope == pytest.approx(1.02, abs=0.05)
+    with pytest.raises(errors.XlstsrError, match="aggregate=1024 is larger than field 0"):
+        fit_calibration(sr.isel(time=0), truth, aggregate=1024)
+
+
+def test_cube_training_takes_a_dataset_of_guide_bands():
+    """guide=ds[["red", "nir"]] (documented) was refused with advice to name `variable=`, which
+    in CubeDataModule names the LST."""
+    from xlstsr.train import CubeDataModule
+
+    ds = xlstsr.datasets.modis_sample().isel(time=slice(0, 3))
+    dm = CubeDataModule(ds["lst_day"], guide=ds[["red", "nir"]], mode="degraded_disr",
+                        patch=16, window=32)
+    dm.setup("fit")
+    assert dm.n_guide == 2

@@ -356,12 +356,22 @@ def fit_calibration(
         except ValueError:
             raise XlstsrError(f"field {i}: ndvi {np.shape(gs[i])} is not on the sr grid "
                               f"{x.shape}; reproject it onto the sr grid first") from None
+        if x.shape != y.shape and x.shape[-2:] == y.shape[-2:] and (
+                int(np.prod(x.shape[:-2])) == int(np.prod(y.shape[:-2]))):
+            y = y.reshape(x.shape)  # one step with and without its dim (dates checked above)
+        if x.shape != y.shape and x.shape[-2:] == y.shape[-2:]:
+            raise XlstsrError(f"field {i}: sr holds {int(np.prod(x.shape[:-2]))} image(s) and "
+                              f"truth {int(np.prod(y.shape[:-2]))} on the same grid: give the "
+                              "truth of every sr image")
         if x.shape != y.shape:
             raise XlstsrError(f"field {i}: sr {x.shape} and truth {y.shape} are not on the same "
                               "grid; reproject the truth onto the sr grid first")
         if aggregate:
             f = int(aggregate)
             ny, nx = (x.shape[-2] // f) * f, (x.shape[-1] // f) * f
+            if not ny or not nx:  # "only 0 pixels valid: check the overlap", of one grid
+                raise XlstsrError(f"aggregate={f} is larger than field {i} ({x.shape[-2]} x "
+                                  f"{x.shape[-1]} pixels): aggregate by fewer pixels")
             x = radiometric_mean(x[..., :ny, :nx], f)
             y = radiometric_mean(y[..., :ny, :nx], f)
             g = None if g is None else block_mean(np.ascontiguousarray(g[..., :ny, :nx]), f)

@@ -301,8 +301,16 @@ class CubeDataModule(PatchDataModule):
         lead = tuple(str(d) for d in lst_da.dims if d not in (ydim, xdim))
         g = None
         if self.guide is not None and self.mode != "sisr":
+            if isinstance(self.guide, xr.Dataset) and len(self.guide.data_vars) > 1:
+                # its variables are bands, as documented (refused with advice to name
+                # `variable=`, this class's LST)
+                guide = self.guide
+                for band in guide.data_vars.values():
+                    _not_a_temperature(band)
+            else:
+                guide = _not_a_temperature(_select(self.guide, None, "guide"))
             g = prepare_guide(
-                _not_a_temperature(_select(self.guide, None, "guide")), lst_da, self.factor, lead,
+                guide, lst_da, self.factor, lead,
                 time_tolerance=self.guide_time_tolerance, require_crs=False,
             )
             g = np.asarray(g, np.float32)
