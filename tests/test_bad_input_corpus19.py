@@ -640,3 +640,21 @@ def test_cube_training_takes_a_dataset_of_guide_bands():
                         patch=16, window=32)
     dm.setup("fit")
     assert dm.n_guide == 2
+
+
+def test_a_guide_dated_in_local_time_is_compared_in_utc(scene):
+    """A guide with timezone-aware dates was "objects (e.g. '1593554400000000000')" with a
+    day-of-year fix; as UTC its dates are shown, and those at the LST's instants match."""
+    import pandas as pd
+
+    lst = scene["lst_1km"].isel(time=[0, 1])
+    days = pd.to_datetime(lst.time.values)
+    guide = xr.concat([scene["ndvi_250m"]] * 2, "time")
+    guide.attrs = scene["ndvi_250m"].attrs
+    paris = guide.assign_coords(time=days.tz_localize("UTC").tz_convert("Europe/Paris"))
+    out = lst.lstsr.upscale(4, "tsharp", paris)
+    np.testing.assert_array_equal(out.time.values, lst.time.values)
+    local = guide.assign_coords(time=days.tz_localize("Europe/Paris"))
+    with pytest.raises(errors.GuideTimeError, match=r"guide 2020-06-30T22:00:00") as err:
+        lst.lstsr.upscale(4, "tsharp", local)
+    assert "objects" not in str(err.value)

@@ -216,16 +216,21 @@ def _written_transform(da: xr.DataArray) -> Any:
         return None
 
 
-def _dates_as_datetime64(da: xr.DataArray) -> xr.DataArray:
+def _dates_as_datetime64(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     """Day labels held as Python ``datetime.date`` objects or pandas Periods as numpy dates:
     a Zarr store could not hold them (xarray's "cannot serialize arbitrary Python objects"),
-    and a guide dated with numpy dates "had no step with that label" on the same days."""
+    and a guide dated with numpy dates "had no step with that label" on the same days. A
+    guide's timezone-aware dates as naive UTC, the LST's kind (they were shown as nanosecond
+    integers with a day-of-year fix); the LST's own are refused by require_georeferenced (its
+    output's labels)."""
     import datetime
 
     new = {}
     for d in da.dims:
         idx = da.indexes.get(d)
-        if isinstance(idx, pd.PeriodIndex):
+        if what == "guide" and getattr(idx, "tz", None) is not None:
+            new[d] = idx.tz_convert(None)
+        elif isinstance(idx, pd.PeriodIndex):
             new[d] = idx.to_timestamp()
         elif (idx is not None and idx.dtype == object and len(idx)
               and all(type(v) is datetime.date for v in idx)):
@@ -251,7 +256,7 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     >>> georeference(da).x.values.tolist()
     [500.0, 1500.0, 2500.0]
     """
-    da = _dates_as_datetime64(da)
+    da = _dates_as_datetime64(da, what)
     names = spatial_names(da)
     if names:
         latlon = all(str(k).lower() in (*_LAT_NAMES, *_LON_NAMES) for k in names)
