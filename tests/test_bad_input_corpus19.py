@@ -658,3 +658,22 @@ def test_a_guide_dated_in_local_time_is_compared_in_utc(scene):
     with pytest.raises(errors.GuideTimeError, match=r"guide 2020-06-30T22:00:00") as err:
         lst.lstsr.upscale(4, "tsharp", local)
     assert "objects" not in str(err.value)
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_modis_yyyyddd_guide_labels_get_a_fix_that_works(scene, as_text):
+    """The fixes given for '2020183' labels failed: pd.to_datetime read the year 2020183, the
+    day-of-year line 2 million days."""
+    import pandas as pd
+
+    lst = scene["lst_1km"].isel(time=[0, 1])
+    doy = [int(pd.Timestamp(t).strftime("%Y%j")) for t in lst.time.values]
+    guide = xr.concat([scene["ndvi_250m"]] * 2, "time")
+    guide.attrs = scene["ndvi_250m"].attrs
+    guide = guide.assign_coords(time=[str(d) for d in doy] if as_text else doy)
+    with pytest.raises(errors.GuideTimeError, match="format='%Y%j'") as err:
+        lst.lstsr.upscale(4, "tsharp", guide)
+    line = str(err.value).split("`")[1]
+    exec(line, {"pd": pd, "guide": guide})  # the line works as given
+    out = lst.lstsr.upscale(4, "tsharp", guide)
+    assert out.sizes["time"] == 2

@@ -338,10 +338,17 @@ def match_steps(
     lk, gk = _label_kind(lv), _label_kind(gv)
     if lk != gk and "dates" in (lk, gk):  # '2020-01-01' never equals a datetime64 label
         fix = "lst" if lk != "dates" else "guide"
-        how = (f"`{fix}['{dim}'] = pd.to_datetime({fix}['{dim}'])`" if "text" in (lk, gk) else
-               # pd.to_datetime of numbers reads nanoseconds since 1970: say how to date them
-               f"for days of the year, `{fix}['{dim}'] = pd.Timestamp('2020-01-01') + "
-               f"pd.to_timedelta({fix}['{dim}'].values - 1, 'D')`")
+        other = (gv if fix == "guide" else lv).ravel()
+        if other.size and all(re.fullmatch(r"A?\d{7}", str(v)) for v in other[:50]):
+            # MODIS 'YYYYDDD' (A2020183): pd.to_datetime read it as the year 2020183, and the
+            # day-of-year line as 2 million days
+            how = (f"for MODIS YYYYDDD labels, `{fix}['{dim}'] = pd.to_datetime({fix}['{dim}']"
+                   ".to_index().astype(str).str.lstrip('A'), format='%Y%j')`")
+        elif "text" in (lk, gk):
+            how = f"`{fix}['{dim}'] = pd.to_datetime({fix}['{dim}'])`"
+        else:  # pd.to_datetime of numbers reads nanoseconds since 1970: say how to date them
+            how = (f"for days of the year, `{fix}['{dim}'] = pd.Timestamp('2020-01-01') + "
+                   f"pd.to_timedelta({fix}['{dim}'].values - 1, 'D')`")
         raise GuideTimeError(
             f"the LST's '{dim}' labels are {lk} ({lv.dtype}, e.g. '{str(lv.ravel()[0])[:19]}') "
             f"and the guide's are {gk} ({gv.dtype}, e.g. '{str(gv.ravel()[0])[:19]}'): they "
