@@ -76,6 +76,12 @@ def gain_tradeoff(
     sr = np.asarray(sr, np.float64)
     lst = np.asarray(lst, np.float64)
     truth = np.asarray(truth, np.float64)
+    if sr.ndim != 2 or lst.ndim != 2 or truth.ndim != 2:  # "reproject the truth", of one grid
+        raise GridError(
+            f"gain_tradeoff takes one image (2-D arrays), got sr {sr.shape}, lst {lst.shape}, "
+            f"truth {truth.shape}: pass one date (e.g. `sr.isel(time=0).values`), or use "
+            "pooled_feasible_gains for several images."
+        )
     if truth.shape != sr.shape or sr.shape != (lst.shape[0] * factor, lst.shape[1] * factor):
         raise GridError(
             f"gain_tradeoff needs sr and truth on the fine grid of lst: sr {sr.shape}, truth "

@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> dict:
     lst = open_stac(items, "LST_Day_1km", bbox=window_bbox(*windows[args.window]))  # lazy, K
 
     store = out / "lst_day_250m.zarr"
+    if store.exists() and not args.overwrite:  # as the other examples say it, in one line
+        raise SystemExit(f"{store} exists; pass --overwrite to replace it")
     # mode "w-" refuses an existing store ("resume" completes an interrupted one)
     xlstsr.upscale_to_zarr(lst, store, factor=4, method=args.method,
                            mode="w" if args.overwrite else "w-")

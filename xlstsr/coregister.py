@@ -298,7 +298,7 @@ def estimate_offset(
     --------
     >>> import xlstsr
     >>> s = xlstsr.datasets.sample_scene(n_times=1)
-    >>> est = estimate_offset(s["lst_250m"].isel(time=0), s["lst_1km"].isel(time=0))
+    >>> est = xlstsr.estimate_offset(s["lst_250m"].isel(time=0), s["lst_1km"].isel(time=0))
     >>> abs(float(est.shift_x)) < 0.05 * 231.66 and abs(float(est.shift_y)) < 0.05 * 231.66
     True
     """
@@ -536,11 +536,12 @@ def coregister(fine: xr.DataArray, lst: xr.DataArray, **kwargs: Any) -> xr.DataA
     Examples
     --------
     >>> import xlstsr
+    >>> from affine import Affine
     >>> s = xlstsr.datasets.sample_scene(n_times=1)
     >>> fine = s["lst_250m"].isel(time=0)
     >>> moved = fine.assign_coords(x=fine.x + 120.0).rio.write_transform(
     ...     fine.rio.transform() * Affine.translation(120.0 / 231.656, 0))
-    >>> back = coregister(moved, s["lst_1km"].isel(time=0))
+    >>> back = xlstsr.coregister(moved, s["lst_1km"].isel(time=0))
     >>> bool(abs(float(back.x[0] - fine.x[0])) < 12)
     True
     """

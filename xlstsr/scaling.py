@@ -563,7 +563,7 @@ def scaling_stats(
     --------
     >>> import xlstsr
     >>> lst = xlstsr.datasets.sample_scene(n_times=2, size=64)["lst_1km"]
-    >>> st = scaling_stats(lst)
+    >>> st = xlstsr.scaling_stats(lst)
     >>> sorted(st.hurst.dims)
     ['time']
     """

@@ -641,7 +641,7 @@ def to_cogs(
     --------
     >>> import xlstsr, tempfile
     >>> sr = xlstsr.datasets.sample_scene(n_times=2, size=32)["lst_1km"].lstsr.upscale(4)
-    >>> paths = to_cogs(sr, tempfile.mkdtemp())
+    >>> paths = xlstsr.io.to_cogs(sr, tempfile.mkdtemp())
     >>> len(paths)
     2
     """

@@ -560,6 +560,7 @@ def fit_cube(
     Examples
     --------
     >>> import numpy as np, xarray as xr
+    >>> from xlstsr.train import fit_cube
     >>> cube = xr.DataArray(300 + np.random.default_rng(0).normal(0, 2, (2, 64, 64)),
     ...                     dims=("time", "y", "x"), attrs={"units": "K"})
     >>> model, rec = fit_cube(cube, patch=16, epochs=1)
