@@ -743,3 +743,27 @@ def test_gain_tradeoff_names_its_one_image_input():
     lst = truth.reshape(1, 16, 4, 16, 4).mean(axis=(2, 4))
     with pytest.raises(errors.GridError, match="takes one image"):
         gain_tradeoff(truth, lst, 4, truth)
+
+
+def test_to_cogs_names_360_day_dates_by_their_fields(scene, tmp_path):
+    """'360_day' Feb 29/30 (no numpy date) were named by position: lst_00001.tif, out of date
+    order when read back, colliding with another series."""
+    from xlstsr.io import to_cogs
+
+    days = xr.date_range("2001-02-28", periods=3, calendar="360_day", use_cftime=True)
+    sr = xlstsr.upscale(scene["lst_1km"].isel(time=[0, 1, 2]), 4).assign_coords(time=days)
+    names = [p.name for p in to_cogs(sr, tmp_path)]
+    assert names == [f"{sr.name}_2001-02-{d}.tif" for d in (28, 29, 30)]
+
+
+def test_upscale_to_zarr_stores_text_labels_as_specified_strings(scene, tmp_path):
+    """Text labels ('2020183') were stored as fixed-length UTF-32, which zarr warns has no Zarr
+    v3 specification (other libraries may not read the store)."""
+    lst = scene["lst_1km"].isel(time=[0, 1]).assign_coords(time=["2020183", "2020184"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=errors.ResampledInputWarning)
+        out = xlstsr.upscale_to_zarr(lst, tmp_path / "t.zarr", 2, progress=False)
+    assert out.time.values.tolist() == ["2020183", "2020184"]
+    again = xlstsr.upscale_to_zarr(lst, tmp_path / "t.zarr", 2, mode="resume", progress=False)
+    assert again.time.values.tolist() == ["2020183", "2020184"]

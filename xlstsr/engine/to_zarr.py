@@ -922,6 +922,11 @@ def upscale_to_zarr(
             if c not in ds.dims and isinstance(ds[c].variable.data, dsa.Array)}
     if lazy:
         ds = ds.assign_coords(lazy)
+    # text labels (MODIS '2020183') as variable-length strings: numpy's fixed-length UTF-32
+    # has no Zarr v3 specification (zarr warned that other libraries may not read the store)
+    text = {c: ds[c].astype(object) for c in ds.coords if ds[c].dtype.kind == "U"}
+    if text:
+        ds = ds.assign_coords(text)
     ds.attrs = {
         "xlstsr_fingerprint": fingerprint,
         "xlstsr_arguments": json.dumps(arguments, sort_keys=True),

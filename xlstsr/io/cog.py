@@ -573,6 +573,11 @@ def _stamp(value: Any, index: int) -> str:
         s = s[:10] if s.endswith("T00:00:00") else s.replace(":", "")
         return s
     except (ValueError, TypeError):
+        if hasattr(value, "calendar") and hasattr(value, "strftime"):
+            # a cftime date numpy cannot hold ('360_day' Feb 30): named by its own fields,
+            # not by its position (which broke the files' date order)
+            s = value.strftime("%Y-%m-%dT%H%M%S")
+            return s[:10] if s.endswith("T000000") else s
         text = str(value.item() if isinstance(value, np.generic) else value)
         if (isinstance(value, (int, str, np.integer, np.str_)) and not isinstance(value, bool)
                 and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", text)):
