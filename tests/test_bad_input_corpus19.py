@@ -767,3 +767,26 @@ def test_upscale_to_zarr_stores_text_labels_as_specified_strings(scene, tmp_path
     assert out.time.values.tolist() == ["2020183", "2020184"]
     again = xlstsr.upscale_to_zarr(lst, tmp_path / "t.zarr", 2, mode="resume", progress=False)
     assert again.time.values.tolist() == ["2020183", "2020184"]
+
+
+def test_evaluate_on_another_grid_runs_the_upscale_once(scene):
+    """Against a reference on another grid, evaluate computed sr for the reprojection, and its
+    result still held the lazy sr: ds.compute() ran the model and read the inputs again."""
+    import dask
+
+    reads = []
+
+    def count(block):
+        if block.size:
+            reads.append(1)
+        return block
+
+    lst = scene["lst_1km"].isel(time=[0, 1]).chunk({"time": 1})
+    lst = lst.copy(data=lst.data.map_blocks(count, dtype=lst.dtype))
+    fine = scene["lst_250m"].isel(time=[0, 1])
+    ref = fine.assign_coords(x=fine.x + 100.0, y=fine.y - 80.0).rio.write_crs(fine.rio.crs)
+    sr = xlstsr.upscale(lst, 4, "tsharp", scene["ndvi_250m"])
+    with dask.config.set(scheduler="synchronous"):
+        ds = xlstsr.evaluate(sr, ref.chunk({"time": 1}), coarse=lst).compute()
+    assert len(reads) == 2, reads  # each coarse chunk once
+    assert np.isfinite(ds.rmse).all() and np.isfinite(ds.coarse_consistency).all()

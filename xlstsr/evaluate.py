@@ -795,6 +795,12 @@ def evaluate(
         on_ref = sr.rename({ydim: ry, xdim: rx}) if (ydim, xdim) != (ry, rx) else sr
         on_ref = on_ref.astype(np.float64).assign_coords({ry: ref[ry].values, rx: ref[rx].values})
     else:
+        # the reprojection computes sr and the reference: computed once here, since the
+        # metrics on sr's grid used them again (a second model run and reads on compute)
+        # (with the coarse input, in one pass: sr's graph reads it too)
+        import dask
+
+        sr, ref, mask, coarse = dask.compute(sr, ref, mask, coarse)
         on_ref = _reproject(sr, ref)
     ref_m = ref.where(mask)
     on_ref = on_ref.where(mask)
