@@ -790,3 +790,35 @@ def test_evaluate_on_another_grid_runs_the_upscale_once(scene):
         ds = xlstsr.evaluate(sr, ref.chunk({"time": 1}), coarse=lst).compute()
     assert len(reads) == 2, reads  # each coarse chunk once
     assert np.isfinite(ds.rmse).all() and np.isfinite(ds.coarse_consistency).all()
+
+
+def test_a_truth_hours_from_the_overpass_is_named(scene):
+    """"Less than a day apart" took a night ECOSTRESS scene (08:06) for the truth of a MODIS
+    day overpass (18:30 UTC): +4.4 K bias, without a word."""
+    import pandas as pd
+
+    sr = xlstsr.upscale(scene["lst_1km"].isel(time=0), 4)
+    ref = scene["lst_250m"].isel(time=0)
+    day = pd.Timestamp(sr.time.values).normalize()
+    sr = sr.assign_coords(time=day + pd.Timedelta("18h30min"))
+    with pytest.warns(UserWarning, match=r"10\.4 h apart"):
+        xlstsr.evaluate(sr, ref.assign_coords(time=day + pd.Timedelta("8h06min")))
+    with pytest.warns(UserWarning, match="night acquisition"):
+        xlstsr.evaluate(sr.assign_attrs(day_night="day"),
+                        ref.assign_coords(time=sr.time.values).assign_attrs(day_night="night"))
+    with warnings.catch_warnings():  # a nominal date (00:00) and its overpass: one overpass
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=errors.ResampledInputWarning)
+        xlstsr.evaluate(sr, ref.assign_coords(time=day))
+        xlstsr.evaluate(sr, ref.assign_coords(time=day + pd.Timedelta("19h")))
+
+
+def test_a_zoned_time_tag_reads_without_numpys_warning():
+    """A time tag with a zone ('2023-07-21 00:54:11+00:00') printed numpy's "no explicit
+    representation of timezones" on every read."""
+    from xlstsr.io.cog import _tagged_time
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _tagged_time({"time": "2023-07-21 02:54:11+02:00"}) == np.datetime64(
+            "2023-07-21T00:54:11", "ns")

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import GridError, XlstsrError
+from .errors import GridError, XlstsrError, warn
 from .validate import spatial_dims
 
 __all__ = ["calendar", "calendar_fix", "check_scalar_steps", "pair_steps", "same_overpass"]
@@ -104,6 +104,7 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
             except (TypeError, ValueError):
                 found = False
             if len(labels) == 1 and (found or same_overpass(labels[0], t)):
+                _warn_other_hours(labels[0], t, what, like_what)
                 continue  # one step each: the same label, or one overpass dated two ways
             head = f"{list(labels[:3])}{'...' if len(labels) > 3 else ''}"
             raise GridError(
@@ -124,6 +125,34 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
                 f"the same date, or drop the coordinate (`{var}.drop_vars('{d}')`) if the dates "
                 "only look different."
             )
+        if d in like.coords and like[d].ndim == 0:
+            _warn_other_hours(like[d].values, t, what, like_what)
+    a, b = like.attrs.get("day_night"), other.attrs.get("day_night")
+    if isinstance(a, str) and isinstance(b, str) and a.lower() != b.lower():
+        warn(f"the {what} is a {b.lower()} acquisition and the {like_what} a {a.lower()} one "
+             "('day_night' attributes): LST differs by many K between day and night; pair "
+             "acquisitions of the same overpass.", UserWarning)
+
+
+#: acquisition times further apart than this are not one overpass (LST moves by K per hour
+#: in the morning); a date without a time of day (00:00) is a nominal date and not compared
+OVERPASS_HOURS = 2.0
+
+
+def _warn_other_hours(a: Any, b: Any, what: str, like_what: str) -> None:
+    """Warn when two dates with real times of day are hours apart: "less than a day" took a
+    night ECOSTRESS scene for the day MODIS overpass (bias +4.4 K), without a word."""
+    try:
+        ta, tb = pd.Timestamp(a), pd.Timestamp(b)
+    except (TypeError, ValueError):
+        return  # cftime or other labels
+    if ta.tzinfo or tb.tzinfo or ta == ta.normalize() or tb == tb.normalize():
+        return
+    hours = abs((ta - tb).total_seconds()) / 3600
+    if hours > OVERPASS_HOURS:
+        warn(f"the {what} was acquired at {tb}, the {like_what} at {ta}: {hours:.1f} h apart, "
+             "not one overpass (LST changes by several K in a few hours, and day and night "
+             "differ most); pair acquisitions within about an hour.", UserWarning)
 
 
 def calendar(labels: Any) -> str | None:

@@ -427,7 +427,12 @@ def _tagged_time(attrs: dict[str, Any]) -> Any:
         return _tagged_label(attrs)
     try:
         if cal is None:
-            return np.datetime64(text, "ns")
+            import pandas as pd
+
+            # as UTC without numpy's "no explicit representation of timezones" warning (a
+            # zone written by another tool, '2023-07-21 00:54:11+00:00')
+            ts = pd.Timestamp(text)
+            return np.datetime64((ts.tz_convert(None) if ts.tzinfo else ts).to_datetime64(), "ns")
         import cftime
 
         return cftime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S", calendar=str(cal))
