@@ -822,3 +822,44 @@ def test_a_zoned_time_tag_reads_without_numpys_warning():
         warnings.simplefilter("error")
         assert _tagged_time({"time": "2023-07-21 02:54:11+02:00"}) == np.datetime64(
             "2023-07-21T00:54:11", "ns")
+
+
+def test_a_references_own_cloud_mask_is_applied_in_python_and_on_the_command_line(
+        shared_data, tmp_path, capsys):
+    """Raw ECOSTRESS LST is not cloud-masked and cloud tops (~285 K) pass valid_min=230: half
+    of a cloudy night's scored pixels were cloud, and the command line could not say so."""
+    import rioxarray as rxr
+    from helpers import run_cli
+
+    from xlstsr.datasets import open_ecostress_scene
+
+    d = shared_data / "ecostress_la"
+    key = "2023188134933"  # a night with marine-layer cloud over about half of the window
+    c = open_ecostress_scene("2023183080644", shared_data, resolution=1120).isel(
+        y=slice(58, 74), x=slice(82, 98)).drop_vars("time")
+    sr = xlstsr.upscale(c, 4)
+    raw = rxr.open_rasterio(d / "LST" / f"ECO_L2_LSTE.002_LST_doy{key}_aid0001.tif",
+                            mask_and_scale=True).squeeze("band", drop=True)
+    cm = rxr.open_rasterio(d / "cloud_mask" / f"ECO_L2_LSTE.002_cloud_mask_doy{key}_aid0001.tif"
+                           ).squeeze("band", drop=True)
+    b = sr.rio.transform_bounds("EPSG:4326")
+    raw, cm = raw.rio.clip_box(*b), cm.rio.clip_box(*b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        masked = xlstsr.evaluate(sr, raw.where(cm == 0), valid_min=230)
+        given = xlstsr.evaluate(sr, raw, valid_min=230, reference_clear=cm == 0)
+        unmasked = xlstsr.evaluate(sr, raw, valid_min=230)
+    xr.testing.assert_allclose(given, masked)
+    assert int(unmasked.n_valid) > 1.2 * int(given.n_valid)
+    with pytest.raises(errors.XlstsrError, match="not True/False"):
+        xlstsr.evaluate(sr, raw, reference_clear=cm)
+    sr.rio.to_raster(tmp_path / "sr.tif")
+    raw.rio.to_raster(tmp_path / "ref.tif")
+    cm.rio.to_raster(tmp_path / "cloud.tif")
+    code, err = run_cli(capsys, "evaluate", tmp_path / "sr.tif", tmp_path / "ref.tif",
+                        tmp_path / "s.csv", "--valid-min", "230", "--reference-mask",
+                        tmp_path / "cloud.tif")
+    assert code == 0, err
+    import pandas as pd
+
+    assert int(pd.read_csv(tmp_path / "s.csv")["n_valid"].iloc[0]) == int(given.n_valid)

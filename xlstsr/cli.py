@@ -758,12 +758,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     coarse = None
     if args.coarse:
         coarse = _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable")
+    clear = None
+    for path in args.reference_mask or ():
+        # a cloud / water / QC layer: 0 is clear, anything else (its fill too) is not scored
+        layer = _open_field(path, None, "reference mask", "--reference-mask").squeeze(drop=True)
+        ok = (layer == 0) & layer.notnull()
+        if clear is not None and ok.shape != clear.shape:
+            raise UsageError(f"--reference-mask {path} is {ok.shape}, the first mask "
+                             f"{clear.shape}: give the masks of the reference, on its grid")
+        clear = ok if clear is None else clear.copy(data=clear.data & ok.data)
     with _scheduler(args.scheduler):
         scores = xlstsr.evaluate(
             sr, ref, coarse=coarse, factor=args.factor, erode=args.erode,
             valid_min=args.valid_min, valid_max=args.valid_max,
             reference_scale=args.reference_scale, reference_nodata=args.reference_nodata,
-            coregister=args.coregister, clear=args.clear,
+            coregister=args.coregister, clear=args.clear, reference_clear=clear,
         ).compute()
     if "n_valid" in scores and not bool((scores["n_valid"] > 0).any()):
         # a lazily read reference is not checked before computing: a table of NaN, exit 0
@@ -1274,6 +1283,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="align the reference with --coarse first (sub-pixel offset and PSF)")
     e.add_argument("--clear", action="store_true",
                    help="erode around the gaps --valid-min/--valid-max make (cloud edges)")
+    e.add_argument("--reference-mask", action="append", default=None, metavar="FILE",
+                   help="a cloud / water / QC layer on the reference's grid: only its pixels "
+                   "equal to 0 are scored (e.g. ECOSTRESS cloud_mask and water_mask; repeat "
+                   "the flag for several); --erode also drops the pixels along its gaps")
     _add_run_options(e)
 
     s = sub.add_parser(

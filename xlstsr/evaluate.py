@@ -22,6 +22,7 @@ from .errors import (
     AllNaNError,
     CoregistrationError,
     GridError,
+    InputTypeError,
     NoOverlapError,
     UndeclaredFillError,
     VariableNotFoundError,
@@ -605,6 +606,42 @@ def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | N
     return None
 
 
+def _clear_on(clear: Any, ref: xr.DataArray) -> xr.DataArray:
+    """``reference_clear`` checked: a boolean DataArray on the reference's grid (its steps
+    paired by label), with the reference's coordinates."""
+    if not isinstance(clear, xr.DataArray):
+        raise InputTypeError(
+            f"reference_clear must be a boolean DataArray on the reference's grid, got "
+            f"{type(clear).__name__}: e.g. `(cloud_mask == 0) & (water_mask == 0)`")
+    if clear.dtype != bool:
+        raise XlstsrError(
+            f"reference_clear holds {clear.dtype} values, not True/False: give the pixels that "
+            "may be scored, e.g. `cloud_mask == 0` (a cloud mask itself would score the clouds)")
+    if "band" in clear.dims and clear.sizes["band"] == 1:
+        clear = clear.squeeze("band", drop=True)
+    ry, rx = spatial_dims(ref)
+    try:
+        cy, cx = spatial_dims(clear)
+    except XlstsrError:
+        cy, cx = ry, rx
+    same = clear.sizes.get(cy) == ref.sizes[ry] and clear.sizes.get(cx) == ref.sizes[rx]
+    for c, r in ((cy, ry), (cx, rx)):
+        if same and c in clear.coords and r in ref.coords:
+            a, b = np.asarray(clear[c].values, float), np.asarray(ref[r].values, float)
+            step = abs(float(b[1] - b[0])) if b.size > 1 else 1.0
+            same = bool(np.allclose(a, b, rtol=0, atol=0.01 * step))
+    if not same:
+        raise GridError(
+            "reference_clear is not on the reference's grid: put it there first, e.g. "
+            "`mask.rio.reproject_match(reference, resampling=Resampling.nearest)`")
+    clear = clear.rename({cy: ry, cx: rx}).assign_coords(
+        {d: ref[d].values for d in (ry, rx) if d in ref.coords})
+    if any(d not in (ry, rx) for d in clear.dims):
+        clear = pair_steps(clear, ref, "reference_clear", "reference", var="reference_clear",
+                           like_var="reference")
+    return clear
+
+
 def evaluate(
     sr: xr.DataArray,
     reference: xr.DataArray,
@@ -618,6 +655,7 @@ def evaluate(
     reference_nodata: float | None = None,
     coregister: bool | xr.Dataset = False,
     clear: bool = False,
+    reference_clear: xr.DataArray | None = None,
 ) -> xr.Dataset:
     """Accuracy metrics of a super-resolved LST field against a fine reference.
 
@@ -682,6 +720,11 @@ def evaluate(
         Apply ``valid_min`` / ``valid_max`` before the erosion, so that the pixels within
         ``erode`` of every gap they make (cloud edges) are dropped too
         (:func:`reference_mask`).
+    reference_clear : DataArray of bool, optional
+        The reference's own cloud / QC mask on its grid, True where it may be scored (e.g.
+        ECOSTRESS ``(cloud_mask == 0) & (water_mask == 0)``: its LST layer is not cloud-masked,
+        and cloud tops near 285 K pass any threshold). Applied first: ``erode`` then drops the
+        pixels along its gaps too (cloud edges).
 
     Returns
     -------
@@ -773,6 +816,8 @@ def evaluate(
     factor = _infer_factor(sr, coarse, factor)
     ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata,
                            valid_min=valid_min, valid_max=valid_max)
+    if reference_clear is not None:
+        ref = ref.where(_clear_on(reference_clear, ref))
     mask = reference_mask(ref, erode=erode, valid_min=valid_min, valid_max=valid_max, clear=clear)
     offset = None
     if coregister is not False:
