@@ -201,7 +201,7 @@ def _pixel_sizes(da: xr.DataArray) -> tuple[float, float, str]:
     lat_lon_named = lat_lon_named or (ydim.lower() in _LAT_NAMES and xdim.lower() in _LON_NAMES)
     res: list[float | None] = [None, None]
     try:
-        rx, ry = da.rio.resolution()
+        rx, ry = da.rio.resolution(recalc=True)  # a cached transform goes stale on isel
         res = [abs(float(ry)), abs(float(rx))]
     except Exception:
         for i, d in enumerate((ydim, xdim)):

@@ -216,21 +216,16 @@ def _written_transform(da: xr.DataArray) -> Any:
         return None
 
 
-def _dates_as_datetime64(da: xr.DataArray, what: str = "input") -> xr.DataArray:
+def _dates_as_datetime64(da: xr.DataArray) -> xr.DataArray:
     """Day labels held as Python ``datetime.date`` objects or pandas Periods as numpy dates:
     a Zarr store could not hold them (xarray's "cannot serialize arbitrary Python objects"),
-    and a guide dated with numpy dates "had no step with that label" on the same days. A
-    guide's timezone-aware dates as naive UTC, the LST's kind (they were shown as nanosecond
-    integers with a day-of-year fix); the LST's own are refused by require_georeferenced (its
-    output's labels)."""
+    and a guide dated with numpy dates "had no step with that label" on the same days."""
     import datetime
 
     new = {}
     for d in da.dims:
         idx = da.indexes.get(d)
-        if what == "guide" and getattr(idx, "tz", None) is not None:
-            new[d] = idx.tz_convert(None)
-        elif isinstance(idx, pd.PeriodIndex):
+        if isinstance(idx, pd.PeriodIndex):
             new[d] = idx.to_timestamp()
         elif (idx is not None and idx.dtype == object and len(idx)
               and all(type(v) is datetime.date for v in idx)):
@@ -256,7 +251,7 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     >>> georeference(da).x.values.tolist()
     [500.0, 1500.0, 2500.0]
     """
-    da = _dates_as_datetime64(da, what)
+    da = _dates_as_datetime64(da)
     names = spatial_names(da)
     if names:
         latlon = all(str(k).lower() in (*_LAT_NAMES, *_LON_NAMES) for k in names)
@@ -450,14 +445,18 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
                 f"selection that made it (e.g. `da.sel({dim}=slice(start, end))` with dates "
                 "outside the data)."
             )
-        if (what != "guide" and dim in da.indexes
-                and getattr(da.indexes[dim], "tz", None) is not None):
-            # numpy has no timezone-aware datetimes: the output's labels came out as integers
-            # (a guide's are only matched with the LST's, which works)
+        if dim in da.indexes and getattr(da.indexes[dim], "tz", None) is not None:
+            # numpy has no timezone-aware datetimes: the output's labels came out as integers;
+            # a guide's were shown as nanosecond integers, and as UTC instants its local days
+            # (00:00 in New York is 04:00 UTC) took the previous day's guide under a tolerance
+            v = "guide" if what == "guide" else "da"
             raise GridError(
                 f"the {what}'s '{dim}' labels are timezone-aware ({da.indexes[dim].tz}); xlstsr "
-                "works with naive UTC dates: convert them with "
-                f"`da = da.assign_coords({dim}=da.indexes['{dim}'].tz_convert(None))`."
+                "works with naive UTC dates: convert instants with "
+                f"`{v} = {v}.assign_coords({dim}={v}.indexes['{dim}'].tz_convert(None))`"
+                + (f", or, for days dated in local time (a daily product), drop the zone: "
+                   f"`{v} = {v}.assign_coords({dim}={v}.indexes['{dim}'].tz_localize(None))`."
+                   if what == "guide" else ".")
             )
         if dim in da.coords and da[dim].dtype.kind in "fcmM" and da[dim].isnull().any():
             # a missing label cannot be matched with a guide's step or written to a store

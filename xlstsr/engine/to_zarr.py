@@ -47,6 +47,7 @@ import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
+from rioxarray.exceptions import RioXarrayError
 
 from .._version import __version__
 from ..errors import AllNaNError, InputTypeError, XlstsrError, warn
@@ -245,16 +246,24 @@ def _set_aside(store: Any) -> Path | None:
 STATIC_GUIDE_HELD_BYTES = 2 * 1024**3
 
 
-def _static_guide_read_once(guide: Any, tdim: Hashable | None) -> Any:
-    """A lazy guide shared by every time step, persisted when it is small enough to hold (a
-    larger one streams tile by tile, as before)."""
+def _static_guide_read_once(guide: Any, lst: xr.DataArray, tdim: Hashable | None) -> Any:
+    """A lazy guide shared by every time step, cut to the LST's extent (with a margin of a few
+    LST pixels) and persisted when that is small enough to hold; else as given (streamed tile
+    by tile, as before). Held whole, a guide larger than the LST cost its whole size."""
     if not isinstance(guide, (xr.DataArray, xr.Dataset)) or not _lazy(guide):
         return guide
     if tdim is not None and tdim in guide.dims:
         return guide  # each region reads its own steps
-    if guide.nbytes > STATIC_GUIDE_HELD_BYTES:
+    try:
+        left, bottom, right, top = lst.rio.bounds()
+        pad = 4 * max(abs(v) for v in lst.rio.resolution(recalc=True))
+        cut = guide.rio.clip_box(left - pad, bottom - pad, right + pad, top + pad,
+                                 crs=lst.rio.crs)
+    except (RioXarrayError, ValueError):
+        return guide  # no CRS, no overlap: the checks of upscale say so
+    if cut.nbytes > STATIC_GUIDE_HELD_BYTES:
         return guide
-    return guide.persist()
+    return cut.persist()
 
 
 def _warn_left_aside(store: Any) -> None:
@@ -876,7 +885,8 @@ def upscale_to_zarr(
     call_kw = dict(up_kw)
     # input time chunks = regions, so that a region reads and computes only its own steps
     lst = lst.chunk({tdim: time_chunk}) if tdim else lst.chunk()
-    guide = _static_guide_read_once(guide, tdim)
+    given_guide = guide  # the resume fingerprint is of the guide as given
+    guide = _static_guide_read_once(guide, lst, tdim)
 
     sr = upscale(lst, factor, m, guide, **call_kw)
     sr.name = vname
@@ -901,7 +911,7 @@ def upscale_to_zarr(
         "time_chunk": time_chunk,
         "variable": vname,
         "input": array_fingerprint(lst),
-        "guide": _guide_fingerprint(guide),
+        "guide": _guide_fingerprint(given_guide),
         "xlstsr_version": __version__,
     }
     # the options given that describe() does not record and that change the output: a custom

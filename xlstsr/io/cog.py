@@ -697,15 +697,25 @@ def to_cogs(
     return paths
 
 
+#: the most of a time chunk to_cogs computes at once: a chunk of more steps (a whole year read
+#: lazily as one chunk) is computed in parts of about this size
+COG_BLOCK_BYTES = 256 * 1024**2
+
+
 def _time_blocks(da: xr.DataArray, time_dim: str | None) -> list[tuple[int, int]]:
-    """The ``[lo, hi)`` step ranges of ``da``'s chunks along ``time_dim`` (one step each for an
-    in-memory array; the whole for no time dim)."""
+    """The ``[lo, hi)`` step ranges of ``da``'s chunks along ``time_dim``, each cut into parts of
+    at most COG_BLOCK_BYTES (one step each for an in-memory array; the whole for no time dim)."""
     if time_dim is None:
         return [(0, 1)]
     n = da.sizes[time_dim]
     chunks = da.chunks[da.get_axis_num(time_dim)] if da.chunks is not None else (1,) * n
-    ends = np.cumsum(chunks).tolist()
-    return [(int(b - c), int(b)) for b, c in zip(ends, chunks)]
+    step_bytes = max(1, da.nbytes // max(n, 1))
+    most = max(1, COG_BLOCK_BYTES // step_bytes)
+    blocks, lo = [], 0
+    for c in chunks:
+        blocks += [(a, min(a + most, lo + c)) for a in range(lo, lo + c, most)]
+        lo += c
+    return blocks
 
 
 def _scalar_date_as_step(da: xr.DataArray, time_dim: str | None) -> xr.DataArray:

@@ -290,7 +290,7 @@ class CubeDataModule(PatchDataModule):
 
     def _inputs(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Decoded LST ``(n, Y, X)``, guide ``(n or 1, c, Yf, Xf)`` and truth ``(n, Yf, Xf)``."""
-        from ..guide import prepare_guide
+        from ..guide import guide_fields, prepare_guide
 
         # north-up, as the truth is put: a south-up cube (ascending latitude) was paired with
         # its truth upside down (each input with the mirror place's truth, without a word)
@@ -301,14 +301,16 @@ class CubeDataModule(PatchDataModule):
         lead = tuple(str(d) for d in lst_da.dims if d not in (ydim, xdim))
         g = None
         if self.guide is not None and self.mode != "sisr":
-            if isinstance(self.guide, xr.Dataset) and len(self.guide.data_vars) > 1:
+            guide = guide_fields(self.guide)  # a Dataset's fields, as upscale takes them
+            if isinstance(guide, dict):
                 # its variables are bands, as documented (refused with advice to name
-                # `variable=`, this class's LST)
-                guide = self.guide
-                for band in guide.data_vars.values():
+                # `variable=`, this class's LST); a grid mapping or quality layer is no band
+                for band in guide.values():
                     _not_a_temperature(band)
+                if len(guide) == 1:
+                    guide = next(iter(guide.values()))
             else:
-                guide = _not_a_temperature(_select(self.guide, None, "guide"))
+                guide = _not_a_temperature(_select(guide, None, "guide"))
             g = prepare_guide(
                 guide, lst_da, self.factor, lead,
                 time_tolerance=self.guide_time_tolerance, require_crs=False,
