@@ -612,6 +612,21 @@ def _calibration(path: str | None) -> Any:
                          f"(Calibration.to_json()): {err}") from None
 
 
+def _check_time_tolerance(args: argparse.Namespace) -> None:
+    """``--guide-time-tolerance`` as a duration, and only with ``--guide``, before any read."""
+    if args.guide_time_tolerance is None:
+        return
+    from xlstsr.errors import GuideTimeError
+    from xlstsr.guide import _as_timedelta
+
+    try:
+        _as_timedelta(args.guide_time_tolerance)
+    except GuideTimeError as err:
+        raise UsageError(f"--guide-time-tolerance: {err}") from None
+    if not args.guide:
+        raise UsageError("--guide-time-tolerance matches guide dates to LST dates: add --guide")
+
+
 def _upscale(args: argparse.Namespace) -> int:
     import xlstsr
     from xlstsr.io import WRITABLE, format_of
@@ -638,17 +653,7 @@ def _upscale(args: argparse.Namespace) -> int:
     m = _method(args)
     if m.needs_guide and not args.guide:
         raise UsageError(f"method {m.name!r} needs a fine guide: pass --guide ndvi.tif")
-    if args.guide_time_tolerance is not None:
-        from xlstsr.errors import GuideTimeError
-        from xlstsr.guide import _as_timedelta
-
-        try:
-            _as_timedelta(args.guide_time_tolerance)
-        except GuideTimeError as err:
-            raise UsageError(f"--guide-time-tolerance: {err}") from None
-        if not args.guide:
-            raise UsageError("--guide-time-tolerance matches guide dates to LST dates: add "
-                             "--guide")
+    _check_time_tolerance(args)
     lst = _declare(_open_field(args.input, args.variable, "LST", band=args.band), args.units,
                    args.nodata, args.scale)
     ydim, xdim = _spatial_dims(lst)
@@ -802,7 +807,6 @@ def _scaling(args: argparse.Namespace) -> int:
 
     import xlstsr
     from xlstsr.errors import AllNaNError, GuideTimeError, XlstsrError
-    from xlstsr.guide import _as_timedelta
 
     _no_stream(args.input, args.output, args.guide, args.figure)
     scales = {}
@@ -815,14 +819,7 @@ def _scaling(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(f"{flag} takes whole numbers of pixels separated by commas, e.g. "
                              f"{flag} 1,2,4,8; got {text!r}") from None
-    if args.guide_time_tolerance is not None:  # as xlstsr upscale checks its flag
-        try:
-            _as_timedelta(args.guide_time_tolerance)
-        except GuideTimeError as err:
-            raise UsageError(f"--guide-time-tolerance: {err}") from None
-        if not args.guide:
-            raise UsageError("--guide-time-tolerance matches guide dates to LST dates: add "
-                             "--guide")
+    _check_time_tolerance(args)
     _refuse_input(args.output, args.input, args.guide)
     _refuse_input(args.figure, args.input, args.guide, args.output)
     _table_suffix(args.output)
