@@ -934,3 +934,65 @@ def test_cli_resume_of_a_store_not_yet_there_measures_the_guide_offset(scene, tm
     assert code == 0, err
     args = json.loads(zarr.open_group(tmp_path / "o.zarr", mode="r").attrs["xlstsr_arguments"])
     assert args["upscale_options"]["guide_offset"] == "auto"
+
+
+# -- review of the last commits -----------------------------------------------------------------
+
+
+def test_to_cogs_computes_a_models_long_time_chunk_once(tmp_path, monkeypatch):
+    """Parts of a computed time chunk ran the model once each (4 runs for 4 parts), for no
+    less memory: only a chunk read from a file is read in parts."""
+    import dask
+    import dask.array as dsa
+
+    from xlstsr.io import cog
+
+    calls = []
+
+    def model(block):
+        if block.size:
+            calls.append(block.shape[0])
+        return block + 0.0
+
+    n = 8
+    data = dsa.from_array(np.full((n, 16, 16), 300.0, np.float32), chunks=(n, 16, 16))
+    da = xr.DataArray(data.map_blocks(model, dtype=np.float32), dims=("time", "y", "x"),
+                      coords={"time": np.arange(n), "y": 1000.0 * np.arange(16)[::-1] + 500,
+                              "x": 1000.0 * np.arange(16) + 500},
+                      name="lst", attrs={"units": "K"}).rio.write_crs("EPSG:32631")
+    monkeypatch.setattr(cog, "COG_BLOCK_BYTES", 2 * 16 * 16 * 4)
+    with dask.config.set(scheduler="synchronous"):
+        assert len(cog.to_cogs(da, tmp_path)) == n
+    assert calls == [n]
+
+
+def test_reference_clear_with_lat_lon_dims(scene):
+    """A reference and its mask with lat/lon dims: the mask was "not on the reference's grid"
+    (the reference had been renamed y/x)."""
+    ref = scene["lst_250m"].isel(time=0).rio.reproject("EPSG:4326")
+    clear = ref.notnull() & (ref.x > float(ref.x[20]))
+    sr = xlstsr.upscale(scene["lst_1km"].isel(time=0), 4)
+    ll = {"x": "lon", "y": "lat"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = xlstsr.evaluate(sr, ref.rename(ll), reference_clear=clear.rename(ll))
+        b = xlstsr.evaluate(sr, ref.where(clear))
+    np.testing.assert_allclose(float(a.rmse), float(b.rmse))
+
+
+@pytest.mark.parametrize("tag", ["2020:07:01 10:30:00", "2020.5", "01/07/2020"])
+def test_time_tags_other_than_iso_are_no_date(tag):
+    """pandas read '2020:07:01 10:30:00' as the year 1 (then 1754 in nanoseconds)."""
+    from xlstsr.io.cog import _tagged_time
+
+    assert _tagged_time({"time": tag}) is None
+
+
+def test_a_guide_dated_in_utc_is_taken(scene):
+    """UTC dates are both readings at once: taken (as before), other zones refused."""
+    import pandas as pd
+
+    lst = scene["lst_1km"].isel(time=[0, 1])
+    utc = pd.to_datetime(lst.time.values).tz_localize("UTC")
+    bands = [scene["ndvi_250m"].expand_dims(time=utc)]
+    assert lst.lstsr.upscale(4, "tsharp", bands).sizes["time"] == 2

@@ -612,6 +612,31 @@ def _calibration(path: str | None) -> Any:
                          f"(Calibration.to_json()): {err}") from None
 
 
+def _mask_layers(path: str) -> list[Any]:
+    """The rasters of a ``--reference-mask`` file: its one field, or every variable of a
+    Dataset with both spatial dims (a grid mapping or bounds variable left out)."""
+    import xarray as xr
+
+    from xlstsr.errors import XlstsrError
+    from xlstsr.io import open_path
+    from xlstsr.validate import spatial_dims
+
+    obj = open_path(path)
+    if isinstance(obj, xr.DataArray):
+        return [obj.squeeze(drop=True)]
+    layers = []
+    for v in obj.data_vars.values():
+        try:
+            spatial_dims(v)
+        except XlstsrError:
+            continue
+        layers.append(v.squeeze(drop=True))
+    if not layers:
+        raise UsageError(f"--reference-mask {path} holds no raster (variables: "
+                         f"{list(map(str, obj.data_vars))})")
+    return layers
+
+
 def _check_time_tolerance(args: argparse.Namespace) -> None:
     """``--guide-time-tolerance`` as a duration, and only with ``--guide``, before any read."""
     if args.guide_time_tolerance is None:
@@ -630,6 +655,7 @@ def _check_time_tolerance(args: argparse.Namespace) -> None:
 def _upscale(args: argparse.Namespace) -> int:
     import xlstsr
     from xlstsr.io import WRITABLE, format_of
+    from xlstsr.io.zarr import store_exists
     from xlstsr.validate import require_valid_pixels
 
     _no_stream(args.input, args.output, args.guide)
@@ -686,7 +712,7 @@ def _upscale(args: argparse.Namespace) -> int:
                "scale_correction": args.scale_correction}
     if args.guide_time_tolerance is not None:
         options["guide_time_tolerance"] = args.guide_time_tolerance
-    resuming = args.resume and ("://" in args.output or Path(args.output).exists())
+    resuming = args.resume and store_exists(args.output)
     if guide is not None and (args.guide_offset is not None or not resuming):
         # files are read lazily, where upscale only checks the offset: the CLI measured and
         # moved nothing (1.40 K for 1.24 K RMSE on a real pair); a resume keeps the store's
@@ -766,13 +792,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         coarse = _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable")
     clear = None
     for path in args.reference_mask or ():
-        # a cloud / water / QC layer: 0 is clear, anything else (its fill too) is not scored
-        layer = _open_field(path, None, "reference mask", "--reference-mask").squeeze(drop=True)
-        ok = (layer == 0) & layer.notnull()
-        if clear is not None and ok.shape != clear.shape:
-            raise UsageError(f"--reference-mask {path} is {ok.shape}, the first mask "
-                             f"{clear.shape}: give the masks of the reference, on its grid")
-        clear = ok if clear is None else clear.copy(data=clear.data & ok.data)
+        # a cloud / water / QC layer: 0 is clear, anything else (its fill too) is not scored;
+        # every raster of a file of several (cloud_mask and water_mask in one NetCDF)
+        for layer in _mask_layers(path):
+            ok = (layer == 0) & layer.notnull()
+            if clear is not None and ok.shape != clear.shape:
+                raise UsageError(f"--reference-mask {path} is {ok.shape}, the first mask "
+                                 f"{clear.shape}: give the masks of the reference, on its grid")
+            clear = ok if clear is None else clear.copy(data=clear.data & ok.data)
     with _scheduler(args.scheduler):
         scores = xlstsr.evaluate(
             sr, ref, coarse=coarse, factor=args.factor, erode=args.erode,

@@ -40,6 +40,7 @@ from .validate import (
     prepare_lst,
     select_lst,
     spatial_dims,
+    spatial_names,
 )
 
 __all__ = ["check_possible_kelvin", "decode_reference", "evaluate", "reference_mask"]
@@ -619,6 +620,7 @@ def _clear_on(clear: Any, ref: xr.DataArray) -> xr.DataArray:
             "may be scored, e.g. `cloud_mask == 0` (a cloud mask itself would score the clouds)")
     if "band" in clear.dims and clear.sizes["band"] == 1:
         clear = clear.squeeze("band", drop=True)
+    clear = clear.rename(spatial_names(clear))  # lat/lon dims, as the reference's were renamed
     ry, rx = spatial_dims(ref)
     try:
         cy, cx = spatial_dims(clear)

@@ -216,16 +216,21 @@ def _written_transform(da: xr.DataArray) -> Any:
         return None
 
 
-def _dates_as_datetime64(da: xr.DataArray) -> xr.DataArray:
+def _dates_as_datetime64(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     """Day labels held as Python ``datetime.date`` objects or pandas Periods as numpy dates:
     a Zarr store could not hold them (xarray's "cannot serialize arbitrary Python objects"),
-    and a guide dated with numpy dates "had no step with that label" on the same days."""
+    and a guide dated with numpy dates "had no step with that label" on the same days. A
+    guide's dates in UTC as naive UTC (instants and days agree there); other zones are refused
+    by require_georeferenced, naming both readings."""
     import datetime
 
     new = {}
     for d in da.dims:
         idx = da.indexes.get(d)
-        if isinstance(idx, pd.PeriodIndex):
+        tz = getattr(idx, "tz", None)
+        if what == "guide" and tz is not None and str(tz) in ("UTC", "Etc/UTC", "utc"):
+            new[d] = idx.tz_convert(None)
+        elif isinstance(idx, pd.PeriodIndex):
             new[d] = idx.to_timestamp()
         elif (idx is not None and idx.dtype == object and len(idx)
               and all(type(v) is datetime.date for v in idx)):
@@ -251,7 +256,7 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     >>> georeference(da).x.values.tolist()
     [500.0, 1500.0, 2500.0]
     """
-    da = _dates_as_datetime64(da)
+    da = _dates_as_datetime64(da, what)
     names = spatial_names(da)
     if names:
         latlon = all(str(k).lower() in (*_LAT_NAMES, *_LON_NAMES) for k in names)
@@ -455,7 +460,8 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
                 "works with naive UTC dates: convert instants with "
                 f"`{v} = {v}.assign_coords({dim}={v}.indexes['{dim}'].tz_convert(None))`"
                 + (f", or, for days dated in local time (a daily product), drop the zone: "
-                   f"`{v} = {v}.assign_coords({dim}={v}.indexes['{dim}'].tz_localize(None))`."
+                   f"`{v} = {v}.assign_coords({dim}={v}.indexes['{dim}'].tz_localize(None))` "
+                   "(for each band of a list or dict of bands)."
                    if what == "guide" else ".")
             )
         if dim in da.coords and da[dim].dtype.kind in "fcmM" and da[dim].isnull().any():

@@ -420,6 +420,10 @@ def _tagged_label(attrs: dict[str, Any]) -> Any:
     return value if isinstance(value, ok) and (kind == "bool") == isinstance(value, bool) else None
 
 
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+                       r"(Z|[+-]\d{2}:?\d{2})?")
+
+
 def _tagged_time(attrs: dict[str, Any]) -> Any:
     """The date in a GeoTIFF's tags as :func:`to_cogs` writes it (None when absent or not one)."""
     text, cal = attrs.get(TIME_TAG), attrs.get(CALENDAR_TAG)
@@ -429,8 +433,11 @@ def _tagged_time(attrs: dict[str, Any]) -> Any:
         if cal is None:
             import pandas as pd
 
-            # as UTC without numpy's "no explicit representation of timezones" warning (a
-            # zone written by another tool, '2023-07-21 00:54:11+00:00')
+            # ISO text only (pandas also reads '2020:07:01 10:30' as the year 1), as UTC
+            # without numpy's "no explicit representation of timezones" warning (a zone
+            # written by another tool, '2023-07-21 00:54:11+00:00')
+            if not _ISO_TIME.fullmatch(text.strip()):
+                return None
             ts = pd.Timestamp(text)
             return np.datetime64((ts.tz_convert(None) if ts.tzinfo else ts).to_datetime64(), "ns")
         import cftime
@@ -697,8 +704,8 @@ def to_cogs(
     return paths
 
 
-#: the most of a time chunk to_cogs computes at once: a chunk of more steps (a whole year read
-#: lazily as one chunk) is computed in parts of about this size
+#: the most of a time chunk to_cogs computes at once when the chunk is read from a file: a
+#: chunk of more steps (a whole year read lazily as one chunk) is read in parts of this size
 COG_BLOCK_BYTES = 256 * 1024**2
 
 
@@ -711,6 +718,11 @@ def _time_blocks(da: xr.DataArray, time_dim: str | None) -> list[tuple[int, int]
     chunks = da.chunks[da.get_axis_num(time_dim)] if da.chunks is not None else (1,) * n
     step_bytes = max(1, da.nbytes // max(n, 1))
     most = max(1, COG_BLOCK_BYTES // step_bytes)
+    layers = list(da.data.__dask_graph__().layers) if da.chunks is not None else []
+    if layers and not (len(layers) <= 2 and any(str(k).startswith("original-") for k in layers)):
+        # a computed chunk (a model's output) is computed whole for any part of it: parts
+        # ran the model once each, for no less memory
+        most = n
     blocks, lo = [], 0
     for c in chunks:
         blocks += [(a, min(a + most, lo + c)) for a in range(lo, lo + c, most)]
