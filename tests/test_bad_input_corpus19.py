@@ -996,3 +996,9 @@ def test_a_guide_dated_in_utc_is_taken(scene):
     utc = pd.to_datetime(lst.time.values).tz_localize("UTC")
     bands = [scene["ndvi_250m"].expand_dims(time=utc)]
     assert lst.lstsr.upscale(4, "tsharp", bands).sizes["time"] == 2
+
+
+def test_adapt_given_as_a_method_option_names_the_argument(scene):
+    """method_options={"adapt": True} was "no option 'adapt'" without the way that works."""
+    with pytest.raises(errors.MethodOptionError, match=r"argument of upscale and upscale_to_zarr"):
+        xlstsr.upscale(scene["lst_1km"].isel(time=[0]), 4, "sisr", method_options={"adapt": True})

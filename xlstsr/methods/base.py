@@ -230,6 +230,9 @@ def _option_message(method: str, unknown: list[str], accepted: set[str]) -> str:
             f" It does not make its output's radiometric aggregate equal the input; methods that "
             f"can: {keeps} (`conserve=True`)."
         )
+    if "adapt" in unknown:  # an argument of the entry points, not of a method's options
+        msg += (" Test-time adaptation is an argument of upscale and upscale_to_zarr "
+                "(`adapt=True`), or `get_method('sisr').with_adaptation(True)`.")
     return msg
 
 
