@@ -46,6 +46,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import InputTypeError, ScaledIntegerError, UnitsError, XlstsrError
+from .grid import same_axis
 from .kernels.aggregate import block_mean, radiometric_mean
 
 __all__ = [
@@ -234,9 +235,8 @@ def _same_grid(i: int, x: Any, y: Any, role: str) -> Any:
         return y
     for d in dims:
         if d in x.coords and d in y.coords and x.sizes[d] == y.sizes.get(d):
-            a, b = np.asarray(x[d].values, float), np.asarray(y[d].values, float)
-            step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
-            if not np.allclose(a, b, rtol=0, atol=1e-3 * step):
+            if not same_axis(x[d].values, y[d].values):
+                a, b = np.asarray(x[d].values, float), np.asarray(y[d].values, float)
                 raise XlstsrError(
                     f"field {i}: {role} is not on sr's grid: its '{d}' runs from {b[0]:.6g} to "
                     f"{b[-1]:.6g}, sr's from {a[0]:.6g} to {a[-1]:.6g}, but pixels are paired by "
@@ -554,9 +554,7 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray) -> Any:
             same = ndvi.sizes[ny] == da.sizes[ly] and ndvi.sizes[nx] == da.sizes[lx]
             if same and all(d in ndvi.coords and e in da.coords for d, e in ((ny, ly), (nx, lx))):
                 for d, e in ((ny, ly), (nx, lx)):
-                    a, b = np.asarray(da[e].values, float), np.asarray(ndvi[d].values, float)
-                    step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
-                    same = same and bool(np.allclose(a, b, rtol=0, atol=1e-3 * step))
+                    same = same and same_axis(da[e].values, ndvi[d].values)
             if not same:
                 raise XlstsrError(
                     f"ndvi ({ndvi.sizes[ny]} x {ndvi.sizes[nx]}) is not on the LST's grid "

@@ -10,7 +10,7 @@ import xarray as xr
 
 from ._version import __version__
 from .errors import AllNaNError, GridError, InputTypeError, XlstsrError, warn
-from .grid import MODIS_LST_PSF_SIGMA, coarse_grid, with_grid
+from .grid import MODIS_LST_PSF_SIGMA, coarse_grid, same_axis, with_grid
 from .kernels.aggregate import gaussian_psf, radiometric_mean
 from .validate import (
     check_factor,
@@ -233,9 +233,7 @@ def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str) -> x
                             f"({ydim}, {xdim}); rename them or reproject it onto the LST's grid")
         same = eps.sizes[d] == lst.sizes[d]
         if same and d in eps.coords and d in lst.coords:
-            a, b = np.asarray(lst[d].values, float), np.asarray(eps[d].values, float)
-            step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
-            same = bool(np.allclose(a, b, rtol=0, atol=1e-3 * step))
+            same = same_axis(lst[d].values, eps[d].values)
         if not same:
             raise GridError(
                 f"emissivity is not on the LST's grid (its {d!r}: {eps.sizes[d]} values from "

@@ -29,6 +29,7 @@ from .errors import (
     XlstsrError,
     warn,
 )
+from .grid import same_axis
 from .steps import pair_steps
 from .validate import (
     check_bool,
@@ -629,9 +630,7 @@ def _clear_on(clear: Any, ref: xr.DataArray) -> xr.DataArray:
     same = clear.sizes.get(cy) == ref.sizes[ry] and clear.sizes.get(cx) == ref.sizes[rx]
     for c, r in ((cy, ry), (cx, rx)):
         if same and c in clear.coords and r in ref.coords:
-            a, b = np.asarray(clear[c].values, float), np.asarray(ref[r].values, float)
-            step = abs(float(b[1] - b[0])) if b.size > 1 else 1.0
-            same = bool(np.allclose(a, b, rtol=0, atol=0.01 * step))
+            same = same_axis(ref[r].values, clear[c].values, tol=0.01)
     if not same:
         raise GridError(
             "reference_clear is not on the reference's grid: put it there first, e.g. "

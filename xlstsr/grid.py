@@ -23,6 +23,7 @@ __all__ = [
     "coarse_grid",
     "fine_grid",
     "grid_coords",
+    "same_axis",
     "with_grid",
 ]
 
@@ -43,6 +44,29 @@ def grid_coords(transform: Affine, shape: tuple[int, int]) -> tuple[np.ndarray, 
     x = transform.c + (np.arange(nx) + 0.5) * transform.a
     y = transform.f + (np.arange(ny) + 0.5) * transform.e
     return y, x
+
+
+def same_axis(a: Any, b: Any, tol: float = 1e-3) -> bool:
+    """Whether two 1-D pixel-centre coordinates are the same grid axis: same length and equal
+    to ``tol`` of ``a``'s pixel. A grid computed here (``fine_grid``) and the same grid read
+    from a file differ by float round-off (1e-9 m, 1e-14 degree), which an exact comparison or
+    xarray's join on labels would take for another grid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(4) * 250.0 + 125.0
+    >>> same_axis(x, x + 1e-9), same_axis(x, x + 100.0), same_axis(x, x[:3])
+    (True, False, False)
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
+        return bool(np.array_equal(a, b))
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
+    return bool(np.allclose(a, b, rtol=0, atol=tol * step))
 
 
 def _recalc(da: xr.DataArray) -> bool:

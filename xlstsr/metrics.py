@@ -33,6 +33,7 @@ from .errors import (
     UnitsError,
     XlstsrError,
 )
+from .grid import same_axis
 from .kernels import metrics as _k
 from .kernels import spectra as _s
 from .validate import check_factor, check_number, crs_mismatch, spatial_dims, stored_encoding
@@ -130,11 +131,7 @@ def _same_positions(sr: xr.DataArray, ref: xr.DataArray, ydim: Any, xdim: Any) -
     degree, 1e-9 m), which the exact alignment below refused."""
     for d in (ydim, xdim):
         a, b = np.asarray(sr[d].values), np.asarray(ref[d].values)
-        if a.shape != b.shape or a.size < 2 or a.dtype.kind not in "fiu" \
-                or b.dtype.kind not in "fiu" or np.array_equal(a, b):
-            continue
-        step = float(np.median(np.abs(np.diff(b.astype(np.float64)))))
-        if step > 0 and np.allclose(a, b, rtol=0, atol=1e-3 * step):
+        if a.size > 1 and not np.array_equal(a, b) and same_axis(b, a):
             sr = sr.assign_coords({d: ref[d].values})
     return sr
 

@@ -110,7 +110,7 @@ def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> 
     """The truth north-up and checked to lie on the LST's grid ``factor`` times finer, pixel
     for pixel, when both have coordinates: it was paired by position only (a south-up truth
     trained upside down, one 8 km away on the wrong ground, without a word)."""
-    from ..grid import fine_grid
+    from ..grid import fine_grid, same_axis
     from ..validate import image_order
 
     truth = image_order(truth)
@@ -123,10 +123,8 @@ def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> 
         return truth  # plain arrays: paired by position, as documented
     fy, fx, _ = fine_grid(image_order(lst), factor)
     y, x = np.asarray(truth[ty].values, float), np.asarray(truth[tx].values, float)
-    step = abs(float(fx[1] - fx[0])) if fx.size > 1 else 1.0
-    if y.shape != fy.shape or x.shape != fx.shape or not (
-            np.allclose(y, fy, rtol=0, atol=0.01 * step)
-            and np.allclose(x, fx, rtol=0, atol=0.01 * step)):
+    # each axis to its own pixel (was x's step for both: a grid of non-square pixels)
+    if not (same_axis(fy, y, tol=0.01) and same_axis(fx, x, tol=0.01)):
         raise GridError(
             f"the truth is not on the LST's grid {factor} times finer (its x from {x[0]:.6g}, y "
             f"from {y[0]:.6g}; the fine grid's from {fx[0]:.6g} and {fy[0]:.6g}, {fx.size} x "
