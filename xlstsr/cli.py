@@ -617,20 +617,13 @@ def _mask_layers(path: str) -> list[Any]:
     Dataset with both spatial dims (a grid mapping or bounds variable left out)."""
     import xarray as xr
 
-    from xlstsr.errors import XlstsrError
     from xlstsr.io import open_path
-    from xlstsr.validate import spatial_dims
+    from xlstsr.validate import raster_fields
 
     obj = open_path(path)
     if isinstance(obj, xr.DataArray):
         return [obj.squeeze(drop=True)]
-    layers = []
-    for v in obj.data_vars.values():
-        try:
-            spatial_dims(v)
-        except XlstsrError:
-            continue
-        layers.append(v.squeeze(drop=True))
+    layers = [v.squeeze(drop=True) for v in raster_fields(obj).values()]
     if not layers:
         raise UsageError(f"--reference-mask {path} holds no raster (variables: "
                          f"{list(map(str, obj.data_vars))})")

@@ -42,6 +42,7 @@ from .validate import (
     _fill_text,
     decode_guide,
     georeference,
+    raster_fields,
     spatial_dims,
     suspect_guide_fill,
 )
@@ -141,16 +142,7 @@ def guide_fields(guide: GuideLike) -> GuideLike:
     band and refused as "no spatial dimensions", with a rename of ``nv`` to ``x`` suggested."""
     if not isinstance(guide, xr.Dataset):
         return guide
-    fields = {}
-    for k, v in guide.data_vars.items():
-        try:
-            spatial_dims(v)
-        except XlstsrError:
-            continue
-        gm = v.attrs.get("grid_mapping", v.encoding.get("grid_mapping"))
-        if isinstance(gm, str) and gm in guide.data_vars and gm not in v.coords:
-            v = v.assign_coords({gm: guide[gm]})  # its CF grid mapping: the CRS travels along
-        fields[k] = v
+    fields = raster_fields(guide)
     qc = [str(k) for k, v in fields.items() if _quality_layer(str(k), v)]
     if qc and len(qc) < len(fields):
         # MOD13Q1 as AppEEARS delivers it: VI_Quality (bit fields) and pixel_reliability

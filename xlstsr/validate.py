@@ -64,6 +64,7 @@ __all__ = [
     "nearest_block_size",
     "north_up",
     "prepare_lst",
+    "raster_fields",
     "require_georeferenced",
     "require_valid_pixels",
     "select_lst",
@@ -195,6 +196,33 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
             f"or declare them with `da.rio.set_spatial_dims(x_dim={xd!r}, y_dim={yd!r})`."
             f"{hint}{_swath_hint(obj)}"
         ) from err
+
+
+def raster_fields(ds: xr.Dataset) -> dict[Hashable, xr.DataArray]:
+    """A Dataset's rasters: its variables with both spatial dims, each with its CF grid
+    mapping as a coordinate (the CRS travels along). A grid-mapping variable (``crs``) or
+    ``time_bnds`` has no spatial dims and is left out: taken as a raster, it was refused as
+    "no spatial dimensions", with a rename of ``nv`` to ``x`` suggested.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"ndvi": (("y", "x"), np.zeros((2, 2))), "crs": ((), 0)},
+    ...                 coords={"y": [1.5, 0.5], "x": [0.5, 1.5]})
+    >>> list(raster_fields(ds))
+    ['ndvi']
+    """
+    fields = {}
+    for k, v in ds.data_vars.items():
+        try:
+            spatial_dims(v)
+        except XlstsrError:
+            continue
+        gm = v.attrs.get("grid_mapping", v.encoding.get("grid_mapping"))
+        if isinstance(gm, str) and gm in ds.data_vars and gm not in v.coords:
+            v = v.assign_coords({gm: ds[gm]})
+        fields[k] = v
+    return fields
 
 
 def _written_transform(da: xr.DataArray) -> Any:
