@@ -793,6 +793,13 @@ def _evaluate(args: argparse.Namespace) -> int:
                 raise UsageError(f"--reference-mask {path} is {ok.shape}, the first mask "
                                  f"{clear.shape}: give the masks of the reference, on its grid")
             clear = ok if clear is None else clear.copy(data=clear.data & ok.data)
+    if clear is not None and not bool(clear.any()):
+        raise UsageError(
+            f"--reference-mask: no pixel is 0 in {' and '.join(args.reference_mask)}, so none "
+            "would be scored (0 = clear, scored; any other value = not scored). A bit-field QA "
+            "layer is not 0 where clear (Landsat's QA_PIXEL: 21824 on clear land): write a "
+            "0/1 mask of it first, e.g. `(((qa >> 6) & 1) == 0).astype('uint8')`."
+        )
     with _scheduler(args.scheduler):
         scores = xlstsr.evaluate(
             sr, ref, coarse=coarse, factor=args.factor, erode=args.erode,

@@ -32,6 +32,7 @@ from .errors import (
 from .grid import same_axis
 from .steps import pair_steps
 from .validate import (
+    PHYSICAL_RANGE_K,
     check_bool,
     check_factor,
     check_number,
@@ -533,6 +534,40 @@ def _check_reference_scale(sr: xr.DataArray, ref: xr.DataArray) -> None:
         )
 
 
+#: sr pixels of margin kept around sr's extent when the reference is cut to it: room for a
+#: co-registration shift (a fraction of a coarse pixel) and the PSF of its estimate
+_CUT_MARGIN_SR_PX = 8
+
+
+def _cut_to_sr(sr: xr.DataArray, ref: xr.DataArray, erode: int | None) -> dict[str, slice]:
+    """Slices of the reference's (y, x) around sr's extent (with a margin: erosion at the cut
+    drops margin pixels only), or {} when the cut would not shrink it. Scored on a whole
+    Landsat scene, a 15 km MODIS window took 34x the memory and 23x the time of the same
+    scores on the cut."""
+    try:
+        ry, rx = spatial_dims(ref)
+        if ref.rio.crs is None or sr.rio.crs is None or ref.sizes[ry] < 2 or ref.sizes[rx] < 2:
+            return {}
+        sb = sr.rio.transform_bounds(ref.rio.crs, densify_pts=21) \
+            if sr.rio.crs != ref.rio.crs else sr.rio.bounds()
+        sres = abs(sr.rio.resolution(recalc=True)[0])
+        if sr.rio.crs != ref.rio.crs:
+            sres = (sb[2] - sb[0]) / max(sr.rio.width, 1)  # sr's pixel in the reference's units
+    except Exception:  # the overlap and CRS checks below say what is wrong
+        return {}
+    y, x = np.asarray(ref[ry].values, float), np.asarray(ref[rx].values, float)
+    rres = max(abs(float(y[1] - y[0])), abs(float(x[1] - x[0])))
+    pad = _CUT_MARGIN_SR_PX * sres + (int(erode or 0) + 2) * rres
+    cut = {}
+    for dim, v, lo, hi in ((ry, y, sb[1], sb[3]), (rx, x, sb[0], sb[2])):
+        idx = np.flatnonzero((v >= lo - pad) & (v <= hi + pad))
+        if idx.size == 0:
+            return {}  # no overlap: refused below with both bounds
+        if idx[0] > 0 or idx[-1] < v.size - 1:
+            cut[dim] = slice(int(idx[0]), int(idx[-1]) + 1)
+    return cut
+
+
 def _check_overlap(sr: xr.DataArray, ref: xr.DataArray) -> None:
     try:
         sb = sr.rio.transform_bounds(ref.rio.crs) if sr.rio.crs != ref.rio.crs else sr.rio.bounds()
@@ -814,15 +849,26 @@ def evaluate(
     if coregister is not False and "band" in reference.dims and reference.sizes["band"] == 1:
         reference = reference.squeeze("band", drop=True)  # as read by rioxarray: one band
     reference = pair_steps(georeference(reference, "reference"), sr)
+    cut = _cut_to_sr(sr, reference, erode)
+    if reference_clear is not None:  # checked on the reference's own grid, then cut alike
+        reference_clear = _clear_on(reference_clear, reference).isel(cut)
+    reference = reference.isel(cut)
     factor = _infer_factor(sr, coarse, factor)
     ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata,
                            valid_min=valid_min, valid_max=valid_max)
     if reference_clear is not None:
-        ref = ref.where(_clear_on(reference_clear, ref))
+        before = ref
+        ref = ref.where(reference_clear)
+        if (not isinstance(ref.variable.data, dsa.Array) and bool(np.isfinite(before).any())
+                and not bool(np.isfinite(ref).any())):
+            # blamed on nodata, scale and erode before: the mask is the only cause
+            raise AllNaNError(
+                "reference_clear leaves no valid reference pixel: it is True on the pixels "
+                "that may be scored (e.g. `cloud_mask == 0`). A bit-field QA layer is not 0 "
+                "where clear: Landsat's QA_PIXEL marks clear sky by bit 6 (`((qa >> 6) & 1) "
+                "== 1`); or the mask is not the reference's (another date or scene)."
+            )
     mask = reference_mask(ref, erode=erode, valid_min=valid_min, valid_max=valid_max, clear=clear)
-    offset = None
-    if coregister is not False:
-        ref, mask, offset = _coregistered(ref, mask, coarse, coregister)
     empty = (
         f"the reference has no valid pixel after masking (nodata={reference_nodata}, "
         f"scale={reference_scale}, erode={erode}, valid range [{valid_min}, {valid_max}] K). "
@@ -832,6 +878,14 @@ def evaluate(
     if not isinstance(mask.variable.data, dsa.Array) and not bool(mask.any()):
         raise AllNaNError(empty)
     ref = _refuse_impossible(reference, ref, mask, reference_nodata)
+    # no truth outside the physical range (decode_reference named such pixels): a threshold
+    # after the erosion, so that what `erode` drops is unchanged; the co-registration
+    # estimate does not see them either
+    lo, hi = PHYSICAL_RANGE_K
+    mask = mask & (ref >= lo) & (ref <= hi)
+    offset = None
+    if coregister is not False:
+        ref, mask, offset = _coregistered(ref, mask, coarse, coregister)
     _check_overlap(sr, ref)
     _check_reference_scale(sr, ref)
     resampled = not _same_grid(sr, ref)

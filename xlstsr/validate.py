@@ -105,6 +105,9 @@ LST_FILL_SENTINELS = frozenset({65535.0, 32767.0, -32768.0, -32767.0, 9999.0, -9
 #: a magnitude no scale of a temperature or an NDVI reaches: a value repeated there is a fill
 #: (NetCDF's default float fill 9.96921e36, float32's extremes)
 NEVER_DATA = 1e20
+#: Landsat Collection 2 Level-2 surface temperature: K = DN x scale + offset (DN 0: fill)
+LANDSAT_C2_ST_SCALE = 0.00341802
+LANDSAT_C2_ST_OFFSET = 149.0
 #: NetCDF's default fill of float variables (written where a variable has no data)
 NETCDF_DEFAULT_FILL = 9.969209968386869e36
 #: Largest upscaling factor :func:`xlstsr.upscale` accepts (1 km -> 15.6 m; a typo such as 400
@@ -1311,6 +1314,14 @@ def _range_cause(
                 "second time: the scale was applied before (e.g. by `mask_and_scale=True`) and "
                 "the attributes kept. Drop them: "
                 "`da.attrs.pop('scale_factor', None); da.attrs.pop('add_offset', None)`")
+    if (abs(scale - LANDSAT_C2_ST_SCALE) < 1e-8 and offset == 0.0 and celsius == 0.0
+            and lo <= median + LANDSAT_C2_ST_OFFSET <= hi):
+        # Landsat C2 L2's scale without its offset read as degrees Fahrenheit before
+        return (f"the scale {scale:g} is Landsat Collection 2's surface temperature's, without "
+                f"its offset {LANDSAT_C2_ST_OFFSET:g} K (K = DN x {scale:g} + "
+                f"{LANDSAT_C2_ST_OFFSET:g}): read the scene with `xlstsr.io.open_landsat_c2l2` "
+                "(fill and clouds masked too), or decode it yourself: `dn.where(dn != 0) * "
+                f"{scale:g} + {LANDSAT_C2_ST_OFFSET:g}` with `attrs['units'] = 'K'`")
     if celsius and lo <= median - celsius <= hi:
         return (f"the values (median {median - celsius:.2f} as stored) are already Kelvin but "
                 "the 'units' attribute says degrees Celsius: set `da.attrs['units'] = 'K'`")
@@ -1581,7 +1592,33 @@ def _lst_verdict(
                 f"{_range_cause(finite, median, physical_range, stored, units_known, ref, cli)}."
             )
         if keep_out_of_range and n_out <= 0.5 * finite.size:
-            continue  # a reference: its bulk is plausible, its thresholds drop the rest
+            # a reference: its bulk is plausible; pixels out of range are never scored
+            # (reference_mask), and named here unless the caller's thresholds drop them anyway
+            # (Landsat C2 L2's fill DN 0 decoded by hand is 149.0 K: scored, it made 5.3 K of
+            # a 0.5 K RMSE)
+            k_lo, k_hi = kept_range
+            out = finite[below | above]
+            out = out[(out > 0) & (out <= 1000)]  # evaluate refuses the impossible ones
+            if np.ndim(k_lo) == 0 and k_lo is not None:
+                out = out[out >= float(k_lo)]
+            if np.ndim(k_hi) == 0 and k_hi is not None:
+                out = out[out <= float(k_hi)]
+            if out.size:
+                vals, counts = np.unique(out, return_counts=True)
+                top = float(vals[np.argmax(counts)])
+                landsat = (f" ({LANDSAT_C2_ST_OFFSET:g} K is Landsat Collection 2's surface-"
+                           "temperature offset: its fill, DN 0, decoded; "
+                           "`xlstsr.io.open_landsat_c2l2` masks it)"
+                           if abs(top - LANDSAT_C2_ST_OFFSET) < 1e-3 else "")
+                warn(
+                    f"{out.size} {what} pixel(s) of an image lie outside the physical range "
+                    f"{lo:g}-{hi:g} K ({float(out.min()):.2f} to {float(out.max()):.2f} K; "
+                    f"{top:.2f} K on {int(counts.max())}){landsat}: they are not scored. "
+                    "Declare the fill (`reference_nodata=`, `--reference-nodata`) or drop them "
+                    "with `valid_min` / `valid_max` to silence this.",
+                    PhysicalRangeWarning,
+                )
+            continue
         # a few isolated hot spots (fires, artefacts) just above the range are not a units or
         # scale problem: mask them with a warning instead of failing a whole cube
         if (

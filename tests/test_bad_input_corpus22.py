@@ -1,0 +1,113 @@
+"""Twenty-second round of bad inputs (session 20): fine truth from Landsat and a reference
+mask, scored where it cannot be right or reported with the wrong cause.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import dask.array as dsa
+import numpy as np
+import pytest
+import xarray as xr
+from helpers import run_cli
+
+import xlstsr
+from xlstsr import errors
+
+
+def _field(n: int, res: float, x0: float, y0: float, value: Any = 300.0) -> xr.DataArray:
+    y = y0 - res / 2 - res * np.arange(n)
+    x = x0 + res / 2 + res * np.arange(n)
+    data = np.full((n, n), value, np.float64) if np.ndim(value) == 0 else value
+    return xr.DataArray(data, dims=("y", "x"), coords={"y": y, "x": x},
+                        attrs={"units": "K"}).rio.write_crs("EPSG:32616")
+
+
+def _truth_and_sr(n: int = 240):
+    rng = np.random.default_rng(0)
+    truth = _field(n, 30.0, 400_000.0, 3_400_000.0, 300 + rng.standard_normal((n, n)))
+    sr = _field(n // 8, 240.0, 400_000.0, 3_400_000.0, 300.5)
+    return truth, sr
+
+
+def test_reference_below_the_physical_range_is_not_scored_and_named():
+    """Landsat C2 L2's fill DN 0, decoded by hand (DN x 0.00341802 + 149.0), is 149.0 K: on
+    under 5 % of the scene it was kept and scored (RMSE 5.3 K for a 0.5 K bias), silently."""
+    truth, sr = _truth_and_sr()
+    truth[:, :6] = 149.0  # a fill border: 2.5 % of the pixels
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = xlstsr.evaluate(sr, truth)
+    assert float(s.rmse) == pytest.approx(np.sqrt(0.25 + 1.0), abs=0.05)
+    assert int(s.n_valid) == 240 * 234
+    said = [str(w.message) for w in caught if issubclass(w.category, errors.PhysicalRangeWarning)]
+    assert len(said) == 1 and "149.00 K on 1440" in said[0] and "open_landsat_c2l2" in said[0]
+    # thresholds that drop them anyway: no word
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s2 = xlstsr.evaluate(sr, truth, valid_min=230)
+    assert float(s2.rmse) == pytest.approx(float(s.rmse))
+    assert not [w for w in caught if issubclass(w.category, errors.PhysicalRangeWarning)]
+
+
+def test_landsat_scale_without_its_offset_is_named_not_fahrenheit():
+    truth, sr = _truth_and_sr()
+    dn = ((truth - 10.0 - 149.0) / 0.00341802).round().astype(np.uint16)
+    dn.attrs = {}
+    with pytest.raises(errors.PhysicalRangeError) as err:
+        xlstsr.evaluate(sr, dn, reference_scale=0.00341802)
+    assert "offset 149" in str(err.value) and "open_landsat_c2l2" in str(err.value)
+    assert "Fahrenheit" not in str(err.value)
+
+
+def test_a_reference_mask_that_keeps_nothing_is_named():
+    """Blamed on nodata, scale and erode (`--reference-scale 0.1`), never on the mask."""
+    truth, sr = _truth_and_sr()
+    qa = xr.full_like(truth, 21824, dtype=np.uint16)  # Landsat QA_PIXEL: clear land
+    with pytest.raises(errors.AllNaNError, match="reference_clear leaves no valid"):
+        xlstsr.evaluate(sr, truth, reference_clear=qa == 0)
+
+
+def test_cli_reference_mask_that_keeps_nothing_is_named(tmp_path, capsys):
+    truth, sr = _truth_and_sr()
+    sr.astype(np.float32).rio.to_raster(tmp_path / "sr.tif")
+    truth.astype(np.float32).rio.to_raster(tmp_path / "truth.tif")
+    xr.full_like(truth, 21824, dtype=np.uint16).rio.to_raster(tmp_path / "qa.tif")
+    code, err = run_cli(capsys, "evaluate", str(tmp_path / "sr.tif"),
+                        str(tmp_path / "truth.tif"), str(tmp_path / "s.csv"),
+                        "--reference-mask", str(tmp_path / "qa.tif"))
+    assert code == 2 and "--reference-mask: no pixel is 0" in err and "QA_PIXEL" in err
+    assert not (tmp_path / "s.csv").exists()
+
+
+class _Reader:  # a lazily read file that records the rows it reads
+    def __init__(self, a):
+        self.a, self.shape, self.dtype, self.ndim, self.rows = a, a.shape, a.dtype, a.ndim, []
+
+    def __getitem__(self, key):
+        out = self.a[key]
+        if out.size:
+            self.rows.append(out.shape[0])
+        return out
+
+
+def test_evaluate_reads_only_the_reference_around_sr():
+    """A 15 km window scored against a whole Landsat scene was reprojected, masked and scored
+    on the whole scene: 34x the memory and 23x the time of the same scores on the part sr
+    covers."""
+    n = 1200
+    rng = np.random.default_rng(1)
+    full = _field(n, 30.0, 400_000.0, 3_400_000.0, 300 + rng.standard_normal((n, n)))
+    reader = _Reader(full.values)
+    lazy = full.copy(data=dsa.from_array(reader, chunks=(100, 100), asarray=True))
+    sr = _field(16, 240.0, 400_000.0 + 12_000.0, 3_400_000.0 - 12_000.0, 300.5)
+    clear = xr.ones_like(full, dtype=bool)
+    s = xlstsr.evaluate(sr, lazy, reference_clear=clear, erode=1, factor=4)
+    # sr covers 128 x 128 truth pixels; the cut keeps a margin of 8 sr pixels and the erosion
+    assert len(reader.rows) <= 16, len(reader.rows)  # of 144 chunks
+    ref = xlstsr.evaluate(sr, full.isel(y=slice(300, 600), x=slice(300, 600)), erode=1,
+                          factor=4)
+    for k in ("rmse", "bias", "n_valid", "ssim", "spectral_ratio"):
+        assert float(s[k]) == pytest.approx(float(ref[k]), rel=1e-9), k
