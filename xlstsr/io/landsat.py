@@ -14,21 +14,71 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import rioxarray
 import xarray as xr
 
 from ..errors import AllNaNError, InputNotFoundError, XlstsrError, warn
-from ..validate import check_bool, check_whole
+from ..validate import LANDSAT_C2_ST_OFFSET, LANDSAT_C2_ST_SCALE, check_bool, check_whole
 
 __all__ = ["open_desirex", "open_landsat8_l1", "open_landsat_c2l2", "read_mtl"]
 
 #: Collection 2 Level-2 scalings (USGS L2 science product guides, LSDS-1619 and LSDS-1618), used
 #: when the scene's MTL does not give them: surface temperature K = DN x 0.00341802 + 149.0,
 #: surface reflectance = DN x 2.75e-5 - 0.2; DN 0 is fill in every band
-C2L2_ST_SCALE, C2L2_ST_OFFSET = 0.00341802, 149.0
+C2L2_ST_SCALE, C2L2_ST_OFFSET = LANDSAT_C2_ST_SCALE, LANDSAT_C2_ST_OFFSET  # (evaluate names them)
 C2L2_SR_SCALE, C2L2_SR_OFFSET = 2.75e-5, -0.2
 #: thermal, red and NIR bands by spacecraft: TIRS band 10 on Landsat 8-9, band 6 on Landsat 4-7
 C2L2_BANDS = {"8-9": ("ST_B10", "SR_B4", "SR_B5"), "4-7": ("ST_B6", "SR_B3", "SR_B4")}
+#: a file of a Level-2 scene, by what follows its prefix (``{prefix}ST_B10.TIF``...): a path to
+#: one of them stands for its scene (its folder and prefix)
+_C2L2_FILE = re.compile(r"(ST_B\d+|SR_B\d+|QA_PIXEL|QA_RADSAT|SR_QA_AEROSOL|SR_[A-Z_]+|ST_[A-Z]+|"
+                        r"MTL|ANG)\.(tif|tiff|txt|xml|json)$", re.IGNORECASE)
+
+
+def _acquisition_time(mtl: dict[str, str], name: str = "") -> np.datetime64 | None:
+    """The scene's acquisition time (UTC, naive ``datetime64[ns]``): the MTL's ``DATE_ACQUIRED``
+    and ``SCENE_CENTER_TIME`` (older MTLs: ``ACQUISITION_DATE``, ``SCENE_CENTER_SCAN_TIME``),
+    else the acquisition date of a Collection 2 product ID ``name`` (its 4th field); None when
+    neither gives one.
+
+    Examples
+    --------
+    >>> print(_acquisition_time({"DATE_ACQUIRED": "2015-08-04",
+    ...                          "SCENE_CENTER_TIME": "16:19:21.79Z"}))
+    2015-08-04T16:19:21.790000000
+    >>> print(_acquisition_time({}, "LC08_L2SP_044034_20230815_20230822_02_T1_"))
+    2023-08-15T00:00:00.000000000
+    """
+    date = mtl.get("DATE_ACQUIRED") or mtl.get("ACQUISITION_DATE")
+    clock = mtl.get("SCENE_CENTER_TIME") or mtl.get("SCENE_CENTER_SCAN_TIME")
+    if not date:
+        m = re.match(r"L[A-Z]\d\d_[A-Z0-9]{4}_\d{6}_(\d{8})_", name, re.IGNORECASE)
+        date = m.group(1) if m else None
+    if not date:
+        return None
+    for text in ([f"{date}T{clock}"] if clock else []) + [date]:
+        try:
+            t = pd.Timestamp(text)
+        except (TypeError, ValueError):
+            continue  # a time of day that does not parse: the date alone still pairs the dates
+        # UTC, without a zone, as the package's other dates (the date checks compare them)
+        t = t.tz_convert("UTC").tz_localize(None) if t.tzinfo else t
+        return np.datetime64(t.to_datetime64(), "ns")
+    return None
+
+
+def _with_time(ds: xr.Dataset, when: np.datetime64 | None, what: str) -> xr.Dataset:
+    """``ds`` with its acquisition time as a scalar ``time`` coordinate on every variable, as
+    ``evaluate``'s date checks read it (in attrs only, an sr of another date was scored against
+    the scene without a word); a warning when the scene gives none."""
+    if when is None:
+        warn(f"{what} gives no acquisition date (no DATE_ACQUIRED in an MTL, no date in the file "
+             "names): the Dataset has no 'time' coordinate, so evaluate cannot check that the "
+             "fields it compares are of the same date; add it yourself "
+             "(`ds = ds.assign_coords(time=np.datetime64('YYYY-MM-DDThh:mm'))`).", UserWarning)
+        return ds
+    return ds.assign_coords(time=when)
 
 
 def read_mtl(path: str | os.PathLike[str], group: str | None = None) -> dict[str, str]:
@@ -83,7 +133,7 @@ def open_landsat8_l1(
     mask_water: bool = True,
 ) -> xr.Dataset:
     """Landsat-8 L1 scene as a Dataset: ``bt`` (band-10 brightness temperature, K), ``ndvi``,
-    ``cloud`` and ``water`` masks, on the 30 m grid.
+    ``cloud`` and ``water`` masks, on the 30 m grid, with its acquisition time.
 
     ``L = RADIANCE_MULT_BAND_10 * DN + RADIANCE_ADD_BAND_10``; ``BT = K2 / ln(K1 / L + 1)``.
     NDVI from TOA reflectance ``rho = REFLECTANCE_MULT * DN + REFLECTANCE_ADD`` of bands 4 and 5
@@ -91,11 +141,32 @@ def open_landsat8_l1(
     cloud confidence, bits 12-13 cirrus confidence, bits 4-5 water confidence; Collection 1
     (``COLLECTION_NUMBER = 01`` in the MTL): bits 5-6 cloud confidence, bits 11-12 cirrus, no
     water bits (water is then not masked, with a warning); Collection 2 is refused (its
-    QA_PIXEL has another layout). Pixels with
-    cloud confidence >= ``cloud_confidence`` (2 = medium) or cirrus confidence >=
-    ``cirrus_confidence`` (3 = high) are clouds (None: that test is off); DN 0 is fill. ``bt`` and ``ndvi`` are NaN on clouds, fill and, with
-    ``mask_water``, water (medium or high water confidence). Band 10 is natively 100 m
-    (resampled to 30 m by USGS): statistics below ~100 m describe the resampling, not the surface.
+    QA_PIXEL has another layout). DN 0 is fill. ``bt`` and ``ndvi`` are NaN on clouds, fill
+    and, with ``mask_water``, water (medium or high water confidence). Band 10 is natively
+    100 m (resampled to 30 m by USGS): statistics below ~100 m describe the resampling, not
+    the surface.
+
+    Parameters
+    ----------
+    folder : path
+        The scene's folder: ``{prefix}B4.tif``, ``B5.tif``, ``B10.tif``, ``BQA.tif`` and an
+        ``MTL.txt`` (``.TIF`` as USGS names them is found too).
+    prefix : str
+        The part of the file names before ``B10.tif`` (``"LC08_L1TP_020039_"``...).
+    cloud_confidence, cirrus_confidence : int or None
+        Pixels of BQA cloud (cirrus) confidence at or above this level are clouds: 1 low,
+        2 medium, 3 high; None: that test is off.
+    mask_water : bool
+        Set water (medium or high confidence) to NaN in ``bt`` and ``ndvi``.
+
+    Returns
+    -------
+    Dataset
+        ``bt``, ``ndvi`` (float32), ``cloud``, ``water`` (bool) on the scene's grid and CRS; a
+        scalar ``time`` coordinate, the acquisition time (``DATE_ACQUIRED`` +
+        ``SCENE_CENTER_TIME``, UTC, naive ``datetime64[ns]``), on which :func:`xlstsr.evaluate`
+        checks that a field of another date is not scored against it; ``scene`` and ``date``
+        attrs.
     """
     for name, v in (("cloud_confidence", cloud_confidence),
                     ("cirrus_confidence", cirrus_confidence)):
@@ -188,6 +259,7 @@ def open_landsat8_l1(
         {"bt": bt, "ndvi": ndvi, "cloud": (bt.dims, cloud), "water": (bt.dims, water)},
         attrs={"scene": mtl.get("LANDSAT_SCENE_ID", ""), "date": mtl.get("DATE_ACQUIRED", "")},
     )
+    ds = _with_time(ds, _acquisition_time(mtl), mtl_file.name)
     return ds.rio.write_crs(b10.rio.crs)
 
 
@@ -225,45 +297,86 @@ def open_desirex(
     return da
 
 
-def _c2l2_files(folder: Path, prefix: str | None) -> tuple[str, str, dict[str, Path]]:
-    """The scene prefix, its band set (``C2L2_BANDS`` key) and its files (thermal, red, NIR,
-    QA_PIXEL, and ST_QA / MTL when present), found by USGS's names ``{prefix}ST_B10.TIF``..."""
+def _c2l2_kind(prefix: str, find: dict[str, Path | None], mtl: Path | None) -> str | None:
+    """The band set (``C2L2_BANDS`` key) of a scene: from its thermal file, else from its
+    spacecraft (the MTL's ``SPACECRAFT_ID``, the mission of its product ID ``LC08_...``); None
+    when nothing tells."""
+    if find["ST_B10"] is not None:
+        return "8-9"
+    if find["ST_B6"] is not None:
+        return "4-7"
+    ids = [read_mtl(mtl).get("SPACECRAFT_ID", "")] if mtl is not None else []
+    for text in [*ids, prefix]:
+        m = re.match(r"(?:landsat_?|l[a-z])0?(\d)", text, re.IGNORECASE)
+        if m and 4 <= int(m.group(1)) <= 9:
+            return "8-9" if int(m.group(1)) >= 8 else "4-7"
+    return None
+
+
+def _c2l2_files(path: Path, prefix: str | None) -> tuple[Path, str, str, dict[str, Path | None]]:
+    """The scene's folder, prefix, band set (``C2L2_BANDS`` key) and files (``st``, ``qa``;
+    ``red``, ``nir``, ``st_qa`` and ``mtl`` or None), found by USGS's names
+    ``{prefix}ST_B10.TIF``... in any case. ``path`` is the scene's folder or one of its files."""
+    folder = path
+    if path.is_file():  # one file of the scene: its folder, and its prefix unless given
+        m = _C2L2_FILE.search(path.name)
+        if m is None:
+            raise InputNotFoundError(
+                f"{path} is a file, not a Landsat Collection 2 Level-2 scene folder nor one of "
+                "its files ({prefix}ST_B10.TIF, {prefix}MTL.txt...): pass the scene's folder (a "
+                "Level-1 scene, B10.TIF and BQA, is read by open_landsat8_l1).")
+        folder = path.parent
+        prefix = path.name[: m.start()] if prefix is None else prefix
     if not folder.is_dir():
         raise InputNotFoundError(f"no such folder: {folder}; open_landsat_c2l2 takes the folder "
                                  "of one Landsat Collection 2 Level-2 scene (its *_ST_B10.TIF...)")
-    names = {q.name: q for q in folder.iterdir() if q.is_file()}
+    # case-insensitive: an archive tool or a user renames USGS's LC08_..._ST_B10.TIF in lower case
+    names = {q.name.lower(): q for q in sorted(folder.iterdir()) if q.is_file()}
+    scenes: dict[str, str] = {}  # lower-case prefix -> as spelled, of each thermal file
+    for low, q in names.items():
+        for suffix in ("st_b10.tif", "st_b6.tif"):
+            if low.endswith(suffix):
+                scenes.setdefault(low[: -len(suffix)], q.name[: -len(suffix)])
     if prefix is None:
-        found = sorted({n[: -len(suffix)] for n in names for suffix in
-                        ("ST_B10.TIF", "ST_B10.tif", "ST_B6.TIF", "ST_B6.tif") if n.endswith(suffix)})
-        if not found:
+        if not scenes:
             raise InputNotFoundError(
-                f"no *_ST_B10.TIF (Landsat 8-9) or *_ST_B6.TIF (Landsat 4-7) in {folder}: "
-                "open_landsat_c2l2 reads a Collection 2 Level-2 scene as USGS delivers it (the "
-                "ST and SR GeoTIFFs, QA_PIXEL and MTL). A Level-1 scene (B10.TIF, BQA) is read "
-                "by open_landsat8_l1."
+                f"no *_ST_B10.TIF (Landsat 8-9) or *_ST_B6.TIF (Landsat 4-7), in any case, in "
+                f"{folder}: open_landsat_c2l2 reads a Collection 2 Level-2 scene as USGS "
+                "delivers it (the ST GeoTIFF, QA_PIXEL, MTL and optionally the SR GeoTIFFs). A "
+                "Level-1 scene (B10.TIF, BQA) is read by open_landsat8_l1."
             )
-        if len(found) > 1:
-            raise XlstsrError(f"{folder} holds {len(found)} Level-2 scenes ({', '.join(found[:3])}"
+        if len(scenes) > 1:
+            shown = sorted(scenes.values())
+            raise XlstsrError(f"{folder} holds {len(scenes)} Level-2 scenes ({', '.join(shown[:3])}"
                               f"...): pass prefix= one of them (the part of the names before "
-                              "'ST_B10.TIF').")
-        prefix = found[0]
+                              "'ST_B10.TIF', or the product ID).")
+        prefix = next(iter(scenes.values()))
+    elif not prefix.endswith("_") and any(n.startswith(prefix.lower() + "_") for n in names):
+        prefix += "_"  # the product ID (ds.attrs['scene'], the MTL's LANDSAT_PRODUCT_ID)
 
     def find(band: str) -> Path | None:
-        return names.get(f"{prefix}{band}.TIF") or names.get(f"{prefix}{band}.tif")
+        return names.get(f"{prefix}{band}.tif".lower()) or names.get(f"{prefix}{band}.tiff".lower())
 
-    kind = "8-9" if find("ST_B10") is not None else "4-7"
-    files = {key: find(band) for key, band in zip(("st", "red", "nir"), C2L2_BANDS[kind])}
-    files["qa"] = find("QA_PIXEL")
-    lacking = [C2L2_BANDS[kind][i] if i < 3 else "QA_PIXEL"
-               for i, key in enumerate(("st", "red", "nir", "qa")) if files[key] is None]
-    if lacking:
+    mtl = names.get(f"{prefix}MTL.txt".lower())
+    kind = _c2l2_kind(prefix, {b: find(b) for b in ("ST_B10", "ST_B6")}, mtl)
+    thermal = C2L2_BANDS[kind][0] if kind else None
+    files: dict[str, Path | None] = {"st": find(thermal) if thermal else None,
+                                     "qa": find("QA_PIXEL"), "st_qa": find("ST_QA"), "mtl": mtl}
+    lacking = [f"{prefix}{b}.TIF" for b, key in ((thermal, "st"), ("QA_PIXEL", "qa"))
+               if b and files[key] is None]
+    if kind is None:  # nothing says which mission: name both thermal bands
+        lacking.insert(0, f"{prefix}ST_B10.TIF (Landsat 8-9) or {prefix}ST_B6.TIF (Landsat 4-7)")
+    if lacking or kind is None:
+        there = (f" The folder holds the scene(s) {', '.join(sorted(scenes.values())[:3])}: pass "
+                 "prefix= one of them." if scenes and prefix.lower() not in scenes else "")
         raise InputNotFoundError(
-            f"{folder} lacks {', '.join(f'{prefix}{b}.TIF' for b in lacking)}: open_landsat_c2l2 "
-            f"needs the thermal band, red and NIR surface reflectance (NDVI) and QA_PIXEL "
-            f"(clouds) of the scene; download the whole Level-2 scene (or pass prefix=)."
+            f"{folder} lacks {', '.join(lacking)}: open_landsat_c2l2 needs the scene's surface "
+            "temperature band and QA_PIXEL (fill, clouds, water); download them (or pass the "
+            f"scene's prefix=).{there}"
         )
-    files["st_qa"], files["mtl"] = find("ST_QA"), names.get(f"{prefix}MTL.txt")
-    return prefix, kind, files
+    # surface reflectance is optional (NDVI only): the ST product comes without it
+    files["red"], files["nir"] = find(C2L2_BANDS[kind][1]), find(C2L2_BANDS[kind][2])
+    return folder, prefix, kind, files
 
 
 def open_landsat_c2l2(
@@ -274,19 +387,59 @@ def open_landsat_c2l2(
     max_uncertainty: float | None = None,
 ) -> xr.Dataset:
     """A Landsat Collection 2 Level-2 scene (Landsat 4-9) as a Dataset: ``lst`` (surface
-    temperature, K), ``ndvi`` (surface reflectance), ``cloud`` and ``water`` masks, on its 30 m
-    grid, lazily.
+    temperature, K), ``ndvi`` (surface reflectance, when the scene has it), ``cloud`` and
+    ``water`` masks, on its 30 m grid, lazily, with its acquisition time.
 
     ``lst = DN x TEMPERATURE_MULT + TEMPERATURE_ADD`` of the MTL (``0.00341802`` and ``149.0``,
     USGS's constants, when the scene has no MTL); NDVI from ``SR_B5``/``SR_B4`` (Landsat 8-9) or
     ``SR_B4``/``SR_B3`` (Landsat 4-7), ``reflectance = DN x 2.75e-5 - 0.2``. ``QA_PIXEL`` bits:
     0 fill, 1 dilated cloud, 2 cirrus (Landsat 8-9), 3 cloud, 4 cloud shadow, 7 water; ``cloud``
-    is any of bits 1-4. ``lst`` and ``ndvi`` are NaN on fill, ``cloud`` and (``mask_water``)
-    water, and ``lst`` also where ``ST_QA``'s uncertainty (K) exceeds ``max_uncertainty`` (the
-    product's own error estimate, larger near clouds; None: not used). The thermal band is
-    natively 100 m (Landsat 8-9) or 60-120 m (4-7), resampled to 30 m by USGS: statistics below
-    that scale describe the resampling. As truth for 1 km -> 250 m, aggregate it first:
+    is any of bits 1-4. ``lst`` and ``ndvi`` are NaN on fill (``QA_PIXEL`` bit 0, thermal DN 0),
+    ``cloud`` and (``mask_water``) water, ``ndvi`` also where a reflectance band is fill (DN 0),
+    and ``lst`` where ``ST_QA``'s uncertainty (K) exceeds ``max_uncertainty`` (the product's own
+    error estimate, larger near clouds; None: not used). The thermal band is natively 100 m
+    (Landsat 8-9) or 60-120 m (4-7), resampled to 30 m by USGS: statistics below that scale
+    describe the resampling. As truth for 1 km -> 250 m, aggregate it first:
     ``xlstsr.evaluate(sr, scene["lst"], ...)`` reprojects it onto the output's grid.
+
+    Parameters
+    ----------
+    folder : path
+        The scene's folder, as USGS delivers it: ``{prefix}ST_B10.TIF`` (Landsat 8-9) or
+        ``{prefix}ST_B6.TIF`` (4-7) and ``{prefix}QA_PIXEL.TIF`` are needed; the red and NIR
+        ``SR_B*.TIF`` (for ``ndvi``), ``ST_QA.TIF`` (for ``max_uncertainty``) and ``MTL.txt``
+        (scalings, acquisition time) are read when present. File names match in any case
+        (``*_st_b10.tif``). The path of one of the scene's files (its ``ST_B10.TIF``, its
+        ``MTL.txt``...) stands for its folder and prefix.
+    prefix : str, optional
+        The part of the file names before ``ST_B10.TIF`` (``"LC08_L2SP_..._02_T1_"``) or the
+        product ID (``ds.attrs['scene']``, without the trailing ``_``); needed when the folder
+        holds several scenes. Default: the one scene of the folder.
+    mask_water : bool
+        Set ``QA_PIXEL`` water (bit 7) to NaN in ``lst`` and ``ndvi``.
+    max_uncertainty : float, optional
+        Set ``lst`` to NaN where ``ST_QA`` gives an uncertainty above this (K); needs the
+        scene's ``ST_QA.TIF``. None: not used.
+
+    Returns
+    -------
+    Dataset
+        ``lst`` (float32, K), ``ndvi`` (float32; absent for a surface-temperature-only scene,
+        without its ``SR`` bands), ``cloud`` and ``water`` (bool), dask-backed, on the scene's
+        grid and CRS. A scalar ``time`` coordinate holds the acquisition time (the MTL's
+        ``DATE_ACQUIRED`` + ``SCENE_CENTER_TIME``, UTC, naive ``datetime64[ns]``; without an
+        MTL, the date of the product ID): :func:`xlstsr.evaluate` refuses to score a field of
+        another date against ``ds["lst"]``. Attrs ``scene`` (the product ID), ``date`` and
+        ``spacecraft``.
+
+    Raises
+    ------
+    InputNotFoundError
+        No such folder, no Level-2 scene in it, or the scene lacks its thermal band or
+        ``QA_PIXEL`` (or ``ST_QA`` with ``max_uncertainty``).
+    XlstsrError
+        Several scenes and no ``prefix``, bands on different grids, or bands already decoded
+        (not integers).
 
     Examples
     --------
@@ -298,8 +451,7 @@ def open_landsat_c2l2(
         from ..validate import check_number
 
         check_number("max_uncertainty", max_uncertainty, hint="in K, e.g. 2.0; None: not used")
-    folder = Path(folder)
-    prefix, kind, files = _c2l2_files(folder, prefix)
+    folder, prefix, kind, files = _c2l2_files(Path(folder), prefix)
     mtl = read_mtl(files["mtl"]) if files["mtl"] is not None else {}
     st_band, red_band, nir_band = C2L2_BANDS[kind]
     # the Level-2 scalings from their own groups (the MTL repeats REFLECTANCE_* for Level 1)
@@ -326,26 +478,28 @@ def open_landsat_c2l2(
             )
         return da
 
-    st, red, nir, qa = dn("st"), dn("red"), dn("nir"), dn("qa")
-    grids = {k: (v.shape, v.rio.transform()) for k, v in (("st", st), ("red", red), ("nir", nir),
-                                                           ("qa", qa))}
+    with_sr = files["red"] is not None and files["nir"] is not None
+    if (files["red"] is None) != (files["nir"] is None):  # half an NDVI: a partial download
+        have, lack = ((red_band, nir_band) if files["red"] is not None else (nir_band, red_band))
+        warn(f"{folder} has {prefix}{have}.TIF but not {prefix}{lack}.TIF: NDVI needs both, the "
+             "Dataset has no 'ndvi'; download the missing band for it.", UserWarning)
+    bands = {"st": dn("st"), "qa": dn("qa")} | ({"red": dn("red"), "nir": dn("nir")}
+                                                 if with_sr else {})
+    grids = {k: (v.shape, v.rio.transform()) for k, v in bands.items()}
     if len({(g[0], tuple(g[1])) for g in grids.values()}) > 1:
         raise XlstsrError(
             f"the bands of {prefix} are on different grids ({', '.join(f'{k} {g[0]}' for k, g in grids.items())}): "
             "a Level-2 scene's bands share one 30 m grid; are they from the same scene?"
         )
+    st, qa = bands["st"], bands["qa"]
     ms, ads = scaling("TEMPERATURE", st_band, C2L2_ST_SCALE, C2L2_ST_OFFSET)
-    mr, ar = scaling("REFLECTANCE", red_band, C2L2_SR_SCALE, C2L2_SR_OFFSET)
-    mn, an = scaling("REFLECTANCE", nir_band, C2L2_SR_SCALE, C2L2_SR_OFFSET)
     q = qa.astype(np.uint16)
-    fill = ((q & 1) == 1) | (st == 0) | (red == 0) | (nir == 0)
+    # the truth's mask from its own bands: the same lst with or without the SR download
+    fill = ((q & 1) == 1) | (st == 0)
     cloud = (q & 0b11110) != 0  # dilated cloud, cirrus, cloud, cloud shadow
     water = ((q >> 7) & 1) == 1
     bad = fill | cloud | (water if mask_water else False)
     lst = (st.astype(np.float32) * np.float32(ms) + np.float32(ads)).where(~bad)
-    r4 = red.astype(np.float32) * np.float32(mr) + np.float32(ar)
-    r5 = nir.astype(np.float32) * np.float32(mn) + np.float32(an)
-    ndvi = ((r5 - r4) / (r5 + r4)).where(~bad & (r4 + r5 > 0))
     if max_uncertainty is not None and files["st_qa"] is not None:
         unc = rioxarray.open_rasterio(files["st_qa"], chunks={}, mask_and_scale=False)
         unc = unc.squeeze("band", drop=True).astype(np.float32) * np.float32(0.01)  # DN x 0.01 K
@@ -355,12 +509,22 @@ def open_landsat_c2l2(
                                  f"uncertainty), absent from {folder}; pass max_uncertainty=None.")
     lst.attrs = {"standard_name": "surface_temperature", "units": "K",
                  "long_name": f"Landsat Collection 2 Level-2 surface temperature ({st_band})"}
-    ndvi.attrs = {"long_name": f"NDVI (surface reflectance, {nir_band}/{red_band})", "units": "1"}
     cloud.attrs = {"long_name": "QA_PIXEL cloud, dilated cloud, cirrus or cloud shadow"}
     water.attrs = {"long_name": "QA_PIXEL water"}
-    ds = xr.Dataset({"lst": lst.astype(np.float32), "ndvi": ndvi.astype(np.float32),
-                     "cloud": cloud, "water": water},
-                    attrs={"scene": mtl.get("LANDSAT_PRODUCT_ID", prefix.rstrip("_")),
-                           "date": mtl.get("DATE_ACQUIRED", ""), "spacecraft": mtl.get(
-                               "SPACECRAFT_ID", f"Landsat {kind}")})
+    data = {"lst": lst.astype(np.float32)}
+    if with_sr:
+        red, nir = bands["red"], bands["nir"]
+        mr, ar = scaling("REFLECTANCE", red_band, C2L2_SR_SCALE, C2L2_SR_OFFSET)
+        mn, an = scaling("REFLECTANCE", nir_band, C2L2_SR_SCALE, C2L2_SR_OFFSET)
+        r4 = red.astype(np.float32) * np.float32(mr) + np.float32(ar)
+        r5 = nir.astype(np.float32) * np.float32(mn) + np.float32(an)
+        ndvi = ((r5 - r4) / (r5 + r4)).where(~bad & (red != 0) & (nir != 0) & (r4 + r5 > 0))
+        ndvi.attrs = {"long_name": f"NDVI (surface reflectance, {nir_band}/{red_band})",
+                      "units": "1"}
+        data["ndvi"] = ndvi.astype(np.float32)
+    scene = mtl.get("LANDSAT_PRODUCT_ID", prefix.rstrip("_"))
+    ds = xr.Dataset(data | {"cloud": cloud, "water": water},
+                    attrs={"scene": scene, "date": mtl.get("DATE_ACQUIRED", ""),
+                           "spacecraft": mtl.get("SPACECRAFT_ID", f"Landsat {kind}")})
+    ds = _with_time(ds, _acquisition_time(mtl, prefix), f"scene {scene}")
     return ds.rio.write_crs(st.rio.crs)
