@@ -1,5 +1,6 @@
 """Figures (matplotlib, no display needed): maps of super-resolution results, log-log figures of
-:func:`xlstsr.scaling_stats` output.
+:func:`xlstsr.scaling_stats` output. The user's matplotlib backend is never switched: figures
+that need no display are drawn on a :class:`matplotlib.figure.Figure` of their own.
 
 - :func:`comparison`: side-by-side maps of the input, results, truth and error;
 - :func:`truth_maps`: results against fine truth on another grid (another sensor): maps and
@@ -30,16 +31,41 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".web
 _STATS_VARS = ("structure_function", "power_spectrum", "within_block_variance")
 
 
-def _pyplot(headless: bool) -> Any:
-    """matplotlib.pyplot, imported lazily (an optional dependency), on the Agg backend when
-    ``headless`` unless a backend was already chosen."""
-    import matplotlib
+def _subplots(headless: bool, nrows: int, ncols: int, *, squeeze: bool = True,
+              **fig_kw: Any) -> tuple[Any, Any]:
+    """A new figure and its axes (matplotlib, an optional dependency, imported lazily).
 
+    ``headless``: a :class:`matplotlib.figure.Figure` with its own canvas, outside pyplot, so
+    the user's backend is never touched (``matplotlib.use("Agg", force=False)`` switched a
+    notebook's or Qt session's backend to Agg for good) and figures drawn in a loop are freed
+    with their last reference; it is saved with ``fig.savefig`` and shown by notebooks.
+    Otherwise ``pyplot.subplots`` on whatever backend the user has (``plt.show()`` shows it).
+    """
     if headless:
-        matplotlib.use("Agg", force=False)
+        from matplotlib.figure import Figure
+
+        fig = Figure(**fig_kw)
+        return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
     import matplotlib.pyplot as plt
 
-    return plt
+    return plt.subplots(nrows, ncols, squeeze=squeeze, **fig_kw)
+
+
+def _load(arrays: list[xr.DataArray]) -> list[xr.DataArray]:
+    """The arrays in memory, lazy (dask) ones computed together in one pass: each ``.values``
+    computed them again (a lazy model result ran three times for one figure, a lazily read
+    truth was read twice)."""
+    if not any(a.chunks is not None for a in arrays):
+        return arrays
+    import dask
+
+    return list(dask.compute(*arrays))
+
+
+def _step(da: xr.DataArray, index: dict[str, int]) -> str:
+    """The step of ``da`` a map shows (``" at time=0"``), for messages."""
+    lead = [d for d in da.dims if d not in (da.rio.y_dim, da.rio.x_dim)]
+    return f" at {', '.join(f'{d}={index.get(d, 0)}' for d in lead)}" if lead else ""
 
 
 def _check_path(path: str | Path | None, create: bool = True) -> Path | None:
@@ -71,12 +97,13 @@ def _check_path(path: str | Path | None, create: bool = True) -> Path | None:
 
 
 def _finish(fig: Any, path: str | Path | None) -> Any:
-    """Save the figure to ``path`` (PNG, 110 dpi) and close it, if a path is given."""
+    """Save the figure to ``path`` (110 dpi) and, if pyplot manages it, close it."""
     if path is not None:
-        import matplotlib.pyplot as plt
-
         fig.savefig(path, dpi=110)
-        plt.close(fig)
+        if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure (not headless)
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
     return fig
 
 
@@ -194,6 +221,14 @@ def comparison(
     Returns
     -------
     matplotlib.figure.Figure
+        Drawn off pyplot (the matplotlib backend is left as it is): save it with
+        ``fig.savefig``; notebooks show it. Lazy (dask) inputs are computed once, together.
+
+    Raises
+    ------
+    AllNaNError
+        A map (the input, a result or the truth, at the step drawn) or the error map would be
+        empty: its message names it.
     """
     path = _check_path(path)
     _need_dataarray("coarse", coarse)
@@ -237,24 +272,35 @@ def comparison(
                 "(`truth.rio.reproject_match(result)`), or draw it with xlstsr.plot.truth_maps"
             )
     _check_index(index, [coarse, *results.values(), *([truth] if truth is not None else [])])
-    plt = _pyplot(headless=True)
-    panels = [("input", _image(coarse, index))] + [(k, _image(v, index)) for k, v in results.items()]
+    shown = [("input", "the coarse input", coarse)] + [
+        (k, f"the result {k!r}", v) for k, v in results.items()]
     if truth is not None:
-        t = _image(truth, index)
-        panels.append(("truth", t))
-    vals = np.concatenate([np.asarray(p.values).ravel() for _, p in panels])
-    vmin, vmax = np.nanpercentile(vals, [2, 98])
+        shown.append(("truth", "the truth", truth))
+    images = _load([_image(da, index) for _, _, da in shown])  # each lazy input computed once
+    for (_, name, da), img in zip(shown, images):
+        if not np.isfinite(np.asarray(img.values, np.float64)).any():  # a blank map, NaN limits
+            raise AllNaNError(
+                f"{name} has no valid pixel{_step(da, index)} (all NaN): check its nodata "
+                "value, scale and mask, or draw another step (`index=`); the map would be empty")
+    panels = [(label, np.asarray(img.values)) for (label, _, _), img in zip(shown, images)]
+    err = None
+    if truth is not None:
+        err = panels[-2][1] - panels[-1][1]
+        if not np.isfinite(err).any():
+            raise AllNaNError(
+                f"the result {panels[-2][0]!r} and the truth have no valid pixel in common: the "
+                "error map would be empty; check their masks (do they cover the same ground?)")
+    vmin, vmax = np.nanpercentile(np.concatenate([p.ravel() for _, p in panels]), [2, 98])
     ncol = len(panels) + (1 if truth is not None else 0)
-    fig, axes = plt.subplots(1, ncol, figsize=(3.2 * ncol, 3.4), constrained_layout=True)
-    axes = np.atleast_1d(axes)
+    fig, axes = _subplots(True, 1, ncol, squeeze=False, figsize=(3.2 * ncol, 3.4),
+                          layout="constrained")
+    axes = axes[0]
     for ax, (label, img) in zip(axes, panels):
-        im = ax.imshow(img.values, vmin=vmin, vmax=vmax, cmap="inferno", interpolation="nearest")
+        im = ax.imshow(img, vmin=vmin, vmax=vmax, cmap="inferno", interpolation="nearest")
         ax.set_title(label)
         ax.set_axis_off()
     fig.colorbar(im, ax=axes[: len(panels)].tolist(), shrink=0.8, label="LST (K)")
-    if truth is not None:
-        best = panels[-2][1]
-        err = best.values - panels[-1][1].values
+    if err is not None:
         lim = np.nanpercentile(np.abs(err), 98) or 1.0
         im2 = axes[-1].imshow(err, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
         axes[-1].set_title(f"{panels[-2][0]} - truth")
@@ -343,7 +389,8 @@ def scaling(
     title : str, optional
         Figure title.
     path : str or Path, optional
-        Save the figure there (and close it).
+        Save the figure there (drawn off pyplot, so the matplotlib backend is left as it is);
+        without a path the figure is made with pyplot, on the user's backend.
 
     Returns
     -------
@@ -365,11 +412,11 @@ def scaling(
     _need_stats("stats", stats)
     _check_reduce(reduce)
     metres = check_bool("metres", metres)
-    plt = _pyplot(headless=path is not None)
     s = _reduce(stats.compute(), reduce)  # a lazy (dask) result is computed once, here
     has_guide = "guide_correlation" in s
     n = 5 if has_guide else 4
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8))
+    # with a path, off pyplot; without, on the user's backend (plt.show() shows it)
+    fig, axes = _subplots(path is not None, 1, n, figsize=(4.2 * n, 3.8))
     lag, unit = _x(s, "lag", metres)
     ax = axes[0]
     for q in s.moment.values:
@@ -447,7 +494,8 @@ def compare(
     reduce : {"median", "mean", None}
         How leading dims (time...) are summarised (None: the first index).
     path : str or Path, optional
-        Save the figure there (and close it).
+        Save the figure there (drawn off pyplot, so the matplotlib backend is left as it is);
+        without a path the figure is made with pyplot, on the user's backend.
 
     Returns
     -------
@@ -480,8 +528,8 @@ def compare(
         raise GridError(f"the results' scales are in different units ({sorted(units)}): compare "
                         "draws them on shared axes; reproject the fields to one CRS first")
     _check_reduce(reduce)
-    plt = _pyplot(headless=path is not None)
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4))
+    # with a path, off pyplot; without, on the user's backend (plt.show() shows it)
+    fig, axes = _subplots(path is not None, 1, 4, figsize=(17, 4))
     for i, (name, st) in enumerate(stats.items()):
         s = _reduce(st.compute(), reduce)  # lazy (dask) results are computed once, here
         c = f"C{i}"
@@ -553,6 +601,13 @@ def truth_maps(
     Returns
     -------
     matplotlib.figure.Figure
+        Drawn off pyplot (the matplotlib backend is left as it is): save it with
+        ``fig.savefig``; notebooks show it. Lazy (dask) inputs are computed once, together.
+
+    Raises
+    ------
+    AllNaNError
+        The truth, the coarse input, or a result where the truth is valid has no valid pixel.
     """
     from rasterio.enums import Resampling
 
@@ -576,7 +631,9 @@ def truth_maps(
         if da.rio.crs is None:  # reprojected onto the truth: rioxarray's bare MissingCRS
             raise GridError(f"{name} has no CRS: truth_maps puts every field on the truth's "
                             "grid; write it (`da.rio.write_crs(...)`, the CRS of its input)")
-    plt = _pyplot(headless=True)
+    # each lazy field computed once (the truth was read twice: its mask, then its map)
+    coarse, truth, *loaded = _load([coarse, truth, *results.values()])
+    results = dict(zip(results, loaded))
     valid = np.isfinite(truth.values)
     if not valid.any():  # "other places, or another CRS label" sent the user looking elsewhere
         raise AllNaNError("the truth has no valid pixel (all NaN): check its nodata value, "
@@ -602,13 +659,18 @@ def truth_maps(
     top = [("input", np.where(valid, first, np.nan))]
     top += [(f"{k} {(scores or {}).get(k, '')}".strip(), on_truth(v, Resampling.bilinear))
             for k, v in results.items()]
+    for k, (_, img) in zip(results, top[1:]):  # its error map was blank, with NaN limits
+        if not np.isfinite(img).any():
+            raise AllNaNError(f"results[{k!r}] has no valid pixel where the truth is valid (all "
+                              "NaN there): check its nodata value and mask, and that it covers "
+                              "the truth's ground; its error map would be empty")
     top.append(("truth", np.where(valid, truth.values, np.nan)))
     vmin, vmax = np.nanpercentile(top[-1][1], [2, 98])
     errs = [(k, top[i + 1][1] - top[-1][1]) for i, k in enumerate(results)]
     lim = float(np.nanpercentile(np.abs(np.concatenate([e.ravel() for _, e in errs])), 98)) or 1.0
     ncol = len(top)
-    fig, axes = plt.subplots(2, ncol, figsize=(2.6 * ncol + 1.0, 5.6), layout="constrained",
-                             squeeze=False)
+    fig, axes = _subplots(True, 2, ncol, squeeze=False, figsize=(2.6 * ncol + 1.0, 5.6),
+                          layout="constrained")
     for ax in axes.ravel():
         ax.set_axis_off()
     for ax, (label, img) in zip(axes[0], top):

@@ -74,47 +74,142 @@ def _folder(root: str | os.PathLike[str] | None) -> Path:
 SAME_OVERPASS = pd.Timedelta(seconds=180)
 
 
+def _centre_lonlat(path: Path) -> tuple[float, float]:
+    """The centre (longitude, latitude) of a GeoTIFF, reprojected from its own CRS (the centre
+    easting of a UTM scene, in metres, was divided by 15 as if it were degrees)."""
+    import rasterio
+    from rasterio.warp import transform
+
+    with rasterio.open(path) as src:
+        b, crs = src.bounds, src.crs
+    x, y = (b.left + b.right) / 2, (b.bottom + b.top) / 2
+    if crs is not None and not crs.is_geographic:
+        (x,), (y,) = transform(crs, "EPSG:4326", [x], [y])
+    elif crs is None and not (-180.0 <= x <= 180.0 and -90.0 <= y <= 90.0):
+        raise XlstsrError(
+            f"{path} has no CRS and its centre ({x:.6g}, {y:.6g}) is not in degrees: day / night "
+            "cannot be derived from its longitude. Write its CRS into the file, or give the "
+            "scene's day_night in scenes.csv.")
+    return float(x), float(y)
+
+
+def _missing(df: pd.DataFrame, col: str) -> pd.Series:
+    """Rows whose ``col`` is to be derived: all of them without the column, else its blanks
+    (the rows of scenes added to LST/ after scenes.csv was written)."""
+    return pd.Series(True, index=df.index) if col not in df else df[col].isna()
+
+
 def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
-    """Columns of scenes.csv that a folder's table lacks, derived from its files: the masks
-    (matched by the doy key), ``datetime_utc`` (the key, UTC), ``day_night`` (local mean solar
-    hour 6-18 = day, from the scene's centre longitude), ``overpass`` (granules less than
-    :data:`SAME_OVERPASS` apart) and ``n_valid`` (its clear land pixels, read)."""
+    """Columns of scenes.csv that a folder's table lacks, or values it lacks for some scenes,
+    derived from the files: the masks (matched by the doy key), ``datetime_utc`` (the key,
+    UTC), ``day_night`` (local mean solar hour 6-18 = day, from the scene's centre longitude;
+    with ``centre_lon``, ``centre_lat`` and ``local_solar_hour`` where the table has them),
+    ``overpass`` (granules less than :data:`SAME_OVERPASS` apart) and ``n_valid`` (its clear
+    land pixels, read)."""
     for mask in ("cloud_mask", "water_mask"):
-        if mask not in df:
-            df[mask] = [next(iter(sorted(p.name for p in (folder / mask).glob(f"*_doy{k}_*"))),
-                             None) for k in df["key"]]
+        need = _missing(df, mask)
+        if need.any():
+            found = [next(iter(sorted(p.name for p in (folder / mask).glob(f"*_doy{k}_*"))),
+                          None) for k in df.loc[need, "key"]]
+            df[mask] = df[mask].astype(object) if mask in df else None
+            df.loc[need, mask] = pd.Series(found, index=df.index[need], dtype=object)
             if df[mask].isna().any():
                 raise InputNotFoundError(
                     f"no {mask} file in {folder / mask} for scene(s) "
                     f"{', '.join(df['key'][df[mask].isna()])}: each LST file needs its "
                     f"{mask} beside (the same name with _LST_ -> _{mask}_; AppEEARS delivers "
                     "them with the LST layer)")
+    derived = pd.to_datetime(df["key"], format="%Y%j%H%M%S", utc=True)
     if "datetime_utc" not in df:
-        df["datetime_utc"] = pd.to_datetime(df["key"], format="%Y%j%H%M%S", utc=True)
-    df["datetime_utc"] = pd.to_datetime(df["datetime_utc"])
-    if "day_night" not in df:
-        import rasterio
-
-        lon = []
-        for name in df["file"]:
-            with rasterio.open(folder / "LST" / name) as src:
-                lon.append((src.bounds.left + src.bounds.right) / 2)
-        t = df["datetime_utc"]
-        hour = (t.dt.hour + t.dt.minute / 60 + np.asarray(lon) / 15.0) % 24
-        df["day_night"] = np.where((hour >= 6) & (hour < 18), "day", "night")
-    if "overpass" not in df:
-        order = df.sort_values("datetime_utc")
-        first, groups = None, {}
-        for k, t in zip(order["key"], order["datetime_utc"]):
-            if first is None or t - groups[first][1] > SAME_OVERPASS:
-                first = k
-            groups[k] = (first, t)
-        df["overpass"] = [groups[k][0] for k in df["key"]]
-    if "n_valid" not in df:
-        df["n_valid"] = [int(np.count_nonzero(_clear(folder, k, f, c, w)[0]))
-                         for k, f, c, w in zip(df["key"], df["file"], df["cloud_mask"],
-                                               df["water_mask"])]
+        df["datetime_utc"] = derived
+    t = pd.to_datetime(df["datetime_utc"])
+    if t.isna().any():
+        t = t.fillna(derived if t.dt.tz is not None else derived.dt.tz_localize(None))
+    df["datetime_utc"] = t
+    need = _missing(df, "day_night")
+    if need.any():
+        centre = np.array([_centre_lonlat(folder / "LST" / name)
+                           for name in df.loc[need, "file"]], np.float64).reshape(-1, 2)
+        t = df.loc[need, "datetime_utc"]
+        hour = (t.dt.hour + t.dt.minute / 60 + t.dt.second / 3600 + centre[:, 0] / 15.0) % 24
+        df.loc[need, "day_night"] = np.where((hour >= 6) & (hour < 18), "day", "night")
+        for col, values in (("centre_lon", centre[:, 0].round(5)),
+                            ("centre_lat", centre[:, 1].round(5)),
+                            ("local_solar_hour", hour.round(2))):
+            if col in df:
+                df.loc[need, col] = df.loc[need, col].fillna(
+                    pd.Series(np.asarray(values), index=df.index[need]))
+    need = _missing(df, "overpass")
+    if need.any():
+        # in time order, a granule joins the overpass begun less than SAME_OVERPASS before it
+        listed = df["overpass"].astype(object) if "overpass" in df else pd.Series(
+            None, index=df.index, dtype=object)
+        start: dict[str, pd.Timestamp] = {}
+        current = None
+        for i in df.sort_values("datetime_utc").index:
+            k, t = df.at[i, "key"], df.at[i, "datetime_utc"]
+            if not need[i]:
+                op = str(listed[i])
+            elif current is not None and t - start[current] <= SAME_OVERPASS:
+                op = current
+            else:
+                op = k
+            start.setdefault(op, t)
+            listed[i], current = op, op
+        df["overpass"] = listed
+    need = _missing(df, "n_valid")
+    if need.any():
+        counts = [int(np.count_nonzero(_clear(folder, k, f, c, w)[0]))
+                  for k, f, c, w in zip(df.loc[need, "key"], df.loc[need, "file"],
+                                        df.loc[need, "cloud_mask"], df.loc[need, "water_mask"])]
+        if "n_valid" not in df:
+            df["n_valid"] = 0
+        df.loc[need, "n_valid"] = counts
+        df["n_valid"] = df["n_valid"].astype(np.int64)
     return df
+
+
+def _lst_layers(folder: Path) -> tuple[list[str], list[str]]:
+    """The GeoTIFFs of ``LST/``: the LST layer files, and other layers of AppEEARS' names."""
+    tifs = sorted(p.name for p in (folder / "LST").glob("*.tif"))
+    # AppEEARS names every layer ..._<LAYER>_doy<key>_...: LST_err, QC, Emis1... of the same
+    # scene share the key, so listing them all gave duplicate keys and a raw TypeError
+    other = [f for f in tifs if re.search(r"_doy\d{13}_", f) and "_LST_doy" not in f]
+    return [f for f in tifs if f not in other], other
+
+
+def _add_unlisted(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """The table with the LST files of ``LST/`` that scenes.csv does not list (a scene added
+    after the table was written was left out without a word, and could not be opened by its
+    file name) as rows whose other columns :func:`_fill_scene_columns` derives; a warning
+    names them, and those without both masks, which are left out."""
+    lst, _ = _lst_layers(folder)
+    keys = set(df["file"].astype(str).str.extract(r"_doy(\d{13})_")[0].dropna())
+    unlisted = [f for f in lst if (m := re.search(r"_LST_doy(\d{13})_", f)) and m.group(1) not in keys]
+    if not unlisted:
+        return df
+    key = {f: re.search(r"_doy(\d{13})_", f).group(1) for f in unlisted}  # type: ignore[union-attr]
+    lacking = [f for f in unlisted
+               if not all(any((folder / m).glob(f"*_doy{key[f]}_*")) for m in ("cloud_mask",
+                                                                             "water_mask"))]
+    added = [f for f in unlisted if f not in lacking]
+
+    def names(files: list[str]) -> str:
+        return ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
+
+    msg = f"{folder / 'scenes.csv'} does not list {len(unlisted)} LST file(s) of {folder / 'LST'}"
+    if added:
+        msg += (f"; added with columns derived from their files (time from the name, day / "
+                f"night from the local solar hour, overpass, clear pixel count; other columns "
+                f"left empty): {names(added)}")
+    if lacking:
+        msg += (f"; left out, having no cloud_mask and water_mask file beside (matched by the "
+                f"doy key): {names(lacking)}")
+    warn(msg + ". Add them to scenes.csv (or move them out of LST/) to silence this.",
+         UserWarning)
+    if not added:
+        return df
+    return pd.concat([df, pd.DataFrame({"file": added}, dtype=object)], ignore_index=True)
 
 
 def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -124,7 +219,9 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     granules of one overpass (the key of the first); ``datetime_utc`` is parsed. A folder laid
     out the same way whose ``scenes.csv`` lacks columns, or has none (its ``LST/`` files are
     listed), gets them from its files (masks by key, time from the key, day / night from the
-    local solar hour, overpasses, clear land pixel counts).
+    local solar hour of the scene's centre, in any CRS, overpasses, clear land pixel counts).
+    LST files that ``scenes.csv`` does not list (scenes added later) are added the same way,
+    with a warning naming them; listed scenes without an LST file are left out, with a warning.
 
     Parameters
     ----------
@@ -141,12 +238,11 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     folder = _folder(root)
     if (folder / "scenes.csv").is_file():
         df = pd.read_csv(folder / "scenes.csv", dtype={"overpass": str})
+        if "file" in df and not df.empty:
+            df = _add_unlisted(df, folder)
     else:
-        tifs = sorted(p.name for p in (folder / "LST").glob("*.tif"))
-        # AppEEARS names every layer ..._<LAYER>_doy<key>_...: LST_err, QC, Emis1... of the same
-        # scene share the key, so listing them all gave duplicate keys and a raw TypeError
-        other = [f for f in tifs if re.search(r"_doy\d{13}_", f) and "_LST_doy" not in f]
-        df = pd.DataFrame({"file": [f for f in tifs if f not in other]}, dtype=object)
+        lst, other = _lst_layers(folder)
+        df = pd.DataFrame({"file": lst}, dtype=object)
         if df.empty and other:
             raise XlstsrError(
                 f"{folder / 'LST'} holds no LST layer file (..._LST_doy<key>_....tif), only "
@@ -372,6 +468,18 @@ def _clear(folder: Path, key: str, file: str, cloud_file: str, water_file: str
     return has & (cloud == 0) & (water == 0), lst, transform, crs
 
 
+def _projected(crs: str) -> bool:
+    """Whether a scene's CRS (as :func:`_read_lst` gives it) is projected (coordinates in
+    metres, not degrees)."""
+    from rasterio.crs import CRS
+    from rasterio.errors import CRSError
+
+    try:
+        return bool(CRS.from_user_input(crs).is_projected)
+    except CRSError:  # none ("None") or unreadable: taken as degrees, as the product has it
+        return False
+
+
 def _scene_key(key: object) -> str:
     """The doy key of a scene named by its key, a file name, or its UTC time (a datetime, a
     pandas Timestamp, numpy datetime64 or an ISO string with a zone: converted to UTC)."""
@@ -408,7 +516,9 @@ def open_ecostress_scene(
     root : path, optional
         The ``ecostress_la`` folder, or the data folder holding it.
     resolution : float, optional
-        None (default): the scene's own EPSG:4326 grid (``lat``/``lon``). A number of metres that
+        None (default): the scene's own grid: ``lat``/``lon`` in degrees (EPSG:4326, as the
+        product and the shared scenes are), ``y``/``x`` in metres for a scene written in a
+        projected CRS (UTM...). A number of metres that
         divides 8960 (70, 140, 280, 560, 1120...): the common grid (:func:`ecostress_grid`,
         ``y``/``x``; UTM 11N for the shared Los Angeles scenes). The scene is put on the 70 m grid by nearest
         neighbour (its pixels are about 58 x 70 m) and aggregated radiometrically
@@ -468,17 +578,26 @@ def open_ecostress_scene(
     when = (when.tz_convert("UTC").tz_localize(None) if when.tzinfo else when).to_datetime64()
     if resolution is None:
         ny, nx = lst.shape
-        lon = transform.c + transform.a * (np.arange(nx) + 0.5)
-        lat = transform.f + transform.e * (np.arange(ny) + 0.5)
-        return xr.DataArray(lst, dims=("lat", "lon"), coords={"lat": lat, "lon": lon,
-                                                              "time": when},
-                            name="lst", attrs=attrs | {"crs": crs})
+        xs = transform.c + transform.a * (np.arange(nx) + 0.5)
+        ys = transform.f + transform.e * (np.arange(ny) + 0.5)
+        if not _projected(crs):
+            return xr.DataArray(lst, dims=("lat", "lon"), coords={"lat": ys, "lon": xs,
+                                                                  "time": when},
+                                name="lst", attrs=attrs | {"crs": crs})
+        # a scene written in a projected CRS (UTM...): its coordinates are metres, not lat/lon
+        import rioxarray  # noqa: F401  (registers .rio)
+
+        own = xr.DataArray(lst, dims=("y", "x"), coords={"y": ys, "x": xs, "time": when},
+                           name="lst", attrs=attrs | {"crs": crs})
+        return own.rio.write_crs(crs)
     box = ecostress_box(folder) if box is None else box
     out = _project(lst, transform, crs, float(resolution), attrs, box).assign_coords(time=when)
     if ok.any() and not np.isfinite(out.values).any():
         import rasterio.transform
+        from rasterio.warp import transform_bounds
 
         b = rasterio.transform.array_bounds(*lst.shape, transform)
+        b = transform_bounds(crs, "EPSG:4326", *b) if _projected(crs) else b  # not metres
         raise NoOverlapError(
             f"scene {key} (lon {b[0]:.3f} to {b[2]:.3f}, lat {b[1]:.3f} to {b[3]:.3f}) has no "
             f"clear land pixel inside the box {tuple(round(v, 3) for v in box)} (west, south, "

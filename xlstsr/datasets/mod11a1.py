@@ -7,13 +7,46 @@ RichardLemoine/LSTtools (GPL-3): daily LST with its QC layers, about 77 % cloud 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import xarray as xr
 
+from ..errors import InputNotFoundError, XlstsrError
 from ..io.modis import open_modis
 from .root import data_root
 
 __all__ = ["open_mod11a1_granule"]
+
+_PRODUCT = "mod11a1_hdf"
+
+
+def _granule(root: str | os.PathLike[str] | None) -> Path:
+    """The one granule ``root`` designates: a granule file, the product folder itself, or the
+    data folder holding ``mod11a1_hdf/``; a folder with several granules is refused (the first
+    in sorted order was read and the others ignored without a word)."""
+    if isinstance(root, bytes):
+        root = os.fsdecode(root)
+    given = None if root is None else Path(root).expanduser()
+    if given is not None and given.is_file():  # one granule, picked by its path
+        return given
+    # the product folder itself, as the ECOSTRESS and MODIS/ASTER loaders take theirs
+    if given is not None and given.is_dir() and not (given / _PRODUCT).is_dir() and (
+            given.name == _PRODUCT or any(given.glob("MOD11A1*.hdf"))):
+        folder = given
+    else:
+        folder = data_root(root) / _PRODUCT
+    granules = sorted(folder.glob("MOD11A1*.hdf"))
+    if not granules:
+        raise InputNotFoundError(
+            f"no MOD11A1*.hdf granule in {folder}: pass the data folder holding {_PRODUCT}/, "
+            "that folder itself, or a granule's path as `root`")
+    if len(granules) > 1:
+        names = ", ".join(g.name for g in granules[:6]) + (" ..." if len(granules) > 6 else "")
+        raise XlstsrError(
+            f"{folder} holds {len(granules)} MOD11A1 granules ({names}): pick one by passing its "
+            f"path as root (e.g. root={str(granules[0])!r}), or read them all stacked along time "
+            f"with xlstsr.io.open_modis({str(folder / 'MOD11A1*.hdf')!r}, variable)")
+    return granules[0]
 
 
 def open_mod11a1_granule(
@@ -29,9 +62,18 @@ def open_mod11a1_granule(
     variable : str
         ``"LST_Day_1km"`` (default), ``"LST_Night_1km"``... (see :func:`xlstsr.io.open_modis`).
     root : path, optional
-        Data folder (:func:`xlstsr.datasets.data_root`).
+        Data folder (:func:`xlstsr.datasets.data_root`), the ``mod11a1_hdf`` folder itself, or
+        the path of one ``MOD11A1*.hdf`` granule. A folder must hold exactly one granule (with
+        several, pass the one wanted; :func:`xlstsr.io.open_modis` stacks several along time).
     max_modland : int
         Largest accepted MODLAND QC value: 1 (default) keeps "good" and "other quality".
+
+    Raises
+    ------
+    InputNotFoundError
+        No granule where ``root`` points.
+    XlstsrError
+        Several granules in the folder, listed.
 
     Examples
     --------
@@ -39,8 +81,4 @@ def open_mod11a1_granule(
     >>> lst.shape, lst.attrs["units"]  # doctest: +SKIP
     ((1200, 1200), 'K')
     """
-    folder = data_root(root) / "mod11a1_hdf"
-    granules = sorted(folder.glob("MOD11A1*.hdf"))
-    if not granules:
-        raise FileNotFoundError(f"no MOD11A1*.hdf granule in {folder}")
-    return open_modis(granules[0], variable, max_modland=max_modland)
+    return open_modis(_granule(root), variable, max_modland=max_modland)
