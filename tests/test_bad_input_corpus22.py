@@ -111,3 +111,48 @@ def test_evaluate_reads_only_the_reference_around_sr():
                           factor=4)
     for k in ("rmse", "bias", "n_valid", "ssim", "spectral_ratio"):
         assert float(s[k]) == pytest.approx(float(ref[k]), rel=1e-9), k
+
+
+# -- ECOSTRESS folders laid out like ecostress_la, with other scenes ------------------------------
+
+
+def _eco_folder(shared_data, dst, n: int = 3):
+    import pandas as pd
+
+    src = shared_data / "ecostress_la"
+    rows = pd.read_csv(src / "scenes.csv", dtype={"overpass": str}).iloc[:n]
+    for sub, col in (("LST", "file"), ("cloud_mask", "cloud_mask"), ("water_mask", "water_mask")):
+        (dst / sub).mkdir(parents=True)
+        for f in rows[col]:
+            (dst / sub / f).symlink_to(src / sub / f)
+    rows.to_csv(dst / "scenes.csv", index=False)
+    return dst, rows
+
+
+def test_ecostress_grid_depends_only_on_the_scenes(shared_data, tmp_path):
+    """A land-cover GeoTIFF in LST/ (no scene: scenes.csv does not list it) moved the common
+    grid every scene is trained and scored on."""
+    import rasterio
+    from rasterio.transform import from_bounds
+
+    from xlstsr.datasets.ecostress import ecostress_box
+
+    a, _ = _eco_folder(shared_data, tmp_path / "a")
+    b, _ = _eco_folder(shared_data, tmp_path / "b")
+    with rasterio.open(b / "LST" / "landcover.tif", "w", driver="GTiff", width=8, height=8,
+                       count=1, dtype="uint8", crs="EPSG:4326",
+                       transform=from_bounds(140.0, -36.0, 146.0, -30.0, 8, 8)) as f:
+        f.write(np.ones((1, 8, 8), "uint8"))
+    assert ecostress_box(b) == ecostress_box(a)
+
+
+def test_ecostress_scene_without_its_mask_is_left_out_by_name(shared_data, tmp_path):
+    """One listed scene lacking its cloud mask stopped a whole benchmark run."""
+    from xlstsr.datasets import ecostress_scenes
+
+    d, rows = _eco_folder(shared_data, tmp_path / "eco")
+    (d / "cloud_mask" / rows["cloud_mask"].iloc[1]).unlink()
+    key = rows["file"].iloc[1].split("_doy")[1][:13]
+    with pytest.warns(UserWarning, match=f"no cloud_mask or water_mask file.*{key}"):
+        scenes = ecostress_scenes(d)
+    assert len(scenes) == 2 and key not in scenes.index

@@ -276,18 +276,59 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
             f"{', '.join(df['key'][~present][:5])}{' ...' if (~present).sum() > 5 else ''}).",
             UserWarning)
         df = df[present].reset_index(drop=True)
+    df = _with_masks(df, folder)
     df = _fill_scene_columns(df, folder)
     df.attrs["folder"] = str(folder)
     return df.set_index("key")
 
 
 @functools.lru_cache(maxsize=16)
+def _scene_files(folder: Path) -> list[Path]:
+    """The LST files of a folder's scenes: its LST layer files (``..._doy<key>_...``) and those
+    scenes.csv lists. Another GeoTIFF in ``LST/`` (a land-cover raster) is no scene: it moved
+    the common grid (a file of another continent made it globe-wide)."""
+    names = [f for f in _lst_layers(folder)[0] if re.search(r"_doy\d{13}_", f)]
+    if (folder / "scenes.csv").is_file():
+        listed = pd.read_csv(folder / "scenes.csv", usecols=lambda c: c == "file")
+        if "file" in listed:
+            names += [str(f) for f in listed["file"].dropna()]
+    return [folder / "LST" / f for f in sorted(set(names)) if (folder / "LST" / f).is_file()]
+
+
+def _with_masks(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """The rows whose cloud and water masks are on disk (listed in scenes.csv or found by the
+    doy key); the others are left out with a warning, as a scene without its LST file is (one
+    scene lacking its cloud mask stopped a whole benchmark run)."""
+    lacking = pd.Series(False, index=df.index)
+    for mask in ("cloud_mask", "water_mask"):
+        listed = df[mask] if mask in df else pd.Series(None, index=df.index, dtype=object)
+        for i, key in df["key"].items():
+            name = listed[i]
+            if isinstance(name, str) and name and (folder / mask / name).is_file():
+                continue
+            if not (isinstance(name, str) and name) and any((folder / mask).glob(f"*_doy{key}_*")):
+                continue
+            lacking[i] = True
+    if not lacking.any():
+        return df
+    if lacking.all():
+        raise InputNotFoundError(
+            f"no scene of {folder} has both its cloud_mask and water_mask files (in "
+            f"{folder / 'cloud_mask'} and {folder / 'water_mask'}, matched by the doy key or as "
+            "scenes.csv names them): AppEEARS delivers them with the LST layer; copy them.")
+    keys = list(df["key"][lacking])
+    warn(f"{len(keys)} of the {len(df)} scenes of {folder} have no cloud_mask or water_mask file "
+         f"and are left out (keys {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}).",
+         UserWarning)
+    return df[~lacking].reset_index(drop=True)
+
+
 def _folder_box(folder: str) -> Box:
     import rasterio
     from rasterio.warp import transform_bounds
 
     boxes = []
-    for path in sorted((Path(folder) / "LST").glob("*.tif")):
+    for path in _scene_files(Path(folder)):
         with rasterio.open(path) as src:
             b = tuple(src.bounds)
             boxes.append(transform_bounds(src.crs, "EPSG:4326", *b) if src.crs and
@@ -456,7 +497,7 @@ def _clear(folder: Path, key: str, file: str, cloud_file: str, water_file: str
         raise InputNotFoundError(
             f"scene {key}: the folder lacks its {'; '.join(lacking)} (a partial copy? scenes.csv "
             "lists it). Copy the files, or pick a scene of `ecostress_scenes(folder)`, which "
-            "leaves out those without files.")
+            "leaves out those without them.")
     lst, has, transform, crs = _read_lst(paths["LST"])
     cloud = _read(paths["cloud mask"])[0]
     water = _read(paths["water mask"])[0]
