@@ -21,8 +21,8 @@ of its pairs that are not shared training pairs (the "EVAL_PAIRS" of the heading
 
 Writes ``accuracy.md`` (tables) and ``accuracy_maps.png`` (maps of one pair) in ``--out``: by
 default ``docs/results`` for the project's own data, ``./heldback_results`` for any other folder
-(``xlstsr.datasets.root.results_dir``: a held-back run never replaces the published page unless
-``--out`` says so). Data: ``../shared/data/modis_aster`` (or ``$XLSTSR_DATA``), see
+or a ``--smoke`` run (``xlstsr.datasets.root.results_dir``: a held-back or smoke run never
+replaces the published page unless ``--out`` says so). Data: ``../shared/data/modis_aster`` (or ``$XLSTSR_DATA``), see
 ``xlstsr.datasets.open_modis_aster_pair``. A pair whose files are incomplete, or whose ASTER
 scene has no pixel in the truth mask, is left out and listed on the page; a folder with no
 usable pair is refused with the reasons.
@@ -92,13 +92,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--methods", default=None,
                    help="comma-separated method names (default: every registered method)")
     p.add_argument("--pairs", default=None,
-                   help="comma-separated pair ids, e.g. 001,002 (default: all 55)")
+                   help="comma-separated pair ids, e.g. 001,002 (default: all 55; a repeated "
+                   "id is scored once)")
     p.add_argument("--root", default=None, help="data folder holding modis_aster/ (default: "
                    "$XLSTSR_DATA or ../shared/data)")
     p.add_argument("--out", default=None,
                    help="output folder for accuracy.md and accuracy_maps.png (default: "
                    "docs/results for the project's own data, ./heldback_results for another "
-                   "--root)")
+                   "--root or a --smoke run)")
     p.add_argument("--figure-pair", default=None, help="pair shown in the maps (default: first)")
     p.add_argument("--csv", default=None, help="also write per-pair results to this CSV file")
     p.add_argument("--no-anchor", action="store_true",
@@ -514,6 +515,35 @@ OFFSET_FIELDS = ("shift_x", "shift_y", "psf_sigma", "shift_uncertainty", "correl
                  "correlation_after", "bias_removed_before", "bias_removed_after")
 
 
+def as_listed(pid: str, known: Sequence[str]) -> str:
+    """A pair id given by the user as the folder lists it: as given when listed (``01``), else
+    padded to 3 digits when that is listed (``1`` -> ``001``), else as given (then unknown).
+
+    Examples
+    --------
+    >>> as_listed("2", ["001", "002"]), as_listed("01", ["01", "02"]), as_listed("7", ["01"])
+    ('002', '01', '7')
+    """
+    pid = str(pid).strip()
+    return pid if pid in known or pid.zfill(3) not in known else pid.zfill(3)
+
+
+def listed_pairs(pairs: str | None, root: str | Path | None) -> list[str]:
+    """The pairs to score: ``--pairs`` (comma-separated ids, :func:`as_listed`) or every pair of
+    the folder's ``pairs.csv``, each once (a repeated id was scored twice and weighed double in
+    every mean; a warning names it)."""
+    if not pairs:
+        return modis_aster_pairs(root)
+    known = modis_aster_pairs(root)
+    ids = [as_listed(p, known) for p in pairs.split(",") if p.strip()]
+    unique = list(dict.fromkeys(ids))
+    if len(unique) < len(ids):
+        warnings.warn(f"--pairs names {sorted({p for p in ids if ids.count(p) > 1})} more than "
+                      f"once: each pair is scored once ({len(unique)} pairs)", UserWarning,
+                      stacklevel=2)
+    return unique
+
+
 def usable_pairs(pairs: Sequence[str], root: str | Path | None
                  ) -> tuple[list[str], dict[str, str]]:
     """The pairs that can be scored, and why each other one cannot (``{pair: reason}``).
@@ -532,7 +562,7 @@ def usable_pairs(pairs: Sequence[str], root: str | Path | None
             "--pairs with ids of that folder, or leave --pairs out for all of them")
     folder = _modis_aster_dir(root)
     ok, skipped = [], {}
-    for pid in pairs:
+    for pid in dict.fromkeys(pairs):  # each pair once
         missing = [f"{pid}_{f}.tif" for f in PAIR_FILES if not (folder / f"{pid}_{f}.tif").is_file()]
         if missing:
             skipped[pid] = f"missing {', '.join(missing)}"
@@ -557,9 +587,8 @@ def usable_pairs(pairs: Sequence[str], root: str | Path | None
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     data = data_root(args.root)
-    out = results_dir(args.out, ROOT / "docs" / "results", data)
-    listed = ([p.strip().zfill(3) for p in args.pairs.split(",")] if args.pairs
-              else modis_aster_pairs(args.root))
+    out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke)
+    listed = listed_pairs(args.pairs, args.root)
     if not listed:
         raise SystemExit(f"{_modis_aster_dir(args.root) / 'pairs.csv'} lists no pair: nothing "
                          "to score (one row per pair: pair,aster_view_angle_deg)")
@@ -572,7 +601,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     print(f"writing to {out}", flush=True)
     methods, skipped = resolve_methods(args.methods)
-    fig_pair = (args.figure_pair or pairs[0]).zfill(3)
+    fig_pair = as_listed(args.figure_pair, modis_aster_pairs(args.root)) if args.figure_pair \
+        else pairs[0]
     print(f"{len(pairs)} pairs; methods {list(methods)}; skipped {list(skipped)}", flush=True)
     # models trained on modis_aster pairs (the bundled weights): scored on held-out pairs only,
     # the training pairs recognised by their MODIS LST (held-back folders number pairs anew)

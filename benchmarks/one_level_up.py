@@ -3,10 +3,12 @@
 ``python benchmarks/one_level_up.py [--epochs 40] [--root DATA] [--out docs/results] [--json PATH]
 [--smoke]``
 
-``--out`` defaults to ``docs/results`` for the project's own data; for another ``--root`` to the
-folder of ``--json``, else ``./heldback_results`` (never over a published page unless ``--out``
-says so). A cube whose split by position leaves no training or validation window-dates, or fewer
-than 2 test positions, is refused with the counts.
+``--out`` defaults to ``docs/results`` for the project's own data; for another ``--root`` or a
+``--smoke`` run to the folder of ``--json``, else ``./heldback_results`` (never over a published
+page unless ``--out`` says so; the folder is printed). A cube whose split by position leaves no
+training or validation window-dates, or fewer than 2 test positions, is refused with the counts;
+a cube folder without ``catalog.json`` / ``windows.csv``, their columns or items holding both LST
+assets is refused naming what is missing (the check of ``sisr_cube.py --held-back``).
 
 The scale-invariance protocol of ``benchmarks/scale_invariance.py`` (ECOSTRESS) one level up,
 where the truth is the real MODIS 1 km LST. Data: the daily MOD11A1 datacube
@@ -16,8 +18,10 @@ read as a user would (``catalog.json`` -> :func:`xlstsr.io.open_stac` ->
 ``scripts/train_bundled.py``). **Split by window position** (:class:`xlstsr.train.PositionSplit`):
 the recipe's ``cube_split`` (seeded; about 60 / 15 / 25 % of the window-dates in training,
 validation and test positions; the windows sharing ground with the ASTER evaluation pairs held
-out); the models train on the training positions (early stopping on the validation ones) and
-are scored on the test **and** held-out positions, which no model saw at any date. Each window is
+out: on another cube every window sharing pixels with a pair its ``windows.csv`` names, whatever
+its ids, none when it has no modis_aster columns, as the page says); the models train on the
+training positions (early stopping on the validation ones) and are scored on the test **and**
+held-out positions, which no model saw at any date. Each window is
 super-resolved on its own (its 16 x 16 coarse pixels are the whole input), so no prediction reads
 a training window's ground and no buffer is needed between positions.
 
@@ -77,9 +81,10 @@ from scale_invariance import (
     measure_law_shift,
     method_rows,
     pooled_gain,
+    strict_json,
     train,
 )
-from sisr_cube import recipe  # the cube reader and its split by window position
+from sisr_cube import check_held_back_cube, recipe  # the cube reader, its split by position
 
 from xlstsr.datasets import data_root
 from xlstsr.datasets.root import HELD_BACK_RESULTS, results_dir
@@ -93,11 +98,19 @@ from xlstsr.train import PatchSet, degraded_pairs, make_patches
 ROOT = Path(__file__).resolve().parents[1]
 PATCH = 16  # fine px of a patch: 4 x 4 coarse px (a whole window at 16 km -> 4 km)
 ASSETS = ("LST_Day_1km", "LST_Night_1km")
+#: the columns of ``windows.csv`` read here: the window, its pixel offsets, its number of dates
+CUBE_COLUMNS = ("window", "row_off", "col_off", "n_dates_mod11a1")
 
 
 def load(data_dir: Path, max_dates: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
-    """1 km windows (day and night stacked), their positions, day/night labels, and the split."""
+    """1 km windows (day and night stacked), their positions, day/night labels, and the split.
+
+    The cube folder is checked first as ``sisr_cube.py --held-back`` checks it
+    (:func:`sisr_cube.check_held_back_cube`): a missing ``catalog.json`` / ``windows.csv``, a
+    ``windows.csv`` without :data:`CUBE_COLUMNS`, or no item holding both LST assets (a
+    night-only cube) is refused naming what is missing."""
     r = recipe()
+    check_held_back_cube(data_dir / r.CUBE, ASSETS, columns=CUBE_COLUMNS)
     samples = r.cube_samples(data_dir, max_dates=max_dates)
     split = r.cube_split(data_dir)
     lst = np.concatenate([samples[v].values for v in ASSETS]).astype(np.float32)
@@ -174,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="folder of one_level_up.md (default: "
-                    "docs/results for the project's own data; for another --root the folder of "
-                    "--json, else ./heldback_results)")
+                    "docs/results for the project's own data; for another --root or --smoke the "
+                    "folder of --json, else ./heldback_results)")
     ap.add_argument("--json", type=Path, default=None,
                     help="the JSON summary (default: <out>/one_level_up.json)")
     ap.add_argument("--smoke", action="store_true", help="5 dates, 1 epoch, 32 patches (a test)")
@@ -189,10 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     data_dir = data_root(args.root)
-    args.out = results_dir(args.out, ROOT / "docs" / "results", data_dir)
+    args.out = results_dir(args.out, ROOT / "docs" / "results", data_dir, smoke=args.smoke)
     if args.out == HELD_BACK_RESULTS and args.json is not None:
         args.out = args.json.parent  # the page beside the summary asked for
     l1, pos, dn, split = load(data_dir, 5 if args.smoke else None)
+    pair_note = recipe().cube_pair_windows(data_dir)[2]
+    if pair_note:
+        print(f"held-out positions: {pair_note}", flush=True)
     print(f"loaded {len(l1)} window-dates ({time.perf_counter() - t0:.0f} s); writing to "
           f"{args.out}", flush=True)
     is_tr = np.isin(pos, split.train)
@@ -251,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     summ |= {"per_day_night": per_dn, "kernel_psf_px_4km": kernel_psf, "law_shift_k": gains,
              "transfer_gain": transfer,
              "n_test_positions": len(te_pos), "n_test_images": int(is_te.sum()),
-             "test_positions": te_pos, "split": split.as_dict(), "epochs": args.epochs,
+             "test_positions": te_pos, "split": split.as_dict(), "held_out_note": pair_note,
+             "epochs": args.epochs,
              "epochs_run": {k: v["epochs"] for k, v in models.items()},
              "n_train_patches": models["invariant"]["n_train"],
              "n_val_patches": models["invariant"]["n_val"],
@@ -259,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     jpath = args.json or args.out / "one_level_up.json"
     jpath.parent.mkdir(parents=True, exist_ok=True)
-    jpath.write_text(json.dumps(summ, indent=1) + "\n")
+    jpath.write_text(json.dumps(strict_json(summ), indent=1, allow_nan=False) + "\n")
     text = report(args, summ, res, kinfo, krows)
     (args.out / "one_level_up.md").write_text(text + "\n")
     print(json.dumps({k: summ[k] for k in ("gap_rmse", "gap_ci", "closed", "best")}))
@@ -303,7 +320,9 @@ def report(args, summ: dict, res: dict, kinfo: dict, krows: list[dict]) -> str:
         f"by window position (the recipe's `cube_split`): {len(sp['train'])} training and "
         f"{len(sp['val'])} validation positions; scored: {summ['n_test_positions']} positions "
         f"({len(sp['test'])} test + {len(sp['held_out'])} held out for the ASTER pairs; "
-        f"{summ['n_test_images']} window-dates, day and night), never trained on. Every model: "
+        f"{summ['n_test_images']} window-dates, day and night), never trained on"
+        + (f" (held out: {summ['held_out_note']})" if summ.get("held_out_note") else "")
+        + ". Every model: "
         f"ResCNN 32 ch x 4 blocks, plain Huber loss, {summ['n_train_patches']} training and "
         f"{summ['n_val_patches']} validation patches of 4 x 4 coarse px, at most "
         f"{summ['epochs']} epochs (run: "

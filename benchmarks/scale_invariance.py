@@ -9,8 +9,10 @@ plausibility-bounded) onto a common metric grid at 280 m (nearest onto 70 m, the
 radiometric mean by 4; the UTM zone and extent of the scenes' box, :func:`xlstsr.datasets.ecostress.ecostress_box`:
 UTM 11N for the shared Los Angeles scenes); the granules of one overpass are merged (the first
 where valid). With ``--test`` a folder whose scenes share ground with ``--train``'s, both go on
-one grid over their union and the split below applies; a folder on other ground keeps its own
-grid and the split is **by folder** (train on the whole training grid, score the whole test grid:
+one grid over their union and the split below applies, and a test overpass that is a training
+overpass (the same key, or a granule less than ``SAME_OVERPASS``, 180 s, from a training
+overpass's granule: the same observation) is left out of the test dates, named on the page; a
+folder on other ground keeps its own grid and the split is **by folder** (train on the whole training grid, score the whole test grid:
 ground and dates are held out by the folder). From the
 280 m field, radiometric aggregation by 4 (``radiometric_mean``, a block valid when half its pixels
 are; with ``--psf modis`` a Gaussian PSF of 0.38 coarse pixel in radiance first, as MODIS) gives
@@ -25,7 +27,12 @@ scored on the west half. Only pixels farther than the model's receptive field (1
 = 11.2 km) from the training half are scored, so no scored pixel's prediction reads ground any
 model was trained on, and no test date was seen. A test overpass's score is the mean of its two
 halves (units with fewer than 1,250 valid 280 m pixels left out); bootstrap intervals resample
-test overpasses. (All scenes lie over the same box: the former split by date alone, kept as
+test overpasses. Every fold is checked before any training: one whose scored half holds no such
+test overpass, or whose training half no training pixel or patch (a test folder covering only
+part of the training ground), is **not run**; the JSON gives it ``gap_rmse: null`` with the
+reason (``skipped``), the page says why, and with no fold left (or fewer than 2 test overpasses
+scorable) the run is refused naming the columns each folder covers. The JSON is strict (no
+``NaN`` token: a figure that could not be computed is ``null``). (All scenes lie over the same box: the former split by date alone, kept as
 ``--split time``, let the models recall the landscape they were trained on.) Two overpasses of
 the training dates validate the early stopping of every model.
 
@@ -71,8 +78,9 @@ choice of gains can beat (``least_rmse_at_mismatch`` of ``gain_bounds.py``).
 
 Writes ``scale_invariance.md`` in ``--out`` and the JSON summary at ``--json`` (default
 ``<out>/scale_invariance.json``). ``--out`` defaults to ``docs/results`` when both folders are
-the project's own data; for other (held-back) folders to the folder of ``--json``, else
-``./heldback_results``: such a run never replaces the published page unless ``--out`` says so.
+the project's own data; for other (held-back) folders, or a ``--smoke`` run, to the folder of
+``--json``, else ``./heldback_results``: such a run never replaces the published page unless
+``--out`` says so (the folder is printed).
 A split that leaves fewer than 2 training overpasses (one validates the early stopping) or 2
 test overpasses (the bootstrap resamples them) is refused with the counts. ``--smoke``: 6 overpasses, 1 epoch, 32 patches (seconds; a
 test, not a measurement).
@@ -88,12 +96,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import xarray as xr
 
 import xlstsr
 from xlstsr.datasets import data_root, ecostress_scenes, open_ecostress_scene
-from xlstsr.datasets.ecostress import ecostress_box, ecostress_crs
+from xlstsr.datasets.ecostress import SAME_OVERPASS, ecostress_box, ecostress_crs
 from xlstsr.datasets.root import HELD_BACK_RESULTS, results_dir
 from xlstsr.errors import GridError, GuideAlignmentWarning, XlstsrError
 from xlstsr.kernels.aggregate import gaussian_psf, radiometric_mean
@@ -139,6 +148,56 @@ def overlap(a: tuple, b: tuple) -> bool:
 
 def union(a: tuple, b: tuple) -> tuple:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def strict_json(obj: object) -> object:
+    """``obj`` with every non-finite number (NaN, inf) as ``None`` and numpy scalars as Python
+    ones: strict JSON (``null``; ``json.dumps`` writes NaN as a bare ``NaN`` token, which
+    strict parsers refuse).
+
+    Examples
+    --------
+    >>> strict_json({"gap": float("nan"), "ci": [np.float64(1.5), np.inf], "n": np.int64(2)})
+    {'gap': None, 'ci': [1.5, None], 'n': 2}
+    """
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return strict_json(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
+
+
+def trained_overpasses(te_dir: Path, te_ops: list[str], tr_dir: Path,
+                       tr_ops: list[str]) -> dict[str, str]:
+    """The test overpasses that are training overpasses, each with the training overpass it is:
+    the same key, or a granule less than ``SAME_OVERPASS`` (180 s) from a granule of a training
+    overpass (``datetime_utc``): the second granule of a trained overpass, which a folder listed
+    by its files (no ``overpass`` column) makes an overpass of its own, is the same observation
+    and no unseen date."""
+    st, ss = ecostress_scenes(tr_dir), ecostress_scenes(te_dir)
+    t_tr = pd.to_datetime(st["datetime_utc"], utc=True)
+    t_te = pd.to_datetime(ss["datetime_utc"], utc=True)
+    limit = pd.Timedelta(SAME_OVERPASS).to_timedelta64()
+    out = {}
+    for op in te_ops:
+        if op in tr_ops:
+            out[op] = op
+            continue
+        mine = t_te[ss["overpass"] == op].to_numpy("datetime64[ns]")
+        for top in tr_ops:
+            theirs = t_tr[st["overpass"] == top].to_numpy("datetime64[ns]")
+            if (np.abs(mine[:, None] - theirs[None, :]) <= limit).any():
+                out[op] = top
+                break
+    return out
 
 
 def overpasses(folder: Path, max_n: int | None = None) -> list[str]:
@@ -207,6 +266,51 @@ def folds(nx: int, split: str, rf: int = RF,
     h = halves(nx)
     return [("west", h["west"], (h["west"][1] + rf, nx)),
             ("east", h["east"], (0, h["east"][0] - rf))]
+
+
+def scorable(test: dict[str, dict[str, np.ndarray]], op: str, cols: tuple[int, int]) -> bool:
+    """Whether test overpass ``op`` is scored on the 1.12 km columns ``cols``: at least
+    ``MIN_SCORED`` valid 280 m truth pixels and 256 valid 1.12 km inputs there."""
+    c0, c1 = cols
+    return (int(np.isfinite(test["280"][op][:, c0 * F: c1 * F]).sum()) >= MIN_SCORED
+            and int(np.isfinite(test["1120"][op][:, c0:c1]).sum()) >= 256)
+
+
+def covered_cols(f1120: dict[str, np.ndarray]) -> tuple[int, int] | None:
+    """The 1.12 km columns ``[first, last + 1)`` where any of the fields holds a valid pixel."""
+    seen = np.zeros(next(iter(f1120.values())).shape[-1], bool)
+    for a in f1120.values():
+        seen |= np.isfinite(a).any(axis=0)
+    idx = np.flatnonzero(seen)
+    return (int(idx[0]), int(idx[-1]) + 1) if len(idx) else None
+
+
+def fold_problem(train_f: dict, test_f: dict, tr_cols: tuple[int, int],
+                 sc_cols: tuple[int, int], val: list[str]) -> str | None:
+    """Why a fold cannot be trained and scored, naming the ground each half covers (``None``
+    when it can): its scored columns hold no test overpass :func:`scorable` there, or its
+    training columns no valid pixel of the training (or validation) overpasses. A test folder
+    covering part of the training ground leaves one half of the common grid without test
+    (or without training) pixels; such a fold was trained, then scored on nothing (NaN) or
+    ended the run in the patch cutting."""
+    c0, c1 = tr_cols
+    s0, s1 = sc_cols
+    n_test = sum(scorable(test_f, op, sc_cols) for op in test_f["280"])
+    if n_test == 0:
+        cov = covered_cols(test_f["1120"])
+        return (f"its scored columns [{s0}, {s1}) hold no test overpass with >= {MIN_SCORED} "
+                "valid 280 m pixels (the test scenes cover "
+                + (f"the 1.12 km columns [{cov[0]}, {cov[1]})" if cov else "no column") + ")")
+    for who, ops in (("training", [op for op in train_f["1120"] if op not in val]),
+                     ("validation", [op for op in train_f["1120"] if op in val])):
+        n = sum(int(np.isfinite(train_f["1120"][op][:, c0:c1]).sum()) for op in ops)
+        if n == 0:
+            cov = covered_cols({op: train_f["1120"][op] for op in ops}) if ops else None
+            return (f"its training columns [{c0}, {c1}) hold no valid pixel of the {who} "
+                    "overpasses (they cover "
+                    + (f"the 1.12 km columns [{cov[0]}, {cov[1]})" if cov else "no column")
+                    + ")")
+    return None
 
 
 def crop(fields: dict[str, dict[str, np.ndarray]], cols: tuple[int, int]) -> dict:
@@ -388,7 +492,7 @@ def evaluate(models: dict, test: dict[str, dict[str, np.ndarray]], cols: tuple[i
             for name, m in models.items():
                 outs[name] = xlstsr.upscale(da, F, "sisr", model=m["model"]).values
         outs = {k: v[:, c0 * F: c1 * F] for k, v in outs.items()}
-        scored = np.isfinite(truth).sum() >= MIN_SCORED and np.isfinite(lst).sum() >= 256
+        scored = scorable(test, op, cols)
         if corrections:
             for mode in ("auto", "law"):
                 outs[f"variance_law ({mode})"] = (correct_image(outs["invariant"], lst, F, None,
@@ -625,8 +729,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="the JSON summary (default: "
                     "<out>/scale_invariance.json)")
     ap.add_argument("--out", type=Path, default=None, help="folder of scale_invariance.md "
-                    "(default: docs/results for the project's own data; for other folders the "
-                    "folder of --json, else ./heldback_results)")
+                    "(default: docs/results for the project's own data; for other folders or "
+                    "--smoke the folder of --json, else ./heldback_results)")
     ap.add_argument("--split", choices=("position", "time"), default="position",
                     help="hold out ground and dates (default) or dates only")
     ap.add_argument("--psf", choices=("none", "modis"), default="none")
@@ -659,15 +763,27 @@ def main(argv: list[str] | None = None) -> int:
                  "overpass on one side)")
     else:
         tr_ops, te_ops = overpasses(tr_dir, max_n), overpasses(te_dir, max_n)
-        if same_ground:  # an overpass in both folders (the same ground and date) trains only
-            te_ops = [op for op in te_ops if op not in set(tr_ops)]
+        # an overpass in both folders (the same ground and date) trains only: the same key, or
+        # a granule within SAME_OVERPASS of a training overpass's (the same observation)
+        seen = trained_overpasses(te_dir, te_ops, tr_dir, tr_ops) if same_ground else {}
+        te_ops = [op for op in te_ops if op not in seen]
+        if seen:
+            print("test overpasses left out, training overpasses (the same key, or granules "
+                  f"less than {SAME_OVERPASS.total_seconds():.0f} s from one): "
+                  + ", ".join(f"{k} ({v})" if k != v else k for k, v in seen.items()), flush=True)
         if not te_ops:
             raise SystemExit(f"no overpass of {te_dir} with >= {MIN_CLEAR} clear pixels that "
-                             f"is not also in {tr_dir}: nothing to score")
+                             f"is not also in {tr_dir} (the same key, or a granule less than "
+                             f"{SAME_OVERPASS.total_seconds():.0f} s from a training "
+                             "overpass's): nothing to score")
         split = (f"training dates = all overpasses of {tr_dir}, test dates = the overpasses of "
-                 f"{te_dir} (those not in the training folder)")
+                 f"{te_dir} (those not in the training folder"
+                 + (f"; left out as training overpasses, the same key or a granule less than "
+                    f"{SAME_OVERPASS.total_seconds():.0f} s from one of the training folder: "
+                    + ", ".join(f"{k} (= {v})" if k != v else k for k, v in seen.items())
+                    if seen else "") + ")")
     enough_overpasses(tr_ops, te_ops, split, args.smoke)
-    args.out = results_dir(args.out, ROOT / "docs" / "results", tr_dir, te_dir)
+    args.out = results_dir(args.out, ROOT / "docs" / "results", tr_dir, te_dir, smoke=args.smoke)
     if args.out == HELD_BACK_RESULTS and args.json is not None:
         args.out = args.json.parent  # the page beside the summary asked for
     print(f"writing to {args.out}", flush=True)
@@ -703,14 +819,50 @@ def main(argv: list[str] | None = None) -> int:
     print(f"loaded {len(tr_ops)} train / {len(te_ops)} test overpasses "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
     val = tr_ops[1::4][:2] if len(tr_ops) > 4 else tr_ops[-1:]
+    # every fold checked before any training: its training half must hold training pixels (and
+    # patches), its scored half test pixels; a fold that cannot be run is left out, named
+    all_folds = folds(nx, args.split, nx_test=nx_test)
+    plans, skipped = [], {}
+    for name, tr_cols, sc_cols in all_folds:
+        why = fold_problem(train_f, test_f, tr_cols, sc_cols, val)
+        if why is None:
+            trf = crop(train_f, tr_cols)
+            with warnings.catch_warnings():  # a half with few pixels: NaN-aware means warn
+                warnings.simplefilter("ignore", RuntimeWarning)
+                kernel_psf, kinfo = measure_kernel(np.stack(list(trf["1120"].values())))
+                gains, krows = measure_law_shift(trf["280"], trf["1120"], dn)
+            try:
+                sets = patch_sets(trf, psf, kernel_psf, val, 32 if args.smoke else None,
+                                  args.seed)
+            except XlstsrError as err:
+                why = (f"its training columns [{tr_cols[0]}, {tr_cols[1]}) yield no training "
+                       f"patches of 8 x 8 coarse px with <= 30 % gaps ({err})")
+            else:
+                if any(len(tr) == 0 or len(va) == 0 for tr, va in sets.values()):
+                    n = {k: (len(tr), len(va)) for k, (tr, va) in sets.items()}
+                    why = (f"its training columns [{tr_cols[0]}, {tr_cols[1]}) yield no "
+                           f"training or no validation patch for some model (train, val: {n})")
+        if why is not None:
+            skipped[name] = why
+            print(f"fold {name}: left out, {why}", flush=True)
+            continue
+        plans.append((name, tr_cols, sc_cols, kernel_psf, kinfo, gains, krows, sets))
+    n_scorable = sum(any(scorable(test_f, op, p[2]) for p in plans) for op in te_ops)
+    if not plans or n_scorable < 2:
+        tc, sc = covered_cols(train_f["1120"]), covered_cols(test_f["1120"])
+        raise SystemExit(
+            f"the split ({args.split}) cannot be trained and scored: "
+            + "; ".join(f"fold {k}: {v}" for k, v in skipped.items())
+            + (f"{'; ' if skipped else ''}{n_scorable} test overpass(es) scorable in the folds "
+               "left (the interval resamples at least 2)" if plans else "")
+            + f". On the common grid ({nx} columns of 1.12 km) the training scenes cover the "
+            f"columns {list(tc) if tc else 'none'} and the test scenes "
+            f"{list(sc) if sc else 'none'}: give test scenes on the training scenes' ground "
+            "(both halves), or on ground apart from it (then the split is by folder)")
     fold_runs = []
-    for name, tr_cols, sc_cols in folds(nx, args.split, nx_test=nx_test):
-        trf = crop(train_f, tr_cols)
-        kernel_psf, kinfo = measure_kernel(np.stack(list(trf["1120"].values())))
-        gains, krows = measure_law_shift(trf["280"], trf["1120"], dn)
+    for name, tr_cols, sc_cols, kernel_psf, kinfo, gains, krows, sets in plans:
         print(f"fold {name}: train columns {tr_cols}, scored {sc_cols}; kernel sigma "
               f"{kernel_psf} px; law shift k {gains}", flush=True)
-        sets = patch_sets(trf, psf, kernel_psf, val, 32 if args.smoke else None, args.seed)
         models = train(sets, args.epochs, args.seed)
         transfer = measure_gain(models["invariant"]["model"],
                                 {k: train_f[k] for k in ("280", "1120")}, tr_cols, dn)
@@ -745,13 +897,21 @@ def main(argv: list[str] | None = None) -> int:
         b2 = bootstrap_gap({k: v for k, v in res2.items()}, args.seed)
         summ |= {"gap_rmse_seed2": b2[0], "gap_ci_seed2": b2[1]}
     per_fold = {}
-    for f in fold_runs:
+    runs = {f["name"]: f for f in fold_runs}
+    for name, tr_cols, sc_cols in all_folds:
+        if name in skipped:  # not trained: no figure, the reason
+            per_fold[name] = {"train_cols_1120m": list(tr_cols),
+                              "scored_cols_1120m": list(sc_cols), "n_scored": 0,
+                              "gap_rmse": None, "skipped": skipped[name]}
+            continue
+        f = runs[name]
         r = {k: v[np.isfinite(v[:, 0])] for k, v in f["res"].items()
              if not k.startswith(FRONTIER)}
         per_fold[f["name"]] = {
             "train_cols_1120m": list(f["train_cols"]), "scored_cols_1120m": list(f["scored_cols"]),
             "n_scored": len(r["invariant"]),
-            "gap_rmse": float((r["invariant"][:, 0] - r["oracle"][:, 0]).mean()),
+            "gap_rmse": (float((r["invariant"][:, 0] - r["oracle"][:, 0]).mean())
+                         if len(r["invariant"]) else None),
             "kernel_psf_px_1120m": f["kernel_psf"], "law_shift_k": f["law_shift_k"],
             "transfer_gain": f["transfer_gain"],
             "epochs_run": {k: v["epochs"] for k, v in f["models"].items()},
@@ -768,7 +928,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     jpath = args.json or args.out / "scale_invariance.json"
     jpath.parent.mkdir(parents=True, exist_ok=True)
-    jpath.write_text(json.dumps(summ, indent=1) + "\n")
+    jpath.write_text(json.dumps(strict_json(summ), indent=1, allow_nan=False) + "\n")
     text = report(args, summ, res, fold_runs, split, dn)
     if stats:
         text += "\n" + "\n".join(stats_lines(stats, stats_res))
@@ -1025,6 +1185,9 @@ def report(args, summ: dict, res: dict, fold_runs: list[dict], split: str,
         f"{summ['grid_cols'] * 1.12:.1f} km, wide): every scored pixel lies "
         f"more than the receptive field ({RF} px, {RF * 1.12:.1f} km) from the training half, "
         "and no test date is trained on. A test overpass scores the mean of its two halves"
+        + "".join(f"; fold `{k}` is **not run** (neither trained nor scored): {v['skipped']}, "
+                  "so the test overpasses score on the other half only"
+                  for k, v in summ["folds"].items() if v.get("skipped"))
         if args.split == "position" else
         "**by folder** (the test scenes lie on other ground than the training scenes: every "
         "model trains on the whole grid of the training folder and is scored on the whole grid "
@@ -1076,8 +1239,11 @@ def report(args, summ: dict, res: dict, fold_runs: list[dict], split: str,
         + (": **within noise** - for this model and these scales, training one octave-pair up "
            "costs nothing measurable on unseen ground, and the closed fractions below are "
            "ratios of noise." if within else ".")
-        + (" Per fold: " + "; ".join(f"{k} {v['gap_rmse']:+.3f} K ({v['n_scored']} overpasses)"
-                                     for k, v in summ["folds"].items()) + "."
+        + (" Per fold: " + "; ".join(
+            f"{k} {v['gap_rmse']:+.3f} K ({v['n_scored']} overpasses)"
+            if v.get("gap_rmse") is not None else
+            f"{k} not run ({v.get('skipped') or 'no overpass scored'})"
+            for k, v in summ["folds"].items()) + "."
            if len(summ["folds"]) > 1 else ""),
         ("" if "gap_rmse_seed2" not in summ else
          f"Training noise: invariant and oracle retrained with another seed (same patches) give "

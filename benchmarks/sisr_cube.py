@@ -31,9 +31,9 @@ grid, compared by bounds with the held-back cube's ``windows.csv``), and the hea
 bundled models' training pairs, if any; writes ``sisr_cube_held_back.md`` / ``.json``.
 
 Writes ``sisr_cube.md`` in ``--out`` (default ``docs/results`` for the project's own data,
-``./heldback_results`` for another ``--root``: a held-back run never replaces a published page
-unless ``--out`` says so). Without ``--held-back`` (or ``--select``) another ``--root`` is
-refused: the bundled models' split is the shared cube's. ``--smoke``: 5 dates of the cube, 1 ASTER pair, bicubic
+``./heldback_results`` for another ``--root`` or a ``--smoke`` run: a held-back or smoke run
+never replaces a published page unless ``--out`` says so). Without ``--held-back`` (or
+``--select``) another ``--root`` is refused: the bundled models' split is the shared cube's. ``--smoke``: 5 dates of the cube, 1 ASTER pair, bicubic
 and the default only (seconds; a test, not a measurement).
 """
 
@@ -409,7 +409,7 @@ def selection_table(path: Path) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="output folder (default: docs/results for the "
-                    "project's own data, ./heldback_results for another --root)")
+                    "project's own data, ./heldback_results for another --root or --smoke)")
     ap.add_argument("--root", default=None, help="data folder (default: $XLSTSR_DATA or ../shared/data)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--pairs", default=None, help="comma-separated ASTER pairs (default: EVAL_PAIRS)")
@@ -425,7 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="5 dates, 1 ASTER pair, bicubic and the default (a test)")
     args = ap.parse_args(argv)
     data = data_root(args.root)
-    out = results_dir(args.out, ROOT / "docs" / "results", data)
+    out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke)
     if not (args.held_back or args.select is not None or is_project_data(data)):
         # the bundled models' split is the shared cube's: another cube's own split would put
         # positions they trained on among its test positions, and EVAL_PAIRS are shared ids
@@ -460,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     groups = {"test": split.test, "held_out": split.held_out, "val": split.val}
     cube_scores = {g: score_positions(samples, pos, cube_methods, assets) for g, pos in groups.items()}
-    pairs = ([p.strip().zfill(3) for p in args.pairs.split(",")] if args.pairs
+    pairs = (accuracy().listed_pairs(args.pairs, args.root) if args.pairs
              else list(EVAL_PAIRS)[:1] if args.smoke else list(EVAL_PAIRS))
     aster_methods = {"bicubic": get_method("bicubic"),
                      **{BUNDLED_SISR[n]: get_method("sisr", weights=n) for n in names}}
@@ -668,12 +668,19 @@ def pairs_apart_from(pairs: Sequence[str], seen: Any, root: Path | None) -> list
 
 #: the columns of ``windows.csv`` the held-back check reads (offsets to cut, bounds to compare)
 WINDOW_COLUMNS = ("window", "row_off", "col_off", "xmin", "ymin", "xmax", "ymax")
+#: what each column of ``windows.csv`` is, for the message naming the missing ones
+COLUMN_MEANING = {"window": "window index", "row_off": "pixel row offset",
+                  "col_off": "pixel column offset", "xmin": "sinusoidal west bound",
+                  "ymin": "south bound", "xmax": "east bound", "ymax": "north bound",
+                  "n_dates_mod11a1": "number of MOD11A1 dates of the window"}
 
 
-def check_held_back_cube(folder: Path, assets: Sequence[str]) -> None:
+def check_held_back_cube(folder: Path, assets: Sequence[str],
+                         columns: Sequence[str] = WINDOW_COLUMNS) -> None:
     """Refuse, naming what is missing, a cube folder the held-back protocol cannot read: no
-    ``catalog.json`` / ``windows.csv``, a ``windows.csv`` without the offsets and bounds, or no
-    item holding every asset (day and night: MRUNet's protocol pools both)."""
+    ``catalog.json`` / ``windows.csv``, a ``windows.csv`` without the ``columns`` it reads (by
+    default the offsets and bounds), or no item holding every asset (day and night: MRUNet's
+    protocol pools both; ``benchmarks/one_level_up.py`` too)."""
     import pandas as pd
     import pystac
 
@@ -682,9 +689,10 @@ def check_held_back_cube(folder: Path, assets: Sequence[str]) -> None:
             raise SystemExit(f"no {name} in {folder}: the held-back cube is laid out like "
                              "../shared/data/modis_h18v04_2020 (catalog.json, items, windows.csv)")
     cols = set(pd.read_csv(folder / "windows.csv", nrows=0).columns)
-    if missing := [c for c in WINDOW_COLUMNS if c not in cols]:
+    if missing := [c for c in columns if c not in cols]:
         raise SystemExit(f"{folder / 'windows.csv'} lacks the columns {missing} (it needs "
-                         f"{list(WINDOW_COLUMNS)}: pixel offsets and sinusoidal bounds)")
+                         f"{list(columns)}: "
+                         + ", ".join(COLUMN_MEANING.get(c, c) for c in columns) + ")")
     items = list(pystac.Catalog.from_file(str(folder / "catalog.json")).get_items(recursive=True))
     if not any(set(assets) <= set(it.assets) for it in items):
         found = sorted({a for it in items for a in it.assets})

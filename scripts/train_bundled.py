@@ -194,26 +194,99 @@ def cube_samples(data_dir: Path, max_dates: int | None = None) -> Any:
         return window_samples(cube, wins, CUBE_WINDOW)
 
 
+#: the columns of ``windows.csv`` naming the modis_aster pairs a window shares ground with
+CUBE_PAIR_COLUMNS = ("intersects_dev_pair", "dev_pairs", "dev_pairs_overlap_px")
+
+
+def _empty(value: Any) -> bool:
+    """Whether a ``windows.csv`` cell is empty (NaN / None)."""
+    import pandas as pd
+
+    return not isinstance(value, str) and bool(pd.isna(value))
+
+
+def _flag(value: Any) -> bool:
+    """A ``windows.csv`` yes/no cell (True/False, "True"/"false", 1/0; empty: no)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "1.0", "yes", "y", "t")
+    return False if _empty(value) else bool(value)
+
+
+def _pixel_counts(value: Any) -> list[int]:
+    """The ``;``-separated pixel counts of a ``dev_pairs_overlap_px`` cell (empty: none)."""
+    if _empty(value):
+        return []
+    return [int(float(n)) for n in str(value).split(";") if n.strip()]
+
+
+def cube_pair_windows(data_dir: Path, table: Any = None) -> tuple[list[int], list[int], str | None]:
+    """``(held_out, touching, note)``: the windows of the cube's ``windows.csv`` that share 1 km
+    pixels with the ASTER evaluation ground (held out of every model), those that touch a
+    modis_aster pair otherwise (never test positions), and a note on how they were found.
+
+    - The project's own cube (:func:`xlstsr.datasets.root.is_project_data`): the windows sharing
+      pixels with a pair of ``EVAL_PAIRS`` are held out, those touching another pair (the
+      ``TRAIN_PAIRS``) are never test: the split the bundled weights record.
+    - Another (held-back) cube names its own modis_aster pairs in ``dev_pairs`` (numbered as
+      its folder likes): an id says nothing about the shared split, so every window sharing
+      pixels with any of its pairs is held out (all of them are evaluation ground there), one
+      only sharing an edge is never test. The split does not depend on the pairs' numbering.
+    - A ``windows.csv`` without the modis_aster columns (:data:`CUBE_PAIR_COLUMNS`: a cube with
+      no ASTER pairs beside it): no window held out, and the note says so.
+    """
+    from xlstsr.datasets.root import is_project_data
+
+    w = cube_windows_table(data_dir) if table is None else table
+    present = [c for c in CUBE_PAIR_COLUMNS if c in w.columns]
+    if not present:
+        return [], [], (f"windows.csv has none of the modis_aster columns {list(CUBE_PAIR_COLUMNS)}:"
+                        " no window is held out for ASTER pairs")
+    held, touching = [], []
+    if is_project_data(data_dir) and len(present) == len(CUBE_PAIR_COLUMNS):
+        for r in w.itertuples():
+            if not r.intersects_dev_pair:
+                continue
+            pairs = str(r.dev_pairs).split(";")
+            px = [int(n) for n in str(r.dev_pairs_overlap_px).split(";")]
+            shares_eval = any(p in EVAL_PAIRS and n > 0 for p, n in zip(pairs, px))
+            (held if shares_eval else touching).append(int(r.window))
+        return held, touching, None
+    for _, r in w.iterrows():
+        if "intersects_dev_pair" in w.columns:
+            meets = _flag(r["intersects_dev_pair"])
+        else:  # the pairs named: the window meets them
+            meets = not _empty(r["dev_pairs"]) and bool(str(r["dev_pairs"]).strip())
+        if not meets:
+            continue
+        if "dev_pairs_overlap_px" in w.columns:
+            shares = any(n > 0 for n in _pixel_counts(r["dev_pairs_overlap_px"]))
+        else:  # the shared pixels unknown: held out, to be safe
+            shares = True
+        (held if shares else touching).append(int(r["window"]))
+    missing = [c for c in CUBE_PAIR_COLUMNS if c not in w.columns]
+    note = ("every window sharing 1 km pixels with a modis_aster pair named in windows.csv is "
+            "held out (a held-back cube's pairs are all evaluation ground; the ids are its own)"
+            + (f"; windows.csv lacks {missing}, so a window meeting a pair "
+               + ("is taken to share pixels with it" if "dev_pairs_overlap_px" in missing
+                  else "is one whose dev_pairs names one") if missing else ""))
+    return held, touching, note
+
+
 def cube_split(data_dir: Path) -> PositionSplit:
     """The split by window position of the cube (seeded; recorded in the checkpoint).
 
     - ``held_out``: windows sharing 1 km pixels with a modis_aster pair of ``EVAL_PAIRS``: their
       ground is the ASTER truth of the 1 km -> 250 m evaluation, so no model trained here sees
-      it; they are scored as a second group of unseen positions.
+      it; they are scored as a second group of unseen positions. (On a cube other than the
+      project's own, with any of the pairs its ``windows.csv`` names; on one whose
+      ``windows.csv`` has no modis_aster columns, none: :func:`cube_pair_windows`.)
     - ``test``: drawn among the other windows, never one touching any modis_aster pair (the
       bundled models of 2025 trained on the MODIS LST of ``TRAIN_PAIRS``: a fair comparison
       needs ground none of them saw).
     - ``val``, ``train``: the rest; the sets hold about 15 % and 25 % of the window-dates.
     """
     w = cube_windows_table(data_dir)
-    held, touching = [], []
-    for r in w.itertuples():
-        if not r.intersects_dev_pair:
-            continue
-        pairs = str(r.dev_pairs).split(";")
-        px = [int(n) for n in str(r.dev_pairs_overlap_px).split(";")]
-        shares_eval = any(p in EVAL_PAIRS and n > 0 for p, n in zip(pairs, px))
-        (held if shares_eval else touching).append(int(r.window))
+    held, touching, _ = cube_pair_windows(data_dir, w)
     return split_positions(
         {int(r.window): int(r.n_dates_mod11a1) for r in w.itertuples()},
         val_fraction=CUBE_VAL_FRACTION,

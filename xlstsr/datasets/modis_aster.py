@@ -153,8 +153,27 @@ def modis_aster_pairs(root: str | os.PathLike[str] | None = None) -> list[str]:
     >>> len(modis_aster_pairs())  # doctest: +SKIP
     55
     """
-    table = pd.read_csv(_modis_aster_dir(root) / "pairs.csv", dtype={"pair": str})
-    return [str(p).zfill(3) for p in table["pair"]]
+    folder = _modis_aster_dir(root)
+    table = pd.read_csv(folder / "pairs.csv", dtype={"pair": str})
+    ids = [_listed_id(p, folder) for p in table["pair"]]
+    unique = list(dict.fromkeys(ids))
+    if len(unique) < len(ids):  # a pair listed twice was scored twice, weighing double
+        repeated = sorted({p for p in ids if ids.count(p) > 1})
+        warnings.warn(f"{folder / 'pairs.csv'} lists the pairs {repeated} more than once: each "
+                      "is used once", UserWarning, stacklevel=2)
+    return unique
+
+
+def _listed_id(pair: object, folder: Path) -> str:
+    """A pair id of ``pairs.csv`` as its files are named: as written when they exist (``01``
+    with ``01_modis_lst_1km.tif``), else padded to 3 digits (``1`` with ``001_...``, a table
+    whose leading zeros a spreadsheet dropped), else as written (the missing file is then the
+    one the table names)."""
+    pid = str(pair).strip()
+    for cand in (pid, pid.zfill(3)):
+        if (folder / f"{cand}_modis_lst_1km.tif").is_file():
+            return cand
+    return pid
 
 
 def _read_band(path: Path) -> xr.DataArray:
@@ -480,9 +499,18 @@ def _pair_ids(ids: Any, root: str | os.PathLike[str] | None, name: str) -> list[
 
 def _pair_id(pair_id: str | int, root: str | os.PathLike[str] | None) -> str:
     """The pair's id as in pairs.csv (``'001'``), or an InputNotFoundError listing them (an
-    unknown id was told "missing file ...; is the modis_aster folder complete?")."""
-    pid = str(pair_id).zfill(3)
-    known = modis_aster_pairs(root)
+    unknown id was told "missing file ...; is the modis_aster folder complete?"). The id as
+    given when the folder lists it (``'01'``), else padded to 3 digits (``1`` -> ``'001'``),
+    else the one listed id of the same number (``1`` -> ``'01'``)."""
+    pid = str(pair_id).strip()
+    with warnings.catch_warnings():  # a repeated row is reported where the pairs are listed
+        warnings.simplefilter("ignore", UserWarning)
+        known = modis_aster_pairs(root)
+    if pid not in known and pid.zfill(3) in known:
+        pid = pid.zfill(3)
+    elif pid not in known and pid.isdigit():
+        same = [k for k in known if k.isdigit() and int(k) == int(pid)]
+        pid = same[0] if len(same) == 1 else pid
     if pid not in known:
         raise InputNotFoundError(
             f"no MODIS/ASTER pair {pair_id!r}: the pairs are {known[0]} ... {known[-1]} "
@@ -494,7 +522,8 @@ def _pair_id(pair_id: str | int, root: str | os.PathLike[str] | None) -> str:
 
 def _lst_path(pair_id: str, root: str | os.PathLike[str] | None) -> Path:
     """The MODIS LST GeoTIFF of a pair, or a FileNotFoundError naming it."""
-    path = _modis_aster_dir(root) / f"{str(pair_id).zfill(3)}_modis_lst_1km.tif"
+    folder = _modis_aster_dir(root)
+    path = folder / f"{_listed_id(pair_id, folder)}_modis_lst_1km.tif"
     if not path.is_file():
         raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
     return path

@@ -54,8 +54,9 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     return path
 
 
-#: Where a benchmark run on a data folder other than the project's own writes by default
-#: (relative to the current directory): never over the published pages of docs/results.
+#: Where a benchmark run on a data folder other than the project's own, or a ``--smoke`` run,
+#: writes by default (relative to the current directory): never over the published pages of
+#: docs/results.
 HELD_BACK_RESULTS = Path("heldback_results")
 
 
@@ -82,13 +83,15 @@ def results_dir(
     out: str | os.PathLike[str] | None,
     published: str | os.PathLike[str],
     *folders: str | os.PathLike[str],
+    smoke: bool = False,
 ) -> Path:
     """The folder a benchmark writes its pages to.
 
     ``out`` when given; else ``published`` (the repository's ``docs/results``) when every data
-    folder it read is the project's own (:func:`is_project_data`); else
-    :data:`HELD_BACK_RESULTS` in the current directory, so that a run on held-back data never
-    replaces the published figures unless ``--out`` asks for it.
+    folder it read is the project's own (:func:`is_project_data`) and the run is a measurement;
+    else :data:`HELD_BACK_RESULTS` in the current directory, so that neither a run on held-back
+    data nor a ``smoke`` run (a test of the code path on a few dates / pairs and one epoch, not
+    a measurement) replaces the published figures unless ``--out`` asks for it.
 
     Examples
     --------
@@ -96,9 +99,11 @@ def results_dir(
     PosixPath('heldback_results')
     >>> results_dir("/tmp/out", "docs/results", "/tmp/held_back")
     PosixPath('/tmp/out')
+    >>> results_dir(None, "docs/results", smoke=True)
+    PosixPath('heldback_results')
     """
     if out is not None:
         return Path(out)
-    if folders and all(is_project_data(f) for f in folders):
+    if not smoke and folders and all(is_project_data(f) for f in folders):
         return Path(published)
     return HELD_BACK_RESULTS
