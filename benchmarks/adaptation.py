@@ -47,6 +47,7 @@ from xlstsr.datasets import (
     aster_truth_mask,
     open_modis_aster_pair,
 )
+from xlstsr.datasets.root import results_dir
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.methods import get_method
 
@@ -145,13 +146,16 @@ def table(rows: list[tuple[str, str, dict[str, float]]], n: int) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=str(ROOT / "docs" / "results"))
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--adapt", default=None, metavar="JSON",
                     help='skip the selection: report this setting, e.g. \'{"steps": 10, "lr": 1e-4}\'')
     ap.add_argument("--smoke", action="store_true",
                     help="1 pair per split, one 1-step setting: the code path in seconds")
     args = ap.parse_args(argv)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     torch.set_num_threads(1)
     t_start = time.time()
     methods = [m for m in args.methods.split(",") if m]

@@ -29,6 +29,7 @@ import torch
 
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS
+from xlstsr.datasets.root import results_dir
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.kernels import metrics as km
 from xlstsr.methods import get_method
@@ -118,9 +119,12 @@ def main(argv=None) -> int:
     ap.add_argument("--pairs", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-classical", action="store_true")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", action="store_true", help="one pair, tiny speed cube (a test)")
     args = ap.parse_args(argv)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     torch.set_num_threads(args.threads)
     pairs = args.pairs.split(",") if args.pairs else list(EVAL_PAIRS)
     if args.smoke:

@@ -34,6 +34,7 @@ import numpy as np
 
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, open_modis_aster_pair
+from xlstsr.datasets.root import results_dir
 from xlstsr.kernels import coregister as kc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,10 +140,13 @@ def render(res: dict[str, dict[str, Any]], seconds: float, smoke: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", action="store_true",
                     help="one pair, the default grid: a test of the code path")
     args = ap.parse_args(argv)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     t0 = time.perf_counter()
     res = measure(list(EVAL_PAIRS[:1] if args.smoke else EVAL_PAIRS), args.smoke)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ import xlstsr
 from xlstsr.datasets import EVAL_PAIRS
 from xlstsr.datasets import modis_aster_pairs as pair_ids
 from xlstsr.datasets import open_modis_aster_aligned as load_pair
+from xlstsr.datasets.root import results_dir
 from xlstsr.kernels.aggregate import block_mean, within_block_variance
 from xlstsr.kernels.correction import VarianceLaw, correct_image, fit_variance_law
 from xlstsr.kernels.spectra import spectral_ratio as k_spectral_ratio
@@ -71,9 +72,12 @@ def variants(sr, coarse, guide, truth) -> dict[str, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", default="tsharp,dms,sisr,disr,disr-degraded")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", action="store_true", help="the first held-out pair (a test)")
     args = ap.parse_args(argv)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     methods = args.methods.split(",")
     t0 = time.perf_counter()
     res: dict[tuple[str, str, str], list] = {}

@@ -236,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "bundled models on the shared cube's split and EVAL_PAIRS; score a "
                          "held-back cube with `benchmarks/sisr_cube.py --held-back --root DIR` "
                          "and held-back pairs with `benchmarks/accuracy_modis_aster.py --root DIR`")
-    out = results_dir(args.out, ROOT / "docs" / "results", data)
+    out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()

@@ -57,6 +57,7 @@ from xlstsr.datasets import (  # noqa: E402
     open_modis_aster_pair,
     pairs_apart,
 )
+from xlstsr.datasets.root import results_dir  # noqa: E402
 from xlstsr.kernels.aggregate import radiometric_mean  # noqa: E402
 from xlstsr.methods import get_method  # noqa: E402
 from xlstsr.nn import load_model  # noqa: E402
@@ -184,12 +185,15 @@ def summary(scores: dict[str, dict], pairs: Sequence[str], base: dict[str, dict]
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--work", type=Path, default=None,
                     help="folder for the retrained checkpoints (default: a temporary one)")
     ap.add_argument("--jobs", type=int, default=2, help="models trained at once")
     ap.add_argument("--smoke", action="store_true", help="seconds: a test of the code path")
     args = ap.parse_args(argv)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     t0 = time.perf_counter()
     apart = pairs_apart(EVAL_PAIRS, TRAIN_PAIRS)
     sharing = [p for p in EVAL_PAIRS if p not in apart]

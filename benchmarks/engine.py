@@ -1426,8 +1426,9 @@ def main(argv: list[str] | None = None) -> int:
     from xlstsr.datasets.root import results_dir
 
     published = ROOT / "docs" / "results"  # the synthetic figures, and the project's cube
-    args.out = (args.out or published) if args.root is None else results_dir(
-        args.out, published, args.root)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, published, *([args.root] if args.root else []),
+                           smoke=args.smoke)
     if args.rerun_profile is not None:
         r, s = earlier_run(args.rerun_profile)
         with tempfile.TemporaryDirectory(prefix="xlstsr-bench-") as tmp:

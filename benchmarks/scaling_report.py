@@ -20,6 +20,7 @@ import xarray as xr
 import xlstsr
 from xlstsr import plot
 from xlstsr.datasets import EVAL_PAIRS, aster_truth_mask, data_root, iter_modis_aster
+from xlstsr.datasets.root import results_dir
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.evaluate import evaluate
 from xlstsr.grid import align_guide, fine_grid, with_grid
@@ -785,8 +786,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true",
                     help="2 pairs, bicubic and tsharp, 256 px crops (a test)")
     ap.add_argument("--methods", default="bicubic,tsharp,dms,sisr,disr")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
     args = ap.parse_args(argv)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     if args.smoke:
         args.methods = "bicubic,tsharp"
     crop = SMOKE_CROP if args.smoke else FULL_CROP

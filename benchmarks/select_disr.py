@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 import xlstsr  # noqa: E402
 from xlstsr.datasets import VAL_PAIRS  # noqa: E402
 from xlstsr.datasets import open_modis_aster_aligned as load_pair  # noqa: E402
+from xlstsr.datasets.root import results_dir  # noqa: E402
 from xlstsr.errors import GuideAlignmentWarning  # noqa: E402
 from xlstsr.nn.weights import WEIGHTS_DIR  # noqa: E402
 
@@ -215,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="candidates trained at once")
     ap.add_argument("--work", type=Path, default=None,
                     help="candidates' checkpoints (default build/disr_selection)")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--install", action="store_true",
                     help="copy the chosen checkpoint to xlstsr/weights/disr_unet_x4.pt")
     ap.add_argument("--smoke", action="store_true",
@@ -243,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"(--install copies both files to xlstsr/weights/ if the new {FAST_FILE} "
                     "is no worse in RMSE and ubRMSE)")
     args = ap.parse_args(argv)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     if args.guide_offset:
         return main_guide_offset(args)
     if args.distil:

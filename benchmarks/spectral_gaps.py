@@ -38,6 +38,7 @@ from scipy import ndimage
 
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, fbm_surface, open_modis_aster_aligned
+from xlstsr.datasets.root import results_dir
 from xlstsr.kernels.scaling import fit_power_law
 from xlstsr.kernels.spectra import (
     log_wavenumber_edges,
@@ -168,10 +169,13 @@ def slope_section(n: int = 256, reps: int = 4) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=20)
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", "--quick", dest="quick", action="store_true",
                     help="2 pairs, small surfaces (a test)")
     args = ap.parse_args(argv)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.quick)
     t0 = time.perf_counter()
     if args.quick:
         args.pairs = min(args.pairs, 2)

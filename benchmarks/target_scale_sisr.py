@@ -33,6 +33,7 @@ import torch
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, data_root
 from xlstsr.datasets import open_modis_aster_aligned as load_pair
+from xlstsr.datasets.root import results_dir
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.io.landsat import open_landsat8_l1
 from xlstsr.kernels.aggregate import radiometric_mean
@@ -76,9 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=80)
     ap.add_argument("--stride", type=int, default=8, help="patch stride, fine px")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", action="store_true", help="1 epoch, stride 32, 1 pair (a test)")
     args = ap.parse_args(argv)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     if args.smoke:
         args.epochs, args.stride = 1, 32
     eval_pairs = EVAL_PAIRS[:1] if args.smoke else EVAL_PAIRS

@@ -21,6 +21,7 @@ import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
 import xlstsr
+from xlstsr.datasets.root import results_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CODECS = {
@@ -38,9 +39,12 @@ def _size(path: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", action="store_true", help="tiny cube, one write each (a test)")
     args = ap.parse_args(argv)
+    # a smoke run (a test of the code path) never replaces the published pages
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     n_times, size, repeat = (2, 64, 1) if args.smoke else (6, 1024, 3)
     scene = xlstsr.datasets.sample_scene(n_times=n_times, size=size, cloud_fraction=0.1, seed=5)
     a = scene["lst_1km"].lstsr.upscale(4).values.astype(np.float32)

@@ -354,3 +354,22 @@ def test_accuracy_scores_a_repeated_pair_once(shared_data: Path, tmp_path: Path)
     assert "(2 real pairs)" in (tmp_path / "o" / "accuracy.md").read_text().splitlines()[0]
     assert acc.as_listed("2", ["001", "002"]) == "002" and acc.as_listed("01", ["01"]) == "01"
 
+
+
+def test_every_smoke_benchmark_keeps_off_the_published_pages():
+    """Ten scripts hard-coded `--out docs/results`: their `--smoke` run (a test of the code
+    path) replaced the published page. Each script with --smoke picks its folder through
+    results_dir(..., smoke=...), which never gives docs/results for a smoke run."""
+    import re
+
+    from xlstsr.datasets.root import HELD_BACK_RESULTS, results_dir
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    for path in sorted(bench.glob("*.py")):
+        text = path.read_text()
+        if '"--smoke"' not in text:
+            continue
+        assert re.search(r"results_dir\((?:[^()]|\([^()]*\))*smoke=", text), path.name
+        assert 'default=ROOT / "docs" / "results"' not in text, path.name
+    assert results_dir(None, "docs/results") == Path("docs/results")
+    assert results_dir(None, "docs/results", smoke=True) == HELD_BACK_RESULTS

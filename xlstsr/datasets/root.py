@@ -88,7 +88,8 @@ def results_dir(
     """The folder a benchmark writes its pages to.
 
     ``out`` when given; else ``published`` (the repository's ``docs/results``) when every data
-    folder it read is the project's own (:func:`is_project_data`) and the run is a measurement;
+    folder it read is the project's own (:func:`is_project_data`; no folder: a benchmark that
+    reads only the project's own data) and the run is a measurement;
     else :data:`HELD_BACK_RESULTS` in the current directory, so that neither a run on held-back
     data nor a ``smoke`` run (a test of the code path on a few dates / pairs and one epoch, not
     a measurement) replaces the published figures unless ``--out`` asks for it.
@@ -101,9 +102,11 @@ def results_dir(
     PosixPath('/tmp/out')
     >>> results_dir(None, "docs/results", smoke=True)
     PosixPath('heldback_results')
+    >>> results_dir(None, "docs/results")
+    PosixPath('docs/results')
     """
     if out is not None:
         return Path(out)
-    if not smoke and folders and all(is_project_data(f) for f in folders):
+    if not smoke and all(is_project_data(f) for f in folders):
         return Path(published)
     return HELD_BACK_RESULTS
