@@ -321,6 +321,33 @@ _EVALUATE_FLAGS = (
 )
 
 
+#: Python arguments that have a flag of their own: replaced in the message by the flag, which
+#: the command line takes (appending "On the command line: ..." left "use method='sisr'")
+_RENAMED_FLAGS = {
+    "upscale": (
+        (re.compile(r"\bmethod='(\w+)'"), "`--method {0}`"),
+    ),
+    "demo": (
+        (re.compile(r"\bmethod='(\w+)'"), "`--method {0}`"),
+    ),
+    "train": (
+        (re.compile(r"\btrainer_options\['max_epochs'\]"), "`--max-epochs`"),
+        (re.compile(r"\btrainer_options\['precision'\]=['\"]?([\w-]+)['\"]?"),
+         "`--precision {0}`"),
+        (re.compile(r"\bmax_epochs=(\d+) runs past the cosine schedule of epochs=(\d+): raise "
+                    r"`epochs`"),
+         "`--max-epochs {0}` runs past the cosine schedule of `--epochs {1}`: raise `--epochs`"),
+    ),
+}
+
+
+def _renamed_flags(message: str, command: str | None) -> str:
+    """``message`` with the Python arguments of :data:`_RENAMED_FLAGS` written as flags."""
+    for pattern, flag in _RENAMED_FLAGS.get(command or "", ()):
+        message = pattern.sub(lambda m, flag=flag: flag.format(*m.groups()), message)
+    return message
+
+
 def _with_flags(message: str, table: Any) -> str:
     """``message`` with "On the command line: ..." naming the flags its Python names map to."""
     flags = []
@@ -335,6 +362,7 @@ def _with_flags(message: str, table: Any) -> str:
 
 def _cli_hints(message: str, command: str | None = None) -> str:
     """Messages written for Python callers, completed with the command line's flags."""
+    message = _renamed_flags(message, command)
     message = _with_flags(message, _COMMON_FLAGS)
     if command == "evaluate":
         message = _with_flags(message, _EVALUATE_FLAGS)

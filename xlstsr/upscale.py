@@ -263,10 +263,13 @@ def upscale(
                 f"{gdata.shape[1]}; pass the bands it expects."
             )
         stats = m.guide_statistics()
-        gdata = check_guide_values(gdata, stats)  # first: its messages name the values' cause
-        gdata = check_model_ndvi(gdata, stats)  # an unlabelled NDVI x 3 passes the one above
-        if stats and stats.get("names"):  # a band labelled 'red' for a model trained on 'ndvi'
+        # labels first: bands in another order ('nir', 'red' for a model of 'red', 'nir') were
+        # told "divide them by 10" by the statistics check, which compares channel by channel;
+        # a band labelled 'red' for a model trained on 'ndvi' is named as such
+        if stats and stats.get("names"):
             check_guide_labels(guide_labels(guide), stats["names"], m.name)
+        gdata = check_guide_values(gdata, stats)  # its messages name the values' cause
+        gdata = check_model_ndvi(gdata, stats)  # an unlabelled NDVI x 3 passes the one above
     out = upscale_array(m, data, gdata, factor, tile=tile)
     if isinstance(out, dsa.Array):
         check_output_size(out, 1)  # the engine's output chunks

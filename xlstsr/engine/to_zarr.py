@@ -693,6 +693,22 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
 RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "backend",
                              "model", "checkpoint", "weights"})
 
+#: what a method's describe() records of its model that a resume may change: the model is
+#: identified by its weights (``weights_sha256``), not by its file's name or class path
+_MODEL_NAMES = frozenset({"model", "checkpoint", "weights"})
+
+
+def _fingerprinted_options(described: Mapping[str, Any]) -> dict[str, Any]:
+    """A method's :meth:`describe` as the resume fingerprint records it: without the
+    :data:`RUNTIME_OPTIONS` (a resume with backend='torch' after one with 'onnxruntime' ran out
+    of memory, or of the same checkpoint under another file name, was refused). Names of the
+    model are dropped only where a weights hash identifies it."""
+    opts = json.loads(json.dumps(dict(described), default=repr))
+    hashed = "weights_sha256" in opts
+    return {k: v for k, v in opts.items()
+            if k not in RUNTIME_OPTIONS or (k in _MODEL_NAMES and not hashed)}
+
+
 #: errno values of a failed write (disk full, quota, read-only file system, permission)
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
@@ -903,7 +919,7 @@ def upscale_to_zarr(
     arguments = {
         "factor": int(factor),
         "method": m.name,
-        "method_options": json.loads(json.dumps(m.describe(), default=repr)),
+        "method_options": _fingerprinted_options(m.describe()),
         # tile= changes how, not what (the seams are exact): a resume with smaller tiles after
         # running out of memory was refused
         "upscale_options": json.loads(json.dumps(
@@ -983,8 +999,11 @@ def upscale_to_zarr(
             if isinstance(prev_args.get("upscale_options"), dict):
                 # stores that recorded tile= (which changes no value) resume as the same run
                 prev_args["upscale_options"].pop("tile", None)
-                if prev_args == arguments:
-                    old = fingerprint
+            if isinstance(prev_args.get("method_options"), dict):
+                # and those that recorded a runtime option (backend, the checkpoint's name)
+                prev_args["method_options"] = _fingerprinted_options(prev_args["method_options"])
+            if prev_args == arguments:
+                old = fingerprint
         if old != fingerprint:
             diff = sorted(
                 k for k in set(arguments) | set(prev_args) if arguments.get(k) != prev_args.get(k)

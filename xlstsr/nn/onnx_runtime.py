@@ -63,7 +63,9 @@ class OnnxModel:
         When ONNX Runtime is not installed, the model cannot be exported (code torch's tracer
         cannot follow), or the exported model differs from torch by more than
         :data:`ONNX_TOLERANCE_K` on an input of another shape than the export's (a shape-dependent
-        branch the trace froze): run the model with torch (``backend="torch"``).
+        branch the trace froze): run the model with torch (``backend="torch"``). A model whose
+        weights are not float32 (the engine's inputs are) is told to convert, ``model.float()``:
+        torch fails on it too.
 
     Notes
     -----
@@ -130,6 +132,16 @@ class OnnxModel:
                     dynamic_axes=axes,
                 )
         except Exception as err:  # any failure of the tracer or exporter: the caller's choice
+            dtype = _weights_dtype(self.module)
+            if dtype is not None and dtype != torch.float32:
+                # the example inputs are float32, as the engine's: "run it with
+                # backend='torch'" failed there too, on the same dtypes
+                raise XlstsrError(
+                    f"the model ({type(self.module).__name__}) could not be exported to ONNX: its "
+                    f"weights are {dtype} but the engine feeds torch.float32 Kelvin "
+                    f"({type(err).__name__}: {str(err)[:160]}); convert the model, "
+                    "`model.float()`, or cast the input inside its forward."
+                ) from err
             raise XlstsrError(
                 f"the model ({type(self.module).__name__}) could not be exported to ONNX "
                 f"({type(err).__name__}: {str(err)[:200]}); run it with backend='torch'."
@@ -205,3 +217,9 @@ class OnnxModel:
 
     def __repr__(self) -> str:
         return f"OnnxModel({type(self.module).__name__})"
+
+
+def _weights_dtype(module: Any) -> Any:
+    """The dtype of a module's first floating-point parameter (or buffer), None without one."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return next((t.dtype for t in tensors if t.is_floating_point()), None)

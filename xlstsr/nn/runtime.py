@@ -106,8 +106,10 @@ def _closure_values(fn: Any) -> bytes:
 
 
 def weights_hash(model: Any) -> str:
-    """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code and
-    every parameter/buffer: stable across processes, so it keys caches and resume checks."""
+    """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code,
+    every parameter and buffer (non-persistent ones too) and the values a user-defined module
+    holds in plain attributes (numbers, strings, arrays, tensors, lists and dicts of them):
+    stable across processes, so it keys caches and resume checks."""
     h = hashlib.sha256()
     h.update(f"{type(model).__module__}.{type(model).__qualname__}".encode())
     h.update(repr(model).encode())
@@ -123,7 +125,8 @@ def weights_hash(model: Any) -> str:
             h.update(repr(code.co_consts).encode())
             h.update(_closure_values(type(sub).forward))
         h.update(_attributes(sub))
-    for k, v in model.state_dict().items():
+    state = model.state_dict()
+    for k, v in state.items():
         if v.is_meta:
             from ..errors import XlstsrError
 
@@ -133,13 +136,24 @@ def weights_hash(model: Any) -> str:
                 "`model.load_state_dict(...)`)."
             )
         h.update(k.encode())
-        t = v.detach().cpu().contiguous()
-        if t.dtype == torch_bfloat16():  # numpy has no bfloat16: hash its bits
-            t = t.view(torch_int16())
-        h.update(str(t.dtype).encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.reshape(-1).view(-1).numpy().tobytes() if t.numel() else b"")
+        h.update(_tensor_bytes(v))
+    # buffers registered with persistent=False are not in state_dict() but change the output
+    # (two user models differing only there shared one cache entry); only when there are any,
+    # so the hashes of models without them (the bundled ones) stay as they were
+    for k, v in model.named_buffers():
+        if k not in state and v is not None and not v.is_meta:
+            h.update(f"buffer:{k}".encode())
+            h.update(_tensor_bytes(v))
     return h.hexdigest()[:32]
+
+
+def _tensor_bytes(v: Any) -> bytes:
+    """A tensor's dtype, shape and values as bytes (bfloat16 by its bits: numpy has none)."""
+    t = v.detach().cpu().contiguous()
+    if t.dtype == torch_bfloat16():
+        t = t.view(torch_int16())
+    head = f"{t.dtype}{tuple(t.shape)}".encode()
+    return head + (t.reshape(-1).view(-1).numpy().tobytes() if t.numel() else b"")
 
 
 _PLAIN = (bool, int, float, str, type(None))
@@ -160,10 +174,11 @@ def torch_int16() -> Any:
 def _attributes(module: Any) -> bytes:
     """The instance attributes that change what a module computes without being parameters,
     buffers or submodules, as stable bytes: functions stored on any module (their code), and the
-    plain values (numbers, strings, tuples of them) of user-defined modules. Two custom models
-    that differ only there (a lambda, ``self.scale = 2.0``) must not share a cache entry. The
-    modules of torch and xlstsr contribute nothing here (their state is in repr() and the
-    weights), so the hashes of the bundled models do not depend on this."""
+    values of user-defined modules: numbers, strings, numpy arrays and tensors (their bytes),
+    and lists, tuples and dicts of them. Two custom models that differ only there (a lambda,
+    ``self.scale = 2.0``, ``self.offsets = [0.5]``, an array of coefficients) must not share a
+    cache entry. The modules of torch and xlstsr contribute nothing here (their state is in
+    repr() and the weights), so the hashes of the bundled models do not depend on this."""
     own = type(module).__module__.split(".")[0] not in ("torch", "xlstsr")
     parts = []
     for k, v in sorted(getattr(module, "__dict__", {}).items()):
@@ -174,8 +189,46 @@ def _attributes(module: Any) -> bytes:
             parts.append(f"{k}:".encode() + code.co_code + repr(code.co_consts).encode())
         elif own and (isinstance(v, _PLAIN) or (
                 isinstance(v, tuple) and all(isinstance(x, _PLAIN) for x in v))):
-            parts.append(f"{k}={v!r};".encode())
+            parts.append(f"{k}={v!r};".encode())  # as before: the hashes of such models stay
+        elif own:
+            value = _value_bytes(v)
+            if value is not None:
+                parts.append(f"{k}=".encode() + value + b";")
     return b"".join(parts)
+
+
+#: how deep :func:`_value_bytes` follows nested lists and dicts (a bounded cost per attribute)
+_MAX_DEPTH = 4
+
+
+def _value_bytes(v: Any, depth: int = 0) -> bytes | None:
+    """A stable byte form of a plain value, a numpy array, a tensor, or a list, tuple or dict
+    of them (``_MAX_DEPTH`` levels deep); None for anything else (other objects' repr may
+    name a memory address, unstable across the processes a resume check compares)."""
+    import torch
+
+    if isinstance(v, (*_PLAIN, complex, bytes)):
+        return repr(v).encode()
+    if isinstance(v, np.generic):  # np.float32(2.0): its value, not an object
+        v = np.asarray(v)
+    if isinstance(v, np.ndarray):
+        if v.dtype.hasobject:
+            return None if depth >= _MAX_DEPTH else _value_bytes(v.tolist(), depth + 1)
+        a = np.ascontiguousarray(v)
+        return f"ndarray{a.dtype.str}{a.shape}".encode() + a.tobytes()
+    if isinstance(v, torch.Tensor):
+        return None if v.is_meta else b"tensor" + _tensor_bytes(v)
+    if depth >= _MAX_DEPTH or not isinstance(v, (list, tuple, dict)):
+        return None
+
+    def item(x: Any) -> bytes:  # another object inside: its type only
+        b = _value_bytes(x, depth + 1)
+        return b if b is not None else f"<{type(x).__qualname__}>".encode()
+
+    if isinstance(v, dict):
+        pairs = sorted(item(k) + b":" + item(x) for k, x in v.items())
+        return b"dict{" + b",".join(pairs) + b"}"
+    return f"{type(v).__name__}[".encode() + b",".join(item(x) for x in v) + b"]"
 
 
 def serialize_model(model: Any) -> bytes:
@@ -225,28 +278,60 @@ def set_task_threads(num_threads: int | None = None) -> None:
     ``num_threads`` when given; else one thread inside a worker thread (dask threads, region
     threads: several tasks run at once, more torch threads would oversubscribe the cores), and
     torch's default (all cores) in the main thread (synchronous scheduler, numpy input). The
-    setting is per thread with the OpenMP build of torch.
+    setting is per thread with the OpenMP build of torch, but ``torch.set_num_threads`` also
+    sets the count every thread started afterwards gets: use :func:`task_threads`, which
+    restores it.
     """
     import torch
 
+    num_threads = _task_count(num_threads)
+    if num_threads is not None and torch.get_num_threads() != num_threads:
+        torch.set_num_threads(int(num_threads))
+
+
+def _task_count(num_threads: int | None) -> int | None:
+    """The thread count a task sets (None: leave torch's), checked."""
     if num_threads is None:
         if threading.current_thread() is threading.main_thread():
-            return
+            return None
         num_threads = 1
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
         from ..errors import XlstsrError
 
         raise XlstsrError(f"num_threads must be a whole number >= 1 (torch threads per task, "
                           f"e.g. 1), got {num_threads!r}")
-    if torch.get_num_threads() != num_threads:
-        torch.set_num_threads(int(num_threads))
+    return num_threads
+
+
+def _new_thread_count() -> int:
+    """The intra-op thread count torch gives a thread started now (it copies the count last
+    set by ``torch.set_num_threads`` in any thread when the thread first uses torch)."""
+    import torch
+
+    out: list[int] = []
+    t = threading.Thread(target=lambda: out.append(torch.get_num_threads()))
+    t.start()
+    t.join()
+    return out[0]
+
+
+#: tasks inside :func:`task_threads` now, and the count new threads got before the first began
+_TASKS = {"running": 0, "default": None}
+_TASKS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
 def task_threads(num_threads: int | None = None) -> Iterator[None]:
-    """:func:`set_task_threads` for the duration of a block; in the main thread the caller's
-    count is restored afterwards (``upscale(..., num_threads=1)`` left the whole session on one
-    torch thread). Worker threads keep theirs: each runs the engine's tasks only.
+    """:func:`set_task_threads` for the duration of a block, then torch's counts as they were.
+
+    ``torch.set_num_threads`` in one thread also sets the count of every thread started
+    afterwards (torch 2.x, OpenMP build): after a dask upscale (one torch thread per task) new
+    threads, a web server's handlers or a later thread pool, ran torch on one thread. The
+    count new threads get is read before the first of the concurrent tasks starts and set back
+    when the last ends; in the main thread its own count is restored too
+    (``upscale(..., num_threads=1)`` left the whole session on one torch thread). A worker
+    thread that ends a task while others run keeps the task's count (it runs the engine's
+    tasks). Reading that count starts a short-lived thread (~0.1 ms) when no task runs.
 
     Examples
     --------
@@ -260,14 +345,28 @@ def task_threads(num_threads: int | None = None) -> Iterator[None]:
     """
     import torch
 
+    count = _task_count(num_threads)
+    if count is None:  # the main thread without a count: torch's own
+        yield
+        return
     before = torch.get_num_threads()
-    set_task_threads(num_threads)
+    with _TASKS_LOCK:
+        if _TASKS["running"] == 0:
+            _TASKS["default"] = _new_thread_count()
+        _TASKS["running"] += 1
     try:
+        if before != count:
+            torch.set_num_threads(count)
         yield
     finally:
-        if (threading.current_thread() is threading.main_thread()
-                and torch.get_num_threads() != before):
-            torch.set_num_threads(before)
+        with _TASKS_LOCK:
+            _TASKS["running"] -= 1
+            if _TASKS["running"] == 0:
+                torch.set_num_threads(int(_TASKS["default"]))  # what new threads get
+                _TASKS["default"] = None
+            if (threading.current_thread() is threading.main_thread()
+                    and torch.get_num_threads() != before):
+                torch.set_num_threads(before)
 
 
 def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,

@@ -593,8 +593,11 @@ def fit_cube(
         raise XlstsrError(f"arch {arch!r} needs a guide, but mode {data.mode!r} trains "
                           "without one: use arch 'rescnn' or 'mrunet', or give a guide with a "
                           "guided mode ('degraded_disr', 'sif', 'supervised')")
-    torch.manual_seed(seed)  # the weight initialisation draws from torch's global generator
-    model = build_model(arch, factor=factor, **({"n_guide": data.n_guide} if guided else {}))
+    # the weight initialisation draws from torch's global generator: seeded, then put back
+    # (the caller's stream is theirs; fit does the same)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(arch, factor=factor, **({"n_guide": data.n_guide} if guided else {}))
     hist = fit(model, data, seed=seed, **fit_options)
     record = {
         "history": hist,
@@ -640,8 +643,10 @@ def fit_files(
 
     The files are opened with :func:`xlstsr.io.open_path`; everything else is
     :func:`fit_cube` (``options`` are its settings). The checkpoint records the mode, the loss
-    options, the input files (and what ``declare`` said of the LST) and the training history
-    (:func:`xlstsr.nn.save_model`).
+    options, the input files (and what ``declare`` said of the LST), the degradation of the
+    pairs (``psf``: the Gaussian's sigma in LST pixels, or a plain box), the training
+    ``settings`` (``arch``, ``patch``, ``psf``, ``epochs``, ``lr``, ``seed``...) and the
+    training history (:func:`xlstsr.nn.save_model`).
 
     Parameters
     ----------
@@ -702,6 +707,10 @@ def fit_files(
             raise
         raise type(err)(f"{err}{hint}") from None
     hist = record["history"]
+    settings = _training_settings(options, model)
+    degraded = mode in ("sisr", "degraded_disr")
+    psf = settings["psf"]
+    f = settings["factor"]
     record["path"] = save_model(
         model,
         out,
@@ -716,13 +725,45 @@ def fit_files(
             "truth": None if truth is None else os.fspath(truth),
         },
         training_scales=(
-            "degraded by factor" if mode in ("sisr", "degraded_disr") else "target scale"
+            ("degraded by factor" + (" under a Gaussian PSF" if psf else ""))
+            if degraded else "target scale"
         ),
+        # the degradation a model learned decides what it does to real sensor data: a box and
+        # a PSF-blurred model were indistinguishable from their files (the bundled ones say it)
+        **({"psf": {
+            "sigma_fine_px": psf,
+            "note": f"Gaussian in radiance before the {f} x {f} radiometric mean" if psf
+            else f"none: a perfect {f} x {f} box (radiometric mean)",
+        }} if degraded else {}),
+        settings={**settings, "window": record["window"]},
         split={"by": "window position", "window": record["window"], **record["split"]},
         inputs=record["inputs"],
         history={k: hist[k] for k in ("best_val_loss", "epochs_run", "engine")},
     )
     return record
+
+
+#: fit_cube's and fit's settings a checkpoint of :func:`fit_files` records (as the bundled
+#: checkpoints' ``settings``)
+_RECORDED_SETTINGS = ("arch", "factor", "patch", "psf", "val_fraction", "max_nan_fraction",
+                      "epochs", "lr", "batch_size", "patience", "seed", "augmentation",
+                      "input_noise")
+
+
+def _training_settings(options: Mapping[str, Any], model: Any) -> dict[str, Any]:
+    """The training settings of a :func:`fit_files` run: those given, else the defaults of
+    :func:`fit_cube` and :func:`fit` (what the run used)."""
+    import inspect
+
+    given: dict[str, Any] = {}
+    for fn in (fit, fit_cube):  # fit_cube's defaults win where both have one
+        given.update({k: p.default for k, p in inspect.signature(fn).parameters.items()
+                      if p.default is not inspect.Parameter.empty})
+    given.update(options)
+    given["arch"] = getattr(model, "arch", given.get("arch"))
+    out = {k: given.get(k) for k in _RECORDED_SETTINGS}
+    out["psf"] = None if out["psf"] is None else float(out["psf"])
+    return out
 
 
 #: the end of a front-door message about the LST file's encoding, from :func:`fit_files`

@@ -631,6 +631,42 @@ def make_logger(logger: Any, save_dir: str | os.PathLike | None = None) -> Any:
 
 
 @contextlib.contextmanager
+def _process_state_restored():
+    """Put back, on the way out, the process-wide state a Lightning run changes: torch's
+    deterministic-algorithms mode (and warn_only), cudnn.benchmark, CUBLAS_WORKSPACE_CONFIG and
+    Lightning's seed variables in os.environ, and the random, numpy and torch (CPU, and CUDA
+    once initialised) generators that ``seed_everything`` reseeds. Left on after fit, the
+    deterministic mode filled every later ``torch.empty`` with NaN and, on a GPU, made ops
+    without a deterministic kernel raise in the user's own code."""
+    import random
+
+    det = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    benchmark = torch.backends.cudnn.benchmark
+    env = {k: os.environ.get(k)
+           for k in ("CUBLAS_WORKSPACE_CONFIG", "PL_GLOBAL_SEED", "PL_SEED_WORKERS")}
+    # the legacy global generator is the one seed_everything reseeds
+    np_rng = np.random.get_state()  # noqa: NPY002
+    py_rng, torch_rng = random.getstate(), torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(det, warn_only=warn_only)
+        torch.backends.cudnn.benchmark = benchmark
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        random.setstate(py_rng)
+        np.random.set_state(np_rng)  # noqa: NPY002
+        torch.set_rng_state(torch_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+
+
+@contextlib.contextmanager
 def _quiet(progress: bool):
     """Lightning's device banner and data-loader hints off unless progress output is wanted."""
     if progress:
@@ -764,6 +800,53 @@ def _check_fit_args(model: Any, train: Any, val: Any, *, epochs: Any, batch_size
             check_bool(name, v)
 
 
+def _check_trainer_options(options: dict[str, Any]) -> None:
+    """Refuse Trainer options that train nothing (``max_steps=0``, ``max_time`` 0: the
+    untrained weights came back without a word) or that Lightning divides by
+    (``check_val_every_n_epoch=0``, ``val_check_interval=0``: a raw ZeroDivisionError)."""
+    import datetime
+
+    if "max_steps" in options:  # Lightning's -1: no limit
+        steps = options["max_steps"]
+        if not (isinstance(steps, (int, np.integer)) and not isinstance(steps, bool)
+                and (steps >= 1 or steps == -1)):
+            raise XlstsrError(
+                f"trainer_options['max_steps']={steps!r} trains no step (fit would return the "
+                "untrained weights): give the most optimiser steps to run, a whole number >= 1 "
+                "(e.g. 1000), or -1 for no limit (then `epochs` decides)"
+            )
+    if options.get("max_time") is not None:
+        limit = options["max_time"]
+        try:
+            if isinstance(limit, str):  # Lightning's "DD:HH:MM:SS"
+                d, h, m, sec = (int(v) for v in limit.split(":"))
+                limit = datetime.timedelta(days=d, hours=h, minutes=m, seconds=sec)
+            elif isinstance(limit, dict):
+                limit = datetime.timedelta(**limit)
+        except (TypeError, ValueError):
+            limit = None  # a form of its own: Lightning judges it
+        if isinstance(limit, datetime.timedelta) and limit.total_seconds() <= 0:
+            raise XlstsrError(
+                f"trainer_options['max_time']={options['max_time']!r} stops training before its "
+                "first step (fit would return the untrained weights): give a duration > 0, e.g. "
+                "'00:02:00:00' (DD:HH:MM:SS) or {'hours': 2}, or drop it"
+            )
+    every = options.get("check_val_every_n_epoch")
+    if every is not None:
+        options["check_val_every_n_epoch"] = check_whole(
+            "trainer_options['check_val_every_n_epoch']", every, 1,
+            hint="validate every n epochs: e.g. 1, or None to validate by val_check_interval")
+    interval = options.get("val_check_interval")
+    if interval is not None:
+        if isinstance(interval, bool) or not isinstance(interval, (int, float, np.number)) or not (
+                interval > 0 and math.isfinite(interval)):
+            raise XlstsrError(
+                f"trainer_options['val_check_interval']={interval!r}: validate after a share of "
+                "each epoch's batches (a number in (0, 1], e.g. 0.5) or after a number of "
+                "batches (a whole number >= 1), or drop it (once per epoch)"
+            )
+
+
 def _check_model_fits_patches(model: torch.nn.Module, train: PatchSet, mode: str) -> None:
     """Refuse a model of another factor, a guided model without guide patches and a SIF run
     without a guide before training (each raised a raw torch error at the first step)."""
@@ -815,7 +898,13 @@ def fit(
     added to the early-stopping one (e.g. a ``ModelCheckpoint``) and ``ckpt_path`` resumes a run
     from a Lightning checkpoint written at the end of an epoch (the same weights as an
     uninterrupted run; the settings must be the first run's). The same seed and data give the
-    same weights.
+    same weights, also on a data module that served a fit before (its batch order and
+    augmentation restart from its seed, unless ``ckpt_path`` resumes them).
+
+    Training is deterministic (Lightning's ``deterministic=True``) and seeded
+    (``seed_everything(seed)``: the ``random``, numpy and torch generators); the process-wide
+    state this changes (torch's deterministic-algorithms mode, ``cudnn.benchmark``,
+    ``CUBLAS_WORKSPACE_CONFIG`` and those generators) is put back as it was when fit returns.
 
     Parameters
     ----------
@@ -859,7 +948,11 @@ def fit(
     ckpt_path : path-like, optional
         A Lightning checkpoint to resume from (written by a ``ModelCheckpoint``).
     trainer_options : dict, optional
-        Keyword arguments of ``lightning.Trainer``; they override the defaults above.
+        Keyword arguments of ``lightning.Trainer``; they override the defaults above. Refused:
+        values that train nothing (``max_epochs``, ``max_steps``, ``limit_train_batches`` or
+        ``max_time`` of 0) or that validate never (``check_val_every_n_epoch=0``,
+        ``val_check_interval=0``); a ``logger`` given by name (``"csv"``) is made by
+        :func:`make_logger`.
 
     Raises
     ------
@@ -893,6 +986,10 @@ def fit(
             raise XlstsrError(f"mode={mode!r} but the data module builds {own!r} pairs")
         mode = mode or own or "sisr"
         data.setup("fit")
+        if ckpt_path is None:
+            # a data module that served a fit before went on with its generator: the same
+            # model, seed and data gave other weights (a resume loads the checkpoint's state)
+            data.gen.manual_seed(data.seed)
         train, val = data._require_train(), data.val_set
         if loss_options is None and getattr(data, "loss_options", None):
             loss_options = dict(data.loss_options)
@@ -911,6 +1008,7 @@ def fit(
         trainer_options["max_epochs"] = check_whole(
             "trainer_options['max_epochs']", trainer_options["max_epochs"],
             hint="epochs to run now (stop early, resume later): e.g. 10")
+    _check_trainer_options(trainer_options)
     prec = str(trainer_options.get("precision", "32"))
     if "16" in prec and "32" not in prec and "64" not in prec:
         # bfloat16 steps by 2 K at 300 K: the models' bicubic of raw Kelvin under autocast was
@@ -941,67 +1039,72 @@ def fit(
     if bad:  # "x" failed in Lightning with a raw AttributeError after training started
         raise InputTypeError(f"callbacks must be a list of Lightning callbacks (e.g. "
                              f"[ModelCheckpoint(save_last=True)]), got {bad[0]!r}")
-    L.seed_everything(seed, workers=True, verbose=False)
-    dtype = next(model.parameters()).dtype
-    # trained in float32 like its patches (a float64 or float16 model failed at the first step:
-    # "Input type (float) and bias type (double)"), returned in its own dtype
-    model.float()
-    module = SuperResolutionModule(
-        model, mode=mode, factor=train.factor, loss_options=loss_options, lr=lr, epochs=epochs,
-        normalise=normalise,
-    )
-    if ckpt_path is not None:
-        _check_resume(ckpt_path, module)
-    has_val = val is not None and len(val) > 0
-    best = BestWeights(patience if has_val else 0, validated=has_val)
-    if log_dir is None:
-        log_dir = trainer_options.get("default_root_dir")
-    if log_dir is not None and os.path.exists(log_dir) and not os.path.isdir(log_dir):
-        raise XlstsrError(f"log_dir {os.fspath(log_dir)!r} is a file: give a folder for the logs")
-    epochs = int(epochs)  # 2.0 passed check_whole and failed Lightning's assertion
-    options: dict[str, Any] = {
-        "max_epochs": epochs,
-        "accelerator": "cpu",
-        "devices": 1,
-        "deterministic": True,
-        "logger": make_logger(logger, log_dir),
-        "enable_checkpointing": False,
-        "enable_model_summary": False,
-        "enable_progress_bar": progress,
-        "num_sanity_val_steps": 0,
-        "limit_val_batches": 1.0 if has_val else 0,
-        "log_every_n_steps": 1,
-    }
-    options.update(trainer_options)
-    extra = [*(callbacks or []), *(options.pop("callbacks", None) or [])]
-    if any(isinstance(c, ModelCheckpoint) for c in extra):
-        options["enable_checkpointing"] = True  # a ModelCheckpoint asked for is a wish to save
-    options["callbacks"] = [best, *extra]
-    with _quiet(progress):
-        try:
-            trainer = L.Trainer(**options)
-        except Exception as err:  # a misspelt option, an accelerator this machine lacks...
-            if not isinstance(err, TypeError) and "Misconfiguration" not in type(err).__name__:
-                raise
-            raise XlstsrError(f"the Lightning Trainer refused trainer_options "
-                              f"{sorted(trainer_options)} ({type(err).__name__}: {err}); check "
-                              "the option names and values (lightning.Trainer's arguments)") from err
-        try:
-            trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
-        except SystemExit:  # Lightning turns Ctrl-C into sys.exit(1): a script's `except
-            # KeyboardInterrupt` missed it and a notebook printed "SystemExit: 1"
-            if trainer.state.status != TrainerStatus.INTERRUPTED:
-                raise
-            if best.best_state is not None:
-                model.load_state_dict(best.best_state)
-            model.to(device="cpu", dtype=dtype).eval()
-            raise KeyboardInterrupt(
-                f"training interrupted after {len(best.hist['train_loss'])} of {epochs} epochs: "
-                "nothing was saved; the model holds the best weights so far. To continue a run "
-                "later, train with a ModelCheckpoint (callbacks=[ModelCheckpoint(save_last="
-                "True)], `xlstsr train --save-checkpoints`) and resume with ckpt_path= its "
-                "last.ckpt"
-            ) from None
+    # Lightning's deterministic=True and seed_everything change process-wide state (torch's
+    # deterministic mode and CUBLAS_WORKSPACE_CONFIG, the global generators): put back after
+    with _process_state_restored():
+        L.seed_everything(seed, workers=True, verbose=False)
+        dtype = next(model.parameters()).dtype
+        # trained in float32 like its patches (a float64 or float16 model failed at the first step:
+        # "Input type (float) and bias type (double)"), returned in its own dtype
+        model.float()
+        module = SuperResolutionModule(
+            model, mode=mode, factor=train.factor, loss_options=loss_options, lr=lr, epochs=epochs,
+            normalise=normalise,
+        )
+        if ckpt_path is not None:
+            _check_resume(ckpt_path, module)
+        has_val = val is not None and len(val) > 0
+        best = BestWeights(patience if has_val else 0, validated=has_val)
+        if log_dir is None:
+            log_dir = trainer_options.get("default_root_dir")
+        if log_dir is not None and os.path.exists(log_dir) and not os.path.isdir(log_dir):
+            raise XlstsrError(f"log_dir {os.fspath(log_dir)!r} is a file: give a folder for the logs")
+        if trainer_options.get("logger") is not None:  # "csv" reached the Trainer as a str
+            trainer_options["logger"] = make_logger(trainer_options["logger"], log_dir)
+        epochs = int(epochs)  # 2.0 passed check_whole and failed Lightning's assertion
+        options: dict[str, Any] = {
+            "max_epochs": epochs,
+            "accelerator": "cpu",
+            "devices": 1,
+            "deterministic": True,
+            "logger": make_logger(logger, log_dir),
+            "enable_checkpointing": False,
+            "enable_model_summary": False,
+            "enable_progress_bar": progress,
+            "num_sanity_val_steps": 0,
+            "limit_val_batches": 1.0 if has_val else 0,
+            "log_every_n_steps": 1,
+        }
+        options.update(trainer_options)
+        extra = [*(callbacks or []), *(options.pop("callbacks", None) or [])]
+        if any(isinstance(c, ModelCheckpoint) for c in extra):
+            options["enable_checkpointing"] = True  # a ModelCheckpoint asked for is a wish to save
+        options["callbacks"] = [best, *extra]
+        with _quiet(progress):
+            try:
+                trainer = L.Trainer(**options)
+            except Exception as err:  # a misspelt option, an accelerator this machine lacks...
+                if not isinstance(err, TypeError) and "Misconfiguration" not in type(err).__name__:
+                    raise
+                raise XlstsrError(f"the Lightning Trainer refused trainer_options "
+                                  f"{sorted(trainer_options)} ({type(err).__name__}: {err}); check "
+                                  "the option names and values (lightning.Trainer's arguments)") from err
+            try:
+                trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+            except SystemExit:  # Lightning turns Ctrl-C into sys.exit(1): a script's `except
+                # KeyboardInterrupt` missed it and a notebook printed "SystemExit: 1"
+                if trainer.state.status != TrainerStatus.INTERRUPTED:
+                    raise
+                if best.best_state is not None:
+                    model.load_state_dict(best.best_state)
+                model.to(device="cpu", dtype=dtype).eval()
+                raise KeyboardInterrupt(
+                    f"training interrupted after {len(best.hist['train_loss'])} of {epochs} epochs: "
+                    "nothing was saved; the model holds the best weights so far. To continue a run "
+                    "later, train with a ModelCheckpoint (callbacks=[ModelCheckpoint(save_last="
+                    "True)], `xlstsr train --save-checkpoints`) and resume with ckpt_path= its "
+                    "last.ckpt"
+                ) from None
     if best.best_state is not None:
         model.load_state_dict(best.best_state)
     model.to(device="cpu", dtype=dtype).eval()
