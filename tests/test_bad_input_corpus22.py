@@ -156,3 +156,92 @@ def test_ecostress_scene_without_its_mask_is_left_out_by_name(shared_data, tmp_p
     with pytest.warns(UserWarning, match=f"no cloud_mask or water_mask file.*{key}"):
         scenes = ecostress_scenes(d)
     assert len(scenes) == 2 and key not in scenes.index
+
+
+# -- numerics: coarsen, spectra, scaling on lon/lat grids ----------------------------------------
+
+
+def _utm(a: np.ndarray, res: float = 250.0) -> xr.DataArray:
+    ny, nx = a.shape
+    co = {"y": 4e6 - (np.arange(ny) + 0.5) * res, "x": 5e5 + (np.arange(nx) + 0.5) * res}
+    return xr.DataArray(a, dims=("y", "x"), coords=co,
+                        attrs={"units": "K"}).rio.write_crs("EPSG:32631")
+
+
+def test_radial_spectrum_reads_the_pixel_from_the_coordinates():
+    """After isel(x=::2) the written transform still held the old pixel: the peak of a 16-px
+    wave was read at half its wavelength, silently."""
+    from xlstsr import metrics
+
+    x = np.arange(128)
+    wave = _utm(300 + np.sin(2 * np.pi * x[None, :] / 16.0) * np.ones((128, 1)))
+    sub = wave.isel(x=slice(None, None, 2), y=slice(None, None, 2))
+    p = metrics.radial_power_spectrum(sub)
+    assert 1.0 / float(p.frequency[int(np.argmax(p.values))]) == pytest.approx(16 * 250.0,
+                                                                                rel=0.05)
+
+
+def test_coarsen_psf_blurs_the_emitted_radiance():
+    """box(eps G*T^4)/box(eps) was 0.36 K off box(G*(eps T^4))/box(G*eps) at a soil/water
+    edge: the sensor blurs what the surface emits."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    t = 295.0 + 0.3 * rng.standard_normal((32, 32))
+    e = 0.99 + 0.002 * rng.standard_normal((32, 32))
+    t[:, :14], e[:, :14] = 325.0, 0.90
+    got = xlstsr.coarsen(_utm(t), 4, emissivity=_utm(e).drop_attrs(), psf=350.0).values
+
+    def g(a):
+        return ndimage.gaussian_filter(a, 350.0 / 250.0, mode="nearest", truncate=4.0)
+
+    def box(a):
+        return a.reshape(8, 4, 8, 4).mean(axis=(1, 3))
+
+    assert np.abs(got - (box(g(e * t**4)) / box(g(e))) ** 0.25).max() < 1e-3
+
+
+def test_coarsen_keeps_the_inputs_attributes_and_a_south_up_emissivity():
+    s = xlstsr.datasets.sample_scene(n_times=1, size=32, cloud_fraction=0)
+    lst = s["lst_1km"]
+    lst.attrs.update(source="MOD11A1", history="read from MOD11A1.hdf")
+    cal = xlstsr.calibration.Calibration(slope=1.0, offset=1.5, target="ASTER")
+    sr = xlstsr.upscale(lst, 4, "bicubic", calibration=cal)
+    c = xlstsr.coarsen(sr, 4)
+    assert c.attrs["source"] == "MOD11A1" and "xlstsr_method" not in c.attrs
+    assert c.attrs["history"].startswith("read from MOD11A1.hdf") and "coarsen(" in c.attrs["history"]
+    assert c.attrs["xlstsr_product"] == sr.attrs["xlstsr_product"]
+    # before: coarsened, the calibrated field was calibrated a second time (+1.5 K)
+    with pytest.raises(errors.XlstsrError):
+        xlstsr.upscale(c, 4, "bicubic", calibration=cal)
+    t = _utm(300 + np.random.default_rng(1).standard_normal((16, 16)))
+    eps = xr.full_like(t, 0.97).drop_attrs()
+    flipped = eps.isel(y=slice(None, None, -1))  # latitude ascending, as NetCDF stores it
+    assert np.array_equal(xlstsr.coarsen(t, 4, emissivity=flipped).values,
+                          xlstsr.coarsen(t, 4, emissivity=eps).values)
+
+
+def test_coarsen_of_lat_lon_dims_is_georeferenced():
+    n = 32
+    da = xr.DataArray(300 + np.random.default_rng(0).standard_normal((n, n)), dims=("lat", "lon"),
+                      coords={"lat": 34.3 - (np.arange(n) + 0.5) * 0.01,
+                              "lon": -118.5 + (np.arange(n) + 0.5) * 0.01},
+                      attrs={"units": "K"}).rio.write_crs("EPSG:4326")
+    c = xlstsr.coarsen(da, 4)
+    assert c.dims == ("lat", "lon")
+    assert np.allclose(c.rio.bounds(), (-118.5, 34.3 - n * 0.01, -118.5 + n * 0.01, 34.3))
+
+
+def test_scaling_stats_names_lon_lat_pixels_not_square_on_the_ground():
+    n = 64
+    rng = np.random.default_rng(0)
+    da = xr.DataArray(300 + rng.standard_normal((n, n)), dims=("y", "x"),
+                      coords={"y": 60.0 - (np.arange(n) + 0.5) * 0.001,
+                              "x": 10.0 + (np.arange(n) + 0.5) * 0.001},
+                      attrs={"units": "K"}).rio.write_crs("EPSG:4326")
+    with pytest.warns(UserWarning, match="square in degrees but not on the ground"):
+        xlstsr.scaling_stats(da)
+    equator = da.assign_coords(y=da.y - 60.0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*not on the ground")
+        xlstsr.scaling_stats(equator)

@@ -11,7 +11,7 @@ import xarray as xr
 from ._version import __version__
 from .errors import AllNaNError, GridError, InputTypeError, XlstsrError, warn
 from .grid import MODIS_LST_PSF_SIGMA, coarse_grid, same_axis, with_grid
-from .kernels.aggregate import gaussian_psf, radiometric_mean
+from .kernels.aggregate import gaussian_psf, gaussian_psf_emitted, radiometric_mean
 from .validate import (
     check_factor,
     check_number,
@@ -72,6 +72,11 @@ def _kernel(block: np.ndarray, eps: np.ndarray | None, factor: int, min_valid: f
             sigma: tuple[float, float] | None) -> np.ndarray:
     if eps is not None:
         _check_emissivity_values(np.asarray(eps, np.float64))
+    if sigma and eps is not None:
+        # the sensor blurs the emitted radiance eps T^4, not T^4 weighted afterwards
+        seen, eps_seen = gaussian_psf_emitted(block, eps, sigma)
+        return radiometric_mean(seen.astype(block.dtype), factor, min_valid=min_valid,
+                                emissivity=eps_seen)
     if sigma:
         block = gaussian_psf(block, sigma)
     return radiometric_mean(block, factor, min_valid=min_valid, emissivity=eps)
@@ -102,7 +107,8 @@ def coarsen(
         warns (scattered cloud: pass ``min_valid=0.5``).
     emissivity : DataArray, optional
         Broadband emissivity on the same grid: radiance-weighted aggregate
-        ``(sum eps T^4 / sum eps)^(1/4)``.
+        ``(sum eps T^4 / sum eps)^(1/4)`` (with ``psf``, of the blurred emitted radiance and
+        emissivity: ``(sum G*(eps T^4) / sum G*eps)^(1/4)``).
     psf : float or "modis", optional
         Blur first with a Gaussian point-spread function of this width (metres, in the CRS's
         units), as a real sensor does: a MODIS 1 km LST pixel is a box blurred by a Gaussian of
@@ -131,7 +137,9 @@ def coarsen(
         out = coarsen(lst.rename(names), factor, min_valid=min_valid, emissivity=emissivity
                       if emissivity is None else emissivity.rename(spatial_names(emissivity)),
                       psf=psf, boundary=boundary)
-        return out.rename({v: k for k, v in names.items()})
+        back = {v: k for k, v in names.items()}
+        # declared, as upscale does: rioxarray did not find lat/lon dims for .rio.bounds()
+        return out.rename(back).rio.set_spatial_dims(x_dim=back["x"], y_dim=back["y"])
     factor = check_factor(factor)
     require_georeferenced(lst, "LST")
     check_number("min_valid", min_valid, 0, 1, lo_open=True,
@@ -176,15 +184,32 @@ def coarsen(
         _check_kept(np.asarray(data), out, factor, min_valid, emissivity is not None)
     result = with_grid(out, kelvin, cy, cx, ct, (*lead, ydim, xdim))
     result.name = lst.name
-    result.attrs = {
+    degradation = (f"radiometric_mean factor={factor} min_valid={min_valid}"
+                   + (f" psf_sigma_m={_sigma_m(psf, sigma, pixel):g}" if sigma else ""))
+    # the input's attributes kept (source, history; xlstsr_product / xlstsr_calibration, which
+    # guard against calibrating twice: a calibrated field coarsened and upscaled with the same
+    # calibration got it a second time), but not its encoding nor an upscale's description
+    # (the values are no longer that method's output; the history says what was done)
+    from .upscale import _STORAGE_ATTRS
+
+    history = lst.attrs.get("history")
+    result.attrs = {str(k): v for k, v in lst.attrs.items()
+                    if str(k) not in _STORAGE_ATTRS and str(k) not in _UPSCALE_ATTRS}
+    result.attrs.update({
         "standard_name": "surface_temperature",
         "units": "K",
         "long_name": "land surface temperature (radiometrically aggregated)",
-        "xlstsr_degradation": f"radiometric_mean factor={factor} min_valid={min_valid}"
-        + (f" psf_sigma_m={_sigma_m(psf, sigma, pixel):g}" if sigma else ""),
+        "xlstsr_degradation": degradation,
         "xlstsr_version": __version__,
-    }
+        "history": (str(history) + "\n" if history else "")
+        + f"xlstsr {__version__}: coarsen({degradation})",
+    })
     return result
+
+
+#: what upscale records of how its output was made: not carried to a coarsened field
+_UPSCALE_ATTRS = frozenset({"xlstsr_method", "xlstsr_factor", "xlstsr_options",
+                            "xlstsr_scale_correction"})
 
 
 def _sigma_m(psf: float | str | None, sigma: tuple[float, float], pixel: float) -> float:
@@ -234,12 +259,17 @@ def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str) -> x
         same = eps.sizes[d] == lst.sizes[d]
         if same and d in eps.coords and d in lst.coords:
             same = same_axis(lst[d].values, eps[d].values)
+            if not same and same_axis(lst[d].values, eps[d].values[::-1]):
+                # the same grid stored the other way (NetCDF products: latitude ascending)
+                eps, same = eps.isel({d: slice(None, None, -1)}), True
         if not same:
             raise GridError(
                 f"emissivity is not on the LST's grid (its {d!r}: {eps.sizes[d]} values from "
                 f"{float(eps[d][0]):.6g}, the LST's: {lst.sizes[d]} from {float(lst[d][0]):.6g}); "
                 "reproject it first (`emissivity.rio.reproject_match(lst)`)"
             )
+        if d in lst.coords:  # the LST's labels exactly: broadcast_like joins on them
+            eps = eps.assign_coords({d: lst[d].values})
     if not isinstance(eps.variable.data, dsa.Array):
         v = np.asarray(eps.values, np.float64)
         if not np.isfinite(v).any():

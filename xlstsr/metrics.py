@@ -392,7 +392,9 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
                           "check its fill value and mask")
     if pixel_size is None:
         try:
-            pixel_size = float(abs(da.rio.resolution()[0]))
+            # recalc: after isel(x=slice(None, None, 2)) or coarsen the written transform still
+            # held the old pixel (frequencies 2x, power 4x off, silently)
+            pixel_size = float(abs(da.rio.resolution(recalc=True)[0]))
             units = "cycles per CRS unit (e.g. 1/m)"
         except Exception:
             pixel_size = 1.0

@@ -238,6 +238,30 @@ def _check_square(ry: float, rx: float, unit: str) -> None:
     )
 
 
+def _warn_ground_aspect(lst: xr.DataArray, ry: float, rx: float) -> None:
+    """Warn when a lon/lat grid's pixels are not square on the ground: a degree of longitude
+    is cos(latitude) of a degree of latitude (0.001 x 0.001 degree at 60 N: 56 x 111 m; the
+    structure function at lag 1 was 4x larger along y than along x on an isotropic field).
+    A warning, not the projected grids' refusal: a lon/lat grid is square on the ground at one
+    latitude at most."""
+    ydim, _ = spatial_dims(lst)
+    lat = np.asarray(lst[ydim].values, float) if ydim in lst.coords else np.empty(0)
+    if not lat.size or not np.isfinite(lat).all() or np.abs(lat).max() > 90:
+        return
+    ground_x = rx * float(np.cos(np.deg2rad(np.median(lat))))
+    if abs(ry - ground_x) <= _SQUARE_RTOL * max(ry, ground_x):
+        return
+    warn(
+        f"the pixels are square in degrees but not on the ground ({ry * 111.32:.3g} km along y, "
+        f"{ground_x * 111.32:.3g} km along x at latitude {float(np.median(lat)):.3g}): lags, "
+        "blocks and the radial spectrum mix two lengths, and scales are given in degrees of "
+        "latitude. Reproject to a projected CRS with square pixels first, e.g. "
+        f"`lst.rio.reproject(lst.rio.estimate_utm_crs(), resolution={ry * 111320.0:.3g}, "
+        "resampling=rasterio.enums.Resampling.average)`.",
+        UserWarning,
+    )
+
+
 def default_scales(shape: tuple[int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Default (lags, factors): powers of two up to a quarter of the smaller side.
 
@@ -581,6 +605,8 @@ def scaling_stats(
     res_y, res_x, res_unit = _pixel_sizes(lst)
     _check_square(res_y, res_x, res_unit)
     lst = image_order(lst.rename(spatial_names(lst)))
+    if res_unit == "degree":
+        _warn_ground_aspect(lst, res_y, res_x)
     if guide is not None:
         _as_timedelta(guide_time_tolerance)  # named even when the guide has no time dim
         guide = image_order(guide.rename(spatial_names(guide)))

@@ -26,6 +26,7 @@ __all__ = [
     "conserve_radiometric",
     "crop_to_multiple",
     "gaussian_psf",
+    "gaussian_psf_emitted",
     "psf_sigma",
     "radiometric_mean",
     "within_block_covariance",
@@ -249,6 +250,39 @@ def gaussian_psf(lst: np.ndarray, sigma: float | tuple[float, float], *,
         out = (num / den) ** 0.25
     out[~valid] = np.nan
     return out.astype(lst.dtype if np.issubdtype(lst.dtype, np.floating) else np.float64)
+
+
+def gaussian_psf_emitted(lst: np.ndarray, emissivity: np.ndarray,
+                         sigma: float | tuple[float, float], *, mode: str = "nearest"
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """What a sensor with a Gaussian PSF sees of a surface of emissivity ``emissivity``: the
+    blurred emitted radiance ``G * (eps T^4)`` and the blurred emissivity ``G * eps``, as
+    ``(T_seen, eps_seen)`` with ``eps_seen T_seen^4 = G * (eps T^4)`` (NaN-aware, as
+    :func:`gaussian_psf`). Their emissivity-weighted box mean
+    (:func:`radiometric_mean` with ``emissivity=eps_seen``) is ``box(G * eps T^4) / box(G *
+    eps)``; blurring T^4 alone and weighting by the unblurred emissivity was 0.36 K off at a
+    soil / water edge.
+
+    Examples
+    --------
+    >>> t = np.array([[300.0, 300.0, 280.0, 280.0]])
+    >>> e = np.array([[0.95, 0.95, 0.99, 0.99]])
+    >>> ts, es = gaussian_psf_emitted(t, e, 0.0)
+    >>> bool(np.allclose(ts, t) and np.allclose(es, e))
+    True
+    """
+    t = np.asarray(lst, dtype=np.float64)
+    e = np.broadcast_to(np.asarray(emissivity, dtype=np.float64), t.shape)
+    valid = np.isfinite(t) & np.isfinite(e)
+    sig = (0,) * (t.ndim - 2) + (tuple(sigma) if np.ndim(sigma) else (sigma, sigma))
+    den = ndimage.gaussian_filter(valid.astype(np.float64), sig, mode=mode, truncate=4.0)
+    rad = ndimage.gaussian_filter(np.where(valid, e * t ** 4, 0.0), sig, mode=mode, truncate=4.0)
+    eps = ndimage.gaussian_filter(np.where(valid, e, 0.0), sig, mode=mode, truncate=4.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        seen, eps_seen = (rad / eps) ** 0.25, eps / den
+    seen[~valid] = np.nan
+    eps_seen[~valid] = np.nan
+    return seen, eps_seen
 
 
 def conserve_radiometric(
