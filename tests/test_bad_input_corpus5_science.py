@@ -319,7 +319,7 @@ def test_ssim_options_thresholds_order_and_ecostress_folders(truth, sr70, shared
     (tmp_path / "water_mask").mkdir()
     name = f"ECO_L2_LSTE.002_LST_doy{DAY}_aid0001.tif"
     (lst_dir / name).write_bytes((shared_data / "ecostress_la" / "LST" / name).read_bytes())
-    with pytest.raises(errors.InputNotFoundError, match="needs its cloud_mask beside"):
+    with pytest.raises(errors.InputNotFoundError, match="needs its cloud_mask and water_mask beside"):
         eco.ecostress_scenes(tmp_path)  # was a bare FileNotFoundError
     (lst_dir / "renamed.tif").write_bytes(b"")
     with pytest.raises(errors.XlstsrError, match="without a doy key"):

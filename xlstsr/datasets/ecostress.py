@@ -315,7 +315,9 @@ def _with_masks(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
         raise InputNotFoundError(
             f"no scene of {folder} has both its cloud_mask and water_mask files (in "
             f"{folder / 'cloud_mask'} and {folder / 'water_mask'}, matched by the doy key or as "
-            "scenes.csv names them): AppEEARS delivers them with the LST layer; copy them.")
+            "scenes.csv names them): each LST file needs its cloud_mask and water_mask beside "
+            "(the same name with _LST_ -> _cloud_mask_; AppEEARS delivers them with the LST "
+            "layer); copy them.")
     keys = list(df["key"][lacking])
     warn(f"{len(keys)} of the {len(df)} scenes of {folder} have no cloud_mask or water_mask file "
          f"and are left out (keys {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}).",

@@ -253,7 +253,10 @@ def open_modis_aster_pair(
     ndvi = ndvi.rio.write_nodata(np.nan, encoded=False)
     ndvi.name = "ndvi_250m"
     raw = _read_band(folder / f"{pid}_aster_lst_250m.tif")
-    aster = decode_reference(raw, scale=ASTER_SCALE, nodata=ASTER_NODATA).astype(np.float32)
+    # valid_min: its border pixels mixed with the fill (below the physical range on a few
+    # pairs) are the documented aster_truth_mask's to drop, not a reason to warn on loading
+    aster = decode_reference(raw, scale=ASTER_SCALE, nodata=ASTER_NODATA,
+                             valid_min=ASTER_VALID_MIN).astype(np.float32)
     aster.attrs = {"standard_name": "surface_temperature", "long_name": "ASTER LST at 250 m",
                    "units": "K", "comment": "decoded from K x 10; 0 (outside the scene) -> NaN",
                    **src}
