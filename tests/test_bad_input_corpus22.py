@@ -245,3 +245,58 @@ def test_scaling_stats_names_lon_lat_pixels_not_square_on_the_ground():
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*not on the ground")
         xlstsr.scaling_stats(equator)
+
+
+# -- review of the session's changes -------------------------------------------------------------
+
+
+def test_a_reference_about_srs_size_is_not_cut_and_erode_does_not_move_scores():
+    """GDAL's approximate warp moves values a little with the extent: the cut's margin grew
+    with erode, so the same pixels scored otherwise (pair 001: 3.7284 -> 3.7301 K)."""
+    import importlib
+
+    ev = importlib.import_module("xlstsr.evaluate")
+    truth, sr = _truth_and_sr()
+    assert ev._cut_to_sr(sr, truth, 3) == {}
+    n = 1200
+    big = _field(n, 30.0, 400_000.0, 3_400_000.0, 300.0)
+    sr = _field(16, 240.0, 412_000.0, 3_388_000.0, 300.5)
+    assert ev._cut_to_sr(sr, big, 0) == ev._cut_to_sr(sr, big, 5) != {}
+
+
+def test_south_up_reference_clear_on_the_references_grid():
+    truth, sr = _truth_and_sr()
+    clear = xr.ones_like(truth, dtype=bool)
+    clear[:, :10] = False
+    s = xlstsr.evaluate(sr, truth, reference_clear=clear)
+    s2 = xlstsr.evaluate(sr, truth, reference_clear=clear.isel(y=slice(None, None, -1)))
+    assert int(s2.n_valid) == int(s.n_valid) == 240 * 230
+
+
+def test_plot_comparison_without_a_path_is_a_pyplot_figure(tmp_path):
+    """Drawn off pyplot, `plt.savefig` after comparison() saved a blank figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = xlstsr.datasets.sample_scene(n_times=1, size=32, cloud_fraction=0)
+    lst = s["lst_1km"].isel(time=0)
+    fig = xlstsr.plot.comparison(lst, {"bicubic": xlstsr.upscale(lst, 4, "bicubic")})
+    assert plt.gcf() is fig
+    plt.close(fig)
+
+
+def test_cli_keeps_xarrays_method_argument():
+    from xlstsr.cli import _renamed_flags
+
+    msg = "use method='sisr'; or `da.reindex(x=new, method='nearest', tolerance=250)`"
+    out = _renamed_flags(msg, "upscale")
+    assert "use `--method sisr`" in out and "method='nearest'" in out
+
+
+def test_coarsen_drops_the_inputs_grid_attributes():
+    t = _utm(300 + np.random.default_rng(2).standard_normal((16, 16)))
+    t.attrs.update(resolution_m=250.0, source="x")
+    c = xlstsr.coarsen(t, 4)
+    assert "resolution_m" not in c.attrs and c.attrs["source"] == "x"

@@ -323,13 +323,13 @@ _EVALUATE_FLAGS = (
 
 #: Python arguments that have a flag of their own: replaced in the message by the flag, which
 #: the command line takes (appending "On the command line: ..." left "use method='sisr'")
+#: ``method='X'`` as an argument of upscale, not inside a call's parentheses (xarray's
+#: ``da.reindex(x=..., method='nearest')`` became broken code naming the upscaling method)
+_METHOD_ARG = re.compile(r"(?<![(,]\s)(?<![(,])\bmethod='(\w+)'")
+
 _RENAMED_FLAGS = {
-    "upscale": (
-        (re.compile(r"\bmethod='(\w+)'"), "`--method {0}`"),
-    ),
-    "demo": (
-        (re.compile(r"\bmethod='(\w+)'"), "`--method {0}`"),
-    ),
+    "upscale": ((_METHOD_ARG, "`--method {0}`"),),
+    "demo": ((_METHOD_ARG, "`--method {0}`"),),
     "train": (
         (re.compile(r"\btrainer_options\['max_epochs'\]"), "`--max-epochs`"),
         (re.compile(r"\btrainer_options\['precision'\]=['\"]?([\w-]+)['\"]?"),

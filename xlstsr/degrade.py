@@ -209,7 +209,9 @@ def coarsen(
 
 #: what upscale records of how its output was made: not carried to a coarsened field
 _UPSCALE_ATTRS = frozenset({"xlstsr_method", "xlstsr_factor", "xlstsr_options",
-                            "xlstsr_scale_correction"})
+                            "xlstsr_scale_correction",
+                            # the input's grid, no longer the output's
+                            "resolution_m", "resolution", "res", "transform", "GeoTransform"})
 
 
 def _sigma_m(psf: float | str | None, sigma: tuple[float, float], pixel: float) -> float:

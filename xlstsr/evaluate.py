@@ -537,6 +537,8 @@ def _check_reference_scale(sr: xr.DataArray, ref: xr.DataArray) -> None:
 #: sr pixels of margin kept around sr's extent when the reference is cut to it: room for a
 #: co-registration shift (a fraction of a coarse pixel) and the PSF of its estimate
 _CUT_MARGIN_SR_PX = 8
+#: ... and reference pixels (erosion at the cut drops margin pixels only, up to this erode)
+_CUT_MARGIN_REF_PX = 32
 
 
 def _cut_to_sr(sr: xr.DataArray, ref: xr.DataArray, erode: int | None) -> dict[str, slice]:
@@ -557,15 +559,20 @@ def _cut_to_sr(sr: xr.DataArray, ref: xr.DataArray, erode: int | None) -> dict[s
         return {}
     y, x = np.asarray(ref[ry].values, float), np.asarray(ref[rx].values, float)
     rres = max(abs(float(y[1] - y[0])), abs(float(x[1] - x[0])))
-    pad = _CUT_MARGIN_SR_PX * sres + (int(erode or 0) + 2) * rres
-    cut = {}
+    # a margin independent of erode (GDAL's approximate warp moves values by a little with
+    # the extent: the same pixels scored otherwise with another erode)
+    pad = _CUT_MARGIN_SR_PX * sres + max(int(erode or 0) + 2, _CUT_MARGIN_REF_PX) * rres
+    cut, kept = {}, 1.0
     for dim, v, lo, hi in ((ry, y, sb[1], sb[3]), (rx, x, sb[0], sb[2])):
         idx = np.flatnonzero((v >= lo - pad) & (v <= hi + pad))
         if idx.size == 0:
             return {}  # no overlap: refused below with both bounds
         if idx[0] > 0 or idx[-1] < v.size - 1:
             cut[dim] = slice(int(idx[0]), int(idx[-1]) + 1)
-    return cut
+        kept *= idx.size / v.size
+    # only a reference much larger than sr is cut: one about sr's size (an ASTER scene under a
+    # MODIS window) is scored as before, on its whole grid
+    return cut if kept < 0.25 else {}
 
 
 def _check_overlap(sr: xr.DataArray, ref: xr.DataArray) -> None:
@@ -666,6 +673,9 @@ def _clear_on(clear: Any, ref: xr.DataArray) -> xr.DataArray:
     for c, r in ((cy, ry), (cx, rx)):
         if same and c in clear.coords and r in ref.coords:
             same = same_axis(ref[r].values, clear[c].values, tol=0.01)
+            if not same and same_axis(ref[r].values, clear[c].values[::-1], tol=0.01):
+                # the same grid stored the other way (south-up)
+                clear, same = clear.isel({c: slice(None, None, -1)}), True
     if not same:
         raise GridError(
             "reference_clear is not on the reference's grid: put it there first, e.g. "

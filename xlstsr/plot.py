@@ -221,8 +221,9 @@ def comparison(
     Returns
     -------
     matplotlib.figure.Figure
-        Drawn off pyplot (the matplotlib backend is left as it is): save it with
-        ``fig.savefig``; notebooks show it. Lazy (dask) inputs are computed once, together.
+        With ``path``, drawn off pyplot (the matplotlib backend is left as it is); without,
+        made with pyplot on the user's backend (``plt.savefig`` / ``plt.show()`` work). Lazy
+        (dask) inputs are computed once, together.
 
     Raises
     ------
@@ -292,7 +293,9 @@ def comparison(
                 "error map would be empty; check their masks (do they cover the same ground?)")
     vmin, vmax = np.nanpercentile(np.concatenate([p.ravel() for _, p in panels]), [2, 98])
     ncol = len(panels) + (1 if truth is not None else 0)
-    fig, axes = _subplots(True, 1, ncol, squeeze=False, figsize=(3.2 * ncol, 3.4),
+    # with a path, off pyplot; without, on the user's backend (`plt.savefig` after the call
+    # saved a blank figure when drawn off pyplot)
+    fig, axes = _subplots(path is not None, 1, ncol, squeeze=False, figsize=(3.2 * ncol, 3.4),
                           layout="constrained")
     axes = axes[0]
     for ax, (label, img) in zip(axes, panels):
@@ -601,8 +604,9 @@ def truth_maps(
     Returns
     -------
     matplotlib.figure.Figure
-        Drawn off pyplot (the matplotlib backend is left as it is): save it with
-        ``fig.savefig``; notebooks show it. Lazy (dask) inputs are computed once, together.
+        With ``path``, drawn off pyplot (the matplotlib backend is left as it is); without,
+        made with pyplot on the user's backend (``plt.savefig`` / ``plt.show()`` work). Lazy
+        (dask) inputs are computed once, together.
 
     Raises
     ------
@@ -669,7 +673,8 @@ def truth_maps(
     errs = [(k, top[i + 1][1] - top[-1][1]) for i, k in enumerate(results)]
     lim = float(np.nanpercentile(np.abs(np.concatenate([e.ravel() for _, e in errs])), 98)) or 1.0
     ncol = len(top)
-    fig, axes = _subplots(True, 2, ncol, squeeze=False, figsize=(2.6 * ncol + 1.0, 5.6),
+    fig, axes = _subplots(path is not None, 2, ncol, squeeze=False,
+                          figsize=(2.6 * ncol + 1.0, 5.6),
                           layout="constrained")
     for ax in axes.ravel():
         ax.set_axis_off()

@@ -1603,7 +1603,7 @@ def _lst_verdict(
                 out = out[out >= float(k_lo)]
             if np.ndim(k_hi) == 0 and k_hi is not None:
                 out = out[out <= float(k_hi)]
-            if out.size:
+            if out.size and what == "reference":  # evaluate's: it does not score them
                 vals, counts = np.unique(out, return_counts=True)
                 top = float(vals[np.argmax(counts)])
                 landsat = (f" ({LANDSAT_C2_ST_OFFSET:g} K is Landsat Collection 2's surface-"

@@ -282,7 +282,6 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     return df.set_index("key")
 
 
-@functools.lru_cache(maxsize=16)
 def _scene_files(folder: Path) -> list[Path]:
     """The LST files of a folder's scenes: its LST layer files (``..._doy<key>_...``) and those
     scenes.csv lists. Another GeoTIFF in ``LST/`` (a land-cover raster) is no scene: it moved
@@ -325,6 +324,7 @@ def _with_masks(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
     return df[~lacking].reset_index(drop=True)
 
 
+@functools.lru_cache(maxsize=16)  # once per folder: open_ecostress_scene asks per scene
 def _folder_box(folder: str) -> Box:
     import rasterio
     from rasterio.warp import transform_bounds
