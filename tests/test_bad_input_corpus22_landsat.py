@@ -163,3 +163,21 @@ def test_a_surface_temperature_only_scene_gives_its_lst(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="SR_B5"):
         half = open_landsat_c2l2(tmp_path / "full")
     assert "ndvi" not in half
+
+
+def test_cli_evaluate_takes_a_c2l2_scene_as_its_reference(tmp_path: Path, capsys) -> None:
+    """The scene folder was refused as of unknown format, its ST_B10.TIF pointed at a Python
+    function, and no flag gave the 149 K offset."""
+    from helpers import run_cli
+
+    _scene(tmp_path / "scene")
+    ref = open_landsat_c2l2(tmp_path / "scene")["lst"]
+    sr = (ref.fillna(300.0) + 0.5).drop_vars("time")
+    sr.attrs = {"units": "K"}
+    sr.rio.write_crs(ref.rio.crs).rio.to_raster(tmp_path / "sr.tif")
+    for given in (tmp_path / "scene", tmp_path / "scene" / f"{PRODUCT}_ST_B10.TIF"):
+        code, err = run_cli(capsys, "evaluate", tmp_path / "sr.tif", given, tmp_path / "s.csv",
+                            "--overwrite")
+        assert code == 0, err
+        table = pd.read_csv(tmp_path / "s.csv")
+        assert float(table["bias"].iloc[0]) == pytest.approx(0.5, abs=0.01)

@@ -139,6 +139,26 @@ def _parent_folder(path: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+#: the files of a Landsat Collection 2 Level-2 scene that name it (in any case)
+_C2L2_SCENE_FILE = re.compile(r"_(st_b10|st_b6)\.tiff?$|_mtl\.txt$", re.IGNORECASE)
+
+
+def _landsat_c2l2(path: str) -> Any:
+    """A Landsat Collection 2 Level-2 scene given as the reference (its folder, its ST band or
+    its MTL): its ``lst`` as :func:`xlstsr.io.open_landsat_c2l2` decodes it (scale and 149 K
+    offset, fill, clouds and water masked); None for any other input. The folder was refused
+    as of unknown format, the ST band pointed at a Python function."""
+    p = Path(path)
+    if p.is_dir():
+        if not any(_C2L2_SCENE_FILE.search(q.name) for q in p.iterdir()):
+            return None
+    elif not _C2L2_SCENE_FILE.search(p.name):
+        return None
+    from xlstsr.io import open_landsat_c2l2
+
+    return open_landsat_c2l2(p)["lst"]
+
+
 def _open_field(path: str, variable: str | None, role: str, flag: str = "--variable",
                 band: int | None = None) -> Any:
     """One DataArray from a file: a Dataset's variable (named, or its only one), or one band of
@@ -806,8 +826,10 @@ def _evaluate(args: argparse.Namespace) -> int:
                          "its scores would be perfect by construction; pass the fine truth "
                          "(e.g. ASTER or Landsat LST) as the reference")
     sr = _open_field(args.sr, args.variable, "LST")
-    ref = _open_field(args.reference, args.reference_variable, "reference",
-                      "--reference-variable", band=args.reference_band)
+    ref = _landsat_c2l2(args.reference)
+    if ref is None:
+        ref = _open_field(args.reference, args.reference_variable, "reference",
+                          "--reference-variable", band=args.reference_band)
     coarse = None
     if args.coarse:
         coarse = _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable")
@@ -1312,7 +1334,9 @@ def build_parser() -> argparse.ArgumentParser:
         ".nc: the Dataset.", formatter_class=fmt,
     )
     e.add_argument("sr", help="super-resolved LST (.zarr, .tif, .nc), e.g. xlstsr upscale's output")
-    e.add_argument("reference", help="fine reference LST (.tif, .nc, .zarr), any CRS")
+    e.add_argument("reference", help="fine reference LST (.tif, .nc, .zarr, or a Landsat "
+                   "Collection 2 Level-2 scene: its folder or its *_ST_B10.TIF, decoded and "
+                   "cloud-masked), any CRS")
     e.add_argument("output", help="metrics table: .csv or .nc")
     e.add_argument("--variable", default=None, help="LST variable of a .nc/.zarr input")
     e.add_argument("--reference-variable", default=None, help="variable of a .nc/.zarr reference")
