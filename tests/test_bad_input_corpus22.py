@@ -300,3 +300,19 @@ def test_coarsen_drops_the_inputs_grid_attributes():
     t.attrs.update(resolution_m=250.0, source="x")
     c = xlstsr.coarsen(t, 4)
     assert "resolution_m" not in c.attrs and c.attrs["source"] == "x"
+
+
+def test_a_scene_timed_within_a_day_names_the_daily_step_that_works():
+    """A Landsat scene at 16:19 UTC against a daily cube labelled 00:00: the fix named,
+    `sr.sel(time=[reference['time'].values])`, raised KeyError."""
+    import pandas as pd
+
+    truth, sr = _truth_and_sr()
+    truth = truth.assign_coords(time=np.datetime64("2015-08-04T16:19:21"))
+    cube = xr.concat([sr + i for i in range(3)],
+                     dim=pd.date_range("2015-08-03", periods=3, name="time"))
+    with pytest.raises(errors.GridError, match=r"`sr\.isel\(time=\[1\]\)`") as err:
+        xlstsr.evaluate(cube, truth)
+    assert "none of them" not in str(err.value)
+    s = xlstsr.evaluate(cube.isel(time=[1]), truth)  # the fix works
+    assert float(s.bias.squeeze()) == pytest.approx(1.5, abs=0.05)

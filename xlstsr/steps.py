@@ -68,6 +68,15 @@ def _shown(value: Any) -> Any:
     return pd.Timestamp(value) if np.asarray(value).dtype.kind == "M" else value
 
 
+def _same_day(label: Any, t: Any) -> bool:
+    """Whether a date-only label (midnight: a daily cube) is the day of the time ``t``."""
+    try:
+        a, b = pd.Timestamp(label), pd.Timestamp(t)
+    except (TypeError, ValueError):
+        return False
+    return a == a.normalize() and a == b.normalize()
+
+
 def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "reference",
                        like_what: str = "super-resolved field", var: str | None = None,
                        like_var: str = "sr") -> None:
@@ -107,12 +116,21 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
                 _warn_other_hours(labels[0], t, what, like_what)
                 continue  # one step each: the same label, or one overpass dated two ways
             head = f"{list(labels[:3])}{'...' if len(labels) > 3 else ''}"
+            # not the exact label: the step of the same overpass by position (a Landsat scene
+            # at 16:19 against a daily cube labelled 00:00: `.sel` of its time raised KeyError)
+            dated = [] if found else [i for i, label in enumerate(labels)
+                                      if _scalar_date(label) is not None]
+            near = ([i for i in dated if _same_day(labels[i], t)]
+                    or [i for i in dated if same_overpass(labels[i], t)])
+            pick = (f"`{like_var}.sel({d}=[{var}['{d}'].values])`" if found or len(near) != 1
+                    else f"`{like_var}.isel({d}=[{near[0]}])`, its step of that overpass "
+                    f"({_shown(labels[near[0]])})")
             raise GridError(
                 f"the {what} is of {d}={_shown(t)} (a scalar coordinate), but the {like_what} has "
-                f"{len(labels)} '{d}' step(s) ({head}){'' if found else ', none of them that one'}"
-                f": each would be compared with it. Select the matching step "
-                f"(`{like_var}.sel({d}=[{var}['{d}'].values])`), or, when the {what} is meant for "
-                f"every step, drop its coordinate (`{var}.drop_vars('{d}')`)."
+                f"{len(labels)} '{d}' step(s) ({head}){'' if found or near else ', none of them that one'}"
+                f": each would be compared with it. Select the matching step ({pick}), or, when "
+                f"the {what} is meant for every step, drop its coordinate "
+                f"(`{var}.drop_vars('{d}')`)."
             )
         # cftime dates too: a truth of another day of a 'noleap' cube was scored (3.5 K RMSE
         # for 2.0) where the same numpy dates were refused
