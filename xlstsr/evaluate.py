@@ -24,6 +24,7 @@ from .errors import (
     GridError,
     InputTypeError,
     NoOverlapError,
+    PhysicalRangeWarning,
     UndeclaredFillError,
     VariableNotFoundError,
     XlstsrError,
@@ -864,11 +865,28 @@ def evaluate(
         reference_clear = _clear_on(reference_clear, reference).isel(cut)
     reference = reference.isel(cut)
     factor = _infer_factor(sr, coarse, factor)
-    ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata,
-                           valid_min=valid_min, valid_max=valid_max)
+    held: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as held:
+            # the out-of-range warning waits for reference_clear: pixels it drops (a Landsat
+            # fill decoded to 149 K under its QA fill flag) are not scored either way
+            warnings.simplefilter("always")
+            ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata,
+                                   valid_min=valid_min, valid_max=valid_max)
+    except Exception:
+        for w in held:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        raise
     if reference_clear is not None:
         before = ref
         ref = ref.where(reference_clear)
+        if not isinstance(ref.variable.data, dsa.Array):
+            lo, hi = PHYSICAL_RANGE_K
+            if not bool(((ref < lo) | (ref > hi)).any()):
+                held = [w for w in held if not issubclass(w.category, PhysicalRangeWarning)]
+    for w in held:  # as decode_reference gave them, at the user's line
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if reference_clear is not None:
         if (not isinstance(ref.variable.data, dsa.Array) and bool(np.isfinite(before).any())
                 and not bool(np.isfinite(ref).any())):
             # blamed on nodata, scale and erode before: the mask is the only cause
