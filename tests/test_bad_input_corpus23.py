@@ -45,3 +45,38 @@ def test_out_of_range_reference_pixels_under_reference_clear_are_not_named():
         s2 = xlstsr.evaluate(sr, truth, reference_clear=clear)
     assert len(_range_warnings(caught)) == 1
     assert float(s2.rmse) == pytest.approx(float(s.rmse))
+
+
+def _landsat_decoded_without_offset(kelvin: np.ndarray) -> np.ndarray:
+    return np.round((kelvin - 149.0) / 0.00341802) * 0.00341802
+
+
+@pytest.mark.parametrize("units", ["K", None])
+def test_landsat_decoded_without_its_offset_is_refused(units):
+    """DN x 0.00341802 without + 149 K: on a warm scene (300 K, 151 'K') most values pass the
+    150 K floor and evaluate reported an RMSE of 148 K; on a cooler one it blamed Celsius."""
+    rng = np.random.default_rng(0)
+    sr = _field(30, 240.0, 300.5)
+    for mean in (300.0, 288.0):
+        ref = _field(240, 30.0, _landsat_decoded_without_offset(
+            mean + 3 * rng.standard_normal((240, 240))))
+        if units is None:
+            ref.attrs = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(errors.PhysicalRangeError) as err:
+                xlstsr.evaluate(sr, ref)
+        msg = str(err.value)
+        assert "without its offset" in msg and "open_landsat_c2l2" in msg, msg
+        assert "degrees Celsius: set" not in msg
+
+
+def test_a_mean_error_beyond_any_real_lst_difference_is_refused():
+    rng = np.random.default_rng(1)
+    truth = _field(240, 30.0, 300 + rng.standard_normal((240, 240)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = xlstsr.evaluate(_field(30, 240.0, 300.0 + 45.0), truth)  # a large, real-looking bias
+        assert float(s.bias) == pytest.approx(45.0, abs=0.1)
+        with pytest.raises(errors.PhysicalRangeError, match=r"differ by -90\.0 K"):
+            xlstsr.evaluate(_field(30, 240.0, 210.0), truth)

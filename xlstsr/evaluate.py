@@ -24,6 +24,7 @@ from .errors import (
     GridError,
     InputTypeError,
     NoOverlapError,
+    PhysicalRangeError,
     PhysicalRangeWarning,
     UndeclaredFillError,
     VariableNotFoundError,
@@ -33,6 +34,7 @@ from .errors import (
 from .grid import same_axis
 from .steps import pair_steps
 from .validate import (
+    LANDSAT_C2_ST_OFFSET,
     PHYSICAL_RANGE_K,
     check_bool,
     check_factor,
@@ -257,6 +259,34 @@ def _check_scored(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
             "small overlap?); see n_valid.",
             UserWarning,
         )
+
+
+MAX_BIAS_K = 60.0
+"""Mean differences (K) beyond which sr and the reference are not the same quantity: the
+diurnal range of a desert is about 50 K, and a truth of another hour is named before."""
+
+
+def _check_bias(bias: xr.DataArray, sr: xr.DataArray, ref_m: xr.DataArray) -> None:
+    """Refuse a mean error no two LST of the same ground and hour show (a Landsat scene decoded
+    without its 149 K offset lies within the physical range on warm days: an RMSE of 148 K was
+    reported)."""
+    b = np.atleast_1d(np.asarray(bias.values, np.float64))
+    if not (np.abs(b[np.isfinite(b)]) > MAX_BIAS_K).any():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r_med = float(np.nanmedian(np.asarray(ref_m.values, np.float64)))
+        s_med = float(np.nanmedian(np.asarray(sr.where(np.isfinite(ref_m)).values, np.float64)))
+    landsat = ("; the reference's values plus 149 K match sr: a Landsat Collection 2 surface "
+               "temperature decoded without its offset (K = DN x 0.00341802 + 149.0)? Read the "
+               "scene with `xlstsr.io.open_landsat_c2l2`, or add the offset"
+               if abs(r_med + LANDSAT_C2_ST_OFFSET - s_med) < 30.0 else "")
+    raise PhysicalRangeError(
+        f"sr and the reference differ by {float(b[np.nanargmax(np.abs(b))]):+.1f} K on average "
+        f"(medians {s_med:.1f} K and {r_med:.1f} K): no two LST of the same ground and hour "
+        f"differ by more than {MAX_BIAS_K:g} K, so one of them is decoded wrongly (a scale, an "
+        f"offset or units not applied) or they are not the same product{landsat}."
+    )
 
 
 _NO_PIXEL_IN_BOTH = (
@@ -788,6 +818,9 @@ def evaluate(
         When ``sr`` and ``reference`` do not overlap (or share no valid pixel).
     AllNaNError
         When the reference has no valid pixel after masking.
+    PhysicalRangeError
+        When the reference is not Kelvin as decoded, or (in memory) when sr and the reference
+        differ by more than :data:`MAX_BIAS_K` on average: one of them is decoded wrongly.
 
     Warns
     -----
@@ -947,6 +980,8 @@ def evaluate(
         "gradient_rmse": _m.gradient_rmse(on_ref, ref_m),
         "correlation": _m.correlation(on_ref, ref_m),
     }
+    if not isinstance(out["bias"].variable.data, dsa.Array):
+        _check_bias(out["bias"], on_ref, ref_m)
     if factor is not None:
         # the band is above half the coarse Nyquist frequency, a physical frequency: on a
         # reference grid of other pixels its cut-off in that grid's pixels moves with them (a

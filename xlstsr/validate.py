@@ -1379,6 +1379,18 @@ def _range_cause(
         return "values look scaled: " + "; ".join(how) + c2l2 + counts
     wrong = _wrong_scale(median, stored, physical_range, ref)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
+    # Landsat C2 L2 decoded by hand as DN x 0.00341802 without its offset: 50-200 "K"
+    with_offset = median + LANDSAT_C2_ST_OFFSET
+    no_offset = (celsius == 0.0 and scale == 1.0 and offset == 0.0
+                 and float(finite.min()) >= 0.0 and 200.0 <= with_offset <= 345.0)
+    landsat = (f"Landsat Collection 2 surface temperature decoded without its offset (DN x "
+               f"{LANDSAT_C2_ST_SCALE:g} alone; median {with_offset:.1f} K with it): add "
+               f"{LANDSAT_C2_ST_OFFSET:g} K, `da = da + {LANDSAT_C2_ST_OFFSET:g}`, or read the "
+               "scene with `xlstsr.io.open_landsat_c2l2`")
+    if no_offset and (units_known or float(finite.min()) > 160.0):
+        # declared Kelvin (or hotter than 71 degC everywhere as Fahrenheit): neither Celsius
+        # nor Fahrenheit is the likely cause
+        return f"values (median {median:.1f}) look like {landsat}"
     if (not units_known and celsius == 0.0 and 32.0 <= median <= 160.0
             and float(finite.max()) >= 75.0 and 230.0 <= as_kelvin <= 340.0):
         # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
@@ -1386,11 +1398,13 @@ def _range_cause(
         return (f"values (median {median:.1f}) look like degrees Fahrenheit ({as_kelvin:.1f} K; "
                 f"as Celsius {median + 273.15:.1f} K): convert them, `da = (da - 32) * 5 / 9 + "
                 "273.15` with `da.attrs['units'] = 'K'`; if they are degrees Celsius (above "
-                "75 degC on part of the scene), set `da.attrs['units'] = 'degC'`")
+                "75 degC on part of the scene), set `da.attrs['units'] = 'degC'`"
+                + (f"; if they are {landsat}" if no_offset else ""))
     if median < lo and float(finite.min()) > -100:
         return ("values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
                 + (" (`--units degC` on the command line)" if cli else "")
-                + (f"; or {wrong}" if wrong else ""))
+                + (f"; or {wrong}" if wrong else "")
+                + (f"; if they are {landsat}" if no_offset else ""))
     if wrong:
         return wrong
     return ("values are not Kelvin of a land surface: check the units, `scale_factor` and "
