@@ -701,25 +701,84 @@ def test_cli_measures_and_moves_a_guide_offset_as_python_does(shared_data, tmp_p
     assert code == 0 and "offset from the LST" not in err
 
 
-@pytest.mark.parametrize("name", ["scaling_stats", "estimate_offset", "coregister",
-                                  "io.to_cogs", "upscale", "evaluate"])
-def test_public_examples_run_pasted_into_a_fresh_session(name):
-    """Examples called bare names (`scaling_stats(lst)` after `import xlstsr`, `Affine`): they
-    passed as doctests in their own module and failed with NameError as a user pastes them."""
+#: modules whose public examples (module docstring, every name of ``__all__``, the methods of
+#: its classes) must run pasted into a fresh session; and the top-level names first covered
+_FRESH_SESSION_MODULES = ("metrics", "calibration", "scaling", "qc", "evaluate", "io",
+                          "io.formats", "io.zarr", "io.modis", "io.landsat", "io.stac", "io.cog")
+_FRESH_SESSION_NAMES = ("scaling_stats", "estimate_offset", "coregister", "io.to_cogs", "upscale",
+                        "evaluate")
+#: examples still calling a bare name, in a module another change is editing
+_FRESH_SESSION_PENDING = {"xlstsr.io.stac.band_coding": "io/stac.py: fixed with its other edits"}
+
+
+def _fresh_session_examples() -> dict[str, object]:
+    """Each public example as a DocTest by its defining name (a re-export counted once)."""
     import doctest
     import importlib
     import inspect
 
-    obj = xlstsr
-    for part in name.split("."):
-        obj = getattr(obj, part) if hasattr(obj, part) else importlib.import_module(
-            f"{obj.__name__}.{part}")
-    test = doctest.DocTestParser().get_doctest(inspect.getdoc(obj), {}, name, None, 0)
-    assert test.examples, f"{name} has no example"
+    finder, found = doctest.DocTestFinder(), {}
+
+    def add(obj: object) -> None:
+        name = f"{obj.__module__}.{obj.__qualname__}"
+        for test in finder.find(obj, name, module=importlib.import_module(obj.__module__),
+                                globs={}):
+            if test.examples:
+                found.setdefault(test.name, test)
+
+    for modname in _FRESH_SESSION_MODULES:
+        mod = importlib.import_module(f"xlstsr.{modname}")
+        test = doctest.DocTestParser().get_doctest(mod.__doc__ or "", {}, mod.__name__, None, 0)
+        if test.examples:
+            found[mod.__name__] = test
+        for attr in mod.__all__:
+            obj = getattr(mod, attr)
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                add(obj)
+    for name in _FRESH_SESSION_NAMES:
+        obj = xlstsr
+        for part in name.split("."):
+            obj = getattr(obj, part) if hasattr(obj, part) else importlib.import_module(
+                f"{obj.__name__}.{part}")
+        add(getattr(obj, "__wrapped__", obj))
+    return found
+
+
+_FRESH_SESSION_EXAMPLES = _fresh_session_examples()
+
+
+def test_public_examples_cover_the_public_api():
+    """The examples below are found (not an empty parametrization passing by default)."""
+    names = set(_FRESH_SESSION_EXAMPLES)
+    for name in ("xlstsr.metrics", "xlstsr.metrics.rmse", "xlstsr.calibration",
+                 "xlstsr.calibration.Calibration", "xlstsr.calibration.fit_calibration",
+                 "xlstsr.scaling.pixel_size", "xlstsr.io.formats.format_of",
+                 "xlstsr.io.zarr.open_zarr", "xlstsr.io.modis.granule_time",
+                 "xlstsr.qc.modland", "xlstsr.evaluate.reference_mask",
+                 "xlstsr.io.cog.to_cogs", "xlstsr.scaling.scaling_stats"):
+        assert name in names, name
+    assert len(names) >= 30, sorted(names)
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(reason=_FRESH_SESSION_PENDING[n], strict=False))
+    if n in _FRESH_SESSION_PENDING else n for n in sorted(_FRESH_SESSION_EXAMPLES)
+])
+def test_public_examples_run_pasted_into_a_fresh_session(name, tmp_path, monkeypatch):
+    """Examples called bare names (`scaling_stats(lst)` after `import xlstsr`, `Affine`,
+    `rmse(...)`, `np.`): they passed as doctests in their own module and failed with NameError
+    as a user pastes them. Every public example of the modules above, with nothing but what it
+    imports itself."""
+    import doctest
+
+    test = _FRESH_SESSION_EXAMPLES[name]
+    test.globs = {}  # a fresh interpreter
+    monkeypatch.chdir(tmp_path)
+    out: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS).run(test, out=lambda s: None)
-    assert result.failed == 0, name
+        result = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS).run(test, out=out.append)
+    assert result.failed == 0, "".join(out)
 
 
 def test_fit_cube_example_imports_what_it_calls():

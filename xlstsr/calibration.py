@@ -20,6 +20,7 @@ The attribute ``xlstsr_product`` of every upscaled field says which product it i
 Examples
 --------
 >>> import numpy as np, xlstsr
+>>> from xlstsr.calibration import apply_calibration, fit_calibration
 >>> sr = xlstsr.datasets.sample_scene(n_times=1)["lst_250m"]
 >>> truth = 1.02 * sr - 5.0                  # another sensor: warmer contrast, an offset
 >>> cal = fit_calibration(sr, truth, target="ASTER")
@@ -86,6 +87,7 @@ class Calibration:
 
     Examples
     --------
+    >>> from xlstsr.calibration import Calibration
     >>> cal = Calibration(slope=1.0, offset=0.9, target="ASTER")
     >>> Calibration.from_json(cal.to_json()) == cal
     True
@@ -309,6 +311,8 @@ def fit_calibration(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from xlstsr.calibration import fit_calibration
     >>> rng = np.random.default_rng(0)
     >>> t = 290 + 10 * rng.random((50, 50))
     >>> cal = fit_calibration(t, 0.95 * t + 16.0)
@@ -456,7 +460,8 @@ def apply_calibration(
 
     Examples
     --------
-    >>> import xlstsr
+    >>> import json, xlstsr
+    >>> from xlstsr.calibration import Calibration, apply_calibration
     >>> sr = xlstsr.datasets.sample_scene(n_times=1)["lst_250m"]
     >>> out = apply_calibration(sr, Calibration(offset=0.9))
     >>> round(float((out - sr).mean()), 3), json.loads(out.attrs["xlstsr_calibration"])["offset"]

@@ -678,19 +678,51 @@ def _mask_layers(path: str) -> list[Any]:
     return layers
 
 
-def _check_time_tolerance(args: argparse.Namespace) -> None:
-    """``--guide-time-tolerance`` as a duration, and only with ``--guide``, before any read."""
-    if args.guide_time_tolerance is None:
-        return
-    from xlstsr.errors import GuideTimeError
-    from xlstsr.guide import _as_timedelta
+#: options that qualify another one (name a variable of its file, match its dates, describe
+#: it): given without it, each was ignored without a word (an unguided result, exit 0). Its
+#: dest -> (the option it needs, what it does with it)
+_QUALIFIERS = {
+    "guide_variable": ("--guide", "names a variable of the --guide file"),
+    "guide_time_tolerance": ("--guide", "matches guide dates to LST dates"),
+    "guide_offset": ("--guide", "measures the offset of the --guide file from the LST"),
+    "coarse_variable": ("--coarse", "names a variable of the --coarse file"),
+    "truth_variable": ("--truth", "names a variable of the --truth file"),
+    "truth_units": ("--truth", "describes the --truth file (--units describes the LST)"),
+    "truth_nodata": ("--truth", "describes the --truth file (--nodata describes the LST)"),
+    "truth_scale": ("--truth", "describes the --truth file (--scale describes the LST)"),
+}
 
-    try:
-        _as_timedelta(args.guide_time_tolerance)
-    except GuideTimeError as err:
-        raise UsageError(f"--guide-time-tolerance: {err}") from None
-    if not args.guide:
-        raise UsageError("--guide-time-tolerance matches guide dates to LST dates: add --guide")
+#: what the message adds to "add --truth"
+_NEEDED_HINTS = {"--truth": " (with --mode supervised)"}
+
+
+def _given(args: argparse.Namespace, dest: str) -> bool:
+    """Whether the user typed the option stored in ``dest``: what the parser recorded
+    (:class:`_StoreOnce`), not its value, which may be a default that is not None."""
+    return dest in vars(args).get("_given", {})
+
+
+def _check_dependent_flags(args: argparse.Namespace) -> None:
+    """Options given without the option they qualify (``--guide-variable`` without ``--guide``,
+    ``--coarse-variable`` without ``--coarse``...): a usage error naming the missing option,
+    before any read; and ``--guide-time-tolerance`` as a duration."""
+    if getattr(args, "guide_time_tolerance", None) is not None:
+        from xlstsr.errors import GuideTimeError
+        from xlstsr.guide import _as_timedelta
+
+        try:
+            _as_timedelta(args.guide_time_tolerance)
+        except GuideTimeError as err:
+            raise UsageError(f"--guide-time-tolerance: {err}") from None
+    unused: dict[str, list[str]] = {}
+    for dest, (needed, _) in _QUALIFIERS.items():
+        if _given(args, dest) and not getattr(args, needed[2:].replace("-", "_"), None):
+            unused.setdefault(needed, []).append(dest)
+    for needed, dests in unused.items():
+        said = "; ".join(f"--{d.replace('_', '-')} {_QUALIFIERS[d][1]}" for d in dests)
+        drop = "them" if len(dests) > 1 else f"--{dests[0].replace('_', '-')}"
+        raise UsageError(f"{said}, and no {needed} is given: add {needed}"
+                         f"{_NEEDED_HINTS.get(needed, '')}, or drop {drop}")
 
 
 def _upscale(args: argparse.Namespace) -> int:
@@ -720,7 +752,7 @@ def _upscale(args: argparse.Namespace) -> int:
     m = _method(args)
     if m.needs_guide and not args.guide:
         raise UsageError(f"method {m.name!r} needs a fine guide: pass --guide ndvi.tif")
-    _check_time_tolerance(args)
+    _check_dependent_flags(args)
     lst = _declare(_open_field(args.input, args.variable, "LST", band=args.band), args.units,
                    args.nodata, args.scale)
     ydim, xdim = _spatial_dims(lst)
@@ -813,6 +845,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from xlstsr.errors import AllNaNError
 
     _no_stream(args.sr, args.reference, args.output, args.coarse)
+    _check_dependent_flags(args)
     _refuse_input(args.output, args.sr, args.reference, args.coarse)
     _table_suffix(args.output)
     if args.clear and args.valid_min is None and args.valid_max is None:
@@ -896,7 +929,7 @@ def _scaling(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(f"{flag} takes whole numbers of pixels separated by commas, e.g. "
                              f"{flag} 1,2,4,8; got {text!r}") from None
-    _check_time_tolerance(args)
+    _check_dependent_flags(args)
     _refuse_input(args.output, args.input, args.guide)
     _refuse_input(args.figure, args.input, args.guide, args.output)
     _table_suffix(args.output)
@@ -1047,16 +1080,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.guide and args.mode == "sisr":  # the guide was left unused without a word
         parser.error("--mode sisr trains without a guide and would not use --guide: add --mode "
                      "degraded_disr (or sif, supervised) to train a guided model, or drop --guide")
-    if args.guide_time_tolerance is not None:  # 'banana' was accepted (unused without a guide)
-        from xlstsr.errors import GuideTimeError
-        from xlstsr.guide import _as_timedelta
-
-        try:
-            _as_timedelta(args.guide_time_tolerance)
-        except GuideTimeError as err:
-            parser.error(f"--guide-time-tolerance: {err}")
-        if not args.guide:
-            parser.error("--guide-time-tolerance matches guide dates to LST dates: add --guide")
+    try:  # 'banana' as a tolerance; a --guide-variable, --truth-units... of a file not given
+        _check_dependent_flags(args)
+    except UsageError as err:
+        parser.error(str(err))
     if args.mode == "sif" and not args.guide:
         parser.error("--mode sif needs --guide")
     if args.resume and not Path(args.resume).is_file():
@@ -1064,13 +1091,6 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for flag, value in (("--scale", args.scale), ("--truth-scale", args.truth_scale)):
         if value is not None and not (math.isfinite(value) and value > 0):
             parser.error(f"{flag} must be a number > 0, e.g. 0.02, got {value!r}")
-    truth_flags = [f for f, v in (("--truth-units", args.truth_units),
-                                  ("--truth-nodata", args.truth_nodata),
-                                  ("--truth-scale", args.truth_scale)) if v is not None]
-    if truth_flags and not args.truth:  # declared of a truth that is not there
-        parser.error(f"{', '.join(truth_flags)} describe(s) the --truth file: add --truth (with "
-                     "--mode supervised), or drop them (--units, --nodata, --scale describe "
-                     "the LST)")
     _refuse_input(args.out, args.lst, args.guide, args.truth, args.resume)
     from xlstsr.io.formats import DATA_SUFFIXES
     from xlstsr.plot import FIGURE_SUFFIXES

@@ -166,6 +166,8 @@ def check_possible_kelvin(values: Any, what: str, use: str = "would dominate the
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from xlstsr.evaluate import check_possible_kelvin
     >>> check_possible_kelvin(np.array([300.0, np.nan, 310.0]), "truth")
     >>> check_possible_kelvin(np.array([300.0, -9999.0, 310.0]), "truth")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -360,6 +362,7 @@ def decode_reference(
     Examples
     --------
     >>> import xarray as xr, numpy as np
+    >>> from xlstsr.evaluate import decode_reference
     >>> r = xr.DataArray(np.array([[0.0, 3000.0]]), dims=("y", "x"))
     >>> decode_reference(r, scale=0.1, nodata=0).values.tolist()
     [[nan, 300.0]]
@@ -449,6 +452,7 @@ def reference_mask(
     Examples
     --------
     >>> import xarray as xr, numpy as np
+    >>> from xlstsr.evaluate import reference_mask
     >>> r = xr.DataArray(np.full((5, 5), 300.0), dims=("y", "x"))
     >>> int(reference_mask(r, erode=1).sum())
     9

@@ -10,6 +10,7 @@ chunk, leading dims keep their chunks). See the kernels for the definitions and 
 Examples
 --------
 >>> import xlstsr
+>>> from xlstsr.metrics import rmse
 >>> truth = xlstsr.datasets.sample_scene(n_times=2)["lst_250m"]
 >>> [round(float(v), 6) for v in rmse(truth + 0.5, truth)]
 [0.5, 0.5]
@@ -186,6 +187,7 @@ def rmse(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
     Examples
     --------
     >>> import xlstsr
+    >>> from xlstsr.metrics import rmse
     >>> t = xlstsr.datasets.sample_scene(n_times=1)["lst_250m"]
     >>> float(rmse(t, t)[0])
     0.0
@@ -255,6 +257,7 @@ def spectral_ratio(sr: xr.DataArray, reference: xr.DataArray, factor: int, *,
     Examples
     --------
     >>> import xlstsr
+    >>> from xlstsr.metrics import spectral_ratio
     >>> t = xlstsr.datasets.sample_scene(n_times=1)["lst_250m"]
     >>> float(spectral_ratio(t, t, 4)[0])
     1.0
@@ -277,6 +280,7 @@ def coarse_consistency(
     Examples
     --------
     >>> import xlstsr
+    >>> from xlstsr.metrics import coarse_consistency
     >>> s = xlstsr.datasets.sample_scene(n_times=1, cloud_fraction=0)
     >>> float(coarse_consistency(s["lst_250m"], s["lst_1km"], 4)[0]) < 1e-3
     True
@@ -319,6 +323,7 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
     Examples
     --------
     >>> import xlstsr
+    >>> from xlstsr.metrics import check_coarse_grid
     >>> s = xlstsr.datasets.sample_scene(n_times=1)
     >>> check_coarse_grid(s["lst_250m"], s["lst_1km"], 4)
     >>> check_coarse_grid(s["lst_250m"], s["lst_1km"].assign_coords(x=s["lst_1km"].x + 500), 4)
@@ -376,6 +381,7 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     Examples
     --------
     >>> import xlstsr
+    >>> from xlstsr.metrics import radial_power_spectrum
     >>> t = xlstsr.datasets.sample_scene(n_times=1)["lst_250m"]
     >>> radial_power_spectrum(t).sizes["frequency"]
     128

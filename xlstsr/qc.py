@@ -110,6 +110,8 @@ def modland(qc: QC) -> QC:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from xlstsr.qc import modland
     >>> modland(np.array([0b00000000, 0b01000001, 0b00000010, 0b11111111], dtype=np.uint8)).tolist()
     [0, 1, 2, 3]
     >>> import xarray as xr
@@ -140,6 +142,8 @@ def modland_mask(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from xlstsr.qc import modland_mask
     >>> modland_mask(np.array([0, 1, 2], dtype=np.uint8)).tolist()
     [True, False, False]
     """
@@ -170,6 +174,8 @@ def lst_error_k(qc: QC) -> QC:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from xlstsr.qc import lst_error_k
     >>> lst_error_k(np.array([0b00000000, 0b01000000, 0b10000001, 0b00000010], dtype=np.uint8)).tolist()
     [1.0, 2.0, 3.0, inf]
     """

@@ -150,6 +150,7 @@ def pixel_size(da: xr.DataArray) -> tuple[float, str]:
     Examples
     --------
     >>> import xlstsr
+    >>> from xlstsr.scaling import pixel_size
     >>> pixel_size(xlstsr.datasets.sample_scene()["lst_1km"])[1]
     'm'
     """
@@ -267,6 +268,7 @@ def default_scales(shape: tuple[int, int]) -> tuple[tuple[int, ...], tuple[int, 
 
     Examples
     --------
+    >>> from xlstsr.scaling import default_scales
     >>> default_scales((64, 70))
     ((1, 2, 4, 8, 16), (1, 2, 4, 8, 16))
     """

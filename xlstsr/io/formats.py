@@ -55,6 +55,8 @@ def check_writable(folder: str | os.PathLike, *, create: bool = False) -> Path:
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
+    >>> from xlstsr.io.formats import check_writable
     >>> with tempfile.TemporaryDirectory() as d:
     ...     check_writable(Path(d) / "not" / "yet") == Path(d)
     True
@@ -84,6 +86,7 @@ def format_of(path: str | os.PathLike) -> Format:
 
     Examples
     --------
+    >>> from xlstsr.io import format_of
     >>> format_of("lst_250m.zarr"), format_of("lst.nc"), format_of("lst.tif")
     ('zarr', 'netcdf', 'cog')
     >>> format_of("lst.csv")

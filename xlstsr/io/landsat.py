@@ -443,6 +443,7 @@ def open_landsat_c2l2(
 
     Examples
     --------
+    >>> import xlstsr
     >>> scene = xlstsr.io.open_landsat_c2l2("LC08_L2SP_044034_20230815_20230822_02_T1")  # doctest: +SKIP
     >>> scores = xlstsr.evaluate(sr, scene["lst"], coarse=lst)  # doctest: +SKIP
     """

@@ -93,6 +93,7 @@ def granule_time(path: PathLike) -> np.datetime64 | None:
 
     Examples
     --------
+    >>> from xlstsr.io import granule_time
     >>> granule_time("MOD11A1.A2019305.h14v09.006.2019306084028.hdf")
     np.datetime64('2019-11-01T00:00:00.000000000')
     >>> granule_time("lst.hdf") is None

@@ -70,6 +70,7 @@ def live_writer(attrs: Any) -> dict[str, Any] | None:
 
     Examples
     --------
+    >>> from xlstsr.io.zarr import live_writer, writer_stamp
     >>> live_writer({"xlstsr_status": "complete", "xlstsr_writer": writer_stamp()}) is None
     True
     """
@@ -126,6 +127,7 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
     Examples
     --------
     >>> import tempfile, os, xlstsr
+    >>> from xlstsr.io import open_zarr
     >>> lst = xlstsr.datasets.sample_scene(n_times=1, size=16)["lst_1km"]
     >>> path = os.path.join(tempfile.mkdtemp(), "lst.zarr")
     >>> lst.to_dataset().to_zarr(path, zarr_format=3, consolidated=False)  # doctest: +ELLIPSIS
@@ -190,6 +192,7 @@ def incomplete_regions(attrs: Any, store: Any) -> tuple[int, int] | None:
 
     Examples
     --------
+    >>> from xlstsr.io.zarr import incomplete_regions
     >>> incomplete_regions({"xlstsr_status": "complete"}, "out.zarr") is None
     True
     """
