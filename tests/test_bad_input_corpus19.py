@@ -707,8 +707,6 @@ _FRESH_SESSION_MODULES = ("metrics", "calibration", "scaling", "qc", "evaluate",
                           "io.formats", "io.zarr", "io.modis", "io.landsat", "io.stac", "io.cog")
 _FRESH_SESSION_NAMES = ("scaling_stats", "estimate_offset", "coregister", "io.to_cogs", "upscale",
                         "evaluate")
-#: examples still calling a bare name, in a module another change is editing
-_FRESH_SESSION_PENDING = {"xlstsr.io.stac.band_coding": "io/stac.py: fixed with its other edits"}
 
 
 def _fresh_session_examples() -> dict[str, object]:
@@ -760,10 +758,7 @@ def test_public_examples_cover_the_public_api():
     assert len(names) >= 30, sorted(names)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason=_FRESH_SESSION_PENDING[n], strict=False))
-    if n in _FRESH_SESSION_PENDING else n for n in sorted(_FRESH_SESSION_EXAMPLES)
-])
+@pytest.mark.parametrize("name", sorted(_FRESH_SESSION_EXAMPLES))
 def test_public_examples_run_pasted_into_a_fresh_session(name, tmp_path, monkeypatch):
     """Examples called bare names (`scaling_stats(lst)` after `import xlstsr`, `Affine`,
     `rmse(...)`, `np.`): they passed as doctests in their own module and failed with NameError

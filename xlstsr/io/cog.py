@@ -258,12 +258,23 @@ def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray]) -> None:
 def _granule_dates(paths: Sequence[Any]) -> list[Any] | None:
     """Dates from MODIS-style names (``.AYYYYDDD.``) when every file has one and they differ,
     as :func:`xlstsr.io.open_modis` dates its granules (:func:`~xlstsr.io.modis.granule_time`);
-    else None (numbered steps)."""
+    else None (numbered steps). Dated names that repeat a date are refused, as open_modis
+    refuses them: Terra and Aqua files of the same days were stacked as undated steps in the
+    order given, two overpasses 3 h apart interleaved."""
     from .modis import granule_time
 
     dates = [granule_time(p) for p in paths]
-    if any(d is None for d in dates) or len(set(dates)) != len(dates):
+    if any(d is None for d in dates):
         return None
+    if len(set(dates)) != len(dates):
+        dup = sorted({str(d)[:10] for d in dates if dates.count(d) > 1})
+        shown = [Path(os.fspath(p)).name for p, d in zip(paths, dates) if str(d)[:10] == dup[0]]
+        raise XlstsrError(
+            f"several files share the date(s) {dup[:5]}{' ...' if len(dup) > 5 else ''} (e.g. "
+            f"{shown[:3]}: Terra and Aqua, or two versions?): one stack is one product. Stack "
+            "each product separately, e.g. `open_cog(sorted(glob.glob('MOD11A1.*.tif')))`, or "
+            "pass `times=` with each file's own time."
+        )
     return dates
 
 

@@ -9,7 +9,9 @@ longer writes (it writes ``proj:code``): :func:`open_stac` copies ``proj:code`` 
 Values are decoded from the assets' ``raster:bands`` (raster extension): ``nodata`` -> NaN, then
 ``value * scale + offset`` (Planetary Computer's MOD11A1 items: uint16 DN x 0.02 = Kelvin, nodata
 0), and ``unit`` becomes the ``units`` attribute, so that the cube goes straight into
-:func:`xlstsr.upscale`. Hrefs can be signed or rewritten by a ``modifier`` (as
+:func:`xlstsr.upscale`. Without a ``nodata`` there, the ``nodata=`` passed to odc-stac, else a
+local file's own nodata tag, marks the fill. Time labels are naive UTC (items dated with a UTC
+offset are converted). Hrefs can be signed or rewritten by a ``modifier`` (as
 ``planetary_computer.sign_inplace``) on copies of the items.
 """
 
@@ -153,6 +155,7 @@ def band_coding(items: Any, asset: str) -> BandCoding | None:
     Examples
     --------
     >>> import datetime, pystac
+    >>> from xlstsr.io.stac import band_coding
     >>> it = pystac.Item("a", None, None, datetime.datetime(2020, 1, 1), properties={})
     >>> band = {"nodata": 0, "scale": 0.02, "offset": 0.0, "unit": "K", "data_type": "uint16"}
     >>> it.add_asset("lst", pystac.Asset("lst.tif", extra_fields={"raster:bands": [band]}))
@@ -427,9 +430,18 @@ def _check_same_assets(items: Sequence[Any]) -> None:
         )
 
 
+def _nodata(da: xr.DataArray, coding: BandCoding | None) -> Any:
+    """The fill value of a loaded asset: the coding's, else the loader's ``nodata`` attribute
+    (odc-stac's, from the ``nodata=`` passed to it): raster:bands with a scale but no nodata
+    decoded the fill DN 0 to 0.0 K although the user had passed nodata=0."""
+    if coding is not None and coding.nodata is not None:
+        return coding.nodata
+    return da.attrs.get("nodata")
+
+
 def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataArray:
     """Stored values -> physical ones (lazily): nodata -> NaN, then scale and offset."""
-    nodata = coding.nodata if coding is not None else da.attrs.get("nodata")
+    nodata = _nodata(da, coding)
     attrs = {k: v for k, v in da.attrs.items() if k not in ("nodata", "_FillValue", "units")}
     out = da.astype(np.float64) if coding is not None and not coding.is_identity else da
     if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
@@ -447,7 +459,7 @@ def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataA
 def _encoded_attrs(da: xr.DataArray, coding: BandCoding | None) -> xr.DataArray:
     """Raw stored values with CF attributes saying how to decode them."""
     attrs = {k: v for k, v in da.attrs.items() if k != "nodata"}
-    nodata = coding.nodata if coding is not None else da.attrs.get("nodata")
+    nodata = _nodata(da, coding)
     if nodata is not None:
         attrs["_FillValue"] = nodata
     if coding is not None:
@@ -475,6 +487,112 @@ def _cwd_hrefs(items: list[Any], keys: Sequence[str]) -> list[Any]:
                 it.assets[k].href = os.path.abspath(it.assets[k].href)
         out.append(it)
     return out
+
+
+def _file_nodata(items: Sequence[Any], key: str) -> float | None:
+    """The nodata tag of the first local file of asset ``key``, which catalogues whose
+    raster:bands give a scale but no nodata rely on; None for a remote file (a request per
+    call is not cheap), a file without one, or NaN (a float file's NaN is missing already)."""
+    import rasterio
+
+    for it in items:
+        asset = it.assets.get(key)
+        href = None if asset is None else (asset.get_absolute_href() or asset.href)
+        if href and "://" not in href and os.path.isabs(href) and os.path.exists(href):
+            try:
+                with rasterio.open(href) as src:
+                    nodata = src.nodata
+            except rasterio.errors.RasterioIOError:
+                return None
+            return None if nodata is None or np.isnan(nodata) else float(nodata)
+    return None
+
+
+def _with_nodata(items: list[Any], fills: dict[str, float]) -> list[Any]:
+    """Copies of the items whose raster:bands of the assets in ``fills`` say their nodata: the
+    loaders then fill the pixels no file covers with it (odc-stac filled them with 0), and
+    decoding masks both. Items without raster:bands get one only when no item has any (a
+    coding in some items only would be refused as a disagreement)."""
+    described = {k for k in fills for it in items
+                 if k in it.assets and it.assets[k].extra_fields.get("raster:bands")}
+    out = []
+    for it in items:
+        it = it.clone()
+        for k, nodata in fills.items():
+            asset = it.assets.get(k)
+            if asset is None:
+                continue
+            bands = asset.extra_fields.get("raster:bands")
+            if bands:
+                asset.extra_fields["raster:bands"] = [{**bands[0], "nodata": nodata}, *bands[1:]]
+            elif k not in described:
+                asset.extra_fields["raster:bands"] = [{"nodata": nodata}]
+        out.append(it)
+    return out
+
+
+def _utc_items(items: list[Any]) -> list[Any]:
+    """Copies of the items whose datetimes carry a UTC offset, with those datetimes in UTC:
+    odc-stac labelled "12:30:00+02:00" as 12:30, not 10:30 (xlstsr's labels are naive UTC
+    everywhere else), and the checks that compare items' times compared the wrong instants."""
+    import datetime as dt
+
+    def shifted(t: Any) -> bool:
+        return t is not None and t.utcoffset() not in (None, dt.timedelta(0))
+
+    out = []
+    for it in items:
+        meta = it.common_metadata
+        if any(shifted(t) for t in (it.datetime, meta.start_datetime, meta.end_datetime)):
+            it = it.clone()
+            meta = it.common_metadata
+            if shifted(it.datetime):
+                it.datetime = it.datetime.astimezone(dt.timezone.utc)
+            if shifted(meta.start_datetime):
+                meta.start_datetime = meta.start_datetime.astimezone(dt.timezone.utc)
+            if shifted(meta.end_datetime):
+                meta.end_datetime = meta.end_datetime.astimezone(dt.timezone.utc)
+        out.append(it)
+    return out
+
+
+def _native_grid(items: Sequence[Any], keys: Sequence[str], epsg: int | None,
+                 resolution: float | None) -> tuple[int, tuple[float, float, float, float]] | None:
+    """The items' EPSG code and pixel grid ``(x0, xres, y0, yres)`` (an edge and the pixel
+    size, from the first ``proj:transform``), when the output has their CRS and pixel size;
+    else None (a new grid, which stackstac may snap to multiples of the resolution)."""
+    for it in items:
+        for key in keys:
+            asset = it.assets.get(key)
+            fields = {} if asset is None else asset.extra_fields
+            t = fields.get("proj:transform") or it.properties.get("proj:transform")
+            code = fields.get("proj:epsg") or it.properties.get("proj:epsg")
+            if not t or len(t) < 6 or code is None:
+                continue
+            a, b, c, d, e, f = (float(v) for v in t[:6])
+            if b != 0 or d != 0 or (epsg is not None and int(code) != epsg):
+                return None  # rotated, or reprojected: no native grid to keep
+            if resolution is not None and not (
+                    np.isclose(abs(a), resolution) and np.isclose(abs(e), resolution)):
+                return None
+            return int(code), (c, abs(a), f, abs(e))
+    return None
+
+
+def _on_grid(bounds: Sequence[float], grid: tuple[float, float, float, float]
+             ) -> tuple[float, float, float, float]:
+    """``bounds`` grown outward to the pixel edges of ``grid`` (``(x0, xres, y0, yres)``)."""
+    x0, xres, y0, yres = grid
+    eps = 1e-6  # a bound on an edge up to rounding stays on it
+
+    def lo(v: float, o: float, r: float) -> float:
+        return float(o + np.floor((v - o) / r + eps) * r)
+
+    def hi(v: float, o: float, r: float) -> float:
+        return float(o + np.ceil((v - o) / r - eps) * r)
+
+    return (lo(bounds[0], x0, xres), lo(bounds[1], y0, yres),
+            hi(bounds[2], x0, xres), hi(bounds[3], y0, yres))
 
 
 def _check_local_asset(href: str, key: str, item_id: str) -> None:
@@ -613,7 +731,8 @@ def open_stac(
     bbox : (minx, miny, maxx, maxy), optional
         Output bounds in ``crs`` units (default CRS: the items' native one, e.g. sinusoidal
         metres for MODIS). The output covers them on the items' pixel grid (odc: ``x``/``y``
-        ranges; stackstac: ``bounds``).
+        ranges; stackstac: ``bounds`` grown to the pixel edges of the items'
+        ``proj:transform``, with ``snap_bounds=False``, when CRS and resolution are native).
     chunks : dict, optional
         Dask chunks, e.g. ``{"time": 1, "y": 1024, "x": 1024}`` (default: 1 step, 1024 px).
     dtype : str
@@ -673,7 +792,7 @@ def open_stac(
         raise XlstsrError(
             "open_stac got no STAC items; check the search (bbox, datetime, collection)"
         )
-    items = _modified(items, modifier)
+    items = _utc_items(_modified(items, modifier))
     if engine not in ("odc", "stackstac"):  # before the checks of the items
         raise XlstsrError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
     bands = [assets] if isinstance(assets, str) else (list(assets) if assets is not None else None)
@@ -735,6 +854,12 @@ def open_stac(
             "catalog, or make the hrefs absolute with `modifier=`."
         )
     codings = {k: band_coding(items, k) for k in keys}
+    if kwargs.get("nodata") is None:  # else odc-stac fills with the user's and says so
+        fills = {k: nd for k, c in codings.items() if c is None or c.nodata is None
+                 if (nd := _file_nodata(items, k)) is not None}
+        if fills:  # the file's own tag, which a catalogue without "nodata" relies on
+            items = _with_nodata(items, fills)
+            codings = {k: band_coding(items, k) for k in keys}
     log.info(
         "open_stac: %d items, assets %s, %s, engine %s", len(items), keys,
         "decoding " + ", ".join(f"{k}: {c}" for k, c in codings.items() if c) if decode
@@ -778,6 +903,21 @@ def open_stac(
                 "has none); use engine='odc', which takes WKT/PROJ strings."
             )
         st_items = [_with_proj_epsg(it) for it in items]
+        kwargs = {"rescale": False, **kwargs}
+        # stackstac snaps its bounds to multiples of the resolution: a Landsat scene (edges at
+        # odd multiples of 15 m) came out 15 m west and north of its pixels. On the items' own
+        # grid the bounds are grown to its pixel edges instead, as odc-stac keeps it
+        native = _native_grid(st_items, keys, epsg, resolution)
+        if native is not None and not kwargs.get("snap_bounds", False):
+            kwargs["snap_bounds"] = False
+            latlon = kwargs.pop("bounds_latlon", None) if bbox is None else None
+            if latlon is not None:  # stackstac would put it into the CRS and snap it
+                from pyproj import Transformer
+
+                bbox = Transformer.from_crs(4326, native[0], always_xy=True).transform_bounds(
+                    *latlon, densify_pts=21)
+            if bbox is not None:
+                bbox = _on_grid(bbox, native[1])
         # float64 holds every stored integer exactly; stackstac's own fill is NaN
         stack_kw: dict[str, Any] = dict(
             assets=bands,
@@ -788,7 +928,7 @@ def open_stac(
             chunksize=(chunks.get("time", 1), 1, chunks.get("y", 1024), chunks.get("x", 1024)),
             fill_value=np.nan,
             xy_coords="center",
-            **{"rescale": False, **kwargs},
+            **kwargs,
         )
         if stack_kw["assets"] is None:
             del stack_kw["assets"]
