@@ -39,6 +39,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -743,6 +744,28 @@ def _spatial_chunk(n: int, chunks: tuple[int, ...] | None) -> int:
     return int(max(chunks)) if chunks else n
 
 
+def _offset_in_memory(lst: xr.DataArray, guide: Any, mode: str, factor: int,
+                      mask_out_of_range: bool, tolerance: Any) -> Any:
+    """The guide's offset as :func:`xlstsr.upscale` measures it on an in-memory input (the
+    clearest of all steps), for the upscale of the chunked input: an offset Dataset, or
+    ``"ignore"`` when the guide is used as it is. Chunked first, the input was measured on 8
+    sampled steps: with the one clear day not among them the offset guide was not moved, and
+    the store differed from upscale's result by 12 K. ``mode`` when the inputs are refused here
+    (upscale then says why, in its own order)."""
+    from ..guide import georeference_guide, measure_offset
+    from ..validate import prepare_lst
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # upscale gives the inputs' own warnings
+            kelvin = prepare_lst(lst, mask_out_of_range=mask_out_of_range)
+            g = georeference_guide(guide)
+        est = measure_offset(g, kelvin, mode, factor=int(factor), time_tolerance=tolerance)
+    except (XlstsrError, TypeError, ValueError):
+        return mode
+    return "ignore" if est is None else est
+
+
 def upscale_to_zarr(
     source: Any,
     store: Any,
@@ -777,7 +800,9 @@ def upscale_to_zarr(
         in-memory store under a dask.distributed client with worker processes.
     factor, method, guide, variable, method_options, adapt, mask_out_of_range, scale_correction, guide_offset, guide_time_tolerance, tile
         As for :func:`xlstsr.upscale` (``method`` may be a method instance). An input in
-        memory (LST and guide) gets upscale's default ``guide_offset="auto"``; a streamed
+        memory (LST and guide) gets upscale's default ``guide_offset="auto"``, measured as
+        upscale measures it (on the clearest of all its steps) before the input is chunked; a
+        streamed
         (dask) one the check that reads nothing: pass
         ``guide_offset="auto"`` to measure a guide's offset on one window of one time step and
         move the guide back by it (the moved guide is then reprojected onto the fine grid, a
@@ -899,6 +924,10 @@ def upscale_to_zarr(
         elif not _lazy(lst) and not _lazy(guide):
             up_kw["guide_offset"] = "auto"
     call_kw = dict(up_kw)
+    if call_kw.get("guide_offset") in ("auto", "check") and guide is not None and \
+            m.needs_guide and not _lazy(lst) and not _lazy(guide):
+        call_kw["guide_offset"] = _offset_in_memory(
+            lst, guide, call_kw["guide_offset"], factor, mask_out_of_range, guide_time_tolerance)
     # input time chunks = regions, so that a region reads and computes only its own steps
     lst = lst.chunk({tdim: time_chunk}) if tdim else lst.chunk()
     given_guide = guide  # the resume fingerprint is of the guide as given
