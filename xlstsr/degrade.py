@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Literal
 
 import dask.array as dsa
@@ -18,7 +19,7 @@ from .validate import (
     decode_lst,
     require_georeferenced,
     require_valid_pixels,
-    select_variable,
+    select_lst,
     spatial_dims,
     spatial_names,
 )
@@ -90,14 +91,16 @@ def coarsen(
     emissivity: xr.DataArray | None = None,
     psf: float | str | None = None,
     boundary: Literal["exact", "trim"] = "exact",
+    variable: Hashable | None = None,
 ) -> xr.DataArray:
     """Degrade LST by an integer factor through radiance: ``T_c = (mean T^4)^(1/4)``.
 
     Parameters
     ----------
-    lst : DataArray
+    lst : DataArray or Dataset
         LST (any leading dims), georeferenced; decoded to Kelvin as :func:`xlstsr.upscale` does.
-        ``lat``/``lon`` dims (ECOSTRESS on its own grid) are kept.
+        ``lat``/``lon`` dims (ECOSTRESS on its own grid) are kept. A Dataset gives its LST
+        variable (``variable``) with the Dataset's CRS, as :func:`xlstsr.upscale` takes it.
     factor : int
         Aggregation factor (4: 250 m -> 1 km).
     min_valid : float
@@ -116,6 +119,8 @@ def coarsen(
         :func:`xlstsr.estimate_offset` on real MODIS/ASTER pairs). None: a perfect box average.
     boundary : {"exact", "trim"}
         ``"exact"`` raises if the size is not a multiple of ``factor``; ``"trim"`` drops the rest.
+    variable : str, optional
+        The LST variable when ``lst`` is a Dataset (default: the one that looks like LST).
 
     Returns
     -------
@@ -130,8 +135,10 @@ def coarsen(
     >>> xlstsr.coarsen(fine, 4).shape[-2:] == (fine.shape[-2] // 4, fine.shape[-1] // 4)
     True
     """
-    if isinstance(lst, xr.Dataset):
-        lst = select_variable(lst, None)
+    if isinstance(lst, (xr.Dataset, xr.DataArray)):
+        # the front door upscale uses: a Dataset's CRS (a CF grid_mapping data variable of a
+        # plain xr.open_dataset) carried onto its variable; select_variable lost it
+        lst = select_lst(lst, variable)[0]
     names = spatial_names(lst) if isinstance(lst, xr.DataArray) else {}
     if names:  # lat/lon dims (ECOSTRESS on its own grid), as the other entry points take them
         out = coarsen(lst.rename(names), factor, min_valid=min_valid, emissivity=emissivity

@@ -12,7 +12,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 
 from .errors import GridError, GuideAlignmentWarning, GuideCoverageError, warn
-from .validate import require_georeferenced, spatial_dims
+from .validate import _written_transform, require_georeferenced, spatial_dims
 
 __all__ = [
     "MODIS_1KM",
@@ -39,10 +39,12 @@ MODIS_LST_PSF_SIGMA = 350.0
 
 
 def grid_coords(transform: Affine, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre (y, x) coordinates of a north-up grid."""
+    """Pixel-centre (y, x) coordinates of a north-up grid, computed as rioxarray computes them
+    (first centre plus ``i`` pixels): a field written to a file and read back with
+    ``rioxarray.open_rasterio`` keeps its labels, which xarray's arithmetic aligns on."""
     ny, nx = shape
-    x = transform.c + (np.arange(nx) + 0.5) * transform.a
-    y = transform.f + (np.arange(ny) + 0.5) * transform.e
+    x = (transform.c + transform.a * 0.5) + np.arange(nx) * transform.a
+    y = (transform.f + transform.e * 0.5) + np.arange(ny) * transform.e
     return y, x
 
 
@@ -78,23 +80,200 @@ def _recalc(da: xr.DataArray) -> bool:
 
 
 def _transform(da: xr.DataArray) -> Affine:
+    """``da``'s north-up transform: the written GeoTransform where the coordinates agree with it
+    (a file's exact one, or one xlstsr wrote), else the one recomputed from the coordinates."""
     t = da.rio.transform(recalc=True)
     if t.b != 0 or t.d != 0:
         raise GridError("rotated grids are not supported; reproject to a north-up grid first")
+    w = _written_transform(da)
+    if w is not None and w.b == 0 and w.d == 0 and np.allclose(
+            tuple(w)[:6], tuple(t)[:6], rtol=1e-9, atol=1e-9 * max(abs(t.a), abs(t.e))):
+        return w
     return t
 
 
-def fine_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Affine]:
-    """(y, x, transform) of the grid ``factor`` times finer, with the same outer bounds."""
-    t = _transform(da)
+def _labels(da: xr.DataArray, t: Affine) -> tuple[np.ndarray, np.ndarray]:
+    """``da``'s (y, x) labels as float64; from the transform for a dim without them."""
     ydim, xdim = spatial_dims(da)
-    ft = t * Affine.scale(1.0 / factor)
-    y, x = grid_coords(ft, (da.sizes[ydim] * factor, da.sizes[xdim] * factor))
-    return y, x, ft
+    gy, gx = grid_coords(t, (da.sizes[ydim], da.sizes[xdim]))
+    y = np.asarray(da[ydim].values, np.float64) if ydim in da.coords else gy
+    x = np.asarray(da[xdim].values, np.float64) if xdim in da.coords else gx
+    return y, x
+
+
+def _centres(fine: np.ndarray, factor: int) -> np.ndarray:
+    """The coarse label of each block of ``factor`` fine labels: its middle label (odd factor)
+    or the midpoint of its two middle ones (even)."""
+    b = fine.reshape(-1, factor)
+    m = factor // 2
+    return b[:, m].copy() if factor % 2 else (b[:, m - 1] + b[:, m]) / 2
+
+
+def _rounded(v: float) -> list[float]:
+    """``v`` to 8..15 significant digits, roundest first: the round number (0.01 degree, an edge
+    at -3.55) that a transform recomputed from the labels misses by round-off."""
+    out: list[float] = []
+    for p in range(8, 16):
+        r = float(f"{v:.{p}g}")
+        if r not in out:
+            out.append(r)
+    return out
+
+
+def _near(v: float, k: int = 2) -> list[float]:
+    """``v`` and the floats up to ``k`` apart from it."""
+    out, lo, hi = [float(v)], float(v), float(v)
+    for _ in range(k):
+        lo, hi = float(np.nextafter(lo, -np.inf)), float(np.nextafter(hi, np.inf))
+        out += [lo, hi]
+    return out
+
+
+def _tries(c: float, a: float, exact: bool, first: float | None = None) -> list[tuple[float, float]]:
+    """(edge, pixel) pairs for a transform's (``c``, ``a``) along one axis, the likeliest first:
+    itself if ``exact`` (not recomputed from the labels: a file's), round values near both,
+    edges a round-off from ``c`` or giving the first label ``first``. A short axis is computed
+    alike from several: the first that gives it is taken."""
+    out = [(c, a)] if exact else []
+    for aa in [*_rounded(a), a]:
+        edges = [*_rounded(c), *_near(c)]
+        if first is not None:
+            edges += _near(first - aa / 2)
+        out += [(cc, aa) for cc in edges if (cc, aa) not in out]
+    return out
+
+
+def _forms(c: float, a: float, n: int) -> list[np.ndarray | None]:
+    """Labels of ``n`` pixels of size ``a`` from edge ``c`` the ways they are computed:
+    rioxarray's (and ``np.arange``'s) first centre plus ``i * a``, ``c + (i + 0.5) * a`` (an
+    array made from its transform), and on a round grid (None elsewhere) from a round first
+    centre or rounded to its decimals (a NetCDF's 45.005, 45.015)."""
+    i = np.arange(n)
+    first = c + a * 0.5
+    out: list[np.ndarray | None] = [first + i * a, c + (i + 0.5) * a, None, None]
+    for q in range(13):
+        if abs(round(first, q) - first) <= 1e-9 * abs(a) and abs(round(a, q) - a) <= 1e-9 * abs(a):
+            out[2:] = [round(first, q) + i * a, np.round(first + i * a, q)]
+            break
+    return out
+
+
+def _fit_axis(labels: np.ndarray, c: float, a: float) -> tuple[int, float, float, bool] | None:
+    """(form, edge, pixel, reversed) that compute exactly ``labels`` (one of :func:`_forms`,
+    from the transform's ``c``, ``a`` or values a round-off from them; ``reversed``: the labels
+    are those of the axis run the other way, a south-up field made north-up), or None."""
+    n = labels.size
+    head = min(n, 8)  # a few labels first: most tries fail there
+    # not the transform rioxarray recomputes from the labels (``rio.transform(recalc=True)``):
+    # a written one (a file's), exact
+    res = (labels[-1] - labels[0]) / (n - 1) if n > 1 else a
+    exact = (c, a) != (labels[0] - res / 2, res)
+    tries = [(cc, aa, False) for cc, aa in _tries(c, a, exact, float(labels[0]))]
+    if n > 1:  # its transform recomputed from the flipped labels
+        tries += [(cc, aa, True) for cc, aa in _tries(c + n * a, -a, False, float(labels[-1]))]
+    for cc, aa, flip in tries:
+        target = labels[::-1] if flip else labels
+        for k, form in enumerate(_forms(cc, aa, head)):
+            if form is not None and np.array_equal(form, target[:head]) \
+                    and np.array_equal(_forms(cc, aa, n)[k], target):
+                return k, cc, aa, flip
+    return None
+
+
+def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int) -> tuple[np.ndarray, float, float]:
+    """(labels, edge, pixel) of one axis ``factor`` times coarser than the ``fine`` labels (edge
+    ``c``, pixel ``a``): computed as the fine ones were (:func:`_fit_axis`), from which
+    :func:`_fine_axis` computes the fine labels back; else each block's centre
+    (:func:`_centres`)."""
+    fit = _fit_axis(fine, c, a)
+    if fit is None:
+        return _centres(fine, factor), c, a * factor
+    k, cc, aa, flip = fit
+    out = _forms(cc, aa * factor, fine.size // factor)[k]
+    if out is None:  # no round grid at this resolution
+        return _centres(fine, factor), c, a * factor
+    return (out[::-1], c, a * factor) if flip else (out, cc, aa * factor)
+
+
+def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int) -> tuple[np.ndarray, float, float]:
+    """(labels, edge, pixel) of one axis ``factor`` times finer than the ``coarse`` labels (edge
+    ``c``, pixel ``a``), from which :func:`_coarse_axis` gives the coarse labels back.
+
+    Labels computed one of the ways of :func:`_forms` give fine labels computed the same way
+    (those of a file on the fine grid, those the field had before :func:`coarse_grid`); others
+    (or where that does not give them back: the factor 3 of a MODIS pixel) the transform's
+    fine labels with each block centred on its coarse label (:func:`_snap`). Labels 1e-9 m off
+    the input's made xarray's arithmetic (``coarsen(upscale(lst)) - lst``) drop most pixels.
+    """
+    n = coarse.size
+    fit = _fit_axis(coarse, c, a)
+    if fit is not None:
+        k, cc, aa, flip = fit
+        pure = _forms(cc, aa / factor, n * factor)[k]
+        if pure is not None:
+            pure, fc, fa = (pure[::-1], c, a / factor) if flip else (pure, cc, aa / factor)
+            if np.array_equal(_coarse_axis(pure, fc, fa, factor)[0], coarse):
+                return pure, fc, fa
+    fine = _snap(_forms(c, a / factor, n * factor)[0], coarse, factor, a)  # type: ignore[arg-type]
+    if factor > 1 and not np.array_equal(_coarse_axis(fine, c, a / factor, factor)[0], coarse):
+        # computed one of the ways the coarse labels were not: coarse_grid would compute them
+        # that way. One label moved by round-off (its block's centre kept) makes it take the
+        # centres, the coarse labels
+        for row, k in ((-1, 1), (0, 1), (-1, 4), (0, 4), (-1, 16)):
+            b = fine.reshape(-1, factor).copy()
+            out, inner = (-1, 0) if row == -1 else (0, -1)  # the axis' end label, and its pair's
+            d = k * np.sign(b[row, out] - b[row, inner]) * abs(np.spacing(b[row, out]))
+            b[row, out] += d
+            if factor == 2:
+                b[row, inner] -= d
+            if np.array_equal(_coarse_axis(b.ravel(), c, a / factor, factor)[0], coarse):
+                return b.ravel(), c, a / factor
+    return fine, c, a / factor
+
+
+def _snap(fine: np.ndarray, coarse: np.ndarray, factor: int, pixel: float) -> np.ndarray:
+    """``fine`` with each block centred on its coarse label where it is to round-off (a
+    :func:`same_axis` tolerance): its middle label set to it (odd factor), or one of its middle
+    pair moved by round-off so that their midpoint is it (even). ``pixel``: the coarse one."""
+    b = fine.reshape(-1, factor).copy()
+    m = factor // 2
+    near = np.abs(_centres(fine, factor) - coarse) <= 1e-3 * abs(pixel) / factor
+    if factor % 2:
+        b[:, m] = np.where(near, coarse, b[:, m])
+        return b.ravel()
+    u, v = b[:, m - 1], b[:, m]
+    two = 2 * coarse
+    for nu, nv in ((u, two - u), (two - v, v), (u, np.nextafter(two - u, np.inf)),
+                   (u, np.nextafter(two - u, -np.inf))):
+        fix = near & ((u + v) / 2 != coarse) & ((nu + nv) / 2 == coarse)
+        u, v = np.where(fix, nu, u), np.where(fix, nv, v)
+    b[:, m - 1], b[:, m] = u, v
+    return b.ravel()
+
+
+def fine_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Affine]:
+    """(y, x, transform) of the grid ``factor`` times finer, with the same outer bounds.
+
+    :func:`coarse_grid` of it gives back ``da``'s labels exactly, and ``da`` from
+    :func:`coarse_grid` gets back the labels it was computed from (where they were computed one
+    of the usual ways and its transform is written): ``coarsen(upscale(lst))`` and
+    ``upscale(coarsen(t))`` keep the input's labels, on which xarray's arithmetic aligns.
+    """
+    t = _transform(da)
+    y, x = _labels(da, t)
+    y, fy0, fe = _fine_axis(y, t.f, t.e, factor)
+    x, fx0, fa = _fine_axis(x, t.c, t.a, factor)
+    return y, x, Affine(fa, 0.0, fx0, 0.0, fe, fy0)
 
 
 def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Affine]:
-    """(y, x, transform) of the grid ``factor`` times coarser (sizes must divide by ``factor``)."""
+    """(y, x, transform) of the grid ``factor`` times coarser (sizes must divide by ``factor``).
+
+    Labels computed one of the usual ways (rioxarray's, ``np.arange``'s, round decimals) give
+    coarse labels computed the same way, from which :func:`fine_grid` computes them back
+    exactly; others give the centre of each block (the middle label, or the midpoint of the
+    middle two), which a grid of :func:`fine_grid` has on its coarse labels.
+    """
     t = _transform(da)
     ydim, xdim = spatial_dims(da)
     ny, nx = da.sizes[ydim], da.sizes[xdim]
@@ -109,9 +288,10 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
             f"`da.isel({ydim}=slice(0, {ny - ny % factor}), {xdim}=slice(0, {nx - nx % factor}))`, "
             "or pass `boundary='trim'`."
         )
-    ct = t * Affine.scale(factor)
-    y, x = grid_coords(ct, (ny // factor, nx // factor))
-    return y, x, ct
+    y, x = _labels(da, t)
+    y, ty, te = _coarse_axis(y, t.f, t.e, factor)
+    x, tx, ta = _coarse_axis(x, t.c, t.a, factor)
+    return y, x, Affine(ta, 0.0, tx, 0.0, te, ty)
 
 
 def with_grid(

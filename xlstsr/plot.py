@@ -183,7 +183,8 @@ def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
               and c in result.indexes]:
         i = int(index.get(d, 0))
         shown = result.indexes[d][i] if result.sizes[d] else None
-        at = result.indexes[d].get_indexer(pd.Index([other[d].values]))[0]
+        # np.atleast_1d: a 0-d ndarray in a list (band=1 after .squeeze()) is unhashable
+        at = result.indexes[d].get_indexer(pd.Index(np.atleast_1d(other[d].values)))[0]
         if shown is not None and at != i % result.sizes[d]:
             mine = other[d].values
             mine = pd.Timestamp(mine) if np.asarray(mine).dtype.kind == "M" else mine

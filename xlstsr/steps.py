@@ -109,7 +109,9 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
         if d in like.dims and d not in (sy, sx) and d in like.indexes:
             labels = like.indexes[d]
             try:
-                found = bool((labels.get_indexer(pd.Index([t])) >= 0).all())
+                # a 1-d Index of the value: pd.Index([t]) of a 0-d ndarray (band=1 after
+                # .squeeze()) raised "unhashable", read as "not found"
+                found = bool((labels.get_indexer(pd.Index(np.atleast_1d(t))) >= 0).all())
             except (TypeError, ValueError):
                 found = False
             if len(labels) == 1 and (found or same_overpass(labels[0], t)):
