@@ -559,7 +559,12 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray) -> Any:
             same = ndvi.sizes[ny] == da.sizes[ly] and ndvi.sizes[nx] == da.sizes[lx]
             if same and all(d in ndvi.coords and e in da.coords for d, e in ((ny, ly), (nx, lx))):
                 for d, e in ((ny, ly), (nx, lx)):
-                    same = same and same_axis(da[e].values, ndvi[d].values)
+                    if same and not same_axis(da[e].values, ndvi[d].values):
+                        # the same grid stored the other way (south-up), which fit_calibration
+                        # takes: put in da's order (the labels are da's below)
+                        same = same_axis(da[e].values, ndvi[d].values[::-1])
+                        if same:
+                            ndvi = ndvi.isel({d: slice(None, None, -1)})
             if not same:
                 raise XlstsrError(
                     f"ndvi ({ndvi.sizes[ny]} x {ndvi.sizes[nx]}) is not on the LST's grid "

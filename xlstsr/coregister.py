@@ -78,7 +78,7 @@ _VARS: dict[str, tuple[str, str]] = {
 
 
 #: lengths beyond these many LST pixels are a slip of units: an offset or a PSF of a few pixels
-_MAX_PIXELS = {"max_shift": 10, "search_step": 10, "psf_sigma": 5}
+_MAX_PIXELS = {"max_shift": 10, "search_step": 10, "psf_sigma": 5, "shifts": 10}
 
 
 def _check_lengths(lres: float, crs: Any, **lengths: float | None) -> None:
@@ -173,7 +173,8 @@ def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str) -> None
                 f"others: an undeclared fill value (ASTER stores 0 outside the scene). Mask it: "
                 f"`fine.where(fine != {v!r})`, or declare it (`fine.attrs['_FillValue'] = "
                 f"{v!r}`); for an LST, mask the pixels mixed with it along the scene border too "
-                "(e.g. `xlstsr.evaluate.reference_mask(..., erode=3, valid_min=230)`)."
+                "(e.g. `from xlstsr.evaluate import reference_mask`; `fine.where(reference_mask("
+                "fine, erode=3, valid_min=230, clear=True))`)."
             )
             if errors == "raise":
                 raise err
@@ -219,13 +220,32 @@ def _looks_like_kelvin(fine: xr.DataArray) -> bool:
     return bool(np.isfinite(med) and 150.0 < med < 400.0)
 
 
-def _problems(e: ShiftEstimate, min_pixels: int, max_uncertainty: float, min_correlation: float) -> list[str]:
+#: upper bound of an estimated PSF width, in LST pixels (MODIS: ~0.4): the kernel's default
+_PSF_BOUND = 0.75
+
+
+def _fine_field(fine: Any) -> xr.DataArray:
+    """The fine field as :func:`estimate_offset` and :func:`misfit_surface` take it: a numpy
+    array or a Dataset named (not an AttributeError), lat/lon dims (ECOSTRESS' own grid) as
+    y/x, in image order, georeferenced."""
+    fine, _ = select_lst(fine)
+    fine = image_order(fine.rename(spatial_names(fine)))
+    require_georeferenced(fine, "fine field")
+    return fine
+
+
+def _problems(e: ShiftEstimate, min_pixels: int, max_uncertainty: float, min_correlation: float,
+              psf_bound: str = "") -> list[str]:
     out = []
     if e.n_valid < min_pixels:
         out.append(f"only {e.n_valid} LST pixels are valid in both fields (need {min_pixels})")
     if e.at_bound:
         out.append("the best shift lies at the search bound: the offset may be larger than "
                    "max_shift, or the fields do not match")
+    if e.sigma_at_bound:
+        out.append(f"the estimated PSF width lies at its bound ({psf_bound}): the PSF may be "
+                   "wider, or the fields do not match; hold a known PSF fixed (psf=False, "
+                   "psf_sigma=its width)")
     if not np.isfinite(e.uncertainty) or e.uncertainty > max_uncertainty:
         out.append(f"the correlation surface is too flat (shift uncertainty {e.uncertainty:.2f} "
                    f"fine px > {max_uncertainty})")
@@ -262,8 +282,10 @@ def estimate_offset(
         Estimate the sensor's Gaussian PSF width jointly (else hold it at ``psf_sigma``).
     psf_sigma : float, optional
         PSF width in the units of the LST's CRS (metres on a projected grid, degrees on a
-        lon/lat one): the starting value with ``psf=True`` (default 0.4 LST pixel), the
-        fixed value otherwise (default 0: a box). At most 5 LST pixels.
+        lon/lat one). With ``psf=True`` the starting value (default 0.4 LST pixel): the
+        estimate is bounded to 0.75 LST pixel, and one at that bound is marked unreliable.
+        With ``psf=False`` the fixed value, used as given (default 0: a box; at most 5 LST
+        pixels).
     max_shift : float, optional
         Search bound on each shift component, in the same units (default half an LST pixel; at
         most 10 LST pixels).
@@ -332,9 +354,7 @@ def estimate_offset(
             "the pattern of many LST pixels (at least 2 x 2; in practice 10 x 10 or more) under "
             "the fine field; give a larger area of both."
         )
-    fine, _ = select_lst(fine)  # a numpy array or a Dataset: named, not an AttributeError
-    fine = image_order(fine.rename(spatial_names(fine)))  # lat/lon dims (ECOSTRESS' own grid)
-    require_georeferenced(fine, "fine field")
+    fine = _fine_field(fine)
     from .steps import check_scalar_steps, pair_steps
 
     # a fine image of one date (`.sel(time=t)`) was compared with LST steps of other dates
@@ -363,6 +383,14 @@ def estimate_offset(
         )
     _check_lengths(lres, lst.rio.crs, max_shift=max_shift, search_step=search_step,
                    psf_sigma=psf_sigma)
+    if psf and psf_sigma is not None and psf_sigma > _PSF_BOUND * lres:
+        # the start was clipped to the bound without a word
+        unit = crs_length_unit(lst.rio.crs)
+        raise XlstsrError(
+            f"psf_sigma={psf_sigma:g} is the starting value of the PSF estimate (psf=True), which "
+            f"is bounded to {_PSF_BOUND} LST pixel ({_PSF_BOUND * lres:.4g} {unit}; MODIS: ~0.4). "
+            f"To use a wider PSF, hold it fixed: psf=False, psf_sigma={psf_sigma:g}."
+        )
     factor = max(1, round(lres / fine_pixel_size(fine, lst.rio.crs)))
     if factor < 2:
         raise GridError(
@@ -389,6 +417,8 @@ def estimate_offset(
     step = max(bound / 8.0, 0.05) if search_step is None else search_step / fpx
     step = max(step, bound / 32.0)  # at most 65 x 65 candidates in the grid search
     sig = None if psf_sigma is None else psf_sigma / fpx
+    if psf and sig is not None:  # within the bound checked above: only round-off
+        sig = min(sig, _PSF_BOUND * factor)
     n = sub.sizes[lead[0]] if lead else 1
     rows = []
     for i in range(n):
@@ -396,9 +426,11 @@ def estimate_offset(
         f_i = on_grid.isel({lead[0]: i}) if flead else on_grid
         e = estimate_shift(
             np.asarray(f_i.values), np.asarray(c.values, np.float64), factor, psf=psf, sigma=sig,
-            max_shift=bound, step=step, radiometric=radiometric,
+            max_shift=bound, step=step, max_sigma=_PSF_BOUND * factor, radiometric=radiometric,
         )
-        bad = _problems(e, min_pixels, max_uncertainty, min_correlation)
+        bad = _problems(e, min_pixels, max_uncertainty, min_correlation,
+                        f"{_PSF_BOUND} LST pixel, {_PSF_BOUND * factor * fpx:.4g} "
+                        f"{crs_length_unit(lst.rio.crs)}")
         if bad:
             where = f" at {lead[0]}={c[lead[0]].values}" if lead else ""
             msg = (f"the co-registration estimate{where} is unreliable: " + "; ".join(bad) + ". "
@@ -559,17 +591,44 @@ def misfit_surface(
     """The misfit ``1 - r^2`` between a 2-D LST and a fine field moved by every ``(shift_y,
     shift_x)`` in ``shifts`` x ``shifts`` (metres, added to the fine field's coordinates) and
     blurred by ``psf_sigma`` metres: the surface :func:`estimate_offset` minimises.
+
+    The inputs are taken as :func:`estimate_offset` takes them (lat/lon dims, a Dataset, any
+    CRS), one image each; ``shifts`` and ``psf_sigma`` are in the units of the LST's CRS.
     """
     lst = image_order(prepare_lst(lst, mask_out_of_range=True))
-    fine = image_order(decode_guide(fine))
+    # the same front door as estimate_offset: lat/lon dims failed inside rioxarray
+    fine = decode_guide(_fine_field(fine)).compute()
+    for name, da in (("lst", lst), ("fine", fine)):
+        extra = [d for d in da.dims if d not in spatial_dims(da) and da.sizes[d] > 1]
+        if extra:
+            raise GridError(f"misfit_surface takes one image of each field, {name} has dims "
+                            f"{extra} besides (y, x): select one, e.g. `{name}.isel({extra[0]}=0)`")
+    lst = lst.squeeze([d for d in lst.dims if d not in spatial_dims(lst)], drop=True)
+    fine = fine.squeeze([d for d in fine.dims if d not in spatial_dims(fine)], drop=True)
+    shifts = np.asarray(shifts, dtype=np.float64)
+    if shifts.ndim != 1 or not shifts.size or not np.isfinite(shifts).all():
+        raise XlstsrError(f"shifts must be a 1-D array of finite lengths, got {shifts!r}")
+    psf_sigma = check_number("psf_sigma", psf_sigma, 0,
+                             hint="the PSF width in the LST CRS's units, e.g. 350")
     lres = float(np.sqrt(abs(np.prod(lst.rio.resolution()))))
+    _check_lengths(lres, lst.rio.crs, shifts=float(np.abs(shifts).max()) or None,
+                   psf_sigma=float(psf_sigma) or None)
     factor = max(1, round(lres / fine_pixel_size(fine, lst.rio.crs)))
-    b = fine.rio.transform_bounds(lst.rio.crs) if fine.rio.crs != lst.rio.crs else fine.rio.bounds()
-    sub = lst.rio.clip_box(*b)
+    if factor < 2:
+        raise GridError(
+            f"the fine field's pixels ({fine_pixel_size(fine, lst.rio.crs):.6g}) are about the "
+            f"size of the LST's ({lres:.6g}) or larger: misfit_surface compares a fine field "
+            "with a coarser LST (2 or more fine pixels per LST pixel); the order is "
+            "`misfit_surface(fine, lst, shifts)`.")
+    try:
+        b = (fine.rio.transform_bounds(lst.rio.crs) if fine.rio.crs != lst.rio.crs
+             else fine.rio.bounds())
+        sub = lst.rio.clip_box(*b)
+    except Exception as err:  # rioxarray raises NoDataInBounds and others
+        raise NoOverlapError(f"the fine field does not overlap the LST ({err}).") from err
     ft = fine_grid(sub, factor)[2]
     on_grid = _on_nested_grid(fine, sub, factor)
     radiometric = _looks_like_kelvin(fine) if radiometric is None else bool(radiometric)
-    shifts = np.asarray(shifts, dtype=np.float64)
     # metres -> array axes: a column is +a in x, a row +e in y (e < 0: north-up)
     j = _kc.misfit_surface(np.asarray(on_grid.values), np.asarray(sub.values, np.float64),
                            factor, shifts / ft.e, shifts / ft.a, psf_sigma / abs(ft.a),

@@ -80,9 +80,11 @@ def _n_steps(da: xr.DataArray) -> int:
 
 
 def _coregistered(
-    ref: xr.DataArray, mask: xr.DataArray, coarse: xr.DataArray | None, how: bool | xr.Dataset
+    ref: xr.DataArray, mask: xr.DataArray, coarse: xr.DataArray | None, how: bool | xr.Dataset,
+    masked: bool = True,
 ) -> tuple[xr.DataArray, xr.DataArray, xr.Dataset]:
-    """The reference and its mask moved onto ``coarse`` (coordinates only), and the estimate."""
+    """The reference and its mask moved onto ``coarse`` (coordinates only), and the estimate.
+    ``masked``: the reference was masked beyond its gaps (``erode``, thresholds, clouds)."""
     from .coregister import apply_offset, estimate_offset
 
     if isinstance(how, xr.Dataset):
@@ -111,17 +113,7 @@ def _coregistered(
                     f"First: {str(said[0].message)[:200] if said else ''}",
                     UserWarning)
         except CoregistrationError as err:
-            # the estimate sees the reference as masked by evaluate's own options: an unmasked
-            # ASTER scene (border pixels mixed with its fill, cold cloud pixels) spoils it;
-            # evaluate takes no errors= (estimate_offset's own advice)
-            text = str(err).replace(" or pass errors='warn' to keep the estimate.", "")
-            raise CoregistrationError(
-                f"{text} Within evaluate, the estimate uses the reference masked by `erode`, "
-                "`valid_min` and `valid_max`: mask it as for scoring (for ASTER: erode=3, "
-                "valid_min=230, clear=True); or estimate it yourself and pass it, keeping the "
-                "reliable steps' offset for all (`coregister=xlstsr.estimate_offset(reference, "
-                "coarse, errors='ignore')`); or pass coregister=False."
-            ) from err
+            raise CoregistrationError(_coregistration_advice(str(err), masked)) from err
     if coarse is not None:
         crs = coarse.rio.crs
     elif est.attrs.get("crs"):  # a given estimate's shifts are in its own CRS's axes
@@ -134,6 +126,39 @@ def _coregistered(
     ydim, xdim = spatial_dims(ref)
     mask = mask.assign_coords({ydim: moved[ydim], xdim: moved[xdim]})
     return moved, mask, est
+
+
+def _coregistration_advice(text: str, masked: bool) -> str:
+    """estimate_offset's unreliable-estimate message with the fixes that work within evaluate.
+
+    evaluate takes no ``errors=`` (estimate_offset's own advice), and it refuses only when no
+    step is reliable: an estimate passed with ``errors='ignore'`` then has no reliable step
+    either, and :func:`xlstsr.coregister.apply_offset` refuses it (the advice given before).
+    An estimate of one's own works on other data (a larger area) or settings (``max_shift``),
+    and on the reference masked as evaluate masks it (an unmasked ASTER scene fails).
+    """
+    text = text.replace(", mask clouds in both, or pass errors='warn' to keep the estimate.",
+                        " and mask clouds in both.")
+    text = text.replace(" or pass errors='warn' to keep the estimate.", "")
+    out = [text]
+    if not masked:
+        # an unmasked ASTER scene (border pixels mixed with its fill, cold cloud pixels)
+        # spoils the estimate, which sees the reference as masked for scoring
+        out.append("Within evaluate, the estimate sees the reference masked as for scoring: "
+                   "mask its border and clouds (for ASTER: erode=3, valid_min=230, clear=True).")
+    own = ("(`from xlstsr.evaluate import reference_mask`; `coregister=xlstsr.estimate_offset("
+           "{r}.where(reference_mask({r}, erode=3, valid_min=230, clear=True)), coarse{k})` for "
+           "ASTER)")
+    if "valid in both fields" in text:  # the other problems follow from too few pixels
+        out.append("The reference covers too few coarse pixels for an estimate: estimate the "
+                   "offset on a larger area of the same scene, masked as for scoring, and pass "
+                   "it " + own.format(r="larger", k="") + ".")
+    elif "search bound" in text:
+        out.append("The offset may be larger than the search (half a coarse pixel): estimate it "
+                   "with a wider one on the reference masked as for scoring, and pass it "
+                   + own.format(r="reference", k=", max_shift=...") + ".")
+    out.append("Or pass coregister=False to score the reference as given.")
+    return " ".join(out)
 
 
 #: thresholds below this many Kelvin are no land temperature (degrees Celsius, or a sign slip)
@@ -864,6 +889,8 @@ def evaluate(
     elif not isinstance(coregister, (bool, np.bool_)):
         raise XlstsrError(f"coregister must be True, False or an estimate_offset Dataset, got "
                           f"{coregister!r}")
+    else:  # np.False_ (a flag read from an array or table) is not `False`: it co-registered
+        coregister = bool(coregister)
     if coarse is not None:
         coarse = prepare_lst(coarse, mask_out_of_range=True, what="coarse LST")
         coarse = pair_steps(coarse, sr, "coarse input")
@@ -950,7 +977,9 @@ def evaluate(
     mask = mask & (ref >= lo) & (ref <= hi)
     offset = None
     if coregister is not False:
-        ref, mask, offset = _coregistered(ref, mask, coarse, coregister)
+        masked = bool(erode) or clear or reference_clear is not None or not (
+            valid_min is None and valid_max is None)
+        ref, mask, offset = _coregistered(ref, mask, coarse, coregister, masked)
     _check_overlap(sr, ref)
     _check_reference_scale(sr, ref)
     resampled = not _same_grid(sr, ref)

@@ -315,6 +315,8 @@ def upscale(
 def adapted(m: UpscaleMethod, adapt: bool | Mapping[str, Any] | None) -> UpscaleMethod:
     """The method with test-time adaptation (``adapt=`` of :func:`upscale`), or as it is for
     None / False; a method that cannot adapt, or bad settings, refused."""
+    if isinstance(adapt, np.bool_):  # a flag read from an array or table: refused as "bool"
+        adapt = bool(adapt)
     if adapt is None or adapt is False:
         return m
     with_adaptation = getattr(m, "with_adaptation", None)

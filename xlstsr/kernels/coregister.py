@@ -56,7 +56,8 @@ class ShiftEstimate:
     coarse field's residual after the linear fit (``bias_removed_*``: with unit gain, for a
     fine field in the coarse field's units). ``uncertainty``: standard error of the shift (fine
     pixels). ``n_valid``: coarse pixels compared. ``at_bound``: the optimum touches the search
-    bound (the true shift may be beyond it).
+    bound (the true shift may be beyond it). ``sigma_at_bound``: the estimated PSF width
+    touches its upper bound (the true PSF may be wider; never with ``psf=False``).
     """
 
     dy: float
@@ -71,6 +72,7 @@ class ShiftEstimate:
     uncertainty: float
     n_valid: int
     at_bound: bool
+    sigma_at_bound: bool = False
 
 
 class _Forward:
@@ -291,13 +293,15 @@ def estimate_shift(
         Estimate the Gaussian PSF width jointly (else it is held at ``sigma``).
     sigma : float, optional
         PSF width (fine pixels): the starting value with ``psf=True`` (default ``0.4 * factor``,
-        the MODIS value), the fixed value otherwise (default 0, a box).
+        the MODIS value; at most ``max_sigma``), the fixed value otherwise (default 0, a box;
+        used as given).
     max_shift : float
         Search bound on each shift component (fine pixels).
     step : float
         Grid-search step (fine pixels) before the continuous refinement.
     max_sigma : float, optional
-        Upper bound of the PSF width (default ``0.75 * factor``).
+        Upper bound of the estimated PSF width (default ``0.75 * factor``); an estimate at it
+        sets ``sigma_at_bound``. Not used with ``psf=False``.
     radiometric : bool
         Aggregate ``T^4`` (a fine LST in Kelvin) rather than the values (a guide).
     min_weight : float
@@ -320,8 +324,13 @@ def estimate_shift(
         )
     smax = float(0.75 * f if max_sigma is None else max_sigma)
     s0 = float((0.4 * f if psf else 0.0) if sigma is None else sigma)
-    s0 = min(max(s0, 0.0), smax)
-    pad = int(np.ceil(max_shift + 4 * smax)) + 2
+    # a given PSF was clipped to the bound without a word (1000 m held as 695 m at 1 km)
+    if not s0 >= 0 or (psf and s0 > smax):
+        raise ValueError(f"sigma must be >= 0{f' and <= max_sigma ({smax:g})' if psf else ''} "
+                         f"fine pixels, got {s0:g}")
+    # the widest blur any candidate gets: the padding and the pixels compared allow for it
+    swide = smax if psf else max(smax, s0)
+    pad = int(np.ceil(max_shift + 4 * swide)) + 2
     fwd = _Forward(fine, f, pad, radiometric)
 
     def predict(dy: float, dx: float, s: float) -> np.ndarray:
@@ -333,7 +342,7 @@ def estimate_shift(
     base_w = np.ones(coarse.shape, dtype=bool)
     for dy in (-max_shift, max_shift):
         for dx in (-max_shift, max_shift):
-            _, w = fwd(dy, dx, smax)
+            _, w = fwd(dy, dx, swide)
             base_w &= w >= min_weight
     target = np.where(base_w & np.isfinite(coarse), coarse, np.nan)
 
@@ -392,6 +401,9 @@ def estimate_shift(
         bias_removed_after=_bias_removed(pred1, target),
         uncertainty=unc, n_valid=n,
         at_bound=max(abs(dy), abs(dx)) > max_shift - margin,
+        # pinned at the bound, the PSF was fitted to the bound, not to the data (the shift
+        # fitted with it is off too)
+        sigma_at_bound=bool(psf and s > smax - max(xtol, 0.02 * smax)),
     )
 
 

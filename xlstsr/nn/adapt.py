@@ -135,6 +135,8 @@ class Adaptation:
     @classmethod
     def parse(cls, value: Any) -> Adaptation | None:
         """None/False -> None (off); True -> defaults; a mapping -> those settings."""
+        if isinstance(value, np.bool_):  # numpy's bool (a flag from an array) is no `bool`
+            value = bool(value)
         if value is None or value is False:
             return None
         if value is True:
@@ -148,7 +150,7 @@ class Adaptation:
                 raise ValueError(f"unknown adaptation setting(s) {unknown}; known: {sorted(known)}")
             return cls(**dict(value))
         raise TypeError(f"adapt must be True, False, None, a dict of settings or an Adaptation, "
-                        f"got {type(value).__name__}")
+                        f"got {value!r} ({type(value).__module__}.{type(value).__qualname__})")
 
     def psf_fine(self, factor: int) -> float:
         """The PSF width in fine pixels at ``factor`` (0.0 for a box)."""
