@@ -80,3 +80,81 @@ def test_a_mean_error_beyond_any_real_lst_difference_is_refused():
         assert float(s.bias) == pytest.approx(45.0, abs=0.1)
         with pytest.raises(errors.PhysicalRangeError, match=r"differ by -90\.0 K"):
             xlstsr.evaluate(_field(30, 240.0, 210.0), truth)
+
+
+def test_float32_labels_give_a_regular_fine_grid(tmp_path):
+    """Snapping fine labels onto float32 coarse labels (a NetCDF's) made them irregular by up
+    to 0.86 m, and xlstsr refused its own output (coarsen, upscale, evaluate)."""
+    s = xlstsr.datasets.sample_scene(n_times=1)
+    ds = s["lst_1km"].to_dataset(name="LST")
+    ds = ds.assign_coords(y=ds.y.astype("float32"), x=ds.x.astype("float32"))
+    ds.to_netcdf(tmp_path / "f32.nc")
+    with xr.open_dataset(tmp_path / "f32.nc", decode_coords="all") as f:
+        lst32 = f["LST"].load()
+    sr = xlstsr.upscale(lst32, 4, "bicubic")
+    for d in ("y", "x"):
+        step = np.diff(sr[d].values)
+        assert np.ptp(step) < 1e-6 * abs(step.mean())
+    assert xlstsr.coarsen(sr, 4).shape == lst32.shape
+
+
+def test_a_tolerance_under_a_day_matches_instants_not_days():
+    """Daily 00:00 LST against a nightly 23:00 guide with guide_time_tolerance='2h' took the
+    guide 23 h later (matched by day); '1h' let a guide 10.5 h later through."""
+    import pandas as pd
+
+    from xlstsr.guide import match_steps
+
+    def pick(lt, gt, tol):
+        lst = xr.DataArray(np.zeros(len(lt)), dims="time", coords={"time": pd.to_datetime(lt)})
+        g = xr.DataArray(np.arange(len(gt), dtype=float), dims="time",
+                         coords={"time": pd.to_datetime(gt)})
+        return match_steps(g, lst, "time", tol).values.astype(int).tolist()
+
+    gt = ["2020-07-26 23:00", "2020-07-27 23:00", "2020-07-28 23:00"]
+    assert pick(["2020-07-27", "2020-07-28"], gt, "2h") == [0, 1]
+    with pytest.raises(errors.GuideTimeError):
+        pick(["2020-07-27"], ["2020-07-11 10:30", "2020-07-27 10:30"], "1h")
+    # a 16-day composite labelled 10:30 on its first day still serves that day
+    assert pick(["2020-07-27"], ["2020-07-11 10:30", "2020-07-27 10:30"], "16D") == [1]
+
+
+def test_one_cloudy_step_of_a_cube_is_scored_not_refused_as_decoded_wrongly():
+    rng = np.random.default_rng(2)
+    truth = _field(240, 30.0, 300 + rng.standard_normal((240, 240)))
+    cube = xr.concat([truth, truth, truth], "time").assign_coords(
+        time=np.array(["2020-07-01", "2020-07-02", "2020-07-03"], "datetime64[ns]"))
+    cube[1] = np.nan
+    cube[1, 100:102, 100:102] = 238.0  # a few cloud-edge pixels on a cloudy day
+    sr = xr.concat([_field(30, 240.0, 300.5)] * 3, "time").assign_coords(time=cube.time)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = xlstsr.evaluate(sr, cube)
+    assert float(s.bias[1]) == pytest.approx(62.5, abs=0.1)
+    assert float(s.bias[0]) == pytest.approx(0.5, abs=0.1)
+
+
+def test_hot_celsius_declared_kelvin_is_told_celsius():
+    rng = np.random.default_rng(3)
+    sr = _field(30, 240.0, 330.5)
+    ref = _field(240, 30.0, 57 + 3 * rng.standard_normal((240, 240)))  # degC, declared K
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(errors.PhysicalRangeError, match="Celsius") as err:
+            xlstsr.evaluate(sr, ref)
+    assert "without its offset" not in str(err.value)
+
+
+def test_a_resumed_store_records_the_offset_measured_on_the_input_in_memory(tmp_path):
+    """The offset of an in-memory guide is measured on all steps since session 22 (8 sampled
+    steps before): a store started before and resumed after mixed the two (15 K between
+    identical days); the measurement is in the fingerprint, so such a store is refused."""
+    import json
+
+    import zarr
+
+    s = xlstsr.datasets.sample_scene(n_times=2)
+    xlstsr.upscale_to_zarr(s["lst_1km"], tmp_path / "a.zarr", factor=4, method="tsharp",
+                           guide=s["ndvi_250m"])
+    args = json.loads(zarr.open_group(tmp_path / "a.zarr", mode="r").attrs["xlstsr_arguments"])
+    assert "guide_offset_measured" in args

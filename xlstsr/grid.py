@@ -237,7 +237,9 @@ def _snap(fine: np.ndarray, coarse: np.ndarray, factor: int, pixel: float) -> np
     pair moved by round-off so that their midpoint is it (even). ``pixel``: the coarse one."""
     b = fine.reshape(-1, factor).copy()
     m = factor // 2
-    near = np.abs(_centres(fine, factor) - coarse) <= 1e-3 * abs(pixel) / factor
+    # round-off of float64 only: float32 labels (a NetCDF's, a Zarr's) are off by up to 0.1 m,
+    # and snapping to them made the fine labels irregular (refused by xlstsr afterwards)
+    near = np.abs(_centres(fine, factor) - coarse) <= 64 * np.spacing(np.abs(coarse))
     if factor % 2:
         b[:, m] = np.where(near, coarse, b[:, m])
         return b.ravel()

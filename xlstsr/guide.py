@@ -442,7 +442,10 @@ def match_steps(
     missing = []
     if ordered:
         # LST dates (midnight) against a guide labelled later on the same day: matched by day
-        keys = gv.astype("datetime64[D]").astype(gv.dtype) if _by_day(lv, gv) else gv
+        # (only without a tolerance or with one of a day or more: a shorter one asks for
+        # instants, e.g. a 23:00 guide 1 h before a 00:00 step, not the same day's)
+        by_day = _by_day(lv, gv) and (tol is None or tol >= np.timedelta64(1, "D"))
+        keys = gv.astype("datetime64[D]").astype(gv.dtype) if by_day else gv
         order = np.argsort(keys, kind="stable")
         gs = keys[order]
         pos = np.searchsorted(gs, lv, side="right") - 1  # latest guide label <= t

@@ -1379,10 +1379,11 @@ def _range_cause(
         return "values look scaled: " + "; ".join(how) + c2l2 + counts
     wrong = _wrong_scale(median, stored, physical_range, ref)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
-    # Landsat C2 L2 decoded by hand as DN x 0.00341802 without its offset: 50-200 "K"
+    # Landsat C2 L2 decoded by hand as DN x 0.00341802 without its offset: 81-196 "K" (above
+    # any Celsius median: a hot desert in degC declared K is told Celsius)
     with_offset = median + LANDSAT_C2_ST_OFFSET
     no_offset = (celsius == 0.0 and scale == 1.0 and offset == 0.0
-                 and float(finite.min()) >= 0.0 and 200.0 <= with_offset <= 345.0)
+                 and float(finite.min()) >= 0.0 and 230.0 <= with_offset <= 345.0)
     landsat = (f"Landsat Collection 2 surface temperature decoded without its offset (DN x "
                f"{LANDSAT_C2_ST_SCALE:g} alone; median {with_offset:.1f} K with it): add "
                f"{LANDSAT_C2_ST_OFFSET:g} K, `da = da + {LANDSAT_C2_ST_OFFSET:g}`, or read the "

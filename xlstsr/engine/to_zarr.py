@@ -924,10 +924,15 @@ def upscale_to_zarr(
         elif not _lazy(lst) and not _lazy(guide):
             up_kw["guide_offset"] = "auto"
     call_kw = dict(up_kw)
+    measured: Any = None
     if call_kw.get("guide_offset") in ("auto", "check") and guide is not None and \
             m.needs_guide and not _lazy(lst) and not _lazy(guide):
         call_kw["guide_offset"] = _offset_in_memory(
             lst, guide, call_kw["guide_offset"], factor, mask_out_of_range, guide_time_tolerance)
+        off = call_kw["guide_offset"]
+        measured = off if isinstance(off, str) else [
+            round(float(np.median(np.atleast_1d(off[v].values))), 3)
+            for v in ("shift_x", "shift_y")]
     # input time chunks = regions, so that a region reads and computes only its own steps
     lst = lst.chunk({tdim: time_chunk}) if tdim else lst.chunk()
     given_guide = guide  # the resume fingerprint is of the guide as given
@@ -959,6 +964,11 @@ def upscale_to_zarr(
         "guide": _guide_fingerprint(given_guide),
         "xlstsr_version": __version__,
     }
+    if measured is not None:
+        # the offset the guide was moved back by, measured on all steps of the input in memory
+        # (a store started when 8 sampled steps were measured, resumed after, mixed the two: 15
+        # K between identical days); absent from older fingerprints, which are then refused
+        arguments["guide_offset_measured"] = measured
     # the options given that describe() does not record and that change the output: a custom
     # method whose describe() omits one resumed a run with another value of it, two settings in
     # one "complete" store (runtime settings, e.g. a smaller batch_size after running out of
