@@ -673,6 +673,7 @@ def scaling_stats(
         fit_wavenumbers=fit_wavenumbers or (3.0 / n, 0.3),
         min_valid=float(min_valid),
         with_guide=guide is not None,
+        radiometric=bool(radiometric),  # --plain-mean aggregated in T^4 all the same
     )
 
     data = field_.variable.data

@@ -323,6 +323,8 @@ class ScalingConfig:
     min_valid: float = 0.5
     with_guide: bool = False
     window: bool = True
+    #: aggregate in radiance, (mean T^4)^(1/4) (an LST); False: the plain mean (NDVI, anomalies)
+    radiometric: bool = True
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -416,7 +418,8 @@ def image_stats(
         out["increment_flatness_directional"] = sdir[:, :, i4] / sdir[:, :, i2] ** 2
     out["increment_count"] = cnt.sum(0)
 
-    var, frac, within = coarse_graining(a, cfg.factors, min_valid=cfg.min_valid)
+    var, frac, within = coarse_graining(a, cfg.factors, min_valid=cfg.min_valid,
+                                        radiometric=cfg.radiometric)
     out["coarse_variance"], out["coarse_valid_fraction"] = var, frac
     out["within_block_variance"] = within
 
