@@ -209,7 +209,8 @@ def within_block_variance(a: np.ndarray, factor: int) -> float:
     Blocks with fewer than two valid pixels are left out; ``a`` is cropped to multiples of
     ``factor``. For ``factor=2`` on a level-``s`` aggregate it is the variance lost at the step
     ``s -> 2s`` (what a factor-2 super-resolution step restores); the steps add up (law of total
-    variance) to the variance over larger blocks.
+    variance) to the variance over larger blocks, exactly for plain means, closely for
+    radiometric ones (a radiometric parent is not the mean of its children).
 
     Examples
     --------
