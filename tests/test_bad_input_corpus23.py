@@ -171,3 +171,35 @@ def test_scaling_stats_plain_mean_aggregates_by_the_plain_mean():
     for f in (2, 4):
         blocks = a.reshape(64 // f, f, 64 // f, f).mean((1, 3))
         assert float(s.coarse_variance.sel(factor=f)) == pytest.approx(blocks.var(), rel=1e-9)
+
+
+def test_window_samples_refuses_a_stale_scale_when_the_first_step_is_cloud():
+    """Float Kelvin that kept scale_factor=0.02 came back as 6 K windows labelled K when the
+    first date was all cloud (the check looked at the first step only)."""
+    from xlstsr.train import window_samples
+
+    rng = np.random.default_rng(5)
+    cube = xr.concat([_field(64, 926.6, 290 + rng.standard_normal((64, 64)))] * 3, "time")
+    cube = cube.assign_coords(time=np.array(["2020-07-01", "2020-07-02", "2020-07-03"],
+                                            "datetime64[ns]")).rename("LST_Day_1km")
+    cube[0] = np.nan
+    cube.attrs.update(units="K", scale_factor=0.02, add_offset=0.0)
+    with pytest.raises(errors.XlstsrError, match="holds Kelvin already"):
+        window_samples(cube, {"a": (0, 0)}, 64)
+
+
+def test_a_lat_lon_cube_trains():
+    """CubeDataModule refused dims lat/lon that upscale and coarsen take (and the message's
+    rio.set_spatial_dims fix failed again)."""
+    pytest.importorskip("torch")
+    from xlstsr.train import CubeDataModule
+
+    rng = np.random.default_rng(0)
+    da = xr.DataArray((300 + rng.normal(0, 2, (3, 64, 64))).astype("float32"),
+                      dims=("time", "lat", "lon"),
+                      coords={"time": np.arange(3), "lat": 45 + 0.01 * np.arange(64),
+                              "lon": 5 + 0.01 * np.arange(64)},
+                      name="LST", attrs={"units": "K"}).rio.write_crs("EPSG:4326")
+    d = CubeDataModule(da, patch=16, window=32)
+    d.setup("fit")
+    assert len(d.train_dataloader()) > 0

@@ -43,6 +43,7 @@ from ..validate import (
     require_valid_pixels,
     select_variable,
     spatial_dims,
+    spatial_names,
 )
 from .data import degraded_pairs, fit_guide_gain, make_patches, target_scale_pairs
 from .loop import MODES, PatchDataModule, check_seed, fit
@@ -292,7 +293,10 @@ class CubeDataModule(PatchDataModule):
 
         # north-up, as the truth is put: a south-up cube (ascending latitude) was paired with
         # its truth upside down (each input with the mirror place's truth, without a word)
-        lst_da = image_order(decode_lst(_select(self.lst, self.variable, "LST"))).load()
+        # lat/lon dims (a NetCDF cube in EPSG:4326) renamed as upscale's front door does:
+        # rioxarray forgets a set_spatial_dims declaration, and the cube was refused
+        lst_in = _select(self.lst, self.variable, "LST")
+        lst_da = image_order(decode_lst(lst_in.rename(spatial_names(lst_in)))).load()
         require_valid_pixels(lst_da)
         arr = _stack(lst_da)
         ydim, xdim = spatial_dims(lst_da)
@@ -317,7 +321,8 @@ class CubeDataModule(PatchDataModule):
         t = None
         if self.mode == "supervised":
             try:  # the decoding checks run when the truth is read, in _stack
-                truth = _same_labels(decode_lst(_select(self.truth, None, "truth"),
+                truth_in = _select(self.truth, None, "truth")
+                truth = _same_labels(decode_lst(truth_in.rename(spatial_names(truth_in)),
                                                 what="truth"), lst_da)  # type: ignore[arg-type]
                 t = _stack(_truth_on_fine_grid(truth, lst_da, self.factor))
             except (UnitsError, ScaledIntegerError, UndeclaredFillError,

@@ -280,7 +280,8 @@ def _check_cube(
 def _refuse_scale_applied_twice(ds: xr.Dataset, names: Sequence[Hashable], time_dim: str) -> None:
     """A temperature stored as float Kelvin that kept a ``scale_factor`` (a file opened with
     ``mask_and_scale`` and saved with its attributes) would be scaled again by the CF decoding:
-    6 K windows labelled Kelvin. Judged on the first step (one image read)."""
+    6 K windows labelled Kelvin. Judged on the first step that holds data (one image read,
+    more only while steps are all cloud: a cloudy first step skipped the check)."""
     from ..errors import UnitsError
     from ..validate import PHYSICAL_RANGE_K, _units_kind
 
@@ -294,14 +295,20 @@ def _refuse_scale_applied_twice(ds: xr.Dataset, names: Sequence[Hashable], time_
         scale, offset = da.attrs.get("scale_factor", 1.0), da.attrs.get("add_offset", 0.0)
         if not kelvin or da.dtype.kind != "f" or (scale == 1.0 and offset == 0.0):
             continue
-        raw = np.asarray(da.isel({time_dim: 0}).values, np.float64)
-        raw = raw[np.isfinite(raw)]
+        steps = da.sizes.get(time_dim, 1)
+        raw = np.empty(0)
+        for i in range(steps):
+            img = da.isel({time_dim: i}) if time_dim in da.dims else da
+            raw = np.asarray(img.values, np.float64)
+            raw = raw[np.isfinite(raw)]
+            if raw.size:
+                break
         if raw.size == 0:
             continue
         med = float(np.median(raw))
         if lo <= med <= hi and not lo <= med * float(scale) + float(offset) <= hi:
             raise XlstsrError(
-                f"{n!r} holds Kelvin already (median {med:.2f} K on its first step) but keeps "
+                f"{n!r} holds Kelvin already (median {med:.2f} K on its first clear step) but keeps "
                 f"the 'scale_factor' {scale:g} / 'add_offset' {offset:g} attributes: decoding "
                 f"would apply them a second time ({med * float(scale) + float(offset):.2f} K). "
                 "Drop them: `da.attrs.pop('scale_factor', None); "
