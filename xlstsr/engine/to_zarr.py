@@ -964,6 +964,10 @@ def upscale_to_zarr(
         "guide": _guide_fingerprint(given_guide),
         "xlstsr_version": __version__,
     }
+    if measured is None and mode == "resume" and store_exists(store):
+        # a store started on the inputs in memory, resumed on the same data opened lazily
+        # (nothing measured here: upscale's own check reads one window): as before
+        measured = _stored_argument(store, "guide_offset_measured")
     if measured is not None:
         # the offset the guide was moved back by, measured on all steps of the input in memory
         # (a store started when 8 sampled steps were measured, resumed after, mixed the two: 15
