@@ -459,6 +459,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             samples, split.train, assets),
     }
     groups = {"test": split.test, "held_out": split.held_out, "val": split.val}
+    # the granule-trained models learned on the TRAIN_PAIRS' MODIS LST, ground some held_out
+    # windows share: their held_out rows are scored again on the windows apart from it
+    on_pairs = [BUNDLED_SISR[n] for n in names if trained_on_pairs(models[BUNDLED_SISR[n]].metadata)]
+    if on_pairs:
+        groups["held_out_apart"] = held_out_apart_from_pairs(data, split.held_out, args.root)
     cube_scores = {g: score_positions(samples, pos, cube_methods, assets) for g, pos in groups.items()}
     pairs = (accuracy().listed_pairs(args.pairs, args.root) if args.pairs
              else list(EVAL_PAIRS)[:1] if args.smoke else list(EVAL_PAIRS))
@@ -472,7 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_dates = {g: int(np.isin(samples.position.values, pos).sum()) for g, pos in
                split.as_dict().items()}
     write_report(out / "sisr_cube.md", args, split, n_dates, cube_scores, assets, ast, pairs,
-                 elapsed, out / SELECTION)
+                 elapsed, out / SELECTION, on_pairs=on_pairs,
+                 held_out_apart=groups.get("held_out_apart"))
     return 0
 
 
@@ -653,17 +659,41 @@ def seen_ground(metadata: dict[str, Any]) -> Any:
     return pd.concat(seen, ignore_index=True)
 
 
-def pairs_apart_from(pairs: Sequence[str], seen: Any, root: Path | None) -> list[str]:
-    """The modis_aster pairs whose MODIS LST window (its bounds in the MODIS sinusoidal
-    projection) shares no ground with the windows of ``seen`` (:func:`seen_ground`)."""
+def pair_ground(pairs: Sequence[str], root: Path | None) -> Any:
+    """Bounds (MODIS sinusoidal metres) of the MODIS LST windows of modis_aster ``pairs``, as a
+    table :func:`unseen_windows` compares (``window`` = the pair's id)."""
     import pandas as pd
 
     rows = []
     for pid in pairs:
         lst = open_modis_aster_pair(pid, root)[0]
         rows.append((pid, *lst.rio.transform_bounds(MODIS_SINUSOIDAL)))
-    table = pd.DataFrame(rows, columns=["window", "xmin", "ymin", "xmax", "ymax"])
-    return [str(p) for p in unseen_windows(table, seen)]
+    return pd.DataFrame(rows, columns=["window", "xmin", "ymin", "xmax", "ymax"])
+
+
+def pairs_apart_from(pairs: Sequence[str], seen: Any, root: Path | None) -> list[str]:
+    """The modis_aster pairs whose MODIS LST window (its bounds in the MODIS sinusoidal
+    projection) shares no ground with the windows of ``seen`` (:func:`seen_ground`)."""
+    return [str(p) for p in unseen_windows(pair_ground(pairs, root), seen)]
+
+
+def trained_on_pairs(metadata: dict[str, Any]) -> bool:
+    """Whether a bundled model's recorded training data holds the MODIS LST of the modis_aster
+    ``TRAIN_PAIRS`` (the granule-trained SISR models did): ground the cube's ``held_out``
+    windows may share, so those windows are not unseen ground for that model."""
+    return any("TRAIN_PAIRS" in str(s) for s in metadata.get("training_data", []))
+
+
+def held_out_apart_from_pairs(data: Path, held_out: Sequence[int], root: Path | None
+                              ) -> list[int]:
+    """The cube's ``held_out`` windows that share no pixel with a ``TRAIN_PAIRS`` MODIS window:
+    unseen ground for every bundled SISR, the granule-trained ones included."""
+    import pandas as pd
+
+    rec = recipe()
+    wins = pd.read_csv(data / rec.CUBE / "windows.csv", usecols=list(WINDOW_COLUMNS))
+    return [int(w) for w in unseen_windows(wins[wins.window.isin(list(held_out))],
+                                           pair_ground(list(TRAIN_PAIRS), root))]
 
 
 #: the columns of ``windows.csv`` the held-back check reads (offsets to cut, bounds to compare)
@@ -796,8 +826,25 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
 
 def write_report(path: Path, args: argparse.Namespace, split: Any, n_dates: dict[str, int],
                  cube_scores: dict[str, Any], assets: Sequence[str], ast: dict[str, Any],
-                 pairs: Sequence[str], elapsed: float, selection: Path) -> None:
+                 pairs: Sequence[str], elapsed: float, selection: Path,
+                 on_pairs: Sequence[str] = (), held_out_apart: Sequence[int] | None = None) -> None:
     rec = recipe()
+    apart_section: list[str] = []
+    if on_pairs and held_out_apart is not None:
+        shared = len(split.held_out) - len(held_out_apart)
+        apart_section = [
+            f"{' and '.join(f'`{n}`' for n in on_pairs)} trained on the MODIS LST of the "
+            f"{len(TRAIN_PAIRS)} modis_aster `TRAIN_PAIRS` (their model cards), and {shared} of "
+            f"these {len(split.held_out)} windows share ground with those pairs: for "
+            f"{'these models' if len(on_pairs) > 1 else 'this model'} the rows above score "
+            "ground trained on (other dates) and flatter them. The table below scores every "
+            f"method on the {len(held_out_apart)} held-out windows apart from `TRAIN_PAIRS` "
+            f"({', '.join(map(str, held_out_apart))}): unseen ground for every bundled model.",
+            "",
+            *(cube_table(cube_scores["held_out_apart"], assets) if held_out_apart else
+              ["(none: every held-out window shares ground with `TRAIN_PAIRS`)"]),
+            "",
+        ]
     meta = load_weights(SISR.default_weights).metadata
     st, hist, pt = meta.get("settings", {}), meta.get("history", {}), meta.get("patches", {})
     lines = [
@@ -826,7 +873,8 @@ def write_report(path: Path, args: argparse.Namespace, split: Any, n_dates: dict
         f"| test | {len(split.test)} | {n_dates['test']} | the scores below (none touches a "
         "modis_aster pair) |",
         f"| held_out | {len(split.held_out)} | {n_dates['held_out']} | share ground with the "
-        "ASTER evaluation pairs (EVAL_PAIRS): never trained on, scored separately |",
+        "ASTER evaluation pairs (EVAL_PAIRS): never trained on by the cube-trained models, "
+        "scored separately |",
         "",
         f"Data volume of the default's training: {pt.get('n_train_cube', '?')} cube images "
         "(the training window-dates, day and night) + "
@@ -852,6 +900,7 @@ def write_report(path: Path, args: argparse.Namespace, split: Any, n_dates: dict
         "",
         *cube_table(cube_scores["held_out"], assets),
         "",
+        *apart_section,
         "### Validation positions (used for early stopping and the choice of settings)",
         "",
         *cube_table(cube_scores["val"], assets),
