@@ -983,7 +983,8 @@ def _offset_image(lst: xr.DataArray, window: int) -> tuple[xr.DataArray | None, 
     there; when that holds less than :data:`OFFSET_MIN_VALID` of the window (a lake, the sea, a
     persistent cloud in the middle), the window and step with the most valid pixels anywhere.
     A dask LST is read on the central window of at most :data:`OFFSET_SAMPLE_STEPS` steps spread
-    over the cube (and one image), not searched further."""
+    over the cube (and one image); when those leave the centre mostly empty, the same steps are
+    read whole and searched (never the whole cube)."""
     ydim, xdim = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ydim, xdim)]
     ny, nx = lst.sizes[ydim], lst.sizes[xdim]
@@ -991,19 +992,23 @@ def _offset_image(lst: xr.DataArray, window: int) -> tuple[xr.DataArray | None, 
     centre = lst.isel({ydim: slice(y0, y0 + window), xdim: slice(x0, x0 + window)})
     steps = centre.stack(_step=lead) if lead else centre.expand_dims(_step=1)
     lazy = isinstance(lst.variable.data, dsa.Array)
+    flat = np.arange(int(np.prod([lst.sizes[d] for d in lead])))  # step -> index in the cube
     if lazy:  # a few steps spread over the cube, not a read of all of it
-        steps = steps.isel(_step=np.unique(np.linspace(0, steps.sizes["_step"] - 1,
-                                                       OFFSET_SAMPLE_STEPS).round().astype(int)))
+        flat = np.unique(np.linspace(0, flat.size - 1, OFFSET_SAMPLE_STEPS).round().astype(int))
+        steps = steps.isel(_step=flat)
     counts = np.isfinite(steps).sum((ydim, xdim)).values.reshape(-1)
     k = int(np.argmax(counts))
     chosen = steps.isel(_step=k)
-    if not lazy and counts[k] < OFFSET_MIN_VALID * centre.sizes[ydim] * centre.sizes[xdim]:
-        # the centre empty on every step (a 100 x 100 lake in a 200 x 200 scene): the offset
-        # was estimated on nothing and the user told "the LST holds no valid pixel"
-        cube = np.asarray(lst.transpose(*lead, ydim, xdim).values).reshape(-1, ny, nx)
+    if counts[k] < OFFSET_MIN_VALID * centre.sizes[ydim] * centre.sizes[xdim]:
+        # the centre empty on every step looked at (a 100 x 100 lake in a 200 x 200 scene): the
+        # offset was estimated on nothing and the user told "the LST holds no valid pixel"
+        whole = lst.transpose(*lead, ydim, xdim)
+        if lead:
+            whole = whole.stack(_step=lead).isel(_step=flat).transpose("_step", ydim, xdim)
+        cube = np.asarray(whole.values).reshape(-1, ny, nx)
         best, i, by, bx = _clearest_window(cube, window)
         if best > counts[k]:
-            where = np.unravel_index(i, [lst.sizes[d] for d in lead]) if lead else ()
+            where = np.unravel_index(flat[i], [lst.sizes[d] for d in lead]) if lead else ()
             chosen = lst.isel({**{d: int(j) for d, j in zip(lead, where)},
                                ydim: slice(by, by + window), xdim: slice(bx, bx + window)})
             counts[k] = best
