@@ -723,11 +723,11 @@ def fit_files(
         loss=mode,
         loss_options=record["loss_options"],
         training_data={
-            "lst": os.fspath(lst),
+            "lst": _recorded_path(lst),
             "lst_declared": declared or None,
             "truth_declared": truth_declared or None,
-            "guide": None if guide is None else os.fspath(guide),
-            "truth": None if truth is None else os.fspath(truth),
+            "guide": None if guide is None else _recorded_path(guide),
+            "truth": None if truth is None else _recorded_path(truth),
         },
         training_scales=(
             ("degraded by factor" + (" under a Gaussian PSF" if psf else ""))
@@ -746,6 +746,13 @@ def fit_files(
         history={k: hist[k] for k in ("best_val_loss", "epochs_run", "engine")},
     )
     return record
+
+
+def _recorded_path(path: Any) -> str:
+    """A training file as a checkpoint records it: absolute (a relative path names nothing once
+    the checkpoint leaves the folder it was trained in); a URL as given."""
+    text = os.fspath(path)
+    return text if "://" in text else os.path.abspath(os.path.expanduser(text))
 
 
 #: fit_cube's and fit's settings a checkpoint of :func:`fit_files` records (as the bundled
