@@ -81,7 +81,9 @@ def test_upscale_to_zarr_names_a_store_that_cannot_be_created(s, tmp_path):
 
 
 def _unlabelled(g):
-    g = g.rename(None)
+    # a copy: rename() shares the Variable, and clearing its attrs cleared the module's fixture
+    # (a later test then passed or failed by the order xdist ran them in)
+    g = g.rename(None).copy()
     g.attrs = {}
     return g
 
@@ -265,7 +267,12 @@ def test_upscale_to_zarr_names_squeeze_for_a_length_one_band(s, tmp_path):
 
 
 def test_a_guide_given_as_the_lst_is_named_by_its_units(s):
+    ndvi = s["ndvi_250m"].copy()
+    ndvi.attrs = {"units": "1"}  # no long_name: named by its units
     with pytest.raises(errors.UnitsError, match=r"dimensionless band.*guide.*given as the LST"):
+        xlstsr.upscale(ndvi, 4, "tsharp", s["lst_1km"])
+    # labelled: named by its label
+    with pytest.raises(errors.UnitsError, match=r"labelled 'NDVI at 250 m' \(ndvi\), not a land"):
         xlstsr.upscale(s["ndvi_250m"].assign_attrs(units="1"), 4, "tsharp", s["lst_1km"])
 
 

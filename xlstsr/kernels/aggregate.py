@@ -298,8 +298,10 @@ def conserve_radiometric(
     ("energy conservation"): ``radiometric_mean(out, factor) == coarse``. Blocks whose coarse value
     is NaN are left as they are; NaN fine pixels stay NaN and the block's valid pixels carry it.
     ``fixed`` (bool, like ``fine``) marks pixels kept as they are: the block's other pixels carry
-    its radiance (a block of fixed pixels only, or whose fixed pixels alone exceed it, is scaled
-    whole).
+    its radiance. A block whose free pixels are fewer than half its valid ones is scaled whole
+    (a few free pixels would each take a multiple of the block's residual: one guided pixel left
+    beside a masked lake came out 15 K above every input around it), as is a block of fixed
+    pixels only or whose fixed pixels alone exceed its radiance.
 
     Parameters
     ----------
@@ -346,9 +348,11 @@ def conserve_radiometric(
         r4 = np.where(np.isfinite(t), t**4, 0.0)
         s_free = block_view(np.where(free, r4, 0.0), factor).sum(axis=(-3, -1))
         s_all = block_view(r4, factor).sum(axis=(-3, -1))
+        n_free = block_view(free, factor).sum(axis=(-3, -1))
+        n_valid = block_view(np.isfinite(t), factor).sum(axis=(-3, -1))
         with np.errstate(invalid="ignore", divide="ignore"):
             kf = (k * s_all - (s_all - s_free)) / s_free
-        whole = ~(np.isfinite(kf) & (kf > 0) & (s_free > 0))
+        whole = ~(np.isfinite(kf) & (kf > 0) & (s_free > 0)) | (2 * n_free < n_valid)
         scale = np.where(up(whole), up(k), np.where(free, up(np.where(whole, 1.0, kf)), 1.0))
         t = (t**4 * scale) ** 0.25
     return t
