@@ -165,7 +165,10 @@ def coarsen(
     kelvin = decode_lst(lst)
     lead = tuple(d for d in kelvin.dims if d not in (ydim, xdim))
     kelvin = kelvin.transpose(*lead, ydim, xdim)
-    cy, cx, ct = coarse_grid(kelvin, factor)
+    # from the input's own written transform: decode_lst rewrites one that the labels run
+    # against (a south-up field's north-up one) or give only to float32's precision from the
+    # labels, whose coarse labels were then 1e-9 m off those of the field stored north-up
+    cy, cx, ct = coarse_grid(lst, factor)
     require_valid_pixels(kelvin)  # an all-NaN field aggregates to nothing: a fill or QC problem
     pixel = abs(float(kelvin.rio.transform().a))
     sigma = _psf_on_grid(psf, kelvin, ydim, xdim)

@@ -12,7 +12,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 
 from .errors import GridError, GuideAlignmentWarning, GuideCoverageError, warn
-from .validate import _written_transform, require_georeferenced, spatial_dims
+from .validate import _gives, _written_transform, require_georeferenced, spatial_dims
 
 __all__ = [
     "MODIS_1KM",
@@ -36,6 +36,11 @@ MODIS_250M = MODIS_1KM / 4
 #: :func:`xlstsr.estimate_offset` over the 20 training MODIS/ASTER pairs (352 m; spread
 #: 34 m; 369 m on the 35 held-out pairs). Re-measure: ``python benchmarks/coregistration.py``.
 MODIS_LST_PSF_SIGMA = 350.0
+#: The encoding keys of a coordinate that say what its values mean, kept on results
+#: (:func:`with_grid`); the others (compressors, chunks, filters...) are the input store's.
+_SEMANTIC_ENCODING = ("units", "calendar")
+#: Labels' storage where nothing narrower is kept (:func:`_dtype`).
+_F64 = np.dtype(np.float64)
 
 
 def grid_coords(transform: Affine, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -79,17 +84,56 @@ def _recalc(da: xr.DataArray) -> bool:
     return da.sizes[ydim] > 1 and da.sizes[xdim] > 1
 
 
-def _transform(da: xr.DataArray) -> Affine:
-    """``da``'s north-up transform: the written GeoTransform where the coordinates agree with it
-    (a file's exact one, or one xlstsr wrote), else the one recomputed from the coordinates."""
+def _axes(da: xr.DataArray) -> tuple[Affine, tuple[tuple[float, float] | None, ...]]:
+    """``da``'s transform in its labels' order and, per axis (y, x), the written (edge, pixel)
+    where the labels run the other way (a south-up field left with its north-up GeoTransform:
+    ``isel(y=slice(None, None, -1))``), else None.
+
+    Each axis of the transform is the written GeoTransform's where it gives the labels (a
+    file's exact one, or one xlstsr wrote; :func:`_gives`), else the one recomputed from them.
+    Both recomputed, as long as one axis disagreed, gave labels 1e-9 m off on the other too.
+    """
     t = da.rio.transform(recalc=True)
     if t.b != 0 or t.d != 0:
         raise GridError("rotated grids are not supported; reproject to a north-up grid first")
+    rev: list[tuple[float, float] | None] = [None, None]
     w = _written_transform(da)
-    if w is not None and w.b == 0 and w.d == 0 and np.allclose(
-            tuple(w)[:6], tuple(t)[:6], rtol=1e-9, atol=1e-9 * max(abs(t.a), abs(t.e))):
-        return w
-    return t
+    if w is None or w.b != 0 or w.d != 0:
+        return t, (None, None)
+    atol = 1e-9 * max(abs(t.a), abs(t.e))
+    axes = []
+    for i, (dim, wc, wa, tc, ta) in enumerate(zip(spatial_dims(da), (w.f, w.c), (w.e, w.a),
+                                                  (t.f, t.c), (t.e, t.a))):
+        n = da.sizes[dim]
+        labels = np.asarray(da[dim].values) if dim in da.coords else None
+        if _gives(labels, wc, wa, tc, ta, atol):
+            axes.append((wc, wa))
+            continue
+        if n > 1 and _gives(None if labels is None else labels[::-1], wc, wa, tc + n * ta, -ta, atol):
+            rev[i] = (wc, wa)
+        axes.append((tc, ta))
+    (fy, e), (c, a) = axes
+    return Affine(a, 0.0, c, 0.0, e, fy), tuple(rev)
+
+
+def _transform(da: xr.DataArray) -> Affine:
+    """``da``'s north-up transform: per axis the written GeoTransform's where it gives the
+    coordinates (:func:`_axes`), else the one recomputed from them."""
+    return _axes(da)[0]
+
+
+def _dtype(da: xr.DataArray, dim: str) -> np.dtype:
+    """The dtype results keep for ``dim``'s labels: theirs where they are a narrower float
+    (float32: fine labels in float64 never equal them, and xarray's join dropped the pixels),
+    else float64."""
+    if dim in da.coords and da[dim].dtype.kind == "f" and da[dim].dtype.itemsize < 8:
+        return da[dim].dtype
+    return _F64
+
+
+def _in(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``v`` rounded to ``dtype`` (labels stored as float32), held as float64."""
+    return v if dtype == _F64 else v.astype(dtype).astype(np.float64)
 
 
 def _labels(da: xr.DataArray, t: Affine) -> tuple[np.ndarray, np.ndarray]:
@@ -158,10 +202,13 @@ def _forms(c: float, a: float, n: int) -> list[np.ndarray | None]:
     return out
 
 
-def _fit_axis(labels: np.ndarray, c: float, a: float) -> tuple[int, float, float, bool] | None:
+def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
+              rev: tuple[float, float] | None = None) -> tuple[int, float, float, bool] | None:
     """(form, edge, pixel, reversed) that compute exactly ``labels`` (one of :func:`_forms`,
     from the transform's ``c``, ``a`` or values a round-off from them; ``reversed``: the labels
-    are those of the axis run the other way, a south-up field made north-up), or None."""
+    are those of the axis run the other way, a south-up field made north-up), or None.
+    ``dtype``: the labels' storage (float32: the forms rounded to it); ``rev``: the written
+    (edge, pixel) of the axis run the other way (:func:`_axes`), tried first."""
     n = labels.size
     head = min(n, 8)  # a few labels first: most tries fail there
     # not the transform rioxarray recomputes from the labels (``rio.transform(recalc=True)``):
@@ -171,31 +218,38 @@ def _fit_axis(labels: np.ndarray, c: float, a: float) -> tuple[int, float, float
     tries = [(cc, aa, False) for cc, aa in _tries(c, a, exact, float(labels[0]))]
     if n > 1:  # its transform recomputed from the flipped labels
         tries += [(cc, aa, True) for cc, aa in _tries(c + n * a, -a, False, float(labels[-1]))]
+    if rev is not None:  # the file's own, exact: the labels a north-up field has
+        tries = [(cc, aa, True) for cc, aa in _tries(*rev, True, float(labels[-1]))] + tries
     for cc, aa, flip in tries:
         target = labels[::-1] if flip else labels
         for k, form in enumerate(_forms(cc, aa, head)):
-            if form is not None and np.array_equal(form, target[:head]) \
-                    and np.array_equal(_forms(cc, aa, n)[k], target):
+            if form is not None and np.array_equal(_in(form, dtype), target[:head]) \
+                    and np.array_equal(_in(_forms(cc, aa, n)[k], dtype), target):  # type: ignore[arg-type]
                 return k, cc, aa, flip
     return None
 
 
-def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int) -> tuple[np.ndarray, float, float]:
+def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
+                 dtype: np.dtype = _F64,
+                 rev: tuple[float, float] | None = None) -> tuple[np.ndarray, float, float]:
     """(labels, edge, pixel) of one axis ``factor`` times coarser than the ``fine`` labels (edge
     ``c``, pixel ``a``): computed as the fine ones were (:func:`_fit_axis`), from which
     :func:`_fine_axis` computes the fine labels back; else each block's centre
-    (:func:`_centres`)."""
-    fit = _fit_axis(fine, c, a)
+    (:func:`_centres`). Labels rounded to ``dtype``, the fine ones' storage."""
+    fit = _fit_axis(fine, c, a, dtype, rev)
     if fit is None:
-        return _centres(fine, factor), c, a * factor
+        return _in(_centres(fine, factor), dtype), c, a * factor
     k, cc, aa, flip = fit
     out = _forms(cc, aa * factor, fine.size // factor)[k]
     if out is None:  # no round grid at this resolution
-        return _centres(fine, factor), c, a * factor
+        return _in(_centres(fine, factor), dtype), c, a * factor
+    out = _in(out, dtype)
     return (out[::-1], c, a * factor) if flip else (out, cc, aa * factor)
 
 
-def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int) -> tuple[np.ndarray, float, float]:
+def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
+               dtype: np.dtype = _F64,
+               rev: tuple[float, float] | None = None) -> tuple[np.ndarray, float, float]:
     """(labels, edge, pixel) of one axis ``factor`` times finer than the ``coarse`` labels (edge
     ``c``, pixel ``a``), from which :func:`_coarse_axis` gives the coarse labels back.
 
@@ -204,29 +258,32 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int) -> tuple[np.
     (or where that does not give them back: the factor 3 of a MODIS pixel) the transform's
     fine labels with each block centred on its coarse label (:func:`_snap`). Labels 1e-9 m off
     the input's made xarray's arithmetic (``coarsen(upscale(lst)) - lst``) drop most pixels.
+    Labels rounded to ``dtype``, the coarse ones' storage.
     """
     n = coarse.size
-    fit = _fit_axis(coarse, c, a)
+    fit = _fit_axis(coarse, c, a, dtype, rev)
     if fit is not None:
         k, cc, aa, flip = fit
         pure = _forms(cc, aa / factor, n * factor)[k]
         if pure is not None:
+            pure = _in(pure, dtype)
             pure, fc, fa = (pure[::-1], c, a / factor) if flip else (pure, cc, aa / factor)
-            if np.array_equal(_coarse_axis(pure, fc, fa, factor)[0], coarse):
+            if np.array_equal(_coarse_axis(pure, fc, fa, factor, dtype)[0], coarse):
                 return pure, fc, fa
-    fine = _snap(_forms(c, a / factor, n * factor)[0], coarse, factor, a)  # type: ignore[arg-type]
-    if factor > 1 and not np.array_equal(_coarse_axis(fine, c, a / factor, factor)[0], coarse):
+    fine = _in(_snap(_forms(c, a / factor, n * factor)[0], coarse, factor, a), dtype)  # type: ignore[arg-type]
+    if factor > 1 and not np.array_equal(_coarse_axis(fine, c, a / factor, factor, dtype)[0], coarse):
         # computed one of the ways the coarse labels were not: coarse_grid would compute them
         # that way. One label moved by round-off (its block's centre kept) makes it take the
         # centres, the coarse labels
         for row, k in ((-1, 1), (0, 1), (-1, 4), (0, 4), (-1, 16)):
             b = fine.reshape(-1, factor).copy()
             out, inner = (-1, 0) if row == -1 else (0, -1)  # the axis' end label, and its pair's
-            d = k * np.sign(b[row, out] - b[row, inner]) * abs(np.spacing(b[row, out]))
+            # a step of the labels' storage
+            d = k * np.sign(b[row, out] - b[row, inner]) * abs(float(np.spacing(dtype.type(b[row, out]))))
             b[row, out] += d
             if factor == 2:
                 b[row, inner] -= d
-            if np.array_equal(_coarse_axis(b.ravel(), c, a / factor, factor)[0], coarse):
+            if np.array_equal(_coarse_axis(b.ravel(), c, a / factor, factor, dtype)[0], coarse):
                 return b.ravel(), c, a / factor
     return fine, c, a / factor
 
@@ -261,11 +318,13 @@ def fine_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Af
     of the usual ways and its transform is written): ``coarsen(upscale(lst))`` and
     ``upscale(coarsen(t))`` keep the input's labels, on which xarray's arithmetic aligns.
     """
-    t = _transform(da)
+    t, (ry, rx) = _axes(da)
+    ydim, xdim = spatial_dims(da)
+    yt, xt = _dtype(da, ydim), _dtype(da, xdim)
     y, x = _labels(da, t)
-    y, fy0, fe = _fine_axis(y, t.f, t.e, factor)
-    x, fx0, fa = _fine_axis(x, t.c, t.a, factor)
-    return y, x, Affine(fa, 0.0, fx0, 0.0, fe, fy0)
+    y, fy0, fe = _fine_axis(y, t.f, t.e, factor, yt, ry)
+    x, fx0, fa = _fine_axis(x, t.c, t.a, factor, xt, rx)
+    return y.astype(yt), x.astype(xt), Affine(fa, 0.0, fx0, 0.0, fe, fy0)
 
 
 def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Affine]:
@@ -276,7 +335,7 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
     exactly; others give the centre of each block (the middle label, or the midpoint of the
     middle two), which a grid of :func:`fine_grid` has on its coarse labels.
     """
-    t = _transform(da)
+    t, (ry, rx) = _axes(da)
     ydim, xdim = spatial_dims(da)
     ny, nx = da.sizes[ydim], da.sizes[xdim]
     if ny < factor or nx < factor:
@@ -290,10 +349,11 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
             f"`da.isel({ydim}=slice(0, {ny - ny % factor}), {xdim}=slice(0, {nx - nx % factor}))`, "
             "or pass `boundary='trim'`."
         )
+    yt, xt = _dtype(da, ydim), _dtype(da, xdim)
     y, x = _labels(da, t)
-    y, ty, te = _coarse_axis(y, t.f, t.e, factor)
-    x, tx, ta = _coarse_axis(x, t.c, t.a, factor)
-    return y, x, Affine(ta, 0.0, tx, 0.0, te, ty)
+    y, ty, te = _coarse_axis(y, t.f, t.e, factor, yt, ry)
+    x, tx, ta = _coarse_axis(x, t.c, t.a, factor, xt, rx)
+    return y.astype(yt), x.astype(xt), Affine(ta, 0.0, tx, 0.0, te, ty)
 
 
 def with_grid(
@@ -304,12 +364,22 @@ def with_grid(
     transform: Affine,
     dims: tuple[str, ...],
 ) -> xr.DataArray:
-    """Wrap ``data`` as a DataArray on a new spatial grid, keeping the template's other coords and CRS."""
+    """Wrap ``data`` as a DataArray on a new spatial grid, keeping the template's other coords
+    and CRS.
+
+    The coords keep their values and attributes, and of their encoding only what says what the
+    values mean (``units``, ``calendar`` of times): how the input's store held them (a Zarr v2
+    ``compressors``, ``chunks``, ``filters``) made writing the result to another store fail
+    (zarr's "Expected a BytesBytesCodec" in a Zarr v3 one).
+    """
     ydim, xdim = spatial_dims(template)
-    coords = {
-        k: v for k, v in template.coords.items()
-        if ydim not in v.dims and xdim not in v.dims and k != "spatial_ref"
-    }
+    coords = {}
+    for k, v in template.coords.items():
+        if ydim in v.dims or xdim in v.dims or k == "spatial_ref":
+            continue
+        var = v.variable.copy(deep=False)  # a new Variable: the template's encoding is untouched
+        var.encoding = {e: var.encoding[e] for e in _SEMANTIC_ENCODING if e in var.encoding}
+        coords[k] = var
     coords[ydim] = (ydim, y, template[ydim].attrs)
     coords[xdim] = (xdim, x, template[xdim].attrs)
     out = xr.DataArray(data, dims=dims, coords=coords)
