@@ -37,6 +37,7 @@ import dataclasses
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -445,9 +446,20 @@ def apply_calibration(
 ) -> xr.DataArray:
     """Map an LST field (K) to the target sensor: ``slope * da + offset (+ ndvi * NDVI)``.
 
-    Lazy on dask input; gaps stay gaps. The result keeps ``da``'s attributes, with
-    ``xlstsr_product = "calibrated to <target>"`` and the mapping as JSON in
-    ``xlstsr_calibration``.
+    Lazy on dask input; gaps of the LST stay gaps, and every valid LST pixel is calibrated. The
+    result keeps ``da``'s attributes, with ``xlstsr_product = "calibrated to <target>"`` and
+    the mapping as JSON in ``xlstsr_calibration``.
+
+    Where the mapping has an NDVI term and the NDVI is a gap (cloud, water, a guide's missing
+    edge rows) but the LST is valid, the term is taken at the mean valid NDVI of that NDVI
+    image (each step's own, when the NDVI has steps; the mean of all of it for a step with
+    none): the mapping's expected value there, off by ``ndvi`` K per NDVI unit the pixel's own
+    NDVI departs from that mean (0.2 K for ``ndvi = -1.2`` and a departure of 0.17). The
+    slope and offset are not used alone there: they were fitted together with the NDVI term,
+    and without it (NDVI 0: bare soil or water) every such pixel would move by the whole term
+    (0.7 K at NDVI 0.6 for ``ndvi = -1.2``) and the field would step at the gap's edge. On
+    in-memory input a warning names how many pixels that was, and an NDVI with no valid value
+    at all is refused; on dask input nothing is computed to count them.
 
     Parameters
     ----------
@@ -500,7 +512,7 @@ def apply_calibration(
     if cal.ndvi:
         if ndvi is None:
             raise XlstsrError("this calibration has an NDVI term: pass `ndvi=` on the LST's grid")
-        out = out + cal.ndvi * _ndvi_on_grid(ndvi, da)
+        out = out + cal.ndvi * _fill_ndvi_gaps(_ndvi_on_grid(ndvi, da), da, cal)
     out = _check_calibrated(out, cal)
     out = out.astype(da.dtype, copy=False) if np.issubdtype(da.dtype, np.floating) else out
     out.name = da.name
@@ -591,6 +603,61 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray) -> Any:
     if values is not None:
         _check_ndvi_range(values, "would add thousands of kelvin")
     return ndvi
+
+
+def _fill_ndvi_gaps(ndvi: Any, da: xr.DataArray, cal: Calibration) -> Any:
+    """The NDVI term's field (from :func:`_ndvi_on_grid`) with its gaps at its image's mean
+    valid NDVI (over the spatial dims: each step's own; the mean of all of it where a step has
+    none), as :func:`apply_calibration` documents. Left as gaps, every NDVI gap became an LST
+    gap without a word: a cloud over the NDVI cost 24 % of a valid LST scene, a pair's own
+    aligned NDVI (NaN on its edge rows) 1021 pixels. In memory, a warning counts the valid LST
+    pixels filled; an NDVI without any valid value is refused."""
+    from .errors import warn
+    from .validate import spatial_dims
+
+    if isinstance(ndvi, xr.DataArray):
+        try:
+            dims = list(spatial_dims(ndvi))
+        except XlstsrError:
+            dims = list(ndvi.dims[-2:])
+        gaps = ndvi.isnull()
+        filled = ndvi.fillna(ndvi.mean(dims, skipna=True)).fillna(ndvi.mean(skipna=True))
+        if isinstance(ndvi.variable.data, dsa.Array) or isinstance(da.variable.data, dsa.Array):
+            return filled  # nothing computed: the docstring says what those pixels get
+        lost = gaps & da.notnull()
+        values = np.asarray(ndvi.values, np.float64)
+    else:
+        values = np.asarray(ndvi, np.float64)
+        gaps_np = np.isnan(values)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a step without NDVI: overall mean
+            filled = np.where(gaps_np, np.nanmean(values, axis=(-2, -1), keepdims=True), values)
+            filled = np.where(np.isnan(filled), np.nanmean(values), filled)
+        if isinstance(da.variable.data, dsa.Array):
+            return filled
+        lost = np.broadcast_to(gaps_np, np.broadcast_shapes(gaps_np.shape, da.shape)) & (
+            np.isfinite(np.asarray(da.values, np.float64)))
+    n = int(lost.sum())
+    if n and not np.isfinite(values).any():
+        raise XlstsrError(
+            "the NDVI holds no valid value, so this calibration's NDVI term cannot be applied "
+            f"to any of the {n} valid LST pixels: pass the NDVI of this scene on the LST's grid, "
+            "or fit a calibration without the NDVI term (`fit_calibration(sr, truth)`)."
+        )
+    if n:
+        valid = int(np.isfinite(np.asarray(da.values, np.float64)).sum())
+        steps = int(np.prod(values.shape[:-2]))
+        warn(
+            f"apply_calibration: the NDVI is a gap on {n} pixel(s) where the LST is valid "
+            f"({100 * n / valid:.1f} % of them: cloud, water or the NDVI's edge); they are "
+            "calibrated with the NDVI term at the mean valid NDVI of their image "
+            f"({float(np.nanmean(values)):.3f}{' on average' if steps > 1 else ''}) instead of "
+            "being dropped, off by "
+            f"{abs(cal.ndvi):.3g} K per NDVI unit their own NDVI departs from it. Pass an NDVI "
+            "without gaps (e.g. filled from another date) to calibrate them exactly.",
+            UserWarning,
+        )
+    return filled
 
 
 def _check_ndvi_range(values: Any, use: str) -> None:

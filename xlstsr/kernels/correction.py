@@ -25,12 +25,32 @@ The method's injected detail ``D = SR - B`` (``B``: bicubic upsampling of the in
 part of ``D`` with zero mean in each coarse block) is scaled by one gain ``g >= 0`` per image so
 that the within-block variance of ``B + g D`` equals the predicted ``W`` (a quadratic in ``g``),
 then the coarse residual is put back blockwise so that the radiometric aggregate equals the
-input again (coarse consistency). ``scale_correction="auto"`` only damps (``g <= 1``): measured
-on real truth, amplifying a method's detail to the predicted variance raised RMSE (the detail
-is only partly right: the RMSE-optimal gain is ``rho sigma_true / sigma_detail``, below the
-variance-matching one), while damping over-injected detail lowered both RMSE and the spectral
-mismatch. A method whose output already carries the predicted variance is left unchanged (``g = 1``) - in particular the exact fine field
-of a process whose within-block law is an exact power law.
+input again (coarse consistency). This holds at every gain, 1 included (as for a fixed gain,
+below): a gain of exactly 1 used to return the method's output as it was and 0.999 a conserved
+one (5.5 K apart for the default ``disr``, which carries a learned offset at the input scale),
+so one option gave coarse-consistent and unconserved images in the same series. The output of
+every image the law was fitted on is therefore coarse-consistent with the input, whatever its
+gain: any offset the method added at the input scale is removed. ``scale_correction="auto"``
+only damps (``g <= 1``): measured on real truth, amplifying a method's detail to the predicted
+variance raised RMSE (the detail is only partly right: the RMSE-optimal gain is
+``rho sigma_true / sigma_detail``, below the variance-matching one), while damping
+over-injected detail lowered both RMSE and the spectral mismatch. A method whose output already
+carries the predicted variance keeps its detail (``g = 1``, made coarse-consistent only) - in
+particular the exact fine field of a process whose within-block law is an exact power law is
+left unchanged. Two cases are returned exactly as the method made them: a method that injects
+no detail (bicubic: nothing to rescale), and an image the law could not be fitted on (below).
+
+Support of the law
+------------------
+Each step's within-block variance is a mean over the ``2 x 2`` blocks of that step, and one
+block's variance scatters as much as the mean itself (coefficient of variation 1.0-1.4 per
+block on the real MODIS/ASTER pairs; 0.82 for Gaussian noise), so a step is fitted only with
+:data:`MIN_LAW_DOF` degrees of freedom (the valid pixels of its blocks less one per block; a
+clear block has 3), and the law only on at least :data:`MIN_LAW_STEPS` such steps (fewer only
+where the image's size allows fewer: 16-31 pixels a side give 2). Otherwise it is not fitted (NaN)
+and the correction leaves the image as the method made it, with a warning: on a 90 % cloudy
+scene the few blocks left at the coarse steps moved the predicted variance from 0.6 to
+14.5 K² with the cloud pattern (clear sky 3.6). A clear image is always fitted.
 
 A fixed gain
 ------------
@@ -67,7 +87,9 @@ import numpy as np
 from ..errors import GridError, XlstsrError
 from .aggregate import (
     block_mean,
+    block_moments,
     conserve_radiometric,
+    crop_to_multiple,
     within_block_covariance,
     within_block_variance,
 )
@@ -75,6 +97,8 @@ from .interp import cubic_upsample, fill_gaps, nearest_upsample
 from .scaling import coarse_graining, fit_power_law
 
 __all__ = [
+    "MIN_LAW_DOF",
+    "MIN_LAW_STEPS",
     "SCALE_CORRECTIONS",
     "VarianceLaw",
     "check_mode",
@@ -134,10 +158,56 @@ class VarianceLaw:
         return bool(np.isclose(self.alpha, self.alpha_below))
 
 
+#: fewest degrees of freedom a step of the law is fitted on: a ``2 x 2`` block with ``k`` valid
+#: level-``s`` pixels gives ``k - 1`` (its variance is about its own mean), a clear block 3. A
+#: step's within-block variance is a mean of block variances, known (chi-square) to
+#: ``sqrt(2 / d)`` for Gaussian detail and to about 1.5 times that for real LST, whose block
+#: variances scatter more (coefficient of variation 1.0-1.4 per clear block on the MODIS/ASTER
+#: pairs, against 0.82). At 32 that is +-37 %: about what the law itself is worth below the
+#: input pixel (its departure there scatters from 0.5 to 1.4 between scenes), so a step with
+#: less support adds more error than it removes. A clear image always passes: its coarsest step
+#: has at least 4 x 4 whole blocks (:func:`_max_steps`), 48. Counting blocks instead let a step
+#: of 20 blocks of two valid pixels each through (20 degrees of freedom): their variance
+#: scattered by a factor 5 with the cloud pattern.
+MIN_LAW_DOF = 32
+#: fewest supported steps the law is fitted on (fewer only where the image's size allows fewer:
+#: 16-31 pixels a side give 2, the documented small-image case). Through two points the line is
+#: exact, with no residual to judge it by, and extrapolated to the steps a factor 4 restores
+#: (1/2 and 1/4 of the input pixel) the predicted variance carries 2.9 times one step's sampling
+#: error in log; through three (1, 2, 4) 1.9 times. With the few blocks clouds left, one scene's
+#: exponent ranged from -1.4 to 1.1 (clear sky -0.4).
+MIN_LAW_STEPS = 3
+#: smallest valid fraction of a level-``s`` pixel (as :func:`coarse_graining` aggregates)
+_LEVEL_MIN_VALID = 0.5
+
+
 def _steps_within(a: np.ndarray, nsteps: int, radiometric: bool) -> np.ndarray:
     """Within-block variances of steps 1, 2, ..., 2^(nsteps-1) (pixels of ``a``)."""
     factors = [2**j for j in range(nsteps + 1)]
-    return coarse_graining(a, factors, min_valid=0.5, radiometric=radiometric)[2][:nsteps]
+    return coarse_graining(a, factors, min_valid=_LEVEL_MIN_VALID,
+                           radiometric=radiometric)[2][:nsteps]
+
+
+def _steps_dof(a: np.ndarray, nsteps: int) -> np.ndarray:
+    """Degrees of freedom of each step's within-block variance (:func:`_steps_within`): the sum
+    over its ``2 x 2`` blocks of the valid level-``s`` pixels less one, blocks with at least two
+    (those :func:`within_block_variance` averages); a level-``s`` pixel is valid where
+    :func:`coarse_graining` aggregates one (a fraction ``_LEVEL_MIN_VALID`` of it valid)."""
+    valid = np.where(np.isfinite(np.asarray(a, np.float64)), 1.0, np.nan)
+    out = np.zeros(nsteps, dtype=int)
+    for j in range(nsteps):
+        f = 2**j
+        c = crop_to_multiple(valid, f)
+        if f > 1:  # block_mean and radiometric_mean share the rule: it depends on the count
+            c = block_mean(c, f, min_valid=_LEVEL_MIN_VALID)
+        n = block_moments(crop_to_multiple(c, 2), 2)[0]
+        out[j] = int((n[n >= 2] - 1).sum())
+    return out
+
+
+def _supported(a: np.ndarray, nsteps: int) -> np.ndarray:
+    """Which steps of :func:`_steps_within` rest on :data:`MIN_LAW_DOF` degrees of freedom."""
+    return _steps_dof(a, nsteps) >= MIN_LAW_DOF
 
 
 def _max_steps(shape: tuple[int, ...], min_blocks: int = 4) -> int:
@@ -169,6 +239,15 @@ def fit_variance_law(
     max_steps : int, optional
         Number of coarse steps fitted (default: all with at least 4 x 4 blocks).
 
+    Returns
+    -------
+    VarianceLaw
+        All NaN (not fitted: the correction leaves the image as it is, with a warning) when
+        fewer than :data:`MIN_LAW_STEPS` steps (or all ``max_steps``, when fewer) rest on
+        :data:`MIN_LAW_DOF` degrees of freedom each (a clear image's coarsest step has 48): the
+        few blocks clouds leave do not determine the law. Steps with less support are left
+        out of the fit, the guide's too. A clear image is always fitted.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -183,16 +262,20 @@ def fit_variance_law(
             "variance law of the scale correction (at least 16 x 16 pixels); pass "
             "scale_correction=None or a larger area."
         )
+    ok = _supported(lst, n)
+    if ok.sum() < min(MIN_LAW_STEPS, n):  # cloud: not fitted (NaN), see MIN_LAW_* for why
+        return VarianceLaw(np.nan, np.nan, np.nan)
     w = _steps_within(lst, n, True)
     s = 2.0 ** np.arange(n)
-    alpha, c, _, _ = fit_power_law(s, w)
+    alpha, c, _, _ = fit_power_law(s[ok], w[ok])
     alpha_below = alpha
     if guide is not None and np.isfinite(guide).sum() > 16:
         nf = round(np.log2(factor))
         ng = _max_steps(guide.shape)
         wg = _steps_within(guide, ng, False)
         sg = 2.0 ** np.arange(ng) / factor  # in coarse pixels
-        below, above = sg < 1, sg >= 1
+        okg = _supported(guide, ng)  # a cloudy guide's steps as the LST's
+        below, above = (sg < 1) & okg, (sg >= 1) & okg
         if nf >= 1 and below.sum() >= 1 and above.sum() >= 2:
             a_up = fit_power_law(sg[above], wg[above])[0]
             if below.sum() >= 2:
@@ -222,12 +305,18 @@ def detail_gain(
     cbd = within_block_covariance(b, d, factor)
     vd = within_block_variance(d, factor)
     # no detail to rescale (bicubic, nearest: float round-off only): leave the output as it is
-    if not (np.isfinite(vd) and np.isfinite(target)) or vd <= 1e-8 + 1e-6 * max(vb, 0.0):
+    if not np.isfinite(target) or _no_detail(vb, vd):
         return 1.0
     disc = cbd**2 - vd * (vb - target)
     g = (-cbd + np.sqrt(disc)) / vd if disc >= 0 else -cbd / vd
     g = float(np.clip(g, 0.0, max_gain))
     return 1.0 if abs(g - 1.0) < 1e-9 else g
+
+
+def _no_detail(vb: float, vd: float) -> bool:
+    """Whether a within-block detail variance ``vd`` is float round-off only (bicubic, nearest)
+    next to the base's ``vb``: no detail for a gain to rescale."""
+    return not np.isfinite(vd) or vd <= 1e-8 + 1e-6 * max(vb, 0.0)
 
 
 def split_detail(
@@ -326,9 +415,13 @@ def correct_image(
       truth: ``benchmarks/scale_invariance.py``, docs/results/scale_invariance.md); the output
       is made coarse-consistent with ``lst`` at every gain, 1 included (continuous in ``g``).
 
-    The law modes leave an image whose gain comes out at exactly 1 (``"auto"``: the method
-    injects no more than the law predicts, nothing to damp) as the method made it; any other
-    gain is applied with coarse consistency restored.
+    In the law modes too the output is made coarse-consistent with ``lst`` at every gain, 1
+    included (``"auto"`` when the method injects no more than the law predicts: its detail is
+    kept, any offset it added at the input scale removed), so the output is continuous in the
+    gain and every image of a series is the same product. Returned as the method made them:
+    an image whose method injects no detail (bicubic: nothing to rescale) and one whose law
+    could not be fitted (too few clear blocks, :func:`fit_variance_law`; its ``target`` is
+    NaN and :func:`correct_stack` reports it).
 
     ``law`` overrides the fitted law and ``max_gain`` the mode's cap. With ``return_info`` also
     returns ``{"gain", "target", "injected", "alpha", "alpha_below", "w1"}``.
@@ -359,8 +452,14 @@ def correct_image(
     base, bm, detail = split_detail(sr, lst, factor)
     cap = max_gain if max_gain is not None else (1.0 if mode == "auto" else 4.0)
     gain = detail_gain(base, detail, factor, target, max_gain=cap)
+    valid = np.isfinite(base) & np.isfinite(detail)
+    nothing = _no_detail(within_block_variance(np.where(valid, base, np.nan), factor),
+                         within_block_variance(np.where(valid, detail, np.nan), factor))
     out = sr
-    if gain != 1.0:
+    if np.isfinite(target) and not nothing:
+        # conserved at every gain, 1 included, as the fixed-gain branch: `if gain != 1` returned
+        # the method's output at 1 and a conserved one at 0.999 (5.5 K apart for disr), so
+        # "auto" conserved 2 of 8 real scenes and left 6 as the method made them
         out = rescale_detail(base, bm, detail, gain, lst, factor)
     out = np.where(np.isfinite(sr), out, np.nan)
     info = {
