@@ -60,14 +60,15 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextlib.contextmanager
-def _one_line_warnings(command: str | None = None) -> Iterator[None]:
+def _one_line_warnings(command: str | None = None,
+                       typed: dict[str, Any] | None = None) -> Iterator[None]:
     """Library warnings as ``xlstsr: warning: ...`` lines (no source line, no file path), their
-    Python options named as the command's flags too."""
+    Python options named as the command's flags too (not with the values typed, ``typed``)."""
     saved = warnings.showwarning
 
     def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
              line: Any = None) -> None:
-        print(f"xlstsr: warning: {_cli_hints(str(message), command)}", file=sys.stderr)
+        print(f"xlstsr: warning: {_cli_hints(str(message), command, typed)}", file=sys.stderr)
 
     warnings.showwarning = show
     try:
@@ -207,6 +208,18 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
     return obj
 
 
+def _open_guide(path: str, variable: str | None) -> Any:
+    """The --guide file's field, its length-1 dims dropped (a GeoTIFF's one band) except a time
+    dim: a one-step guide keeps its date, matched with the LST's as the library matches it
+    (``squeeze(drop=True)`` dropped it: a January guide was applied to July LST, exit 0, and
+    --guide-time-tolerance was ignored)."""
+    from xlstsr.guide import _is_time_like
+
+    guide = _open_field(path, variable, "guide", "--guide-variable")
+    ones = [d for d in guide.dims if guide.sizes[d] == 1 and not _is_time_like(guide, d)]
+    return guide.squeeze(ones, drop=True) if ones else guide
+
+
 def _spatial_dims(da: Any) -> tuple[str, str]:
     """The (y, x) dims of a file's field as the library's entry points find them: lat/lon
     names included (``spatial_dims`` alone refused them after the work was done, advising a
@@ -258,13 +271,24 @@ def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str)
 
 
 def _declare(da: Any, units: str | None, nodata: float | None,
-             scale: float | None = None) -> Any:
-    """The user's declarations about the input, as the attributes the front door reads."""
+             scale: float | None = None, role: str = "") -> Any:
+    """The user's declarations about the input, as the attributes the front door reads
+    (``role`` "coarse": those of evaluate's ``--coarse-units``, ``--coarse-nodata``...)."""
+    from xlstsr.errors import XlstsrError
     from xlstsr.validate import declare_lst
 
+    flag = f"--{role}-" if role else "--"
     if scale is not None and not (math.isfinite(scale) and scale > 0):
-        raise UsageError(f"--scale must be a number > 0, e.g. 0.02, got {scale!r}")
-    return declare_lst(da, {"units": units, "_FillValue": nodata, "scale_factor": scale})
+        raise UsageError(f"{flag}scale must be a number > 0, e.g. 0.02, got {scale!r}")
+    declared = {"units": units, "_FillValue": nodata, "scale_factor": scale}
+    if not role:
+        return declare_lst(da, declared)
+    try:
+        return declare_lst(da, declared, what=role)
+    except XlstsrError as err:  # its advice names the LST's flags and fit_files' argument
+        text = re.sub(r",\s*(truth_)?declare\['\w+'\] in fit_files", "", str(err))
+        raise UsageError(re.sub(r"(?<![\w-])--(units|nodata|scale)\b", rf"{flag}\1", text)
+                         ) from None
 
 
 #: a refusal that tells a Python user to set the scale attribute: the command line's way
@@ -282,7 +306,7 @@ def _no_space_before_stop(message: str) -> str:
     return re.sub(r" \.(?=\s|$)", ".", message)
 
 
-def _train_hints(message: str) -> str:
+def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
     """``xlstsr train`` declares units, fill and scale like upscale (``--units``, ``--nodata``,
     ``--scale``) but does not mask out-of-range pixels: a message naming
     ``--mask-out-of-range`` points to a flag train does not have; fit_files' Python hint
@@ -290,13 +314,13 @@ def _train_hints(message: str) -> str:
     from xlstsr.train.cube import FIT_FILES_HINT, TRUTH_HINT
 
     if TRUTH_HINT in message:  # the truth's own flags: --units would convert the LST
-        message = _cli_hints(message.replace(TRUTH_HINT, ""), "train")
+        message = _cli_hints(message.replace(TRUTH_HINT, ""), "train", typed)
         message = _with_flags(message, [(re.compile(r"attrs\['_FillValue'\] = ([-+\w.]+)"),
-                                         "--truth-nodata {0}")])
+                                         "--truth-nodata {0}")], typed)
         return re.sub(r"(?<![\w-])--(units|nodata|scale)\b", r"--truth-\1", message)
     if "`--truth-" in message:  # completed already (a UsageError passes here twice)
         return message
-    message = _cli_hints(message.replace(FIT_FILES_HINT, ""), "train")
+    message = _cli_hints(message.replace(FIT_FILES_HINT, ""), "train", typed)
     # train masks nothing: its Python option offered, then said not to exist
     message = re.sub(r"\s*To mask such pixels instead, pass `mask_out_of_range=True`\.?", "",
                      message)
@@ -318,6 +342,7 @@ _UPSCALE_FLAGS = (
     (re.compile(r"attrs\['units'\] = '(K|degC)'"), "--units {0}"),
     (re.compile(r"\bguide_time_tolerance=`? \(e\.g\. '(\w+)'"), "--guide-time-tolerance {0}"),
     (re.compile(r"\bguide_time_tolerance='(\w+)'"), "--guide-time-tolerance {0}"),
+    (re.compile(r"give a longer duration \(e\.g\. '(\w+)'"), "--guide-time-tolerance {0}"),
     (re.compile(r"\b[Pp]ass guide_offset='(auto|check|ignore)'"), "--guide-offset {0}"),
 )
 
@@ -338,6 +363,12 @@ _EVALUATE_FLAGS = (
     (re.compile(r"\bvalid_max=([\d.]+)"), "--valid-max {0}"),
     (re.compile(r"\berode=(\d+)"), "--erode {0}"),
     (re.compile(r"\bfactor=(\d+)"), "--factor {0}"),
+    (re.compile(r"\bmade with factor (\d+)"), "--factor {0}"),
+)
+#: scaling_stats' Python arguments -> ``xlstsr scaling``'s flags
+_SCALING_FLAGS = (
+    (re.compile(r"\blags=\(([\d, ]+)\)"), "--lags {0}"),
+    (re.compile(r"\bfactors=\(([\d, ]+)\)"), "--factors {0}"),
 )
 
 
@@ -368,25 +399,69 @@ def _renamed_flags(message: str, command: str | None) -> str:
     return message
 
 
-def _with_flags(message: str, table: Any) -> str:
-    """``message`` with "On the command line: ..." naming the flags its Python names map to."""
-    flags = []
+def _typed_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The values the user typed, by option name (``--valid-min`` -> 10.0): what a hint must
+    not offer back as the fix of the error it rejected."""
+    given = vars(args).get("_given", {})
+    return {f"--{dest.replace('_', '-')}": value for dest, (_, value) in given.items()}
+
+
+def _same_value(text: str, value: Any) -> bool:
+    """Whether a hint's value (text) is ``value`` (typed: a number, a string)."""
+    try:
+        return float(text) == float(value)
+    except (TypeError, ValueError):
+        return str(text).strip("'\"") == str(value).strip("'\"")
+
+
+def _with_flags(message: str, table: Any, typed: dict[str, Any] | None = None) -> str:
+    """``message`` with "On the command line: ..." naming the flags its Python names map to:
+    for each flag, the first value the message gives that is not the one the user typed
+    (``typed``, by option name), else the flag alone: "valid_min=10 is not a temperature ...
+    (10 degC is valid_min=283.15)" offered `--valid-min 10`, the value just rejected, as the
+    fix."""
+    typed = typed or {}
+    flags: dict[str, str] = {}  # flag name -> its hint, one each
     for pattern, flag in table:
-        m = pattern.search(message)
-        if m and flag.split()[0] not in message:
-            flags.append(f"`{flag.format(*m.groups())}`")
+        name = flag.split()[0]
+        if name in flags or name in message:
+            continue
+        for m in pattern.finditer(message):
+            # a list of values as the flag takes it: "lags=(1, 2, 4)" is `--lags 1,2,4`
+            values = [re.sub(r",\s+", ",", g) if g else g for g in m.groups()]
+            if values and name in typed and _same_value(values[0], typed[name]):
+                flags.setdefault(f"typed {name}", f"`{name}`")  # named, not offered back
+                continue
+            flags[name] = f"`{flag.format(*values)}`"
+            flags.pop(f"typed {name}", None)
+            break
     if flags:
-        message += f" On the command line: {', '.join(dict.fromkeys(flags))}."
+        message += f" On the command line: {', '.join(dict.fromkeys(flags.values()))}."
     return message
 
 
-def _cli_hints(message: str, command: str | None = None) -> str:
-    """Messages written for Python callers, completed with the command line's flags."""
+#: the coarse input's declarations (``evaluate --coarse``): its refusals name Python attrs only
+_COARSE_FLAGS = (
+    (re.compile(r"attrs\.update\(scale_factor=([\d.]+)\)"), "--coarse-scale {0}"),
+    (re.compile(r"attrs\['units'\] = '(K|degC)'"), "--coarse-units {0}"),
+    (re.compile(r"attrs\['_FillValue'\] = ([-+\w.]+)"), "--coarse-nodata {0}"),
+)
+
+
+def _cli_hints(message: str, command: str | None = None,
+               typed: dict[str, Any] | None = None) -> str:
+    """Messages written for Python callers, completed with the command line's flags (never the
+    value the user typed, ``typed`` by option name, which the message may be rejecting)."""
     message = _renamed_flags(message, command)
-    message = _with_flags(message, _COMMON_FLAGS)
+    message = _with_flags(message, _COMMON_FLAGS, typed)
     if command == "evaluate":
-        message = _with_flags(message, _EVALUATE_FLAGS)
-    if _SET_SCALE.search(message) and "--scale" not in message:
+        message = _with_flags(message, _EVALUATE_FLAGS, typed)
+        if "coarse LST" in message:  # a refusal of the --coarse file: its own flags
+            message = _with_flags(message, _COARSE_FLAGS, typed)
+    if command == "scaling":
+        message = _with_flags(message, _SCALING_FLAGS, typed)
+    if _SET_SCALE.search(message) and "--scale" not in message and command != "evaluate":
+        # (evaluate has no --scale: its inputs' scales are --reference-scale, --coarse-scale)
         message += (" On the command line: `--scale FACTOR` (e.g. `--scale 0.02 --nodata 0` "
                     "for MODIS LST digital numbers stored without scale metadata).")
     if command == "scaling":  # no --mask-out-of-range there: the statistics skip no pixel
@@ -396,7 +471,10 @@ def _cli_hints(message: str, command: str | None = None) -> str:
     if command in ("upscale", "scaling", "train"):
         message = _with_flags(message, [
             (p, f) for p, f in _UPSCALE_FLAGS
-            if command == "upscale" or f.split()[0] in ("--units", "--variable")])
+            if command == "upscale" or f.split()[0] in ("--units", "--variable")], typed)
+        if "to use one guide for every step" in message:  # guide.squeeze('time', drop=True)
+            message += (" On the command line a guide file without a time dim or dates (e.g. a "
+                        "GeoTIFF of one field) is used for every step.")
         if "but the LST has none" in message:  # "give the LST its time dim": no flag does that
             message += (" On the command line the bands of a GeoTIFF LST carry no dates: give "
                         "the LST as a .nc or .zarr with its time coordinate, or a guide of one "
@@ -631,7 +709,8 @@ def _method(args: argparse.Namespace) -> Any:
     try:
         m = get_method(args.method, **options)
     except (ValueError, TypeError) as err:  # constructor arguments the method does not take
-        extra = " (--model, --conserve and --backend are options of the deep methods sisr/disr)"
+        extra = (" (--model and --backend are options of the deep methods sisr/disr; "
+                 "--conserve of sisr, disr, tsharp and dms)")
         deep = args.method in ("sisr", "disr")  # not said of a deep method's own errors
         raise UsageError(f"{err}{extra if options and not deep else ''}") from None
     if getattr(args, "adapt", False):
@@ -678,6 +757,30 @@ def _mask_layers(path: str) -> list[Any]:
     return layers
 
 
+def _clear_on_reference(ok: Any, ref: Any, path: str) -> Any:
+    """A ``--reference-mask`` layer's clear pixels on the reference's grid, by coordinates (a
+    south-up layer flipped): layers combined by array position applied a south-up water mask
+    upside down, without a word."""
+    from xlstsr.errors import GridError, XlstsrError
+    from xlstsr.evaluate import _clear_on
+    from xlstsr.validate import spatial_names
+
+    ref = ref.rename(spatial_names(ref))  # lat/lon dims, as evaluate renames them
+    try:
+        return _clear_on(ok, ref)
+    except GridError:
+        ry, rx = _spatial_dims(ref)
+        sizes = " x ".join(str(n) for n in ok.shape)
+        raise UsageError(
+            f"--reference-mask {path} ({sizes} pixels) is not on the reference's grid "
+            f"({ref.sizes[ry]} x {ref.sizes[rx]} pixels): its coordinates differ. Give masks on "
+            "the reference's grid (resample one there first, e.g. `gdalwarp -r near -te XMIN "
+            "YMIN XMAX YMAX -tr XRES YRES` with the reference's extent and pixel size)."
+        ) from None
+    except XlstsrError as err:  # its steps against the reference's
+        raise UsageError(f"--reference-mask {path}: {err}") from None
+
+
 #: options that qualify another one (name a variable of its file, match its dates, describe
 #: it): given without it, each was ignored without a word (an unguided result, exit 0). Its
 #: dest -> (the option it needs, what it does with it)
@@ -686,6 +789,9 @@ _QUALIFIERS = {
     "guide_time_tolerance": ("--guide", "matches guide dates to LST dates"),
     "guide_offset": ("--guide", "measures the offset of the --guide file from the LST"),
     "coarse_variable": ("--coarse", "names a variable of the --coarse file"),
+    "coarse_units": ("--coarse", "describes the --coarse file"),
+    "coarse_nodata": ("--coarse", "describes the --coarse file"),
+    "coarse_scale": ("--coarse", "describes the --coarse file"),
     "truth_variable": ("--truth", "names a variable of the --truth file"),
     "truth_units": ("--truth", "describes the --truth file (--units describes the LST)"),
     "truth_nodata": ("--truth", "describes the --truth file (--nodata describes the LST)"),
@@ -735,7 +841,10 @@ def _upscale(args: argparse.Namespace) -> int:
     fmt = format_of(args.output)
     if fmt not in WRITABLE:
         raise UsageError(f"cannot write {fmt} ({args.output}): write .zarr, .tif or .nc")
-    _refuse_input(args.output, args.input, args.guide)
+    # every file read (a --model checkpoint, a --calibration JSON too; not a bundled model's
+    # name, nor a folder, which its own check names)
+    read = [p for p in (args.calibration, args.model) if p and Path(p).is_file()]
+    _refuse_input(args.output, args.input, args.guide, *read)
     if args.resume and fmt != "zarr":
         raise UsageError(f"--resume completes an interrupted .zarr output; {args.output} is "
                          f"written whole ({fmt}): drop --resume (and pass --overwrite to "
@@ -779,8 +888,7 @@ def _upscale(args: argparse.Namespace) -> int:
         lst = lst.chunk(chunks)
     guide = None
     if args.guide:
-        guide = _open_field(args.guide, args.guide_variable, "guide",
-                            "--guide-variable").squeeze(drop=True)
+        guide = _open_guide(args.guide, args.guide_variable)
     options = {"mask_out_of_range": args.mask_out_of_range,
                "scale_correction": args.scale_correction}
     if args.guide_time_tolerance is not None:
@@ -822,6 +930,7 @@ def _to_raster(sr: Any, path: Any) -> None:
     ``open_cog`` reads back (a dated cube came back as bands 1..N, one date as nothing)."""
     import numpy as np
 
+    from xlstsr.grid import _transform
     from xlstsr.io.cog import band_time_tags
     from xlstsr.validate import spatial_names
 
@@ -837,16 +946,21 @@ def _to_raster(sr: Any, path: Any) -> None:
     sr.encoding = {k: v for k, v in sr.encoding.items() if k == "grid_mapping"}
     if np.issubdtype(sr.dtype, np.floating):  # the gaps: a masked read counted NaN as data
         sr = sr.rio.write_nodata(np.nan, encoded=False)
-    sr.rio.to_raster(path, driver="COG", compress="DEFLATE", tags=tags)
+    # the exact transform (the written one upscale computed), not rioxarray's default rebuilt
+    # from the labels: 1e-12 m off, it moved read-back labels ~1e-9 m, and xarray's label
+    # joins then dropped rows against the in-memory result or a 250 m file on the same grid
+    sr = sr.rio.write_transform(_transform(sr))
+    sr.rio.to_raster(path, driver="COG", compress="DEFLATE", tags=tags, recalc_transform=False)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     import xlstsr
     from xlstsr.errors import AllNaNError
 
-    _no_stream(args.sr, args.reference, args.output, args.coarse)
+    masks = args.reference_mask or []
+    _no_stream(args.sr, args.reference, args.output, args.coarse, *masks)
     _check_dependent_flags(args)
-    _refuse_input(args.output, args.sr, args.reference, args.coarse)
+    _refuse_input(args.output, args.sr, args.reference, args.coarse, *masks)
     _table_suffix(args.output)
     if args.clear and args.valid_min is None and args.valid_max is None:
         raise UsageError("--clear erodes around the gaps that --valid-min/--valid-max make, and "
@@ -865,17 +979,16 @@ def _evaluate(args: argparse.Namespace) -> int:
                           "--reference-variable", band=args.reference_band)
     coarse = None
     if args.coarse:
-        coarse = _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable")
+        coarse = _declare(
+            _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable"),
+            args.coarse_units, args.coarse_nodata, args.coarse_scale, role="coarse")
     clear = None
-    for path in args.reference_mask or ():
+    for path in masks:
         # a cloud / water / QC layer: 0 is clear, anything else (its fill too) is not scored;
         # every raster of a file of several (cloud_mask and water_mask in one NetCDF)
         for layer in _mask_layers(path):
-            ok = (layer == 0) & layer.notnull()
-            if clear is not None and ok.shape != clear.shape:
-                raise UsageError(f"--reference-mask {path} is {ok.shape}, the first mask "
-                                 f"{clear.shape}: give the masks of the reference, on its grid")
-            clear = ok if clear is None else clear.copy(data=clear.data & ok.data)
+            ok = _clear_on_reference((layer == 0) & layer.notnull(), ref, path)
+            clear = ok if clear is None else clear & ok
     if clear is not None and not bool(clear.any()):
         raise UsageError(
             f"--reference-mask: no pixel is 0 in {' and '.join(args.reference_mask)}, so none "
@@ -929,6 +1042,12 @@ def _scaling(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(f"{flag} takes whole numbers of pixels separated by commas, e.g. "
                              f"{flag} 1,2,4,8; got {text!r}") from None
+        if min(scales[name]) < 1:  # scaling_stats' refusal named `lags=`, not the flag
+            raise UsageError(f"{flag} takes numbers of pixels >= 1, e.g. {flag} 1,2,4,8; got "
+                             f"{text!r}")
+    if "factors" in scales and 1 not in scales["factors"]:
+        raise UsageError(f"--factors must include 1 (the native resolution), e.g. --factors "
+                         f"1,{','.join(str(f) for f in scales['factors'])}")
     _check_dependent_flags(args)
     _refuse_input(args.output, args.input, args.guide)
     _refuse_input(args.figure, args.input, args.guide, args.output)
@@ -948,8 +1067,7 @@ def _scaling(args: argparse.Namespace) -> int:
                    args.nodata, args.scale)
     guide = None
     if args.guide:
-        guide = _open_field(args.guide, args.guide_variable, "guide",
-                            "--guide-variable").squeeze(drop=True)
+        guide = _open_guide(args.guide, args.guide_variable)
     with _scheduler(args.scheduler):
         try:
             stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
@@ -959,7 +1077,7 @@ def _scaling(args: argparse.Namespace) -> int:
             # its advice names the Python option: add the flag (upscale's table, its one row)
             raise GuideTimeError(_with_flags(str(err), [
                 (p, f) for p, f in _UPSCALE_FLAGS if f.startswith("--guide-time-tolerance")
-            ])) from err
+            ], _typed_values(args))) from err
         if "hurst" in stats and not np.isfinite(stats["hurst"].values).any() \
                 and not bool(np.isfinite(lst).any()):
             # statistics of nothing: a lazily read input without a valid pixel, refused as
@@ -1008,7 +1126,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
                    "supervised: against --truth")
     t.add_argument("--arch", default=None, help="rescnn, mrunet, guided_unet or guided_rescnn "
                    "(default: guided_unet with --guide, else rescnn)")
-    t.add_argument("--factor", type=_positive_int, default=4, help="upscaling factor learned")
+    t.add_argument("--factor", type=_factor, default=4, help="upscaling factor learned")
     t.add_argument("--patch", type=_positive_int, default=64, help="patch size in fine pixels")
     t.add_argument("--window", type=_positive_int, default=None,
                    help="side of a window position in fine pixels (split unit; default 2 x patch)")
@@ -1148,7 +1266,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as err:  # settings the data or a resumed checkpoint cannot take
         more = (" (the scale applied here is --scale's: drop it)"
                 if args.scale is not None and "applied them a second time" in str(err) else "")
-        raise UsageError(_train_hints(str(err)) + more) from None
+        raise UsageError(_train_hints(str(err), _typed_values(args)) + more) from None
     hist = rec["history"]
     which = "validation" if hist.get("validated", True) else "training (no validation position)"
     more = f"; logs in {hist['log_dir']}" if "log_dir" in hist else ""
@@ -1229,6 +1347,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _factor(text: str) -> int:
+    """``--factor``: an integer >= 2 (1 passed the parser and was refused after the input was
+    read, naming no flag)."""
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"must be >= 2, got {value}: factor 1 would not change the resolution")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -1246,10 +1374,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
-def _add_input_declarations(p: argparse.ArgumentParser, role: str = "") -> None:
+def _add_input_declarations(p: argparse.ArgumentParser, role: str = "",
+                            what: str | None = None) -> None:
     """``--units``, ``--nodata``, ``--scale`` of the LST (``role`` "truth": ``--truth-units``...
-    of train's truth file)."""
-    flag, what = (f"--{role}-", f"the {role}") if role else ("--", "the LST")
+    of train's truth file; "coarse": evaluate's --coarse file, ``what`` it is called)."""
+    flag = f"--{role}-" if role else "--"
+    what = what or (f"the {role}" if role else "the LST")
     p.add_argument(f"{flag}units", default=None, choices=("K", "degC"),
                    help=f"units of {what} when the file does not say (or says wrongly); "
                    "default: the file's `units` attribute")
@@ -1296,7 +1426,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     u.add_argument("input", help="a .tif (GeoTIFF/COG), .nc, .zarr or MODIS .hdf granule")
     u.add_argument("output", help="a .zarr store (streamed, resumable), a .tif (COG) or a .nc")
-    u.add_argument("--factor", type=_positive_int, default=4, help="integer upscaling factor")
+    u.add_argument("--factor", type=_factor, default=4, help="integer upscaling factor")
     u.add_argument("--method", default="bicubic", choices=available_methods(),
                    help="super-resolution method (xlstsr.available_methods())")
     u.add_argument("--guide", default=None,
@@ -1327,7 +1457,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="opt-in sensor mapping (a Calibration saved as JSON, e.g. MODIS -> "
                    "ASTER); default: the input sensor's LST")
     u.add_argument("--conserve", action="store_true",
-                   help="deep methods: keep the input's radiance (coarse consistency)")
+                   help="keep the input's radiance (coarse consistency): an option of the deep "
+                   "methods sisr/disr (off without it) and of tsharp/dms (on already)")
     u.add_argument("--backend", default=None, choices=("torch", "onnxruntime"),
                    help="deep methods: what runs the model (default torch; onnxruntime: CPU "
                    "only, pip install 'xlstsr[onnx]'; docs/results/engine.md compares them)")
@@ -1366,7 +1497,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--coarse", default=None,
                    help="the coarse input (adds coarse consistency; needed by --coregister)")
     e.add_argument("--coarse-variable", default=None, help="variable of a .nc/.zarr --coarse")
-    e.add_argument("--factor", type=_positive_int, default=None,
+    _add_input_declarations(e, "coarse", "the --coarse LST")
+    e.add_argument("--factor", type=_factor, default=None,
                    help="upscaling factor (default: the sr's xlstsr_factor attribute)")
     e.add_argument("--erode", type=_non_negative_int, default=0,
                    help="pixels removed along the border of the reference's valid region")
@@ -1454,7 +1586,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(format="xlstsr: %(message)s")
         log.setLevel(logging.INFO)
     commands = {"demo": _demo, "upscale": _upscale, "evaluate": _evaluate, "scaling": _scaling}
-    with _one_line_warnings(args.command):
+    typed = _typed_values(args)
+    with _one_line_warnings(args.command, typed):
         try:
             if args.command == "train":
                 try:
@@ -1462,7 +1595,7 @@ def main(argv: list[str] | None = None) -> int:
                 except _user_errors() as err:
                     if isinstance(err, ImportError) and _missing_dependency(err):
                         return _fail(str(_missing_dependency(err)))
-                    return _fail(_train_hints(str(err) or type(err).__name__))
+                    return _fail(_train_hints(str(err) or type(err).__name__, typed))
             return commands[args.command](args)
         except _user_errors() as err:
             if isinstance(err, ImportError) and _missing_dependency(err):
@@ -1471,7 +1604,7 @@ def main(argv: list[str] | None = None) -> int:
             notes = " ".join(str(n).removeprefix("upscale_to_zarr: ")
                              for n in getattr(err, "__notes__", ()))
             text = (str(err) or type(err).__name__) + (f" ({notes})" if notes else "")
-            return _fail(_cli_hints(text, args.command))
+            return _fail(_cli_hints(text, args.command, typed))
         except ImportError as err:  # a plain ImportError naming the package to install
             if _missing_dependency(err) is None:
                 raise
