@@ -376,6 +376,10 @@ _STORAGE_ATTRS = frozenset({
     "grid_mapping", "coordinates", "AREA_OR_POINT", "calibrated_nt", "scale_factor_err",
     "add_offset_err", "Number Type", "units", "standard_name", "long_name",
 })
+#: input attributes that describe the input's grid (a reader's ``resolution_m=280``, a legacy
+#: ``transform`` rioxarray falls back to): not the upscaled field's, so not kept (as coarsen
+#: drops them, :data:`xlstsr.degrade._UPSCALE_ATTRS`)
+_GRID_ATTRS = frozenset({"resolution_m", "resolution", "res", "transform", "GeoTransform"})
 
 
 def provenance_attrs(
@@ -402,7 +406,8 @@ def provenance_attrs(
     import json
 
     options = json.dumps(method.describe(), sort_keys=True, default=repr)
-    attrs = {str(k): v for k, v in kept.items() if str(k) not in _STORAGE_ATTRS}
+    attrs = {str(k): v for k, v in kept.items()
+             if str(k) not in _STORAGE_ATTRS and str(k) not in _GRID_ATTRS}
     attrs.update({
         "standard_name": "surface_temperature",
         "long_name": "land surface temperature (super-resolved)",

@@ -246,18 +246,23 @@ def _bounds(chunks: tuple[int, ...]) -> list[tuple[int, int]]:
 
 
 def _tile_axes(method: UpscaleMethod, factor: int, chunks: tuple[tuple[int, ...], ...],
-               size: int | None) -> tuple[tuple[int, ...], tuple[int, ...], int]:
-    """The engine's tiles along y and x (coarse pixels) and the model's halo."""
+               size: int | None) -> tuple[tuple[int, ...], tuple[int, ...], int,
+                                          tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The engine's tiles along y and x (coarse pixels), the model's halo, and the output's
+    chunks along y and x (coarse pixels): the input's, split as the tiles are, before chunks
+    narrower than the halo are merged into their neighbours."""
     if not method.spatially_local:  # a scene-wide fit: whole images, parallel over time
-        return (sum(chunks[1]),), (sum(chunks[2]),), 0
+        whole = (sum(chunks[1]),), (sum(chunks[2]),)
+        return whole[0], whole[1], 0, whole
     h = model_halo(method, factor)
-    tiles = []
+    tiles, outs = [], []
     for ch in chunks[1:]:
         if size is not None:
             ch = _split_large_chunks(ch, size)
+        outs.append(ch)
         # a tile narrower than the halo would cost more in halo than in core
         tiles.append(_merge_small_chunks(ch, h))
-    return tiles[0], tiles[1], h
+    return tiles[0], tiles[1], h, (outs[0], outs[1])
 
 
 def upscale_array(
@@ -276,9 +281,11 @@ def upscale_array(
     for methods that are not spatially local. Tiles are the input's chunks split to at most
     ``tile`` coarse pixels (``"auto"``: the method's
     :meth:`~xlstsr.methods.base.UpscaleMethod.tile_size`, the size it runs fastest at,
-    docs/results/engine.md); output chunks are the tiles times ``factor``. Numpy input larger
-    than two tiles runs the same tiled graph on dask's threads and returns numpy; smaller input
-    runs whole-array inference.
+    docs/results/engine.md); output chunks are the tiles times ``factor`` (where a chunk
+    narrower than the model's halo shares its neighbour's tile, the output keeps the input's
+    split chunks, times ``factor``: a Zarr-writable input gives a Zarr-writable output). Numpy
+    input larger than two tiles runs the same tiled graph on dask's threads and returns numpy;
+    smaller input runs whole-array inference.
 
     Examples
     --------
@@ -305,7 +312,7 @@ def upscale_array(
 
     lst = dsa.asarray(lst)
     n, ny, nx = lst.shape
-    ych, xch, h = _tile_axes(method, factor, lst.chunks, size)
+    ych, xch, h, (ych_out, xch_out) = _tile_axes(method, factor, lst.chunks, size)
     local = bool(method.spatially_local)
     gn = 0
     if guide is not None:
@@ -341,5 +348,12 @@ def upscale_array(
     deps = [a for a in (lst, guide, shipment) if a is not None]
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=deps)
     chunks = (lst.chunks[0], tuple(c * factor for c in ych), tuple(c * factor for c in xch))
-    return dsa.Array(graph, name, chunks, dtype=out_dtype,
-                     meta=np.empty((0, 0, 0), dtype=out_dtype))
+    out = dsa.Array(graph, name, chunks, dtype=out_dtype,
+                    meta=np.empty((0, 0, 0), dtype=out_dtype))
+    if (ych, xch) != (ych_out, xch_out):
+        # a sliver merged into its neighbour's tile (an input's last chunk of 6 pixels, 512
+        # before it) made the output's last chunk larger than its first, which `to_zarr`
+        # refuses: the output in the input's chunks (split as the tiles), times the factor
+        out = out.rechunk((lst.chunks[0], tuple(c * factor for c in ych_out),
+                           tuple(c * factor for c in xch_out)))
+    return out

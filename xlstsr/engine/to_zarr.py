@@ -228,6 +228,42 @@ def _remove_local_store(store: Any) -> bool:
     return True
 
 
+def _remove_new_store(store: Any, was_folder: bool) -> bool:
+    """Remove what this call wrote of a local store it started: the folder, or, when it was an
+    empty folder before (the user's), its contents. False for anything else (a URL, a store
+    object: left as it is)."""
+    if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
+        return False
+    p = Path(store)
+    if not p.is_dir() or p.is_symlink():
+        return False
+    if not was_folder:
+        return _remove_local_store(store)
+    for child in p.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    return True
+
+
+#: the encodings of the output's coordinates written: how CF dates are stored. An input
+#: store's others (a Zarr v2 store's numcodecs ``compressors``, its ``chunks``, ``dtype``,
+#: ``_FillValue``) describe that store: zarr refused a v2 codec in the v3 template
+_COORD_ENCODING = ("units", "calendar")
+
+
+def _without_storage_encoding(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` (a shallow copy) with the storage encodings of its variables and coordinates
+    dropped: the data variable's are given to the writer anew, the coordinates keep the CF
+    date encoding only."""
+    ds = ds.copy(deep=False)
+    for name, var in ds.variables.items():
+        keep = ("grid_mapping", "coordinates") if name in ds.data_vars else _COORD_ENCODING
+        var.encoding = {k: v for k, v in var.encoding.items() if k in keep}
+    return ds
+
+
 def _set_aside(store: Any) -> Path | None:
     """Move an existing local store out of the way of a ``mode="w"`` run (a rename, instant):
     returned to its place if the run fails before a region is written, deleted once one is
@@ -996,6 +1032,7 @@ def upscale_to_zarr(
     text = {c: ds[c].astype(object) for c in ds.coords if ds[c].dtype.kind == "U"}
     if text:
         ds = ds.assign_coords(text)
+    ds = _without_storage_encoding(ds)
     ds.attrs = {
         "xlstsr_fingerprint": fingerprint,
         "xlstsr_arguments": json.dumps(arguments, sort_keys=True),
@@ -1009,6 +1046,10 @@ def upscale_to_zarr(
     encoding = {vname: {**keep_enc, "chunks": chunks, "compressors": zarr_compressors(compressors)}}
 
     exists = store_exists(store)
+    # an empty folder is no store (it is written into) but the user's: emptied, not removed,
+    # if the template fails
+    was_folder = isinstance(store, (str, os.PathLike)) and "://" not in os.fspath(store) \
+        and Path(store).is_dir()
     if exists and mode != "w-":
         _refuse_live_writer(store)
     if exists and mode == "w-":
@@ -1098,19 +1139,26 @@ def upscale_to_zarr(
                 store, mode="w", compute=False, zarr_format=3, consolidated=False,
                 encoding=encoding,
             )
+            root = zarr.open_group(store, mode="r+", zarr_format=3)
+            prog = root.require_group(PROGRESS_GROUP)
+            prog.create_array(
+                "done", shape=(len(regions),), chunks=(1,), dtype="uint8", fill_value=0,
+                overwrite=True,
+            )
         except BaseException as err:  # the earlier store back, whatever stopped the template
-            _put_back(store, aside)
+            # a half-written store, marked incomplete without a progress record, which a
+            # resume cannot complete and a rerun was told exists: the one this call started
+            # goes (a store it replaces comes back; one it did not start stays)
+            if not _put_back(store, aside) and not exists and _remove_new_store(store,
+                                                                                was_folder):
+                err.add_note(f"upscale_to_zarr: the store {_store_label(store)} this call "
+                             "started is removed (its metadata could not be written).")
             if not isinstance(err, OSError):
                 raise
             raise XlstsrError(
                 f"cannot write the store {_store_label(store)}: {err.strerror or err}. Choose a folder you can "
                 "write to (check its permissions and free space)."
             ) from err
-        root = zarr.open_group(store, mode="r+", zarr_format=3)
-        prog = root.require_group(PROGRESS_GROUP)
-        prog.create_array(
-            "done", shape=(len(regions),), chunks=(1,), dtype="uint8", fill_value=0, overwrite=True
-        )
         done = np.zeros(len(regions), bool)
 
     if not fresh:  # this process completes it now

@@ -370,10 +370,13 @@ def _time_tags(label: Any) -> dict[str, str]:
     string) as ``time``; another label (a number, a text) as ``time_label`` with its type
     (they were written nowhere and read back as 0, 1, ...)."""
     if hasattr(label, "calendar") and hasattr(label, "isoformat"):  # cftime
-        return {TIME_TAG: label.isoformat()[:19], CALENDAR_TAG: str(label.calendar)}
+        text = label.isoformat()[:19]
+        if getattr(label, "microsecond", 0):  # the full time: cut to seconds, it read back
+            text += f".{int(label.microsecond):06d}"  # as another label
+        return {TIME_TAG: text, CALENDAR_TAG: str(label.calendar)}
     date = _as_date(label)
     if date is not None:
-        return {TIME_TAG: str(np.datetime_as_string(date, unit="s"))}
+        return {TIME_TAG: _iso_date(date)}
     for kind in (bool, int, float, str):
         if isinstance(label, np.generic):
             label = label.item()
@@ -381,6 +384,16 @@ def _time_tags(label: Any) -> dict[str, str]:
             # as JSON: a text stays quoted ('007'), which rioxarray would read back as 7
             return {LABEL_TAG: json.dumps(label), LABEL_TYPE_TAG: kind.__name__}
     return {}
+
+
+def _iso_date(date: np.datetime64) -> str:
+    """``date`` as ISO text to the second, with its fraction when it has one (a Landsat scene's
+    ``16:19:21.7917421``: cut to whole seconds, it read back as another label, on which
+    xarray's alignment found no step), trailing zeros dropped."""
+    whole = date.astype("datetime64[s]")
+    if whole == date or np.datetime_data(date.dtype)[0] not in ("ms", "us", "ns"):
+        return str(np.datetime_as_string(whole, unit="s"))
+    return str(np.datetime_as_string(date, unit=np.datetime_data(date.dtype)[0])).rstrip("0")
 
 
 #: the tag of a multi-band GeoTIFF whose bands are time steps (``xlstsr upscale ... out.tif``):
@@ -453,7 +466,11 @@ def _tagged_time(attrs: dict[str, Any]) -> Any:
             return np.datetime64((ts.tz_convert(None) if ts.tzinfo else ts).to_datetime64(), "ns")
         import cftime
 
-        return cftime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S", calendar=str(cal))
+        out = cftime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S", calendar=str(cal))
+        frac = text[19:]  # the microseconds written since (none in older files' tags)
+        if re.fullmatch(r"\.\d{1,6}", frac):
+            out = out.replace(microsecond=int(frac[1:].ljust(6, "0")))
+        return out
     except (ValueError, TypeError, ImportError):  # another program's "time" tag
         return None
 
@@ -693,7 +710,7 @@ def to_cogs(
     new = [p for p in names if not p.exists()]
     paths: list[Path] = []
     crs = da.rio.crs
-    transform = da.rio.transform(recalc=True)
+    transform = exact_transform(da)
     try:
         labels = da[time_dim].values if time_dim in da.coords else None
         for lo, hi in _time_blocks(da, time_dim):
@@ -929,6 +946,38 @@ def _check_temperature(da: xr.DataArray, name: str | None = None) -> None:
     )
 
 
+def exact_transform(da: xr.DataArray) -> Any:
+    """The transform to write for ``da``: the one written on it (a file's, or the exact one
+    :func:`xlstsr.upscale` gives its result) where its labels agree with it, else the one
+    recomputed from the labels.
+
+    rioxarray's writers recompute it from the labels by default (``recalc_transform=True``),
+    which is round-off away from the exact grid: a file written so read back with labels
+    1e-9 m off the in-memory ones, on which xarray's arithmetic dropped rows. Write it with
+    ``da.rio.write_transform(exact_transform(da)).rio.to_raster(path,
+    recalc_transform=False)``.
+
+    Parameters
+    ----------
+    da : DataArray
+        A north-up georeferenced field (rioxarray's spatial dims and transform).
+
+    Returns
+    -------
+    affine.Affine
+
+    Examples
+    --------
+    >>> import xlstsr
+    >>> sr = xlstsr.datasets.sample_scene(n_times=1, size=32)["lst_1km"].lstsr.upscale(4)
+    >>> exact_transform(sr) == sr.rio.transform()
+    True
+    """
+    from ..grid import _transform
+
+    return _transform(da)
+
+
 def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compress: str,
                rio_kwargs: dict[str, Any]) -> None:
     """Compute one (y, x) step and write it as a COG."""
@@ -941,7 +990,10 @@ def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compres
     if np.issubdtype(step.dtype, np.floating):
         step = step.rio.write_nodata(np.nan, encoded=False)
     try:
-        step.rio.to_raster(path, driver="COG", compress=compress, **rio_kwargs)
+        # the transform given, not rioxarray's recomputed from the labels (1e-12 m off: read
+        # back, labels 1e-9 m off the result's, and xarray's alignment dropped rows)
+        step.rio.to_raster(path, driver="COG", compress=compress,
+                           **{"recalc_transform": False, **rio_kwargs})
     except (rasterio.errors.RasterioError, CPLE_BaseError) as err:  # GDAL on an option
         raise XlstsrError(
             f"GDAL could not write {path.name} ({err}); check the free space of {path.parent} "

@@ -579,6 +579,102 @@ def _native_grid(items: Sequence[Any], keys: Sequence[str], epsg: int | None,
     return None
 
 
+def _items_grid(items: Sequence[Any], keys: Sequence[str], crs: Any,
+                resolution: float | None) -> tuple[float, float, float, float] | None:
+    """The items' pixel grid ``(a, c, e, f)`` (pixel sizes and edges of the first
+    ``proj:transform`` of an item in the output CRS) when the output is on it: its CRS (``crs``;
+    None: the items') and pixel size (``resolution``; None: the items'); else None (rotated,
+    reprojected, resampled, or no ``proj:transform``)."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        out = CRS.from_user_input(crs) if crs is not None else None
+    except (CRSError, TypeError, ValueError):  # odc-stac's own error names it
+        return None
+    seen: dict[str, bool] = {}
+    for it in items:
+        own = _native_crs(it)
+        if own is None:
+            continue
+        if out is not None:
+            key = str(own)
+            if key not in seen:  # one CRS parse per distinct CRS, not per item
+                try:
+                    seen[key] = CRS.from_user_input(own) == out
+                except (CRSError, TypeError, ValueError):
+                    seen[key] = False
+            if not seen[key]:
+                continue
+        for key in keys:
+            asset = it.assets.get(key)
+            fields = {} if asset is None else asset.extra_fields
+            t = fields.get("proj:transform") or it.properties.get("proj:transform")
+            if not t or len(t) < 6:
+                continue
+            try:
+                a, b, c, d, e, f = (float(v) for v in t[:6])
+            except (TypeError, ValueError):
+                return None
+            if b != 0 or d != 0 or a == 0 or e == 0 or not np.isfinite([a, c, e, f]).all():
+                return None
+            if resolution is not None and not (
+                    np.isclose(abs(a), resolution) and np.isclose(abs(e), resolution)):
+                return None
+            return a, c, e, f
+    return None
+
+
+def _grid_anchor(grid: tuple[float, float, float, float]) -> Any:
+    """odc-geo's anchor (pixel fractions) that puts the output's pixel edges on ``grid``'s."""
+    from odc.geo import xy_
+
+    a, c, e, f = grid
+
+    def frac(edge: float, res: float) -> float:
+        v = float((edge / abs(res)) % 1.0)
+        return 0.0 if not 0.0 <= v < 1.0 or v > 1.0 - 1e-9 else v  # -1e-17 % 1.0 is 1.0
+
+    return xy_(frac(c, a), frac(f, e))
+
+
+def _on_items_labels(ds: xr.Dataset, grid: tuple[float, float, float, float]
+                     ) -> tuple[xr.Dataset, Any]:
+    """``ds`` with the labels of ``grid``'s pixels computed as a reader of the items' files
+    computes them (rioxarray, :func:`xlstsr.io.open_cog`: from the pixel's index in the file),
+    and the exact transform; ``ds`` as it is (and None) when it is not on that grid. A loader
+    computes them from its own window's edge, round-off away: xarray's alignment with a file
+    read of the same pixels kept no row."""
+    from affine import Affine
+
+    a, c, e, f = grid
+    ys_ = [d for d in ds.dims if d in ("y", "latitude")]
+    xs_ = [d for d in ds.dims if d in ("x", "longitude")]
+    if len(ys_) != 1 or len(xs_) != 1:
+        return ds, None
+    ydim, xdim = ys_[0], xs_[0]
+    first = []
+    for dim, res, edge in ((xdim, a, c), (ydim, e, f)):
+        v = np.asarray(ds[dim].values, np.float64)
+        if not v.size:
+            return ds, None
+        if v.size > 1 and not np.isclose(v[1] - v[0], res, rtol=1e-6, atol=0):
+            return ds, None  # another pixel size or direction: not the items' grid
+        pos = (v[0] - edge) / res - 0.5
+        n = round(pos)
+        if abs(pos - n) > 1e-6:
+            return ds, None
+        first.append(n)
+    nx, ny = first
+    # the file's centres as rioxarray computes them (the transform shifted by half a pixel,
+    # then the pixel's index in the file), to the last bit
+    half = Affine(a, 0.0, c, 0.0, e, f) * Affine.translation(0.5, 0.5)
+    xs, _ = half * (np.arange(nx, nx + ds.sizes[xdim]), np.zeros(ds.sizes[xdim]))
+    _, ys = half * (np.zeros(ds.sizes[ydim]), np.arange(ny, ny + ds.sizes[ydim]))
+    ds = ds.assign_coords({xdim: (xdim, xs, ds[xdim].attrs), ydim: (ydim, ys, ds[ydim].attrs)})
+    return ds, Affine(a, 0.0, c + nx * a, 0.0, e, f + ny * e)
+
+
 def _on_grid(bounds: Sequence[float], grid: tuple[float, float, float, float]
              ) -> tuple[float, float, float, float]:
     """``bounds`` grown outward to the pixel edges of ``grid`` (``(x0, xres, y0, yres)``)."""
@@ -731,8 +827,10 @@ def open_stac(
     bbox : (minx, miny, maxx, maxy), optional
         Output bounds in ``crs`` units (default CRS: the items' native one, e.g. sinusoidal
         metres for MODIS). The output covers them on the items' pixel grid (odc: ``x``/``y``
-        ranges; stackstac: ``bounds`` grown to the pixel edges of the items'
-        ``proj:transform``, with ``snap_bounds=False``, when CRS and resolution are native).
+        ranges anchored on the items' ``proj:transform``; stackstac: ``bounds`` grown to its
+        pixel edges, with ``snap_bounds=False``), when CRS and resolution are native; its
+        labels and transform are then the files' own, those :func:`xlstsr.io.open_cog`
+        reads (without ``bbox``: the whole extent of the items, on that grid too).
     chunks : dict, optional
         Dask chunks, e.g. ``{"time": 1, "y": 1024, "x": 1024}`` (default: 1 step, 1024 px).
     dtype : str
@@ -884,6 +982,17 @@ def open_stac(
         if bbox is not None:
             load_kw["x"] = (bbox[0], bbox[2])
             load_kw["y"] = (bbox[1], bbox[3])
+        # odc-stac snaps the output's edges to multiples of the pixel size (or to the items'
+        # anchor, rounded): MODIS tiles' edges are 2e-9 pixel off one, and the cube came out
+        # 2e-6 m off the files' own grid, on which no label met a file read's. Anchored on the
+        # items' proj:transform instead, then labelled as the files' pixels are
+        grid = None
+        if not {"anchor", "align", "geobox", "like"} & set(kwargs):
+            # the items' grid in the CRS odc-stac picks (the most common one) when none is given
+            grid = _items_grid(items, keys, crs if crs is not None else _common_crs(items),
+                               resolution)
+            if grid is not None:
+                load_kw["anchor"] = _grid_anchor(grid)
         try:
             ds = odc.stac.load(items, **load_kw)
         except ValueError as err:
@@ -893,6 +1002,9 @@ def open_stac(
                 "`resolution=` explicitly."
             ) from err
         crs_out = ds.odc.crs.wkt
+        exact = None
+        if grid is not None:
+            ds, exact = _on_items_labels(ds, grid)
     elif engine == "stackstac":
         import stackstac
 
@@ -947,6 +1059,10 @@ def open_stac(
         for v in ds.data_vars:
             ds[v].attrs = {}
         crs_out = f"EPSG:{out_epsg}"
+        exact = None
+        if native is not None and kwargs.get("snap_bounds") is False:
+            t = native[1]
+            ds, exact = _on_items_labels(ds, (t[1], t[0], -t[3], t[2]))
     else:
         raise XlstsrError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
     for v in list(ds.data_vars):
@@ -954,6 +1070,8 @@ def open_stac(
         var = _decode(ds[v], coding, dtype) if decode else _encoded_attrs(ds[v], coding)
         ds[v] = var.rio.write_crs(crs_out)
     ds = ds.rio.write_crs(crs_out)
+    if exact is not None:  # the items' grid exactly (not one recomputed from the labels)
+        ds = ds.rio.write_transform(exact)
     names = list(ds.data_vars)
     if len(names) == 1:
         out = ds[names[0]]
