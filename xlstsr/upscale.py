@@ -91,7 +91,10 @@ def upscale(
     scale_correction : {None, "auto", "law", "law-lst"} or float
         Correct the scale-invariance assumption of the method's fine detail with the fitted
         within-block variance law (see :mod:`xlstsr.correction`); ``"auto"`` uses the guide,
-        when given, to adapt the law below the LST resolution. A number is a fixed detail gain
+        when given, to adapt the law below the LST resolution. The output is coarse-consistent
+        with the input at every gain (an offset the method added at the input scale is
+        removed); an image whose law cannot be fitted (too few clear 2 x 2 blocks: cloud) is
+        left as the method made it, with a warning. A number is a fixed detail gain
         (e.g. one calibrated on fine truth of other ground by
         :func:`xlstsr.correction.calibrate_detail_gain`; docs/results/scale_invariance.md says
         where it holds). None (default): off.
