@@ -140,3 +140,24 @@ def test_round_trips_of_a_file_with_float32_labels_keep_every_pixel(tmp_path):
         sr = xlstsr.upscale(xlstsr.coarsen(t, 4), 4)
     assert (back - lst32).shape[-2:] == lst32.shape[-2:]
     assert (sr - t).shape[-2:] == t.shape[-2:]
+
+
+def test_results_keep_a_float_time_encoding(tmp_path):
+    """An input whose time is stored as float days (overpass times, 10:30): results dropped
+    the float dtype with the store's codecs, and every write of them warned "Times can't be
+    serialized faithfully to int64" (found in the review of session 23)."""
+    lst = xlstsr.datasets.modis_sample()["lst_day"].isel(time=slice(0, 2)).load()
+    lst = lst.assign_coords(time=np.array(["2020-07-01T10:30", "2020-07-02T10:40"],
+                                          dtype="datetime64[ns]"))
+    lst.time.encoding = {"units": "days since 2000-01-01", "dtype": "float64"}
+    lst.to_dataset(name="lst").to_netcdf(tmp_path / "in.nc")
+    cube = xr.open_dataset(tmp_path / "in.nc", decode_coords="all")["lst"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sr = xlstsr.upscale(cube, 4)
+    assert sr.time.encoding.get("dtype") == np.float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no serialisation warning
+        sr.to_dataset(name="lst").to_netcdf(tmp_path / "out.nc")
+    back = xr.open_dataset(tmp_path / "out.nc")
+    np.testing.assert_array_equal(back.time.values, lst.time.values)

@@ -275,3 +275,49 @@ def test_a_template_that_fails_leaves_no_half_written_store(modis, tmp_path, mon
     # a corrected rerun needs no mode="w"
     if before != "store":
         xlstsr.upscale_to_zarr(modis, path, factor=4, progress=False)
+
+
+def test_open_stac_mixed_resolutions_on_the_finest_files_grid(tmp_path):
+    """Assets of 1000 m and 500 m in one item: odc-stac loads them at 500 m, but the anchor
+    was taken from the first (1000 m) asset: the cube came out 125 m off every file's grid
+    (found in the review of session 23). The anchor is now the finest asset's."""
+    import datetime as dt
+
+    import pystac
+    import rioxarray  # noqa: F401
+    import xarray as xr
+    from affine import Affine
+    from pyproj import Transformer
+
+    from xlstsr.io.stac import open_stac
+
+    x0, y0 = 100250.0, 5000750.0
+
+    def tif(path, res, n):
+        t = Affine(res, 0, x0, 0, -res, y0)
+        xs = x0 + (np.arange(n) + 0.5) * res
+        ys = y0 - (np.arange(n) + 0.5) * res
+        da = xr.DataArray((300 + np.random.default_rng(0).random((n, n))).astype("float32"),
+                          dims=("y", "x"), coords={"y": ys, "x": xs})
+        da.rio.write_crs("EPSG:32631").rio.write_transform(t).rio.to_raster(path)
+        return list(t)[:6], xs
+
+    ta, _ = tif(tmp_path / "coarse.tif", 1000.0, 16)
+    tb, xb = tif(tmp_path / "fine.tif", 500.0, 32)
+    tr = Transformer.from_crs(32631, 4326, always_xy=True)
+    lo0, la0 = tr.transform(x0, y0 - 16000)
+    lo1, la1 = tr.transform(x0 + 16000, y0)
+    geom = {"type": "Polygon",
+            "coordinates": [[[lo0, la0], [lo1, la0], [lo1, la1], [lo0, la1], [lo0, la0]]]}
+    it = pystac.Item("i1", geometry=geom, bbox=[lo0, la0, lo1, la1],
+                     datetime=dt.datetime(2020, 1, 1), properties={"proj:epsg": 32631},
+                     stac_extensions=[
+                         "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+                         "https://stac-extensions.github.io/raster/v1.1.0/schema.json"])
+    for key, t, n in (("coarse", ta, 16), ("fine", tb, 32)):
+        it.add_asset(key, pystac.Asset(str(tmp_path / f"{key}.tif"), extra_fields={
+            "proj:transform": t, "proj:shape": [n, n], "raster:bands": [{"unit": "K"}]}))
+    ds = open_stac([it], ["coarse", "fine"])
+    x = ds.x.values
+    assert float(x[1] - x[0]) == 500.0
+    assert np.isin(x, xb).all()

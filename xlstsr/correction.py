@@ -128,7 +128,7 @@ def _warn_unfitted(steps: list[int], mode: Any, n: int | None) -> None:
              else f"{len(steps)} image(s) of a chunk")
     warn(
         f"scale_correction={mode!r}: the variance law could not be fitted on {which} (fewer "
-        f"than {MIN_LAW_STEPS} aggregation steps with {MIN_LAW_DOF // 3} or more clear 2 x 2 "
+        f"than {MIN_LAW_STEPS} aggregation steps with {-(-MIN_LAW_DOF // 3)} or more clear 2 x 2 "
         "blocks of coarse pixels, or as many degrees of freedom: cloud?); they are left "
         "uncorrected, as the method made them. "
         "Pass a fixed detail gain (scale_correction=0.8, from "

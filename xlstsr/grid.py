@@ -39,6 +39,19 @@ MODIS_LST_PSF_SIGMA = 350.0
 #: The encoding keys of a coordinate that say what its values mean, kept on results
 #: (:func:`with_grid`); the others (compressors, chunks, filters...) are the input store's.
 _SEMANTIC_ENCODING = ("units", "calendar")
+
+
+def _semantic_encoding(encoding: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a coordinate's ``encoding`` that say what its values mean: ``units`` and
+    ``calendar``, and the ``dtype`` of a CF-encoded one (float days: overpass times 10:30 in int
+    days warned on every write of the result); not the input store's codecs and chunks (a Zarr
+    v2 compressor made writing the result to Zarr v3 fail)."""
+    keep = {e: encoding[e] for e in _SEMANTIC_ENCODING if e in encoding}
+    if "units" in keep and "dtype" in encoding:
+        keep["dtype"] = encoding["dtype"]
+    return keep
+
+
 #: Labels' storage where nothing narrower is kept (:func:`_dtype`).
 _F64 = np.dtype(np.float64)
 
@@ -378,7 +391,7 @@ def with_grid(
         if ydim in v.dims or xdim in v.dims or k == "spatial_ref":
             continue
         var = v.variable.copy(deep=False)  # a new Variable: the template's encoding is untouched
-        var.encoding = {e: var.encoding[e] for e in _SEMANTIC_ENCODING if e in var.encoding}
+        var.encoding = _semantic_encoding(var.encoding)
         coords[k] = var
     coords[ydim] = (ydim, y, template[ydim].attrs)
     coords[xdim] = (xdim, x, template[xdim].attrs)

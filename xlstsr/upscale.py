@@ -94,7 +94,8 @@ def upscale(
         when given, to adapt the law below the LST resolution. The output is coarse-consistent
         with the input at every gain (an offset the method added at the input scale is
         removed); an image whose law cannot be fitted (too few clear 2 x 2 blocks: cloud) is
-        left as the method made it, with a warning. A number is a fixed detail gain
+        left as the method made it, with a warning, as is an image without fine detail of its
+        own (``"bicubic"``: nothing to rescale). A number is a fixed detail gain
         (e.g. one calibrated on fine truth of other ground by
         :func:`xlstsr.correction.calibrate_detail_gain`; docs/results/scale_invariance.md says
         where it holds). None (default): off.

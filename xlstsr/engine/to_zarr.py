@@ -52,6 +52,7 @@ from rioxarray.exceptions import RioXarrayError
 
 from .._version import __version__
 from ..errors import AllNaNError, InputTypeError, XlstsrError, warn
+from ..grid import _semantic_encoding
 from ..io.formats import absolute_path, format_of, open_path
 from ..io.zarr import (
     COMPLETE,
@@ -247,20 +248,19 @@ def _remove_new_store(store: Any, was_folder: bool) -> bool:
     return True
 
 
-#: the encodings of the output's coordinates written: how CF dates are stored. An input
-#: store's others (a Zarr v2 store's numcodecs ``compressors``, its ``chunks``, ``dtype``,
-#: ``_FillValue``) describe that store: zarr refused a v2 codec in the v3 template
-_COORD_ENCODING = ("units", "calendar")
-
-
 def _without_storage_encoding(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` (a shallow copy) with the storage encodings of its variables and coordinates
     dropped: the data variable's are given to the writer anew, the coordinates keep the CF
-    date encoding only."""
+    date encoding only (:func:`xlstsr.grid._semantic_encoding`: an input store's others, a Zarr
+    v2 store's numcodecs ``compressors``, its ``chunks``, describe that store: zarr refused a v2
+    codec in the v3 template)."""
     ds = ds.copy(deep=False)
     for name, var in ds.variables.items():
-        keep = ("grid_mapping", "coordinates") if name in ds.data_vars else _COORD_ENCODING
-        var.encoding = {k: v for k, v in var.encoding.items() if k in keep}
+        if name in ds.data_vars:
+            var.encoding = {k: v for k, v in var.encoding.items()
+                            if k in ("grid_mapping", "coordinates")}
+        else:
+            var.encoding = _semantic_encoding(var.encoding)
     return ds
 
 

@@ -582,8 +582,9 @@ def _native_grid(items: Sequence[Any], keys: Sequence[str], epsg: int | None,
 def _items_grid(items: Sequence[Any], keys: Sequence[str], crs: Any,
                 resolution: float | None) -> tuple[float, float, float, float] | None:
     """The items' pixel grid ``(a, c, e, f)`` (pixel sizes and edges of the first
-    ``proj:transform`` of an item in the output CRS) when the output is on it: its CRS (``crs``;
-    None: the items') and pixel size (``resolution``; None: the items'); else None (rotated,
+    ``proj:transform`` of an item in the output CRS at the output's pixel size) when the output
+    is on it: its CRS (``crs``; None: the items') and pixel size (``resolution``; None: the
+    finest asset's, which odc-stac loads mixed resolutions at); else None (rotated,
     reprojected, resampled, or no ``proj:transform``)."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError
@@ -593,6 +594,7 @@ def _items_grid(items: Sequence[Any], keys: Sequence[str], crs: Any,
     except (CRSError, TypeError, ValueError):  # odc-stac's own error names it
         return None
     seen: dict[str, bool] = {}
+    found: list[tuple[float, float, float, float]] = []
     for it in items:
         own = _native_crs(it)
         if own is None:
@@ -618,9 +620,14 @@ def _items_grid(items: Sequence[Any], keys: Sequence[str], crs: Any,
                 return None
             if b != 0 or d != 0 or a == 0 or e == 0 or not np.isfinite([a, c, e, f]).all():
                 return None
-            if resolution is not None and not (
-                    np.isclose(abs(a), resolution) and np.isclose(abs(e), resolution)):
-                return None
+            found.append((a, c, e, f))
+    if not found:
+        return None
+    # the output's pixel: the one asked for, else the finest asset's (an anchor taken from a
+    # 1000 m asset put a cube loaded at 500 m 125 m off every file's grid)
+    res = resolution if resolution is not None else min(abs(g[0]) for g in found)
+    for a, c, e, f in found:
+        if np.isclose(abs(a), res) and np.isclose(abs(e), res):
             return a, c, e, f
     return None
 
