@@ -15,8 +15,9 @@ import xarray as xr
 from affine import Affine
 
 import xlstsr
+from xlstsr.grid import _transform as exact_transform
 from xlstsr.io import open_cog, open_stac, to_cogs
-from xlstsr.io.cog import _tagged_time, _time_tags, band_time_tags, exact_transform
+from xlstsr.io.cog import _tagged_time, _time_tags, band_time_tags
 
 
 @pytest.fixture(scope="module")

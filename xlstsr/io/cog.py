@@ -17,6 +17,7 @@ import xarray as xr
 from rasterio._err import CPLE_BaseError
 
 from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
+from ..grid import _transform
 from ..validate import (
     check_bool,
     image_order,
@@ -710,7 +711,9 @@ def to_cogs(
     new = [p for p in names if not p.exists()]
     paths: list[Path] = []
     crs = da.rio.crs
-    transform = exact_transform(da)
+    # the exact transform (the written one where the labels agree), not rioxarray's
+    # recomputed from the labels: read back, labels 1e-9 m off the result's
+    transform = _transform(da)
     try:
         labels = da[time_dim].values if time_dim in da.coords else None
         for lo, hi in _time_blocks(da, time_dim):
@@ -944,38 +947,6 @@ def _check_temperature(da: xr.DataArray, name: str | None = None) -> None:
     raise PhysicalRangeError(
         f"{where}not writing a COG labelled {label} that is not a land temperature: {cause}."
     )
-
-
-def exact_transform(da: xr.DataArray) -> Any:
-    """The transform to write for ``da``: the one written on it (a file's, or the exact one
-    :func:`xlstsr.upscale` gives its result) where its labels agree with it, else the one
-    recomputed from the labels.
-
-    rioxarray's writers recompute it from the labels by default (``recalc_transform=True``),
-    which is round-off away from the exact grid: a file written so read back with labels
-    1e-9 m off the in-memory ones, on which xarray's arithmetic dropped rows. Write it with
-    ``da.rio.write_transform(exact_transform(da)).rio.to_raster(path,
-    recalc_transform=False)``.
-
-    Parameters
-    ----------
-    da : DataArray
-        A north-up georeferenced field (rioxarray's spatial dims and transform).
-
-    Returns
-    -------
-    affine.Affine
-
-    Examples
-    --------
-    >>> import xlstsr
-    >>> sr = xlstsr.datasets.sample_scene(n_times=1, size=32)["lst_1km"].lstsr.upscale(4)
-    >>> exact_transform(sr) == sr.rio.transform()
-    True
-    """
-    from ..grid import _transform
-
-    return _transform(da)
 
 
 def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compress: str,
