@@ -3,7 +3,9 @@
 
 Each metric reduces the two spatial dims and keeps every other dim (one value per time step or
 scene). Both inputs must be on the same grid (same spatial coordinates: use
-:func:`xlstsr.evaluate` to reproject a super-resolved field onto a reference first). Dask inputs
+:func:`xlstsr.evaluate` to reproject a super-resolved field onto a reference first), and their
+steps are paired by label (:func:`xlstsr.steps.pair_steps`): a reference of other dates is
+refused, one without a time coordinate (2-D) is compared with every step. Dask inputs
 stay lazy (``apply_ufunc(..., dask="parallelized")``; the spatial dims are rechunked to one
 chunk, leading dims keep their chunks). See the kernels for the definitions and NaN handling.
 
@@ -37,6 +39,7 @@ from .errors import (
 from .grid import same_axis
 from .kernels import metrics as _k
 from .kernels import spectra as _s
+from .steps import pair_steps
 from .validate import check_factor, check_number, crs_mismatch, spatial_dims, stored_encoding
 
 __all__ = [
@@ -150,6 +153,9 @@ def _pairwise(
             f"sr has dims {tuple(sr.dims)} but the reference's spatial dims are ({ydim}, {xdim}); "
             "rename them alike, or use xlstsr.evaluate, which reprojects sr onto the reference."
         )
+    # steps by label, as xlstsr.evaluate pairs them: a truth of another date (or of one date
+    # against every step, or with its time dim named otherwise) was scored without a word
+    ref = pair_steps(ref, sr)
     sr = _same_positions(sr, ref, ydim, xdim)
     try:
         sr, ref = xr.align(sr, ref, join="exact", exclude=[d for d in sr.dims if d not in (ydim, xdim)
@@ -289,6 +295,9 @@ def coarse_consistency(
     _need_dataarray("coarse", coarse)
     sr, coarse = _decoded(sr, "sr"), _decoded(coarse, "the coarse LST")
     factor = check_factor(factor)
+    # by label: a coarse input of another date was scored, steps in another order raised
+    # xarray's bare AlignmentError
+    coarse = pair_steps(coarse, sr, "coarse input", var="coarse")
     check_coarse_grid(sr, coarse, factor)
     ydim, xdim = spatial_dims(sr)
     cy, cx = spatial_dims(coarse)
@@ -376,7 +385,8 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     ``pixel_size`` defaults to the grid's resolution (``da.rio.resolution()``, e.g. metres, so
     frequencies are in cycles per metre) or 1 (cycles per pixel) without a transform. The
     estimator (Hann window, window-weighted plane removed, gaps at the plane, normalised over
-    the valid pixels) is that of :func:`xlstsr.kernels.spectra.radial_power_spectrum`.
+    the valid pixels) is that of :func:`xlstsr.kernels.spectra.radial_power_spectrum`. A step
+    without a finite value (all cloud) gets a NaN spectrum; a field without any raises.
 
     Examples
     --------
@@ -412,9 +422,11 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
 
     def kernel(a: np.ndarray) -> np.ndarray:
         flat = a.reshape(-1, *a.shape[-2:])
+        # an all-cloud step: NaN, as every other metric gives it (the whole cube raised)
         out = np.stack(
-            [_s.radial_power_spectrum(x, edges, pixel_size=pixel_size)[1] for x in flat]
-        )
+            [_s.radial_power_spectrum(x, edges, pixel_size=pixel_size)[1]
+             if np.isfinite(x).any() else np.full(n, np.nan) for x in flat]
+        ) if len(flat) else np.empty((0, n))
         return out.reshape(*a.shape[:-2], n)
 
     out = xr.apply_ufunc(

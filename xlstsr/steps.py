@@ -1,8 +1,9 @@
 """Pairing two fields' steps (time, or any other non-spatial dim) by label, not by position.
 
 Every function that compares or fits two fields pixel by pixel - a super-resolved field and its
-truth (:func:`xlstsr.evaluate`, :func:`xlstsr.plot.comparison`,
-:func:`xlstsr.calibration.fit_calibration`, :func:`xlstsr.correction.calibrate_detail_gain`),
+truth (:func:`xlstsr.evaluate`, the metrics of :mod:`xlstsr.metrics`,
+:func:`xlstsr.plot.comparison`, :func:`xlstsr.calibration.fit_calibration`,
+:func:`xlstsr.correction.calibrate_detail_gain`),
 an LST and a fine image (:func:`xlstsr.estimate_offset`), an LST cube and its training truth
 (:class:`xlstsr.train.CubeDataModule`) - goes through :func:`pair_steps` first. Paired by
 position, a truth of the same dates in another order, of other dates, or of one date selected
@@ -227,6 +228,27 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
     return ""
 
 
+def _check_one_step(other: xr.DataArray, like: xr.DataArray, dim: str, what: str,
+                    like_what: str, var: str, like_var: str) -> None:
+    """Refuse a size-1 ``dim`` of ``other`` whose date is not that of ``like``'s scalar ``dim``
+    coordinate (the test of :func:`check_scalar_steps`): sr of 2020-07-01 (``.sel(time=t)``)
+    was scored against a truth of ``time=[2020-07-03]``, and labelled 07-03, where the mirror
+    case was refused."""
+    if dim not in like.coords or like[dim].ndim != 0 or dim not in other.indexes:
+        return
+    mine, theirs = other.indexes[dim][0], like[dim].values
+    if _scalar_date(np.asarray(mine)) is None or _scalar_date(theirs) is None:
+        return  # not dates (band=1 against band=2 of a one-band file): nothing to compare
+    if not same_overpass(theirs, mine):
+        raise GridError(
+            f"the {what} is of {dim}={_shown(mine)} (its one '{dim}' step), the {like_what} of "
+            f"{dim}={_shown(theirs)} (a scalar coordinate): other dates, but the {what} would be "
+            f"compared with it; pair the fields of the same date, or drop the {what}'s labels "
+            f"(`{var} = {var}.drop_vars('{dim}')`) if the dates only look different."
+        )
+    _warn_other_hours(theirs, mine, what, like_what)
+
+
 def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                like_what: str = "super-resolved field", *, var: str | None = None,
                like_var: str = "sr") -> xr.DataArray:
@@ -264,6 +286,7 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
     for dim in [d for d in other.dims if d not in (oy, ox)]:
         if dim not in lead:
             if other.sizes[dim] == 1:
+                _check_one_step(other, like, dim, what, like_what, var, like_var)
                 continue  # a size-1 dim (band=1) broadcasts harmlessly
             raise GridError(
                 f"the {what} has a dim {dim!r} ({other.sizes[dim]} steps) that the {like_what} "
