@@ -227,7 +227,9 @@ def run_regions(
     - distributed client: each region one task (computed on a worker with the synchronous
       scheduler: its tiles stay on that worker, the client schedules one task per region instead
       of one per tile; a method's weights travel inside the region's graph once per region and
-      are loaded once per worker process), refilled as they complete;
+      are loaded once per worker process), refilled as they complete; when one fails (or on
+      Ctrl-C) the regions not begun are cancelled and those running are waited for before the
+      error is raised;
     - threaded scheduler (the default): ``k`` Python threads each computing a region with the
       synchronous scheduler (one torch thread each, see TorchModelMethod);
     - synchronous scheduler or ``k == 1``: one region at a time in this thread;
@@ -244,19 +246,48 @@ def run_regions(
                                  key=f"xlstsr-region-{i}-{uuid.uuid4().hex[:8]}")
 
         pending = iter(todo)
-        futures = {submit(i): i for i in itertools.islice(pending, k)}
-        ac = as_completed(list(futures))
-        for fut in ac:
-            res = fut.result()  # raises the region's error, if any
-            mark(futures.pop(fut), res)
-            nxt = next(pending, None)
-            if nxt is not None:
-                f = submit(nxt)
-                futures[f] = nxt
-                ac.add(f)
+        futures: dict[Any, int] = {}
+        try:
+            futures.update({submit(i): i for i in itertools.islice(pending, k)})
+            ac = as_completed(list(futures))
+            for fut in ac:
+                res = fut.result()  # raises the region's error, if any
+                mark(futures.pop(fut), res)
+                nxt = next(pending, None)
+                if nxt is not None:
+                    f = submit(nxt)
+                    futures[f] = nxt
+                    ac.add(f)
+        except BaseException:
+            # a region's error, Ctrl-C: the other regions in flight kept writing into the
+            # store after this call had returned (into the earlier store that mode="w" had
+            # put back as "kept as it was")
+            _stop_regions(client, list(futures))
+            raise
     else:
         with region_allocation():
             _run_local(todo, write, mark, k, sched)
+
+
+def _stop_regions(client: Any, futures: list[Any]) -> None:
+    """Stop a distributed run's regions in flight before its error is raised: those no worker
+    has begun are cancelled; those a worker computes (a running task cannot be interrupted)
+    are waited for, so that nothing writes into the store once the run has returned."""
+    from distributed import wait
+
+    futures = [f for f in futures if not f.done()]
+    if not futures:
+        return
+    try:  # the tasks the scheduler has given to a worker (running, or next in its queue)
+        processing = {k for keys in client.processing().values() for k in keys}
+    except Exception:  # pragma: no cover - a scheduler that cannot answer: wait for them all
+        processing = {f.key for f in futures}
+    idle = [f for f in futures if f.key not in processing]
+    if idle:
+        client.cancel(idle)
+    busy = [f for f in futures if f.key in processing]
+    if busy:
+        wait(busy)  # does not raise the regions' errors: the first one is raised by the caller
 
 
 def _run_local(todo: list[int], write: Callable[[int], Any], mark: Callable[[int, Any], None],

@@ -178,44 +178,78 @@ def data_digest(da: xr.DataArray, n_chunks: int = FINGERPRINT_CHUNKS) -> str:
     return h.hexdigest()[:32]
 
 
+#: CF encoding attributes left out of the fingerprint: xarray moves them between ``attrs`` and
+#: ``encoding`` with how a file is opened (``grid_mapping`` with ``decode_coords="all"``), so
+#: the same file opened two ways could not resume a store
+CF_ENCODING_ATTRS = frozenset({"grid_mapping", "coordinates", "_FillValue", "missing_value"})
+
+
 def array_fingerprint(da: xr.DataArray | xr.Dataset, *, values: bool = True) -> str:
     """SHA-256 (hex, 32 chars) of an array's metadata (dims, shape, dtype, coordinate values,
-    CRS, transform and attributes) and, with ``values``, of sampled pixel values
-    (:func:`data_digest`: a few chunks are read, the rest stays lazy)."""
-    h = hashlib.sha256()
+    CRS, transform and attributes, without the CF encoding ones of :data:`CF_ENCODING_ATTRS`)
+    and, with ``values``, of sampled pixel values (:func:`data_digest`: a few chunks are read,
+    the rest stays lazy)."""
+    return _array_fingerprints(da, values=values)[0]
+
+
+def _array_fingerprints(da: xr.DataArray | xr.Dataset, *,
+                        values: bool = True) -> tuple[str, str, str]:
+    """:func:`array_fingerprint` and two that xlstsr computed before it left the CF encoding
+    attributes out (all attributes hashed: the same when there are none), computed together
+    (the values are sampled once) so that a store started then resumes: of the attributes as
+    they are, and with ``grid_mapping`` put back from the encoding (the store started on the
+    file opened with xarray's default ``decode_coords``, resumed with ``"all"``)."""
+    h, old, moved = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
+
+    def both(b: bytes) -> None:  # all but the attributes go into every hash
+        h.update(b)
+        old.update(b)
+        moved.update(b)
+
     objs = [da[v] for v in da.data_vars] if isinstance(da, xr.Dataset) else [da]
     for a in objs:
-        h.update(repr((a.name, a.dims, a.shape, str(a.dtype))).encode())
+        both(repr((a.name, a.dims, a.shape, str(a.dtype))).encode())
         if values:
-            h.update(data_digest(a).encode())
+            both(data_digest(a).encode())
         for k in sorted(a.coords, key=str):
             c = a.coords[k]
             if c.ndim <= 1 and c.size <= 10_000_000:
-                h.update(str(k).encode())
+                both(str(k).encode())
                 v = np.asarray(c.values)
                 # object coordinates (cftime dates, granule names) by value: their bytes are
                 # addresses, new at each open (a resume of the same cube was refused)
-                h.update("\x1f".join(map(repr, v.ravel())).encode() if v.dtype == object
-                         else np.ascontiguousarray(v).tobytes())
+                both("\x1f".join(map(repr, v.ravel())).encode() if v.dtype == object
+                     else np.ascontiguousarray(v).tobytes())
         try:
             crs = a.rio.crs
         except (ValueError, RuntimeError):  # a CRS rioxarray cannot read: attrs hashed below
             crs = None
-        h.update((crs.to_wkt() if crs is not None else "").encode())
-        h.update(repr(sorted((str(k), repr(v)) for k, v in a.attrs.items())).encode())
-    return h.hexdigest()[:32]
+        both((crs.to_wkt() if crs is not None else "").encode())
+        attrs = sorted((str(k), repr(v)) for k, v in a.attrs.items())
+        h.update(repr([kv for kv in attrs if kv[0] not in CF_ENCODING_ATTRS]).encode())
+        old.update(repr(attrs).encode())
+        gm = a.encoding.get("grid_mapping")
+        moved.update(repr(sorted([*attrs, ("grid_mapping", repr(gm))])
+                          if gm is not None and "grid_mapping" not in a.attrs
+                          else attrs).encode())
+    return h.hexdigest()[:32], old.hexdigest()[:32], moved.hexdigest()[:32]
 
 
-def _guide_fingerprint(guide: Any) -> Any:
+def _guide_fingerprints(guide: Any) -> list[Any]:
+    """The guide's fingerprint (its arrays' :func:`array_fingerprint`, in its structure) and
+    the two of before the CF encoding attributes were left out (:func:`_array_fingerprints`),
+    from one read of its sampled values."""
     if guide is None:
-        return None
+        return [None] * 3
     if isinstance(guide, (xr.DataArray, xr.Dataset)):
-        return array_fingerprint(guide)
+        return list(_array_fingerprints(guide))
     if isinstance(guide, dict):
-        return {str(k): _guide_fingerprint(v) for k, v in guide.items()}
+        parts = {str(k): _guide_fingerprints(v) for k, v in guide.items()}
+        return [{k: p[j] for k, p in parts.items()} for j in range(3)]
     if isinstance(guide, (list, tuple)):
-        return [_guide_fingerprint(g) for g in guide]
-    return repr(guide)
+        items = [_guide_fingerprints(g) for g in guide]
+        return [[p[j] for p in items] for j in range(3)]
+    return [repr(guide)] * 3
 
 
 def _remove_local_store(store: Any) -> bool:
@@ -229,17 +263,25 @@ def _remove_local_store(store: Any) -> bool:
     return True
 
 
+def _local_folder(store: Any) -> Path | None:
+    """The local folder of a store: a path as given (not resolved: a link stays a link), the
+    folder of a local store object (zarr's ``LocalStore``, an fsspec mapper on the local file
+    system; :func:`xlstsr.io.zarr.local_path`), else None (a URL, an in-memory or remote
+    store)."""
+    if isinstance(store, (str, os.PathLike)):
+        return None if "://" in os.fspath(store) else Path(store)
+    return local_path(store)
+
+
 def _remove_new_store(store: Any, was_folder: bool) -> bool:
-    """Remove what this call wrote of a local store it started: the folder, or, when it was an
-    empty folder before (the user's), its contents. False for anything else (a URL, a store
-    object: left as it is)."""
-    if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
-        return False
-    p = Path(store)
-    if not p.is_dir() or p.is_symlink():
+    """Remove what this call wrote of a local store it started (a path or a local store
+    object): the folder, or, when it was an empty folder before (the user's), its contents.
+    False for anything else (a URL, an in-memory or remote store: left as it is)."""
+    p = _local_folder(store)
+    if p is None or not p.is_dir() or p.is_symlink():
         return False
     if not was_folder:
-        return _remove_local_store(store)
+        return _remove_local_store(p)
     for child in p.iterdir():
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
@@ -267,11 +309,11 @@ def _without_storage_encoding(ds: xr.Dataset) -> xr.Dataset:
 def _set_aside(store: Any) -> Path | None:
     """Move an existing local store out of the way of a ``mode="w"`` run (a rename, instant):
     returned to its place if the run fails before a region is written, deleted once one is
-    (a rerun with a refused input had deleted the earlier result before reading any value)."""
-    if not isinstance(store, (str, os.PathLike)) or "://" in os.fspath(store):
-        return None
-    p = Path(store)
-    if not p.is_dir() or p.is_symlink():  # a link: replaced in place, as before
+    (a rerun with a refused input had deleted the earlier result before reading any value).
+    A local store object (``LocalStore``, an fsspec local mapper) is its folder: given so, the
+    earlier result was deleted at once."""
+    p = _local_folder(store)
+    if p is None or not p.is_dir() or p.is_symlink():  # a link: replaced in place, as before
         return None
     aside = p.with_name(f".{p.name}.replaced-{os.getpid()}-{time.time_ns()}")
     p.rename(aside)
@@ -337,6 +379,22 @@ def _warn_left_aside(store: Any) -> None:
         )
 
 
+def _release_writer(store: Any) -> None:
+    """Remove this process's writer stamp (:data:`WRITER_ATTR`) from a store whose run has
+    stopped; best effort (a store removed, put back, or no longer writable is left as it is)."""
+    import zarr
+
+    try:
+        root = zarr.open_group(store, mode="r+")
+        w = root.attrs.get(WRITER_ATTR)
+        if isinstance(w, Mapping) and w.get("pid") == os.getpid() \
+                and w.get("host") == writer_stamp().get("host"):
+            root.attrs.pop(WRITER_ATTR, None)  # zarr writes the attributes back at once
+    except Exception as err:  # best effort: the error being raised is the one that matters
+        log.debug("upscale_to_zarr: writer stamp of %s not removed (%s)", _store_label(store),
+                  err)
+
+
 def _process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -353,8 +411,11 @@ def _put_back(store: Any, aside: Path | None) -> bool:
     """The set-aside store back in its place, the new one removed (True if one was)."""
     if aside is None or not aside.exists():
         return False
-    _remove_local_store(store)
-    aside.rename(Path(store))
+    p = _local_folder(store)
+    if p is None:  # pragma: no cover - only a local store is set aside
+        return False
+    _remove_local_store(p)
+    aside.rename(p)
     return True
 
 
@@ -369,7 +430,8 @@ def _whole(name: str, value: Any, default: Any = None) -> Any:
 def _normal_store(store: Any) -> Any:
     """The store as upscale_to_zarr uses it: ``~`` expanded and ``file://`` URLs made local
     paths (so that the checks on local folders see them, and zarr, which does not expand ``~``,
-    finds the store xarray created); anything that is no store refused."""
+    finds the store xarray created), an fsspec mapper on the local file system its folder;
+    anything that is no store refused."""
     if store is None:
         raise InputTypeError("store is None: pass the output Zarr store's path (e.g. "
                              "'out.zarr') or a zarr store object.")
@@ -385,6 +447,13 @@ def _normal_store(store: Any) -> Any:
         return absolute_path(s) if "://" not in s else s
     from zarr.abc.store import Store
 
+    root = getattr(store, "root", None)
+    if isinstance(store, Mapping) and isinstance(root, str) and getattr(store, "fs", None) \
+            is not None and local_path(store) is not None:
+        # an fsspec mapper on the local file system: its folder, as a path (zarr's mode="w"
+        # removed the folder, and the mapper, which does not create folders, could not write
+        # the template into it)
+        return absolute_path(root)
     if isinstance(store, (Store, Mapping)):
         return store
     raise InputTypeError(
@@ -428,6 +497,26 @@ def _workers_in_process(client: Any) -> bool:
     except Exception:  # pragma: no cover - a client that cannot answer: assume remote
         return False
     return bool(workers) and all(str(w).startswith("inproc://") for w in workers)
+
+
+#: dask's local schedulers that compute in this process (an in-memory store is shared with them)
+_IN_PROCESS_SCHEDULERS = (None, "threads", "threading", "sync", "synchronous", "single-threaded")
+
+
+def _scheduler_in_process() -> bool:
+    """Whether dask's active local scheduler computes in this process (threads, synchronous):
+    not "processes"/"multiprocessing", nor a custom get function other than dask's own
+    threaded and synchronous ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask.local
+    import dask.threaded
+
+    sched = dask.config.get("scheduler", None)
+    if isinstance(sched, str) or sched is None:
+        return sched in _IN_PROCESS_SCHEDULERS
+    return isinstance(sched, ThreadPoolExecutor) or sched in (dask.threaded.get,
+                                                                dask.local.get_sync)
 
 
 def _check_url(store: str) -> None:
@@ -493,8 +582,8 @@ def _refuse_live_writer(store: Any) -> None:
 def _check_store(store: Any, mode: str) -> None:
     """Refuse a store that is no place for this call's Zarr output before anything is written:
     a path to a file or of another format's name (a zip archive included), a URL that cannot
-    be written, an in-memory store with a dask.distributed client (each worker would write into
-    its own copy), and - with ``mode="w"``, which deletes what is there - a non-empty folder
+    be written, an in-memory store with a dask.distributed client or dask's processes scheduler
+    (each worker would write into its own copy), and - with ``mode="w"``, which deletes what is there - a non-empty folder
     that is not a Zarr store (a user's other files)."""
     import zarr
 
@@ -512,6 +601,17 @@ def _check_store(store: Any, mode: str) -> None:
             "client is active: each worker would write its regions into its own copy of it, "
             "and the store returned would hold none of them. Write to a path (local or "
             "'s3://...'), or close the client (`client.close()`) for an in-memory store."
+        )
+    if _in_memory(store) and client is None and not _scheduler_in_process():
+        # dask's "processes" scheduler (or another custom one): each worker process writes
+        # into its own copy of the store, and the store came back all NaN, marked complete
+        raise XlstsrError(
+            f"the store {_store_label(store)} is held in this process's memory, and dask's "
+            f"scheduler ({dask.config.get('scheduler', None)!r}) computes in other processes: "
+            "each would write its regions into its own copy of it, and the store returned "
+            "would hold none of them. Write to a path (local or 's3://...'), or use the "
+            "threads scheduler for an in-memory store (`with dask.config.set(scheduler="
+            "'threads'):`)."
         )
     if not isinstance(store, (str, os.PathLike)):
         return
@@ -833,7 +933,8 @@ def upscale_to_zarr(
         Output Zarr v3 store (written with ``zarr_format=3, consolidated=False``): a local path
         (``~`` and ``file://`` taken as local), an fsspec URL (``s3://...``, its package
         installed) or a zarr store object. Not a zip archive (regions are rewritten), nor an
-        in-memory store under a dask.distributed client with worker processes.
+        in-memory store under a dask.distributed client with worker processes or dask's
+        processes scheduler.
     factor, method, guide, variable, method_options, adapt, mask_out_of_range, scale_correction, guide_offset, guide_time_tolerance, tile
         As for :func:`xlstsr.upscale` (``method`` may be a method instance). An input in
         memory (LST and guide) gets upscale's default ``guide_offset="auto"``, measured as
@@ -986,6 +1087,9 @@ def upscale_to_zarr(
     nt = sr.sizes[tdim] if tdim else 1
     regions = [(a, min(a + time_chunk, nt)) for a in range(0, nt, time_chunk)]
 
+    # (a store started before the CF encoding attributes were left out recorded the other)
+    input_fp, *input_fp_before = _array_fingerprints(lst)
+    guide_fp, *guide_fp_before = _guide_fingerprints(given_guide)
     arguments = {
         "factor": int(factor),
         "method": m.name,
@@ -996,8 +1100,8 @@ def upscale_to_zarr(
             {k: v for k, v in up_kw.items() if k != "tile"}, default=repr)),
         "time_chunk": time_chunk,
         "variable": vname,
-        "input": array_fingerprint(lst),
-        "guide": _guide_fingerprint(given_guide),
+        "input": input_fp,
+        "guide": guide_fp,
         "xlstsr_version": __version__,
     }
     if measured is None and mode == "resume" and store_exists(store):
@@ -1048,8 +1152,8 @@ def upscale_to_zarr(
     exists = store_exists(store)
     # an empty folder is no store (it is written into) but the user's: emptied, not removed,
     # if the template fails
-    was_folder = isinstance(store, (str, os.PathLike)) and "://" not in os.fspath(store) \
-        and Path(store).is_dir()
+    folder = _local_folder(store)
+    was_folder = folder is not None and folder.is_dir()
     if exists and mode != "w-":
         _refuse_live_writer(store)
     if exists and mode == "w-":
@@ -1086,6 +1190,11 @@ def upscale_to_zarr(
             if isinstance(prev_args.get("method_options"), dict):
                 # and those that recorded a runtime option (backend, the checkpoint's name)
                 prev_args["method_options"] = _fingerprinted_options(prev_args["method_options"])
+            # and those whose input's or guide's fingerprint hashed its CF encoding attributes
+            if prev_args.get("input") in input_fp_before:
+                prev_args["input"] = input_fp
+            if prev_args.get("guide") in guide_fp_before:
+                prev_args["guide"] = guide_fp
             if prev_args == arguments:
                 old = fingerprint
         if old != fingerprint:
@@ -1226,8 +1335,10 @@ def upscale_to_zarr(
         trim_heap()
 
     t_run = time.perf_counter()
+    stopped = True  # until the regions ran through: the writer stamp goes with the error
     try:
         run_regions(todo, write, mark, k)
+        stopped = False
     except XlstsrError as err:
         # an input problem found while computing (the value checks run with the regions): a
         # store this call started and that holds no finished region is removed, so that the
@@ -1269,6 +1380,10 @@ def upscale_to_zarr(
         raise
     finally:
         bar.close()
+        if stopped:
+            # nothing writes the store any more: a resume from another process (the advice
+            # given with the error) was refused as "being written now" while this one lived
+            _release_writer(store)
     log.info("upscale_to_zarr: %d regions in %.1f s (%d already done, %d without valid pixels)",
              len(todo), time.perf_counter() - t_run, len(regions) - len(todo), len(cloudy))
     done[finished] = True
