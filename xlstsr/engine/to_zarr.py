@@ -180,8 +180,10 @@ def data_digest(da: xr.DataArray, n_chunks: int = FINGERPRINT_CHUNKS) -> str:
 
 #: CF encoding attributes left out of the fingerprint: xarray moves them between ``attrs`` and
 #: ``encoding`` with how a file is opened (``grid_mapping`` with ``decode_coords="all"``), so
-#: the same file opened two ways could not resume a store
-CF_ENCODING_ATTRS = frozenset({"grid_mapping", "coordinates", "_FillValue", "missing_value"})
+#: the same file opened two ways could not resume a store. Not ``_FillValue`` or
+#: ``missing_value``: on an undecoded input xlstsr decodes with them, so declaring one changes
+#: the result (a resume then mixed pixels kept as temperatures with the same pixels masked)
+CF_ENCODING_ATTRS = frozenset({"grid_mapping", "coordinates"})
 
 
 def array_fingerprint(da: xr.DataArray | xr.Dataset, *, values: bool = True) -> str:
