@@ -191,7 +191,8 @@ def test_landsat_options_and_other_missions(shared_data, tmp_path):
     with pytest.raises(errors.InputNotFoundError, match="pass prefix='LC08_L1TP_020039_'"):
         open_landsat8_l1(usgs)
     ds = open_landsat8_l1(usgs, prefix="LC08_L1TP_020039_")
-    assert 0.2 < float(ds.bt.notnull().mean()) < 0.3
+    # the cloud-free 66 % (26 % while BQA "maybe" water, vegetated land here, was masked)
+    assert 0.6 < float(ds.bt.notnull().mean()) < 0.7
 
 
 # -- ECOSTRESS ----------------------------------------------------------------------------------

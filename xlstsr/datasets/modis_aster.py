@@ -176,13 +176,35 @@ def _listed_id(pair: object, folder: Path) -> str:
     return pid
 
 
-def _read_band(path: Path) -> xr.DataArray:
+def _read_band(path: Path, *, decode: bool = True) -> xr.DataArray:
+    """A pair's GeoTIFF band, float32, NaN where the file declares nodata, decoded with the
+    scale / offset the file declares (``decode``; GDAL's, as MODIS ships LST in uint16 x 0.02
+    and NDVI in int16 x 0.0001). ``decode=False`` keeps the stored values and the declared
+    ``scale_factor`` / ``add_offset`` in attrs (the ASTER truth, which decode_reference
+    decodes)."""
     if not path.is_file():
         raise FileNotFoundError(f"missing file {path}; is the modis_aster folder complete?")
     # the file's declared nodata is NaN (masked): read unmasked, a user's -9999 / -3000 came
     # back as data once write_nodata(NaN) below replaced the declaration
     da = rioxarray.open_rasterio(path, masked=True).squeeze("band", drop=True)
+    if not decode:
+        return da.astype(np.float32)
+    # mask_and_scale by hand (in float64, as the ASTER is): the attrs are replaced by the
+    # caller, and a declared scale dropped with them left DN labelled Kelvin
+    scale, offset = _declared_scaling(da)
+    if (scale, offset) != (1.0, 0.0):
+        da = da.astype(np.float64) * scale + offset
     return da.astype(np.float32)
+
+
+def _declared_scaling(da: xr.DataArray) -> tuple[float, float]:
+    """The GDAL scale and offset of a band read by rioxarray (1 and 0 when the file declares
+    none, as the shared pairs' float32 files)."""
+    def first(key: str, default: float) -> float:
+        value = da.attrs.get(key)
+        return default if value is None else float(np.ravel(value)[0])
+
+    return first("scale_factor", 1.0), first("add_offset", 0.0)
 
 
 def aster_truth_mask(
@@ -220,10 +242,15 @@ def open_modis_aster_pair(
       LST (offset by 0-3 fine pixels): align it with its geotransform (``upscale`` does, and so
       does :func:`open_modis_aster_aligned`).
     - ``aster``: ASTER LST in Kelvin on its UTM grid (rotated scene footprint), decoded from the
-      stored K x 10 with the fill value 0 (outside the scene) set to NaN
+      stored K x 10 (or with the scale / offset its file declares, if any) with the fill value
+      0 (outside the scene) set to NaN
       (:func:`xlstsr.evaluate.decode_reference`). Border pixels are mixed with the fill and cold
       pixels may be cloud: use :func:`aster_truth_mask`, or ``truth_mask=True`` to set everything
       outside that mask to NaN.
+
+    Each file is decoded with the nodata, scale and offset its GeoTIFF declares (a pair whose
+    MODIS LST is stored as MOD11A1's uint16 x 0.02, nodata 0, or its NDVI as MOD13's int16 x
+    0.0001, reads in Kelvin and NDVI units); the shared pairs' float32 files declare none.
 
     Parameters
     ----------
@@ -252,13 +279,18 @@ def open_modis_aster_pair(
     ndvi.attrs = {"long_name": "MODIS NDVI at 250 m", "units": "1", **src}
     ndvi = ndvi.rio.write_nodata(np.nan, encoded=False)
     ndvi.name = "ndvi_250m"
-    raw = _read_band(folder / f"{pid}_aster_lst_250m.tif")
+    raw = _read_band(folder / f"{pid}_aster_lst_250m.tif", decode=False)
+    # K x 10 unless the file declares its own scale / offset (decode_reference applies it; both
+    # was refused, with advice naming a reference_scale this function does not take); stored 0
+    # is outside the scene either way
+    declared = _declared_scaling(raw) != (1.0, 0.0)
     # valid_min: its border pixels mixed with the fill (below the physical range on a few
     # pairs) are the documented aster_truth_mask's to drop, not a reason to warn on loading
-    aster = decode_reference(raw, scale=ASTER_SCALE, nodata=ASTER_NODATA,
+    aster = decode_reference(raw, scale=None if declared else ASTER_SCALE, nodata=ASTER_NODATA,
                              valid_min=ASTER_VALID_MIN).astype(np.float32)
+    how = "the file's scale/offset" if declared else "K x 10"
     aster.attrs = {"standard_name": "surface_temperature", "long_name": "ASTER LST at 250 m",
-                   "units": "K", "comment": "decoded from K x 10; 0 (outside the scene) -> NaN",
+                   "units": "K", "comment": f"decoded from {how}; 0 (outside the scene) -> NaN",
                    **src}
     aster = aster.rio.write_nodata(np.nan, encoded=False)
     aster.name = "aster_lst_250m"

@@ -76,9 +76,10 @@ def modis_sample(chunks: Any = None) -> xr.Dataset:
     Returns
     -------
     Dataset
-        ``lst_day``, ``lst_night`` (K, NaN = no data), ``red``, ``nir`` (reflectance) and ``ndvi``,
-        each ``(time, y, x)`` = (8, 64, 64) on the MODIS sinusoidal 1 km grid (CRS written);
-        ``composite_start`` gives each date's MOD13A2 period start.
+        ``lst_day``, ``lst_night`` (K, NaN = no data), ``red``, ``nir`` (reflectance, units
+        ``"1"``) and ``ndvi``, each ``(time, y, x)`` = (8, 64, 64) on the MODIS sinusoidal 1 km
+        grid (CRS written); ``composite_start`` gives each date's MOD13A2 period start (the
+        composite each step's red and NIR come from).
 
     Examples
     --------
@@ -100,6 +101,11 @@ def modis_sample(chunks: Any = None) -> xr.Dataset:
     for v in ("lst_day", "lst_night"):
         ds[v].attrs = {"standard_name": "surface_temperature", "units": "K",
                        "long_name": f"MOD11A1 v061 {v.split('_')[1]}time LST"}
+    # the files' tags describe one composite (source_granule) and one whole-tile file (windows),
+    # not the 8 composites of the cube: replaced, as for the LST
+    for v, band in (("red", "red (band 1, 620-670 nm)"), ("nir", "NIR (band 2, 841-876 nm)")):
+        ds[v].attrs = {"long_name": f"MOD13A2 v061 16-day {band} surface reflectance",
+                       "units": "1"}
     ds["ndvi"] = ((ds.nir - ds.red) / (ds.nir + ds.red)).astype(np.float32)
     ds["ndvi"].attrs = {"long_name": "NDVI from MOD13A2 red and NIR", "units": "1"}
     ds = ds.assign_coords(composite_start=("time", table["composite_start"].to_numpy()))

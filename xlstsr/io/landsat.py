@@ -131,6 +131,7 @@ def open_landsat8_l1(
     cloud_confidence: int | None = 2,
     cirrus_confidence: int | None = 3,
     mask_water: bool = True,
+    water_confidence: str = "high",
 ) -> xr.Dataset:
     """Landsat-8 L1 scene as a Dataset: ``bt`` (band-10 brightness temperature, K), ``ndvi``,
     ``cloud`` and ``water`` masks, on the 30 m grid, with its acquisition time.
@@ -142,9 +143,9 @@ def open_landsat8_l1(
     (``COLLECTION_NUMBER = 01`` in the MTL): bits 5-6 cloud confidence, bits 11-12 cirrus, no
     water bits (water is then not masked, with a warning); Collection 2 is refused (its
     QA_PIXEL has another layout). DN 0 is fill. ``bt`` and ``ndvi`` are NaN on clouds, fill
-    and, with ``mask_water``, water (medium or high water confidence). Band 10 is natively
-    100 m (resampled to 30 m by USGS): statistics below ~100 m describe the resampling, not
-    the surface.
+    and, with ``mask_water``, water (high water confidence by default: see
+    ``water_confidence``). Band 10 is natively 100 m (resampled to 30 m by USGS): statistics
+    below ~100 m describe the resampling, not the surface.
 
     Parameters
     ----------
@@ -157,7 +158,14 @@ def open_landsat8_l1(
         Pixels of BQA cloud (cirrus) confidence at or above this level are clouds: 1 low,
         2 medium, 3 high; None: that test is off.
     mask_water : bool
-        Set water (medium or high confidence) to NaN in ``bt`` and ``ndvi``.
+        Set water (``water`` below) to NaN in ``bt`` and ``ndvi``.
+    water_confidence : {"high", "medium"}
+        The pre-collection BQA water confidence (bits 4-5) from which a pixel is ``water``:
+        ``"high"`` (default) only 3 ("yes", 65-100 %), ``"medium"`` 2 or 3 (also "maybe",
+        36-64 %). The "maybe" class is not water on the shared scene
+        (LC80200392015216LGN00): it covers 41 % of it, 97 % of which (where clear of cloud)
+        has an NDVI above 0.2, vegetated land (water is below ~0.1); counted as water, it set
+        40 % of the scene to NaN. Ignored with ``mask_water=False`` and Collection 1 scenes.
 
     Returns
     -------
@@ -179,6 +187,11 @@ def open_landsat8_l1(
     cloud_level = 4 if cloud_confidence is None else cloud_confidence
     cirrus_level = 4 if cirrus_confidence is None else cirrus_confidence
     check_bool("mask_water", mask_water)
+    water_levels = {"medium": 2, "high": 3}
+    if not isinstance(water_confidence, str) or water_confidence not in water_levels:
+        raise XlstsrError(f"water_confidence must be 'high' (BQA water confidence 3, the "
+                          f"default) or 'medium' (2 or 3), got {water_confidence!r}")
+    water_level = water_levels[water_confidence]
     folder = Path(folder)
     if not folder.is_dir():
         raise InputNotFoundError(f"no such folder: {folder}; open_landsat8_l1 takes the folder "
@@ -237,7 +250,7 @@ def open_landsat8_l1(
             )
     else:  # pre-collection: bits 14-15 cloud, 12-13 cirrus, 4-5 water confidence
         cloud = (((q >> 14) & 0b11) >= cloud_level) | (((q >> 12) & 0b11) >= cirrus_level)
-        water = ((q >> 4) & 0b11) >= 2
+        water = ((q >> 4) & 0b11) >= water_level
     fill = (b10.values == 0) | (b4.values == 0) | (b5.values == 0) | ((q & 1) == 1)
     bad = cloud | fill | (water if mask_water else False)
     if bad.all():  # e.g. cloud_confidence=1: pre-collection BQA marks most clear pixels "low"
@@ -362,10 +375,13 @@ def _c2l2_files(path: Path, prefix: str | None) -> tuple[Path, str, str, dict[st
     thermal = C2L2_BANDS[kind][0] if kind else None
     files: dict[str, Path | None] = {"st": find(thermal) if thermal else None,
                                      "qa": find("QA_PIXEL"), "st_qa": find("ST_QA"), "mtl": mtl}
-    lacking = [f"{prefix}{b}.TIF" for b, key in ((thermal, "st"), ("QA_PIXEL", "qa"))
+    # the files as USGS names them: a product ID given as prefix (no file matched it, so no
+    # '_' was added above) was shown glued to the band, "..._T1ST_B10.TIF"
+    named = prefix + "_" if prefix[-1:].isalnum() else prefix
+    lacking = [f"{named}{b}.TIF" for b, key in ((thermal, "st"), ("QA_PIXEL", "qa"))
                if b and files[key] is None]
     if kind is None:  # nothing says which mission: name both thermal bands
-        lacking.insert(0, f"{prefix}ST_B10.TIF (Landsat 8-9) or {prefix}ST_B6.TIF (Landsat 4-7)")
+        lacking.insert(0, f"{named}ST_B10.TIF (Landsat 8-9) or {named}ST_B6.TIF (Landsat 4-7)")
     if lacking or kind is None:
         there = (f" The folder holds the scene(s) {', '.join(sorted(scenes.values())[:3])}: pass "
                  "prefix= one of them." if scenes and prefix.lower() not in scenes else "")
@@ -523,7 +539,12 @@ def open_landsat_c2l2(
         ndvi.attrs = {"long_name": f"NDVI (surface reflectance, {nir_band}/{red_band})",
                       "units": "1"}
         data["ndvi"] = ndvi.astype(np.float32)
-    scene = mtl.get("LANDSAT_PRODUCT_ID", prefix.rstrip("_"))
+    # the Level-2 product ID of PRODUCT_CONTENTS: flattened, the MTL's last LANDSAT_PRODUCT_ID
+    # (LEVEL1_PROCESSING_RECORD's, the Level-1 source) won, and prefix=ds.attrs['scene'] failed
+    contents = read_mtl(files["mtl"], group="PRODUCT_CONTENTS") if files["mtl"] is not None \
+        else {}
+    scene = contents.get("LANDSAT_PRODUCT_ID") or mtl.get("LANDSAT_PRODUCT_ID",
+                                                         prefix.rstrip("_"))
     ds = xr.Dataset(data | {"cloud": cloud, "water": water},
                     attrs={"scene": scene, "date": mtl.get("DATE_ACQUIRED", ""),
                            "spacecraft": mtl.get("SPACECRAFT_ID", f"Landsat {kind}")})
