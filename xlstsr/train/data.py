@@ -347,6 +347,9 @@ class PatchSet:
     def concat(cls, sets: Sequence[PatchSet]) -> PatchSet:
         """Patch sets of several sources (same factor) as one; guide/target only if all have them.
 
+        The result's ``scenes_by_position`` is True when any set's is: its ids are still the
+        positions in a stack (dates of one place), and :func:`split_by_scene` keeps warning.
+
         Examples
         --------
         >>> lst = 300 + np.random.default_rng(0).normal(0, 2, (2, 16, 16)).astype("float32")
@@ -370,6 +373,9 @@ class PatchSet:
             cat("target"),
             np.concatenate([s.scene for s in sets]),
             sets[0].factor,
+            # dropped before: a day and a night cube of one place, concatenated, split by date
+            # without split_by_scene's warning
+            any(s.scenes_by_position for s in sets),
         )
 
 
@@ -391,7 +397,9 @@ def make_patches(
     of ``patch`` fine pixels, a multiple of ``factor``, cut whole coarse pixels) in an
     :class:`xarray.Dataset` and windowed with :class:`xbatcher.BatchGenerator`. A patch is skipped
     when more than ``max_nan_fraction`` of its coarse input (or, with a target, of its truth) is
-    NaN. Coarse gaps are then filled as the inference engine fills them.
+    NaN, and always when its coarse input has no valid pixel (even at ``max_nan_fraction=1``):
+    there is nothing to fill its gaps from. Coarse gaps are then filled as the inference engine
+    fills them.
 
     Parameters
     ----------
@@ -407,7 +415,7 @@ def make_patches(
         Window size and step in fine pixels (multiples of ``factor``; stride defaults to patch;
         ``patch`` at most the fine image size).
     max_nan_fraction : float
-        In [0, 1].
+        In [0, 1]. A patch without any valid coarse pixel is dropped whatever its value.
     fill_radius : int
         Radius (coarse pixels, >= 0) of the gap filling.
     scene_ids : sequence, optional
@@ -473,6 +481,9 @@ def make_patches(
         win = win.transpose("scene", "y", "x")
         c = win["lst"].values[:, ::factor, ::factor]  # (n, p/f, p/f)
         keep = np.isnan(c).mean(axis=(1, 2)) <= max_nan_fraction
+        # an all-cloud patch (kept at max_nan_fraction=1) was filled with fill_gaps' 0 K and
+        # asked the network to turn 0 K into ~300 K: a loss ~500x a clear patch's
+        keep &= np.isfinite(c).any(axis=(1, 2))
         if target is not None:
             keep &= np.isnan(win["target"].values).mean(axis=(1, 2)) <= max_nan_fraction
         if not keep.any():
@@ -486,8 +497,15 @@ def make_patches(
         if target is not None:
             tgt_l.append(win["target"].values[keep])
     if not lst_l:
+        if max_nan_fraction < 1:
+            raise XlstsrError(
+                "no patch has enough valid pixels; lower `patch` or raise `max_nan_fraction` "
+                f"(now {max_nan_fraction:g})"
+            )
         raise XlstsrError(
-            "no patch has enough valid pixels; lower `patch` or raise `max_nan_fraction`"
+            "no patch has a valid coarse pixel (a patch needs one: an all-NaN patch has nothing "
+            "to fill its gaps from); lower `patch` or `stride` so that windows reach the valid "
+            "pixels"
         )
     lst_all = np.concatenate(lst_l)
     valid = np.isfinite(lst_all)
@@ -514,6 +532,9 @@ def split_by_scene(
 
     The validation scenes are ``val_scenes`` when given (e.g. a data set's fixed split), else a
     seeded random ``val_fraction`` of the scenes (at least one, and at least one left to train).
+    An id of ``val_scenes`` matches the patches whose scene equals it, type included (``4`` is
+    not ``'4'``): :class:`~xlstsr.errors.XlstsrError` when no id matches a patch (the validation
+    set would be empty), a ``UserWarning`` naming the ids that match none when others do.
 
     Examples
     --------
@@ -551,8 +572,44 @@ def split_by_scene(
         rng = np.random.default_rng(seed)
         n_val = min(len(scenes) - 1, max(1, round(val_fraction * len(scenes))))
         val_scenes = rng.permutation(scenes)[:n_val].tolist()
+    else:
+        val_scenes = _known_scenes(patches.scene, val_scenes)
     is_val = np.isin(patches.scene, list(val_scenes))
     return patches.subset(~is_val), patches.subset(is_val)
+
+
+def _known_scenes(scene: np.ndarray, val_scenes: Any) -> list:
+    """``val_scenes`` as a list; an error naming them when none matches a patch (a typo, 'P4'
+    for 'p4', or 4 for '4', gave an empty validation set and a fit without validation or early
+    stopping, without a word), a warning naming those that match none when others do (a scene
+    whose patches were all too cloudy for make_patches is one)."""
+    if isinstance(val_scenes, (str, bytes)) or not isinstance(val_scenes, Iterable):
+        raise InputTypeError(
+            f"val_scenes must be a sequence of scene ids, got {val_scenes!r}: a single scene "
+            f"is a list of one, e.g. val_scenes=[{val_scenes!r}]"
+        )
+    vals = [v.item() if isinstance(v, np.generic) else v for v in val_scenes]
+    unknown = [v for v in vals if not np.isin(scene, [v]).any()]
+    if not unknown:
+        return vals
+    known = np.unique(scene).tolist()
+    # an id that matches once written as text: the ids' type differs (4 for '4')
+    typed = [v for v in unknown if str(v) in {str(k) for k in known}]
+    said = (
+        f"val_scenes {unknown!r} match no patch (the patches' scenes: {known[:8]!r}"
+        + (f", ... {len(known)} in all" if len(known) > 8 else "") + ")"
+        + (f"; {typed!r} differ only in type from a scene id: give them as "
+           f"{type(known[0]).__name__}" if typed else "")
+    )
+    if len(unknown) == len(vals):
+        raise XlstsrError(
+            f"{said}: the validation set would be empty. Give ids as make_patches got them in "
+            "`scene_ids` (positions 0..n-1 without scene_ids), or val_fraction= for a random "
+            "split"
+        )
+    warn(f"{said}: validation holds the other scenes only. Check the ids, or whether "
+         "make_patches dropped those scenes' patches (max_nan_fraction).", UserWarning)
+    return vals
 
 
 def fit_guide_gain(

@@ -253,7 +253,8 @@ def _check_cube(
         )
     dims = {n: ds[n].dims for n in names}
     first = dims[names[0]]
-    if len(first) != 3 or any(set(d) != set(first) for d in dims.values()):
+    if len(first) != 3 or time_dim not in first or any(
+            set(d) != set(first) for d in dims.values()):
         raise GridError(
             f"every variable of the cube must be ({time_dim}, y, x) on one grid, got "
             f"{dims}: select or squeeze the other dimensions (e.g. `.isel(band=0)`)"
@@ -273,8 +274,33 @@ def _check_cube(
                 f"window {k!r}: its offset must be a (row, column) pair of whole numbers >= 0 "
                 f"(the upper-left pixel in the cube's grid), got {off!r}"
             )
-    ydim, xdim = [d for d in first if d != time_dim]
-    return ds, names, ydim, xdim
+    return ds, names, *_yx_dims(ds[names[0]], time_dim)
+
+
+def _yx_dims(da: xr.DataArray, time_dim: Hashable) -> tuple[Hashable, Hashable]:
+    """The (y, x) dims of a (time, ., .) variable, found by name as CubeDataModule and upscale
+    find them (y/x, lat/lon, rioxarray's declaration): taken by position, a (time, x, y) cube
+    had its (row, column) offsets applied as (x, y) and its windows returned transposed under
+    the labels (y, x), another window's ground."""
+    from ..errors import NoSpatialDimsError
+    from ..validate import spatial_dims, spatial_names
+
+    rename = spatial_names(da)
+    back = {v: k for k, v in rename.items()}
+    try:
+        ydim, xdim = spatial_dims(da.rename(rename) if rename else da)
+    except NoSpatialDimsError:
+        yd, xd = [str(d) for d in da.dims if d != time_dim]
+        raise NoSpatialDimsError(
+            f"cannot tell the cube's rows from its columns: dims {tuple(map(str, da.dims))} have "
+            "no y/x (or lat/lon) names, and window offsets are (row, column). Name them, e.g. "
+            f"`cube.rename({{{yd!r}: 'y', {xd!r}: 'x'}})` if {yd!r} runs along the rows."
+        ) from None
+    ydim, xdim = back.get(ydim, ydim), back.get(xdim, xdim)
+    if time_dim in (ydim, xdim):
+        raise GridError(f"time_dim {time_dim!r} is one of the cube's spatial dims ({ydim!r}, "
+                        f"{xdim!r}): pass `time_dim=` the name of its time axis")
+    return ydim, xdim
 
 
 def _refuse_scale_applied_twice(ds: xr.Dataset, names: Sequence[Hashable], time_dim: str) -> None:
@@ -351,7 +377,8 @@ def window_samples(
     cube : DataArray or Dataset, (time, y, x)
         E.g. :func:`xlstsr.io.open_stac` of a STAC catalog of daily tiles (decoded values).
     windows : mapping position -> (row offset, column offset)
-        Upper-left pixel of each window in the cube's grid.
+        Upper-left pixel of each window in the cube's grid: rows along its ``y`` dim, columns
+        along its ``x`` dim (found by name, y/x or lat/lon, whatever the dims' order).
     size : int
         Window size in pixels.
     min_valid : float
@@ -371,9 +398,11 @@ def window_samples(
     ------
     xlstsr.errors.XlstsrError
         Checked before any read: a cube that is not xarray or has no ``time_dim``, variables
-        that are not (time, y, x), offsets that are not whole pairs >= 0, a ``size`` that is not
-        a whole number >= 1, ``min_valid`` outside [0, 1]; a window outside the cube; windows
-        that overlap (a split by position would put their shared ground on both sides).
+        that are not (time, y, x) or whose y and x are not named
+        (:class:`~xlstsr.errors.NoSpatialDimsError`), offsets that are not whole pairs >= 0, a
+        ``size`` that is not a whole number >= 1, ``min_valid`` outside [0, 1]; a window outside
+        the cube; windows that overlap (a split by position would put their shared ground on
+        both sides).
 
     Examples
     --------
