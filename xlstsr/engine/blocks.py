@@ -5,9 +5,10 @@ input window from the input blocks that hold it - the tile, the method's recepti
 it (the model's halo) and the gap filling's reach beyond that, clipped at the image's edges -
 fills the gaps on the window, runs the method on the tile and one halo and keeps the tile's
 core. The guide's window (the tile and one halo, in fine pixels) is cut the same way from the
-guide's own blocks, whatever their chunking. This reproduces whole-array inference exactly, in
-one task per tile: no overlap, concatenation or rechunking tasks around it (the
-``map_overlap`` graph this replaced cost about 17 ms of scheduling per 128-px tile,
+guide's own blocks, whatever their chunking, wider by the reach of the method's guide gap
+filling (:func:`guide_fill_reach`), filled there and cut back. This reproduces whole-array
+inference exactly, in one task per tile: no overlap, concatenation or rechunking tasks around
+it (the ``map_overlap`` graph this replaced cost about 17 ms of scheduling per 128-px tile,
 docs/results/engine.md).
 
 Gaps (clouds, water) are filled locally before the method runs and re-masked afterwards: an
@@ -40,7 +41,7 @@ from ..methods.base import UpscaleMethod
 from .regions import check_cancelled, region_allocation
 from .shipping import Shipment, deliver, ship_state
 
-__all__ = ["engine_depth", "task_prefix", "upscale_array"]
+__all__ = ["engine_depth", "guide_fill_reach", "task_prefix", "upscale_array"]
 
 
 def engine_depth(method: UpscaleMethod, factor: int) -> int:
@@ -54,6 +55,19 @@ def engine_depth(method: UpscaleMethod, factor: int) -> int:
 def model_halo(method: UpscaleMethod, factor: int) -> int:
     """Halo (coarse pixels) of the model's window around a tile: the method's receptive field."""
     return int(method.halo(factor))
+
+
+def guide_fill_reach(method: UpscaleMethod, factor: int) -> int:
+    """Reach (fine pixels) of the gap filling a method applies to its guide before it runs (0:
+    none, or pixel by pixel): the method's ``guide_fill_radius(factor)`` when it has one (torch
+    models, :meth:`~xlstsr.methods.torch_model.TorchModelMethod.guide_fill_radius`).
+
+    A tile's guide is cut this much wider than its model window and filled by the method's
+    ``fill_guide_gaps`` before it is cut back: filled on the model window alone, a gap at the
+    window's edge lost its outside neighbours, and the model carried that into the tile (0.1 K
+    seams next to tile boundaries)."""
+    radius = getattr(method, "guide_fill_radius", None)
+    return 0 if radius is None else max(0, int(radius(factor)))
 
 
 def _upscale_numpy(
@@ -136,6 +150,7 @@ def _tile_task(
     factor: int,
     lst_slice: tuple[slice, ...],
     guide_slice: tuple[slice, ...] | None,
+    guide_crop: tuple[slice, slice] | None,
     model: tuple[slice, slice],
     core: tuple[slice, slice],
     fill_radius: int | None,
@@ -144,7 +159,9 @@ def _tile_task(
     """One output tile: its input window (the tile, the model's halo and the gap filling's halo
     beyond it, clipped at the image's edges) is cut from the input blocks that hold it, gaps are
     filled on the whole window (``fill_radius``; None: by the method's call on the model window),
-    the method runs on the model window (the tile and one halo) and the core is kept."""
+    the method runs on the model window (the tile and one halo) and the core is kept. The guide's
+    window is the model window's (in fine pixels) and, with ``guide_crop`` (its slices into the
+    cut), the method's guide gap filling's reach beyond it: filled there, then cut back."""
     check_cancelled()  # the run stopped (Ctrl-C, another region's error): no more tiles
     lst = _assemble(lst_blocks, lst_slice)
     n = lst.shape[0]
@@ -160,6 +177,8 @@ def _tile_task(
     guide = None
     if guide_blocks is not None:
         g = _assemble(guide_blocks, guide_slice)
+        if guide_crop is not None:  # gaps filled from the same neighbours as on the whole image
+            g = method.fill_guide_gaps(g, factor)[..., guide_crop[0], guide_crop[1]]
         guide = np.broadcast_to(g, (n, *g.shape[1:]))
     res = _upscale_numpy(method, mlst, guide, factor, filled)
     return res[:, cy.start * factor : cy.stop * factor, cx.start * factor : cx.stop * factor]
@@ -238,6 +257,21 @@ def _check_array_args(method: Any, lst: Any, guide: Any, factor: Any) -> None:
     if guide is not None and np.ndim(guide) != 4:
         raise GridError(f"guide must be (n or 1, c, y*factor, x*factor), got shape "
                         f"{np.shape(guide)}: a single-band guide is `guide[:, None]`")
+    if guide is not None:
+        # a dask guide of another size was cut to its top-left corner (tiles read the wrong
+        # place) or failed in np.block; a numpy one failed in the method or in broadcasting
+        n, ny, nx = np.shape(lst)
+        f = int(factor)
+        gshape = tuple(np.shape(guide))
+        if gshape[2:] != (ny * f, nx * f) or gshape[0] not in (1, n):
+            first = "1" if n == 1 else f"{n} or 1"
+            raise GridError(
+                f"guide must have shape ({first}, c, {ny * f}, {nx * f}) for an lst of shape "
+                f"{(n, ny, nx)} and factor {f} (the fine grid, {f} times the LST's), got "
+                f"{gshape}: regrid it onto the LST's grid refined {f} times (xlstsr.upscale "
+                "does, from georeferenced DataArrays), or pass one guide per time step or one "
+                "for all."
+            )
 
 
 def _bounds(chunks: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -318,6 +352,7 @@ def upscale_array(
     if guide is not None:
         guide = dsa.asarray(guide)
         gn, gc = guide.shape[:2]
+    gr = guide_fill_reach(method, factor) if guide is not None else 0
     out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
     shipment = ship_state(method)  # one graph key: fetched once per worker, not pickled per task
     ship_key = None if shipment is None else shipment.key
@@ -333,13 +368,19 @@ def upscale_array(
                 mx0, mx1 = max(0, x0 - h), min(nx, x1 + h)
                 fx0, fx1 = (max(0, x0 - 2 * h), min(nx, x1 + 2 * h)) if local else (mx0, mx1)
                 lkeys, lsl = _window_keys(lst, [(t0, t1), (fy0, fy1), (fx0, fx1)])
-                gkeys = gsl = None
+                gkeys = gsl = gcrop = None
                 if guide is not None:
                     gt = (t0, t1) if gn == n else (0, gn)
-                    gkeys, gsl = _window_keys(guide, [gt, (0, gc), (my0 * factor, my1 * factor),
-                                                      (mx0 * factor, mx1 * factor)])
+                    # the model window in fine pixels and the guide filling's reach around it
+                    gy0, gy1 = max(0, my0 * factor - gr), min(ny * factor, my1 * factor + gr)
+                    gx0, gx1 = max(0, mx0 * factor - gr), min(nx * factor, mx1 * factor + gr)
+                    gkeys, gsl = _window_keys(guide, [gt, (0, gc), (gy0, gy1), (gx0, gx1)])
+                    if gr:
+                        gcrop = (slice(my0 * factor - gy0, my1 * factor - gy0),
+                                 slice(mx0 * factor - gx0, mx1 * factor - gx0))
                 fn = partial(
                     _tile_task, method=method, factor=factor, lst_slice=lsl, guide_slice=gsl,
+                    guide_crop=gcrop,
                     model=(slice(my0 - fy0, my1 - fy0), slice(mx0 - fx0, mx1 - fx0)),
                     core=(slice(y0 - my0, y1 - my0), slice(x0 - mx0, x1 - mx0)),
                     fill_radius=h if local else None, out_dtype=out_dtype,

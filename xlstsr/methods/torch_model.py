@@ -40,9 +40,7 @@ Examples
 
 from __future__ import annotations
 
-import copy
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -319,12 +317,15 @@ class TorchModelMethod(UpscaleMethod):
         # a private copy: the user's module keeps its train()/eval() mode and layout, and a
         # module changed in place later (fine-tuned) is not what this method's weights hash
         # names (the default 'sisr' was served a user's fine-tuned module from the cache)
+        # (through torch.save where torch cannot deepcopy it: weight_norm's derived weights)
+        from ..nn.adapt import copy_model
+
         try:
-            model = copy.deepcopy(model)
+            model = copy_model(model)
             self._shared_module = False
-        except (RuntimeError, TypeError, AttributeError, pickle.PicklingError):
-            # a module torch cannot copy (weight_norm's derived weights, a lock): used as it
-            # is, as before, and cached under a key of its own object (never the default's)
+        except XlstsrError:
+            # a module torch can neither copy nor save (a lock): used as it is, as before,
+            # and cached under a key of its own object (never the default's)
             self._shared_module = True
         model = model.eval()
         if rf is None:
@@ -398,8 +399,13 @@ class TorchModelMethod(UpscaleMethod):
 
         def load(dev: str) -> Any:
             if self._local_model is not None:  # the method's own copy
-                m = self._local_model if dev == "cpu" else copy.deepcopy(self._local_model)
-                return m.to(dev).eval()
+                if dev == "cpu":
+                    return self._local_model.to(dev).eval()
+                from ..nn.adapt import copy_model
+
+                # copied, not moved: the CPU module stays as it is (weight_norm's derived
+                # weights refuse deepcopy: copied through torch.save, or an error naming why)
+                return copy_model(self._local_model).to(dev).eval()
             if self._path is not None:
                 from ..nn.checkpoint import load_model
 
@@ -466,6 +472,27 @@ class TorchModelMethod(UpscaleMethod):
     def halo(self, factor: int) -> int:
         self._check_factor(factor)
         return self.receptive_field
+
+    def guide_fill_radius(self, factor: int) -> int:
+        """Reach (fine pixels) of the guide's gap filling before the forward: ``factor`` (or
+        the receptive field, if smaller), 0 for models without a guide or that take NaN.
+
+        The engine cuts a tile's guide this much wider than the model's window and fills it with
+        :meth:`fill_guide_gaps` before cutting it back
+        (:func:`xlstsr.engine.blocks.guide_fill_reach`): a gap at the window's edge is filled
+        from the same neighbours as on the whole image.
+        """
+        if not self.needs_guide or self.accepts_nan_guide:
+            return 0
+        return min(int(factor), self.receptive_field * int(factor))
+
+    def fill_guide_gaps(self, guide: np.ndarray, factor: int) -> np.ndarray:
+        """The guide (n, c, Y, X) as the forward gets it: float32, a new array, its NaN filled
+        (:func:`fill_guide` over :meth:`guide_fill_radius`, then the model's
+        ``guide_fill_value``) unless the model sets ``accepts_nan_guide``."""
+        if self.accepts_nan_guide:
+            return np.array(guide, dtype=np.float32, copy=True)
+        return fill_guide(guide, self.guide_fill_radius(factor), self.guide_fill_value)
 
     def channel_message(self, got: int) -> str:
         """What to say when ``got`` guide channels reach a model that takes :attr:`n_guide`."""
@@ -571,11 +598,8 @@ class TorchModelMethod(UpscaleMethod):
         # copies: on the CPU the tensors share memory with these arrays, and a model that
         # normalises its input in place would change the user's LST and what conserve= reads
         x = np.array(lst, dtype=np.float32, order="C", copy=True)[:, None]
-        g = None
-        if self.needs_guide and self.accepts_nan_guide:
-            g = np.array(guide, dtype=np.float32, copy=True)
-        elif self.needs_guide:
-            g = fill_guide(guide, min(factor, self.receptive_field * factor), self.guide_fill_value)
+        # a guide the engine already filled on a wider window has no NaN left: copied as it is
+        g = self.fill_guide_gaps(guide, factor) if self.needs_guide else None
         if getattr(self, "adapt", None) is not None:
             module = model.module if isinstance(model, OnnxModel) else model
             return self._upscale_adapted(module, x, np.asarray(valid, bool), g, factor, dev)

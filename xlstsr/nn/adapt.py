@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import math
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -297,6 +299,47 @@ def sample_windows(valid: np.ndarray, window: int, n: int, seed: int) -> list[tu
     return [(cand[i][0], cand[i][0] + wy, cand[i][1], cand[i][1] + wx) for i in order[:n]]
 
 
+def copy_model(model: torch.nn.Module) -> torch.nn.Module:
+    """A private copy of ``model`` (structure, weights, devices): ``copy.deepcopy``, or, where
+    torch cannot deepcopy the module, a round trip through ``torch.save``/``torch.load`` in
+    memory.
+
+    A module wrapped by the legacy ``torch.nn.utils.weight_norm`` holds a derived weight that
+    is not a graph leaf, which ``deepcopy`` refuses with a raw RuntimeError; ``torch.save``
+    stores it (the copy recomputes it from ``weight_g``/``weight_v`` at each forward).
+    :class:`~xlstsr.errors.XlstsrError` naming the fix when neither works (a lock or an open
+    file on the module).
+
+    Examples
+    --------
+    >>> m = torch.nn.Conv2d(1, 1, 3)
+    >>> c = copy_model(m)
+    >>> c is m, torch.equal(c.weight, m.weight)
+    (False, True)
+    """
+    try:
+        return copy.deepcopy(model)
+    except (RuntimeError, TypeError, AttributeError, pickle.PicklingError) as err:
+        first = err
+    try:  # cloudpickle: a model class defined in a script or a function still travels
+        import cloudpickle as pickle_module
+    except ImportError:  # pragma: no cover - dask depends on cloudpickle
+        pickle_module = pickle
+    buf = io.BytesIO()
+    try:
+        torch.save(model, buf, pickle_module=pickle_module)
+        return torch.load(io.BytesIO(buf.getvalue()), weights_only=False)
+    except Exception as err:
+        raise XlstsrError(
+            f"xlstsr needs a private copy of the model ({type(model).__name__}) and torch can "
+            f"neither deepcopy it ({type(first).__name__}: {str(first)[:120]}) nor save it "
+            f"({type(err).__name__}: {str(err)[:120]}): remove what it holds that cannot be "
+            "copied (a lock, an open file); for the legacy torch.nn.utils.weight_norm use "
+            "torch.nn.utils.parametrizations.weight_norm, or torch.nn.utils.remove_weight_norm "
+            "after training."
+        ) from err
+
+
 def adapt_model(
     model: torch.nn.Module,
     lst: np.ndarray,
@@ -343,7 +386,8 @@ def adapt_model(
     True
     """
     config = config or Adaptation()
-    tuned = copy.deepcopy(model).eval()  # the cached (shared) model is never touched
+    # the cached (shared) model is never touched; weight_norm models cannot be deepcopied
+    tuned = copy_model(model).eval()
     if config.steps == 0:
         return tuned
     params = [p for p in tuned.parameters() if p.is_floating_point()]
