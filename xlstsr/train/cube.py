@@ -46,7 +46,7 @@ from ..validate import (
     spatial_names,
 )
 from .data import degraded_pairs, fit_guide_gain, make_patches, target_scale_pairs
-from .loop import MODES, PatchDataModule, check_seed, fit
+from .loop import MODES, PatchDataModule, check_seed, fit, merge_loss_options
 from .windows import PositionSplit, split_by_position, split_positions
 
 __all__ = ["CubeDataModule", "fit_cube", "fit_files"]
@@ -559,7 +559,8 @@ def fit_cube(
     model : nn.Module
         The trained model (best validation weights).
     record : dict
-        ``history`` (:func:`fit`'s), ``loss_options`` (the fitted guide gain of ``"sif"``),
+        ``history`` (:func:`fit`'s), ``loss_options`` (those the loss ran with: the fitted
+        guide gain of ``"sif"`` under the ``loss_options`` given, a given ``gain`` winning),
         ``n_train`` / ``n_val`` patches, ``split`` (the window positions of each set), ``window``.
 
     Examples
@@ -603,19 +604,23 @@ def fit_cube(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build_model(arch, factor=factor, **({"n_guide": data.n_guide} if guided else {}))
+    inputs = _input_labels(guide if data.n_guide else None, data.n_guide)
+    # the guide's band labels travel with the model (in memory, through fit_files in its model
+    # file, and in the Lightning checkpoints a ModelCheckpoint writes during fit: set before
+    # training): recorded as 'guide0', 'guide1', upscale could not refuse swapped bands
+    model.metadata = {**dict(getattr(model, "metadata", {}) or {}), "inputs": inputs}
     hist = fit(model, data, seed=seed, **fit_options)
     record = {
         "history": hist,
-        "loss_options": data.loss_options,
+        # what the loss ran with: the fitted SIF gain under the user's options (as fit merges
+        # them); the fitted gain alone was recorded while the user's alpha trained unrecorded
+        "loss_options": merge_loss_options(data.loss_options, fit_options.get("loss_options")),
         "n_train": len(data.train_set),  # type: ignore[arg-type]
         "n_val": 0 if data.val_set is None else len(data.val_set),
         "split": data.split.as_dict(),  # type: ignore[union-attr]
         "window": data.window,
-        "inputs": _input_labels(guide if data.n_guide else None, data.n_guide),
+        "inputs": inputs,
     }
-    # the guide's band labels travel with the model (in memory and, through fit_files, in its
-    # checkpoint): recorded as 'guide0', 'guide1', upscale could not refuse swapped bands
-    model.metadata = {**dict(getattr(model, "metadata", {}) or {}), "inputs": record["inputs"]}
     return model, record
 
 

@@ -46,7 +46,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning as L
@@ -136,6 +136,29 @@ def make_loss(
         return supervised_loss(sr, batch["target"], coarse, factor, **options)
 
     return loss
+
+
+def merge_loss_options(
+    fitted: Mapping[str, Any] | None, given: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The loss options a run uses: those a data module fitted (the SIF guide ``gain``), with
+    the user's on top (a user-given ``gain`` wins).
+
+    The user's options replaced the fitted ones whole: ``{"alpha": 0.7}`` trained with the
+    loss's default gain while the record reported the fitted one.
+
+    Examples
+    --------
+    >>> merge_loss_options({"gain": -20.0}, {"alpha": 0.7})
+    {'gain': -20.0, 'alpha': 0.7}
+    >>> merge_loss_options({"gain": -20.0}, {"gain": -5.0})
+    {'gain': -5.0}
+    """
+    for name, opts in (("fitted loss options", fitted), ("loss_options", given)):
+        if opts is not None and not isinstance(opts, Mapping):
+            raise InputTypeError(f"{name} must be a dict of the loss's options (e.g. "
+                                 f"{{'alpha': 0.5}}), got {type(opts).__name__}")
+    return {**(fitted or {}), **(given or {})}
 
 
 def _check_loss_options(mode: str, options: dict[str, Any]) -> None:
@@ -276,14 +299,17 @@ class SuperResolutionModule(L.LightningModule):
         check_whole("epochs", epochs, hint="the length of the learning-rate schedule: e.g. 50")
         self.mode, self.lr, self.epochs = mode, float(lr), int(epochs)
         self.normalise = check_bool("normalise", normalise)
-        self._loss_options_given = loss_options is not None
-        self.loss_options = dict(loss_options or {})
+        self.loss_options = merge_loss_options(None, loss_options)
         self.loss_fn = make_loss(mode, self.factor, **self.loss_options)
+        # the guide band names (model.metadata["inputs"]) travel in the hyper-parameters: a
+        # model rebuilt from a Lightning checkpoint lost them ('guide0', 'guide1') and upscale
+        # then took the bands in any order
         self.save_hyperparameters({
             "model": getattr(model, "arch", type(model).__name__),
             "config": dict(getattr(model, "config", {})),
             "mode": mode, "factor": self.factor, "loss_options": self.loss_options,
             "lr": self.lr, "epochs": self.epochs, "normalise": self.normalise,
+            "inputs": _model_inputs(model),
         })
 
     def setup(self, stage: str) -> None:
@@ -299,10 +325,27 @@ class SuperResolutionModule(L.LightningModule):
         if self.normalise and train is not None:
             fit_normalisation(self.model, train)
         extra = getattr(data, "loss_options", None)
-        if extra and not self._loss_options_given:
-            self.loss_options = dict(extra)
-            self.loss_fn = make_loss(self.mode, self.factor, **self.loss_options)
-            self.hparams["loss_options"] = self.loss_options
+        if extra:  # the fitted gain under the user's options (they replaced it whole)
+            merged = merge_loss_options(extra, self.loss_options)
+            if merged != self.loss_options:
+                self.loss_options = merged
+                self.loss_fn = make_loss(self.mode, self.factor, **self.loss_options)
+                self.hparams["loss_options"] = self.loss_options
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """The model's guide band names as they are now (set after the module was built too)."""
+        live = _model_inputs(self.model)
+        if live is not None and isinstance(checkpoint.get("hyper_parameters"), dict):
+            checkpoint["hyper_parameters"]["inputs"] = live
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Give the network the guide band names of the checkpoint (older ones have none)
+        unless it has its own (a resumed run's model)."""
+        saved = (checkpoint.get("hyper_parameters") or {}).get("inputs")
+        if _valid_inputs(saved) and _model_inputs(self.model) is None:
+            meta = dict(getattr(self.model, "metadata", None) or {})
+            self.model.metadata = {**meta, "inputs": list(saved)}
+            self.hparams["inputs"] = list(saved)
 
     @classmethod
     def load_from_checkpoint(  # type: ignore[override]
@@ -373,6 +416,18 @@ class SuperResolutionModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         opt, sched = _optimiser(self.model, self.lr, self.epochs)
         return {"optimizer": opt, "lr_scheduler": sched}
+
+
+def _valid_inputs(inputs: Any) -> bool:
+    """Whether ``inputs`` is a list of input names starting with ``"lst"``."""
+    return (isinstance(inputs, (list, tuple)) and len(inputs) >= 1 and inputs[0] == "lst"
+            and all(isinstance(v, str) for v in inputs))
+
+
+def _model_inputs(model: torch.nn.Module) -> list[str] | None:
+    """``model.metadata["inputs"]`` (``["lst", *guide band names]``), or None."""
+    inputs = (getattr(model, "metadata", None) or {}).get("inputs")
+    return list(inputs) if _valid_inputs(inputs) else None
 
 
 class _Indices(torch.utils.data.Dataset):
@@ -513,8 +568,27 @@ class PatchDataModule(L.LightningDataModule):
         return {"seed": self.seed, "batch_size": self.batch_size,
                 "augmentation": self.augmentation, "input_noise": self.input_noise}
 
+    def _patches_record(self) -> dict[str, Any] | None:
+        """What the module trains and validates on: patch counts, factor, shapes and a digest of
+        the tensors; None before the training patches exist. Computed once per patch set."""
+        if self.train_set is None:
+            return None
+        key = (self.train_set, self.val_set)
+        cached = getattr(self, "_patches_cache", None)
+        if cached is not None and cached[0][0] is key[0] and cached[0][1] is key[1]:
+            return cached[1]
+        record = {"n_train": len(self.train_set),
+                  "n_val": 0 if self.val_set is None else len(self.val_set),
+                  "factor": int(self.train_set.factor),
+                  "shapes": _patch_shapes(self.train_set),
+                  "lst_mean": _mean_kelvin(self.train_set),
+                  "data": _patch_digest(self.train_set, self.val_set)}
+        self._patches_cache = (key, record)
+        return record
+
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.gen.get_state(), "batching": self._batching()}
+        return {"generator": self.gen.get_state(), "batching": self._batching(),
+                "patches": self._patches_record()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # another seed was ignored (the checkpoint's generator went on: seed 4 gave seed 3's
@@ -528,19 +602,63 @@ class PatchDataModule(L.LightningDataModule):
                 + "): resume with the settings of the first run, or start a new training "
                 "without the checkpoint."
             )
+        # other patches resumed silently: the model kept the first run's normalisation and
+        # best-so-far state while it trained on data of another temperature range
+        before, now = state_dict.get("patches"), self._patches_record()
+        if before is not None and now is not None and before != now:
+            diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+            shown = [f"{k} {before.get(k)!r}, now {now.get(k)!r}" for k in diff if k != "data"]
+            raise XlstsrError(
+                "the checkpoint was trained on other patches (they differ in "
+                + (", ".join(shown) if shown else "their values") + "): resume with the "
+                "training and validation patches of the first run, or start a new training "
+                "without the checkpoint."
+            )
         self.gen.set_state(state_dict["generator"])
+
+
+def _patch_shapes(patches: PatchSet) -> dict[str, list[int] | None]:
+    """The shape of each tensor of a patch set (None where it has none)."""
+    return {name: None if t is None else list(t.shape)
+            for name, t in (("lst", patches.lst), ("guide", patches.guide),
+                            ("target", patches.target))}
+
+
+def _mean_kelvin(patches: PatchSet) -> float | None:
+    """The mean coarse LST of the patches (K, to 1 mK; None without a finite value)."""
+    mean = float(torch.nanmean(patches.lst.double()))
+    return None if math.isnan(mean) else round(mean, 3)
+
+
+def _patch_digest(*sets: PatchSet | None) -> str:
+    """A digest of the patches' tensors and scene ids (a fixed cost, small beside training)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for ps in sets:
+        if ps is None:
+            h.update(b"|none")
+            continue
+        for t in (ps.lst, ps.lst_valid, ps.guide, ps.target):
+            h.update(b"|-" if t is None else b"|")
+            if t is not None:  # hashed in place: no copy of a large patch set
+                h.update(np.ascontiguousarray(t.detach().cpu().numpy()).view(np.uint8))
+        h.update("|".join(map(str, np.asarray(ps.scene).tolist())).encode())
+    return h.hexdigest()[:32]
 
 
 class BestWeights(Callback):
     """Early stopping on the validation loss, the best weights kept, the history per epoch.
 
-    After each training epoch the epoch's losses and seconds are recorded. On epochs where
-    validation ran, the weights are copied when ``val_loss`` improves on the best by more than
-    1e-6, and training stops after ``patience`` validated epochs without improvement (0: never;
-    the decision is shared by every process of a multi-device run). A run without validation
-    (``validated=False``) ranks epochs by the training loss instead; epochs between validations
-    record a NaN ``val_loss``. Its state travels with Lightning checkpoints: a run resumed from
-    a checkpoint written at the end of an epoch continues exactly.
+    After each training epoch the epoch's losses and seconds are recorded (``val_loss``: the
+    epoch's last validation). Each validation whose ``val_loss`` improves on the best by more
+    than 1e-6 copies the weights it scored, at once (with ``val_check_interval`` it runs before
+    the epoch's last batches, which a copy at the epoch's end took in); training stops after
+    ``patience`` validated epochs without improvement (0: never; the decision is shared by every
+    process of a multi-device run). A run without validation (``validated=False``) ranks epochs
+    by the training loss at their end instead; epochs between validations record a NaN
+    ``val_loss``. Its state travels with Lightning checkpoints: a run resumed from a checkpoint
+    written at the end of an epoch continues exactly.
     """
 
     def __init__(self, patience: int = 10, validated: bool = True) -> None:
@@ -550,13 +668,28 @@ class BestWeights(Callback):
         self.hist: dict[str, list] = {"train_loss": [], "val_loss": [], "epoch_seconds": []}
         self.best, self.best_state, self.bad, self._t0 = math.inf, None, 0, 0.0
         self._val: float | None = None
+        self._improved = False  # a validation of this epoch improved on the best
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._t0, self._val = time.perf_counter(), None
+        self._t0, self._val, self._improved = time.perf_counter(), None, False
+
+    def _keep(self, score: float, pl_module: L.LightningModule) -> bool:
+        """Copy the weights if ``score`` improves on the best; whether it did."""
+        if not score < self.best - 1e-6:
+            return False
+        self.best = score
+        self.best_state = {k: v.detach().cpu().clone()
+                           for k, v in pl_module.model.state_dict().items()}
+        return True
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.sanity_checking and "val_loss" in trainer.callback_metrics:
-            self._val = float(trainer.callback_metrics["val_loss"])
+        if trainer.sanity_checking or "val_loss" not in trainer.callback_metrics:
+            return
+        self._val = float(trainer.callback_metrics["val_loss"])
+        # the weights this validation scored, now: with val_check_interval the epoch trains on
+        # after it, and a copy at the epoch's end returned weights never validated
+        if self.validated and not math.isnan(self._val) and self._keep(self._val, pl_module):
+            self._improved = True
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         tl = float(trainer.callback_metrics.get("train_loss", float("nan")))
@@ -570,10 +703,9 @@ class BestWeights(Callback):
         if math.isnan(score):  # no validation this epoch: nothing to rank
             return
         stop = False
-        if score < self.best - 1e-6:
-            model = pl_module.model
-            self.best, self.bad = score, 0
-            self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        improved = self._improved if self.validated else self._keep(score, pl_module)
+        if improved:
+            self.bad = 0
         else:
             self.bad += 1
             stop = bool(self.patience and self.bad >= self.patience)
@@ -583,12 +715,13 @@ class BestWeights(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"hist": copy.deepcopy(self.hist), "best": self.best, "bad": self.bad,
-                "best_state": self.best_state}
+                "best_state": self.best_state, "improved": self._improved}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.hist = copy.deepcopy(state_dict["hist"])
         self.best, self.bad = state_dict["best"], state_dict["bad"]
         self.best_state = state_dict["best_state"]
+        self._improved = bool(state_dict.get("improved", False))
 
 
 def make_logger(logger: Any, save_dir: str | os.PathLike | None = None) -> Any:
@@ -897,9 +1030,9 @@ def fit(
     ``default_root_dir``, ``max_epochs``...), ``callbacks`` are
     added to the early-stopping one (e.g. a ``ModelCheckpoint``) and ``ckpt_path`` resumes a run
     from a Lightning checkpoint written at the end of an epoch (the same weights as an
-    uninterrupted run; the settings must be the first run's). The same seed and data give the
-    same weights, also on a data module that served a fit before (its batch order and
-    augmentation restart from its seed, unless ``ckpt_path`` resumes them).
+    uninterrupted run; the settings and patches must be the first run's). The same seed and
+    data give the same weights, also on a data module that served a fit before (its batch order
+    and augmentation restart from its seed, unless ``ckpt_path`` resumes them).
 
     Training is deterministic (Lightning's ``deterministic=True``) and seeded
     (``seed_everything(seed)``: the ``random``, numpy and torch generators); the process-wide
@@ -917,12 +1050,14 @@ def fit(
         fitted loss options apply).
     val : PatchSet, optional
         Validation patches (split from ``train`` by position or scene:
-        :func:`split_by_position`, :func:`split_by_scene`).
+        :func:`split_by_position`, :func:`split_by_scene`). An empty set warns: no validation,
+        no early stopping.
     mode : str, optional
         ``"sisr"`` (default), ``"degraded_disr"``, ``"sif"`` or ``"supervised"``
         (:func:`make_loss`); a data module's own mode by default.
     loss_options : dict
-        Options of the loss (``alpha``, ``gain``, ``w_detail``, ``w_spectral``...).
+        Options of the loss (``alpha``, ``gain``, ``w_detail``, ``w_spectral``...), on top of
+        those a data module fitted (the SIF guide ``gain``: a ``gain`` given here wins).
     epochs : int
         Length of the cosine learning-rate decay and the most epochs run (stop earlier with
         ``trainer_options={"max_epochs": n}`` and resume later).
@@ -991,8 +1126,8 @@ def fit(
             # model, seed and data gave other weights (a resume loads the checkpoint's state)
             data.gen.manual_seed(data.seed)
         train, val = data._require_train(), data.val_set
-        if loss_options is None and getattr(data, "loss_options", None):
-            loss_options = dict(data.loss_options)
+        # the fitted guide gain stays beside the user's options (a user-given gain wins)
+        loss_options = merge_loss_options(getattr(data, "loss_options", None), loss_options)
     else:
         mode = mode or "sisr"
         data = PatchDataModule(
@@ -1004,6 +1139,15 @@ def fit(
         raise XlstsrError(f"unknown training mode {mode!r}; choose one of {MODES}")
     if not len(train):
         raise XlstsrError("no training patches")
+    if val is not None and not len(val):
+        # an empty split (a misspelt val scene id) trained on without a word
+        warnings.warn(
+            "the validation patches hold no patch: training runs without validation and without "
+            "early stopping (the best weights are chosen by the training loss). Check the split "
+            "that made them (e.g. split_by_scene's val_scenes against the patches' scene ids), "
+            "or pass val=None.",
+            UserWarning, stacklevel=2,
+        )
     if "max_epochs" in trainer_options:  # 0 "trained" nothing and returned a history
         trainer_options["max_epochs"] = check_whole(
             "trainer_options['max_epochs']", trainer_options["max_epochs"],
