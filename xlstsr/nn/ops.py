@@ -5,15 +5,22 @@ They reproduce :func:`xlstsr.kernels.interp.cubic_upsample` and
 :func:`xlstsr.kernels.aggregate.radiometric_mean` (tested equal), so that a model's built-in
 upsampling and a loss's coarse-consistency term use exactly the operators the rest of the library
 uses to evaluate.
+
+On a GPU they convolve in full float32 (TF32 off, :func:`xlstsr.nn.runtime.full_float32`): they
+take raw Kelvin, which TF32's 10-bit mantissa rounds to steps of 0.25 K near 300 K.
 """
 
 from __future__ import annotations
+
+import contextlib
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..kernels.interp import KEYS_A, _keys_weights
+from . import runtime
 
 __all__ = [
     "cubic_kernel_bank",
@@ -45,6 +52,11 @@ def cubic_kernel_bank(factor: int, a: float = KEYS_A) -> np.ndarray:
     return bank
 
 
+def _exact(x: torch.Tensor) -> Any:
+    """TF32 off while convolving ``x`` on a GPU (cuDNN's default rounds Kelvin to 0.25 K)."""
+    return runtime.full_float32() if runtime._on_cuda(x) else contextlib.nullcontext()
+
+
 def _upsample_last(x: torch.Tensor, weight: torch.Tensor, factor: int) -> torch.Tensor:
     *lead, n = x.shape
     flat = x.reshape(-1, 1, n)
@@ -73,8 +85,9 @@ def cubic_upsample_torch(
             :, None, :
         ]
     weight = weight.to(dtype=x.dtype, device=x.device)
-    out = _upsample_last(x, weight, factor)
-    out = _upsample_last(out.transpose(-1, -2), weight, factor)
+    with _exact(x):
+        out = _upsample_last(x, weight, factor)
+        out = _upsample_last(out.transpose(-1, -2), weight, factor)
     return out.transpose(-1, -2)
 
 
@@ -119,8 +132,9 @@ def gaussian_lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
     k = _gauss_taps(sigma, x.dtype, x.device)
     r = (k.numel() - 1) // 2
     y = x.reshape(b * c, 1, h, w)
-    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    with _exact(x):
+        y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+        y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
     return y.reshape(b, c, h, w)
 
 
@@ -139,5 +153,6 @@ def sobel(x: torch.Tensor) -> torch.Tensor:
         / 8.0
     )
     k = torch.stack([kx.T, kx])[:, None]  # (2, 1, 3, 3)
-    y = F.conv2d(F.pad(x.reshape(b * c, 1, h, w), (1, 1, 1, 1), mode="replicate"), k)
+    with _exact(x):
+        y = F.conv2d(F.pad(x.reshape(b * c, 1, h, w), (1, 1, 1, 1), mode="replicate"), k)
     return y.reshape(b, 2 * c, h, w)

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import io
+import pickle
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +30,7 @@ import numpy as np
 __all__ = [
     "cached_model",
     "deserialize_model",
+    "full_float32",
     "measure_receptive_field",
     "model_cache",
     "resolve_device",
@@ -107,24 +111,42 @@ def _closure_values(fn: Any) -> bytes:
 
 def weights_hash(model: Any) -> str:
     """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code,
-    every parameter and buffer (non-persistent ones too) and the values a user-defined module
-    holds in plain attributes (numbers, strings, arrays, tensors, lists and dicts of them):
-    stable across processes, so it keys caches and resume checks."""
+    every parameter and buffer (non-persistent ones too), the functions any module holds and
+    the values a user-defined module holds in attributes: stable across processes, so it keys
+    caches and resume checks.
+
+    Functions are hashed by their code, defaults and closure values (``functools.partial`` by
+    its function and arguments, builtins such as ``torch.tanh`` by name), modules held in lists
+    or dicts by their content, other objects by their pickle. An object none of these can
+    describe is hashed by its identity in this process: two models holding different such
+    objects never share a cache entry, but the hash then differs between processes (a resume
+    check refuses it) and between copies of the model."""
+    return _module_hash(model, 0, ())
+
+
+def _module_hash(model: Any, depth: int, stack: tuple[int, ...]) -> str:
+    """:func:`weights_hash` of a module met at ``depth`` inside the modules ``stack`` (ids)."""
     h = hashlib.sha256()
     h.update(f"{type(model).__module__}.{type(model).__qualname__}".encode())
     h.update(repr(model).encode())
     for attr in ("factor", "n_guide", "receptive_field", "spatially_local", "accepts_nan_guide"):
         h.update(f"{attr}={getattr(model, attr, None)!r};".encode())
+    stack = (*stack, id(model))
     for sub in model.modules():  # the forward code: two classes with one name differ here
         try:
             code = getattr(type(sub).forward, "__code__", None)
         except AttributeError:  # TorchScript modules: their code is hashed by repr() and weights
             code = None
         if code is not None:
-            h.update(code.co_code)
-            h.update(repr(code.co_consts).encode())
+            if _own(sub):  # the names it calls too (F.relu -> F.gelu in a notebook's class)
+                h.update(_code_bytes(code))
+            elif any(isinstance(c, types.CodeType) for c in code.co_consts):
+                h.update(_code_bytes(code))  # a generator's code: its repr names an address
+            else:  # as before: the hashes of the bundled models stay as they were
+                h.update(code.co_code)
+                h.update(repr(code.co_consts).encode())
             h.update(_closure_values(type(sub).forward))
-        h.update(_attributes(sub))
+        h.update(_attributes(sub, depth, stack))
     state = model.state_dict()
     for k, v in state.items():
         if v.is_meta:
@@ -145,6 +167,22 @@ def weights_hash(model: Any) -> str:
             h.update(f"buffer:{k}".encode())
             h.update(_tensor_bytes(v))
     return h.hexdigest()[:32]
+
+
+def _own(module: Any) -> bool:
+    """Whether a module's class is the user's (not torch's or xlstsr's)."""
+    return type(module).__module__.split(".")[0] not in ("torch", "xlstsr")
+
+
+def _code_bytes(code: Any) -> bytes:
+    """A code object's bytecode, constants (nested functions' code too, by their bytes: their
+    repr names a memory address) and the names it reads (``torch.tanh`` and ``torch.sigmoid``
+    differ only there)."""
+    consts = b",".join(
+        _code_bytes(c) if isinstance(c, types.CodeType) else repr(c).encode()
+        for c in code.co_consts)
+    return (code.co_code + b"consts(" + consts + b")names("
+            + ",".join(code.co_names).encode() + b")")
 
 
 def _tensor_bytes(v: Any) -> bytes:
@@ -171,40 +209,58 @@ def torch_int16() -> Any:
     return torch.int16
 
 
-def _attributes(module: Any) -> bytes:
+#: builtin callables (torch.tanh, a Tensor method, np.tanh): named by module and name, the
+#: same object in every process
+_BUILTIN_CALLABLES = (types.BuiltinFunctionType, types.MethodDescriptorType,
+                      types.WrapperDescriptorType, types.MethodWrapperType,
+                      types.ClassMethodDescriptorType, np.ufunc)
+
+
+def _callable(v: Any) -> bool:
+    """Whether ``v`` is a function any module's attribute is hashed by: a Python function or
+    method, a ``functools.partial``, a builtin."""
+    return isinstance(v, (types.FunctionType, types.MethodType, functools.partial,
+                          *_BUILTIN_CALLABLES))
+
+
+def _attributes(module: Any, depth: int = 0, stack: tuple[int, ...] = ()) -> bytes:
     """The instance attributes that change what a module computes without being parameters,
-    buffers or submodules, as stable bytes: functions stored on any module (their code), and the
+    buffers or submodules, as stable bytes: functions stored on any module (their code,
+    defaults and closure values; a partial's function and arguments; a builtin's name), and the
     values of user-defined modules: numbers, strings, numpy arrays and tensors (their bytes),
-    and lists, tuples and dicts of them. Two custom models that differ only there (a lambda,
+    modules (their content), lists, tuples and dicts of them, other objects (their pickle).
+    Two custom models that differ only there (a lambda, ``torch.tanh`` for ``torch.sigmoid``,
     ``self.scale = 2.0``, ``self.offsets = [0.5]``, an array of coefficients) must not share a
-    cache entry. The modules of torch and xlstsr contribute nothing here (their state is in
-    repr() and the weights), so the hashes of the bundled models do not depend on this."""
-    own = type(module).__module__.split(".")[0] not in ("torch", "xlstsr")
+    cache entry. The other values of torch's and xlstsr's modules contribute nothing here (their
+    state is in repr() and the weights), so the hashes of the bundled models do not depend on
+    this."""
+    own = _own(module)
     parts = []
     for k, v in sorted(getattr(module, "__dict__", {}).items()):
         if k.startswith("_") or k == "training":
             continue
-        code = getattr(v, "__code__", None)
-        if code is not None:
-            parts.append(f"{k}:".encode() + code.co_code + repr(code.co_consts).encode())
+        if _callable(v):
+            parts.append(f"{k}:".encode() + _value_bytes(v, depth, stack) + b";")
         elif own and (isinstance(v, _PLAIN) or (
                 isinstance(v, tuple) and all(isinstance(x, _PLAIN) for x in v))):
             parts.append(f"{k}={v!r};".encode())  # as before: the hashes of such models stay
         elif own:
-            value = _value_bytes(v)
-            if value is not None:
-                parts.append(f"{k}=".encode() + value + b";")
+            parts.append(f"{k}=".encode() + _value_bytes(v, depth, stack) + b";")
     return b"".join(parts)
 
 
-#: how deep :func:`_value_bytes` follows nested lists and dicts (a bounded cost per attribute)
+#: how deep :func:`_value_bytes` follows nested lists, dicts, closures and modules (a bounded
+#: cost per attribute); deeper values are hashed by their pickle
 _MAX_DEPTH = 4
 
 
-def _value_bytes(v: Any, depth: int = 0) -> bytes | None:
-    """A stable byte form of a plain value, a numpy array, a tensor, or a list, tuple or dict
-    of them (``_MAX_DEPTH`` levels deep); None for anything else (other objects' repr may
-    name a memory address, unstable across the processes a resume check compares)."""
+def _value_bytes(v: Any, depth: int = 0, stack: tuple[int, ...] = ()) -> bytes:
+    """A stable byte form of a value: a plain value, a numpy array, a tensor, a module (its
+    :func:`weights_hash`), a function (:func:`_function_bytes`), or a list, tuple or dict of
+    them (``_MAX_DEPTH`` levels deep); any other object by its pickle, or by its identity in
+    this process when it has none (:func:`_object_bytes`). Never repr() of an object: it may
+    name a memory address, unstable across the processes a resume check compares. ``stack``:
+    the ids of the modules being hashed (a module holding itself, or a method of itself)."""
     import torch
 
     if isinstance(v, (*_PLAIN, complex, bytes)):
@@ -213,22 +269,82 @@ def _value_bytes(v: Any, depth: int = 0) -> bytes | None:
         v = np.asarray(v)
     if isinstance(v, np.ndarray):
         if v.dtype.hasobject:
-            return None if depth >= _MAX_DEPTH else _value_bytes(v.tolist(), depth + 1)
+            return (_object_bytes(v) if depth >= _MAX_DEPTH
+                    else _value_bytes(v.tolist(), depth + 1, stack))
         a = np.ascontiguousarray(v)
         return f"ndarray{a.dtype.str}{a.shape}".encode() + a.tobytes()
     if isinstance(v, torch.Tensor):
-        return None if v.is_meta else b"tensor" + _tensor_bytes(v)
-    if depth >= _MAX_DEPTH or not isinstance(v, (list, tuple, dict)):
-        return None
+        if v.is_meta:
+            return f"tensor<meta>{v.dtype}{tuple(v.shape)}".encode()
+        return b"tensor" + _tensor_bytes(v)
+    if isinstance(v, torch.nn.Module) and id(v) in stack:  # the module being hashed, or its parent
+        return f"<module ^{stack[::-1].index(id(v))}>".encode()
+    if isinstance(v, _BUILTIN_CALLABLES):
+        owner = getattr(v, "__self__", None)
+        cls = getattr(v, "__objclass__", None)  # a method descriptor: its class names it
+        module = getattr(v, "__module__", None) or getattr(cls, "__module__", None)
+        name = getattr(v, "__qualname__", None) or getattr(v, "__name__", None)
+        out = f"builtin {type(v).__name__} {module}.{name}".encode()
+        if owner is None or isinstance(owner, (types.ModuleType, type)):
+            return out
+        return out + b" of " + _nested(owner, depth, stack)  # a bound method: `t.add`
+    if depth >= _MAX_DEPTH:
+        return _object_bytes(v)
+    if isinstance(v, torch.nn.Module):
+        return b"module" + _module_hash(v, depth + 1, stack).encode()
+    if isinstance(v, functools.partial):
+        return (b"partial(" + _nested(v.func, depth, stack) + b"," + _nested(v.args, depth, stack)
+                + b"," + _nested(v.keywords, depth, stack) + b")")
+    if isinstance(v, types.MethodType):
+        return (b"method(" + _nested(v.__func__, depth, stack) + b" of "
+                + _nested(v.__self__, depth, stack) + b")")
+    if isinstance(v, types.FunctionType):
+        return _function_bytes(v, depth, stack)
+    if isinstance(v, (list, tuple, dict)):
+        if isinstance(v, dict):
+            pairs = sorted(_nested(k, depth, stack) + b":" + _nested(x, depth, stack)
+                           for k, x in v.items())
+            return b"dict{" + b",".join(pairs) + b"}"
+        return (f"{type(v).__name__}[".encode()
+                + b",".join(_nested(x, depth, stack) for x in v) + b"]")
+    return _object_bytes(v)
 
-    def item(x: Any) -> bytes:  # another object inside: its type only
-        b = _value_bytes(x, depth + 1)
-        return b if b is not None else f"<{type(x).__qualname__}>".encode()
 
-    if isinstance(v, dict):
-        pairs = sorted(item(k) + b":" + item(x) for k, x in v.items())
-        return b"dict{" + b",".join(pairs) + b"}"
-    return f"{type(v).__name__}[".encode() + b",".join(item(x) for x in v) + b"]"
+def _nested(v: Any, depth: int, stack: tuple[int, ...]) -> bytes:
+    """:func:`_value_bytes` of a value inside another (one level deeper)."""
+    return _value_bytes(v, depth + 1, stack)
+
+
+def _function_bytes(fn: Any, depth: int, stack: tuple[int, ...]) -> bytes:
+    """A Python function by its name, code, defaults and closure values: the functions one
+    factory makes differ only in the values their closure captured."""
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append(_nested(cell.cell_contents, depth, stack))
+        except ValueError:  # an empty cell (a name assigned after the function was made)
+            cells.append(b"<empty>")
+    return (f"function {fn.__module__}.{fn.__qualname__}:".encode() + _code_bytes(fn.__code__)
+            + b"defaults=" + _nested(fn.__defaults__, depth, stack)
+            + b"kwdefaults=" + _nested(fn.__kwdefaults__, depth, stack)
+            + b"closure=" + b",".join(cells))
+
+
+#: objects hashed by their identity (:func:`_object_bytes`), kept alive so that no later object
+#: takes the id of one a cached model was keyed by
+_IDENTIFIED: dict[int, Any] = {}
+
+
+def _object_bytes(v: Any) -> bytes:
+    """Any other object: its class and pickle (equal for equal objects, in any process); an
+    object that cannot be pickled (a lambda inside it, a lock), by its identity in this process:
+    two different objects never share a hash."""
+    name = f"<{type(v).__module__}.{type(v).__qualname__}>".encode()
+    try:
+        return name + pickle.dumps(v, protocol=4)
+    except Exception:  # PicklingError, TypeError, AttributeError...: anything pickle refuses
+        _IDENTIFIED.setdefault(id(v), v)
+        return name + f"id{id(v)}".encode()
 
 
 def serialize_model(model: Any) -> bytes:
@@ -240,8 +356,15 @@ def serialize_model(model: Any) -> bytes:
         import cloudpickle as pickle_module
     except ImportError:  # pragma: no cover - dask depends on cloudpickle
         import pickle as pickle_module
+    try:
+        cpu = copy.deepcopy(model).cpu()
+    except (RuntimeError, TypeError, AttributeError, pickle.PicklingError):
+        # a legacy weight_norm module after a forward: deepcopy refuses its derived weight
+        from .adapt import copy_model
+
+        cpu = copy_model(model).cpu()
     buf = io.BytesIO()
-    torch.save(copy.deepcopy(model).cpu(), buf, pickle_module=pickle_module)
+    torch.save(cpu, buf, pickle_module=pickle_module)
     return buf.getvalue()
 
 
@@ -369,6 +492,124 @@ def task_threads(num_threads: int | None = None) -> Iterator[None]:
                 torch.set_num_threads(before)
 
 
+#: forwards inside :func:`full_float32` now, and the settings they found when the first began
+_FP32 = {"running": 0, "saved": None}
+_FP32_LOCK = threading.Lock()
+#: torch >= 2.9 keeps per-operator precisions ("ieee", "tf32") beside the legacy flags: the
+#: GPU's are set to "ieee"; the CPU's matmul is restored too (the legacy matmul setting sets it)
+_FP32_LEAVES = (("cudnn", "conv"), ("cudnn", "rnn"), ("cuda", "matmul"))
+_FP32_RESTORED = (*_FP32_LEAVES, ("mkldnn", "matmul"))
+
+
+def _fp32_leaf(path: tuple[str, str]) -> Any:
+    import torch
+
+    return getattr(getattr(torch.backends, path[0]), path[1])
+
+
+def _has_fp32_api() -> bool:
+    """Whether this torch has the per-operator ``fp32_precision`` settings (torch >= 2.9)."""
+    import torch
+
+    return hasattr(getattr(torch.backends.cudnn, "conv", None), "fp32_precision")
+
+
+def _tf32_settings() -> dict[str, Any]:
+    """The TF32 settings :func:`full_float32` changes, as they are now (None: unreadable, which
+    torch >= 2.9 answers for the legacy flags after a mix of its old and new APIs)."""
+    import torch
+
+    def read(get: Callable[[], Any]) -> Any:
+        try:
+            return get()
+        except RuntimeError:  # "you have used a mix of the legacy and new APIs"
+            return None
+
+    saved = {
+        "cudnn": read(lambda: torch.backends.cudnn.allow_tf32),
+        "matmul": read(torch.get_float32_matmul_precision),
+    }
+    if _has_fp32_api():
+        saved["leaves"] = [_fp32_leaf(p).fp32_precision for p in _FP32_RESTORED]
+    return saved
+
+
+def _set_tf32_off() -> None:
+    import torch
+
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")  # = cuda.matmul.allow_tf32 = False, readable
+    if _has_fp32_api():
+        # the legacy flags leave a "tf32" set by the new API on a parent (torch.backends
+        # .fp32_precision = "tf32") in force: set each operator's own precision too
+        for p in _FP32_LEAVES:
+            _fp32_leaf(p).fp32_precision = "ieee"
+
+
+def _restore_tf32(saved: dict[str, Any]) -> None:
+    import torch
+
+    if saved["cudnn"] is not None:
+        torch.backends.cudnn.allow_tf32 = saved["cudnn"]
+    if saved["matmul"] is not None:  # "medium" and "high" differ; allow_tf32 knows one of them
+        try:
+            now = torch.get_float32_matmul_precision()
+        except RuntimeError:  # mixed legacy and new settings: unreadable
+            now = None
+        if now != saved["matmul"]:
+            torch.set_float32_matmul_precision(saved["matmul"])
+    for p, v in zip(_FP32_RESTORED, saved.get("leaves", ())):
+        _fp32_leaf(p).fp32_precision = v
+
+
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """Run float32 convolutions and matrix products in full float32 (no TF32) inside a block,
+    then restore torch's settings as they were.
+
+    On an Ampere or newer GPU torch lets cuDNN run float32 convolutions in TF32 by default
+    (``torch.backends.cudnn.allow_tf32``): inputs rounded to a 10-bit mantissa, steps of 0.25 K
+    for Kelvin near 300 K, the precision :func:`forward` refuses in float16 outputs (the bundled
+    models' bicubic convolves raw Kelvin). The settings are process-wide: they are read before
+    the first of concurrent or nested blocks begins and set back when the last ends (a setting
+    changed by another thread meanwhile is overwritten). A CPU computes in full float32 anyway
+    (unless ``torch.set_float32_matmul_precision`` said otherwise: then in it too, meanwhile).
+
+    Examples
+    --------
+    >>> import torch
+    >>> before = torch.backends.cudnn.allow_tf32
+    >>> with full_float32():
+    ...     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    (False, False)
+    >>> torch.backends.cudnn.allow_tf32 == before
+    True
+    """
+    with _FP32_LOCK:
+        if _FP32["running"] == 0:
+            saved = _tf32_settings()
+            try:
+                _set_tf32_off()
+            except BaseException:
+                _restore_tf32(saved)
+                raise
+            _FP32["saved"] = saved
+        _FP32["running"] += 1
+    try:
+        yield
+    finally:
+        with _FP32_LOCK:
+            _FP32["running"] -= 1
+            if _FP32["running"] == 0:
+                saved, _FP32["saved"] = _FP32["saved"], None
+                _restore_tf32(saved)
+
+
+def _on_cuda(t: Any) -> bool:
+    """Whether a tensor is on a CUDA device (where TF32 can apply)."""
+    return bool(getattr(t, "is_cuda", False))
+
+
 def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
             check_finite: bool = True) -> Any:
     """``model(lst)`` or ``model(lst, guide)``: the model protocol's call, with its output checked.
@@ -378,7 +619,8 @@ def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
     wherever the inputs are (the engine fills LST gaps before the forward): anything else raises
     an :class:`~xlstsr.errors.XlstsrError` naming what the model returned, since the engine would
     otherwise take one channel of several, or pass NaN on as gaps, without a word. An error
-    raised inside the model's forward propagates as it is (the model's own code).
+    raised inside the model's forward propagates as it is (the model's own code). On a CUDA
+    device the model runs in full float32, TF32 off (:func:`full_float32`).
 
     Examples
     --------
@@ -396,8 +638,12 @@ def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
 
     from ..errors import ImplausibleOutputError, XlstsrError
 
+    # on a GPU, cuDNN's default TF32 rounds Kelvin to 0.25 K steps (the bundled bicubic
+    # convolves raw Kelvin): full float32 while the model runs
+    fp32 = full_float32() if _on_cuda(lst) else contextlib.nullcontext()
     try:
-        out = model(lst) if guide is None else model(lst, guide)
+        with fp32:
+            out = model(lst) if guide is None else model(lst, guide)
     except RuntimeError as err:
         params = getattr(model, "parameters", None)
         p = next((t for t in params() if t.is_floating_point()), None) if params else None
