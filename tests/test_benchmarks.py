@@ -31,6 +31,7 @@ SCRIPTS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "spectral_gaps": (True, ("spectral_gaps.md",)),
     "scale_invariance": (True, ("scale_invariance.md", "scale_invariance.json")),
     "sisr_cube": (True, ("sisr_cube.md",)),
+    "sisr_ceiling": (True, ("sisr_ceiling.md",)),
     "disr_degraded_cube": (True, ("disr_degraded_cube.md",)),
     "adaptation": (True, ("adaptation.md",)),
     "disr_ground": (True, ("disr_ground.md", "disr_ground.json")),
