@@ -195,3 +195,46 @@ def test_landsat8_l1_water_is_high_confidence_by_default(shared_data: Path) -> N
     for bad in ("low", "High", 2, None):
         with pytest.raises(XlstsrError, match="water_confidence must be 'high'"):
             open_landsat8_l1(folder, water_confidence=bad)
+
+
+@pytest.mark.realdata
+def test_landsat8_l1_masks_high_confidence_water(shared_data: Path, tmp_path: Path) -> None:
+    """The shared scene has no pixel of water confidence 3, so the default's own masking is
+    checked on a copy whose BQA carries a block of them (and a block of "maybe" water): the
+    first is water and NaN in bt/ndvi by default, the second only with "medium"."""
+    folder = tmp_path / "l1"
+    folder.mkdir()
+    for f in (shared_data / "landsat8_gulf_l1").iterdir():
+        shutil.copyfile(f, folder / f.name)  # contents only: the copies are writable
+    with rasterio.open(folder / "l8_BQA.tif") as s:
+        q = s.read(1)
+    q = q.copy()
+    fill = q == 1  # designated fill: left alone
+    yes = np.zeros(q.shape, bool)
+    yes[100:140, 200:260] = True
+    maybe = np.zeros(q.shape, bool)
+    maybe[300:330, 300:350] = True
+    yes &= ~fill
+    maybe &= ~fill
+    q[yes] = (q[yes] & ~np.uint16(0x30)) | np.uint16(0x30)
+    q[maybe] = (q[maybe] & ~np.uint16(0x30)) | np.uint16(0x20)
+    q[~(yes | maybe)] &= ~np.uint16(0x30)  # no other water anywhere
+    # in place: GDAL's "w" deletes what it takes for the dataset's sidecar files, the MTL too
+    with rasterio.open(folder / "l8_BQA.tif", "r+") as d:
+        d.write(q, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = open_landsat8_l1(folder)
+        medium = open_landsat8_l1(folder, water_confidence="medium")
+        dry = open_landsat8_l1(folder, mask_water=False)
+    assert yes.sum() > 1000
+    np.testing.assert_array_equal(ds["water"].values, yes)
+    np.testing.assert_array_equal(dry["water"].values, yes)  # the variable, whatever mask_water
+    np.testing.assert_array_equal(medium["water"].values, yes | maybe)
+    clear = np.isfinite(dry["bt"].values)
+    assert (clear & yes).sum() > 1000 and (clear & maybe).sum() > 500
+    for name in ("bt", "ndvi"):
+        assert np.isnan(ds[name].values[yes]).all()
+        np.testing.assert_array_equal(np.isfinite(ds[name].values[maybe]),
+                                      np.isfinite(dry[name].values[maybe]))
+        assert np.isnan(medium[name].values[maybe]).all()

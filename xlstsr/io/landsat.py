@@ -165,7 +165,9 @@ def open_landsat8_l1(
         36-64 %). The "maybe" class is not water on the shared scene
         (LC80200392015216LGN00): it covers 41 % of it, 97 % of which (where clear of cloud)
         has an NDVI above 0.2, vegetated land (water is below ~0.1); counted as water, it set
-        40 % of the scene to NaN. Ignored with ``mask_water=False`` and Collection 1 scenes.
+        40 % of the scene to NaN. It defines the ``water`` variable whatever ``mask_water``
+        (which only decides whether those pixels are set to NaN); ignored for Collection 1
+        scenes (no water bits).
 
     Returns
     -------
