@@ -623,22 +623,22 @@ DISCUSSION = """
 Numbers quoted here are from the run that produced the tables above (they are deterministic).
 
 **Roughness.** LST has a Hurst-like exponent of about 0.3-0.4 everywhere it was measured:
-Landsat-8 band-10 brightness temperature 0.30 (120 m - 1.9 km, Gulf coast), airborne LST 0.33
+Landsat-8 band-10 brightness temperature 0.34 (120 m - 1.9 km, Gulf coast), airborne LST 0.33
 (20-320 m, Madrid, urban), ASTER 0.37 (0.23-3.7 km, European summer scenes), MODIS 0.31 on the
 same scenes at 1-7 km and 0.39 on the MOD11A1 granule (Brazil, 1-30 km). LST is rough
 (H < 0.5: increments anti-persistent) and, to first order, the exponent does not drift from 20 m
-to 30 km. NDVI is rougher (H 0.10 on Landsat, 0.23 on MODIS 250 m): relative to its
+to 30 km. NDVI is rougher (H 0.14 on Landsat, 0.23 on MODIS 250 m): relative to its
 variance, the guide carries more fine-scale structure than LST does.
 
 **Spectra.** LST slopes lie between -1.9 and -2.6, shallower than the -(2H+2) = -2.6 to -2.8 an fBm
 of the same H would give: the fields are not fBm (edges, noise, gaps). Significant breaks: Landsat
-BT and NDVI near 400 and 300 m wavelength (dBIC 22 and 26; band 10 is natively 100 m, resampled
+BT and NDVI near 330 and 270 m wavelength (dBIC 25 and 26; band 10 is natively 100 m, resampled
 by USGS to 30 m, so the spectrum falls steeply below ~200 m - a sensor break, not a surface one),
 Madrid near 300 m (dBIC 10), MOD11A1 near 10 km. On the 64 x 64 MODIS patches a break is rarely
 significant (7 %); on ASTER at 250 m it is in 69 % of the scenes, at about 2.3 km.
 
 **Intermittency.** The flatness of increments exceeds 3 at small lags in every LST field (MODIS
-patches 4.2, Landsat 5.9, MOD11A1 8.3, Madrid 8.8) and relaxes towards 3 at large lags (MOD11A1:
+patches 4.2, Landsat 8.1, MOD11A1 8.3, Madrid 8.8) and relaxes towards 3 at large lags (MOD11A1:
 2.8 at 118 km): small-scale LST increments are heavy-tailed (field, street, shore and cloud edges),
 large-scale ones nearly Gaussian. ASTER at 250 m is extreme (flatness ~200, skewness +1.6): cold
 isolated pixels (cloud contamination above the 230 K threshold) - the "truth" has outliers.
@@ -646,7 +646,7 @@ isolated pixels (cloud contamination above the 230 K threshold) - the "truth" ha
 **Coarse-graining.** The within-block variance lost per factor-2 step is almost the same at every
 step for the European scenes (alpha ~0.0 for MODIS 1-4 km and for ASTER 0.25-4 km: about 1-3 K^2
 per octave), grows with scale on the Brazilian granule (alpha 0.47), and is scale-dependent below
-the Landsat TIRS resolution (0.12 K^2 at the 30 -> 60 m step against ~1 K^2 at 240 m).
+the Landsat TIRS resolution (0.08 K^2 at the 30 -> 60 m step against 0.8-1.0 K^2 at 240-960 m).
 
 **LST-guide laws.** On the 55 MODIS scenes the LST-NDVI correlation weakens towards fine scales
 (median r -0.93 at 15 km, -0.89 at 3.7 km, -0.81 at 1 km) and the regression slope flattens
@@ -654,8 +654,9 @@ the Landsat TIRS resolution (0.12 K^2 at the 30 -> 60 m step against ~1 K^2 at 2
 slope calibrated at the coarse scale and applied one octave-pair below therefore over-predicts
 the fine detail: exactly what TsHARP does (spectral ratio 1.5 against ASTER). Madrid's LST-NDBI
 law is weaker at fine scale too (r -0.54 at 20 m, -0.63 at 640 m; slope -33 -> -42). On the
-Landsat scene the relation is weak (r ~ -0.16) and changes sign at 1 km: the scene is hazy with
-cirrus (the BQA flags high cirrus confidence on ~40 % of the otherwise clear land pixels, masked here) - do not use it for LST-NDVI laws.
+Landsat scene the relation is weak and of the wrong sign (r +0.06 to +0.22 below 0.5 km, +0.5 at
+1.9 km): a hazy Gulf-coast mix of land and vegetated marsh, with cirrus (the BQA flags high cirrus
+confidence on ~40 % of the otherwise clear land pixels, masked here) - do not use it for LST-NDVI laws.
 
 ## 5. The correction: choice, law, assumptions, limits
 
@@ -762,7 +763,7 @@ It is the identity when the method already injects what a scale-invariant law pr
 4 steps, wide confidence intervals). (2) The guide's change of roughness transfers to LST -
 wrong where LST fine structure is not vegetation-driven (water, relief, soil moisture, urban
 materials without an NDVI signature). (3) A law cannot extrapolate across a sensor's PSF or
-resampling: Landsat BT 120 m -> 30 m is over-predicted 8.8 x (band 10 has no information below
+resampling: Landsat BT 120 m -> 30 m is over-predicted 2.2 x (band 10 has no information below
 100 m). (4) A global gain per image: regions that need more detail and regions that need less
 are treated alike. (5) It only damps: methods that are too smooth (bicubic, DMS, the SISR
 models of issue 5 if they under-inject) need a better method, not this correction.
