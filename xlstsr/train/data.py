@@ -571,35 +571,52 @@ def split_by_scene(
             )
         rng = np.random.default_rng(seed)
         n_val = min(len(scenes) - 1, max(1, round(val_fraction * len(scenes))))
-        val_scenes = rng.permutation(scenes)[:n_val].tolist()
+        # kept as an array: .tolist() turned date ids into ints of nanoseconds, which matched
+        # no patch and left validation empty
+        is_val = np.isin(patches.scene, rng.permutation(scenes)[:n_val])
     else:
-        val_scenes = _known_scenes(patches.scene, val_scenes)
-    is_val = np.isin(patches.scene, list(val_scenes))
+        is_val = _known_scenes(patches.scene, val_scenes)
     return patches.subset(~is_val), patches.subset(is_val)
 
 
-def _known_scenes(scene: np.ndarray, val_scenes: Any) -> list:
-    """``val_scenes`` as a list; an error naming them when none matches a patch (a typo, 'P4'
-    for 'p4', or 4 for '4', gave an empty validation set and a fit without validation or early
-    stopping, without a word), a warning naming those that match none when others do (a scene
-    whose patches were all too cloudy for make_patches is one)."""
+def _shown(v: Any) -> Any:
+    """A scene id as a message shows it: numpy scalars as Python ones, dates as text (their
+    ``.item()`` is an int of nanoseconds, or a ``datetime.date``)."""
+    if isinstance(v, (np.datetime64, np.timedelta64)):
+        return str(v)
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _known_scenes(scene: np.ndarray, val_scenes: Any) -> np.ndarray:
+    """The patches whose scene is one of ``val_scenes`` (a boolean mask); an error naming them
+    when none matches a patch (a typo, 'P4' for 'p4', or 4 for '4', gave an empty validation
+    set and a fit without validation or early stopping, without a word), a warning naming those
+    that match none when others do (a scene whose patches were all too cloudy for make_patches
+    is one).
+
+    Each id is matched as given, an array of its own dtype (a date in any unit matches the same
+    date): a list of mixed ids made one array of text, where 4 matched '4'."""
     if isinstance(val_scenes, (str, bytes)) or not isinstance(val_scenes, Iterable):
         raise InputTypeError(
             f"val_scenes must be a sequence of scene ids, got {val_scenes!r}: a single scene "
             f"is a list of one, e.g. val_scenes=[{val_scenes!r}]"
         )
-    vals = [v.item() if isinstance(v, np.generic) else v for v in val_scenes]
-    unknown = [v for v in vals if not np.isin(scene, [v]).any()]
+    vals = list(val_scenes)
+    hits = [np.isin(scene, np.asarray([v])) for v in vals]
+    is_val = np.logical_or.reduce(hits) if hits else np.zeros(len(scene), bool)
+    unknown = [_shown(v) for v, hit in zip(vals, hits) if not hit.any()]
     if not unknown:
-        return vals
-    known = np.unique(scene).tolist()
+        return is_val
+    known = [_shown(k) for k in np.unique(scene)]
+    kind = f"numpy.{scene.dtype.type.__name__}" if scene.dtype.kind in "mM" else (
+        type(known[0]).__name__)
     # an id that matches once written as text: the ids' type differs (4 for '4')
     typed = [v for v in unknown if str(v) in {str(k) for k in known}]
     said = (
         f"val_scenes {unknown!r} match no patch (the patches' scenes: {known[:8]!r}"
         + (f", ... {len(known)} in all" if len(known) > 8 else "") + ")"
         + (f"; {typed!r} differ only in type from a scene id: give them as "
-           f"{type(known[0]).__name__}" if typed else "")
+           f"{kind}" if typed else "")
     )
     if len(unknown) == len(vals):
         raise XlstsrError(
@@ -609,7 +626,7 @@ def _known_scenes(scene: np.ndarray, val_scenes: Any) -> list:
         )
     warn(f"{said}: validation holds the other scenes only. Check the ids, or whether "
          "make_patches dropped those scenes' patches (max_nan_fraction).", UserWarning)
-    return vals
+    return is_val
 
 
 def fit_guide_gain(

@@ -299,7 +299,10 @@ class SuperResolutionModule(L.LightningModule):
         check_whole("epochs", epochs, hint="the length of the learning-rate schedule: e.g. 50")
         self.mode, self.lr, self.epochs = mode, float(lr), int(epochs)
         self.normalise = check_bool("normalise", normalise)
-        self.loss_options = merge_loss_options(None, loss_options)
+        # the user's own options, kept apart from those a data module fitted: merged into
+        # loss_options at each setup, a first data module's gain counted as user-given on the next
+        self._given_loss_options = merge_loss_options(None, loss_options)
+        self.loss_options = dict(self._given_loss_options)
         self.loss_fn = make_loss(mode, self.factor, **self.loss_options)
         # the guide band names (model.metadata["inputs"]) travel in the hyper-parameters: a
         # model rebuilt from a Lightning checkpoint lost them ('guide0', 'guide1') and upscale
@@ -307,7 +310,7 @@ class SuperResolutionModule(L.LightningModule):
         self.save_hyperparameters({
             "model": getattr(model, "arch", type(model).__name__),
             "config": dict(getattr(model, "config", {})),
-            "mode": mode, "factor": self.factor, "loss_options": self.loss_options,
+            "mode": mode, "factor": self.factor, "loss_options": dict(self._given_loss_options),
             "lr": self.lr, "epochs": self.epochs, "normalise": self.normalise,
             "inputs": _model_inputs(model),
         })
@@ -324,13 +327,13 @@ class SuperResolutionModule(L.LightningModule):
             _check_model_fits_patches(self.model, train, self.mode)
         if self.normalise and train is not None:
             fit_normalisation(self.model, train)
-        extra = getattr(data, "loss_options", None)
-        if extra:  # the fitted gain under the user's options (they replaced it whole)
-            merged = merge_loss_options(extra, self.loss_options)
-            if merged != self.loss_options:
-                self.loss_options = merged
-                self.loss_fn = make_loss(self.mode, self.factor, **self.loss_options)
-                self.hparams["loss_options"] = self.loss_options
+        # this data module's fitted gain under the user's own options (they replaced it whole);
+        # what the loss runs with is recorded in loss_options and the hyper-parameters
+        merged = merge_loss_options(getattr(data, "loss_options", None), self._given_loss_options)
+        if merged != self.loss_options:
+            self.loss_options = merged
+            self.loss_fn = make_loss(self.mode, self.factor, **self.loss_options)
+        self.hparams["loss_options"] = dict(self.loss_options)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """The model's guide band names as they are now (set after the module was built too)."""

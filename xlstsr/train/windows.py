@@ -274,32 +274,58 @@ def _check_cube(
                 f"window {k!r}: its offset must be a (row, column) pair of whole numbers >= 0 "
                 f"(the upper-left pixel in the cube's grid), got {off!r}"
             )
-    return ds, names, *_yx_dims(ds[names[0]], time_dim)
+    return ds, names, *_yx_dims(cube, first, time_dim)
 
 
-def _yx_dims(da: xr.DataArray, time_dim: Hashable) -> tuple[Hashable, Hashable]:
-    """The (y, x) dims of a (time, ., .) variable, found by name as CubeDataModule and upscale
-    find them (y/x, lat/lon, rioxarray's declaration): taken by position, a (time, x, y) cube
-    had its (row, column) offsets applied as (x, y) and its windows returned transposed under
-    the labels (y, x), another window's ground."""
+#: dim names of rows and of columns that only the positional reading of a cube meets: one in
+#: the other's place ((time, col, row)) is refused, not cut transposed
+_Y_LIKE = ("y", "lat", "latitude", "nav_lat", "row", "rows", "line", "lines", "northing")
+_X_LIKE = ("x", "lon", "long", "longitude", "nav_lon", "col", "cols", "column", "columns",
+           "easting")
+
+
+def _yx_dims(
+    cube: xr.DataArray | xr.Dataset, dims: tuple[Hashable, ...], time_dim: Hashable
+) -> tuple[Hashable, Hashable]:
+    """The (y, x) dims of the cube's (time, ., .) variables ``dims``, read on the cube the user
+    passed: rioxarray forgets a ``rio.set_spatial_dims`` declaration after ``to_dataset`` or
+    any indexing, and a declared (time, northing, easting) cube was refused.
+
+    Found by name as CubeDataModule and upscale find them (y/x, lat/lon, latitude/longitude,
+    CF axis attributes, rioxarray's declaration), whatever their order: taken by position, a
+    (time, x, y) cube had its (row, column) offsets applied as (x, y). Dims without such names
+    (``(time, row, col)``) are taken by position, rows then columns, as before; refused when
+    a name says that order is wrong (``(time, col, row)``)."""
     from ..errors import NoSpatialDimsError
     from ..validate import spatial_dims, spatial_names
 
-    rename = spatial_names(da)
-    back = {v: k for k, v in rename.items()}
+    space = [d for d in dims if d != time_dim]
     try:
-        ydim, xdim = spatial_dims(da.rename(rename) if rename else da)
+        rename = spatial_names(cube)
+        back = {v: k for k, v in rename.items()}
+        ydim, xdim = spatial_dims(cube.rename(rename) if rename else cube)
+        ydim, xdim = back.get(ydim, ydim), back.get(xdim, xdim)
     except NoSpatialDimsError:
-        yd, xd = [str(d) for d in da.dims if d != time_dim]
-        raise NoSpatialDimsError(
-            f"cannot tell the cube's rows from its columns: dims {tuple(map(str, da.dims))} have "
-            "no y/x (or lat/lon) names, and window offsets are (row, column). Name them, e.g. "
-            f"`cube.rename({{{yd!r}: 'y', {xd!r}: 'x'}})` if {yd!r} runs along the rows."
-        ) from None
-    ydim, xdim = back.get(ydim, ydim), back.get(xdim, xdim)
+        # no names: (time, rows, columns) by position, unless a name says otherwise
+        ydim, xdim = space
+        if str(ydim).lower() in _X_LIKE or str(xdim).lower() in _Y_LIKE:
+            yd, xd = str(ydim), str(xdim)
+            raise NoSpatialDimsError(
+                f"cannot tell the cube's rows from its columns: dims {tuple(map(str, dims))} hold "
+                "no y/x (or lat/lon) pair, and their names do not read as (time, rows, "
+                "columns), which window offsets (row, column) take them as. Name them: "
+                f"`cube.rename({{{yd!r}: 'y', {xd!r}: 'x'}})` if {yd!r} runs along the rows, "
+                f"else `cube.rename({{{yd!r}: 'x', {xd!r}: 'y'}})`."
+            ) from None
+        return ydim, xdim
     if time_dim in (ydim, xdim):
         raise GridError(f"time_dim {time_dim!r} is one of the cube's spatial dims ({ydim!r}, "
                         f"{xdim!r}): pass `time_dim=` the name of its time axis")
+    if {ydim, xdim} != set(space):
+        raise GridError(
+            f"the cube's spatial dims are ({ydim!r}, {xdim!r}) but its variables are "
+            f"{tuple(map(str, dims))}: give variables on the cube's ({time_dim}, y, x) grid"
+        )
     return ydim, xdim
 
 
@@ -378,7 +404,10 @@ def window_samples(
         E.g. :func:`xlstsr.io.open_stac` of a STAC catalog of daily tiles (decoded values).
     windows : mapping position -> (row offset, column offset)
         Upper-left pixel of each window in the cube's grid: rows along its ``y`` dim, columns
-        along its ``x`` dim (found by name, y/x or lat/lon, whatever the dims' order).
+        along its ``x`` dim, found by name (y/x, lat/lon, latitude/longitude, or declared with
+        ``rio.set_spatial_dims``) whatever the dims' order. Dims without such names (e.g.
+        ``(time, row, col)``) are taken by position: the first spatial dim holds the rows
+        (a cube whose names say otherwise, e.g. ``(time, col, row)``, is refused).
     size : int
         Window size in pixels.
     min_valid : float
@@ -398,8 +427,8 @@ def window_samples(
     ------
     xlstsr.errors.XlstsrError
         Checked before any read: a cube that is not xarray or has no ``time_dim``, variables
-        that are not (time, y, x) or whose y and x are not named
-        (:class:`~xlstsr.errors.NoSpatialDimsError`), offsets that are not whole pairs >= 0, a
+        that are not (time, y, x) or whose unrecognised dims are named in the wrong order
+        (``(time, col, row)``, :class:`~xlstsr.errors.NoSpatialDimsError`), offsets that are not whole pairs >= 0, a
         ``size`` that is not a whole number >= 1, ``min_valid`` outside [0, 1]; a window outside
         the cube; windows that overlap (a split by position would put their shared ground on
         both sides).
