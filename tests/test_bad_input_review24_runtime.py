@@ -182,15 +182,17 @@ class _Blocks(torch.nn.Module):
 
 @pytest.fixture
 def module_hashes(monkeypatch):
-    """The number of modules :func:`runtime._module_hash` hashed."""
+    """The number of modules :func:`fingerprint._module_hash` hashed."""
+    from xlstsr.nn import fingerprint
+
     calls = []
-    real = runtime._module_hash
+    real = fingerprint._module_hash
 
     def spy(model, *args):
         calls.append(model)
         return real(model, *args)
 
-    monkeypatch.setattr(runtime, "_module_hash", spy)
+    monkeypatch.setattr(fingerprint, "_module_hash", spy)
     return calls
 
 

@@ -1,0 +1,470 @@
+"""A model's fingerprint: the SHA-256 of everything that decides its outputs.
+
+:func:`weights_hash` names a model in the per-process model cache, in dask's task keys and in
+the resume record of :func:`xlstsr.upscale_to_zarr`: the same model built twice, in any
+process, gets one hash; two models that compute different outputs never share one (weights,
+buffers, structure, forward code, and what any module's functions and attributes hold).
+
+Examples
+--------
+>>> import torch
+>>> weights_hash(torch.nn.Conv2d(1, 1, 3)) == weights_hash(torch.nn.Conv2d(1, 1, 3))
+False
+>>> torch.manual_seed(0); a = torch.nn.Conv2d(1, 1, 3)  # doctest: +ELLIPSIS
+<...>
+>>> torch.manual_seed(0); b = torch.nn.Conv2d(1, 1, 3)  # doctest: +ELLIPSIS
+<...>
+>>> weights_hash(a) == weights_hash(b)
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copyreg
+import functools
+import hashlib
+import sys
+import threading
+import types
+import weakref
+from typing import Any
+
+import numpy as np
+
+__all__ = ["weights_hash"]
+
+
+def _closure_values(fn: Any) -> bytes:
+    """The plain values a forward's closure holds (two classes made by one factory differ only
+    there: one the float16 model, the other the bfloat16 one, served from one cache entry).
+    Other objects are left out: their repr may name a memory address, unstable across the
+    processes a resume check compares."""
+    import torch
+
+    plain = (bool, int, float, complex, str, bytes, type(None), torch.dtype)
+    vals = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            v = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(v, plain) or (isinstance(v, tuple) and all(isinstance(x, plain) for x in v)):
+            vals.append(repr(v))
+    return ";".join(vals).encode()
+
+
+def weights_hash(model: Any) -> str:
+    """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code,
+    every parameter and buffer (non-persistent ones too), the functions any module holds and
+    the values a user-defined module holds in attributes: the same for the same model built in
+    any process (same code, same weights), so it keys caches and resume checks.
+
+    Values are hashed by their content (:func:`_value_bytes`): functions by their code,
+    defaults and closure values (``functools.partial`` by its function and arguments, builtins
+    such as ``torch.tanh`` by name), tensors and arrays by dtype, shape and values, sets by their
+    sorted elements, modules held in lists or dicts by their content, other objects by their
+    class and attributes (:func:`_object_bytes`). Each module or object is hashed once per call:
+    a second reference to it, or one back to an object being hashed, is hashed by its order of
+    first appearance (blocks holding plain lists of their siblings cost one pass over the
+    weights, and cycles end the same way in every process). Only an object nothing describes (a
+    generator, an open file) is hashed by its identity in this process: two models holding
+    different such objects never share a cache entry, but the hash then differs between
+    processes (a resume check refuses it) and between copies of the model."""
+    return _module_hash(model, 0, _Walk())
+
+
+#: how deep :func:`_value_bytes` follows nested values (a bound on the recursion); deeper
+#: values are hashed by their identity
+_MAX_DEPTH = 32
+
+#: the values (containers, objects, functions, modules) one :func:`weights_hash` call follows
+#: before hashing the rest by identity: a bound on the cost of pathological object graphs
+#: (tuples sharing sub-tuples, sets of objects holding sets of each other)
+_MAX_NODES = 100_000
+
+
+class _Walk:
+    """The state of one :func:`weights_hash` call: the modules, objects, functions and classes
+    met so far, each numbered in order of first appearance and kept alive (no other object can
+    take its id during the call), and the count of values followed (shared with forks)."""
+
+    def __init__(self, parent: _Walk | None = None) -> None:
+        self.parent = parent
+        self.seen: dict[int, tuple[int, Any]] = {}
+        self.next = 0 if parent is None else parent.next
+        self.nodes = [0] if parent is None else parent.nodes
+
+    def ref(self, v: Any) -> bytes | None:
+        """The reference to ``v`` when it was met before in this walk (or a parent), else None."""
+        walk: _Walk | None = self
+        while walk is not None:
+            hit = walk.seen.get(id(v))
+            if hit is not None:
+                return f"<ref #{hit[0]}>".encode()
+            walk = walk.parent
+        return None
+
+    def add(self, v: Any) -> None:
+        self.seen[id(v)] = (self.next, v)
+        self.next += 1
+
+    def fork(self) -> _Walk:
+        """A walk for one element of a set or one key of a dict: it sees what this one has met,
+        and what it meets is forgotten after, so that an element's bytes do not depend on the
+        order the set is iterated in (string hashing: different in each process)."""
+        return _Walk(self)
+
+    def spend(self) -> bool:
+        """Count one value followed; False once the call has followed ``_MAX_NODES``."""
+        self.nodes[0] += 1
+        return self.nodes[0] <= _MAX_NODES
+
+
+def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
+    """:func:`weights_hash` of a module met at ``depth`` of ``walk``."""
+    h = hashlib.sha256()
+    h.update(f"{type(model).__module__}.{type(model).__qualname__}".encode())
+    h.update(repr(model).encode())
+    for attr in ("factor", "n_guide", "receptive_field", "spatially_local", "accepts_nan_guide"):
+        h.update(f"{attr}={getattr(model, attr, None)!r};".encode())
+    subs = list(model.modules())
+    for sub in subs:  # its weights are hashed below: a value naming one refers to it by number
+        if walk.ref(sub) is None:
+            walk.add(sub)
+    for sub in subs:  # the forward code: two classes with one name differ here
+        try:
+            code = getattr(type(sub).forward, "__code__", None)
+        except AttributeError:  # TorchScript modules: their code is hashed by repr() and weights
+            code = None
+        if code is not None:
+            if _own(sub):  # the names it calls too (F.relu -> F.gelu in a notebook's class)
+                h.update(_code_bytes(code))
+            elif any(_special_const(c) for c in code.co_consts):
+                h.update(_code_bytes(code))  # a generator's code, a set: repr is unstable
+            else:  # as before: the hashes of the bundled models stay as they were
+                h.update(code.co_code)
+                h.update(repr(code.co_consts).encode())
+            h.update(_closure_values(type(sub).forward))
+        h.update(_attributes(sub, depth, walk))
+    state = model.state_dict()
+    for k, v in state.items():
+        if v.is_meta:
+            from ..errors import XlstsrError
+
+            raise XlstsrError(
+                f"the model's weights are on the 'meta' device (shapes without data, e.g. {k!r}): "
+                "load its weights first (`model.to_empty(device='cpu')` then "
+                "`model.load_state_dict(...)`)."
+            )
+        h.update(k.encode())
+        h.update(_tensor_bytes(v))
+    # buffers registered with persistent=False are not in state_dict() but change the output
+    # (two user models differing only there shared one cache entry); only when there are any,
+    # so the hashes of models without them (the bundled ones) stay as they were
+    for k, v in model.named_buffers():
+        if k not in state and v is not None and not v.is_meta:
+            h.update(f"buffer:{k}".encode())
+            h.update(_tensor_bytes(v))
+    return h.hexdigest()[:32]
+
+
+def _own(module: Any) -> bool:
+    """Whether a module's class is the user's (not torch's or xlstsr's)."""
+    return type(module).__module__.split(".")[0] not in ("torch", "xlstsr")
+
+
+def _special_const(c: Any) -> bool:
+    """Whether a code constant's repr is unstable: a nested function's code (it names a memory
+    address) or a frozenset (``x in {"a", "b"}``: its order follows string hashing)."""
+    if isinstance(c, tuple):
+        return any(_special_const(x) for x in c)
+    return isinstance(c, (types.CodeType, frozenset))
+
+
+def _const_bytes(c: Any) -> bytes:
+    """A code constant as stable bytes (see :func:`_special_const`), else its repr."""
+    if isinstance(c, types.CodeType):
+        return _code_bytes(c)
+    if isinstance(c, frozenset):
+        return b"frozenset{" + b",".join(sorted(_const_bytes(x) for x in c)) + b"}"
+    if isinstance(c, tuple) and _special_const(c):
+        return b"(" + b",".join(_const_bytes(x) for x in c) + b")"
+    return repr(c).encode()
+
+
+def _code_bytes(code: Any) -> bytes:
+    """A code object's bytecode, constants (nested functions' code too, by their bytes: their
+    repr names a memory address) and the names it reads (``torch.tanh`` and ``torch.sigmoid``
+    differ only there)."""
+    consts = b",".join(_const_bytes(c) for c in code.co_consts)
+    return (code.co_code + b"consts(" + consts + b")names("
+            + ",".join(code.co_names).encode() + b")")
+
+
+def _tensor_bytes(v: Any) -> bytes:
+    """A tensor's dtype, shape and values as bytes (bfloat16 by its bits: numpy has none)."""
+    t = v.detach().cpu().contiguous()
+    if t.dtype == torch_bfloat16():
+        t = t.view(torch_int16())
+    head = f"{t.dtype}{tuple(t.shape)}".encode()
+    return head + (t.reshape(-1).view(-1).numpy().tobytes() if t.numel() else b"")
+
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def torch_bfloat16() -> Any:
+    import torch
+
+    return torch.bfloat16
+
+
+def torch_int16() -> Any:
+    import torch
+
+    return torch.int16
+
+
+#: builtin callables (torch.tanh, a Tensor method, np.tanh): named by module and name, the
+#: same object in every process
+_BUILTIN_CALLABLES = (types.BuiltinFunctionType, types.MethodDescriptorType,
+                      types.WrapperDescriptorType, types.MethodWrapperType,
+                      types.ClassMethodDescriptorType, np.ufunc)
+
+
+def _callable(v: Any) -> bool:
+    """Whether ``v`` is a function any module's attribute is hashed by: a Python function or
+    method, a ``functools.partial``, a builtin."""
+    return isinstance(v, (types.FunctionType, types.MethodType, functools.partial,
+                          *_BUILTIN_CALLABLES))
+
+
+def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
+    """The instance attributes that change what a module computes without being parameters,
+    buffers or submodules, as stable bytes: functions stored on any module (their code,
+    defaults and closure values; a partial's function and arguments; a builtin's name), and the
+    values of user-defined modules (:func:`_value_bytes`). Two custom models that differ only
+    there (a lambda, ``torch.tanh`` for ``torch.sigmoid``, ``self.scale = 2.0``,
+    ``self.offsets = [0.5]``, an array of coefficients) must not share a cache entry. The other
+    values of torch's and xlstsr's modules contribute nothing here (their state is in repr() and
+    the weights), so the hashes of the bundled models do not depend on this."""
+    own = _own(module)
+    parts = []
+    for k, v in sorted(getattr(module, "__dict__", {}).items()):
+        if k.startswith("_") or k == "training":
+            continue
+        if _callable(v):
+            parts.append(f"{k}:".encode() + _value_bytes(v, depth, walk) + b";")
+        elif own and (isinstance(v, _PLAIN) or (
+                isinstance(v, tuple) and all(isinstance(x, _PLAIN) for x in v))):
+            parts.append(f"{k}={v!r};".encode())  # as before: the hashes of such models stay
+        elif own:
+            parts.append(f"{k}=".encode() + _value_bytes(v, depth, walk) + b";")
+    return b"".join(parts)
+
+
+def _value_bytes(v: Any, depth: int, walk: _Walk) -> bytes:
+    """A stable byte form of a value: a plain value, a numpy array or a tensor (dtype, shape and
+    values), a module (its :func:`weights_hash`), a function (:func:`_function_bytes`), a class
+    (:func:`_class_bytes`), a list, tuple or dict of them (a dict's items sorted by their key's
+    bytes), a set (its elements' bytes sorted), any other object (:func:`_object_bytes`). Never
+    repr() of an object nor its pickle: they may name a memory address or follow string
+    hashing, different in each process. A module, function, class or object met before in
+    ``walk`` is hashed by its number there."""
+    import torch
+
+    if isinstance(v, (*_PLAIN, complex, bytes)):
+        return repr(v).encode()
+    if isinstance(v, np.generic):  # np.float32(2.0): its value, not an object
+        v = np.asarray(v)
+    if isinstance(v, np.ndarray):
+        if v.dtype.hasobject:
+            return _nested(v.tolist(), depth, walk)
+        a = np.ascontiguousarray(v)
+        return f"ndarray{a.dtype.str}{a.shape}".encode() + a.tobytes()
+    if isinstance(v, torch.Tensor):
+        if v.is_meta:
+            return f"tensor<meta>{v.dtype}{tuple(v.shape)}".encode()
+        return b"tensor" + _tensor_bytes(v)
+    if isinstance(v, _BUILTIN_CALLABLES):
+        owner = getattr(v, "__self__", None)
+        cls = getattr(v, "__objclass__", None)  # a method descriptor: its class names it
+        module = getattr(v, "__module__", None) or getattr(cls, "__module__", None)
+        name = getattr(v, "__qualname__", None) or getattr(v, "__name__", None)
+        out = f"builtin {type(v).__name__} {module}.{name}".encode()
+        if owner is None or isinstance(owner, (types.ModuleType, type)):
+            return out
+        return out + b" of " + _nested(owner, depth, walk)  # a bound method: `t.add`
+    ref = walk.ref(v)  # a module, object, function or class met before (or being hashed)
+    if ref is not None:
+        return ref
+    if depth >= _MAX_DEPTH or not walk.spend():
+        return _identity_bytes(v)
+    if isinstance(v, torch.nn.Module):
+        return b"module" + _module_hash(v, depth + 1, walk).encode()
+    if isinstance(v, functools.partial):
+        return (b"partial(" + _nested(v.func, depth, walk) + b"," + _nested(v.args, depth, walk)
+                + b"," + _nested(v.keywords, depth, walk) + b")")
+    if isinstance(v, types.MethodType):
+        return (b"method(" + _nested(v.__func__, depth, walk) + b" of "
+                + _nested(v.__self__, depth, walk) + b")")
+    if isinstance(v, types.FunctionType):
+        walk.add(v)
+        return _function_bytes(v, depth, walk)
+    if isinstance(v, type):
+        walk.add(v)
+        return _class_bytes(v, depth, walk)
+    if isinstance(v, (list, dict, set)):  # mutable: it may hold itself, or be shared
+        walk.add(v)
+    if isinstance(v, dict):
+        # keys first, each on its own (a dict built from a set iterates in a per-process
+        # order), then the values in the keys' order: the numbers objects get do not follow
+        # the insertion order
+        keyed = sorted(((_nested(k, depth, walk.fork()), x) for k, x in v.items()),
+                       key=lambda kx: kx[0])
+        pairs = sorted(k + b":" + _nested(x, depth, walk) for k, x in keyed)
+        return b"dict{" + b",".join(pairs) + b"}"
+    if isinstance(v, (list, tuple)):
+        return (f"{type(v).__name__}[".encode()
+                + b",".join(_nested(x, depth, walk) for x in v) + b"]")
+    if isinstance(v, (set, frozenset)):
+        items = sorted(_nested(x, depth, walk.fork()) for x in v)
+        return f"{type(v).__name__}{{".encode() + b",".join(items) + b"}"
+    return _object_bytes(v, depth, walk)
+
+
+def _nested(v: Any, depth: int, walk: _Walk) -> bytes:
+    """:func:`_value_bytes` of a value inside another (one level deeper)."""
+    return _value_bytes(v, depth + 1, walk)
+
+
+def _function_bytes(fn: Any, depth: int, walk: _Walk) -> bytes:
+    """A Python function by its name, code, defaults and closure values: the functions one
+    factory makes differ only in the values their closure captured."""
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append(_nested(cell.cell_contents, depth, walk))
+        except ValueError:  # an empty cell (a name assigned after the function was made)
+            cells.append(b"<empty>")
+    return (f"function {fn.__module__}.{fn.__qualname__}:".encode() + _code_bytes(fn.__code__)
+            + b"defaults=" + _nested(fn.__defaults__, depth, walk)
+            + b"kwdefaults=" + _nested(fn.__kwdefaults__, depth, walk)
+            + b"closure=" + b",".join(cells))
+
+
+#: packages whose classes are hashed by their name alone (the installed library's code)
+_LIBRARIES = frozenset({"torch", "xlstsr", "numpy"})
+
+#: class attributes hashed by value (others by their type's name: a class holds many objects
+#: with no stable form, e.g. abc's cache)
+_CLASS_DATA = (*_PLAIN, complex, bytes, tuple, list, dict, set, frozenset, np.ndarray,
+               np.generic, type, functools.partial, *_BUILTIN_CALLABLES)
+
+
+def _class_bytes(cls: type, depth: int, walk: _Walk) -> bytes:
+    """A class by its qualified name; a user's class (not the standard library's, torch's,
+    numpy's or xlstsr's) also by its bases, methods and data attributes: a class redefined in a
+    notebook keeps its name."""
+    import torch
+
+    name = f"class {cls.__module__}.{cls.__qualname__}".encode()
+    top = str(cls.__module__).split(".")[0]
+    if top in _LIBRARIES or top in sys.stdlib_module_names:
+        return name
+    parts = [name + b"(" + b",".join(_nested(b, depth, walk) for b in cls.__bases__) + b")"]
+    for k, x in sorted(vars(cls).items()):
+        code = isinstance(x, (types.FunctionType, staticmethod, classmethod, property))
+        if isinstance(x, (staticmethod, classmethod)):
+            x = x.__func__
+        elif isinstance(x, property):
+            x = (x.fget, x.fset, x.fdel)
+        dunder = k.startswith("__") and k.endswith("__")
+        if code or (not dunder and isinstance(x, (*_CLASS_DATA, torch.Tensor))):
+            parts.append(f"{k}=".encode() + _nested(x, depth, walk))
+        elif not dunder:
+            parts.append(f"{k}:<{type(x).__qualname__}>".encode())
+    return b";".join(parts)
+
+
+#: objects whose state changes no model's output: hashed by their class's name
+_STATELESS = (type(threading.Lock()), type(threading.RLock()))
+
+
+def _object_bytes(v: Any, depth: int, walk: _Walk) -> bytes:
+    """Any other object, by its class and state: a plain object (its class pickles it by its
+    ``__dict__`` and ``__slots__``) by those attributes' values; a ``torch.Generator`` by its
+    state (the numbers it draws next); a lock by its class; a Python module by its name; an
+    object that pickles itself (a logger, a dtype, a deque) by the parts it pickles as, each
+    hashed by :func:`_value_bytes` (a pickle itself names a tensor's memory address and orders
+    a set by string hashing); an object none of these describe (a generator, an open file) by
+    its identity in this process, the last resort: two different objects never share a
+    hash."""
+    import torch
+
+    name = f"<{type(v).__module__}.{type(v).__qualname__}>".encode()
+    if isinstance(v, _STATELESS):
+        return name
+    if isinstance(v, types.ModuleType):
+        return name + v.__name__.encode()
+    walk.add(v)
+    if isinstance(v, torch.Generator):
+        return name + str(v.device).encode() + _tensor_bytes(v.get_state())
+    if isinstance(v, weakref.ReferenceType):
+        target = v()
+        return name + (b"<dead>" if target is None else _nested(target, depth, walk))
+    state = _plain_state(v)
+    if state is not None:
+        return (name + b"(" + _nested(type(v), depth, walk) + b"){"
+                + b";".join(f"{k}=".encode() + _nested(x, depth, walk) for k, x in state) + b"}")
+    try:
+        reducer = copyreg.dispatch_table.get(type(v))  # re.Pattern's is there
+        reduced = reducer(v) if reducer is not None else v.__reduce_ex__(4)
+    except Exception:  # TypeError, PicklingError...: anything pickle refuses
+        reduced = None
+    if isinstance(reduced, str):  # a global, pickled by its name
+        wrapped = getattr(v, "__wrapped__", None)  # an lru_cache: the function it wraps
+        return (name + b"global " + reduced.encode()
+                + (b"" if wrapped is None else b" of " + _nested(wrapped, depth, walk)))
+    if isinstance(reduced, tuple):  # (callable, args, state, list items, dict items...)
+        parts = [*reduced[:3], *(None if it is None else list(it) for it in reduced[3:5])]
+        return name + b"reduce" + _nested(tuple(parts), depth, walk)
+    return _identity_bytes(v)
+
+
+def _plain_state(v: Any) -> list[tuple[str, Any]] | None:
+    """A plain object's attributes (``__dict__`` and ``__slots__``) sorted by name; None for an
+    object whose class pickles it another way (``__reduce__``, ``__getstate__``) or that has
+    neither."""
+    cls = type(v)
+    if (cls in copyreg.dispatch_table or cls.__reduce_ex__ is not object.__reduce_ex__
+            or cls.__reduce__ is not object.__reduce__
+            or getattr(cls, "__getstate__", None) is not object.__getstate__):
+        return None
+    state = dict(getattr(v, "__dict__", None) or {})
+    has_slots = False
+    for c in cls.__mro__:
+        slots = c.__dict__.get("__slots__", ())
+        for s in (slots,) if isinstance(slots, str) else slots:
+            if s in ("__dict__", "__weakref__"):
+                continue
+            has_slots = True
+            if s.startswith("__") and not s.endswith("__"):  # name-mangled
+                s = f"_{c.__name__.lstrip('_')}{s}"
+            with contextlib.suppress(AttributeError):  # an unset slot
+                state[s] = getattr(v, s)
+    if not has_slots and not hasattr(v, "__dict__"):
+        return None
+    return sorted(state.items(), key=lambda kv: str(kv[0]))
+
+
+#: objects hashed by their identity (:func:`_identity_bytes`), kept alive so that no later
+#: object takes the id of one a cached model was keyed by
+_IDENTIFIED: dict[int, Any] = {}
+
+
+def _identity_bytes(v: Any) -> bytes:
+    """The last resort: an object by its identity in this process (see :func:`weights_hash`)."""
+    _IDENTIFIED.setdefault(id(v), v)
+    return f"<{type(v).__module__}.{type(v).__qualname__}>id{id(v)}".encode()
