@@ -561,7 +561,10 @@ def align_guide(
         np.zeros((fy.size, fx.size), np.float32), lst.isel({d: 0 for d in lst.dims if d not in (ly, lx)}),
         fy, fx, ft, (ly, lx),
     )
-    src = guide.astype(np.float32)
+    # rioxarray reprojects only (..., y, x) arrays (InvalidDimensionOrder otherwise): a guide
+    # read or stacked as (y, x, time) / (time, x, y) gets its spatial dims last, so the result
+    # is (..., y, x) as from a (time, y, x) guide
+    src = guide.astype(np.float32).transpose(..., gy_, gx_)
     if src.rio.nodata is None or not np.isnan(src.rio.nodata):
         src = src.rio.write_nodata(np.nan, encoded=False)
     if isinstance(src.variable.data, dsa.Array):
