@@ -309,27 +309,41 @@ def _no_space_before_stop(message: str) -> str:
 def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
     """``xlstsr train`` declares units, fill and scale like upscale (``--units``, ``--nodata``,
     ``--scale``) but does not mask out-of-range pixels: a message naming
-    ``--mask-out-of-range`` points to a flag train does not have; fit_files' Python hint
-    (``declare=``) gives way to the flags."""
-    from xlstsr.train.cube import FIT_FILES_HINT, TRUTH_HINT
+    ``--mask-out-of-range`` (or ``mask_out_of_range=True``) points to an option train does not
+    have; fit_files' Python hint (``declare=``) gives way to the flags. Idempotent: a
+    UsageError passes here twice (in ``_train`` and in ``main``)."""
+    from xlstsr.train.cube import FIT_FILES_HINT, TRAIN_MASK_NOTE, TRUTH_HINT
 
+    # train masks nothing: the options offered, then said not to exist, give way to one note
+    masks = _TRAIN_NOTE not in message and bool(
+        TRAIN_MASK_NOTE in message or _DECLARATION_FLAG.search(message)
+        or _MASKING_OPTION.search(message))
+    message = _MASKING_OPTION.sub("", message.replace(TRAIN_MASK_NOTE, ""))
+    message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
+    message = _no_space_before_stop(message)
+    # upscale's --band, which train does not have: the band written to a file of its own
+    message = message.replace(", `--band 1` on the command line",
+                              "; `xlstsr train` reads every band: write that one to a file of "
+                              "its own first with `.rio.to_raster('lst_band1.tif')`")
     if TRUTH_HINT in message:  # the truth's own flags: --units would convert the LST
         message = _cli_hints(message.replace(TRUTH_HINT, ""), "train", typed)
         message = _with_flags(message, [(re.compile(r"attrs\['_FillValue'\] = ([-+\w.]+)"),
                                          "--truth-nodata {0}")], typed)
-        return re.sub(r"(?<![\w-])--(units|nodata|scale)\b", r"--truth-\1", message)
-    if "`--truth-" in message:  # completed already (a UsageError passes here twice)
+        message = re.sub(r"(?<![\w-])--(units|nodata|scale)\b", r"--truth-\1", message)
+    elif "`--truth-" not in message:  # (completed already: a UsageError passes here twice)
+        message = _cli_hints(message.replace(FIT_FILES_HINT, ""), "train", typed)
+    if not masks:
         return message
-    message = _cli_hints(message.replace(FIT_FILES_HINT, ""), "train", typed)
-    # train masks nothing: its Python option offered, then said not to exist
-    message = re.sub(r"\s*To mask such pixels instead, pass `mask_out_of_range=True`\.?", "",
-                     message)
-    if _TRAIN_NOTE in message or not _DECLARATION_FLAG.search(message):
-        return message
-    message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
-    message = _no_space_before_stop(message)
     return (f"{message} {_TRAIN_NOTE} (no --mask-out-of-range): mask such pixels in the file "
             "first, e.g. in Python `da.where((da > 150) & (da < 400))`.")
+
+
+#: the front door's Python option to mask out-of-range pixels, as its sentence or its clause
+_MASKING_OPTION = re.compile(
+    r"\s*To mask such pixels instead, pass `mask_out_of_range=True`"
+    r"(?: \(`--mask-out-of-range`[^)]*\))?\.?"
+    r"|[,;] or pass `mask_out_of_range=True`(?: \(`--mask-out-of-range`[^)]*\))?"
+)
 
 
 #: Python options that messages of the front door name -> ``xlstsr upscale``'s flags
@@ -471,15 +485,24 @@ def _cli_hints(message: str, command: str | None = None,
     if command in ("upscale", "scaling", "train"):
         message = _with_flags(message, [
             (p, f) for p, f in _UPSCALE_FLAGS
-            if command == "upscale" or f.split()[0] in ("--units", "--variable")], typed)
-        if "to use one guide for every step" in message:  # guide.squeeze('time', drop=True)
-            message += (" On the command line a guide file without a time dim or dates (e.g. a "
-                        "GeoTIFF of one field) is used for every step.")
-        if "but the LST has none" in message:  # "give the LST its time dim": no flag does that
-            message += (" On the command line the bands of a GeoTIFF LST carry no dates: give "
-                        "the LST as a .nc or .zarr with its time coordinate, or a guide of one "
-                        "date.")
+            if command == "upscale" or f.split()[0] in _SHARED_FLAGS.get(command, ())], typed)
+        # once each: train's messages pass here twice (in _train and in main)
+        if ("to use one guide for every step" in message  # guide.squeeze('time', drop=True)
+                and _ONE_GUIDE_NOTE not in message):
+            message += _ONE_GUIDE_NOTE
+        # "give the LST its time dim": no flag does that
+        if "but the LST has none" in message and _NO_DATES_NOTE not in message:
+            message += _NO_DATES_NOTE
     return message
+
+
+#: upscale's flags (of :data:`_UPSCALE_FLAGS`) that other commands have too
+_SHARED_FLAGS = {"scaling": ("--units", "--variable"),
+                 "train": ("--units", "--variable", "--guide-time-tolerance")}
+_ONE_GUIDE_NOTE = (" On the command line a guide file without a time dim or dates (e.g. a "
+                   "GeoTIFF of one field) is used for every step.")
+_NO_DATES_NOTE = (" On the command line the bands of a GeoTIFF LST carry no dates: give the LST "
+                  "as a .nc or .zarr with its time coordinate, or a guide of one date.")
 
 
 @contextlib.contextmanager
@@ -1131,8 +1154,8 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--window", type=_positive_int, default=None,
                    help="side of a window position in fine pixels (split unit; default 2 x patch)")
     t.add_argument("--psf", type=float, default=None,
-                   help="Gaussian PSF sigma (LST pixels) of the degraded pairs (default: none: "
-                   "radiometric block means)")
+                   help="Gaussian PSF sigma (LST pixels) of the degraded pairs of --mode sisr "
+                   "and degraded_disr (default: none: radiometric block means)")
     t.add_argument("--max-nan-fraction", type=float, default=0.5,
                    help="largest NaN share of a patch's input (and truth) for it to be used")
     t.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
@@ -1195,6 +1218,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.truth and args.mode != "supervised":  # the truth was left unused without a word
         parser.error(f"--truth is the target of --mode supervised; --mode {args.mode} trains on "
                      "degraded pairs and would not use it: add --mode supervised, or drop --truth")
+    if args.psf is not None and args.mode in ("sif", "supervised"):  # unused, yet recorded
+        parser.error(f"--psf blurs the degraded pairs of --mode sisr and degraded_disr; --mode "
+                     f"{args.mode} trains on the LST at its own scale and would not use it: add "
+                     "--mode degraded_disr (or sisr), or drop --psf")
     if args.guide and args.mode == "sisr":  # the guide was left unused without a word
         parser.error("--mode sisr trains without a guide and would not use --guide: add --mode "
                      "degraded_disr (or sif, supervised) to train a guided model, or drop --guide")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -183,7 +184,9 @@ class CubeDataModule(PatchDataModule):
     val_fraction : float
         Share of the patches whose positions go to validation (0: none).
     psf : float, optional
-        Gaussian PSF width (pixels of ``lst``) of the degradation (:func:`degraded_pairs`).
+        Gaussian PSF width (pixels of ``lst``) of the degradation (:func:`degraded_pairs`):
+        modes ``"sisr"`` and ``"degraded_disr"`` only (the others degrade nothing; it is
+        refused there).
     max_nan_fraction : float
         Largest share of NaN in a patch's coarse input (and truth) for it to be kept.
     guide_time_tolerance : timedelta-like, optional
@@ -253,6 +256,15 @@ class CubeDataModule(PatchDataModule):
             raise XlstsrError(f"truth= is the target of mode 'supervised'; mode {mode!r} trains "
                               "on degraded pairs and would not use it: pass mode='supervised', "
                               "or drop truth=")
+        if psf is not None and mode not in ("sisr", "degraded_disr"):
+            # it blurs only the degraded pairs: sif and supervised trained the same weights,
+            # while the checkpoint recorded the psf as if they had used it
+            raise XlstsrError(
+                f"psf= blurs the degraded pairs of modes 'sisr' and 'degraded_disr'; mode "
+                f"{mode!r} trains on the LST at its own scale and would not use it: pass "
+                "mode='degraded_disr' (or 'sisr'), or drop psf= (a sensor PSF in the loss's "
+                "coarse consistency is loss_options={'psf_sigma': sigma in output pixels})"
+            )
         if split is not None and not isinstance(split, PositionSplit):
             if not isinstance(split, Mapping):
                 raise InputTypeError(
@@ -418,7 +430,10 @@ class CubeDataModule(PatchDataModule):
         """Read the cube, cut it into window positions, build the pairs and patches, split them."""
         if self.train_set is not None:
             return
-        arr, g, t = self._inputs()
+        try:
+            arr, g, t = self._inputs()
+        except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError) as err:
+            raise _without_mask_advice(err) from None
         h = hashlib.sha256()
         for a in (arr, g, t):  # the decoded arrays: a fixed cost, small beside training
             h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
@@ -712,9 +727,10 @@ def fit_files(
             **options,
         )
     except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError) as err:
+        err = _without_mask_advice(err)
         hint = TRUTH_HINT if getattr(err, "input_role", "LST") == "truth" else FIT_FILES_HINT
         if hint in str(err):
-            raise
+            raise err from None
         raise type(err)(f"{err}{hint}") from None
     hist = record["history"]
     settings = _training_settings(options, model)
@@ -781,6 +797,32 @@ def _training_settings(options: Mapping[str, Any], model: Any) -> dict[str, Any]
     out = {k: given.get(k) for k in _RECORDED_SETTINGS}
     out["psf"] = None if out["psf"] is None else float(out["psf"])
     return out
+
+
+#: the front door's advice to pass ``mask_out_of_range=True`` (and upscale's flag for it), an
+#: option no training entry point takes: fit_cube refused it as an unknown training option
+_MASK_ADVICE = re.compile(
+    r"(?P<sentence>\s*To mask such pixels instead, pass `mask_out_of_range=True`"
+    r"(?: \(`--mask-out-of-range`[^)]*\))?\.?)"
+    r"|[,;] or pass `mask_out_of_range=True`(?: \(`--mask-out-of-range`[^)]*\))?"
+)
+#: what training says instead: it masks nothing, the pixels are set to NaN first
+TRAIN_MASK_NOTE = (" Training masks nothing itself (it takes no mask_out_of_range): to leave "
+                   "such pixels out, set them to NaN first, e.g. "
+                   "`da.where((da > 150) & (da < 400))` on Kelvin values.")
+
+
+def _without_mask_advice(err: Exception) -> Exception:
+    """``err`` (same type and attributes) without the advice to pass ``mask_out_of_range=True``,
+    which training does not take: its sentence becomes :data:`TRAIN_MASK_NOTE`, a clause of
+    another sentence ("..., or pass ...") is dropped. ``err`` itself when it has none."""
+    text = str(err)
+    if not _MASK_ADVICE.search(text):
+        return err
+    text = _MASK_ADVICE.sub(lambda m: TRAIN_MASK_NOTE if m.group("sentence") else "", text)
+    new = type(err)(text)
+    new.__dict__.update(err.__dict__)  # input_role: whose declarations fit_files names
+    return new
 
 
 #: the end of a front-door message about the LST file's encoding, from :func:`fit_files`
