@@ -148,3 +148,42 @@ def test_psf_is_refused_where_no_pair_is_degraded(tmp_path, capsys):
                         tmp_path / "logs")
     assert code == 2 and "--psf" in err and "degraded_disr" in err
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_psf_zero_and_old_checkpoints_of_modes_without_degraded_pairs(tmp_path, capsys):
+    """Review25: psf=0 (no blur) is what sif and supervised train with, so it is taken; a
+    checkpoint of such a run that recorded a psf (the code before the refusal stored it)
+    resumes without it, while a degraded mode still refuses another psf; the command line's
+    refusal advises what each mode can do (supervised keeps its --truth: no degraded mode
+    takes one)."""
+    from xlstsr.train import CubeDataModule
+
+    lst = make_lst(300 + np.random.default_rng(0).normal(0, 2, (2, 32, 32)), res=1000.0,
+                   units="K")
+    ndvi = make_lst(np.random.default_rng(2).uniform(0.1, 0.8, (128, 128)), res=250.0)
+    dm = CubeDataModule(lst, guide=ndvi, mode="sif", psf=0.0, patch=16)
+    assert dm.psf is None
+    dm.setup()
+    state = dm.state_dict()
+    old = {**state, "inputs": {**state["inputs"], "psf": 1.51}}
+    again = CubeDataModule(lst, guide=ndvi, mode="sif", patch=16)
+    again.setup()
+    again.load_state_dict(old)  # resumed: the psf was never used by this mode
+    sisr = CubeDataModule(lst, mode="sisr", psf=1.5, patch=16)
+    sisr.setup()
+    s_state = sisr.state_dict()
+    other = CubeDataModule(lst, mode="sisr", psf=1.0, patch=16)
+    other.setup()
+    with pytest.raises(XlstsrError, match="psf"):
+        other.load_state_dict(s_state)
+    lst.isel(time=0).rio.to_raster(tmp_path / "lst.tif")
+    ndvi.rio.to_raster(tmp_path / "ndvi.tif")
+    code, err = run_cli(capsys, "train", "--lst", tmp_path / "lst.tif", "--truth",
+                        tmp_path / "ndvi.tif", "--mode", "supervised", "--psf", "1.5",
+                        "--out", tmp_path / "m.pt")
+    assert code == 2 and "without --truth" in err and "add --mode" not in err
+    code, err = run_cli(capsys, "train", "--lst", tmp_path / "lst.tif", "--guide",
+                        tmp_path / "ndvi.tif", "--mode", "sif", "--psf", "1.5",
+                        "--out", tmp_path / "m.pt")
+    assert code == 2 and "--mode degraded_disr with the same --guide" in err
+    assert "or sisr" not in err

@@ -325,6 +325,9 @@ def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
     message = message.replace(", `--band 1` on the command line",
                               "; `xlstsr train` reads every band: write that one to a file of "
                               "its own first with `.rio.to_raster('lst_band1.tif')`")
+    message = message.replace("(`da.sel(band=1)`, `--band 1`)",  # the units check's wording
+                              "(`da.sel(band=1)` written to a file of its own: `xlstsr train` "
+                              "reads every band)")
     if TRUTH_HINT in message:  # the truth's own flags: --units would convert the LST
         message = _cli_hints(message.replace(TRUTH_HINT, ""), "train", typed)
         message = _with_flags(message, [(re.compile(r"attrs\['_FillValue'\] = ([-+\w.]+)"),
@@ -1218,10 +1221,12 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.truth and args.mode != "supervised":  # the truth was left unused without a word
         parser.error(f"--truth is the target of --mode supervised; --mode {args.mode} trains on "
                      "degraded pairs and would not use it: add --mode supervised, or drop --truth")
-    if args.psf is not None and args.mode in ("sif", "supervised"):  # unused, yet recorded
+    if args.psf and args.mode in ("sif", "supervised"):  # unused, yet recorded (0: no blur)
         parser.error(f"--psf blurs the degraded pairs of --mode sisr and degraded_disr; --mode "
-                     f"{args.mode} trains on the LST at its own scale and would not use it: add "
-                     "--mode degraded_disr (or sisr), or drop --psf")
+                     f"{args.mode} trains on the LST at its own scale and would not use it: drop "
+                     "--psf (those modes cut 4 km -> 1 km pairs from the LST alone, "
+                     + ("without --truth)" if args.mode == "supervised" else
+                        "--mode degraded_disr with the same --guide)"))
     if args.guide and args.mode == "sisr":  # the guide was left unused without a word
         parser.error("--mode sisr trains without a guide and would not use --guide: add --mode "
                      "degraded_disr (or sif, supervised) to train a guided model, or drop --guide")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import numbers
 import os
 import re
 from collections.abc import Hashable, Mapping
@@ -256,15 +257,19 @@ class CubeDataModule(PatchDataModule):
             raise XlstsrError(f"truth= is the target of mode 'supervised'; mode {mode!r} trains "
                               "on degraded pairs and would not use it: pass mode='supervised', "
                               "or drop truth=")
-        if psf is not None and mode not in ("sisr", "degraded_disr"):
-            # it blurs only the degraded pairs: sif and supervised trained the same weights,
-            # while the checkpoint recorded the psf as if they had used it
-            raise XlstsrError(
-                f"psf= blurs the degraded pairs of modes 'sisr' and 'degraded_disr'; mode "
-                f"{mode!r} trains on the LST at its own scale and would not use it: pass "
-                "mode='degraded_disr' (or 'sisr'), or drop psf= (a sensor PSF in the loss's "
-                "coarse consistency is loss_options={'psf_sigma': sigma in output pixels})"
-            )
+        if mode not in ("sisr", "degraded_disr") and psf is not None:
+            if isinstance(psf, numbers.Real) and not isinstance(psf, bool) and psf == 0:
+                psf = None  # no blur: what these modes train with anyway
+            else:
+                # it blurs only the degraded pairs: sif and supervised trained the same
+                # weights, while the checkpoint recorded the psf as if they had used it
+                where = ("with w_consistency > 0, " if mode == "supervised" else "")
+                raise XlstsrError(
+                    f"psf= blurs the degraded pairs of modes 'sisr' and 'degraded_disr'; mode "
+                    f"{mode!r} trains on the LST at its own scale and would not use it: drop "
+                    f"psf= (a sensor PSF in the loss's coarse consistency is, {where}"
+                    "loss_options={'psf_sigma': sigma in output pixels})"
+                )
         if split is not None and not isinstance(split, PositionSplit):
             if not isinstance(split, Mapping):
                 raise InputTypeError(
@@ -503,6 +508,10 @@ class CubeDataModule(PatchDataModule):
         # another cube of the same size resumed silently: the model file named the new cube
         # and held the first one's weights and normalisation
         before, now = state_dict.get("inputs"), self._inputs_record()
+        if before is not None and self.mode not in ("sisr", "degraded_disr"):
+            # runs of the modes without degraded pairs recorded a psf they never used: resumed
+            # without it (psf= is refused there now)
+            before = {**before, "psf": None}
         if before is not None and now is not None and before != now:
             diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
             raise XlstsrError(
