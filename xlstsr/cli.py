@@ -208,16 +208,23 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
     return obj
 
 
-def _open_guide(path: str, variable: str | None) -> Any:
+def _open_guide(path: str, variable: str | None, nodata: float | None = None,
+                scale: float | None = None) -> Any:
     """The --guide file's field, its length-1 dims dropped (a GeoTIFF's one band) except a time
     dim: a one-step guide keeps its date, matched with the LST's as the library matches it
     (``squeeze(drop=True)`` dropped it: a January guide was applied to July LST, exit 0, and
-    --guide-time-tolerance was ignored)."""
+    --guide-time-tolerance was ignored). ``nodata`` and ``scale`` (``--guide-nodata``,
+    ``--guide-scale``) declare what the file does not say, as attributes that the library's
+    guide decoding applies (an int16 NDVI x 10000 GeoTIFF without a scale tag was refused with
+    Python-only fixes)."""
     from xlstsr.guide import _is_time_like
 
     guide = _open_field(path, variable, "guide", "--guide-variable")
     ones = [d for d in guide.dims if guide.sizes[d] == 1 and not _is_time_like(guide, d)]
-    return guide.squeeze(ones, drop=True) if ones else guide
+    guide = guide.squeeze(ones, drop=True) if ones else guide
+    if nodata is None and scale is None:
+        return guide
+    return _declare(guide, None, nodata, scale, role="guide")
 
 
 def _spatial_dims(da: Any) -> tuple[str, str]:
@@ -273,13 +280,15 @@ def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str)
 def _declare(da: Any, units: str | None, nodata: float | None,
              scale: float | None = None, role: str = "") -> Any:
     """The user's declarations about the input, as the attributes the front door reads
-    (``role`` "coarse": those of evaluate's ``--coarse-units``, ``--coarse-nodata``...)."""
+    (``role`` "coarse": those of evaluate's ``--coarse-units``, ``--coarse-nodata``...; "guide":
+    ``--guide-nodata``, ``--guide-scale``, which the guide's decoding reads)."""
     from xlstsr.errors import XlstsrError
     from xlstsr.validate import declare_lst
 
     flag = f"--{role}-" if role else "--"
     if scale is not None and not (math.isfinite(scale) and scale > 0):
-        raise UsageError(f"{flag}scale must be a number > 0, e.g. 0.02, got {scale!r}")
+        example = "0.0001" if role == "guide" else "0.02"
+        raise UsageError(f"{flag}scale must be a number > 0, e.g. {example}, got {scale!r}")
     declared = {"units": units, "_FillValue": nodata, "scale_factor": scale}
     if not role:
         return declare_lst(da, declared)
@@ -349,6 +358,14 @@ _MASKING_OPTION = re.compile(
 )
 
 
+#: ``attrs['units'] = 'K'`` as a declaration of what the values are (--units relabels them), not
+#: as the label to set once they are converted ("set `da.attrs['units'] = 'K'` (or 'degC') after
+#: converting", "`(da - 32) * 5 / 9 + 273.15` with `da.attrs['units'] = 'K'`"): --units K
+#: offered for a Fahrenheit LST relabelled its values as Kelvin, and the next refusal blamed them
+#: on a missing Landsat offset
+_UNITS_DECLARED = re.compile(
+    r"(?<!with `)(?<!with `da\.)attrs\['units'\] = '(K|degC)'(?![^.;:]*\bafter convert)")
+
 #: Python options that messages of the front door name -> ``xlstsr upscale``'s flags
 _UPSCALE_FLAGS = (
     (re.compile(r"\bfactor=(\d+)"), "--factor {0}"),
@@ -356,7 +373,7 @@ _UPSCALE_FLAGS = (
     (re.compile(r"\bbackend='(torch|onnxruntime)'"), "--backend {0}"),
     (re.compile(r"\bconserve=True"), "--conserve"),
     (re.compile(r"\bvariable=['\"](\w+)['\"]"), "--variable {0}"),
-    (re.compile(r"attrs\['units'\] = '(K|degC)'"), "--units {0}"),
+    (_UNITS_DECLARED, "--units {0}"),
     (re.compile(r"\bguide_time_tolerance=`? \(e\.g\. '(\w+)'"), "--guide-time-tolerance {0}"),
     (re.compile(r"\bguide_time_tolerance='(\w+)'"), "--guide-time-tolerance {0}"),
     (re.compile(r"give a longer duration \(e\.g\. '(\w+)'"), "--guide-time-tolerance {0}"),
@@ -457,10 +474,34 @@ def _with_flags(message: str, table: Any, typed: dict[str, Any] | None = None) -
     return message
 
 
+#: the guide's refusals that give the factor its values need (Python fixes only: "multiply by
+#: 0.0001") -> that factor, ``--guide-scale`` on the command line (``upscale`` and ``scaling``)
+_GUIDE_SCALES = (
+    (re.compile(r"MODIS stores NDVI[^)]* x 10000\): multiply by 0\.0001\b"), 0.0001),
+    (re.compile(r"NDVI in percent\? divide it by 100\b"), 0.01),
+    *((re.compile(rf"look {k} times too large: divide them by {re.escape(k)}\b"), 1 / float(k))
+      for k in ("10", "100", "1000", "0.01", "0.0001")),
+)
+#: the guide's refusals that name its fill value -> ``--guide-nodata``
+_GUIDE_NODATA = (
+    (re.compile(r"\bguide\.attrs\['_FillValue'\] = ([-+\w.]+)`"), "--guide-nodata {0}"),
+    (re.compile(r"\bguide\.rio\.write_nodata\(([-+\w.]+)\)"), "--guide-nodata {0}"),
+)
+
+
+def _guide_flags(typed: dict[str, Any]) -> list[tuple[Any, str]]:
+    """:data:`_GUIDE_SCALES` and :data:`_GUIDE_NODATA` as a table of :func:`_with_flags`: a
+    factor found on values the user scaled already (``--guide-scale``) is a factor of that scale
+    ("divide them by 10" after ``--guide-scale 0.001`` is ``--guide-scale 0.0001``, not 0.1)."""
+    typed_scale = typed.get("--guide-scale")
+    done = float(typed_scale) if typed_scale is not None else 1.0
+    return [*((p, f"--guide-scale {k * done:g}") for p, k in _GUIDE_SCALES), *_GUIDE_NODATA]
+
+
 #: the coarse input's declarations (``evaluate --coarse``): its refusals name Python attrs only
 _COARSE_FLAGS = (
     (re.compile(r"attrs\.update\(scale_factor=([\d.]+)\)"), "--coarse-scale {0}"),
-    (re.compile(r"attrs\['units'\] = '(K|degC)'"), "--coarse-units {0}"),
+    (_UNITS_DECLARED, "--coarse-units {0}"),
     (re.compile(r"attrs\['_FillValue'\] = ([-+\w.]+)"), "--coarse-nodata {0}"),
 )
 
@@ -485,6 +526,8 @@ def _cli_hints(message: str, command: str | None = None,
         message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
         message = re.sub(r"\s*To mask such pixels instead, pass `mask_out_of_range=True`\.?",
                          "", _no_space_before_stop(message))
+    if command in ("upscale", "scaling") and re.search(r"\bguide\b", message):
+        message = _with_flags(message, _guide_flags(typed or {}), typed)
     if command in ("upscale", "scaling", "train"):
         message = _with_flags(message, [
             (p, f) for p, f in _UPSCALE_FLAGS
@@ -814,6 +857,8 @@ _QUALIFIERS = {
     "guide_variable": ("--guide", "names a variable of the --guide file"),
     "guide_time_tolerance": ("--guide", "matches guide dates to LST dates"),
     "guide_offset": ("--guide", "measures the offset of the --guide file from the LST"),
+    "guide_nodata": ("--guide", "describes the --guide file (--nodata describes the LST)"),
+    "guide_scale": ("--guide", "describes the --guide file (--scale describes the LST)"),
     "coarse_variable": ("--coarse", "names a variable of the --coarse file"),
     "coarse_units": ("--coarse", "describes the --coarse file"),
     "coarse_nodata": ("--coarse", "describes the --coarse file"),
@@ -914,7 +959,7 @@ def _upscale(args: argparse.Namespace) -> int:
         lst = lst.chunk(chunks)
     guide = None
     if args.guide:
-        guide = _open_guide(args.guide, args.guide_variable)
+        guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale)
     options = {"mask_out_of_range": args.mask_out_of_range,
                "scale_correction": args.scale_correction}
     if args.guide_time_tolerance is not None:
@@ -1093,7 +1138,7 @@ def _scaling(args: argparse.Namespace) -> int:
                    args.nodata, args.scale)
     guide = None
     if args.guide:
-        guide = _open_guide(args.guide, args.guide_variable)
+        guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale)
     with _scheduler(args.scheduler):
         try:
             stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
@@ -1424,6 +1469,17 @@ def _add_input_declarations(p: argparse.ArgumentParser, role: str = "",
                    "Kelvin x 10)")
 
 
+def _add_guide_declarations(p: argparse.ArgumentParser) -> None:
+    """``--guide-nodata``, ``--guide-scale``: what a --guide file does not say (an NDVI stored as
+    int16 x 10000 without a scale tag, as MOD13Q1 GeoTIFFs are often distributed)."""
+    p.add_argument("--guide-nodata", type=float, default=None,
+                   help="stored value marking missing pixels of the --guide file when it does "
+                   "not declare it (e.g. -3000 for MOD13 NDVI)")
+    p.add_argument("--guide-scale", type=float, default=None,
+                   help="factor turning stored --guide values into NDVI (or reflectance) when "
+                   "the file does not declare it (e.g. 0.0001 for MODIS NDVI x 10000)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``xlstsr`` argument parser (choices of ``--method``: the registered methods)."""
     from xlstsr import available_methods
@@ -1474,6 +1530,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "one date: 'auto' moves the guide back when it is off by more than a quarter "
                    "of a fine pixel (with a warning), 'check' only warns, 'ignore' skips it "
                    "(default: auto; a --resume keeps the store's choice)")
+    _add_guide_declarations(u)
     u.add_argument("--variable", default=None,
                    help="LST variable of a .nc/.zarr/.hdf input (default: the one that says LST)")
     u.add_argument("--band", type=int, default=None,
@@ -1568,6 +1625,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="match each LST date with the latest guide date at most DELTA before it "
                    "(e.g. '16D' for 16-day NDVI composites labelled by their first day); "
                    "default: the same dates")
+    _add_guide_declarations(s)
     s.add_argument("--lags", default=None, metavar="L1,L2,...",
                    help="increment lags in pixels, e.g. 1,2,4,8 (default: powers of two up to a "
                    "quarter of the smaller side)")
