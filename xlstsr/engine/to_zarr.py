@@ -904,6 +904,63 @@ def _offset_in_memory(lst: xr.DataArray, guide: Any, mode: str, factor: int,
     return "ignore" if est is None else est
 
 
+#: root attribute of a store started on inputs in memory: the guide offset its run measured
+#: and applied, the :func:`xlstsr.estimate_offset` Dataset as JSON (floats kept exactly), which a
+#: resume on the same data opened lazily applies again
+GUIDE_OFFSET_ATTR = "xlstsr_guide_offset"
+
+
+def _offset_summary(off: xr.Dataset) -> list[float]:
+    """An offset Dataset as the resume fingerprint records it (``guide_offset_measured``)."""
+    return [round(float(np.median(np.atleast_1d(off[v].values))), 3)
+            for v in ("shift_x", "shift_y")]
+
+
+def _offset_record(off: xr.Dataset) -> str | None:
+    """The offset Dataset as :data:`GUIDE_OFFSET_ATTR` holds it, or None when it would not come
+    back as the same offset (a coordinate JSON cannot hold)."""
+    try:
+        text = json.dumps(off.to_dict(data="list"), default=str)
+        back = xr.Dataset.from_dict(json.loads(text))
+        same = back.attrs.get("crs") == off.attrs.get("crs") and all(
+            np.array_equal(np.asarray(back[v].values), np.asarray(off[v].values),
+                           equal_nan=v != "reliable") for v in ("shift_x", "shift_y", "reliable"))
+    except (TypeError, ValueError, KeyError):
+        return None
+    return text if same else None
+
+
+def _recorded_offset(store: Any, recorded: Any) -> str | xr.Dataset:
+    """The guide offset a store's run applied, for a resume whose inputs are not measured as
+    that run's were (opened lazily, where upscale measures 8 sampled steps, not the clearest of
+    all): ``recorded`` is the fingerprint's ``guide_offset_measured``; a string (``"ignore"``)
+    is passed as it was, a measured shift is rebuilt from :data:`GUIDE_OFFSET_ATTR`."""
+    import zarr
+
+    if isinstance(recorded, str):
+        return recorded
+    try:
+        off = xr.Dataset.from_dict(json.loads(zarr.open_group(store, mode="r").attrs[
+            GUIDE_OFFSET_ATTR]))
+        same = _offset_summary(off) == list(recorded)
+    except Exception:  # absent (a store started before it was recorded), or damaged
+        same = False
+    if same:
+        return off
+    shift = (f" by ({recorded[0]:+.3f}, {recorded[1]:+.3f}) (x, y, the LST's CRS units)"
+             if isinstance(recorded, list) and len(recorded) == 2 else "")
+    raise XlstsrError(
+        f"the store {_store_label(store)} was started on inputs in memory, its guide moved "
+        f"back{shift} as measured on the clearest of all their steps, and it does not record "
+        "that offset exactly enough to apply it again; this input is dask-backed, where the "
+        "offset is measured on 8 sampled steps only, so the resumed steps would use another "
+        "guide position than the written ones. Resume with the inputs in memory as the first "
+        "run had them (`lst.load()`, `guide.load()`), or write the store again with mode='w' "
+        "(guide_offset='ignore', or an `xlstsr.estimate_offset` result, fixes the offset "
+        "whatever the input)."
+    )
+
+
 def upscale_to_zarr(
     source: Any,
     store: Any,
@@ -945,7 +1002,9 @@ def upscale_to_zarr(
         (dask) one the check that reads nothing: pass
         ``guide_offset="auto"`` to measure a guide's offset on one window of one time step and
         move the guide back by it (the moved guide is then reprojected onto the fine grid, a
-        cost on every time step: +20 % for the default `disr` on 1200^2 days).
+        cost on every time step: +20 % for the default `disr` on 1200^2 days). The offset
+        measured on inputs in memory is recorded in the store (attribute
+        ``xlstsr_guide_offset``): a resume on the same data opened lazily applies it again.
     mode : {"w-", "w", "resume"}
         ``"w-"`` (default): fail if the store exists. ``"w"``: overwrite it (a local store is
         first renamed aside, ``.<name>.replaced-...``, and put back if the run stops before a
@@ -1064,14 +1123,31 @@ def upscale_to_zarr(
             up_kw["guide_offset"] = "auto"
     call_kw = dict(up_kw)
     measured: Any = None
-    if call_kw.get("guide_offset") in ("auto", "check") and guide is not None and \
-            m.needs_guide and not _lazy(lst) and not _lazy(guide):
+    offset_record: str | None = None
+    # (an offset Dataset is applied as given: `Dataset in ("auto", "check")` is True, and an
+    # explicit estimate_offset result was taken for a mode and the guide left where it was)
+    given = call_kw.get("guide_offset")
+    measures = isinstance(given, str) and given in ("auto", "check") and guide is not None \
+        and m.needs_guide
+    resuming = mode == "resume" and store_exists(store)
+    recorded = _stored_argument(store, "guide_offset_measured") if resuming else None
+    if measures and recorded is not None and (_lazy(lst) or _lazy(guide)):
+        # a store started on the inputs in memory, resumed on the same data opened lazily (as
+        # the command line's --resume does): its recorded offset is applied, not the one
+        # upscale measures on 8 sampled steps (taking only its record into the fingerprint, the
+        # resumed steps were computed without moving the guide: 7 K off the written ones)
+        call_kw["guide_offset"] = _recorded_offset(store, recorded)
+        measured = recorded
+    elif measures and not _lazy(lst) and not _lazy(guide) and (recorded is not None
+                                                                  or not resuming):
+        # (a store to resume that records no measurement had its offset measured by upscale
+        # on the chunked input, 8 sampled steps: the same here, from the chunks made below)
         call_kw["guide_offset"] = _offset_in_memory(
             lst, guide, call_kw["guide_offset"], factor, mask_out_of_range, guide_time_tolerance)
         off = call_kw["guide_offset"]
-        measured = off if isinstance(off, str) else [
-            round(float(np.median(np.atleast_1d(off[v].values))), 3)
-            for v in ("shift_x", "shift_y")]
+        measured = off if isinstance(off, str) else _offset_summary(off)
+        if not isinstance(off, str):
+            offset_record = _offset_record(off)
     # input time chunks = regions, so that a region reads and computes only its own steps
     lst = lst.chunk({tdim: time_chunk}) if tdim else lst.chunk()
     given_guide = guide  # the resume fingerprint is of the guide as given
@@ -1106,14 +1182,11 @@ def upscale_to_zarr(
         "guide": guide_fp,
         "xlstsr_version": __version__,
     }
-    if measured is None and mode == "resume" and store_exists(store):
-        # a store started on the inputs in memory, resumed on the same data opened lazily
-        # (nothing measured here: upscale's own check reads one window): as before
-        measured = _stored_argument(store, "guide_offset_measured")
     if measured is not None:
         # the offset the guide was moved back by, measured on all steps of the input in memory
         # (a store started when 8 sampled steps were measured, resumed after, mixed the two: 15
-        # K between identical days); absent from older fingerprints, which are then refused
+        # K between identical days); absent where upscale measured the chunked input (a lazy
+        # first run, or an older one), which a resume then measures the same way, above
         arguments["guide_offset_measured"] = measured
     # the options given that describe() does not record and that change the output: a custom
     # method whose describe() omits one resumed a run with another value of it, two settings in
@@ -1147,6 +1220,8 @@ def upscale_to_zarr(
         STATUS_ATTR: INCOMPLETE,
         WRITER_ATTR: writer_stamp(),  # a second run on this store while this one writes is refused
     }
+    if offset_record is not None:
+        ds.attrs[GUIDE_OFFSET_ATTR] = offset_record
     chunks = ((time_chunk,) if tdim else ()) + (cy, cx)
     keep_enc = {k: v for k, v in sr.encoding.items() if k in ("grid_mapping", "coordinates")}
     encoding = {vname: {**keep_enc, "chunks": chunks, "compressors": zarr_compressors(compressors)}}
