@@ -13,6 +13,7 @@ from ._version import __version__
 from .errors import AllNaNError, GridError, InputTypeError, XlstsrError, warn
 from .grid import MODIS_LST_PSF_SIGMA, coarse_grid, same_axis, with_grid
 from .kernels.aggregate import gaussian_psf, gaussian_psf_emitted, radiometric_mean
+from .scaling import _grid_unit, _metres_per_degree
 from .validate import (
     check_factor,
     check_number,
@@ -49,24 +50,36 @@ def psf_pixels(psf: float | str | None, pixel: float) -> float | None:
 
 
 def _psf_on_grid(psf: float | str | None, kelvin: xr.DataArray, ydim: str, xdim: str
-                 ) -> tuple[float, float] | None:
-    """The PSF's ``(sigma_y, sigma_x)`` in pixels of ``kelvin``'s grid, or None.
+                 ) -> tuple[tuple[float, float] | None, str]:
+    """The PSF's ``(sigma_y, sigma_x)`` in pixels of ``kelvin``'s grid (or None), and its width
+    as recorded in the attrs (``psf_sigma_m=...``, or ``psf_sigma_deg=...`` for a number on a
+    lon/lat grid).
 
-    A width is in the CRS's units; the ``"modis"`` preset is a physical width (350 m), so on a
-    lon/lat grid it is converted to degrees at the grid's central latitude (it read as 350
-    degrees and was refused).
+    A number is in the CRS's units; the ``"modis"`` preset is a physical width (350 m), so it is
+    converted to the grid's unit: to degrees at the grid's central latitude on a lon/lat grid
+    (it read as 350 degrees and was refused), with the axes' unit on a projected one (it read
+    as 350 US survey feet on EPSG:2263, 107 m, and as 350 km on a km CRS).
     """
     t = kelvin.rio.transform()
     py, px = abs(float(t.e)), abs(float(t.a))
-    crs = kelvin.rio.crs
-    if isinstance(psf, str) and crs is not None and crs.is_geographic:
-        lat = np.radians(float(np.clip(kelvin[ydim].mean(), -89.0, 89.0)))
-        # metres per degree on the WGS84 ellipsoid, to < 0.1 % (the series' first terms)
-        m_lat = 111_132.95 - 559.82 * np.cos(2 * lat)
-        m_lon = 111_412.84 * np.cos(lat)
-        py, px = py * m_lat, px * m_lon
-    sy, sx = psf_pixels(psf, py), psf_pixels(psf, px)
-    return None if sy is None or sx is None else (sy, sx)
+    # metres per CRS unit of a projected grid (the US survey foot: 0.3048006)
+    metres, unit = _grid_unit(kelvin, ydim, xdim, False)
+    if unit == "degree":
+        m_lat, m_lon = _metres_per_degree(float(np.clip(kelvin[ydim].mean(), -89.0, 89.0)))
+        py_m, px_m = py * m_lat, px * m_lon
+    else:
+        py_m, px_m = py * metres, px * metres
+    if isinstance(psf, str):
+        sy, sx = psf_pixels(psf, py_m), psf_pixels(psf, px_m)
+    else:
+        sy, sx = psf_pixels(psf, py), psf_pixels(psf, px)
+    if sy is None or sx is None:
+        return None, ""
+    if unit == "degree" and not isinstance(psf, str):
+        # a width in degrees is not one length on the ground (a degree of longitude is
+        # cos(latitude) of one of latitude): recorded as given, in its unit
+        return (sy, sx), f"psf_sigma_deg={sx * px:g}"
+    return (sy, sx), f"psf_sigma_m={sx * px_m:g}"
 
 
 def _kernel(block: np.ndarray, eps: np.ndarray | None, factor: int, min_valid: float,
@@ -113,10 +126,13 @@ def coarsen(
         ``(sum eps T^4 / sum eps)^(1/4)`` (with ``psf``, of the blurred emitted radiance and
         emissivity: ``(sum G*(eps T^4) / sum G*eps)^(1/4)``).
     psf : float or "modis", optional
-        Blur first with a Gaussian point-spread function of this width (metres, in the CRS's
-        units), as a real sensor does: a MODIS 1 km LST pixel is a box blurred by a Gaussian of
-        ~350 m (``"modis"``: :data:`xlstsr.grid.MODIS_LST_PSF_SIGMA`, measured with
-        :func:`xlstsr.estimate_offset` on real MODIS/ASTER pairs). None: a perfect box average.
+        Blur first with a Gaussian point-spread function of this width (in the CRS's units:
+        metres on most projected grids, degrees on a lon/lat one), as a real sensor does: a
+        MODIS 1 km LST pixel is a box blurred by a Gaussian of ~350 m (``"modis"``:
+        :data:`xlstsr.grid.MODIS_LST_PSF_SIGMA`, measured with :func:`xlstsr.estimate_offset` on
+        real MODIS/ASTER pairs; converted to the grid's unit, feet or degrees included). The
+        width is recorded in metres (``psf_sigma_m``; a number on a lon/lat grid in degrees,
+        ``psf_sigma_deg``) in ``xlstsr_degradation``. None: a perfect box average.
     boundary : {"exact", "trim"}
         ``"exact"`` raises if the size is not a multiple of ``factor``; ``"trim"`` drops the rest.
     variable : str, optional
@@ -171,15 +187,16 @@ def coarsen(
     cy, cx, ct = coarse_grid(lst, factor)
     require_valid_pixels(kelvin)  # an all-NaN field aggregates to nothing: a fill or QC problem
     pixel = abs(float(kelvin.rio.transform().a))
-    sigma = _psf_on_grid(psf, kelvin, ydim, xdim)
+    sigma, psf_record = _psf_on_grid(psf, kelvin, ydim, xdim)
     if sigma is not None and max(sigma) > 2 * factor:
         # a Gaussian this wide ran for hours (1e9 m) and blurs the field into one value; on a
         # lon/lat grid 350 (meant as metres) is 350 degrees
         raise XlstsrError(
             f"psf {psf!r} is {max(sigma):.3g} fine pixels ({pixel:g} CRS units each), wider "
             f"than 2 coarse pixels of factor {factor}: a sensor's PSF is about one coarse pixel "
-            "wide (MODIS 1 km: psf='modis', 350 m). A number is in the CRS's units: metres on a "
-            "projected grid, degrees on a lon/lat one (where psf='modis' is converted)"
+            "wide (MODIS 1 km: psf='modis', 350 m). A number is in the CRS's units: metres on "
+            "most projected grids (the CRS's own unit otherwise: US feet, km), degrees on a "
+            "lon/lat one (psf='modis' is converted to the grid's unit)"
         )
     data = kelvin.variable.data
     eps = None
@@ -195,7 +212,7 @@ def coarsen(
     result = with_grid(out, kelvin, cy, cx, ct, (*lead, ydim, xdim))
     result.name = lst.name
     degradation = (f"radiometric_mean factor={factor} min_valid={min_valid}"
-                   + (f" psf_sigma_m={_sigma_m(psf, sigma, pixel):g}" if sigma else ""))
+                   + (f" {psf_record}" if sigma else ""))
     # the input's attributes kept (source, history; xlstsr_product / xlstsr_calibration, which
     # guard against calibrating twice: a calibrated field coarsened and upscaled with the same
     # calibration got it a second time), but not its encoding nor an upscale's description
@@ -222,11 +239,6 @@ _UPSCALE_ATTRS = frozenset({"xlstsr_method", "xlstsr_factor", "xlstsr_options",
                             "xlstsr_scale_correction",
                             # the input's grid, no longer the output's
                             "resolution_m", "resolution", "res", "transform", "GeoTransform"})
-
-
-def _sigma_m(psf: float | str | None, sigma: tuple[float, float], pixel: float) -> float:
-    """The PSF width recorded in the attrs: the preset's metres, else sigma_x in CRS units."""
-    return MODIS_LST_PSF_SIGMA if isinstance(psf, str) else sigma[1] * pixel
 
 
 def _check_kept(fine: np.ndarray, out: np.ndarray, factor: int, min_valid: float,

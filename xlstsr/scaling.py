@@ -239,27 +239,71 @@ def _check_square(ry: float, rx: float, unit: str) -> None:
     )
 
 
-def _warn_ground_aspect(lst: xr.DataArray, ry: float, rx: float) -> None:
-    """Warn when a lon/lat grid's pixels are not square on the ground: a degree of longitude
-    is cos(latitude) of a degree of latitude (0.001 x 0.001 degree at 60 N: 56 x 111 m; the
-    structure function at lag 1 was 4x larger along y than along x on an isotropic field).
-    A warning, not the projected grids' refusal: a lon/lat grid is square on the ground at one
-    latitude at most."""
-    ydim, _ = spatial_dims(lst)
+def _metres_per_degree(lat: float) -> tuple[float, float]:
+    """Metres per degree of latitude and of longitude at latitude ``lat`` (degrees) on the WGS84
+    ellipsoid, to < 0.01 % (the series' first terms).
+
+    Examples
+    --------
+    >>> from xlstsr.scaling import _metres_per_degree
+    >>> [round(m) for m in _metres_per_degree(60.0)]
+    [111412, 55800]
+    """
+    phi = np.deg2rad(float(lat))
+    m_lat = 111_132.92 - 559.82 * np.cos(2 * phi) + 1.175 * np.cos(4 * phi)
+    m_lon = 111_412.84 * np.cos(phi) - 93.5 * np.cos(3 * phi)
+    return float(m_lat), float(m_lon)
+
+
+def _check_lonlat_square(lst: xr.DataArray, ry: float, rx: float) -> float:
+    """Check a lon/lat grid's pixels on the ground, where the statistics' lags and blocks lie;
+    return the pixel size its scales are given in (degrees).
+
+    A degree of longitude is cos(latitude) of a degree of latitude: 0.005 x 0.01 degree pixels
+    at 60 N are square on the ground (557 x 559 m) and are taken (their scales in degrees of
+    latitude, the y size); 0.001 x 0.001 degree at 60 N (111 x 56 m) warn (a product's grid,
+    square on the ground at one latitude at most; the structure function at lag 1 was 4x
+    larger along y than along x on an isotropic field); pixels square neither in degrees nor
+    on the ground are refused, naming a reprojection to square metres. (Degrees compared as
+    such refused the 0.005 x 0.01 grid and suggested 0.01 x 0.01 degree, 1113 x 559 m.)
+    Without usable latitudes the degrees are compared.
+    """
+    ydim, xdim = spatial_dims(lst)
     lat = np.asarray(lst[ydim].values, float) if ydim in lst.coords else np.empty(0)
     if not lat.size or not np.isfinite(lat).all() or np.abs(lat).max() > 90:
-        return
-    ground_x = rx * float(np.cos(np.deg2rad(np.median(lat))))
-    if abs(ry - ground_x) <= _SQUARE_RTOL * max(ry, ground_x):
-        return
-    warn(
-        f"the pixels are square in degrees but not on the ground ({ry * 111.32:.3g} km along y, "
-        f"{ground_x * 111.32:.3g} km along x at latitude {float(np.median(lat)):.3g}): lags, "
-        "blocks and the radial spectrum mix two lengths, and scales are given in degrees of "
-        "latitude. Reproject to a projected CRS with square pixels first, e.g. "
-        f"`lst.rio.reproject(lst.rio.estimate_utm_crs(), resolution={ry * 111320.0:.3g}, "
-        "resampling=rasterio.enums.Resampling.average)`.",
-        UserWarning,
+        _check_square(ry, rx, "degree")
+        return rx
+    mid = float(np.median(lat))
+    m_lat, m_lon = _metres_per_degree(mid)
+    gy, gx = ry * m_lat, rx * m_lon
+    degree_square = abs(ry - rx) <= _SQUARE_RTOL * max(ry, rx)
+    if abs(gy - gx) <= _SQUARE_RTOL * max(gy, gx):
+        return rx if degree_square else ry
+    lon = np.asarray(lst[xdim].values, float) if xdim in lst.coords else np.empty(0)
+    if lon.size and np.isfinite(lon).all():
+        zone = int((float(np.median(lon)) + 180.0) // 6.0) % 60 + 1
+        epsg = f"EPSG:{(32600 if mid >= 0 else 32700) + zone}"
+        crs_txt, t_srs = f'"{epsg}"', epsg
+    else:
+        crs_txt, t_srs = "lst.rio.estimate_utm_crs()", "EPSG:326<zone>"
+    r = float(f"{max(gy, gx):.3g}")  # whole metres, not 1.11e+03
+    r_txt = f"{r:.0f}" if r >= 100 else f"{r:g}"
+    fix = (f"Reproject to a projected CRS with square pixels first, e.g. `lst.rio.reproject("
+           f"{crs_txt}, resolution={r_txt}, resampling=rasterio.enums.Resampling.average)` (a "
+           f"file: `gdalwarp -t_srs {t_srs} -tr {r_txt} {r_txt} -r average in.tif out.tif`).")
+    sizes = (f"{gy / 1000:.3g} km along y, {gx / 1000:.3g} km along x at latitude {mid:.3g}; "
+             f"{ry:.6g} x {rx:.6g} degree")
+    if degree_square:
+        warn(
+            f"the pixels are square in degrees but not on the ground ({sizes}): lags, blocks "
+            "and the radial spectrum mix two lengths, and scales are given in degrees. " + fix,
+            UserWarning,
+        )
+        return rx
+    raise GridError(
+        f"the pixels are not square on the ground ({sizes}): the statistics take a lag or a "
+        "block of pixels as one length along both axes, so the isotropic structure function, "
+        "hurst and the spectrum would mix scales. " + fix
     )
 
 
@@ -346,16 +390,18 @@ def _warn_small_field(shape: tuple[int, int], steps: Sequence[int]) -> None:
     )
 
 
-def _warn_constant_guide(gdata: np.ndarray) -> None:
+def _warn_constant_guide(gdata: np.ndarray, start: int = 0, n_steps: int | None = None) -> None:
     """Warn about a guide constant over its valid pixels on the LST grid (a water body at one
-    value, a fill): its laws (``guide_*``) are NaN, and nothing said why."""
+    value, a fill): its laws (``guide_*``) are NaN, and nothing said why. ``gdata`` may be the
+    steps ``start...`` of a guide of ``n_steps`` (a dask block)."""
     flat = gdata.reshape(gdata.shape[0], -1)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: not constant
         spread = np.nanmax(flat, axis=1) - np.nanmin(flat, axis=1)
     constant = np.flatnonzero(spread == 0)
     if constant.size:
-        which = "" if gdata.shape[0] == 1 else f" at steps {constant.tolist()}"
+        n_steps = gdata.shape[0] if n_steps is None else n_steps
+        which = "" if n_steps == 1 else f" at steps {(constant + start).tolist()}"
         warn(
             f"the guide is constant{which} ({float(np.nanmax(flat[constant[0]])):g} on every "
             "valid pixel of the LST grid): the LST-guide laws (guide_* statistics) are NaN "
@@ -423,7 +469,9 @@ def _check_guide_grid(guide: xr.DataArray, lst: xr.DataArray) -> None:
 def _warn_few_pairs(ds: xr.Dataset, lead: tuple[str, ...], fit_lags: tuple[float, float]) -> None:
     """Warn about steps whose statistics rest on few pixel pairs (a scene 99 % cloud gave a
     Hurst exponent from 3 pairs without a word)."""
-    count = ds["increment_count"]
+    # steps without structure (all gaps, constant: warned or refused on their own) have their
+    # pairs counted but no statistics to call noise
+    count = ds["increment_count"].where(ds["coarse_valid_fraction"].sel(factor=1).notnull())
     inside = (ds["lag"] >= fit_lags[0]) & (ds["lag"] <= fit_lags[1])
     if not bool(inside.any()):
         return
@@ -470,6 +518,56 @@ def _check_window_points(name: str, win: Any, points: Sequence[int], what: str) 
             f"{name} {tuple(win)} holds {len(inside)} of the {what} {tuple(points)}: a power law "
             "needs at least 2 points. Widen it to cover 2 or more of them, or pass None."
         )
+
+
+def _bin_wavenumbers(shape: tuple[int, int], edges: Sequence[float]) -> np.ndarray:
+    """Mean wavenumber (cycles/pixel) of each bin of the radial spectrum of a ``shape`` field
+    (NaN where a bin is empty), as :func:`xlstsr.kernels.spectra.radial_power_spectrum` gives
+    it: the bins hold the Fourier coefficients of the grid, whatever its values. Summed over
+    rows of ``|k_y|`` (each standing for its +/- twins), without the full plane in memory."""
+    ny, nx = shape
+    edges = np.asarray(edges, np.float64)
+    nb = len(edges) - 1
+    kx = np.fft.rfftfreq(nx)
+    wx = np.full(kx.shape, 2.0)  # the rfft columns with a conjugate twin count twice
+    wx[0] = 1.0
+    if nx % 2 == 0:
+        wx[-1] = 1.0
+    ky = np.abs(np.fft.fftfreq(ny))
+    uy, my = np.unique(ky, return_counts=True)
+    ksum, cnt = np.zeros(nb), np.zeros(nb)
+    for i in range(0, uy.size, 256):
+        k = np.hypot(uy[i:i + 256, None], kx[None, :])
+        w = my[i:i + 256, None] * wx[None, :]
+        sel = k > 0
+        idx = np.digitize(k[sel], edges) - 1
+        inb = (idx >= 0) & (idx < nb)
+        ksum += np.bincount(idx[inb], weights=(k[sel] * w[sel])[inb], minlength=nb)
+        cnt += np.bincount(idx[inb], weights=w[sel][inb], minlength=nb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ksum / cnt
+
+
+def _check_wavenumber_points(win: tuple[float, float] | None, shape: tuple[int, int],
+                             edges: Sequence[float]) -> None:
+    """Refuse a ``fit_wavenumbers`` window holding fewer than 2 spectral bins, as fit_lags and
+    fit_factors are refused: (0.1, 0.12) on a 64 x 64 field holds one bin and gave a NaN
+    spectral slope without a word."""
+    if win is None:
+        return
+    k = _bin_wavenumbers(shape, edges)
+    k = k[np.isfinite(k)]
+    inside = k[(k >= win[0] - 1e-12) & (k <= win[1] + 1e-12)]  # the kernel's selection
+    if inside.size >= 2 or k.size < 2:
+        return
+    centre = np.sqrt(win[0] * win[1])
+    near = np.sort(k[np.argsort(np.abs(np.log(k / centre)))[:2]])
+    raise GridError(
+        f"fit_wavenumbers {tuple(win)} holds {inside.size} of the {k.size} spectral bins of a "
+        f"{shape[0]} x {shape[1]} field (the nearest are centred at {near[0]:.3g} and "
+        f"{near[1]:.3g} cycles per pixel): a power law needs at least 2 points. Widen it, e.g. "
+        f"fit_wavenumbers=({0.98 * near[0]:.3g}, {1.02 * near[1]:.3g}), or pass None."
+    )
 
 
 def _check_scales(shape: tuple[int, int], lags: Sequence[int], factors: Sequence[int]) -> None:
@@ -559,7 +657,8 @@ def scaling_stats(
         Coarse-graining statistics at factor ``f`` use the top-left multiple of ``f`` pixels
         (of ``2f`` for the step ``f -> 2f``), whichever other factors are asked for. The
         ``_m`` coordinates and ``pixel_size`` are in metres (a projected CRS's feet converted)
-        or, on a geographic grid or lat/lon dims without a CRS, in degrees (``pixel_unit``).
+        or, on a geographic grid or lat/lon dims without a CRS, in degrees (``pixel_unit``; of
+        latitude, the y size, where the pixels are square on the ground but not in degrees).
 
     Raises
     ------
@@ -568,8 +667,9 @@ def scaling_stats(
         ``min_valid`` outside (0, 1], a fit window that is not (low, high) with 0 < low < high).
     GridError
         The field is too small for the requested lags/factors, its pixels are not square (more
-        than 1 % apart: resample it first), the guide is not nested, or a fit window holds
-        fewer than 2 of the points it fits.
+        than 1 % apart: resample it first; on a lon/lat grid, on the ground at its median
+        latitude, unless square in degrees: then a warning), the guide is not nested, or a fit
+        window holds fewer than 2 of the points it fits.
     GuideTimeError
         Guide steps that do not match the LST's (see ``guide_time_tolerance``), or a tolerance
         that is no duration.
@@ -605,10 +705,11 @@ def scaling_stats(
     # was read as "off by 0")
     # the grid's unit read before the rename: lat/lon-named dims without a CRS are degrees
     res_y, res_x, res_unit = _pixel_sizes(lst)
-    _check_square(res_y, res_x, res_unit)
+    if res_unit != "degree":
+        _check_square(res_y, res_x, res_unit)
     lst = image_order(lst.rename(spatial_names(lst)))
-    if res_unit == "degree":
-        _warn_ground_aspect(lst, res_y, res_x)
+    if res_unit == "degree":  # on the ground, where the lags and blocks lie
+        res_x = _check_lonlat_square(lst, res_y, res_x)
     if guide is not None:
         _as_timedelta(guide_time_tolerance)  # named even when the guide has no time dim
         guide = image_order(guide.rename(spatial_names(guide)))
@@ -662,12 +763,14 @@ def scaling_stats(
             f"field ({1.0 / n:.3g} to 0.707 cycles per pixel): e.g. fit_wavenumbers="
             f"({3.0 / n:.3g}, 0.3)."
         )
+    edges = tuple(log_wavenumber_edges(shape, nbins))
+    _check_wavenumber_points(fit_wavenumbers, shape, edges)
     cfg = ks.ScalingConfig(
         shape=shape,
         lags=lags_t,
         factors=factors_t,
         moments=moments_t,
-        edges=tuple(log_wavenumber_edges(shape, nbins)),
+        edges=edges,
         fit_lags=fit_lags or (1.0, float(max(4, n // 16))),
         fit_factors=fit_factors or (1.0, float(max(steps, default=1))),
         fit_wavenumbers=fit_wavenumbers or (3.0 / n, 0.3),
@@ -697,6 +800,8 @@ def scaling_stats(
             _refuse_fill(data, "field")
         _check_images(data, "field")
         warn_if_resampled(field_, "field")
+    elif not radiometric:
+        data = _checked_lazily(data, "field")
     gdata = None
     if guide is not None:
         gdata = guide_on_lst_grid(guide, field_, lead, min_valid=float(min_valid),
@@ -711,6 +816,8 @@ def scaling_stats(
         if not isinstance(gdata, dsa.Array):  # a guide of the LST's shape skipped the check
             _refuse_fill(np.asarray(gdata), "guide")
             _warn_constant_guide(np.asarray(gdata))
+        else:  # the same checks, on each block as it is read (the CLI reads lazily)
+            gdata = _checked_lazily(gdata, "guide")
         if gdata.shape[0] == 1 and nlead > 1:
             gdata = (dsa if isinstance(gdata, dsa.Array) else np).broadcast_to(
                 gdata, (nlead, *shape)
@@ -756,6 +863,25 @@ def _refuse_fill(values: np.ndarray, name: str) -> None:
             f"it (`{name}.where({name} != {v!r})`) or declare it (`{name}.attrs['_FillValue'] "
             f"= {v!r}`)."
         )
+
+
+def _checked_lazily(data: dsa.Array, name: str) -> dsa.Array:
+    """A dask ``(n, y, x)`` field or guide that runs the in-memory checks (:func:`_refuse_fill`,
+    and :func:`_warn_constant_guide` for the guide) on each block of whole images as it is read
+    for the result: a lazy guide holding MOD13's -3000 was taken as NDVI without a word (r 0
+    for -0.99), and ``xlstsr scaling --guide`` reads lazily. Nothing is computed now."""
+    whole = data.rechunk({1: -1, 2: -1})
+    n_steps = data.shape[0]
+
+    def check(block: np.ndarray, block_info: Any = None) -> np.ndarray:
+        values = np.asarray(block)
+        _refuse_fill(values, name)
+        if name == "guide":
+            start = block_info[0]["array-location"][0][0] if block_info else 0
+            _warn_constant_guide(values, start, n_steps)
+        return block
+
+    return whole.map_blocks(check, dtype=whole.dtype, meta=np.empty((0, 0, 0), whole.dtype))
 
 
 def _unpack(

@@ -171,20 +171,30 @@ def guide_relations(
     factors: Sequence[int],
     *,
     min_valid: float = 0.5,
+    radiometric: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """LST-guide Pearson correlation and regression slope (LST on guide) at each coarse factor.
 
-    LST aggregates radiometrically, the guide by its plain mean; pixels where either is a gap are
-    left out. Also returns the guide's own variance and within-block variance per factor. Each
-    factor uses the top-left multiple of ``f`` pixels (as :func:`coarse_graining`), not a crop
-    to the largest factor shared by all.
+    LST aggregates radiometrically (``radiometric=False``: by its plain mean, as for a field
+    that is no temperature: an anomaly's (mean T^4)^(1/4) lost its sign), the guide by its plain
+    mean; pixels where either is a gap are left out. Also returns the guide's own variance and
+    within-block variance per factor. Each factor uses the top-left multiple of ``f`` pixels (as
+    :func:`coarse_graining`), not a crop to the largest factor shared by all.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> g = rng.random((16, 16))
+    >>> corr, slope, _, _ = guide_relations(-20 * g, g, [1, 2], radiometric=False)
+    >>> np.round(slope, 6).tolist()
+    [-20.0, -20.0]
     """
     lst = np.asarray(lst, np.float64)
     guide = np.asarray(guide, np.float64)
     corr = np.full(len(factors), np.nan)
     slope = np.full(len(factors), np.nan)
     for i, f in enumerate(factors):
-        t = _aggregate(crop_to_multiple(lst, f), f, min_valid, True)
+        t = _aggregate(crop_to_multiple(lst, f), f, min_valid, radiometric)
         g = _aggregate(crop_to_multiple(guide, f), f, min_valid, False)
         ok = np.isfinite(t) & np.isfinite(g)
         if ok.sum() < 3:
@@ -275,11 +285,11 @@ def fit_breakpoint(
     True
     """
     lx, ly, w = _loglog_points(x, y, weights)
+    n = lx.size
+    if n < 2 * min_points + 1:  # before the mean of the weights: none on a tiny field
+        return (np.nan,) * 4
     order = np.argsort(lx)
     lx, ly, sw = lx[order], ly[order], np.sqrt(w[order] / max(w.mean(), 1e-300))
-    n = lx.size
-    if n < 2 * min_points + 1:
-        return (np.nan,) * 4
     A1 = np.stack([np.ones(n), lx], axis=1)
     c1, *_ = np.linalg.lstsq(A1 * sw[:, None], ly * sw, rcond=None)
     sse1 = float(np.sum((sw * (ly - A1 @ c1)) ** 2))
@@ -462,7 +472,8 @@ def image_stats(
     if cfg.with_guide:
         if guide is None:
             raise ValueError("cfg.with_guide is set but no guide was given")
-        corr, slope, gvar, gwithin = guide_relations(a, guide, cfg.factors, min_valid=cfg.min_valid)
+        corr, slope, gvar, gwithin = guide_relations(a, guide, cfg.factors, min_valid=cfg.min_valid,
+                                                     radiometric=cfg.radiometric)
         out["guide_correlation"], out["guide_slope"] = corr, slope
         out["guide_coarse_variance"], out["guide_within_block_variance"] = gvar, gwithin
         pg, cg, lo, hi = fit_power_law(steps[ssel], gwithin[ssel])
@@ -484,11 +495,18 @@ def image_stats_stack(a: np.ndarray, guide: np.ndarray | None, cfg: ScalingConfi
     """:func:`image_stats` over a stack ``(n, y, x)`` (guide ``(n, y, x)`` or None), packed ``(n, L)``."""
     a = np.asarray(a)
     out = np.empty((a.shape[0], stats_size(cfg)))
+    off = 0  # where increment_count lies in the packed vector
+    for name, _, shp in stats_layout(cfg):
+        if name == "increment_count":
+            break
+        off += int(np.prod(shp))
     for i in range(a.shape[0]):
         valid = a[i][np.isfinite(a[i])]
         if not valid.size or valid.min() == valid.max():
-            # no structure to measure (the xarray layer warns): NaN, not numpy's warnings
+            # no structure to measure (the xarray layer warns): NaN, not numpy's warnings;
+            # the pairs still counted (0 for an all-gap step)
             out[i] = np.nan
+            out[i, off:off + len(cfg.lags)] = structure_functions(a[i], cfg.lags, [2])[2].sum(0)
             continue
         g = None if guide is None else guide[i]
         out[i] = pack(image_stats(a[i], g, cfg), cfg)
