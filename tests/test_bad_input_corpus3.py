@@ -52,7 +52,8 @@ def test_a_stale_geotransform_does_not_fake_partial_coverage(s):
     """`coarsen(...).mean()` keeps the 1 km GeoTransform on a 2 km grid; the coverage came from
     it (88 %) and a guide covering the whole LST was refused."""
     lst = s["lst_1km"]
-    stale = (lst.coarsen(x=2, y=2).mean() * 0 + 0.5).rio.write_crs(lst.rio.crs)
+    # a guide with detail (a constant one is refused as carrying none)
+    stale = (0.5 + 0.001 * (lst.coarsen(x=2, y=2).mean() - 300)).rio.write_crs(lst.rio.crs)
     fresh = stale.rio.write_transform(stale.rio.transform(recalc=True))
     with pytest.warns(errors.GuideAlignmentWarning):
         a = xlstsr.upscale(lst, 4, guide=stale, method="tsharp")

@@ -405,7 +405,14 @@ def match_steps(
     if lk != gk and "dates" in (lk, gk):  # '2020-01-01' never equals a datetime64 label
         fix = "lst" if lk != "dates" else "guide"
         other = (gv if fix == "guide" else lv).ravel()
-        if other.size and all(re.fullmatch(r"A?\d{7}", str(v)) for v in other[:50]):
+        units = (guide if fix == "guide" else lst)[dim].attrs.get("units")
+        if lk != "text" and isinstance(units, str) and " since " in units:
+            # a file opened with decode_cf=False / decode_times=False: its CF units say which
+            # dates the numbers are (read as days of the year, they were other dates)
+            how = (f"decode their CF time units ({units!r}): `xr.decode_cf(ds)` on the Dataset "
+                   "opened with decode_cf=False (or open it with decode_times=True, the "
+                   f"default), or `{fix} = xr.decode_cf({fix}.to_dataset(name='v'))['v']`")
+        elif other.size and all(re.fullmatch(r"A?\d{7}", str(v)) for v in other[:50]):
             # MODIS 'YYYYDDD' (A2020183): pd.to_datetime read it as the year 2020183, and the
             # day-of-year line as 2 million days
             how = (f"for MODIS YYYYDDD labels, `{fix}['{dim}'] = pd.to_datetime({fix}['{dim}']"
@@ -584,6 +591,7 @@ def prepare_guide(
     *,
     time_tolerance: Any = None,
     require_crs: bool = True,
+    require_detail: bool = True,
 ) -> Any:
     """Decode and align a guide onto the grid ``factor`` times finer than ``lst``.
 
@@ -593,7 +601,9 @@ def prepare_guide(
     dim the LST lacks is refused (one of length 1 is dropped); other extra dims (a raster's
     ``band``) become guide channels. ``require_crs=False`` (training arrays): when either input
     has no CRS, the guide must be exactly ``factor`` times the LST's shape, pixel for pixel,
-    instead of being aligned by coordinates.
+    instead of being aligned by coordinates. ``require_detail`` refuses a guide channel of one
+    value (:func:`_require_valid_guide`); :func:`guide_on_lst_grid` (statistics, which name a
+    constant guide themselves) turns it off.
 
     Examples
     --------
@@ -637,7 +647,7 @@ def prepare_guide(
         data = g.variable.data.reshape(n, g.sizes[chdim], g.sizes[ydim], g.sizes[xdim])
     else:
         data = g.transpose(chdim, ydim, xdim).variable.data[None]
-    return _require_valid_guide(data.astype(np.float32), ndvi)
+    return _require_valid_guide(data.astype(np.float32), ndvi, constant=require_detail)
 
 
 def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
@@ -679,6 +689,41 @@ def _empty_guide_error(c: int) -> AllNaNError:
         "the LST's area and dates, or use a method without a guide (method='bicubic' or "
         "'sisr')."
     )
+
+
+def _constant_guide_error(c: int, value: float, count: int, steps: int) -> UndeclaredFillError:
+    where = (f"one value on each step's valid pixels ({value:.6g} on the first; {count} "
+             "pixels in all)" if steps > 1 else f"one value ({value:.6g}) on all its {count} "
+             "valid pixels")
+    return UndeclaredFillError(
+        f"guide channel {c} holds {where}: it has "
+        "no spatial detail, so a guided method would return an unguided field as if it had "
+        "been guided. An image read as all fill (e.g. an NDVI tile of only its fill 0, with its "
+        "nodata undeclared) or an NDVI cast to integers (`ndvi.astype(int)` is 0 nearly "
+        "everywhere) does this: read the band with its fill declared (`rioxarray.open_rasterio"
+        "(path, mask_and_scale=True)`) and keep it as floats, give the guide of the LST's area "
+        "and dates, or use a method without a guide (method='bicubic' or 'sisr')."
+    )
+
+
+def _refuse_constant_guide(data: np.ndarray) -> None:
+    """Refuse an in-memory guide ``(n, c, Y, X)`` with a channel of one value over each step's
+    valid pixels (a partly constant one, e.g. a window of water, is fine)."""
+    for c in range(data.shape[1]):
+        count, value, flat = 0, np.nan, True
+        for k in range(data.shape[0]):
+            v = np.asarray(data[k, c])
+            ok = np.isfinite(v)
+            n = int(ok.sum())
+            if n == 0:
+                continue
+            lo = float(np.min(v, where=ok, initial=np.inf))
+            if lo != float(np.max(v, where=ok, initial=-np.inf)):
+                flat = False
+                break
+            count, value = count + n, lo if np.isnan(value) else value
+        if flat and count > 1:
+            raise _constant_guide_error(c, value, count, data.shape[0])
 
 
 def _refuse_guide_fill(c: int, values: np.ndarray, sampled: bool = False) -> None:
@@ -779,7 +824,8 @@ def _guide_sample(block: np.ndarray) -> np.ndarray:
     return out
 
 
-def _guide_sample_verdict(parts: np.ndarray, static: bool, ndvi: Any = None) -> np.ndarray:
+def _guide_sample_verdict(parts: np.ndarray, static: bool, ndvi: Any = None,
+                          constant: bool = False) -> np.ndarray:
     """A dask guide's checks on one time block, from its blocks' :func:`_guide_sample`."""
     for c in range(parts.shape[1]):
         if static and parts[:, c, ..., 0].sum() == 0:
@@ -787,6 +833,12 @@ def _guide_sample_verdict(parts: np.ndarray, static: bool, ndvi: Any = None) -> 
         _refuse_guide_fill(c, parts[:, c, ..., 1:].ravel(), sampled=True)
         if ndvi and ndvi[c]:
             _refuse_ndvi_range(c, ndvi[c], parts[:, c, ..., 1:].ravel())
+        count = int(parts[:, c, ..., 0].sum())
+        # the blocks' exact smallest and largest values: one value over the whole guide
+        lo, hi = np.fmin.reduce(parts[:, c, ..., -2], axis=None), np.fmax.reduce(
+            parts[:, c, ..., -1], axis=None)
+        if static and constant and count > 1 and lo == hi:
+            raise _constant_guide_error(c, float(lo), count, 1)
     return np.zeros((*parts.shape[:2], 1))
 
 
@@ -816,7 +868,7 @@ def _checked_lazily(gdata: Any, summarize: Any, width: int, verdict: Any, *args:
     )
 
 
-def _require_valid_guide(data: Any, ndvi: Any = None) -> Any:
+def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False) -> Any:
     """Refuse a guide ``(n, c, Y, X)`` with a channel that holds no finite value over the LST:
     a guided method would sharpen with nothing (or with its NaN fallback) and return a smooth
     field as if it had been guided; or one with an undeclared fill value
@@ -827,11 +879,13 @@ def _require_valid_guide(data: Any, ndvi: Any = None) -> Any:
     (:data:`GUIDE_SAMPLE` values per image and block for the fill test); the all-NaN test then
     applies to a static guide only (a daily guide may be all cloud on a day the LST is too).
     A channel declared as NDVI (``ndvi[c]``: its name, from :func:`_declared_ndvi`) must also
-    lie in [-1, 1] (:func:`_refuse_ndvi_range`).
+    lie in [-1, 1] (:func:`_refuse_ndvi_range`). With ``constant``, a channel of one value on
+    each step's valid pixels (all fill read as data, an NDVI cast to integers) is refused too:
+    a guided method returned an unguided field without a word (lazily: a static guide only).
     """
     if isinstance(data, dsa.Array):
         return _checked_lazily(data, _guide_sample, GUIDE_SAMPLE_WIDTH, _guide_sample_verdict,
-                               data.shape[0] == 1, ndvi)
+                               data.shape[0] == 1, ndvi, constant)
     empty = ~np.isfinite(data).any(axis=(0, 2, 3))
     if empty.any():
         raise _empty_guide_error(int(np.flatnonzero(empty)[0]))
@@ -839,6 +893,8 @@ def _require_valid_guide(data: Any, ndvi: Any = None) -> Any:
         _refuse_guide_fill(c, data[:, c])
         if ndvi and ndvi[c]:
             _refuse_ndvi_range(c, ndvi[c], data[:, c])
+    if constant:
+        _refuse_constant_guide(data)
     return data
 
 
@@ -890,15 +946,24 @@ def guide_on_lst_grid(
         g = g.drop_vars([c for c in g.coords if c not in g.dims], errors="ignore")
         g = _match_lead(g, lst, lead, (ydim, xdim), time_tolerance)
         extra = [d for d in g.dims if d not in (ydim, xdim) and d not in lead]
+        # a one-band raster as rioxarray reads it, (band=1, y, x), is one band, as on a nested
+        # grid (prepare_guide): it was refused with "pass a single band"
+        g = g.isel({d: 0 for d in extra if g.sizes[d] == 1}, drop=True)
+        extra = [d for d in extra if d in g.dims]
         if extra:
-            raise GridError(f"the guide has extra dims {extra}: pass a single band")
+            sel = ", ".join(f"{d}=0" for d in extra)
+            raise GridError(
+                f"the guide has extra dims {extra} ({', '.join(f'{d}: {g.sizes[d]}' for d in extra)}"
+                f" steps): pass a single band, e.g. `guide.isel({sel})` for the first"
+            )
         shared = [d for d in lead if d in g.dims]
         if shared and shared != list(lead):
             raise GridError(f"the guide varies along {shared} but the LST along {list(lead)}")
         data = g.transpose(*shared, ydim, xdim).variable.data
         return data.reshape(-1, g.sizes[ydim], g.sizes[xdim]) if shared else data[None]
     r = _nesting_factor(guide, lst)
-    data = prepare_guide(guide, lst, r, lead, time_tolerance=time_tolerance)
+    data = prepare_guide(guide, lst, r, lead, time_tolerance=time_tolerance,
+                         require_detail=False)
     if data.shape[1] != 1:
         raise GridError(f"the guide has {data.shape[1]} bands: pass a single band")
     data = data[:, 0]
@@ -1074,7 +1139,10 @@ def measure_offset(
                 return None
         fine_px = lres / factor
     try:
-        est = estimate_offset(seen, one, psf=False, errors="ignore", search_step=fine_px)
+        # a window of one guide value (all 0: water, or a fill read as data) divides 0 by 0 in
+        # the fit: an unreliable estimate below, not numpy's raw RuntimeWarning
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = estimate_offset(seen, one, psf=False, errors="ignore", search_step=fine_px)
     except (NoOverlapError, GridError, AllNaNError):
         # align_guide then says what is wrong with the guide's coverage or grid; a window
         # without valid pairs is nothing to measure on, not an empty input

@@ -16,6 +16,7 @@ A guide whose composites serve a period of LST dates is matched with a tolerance
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 import numpy as np
@@ -194,6 +195,31 @@ def calendar_fix(cal: str | None, dim: str, var: str) -> str:
             else f"`{var} = {var}.convert_calendar('standard', dim='{dim}')`")
 
 
+def _number_label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str,
+                       like_var: str) -> str:
+    """The fix for number labels against ``like``'s dates: dates written as numbers
+    (20200701, 2020183) are parsed; others (band numbers) take ``like``'s dates."""
+    text = [str(v) for v in lab]
+    for pattern, fmt, kind in ((r"\d{8}", "%Y%m%d", "YYYYMMDD"), (r"\d{7}", "%Y%j", "YYYYDDD")):
+        if all(re.fullmatch(pattern, t) for t in text):
+            try:
+                pd.to_datetime(text, format=fmt)
+            except (TypeError, ValueError):
+                continue
+            return (f"the {what}'s '{dim}' labels are numbers ({kind}: e.g. {text[0]}), "
+                    f"{like_var}'s are dates: convert them, `{var}['{dim}'] = pd.to_datetime("
+                    f"{var}['{dim}'].values.astype(str), format='{fmt}')`.")
+    same = len(lab) == len(like_lab)
+    return (f"the {what}'s '{dim}' labels are numbers ({lab.dtype}: e.g. {text[0]}; band "
+            f"numbers?), {like_var}'s are dates: give the {what} the dates of its steps"
+            + (f", e.g. {like_var}'s when they are the same dates in the same order (check "
+               f"that first): `{var} = {var}.assign_coords({dim}={like_var}['{dim}'].values)`."
+               if same else
+               f" (`{var} = {var}.assign_coords({dim}=dates)`), then select {like_var}'s "
+               f"(`{var}.sel({dim}={like_var}['{dim}'])`).")
+            )
+
+
 def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str,
                 like_var: str) -> str:
     """The fix for labels that share no step but name the same dates: text against dates, dates
@@ -209,6 +235,11 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
 
         return (f"the {what}'s '{dim}' labels are {kind(oc)} and {like_var}'s are {kind(lc)}: "
                 f"they never match; put them on one calendar, {calendar_fix(lc, dim, var)}.")
+    if (isinstance(like_lab, pd.DatetimeIndex) and not isinstance(lab, pd.DatetimeIndex)
+            and pd.api.types.is_numeric_dtype(lab.dtype)):
+        # band numbers of a multi-band GeoTIFF (1, 2, 3): pd.to_datetime read them as
+        # nanoseconds after 1970, refused again
+        return _number_label_hint(like_lab, lab, dim, what, var, like_var)
     if isinstance(like_lab, pd.DatetimeIndex) and not isinstance(lab, pd.DatetimeIndex):
         try:
             pd.to_datetime(np.asarray(lab, dtype=object))
@@ -247,6 +278,27 @@ def _check_one_step(other: xr.DataArray, like: xr.DataArray, dim: str, what: str
             f"(`{var} = {var}.drop_vars('{dim}')`) if the dates only look different."
         )
     _warn_other_hours(theirs, mine, what, like_what)
+
+
+def _rename_fix(other: xr.DataArray, like: xr.DataArray, dim: str, to: str, var: str,
+                like_var: str) -> str:
+    """How to make ``other``'s dim ``dim`` the dim ``to`` of ``like``: a rename when its labels
+    are ``like``'s (or either side has none); with other labels (a multi-band GeoTIFF's band
+    numbers 1, 2, 3) the rename alone was refused again, so ``like``'s labels are given, the
+    old ones kept beside them to check the pairing."""
+    if (dim not in other.indexes or to not in like.indexes
+            or not len(like.indexes[to].difference(other.indexes[dim]))):
+        return f"rename it to {like_var}'s (e.g. `{var}.rename({{{dim!r}: {to!r}}})`) or select one step."
+    head = f"{list(other.indexes[dim][:3])}{'...' if other.sizes[dim] > 3 else ''}"
+    if other.sizes[dim] == like.sizes[to]:
+        labels, what = (f"{like_var}['{to}'].values", f"{like_var}'s '{to}' labels, once you "
+                        f"have checked that its steps are {like_var}'s in that order")
+    else:
+        labels, what = "labels", f"the '{to}' label of each of its {other.sizes[dim]} steps"
+    return (f"its labels ({head}) are not {like_var}'s, so a rename alone does not pair them: "
+            f"give it {what}, as its dim: `{var} = {var}.assign_coords({to}=({dim!r}, {labels}))"
+            f".swap_dims({{{dim!r}: {to!r}}})` (its '{dim}' labels stay beside them); or select "
+            "one step.")
 
 
 def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
@@ -291,8 +343,8 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
             raise GridError(
                 f"the {what} has a dim {dim!r} ({other.sizes[dim]} steps) that the {like_what} "
                 f"lacks (its dims: {like.dims}), so each of its steps would be compared with "
-                f"every step of {like_var}; rename it to {like_var}'s (e.g. "
-                f"`{var}.rename({{{dim!r}: {lead[0]!r}}})`) or select one step."
+                f"every step of {like_var}; "
+                + _rename_fix(other, like, dim, lead[0], var, like_var)
                 if lead else
                 f"the {what} has a dim {dim!r} ({other.sizes[dim]} steps) that the {like_what} "
                 f"lacks; select the step that goes with it (`{var}.sel({dim}=...)`)."
