@@ -47,6 +47,7 @@ from typing import Any
 import dask
 import dask.array as dsa
 import numpy as np
+import pandas as pd
 import xarray as xr
 from rioxarray.exceptions import RioXarrayError
 
@@ -811,19 +812,31 @@ def _stored_argument(store: Any, key: str) -> Any:
         return None
 
 
+def _stacked_levels(obj: xr.DataArray | xr.Dataset, dim: Hashable | None) -> list[Hashable]:
+    """The level names of ``dim`` when it is stacked (a pandas MultiIndex), else ``[]``."""
+    index = obj.indexes.get(dim) if dim is not None else None
+    return list(index.names) if isinstance(index, pd.MultiIndex) else []
+
+
 def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
     """A hint when a refused resume is an attempt to add time steps to a finished store."""
     if tdim is None:
         return ""
+    # a stacked dim is stored as its levels' coordinates (upscale_to_zarr): compared level by
+    # level
+    levels = _stacked_levels(lst, tdim)
+    labels = levels or [tdim]
+    given = lst.reset_index(tdim) if levels else lst
     try:
-        old = xr.open_zarr(store, consolidated=False)[tdim].values
-        new = lst[tdim].values
+        stored = xr.open_zarr(store, consolidated=False)
+        old = [np.asarray(stored[c].values) for c in labels]
+        new = [np.asarray(given[c].values) for c in labels]
     except Exception:  # no such coordinate there, or labels that cannot be read
         return ""
-    if old.shape == new.shape and np.array_equal(old, new):
+    if all(o.shape == n.shape and np.array_equal(o, n) for o, n in zip(old, new)):
         return ""
-    return (f" The input's {str(tdim)!r} labels differ from the store's ({old.size} steps "
-            f"there, {new.size} here): a store cannot be extended with new steps; write them "
+    return (f" The input's {str(tdim)!r} labels differ from the store's ({old[0].size} steps "
+            f"there, {new[0].size} here): a store cannot be extended with new steps; write them "
             "to a store of their own (then `xr.open_mfdataset([...], engine='zarr')` or "
             f"`xr.concat` reads both), or rerun the whole series with mode='w'.")
 
@@ -1083,8 +1096,9 @@ def upscale_to_zarr(
     if guide_time_tolerance is not None:  # absent from older fingerprints: only when given
         up_kw["guide_time_tolerance"] = guide_time_tolerance
     m = adapted(get_method(method, **dict(method_options or {})), adapt)
-    back = {v: k for k, v in spatial_names(lst).items()}  # lat/lon dims keep their names
-    ydim, xdim = (back.get(d, d) for d in spatial_dims(lst.rename(spatial_names(lst))))
+    names = spatial_names(lst)
+    back = {v: k for k, v in names.items()}  # lat/lon dims keep their names
+    ydim, xdim = (back.get(d, d) for d in spatial_dims(lst.rename(names)))
     lead = [d for d in lst.dims if d not in (ydim, xdim)]
     if len(lead) > 1:
         ones = [str(d) for d in lead if lst.sizes[d] == 1]
@@ -1108,6 +1122,13 @@ def upscale_to_zarr(
     time_chunk = min(int(time_chunk), lst.sizes[tdim]) if tdim else int(time_chunk)
     vname = _output_name(lst)
     _warn_small_chunks(lst, ydim, xdim)
+    # dims declared with `rio.set_spatial_dims` (the refusal of unknown dims suggests it): the
+    # declaration lives on the array's accessor, which the chunking below and upscale's steps
+    # do not carry over ("no spatial dimensions" again). Renamed y/x for the run and given
+    # back to the output, as upscale does (lat/lon dims are found by name: they stay)
+    declared = {k: v for k, v in names.items() if k not in spatial_names(lst.copy(deep=False))}
+    if declared:
+        lst = lst.rename(declared)
     # in memory, upscale's default for the guide's offset ("auto": its window is read for
     # nothing); chunked below, it would check nothing, and the store differed from upscale's
     # result by up to 11 K on a real pair. Recorded (a resume takes the store's, whatever the
@@ -1154,6 +1175,8 @@ def upscale_to_zarr(
     guide = _static_guide_read_once(guide, lst, tdim)
 
     sr = upscale(lst, factor, m, guide, **call_kw)
+    if declared:
+        sr = sr.rename({v: k for k, v in declared.items()})
     sr.name = vname
     sr.attrs = _zarr_attrs(sr.attrs)
     cy = _spatial_chunk(sr.sizes[ydim], sr.chunks[sr.get_axis_num(ydim)])
@@ -1200,6 +1223,12 @@ def upscale_to_zarr(
             json.dumps(extra_options, sort_keys=True, default=repr))
     fingerprint = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:32]
     ds = sr.to_dataset()
+    # a stacked leading dim (`da.stack(t=("scene", "time"))`, as the refusal of several leading
+    # dims suggests): Zarr stores no MultiIndex (xarray raised NotImplementedError), so its
+    # levels are stored as coordinates along it and the returned array has the index back
+    levels = _stacked_levels(ds, tdim)
+    if levels:
+        ds = ds.reset_index(tdim)
     # coordinates along time made lazy by the chunking (a composite's start date, a day of
     # year): computed now, they are small; the template's write left them as fill (1970-01-01)
     lazy = {c: ds[c].compute() for c in ds.coords
@@ -1482,4 +1511,9 @@ def upscale_to_zarr(
             "value and the QC mask, or select time steps with data "
             "(`da.dropna('time', how='all')`)."
         )
-    return xr.open_zarr(store, consolidated=False, decode_coords="all")[vname]
+    out = xr.open_zarr(store, consolidated=False, decode_coords="all")[vname]
+    if levels:
+        out = out.set_index({tdim: levels})
+    if declared:  # as upscale gives them (xr.open_zarr does not know them)
+        out = out.rio.set_spatial_dims(x_dim=xdim, y_dim=ydim)
+    return out
