@@ -336,8 +336,8 @@ def adapted(m: UpscaleMethod, adapt: bool | Mapping[str, Any] | None) -> Upscale
 
 
 def _warn_guide_gaps(gdata: Any, data: Any) -> None:
-    """Say which steps run without guidance: a guide band with no valid pixel on a step whose
-    LST has some (a daily NDVI all cloud on a clear LST day: disr ran from a constant fill, up
+    """Say which steps run without guidance: a guide band with no valid pixel, or one value on
+    all its valid pixels, on a step whose LST has some (a daily NDVI all cloud on a clear LST day: disr ran from a constant fill, up
     to 9 K off its guided result, without a word). In memory only; a step cloudy in both is
     NaN anyway."""
     if isinstance(gdata, dsa.Array) or isinstance(data, dsa.Array):
@@ -348,8 +348,14 @@ def _warn_guide_gaps(gdata: Any, data: Any) -> None:
     lst = np.asarray(data).reshape(-1, *np.shape(data)[-2:])
     if lst.shape[0] != g.shape[0]:
         return
-    empty = ~np.isfinite(g).any(axis=(2, 3)).all(axis=1)  # a band without a valid pixel
-    steps = np.flatnonzero(empty & np.isfinite(lst).any(axis=(1, 2)))
+    ok = np.isfinite(g)
+    empty = ~ok.any(axis=(2, 3)).all(axis=1)  # a band without a valid pixel
+    # a band of one value (a fill read as data on that date) guides no more than an empty one
+    hi = np.where(ok, g, -np.inf).max(axis=(2, 3))
+    lo = np.where(ok, g, np.inf).min(axis=(2, 3))
+    flat = ((hi == lo) & np.isfinite(hi)).any(axis=1)
+    has_lst = np.isfinite(lst).any(axis=(1, 2))
+    steps = np.flatnonzero(empty & has_lst)
     if steps.size:
         warn(
             f"a guide band holds no valid pixel at step(s) {steps[:8].tolist()}"
@@ -357,6 +363,16 @@ def _warn_guide_gaps(gdata: Any, data: Any) -> None:
             "cloud?): guided methods run there without guidance (a constant fill or their "
             "bicubic fallback), up to several K from a guided result. Drop those dates, or give "
             "a composite guide matched with guide_time_tolerance.",
+            UserWarning,
+        )
+    steps = np.flatnonzero(flat & ~empty & has_lst)
+    if steps.size:
+        warn(
+            f"a guide band holds one value over all its valid pixels at step(s) "
+            f"{steps[:8].tolist()}{' ...' if steps.size > 8 else ''} of {g.shape[0]} (a fill "
+            "read as data, or a band cast to integers?): guided methods run there without "
+            "guidance. Declare the fill (guide.attrs['_FillValue'] = value), drop those dates, "
+            "or give a composite guide matched with guide_time_tolerance.",
             UserWarning,
         )
 
