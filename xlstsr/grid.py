@@ -103,8 +103,10 @@ def _axes(da: xr.DataArray) -> tuple[Affine, tuple[tuple[float, float] | None, .
     ``isel(y=slice(None, None, -1))``), else None.
 
     Each axis of the transform is the written GeoTransform's where it gives the labels (a
-    file's exact one, or one xlstsr wrote; :func:`_gives`), else the one recomputed from them.
-    Both recomputed, as long as one axis disagreed, gave labels 1e-9 m off on the other too.
+    file's exact one, or one xlstsr wrote; :func:`_gives`), or its mirror where it gives them
+    run the other way (:func:`_mirror`), else the one recomputed from them. Both recomputed,
+    as long as one axis disagreed, gave labels 1e-9 m off on the other too; recomputed, a
+    south-up axis lost the file's pixel (0.025 for its 0.025000000000000015).
     """
     t = da.rio.transform(recalc=True)
     if t.b != 0 or t.d != 0:
@@ -124,6 +126,8 @@ def _axes(da: xr.DataArray) -> tuple[Affine, tuple[tuple[float, float] | None, .
             continue
         if n > 1 and _gives(None if labels is None else labels[::-1], wc, wa, tc + n * ta, -ta, atol):
             rev[i] = (wc, wa)
+            axes.append((wc + n * wa, -wa))  # a mirrored one's (:func:`_mirror`) exactly
+            continue
         axes.append((tc, ta))
     (fy, e), (c, a) = axes
     return Affine(a, 0.0, c, 0.0, e, fy), tuple(rev)
@@ -215,13 +219,12 @@ def _forms(c: float, a: float, n: int) -> list[np.ndarray | None]:
     return out
 
 
-def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
-              rev: tuple[float, float] | None = None) -> tuple[int, float, float, bool] | None:
+def _fit_axis(labels: np.ndarray, c: float, a: float,
+              dtype: np.dtype = _F64) -> tuple[int, float, float, bool] | None:
     """(form, edge, pixel, reversed) that compute exactly ``labels`` (one of :func:`_forms`,
     from the transform's ``c``, ``a`` or values a round-off from them; ``reversed``: the labels
     are those of the axis run the other way, a south-up field made north-up), or None.
-    ``dtype``: the labels' storage (float32: the forms rounded to it); ``rev``: the written
-    (edge, pixel) of the axis run the other way (:func:`_axes`), tried first."""
+    ``dtype``: the labels' storage (float32: the forms rounded to it)."""
     n = labels.size
     head = min(n, 8)  # a few labels first: most tries fail there
     # not the transform rioxarray recomputes from the labels (``rio.transform(recalc=True)``):
@@ -229,10 +232,12 @@ def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
     res = (labels[-1] - labels[0]) / (n - 1) if n > 1 else a
     exact = (c, a) != (labels[0] - res / 2, res)
     tries = [(cc, aa, False) for cc, aa in _tries(c, a, exact, float(labels[0]))]
-    if n > 1:  # its transform recomputed from the flipped labels
-        tries += [(cc, aa, True) for cc, aa in _tries(c + n * a, -a, False, float(labels[-1]))]
-    if rev is not None:  # the file's own, exact: the labels a north-up field has
-        tries = [(cc, aa, True) for cc, aa in _tries(*rev, True, float(labels[-1]))] + tries
+    if n > 1:  # the transform of the axis run the other way: a written one mirrored (a
+        # result's for a south-up field: :func:`_mirror`) next to it, before values a round-off
+        # from it (which gave such a result's labels too, but other coarse ones); or recomputed
+        # from the flipped labels
+        other = [(cc, aa, True) for cc, aa in _tries(c + n * a, -a, exact, float(labels[-1]))]
+        tries = [*tries[:1], *other[:1], *tries[1:], *other[1:]] if exact else tries + other
     for cc, aa, flip in tries:
         target = labels[::-1] if flip else labels
         for k, form in enumerate(_forms(cc, aa, head)):
@@ -242,14 +247,30 @@ def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
     return None
 
 
+def _mirror(c: float, a: float, n: int) -> tuple[float, float]:
+    """(edge, pixel) of an axis of ``n`` pixels of size ``a`` from edge ``c`` run the other way
+    (a south-up field's from its north-up ones): the pixel exact (recomputed from the labels, a
+    file's 0.025000000000000015 read 0.025, whose labels it does not give), and an edge that
+    mirrors back to ``c`` exactly (``e + n * -a == c``: :func:`_axes`, :func:`_fit_axis`)."""
+    for e in _near(c + n * a):
+        if e + n * -a == c:
+            return e, -a
+    return c + n * a, -a
+
+
 def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
                  dtype: np.dtype = _F64,
                  rev: tuple[float, float] | None = None) -> tuple[np.ndarray, float, float]:
     """(labels, edge, pixel) of one axis ``factor`` times coarser than the ``fine`` labels (edge
     ``c``, pixel ``a``): computed as the fine ones were (:func:`_fit_axis`), from which
     :func:`_fine_axis` computes the fine labels back; else each block's centre
-    (:func:`_centres`). Labels rounded to ``dtype``, the fine ones' storage."""
-    fit = _fit_axis(fine, c, a, dtype, rev)
+    (:func:`_centres`). Labels rounded to ``dtype``, the fine ones' storage. ``rev``: the
+    written (edge, pixel) of the axis run the other way (:func:`_axes`): the labels are those of
+    the field it was flipped from, reversed."""
+    if rev is not None:
+        out, cc, aa = _coarse_axis(fine[::-1], *rev, factor, dtype)
+        return (out[::-1], *_mirror(cc, aa, out.size))
+    fit = _fit_axis(fine, c, a, dtype)
     if fit is None:
         return _in(_centres(fine, factor), dtype), c, a * factor
     k, cc, aa, flip = fit
@@ -257,7 +278,7 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
     if out is None:  # no round grid at this resolution
         return _in(_centres(fine, factor), dtype), c, a * factor
     out = _in(out, dtype)
-    return (out[::-1], c, a * factor) if flip else (out, cc, aa * factor)
+    return (out[::-1], *_mirror(cc, aa * factor, out.size)) if flip else (out, cc, aa * factor)
 
 
 def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
@@ -271,17 +292,24 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
     (or where that does not give them back: the factor 3 of a MODIS pixel) the transform's
     fine labels with each block centred on its coarse label (:func:`_snap`). Labels 1e-9 m off
     the input's made xarray's arithmetic (``coarsen(upscale(lst)) - lst``) drop most pixels.
-    Labels rounded to ``dtype``, the coarse ones' storage.
+    Labels rounded to ``dtype``, the coarse ones' storage. ``rev``: the written (edge, pixel)
+    of the axis run the other way (:func:`_axes`): the fine labels are those of the field it was
+    flipped from, reversed (recomputed, 32 of 42 were 1e-14 degree off them).
     """
+    if rev is not None:
+        fine, fc, fa = _fine_axis(coarse[::-1], *rev, factor, dtype)
+        return (fine[::-1], *_mirror(fc, fa, fine.size))
     n = coarse.size
-    fit = _fit_axis(coarse, c, a, dtype, rev)
+    fit = _fit_axis(coarse, c, a, dtype)
     if fit is not None:
         k, cc, aa, flip = fit
         pure = _forms(cc, aa / factor, n * factor)[k]
         if pure is not None:
-            pure = _in(pure, dtype)
-            pure, fc, fa = (pure[::-1], c, a / factor) if flip else (pure, cc, aa / factor)
-            if np.array_equal(_coarse_axis(pure, fc, fa, factor, dtype)[0], coarse):
+            pure, fc, fa = _in(pure, dtype), cc, aa / factor
+            rv = (fc, fa) if flip else None
+            if flip:  # computed run the other way: reversed, its transform mirrored
+                pure, (fc, fa) = pure[::-1], _mirror(fc, fa, pure.size)
+            if np.array_equal(_coarse_axis(pure, fc, fa, factor, dtype, rv)[0], coarse):
                 return pure, fc, fa
     fine = _in(_snap(_forms(c, a / factor, n * factor)[0], coarse, factor, a), dtype)  # type: ignore[arg-type]
     if factor > 1 and not np.array_equal(_coarse_axis(fine, c, a / factor, factor, dtype)[0], coarse):
