@@ -11,9 +11,15 @@ import xarray as xr
 
 from ._version import __version__
 from .errors import AllNaNError, GridError, InputTypeError, XlstsrError, warn
-from .grid import MODIS_LST_PSF_SIGMA, coarse_grid, same_axis, with_grid
+from .grid import (
+    MODIS_LST_PSF_SIGMA,
+    coarse_grid,
+    grid_unit,
+    metres_per_degree,
+    same_axis,
+    with_grid,
+)
 from .kernels.aggregate import gaussian_psf, gaussian_psf_emitted, radiometric_mean
-from .scaling import _grid_unit, _metres_per_degree
 from .validate import (
     check_factor,
     check_number,
@@ -63,9 +69,9 @@ def _psf_on_grid(psf: float | str | None, kelvin: xr.DataArray, ydim: str, xdim:
     t = kelvin.rio.transform()
     py, px = abs(float(t.e)), abs(float(t.a))
     # metres per CRS unit of a projected grid (the US survey foot: 0.3048006)
-    metres, unit = _grid_unit(kelvin, ydim, xdim, False)
+    metres, unit = grid_unit(kelvin, ydim, xdim, False)
     if unit == "degree":
-        m_lat, m_lon = _metres_per_degree(float(np.clip(kelvin[ydim].mean(), -89.0, 89.0)))
+        m_lat, m_lon = metres_per_degree(float(np.clip(kelvin[ydim].mean(), -89.0, 89.0)))
         py_m, px_m = py * m_lat, px * m_lon
     else:
         py_m, px_m = py * metres, px * metres

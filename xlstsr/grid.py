@@ -643,3 +643,54 @@ def _reproject_lazy(
     res = xr.DataArray(out, dims=(*lead, ly, lx), coords=coords, attrs=src.attrs)
     res = res.rio.write_crs(dst_crs).rio.write_transform(dst_transform)
     return res.rio.write_nodata(np.nan, encoded=False)
+
+
+#: coordinate ``units`` of a grid without a CRS -> metres per unit
+METRES_PER = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0,
+              "km": 1000.0, "kilometre": 1000.0, "kilometer": 1000.0}
+
+
+def grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tuple[float, str]:
+    """(metres per grid unit, unit) of ``da``'s grid: 1 and 'degree' for degrees.
+
+    The CRS's axis unit where it has one (EPSG:2263: US survey feet, 0.3048006 m per unit), else
+    the coordinates' ``units`` attribute (``lat_lon_named``: dims named latitude/longitude)."""
+    try:
+        crs = da.rio.crs
+    except Exception:  # a grid mapping rioxarray cannot read: judged by the coordinates' units
+        crs = None
+    if crs is not None:
+        try:
+            from pyproj import CRS
+
+            pcrs = CRS.from_user_input(crs)
+        except Exception:  # a CRS pyproj cannot read: metres, as before
+            return 1.0, "m"
+        if pcrs.is_geographic:
+            return 1.0, "degree"
+        # the axes' linear unit (EPSG:2263: US survey feet, 0.3048006 m)
+        factors = [ax.unit_conversion_factor for ax in pcrs.axis_info]
+        if factors and all(np.isfinite(f) and f > 0 for f in factors):
+            return float(factors[-1]), "m"
+        return 1.0, "m"
+    units = [str(da[d].attrs.get("units", "")).strip().lower() if d in da.coords else ""
+             for d in (ydim, xdim)]
+    if lat_lon_named or any(u.startswith("degree") for u in units):
+        return 1.0, "degree"
+    known = [METRES_PER[u] for u in units if u in METRES_PER]
+    return (known[-1] if known else 1.0), "m"
+
+
+def metres_per_degree(lat: float) -> tuple[float, float]:
+    """Metres per degree of latitude and of longitude at latitude ``lat`` (degrees) on the WGS84
+    ellipsoid, to < 0.01 % (the series' first terms).
+
+    Examples
+    --------
+    >>> [round(m) for m in metres_per_degree(60.0)]
+    [111412, 55800]
+    """
+    phi = np.deg2rad(float(lat))
+    m_lat = 111_132.92 - 559.82 * np.cos(2 * phi) + 1.175 * np.cos(4 * phi)
+    m_lon = 111_412.84 * np.cos(phi) - 93.5 * np.cos(3 * phi)
+    return float(m_lat), float(m_lon)

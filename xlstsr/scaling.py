@@ -25,6 +25,7 @@ from .errors import (
     XlstsrError,
     warn,
 )
+from .grid import grid_unit, metres_per_degree
 from .guide import _as_timedelta, guide_on_lst_grid
 from .kernels import scaling as ks
 from .kernels.spectra import log_wavenumber_edges
@@ -158,40 +159,6 @@ def pixel_size(da: xr.DataArray) -> tuple[float, str]:
     return rx, unit
 
 
-#: coordinate ``units`` of a grid without a CRS -> metres per unit
-_METRES_PER = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0,
-               "km": 1000.0, "kilometre": 1000.0, "kilometer": 1000.0}
-
-
-def _grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tuple[float, str]:
-    """(metres per grid unit, unit) of ``da``'s grid: 1 and 'degree' for degrees."""
-    crs = None
-    try:
-        crs = da.rio.crs
-    except Exception:
-        pass
-    if crs is not None:
-        try:
-            from pyproj import CRS
-
-            pcrs = CRS.from_user_input(crs)
-        except Exception:  # a CRS pyproj cannot read: metres, as before
-            return 1.0, "m"
-        if pcrs.is_geographic:
-            return 1.0, "degree"
-        # the axes' linear unit (EPSG:2263: US survey feet, 0.3048006 m)
-        factors = [ax.unit_conversion_factor for ax in pcrs.axis_info]
-        if factors and all(np.isfinite(f) and f > 0 for f in factors):
-            return float(factors[-1]), "m"
-        return 1.0, "m"
-    units = [str(da[d].attrs.get("units", "")).strip().lower() if d in da.coords else ""
-             for d in (ydim, xdim)]
-    if lat_lon_named or any(u.startswith("degree") for u in units):
-        return 1.0, "degree"
-    known = [_METRES_PER[u] for u in units if u in _METRES_PER]
-    return (known[-1] if known else 1.0), "m"
-
-
 def _pixel_sizes(da: xr.DataArray) -> tuple[float, float, str]:
     """(pixel size along y, along x, unit) of ``da`` (which may have lat/lon-named dims); sizes
     in metres on projected grids, degrees on geographic ones, (1, 1, 'pixel') when unknown."""
@@ -211,7 +178,7 @@ def _pixel_sizes(da: xr.DataArray) -> tuple[float, float, str]:
     ok = [r is not None and np.isfinite(r) and r > 0 for r in res]
     if not ok[1]:
         return 1.0, 1.0, "pixel"
-    factor, unit = _grid_unit(da, ydim, xdim, lat_lon_named)
+    factor, unit = grid_unit(da, ydim, xdim, lat_lon_named)
     rx = float(res[1]) * factor
     ry = float(res[0]) * factor if ok[0] else rx  # one row: nothing to compare
     return ry, rx, unit
@@ -239,22 +206,6 @@ def _check_square(ry: float, rx: float, unit: str) -> None:
     )
 
 
-def _metres_per_degree(lat: float) -> tuple[float, float]:
-    """Metres per degree of latitude and of longitude at latitude ``lat`` (degrees) on the WGS84
-    ellipsoid, to < 0.01 % (the series' first terms).
-
-    Examples
-    --------
-    >>> from xlstsr.scaling import _metres_per_degree
-    >>> [round(m) for m in _metres_per_degree(60.0)]
-    [111412, 55800]
-    """
-    phi = np.deg2rad(float(lat))
-    m_lat = 111_132.92 - 559.82 * np.cos(2 * phi) + 1.175 * np.cos(4 * phi)
-    m_lon = 111_412.84 * np.cos(phi) - 93.5 * np.cos(3 * phi)
-    return float(m_lat), float(m_lon)
-
-
 def _check_lonlat_square(lst: xr.DataArray, ry: float, rx: float) -> float:
     """Check a lon/lat grid's pixels on the ground, where the statistics' lags and blocks lie;
     return the pixel size its scales are given in (degrees).
@@ -274,7 +225,7 @@ def _check_lonlat_square(lst: xr.DataArray, ry: float, rx: float) -> float:
         _check_square(ry, rx, "degree")
         return rx
     mid = float(np.median(lat))
-    m_lat, m_lon = _metres_per_degree(mid)
+    m_lat, m_lon = metres_per_degree(mid)
     gy, gx = ry * m_lat, rx * m_lon
     degree_square = abs(ry - rx) <= _SQUARE_RTOL * max(ry, rx)
     if abs(gy - gx) <= _SQUARE_RTOL * max(gy, gx):
