@@ -117,9 +117,6 @@ def test_south_up_seviri_netcdf_fine_grid_round_trips(shared_data, tmp_path):
     np.testing.assert_array_equal(cx, south.x.values)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs xlstsr/validate.py: _fresh_transform rewrites the north-up GeoTransform of a south-up "
-    "field from its labels and north_up writes the recomputed one (remove this mark once fixed)"))
 def test_upscale_of_a_south_up_netcdf_is_on_the_north_up_fields_grid(tmp_path):
     """The reproducer corpus26b/02: upscale of the field stored south-up came back north-up
     with 15 of 42 y and 5 of 42 x labels 2e-14 degree off those of the field stored north-up

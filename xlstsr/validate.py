@@ -382,8 +382,17 @@ def _fresh_transform(da: xr.DataArray) -> xr.DataArray:
         return da
     if np.allclose(tuple(t)[:6], tuple(fresh)[:6], rtol=1e-9, atol=1e-9 * abs(fresh.a)):
         return da
+
+    def gives(v: np.ndarray, c: float, a: float, fc: float, fa: float) -> bool:
+        # the labels, or them run the other way: a south-up field under the north-up
+        # GeoTransform of its file, which north_up flips them onto (rewritten from the labels,
+        # the file's pixel was lost: results 2e-14 degree off the north-up field's grid)
+        tol = 1e-9 * abs(fa)
+        return _gives(v, c, a, fc, fa, tol) or (
+            v.size > 1 and _gives(v[::-1], c, a, fc + v.size * fa, -fa, tol))
+
     if t.b == 0 and t.d == 0 and fresh.b == 0 and fresh.d == 0 and all(
-            _gives(np.asarray(da[d].values), c, a, fc, fa, 1e-9 * abs(fa))
+            gives(np.asarray(da[d].values), c, a, fc, fa)
             for d, c, a, fc, fa in ((ydim, t.f, t.e, fresh.f, fresh.e),
                                     (xdim, t.c, t.a, fresh.c, fresh.a))):
         # a file's exact transform under labels stored in float32 (a NetCDF's, a Zarr's):
@@ -447,9 +456,12 @@ def north_up(da: xr.DataArray) -> xr.DataArray:
                 flip[dim] = slice(None, None, -1)
     if not flip:
         return da
+    from .grid import _transform  # grid imports this module
+
     da = da.isel(flip)
-    # the written transform (if any) describes the old order: recompute it from the coordinates
-    return da.rio.write_transform(da.rio.transform(recalc=True))
+    # per axis the written transform where it gives the flipped labels (a south-up NetCDF's
+    # north-up GeoTransform), mirrored where it ran the old way, else recomputed from them
+    return da.rio.write_transform(_transform(da))
 
 
 def image_order(da: Any) -> Any:
@@ -979,9 +991,24 @@ def _fill_values(da: xr.DataArray) -> list[float]:
 
 def _attr_numbers(value: Any, key: str, n: int, finite: bool = True) -> tuple[float, ...]:
     """The first ``n`` numbers of a scale attribute, or a UnitsError naming it (a text
-    ``scale_factor`` such as "abc"; with ``finite``, a NaN or zero scale too)."""
+    ``scale_factor`` such as "abc"; with ``finite``, a NaN or zero scale too).
+
+    Numbers given as text are read too: GDAL writes an HDF4 array attribute into a GeoTIFF's
+    metadata as ``"7500, 65535"`` (its netCDF driver as ``"{7500,65535}"``), which rioxarray
+    leaves a string.
+
+    Examples
+    --------
+    >>> _attr_numbers("7500, 65535", "valid_range", 2), _attr_numbers("[7500 65535]", "valid_range", 2)
+    ((7500.0, 65535.0), (7500.0, 65535.0))
+    """
+    given = value
+    if isinstance(given, bytes):
+        given = given.decode("utf-8", errors="replace")
+    if isinstance(given, str):
+        given = [v for v in re.split(r"[\s,;]+", given.strip().strip("[](){}")) if v]
     try:
-        vals = tuple(float(v) for v in np.asarray(value, dtype=np.float64).ravel()[:n])
+        vals = tuple(float(v) for v in np.asarray(given, dtype=np.float64).ravel()[:n])
     except (TypeError, ValueError):
         vals = ()
     if len(vals) < n or (finite and (
@@ -996,13 +1023,110 @@ def _attr_numbers(value: Any, key: str, n: int, finite: bool = True) -> tuple[fl
     return vals
 
 
-def _decode_scaled(da: xr.DataArray) -> tuple[xr.DataArray, bool]:
-    """Apply fill, valid_range, scale_factor and add_offset found in attrs. Returns (da, scaled)."""
+def _unsigned_view(da: xr.DataArray) -> np.dtype | None:
+    """The integer dtype the stored values mean when ``_Unsigned`` says otherwise than their
+    dtype (NetCDF-3 and NETCDF4_CLASSIC store uint16 as int16 with ``_Unsigned = "true"``; a
+    read with ``mask_and_scale=False`` leaves it to the reader), else None."""
+    flag = da.attrs.get("_Unsigned")
+    if flag is None or da.dtype.kind not in "iu":
+        return None
+    flag = str(flag.decode() if isinstance(flag, bytes) else flag).strip().lower()
+    if flag == "true" and da.dtype.kind == "i":
+        return np.dtype(f"u{da.dtype.itemsize}")
+    if flag == "false" and da.dtype.kind == "u":
+        return np.dtype(f"i{da.dtype.itemsize}")
+    return None
+
+
+def _reinterpreted(v: float, view: np.dtype | None) -> float:
+    """A stored number (a fill, a valid bound) written in the stored dtype, as the value of
+    ``view`` it stands for (the int16 fill -1 of an unsigned variable is 65535)."""
+    if view is None or not np.isfinite(v) or v != int(v):
+        return v
+    bits = 8 * view.itemsize
+    if view.kind == "u" and v < 0:
+        return v + 2.0**bits
+    if view.kind == "i" and v >= 2.0 ** (bits - 1):
+        return v - 2.0**bits
+    return v
+
+
+#: CF attributes that bound the valid stored values
+_VALID_KEYS = ("valid_range", "valid_min", "valid_max")
+
+
+def _packed_encoding(da: xr.DataArray) -> tuple[float, float] | None:
+    """(scale, offset) of values already decoded by xarray or rioxarray (``mask_and_scale``):
+    floats whose ``encoding`` holds the scale and whose ``attrs`` do not; else None."""
+    if da.dtype.kind != "f" or any(da.attrs.get(k) is not None
+                                   for k in ("scale_factor", "add_offset")):
+        return None
+    scale, offset = da.encoding.get("scale_factor"), da.encoding.get("add_offset")
+    if scale is None and offset is None:
+        return None
+    try:
+        s = 1.0 if scale is None else float(np.ravel(scale)[0])
+        o = 0.0 if offset is None else float(np.ravel(offset)[0])
+    except (TypeError, ValueError):
+        return None
+    return (s, o) if np.isfinite(s) and np.isfinite(o) and s != 0 else None
+
+
+def _valid_bounds(da: xr.DataArray, physical_range: tuple[float, float] | None = None,
+                  finite: bool = True) -> tuple[float, float, str] | None:
+    """The bounds of valid values that ``da``'s CF attributes declare, as (lo, hi, text naming
+    the attributes), or None: ``valid_range``, ``valid_min`` / ``valid_max`` (several: the
+    narrowest), in the stored values' terms (``_Unsigned`` applied).
+
+    With ``physical_range`` (the LST), bounds left in ``attrs`` on values already decoded
+    (:func:`_packed_encoding`) are in packed units, as CF prescribes (xarray applies the scale
+    and leaves them): they are converted through the encoding's scale and offset, widened by
+    half a packed step (the decoded values' rounding), unless only the unconverted bounds meet
+    ``physical_range`` (bounds set in Kelvin after decoding).
+    """
+    given = {k: da.attrs.get(k) for k in _VALID_KEYS if da.attrs.get(k) is not None}
+    if not given:
+        return None
+    lo, hi = -np.inf, np.inf
+    if "valid_range" in given:
+        lo, hi = _attr_numbers(given["valid_range"], "valid_range", 2, finite)
+    if "valid_min" in given:
+        lo = max(lo, _attr_numbers(given["valid_min"], "valid_min", 1, finite)[0])
+    if "valid_max" in given:
+        hi = min(hi, _attr_numbers(given["valid_max"], "valid_max", 1, finite)[0])
+    view = _unsigned_view(da)
+    lo, hi = _reinterpreted(lo, view), _reinterpreted(hi, view)
+    names = " / ".join(repr(k) for k in given)
+    packed = _packed_encoding(da) if physical_range is not None else None
+    if packed is not None:
+        s, o = packed
+        clo, chi = sorted((lo * s + o, hi * s + o))
+        plo, phi = physical_range
+
+        def meets(a: float, b: float) -> bool:
+            return max(a, plo) <= min(b, phi)
+
+        if meets(clo, chi) or not meets(lo, hi):
+            whole = all(not np.isfinite(v) or v == int(v) for v in (lo, hi))
+            tol = 0.5 * abs(s) if whole else 1e-6 * max(abs(clo), abs(chi), 1.0)
+            return (clo - tol, chi + tol,
+                    f"{names} (packed; {_kelvin_text(clo)} to {_kelvin_text(chi)} through the "
+                    f"encoding's scale_factor {s:g} / add_offset {o:g})")
+    return lo, hi, names
+
+
+def _decode_scaled(da: xr.DataArray, physical_range: tuple[float, float] | None = None,
+                   ) -> tuple[xr.DataArray, bool]:
+    """Apply ``_Unsigned``, fill, valid_range / valid_min / valid_max, scale_factor and
+    add_offset found in attrs (``physical_range``: an LST, whose valid bounds left in packed
+    units on decoded values are converted, :func:`_valid_bounds`). Returns (da, scaled)."""
     scale = _attr(da, "scale_factor")
     offset = _attr(da, "add_offset")
-    vrange = _attr(da, "valid_range")
-    fills = _fill_values(da)
+    view = _unsigned_view(da)
+    fills = sorted({_reinterpreted(f, view) for f in _fill_values(da)})
     raw = da.variable.data
+    if view is not None:  # two's complement wraps: int16 -1 is uint16 65535, as xarray reads it
+        raw = raw.astype(view)
     is_int = np.issubdtype(da.dtype, np.integer)
     out_dtype = np.float64 if da.dtype == np.float64 else np.float32
     data = raw.astype(out_dtype)
@@ -1014,18 +1138,24 @@ def _decode_scaled(da: xr.DataArray) -> tuple[xr.DataArray, bool]:
         if raw.dtype == np.float64 and 0 < abs(f) < 1e300:  # half a float32 step of it
             hit = hit | (abs(raw - f) <= abs(f) * 2.0**-24)
         bad = hit if bad is None else (bad | hit)
-    if vrange is not None:
-        lo, hi = _attr_numbers(vrange, "valid_range", 2)
+    bounds = _valid_bounds(da, physical_range)
+    if bounds is not None:
+        lo, hi, names = bounds
         hit = (raw < lo) | (raw > hi)
         # fill values (a wholly cloudy granule) are not evidence against the range
         real = np.isfinite(raw) if bad is None else (np.isfinite(raw) & ~bad)
         if isinstance(raw, np.ndarray) and raw.size and real.any() and bool(hit[real].all()):
             vals = raw[real]
+            keys = [k for k in _VALID_KEYS if da.attrs.get(k) is not None]
+            pop = "; ".join(f"da.attrs.pop({k!r})" for k in keys)
+            one = len(keys) == 1
             raise UnitsError(
-                f"the 'valid_range' attribute ({lo:g}, {hi:g}) excludes every value (from "
-                f"{float(vals.min()):.6g} to {float(vals.max()):.6g}): it is in other units than "
-                "the data (stored digital numbers left on decoded values?). Drop it "
-                "(`da.attrs.pop('valid_range')`) or set it in the data's units."
+                f"the {names} attribute{'' if one else 's'} ({lo:g}, {hi:g}) exclude"
+                f"{'s' if one else ''} every value (from {float(vals.min()):.6g} to "
+                f"{float(vals.max()):.6g}): {'it is' if one else 'they are'} in other units "
+                "than the data (stored digital numbers left on decoded values?). Drop "
+                f"{'it' if one else 'them'} (`{pop}`) or set {'it' if one else 'them'} in the "
+                "data's units."
             )
         bad = hit if bad is None else (bad | hit)
     if bad is not None:
@@ -1036,8 +1166,7 @@ def _decode_scaled(da: xr.DataArray) -> tuple[xr.DataArray, bool]:
         data = data + out_dtype(_attr_numbers(offset, "add_offset", 1)[0])
     attrs = {
         k: v for k, v in da.attrs.items()
-        if k not in ("scale_factor", "add_offset", "valid_range", "valid_min", "valid_max",
-                     *_FILL_KEYS)
+        if k not in ("scale_factor", "add_offset", "_Unsigned", *_VALID_KEYS, *_FILL_KEYS)
     }
     out = da.copy(data=data)
     out.attrs = attrs
@@ -1307,6 +1436,96 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
 _USUAL_LST_SCALES = ((0.1, "Kelvin x 10 (as ASTER stores it)"),
                      (0.02, "MODIS LST digital numbers (MOD11/MOD21)"),
                      (0.01, "Kelvin x 100"))
+#: stored scales of degrees Celsius, named when no Kelvin scale fits (degC x 10 of a hot scene
+#: runs past 400 "K"; degC x 100 was told MODIS's 0.02, 71 K)
+_USUAL_CELSIUS_SCALES = ((0.1, "degrees Celsius x 10"), (0.01, "degrees Celsius x 100"))
+#: at most this many distinct values beyond a gap of FILL_GAP_K from the data are fill values
+#: (0, -9999, 65535 together); more are a second population of data (:func:`_isolated`)
+FILL_FEW = 4
+
+
+def _scale_fits(median: float, physical_range: tuple[float, float],
+                extremes: tuple[float, float] | None = None,
+                ) -> list[tuple[float, bool, str, float]]:
+    """The usual stored scales that make values of ``median`` (read as they are) Kelvin of a
+    land surface (its median 190-345 K, within ``physical_range``; with ``extremes``, the
+    smallest and largest value within ``physical_range`` too), as ``(scale, celsius, what,
+    median in K)``: the Kelvin scales of :data:`_USUAL_LST_SCALES`, else those of degrees
+    Celsius (:data:`_USUAL_CELSIUS_SCALES`).
+
+    Examples
+    --------
+    >>> [(k, c) for k, c, _, _ in _scale_fits(3048.0, (150.0, 400.0))]
+    [(0.1, False)]
+    >>> [(k, c) for k, c, _, _ in _scale_fits(361.0, (150.0, 400.0), (282.0, 465.0))]
+    [(0.1, True), (0.01, True)]
+    """
+    lo, hi = physical_range
+
+    def fits(k: float, c: float) -> bool:
+        if not max(lo, 190.0) <= median * k + c <= min(hi, 345.0):
+            return False
+        return extremes is None or all(lo <= v * k + c <= hi for v in extremes)
+
+    out = [(k, False, what, median * k) for k, what in _USUAL_LST_SCALES if fits(k, 0.0)]
+    return out or [(k, True, what, median * k + 273.15)
+                   for k, what in _USUAL_CELSIUS_SCALES if fits(k, 273.15)]
+
+
+def _scale_fix(k: float, celsius: bool, ref: bool, cli: bool, fill0: bool = False) -> str:
+    """The declaration that decodes values stored at scale ``k`` (of degrees Celsius with
+    ``celsius``; with fill 0 with ``fill0``): evaluate's argument for a reference, the
+    attributes (and the command line's flags with ``cli``) for the LST."""
+    if ref:
+        if celsius:
+            return f"set `reference.attrs.update(scale_factor={k:g}, units='degC')`"
+        return f"pass `reference_scale={k:g}" + (", reference_nodata=0" if fill0 else "") + "`"
+    attrs = (f"scale_factor={k:g}" + (", units='degC'" if celsius else "")
+             + (", _FillValue=0" if fill0 else ""))
+    flags = (f"--scale {k:g}" + (" --units degC" if celsius else "")
+             + (" --nodata 0" if fill0 else ""))
+    return f"`da.attrs.update({attrs})`" + (f" (`{flags}`)" if cli else "")
+
+
+def _landsat_dn_hint(median: float, ref: bool, fill0: bool = False) -> str:
+    """'; if they are Landsat Collection 2 Level-2 ST digital numbers ...' when values of
+    ``median`` decode to Kelvin of a land surface so (K = DN x 0.00341802 + 149: an offset, so
+    no plain scale finds it), else ''."""
+    kelvin = median * LANDSAT_C2_ST_SCALE + LANDSAT_C2_ST_OFFSET
+    if not 190.0 <= kelvin <= 345.0:
+        return ""
+    return (f"; if they are Landsat Collection 2 Level-2 surface temperature digital numbers "
+            f"(median {kelvin:.1f} K), read the scene with `xlstsr.io.open_landsat_c2l2` "
+            + ("" if ref else "or decode them, `da.attrs.update(scale_factor=0.00341802, "
+               f"add_offset=149.0{', _FillValue=0' if fill0 else ''})`"))
+
+
+def _isolated(finite: np.ndarray, vals: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Which of the out-of-range values ``vals`` (sorted, unique) of ``finite`` stand apart from
+    the data, as fill values do: beyond a gap of at least :data:`FILL_GAP_K` from the values in
+    ``lo``..``hi`` and every value between, with at most :data:`FILL_FEW` distinct values out
+    there (0, -9999 and 65535 together), alone past its end of the range, or at a magnitude no
+    data reaches (:data:`NEVER_DATA`). A tail of many values running on from the range (a scene stored in
+    degC x 10, 282..465) is none: declaring 407 as a fill led to 406, 404... for 40 rounds."""
+    iso = np.abs(vals) >= NEVER_DATA
+    inside = finite[(finite >= lo) & (finite <= hi)]
+    if not inside.size:
+        return iso
+    for side, edge in ((vals > hi, float(inside.max())), (vals < lo, float(inside.min()))):
+        order = np.flatnonzero(side)
+        if order.size == 1:  # one value alone past this end of the range: no tail to run on
+            iso[order] = True
+            continue
+        if not order.size:
+            continue
+        if vals[order[0]] < lo:
+            order = order[::-1]  # outward from the range, downwards
+        path = np.concatenate([[edge], vals[order].astype(np.float64)])
+        for g in np.flatnonzero(np.abs(np.diff(path)) >= FILL_GAP_K):
+            if order.size - g <= FILL_FEW:  # the few values beyond this gap
+                iso[order[g:]] = True
+                break
+    return iso
 
 
 def _range_cause(
@@ -1351,8 +1570,11 @@ def _range_cause(
                 "the 'units' attribute says degrees Celsius: set `da.attrs['units'] = 'K'`")
     out = finite[(finite < lo) | (finite > hi)]
     vals, counts = np.unique(out, return_counts=True)
-    k = int(np.argmax(counts)) if counts.size else 0
-    if counts.size and counts[k] >= 2 and (lo <= median <= hi or abs(vals[k]) >= NEVER_DATA):
+    iso = _isolated(finite, vals, lo, hi)
+    # a fill is a value repeated apart from the data, not one step of a continuous tail
+    cand = np.flatnonzero(iso & (counts >= 2))
+    k = int(cand[np.argmax(counts[cand])]) if cand.size else 0
+    if cand.size and (lo <= median <= hi or abs(vals[k]) >= NEVER_DATA):
         # a value repeated where no temperature lies is a fill, even over most of the image
         # (NetCDF's default fill on a mostly empty scene was "no temperature at any scale")
         sv = _fill_text(((float(vals[k]) - celsius) - offset) / scale,
@@ -1366,6 +1588,32 @@ def _range_cause(
         most = "most values are plausible but " if lo <= median <= hi else ""
         return (f"{most}{int(counts[k])} pixel(s) of {finite.size} hold {sv} (as stored)"
                 f"{named}, far outside it: an undeclared fill value; {how}")
+    # Landsat C2 L2 decoded by hand as DN x 0.00341802 without its offset: 81-196 "K" (above
+    # any Celsius median: a hot desert in degC declared K is told Celsius)
+    with_offset = median + LANDSAT_C2_ST_OFFSET
+    no_offset = (celsius == 0.0 and scale == 1.0 and offset == 0.0
+                 and float(finite.min()) >= 0.0 and 230.0 <= with_offset <= 345.0)
+    landsat = (f"Landsat Collection 2 surface temperature decoded without its offset (DN x "
+               f"{LANDSAT_C2_ST_SCALE:g} alone; median {with_offset:.1f} K with it): add "
+               f"{LANDSAT_C2_ST_OFFSET:g} K, `da = da + {LANDSAT_C2_ST_OFFSET:g}`, or read the "
+               "scene with `xlstsr.io.open_landsat_c2l2`")
+    tail = vals[~iso]
+    if lo <= median <= hi and tail.size >= 2 and float(finite.max()) <= 1000:
+        # many values running on from the range: the scene is in other units or scale
+        n_tail = int(np.isin(out, tail).sum())
+        fits = _scale_fits(median, physical_range, (float(finite.min()), float(finite.max())))
+        head = (f"{n_tail} pixel(s) of {finite.size} spread over {tail.size} distinct values "
+                f"from {_kelvin_text(float(tail.min()))} to {_kelvin_text(float(tail.max()))}"
+                ", running on from the plausible ones: not a fill value but a field in other "
+                "units or scale (or corrupt pixels)")
+        how = [_scale_fix(k2, c, ref, cli) + f" if they are {w} (median {mk:.1f} K)"
+               for k2, c, w, mk in fits]
+        if no_offset and float(tail.max()) < lo:  # a warm scene's DN x scale runs below 150
+            how.insert(0, f"they look like {landsat}")
+        if how:
+            return head + ": " + "; ".join(how)
+        return (head + ": check the product's units and `scale_factor`, or mask them "
+                "(`da.where(...)`)")
     if lo <= median <= hi:
         if float(finite.max()) <= 1000:
             return ("most values are plausible but some lie far outside the range: a fill "
@@ -1376,8 +1624,7 @@ def _range_cause(
         # (a declared scale a power of ten off is named below). Name only the usual scales
         # that bring the median into the range: x 0.02 on Landsat L1 counts gives 473 K
         # (a median of Earth's LST lies well inside the physical range)
-        fits = [(k, what) for k, what in _USUAL_LST_SCALES
-                if max(lo, 190.0) <= median * k <= min(hi, 345.0)]
+        fits = _scale_fits(median, physical_range)
         counts = ("; or raw digital numbers of radiance (a Landsat Level-1 thermal band: "
                   "`xlstsr.io.open_landsat8_l1` gives brightness temperature) or another "
                   "quantity, not an LST")
@@ -1385,42 +1632,32 @@ def _range_cause(
             return ("some values look scaled (e.g. Kelvin x 10 as ASTER stores it, or MODIS "
                     "digital numbers x 0.02 K) among plausible ones: mask them (`da.where(...)`)"
                     " or decode the field as a whole")
-        # Landsat Collection 2 Level-2 surface temperature: K = DN x 0.00341802 + 149.0 (an
-        # offset, so no plain scale finds it; its DNs of cold scenes also pass as K x 100)
-        landsat = median * 0.00341802 + 149.0
-        c2l2 = ("" if not 190.0 <= landsat <= 345.0 else
-                f"; if they are Landsat Collection 2 Level-2 surface temperature digital numbers "
-                f"(median {landsat:.1f} K), read the scene with `xlstsr.io.open_landsat_c2l2` "
-                + ("" if ref else "or decode them, `da.attrs.update(scale_factor=0.00341802, "
-                   "add_offset=149.0)`"))
+        # Landsat Collection 2 Level-2 surface temperature (its DNs of cold scenes also pass
+        # as K x 100)
+        c2l2 = _landsat_dn_hint(median, ref)
         if not fits:
             return (f"values (median {median:.6g}) are no temperature at any usual LST scale "
                     "(K x 10, K x 100, MODIS digital numbers x 0.02)" + c2l2 + counts)
-        how = [(f"pass `reference_scale={k:g}`" if ref else
-                f"`da.attrs.update(scale_factor={k:g})`"
-                + (f" (`--scale {k:g}`)" if cli else "")) + f" if they are {what} "
-               f"(median {median * k:.1f} K)" for k, what in fits]
+        how = [_scale_fix(k, c, ref, cli) + f" if they are {what} (median {mk:.1f} K)"
+               for k, c, what, mk in fits]
         return "values look scaled: " + "; ".join(how) + c2l2 + counts
     wrong = _wrong_scale(median, stored, physical_range, ref)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
-    # Landsat C2 L2 decoded by hand as DN x 0.00341802 without its offset: 81-196 "K" (above
-    # any Celsius median: a hot desert in degC declared K is told Celsius)
-    with_offset = median + LANDSAT_C2_ST_OFFSET
-    no_offset = (celsius == 0.0 and scale == 1.0 and offset == 0.0
-                 and float(finite.min()) >= 0.0 and 230.0 <= with_offset <= 345.0)
-    landsat = (f"Landsat Collection 2 surface temperature decoded without its offset (DN x "
-               f"{LANDSAT_C2_ST_SCALE:g} alone; median {with_offset:.1f} K with it): add "
-               f"{LANDSAT_C2_ST_OFFSET:g} K, `da = da + {LANDSAT_C2_ST_OFFSET:g}`, or read the "
-               "scene with `xlstsr.io.open_landsat_c2l2`")
-    if no_offset and (units_known or float(finite.min()) > 160.0):
+    # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
+    # plausible as Fahrenheit
+    fahrenheit = (celsius == 0.0 and 32.0 <= median <= 160.0 and float(finite.max()) >= 75.0
+                  and 230.0 <= as_kelvin <= 340.0)
+    # declared units (Fahrenheit relabelled 'K' after an earlier hint): Fahrenheit where it
+    # fits, unless Landsat's offset gives the more ordinary scene (nearer 295 K)
+    prefer_f = fahrenheit and (not no_offset or abs(as_kelvin - 295.0) < abs(with_offset - 295.0))
+    if no_offset and (units_known or float(finite.min()) > 160.0) and not prefer_f:
         # declared Kelvin (or hotter than 71 degC everywhere as Fahrenheit): neither Celsius
         # nor Fahrenheit is the likely cause
         return f"values (median {median:.1f}) look like {landsat}"
-    if (not units_known and celsius == 0.0 and 32.0 <= median <= 160.0
-            and float(finite.max()) >= 75.0 and 230.0 <= as_kelvin <= 340.0):
-        # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
-        # plausible as Fahrenheit
-        return (f"values (median {median:.1f}) look like degrees Fahrenheit ({as_kelvin:.1f} K; "
+    if fahrenheit and (not units_known or prefer_f):
+        labelled = ", labelled Kelvin" if units_known else ""
+        return (f"values (median {median:.1f}{labelled}) look like degrees Fahrenheit "
+                f"({as_kelvin:.1f} K; "
                 f"as Celsius {median + 273.15:.1f} K): convert them, `da = (da - 32) * 5 / 9 + "
                 "273.15` with `da.attrs['units'] = 'K'`; if they are degrees Celsius (above "
                 "75 degC on part of the scene), set `da.attrs['units'] = 'degC'`"
@@ -1490,6 +1727,36 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     return None
 
 
+def _scaled_integer_message(what: str, median: float, zeros: bool,
+                            physical_range: tuple[float, float], cli: bool) -> str:
+    """The refusal of integers without scale metadata (values of ``median``; ``zeros``: 0 among
+    them), naming the usual scales that make them Kelvin of a land surface
+    (:func:`_scale_fits`): MODIS's 0.02 told to ASTER's K x 10 gave 62 K, then "degrees
+    Celsius"."""
+    ref = what == "reference"
+    head = (f"integer {what} with values around {median:.0f} and no scale metadata: these look "
+            "like scaled digital numbers (ASTER stores K x 10, MODIS LST K / 0.02, both with "
+            "fill 0)")
+    fits = _scale_fits(median, physical_range)
+    if fits:
+        # the products of 0.02 and 0.1 fill with 0; another scale's fill is named if present
+        how = "; ".join(
+            _scale_fix(k, c, ref, cli, fill0=zeros or (not c and k in (0.02, 0.1)))
+            + f" if they are {w} (median {mk:.1f} K)" for k, c, w, mk in fits)
+        if ref:
+            return f"{head}: {how} (to evaluate), or set the reference's scale_factor attrs."
+        return (f"{head}. Set {how}; or open the file with `mask_and_scale=True` if it "
+                "declares its scale.")
+    c2l2 = _landsat_dn_hint(median, ref, fill0=zeros)
+    if ref:
+        return (f"{head}, but no usual scale (K x 10, K x 100, MODIS x 0.02) makes them Kelvin "
+                f"of a land surface{c2l2}. Pass the product's `reference_scale=` and "
+                "`reference_nodata=` to evaluate.")
+    return (f"{head}, but no usual scale (K x 10, K x 100, MODIS x 0.02) makes them Kelvin of a "
+            f"land surface{c2l2}. Set `da.attrs.update(scale_factor=..., _FillValue=...)` with "
+            "your product's values, or open the file with `mask_and_scale=True`.")
+
+
 def _lst_verdict(
     imgs: np.ndarray,
     *,
@@ -1546,16 +1813,8 @@ def _lst_verdict(
         else:
             judged = finite
         if unscaled_int and median > 1000:
-            raise ScaledIntegerError(
-                f"integer {what} with values around {median:.0f} and no scale metadata: these "
-                "look like scaled digital numbers ("
-                + ("ASTER stores K x 10, fill 0: pass `reference_scale=0.1, reference_nodata=0` "
-                   "to evaluate, or set the reference's scale_factor attrs)."
-                   if what == "reference" else
-                   "MOD11A1 stores K / 0.02, fill 0). Set "
-                   "`da.attrs.update(scale_factor=0.02, _FillValue=0)` (or your product's scale), "
-                   "or open the file with `mask_and_scale=True`.")
-            )
+            raise ScaledIntegerError(_scaled_integer_message(
+                what, median, zeros > 0, physical_range, cli))
         if not units_known:
             classes = _class_layer(finite)
             if classes is not None:
@@ -1755,9 +2014,12 @@ def decode_lst(
     """Return LST as floating-point Kelvin with NaN gaps; decode scaled integers and Celsius.
 
     Scale metadata (``scale_factor``, ``add_offset``, ``_FillValue``, ``missing_value``,
-    ``valid_range``) is applied when found in ``attrs`` (undecoded data, e.g.
-    ``rioxarray.open_rasterio(..., mask_and_scale=False)``); data that xarray already decoded keeps
-    it in ``encoding`` and is left alone. Units ``degC``/``celsius``/... are converted to Kelvin.
+    ``valid_range``, ``valid_min``, ``valid_max``, ``_Unsigned``) is applied when found in
+    ``attrs`` (undecoded data, e.g. ``rioxarray.open_rasterio(..., mask_and_scale=False)``); data
+    that xarray already decoded keeps it in ``encoding`` and is left alone, except the valid
+    bounds xarray leaves in ``attrs``: in packed units (CF), they are converted through the
+    encoding's scale and applied in Kelvin. Units ``degC``/``celsius``/... are converted to
+    Kelvin.
 
     The value checks are taken per image (each index of the leading dims: time, band...), on the
     whole image, so a dask input is accepted or refused exactly as the same data in memory,
@@ -1810,18 +2072,26 @@ def decode_lst(
     for name, flag in (("mask_out_of_range", mask_out_of_range), ("check_fill", check_fill),
                        ("keep_out_of_range", keep_out_of_range)):
         check_bool(name, flag)  # "no" is truthy: it would silently mean True
-    for key, n in (("scale_factor", 1), ("add_offset", 1), ("valid_range", 2)):
+    for key, n in (("scale_factor", 1), ("add_offset", 1), ("valid_range", 2),
+                   ("valid_min", 1), ("valid_max", 1)):
         if _attr(da, key) is not None:  # text ("abc") is named here; NaN or 0 just below
             _attr_numbers(_attr(da, key), key, n, finite=False)
-    vrange = _attr(da, "valid_range")
-    if (vrange is not None and _attr(da, "scale_factor") is None
-            and _attr(da, "add_offset") is None
-            and _attr_numbers(vrange, "valid_range", 2, finite=False)[0] > physical_range[1]):
+    bounds = _valid_bounds(da, physical_range, finite=False)
+    if (bounds is not None and _attr(da, "scale_factor") is None
+            and _attr(da, "add_offset") is None and _packed_encoding(da) is None
+            and bounds[0] > physical_range[1]):
+        # (a scale in the encoding: xarray decoded the values and left the CF range in packed
+        # units, which _valid_bounds converts)
+        keys = [k for k in _VALID_KEYS if da.attrs.get(k) is not None]
+        given = ", ".join(f"{k}={da.attrs[k]!r}" for k in keys)
+        pop = "; ".join(f"da.attrs.pop({k!r})" for k in keys)
         raise UnitsError(
-            f"the {what}'s 'valid_range' attribute {vrange!r} lies above {physical_range[1]:g} K "
-            "and no 'scale_factor' is set: a range of stored digital numbers left on values "
-            "already decoded (it would mask every pixel). Drop it (`da.attrs.pop('valid_range')`)"
-            ", or set the product's 'scale_factor' if the values are still digital numbers."
+            f"the {what}'s valid-range attribute ({given}) lies above {physical_range[1]:g} K "
+            "and no 'scale_factor' is set, in its attrs or its encoding: a range of stored "
+            "digital numbers left on values already decoded (it would mask every pixel; "
+            "xarray operations such as `interp_like` or arithmetic drop the encoding that "
+            f"held the scale). Drop it (`{pop}`), or set the product's 'scale_factor' if the "
+            "values are still digital numbers."
         )
     unscaled_int = np.issubdtype(da.dtype, np.integer) and _attr(da, "scale_factor") is None
     scale = float(np.asarray(_attr(da, "scale_factor") or 1.0).ravel()[0])
@@ -1836,7 +2106,7 @@ def decode_lst(
             "values are already Kelvin."
         )
     offset = float(np.asarray(_attr(da, "add_offset") or 0.0).ravel()[0])
-    out, _ = _decode_scaled(da)
+    out, _ = _decode_scaled(da, physical_range)
     kind = _units_kind(out.attrs.get("units"))
     if kind == "C":
         out = out + out.dtype.type(273.15)
@@ -1859,7 +2129,7 @@ def decode_lst(
                           what=what)
     result = _per_image(out, verdict, partial(_apply_mask_flag, lo=lo, hi=hi), 1)
     attrs = {k: v for k, v in out.attrs.items()
-             if k not in ("scale_factor", "add_offset", "valid_range", *_FILL_KEYS)}
+             if k not in ("scale_factor", "add_offset", "_Unsigned", *_VALID_KEYS, *_FILL_KEYS)}
     attrs.update(units="K", standard_name="surface_temperature")
     result.attrs = attrs
     return result
