@@ -28,6 +28,7 @@ SCRIPTS = [
     "adaptation.py",
     "disr_ground.py",
     "coregistration.py",
+    "conserve_forms.py",
 ]
 #: not run by ``make bench``: retrains six DISR candidates (hours); run it by hand
 MANUAL = ["select_disr.py",

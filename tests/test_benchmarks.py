@@ -36,6 +36,7 @@ SCRIPTS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "adaptation": (True, ("adaptation.md",)),
     "disr_ground": (True, ("disr_ground.md", "disr_ground.json")),
     "coregistration": (True, ("coregistration.md",)),
+    "conserve_forms": (True, ("conserve_forms.md",)),
 }
 #: start processes or a cluster (the ``slow`` marker's meaning); still part of ``make test``
 SLOW = {"engine", "select_disr", "disr_ground"}
