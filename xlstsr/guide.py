@@ -601,9 +601,9 @@ def prepare_guide(
     dim the LST lacks is refused (one of length 1 is dropped); other extra dims (a raster's
     ``band``) become guide channels. ``require_crs=False`` (training arrays): when either input
     has no CRS, the guide must be exactly ``factor`` times the LST's shape, pixel for pixel,
-    instead of being aligned by coordinates. ``require_detail`` refuses a guide channel of one
-    value (:func:`_require_valid_guide`); :func:`guide_on_lst_grid` (statistics, which name a
-    constant guide themselves) turns it off.
+    instead of being aligned by coordinates. ``require_detail`` refuses a guide whose every
+    channel holds one value and warns of some such channels (:func:`_require_valid_guide`);
+    :func:`guide_on_lst_grid` (statistics, which name a constant guide themselves) turns it off.
 
     Examples
     --------
@@ -647,7 +647,18 @@ def prepare_guide(
         data = g.variable.data.reshape(n, g.sizes[chdim], g.sizes[ydim], g.sizes[xdim])
     else:
         data = g.transpose(chdim, ydim, xdim).variable.data[None]
-    return _require_valid_guide(data.astype(np.float32), ndvi, constant=require_detail)
+    return _require_valid_guide(data.astype(np.float32), ndvi, constant=require_detail,
+                                names=_channel_names(g, chdim))
+
+
+def _channel_names(g: xr.DataArray, chdim: Hashable) -> list[str]:
+    """Each guide channel's label (a dict key, a band number; '' when it has none), for
+    messages."""
+    if chdim not in g.coords:
+        return [""] * g.sizes[chdim]
+    return [repr(v) if not isinstance(v, tuple) else
+            repr(tuple(x for x in v if x is not None and not (isinstance(x, float) and np.isnan(x))))
+            for v in g[chdim].values.tolist()]
 
 
 def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
@@ -706,11 +717,37 @@ def _constant_guide_error(c: int, value: float, count: int, steps: int) -> Undec
     )
 
 
-def _refuse_constant_guide(data: np.ndarray) -> None:
-    """Refuse an in-memory guide ``(n, c, Y, X)`` with a channel of one value over each step's
-    valid pixels (a partly constant one, e.g. a window of water, is fine)."""
+def _flat_guide_channels(flat: Sequence[tuple[int, float, int]], n_channels: int, steps: int,
+                         names: Sequence[str] | None = None) -> None:
+    """Act on the channels ``flat`` found of one value (``(c, value, count)`` each): refuse the
+    guide when every channel is (it guides nothing), else warn naming them. A constant band next
+    to a real one (a water mask 0 over an inland window, a flat DEM, one land-cover class) adds
+    nothing and costs nothing: DMS and TsHARP regress on the others, as they did before."""
+    if not flat:
+        return
+    if len(flat) == n_channels:
+        raise _constant_guide_error(*flat[0], steps)
+    which = ", ".join(
+        f"{c} ({f'{names[c]}, ' if names and c < len(names) and names[c] else ''}always {v:.6g})"
+        for c, v, _ in flat)
+    one = len(flat) == 1
+    warn(
+        f"guide channel{'' if one else 's'} {which} hold{'s' if one else ''} one value over all "
+        f"{'its' if one else 'their'} valid pixels: no spatial detail, so the other "
+        f"{n_channels - len(flat)} channel(s) guide alone. If such a band should vary (a fill "
+        "read as data, a band cast to integers), read it with its fill declared and keep it as "
+        "floats; otherwise drop it from the guide to silence this.",
+        UserWarning,
+    )
+
+
+def _refuse_constant_guide(data: np.ndarray, names: Sequence[str] | None = None) -> None:
+    """Refuse an in-memory guide ``(n, c, Y, X)`` whose every channel holds one value over each
+    step's valid pixels (a partly constant one, e.g. a window of water, is fine); warn when
+    some channels but not all do (:func:`_flat_guide_channels`)."""
+    flat = []
     for c in range(data.shape[1]):
-        count, value, flat = 0, np.nan, True
+        count, value, same = 0, np.nan, True
         for k in range(data.shape[0]):
             v = np.asarray(data[k, c])
             ok = np.isfinite(v)
@@ -719,11 +756,12 @@ def _refuse_constant_guide(data: np.ndarray) -> None:
                 continue
             lo = float(np.min(v, where=ok, initial=np.inf))
             if lo != float(np.max(v, where=ok, initial=-np.inf)):
-                flat = False
+                same = False
                 break
             count, value = count + n, lo if np.isnan(value) else value
-        if flat and count > 1:
-            raise _constant_guide_error(c, value, count, data.shape[0])
+        if same and count > 1:
+            flat.append((c, value, count))
+    _flat_guide_channels(flat, data.shape[1], data.shape[0], names)
 
 
 def _refuse_guide_fill(c: int, values: np.ndarray, sampled: bool = False) -> None:
@@ -825,8 +863,9 @@ def _guide_sample(block: np.ndarray) -> np.ndarray:
 
 
 def _guide_sample_verdict(parts: np.ndarray, static: bool, ndvi: Any = None,
-                          constant: bool = False) -> np.ndarray:
+                          constant: bool = False, names: Any = None) -> np.ndarray:
     """A dask guide's checks on one time block, from its blocks' :func:`_guide_sample`."""
+    flat = []
     for c in range(parts.shape[1]):
         if static and parts[:, c, ..., 0].sum() == 0:
             raise _empty_guide_error(c)
@@ -838,7 +877,8 @@ def _guide_sample_verdict(parts: np.ndarray, static: bool, ndvi: Any = None,
         lo, hi = np.fmin.reduce(parts[:, c, ..., -2], axis=None), np.fmax.reduce(
             parts[:, c, ..., -1], axis=None)
         if static and constant and count > 1 and lo == hi:
-            raise _constant_guide_error(c, float(lo), count, 1)
+            flat.append((c, float(lo), count))
+    _flat_guide_channels(flat, parts.shape[1], 1, names)
     return np.zeros((*parts.shape[:2], 1))
 
 
@@ -857,7 +897,9 @@ def _checked_lazily(gdata: Any, summarize: Any, width: int, verdict: Any, *args:
                 (width,)),
         meta=np.empty((0,) * 5, np.float64),
     )
-    part = part.rechunk({2: -1, 3: -1})
+    # one verdict per time block over every channel: a channel's index (and its NDVI
+    # declaration) is then the guide's, and all channels are seen together
+    part = part.rechunk({1: -1, 2: -1, 3: -1})
     ok = part.map_blocks(
         verdict, *args, dtype=np.float64, drop_axis=[3, 4],
         chunks=(*part.chunks[:2], (1,)), meta=np.empty((0,) * 3, np.float64),
@@ -868,7 +910,8 @@ def _checked_lazily(gdata: Any, summarize: Any, width: int, verdict: Any, *args:
     )
 
 
-def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False) -> Any:
+def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False,
+                         names: Sequence[str] | None = None) -> Any:
     """Refuse a guide ``(n, c, Y, X)`` with a channel that holds no finite value over the LST:
     a guided method would sharpen with nothing (or with its NaN fallback) and return a smooth
     field as if it had been guided; or one with an undeclared fill value
@@ -879,13 +922,15 @@ def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False) ->
     (:data:`GUIDE_SAMPLE` values per image and block for the fill test); the all-NaN test then
     applies to a static guide only (a daily guide may be all cloud on a day the LST is too).
     A channel declared as NDVI (``ndvi[c]``: its name, from :func:`_declared_ndvi`) must also
-    lie in [-1, 1] (:func:`_refuse_ndvi_range`). With ``constant``, a channel of one value on
-    each step's valid pixels (all fill read as data, an NDVI cast to integers) is refused too:
-    a guided method returned an unguided field without a word (lazily: a static guide only).
+    lie in [-1, 1] (:func:`_refuse_ndvi_range`). With ``constant``, a guide whose every channel
+    holds one value on each step's valid pixels (all fill read as data, an NDVI cast to
+    integers) is refused too: a guided method returned an unguided field without a word
+    (lazily: a static guide only); some such channels among varying ones are warned about,
+    by their ``names`` (:func:`_flat_guide_channels`).
     """
     if isinstance(data, dsa.Array):
         return _checked_lazily(data, _guide_sample, GUIDE_SAMPLE_WIDTH, _guide_sample_verdict,
-                               data.shape[0] == 1, ndvi, constant)
+                               data.shape[0] == 1, ndvi, constant, names)
     empty = ~np.isfinite(data).any(axis=(0, 2, 3))
     if empty.any():
         raise _empty_guide_error(int(np.flatnonzero(empty)[0]))
@@ -894,7 +939,7 @@ def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False) ->
         if ndvi and ndvi[c]:
             _refuse_ndvi_range(c, ndvi[c], data[:, c])
     if constant:
-        _refuse_constant_guide(data)
+        _refuse_constant_guide(data, names)
     return data
 
 
@@ -1052,6 +1097,11 @@ def _offset_image(lst: xr.DataArray, window: int) -> tuple[xr.DataArray | None, 
     read whole and searched (never the whole cube)."""
     ydim, xdim = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ydim, xdim)]
+    labelled = lst
+    # the leading labels are taken from the input by position below: without them, a dim
+    # stacked as `da.stack(t=("scene", "time"))` (a MultiIndex) stacks again (xarray refused
+    # "cannot create a multi-index along stacked dimension '_step'")
+    lst = lst.drop_vars([c for c in lst.coords if set(lst[c].dims) & set(lead)])
     ny, nx = lst.sizes[ydim], lst.sizes[xdim]
     y0, x0 = max(0, (ny - window) // 2), max(0, (nx - window) // 2)
     centre = lst.isel({ydim: slice(y0, y0 + window), xdim: slice(x0, x0 + window)})
@@ -1063,7 +1113,7 @@ def _offset_image(lst: xr.DataArray, window: int) -> tuple[xr.DataArray | None, 
         steps = steps.isel(_step=flat)
     counts = np.isfinite(steps).sum((ydim, xdim)).values.reshape(-1)
     k = int(np.argmax(counts))
-    chosen = steps.isel(_step=k)
+    chosen, pos = steps.isel(_step=k), flat[k]
     if counts[k] < OFFSET_MIN_VALID * centre.sizes[ydim] * centre.sizes[xdim]:
         # the centre empty on every step looked at (a 100 x 100 lake in a 200 x 200 scene): the
         # offset was estimated on nothing and the user told "the LST holds no valid pixel"
@@ -1076,10 +1126,13 @@ def _offset_image(lst: xr.DataArray, window: int) -> tuple[xr.DataArray | None, 
             where = np.unravel_index(flat[i], [lst.sizes[d] for d in lead]) if lead else ()
             chosen = lst.isel({**{d: int(j) for d, j in zip(lead, where)},
                                ydim: slice(by, by + window), xdim: slice(bx, bx + window)})
-            counts[k] = best
+            counts[k], pos = best, flat[i]
     if counts[k] == 0:
         return None, {}
-    at = {d: chosen[d].values[()] for d in lead if d in chosen.coords}
+    where = np.unravel_index(pos, [lst.sizes[d] for d in lead]) if lead else ()
+    # a stacked dim's label is its tuple, as the guide's own stacked dim is indexed by
+    at = {d: labelled[d].values[int(j)] for d, j in zip(lead, where)
+          if d in labelled.coords and labelled[d].dims == (d,)}
     return chosen.drop_vars(["_step", *lead], errors="ignore").load(), at
 
 
