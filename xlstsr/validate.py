@@ -1027,15 +1027,40 @@ def _unsigned_view(da: xr.DataArray) -> np.dtype | None:
     """The integer dtype the stored values mean when ``_Unsigned`` says otherwise than their
     dtype (NetCDF-3 and NETCDF4_CLASSIC store uint16 as int16 with ``_Unsigned = "true"``; a
     read with ``mask_and_scale=False`` leaves it to the reader), else None."""
-    flag = da.attrs.get("_Unsigned")
-    if flag is None or da.dtype.kind not in "iu":
+    return _unsigned_of(da.attrs.get("_Unsigned"), da.dtype)
+
+
+def _unsigned_of(flag: Any, dtype: Any) -> np.dtype | None:
+    """The integer dtype that ``_Unsigned = flag`` makes of stored values of ``dtype``, or None
+    (no flag, not integers, or the flag agrees with the dtype)."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        return None
+    if flag is None or dtype.kind not in "iu":
         return None
     flag = str(flag.decode() if isinstance(flag, bytes) else flag).strip().lower()
-    if flag == "true" and da.dtype.kind == "i":
-        return np.dtype(f"u{da.dtype.itemsize}")
-    if flag == "false" and da.dtype.kind == "u":
-        return np.dtype(f"i{da.dtype.itemsize}")
+    if flag == "true" and dtype.kind == "i":
+        return np.dtype(f"u{dtype.itemsize}")
+    if flag == "false" and dtype.kind == "u":
+        return np.dtype(f"i{dtype.itemsize}")
     return None
+
+
+def _bounds_view(da: xr.DataArray) -> np.dtype | None:
+    """The integer dtype the valid bounds in ``da.attrs`` mean (:func:`_unsigned_view`), on
+    values xarray decoded too: it moves ``_Unsigned`` and the stored dtype to ``encoding`` and
+    leaves ``valid_range`` in the stored signed dtype (int16 ``{7500, -1}`` for 7500..65535)."""
+    view = _unsigned_view(da)
+    if view is not None or da.dtype.kind != "f":
+        return view
+    flag = da.attrs.get("_Unsigned", da.encoding.get("_Unsigned"))
+    stored = da.encoding.get("dtype")
+    if stored is None:  # the encoding lost its dtype: the bounds' own integer dtype
+        kinds = [np.asarray(da.attrs[k]).dtype for k in _VALID_KEYS
+                 if da.attrs.get(k) is not None and not isinstance(da.attrs[k], (str, bytes))]
+        stored = next((d for d in kinds if d.kind in "iu"), None)
+    return None if stored is None else _unsigned_of(flag, stored)
 
 
 def _reinterpreted(v: float, view: np.dtype | None) -> float:
@@ -1073,16 +1098,19 @@ def _packed_encoding(da: xr.DataArray) -> tuple[float, float] | None:
 
 
 def _valid_bounds(da: xr.DataArray, physical_range: tuple[float, float] | None = None,
-                  finite: bool = True) -> tuple[float, float, str] | None:
+                  finite: bool = True, guide: bool = False) -> tuple[float, float, str] | None:
     """The bounds of valid values that ``da``'s CF attributes declare, as (lo, hi, text naming
     the attributes), or None: ``valid_range``, ``valid_min`` / ``valid_max`` (several: the
-    narrowest), in the stored values' terms (``_Unsigned`` applied).
+    narrowest), in the stored values' terms (``_Unsigned`` applied, from ``encoding`` too on
+    decoded values: :func:`_bounds_view`).
 
-    With ``physical_range`` (the LST), bounds left in ``attrs`` on values already decoded
-    (:func:`_packed_encoding`) are in packed units, as CF prescribes (xarray applies the scale
-    and leaves them): they are converted through the encoding's scale and offset, widened by
-    half a packed step (the decoded values' rounding), unless only the unconverted bounds meet
-    ``physical_range`` (bounds set in Kelvin after decoding).
+    With ``physical_range`` (the LST) or ``guide``, bounds left in ``attrs`` on values already
+    decoded (:func:`_packed_encoding`) are in packed units, as CF prescribes (xarray applies the
+    scale and leaves them): they are converted through the encoding's scale and offset, widened
+    by half a packed step (the decoded values' rounding), unless they were set in the decoded
+    units: for the LST, only the unconverted bounds meet ``physical_range`` (bounds set in
+    Kelvin after decoding); for a guide, which has no physical range, the converted bounds
+    exclude more of its (in-memory) values than the unconverted ones.
     """
     given = {k: da.attrs.get(k) for k in _VALID_KEYS if da.attrs.get(k) is not None}
     if not given:
@@ -1094,32 +1122,44 @@ def _valid_bounds(da: xr.DataArray, physical_range: tuple[float, float] | None =
         lo = max(lo, _attr_numbers(given["valid_min"], "valid_min", 1, finite)[0])
     if "valid_max" in given:
         hi = min(hi, _attr_numbers(given["valid_max"], "valid_max", 1, finite)[0])
-    view = _unsigned_view(da)
+    view = _bounds_view(da)
     lo, hi = _reinterpreted(lo, view), _reinterpreted(hi, view)
     names = " / ".join(repr(k) for k in given)
-    packed = _packed_encoding(da) if physical_range is not None else None
+    packed = _packed_encoding(da) if physical_range is not None or guide else None
     if packed is not None:
         s, o = packed
         clo, chi = sorted((lo * s + o, hi * s + o))
-        plo, phi = physical_range
+        whole = all(not np.isfinite(v) or v == int(v) for v in (lo, hi))
+        tol = 0.5 * abs(s) if whole else 1e-6 * max(abs(clo), abs(chi), 1.0)
+        if physical_range is not None:
+            plo, phi = physical_range
 
-        def meets(a: float, b: float) -> bool:
-            return max(a, plo) <= min(b, phi)
+            def meets(a: float, b: float) -> bool:
+                return max(a, plo) <= min(b, phi)
 
-        if meets(clo, chi) or not meets(lo, hi):
-            whole = all(not np.isfinite(v) or v == int(v) for v in (lo, hi))
-            tol = 0.5 * abs(s) if whole else 1e-6 * max(abs(clo), abs(chi), 1.0)
+            converted = meets(clo, chi) or not meets(lo, hi)
+        else:
+            # a lazy guide is not read here: CF's reading
+            data = da.variable.data
+            converted = True
+            if isinstance(data, np.ndarray):
+                v = data[np.isfinite(data)]
+                converted = (np.count_nonzero((v < clo - tol) | (v > chi + tol))
+                             <= np.count_nonzero((v < lo) | (v > hi)))
+        if converted:
+            text = _kelvin_text if physical_range is not None else (lambda x: f"{x:g}")
             return (clo - tol, chi + tol,
-                    f"{names} (packed; {_kelvin_text(clo)} to {_kelvin_text(chi)} through the "
+                    f"{names} (packed; {text(clo)} to {text(chi)} through the "
                     f"encoding's scale_factor {s:g} / add_offset {o:g})")
     return lo, hi, names
 
 
 def _decode_scaled(da: xr.DataArray, physical_range: tuple[float, float] | None = None,
-                   ) -> tuple[xr.DataArray, bool]:
+                   guide: bool = False) -> tuple[xr.DataArray, bool]:
     """Apply ``_Unsigned``, fill, valid_range / valid_min / valid_max, scale_factor and
-    add_offset found in attrs (``physical_range``: an LST, whose valid bounds left in packed
-    units on decoded values are converted, :func:`_valid_bounds`). Returns (da, scaled)."""
+    add_offset found in attrs (``physical_range``: an LST; ``guide``: a guide band; their valid
+    bounds left in packed units on decoded values are converted, :func:`_valid_bounds`).
+    Returns (da, scaled)."""
     scale = _attr(da, "scale_factor")
     offset = _attr(da, "add_offset")
     view = _unsigned_view(da)
@@ -1138,7 +1178,7 @@ def _decode_scaled(da: xr.DataArray, physical_range: tuple[float, float] | None 
         if raw.dtype == np.float64 and 0 < abs(f) < 1e300:  # half a float32 step of it
             hit = hit | (abs(raw - f) <= abs(f) * 2.0**-24)
         bad = hit if bad is None else (bad | hit)
-    bounds = _valid_bounds(da, physical_range)
+    bounds = _valid_bounds(da, physical_range, guide=guide)
     if bounds is not None:
         lo, hi, names = bounds
         hit = (raw < lo) | (raw > hi)
@@ -1439,6 +1479,10 @@ _USUAL_LST_SCALES = ((0.1, "Kelvin x 10 (as ASTER stores it)"),
 #: stored scales of degrees Celsius, named when no Kelvin scale fits (degC x 10 of a hot scene
 #: runs past 400 "K"; degC x 100 was told MODIS's 0.02, 71 K)
 _USUAL_CELSIUS_SCALES = ((0.1, "degrees Celsius x 10"), (0.01, "degrees Celsius x 100"))
+#: share of an image's pixels past the range, running on from the plausible values, that makes
+#: them a field in other units or scale (a degC x 10 scene: 11 % past 400); fewer are stray or
+#: corrupt pixels (ASTER's scene border: 2-3 of 88775 pixels at 120-146 K)
+TAIL_SHARE = 0.01
 #: at most this many distinct values beyond a gap of FILL_GAP_K from the data are fill values
 #: (0, -9999, 65535 together); more are a second population of data (:func:`_isolated`)
 FILL_FEW = 4
@@ -1598,10 +1642,16 @@ def _range_cause(
                f"{LANDSAT_C2_ST_OFFSET:g} K, `da = da + {LANDSAT_C2_ST_OFFSET:g}`, or read the "
                "scene with `xlstsr.io.open_landsat_c2l2`")
     tail = vals[~iso]
-    if lo <= median <= hi and tail.size >= 2 and float(finite.max()) <= 1000:
-        # many values running on from the range: the scene is in other units or scale
-        n_tail = int(np.isin(out, tail).sum())
-        fits = _scale_fits(median, physical_range, (float(finite.min()), float(finite.max())))
+    n_tail = int(np.isin(out, tail).sum())
+    if (lo <= median <= hi and tail.size >= 2 and n_tail >= TAIL_SHARE * finite.size
+            and float(finite.max()) <= 1000):
+        # many values running on from the range: the scene is in other units or scale. A
+        # scale is named only for values as stored (no scale or units applied, whole numbers):
+        # decoded Kelvin were told "degrees Celsius x 10", a 273 K error
+        stored_dn = (scale == 1.0 and offset == 0.0 and celsius == 0.0
+                     and bool(np.all(finite == np.round(finite))))
+        fits = (_scale_fits(median, physical_range, (float(finite.min()), float(finite.max())))
+                if stored_dn else [])
         head = (f"{n_tail} pixel(s) of {finite.size} spread over {tail.size} distinct values "
                 f"from {_kelvin_text(float(tail.min()))} to {_kelvin_text(float(tail.max()))}"
                 ", running on from the plausible ones: not a fill value but a field in other "
@@ -2315,7 +2365,9 @@ def decode_guide(da: xr.DataArray) -> xr.DataArray:
             f"`guide.attrs['scale_factor'] = {1 / float(np.ravel(scale)[0]):g}`, or open the "
             "HDF file with `xlstsr.io.open_modis`, which divides."
         )
-    out, _ = _decode_scaled(_standard_grid_mapping(da))
+    # (valid bounds xarray left in packed units on decoded values are converted: applied as
+    # they stand they masked a packed emissivity whole, an NDVI's negative values silently)
+    out, _ = _decode_scaled(_standard_grid_mapping(da), guide=True)
     return out
 
 
