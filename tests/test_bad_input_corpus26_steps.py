@@ -44,3 +44,13 @@ def test_an_empty_guide_step_keeps_its_own_message():
     with pytest.warns(UserWarning, match="no valid pixel at step") as rec:
         _warn_guide_gaps(guide, lst)
     assert not any("one value" in str(w.message) for w in rec)
+
+
+def test_a_flat_band_beside_one_with_detail_is_not_said_here():
+    """(The guide's own check names the flat band: the step is still guided by the other.)"""
+    rng = np.random.default_rng(0)
+    lst = 300 + rng.normal(0, 2, (2, 16, 16))
+    guide = np.stack([rng.uniform(0.2, 0.8, (2, 64, 64)), np.zeros((2, 64, 64))], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_guide_gaps(guide, lst)

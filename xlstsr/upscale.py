@@ -353,7 +353,7 @@ def _warn_guide_gaps(gdata: Any, data: Any) -> None:
     # a band of one value (a fill read as data on that date) guides no more than an empty one
     hi = np.where(ok, g, -np.inf).max(axis=(2, 3))
     lo = np.where(ok, g, np.inf).min(axis=(2, 3))
-    flat = ((hi == lo) & np.isfinite(hi)).any(axis=1)
+    flat = ((hi == lo) & np.isfinite(hi)).all(axis=1)  # one band with detail still guides
     has_lst = np.isfinite(lst).any(axis=(1, 2))
     steps = np.flatnonzero(empty & has_lst)
     if steps.size:
