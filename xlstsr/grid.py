@@ -219,12 +219,13 @@ def _forms(c: float, a: float, n: int) -> list[np.ndarray | None]:
     return out
 
 
-def _fit_axis(labels: np.ndarray, c: float, a: float,
-              dtype: np.dtype = _F64) -> tuple[int, float, float, bool] | None:
+def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
+              mirrored: bool = False) -> tuple[int, float, float, bool] | None:
     """(form, edge, pixel, reversed) that compute exactly ``labels`` (one of :func:`_forms`,
     from the transform's ``c``, ``a`` or values a round-off from them; ``reversed``: the labels
     are those of the axis run the other way, a south-up field made north-up), or None.
-    ``dtype``: the labels' storage (float32: the forms rounded to it)."""
+    ``dtype``: the labels' storage (float32: the forms rounded to it); ``mirrored``: the axis
+    runs against north-up order (:func:`_fine_axis`), a written transform's mirror tried second."""
     n = labels.size
     head = min(n, 8)  # a few labels first: most tries fail there
     # not the transform rioxarray recomputes from the labels (``rio.transform(recalc=True)``):
@@ -232,12 +233,14 @@ def _fit_axis(labels: np.ndarray, c: float, a: float,
     res = (labels[-1] - labels[0]) / (n - 1) if n > 1 else a
     exact = (c, a) != (labels[0] - res / 2, res)
     tries = [(cc, aa, False) for cc, aa in _tries(c, a, exact, float(labels[0]))]
-    if n > 1:  # the transform of the axis run the other way: a written one mirrored (a
-        # result's for a south-up field: :func:`_mirror`) next to it, before values a round-off
-        # from it (which gave such a result's labels too, but other coarse ones); or recomputed
-        # from the flipped labels
-        other = [(cc, aa, True) for cc, aa in _tries(c + n * a, -a, exact, float(labels[-1]))]
-        tries = [*tries[:1], *other[:1], *tries[1:], *other[1:]] if exact else tries + other
+    if n > 1:  # the transform of the axis run the other way: for a mirrored axis the written
+        # one mirrored (a result's for a south-up field: :func:`_mirror`) next to it, before
+        # values a round-off from it (which gave such a result's labels too, but other coarse
+        # ones); else recomputed from the flipped labels, last (np.linspace's north-up labels
+        # fit both ways: tried earlier, they got fine labels an ulp off)
+        mirror = exact and mirrored
+        other = [(cc, aa, True) for cc, aa in _tries(c + n * a, -a, mirror, float(labels[-1]))]
+        tries = [*tries[:1], *other[:1], *tries[1:], *other[1:]] if mirror else tries + other
     for cc, aa, flip in tries:
         target = labels[::-1] if flip else labels
         for k, form in enumerate(_forms(cc, aa, head)):
@@ -259,18 +262,18 @@ def _mirror(c: float, a: float, n: int) -> tuple[float, float]:
 
 
 def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
-                 dtype: np.dtype = _F64,
-                 rev: tuple[float, float] | None = None) -> tuple[np.ndarray, float, float]:
+                 dtype: np.dtype = _F64, rev: tuple[float, float] | None = None,
+                 mirrored: bool = False) -> tuple[np.ndarray, float, float]:
     """(labels, edge, pixel) of one axis ``factor`` times coarser than the ``fine`` labels (edge
     ``c``, pixel ``a``): computed as the fine ones were (:func:`_fit_axis`), from which
     :func:`_fine_axis` computes the fine labels back; else each block's centre
     (:func:`_centres`). Labels rounded to ``dtype``, the fine ones' storage. ``rev``: the
     written (edge, pixel) of the axis run the other way (:func:`_axes`): the labels are those of
-    the field it was flipped from, reversed."""
+    the field it was flipped from, reversed; ``mirrored``: as for :func:`_fine_axis`."""
     if rev is not None:
-        out, cc, aa = _coarse_axis(fine[::-1], *rev, factor, dtype)
+        out, cc, aa = _coarse_axis(fine[::-1], *rev, factor, dtype, mirrored=not mirrored)
         return (out[::-1], *_mirror(cc, aa, out.size))
-    fit = _fit_axis(fine, c, a, dtype)
+    fit = _fit_axis(fine, c, a, dtype, mirrored)
     if fit is None:
         return _in(_centres(fine, factor), dtype), c, a * factor
     k, cc, aa, flip = fit
@@ -278,12 +281,14 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
     if out is None:  # no round grid at this resolution
         return _in(_centres(fine, factor), dtype), c, a * factor
     out = _in(out, dtype)
-    return (out[::-1], *_mirror(cc, aa * factor, out.size)) if flip else (out, cc, aa * factor)
+    if not flip:
+        return out, cc, aa * factor
+    return (out[::-1], *_mirror(cc, aa * factor, out.size)) if mirrored else (out[::-1], c, a * factor)
 
 
 def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
-               dtype: np.dtype = _F64,
-               rev: tuple[float, float] | None = None) -> tuple[np.ndarray, float, float]:
+               dtype: np.dtype = _F64, rev: tuple[float, float] | None = None,
+               mirrored: bool = False) -> tuple[np.ndarray, float, float]:
     """(labels, edge, pixel) of one axis ``factor`` times finer than the ``coarse`` labels (edge
     ``c``, pixel ``a``), from which :func:`_coarse_axis` gives the coarse labels back.
 
@@ -295,24 +300,34 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
     Labels rounded to ``dtype``, the coarse ones' storage. ``rev``: the written (edge, pixel)
     of the axis run the other way (:func:`_axes`): the fine labels are those of the field it was
     flipped from, reversed (recomputed, 32 of 42 were 1e-14 degree off them).
+
+    ``mirrored``: the axis (``rev``'s where given) runs against north-up order (y up, x west),
+    as a result's for a south-up field does under the mirror of a north-up transform: its
+    labels are tried early as those of the axis run the other way, and get that transform
+    mirrored (:func:`_mirror`). An axis running north-up keeps the computation it always had
+    (the other way tried last, its transform kept): np.linspace's labels fit both ways, and
+    mirrored they got fine labels and pixel an ulp off those of a fine field built the same way
+    (``upscale(lst) - truth`` kept 35800 of 75600 pixels, 42960 before).
     """
     if rev is not None:
-        fine, fc, fa = _fine_axis(coarse[::-1], *rev, factor, dtype)
+        fine, fc, fa = _fine_axis(coarse[::-1], *rev, factor, dtype, mirrored=not mirrored)
         return (fine[::-1], *_mirror(fc, fa, fine.size))
     n = coarse.size
-    fit = _fit_axis(coarse, c, a, dtype)
+    fit = _fit_axis(coarse, c, a, dtype, mirrored)
     if fit is not None:
         k, cc, aa, flip = fit
         pure = _forms(cc, aa / factor, n * factor)[k]
         if pure is not None:
-            pure, fc, fa = _in(pure, dtype), cc, aa / factor
-            rv = (fc, fa) if flip else None
-            if flip:  # computed run the other way: reversed, its transform mirrored
-                pure, (fc, fa) = pure[::-1], _mirror(fc, fa, pure.size)
-            if np.array_equal(_coarse_axis(pure, fc, fa, factor, dtype, rv)[0], coarse):
+            pure, fc, fa, rv = _in(pure, dtype), cc, aa / factor, None
+            if flip and mirrored:  # computed run the other way: reversed, its transform mirrored
+                rv, pure, (fc, fa) = (fc, fa), pure[::-1], _mirror(fc, fa, pure.size)
+            elif flip:  # a north-up axis keeps its transform
+                pure, fc, fa = pure[::-1], c, a / factor
+            if np.array_equal(_coarse_axis(pure, fc, fa, factor, dtype, rv, mirrored)[0], coarse):
                 return pure, fc, fa
     fine = _in(_snap(_forms(c, a / factor, n * factor)[0], coarse, factor, a), dtype)  # type: ignore[arg-type]
-    if factor > 1 and not np.array_equal(_coarse_axis(fine, c, a / factor, factor, dtype)[0], coarse):
+    if factor > 1 and not np.array_equal(
+            _coarse_axis(fine, c, a / factor, factor, dtype, mirrored=mirrored)[0], coarse):
         # computed one of the ways the coarse labels were not: coarse_grid would compute them
         # that way. One label moved by round-off (its block's centre kept) makes it take the
         # centres, the coarse labels
@@ -324,7 +339,8 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
             b[row, out] += d
             if factor == 2:
                 b[row, inner] -= d
-            if np.array_equal(_coarse_axis(b.ravel(), c, a / factor, factor, dtype)[0], coarse):
+            if np.array_equal(_coarse_axis(b.ravel(), c, a / factor, factor, dtype,
+                                           mirrored=mirrored)[0], coarse):
                 return b.ravel(), c, a / factor
     return fine, c, a / factor
 
@@ -363,8 +379,9 @@ def fine_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Af
     ydim, xdim = spatial_dims(da)
     yt, xt = _dtype(da, ydim), _dtype(da, xdim)
     y, x = _labels(da, t)
-    y, fy0, fe = _fine_axis(y, t.f, t.e, factor, yt, ry)
-    x, fx0, fa = _fine_axis(x, t.c, t.a, factor, xt, rx)
+    # an axis running south-up or west may be a south-up field's mirrored (:func:`_fine_axis`)
+    y, fy0, fe = _fine_axis(y, t.f, t.e, factor, yt, ry, t.e > 0)
+    x, fx0, fa = _fine_axis(x, t.c, t.a, factor, xt, rx, t.a < 0)
     return y.astype(yt), x.astype(xt), Affine(fa, 0.0, fx0, 0.0, fe, fy0)
 
 
@@ -392,8 +409,8 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
         )
     yt, xt = _dtype(da, ydim), _dtype(da, xdim)
     y, x = _labels(da, t)
-    y, ty, te = _coarse_axis(y, t.f, t.e, factor, yt, ry)
-    x, tx, ta = _coarse_axis(x, t.c, t.a, factor, xt, rx)
+    y, ty, te = _coarse_axis(y, t.f, t.e, factor, yt, ry, t.e > 0)
+    x, tx, ta = _coarse_axis(x, t.c, t.a, factor, xt, rx, t.a < 0)
     return y.astype(yt), x.astype(xt), Affine(ta, 0.0, tx, 0.0, te, ty)
 
 
