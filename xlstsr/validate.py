@@ -1154,6 +1154,43 @@ def _valid_bounds(da: xr.DataArray, physical_range: tuple[float, float] | None =
     return lo, hi, names
 
 
+def _stored_guide_fill(stored: np.ndarray) -> None:
+    """Refuse a guide block whose stored digital numbers (declared fills and bounds already
+    NaN) hold a usual product fill (:data:`FILL_SENTINELS`) at their edge on at least
+    :data:`FILL_MIN_PIXELS` pixels (or on the whole block). Decoded, MOD13's -3000 is NDVI -0.3,
+    a value water takes, so the decoded guide's own fill test lets it through: an int16 NDVI
+    with its scale declared but not its fill ran TsHARP with the fill as water."""
+    v = np.asarray(stored)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return
+    for c in {float(v.min()), float(v.max())}:
+        count = int(np.count_nonzero(v == c))
+        if c in FILL_SENTINELS and count >= min(FILL_MIN_PIXELS, v.size):
+            raise UndeclaredFillError(
+                f"the guide stores {c:g} on {count} of {v.size} pixels of a block, at the edge "
+                f"of its values, and declares a scale_factor but no fill value: {c:g} is a "
+                "usual fill of stored products (MOD13's NDVI fill -3000 decodes to NDVI -0.3, "
+                "which looks like water). Declare it in stored units "
+                f"(`guide.attrs['_FillValue'] = {c:g}`), or, if it is data, decode the guide "
+                "yourself (`guide * scale_factor`, its scale_factor attribute dropped)."
+            )
+
+
+def _check_stored_guide_fill(block: np.ndarray) -> np.ndarray:
+    _stored_guide_fill(block)
+    return block
+
+
+def _refuse_stored_guide_fill(data: Any) -> Any:
+    """:func:`_stored_guide_fill` on every block of the stored values (lazily for dask: the
+    check runs with the block's read)."""
+    if isinstance(data, dsa.Array):
+        return data.map_blocks(_check_stored_guide_fill, dtype=data.dtype)
+    _stored_guide_fill(data)
+    return data
+
+
 def _decode_scaled(da: xr.DataArray, physical_range: tuple[float, float] | None = None,
                    guide: bool = False) -> tuple[xr.DataArray, bool]:
     """Apply ``_Unsigned``, fill, valid_range / valid_min / valid_max, scale_factor and
@@ -1200,6 +1237,12 @@ def _decode_scaled(da: xr.DataArray, physical_range: tuple[float, float] | None 
         bad = hit if bad is None else (bad | hit)
     if bad is not None:
         data = _where(bad, np.nan, data)
+    # a scale in attrs: stored numbers still (a scale of 1 leaves the fill as it is stored,
+    # which the decoded guide's own fill test names)
+    if guide and not fills and (
+            (scale is not None and _attr_numbers(scale, "scale_factor", 1)[0] != 1)
+            or (offset is not None and _attr_numbers(offset, "add_offset", 1)[0] != 0)):
+        data = _refuse_stored_guide_fill(data)
     if scale is not None:
         data = data * out_dtype(_attr_numbers(scale, "scale_factor", 1)[0])
     if offset is not None:
