@@ -300,12 +300,59 @@ def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str) -> x
             )
         if d in lst.coords:  # the LST's labels exactly: broadcast_like joins on them
             eps = eps.assign_coords({d: lst[d].values})
+    eps = _emissivity_steps(eps, lst, ydim, xdim)
     if not isinstance(eps.variable.data, dsa.Array):
         v = np.asarray(eps.values, np.float64)
         if not np.isfinite(v).any():
             raise AllNaNError("the emissivity holds no valid value: every coarse pixel would be a "
                               "gap; check its fill value")
         _check_emissivity_values(v)
+    return eps
+
+
+def _emissivity_steps(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str
+                      ) -> xr.DataArray:
+    """The emissivity's steps paired with the LST's by label (:func:`xlstsr.steps.pair_steps`),
+    its size-1 dims the LST lacks (``band=1`` of a GeoTIFF read by rioxarray) dropped.
+
+    Paired by xarray's broadcast_like, an emissivity lacking one of the LST's dates made that
+    date all gaps without a word, one of other dates raised numpy's broadcast error, a ``band``
+    dim or a time-varying emissivity against one LST date xarray's transpose error.
+    """
+    from .steps import _shown, pair_steps
+
+    var, like_var = "emissivity", "lst"
+    static = (f"or pass a static emissivity (dims ({ydim}, {xdim}), e.g. "
+              f"`{var}.isel({{dim}}=0, drop=True)` or `{var}.mean('{{dim}}')`) for every step")
+    lead = [d for d in lst.dims if d not in (ydim, xdim)]
+    extra = [d for d in eps.dims if d not in (ydim, xdim)]
+    if not lead and any(eps.sizes[d] > 1 for d in extra):
+        d = next(d for d in extra if eps.sizes[d] > 1)
+        on = (f" (its {d}={_shown(lst[d].values)}: `{var}.sel({d}={like_var}['{d}'].values)`)"
+              if d in lst.coords and lst[d].ndim == 0 else "")
+        raise GridError(
+            f"the emissivity has a dim {d!r} ({eps.sizes[d]} steps) but the LST has one step "
+            f"(dims {lst.dims}): select the emissivity of the LST's step{on}, "
+            + static.format(dim=d) + "."
+        )
+    try:
+        eps = pair_steps(eps, lst, "emissivity", "LST", var=var, like_var=like_var)
+    except GridError as err:
+        # a date the emissivity lacks (of other dates): besides the common dates, one
+        # emissivity for every date
+        lacking = [d for d in extra if d in lead and d in eps.indexes and d in lst.indexes
+                   and len(lst.indexes[d].difference(eps.indexes[d]))]
+        if not lacking or any(eps.sizes[d] > 1 for d in extra if d not in lead):
+            raise
+        raise GridError(f"{str(err).rstrip('.')}; {static.format(dim=lacking[0])}.") from err
+    eps = eps.squeeze([d for d in eps.dims if d not in lst.dims], drop=True)
+    for d in eps.dims:  # dims without labels pair by position: their sizes must agree
+        if d in lead and eps.sizes[d] != lst.sizes[d]:
+            raise GridError(
+                f"the emissivity has {eps.sizes[d]} '{d}' steps, the LST {lst.sizes[d]}, and "
+                "they are not both labelled, so they pair by position: give the emissivity of "
+                "the LST's steps, " + static.format(dim=d) + "."
+            )
     return eps
 
 
