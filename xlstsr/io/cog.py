@@ -640,8 +640,9 @@ def to_cogs(
 
     Each chunk along time is computed once and its steps written in turn (memory: one time
     chunk; ``da.chunk({"time": 1})`` for one step at a time). CRS, transform and nodata (NaN)
-    are written; files are named ``{prefix}_{time}.tif`` with the time as
-    ``YYYY-MM-DD`` (or ISO with seconds; another label as it is when it suits a file name,
+    are written (a float array's declared fill, ``rio.write_nodata(-80)`` or
+    ``attrs['_FillValue']``, is written as NaN); files are named ``{prefix}_{time}.tif`` with
+    the time as ``YYYY-MM-DD`` (or ISO with seconds; another label as it is when it suits a file name,
     e.g. ``2020183`` or ``night``; else the step's index). A date label is also written as the
     tag ``time`` (with ``time_calendar`` for cftime dates), another label as ``time_label``
     (with its type), which :func:`open_cog` reads back.
@@ -673,8 +674,12 @@ def to_cogs(
     xlstsr.errors.XlstsrError
         Before the first file is written: ``da`` that is no georeferenced DataArray, a
         ``directory`` that is a file, a ``prefix`` holding folders, time labels that give two
-        steps one file name, existing files without ``overwrite``. If a step fails later (its
-        computation, the disk), the files this call created are removed.
+        steps one file name, existing files without ``overwrite``, a name derived from
+        ``da.name`` that holds folders. If a step fails later (its computation, the disk), no
+        file is changed: each step is written to a hidden file beside its name
+        (``.{prefix}_{time}.partial.tif``), all are renamed to their names once every step is
+        written, and on a failure the hidden files are removed, existing files (``overwrite``)
+        left whole as they were. The folder needs room for the new files beside the old ones.
     xlstsr.errors.PhysicalRangeError
         An array labelled as a temperature (``units`` K or degC) whose values, decoded with its
         own ``scale_factor`` / ``add_offset``, are not land temperatures (median outside
@@ -708,7 +713,10 @@ def to_cogs(
     if not isinstance(da.variable.data, dask_array_type()):  # in memory: checked before any file
         _check_temperature(da)
     check_writable(out_dir, create=True)
-    new = [p for p in names if not p.exists()]
+    # each step is written to a hidden name beside its file, and all are renamed once every
+    # step is written: a failed step (a compute error, a full disk) changed no file (writing
+    # over the final names left new dates beside old ones, or a truncated old file)
+    parts = {p: _partial_name(p) for p in names}
     paths: list[Path] = []
     crs = da.rio.crs
     # the exact transform (the written one where the labels agree), not rioxarray's
@@ -724,15 +732,24 @@ def to_cogs(
                 step = block if time_dim is None else block.isel({time_dim: i - lo})
                 tags = {} if labels is None else _time_tags(labels[i])
                 _write_cog(step.transpose(ydim, xdim), names[i], crs, transform, compress,
-                           {**rio_kwargs, "tags": {**tags, **rio_kwargs.get("tags", {})}})
+                           {**rio_kwargs, "tags": {**tags, **rio_kwargs.get("tags", {})}},
+                           write_to=parts[names[i]])
                 paths.append(names[i])
+        for p in paths:
+            os.replace(parts[p], p)
     except BaseException:
-        # a failed step (a compute error, a full disk) leaves no partial series: the files this
-        # call created, the one being written included, are removed
-        for p in new:
-            p.unlink(missing_ok=True)
+        # no partial series: the hidden files written so far are removed, the existing files
+        # stay as they were
+        for part in parts.values():
+            part.unlink(missing_ok=True)
         raise
     return paths
+
+
+def _partial_name(path: Path) -> Path:
+    """The hidden name beside ``path`` a step is written to before it is renamed to ``path``
+    (``.lst_2020-07-01.partial.tif``: no ``*.tif`` pattern of the folder's files matches it)."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
 #: the most of a time chunk to_cogs computes at once when the chunk is read from a file: a
@@ -855,11 +872,19 @@ def _plan_cogs(
     if out_dir.exists() and not out_dir.is_dir():
         raise XlstsrError(f"{out_dir} is a file, not a directory: to_cogs writes one file per "
                           "time step into a directory; pass a folder path.")
-    if prefix is not None and (not isinstance(prefix, str) or not prefix
-                               or Path(prefix).name != prefix or prefix in (".", "..")):
+    if prefix is not None and not _file_prefix(prefix):
         raise XlstsrError(f"prefix must be a file name prefix, got {prefix!r}: put folders in "
                           "`directory`, not in `prefix`.")
-    prefix = prefix or (str(da.name) if da.name is not None else "lst")
+    if prefix is None:
+        prefix = str(da.name) if da.name is not None and str(da.name) else "lst"
+        if not _file_prefix(prefix):
+            # the name is a label ('LST 1km/250m'), not a path: as a prefix it gave GDAL's
+            # failure, or files outside `directory` ('../lst')
+            raise XlstsrError(
+                f"the array's name {da.name!r}, the default file name prefix, holds a folder "
+                "separator or is '.'/'..': the files would not be written into "
+                f"{os.fspath(directory)}. Pass a file name prefix (`prefix='lst'`) or rename "
+                "the array (`da.rename('lst')`).")
     if time_dim is None:
         names = [out_dir / f"{prefix}.tif"]
     else:
@@ -874,11 +899,21 @@ def _plan_cogs(
                 f"(`da.drop_duplicates({time_dim!r})`) or give unique labels."
             )
         seen[p] = i
+    folders = [p for p in names if p.is_dir()]
+    if folders:  # the renaming of the written files would fail there, after others were renamed
+        raise XlstsrError(f"{folders[0]} is a folder, not a file to overwrite: remove it or "
+                          "write to another directory.")
     existing = [p for p in names if p.exists()]
     if existing and not overwrite:
         raise XlstsrError(f"{existing[0]} exists ({len(existing)} of the {len(names)} files); "
                           "pass overwrite=True or write to another directory")
     return ydim, xdim, time_dim, out_dir, names
+
+
+def _file_prefix(prefix: Any) -> bool:
+    """Whether ``prefix`` is a file name prefix: a non-empty text naming no folder."""
+    return (isinstance(prefix, str) and bool(prefix) and Path(prefix).name == prefix
+            and prefix not in (".", ".."))
 
 
 def dask_array_type() -> type:
@@ -950,20 +985,23 @@ def _check_temperature(da: xr.DataArray, name: str | None = None) -> None:
 
 
 def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compress: str,
-               rio_kwargs: dict[str, Any]) -> None:
-    """Compute one (y, x) step and write it as a COG."""
+               rio_kwargs: dict[str, Any], write_to: Path | None = None) -> None:
+    """Compute one (y, x) step and write it as the COG ``path`` (to ``write_to`` when given,
+    a temporary name the caller renames to ``path``)."""
     step = step.compute()
     _check_temperature(step, path.name)
     # a store's encoding (Zarr/NetCDF _FillValue, dtype, codecs) describes that store, not
     # the GeoTIFF: keep only the CRS link, the nodata written below is the GeoTIFF's
     step.encoding = {k: v for k, v in step.encoding.items() if k == "grid_mapping"}
+    if np.issubdtype(step.dtype, np.floating):
+        step = _fill_as_nan(step)
     step = step.rio.write_crs(crs).rio.write_transform(transform)
     if np.issubdtype(step.dtype, np.floating):
         step = step.rio.write_nodata(np.nan, encoded=False)
     try:
         # the transform given, not rioxarray's recomputed from the labels (1e-12 m off: read
         # back, labels 1e-9 m off the result's, and xarray's alignment dropped rows)
-        step.rio.to_raster(path, driver="COG", compress=compress,
+        step.rio.to_raster(write_to or path, driver="COG", compress=compress,
                            **{"recalc_transform": False, **rio_kwargs})
     except (rasterio.errors.RasterioError, CPLE_BaseError) as err:  # GDAL on an option
         raise XlstsrError(
@@ -972,3 +1010,27 @@ def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compres
             f"({', '.join(f'{k}={v!r}' for k, v in rio_kwargs.items()) or 'none'}; "
             "e.g. blocksize must be a multiple of 16)."
         ) from err
+
+
+#: the attributes that declare an array's fill value (rioxarray's ``rio.nodata`` reads them)
+_FILL_ATTRS = ("_FillValue", "missing_value", "fill_value", "nodata")
+
+
+def _fill_as_nan(step: xr.DataArray) -> xr.DataArray:
+    """A float step's declared fill (``rio.write_nodata(-80)``, ``attrs['_FillValue'] = -80``,
+    the advice of :class:`~xlstsr.errors.UndeclaredFillError`) masked to NaN, the nodata a
+    float COG is written with, and its fill attributes dropped: written with nodata NaN, the
+    fill pixels were read back as data (-80 degC as 193 K)."""
+    try:
+        fill = step.rio.nodata
+        if fill is None:
+            return step
+        fill = step.dtype.type(np.ravel(fill)[0])
+    except (TypeError, ValueError, IndexError):
+        return step  # a text fill: no number to mask (the readers' checks name it)
+    if np.isnan(fill):
+        return step
+    values = np.asarray(step.values)
+    out = step.copy(data=np.where(values == fill, np.array(np.nan, step.dtype), values))
+    out.attrs = {k: v for k, v in step.attrs.items() if k not in _FILL_ATTRS}
+    return out
