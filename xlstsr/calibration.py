@@ -45,9 +45,10 @@ from typing import Any
 
 import dask.array as dsa
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-from .errors import InputTypeError, ScaledIntegerError, UnitsError, XlstsrError
+from .errors import GridError, InputTypeError, ScaledIntegerError, UnitsError, XlstsrError
 from .grid import same_axis
 from .kernels.aggregate import block_mean, radiometric_mean
 
@@ -113,6 +114,10 @@ class Calibration:
                   and not isinstance(v, (bool, np.bool_)) and math.isfinite(float(v)))
             if not ok:
                 raise XlstsrError(f"calibration {name} must be a finite number, got {v!r}")
+            # stored as a plain float: a numpy scalar (np.nanmean of float32 fields gives a
+            # np.float32) passed here and failed every use in json.dumps (to_json, the
+            # attributes of apply_calibration, upscale's after the whole super-resolution)
+            object.__setattr__(self, name, float(v))
         for name in ("source", "target", "fitted_on"):
             if not isinstance(getattr(self, name), str):
                 raise XlstsrError(f"calibration {name} must be text (e.g. 'ASTER'), got "
@@ -120,10 +125,14 @@ class Calibration:
         if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 0:
             raise XlstsrError(f"calibration n (pixels fitted on) must be a whole number >= 0, got "
                               f"{self.n!r}")
+        object.__setattr__(self, "n", int(self.n))  # mask.sum() gives a np.int64
         for name in ("rmse_before", "rmse_after"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.number))):
+            if v is not None and (isinstance(v, (bool, np.bool_)) or not isinstance(
+                    v, (int, float, np.integer, np.floating))):
                 raise XlstsrError(f"calibration {name} must be a number or None, got {v!r}")
+            if v is not None:
+                object.__setattr__(self, name, float(v))
         if not 0.5 <= float(self.slope) <= 2.0:
             raise XlstsrError(
                 f"calibration slope {self.slope} is not a sensor mapping (expected 0.5-2): was it "
@@ -267,6 +276,117 @@ def _same_steps(i: int, x: Any, y: Any, role: str) -> Any:
         raise type(err)(f"field {i}: {err}") from err
 
 
+def _ndvi_words(err: XlstsrError, like_var: str) -> str:
+    """A message of :func:`xlstsr.guide.match_steps` (written for a guide and upscale's
+    ``guide_time_tolerance``) in the words of an NDVI matched with ``time_tolerance=``."""
+    import re
+
+    text = str(err).replace("guide_time_tolerance", "time_tolerance")
+    text = re.sub(r"\ba guide\b", "an NDVI", text)
+    text = re.sub(r"\bguide\b", "ndvi", text)
+    return re.sub(r"\blst\b", like_var, text)
+
+
+def _check_time_tolerance(time_tolerance: Any) -> None:
+    """Refuse a ``time_tolerance`` that is no duration, as ``upscale`` refuses a bad
+    ``guide_time_tolerance``, even where the NDVI's steps need no tolerance."""
+    from .errors import GuideTimeError
+    from .guide import _as_timedelta
+
+    try:
+        _as_timedelta(time_tolerance)
+    except GuideTimeError as err:
+        raise GuideTimeError(_ndvi_words(err, "da")) from None
+
+
+def _match_ndvi_steps(ndvi: Any, like: Any, time_tolerance: Any, like_var: str) -> Any:
+    """The NDVI's steps matched with ``like``'s by label within ``time_tolerance``, by the guide
+    step matching of ``upscale(guide_time_tolerance=)`` (:func:`xlstsr.guide.match_steps`): each
+    step of ``like`` takes the latest NDVI step at most that long before it (a 16-day composite
+    labelled by its first day serves every date of its period). Without a tolerance, or
+    without DataArrays on a spatial grid, ``ndvi`` is returned as it is (its steps are paired
+    by equal labels after)."""
+    if time_tolerance is None or not (isinstance(ndvi, xr.DataArray)
+                                      and isinstance(like, xr.DataArray)):
+        return ndvi
+    from .errors import GuideTimeError
+    from .guide import match_steps
+    from .validate import spatial_dims
+
+    try:
+        ny, nx = spatial_dims(ndvi)
+        ly, lx = spatial_dims(like)
+    except XlstsrError:
+        return ndvi
+    lead = [d for d in like.dims if d not in (ly, lx)]
+    try:
+        for d in [c for c in ndvi.coords if c not in ndvi.dims and ndvi[c].ndim == 0
+                  and c in lead]:
+            ndvi = ndvi.expand_dims(d)  # one composite selected (a scalar date): one step
+        for d in [d for d in ndvi.dims if d not in (ny, nx)]:
+            if d in lead:
+                ndvi = match_steps(ndvi, like, d, time_tolerance)
+            elif d in like.coords and like[d].ndim == 0 and d in ndvi.coords:
+                # an LST of one date (a scalar coordinate) against the NDVI's steps
+                ndvi = match_steps(ndvi, like.expand_dims(d), d, time_tolerance).isel(
+                    {d: 0}, drop=True)
+    except GuideTimeError as err:
+        raise GuideTimeError(_ndvi_words(err, like_var)) from None
+    return ndvi
+
+
+def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> None:
+    """Refuse, with advice that works, an NDVI whose dates are not the LST's but precede each
+    of them: a composite labelled by the first day of its period (MODIS 16-day), which
+    ``upscale`` takes with ``guide_time_tolerance``. The generic advice of equal labels
+    (``ndvi.sel(time=da['time'])``) raised KeyError for it, and its common dates were none."""
+    if not (isinstance(ndvi, xr.DataArray) and isinstance(like, xr.DataArray)):
+        return
+    for d in [d for d in ndvi.dims if d in like.dims and d in ndvi.indexes and d in like.indexes]:
+        lab, like_lab = ndvi.indexes[d], like.indexes[d]
+        if not (isinstance(lab, pd.DatetimeIndex) and isinstance(like_lab, pd.DatetimeIndex)):
+            continue  # other labels: the pairing's own message
+        missing = like_lab.difference(lab)
+        if not len(missing) or lab.has_duplicates or like_lab.has_duplicates:
+            continue
+        ordered = lab.sort_values()
+        pos = ordered.searchsorted(like_lab, side="right") - 1
+        if (pos < 0).any():
+            continue  # an LST date before every NDVI step: no tolerance serves it
+        reach = (like_lab - ordered[pos]).max()
+        days = max(1, math.ceil(reach / pd.Timedelta("1D")))
+        tol = "16D" if days <= 16 else f"{days}D"
+        head = ", ".join(str(t)[:19] for t in lab[:3]) + (" ..." if len(lab) > 3 else "")
+        raise GridError(
+            f"the ndvi's '{d}' labels differ from the {like_what}'s: {len(missing)} of the "
+            f"{like_what}'s {len(like_lab)} dates have no ndvi step of that date (e.g. "
+            f"{str(missing[0])[:19]}; ndvi: {head}), but each has an earlier one (at most "
+            f"{days} day(s) earlier). For an NDVI of composites labelled by the first day of "
+            f"their period (MODIS 16-day), pass `time_tolerance='{tol}'` (each date takes the "
+            "latest NDVI step at most that long before it, as upscale's guide_time_tolerance), "
+            f"or select those steps: `ndvi = ndvi.sortby('{d}').sel({d}={like_var}['{d}'], "
+            f"method='ffill', tolerance='{tol}').assign_coords({d}={like_var}['{d}'])`. "
+            f"Otherwise give the NDVI of the {like_what}'s dates."
+        )
+
+
+def _single_steps_dropped(g: Any, x: Any) -> Any:
+    """The NDVI ``g`` without the size-1 dims ``x`` lacks (``band=1`` of a GeoTIFF read with
+    rioxarray), which the pairing of steps lets through as harmless: fitted by array position,
+    its (1, y, x) did not broadcast to the sr's (y, x), and the fit refused it as "not on the
+    sr grid"."""
+    if not (isinstance(g, xr.DataArray) and isinstance(x, xr.DataArray)):
+        return g
+    from .validate import spatial_dims
+
+    try:
+        keep = set(spatial_dims(g))
+    except XlstsrError:
+        keep = set()
+    extra = [d for d in g.dims if d not in x.dims and d not in keep and g.sizes[d] == 1]
+    return g.squeeze(extra, drop=True) if extra else g
+
+
 def fit_calibration(
     sr: xr.DataArray | np.ndarray | Sequence[Any],
     truth: xr.DataArray | np.ndarray | Sequence[Any],
@@ -277,6 +397,7 @@ def fit_calibration(
     target: str = "ASTER",
     fitted_on: str = "",
     min_pixels: int = 100,
+    time_tolerance: Any = None,
 ) -> Calibration:
     """Fit ``truth ~ slope * sr + offset (+ ndvi * NDVI)`` by least squares over valid pixels.
 
@@ -297,6 +418,12 @@ def fit_calibration(
         Recorded in the result.
     min_pixels : int
         Fewest valid pixels to fit on.
+    time_tolerance : str, timedelta or number, optional
+        How the NDVI's steps (time...) are matched with the sr's: each sr step takes the latest
+        NDVI step at most this long before it (:func:`xlstsr.guide.match_steps`, as
+        ``upscale``'s ``guide_time_tolerance``), e.g. ``"16D"`` for 16-day composites labelled
+        by the first day of their period. Default: equal labels. The truth's steps are always
+        paired by equal labels.
 
     Returns
     -------
@@ -307,6 +434,9 @@ def fit_calibration(
     XlstsrError
         Shapes differ, the fields' time labels differ (pixels are paired by position), too few
         valid pixels, or the fitted slope is not a sensor mapping.
+    GuideTimeError
+        A step of the sr has no NDVI step within ``time_tolerance``, or the tolerance is not a
+        duration.
     PhysicalRangeError
         A field is not in Kelvin (e.g. Celsius without units; DataArrays are decoded first).
 
@@ -337,10 +467,17 @@ def fit_calibration(
     from .validate import check_whole
 
     min_pixels = check_whole("min_pixels", min_pixels, 2, hint="fewest valid pixels, e.g. 100")
+    _check_time_tolerance(time_tolerance)
     for i, (x, y) in enumerate(zip(fs, ts)):
         ts[i] = _same_grid(i, x, _same_steps(i, x, y, "truth"), "truth")
         if gs is not None:
-            gs[i] = _same_grid(i, x, _same_steps(i, x, gs[i], "ndvi"), "ndvi")
+            try:
+                g = _match_ndvi_steps(gs[i], x, time_tolerance, "sr")
+                _require_ndvi_dates(g, x, "sr", "sr")
+            except XlstsrError as err:
+                raise type(err)(f"field {i}: {err}") from None
+            g = _single_steps_dropped(_same_steps(i, x, g, "ndvi"), x)
+            gs[i] = _same_grid(i, x, g, "ndvi")
     if aggregate is not None:
         aggregate = check_whole("aggregate", aggregate, 1, hint="pixels per side, or None")
     xs = [_kelvin(x, "sr") for x in fs]
@@ -357,7 +494,10 @@ def fit_calibration(
     cols: list[list[np.ndarray]] = [[], [], []]
     for i, (x, y) in enumerate(zip(xs, ys)):
         try:
-            g = None if gs is None else np.broadcast_to(gs[i], x.shape)
+            g = None if gs is None else gs[i]
+            while g is not None and g.ndim > x.ndim and g.shape[0] == 1:
+                g = g[0]  # a numpy NDVI of shape (1, y, x) (a band) for sr (y, x)
+            g = None if g is None else np.broadcast_to(g, x.shape)
         except ValueError:
             raise XlstsrError(f"field {i}: ndvi {np.shape(gs[i])} is not on the sr grid "
                               f"{x.shape}; reproject it onto the sr grid first") from None
@@ -443,6 +583,8 @@ def _require_ndvi_term_determined(design: np.ndarray, resid: np.ndarray, n: int,
 def apply_calibration(
     da: xr.DataArray, calibration: Calibration | Mapping[str, Any] | str,
     ndvi: xr.DataArray | None = None,
+    *,
+    time_tolerance: Any = None,
 ) -> xr.DataArray:
     """Map an LST field (K) to the target sensor: ``slope * da + offset (+ ndvi * NDVI)``.
 
@@ -469,6 +611,17 @@ def apply_calibration(
         The mapping (:func:`fit_calibration`).
     ndvi : DataArray, optional
         NDVI on ``da``'s grid; required when the mapping has an NDVI term.
+    time_tolerance : str, timedelta or number, optional
+        How the NDVI's steps (time...) are matched with ``da``'s: each step of ``da`` takes
+        the latest NDVI step at most this long before it (:func:`xlstsr.guide.match_steps`,
+        as ``upscale``'s ``guide_time_tolerance``), e.g. ``"16D"`` for the 16-day composite
+        NDVI that served as the guide. Default: equal labels.
+
+    Raises
+    ------
+    GuideTimeError
+        A step of ``da`` has no NDVI step within ``time_tolerance``, or the tolerance is not a
+        duration.
 
     Examples
     --------
@@ -503,6 +656,7 @@ def apply_calibration(
     if not isinstance(da.variable.data, dsa.Array):  # a lazy field is not computed here
         _require_kelvin(np.asarray(da.values, np.float64), "LST")
     cal = Calibration.parse(calibration)
+    _check_time_tolerance(time_tolerance)
     if str(da.attrs.get("xlstsr_product", INPUT_PRODUCT)) != INPUT_PRODUCT:
         raise XlstsrError(
             f"this field is already {da.attrs['xlstsr_product']!r}: a calibration maps the input "
@@ -512,7 +666,7 @@ def apply_calibration(
     if cal.ndvi:
         if ndvi is None:
             raise XlstsrError("this calibration has an NDVI term: pass `ndvi=` on the LST's grid")
-        out = out + cal.ndvi * _fill_ndvi_gaps(_ndvi_on_grid(ndvi, da), da, cal)
+        out = out + cal.ndvi * _fill_ndvi_gaps(_ndvi_on_grid(ndvi, da, time_tolerance), da, cal)
     out = _check_calibrated(out, cal)
     out = out.astype(da.dtype, copy=False) if np.issubdtype(da.dtype, np.floating) else out
     out.name = da.name
@@ -555,9 +709,10 @@ def _check_calibrated(out: xr.DataArray, cal: Calibration) -> xr.DataArray:
     return out
 
 
-def _ndvi_on_grid(ndvi: Any, da: xr.DataArray) -> Any:
+def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> Any:
     """The NDVI term's field, checked: on ``da``'s grid (xarray's arithmetic kept only the
-    overlap of another grid: a cropped or empty result) and in NDVI units (x 10000 gave
+    overlap of another grid: a cropped or empty result), its steps matched with ``da``'s
+    (within ``time_tolerance``: :func:`_match_ndvi_steps`) and in NDVI units (x 10000 gave
     -18000 K), in memory; a numpy array must have ``da``'s spatial shape."""
     from .validate import spatial_dims
 
@@ -587,6 +742,8 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray) -> Any:
             # round-off (1e-9 m) kept 50 x 37 of 64 x 64 pixels
             ndvi = ndvi.rename({ny: ly, nx: lx}) if (ny, nx) != (ly, lx) else ndvi
             ndvi = ndvi.assign_coords({d: da[d].values for d in (ly, lx) if d in da.coords})
+            ndvi = _match_ndvi_steps(ndvi, da, time_tolerance, "da")
+            _require_ndvi_dates(ndvi, da, "LST", "da")
             if any(d not in (ly, lx) for d in ndvi.dims):
                 from .steps import pair_steps  # a date the NDVI lacks was dropped (inner join)
 
