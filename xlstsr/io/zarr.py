@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dask.array as dsa
+import numpy as np
 import xarray as xr
 
 from ..errors import XlstsrError
@@ -199,7 +200,6 @@ def incomplete_regions(attrs: Any, store: Any) -> tuple[int, int] | None:
     status = attrs.get(STATUS_ATTR)
     if status is None or status == COMPLETE:
         return None
-    import numpy as np
     import zarr
 
     try:
@@ -257,8 +257,63 @@ def _backend_array(a: Any) -> Any:
 
 
 def _zarr_store(a: Any) -> Any:
-    """The Zarr store a backend array (xarray's ZarrArrayWrapper) reads, or None."""
-    return getattr(getattr(a, "_array", None), "store", None)
+    """The Zarr store a backend array reads: a ``zarr.Array`` (``dask.array.from_zarr`` holds
+    one) or xarray's ZarrArrayWrapper around one; else None."""
+    import zarr
+
+    for z in (a, getattr(a, "_array", None)):
+        if isinstance(z, zarr.Array):
+            return z.store
+    return None
+
+
+# what a task's argument can hold that reads no file (skipped without a look at attributes)
+_PLAIN = (str, bytes, int, float, complex, bool, slice, type(None), type(Ellipsis), range)
+
+
+def _task_values(t: Any, depth: int = 0) -> Any:
+    """The literal values a dask task holds (dask's Task args and kwargs, DataNode values,
+    nested containers, legacy tuple tasks): an array opened with ``inline_array=True`` sits
+    there, not in an ``original-*`` layer. References to other tasks are skipped; nothing
+    is computed."""
+    from dask._task_spec import DataNode, GraphNode, TaskRef
+
+    if depth > 6 or isinstance(t, (*_PLAIN, TaskRef)):
+        return
+    if isinstance(t, DataNode):
+        yield from _task_values(t.value, depth + 1)
+    elif isinstance(t, GraphNode):  # Task, List/Tuple/Dict containers; Alias/TaskRef: none
+        for v in (*getattr(t, "args", ()), *dict(getattr(t, "kwargs", None) or {}).values()):
+            yield from _task_values(v, depth + 1)
+    elif isinstance(t, (tuple, list)):  # a legacy task (func, *args) or a literal sequence
+        for v in (t[1:] if isinstance(t, tuple) and t and callable(t[0]) else t):
+            yield from _task_values(v, depth + 1)
+    elif isinstance(t, dict):
+        for v in t.values():
+            yield from _task_values(v, depth + 1)
+    elif not isinstance(t, (np.ndarray, np.generic)) and not callable(t):  # not a task's function
+        yield t
+
+
+def _graph_arrays(raw: Any) -> list[Any]:
+    """The backend arrays a dask array's graph holds, for :func:`files_read` and
+    :func:`urls_read`: the objects of dask's ``original-*`` layers (``from_array``) and the
+    literals in one task of every other layer (with ``inline_array=True`` every task of a layer
+    holds the same array; a Blockwise layer is read from its template, not materialised)."""
+    from dask.blockwise import Blockwise
+
+    found: list[Any] = []
+    graph = raw.__dask_graph__()
+    for name, layer in getattr(graph, "layers", {"": graph}).items():
+        if str(name).startswith("original-"):  # dask's from_array keeps the array object here
+            found += list(layer.values())
+        elif isinstance(layer, Blockwise):
+            found += list(_task_values(layer.task))
+            found += [v for v, ind in layer.indices if ind is None]  # the inlined literals
+        else:
+            first = next(iter(layer.values()), None)
+            found += list(_task_values(first)) if first is not None else []
+    return [a for v in found for a in _task_values(v)]
 
 
 def _backend_file(a: Any) -> Any:
@@ -266,7 +321,9 @@ def _backend_file(a: Any) -> Any:
     rioxarray's GeoTIFF wrappers, under their indexing adapters), or None."""
     a = _backend_array(a)
     zstore = _zarr_store(a)
-    for attr in ("root", "path"):  # zarr 3 LocalStore, zarr 2 DirectoryStore
+    # zarr 3 LocalStore (an FsspecStore's path), zarr 2 DirectoryStore; a remote store's path
+    # is no local one (urls_read's)
+    for attr in ("root", "path") if not _remote(zstore) else ():
         v = getattr(zstore, attr, None)
         if isinstance(v, (str, os.PathLike)):
             return v
@@ -297,10 +354,7 @@ def files_read(obj: Any) -> set[Path]:
     raw = obj.variable._data  # peeking: `.data` would load a lazily indexed array
     found.add(_backend_file(raw))
     if isinstance(raw, dsa.Array):
-        for name, layer in raw.__dask_graph__().layers.items():
-            if str(name).startswith("original-"):  # dask's from_array keeps the array object here
-                for v in layer.values():
-                    found.add(_backend_file(v))
+        found |= {_backend_file(a) for a in _graph_arrays(raw)}
     return {p for p in (local_path(f) for f in found if f is not None) if p is not None}
 
 
@@ -329,9 +383,7 @@ def urls_read(obj: Any) -> set[str]:
     raw = obj.variable._data
     arrays = [raw]
     if isinstance(raw, dsa.Array):
-        for name, layer in raw.__dask_graph__().layers.items():
-            if str(name).startswith("original-"):
-                arrays += list(layer.values())
+        arrays += _graph_arrays(raw)
     for a in arrays:
         zstore = _zarr_store(_backend_array(a))
         fs, path = getattr(zstore, "fs", None), getattr(zstore, "path", None)
@@ -349,12 +401,19 @@ def refuse_incomplete_inputs(source: Any, guide: Any) -> None:
     for role, obj in (("source", source), ("guide", guide)):
         if isinstance(obj, (str, os.PathLike)):
             continue
-        for p in sorted(files_read(obj)):
-            if not (p / "zarr.json").exists():
+        for read in sorted(files_read(obj)):
+            if not (read / "zarr.json").exists():
                 continue
-            try:
-                attrs = dict(zarr.open_group(p, mode="r").attrs)
-            except Exception:  # an array path, or not a group: nothing to say
+            # the store read, or the group holding an array opened at its own path
+            # (`zarr.open_array("out.zarr/lst")` given to dask.array.from_zarr)
+            attrs = p = None
+            for p in (read, read.parent):
+                try:
+                    attrs = dict(zarr.open_group(p, mode="r").attrs)
+                    break
+                except Exception:  # an array path, or not a group: nothing to say
+                    continue
+            if attrs is None:
                 continue
             regions = incomplete_regions(attrs, p)
             if regions is not None:
