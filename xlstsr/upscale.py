@@ -90,12 +90,14 @@ def upscale(
         Mask values outside 150-400 K after decoding instead of raising.
     scale_correction : {None, "auto", "law", "law-lst"} or float
         Correct the scale-invariance assumption of the method's fine detail with the fitted
-        within-block variance law (see :mod:`xlstsr.correction`); ``"auto"`` uses the guide,
-        when given, to adapt the law below the LST resolution. The output is coarse-consistent
+        within-block variance law (see :mod:`xlstsr.correction`); ``"auto"`` (shrink only) and
+        ``"law"`` use the guide, when given, to adapt the law below the LST resolution;
+        ``"law-lst"`` and a fixed gain do not (given to a method that takes no guide, the guide
+        is then ignored, with a warning). The output is coarse-consistent
         with the input at every gain (an offset the method added at the input scale is
         removed); an image whose law cannot be fitted (too few clear 2 x 2 blocks: cloud) is
-        left as the method made it, with a warning, as is an image without fine detail of its
-        own (``"bicubic"``: nothing to rescale). A number is a fixed detail gain
+        left as the method made it, with a warning; so is the output of ``"bicubic"``, which
+        has no fine detail of its own to rescale. A number is a fixed detail gain
         (e.g. one calibrated on fine truth of other ground by
         :func:`xlstsr.correction.calibrate_detail_gain`; docs/results/scale_invariance.md says
         where it holds). None (default): off.
@@ -235,7 +237,17 @@ def upscale(
             f"method {m.name!r} adds none: use it with a method that adds detail ('sisr', "
             "'disr', 'tsharp', 'dms'), or drop scale_correction."
         )
-    cguide = guide if scale_correction is not None else None  # the correction's law may use it
+    if m.name == "bicubic" and mode is not None:  # the law modes (a fixed gain is refused above)
+        warn(
+            f"scale_correction={scale_correction!r} leaves method 'bicubic''s output as it is: "
+            "it adds no within-block detail to rescale. Use it with a method that adds detail "
+            "('sisr', 'disr', 'tsharp', 'dms'), or drop scale_correction."
+        )
+    # the guide the correction reads, for a method that does not take one: only the laws that
+    # are shifted below by a guide read it, and only on a method whose detail they rescale
+    # (kept for every mode, an unused guide was prepared, reprojected with a warning, and its
+    # dates refused the run, while the "ignored" warning was skipped)
+    cguide = guide if _correction_reads_guide(m, mode) else None
     if guide is not None and not m.needs_guide:
         if cguide is None:
             warn(f"method {m.name!r} does not use a guide; it is ignored")
@@ -314,6 +326,14 @@ def upscale(
     if calibration is not None:  # the opt-in sensor mapping, exactly as apply_calibration does it
         result = apply_calibration(result, calibration)
     return result
+
+
+def _correction_reads_guide(m: UpscaleMethod, mode: str | float | None) -> bool:
+    """Whether ``scale_correction=mode`` reads the guide on ``m``'s output: the laws
+    ``"auto"`` and ``"law"`` shift the LST law below its resolution with the guide
+    (:func:`xlstsr.kernels.correction.fit_variance_law`); ``"law-lst"`` ignores it, a fixed gain
+    fits no law, and bicubic's output, with no detail of its own, is left as it is."""
+    return mode in ("auto", "law") and m.name != "bicubic"
 
 
 def adapted(m: UpscaleMethod, adapt: bool | Mapping[str, Any] | None) -> UpscaleMethod:
