@@ -42,7 +42,7 @@ import time
 import warnings
 from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import dask
 import dask.array as dsa
@@ -348,6 +348,18 @@ def _static_guide_read_once(guide: Any, lst: xr.DataArray, tdim: Hashable | None
     return cut.persist()
 
 
+def _all_written(store: Any) -> bool:
+    """True if the progress record of an upscale_to_zarr store says every region is written
+    (a resume then computes nothing); False if it has none, or it cannot be read."""
+    import zarr
+
+    try:
+        done = zarr.open_array(store, path=f"{PROGRESS_GROUP}/done", mode="r")[:]
+    except Exception:  # no record, or none readable: the checks below say so
+        return False
+    return bool(np.size(done)) and bool(np.all(np.asarray(done) == 1))
+
+
 def _warn_left_aside(store: Any) -> None:
     """Name the stores an interrupted ``mode="w"`` run left set aside (a process killed by the
     OOM killer or a wall-time limit): each is a hidden copy as large as the earlier result,
@@ -582,6 +594,14 @@ def _refuse_live_writer(store: Any) -> None:
         )
 
 
+def _refuse_existing(store: Any) -> NoReturn:
+    """Refuse ``mode="w-"`` (the default) on a store that exists."""
+    raise XlstsrError(
+        f"the store {_store_label(store)} exists; pass mode='w' to overwrite it, mode='resume' to complete "
+        "an interrupted run, or choose another path."
+    )
+
+
 def _check_store(store: Any, mode: str) -> None:
     """Refuse a store that is no place for this call's Zarr output before anything is written:
     a path to a file or of another format's name (a zip archive included), a URL that cannot
@@ -659,11 +679,20 @@ def _check_store(store: Any, mode: str) -> None:
             "mode='w' would delete that variable. Write to a store of its own (e.g. "
             "'lst_250m.zarr'), and add it to the other store afterwards if you want it there."
         )
-    if (mode == "w" and p.is_dir() and any(p.iterdir())
-            and not holds_zarr_metadata(p)):
+    if p.is_dir() and any(p.iterdir()) and not holds_zarr_metadata(p):
+        if mode == "w":
+            raise XlstsrError(
+                f"{_store_label(store)} is a folder that holds other files and no Zarr store: mode='w' would "
+                "delete them. Choose a new path (or an existing Zarr store to overwrite)."
+            )
+        # mode='resume' or 'w-': advice to overwrite it (the refusal of a store that exists)
+        # was itself refused, as above
+        what = ("was not written by upscale_to_zarr: it is a folder of other files, not a Zarr "
+                "store, so there is nothing to resume" if mode == "resume" else
+                "exists and is a folder of other files, not a Zarr store")
         raise XlstsrError(
-            f"{_store_label(store)} is a folder that holds other files and no Zarr store: mode='w' would "
-            "delete them. Choose a new path (or an existing Zarr store to overwrite)."
+            f"{_store_label(store)} {what}. Choose a new path for the output (or an empty "
+            "folder)."
         )
 
 
@@ -1085,6 +1114,10 @@ def upscale_to_zarr(
     refuse_incomplete_inputs(source, guide)
     regions_in_flight = _whole("regions_in_flight", regions_in_flight)
     time_chunk = _whole("time_chunk", time_chunk)
+    if mode == "w-" and store_exists(store):
+        # before any data is read: the guide's persist and the fingerprint's samples read the
+        # whole guide twice, minutes for a remote one, for a refusal that needs none
+        _refuse_existing(store)
     if isinstance(source, (xr.DataArray, xr.Dataset)):
         src = source
     else:  # an HDF4 granule opens one layer: the one asked for (the Day LST by default)
@@ -1172,7 +1205,8 @@ def upscale_to_zarr(
     # input time chunks = regions, so that a region reads and computes only its own steps
     lst = lst.chunk({tdim: time_chunk}) if tdim else lst.chunk()
     given_guide = guide  # the resume fingerprint is of the guide as given
-    guide = _static_guide_read_once(guide, lst, tdim)
+    if not (resuming and _all_written(store)):  # else no region reads it
+        guide = _static_guide_read_once(guide, lst, tdim)
 
     sr = upscale(lst, factor, m, guide, **call_kw)
     if declared:
@@ -1262,11 +1296,8 @@ def upscale_to_zarr(
     was_folder = folder is not None and folder.is_dir()
     if exists and mode != "w-":
         _refuse_live_writer(store)
-    if exists and mode == "w-":
-        raise XlstsrError(
-            f"the store {_store_label(store)} exists; pass mode='w' to overwrite it, mode='resume' to complete "
-            "an interrupted run, or choose another path."
-        )
+    if exists and mode == "w-":  # (created since the check at the start)
+        _refuse_existing(store)
     fresh = mode == "w" or not exists
     if not fresh:
         try:

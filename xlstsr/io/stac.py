@@ -748,6 +748,75 @@ def _modified(items: list[Any], modifier: Callable[[Any], Any] | None) -> list[A
 _GROUPBY = ("time", "solar_day", "id")
 
 
+#: keywords odc.stac.load reads from its ``**kw`` (datacube's names, and options it documents
+#: outside its signature); its source is scanned too, for a version that reads others
+_ODC_EXTRA_KEYWORDS = frozenset({"measurements", "output_crs", "use_overviews", "nodata",
+                                 "align", "debug"})
+#: open_stac's own keywords (a typo of one is matched against them too)
+_OWN_KEYWORDS = ("assets", "crs", "resolution", "bbox", "chunks", "dtype", "decode", "modifier",
+                 "engine")
+
+
+def _odc_keywords() -> set[str]:
+    """The keywords ``odc.stac.load`` takes: its named parameters and, where it also takes
+    ``**kw``, those it reads from it."""
+    import inspect
+    import re
+
+    import odc.stac
+
+    params = list(inspect.signature(odc.stac.load).parameters.values())
+    names = {q.name for q in params if q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY)}
+    if any(q.kind == q.VAR_KEYWORD for q in params):
+        names |= _ODC_EXTRA_KEYWORDS
+        try:
+            src = inspect.getsource(odc.stac.load)
+        except (OSError, TypeError):  # no source installed: the known ones
+            src = ""
+        names |= set(re.findall(r"\bkw\.(?:get|pop)\(\s*[\"'](\w+)[\"']", src))
+    return names
+
+
+def _stackstac_keywords() -> set[str]:
+    """The keywords ``stackstac.stack`` takes (none where stackstac is not installed)."""
+    import inspect
+
+    try:
+        import stackstac
+    except ImportError:
+        return set()
+    return set(inspect.signature(stackstac.stack).parameters) - {"items"}
+
+
+def _check_odc_keywords(kwargs: dict[str, Any]) -> None:
+    """Refuse a keyword ``odc.stac.load`` does not take: it takes ``**kw`` and drops those it
+    does not know, so stackstac's ``bounds_latlon=`` or a typo (``resolutoin=``) loaded the
+    whole extent of the items at native resolution without a word."""
+    import difflib
+
+    known = _odc_keywords()
+    unknown = [k for k in kwargs if k not in known]
+    if not unknown:
+        return
+    hints = []
+    for k in unknown:
+        near = difflib.get_close_matches(k, sorted(known | set(_OWN_KEYWORDS)), n=1)
+        if k in _stackstac_keywords():
+            hints.append(f"stackstac.stack takes {k}=: pass engine='stackstac' to load with "
+                         "it. ")
+        elif near:
+            hints.append(f"Did you mean {near[0]}= (for {k}=)? ")
+    raise XlstsrError(
+        f"open_stac got {', '.join(k + '=' for k in unknown)}, which odc.stac.load "
+        "(engine='odc', the default) does not take: it would drop "
+        f"{'it' if len(unknown) == 1 else 'them'} without a word (an area or a pixel size "
+        "given so is ignored: the whole extent of the items at native resolution). "
+        f"{''.join(hints)}"
+        "Choose the area with bbox=(minx, miny, maxx, maxy) in the output CRS's units, or "
+        "lon=(min, max), lat=(min, max) in degrees, and the pixel size with resolution=."
+    )
+
+
 def _check_groupby(items: Sequence[Any], groupby: Any) -> None:
     """Refuse a ``groupby`` string no item has as a property: odc-stac groups every item
     under the missing value, and the dates are merged into one time step without a word."""
@@ -900,6 +969,8 @@ def open_stac(
     items = _utc_items(_modified(items, modifier))
     if engine not in ("odc", "stackstac"):  # before the checks of the items
         raise XlstsrError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
+    if engine == "odc":  # odc-stac drops the keywords it does not know without a word
+        _check_odc_keywords(kwargs)
     bands = [assets] if isinstance(assets, str) else (list(assets) if assets is not None else None)
     # without assets=: the data assets (what odc-stac loads), else every asset
     keys = bands if bands is not None else (sorted({k for it in items for k in _data_assets(it)})
