@@ -7,11 +7,14 @@ thresholds), and the metrics of :mod:`xlstsr.metrics` are computed on the pixels
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import dask.array as dsa
 import numpy as np
+import pandas as pd
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 from rasterio.enums import Resampling
@@ -26,16 +29,19 @@ from .errors import (
     NoOverlapError,
     PhysicalRangeError,
     PhysicalRangeWarning,
+    ScaledIntegerError,
     UndeclaredFillError,
+    UnitsError,
     VariableNotFoundError,
     XlstsrError,
     warn,
 )
 from .grid import same_axis
-from .steps import pair_steps
+from .steps import _same_day, _warn_other_hours, pair_steps, same_overpass
 from .validate import (
     LANDSAT_C2_ST_OFFSET,
     PHYSICAL_RANGE_K,
+    _landsat_l1_hint,
     check_bool,
     check_factor,
     check_number,
@@ -95,13 +101,16 @@ def _coregistered(
                 "coregister=True aligns the reference with the coarse input: pass `coarse=lst` "
                 "(`--coarse` on the command line)"
             )
+        # the steps of the cube scored: a truth of one date (2-D) under a coarse cube is
+        # estimated once per coarse step too (one cloudy coarse step refused the whole cube)
+        cube = max(_n_steps(ref), _n_steps(coarse)) > 1
         try:
             # a cube: the reliable steps' offset moves every step (one offset per scene), so an
             # unreliable step (99 % cloud) is said, not a refusal of the whole cube
             with warnings.catch_warnings(record=True) as said:
                 warnings.simplefilter("always")
                 est = estimate_offset(ref.where(mask), coarse,
-                                      errors="warn" if _n_steps(ref) > 1 else "raise")
+                                      errors="warn" if cube else "raise")
             ok = np.atleast_1d(est.reliable.values).astype(bool)
             if not ok.any():
                 raise CoregistrationError(str(said[0].message) if said else
@@ -113,7 +122,7 @@ def _coregistered(
                     f"First: {str(said[0].message)[:200] if said else ''}",
                     UserWarning)
         except CoregistrationError as err:
-            raise CoregistrationError(_coregistration_advice(str(err), masked)) from err
+            raise CoregistrationError(_coregistration_advice(str(err), masked, cube)) from err
     if coarse is not None:
         crs = coarse.rio.crs
     elif est.attrs.get("crs"):  # a given estimate's shifts are in its own CRS's axes
@@ -128,14 +137,16 @@ def _coregistered(
     return moved, mask, est
 
 
-def _coregistration_advice(text: str, masked: bool) -> str:
+def _coregistration_advice(text: str, masked: bool, cube: bool = False) -> str:
     """estimate_offset's unreliable-estimate message with the fixes that work within evaluate.
 
     evaluate takes no ``errors=`` (estimate_offset's own advice), and it refuses only when no
     step is reliable: an estimate passed with ``errors='ignore'`` then has no reliable step
     either, and :func:`xlstsr.coregister.apply_offset` refuses it (the advice given before).
     An estimate of one's own works on other data (a larger area) or settings (``max_shift``),
-    and on the reference masked as evaluate masks it (an unmasked ASTER scene fails).
+    and on the reference masked as evaluate masks it (an unmasked ASTER scene fails). For a
+    ``cube`` it is made with ``errors='warn'``, as evaluate's own: with the default 'raise' one
+    cloudy coarse step refused the advised estimate as well.
     """
     text = text.replace(", mask clouds in both, or pass errors='warn' to keep the estimate.",
                         " and mask clouds in both.")
@@ -147,8 +158,10 @@ def _coregistration_advice(text: str, masked: bool) -> str:
         out.append("Within evaluate, the estimate sees the reference masked as for scoring: "
                    "mask its border and clouds (for ASTER: erode=3, valid_min=230, clear=True).")
     own = ("(`from xlstsr.evaluate import reference_mask`; `coregister=xlstsr.estimate_offset("
-           "{r}.where(reference_mask({r}, erode=3, valid_min=230, clear=True)), coarse{k})` for "
-           "ASTER)")
+           "{r}.where(reference_mask({r}, erode=3, valid_min=230, clear=True)), coarse{k}"
+           + (", errors='warn'" if cube else "") + ")` for ASTER"
+           + ("; errors='warn' keeps the steps that are reliable, as evaluate does" if cube
+              else "") + ")")
     if "valid in both fields" in text:  # the other problems follow from too few pixels
         out.append("The reference covers too few coarse pixels for an estimate: estimate the "
                    "offset on a larger area of the same scene, masked as for scoring, and pass "
@@ -293,13 +306,22 @@ MAX_BIAS_K = 60.0
 diurnal range of a desert is about 50 K, and a truth of another hour is named before."""
 
 
-def _check_bias(sr: xr.DataArray, ref_m: xr.DataArray) -> None:
+WARN_BIAS_K = 15.0
+"""Mean differences (K) of a scored pair beyond which a warning says that the scores measure a
+mismatch: sensors, emissivities and minutes between overpasses make a few K (a Landsat
+Level-1 band decoded as K x 100 was scored 50 K off without a word)."""
+
+
+def _check_bias(sr: xr.DataArray, ref_m: xr.DataArray,
+                reference_scale: float | None = None) -> None:
     """Refuse a mean error no two LST of the same ground and hour show (a Landsat scene decoded
     without its 149 K offset lies within the physical range on warm days: an RMSE of 148 K was
     reported). Pooled over every step and on :data:`MIN_SCORED_PIXELS` pixels at least: one
     step of a cube scored on a few cloud-edge pixels is an outlier of that step, not a
-    decoding error."""
+    decoding error. Steps of a mean error beyond :data:`WARN_BIAS_K` (on as many pixels) are
+    warned about."""
     sb, rb = xr.broadcast(sr, ref_m)  # as the metrics pair them (a band dim on one side)
+    sb = sb.transpose(..., *spatial_dims(sb))  # images last: the warning is per image
     s = np.asarray(sb.values, np.float64)
     r = np.asarray(rb.transpose(*sb.dims).values, np.float64)
     both = np.isfinite(s) & np.isfinite(r)
@@ -307,6 +329,7 @@ def _check_bias(sr: xr.DataArray, ref_m: xr.DataArray) -> None:
         return
     mean = float((s[both] - r[both]).mean())
     if abs(mean) <= MAX_BIAS_K:
+        _warn_bias(s, r, both, reference_scale)
         return
     r_med, s_med = float(np.median(r[both])), float(np.median(s[both]))
     landsat = ("; the reference's values plus 149 K match sr: a Landsat Collection 2 surface "
@@ -318,6 +341,46 @@ def _check_bias(sr: xr.DataArray, ref_m: xr.DataArray) -> None:
         f"{r_med:.1f} K): no two LST of the same ground and hour differ by more than "
         f"{MAX_BIAS_K:g} K, so one of them is decoded wrongly (a scale, an offset or units not "
         f"applied) or they are not the same product{landsat}."
+    )
+
+
+def _warn_bias(s: np.ndarray, r: np.ndarray, both: np.ndarray,
+               reference_scale: float | None) -> None:
+    """Warn about the steps whose mean error sr - reference exceeds :data:`WARN_BIAS_K` (on
+    :data:`MIN_SCORED_PIXELS` pixels at least): within :data:`MAX_BIAS_K`, but more than
+    sensors and the minutes between overpasses make; a decoding or pairing error is likelier."""
+    shape = (-1, *s.shape[-2:]) if s.ndim >= 2 else (1, -1)
+    s, r, both = (np.reshape(a, shape) for a in (s, r, both))
+    big = []
+    for i in range(s.shape[0]):
+        ok = both[i]
+        if int(ok.sum()) >= MIN_SCORED_PIXELS:
+            m = float((s[i][ok] - r[i][ok]).mean())
+            if abs(m) > WARN_BIAS_K:
+                big.append((i, m, float(np.median(s[i][ok])), float(np.median(r[i][ok]))))
+    if not big:
+        return
+    _, m, s_med, r_med = max(big, key=lambda b: abs(b[1]))
+    steps = [b[0] for b in big]
+    where = "" if s.shape[0] == 1 else (
+        f" on step(s) {steps[:10]}{'...' if len(steps) > 10 else ''} (the largest shown)")
+    scaled = ""
+    if reference_scale is not None:
+        # the reference's values as stored: Landsat Level-1 counts given a scale of K x 100
+        l1 = _landsat_l1_hint(r_med / float(reference_scale), (s_med, "sr"))
+        # (no `reference_scale=` in the text: the command line would offer it as a flag)
+        scaled = (f"; the reference as stored (its scale {float(reference_scale):g} undone): "
+                  f"{l1}" if l1 else
+                  f"; check the reference's scale ({float(reference_scale):g}) against its "
+                  "product's documentation")
+    warn(
+        f"sr and the reference differ by {m:+.1f} K on average{where} "
+        f"(medians {s_med:.1f} K and {r_med:.1f} K): more than sensors, emissivities and the "
+        f"minutes between overpasses make (a few K; beyond {WARN_BIAS_K:g} K warned, beyond "
+        f"{MAX_BIAS_K:g} K refused), so the scores measure that mismatch. One of them is "
+        "likely decoded wrongly (a scale, an offset or units) or of another hour or day"
+        f"{scaled}.",
+        UserWarning,
     )
 
 
@@ -369,6 +432,7 @@ def decode_reference(
     nodata: float | None = None,
     valid_min: float | None = None,
     valid_max: float | None = None,
+    sr_median: Any = None,
 ) -> xr.DataArray:
     """Reference values in Kelvin (float64, NaN where invalid), decoded as the inputs are.
 
@@ -382,6 +446,12 @@ def decode_reference(
     are kept (border pixels mixed with the fill: ``valid_min`` and ``erode`` drop them). A value
     repeated over part of the scene but outside ``[valid_min, valid_max]`` (the thresholds
     :func:`reference_mask` applies next) is not refused as an undeclared fill: they drop it.
+
+    ``sr_median``: the median (K) of the super-resolved field scored against it, or a callable
+    of a reference image's index (flat order of its leading dims) giving that of its sr image,
+    called for a refusal's advice only: a stored scale is offered only if it brings the
+    reference within :data:`xlstsr.validate.NEAR_LIKE_K` of it (sr and truth are of one
+    overpass; "K x 100" was offered for Landsat Level-1 counts, followed and scored 50 K off).
 
     Raises
     ------
@@ -413,8 +483,9 @@ def decode_reference(
     if scale is not None:  # a scale it does not declare: decoded (and reported) as if it did
         ref = ref.astype(np.float64)  # as before: scaled in float64
         ref.attrs = {**ref.attrs, "scale_factor": float(scale)}
+    like = None if sr_median is None else (sr_median, "the super-resolved field")
     out = decode_lst(ref, keep_out_of_range=True, what="reference",
-                     kept_range=(valid_min, valid_max)).astype(np.float64)
+                     kept_range=(valid_min, valid_max), like=like).astype(np.float64)
     return out.rio.write_nodata(np.nan, encoded=False)
 
 
@@ -657,33 +728,105 @@ def _check_overlap(sr: xr.DataArray, ref: xr.DataArray) -> None:
         )
 
 
+def _sr_medians(sr: xr.DataArray, reference: xr.DataArray) -> Any:
+    """For :func:`decode_reference`'s ``sr_median``: a callable of a reference image's index
+    giving the median (K) of sr's image paired with it (of all of sr for a reference of one
+    image or other leading dims), computed when called (a refusal's advice only). None for a
+    lazy reference over a lazy sr: its images are checked in tasks, which must not compute sr.
+    """
+    ry, rx = spatial_dims(reference)
+    sy, sx = spatial_dims(sr)
+    rlead = [d for d in reference.dims if d not in (ry, rx)]
+    slead = [d for d in sr.dims if d not in (sy, sx)]
+    lazy_ref = isinstance(reference.variable.data, dsa.Array)
+    if lazy_ref and isinstance(sr.variable.data, dsa.Array):
+        return None
+    # in a task the index is the block's own: the whole of sr then
+    per_image = (not lazy_ref and sorted(rlead) == sorted(slead)
+                 and all(reference.sizes[d] == sr.sizes[d] for d in rlead))
+    cache: dict[int, float | None] = {}
+
+    def median(i: int) -> float | None:
+        key = i if per_image else -1
+        if key not in cache:
+            if per_image and rlead:
+                step = sr.transpose(*rlead, sy, sx)[np.unravel_index(
+                    i, [sr.sizes[d] for d in rlead])]
+            else:
+                step = sr
+            try:  # a lazy sr's own refusal is its own: no advice from it here
+                v = np.asarray(step.values, np.float64)
+            except XlstsrError:
+                v = np.empty(0)
+            v = v[np.isfinite(v)]
+            cache[key] = float(np.median(v)) if v.size else None
+        return cache[key]
+
+    return median
+
+
+@contextlib.contextmanager
+def _advice_with_sr(reference: xr.DataArray, sr: xr.DataArray,
+                    decoding: dict[str, Any]) -> Iterator[None]:
+    """A lazy reference's refusal (its checks run when computed, where sr's median was not
+    known), raised again with the advice of the reference decoded in memory against sr's
+    medians (:func:`decode_reference`'s ``sr_median``): the command line reads both lazily,
+    and "--reference-scale 0.01" was offered for Landsat Level-1 counts (a 50 K error)."""
+    try:
+        yield
+    except (PhysicalRangeError, ScaledIntegerError, UnitsError):
+        if not isinstance(reference.variable.data, dsa.Array):
+            raise
+        stored = reference.compute()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                decode_reference(stored, **decoding, sr_median=_sr_medians(sr, stored))
+        except (PhysicalRangeError, ScaledIntegerError, UnitsError) as again:
+            raise again from None
+        except XlstsrError:
+            pass
+        raise
+
+
 def _reproject(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
-    """``sr`` bilinearly reprojected onto the reference's (y, x) grid, with the reference's coords."""
+    """``sr`` bilinearly reprojected onto the reference's (y, x) grid, with the reference's coords.
+
+    Each image (leading index) is warped on its own, by the call a single image gets: GDAL
+    warps a multi-band raster with one validity for all its bands, so a step's score moved with
+    the other steps of the cube (165,880 pixels alone, 164,689 in a 3-step cube)."""
     ydim, xdim = spatial_dims(sr)
     ry, rx = spatial_dims(ref)
     lead = [d for d in sr.dims if d not in (ydim, xdim)]
     src = sr.transpose(*lead, ydim, xdim).astype(np.float64)
-    if len(lead) > 1:  # rioxarray reprojects (band, y, x): flatten the leading dims into one
-        flat = xr.DataArray(
-            np.asarray(src.values).reshape(-1, src.sizes[ydim], src.sizes[xdim]),
-            dims=("_lead", ydim, xdim), coords={ydim: src[ydim].values, xdim: src[xdim].values},
-        )
-        src = flat.rio.write_crs(sr.rio.crs).rio.write_transform(sr.rio.transform(recalc=True))
-    src = src.rio.write_nodata(np.nan, encoded=False)
     template = ref.isel({d: 0 for d in ref.dims if d not in (ry, rx)}, drop=True)
-    out = src.rio.reproject_match(template, resampling=Resampling.bilinear, nodata=np.nan)
-    oy, ox = spatial_dims(out)
-    if (oy, ox) != (ry, rx):
-        out = out.rename({oy: ry, ox: rx})
-    out = out.assign_coords({ry: ref[ry].values, rx: ref[rx].values})
-    if len(lead) > 1:
-        shape = [sr.sizes[d] for d in lead]
-        coords = {k: v for k, v in sr.coords.items() if ydim not in v.dims and xdim not in v.dims
-                  and k != "spatial_ref"}
-        coords.update({ry: ref[ry].values, rx: ref[rx].values})
-        out = xr.DataArray(out.values.reshape(*shape, ref.sizes[ry], ref.sizes[rx]),
-                           dims=(*lead, ry, rx), coords=coords)
-    return out
+
+    def warped(one: xr.DataArray) -> xr.DataArray:
+        one = one.rio.write_nodata(np.nan, encoded=False)
+        out = one.rio.reproject_match(template, resampling=Resampling.bilinear, nodata=np.nan)
+        oy, ox = spatial_dims(out)
+        if (oy, ox) != (ry, rx):
+            out = out.rename({oy: ry, ox: rx})
+        return out.assign_coords({ry: ref[ry].values, rx: ref[rx].values})
+
+    if not lead:
+        return warped(src)
+    if len(lead) == 1:  # each step as a one-band raster, put back together along its dim
+        return xr.concat([warped(src.isel({lead[0]: [i]})) for i in range(src.sizes[lead[0]])],
+                         dim=lead[0])
+    # rioxarray reprojects (band, y, x): the leading dims flattened into one, one image a call
+    flat = xr.DataArray(
+        np.asarray(src.values).reshape(-1, src.sizes[ydim], src.sizes[xdim]),
+        dims=("_lead", ydim, xdim), coords={ydim: src[ydim].values, xdim: src[xdim].values},
+    )
+    flat = flat.rio.write_crs(sr.rio.crs).rio.write_transform(sr.rio.transform(recalc=True))
+    images = [np.asarray(warped(flat.isel(_lead=[i])).values)[0] for i in range(flat.sizes["_lead"])]
+    shape = [sr.sizes[d] for d in lead]
+    coords = {k: v for k, v in sr.coords.items() if ydim not in v.dims and xdim not in v.dims
+              and k != "spatial_ref"}
+    coords.update({ry: ref[ry].values, rx: ref[rx].values})
+    return xr.DataArray(np.stack(images).reshape(*shape, ref.sizes[ry], ref.sizes[rx]),
+                        dims=(*lead, ry, rx), coords=coords)
 
 
 def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | None) -> int | None:
@@ -753,6 +896,68 @@ def _clear_on(clear: Any, ref: xr.DataArray) -> xr.DataArray:
     return clear
 
 
+def _overpass_steps(ref: xr.DataArray, sr: xr.DataArray) -> dict[str, np.ndarray] | None:
+    """For each step dim whose date labels differ between ``ref`` and ``sr`` (acquisition times
+    against nominal dates), the position of ``ref``'s step of each ``sr`` step's overpass, as
+    :func:`xlstsr.steps.check_scalar_steps` pairs a scalar date: the one step of the same day
+    (a date-only label, 00:00, against a time on that day), else the one less than a day away.
+    None unless every ``sr`` step has exactly one such step and no two share it (or where the
+    labels are not dates): the refusal of :func:`xlstsr.steps.pair_steps` stands."""
+    sy, sx = spatial_dims(sr)
+    ry, rx = spatial_dims(ref)
+    picks: dict[str, np.ndarray] = {}
+    for d in sr.dims:
+        if d in (sy, sx) or d in (ry, rx) or d not in ref.dims:
+            continue
+        if d not in sr.indexes or d not in ref.indexes:
+            continue  # no labels: paired by position, as pair_steps does
+        like_lab, lab = sr.indexes[d], ref.indexes[d]
+        if not len(like_lab.difference(lab)):
+            continue  # pair_steps pairs these by label
+        dated = (pd.DatetimeIndex, xr.CFTimeIndex)
+        if (not isinstance(like_lab, dated) or not isinstance(lab, dated)
+                or like_lab.has_duplicates or lab.has_duplicates):
+            return None
+        idx = []
+        for label in like_lab:
+            near = ([j for j, t in enumerate(lab) if _same_day(label, t) or _same_day(t, label)]
+                    or [j for j, t in enumerate(lab) if same_overpass(label, t)])
+            if len(near) != 1:
+                return None
+            idx.append(near[0])
+        if len(set(idx)) != len(idx):
+            return None
+        picks[d] = np.asarray(idx)
+    return picks or None
+
+
+def _paired_reference(reference: xr.DataArray, sr: xr.DataArray,
+                      ) -> tuple[xr.DataArray, dict[str, Any]]:
+    """The reference's steps paired with sr's (:func:`xlstsr.steps.pair_steps`), and the
+    reference's own labels of the steps where they were paired by overpass instead
+    (:func:`_overpass_steps`: a truth dated by its acquisition, 10:30, against an sr of nominal
+    dates was refused with a Python-only fix, where the same truth with a scalar date was
+    scored). Those steps take sr's labels; times of day more than
+    :data:`xlstsr.steps.OVERPASS_HOURS` apart are warned about as for a scalar date."""
+    try:
+        return pair_steps(reference, sr), {}
+    except GridError:
+        picks = _overpass_steps(reference, sr)
+        if picks is None:
+            raise
+    acquired = {d: reference.indexes[d][idx] for d, idx in picks.items()}
+    moved = reference.isel(picks).assign_coords({d: sr.indexes[d] for d in picks})
+    moved = pair_steps(moved, sr)  # the other dims and steps checked as before
+    gaps = [(abs(pd.Timestamp(a) - pd.Timestamp(b)), a, b) for d in picks
+            for a, b in zip(sr.indexes[d], acquired[d]) if isinstance(acquired[d], pd.DatetimeIndex)
+            and not (pd.Timestamp(a) == pd.Timestamp(a).normalize()
+                     or pd.Timestamp(b) == pd.Timestamp(b).normalize())]
+    if gaps:  # the widest pair only: one warning, not one per step
+        _, a, b = max(gaps, key=lambda g: g[0])
+        _warn_other_hours(a, b, "reference", "super-resolved field")
+    return moved, acquired
+
+
 def evaluate(
     sr: xr.DataArray,
     reference: xr.DataArray,
@@ -796,7 +1001,11 @@ def evaluate(
         Fine reference LST (e.g. ASTER), georeferenced, ``(y, x)`` or with the same leading dims.
         Steps are paired by label; a reference of one date carrying it as a scalar coordinate
         (``.sel(time=t)``) needs an ``sr`` of that one step (else :class:`GridError`: drop the
-        coordinate to score every step against it).
+        coordinate to score every step against it). Date labels that differ (acquisition times
+        against nominal dates) are paired as a scalar date is when each ``sr`` step has exactly
+        one reference step of its overpass (the one of its day for a date-only label, else the
+        one less than a day away) and no two share it; the scores take ``sr``'s labels, and
+        times of day more than 2 h apart are warned about.
     coarse : DataArray, optional
         The coarse input ``sr`` was made from: adds ``coarse_consistency`` (RMSE between the
         radiometric aggregate of ``sr`` on its own grid and ``coarse``).
@@ -859,8 +1068,9 @@ def evaluate(
     Warns
     -----
     UserWarning
-        A step scored on fewer than :data:`MIN_SCORED_PIXELS` pixels, or a reference constant
-        over its scored pixels (a fill value taken as truth).
+        A step scored on fewer than :data:`MIN_SCORED_PIXELS` pixels, a reference constant
+        over its scored pixels (a fill value taken as truth), or (in memory) a step whose mean
+        error exceeds :data:`WARN_BIAS_K`.
 
     Examples
     --------
@@ -928,20 +1138,24 @@ def evaluate(
         )
     if coregister is not False and "band" in reference.dims and reference.sizes["band"] == 1:
         reference = reference.squeeze("band", drop=True)  # as read by rioxarray: one band
-    reference = pair_steps(georeference(reference, "reference"), sr)
+    reference, acquired = _paired_reference(georeference(reference, "reference"), sr)
     cut = _cut_to_sr(sr, reference, erode)
     if reference_clear is not None:  # checked on the reference's own grid, then cut alike
-        reference_clear = _clear_on(reference_clear, reference).isel(cut)
+        # (paired with the reference's own labels where its steps were paired by overpass)
+        reference_clear = _clear_on(reference_clear, reference.assign_coords(acquired)
+                                    ).assign_coords({d: reference[d].values for d in acquired}
+                                                    ).isel(cut)
     reference = reference.isel(cut)
     factor = _infer_factor(sr, coarse, factor)
     held: list[warnings.WarningMessage] = []
+    decoding = {"scale": reference_scale, "nodata": reference_nodata,
+                "valid_min": valid_min, "valid_max": valid_max}
     try:
         with warnings.catch_warnings(record=True) as held:
             # the out-of-range warning waits for reference_clear: pixels it drops (a Landsat
             # fill decoded to 149 K under its QA fill flag) are not scored either way
             warnings.simplefilter("always")
-            ref = decode_reference(reference, scale=reference_scale, nodata=reference_nodata,
-                                   valid_min=valid_min, valid_max=valid_max)
+            ref = decode_reference(reference, **decoding, sr_median=_sr_medians(sr, reference))
     except Exception:
         for w in held:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -984,7 +1198,8 @@ def evaluate(
     if coregister is not False:
         masked = bool(erode) or clear or reference_clear is not None or not (
             valid_min is None and valid_max is None)
-        ref, mask, offset = _coregistered(ref, mask, coarse, coregister, masked)
+        with _advice_with_sr(reference, sr, decoding):  # a lazy reference is read here
+            ref, mask, offset = _coregistered(ref, mask, coarse, coregister, masked)
     _check_overlap(sr, ref)
     _check_reference_scale(sr, ref)
     resampled = not _same_grid(sr, ref)
@@ -999,7 +1214,8 @@ def evaluate(
         # (with the coarse input, in one pass: sr's graph reads it too)
         import dask
 
-        sr, ref, mask, coarse = dask.compute(sr, ref, mask, coarse)
+        with _advice_with_sr(reference, sr, decoding):  # a lazy reference's checks run here
+            sr, ref, mask, coarse = dask.compute(sr, ref, mask, coarse)
         on_ref = _reproject(sr, ref)
     ref_m = ref.where(mask)
     on_ref = on_ref.where(mask)
@@ -1019,7 +1235,7 @@ def evaluate(
         "correlation": _m.correlation(on_ref, ref_m),
     }
     if not isinstance(out["bias"].variable.data, dsa.Array):
-        _check_bias(on_ref, ref_m)
+        _check_bias(on_ref, ref_m, reference_scale)
     if factor is not None:
         # the band is above half the coarse Nyquist frequency, a physical frequency: on a
         # reference grid of other pixels its cut-off in that grid's pixels moves with them (a

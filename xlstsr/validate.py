@@ -1490,11 +1490,57 @@ def suspect_fill(values: np.ndarray, *, share: float | None = None,
     return None
 
 
+#: a stored scale is offered for a field only if it brings the field's median within this
+#: many Kelvin of a field of the same ground and overpass (evaluate: sr's median): K x 100 was
+#: offered for Landsat Level-1 radiance counts (237 "K" against sr's 289 K), followed, and
+#: scored (a 50 K RMSE)
+NEAR_LIKE_K = 20.0
+
+#: Landsat 8 band 10's calibration, the same in every scene's MTL (RADIANCE_MULT_BAND_10,
+#: RADIANCE_ADD_BAND_10, K1_CONSTANT_BAND_10, K2_CONSTANT_BAND_10)
+LANDSAT8_B10_CALIBRATION = (3.342e-4, 0.1, 774.8853, 1321.0789)
+
+
+def _near_like(kelvin: float, like: tuple[float, str] | None) -> bool:
+    """Whether ``kelvin`` lies within :data:`NEAR_LIKE_K` of ``like``'s median (no ``like``:
+    any value does)."""
+    return like is None or abs(kelvin - like[0]) <= NEAR_LIKE_K
+
+
+def _like_at(like: Any, i: int) -> tuple[float, str] | None:
+    """``like`` of image ``i``: ``(median, name)`` or ``(callable of i, name)``, or None."""
+    if like is None:
+        return None
+    value, name = like
+    value = value(i) if callable(value) else value
+    return None if value is None or not np.isfinite(value) else (float(value), str(name))
+
+
+def _landsat_l1_hint(median: float, like: tuple[float, str] | None) -> str:
+    """'they look like Landsat 8 Level-1 band-10 digital numbers ...' when stored values of
+    ``median`` are brightness temperature near ``like``'s median through band 10's
+    calibration; '' otherwise, and without ``like`` (K x 100 of 300 K, 30000, is also band 10
+    at 304 K: only a field of the same overpass tells them apart)."""
+    if like is None or not 1000.0 <= median <= 65535.0:
+        return ""
+    ml, al, k1, k2 = LANDSAT8_B10_CALIBRATION
+    bt = k2 / np.log(k1 / (ml * median + al) + 1.0)
+    if not (190.0 <= bt <= 345.0 and _near_like(bt, like)):
+        return ""
+    return (f"they look like digital numbers of radiance of a Landsat 8 Level-1 thermal band "
+            f"(band 10's calibration makes their median a brightness temperature of {bt:.1f} "
+            "K): read the scene with "
+            "`xlstsr.io.open_landsat8_l1` and give its `bt` (brightness temperature, "
+            "calibrated and cloud-masked)")
+
+
 def _wrong_scale(median: float, stored: tuple[float, float, float],
-                 physical_range: tuple[float, float], ref: bool = False) -> str:
+                 physical_range: tuple[float, float], ref: bool = False,
+                 like: tuple[float, str] | None = None) -> str:
     """When decoded values are off because the declared scale is wrong (0.002 instead of
     MOD11A1's 0.02 reads as 30 "K", like Celsius; MODIS's 0.02 on ASTER's K x 10 as 60 "K"),
-    the sentence that says so and the scale that gives Kelvin of a land surface; else ''."""
+    the sentence that says so and the scale that gives Kelvin of a land surface (near
+    ``like``'s median when given); else ''."""
     scale, offset, celsius = stored
     if scale == 1.0 or celsius:
         return ""
@@ -1502,7 +1548,8 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
     candidates = [scale * 10.0**k for k in (1, 2, 3, -1, -2, -3)] + [0.02, 0.1, 0.01, 1.0]
     for s2 in candidates:
         fixed = raw * s2 + offset
-        if physical_range[0] + 50 <= fixed <= physical_range[1] - 50:  # 200-350 K: plausible
+        if (physical_range[0] + 50 <= fixed <= physical_range[1] - 50  # 200-350 K: plausible
+                and _near_like(fixed, like)):
             ratio = s2 / scale
             how = (f"{ratio:.3g} times too small" if ratio > 1 else
                    f"{1 / ratio:.3g} times too large")
@@ -1533,12 +1580,15 @@ FILL_FEW = 4
 
 def _scale_fits(median: float, physical_range: tuple[float, float],
                 extremes: tuple[float, float] | None = None,
+                like: tuple[float, str] | None = None,
                 ) -> list[tuple[float, bool, str, float]]:
     """The usual stored scales that make values of ``median`` (read as they are) Kelvin of a
     land surface (its median 190-345 K, within ``physical_range``; with ``extremes``, the
     smallest and largest value within ``physical_range`` too), as ``(scale, celsius, what,
     median in K)``: the Kelvin scales of :data:`_USUAL_LST_SCALES`, else those of degrees
-    Celsius (:data:`_USUAL_CELSIUS_SCALES`).
+    Celsius (:data:`_USUAL_CELSIUS_SCALES`). With ``like`` (the median and name of a field of
+    the same ground and overpass), only the scales that bring the median within
+    :data:`NEAR_LIKE_K` of its median.
 
     Examples
     --------
@@ -1555,8 +1605,21 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
         return extremes is None or all(lo <= v * k + c <= hi for v in extremes)
 
     out = [(k, False, what, median * k) for k, what in _USUAL_LST_SCALES if fits(k, 0.0)]
-    return out or [(k, True, what, median * k + 273.15)
-                   for k, what in _USUAL_CELSIUS_SCALES if fits(k, 273.15)]
+    out = out or [(k, True, what, median * k + 273.15)
+                  for k, what in _USUAL_CELSIUS_SCALES if fits(k, 273.15)]
+    return [f for f in out if _near_like(f[3], like)]
+
+
+def _unlike_text(median: float, physical_range: tuple[float, float],
+                 extremes: tuple[float, float] | None, like: tuple[float, str] | None) -> str:
+    """' near the super-resolved field's median (288.9 K, of the same overpass; x 0.01 gives
+    237.1 K)': why no usual scale is offered for values of ``median`` (those that make them
+    Kelvin of a land surface are far from ``like``'s median); '' without ``like``."""
+    if like is None:
+        return ""
+    far = _scale_fits(median, physical_range, extremes)
+    named = "".join(f"; x {k:g} gives {mk:.1f} K" for k, _, _, mk in far)
+    return f" near {like[1]}'s median ({like[0]:.1f} K, of the same overpass{named})"
 
 
 def _scale_fix(k: float, celsius: bool, ref: bool, cli: bool, fill0: bool = False) -> str:
@@ -1574,16 +1637,17 @@ def _scale_fix(k: float, celsius: bool, ref: bool, cli: bool, fill0: bool = Fals
     return f"`da.attrs.update({attrs})`" + (f" (`{flags}`)" if cli else "")
 
 
-def _landsat_dn_hint(median: float, ref: bool, fill0: bool = False) -> str:
+def _landsat_dn_hint(median: float, ref: bool, fill0: bool = False,
+                     like: tuple[float, str] | None = None) -> str:
     """'; if they are Landsat Collection 2 Level-2 ST digital numbers ...' when values of
     ``median`` decode to Kelvin of a land surface so (K = DN x 0.00341802 + 149: an offset, so
     no plain scale finds it), else ''."""
     kelvin = median * LANDSAT_C2_ST_SCALE + LANDSAT_C2_ST_OFFSET
-    if not 190.0 <= kelvin <= 345.0:
+    if not 190.0 <= kelvin <= 345.0 or not _near_like(kelvin, like):
         return ""
     return (f"; if they are Landsat Collection 2 Level-2 surface temperature digital numbers "
-            f"(median {kelvin:.1f} K), read the scene with `xlstsr.io.open_landsat_c2l2` "
-            + ("" if ref else "or decode them, `da.attrs.update(scale_factor=0.00341802, "
+            f"(median {kelvin:.1f} K), read the scene with `xlstsr.io.open_landsat_c2l2`"
+            + ("" if ref else " or decode them, `da.attrs.update(scale_factor=0.00341802, "
                f"add_offset=149.0{', _FillValue=0' if fill0 else ''})`"))
 
 
@@ -1623,9 +1687,12 @@ def _range_cause(
     units_known: bool,
     ref: bool,
     cli: bool = False,
+    like: tuple[float, str] | None = None,
 ) -> str:
     """The likely cause, and its fix, of decoded values outside ``physical_range`` (``cli``: with
-    the command line's option for it, for the LST input).
+    the command line's option for it, for the LST input; ``like``: the median and name of a
+    field of the same ground and overpass, which a stored scale offered must bring the values
+    near, :data:`NEAR_LIKE_K`).
 
     ``stored`` is (scale, offset, 273.15 if converted from Celsius else 0): how the decoded
     Kelvin were made from the stored values, to recognise a scale applied twice or Kelvin
@@ -1693,8 +1760,8 @@ def _range_cause(
         # decoded Kelvin were told "degrees Celsius x 10", a 273 K error
         stored_dn = (scale == 1.0 and offset == 0.0 and celsius == 0.0
                      and bool(np.all(finite == np.round(finite))))
-        fits = (_scale_fits(median, physical_range, (float(finite.min()), float(finite.max())))
-                if stored_dn else [])
+        extremes = (float(finite.min()), float(finite.max()))
+        fits = _scale_fits(median, physical_range, extremes, like) if stored_dn else []
         head = (f"{n_tail} pixel(s) of {finite.size} spread over {tail.size} distinct values "
                 f"from {_kelvin_text(float(tail.min()))} to {_kelvin_text(float(tail.max()))}"
                 ", running on from the plausible ones: not a fill value but a field in other "
@@ -1705,7 +1772,9 @@ def _range_cause(
             how.insert(0, f"they look like {landsat}")
         if how:
             return head + ": " + "; ".join(how)
-        return (head + ": check the product's units and `scale_factor`, or mask them "
+        unlike = _unlike_text(median, physical_range, extremes, like) if stored_dn else ""
+        return (head + (f" (no usual scale makes them Kelvin{unlike})" if unlike else "")
+                + ": check the product's units and `scale_factor`, or mask them "
                 "(`da.where(...)`)")
     if lo <= median <= hi:
         if float(finite.max()) <= 1000:
@@ -1713,11 +1782,12 @@ def _range_cause(
                     "value may not be declared (set `da.attrs['_FillValue']` or "
                     "`da.rio.write_nodata(...)`), or mask the corrupt pixels (`da.where(...)`)")
     if (median > 1000 or float(finite.max()) > 1000) and not (
-            scale != 1.0 and celsius == 0.0 and _wrong_scale(median, stored, physical_range)):
+            scale != 1.0 and celsius == 0.0 and _wrong_scale(median, stored, physical_range,
+                                                              like=like)):
         # (a declared scale a power of ten off is named below). Name only the usual scales
         # that bring the median into the range: x 0.02 on Landsat L1 counts gives 473 K
         # (a median of Earth's LST lies well inside the physical range)
-        fits = _scale_fits(median, physical_range)
+        fits = _scale_fits(median, physical_range, like=like)
         counts = ("; or raw digital numbers of radiance (a Landsat Level-1 thermal band: "
                   "`xlstsr.io.open_landsat8_l1` gives brightness temperature) or another "
                   "quantity, not an LST")
@@ -1727,14 +1797,21 @@ def _range_cause(
                     " or decode the field as a whole")
         # Landsat Collection 2 Level-2 surface temperature (its DNs of cold scenes also pass
         # as K x 100)
-        c2l2 = _landsat_dn_hint(median, ref)
+        c2l2 = _landsat_dn_hint(median, ref, like=like)
+        l1 = _landsat_l1_hint(median, like)
+        if l1 and not fits:  # near the field of the same overpass, where no scale is
+            return (f"values (median {median:.6g}) are no LST at a usual scale"
+                    + _unlike_text(median, physical_range, None, like) + f": {l1}" + c2l2)
+        if l1:  # K x 100 of 300 K (30000) is band 10's 304 K as well: both named
+            counts = f"; if {l1.replace('they look like', 'they are', 1)}"
         if not fits:
             return (f"values (median {median:.6g}) are no temperature at any usual LST scale "
-                    "(K x 10, K x 100, MODIS digital numbers x 0.02)" + c2l2 + counts)
+                    "(K x 10, K x 100, MODIS digital numbers x 0.02)"
+                    + _unlike_text(median, physical_range, None, like) + c2l2 + counts)
         how = [_scale_fix(k, c, ref, cli) + f" if they are {what} (median {mk:.1f} K)"
                for k, c, what, mk in fits]
         return "values look scaled: " + "; ".join(how) + c2l2 + counts
-    wrong = _wrong_scale(median, stored, physical_range, ref)
+    wrong = _wrong_scale(median, stored, physical_range, ref, like)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
     # plausible as Fahrenheit
@@ -1821,7 +1898,8 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
 
 
 def _scaled_integer_message(what: str, median: float, zeros: bool,
-                            physical_range: tuple[float, float], cli: bool) -> str:
+                            physical_range: tuple[float, float], cli: bool,
+                            like: tuple[float, str] | None = None) -> str:
     """The refusal of integers without scale metadata (values of ``median``; ``zeros``: 0 among
     them), naming the usual scales that make them Kelvin of a land surface
     (:func:`_scale_fits`): MODIS's 0.02 told to ASTER's K x 10 gave 62 K, then "degrees
@@ -1830,17 +1908,25 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
     head = (f"integer {what} with values around {median:.0f} and no scale metadata: these look "
             "like scaled digital numbers (ASTER stores K x 10, MODIS LST K / 0.02, both with "
             "fill 0)")
-    fits = _scale_fits(median, physical_range)
+    fits = _scale_fits(median, physical_range, like=like)
+    l1 = _landsat_l1_hint(median, like)
+    if l1 and not fits:
+        return (f"integer {what} with values around {median:.0f} and no scale metadata, and no "
+                "usual scale makes them Kelvin" + _unlike_text(median, physical_range, None, like)
+                + f": {l1}" + _landsat_dn_hint(median, ref, fill0=zeros, like=like) + ".")
     if fits:
         # the products of 0.02 and 0.1 fill with 0; another scale's fill is named if present
         how = "; ".join(
             _scale_fix(k, c, ref, cli, fill0=zeros or (not c and k in (0.02, 0.1)))
             + f" if they are {w} (median {mk:.1f} K)" for k, c, w, mk in fits)
+        if l1:  # K x 100 of 300 K (30000) is band 10's 304 K as well: both named
+            how += f"; if {l1.replace('they look like', 'they are', 1)}"
         if ref:
             return f"{head}: {how} (to evaluate), or set the reference's scale_factor attrs."
         return (f"{head}. Set {how}; or open the file with `mask_and_scale=True` if it "
                 "declares its scale.")
-    c2l2 = _landsat_dn_hint(median, ref, fill0=zeros)
+    c2l2 = _landsat_dn_hint(median, ref, fill0=zeros, like=like)
+    c2l2 = _unlike_text(median, physical_range, None, like) + c2l2
     if ref:
         return (f"{head}, but no usual scale (K x 10, K x 100, MODIS x 0.02) makes them Kelvin "
                 f"of a land surface{c2l2}. Pass the product's `reference_scale=` and "
@@ -1862,9 +1948,11 @@ def _lst_verdict(
     stored: tuple[float, float, float],
     what: str,
     kept_range: tuple[float | None, float | None] = (None, None),
+    like: Any = None,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
-    ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked."""
+    ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
+    :func:`decode_lst`, resolved per image (:func:`_like_at`) only for a refusal's advice."""
     lead = imgs.shape[:-2]
     cli = what == "LST"  # the input of `xlstsr upscale` / `scaling`: their options fix it too
     flat = imgs.reshape(-1, imgs.shape[-2] * imgs.shape[-1])
@@ -1907,7 +1995,7 @@ def _lst_verdict(
             judged = finite
         if unscaled_int and median > 1000:
             raise ScaledIntegerError(_scaled_integer_message(
-                what, median, zeros > 0, physical_range, cli))
+                what, median, zeros > 0, physical_range, cli, _like_at(like, i)))
         if not units_known:
             classes = _class_layer(finite)
             if classes is not None:
@@ -1929,7 +2017,8 @@ def _lst_verdict(
                 )
             in_celsius = ((judged > -70) & (judged < 75)).mean()
             if in_celsius > 0.9:
-                wrong = _wrong_scale(median, stored, physical_range, what == "reference")
+                wrong = _wrong_scale(median, stored, physical_range, what == "reference",
+                                     _like_at(like, i))
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     "look like degrees Celsius. Set `da.attrs['units'] = 'degC'` to convert, or "
@@ -1980,7 +2069,7 @@ def _lst_verdict(
                 f"every valid {what} value of an image ({_kelvin_text(vmin)} to "
                 f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) is outside the physical range {lo:g}-{hi:g} K, so "
                 "masking out-of-range pixels would leave nothing; "
-                f"{_range_cause(finite, median, physical_range, stored, units_known, ref, cli)}."
+                f"{_range_cause(finite, median, physical_range, stored, units_known, ref, cli, _like_at(like, i))}."
             )
         if keep_out_of_range and n_out <= 0.5 * finite.size:
             # a reference: its bulk is plausible; pixels out of range are never scored
@@ -2041,7 +2130,8 @@ def _lst_verdict(
                 + f", or mask it: `da.where(da != {sv})`; or pass `mask_out_of_range=True`"
                 + (" (`--mask-out-of-range`)." if cli else ".")
             )
-        cause = _range_cause(finite, median, physical_range, stored, units_known, ref, cli)
+        cause = _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
+                             _like_at(like, i))
         fix = ("" if keep_out_of_range else
                " To mask such pixels instead, pass `mask_out_of_range=True`"
                + (" (`--mask-out-of-range` on the command line)." if cli else "."))
@@ -2103,6 +2193,7 @@ def decode_lst(
     keep_out_of_range: bool = False,
     what: str = "LST",
     kept_range: tuple[float | None, float | None] = (None, None),
+    like: tuple[Any, str] | None = None,
 ) -> xr.DataArray:
     """Return LST as floating-point Kelvin with NaN gaps; decode scaled integers and Celsius.
 
@@ -2146,6 +2237,12 @@ def decode_lst(
         Kelvin bounds the caller applies afterwards (``evaluate``'s ``valid_min`` /
         ``valid_max``): a repeated value outside them is dropped there, not refused here as an
         undeclared fill.
+    like : (float or callable, str), optional
+        The median (K) and name of a field of the same ground and overpass (``evaluate``:
+        the super-resolved field's), or a callable of an image's index (flat order of the
+        leading dims) giving that image's, called only for a refusal: a stored scale (K x 100)
+        is offered only if it brings the values within :data:`NEAR_LIKE_K` of it, and Landsat
+        Level-1 thermal-band counts that it tells apart are named.
 
     Examples
     --------
@@ -2216,6 +2313,7 @@ def decode_lst(
         stored=(scale or 1.0, offset, 273.15 if kind == "C" else 0.0),
         what=what,
         kept_range=kept_range,
+        like=like,
     )
     if "band" in out.dims and out.sizes["band"] > 1:
         verdict = partial(_multiband_verdict, verdict=verdict, n_bands=out.sizes["band"],
