@@ -150,7 +150,9 @@ def degraded_pairs(
         Degradation (= upscaling) factor.
     guide : ndarray (n or 1, c, Y*f, X*f), optional
         Guide at ``factor`` times the LST resolution; it is block-averaged onto the LST grid (the
-        degraded-DISR input; a block with any valid pixel is valid).
+        degraded-DISR input; a block with any valid pixel is valid). It covers the LST: Y*f, X*f
+        of the LST as given, or of the LST cropped to whole blocks of ``factor`` (any other size
+        raises).
     min_valid : float
         Smallest valid fraction of a block for its coarse LST to be valid
         (:func:`~xlstsr.kernels.aggregate.radiometric_mean`).
@@ -206,6 +208,7 @@ def degraded_pairs(
             f"{factor}: give larger images or a smaller factor"
         )
     check_kelvin_array(lst, "lst")
+    full = lst.shape[-2:]  # before the crop to whole blocks: the guide may cover the whole LST
     lst = _crop(lst, factor)
     src = gaussian_psf(lst, float(psf)) if psf else lst
     coarse = radiometric_mean(src, factor, min_valid=min_valid)
@@ -215,12 +218,20 @@ def degraded_pairs(
         if guide.ndim == 3:
             guide = guide[:, None]
         need = (lst.shape[-2] * factor, lst.shape[-1] * factor)
-        if guide.ndim != 4 or guide.shape[0] not in (1, lst.shape[0]) or (
-            guide.shape[-2] < need[0] or guide.shape[-1] < need[1]
+        most = (full[0] * factor, full[1] * factor)
+        # only the LST's crop to whole blocks of `factor` explains a guide larger than `need`
+        # (it covers the uncropped LST); a larger one was cropped to its top-left corner: a
+        # guide 8x finer, or covering 4x the area, paired with the wrong ground
+        if guide.ndim != 4 or guide.shape[0] not in (1, lst.shape[0]) or not (
+            need[0] <= guide.shape[-2] <= most[0] and need[1] <= guide.shape[-1] <= most[1]
         ):
+            span = f"{need}" if need == most else f"{need} to {most}"
             raise _shape_error(
-                "guide", f"(n or 1, c, Y*f, X*f) with Y*f, X*f >= {need}", guide.shape,
-                f"the guide must be factor {factor} times finer than the LST, one image per step",
+                "guide", f"(n or 1, c, Y*f, X*f) with Y*f, X*f = {span} (lst {tuple(full)} "
+                f"pixels, factor {factor})", guide.shape,
+                f"the guide must be factor {factor} times finer than the LST and cover the same "
+                "area, one image per step (or one for all); resample or cut it onto the LST's "
+                "fine grid",
             )
         g = _guide_block_mean(guide[..., : lst.shape[-2] * factor, : lst.shape[-1] * factor], factor)
         g = np.broadcast_to(g, (lst.shape[0], *g.shape[1:]))
@@ -347,6 +358,9 @@ class PatchSet:
     def concat(cls, sets: Sequence[PatchSet]) -> PatchSet:
         """Patch sets of several sources (same factor) as one; guide/target only if all have them.
 
+        The sets must be cut with the same patch size, and (when all have guides) with guides of
+        the same bands; otherwise an :class:`~xlstsr.errors.XlstsrError` names each set's.
+
         The result's ``scenes_by_position`` is True when any set's is: its ids are still the
         positions in a stack (dates of one place), and :func:`split_by_scene` keeps warning.
 
@@ -361,6 +375,22 @@ class PatchSet:
             raise ValueError("no patch set to concatenate")
         if len({s.factor for s in sets}) > 1:
             raise ValueError(f"patch sets of different factors: {[s.factor for s in sets]}")
+        # patch size and guide bands must agree, or torch.cat raised its raw "Sizes of tensors
+        # must match" (a guide is kept only when every set has one: only then must they agree)
+        guided = all(s.guide is not None for s in sets)
+        if len({(tuple(s.lst.shape[1:]), tuple(s.guide.shape[1:]) if guided else None)
+                for s in sets}) > 1:
+            desc = "; ".join(
+                f"set {i}: {len(s)} patches of {s.lst.shape[-2] * s.factor} fine pixels "
+                f"(coarse {s.lst.shape[-2]} x {s.lst.shape[-1]}), "
+                + ("no guide" if s.guide is None else f"guide of {s.guide.shape[1]} band(s)")
+                for i, s in enumerate(sets)
+            )
+            raise XlstsrError(
+                f"patch sets of different patch sizes or guide bands cannot be concatenated "
+                f"({desc}): cut every set with the same `patch` and guides of the same bands "
+                "(make_patches(..., patch=...))"
+            )
 
         def cat(attr: str) -> torch.Tensor | None:
             vals = [getattr(s, attr) for s in sets]

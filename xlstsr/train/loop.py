@@ -882,15 +882,20 @@ def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -
         )
     _require_own_module(blob, ckpt_path)
     saved = blob["hyper_parameters"]
-    # lr too: the resumed optimiser state kept the checkpoint's, whatever lr= said
-    keys = ("model", "config", "mode", "factor", "epochs", "lr", "normalise")
+    # lr too: the resumed optimiser state kept the checkpoint's, whatever lr= said; and the
+    # loss: under other loss_options the history mixed two losses, the best weights were chosen
+    # across them (the new loss's validations against the old one's best) and the record named
+    # the new options for the whole run
+    keys = ("model", "config", "mode", "factor", "epochs", "lr", "normalise", "loss_options")
     diff = [f"{k}={saved[k]!r} there, {module.hparams[k]!r} here" for k in keys
             if k in saved and saved[k] != module.hparams[k]]
     if diff:
         raise XlstsrError(
             f"the checkpoint {os.fspath(ckpt_path)!r} was trained with other settings ("
             + "; ".join(diff) + "): resume with the first run's (epochs sets the cosine schedule; "
-            "to stop a run early and resume it later, lower trainer_options['max_epochs'])"
+            "to stop a run early and resume it later, lower trainer_options['max_epochs']; to "
+            "train its weights further under another loss, start a new run from them: "
+            "`SuperResolutionModule.load_from_checkpoint(path).model` to fit without ckpt_path)"
         )
 
 
@@ -981,6 +986,34 @@ def _check_trainer_options(options: dict[str, Any]) -> None:
                 "each epoch's batches (a number in (0, 1], e.g. 0.5) or after a number of "
                 "batches (a whole number >= 1), or drop it (once per epoch)"
             )
+
+
+def _check_validation_runs(options: dict[str, Any], epochs: int) -> None:
+    """With validation patches, refuse Trainer options under which validation never runs
+    (``limit_val_batches=0``, which Lightning's own ``val_check_interval`` error recommends;
+    ``check_val_every_n_epoch`` larger than the epochs run): fit returned ``validated=True``,
+    ``best_val_loss=inf`` and the last, unranked weights."""
+    if "limit_val_batches" in options and not isinstance(options["limit_val_batches"], bool) \
+            and isinstance(options["limit_val_batches"], (int, float, np.number)) \
+            and options["limit_val_batches"] == 0:
+        raise XlstsrError(
+            f"trainer_options['limit_val_batches']={options['limit_val_batches']!r} validates "
+            "never, yet validation patches were given (fit would rank nothing and return the "
+            "last weights as validated): drop the option (validate on every batch), give a share "
+            "> 0 (e.g. 0.5), or train without validation (val=None; a data module without a "
+            "validation set), where the best weights are chosen by the training loss"
+        )
+    every = options.get("check_val_every_n_epoch")
+    run = options.get("max_epochs", epochs)
+    # Lightning validates in the epochs whose number is a multiple of it, whatever
+    # val_check_interval says: none up to max_epochs
+    if every is not None and isinstance(run, (int, np.integer)) and every > run:
+        raise XlstsrError(
+            f"trainer_options['check_val_every_n_epoch']={every} validates never in the {run} "
+            "epoch(s) this run trains, yet validation patches were given (fit would rank "
+            f"nothing and return the last weights as validated): give a value <= {run} (e.g. "
+            "1), or train without validation (val=None)"
+        )
 
 
 def _check_model_fits_patches(model: torch.nn.Module, train: PatchSet, mode: str) -> None:
@@ -1084,12 +1117,16 @@ def fit(
     callbacks : list, optional
         More Lightning callbacks (``ModelCheckpoint``, ``LearningRateMonitor``...).
     ckpt_path : path-like, optional
-        A Lightning checkpoint to resume from (written by a ``ModelCheckpoint``).
+        A Lightning checkpoint to resume from (written by a ``ModelCheckpoint``); a resume with
+        another network, mode, factor, ``epochs``, ``lr``, ``normalise`` or ``loss_options`` than
+        the checkpoint's is refused.
     trainer_options : dict, optional
         Keyword arguments of ``lightning.Trainer``; they override the defaults above. Refused:
         values that train nothing (``max_epochs``, ``max_steps``, ``limit_train_batches`` or
         ``max_time`` of 0) or that validate never (``check_val_every_n_epoch=0``,
-        ``val_check_interval=0``); a ``logger`` given by name (``"csv"``) is made by
+        ``val_check_interval=0``; with validation patches, ``limit_val_batches=0`` or a
+        ``check_val_every_n_epoch`` larger than the epochs run: to train without validation,
+        pass ``val=None``); a ``logger`` given by name (``"csv"``) is made by
         :func:`make_logger`.
 
     Raises
@@ -1180,6 +1217,9 @@ def fit(
             f"epochs={epochs}: raise `epochs` instead"
         )
     _check_model_fits_patches(model, train, mode)
+    has_val = val is not None and len(val) > 0
+    if has_val:
+        _check_validation_runs(trainer_options, int(epochs))
     extra_callbacks = [*(callbacks or []), *(trainer_options.get("callbacks") or [])] if (
         isinstance(callbacks, (list, tuple, type(None)))) else [callbacks]
     bad = [c for c in extra_callbacks if not isinstance(c, Callback)]
@@ -1200,7 +1240,6 @@ def fit(
         )
         if ckpt_path is not None:
             _check_resume(ckpt_path, module)
-        has_val = val is not None and len(val) > 0
         best = BestWeights(patience if has_val else 0, validated=has_val)
         if log_dir is None:
             log_dir = trainer_options.get("default_root_dir")
