@@ -114,10 +114,11 @@ def test_guide_declarations_are_checked(files, tmp_path, capsys):
     assert not (tmp_path / "o.tif").exists()
 
 
-def test_train_hints_name_no_guide_flag_it_lacks():
-    # train reads its guide in fit_files, which takes no declaration of it: no --guide-scale
+def test_train_hints_name_the_guide_flags_it_has():
+    # train takes --guide-scale / --guide-nodata (fit_files' guide_declare=, corpus 27); before
+    # it had neither, and this test kept the hint from naming them
     message = "guide channel 0 (...): scaled integers (MODIS stores NDVI x 10000): multiply by 0.0001"
-    assert "--guide-scale" not in _cli_hints(message, "train")
+    assert "`--guide-scale 0.0001`" in _cli_hints(message, "train")
 
 
 # -- units: a declaration, not the label set after a conversion ----------------------------------

@@ -373,7 +373,7 @@ def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
     ``--mask-out-of-range`` (or ``mask_out_of_range=True``) points to an option train does not
     have; fit_files' Python hint (``declare=``) gives way to the flags. Idempotent: a
     UsageError passes here twice (in ``_train`` and in ``main``)."""
-    from xlstsr.train.cube import FIT_FILES_HINT, TRAIN_MASK_NOTE, TRUTH_HINT
+    from xlstsr.train.cube import FIT_FILES_HINT, GUIDE_HINT, TRAIN_MASK_NOTE, TRUTH_HINT
 
     # train masks nothing: the options offered, then said not to exist, give way to one note
     masks = _TRAIN_NOTE not in message and bool(
@@ -395,7 +395,9 @@ def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
                                          "--truth-nodata {0}")], typed)
         message = re.sub(r"(?<![\w-])--(units|nodata|scale)\b", r"--truth-\1", message)
     elif "`--truth-" not in message:  # (completed already: a UsageError passes here twice)
-        message = _cli_hints(message.replace(FIT_FILES_HINT, ""), "train", typed)
+        # the guide's hint gives way to --guide-nodata / --guide-scale (_cli_hints)
+        message = _cli_hints(message.replace(FIT_FILES_HINT, "").replace(GUIDE_HINT, ""),
+                             "train", typed)
     if not masks:
         return message
     return (f"{message} {_TRAIN_NOTE} (no --mask-out-of-range): mask such pixels in the file "
@@ -527,7 +529,8 @@ def _with_flags(message: str, table: Any, typed: dict[str, Any] | None = None) -
 
 
 #: the guide's refusals that give the factor its values need (Python fixes only: "multiply by
-#: 0.0001") -> that factor, ``--guide-scale`` on the command line (``upscale`` and ``scaling``)
+#: 0.0001") -> that factor, ``--guide-scale`` on the command line (``upscale``, ``scaling``,
+#: ``train``)
 _GUIDE_SCALES = (
     (re.compile(r"MODIS stores NDVI[^)]* x 10000\): multiply by 0\.0001\b"), 0.0001),
     (re.compile(r"NDVI in percent\? divide it by 100\b"), 0.01),
@@ -578,7 +581,7 @@ def _cli_hints(message: str, command: str | None = None,
         message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
         message = re.sub(r"\s*To mask such pixels instead, pass `mask_out_of_range=True`\.?",
                          "", _no_space_before_stop(message))
-    if command in ("upscale", "scaling") and re.search(r"\bguide\b", message):
+    if command in ("upscale", "scaling", "train") and re.search(r"\bguide\b", message):
         message = _with_flags(message, _guide_flags(typed or {}), typed)
     if command in ("upscale", "scaling", "train"):
         message = _with_flags(message, [
@@ -1244,6 +1247,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
                    help="truth variable of a .nc/.zarr truth (default: its only variable)")
     _add_input_declarations(t)
     _add_input_declarations(t, "truth")
+    _add_guide_declarations(t)
     t.add_argument("--mode", choices=TRAIN_MODES, default="sisr",
                    help="sisr: degraded LST pairs, no guide; degraded_disr, sif: with --guide; "
                    "supervised: against --truth")
@@ -1335,9 +1339,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("--mode sif needs --guide")
     if args.resume and not Path(args.resume).is_file():
         parser.error(f"--resume {args.resume}: no such checkpoint file")
-    for flag, value in (("--scale", args.scale), ("--truth-scale", args.truth_scale)):
+    for flag, value in (("--scale", args.scale), ("--truth-scale", args.truth_scale),
+                        ("--guide-scale", args.guide_scale)):
         if value is not None and not (math.isfinite(value) and value > 0):
-            parser.error(f"{flag} must be a number > 0, e.g. 0.02, got {value!r}")
+            example = "0.0001" if flag == "--guide-scale" else "0.02"
+            parser.error(f"{flag} must be a number > 0, e.g. {example}, got {value!r}")
     _refuse_input(args.out, args.lst, args.guide, args.truth, args.resume)
     from xlstsr.io.formats import DATA_SUFFIXES
     from xlstsr.plot import FIGURE_SUFFIXES
@@ -1386,6 +1392,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             declare={"units": args.units, "_FillValue": args.nodata, "scale_factor": args.scale},
             truth_declare={"units": args.truth_units, "_FillValue": args.truth_nodata,
                            "scale_factor": args.truth_scale},
+            guide_declare={"_FillValue": args.guide_nodata, "scale_factor": args.guide_scale},
         )
     except KeyboardInterrupt as err:  # Ctrl-C: fit stopped the Trainer, nothing was written
         print(f"xlstsr: interrupted: {err}", file=sys.stderr)

@@ -569,7 +569,14 @@ def _has_crs(da: xr.DataArray) -> bool:
 
 
 def _same_shape_guide(guide: xr.DataArray, lst: xr.DataArray, factor: int) -> xr.DataArray:
-    """A guide without a CRS on the fine grid: exactly ``factor`` x the LST, pixel for pixel."""
+    """A guide without a CRS on the fine grid: exactly ``factor`` x the LST, pixel for pixel,
+    put north-up and, when both have coordinates, checked to lie on the LST's grid ``factor``
+    times finer (as training checks its truth): its coordinates were ignored, so a south-up
+    guide (ascending y) trained upside down and one 8 km away on the wrong ground."""
+    from .grid import fine_grid, same_axis
+    from .validate import image_order
+
+    guide = image_order(guide)
     gy, gx = spatial_dims(guide)
     ly, lx = spatial_dims(lst)
     want = (lst.sizes[ly] * factor, lst.sizes[lx] * factor)
@@ -580,6 +587,21 @@ def _same_shape_guide(guide: xr.DataArray, lst: xr.DataArray, factor: int) -> xr
             f"{lst.sizes[ly]} x {lst.sizes[lx]} ({want[0]} x {want[1]}); without a CRS it must "
             "cover the LST pixel for pixel (or write the CRS of both with rioxarray to align it)"
         )
+    if all(d in c.coords for d, c in ((gy, guide), (gx, guide), (ly, lst), (lx, lst))):
+        fy, fx, _ = fine_grid(image_order(lst), factor)
+        y, x = np.asarray(guide[gy].values, float), np.asarray(guide[gx].values, float)
+        if not (same_axis(fy, y, tol=0.01) and same_axis(fx, x, tol=0.01)):
+            which = "the guide has" if _has_crs(lst) else (
+                "the LST has" if _has_crs(guide) else "neither the guide nor the LST has")
+            raise GridError(
+                f"the guide is not on the LST's grid {factor} times finer (its x from "
+                f"{x[0]:.6g}, y from {y[0]:.6g}; the fine grid's from {fx[0]:.6g} and "
+                f"{fy[0]:.6g}, {fx.size} x {fy.size} pixels), and {which} no CRS, so it would "
+                "be paired with the LST pixel for pixel on the wrong ground. Write the CRS of "
+                "both (`guide = guide.rio.write_crs(lst.rio.crs)`) to align it by coordinates, "
+                "or put it on that grid first (e.g. `guide.rio.reproject_match(fine)` with "
+                "`fine = lst.lstsr.upscale(factor, 'nearest')`)."
+            )
     return guide.rename({gy: ly, gx: lx}).drop_vars([ly, lx], errors="ignore")
 
 
@@ -601,7 +623,8 @@ def prepare_guide(
     dim the LST lacks is refused (one of length 1 is dropped); other extra dims (a raster's
     ``band``) become guide channels. ``require_crs=False`` (training arrays): when either input
     has no CRS, the guide must be exactly ``factor`` times the LST's shape, pixel for pixel,
-    instead of being aligned by coordinates. ``require_detail`` refuses a guide whose every
+    instead of being aligned by coordinates: it is put north-up and, when both have
+    coordinates, must lie on the grid ``factor`` times finer (:class:`GridError` otherwise). ``require_detail`` refuses a guide whose every
     channel holds one value and warns of some such channels (:func:`_require_valid_guide`);
     :func:`guide_on_lst_grid` (statistics, which name a constant guide themselves) turns it off.
 

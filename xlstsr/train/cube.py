@@ -11,6 +11,7 @@ checkpoint with its provenance.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import numbers
@@ -26,6 +27,7 @@ import xarray as xr
 
 from ..errors import (
     GridError,
+    GuideScaleError,
     InputTypeError,
     PhysicalRangeError,
     ScaledIntegerError,
@@ -169,8 +171,9 @@ class CubeDataModule(PatchDataModule):
     guide, truth : DataArray or Dataset, optional
         Fine guide (e.g. NDVI: one field, one per date matched by label, or several bands) and
         fine truth (one per date), at ``factor`` x the LST grid. The guide is aligned by
-        coordinates when both have a CRS; the truth, paired pixel for pixel, must lie on that
-        grid (checked by coordinates, put north-up); without coordinates both must be exactly
+        coordinates when both have a CRS; otherwise it, like the truth, is paired pixel for
+        pixel and must lie on that grid (put north-up, checked by coordinates where both have
+        them: :class:`~xlstsr.errors.GridError`); without coordinates both must be exactly
         ``factor`` x the LST's shape.
     mode : str
         One of :data:`xlstsr.train.MODES`.
@@ -181,7 +184,9 @@ class CubeDataModule(PatchDataModule):
         ``2 * patch``). Pixels beyond the last whole window are not used.
     split : PositionSplit, optional
         Positions (``"r{row}c{col}"`` ids) of training and validation; default: drawn with
-        ``val_fraction`` and ``seed``.
+        ``val_fraction`` and ``seed``. A split that records its ``window`` (a checkpoint's
+        ``metadata["split"]``) gives ``window`` when it is not given and refuses another one
+        (:class:`~xlstsr.errors.GridError`): its ids name windows of that size.
     val_fraction : float
         Share of the patches whose positions go to validation (0: none).
     psf : float, optional
@@ -278,6 +283,8 @@ class CubeDataModule(PatchDataModule):
             split = PositionSplit.from_dict(split)  # a checkpoint's metadata holds as_dict()
         factor = check_factor(factor)
         patch = check_whole("patch", patch, hint="output pixels, a multiple of factor: e.g. 64")
+        if window is None and split is not None and split.window is not None:
+            window = split.window  # the windows its ids name
         window = 2 * patch if window is None else check_whole(
             "window", window, hint="output pixels, a multiple of patch, or None (2 * patch)")
         check_number("val_fraction", val_fraction, 0, 1, hi_open=True,
@@ -330,11 +337,18 @@ class CubeDataModule(PatchDataModule):
                     guide = next(iter(guide.values()))
             else:
                 guide = _not_a_temperature(_select(guide, None, "guide"))
-            g = prepare_guide(
-                guide, lst_da, self.factor, lead,
-                time_tolerance=self.guide_time_tolerance, require_crs=False,
-            )
-            g = np.asarray(g, np.float32)
+            try:
+                g = prepare_guide(
+                    guide, lst_da, self.factor, lead,
+                    time_tolerance=self.guide_time_tolerance, require_crs=False,
+                )
+                g = np.asarray(g, np.float32)  # a lazy guide's checks run as it is read
+            except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError,
+                    GuideScaleError) as err:
+                # fit_files' hint names the guide's declarations (it named the LST's: an
+                # undeclared -3000 fill of the guide was told to declare the LST's fill)
+                err.input_role = "guide"  # type: ignore[attr-defined]
+                raise
         t = None
         if self.mode == "supervised":
             try:  # the decoding checks run when the truth is read, in _stack
@@ -398,7 +412,7 @@ class CubeDataModule(PatchDataModule):
         positions, counts = np.unique(scene, return_counts=True)
         weights = dict(zip(positions.tolist(), counts.tolist()))
         if len(positions) < 2 or self.val_fraction <= 0:
-            return PositionSplit(train=tuple(weights))
+            return PositionSplit(train=tuple(weights), window=self.window)
         split = split_positions(
             weights, val_fraction=self.val_fraction, test_fraction=0.0, seed=self.seed
         )
@@ -406,7 +420,8 @@ class CubeDataModule(PatchDataModule):
             smallest = min(split.train, key=lambda p: (weights[p], str(p)))
             split = PositionSplit(train=tuple(p for p in split.train if p != smallest),
                                   val=(smallest,))
-        return split
+        # the window its ids name travels with it (as_dict(), a checkpoint's metadata)
+        return dataclasses.replace(split, window=self.window)
 
     @staticmethod
     def _check_split(patches: Any, split: PositionSplit) -> Any:
@@ -435,6 +450,19 @@ class CubeDataModule(PatchDataModule):
         """Read the cube, cut it into window positions, build the pairs and patches, split them."""
         if self.train_set is not None:
             return
+        split = self.split
+        if split is not None and split.window is not None and split.window != self.window:
+            # its 'r{row}c{col}' ids name other ground with another window: a split of 64-px
+            # windows applied with window=128 trained on the first run's validation ground
+            raise GridError(
+                f"the split was made for window positions of {split.window} px, not window="
+                f"{self.window}: its 'r{{row}}c{{col}}' ids name other ground with another "
+                f"window (its validation positions would be trained on). Pass window="
+                f"{split.window} (or leave window= unset to take the split's), or drop split= "
+                "to draw a new one."
+            )
+        if split is not None and split.window is None:  # recorded with the ids it names
+            self.split = dataclasses.replace(split, window=self.window)
         try:
             arr, g, t = self._inputs()
         except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError) as err:
@@ -500,7 +528,10 @@ class CubeDataModule(PatchDataModule):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = state_dict.get("split")
-        if saved is not None and self.split is not None and saved != self.split.as_dict():
+        now_split = None if self.split is None else self.split.as_dict()
+        if saved is not None and now_split is not None and "window" not in saved:
+            now_split.pop("window", None)  # a checkpoint from before the window was recorded
+        if saved is not None and now_split is not None and saved != now_split:
             raise XlstsrError(
                 "the checkpoint was trained on another split by position (another seed, "
                 "val_fraction, window or cube): resume with the settings of the first run"
@@ -671,16 +702,20 @@ def fit_files(
     mode: str = "sisr",
     declare: Mapping[str, Any] | None = None,
     truth_declare: Mapping[str, Any] | None = None,
+    guide_declare: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Train on files (Zarr, NetCDF or GeoTIFF) and write the checkpoint ``out`` (``xlstsr train``).
 
     The files are opened with :func:`xlstsr.io.open_path`; everything else is
     :func:`fit_cube` (``options`` are its settings). The checkpoint records the mode, the loss
-    options, the input files (and what ``declare`` said of the LST), the degradation of the
-    pairs (``psf``: the Gaussian's sigma in LST pixels, or a plain box), the training
-    ``settings`` (``arch``, ``patch``, ``psf``, ``epochs``, ``lr``, ``seed``...) and the
-    training history (:func:`xlstsr.nn.save_model`).
+    options, the input files (their variables, ``guide_time_tolerance``, and what ``declare``,
+    ``truth_declare``, ``guide_declare`` said of them), the degradation of the pairs (``psf``:
+    the Gaussian's sigma in LST pixels, or a plain box), the training ``settings`` (``arch``,
+    ``patch``, ``psf``, ``epochs``, ``lr``, ``seed``...; ``patience`` 0 where no validation
+    position allowed early stopping), the split (with its ``window``) and the training history
+    (``validated``, and ``best_val_loss`` or, without validation, ``best_train_loss``;
+    :func:`xlstsr.nn.save_model`).
 
     Parameters
     ----------
@@ -699,6 +734,12 @@ def fit_files(
     truth_declare : dict, optional
         The same for the truth file (``--truth-units`` / ``--truth-nodata`` / ``--truth-scale``
         of ``xlstsr train``), e.g. ``{"units": "degC"}`` for a Celsius truth beside a Kelvin LST.
+    guide_declare : dict, optional
+        The same for the guide file (``--guide-nodata`` / ``--guide-scale`` of ``xlstsr
+        train``, as of ``xlstsr upscale``): ``"_FillValue"``, ``"scale_factor"``,
+        ``"add_offset"`` (stored value x scale + offset = NDVI or reflectance), e.g.
+        ``{"scale_factor": 0.0001, "_FillValue": -3000}`` for a MOD13 NDVI GeoTIFF stored as
+        x 10000 integers without scale metadata. No ``"units"``: a guide is no temperature.
     **options
         Settings of :func:`fit_cube` (``factor``, ``patch``, ``epochs``...).
 
@@ -722,27 +763,40 @@ def fit_files(
     if truth_declared and truth is None:
         raise XlstsrError("truth_declare describes the truth file, but no truth= is given: "
                           "drop truth_declare, or give the truth (mode 'supervised')")
+    guide_declared = _check_guide_declarations(guide_declare)
+    if guide_declared and guide is None:
+        raise XlstsrError("guide_declare describes the guide file, but no guide= is given: "
+                          "drop guide_declare, or give the guide (mode 'degraded_disr', 'sif' "
+                          "or 'supervised')")
 
     def opened(path: Any, var: Hashable | None, role: str) -> xr.DataArray | None:
         return None if path is None else _select(open_path(path), var, role)
 
     try:
-        model, record = fit_cube(
-            declare_lst(opened(lst, variable, "LST"), declared),  # type: ignore[arg-type]
-            guide=opened(guide, guide_variable, "guide"),
-            truth=None if truth is None else declare_lst(
-                opened(truth, truth_variable, "truth"), truth_declared, what="truth"),  # type: ignore[arg-type]
-            mode=mode,
-            **options,
-        )
-    except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError) as err:
+        lst_da = declare_lst(opened(lst, variable, "LST"), declared)  # type: ignore[arg-type]
+        guide_da = _declare_guide(opened(guide, guide_variable, "guide"), guide_declared)
+        truth_da = None if truth is None else declare_lst(
+            opened(truth, truth_variable, "truth"), truth_declared, what="truth")  # type: ignore[arg-type]
+        model, record = fit_cube(lst_da, guide=guide_da, truth=truth_da, mode=mode, **options)
+    except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError,
+            GuideScaleError) as err:
         err = _without_mask_advice(err)
-        hint = TRUTH_HINT if getattr(err, "input_role", "LST") == "truth" else FIT_FILES_HINT
+        role = getattr(err, "input_role", "LST")
+        if role == "guide" and not _GUIDE_DECLARABLE.search(str(err)):
+            raise err from None  # not a fill or a scale the file lacks (e.g. one it has)
+        if role != "guide" and isinstance(err, GuideScaleError):
+            raise err from None
+        hint = {"truth": TRUTH_HINT, "guide": GUIDE_HINT}.get(role, FIT_FILES_HINT)
         if hint in str(err):
             raise err from None
-        raise type(err)(f"{err}{hint}") from None
+        new = type(err)(f"{err}{hint}")
+        new.__dict__.update(err.__dict__)
+        raise new from None
     hist = record["history"]
     settings = _training_settings(options, model)
+    validated = bool(hist.get("validated", True))
+    if not validated:  # fit ran without early stopping: the patience given was not in effect
+        settings["patience"] = 0
     degraded = mode in ("sisr", "degraded_disr")
     psf = settings["psf"]
     f = settings["factor"]
@@ -756,8 +810,13 @@ def fit_files(
             "lst": _recorded_path(lst),
             "lst_declared": declared or None,
             "truth_declared": truth_declared or None,
+            "guide_declared": guide_declared or None,
             "guide": None if guide is None else _recorded_path(guide),
             "truth": None if truth is None else _recorded_path(truth),
+            # the variable of each file trained on: a MOD11A1 file holds LST_Day_1km and
+            # LST_Night_1km, and day and night checkpoints recorded the same provenance
+            **_recorded_variables(lst_da, guide_da, truth_da,
+                                  options.get("guide_time_tolerance")),
         },
         training_scales=(
             ("degraded by factor" + (" under a Gaussian PSF" if psf else ""))
@@ -773,9 +832,32 @@ def fit_files(
         settings={**settings, "window": record["window"]},
         split={"by": "window position", "window": record["window"], **record["split"]},
         inputs=record["inputs"],
-        history={k: hist[k] for k in ("best_val_loss", "epochs_run", "engine")},
+        history=_recorded_history(hist),
     )
     return record
+
+
+def _recorded_variables(lst: Any, guide: Any, truth: Any, tolerance: Any) -> dict[str, Any]:
+    """``variable``, ``guide_variable``, ``truth_variable`` (the name of the field read from
+    each file, where it has one) and ``guide_time_tolerance`` (as given, where given)."""
+    out: dict[str, Any] = {}
+    for key, da in (("variable", lst), ("guide_variable", guide), ("truth_variable", truth)):
+        name = getattr(da, "name", None)
+        if name is not None:
+            out[key] = str(name)
+    if tolerance is not None:
+        out["guide_time_tolerance"] = tolerance if isinstance(tolerance, str) else str(tolerance)
+    return out
+
+
+def _recorded_history(hist: Mapping[str, Any]) -> dict[str, Any]:
+    """The history a checkpoint records: ``validated`` and the best loss under its own name,
+    ``best_val_loss`` or, without validation positions, ``best_train_loss`` (a run without
+    them recorded its best training loss as ``best_val_loss``)."""
+    validated = bool(hist.get("validated", True))
+    best = "best_val_loss" if validated else "best_train_loss"
+    return {best: hist["best_val_loss"], "validated": validated,
+            **{k: hist[k] for k in ("epochs_run", "engine")}}
 
 
 def _recorded_path(path: Any) -> str:
@@ -841,6 +923,84 @@ FIT_FILES_HINT = (" In fit_files: declare what the LST file lacks, e.g. declare=
 TRUTH_HINT = (" In fit_files: declare what the truth file lacks with truth_declare=, e.g. "
               "truth_declare={'units': 'degC'} or truth_declare={'scale_factor': 0.02, "
               "'_FillValue': 0}.")
+
+#: the same for the guide file: its fill and scale (the LST's would decode the LST)
+GUIDE_HINT = (" In fit_files: declare what the guide file lacks with guide_declare=, e.g. "
+              "guide_declare={'scale_factor': 0.0001} (NDVI x 10000 stored without scale "
+              "metadata) or guide_declare={'_FillValue': -3000}.")
+#: a guide refusal that a declaration of the file's fill or scale answers
+_GUIDE_DECLARABLE = re.compile(r"write_nodata\(|attrs\['_FillValue'\] =|multiply by|divide (?:it|"
+                               r"them) by")
+
+
+def _check_guide_declarations(declare: Any) -> dict[str, Any]:
+    """``guide_declare`` checked (:func:`~xlstsr.validate.check_declarations`): a fill, a scale,
+    an offset; no units (a guide is no temperature: a declared 'K' was refused as the LST given
+    as the guide)."""
+    try:
+        declared = check_declarations(declare)
+    except XlstsrError as err:
+        raise type(err)(str(err).replace("declare", "guide_declare", 1)) from None
+    if "units" in declared:
+        raise XlstsrError(
+            f"guide_declare: units {declared['units']!r}: a guide (NDVI, reflectance) has no "
+            "temperature units; declare its '_FillValue', 'scale_factor' or 'add_offset' only "
+            "(the LST's units are declare={'units': ...})"
+        )
+    return declared
+
+
+def _declare_guide(guide: xr.DataArray | None, declared: Mapping[str, Any]) -> Any:
+    """The opened guide with ``guide_declare``'s attributes, for the guide's decoding to read
+    (:func:`~xlstsr.validate.declare_lst`, its advice naming the guide's declarations)."""
+    if guide is None or not declared:
+        return guide
+    try:
+        guide = declare_lst(guide, declared, what="guide")
+    except XlstsrError as err:
+        text = str(err).replace("--scale on", "--guide-scale on").replace(
+            "declare['", "guide_declare['")
+        raise type(err)(text) from None
+    scale = declared.get("scale_factor")
+    if scale is not None and scale < 1 and guide.dtype.kind == "f":
+        _refuse_scale_on_decoded_guide(guide, scale)
+    return guide
+
+
+#: side of the central window of a guide file that a declared scale is checked on (its first
+#: step and band): a few blocks of the file, never all of it
+GUIDE_SCALE_SAMPLE = 256
+
+
+def _refuse_scale_on_decoded_guide(guide: xr.DataArray, scale: float) -> None:
+    """Refuse a declared scale below 1 on a float guide whose values lie within [-1, 1] already
+    (an NDVI, or values its reader decoded): scaled again it is NDVI x 0.0001, which the
+    guide's decoding does not see on a lazily read file. Judged on the central
+    :data:`GUIDE_SCALE_SAMPLE` pixels square of the first step."""
+    from ..validate import stored_values
+
+    guide = guide.rename(spatial_names(guide))
+    try:
+        ydim, xdim = spatial_dims(guide)
+    except XlstsrError:  # the guide's preparation names a guide without a grid
+        return
+    ny, nx = guide.sizes[ydim], guide.sizes[xdim]
+    y0, x0 = max(0, (ny - GUIDE_SCALE_SAMPLE) // 2), max(0, (nx - GUIDE_SCALE_SAMPLE) // 2)
+    window = guide.isel({d: 0 for d in guide.dims if d not in (ydim, xdim)}).isel(
+        {ydim: slice(y0, y0 + GUIDE_SCALE_SAMPLE), xdim: slice(x0, x0 + GUIDE_SCALE_SAMPLE)})
+    v = stored_values(window)
+    if not v.size or float(np.abs(v).max()) > 1.05:
+        return  # stored numbers (or no evidence): the declaration may be what they need
+    raise GuideScaleError(
+        f"guide_declare['scale_factor'] = {scale:g} (--guide-scale on the command line): the "
+        f"guide file holds floats within [-1, 1] already ({float(v.min()):.3g} to "
+        f"{float(v.max()):.3g} on its central {window.sizes[ydim]} x {window.sizes[xdim]} "
+        f"pixels): an NDVI, or values its reader decoded. Scaled again they would be "
+        f"{1 / scale:.0f}x too small, and the model would learn from them without a word. Drop "
+        "the declared scale (it is for stored integers, e.g. an int16 NDVI x 10000 without a "
+        "scale tag)."
+    )
+
 
 def _check_output(out: Any, inputs: dict[str, Any]) -> None:
     """Refuse, before any training, a checkpoint path that is one of the inputs (or inside one:

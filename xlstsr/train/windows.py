@@ -72,16 +72,26 @@ class PositionSplit:
     Parameters
     ----------
     train, val, test, held_out : sequences of hashable ids
+    window : int, optional
+        Side, in pixels, of the window positions the ids name (the ``"r{row}c{col}"`` ids of
+        :class:`~xlstsr.train.CubeDataModule` count windows of its ``window``): the same ids
+        with another window name other ground, so a module refuses a split of another window.
+        None: not recorded (ids of any other kind, or a split written by hand).
     """
 
     train: tuple = ()
     val: tuple = ()
     test: tuple = ()
     held_out: tuple = field(default=())
+    window: int | None = None
 
     def __post_init__(self) -> None:
         for name in SETS:
             object.__setattr__(self, name, _ids(getattr(self, name), name))
+        if self.window is not None:
+            object.__setattr__(self, "window", check_whole(
+                "the split's window", self.window,
+                hint="the side in pixels of the window positions its ids name, e.g. 128"))
         clashes = []
         for i, a in enumerate(SETS):
             for b in SETS[i + 1 :]:
@@ -100,9 +110,13 @@ class PositionSplit:
             position = position.item()
         return next((s for s in SETS if position in getattr(self, s)), None)
 
-    def as_dict(self) -> dict[str, list]:
-        """The split as plain lists (checkpoint metadata, JSON)."""
-        return {s: list(getattr(self, s)) for s in SETS}
+    def as_dict(self) -> dict[str, Any]:
+        """The split as plain lists (checkpoint metadata, JSON), with its ``window`` when it
+        has one."""
+        out: dict[str, Any] = {s: list(getattr(self, s)) for s in SETS}
+        if self.window is not None:
+            out["window"] = self.window
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Sequence]) -> PositionSplit:
@@ -113,15 +127,19 @@ class PositionSplit:
         >>> s = PositionSplit(train=(1,), test=(2,))
         >>> PositionSplit.from_dict(s.as_dict()) == s
         True
+        >>> PositionSplit.from_dict({"by": "window position", "window": 64, "train": ["r0c0"]}).window
+        64
         """
         if not isinstance(d, Mapping):
             raise InputTypeError(f"a split must be a mapping of {SETS} to positions (as_dict()), "
                                  f"got {type(d).__name__}")
-        # "by" and "window" describe the split in a checkpoint's metadata (fit_files)
+        # "by" and "window" describe the split in a checkpoint's metadata (fit_files); the
+        # window is kept: dropped, a split of 64-px windows was applied to 128-px ones, whose
+        # ids name other ground (the first run's validation ground went to training)
         unknown = sorted(str(k) for k in d if k not in (*SETS, "by", "window"))
         if unknown:  # a misspelt "trian" dropped its positions silently
             raise XlstsrError(f"unknown set(s) {unknown} in the split; the sets are {SETS}")
-        return cls(**{s: tuple(d.get(s, ()) or ()) for s in SETS})
+        return cls(**{s: tuple(d.get(s, ()) or ()) for s in SETS}, window=d.get("window"))
 
 
 def split_positions(
