@@ -333,7 +333,8 @@ def _declare(da: Any, units: str | None, nodata: float | None,
              scale: float | None = None, role: str = "") -> Any:
     """The user's declarations about the input, as the attributes the front door reads
     (``role`` "coarse": those of evaluate's ``--coarse-units``, ``--coarse-nodata``...; "guide":
-    ``--guide-nodata``, ``--guide-scale``, which the guide's decoding reads)."""
+    ``--guide-nodata``, ``--guide-scale``, which the guide's decoding reads; "reference":
+    evaluate's ``--reference-units``, its fill and scale being evaluate's own arguments)."""
     from xlstsr.errors import XlstsrError
     from xlstsr.validate import declare_lst
 
@@ -453,6 +454,12 @@ _EVALUATE_FLAGS = (
     (re.compile(r"\bfactor=(\d+)"), "--factor {0}"),
     (re.compile(r"\bmade with factor (\d+)"), "--factor {0}"),
 )
+#: the reference's declarations that are not an argument of evaluate (its units: a Python user
+#: sets the attribute), for the refusals of the reference only: the super-resolved field has no
+#: units flag, and "set `da.attrs['units'] = 'degC'`" of the sr is not --reference-units
+_REFERENCE_FLAGS = ((_UNITS_DECLARED, "--reference-units {0}"),)
+#: the subject of a refusal of the reference (decode_lst's ``what="reference"``)
+_REFERENCE_SUBJECT = re.compile(r"(?:the |every valid )?reference\b")
 #: scaling_stats' Python arguments -> ``xlstsr scaling``'s flags
 _SCALING_FLAGS = (
     (re.compile(r"\blags=\(([\d, ]+)\)"), "--lags {0}"),
@@ -571,6 +578,8 @@ def _cli_hints(message: str, command: str | None = None,
         message = _with_flags(message, _EVALUATE_FLAGS, typed)
         if "coarse LST" in message:  # a refusal of the --coarse file: its own flags
             message = _with_flags(message, _COARSE_FLAGS, typed)
+        elif _REFERENCE_SUBJECT.match(message):  # one of the reference: --reference-units
+            message = _with_flags(message, _REFERENCE_FLAGS, typed)
     if command == "scaling":
         message = _with_flags(message, _SCALING_FLAGS, typed)
     if _SET_SCALE.search(message) and "--scale" not in message and command != "evaluate":
@@ -1100,9 +1109,17 @@ def _evaluate(args: argparse.Namespace) -> int:
                          "(e.g. ASTER or Landsat LST) as the reference")
     sr = _open_field(args.sr, args.variable, "LST")
     ref = _landsat_c2l2(args.reference)
+    if ref is not None and args.reference_units not in (None, "K"):
+        raise UsageError(f"--reference-units {args.reference_units}: {args.reference} is a "
+                         "Landsat Collection 2 Level-2 scene, which its reader decodes to Kelvin "
+                         "(scale, offset and fill): drop --reference-units")
     if ref is None:
         ref = _open_field(args.reference, args.reference_variable, "reference",
                           "--reference-variable", band=args.reference_band)
+        # the units the file does not say (a SEVIRI / LSA-SAF GeoTIFF in degrees Celsius
+        # without a tag), or says wrongly; its fill and scale are evaluate's reference_nodata
+        # and reference_scale, which apply to the stored values first
+        ref = _declare(ref, args.reference_units, None, role="reference")
     coarse = None
     if args.coarse:
         coarse = _declare(
@@ -1652,8 +1669,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pixels removed along the border of the reference's valid region")
     e.add_argument("--valid-min", type=float, default=None, help="lowest valid reference K")
     e.add_argument("--valid-max", type=float, default=None, help="highest valid reference K")
+    e.add_argument("--reference-units", default=None, choices=("K", "degC"),
+                   help="units of the reference when the file does not say (or says wrongly), "
+                   "e.g. degC for a SEVIRI / LSA-SAF GeoTIFF; default: the file's `units` "
+                   "attribute")
     e.add_argument("--reference-scale", type=float, default=None,
-                   help="factor turning stored reference values into K (0.1 for K x 10)")
+                   help="factor turning stored reference values into its units (K, or "
+                   "--reference-units: 0.1 for K x 10)")
     e.add_argument("--reference-nodata", type=float, default=None,
                    help="stored reference value marking missing data")
     e.add_argument("--coregister", action="store_true",
