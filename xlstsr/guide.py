@@ -570,15 +570,19 @@ def _has_crs(da: xr.DataArray) -> bool:
 
 def _same_shape_guide(guide: xr.DataArray, lst: xr.DataArray, factor: int) -> xr.DataArray:
     """A guide without a CRS on the fine grid: exactly ``factor`` x the LST, pixel for pixel,
-    put north-up and, when both have coordinates, checked to lie on the LST's grid ``factor``
-    times finer (as training checks its truth): its coordinates were ignored, so a south-up
-    guide (ascending y) trained upside down and one 8 km away on the wrong ground."""
+    put north-up along each axis on which the LST has coordinates too (the caller puts the LST
+    north-up by them) and, when both have coordinates, checked to lie on the LST's grid
+    ``factor`` times finer (as training checks its truth): its coordinates were ignored, so a
+    south-up guide (ascending y) trained upside down and one 8 km away on the wrong ground. On
+    an axis the LST has no coordinates for, nothing says the LST's order: the guide is kept as
+    stored (flipping it alone trained a south-up pair stored alike upside down)."""
     from .grid import fine_grid, same_axis
-    from .validate import image_order
+    from .validate import _pixel_indices, image_order
 
-    guide = image_order(guide)
     gy, gx = spatial_dims(guide)
     ly, lx = spatial_dims(lst)
+    unordered = [g for g, d in ((gy, ly), (gx, lx)) if g in guide.coords and d not in lst.coords]
+    guide = image_order(guide.drop_vars(unordered))
     want = (lst.sizes[ly] * factor, lst.sizes[lx] * factor)
     got = (guide.sizes[gy], guide.sizes[gx])
     if got != want:
@@ -591,16 +595,58 @@ def _same_shape_guide(guide: xr.DataArray, lst: xr.DataArray, factor: int) -> xr
         fy, fx, _ = fine_grid(image_order(lst), factor)
         y, x = np.asarray(guide[gy].values, float), np.asarray(guide[gx].values, float)
         if not (same_axis(fy, y, tol=0.01) and same_axis(fx, x, tol=0.01)):
-            which = "the guide has" if _has_crs(lst) else (
-                "the LST has" if _has_crs(guide) else "neither the guide nor the LST has")
-            raise GridError(
+            where = (
                 f"the guide is not on the LST's grid {factor} times finer (its x from "
                 f"{x[0]:.6g}, y from {y[0]:.6g}; the fine grid's from {fx[0]:.6g} and "
-                f"{fy[0]:.6g}, {fx.size} x {fy.size} pixels), and {which} no CRS, so it would "
-                "be paired with the LST pixel for pixel on the wrong ground. Write the CRS of "
-                "both (`guide = guide.rio.write_crs(lst.rio.crs)`) to align it by coordinates, "
-                "or put it on that grid first (e.g. `guide.rio.reproject_match(fine)` with "
-                "`fine = lst.lstsr.upscale(factor, 'nearest')`)."
+                f"{fy[0]:.6g}, {fx.size} x {fy.size} pixels)"
+            )
+            which = ("the guide has no" if _has_crs(lst) else "the LST has no"
+                     if _has_crs(guide) else "neither the guide nor the LST has a")
+            index = {
+                name: [str(a), str(b)]
+                for name, (a, b), da in (("guide", (gy, gx), guide), ("LST", (ly, lx), lst))
+                if all(_pixel_indices(np.asarray(da[d].values)) for d in (a, b))
+            }
+            if index:
+                # positions unknown: a CRS would place the indices as metres (1 m pixels)
+                drops = " and ".join(
+                    f"`{n.lower()} = {n.lower()}.drop_vars({dims})`" for n, dims in index.items()
+                )
+                raise GridError(
+                    f"{where}: the {' and the '.join(index)}'s coordinates are pixel indices "
+                    f"(0, 1, 2...), not positions, and {which} CRS, so nothing says where the "
+                    "guide lies on the LST. To pair them pixel for pixel as stored (the guide "
+                    f"covering the LST exactly), drop the indices: {drops}; or give both their "
+                    "georeferencing (projected pixel-centre coordinates and the CRS, "
+                    "`.rio.write_crs(...)`) to align the guide by coordinates."
+                )
+            half = 0.5 * min(abs(float(fy[1] - fy[0])) if fy.size > 1 else np.inf,
+                             abs(float(fx[1] - fx[0])) if fx.size > 1 else np.inf)
+            select = (
+                f"`fy, fx, _ = xlstsr.grid.fine_grid(lst, {factor})`, then `guide = "
+                f"guide.reindex({gy}=fy, {gx}=fx, method='nearest', tolerance={half:.6g})` "
+                "(NaN where it does not cover the LST)"
+            )
+            if _has_crs(lst):
+                fix = (
+                    "Write the LST's CRS on it (`guide = guide.rio.write_crs(lst.rio.crs)`) to "
+                    f"align it by coordinates, or select it onto that grid first: {select}."
+                )
+            elif _has_crs(guide):
+                fix = (
+                    "Write the guide's CRS on the LST (`lst = lst.rio.write_crs(guide.rio.crs)`) "
+                    f"to align it by coordinates, or select it onto that grid first: {select}."
+                )
+            else:
+                fix = (
+                    "Write the CRS of the data on both (`lst = lst.rio.write_crs(crs)` and "
+                    "`guide = guide.rio.write_crs(crs)`, e.g. crs='EPSG:32631' or "
+                    "xlstsr.grid.MODIS_SINUSOIDAL) to align it by coordinates, or select it "
+                    f"onto that grid first: {select}."
+                )
+            raise GridError(
+                f"{where}, and {which} CRS, so it would be paired with the LST pixel for pixel "
+                f"on the wrong ground. {fix}"
             )
     return guide.rename({gy: ly, gx: lx}).drop_vars([ly, lx], errors="ignore")
 
@@ -623,8 +669,9 @@ def prepare_guide(
     dim the LST lacks is refused (one of length 1 is dropped); other extra dims (a raster's
     ``band``) become guide channels. ``require_crs=False`` (training arrays): when either input
     has no CRS, the guide must be exactly ``factor`` times the LST's shape, pixel for pixel,
-    instead of being aligned by coordinates: it is put north-up and, when both have
-    coordinates, must lie on the grid ``factor`` times finer (:class:`GridError` otherwise). ``require_detail`` refuses a guide whose every
+    instead of being aligned by coordinates: it is put north-up where the LST has coordinates
+    too (kept as stored where it has none) and, when both have coordinates, must lie on the grid
+    ``factor`` times finer (:class:`GridError` otherwise). ``require_detail`` refuses a guide whose every
     channel holds one value and warns of some such channels (:func:`_require_valid_guide`);
     :func:`guide_on_lst_grid` (statistics, which name a constant guide themselves) turns it off.
 
