@@ -31,7 +31,12 @@ from .validate import (
     spatial_names,
 )
 
-__all__ = ["coarsen", "psf_pixels"]
+__all__ = ["EMISSIVITY_DAYS", "coarsen", "psf_pixels"]
+
+#: a static emissivity dated further than this (days) from every LST date warns: an 8-day
+#: composite, or the neighbouring one, is close; a season away the surface (vegetation, snow,
+#: wet soil) may have changed
+EMISSIVITY_DAYS = 16
 
 
 def psf_pixels(psf: float | str | None, pixel: float) -> float | None:
@@ -130,7 +135,13 @@ def coarsen(
     emissivity : DataArray, optional
         Broadband emissivity on the same grid: radiance-weighted aggregate
         ``(sum eps T^4 / sum eps)^(1/4)`` (with ``psf``, of the blurred emitted radiance and
-        emissivity: ``(sum G*(eps T^4) / sum G*eps)^(1/4)``).
+        emissivity: ``(sum G*(eps T^4) / sum G*eps)^(1/4)``). Its steps are paired with the
+        LST's by label (``time``, or any other non-spatial dim): a time-varying emissivity must
+        hold each of the LST's dates (in any order; others are left out). One without a step dim
+        of the LST (dims ``(y, x)``, or a size-1 ``band``) is static: used for every step, a date
+        it carries as a scalar coordinate (``emis.isel(time=0)``, an 8-day composite's date)
+        dropped, with a warning when that date is more than :data:`EMISSIVITY_DAYS` days from
+        every LST date.
     psf : float or "modis", optional
         Blur first with a Gaussian point-spread function of this width (in the CRS's units:
         metres on most projected grids, degrees on a lon/lat one), as a real sensor does: a
@@ -335,6 +346,7 @@ def _emissivity_steps(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str
             f"(dims {lst.dims}): select the emissivity of the LST's step{on}, "
             + static.format(dim=d) + "."
         )
+    eps = _static_emissivity(eps, lst, lead)
     try:
         eps = pair_steps(eps, lst, "emissivity", "LST", var=var, like_var=like_var)
     except GridError as err:
@@ -354,6 +366,53 @@ def _emissivity_steps(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str
                 "the LST's steps, " + static.format(dim=d) + "."
             )
     return eps
+
+
+def _static_emissivity(eps: xr.DataArray, lst: xr.DataArray, lead: list[Hashable]
+                       ) -> xr.DataArray:
+    """The emissivity without its scalar coordinates of the LST's step dims it lacks (and of
+    the LST's own scalar dates): a static emissivity is used for every step, whatever date
+    labels it (``emis.isel(time=0)``, an 8-day composite dated 2020-06-25 for an LST of
+    2020-07-01) - :func:`xlstsr.steps.check_scalar_steps` refused it as a truth of one date
+    compared with every step. Warns when its date is more than :data:`EMISSIVITY_DAYS` days
+    from every LST date."""
+    from .steps import _scalar_date, _shown
+
+    for c in [c for c in eps.coords if eps[c].ndim == 0 and c not in eps.dims]:
+        t = eps[c].values
+        if c not in lead and not (c in lst.coords and lst[c].ndim == 0
+                                  and _scalar_date(t) is not None
+                                  and _scalar_date(lst[c].values) is not None):
+            continue
+        labels = lst[c].values if c in lst.coords else None
+        days = None if labels is None else _days_apart(t, labels)
+        if days is not None and days > EMISSIVITY_DAYS:
+            warn(f"the emissivity is of {c}={_shown(t)}, {days:.0f} days from the LST's nearest "
+                 f"date: a static emissivity (without a '{c}' dim) is used for every step. Pass "
+                 f"the emissivity of the LST's dates (`{c}` as a dim, paired by label) if the "
+                 "surface changed in between (vegetation, snow, wet soil).", UserWarning)
+        eps = eps.drop_vars(c)
+    return eps
+
+
+def _days_apart(t: object, labels: object) -> float | None:
+    """Days from the date ``t`` to the nearest of ``labels``; None for labels that are not dates
+    comparable with it (another calendar, numbers)."""
+    from .steps import _scalar_date
+
+    t = _scalar_date(np.asarray(t))
+    values = np.atleast_1d(np.asarray(labels))
+    if t is None or not values.size:
+        return None
+    try:
+        if values.dtype.kind == "M" and np.asarray(t).dtype.kind == "M":
+            days = np.abs((values - t) / np.timedelta64(1, "D")).astype(np.float64)
+        else:  # cftime dates of one calendar subtract to timedeltas
+            days = np.array([abs((v - t).total_seconds()) / 86400 for v in values.ravel()])
+    except (TypeError, ValueError, AttributeError):
+        return None
+    days = days[np.isfinite(days)]
+    return float(days.min()) if days.size else None
 
 
 def _check_emissivity_values(v: np.ndarray) -> None:

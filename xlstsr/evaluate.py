@@ -792,9 +792,12 @@ def _advice_with_sr(reference: xr.DataArray, sr: xr.DataArray,
 def _reproject(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
     """``sr`` bilinearly reprojected onto the reference's (y, x) grid, with the reference's coords.
 
-    Each image (leading index) is warped on its own, by the call a single image gets: GDAL
-    warps a multi-band raster with one validity for all its bands, so a step's score moved with
-    the other steps of the cube (165,880 pixels alone, 164,689 in a 3-step cube)."""
+    Each image (leading index) is warped as it is on its own: GDAL warps a multi-band raster
+    with one validity for all its bands, so a step's score moved with the other steps of the
+    cube (165,880 pixels alone, 164,689 in a 3-step cube). The coupling acts only through the
+    NaN (nodata) pixels, so the images with the same NaN mask are warped together, in one call
+    (bit for bit their warps alone): a call per step cost ~10 ms each (200 steps of 128 x 128:
+    1.9 s for 0.24 s)."""
     ydim, xdim = spatial_dims(sr)
     ry, rx = spatial_dims(ref)
     lead = [d for d in sr.dims if d not in (ydim, xdim)]
@@ -811,22 +814,42 @@ def _reproject(sr: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
 
     if not lead:
         return warped(src)
-    if len(lead) == 1:  # each step as a one-band raster, put back together along its dim
-        return xr.concat([warped(src.isel({lead[0]: [i]})) for i in range(src.sizes[lead[0]])],
-                         dim=lead[0])
-    # rioxarray reprojects (band, y, x): the leading dims flattened into one, one image a call
+    if len(lead) == 1:  # each group of steps as one raster, put back in the steps' order
+        groups = _same_nan_mask(np.asarray(src.values))
+        if len(groups) == 1:
+            return warped(src)
+        parts = xr.concat([warped(src.isel({lead[0]: g})) for g in groups], dim=lead[0])
+        return parts.isel({lead[0]: np.argsort(np.concatenate(groups), kind="stable")})
+    # rioxarray reprojects (band, y, x): the leading dims flattened into one
     flat = xr.DataArray(
         np.asarray(src.values).reshape(-1, src.sizes[ydim], src.sizes[xdim]),
         dims=("_lead", ydim, xdim), coords={ydim: src[ydim].values, xdim: src[xdim].values},
     )
     flat = flat.rio.write_crs(sr.rio.crs).rio.write_transform(sr.rio.transform(recalc=True))
-    images = [np.asarray(warped(flat.isel(_lead=[i])).values)[0] for i in range(flat.sizes["_lead"])]
+    images = np.empty((flat.sizes["_lead"], ref.sizes[ry], ref.sizes[rx]), np.float64)
+    for g in _same_nan_mask(np.asarray(flat.values)):
+        images[g] = np.asarray(warped(flat.isel(_lead=g)).values)
     shape = [sr.sizes[d] for d in lead]
     coords = {k: v for k, v in sr.coords.items() if ydim not in v.dims and xdim not in v.dims
               and k != "spatial_ref"}
     coords.update({ry: ref[ry].values, rx: ref[rx].values})
-    return xr.DataArray(np.stack(images).reshape(*shape, ref.sizes[ry], ref.sizes[rx]),
+    return xr.DataArray(images.reshape(*shape, ref.sizes[ry], ref.sizes[rx]),
                         dims=(*lead, ry, rx), coords=coords)
+
+
+def _same_nan_mask(images: np.ndarray) -> list[np.ndarray]:
+    """The indices of the images (first axis) grouped by identical NaN masks, each group in
+    order, the groups in order of their first image."""
+    import hashlib
+
+    groups: dict[bytes, tuple[np.ndarray, list[int]]] = {}
+    for i in range(images.shape[0]):
+        nan = np.isnan(images[i])
+        key = hashlib.blake2b(np.packbits(nan).tobytes(), digest_size=16).digest()
+        while key in groups and not np.array_equal(groups[key][0], nan):
+            key += b"+"  # a hash collision: another mask
+        groups.setdefault(key, (nan, []))[1].append(i)
+    return [np.asarray(members, dtype=np.intp) for _, members in groups.values()]
 
 
 def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | None) -> int | None:
