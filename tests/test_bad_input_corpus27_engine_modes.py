@@ -111,7 +111,7 @@ def items():
 
 
 @pytest.mark.parametrize(("kw", "said"), [
-    ({"bounds_latlon": (11.0, 43.0, 12.0, 44.0)}, "engine='stackstac'"),
+    ({"bounds_latlon": (11.0, 43.0, 12.0, 44.0)}, "engine='stackstac' cannot load these items"),
     ({"resolutoin": 463.3}, "resolution="),
     ({"group_by": "solar_day"}, "groupby="),
 ])

@@ -677,9 +677,10 @@ def to_cogs(
         steps one file name, existing files without ``overwrite``, a name derived from
         ``da.name`` that holds folders. If a step fails later (its computation, the disk), no
         file is changed: each step is written to a hidden file beside its name
-        (``.{prefix}_{time}.partial.tif``), all are renamed to their names once every step is
+        (``.{prefix}_{time}.tif.partial``), all are renamed to their names once every step is
         written, and on a failure the hidden files are removed, existing files (``overwrite``)
-        left whole as they were. The folder needs room for the new files beside the old ones.
+        left whole as they were. A run killed hard (no clean-up) may leave hidden files; they
+        match no ``*.tif`` pattern, and the next run over the same names removes them. The folder needs room for the new files beside the old ones.
     xlstsr.errors.PhysicalRangeError
         An array labelled as a temperature (``units`` K or degC) whose values, decoded with its
         own ``scale_factor`` / ``add_offset``, are not land temperatures (median outside
@@ -717,6 +718,8 @@ def to_cogs(
     # step is written: a failed step (a compute error, a full disk) changed no file (writing
     # over the final names left new dates beside old ones, or a truncated old file)
     parts = {p: _partial_name(p) for p in names}
+    for part in parts.values():  # left by a run killed hard (its clean-up below never ran)
+        part.unlink(missing_ok=True)
     paths: list[Path] = []
     crs = da.rio.crs
     # the exact transform (the written one where the labels agree), not rioxarray's
@@ -748,8 +751,12 @@ def to_cogs(
 
 def _partial_name(path: Path) -> Path:
     """The hidden name beside ``path`` a step is written to before it is renamed to ``path``
-    (``.lst_2020-07-01.partial.tif``: no ``*.tif`` pattern of the folder's files matches it)."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
+    (``.lst_2020-07-01.tif.partial``): it does not end in ``.tif``, so no ``*.tif`` pattern of
+    the folder's files matches it (pathlib's and glob's ``*`` match a leading dot: a name
+    ending in ``.tif`` left by a run killed hard was read as one more step by
+    ``open_cog(sorted(Path(d).glob('*.tif')))``). GDAL writes it as a COG all the same: the
+    driver is passed, not taken from the extension."""
+    return path.with_name(f".{path.name}.partial")
 
 
 #: the most of a time chunk to_cogs computes at once when the chunk is read from a file: a

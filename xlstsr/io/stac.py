@@ -788,10 +788,39 @@ def _stackstac_keywords() -> set[str]:
     return set(inspect.signature(stackstac.stack).parameters) - {"items"}
 
 
-def _check_odc_keywords(kwargs: dict[str, Any]) -> None:
+def _has_epsg(item: Any) -> bool:
+    """Whether stackstac can place ``item``: an EPSG code as ``proj:epsg`` or ``proj:code``
+    ('EPSG:n', copied to ``proj:epsg`` by :func:`_with_proj_epsg`) on the item or an asset.
+    MODIS sinusoidal items carry ``proj:wkt2`` only."""
+    return any(
+        d.get("proj:epsg") is not None
+        or (isinstance(d.get("proj:code"), str) and d["proj:code"].upper().startswith("EPSG:"))
+        for d in [item.properties, *(a.extra_fields for a in item.assets.values())]
+    )
+
+
+def _stackstac_misfit(items: Sequence[Any], crs: Any) -> str | None:
+    """Why ``engine='stackstac'`` could not load ``items`` into ``crs`` (it needs an EPSG code
+    on every item and on ``crs`` where one is given), or None where it could."""
+    lacking = [it.id for it in items if not _has_epsg(it)]
+    if lacking:
+        return (f"{len(lacking)} of the {len(items)} items have no EPSG code (e.g. "
+                f"{lacking[0]!r}; MODIS sinusoidal has none)")
+    try:
+        epsg_out = _epsg_of(crs)
+    except Exception:  # not a CRS: open_stac names it
+        epsg_out = None
+    if crs is not None and epsg_out is None:
+        return f"crs={str(crs)[:40]!r} has no EPSG code"
+    return None
+
+
+def _check_odc_keywords(kwargs: dict[str, Any], items: Sequence[Any] = (),
+                        crs: Any = None) -> None:
     """Refuse a keyword ``odc.stac.load`` does not take: it takes ``**kw`` and drops those it
     does not know, so stackstac's ``bounds_latlon=`` or a typo (``resolutoin=``) loaded the
-    whole extent of the items at native resolution without a word."""
+    whole extent of the items at native resolution without a word. ``engine='stackstac'`` is
+    advised only where it can load the ``items`` (EPSG codes: not MODIS sinusoidal)."""
     import difflib
 
     known = _odc_keywords()
@@ -802,8 +831,13 @@ def _check_odc_keywords(kwargs: dict[str, Any]) -> None:
     for k in unknown:
         near = difflib.get_close_matches(k, sorted(known | set(_OWN_KEYWORDS)), n=1)
         if k in _stackstac_keywords():
-            hints.append(f"stackstac.stack takes {k}=: pass engine='stackstac' to load with "
-                         "it. ")
+            why = _stackstac_misfit(items, crs)
+            if why is None:
+                hints.append(f"stackstac.stack takes {k}=: pass engine='stackstac' to load "
+                             "with it. ")
+            else:  # stackstac needs EPSG codes: it fails on MODIS sinusoidal items
+                hints.append(f"{k}= is stackstac.stack's, but engine='stackstac' cannot load "
+                             f"these items: it needs EPSG codes, and {why}. ")
         elif near:
             hints.append(f"Did you mean {near[0]}= (for {k}=)? ")
     raise XlstsrError(
@@ -970,7 +1004,7 @@ def open_stac(
     if engine not in ("odc", "stackstac"):  # before the checks of the items
         raise XlstsrError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
     if engine == "odc":  # odc-stac drops the keywords it does not know without a word
-        _check_odc_keywords(kwargs)
+        _check_odc_keywords(kwargs, items, crs)
     bands = [assets] if isinstance(assets, str) else (list(assets) if assets is not None else None)
     # without assets=: the data assets (what odc-stac loads), else every asset
     keys = bands if bands is not None else (sorted({k for it in items for k in _data_assets(it)})

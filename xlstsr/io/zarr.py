@@ -297,9 +297,13 @@ def _task_values(t: Any, depth: int = 0) -> Any:
 
 def _graph_arrays(raw: Any) -> list[Any]:
     """The backend arrays a dask array's graph holds, for :func:`files_read` and
-    :func:`urls_read`: the objects of dask's ``original-*`` layers (``from_array``) and the
-    literals in one task of every other layer (with ``inline_array=True`` every task of a layer
-    holds the same array; a Blockwise layer is read from its template, not materialised)."""
+    :func:`urls_read`: the objects of dask's ``original-*`` layers (``from_array``), the
+    template of every Blockwise layer (``inline_array=True``, ``from_zarr``: read without
+    building its tasks) and the literals in one task of every other materialised layer (a
+    hand-built graph: every task of a layer holds the same array). Other layers that are not
+    materialised (map_overlap's and rolling's ArrayOverlapLayer) only rearrange other layers'
+    chunks: looking at one of their tasks would build them all (seconds and hundreds of MiB
+    on a long cube), so they are skipped."""
     from dask.blockwise import Blockwise
 
     found: list[Any] = []
@@ -310,7 +314,7 @@ def _graph_arrays(raw: Any) -> list[Any]:
         elif isinstance(layer, Blockwise):
             found += list(_task_values(layer.task))
             found += [v for v, ind in layer.indices if ind is None]  # the inlined literals
-        else:
+        elif getattr(layer, "is_materialized", lambda: True)():  # a plain dict graph: is
             first = next(iter(layer.values()), None)
             found += list(_task_values(first)) if first is not None else []
     return [a for v in found for a in _task_values(v)]
