@@ -230,22 +230,19 @@ def _open_guide(path: str, variable: str | None, nodata: float | None = None,
     return guide
 
 
-#: side of the central window of the --guide file that --guide-scale is checked on (its first
-#: step and band): a few blocks of the file, never all of it
-GUIDE_SCALE_SAMPLE = 256
-
-
 def _refuse_scale_on_decoded_guide(guide: Any, path: str, scale: float,
                                    nodata: float | None) -> None:
     """Refuse ``--guide-scale`` below 1 on a float guide whose values lie within [-1, 1]
     already (an NDVI, or a product the reader decoded, as ``open_modis`` does an .hdf): scaled
     again it is NDVI x 0.0001, which the library's own refusal of an inherited scale
     (``_refuse_inherited_scale``) does not see on the lazily read file (disr ran, up to 8 K
-    off, exit 0). Judged on the central :data:`GUIDE_SCALE_SAMPLE` pixels square of the first
-    step; integers (stored numbers, which the flag is for) are never refused."""
+    off, exit 0). Judged on the central pixels of the first step
+    (:func:`~xlstsr.validate.central_window`); integers (stored numbers, which the flag is
+    for) are never refused."""
     import numpy as np
 
     from xlstsr.errors import XlstsrError
+    from xlstsr.validate import central_window
 
     if not 0 < scale < 1 or guide.dtype.kind != "f":
         return
@@ -253,10 +250,7 @@ def _refuse_scale_on_decoded_guide(guide: Any, path: str, scale: float,
         ydim, xdim = _spatial_dims(guide)
     except XlstsrError:  # the library names a guide without a grid
         return
-    ny, nx = guide.sizes[ydim], guide.sizes[xdim]
-    y0, x0 = max(0, (ny - GUIDE_SCALE_SAMPLE) // 2), max(0, (nx - GUIDE_SCALE_SAMPLE) // 2)
-    window = guide.isel({d: 0 for d in guide.dims if d not in (ydim, xdim)}).isel(
-        {ydim: slice(y0, y0 + GUIDE_SCALE_SAMPLE), xdim: slice(x0, x0 + GUIDE_SCALE_SAMPLE)})
+    window = central_window(guide, ydim, xdim)
     v = np.asarray(window.values, dtype=np.float64).ravel()
     fills = [f for f in (nodata, guide.attrs.get("_FillValue"), guide.attrs.get("nodata"),
                          guide.encoding.get("_FillValue")) if f is not None]

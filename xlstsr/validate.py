@@ -2331,6 +2331,29 @@ def decode_lst(
     return result
 
 
+#: side of the central window a declared guide scale is checked on (its first step and band): a
+#: few blocks of the file, never all of it
+GUIDE_SCALE_SAMPLE = 256
+
+
+def central_window(da: xr.DataArray, ydim: Hashable, xdim: Hashable,
+                   side: int = GUIDE_SCALE_SAMPLE) -> xr.DataArray:
+    """The central ``side`` x ``side`` pixels of ``da``'s first step (index 0 of every other
+    dim): what a check of a lazily read file's values reads, never the whole file.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.arange(100.0).reshape(1, 10, 10), dims=("time", "y", "x"))
+    >>> central_window(da, "y", "x", side=2).values
+    array([[44., 45.],
+           [54., 55.]])
+    """
+    ny, nx = da.sizes[ydim], da.sizes[xdim]
+    y0, x0 = max(0, (ny - side) // 2), max(0, (nx - side) // 2)
+    return da.isel({d: 0 for d in da.dims if d not in (ydim, xdim)}).isel(
+        {ydim: slice(y0, y0 + side), xdim: slice(x0, x0 + side)})
+
+
 def stored_values(da: xr.DataArray) -> np.ndarray:
     """The finite values of an in-memory array as stored (float64, flat), without its declared
     ``_FillValue`` / ``missing_value`` (a text one is ignored): what a check of the stored values

@@ -967,27 +967,20 @@ def _declare_guide(guide: xr.DataArray | None, declared: Mapping[str, Any]) -> A
     return guide
 
 
-#: side of the central window of a guide file that a declared scale is checked on (its first
-#: step and band): a few blocks of the file, never all of it
-GUIDE_SCALE_SAMPLE = 256
-
-
 def _refuse_scale_on_decoded_guide(guide: xr.DataArray, scale: float) -> None:
     """Refuse a declared scale below 1 on a float guide whose values lie within [-1, 1] already
     (an NDVI, or values its reader decoded): scaled again it is NDVI x 0.0001, which the
     guide's decoding does not see on a lazily read file. Judged on the central
-    :data:`GUIDE_SCALE_SAMPLE` pixels square of the first step."""
-    from ..validate import stored_values
+    pixels square of the first step
+    (:func:`~xlstsr.validate.central_window`)."""
+    from ..validate import central_window, stored_values
 
     guide = guide.rename(spatial_names(guide))
     try:
         ydim, xdim = spatial_dims(guide)
     except XlstsrError:  # the guide's preparation names a guide without a grid
         return
-    ny, nx = guide.sizes[ydim], guide.sizes[xdim]
-    y0, x0 = max(0, (ny - GUIDE_SCALE_SAMPLE) // 2), max(0, (nx - GUIDE_SCALE_SAMPLE) // 2)
-    window = guide.isel({d: 0 for d in guide.dims if d not in (ydim, xdim)}).isel(
-        {ydim: slice(y0, y0 + GUIDE_SCALE_SAMPLE), xdim: slice(x0, x0 + GUIDE_SCALE_SAMPLE)})
+    window = central_window(guide, ydim, xdim)
     v = stored_values(window)
     if not v.size or float(np.abs(v).max()) > 1.05:
         return  # stored numbers (or no evidence): the declaration may be what they need
