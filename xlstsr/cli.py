@@ -680,7 +680,9 @@ def _written_whole(path: str) -> Iterator[str]:
         CPLE_BaseError = RasterioError
 
     p = Path(path)
-    part = p.with_name(f".{p.stem}.partial{p.suffix}")
+    # not ending in the output's suffix: a run killed hard (no clean-up) leaves a hidden file
+    # that `glob('*.tif')` would read as a step (the writers name their format, not the suffix)
+    part = p.with_name(f".{p.name}.partial")
     try:
         yield str(part)
         os.replace(part, p)
