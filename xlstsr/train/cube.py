@@ -114,16 +114,20 @@ def _same_labels(truth: xr.DataArray, lst: xr.DataArray) -> xr.DataArray:
 def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> xr.DataArray:
     """The truth north-up and checked to lie on the LST's grid ``factor`` times finer, pixel
     for pixel, when both have coordinates: it was paired by position only (a south-up truth
-    trained upside down, one 8 km away on the wrong ground, without a word)."""
+    trained upside down, one 8 km away on the wrong ground, without a word). Along an axis the
+    LST has no coordinates for, nothing says the LST's order: the truth is kept as stored
+    there (flipping it alone trained a south-up pair stored alike upside down), as the guide
+    is (:func:`xlstsr.guide._same_shape_guide`)."""
     from ..grid import fine_grid, same_axis
     from ..validate import image_order
 
-    truth = image_order(truth)
     try:
         ty, tx = spatial_dims(truth)
         ly, lx = spatial_dims(lst)
     except XlstsrError:
-        return truth
+        return image_order(truth)
+    unordered = [t for t, d in ((ty, ly), (tx, lx)) if t in truth.coords and d not in lst.coords]
+    truth = image_order(truth.drop_vars(unordered))
     if not all(d in c.coords for d, c in ((ty, truth), (tx, truth), (ly, lst), (lx, lst))):
         return truth  # plain arrays: paired by position, as documented
     fy, fx, _ = fine_grid(image_order(lst), factor)
