@@ -2,8 +2,9 @@
 
 GDAL builds in binary wheels usually lack the HDF4 driver, so granules are read with pyhdf
 (``pip install 'xlstsr[hdf]'``) and georeferenced from their HDF-EOS ``StructMetadata`` (MODIS
-sinusoidal grid). Pixels are read chunk by chunk when computed (the HDF4 library is not
-thread-safe: reads hold one lock). The date comes from the granule name (``.AYYYYDDD.``).
+sinusoidal tiles, or the geographic Climate Modelling Grid of MOD11C1/C3: EPSG:4326). Pixels
+are read chunk by chunk when computed (the HDF4 library is not thread-safe: reads hold one
+lock). The date comes from the granule name (``.AYYYYDDD.``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..grid import MODIS_SINUSOIDAL, grid_coords
 from ..qc import modland
 from ..validate import check_bool, check_whole
 from .cog import check_chunks
+from .formats import absolute_path
 
 __all__ = ["granule_time", "open_modis"]
 
@@ -81,9 +83,28 @@ class _SDSArray:
     def __getitem__(self, key: Any) -> np.ndarray:
         SD = _pyhdf()
         with _HDF4_LOCK:
-            sd = SD.SD(self.path, SD.SDC.READ)
+            try:
+                sd = SD.SD(self.path, SD.SDC.READ)
+            except SD.HDF4Error as err:  # moved, deleted or unmounted since open_modis
+                if not os.path.isfile(self.path):
+                    raise InputNotFoundError(
+                        f"the MODIS granule {self.path} is gone since it was opened (moved or "
+                        f"deleted?): {self.name} cannot be read; open it again where it is now."
+                    ) from err
+                raise XlstsrError(
+                    f"cannot open the MODIS granule {self.path} to read {self.name} ({err}); "
+                    "check that the file is still readable."
+                ) from err
             try:
                 return np.asarray(sd.select(self.name)[key], dtype=self.dtype)
+            except (SD.HDF4Error, ValueError) as err:
+                # pyhdf's bare "SDreaddata failure": a damaged compressed block (partial
+                # download, bad disk block) found only now, in a cube of hundreds of granules
+                raise XlstsrError(
+                    f"{self.name} of the MODIS granule {self.path} cannot be read ({err}): the "
+                    "file is damaged (an interrupted download?). Download the granule again, or "
+                    "leave it out of the list of granules opened."
+                ) from err
             finally:
                 sd.end()
 
@@ -124,6 +145,46 @@ def _corners(struct: str) -> tuple[tuple[float, float], tuple[float, float]]:
         return float(m.group(1)), float(m.group(2))
 
     return pair("UpperLeftPointMtrs"), pair("LowerRightMtrs")
+
+
+def _packed_dms(value: float) -> float:
+    """Degrees of an HDF-EOS (GCTP) packed angle ``DDDMMMSSS.SS``: -180000000 -> -180.0,
+    5030000 -> 5.5; NaN where its minutes or seconds are not below 60 (not packed DMS)."""
+    sign = -1.0 if value < 0 else 1.0
+    a = abs(value)
+    deg = int(a // 1_000_000)
+    minutes = int((a - deg * 1_000_000) // 1_000)
+    sec = a - deg * 1_000_000 - minutes * 1_000
+    if minutes >= 60 or sec >= 60:
+        return float("nan")
+    return sign * (deg + minutes / 60 + sec / 3600)
+
+
+def _grid(path: Path, struct: str) -> tuple[str, tuple[float, float], tuple[float, float]]:
+    """The CRS and the (x, y) corners of the first grid of the StructMetadata: metres of the
+    MODIS sinusoidal (tiles, ``GCTP_SNSOID``) or degrees (Climate Modelling Grid MOD11C1/C3,
+    ``GCTP_GEO``, corners in packed DMS); any other projection is refused (its corners read as
+    sinusoidal metres placed the pixels elsewhere without a word)."""
+    corners = _corners(struct)
+    m = re.search(r"Projection=(\w+)", struct)
+    projection = m.group(1) if m else "GCTP_SNSOID"  # MODIS tiles; files without the key
+    if projection == "GCTP_SNSOID":
+        return MODIS_SINUSOIDAL, *corners
+    if projection == "GCTP_GEO":
+        (ulx, uly), (lrx, lry) = (tuple(_packed_dms(v) for v in c) for c in corners)
+        if not (-180 <= ulx < lrx <= 180 and -90 <= lry < uly <= 90):
+            raise XlstsrError(
+                f"{path.name}: its geographic grid (GCTP_GEO) has corners {corners} that are "
+                "not packed degrees-minutes-seconds (DDDMMMSSS) of a north-up lon/lat grid; "
+                "reproject it with GDAL (gdalwarp) or open it with rioxarray.open_rasterio."
+            )
+        return "EPSG:4326", (ulx, uly), (lrx, lry)
+    raise XlstsrError(
+        f"{path.name} is on a {projection} grid: open_modis reads the MODIS sinusoidal tiles "
+        "(GCTP_SNSOID, MOD11A1...) and the geographic Climate Modelling Grid (GCTP_GEO, "
+        "MOD11C1...). Reproject it with GDAL (gdalwarp -t_srs ...) or open it with "
+        "rioxarray.open_rasterio (with a GDAL built with HDF4)."
+    )
 
 
 def _qc_name(variable: str) -> str | None:
@@ -172,7 +233,7 @@ def _task_name(path: Path, variable: str, chunks: tuple[tuple[int, ...], ...]) -
 def _open_one(
     path: PathLike, variable: str, qc: str | None, max_modland: int, decode: bool, chunks: Any
 ) -> xr.DataArray:
-    path = Path(path)
+    path = Path(absolute_path(path))  # read when computed: by a worker, maybe elsewhere
     if path.is_dir():  # "no such granule" for an existing folder did not say what to pass
         raise InputNotFoundError(
             f"{path} is a folder, not a MODIS granule: pass a file, a pattern such as "
@@ -210,7 +271,7 @@ def _open_one(
         qc_dtype = np.asarray(sd.select(qc_name)[0:1, 0:1]).dtype if qc_name else None
     finally:
         sd.end()
-    (ulx, uly), (lrx, lry) = _corners(struct)
+    crs, (ulx, uly), (lrx, lry) = _grid(path, struct)
     ny, nx = shape
     t = Affine((lrx - ulx) / nx, 0.0, ulx, 0.0, (lry - uly) / ny, uly)
     y, x = grid_coords(t, (ny, nx))
@@ -251,12 +312,13 @@ def _open_one(
     else:
         data = raw
     keep["source"] = path.name
-    coords: dict[str, Any] = {"y": ("y", y, {"units": "m"}), "x": ("x", x, {"units": "m"})}
+    yu, xu = ("m", "m") if crs == MODIS_SINUSOIDAL else ("degrees_north", "degrees_east")
+    coords: dict[str, Any] = {"y": ("y", y, {"units": yu}), "x": ("x", x, {"units": xu})}
     when = granule_time(path)
     if when is not None:
         coords["time"] = when
     da = xr.DataArray(data, dims=("y", "x"), coords=coords, name=variable, attrs=keep)
-    return da.rio.write_crs(MODIS_SINUSOIDAL).rio.write_transform(t)
+    return da.rio.write_crs(crs).rio.write_transform(t)
 
 
 def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
@@ -265,7 +327,7 @@ def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
         s = os.fspath(path)
         if not glob.has_magic(s):
             return None
-        found = sorted(Path(p) for p in glob.glob(s))
+        found = sorted(Path(p) for p in glob.glob(absolute_path(s)))
         if not found:
             raise InputNotFoundError(f"no MODIS granule matches {s!r}; check the folder and "
                                      "the pattern (e.g. 'MOD11A1.A2020*.h18v04.*.hdf').")
@@ -327,14 +389,16 @@ def open_modis(
     -------
     DataArray
         ``(y, x)`` for one granule (its date as a scalar ``time`` coordinate), ``(time, y, x)``
-        for several; MODIS sinusoidal CRS and transform written; dask-backed (nothing is read
-        until computed); attributes from the file (``units``...) and ``source``.
+        for several; CRS (MODIS sinusoidal, or EPSG:4326 for a Climate Modelling Grid granule
+        such as MOD11C1) and transform written; dask-backed (nothing is read until computed);
+        attributes from the file (``units``...) and ``source``.
 
     Raises
     ------
     XlstsrError
-        A file that is not HDF4, granules of different tiles or with the same date, or a
-        granule name without a date when several are stacked.
+        A file that is not HDF4, a grid neither MODIS sinusoidal nor geographic, granules of
+        different tiles or with the same date, or a granule name without a date when several
+        are stacked; when computed, a damaged granule (named, to download again).
     VariableNotFoundError
         ``variable`` (or the QC layer) is not in the granule.
 
@@ -369,7 +433,7 @@ def open_modis(
             f"cannot date {bad[:3]}: stacking granules needs MODIS names with .AYYYYDDD. "
             "(rename them, or open them one by one and concatenate with your own times)."
         )
-    grids = {(a.shape, a.rio.transform()) for a in arrays}
+    grids = {(a.shape, a.rio.transform(), a.rio.crs.to_string()) for a in arrays}
     if len(grids) > 1:
         tiles = sorted({m.group(0) for p in paths if (m := re.search(r"h\d\dv\d\d", p.name))})
         raise XlstsrError(
@@ -386,4 +450,4 @@ def open_modis(
     order = np.argsort(np.asarray(times))
     out = xr.concat([arrays[i] for i in order], dim="time", combine_attrs="drop_conflicts")
     out.attrs["source"] = ", ".join(paths[i].name for i in order)
-    return out.rio.write_crs(MODIS_SINUSOIDAL).rio.write_transform(arrays[0].rio.transform())
+    return out.rio.write_crs(arrays[0].rio.crs).rio.write_transform(arrays[0].rio.transform())
