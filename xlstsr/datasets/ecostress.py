@@ -16,6 +16,7 @@ Masking (the README of the data): NaN where LST == 0 (fill), ``cloud_mask != 0``
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -26,6 +27,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import (
+    AllNaNError,
     GridError,
     InputNotFoundError,
     InputTypeError,
@@ -62,6 +64,8 @@ def _folder(root: str | os.PathLike[str] | None) -> Path:
         raise InputTypeError(
             f"root must be one folder (str or pathlib.Path), got {type(root).__name__} "
             f"{root!r:.60}; pass e.g. 'data/ecostress_la', one call per folder")
+    if root is not None:  # '~/ecostress_la' (the folder itself) was taken for a data folder
+        root = Path(root).expanduser()
     if root is not None and Path(root).is_file():  # scenes.csv or a scene's file: its folder
         up = Path(root).parent
         root = up.parent if up.name in ("LST", "cloud_mask", "water_mask") else up
@@ -74,13 +78,38 @@ def _folder(root: str | os.PathLike[str] | None) -> Path:
 SAME_OVERPASS = pd.Timedelta(seconds=180)
 
 
+class _DamagedFileError(XlstsrError):
+    """A scene's GeoTIFF that GDAL cannot read (truncated, corrupt): :func:`ecostress_scenes`
+    leaves its scene out, :func:`open_ecostress_scene` raises it."""
+
+    def __init__(self, path: Path, err: Exception):
+        self.path = path
+        super().__init__(
+            f"{path} cannot be read ({type(err).__name__}: {str(err)[:120]}): the file is "
+            "damaged or truncated (an interrupted download?). Download it again (AppEEARS "
+            f"delivers it with its cloud_mask and water_mask), or move it out of {path.parent}.")
+
+
+@contextlib.contextmanager
+def _reading(path: Path):
+    """GDAL's errors on reading ``path`` as a :class:`_DamagedFileError` naming it (rasterio's
+    bare "Read failed. See previous exception for details." named no file)."""
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
+
+    try:
+        yield
+    except (RasterioError, CPLE_BaseError) as err:
+        raise _DamagedFileError(path, err) from err
+
+
 def _centre_lonlat(path: Path) -> tuple[float, float]:
     """The centre (longitude, latitude) of a GeoTIFF, reprojected from its own CRS (the centre
     easting of a UTM scene, in metres, was divided by 15 as if it were degrees)."""
     import rasterio
     from rasterio.warp import transform
 
-    with rasterio.open(path) as src:
+    with _reading(path), rasterio.open(path) as src:
         b, crs = src.bounds, src.crs
     x, y = (b.left + b.right) / 2, (b.bottom + b.top) / 2
     if crs is not None and not crs.is_geographic:
@@ -105,7 +134,19 @@ def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
     UTC), ``day_night`` (local mean solar hour 6-18 = day, from the scene's centre longitude;
     with ``centre_lon``, ``centre_lat`` and ``local_solar_hour`` where the table has them),
     ``overpass`` (granules less than :data:`SAME_OVERPASS` apart) and ``n_valid`` (its clear
-    land pixels, read)."""
+    land pixels, read). A scene whose files cannot be read (truncated, corrupt) is left out,
+    with a warning naming them (one such file stopped the listing of the whole folder)."""
+    damaged: dict[str, _DamagedFileError] = {}  # scene key -> its file that cannot be read
+
+    def read(what, key: str, *args):
+        if key in damaged:
+            return None
+        try:
+            return what(*args)
+        except _DamagedFileError as err:
+            damaged[key] = err
+            return None
+
     for mask in ("cloud_mask", "water_mask"):
         need = _missing(df, mask)
         if need.any():
@@ -128,8 +169,9 @@ def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
     df["datetime_utc"] = t
     need = _missing(df, "day_night")
     if need.any():
-        centre = np.array([_centre_lonlat(folder / "LST" / name)
-                           for name in df.loc[need, "file"]], np.float64).reshape(-1, 2)
+        centre = np.array([read(_centre_lonlat, k, folder / "LST" / name) or (np.nan, np.nan)
+                           for k, name in zip(df.loc[need, "key"], df.loc[need, "file"])],
+                          np.float64).reshape(-1, 2)
         t = df.loc[need, "datetime_utc"]
         hour = (t.dt.hour + t.dt.minute / 60 + t.dt.second / 3600 + centre[:, 0] / 15.0) % 24
         df.loc[need, "day_night"] = np.where((hour >= 6) & (hour < 18), "day", "night")
@@ -139,6 +181,27 @@ def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
             if col in df:
                 df.loc[need, col] = df.loc[need, col].fillna(
                     pd.Series(np.asarray(values), index=df.index[need]))
+    need = _missing(df, "n_valid")
+    if need.any():
+        clear = [read(_clear, k, folder, k, f, c, w)
+                 for k, f, c, w in zip(df.loc[need, "key"], df.loc[need, "file"],
+                                       df.loc[need, "cloud_mask"], df.loc[need, "water_mask"])]
+        counts = [0 if c is None else int(np.count_nonzero(c[0])) for c in clear]
+        if "n_valid" not in df:
+            df["n_valid"] = 0
+        df.loc[need, "n_valid"] = counts
+        df["n_valid"] = df["n_valid"].astype(np.int64)
+    if damaged:  # left out before the overpasses are formed, as one without its masks is
+        if len(damaged) == len(df):  # nothing to list: the first file's error
+            raise next(iter(damaged.values()))
+        warn(f"{len(damaged)} of the {len(df)} scenes of {folder} have a file that cannot be "
+             f"read (damaged or truncated: an interrupted download?) and are left out: "
+             f"{', '.join(e.path.name for e in list(damaged.values())[:5])}"
+             f"{' ...' if len(damaged) > 5 else ''}. Download them again, or move them out of "
+             "the folder.", UserWarning)
+        df = df[~df["key"].isin(list(damaged))].reset_index(drop=True)
+        # open_ecostress_scene(key) of one of them says why, not "no ECOSTRESS scene"
+        df.attrs["unreadable"] = {k: str(e) for k, e in damaged.items()}
     need = _missing(df, "overpass")
     if need.any():
         # in time order, a granule joins the overpass begun less than SAME_OVERPASS before it
@@ -157,15 +220,6 @@ def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
             start.setdefault(op, t)
             listed[i], current = op, op
         df["overpass"] = listed
-    need = _missing(df, "n_valid")
-    if need.any():
-        counts = [int(np.count_nonzero(_clear(folder, k, f, c, w)[0]))
-                  for k, f, c, w in zip(df.loc[need, "key"], df.loc[need, "file"],
-                                        df.loc[need, "cloud_mask"], df.loc[need, "water_mask"])]
-        if "n_valid" not in df:
-            df["n_valid"] = 0
-        df.loc[need, "n_valid"] = counts
-        df["n_valid"] = df["n_valid"].astype(np.int64)
     return df
 
 
@@ -331,7 +385,7 @@ def _folder_box(folder: str) -> Box:
 
     boxes = []
     for path in _scene_files(Path(folder)):
-        with rasterio.open(path) as src:
+        with _reading(path), rasterio.open(path) as src:
             b = tuple(src.bounds)
             boxes.append(transform_bounds(src.crs, "EPSG:4326", *b) if src.crs and
                          src.crs.to_epsg() != 4326 else b)
@@ -460,10 +514,42 @@ def _check_bounds(bounds: object) -> tuple[float, float]:
     return lo, hi
 
 
+#: the share of a scene's clear land pixels the default bounds may remove without a warning (the
+#: undetected cloud edges they are meant for: at most 0.02 % of a shared Los Angeles scene)
+DEFAULT_BOUNDS_MAX_SHARE = 0.05
+
+
+def _check_default_bounds(key: str, day_night: str, clear_lst: np.ndarray, kept: int,
+                          bounds: tuple[float, float]) -> None:
+    """A warning when the default bounds (Los Angeles in summer) remove more than
+    :data:`DEFAULT_BOUNDS_MAX_SHARE` of a scene's clear land pixels, an AllNaNError when they
+    remove all: a scene of a colder place or season came back mostly (or all) NaN without a
+    word."""
+    n = clear_lst.size
+    share = 1.0 - kept / n
+    if share <= DEFAULT_BOUNDS_MAX_SHARE:
+        return
+    med = float(np.median(clear_lst))
+    lo, hi = bounds
+    # a range centred on the scene's median as wide as the default (LA day: 287-347 K)
+    low, high = 5 * round((med - 30) / 5), 5 * round((med + 30) / 5)
+    how = (f"pass bounds=(low, high) in K fitting the scene's place and season (e.g. "
+           f"bounds=({low}, {high}) around its median), or bounds=(150, 400) to keep every clear "
+           "pixel (no plausibility test)")
+    what = (f"the default plausibility bounds {lo:g}-{hi:g} K ({day_night}; tuned for Los "
+            f"Angeles in summer) remove")
+    if kept == 0:
+        raise AllNaNError(
+            f"scene {key}: {what} all its {n} clear land pixels (median {med:.1f} K): the scene "
+            f"would be all NaN; {how}.")
+    warn(f"scene {key}: {what} {share:.0%} of its {n} clear land pixels (median {med:.1f} K), "
+         f"set to NaN; {how}.", UserWarning)
+
+
 def _read(path: Path) -> tuple[np.ndarray, object, str]:
     import rasterio
 
-    with rasterio.open(path) as src:  # raw DN: no scale applied (the masks' scale is bogus)
+    with _reading(path), rasterio.open(path) as src:  # raw DN: no scale (the masks' is bogus)
         return src.read(1), src.transform, str(src.crs)
 
 
@@ -474,7 +560,7 @@ def _read_lst(path: Path) -> tuple[np.ndarray, np.ndarray, object, str]:
     which the plausibility bounds masked to a scene of NaN without a word."""
     import rasterio
 
-    with rasterio.open(path) as src:
+    with _reading(path), rasterio.open(path) as src:
         dn = src.read(1)
         scale, offset, nodata = src.scales[0], src.offsets[0], src.nodata
         transform, crs = src.transform, str(src.crs)
@@ -568,7 +654,10 @@ def open_ecostress_scene(
         (``(mean T^4)^(1/4)``, a block valid when at least half its 70 m pixels are) to coarser
         ones.
     bounds : (float, float), optional
-        Plausible LST range (K); by default :data:`ECOSTRESS_BOUNDS` of the scene's day/night.
+        Plausible LST range (K); by default :data:`ECOSTRESS_BOUNDS` of the scene's day/night
+        (Los Angeles in summer): a warning when these remove more than 5 % of the scene's clear
+        land pixels (a colder place or season), an AllNaNError when they remove all. Bounds
+        given are applied without a word; ``(150, 400)`` keeps every clear pixel.
     box : (west, south, east, north), optional
         The box (degrees) the common grid covers; default :func:`ecostress_box` of the scene's
         folder. Give the union of two folders' boxes to put both on one grid.
@@ -593,6 +682,9 @@ def open_ecostress_scene(
         box = _check_box(box)
     scenes = ecostress_scenes(root)
     key = _scene_key(key)
+    unreadable = scenes.attrs.get("unreadable", {})
+    if key in unreadable:  # left out of the listing, its file damaged
+        raise XlstsrError(f"scene {key}: {unreadable[key]}")
     if key not in scenes.index:
         raise VariableNotFoundError(
             f"no ECOSTRESS scene {key!r}: a scene is named by the doy key of its file names "
@@ -611,6 +703,9 @@ def open_ecostress_scene(
             f"{row['file']} the LST layer, stored as uint16 DN x 0.02 (or float Kelvin)? "
             "Replace it with the product's LST file (ECO_L2_LSTE.002_LST_doy*.tif).")
     ok = clear & (lst >= lo) & (lst <= hi)
+    if bounds is None and clear.any():
+        _check_default_bounds(key, row["day_night"], lst[clear], int(np.count_nonzero(ok)),
+                              (lo, hi))
     lst = np.where(ok, lst, np.float32(np.nan)).astype(np.float32)
     attrs = {"units": "K", "long_name": "land surface temperature", "key": key,
              "day_night": row["day_night"], "time": str(row["datetime_utc"]),

@@ -121,7 +121,30 @@ def _band(folder: Path, name: str, suffix: str = "") -> xr.DataArray:
             f"{{prefix}}B4.tif, B5.tif, B10.tif, BQA.tif and MTL.txt; check the folder and "
             f"`prefix=` (the part of the file names before 'B10.tif').{seen}"
         )
-    return rioxarray.open_rasterio(p).squeeze("band", drop=True)
+    # lazily, as every reader of xlstsr.io (read whole, a full scene took ~4 GiB at open)
+    return rioxarray.open_rasterio(p, chunks={}, mask_and_scale=False).squeeze("band", drop=True)
+
+
+def _collection(mtl: dict[str, str], mtl_file: Path, folder: Path) -> str:
+    """The scene's collection (``""`` pre-collection, ``"1"``), or an XlstsrError for a later
+    one, named by the reader to use: checked before any band is opened (a Collection 2 folder
+    has no BQA, so the missing BQA was reported, with advice on ``prefix=`` that could not
+    work, or that flipped between the ``ST_`` and ``SR_`` files of a Level-2 folder)."""
+    collection = str(mtl.get("COLLECTION_NUMBER", "")).strip().lstrip("0")
+    if collection in ("", "1"):
+        return collection
+    level2 = str(mtl.get("PROCESSING_LEVEL", "")).upper().startswith("L2") or any(
+        re.search(r"ST_B(10|6)\.tiff?$", q.name, re.IGNORECASE) for q in folder.iterdir())
+    how = ("It is a Level-2 scene: open it with `xlstsr.io.open_landsat_c2l2(folder)` "
+           "(surface temperature, NDVI and the QA_PIXEL masks)." if level2 else
+           "Download its Level-2 product (LC08_L2SP_..., surface temperature) and open it with "
+           "`xlstsr.io.open_landsat_c2l2`, or read its bands with rioxarray.open_rasterio and "
+           "mask clouds with its QA_PIXEL yourself.")
+    raise XlstsrError(
+        f"{mtl_file.name} is a Collection {collection} scene: its quality band (QA_PIXEL) has "
+        "another bit layout than the BQA open_landsat8_l1 reads (pre-collection and Collection "
+        f"1). {how}"
+    )
 
 
 def open_landsat8_l1(
@@ -142,7 +165,8 @@ def open_landsat8_l1(
     cloud confidence, bits 12-13 cirrus confidence, bits 4-5 water confidence; Collection 1
     (``COLLECTION_NUMBER = 01`` in the MTL): bits 5-6 cloud confidence, bits 11-12 cirrus, no
     water bits (water is then not masked, with a warning); Collection 2 is refused (its
-    QA_PIXEL has another layout). DN 0 is fill. ``bt`` and ``ndvi`` are NaN on clouds, fill
+    QA_PIXEL has another layout; told by the MTL, before any band is opened: a Level-2 scene is
+    read by :func:`open_landsat_c2l2`). DN 0 is fill. ``bt`` and ``ndvi`` are NaN on clouds, fill
     and, with ``mask_water``, water (high water confidence by default: see
     ``water_confidence``). Band 10 is natively 100 m (resampled to 30 m by USGS): statistics
     below ~100 m describe the resampling, not the surface.
@@ -172,7 +196,8 @@ def open_landsat8_l1(
     Returns
     -------
     Dataset
-        ``bt``, ``ndvi`` (float32), ``cloud``, ``water`` (bool) on the scene's grid and CRS; a
+        ``bt``, ``ndvi`` (float32), ``cloud``, ``water`` (bool), dask-backed (the bands are read
+        at open only to check that not every pixel is masked), on the scene's grid and CRS; a
         scalar ``time`` coordinate, the acquisition time (``DATE_ACQUIRED`` +
         ``SCENE_CENTER_TIME``, UTC, naive ``datetime64[ns]``), on which :func:`xlstsr.evaluate`
         checks that a field of another date is not scored against it; ``scene`` and ``date``
@@ -206,6 +231,7 @@ def open_landsat8_l1(
         )
     mtl_file = mtls[0]
     mtl = read_mtl(mtl_file)
+    collection = _collection(mtl, mtl_file, folder)
     need = [f"{k}_BAND_{b}" for k, b in (("RADIANCE_MULT", 10), ("RADIANCE_ADD", 10),
                                          ("K1_CONSTANT", 10), ("K2_CONSTANT", 10),
                                          ("REFLECTANCE_MULT", 4), ("REFLECTANCE_ADD", 4),
@@ -219,31 +245,25 @@ def open_landsat8_l1(
             "(thermal band 10, red 4, NIR 5). A Landsat 5/7 scene (thermal band 6) is not "
             "supported; pass the MTL.txt of a Landsat-8 scene."
         )
+    # lazy (dask) and float32, as open_landsat_c2l2: nothing is read until computed
     b10 = _band(folder, f"{prefix}B10.tif", "B10.tif")
-    b4 = _band(folder, f"{prefix}B4.tif", "B4.tif").astype(np.float64)
-    b5 = _band(folder, f"{prefix}B5.tif", "B5.tif").astype(np.float64)
-    bqa = _band(folder, f"{prefix}BQA.tif", "BQA.tif").astype(np.uint16)
-    ml, al = float(mtl["RADIANCE_MULT_BAND_10"]), float(mtl["RADIANCE_ADD_BAND_10"])
-    k1, k2 = float(mtl["K1_CONSTANT_BAND_10"]), float(mtl["K2_CONSTANT_BAND_10"])
-    rad = ml * b10.astype(np.float64) + al
-    bt = k2 / np.log(k1 / rad + 1.0)
-    r4 = float(mtl["REFLECTANCE_MULT_BAND_4"]) * b4 + float(mtl["REFLECTANCE_ADD_BAND_4"])
-    r5 = float(mtl["REFLECTANCE_MULT_BAND_5"]) * b5 + float(mtl["REFLECTANCE_ADD_BAND_5"])
+    b4 = _band(folder, f"{prefix}B4.tif", "B4.tif")
+    b5 = _band(folder, f"{prefix}B5.tif", "B5.tif")
+    q = _band(folder, f"{prefix}BQA.tif", "BQA.tif").astype(np.uint16)
+
+    def f32(key: str) -> np.float32:
+        return np.float32(mtl[key])
+
+    rad = b10.astype(np.float32) * f32("RADIANCE_MULT_BAND_10") + f32("RADIANCE_ADD_BAND_10")
+    bt = f32("K2_CONSTANT_BAND_10") / np.log(f32("K1_CONSTANT_BAND_10") / rad + np.float32(1))
+    r4 = b4.astype(np.float32) * f32("REFLECTANCE_MULT_BAND_4") + f32("REFLECTANCE_ADD_BAND_4")
+    r5 = b5.astype(np.float32) * f32("REFLECTANCE_MULT_BAND_5") + f32("REFLECTANCE_ADD_BAND_5")
     ndvi = (r5 - r4) / (r5 + r4)
-    q = bqa.values
-    collection = str(mtl.get("COLLECTION_NUMBER", "")).strip().lstrip("0")
-    if collection not in ("", "1"):
-        raise XlstsrError(
-            f"{mtl_file.name} is a Collection {collection} scene: its quality band (QA_PIXEL) "
-            "has another bit layout than the BQA open_landsat8_l1 reads (pre-collection and "
-            "Collection 1). Open its Level-2 product with `open_landsat_c2l2`, or mask clouds "
-            "with its QA_PIXEL yourself."
-        )
     if collection == "1":
         # Collection 1: bits 5-6 cloud confidence, 11-12 cirrus, no water bits (the
         # pre-collection layout read here took every pixel for water, then no cloud)
         cloud = (((q >> 5) & 0b11) >= cloud_level) | (((q >> 11) & 0b11) >= cirrus_level)
-        water = np.zeros(q.shape, bool)
+        water = xr.zeros_like(q, dtype=bool)
         if mask_water:
             warn(
                 f"{mtl_file.name} is a Collection 1 scene, whose BQA has no water bits: water "
@@ -253,12 +273,14 @@ def open_landsat8_l1(
     else:  # pre-collection: bits 14-15 cloud, 12-13 cirrus, 4-5 water confidence
         cloud = (((q >> 14) & 0b11) >= cloud_level) | (((q >> 12) & 0b11) >= cirrus_level)
         water = ((q >> 4) & 0b11) >= water_level
-    fill = (b10.values == 0) | (b4.values == 0) | (b5.values == 0) | ((q & 1) == 1)
+    fill = (b10 == 0) | (b4 == 0) | (b5 == 0) | ((q & 1) == 1)
     bad = cloud | fill | (water if mask_water else False)
-    if bad.all():  # e.g. cloud_confidence=1: pre-collection BQA marks most clear pixels "low"
+    # a reduction streamed chunk by chunk (the bands are read once, not kept)
+    if bool(bad.all()):  # e.g. cloud_confidence=1: pre-collection BQA marks most clear "low"
         raise AllNaNError(
-            f"every pixel of {mtl_file.name}'s scene is masked: cloud {cloud.mean():.0%}, fill "
-            f"{fill.mean():.0%}, water {water.mean():.0%} (cloud_confidence="
+            f"every pixel of {mtl_file.name}'s scene is masked: cloud "
+            f"{float(cloud.mean()):.0%}, fill {float(fill.mean()):.0%}, water "
+            f"{float(water.mean()):.0%} (cloud_confidence="
             f"{cloud_confidence}, cirrus_confidence={cirrus_confidence}). Raise the "
             "confidences (the defaults are 2 and 3), or pass mask_water=False."
         )
@@ -270,8 +292,9 @@ def open_landsat8_l1(
         "long_name": "Landsat-8 band 10 TOA brightness temperature",
     }
     ndvi.attrs = {"long_name": "NDVI (TOA reflectance, bands 4/5)", "units": "1"}
+    cloud.attrs, water.attrs = {}, {}  # not the BQA file's (scale_factor...)
     ds = xr.Dataset(
-        {"bt": bt, "ndvi": ndvi, "cloud": (bt.dims, cloud), "water": (bt.dims, water)},
+        {"bt": bt, "ndvi": ndvi, "cloud": cloud, "water": water},
         attrs={"scene": mtl.get("LANDSAT_SCENE_ID", ""), "date": mtl.get("DATE_ACQUIRED", "")},
     )
     ds = _with_time(ds, _acquisition_time(mtl), mtl_file.name)
@@ -288,7 +311,9 @@ def open_desirex(
     """One DESIREX 2008 Madrid airborne layer (ENVI ``{variable}_{resolution}m.img``).
 
     The ENVI headers carry a malformed UTM 30N definition (false easting 50000, semi-major axis
-    637813); the transform is kept and ``crs`` (UTM 30N, WGS 84) is written instead.
+    637813); the transform is kept and ``crs`` (UTM 30N, WGS 84) is written instead. The
+    ``long_name`` is that of the layer read: the headers' band names and descriptions (swapped
+    between ``Class`` and ``Albedo``) are dropped.
     """
     p = Path(folder) / f"{variable}_{resolution}m.img"
     if not p.is_file():
@@ -308,6 +333,12 @@ def open_desirex(
             "units": "K",
             "long_name": f"DESIREX airborne LST at {resolution} m (Madrid, 2008)",
         }
+    else:
+        # the label from the layer read, not its ENVI header: the Class and Albedo headers carry
+        # each other's band names and description (the class map was titled "Albedo")
+        da.attrs = {k: v for k, v in da.attrs.items()
+                    if k not in ("description", "band_names", "Band_1")}
+        da.attrs["long_name"] = f"DESIREX {variable} at {resolution} m (Madrid, 2008)"
     da.name = f"{variable.lower()}_{resolution}m"
     return da
 
