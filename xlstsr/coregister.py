@@ -357,6 +357,13 @@ def estimate_offset(
     fine = _fine_field(fine)
     from .steps import check_scalar_steps, pair_steps
 
+    # a size-1 dim the LST lacks (band=1 of a GeoTIFF read by rioxarray as it is) is one fine
+    # image, as pair_steps takes it: it was refused as "give one fine image"; kept as a scalar
+    # coordinate, so that a date of it is checked against the LST's below
+    gy, gx = spatial_dims(fine)
+    single = [d for d in fine.dims if d not in (gy, gx) and d not in lst.dims and fine.sizes[d] == 1]
+    if single:
+        fine = fine.squeeze(single)
     # a fine image of one date (`.sel(time=t)`) was compared with LST steps of other dates
     check_scalar_steps(lst, fine, "fine field", "LST", var="fine", like_var="lst")
     ly, lx = spatial_dims(lst)

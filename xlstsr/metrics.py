@@ -40,7 +40,16 @@ from .grid import same_axis
 from .kernels import metrics as _k
 from .kernels import spectra as _s
 from .steps import pair_steps
-from .validate import check_factor, check_number, crs_mismatch, spatial_dims, stored_encoding
+from .validate import (
+    check_factor,
+    check_number,
+    crs_mismatch,
+    image_order,
+    spatial_dims,
+    spatial_names,
+    stored_encoding,
+    temperature_units,
+)
 
 __all__ = [
     "bias",
@@ -74,7 +83,7 @@ def _need_dataarray(name: str, value: Any) -> None:
         )
 
 
-def _check_units(sr: xr.DataArray, ref: xr.DataArray) -> None:
+def _check_units(sr: xr.DataArray, ref: xr.DataArray, what: str = "the reference") -> None:
     """Refuse a Celsius field against a Kelvin one: an RMSE of 273 K came back without a word
     (the metrics take values as they are; :func:`xlstsr.evaluate` decodes the reference)."""
     from .validate import _units_kind
@@ -87,10 +96,60 @@ def _check_units(sr: xr.DataArray, ref: xr.DataArray) -> None:
             kinds.append(None)
     if None not in kinds and kinds[0] != kinds[1]:
         raise UnitsError(
-            f"sr is in {sr.attrs['units']!r} and the reference in {ref.attrs['units']!r}: the "
+            f"sr is in {sr.attrs['units']!r} and {what} in {ref.attrs['units']!r}: the "
             "metrics compare values as they are; convert one (`(da + 273.15).assign_attrs("
             "units='K')`), or use xlstsr.evaluate, which decodes the reference."
         )
+
+
+#: medians of a field in Kelvin and of one in degrees Celsius (of a land surface): a unitless
+#: pair with one median in each was scored 273 K apart without a word
+_KELVIN_MEDIAN = (200.0, 350.0)
+_CELSIUS_MEDIAN = (-60.0, 70.0)
+
+
+def _median(a: np.ndarray) -> float:
+    flat = np.asarray(a, np.float64).ravel()
+    if flat.size > 1_000_000:  # the median of a regular subsample tells the units
+        flat = flat[:: flat.size // 1_000_000]
+    flat = flat[np.isfinite(flat)]
+    return float(np.median(flat)) if flat.size else np.nan
+
+
+def _kelvin_against_celsius(a: np.ndarray, b: np.ndarray, names: tuple[str, str],
+                            variables: tuple[str, str]) -> None:
+    """Refuse a pair whose medians are one in Kelvin and the other in degrees Celsius (a
+    reference without a units attribute, converted to degC: an RMSE of 273.18 K)."""
+    ma, mb = _median(a), _median(b)
+    for (m_c, m_k), (c_name, k_name), c_var in (((ma, mb), names, variables[0]),
+                                                ((mb, ma), names[::-1], variables[1])):
+        if (_CELSIUS_MEDIAN[0] < m_c < _CELSIUS_MEDIAN[1]
+                and _KELVIN_MEDIAN[0] <= m_k <= _KELVIN_MEDIAN[1]):
+            raise UnitsError(
+                f"{c_name}'s values (median {m_c:.1f}) look like degrees Celsius and "
+                f"{k_name}'s (median {m_k:.1f}) like Kelvin, and the units attribute of one or "
+                "both is missing: the metrics compare values as they are (an error of 273 K). "
+                f"Convert it, `{c_var} = ({c_var} + 273.15).assign_attrs(units='K')`"
+                + (f", or set its units (`{c_var}.attrs['units'] = 'degC'`) and use "
+                   "xlstsr.evaluate, which decodes the reference." if c_var == "ref" else ".")
+            )
+
+
+def _units_checked(a: np.ndarray, b: np.ndarray, *, _kernel: Callable[..., Any],
+                   _names: tuple[str, str], _vars: tuple[str, str], **kwargs: Any) -> Any:
+    _kelvin_against_celsius(a, b, _names, _vars)
+    return _kernel(a, b, **kwargs)
+
+
+def _unitless_pair(kernel: Callable[..., Any], a: xr.DataArray, b: xr.DataArray,
+                   names: tuple[str, str], variables: tuple[str, str],
+                   kwargs: dict[str, Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """``kernel`` and its kwargs, the values checked against a Kelvin/Celsius mix first when
+    either field lacks a units attribute (in the graph for dask inputs: nothing is computed
+    before the result is)."""
+    if temperature_units(a.attrs.get("units")) and temperature_units(b.attrs.get("units")):
+        return kernel, kwargs  # both declared: _check_units compares them
+    return _units_checked, {**kwargs, "_kernel": kernel, "_names": names, "_vars": variables}
 
 
 def _stored_message(what: str, coded: str) -> str:
@@ -140,6 +199,15 @@ def _same_positions(sr: xr.DataArray, ref: xr.DataArray, ydim: Any, xdim: Any) -
     return sr
 
 
+def _crs_text(crs: Any) -> str:
+    """A CRS in a message: its EPSG code, or its PROJ string (a WKT ran to 600 characters)."""
+    try:
+        epsg = crs.to_epsg()
+        return f"EPSG:{epsg}" if epsg else str(crs.to_proj4()).replace(" +no_defs=True", "")
+    except Exception:  # not a rasterio CRS
+        return str(crs)[:80]
+
+
 def _pairwise(
     kernel: Callable[..., Any], sr: xr.DataArray, ref: xr.DataArray, name: str, **kwargs: Any
 ) -> xr.DataArray:
@@ -147,11 +215,24 @@ def _pairwise(
     _need_dataarray("reference", ref)
     _check_units(sr, ref)
     sr, ref = _decoded(sr, "sr"), _decoded(ref, "the reference")
+    # lat/lon dims (a CF NetCDF, upscale's output of one) as y/x, as the entry points take
+    # them: refused as "no spatial dimensions found in dims ('lat', 'lon')"; the outputs have
+    # no spatial dim to name back
+    sr, ref = sr.rename(spatial_names(sr)), ref.rename(spatial_names(ref))
     ydim, xdim = spatial_dims(ref)
     if ydim not in sr.dims or xdim not in sr.dims:
         raise GridError(
             f"sr has dims {tuple(sr.dims)} but the reference's spatial dims are ({ydim}, {xdim}); "
             "rename them alike, or use xlstsr.evaluate, which reprojects sr onto the reference."
+        )
+    other = crs_mismatch(sr, ref)
+    if other is not None:  # the same numbers in two CRSs were scored without a word
+        raise GridError(
+            f"sr ({_crs_text(other[0])}) and the reference ({_crs_text(other[1])}) are in "
+            "other CRSs: pixels of the "
+            "same coordinates are not the same ground. Reproject sr onto the reference "
+            "(`sr.rio.reproject_match(ref)`), or use xlstsr.evaluate, which does it; if one CRS "
+            "was written wrongly, write the right one (`da.rio.write_crs(...)`)."
         )
     # steps by label, as xlstsr.evaluate pairs them: a truth of another date (or of one date
     # against every step, or with its time dim named otherwise) was scored without a word
@@ -165,6 +246,8 @@ def _pairwise(
             f"sr and the reference are not on the same grid ({err}); reproject one onto the other "
             "(`sr.rio.reproject_match(ref)`) or use xlstsr.evaluate, which does it."
         ) from err
+    kernel, kwargs = _unitless_pair(kernel, sr, ref, ("sr", "the reference"), ("sr", "ref"),
+                                    kwargs)
     sr = _one_spatial_chunk(sr, ydim, xdim)
     ref = _one_spatial_chunk(ref, ydim, xdim)
     out = xr.apply_ufunc(
@@ -293,11 +376,16 @@ def coarse_consistency(
     """
     _need_dataarray("sr", sr)
     _need_dataarray("coarse", coarse)
+    _check_units(sr, coarse, "the coarse input")
     sr, coarse = _decoded(sr, "sr"), _decoded(coarse, "the coarse LST")
     factor = check_factor(factor)
+    sr, coarse = sr.rename(spatial_names(sr)), coarse.rename(spatial_names(coarse))
     # by label: a coarse input of another date was scored, steps in another order raised
     # xarray's bare AlignmentError
     coarse = pair_steps(coarse, sr, "coarse input", var="coarse")
+    # compared block by block, by position: both north-up, (..., y, x) (upscale gives a
+    # south-up input back north-up, and its own input was refused "off by 0 coarse pixels")
+    sr, coarse = image_order(sr), image_order(coarse)
     check_coarse_grid(sr, coarse, factor)
     ydim, xdim = spatial_dims(sr)
     cy, cx = spatial_dims(coarse)
@@ -306,15 +394,17 @@ def coarse_consistency(
     coarse = coarse.rename({cy: "_coarse_y", cx: "_coarse_x"})
     sr = _one_spatial_chunk(sr, ydim, xdim)
     coarse = _one_spatial_chunk(coarse, "_coarse_y", "_coarse_x")
+    kernel, kwargs = _unitless_pair(_k.coarse_consistency, sr, coarse, ("sr", "the coarse input"),
+                                    ("sr", "coarse"), {"factor": int(factor), "min_valid": min_valid})
     out = xr.apply_ufunc(
-        _k.coarse_consistency,
+        kernel,
         sr,
         coarse,
         input_core_dims=[[ydim, xdim], ["_coarse_y", "_coarse_x"]],
         output_core_dims=[[]],
         dask="parallelized",
         output_dtypes=[np.float64],
-        kwargs={"factor": int(factor), "min_valid": min_valid},
+        kwargs=kwargs,
     )
     out = out.drop_vars([c for c in out.coords if c == "spatial_ref"])
     out.name = "coarse_consistency"
@@ -397,6 +487,9 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     128
     """
     _need_dataarray("da", da)
+    # lat/lon dims as y/x (refused as "no spatial dimensions found in dims ('lat', 'lon')");
+    # the output has none to name back
+    da = da.rename(spatial_names(da))
     ydim, xdim = spatial_dims(da)
     units = "cycles per unit of pixel_size"
     if pixel_size is not None:  # 0 gave infinite frequencies

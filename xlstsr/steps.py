@@ -301,6 +301,28 @@ def _rename_fix(other: xr.DataArray, like: xr.DataArray, dim: str, to: str, var:
             "one step.")
 
 
+def _unlabelled_steps_message(other: xr.DataArray, like: xr.DataArray, dim: str, what: str,
+                              like_what: str, var: str, like_var: str) -> str:
+    """The refusal of ``dim`` steps of other counts on a side without labels (a cube made with
+    ``xr.concat(scenes, dim="time")``): without labels the steps pair by position, and other
+    counts cannot be paired at all."""
+    n, m = other.sizes[dim], like.sizes[dim]
+    bare = [(name, v) for name, da, v in ((f"the {what}", other, var),
+                                          (f"the {like_what}", like, like_var))
+            if dim not in da.indexes]
+    who = "neither has" if len(bare) > 1 else f"{bare[0][0]} has no"
+    fixes = " and ".join(f"`{v} = {v}.assign_coords({dim}=dates)`" for _, v in bare)
+    return (
+        f"the {what} has {n} '{dim}' step(s) and the {like_what} {m}, and {who} '{dim}' "
+        f"labels (a cube made with `xr.concat(..., dim='{dim}')`?), so their steps cannot be "
+        f"paired: give {'each' if len(bare) > 1 else 'it'} the labels of its steps ({fixes}) "
+        f"to pair them by label, or select the steps that go "
+        f"together (e.g. `{like_var}.isel({dim}=[...])` and `{var}.isel({dim}=[...])`, "
+        f"{min(n, m)} each, in the same order). The grid is not the cause: reprojecting does "
+        "not change the steps."
+    )
+
+
 def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                like_what: str = "super-resolved field", *, var: str | None = None,
                like_var: str = "sr") -> xr.DataArray:
@@ -312,7 +334,8 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
       of size 1 (``band=1``);
     - labels: the same steps in another order are put in ``like``'s order, steps ``like`` does
       not have are left out, a step of ``like`` with no ``other`` step of that label is refused,
-      as are repeated labels. Dims without labels on either side pair by position.
+      as are repeated labels. Dims without labels on either side pair by position, and
+      are refused when their sizes differ.
 
     ``what``/``like_what`` name the fields in the messages, ``var``/``like_var`` the variables
     of their fixes (``var`` defaults to ``what``'s first word).
@@ -350,6 +373,11 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                 f"lacks; select the step that goes with it (`{var}.sel({dim}=...)`)."
             )
         if dim not in other.indexes or dim not in like.indexes:
+            if other.sizes[dim] != like.sizes[dim]:
+                # paired by position, other step counts raised xarray's bare AlignmentError
+                # (or "not on the same grid ... reproject", which changed nothing)
+                raise GridError(_unlabelled_steps_message(other, like, dim, what, like_what,
+                                                          var, like_var))
             continue
         like_lab, lab = like.indexes[dim], other.indexes[dim]
         if lab.has_duplicates or like_lab.has_duplicates:
