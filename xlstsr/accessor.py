@@ -44,9 +44,11 @@ class LstsrDataArrayAccessor:
         """Accuracy metrics against a fine reference; see :func:`xlstsr.evaluate`."""
         return evaluate(self._obj, reference, **kwargs)
 
-    def scaling_stats(self, guide: Any = None, **kwargs: Any) -> xr.Dataset:
-        """Statistics across scales; see :func:`xlstsr.scaling_stats`."""
-        return scaling_stats(self._obj, guide, **kwargs)
+    def scaling_stats(self, guide: Any = None, *, mask_out_of_range: bool = False,
+                      **kwargs: Any) -> xr.Dataset:
+        """Statistics across scales (``mask_out_of_range=True`` masks LST values outside
+        150-400 K instead of refusing them); see :func:`xlstsr.scaling_stats`."""
+        return scaling_stats(self._obj, guide, mask_out_of_range=mask_out_of_range, **kwargs)
 
 
 @xr.register_dataset_accessor("lstsr")
@@ -92,8 +94,11 @@ class LstsrDatasetAccessor:
         return evaluate(self._lst(variable), reference, **kwargs)
 
     def scaling_stats(
-        self, guide: Any = None, *, variable: Hashable | None = None, **kwargs: Any
+        self, guide: Any = None, *, variable: Hashable | None = None,
+        mask_out_of_range: bool = False, **kwargs: Any
     ) -> xr.Dataset:
-        """Statistics across scales of the LST variable (``guide`` may name another variable);
-        see :func:`xlstsr.scaling_stats`."""
-        return scaling_stats(self._obj, guide, variable=variable, **kwargs)
+        """Statistics across scales of the LST variable (``guide`` may name another variable;
+        ``mask_out_of_range=True`` masks LST values outside 150-400 K instead of refusing
+        them); see :func:`xlstsr.scaling_stats`."""
+        return scaling_stats(self._obj, guide, variable=variable,
+                             mask_out_of_range=mask_out_of_range, **kwargs)

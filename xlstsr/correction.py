@@ -24,6 +24,7 @@ from .kernels.correction import (
     correct_stack,
     optimal_detail_gain,
 )
+from .scaling import whole_images
 
 __all__ = ["SCALE_CORRECTIONS", "apply_scale_correction", "calibrate_detail_gain"]
 
@@ -53,8 +54,8 @@ def apply_scale_correction(
     Returns
     -------
     ndarray or dask array, (n, Y, X)
-        The corrected stack in ``sr``'s dtype; lazy (one task per chunk of the leading axis,
-        whole images) when any input is a dask array.
+        The corrected stack in ``sr``'s dtype; lazy (whole images, a few per task:
+        :func:`xlstsr.scaling.whole_images`) when any input is a dask array.
 
     Examples
     --------
@@ -88,7 +89,9 @@ def apply_scale_correction(
         out = correct_stack(np.asarray(sr), np.asarray(lst), g, factor, mode, unfitted=unfitted)
         _warn_unfitted(unfitted, mode, sr.shape[0])
         return out
-    sr_d = dsa.asarray(sr).rechunk({1: -1, 2: -1})
+    # whole images, a few per task: a stack chunked for time series, (time=-1, 256, 256), was
+    # one task holding every image
+    sr_d = whole_images(dsa.asarray(sr))
     lst_d = dsa.asarray(lst).rechunk((sr_d.chunks[0], -1, -1))
     args: list[Any] = [sr_d, "nij", lst_d, "nkl"]
     if guide is not None:

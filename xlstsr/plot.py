@@ -320,19 +320,60 @@ def comparison(
     return _finish(fig, path)
 
 
-def _reduce(stats: xr.Dataset, reduce: str | None) -> xr.Dataset:
+def _reduce(stats: xr.Dataset, reduce: str | None, name: str = "stats") -> xr.Dataset:
+    """One set of statistics from ``stats``: its leading dims (time...) summarised by
+    ``reduce`` (None: the first step), with its attrs (``pixel_size``, ``pixel_unit``, the units;
+    a reduction under xarray's ``keep_attrs=False``, the default before 2025, dropped them: the
+    figures fell back to pixels, compare raised a bare KeyError). Raises :class:`AllNaNError`
+    when what is drawn holds no statistic (a blank figure, without a word)."""
     lead = [
         d
         for d in stats.dims
         if d not in ("lag", "moment", "direction", "factor", "wavenumber", "bound")
     ]
     if not lead:
-        return stats
-    if reduce == "median":
-        return stats.median(lead, skipna=True)
-    if reduce == "mean":
-        return stats.mean(lead, skipna=True)
-    return stats.isel({d: 0 for d in lead})
+        out, where = stats, ""
+    elif reduce == "median":
+        out, where = stats.median(lead, skipna=True, keep_attrs=True), " in any step"
+    elif reduce == "mean":
+        out, where = stats.mean(lead, skipna=True, keep_attrs=True), " in any step"
+    else:
+        out = stats.isel({d: 0 for d in lead})
+        where = " at the step drawn (reduce=None: the first), " + ", ".join(
+            f"{d}={_first_label(stats, d)}" for d in lead)
+    if not any(np.isfinite(np.asarray(out[v].values, np.float64)).any() for v in _STATS_VARS):
+        fix = (f"draw a step with data (`{name}.isel({lead[0]}=...)`) or summarise the steps "
+               "(reduce='median')" if lead and reduce is None
+               else "check the field's fill value and mask")
+        raise AllNaNError(
+            f"{name} holds no statistic{where} (all NaN: no valid pixel there, all cloud?): the "
+            f"figure would be blank; {fix}."
+        )
+    return out
+
+
+def _first_label(stats: xr.Dataset, dim: Any) -> str:
+    """The label of the first step along ``dim`` (its position when it has no coordinate)."""
+    if dim not in stats.coords or not stats.sizes[dim]:
+        return "0"
+    v = stats[dim].values[0]
+    return str(pd.Timestamp(v)) if np.asarray(v).dtype.kind == "M" else str(v)
+
+
+def _variance_unit(datasets: list[xr.Dataset]) -> str | None:
+    """The units of the variances of ``scaling_stats`` results (``K^2`` for an LST, the
+    field's own with ``radiometric=False``: an NDVI's axes said K^2); None when unknown or
+    different."""
+    units = {str(d["coarse_variance"].attrs.get("units", "")) for d in datasets}
+    u = units.pop() if len(units) == 1 else ""
+    return u or None
+
+
+def _power_unit(var_unit: str | None, unit: str) -> str:
+    """Units of the power spectrum's axis: the variance's units times ``unit^2``."""
+    if var_unit is None:
+        return "power"
+    return f"power ({unit}^2)" if var_unit == "1" else f"power ({var_unit} {unit}^2)"
 
 
 def _x(stats: xr.Dataset, name: str, metres: bool) -> tuple[np.ndarray, str]:
@@ -404,14 +445,24 @@ def scaling(
     Returns
     -------
     matplotlib.figure.Figure
+        Computed without 2 in ``moments``, the structure functions asked for are drawn and
+        ``H`` named in the legend, without its ``S_2`` law. Axes of variances are in the
+        statistics' own units (K^2 for an LST).
+
+    Raises
+    ------
+    AllNaNError
+        What is drawn holds no statistic (``reduce=None`` and a first step without valid
+        pixels, or every step empty): the figure would be blank.
 
     Examples
     --------
     >>> import xlstsr
-    >>> st = xlstsr.scaling_stats(xlstsr.datasets.sample_scene(size=64)["lst_1km"])
+    >>> lst = xlstsr.datasets.sample_scene(size=128)["lst_1km"]  # 3 x 32 x 32
+    >>> st = xlstsr.scaling_stats(lst)
     >>> len(scaling(st, path=None).axes)
     4
-    >>> lazy = xlstsr.scaling_stats(xlstsr.datasets.sample_scene(size=64)["lst_1km"].chunk())
+    >>> lazy = xlstsr.scaling_stats(lst.chunk())
     >>> len(scaling(lazy).axes)
     4
     """
@@ -422,6 +473,7 @@ def scaling(
     _check_reduce(reduce)
     metres = check_bool("metres", metres)
     s = _reduce(stats.compute(), reduce)  # a lazy (dask) result is computed once, here
+    var_unit = _variance_unit([s])
     has_guide = "guide_correlation" in s
     n = 5 if has_guide else 4
     # with a path, off pyplot; without, on the user's backend (plt.show() shows it)
@@ -432,10 +484,12 @@ def scaling(
         sq = s.structure_function.sel(moment=q).values
         ax.loglog(lag, sq ** (1.0 / q), "o-", ms=3, label=f"q={q}")
     h = float(s.hurst)
-    if np.isfinite(h):
+    if np.isfinite(h) and 2 in s.moment.values:
         s2 = s.structure_function.sel(moment=2).values
         i0 = int(np.nanargmin(np.abs(np.asarray(s.lag) - s.attrs.get("fit_lags_px", [1])[0])))
         ax.loglog(lag, np.sqrt(s2[i0]) * (lag / lag[i0]) ** h, "k--", lw=1, label=f"H={h:.2f}")
+    elif np.isfinite(h):  # fitted on S_2 all the same: named, its law has no curve to sit on
+        ax.plot([], [], "k--", lw=1, label=f"H={h:.2f} (S_2 law not drawn: 2 not in moments)")
     ax.set(xlabel=f"lag ({unit})", ylabel="S_q^(1/q)", title="structure functions")
     ax.legend(fontsize=7)
     ax = axes[1]
@@ -469,14 +523,15 @@ def scaling(
     a, w1 = float(s.within_block_exponent), float(s.within_block_prefactor)
     if np.isfinite(a):
         ax.loglog(sc, w1 * (np.asarray(s.factor, float)) ** a, "k--", lw=1, label=f"alpha={a:.2f}")
-    ax.set(xlabel=f"scale ({unit})", ylabel="K^2", title="coarse-graining")
+    ax.set(xlabel=f"scale ({unit})", ylabel=var_unit or "variance", title="coarse-graining")
     ax.legend(fontsize=7)
     if has_guide:
         ax = axes[4]
         ax.semilogx(sc, s.guide_correlation, "o-", label="corr(LST, guide)")
         ax2 = ax.twinx()
         ax2.semilogx(sc, s.guide_slope, "s-", color="C1", label="slope")
-        ax2.set_ylabel("slope (K / guide unit)", color="C1")
+        ax2.set_ylabel(f"slope ({s.guide_slope.attrs.get('units', 'per guide unit')})",
+                       color="C1")
         ax.set(xlabel=f"scale ({unit})", title="LST-guide law", ylim=(-1, 1))
         ax.legend(fontsize=7, loc="lower left")
     if title:
@@ -490,8 +545,8 @@ def compare(
 ) -> Any:
     """Several ``scaling_stats`` results on shared axes in metres.
 
-    Four panels: ``S_2`` (K^2) with each field's ``H``, the flatness of increments, the power
-    spectral density (K^2 m^2, each field's own pixel size taken out) with its slope and its
+    Four panels: ``S_2`` (K^2 for LST) with each field's ``H``, the flatness of increments, the
+    power spectral density (K^2 m^2, each field's own pixel size taken out) with its slope and its
     significant fitted break (dotted, dBIC > 10), and the within-block variance per step with
     its exponent. Lazy (dask) results are computed here.
 
@@ -509,11 +564,19 @@ def compare(
     Returns
     -------
     matplotlib.figure.Figure
+        A result computed without 2 in ``moments`` is named in the ``S_2`` panel's legend
+        (with its ``H``), without a curve.
+
+    Raises
+    ------
+    AllNaNError
+        A result holds no statistic in what is drawn (``reduce=None`` and a first step
+        without valid pixels, or every step empty): its curves would be blank.
 
     Examples
     --------
     >>> import xlstsr
-    >>> s = xlstsr.datasets.sample_scene(size=64)
+    >>> s = xlstsr.datasets.sample_scene(size=128)
     >>> st = {"1 km": xlstsr.scaling_stats(s["lst_1km"]), "250 m": xlstsr.scaling_stats(s["lst_250m"])}
     >>> len(compare(st).axes)
     4
@@ -537,14 +600,22 @@ def compare(
         raise GridError(f"the results' scales are in different units ({sorted(units)}): compare "
                         "draws them on shared axes; reproject the fields to one CRS first")
     _check_reduce(reduce)
+    # lazy (dask) results are computed once, here; a blank one refused before drawing
+    reduced = {name: _reduce(st.compute(), reduce, f"stats[{name!r}]")
+               for name, st in stats.items()}
+    var_unit = _variance_unit(list(reduced.values()))
     # with a path, off pyplot; without, on the user's backend (plt.show() shows it)
     fig, axes = _subplots(path is not None, 1, 4, figsize=(17, 4))
-    for i, (name, st) in enumerate(stats.items()):
-        s = _reduce(st.compute(), reduce)  # lazy (dask) results are computed once, here
+    for i, (name, s) in enumerate(reduced.items()):
         c = f"C{i}"
         lag = np.asarray(s.lag_m)
-        s2 = s.structure_function.sel(moment=2).values
-        axes[0].loglog(lag, s2, "o-", ms=3, color=c, label=f"{name} (H={float(s.hurst):.2f})")
+        h = float(s.hurst)
+        if 2 in s.moment.values:
+            s2 = s.structure_function.sel(moment=2).values
+            axes[0].loglog(lag, s2, "o-", ms=3, color=c, label=f"{name} (H={h:.2f})")
+        else:  # computed with moments= without 2: named in the legend, nothing to draw
+            axes[0].plot([], [], "o-", ms=3, color=c,
+                         label=f"{name} (H={h:.2f}; S_2 not drawn: 2 not in moments)")
         axes[1].semilogx(lag, s.increment_flatness, "o-", ms=3, color=c, label=name)
         k = np.asarray(s.wavenumber_m)
         axes[2].loglog(
@@ -570,11 +641,14 @@ def compare(
     # the scales' own unit: degrees on a lon/lat grid were labelled metres
     u = units.pop()
     u = {"metre": "m", "meter": "m"}.get(u, u)
-    axes[0].set(xlabel=f"lag ({u})", ylabel="S_2 (K^2)", title="second-order structure function")
+    axes[0].set(xlabel=f"lag ({u})", ylabel=f"S_2 ({var_unit})" if var_unit else "S_2",
+                title="second-order structure function")
     axes[1].axhline(3, color="grey", ls=":")
     axes[1].set(xlabel=f"lag ({u})", ylabel="S_4 / S_2^2", title="flatness of increments")
-    axes[2].set(xlabel=f"wavenumber (cycles/{u})", ylabel=f"power (K^2 {u}^2)", title="spectrum")
-    axes[3].set(xlabel=f"scale ({u})", ylabel="K^2", title="within-block variance, step s -> 2s")
+    axes[2].set(xlabel=f"wavenumber (cycles/{u})", ylabel=_power_unit(var_unit, u),
+                title="spectrum")
+    axes[3].set(xlabel=f"scale ({u})", ylabel=var_unit or "variance",
+                title="within-block variance, step s -> 2s")
     for ax in axes:
         ax.legend(fontsize=6)
     fig.tight_layout()

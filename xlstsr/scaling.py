@@ -20,6 +20,8 @@ from .errors import (
     AllNaNError,
     GridError,
     InputTypeError,
+    PhysicalRangeError,
+    ScaledIntegerError,
     UndeclaredFillError,
     UnitsError,
     XlstsrError,
@@ -49,46 +51,64 @@ from .validate import (
 __all__ = ["default_scales", "pixel_size", "scaling_stats"]
 
 
-def _decode_unlabelled(lst: xr.DataArray) -> xr.DataArray:
-    """An LST without units or scale attributes, checked as Kelvin (:func:`decode_lst`); a
-    refusal adds that a field which is no temperature takes ``radiometric=False``."""
+#: refusals of a field's values as a temperature in Kelvin (units, digital numbers, range): a
+#: field that is no temperature at all (NDVI, an anomaly) is studied with ``radiometric=False``
+_NOT_KELVIN = (UnitsError, ScaledIntegerError, PhysicalRangeError)
+
+_PLAIN_MEAN_HINT = (
+    " If the field is not a temperature (NDVI, an anomaly, digital numbers studied as such), "
+    "pass radiometric=False (`--plain-mean` on the command line): it is then aggregated by the "
+    "plain mean and taken as it is."
+)
+
+
+def _decode_kelvin(lst: xr.DataArray, mask_out_of_range: bool) -> xr.DataArray:
+    """:func:`decode_lst` of a field taken as an LST; a refusal of its values as Kelvin adds
+    that a field which is no temperature takes ``radiometric=False`` (NDVI labelled '1', an
+    anomaly labelled 'K' or Celsius-like values were refused without it)."""
     try:
-        return decode_lst(lst)
-    except XlstsrError as err:
-        raise type(err)(
-            f"{err} If the field is not a temperature (NDVI, an anomaly, digital numbers "
-            "studied as such), pass radiometric=False (`--plain-mean` on the command line): it "
-            "is then aggregated by the plain mean and taken as it is."
-        ) from err
+        return decode_lst(lst, mask_out_of_range=mask_out_of_range)
+    except _NOT_KELVIN as err:
+        if "radiometric=False" in str(err):
+            raise
+        raise type(err)(f"{err}{_PLAIN_MEAN_HINT}") from err
+
+
+def _decode_lst_field(lst: xr.DataArray, mask_out_of_range: bool) -> xr.DataArray:
+    """The field in Kelvin (:func:`_decode_kelvin`), in memory or lazy.
+
+    On dask, the attributes are checked now and the values as the result is computed: each
+    block of whole images is decoded as the same images in memory (decode_lst takes every
+    decision per image), so its refusals carry the ``radiometric=False`` hint too (raised in
+    the decoder's own tasks, they could not be caught downstream). ``lst`` must be in whole
+    images (:func:`_chunk_whole_images`).
+    """
+    template = _decode_kelvin(lst, mask_out_of_range)  # attributes: refused here
+    if not isinstance(lst.variable.data, dsa.Array):
+        return template
+
+    def block(b: xr.DataArray) -> xr.DataArray:
+        return _decode_kelvin(b, mask_out_of_range)
+
+    return xr.map_blocks(block, lst, template=template)
 
 
 _ATTRS: dict[str, dict[str, str]] = {
-    "structure_function": {
-        "long_name": "isotropic structure function <|T(x+l)-T(x)|^q>",
-        "units": "K^q",
-    },
-    "structure_function_directional": {
-        "long_name": "structure function along y and along x",
-        "units": "K^q",
-    },
+    "structure_function": {"long_name": "isotropic structure function <|T(x+l)-T(x)|^q>"},
+    "structure_function_directional": {"long_name": "structure function along y and along x"},
     "increment_skewness": {"long_name": "skewness of increments <d^3>/S_2^1.5"},
     "increment_flatness": {"long_name": "flatness of increments S_4/S_2^2 (3 = Gaussian)"},
     "increment_flatness_directional": {"long_name": "flatness of increments along y and x"},
     "increment_count": {"long_name": "number of valid pixel pairs"},
-    "coarse_variance": {
-        "long_name": "variance of the field aggregated by `factor`",
-        "units": "K^2",
-    },
+    "coarse_variance": {"long_name": "variance of the field aggregated by `factor`"},
     "coarse_valid_fraction": {"long_name": "fraction of valid aggregated pixels"},
     "within_block_variance": {
         "long_name": "within-block variance lost from `factor` to 2 x `factor` (one factor-2 "
-        "super-resolution step restores it)",
-        "units": "K^2",
+        "super-resolution step restores it)"
     },
     "power_spectrum": {
         "long_name": "radially averaged power spectrum (xlstsr.kernels.spectra: Hann window, "
-        "plane removed, gaps at the plane)",
-        "units": "K^2 pixel^2",
+        "plane removed, gaps at the plane)"
     },
     "power_spectrum_wavenumber": {
         "long_name": "mean wavenumber of the bin",
@@ -117,15 +137,9 @@ _ATTRS: dict[str, dict[str, str]] = {
         "long_name": "alpha: within-block variance ~ factor^alpha over fit_factors (fBm: ~2H)"
     },
     "within_block_exponent_ci": {"long_name": "95 % confidence interval of alpha"},
-    "within_block_prefactor": {
-        "long_name": "within-block variance law at factor 1 (fitted)",
-        "units": "K^2",
-    },
+    "within_block_prefactor": {"long_name": "within-block variance law at factor 1 (fitted)"},
     "guide_correlation": {"long_name": "Pearson correlation of aggregated LST and guide"},
-    "guide_slope": {
-        "long_name": "regression slope of aggregated LST on aggregated guide",
-        "units": "K per guide unit",
-    },
+    "guide_slope": {"long_name": "regression slope of aggregated LST on aggregated guide"},
     "guide_coarse_variance": {"long_name": "variance of the guide aggregated by `factor`"},
     "guide_within_block_variance": {
         "long_name": "within-block variance of the guide, step `factor` -> 2 x `factor`"
@@ -133,11 +147,40 @@ _ATTRS: dict[str, dict[str, str]] = {
     "guide_within_block_exponent": {"long_name": "alpha of the guide's within-block variance"},
     "guide_within_block_exponent_ci": {"long_name": "95 % confidence interval"},
     "guide_within_block_prefactor": {"long_name": "guide within-block variance law at factor 1"},
-    "guide_slope_trend": {
-        "long_name": "d(guide_slope) / d log2(factor)",
-        "units": "K per guide unit per octave",
-    },
+    "guide_slope_trend": {"long_name": "d(guide_slope) / d log2(factor)"},
 }
+
+
+#: units of a field without dimension (NDVI, reflectance, a ratio): its statistics are too
+_DIMENSIONLESS = {"1", "-", "none", "dimensionless", "unitless", "ratio", "ndvi", "reflectance"}
+
+
+def _stat_units(units: Any) -> dict[str, str]:
+    """The ``units`` attribute of each statistic from the field's own units (``"K"`` for an LST,
+    the field's ``units`` with ``radiometric=False``): an NDVI's variances were labelled K^2.
+    A dimensionless field gives dimensionless statistics ("1"); a field without units, none."""
+    if isinstance(units, (list, tuple)):  # one per band (rioxarray): one unit, or unknown
+        units = units[0] if len(set(map(str, units))) == 1 else None
+    u = None if units is None else str(units).strip()
+    if u is None or u.lower() in ("", "na", "n/a", "unknown"):
+        return {}
+    if u.lower().replace(" ", "").replace("_", "") in _DIMENSIONLESS:
+        pw, per = (lambda q: "1"), "1"
+        spectrum = "pixel^2"
+    else:
+        base = f"({u})" if any(c in u for c in " /*.^") else u
+        pw, per = (lambda q: f"{base}^{q}"), u
+        spectrum = f"{base}^2 pixel^2"
+    return {
+        "structure_function": pw("q"),
+        "structure_function_directional": pw("q"),
+        "coarse_variance": pw(2),
+        "within_block_variance": pw(2),
+        "power_spectrum": spectrum,
+        "within_block_prefactor": pw(2),
+        "guide_slope": f"{per} per guide unit",
+        "guide_slope_trend": f"{per} per guide unit per octave",
+    }
 
 
 def pixel_size(da: xr.DataArray) -> tuple[float, str]:
@@ -560,6 +603,7 @@ def scaling_stats(
     radiometric: bool = True,
     variable: Hashable | None = None,
     guide_time_tolerance: Any = None,
+    mask_out_of_range: bool = False,
 ) -> xr.Dataset:
     """Multiscale statistics of an LST field (and its relation to a guide), per time step.
 
@@ -597,6 +641,11 @@ def scaling_stats(
         :func:`xlstsr.upscale`: by label, never by position. Default: equal labels. A duration
         such as ``"16D"`` takes, for each LST date, the latest guide step at most that long
         before it (a 16-day composite labelled by the first day of its period).
+    mask_out_of_range : bool
+        Mask LST values outside 150-400 K after decoding (hot or garbage pixels) instead of
+        raising :class:`~xlstsr.errors.PhysicalRangeError`, as :func:`xlstsr.upscale` does; the
+        statistics then leave them out as gaps. No effect with ``radiometric=False`` (such a
+        field is taken as it is).
 
     Returns
     -------
@@ -610,6 +659,10 @@ def scaling_stats(
         ``_m`` coordinates and ``pixel_size`` are in metres (a projected CRS's feet converted)
         or, on a geographic grid or lat/lon dims without a CRS, in degrees (``pixel_unit``; of
         latitude, the y size, where the pixels are square on the ground but not in degrees).
+        The statistics' ``units`` follow the field's: Kelvin for an LST (``K^2``...), the
+        field's own ``units`` with ``radiometric=False`` (``1`` for a dimensionless NDVI; none
+        when the field has none). Dask input is taken in whole images, a few per task (one
+        1200 x 1200 image), whatever its chunks along time.
 
     Raises
     ------
@@ -628,18 +681,23 @@ def scaling_stats(
         An in-memory input holds no valid pixel.
     UndeclaredFillError
         The guide (or a ``radiometric=False`` field) holds an undeclared fill value.
+    UnitsError, ScaledIntegerError, PhysicalRangeError
+        An LST (``radiometric=True``) whose units or values are not those of a temperature
+        (lazily: when computed); the message adds ``radiometric=False`` for a field that is no
+        temperature (NDVI, an anomaly).
 
     Warns
     -----
     UserWarning
         In memory: constant steps, steps with fewer than 100 valid pixel pairs at a fitted lag,
-        a field made of blocks of equal pixels (nearest-resampled), and chosen ``lags`` /
-        ``factors`` that leave a fit without points (its exponent NaN).
+        a field made of blocks of equal pixels (nearest-resampled), chosen ``lags`` /
+        ``factors`` that leave a fit without points (its exponent NaN), and steps whose
+        spectrum is zero to round-off (a plane: ``spectral_slope`` and the break NaN).
 
     Examples
     --------
     >>> import xlstsr
-    >>> lst = xlstsr.datasets.sample_scene(n_times=2, size=64)["lst_1km"]
+    >>> lst = xlstsr.datasets.sample_scene(n_times=2, size=128)["lst_1km"]  # 32 x 32
     >>> st = xlstsr.scaling_stats(lst)
     >>> sorted(st.hurst.dims)
     ['time']
@@ -666,6 +724,7 @@ def scaling_stats(
         guide = image_order(guide.rename(spatial_names(guide)))
         _check_guide_grid(guide, lst)
     check_bool("radiometric", radiometric)
+    check_bool("mask_out_of_range", mask_out_of_range)
     nbins = check_whole("nbins", nbins, 2, hint="logarithmic wavenumber bins of the spectrum: "
                         "e.g. 16")
     min_valid = check_number("min_valid", min_valid, 0, 1, lo_open=True,
@@ -681,16 +740,21 @@ def scaling_stats(
     for name, win in (("fit_lags", fit_lags), ("fit_factors", fit_factors),
                       ("fit_wavenumbers", fit_wavenumbers)):
         _check_window(name, win)
+    # tuples of floats: an array (a window computed in metres) failed at `fit_lags or (...)`
+    fit_lags, fit_factors, fit_wavenumbers = (
+        None if w is None else (float(w[0]), float(w[1]))
+        for w in (fit_lags, fit_factors, fit_wavenumbers))
     ydim, xdim = spatial_dims(lst)
-    if radiometric and lst.attrs.get("units"):
-        field_ = decode_lst(lst)
-    elif radiometric:
-        # no units (scale attributes or none): still an LST (radiometric aggregation), so it must be Kelvin. Digital
-        # numbers (~15000) or Celsius would give statistics 2500x too large or T^4 means of
-        # Celsius without a word
-        field_ = _decode_unlabelled(lst)
+    if isinstance(lst.variable.data, dsa.Array):  # before the decoding's checks, which join
+        lst = _chunk_whole_images(lst, ydim, xdim)  # the chunks of an image as these tasks do
+    if radiometric:
+        # with units or without (scale attributes or none): an LST (radiometric aggregation),
+        # so it must be Kelvin. Digital numbers (~15000) or Celsius would give statistics 2500x
+        # too large or T^4 means of Celsius without a word; a refusal names radiometric=False
+        field_ = _decode_lst_field(lst, mask_out_of_range)
     else:
         field_ = decode_guide(lst)
+    units = _stat_units("K" if radiometric else lst.attrs.get("units"))
     lead = tuple(str(d) for d in field_.dims if d not in (ydim, xdim))
     field_ = field_.transpose(*lead, ydim, xdim)
     shape = (field_.sizes[ydim], field_.sizes[xdim])
@@ -700,8 +764,10 @@ def scaling_stats(
     _check_scales(shape, lags_t, factors_t)
     n = min(shape)
     steps = [f for f in factors_t if 2 * f in factors_t]
-    _warn_unfitted(lags_t, factors_t, steps, fit_lags or (1.0, float(max(4, n // 16))),
-                   fit_factors or (1.0, float(max(steps, default=1))),
+    default_fit_lags = (1.0, float(max(4, n // 16)))
+    default_fit_factors = (1.0, float(max(steps, default=1)))
+    _warn_unfitted(lags_t, factors_t, steps, fit_lags or default_fit_lags,
+                   fit_factors or default_fit_factors,
                    (lags is not None and fit_lags is None, factors is not None))
     if lags is None and factors is None and n < 32:
         _warn_small_field(shape, steps)
@@ -722,8 +788,8 @@ def scaling_stats(
         factors=factors_t,
         moments=moments_t,
         edges=edges,
-        fit_lags=fit_lags or (1.0, float(max(4, n // 16))),
-        fit_factors=fit_factors or (1.0, float(max(steps, default=1))),
+        fit_lags=fit_lags or default_fit_lags,
+        fit_factors=fit_factors or default_fit_factors,
         fit_wavenumbers=fit_wavenumbers or (3.0 / n, 0.3),
         min_valid=float(min_valid),
         with_guide=guide is not None,
@@ -775,7 +841,9 @@ def scaling_stats(
             )
     size = ks.stats_size(cfg)
     if is_dask or isinstance(gdata, dsa.Array):
-        data = dsa.asarray(data).rechunk({1: -1, 2: -1}).astype(np.float64)
+        # whole images, a few per task (a cube chunked for time series, (time=-1, 256, 256),
+        # was one task holding every image in float64)
+        data = whole_images(dsa.asarray(data)).astype(np.float64)
         args = [data]
         if gdata is not None:
             args.append(dsa.asarray(gdata).rechunk((data.chunks[0], -1, -1)).astype(np.float64))
@@ -795,10 +863,70 @@ def scaling_stats(
     else:
         g = None if gdata is None else np.asarray(gdata, np.float64)
         packed = ks.image_stats_stack(data, g, cfg)
-        out = _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit))
+        out = _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit), units)
         _warn_few_pairs(out, lead, cfg.fit_lags)
+        _warn_flat_spectrum(out, lead)
         return out
-    return _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit))
+    return _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit), units)
+
+
+#: bytes of float64 images one lazy task holds at most (at least one whole image): a year of
+#: daily 1200 x 1200 images chunked for time series was one task of 3.9 GiB
+TASK_BYTES = 4 * 2**20
+
+
+def _images_per_task(image_size: int) -> int:
+    """Images of ``image_size`` pixels one task takes (:data:`TASK_BYTES` of float64, >= 1)."""
+    return max(1, TASK_BYTES // (8 * max(1, int(image_size))))
+
+
+def whole_images(data: dsa.Array) -> dsa.Array:
+    """A dask stack ``(n, ...)`` in whole images (every axis after the first in one chunk) and
+    at most :data:`TASK_BYTES` of float64 per chunk along the first axis (at least one image;
+    the input's own chunks kept when smaller): each task then holds a few images, whatever the
+    chunks along time (``rechunk({1: -1, 2: -1})`` alone made a cube chunked for time series,
+    ``(time=-1, 256, 256)``, one task holding every image)."""
+    per = _images_per_task(int(np.prod(data.shape[1:])))
+    spec = {i: -1 for i in range(1, data.ndim)}
+    if data.chunks[0] and max(data.chunks[0]) > per:
+        spec[0] = per
+    return data.rechunk(spec)
+
+
+def _chunk_whole_images(da: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
+    """A dask DataArray in whole images, a few per chunk over its leading dims (time...), as
+    :func:`whole_images` takes them; the leading chunks are kept when smaller."""
+    data = da.variable.data
+    budget = _images_per_task(da.sizes[ydim] * da.sizes[xdim])
+    spec: dict[int, int] = {}
+    for i in reversed(range(da.ndim)):
+        d = da.dims[i]
+        if d in (ydim, xdim):
+            spec[i] = -1
+            continue
+        take = max(1, min(budget, da.shape[i]))
+        if data.chunks[i] and max(data.chunks[i]) > take:
+            spec[i] = take
+        budget = max(1, budget // take)
+    return da.copy(data=data.rechunk(spec))
+
+
+def _warn_flat_spectrum(ds: xr.Dataset, lead: tuple[str, ...]) -> None:
+    """Warn about steps whose spectrum is zero (power at round-off, below 1e-12 of the field's
+    variance, set to 0 by the kernel): a plane, removed by the estimator. Their spectral slope
+    and break are NaN; a ramp reported a slope of -0.83 with its interval, fitted to 1e-24."""
+    p = np.asarray(ds["power_spectrum"].values, np.float64)
+    p = p.reshape(-1, p.shape[-1])
+    flat = np.isfinite(p).any(1) & (np.nan_to_num(p, nan=0.0) == 0).all(1)
+    if flat.any():
+        where = f"steps {np.flatnonzero(flat).tolist()} ({', '.join(lead)})" if lead else "the field"
+        warn(
+            f"the power spectrum of {where} is zero (below 1e-12 of the variance: round-off): "
+            "such a field is a plane (a smooth gradient), which the spectrum removes, so "
+            "spectral_slope and the break are NaN there; the structure functions and "
+            "variances still describe it. A gap-filled trend or a synthetic ramp?",
+            UserWarning,
+        )
 
 
 def _refuse_fill(values: np.ndarray, name: str) -> None:
@@ -821,7 +949,7 @@ def _checked_lazily(data: dsa.Array, name: str) -> dsa.Array:
     and :func:`_warn_constant_guide` for the guide) on each block of whole images as it is read
     for the result: a lazy guide holding MOD13's -3000 was taken as NDVI without a word (r 0
     for -0.99), and ``xlstsr scaling --guide`` reads lazily. Nothing is computed now."""
-    whole = data.rechunk({1: -1, 2: -1})
+    whole = whole_images(data)
     n_steps = data.shape[0]
 
     def check(block: np.ndarray, block_info: Any = None) -> np.ndarray:
@@ -843,6 +971,7 @@ def _unpack(
     ydim: str,
     xdim: str,
     grid: tuple[float, str],
+    units: dict[str, str],
 ) -> xr.Dataset:
     res, unit = grid
     lead_shape = tuple(field_.sizes[d] for d in lead)
@@ -872,7 +1001,10 @@ def _unpack(
         part = packed[:, off : off + size]
         off += size
         part = part.reshape(lead_shape + tuple(shp)) if lead else part.reshape(tuple(shp))
-        out[name] = xr.Variable(lead + dims if lead else dims, part, _ATTRS.get(name, {}))
+        attrs = dict(_ATTRS.get(name, {}))
+        if name in units:
+            attrs["units"] = units[name]
+        out[name] = xr.Variable(lead + dims if lead else dims, part, attrs)
     ds = xr.Dataset(out, coords=coords)
     ds.attrs = {
         "pixel_size": res,

@@ -22,7 +22,8 @@ Definitions (pixel units; the xarray layer adds metres):
 - radially averaged power spectrum (:func:`xlstsr.kernels.spectra.radial_power_spectrum`: the
   Hann-windowed, plane-detrended periodogram, gaps at the plane) over logarithmic wavenumber bins
   (cycles per pixel); a fractional Brownian surface of Hurst exponent ``H`` has slope
-  ``-(2H + 2)``, white noise 0.
+  ``-(2H + 2)``, white noise 0. Power below :data:`ROUNDOFF_POWER` of the image's variance is
+  round-off (all that is left of a plane) and taken as 0: no point of the spectral fits.
 - power laws are ordinary least-squares lines in log-log with a t-based confidence interval
   (nominal: neighbouring lags are correlated, so the true uncertainty is larger).
 """
@@ -393,6 +394,12 @@ def stats_size(cfg: ScalingConfig) -> int:
     return int(sum(int(np.prod(s)) for _, _, s in stats_layout(cfg)))
 
 
+#: spectral power at or below this fraction of the image's variance is round-off, taken as 0
+#: (no point of the fits): what is left of a plane (a ramp: 1e-23 of its variance) or of a
+#: constant once the estimator removes the plane
+ROUNDOFF_POWER = 1e-12
+
+
 def _in(x: np.ndarray, rng: tuple[float, float]) -> np.ndarray:
     return (x >= rng[0] - 1e-12) & (x <= rng[1] + 1e-12)
 
@@ -436,8 +443,10 @@ def image_stats(
     out["within_block_variance"] = within
 
     k, p, kcount = radial_power_spectrum(a, np.asarray(cfg.edges), window=cfg.window)
-    if np.nanmin(a) == np.nanmax(a):  # a constant image: its power is round-off, no slope
-        p = np.where(np.isfinite(p), 0.0, p)
+    # power at round-off is no power: a constant image's, and a plane's (the estimator removes
+    # the plane; a ramp's 1e-24 K^2 was fitted a slope of -0.83 with its interval and a break)
+    spread = float(np.nanvar(a))
+    p = np.where(np.isfinite(p) & ((p <= ROUNDOFF_POWER * spread) | (spread == 0)), 0.0, p)
     out["power_spectrum"], out["power_spectrum_wavenumber"] = p, k
 
     # fits
