@@ -2823,7 +2823,8 @@ def _image_range(data: np.ndarray) -> np.ndarray:
 
 def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guided: bool,
                         physical_range: tuple[float, float],
-                        scale_correction: Any = None) -> np.ndarray:
+                        scale_correction: Any = None, guide: Any = None,
+                        adapt: Any = None) -> np.ndarray:
     lo_in, hi_in = rng[:, 0:1, None], rng[:, 1:2, None]  # (n, 1, 1)
     spread = np.maximum(OUTPUT_MIN_SPREAD_K,
                         OUTPUT_SPREAD_RATIO * np.where(hi_in >= lo_in, hi_in - lo_in, 0.0))
@@ -2840,14 +2841,43 @@ def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guid
         return block
     vals = block[bad]
     img = int(np.nonzero(bad.any(axis=(1, 2)))[0][0])
-    cause = (
-        "Its inputs are not what it expects: most likely the guide is in other units or scale "
-        "than it was trained on (NDVI in percent: divide by 100; reflectance or NDVI digital "
-        "numbers: multiply by their scale_factor, or open the file with mask_and_scale=True)."
-        if guided else
-        "The method or its options (or a custom model) do not suit this input; compare with "
-        "method='bicubic', or pass output_check=False to see the values (to debug a model)."
-    )
+    guide_out = _guide_out_of_range(guide) if guided else None
+    # the bad values of that image, less 273.15, back within its bounds: degrees Celsius
+    mine = block[img][bad[img]]
+    celsius = bool(np.all((mine + 273.15 >= lo.ravel()[img]) & (mine + 273.15 <= hi.ravel()[img])))
+    unsuited = ("The method or its options (or a custom model) do not suit this input; compare "
+                "with method='bicubic', or pass output_check=False to see the values (to debug a "
+                "model).")
+    if guided and guide_out:
+        cause = ("Its inputs are not what it expects: the guide holds values outside NDVI's -1 "
+                 f"to 1 ({guide_out}), most likely in other units or scale than the model was "
+                 "trained on (NDVI in percent: divide by 100; reflectance or NDVI digital numbers: "
+                 "multiply by their scale_factor, or open the file with mask_and_scale=True).")
+    elif celsius:
+        cause = ("These values plus 273.15 are plausible for this input: the output is in "
+                 "degrees Celsius, not Kelvin (a custom model must return Kelvin: add 273.15 in "
+                 "its forward, or train it on Kelvin targets).")
+    elif guided and guide_out is not None:  # a guide within -1 to 1: not its units
+        cause = ("Its guide is within NDVI's -1 to 1: most likely the model's output is not in "
+                 "Kelvin (a custom model must return Kelvin at the input's scale), or the model "
+                 "does not suit this input; compare with method='bicubic', or pass "
+                 "output_check=False to see the values (to debug a model).")
+    elif guided:  # the guide was not given to this check
+        cause = (
+            "Its inputs are not what it expects: most likely the guide is in other units or "
+            "scale than it was trained on (NDVI in percent: divide by 100; reflectance or NDVI "
+            "digital numbers: multiply by their scale_factor, or open the file with "
+            "mask_and_scale=True), or the model's output is not in Kelvin."
+        )
+    else:
+        cause = unsuited
+    lr = _adapt_lr(adapt)
+    if lr is not None:
+        from .nn.adapt import Adaptation
+
+        cause = (f"The model was adapted to each scene first (adapt=, lr={lr:g}): most likely "
+                 f"the adaptation diverged; lower adapt's lr (default {Adaptation().lr:g}), or "
+                 "compare without adapt=. Else: " + cause[0].lower() + cause[1:])
     if scale_correction is not None:
         cause = (f"It went through scale_correction={scale_correction!r}, which multiplies the "
                  "method's detail: with a fixed gain, use one near 1 (calibrated where fine truth "
@@ -2859,6 +2889,45 @@ def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guid
         f" K: not physical (outside {lo.ravel()[img]:.1f}-{hi.ravel()[img]:.1f} K for that "
         f"image). {cause}"
     )
+
+
+def _guide_out_of_range(guide: Any) -> str | None:
+    """For an implausible guided output: the guide's values outside NDVI's -1 to 1 as text
+    (``"-1.2 to 86.3"``), ``""`` when it holds none (its units are not the cause), None when
+    unknown (no guide given, or a dask guide: not computed for a message)."""
+    if guide is None or isinstance(guide, dsa.Array):
+        return None
+    g = np.asarray(guide)
+    if not np.issubdtype(g.dtype, np.number):
+        return None
+    with np.errstate(invalid="ignore"):
+        lo, hi = float(np.fmin.reduce(g, axis=None)), float(np.fmax.reduce(g, axis=None))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    return f"{lo:.4g} to {hi:.4g}" if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6 else ""
+
+
+def _adapt_lr(adapt: Any) -> float | None:
+    """The learning rate of a test-time adaptation that ran (an :class:`~xlstsr.nn.adapt.
+    Adaptation`, a dict of its settings or True), None when none ran."""
+    if adapt is None or (isinstance(adapt, (bool, np.bool_)) and not adapt):
+        return None
+    if isinstance(adapt, Mapping):
+        lr = adapt.get("lr")
+        if lr is None and adapt.get("steps", 1) == 0:
+            return None
+    else:
+        if getattr(adapt, "steps", 1) == 0:
+            return None
+        lr = getattr(adapt, "lr", None)
+    if lr is None:
+        from .nn.adapt import Adaptation
+
+        lr = Adaptation().lr
+    try:
+        return float(lr)
+    except (TypeError, ValueError):
+        return None
 
 
 def _block_range(b: np.ndarray) -> np.ndarray:
@@ -2879,10 +2948,15 @@ def check_output(
     guided: bool = False,
     physical_range: tuple[float, float] = PHYSICAL_RANGE_K,
     scale_correction: Any = None,
+    guide: Any = None,
+    adapt: Any = None,
 ) -> Any:
     """Refuse a method's output that is not physical: ``out`` (n, Y, X) against its input
     ``lst`` (n, y, x), both Kelvin, numpy or dask (``scale_correction``: the detail correction
-    the output went through, named as a likely cause).
+    the output went through, named as a likely cause; ``guide``: the guide the method was given,
+    whose units are named as the cause only when its values are outside NDVI's -1 to 1;
+    ``adapt``: the test-time adaptation that ran, an :class:`~xlstsr.nn.adapt.Adaptation` or its
+    settings, named as the likely cause with its learning rate).
 
     A finite output value is implausible outside ``physical_range`` widened by
     :data:`OUTPUT_MARGIN_K` (20 K), or further than max(:data:`OUTPUT_MIN_SPREAD_K` (50 K), twice
@@ -2907,9 +2981,11 @@ def check_output(
     xlstsr.errors.ImplausibleOutputError: method 'disr' produced 64 temperature(s) from -60000 to -60000 K ...
     """
     kw = dict(method=method, guided=guided, physical_range=physical_range,
-              scale_correction=scale_correction)
+              scale_correction=scale_correction, adapt=adapt)
     if not isinstance(out, dsa.Array) and not isinstance(lst, dsa.Array):
-        return _check_output_block(np.asarray(out), _image_range(np.asarray(lst)), **kw)
+        return _check_output_block(np.asarray(out), _image_range(np.asarray(lst)), guide=guide,
+                                   **kw)
+    # lazy: the guide's range is not computed for a message (nor its array put in each task)
     out = dsa.asarray(out)
     lst = dsa.asarray(lst)
     # module-level functions: a lazy result pickles with the standard pickle (process pools)

@@ -21,6 +21,7 @@ torch.Size([1, 1, 64, 64])
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -69,13 +70,22 @@ __all__ = [
 ]
 
 
+def _submodules() -> frozenset[str]:
+    """The names of this package's submodules (``weights``, ``adapt``, ``checkpoint``...): the
+    README and the docstrings name them as ``xlstsr.nn.weights.list_weights()``, which must work
+    after a plain ``import xlstsr``; they are imported on first use (none imports torch before)."""
+    return frozenset(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
 def __getattr__(name: str) -> Any:
     if name in _HOMES:
         value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
         globals()[name] = value  # later lookups skip this hook
         return value
+    if name in _submodules():  # importing it binds it here: later lookups skip this hook
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+    return sorted(set(globals()) | set(_HOMES) | _submodules())

@@ -371,6 +371,13 @@ def adapt_model(
     nn.Module
         The adapted copy, in eval mode, without gradients, on the model's device.
 
+    Raises
+    ------
+    XlstsrError
+        When the adaptation diverged: its loss ended non-finite or above the unadapted model's
+        (beyond :data:`DIVERGENCE_RTOL`), or its output gained NaN pixels; the message names
+        ``lr`` (too large for this model) and the default.
+
     Examples
     --------
     >>> from xlstsr.nn import load_weights
@@ -420,16 +427,57 @@ def adapt_model(
     for p in params:
         p.requires_grad_(True)
     opt = torch.optim.Adam(params, lr=float(config.lr))
+    start, holes = math.nan, 0
     with torch.enable_grad():
-        for _ in range(int(config.steps)):
+        for step in range(int(config.steps)):
             opt.zero_grad(set_to_none=True)
             sr = tuned(x) if g is None else tuned(x, g)
             loss = adaptation_loss(sr, t, factor, config, guide=g, gain=gain, reference=ref)
+            value = float(loss.detach())
+            if step == 0:  # the unadapted model's loss, and its output's non-finite pixels
+                start, holes = value, int((~torch.isfinite(sr.detach())).sum())
+            elif math.isfinite(start) and not math.isfinite(value):
+                _diverged(config, f"took its loss from {start:.4g} to {value} in {step} steps")
             loss.backward()
             opt.step()
     for p in params:
         p.requires_grad_(False)
-    return tuned.eval()
+    tuned.eval()
+    if math.isfinite(start):
+        # the adapted model's loss: an adaptation that made its own objective worse (too large
+        # a learning rate) gives a result further from the input than no adaptation. The loss
+        # skips non-finite outputs: an output that became NaN counts as diverged too
+        with torch.no_grad():
+            sr = tuned(x) if g is None else tuned(x, g)
+            end = float(adaptation_loss(sr, t, factor, config, guide=g, gain=gain, reference=ref))
+            new_holes = int((~torch.isfinite(sr)).sum()) - holes
+        if new_holes > 0:
+            _diverged(config, f"made {new_holes} output pixel(s) NaN or infinite")
+        if not math.isfinite(end) or end > start * (1.0 + DIVERGENCE_RTOL) + DIVERGENCE_ATOL:
+            _diverged(config, f"took its loss from {start:.4g} to {end:.4g} in "
+                              f"{int(config.steps)} steps")
+    return tuned
+
+
+#: an adaptation whose final loss exceeds its start by more than this (relative, plus the
+#: absolute below, in the loss's units: ~K) diverged; less is the optimiser's noise around a
+#: minimum already reached
+DIVERGENCE_RTOL = 0.05
+DIVERGENCE_ATOL = 1e-3
+
+
+def _diverged(config: Adaptation, what: str) -> None:
+    """Refuse a test-time adaptation whose loss became non-finite or grew: its learning rate is
+    too large for this model (the result would be further from the input than without it)."""
+    default = Adaptation().lr
+    suggest = min(float(config.lr) / 10.0, default)
+    raise XlstsrError(
+        f"test-time adaptation (adapt=) diverged: with lr={float(config.lr):g} it {what} (the "
+        "loss it minimises: the output's consistency with the coarse input), a learning rate too "
+        f"large for this model. Lower adapt's lr (default {default:g}), e.g. "
+        f"adapt={{'steps': {int(config.steps)}, 'lr': {suggest:g}}}, or drop adapt= to upscale "
+        "with the model as it is."
+    )
 
 
 def tiled_forward(

@@ -35,15 +35,16 @@ import numpy as np
 __all__ = ["weights_hash"]
 
 
-def _closure_values(fn: Any) -> bytes:
-    """The plain values a forward's closure holds (two classes made by one factory differ only
-    there: one the float16 model, the other the bfloat16 one, served from one cache entry).
-    Other objects are left out: their repr may name a memory address, unstable across the
-    processes a resume check compares."""
+def _closure_bytes(fn: Any, depth: int, walk: _Walk) -> bytes:
+    """The values a library module's forward closure holds: plain values by their repr (as
+    before: the hashes of the bundled models, whose forwards hold none other, stay as they
+    were), any other value (a numpy scalar, a tensor, a function) by :func:`_value_bytes` - it
+    was left out, and two models one factory made with different such values shared one cache
+    entry. (A user's class is hashed whole, closures included: :func:`_class_bytes`.)"""
     import torch
 
     plain = (bool, int, float, complex, str, bytes, type(None), torch.dtype)
-    vals = []
+    vals, others = [], []
     for cell in getattr(fn, "__closure__", None) or ():
         try:
             v = cell.cell_contents
@@ -51,14 +52,20 @@ def _closure_values(fn: Any) -> bytes:
             continue
         if isinstance(v, plain) or (isinstance(v, tuple) and all(isinstance(x, plain) for x in v)):
             vals.append(repr(v))
-    return ";".join(vals).encode()
+        else:
+            others.append(_value_bytes(v, depth + 1, walk))
+    out = ";".join(vals).encode()
+    return out + (b"closure(" + b",".join(others) + b")" if others else b"")
 
 
 def weights_hash(model: Any) -> str:
     """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code,
     every parameter and buffer (non-persistent ones too), the functions any module holds and
     the values a user-defined module holds in attributes: the same for the same model built in
-    any process (same code, same weights), so it keys caches and resume checks.
+    any process (same code, same weights), so it keys caches and resume checks. A user's module
+    class (not torch's or xlstsr's) is hashed whole (:func:`_class_bytes`): every method, the
+    class's data and the values its methods' closures hold, so that a class redefined in a
+    notebook with an edited constant or helper method gets a hash of its own.
 
     Values are hashed by their content (:func:`_value_bytes`): functions by their code,
     defaults and closure values (``functools.partial`` by its function and arguments, builtins
@@ -132,20 +139,31 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
     for sub in subs:  # its weights are hashed below: a value naming one refers to it by number
         if walk.ref(sub) is None:
             walk.add(sub)
-    for sub in subs:  # the forward code: two classes with one name differ here
+    for sub in subs:  # the code: two classes with one name differ here
+        if _own(sub):
+            # the user's class whole: every method (forward and the helpers it calls), the
+            # class's data (a constant edited in a notebook cell that is run again) and the
+            # values the methods' closures hold (a factory's numpy scalar or tensor), each by
+            # its content; a class met before (blocks of one class) by its number
+            cls = type(sub)
+            ref = walk.ref(cls)
+            if ref is None:
+                walk.add(cls)
+                ref = _class_bytes(cls, depth, walk, user=True)
+            h.update(b"class:" + ref)
+            h.update(_attributes(sub, depth, walk))
+            continue
         try:
             code = getattr(type(sub).forward, "__code__", None)
         except AttributeError:  # TorchScript modules: their code is hashed by repr() and weights
             code = None
         if code is not None:
-            if _own(sub):  # the names it calls too (F.relu -> F.gelu in a notebook's class)
-                h.update(_code_bytes(code))
-            elif any(_special_const(c) for c in code.co_consts):
+            if any(_special_const(c) for c in code.co_consts):
                 h.update(_code_bytes(code))  # a generator's code, a set: repr is unstable
             else:  # as before: the hashes of the bundled models stay as they were
                 h.update(code.co_code)
                 h.update(repr(code.co_consts).encode())
-            h.update(_closure_values(type(sub).forward))
+            h.update(_closure_bytes(type(sub).forward, depth, walk))
         h.update(_attributes(sub, depth, walk))
     state = model.state_dict()
     for k, v in state.items():
@@ -363,15 +381,16 @@ _CLASS_DATA = (*_PLAIN, complex, bytes, tuple, list, dict, set, frozenset, np.nd
                np.generic, type, functools.partial, *_BUILTIN_CALLABLES)
 
 
-def _class_bytes(cls: type, depth: int, walk: _Walk) -> bytes:
+def _class_bytes(cls: type, depth: int, walk: _Walk, user: bool = False) -> bytes:
     """A class by its qualified name; a user's class (not the standard library's, torch's,
     numpy's or xlstsr's) also by its bases, methods and data attributes: a class redefined in a
-    notebook keeps its name."""
+    notebook keeps its name. ``user``: the class of a user's module (:func:`_own`), hashed whole
+    even when its file's name is a standard library module's (a script named ``test.py``)."""
     import torch
 
     name = f"class {cls.__module__}.{cls.__qualname__}".encode()
     top = str(cls.__module__).split(".")[0]
-    if top in _LIBRARIES or top in sys.stdlib_module_names:
+    if top in _LIBRARIES or (top in sys.stdlib_module_names and not user):
         return name
     parts = [name + b"(" + b",".join(_nested(b, depth, walk) for b in cls.__bases__) + b")"]
     for k, x in sorted(vars(cls).items()):
