@@ -53,8 +53,17 @@ def engine_depth(method: UpscaleMethod, factor: int) -> int:
 
 
 def model_halo(method: UpscaleMethod, factor: int) -> int:
-    """Halo (coarse pixels) of the model's window around a tile: the method's receptive field."""
-    return int(method.halo(factor))
+    """Halo (coarse pixels) of the model's window around a tile: the method's receptive field,
+    which must be a whole number >= 0 (-1 broke the assembly of the dask result with a raw
+    xarray error, None raised int()'s TypeError)."""
+    from ..validate import check_whole
+
+    value = method.halo(factor)
+    return check_whole(
+        f"halo({factor}) of method {method.name!r}", value, 0,
+        hint="the coarse pixels around an output pixel that it depends on; return 0 for a "
+             "pixel-wise method",
+    )
 
 
 def guide_fill_reach(method: UpscaleMethod, factor: int) -> int:
@@ -86,7 +95,7 @@ def _upscale_numpy(
     if not keep.any():
         return np.full((n, ny * factor, nx * factor), np.nan, dtype=out_dtype)
     sub = lst[keep]
-    filled = fill_gaps(sub, int(method.halo(factor))) if filled is None else filled[keep]
+    filled = fill_gaps(sub, model_halo(method, factor)) if filled is None else filled[keep]
     g = None if guide is None else guide[keep]
     res = method.upscale_block(filled, valid[keep], g, factor)
     if res.shape != (sub.shape[0], ny * factor, nx * factor):
@@ -94,6 +103,7 @@ def _upscale_numpy(
             f"method {method.name!r} returned shape {res.shape}, expected "
             f"{(sub.shape[0], ny * factor, nx * factor)}"
         )
+    _check_finite(method, res, valid[keep], factor)
     if not (isinstance(res, np.ndarray) and res.dtype == out_dtype
             and (res.flags.owndata or method.returns_new_arrays)
             and res.flags.writeable and res.flags.c_contiguous):
@@ -109,6 +119,28 @@ def _upscale_numpy(
     out = np.full((n, ny * factor, nx * factor), np.nan, dtype=out_dtype)
     out[keep] = res
     return out
+
+
+def _check_finite(method: UpscaleMethod, res: Any, valid: np.ndarray, factor: int) -> None:
+    """Refuse NaN or infinite output under observed coarse pixels: re-masked, it would pass on
+    as cloud gaps without a word (the output is NaN exactly where the coarse pixel is a gap, and
+    a torch model doing the same is refused by :func:`xlstsr.nn.runtime.forward`). One
+    reduction of the output when it is finite (a sum is finite iff every Kelvin value is)."""
+    if np.isfinite(np.sum(res)):  # float32 pairwise: ~8 ms on 4800 x 4800, no overflow at 300 K
+        return
+    n, ny, nx = valid.shape
+    bad = ~np.isfinite(np.asarray(res)).reshape(n, ny, factor, nx, factor)
+    count = int((bad & valid[:, :, None, :, None]).sum())
+    if count:
+        from ..errors import ImplausibleOutputError
+
+        raise ImplausibleOutputError(
+            f"method {method.name!r} returned NaN or infinite values at {count} of the "
+            f"{int(valid.sum()) * factor * factor} fine pixels under clear coarse pixels of a "
+            "block (an image or a tile): they would silently become gaps. Its upscale_block gets gap-filled LST and must return finite "
+            "Kelvin wherever the LST is clear (the engine re-masks the gaps itself); check it "
+            "on a small input."
+        )
 
 
 def _axis_blocks(chunks: tuple[int, ...], start: int, stop: int) -> tuple[list[int], int]:

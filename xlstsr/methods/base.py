@@ -144,15 +144,93 @@ class UpscaleMethod:
         raise NotImplementedError(f"method {self.name!r} declares no state to receive")
 
 
-def register_method(name: str) -> Callable[[M], M]:
-    """Class decorator adding an :class:`UpscaleMethod` subclass to the registry under ``name``."""
+def register_method(name: str, *, replace: bool = False) -> Callable[[M], M]:
+    """Class decorator adding an :class:`UpscaleMethod` subclass to the registry under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The name ``upscale(method=name)`` takes (non-empty). It becomes the class's
+        :attr:`~UpscaleMethod.name`, which provenance (``xlstsr_method``) records.
+    replace : bool
+        Replace a method already registered under ``name`` (default False: refused, so that a
+        user's class never silently takes the place of a built-in such as ``"bicubic"``). A class
+        defined again under the same module and name (a notebook cell run twice) replaces its
+        former self without it.
+
+    A class that is registered already (a built-in such as ``Bicubic``) is registered under a
+    second name as a subclass of it named ``name``: the class itself keeps its name (renamed,
+    ``method='bicubic'`` was recorded under the alias and lost its own checks).
+
+    Examples
+    --------
+    >>> from xlstsr.methods.bicubic import Bicubic
+    >>> _ = register_method("cubic")(Bicubic)
+    >>> get_method("cubic").name, get_method("bicubic").name
+    ('cubic', 'bicubic')
+    >>> unregister_method("cubic")
+    >>> class Smooth(Bicubic):
+    ...     pass
+    >>> register_method("bicubic")(Smooth)
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.XlstsrError: a method named 'bicubic' is registered already (xlstsr.methods.bicubic.Bicubic, built in): pick another name for xlstsr.methods.base.Smooth, or pass `register_method('bicubic', replace=True)` to replace it
+    """
+    if isinstance(name, type) or callable(name):
+        # `@register_method` without its name: the class became the decorator's inner function
+        what = getattr(name, "__name__", None) or "my_method"
+        raise XlstsrError(
+            f"register_method takes the method's name, got the "
+            f"{'class' if isinstance(name, type) else 'callable'} {what} itself (the decorator "
+            f"written without its name?): write `@register_method(\"{what.lower()}\")` above "
+            "the class, with the name `upscale(method=...)` will take"
+        )
+    if not isinstance(name, str) or not name.strip():
+        raise XlstsrError(
+            f"a method's name must be a non-empty string, got {type(name).__name__} {name!r}: "
+            "e.g. `@register_method(\"my_method\")`"
+        )
+    if not isinstance(replace, (bool, np.bool_)):
+        raise XlstsrError(f"replace must be True or False, got {replace!r}")
 
     def deco(cls: M) -> M:
-        cls.name = name
-        _REGISTRY[name] = cls
+        if not (isinstance(cls, type) and issubclass(cls, UpscaleMethod)):
+            raise XlstsrError(
+                f"register_method({name!r}) registers a subclass of "
+                f"xlstsr.methods.UpscaleMethod, got {type(cls).__name__} {cls!r:.60}: define "
+                "`class MyMethod(UpscaleMethod)` with an `upscale_block(lst, valid, guide, "
+                "factor)`"
+            )
+        old = _REGISTRY.get(name)
+        if old is not None and old is not cls and not replace and not _redefined(old, cls):
+            builtin = old.__module__.split(".")[0] == __name__.split(".")[0]
+            raise XlstsrError(
+                f"a method named {name!r} is registered already ({_qualname(old)}"
+                f"{', built in' if builtin else ''}): pick another name for {_qualname(cls)}, "
+                f"or pass `register_method({name!r}, replace=True)` to replace it"
+            )
+        target = cls
+        if any(c is cls for n, c in _REGISTRY.items() if n != name):
+            # registered under another name already: renaming it would rename that method too
+            target = type(cls.__name__, (cls,), {
+                "name": name, "__module__": cls.__module__, "__doc__": cls.__doc__,
+                "__qualname__": cls.__qualname__})
+        else:
+            cls.name = name
+        _REGISTRY[name] = target
         return cls
 
     return deco
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _redefined(old: type, new: type) -> bool:
+    """``new`` is ``old`` defined again (same module and name: a module reloaded, a notebook
+    cell run twice), not another method taking its name."""
+    return _qualname(old) == _qualname(new)
 
 
 def unregister_method(name: str) -> None:

@@ -27,6 +27,16 @@ def _require_guide(name: str, guide: np.ndarray | None) -> np.ndarray:
     return np.asarray(guide)
 
 
+def _usable_samples(lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int) -> int:
+    """Coarse pixels of one image a regression can train on: clear (``valid``, finite) and under
+    a guide block valid in every fine pixel and band (the sharpeners' training pixels,
+    :func:`~xlstsr.kernels.sharpen.block_stats`)."""
+    ny, nx = np.shape(lst)
+    g = np.isfinite(np.asarray(guide)).all(axis=0)[: ny * factor, : nx * factor]
+    full = g.reshape(ny, factor, nx, factor).all(axis=(1, 3))
+    return int((np.asarray(valid, bool) & full & np.isfinite(lst)).sum())
+
+
 class GuidedSharpener(UpscaleMethod):
     """Frame shared by the regression sharpeners; subclasses implement :meth:`predict`.
 
@@ -67,21 +77,47 @@ class GuidedSharpener(UpscaleMethod):
     def upscale_block(self, lst, valid, guide, factor):
         guide = _require_guide(self.name, guide)
         out = np.empty((lst.shape[0], lst.shape[1] * factor, lst.shape[2] * factor))
-        unguided = 0
+        unguided: list[int] = []  # usable coarse pixels of each image fitted without the guide
         for i in range(lst.shape[0]):  # one scene-wide fit per image (time step)
             out[i], guided = self._sharpen(lst[i], valid[i], guide[i], factor)
-            unguided += not guided
+            if not guided:
+                unguided.append(_usable_samples(lst[i], valid[i], guide[i], factor))
         if unguided:
             # a small or cloudy image: documented, but a time series would otherwise lose its
             # sharpening on some dates without a word (output still labelled with the method)
-            warn(
-                f"method {self.name!r}: {unguided} of {lst.shape[0]} image(s) had too few clear "
-                f"coarse pixels under a full guide to fit (min_samples="
-                f"{getattr(self, 'min_samples', '?')}): they "
-                "were upscaled without the guide (bicubic, with the residual correction). Pass a "
-                "larger area, or a lower `min_samples` in method_options (a fit on fewer pixels "
-                "is noisier).", UserWarning)
+            warn(self._fallback_message(unguided, lst.shape[0], factor), UserWarning)
         return out
+
+    def _fallback_message(self, usable: list[int], n: int, factor: int) -> str:
+        """Why ``len(usable)`` of ``n`` images were upscaled without the guide, and the fix that
+        can work for them: a lower ``min_samples`` only helps where some coarse pixels are
+        usable (advised with none, it was followed and the same warning came back)."""
+        need = getattr(self, "min_samples", None)
+        lo, hi = min(usable), max(usable)
+        count = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        msg = (
+            f"method {self.name!r}: {len(usable)} of {n} image(s) had too few clear coarse pixels "
+            f"under a full guide to fit ({count} usable, min_samples={need if need else '?'}): "
+            "they were upscaled without the guide (bicubic, with the residual correction). A "
+            f"coarse pixel is usable where the LST is clear and its whole {factor} x {factor} "
+            "guide block is valid, in every band."
+        )
+        if hi == 0:  # nothing to fit whatever min_samples: the guide's gaps are the cause
+            return msg + (
+                " No clear coarse pixel has a complete guide block: fill the guide's small gaps "
+                "(a composite of several dates, or an interpolation, e.g. "
+                "`guide.interpolate_na('x', limit=2)`), or use method='disr', which fills small "
+                "guide gaps itself."
+            )
+        if need is not None and any(0 < u < need for u in usable):
+            return msg + (
+                " Pass a larger area, fill the guide's gaps, or a lower `min_samples` in "
+                "method_options (a fit on fewer pixels is noisier)."
+            )
+        return msg + (
+            " Too few for the regression's terms: pass a larger area, or fill the guide's gaps "
+            "(a composite of several dates, or an interpolation)."
+        )
 
     def sharpen(
         self, lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int

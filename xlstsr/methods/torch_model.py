@@ -214,6 +214,25 @@ def fill_guide(guide: np.ndarray, radius: int, fill_value: float) -> np.ndarray:
     return fill_gaps(np.asarray(guide, dtype=np.float32), radius, far_value=fill_value)
 
 
+def beyond_fill_reach(guide: np.ndarray, radius: int) -> np.ndarray:
+    """Where :func:`fill_guide` gives a guide gap its constant: NaN farther than ``radius`` fine
+    pixels (Chebyshev, the reach of its neighbour averaging) from any valid value of its band.
+
+    Examples
+    --------
+    >>> g = np.full((1, 1, 1, 8), np.nan); g[..., 0] = 0.5
+    >>> beyond_fill_reach(g, 2)[0, 0, 0].astype(int).tolist()
+    [0, 0, 0, 1, 1, 1, 1, 1]
+    """
+    from scipy.ndimage import maximum_filter
+
+    ok = np.isfinite(np.asarray(guide)).view(np.uint8)
+    if int(radius) > 0:
+        size = (1,) * (ok.ndim - 2) + (2 * int(radius) + 1,) * 2
+        ok = maximum_filter(ok, size=size, mode="constant", cval=0)
+    return ok == 0
+
+
 class TorchModelMethod(UpscaleMethod):
     """A PyTorch model (see the module's protocol) as an :class:`UpscaleMethod`.
 
@@ -493,6 +512,16 @@ class TorchModelMethod(UpscaleMethod):
         if self.accepts_nan_guide:
             return np.array(guide, dtype=np.float32, copy=True)
         return fill_guide(guide, self.guide_fill_radius(factor), self.guide_fill_value)
+
+    def guide_constant_mask(self, guide: np.ndarray, factor: int) -> np.ndarray | None:
+        """Where (n, Y, X) :meth:`fill_guide_gaps` gives the forward a constant (the model's
+        ``guide_fill_value``) in some band instead of the guide: gaps beyond the reach of its
+        local filling (:func:`beyond_fill_reach`). None for a model without a guide or that
+        takes NaN itself. :func:`xlstsr.upscale` warns when much of the guide under the clear
+        LST is such a constant: the model then runs as if guided, from nothing."""
+        if not self.needs_guide or self.accepts_nan_guide:
+            return None
+        return beyond_fill_reach(guide, self.guide_fill_radius(factor)).any(axis=1)
 
     def channel_message(self, got: int) -> str:
         """What to say when ``got`` guide channels reach a model that takes :attr:`n_guide`."""
