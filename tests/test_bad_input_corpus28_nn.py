@@ -207,3 +207,20 @@ def test_nn_submodules_are_reachable_after_import_xlstsr():
             "else:\n    raise SystemExit('no AttributeError')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+class _HotDISR(_CelsiusDISR):
+    """A guided model whose output is far beyond the scene (not Celsius: 5000 K)."""
+
+    def forward(self, x, g):
+        return super().forward(x, g) * 0 + 5000.0
+
+
+def test_upscale_output_check_knows_its_guide_is_in_range():
+    """upscale's own output check was given neither the guide nor the adaptation: a guided
+    model's implausible output on a correct 0-1 NDVI was blamed on the guide's units."""
+    s = xlstsr.datasets.sample_scene(n_times=1, size=64, cloud_fraction=0)
+    with pytest.raises(ImplausibleOutputError) as err:
+        xlstsr.upscale(s["lst_1km"], 4, method="disr", guide=s["ndvi_250m"], model=_HotDISR())
+    assert "not in Kelvin" in str(err.value)
+    assert "guide is in other units" not in str(err.value)

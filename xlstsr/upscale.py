@@ -303,7 +303,8 @@ def upscale(
         out = apply_scale_correction(out, data, cg, factor, scale_correction)
     if output_check:
         out = check_output(out, data, m.name, guided=gdata is not None,
-                           scale_correction=scale_correction)
+                           scale_correction=scale_correction, guide=gdata,
+                           adapt=getattr(m, "adapt", None))
     fy, fx, ft = fine_grid(kelvin, factor)
     shape = (*tuple(kelvin.sizes[d] for d in lead), fy.size, fx.size)
     out = out.reshape(shape) if not isinstance(out, dsa.Array) else out.reshape(shape, merge_chunks=True)
