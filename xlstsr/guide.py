@@ -45,6 +45,7 @@ from .validate import (
     raster_fields,
     spatial_dims,
     suspect_guide_fill,
+    whole_images,
 )
 
 _log = logging.getLogger("xlstsr")
@@ -1083,13 +1084,14 @@ def guide_on_lst_grid(
         raise GridError(f"the guide has {data.shape[1]} bands: pass a single band")
     data = data[:, 0]
     if isinstance(data, dsa.Array):
-        data = data.rechunk({1: -1, 2: -1})
+        steps = data.chunks[0]
+        data = whole_images(data)  # a few whole images per task, not every step of a chunk
         return data.map_blocks(
             partial(_block_mean64, factor=r, min_valid=min_valid),
             chunks=(data.chunks[0], (data.shape[1] // r,), (data.shape[2] // r,)),
             dtype=np.float64,
             meta=np.empty((0, 0, 0), np.float64),
-        )
+        ).rechunk({0: steps})  # r^2 smaller: on the guide's steps again
     return block_mean(np.asarray(data, np.float64), r, min_valid=min_valid)
 
 

@@ -34,6 +34,7 @@ from .kernels.spectra import log_wavenumber_edges
 from .validate import (
     _LAT_NAMES,
     _LON_NAMES,
+    TASK_BYTES,
     check_bool,
     check_number,
     check_whole,
@@ -47,6 +48,7 @@ from .validate import (
     suspect_guide_fill,
     warn_if_resampled,
 )
+from .validate import whole_images as _whole_images
 
 __all__ = ["default_scales", "pixel_size", "scaling_stats"]
 
@@ -870,27 +872,16 @@ def scaling_stats(
     return _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit), units)
 
 
-#: bytes of float64 images one lazy task holds at most (at least one whole image): a year of
-#: daily 1200 x 1200 images chunked for time series was one task of 3.9 GiB
-TASK_BYTES = 4 * 2**20
-
-
 def _images_per_task(image_size: int) -> int:
-    """Images of ``image_size`` pixels one task takes (:data:`TASK_BYTES` of float64, >= 1)."""
+    """Images of ``image_size`` pixels one task takes (:data:`xlstsr.validate.TASK_BYTES` of
+    float64, >= 1)."""
     return max(1, TASK_BYTES // (8 * max(1, int(image_size))))
 
 
 def whole_images(data: dsa.Array) -> dsa.Array:
-    """A dask stack ``(n, ...)`` in whole images (every axis after the first in one chunk) and
-    at most :data:`TASK_BYTES` of float64 per chunk along the first axis (at least one image;
-    the input's own chunks kept when smaller): each task then holds a few images, whatever the
-    chunks along time (``rechunk({1: -1, 2: -1})`` alone made a cube chunked for time series,
-    ``(time=-1, 256, 256)``, one task holding every image)."""
-    per = _images_per_task(int(np.prod(data.shape[1:])))
-    spec = {i: -1 for i in range(1, data.ndim)}
-    if data.chunks[0] and max(data.chunks[0]) > per:
-        spec[0] = per
-    return data.rechunk(spec)
+    """A dask stack ``(n, ...)`` in whole images (every axis after the first in one chunk), a
+    few per task (:func:`xlstsr.validate.whole_images`)."""
+    return _whole_images(data, data.ndim - 1, TASK_BYTES)
 
 
 def _chunk_whole_images(da: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:

@@ -1377,12 +1377,41 @@ def _image_axes(da: xr.DataArray) -> tuple[str, ...]:
     return (*(str(d) for d in da.dims if d not in (ydim, xdim)), ydim, xdim)
 
 
+#: float64 bytes one whole-image task holds: a few images, at least one (whatever the input's
+#: chunks along time: a cube chunked for time series, ``(time=-1, 256, 256)``, joined into
+#: whole images along its chunks made one task of the whole cube, 2 GiB for a year of 1200^2)
+TASK_BYTES = 4 * 2**20
+
+
+def whole_images(data: dsa.Array, image_axes: int = 2, task_bytes: int | None = None) -> dsa.Array:
+    """A dask array ``(*lead, *image)`` in whole images (its last ``image_axes`` axes in one
+    chunk) and at most ``task_bytes`` (default :data:`TASK_BYTES`) of float64 per chunk over
+    the leading axes (at least one image; leading chunks already smaller kept).
+
+    Examples
+    --------
+    >>> cube = dsa.zeros((365, 1200, 1200), chunks=(365, 256, 256), dtype=np.float32)
+    >>> whole_images(cube).chunksize
+    (1, 1200, 1200)
+    """
+    lead = data.ndim - image_axes
+    spec: dict[int, int] = {i: -1 for i in range(lead, data.ndim)}
+    task_bytes = TASK_BYTES if task_bytes is None else task_bytes
+    budget = max(1, task_bytes // (8 * max(1, int(np.prod(data.shape[lead:])))))
+    for i in reversed(range(lead)):
+        take = max(1, min(budget, data.shape[i]))
+        if data.chunks[i] and max(data.chunks[i]) > take:
+            spec[i] = take
+        budget = max(1, budget // take)
+    return data.rechunk(spec)
+
+
 def _per_image(da: xr.DataArray, verdict_fn: Any, apply_fn: Any, n_verdict: int) -> xr.DataArray:
     """``apply_fn(block, verdict)`` over ``da`` where ``verdict = verdict_fn(images)`` is taken on
     whole images: ``images`` is ``(*lead, y, x)``, the verdict ``(*lead, 1, n_verdict)``.
 
-    Numpy: both run at once. Dask: the verdict is one task per image chunk (the image's spatial
-    chunks joined), and every block of the result depends on its image's verdict.
+    Numpy: both run at once. Dask: the verdict is one task per few whole images
+    (:func:`whole_images`), and every block of the result depends on its images' verdicts.
     """
     if da.ndim < 2:
         one = da.expand_dims([f"_xlstsr_{i}" for i in range(2 - da.ndim)], axis=0)
@@ -1393,12 +1422,12 @@ def _per_image(da: xr.DataArray, verdict_fn: Any, apply_fn: Any, n_verdict: int)
     data = t.variable.data
     nd = data.ndim
     if isinstance(data, dsa.Array):
-        whole = data.rechunk({nd - 2: -1, nd - 1: -1})
+        whole = whole_images(data)
         verdict = whole.map_blocks(
             verdict_fn, dtype=np.float64,
             chunks=(*whole.chunks[:-2], (1,), (n_verdict,)),
             meta=np.empty((0,) * nd, np.float64),
-        )
+        ).rechunk((*data.chunks[:-2], (1,), (n_verdict,)))  # tiny: on the data's steps
         ind = tuple(range(nd))
         vind = (*range(nd - 2), nd, nd + 1)  # its last two indices are contracted away
         checked = dsa.blockwise(
