@@ -185,19 +185,22 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
     except Exception as err:  # rioxarray raises MissingSpatialDimensionError
         dims = tuple(obj.dims)
         names = spatial_names(obj)
-        hint = (
-            f" Dims {tuple(names)} look like lat/lon: the entry points rename them; here, "
-            f"`da.rename({names})`."
-            if names else ""
-        )
+        if names:
+            # lat/lon dims: the entry points (upscale, coarsen, evaluate, the metrics) rename
+            # them; saying "xlstsr looks for lat/lon" of dims named lat/lon contradicted itself
+            raise NoSpatialDimsError(
+                f"dims {tuple(names)} are latitude and longitude, which this function takes "
+                f"only named y/x: rename them first, `da.rename({names})` (xlstsr.upscale, "
+                f"coarsen, evaluate and the metrics rename them themselves).{_swath_hint(obj)}"
+            ) from err
         # the rename spelled with the user's own dims: the last two are the raster's rows and
         # columns by convention (a fixed {'row': 'y', 'col': 'x'} failed when pasted)
         yd, xd = (dims[-2], dims[-1]) if len(dims) >= 2 else ("row", "col")
         raise NoSpatialDimsError(
-            f"no spatial dimensions found in dims {dims}. xlstsr looks for y/x, lat/lon or "
-            f"latitude/longitude; rename yours (e.g. `da.rename({{{yd!r}: 'y', {xd!r}: 'x'}})`) "
-            f"or declare them with `da.rio.set_spatial_dims(x_dim={xd!r}, y_dim={yd!r})`."
-            f"{hint}{_swath_hint(obj)}"
+            f"no spatial dimensions found in dims {dims}. xlstsr looks for y/x or "
+            f"latitude/longitude (lat/lon at its entry points); rename yours (e.g. "
+            f"`da.rename({{{yd!r}: 'y', {xd!r}: 'x'}})`) or declare them with "
+            f"`da.rio.set_spatial_dims(x_dim={xd!r}, y_dim={yd!r})`.{_swath_hint(obj)}"
         ) from err
 
 

@@ -1,0 +1,29 @@
+"""The refusal of dims named lat/lon where y/x are needed said "xlstsr looks for y/x, lat/lon
+or latitude/longitude" of dims named lat/lon: it must say they need renaming, and how."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from xlstsr.errors import NoSpatialDimsError
+from xlstsr.validate import spatial_dims
+
+
+def test_lat_lon_dims_are_told_to_be_renamed_without_contradiction():
+    da = xr.DataArray(np.zeros((3, 4)), dims=("lat", "lon"),
+                      coords={"lat": [3.0, 2.0, 1.0], "lon": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(NoSpatialDimsError) as err:
+        spatial_dims(da)
+    text = str(err.value)
+    assert "lat/lon" not in text.split("rename")[0]  # no "looks for ... lat/lon" of lat/lon
+    fix = text.split("`")[1]
+    assert fix == "da.rename({'lat': 'y', 'lon': 'x'})"
+    assert spatial_dims(eval(fix, {"da": da})) == ("y", "x")
+
+
+def test_other_dims_keep_their_rename_advice():
+    da = xr.DataArray(np.zeros((3, 4)), dims=("row", "col"))
+    with pytest.raises(NoSpatialDimsError, match=r"da.rename\(\{'row': 'y', 'col': 'x'\}\)"):
+        spatial_dims(da)
