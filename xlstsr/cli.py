@@ -580,10 +580,6 @@ def _cli_hints(message: str, command: str | None = None,
         # (evaluate has no --scale: its inputs' scales are --reference-scale, --coarse-scale)
         message += (" On the command line: `--scale FACTOR` (e.g. `--scale 0.02 --nodata 0` "
                     "for MODIS LST digital numbers stored without scale metadata).")
-    if command == "scaling":  # no --mask-out-of-range there: the statistics skip no pixel
-        message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
-        message = re.sub(r"\s*To mask such pixels instead, pass `mask_out_of_range=True`\.?",
-                         "", _no_space_before_stop(message))
     if command in ("upscale", "scaling", "train") and re.search(r"\bguide\b", message):
         message = _with_flags(message, _guide_flags(typed or {}), typed)
     if command in ("upscale", "scaling", "train"):
@@ -601,7 +597,7 @@ def _cli_hints(message: str, command: str | None = None,
 
 
 #: upscale's flags (of :data:`_UPSCALE_FLAGS`) that other commands have too
-_SHARED_FLAGS = {"scaling": ("--units", "--variable"),
+_SHARED_FLAGS = {"scaling": ("--units", "--variable", "--mask-out-of-range"),
                  "train": ("--units", "--variable", "--guide-time-tolerance")}
 _ONE_GUIDE_NOTE = (" On the command line a guide file without a time dim or dates (e.g. a "
                    "GeoTIFF of one field) is used for every step.")
@@ -1211,6 +1207,7 @@ def _scaling(args: argparse.Namespace) -> int:
         try:
             stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
                                          guide_time_tolerance=args.guide_time_tolerance,
+                                         mask_out_of_range=args.mask_out_of_range,
                                          **scales).compute()
         except GuideTimeError as err:
             # its advice names the Python option: add the flag (upscale's table, its one row)
@@ -1711,6 +1708,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "powers of two up to a quarter of the smaller side)")
     s.add_argument("--plain-mean", action="store_true",
                    help="aggregate by the plain mean (fields that are not LST)")
+    s.add_argument("--mask-out-of-range", action="store_true",
+                   help="mask LST outside 150-400 K instead of stopping with an error")
     s.add_argument("--figure", default=None, help="also draw the statistics into this .png")
     _add_input_declarations(s)
     _add_run_options(s)

@@ -27,3 +27,20 @@ def test_other_dims_keep_their_rename_advice():
     da = xr.DataArray(np.zeros((3, 4)), dims=("row", "col"))
     with pytest.raises(NoSpatialDimsError, match=r"da.rename\(\{'row': 'y', 'col': 'x'\}\)"):
         spatial_dims(da)
+
+
+def test_cli_scaling_masks_out_of_range_pixels_as_its_refusal_advises(tmp_path, capsys, scene):
+    """`xlstsr scaling` had no --mask-out-of-range: its refusal of a few 500 K pixels dropped
+    the advice, and the Python API's advice named an option scaling_stats lacked."""
+    from xlstsr.cli import main
+
+    lst = scene["lst_1km"].isel(time=0).copy()
+    lst[:2, :3] = 500.0
+    src = tmp_path / "lst_hot.tif"
+    lst.rio.to_raster(src)
+    out = tmp_path / "s.nc"
+    assert main(["scaling", str(src), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--mask-out-of-range" in err
+    assert main(["scaling", str(src), str(out), "--mask-out-of-range"]) == 0
+    assert out.exists()
