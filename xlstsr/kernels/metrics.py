@@ -236,9 +236,15 @@ def ssim(
     pixels only (invalid pixels, and the outside of the image, get weight 0 and each local
     statistic is divided by the valid weight of its window), so gaps neither propagate nor count
     as zeros. The SSIM map is averaged over pairwise-valid pixels whose window has at least
-    ``min_weight`` of its Gaussian weight on valid pixels (0.5 by default: pixels on the rim of a
-    gap or of the image, whose statistics rest on too few pixels, are left out). On a fully valid
-    image this equals the Gaussian-window SSIM of Wang et al. in the interior.
+    ``min_weight`` of its Gaussian weight on valid pixels. With the defaults (``sigma`` 1.5,
+    ``min_weight`` 0.5) a pixel on a straight rim of the image or of a gap keeps 0.63 of the
+    weight and *is* averaged in, with its one-sided statistics; left out are only the pixels
+    that invalid ground (or the outside of the image) bounds on two sides: a corner of the
+    image (0.40) or of a valid region that gaps bound on two sides, and valid strips under 3 px
+    wide (0.27 for 1 px, 0.48 for 2 px). On a fully valid image only the 4 corner pixels are
+    left out: the map equals the Gaussian-window SSIM of Wang et al. where the window lies
+    inside the image, but the mean also counts the rim, so it is not the mean of
+    scikit-image's ``structural_similarity``, which crops a ``(win - 1) / 2`` = 5 px border.
 
     Examples
     --------

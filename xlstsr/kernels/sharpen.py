@@ -113,8 +113,19 @@ def homogeneity_weights(std: np.ndarray, scale: np.ndarray, percentile: float = 
     return w
 
 
-def linear_fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+def linear_fit(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, *, rcond: float = 1e-6
+) -> np.ndarray:
     """Weighted least squares ``y ~ b0 + x @ b``; returns ``[b0, b...]`` (minimum-norm if singular).
+
+    The feature columns are centred on their weighted mean and scaled to unit weighted std
+    before the solve (the intercept is kept and is then orthogonal to them), so that
+    ``rcond`` compares directions of the *standardised* design: a singular value below
+    ``rcond`` times the largest is treated as zero, and the coefficients along it get the
+    minimum-norm value. Guides are float32 (~1e-7 relative round-off): two bands that carry the
+    same information (NDVI and an affine copy of it, such as a vegetation cover computed in
+    float32) are collinear only to ~1e-8, and without the cut the fit put coefficients of ~1e8
+    on that round-off (TsHARP's output moved by ~10 K). A column with no spread gets 0.
 
     Examples
     --------
@@ -123,13 +134,20 @@ def linear_fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -
     [2.0, 3.0]
     """
     x = np.asarray(x, dtype=np.float64)
-    a = np.column_stack([np.ones(len(x)), x])
+    x = x[:, None] if x.ndim == 1 else x
     y = np.asarray(y, dtype=np.float64)
-    if weight is not None:
-        sw = np.sqrt(np.asarray(weight, dtype=np.float64))
-        a, y = a * sw[:, None], y * sw
-    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
-    return coef
+    w = np.ones(len(x)) if weight is None else np.asarray(weight, dtype=np.float64)
+    wn = w / w.sum() if w.sum() > 0 else np.full(len(x), 1.0 / max(len(x), 1))
+    mu = wn @ x if len(x) else np.zeros(x.shape[1])
+    sd = np.sqrt(wn @ (x - mu) ** 2) if len(x) else np.ones(x.shape[1])
+    # a constant column (its spread at double round-off of its mean) is 0 once centred: b = 0
+    const = sd <= 1e-12 * np.abs(mu)
+    sd = np.where(const | (sd == 0), 1.0, sd)
+    a = np.column_stack([np.ones(len(x)), np.where(const, 0.0, (x - mu) / sd)])
+    sw = np.sqrt(w)
+    coef, *_ = np.linalg.lstsq(a * sw[:, None], y * sw, rcond=rcond)
+    b = coef[1:] / sd
+    return np.concatenate([[coef[0] - mu @ b], b])
 
 
 def linear_predict(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -142,10 +160,13 @@ class LinearLeafForest:
 
     Each of ``n_estimators`` trees is a :class:`sklearn.tree.DecisionTreeRegressor` grown on a
     bootstrap sample (``max_leaf_nodes`` leaves of at least ``min_samples_leaf`` samples); the
-    samples in each leaf are then fitted by a weighted ridge regression on the standardised
-    features, whose prediction is clamped to the leaf's target range widened by
-    ``extrapolation`` times that range (Gao et al. 2012, section 2.1). The ensemble averages the
-    trees. Deterministic for a given ``random_state``.
+    samples in each leaf are then fitted by a weighted ridge regression on the features
+    standardised *within the leaf* (penalty ``alpha / n`` against their unit variance, ``n`` the
+    leaf's distinct samples: a leaf slope keeps ``1 / (1 + alpha / n)`` of the data's along an
+    uncorrelated feature; a feature constant in the leaf gets slope 0), whose prediction is
+    clamped to the leaf's target range widened by ``extrapolation`` times that range (Gao et
+    al. 2012, section 2.1). The ensemble averages the trees. Deterministic for a given
+    ``random_state``. ``linear_leaves=False`` keeps the trees' constant leaves.
 
     Examples
     --------
@@ -219,8 +240,17 @@ class LinearLeafForest:
         xm = ws @ x
         ym = ws @ y
         xc = x - xm
-        a = (xc * ws[:, None]).T @ xc + (self.alpha / max(len(y), 1)) * np.eye(x.shape[1])
-        b = np.linalg.solve(a, (xc * ws[:, None]).T @ (y - ym))
+        # ridge on the features standardised *within the leaf*: the penalty alpha / n is then
+        # relative to the leaf's own spread. Against the leaf covariance of the globally
+        # standardised features (~1 / leaves^2) it kept ~1 % of the leaf slope.
+        sd = np.sqrt(ws @ (xc * xc))
+        keep = sd > 1e-9  # a feature constant in the leaf (to round-off) gets slope 0
+        b = np.zeros(x.shape[1])
+        if keep.any():
+            z = xc[:, keep] / sd[keep]
+            zw = (z * ws[:, None]).T
+            a = zw @ z + (self.alpha / max(len(y), 1)) * np.eye(int(keep.sum()))
+            b[keep] = np.linalg.solve(a, zw @ (y - ym)) / sd[keep]
         lo, hi = y.min(), y.max()
         pad = self.extrapolation * (hi - lo)
         return xm, ym, b, lo - pad, hi + pad
