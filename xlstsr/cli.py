@@ -164,11 +164,19 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
                 band: int | None = None) -> Any:
     """One DataArray from a file: a Dataset's variable (named, or its only one), or one band of
     a GeoTIFF (``band``; else its bands are its time steps)."""
+    return _open_field_and_globals(path, variable, role, flag, band)[0]
+
+
+def _open_field_and_globals(path: str, variable: str | None, role: str,
+                            flag: str = "--variable", band: int | None = None
+                            ) -> tuple[Any, dict[Any, Any]]:
+    """:func:`_open_field` and the file's global attributes that describe it (a NetCDF or
+    Zarr input's ``source``, ``title``, ``history``...; none for a GeoTIFF or HDF granule)."""
     import xarray as xr
 
     from xlstsr.errors import VariableNotFoundError, XlstsrError
     from xlstsr.io import format_of, open_path
-    from xlstsr.validate import select_variable
+    from xlstsr.validate import global_attrs, select_variable
 
     kwargs = {"variable": variable} if (variable and format_of(path) == "hdf4") else {}
     band_flag = flag.replace("variable", "band")  # --reference-band beside --reference-variable
@@ -184,7 +192,9 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
         if text == str(err):
             raise
         raise UsageError(text) from None
+    globs: dict[Any, Any] = {}
     if isinstance(obj, xr.Dataset):
+        globs = global_attrs(obj.attrs)
         names = list(obj.data_vars)
         if variable is None and len(names) == 1:
             variable = names[0]
@@ -205,7 +215,7 @@ def _open_field(path: str, variable: str | None, role: str, flag: str = "--varia
         # a GeoTIFF holds one field: the name was dropped without a word
         warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
              f"bands are its time steps); drop {flag}", UserWarning)
-    return obj
+    return obj, globs
 
 
 def _open_guide(path: str, variable: str | None, nodata: float | None = None,
@@ -962,7 +972,7 @@ def _upscale(args: argparse.Namespace) -> int:
     import xlstsr
     from xlstsr.io import WRITABLE, format_of
     from xlstsr.io.zarr import store_exists
-    from xlstsr.validate import require_valid_pixels
+    from xlstsr.validate import output_global_attrs, require_valid_pixels, with_global_attrs
 
     _no_stream(args.input, args.output, args.guide)
     fmt = format_of(args.output)
@@ -989,8 +999,8 @@ def _upscale(args: argparse.Namespace) -> int:
     if m.needs_guide and not args.guide:
         raise UsageError(f"method {m.name!r} needs a fine guide: pass --guide ndvi.tif")
     _check_dependent_flags(args)
-    lst = _declare(_open_field(args.input, args.variable, "LST", band=args.band), args.units,
-                   args.nodata, args.scale)
+    field, globs = _open_field_and_globals(args.input, args.variable, "LST", band=args.band)
+    lst = _declare(field, args.units, args.nodata, args.scale)
     ydim, xdim = _spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ydim, xdim)]
     if len(lead) > 1:
@@ -1032,20 +1042,28 @@ def _upscale(args: argparse.Namespace) -> int:
     with _scheduler(args.scheduler):
         if fmt == "zarr":  # streamed region by region, resumable
             mode = "w" if args.overwrite else ("resume" if args.resume else "w-")
-            xlstsr.upscale_to_zarr(lst, args.output, args.factor, m, guide, mode=mode,
+            # a NetCDF/Zarr input's global attributes (source, title, history) as the
+            # library keeps a Dataset's: on the variable and as the store's own
+            src = lst.to_dataset().assign_attrs(globs) if globs else lst
+            xlstsr.upscale_to_zarr(src, args.output, args.factor, m, guide, mode=mode,
+                                   variable=lst.name if globs else None,
                                    progress=not args.quiet, **options)
         else:  # computed whole, then written: an input error found while computing (the value
             # checks of a lazily read file run with it) leaves no half-written file behind
-            sr = xlstsr.upscale(lst, args.factor, m, guide, calibration=calibration,
-                                **options).compute()
+            sr = xlstsr.upscale(with_global_attrs(lst, globs), args.factor, m, guide,
+                                calibration=calibration, **options).compute()
             # NaN exactly where the input is: none valid means an input without data, refused as
             # upscale refuses one in memory (a lazily read file is not checked before)
             require_valid_pixels(sr, "input")
             _parent_folder(args.output)
             with _written_whole(args.output) as part:
                 if fmt == "netcdf":  # an unnamed field (a GeoTIFF's) was written as
-                    # xarray's `__xarray_dataarray_variable__`
-                    _netcdf_safe(sr if sr.name is not None else sr.rename("lst")).to_netcdf(part)
+                    # xarray's `__xarray_dataarray_variable__`; the input's global attributes
+                    # (history with this run's line) are the file's
+                    named = sr if sr.name is not None else sr.rename("lst")
+                    glob = output_global_attrs(globs, sr)
+                    _netcdf_safe(named.to_dataset().assign_attrs(glob) if glob
+                                 else named).to_netcdf(part)
                 else:
                     _to_raster(sr, part)
     print(f"wrote {args.output}")

@@ -2660,15 +2660,76 @@ def _select_guide(ds: xr.Dataset, guide: Any) -> Any:
     return guide
 
 
+#: global attributes of a file that are not carried onto its variable: how a variable is
+#: stored or what it measures (a global ``scale_factor`` would decode the LST with it), the
+#: grid's own, and a store's records of the run that wrote it (``xlstsr_fingerprint``...)
+_NOT_GLOBAL = frozenset({
+    "scale_factor", "add_offset", "_FillValue", "missing_value", "fill_value", "nodata",
+    "_Unsigned", "valid_range", "valid_min", "valid_max", "units", "standard_name",
+    "long_name", "grid_mapping", "coordinates", "calendar", "crs", "spatial_ref", "transform",
+    "nodatavals", "scales", "offsets",
+})
+
+
+def global_attrs(attrs: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The global attributes of a Dataset that describe it (``source``, ``title``,
+    ``history``...): not how a variable is stored or what it measures, nor a store's records of
+    the run that wrote it (:data:`_NOT_GLOBAL`, ``xlstsr_*``)."""
+    return {k: v for k, v in attrs.items()
+            if k not in _NOT_GLOBAL and not str(k).startswith("xlstsr_")}
+
+
+def output_global_attrs(attrs: Mapping[Any, Any], result: xr.DataArray) -> dict[Any, Any]:
+    """The global attributes of a file written from ``result``, computed from an input of
+    global ``attrs``: the input's (:func:`global_attrs`) with ``history`` the result's (the
+    input's chain and a line for this run); none for an input without them (a DataArray)."""
+    out = global_attrs(attrs)
+    if out and result.attrs.get("history"):
+        out["history"] = result.attrs["history"]
+    return out
+
+
+def with_global_attrs(lst: xr.DataArray, attrs: Mapping[Any, Any]) -> xr.DataArray:
+    """``lst`` with a Dataset's global attributes (``source``, ``title``, ``Conventions``,
+    ``institution``...) under its own, which win, and the global ``history`` before its own: a
+    Dataset's metadata lived in the file's global attributes (CF puts ``history`` there), which
+    were dropped, the output's history started afresh. Storage, units and store bookkeeping
+    (:data:`_NOT_GLOBAL`, ``xlstsr_*``) are not carried.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros((2, 2)), dims=("y", "x"), attrs={"units": "K", "history": "b"})
+    >>> with_global_attrs(da, {"source": "MODIS", "history": "a", "units": "1"}).attrs
+    {'source': 'MODIS', 'history': 'a\\nb', 'units': 'K'}
+    """
+    glob = global_attrs(attrs)
+    if not glob:
+        return lst
+    merged = {**glob, **lst.attrs}
+    hist = [str(h) for h in (glob.get("history"), lst.attrs.get("history")) if h]
+    if len(hist) == 2 and hist[0] not in hist[1]:  # the variable's own history already
+        # holding the file's (a result of xlstsr written back) is not repeated
+        merged["history"] = "\n".join(hist)
+    elif hist:
+        merged["history"] = hist[-1]
+    out = lst.copy(deep=False)
+    out.attrs = merged
+    return out
+
+
 def select_lst(
     obj: xr.DataArray | xr.Dataset,
     variable: Hashable | None = None,
     guide: Any = None,
+    *,
+    dataset_attrs: bool = True,
 ) -> tuple[xr.DataArray, Any]:
     """The LST DataArray of an input, and its guide resolved.
 
     A Dataset gives its LST variable (``variable``, or the one variable that looks like LST) with
-    the Dataset's CRS written on it, and a guide given as a variable name becomes that variable.
+    the Dataset's CRS written on it and its global attributes under the variable's own
+    (:func:`with_global_attrs`; ``dataset_attrs=False``: its own only), and a guide given as a
+    variable name becomes that variable.
     A DataArray is returned as it is; a guide given by name then raises.
 
     Examples
@@ -2691,7 +2752,7 @@ def select_lst(
             # `xr.open_dataset` keeps as a data variable ("no CRS, write_crs(...)" before)
             lst = lst.assign_coords({gm: obj[gm]})
         _refuse_merged_grids(obj, lst)
-        return lst, guide
+        return (with_global_attrs(lst, obj.attrs) if dataset_attrs else lst), guide
     if not isinstance(obj, xr.DataArray):
         raise InputTypeError(
             f"expected an xarray DataArray or Dataset, got {type(obj).__name__}: LST needs its "

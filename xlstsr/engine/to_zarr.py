@@ -18,7 +18,9 @@ guide's metadata (dims, shape, dtype, coordinates, CRS, transform, attrs) and va
 of a sample of each (:func:`data_digest`: eight time steps, first, last and evenly spread, in a
 centred window of at most 512 x 512 pixels, the same whatever the chunks), so that an input with
 the same metadata but other values (a re-processed cube) is refused. Only the chunks under the
-sample are read. ``mode="resume"`` refuses a store whose fingerprint differs.
+sample are read. ``mode="resume"`` refuses a store whose fingerprint differs. A Dataset input's
+global attributes (``source``, ``title``, ``Conventions``...) are the store's too, and the
+variable's under its own; ``history`` ends with the run's line.
 
 Memory is set by the chunks, not the length of the cube: a region holds ``time_chunk`` steps and
 ``regions_in_flight`` regions (default: one per worker thread) are computed together.
@@ -74,7 +76,15 @@ from ..io.zarr import (
 )
 from ..methods import get_method
 from ..methods.base import UpscaleMethod
-from ..validate import check_bool, check_whole, select_lst, spatial_dims, spatial_names
+from ..validate import (
+    check_bool,
+    check_whole,
+    output_global_attrs,
+    select_lst,
+    spatial_dims,
+    spatial_names,
+    with_global_attrs,
+)
 from .regions import parallelism, run_regions, trim_heap
 
 __all__ = ["array_fingerprint", "data_digest", "holds_data", "upscale_to_zarr"]
@@ -866,8 +876,10 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
         return ""
     return (f" The input's {str(tdim)!r} labels differ from the store's ({old[0].size} steps "
             f"there, {new[0].size} here): a store cannot be extended with new steps; write them "
-            "to a store of their own (then `xr.open_mfdataset([...], engine='zarr')` or "
-            f"`xr.concat` reads both), or rerun the whole series with mode='w'.")
+            "to a store of their own (then `xr.open_mfdataset([old, new], engine='zarr', "
+            "consolidated=False, decode_coords='all', combine='nested', "
+            f"concat_dim={str(tdim)!r})` reads both with their CRS), or rerun the whole series "
+            "with mode='w'.")
 
 
 #: method options that change how a result is computed, not what it is (a resume may change them)
@@ -1120,10 +1132,16 @@ def upscale_to_zarr(
         _refuse_existing(store)
     if isinstance(source, (xr.DataArray, xr.Dataset)):
         src = source
-    else:  # an HDF4 granule opens one layer: the one asked for (the Day LST by default)
-        hdf = variable is not None and format_of(source) == "hdf4"
+    else:  # an HDF4 granule opens one layer: the one asked for (the Day LST by default);
+        # anything but a path (a list of files) is refused by open_path, naming its readers
+        hdf = (variable is not None and isinstance(source, (str, os.PathLike))
+               and format_of(source) == "hdf4")
         src = open_path(source, **({"variable": variable} if hdf else {}))
-    lst, guide = select_lst(src, variable, guide)
+    # the variable's own attributes: the resume fingerprint hashes them as before (a store
+    # started before the Dataset's global attributes were carried resumes); those go to
+    # upscale and the store's root below
+    lst, guide = select_lst(src, variable, guide, dataset_attrs=False)
+    src_attrs = src.attrs if isinstance(src, xr.Dataset) else {}
     up_kw = {"mask_out_of_range": mask_out_of_range, "scale_correction": scale_correction,
              "guide_offset": guide_offset, "tile": tile}
     if guide_time_tolerance is not None:  # absent from older fingerprints: only when given
@@ -1208,7 +1226,7 @@ def upscale_to_zarr(
     if not (resuming and _all_written(store)):  # else no region reads it
         guide = _static_guide_read_once(guide, lst, tdim)
 
-    sr = upscale(lst, factor, m, guide, **call_kw)
+    sr = upscale(with_global_attrs(lst, src_attrs), factor, m, guide, **call_kw)
     if declared:
         sr = sr.rename({v: k for k, v in declared.items()})
     sr.name = vname
@@ -1276,6 +1294,8 @@ def upscale_to_zarr(
         ds = ds.assign_coords(text)
     ds = _without_storage_encoding(ds)
     ds.attrs = {
+        # a Dataset input's own (source, title, Conventions), history with this run's line
+        **_zarr_attrs(output_global_attrs(src_attrs, sr)),
         "xlstsr_fingerprint": fingerprint,
         "xlstsr_arguments": json.dumps(arguments, sort_keys=True),
         # set to "complete" once every region is written: a store of an interrupted run

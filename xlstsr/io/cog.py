@@ -57,7 +57,9 @@ def open_cog(
         Values of the ``time`` coordinate, one per path (default: the labels :func:`to_cogs`
         or ``xlstsr upscale ... out.tif`` wrote in the files' tags; else the dates of
         MODIS-style names, ``.AYYYYDDD.``, the series then put in date order; else 0, 1, ...;
-        one such file alone gets its date as a scalar ``time`` coordinate). Without ``times``,
+        one such file alone gets its date as a scalar ``time`` coordinate; the files of a
+        stacked cube whose dates repeat, day and night, come back stacked as written, e.g.
+        ``(t, y, x)`` with the levels ``time`` and ``overpass``). Without ``times``,
         files of different MODIS layers (``LST_Day_1km`` and ``LST_Night_1km``, by name or
         ``source_subdataset`` tag) are refused: one stack is one layer. With one path,
         one per band of a multi-band file (its bands become the time steps), or a ``time`` dim
@@ -72,7 +74,8 @@ def open_cog(
     Returns
     -------
     DataArray
-        ``(y, x)``, ``(band, y, x)`` or ``(time, y, x)``, with CRS and transform.
+        ``(y, x)``, ``(band, y, x)`` or ``(time, y, x)`` (a stacked dim for the files of a
+        stacked cube, above), with CRS and transform.
 
     Examples
     --------
@@ -175,8 +178,13 @@ def open_cog(
         when = _tagged_time(da.attrs)
         if when is not None and "band" not in da.dims:  # one step of to_cogs: its date
             da = da.assign_coords(time=when)
-            da.attrs = {k: v for k, v in da.attrs.items()
-                        if k not in (TIME_TAG, CALENDAR_TAG, LABEL_TAG, LABEL_TYPE_TAG)}
+            stack = _tagged_stack(da.attrs)
+            if stack is not None:  # a step of a stacked cube: its other labels ('day')
+                da = da.assign_coords({k: v for k, v in stack["labels"].items()
+                                       if k not in da.coords and k not in da.dims})
+                da.encoding[_STACK_ENCODING] = stack
+            da.attrs = {k: v for k, v in da.attrs.items() if k not in
+                        (TIME_TAG, CALENDAR_TAG, LABEL_TAG, LABEL_TYPE_TAG, STACK_TAG)}
         return da
     paths = list(path)
     if isinstance(times, (str, bytes)) or (times is not None and not hasattr(times, "__iter__")):
@@ -208,6 +216,16 @@ def open_cog(
     tagged = [a.coords["time"].values[()] if "time" in a.coords else None for a in arrays]
     if times is None and None not in tagged and len(set(tagged)) == len(tagged):
         times = tagged  # files of to_cogs: their dates come back
+    elif times is None and None not in tagged:
+        # files of to_cogs of a stacked cube (`da.stack(t=('time', 'overpass'))`) whose
+        # dates repeat: the stack as written (they came back as steps 0, 1, ...)
+        out = _restack(arrays, tagged)
+        if out is not None:
+            dim = out.dims[0]
+            if isinstance(chunks, dict) and "time" in chunks:
+                out = out.chunk({dim: chunks["time"]})
+            crs = arrays[0].rio.crs
+            return out.rio.write_crs(crs) if crs is not None else out
     by_name = False
     if times is None:
         times = _granule_dates(paths)
@@ -395,6 +413,123 @@ def _iso_date(date: np.datetime64) -> str:
     if whole == date or np.datetime_data(date.dtype)[0] not in ("ms", "us", "ns"):
         return str(np.datetime_as_string(whole, unit="s"))
     return str(np.datetime_as_string(date, unit=np.datetime_data(date.dtype)[0])).rstrip("0")
+
+
+#: the tag of a step of a stacked dim (``da.stack(t=("time", "overpass"))``, as
+#: upscale_to_zarr advises): the dim, its levels in order, which one is the date (written as the
+#: ``time`` tag) and the others' labels, as JSON; read back by :func:`open_cog`
+STACK_TAG = "time_stack"
+#: where :func:`open_cog` keeps a file's :data:`STACK_TAG` for the stacking of several files
+_STACK_ENCODING = "xlstsr_stack"
+
+
+def _is_dates(coord: xr.DataArray) -> bool:
+    """Whether a coordinate holds dates (numpy or cftime)."""
+    if coord.dtype.kind == "M":
+        return True
+    first = coord.values.flat[0] if coord.dtype.kind == "O" and coord.size else None
+    return hasattr(first, "calendar") and hasattr(first, "isoformat")
+
+
+def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | None:
+    """The coordinates that label the steps of a stacked ``time_dim`` (the levels of its
+    MultiIndex, or their coordinates along it in a store read back, where the dim has no labels
+    of its own) and which of them is the date; None where the dim's own labels name the steps
+    or no coordinate along it is a date (the steps are then named by position)."""
+    if time_dim is None:
+        return None
+    import pandas as pd
+
+    index = da.indexes.get(time_dim)
+    stacked = isinstance(index, pd.MultiIndex)
+    if stacked:
+        names = list(index.names)
+    elif time_dim in da.coords:
+        return None
+    else:
+        names = [c for c in da.coords if da[c].dims == (time_dim,)]
+    dates = [n for n in names if _is_dates(da[n])]
+    if not dates:
+        return None
+    date = "time" if "time" in dates else dates[0]
+    if not stacked:  # the date and the labels along the dim (a text, a number), not a second
+        # date (a composite's start) or a measurement
+        names = [date] + [n for n in names if n not in dates and da[n].dtype.kind in "iuUSOT"]
+    return names, date
+
+
+def _json_label(value: Any) -> Any:
+    """A level's label as JSON: a date as its :func:`_time_tags`, a number or text itself."""
+    tags = _time_tags(value)
+    if TIME_TAG in tags:
+        return tags
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def _step_labels(da: xr.DataArray, time_dim: Any) -> list[tuple[str, dict[str, str]]] | None:
+    """Each step's file name part and tags when ``time_dim`` is stacked (:func:`_stack_levels`):
+    its levels' labels joined (``2020-01-05_day``), the date as the ``time`` tag and the stack
+    in :data:`STACK_TAG` (written as ``lst_00000.tif``... with no date, they were read back as
+    steps 0, 1, ...). None where the dim's own labels (or positions) name the steps."""
+    found = _stack_levels(da, time_dim)
+    if found is None:
+        return None
+    names, date = found
+    values = {n: da[n].values for n in names}
+    out = []
+    for i in range(da.sizes[time_dim]):
+        stack = {"dim": str(time_dim), "levels": [str(n) for n in names], "date": str(date),
+                 "labels": {str(n): _json_label(values[n][i]) for n in names if n != date}}
+        out.append(("_".join(_stamp(values[n][i], i) for n in names),
+                    {**_time_tags(values[date][i]), STACK_TAG: json.dumps(stack)}))
+    if len({stamp for stamp, _ in out}) < len(out):  # labels that do not tell the steps apart
+        return None
+    return out
+
+
+def _tagged_stack(attrs: dict[str, Any]) -> dict[str, Any] | None:
+    """The stack of a step written by :func:`to_cogs` from a stacked dim (:data:`STACK_TAG`),
+    its labels decoded, or None when absent or not one."""
+    try:
+        stack = json.loads(str(attrs[STACK_TAG]))
+        dim, levels, date, labels = (stack["dim"], stack["levels"], stack["date"],
+                                     stack["labels"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    if not (isinstance(dim, str) and isinstance(levels, list) and isinstance(labels, dict)
+            and all(isinstance(n, str) for n in levels) and date in levels
+            and set(labels) == set(levels) - {date} and len(set(levels)) == len(levels)
+            and dim not in levels):
+        return None
+    labels = {k: _tagged_time(v) if isinstance(v, dict) else v for k, v in labels.items()}
+    if any(v is None or isinstance(v, (list, dict)) for v in labels.values()):
+        return None
+    return {"dim": dim, "levels": levels, "date": date, "labels": labels}
+
+
+def _restack(arrays: list[xr.DataArray], dates: list[Any]) -> xr.DataArray | None:
+    """Files of one stacked cube (:func:`_step_labels`) whose dates repeat (day and night of
+    each date) stacked again as written: along their dim, with its levels as a MultiIndex;
+    None where they are not such files (each of its own stack, or steps repeated)."""
+    stacks = [a.encoding.get(_STACK_ENCODING) for a in arrays]
+    if any(s is None for s in stacks):
+        return None
+    dim, levels, date = stacks[0]["dim"], stacks[0]["levels"], stacks[0]["date"]
+    reserved = (set(arrays[0].dims) | set(arrays[0].coords) | {"band"}) - {"time", *levels}
+    if any((s["dim"], s["levels"], s["date"]) != (dim, levels, date) for s in stacks) or (
+            {dim, *levels} & reserved):
+        return None
+    keys = [tuple(d if n == date else s["labels"][n] for n in levels)
+            for d, s in zip(dates, stacks)]
+    if len(set(keys)) != len(keys):
+        return None
+    drop = ["time", *levels]
+    out = xr.concat([a.drop_vars(drop, errors="ignore") for a in arrays], dim=dim,
+                    join="override", combine_attrs="override")
+    out = out.assign_coords({n: (dim, [k[j] for k in keys]) for j, n in enumerate(levels)})
+    return out.set_index({dim: levels})
 
 
 #: the tag of a multi-band GeoTIFF whose bands are time steps (``xlstsr upscale ... out.tif``):
@@ -645,7 +780,10 @@ def to_cogs(
     the time as ``YYYY-MM-DD`` (or ISO with seconds; another label as it is when it suits a file name,
     e.g. ``2020183`` or ``night``; else the step's index). A date label is also written as the
     tag ``time`` (with ``time_calendar`` for cftime dates), another label as ``time_label``
-    (with its type), which :func:`open_cog` reads back.
+    (with its type), which :func:`open_cog` reads back. A stacked dim
+    (``da.stack(t=("time", "overpass"))``, or its levels as coordinates along it in a store read
+    back) with a date level is named by its levels (``lst_2020-01-05_day.tif``), the date in
+    ``time`` and the stack in ``time_stack``: open_cog stacks the files back as written.
 
     Parameters
     ----------
@@ -709,8 +847,8 @@ def to_cogs(
         # GDAL ignores an unknown COMPRESS with a warning: the files were written uncompressed
         raise XlstsrError(f"compress={compress!r} is not a COG compression; use one of "
                           f"{', '.join(_COG_COMPRESS)} (e.g. 'DEFLATE', 'ZSTD')")
-    ydim, xdim, time_dim, out_dir, names = _plan_cogs(da, directory, prefix, time_dim,
-                                                      overwrite)
+    ydim, xdim, time_dim, out_dir, names, step_tags = _plan_cogs(da, directory, prefix,
+                                                                 time_dim, overwrite)
     if not isinstance(da.variable.data, dask_array_type()):  # in memory: checked before any file
         _check_temperature(da)
     check_writable(out_dir, create=True)
@@ -726,14 +864,13 @@ def to_cogs(
     # recomputed from the labels: read back, labels 1e-9 m off the result's
     transform = _transform(da)
     try:
-        labels = da[time_dim].values if time_dim in da.coords else None
         for lo, hi in _time_blocks(da, time_dim):
             # one chunk along time computed once, then its steps written: each step computed
             # alone recomputed its whole chunk (9 reads and upscales of an 8-date chunk)
             block = da if time_dim is None else da.isel({time_dim: slice(lo, hi)}).compute()
             for i in range(lo, hi):
                 step = block if time_dim is None else block.isel({time_dim: i - lo})
-                tags = {} if labels is None else _time_tags(labels[i])
+                tags = step_tags[i]
                 _write_cog(step.transpose(ydim, xdim), names[i], crs, transform, compress,
                            {**rio_kwargs, "tags": {**tags, **rio_kwargs.get("tags", {})}},
                            write_to=parts[names[i]])
@@ -845,13 +982,11 @@ def _check_cog_options(da: Any, directory: Any, rio_kwargs: dict[str, Any]) -> N
 
 def _plan_cogs(
     da: Any, directory: Any, prefix: Any, time_dim: Any, overwrite: Any
-) -> tuple[Any, Any, Any, Path, list[Path]]:
-    """Every check of :func:`to_cogs` and the file names, before the first file is written."""
+) -> tuple[Any, Any, Any, Path, list[Path], list[dict[str, str]]]:
+    """Every check of :func:`to_cogs`, the file names and each file's tags of its step's
+    labels, before the first file is written."""
     if isinstance(da, xr.Dataset):
-        raise InputTypeError(
-            f"to_cogs writes one DataArray, got a Dataset (variables {list(da.data_vars)}): pass "
-            "one variable, e.g. `to_cogs(ds['LST'], ...)`, or call it once per variable."
-        )
+        _refuse_dataset(da)
     if not isinstance(da, xr.DataArray):
         raise InputTypeError(
             f"to_cogs writes a georeferenced DataArray, got {type(da).__name__}: wrap the array "
@@ -892,11 +1027,16 @@ def _plan_cogs(
                 "separator or is '.'/'..': the files would not be written into "
                 f"{os.fspath(directory)}. Pass a file name prefix (`prefix='lst'`) or rename "
                 "the array (`da.rename('lst')`).")
+    stacked = _step_labels(da, time_dim)
     if time_dim is None:
-        names = [out_dir / f"{prefix}.tif"]
+        names, tags = [out_dir / f"{prefix}.tif"], [{}]
+    elif stacked is not None:  # a stacked dim: its levels' labels (lst_2020-01-05_day.tif)
+        names = [out_dir / f"{prefix}_{stamp}.tif" for stamp, _ in stacked]
+        tags = [t for _, t in stacked]
     else:
         labels = da[time_dim].values if time_dim in da.coords else range(da.sizes[time_dim])
         names = [out_dir / f"{prefix}_{_stamp(v, i)}.tif" for i, v in enumerate(labels)]
+        tags = [_time_tags(v) if time_dim in da.coords else {} for v in labels]
     seen: dict[Path, int] = {}
     for i, p in enumerate(names):
         if p in seen:
@@ -914,7 +1054,30 @@ def _plan_cogs(
     if existing and not overwrite:
         raise XlstsrError(f"{existing[0]} exists ({len(existing)} of the {len(names)} files); "
                           "pass overwrite=True or write to another directory")
-    return ydim, xdim, time_dim, out_dir, names
+    return ydim, xdim, time_dim, out_dir, names, tags
+
+
+def _refuse_dataset(ds: xr.Dataset) -> None:
+    """Refuse a Dataset, naming its rasters (the data variables along both spatial dims: the
+    example named a variable 'LST' it did not have, and listed ``spatial_ref``, the CRS read as
+    a data variable, among them)."""
+    names = spatial_names(ds)
+    back = {v: k for k, v in names.items()}
+    try:
+        ydim, xdim = (back.get(d, d) for d in spatial_dims(ds.rename(names)))
+        rasters = [str(k) for k, v in ds.data_vars.items() if {ydim, xdim} <= set(v.dims)]
+    except XlstsrError:  # no spatial dims found: the variables of two dims or more
+        rasters = [str(k) for k, v in ds.data_vars.items() if v.ndim >= 2]
+    crs = [str(k) for k, v in ds.data_vars.items()
+           if {"crs_wkt", "spatial_ref", "grid_mapping_name"} & set(v.attrs)]
+    example = rasters[0] if rasters else (list(map(str, ds.data_vars)) or ["lst"])[0]
+    raise InputTypeError(
+        f"to_cogs writes one DataArray, got a Dataset (rasters {rasters}): pass one variable, "
+        f"e.g. `to_cogs(ds[{example!r}], ...)`, or call it once per variable."
+        + (f" Its CRS {crs[0]!r} was read as a data variable: open the file with "
+           "`decode_coords='all'` (xr.open_dataset, xr.open_zarr, xr.open_mfdataset) so that it "
+           "is the variables' CRS." if crs else "")
+    )
 
 
 def _file_prefix(prefix: Any) -> bool:
