@@ -44,3 +44,17 @@ def test_cli_scaling_masks_out_of_range_pixels_as_its_refusal_advises(tmp_path, 
     assert "--mask-out-of-range" in err
     assert main(["scaling", str(src), str(out), "--mask-out-of-range"]) == 0
     assert out.exists()
+
+
+def test_a_list_of_hdf_granules_is_sent_to_open_modis(tmp_path):
+    """open_path (upscale_to_zarr's reader) told a list of MODIS HDF granules to use open_cog,
+    which cannot read HDF4."""
+    from xlstsr.errors import InputTypeError
+    from xlstsr.io.formats import open_path
+
+    files = [str(tmp_path / f"MOD11A1.A2020{d:03d}.h18v04.061.hdf") for d in (1, 2)]
+    with pytest.raises(InputTypeError, match=r"open_modis\(files") as err:
+        open_path(files)
+    assert "open_cog" not in str(err.value)
+    with pytest.raises(InputTypeError, match="open_cog"):
+        open_path([str(tmp_path / "a.tif"), str(tmp_path / "b.tif")])

@@ -129,10 +129,17 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     ``variable="LST_Day_1km"`` by default). ``kwargs`` go to the reader.
     """
     if not isinstance(path, (str, os.PathLike)):
+        items = [os.fspath(p) for p in path if isinstance(p, (str, os.PathLike))] \
+            if isinstance(path, (list, tuple)) else []
+        hdf = bool(items) and all(i.lower().endswith((".hdf", ".hdf4", ".h4")) for i in items)
+        # a list of MODIS granules was told to go to open_cog, which cannot read HDF4
+        reader = ("a list of MODIS HDF granules to xlstsr.io.open_modis(files, variable=...)"
+                  if hdf else "a list of GeoTIFFs to xlstsr.io.open_cog (MODIS HDF granules: "
+                  "xlstsr.io.open_modis)")
         raise InputTypeError(
             f"expected a path (str or pathlib.Path) to a .zarr, .nc, .tif or .hdf input, got "
             f"{type(path).__name__}; pass an in-memory DataArray or Dataset directly to "
-            "xlstsr.upscale / upscale_to_zarr, and a list of GeoTIFFs to xlstsr.io.open_cog."
+            f"xlstsr.upscale / upscale_to_zarr, and {reader}."
         )
     remote = "://" in os.fspath(path) or os.fspath(path).startswith("/vsi")
     if not remote:  # "~/lst.zarr": neither xarray nor GDAL expands it; and the lazy reads
