@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import collections
+import functools
+import threading
 from typing import Any
 
 import dask.array as dsa
@@ -84,9 +87,17 @@ def same_axis(a: Any, b: Any, tol: float = 1e-3) -> bool:
         return False
     if a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
         return bool(np.array_equal(a, b))
+    narrow = [d for d in (a.dtype, b.dtype) if d.kind == "f" and d.itemsize < 8]
     a, b = a.astype(np.float64), b.astype(np.float64)
     step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
-    return bool(np.allclose(a, b, rtol=0, atol=tol * step))
+    atol = tol * step
+    if narrow and a.size:
+        # labels stored in float32 (a NetCDF's, a Zarr's lon/lat) hold a grid to their own
+        # step only: one float32 step at 45 degrees is 1.5e-3 of a 0.0025-degree pixel, and the
+        # same grid computed and stored twice was "not on the same grid"
+        big = max(float(np.abs(a).max()), float(np.abs(b).max()))
+        atol = max(atol, 4 * float(np.spacing(min(narrow, key=lambda d: d.itemsize).type(big))))
+    return bool(np.allclose(a, b, rtol=0, atol=atol))
 
 
 def _recalc(da: xr.DataArray) -> bool:
@@ -133,6 +144,28 @@ def _axes(da: xr.DataArray) -> tuple[Affine, tuple[tuple[float, float] | None, .
     return Affine(a, 0.0, c, 0.0, e, fy), tuple(rev)
 
 
+def _stale(da: xr.DataArray) -> tuple[tuple[float, float] | None, ...]:
+    """Per axis (y, x), the written (edge, pixel) that gives the labels a whole number (>= 1) of
+    pixels away, else None: the GeoTransform of the file a window was cut from by ``isel``
+    (which leaves it written; ``rio.isel_window`` writes the window's own). The labels are the
+    file's, computed from that edge (:func:`_offset_fits`), not from the window's own: the
+    recomputed transform alone gave fine labels 3.6e-12 m off them."""
+    w = _written_transform(da)
+    if w is None or w.b != 0 or w.d != 0:
+        return None, None
+    out: list[tuple[float, float] | None] = []
+    for dim, wc, wa in zip(spatial_dims(da), (w.f, w.c), (w.e, w.a)):
+        hint = None
+        if dim in da.coords and da.sizes[dim] > 1 and wa != 0 and np.isfinite([wc, wa]).all():
+            v = np.asarray(da[dim].values, np.float64)
+            res = (v[-1] - v[0]) / (v.size - 1)
+            k = (v[0] - wc) / wa - 0.5
+            if abs(res - wa) <= 1e-6 * abs(wa) and round(k) >= 1 and abs(k - round(k)) <= 1e-3:
+                hint = (float(wc), float(wa))
+        out.append(hint)
+    return tuple(out)
+
+
 def _transform(da: xr.DataArray) -> Affine:
     """``da``'s north-up transform: per axis the written GeoTransform's where it gives the
     coordinates (:func:`_axes`), else the one recomputed from them."""
@@ -170,11 +203,12 @@ def _centres(fine: np.ndarray, factor: int) -> np.ndarray:
     return b[:, m].copy() if factor % 2 else (b[:, m - 1] + b[:, m]) / 2
 
 
-def _rounded(v: float) -> list[float]:
-    """``v`` to 8..15 significant digits, roundest first: the round number (0.01 degree, an edge
-    at -3.55) that a transform recomputed from the labels misses by round-off."""
+def _rounded(v: float, lo: int = 8) -> list[float]:
+    """``v`` to ``lo``..15 significant digits, roundest first: the round number (0.01 degree, an
+    edge at -3.55) that a transform recomputed from the labels misses by round-off (``lo`` 3 for
+    float32 labels, which give it to 5 or 6 digits only: :func:`_digits`)."""
     out: list[float] = []
-    for p in range(8, 16):
+    for p in range(lo, 16):
         r = float(f"{v:.{p}g}")
         if r not in out:
             out.append(r)
@@ -190,26 +224,39 @@ def _near(v: float, k: int = 2) -> list[float]:
     return out
 
 
-def _tries(c: float, a: float, exact: bool, first: float | None = None) -> list[tuple[float, float]]:
+def _digits(dtype: np.dtype) -> int:
+    """The fewest significant digits :func:`_rounded` tries for labels stored in ``dtype``: 8,
+    or 3 for a narrower float (a transform recomputed from float32 labels is off by 1e-6 of
+    the edge and 1e-4 of the pixel: lon/lat labels of a 0.0025-degree grid at 45 degrees got
+    no round grid, and fine labels a float32 step off theirs)."""
+    return 3 if dtype.kind == "f" and dtype.itemsize < 8 else 8
+
+
+def _tries(c: float, a: float, exact: bool, first: float | None = None,
+           lo: int = 8) -> list[tuple[float, float]]:
     """(edge, pixel) pairs for a transform's (``c``, ``a``) along one axis, the likeliest first:
-    itself if ``exact`` (not recomputed from the labels: a file's), round values near both,
-    edges a round-off from ``c`` or giving the first label ``first``. A short axis is computed
-    alike from several: the first that gives it is taken."""
+    itself if ``exact`` (not recomputed from the labels: a file's), round values near both (to
+    ``lo`` significant digits and more: :func:`_rounded`), edges a round-off from ``c`` or giving
+    the first label ``first``. A short axis is computed alike from several: the first that
+    gives it is taken."""
     out = [(c, a)] if exact else []
-    for aa in [*_rounded(a), a]:
-        edges = [*_rounded(c), *_near(c)]
+    for aa in [*_rounded(a, lo), a]:
+        edges = [*_rounded(c, lo), *_near(c)]
         if first is not None:
             edges += _near(first - aa / 2)
         out += [(cc, aa) for cc in edges if (cc, aa) not in out]
     return out
 
 
-def _forms(c: float, a: float, n: int) -> list[np.ndarray | None]:
+def _forms(c: float, a: float, n: int, off: float = 0) -> list[np.ndarray | None]:
     """Labels of ``n`` pixels of size ``a`` from edge ``c`` the ways they are computed:
     rioxarray's (and ``np.arange``'s) first centre plus ``i * a``, ``c + (i + 0.5) * a`` (an
     array made from its transform), and on a round grid (None elsewhere) from a round first
-    centre or rounded to its decimals (a NetCDF's 45.005, 45.015)."""
-    i = np.arange(n)
+    centre or rounded to its decimals (a NetCDF's 45.005, 45.015). ``off``: the pixels from
+    the edge to the first label (``i`` runs from it): a crop of the grid of edge ``c``
+    (``isel``, ``rio.isel_window``: :func:`_offset_fits`), a fraction of a pixel for the coarse
+    grid of a crop by a number of fine pixels that ``factor`` does not divide."""
+    i = off + np.arange(n)
     first = c + a * 0.5
     out: list[np.ndarray | None] = [first + i * a, c + (i + 0.5) * a, None, None]
     for q in range(13):
@@ -220,33 +267,214 @@ def _forms(c: float, a: float, n: int) -> list[np.ndarray | None]:
 
 
 def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
-              mirrored: bool = False) -> tuple[int, float, float, bool] | None:
+              mirrored: bool = False, more: bool = False) -> tuple[int, float, float, bool] | None:
     """(form, edge, pixel, reversed) that compute exactly ``labels`` (one of :func:`_forms`,
     from the transform's ``c``, ``a`` or values a round-off from them; ``reversed``: the labels
     are those of the axis run the other way, a south-up field made north-up), or None.
     ``dtype``: the labels' storage (float32: the forms rounded to it); ``mirrored``: the axis
-    runs against north-up order (:func:`_fine_axis`), a written transform's mirror tried second."""
+    runs against north-up order (:func:`_fine_axis`), a written transform's mirror tried second.
+    ``more``: for labels stored in a narrower float, also values rounded to as few digits as
+    those give (:func:`_digits`), then any transform that gives them (:func:`_fit_narrow`):
+    where the others give grids that do not round-trip."""
     n = labels.size
     head = min(n, 8)  # a few labels first: most tries fail there
     # not the transform rioxarray recomputes from the labels (``rio.transform(recalc=True)``):
     # a written one (a file's), exact
     res = (labels[-1] - labels[0]) / (n - 1) if n > 1 else a
     exact = (c, a) != (labels[0] - res / 2, res)
-    tries = [(cc, aa, False) for cc, aa in _tries(c, a, exact, float(labels[0]))]
+    lo = _digits(dtype) if more else 8
+    tries = [(cc, aa, False) for cc, aa in _tries(c, a, exact, float(labels[0]), lo)]
     if n > 1:  # the transform of the axis run the other way: for a mirrored axis the written
         # one mirrored (a result's for a south-up field: :func:`_mirror`) next to it, before
         # values a round-off from it (which gave such a result's labels too, but other coarse
         # ones); else recomputed from the flipped labels, last (np.linspace's north-up labels
         # fit both ways: tried earlier, they got fine labels an ulp off)
         mirror = exact and mirrored
-        other = [(cc, aa, True) for cc, aa in _tries(c + n * a, -a, mirror, float(labels[-1]))]
+        other = [(cc, aa, True) for cc, aa in _tries(c + n * a, -a, mirror, float(labels[-1]), lo)]
         tries = [*tries[:1], *other[:1], *tries[1:], *other[1:]] if mirror else tries + other
+    if more:  # a transform for these labels as they run
+        tries = [t for t in tries if not t[2]]
     for cc, aa, flip in tries:
         target = labels[::-1] if flip else labels
         for k, form in enumerate(_forms(cc, aa, head)):
             if form is not None and np.array_equal(_in(form, dtype), target[:head]) \
                     and np.array_equal(_in(_forms(cc, aa, n)[k], dtype), target):  # type: ignore[arg-type]
                 return k, cc, aa, flip
+    if more and dtype != _F64:
+        fit = _fit_narrow(labels, dtype)
+        if fit is not None:
+            return 1, fit[0], fit[1], False
+    return None
+
+
+#: The most whole pixels between a crop's first label and the edge of the grid it was cut from
+#: that :func:`_offset_fits` searches beyond a written transform's (a MODIS 250 m tile has 4800,
+#: a Landsat scene 8000).
+_MAX_OFFSET = 1 << 14
+
+
+def _offset_values(cc: np.ndarray, o: np.ndarray, aa: float, form: int,
+                   idx: np.ndarray) -> np.ndarray:
+    """Labels ``idx`` of the crops at ``o`` pixels of size ``aa`` from the edges ``cc`` (one row
+    per candidate), computed as :func:`_forms` ``form`` (0 or 1) computes them."""
+    m = o[:, None] + idx[None, :]
+    if form == 0:
+        return (cc + aa * 0.5)[:, None] + m * aa
+    return cc[:, None] + (m + 0.5) * aa
+
+
+def _lsbs(v: np.ndarray) -> np.ndarray:
+    """The value of each ``v``'s lowest set bit (inf for 0): the larger, the rounder ``v`` is in
+    binary. A file's edge is often such a value (a difference of two large numbers:
+    ``-20015109.354 + 18 * 1111950.5197665`` is a multiple of 2**-28); edges computed back from
+    a crop's labels a round-off from it are not."""
+    m, e = np.frexp(np.asarray(v, np.float64))
+    i = (np.abs(m) * 2.0**53).astype(np.int64)
+    low = np.log2((i & -i).astype(np.float64), where=i > 0, out=np.zeros(i.shape))
+    return np.where(i > 0, np.ldexp(1.0, (e - 53 + low).astype(np.int64)), np.inf)
+
+
+def _survivors(labels: np.ndarray, cc: np.ndarray, o: np.ndarray, aa: float,
+               form: int) -> np.ndarray:
+    """The indices of the candidate crops (edges ``cc``, offsets ``o``) that give the first 64
+    ``labels`` (:func:`_offset_values`), in order; a few labels first."""
+    keep = np.arange(cc.size)
+    idx = np.arange(min(labels.size, 64))
+    for sl in (slice(0, 1), slice(1, 4), slice(4, 16), slice(16, 64)):
+        if not idx[sl].size or not keep.size:
+            break
+        vals = _offset_values(cc[keep], o[keep], aa, form, idx[sl])
+        keep = keep[(vals == labels[idx[sl]]).all(axis=1)]
+    return keep
+
+
+def _roundness(v: np.ndarray, dlo: int, dhi: int) -> np.ndarray:
+    """How round each ``v`` is: the larger of its lowest set bit (:func:`_lsbs`) and of
+    ``10**-d`` for the fewest decimals ``d`` in ``dlo``..``dhi`` that hold it (inf for 0)."""
+    unit = _lsbs(v)
+    for d in range(dhi, dlo - 1, -1):
+        unit = np.where(np.round(v, d) == v, np.maximum(unit, 10.0**-d), unit)
+    return unit
+
+
+@functools.lru_cache(maxsize=64)
+def _offset_search(key: bytes, pixels: tuple[float, ...], hint: tuple[float, float] | None,
+                   window: float | None) -> tuple[tuple[int, float, float, int], ...]:
+    """:func:`_offset_fits` of the labels whose bytes are ``key``, kept (the same labels are
+    coarsened again by the checks)."""
+    labels = np.frombuffer(key, np.float64)
+    n = labels.size
+    out: list[tuple[int, float, float, int]] = []
+
+    def add(form: int, cc: float, aa: float, o: int) -> None:
+        if (form, cc, aa, o) not in out and \
+                np.array_equal(_forms(cc, aa, n, o)[form], labels):  # type: ignore[arg-type]
+            out.append((form, cc, aa, o))
+
+    if hint is not None:
+        hc, ha = hint
+        o = round(float((labels[0] - hc) / ha) - 0.5)
+        if o >= 1:
+            for form in (0, 1):
+                add(form, hc, ha, o)
+        return tuple(out)
+    big = float(np.abs(labels[[0, -1]]).max())
+    # decimals of the round edges: coarser than the labels' round-off by 256 steps or more
+    dhi = int(np.floor(-np.log10(256 * float(np.spacing(big))))) if big > 0 else 15
+    dlo = dhi - 8
+    os_ = np.arange(1, _MAX_OFFSET + 1)
+    found: list[tuple[float, int, int, float, float]] = []
+    for aa in pixels:
+        if not np.isfinite(aa) or aa == 0:
+            continue
+        edge = labels[0] - (os_ + 0.5) * aa
+        first = labels[0] - os_ * aa
+        for form, base in ((0, first), (1, edge)):
+            # round edges (0, a file's 5559752.598833), and edges a round-off from the one
+            # the first label gives (through a first centre for form 0)
+            steps, lo, hi = [base], base, base
+            for _ in range(4):
+                lo, hi = np.nextafter(lo, -np.inf), np.nextafter(hi, np.inf)
+                steps += [lo, hi]
+            near = np.stack(steps, axis=1)
+            if form == 0:
+                near = near - aa * 0.5
+            cands = np.concatenate(
+                [np.stack([np.round(edge, d) for d in range(dlo, dhi + 1)], axis=1), near], axis=1)
+            o = np.repeat(os_, cands.shape[1])
+            cc = cands.ravel()
+            keep = _survivors(labels, cc, o, aa, form)
+            if window is not None:  # where the window's transform puts its edge
+                keep = keep[np.abs(cc[keep] + o[keep] * aa - window) <= 1e-6 * abs(aa)]
+            if keep.size:
+                # the likeliest edge: the nearest and roundest (a file's edge is round, one a
+                # round-off from a crop's labels is not), rioxarray's form first
+                score = o[keep] / _roundness(cc[keep], dlo, dhi)
+                best = np.argsort(score, kind="stable")[:16]
+                found += [(float(score[j]), form, int(o[keep][j]), float(cc[keep][j]), float(aa))
+                          for j in best]
+    for _, form, o, cc, aa in sorted(found)[:16]:
+        add(form, cc, aa, o)
+    return tuple(out[:4])
+
+
+def _offset_fits(labels: np.ndarray, pixels: list[float], hint: tuple[float, float] | None = None,
+                 window: float | None = None) -> tuple[tuple[int, float, float, int], ...]:
+    """(form, edge, pixel, o) that compute exactly ``labels`` as a crop: those of
+    ``_forms(edge, pixel, n, o)[form]`` (form 0 or 1), ``o`` >= 1 whole pixels from the edge of
+    the grid it was cut from; the likeliest first. A window of a file (``isel``,
+    ``rio.isel_window``) has its file's labels, computed from the file's edge: from its own
+    edge, its coarse labels gave fine ones 3.6e-12 m off (``upscale(coarsen(truth)) - truth``
+    kept 35 % of the pixels).
+
+    ``hint``: the (edge, pixel) of a written transform that gives the labels at a whole-pixel
+    offset (the file's, left by ``isel``: :func:`_stale`): its crop only. Else for each pixel of
+    ``pixels`` and offsets 1.. :data:`_MAX_OFFSET`, round edges and edges a round-off from the
+    one the first label gives, the nearest and roundest first (:func:`_roundness`); ``window``:
+    the crop's written edge, which the edge plus ``o`` pixels must give to 1e-6 pixel.
+    """
+    labels = np.ascontiguousarray(labels, np.float64)
+    if labels.size < 2 or not np.isfinite(labels).all():
+        return ()
+    return _offset_search(labels.tobytes(), tuple(float(p) for p in pixels),
+                          None if hint is None else (float(hint[0]), float(hint[1])),
+                          None if window is None else float(window))
+
+
+def _fit_narrow(labels: np.ndarray, dtype: np.dtype) -> tuple[float, float] | None:
+    """(edge, pixel) whose pixel centres ``edge + (i + 0.5) * pixel`` (:func:`_forms` 1) round
+    to ``labels`` stored in a narrower float (float32, held as float64): the one farthest
+    inside each label's rounding interval (a linear program), or None. Float32 labels of a
+    grid of no round edge or pixel fit no transform recomputed from them (those are 1e-6 of
+    the edge off): the fine labels of their coarse grid were a float32 step off theirs."""
+    from scipy.optimize import linprog
+
+    n = labels.size
+    if n < 3:
+        return None
+    x = np.arange(n) + 0.5
+    lab = labels.astype(dtype)
+    down = labels - np.nextafter(lab, dtype.type(-np.inf)).astype(np.float64)
+    up = np.nextafter(lab, dtype.type(np.inf)).astype(np.float64) - labels
+    if not (np.isfinite(down).all() and np.isfinite(up).all()):
+        return None
+    slope, icpt = np.polyfit(x, labels, 1)
+    pred = icpt + slope * x
+    u = float(np.median(down + up)) / 2
+    # c = icpt + u * p0, a = slope + u / n * p1: each centre within its interval by u * t
+    g = np.stack([np.ones(n), x / n], axis=1)
+    a_ub = np.block([[g, np.ones((n, 1))], [-g, np.ones((n, 1))]])
+    b_ub = np.concatenate([(labels + up / 2 - pred) / u, (pred - labels + down / 2) / u])
+    try:
+        res = linprog([0.0, 0.0, -1.0], A_ub=a_ub, b_ub=b_ub,
+                      bounds=[(None, None), (None, None), (None, 1.0)], method="highs")
+    except ValueError:  # scipy's refusal of a degenerate problem
+        return None
+    if not res.success or res.x[2] < 1e-4:  # inside each interval, by more than round-off
+        return None
+    c, a = float(icpt + u * res.x[0]), float(slope + u / n * res.x[1])
+    if np.array_equal(_in(_forms(c, a, n)[1], dtype), labels):  # type: ignore[arg-type]
+        return c, a
     return None
 
 
@@ -261,34 +489,138 @@ def _mirror(c: float, a: float, n: int) -> tuple[float, float]:
     return c + n * a, -a
 
 
+def _written(labels: np.ndarray, c: float, a: float) -> bool:
+    """Whether (``c``, ``a``) is a written transform (a file's, a window's), not the one
+    rioxarray recomputes from the ``labels``."""
+    n = labels.size
+    res = (labels[-1] - labels[0]) / (n - 1) if n > 1 else a
+    return (c, a) != (labels[0] - res / 2, res)
+
+
+#: The crops' grids computed here (:func:`_crop`), by their labels' bytes: the fine labels
+#: of a crop's coarse labels and back. A crop's labels are computed from its file's edge, which
+#: its coarse labels do not give back (a range of edges and offsets gives them); remembered,
+#: ``upscale(coarsen(truth))`` gets the crop's labels exactly.
+_CROPS: collections.OrderedDict[tuple[str, bytes, int], tuple[np.ndarray, float, float]] = \
+    collections.OrderedDict()
+_CROPS_LOCK = threading.Lock()
+
+
+def _remember(fine: np.ndarray, fe: float, fa: float, coarse: np.ndarray, ce: float, ca: float,
+              factor: int) -> None:
+    """Keep the pair of a crop's fine (labels, edge, pixel) and coarse ones (:data:`_CROPS`,
+    the latest 128 pairs); a pair already kept stays as it was."""
+    fine = np.array(fine, np.float64)
+    coarse = np.array(coarse, np.float64)
+    with _CROPS_LOCK:
+        for key, val in ((("fine", fine.tobytes(), factor), (coarse, ce, ca)),
+                         (("coarse", coarse.tobytes(), factor), (fine, fe, fa))):
+            _CROPS.setdefault(key, val)
+            _CROPS.move_to_end(key)
+        while len(_CROPS) > 256:
+            _CROPS.popitem(last=False)
+
+
+def _recall(kind: str, labels: np.ndarray, factor: int) -> tuple[np.ndarray, float, float] | None:
+    """The (labels, edge, pixel) remembered for ``labels`` (``kind``: 'fine' or 'coarse')."""
+    with _CROPS_LOCK:
+        got = _CROPS.get((kind, np.ascontiguousarray(labels, np.float64).tobytes(), factor))
+    return None if got is None else (got[0].copy(), got[1], got[2])
+
+
+def _crop(fine: np.ndarray, form: int, cc: float, aa: float, o: int,
+          factor: int) -> tuple[np.ndarray, float, float]:
+    """(labels, edge, pixel) of the coarse grid of a crop whose labels ``fine`` are those of
+    ``o`` pixels of ``aa`` from the edge ``cc`` (:func:`_offset_fits`): its coarse pixels'
+    labels computed from that edge, ``o / factor`` coarse pixels away; remembered with the fine
+    ones (:func:`_remember`)."""
+    out = _forms(cc, aa * factor, fine.size // factor, o / factor)[form]
+    edge = cc + o * aa  # the crop's edge, as rioxarray's isel_window computes it
+    _remember(fine, edge, aa, out, edge, aa * factor, factor)  # type: ignore[arg-type]
+    return out, edge, aa * factor  # type: ignore[return-value]
+
+
 def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
                  dtype: np.dtype = _F64, rev: tuple[float, float] | None = None,
-                 mirrored: bool = False) -> tuple[np.ndarray, float, float]:
+                 mirrored: bool = False, hint: tuple[float, float] | None = None,
+                 new: bool = True, bare: bool = False) -> tuple[np.ndarray, float, float]:
     """(labels, edge, pixel) of one axis ``factor`` times coarser than the ``fine`` labels (edge
     ``c``, pixel ``a``): computed as the fine ones were (:func:`_fit_axis`), from which
     :func:`_fine_axis` computes the fine labels back; else each block's centre
     (:func:`_centres`). Labels rounded to ``dtype``, the fine ones' storage. ``rev``: the
     written (edge, pixel) of the axis run the other way (:func:`_axes`): the labels are those of
-    the field it was flipped from, reversed; ``mirrored``: as for :func:`_fine_axis`."""
+    the field it was flipped from, reversed; ``mirrored``: as for :func:`_fine_axis`.
+
+    Where the centres do not give the fine labels back (:func:`_fine_axis`), labels of a crop
+    (a window of a file: computed from the file's edge, ``hint`` where that is left written,
+    :func:`_stale`, else searched, :func:`_offset_fits`) give their coarse pixels' labels
+    computed from that edge (:func:`_crop`), and float32 labels of a field with no transform
+    written (``bare``: the one recomputed from them is 1e-6 of the edge off) the grid of any
+    transform that gives them (``_fit_axis(more=True)``). ``new``: False for the computation
+    without these, which the results of :func:`_fine_axis` are checked with.
+    """
     if rev is not None:
-        out, cc, aa = _coarse_axis(fine[::-1], *rev, factor, dtype, mirrored=not mirrored)
+        out, cc, aa = _coarse_axis(fine[::-1], *rev, factor, dtype, mirrored=not mirrored, new=False)
         return (out[::-1], *_mirror(cc, aa, out.size))
+    plain = new and not mirrored and factor > 1 and fine.size >= 2 * factor
+    if plain and dtype == _F64:
+        got = _recall("fine", fine, factor)
+        if got is not None:
+            return got
+    crops = plain and dtype == _F64 and hint is not None
     fit = _fit_axis(fine, c, a, dtype, mirrored)
-    if fit is None:
-        return _in(_centres(fine, factor), dtype), c, a * factor
-    k, cc, aa, flip = fit
-    out = _forms(cc, aa * factor, fine.size // factor)[k]
-    if out is None:  # no round grid at this resolution
-        return _in(_centres(fine, factor), dtype), c, a * factor
-    out = _in(out, dtype)
-    if not flip:
-        return out, cc, aa * factor
-    return (out[::-1], *_mirror(cc, aa * factor, out.size)) if mirrored else (out[::-1], c, a * factor)
+    if fit is not None:
+        k, cc, aa, flip = fit
+        out = _forms(cc, aa * factor, fine.size // factor)[k]
+        if out is not None:  # else no round grid at this resolution
+            out = _in(out, dtype)
+            if not flip:
+                res = out, cc, aa * factor
+            else:
+                res = (out[::-1], *_mirror(cc, aa * factor, out.size)) if mirrored \
+                    else (out[::-1], c, a * factor)
+            # a crop (its file's transform left written) whose labels a transform of its own
+            # also gives, but whose coarse labels give other fine ones: as a crop
+            if not crops or np.array_equal(_fine_axis(*res, factor, dtype, new=False)[0], fine):
+                return res
+            for k, cc, aa, o in _offset_fits(fine, [hint[1]], hint):  # type: ignore[index]
+                return _crop(fine, k, cc, aa, o, factor)
+            return res
+    old = _in(_centres(fine, factor), dtype), c, a * factor
+    if not plain:
+        return old
+    if crops:
+        for k, cc, aa, o in _offset_fits(fine, [hint[1]], hint):  # type: ignore[index]
+            return _crop(fine, k, cc, aa, o, factor)
+    if np.array_equal(_fine_axis(*old, factor, dtype, new=False)[0], fine):
+        return old  # the centres give them back
+    if dtype == _F64:
+        # a window's own transform (rio.isel_window, rio.clip_box: the file's recomputed from
+        # its labels, its pixel a few steps off the file's); labels np.linspace computes from
+        # their ends are taken as such, not as a window's (both give them)
+        if _written(fine, c, a) and not np.array_equal(np.linspace(fine[0], fine[-1], fine.size), fine):
+            for k, cc, aa, o in _offset_fits(fine, [*_near(a, 3), *_rounded(a)[:2]], window=c):
+                return _crop(fine, k, cc, aa, o, factor)
+        return old
+    fit = _fit_axis(fine, c, a, dtype, more=True) if bare else None
+    if fit is not None and not fit[3]:
+        _, cc, aa, _ = fit
+        # of the forms that give them (float32 hides which), the one the fine labels and the
+        # coarse ones are read back with, under the transform written with them
+        for out in _forms(cc, aa * factor, fine.size // factor):
+            if out is None:
+                continue
+            out = _in(out, dtype)
+            if np.array_equal(_fine_axis(out, cc, aa * factor, factor, dtype, new=False)[0], fine) \
+                    and np.array_equal(_coarse_axis(fine, cc, aa, factor, dtype, new=False)[0], out):
+                return out, cc, aa * factor
+    return old
 
 
 def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
                dtype: np.dtype = _F64, rev: tuple[float, float] | None = None,
-               mirrored: bool = False) -> tuple[np.ndarray, float, float]:
+               mirrored: bool = False, hint: tuple[float, float] | None = None,
+               new: bool = True, bare: bool = False) -> tuple[np.ndarray, float, float]:
     """(labels, edge, pixel) of one axis ``factor`` times finer than the ``coarse`` labels (edge
     ``c``, pixel ``a``), from which :func:`_coarse_axis` gives the coarse labels back.
 
@@ -308,10 +640,53 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
     (the other way tried last, its transform kept): np.linspace's labels fit both ways, and
     mirrored they got fine labels and pixel an ulp off those of a fine field built the same way
     (``upscale(lst) - truth`` kept 35800 of 75600 pixels, 42960 before).
+
+    The coarse labels of a crop computed here (:func:`_crop`) give the crop's labels back, and
+    those of a window of a coarse file whose transform is left written (``hint``,
+    :func:`_stale`) the labels of the window of its fine grid. Float32 labels of a field with
+    no transform written (``bare``) that the above does not give back get the grid of any
+    transform that gives them (``_fit_axis(more=True)``), else blocks centred in float32 steps
+    (:func:`_snap_narrow`). ``new``: False for the computation without these, which
+    :func:`_coarse_axis` checks its labels with.
     """
     if rev is not None:
-        fine, fc, fa = _fine_axis(coarse[::-1], *rev, factor, dtype, mirrored=not mirrored)
+        fine, fc, fa = _fine_axis(coarse[::-1], *rev, factor, dtype, mirrored=not mirrored, new=False)
         return (fine[::-1], *_mirror(fc, fa, fine.size))
+    n = coarse.size
+    plain = new and not mirrored and factor > 1 and n >= 2
+    if plain and dtype == _F64:
+        got = _recall("coarse", coarse, factor)
+        if got is not None:
+            return got
+        if hint is not None:  # a window of a coarse file: that of the file's fine grid
+            for k, cc, aa, o in _offset_fits(coarse, [hint[1]], hint):
+                fa = aa / factor
+                fine = _forms(cc, fa, n * factor, o * factor)[k]
+                edge = cc + o * aa
+                _remember(fine, edge, fa, coarse, edge, aa, factor)  # type: ignore[arg-type]
+                return fine, edge, fa  # type: ignore[return-value]
+    fine, fc, fa, back = _fine_axis_old(coarse, c, a, factor, dtype, mirrored)
+    if back or not plain or not bare or dtype == _F64:
+        return fine, fc, fa
+    fit = _fit_axis(coarse, c, a, dtype, more=True)
+    if fit is not None and not fit[3]:
+        k, cc, aa, _ = fit
+        pure = _forms(cc, aa / factor, n * factor)[k]
+        if pure is not None:
+            pure = _in(pure, dtype)
+            # checked as coarse_grid will see it: the transform written with it
+            if np.array_equal(_coarse_axis(pure, cc, aa / factor, factor, dtype)[0], coarse):
+                return pure, cc, aa / factor
+    snapped = _snap(_forms(c, a / factor, n * factor)[0], coarse, factor, a, dtype)  # type: ignore[arg-type]
+    if np.array_equal(_coarse_axis(snapped, c, a / factor, factor, dtype)[0], coarse):
+        return snapped, c, a / factor
+    return fine, fc, fa
+
+
+def _fine_axis_old(coarse: np.ndarray, c: float, a: float, factor: int, dtype: np.dtype,
+                   mirrored: bool) -> tuple[np.ndarray, float, float, bool]:
+    """:func:`_fine_axis` of labels not run the other way, without what ``new`` adds; and
+    whether :func:`_coarse_axis` (without it) gives the coarse labels back."""
     n = coarse.size
     fit = _fit_axis(coarse, c, a, dtype, mirrored)
     if fit is not None:
@@ -323,11 +698,12 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
                 rv, pure, (fc, fa) = (fc, fa), pure[::-1], _mirror(fc, fa, pure.size)
             elif flip:  # a north-up axis keeps its transform
                 pure, fc, fa = pure[::-1], c, a / factor
-            if np.array_equal(_coarse_axis(pure, fc, fa, factor, dtype, rv, mirrored)[0], coarse):
-                return pure, fc, fa
+            if np.array_equal(_coarse_axis(pure, fc, fa, factor, dtype, rv, mirrored, new=False)[0],
+                              coarse):
+                return pure, fc, fa, True
     fine = _in(_snap(_forms(c, a / factor, n * factor)[0], coarse, factor, a), dtype)  # type: ignore[arg-type]
     if factor > 1 and not np.array_equal(
-            _coarse_axis(fine, c, a / factor, factor, dtype, mirrored=mirrored)[0], coarse):
+            _coarse_axis(fine, c, a / factor, factor, dtype, mirrored=mirrored, new=False)[0], coarse):
         # computed one of the ways the coarse labels were not: coarse_grid would compute them
         # that way. One label moved by round-off (its block's centre kept) makes it take the
         # centres, the coarse labels
@@ -340,15 +716,21 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
             if factor == 2:
                 b[row, inner] -= d
             if np.array_equal(_coarse_axis(b.ravel(), c, a / factor, factor, dtype,
-                                           mirrored=mirrored)[0], coarse):
-                return b.ravel(), c, a / factor
-    return fine, c, a / factor
+                                           mirrored=mirrored, new=False)[0], coarse):
+                return b.ravel(), c, a / factor, True
+        return fine, c, a / factor, False
+    return fine, c, a / factor, True
 
 
-def _snap(fine: np.ndarray, coarse: np.ndarray, factor: int, pixel: float) -> np.ndarray:
+def _snap(fine: np.ndarray, coarse: np.ndarray, factor: int, pixel: float,
+          dtype: np.dtype = _F64) -> np.ndarray:
     """``fine`` with each block centred on its coarse label where it is to round-off (a
     :func:`same_axis` tolerance): its middle label set to it (odd factor), or one of its middle
-    pair moved by round-off so that their midpoint is it (even). ``pixel``: the coarse one."""
+    pair moved by round-off so that their midpoint is it (even). ``pixel``: the coarse one.
+    ``dtype``: the labels' storage; a narrower float's are snapped in its own steps
+    (:func:`_snap_narrow`)."""
+    if dtype != _F64:
+        return _snap_narrow(_in(fine, dtype), coarse, factor, dtype)
     b = fine.reshape(-1, factor).copy()
     m = factor // 2
     # round-off of float64 only: float32 labels (a NetCDF's, a Zarr's) are off by up to 0.1 m,
@@ -367,21 +749,54 @@ def _snap(fine: np.ndarray, coarse: np.ndarray, factor: int, pixel: float) -> np
     return b.ravel()
 
 
+def _snap_narrow(fine: np.ndarray, coarse: np.ndarray, factor: int, dtype: np.dtype) -> np.ndarray:
+    """:func:`_snap` for labels stored in a narrower float (float32, held as float64): each
+    block whose centre rounds to a step or two of ``dtype`` from its coarse label gets a middle
+    label moved by one or two such steps so that it rounds to it (:func:`_coarse_axis` takes the
+    centres rounded to ``dtype``), the smallest move first; a block it cannot centre so is left.
+    Unsnapped, float32 lon/lat labels of a 0.0025-degree grid at 45 degrees had centres a step
+    off theirs: ``coarsen(upscale(lst)) - lst`` kept 99 of 256 pixels."""
+    b = fine.reshape(-1, factor).copy()
+    m = factor // 2
+    cf = np.asarray(coarse, np.float64)
+    ulp = np.spacing(np.abs(cf).astype(dtype)).astype(np.float64)
+
+    def off(bb: np.ndarray) -> np.ndarray:
+        return _in(_centres(bb.ravel(), factor), dtype) != cf
+
+    todo = off(b) & (np.abs(_centres(b.ravel(), factor) - cf) <= 3 * ulp)
+    cols = [m] if factor % 2 else [m - 1, m]
+    for k in (1, -1, 2, -2):
+        for col in cols:
+            if not todo.any():
+                return b.ravel()
+            trial = b.copy()
+            trial[:, col] = np.where(todo, _in(b[:, col] + k * ulp, dtype), b[:, col])
+            fixed = todo & ~off(trial)
+            b[:, col] = np.where(fixed, trial[:, col], b[:, col])
+            todo &= ~fixed
+    return b.ravel()
+
+
 def fine_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Affine]:
     """(y, x, transform) of the grid ``factor`` times finer, with the same outer bounds.
 
     :func:`coarse_grid` of it gives back ``da``'s labels exactly, and ``da`` from
     :func:`coarse_grid` gets back the labels it was computed from (where they were computed one
-    of the usual ways and its transform is written): ``coarsen(upscale(lst))`` and
+    of the usual ways and its transform is written, or ``da`` is the coarse grid of a window of
+    a file that :func:`coarse_grid` computed in this process): ``coarsen(upscale(lst))`` and
     ``upscale(coarsen(t))`` keep the input's labels, on which xarray's arithmetic aligns.
+    Float32 labels stay float32.
     """
     t, (ry, rx) = _axes(da)
+    hy, hx = _stale(da)
     ydim, xdim = spatial_dims(da)
     yt, xt = _dtype(da, ydim), _dtype(da, xdim)
     y, x = _labels(da, t)
     # an axis running south-up or west may be a south-up field's mirrored (:func:`_fine_axis`)
-    y, fy0, fe = _fine_axis(y, t.f, t.e, factor, yt, ry, t.e > 0)
-    x, fx0, fa = _fine_axis(x, t.c, t.a, factor, xt, rx, t.a < 0)
+    bare = _written_transform(da) is None
+    y, fy0, fe = _fine_axis(y, t.f, t.e, factor, yt, ry, t.e > 0, hy, bare=bare)
+    x, fx0, fa = _fine_axis(x, t.c, t.a, factor, xt, rx, t.a < 0, hx, bare=bare)
     return y.astype(yt), x.astype(xt), Affine(fa, 0.0, fx0, 0.0, fe, fy0)
 
 
@@ -390,8 +805,10 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
 
     Labels computed one of the usual ways (rioxarray's, ``np.arange``'s, round decimals) give
     coarse labels computed the same way, from which :func:`fine_grid` computes them back
-    exactly; others give the centre of each block (the middle label, or the midpoint of the
-    middle two), which a grid of :func:`fine_grid` has on its coarse labels.
+    exactly; so do those of a window of a file (``isel``, ``rio.isel_window``: computed from
+    the file's edge, a whole number of pixels away). Others give the centre of each block (the
+    middle label, or the midpoint of the middle two), which a grid of :func:`fine_grid` has on
+    its coarse labels.
     """
     t, (ry, rx) = _axes(da)
     ydim, xdim = spatial_dims(da)
@@ -407,10 +824,12 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
             f"`da.isel({ydim}=slice(0, {ny - ny % factor}), {xdim}=slice(0, {nx - nx % factor}))`, "
             "or pass `boundary='trim'`."
         )
+    hy, hx = _stale(da)
     yt, xt = _dtype(da, ydim), _dtype(da, xdim)
     y, x = _labels(da, t)
-    y, ty, te = _coarse_axis(y, t.f, t.e, factor, yt, ry, t.e > 0)
-    x, tx, ta = _coarse_axis(x, t.c, t.a, factor, xt, rx, t.a < 0)
+    bare = _written_transform(da) is None
+    y, ty, te = _coarse_axis(y, t.f, t.e, factor, yt, ry, t.e > 0, hy, bare=bare)
+    x, tx, ta = _coarse_axis(x, t.c, t.a, factor, xt, rx, t.a < 0, hx, bare=bare)
     return y.astype(yt), x.astype(xt), Affine(ta, 0.0, tx, 0.0, te, ty)
 
 
