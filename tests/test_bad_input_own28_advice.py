@@ -58,3 +58,18 @@ def test_a_list_of_hdf_granules_is_sent_to_open_modis(tmp_path):
     assert "open_cog" not in str(err.value)
     with pytest.raises(InputTypeError, match="open_cog"):
         open_path([str(tmp_path / "a.tif"), str(tmp_path / "b.tif")])
+
+
+@pytest.mark.parametrize("value", [{"collection": "mod11a1"}, True, ["a", "b"]])
+def test_a_datasets_json_global_attrs_do_not_stop_a_netcdf_write(tmp_path, scene, value):
+    """A Zarr store's global attributes may hold dicts or bools; carried onto the result since
+    session 28, they made its to_netcdf fail (TypeError / boolean dtypes not supported)."""
+    import xlstsr
+
+    ds = scene["lst_1km"].rename("LST").to_dataset().assign_attrs(extra=value, title="t")
+    for i, out in enumerate((ds.lstsr.upscale(4, "bicubic", variable="LST"),
+                             xlstsr.coarsen(ds["LST"].assign_attrs(units="K"), 2),
+                             xlstsr.upscale(ds, 4, "bicubic", variable="LST"))):
+        out.to_netcdf(tmp_path / f"o{i}.nc")
+    back = xr.open_dataarray(tmp_path / "o2.nc", decode_coords="all")
+    assert back.attrs["title"] == "t"

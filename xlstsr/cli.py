@@ -763,21 +763,12 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
 
 
 def _netcdf_safe(obj: Any) -> Any:
-    """Attribute values NetCDF can hold (strings, numbers, lists of numbers); others as text."""
-    import json
-
-    import numpy as np
-
-    def ok(v: Any) -> bool:
-        if isinstance(v, (str, int, float, np.number)) and not isinstance(v, bool):
-            return True
-        if isinstance(v, (list, tuple, np.ndarray)):
-            a = np.asarray(v)
-            return a.ndim == 1 and a.dtype.kind in "iuf" and a.size > 0
-        return False
+    """Attribute values NetCDF can hold (strings, numbers, lists of numbers); others as text
+    (:func:`xlstsr.validate.netcdf_attr`)."""
+    from .validate import netcdf_attr
 
     def clean(attrs: dict) -> dict:
-        return {k: (v if ok(v) else json.dumps(v, default=str)) for k, v in attrs.items()}
+        return {k: netcdf_attr(v) for k, v in attrs.items()}
 
     obj = obj.copy()
     obj.attrs = clean(obj.attrs)

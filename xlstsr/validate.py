@@ -2671,11 +2671,33 @@ _NOT_GLOBAL = frozenset({
 })
 
 
+def netcdf_attr(value: Any) -> Any:
+    """An attribute value as NetCDF can hold it: strings, numbers and 1-D numeric lists as they
+    are, anything else (a dict, a bool, a list of strings: Zarr's JSON attributes) as JSON text.
+
+    Examples
+    --------
+    >>> netcdf_attr({"collection": "mod11a1"}), netcdf_attr(True), netcdf_attr(2.5)
+    ('{"collection": "mod11a1"}', 'true', 2.5)
+    """
+    import json
+
+    if isinstance(value, (str, int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        a = np.asarray(value)
+        if a.ndim == 1 and a.dtype.kind in "iuf" and a.size > 0:
+            return value
+    return json.dumps(value, default=str)
+
+
 def global_attrs(attrs: Mapping[Any, Any]) -> dict[Any, Any]:
     """The global attributes of a Dataset that describe it (``source``, ``title``,
     ``history``...): not how a variable is stored or what it measures, nor a store's records of
-    the run that wrote it (:data:`_NOT_GLOBAL`, ``xlstsr_*``)."""
-    return {k: v for k, v in attrs.items()
+    the run that wrote it (:data:`_NOT_GLOBAL`, ``xlstsr_*``); values NetCDF cannot hold as JSON
+    text (:func:`netcdf_attr`: a Zarr store's dict or bool attributes, carried onto the result,
+    made its ``to_netcdf`` fail)."""
+    return {k: netcdf_attr(v) for k, v in attrs.items()
             if k not in _NOT_GLOBAL and not str(k).startswith("xlstsr_")}
 
 
