@@ -13,7 +13,7 @@ from ._version import __version__
 from .errors import AllNaNError, GridError, InputTypeError, XlstsrError, warn
 from .grid import (
     MODIS_LST_PSF_SIGMA,
-    coarse_grid,
+    coarse_grid_attrs,
     grid_unit,
     metres_per_degree,
     same_axis,
@@ -201,7 +201,7 @@ def coarsen(
     # from the input's own written transform: decode_lst rewrites one that the labels run
     # against (a south-up field's north-up one) or give only to float32's precision from the
     # labels, whose coarse labels were then 1e-9 m off those of the field stored north-up
-    cy, cx, ct = coarse_grid(lst, factor)
+    cy, cx, ct, cay, cax = coarse_grid_attrs(lst, factor)  # a crop's fine origin
     require_valid_pixels(kelvin)  # an all-NaN field aggregates to nothing: a fill or QC problem
     pixel = abs(float(kelvin.rio.transform().a))
     sigma, psf_record = _psf_on_grid(psf, kelvin, ydim, xdim)
@@ -226,7 +226,7 @@ def coarsen(
         out = _kernel(np.asarray(data), None if eps is None else np.asarray(eps), factor, min_valid, sigma)
     if not isinstance(out, dsa.Array):
         _check_kept(np.asarray(data), out, factor, min_valid, emissivity is not None)
-    result = with_grid(out, kelvin, cy, cx, ct, (*lead, ydim, xdim))
+    result = with_grid(out, kelvin, cy, cx, ct, (*lead, ydim, xdim), (cay, cax))
     result.name = lst.name
     degradation = (f"radiometric_mean factor={factor} min_valid={min_valid}"
                    + (f" {psf_record}" if sigma else ""))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import functools
-import threading
 from typing import Any
 
 import dask.array as dsa
@@ -94,9 +93,12 @@ def same_axis(a: Any, b: Any, tol: float = 1e-3) -> bool:
     if narrow and a.size:
         # labels stored in float32 (a NetCDF's, a Zarr's lon/lat) hold a grid to their own
         # step only: one float32 step at 45 degrees is 1.5e-3 of a 0.0025-degree pixel, and the
-        # same grid computed and stored twice was "not on the same grid"
+        # same grid computed and stored twice was "not on the same grid". Two steps at most,
+        # and never 5 % of the pixel: 4 steps at a northing of 5e6 m (2 m) took a grid shifted
+        # 1.9 m from a 10 m one for the same
         big = max(float(np.abs(a).max()), float(np.abs(b).max()))
-        atol = max(atol, 4 * float(np.spacing(min(narrow, key=lambda d: d.itemsize).type(big))))
+        ulp = float(np.spacing(min(narrow, key=lambda d: d.itemsize).type(big)))
+        atol = max(atol, min(2 * ulp, 0.05 * step))
     return bool(np.allclose(a, b, rtol=0, atol=atol))
 
 
@@ -497,53 +499,69 @@ def _written(labels: np.ndarray, c: float, a: float) -> bool:
     return (c, a) != (labels[0] - res / 2, res)
 
 
-#: The crops' grids computed here (:func:`_crop`), by their labels' bytes: the fine labels
-#: of a crop's coarse labels and back. A crop's labels are computed from its file's edge, which
-#: its coarse labels do not give back (a range of edges and offsets gives them); remembered,
-#: ``upscale(coarsen(truth))`` gets the crop's labels exactly.
-_CROPS: collections.OrderedDict[tuple[str, bytes, int], tuple[np.ndarray, float, float]] = \
-    collections.OrderedDict()
-_CROPS_LOCK = threading.Lock()
+#: The attribute of a coarse result's y / x coordinate (:func:`coarse_grid_attrs`, written by
+#: ``coarsen``) that says how the labels of the crop it was computed from are computed:
+#: ``[factor, form, edge, pixel, offset]`` (:func:`_forms` ``form`` of ``offset`` fine pixels of
+#: size ``pixel`` from the edge of the file the crop was cut from). A crop's coarse labels do
+#: not give that edge back (a range of edges and offsets gives them); it travels with them
+#: through NetCDF and Zarr (a GeoTIFF drops it: the labels are then searched as before).
+FINE_ORIGIN = "xlstsr_fine_origin"
 
 
-def _remember(fine: np.ndarray, fe: float, fa: float, coarse: np.ndarray, ce: float, ca: float,
-              factor: int) -> None:
-    """Keep the pair of a crop's fine (labels, edge, pixel) and coarse ones (:data:`_CROPS`,
-    the latest 128 pairs); a pair already kept stays as it was."""
-    fine = np.array(fine, np.float64)
-    coarse = np.array(coarse, np.float64)
-    with _CROPS_LOCK:
-        for key, val in ((("fine", fine.tobytes(), factor), (coarse, ce, ca)),
-                         (("coarse", coarse.tobytes(), factor), (fine, fe, fa))):
-            _CROPS.setdefault(key, val)
-            _CROPS.move_to_end(key)
-        while len(_CROPS) > 256:
-            _CROPS.popitem(last=False)
-
-
-def _recall(kind: str, labels: np.ndarray, factor: int) -> tuple[np.ndarray, float, float] | None:
-    """The (labels, edge, pixel) remembered for ``labels`` (``kind``: 'fine' or 'coarse')."""
-    with _CROPS_LOCK:
-        got = _CROPS.get((kind, np.ascontiguousarray(labels, np.float64).tobytes(), factor))
-    return None if got is None else (got[0].copy(), got[1], got[2])
-
-
-def _crop(fine: np.ndarray, form: int, cc: float, aa: float, o: int,
-          factor: int) -> tuple[np.ndarray, float, float]:
+def _crop(fine: np.ndarray, form: int, cc: float, aa: float, o: int, factor: int,
+          origin: list[Any] | None = None) -> tuple[np.ndarray, float, float]:
     """(labels, edge, pixel) of the coarse grid of a crop whose labels ``fine`` are those of
     ``o`` pixels of ``aa`` from the edge ``cc`` (:func:`_offset_fits`): its coarse pixels'
-    labels computed from that edge, ``o / factor`` coarse pixels away; remembered with the fine
-    ones (:func:`_remember`)."""
+    labels computed from that edge, ``o / factor`` coarse pixels away. ``origin`` (a list) gets
+    the :data:`FINE_ORIGIN` of them, from which :func:`_fine_axis` computes ``fine`` back."""
     out = _forms(cc, aa * factor, fine.size // factor, o / factor)[form]
     edge = cc + o * aa  # the crop's edge, as rioxarray's isel_window computes it
-    _remember(fine, edge, aa, out, edge, aa * factor, factor)  # type: ignore[arg-type]
+    if origin is not None:
+        origin.append([float(factor), float(form), float(cc), float(aa), float(o)])
     return out, edge, aa * factor  # type: ignore[return-value]
+
+
+def _own_origin(labels: np.ndarray, origin: Any) -> tuple[int, float, float, int] | None:
+    """(form, edge, pixel, offset) of a :data:`FINE_ORIGIN` ``origin`` of factor 1 (the
+    crop's labels themselves: a result of ``upscale``, :func:`with_grid`) where it computes
+    ``labels`` exactly, else None."""
+    try:
+        f, form, cc, aa, o = (float(v) for v in np.asarray(origin, np.float64).ravel())
+    except (TypeError, ValueError):
+        return None
+    if f != 1 or form not in (0.0, 1.0) or o != round(o) or o < 1 \
+            or not np.isfinite([cc, aa]).all() or aa == 0:
+        return None
+    got = _forms(cc, aa, labels.size, o)[int(form)]
+    if not np.array_equal(got, np.asarray(labels, np.float64)):  # type: ignore[arg-type]
+        return None
+    return int(form), cc, aa, int(o)
+
+
+def _from_origin(coarse: np.ndarray, factor: int, origin: Any) -> tuple[np.ndarray, float, float] | None:
+    """(labels, edge, pixel) of the crop whose coarse labels ``coarse`` are, from their
+    :data:`FINE_ORIGIN` attribute ``origin``; None where it is absent, malformed, of another
+    factor, or does not compute ``coarse`` exactly (the labels shifted, cut or flipped since)."""
+    try:
+        f, form, cc, aa, o = (float(v) for v in np.asarray(origin, np.float64).ravel())
+    except (TypeError, ValueError):
+        return None
+    if f != factor or form not in (0.0, 1.0) or o != round(o) or o < 1 \
+            or not np.isfinite([cc, aa]).all() or aa == 0:
+        return None
+    n = coarse.size
+    if not np.array_equal(_forms(cc, aa * factor, n, o / factor)[int(form)],  # type: ignore[arg-type]
+                          np.asarray(coarse, np.float64)):
+        return None
+    fine = _forms(cc, aa, n * factor, o)[int(form)]
+    return fine, cc + o * aa, aa  # type: ignore[return-value]
 
 
 def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
                  dtype: np.dtype = _F64, rev: tuple[float, float] | None = None,
                  mirrored: bool = False, hint: tuple[float, float] | None = None,
-                 new: bool = True, bare: bool = False) -> tuple[np.ndarray, float, float]:
+                 new: bool = True, bare: bool = False,
+                 origin: list[Any] | None = None, own: Any = None) -> tuple[np.ndarray, float, float]:
     """(labels, edge, pixel) of one axis ``factor`` times coarser than the ``fine`` labels (edge
     ``c``, pixel ``a``): computed as the fine ones were (:func:`_fit_axis`), from which
     :func:`_fine_axis` computes the fine labels back; else each block's centre
@@ -557,16 +575,18 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
     computed from that edge (:func:`_crop`), and float32 labels of a field with no transform
     written (``bare``: the one recomputed from them is 1e-6 of the edge off) the grid of any
     transform that gives them (``_fit_axis(more=True)``). ``new``: False for the computation
-    without these, which the results of :func:`_fine_axis` are checked with.
+    without these, which the results of :func:`_fine_axis` are checked with. ``origin``: a
+    list that gets a crop's :data:`FINE_ORIGIN` (:func:`_crop`); ``own``: the one the fine
+    labels carry (of factor 1: ``upscale``'s of a crop, :func:`with_grid`), used where it
+    computes them (:func:`_own_origin`).
     """
     if rev is not None:
         out, cc, aa = _coarse_axis(fine[::-1], *rev, factor, dtype, mirrored=not mirrored, new=False)
         return (out[::-1], *_mirror(cc, aa, out.size))
     plain = new and not mirrored and factor > 1 and fine.size >= 2 * factor
-    if plain and dtype == _F64:
-        got = _recall("fine", fine, factor)
-        if got is not None:
-            return got
+    got = _own_origin(fine, own) if plain and dtype == _F64 and own is not None else None
+    if got is not None:
+        return _crop(fine, *got, factor, origin)
     crops = plain and dtype == _F64 and hint is not None
     fit = _fit_axis(fine, c, a, dtype, mirrored)
     if fit is not None:
@@ -584,14 +604,14 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
             if not crops or np.array_equal(_fine_axis(*res, factor, dtype, new=False)[0], fine):
                 return res
             for k, cc, aa, o in _offset_fits(fine, [hint[1]], hint):  # type: ignore[index]
-                return _crop(fine, k, cc, aa, o, factor)
+                return _crop(fine, k, cc, aa, o, factor, origin)
             return res
     old = _in(_centres(fine, factor), dtype), c, a * factor
     if not plain:
         return old
     if crops:
         for k, cc, aa, o in _offset_fits(fine, [hint[1]], hint):  # type: ignore[index]
-            return _crop(fine, k, cc, aa, o, factor)
+            return _crop(fine, k, cc, aa, o, factor, origin)
     if np.array_equal(_fine_axis(*old, factor, dtype, new=False)[0], fine):
         return old  # the centres give them back
     if dtype == _F64:
@@ -600,7 +620,7 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
         # their ends are taken as such, not as a window's (both give them)
         if _written(fine, c, a) and not np.array_equal(np.linspace(fine[0], fine[-1], fine.size), fine):
             for k, cc, aa, o in _offset_fits(fine, [*_near(a, 3), *_rounded(a)[:2]], window=c):
-                return _crop(fine, k, cc, aa, o, factor)
+                return _crop(fine, k, cc, aa, o, factor, origin)
         return old
     fit = _fit_axis(fine, c, a, dtype, more=True) if bare else None
     if fit is not None and not fit[3]:
@@ -620,7 +640,8 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
 def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
                dtype: np.dtype = _F64, rev: tuple[float, float] | None = None,
                mirrored: bool = False, hint: tuple[float, float] | None = None,
-               new: bool = True, bare: bool = False) -> tuple[np.ndarray, float, float]:
+               new: bool = True, bare: bool = False,
+               origin: Any = None) -> tuple[np.ndarray, float, float]:
     """(labels, edge, pixel) of one axis ``factor`` times finer than the ``coarse`` labels (edge
     ``c``, pixel ``a``), from which :func:`_coarse_axis` gives the coarse labels back.
 
@@ -641,7 +662,8 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
     mirrored they got fine labels and pixel an ulp off those of a fine field built the same way
     (``upscale(lst) - truth`` kept 35800 of 75600 pixels, 42960 before).
 
-    The coarse labels of a crop computed here (:func:`_crop`) give the crop's labels back, and
+    The coarse labels of a crop computed here (:func:`_crop`) with their :data:`FINE_ORIGIN`
+    (``origin``: checked to compute them, :func:`_from_origin`) give the crop's labels back, and
     those of a window of a coarse file whose transform is left written (``hint``,
     :func:`_stale`) the labels of the window of its fine grid. Float32 labels of a field with
     no transform written (``bare``) that the above does not give back get the grid of any
@@ -655,16 +677,14 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
     n = coarse.size
     plain = new and not mirrored and factor > 1 and n >= 2
     if plain and dtype == _F64:
-        got = _recall("coarse", coarse, factor)
+        got = None if origin is None else _from_origin(coarse, factor, origin)
         if got is not None:
             return got
         if hint is not None:  # a window of a coarse file: that of the file's fine grid
             for k, cc, aa, o in _offset_fits(coarse, [hint[1]], hint):
                 fa = aa / factor
                 fine = _forms(cc, fa, n * factor, o * factor)[k]
-                edge = cc + o * aa
-                _remember(fine, edge, fa, coarse, edge, aa, factor)  # type: ignore[arg-type]
-                return fine, edge, fa  # type: ignore[return-value]
+                return fine, cc + o * aa, fa  # type: ignore[return-value]
     fine, fc, fa, back = _fine_axis_old(coarse, c, a, factor, dtype, mirrored)
     if back or not plain or not bare or dtype == _F64:
         return fine, fc, fa
@@ -784,7 +804,8 @@ def fine_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Af
     :func:`coarse_grid` of it gives back ``da``'s labels exactly, and ``da`` from
     :func:`coarse_grid` gets back the labels it was computed from (where they were computed one
     of the usual ways and its transform is written, or ``da`` is the coarse grid of a window of
-    a file that :func:`coarse_grid` computed in this process): ``coarsen(upscale(lst))`` and
+    a file with the :data:`FINE_ORIGIN` attributes ``coarsen`` writes on its y / x coordinates
+    (:func:`coarse_grid_attrs`), kept through NetCDF and Zarr): ``coarsen(upscale(lst))`` and
     ``upscale(coarsen(t))`` keep the input's labels, on which xarray's arithmetic aligns.
     Float32 labels stay float32.
     """
@@ -795,8 +816,9 @@ def fine_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Af
     y, x = _labels(da, t)
     # an axis running south-up or west may be a south-up field's mirrored (:func:`_fine_axis`)
     bare = _written_transform(da) is None
-    y, fy0, fe = _fine_axis(y, t.f, t.e, factor, yt, ry, t.e > 0, hy, bare=bare)
-    x, fx0, fa = _fine_axis(x, t.c, t.a, factor, xt, rx, t.a < 0, hx, bare=bare)
+    oy, ox = (da[d].attrs.get(FINE_ORIGIN) if d in da.coords else None for d in (ydim, xdim))
+    y, fy0, fe = _fine_axis(y, t.f, t.e, factor, yt, ry, t.e > 0, hy, bare=bare, origin=oy)
+    x, fx0, fa = _fine_axis(x, t.c, t.a, factor, xt, rx, t.a < 0, hx, bare=bare, origin=ox)
     return y.astype(yt), x.astype(xt), Affine(fa, 0.0, fx0, 0.0, fe, fy0)
 
 
@@ -809,6 +831,15 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
     the file's edge, a whole number of pixels away). Others give the centre of each block (the
     middle label, or the midpoint of the middle two), which a grid of :func:`fine_grid` has on
     its coarse labels.
+    """
+    return coarse_grid_attrs(da, factor)[:3]  # type: ignore[return-value]
+
+
+def coarse_grid_attrs(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Affine,
+                                                               dict[str, Any], dict[str, Any]]:
+    """:func:`coarse_grid` and, per axis (y, x), the attributes its coordinate is written with:
+    the :data:`FINE_ORIGIN` of a window of a file (whose coarse labels do not give back the
+    file's edge its labels are computed from; :func:`fine_grid` reads it), else none.
     """
     t, (ry, rx) = _axes(da)
     ydim, xdim = spatial_dims(da)
@@ -828,9 +859,13 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
     yt, xt = _dtype(da, ydim), _dtype(da, xdim)
     y, x = _labels(da, t)
     bare = _written_transform(da) is None
-    y, ty, te = _coarse_axis(y, t.f, t.e, factor, yt, ry, t.e > 0, hy, bare=bare)
-    x, tx, ta = _coarse_axis(x, t.c, t.a, factor, xt, rx, t.a < 0, hx, bare=bare)
-    return y.astype(yt), x.astype(xt), Affine(ta, 0.0, tx, 0.0, te, ty)
+    gy: list[Any] = []
+    gx: list[Any] = []
+    oy, ox = (da[d].attrs.get(FINE_ORIGIN) if d in da.coords else None for d in (ydim, xdim))
+    y, ty, te = _coarse_axis(y, t.f, t.e, factor, yt, ry, t.e > 0, hy, bare=bare, origin=gy, own=oy)
+    x, tx, ta = _coarse_axis(x, t.c, t.a, factor, xt, rx, t.a < 0, hx, bare=bare, origin=gx, own=ox)
+    ay, ax = ({FINE_ORIGIN: np.asarray(g[-1], np.float64)} if g else {} for g in (gy, gx))
+    return y.astype(yt), x.astype(xt), Affine(ta, 0.0, tx, 0.0, te, ty), ay, ax
 
 
 def with_grid(
@@ -840,9 +875,13 @@ def with_grid(
     x: np.ndarray,
     transform: Affine,
     dims: tuple[str, ...],
+    axis_attrs: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> xr.DataArray:
     """Wrap ``data`` as a DataArray on a new spatial grid, keeping the template's other coords
-    and CRS.
+    and CRS. ``axis_attrs``: attributes added to the new (y, x) coordinates' (those of
+    :func:`coarse_grid_attrs`); the template's :data:`FINE_ORIGIN` is not kept (it is of the
+    template's labels), but where it computes the new labels (``upscale`` of a crop's coarse
+    grid: :func:`_from_origin`) they get theirs, of factor 1, which :func:`coarse_grid` reads.
 
     The coords keep their values and attributes, and of their encoding only what says what the
     values mean (``units``, ``calendar`` of times): how the input's store held them (a Zarr v2
@@ -857,14 +896,41 @@ def with_grid(
         var = v.variable.copy(deep=False)  # a new Variable: the template's encoding is untouched
         var.encoding = _semantic_encoding(var.encoding)
         coords[k] = var
-    coords[ydim] = (ydim, y, template[ydim].attrs)
-    coords[xdim] = (xdim, x, template[xdim].attrs)
+    for dim, v, extra in zip((ydim, xdim), (y, x), axis_attrs or ({}, {})):
+        attrs = {k: a for k, a in template[dim].attrs.items() if k != FINE_ORIGIN}
+        orig = template[dim].attrs.get(FINE_ORIGIN)
+        if orig is not None and FINE_ORIGIN not in extra:
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                o = np.asarray(orig, np.float64).ravel()
+                f = int(o[0])
+                got = _from_origin(np.asarray(template[dim].values, np.float64), f, o) \
+                    if f > 1 and np.size(v) == template.sizes[dim] * f else None
+                if got is not None and np.array_equal(got[0], np.asarray(v, np.float64)):
+                    extra = {FINE_ORIGIN: np.asarray([1.0, *o[1:]])}
+        if FINE_ORIGIN not in extra:
+            extra = {**extra, **_window_origin(template, dim, np.asarray(v, np.float64))}
+        coords[dim] = (dim, v, {**attrs, **extra})
     out = xr.DataArray(data, dims=dims, coords=coords)
     # a new object: written in place (rioxarray's copies would duplicate a fine-grid result)
     out.rio.set_spatial_dims(x_dim=xdim, y_dim=ydim, inplace=True)
     out.rio.write_crs(template.rio.crs, inplace=True)
     out.rio.write_transform(transform, inplace=True)
     return out
+
+
+def _window_origin(template: xr.DataArray, dim: str, fine: np.ndarray) -> dict[str, Any]:
+    """The :data:`FINE_ORIGIN` (factor 1) of ``fine``, the labels :func:`fine_grid` gives a
+    window of a coarse file (its transform left written: :func:`_stale`), where they are those
+    of the window of the file's fine grid; else none."""
+    hint = dict(zip(spatial_dims(template), _stale(template))).get(dim)
+    n = template.sizes[dim]
+    if hint is None or fine.size <= n or fine.size % n:
+        return {}
+    f = fine.size // n
+    for k, cc, aa, o in _offset_fits(np.asarray(template[dim].values, np.float64), [hint[1]], hint):
+        if np.array_equal(_forms(cc, aa / f, fine.size, o * f)[k], fine):  # type: ignore[arg-type]
+            return {FINE_ORIGIN: np.asarray([1.0, k, cc, aa / f, o * f], np.float64)}
+    return {}
 
 
 def _slice_nested(
