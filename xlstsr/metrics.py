@@ -146,9 +146,12 @@ def _unitless_pair(kernel: Callable[..., Any], a: xr.DataArray, b: xr.DataArray,
                    kwargs: dict[str, Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
     """``kernel`` and its kwargs, the values checked against a Kelvin/Celsius mix first when
     either field lacks a units attribute (in the graph for dask inputs: nothing is computed
-    before the result is)."""
-    if temperature_units(a.attrs.get("units")) and temperature_units(b.attrs.get("units")):
-        return kernel, kwargs  # both declared: _check_units compares them
+    before the result is). A field declaring units that are no temperature (NDVI ``'1'``, a
+    DEM in ``'m'``) is not taken for degrees Celsius by its median."""
+    declared = [u for u in (a.attrs.get("units"), b.attrs.get("units"))
+                if u is not None and str(u).strip()]
+    if len(declared) == 2 or any(not temperature_units(u) for u in declared):
+        return kernel, kwargs  # both declared (_check_units compares them), or no temperature
     return _units_checked, {**kwargs, "_kernel": kernel, "_names": names, "_vars": variables}
 
 
@@ -246,8 +249,9 @@ def _pairwise(
             f"sr and the reference are not on the same grid ({err}); reproject one onto the other "
             "(`sr.rio.reproject_match(ref)`) or use xlstsr.evaluate, which does it."
         ) from err
-    kernel, kwargs = _unitless_pair(kernel, sr, ref, ("sr", "the reference"), ("sr", "ref"),
-                                    kwargs)
+    if name != "correlation":  # unit-free: an LST-NDVI correlation is no Kelvin/Celsius mix
+        kernel, kwargs = _unitless_pair(kernel, sr, ref, ("sr", "the reference"), ("sr", "ref"),
+                                        kwargs)
     sr = _one_spatial_chunk(sr, ydim, xdim)
     ref = _one_spatial_chunk(ref, ydim, xdim)
     out = xr.apply_ufunc(

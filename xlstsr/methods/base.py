@@ -159,15 +159,16 @@ def register_method(name: str, *, replace: bool = False) -> Callable[[M], M]:
         former self without it.
 
     A class that is registered already (a built-in such as ``Bicubic``) is registered under a
-    second name as a subclass of it named ``name``: the class itself keeps its name (renamed,
-    ``method='bicubic'`` was recorded under the alias and lost its own checks).
+    second name as an alias: ``get_method(name)`` gives the same class, which keeps its own
+    name, the one provenance records (renamed, ``method='bicubic'`` was recorded under the alias
+    and lost its own checks).
 
     Examples
     --------
     >>> from xlstsr.methods.bicubic import Bicubic
     >>> _ = register_method("cubic")(Bicubic)
-    >>> get_method("cubic").name, get_method("bicubic").name
-    ('cubic', 'bicubic')
+    >>> type(get_method("cubic")) is Bicubic, get_method("cubic").name
+    (True, 'bicubic')
     >>> unregister_method("cubic")
     >>> class Smooth(Bicubic):
     ...     pass
@@ -209,15 +210,12 @@ def register_method(name: str, *, replace: bool = False) -> Callable[[M], M]:
                 f"{', built in' if builtin else ''}): pick another name for {_qualname(cls)}, "
                 f"or pass `register_method({name!r}, replace=True)` to replace it"
             )
-        target = cls
-        if any(c is cls for n, c in _REGISTRY.items() if n != name):
-            # registered under another name already: renaming it would rename that method too
-            target = type(cls.__name__, (cls,), {
-                "name": name, "__module__": cls.__module__, "__doc__": cls.__doc__,
-                "__qualname__": cls.__qualname__})
-        else:
+        if not any(c is cls for n, c in _REGISTRY.items() if n != name):
+            # registered under another name already: an alias of the same class, not renamed
+            # (renamed, `method='bicubic'` was recorded under the alias and lost its own checks;
+            # a dynamic subclass under the parent's qualname could not be pickled)
             cls.name = name
-        _REGISTRY[name] = target
+        _REGISTRY[name] = cls
         return cls
 
     return deco
