@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numbers
 import re
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -661,7 +662,19 @@ def crs_mismatch(a: xr.DataArray, b: xr.DataArray) -> tuple[Any, Any] | None:
     (True, 4326)
     """
     ca, cb = a.rio.crs, b.rio.crs
-    return None if ca is None or cb is None or ca == cb else (ca, cb)
+    if ca is None or cb is None or ca == cb:
+        return None
+    # rasterio's == compares the definitions: the same CRS spelled two ways (EPSG:4326,
+    # '+proj=longlat +datum=WGS84', OGC:CRS84: axis order aside, x=lon/y=lat all the same) is
+    # the same ground; pyproj compares what they mean
+    try:
+        from pyproj import CRS
+
+        if CRS.from_user_input(ca.to_wkt()).equals(cb.to_wkt(), ignore_axis_order=True):
+            return None
+    except Exception:  # a CRS pyproj cannot read: rasterio's verdict stands
+        pass
+    return ca, cb
 
 
 def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
@@ -2936,10 +2949,16 @@ def _image_range(data: np.ndarray) -> np.ndarray:
     return out
 
 
+#: an implausible output is diagnosed as degrees Celsius only when its bad values' median plus
+#: 273.15 is within this (K) of the input image's median
+CELSIUS_MEDIAN_TOL_K = 15.0
+
+
 def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guided: bool,
                         physical_range: tuple[float, float],
                         scale_correction: Any = None, guide: Any = None,
-                        adapt: Any = None) -> np.ndarray:
+                        adapt: Any = None, source: np.ndarray | None = None) -> np.ndarray:
+    # ``source``: the input (n, y, x) when at hand (numpy), for its median in a message
     lo_in, hi_in = rng[:, 0:1, None], rng[:, 1:2, None]  # (n, 1, 1)
     spread = np.maximum(OUTPUT_MIN_SPREAD_K,
                         OUTPUT_SPREAD_RATIO * np.where(hi_in >= lo_in, hi_in - lo_in, 0.0))
@@ -2957,9 +2976,18 @@ def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guid
     vals = block[bad]
     img = int(np.nonzero(bad.any(axis=(1, 2)))[0][0])
     guide_out = _guide_out_of_range(guide) if guided else None
-    # the bad values of that image, less 273.15, back within its bounds: degrees Celsius
+    # the bad values of that image, plus 273.15, back within its bounds and near the input's
+    # median: degrees Celsius (values near 0 far from it, e.g. z-scores of a model that forgot to
+    # de-normalise, are not: adding 273.15 would give a flat field that passes)
     mine = block[img][bad[img]]
     celsius = bool(np.all((mine + 273.15 >= lo.ravel()[img]) & (mine + 273.15 <= hi.ravel()[img])))
+    if celsius:
+        level = float(np.mean(rng[img]))  # lazy input: its range's midpoint
+        if source is not None:
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                level = float(np.nanmedian(source[img]))
+        celsius = bool(abs(float(np.median(mine)) + 273.15 - level) <= CELSIUS_MEDIAN_TOL_K)
     unsuited = ("The method or its options (or a custom model) do not suit this input; compare "
                 "with method='bicubic', or pass output_check=False to see the values (to debug a "
                 "model).")
@@ -3098,7 +3126,8 @@ def check_output(
     kw = dict(method=method, guided=guided, physical_range=physical_range,
               scale_correction=scale_correction, adapt=adapt)
     if not isinstance(out, dsa.Array) and not isinstance(lst, dsa.Array):
-        return _check_output_block(np.asarray(out), _image_range(np.asarray(lst)), guide=guide,
+        lst = np.asarray(lst)
+        return _check_output_block(np.asarray(out), _image_range(lst), guide=guide, source=lst,
                                    **kw)
     # lazy: the guide's range is not computed for a message (nor its array put in each task)
     out = dsa.asarray(out)

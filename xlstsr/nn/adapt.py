@@ -446,16 +446,20 @@ def adapt_model(
     if math.isfinite(start):
         # the adapted model's loss: an adaptation that made its own objective worse (too large
         # a learning rate) gives a result further from the input than no adaptation. The loss
-        # skips non-finite outputs: an output that became NaN counts as diverged too
+        # skips non-finite outputs: an output that became NaN counts as diverged too. Only the
+        # terms that exist at step 0 are compared (consistency and detail): the anchor term is 0
+        # there by construction (the reference is the unadapted output), so any adaptation that
+        # moves the output would otherwise count as a growth of the loss
         with torch.no_grad():
             sr = tuned(x) if g is None else tuned(x, g)
-            end = float(adaptation_loss(sr, t, factor, config, guide=g, gain=gain, reference=ref))
+            end = float(adaptation_loss(sr, t, factor, config, guide=g, gain=gain, reference=None))
             new_holes = int((~torch.isfinite(sr)).sum()) - holes
         if new_holes > 0:
             _diverged(config, f"made {new_holes} output pixel(s) NaN or infinite")
         if not math.isfinite(end) or end > start * (1.0 + DIVERGENCE_RTOL) + DIVERGENCE_ATOL:
+            anchor = " (the anchor term left out: it is 0 before adapting)" if ref is not None else ""
             _diverged(config, f"took its loss from {start:.4g} to {end:.4g} in "
-                              f"{int(config.steps)} steps")
+                              f"{int(config.steps)} steps{anchor}")
     return tuned
 
 
