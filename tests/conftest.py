@@ -46,6 +46,19 @@ def small_scene() -> dict[str, xr.DataArray]:
     return xlstsr.datasets.sample_scene(n_times=2, size=128, seed=3)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module's tests: backward passes (adaptation, training) on 2
+    torch threads crawl on a loaded 2-core machine (20x here). Use it with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def method_registry():
     """Methods a test registers are removed after it (and any it replaced are put back)."""

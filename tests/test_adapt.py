@@ -26,13 +26,7 @@ from xlstsr.nn.adapt import (  # noqa: E402
 FAST = {"steps": 3, "lr": 1e-4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Backward passes on 2 torch threads crawl on a loaded 2-core machine (20x here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # (conftest.py)
 
 
 @pytest.fixture(scope="module")

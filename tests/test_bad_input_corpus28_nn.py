@@ -22,14 +22,7 @@ from xlstsr.nn.adapt import Adaptation, adapt_model  # noqa: E402
 from xlstsr.nn.fingerprint import weights_hash  # noqa: E402
 from xlstsr.validate import check_output  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Backward passes on 2 torch threads crawl on a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # (conftest.py)
 
 
 @pytest.fixture(scope="module")
