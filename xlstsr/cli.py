@@ -762,6 +762,13 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
     raise UsageError(f"cannot write a table to {path!r}: use .csv or .nc")
 
 
+def _netcdf_deflate(field: Any) -> dict:
+    """Lossless deflate + shuffle encoding for a field's NetCDF variable (its values and NaN
+    exactly kept: no scale/offset packing); one chunk per time step, as xlstsr reads it."""
+    chunks = tuple(1 if d not in field.dims[-2:] else n for d, n in field.sizes.items())
+    return {field.name: {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": chunks}}
+
+
 def _netcdf_safe(obj: Any) -> Any:
     """Attribute values NetCDF can hold (strings, numbers, lists of numbers); others as text
     (:func:`xlstsr.validate.netcdf_attr`)."""
@@ -1053,8 +1060,10 @@ def _upscale(args: argparse.Namespace) -> int:
                     # (history with this run's line) are the file's
                     named = sr if sr.name is not None else sr.rename("lst")
                     glob = output_global_attrs(globs, sr)
+                    # compressed losslessly, as the .zarr and .tif outputs are: a field 16x
+                    # its input's pixels written raw filled disks (deflate + shuffle, h5netcdf)
                     _netcdf_safe(named.to_dataset().assign_attrs(glob) if glob
-                                 else named).to_netcdf(part)
+                                 else named).to_netcdf(part, encoding=_netcdf_deflate(named))
                 else:
                     _to_raster(sr, part)
     print(f"wrote {args.output}")
