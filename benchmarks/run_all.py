@@ -5,6 +5,7 @@ Each script also has a ``--smoke`` run on a tiny input, which ``tests/test_bench
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -40,9 +41,20 @@ ARGS = {"bench_models.py": ["--threads", "1"]}
 ENV = {"engine.py": {"OMP_NUM_THREADS": "1"}}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description="Run every benchmark of benchmarks/ in turn, full versions (hours on 2 "
+        "cores); each rewrites its page under docs/results/. " + __doc__.splitlines()[-1].replace("``", ""))
+    ap.add_argument("--only", nargs="+", metavar="SCRIPT", choices=SCRIPTS + MANUAL,
+                    help="run these scripts only (default: all but " + ", ".join(MANUAL) + ")")
+    ap.add_argument("--list", action="store_true", help="list the scripts and exit")
+    args = ap.parse_args(argv)
+    names = args.only or SCRIPTS
+    if args.list:
+        print("\n".join(f"{n}{' (manual)' if n in MANUAL else ''}" for n in SCRIPTS + MANUAL))
+        return 0
     failed = []
-    for name in SCRIPTS:
+    for name in names:
         path = HERE / name
         if not path.exists():
             continue

@@ -359,6 +359,13 @@ def report(results: dict[str, Any], path: Path, command: str, budget: float | No
 # ----------------------------------------------------------------------------------------------
 
 
+def _from_root(path: str) -> str:
+    """A path as the page's reproduce line gives it: relative to the repository root, where
+    every reproduce command runs (the bare file name failed there)."""
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="folder of sisr_ceiling.md (default: docs/results; "
@@ -391,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python benchmarks/sisr_ceiling.py" + (" --smoke" if args.smoke else "")
     if args.report:
         report(json.loads(Path(args.report).read_text()), out / "sisr_ceiling.md",
-               command + f" --report {Path(args.report).name}", None)
+               command + f" --report {_from_root(args.report)}", None)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         sets = export(Path(tmp) / "sets.npz", args.smoke)

@@ -24,3 +24,30 @@ def test_cli_netcdf_output_is_compressed_losslessly(tmp_path, small_scene):
     got = xr.open_dataset(tmp_path / "out.nc")["LST"]
     want = xlstsr.upscale(cube, 4, "bicubic")
     np.testing.assert_array_equal(got.values, want.values)  # lossless, NaN kept
+
+
+def test_run_all_answers_help_without_running_the_suite(capsys, monkeypatch):
+    """``run_all.py --help`` started the whole suite (hours, rewriting docs/results)."""
+    import subprocess
+
+    from tests.test_benchmarks import load_benchmark
+
+    run_all = load_benchmark("run_all")
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda *a, **k: calls.append(a) or 0)
+    try:
+        run_all.main(["--help"])
+    except SystemExit as stop:
+        assert stop.code == 0
+    assert "--only" in capsys.readouterr().out and not calls
+    assert run_all.main(["--only", "coregistration.py"]) == 0
+    assert len(calls) == 1 and calls[0][0][-1].endswith("coregistration.py")
+
+
+def test_sisr_ceiling_reproduce_line_names_the_report_from_the_root():
+    """The page's reproduce line named the report by its bare name: not found from the root."""
+    from tests.test_benchmarks import load_benchmark
+
+    mod = load_benchmark("sisr_ceiling")
+    path = mod.ROOT / "docs" / "results" / "sisr_ceiling_results.json"
+    assert mod._from_root(str(path)) == "docs/results/sisr_ceiling_results.json"

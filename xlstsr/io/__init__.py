@@ -8,8 +8,8 @@ streaming a super-resolved cube into Zarr is the engine's :func:`xlstsr.upscale_
 
 Examples
 --------
->>> import xarray as xr, xlstsr
->>> lst = xr.open_zarr("lst_1km.zarr")["LST_Day_1km"]                      # doctest: +SKIP
+>>> import xlstsr
+>>> lst = xlstsr.io.open_zarr("lst_1km.zarr")["LST_Day_1km"]               # doctest: +SKIP
 >>> xlstsr.upscale_to_zarr(lst, "lst_250m.zarr", factor=4, mode="resume")  # doctest: +SKIP
 """
 
