@@ -40,7 +40,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +115,14 @@ def check_device(device: str) -> str:
 
 #: spatial tile (coarse pixels) of torch models in the engine (measured: benchmarks/engine.py)
 TORCH_TILE = 128
+#: fine (output) pixels one forward runs at most with the default ``batch_size=None``: one
+#: image of a :data:`TORCH_TILE` tile at factor 4. Peak memory grows with the pixels of a
+#: forward: measured (ru_maxrss, 16 images of 60 x 60 coarse px at x4 in one forward against
+#: one at a time) 0.41 GB per million fine pixels for the bundled U-Net (``weights="unet"``),
+#: 0.36 for ``mrunet``, 0.23 for the default ``disr`` (``"fast"``), 0.06 for ``sisr``: about
+#: 0.1 GB for the U-Net here, where all the dates of a block in one forward took 0.43 GB for
+#: 16 dates of that size (~45 GB for a 365-day block of a 128 px tile), and no faster
+BATCH_PIXELS = 2**18
 #: the same under backend="onnxruntime": its fastest tile in the same sweep (about twice the
 #: memory of TORCH_TILE for the U-Net's fine-grid feature maps)
 ONNX_TILE = 256
@@ -233,6 +243,23 @@ def beyond_fill_reach(guide: np.ndarray, radius: int) -> np.ndarray:
     return ok == 0
 
 
+@contextlib.contextmanager
+def _device_errors(dev: str) -> Iterator[None]:
+    """Turn torch's error when a model cannot be put on a CUDA ``dev`` in this process (no GPU,
+    a torch built without CUDA: a bare ``AssertionError``) into a
+    :class:`~xlstsr.errors.DeviceError` naming the fix; other errors pass unchanged."""
+    try:
+        yield
+    except (RuntimeError, AssertionError) as err:
+        if not ("cuda" in str(dev) or "CUDA" in str(err)):
+            raise
+        raise DeviceError(
+            f"the model cannot be put on device {dev!r} in this process ({type(err).__name__}: "
+            f"{str(err)[:200]}); use device='auto' or device='cpu', or run on workers with "
+            "a GPU."
+        ) from err
+
+
 class TorchModelMethod(UpscaleMethod):
     """A PyTorch model (see the module's protocol) as an :class:`UpscaleMethod`.
 
@@ -245,7 +272,10 @@ class TorchModelMethod(UpscaleMethod):
         ``"auto"`` (GPU if torch sees one, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         Resolved on each worker process.
     batch_size : int, optional
-        Images per forward pass; default: all images of a block in one pass.
+        Images per forward pass; default: as many as fit :data:`BATCH_PIXELS` output pixels
+        (at least one), so that the memory does not grow with the number of dates of a block
+        (all of them in one forward took ~45 GB for a 365-day block of a 128 px tile with the
+        U-Net). Outputs equal those of one pass (to float rounding: ~1e-5 K).
     num_threads : int, optional
         Torch intra-op threads per task; default 1 inside dask worker threads, torch's default
         (all cores) in the main thread.
@@ -409,8 +439,11 @@ class TorchModelMethod(UpscaleMethod):
         if self._local_model is not None:
             return  # in the process that built it: model() uses the live module
         dev = self._device()
-        runtime.cached_model(self._cache_key(dev), dev,
-                             lambda d: self._prepare(runtime.deserialize_model(payload, d), d))
+        # a worker without the GPU device="cuda" asks for (the constructor leaves that check to
+        # the workers under a dask.distributed client) gave torch's bare AssertionError here
+        with _device_errors(dev):
+            runtime.cached_model(self._cache_key(dev), dev,
+                                 lambda d: self._prepare(runtime.deserialize_model(payload, d), d))
 
     def model(self) -> Any:
         """The loaded model on this process's device (cached per process)."""
@@ -434,17 +467,9 @@ class TorchModelMethod(UpscaleMethod):
                 "xlstsr.upscale / xlstsr.engine.upscale_array, which ship them once."
             )
 
-        try:
+        with _device_errors(dev):
             return runtime.cached_model(self._cache_key(dev), dev,
                                         lambda d: self._prepare(load(d), d))
-        except (RuntimeError, AssertionError) as err:
-            if "cuda" in str(dev) or "CUDA" in str(err):
-                raise DeviceError(
-                    f"the model cannot be put on device {dev!r} in this process ({type(err).__name__}: "
-                    f"{str(err)[:200]}); use device='auto' or device='cpu', or run on workers with "
-                    "a GPU."
-                ) from err
-            raise
 
     @property
     def cache_key(self) -> str:
@@ -623,7 +648,7 @@ class TorchModelMethod(UpscaleMethod):
         model = self.model()
         dev = torch.device(self._device())
         n = lst.shape[0]
-        bs = self.batch_size or n
+        bs = self.batch_size or _default_batch(n, lst.shape[-2] * lst.shape[-1] * factor**2)
         # copies: on the CPU the tensors share memory with these arrays, and a model that
         # normalises its input in place would change the user's LST and what conserve= reads
         x = np.array(lst, dtype=np.float32, order="C", copy=True)[:, None]
@@ -663,6 +688,12 @@ class TorchModelMethod(UpscaleMethod):
             **({"backend": self.backend} if getattr(self, "backend", "torch") != "torch" else {}),
             **({} if getattr(self, "adapt", None) is None else {"adapt": self.adapt.as_dict()}),
         }
+
+
+def _default_batch(n: int, pixels: int) -> int:
+    """Images per forward with ``batch_size=None``: as many of ``n`` as fit
+    :data:`BATCH_PIXELS` output pixels (``pixels`` per image), at least one."""
+    return max(1, min(int(n), BATCH_PIXELS // max(int(pixels), 1)))
 
 
 def _guide_statistics(model: Any, n_guide: int) -> dict[str, Any] | None:

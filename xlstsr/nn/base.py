@@ -31,17 +31,34 @@ True
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..errors import GridError, XlstsrError
 from .ops import cubic_kernel_bank, cubic_upsample_torch
 
 __all__ = ["BICUBIC_RF", "ResBlock"]
 
 #: receptive field of the Keys bicubic upsampling, coarse pixels
 BICUBIC_RF = 2
+
+
+def _arg(arch: str, name: str, value: Any, low: int, hint: str) -> int:
+    """A constructor argument of a built-in architecture as an int, or an
+    :class:`~xlstsr.errors.XlstsrError` naming it when it is not a whole number >= ``low``
+    (``factor=2.5`` reached torch as a convolution error, ``n_blocks=-1`` built a model without
+    blocks, ``channels=8.7`` became 8)."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and math.isfinite(value) and float(value).is_integer() and value >= low)
+    if not ok:
+        what = "a positive integer" if low == 1 else f"a whole number >= {low}"
+        cls = GridError if name == "factor" else XlstsrError
+        raise cls(f"{arch}: {name} must be {what}, got {value!r} ({hint})")
+    return int(value)
 
 
 class _LSTModel(nn.Module):
@@ -51,10 +68,9 @@ class _LSTModel(nn.Module):
 
     def __init__(self, factor: int, n_guide: int = 0) -> None:
         super().__init__()
-        if int(factor) < 1:
-            raise ValueError(f"factor must be a positive integer, got {factor}")
-        self.factor = int(factor)
-        self.n_guide = int(n_guide)
+        arch = type(self).__name__
+        self.factor = _arg(arch, "factor", factor, 1, "the upscaling factor, e.g. 4")
+        self.n_guide = _arg(arch, "n_guide", n_guide, 0, "guide bands, e.g. 1 for NDVI")
         self.register_buffer("lst_offset", torch.tensor(300.0))
         self.register_buffer("lst_scale", torch.tensor(10.0))
         self.register_buffer("guide_mean", torch.zeros(max(self.n_guide, 1)))

@@ -15,11 +15,14 @@ adds ``training_scales``, ``loss``, ``training_data``, ``split``... (free-form, 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import numbers
 import os
 import re
+import stat
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -165,8 +168,28 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(blob, buf)
-    path.write_bytes(buf.getvalue())
+    _write_atomic(path, buf.getvalue())
     return path
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file beside ``path``, then rename it over ``path``: a write that
+    fails midway (a full disk, a quota, a killed job) leaves the old checkpoint as it was (it
+    was written in place: re-saving over the usual ``model.pt`` left a truncated file)."""
+    target = path.resolve() if path.is_symlink() else path  # a link keeps pointing at the file
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as f:  # the umask's permissions, as a plain write
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if target.exists():  # keep the permissions the old file was given
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _is_checkpoint_file(path: Path) -> bool:
@@ -178,6 +201,27 @@ def _is_checkpoint_file(path: Path) -> bool:
     return isinstance(blob, dict) and blob.get("format") == FORMAT
 
 
+#: how to bring a Keras/TensorFlow model to xlstsr (it was told to give the file as the input)
+_KERAS_ADVICE = (
+    "Convert it to PyTorch: rebuild the network as a torch.nn.Module and copy its weights "
+    "(h5py reads them), or go through ONNX (`python -m tf2onnx.convert`, then onnx2torch); "
+    "pass the module as model=... (it must follow the protocol of xlstsr.methods.torch_model: "
+    "`factor`, `n_guide`, forward(lst, guide)), or save an xlstsr architecture with "
+    "xlstsr.nn.save_model."
+)
+
+
+def _keras_hdf5(path: Path) -> bool:
+    """Whether an HDF5 file is a Keras model (its root attributes ``keras_version`` and
+    ``model_config`` sit in the first object headers)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except OSError:
+        return False
+    return b"keras_version" in head or b"model_config" in head
+
+
 def _unreadable(path: Path, err: Exception) -> CheckpointError:
     """What a file ``torch.load(weights_only=True)`` refused is, and what to do with it."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # torch colours its hint
@@ -187,6 +231,21 @@ def _unreadable(path: Path, err: Exception) -> CheckpointError:
             head = f.read(8)
     except OSError:
         head = b""
+    suffix = path.suffix.lower()
+    hdf5 = head.startswith(b"\x89HDF")
+    if suffix == ".keras" or (hdf5 and _keras_hdf5(path)):
+        return CheckpointError(
+            f"{name} is a Keras/TensorFlow model, not an xlstsr checkpoint: xlstsr runs PyTorch "
+            "models only. " + _KERAS_ADVICE
+        )
+    if hdf5 and suffix in (".h5", ".hdf5", ".he5"):  # Keras' old format, or data (ECOSTRESS)
+        return CheckpointError(
+            f"{name} is an HDF5 file, not an xlstsr checkpoint: xlstsr runs PyTorch models only "
+            "(a .pt written by xlstsr.nn.save_model, a bundled weights name from "
+            "xlstsr.nn.weights.list_weights(), or a torch.nn.Module). If it is a Keras/TensorFlow "
+            "model: " + _KERAS_ADVICE + " If it holds LST or guide data (ECOSTRESS, VIIRS), pass "
+            "it as the input or the guide, not as model="
+        )
     data = ("a NetCDF/HDF5" if head.startswith((b"CDF", b"\x89HDF")) else
             "a GeoTIFF" if head[:4] in (b"II*\x00", b"MM\x00*") else None)
     if data:  # `--model lst.nc` was called "pickled Python objects"

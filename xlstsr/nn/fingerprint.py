@@ -60,8 +60,9 @@ def _closure_bytes(fn: Any, depth: int, walk: _Walk) -> bytes:
 
 def weights_hash(model: Any) -> str:
     """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code,
-    every parameter and buffer (non-persistent ones too), the functions any module holds and
-    the values a user-defined module holds in attributes: the same for the same model built in
+    every parameter and buffer (non-persistent ones too), the functions any module holds, its
+    forward hooks (:func:`_hooks`) and the values a user-defined module holds in attributes
+    (private ones too, ``self._offset``): the same for the same model built in
     any process (same code, same weights), so it keys caches and resume checks. A user's module
     class (not torch's or xlstsr's) is hashed whole (:func:`_class_bytes`): every method, the
     class's data and the values its methods' closures hold, so that a class redefined in a
@@ -268,9 +269,12 @@ def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
     values of torch's and xlstsr's modules contribute nothing here (their state is in repr() and
     the weights), so the hashes of the bundled models do not depend on this."""
     own = _own(module)
-    parts = []
+    parts = [_hooks(module, depth, walk)]
     for k, v in sorted(getattr(module, "__dict__", {}).items()):
-        if k.startswith("_") or k == "training":
+        # a user's private attributes (``self._offset = 3.0``) change its output as public
+        # ones do: hashed too, all but torch's bookkeeping (weights, submodules and hooks are
+        # hashed on their own); those of torch's and xlstsr's modules stay out, as before
+        if k == "training" or k in _module_bookkeeping() or (k.startswith("_") and not own):
             continue
         if _callable(v):
             parts.append(f"{k}:".encode() + _value_bytes(v, depth, walk) + b";")
@@ -279,6 +283,44 @@ def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
             parts.append(f"{k}={v!r};".encode())  # as before: the hashes of such models stay
         elif own:
             parts.append(f"{k}=".encode() + _value_bytes(v, depth, walk) + b";")
+    return b"".join(parts)
+
+
+@functools.cache
+def _module_bookkeeping() -> frozenset[str]:
+    """The instance attributes every ``torch.nn.Module`` has (``_parameters``, ``_buffers``,
+    ``_modules``, the hook dicts...): their content is hashed by the weights, the structure and
+    :func:`_hooks`, never as attributes (the handles' ids differ in each process)."""
+    import torch
+
+    return frozenset(vars(torch.nn.Module()))
+
+
+#: the hook dicts that change what a module's forward returns (pre-hooks may change its input,
+#: hooks its output); each with the dicts that flag its hooks' options (by handle id)
+_FORWARD_HOOKS = (
+    ("_forward_pre_hooks", ("_forward_pre_hooks_with_kwargs",)),
+    ("_forward_hooks", ("_forward_hooks_with_kwargs", "_forward_hooks_always_called")),
+)
+
+
+def _hooks(module: Any, depth: int, walk: _Walk) -> bytes:
+    """A module's forward hooks and pre-hooks (``register_forward_hook``: a calibration offset,
+    a clamp), in the order they run, each by its function's content (:func:`_value_bytes`) and
+    its options: two models that differ only by a hook must not share a cache entry. Empty for
+    a module without hooks (the hashes of such models stay as they were). The hooks torch
+    registers on every module (``torch.nn.modules.module.register_module_forward_hook``) are
+    not the model's and are not hashed."""
+    parts = []
+    for name, flags in _FORWARD_HOOKS:
+        hooks = getattr(module, name, None)
+        if not hooks:
+            continue
+        items = []
+        for handle, fn in hooks.items():
+            opts = [f for f in flags if handle in (getattr(module, f, None) or {})]
+            items.append(_value_bytes(fn, depth, walk) + ("[" + ",".join(opts) + "]").encode())
+        parts.append(f"{name}:".encode() + b"|".join(items) + b";")
     return b"".join(parts)
 
 

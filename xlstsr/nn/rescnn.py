@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import BICUBIC_RF, ResBlock, _LSTModel
+from ..errors import XlstsrError
+from .base import BICUBIC_RF, ResBlock, _arg, _LSTModel
 
 __all__ = ["GuidedResCNN", "ResCNN"]
 
@@ -48,7 +49,10 @@ class ResCNN(_LSTModel):
 
     def __init__(self, factor: int = 4, channels: int = 32, n_blocks: int = 4) -> None:
         super().__init__(factor, 0)
-        self._config.update(channels=int(channels), n_blocks=int(n_blocks))
+        channels = _arg("ResCNN", "channels", channels, 1, "feature channels, e.g. 32")
+        n_blocks = _arg("ResCNN", "n_blocks", n_blocks, 0, "residual blocks, e.g. 4")
+        factor = self.factor
+        self._config.update(channels=channels, n_blocks=n_blocks)
         self.head = nn.Conv2d(1, channels, 3, padding=1)
         self.body = nn.Sequential(*[ResBlock(channels) for _ in range(n_blocks)])
         self.tail = nn.Conv2d(channels, factor * factor, 3, padding=1)
@@ -117,12 +121,17 @@ class GuidedResCNN(_LSTModel):
         fine: int = 8,
         fine_blocks: int = 1,
     ) -> None:
-        if int(n_guide) < 1:
-            raise ValueError("GuidedResCNN needs n_guide >= 1 (use ResCNN for SISR)")
         super().__init__(factor, n_guide)
+        if self.n_guide < 1:
+            raise XlstsrError("GuidedResCNN needs n_guide >= 1 (use ResCNN for SISR)")
+        a = "GuidedResCNN"
+        channels = _arg(a, "channels", channels, 1, "feature channels of the body, e.g. 32")
+        n_blocks = _arg(a, "n_blocks", n_blocks, 0, "residual blocks of the body, e.g. 4")
+        fine = _arg(a, "fine", fine, 1, "feature channels of the fine head, e.g. 8")
+        fine_blocks = _arg(a, "fine_blocks", fine_blocks, 0, "blocks of the fine head, e.g. 1")
         f, g2 = self.factor, 2 * self.n_guide  # each guide band comes with its validity flag
-        self._config.update(n_guide=self.n_guide, channels=int(channels), n_blocks=int(n_blocks),
-                            fine=int(fine), fine_blocks=int(fine_blocks))
+        self._config.update(n_guide=self.n_guide, channels=channels, n_blocks=n_blocks,
+                            fine=fine, fine_blocks=fine_blocks)
         self.fold = nn.PixelUnshuffle(f)
         self.head = nn.Conv2d(1 + g2 * f * f, channels, 3, padding=1)
         self.body = nn.Sequential(*[ResBlock(channels) for _ in range(n_blocks)])

@@ -25,7 +25,8 @@ import math
 import torch
 from torch import nn
 
-from .base import BICUBIC_RF, ResBlock, _LSTModel
+from ..errors import XlstsrError
+from .base import BICUBIC_RF, ResBlock, _arg, _LSTModel
 
 __all__ = ["GuidedUNet", "MRUNet"]
 
@@ -67,8 +68,11 @@ class _ResUNet(_LSTModel):
 
     def __init__(self, factor: int, n_guide: int, base: int, levels: int) -> None:
         super().__init__(factor, n_guide)
-        self._config.update(base=int(base), levels=int(levels))
-        self.levels = int(levels)
+        a = type(self).__name__
+        base = _arg(a, "base", base, 1, "channels at the finest level, e.g. 16")
+        levels = _arg(a, "levels", levels, 0, "strided down blocks, e.g. 2")
+        self._config.update(base=base, levels=levels)
+        self.levels = levels
         cin = 1 + 2 * self.n_guide
         self.stem = nn.Sequential(
             nn.Conv2d(cin, base, 3, padding=1), nn.LeakyReLU(0.1), ResBlock(base)
@@ -180,7 +184,7 @@ class GuidedUNet(_ResUNet):
     arch = "guided_unet"
 
     def __init__(self, factor: int = 4, n_guide: int = 1, base: int = 16, levels: int = 2) -> None:
-        if int(n_guide) < 1:
-            raise ValueError("GuidedUNet needs n_guide >= 1 (use MRUNet for SISR)")
         super().__init__(factor, n_guide, base, levels)
-        self._config["n_guide"] = int(n_guide)
+        if self.n_guide < 1:
+            raise XlstsrError("GuidedUNet needs n_guide >= 1 (use MRUNet for SISR)")
+        self._config["n_guide"] = self.n_guide

@@ -284,6 +284,16 @@ def _check_cube(
             "windows must be a mapping position -> (row offset, column offset), e.g. "
             f"{{'a': (0, 0)}}, got {type(windows).__name__}"
         )
+    if not windows:  # it was told to lower `min_valid`: no window was given at all
+        raise XlstsrError(
+            "windows is empty: there is no window to cut; give at least one position -> (row "
+            "offset, column offset), e.g. {'a': (0, 0)}"
+        )
+    if ds.sizes[time_dim] == 0:
+        raise XlstsrError(
+            f"cube has no time step (its {time_dim!r} dimension is empty): nothing to cut; check "
+            "the selection that made it (a date range outside the data?)"
+        )
     for k, off in windows.items():
         ok = isinstance(off, (tuple, list, np.ndarray)) and len(off) == 2
         if not ok or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0
@@ -447,7 +457,8 @@ def window_samples(
         Checked before any read: a cube that is not xarray or has no ``time_dim``, variables
         that are not (time, y, x) or whose unrecognised dims are named in the wrong order
         (``(time, col, row)``, :class:`~xlstsr.errors.NoSpatialDimsError`), offsets that are not whole pairs >= 0, a
-        ``size`` that is not a whole number >= 1, ``min_valid`` outside [0, 1]; a window outside
+        ``size`` that is not a whole number >= 1, ``min_valid`` outside [0, 1], no window or no
+        time step; a window outside
         the cube; windows that overlap (a split by position would put their shared ground on
         both sides).
 
