@@ -125,6 +125,6 @@ def test_open_stac_refuses_keywords_odc_does_not_take(items, kw, said):
 
 def test_open_stac_keeps_odc_keywords(items):
     # odc.stac.load's own keywords, named (lon=/lat=) or read from its **kw (nodata=)
-    lst = xlstsr.io.open_stac(items, "LST_Day_1km", lon=(11.0, 12.0), lat=(43.0, 44.0),
+    lst = xlstsr.io.open_stac(items, "LST_Day_1km", lon=(14.0, 14.9), lat=(49.5, 50.0),
                               nodata=0)
     assert lst.sizes["time"] == len(items) and lst.sizes["x"] < 1200 and lst.sizes["y"] < 1200

@@ -207,12 +207,65 @@ class _Region:
         self.graph = graph
 
 
-def _compute_region(region: _Region) -> Any:
+def _held_chunks(graph: Any) -> dict[Any, Any]:
+    """``{key: future}``: the chunks a region's lazy write ``graph`` reads that the cluster
+    holds (an input persisted on it, ``lst.persist()``, or the guide
+    :func:`xlstsr.upscale_to_zarr` reads once); empty when it reads none.
+
+    A persisted collection's graph holds futures, which the worker's synchronous scheduler
+    cannot resolve: every region failed with dask's "Missing dependency". Given to
+    ``Client.submit`` as an argument, they are the region task's dependencies instead: the
+    worker receives their values (only the chunks of its region) before the region runs.
+    """
+    from distributed import Future
+
+    hlg = graph.__dask_graph__()
+    layers = getattr(hlg, "layers", None)
+    if layers is None:  # a plain mapping (not a HighLevelGraph): scanned whole
+        return {k: v for k, v in hlg.items() if isinstance(v, Future)}
+    # a persisted collection is a materialized layer of futures: the others are not scanned
+    # (a Blockwise layer materialises when iterated)
+    if not any(isinstance(v, Future) for layer in layers.values()
+               if layer.is_materialized() for v in layer.values()):
+        return {}
+    from dask.core import flatten
+
+    culled = hlg.cull(set(flatten(graph.__dask_keys__())))  # the region's own chunks only
+    held = {k: v for layer in culled.layers.values() if layer.is_materialized()
+            for k, v in layer.items() if isinstance(v, Future)}
+    return held
+
+
+def _with_values(graph: Any, values: dict[Any, Any]) -> Any:
+    """``graph`` (a dask collection) with the chunks ``values`` holds as data in place of their
+    futures (see :func:`_held_chunks`)."""
+    from dask._task_spec import DataNode
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    def filled(mapping: Any) -> dict[Any, Any]:
+        return {k: DataNode(k, values[k]) if k in values else v for k, v in mapping.items()}
+
+    hlg = graph.__dask_graph__()
+    rebuild, args = graph.__dask_postpersist__()
+    if not isinstance(hlg, HighLevelGraph):
+        return rebuild(filled(hlg), *args)
+    layers = {
+        name: MaterializedLayer(filled(layer), annotations=layer.annotations)
+        if layer.is_materialized() and any(k in values for k in layer) else layer
+        for name, layer in hlg.layers.items()
+    }
+    return rebuild(HighLevelGraph(layers, hlg.dependencies), *args)
+
+
+def _compute_region(region: _Region, held: dict[Any, Any] | None = None) -> Any:
     """On a worker: a whole region with the synchronous scheduler in this worker thread (its
-    tiles run one after another; one torch thread, :func:`xlstsr.nn.runtime.set_task_threads`)."""
+    tiles run one after another; one torch thread, :func:`xlstsr.nn.runtime.set_task_threads`).
+    ``held``: the values of the persisted chunks it reads (:func:`_held_chunks`), received by
+    the worker as the task's dependencies."""
     try:
         with region_allocation():
-            return region.graph.compute(scheduler="sync")
+            graph = _with_values(region.graph, held) if held else region.graph
+            return graph.compute(scheduler="sync")
     finally:
         trim_heap()  # in the worker, which holds the region's memory
 
@@ -227,7 +280,8 @@ def run_regions(
     - distributed client: each region one task (computed on a worker with the synchronous
       scheduler: its tiles stay on that worker, the client schedules one task per region instead
       of one per tile; a method's weights travel inside the region's graph once per region and
-      are loaded once per worker process), refilled as they complete; when one fails (or on
+      are loaded once per worker process; chunks persisted on the cluster are the task's
+      dependencies, :func:`_held_chunks`), refilled as they complete; when one fails (or on
       Ctrl-C) the regions not begun are cancelled and those running are waited for before the
       error is raised;
     - threaded scheduler (the default): ``k`` Python threads each computing a region with the
@@ -242,7 +296,8 @@ def run_regions(
         from distributed import as_completed
 
         def submit(i: int) -> Any:  # the whole region as one task on one worker thread
-            return client.submit(_compute_region, _Region(write(i)), pure=False,
+            graph = write(i)  # chunks persisted on the cluster: the task's dependencies
+            return client.submit(_compute_region, _Region(graph), _held_chunks(graph), pure=False,
                                  key=f"xlstsr-region-{i}-{uuid.uuid4().hex[:8]}")
 
         pending = iter(todo)

@@ -341,7 +341,11 @@ STATIC_GUIDE_HELD_BYTES = 2 * 1024**3
 def _static_guide_read_once(guide: Any, lst: xr.DataArray, tdim: Hashable | None) -> Any:
     """A lazy guide shared by every time step, cut to the LST's extent (with a margin of a few
     LST pixels) and persisted when that is small enough to hold; else as given (streamed tile
-    by tile, as before). Held whole, a guide larger than the LST cost its whole size."""
+    by tile, as before). Held whole, a guide larger than the LST cost its whole size.
+
+    Under a dask.distributed client it is held on the workers (read there, where the regions
+    run, not pulled through the client): each region task receives the chunks it reads as its
+    dependencies (:func:`xlstsr.engine.regions.run_regions`)."""
     if not isinstance(guide, (xr.DataArray, xr.Dataset)) or not _lazy(guide):
         return guide
     if tdim is not None and tdim in guide.dims:
@@ -1493,6 +1497,17 @@ def upscale_to_zarr(
 
     t_run = time.perf_counter()
     stopped = True  # until the regions ran through: the writer stamp goes with the error
+
+    def drop_unfinished() -> bool:
+        """Remove the store this call started if it holds no finished region (True if it
+        did): nothing in it to resume, and a rerun (corrected or not) then needs no
+        mode='w'. A store with finished regions stays (resume)."""
+        if not (fresh and not finished and _remove_new_store(store, was_folder)):
+            return False
+        log.info("upscale_to_zarr: removed %s, started by this call (no region finished)",
+                 _store_label(store))
+        return True
+
     try:
         run_regions(todo, write, mark, k)
         stopped = False
@@ -1504,9 +1519,8 @@ def upscale_to_zarr(
             aside = None
             err.add_note(f"upscale_to_zarr: the store {_store_label(store)} that mode='w' was to replace is "
                          "kept as it was (no region of the new one was written).")
-        elif fresh and not finished and _remove_local_store(store):
-            log.info("upscale_to_zarr: removed %s, started by this call (no region finished)",
-                     store)
+        elif drop_unfinished():
+            pass
         else:  # said with the error: a corrected input is another input, resume refuses it
             done_now = int(done.sum()) + len(finished)
             err.add_note(
@@ -1532,7 +1546,23 @@ def upscale_to_zarr(
             f"cannot write the store {_store_label(store)}: {err.strerror or err} ({kept}). Free space (or fix "
             f"the folder's permissions), then {then}."
         ) from err
-    except BaseException:  # interrupted, a crash: the replaced store back if nothing landed
+    except Exception as err:  # a method's or dask's own error (a worker lost, a bug)
+        if _put_back(store, aside):  # the replaced store back if nothing landed
+            aside = None
+            err.add_note(f"upscale_to_zarr: the store {_store_label(store)} that mode='w' was to "
+                         "replace is kept as it was (no region of the new one was written).")
+        elif drop_unfinished():  # an "incomplete" store of no region refused the plain rerun
+            err.add_note(f"upscale_to_zarr: the store {_store_label(store)} this call started is "
+                         "removed (no time block was written).")
+        else:
+            done_now = int(done.sum()) + len(finished)
+            err.add_note(
+                f"upscale_to_zarr: the store {_store_label(store)} is left incomplete ({done_now} "
+                f"of the {len(regions)} time blocks written); complete it with mode='resume' "
+                "and the same arguments.")
+        raise
+    except BaseException:  # interrupted: the replaced store back if nothing landed (a store
+        # this call started stays, resumable: a rerun is told so)
         _put_back(store, aside)
         raise
     finally:

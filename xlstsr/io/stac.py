@@ -273,6 +273,66 @@ def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any) -
     )
 
 
+def _lonlat_area(kwargs: dict[str, Any]) -> tuple[tuple[float, float, float, float], str] | None:
+    """The area a loader keyword gives in longitude/latitude - odc-stac's ``lon=``/``lat=`` or
+    ``geopolygon=`` (a GeoJSON dict or shapely geometry in EPSG:4326, or a geometry with its
+    own CRS), stackstac's ``bounds_latlon=`` - as ``((west, south, east, north), how it was
+    given)``; None when none is given, or it cannot be read (the loader judges it)."""
+    try:
+        lon, lat = kwargs.get("lon"), kwargs.get("lat")
+        if lon is not None and lat is not None:
+            x0, x1 = sorted(float(v) for v in lon)  # odc-stac sorts them so
+            y0, y1 = sorted(float(v) for v in lat)
+            return (x0, y0, x1, y1), f"lon={tuple(lon)}, lat={tuple(lat)}"
+        latlon = kwargs.get("bounds_latlon")
+        if latlon is not None:
+            x0, y0, x1, y1 = (float(v) for v in latlon)
+            return (x0, y0, x1, y1), f"bounds_latlon={tuple(latlon)}"
+        g = kwargs.get("geopolygon")
+        if g is None:
+            return None
+        from odc.geo.geom import Geometry
+
+        if not isinstance(g, Geometry):  # as odc-stac reads it: EPSG:4326 unless it says
+            g = Geometry(getattr(g, "__geo_interface__", g), getattr(g, "crs", None) or
+                         "EPSG:4326")
+        b = g.to_crs("EPSG:4326").boundingbox
+        return (b.left, b.bottom, b.right, b.top), "geopolygon="
+    except Exception:  # not readable here: odc-stac's own error names it
+        return None
+
+
+def _check_lonlat_overlap(items: Sequence[Any], kwargs: dict[str, Any]) -> None:
+    """Refuse an area given in longitude/latitude (:func:`_lonlat_area`) that meets none of
+    the items' WGS84 ``bbox``: the load would give a cube of NaN only, as a ``bbox`` beside
+    them does (:func:`_check_bbox_overlap`). Items without a bbox are not judged."""
+    area = _lonlat_area(kwargs)
+    boxes = [it.bbox for it in items if getattr(it, "bbox", None) and len(it.bbox) == 4]
+    if area is None or not boxes:
+        return
+    (x0, y0, x1, y1), given = area
+    for b in boxes:
+        # an item across the antimeridian has west > east: two spans of longitude
+        spans = [(b[0], b[2])] if b[0] <= b[2] else [(b[0], 180.0), (-180.0, b[2])]
+        if b[1] < y1 and y0 < b[3] and any(w < x1 and x0 < e for w, e in spans):
+            return
+    cover = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+             max(b[3] for b in boxes))
+    raise NoOverlapError(
+        f"{given} (about ({x0:.6g}, {y0:.6g}, {x1:.6g}, {y1:.6g}) in longitude/latitude) meets "
+        f"none of the {len(items)} items: together they cover about "
+        f"({', '.join(f'{v:.6g}' for v in cover)}) (west, south, east, north). Check the area "
+        "(lon= is the east-west range, lat= the north-south one, both in degrees) or the "
+        "items' search."
+    )
+
+
+#: odc-stac's refusals of its area arguments (odc.stac.output_geobox): argument errors, not
+#: the items' metadata
+_ODC_ARGUMENT_ERRORS = ("Need to supply", "Too many arguments", "Can't interpret value as",
+                        "No geospatial info on")
+
+
 #: the most pixels per time step a ``resolution`` may ask for (a resolution in the wrong units:
 #: 0.01 "degrees" in a metric CRS asked for 7e6 x 6e6 pixels and hung the process)
 MAX_PIXELS_PER_STEP = 1_000_000_000
@@ -966,13 +1026,18 @@ def open_stac(
     -------
     DataArray or Dataset
         A DataArray ``(time, y, x)`` for one asset, a Dataset of them for several; CRS written
-        (rioxarray), dask-backed.
+        (rioxarray), dask-backed. The time axis is in ascending order whatever the items'
+        order and the ``groupby`` (``groupby="id"`` keeps one step per item: steps of the same
+        time keep the items' order).
 
     Raises
     ------
     XlstsrError
-        No items, items without the projection extension, or items that disagree on an
-        asset's coding.
+        No items, items without the projection extension, items that disagree on an asset's
+        coding, or area arguments odc-stac refuses (``lon=`` without ``lat=``).
+    NoOverlapError
+        An area (``bbox=``, ``lon=``/``lat=``, ``geopolygon=``, ``bounds_latlon=``) that meets
+        none of the items: the cube would be NaN only.
 
     Examples
     --------
@@ -1050,6 +1115,7 @@ def open_stac(
         _require_resolution(crs, _common_crs(items))
     if bbox is not None:  # a box beside every item loads a cube of NaN without a word
         _check_bbox_overlap(items, bbox, crs if crs is not None else _common_crs(items))
+    _check_lonlat_overlap(items, kwargs)  # and so does one in longitude/latitude
     _check_groupby(items, kwargs.get("groupby"))
     if engine == "odc":
         _refuse_fused_granules(items, kwargs.get("groupby"))
@@ -1108,6 +1174,15 @@ def open_stac(
         try:
             ds = odc.stac.load(items, **load_kw)
         except ValueError as err:
+            if str(err).startswith(_ODC_ARGUMENT_ERRORS):
+                ours = (" (open_stac passes its bbox= to odc-stac as x=, y=)"
+                        if bbox is not None and str(err).startswith("Too many") else "")
+                raise XlstsrError(
+                    f"odc-stac refused the area arguments: {err}{ours}. Give the area one way: "
+                    "bbox=(minx, miny, maxx, maxy) in the output CRS's units, lon=(min, max) "
+                    "with lat=(min, max) in degrees, or geopolygon=; or the whole grid with "
+                    "geobox= or like=, alone."
+                ) from err
             raise XlstsrError(
                 f"odc-stac could not load the items ({err}). Items need the projection extension "
                 "(proj:code or proj:wkt2, proj:transform, proj:shape), or pass `crs=` and "
@@ -1177,6 +1252,11 @@ def open_stac(
             ds, exact = _on_items_labels(ds, (t[1], t[0], -t[3], t[2]))
     else:
         raise XlstsrError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
+    if "time" in ds.dims and not ds.indexes["time"].is_monotonic_increasing:
+        # groupby='id' (or a grouping function) keeps the items' order: a search sorted newest
+        # first gave a descending axis, on which .sel(time=slice(...)) raised KeyError. Stable:
+        # steps of one time (a reprocessed granule kept by groupby='id') keep the items' order
+        ds = ds.isel(time=np.argsort(ds["time"].values, kind="stable"))
     for v in list(ds.data_vars):
         coding = codings.get(str(v))
         var = _decode(ds[v], coding, dtype) if decode else _encoded_attrs(ds[v], coding)
