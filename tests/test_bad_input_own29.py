@@ -24,6 +24,9 @@ def test_cli_netcdf_output_is_compressed_losslessly(tmp_path, small_scene):
     got = xr.open_dataset(tmp_path / "out.nc")["LST"]
     want = xlstsr.upscale(cube, 4, "bicubic")
     np.testing.assert_array_equal(got.values, want.values)  # lossless, NaN kept
+    # the CRS kept (the encoding given replaced rioxarray's grid_mapping link: CRS lost)
+    back = xr.open_dataset(tmp_path / "out.nc", decode_coords="all")["LST"]
+    assert back.rio.crs == cube.rio.crs
 
 
 def test_run_all_answers_help_without_running_the_suite(capsys, monkeypatch):

@@ -766,7 +766,12 @@ def _netcdf_deflate(field: Any) -> dict:
     """Lossless deflate + shuffle encoding for a field's NetCDF variable (its values and NaN
     exactly kept: no scale/offset packing); one chunk per time step, as xlstsr reads it."""
     chunks = tuple(1 if d not in field.dims[-2:] else n for d, n in field.sizes.items())
-    return {field.name: {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": chunks}}
+    enc = {"zlib": True, "complevel": 4, "shuffle": True, "chunksizes": chunks}
+    # the given encoding replaces the variable's: rioxarray's grid_mapping (the link to the
+    # CRS's spatial_ref) kept, nothing else (a source's int16 packing would be lossy)
+    if "grid_mapping" in field.encoding:
+        enc["grid_mapping"] = field.encoding["grid_mapping"]
+    return {field.name: enc}
 
 
 def _netcdf_safe(obj: Any) -> Any:
