@@ -267,7 +267,9 @@ def test_scaling_stats_guide_fill_offset_and_crs(truth, shared_data):
         xlstsr.scaling_stats(truth, _holes(ndvi, 0.3, -3000.0))  # was correlations near 0
     with pytest.raises(errors.GridError, match=r"off by 35 \(0.5 pixels\)"):
         xlstsr.scaling_stats(truth, ndvi.assign_coords(x=ndvi.x + 35.0))  # was used as aligned
-    with pytest.raises(errors.GridError, match="other CRSs"):  # was "pixel (0.000631) ... (70)"
+    # was "pixel (0.000631) ... (70)", then refused as "other CRSs" with nearest-neighbour
+    # advice; now aligned as upscale aligns a guide (footprint mean), and said
+    with pytest.warns(errors.GuideAlignmentWarning, match="another CRS"):
         xlstsr.scaling_stats(truth, eco.open_ecostress_scene(DAY, shared_data))
 
 

@@ -235,7 +235,12 @@ def _fine_field(fine: Any) -> xr.DataArray:
 
 
 def _problems(e: ShiftEstimate, min_pixels: int, max_uncertainty: float, min_correlation: float,
-              psf_bound: str = "") -> list[str]:
+              psf_bound: str = "", factor: int = 1, fine_px: float = np.nan,
+              unit: str = "m") -> list[str]:
+    """What makes an estimate unreliable. ``max_uncertainty`` is in LST pixels: the kernel's
+    uncertainty (fine pixels of the nested grid, ``factor`` per LST pixel) is divided by
+    ``factor``; held in fine pixels, the same estimate (same metres) was reliable on a 250 m
+    grid and refused on a 58 m one (a 4x stricter standard for a finer reference)."""
     out = []
     if e.n_valid < min_pixels:
         out.append(f"only {e.n_valid} LST pixels are valid in both fields (need {min_pixels})")
@@ -246,9 +251,12 @@ def _problems(e: ShiftEstimate, min_pixels: int, max_uncertainty: float, min_cor
         out.append(f"the estimated PSF width lies at its bound ({psf_bound}): the PSF may be "
                    "wider, or the fields do not match; hold a known PSF fixed (psf=False, "
                    "psf_sigma=its width)")
-    if not np.isfinite(e.uncertainty) or e.uncertainty > max_uncertainty:
-        out.append(f"the correlation surface is too flat (shift uncertainty {e.uncertainty:.2f} "
-                   f"fine px > {max_uncertainty})")
+    unc = e.uncertainty / factor
+    if not np.isfinite(unc) or unc > max_uncertainty:
+        metres = (f", {e.uncertainty * fine_px:.3g} {unit}"
+                  if np.isfinite(e.uncertainty * fine_px) else "")
+        out.append(f"the correlation surface is too flat (shift uncertainty {unc:.3g} LST px"
+                   f"{metres} > max_uncertainty={max_uncertainty:g} LST px)")
     if abs(e.r_after) < min_correlation:
         out.append(f"the fields hardly correlate (|r| = {abs(e.r_after):.2f} < {min_correlation})")
     return out
@@ -263,7 +271,7 @@ def estimate_offset(
     max_shift: float | None = None,
     radiometric: bool | None = None,
     min_pixels: int = 30,
-    max_uncertainty: float = 0.25,
+    max_uncertainty: float = 0.0625,
     min_correlation: float = 0.3,
     errors: Errors = "raise",
     search_step: float | None = None,
@@ -293,8 +301,10 @@ def estimate_offset(
         Aggregate the fine field through radiance (``T^4``: a fine LST) or linearly (a guide);
         default: radiance when it looks like Kelvin.
     min_pixels, max_uncertainty, min_correlation
-        Reliability checks: LST pixels compared, standard error of the shift (fine pixels of the
-        nested grid), the absolute correlation at the estimate.
+        Reliability checks: LST pixels compared, standard error of the shift in LST pixels
+        (default 1/16: a quarter of a 250 m pixel under a 1 km LST, ~58 m; the same in
+        metres whatever the fine field's resolution), the absolute correlation at the
+        estimate.
     errors : {"raise", "warn", "ignore"}
         What an unreliable estimate does: raise :class:`~xlstsr.errors.CoregistrationError`,
         warn, or only set ``reliable`` to False. A fine field with an undeclared fill value
@@ -338,8 +348,8 @@ def estimate_offset(
                              hint="the fewest valid coarse pixels of an estimate: e.g. 30")
     if isinstance(max_uncertainty, bool) or not isinstance(
             max_uncertainty, (int, float, np.number)) or not max_uncertainty > 0:
-        raise XlstsrError(f"max_uncertainty must be a number of fine pixels > 0 (np.inf: no "
-                          f"limit), got {max_uncertainty!r}; e.g. 0.25")
+        raise XlstsrError(f"max_uncertainty must be a number of LST pixels > 0 (np.inf: no "
+                          f"limit), got {max_uncertainty!r}; e.g. 0.0625 (1/16)")
     check_number("min_correlation", min_correlation, 0, 1,
                  hint="the lowest |correlation| of a reliable estimate: e.g. 0.3")
     check_bool("psf", psf)
@@ -437,7 +447,8 @@ def estimate_offset(
         )
         bad = _problems(e, min_pixels, max_uncertainty, min_correlation,
                         f"{_PSF_BOUND} LST pixel, {_PSF_BOUND * factor * fpx:.4g} "
-                        f"{crs_length_unit(lst.rio.crs)}")
+                        f"{crs_length_unit(lst.rio.crs)}", factor, fpx,
+                        crs_length_unit(lst.rio.crs))
         if bad:
             where = f" at {lead[0]}={c[lead[0]].values}" if lead else ""
             msg = (f"the co-registration estimate{where} is unreliable: " + "; ".join(bad) + ". "

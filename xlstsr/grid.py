@@ -933,6 +933,16 @@ def _window_origin(template: xr.DataArray, dim: str, fine: np.ndarray) -> dict[s
     return {}
 
 
+#: what a guided method does where the aligned guide is NaN (the aligner does not know the
+#: method): "methods fall back to bicubic" was said, and deep models do not
+_GUIDE_GAP_EFFECT = (
+    "the guide is NaN there. The regression sharpeners (tsharp, dms) give those fine pixels "
+    "the bicubic value; the deep models (disr and other torch models) fill the gap (from the "
+    "guide nearby, beyond its reach with the model's guide_fill_value) and run as if guided, "
+    "which can be worse than bicubic there."
+)
+
+
 def _slice_nested(
     guide: xr.DataArray, oy: int, ox: int, fy: np.ndarray, fx: np.ndarray, ft: Affine, ly: str, lx: str
 ) -> xr.DataArray:
@@ -948,8 +958,8 @@ def _slice_nested(
         warn(
             f"the guide nests under the fine grid{shifted} but misses "
             f"{pads[gy][0] + pads[gy][1]} row(s) and {pads[gx][0] + pads[gx][1]} column(s) of the "
-            "LST's extent: the guide is NaN there and methods fall back to bicubic. Give a guide "
-            "that covers the LST (e.g. `guide.rio.reproject_match(...)` on a larger source).",
+            f"LST's extent: {_GUIDE_GAP_EFFECT} Give a guide that covers the LST, or crop the "
+            "LST to the guide's extent (`lst.rio.clip_box(*guide.rio.bounds())`).",
             GuideAlignmentWarning,
         )
         if not np.issubdtype(out.dtype, np.floating):
@@ -1082,7 +1092,7 @@ def align_guide(
     missing = ""
     if miss_x or miss_y:
         missing = (f" It misses {miss_y} row(s) and {miss_x} column(s) of the LST's extent at the "
-                   "fine resolution: the guide is NaN there and methods fall back to bicubic.")
+                   f"fine resolution: {_GUIDE_GAP_EFFECT}")
     warn(
         f"guide reprojected onto the fine LST grid: it is {reason}.{missing}",
         GuideAlignmentWarning,

@@ -40,6 +40,7 @@ from .steps import calendar, calendar_fix
 from .validate import (
     NEVER_DATA,
     _fill_text,
+    crs_mismatch,
     decode_guide,
     georeference,
     raster_fields,
@@ -80,10 +81,8 @@ def to_stack(da: xr.DataArray) -> tuple[Any, tuple[str, ...]]:
     return data.reshape(n, da.sizes[ydim], da.sizes[xdim]), lead
 
 
-def guide_bands(guide: GuideLike) -> xr.DataArray:
-    """One DataArray with a ``guide_band`` dim from a DataArray, a list or a dict of bands."""
-    if isinstance(guide, xr.DataArray):
-        return guide
+def _band_items(guide: GuideLike) -> list[tuple[Hashable, xr.DataArray]]:
+    """The (label, band) pairs of a list or dict guide, each checked to be a DataArray."""
     if isinstance(guide, Mapping):
         items = list(guide.items())
     elif isinstance(guide, Sequence) and not isinstance(guide, str):
@@ -93,29 +92,71 @@ def guide_bands(guide: GuideLike) -> xr.DataArray:
         raise InputTypeError(
             f"guide must be a DataArray, a list or a dict of DataArrays, got {type(guide).__name__}")
     _check_guide_type([g for _, g in items])
+    return items
+
+
+def _refuse_band_mismatch(items: Sequence[tuple[Hashable, xr.DataArray]],
+                          spatial: bool = True) -> None:
+    """Refuse bands whose coordinates along a dim differ from the first band's (with
+    ``spatial=False``, along their leading dims only: bands on different grids are aligned
+    each on its own by :func:`prepare_guide`)."""
+    first = items[0][1]
+    try:
+        yx = spatial_dims(first)
+    except XlstsrError:
+        yx = ()
+    for i, (k, b) in enumerate(items[1:], 1):
+        for d in first.dims:
+            if d in yx and not spatial:
+                continue
+            if d in b.dims and d in first.coords and d in b.coords and not (
+                    b.sizes[d] == first.sizes[d] and np.array_equal(
+                        np.asarray(b[d].values), np.asarray(first[d].values))):
+                # a band of another grid resampled by its footprint mean, as upscale aligns a
+                # guide: the advice was rioxarray's default, nearest neighbour (one 58 m
+                # pixel of 16 standing for a 250 m one)
+                how = ("put it on the first band's grid by its footprint mean, e.g. `band = "
+                       "band.rio.reproject_match(first_band, resampling=Resampling.average)` "
+                       "(`from rasterio.enums import Resampling`), or pass the bands as a list "
+                       "or dict to xlstsr.upscale, which aligns each band on its own"
+                       if d in yx else f"select the same {d!r} labels in every band")
+                raise GridError(
+                    f"guide band {i} ({str(k)!r}) is not on the same {d!r} coordinates as "
+                    f"band 0 ({str(items[0][0])!r}; {b.sizes[d]} vs {first.sizes[d]} values): the "
+                    f"bands {'of one guide array' if spatial else 'of a guide list or dict'} "
+                    f"must share {'one grid' if d in yx else 'their labels'}; {how}."
+                )
+
+
+def guide_bands(guide: GuideLike) -> xr.DataArray:
+    """One DataArray with a ``guide_band`` dim from a DataArray, a list or a dict of bands on
+    one grid (:func:`prepare_guide` takes bands on different grids, aligning each on its
+    own)."""
+    if isinstance(guide, xr.DataArray):
+        return guide
+    items = _band_items(guide)
     bands = [g.expand_dims(guide_band=[str(k)]) if "guide_band" not in g.dims else g for k, g in items]
     try:
         return xr.concat(bands, dim="guide_band", join="exact", coords="minimal", compat="override")
-    except ValueError as err:  # xarray's AlignmentError: "cannot align objects with join='exact'"
-        first = items[0][1]
-        try:
-            yx = spatial_dims(first)
-        except XlstsrError:
-            yx = ()
-        for i, (k, b) in enumerate(items[1:], 1):
-            for d in first.dims:
-                if d in b.dims and d in first.coords and d in b.coords and not (
-                        b.sizes[d] == first.sizes[d] and np.array_equal(
-                            np.asarray(b[d].values), np.asarray(first[d].values))):
-                    how = ("put it on the first band's grid, e.g. `band = band.rio."
-                           "reproject_match(first_band)`" if d in yx else
-                           f"select the same {d!r} labels in every band")
-                    raise GridError(
-                        f"guide band {i} ({str(k)!r}) is not on the same {d!r} coordinates as "
-                        f"band 0 ({str(items[0][0])!r}; {b.sizes[d]} vs {first.sizes[d]} values): the "
-                        f"bands of a guide list or dict must share one grid; {how}."
-                    ) from err
+    except ValueError:  # xarray's AlignmentError: "cannot align objects with join='exact'"
+        _refuse_band_mismatch(items)
         raise
+
+
+def _guide_band_list(guide: GuideLike) -> list[xr.DataArray]:
+    """A guide's bands, each on its own grid, with its label as a scalar ``guide_band``
+    coordinate where it has one (a list or dict's key, a ``guide_band`` dim's label). Bands of
+    a list or dict must share their leading labels (time...), not their grid: each is aligned
+    on its own, by its footprint mean (they were refused, with nearest-neighbour advice)."""
+    if not isinstance(guide, xr.DataArray):
+        items = _band_items(guide)
+        if not any("guide_band" in g.dims for _, g in items):
+            _refuse_band_mismatch(items, spatial=False)
+            return [g.assign_coords(guide_band=str(k)) for k, g in items]
+    g = guide_bands(guide)
+    if "guide_band" in g.dims:
+        return [g.isel(guide_band=i) for i in range(g.sizes["guide_band"])]
+    return [g]
 
 
 _QUALITY_NAME = re.compile(r"(^|[^a-z])(qa|qc|quality|reliability|flags?|cloud_?mask)([^a-z]|$)",
@@ -515,6 +556,35 @@ def match_steps(
     return out.assign_coords({dim: lst[dim].values})
 
 
+def _refuse_bands_as_step(g: xr.DataArray, lst: xr.DataArray, d: str) -> None:
+    """Refuse matching by label a guide's ``d`` against the LST's size-1, non-time ``d`` when
+    the guide has other values there: an LST read by rioxarray keeps ``band=[1]``, a 2-band
+    guide read alike has ``band=[1, 2]``, and the label match kept guide band 1 only (band 2
+    dropped without a word; labels [4, 5] were refused with time-step advice that could not
+    work). Which is meant (the guide's bands as channels, or one of them) is for the user to
+    say."""
+    if lst.sizes[d] != 1 or _is_time_like(lst, d) or _is_time_like(g, d):
+        return
+    lv = np.asarray(lst[d].values).ravel() if d in lst.coords else None
+    gv = np.asarray(g[d].values).ravel() if d in g.coords else None
+    if g.sizes[d] == 1 and (lv is None or gv is None or lv.tolist() == gv.tolist()):
+        return  # one guide band with the LST's label (or neither labelled): nothing to choose
+    have = ("" if gv is None else
+            f" ({', '.join(str(v) for v in gv[:6])}{' ...' if gv.size > 6 else ''})")
+    label = "" if lv is None else f" (label {lv[0]})"
+    raise GuideTimeError(
+        f"the LST has a size-1 {d!r} dim{label}, e.g. a one-band raster as rioxarray reads "
+        f"it, and the guide {g.sizes[d]} {d!r} value(s){have}: a dim the LST has is matched "
+        f"with the guide's by label, as time steps are, so "
+        + ("only the guide band with the LST's label would be kept and the others dropped. "
+           if gv is not None and lv is not None and lv[0] in gv.tolist() else
+           "no guide band matches. ")
+        + f"If the guide's {d!r} values are its bands (channels such as NDVI, reflectances), "
+        f"drop the LST's size-1 dim: `lst = lst.squeeze({d!r}, drop=True)`; every guide band "
+        f"is then a channel (select the ones to use with `guide.sel({d}=[...])`)."
+    )
+
+
 def _match_lead(
     g: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...], skip: tuple[str, ...],
     tolerance: Any,
@@ -522,6 +592,7 @@ def _match_lead(
     """Match the guide's leading dims with the LST's by label; refuse a time dim the LST lacks."""
     for d in [str(d) for d in g.dims if d not in skip]:
         if d in lead:
+            _refuse_bands_as_step(g, lst, d)
             g = match_steps(g, lst, d, tolerance)
         elif _is_time_like(g, d):
             if g.sizes[d] == 1 and d in g.coords and d in lst.coords and lst[d].ndim == 0:
@@ -683,12 +754,7 @@ def prepare_guide(
     >>> prepare_guide(scene["ndvi_250m"], scene["lst_1km"], 4, ("time",)).shape
     (1, 1, 32, 32)
     """
-    g = guide_bands(guide)
-    bands = (
-        [decode_guide(g.isel(guide_band=i)) for i in range(g.sizes["guide_band"])]
-        if "guide_band" in g.dims
-        else [decode_guide(g)]
-    )
+    bands = [decode_guide(b) for b in _guide_band_list(guide)]
     ndvi = [_declared_ndvi(b) for b in bands]  # per band, before the bands lose their names
     if require_crs or (_has_crs(lst) and _has_crs(bands[0])):
         aligned = [align_guide(b, lst, factor) for b in bands]
@@ -1014,18 +1080,40 @@ def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False,
     return data
 
 
+def _pixel_in_lst_units(guide: xr.DataArray, lst: xr.DataArray) -> float:
+    """The side of the guide's pixel in the LST CRS's units (the square root of its area at the
+    guide's centre, mapped into the LST's CRS when the two differ)."""
+    a, _, c, _, e, f = tuple(guide.rio.transform(recalc=True))[:6]
+    if crs_mismatch(guide, lst) is None:
+        return float(np.sqrt(abs(a * e)))
+    from pyproj import Transformer
+
+    gy, gx = spatial_dims(guide)
+    x0, y0 = c + a * (guide.sizes[gx] / 2), f + e * (guide.sizes[gy] / 2)
+    tr = Transformer.from_crs(guide.rio.crs, lst.rio.crs, always_xy=True)
+    xs, ys = tr.transform([x0, x0 + a, x0], [y0, y0, y0 + e])
+    ux, uy = (xs[1] - xs[0], ys[1] - ys[0]), (xs[2] - xs[0], ys[2] - ys[0])
+    return float(np.sqrt(abs(ux[0] * uy[1] - ux[1] * uy[0])))
+
+
 def _nesting_factor(guide: xr.DataArray, lst: xr.DataArray) -> int:
-    """How many guide pixels span one LST pixel (an integer, or a GridError)."""
-    gres = abs(float(guide.rio.resolution()[0]))
-    lres = abs(float(lst.rio.resolution()[0]))
+    """The factor of the grid nested in the LST's that the guide is aligned on: how many guide
+    pixels span one LST pixel, rounded (a GridError for a guide coarser than the LST). A guide
+    that nests exactly is sliced there; one on another grid or CRS (a 30 m Landsat NDVI, a UTM
+    guide for a sinusoidal LST) is reprojected onto it by its footprint mean
+    (:func:`xlstsr.grid.align_guide`, ``Resampling.average``), as :func:`xlstsr.upscale` aligns
+    a guide: it was refused with advice (``guide.rio.reproject_match(lst)``) that resampled by
+    nearest neighbour, one guide pixel standing for a whole LST pixel."""
+    lres = float(np.sqrt(abs(np.prod(lst.rio.resolution()))))
+    gres = _pixel_in_lst_units(guide, lst)
     ratio = lres / gres
-    r = round(ratio)
-    if r < 1 or abs(ratio - r) > 1e-3:
+    if not np.isfinite(ratio) or ratio < 0.99:
         raise GridError(
-            f"the guide's pixel ({gres:g}) is not the LST's ({lres:g}) divided by an integer; "
-            "resample the guide onto the LST grid or a nested finer grid."
+            f"the guide's pixel ({gres:.6g}, in the LST's units) is larger than the LST's "
+            f"({lres:.6g}): its footprint means cannot be taken on the LST's grid. Give a guide "
+            "at the LST's resolution or finer (e.g. 250 m NDVI for a 1 km LST)."
         )
-    return r
+    return max(1, round(ratio))
 
 
 def _block_mean64(a: np.ndarray, factor: int, min_valid: float) -> np.ndarray:
@@ -1042,11 +1130,13 @@ def guide_on_lst_grid(
 ) -> Any:
     """A single-band guide on the LST's own grid: ``(n or 1, y, x)`` data.
 
-    A guide of the LST's shape is taken as it is (fields without a CRS included). A guide on a
-    finer nested grid (e.g. NDVI at 250 m for LST at 1 km) is aligned there by
-    :func:`prepare_guide` and averaged onto the LST grid with the NaN-aware block mean
-    (:func:`xlstsr.kernels.aggregate.block_mean`: blocks with less than ``min_valid`` valid
-    pixels are NaN).
+    A guide of the LST's shape and CRS is taken as it is (fields without a CRS included).
+    Another guide (e.g. NDVI at 250 m for LST at 1 km; a 30 m guide; one in another CRS) is
+    aligned by :func:`prepare_guide` on the grid nested in the LST's whose pixel is nearest its
+    own (:func:`_nesting_factor`: sliced when it nests exactly, else reprojected by its
+    footprint mean, as :func:`xlstsr.upscale` aligns a guide) and averaged onto the LST grid
+    with the NaN-aware block mean (:func:`xlstsr.kernels.aggregate.block_mean`: blocks with
+    less than ``min_valid`` valid pixels are NaN).
 
     Examples
     --------
@@ -1057,7 +1147,8 @@ def guide_on_lst_grid(
     """
     ydim, xdim = spatial_dims(lst)
     gy, gx = spatial_dims(guide)
-    if (guide.sizes[gy], guide.sizes[gx]) == (lst.sizes[ydim], lst.sizes[xdim]):
+    if (guide.sizes[gy], guide.sizes[gx]) == (lst.sizes[ydim], lst.sizes[xdim]) and (
+            crs_mismatch(guide, lst) is None):
         g = decode_guide(guide).rename({gy: ydim, gx: xdim} if (gy, gx) != (ydim, xdim) else {})
         g = g.drop_vars([c for c in g.coords if c not in g.dims], errors="ignore")
         g = _match_lead(g, lst, lead, (ydim, xdim), time_tolerance)
@@ -1078,8 +1169,13 @@ def guide_on_lst_grid(
         data = g.transpose(*shared, ydim, xdim).variable.data
         return data.reshape(-1, g.sizes[ydim], g.sizes[xdim]) if shared else data[None]
     r = _nesting_factor(guide, lst)
-    data = prepare_guide(guide, lst, r, lead, time_tolerance=time_tolerance,
-                         require_detail=False)
+    with warnings.catch_warnings():
+        if r == 1:  # a guide of about the LST's pixel in another CRS: statistics need no
+            # detail below the LST's pixel (the warning speaks of guided methods)
+            warnings.filterwarnings("ignore", message=r"the guide's pixels .* are not finer",
+                                    category=GuideAlignmentWarning)
+        data = prepare_guide(guide, lst, r, lead, time_tolerance=time_tolerance,
+                             require_detail=False)
     if data.shape[1] != 1:
         raise GridError(f"the guide has {data.shape[1]} bands: pass a single band")
     data = data[:, 0]
@@ -1225,8 +1321,10 @@ def measure_offset(
 
     if mode == "ignore":
         return None
-    g = guide_bands(guide)
-    lazy = isinstance(lst.variable.data, dsa.Array) or isinstance(g.variable.data, dsa.Array)
+    bands = _guide_band_list(guide)
+    g = bands[0]  # the first band is measured: each may lie on its own grid
+    lazy = isinstance(lst.variable.data, dsa.Array) or any(
+        isinstance(b.variable.data, dsa.Array) for b in bands)
     if mode is None:
         mode = "check" if lazy else "auto"
     if lazy and mode == "check":
@@ -1532,10 +1630,53 @@ _OTHER_BANDS = frozenset({
 })
 
 
+#: reflectance bands as products name them: MODIS ``sur_refl_b02`` (MOD09GQ/GA), Landsat
+#: Collection 2 ``SR_B5`` (also within a file name), MCD43A4 ``Nadir_Reflectance_Band2``
+_PRODUCT_BAND = re.compile(r"(^|_)(sur_refl_b\d+|sr_b\d+|nadir_reflectance_band\d*)($|_)")
+#: a Sentinel-2 style band, zero-padded (``B04``, ``B08``, ``B8A``, ``B11``); a bare ``b1`` is
+#: a band number that says nothing (Earth Engine's default name, a numbered stack)
+_S2_BAND = re.compile(r"b(0\d|1[0-2]|8a)")
+
+
+def _other_quantities(label: str) -> set[str]:
+    """The quantities other than NDVI a label names: words ('red', 'nir', 'reflectance') and
+    products' reflectance band names (:data:`_PRODUCT_BAND`, :data:`_S2_BAND`)."""
+    low = label.lower()
+    found = _tokens(low) & _OTHER_BANDS
+    for part in re.split(r"[^a-z0-9_]+", low):
+        m = _PRODUCT_BAND.search(part)
+        if m:
+            found.add(m.group(2))
+    found |= {t for t in _tokens(low) if _S2_BAND.fullmatch(t)}
+    return found
+
+
+def _says_ndvi(text: str) -> bool:
+    return "ndvi" in _tokens(text) or "normalized difference vegetation" in text.lower()
+
+
+def _described(da: xr.DataArray, name: str | None) -> str | None:
+    """A channel's label: its name, with its long_name (or standard_name) added when that names
+    another quantity than NDVI and the name names none (a MOD09GQ band read as 'band_data'
+    whose long_name is '250m Surface Reflectance Band 2' was taken for DISR's NDVI)."""
+    said = [t for t in (da.attrs.get("long_name"), da.attrs.get("standard_name"))
+            if isinstance(t, str) and t.strip()]
+    if not said or any(_says_ndvi(t) for t in said):
+        return name
+    if name is not None and (_says_ndvi(name) or _other_quantities(name)):
+        return name  # the name says what it is
+    other = [t for t in said if _other_quantities(t)]
+    if not other:
+        return name
+    return other[0] if name is None else f"{name} ({other[0]})"
+
+
 def guide_labels(guide: GuideLike) -> list[str | None]:
     """The label of each channel of a guide as :func:`prepare_guide` orders them: the keys of a
     dict or Dataset, the names of a list's DataArrays, a DataArray's text labels along its one
-    extra dim ('band') or its name; None where nothing labels a channel.
+    extra dim ('band') or its name; None where nothing labels a channel. A DataArray's
+    long_name or standard_name that names another quantity than NDVI (a reflectance) is added
+    to a name that names none (``'band_data (250m Surface Reflectance Band 2)'``).
 
     Examples
     --------
@@ -1549,7 +1690,8 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
     if isinstance(guide, Mapping):
         return [str(k) for k in guide]
     if isinstance(guide, (list, tuple)):
-        return [None if getattr(g, "name", None) is None else str(g.name) for g in guide]
+        return [_described(g, None if getattr(g, "name", None) is None else str(g.name))
+                if isinstance(g, xr.DataArray) else None for g in guide]
     if not isinstance(guide, xr.DataArray):
         return []
     try:
@@ -1561,12 +1703,10 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
         return [str(v) for v in guide[extra[0]].values]
     if extra and any(guide.sizes[d] > 1 for d in extra):
         return [None] * int(np.prod([guide.sizes[d] for d in extra]))
-    return [None if guide.name is None else str(guide.name)]
+    return [_described(guide, None if guide.name is None else str(guide.name))]
 
 
 def _tokens(label: str) -> set[str]:
-    import re
-
     return {t for t in re.split(r"[^a-z0-9]+", label.lower()) if t}
 
 
@@ -1575,7 +1715,9 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
     (``names``, in order): a band labelled as another quantity ('red' where the model takes
     'ndvi'), or the model's channels in another order. Unlabelled channels, and labels that
     neither name a model channel nor another known quantity ('band_data', 'b1'), pass: the
-    statistics check (:func:`check_guide_values`) judges their values.
+    statistics check (:func:`check_guide_values`) judges their values. Products' reflectance
+    band names ('sur_refl_b02', 'SR_B5', 'B04', 'Nadir_Reflectance_Band2') name another
+    quantity than NDVI: a NIR band passed the statistics check and shifted DISR's output by 2 K.
 
     Examples
     --------
@@ -1615,7 +1757,7 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
             # a model name that is no known quantity ('sur_refl_b01', 'SR_B4'): 'red' may be
             # it, renamed; the values' check judges
             continue
-        other = _tokens(label) & _OTHER_BANDS
+        other = _other_quantities(label)
         if other:
             hint = (" For MODIS, `ndvi = (nir - red) / (nir + red)` of the surface reflectances."
                     if "ndvi" in names[c] else "")

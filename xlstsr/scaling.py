@@ -435,13 +435,11 @@ def _check_guide_grid(guide: xr.DataArray, lst: xr.DataArray) -> None:
     say it lies elsewhere (half a pixel or a scene away), which was used as if aligned."""
     gy, gx = spatial_dims(guide)
     ly, lx = spatial_dims(lst)
-    other = crs_mismatch(guide, lst)
-    if other is not None:
-        gcrs, lcrs = other
-        # was "the guide's pixel (0.000631) is not the LST's (70) divided by an integer"
-        raise GridError(f"the guide ({gcrs}) and the LST ({lcrs}) are in other CRSs: put the "
-                        "guide on the LST's grid, or a grid nested in it "
-                        "(`guide.rio.reproject_match(lst)`).")
+    if crs_mismatch(guide, lst) is not None:
+        # aligned as upscale aligns a guide (guide_on_lst_grid: nested grid, footprint mean);
+        # it was refused with `guide.rio.reproject_match(lst)` as advice, a nearest-neighbour
+        # resampling (one 250 m NDVI pixel per 1 km pixel: the slope trend changed sign)
+        return
     if (guide.sizes[gy], guide.sizes[gx]) != (lst.sizes[ly], lst.sizes[lx]):
         return
     for d, e in ((gy, ly), (gx, lx)):
@@ -457,8 +455,10 @@ def _check_guide_grid(guide: xr.DataArray, lst: xr.DataArray) -> None:
             raise GridError(
                 f"the guide has the LST's shape but not its grid: its {d!r} is off by {off:.6g} "
                 f"({off / step:.3g} pixels), and a guide of the LST's shape is taken pixel for "
-                "pixel; put it on the LST's grid (`guide.rio.reproject_match(lst)`, after "
-                "co-registration: xlstsr.coregister)."
+                "pixel; put it on the LST's grid by its footprint mean (`guide.rio."
+                "reproject_match(lst, resampling=Resampling.average)`, with `from "
+                "rasterio.enums import Resampling`; after co-registration: xlstsr.coregister), "
+                "or pass it on its own finer grid, which is aligned as upscale aligns it."
             )
 
 
@@ -618,8 +618,11 @@ def scaling_stats(
         input (digital numbers, Celsius or an undeclared fill value are refused, naming the
         fix).
     guide : DataArray or str, optional
-        A guide (e.g. NDVI) on the LST grid or on a finer grid nested by an integer factor (then
-        averaged onto the LST grid). Adds LST-guide correlation and slope per coarse factor.
+        A guide (e.g. NDVI) on the LST grid, or on a finer grid in any CRS: aligned as
+        :func:`xlstsr.upscale` aligns a guide (on the grid nested in the LST's nearest its
+        pixel; sliced when it nests exactly, else reprojected by its footprint mean with a
+        GuideAlignmentWarning), then averaged onto the LST grid. Adds LST-guide correlation and
+        slope per coarse factor.
     lags : iterable of int, optional
         Increment lags in pixels (default: powers of two up to a quarter of the smaller side).
     factors : iterable of int, optional
