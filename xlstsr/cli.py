@@ -160,6 +160,80 @@ def _landsat_c2l2(path: str) -> Any:
     return open_landsat_c2l2(p)["lst"]
 
 
+#: a scene's surface temperature band, the file a user gives as the LST
+_C2L2_ST_BAND = re.compile(r"_(st_b10|st_b6)\.tiff?$", re.IGNORECASE)
+
+
+def _c2l2_lst(path: str, command: str, units: str | None, nodata: float | None,
+              scale: float | None, offset: float | None) -> Any:
+    """The LST of a Landsat Collection 2 Level-2 scene given as the input of ``upscale`` or
+    ``scaling`` (its folder, its ``*_ST_B10.TIF``, its MTL), decoded by
+    :func:`xlstsr.io.open_landsat_c2l2` as ``evaluate`` reads a reference; None for any other
+    input, or for a thermal band alone (no ``QA_PIXEL`` beside it) that the user decodes with
+    ``--scale`` and ``--offset`` (both: the scale alone gave 166 K for a 315 K scene, exit 0).
+    ``xlstsr train`` opens files itself (``command`` "train": None, or a refusal)."""
+    from xlstsr.io.landsat import C2L2_ST_OFFSET, C2L2_ST_SCALE
+
+    p = Path(path)
+    if "://" in path or not (
+            _C2L2_SCENE_FILE.search(p.name) if not p.is_dir()
+            else any(_C2L2_SCENE_FILE.search(q.name) for q in p.iterdir())):
+        return None  # not a scene's file, nor a folder holding one (a .zarr store)
+    band = _C2L2_ST_BAND.search(p.name) if p.is_file() else None
+    alone = False
+    if band is not None:  # its QA_PIXEL (fill, clouds, water) beside it, in any case
+        qa = f"{p.name[: band.start() + 1]}qa_pixel.tif".lower()
+        alone = not any(q.name.lower() in (qa, qa + "f") for q in p.parent.iterdir())
+    decoding = f"--scale {C2L2_ST_SCALE:g} --offset {C2L2_ST_OFFSET:g} --nodata 0"
+    given = [f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}" for k, v in (
+        ("scale", scale), ("offset", offset), ("nodata", nodata)) if v is not None]
+    if alone and given:  # the user's own decoding of the band alone: whole, or refused
+        if scale is not None and offset is None:
+            raise UsageError(
+                f"--scale {scale:g} without --offset: {p.name} is a Landsat Collection 2 Level-2 "
+                f"surface temperature band, stored as DN x {C2L2_ST_SCALE:g} + "
+                f"{C2L2_ST_OFFSET:g} K; the scale alone reads it {C2L2_ST_OFFSET:g} K too cold. "
+                f"Pass both: `{decoding}` (or put its QA_PIXEL.TIF beside it: the Landsat reader "
+                "then decodes it and masks clouds and water)"
+            )
+        return None
+    if units not in (None, "K"):
+        given.insert(0, f"--units {units}")
+    if given:
+        raise UsageError(
+            f"{' '.join(given)}: {path} is a Landsat Collection 2 Level-2 scene, which its "
+            f"reader decodes to Kelvin (scale {C2L2_ST_SCALE:g}, offset {C2L2_ST_OFFSET:g} K, "
+            "fill; clouds and water masked with its QA_PIXEL): drop "
+            + ("them" if len(given) > 1 else given[0].split()[0])
+        )
+    if alone:
+        raise UsageError(
+            f"{path} is a Landsat Collection 2 Level-2 surface temperature band, and its folder "
+            f"lacks {p.name[: band.start() + 1]}QA_PIXEL.TIF (fill, clouds, water): download it "
+            "beside the band for the Landsat reader to decode and mask the scene, or decode the "
+            f"band alone, clouds unmasked: `{decoding}`"
+        )
+    if command == "train":  # fit_files reads its --lst with open_path: not the decoded scene
+        raise UsageError(
+            f"--lst {path} is a Landsat Collection 2 Level-2 scene, which `xlstsr train` does not "
+            "decode (scale, 149 K offset, clouds): write its decoded LST first, e.g. in Python "
+            f"`xlstsr.io.open_landsat_c2l2({str(path)!r})['lst'].to_dataset().to_zarr("
+            "'lst_landsat.zarr')`, then `--lst lst_landsat.zarr`"
+        )
+    return _landsat_c2l2(path)
+
+
+def _open_lst(args: argparse.Namespace) -> Any:
+    """The LST input of ``upscale`` / ``scaling`` with the user's declarations, and its file's
+    global attributes: a Landsat Collection 2 Level-2 scene through its reader (as evaluate
+    reads one), anything else through :func:`_open_field_and_globals`."""
+    lst = _c2l2_lst(args.input, args.command, args.units, args.nodata, args.scale, args.offset)
+    if lst is not None:
+        return lst, {}
+    field, globs = _open_field_and_globals(args.input, args.variable, "LST", band=args.band)
+    return _declare(field, args.units, args.nodata, args.scale, offset=args.offset), globs
+
+
 def _open_field(path: str, variable: str | None, role: str, flag: str = "--variable",
                 band: int | None = None) -> Any:
     """One DataArray from a file: a Dataset's variable (named, or its only one), or one band of
@@ -178,7 +252,13 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
     from xlstsr.io import format_of, open_path
     from xlstsr.validate import global_attrs, select_variable
 
-    kwargs = {"variable": variable} if (variable and format_of(path) == "hdf4") else {}
+    kwargs: dict[str, Any] = ({"variable": variable} if (variable and format_of(path) == "hdf4")
+                              else {})
+    if variable and "/" in variable and format_of(path) == "netcdf":
+        # a variable inside a NetCDF-4 group (ECOSTRESS's SDS/LST): that group, opened as a
+        # Dataset (its attributes kept), then its variable
+        group, _, variable = variable.strip("/").rpartition("/")
+        kwargs["group"] = group
     band_flag = flag.replace("variable", "band")  # --reference-band beside --reference-variable
     if band is not None:
         if format_of(path) != "cog":
@@ -187,6 +267,10 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
         kwargs["band"] = band
     try:
         obj = open_path(path, **kwargs)
+    except VariableNotFoundError as err:  # a NetCDF-4 file's groups: named as the flag takes them
+        text = re.sub(r"`variable='([^']+)'`", rf"`{flag} \1`", str(err))
+        text = re.sub(r"\s*\(or open the group: `group='[^']*'`\)", "", text)
+        raise UsageError(f"{path}: {text}" if path not in text else text) from None
     except XlstsrError as err:  # open_cog's "pass `band=` 1 to N": this file's own flag
         text = re.sub(r"pass `band=` 1 to (\d+)", rf"pass {band_flag} 1 to \1", str(err))
         if text == str(err):
@@ -334,7 +418,7 @@ def _parse_chunks(spec: str | None, dims: tuple[str, ...], ydim: str, xdim: str)
 
 
 def _declare(da: Any, units: str | None, nodata: float | None,
-             scale: float | None = None, role: str = "") -> Any:
+             scale: float | None = None, role: str = "", offset: float | None = None) -> Any:
     """The user's declarations about the input, as the attributes the front door reads
     (``role`` "coarse": those of evaluate's ``--coarse-units``, ``--coarse-nodata``...; "guide":
     ``--guide-nodata``, ``--guide-scale``, which the guide's decoding reads; "reference":
@@ -346,15 +430,19 @@ def _declare(da: Any, units: str | None, nodata: float | None,
     if scale is not None and not (math.isfinite(scale) and scale > 0):
         example = "0.0001" if role == "guide" else "0.02"
         raise UsageError(f"{flag}scale must be a number > 0, e.g. {example}, got {scale!r}")
-    declared = {"units": units, "_FillValue": nodata, "scale_factor": scale}
+    if offset is not None and not math.isfinite(offset):
+        raise UsageError(f"{flag}offset must be a finite number, e.g. 149 (Landsat Collection 2 "
+                         f"Level-2 surface temperature), got {offset!r}")
+    # value x scale + offset, as CF's add_offset (the front door decodes both)
+    declared = {"units": units, "_FillValue": nodata, "scale_factor": scale, "add_offset": offset}
     if not role:
         return declare_lst(da, declared)
     try:
         return declare_lst(da, declared, what=role)
     except XlstsrError as err:  # its advice names the LST's flags and fit_files' argument
         text = re.sub(r",\s*(truth_)?declare\['\w+'\] in fit_files", "", str(err))
-        raise UsageError(re.sub(r"(?<![\w-])--(units|nodata|scale)\b", rf"{flag}\1", text)
-                         ) from None
+        raise UsageError(re.sub(r"(?<![\w-])--(units|nodata|scale|offset)\b", rf"{flag}\1",
+                                text)) from None
 
 
 #: a refusal that tells a Python user to set the scale attribute: the command line's way
@@ -459,9 +547,19 @@ _EVALUATE_FLAGS = (
     (re.compile(r"\bmade with factor (\d+)"), "--factor {0}"),
 )
 #: the reference's declarations that are not an argument of evaluate (its units: a Python user
-#: sets the attribute), for the refusals of the reference only: the super-resolved field has no
-#: units flag, and "set `da.attrs['units'] = 'degC'`" of the sr is not --reference-units
+#: sets the attribute), for the refusals of the reference only: "set `da.attrs['units'] =
+#: 'degC'`" of the sr is its --units (:data:`_SR_FLAGS`), not --reference-units
 _REFERENCE_FLAGS = ((_UNITS_DECLARED, "--reference-units {0}"),)
+#: the super-resolved field's declarations (``xlstsr evaluate``'s --units, --nodata, --scale,
+#: --offset, as upscale's of its input): its refusals name Python attrs only
+_SR_FLAGS = (
+    (_UNITS_DECLARED, "--units {0}"),
+    (re.compile(r"attrs\['_FillValue'\] = ([-+\w.]+)"), "--nodata {0}"),
+    (re.compile(r"scale_factor=([\d.]+)"), "--scale {0}"),
+    (re.compile(r"add_offset=([-\d.]+)"), "--offset {0}"),
+)
+#: the subject of a refusal of the super-resolved field (evaluate's ``what``)
+_SR_SUBJECT = re.compile(r"^(?:the |every valid )?super-resolved\b")
 #: the subject of a refusal of the reference (decode_lst's ``what="reference"``)
 _REFERENCE_SUBJECT = re.compile(r"(?:the |every valid )?reference\b")
 #: scaling_stats' Python arguments -> ``xlstsr scaling``'s flags
@@ -582,12 +680,15 @@ def _cli_hints(message: str, command: str | None = None,
         message = _with_flags(message, _EVALUATE_FLAGS, typed)
         if "coarse LST" in message:  # a refusal of the --coarse file: its own flags
             message = _with_flags(message, _COARSE_FLAGS, typed)
+        elif _SR_SUBJECT.search(message):  # one of the sr: --units, --nodata, --scale, --offset
+            message = _with_flags(message, _SR_FLAGS, typed)
         elif _REFERENCE_SUBJECT.match(message):  # one of the reference: --reference-units
             message = _with_flags(message, _REFERENCE_FLAGS, typed)
     if command == "scaling":
         message = _with_flags(message, _SCALING_FLAGS, typed)
-    if _SET_SCALE.search(message) and "--scale" not in message and command != "evaluate":
-        # (evaluate has no --scale: its inputs' scales are --reference-scale, --coarse-scale)
+    if _SET_SCALE.search(message) and "--scale" not in message and (
+            command != "evaluate" or _SR_SUBJECT.search(message)):
+        # (evaluate's --scale is the sr's: the reference's and coarse input's are their own)
         message += (" On the command line: `--scale FACTOR` (e.g. `--scale 0.02 --nodata 0` "
                     "for MODIS LST digital numbers stored without scale metadata).")
     if command in ("upscale", "scaling", "train") and re.search(r"\bguide\b", message):
@@ -932,10 +1033,12 @@ _QUALIFIERS = {
     "coarse_units": ("--coarse", "describes the --coarse file"),
     "coarse_nodata": ("--coarse", "describes the --coarse file"),
     "coarse_scale": ("--coarse", "describes the --coarse file"),
+    "coarse_offset": ("--coarse", "describes the --coarse file"),
     "truth_variable": ("--truth", "names a variable of the --truth file"),
     "truth_units": ("--truth", "describes the --truth file (--units describes the LST)"),
     "truth_nodata": ("--truth", "describes the --truth file (--nodata describes the LST)"),
     "truth_scale": ("--truth", "describes the --truth file (--scale describes the LST)"),
+    "truth_offset": ("--truth", "describes the --truth file (--offset describes the LST)"),
 }
 
 #: what the message adds to "add --truth"
@@ -1002,8 +1105,7 @@ def _upscale(args: argparse.Namespace) -> int:
     if m.needs_guide and not args.guide:
         raise UsageError(f"method {m.name!r} needs a fine guide: pass --guide ndvi.tif")
     _check_dependent_flags(args)
-    field, globs = _open_field_and_globals(args.input, args.variable, "LST", band=args.band)
-    lst = _declare(field, args.units, args.nodata, args.scale)
+    lst, globs = _open_lst(args)
     ydim, xdim = _spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ydim, xdim)]
     if len(lead) > 1:
@@ -1081,7 +1183,7 @@ def _to_raster(sr: Any, path: Any) -> None:
     import numpy as np
 
     from xlstsr.grid import _transform
-    from xlstsr.io.cog import band_time_tags
+    from xlstsr.io.cog import DESCRIPTION_COORD, band_time_tags
     from xlstsr.validate import spatial_names
 
     sr = sr.rename(spatial_names(sr))  # lat/lon dims: rioxarray writes y/x only
@@ -1091,6 +1193,12 @@ def _to_raster(sr: Any, path: Any) -> None:
             if len(lead) == 1 and lead[0] in sr.coords and lead[0] != "band" else {})
     if not lead and "time" in sr.coords and sr["time"].ndim == 0:
         tags = band_time_tags(sr["time"].values)  # one day's field (`ds.sel(time=t)` saved)
+    named = sr.coords.get(DESCRIPTION_COORD)
+    if named is not None and named.ndim == 1 and len(lead) == 1 and named.dims == (lead[0],):
+        # the input's band descriptions (an Earth Engine stack's 'LST_2020-07-01'...), not
+        # 'land surface temperature (super-resolved)' of every band: the only record of which
+        # band is which date or name
+        sr = sr.assign_attrs(long_name=tuple(str(v) for v in named.values))
     sr = sr.squeeze(drop=True)
     # an input store's encoding (its _FillValue, dtype, codecs) is not the GeoTIFF's
     sr.encoding = {k: v for k, v in sr.encoding.items() if k == "grid_mapping"}
@@ -1122,7 +1230,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"the reference {args.reference} is the super-resolved file itself: "
                          "its scores would be perfect by construction; pass the fine truth "
                          "(e.g. ASTER or Landsat LST) as the reference")
-    sr = _open_field(args.sr, args.variable, "LST")
+    # the sr's own declarations, as upscale's of its input (another tool's output in degC
+    # without a tag, or with an undeclared fill)
+    sr = _declare(_open_field(args.sr, args.variable, "LST"), args.units, args.nodata,
+                  args.scale, offset=args.offset)
     ref = _landsat_c2l2(args.reference)
     if ref is not None and args.reference_units not in (None, "K"):
         raise UsageError(f"--reference-units {args.reference_units}: {args.reference} is a "
@@ -1139,7 +1250,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.coarse:
         coarse = _declare(
             _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable"),
-            args.coarse_units, args.coarse_nodata, args.coarse_scale, role="coarse")
+            args.coarse_units, args.coarse_nodata, args.coarse_scale, role="coarse",
+            offset=args.coarse_offset)
     clear = None
     for path in masks:
         # a cloud / water / QC layer: 0 is clear, anything else (its fill too) is not scored;
@@ -1221,8 +1333,7 @@ def _scaling(args: argparse.Namespace) -> int:
     if args.figure:
         _refuse_existing(args.figure, args.overwrite)
     _check_writable(args.output, args.figure)
-    lst = _declare(_open_field(args.input, args.variable, "LST", band=args.band), args.units,
-                   args.nodata, args.scale)
+    lst = _open_lst(args)[0]
     guide = None
     if args.guide:
         guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale)
@@ -1377,7 +1488,12 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if value is not None and not (math.isfinite(value) and value > 0):
             example = "0.0001" if flag == "--guide-scale" else "0.02"
             parser.error(f"{flag} must be a number > 0, e.g. {example}, got {value!r}")
+    for flag, value in (("--offset", args.offset), ("--truth-offset", args.truth_offset)):
+        if value is not None and not math.isfinite(value):
+            parser.error(f"{flag} must be a finite number, e.g. 149, got {value!r}")
     _refuse_input(args.out, args.lst, args.guide, args.truth, args.resume)
+    # a Landsat Collection 2 Level-2 scene: its scale without the 149 K offset, or not decoded
+    _c2l2_lst(args.lst, "train", args.units, args.nodata, args.scale, args.offset)
     from xlstsr.io.formats import DATA_SUFFIXES
     from xlstsr.plot import FIGURE_SUFFIXES
 
@@ -1422,9 +1538,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
             seed=args.seed, progress=args.progress, logger=args.logger, log_dir=args.log_dir,
             callbacks=callbacks, ckpt_path=args.resume, trainer_options=trainer,
-            declare={"units": args.units, "_FillValue": args.nodata, "scale_factor": args.scale},
+            declare={"units": args.units, "_FillValue": args.nodata, "scale_factor": args.scale,
+                     "add_offset": args.offset},
             truth_declare={"units": args.truth_units, "_FillValue": args.truth_nodata,
-                           "scale_factor": args.truth_scale},
+                           "scale_factor": args.truth_scale, "add_offset": args.truth_offset},
             guide_declare={"_FillValue": args.guide_nodata, "scale_factor": args.guide_scale},
         )
     except KeyboardInterrupt as err:  # Ctrl-C: fit stopped the Trainer, nothing was written
@@ -1559,6 +1676,11 @@ def _add_input_declarations(p: argparse.ArgumentParser, role: str = "",
                    help=f"factor turning stored values into the units of {what} when the file "
                    "does not declare it (e.g. 0.02 for MODIS LST digital numbers, 0.1 for "
                    "Kelvin x 10)")
+    p.add_argument(f"{flag}offset", type=float, default=None,
+                   help=f"added to stored values after {flag}scale (value x scale + offset, as "
+                   f"CF add_offset) to give the units of {what} when the file does not declare "
+                   f"it (e.g. 149 with {flag}scale 0.00341802 for Landsat Collection 2 Level-2 "
+                   "surface temperature digital numbers)")
 
 
 def _add_guide_declarations(p: argparse.ArgumentParser) -> None:
@@ -1678,6 +1800,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--coarse", default=None,
                    help="the coarse input (adds coarse consistency; needed by --coregister)")
     e.add_argument("--coarse-variable", default=None, help="variable of a .nc/.zarr --coarse")
+    _add_input_declarations(e, "", "the super-resolved LST (sr)")
     _add_input_declarations(e, "coarse", "the --coarse LST")
     e.add_argument("--factor", type=_factor, default=None,
                    help="upscaling factor (default: the sr's xlstsr_factor attribute)")

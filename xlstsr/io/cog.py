@@ -162,19 +162,38 @@ def open_cog(
         steps = (_tagged_band_times(da.attrs, da.sizes["band"]) if "band" in da.dims
                  else None)
         da.attrs = {k: v for k, v in da.attrs.items() if k != BANDS_TAG}
+        # the bands' own descriptions (an Earth Engine / gdal_merge / QGIS stack's dates or
+        # names): read as a tuple into attrs['long_name'], which upscale overwrote
+        described = _band_descriptions(da)
+        if described is not None:
+            da.attrs = {k: v for k, v in da.attrs.items() if k != "long_name"}
         if band is not None:
             if isinstance(band, bool) or "band" not in da.dims or band not in da["band"].values:
                 n = da.sizes.get("band", 1)
                 raise XlstsrError(f"{os.fspath(path)} has no band {band!r} (it has {n}; bands "
                                   f"are numbered from 1): pass `band=` 1 to {n}.")
-            picked = None if steps is None else steps[list(da["band"].values).index(band)]
+            index = list(da["band"].values).index(band)
+            picked = None if steps is None else steps[index]
             da = da.sel(band=band, drop=True)
+            if described is not None:  # that band's own description
+                da.attrs["long_name"] = described[index]
             if picked is not None:  # the band's own step
                 return da.assign_coords(time=picked)
         elif "band" in da.dims and da.sizes["band"] == 1:
             da = da.isel(band=0, drop=True)
         elif steps is not None:  # bands that are dated steps: a time dim again
-            return da.rename(band="time").assign_coords(time=steps)
+            out = da.rename(band="time").assign_coords(time=steps)
+            if described is not None:
+                out = out.assign_coords({DESCRIPTION_COORD: ("time", described)})
+            return out
+        elif described is not None:
+            dates = _description_dates(described)
+            if dates is not None:  # one date per band in its description: the time steps
+                return da.rename(band="time").assign_coords(
+                    {"time": dates, DESCRIPTION_COORD: ("time", described)})
+            # names that are not dates: kept beside the band numbers (written back by the
+            # outputs: .tif band descriptions, a .zarr/.nc coordinate)
+            da = da.assign_coords({DESCRIPTION_COORD: ("band", described)})
         when = _tagged_time(da.attrs)
         if when is not None and "band" not in da.dims:  # one step of to_cogs: its date
             da = da.assign_coords(time=when)
@@ -240,6 +259,62 @@ def open_cog(
         out = out.chunk({"time": chunks["time"]})
     crs = arrays[0].rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
+
+
+#: the coordinate that keeps a multi-band GeoTIFF's band descriptions along its bands (or the
+#: time steps they date), which the .tif output writes back as its band descriptions
+DESCRIPTION_COORD = "band_description"
+
+
+def _band_descriptions(da: xr.DataArray) -> list[str] | None:
+    """The descriptions of a multi-band GeoTIFF's bands (rioxarray's ``long_name`` tuple, one
+    per band), or None: one band, no descriptions, or one text for every band (xlstsr's own
+    outputs say 'land surface temperature (super-resolved)' of each)."""
+    names = da.attrs.get("long_name")
+    n = da.sizes.get("band", 1)
+    if n < 2 or not isinstance(names, (tuple, list)) or len(names) != n:
+        return None
+    texts = [str(v).strip() if v is not None else "" for v in names]
+    return texts if all(texts) and len(set(texts)) > 1 else None
+
+
+#: a date in a band description, as the exporters write it: ISO ``2020-07-01``, ``2020_07_01``
+#: (Earth Engine's ``LST_Day_1km_2020_07_01``), ``20200701``, MODIS's ``A2020183``; not part of a
+#: longer number
+_DESCRIBED_DATE = re.compile(
+    r"(?<![0-9])(?P<y>\d{4})(?P<s>[-_]?)(?P<m>\d{2})(?P=s)(?P<d>\d{2})(?![0-9])"
+    r"|(?<![A-Za-z0-9])A(?P<jy>\d{4})(?P<doy>\d{3})(?![0-9])")
+
+
+def _described_date(text: str) -> np.datetime64 | None:
+    """The one date a band description holds (None: none, several, or not a real date)."""
+    found = set()
+    for m in _DESCRIBED_DATE.finditer(text):
+        try:
+            if m["jy"]:
+                year, doy = int(m["jy"]), int(m["doy"])
+                if not 1 <= doy <= 366:
+                    return None
+                date = np.datetime64(f"{year:04d}-01-01") + np.timedelta64(doy - 1, "D")
+                if date.astype("datetime64[Y]").astype(int) + 1970 != year:
+                    return None
+            else:
+                year = int(m["y"])
+                date = np.datetime64(f"{m['y']}-{m['m']}-{m['d']}")
+        except ValueError:  # 20201340: a number, not a date
+            return None
+        if not 1900 <= year <= 2200:
+            return None
+        found.add(date)
+    return next(iter(found)).astype("datetime64[ns]") if len(found) == 1 else None
+
+
+def _description_dates(texts: list[str]) -> list[np.datetime64] | None:
+    """One date per band description, all different; None unless every one holds exactly one."""
+    dates = [_described_date(t) for t in texts]
+    if any(d is None for d in dates) or len(set(dates)) != len(dates):
+        return None
+    return dates
 
 
 #: the layer of a MODIS product file, by name or by its ``source_subdataset`` tag

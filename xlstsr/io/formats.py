@@ -14,10 +14,11 @@ from typing import Any, Literal
 
 import xarray as xr
 
-from ..errors import InputNotFoundError, InputTypeError, XlstsrError
+from ..errors import InputNotFoundError, InputTypeError, VariableNotFoundError, XlstsrError
 from .zarr import is_zarr_path, open_zarr
 
-__all__ = ["DATA_SUFFIXES", "WRITABLE", "check_writable", "format_of", "open_path"]
+__all__ = ["DATA_SUFFIXES", "WRITABLE", "check_writable", "format_of", "netcdf_group_variables",
+           "open_path"]
 
 Format = Literal["zarr", "netcdf", "cog", "hdf4"]
 _SUFFIXES: dict[str, Format] = {
@@ -126,7 +127,10 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     Zarr and NetCDF give a Dataset (``spatial_ref`` decoded as a coordinate, as
     ``decode_coords="all"`` does), a GeoTIFF a DataArray (:func:`xlstsr.io.open_cog` with its
     internal tiling as chunks), an ``.hdf`` granule one variable (:func:`xlstsr.io.open_modis`,
-    ``variable="LST_Day_1km"`` by default). ``kwargs`` go to the reader.
+    ``variable="LST_Day_1km"`` by default). ``kwargs`` go to the reader. A NetCDF's
+    ``variable`` (a name, or ``group/name`` inside a NetCDF-4/HDF5 file, e.g. ECOSTRESS's
+    ``SDS/LST``) gives that DataArray; a root without variables whose groups hold them is
+    refused naming them as ``group/name``.
     """
     if not isinstance(path, (str, os.PathLike)):
         items = [os.fspath(p) for p in path if isinstance(p, (str, os.PathLike))] \
@@ -160,15 +164,7 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     if fmt == "zarr":
         return open_zarr(path, **kwargs)
     if fmt == "netcdf":
-        try:
-            return xr.open_dataset(os.fspath(path),
-                                   **{"chunks": {}, "decode_coords": "all", **kwargs})
-        except (OSError, ValueError) as err:  # xarray: "did not find a match in any ... backends"
-            raise XlstsrError(
-                f"cannot read {os.fspath(path)} as NetCDF ({str(err).splitlines()[0]}); check "
-                "that it is a complete NetCDF file (`ncdump -h` opens it) and that a NetCDF "
-                "backend is installed (netCDF4 or h5netcdf for NetCDF-4)."
-            ) from err
+        return _open_netcdf(path, remote, **kwargs)
     if fmt == "hdf4":
         from .modis import open_modis
 
@@ -176,3 +172,88 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     from .cog import open_cog
 
     return open_cog(os.fspath(path), **{"chunks": True, **kwargs})
+
+
+def netcdf_group_variables(path: str | os.PathLike) -> list[str]:
+    """The variables held in the groups of a NetCDF-4/HDF5 file, as ``group/variable`` paths
+    (``SDS/LST`` of an ECOSTRESS granule), dimension coordinates left out; [] for a file
+    without groups or that h5netcdf cannot read (NetCDF-3)."""
+    try:
+        import h5netcdf
+    except ImportError:
+        return []
+    found: list[str] = []
+
+    def walk(group: Any, prefix: str) -> None:
+        for name, sub in group.groups.items():
+            here = f"{prefix}{name}"
+            dims = set(sub.dimensions)
+            found.extend(f"{here}/{v}" for v, var in sub.variables.items()
+                         if v not in dims and len(var.dimensions) >= 1)
+            walk(sub, f"{here}/")
+
+    try:
+        with h5netcdf.File(os.fspath(path), "r") as f:
+            walk(f, "")
+    except (OSError, ValueError, TypeError):
+        return []
+    return found
+
+
+def _grouped_example(grouped: list[str]) -> str:
+    """The grouped variable to show as the example: one that says LST, else the first."""
+    import re
+
+    return next((g for g in grouped if re.search(r"(^|/)[^/]*(lst|temp)", g, re.I)), grouped[0])
+
+
+def _groups_hold(grouped: list[str]) -> str:
+    """"its groups (science) hold ['science/LST']": the groups, then their variables."""
+    groups = ", ".join(dict.fromkeys(g.rpartition("/")[0] for g in grouped))
+    return f"its groups ({groups}) hold {grouped[:12]}{' ...' if len(grouped) > 12 else ''}"
+
+
+def _open_netcdf(path: Any, remote: bool, **kwargs: Any) -> xr.Dataset | xr.DataArray:
+    """A NetCDF file as a Dataset; ``variable`` (a name, or ``group/name`` inside a NetCDF-4
+    file, as ECOSTRESS's ``SDS/LST``) as that DataArray. A root without variables whose groups
+    hold them is refused naming them (xarray opens the empty root without a word)."""
+    variable = kwargs.pop("variable", None)
+    if variable is not None and "/" in str(variable) and "group" not in kwargs:
+        group, _, variable = str(variable).strip("/").rpartition("/")
+        kwargs["group"] = group
+    try:
+        ds = xr.open_dataset(os.fspath(path), **{"chunks": {}, "decode_coords": "all", **kwargs})
+    except (OSError, ValueError) as err:  # xarray: "did not find a match in any ... backends"
+        grouped = [] if remote or "group" not in kwargs else netcdf_group_variables(path)
+        if grouped:  # a group that is not in the file
+            raise VariableNotFoundError(
+                f"{os.fspath(path)} has no group {kwargs['group']!r}; {_groups_hold(grouped)}: "
+                "name one as "
+                f"GROUP/VARIABLE, e.g. `variable='{_grouped_example(grouped)}'`."
+            ) from None
+        raise XlstsrError(
+                f"cannot read {os.fspath(path)} as NetCDF ({str(err).splitlines()[0]}); check "
+                "that it is a complete NetCDF file (`ncdump -h` opens it) and that a NetCDF "
+                "backend is installed (netCDF4 or h5netcdf for NetCDF-4)."
+            ) from err
+    grouped = ([] if remote or (ds.data_vars and variable is None) or "group" in kwargs
+               else netcdf_group_variables(path))
+    if variable is not None:
+        if variable in ds.data_vars:
+            return ds[variable]
+        where = f"group {kwargs['group']!r} of " if "group" in kwargs else ""
+        more = (f" ({_groups_hold(grouped)}: name one as GROUP/VARIABLE, e.g. `variable='{_grouped_example(grouped)}'`)"
+                if grouped else "")
+        raise VariableNotFoundError(
+            f"variable {variable!r} is not in the {where}file {os.fspath(path)}; it has "
+            f"{list(map(str, ds.data_vars))}{more}."
+        )
+    if not ds.data_vars and grouped:
+        # an ECOSTRESS / VIIRS granule: the root holds nothing, its groups the fields
+        raise VariableNotFoundError(
+            f"{os.fspath(path)} holds no variable at its root; {_groups_hold(grouped)}: name "
+            "one as GROUP/VARIABLE, "
+            f"e.g. `variable='{_grouped_example(grouped)}'` (or open the group: "
+            f"`group='{_grouped_example(grouped).rpartition('/')[0]}'`)."
+        )
+    return ds
