@@ -1626,6 +1626,7 @@ FILL_FEW = 4
 def _scale_fits(median: float, physical_range: tuple[float, float],
                 extremes: tuple[float, float] | None = None,
                 like: tuple[float, str] | None = None,
+                celsius: bool = False,
                 ) -> list[tuple[float, bool, str, float]]:
     """The usual stored scales that make values of ``median`` (read as they are) Kelvin of a
     land surface (its median 190-345 K, within ``physical_range``; with ``extremes``, the
@@ -1633,7 +1634,9 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
     median in K)``: the Kelvin scales of :data:`_USUAL_LST_SCALES`, else those of degrees
     Celsius (:data:`_USUAL_CELSIUS_SCALES`). With ``like`` (the median and name of a field of
     the same ground and overpass), only the scales that bring the median within
-    :data:`NEAR_LIKE_K` of its median.
+    :data:`NEAR_LIKE_K` of its median. With ``celsius`` (values whose units say degrees
+    Celsius), only the scales of degrees Celsius: a degC x 100 field (2681) was offered
+    Kelvin x 10, 268 K.
 
     Examples
     --------
@@ -1649,7 +1652,8 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
             return False
         return extremes is None or all(lo <= v * k + c <= hi for v in extremes)
 
-    out = [(k, False, what, median * k) for k, what in _USUAL_LST_SCALES if fits(k, 0.0)]
+    out = ([] if celsius else
+           [(k, False, what, median * k) for k, what in _USUAL_LST_SCALES if fits(k, 0.0)])
     out = out or [(k, True, what, median * k + 273.15)
                   for k, what in _USUAL_CELSIUS_SCALES if fits(k, 273.15)]
     return [f for f in out if _near_like(f[3], like)]
@@ -1694,6 +1698,56 @@ def _landsat_dn_hint(median: float, ref: bool, fill0: bool = False,
             f"(median {kelvin:.1f} K), read the scene with `xlstsr.io.open_landsat_c2l2`"
             + ("" if ref else " or decode them, `da.attrs.update(scale_factor=0.00341802, "
                f"add_offset=149.0{', _FillValue=0' if fill0 else ''})`"))
+
+
+def _celsius_scales(finite: np.ndarray, median: float, physical_range: tuple[float, float],
+                    stored: tuple[float, float, float], ref: bool, cli: bool,
+                    like: tuple[float, str] | None = None) -> list[str]:
+    """For decoded values (``finite``, of ``median``) of stored numbers whose units say degrees
+    Celsius, the advice for each usual scale of degrees Celsius (x 10, x 100) other than the
+    one applied that makes the stored whole numbers Kelvin of a land surface: degC x 10
+    (268 for 26.8 degC) was told only 'already Kelvin, set units K', 268 K for a 300 K scene.
+    None for values that are not whole numbers as stored, or with an offset."""
+    scale, offset, celsius = stored
+    if not celsius or offset != 0.0:
+        return []
+    raw = (finite.astype(np.float64) - celsius) / scale
+    if not np.allclose(raw, np.round(raw), rtol=0.0, atol=0.01):
+        return []
+    raw_median = (median - celsius) / scale
+    extremes = (float(raw.min()), float(raw.max()))
+    return [_scale_fix(k, True, ref, cli) + f" if they are {w} (median {mk:.1f} K)"
+            for k, _, w, mk in _scale_fits(raw_median, physical_range, extremes, like, True)
+            if not np.isclose(k, scale, rtol=1e-6)]
+
+
+def _is_landsat_st_scale(scale: float) -> bool:
+    """Whether ``scale`` is Landsat Collection 2 Level-2 surface temperature's,
+    :data:`LANDSAT_C2_ST_SCALE`, to float32 rounding (a GeoTIFF tag or a NetCDF attribute)."""
+    return abs(float(scale) - LANDSAT_C2_ST_SCALE) <= 4 * 2.0**-24 * LANDSAT_C2_ST_SCALE
+
+
+def _landsat_scale_without_offset(da: xr.DataArray, what: str) -> str:
+    """The refusal of Landsat Collection 2's surface-temperature scale declared without its
+    149 K offset: every value 149 K too cold, whatever the scene (a 315 K scene read 166 K,
+    inside the physical range, and was accepted)."""
+    units = ", units='K'" if _units_kind(da.attrs.get("units")) == "C" else ""
+    decode = (f"`dn.where(dn != 0) * {LANDSAT_C2_ST_SCALE:g} + {LANDSAT_C2_ST_OFFSET:g}` with "
+              "`attrs['units'] = 'K'`")
+    head = (f"the {what}'s scale_factor {LANDSAT_C2_ST_SCALE:g} is Landsat Collection 2 Level-2 "
+            f"surface temperature's, declared without its offset {LANDSAT_C2_ST_OFFSET:g} K "
+            f"(K = DN x {LANDSAT_C2_ST_SCALE:g} + {LANDSAT_C2_ST_OFFSET:g}): every value would "
+            f"be {LANDSAT_C2_ST_OFFSET:g} K too cold. ")
+    if what == "reference":
+        return (head + "`reference_scale` declares no offset: read the scene with "
+                "`xlstsr.io.open_landsat_c2l2` (fill and clouds masked too), or decode it "
+                f"yourself: {decode}")
+    flags = (f" (`--scale {LANDSAT_C2_ST_SCALE:g} --offset {LANDSAT_C2_ST_OFFSET:g} --nodata 0"
+             + (" --units K" if units else "") + "` on the command line)")
+    return (head + "Read the scene with `xlstsr.io.open_landsat_c2l2` (fill and clouds masked "
+            f"too), or declare both: `da.attrs.update(scale_factor={LANDSAT_C2_ST_SCALE:g}, "
+            f"add_offset={LANDSAT_C2_ST_OFFSET!r}{units}, _FillValue=0)`"
+            + (flags if what == "LST" else "") + ".")
 
 
 def _isolated(finite: np.ndarray, vals: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -1765,8 +1819,16 @@ def _range_cause(
                 "(fill and clouds masked too), or decode it yourself: `dn.where(dn != 0) * "
                 f"{scale:g} + {LANDSAT_C2_ST_OFFSET:g}` with `attrs['units'] = 'K'`")
     if celsius and lo <= median - celsius <= hi:
-        return (f"the values (median {median - celsius:.2f} as stored) are already Kelvin but "
-                "the 'units' attribute says degrees Celsius: set `da.attrs['units'] = 'K'`")
+        scaled = _celsius_scales(finite, median, physical_range, stored, ref, cli, like)
+        kelvin = (f"the values (median {median - celsius:.2f} as stored"
+                  + ("" if scale == 1.0 else f" x {scale:g}") + ") are already Kelvin but "
+                  "the 'units' attribute says degrees Celsius: set `da.attrs['units'] = 'K'`")
+        if scaled and scale != 1.0:
+            # a scale declared on whole numbers labelled degC: the label's degC x 100 first
+            # (degC x 100 given `--scale 0.1` was told only 'set units K', 268 K for 300 K)
+            return ("the scale does not fit the units: " + "; or ".join(scaled)
+                    + "; if " + kelvin.replace("the values", "instead the values", 1))
+        return kelvin + "".join(f"; or {h}" for h in scaled)
     out = finite[(finite < lo) | (finite > hi)]
     vals, counts = np.unique(out, return_counts=True)
     iso = _isolated(finite, vals, lo, hi)
@@ -1832,7 +1894,10 @@ def _range_cause(
         # (a declared scale a power of ten off is named below). Name only the usual scales
         # that bring the median into the range: x 0.02 on Landsat L1 counts gives 473 K
         # (a median of Earth's LST lies well inside the physical range)
-        fits = _scale_fits(median, physical_range, like=like)
+        # fitted on the values as stored, in the declared units: degC x 100 was offered
+        # Kelvin x 10 on its values plus 273.15 ("median 295.4 K"), 268 K once followed
+        fit_median = (median - celsius) / scale if celsius and offset == 0.0 else median
+        fits = _scale_fits(fit_median, physical_range, like=like, celsius=bool(celsius))
         counts = ("; or raw digital numbers of radiance (a Landsat Level-1 thermal band: "
                   "`xlstsr.io.open_landsat8_l1` gives brightness temperature) or another "
                   "quantity, not an LST")
@@ -1842,8 +1907,9 @@ def _range_cause(
                     " or decode the field as a whole")
         # Landsat Collection 2 Level-2 surface temperature (its DNs of cold scenes also pass
         # as K x 100)
-        c2l2 = _landsat_dn_hint(median, ref, like=like)
-        l1 = _landsat_l1_hint(median, like)
+        # (Landsat counts are no degrees Celsius: the hints' declarations keep the units)
+        c2l2 = "" if celsius else _landsat_dn_hint(median, ref, like=like)
+        l1 = "" if celsius else _landsat_l1_hint(median, like)
         if l1 and not fits:  # near the field of the same overpass, where no scale is
             return (f"values (median {median:.6g}) are no LST at a usual scale"
                     + _unlike_text(median, physical_range, None, like) + f": {l1}" + c2l2)
@@ -1944,17 +2010,21 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
 
 def _scaled_integer_message(what: str, median: float, zeros: bool,
                             physical_range: tuple[float, float], cli: bool,
-                            like: tuple[float, str] | None = None) -> str:
+                            like: tuple[float, str] | None = None,
+                            celsius: bool = False) -> str:
     """The refusal of integers without scale metadata (values of ``median``; ``zeros``: 0 among
     them), naming the usual scales that make them Kelvin of a land surface
     (:func:`_scale_fits`): MODIS's 0.02 told to ASTER's K x 10 gave 62 K, then "degrees
-    Celsius"."""
+    Celsius". ``celsius``: ``median`` is of the stored values, whose units say degrees
+    Celsius: only the scales of degrees Celsius are offered (degC x 100 was told Kelvin x 10,
+    268 K)."""
     ref = what == "reference"
     head = (f"integer {what} with values around {median:.0f} and no scale metadata: these look "
-            "like scaled digital numbers (ASTER stores K x 10, MODIS LST K / 0.02, both with "
-            "fill 0)")
-    fits = _scale_fits(median, physical_range, like=like)
-    l1 = _landsat_l1_hint(median, like)
+            + ("like scaled degrees Celsius (their units say degC)" if celsius else
+               "like scaled digital numbers (ASTER stores K x 10, MODIS LST K / 0.02, both with "
+               "fill 0)"))
+    fits = _scale_fits(median, physical_range, like=like, celsius=celsius)
+    l1 = "" if celsius else _landsat_l1_hint(median, like)
     if l1 and not fits:
         return (f"integer {what} with values around {median:.0f} and no scale metadata, and no "
                 "usual scale makes them Kelvin" + _unlike_text(median, physical_range, None, like)
@@ -1970,13 +2040,14 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
             return f"{head}: {how} (to evaluate), or set the reference's scale_factor attrs."
         return (f"{head}. Set {how}; or open the file with `mask_and_scale=True` if it "
                 "declares its scale.")
-    c2l2 = _landsat_dn_hint(median, ref, fill0=zeros, like=like)
+    c2l2 = "" if celsius else _landsat_dn_hint(median, ref, fill0=zeros, like=like)
     c2l2 = _unlike_text(median, physical_range, None, like) + c2l2
+    usual = "(degC x 10, degC x 100)" if celsius else "(K x 10, K x 100, MODIS x 0.02)"
     if ref:
-        return (f"{head}, but no usual scale (K x 10, K x 100, MODIS x 0.02) makes them Kelvin "
+        return (f"{head}, but no usual scale {usual} makes them Kelvin "
                 f"of a land surface{c2l2}. Pass the product's `reference_scale=` and "
                 "`reference_nodata=` to evaluate.")
-    return (f"{head}, but no usual scale (K x 10, K x 100, MODIS x 0.02) makes them Kelvin of a "
+    return (f"{head}, but no usual scale {usual} makes them Kelvin of a "
             f"land surface{c2l2}. Set `da.attrs.update(scale_factor=..., _FillValue=...)` with "
             "your product's values, or open the file with `mask_and_scale=True`.")
 
@@ -2009,8 +2080,10 @@ def _lst_verdict(
         v = ((k - celsius) - offset) / scale
         # to the precision the decoded value carries: a float32 0 degC decodes to 273.15 K
         # +- 3e-5, which read back as -6.10352e-06, a fill value no pixel holds
-        tol = 2 * float(np.spacing(np.float32(k))) / abs(scale)
-        if tol > 0:
+        # (the spacing of float32's minimum, an undeclared fill, overflows to -inf: no tolerance)
+        with np.errstate(over="ignore"):
+            tol = 2 * float(np.spacing(np.float32(k))) / abs(scale)
+        if np.isfinite(tol) and tol > 0:
             v = round(v / tol) * tol if abs(v) < tol else v
         return _fill_text(v + 0.0, max(tol, 2 * _f32_step(v)))
 
@@ -2019,11 +2092,18 @@ def _lst_verdict(
         if finite.size < img.size and not keep_out_of_range and np.isinf(img).any():
             # infinities are out of range like any other value, not gaps to drop silently
             if not mask_out_of_range:
+                signs = {bool(v > 0) for v in img[np.isinf(img)]}
+                # one _FillValue masks one sign: with both, declaring one then the other cycled
+                fill = ("" if len(signs) == 2 else
+                        "Declare them as the fill value (`da.attrs['_FillValue'] = "
+                        f"{'' if True in signs else '-'}np.inf`) or mask them ")
                 raise PhysicalRangeError(
-                    f"{int(np.isinf(img).sum())} {what} value(s) of an image are infinite: not "
-                    "temperatures. Declare them as the fill value (`da.attrs['_FillValue'] = "
-                    f"{'-' if np.nanmax(img) < np.inf else ''}np.inf`) or mask them "
-                    "(`da.where(np.isfinite(da))`), or pass `mask_out_of_range=True`"
+                    f"{int(np.isinf(img).sum())} {what} value(s) of an image are infinite"
+                    + (" (+inf and -inf both: one fill value cannot declare them)"
+                       if len(signs) == 2 else "")
+                    + ": not temperatures. "
+                    + (fill or "Mask them ") + "(`da.where(np.isfinite(da))`), or pass "
+                    "`mask_out_of_range=True`"
                     + (" (`--mask-out-of-range` on the command line)." if cli else ".")
                 )
             flags[i] = 1  # masked with the other out-of-range values
@@ -2038,9 +2118,12 @@ def _lst_verdict(
             median = float(_quantiles(judged, (0.5,))[0])
         else:
             judged = finite
-        if unscaled_int and median > 1000:
+        # judged on the values as stored: with units degC, median + 273.15 was fitted
+        raw_median = None if median is None else (median - celsius - offset) / scale
+        if unscaled_int and (median > 1000 or (celsius and abs(raw_median) > 1000)):
             raise ScaledIntegerError(_scaled_integer_message(
-                what, median, zeros > 0, physical_range, cli, _like_at(like, i)))
+                what, raw_median if celsius else median, zeros > 0, physical_range, cli,
+                _like_at(like, i), celsius=bool(celsius)))
         if not units_known:
             classes = _class_layer(finite)
             if classes is not None:
@@ -2087,7 +2170,7 @@ def _lst_verdict(
             if hit is not None:
                 v, share = hit
                 sv = as_stored(v)
-                kelvin = f"; {v:.2f} K" if units_known else ""
+                kelvin = f"; {_kelvin_text(v)} K" if units_known else ""
                 how = (
                     f"pass `reference_nodata={sv}` to evaluate, or declare it: "
                     f"`reference.attrs['_FillValue'] = {sv}`"
@@ -2346,6 +2429,8 @@ def decode_lst(
             "values are already Kelvin."
         )
     offset = float(np.asarray(_attr(da, "add_offset") or 0.0).ravel()[0])
+    if declared_scale is not None and offset == 0.0 and _is_landsat_st_scale(declared_scale):
+        raise PhysicalRangeError(_landsat_scale_without_offset(da, what))
     out, _ = _decode_scaled(da, physical_range)
     kind = _units_kind(out.attrs.get("units"))
     if kind == "C":
