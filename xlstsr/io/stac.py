@@ -305,16 +305,24 @@ def _lonlat_area(kwargs: dict[str, Any]) -> tuple[tuple[float, float, float, flo
 def _check_lonlat_overlap(items: Sequence[Any], kwargs: dict[str, Any]) -> None:
     """Refuse an area given in longitude/latitude (:func:`_lonlat_area`) that meets none of
     the items' WGS84 ``bbox``: the load would give a cube of NaN only, as a ``bbox`` beside
-    them does (:func:`_check_bbox_overlap`). Items without a bbox are not judged."""
+    them does (:func:`_check_bbox_overlap`). Items without a bbox are not judged.
+
+    Longitudes are compared modulo 360: an area across the antimeridian may be given in
+    0..360 (``lon=(179.9, 180.5)``) or -180..180, its items' bboxes in the other (odc-stac
+    loads both); an area 360 degrees wide or more meets every longitude (only latitude is
+    judged)."""
     area = _lonlat_area(kwargs)
     boxes = [it.bbox for it in items if getattr(it, "bbox", None) and len(it.bbox) == 4]
     if area is None or not boxes:
         return
     (x0, y0, x1, y1), given = area
+    whole = x1 - x0 >= 360.0
     for b in boxes:
         # an item across the antimeridian has west > east: two spans of longitude
         spans = [(b[0], b[2])] if b[0] <= b[2] else [(b[0], 180.0), (-180.0, b[2])]
-        if b[1] < y1 and y0 < b[3] and any(w < x1 and x0 < e for w, e in spans):
+        lon_ok = whole or any(w + k < x1 and x0 < e + k for w, e in spans
+                              for k in (-360.0, 0.0, 360.0))
+        if b[1] < y1 and y0 < b[3] and lon_ok:
             return
     cover = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
              max(b[3] for b in boxes))

@@ -16,6 +16,7 @@ adds ``training_scales``, ``loss``, ``training_data``, ``split``... (free-form, 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import math
 import numbers
@@ -175,11 +176,27 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a new file beside ``path``, then rename it over ``path``: a write that
     fails midway (a full disk, a quota, a killed job) leaves the old checkpoint as it was (it
-    was written in place: re-saving over the usual ``model.pt`` left a truncated file)."""
+    was written in place: re-saving over the usual ``model.pt`` left a truncated file).
+
+    A read-only checkpoint (``chmod 444``) is refused with a PermissionError, as the plain
+    write did (the rename would replace it: a folder's write permission allows that). In a
+    folder where no new file can be made (a shared folder holding a checkpoint the user may
+    write), the file is written in place, as before, without that protection."""
     target = path.resolve() if path.is_symlink() else path  # a link keeps pointing at the file
+    if target.exists() and not os.access(target, os.W_OK):
+        raise PermissionError(
+            errno.EACCES,
+            "the checkpoint exists and is read-only for this user: save_model does not replace "
+            "it; save to another path, or make it writable first (chmod u+w) if it is meant to "
+            "be replaced", str(path))
     tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "xb") as f:  # the umask's permissions, as a plain write
+        f = open(tmp, "xb")  # the umask's permissions, as a plain write
+    except OSError:  # no new file in that folder (its permissions, a quota on inodes)
+        target.write_bytes(data)
+        return
+    try:
+        with f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

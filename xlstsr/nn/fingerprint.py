@@ -62,7 +62,8 @@ def weights_hash(model: Any) -> str:
     """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code,
     every parameter and buffer (non-persistent ones too), the functions any module holds, its
     forward hooks (:func:`_hooks`) and the values a user-defined module holds in attributes
-    (private ones too, ``self._offset``): the same for the same model built in
+    (private ones too when its own code names them and they hold plain values,
+    ``self._offset = 3.0``: :func:`_private_bytes`): the same for the same model built in
     any process (same code, same weights), so it keys caches and resume checks. A user's module
     class (not torch's or xlstsr's) is hashed whole (:func:`_class_bytes`): every method, the
     class's data and the values its methods' closures hold, so that a class redefined in a
@@ -270,11 +271,16 @@ def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
     the weights), so the hashes of the bundled models do not depend on this."""
     own = _own(module)
     parts = [_hooks(module, depth, walk)]
+    names = _own_code_names(type(module)) if own else frozenset()
     for k, v in sorted(getattr(module, "__dict__", {}).items()):
-        # a user's private attributes (``self._offset = 3.0``) change its output as public
-        # ones do: hashed too, all but torch's bookkeeping (weights, submodules and hooks are
-        # hashed on their own); those of torch's and xlstsr's modules stay out, as before
-        if k == "training" or k in _module_bookkeeping() or (k.startswith("_") and not own):
+        if k == "training" or k in _module_bookkeeping():
+            continue
+        if k.startswith("_"):
+            # a user's private constant (``self._offset = 3.0``) changes its output as a
+            # public one does; other private state (a cache filled on the first forward, a
+            # framework's bookkeeping) must not: see :func:`_private_bytes`
+            if own and k in names:
+                parts.append(_private_bytes(k, v, depth, walk))
             continue
         if _callable(v):
             parts.append(f"{k}:".encode() + _value_bytes(v, depth, walk) + b";")
@@ -284,6 +290,69 @@ def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
         elif own:
             parts.append(f"{k}=".encode() + _value_bytes(v, depth, walk) + b";")
     return b"".join(parts)
+
+
+#: packages whose classes' code does not decide which private attributes of a user's module
+#: are hashed (:func:`_own_code_names`): their private state is bookkeeping (Lightning's
+#: ``_current_fx_name``, ``_device``, ``_trainer`` change with every ``Trainer.fit``)
+_FRAMEWORKS = frozenset({"torch", "xlstsr", "lightning", "pytorch_lightning",
+                         "lightning_fabric", "torchmetrics", "builtins"})
+
+#: the plain values a private attribute is hashed by (:func:`_private_bytes`)
+_PRIVATE_PLAIN = (bool, int, float, complex, str, bytes, np.bool_, np.number)
+
+
+def _private_bytes(k: str, v: Any, depth: int, walk: _Walk) -> bytes:
+    """A private attribute of a user's module (one its own class code names, see
+    :func:`_own_code_names`), hashed only when it holds a plain value: a number, a string, a
+    bool, or a tuple of them (``self._offset = 3.0``, ``self._pads = (1, 2)``). Any other
+    value is left out: ``None`` (a cache not built yet: ``self._grid = None``, filled on the
+    first forward), a tensor or array (a cache once built), a list (mutable: a log the model's
+    own steps append to, ``self._val_losses``), a dict, a module (hashed as a submodule), any
+    other object. The model's hash then stays the same before and after it
+    ran, and for the same weights loaded into a fresh instance (a resume job), which is what
+    the model cache and ``upscale_to_zarr(mode='resume')`` key on. (Tensors that decide the
+    output belong in buffers, which are hashed.)"""
+    def plain(x: Any) -> bool:
+        return isinstance(x, _PRIVATE_PLAIN)
+
+    if plain(v) or (isinstance(v, tuple) and v and all(plain(x) for x in v)):
+        return f"{k}=".encode() + _value_bytes(v, depth, walk) + b";"
+    return b""
+
+
+def _own_code_names(cls: type) -> frozenset[str]:
+    """The attribute names (and string constants: ``getattr(self, "_offset")``) the code of a
+    user's module class names: the methods, static and class methods and properties of the
+    classes in its MRO that are the user's (not torch's, Lightning's, xlstsr's or the standard
+    library's; the module's own class always), nested functions and comprehensions included.
+    A private attribute is hashed only when one of these names it: Lightning's
+    ``_current_fx_name`` or ``_device``, set by ``Trainer.fit`` and read by Lightning's code
+    only, are not."""
+    names: set[str] = set()
+
+    def visit(code: types.CodeType) -> None:
+        names.update(code.co_names)
+        for c in code.co_consts:
+            if isinstance(c, types.CodeType):
+                visit(c)
+            elif isinstance(c, str):
+                names.add(c)
+
+    for i, c in enumerate(cls.__mro__):
+        top = str(c.__module__).split(".")[0]
+        if i and (top in _FRAMEWORKS or top in sys.stdlib_module_names):
+            continue
+        for x in vars(c).values():
+            if isinstance(x, (staticmethod, classmethod)):
+                x = x.__func__
+            fns = (x.fget, x.fset, x.fdel) if isinstance(x, property) else (x,)
+            for fn in fns:
+                fn = getattr(fn, "__wrapped__", fn)  # functools.wraps decorators
+                code = getattr(fn, "__code__", None)
+                if isinstance(code, types.CodeType):
+                    visit(code)
+    return frozenset(names)
 
 
 @functools.cache
