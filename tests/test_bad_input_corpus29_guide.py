@@ -78,20 +78,19 @@ def test_coreg_reliability_does_not_depend_on_the_fine_resolution():
         e16 = xlstsr.estimate_offset(finer, c, errors="ignore")
     assert (e4.attrs["factor"], e16.attrs["factor"]) == (4, 16)
     u4, u16 = float(e4.shift_uncertainty), float(e16.shift_uncertainty)
-    lres = 4 * e4.attrs["fine_pixel"]
     # the same uncertainty in metres, above a quarter of a 58 m pixel, below a 16th of 1 km
     assert abs(u4 - u16) < 0.5 * u4 and u16 > 0.25 * e16.attrs["fine_pixel"]
     assert bool(e4.reliable) and bool(e16.reliable)
-    # the threshold is in LST pixels at both resolutions
+    # the threshold is in metres (the LST CRS's units) at both resolutions
     for e, u in ((e4, u4), (e16, u16)):
         fine = finer if e is e16 else f
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tight = xlstsr.estimate_offset(fine, c, errors="ignore",
-                                           max_uncertainty=0.5 * u / lres)
+                                           max_shift_uncertainty=0.5 * u)
         assert not bool(tight.reliable)
-    with pytest.raises(errors.CoregistrationError, match=r"LST px.*max_uncertainty="):
-        xlstsr.estimate_offset(f, c, max_uncertainty=0.5 * u4 / lres)
+    with pytest.raises(errors.CoregistrationError, match=r"LST px.*max_shift_uncertainty="):
+        xlstsr.estimate_offset(f, c, max_shift_uncertainty=0.5 * u4)
 
 
 def test_coreg_reliability_unchanged_at_the_standard_factor():
@@ -102,15 +101,14 @@ def test_coreg_reliability_unchanged_at_the_standard_factor():
     def est(unc):
         return ShiftEstimate(0, 0, 0, 0.9, 0.9, 1, 1, 1, 1, unc, 500, False)
 
-    import inspect
+    from xlstsr.coregister import _MAX_UNCERTAINTY_LST_PX as default
 
-    from xlstsr.coregister import estimate_offset
-    default = inspect.signature(estimate_offset).parameters["max_uncertainty"].default
-    assert _problems(est(0.24), 30, default, 0.3, factor=4) == []
-    assert _problems(est(0.26), 30, default, 0.3, factor=4)
+    # _problems takes the limit in fine pixels (review29b: max_shift_uncertainty, CRS units)
+    assert _problems(est(0.24), 30, 4 * default, 0.3, factor=4) == []
+    assert _problems(est(0.26), 30, 4 * default, 0.3, factor=4)
     # at factor 16 (a 58 m grid) the same metres: 0.96 fine px is reliable, 1.04 is not
-    assert _problems(est(0.96), 30, default, 0.3, factor=16) == []
-    assert _problems(est(1.04), 30, default, 0.3, factor=16)
+    assert _problems(est(0.96), 30, 16 * default, 0.3, factor=16) == []
+    assert _problems(est(1.04), 30, 16 * default, 0.3, factor=16)
 
 
 # -- 4: scaling_stats aligns a guide on another grid as upscale does --------------------------

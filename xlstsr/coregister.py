@@ -78,7 +78,11 @@ _VARS: dict[str, tuple[str, str]] = {
 
 
 #: lengths beyond these many LST pixels are a slip of units: an offset or a PSF of a few pixels
-_MAX_PIXELS = {"max_shift": 10, "search_step": 10, "psf_sigma": 5, "shifts": 10}
+#: the default largest standard error of a reliable shift, in LST pixels (a quarter of a 250 m
+#: pixel under a 1 km LST, the same metres whatever the fine field's resolution)
+_MAX_UNCERTAINTY_LST_PX = 1 / 16
+_MAX_PIXELS = {"max_shift": 10, "search_step": 10, "psf_sigma": 5, "shifts": 10,
+               "max_shift_uncertainty": 10}
 
 
 def _check_lengths(lres: float, crs: Any, **lengths: float | None) -> None:
@@ -234,13 +238,14 @@ def _fine_field(fine: Any) -> xr.DataArray:
     return fine
 
 
-def _problems(e: ShiftEstimate, min_pixels: int, max_uncertainty: float, min_correlation: float,
+def _problems(e: ShiftEstimate, min_pixels: int, limit: float, min_correlation: float,
               psf_bound: str = "", factor: int = 1, fine_px: float = np.nan,
               unit: str = "m") -> list[str]:
-    """What makes an estimate unreliable. ``max_uncertainty`` is in LST pixels: the kernel's
-    uncertainty (fine pixels of the nested grid, ``factor`` per LST pixel) is divided by
-    ``factor``; held in fine pixels, the same estimate (same metres) was reliable on a 250 m
-    grid and refused on a 58 m one (a 4x stricter standard for a finer reference)."""
+    """What makes an estimate unreliable. ``limit`` is the largest standard error of the shift
+    in fine pixels of the nested grid (``factor`` per LST pixel, each ``fine_px`` long in
+    ``unit``), as :func:`estimate_offset` derives it from ``max_shift_uncertainty`` (the LST
+    CRS's units, default 1/16 LST pixel: the same metres whatever the fine field's
+    resolution); it is said in those units and in LST pixels."""
     out = []
     if e.n_valid < min_pixels:
         out.append(f"only {e.n_valid} LST pixels are valid in both fields (need {min_pixels})")
@@ -251,12 +256,14 @@ def _problems(e: ShiftEstimate, min_pixels: int, max_uncertainty: float, min_cor
         out.append(f"the estimated PSF width lies at its bound ({psf_bound}): the PSF may be "
                    "wider, or the fields do not match; hold a known PSF fixed (psf=False, "
                    "psf_sigma=its width)")
-    unc = e.uncertainty / factor
-    if not np.isfinite(unc) or unc > max_uncertainty:
-        metres = (f", {e.uncertainty * fine_px:.3g} {unit}"
-                  if np.isfinite(e.uncertainty * fine_px) else "")
-        out.append(f"the correlation surface is too flat (shift uncertainty {unc:.3g} LST px"
-                   f"{metres} > max_uncertainty={max_uncertainty:g} LST px)")
+    if not np.isfinite(e.uncertainty) or e.uncertainty > limit:
+        if np.isfinite(fine_px):
+            said = (f"{e.uncertainty * fine_px:.3g} {unit} ({e.uncertainty / factor:.3g} LST px)"
+                    f" > max_shift_uncertainty={limit * fine_px:.3g} {unit} "
+                    f"({limit / factor:.3g} LST px)")
+        else:
+            said = f"{e.uncertainty:.3g} fine px > {limit:.3g} fine px"
+        out.append(f"the correlation surface is too flat (shift uncertainty {said})")
     if abs(e.r_after) < min_correlation:
         out.append(f"the fields hardly correlate (|r| = {abs(e.r_after):.2f} < {min_correlation})")
     return out
@@ -271,10 +278,11 @@ def estimate_offset(
     max_shift: float | None = None,
     radiometric: bool | None = None,
     min_pixels: int = 30,
-    max_uncertainty: float = 0.0625,
+    max_shift_uncertainty: float | None = None,
     min_correlation: float = 0.3,
     errors: Errors = "raise",
     search_step: float | None = None,
+    max_uncertainty: float | None = None,
 ) -> xr.Dataset:
     """Estimate the translation (and PSF width) that aligns a fine field with a coarse LST.
 
@@ -300,11 +308,12 @@ def estimate_offset(
     radiometric : bool, optional
         Aggregate the fine field through radiance (``T^4``: a fine LST) or linearly (a guide);
         default: radiance when it looks like Kelvin.
-    min_pixels, max_uncertainty, min_correlation
-        Reliability checks: LST pixels compared, standard error of the shift in LST pixels
-        (default 1/16: a quarter of a 250 m pixel under a 1 km LST, ~58 m; the same in
-        metres whatever the fine field's resolution), the absolute correlation at the
-        estimate.
+    min_pixels, max_shift_uncertainty, min_correlation
+        Reliability checks: LST pixels compared; the largest standard error of the shift (the
+        returned ``shift_uncertainty``), in the same units as ``max_shift`` (metres on a
+        projected grid; default 1/16 LST pixel: ~58 m under a 1 km LST, a quarter of a 250 m
+        pixel, the same metres whatever the fine field's resolution; ``np.inf``: no limit);
+        the absolute correlation at the estimate.
     errors : {"raise", "warn", "ignore"}
         What an unreliable estimate does: raise :class:`~xlstsr.errors.CoregistrationError`,
         warn, or only set ``reliable`` to False. A fine field with an undeclared fill value
@@ -316,6 +325,10 @@ def estimate_offset(
         Step of the grid search before the continuous refinement, in the same units (default a sixteenth
         of the search window; coarser is faster and risks a secondary optimum; at least a
         sixty-fourth of the window, so that the search stays at most 65 x 65 candidates).
+    max_uncertainty : float, optional
+        Deprecated (a :class:`FutureWarning`): the largest standard error of the shift in fine
+        pixels of the nested grid (e.g. 0.25), as before; it is ``max_shift_uncertainty`` =
+        ``max_uncertainty`` x the fine pixel. Pass ``max_shift_uncertainty`` instead.
 
     Returns
     -------
@@ -346,10 +359,17 @@ def estimate_offset(
                               f"{'> 0' if low is not None else '>= 0'} (or None), got {v!r}")
     min_pixels = check_whole("min_pixels", min_pixels, 1,
                              hint="the fewest valid coarse pixels of an estimate: e.g. 30")
-    if isinstance(max_uncertainty, bool) or not isinstance(
-            max_uncertainty, (int, float, np.number)) or not max_uncertainty > 0:
-        raise XlstsrError(f"max_uncertainty must be a number of LST pixels > 0 (np.inf: no "
-                          f"limit), got {max_uncertainty!r}; e.g. 0.0625 (1/16)")
+    for name, v, unit in (("max_shift_uncertainty", max_shift_uncertainty,
+                           "a length in the units of the LST's CRS (metres)"),
+                          ("max_uncertainty", max_uncertainty, "a number of fine pixels")):
+        if v is not None and (isinstance(v, bool) or not isinstance(
+                v, (int, float, np.number)) or not v > 0):
+            raise XlstsrError(f"{name} must be {unit} > 0 (np.inf: no limit; None: 1/16 LST "
+                              f"pixel), got {v!r}; e.g. max_shift_uncertainty=60 on a metre grid")
+    if max_uncertainty is not None and max_shift_uncertainty is not None:
+        raise XlstsrError(
+            "pass max_shift_uncertainty (a length in the LST CRS's units) or the deprecated "
+            "max_uncertainty (fine pixels), not both.")
     check_number("min_correlation", min_correlation, 0, 1,
                  hint="the lowest |correlation| of a reliable estimate: e.g. 0.3")
     check_bool("psf", psf)
@@ -429,6 +449,21 @@ def estimate_offset(
     on_grid = _on_nested_grid(fine, sub, factor)
     fpx = abs(float(fine_grid(sub, factor)[2].a))
     ft = fine_grid(sub, factor)[2]
+    # the largest standard error of the shift, in fine pixels of the nested grid (the kernel's)
+    if max_uncertainty is not None:
+        # its old unit kept: max_uncertainty=0.25 written for fine pixels became 4x looser at
+        # 1 km / 250 m, silently, when it was read as LST pixels
+        warn(f"max_uncertainty (fine pixels) is deprecated: pass max_shift_uncertainty, a length "
+             f"in the LST CRS's units (max_uncertainty={max_uncertainty:g} is "
+             f"max_shift_uncertainty={max_uncertainty * fpx:.4g} "
+             f"{crs_length_unit(lst.rio.crs)} here).", FutureWarning)
+        limit = float(max_uncertainty)
+    elif max_shift_uncertainty is None:
+        limit = factor * _MAX_UNCERTAINTY_LST_PX
+    else:
+        _check_lengths(lres, lst.rio.crs, max_shift_uncertainty=max_shift_uncertainty
+                       if np.isfinite(max_shift_uncertainty) else None)
+        limit = float(max_shift_uncertainty) / fpx
     radiometric = _looks_like_kelvin(fine) if radiometric is None else bool(radiometric)
     bound = (0.5 * factor) if max_shift is None else max_shift / fpx
     step = max(bound / 8.0, 0.05) if search_step is None else search_step / fpx
@@ -445,7 +480,7 @@ def estimate_offset(
             np.asarray(f_i.values), np.asarray(c.values, np.float64), factor, psf=psf, sigma=sig,
             max_shift=bound, step=step, max_sigma=_PSF_BOUND * factor, radiometric=radiometric,
         )
-        bad = _problems(e, min_pixels, max_uncertainty, min_correlation,
+        bad = _problems(e, min_pixels, limit, min_correlation,
                         f"{_PSF_BOUND} LST pixel, {_PSF_BOUND * factor * fpx:.4g} "
                         f"{crs_length_unit(lst.rio.crs)}", factor, fpx,
                         crs_length_unit(lst.rio.crs))

@@ -943,6 +943,19 @@ _GUIDE_GAP_EFFECT = (
 )
 
 
+def crop_to_guide_advice(same_crs: bool = True) -> str:
+    """Code that crops ``lst`` to the whole LST pixels inside ``guide``'s bounds (the user's
+    names). ``lst.rio.clip_box(*guide.rio.bounds())`` keeps every LST pixel the box touches
+    (rioxarray rounds its window outward): an LST pixel the guide covers in part stayed, and
+    with it the gap. The box is shrunk by just under an LST pixel on each side, so that the
+    outward rounding keeps the pixels inside it only (an edge on a pixel edge keeps that
+    pixel)."""
+    bounds = "guide.rio.bounds()" if same_crs else "guide.rio.transform_bounds(lst.rio.crs)"
+    return ("`rx, ry = (0.999 * abs(r) for r in lst.rio.resolution()); "
+            f"w, s, e, n = {bounds}; "
+            "lst = lst.rio.clip_box(w + rx, s + ry, e - rx, n - ry)`")
+
+
 def _slice_nested(
     guide: xr.DataArray, oy: int, ox: int, fy: np.ndarray, fx: np.ndarray, ft: Affine, ly: str, lx: str
 ) -> xr.DataArray:
@@ -959,7 +972,7 @@ def _slice_nested(
             f"the guide nests under the fine grid{shifted} but misses "
             f"{pads[gy][0] + pads[gy][1]} row(s) and {pads[gx][0] + pads[gx][1]} column(s) of the "
             f"LST's extent: {_GUIDE_GAP_EFFECT} Give a guide that covers the LST, or crop the "
-            "LST to the guide's extent (`lst.rio.clip_box(*guide.rio.bounds())`).",
+            f"LST to the whole LST pixels inside the guide: {crop_to_guide_advice()}.",
             GuideAlignmentWarning,
         )
         if not np.issubdtype(out.dtype, np.floating):
@@ -1048,8 +1061,8 @@ def align_guide(
         raise GuideCoverageError(
             f"the guide covers {coverage:.0%} of the LST extent (LST bounds {tuple(round(v, 1) for v in lb)}, "
             f"guide bounds {tuple(round(v, 1) for v in gb)}); provide a guide over the same area "
-            "(check both CRS), or crop the LST to the guide's extent with "
-            f"`lst.rio.clip_box(*guide.rio.bounds())`.{hint}"
+            "(check both CRS), or crop the LST to the whole LST pixels inside the guide: "
+            f"{crop_to_guide_advice(same_crs)}.{hint}"
         )
     # the guide's pixel in the LST's units (its extent over its pixel count, in any CRS)
     gy_, gx_ = spatial_dims(guide)
@@ -1092,7 +1105,9 @@ def align_guide(
     missing = ""
     if miss_x or miss_y:
         missing = (f" It misses {miss_y} row(s) and {miss_x} column(s) of the LST's extent at the "
-                   f"fine resolution: {_GUIDE_GAP_EFFECT}")
+                   f"fine resolution: {_GUIDE_GAP_EFFECT} Give a guide that covers the LST, or "
+                   "crop the LST to the whole LST pixels inside the guide: "
+                   f"{crop_to_guide_advice(same_crs)}.")
     warn(
         f"guide reprojected onto the fine LST grid: it is {reason}.{missing}",
         GuideAlignmentWarning,
@@ -1150,7 +1165,13 @@ def _reproject_lazy(
         _block, chunks=(*data.chunks[:-2], (ny,), (nx,)), dtype=np.float32,
         meta=np.empty((0,) * data.ndim, np.float32),
     )
-    coords = {d: src[d].variable for d in lead if d in src.coords}
+    # the leading dims' coordinates and the coordinates along them or none (a band's scalar
+    # ``guide_band`` label, a date per step), as rioxarray's reproject_match keeps them: a
+    # dask guide dict with bands on other grids lost its bands' labels, and their concat
+    # failed ("coordinate 'guide_band' not present in all datasets")
+    grid_mapping = src.rio.grid_mapping
+    coords = {k: v.variable for k, v in src.coords.items()
+              if k != grid_mapping and set(v.dims) <= set(lead)}
     coords |= {d: (d, template[d].values, template[d].attrs) for d in (ly, lx)}
     res = xr.DataArray(out, dims=(*lead, ly, lx), coords=coords, attrs=src.attrs)
     res = res.rio.write_crs(dst_crs).rio.write_transform(dst_transform)

@@ -556,14 +556,33 @@ def match_steps(
     return out.assign_coords({dim: lst[dim].values})
 
 
+#: dim names (or words of them: 'spectral_band') of a raster's bands, not of steps
+_BAND_DIM_WORDS = frozenset({"band", "bands", "channel", "channels"})
+
+
+def _is_band_like(g: xr.DataArray, lst: xr.DataArray, d: str) -> bool:
+    """Whether a leading dim ``d`` that the LST and the guide share holds a raster's bands
+    rather than steps: it is named so (:data:`_BAND_DIM_WORDS`, a word of the name), or its
+    labels are rioxarray's band numbers (integers, the LST's 1, the guide's 1..n). A dim of
+    other labels (an ``overpass`` of 'day' and 'night') is matched by label, as steps are."""
+    if set(re.split(r"[^a-z]+", str(d).lower())) & _BAND_DIM_WORDS:
+        return True
+    if d not in lst.coords or d not in g.coords:
+        return False
+    lv, gv = np.asarray(lst[d].values).ravel(), np.asarray(g[d].values).ravel()
+    return (np.issubdtype(lv.dtype, np.integer) and np.issubdtype(gv.dtype, np.integer)
+            and lv.tolist() == [1] and gv.tolist() == list(range(1, gv.size + 1)))
+
+
 def _refuse_bands_as_step(g: xr.DataArray, lst: xr.DataArray, d: str) -> None:
-    """Refuse matching by label a guide's ``d`` against the LST's size-1, non-time ``d`` when
-    the guide has other values there: an LST read by rioxarray keeps ``band=[1]``, a 2-band
-    guide read alike has ``band=[1, 2]``, and the label match kept guide band 1 only (band 2
-    dropped without a word; labels [4, 5] were refused with time-step advice that could not
-    work). Which is meant (the guide's bands as channels, or one of them) is for the user to
-    say."""
-    if lst.sizes[d] != 1 or _is_time_like(lst, d) or _is_time_like(g, d):
+    """Refuse matching by label a guide's band-like ``d`` (:func:`_is_band_like`) against the
+    LST's size-1 ``d`` when the guide has other values there: an LST read by rioxarray keeps
+    ``band=[1]``, a 2-band guide read alike has ``band=[1, 2]``, and the label match kept guide
+    band 1 only (band 2 dropped without a word; labels [4, 5] were refused with time-step
+    advice that could not work). Which is meant (the guide's bands as channels, or one of them)
+    is for the user to say. Other dims (an ``overpass``) are matched by label."""
+    if (lst.sizes[d] != 1 or _is_time_like(lst, d) or _is_time_like(g, d)
+            or not _is_band_like(g, lst, d)):
         return
     lv = np.asarray(lst[d].values).ravel() if d in lst.coords else None
     gv = np.asarray(g[d].values).ravel() if d in g.coords else None
@@ -931,8 +950,7 @@ def _declared_ndvi(band: xr.DataArray) -> str:
     else:
         said = [("name", band.name), *((k, band.attrs.get(k)) for k in ("long_name", "standard_name"))]
     for what, text in said:
-        if isinstance(text, str) and ("ndvi" in text.lower()
-                                      or "normalized difference vegetation" in text.lower()):
+        if isinstance(text, str) and ("ndvi" in text.lower() or _says_ndvi(text)):
             return f"its {what} {text!r}"
     return ""
 
@@ -1383,13 +1401,23 @@ def measure_offset(
     u = "deg" if lst.rio.crs is not None and lst.rio.crs.is_geographic else "m"
     found = (f"the guide is offset from the LST by ({sx:+.3g}, {sy:+.3g}) {u} (x, y; +/- "
              f"{unc:.2g} {u}), {off / fine_px:.2f} fine pixel")
+    # the offset of band 0 stands for every band: bands of other sources (each on its own
+    # grid, accepted since the bands are aligned one by one) may not share it
+    which = ""
+    if len(bands) > 1:
+        first = (f" ({bands[0]['guide_band'].item()!r})" if "guide_band" in bands[0].coords
+                 and bands[0]["guide_band"].ndim == 0 else "")
+        which = (f" (measured on the guide's first band{first}, of {len(bands)}: it stands for "
+                 "every band; bands from other sources or grids may not share it, "
+                 "`xlstsr.coregister` each on its own and pass guide_offset='ignore')")
     if mode == "check":
         warn(
-            f"{found}: its detail lands in the wrong place. Pass guide_offset='auto' to correct "
-            "it, or xlstsr.coregister the guide yourself.", GuideAlignmentWarning)
+            f"{found}{which}: its detail lands in the wrong place. Pass guide_offset='auto' to "
+            "correct it, or xlstsr.coregister the guide yourself.", GuideAlignmentWarning)
         return None
     warn(
-        f"{found}: moved back by it (guide_offset='auto'). Pass "
+        f"{found}{which}: moved back by it (guide_offset='auto'"
+        f"{', every band' if which else ''}). Pass "
         "guide_offset='ignore' to use the guide as it is, or an xlstsr.estimate_offset result "
         "of your own.", GuideAlignmentWarning)
     return est
@@ -1399,7 +1427,8 @@ def check_alignment(
     guide: GuideLike, lst: xr.DataArray, mode: str | xr.Dataset | None = "check", *,
     window: int = 96, factor: int | None = None, time_tolerance: Any = None,
 ) -> GuideLike:
-    """Check (and with ``mode="auto"`` correct) the sub-pixel offset of a guide against the LST.
+    """Check (and with ``mode="auto"`` correct) the sub-pixel offset of a guide against the LST
+    (:func:`xlstsr.upscale`'s ``guide_offset``).
 
     The guide's offset is estimated with :func:`xlstsr.estimate_offset` (a linear fit at the LST
     scale, so NDVI's anti-correlation with LST is fine) on one image: the first band, the LST
@@ -1412,7 +1441,9 @@ def check_alignment(
     :class:`~xlstsr.errors.GuideAlignmentWarning`: on the real MODIS/ASTER pairs the MOD09GQ
     NDVI was found offset from the MOD11A1 LST on 11 of 55, by 0.46-0.74 of its pixel, and
     moving it back lowered the error against co-registered ASTER on every one of them with
-    TsHARP. ``"check"`` only warns; ``"ignore"`` does nothing; an
+    TsHARP. The first band's offset moves every band of a list or dict guide, bands on other
+    grids (from other sources) included, which may not share it: ``xlstsr.coregister`` such
+    bands each on its own and pass ``"ignore"``. ``"check"`` only warns; ``"ignore"`` does nothing; an
     :func:`~xlstsr.estimate_offset` Dataset is applied as it is. On dask-backed inputs
     ``"check"`` reads nothing, and ``"auto"`` reads one window of one step (the one with the
     most valid pixels among at most 8 steps spread over a dask LST's cube; every step of an
@@ -1652,7 +1683,12 @@ def _other_quantities(label: str) -> set[str]:
 
 
 def _says_ndvi(text: str) -> bool:
-    return "ndvi" in _tokens(text) or "normalized difference vegetation" in text.lower()
+    """Whether a label names NDVI: the word, or 'normalized difference vegetation' with any
+    separators (CF's standard_name ``normalized_difference_vegetation_index``, 'Normalised
+    Difference Vegetation Index')."""
+    words = " ".join(re.split(r"[^a-z0-9]+", text.lower()))
+    return "ndvi" in _tokens(text) or bool(
+        re.search(r"normali[sz]ed difference vegetation", words))
 
 
 def _described(da: xr.DataArray, name: str | None) -> str | None:
