@@ -112,7 +112,10 @@ def upscale(
         in-memory inputs, ``"check"`` on dask inputs, where it reads nothing (pass ``"auto"``
         to read that window of one step while the graph is built). The estimate costs about
         0.2 s on a 64 x 64 scene, 1-2 s on a 1200 x 1200 one: pass
-        ``"ignore"`` for many small scenes whose guide is known to be aligned.
+        ``"ignore"`` for many small scenes whose guide is known to be aligned. A guide of
+        several bands is measured on its first band and every band is moved by that offset:
+        bands from other sources are co-registered each beforehand (:func:`xlstsr.coregister`),
+        then passed with ``"ignore"``.
     guide_time_tolerance : str, timedelta or number, optional
         How a guide with a time dim is matched with the LST's steps: by label, never by
         position (:func:`xlstsr.guide.match_steps`). Default: equal labels. A duration such as
