@@ -301,6 +301,37 @@ def _check_scored(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
         )
 
 
+def _check_sr_gaps(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
+    """Warn where ``n_valid`` differs along a dim of sr that the reference lacks and that is
+    not time (methods stacked along ``method``): each image is scored on its own valid pixels,
+    so products with other gaps are not compared alike (a product that left its hardest 20 %
+    of pixels NaN scored 0.79 K for 1.06 K, without a word). A single product's gaps are not
+    warned about: a MODIS LST's clouds leave its sr NaN where the fine truth is clear on most
+    real pairs; ``n_valid`` says how many pixels were scored."""
+    lead = list(nv.dims)
+    # images stacked along a dim the reference lacks (methods): what differs along it
+    stacks = [d for d in lead if d not in ref_m.dims and d != "time" and nv.sizes[d] > 1
+              and not isinstance(nv.indexes.get(d), (pd.DatetimeIndex, xr.CFTimeIndex))]
+    differ = [d for d in stacks if bool((nv != nv.isel({d: 0})).any())]
+    for d in differ:
+        per = nv.max([o for o in lead if o != d]) if nv.ndim > 1 else nv
+        shown = ", ".join(f"{_label(nv, d, j)}: {int(per.values[j])}"
+                          for j in range(min(nv.sizes[d], 4)))
+        warn(
+            f"n_valid differs along sr's {d!r} dim ({shown}{', ...' if nv.sizes[d] > 4 else ''}): "
+            "its images are scored against the same reference on different pixels (their own "
+            "valid ones), so their scores are not comparable (one that leaves its hardest "
+            f"pixels NaN scores better). Score them on the pixels valid in all: "
+            f"`sr = sr.where(sr.notnull().all({d!r}))`.",
+            UserWarning,
+        )
+
+
+def _label(da: xr.DataArray, dim: str, i: int) -> str:
+    """The label of ``da``'s step ``i`` along ``dim`` (its position without labels)."""
+    return str(da.indexes[dim][i]) if dim in da.indexes else str(i)
+
+
 MAX_BIAS_K = 60.0
 """Mean differences (K) beyond which sr and the reference are not the same quantity: the
 diurnal range of a desert is about 50 K, and a truth of another hour is named before."""
@@ -610,12 +641,18 @@ MAX_REFERENCE_COARSENING = 1.5
 #: A reference this many times finer than ``sr`` (or more) is warned about: sr is scored on its
 #: grid, against variance within its pixels (MODIS 250 m against ASTER's 90 m: 2.8)
 MIN_REFERENCE_FINENESS = 2.0
+#: the fraction of an sr pixel's footprint that valid reference pixels must cover for the
+#: reference's aggregate onto sr's grid (the fineness warning's advice) to keep it
+MIN_AGGREGATE_COVERAGE = 0.9
 
 
 def _pixel_sizes(sr: xr.DataArray, ref: xr.DataArray) -> tuple[float, float] | None:
     """The pixel sides of ``sr`` and of the reference in ``sr``'s CRS units, from coordinates
-    only (a lazy reference is not read): its bounds in sr's CRS over its pixel count (a rotated
-    footprint's box over-reads by a few %); None where the grids are not comparable."""
+    only (a lazy reference is not read): the square root of the area of the reference's pixel
+    mapped into sr's CRS (its two axes transformed at its centre, the cross product:
+    :func:`xlstsr.guide._pixel_in_lst_units`); None where the grids are not comparable."""
+    from .guide import _pixel_in_lst_units
+
     try:
         both_metric = (ref.rio.crs is not None and sr.rio.crs is not None
                        and ref.rio.crs.is_projected and sr.rio.crs.is_projected)
@@ -626,17 +663,47 @@ def _pixel_sizes(sr: xr.DataArray, ref: xr.DataArray) -> tuple[float, float] | N
             unit = (ref.rio.crs.linear_units_factor[1] / sr.rio.crs.linear_units_factor[1]
                     if both_metric else 1.0)
             r_ref = float(np.sqrt(abs(gx * gy))) * unit
+        elif ref.rio.crs is None or sr.rio.crs is None:
+            return None
         else:
-            x0, y0, x1, y1 = ref.rio.transform_bounds(sr.rio.crs, densify_pts=21)
-            ny, nx = (ref.sizes[d] for d in spatial_dims(ref))
-            r_ref = float(np.sqrt(abs((x1 - x0) * (y1 - y0)) / (nx * ny)))
+            # not the bounding box of its footprint over the pixel count: a lat/lon ECOSTRESS
+            # pixel (58 x 70 m) under a MODIS sinusoidal sr at 118 W is a sheared
+            # parallelogram there, whose box read it as 98.8 m for 64 m (the fineness
+            # warning, its advice and spectral_ratio's band were off by 1.5x)
+            r_ref = _pixel_in_lst_units(ref, sr)
         rx, ry = sr.rio.resolution()
     except (ValueError, RuntimeError):  # a grid not comparable: the overlap check says more
         return None
-    return float(np.sqrt(abs(rx * ry))), r_ref
+    if not (np.isfinite(r_ref) and r_ref > 0):
+        return None
+    return float(np.sqrt(abs(rx * ry))), float(r_ref)
 
 
-def _check_reference_scale(sr: xr.DataArray, ref: xr.DataArray) -> None:
+def _aggregate_advice(names: dict[str, str], k: int) -> str:
+    """Code that puts the reference on sr's grid by its radiometric footprint mean, keeping
+    the sr pixels mostly covered by valid reference pixels (runs as given, on lat/lon dims
+    too: `reference.rio.reproject_match(sr, resampling=Resampling.average)` raised rioxarray's
+    MissingSpatialDimensionError on the ECOSTRESS reader's output, kept sr pixels with a few
+    clear reference pixels under them, and averaged T, not T^4). ``names``: the renaming
+    :func:`xlstsr.validate.spatial_names` gives the reference as passed (its own dim names)."""
+    back = {v: k for k, v in names.items()}
+    ry, rx = back.get("y", "y"), back.get("x", "x")
+    dims = "" if (ry, rx) == ("y", "x") else f".rio.set_spatial_dims(x_dim={rx!r}, y_dim={ry!r})"
+    avg = "rio.reproject_match(sr, resampling=Resampling.average)"
+    return (
+        f"`xlstsr.coarsen(reference, {k})` where the grids nest; else its radiometric footprint "
+        f"mean (the mean of T^4), keeping the sr pixels at least {MIN_AGGREGATE_COVERAGE:.0%} "
+        "covered by valid reference pixels: `t4 = (reference.astype('float64') ** 4)"
+        f"{dims}.rio.write_nodata(np.nan, encoded=False); cover = "
+        f"reference.notnull().astype('float64'){dims}.{avg}; reference = "
+        f"(t4.{avg} ** 0.25).where(cover >= {MIN_AGGREGATE_COVERAGE:g})` (the reference in K; "
+        "`import numpy as np`, `from rasterio.enums import Resampling`). GDAL's average over a "
+        "footprint in another CRS is approximate."
+    )
+
+
+def _check_reference_scale(sr: xr.DataArray, ref: xr.DataArray,
+                           names: dict[str, str] | None = None) -> None:
     """Refuse a reference coarser than ``sr`` (``sr`` would be resampled onto it and scored on
     what the coarse grid keeps (``evaluate(sr, lst)`` scored 0.7 K where the fine truth gave
     2.1 K, without a word); warn about one much finer (scored against sub-pixel variance))."""
@@ -654,8 +721,7 @@ def _check_reference_scale(sr: xr.DataArray, ref: xr.DataArray) -> None:
             f"the super-resolved field's ({r_sr:.4g} {u}): sr is scored on the reference's grid, "
             "so the reference's variance within each sr pixel counts as error, even for a "
             "perfect product. To score sr at its own scale, aggregate the reference onto sr's "
-            f"grid first (`xlstsr.coarsen(reference, {k})` where the grids nest, else "
-            "`reference.rio.reproject_match(sr, resampling=Resampling.average)`).",
+            f"grid first: {_aggregate_advice(names or {}, k)}",
             UserWarning,
         )
     if r_ref > MAX_REFERENCE_COARSENING * r_sr:
@@ -1076,7 +1142,10 @@ def evaluate(
         max - min over the valid pixels), ``ssim``, ``gradient_rmse`` (K/pixel), ``correlation``,
         ``spectral_ratio`` and ``spectral_ratio_sym`` (if the factor is known),
         ``coarse_consistency`` (if ``coarse``) and ``n_valid``; one value per leading index of ``sr``. Lazy when the inputs are dask-backed
-        and no reprojection is needed.
+        and no reprojection is needed. Each image is scored on the pixels valid in it and in
+        the reference: to compare products with other gaps, score them on a common mask
+        (stack them along a dim, ``sr.where(sr.notnull().all("method"))``; a stack whose
+        ``n_valid`` differs along such a dim is warned about).
 
     Raises
     ------
@@ -1142,6 +1211,7 @@ def evaluate(
             f"cannot tell which variable of the reference Dataset to score against (it has "
             f"{names}): pass it, e.g. `reference=ds[{(names or ['lst'])[0]!r}]`."
         ) from err
+    names = spatial_names(reference)  # its own dims (lat/lon), for the advice
     if "xlstsr_method" in reference.attrs and "xlstsr_method" not in sr.attrs:
         # the truth scored against the result: the bias and the spectral ratio inverted
         # (a warning: another tool's result scored against an xlstsr one is a fair comparison)
@@ -1224,7 +1294,7 @@ def evaluate(
         with _advice_with_sr(reference, sr, decoding):  # a lazy reference is read here
             ref, mask, offset = _coregistered(ref, mask, coarse, coregister, masked)
     _check_overlap(sr, ref)
-    _check_reference_scale(sr, ref)
+    _check_reference_scale(sr, ref, names)
     resampled = not _same_grid(sr, ref)
     if not resampled:
         ydim, xdim = spatial_dims(sr)
@@ -1247,6 +1317,7 @@ def evaluate(
         raise NoOverlapError(_NO_PIXEL_IN_BOTH)
     if not isinstance(nv.variable.data, dsa.Array):
         _check_scored(ref_m, nv)
+        _check_sr_gaps(ref_m, nv)
     out: dict[str, Any] = {
         "rmse": _m.rmse(on_ref, ref_m),
         "bias": _m.bias(on_ref, ref_m),
@@ -1286,6 +1357,14 @@ def evaluate(
         for name, var in (("coregistration_shift_x", "shift_x"),
                           ("coregistration_shift_y", "shift_y"), ("psf_sigma", "psf_sigma")):
             out[name] = xr.DataArray(float(np.median(np.atleast_1d(offset[var].values)[ok])))
+    # sr's scalar labels on every score (the docstring's "the scores take sr's labels"): a
+    # scalar time of the truth's acquisition on the metrics and sr's on coarse_consistency
+    # raised xarray's MergeError below
+    labels = {c: sr[c].variable for c in sr.coords
+              if sr[c].ndim == 0 and c not in sr.dims and c != "spatial_ref"}
+    for name, da in list(out.items()):
+        stale = [c for c in labels if c in da.coords and c not in da.dims]
+        out[name] = da.drop_vars(stale).assign_coords(labels)
     for name, da in out.items():
         units, long_name = _UNITS[name]
         if units == "m" and offset is not None:  # the offset's lengths, in its CRS's units
