@@ -144,6 +144,52 @@ def _parent_folder(path: str) -> None:
 _C2L2_SCENE_FILE = re.compile(r"_(st_b10|st_b6)\.tiff?$|_mtl\.txt$", re.IGNORECASE)
 
 
+def _level1_scene(p: Path) -> tuple[Path, str] | None:
+    """A Landsat Level-1 scene's MTL (the file given, or the MTL of a folder holding no
+    surface temperature band) and the level it declares (``DATA_TYPE = "L1T"``, a Collection 2
+    ``PROCESSING_LEVEL = "L1TP"``); None for anything else. Its MTL's name matched the Level-2
+    scene files: the Level-2 reader then asked for an ST_B10.TIF a Level-1 scene has not."""
+    from xlstsr.io.landsat import read_mtl
+
+    if p.is_dir():
+        names = [q for q in p.iterdir() if _C2L2_SCENE_FILE.search(q.name)]
+        if any(_C2L2_ST_BAND.search(q.name) for q in names):
+            return None
+        mtls = [q for q in names if q.name.lower().endswith("_mtl.txt")]
+    else:
+        mtls = [p] if p.name.lower().endswith("_mtl.txt") and p.is_file() else []
+    for mtl in mtls:
+        try:
+            meta = read_mtl(mtl)
+        except (OSError, UnicodeDecodeError):
+            continue
+        for key in ("PROCESSING_LEVEL", "DATA_TYPE"):
+            level = str(meta.get(key, "")).strip().upper()
+            if level:
+                return (mtl, f"{key} {level}") if level.startswith("L1") else None
+    return None
+
+
+def _refuse_level1(path: str, command: str) -> None:
+    """Refuse a Landsat Level-1 scene (its MTL or folder) as an LST: it holds radiance, read by
+    :func:`xlstsr.io.open_landsat8_l1` in Python, not by a command."""
+    found = _level1_scene(Path(path))
+    if found is None:
+        return
+    mtl, level = found
+    folder = mtl.parent
+    raise UsageError(
+        f"{path} is a Landsat Level-1 scene ({level} in {mtl.name}): its thermal band holds "
+        f"top-of-atmosphere radiance, not surface temperature, and `xlstsr {command}` reads no "
+        "Level-1 scene. Read it in Python with `xlstsr.io.open_landsat8_l1"
+        f"({str(folder)!r})` (band-10 brightness temperature `bt`, NDVI, cloud and water "
+        "masks) and write the field to use, e.g. `.bt.to_dataset().to_zarr('bt.zarr')`; or "
+        "download the scene's Level-2 product (surface temperature, LC08_L2SP_...), "
+        + ("read by `xlstsr.io.open_landsat_c2l2`." if command == "train" else
+           "which this command reads.")
+    )
+
+
 def _landsat_c2l2(path: str) -> Any:
     """A Landsat Collection 2 Level-2 scene given as the reference (its folder, its ST band or
     its MTL): its ``lst`` as :func:`xlstsr.io.open_landsat_c2l2` decodes it (scale and 149 K
@@ -155,6 +201,7 @@ def _landsat_c2l2(path: str) -> Any:
             return None
     elif not _C2L2_SCENE_FILE.search(p.name):
         return None
+    _refuse_level1(path, "evaluate")
     from xlstsr.io import open_landsat_c2l2
 
     return open_landsat_c2l2(p)["lst"]
@@ -179,6 +226,7 @@ def _c2l2_lst(path: str, command: str, units: str | None, nodata: float | None,
             _C2L2_SCENE_FILE.search(p.name) if not p.is_dir()
             else any(_C2L2_SCENE_FILE.search(q.name) for q in p.iterdir())):
         return None  # not a scene's file, nor a folder holding one (a .zarr store)
+    _refuse_level1(path, command)
     band = _C2L2_ST_BAND.search(p.name) if p.is_file() else None
     alone = False
     if band is not None:  # its QA_PIXEL (fill, clouds, water) beside it, in any case
@@ -293,6 +341,12 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
                 names_ = [n for n in names_ if not re.search(r"lst|temp", n, re.I)] or names_
             text = re.sub(r"\s*Name it, e\.g\. `[^`]*` or `variable=` of the function\.", "",
                           str(err))
+            if "group" in kwargs:  # a group's variable is named as GROUP/VARIABLE (SDS/LST;
+                # `--variable LST` was advised, which looks at the file's empty root)
+                names_ = [f"{kwargs['group']}/{n}" for n in names_]
+                text = re.sub(r"is not in the Dataset; it has \[[^\]]*\]",
+                              f"is not in its group {kwargs['group']!r}; it has {names_}",
+                              text)
             example = f" (e.g. {flag} {names_[0]})" if names_ else ""
             raise UsageError(f"{path}: {text} Name it with {flag} NAME{example}.") from None
     elif variable is not None and not kwargs and variable != obj.name:
@@ -486,7 +540,7 @@ def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
         message = _cli_hints(message.replace(TRUTH_HINT, ""), "train", typed)
         message = _with_flags(message, [(re.compile(r"attrs\['_FillValue'\] = ([-+\w.]+)"),
                                          "--truth-nodata {0}")], typed)
-        message = re.sub(r"(?<![\w-])--(units|nodata|scale)\b", r"--truth-\1", message)
+        message = re.sub(r"(?<![\w-])--(units|nodata|scale|offset)\b", r"--truth-\1", message)
     elif "`--truth-" not in message:  # (completed already: a UsageError passes here twice)
         # the guide's hint gives way to --guide-nodata / --guide-scale (_cli_hints)
         message = _cli_hints(message.replace(FIT_FILES_HINT, "").replace(GUIDE_HINT, ""),

@@ -817,6 +817,24 @@ def _channel_names(g: xr.DataArray, chdim: Hashable) -> list[str]:
             for v in g[chdim].values.tolist()]
 
 
+#: the coordinate :func:`xlstsr.io.open_cog` keeps a GeoTIFF's band descriptions in, along its
+#: bands (``xlstsr.io.cog.DESCRIPTION_COORD``)
+_DESCRIPTION_COORD = "band_description"
+
+#: a date in a label (a band per date: 'NDVI_2020-07-01', 'NDVI_2020_07_01', '20200701')
+_DATED = re.compile(r"(?<![0-9])\d{4}[-_]?\d{2}[-_]?\d{2}(?![0-9])")
+
+
+def _described_bands(guide: xr.DataArray, d: Hashable) -> list[str] | None:
+    """The text descriptions of a guide's bands along ``d`` (a GeoTIFF's own, which
+    :func:`xlstsr.io.open_cog` keeps as the ``band_description`` coordinate), or None."""
+    c = guide.coords.get(_DESCRIPTION_COORD)
+    if c is None or c.dims != (d,) or c.dtype.kind not in "OUS":
+        return None
+    texts = [str(v).strip() for v in c.values.tolist()]
+    return texts if all(texts) else None
+
+
 def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
                            extra: list[Hashable], lead: Sequence[Hashable]) -> None:
     """Warn when a guide's bands are as many as the LST's steps and labelled alike (one NDVI
@@ -830,6 +848,10 @@ def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
     if isinstance(names, (tuple, list)) and len(set(map(str, names))) > 1:
         return  # labelled channels (NDVI, albedo...)
     d = extra[0]
+    described = _described_bands(guide, d)
+    if described is not None and len(set(described)) > 1 and not all(
+            _DATED.search(v) for v in described):
+        return  # the file's own band descriptions label its channels (NDVI, albedo...)
     labels = guide[d].values if d in guide.coords else None
     if labels is not None and labels.dtype.kind in "OUS" and any(
             re.search(r"[A-Za-z]", str(v)) and not re.match(r"\d{4}-\d{2}-\d{2}", str(v))
@@ -1737,6 +1759,10 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
     extra = [d for d in guide.dims if d not in (gy, gx) and not _is_time_like(guide, d)]
     if len(extra) == 1 and extra[0] in guide.coords and guide[extra[0]].dtype.kind in "US":
         return [str(v) for v in guide[extra[0]].values]
+    if len(extra) == 1:  # a GeoTIFF's bands numbered 1, 2... and described 'NDVI', 'albedo'
+        described = _described_bands(guide, extra[0])
+        if described is not None:
+            return described
     if extra and any(guide.sizes[d] > 1 for d in extra):
         return [None] * int(np.prod([guide.sizes[d] for d in extra]))
     return [_described(guide, None if guide.name is None else str(guide.name))]

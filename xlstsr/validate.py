@@ -1614,6 +1614,9 @@ _USUAL_LST_SCALES = ((0.1, "Kelvin x 10 (as ASTER stores it)"),
 #: stored scales of degrees Celsius, named when no Kelvin scale fits (degC x 10 of a hot scene
 #: runs past 400 "K"; degC x 100 was told MODIS's 0.02, 71 K)
 _USUAL_CELSIUS_SCALES = ((0.1, "degrees Celsius x 10"), (0.01, "degrees Celsius x 100"))
+#: a land surface's temperatures (K), over a scene's 1st-99th percentiles, that rank the scales
+#: which fit a median alike (Antarctic plateau ~180 K; the hottest deserts' ~345 K LST)
+LAND_SURFACE_K = (180.0, 355.0)
 #: share of an image's pixels past the range, running on from the plausible values, that makes
 #: them a field in other units or scale (a degC x 10 scene: 11 % past 400); fewer are stray or
 #: corrupt pixels (ASTER's scene border: 2-3 of 88775 pixels at 120-146 K)
@@ -1627,6 +1630,7 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
                 extremes: tuple[float, float] | None = None,
                 like: tuple[float, str] | None = None,
                 celsius: bool = False,
+                spread: tuple[float, float] | None = None,
                 ) -> list[tuple[float, bool, str, float]]:
     """The usual stored scales that make values of ``median`` (read as they are) Kelvin of a
     land surface (its median 190-345 K, within ``physical_range``; with ``extremes``, the
@@ -1636,7 +1640,11 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
     the same ground and overpass), only the scales that bring the median within
     :data:`NEAR_LIKE_K` of its median. With ``celsius`` (values whose units say degrees
     Celsius), only the scales of degrees Celsius: a degC x 100 field (2681) was offered
-    Kelvin x 10, 268 K.
+    Kelvin x 10, 268 K. With ``spread`` (the 1st and 99th percentiles of the values), of
+    several scales only those that keep it within :data:`LAND_SURFACE_K` (a land surface's
+    temperatures), when any do: degC x 100 of a 279 K scene (585) was offered degC x 10 first,
+    331 K on the median but 285-378 K over the scene; those left are equally plausible
+    (:func:`_ambiguity`).
 
     Examples
     --------
@@ -1644,6 +1652,9 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
     [(0.1, False)]
     >>> [(k, c) for k, c, _, _ in _scale_fits(361.0, (150.0, 400.0), (282.0, 465.0))]
     [(0.1, True), (0.01, True)]
+    >>> [(k, c) for k, c, _, _ in _scale_fits(585.0, (150.0, 400.0), celsius=True,
+    ...                                        spread=(120.0, 1050.0))]
+    [(0.01, True)]
     """
     lo, hi = physical_range
 
@@ -1656,7 +1667,31 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
            [(k, False, what, median * k) for k, what in _USUAL_LST_SCALES if fits(k, 0.0)])
     out = out or [(k, True, what, median * k + 273.15)
                   for k, what in _USUAL_CELSIUS_SCALES if fits(k, 273.15)]
-    return [f for f in out if _near_like(f[3], like)]
+    out = [f for f in out if _near_like(f[3], like)]
+    if spread is not None and len(out) > 1:
+        land_lo, land_hi = LAND_SURFACE_K
+        plausible = [f for f in out if all(
+            land_lo <= v * f[0] + (273.15 if f[1] else 0.0) <= land_hi for v in spread)]
+        out = plausible or out
+    return out
+
+
+def _spread(values: np.ndarray) -> tuple[float, float]:
+    """The 1st and 99th percentiles of ``values`` (a scene's range, a few stray pixels aside),
+    for :func:`_scale_fits`'s ``spread``."""
+    lo, hi = _quantiles(np.asarray(values, np.float64), (0.01, 0.99))
+    return float(lo), float(hi)
+
+
+def _ambiguity(fits: Sequence[tuple[float, bool, str, float]]) -> str:
+    """'; ...: the product's documentation says which' when several scales of :func:`_scale_fits`
+    make the values a land surface's temperatures alike (degC x 10 and x 100 of a scene near
+    0 degC), else ''."""
+    if len(fits) < 2:
+        return ""
+    return (f" (ambiguous: {' and '.join(f'x {k:g}' for k, *_ in fits)} both give a land "
+            "surface's temperatures over the whole scene; the product's documentation says "
+            "which)")
 
 
 def _unlike_text(median: float, physical_range: tuple[float, float],
@@ -1687,17 +1722,19 @@ def _scale_fix(k: float, celsius: bool, ref: bool, cli: bool, fill0: bool = Fals
 
 
 def _landsat_dn_hint(median: float, ref: bool, fill0: bool = False,
-                     like: tuple[float, str] | None = None) -> str:
+                     like: tuple[float, str] | None = None, cli: bool = False) -> str:
     """'; if they are Landsat Collection 2 Level-2 ST digital numbers ...' when values of
     ``median`` decode to Kelvin of a land surface so (K = DN x 0.00341802 + 149: an offset, so
-    no plain scale finds it), else ''."""
+    no plain scale finds it), else ''; with ``cli``, the command line's flags too."""
     kelvin = median * LANDSAT_C2_ST_SCALE + LANDSAT_C2_ST_OFFSET
     if not 190.0 <= kelvin <= 345.0 or not _near_like(kelvin, like):
         return ""
+    flags = (f" (`--scale {LANDSAT_C2_ST_SCALE:g} --offset {LANDSAT_C2_ST_OFFSET:g}"
+             + " --nodata 0`)") if cli else ""  # 0: the product's fill
     return (f"; if they are Landsat Collection 2 Level-2 surface temperature digital numbers "
             f"(median {kelvin:.1f} K), read the scene with `xlstsr.io.open_landsat_c2l2`"
             + ("" if ref else " or decode them, `da.attrs.update(scale_factor=0.00341802, "
-               f"add_offset=149.0{', _FillValue=0' if fill0 else ''})`"))
+               f"add_offset=149.0{', _FillValue=0' if fill0 else ''})`" + flags))
 
 
 def _celsius_scales(finite: np.ndarray, median: float, physical_range: tuple[float, float],
@@ -1716,9 +1753,12 @@ def _celsius_scales(finite: np.ndarray, median: float, physical_range: tuple[flo
         return []
     raw_median = (median - celsius) / scale
     extremes = (float(raw.min()), float(raw.max()))
+    fits = [f for f in _scale_fits(raw_median, physical_range, extremes, like, True,
+                                   spread=_spread(raw))
+            if not np.isclose(f[0], scale, rtol=1e-6)]
+    note = _ambiguity(fits)
     return [_scale_fix(k, True, ref, cli) + f" if they are {w} (median {mk:.1f} K)"
-            for k, _, w, mk in _scale_fits(raw_median, physical_range, extremes, like, True)
-            if not np.isclose(k, scale, rtol=1e-6)]
+            + (note if i == len(fits) - 1 else "") for i, (k, _, w, mk) in enumerate(fits)]
 
 
 def _is_landsat_st_scale(scale: float) -> bool:
@@ -1742,12 +1782,21 @@ def _landsat_scale_without_offset(da: xr.DataArray, what: str) -> str:
         return (head + "`reference_scale` declares no offset: read the scene with "
                 "`xlstsr.io.open_landsat_c2l2` (fill and clouds masked too), or decode it "
                 f"yourself: {decode}")
-    flags = (f" (`--scale {LANDSAT_C2_ST_SCALE:g} --offset {LANDSAT_C2_ST_OFFSET:g} --nodata 0"
-             + (" --units K" if units else "") + "` on the command line)")
+    # the command line's flags of this input (the truth's and the coarse input's own: the
+    # Python advice alone did not name --truth-offset / --coarse-offset)
+    role = _ROLE_FLAGS.get(what)
+    flags = "" if role is None else (
+        f" (`--{role}scale {LANDSAT_C2_ST_SCALE:g} --{role}offset {LANDSAT_C2_ST_OFFSET:g} "
+        f"--{role}nodata 0" + (f" --{role}units K" if units else "") + "` on the command line)")
     return (head + "Read the scene with `xlstsr.io.open_landsat_c2l2` (fill and clouds masked "
             f"too), or declare both: `da.attrs.update(scale_factor={LANDSAT_C2_ST_SCALE:g}, "
-            f"add_offset={LANDSAT_C2_ST_OFFSET!r}{units}, _FillValue=0)`"
-            + (flags if what == "LST" else "") + ".")
+            f"add_offset={LANDSAT_C2_ST_OFFSET!r}{units}, _FillValue=0)`" + flags + ".")
+
+
+#: the prefix of the command line's declaration flags (``--{prefix}scale``...) of an input, by
+#: the name messages give it (``what``): the LST's and evaluate's super-resolved field's are
+#: ``--scale``, the truth's ``--truth-scale``, evaluate's coarse input's ``--coarse-scale``
+_ROLE_FLAGS = {"LST": "", "super-resolved field": "", "truth": "truth-", "coarse LST": "coarse-"}
 
 
 def _isolated(finite: np.ndarray, vals: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -1849,6 +1898,14 @@ def _range_cause(
         most = "most values are plausible but " if lo <= median <= hi else ""
         return (f"{most}{int(counts[k])} pixel(s) of {finite.size} hold {sv} (as stored)"
                 f"{named}, far outside it: an undeclared fill value; {how}")
+    if (celsius and offset == 0.0 and median <= 1000 and float(finite.max()) <= 1000
+            and out.size >= TAIL_SHARE * finite.size):
+        # whole numbers labelled degC, scaled, below 1000 K once read (the scales of larger
+        # ones are named below): a scene near 0 degC stored x 100 (-315 for 270 K) or a warm
+        # one x 10 (468 for 320 K) was told only "not Kelvin of a land surface"
+        scaled = _celsius_scales(finite, median, physical_range, stored, ref, cli, like)
+        if scaled:
+            return "values look scaled: " + "; or ".join(scaled)
     # Landsat C2 L2 decoded by hand as DN x 0.00341802 without its offset: 81-196 "K" (above
     # any Celsius median: a hot desert in degC declared K is told Celsius)
     with_offset = median + LANDSAT_C2_ST_OFFSET
@@ -1897,7 +1954,11 @@ def _range_cause(
         # fitted on the values as stored, in the declared units: degC x 100 was offered
         # Kelvin x 10 on its values plus 273.15 ("median 295.4 K"), 268 K once followed
         fit_median = (median - celsius) / scale if celsius and offset == 0.0 else median
-        fits = _scale_fits(fit_median, physical_range, like=like, celsius=bool(celsius))
+        # ranked on the scene's spread too: degC x 10 and x 100 of a cool scene both fit its
+        # median (x 0.1 gave 331 K for a 279 K scene stored degC x 100, offered first)
+        spread = _spread((finite - celsius) / scale if celsius and offset == 0.0 else finite)
+        fits = _scale_fits(fit_median, physical_range, like=like, celsius=bool(celsius),
+                           spread=spread)
         counts = ("; or raw digital numbers of radiance (a Landsat Level-1 thermal band: "
                   "`xlstsr.io.open_landsat8_l1` gives brightness temperature) or another "
                   "quantity, not an LST")
@@ -1908,7 +1969,7 @@ def _range_cause(
         # Landsat Collection 2 Level-2 surface temperature (its DNs of cold scenes also pass
         # as K x 100)
         # (Landsat counts are no degrees Celsius: the hints' declarations keep the units)
-        c2l2 = "" if celsius else _landsat_dn_hint(median, ref, like=like)
+        c2l2 = "" if celsius else _landsat_dn_hint(median, ref, like=like, cli=cli)
         l1 = "" if celsius else _landsat_l1_hint(median, like)
         if l1 and not fits:  # near the field of the same overpass, where no scale is
             return (f"values (median {median:.6g}) are no LST at a usual scale"
@@ -1921,7 +1982,7 @@ def _range_cause(
                     + _unlike_text(median, physical_range, None, like) + c2l2 + counts)
         how = [_scale_fix(k, c, ref, cli) + f" if they are {what} (median {mk:.1f} K)"
                for k, c, what, mk in fits]
-        return "values look scaled: " + "; ".join(how) + c2l2 + counts
+        return "values look scaled: " + "; ".join(how) + _ambiguity(fits) + c2l2 + counts
     wrong = _wrong_scale(median, stored, physical_range, ref, like)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
@@ -2028,7 +2089,7 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
     if l1 and not fits:
         return (f"integer {what} with values around {median:.0f} and no scale metadata, and no "
                 "usual scale makes them Kelvin" + _unlike_text(median, physical_range, None, like)
-                + f": {l1}" + _landsat_dn_hint(median, ref, fill0=zeros, like=like) + ".")
+                + f": {l1}" + _landsat_dn_hint(median, ref, fill0=zeros, like=like, cli=cli) + ".")
     if fits:
         # the products of 0.02 and 0.1 fill with 0; another scale's fill is named if present
         how = "; ".join(
@@ -2040,7 +2101,7 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
             return f"{head}: {how} (to evaluate), or set the reference's scale_factor attrs."
         return (f"{head}. Set {how}; or open the file with `mask_and_scale=True` if it "
                 "declares its scale.")
-    c2l2 = "" if celsius else _landsat_dn_hint(median, ref, fill0=zeros, like=like)
+    c2l2 = "" if celsius else _landsat_dn_hint(median, ref, fill0=zeros, like=like, cli=cli)
     c2l2 = _unlike_text(median, physical_range, None, like) + c2l2
     usual = "(degC x 10, degC x 100)" if celsius else "(K x 10, K x 100, MODIS x 0.02)"
     if ref:

@@ -56,7 +56,7 @@ from rioxarray.exceptions import RioXarrayError
 from .._version import __version__
 from ..errors import AllNaNError, InputTypeError, XlstsrError, warn
 from ..grid import _semantic_encoding
-from ..io.formats import absolute_path, format_of, open_path
+from ..io.formats import absolute_path, open_with_variable
 from ..io.zarr import (
     COMPLETE,
     INCOMPLETE,
@@ -1135,16 +1135,15 @@ def upscale_to_zarr(
         # whole guide twice, minutes for a remote one, for a refusal that needs none
         _refuse_existing(store)
     if isinstance(source, (xr.DataArray, xr.Dataset)):
-        src = source
-    else:  # an HDF4 granule opens one layer: the one asked for (the Day LST by default);
-        # anything but a path (a list of files) is refused by open_path, naming its readers
-        hdf = (variable is not None and isinstance(source, (str, os.PathLike))
-               and format_of(source) == "hdf4")
-        src = open_path(source, **({"variable": variable} if hdf else {}))
+        src, name = source, variable
+    else:  # an HDF4 granule opens one layer: the one asked for (the Day LST by default); a
+        # NetCDF-4 group's variable (SDS/LST) its group; anything but a path (a list of
+        # files) is refused by open_path, naming its readers
+        src, name = open_with_variable(source, variable)
     # the variable's own attributes: the resume fingerprint hashes them as before (a store
     # started before the Dataset's global attributes were carried resumes); those go to
     # upscale and the store's root below
-    lst, guide = select_lst(src, variable, guide, dataset_attrs=False)
+    lst, guide = select_lst(src, name, guide, dataset_attrs=False)
     src_attrs = src.attrs if isinstance(src, xr.Dataset) else {}
     up_kw = {"mask_out_of_range": mask_out_of_range, "scale_correction": scale_correction,
              "guide_offset": guide_offset, "tile": tile}

@@ -107,8 +107,14 @@ def open_cog(
             if "band" in da.dims and da.sizes["band"] == len(times):
                 out = da.rename(band="time").assign_coords(time=_time_labels(list(times)))
                 return out.rio.write_crs(da.rio.crs) if da.rio.crs is not None else out
+            if "time" in da.dims and da.sizes["time"] == len(times):
+                # bands whose tags or descriptions dated them came back as time steps
+                # already: the given times label them (was "3 times for 1 band(s)")
+                out = da.assign_coords(time=_time_labels(list(times)))
+                return out.rio.write_crs(da.rio.crs) if da.rio.crs is not None else out
+            n = da.sizes.get("band", da.sizes.get("time", 1))
             raise XlstsrError(
-                f"{len(times)} times for one file of {da.sizes.get('band', 1)} band(s): give one "
+                f"{len(times)} times for one file of {n} band(s): give one "
                 "time per band of a multi-band file, or one per file of a list of files.")
         # a single file with times= lost them without a word: a cube of one time step
         return open_cog([path], chunks, times=times, masked=masked, band=band)
@@ -286,6 +292,29 @@ _DESCRIBED_DATE = re.compile(
     r"|(?<![A-Za-z0-9])A(?P<jy>\d{4})(?P<doy>\d{3})(?![0-9])")
 
 
+#: the time of day after an ISO date in a band description: ``T20:15``, ``T20:15:00Z``,
+#: ``T201500``, ``T20:15:00.5+02:00``
+_DESCRIBED_CLOCK = re.compile(
+    r"[Tt](?P<H>\d{2})(?P<c>:?)(?P<M>\d{2})(?:(?P=c)(?P<S>\d{2})(?:\.(?P<f>\d{1,9}))?)?"
+    r"(?P<z>[Zz]|[+-]\d{2}(?::?\d{2})?)?(?![0-9])")
+
+
+def _with_clock(date: np.datetime64, clock: re.Match) -> np.datetime64:
+    """``date`` at the time of day ``clock`` reads, in UTC (ValueError: not a time of day)."""
+    hour, minute, second = int(clock["H"]), int(clock["M"]), int(clock["S"] or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError(clock[0])
+    ns = int(((clock["f"] or "") + "000000000")[:9])
+    out = (date.astype("datetime64[ns]") + np.timedelta64(hour * 3600 + minute * 60 + second,
+                                                          "s") + np.timedelta64(ns, "ns"))
+    zone = clock["z"]
+    if zone and zone not in ("Z", "z"):  # local time with its offset: UTC
+        digits = zone[1:].replace(":", "")
+        minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+        out = out - np.timedelta64((1 if zone[0] == "+" else -1) * minutes, "m")
+    return out
+
+
 def _described_date(text: str) -> np.datetime64 | None:
     """The one date a band description holds (None: none, several, or not a real date)."""
     found = set()
@@ -301,6 +330,14 @@ def _described_date(text: str) -> np.datetime64 | None:
             else:
                 year = int(m["y"])
                 date = np.datetime64(f"{m['y']}-{m['m']}-{m['d']}")
+                if text[m.end():m.end() + 1] in ("T", "t") and \
+                        text[m.end() + 1:m.end() + 2].isdigit():
+                    # an overpass's time of day ('LST_2023-07-08T20:15:00Z'): kept (it was cut
+                    # to midnight, hours off); one that does not read keeps the bands as bands
+                    clock = _DESCRIBED_CLOCK.match(text, m.end())
+                    if clock is None:
+                        return None
+                    date = _with_clock(date, clock)
         except ValueError:  # 20201340: a number, not a date
             return None
         if not 1900 <= year <= 2200:

@@ -18,7 +18,7 @@ from ..errors import InputNotFoundError, InputTypeError, VariableNotFoundError, 
 from .zarr import is_zarr_path, open_zarr
 
 __all__ = ["DATA_SUFFIXES", "WRITABLE", "check_writable", "format_of", "netcdf_group_variables",
-           "open_path"]
+           "open_path", "open_with_variable"]
 
 Format = Literal["zarr", "netcdf", "cog", "hdf4"]
 _SUFFIXES: dict[str, Format] = {
@@ -174,6 +174,33 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     return open_cog(os.fspath(path), **{"chunks": True, **kwargs})
 
 
+def open_with_variable(path: str | os.PathLike, variable: Any = None
+                       ) -> tuple[xr.Dataset | xr.DataArray, Any]:
+    """``(obj, name)``: :func:`open_path` of a path as a named ``variable`` needs it, and the
+    name to select in ``obj``. An HDF4 granule opens that layer (not its default Day LST); a
+    NetCDF-4 ``group/name`` (ECOSTRESS's ``SDS/LST``) opens the group as a Dataset (its
+    attributes and other variables kept) and gives ``name``, refused naming the group's
+    variables as ``group/name`` when it is not there; anything else opens as it is."""
+    if variable is None or not isinstance(path, (str, os.PathLike)):
+        return open_path(path), variable
+    fmt = format_of(path)
+    if fmt == "hdf4":
+        return open_path(path, variable=variable), variable
+    if fmt != "netcdf" or not isinstance(variable, str) or "/" not in variable.strip("/"):
+        return open_path(path), variable
+    group, _, name = variable.strip("/").rpartition("/")
+    ds = open_path(path, group=group)
+    if isinstance(ds, xr.Dataset) and name not in ds.data_vars:
+        held = [f"{group}/{v}" for v in map(str, ds.data_vars)]
+        example = f" e.g. `variable='{_grouped_example(held)}'`" if held else ""
+        raise VariableNotFoundError(
+            f"variable {name!r} is not in the group {group!r} of the file {os.fspath(path)}; "
+            f"it has {held[:12]}{' ...' if len(held) > 12 else ''}: name one as "
+            f"GROUP/VARIABLE,{example}."
+        )
+    return ds, name
+
+
 def netcdf_group_variables(path: str | os.PathLike) -> list[str]:
     """The variables held in the groups of a NetCDF-4/HDF5 file, as ``group/variable`` paths
     (``SDS/LST`` of an ECOSTRESS granule), dimension coordinates left out; [] for a file
@@ -244,9 +271,13 @@ def _open_netcdf(path: Any, remote: bool, **kwargs: Any) -> xr.Dataset | xr.Data
         where = f"group {kwargs['group']!r} of " if "group" in kwargs else ""
         more = (f" ({_groups_hold(grouped)}: name one as GROUP/VARIABLE, e.g. `variable='{_grouped_example(grouped)}'`)"
                 if grouped else "")
+        held = [f"{kwargs['group']}/{v}" if "group" in kwargs else v
+                for v in map(str, ds.data_vars)]  # as variable= takes them (SDS/LST, not LST)
+        if "group" in kwargs and held:
+            more = f": name one as GROUP/VARIABLE, e.g. `variable='{_grouped_example(held)}'`"
         raise VariableNotFoundError(
             f"variable {variable!r} is not in the {where}file {os.fspath(path)}; it has "
-            f"{list(map(str, ds.data_vars))}{more}."
+            f"{held}{more}."
         )
     if not ds.data_vars and grouped:
         # an ECOSTRESS / VIIRS granule: the root holds nothing, its groups the fields

@@ -757,7 +757,7 @@ def fit_files(
     >>> rec = fit_files("lst_1km.zarr", "sisr.pt", variable="LST", epochs=20)  # doctest: +SKIP
     >>> rec["history"]["best_val_loss"]  # doctest: +SKIP
     """
-    from ..io import open_path
+    from ..io.formats import open_with_variable
     from ..nn import save_model
 
     _check_output(out, {"lst": lst, "guide": guide, "truth": truth})
@@ -774,7 +774,12 @@ def fit_files(
                           "or 'supervised')")
 
     def opened(path: Any, var: Hashable | None, role: str) -> xr.DataArray | None:
-        return None if path is None else _select(open_path(path), var, role)
+        if path is None:
+            return None
+        # a NetCDF-4 group's variable (ECOSTRESS's SDS/LST) opens its group, an HDF4
+        # granule the layer named (its Day LST was read whatever was asked)
+        obj, name = open_with_variable(path, var)
+        return _select(obj, name, role)
 
     try:
         lst_da = declare_lst(opened(lst, variable, "LST"), declared)  # type: ignore[arg-type]
