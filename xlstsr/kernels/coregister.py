@@ -264,6 +264,11 @@ def _lag1_correlation(res: np.ndarray) -> float:
     return float(np.clip(np.mean(vals), 0.0, 0.95)) if vals else 0.0
 
 
+#: coarse pixels compared below which ``psf=False`` compares the pixels its own PSF allows
+#: rather than the widest PSF's (twice :func:`xlstsr.estimate_offset`'s ``min_pixels``)
+FEW_COMPARED = 60
+
+
 def estimate_shift(
     fine: np.ndarray,
     coarse: np.ndarray,
@@ -328,35 +333,37 @@ def estimate_shift(
     if not s0 >= 0 or (psf and s0 > smax):
         raise ValueError(f"sigma must be >= 0{f' and <= max_sigma ({smax:g})' if psf else ''} "
                          f"fine pixels, got {s0:g}")
-    # the widest blur any candidate gets: the pixels compared allow for it (with psf=False
-    # every candidate has the PSF held at s0: the widest PSF of a search that does not run
-    # dropped every coarse pixel next to a gap, none compared with half the pixels cloudy)
-    swide = smax if psf else s0
-    # the padding as before (wider than the blur needs: nothing wraps around)
-    pad = int(np.ceil(max_shift + 4 * max(smax, s0))) + 2
+    # the widest blur any candidate gets: the padding and the pixels compared allow for it
+    swide = smax if psf else max(smax, s0)
+    pad = int(np.ceil(max_shift + 4 * swide)) + 2
     fwd = _Forward(fine, f, pad, radiometric)
 
     def predict(dy: float, dx: float, s: float) -> np.ndarray:
         pred, w = fwd(dy, dx, s)
         return np.where(w >= min_weight, pred, np.nan)
 
-    # the pixels compared are fixed (those valid for every candidate within the bound), so that
-    # objectives at different shifts are over the same sample
-    base_w = np.ones(coarse.shape, dtype=bool)
-    for dy in (-max_shift, max_shift):
-        for dx in (-max_shift, max_shift):
-            _, w = fwd(dy, dx, swide)
-            base_w &= w >= min_weight
-    if not psf:
-        # with the PSF held (a box: a sinc shift, ringing at the zero padding) the field's
-        # outermost coarse pixels within the shift bound, plus one, are left out, as the
-        # widest PSF left them out before (comparing them moved psf=False estimates on clear
-        # MODIS/ASTER pairs to the search bound); gaps inside the field no longer cost
-        # that PSF's margin (every other 1120 m column cloudy: none compared)
+    def compared(sigma: float) -> np.ndarray:
+        """The pixels valid for every candidate within the bound at PSF ``sigma``: fixed, so
+        that objectives at different shifts are over the same sample."""
+        ok = np.ones(coarse.shape, dtype=bool)
+        for dy in (-max_shift, max_shift):
+            for dx in (-max_shift, max_shift):
+                _, w = fwd(dy, dx, sigma)
+                ok &= w >= min_weight
+        return ok
+
+    base_w = compared(swide)
+    if not psf and int((base_w & np.isfinite(coarse)).sum()) < FEW_COMPARED:
+        # the PSF held at s0: the widest PSF's margin around every gap (a search that does
+        # not run) left none compared where every other 1120 m column is cloudy; then the
+        # pixels valid at s0 are compared, but for the field's outermost ones within the
+        # shift bound, plus one (a box shift rings at the zero padding: comparing them moved
+        # psf=False estimates on clear MODIS/ASTER pairs to the search bound). Fields with
+        # enough pixels keep the wide margin (their estimates unchanged)
         m = int(np.ceil(max_shift / f)) + 1
         edge = np.zeros(coarse.shape, dtype=bool)
         edge[m : coarse.shape[0] - m, m : coarse.shape[1] - m] = True
-        base_w &= edge
+        base_w = compared(s0) & edge
     target = np.where(base_w & np.isfinite(coarse), coarse, np.nan)
 
     def objective(dy: float, dx: float, s: float) -> float:
