@@ -1507,25 +1507,29 @@ def upscale_to_zarr(
                  _store_label(store))
         return True
 
+    def said_with(err: BaseException, then: str) -> None:
+        """What a failed run left, as a note on its error: the replaced store back if nothing
+        landed, a store this call started removed if it holds no finished region (so that the
+        rerun needs no mode='w'), else the store left incomplete and ``then``."""
+        if _put_back(store, aside):
+            err.add_note(f"upscale_to_zarr: the store {_store_label(store)} that mode='w' was to "
+                         "replace is kept as it was (no region of the new one was written).")
+        elif drop_unfinished():
+            err.add_note(f"upscale_to_zarr: the store {_store_label(store)} this call started is "
+                         "removed (no time block was written).")
+        else:
+            done_now = int(done.sum()) + len(finished)
+            err.add_note(f"upscale_to_zarr: the store {_store_label(store)} is left incomplete "
+                         f"({done_now} of the {len(regions)} time blocks written); {then}.")
+
     try:
         run_regions(todo, write, mark, k)
         stopped = False
     except XlstsrError as err:
         # an input problem found while computing (the value checks run with the regions): a
-        # store this call started and that holds no finished region is removed, so that the
-        # corrected rerun needs no mode="w"; a store with finished regions stays (resume)
-        if _put_back(store, aside):  # nothing of the new result landed
-            aside = None
-            err.add_note(f"upscale_to_zarr: the store {_store_label(store)} that mode='w' was to replace is "
-                         "kept as it was (no region of the new one was written).")
-        elif drop_unfinished():
-            pass
-        else:  # said with the error: a corrected input is another input, resume refuses it
-            done_now = int(done.sum()) + len(finished)
-            err.add_note(
-                f"upscale_to_zarr: the store {_store_label(store)} is left incomplete ({done_now} of the "
-                f"{len(regions)} time blocks written). Once the input is corrected, write it "
-                "again with mode='w' (mode='resume' completes only the same input).")
+        # corrected input is another input, which resume refuses
+        said_with(err, "once the input is corrected, write it again with mode='w' (mode='resume' "
+                  "completes only the same input)")
         raise
     except OSError as err:  # a full disk, a lost mount, a revoked permission: the store stays
         done_now = int(done.sum()) + len(finished)
@@ -1546,19 +1550,7 @@ def upscale_to_zarr(
             f"the folder's permissions), then {then}."
         ) from err
     except Exception as err:  # a method's or dask's own error (a worker lost, a bug)
-        if _put_back(store, aside):  # the replaced store back if nothing landed
-            aside = None
-            err.add_note(f"upscale_to_zarr: the store {_store_label(store)} that mode='w' was to "
-                         "replace is kept as it was (no region of the new one was written).")
-        elif drop_unfinished():  # an "incomplete" store of no region refused the plain rerun
-            err.add_note(f"upscale_to_zarr: the store {_store_label(store)} this call started is "
-                         "removed (no time block was written).")
-        else:
-            done_now = int(done.sum()) + len(finished)
-            err.add_note(
-                f"upscale_to_zarr: the store {_store_label(store)} is left incomplete ({done_now} "
-                f"of the {len(regions)} time blocks written); complete it with mode='resume' "
-                "and the same arguments.")
+        said_with(err, "complete it with mode='resume' and the same arguments")
         raise
     except BaseException:  # interrupted: the replaced store back if nothing landed (a store
         # this call started stays, resumable: a rerun is told so)
