@@ -117,7 +117,7 @@ def test_train_guide_date_refusal_names_the_flag_once(tmp_path, capsys):
                         tmp_path / "ndvi.zarr", "--mode", "degraded_disr", "--patch", "16",
                         "--epochs", "1", "--out", tmp_path / "m.pt", "--log-dir",
                         tmp_path / "logs")
-    assert code == 2 and "`--guide-time-tolerance 16D`" in err
+    assert code == 2 and "`--guide-time-tolerance 15D`" in err
     sentences = [s.strip() for s in err.split(". ") if s.strip()]
     assert len(sentences) == len(set(sentences)), err
 

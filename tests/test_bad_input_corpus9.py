@@ -182,7 +182,7 @@ def test_guide_time_tolerance_error_names_the_flag(scene, tmp_path, capsys):
     _composites(g).to_netcdf(tmp_path / "ndvi.nc")
     assert main(["upscale", str(tmp_path / "lst.nc"), str(tmp_path / "out.nc"), "--method",
                  "tsharp", "--guide", str(tmp_path / "ndvi.nc"), "--quiet"]) == 2
-    assert "`--guide-time-tolerance 16D`" in capsys.readouterr().err
+    assert "`--guide-time-tolerance 15D`" in capsys.readouterr().err
     assert main(["upscale", str(tmp_path / "lst.nc"), str(tmp_path / "o2.nc"), "--method",
                  "bicubic", "--guide-time-tolerance", "16D", "--quiet"]) == 2
     assert "add --guide" in capsys.readouterr().err

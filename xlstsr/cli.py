@@ -1461,8 +1461,8 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--max-nan-fraction", type=float, default=0.5,
                    help="largest NaN share of a patch's input (and truth) for it to be used")
     t.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
-                   help="how far back a guide date may lie from an LST date, e.g. 16D "
-                   "(default: equal dates only)")
+                   help="how far back a guide date may lie from an LST date, e.g. 15D for "
+                   "16-day composites labelled by their first day (default: equal dates only)")
     t.add_argument("--epochs", type=int, default=50,
                    help="length of the cosine learning-rate schedule (and most epochs run)")
     t.add_argument("--max-epochs", type=_positive_int, default=None,
@@ -1791,7 +1791,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="guide variable of a .nc/.zarr guide (default: its only variable)")
     u.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="match each LST date with the latest guide date at most DELTA before it "
-                   "(e.g. '16D' for 16-day NDVI composites labelled by their first day); "
+                   "(e.g. '15D' for 16-day NDVI composites labelled by their first day); "
                    "default: the same dates")
     u.add_argument("--guide-offset", default=None, choices=("auto", "check", "ignore"),
                    help="sub-pixel offset of the guide from the LST, measured on one window of "
@@ -1897,7 +1897,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--guide-variable", default=None, help="variable of a .nc/.zarr guide")
     s.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="match each LST date with the latest guide date at most DELTA before it "
-                   "(e.g. '16D' for 16-day NDVI composites labelled by their first day); "
+                   "(e.g. '15D' for 16-day NDVI composites labelled by their first day); "
                    "default: the same dates")
     _add_guide_declarations(s)
     s.add_argument("--lags", default=None, metavar="L1,L2,...",

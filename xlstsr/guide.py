@@ -370,14 +370,17 @@ def match_steps(
     """The guide's steps along ``dim`` matched to the LST's by label, not by position.
 
     For each LST label ``t`` the guide step taken is the latest one whose label ``g`` satisfies
-    ``g <= t`` and ``t - g <= tolerance`` (default: equal labels only). A 16-day composite
-    labelled by the first day of its period (MODIS, STAC ``start_datetime``) thus serves every
-    LST date of its period with ``tolerance="16D"``. LST labels that are dates (all at
+    ``g <= t`` and ``t - g <= tolerance`` (default: equal labels only; the bound is inclusive).
+    A 16-day composite labelled by the first day of its period (MODIS, STAC ``start_datetime``)
+    covers that day and the 15 after it (its ``end_datetime`` is the first day + 15 d 23:59:59),
+    so ``tolerance="15D"`` serves every LST date of its period and no later one: ``"16D"``
+    also gives it the day after its period, where the next composite is missing (the LST of
+    2020-10-15 took the composite of 2020-09-29..10-14). LST labels that are dates (all at
     midnight, as daily products are labelled) against a guide labelled at a time of day (at
     most one step per day, e.g. a STAC composite at 10:30 on the first day of its period) are
     matched by day: a guide step belongs to its calendar day, so the date 2020-07-27 takes the
     composite labelled 2020-07-27T10:30, not the previous one. A tolerance is a fixed duration
-    ('16D', '8h'); months and years are not (refused: use e.g. '31D' for monthly guides).
+    ('15D', '8h'); months and years are not (refused: use e.g. '31D' for monthly guides).
     cftime dates (model calendars) match as
     numpy dates do, when both sides share the calendar. Labels that are neither dates nor
     numbers must be equal. Without labels on both sides, steps are matched by position only when the
@@ -398,7 +401,7 @@ def match_steps(
     ...                    coords={"time": pd.to_datetime(["2020-01-03", "2020-01-20", "2020-01-21"])})
     >>> ndvi = xr.DataArray([0.1, 0.2], dims="time",
     ...                     coords={"time": pd.to_datetime(["2020-01-01", "2020-01-17"])})
-    >>> match_steps(ndvi, lst, "time", "16D").values.tolist()
+    >>> match_steps(ndvi, lst, "time", "15D").values.tolist()
     [0.1, 0.2, 0.2]
     """
     tol = _as_timedelta(tolerance)  # a bad tolerance is named even when labels agree
@@ -518,9 +521,10 @@ def match_steps(
         shown = ", ".join(fmt(lv[i]) for i in missing[:3]) + (" ..." if len(missing) > 3 else "")
         have = ", ".join(fmt(v) for v in gv[:4]) + (" ..." if gv.size > 4 else "")
         hint = (
-            f" Pass `guide_time_tolerance=` (e.g. '16D' for 16-day composites labelled by "
-            f"their first day: the latest guide step at most that long before each date is "
-            f"used), or `guide.squeeze('{dim}', drop=True)` to use one guide for every step."
+            f" Pass `guide_time_tolerance=` (e.g. '15D' for 16-day composites labelled by "
+            f"their first day, which cover it and the 15 days after: the latest guide step at "
+            f"most that long before each date is used), or `guide.squeeze('{dim}', "
+            "drop=True)` to use one guide for every step."
             if ordered and tol is None else ""
         )
         if ordered and tol is not None:
@@ -531,7 +535,7 @@ def match_steps(
             if p >= 0:
                 hint = (f"{read}; the latest guide step before {fmt(lv[first])} is "
                         f"{_duration_text(lv[first] - gs[p])} earlier: give a longer duration "
-                        "(e.g. '16D' for 16-day composites labelled by their first day) or a "
+                        "(e.g. '15D' for 16-day composites labelled by their first day) or a "
                         f"guide with steps on these dates, or `guide.squeeze('{dim}', "
                         "drop=True)` to use one guide for every step.")
             else:

@@ -119,8 +119,9 @@ def upscale(
     guide_time_tolerance : str, timedelta or number, optional
         How a guide with a time dim is matched with the LST's steps: by label, never by
         position (:func:`xlstsr.guide.match_steps`). Default: equal labels. A duration such as
-        ``"16D"`` takes, for each LST date, the latest guide step at most that long before it
-        (a 16-day composite labelled by the first day of its period). A guide time dim the LST
+        ``"15D"`` takes, for each LST date, the latest guide step at most that long before it
+        (a 16-day composite labelled by the first day of its period covers that day and the 15
+        after it: :func:`xlstsr.guide.match_steps`). A guide time dim the LST
         lacks is refused (:class:`~xlstsr.errors.GuideTimeError`), not made into bands.
     output_check : bool
         Refuse an output that is not physical (:func:`xlstsr.validate.check_output`, default);
@@ -457,7 +458,7 @@ def _warn_guide_constant_fill(m: UpscaleMethod, gdata: Any, data: Any, factor: i
         "guided, typically worse than bicubic (a MODIS/ASTER pair with 95 % of its NDVI "
         "missing: RMSE 2.70 K, bicubic 2.42 K, the whole NDVI 2.18 K). Give a guide without "
         "large gaps (a composite of several dates, e.g. a 16-day NDVI matched with "
-        "guide_time_tolerance='16D'), or use method='sisr', which needs no guide.",
+        "guide_time_tolerance='15D'), or use method='sisr', which needs no guide.",
         UserWarning,
     )
 

@@ -12,8 +12,10 @@ checkpoint with its provenance.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import logging
+import math
 import numbers
 import os
 import re
@@ -34,6 +36,7 @@ from ..errors import (
     UndeclaredFillError,
     UnitsError,
     XlstsrError,
+    warn,
 )
 from ..validate import (
     check_bool,
@@ -49,7 +52,13 @@ from ..validate import (
     spatial_dims,
     spatial_names,
 )
-from .data import degraded_pairs, fit_guide_gain, make_patches, target_scale_pairs
+from .data import (
+    _gain_default_message,
+    _guide_gain_fit,
+    degraded_pairs,
+    make_patches,
+    target_scale_pairs,
+)
 from .loop import MODES, PatchDataModule, check_seed, fit, merge_loss_options
 from .windows import PositionSplit, split_by_position, split_positions
 
@@ -79,6 +88,18 @@ def _stack(da: xr.DataArray) -> np.ndarray:
     lead = [d for d in da.dims if d not in (ydim, xdim)]
     da = da.transpose(*lead, ydim, xdim)
     return np.asarray(da.values, np.float32).reshape(-1, da.sizes[ydim], da.sizes[xdim])
+
+
+def _finite_range(arr: np.ndarray) -> tuple[float, float]:
+    """The smallest and largest finite value of ``arr`` (NaN, NaN without one), without a copy
+    of its valid values (one more cube in memory during :meth:`CubeDataModule.setup`)."""
+    if not arr.size:
+        return math.nan, math.nan
+    lo, hi = float(np.fmin.reduce(arr, axis=None)), float(np.fmax.reduce(arr, axis=None))
+    if math.isinf(lo) or math.isinf(hi):  # an inf among the values: the finite ones only
+        valid = arr[np.isfinite(arr)]
+        return (float(valid.min()), float(valid.max())) if valid.size else (math.nan, math.nan)
+    return lo, hi
 
 
 def _not_a_temperature(guide: Any) -> Any:
@@ -158,11 +179,14 @@ class CubeDataModule(PatchDataModule):
     with all their dates, go to training or validation (:func:`split_positions`, seeded; at
     least one validation position when there are two or more): the same ground on another date
     never crosses the split, since it would let a network recall the landscape. The SIF guide
-    gain is fitted on training positions only.
+    gain is fitted on training positions only; it falls back to the loss's default, with a
+    warning, where they show no clear anti-correlation of LST and guide detail
+    (:func:`fit_guide_gain`; ``gain_fit`` says which).
 
-    Memory: the decoded cube, its windows and the patches are held at once (about three times
-    the cube as float32, plus the guide); train a tile-year in date ranges (``lst.sel(time=...)``)
-    on a small machine.
+    Memory: :meth:`setup` peaks at about 3.5 times the cube as float32, plus the guide's share
+    (measured on a 48 x 512 x 512 float32 cube with the defaults: the decoded cube, its windows
+    and the patches, which overlap by half a patch and stay held after it, 2.4 times the cube);
+    train a tile-year in date ranges (``lst.sel(time=...)``) on a small machine.
 
     Parameters
     ----------
@@ -200,7 +224,7 @@ class CubeDataModule(PatchDataModule):
     max_nan_fraction : float
         Largest share of NaN in a patch's coarse input (and truth) for it to be kept.
     guide_time_tolerance : timedelta-like, optional
-        How far back a guide step may lie from an LST date (e.g. ``"16D"`` for 16-day NDVI
+        How far back a guide step may lie from an LST date (e.g. ``"15D"`` for 16-day NDVI
         composites; :func:`xlstsr.guide.match_steps`). Default: equal labels only.
     batch_size, seed, augmentation, input_noise
         As :class:`~xlstsr.train.PatchDataModule`.
@@ -313,6 +337,10 @@ class CubeDataModule(PatchDataModule):
         self.max_nan_fraction = float(max_nan_fraction)
         self.guide_time_tolerance = guide_time_tolerance
         self.loss_options: dict[str, Any] = {}
+        #: mode "sif", after setup: the guide gain (``gain``), whether it was ``"fitted"`` or
+        #: the ``"default"`` (``source``: a fit with no clear anti-correlation falls back,
+        #: :func:`~xlstsr.train.fit_guide_gain`), the fit's ``slope``, ``correlation``, ``reason``
+        self.gain_fit: dict[str, Any] | None = None
         self.n_guide = 0
 
     def _inputs(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -471,25 +499,33 @@ class CubeDataModule(PatchDataModule):
             arr, g, t = self._inputs()
         except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError) as err:
             raise _without_mask_advice(err) from None
+        # memory: no copy of the cube beside it (tobytes() and the valid values were one each)
         h = hashlib.sha256()
         for a in (arr, g, t):  # the decoded arrays: a fixed cost, small beside training
-            h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
+            h.update(b"-" if a is None else np.ascontiguousarray(a))
         self._digest = h.hexdigest()[:32]
-        valid = arr[np.isfinite(arr)]
-        if valid.size and valid.min() == valid.max():
+        lo, hi = _finite_range(arr)
+        if lo == hi:
             # trained silently to a loss of 0 (evaluate and scaling_stats say so of such a field)
             raise XlstsrError(
-                f"the LST cube is constant ({float(valid[0]):g} K on every valid pixel): there "
+                f"the LST cube is constant ({lo:g} K on every valid pixel): there "
                 "is no detail to learn (a fill value or a gap-filled constant taken as data?). "
                 "Mask it (NaN, or declare `_FillValue`) and give real LST."
             )
         win, ids = self._windows(arr, g, t)
+        del arr, g, t  # the windows are copies: the decoded stacks are not needed beside them
+        # the decoded DataArray behind them sits in a reference cycle (xarray's): without a
+        # collection it stayed, one more cube, until setup returned
+        gc.collect()
         pairs = self._pairs(win)
+        if self.mode != "sif":  # the pairs hold what is needed of the windows (sif: the gain)
+            del win
         self.n_guide = 0 if pairs["guide"] is None else int(pairs["guide"].shape[1])
         patches = make_patches(
             **pairs, factor=self.factor, patch=self.patch, stride=_half_stride(self.patch, self.factor), scene_ids=ids,
             max_nan_fraction=self.max_nan_fraction,
         )
+        del pairs
         if self.split is None:
             self.split = self._draw_split(patches.scene)
         patches = self._check_split(patches, self.split)
@@ -509,9 +545,17 @@ class CubeDataModule(PatchDataModule):
             )
         if self.mode == "sif":  # the detail law of the SIF loss, from training ground only
             keep = np.isin(np.asarray(ids), list(self.split.train))
-            self.loss_options = {
-                "gain": fit_guide_gain(win["lst"][keep], win["guide"][keep], self.factor)  # type: ignore[index]
-            }
+            fitted = _guide_gain_fit(win["lst"][keep], win["guide"][keep], self.factor)  # type: ignore[index]
+            if not fitted["fitted"]:  # a weak fit's slope is noise (150x apart between splits)
+                warn(_gain_default_message(fitted), UserWarning)
+            # whether the loss runs with the fitted slope or the default, and the fit behind it
+            # (loss_options holds the loss's own options only: make_loss refuses others)
+            self.gain_fit = {"gain": float(fitted["gain"]),
+                             "source": "fitted" if fitted["fitted"] else "default",
+                             "slope": float(fitted["slope"]),
+                             "correlation": float(fitted["correlation"]),
+                             "reason": fitted["reason"]}
+            self.loss_options = {"gain": float(fitted["gain"])}
         self.train_set = train
         self.val_set = val if len(val) else None
 
@@ -568,6 +612,7 @@ def fit_cube(
     factor: int = 4,
     patch: int = 64,
     window: int | None = None,
+    split: PositionSplit | Mapping[str, Any] | None = None,
     val_fraction: float = 0.2,
     psf: float | None = None,
     max_nan_fraction: float = 0.5,
@@ -603,8 +648,10 @@ def fit_cube(
     arch : str, optional
         ``"rescnn"``, ``"mrunet"``, ``"guided_unet"`` or ``"guided_rescnn"`` (default:
         ``guided_unet`` with a guide, else ``rescnn``).
-    factor, patch, window, val_fraction, psf, max_nan_fraction, guide_time_tolerance
-        As :class:`CubeDataModule`.
+    factor, patch, window, split, val_fraction, psf, max_nan_fraction, guide_time_tolerance
+        As :class:`CubeDataModule`. ``split`` reuses a run's positions: a record's ``split``
+        or a checkpoint's ``metadata["split"]`` (e.g. a night model trained on the day
+        model's training ground).
     seed : int
         Seed of the initialisation, the split and the training.
     batch_size, augmentation, input_noise
@@ -620,7 +667,10 @@ def fit_cube(
     record : dict
         ``history`` (:func:`fit`'s), ``loss_options`` (those the loss ran with: the fitted
         guide gain of ``"sif"`` under the ``loss_options`` given, a given ``gain`` winning),
-        ``n_train`` / ``n_val`` patches, ``split`` (the window positions of each set), ``window``.
+        ``n_train`` / ``n_val`` patches, ``split`` (the window positions of each set), ``window``;
+        mode ``"sif"``: ``guide_gain`` (the gain the loss ran with and its ``source``:
+        ``"fitted"``, ``"default"`` where the fit showed no clear anti-correlation, or
+        ``"given"`` in ``loss_options``; the fit's ``slope`` and ``correlation``).
 
     Examples
     --------
@@ -639,11 +689,14 @@ def fit_cube(
     known = set(inspect.signature(fit).parameters) - {"model", "train", "val", "seed"}
     unknown = sorted(set(fit_options) - known)
     if unknown:  # they reached fit after the whole data preparation (or failed before it)
-        raise XlstsrError(f"unknown training option(s) {unknown}; fit_cube takes the options of "
-                          f"CubeDataModule and of fit: {sorted(known)}")
+        own = sorted(set(inspect.signature(fit_cube).parameters) - {"lst", "fit_options"})
+        raise XlstsrError(f"unknown training option(s) {unknown}; fit_cube takes its own "
+                          f"(those of CubeDataModule and the arch): {own}, and those of fit: "
+                          f"{sorted(known)}")
     data = CubeDataModule(
         lst, variable=variable, guide=guide, truth=truth, mode=mode, factor=factor, patch=patch,
-        window=window, val_fraction=val_fraction, psf=psf, max_nan_fraction=max_nan_fraction,
+        window=window, split=split, val_fraction=val_fraction, psf=psf,
+        max_nan_fraction=max_nan_fraction,
         guide_time_tolerance=guide_time_tolerance, batch_size=batch_size, seed=seed,
         augmentation=augmentation, input_noise=input_noise,
     )
@@ -680,6 +733,10 @@ def fit_cube(
         "window": data.window,
         "inputs": inputs,
     }
+    if data.gain_fit is not None:  # fitted or defaulted (a weak fit), or the user's
+        given = (fit_options.get("loss_options") or {}).get("gain")
+        record["guide_gain"] = dict(data.gain_fit) if given is None else {
+            **data.gain_fit, "gain": float(given), "source": "given", "reason": None}
     return model, record
 
 
@@ -840,6 +897,7 @@ def fit_files(
         }} if degraded else {}),
         settings={**settings, "window": record["window"]},
         split={"by": "window position", "window": record["window"], **record["split"]},
+        **({"guide_gain": record["guide_gain"]} if "guide_gain" in record else {}),
         inputs=record["inputs"],
         history=_recorded_history(hist),
     )

@@ -61,6 +61,38 @@ def _numbers(a: Any, name: str) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
+#: Pixels of the images that :func:`_by_steps` hands a float64 kernel at once (1 Mpx: ~25 MB
+#: of its temporaries). The PSF and the radiometric mean work in float64 with several
+#: temporaries, ~7x a float32 stack at once: the largest part of CubeDataModule.setup's peak.
+_STEP_PIXELS = 1 << 20
+
+
+def _by_steps(fn: Any, a: np.ndarray) -> np.ndarray:
+    """``fn(a)`` for a per-image kernel ``fn`` (n, Y, X) -> (n, ...), run on groups of whole
+    images along the first axis (:data:`_STEP_PIXELS` at a time) and concatenated: the same
+    values, a bounded peak of temporaries."""
+    n = max(1, _STEP_PIXELS // max(1, int(np.prod(a.shape[1:]))))
+    if a.shape[0] <= n:
+        return fn(a)
+    return np.concatenate([fn(a[i : i + n]) for i in range(0, a.shape[0], n)])
+
+
+def _kept(parts: list[tuple[list[np.ndarray], np.ndarray]]) -> np.ndarray:
+    """Patches ``(n, c, p, p)`` float32 from windows given as ``(bands, keep)``: each band a
+    ``(steps, p, p)`` window (a view of the input) and ``keep`` the steps kept; one copy, into
+    an array allocated once."""
+    n = sum(int(keep.sum()) for _, keep in parts)
+    bands, _ = parts[0]
+    out = np.empty((n, len(bands), *bands[0].shape[1:]), np.float32)
+    i = 0
+    for bands, keep in parts:
+        m = int(keep.sum())
+        for b, band in enumerate(bands):
+            out[i : i + m, b] = band[keep]
+        i += m
+    return out
+
+
 def _shape_error(name: str, want: str, got: tuple[int, ...], fix: str) -> GridError:
     return GridError(f"{name} must have the shape {want}, got {got}; {fix}")
 
@@ -210,8 +242,9 @@ def degraded_pairs(
     check_kelvin_array(lst, "lst")
     full = lst.shape[-2:]  # before the crop to whole blocks: the guide may cover the whole LST
     lst = _crop(lst, factor)
-    src = gaussian_psf(lst, float(psf)) if psf else lst
-    coarse = radiometric_mean(src, factor, min_valid=min_valid)
+    coarse = _by_steps(
+        lambda a: radiometric_mean(gaussian_psf(a, float(psf)) if psf else a, factor,
+                                   min_valid=min_valid), lst)
     g = None
     if guide is not None:
         guide = _numbers(guide, "guide")
@@ -520,12 +553,13 @@ def make_patches(
             continue
         lst_l.append(c[keep])
         sc_l.append(ids[win["scene"].values[keep]])
+        # the fine windows as they are (views of the inputs) with their kept steps, copied once
+        # into the patches below: copies here, their concatenation and a float32 copy of that
+        # were held at once (3x the patches, the largest part of CubeDataModule.setup's peak)
         if guide is not None:
-            guide_l.append(
-                np.stack([win[f"guide{b}"].values for b in range(guide.shape[1])], 1)[keep]
-            )
+            guide_l.append(([win[f"guide{b}"].values for b in range(guide.shape[1])], keep))
         if target is not None:
-            tgt_l.append(win["target"].values[keep])
+            tgt_l.append(([win["target"].values], keep))
     if not lst_l:
         if max_nan_fraction < 1:
             raise XlstsrError(
@@ -537,14 +571,16 @@ def make_patches(
             "to fill its gaps from); lower `patch` or `stride` so that windows reach the valid "
             "pixels"
         )
+    del ds, gen, data, win, c  # the upsampled LST: no longer needed beside the patches
     lst_all = np.concatenate(lst_l)
     valid = np.isfinite(lst_all)
     filled = fill_gaps(lst_all, fill_radius)
+    # the fine patches (guide, target: most of the memory) joined part by part
     return PatchSet(
         torch.from_numpy(filled[:, None].astype(np.float32)),
         torch.from_numpy(valid[:, None]),
-        torch.from_numpy(np.concatenate(guide_l).astype(np.float32)) if guide_l else None,
-        torch.from_numpy(np.concatenate(tgt_l)[:, None].astype(np.float32)) if tgt_l else None,
+        torch.from_numpy(_kept(guide_l)) if guide_l else None,
+        torch.from_numpy(_kept(tgt_l)) if tgt_l else None,
         np.concatenate(sc_l),
         factor,
         scene_ids is None,
@@ -659,15 +695,31 @@ def _known_scenes(scene: np.ndarray, val_scenes: Any) -> np.ndarray:
     return is_val
 
 
-def fit_guide_gain(
-    lst_coarse: np.ndarray, guide: np.ndarray, factor: int, *, default: float = -10.0
-) -> float:
-    """Regression slope (K per guide unit) of coarse LST detail on guide detail, for ``sif_loss``.
+#: Weakest LST-detail / guide-detail correlation whose fitted gain :func:`fit_guide_gain` uses.
+#: The slope of a weak relation is set by noise and by which positions were drawn, not by the
+#: ground: on one MODIS cube two splits fitted -0.06 and +0.02 K/NDVI (|r| ~0.01), the first
+#: trained as is, the second became the default, a 150x jump between seeds. At |r| < 0.1 the
+#: guide's detail explains under 1 % of the LST's (r^2 < 0.01), so there is no law to transfer:
+#: the default is used, with a warning. A real vegetation signal is far above it (the bundled SIF
+#: model's 1 km fit: r = -0.47, -12.3 K/NDVI).
+GAIN_MIN_CORRELATION = 0.1
 
-    Both fields are compared at the coarse scale (the guide block-averaged by ``factor``), after a
-    Gaussian high-pass of 1 coarse pixel: the detail law the scale-invariance-free loss
-    (:func:`xlstsr.nn.losses.sif_loss`) transfers to the fine scale. Returns ``default`` if the fit
-    is not negative (no usable anti-correlation).
+
+def _guide_gain_fit(
+    lst_coarse: np.ndarray, guide: np.ndarray, factor: int, *, default: float = -10.0
+) -> dict[str, Any]:
+    """The fit behind :func:`fit_guide_gain`: ``gain`` (K per guide unit, what the loss uses),
+    ``fitted`` (True when the fitted slope is used, False when ``default`` replaced it),
+    ``slope`` and ``correlation`` of the fit (NaN without 16 valid pixels of a step) and
+    ``reason`` (why the default was used, else None). No warning (:func:`fit_guide_gain` warns).
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0).uniform(0, 1, (1, 32, 32))
+    >>> lst = 300 - 12 * g.reshape(1, 8, 4, 8, 4).mean(axis=(2, 4))
+    >>> fit = _guide_gain_fit(lst, g, 4)
+    >>> round(fit["gain"], 3), fit["fitted"], round(fit["correlation"], 3)
+    (-12.0, True, -1.0)
     """
     from scipy import ndimage
 
@@ -697,8 +749,52 @@ def fit_guide_gain(
         hb = bf - ndimage.gaussian_filter(bf, 1.0, mode="nearest")
         ys.append(ha[ok])
         xs.append(hb[ok])
+    default = float(default)
     if not xs:
-        return float(default)
+        return {"gain": default, "fitted": False, "slope": math.nan, "correlation": math.nan,
+                "reason": "no step has 16 valid pixels of both fields"}
     x, y = np.concatenate(xs), np.concatenate(ys)
-    slope = float((x * y).sum() / max((x * x).sum(), 1e-12))
-    return slope if slope < 0 and math.isfinite(slope) else float(default)
+    sxx, syy, sxy = float((x * x).sum()), float((y * y).sum()), float((x * y).sum())
+    slope = sxy / max(sxx, 1e-12)
+    # the high-passed details have ~zero mean: the correlation of the regression through 0
+    r = sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else math.nan
+    reason = None
+    if not (math.isfinite(slope) and math.isfinite(r)):
+        reason = "one of the fields has no detail"
+    elif slope >= 0:
+        reason = "the LST detail does not fall where the guide's rises (slope not negative)"
+    elif abs(r) < GAIN_MIN_CORRELATION:
+        reason = (f"the relation is too weak to fit (|r| < {GAIN_MIN_CORRELATION:g}: the guide "
+                  "explains under 1 % of the LST detail)")
+    return {"gain": default if reason else slope, "fitted": reason is None, "slope": slope,
+            "correlation": r, "reason": reason}
+
+
+def fit_guide_gain(
+    lst_coarse: np.ndarray, guide: np.ndarray, factor: int, *, default: float = -10.0
+) -> float:
+    """Regression slope (K per guide unit) of coarse LST detail on guide detail, for ``sif_loss``.
+
+    Both fields are compared at the coarse scale (the guide block-averaged by ``factor``), after a
+    Gaussian high-pass of 1 coarse pixel: the detail law the scale-invariance-free loss
+    (:func:`xlstsr.nn.losses.sif_loss`) transfers to the fine scale. Returns ``default``, with a
+    warning naming the fit, when there is no usable anti-correlation: a slope that is not
+    negative, or a correlation weaker than :data:`GAIN_MIN_CORRELATION` in absolute value (the
+    slope of such a fit is noise: a fit just below 0 was used, one just above replaced by
+    ``default``, 150x apart). :class:`~xlstsr.train.CubeDataModule` records the fit and whether
+    it was used (its ``gain_fit``).
+    """
+    fit = _guide_gain_fit(lst_coarse, guide, factor, default=default)
+    if not fit["fitted"] and math.isfinite(fit["gain"]):
+        warn(_gain_default_message(fit), UserWarning)
+    return float(fit["gain"])
+
+
+def _gain_default_message(fit: dict[str, Any]) -> str:
+    """The warning of a guide gain that fell back to the default."""
+    said = (f"fitted slope {fit['slope']:.3g} K per guide unit, correlation "
+            f"{fit['correlation']:.3f}" if math.isfinite(fit["slope"]) else "no fit")
+    return (f"the SIF guide gain falls back to the default {fit['gain']:g} K per guide unit "
+            f"({said}): {fit['reason']}. Training transfers the default detail law; give "
+            "loss_options={'gain': ...} to set it (e.g. a gain fitted on a larger or greener "
+            "area), or train on more window positions.")
