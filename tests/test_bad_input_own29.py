@@ -54,3 +54,34 @@ def test_sisr_ceiling_reproduce_line_names_the_report_from_the_root():
     mod = load_benchmark("sisr_ceiling")
     path = mod.ROOT / "docs" / "results" / "sisr_ceiling_results.json"
     assert mod._from_root(str(path)) == "docs/results/sisr_ceiling_results.json"
+
+
+def test_sif_gain_given_by_the_user_is_not_told_to_be_given(one_torch_thread):
+    """fit_cube(mode='sif', loss_options={'gain': ...}) on a weak LST-guide relation warned
+    that the gain fell back to the default and to give one: the given one was used."""
+    import warnings
+
+    from xlstsr.kernels.aggregate import block_mean
+    from xlstsr.train import fit_cube
+
+    quiet = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
+             "limit_train_batches": 1, "limit_val_batches": 1}
+    rng = np.random.default_rng(0)
+    h = 16
+    ndvi = np.clip(0.4 + 0.2 * rng.standard_normal((2, 4 * h, 4 * h)), 0, 1).astype("float32")
+    lst = (300 - 0.3 * block_mean(ndvi, 4) + rng.normal(0, 2.0, (2, h, h))).astype("float32")
+    dims = ("time", "y", "x")
+
+    def run(**options):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            _, rec = fit_cube(xr.DataArray(lst, dims=dims, attrs={"units": "K"}),
+                              guide=xr.DataArray(ndvi, dims=dims, name="ndvi"), mode="sif",
+                              patch=16, window=32, epochs=1, trainer_options=quiet, **options)
+        return rec, [str(x.message) for x in w if "falls back" in str(x.message)]
+
+    rec, said = run(loss_options={"gain": -12.0})
+    assert rec["guide_gain"]["source"] == "given" and rec["loss_options"]["gain"] == -12.0
+    assert not said
+    rec, said = run()  # the same weak relation without a given gain: said
+    assert rec["guide_gain"]["source"] == "default" and said

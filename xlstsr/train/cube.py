@@ -341,6 +341,8 @@ class CubeDataModule(PatchDataModule):
         #: the ``"default"`` (``source``: a fit with no clear anti-correlation falls back,
         #: :func:`~xlstsr.train.fit_guide_gain`), the fit's ``slope``, ``correlation``, ``reason``
         self.gain_fit: dict[str, Any] | None = None
+        # the user gives the loss's gain (fit's loss_options): the fallback is not theirs to hear
+        self.gain_given = False
         self.n_guide = 0
 
     def _inputs(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -546,7 +548,9 @@ class CubeDataModule(PatchDataModule):
         if self.mode == "sif":  # the detail law of the SIF loss, from training ground only
             keep = np.isin(np.asarray(ids), list(self.split.train))
             fitted = _guide_gain_fit(win["lst"][keep], win["guide"][keep], self.factor)  # type: ignore[index]
-            if not fitted["fitted"]:  # a weak fit's slope is noise (150x apart between splits)
+            # a weak fit's slope is noise (150x apart between splits): the default, said,
+            # unless the user gives the gain (fit_cube's loss_options), which replaces both
+            if not fitted["fitted"] and not self.gain_given:
                 warn(_gain_default_message(fitted), UserWarning)
             # whether the loss runs with the fitted slope or the default, and the fit behind it
             # (loss_options holds the loss's own options only: make_loss refuses others)
@@ -704,6 +708,7 @@ def fit_cube(
 
     if arch is not None and arch not in ARCHITECTURES:  # build_model's KeyError: a CLI traceback
         raise XlstsrError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    data.gain_given = (fit_options.get("loss_options") or {}).get("gain") is not None
     data.setup("fit")
     arch = arch or ("guided_unet" if data.n_guide else "rescnn")
     guided = "n_guide" in inspect.signature(ARCHITECTURES[arch]).parameters  # a DISR network
