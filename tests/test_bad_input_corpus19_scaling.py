@@ -150,7 +150,7 @@ def test_scaling_command_takes_guide_time_tolerance(capsys, scene, tmp_path):
     comp.to_netcdf(tmp_path / "ndvi.nc")
     code, err = run_cli(capsys, "scaling", tmp_path / "lst.nc", tmp_path / "a.csv",
                         "--guide", tmp_path / "ndvi.nc")
-    assert code != 0 and "--guide-time-tolerance 16D" in err, err
+    assert code != 0 and "--guide-time-tolerance 15D" in err, err
     code, err = run_cli(capsys, "scaling", tmp_path / "lst.nc", tmp_path / "b.csv",
                         "--guide", tmp_path / "ndvi.nc", "--guide-time-tolerance", "16D")
     assert code == 0, err

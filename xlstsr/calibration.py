@@ -355,7 +355,8 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
             continue  # an LST date before every NDVI step: no tolerance serves it
         reach = (like_lab - ordered[pos]).max()
         days = max(1, math.ceil(reach / pd.Timedelta("1D")))
-        tol = "16D" if days <= 16 else f"{days}D"
+        # a 16-day composite covers its first day and the 15 after (xlstsr.guide.match_steps)
+        tol = "15D" if days <= 15 else f"{days}D"
         head = ", ".join(str(t)[:19] for t in lab[:3]) + (" ..." if len(lab) > 3 else "")
         raise GridError(
             f"the ndvi's '{d}' labels differ from the {like_what}'s: {len(missing)} of the "
@@ -421,7 +422,7 @@ def fit_calibration(
     time_tolerance : str, timedelta or number, optional
         How the NDVI's steps (time...) are matched with the sr's: each sr step takes the latest
         NDVI step at most this long before it (:func:`xlstsr.guide.match_steps`, as
-        ``upscale``'s ``guide_time_tolerance``), e.g. ``"16D"`` for 16-day composites labelled
+        ``upscale``'s ``guide_time_tolerance``), e.g. ``"15D"`` for 16-day composites labelled
         by the first day of their period. Default: equal labels. The truth's steps are always
         paired by equal labels.
 
@@ -614,7 +615,7 @@ def apply_calibration(
     time_tolerance : str, timedelta or number, optional
         How the NDVI's steps (time...) are matched with ``da``'s: each step of ``da`` takes
         the latest NDVI step at most this long before it (:func:`xlstsr.guide.match_steps`,
-        as ``upscale``'s ``guide_time_tolerance``), e.g. ``"16D"`` for the 16-day composite
+        as ``upscale``'s ``guide_time_tolerance``), e.g. ``"15D"`` for the 16-day composite
         NDVI that served as the guide. Default: equal labels.
 
     Raises

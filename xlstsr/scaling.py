@@ -644,8 +644,9 @@ def scaling_stats(
     guide_time_tolerance : str, timedelta or number, optional
         How a guide with a time dim is matched with the LST's steps, as in
         :func:`xlstsr.upscale`: by label, never by position. Default: equal labels. A duration
-        such as ``"16D"`` takes, for each LST date, the latest guide step at most that long
-        before it (a 16-day composite labelled by the first day of its period).
+        such as ``"15D"`` takes, for each LST date, the latest guide step at most that long
+        before it (a 16-day composite labelled by the first day of its period covers it and
+        the 15 days after).
     mask_out_of_range : bool
         Mask LST values outside 150-400 K after decoding (hot or garbage pixels) instead of
         raising :class:`~xlstsr.errors.PhysicalRangeError`, as :func:`xlstsr.upscale` does; the
