@@ -85,3 +85,27 @@ def test_sif_gain_given_by_the_user_is_not_told_to_be_given(one_torch_thread):
     assert not said
     rec, said = run()  # the same weak relation without a given gain: said
     assert rec["guide_gain"]["source"] == "default" and said
+
+
+def test_red_nir_guide_for_an_ndvi_model_is_told_to_compute_ndvi(small_scene):
+    """A 2-band red/NIR raster given to disr was told `guide.sel(band=1)`: band 1 is red, which
+    disr then ran as NDVI (2 K off on average, 7 K at most, without a word)."""
+    import pytest
+
+    import xlstsr
+    from xlstsr import errors
+
+    lst = small_scene["lst_1km"]
+    ndvi = small_scene["ndvi_250m"]
+    red = (0.2 * (1 - ndvi)).astype("float32")  # (nir - red) / (nir + red) == ndvi
+    nir = (0.2 * (1 + ndvi)).astype("float32")
+    guide = xr.concat([red, nir], dim="band").assign_coords(band=[1, 2])
+    with pytest.raises(errors.XlstsrError) as err:
+        xlstsr.upscale(lst, 4, "disr", guide=guide)
+    said = str(err.value)
+    assert "NDVI, not reflectances" in said and "sel(band=1)" not in said
+    # the advice, followed (NIR is band 2, red band 1), gives the NDVI-guided result
+    g = guide.astype("float32")
+    computed = (g.sel(band=2) - g.sel(band=1)) / (g.sel(band=2) + g.sel(band=1))
+    np.testing.assert_allclose(xlstsr.upscale(lst, 4, "disr", guide=computed).values,
+                               xlstsr.upscale(lst, 4, "disr", guide=ndvi).values, atol=1e-3)

@@ -552,12 +552,22 @@ class TorchModelMethod(UpscaleMethod):
         """What to say when ``got`` guide channels reach a model that takes :attr:`n_guide`."""
         names = (self._guide_stats or {}).get("names") or []
         which = f" {names}" if names else ""
-        return (
-            f"the model takes {self.n_guide} guide channel(s){which}, but the guide has {got}: "
+        head = (f"the model takes {self.n_guide} guide channel(s){which}, but the guide has "
+                f"{got}: ")
+        if names and all("ndvi" in str(n).lower() for n in names) and self.n_guide == 1:
+            # a red/NIR raster: the first band is red, which the advice to select one band
+            # ran as NDVI (2 K off, up to 7 K, without a word)
+            return head + (
+                "it takes NDVI, not reflectances. Compute it from the red and NIR bands, "
+                "`g = guide.astype('float32'); ndvi = (g.sel(band=NIR) - g.sel(band=RED)) / "
+                "(g.sel(band=NIR) + g.sel(band=RED))` (NIR, RED: their band labels), and pass "
+                "`ndvi`; on the command line, write that NDVI to a one-band file "
+                "(`ndvi.rio.to_raster('ndvi.tif')`) and pass it as --guide.")
+        return head + (
             "pass exactly the bands it was trained with, in that order (a multi-band raster's "
             "'band' dim and the entries of a guide list or dict each count as one channel; "
-            "select one with `guide.sel(band=1)`)."
-        )
+            "select them by label, `guide.sel(band=[...])`, knowing which band holds what; on "
+            "the command line, write them to their own file and pass it as --guide).")
 
     def tile_size(self, factor: int) -> int | None:
         # per-layer tensors of whole images are freshly allocated and page-faulted: tiles with a
