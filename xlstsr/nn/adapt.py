@@ -245,8 +245,8 @@ def scene_guide_gain(lst: np.ndarray, guide: np.ndarray, factor: int, default: f
     The rule of :func:`xlstsr.train.fit_guide_gain` (Gaussian high-pass of 1 coarse pixel, the
     guide's first band averaged by ``factor``) for a single (h, w) LST and its (c, H, W) or (H, W)
     guide; ``default`` when the slope is not negative or too few pixels are valid. Unlike
-    training's fit, a weak (|r| < 0.1) negative slope is kept: the scene's own law, as
-    docs/results/adaptation.md measured it (its 16 pixels a scene, not a cube's windows).
+    :func:`xlstsr.train.fit_guide_gain`, a weak (|r| < 0.1) negative slope is kept: adaptation
+    follows the scene's own law, as measured in docs/results/adaptation.md.
 
     Examples
     --------
