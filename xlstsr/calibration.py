@@ -179,33 +179,53 @@ class Calibration:
     @classmethod
     def parse(cls, value: Any) -> Calibration:
         """A :class:`Calibration`, its dict, its JSON text (e.g. an ``xlstsr_calibration``
-        attribute) or the path of a ``.json`` file holding that text."""
+        attribute) or the path of a file holding that text (a string naming an existing file,
+        whatever its suffix, or ending in ``.json``; a :class:`pathlib.Path`)."""
         if isinstance(value, cls):
             return value
         if isinstance(value, os.PathLike) or (
                 isinstance(value, str) and value.strip()[:1] not in ("{", "")
-                and value.strip().lower().endswith(".json")):
-            # a saved calibration's file: its name was parsed as JSON text
-            path = Path(value).expanduser()
+                and (value.strip().lower().endswith(".json") or _is_file(value))):
+            # a saved calibration's file (.json, .txt, .cal...): its name was parsed as JSON text
+            path = Path(value.strip() if isinstance(value, str) else value).expanduser()
             if not path.is_file():
                 raise XlstsrError(f"calibration file {os.fspath(value)!r} does not exist (or is "
                                   "a folder): give the JSON file written with "
                                   "`Path(f).write_text(cal.to_json())`.")
-            value = path.read_text()
+            text = path.read_text()
+            try:
+                return cls.from_json(text)
+            except json.JSONDecodeError as err:
+                raise XlstsrError(
+                    f"calibration file {os.fspath(value)!r} does not hold a calibration's JSON "
+                    f"({err.msg} at line {err.lineno}, column {err.colno}): give the file "
+                    "written with `Path(f).write_text(cal.to_json())`."
+                ) from err
         if isinstance(value, str):
             try:
                 return cls.from_json(value)
             except json.JSONDecodeError as err:
                 raise XlstsrError(
-                    f"calibration {value[:60]!r} is not a calibration's JSON text: pass a "
-                    "Calibration (`xlstsr.calibration.fit_calibration(...)`), its dict, or its "
-                    "JSON (`Calibration.to_json()`, the `xlstsr_calibration` attribute of a "
+                    f"calibration {value[:60]!r} is neither an existing file nor a calibration's "
+                    "JSON text: pass the path of the file holding the JSON (written with "
+                    "`Path(f).write_text(cal.to_json())`), a Calibration "
+                    "(`xlstsr.calibration.fit_calibration(...)`), its dict, or its JSON "
+                    "(`Calibration.to_json()`, the `xlstsr_calibration` attribute of a "
                     "calibrated field)."
                 ) from err
         if isinstance(value, Mapping):
             return cls.from_dict(value)
         raise InputTypeError(f"calibration must be a Calibration, a dict or JSON text, got "
                              f"{type(value).__name__}")
+
+
+def _is_file(value: str) -> bool:
+    """Whether ``value`` names an existing file (JSON text too long for a path, or holding a
+    NUL, is not one)."""
+    try:
+        return Path(value.strip()).expanduser().is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _fields(a: Any) -> list[Any]:
@@ -591,7 +611,9 @@ def apply_calibration(
 
     Lazy on dask input; gaps of the LST stay gaps, and every valid LST pixel is calibrated. The
     result keeps ``da``'s attributes, with ``xlstsr_product = "calibrated to <target>"`` and
-    the mapping as JSON in ``xlstsr_calibration``.
+    the mapping as JSON in ``xlstsr_calibration``. A float field keeps its precision but comes
+    back at least float32, as :func:`xlstsr.upscale` gives: float16 (0.25 K steps at 300 K)
+    would lose an offset of 0.1 K.
 
     Where the mapping has an NDVI term and the NDVI is a gap (cloud, water, a guide's missing
     edge rows) but the LST is valid, the term is taken at the mean valid NDVI of that NDVI
@@ -663,13 +685,17 @@ def apply_calibration(
             f"this field is already {da.attrs['xlstsr_product']!r}: a calibration maps the input "
             "sensor's LST, apply it once"
         )
-    out = da * cal.slope + cal.offset
+    # a float field keeps its precision, but at least float32 as upscale gives: float16 holds
+    # 0.25 K steps at 300 K, so an offset of 0.1 K would vanish (and 0.9 K become 1 K)
+    dtype = (np.promote_types(da.dtype, np.float32) if np.issubdtype(da.dtype, np.floating)
+             else None)
+    out = (da if dtype is None else da.astype(dtype, copy=False)) * cal.slope + cal.offset
     if cal.ndvi:
         if ndvi is None:
             raise XlstsrError("this calibration has an NDVI term: pass `ndvi=` on the LST's grid")
         out = out + cal.ndvi * _fill_ndvi_gaps(_ndvi_on_grid(ndvi, da, time_tolerance), da, cal)
     out = _check_calibrated(out, cal)
-    out = out.astype(da.dtype, copy=False) if np.issubdtype(da.dtype, np.floating) else out
+    out = out if dtype is None else out.astype(dtype, copy=False)
     out.name = da.name
     out.attrs = {**da.attrs, "xlstsr_product": cal.product, "xlstsr_calibration": cal.to_json()}
     if "history" in da.attrs:

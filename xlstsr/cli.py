@@ -82,8 +82,46 @@ def _one_line_warnings(command: str | None = None,
 
 def _refuse_existing(path: str, overwrite: bool) -> None:
     if Path(path).exists() and not overwrite:
-        more = " (or --resume to complete it)" if str(path).rstrip("/").lower().endswith(".zarr") else ""
+        more = (" (or --resume to complete it)"
+                if str(path).rstrip("/").lower().endswith(".zarr") and _resumable(path) else "")
         raise UsageError(f"{path} exists; pass --overwrite to replace it{more}")
+
+
+def _resumable(path: str) -> bool:
+    """Whether ``path`` is a Zarr store upscale_to_zarr started (its progress record), which
+    --resume completes: any other was refused ("not written by upscale_to_zarr")."""
+    import zarr
+
+    from xlstsr.engine.to_zarr import PROGRESS_GROUP
+
+    try:
+        zarr.open_group(path, mode="r")[f"{PROGRESS_GROUP}/done"]
+    except Exception:  # not a store, or not one of upscale_to_zarr's
+        return False
+    return True
+
+
+def _refuse_no_store(path: str, mode: str) -> None:
+    """Refuse a Zarr output path that is a file, a folder of other files, a symbolic link or
+    a variable of another store before any work, in the library's words with the command's
+    flags: "exists; pass --overwrite (or --resume)" was advised there, and both flags were
+    then refused ("is a file, not a Zarr store", "nothing to resume")."""
+    from xlstsr.engine.to_zarr import _check_store
+    from xlstsr.errors import XlstsrError
+
+    p = Path(path)
+    if "://" in str(path) or not (p.exists() or p.is_symlink()):
+        return
+    try:
+        # mode "w" for the default too: the refusal of an existing store advises --overwrite
+        _check_store(path, "resume" if mode == "resume" else "w")
+    except XlstsrError as err:
+        # not "--overwrite would delete them": a flag named in a refusal reads as advice
+        msg = str(err).replace("mode='w' would", "replacing it would").replace(
+            "mode='w' replaces", "an overwrite replaces")
+        if mode == "w-" and _resumable(path):  # a link to a store that --resume completes
+            msg += " (--resume completes it where it is.)"
+        raise UsageError(_cli_hints(msg, "upscale")) from None
 
 
 def _made_by_xlstsr(path: str) -> bool:
@@ -1146,6 +1184,9 @@ def _upscale(args: argparse.Namespace) -> int:
         raise UsageError(f"--resume completes an interrupted .zarr output; {args.output} is "
                          f"written whole ({fmt}): drop --resume (and pass --overwrite to "
                          "replace an existing file)")
+    if fmt == "zarr":  # a file or a folder of other files: neither flag makes it a store
+        _refuse_no_store(args.output, "w" if args.overwrite else
+                         ("resume" if args.resume else "w-"))
     if fmt != "zarr" or not args.resume:  # before any work
         _refuse_swapped(args.input, args.output, args.overwrite)
         _refuse_existing(args.output, args.overwrite)
@@ -1412,6 +1453,18 @@ def _scaling(args: argparse.Namespace) -> int:
             )
     ydim, xdim = _spatial_dims(lst)
     lead = [str(d) for d in lst.dims if d not in (ydim, xdim)]
+    import dask.array as dsa
+
+    if any(isinstance(getattr(a, "data", None), dsa.Array) for a in (lst, guide)):
+        # the checks scaling_stats runs in memory only: the input was read lazily and the
+        # result is computed now (a step of 9 valid pixels gave its H without a word)
+        from xlstsr.scaling import _warn_few_pairs, _warn_flat_spectrum
+
+        fit_lags = stats.attrs.get("fit_lags_px")
+        if fit_lags is not None and "increment_count" in stats:
+            _warn_few_pairs(stats, tuple(lead), (float(fit_lags[0]), float(fit_lags[1])))
+        if "power_spectrum" in stats:
+            _warn_flat_spectrum(stats, tuple(lead))
     _write_table(stats, args.output, lead)
     if args.figure:
         from xlstsr.plot import scaling
