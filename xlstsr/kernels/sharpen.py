@@ -28,6 +28,7 @@ __all__ = [
     "linear_fit",
     "linear_predict",
     "residual_correct",
+    "roundoff_constant",
     "window_std",
 ]
 
@@ -113,8 +114,33 @@ def homogeneity_weights(std: np.ndarray, scale: np.ndarray, percentile: float = 
     return w
 
 
+#: Relative spread under which a feature is constant to float32 round-off: guides are float32
+#: (~6e-8 relative per rounding); a block mean of float32 values computed in float32 (a band
+#: minus its own block mean, a detail layer) keeps a spread of a few 1e-8 of the values' size.
+ROUNDOFF_RTOL = 1e-6
+
+
+def roundoff_constant(spread: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Whether a feature of (weighted) std ``spread`` is constant up to float32 round-off of
+    values of size ``scale`` (e.g. the RMS of the fine band it was aggregated from).
+
+    Examples
+    --------
+    >>> roundoff_constant(np.array([1.3e-8, 0.02]), np.array([0.4, 0.4])).tolist()
+    [True, False]
+    """
+    spread = np.asarray(spread, dtype=np.float64)
+    scale = np.abs(np.asarray(scale, dtype=np.float64))
+    return (spread == 0) | (spread <= ROUNDOFF_RTOL * scale)
+
+
 def linear_fit(
-    x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, *, rcond: float = 1e-6
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray | None = None,
+    *,
+    rcond: float = 1e-6,
+    scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """Weighted least squares ``y ~ b0 + x @ b``; returns ``[b0, b...]`` (minimum-norm if singular).
 
@@ -125,7 +151,12 @@ def linear_fit(
     minimum-norm value. Guides are float32 (~1e-7 relative round-off): two bands that carry the
     same information (NDVI and an affine copy of it, such as a vegetation cover computed in
     float32) are collinear only to ~1e-8, and without the cut the fit put coefficients of ~1e8
-    on that round-off (TsHARP's output moved by ~10 K). A column with no spread gets 0.
+    on that round-off (TsHARP's output moved by ~10 K). A column with no spread gets 0, and so
+    does a column whose spread is float32 round-off (:func:`roundoff_constant`) of values of
+    size ``scale`` (per column; default ``|mean| + std`` of the column). Pass the size of the
+    fine values a coarse column was aggregated from: a band whose block means are equal up to
+    round-off (a detail layer, a band minus its block mean) has ``|mean|`` ~ 0 at the coarse
+    scale, and its round-off standardised to unit variance got a slope of ~5e7 K per unit.
 
     Examples
     --------
@@ -140,8 +171,8 @@ def linear_fit(
     wn = w / w.sum() if w.sum() > 0 else np.full(len(x), 1.0 / max(len(x), 1))
     mu = wn @ x if len(x) else np.zeros(x.shape[1])
     sd = np.sqrt(wn @ (x - mu) ** 2) if len(x) else np.ones(x.shape[1])
-    # a constant column (its spread at double round-off of its mean) is 0 once centred: b = 0
-    const = sd <= 1e-12 * np.abs(mu)
+    # a constant column (its spread at float32 round-off of its values) is 0 once centred: b = 0
+    const = roundoff_constant(sd, np.abs(mu) + sd if scale is None else scale)
     sd = np.where(const | (sd == 0), 1.0, sd)
     a = np.column_stack([np.ones(len(x)), np.where(const, 0.0, (x - mu) / sd)])
     sw = np.sqrt(w)

@@ -66,9 +66,14 @@ class UpscaleMethod:
     returns_new_arrays : bool
         True if :meth:`upscale_block` always returns a new array that nothing else holds (the
         engine then re-masks it in place instead of copying it first).
+    conservative : bool
+        True if the output's radiometric aggregate equals the input by construction (nearest:
+        every block repeats its coarse value). Such a method without a ``conserve`` option
+        accepts ``conserve=True`` (or False) as a no-op: it conserves already.
     """
 
     name: ClassVar[str] = ""
+    conservative: ClassVar[bool] = False
     guided: ClassVar[bool] = False
     spatially_local: ClassVar[bool] = True
     returns_new_arrays: ClassVar[bool] = False
@@ -270,6 +275,10 @@ def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
         )
     cls = _REGISTRY[method]
     accepted = _accepted_options(cls)
+    if "conserve" in options and cls.conservative and "conserve" not in (accepted or ()):
+        # conservative by construction (nearest): the option asks for what it does already
+        option_bool(method, "conserve", options["conserve"])
+        options = {k: v for k, v in options.items() if k != "conserve"}
     if accepted is not None:
         unknown = sorted(k for k in options if k not in accepted)
         if unknown:
@@ -302,9 +311,12 @@ def _option_message(method: str, unknown: list[str], accepted: set[str]) -> str:
     msg = f"method {method!r} has no option {', '.join(map(repr, unknown))}: {takes}."
     if "conserve" in unknown:
         keeps = sorted(n for n, c in _REGISTRY.items() if "conserve" in (_accepted_options(c) or ()))
+        built = sorted(n for n, c in _REGISTRY.items() if c.conservative)
         msg += (
-            f" It does not make its output's radiometric aggregate equal the input; methods that "
-            f"can: {keeps} (`conserve=True`)."
+            f" It does not enforce its output's radiometric aggregate equal to the input; "
+            f"methods that do: {keeps} (`conserve=True`)"
+            + (f", and {built}, whose output conserves it by construction" if built else "")
+            + "."
         )
     if "adapt" in unknown:  # an argument of the entry points, not of a method's options
         msg += (" Test-time adaptation is an argument of upscale and upscale_to_zarr "

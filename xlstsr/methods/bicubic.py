@@ -23,7 +23,13 @@ class Bicubic(UpscaleMethod):
 
 @register_method("nearest")
 class Nearest(UpscaleMethod):
-    """Each coarse pixel replicated into factor x factor fine pixels (no new information)."""
+    """Each coarse pixel replicated into factor x factor fine pixels (no new information).
+
+    It conserves the input exactly (each block's mean is its coarse pixel), so ``conserve=True``
+    is accepted and changes nothing.
+    """
+
+    conservative = True
 
     def halo(self, factor: int) -> int:
         return 0

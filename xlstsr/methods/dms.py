@@ -17,7 +17,7 @@ from ..kernels.sharpen import (
     window_std,
 )
 from .base import option_bool, option_whole, register_method
-from .guided import GuidedSharpener
+from .guided import GuidedSharpener, fine_scale, flat_at_lst_scale
 
 __all__ = ["DMS"]
 
@@ -60,7 +60,8 @@ class DMS(GuidedSharpener):
        aggregate equals the input exactly.
 
     Fine pixels with a NaN guide get the bicubic value. Images with fewer than ``min_samples``
-    training pixels fall back to bicubic. Deterministic for a given ``random_state``.
+    training pixels, or (``features="mean"``) whose guide's block means are equal up to float32
+    round-off (no variation at the LST scale), fall back to bicubic with a warning. Deterministic for a given ``random_state``.
 
     Parameters
     ----------
@@ -189,6 +190,8 @@ class DMS(GuidedSharpener):
         train = np.asarray(valid, bool) & full & np.isfinite(lst)
         if train.sum() < self.min_samples:
             return None
+        if self.features == "mean":  # trees split on round-off otherwise (std features vary)
+            flat_at_lst_scale(fine_scale(g), mean[:, train].T, factor)
 
         # features: coarse (ny, nx, k) and fine (Y, X, k), same definitions
         if self.features == "mean_std":

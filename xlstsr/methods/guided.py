@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import GuideCoverageError, XlstsrError, warn
 from ..kernels.interp import cubic_upsample
-from ..kernels.sharpen import bicubic_fallback, residual_correct
+from ..kernels.sharpen import bicubic_fallback, residual_correct, roundoff_constant
 from .base import UpscaleMethod
 
 __all__ = ["GuidedSharpener"]
@@ -25,6 +25,44 @@ def _require_guide(name: str, guide: np.ndarray | None) -> np.ndarray:
             "xlstsr.upscale, or a (n, c, y*factor, x*factor) array to upscale_block."
         )
     return np.asarray(guide)
+
+
+class FlatAtLstScale(Exception):
+    """Raised by :meth:`GuidedSharpener.predict` when the guide's aggregates onto the LST grid
+    are constant up to float32 round-off over the training pixels (a guide with detail inside the
+    LST's pixels but none between them): no LST-guide law can be fitted at the LST scale. The
+    sharpener then upscales that image without the guide and warns with :attr:`reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def flat_at_lst_scale(scale: np.ndarray, coarse: np.ndarray, factor: int) -> None:
+    """Raise :class:`FlatAtLstScale` when every column of ``coarse`` (n training pixels, k: the
+    block means of k fine regressors) is constant up to float32 round-off of fine values of
+    size ``scale`` (k,) (:func:`fine_scale`, :func:`~xlstsr.kernels.sharpen.roundoff_constant`).
+    """
+    scale = np.asarray(scale, dtype=np.float64)
+    spread = np.std(coarse, axis=0) if len(coarse) else np.zeros(len(scale))
+    if len(scale) and roundoff_constant(spread, scale).all():
+        raise FlatAtLstScale(
+            f"the guide's block means on the LST grid (its {factor} x {factor} averages) vary "
+            f"only at float32 round-off over the {len(coarse)} clear pixels (spread "
+            f"{float(spread.max()):.2g} against values of size {float(scale.max()):.2g}): it "
+            "has detail inside the LST's pixels but none between them, so there is no LST-guide "
+            "law to fit at the LST scale. A detail layer (a band minus its own block mean) "
+            "cannot guide a regression: give the band itself (e.g. NDVI), or use "
+            "method='bicubic' to silence this."
+        )
+
+
+def fine_scale(feats: np.ndarray) -> np.ndarray:
+    """RMS of each fine regressor (k, Y, X) over its finite pixels: the size of the values whose
+    float32 round-off the block means carry (a detail layer has a block mean ~ 0)."""
+    ok = np.isfinite(feats)
+    sq = np.sum(np.where(ok, feats * feats, 0.0), axis=(-2, -1))
+    return np.sqrt(sq / np.maximum(ok.sum(axis=(-2, -1)), 1))
 
 
 def _usable_samples(lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int) -> int:
@@ -78,26 +116,56 @@ class GuidedSharpener(UpscaleMethod):
         guide = _require_guide(self.name, guide)
         out = np.empty((lst.shape[0], lst.shape[1] * factor, lst.shape[2] * factor))
         unguided: list[int] = []  # usable coarse pixels of each image fitted without the guide
+        flat: list[str] = []  # why the guide of each image had no law at the LST scale
         for i in range(lst.shape[0]):  # one scene-wide fit per image (time step)
-            out[i], guided = self._sharpen(lst[i], valid[i], guide[i], factor)
-            if not guided:
+            out[i], why = self._sharpen(lst[i], valid[i], guide[i], factor)
+            if why == "samples":
                 unguided.append(_usable_samples(lst[i], valid[i], guide[i], factor))
+            elif why is not None:
+                flat.append(why)
         if unguided:
             # a small or cloudy image: documented, but a time series would otherwise lose its
             # sharpening on some dates without a word (output still labelled with the method)
-            warn(self._fallback_message(unguided, lst.shape[0], factor), UserWarning)
+            warn(self._fallback_message(unguided, lst.shape[0], factor, guide.shape[1]),
+                 UserWarning)
+        if flat:
+            warn(
+                f"method {self.name!r}: {len(flat)} of {lst.shape[0]} image(s) were upscaled "
+                f"without the guide (bicubic, with the residual correction): {flat[0]}",
+                UserWarning,
+            )
         return out
 
-    def _fallback_message(self, usable: list[int], n: int, factor: int) -> str:
+    def terms_floor(self, n_bands: int) -> int:
+        """Fewest usable coarse pixels the fit itself needs on ``n_bands`` guide bands, whatever
+        ``min_samples`` (a regression: its terms + 2); 1 by default."""
+        return 1
+
+    def min_fit_samples(self, n_bands: int) -> int:
+        """Fewest usable coarse pixels a fit on ``n_bands`` guide bands needs: the larger of
+        ``min_samples`` and :meth:`terms_floor`."""
+        return max(int(getattr(self, "min_samples", 1) or 1), self.terms_floor(n_bands))
+
+    def _fewer_terms_advice(self, usable: int, n_bands: int) -> str | None:
+        """Options that bring :meth:`terms_floor` down to ``usable`` pixels, or None."""
+        return None
+
+    def _fallback_message(self, usable: list[int], n: int, factor: int, n_bands: int = 1) -> str:
         """Why ``len(usable)`` of ``n`` images were upscaled without the guide, and the fix that
-        can work for them: a lower ``min_samples`` only helps where some coarse pixels are
-        usable (advised with none, it was followed and the same warning came back)."""
+        can work for them: a lower ``min_samples`` only helps where it is what the usable
+        pixels miss (advised with none, or below the regression's own floor of its terms + 2,
+        it was followed and the same warning came back)."""
         need = getattr(self, "min_samples", None)
+        floor = self.min_fit_samples(n_bands)
+        own = self.terms_floor(n_bands)
         lo, hi = min(usable), max(usable)
         count = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        needs = f"min_samples={need if need else '?'}"
+        if need is not None and floor > need:
+            needs += f", and the fit needs at least {floor}"
         msg = (
             f"method {self.name!r}: {len(usable)} of {n} image(s) had too few clear coarse pixels "
-            f"under a full guide to fit ({count} usable, min_samples={need if need else '?'}): "
+            f"under a full guide to fit ({count} usable, {needs}): "
             "they were upscaled without the guide (bicubic, with the residual correction). A "
             f"coarse pixel is usable where the LST is clear and its whole {factor} x {factor} "
             "guide block is valid, in every band."
@@ -109,38 +177,91 @@ class GuidedSharpener(UpscaleMethod):
                 "`guide.interpolate_na('x', limit=2)`), or use method='disr', which fills small "
                 "guide gaps itself."
             )
-        if need is not None and any(0 < u < need for u in usable):
+        if need is not None and hi >= own:  # min_samples is what they miss
             return msg + (
                 " Pass a larger area, fill the guide's gaps, or a lower `min_samples` in "
-                "method_options (a fit on fewer pixels is noisier)."
+                f"method_options (e.g. min_samples={hi}; a fit on fewer pixels is noisier)."
             )
+        fewer = self._fewer_terms_advice(hi, n_bands)
         return msg + (
-            " Too few for the regression's terms: pass a larger area, or fill the guide's gaps "
-            "(a composite of several dates, or an interpolation)."
+            f" {self._terms_text(n_bands)}: "
+            + (f"{fewer}; or " if fewer else "")
+            + "pass a larger area, or fill the guide's gaps (a composite of several dates, or an "
+            "interpolation)."
         )
 
+    def _terms_text(self, n_bands: int) -> str:
+        """How many pixels the fit's terms need, in words (for the fallback warning)."""
+        return f"The fit needs at least {self.terms_floor(n_bands)} usable pixels"
+
     def sharpen(
-        self, lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int
+        self, lst: np.ndarray, valid: np.ndarray | None, guide: np.ndarray, factor: int
     ) -> np.ndarray:
-        """Sharpen one gap-filled image (y, x) with its guide (c, Y, X); returns (Y, X) float64."""
+        """Sharpen one gap-filled image with its guide; returns (Y, X) float64.
+
+        Parameters
+        ----------
+        lst : ndarray, (y, x)
+            Coarse LST (K), gaps filled.
+        valid : ndarray of bool, (y, x), or None
+            Where ``lst`` was observed (the fit trains there only); None: every finite pixel.
+        guide : ndarray, (c, Y, X) or (Y, X)
+            Fine guide bands, ``Y = y * factor`` and ``X = x * factor``; a 2-D array is one band.
+        factor : int
+            Upscaling factor.
+
+        Unlike :meth:`upscale_block` it does not warn when the image falls back to bicubic.
+        """
+        lst = np.asarray(lst, dtype=np.float64)
+        if lst.ndim != 2:
+            raise XlstsrError(
+                f"{type(self).__name__}.sharpen takes one coarse image (y, x), got an array of "
+                f"shape {lst.shape}: for a stack (n, y, x) use upscale_block, or "
+                "xlstsr.upscale for a DataArray"
+            )
+        guide = np.asarray(_require_guide(self.name, guide), dtype=np.float64)
+        want = (lst.shape[0] * factor, lst.shape[1] * factor)
+        if guide.ndim == 2:
+            guide = guide[None]  # one band (Y, X)
+        if guide.ndim != 3 or guide.shape[-2:] != want:
+            raise GuideCoverageError(
+                f"the guide of {type(self).__name__}.sharpen must be (c, {want[0]}, {want[1]}) "
+                f"(bands, LST y * {factor}, LST x * {factor}) or one band ({want[0]}, "
+                f"{want[1]}), got shape {guide.shape}"
+            )
+        if valid is None:
+            valid = np.isfinite(lst)
+        else:
+            valid = np.asarray(valid, dtype=bool)
+            if valid.shape != lst.shape:
+                raise XlstsrError(
+                    f"valid must be a boolean mask of the LST's shape {lst.shape} (or None: "
+                    f"every finite pixel observed), got shape {valid.shape}"
+                )
         return self._sharpen(lst, valid, guide, factor)[0]
 
     def _sharpen(
         self, lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int
-    ) -> tuple[np.ndarray, bool]:
-        """:meth:`sharpen`, and whether the guide was used (False: too few samples to fit)."""
+    ) -> tuple[np.ndarray, str | None]:
+        """:meth:`sharpen`, and why the guide was not used: None (it was), ``"samples"`` (too
+        few samples to fit) or the reason of a :class:`FlatAtLstScale`."""
         lst = np.asarray(lst, dtype=np.float64)
         valid = np.asarray(valid, dtype=bool)
         guide = np.asarray(guide, dtype=np.float64)
         bic = cubic_upsample(lst, factor)
-        pred = self.predict(lst, valid, guide, factor)
+        why = None
+        try:
+            pred = self.predict(lst, valid, guide, factor)
+        except FlatAtLstScale as err:
+            pred, why = None, err.reason
         fallback = None
         if pred is None:
             pred = bic
+            why = why or "samples"
         else:
             fallback = ~np.isfinite(pred)  # no guide there: bicubic, as the warnings say
             pred = bicubic_fallback(pred, lst, factor)
             if self.gain != 1.0:
                 pred = bic + self.gain * (pred - bic)
         return residual_correct(pred, lst, factor, residual=self.residual, conserve=self.conserve,
-                                fixed=fallback), fallback is not None
+                                fixed=fallback), why

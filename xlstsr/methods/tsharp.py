@@ -8,7 +8,7 @@ import numpy as np
 
 from ..kernels.sharpen import block_stats, linear_fit, linear_predict
 from .base import option_bool, option_whole, register_method
-from .guided import GuidedSharpener
+from .guided import GuidedSharpener, fine_scale, flat_at_lst_scale
 
 __all__ = ["TsHARP"]
 
@@ -24,7 +24,9 @@ class TsHARP(GuidedSharpener):
     (observed - aggregated prediction) is added back, and with ``conserve=True`` each output block
     is scaled in T^4 so that its radiometric mean ``(mean T^4)^(1/4)`` equals the input exactly.
     Fine pixels whose guide is NaN get the bicubic value (before the residual step). Images
-    with fewer than ``min_samples`` usable coarse pixels fall back to bicubic.
+    with fewer than ``max(min_samples, regressors + 2)`` usable coarse pixels, or whose guide's
+    block means are equal up to float32 round-off (no variation at the LST scale), fall back to
+    bicubic with a warning.
 
     Parameters
     ----------
@@ -39,7 +41,8 @@ class TsHARP(GuidedSharpener):
     gain : float in [0, 1]
         Detail gain (see :class:`GuidedSharpener`); 1 is classical TsHARP.
     min_samples : int
-        Fewest usable coarse pixels to fit the regression.
+        Fewest usable coarse pixels to fit the regression (the fit also needs its number of
+        regressors + 2: 3 for one band, 6 for a quadratic fit of two).
 
     Examples
     --------
@@ -73,16 +76,54 @@ class TsHARP(GuidedSharpener):
         g = np.asarray(guide, dtype=np.float64)
         return np.concatenate([g, g**2]) if self.quadratic else g
 
+    def terms_floor(self, n_bands: int) -> int:
+        """Regressors (``n_bands``, twice that with ``quadratic``) + 2: with fewer usable pixels
+        the least-squares fit has no residual degree of freedom left."""
+        return n_bands * (2 if self.quadratic else 1) + 2
+
+    def _terms_text(self, n_bands: int) -> str:
+        k = n_bands * (2 if self.quadratic else 1)
+        kind = "quadratic" if self.quadratic else "linear"
+        return (f"A {kind} fit of {n_bands} band(s) has {k} regressor(s) and needs at least "
+                f"k + 2 = {k + 2} usable pixels")
+
+    def _fewer_terms_advice(self, usable: int, n_bands: int) -> str | None:
+        lower = f", 'min_samples': {usable}" if self.min_samples > usable else ""
+        opts = []
+        if self.quadratic and n_bands + 2 <= usable:
+            opts.append(f"pass method_options={{'quadratic': False{lower}}} (a linear fit of "
+                        f"{n_bands} band(s) needs {n_bands + 2})")
+        per = 2 if self.quadratic else 1
+        most = (usable - 2) // per
+        if 1 <= most < n_bands:
+            opts.append(f"give at most {most} guide band(s) (needs {most * per + 2}"
+                        + (f"; with method_options={{'min_samples': {usable}}}" if lower else "")
+                        + ")")
+        return "; or ".join(opts) if opts else None
+
     def fit(
         self, lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int
     ) -> np.ndarray | None:
-        """Regression coefficients ``[b0, b...]`` of one image, or None with too few samples."""
+        """Regression coefficients ``[b0, b...]`` of one image, or None with too few samples
+        (fewer than :meth:`min_fit_samples`).
+
+        Raises :class:`~xlstsr.methods.guided.FlatAtLstScale` when every regressor's block means
+        over the training pixels are equal up to float32 round-off (a guide with detail inside
+        the LST's pixels only): the sharpener then upscales the image without the guide, with a
+        warning naming the cause.
+        """
         feats = self.features(guide)
         mean, _, full = block_stats(feats, factor)
         train = np.asarray(valid, bool) & full & np.isfinite(lst)
-        if train.sum() < max(self.min_samples, feats.shape[0] + 2):
+        n_bands = np.shape(guide)[0]
+        if train.sum() < self.min_fit_samples(n_bands):
             return None
-        return linear_fit(mean[:, train].T, np.asarray(lst, np.float64)[train])
+        x = mean[:, train].T
+        scale = fine_scale(feats)
+        flat_at_lst_scale(scale, x, factor)
+        # a regressor constant to the round-off of its fine values gets slope 0 (a detail layer
+        # has |block mean| ~ 0: the default scale of linear_fit would miss it)
+        return linear_fit(x, np.asarray(lst, np.float64)[train], scale=scale)
 
     def predict(self, lst, valid, guide, factor):
         coef = self.fit(lst, valid, guide, factor)
