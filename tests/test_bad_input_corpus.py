@@ -285,7 +285,7 @@ def test_option_errors_of_corrections_calibration_and_coarsen_are_xlstsr_errors(
     lst, fine = small["lst_1km"], small["lst_250m"]
     with pytest.raises(errors.XlstsrError, match="scale_correction must be one of"):
         xlstsr.upscale(lst, 4, "bicubic", scale_correction="nope")
-    with pytest.raises(errors.XlstsrError, match="not a calibration's JSON text"):
+    with pytest.raises(errors.XlstsrError, match="neither an existing file nor a calibration's JSON text"):
         xlstsr.upscale(lst, 4, "bicubic", calibration="nope")
     with pytest.raises(errors.InputTypeError, match="calibration must be a Calibration"):
         xlstsr.upscale(lst, 4, "bicubic", calibration=3)

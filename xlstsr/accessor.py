@@ -58,10 +58,11 @@ class LstsrDatasetAccessor:
     def __init__(self, obj: xr.Dataset) -> None:
         self._obj = obj
 
-    def _lst(self, variable: Hashable | None) -> xr.DataArray:
+    def _lst(self, variable: Hashable | None, operation: str) -> xr.DataArray:
         # as upscale takes it: the Dataset's CRS written on it, merged grids of different
-        # resolutions named (coarsen said only "coordinates not regularly spaced")
-        return select_lst(self._obj, variable)[0]
+        # resolutions named (coarsen said only "coordinates not regularly spaced"); the
+        # operation names itself in the advice for a Dataset of several LST variables
+        return select_lst(self._obj, variable, operation=operation)[0]
 
     def upscale(
         self,
@@ -77,7 +78,7 @@ class LstsrDatasetAccessor:
 
     def coarsen(self, factor: int = 4, *, variable: Hashable | None = None, **kwargs: Any) -> xr.DataArray:
         """Radiometric degradation of the LST variable; see :func:`xlstsr.coarsen`."""
-        return coarsen(self._lst(variable), factor, **kwargs)
+        return coarsen(self._lst(variable, "coarsen"), factor, **kwargs)
 
     def evaluate(
         self, reference: xr.DataArray | str, *, variable: Hashable | None = None, **kwargs: Any
@@ -91,7 +92,7 @@ class LstsrDatasetAccessor:
                     f"reference {reference!r} is not a variable of the Dataset; it has "
                     f"{[str(v) for v in self._obj.data_vars]}: pass one of them or a DataArray")
             reference = select_lst(self._obj, reference)[0]
-        return evaluate(self._lst(variable), reference, **kwargs)
+        return evaluate(self._lst(variable, "evaluate"), reference, **kwargs)
 
     def scaling_stats(
         self, guide: Any = None, *, variable: Hashable | None = None,

@@ -171,7 +171,7 @@ def coarsen(
     if isinstance(lst, (xr.Dataset, xr.DataArray)):
         # the front door upscale uses: a Dataset's CRS (a CF grid_mapping data variable of a
         # plain xr.open_dataset) carried onto its variable; select_variable lost it
-        lst = select_lst(lst, variable)[0]
+        lst = select_lst(lst, variable, operation="coarsen")[0]
     names = spatial_names(lst) if isinstance(lst, xr.DataArray) else {}
     if names:  # lat/lon dims (ECOSTRESS on its own grid), as the other entry points take them
         out = coarsen(lst.rename(names), factor, min_valid=min_valid, emissivity=emissivity

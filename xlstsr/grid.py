@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import dask.array as dsa
@@ -14,7 +16,14 @@ from affine import Affine
 from rasterio.enums import Resampling
 
 from .errors import GridError, GuideAlignmentWarning, GuideCoverageError, warn
-from .validate import _gives, _written_transform, require_georeferenced, spatial_dims
+from .validate import (
+    _LAT_NAMES,
+    _LON_NAMES,
+    _gives,
+    _written_transform,
+    require_georeferenced,
+    spatial_dims,
+)
 
 __all__ = [
     "MODIS_1KM",
@@ -269,7 +278,8 @@ def _forms(c: float, a: float, n: int, off: float = 0) -> list[np.ndarray | None
 
 
 def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
-              mirrored: bool = False, more: bool = False) -> tuple[int, float, float, bool] | None:
+              mirrored: bool = False, more: bool = False,
+              bare: bool = False) -> tuple[int, float, float, bool] | None:
     """(form, edge, pixel, reversed) that compute exactly ``labels`` (one of :func:`_forms`,
     from the transform's ``c``, ``a`` or values a round-off from them; ``reversed``: the labels
     are those of the axis run the other way, a south-up field made north-up), or None.
@@ -277,7 +287,9 @@ def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
     runs against north-up order (:func:`_fine_axis`), a written transform's mirror tried second.
     ``more``: for labels stored in a narrower float, also values rounded to as few digits as
     those give (:func:`_digits`), then any transform that gives them (:func:`_fit_narrow`):
-    where the others give grids that do not round-trip."""
+    where the others give grids that do not round-trip. ``bare``: no transform is written with
+    the labels (float64): rioxarray's own (edge, pixel) for them (:func:`_rio_fit`) is tried
+    right after a pixel round to 8 digits."""
     n = labels.size
     head = min(n, 8)  # a few labels first: most tries fail there
     # not the transform rioxarray recomputes from the labels (``rio.transform(recalc=True)``):
@@ -286,6 +298,16 @@ def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
     exact = (c, a) != (labels[0] - res / 2, res)
     lo = _digits(dtype) if more else 8
     tries = [(cc, aa, False) for cc, aa in _tries(c, a, exact, float(labels[0]), lo)]
+    rio = _rio_fit(labels) if bare and not exact and dtype == _F64 else None
+    if rio is not None:
+        # labels written without their transform (a CF NetCDF of CDO, NCO, AppEEARS): those
+        # rioxarray computed from the file's transform; a pixel round to 8 digits first (0.01
+        # degree), then the file's edge and pixel as well as the labels give them. The
+        # recomputed pixel is some ulps off the file's and 15-digit rounds of it (1/120 degree
+        # as 0.00833333333333333) gave them too: coarse labels 1 ulp off rioxarray's of the
+        # coarse grid, and ``coarsen(truth) - lst`` dropped a third of the rows and columns
+        p8 = _rounded(a, lo)[0]
+        tries = [*[t for t in tries if t[1] == p8], (*rio, False), *[t for t in tries if t[1] != p8]]
     if n > 1:  # the transform of the axis run the other way: for a mirrored axis the written
         # one mirrored (a result's for a south-up field: :func:`_mirror`) next to it, before
         # values a round-off from it (which gave such a result's labels too, but other coarse
@@ -307,6 +329,62 @@ def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
         if fit is not None:
             return 1, fit[0], fit[1], False
     return None
+
+
+#: The floats each side of the pixel a bare axis' labels give that :func:`_rio_fit` tries.
+_RIO_STEPS = 32
+
+
+@functools.lru_cache(maxsize=64)
+def _rio_search(key: bytes) -> tuple[float, float] | None:
+    """:func:`_rio_fit` of the labels whose bytes are ``key``, kept (the checks fit the same
+    labels again)."""
+    labels = np.frombuffer(key, np.float64)
+    n = labels.size
+    head = min(n, 8)
+    # the pixels whose i-th multiple added to the first label rounds to the i-th label: an
+    # interval (round-off of the label and of the product), bounded in extended precision
+    ext = labels.astype(np.longdouble)
+    i = np.arange(1, n, dtype=np.longdouble)
+    d = ext[1:] - ext[0]
+    h = (np.spacing(np.abs(labels[1:])) + np.spacing(np.abs(labels[1:] - labels[0]))) / 2
+    lo = float(((d - h.astype(np.longdouble)) / i).max())
+    hi = float(((d + h.astype(np.longdouble)) / i).min())
+    if not lo <= hi:
+        return None
+    mid = (lo + hi) / 2
+    pixels, down, up = [mid], mid, mid
+    for _ in range(_RIO_STEPS):
+        down, up = float(np.nextafter(down, -np.inf)), float(np.nextafter(up, np.inf))
+        pixels += [down, up]
+    found: list[tuple[float, float]] = []
+    for aa in sorted(pixels):
+        edges = [cc for cc in _near(float(labels[0]) - aa * 0.5)
+                 if cc + aa * 0.5 == labels[0]]  # the first centre is the first label
+        for cc in sorted(set(edges)):
+            if np.array_equal(_forms(cc, aa, head)[0], labels[:head]) \
+                    and np.array_equal(_forms(cc, aa, n)[0], labels):  # type: ignore[arg-type]
+                found.append((cc, aa))
+    if not found:
+        return None
+    # where several give them, the nearest the middle of the interval: the file's is in it, and
+    # those near its ends gave coarse and fine labels 1 ulp off some of rioxarray's
+    aa = min(sorted({p for _, p in found}), key=lambda p: abs(p - mid))
+    cs = [cc for cc, p in found if p == aa]
+    return cs[len(cs) // 2], aa
+
+
+def _rio_fit(labels: np.ndarray) -> tuple[float, float] | None:
+    """(edge, pixel) from which rioxarray's label formula (``affine_to_coords``: first centre
+    ``edge + pixel * 0.5`` plus ``i * pixel``, :func:`_forms` 0) computes exactly ``labels``
+    (float64, 3 or more), the one nearest the middle where several floats do, else None: those of the
+    transform of the file whose GeoTransform was not written with them (a CF NetCDF of CDO,
+    NCO, AppEEARS read back), so that labels derived from it (:func:`_coarse_axis`,
+    :func:`_fine_axis`) are those rioxarray computes for the derived grid."""
+    labels = np.ascontiguousarray(labels, np.float64)
+    if labels.size < 3 or not np.isfinite(labels).all() or labels[1] == labels[0]:
+        return None
+    return _rio_search(labels.tobytes())
 
 
 #: The most whole pixels between a crop's first label and the edge of the grid it was cut from
@@ -588,7 +666,7 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
     if got is not None:
         return _crop(fine, *got, factor, origin)
     crops = plain and dtype == _F64 and hint is not None
-    fit = _fit_axis(fine, c, a, dtype, mirrored)
+    fit = _fit_axis(fine, c, a, dtype, mirrored, bare=bare and plain)
     if fit is not None:
         k, cc, aa, flip = fit
         out = _forms(cc, aa * factor, fine.size // factor)[k]
@@ -685,7 +763,7 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
                 fa = aa / factor
                 fine = _forms(cc, fa, n * factor, o * factor)[k]
                 return fine, cc + o * aa, fa  # type: ignore[return-value]
-    fine, fc, fa, back = _fine_axis_old(coarse, c, a, factor, dtype, mirrored)
+    fine, fc, fa, back = _fine_axis_old(coarse, c, a, factor, dtype, mirrored, bare and plain)
     if back or not plain or not bare or dtype == _F64:
         return fine, fc, fa
     fit = _fit_axis(coarse, c, a, dtype, more=True)
@@ -704,11 +782,12 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
 
 
 def _fine_axis_old(coarse: np.ndarray, c: float, a: float, factor: int, dtype: np.dtype,
-                   mirrored: bool) -> tuple[np.ndarray, float, float, bool]:
-    """:func:`_fine_axis` of labels not run the other way, without what ``new`` adds; and
-    whether :func:`_coarse_axis` (without it) gives the coarse labels back."""
+                   mirrored: bool, bare: bool = False) -> tuple[np.ndarray, float, float, bool]:
+    """:func:`_fine_axis` of labels not run the other way, without what ``new`` adds (but
+    rioxarray's transform of ``bare`` labels, :func:`_fit_axis`); and whether
+    :func:`_coarse_axis` (without it) gives the coarse labels back."""
     n = coarse.size
-    fit = _fit_axis(coarse, c, a, dtype, mirrored)
+    fit = _fit_axis(coarse, c, a, dtype, mirrored, bare=bare)
     if fit is not None:
         k, cc, aa, flip = fit
         pure = _forms(cc, aa / factor, n * factor)[k]
@@ -934,13 +1013,37 @@ def _window_origin(template: xr.DataArray, dim: str, fine: np.ndarray) -> dict[s
 
 
 #: what a guided method does where the aligned guide is NaN (the aligner does not know the
-#: method): "methods fall back to bicubic" was said, and deep models do not
+#: method): "methods fall back to bicubic" was said, and deep models do not. Said by
+#: :func:`align_guide` where its caller gives no other (``gap_effect``, :func:`guide_gap_effect`)
 _GUIDE_GAP_EFFECT = (
     "the guide is NaN there. The regression sharpeners (tsharp, dms) give those fine pixels "
     "the bicubic value; the deep models (disr and other torch models) fill the gap (from the "
     "guide nearby, beyond its reach with the model's guide_fill_value) and run as if guided, "
     "which can be worse than bicubic there."
 )
+#: the sentence :func:`guide_gap_effect` gives :func:`align_guide` for the calls within it
+_GAP_EFFECT: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "xlstsr_guide_gap_effect", default=None)
+
+
+@contextlib.contextmanager
+def guide_gap_effect(sentence: str) -> Iterator[None]:
+    """Within it, :func:`align_guide`'s warning of a guide that misses part of the LST's extent
+    says ``sentence`` (what the caller does with those pixels) for the methods' text
+    (:data:`_GUIDE_GAP_EFFECT`), where the guide reaches it through functions that do not pass
+    ``gap_effect`` on (``scaling_stats``: its warning spoke of tsharp filling gaps with bicubic,
+    and no method runs there)."""
+    token = _GAP_EFFECT.set(sentence)
+    try:
+        yield
+    finally:
+        _GAP_EFFECT.reset(token)
+
+
+def _gap_effect(effect: str | None) -> str:
+    """The sentence saying what a guide's gap does: ``effect`` (the caller's), else the one of
+    :func:`guide_gap_effect`, else the guided methods' (:data:`_GUIDE_GAP_EFFECT`)."""
+    return effect or _GAP_EFFECT.get() or _GUIDE_GAP_EFFECT
 
 
 def crop_to_guide_advice(same_crs: bool = True) -> str:
@@ -957,9 +1060,11 @@ def crop_to_guide_advice(same_crs: bool = True) -> str:
 
 
 def _slice_nested(
-    guide: xr.DataArray, oy: int, ox: int, fy: np.ndarray, fx: np.ndarray, ft: Affine, ly: str, lx: str
+    guide: xr.DataArray, oy: int, ox: int, fy: np.ndarray, fx: np.ndarray, ft: Affine, ly: str, lx: str,
+    gap_effect: str | None = None,
 ) -> xr.DataArray:
-    """Cut a guide that nests exactly (whole-pixel offset) to the fine grid; pad with NaN outside it."""
+    """Cut a guide that nests exactly (whole-pixel offset) to the fine grid; pad with NaN outside
+    it (warned, with ``gap_effect``: :func:`_gap_effect`)."""
     gy, gx = spatial_dims(guide)
     ny, nx = fy.size, fx.size
     y0, y1 = max(oy, 0), min(oy + ny, guide.sizes[gy])
@@ -971,7 +1076,7 @@ def _slice_nested(
         warn(
             f"the guide nests under the fine grid{shifted} but misses "
             f"{pads[gy][0] + pads[gy][1]} row(s) and {pads[gx][0] + pads[gx][1]} column(s) of the "
-            f"LST's extent: {_GUIDE_GAP_EFFECT} Give a guide that covers the LST, or crop the "
+            f"LST's extent: {_gap_effect(gap_effect)} Give a guide that covers the LST, or crop the "
             f"LST to the whole LST pixels inside the guide: {crop_to_guide_advice()}.",
             GuideAlignmentWarning,
         )
@@ -1011,14 +1116,17 @@ def align_guide(
     *,
     min_coverage: float = 0.9,
     resampling: Resampling = Resampling.average,
+    gap_effect: str | None = None,
 ) -> xr.DataArray:
     """Put a guide (e.g. NDVI) on the fine grid of ``lst`` for ``factor``.
 
     A guide that nests exactly (same CRS and fine resolution, offset by whole fine pixels, extent
     covering the LST) is sliced, not resampled. Otherwise (sub-pixel offset, other resolution or
     CRS) it is reprojected onto the fine grid with a :class:`GuideAlignmentWarning` naming the
-    offset. Parts of the fine grid the guide does not cover become NaN; if it covers less than
-    ``min_coverage`` of the LST extent, :class:`GuideCoverageError` is raised.
+    offset. Parts of the fine grid the guide does not cover become NaN (warned, saying what that
+    does: ``gap_effect``, a sentence of the caller's, else that of :func:`guide_gap_effect`, else
+    what the guided methods of ``upscale`` do there); if it covers less than ``min_coverage`` of
+    the LST extent, :class:`GuideCoverageError` is raised.
 
     Returns
     -------
@@ -1084,7 +1192,7 @@ def align_guide(
         oy = (ft.f - gt.f) / ft.e
         nested = abs(ox - round(ox)) < 1e-3 and abs(oy - round(oy)) < 1e-3
         if nested:
-            return _slice_nested(guide, round(oy), round(ox), fy, fx, ft, ly, lx)
+            return _slice_nested(guide, round(oy), round(ox), fy, fx, ft, ly, lx, gap_effect)
         reason = (f"offset by ({oy:+.2f}, {ox:+.2f}) fine pixels (y, x), not a whole number")
     elif same_crs:
         # the CRS's unit: a lon/lat guide read "0.010 x 0.010 m"
@@ -1105,7 +1213,7 @@ def align_guide(
     missing = ""
     if miss_x or miss_y:
         missing = (f" It misses {miss_y} row(s) and {miss_x} column(s) of the LST's extent at the "
-                   f"fine resolution: {_GUIDE_GAP_EFFECT} Give a guide that covers the LST, or "
+                   f"fine resolution: {_gap_effect(gap_effect)} Give a guide that covers the LST, or "
                    "crop the LST to the whole LST pixels inside the guide: "
                    f"{crop_to_guide_advice(same_crs)}.")
     warn(
@@ -1184,10 +1292,13 @@ METRES_PER = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0
 
 
 def grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tuple[float, str]:
-    """(metres per grid unit, unit) of ``da``'s grid: 1 and 'degree' for degrees.
+    """(metres per grid unit, unit) of ``da``'s grid: 1 and 'degree' for degrees, 1 and 'pixel'
+    where the size is unknown.
 
     The CRS's axis unit where it has one (EPSG:2263: US survey feet, 0.3048006 m per unit), else
-    the coordinates' ``units`` attribute (``lat_lon_named``: dims named latitude/longitude)."""
+    the coordinates' ``units`` attribute (``lat_lon_named``: dims named latitude/longitude).
+    Coordinates without either are metres, but for a swath's (:func:`_index_grid`): pixels, as
+    for a field without coordinates."""
     try:
         crs = da.rio.crs
     except Exception:  # a grid mapping rioxarray cannot read: judged by the coordinates' units
@@ -1211,7 +1322,33 @@ def grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tu
     if lat_lon_named or any(u.startswith("degree") for u in units):
         return 1.0, "degree"
     known = [METRES_PER[u] for u in units if u in METRES_PER]
+    if not known and not any(units) and _index_grid(da, ydim, xdim):
+        return 1.0, "pixel"
     return (known[-1] if known else 1.0), "m"
+
+
+def _index_grid(da: xr.DataArray, ydim: str, xdim: str) -> bool:
+    """Whether ``da``'s y / x coordinates number its pixels rather than place them: 2-D lat/lon
+    auxiliary coordinates on (y, x) (a swath, a curvilinear grid: the ground position is there,
+    in degrees that vary over the field), or integers exactly 0..n-1 along both dims. Taken as
+    metres, a ~1 km swath got ``pixel_size`` 1 m and every scale of ``scaling_stats`` in
+    metres."""
+    dims = {ydim, xdim}
+    for name, c in da.coords.items():
+        if c.ndim != 2 or set(c.dims) != dims:
+            continue
+        units = str(c.attrs.get("units", "")).strip().lower()
+        std = str(c.attrs.get("standard_name", "")).strip().lower()
+        if str(name).lower() in _LAT_NAMES + _LON_NAMES or std in ("latitude", "longitude") \
+                or units.startswith("degree"):
+            return True
+    for d in (ydim, xdim):
+        if d not in da.coords:
+            continue
+        v = np.asarray(da[d].values)
+        if v.dtype.kind not in "iu" or not np.array_equal(v, np.arange(v.size)):
+            return False
+    return ydim in da.coords or xdim in da.coords
 
 
 def metres_per_degree(lat: float) -> tuple[float, float]:

@@ -27,7 +27,7 @@ from .errors import (
     XlstsrError,
     warn,
 )
-from .grid import grid_unit, metres_per_degree
+from .grid import grid_unit, guide_gap_effect, metres_per_degree
 from .guide import _as_timedelta, guide_on_lst_grid
 from .kernels import scaling as ks
 from .kernels.spectra import log_wavenumber_edges
@@ -430,6 +430,19 @@ def _check_images(data: np.ndarray, name: str) -> None:
         )
 
 
+def _guide_gap_sentence(min_valid: float) -> str:
+    """What a guide's gap on the fine grid does to :func:`scaling_stats` (the sentence of
+    :func:`xlstsr.grid.guide_gap_effect`): the LST pixels it leaves without a guide value are
+    left out of the guide statistics."""
+    return (
+        "the guide is NaN there. scaling_stats averages the guide onto the LST grid over the "
+        f"part it covers: LST pixels less than min_valid={float(min_valid):g} of whose area it "
+        "covers get no guide value and are left out of the guide statistics (guide_correlation, "
+        "guide_slope, the guide's variances and their trends); the LST's own statistics keep "
+        "every pixel."
+    )
+
+
 def _check_guide_grid(guide: xr.DataArray, lst: xr.DataArray) -> None:
     """A guide of the LST's shape is taken pixel for pixel: refuse one whose coordinates or CRS
     say it lies elsewhere (half a pixel or a scene away), which was used as if aligned."""
@@ -708,7 +721,7 @@ def scaling_stats(
     >>> sorted(st.hurst.dims)
     ['time']
     """
-    lst, guide = select_lst(lst, variable, guide)
+    lst, guide = select_lst(lst, variable, guide, operation="scaling_stats")
     if guide is not None and not isinstance(guide, xr.DataArray):
         raise InputTypeError(
             f"guide is a {type(guide).__name__}, not an xarray DataArray: give it its grid, e.g. "
@@ -827,8 +840,11 @@ def scaling_stats(
         data = _checked_lazily(data, "field")
     gdata = None
     if guide is not None:
-        gdata = guide_on_lst_grid(guide, field_, lead, min_valid=float(min_valid),
-                                  time_tolerance=guide_time_tolerance)
+        # a guide missing part of the LST's extent: what that does here, not what upscale's
+        # methods do there (tsharp's bicubic fallback was said, and no method runs here)
+        with guide_gap_effect(_guide_gap_sentence(min_valid)):
+            gdata = guide_on_lst_grid(guide, field_, lead, min_valid=float(min_valid),
+                                      time_tolerance=guide_time_tolerance)
         if not isinstance(gdata, dsa.Array) and not np.isfinite(np.asarray(gdata)).any():
             # else every guide statistic is NaN without a word, as upscale refuses such a guide
             raise AllNaNError(

@@ -185,7 +185,7 @@ def upscale(
     >>> sr.shape, scene["lst_1km"].shape
     ((3, 256, 256), (3, 64, 64))
     """
-    lst, guide = select_lst(lst, variable, guide)
+    lst, guide = select_lst(lst, variable, guide, operation="upscale")
     refuse_incomplete_inputs(lst, guide)  # an unfinished store's unwritten steps read as NaN
     factor = check_factor(factor, maximum=MAX_FACTOR)
     _check_tile(tile)

@@ -935,8 +935,13 @@ def check_output_size(data: Any, factor: int, what: str = "LST") -> None:
         )
 
 
-def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST") -> xr.DataArray:
-    """Pick the LST (or guide) variable of a Dataset, or raise naming the candidates."""
+def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST",
+                    operation: str | None = None) -> xr.DataArray:
+    """Pick the LST (or guide) variable of a Dataset, or raise naming the candidates.
+    ``operation``: the name of the ``ds.lstsr`` method / xlstsr function that asks (``coarsen``,
+    ``scaling_stats``...), which the advice runs again with ``variable=``; None: a placeholder
+    ``<method>`` (it named ``upscale`` to every caller, and a user who followed it from
+    ``coarsen`` ran a super-resolution instead of the aggregation asked for)."""
     names = list(ds.data_vars)
     if variable is not None and not isinstance(variable, Hashable):
         # a list of names raised xarray's bare "unhashable type: 'list'"
@@ -972,9 +977,12 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
             f"variables {names}, dims {dict(ds.sizes)}); check the file or group opened, or "
             "pass a DataArray."
         )
+    # one example in backquotes, then "or `variable=` of the function.": the CLI replaces
+    # that sentence by its own flag
     raise VariableNotFoundError(
         f"cannot tell which Dataset variable holds {role}: it has {rasters}. Name it, e.g. "
-        f"`ds.lstsr.upscale(variable={rasters[0]!r}, ...)` or `variable=` of the function."
+        f"`ds.lstsr.{operation or '<method>'}(..., variable={rasters[0]!r})` or `variable=` of "
+        "the function."
     )
 
 
@@ -2904,8 +2912,10 @@ def select_lst(
     guide: Any = None,
     *,
     dataset_attrs: bool = True,
+    operation: str | None = None,
 ) -> tuple[xr.DataArray, Any]:
-    """The LST DataArray of an input, and its guide resolved.
+    """The LST DataArray of an input, and its guide resolved. ``operation``: the method asking,
+    named in the advice where the Dataset's LST variable is ambiguous (:func:`select_variable`).
 
     A Dataset gives its LST variable (``variable``, or the one variable that looks like LST) with
     the Dataset's CRS written on it and its global attributes under the variable's own
@@ -2923,7 +2933,7 @@ def select_lst(
     ('lst_1km', 'ndvi', True)
     """
     if isinstance(obj, xr.Dataset):
-        lst = select_variable(obj, variable)
+        lst = select_variable(obj, variable, operation=operation)
         guide = _select_guide(obj, guide)
         if lst.rio.crs is None and obj.rio.crs is not None:
             lst = lst.rio.write_crs(obj.rio.crs)
