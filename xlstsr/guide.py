@@ -1684,7 +1684,12 @@ def _ndvi_sample_verdict(parts: np.ndarray, ndvi: list[str]) -> np.ndarray:
 _OTHER_BANDS = frozenset({
     "red", "nir", "blue", "green", "swir", "swir1", "swir2", "mir",
     "evi", "savi", "ndwi", "ndbi", "albedo", "emissivity", "reflectance",
+    # leaf area index (0-6): refused by its values as "10 times too large: divide them by 10",
+    # and LAI / 10, still named 'lai', then ran DISR's NDVI model without a word
+    "lai", "fapar", "fpar",
 })
+#: other quantities as long names spell them (CF standard_name ``leaf_area_index``)
+_OTHER_PHRASES = {"leaf area index": "lai"}
 
 
 #: reflectance bands as products name them: MODIS ``sur_refl_b02`` (MOD09GQ/GA), Landsat
@@ -1700,6 +1705,8 @@ def _other_quantities(label: str) -> set[str]:
     products' reflectance band names (:data:`_PRODUCT_BAND`, :data:`_S2_BAND`)."""
     low = label.lower()
     found = _tokens(low) & _OTHER_BANDS
+    words = " ".join(re.split(r"[^a-z0-9]+", low))
+    found |= {q for phrase, q in _OTHER_PHRASES.items() if phrase in words}
     for part in re.split(r"[^a-z0-9_]+", low):
         m = _PRODUCT_BAND.search(part)
         if m:
