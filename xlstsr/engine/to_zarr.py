@@ -402,10 +402,23 @@ def _warn_left_aside(store: Any) -> None:
             continue  # a run in progress sets its own aside
         warn(
             f"an earlier overwrite of {p} was interrupted: the store it replaced is kept, "
-            f"hidden, at {aside}. Rename it back to restore that result, or delete it "
+            f"hidden, at {aside}. {_restore_advice(p, aside, running)}, or delete it "
             f"(`shutil.rmtree({str(aside)!r})`) to free its space.",
             UserWarning,
         )
+
+
+def _restore_advice(p: Path, aside: Path, unfinished: bool) -> str:
+    """How to put a set-aside store back at ``p``: a rename, after removing what sits there now
+    (the interrupted run's unfinished store: a rename onto a folder that is not empty fails)."""
+    back = f"os.rename({str(aside)!r}, {str(p)!r})"
+    if not (p.exists() or p.is_symlink()):
+        return f"Restore that result with `import os; {back}`"
+    what = "the unfinished store that run started" if unfinished else "the store"
+    gone = (f"shutil.rmtree({str(p)!r})" if p.is_dir() and not p.is_symlink()
+            else f"os.remove({str(p)!r})")
+    return (f"To restore that result, remove {what} at {p} first, then rename it back: "
+            f"`import os, shutil; {gone}; {back}`")
 
 
 def _release_writer(store: Any) -> None:
@@ -940,6 +953,64 @@ def _spatial_chunk(n: int, chunks: tuple[int, ...] | None) -> int:
     return int(max(chunks)) if chunks else n
 
 
+#: a region's output is kept under this by the default time_chunk (a 1200 x 1200 day at x4 in
+#: float32 is 92 MB: two of them); a region's peak memory is a few times its output
+REGION_OUTPUT_BYTES = 256 * 1024**2
+#: steps of a region by default where the input holds its whole series in one time chunk (a
+#: contiguous NetCDF, a pixel-interleaved GeoTIFF: how the file is laid out, not a chunking
+#: chosen for time): a 64-band GeoTIFF was one region of all 64 bands
+WHOLE_SERIES_STEPS = 8
+
+
+def _default_time_chunk(lst: xr.DataArray, tdim: Hashable, ydim: Hashable, xdim: Hashable,
+                        factor: Any) -> int:
+    """The default ``time_chunk``: the input's time chunk (1 in memory), at most
+    :data:`WHOLE_SERIES_STEPS` where that chunk is the whole series (how a file is laid out,
+    not a chunking chosen for time), and at most what keeps a region's output under
+    :data:`REGION_OUTPUT_BYTES` (at least one step). A 64-band GeoTIFF read as one chunk was
+    one region of all 64 bands: 3x the memory of regions of one step, no progress, nothing to
+    resume after a crash."""
+    nt = lst.sizes[tdim]
+    if not isinstance(lst.variable.data, dsa.Array):
+        return 1
+    tchunks = lst.chunks[lst.get_axis_num(tdim)]
+    steps = int(tchunks[0])
+    why = []
+    if len(tchunks) == 1 and nt > WHOLE_SERIES_STEPS:
+        steps = WHOLE_SERIES_STEPS
+        why.append(f"the input holds its {nt} steps in one chunk")
+    f = int(factor) if isinstance(factor, (int, np.integer)) and not isinstance(
+        factor, bool) and factor > 0 else 1  # (a bad factor is refused by upscale)
+    itemsize = np.result_type(lst.dtype, np.float32).itemsize if lst.dtype.kind == "f" else 4
+    step_bytes = lst.sizes[ydim] * lst.sizes[xdim] * f * f * itemsize
+    most = max(1, REGION_OUTPUT_BYTES // max(1, step_bytes))
+    if steps > most:
+        why.append(f"a region of {steps} steps would hold "
+                   f"{steps * step_bytes / 1024**2:.0f} MiB of output")
+        steps = most
+    if why:
+        log.info("upscale_to_zarr: time_chunk=%d by default (the input's time chunk is %d: "
+                 "%s); pass time_chunk= to choose", steps, tchunks[0], "; ".join(why))
+    return steps
+
+
+#: the output's Zarr chunk is at least this many fine pixels (or the whole image) along y and x
+#: when a small ``tile=`` splits the input's chunks
+STORE_CHUNK_MIN = 512
+
+
+def _store_chunk(chunk: int, n: int, input_chunk: int) -> int:
+    """The Zarr chunk along a spatial axis of a result computed in ``tile=`` tiles of ``chunk``
+    fine pixels that split the input's chunks (``input_chunk`` fine pixels): whole tiles merged
+    up to :data:`STORE_CHUNK_MIN` (not beyond the input's own chunk), or the whole image (the
+    store's chunks followed the compute tile: tile=1 wrote 4 x 4 px chunks, 8 205 files and
+    50x the time). A rechunk to multiples of the tiles only concatenates them: each store
+    chunk is still made and written by one task."""
+    if chunk >= min(STORE_CHUNK_MIN, input_chunk, n):
+        return chunk
+    return min(n, chunk * -(-min(STORE_CHUNK_MIN, input_chunk) // chunk))
+
+
 def _offset_in_memory(lst: xr.DataArray, guide: Any, mode: str, factor: int,
                       mask_out_of_range: bool, tolerance: Any) -> Any:
     """The guide's offset as :func:`xlstsr.upscale` measures it on an in-memory input (the
@@ -1053,7 +1124,10 @@ def upscale_to_zarr(
         in-memory store under a dask.distributed client with worker processes or dask's
         processes scheduler.
     factor, method, guide, variable, method_options, adapt, mask_out_of_range, scale_correction, guide_offset, guide_time_tolerance, tile
-        As for :func:`xlstsr.upscale` (``method`` may be a method instance). An input in
+        As for :func:`xlstsr.upscale` (``method`` may be a method instance; a ``tile`` whose
+        output is smaller than 512 fine pixels has its tiles stored together in chunks of at
+        least 512 - or the input's chunk, or the image -, not one small Zarr chunk each). An
+        input in
         memory (LST and guide) gets upscale's default ``guide_offset="auto"``, measured as
         upscale measures it (on the clearest of all its steps) before the input is chunked; a
         streamed
@@ -1078,7 +1152,10 @@ def upscale_to_zarr(
         again when an input problem found while computing (the value checks of a dask input run
         with the regions: units, fill values, scaling) stops it before any region finished.
     time_chunk : int, optional
-        Time steps per region and per Zarr chunk (default: the input's time chunk, or 1).
+        Time steps per region and per Zarr chunk. Default: the input's time chunk (1 for an
+        input in memory); at most 8 where the input holds its whole series in one chunk (a
+        contiguous NetCDF, a pixel-interleaved multi-band GeoTIFF); and no more steps than
+        keep a region's output under 256 MiB (at least one step). Given, it is taken as is.
         Memory scales with it, not with the length of the cube.
     progress : bool
         Show a tqdm progress bar over regions.
@@ -1169,13 +1246,16 @@ def upscale_to_zarr(
         # are the store's chunks; the default from the input's chunks was refused as a change)
         time_chunk = _stored_argument(store, "time_chunk")
     if time_chunk is None:
-        dchunks = lst.chunks if isinstance(lst.variable.data, dsa.Array) else None
-        time_chunk = int(dchunks[lst.get_axis_num(tdim)][0]) if (tdim and dchunks) else 1
+        time_chunk = _default_time_chunk(lst, tdim, ydim, xdim, factor) if tdim else 1
     # at most the whole series: a larger Zarr chunk holds nothing more (and 10**12 steps
     # would be allocated)
     time_chunk = min(int(time_chunk), lst.sizes[tdim]) if tdim else int(time_chunk)
     vname = _output_name(lst)
     _warn_small_chunks(lst, ydim, xdim)
+    # the input's spatial chunks (coarse pixels; whole in memory): what a small tile= may not
+    # shrink the store's chunks below
+    in_chunk = {d: _spatial_chunk(lst.sizes[d], lst.chunks[lst.get_axis_num(d)] if _lazy(lst)
+                                  else None) for d in (ydim, xdim)}
     # dims declared with `rio.set_spatial_dims` (the refusal of unknown dims suggests it): the
     # declaration lives on the array's accessor, which the chunking below and upscale's steps
     # do not carry over ("no spatial dimensions" again). Renamed y/x for the run and given
@@ -1236,6 +1316,15 @@ def upscale_to_zarr(
     sr.attrs = _zarr_attrs(sr.attrs)
     cy = _spatial_chunk(sr.sizes[ydim], sr.chunks[sr.get_axis_num(ydim)])
     cx = _spatial_chunk(sr.sizes[xdim], sr.chunks[sr.get_axis_num(xdim)])
+    if isinstance(tile, (int, np.integer)) and not isinstance(tile, bool):
+        # the store's chunks are not the compute tile's (tile= changes how, not what): small
+        # tiles are merged into chunks of at least STORE_CHUNK_MIN fine pixels
+        tiled = (cy, cx)
+        cy, cx = (_store_chunk(c, sr.sizes[d], in_chunk[d] * int(factor))
+                  for c, d in ((cy, ydim), (cx, xdim)))
+        if (cy, cx) != tiled:
+            log.info("upscale_to_zarr: tile=%d gives %d x %d px tiles; stored in chunks of "
+                     "%d x %d px", tile, *tiled, cy, cx)
     rechunk = {ydim: cy, xdim: cx}
     if tdim:
         rechunk[tdim] = time_chunk
