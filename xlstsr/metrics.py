@@ -2,10 +2,11 @@
 :mod:`xlstsr.kernels.spectra`).
 
 Each metric reduces the two spatial dims and keeps every other dim (one value per time step or
-scene). Both inputs must be on the same grid (same spatial coordinates: use
-:func:`xlstsr.evaluate` to reproject a super-resolved field onto a reference first), and their
-steps are paired by label (:func:`xlstsr.steps.pair_steps`): a reference of other dates is
-refused, one without a time coordinate (2-D) is compared with every step. Dask inputs
+scene), with its own ``units`` and ``long_name`` (those of :func:`xlstsr.evaluate`'s variables).
+Both inputs must be on the same grid (same spatial coordinates, in any order: sr is put in the
+reference's; use :func:`xlstsr.evaluate` to reproject a super-resolved field onto a reference
+first), and their steps are paired by label (:func:`xlstsr.steps.pair_steps`): a reference
+of other dates is refused, one without a time coordinate (2-D) is compared with every step. Dask inputs
 stay lazy (``apply_ufunc(..., dask="parallelized")``; the spatial dims are rechunked to one
 chunk, leading dims keep their chunks). See the kernels for the definitions and NaN handling.
 
@@ -191,15 +192,71 @@ def _decoded(da: xr.DataArray, what: str) -> xr.DataArray:
                                        message=message, dtype=da.dtype))
 
 
+def _reference_order(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """The positions that put labels ``a`` in the order of ``b`` when both hold the same labels
+    (to 1e-3 of a pixel) in another order, e.g. rows stored south-up against north-up ones;
+    None otherwise (another grid, repeated labels)."""
+    if a.size < 2 or a.shape != b.shape or same_axis(b, a):
+        return None
+    ia, ib = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
+    if np.unique(a).size != a.size or np.unique(b).size != b.size or not same_axis(b[ib], a[ia]):
+        return None
+    idx = np.empty_like(ia)
+    idx[ib] = ia  # the reference's i-th label is sr's idx[i]-th
+    return idx
+
+
 def _same_positions(sr: xr.DataArray, ref: xr.DataArray, ydim: Any, xdim: Any) -> xr.DataArray:
-    """``sr`` with the reference's spatial labels where they agree to 1e-3 of a pixel: the fine
-    grid computed by ``upscale`` differs from a grid read from a file by float round-off (1e-14
-    degree, 1e-9 m), which the exact alignment below refused."""
+    """``sr`` in the reference's pixel order and with its spatial labels where they agree to
+    1e-3 of a pixel: the fine grid computed by ``upscale`` differs from a grid read from a file
+    by float round-off (1e-14 degree, 1e-9 m), which the exact alignment below refused, and a
+    south-up sr of the reference's own pixels was refused "not on the same grid" (reordered by
+    position: exact, no resampling)."""
     for d in (ydim, xdim):
         a, b = np.asarray(sr[d].values), np.asarray(ref[d].values)
+        idx = _reference_order(a, b)
+        if idx is not None:
+            sr, a = sr.isel({d: idx}), a[idx]
         if a.size > 1 and not np.array_equal(a, b) and same_axis(b, a):
             sr = sr.assign_coords({d: ref[d].values})
     return sr
+
+
+#: units and long names of the metrics' outputs, those of :func:`xlstsr.evaluate`'s variables
+#: (the outputs kept sr's attrs: a NetCDF of them said a PSNR was a surface temperature in K).
+#: The units of the differences are those of a temperature difference (K, or degC, the same);
+#: ``None``: the inputs' own units when they declare no temperature (an NDVI's RMSE is no K)
+_ATTRS: dict[str, tuple[str | None, str]] = {
+    "rmse": (None, "root-mean-square error"),
+    "bias": (None, "mean error sr - reference"),
+    "ubrmse": (None, "bias-removed RMSE (standard deviation of sr - reference)"),
+    "mae": (None, "mean absolute error"),
+    "psnr": ("dB", "peak signal-to-noise ratio, data range = reference max - min over valid pixels"),
+    "ssim": ("1", "structural similarity (Gaussian window, sigma 1.5 px)"),
+    "gradient_rmse": (None, "RMSE of the spatial gradients"),
+    "correlation": ("1", "Pearson correlation"),
+    "spectral_ratio": ("1", "power of sr / reference above half the coarse Nyquist frequency"),
+    "coarse_consistency": (None, "RMSE of radiometric_mean(sr, factor) vs the coarse input"),
+    "n_valid": ("1", "number of pixels valid in both"),
+}
+
+
+def _metric_attrs(name: str, a: xr.DataArray, b: xr.DataArray,
+                  options: dict[str, Any]) -> dict[str, str]:
+    """The attributes of metric ``name`` of ``a`` against ``b`` computed with ``options``."""
+    units, long_name = _ATTRS[name]
+    if units is None:  # a difference: K, unless a field declares units of no temperature
+        declared = [str(u) for u in (a.attrs.get("units"), b.attrs.get("units"))
+                    if isinstance(u, str) and u.strip()]
+        other = [u for u in declared if temperature_units(u) is None]
+        units = other[0] if other else "K"
+        if name == "gradient_rmse":
+            units = f"{units}/pixel"
+    if name == "psnr" and options.get("data_range") is not None:
+        long_name = f"peak signal-to-noise ratio, data range = {options['data_range']:g}"
+    if name == "ssim" and options.get("sigma", 1.5) != 1.5:
+        long_name = long_name.replace("sigma 1.5 px", f"sigma {options['sigma']:g} px")
+    return {"units": units, "long_name": long_name}
 
 
 def _crs_text(crs: Any) -> str:
@@ -217,10 +274,12 @@ def _pairwise(
     _need_dataarray("sr", sr)
     _need_dataarray("reference", ref)
     _check_units(sr, ref)
+    options = dict(kwargs)
     sr, ref = _decoded(sr, "sr"), _decoded(ref, "the reference")
     # lat/lon dims (a CF NetCDF, upscale's output of one) as y/x, as the entry points take
     # them: refused as "no spatial dimensions found in dims ('lat', 'lon')"; the outputs have
     # no spatial dim to name back
+    given = {v: k for k, v in spatial_names(ref).items()}  # the reference's own dim names
     sr, ref = sr.rename(spatial_names(sr)), ref.rename(spatial_names(ref))
     ydim, xdim = spatial_dims(ref)
     if ydim not in sr.dims or xdim not in sr.dims:
@@ -245,9 +304,12 @@ def _pairwise(
         sr, ref = xr.align(sr, ref, join="exact", exclude=[d for d in sr.dims if d not in (ydim, xdim)
                                                           and d not in ref.dims])
     except ValueError as err:
+        on = ", ".join(f"{n}=ref.{n}" for n in (given.get(xdim, xdim), given.get(ydim, ydim)))
         raise GridError(
-            f"sr and the reference are not on the same grid ({err}); reproject one onto the other "
-            "(`sr.rio.reproject_match(ref)`) or use xlstsr.evaluate, which does it."
+            f"sr and the reference are not on the same grid ({err}): other pixels, not the same "
+            f"ones in another order. Resample sr onto the reference's pixels (`sr.interp({on})`; "
+            "with a CRS written on both, `sr.rio.reproject_match(ref)`), select them if sr has "
+            f"them (`sr.sel({on})`), or use xlstsr.evaluate, which reprojects sr (with a CRS)."
         ) from err
     if name != "correlation":  # unit-free: an LST-NDVI correlation is no Kelvin/Celsius mix
         kernel, kwargs = _unitless_pair(kernel, sr, ref, ("sr", "the reference"), ("sr", "ref"),
@@ -263,9 +325,11 @@ def _pairwise(
         dask="parallelized",
         output_dtypes=[np.float64],
         kwargs=kwargs,
+        keep_attrs=False,  # sr's units/standard_name said a PSNR was a temperature in K
     )
     out = out.drop_vars([c for c in out.coords if c == "spatial_ref"])
     out.name = name
+    out.attrs = _metric_attrs(name, sr, ref, options)
     return out
 
 
@@ -409,9 +473,11 @@ def coarse_consistency(
         dask="parallelized",
         output_dtypes=[np.float64],
         kwargs=kwargs,
+        keep_attrs=False,
     )
     out = out.drop_vars([c for c in out.coords if c == "spatial_ref"])
     out.name = "coarse_consistency"
+    out.attrs = _metric_attrs("coarse_consistency", sr, coarse, {})
     return out
 
 
@@ -534,6 +600,7 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
         dask="parallelized",
         output_dtypes=[np.float64],
         dask_gufunc_kwargs={"output_sizes": {"frequency": n}},
+        keep_attrs=False,
     )
     out = out.drop_vars([c for c in out.coords if c == "spatial_ref"])
     out = out.assign_coords(frequency=("frequency", freq, {"units": units}))

@@ -283,23 +283,36 @@ def gradient_rmse(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
     return _out(np.sqrt(_nanmean(gx * gx + gy * gy)))
 
 
+def _varies(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Whether ``x`` takes two values or more on the ``valid`` pixels of each slice (``max >
+    min``, exact: no tolerance can tell a constant from a field of tiny contrast)."""
+    hi = np.where(valid, x, -np.inf).max(axis=(-2, -1))
+    lo = np.where(valid, x, np.inf).min(axis=(-2, -1))
+    return hi > lo
+
+
 def correlation(sr: np.ndarray, ref: np.ndarray) -> np.ndarray | float:
     """Pearson correlation coefficient between ``sr`` and ``ref`` over pairwise-valid pixels.
 
-    NaN where fewer than two pixels are valid or either field is constant.
+    NaN where fewer than two pixels are valid or either field is constant over the pairwise-valid
+    pixels (``max == min``: tested exactly, as the round-off of the mean of a constant 288.15 K
+    left residuals of 1e-14 that gave a correlation of ~0 instead).
 
     Examples
     --------
     >>> float(correlation(np.array([[1.0, 2.0, 3.0]]), np.array([[2.0, 4.0, 6.0]])))
     1.0
+    >>> float(correlation(np.array([[1.0, 2.0, 3.0]]), np.full((1, 3), 288.15)))
+    nan
     """
-    a, b, _ = _pair(sr, ref)
+    a, b, valid = _pair(sr, ref)
     da = a - _nanmean(a)[..., None, None]
     db = b - _nanmean(b)[..., None, None]
     cov = _nanmean(da * db)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = cov / np.sqrt(_nanmean(da * da) * _nanmean(db * db))
-    return _out(np.clip(r, -1.0, 1.0))
+    varies = _varies(a, valid) & _varies(b, valid)
+    return _out(np.where(varies, np.clip(r, -1.0, 1.0), np.nan))
 
 
 def coarse_consistency(
