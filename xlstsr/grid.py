@@ -353,31 +353,65 @@ def _rio_search(key: bytes) -> tuple[float, float] | None:
     if not lo <= hi:
         return None
     mid = (lo + hi) / 2
-    pixels, down, up = [mid], mid, mid
+    pixels, down, up = [*_rio_simple(lo, hi, mid), mid], mid, mid
     for _ in range(_RIO_STEPS):
         down, up = float(np.nextafter(down, -np.inf)), float(np.nextafter(up, np.inf))
         pixels += [down, up]
-    found: list[tuple[float, float]] = []
-    for aa in sorted(pixels):
-        edges = [cc for cc in _near(float(labels[0]) - aa * 0.5)
-                 if cc + aa * 0.5 == labels[0]]  # the first centre is the first label
-        for cc in sorted(set(edges)):
-            if np.array_equal(_forms(cc, aa, head)[0], labels[:head]) \
-                    and np.array_equal(_forms(cc, aa, n)[0], labels):  # type: ignore[arg-type]
-                found.append((cc, aa))
-    if not found:
-        return None
-    # where several give them, the nearest the middle of the interval: the file's is in it, and
-    # those near its ends gave coarse and fine labels 1 ulp off some of rioxarray's
-    aa = min(sorted({p for _, p in found}), key=lambda p: abs(p - mid))
-    cs = [cc for cc, p in found if p == aa]
-    return cs[len(cs) // 2], aa
+    for aa in dict.fromkeys(pixels):  # the simple ones first, then from the middle out
+        e = float(labels[0]) - aa * 0.5  # a round edge (7.3 under 926.6 m pixels) can be further
+        edges = sorted({cc for cc in [*_near(e), *_rounded(e, 1)]
+                        if cc + aa * 0.5 == labels[0]})  # the first centre is the first label
+        found = [cc for cc in edges if np.array_equal(_forms(cc, aa, head)[0], labels[:head])
+                 and np.array_equal(_forms(cc, aa, n)[0], labels)]  # type: ignore[arg-type]
+        if found:
+            # the edge of the fewest digits (60.0, 7.3, -180.0), else the middle one
+            short = min(found, key=lambda cc: len(repr(cc)))
+            tie = sum(len(repr(cc)) == len(repr(short)) for cc in found) > 1
+            return (found[len(found) // 2] if tie else short), aa
+    return None
+
+
+#: The largest denominator of the fractions of a degree (1/120, 1/240, 1/3600) or of a unit
+#: (0.0025 = 1/400) that :func:`_rio_simple` takes for a pixel.
+_RIO_DENOMINATOR = 3600
+
+
+#: The floats an interval of pixels spans from which :func:`_rio_simple` takes a decimal round:
+#: narrower, its middle (-926.6254330550003 of a MODIS file's 64 rows, 2 floats off -926.625433055).
+_RIO_WIDE = 64
+
+
+def _rio_simple(lo: float, hi: float, mid: float) -> list[float]:
+    """The pixels between ``lo`` and ``hi`` more likely than the middle ``mid`` to be the file's:
+    the fraction of the smallest denominator (1/240, 0.01 = 1/100, 30), then, where the interval
+    spans more than :data:`_RIO_WIDE` floats (4 to 16 labels), the decimal rounds in it of as
+    few digits as it holds at most about one of (-926.625433055 of a MODIS strip of 4 rows).
+    On such a short axis the middle of the interval gave fine labels 1 ulp off rioxarray's
+    where the round pixel gave them all; on a long one the interval is a few floats wide and a
+    15-digit round (0.00833333333333333 for 1/120 degree) or a near-round one in it was not the
+    file's pixel: the middle."""
+    out: list[float] = []
+    q = np.arange(1, _RIO_DENOMINATOR + 1, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        p = np.round(mid * q)
+        v = p / q
+    ok = np.flatnonzero((v >= lo) & (v <= hi) & (np.abs(p) < 2.0 ** 53))
+    if ok.size:
+        out.append(float(v[ok[0]]))
+    width = hi - lo
+    for r in _rounded(mid, 1):
+        digits = len(f"{abs(r):.15e}".split("e")[0].rstrip("0").replace(".", "")) or 1
+        step = 10.0 ** (np.floor(np.log10(abs(mid))) - digits + 1)
+        if lo <= r <= hi and width < step and width > _RIO_WIDE * np.spacing(abs(mid)):
+            out.append(r)
+    return out
 
 
 def _rio_fit(labels: np.ndarray) -> tuple[float, float] | None:
     """(edge, pixel) from which rioxarray's label formula (``affine_to_coords``: first centre
     ``edge + pixel * 0.5`` plus ``i * pixel``, :func:`_forms` 0) computes exactly ``labels``
-    (float64, 3 or more), the one nearest the middle where several floats do, else None: those of the
+    (float64, 3 or more), a simple one (:func:`_rio_simple`) or the one nearest the middle
+    where several floats do, else None: those of the
     transform of the file whose GeoTransform was not written with them (a CF NetCDF of CDO,
     NCO, AppEEARS read back), so that labels derived from it (:func:`_coarse_axis`,
     :func:`_fine_axis`) are those rioxarray computes for the derived grid."""
@@ -1328,11 +1362,17 @@ def grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tu
 
 
 def _index_grid(da: xr.DataArray, ydim: str, xdim: str) -> bool:
-    """Whether ``da``'s y / x coordinates number its pixels rather than place them: 2-D lat/lon
-    auxiliary coordinates on (y, x) (a swath, a curvilinear grid: the ground position is there,
-    in degrees that vary over the field), or integers exactly 0..n-1 along both dims. Taken as
-    metres, a ~1 km swath got ``pixel_size`` 1 m and every scale of ``scaling_stats`` in
-    metres."""
+    """Whether ``da``'s y / x coordinates number its pixels rather than place them: each 1-D y / x
+    coordinate missing or exactly 0..n-1, and either 2-D lat/lon auxiliary coordinates on
+    (y, x) (a swath, a curvilinear grid: the ground position is there, in degrees that vary over
+    the field) or such a coordinate of integers. Taken as metres, a ~1 km swath got
+    ``pixel_size`` 1 m and every scale of ``scaling_stats`` in metres. 1-D coordinates of other
+    values place the pixels (a projected grid's x / y in metres, whose CF file also carries 2-D
+    lat/lon): not a swath, whatever the 2-D coordinates."""
+    index = [np.asarray(da[d].values) for d in (ydim, xdim) if d in da.coords]
+    if any(v.ndim != 1 or v.dtype.kind not in "iuf" or not np.array_equal(v, np.arange(v.size))
+           for v in index):
+        return False
     dims = {ydim, xdim}
     for name, c in da.coords.items():
         if c.ndim != 2 or set(c.dims) != dims:
@@ -1342,13 +1382,7 @@ def _index_grid(da: xr.DataArray, ydim: str, xdim: str) -> bool:
         if str(name).lower() in _LAT_NAMES + _LON_NAMES or std in ("latitude", "longitude") \
                 or units.startswith("degree"):
             return True
-    for d in (ydim, xdim):
-        if d not in da.coords:
-            continue
-        v = np.asarray(da[d].values)
-        if v.dtype.kind not in "iu" or not np.array_equal(v, np.arange(v.size)):
-            return False
-    return ydim in da.coords or xdim in da.coords
+    return bool(index) and all(v.dtype.kind in "iu" for v in index)
 
 
 def metres_per_degree(lat: float) -> tuple[float, float]:
