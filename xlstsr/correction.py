@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
@@ -83,6 +84,7 @@ def apply_scale_correction(
             sr.shape[0] != lst.shape[0]):
         raise GridError(f"sr {tuple(sr.shape)} must be the coarse stack {tuple(lst.shape)} "
                         f"upscaled by factor {factor}: (n, y * {factor}, x * {factor})")
+    sr, lst = _unwrapped(sr), _unwrapped(lst)  # a dask-backed DataArray is lazy input too
     guide = _guide_stack(guide, tuple(sr.shape))
     lazy = any(isinstance(a, dsa.Array) for a in (sr, lst, guide))
     if not lazy:
@@ -120,6 +122,12 @@ def apply_scale_correction(
     )
 
 
+def _unwrapped(a: Any) -> Any:
+    """An xarray object's array (dask or numpy), anything else unchanged: a dask-backed
+    DataArray is not a dask array, and ``np.asarray`` of it read it whole at the call."""
+    return a.data if isinstance(a, (xr.DataArray, xr.Variable)) else a
+
+
 def _guide_stack(guide: Any, shape: tuple[int, ...]) -> Any:
     """The guide as (n | 1, c, Y, X) for an ``sr`` of ``shape`` (n, Y, X), in memory or dask
     alike: a (Y, X) or (n | 1, Y, X) guide gets its missing axes. A guide of another fine size
@@ -127,7 +135,10 @@ def _guide_stack(guide: Any, shape: tuple[int, ...]) -> Any:
     2-D one died with a raw IndexError and a 3-D one with a raw dask error."""
     if guide is None:
         return None
-    if not isinstance(guide, dsa.Array):
+    guide = _unwrapped(guide)
+    if dask.is_dask_collection(guide) and not isinstance(guide, dsa.Array):
+        guide = dsa.asarray(guide)  # another lazy container: kept lazy, not read at the call
+    elif not isinstance(guide, dsa.Array):
         guide = np.asarray(guide)
     n, yx = shape[0], tuple(shape[-2:])
     want = f"(Y, X), ({n} | 1, Y, X) or ({n} | 1, c, Y, X) with (Y, X) = {yx}"

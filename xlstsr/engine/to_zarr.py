@@ -78,6 +78,7 @@ from ..methods import get_method
 from ..methods.base import UpscaleMethod
 from ..validate import (
     check_bool,
+    check_factor,
     check_whole,
     output_global_attrs,
     select_lst,
@@ -175,10 +176,16 @@ def data_digest(da: xr.DataArray, n_chunks: int = FINGERPRINT_CHUNKS) -> str:
     data = da.variable.data
     index = _sample_index(tuple(data.shape), n_chunks)
     if isinstance(data, dsa.Array):
-        sample = data
-        for axis, ix in enumerate(index):  # one axis at a time: dask takes one list index
-            sample = sample[(slice(None),) * axis + (ix,)]
-        (sample,) = dask.compute(sample)
+        # each sampled step a plain slice, computed on its own: dask merges a slice into the
+        # read of the chunk under it when that chunk has no other use, which neither a list
+        # index along time nor the steps of one graph sharing a chunk allow (a contiguous
+        # NetCDF cube, one chunk, was read whole for its 8 steps)
+        if not index or isinstance(index[0], slice):
+            (sample,) = dask.compute(data[index])
+        else:
+            sample = np.concatenate(
+                [dask.compute(data[(slice(int(i), int(i) + 1), *index[1:])])[0] for i in index[0]],
+                axis=0)
     else:
         sample = np.asarray(data)[np.ix_(*[
             np.arange(n)[ix] if isinstance(ix, slice) else ix for ix, n in zip(index, data.shape)
@@ -979,8 +986,10 @@ def _default_time_chunk(lst: xr.DataArray, tdim: Hashable, ydim: Hashable, xdim:
     if len(tchunks) == 1 and nt > WHOLE_SERIES_STEPS:
         steps = WHOLE_SERIES_STEPS
         why.append(f"the input holds its {nt} steps in one chunk")
-    f = int(factor) if isinstance(factor, (int, np.integer)) and not isinstance(
-        factor, bool) and factor > 0 else 1  # (a bad factor is refused by upscale)
+    try:  # the factor upscale will use: 4.0 is 4 (it counted as 1: regions 16x the bound)
+        f = check_factor(factor)
+    except XlstsrError:
+        f = 1  # a bad factor is refused by upscale, with its message
     itemsize = np.result_type(lst.dtype, np.float32).itemsize if lst.dtype.kind == "f" else 4
     step_bytes = lst.sizes[ydim] * lst.sizes[xdim] * f * f * itemsize
     most = max(1, REGION_OUTPUT_BYTES // max(1, step_bytes))
