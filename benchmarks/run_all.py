@@ -31,8 +31,8 @@ SCRIPTS = [
     "coregistration.py",
     "conserve_forms.py",
 ]
-#: not run by ``make bench``: retrains six DISR candidates (hours); run it by hand
-MANUAL = ["select_disr.py",
+#: not run by ``make bench``, run by hand (the README names them, beside ``make bench``)
+MANUAL = ["select_disr.py",  # retrains six DISR candidates (hours)
           # nine networks up to 9.5 M parameters: minutes on a GPU, hours on 2 cores
           "sisr_ceiling.py"]
 #: arguments of the runs the committed results were written by (the rest: each script's defaults)

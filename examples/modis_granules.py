@@ -22,6 +22,17 @@ import numpy as np
 
 import xlstsr  # noqa: F401  (registers the .lstsr accessor)
 from xlstsr.io import open_modis, to_cogs
+from xlstsr.methods import available_methods, get_method
+
+
+def check_unguided(p: argparse.ArgumentParser, method: str) -> None:
+    """This example reads no fine guide (NDVI): a guided method stopped with a traceback asking
+    for ``guide=ndvi``, an argument the script has not."""
+    if get_method(method).needs_guide:
+        unguided = [n for n in available_methods() if not get_method(n).needs_guide]
+        p.error(f"--method {method} needs a fine guide (NDVI), which this example does not read: "
+                f"use one of {', '.join(unguided)}, or `xlstsr upscale GRANULE OUT --method "
+                f"{method} --guide ndvi.tif`")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -30,19 +41,28 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default="modis_output", help="output folder (created)")
     p.add_argument("--region", type=int, nargs=4, default=(640, 768, 128, 256),
                    metavar=("Y0", "Y1", "X0", "X1"), help="pixel window of the tile to upscale")
-    p.add_argument("--method", default="sisr", help="xlstsr method")
+    p.add_argument("--method", default="sisr", choices=available_methods(),
+                   help="xlstsr method needing no guide (this example reads no NDVI)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
     args = p.parse_args(argv)
     if not (Path(args.data) / "mod11a1_hdf").is_dir():  # a raw traceback, after an empty --out
         p.error(f"--data {args.data}: no mod11a1_hdf/ in it; pass the shared data folder "
                 "(the one holding mod11a1_hdf/)")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_unguided(p, args.method)
+    y0, y1, x0, x1 = args.region
+    if not (0 <= y0 < y1 and 0 <= x0 < x1):  # a GridError traceback naming .sel slices
+        p.error(f"--region {y0} {y1} {x0} {x1}: give pixel rows and columns of the tile with "
+                "0 <= Y0 < Y1 and 0 <= X0 < X1 (e.g. --region 640 768 128 256)")
 
     pattern = str(Path(args.data) / "mod11a1_hdf" / "MOD11A1.A*.hdf")
     lst = open_modis(pattern, "LST_Day_1km")  # lazy (time, y, x), Kelvin, QC-masked, with CRS
-    y0, y1, x0, x1 = args.region
+    ny, nx = lst.sizes["y"], lst.sizes["x"]
+    if y1 > ny or x1 > nx:  # isel cut it short: fewer pixels upscaled, without a word
+        p.error(f"--region {y0} {y1} {x0} {x1}: past the tile, which has {ny} rows and {nx} "
+                f"columns; give Y1 <= {ny} and X1 <= {nx}")
     region = lst.isel(y=slice(y0, y1), x=slice(x0, x1))
+    out = Path(args.out)  # made once the inputs are checked: a refused run left it empty
+    out.mkdir(parents=True, exist_ok=True)
     sr = region.lstsr.upscale(4, method=args.method)  # lazy, on the 250 m grid
 
     nc = out / "lst_day_250m.nc"

@@ -22,6 +22,7 @@ import xarray as xr
 
 import xlstsr
 from xlstsr.io import open_stac, to_cogs
+from xlstsr.methods import available_methods, get_method
 
 PIXEL = 926.6254331391667  # MODIS 1 km sinusoidal pixel (m)
 TOP = 5559752.598833  # upper edge of tile h18v04 (m)
@@ -33,20 +34,31 @@ def window_bbox(row: int, col: int, size: int = 64) -> tuple[float, float, float
     return (x0, y1 - size * PIXEL, x0 + size * PIXEL, y1)
 
 
+def check_unguided(p: argparse.ArgumentParser, method: str) -> None:
+    """This example reads no fine guide (NDVI): a guided method stopped with a traceback asking
+    for ``guide=ndvi``, an argument the script has not."""
+    if get_method(method).needs_guide:
+        unguided = [n for n in available_methods() if not get_method(n).needs_guide]
+        p.error(f"--method {method} needs a fine guide (NDVI), which this example does not read: "
+                f"use one of {', '.join(unguided)}, or `xlstsr upscale LST OUT --method "
+                f"{method} --guide ndvi.tif`")
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="../shared/data", help="folder holding modis_h18v04_2020/")
     p.add_argument("--out", default="stac_output", help="output folder (created)")
     p.add_argument("--window", type=int, default=17, help="window id of the catalog")
     p.add_argument("--dates", type=int, default=4, help="number of dates to upscale")
-    p.add_argument("--method", default="sisr", help="xlstsr method (sisr: the bundled model)")
+    p.add_argument("--method", default="sisr", choices=available_methods(),
+                   help="xlstsr method needing no guide, this example reads no NDVI (sisr: the "
+                   "bundled model)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
     args = p.parse_args(argv)
     if not (Path(args.data) / "modis_h18v04_2020").is_dir():  # a raw traceback, after an empty --out
         p.error(f"--data {args.data}: no modis_h18v04_2020/ in it; pass the shared data folder "
                 "(the one holding modis_h18v04_2020/)")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_unguided(p, args.method)
 
     catalog = pystac.Catalog.from_file(Path(args.data) / "modis_h18v04_2020" / "catalog.json")
     items = sorted(
@@ -64,6 +76,8 @@ def main(argv: list[str] | None = None) -> dict:
         p.error(f"--window {args.window}: no MOD11A1 item covers it; the catalog's windows are "
                 f"{sorted(int(w) for w in windows)}")
     lst = open_stac(items, "LST_Day_1km", bbox=window_bbox(*windows[args.window]))  # lazy, K
+    out = Path(args.out)  # made once the inputs are checked: a refused run left it empty
+    out.mkdir(parents=True, exist_ok=True)
 
     store = out / "lst_day_250m.zarr"
     if store.exists() and not args.overwrite:  # as the other examples say it, in one line

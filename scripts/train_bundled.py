@@ -124,10 +124,12 @@ SUPERVISED_LOSS: dict[str, float] = {"w_detail": 2.0, "w_spectral": 2.0}
 DISPLACED_LOSS: dict[str, float] = {"w_detail": 1.0, "w_spectral": 1.0}
 #: learning rate, patch stride and epoch budget of both, chosen on VAL_PAIRS (rounds 1-2)
 SUPERVISED_LR = 5e-4
-#: the default DISR (``--only disr_coreg``) since round 4 (``benchmarks/select_disr.py
+#: the co-registered DISR (``--only disr_coreg``) since round 4 (``benchmarks/select_disr.py
 #: --finetune``, chosen on VAL_PAIRS): fine-tuned from the cube's degraded DISR at this rate
 COREG_INIT = "disr_degraded_cube_x4.pt"
-COREG_FILE = "disr_unet_coreg_x4.pt"  # the default disr (name "unet")
+#: name ``unet``: the default disr of rounds 4-6, since round 7 the teacher of ``fast`` (the
+#: default disr now, FAST_FILE) and of ``--only disr_distil`` without ``--teacher``
+COREG_FILE = "disr_unet_coreg_x4.pt"
 COREG_LR = 2e-4
 SUPERVISED_STRIDE = 32  # fine px between 96 px patches
 SUPERVISED_EPOCHS = 40
@@ -924,7 +926,8 @@ def train_disr_distilled(
 ) -> Path:
     """Knowledge distillation: a cheaper DISR network (``student``, a trained file, e.g.
     ``GuidedResCNN`` after the default's recipe) learns to reproduce a costlier one
-    (``teacher``, e.g. the default ``disr``) on the training pairs' MODIS LST and NDVI.
+    (``teacher``, e.g. ``unet``, ``COREG_FILE``, the teacher of the default ``disr``, ``fast``)
+    on the training pairs' MODIS LST and NDVI.
 
     The teacher's output is the target at every fine pixel of the training pairs' windows (no
     ASTER needed: 3-4x the pixels its cloud-masked truth gives), with the default's loss
@@ -1353,7 +1356,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", choices=JOBS + EXTRA_JOBS, default=list(JOBS))
     ap.add_argument("--teacher", type=Path, default=None,
                     help="--only disr_distil: the DISR file the student (--init) learns to "
-                    "reproduce (default: the default disr)")
+                    f"reproduce (default: {COREG_FILE}, name unet, the teacher of the default "
+                    "disr, fast)")
     ap.add_argument(
         "--threads", type=int, default=1, help="torch threads (the bundled files were made with 1)"
     )

@@ -1988,6 +1988,14 @@ def _expand_home(args: argparse.Namespace) -> None:
             setattr(args, name, os.path.expanduser(value))
 
 
+def _command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The sub-parser of ``command`` (``xlstsr upscale``), whose errors point at its own help."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
 def _no_stream(*paths: str | None) -> None:
     """``-`` (stdin/stdout) was read as a file name without a suffix ("cannot tell the format")."""
     if "-" in paths:
@@ -1999,7 +2007,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``xlstsr`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # through the command's parser: `xlstsr --help` lists none of its options
+        _command_parser(parser, args.command).error(
+            f"unrecognized arguments: {' '.join(unknown)}")
     _expand_home(args)
     if args.verbose:
         logging.basicConfig(format="xlstsr: %(message)s")
