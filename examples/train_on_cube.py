@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> dict:
     if not (Path(args.data) / "modis_h18v04_2020").is_dir():  # a raw traceback, after an empty --out
         p.error(f"--data {args.data}: no modis_h18v04_2020/ in it; pass the shared data folder "
                 "(the one holding modis_h18v04_2020/)")
+    for flag, v in (("--dates", args.dates), ("--epochs", args.epochs)):
+        if v < 1:  # an empty cube or no training, found after --out was made
+            p.error(f"{flag} {v}: give at least 1")
     out = Path(args.out)
     model_file = out / "sisr_cube.pt"
     if model_file.exists() and not args.overwrite:

@@ -165,3 +165,12 @@ def test_readme_lists_every_results_page():
     listed = listed[: listed.index(")")]
     pages = sorted(p.name for p in (ROOT / "docs" / "results").glob("*.md"))
     assert pages and [p for p in pages if f"`{p}`" not in listed] == []
+
+
+@pytest.mark.parametrize("flag", ["--dates", "--epochs"])
+def test_train_example_refuses_no_dates_or_epochs_before_its_out(tmp_path, flag):
+    # --dates 0 built an empty cube (and --epochs 0 trained nothing) after making --out
+    data = tmp_path / "data"
+    (data / "modis_h18v04_2020").mkdir(parents=True)
+    r, out = _example("train_on_cube.py", tmp_path, flag, "0", data=data)
+    _refused(r, out, flag, "at least 1")

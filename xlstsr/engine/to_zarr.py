@@ -1013,8 +1013,9 @@ def _store_chunk(chunk: int, n: int, input_chunk: int) -> int:
     fine pixels that split the input's chunks (``input_chunk`` fine pixels): whole tiles merged
     up to :data:`STORE_CHUNK_MIN` (not beyond the input's own chunk), or the whole image (the
     store's chunks followed the compute tile: tile=1 wrote 4 x 4 px chunks, 8 205 files and
-    50x the time). A rechunk to multiples of the tiles only concatenates them: each store
-    chunk is still made and written by one task."""
+    50x the time). The rechunk before the store joins whole tiles (and, where the merged
+    chunk crosses an input chunk, the tiles on either side): each store chunk is still made
+    and written by one task."""
     if chunk >= min(STORE_CHUNK_MIN, input_chunk, n):
         return chunk
     return min(n, chunk * -(-min(STORE_CHUNK_MIN, input_chunk) // chunk))
