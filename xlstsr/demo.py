@@ -25,8 +25,11 @@ from .datasets.modis_aster import ASTER_ERODE, ASTER_VALID_MIN, aster_truth_mask
 from .engine import upscale_to_zarr
 from .errors import GuideAlignmentWarning, XlstsrError
 from .evaluate import evaluate
+from .io.formats import check_writable
+from .io.zarr import holds_zarr_metadata
 from .methods import available_methods, get_method
 from .upscale import upscale
+from .validate import check_whole
 
 __all__ = ["DEMO_CANDIDATES", "DemoResult", "run_demo"]
 
@@ -81,6 +84,22 @@ def _recommend(scores: dict[str, dict[str, float]], best: str, series: str,
     )
 
 
+def _check_output(out: Path) -> None:
+    """The demo's output folder, checked before any work (a file or a Zarr store given as the
+    folder failed only once every method was scored, with mkdir's raw FileExistsError)."""
+    if out.exists() and not out.is_dir():
+        raise XlstsrError(f"output {out} is a file: the demo writes a folder of outputs "
+                          "(lst_250m.zarr, demo.png, metrics.txt); pass a folder path")
+    if holds_zarr_metadata(out):
+        raise XlstsrError(f"output {out} is a Zarr store: the demo would write its outputs "
+                          "into it; pass another folder")
+    for parent in out.absolute().parents:
+        if holds_zarr_metadata(parent):
+            raise XlstsrError(f"output {out} lies inside the Zarr store {parent}: writing there "
+                              "would change that store; pass a folder outside it")
+    check_writable(out)  # a parent that is a file, a read-only folder: named, before any work
+
+
 def run_demo(
     output: str | os.PathLike = "demo_output",
     *,
@@ -107,7 +126,14 @@ def run_demo(
     progress : bool
         Show the Zarr writer's progress bar.
     n_times : int, optional
-        Stream only the first ``n_times`` dates of the series (default: all 8).
+        Stream only the first ``n_times`` dates of the series (a whole number >= 1; default:
+        all 8).
+
+    Raises
+    ------
+    XlstsrError
+        Before any work: ``n_times`` is not a whole number >= 1, ``output`` is a file, a Zarr
+        store or cannot be written, or holds the demo's outputs without ``overwrite``.
 
     Examples
     --------
@@ -118,7 +144,11 @@ def run_demo(
     """
     from .plot import truth_maps
 
+    if n_times is not None:  # -1 streamed 7 of the 8 dates, 2.7 two, True one; 0 failed late
+        n_times = check_whole("n_times", n_times, 1,
+                              "how many of the series' first dates to stream, e.g. 1")
     out = Path(output)
+    _check_output(out)
     store = out / "lst_250m.zarr"
     existing = [p for p in (store, out / "demo.png", out / "metrics.txt") if p.exists()]
     if existing and not overwrite:  # a user's own demo.png was replaced: only the store was checked
@@ -154,7 +184,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     cube = modis_sample()["lst_day"]
     if n_times is not None:
-        cube = cube.isel(time=slice(0, int(n_times)))
+        cube = cube.isel(time=slice(0, n_times))
     upscale_to_zarr(cube.rename("lst"), store, 4, series, mode="w" if overwrite else "w-",
                     progress=progress)
     figure = out / "demo.png"

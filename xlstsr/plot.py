@@ -147,13 +147,26 @@ def _check_index(index: dict[str, int], arrays: list[xr.DataArray]) -> None:
                               f"`int(da.indexes[{dim!r}].get_loc(label))`)")
 
 
+def _north_up_order(da: xr.DataArray) -> xr.DataArray:
+    """``da`` with its y labels descending and x ascending, by exact reversal of the axes that
+    run the other way (no resampling): a south-up input (a NetCDF's ascending latitude) was
+    drawn upside down beside upscale's north-up result, and subtracted from it mirrored."""
+    flip = {}
+    for dim, increasing in ((da.rio.y_dim, False), (da.rio.x_dim, True)):
+        if da.sizes[dim] > 1 and dim in da.coords and da[dim].dtype.kind in "fiu":
+            c = da[dim].values
+            if bool(c[-1] > c[0]) != increasing:
+                flip[dim] = slice(None, None, -1)
+    return da.isel(flip) if flip else da
+
+
 def _image(da: xr.DataArray, index: dict[str, int]) -> xr.DataArray:
     sel = {d: i for d, i in index.items() if d in da.dims}
     da = da.isel(sel)
     extra = [d for d in da.dims if d not in (da.rio.y_dim, da.rio.x_dim)]
     # (y, x) whatever the order of the dims: a (time, x, y) result was drawn transposed and
-    # subtracted from the (y, x) truth
-    return da.isel({d: 0 for d in extra}).transpose(da.rio.y_dim, da.rio.x_dim)
+    # subtracted from the (y, x) truth; north-up, as imshow draws row 0 at the top
+    return _north_up_order(da.isel({d: 0 for d in extra}).transpose(da.rio.y_dim, da.rio.x_dim))
 
 
 def _decoded(truth: xr.DataArray) -> xr.DataArray:
@@ -266,10 +279,13 @@ def comparison(
         truth = _same_steps(last, _decoded(truth), "truth", index)
         ty, tx = truth.rio.y_dim, truth.rio.x_dim
         ly, lx = last.rio.y_dim, last.rio.x_dim
+        # compared as drawn, both north-up (_image): a south-up truth of the result's grid is
+        # the same grid
+        nt, nl = _north_up_order(truth), _north_up_order(last)
         same = truth.sizes[ty] == last.sizes[ly] and truth.sizes[tx] == last.sizes[lx] and (
             # to a small fraction of a pixel (rtol=0), as the metrics test it: np.allclose's
             # default rtol took a truth one pixel off at a UTM northing of 4,000 km
-            same_axis(last[lx].values, truth[tx].values) and same_axis(last[ly].values, truth[ty].values)
+            same_axis(nl[lx].values, nt[tx].values) and same_axis(nl[ly].values, nt[ty].values)
             if tx in truth.coords and lx in last.coords and ty in truth.coords and ly in last.coords else True)
         if not same:
             raise GridError(
@@ -695,6 +711,8 @@ def truth_maps(
     """
     from rasterio.enums import Resampling
 
+    from .validate import north_up
+
     path = _check_path(path)
     _need_dataarray("coarse", coarse)
     _need_dataarray("truth", truth)
@@ -707,7 +725,9 @@ def truth_maps(
         if da.ndim != 2:
             raise GridError(f"{name} has dims {da.dims}: truth_maps draws one 2-D field each; "
                             "select a step first, e.g. `da.isel(time=0)`")
-    truth = _decoded(truth)
+    # north-up first: every field is reprojected onto the truth's grid as stored, so a
+    # south-up truth (ascending y) turned every panel upside down
+    truth = north_up(_decoded(truth))
     # results in Kelvin, as the input and the truth: a degC result drew a -275 K error map
     results = {k: _drawn_kelvin(v) for k, v in results.items()}
     for name, da in (("coarse", coarse), ("truth", truth),
