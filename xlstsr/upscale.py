@@ -134,7 +134,8 @@ def upscale(
     tile : int, "auto" or None
         Spatial tile of the engine in coarse pixels (chunks larger than it are split, a large
         in-memory input is tiled): ``"auto"`` asks the method (its ``tile_size``: 256 for
-        bicubic and the bundled ResCNN, 128 for the U-Nets and other torch models; whole chunks
+        bicubic and the bundled ResCNN, 192 for the default ``disr`` (GuidedResCNN), 128 for
+        the U-Nets and other torch models; whole chunks
         for scene-wide methods); None keeps the input's chunks. Results do not depend on it
         (halos make seams exact).
     adapt : bool or dict, optional
@@ -278,7 +279,7 @@ def upscale(
         if n_guide is not None and gdata.shape[1] != n_guide:
             message = getattr(m, "channel_message", None)
             raise XlstsrError(
-                message(gdata.shape[1]) if message else
+                message(gdata.shape[1], guide_labels(guide)) if message else
                 f"method {m.name!r} takes {n_guide} guide channel(s), the guide has "
                 f"{gdata.shape[1]}; pass the bands it expects."
             )

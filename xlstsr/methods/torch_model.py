@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -548,12 +548,24 @@ class TorchModelMethod(UpscaleMethod):
             return None
         return beyond_fill_reach(guide, self.guide_fill_radius(factor)).any(axis=1)
 
-    def channel_message(self, got: int) -> str:
-        """What to say when ``got`` guide channels reach a model that takes :attr:`n_guide`."""
+    def channel_message(self, got: int, labels: Sequence[Any] | None = None) -> str:
+        """What to say when ``got`` guide channels reach a model that takes :attr:`n_guide`;
+        ``labels``: the guide's channel labels where known (:func:`xlstsr.guide.guide_labels`)."""
         names = (self._guide_stats or {}).get("names") or []
         which = f" {names}" if names else ""
         head = (f"the model takes {self.n_guide} guide channel(s){which}, but the guide has "
                 f"{got}: ")
+        given = [str(v) for v in labels or () if v is not None]
+        ndvi_given = [v for v in given if "ndvi" in v.lower()]
+        if (names and all("ndvi" in str(n).lower() for n in names) and self.n_guide == 1
+                and len(ndvi_given) == 1):
+            # NDVI beside other bands ([ndvi, lai]) was told to compute NDVI from red and NIR
+            others = [v for v in given if v != ndvi_given[0]]
+            return head + (
+                f"the guide holds NDVI ({ndvi_given[0]!r}) beside {others or 'other bands'}: "
+                "pass the NDVI band alone (`guide=ndvi`; a raster's band by label, "
+                "`guide.sel(band=...)`); on the command line, give only that band's file as "
+                "--guide.")
         if names and all("ndvi" in str(n).lower() for n in names) and self.n_guide == 1:
             # a red/NIR raster: the first band is red, which the advice to select one band
             # ran as NDVI (2 K off, up to 7 K, without a word)
