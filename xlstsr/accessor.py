@@ -76,9 +76,17 @@ class LstsrDatasetAccessor:
         """Super-resolve the LST variable; ``guide`` may name another variable."""
         return upscale(self._obj, factor, method, guide, variable=variable, **kwargs)
 
-    def coarsen(self, factor: int = 4, *, variable: Hashable | None = None, **kwargs: Any) -> xr.DataArray:
-        """Radiometric degradation of the LST variable; see :func:`xlstsr.coarsen`."""
-        return coarsen(self._lst(variable, "coarsen"), factor, **kwargs)
+    def coarsen(self, factor: int = 4, *, variable: Hashable | None = None,
+                emissivity: xr.DataArray | str | None = None, **kwargs: Any) -> xr.DataArray:
+        """Radiometric degradation of the LST variable (``emissivity`` may name another
+        variable of the Dataset, as ``guide`` of :meth:`upscale`); see :func:`xlstsr.coarsen`."""
+        if isinstance(emissivity, str):  # "must be a DataArray: wrap it with the LST's coordinates"
+            if emissivity not in self._obj.data_vars:
+                raise VariableNotFoundError(
+                    f"emissivity {emissivity!r} is not a variable of the Dataset; it has "
+                    f"{[str(v) for v in self._obj.data_vars]}: pass one of them or a DataArray")
+            emissivity = self._obj[emissivity]
+        return coarsen(self._lst(variable, "coarsen"), factor, emissivity=emissivity, **kwargs)
 
     def evaluate(
         self, reference: xr.DataArray | str, *, variable: Hashable | None = None, **kwargs: Any

@@ -95,8 +95,8 @@ def _psf_on_grid(psf: float | str | None, kelvin: xr.DataArray, ydim: str, xdim:
 
 def _kernel(block: np.ndarray, eps: np.ndarray | None, factor: int, min_valid: float,
             sigma: tuple[float, float] | None) -> np.ndarray:
-    if eps is not None:
-        _check_emissivity_values(np.asarray(eps, np.float64))
+    # eps: broadcastable to block, its values already checked (in memory by _emissivity, on
+    # dask per block by _checked_block): a check here copied the full (time, y, x) broadcast
     if sigma and eps is not None:
         # the sensor blurs the emitted radiance eps T^4, not T^4 weighted afterwards
         seen, eps_seen = gaussian_psf_emitted(block, eps, sigma)
@@ -172,6 +172,9 @@ def coarsen(
         # the front door upscale uses: a Dataset's CRS (a CF grid_mapping data variable of a
         # plain xr.open_dataset) carried onto its variable; select_variable lost it
         lst = select_lst(lst, variable, operation="coarsen")[0]
+    if emissivity is not None and isinstance(lst, xr.DataArray):
+        # before the lat/lon rename below: an ndarray there raised "has no attribute 'rename'"
+        _require_emissivity_dataarray(emissivity, lst)
     names = spatial_names(lst) if isinstance(lst, xr.DataArray) else {}
     if names:  # lat/lon dims (ECOSTRESS on its own grid), as the other entry points take them
         out = coarsen(lst.rename(names), factor, min_valid=min_valid, emissivity=emissivity
@@ -218,17 +221,22 @@ def coarsen(
     data = kelvin.variable.data
     eps = None
     if emissivity is not None:
-        eps = _emissivity(emissivity, kelvin, ydim, xdim).broadcast_like(kelvin).transpose(
-            *lead, ydim, xdim).variable.data
+        # at its own dims (a static one: (y, x)), size-1 axes for the LST's others, broadcast
+        # by the kernels / inside dask: broadcast_like's (time, y, x) view was copied in full
+        # by dask.array.asarray while the graph was built (a year of 4800^2 tiles: ~34 GB)
+        eps = _emissivity_axes(_emissivity(emissivity, kelvin, ydim, xdim), (*lead, ydim, xdim))
     if isinstance(data, dsa.Array):
         out = _coarsen_dask(data, eps, factor, min_valid, sigma)
     else:
-        out = _kernel(np.asarray(data), None if eps is None else np.asarray(eps), factor, min_valid, sigma)
+        if isinstance(eps, dsa.Array):  # checked per block as it is computed
+            eps = _checked_emissivity(eps).compute()
+        out = _kernel(np.asarray(data), eps, factor, min_valid, sigma)
     if not isinstance(out, dsa.Array):
         _check_kept(np.asarray(data), out, factor, min_valid, emissivity is not None)
     result = with_grid(out, kelvin, cy, cx, ct, (*lead, ydim, xdim), (cay, cax))
     result.name = lst.name
     degradation = (f"radiometric_mean factor={factor} min_valid={min_valid}"
+                   + (_emissivity_record(emissivity) if emissivity is not None else "")
                    + (f" {psf_record}" if sigma else ""))
     # the input's attributes kept (source, history; xlstsr_product / xlstsr_calibration, which
     # guard against calibrating twice: a calibrated field coarsened and upscaled with the same
@@ -283,16 +291,61 @@ def _check_kept(fine: np.ndarray, out: np.ndarray, factor: int, min_valid: float
         )
 
 
+def _emissivity_record(eps: xr.DataArray) -> str:
+    """How the emissivity weighting is recorded in ``xlstsr_degradation`` (and the history):
+    ``emissivity_weighted``, ``=its name`` when it has one; without it a weighted and an
+    unweighted coarse field (0.27 K apart) carried the same provenance."""
+    name = getattr(eps, "name", None)
+    return " emissivity_weighted" + (f"={name}" if name is not None else "")
+
+
+def _require_emissivity_dataarray(eps: object, lst: xr.DataArray) -> None:
+    """Refuse an emissivity that is not a DataArray, with advice fitting the LST's dims (the
+    advice ``lst.isel(time=0, drop=True)`` failed on an LST without a time dim)."""
+    if isinstance(eps, xr.DataArray):
+        return
+    if isinstance(eps, str):
+        raise InputTypeError(
+            f"emissivity must be a DataArray on the LST's grid, got the name {eps!r}: pass the "
+            f"variable itself (`emissivity=ds[{eps!r}]`), or call the Dataset accessor "
+            f"(`ds.lstsr.coarsen(..., emissivity={eps!r})`), which looks the name up"
+        )
+    space = set(spatial_names(lst)) or {d for d in lst.dims if d in ("y", "x")}
+    lead = [str(d) for d in lst.dims if d not in space and d not in ("y", "x")]
+    pick = (f".isel({', '.join(f'{d}=0' for d in lead)}, drop=True)" if lead
+            and all(d.isidentifier() for d in lead) else "")
+    raise InputTypeError(
+        f"emissivity must be a DataArray on the LST's grid, got {type(eps).__name__}: wrap it "
+        f"with the LST's coordinates, e.g. `lst{pick}.copy(data=eps)` (a static emissivity of "
+        f"the LST's spatial dims, used for every step)"
+    )
+
+
+def _emissivity_axes(eps: xr.DataArray, dims: tuple[Hashable, ...]):
+    """The emissivity's data with its axes in the order of ``dims`` (the LST's), a size-1 axis
+    for each dim it lacks: broadcastable to the LST without being copied to its size."""
+    own = [d for d in dims if d in eps.dims]
+    data = eps.transpose(*own).variable.data
+    return data.reshape(tuple(eps.sizes[d] if d in eps.dims else 1 for d in dims))
+
+
+def _checked_block(block: np.ndarray) -> np.ndarray:
+    _check_emissivity_values(np.asarray(block, np.float64))
+    return block
+
+
+def _checked_emissivity(eps: dsa.Array) -> dsa.Array:
+    """A dask emissivity whose values are checked per block as it is read (in memory they are
+    checked once, by :func:`_emissivity`)."""
+    return eps.map_blocks(_checked_block, dtype=eps.dtype, meta=np.empty((0,) * eps.ndim, eps.dtype))
+
+
 def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
     """The emissivity, checked: a DataArray on the LST's grid (xarray's broadcast_like filled
     another grid's missing part with NaN, a shifted one raised numpy's error), with values in
     (0, 1] when in memory (0 or NaN everywhere gave an all-NaN result, an LST passed as
     emissivity went through)."""
-    if not isinstance(eps, xr.DataArray):
-        raise InputTypeError(
-            f"emissivity must be a DataArray on the LST's grid, got {type(eps).__name__}: wrap it "
-            "with the LST's coordinates, e.g. `lst.isel(time=0, drop=True).copy(data=eps)`"
-        )
+    _require_emissivity_dataarray(eps, lst)
     for d in (ydim, xdim):
         if d not in eps.dims:
             raise GridError(f"emissivity has dims {eps.dims}, not the LST's spatial dims "
@@ -436,7 +489,7 @@ def _coarsen_dask(data, eps, factor: int, min_valid: float, sigma: tuple[float, 
                          nd - 1: _multiple(data.chunks[-1], factor, ch[1] * factor)})
     # one chunk along an axis needs no halo there: the array's edge is the kernel's edge
     ch = [c if len(data.chunks[nd - 2 + i]) > 1 else 0 for i, c in enumerate(ch)]
-    args = [data] + ([dsa.asarray(eps).rechunk(data.chunks)] if eps is not None else [])
+    args = [data] + ([_broadcast_emissivity(eps, data)] if eps is not None else [])
     out_chunks = (*data.chunks[:-2], tuple(c // factor for c in data.chunks[-2]),
                   tuple(c // factor for c in data.chunks[-1]))
     meta = np.empty((0,) * nd, data.dtype)
@@ -452,6 +505,18 @@ def _coarsen_dask(data, eps, factor: int, min_valid: float, sigma: tuple[float, 
 
     return dsa.map_overlap(fn, *args, depth=depth, boundary="nearest", trim=False,
                            chunks=out_chunks, dtype=data.dtype, meta=meta)
+
+
+def _broadcast_emissivity(eps, data: dsa.Array) -> dsa.Array:
+    """The emissivity (its own axes, size 1 where it lacks one of the LST's) as a dask array of
+    the LST's shape and chunks, broadcast block by block inside dask: a static (y, x) one is
+    held once, not once per step (``dask.array.asarray`` of a broadcast view copied it all)."""
+    chunks = tuple(c if n == s else (n,) for c, n, s in zip(data.chunks, eps.shape, data.shape))
+    if isinstance(eps, dsa.Array):
+        eps = _checked_emissivity(eps.rechunk(chunks))
+    else:  # checked by _emissivity
+        eps = dsa.from_array(np.asarray(eps), chunks=chunks)
+    return dsa.broadcast_to(eps, data.shape, chunks=data.chunks)
 
 
 def _multiple(chunks: tuple[int, ...], factor: int, minimum: int = 0) -> tuple[int, ...]:
