@@ -997,17 +997,15 @@ def _interrupted_output(args: argparse.Namespace) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from xlstsr.demo import run_demo
-    from xlstsr.io.zarr import holds_zarr_metadata
+    from xlstsr.demo import check_output, run_demo
+    from xlstsr.errors import XlstsrError
 
     _no_stream(args.output)
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--output {args.output} is a file: the demo writes a folder of "
-                         "outputs; pass a folder path.")
-    if holds_zarr_metadata(out):
-        raise UsageError(f"--output {args.output} is a Zarr store: the demo would write its "
-                         "outputs into it; pass another folder.")
+    try:  # run_demo's own checks (a file, a Zarr store), in the flag's words, before any work
+        check_output(out)
+    except XlstsrError as err:
+        raise UsageError(str(err).replace(f"output {out}", f"--output {args.output}", 1)) from None
     existing = [n for n in ("lst_250m.zarr", "demo.png", "metrics.txt") if (out / n).exists()]
     if existing and not args.overwrite:  # only the store was checked: a demo.png was replaced
         raise UsageError(f"--output {args.output} already holds {', '.join(existing)}, which "

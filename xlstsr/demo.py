@@ -84,7 +84,7 @@ def _recommend(scores: dict[str, dict[str, float]], best: str, series: str,
     )
 
 
-def _check_output(out: Path) -> None:
+def check_output(out: Path) -> None:
     """The demo's output folder, checked before any work (a file or a Zarr store given as the
     folder failed only once every method was scored, with mkdir's raw FileExistsError)."""
     if out.exists() and not out.is_dir():
@@ -148,7 +148,7 @@ def run_demo(
         n_times = check_whole("n_times", n_times, 1,
                               "how many of the series' first dates to stream, e.g. 1")
     out = Path(output)
-    _check_output(out)
+    check_output(out)
     store = out / "lst_250m.zarr"
     existing = [p for p in (store, out / "demo.png", out / "metrics.txt") if p.exists()]
     if existing and not overwrite:  # a user's own demo.png was replaced: only the store was checked
