@@ -173,3 +173,25 @@ def test_docs_say_the_psf_number_is_in_the_crs_units():
     para = text[i:i + 400]
     assert "(metres)" not in para
     assert "CRS's units" in para and "degrees" in para
+
+
+def test_an_emissivity_named_after_the_lst_is_not_recorded_as_the_lst(tmp_path):
+    # review30c: the advice lst.isel(...).copy(data=eps) gave an emissivity named like the LST,
+    # recorded as "emissivity_weighted=<the LST's name>"
+    lst = _lst(nt=2).rename("lst_250m")
+    eps = lst.isel(time=0, drop=True).copy(data=_eps().values)
+    out = xlstsr.coarsen(lst, 4, emissivity=eps)
+    rec = out.attrs["xlstsr_degradation"]
+    assert "emissivity_weighted" in rec and "=lst_250m" not in rec, rec
+    named = xlstsr.coarsen(lst, 4, emissivity=eps.rename("emissivity"))
+    assert "emissivity_weighted=emissivity" in named.attrs["xlstsr_degradation"]
+
+
+def test_accessor_emissivity_by_name_is_not_taken_for_a_second_lst():
+    # an emissivity carrying the LST's attributes looked like a second LST: "cannot tell which"
+    lst = _lst(nt=2).rename("lst").assign_attrs(standard_name="surface_temperature")
+    eps = lst.isel(time=0, drop=True).copy(data=_eps().values)
+    ds = xr.Dataset({"lst": lst, "emis": eps})
+    out = ds.lstsr.coarsen(4, emissivity="emis")
+    ref = xlstsr.coarsen(lst, 4, emissivity=eps)
+    np.testing.assert_array_equal(out.values, ref.values)

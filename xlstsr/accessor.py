@@ -85,7 +85,11 @@ class LstsrDatasetAccessor:
                 raise VariableNotFoundError(
                     f"emissivity {emissivity!r} is not a variable of the Dataset; it has "
                     f"{[str(v) for v in self._obj.data_vars]}: pass one of them or a DataArray")
-            emissivity = self._obj[emissivity]
+            name, emissivity = emissivity, self._obj[emissivity]
+            if variable is None:  # the emissivity is not a candidate for the LST (one made
+                # from the LST's attributes looked like a second LST: "cannot tell which")
+                lst = select_lst(self._obj.drop_vars(name), None, operation="coarsen")[0]
+                return coarsen(lst, factor, emissivity=emissivity, **kwargs)
         return coarsen(self._lst(variable, "coarsen"), factor, emissivity=emissivity, **kwargs)
 
     def evaluate(

@@ -236,7 +236,7 @@ def coarsen(
     result = with_grid(out, kelvin, cy, cx, ct, (*lead, ydim, xdim), (cay, cax))
     result.name = lst.name
     degradation = (f"radiometric_mean factor={factor} min_valid={min_valid}"
-                   + (_emissivity_record(emissivity) if emissivity is not None else "")
+                   + (_emissivity_record(emissivity, lst.name) if emissivity is not None else "")
                    + (f" {psf_record}" if sigma else ""))
     # the input's attributes kept (source, history; xlstsr_product / xlstsr_calibration, which
     # guard against calibrating twice: a calibrated field coarsened and upscaled with the same
@@ -291,12 +291,14 @@ def _check_kept(fine: np.ndarray, out: np.ndarray, factor: int, min_valid: float
         )
 
 
-def _emissivity_record(eps: xr.DataArray) -> str:
+def _emissivity_record(eps: xr.DataArray, lst_name: Hashable | None) -> str:
     """How the emissivity weighting is recorded in ``xlstsr_degradation`` (and the history):
-    ``emissivity_weighted``, ``=its name`` when it has one; without it a weighted and an
+    ``emissivity_weighted``, ``=its name`` when it has one other than the LST's (an emissivity
+    made with ``lst.copy(data=eps)`` carries the LST's name); without it a weighted and an
     unweighted coarse field (0.27 K apart) carried the same provenance."""
     name = getattr(eps, "name", None)
-    return " emissivity_weighted" + (f"={name}" if name is not None else "")
+    return " emissivity_weighted" + (f"={name}" if name is not None and name != lst_name
+                                     else "")
 
 
 def _require_emissivity_dataarray(eps: object, lst: xr.DataArray) -> None:
@@ -316,8 +318,8 @@ def _require_emissivity_dataarray(eps: object, lst: xr.DataArray) -> None:
             and all(d.isidentifier() for d in lead) else "")
     raise InputTypeError(
         f"emissivity must be a DataArray on the LST's grid, got {type(eps).__name__}: wrap it "
-        f"with the LST's coordinates, e.g. `lst{pick}.copy(data=eps)` (a static emissivity of "
-        f"the LST's spatial dims, used for every step)"
+        f"with the LST's coordinates, e.g. `lst{pick}.copy(data=eps).rename('emissivity')` "
+        f"(a static emissivity of the LST's spatial dims, used for every step)"
     )
 
 
