@@ -90,7 +90,8 @@ def test_distributed_equals_threaded(client, cube):
             __import__("xlstsr.nn.runtime", fromlist=["model_cache"]).model_cache()
         )
     )
-    assert all(n == 1 for n in cached.values())
+    # (a worker the scheduler gave no task holds none: 8 small tasks may all land on one)
+    assert all(n <= 1 for n in cached.values()) and 1 in cached.values(), cached
     bic = xlstsr.upscale(cube, 2)
     xr.testing.assert_identical(client.compute(bic).result(), bic.compute(scheduler="threads"))
 
