@@ -76,20 +76,26 @@ class LstsrDatasetAccessor:
         """Super-resolve the LST variable; ``guide`` may name another variable."""
         return upscale(self._obj, factor, method, guide, variable=variable, **kwargs)
 
+    def _other(self, role: str, name: Hashable) -> xr.Dataset:
+        """The Dataset without variable ``name`` (which ``role`` names), where the LST is looked
+        for (an emissivity or reference made from the LST's attributes looked like a second
+        LST: "cannot tell which")."""
+        if name not in self._obj.data_vars:
+            raise VariableNotFoundError(
+                f"{role} {name!r} is not a variable of the Dataset; it has "
+                f"{[str(v) for v in self._obj.data_vars]}: pass one of them or a DataArray")
+        return self._obj.drop_vars([name])
+
     def coarsen(self, factor: int = 4, *, variable: Hashable | None = None,
                 emissivity: xr.DataArray | str | None = None, **kwargs: Any) -> xr.DataArray:
         """Radiometric degradation of the LST variable (``emissivity`` may name another
         variable of the Dataset, as ``guide`` of :meth:`upscale`); see :func:`xlstsr.coarsen`."""
         if isinstance(emissivity, str):  # "must be a DataArray: wrap it with the LST's coordinates"
-            if emissivity not in self._obj.data_vars:
-                raise VariableNotFoundError(
-                    f"emissivity {emissivity!r} is not a variable of the Dataset; it has "
-                    f"{[str(v) for v in self._obj.data_vars]}: pass one of them or a DataArray")
-            name, emissivity = emissivity, self._obj[emissivity]
-            if variable is None:  # the emissivity is not a candidate for the LST (one made
-                # from the LST's attributes looked like a second LST: "cannot tell which")
-                lst = select_lst(self._obj.drop_vars(name), None, operation="coarsen")[0]
-                return coarsen(lst, factor, emissivity=emissivity, **kwargs)
+            rest = self._other("emissivity", emissivity)
+            emissivity = self._obj[emissivity]
+            if variable is None:
+                return coarsen(select_lst(rest, None, operation="coarsen")[0], factor,
+                               emissivity=emissivity, **kwargs)
         return coarsen(self._lst(variable, "coarsen"), factor, emissivity=emissivity, **kwargs)
 
     def evaluate(
@@ -99,11 +105,11 @@ class LstsrDatasetAccessor:
         name of another variable of the Dataset, as ``guide`` of :meth:`upscale`); see
         :func:`xlstsr.evaluate`."""
         if isinstance(reference, str):  # "expected a DataArray, got str: LST needs its grid"
-            if reference not in self._obj.data_vars:
-                raise VariableNotFoundError(
-                    f"reference {reference!r} is not a variable of the Dataset; it has "
-                    f"{[str(v) for v in self._obj.data_vars]}: pass one of them or a DataArray")
+            rest = self._other("reference", reference)
             reference = select_lst(self._obj, reference)[0]
+            if variable is None:
+                return evaluate(select_lst(rest, None, operation="evaluate")[0], reference,
+                                **kwargs)
         return evaluate(self._lst(variable, "evaluate"), reference, **kwargs)
 
     def scaling_stats(

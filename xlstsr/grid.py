@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
-from collections.abc import Iterator
 from typing import Any
 
 import dask.array as dsa
@@ -341,7 +339,6 @@ def _rio_search(key: bytes) -> tuple[float, float] | None:
     labels again)."""
     labels = np.frombuffer(key, np.float64)
     n = labels.size
-    head = min(n, 8)
     # the pixels whose i-th multiple added to the first label rounds to the i-th label: an
     # interval (round-off of the label and of the product), bounded in extended precision
     ext = labels.astype(np.longdouble)
@@ -357,12 +354,15 @@ def _rio_search(key: bytes) -> tuple[float, float] | None:
     for _ in range(_RIO_STEPS):
         down, up = float(np.nextafter(down, -np.inf)), float(np.nextafter(up, np.inf))
         pixels += [down, up]
+    steps = np.arange(n)
     for aa in dict.fromkeys(pixels):  # the simple ones first, then from the middle out
+        # rioxarray's labels are the first centre plus i pixels: with the first centre the
+        # first label (the edges below keep it so), whichever edge it came from
+        if not np.array_equal(labels[0] + steps * aa, labels):
+            continue
         e = float(labels[0]) - aa * 0.5  # a round edge (7.3 under 926.6 m pixels) can be further
-        edges = sorted({cc for cc in [*_near(e), *_rounded(e, 1)]
+        found = sorted({cc for cc in [*_near(e), *_rounded(e, 1)]
                         if cc + aa * 0.5 == labels[0]})  # the first centre is the first label
-        found = [cc for cc in edges if np.array_equal(_forms(cc, aa, head)[0], labels[:head])
-                 and np.array_equal(_forms(cc, aa, n)[0], labels)]  # type: ignore[arg-type]
         if found:
             # the edge of the fewest digits (60.0, 7.3, -180.0), else the middle one
             short = min(found, key=lambda cc: len(repr(cc)))
@@ -1048,36 +1048,17 @@ def _window_origin(template: xr.DataArray, dim: str, fine: np.ndarray) -> dict[s
 
 #: what a guided method does where the aligned guide is NaN (the aligner does not know the
 #: method): "methods fall back to bicubic" was said, and deep models do not. Said by
-#: :func:`align_guide` where its caller gives no other (``gap_effect``, :func:`guide_gap_effect`)
+#: :func:`align_guide` where its caller gives no other (``gap_effect``)
 _GUIDE_GAP_EFFECT = (
     "the guide is NaN there. The regression sharpeners (tsharp, dms) give those fine pixels "
     "the bicubic value; the deep models (disr and other torch models) fill the gap (from the "
     "guide nearby, beyond its reach with the model's guide_fill_value) and run as if guided, "
     "which can be worse than bicubic there."
 )
-#: the sentence :func:`guide_gap_effect` gives :func:`align_guide` for the calls within it
-_GAP_EFFECT: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "xlstsr_guide_gap_effect", default=None)
-
-
-@contextlib.contextmanager
-def guide_gap_effect(sentence: str) -> Iterator[None]:
-    """Within it, :func:`align_guide`'s warning of a guide that misses part of the LST's extent
-    says ``sentence`` (what the caller does with those pixels) for the methods' text
-    (:data:`_GUIDE_GAP_EFFECT`), where the guide reaches it through functions that do not pass
-    ``gap_effect`` on (``scaling_stats``: its warning spoke of tsharp filling gaps with bicubic,
-    and no method runs there)."""
-    token = _GAP_EFFECT.set(sentence)
-    try:
-        yield
-    finally:
-        _GAP_EFFECT.reset(token)
-
-
 def _gap_effect(effect: str | None) -> str:
-    """The sentence saying what a guide's gap does: ``effect`` (the caller's), else the one of
-    :func:`guide_gap_effect`, else the guided methods' (:data:`_GUIDE_GAP_EFFECT`)."""
-    return effect or _GAP_EFFECT.get() or _GUIDE_GAP_EFFECT
+    """The sentence saying what a guide's gap does: ``effect`` (the caller's), else the guided
+    methods' (:data:`_GUIDE_GAP_EFFECT`)."""
+    return effect or _GUIDE_GAP_EFFECT
 
 
 def crop_to_guide_advice(same_crs: bool = True) -> str:
@@ -1158,9 +1139,8 @@ def align_guide(
     covering the LST) is sliced, not resampled. Otherwise (sub-pixel offset, other resolution or
     CRS) it is reprojected onto the fine grid with a :class:`GuideAlignmentWarning` naming the
     offset. Parts of the fine grid the guide does not cover become NaN (warned, saying what that
-    does: ``gap_effect``, a sentence of the caller's, else that of :func:`guide_gap_effect`, else
-    what the guided methods of ``upscale`` do there); if it covers less than ``min_coverage`` of
-    the LST extent, :class:`GuideCoverageError` is raised.
+    does: ``gap_effect``, a sentence of the caller's, else what the guided methods of
+    ``upscale`` do there); if it covers less than ``min_coverage`` of the LST extent, :class:`GuideCoverageError` is raised.
 
     Returns
     -------

@@ -755,6 +755,7 @@ def prepare_guide(
     time_tolerance: Any = None,
     require_crs: bool = True,
     require_detail: bool = True,
+    gap_effect: str | None = None,
 ) -> Any:
     """Decode and align a guide onto the grid ``factor`` times finer than ``lst``.
 
@@ -769,6 +770,8 @@ def prepare_guide(
     ``factor`` times finer (:class:`GridError` otherwise). ``require_detail`` refuses a guide whose every
     channel holds one value and warns of some such channels (:func:`_require_valid_guide`);
     :func:`guide_on_lst_grid` (statistics, which name a constant guide themselves) turns it off.
+    ``gap_effect``: what the caller does with LST pixels the guide leaves NaN, for the warning
+    of a guide that misses part of the LST's extent (:func:`xlstsr.grid.align_guide`).
 
     Examples
     --------
@@ -780,7 +783,7 @@ def prepare_guide(
     bands = [decode_guide(b) for b in _guide_band_list(guide)]
     ndvi = [_declared_ndvi(b) for b in bands]  # per band, before the bands lose their names
     if require_crs or (_has_crs(lst) and _has_crs(bands[0])):
-        aligned = [align_guide(b, lst, factor) for b in bands]
+        aligned = [align_guide(b, lst, factor, gap_effect=gap_effect) for b in bands]
     else:
         aligned = [_same_shape_guide(b, lst, factor) for b in bands]
     g = xr.concat(aligned, dim="guide_band") if len(aligned) > 1 else aligned[0].expand_dims("guide_band")
@@ -1171,6 +1174,7 @@ def guide_on_lst_grid(
     *,
     min_valid: float = 0.5,
     time_tolerance: Any = None,
+    gap_effect: str | None = None,
 ) -> Any:
     """A single-band guide on the LST's own grid: ``(n or 1, y, x)`` data.
 
@@ -1180,7 +1184,8 @@ def guide_on_lst_grid(
     own (:func:`_nesting_factor`: sliced when it nests exactly, else reprojected by its
     footprint mean, as :func:`xlstsr.upscale` aligns a guide) and averaged onto the LST grid
     with the NaN-aware block mean (:func:`xlstsr.kernels.aggregate.block_mean`: blocks with
-    less than ``min_valid`` valid pixels are NaN).
+    less than ``min_valid`` valid pixels are NaN). ``gap_effect``: what the caller does with
+    the LST pixels a guide missing part of the LST's extent leaves NaN (its warning says it).
 
     Examples
     --------
@@ -1219,7 +1224,7 @@ def guide_on_lst_grid(
             warnings.filterwarnings("ignore", message=r"the guide's pixels .* are not finer",
                                     category=GuideAlignmentWarning)
         data = prepare_guide(guide, lst, r, lead, time_tolerance=time_tolerance,
-                             require_detail=False)
+                             require_detail=False, gap_effect=gap_effect)
     if data.shape[1] != 1:
         raise GridError(f"the guide has {data.shape[1]} bands: pass a single band")
     data = data[:, 0]

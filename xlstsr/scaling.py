@@ -27,7 +27,7 @@ from .errors import (
     XlstsrError,
     warn,
 )
-from .grid import grid_unit, guide_gap_effect, metres_per_degree
+from .grid import grid_unit, metres_per_degree
 from .guide import _as_timedelta, guide_on_lst_grid
 from .kernels import scaling as ks
 from .kernels.spectra import log_wavenumber_edges
@@ -432,7 +432,7 @@ def _check_images(data: np.ndarray, name: str) -> None:
 
 def _guide_gap_sentence(min_valid: float) -> str:
     """What a guide's gap on the fine grid does to :func:`scaling_stats` (the sentence of
-    :func:`xlstsr.grid.guide_gap_effect`): the LST pixels it leaves without a guide value are
+    ``gap_effect`` of :func:`xlstsr.guide.guide_on_lst_grid`): the LST pixels it leaves without a guide value are
     left out of the guide statistics."""
     return (
         "the guide is NaN there. scaling_stats averages the guide onto the LST grid over the "
@@ -842,9 +842,9 @@ def scaling_stats(
     if guide is not None:
         # a guide missing part of the LST's extent: what that does here, not what upscale's
         # methods do there (tsharp's bicubic fallback was said, and no method runs here)
-        with guide_gap_effect(_guide_gap_sentence(min_valid)):
-            gdata = guide_on_lst_grid(guide, field_, lead, min_valid=float(min_valid),
-                                      time_tolerance=guide_time_tolerance)
+        gdata = guide_on_lst_grid(guide, field_, lead, min_valid=float(min_valid),
+                                  time_tolerance=guide_time_tolerance,
+                                  gap_effect=_guide_gap_sentence(min_valid))
         if not isinstance(gdata, dsa.Array) and not np.isfinite(np.asarray(gdata)).any():
             # else every guide statistic is NaN without a word, as upscale refuses such a guide
             raise AllNaNError(

@@ -136,7 +136,8 @@ class _Forward:
         """``1 - r^2`` of ``target`` against the prediction at every shift of ``dys`` x ``dxs``
         and PSF width ``sigma``, as :meth:`__call__` + :func:`_fit` each would give
         (``min_weight``: the observed fraction below which a candidate's prediction is NaN;
-        :func:`estimate_shift` passes :data:`_MIN_SEEN`, its compared set fixed beforehand).
+        :func:`estimate_shift` passes :data:`_MIN_SEEN` or a lower ``min_weight``, its
+        compared set fixed beforehand).
 
         Shift, Gaussian blur and block mean are separable: per axis and candidate they are one
         small matrix (:func:`_axis_operators`), so a whole row of candidates costs a few matrix
@@ -173,8 +174,10 @@ class _Forward:
 _SURFACE_BLOCK = 2**21
 
 #: within the coarse pixels compared (chosen once, with ``min_weight`` at the search's corners),
-#: a candidate's prediction is dropped only where less than this of its footprint is observed:
-#: a safety net that the choice of the set keeps from acting (the set the same at every shift)
+#: a candidate's prediction is dropped only where less than this (or ``min_weight``, if lower)
+#: of its footprint is observed: a safety net that the choice of the set keeps from acting (the
+#: set the same at every shift; with a threshold above ``min_weight`` it dropped pixels of the
+#: set at some shifts, and the compared sample moved with the shift again)
 _MIN_SEEN = 0.5
 
 
@@ -351,12 +354,13 @@ def estimate_shift(
     swide = smax if psf else max(smax, s0)
     pad = int(np.ceil(max_shift + 4 * swide)) + 2
     fwd = _Forward(fine, f, pad, radiometric)
+    min_seen = min(min_weight, _MIN_SEEN)
 
     def predict(dy: float, dx: float, s: float) -> np.ndarray:
         # no min_weight here: the pixels compared are chosen once, below (target), the same
         # for every candidate; a per-candidate choice moved the optimum (see the module doc)
         pred, w = fwd(dy, dx, s)
-        return np.where(w >= _MIN_SEEN, pred, np.nan)
+        return np.where(w >= min_seen, pred, np.nan)
 
     def compared(sigma: float) -> np.ndarray:
         """The pixels valid for every candidate within the bound at PSF ``sigma``: fixed, so
@@ -386,7 +390,7 @@ def estimate_shift(
         return _fit(predict(dy, dx, s), target)[0]
 
     grid = np.arange(-max_shift, max_shift + 1e-9, step)
-    surface = fwd.surface(grid, grid, s0, target, _MIN_SEEN)
+    surface = fwd.surface(grid, grid, s0, target, min_seen)
     # the first of equal minima, as a strict-less scan; NaN (overflow) never chosen
     iy, ix = np.unravel_index(np.argmin(np.where(np.isnan(surface), np.inf, surface)),
                               surface.shape)
@@ -476,4 +480,4 @@ def misfit_surface(
         for dx in (dxs.min(), dxs.max()):
             base &= fwd(dy, dx, sigma)[1] >= min_weight
     target = np.where(base, np.asarray(coarse, np.float64), np.nan)
-    return fwd.surface(dys, dxs, sigma, target, _MIN_SEEN)
+    return fwd.surface(dys, dxs, sigma, target, min(min_weight, _MIN_SEEN))
