@@ -56,23 +56,16 @@ from .validate import (
 
 __all__ = ["check_possible_kelvin", "decode_reference", "evaluate", "reference_mask"]
 
-_UNITS = {
-    "rmse": ("K", "root-mean-square error"),
-    "bias": ("K", "mean error sr - reference"),
-    "ubrmse": ("K", "bias-removed RMSE (standard deviation of sr - reference)"),
-    "mae": ("K", "mean absolute error"),
-    "psnr": ("dB", "peak signal-to-noise ratio, data range = reference max - min over valid pixels"),
-    "ssim": ("1", "structural similarity (Gaussian window, sigma 1.5 px)"),
-    "gradient_rmse": ("K/pixel", "RMSE of the spatial gradients"),
-    "correlation": ("1", "Pearson correlation"),
-    "spectral_ratio": ("1", "power of sr / reference above half the coarse Nyquist frequency"),
+#: units and long names of the scores: the metrics' own (a difference in K: evaluate's inputs
+#: are all in Kelvin), and those of the scores only evaluate gives
+_UNITS: dict[str, tuple[str, str]] = {
+    **{name: ((u or "K") + ("/pixel" if name == "gradient_rmse" else ""), long_name)
+       for name, (u, long_name) in _m._ATTRS.items()},
     "spectral_ratio_sym": (
         "1",
         "geometric mean of spectral_ratio on the reference grid and on the sr grid (cancels the "
         "resampling's smoothing)",
     ),
-    "coarse_consistency": ("K", "RMSE of radiometric_mean(sr, factor) vs the coarse input"),
-    "n_valid": ("1", "number of pixels valid in both"),
     "coregistration_shift_x": ("m", "shift added to the reference's x (LST CRS) to align it"),
     "coregistration_shift_y": ("m", "shift added to the reference's y (LST CRS) to align it"),
     "psf_sigma": ("m", "Gaussian PSF width of the coarse sensor, estimated with the shift"),

@@ -21,6 +21,7 @@ import xarray as xr
 
 from .errors import AllNaNError, GridError, InputTypeError, XlstsrError
 from .grid import same_axis
+from .validate import north_up_flips
 
 __all__ = ["compare", "comparison", "scaling", "truth_maps"]
 
@@ -151,12 +152,7 @@ def _north_up_order(da: xr.DataArray) -> xr.DataArray:
     """``da`` with its y labels descending and x ascending, by exact reversal of the axes that
     run the other way (no resampling): a south-up input (a NetCDF's ascending latitude) was
     drawn upside down beside upscale's north-up result, and subtracted from it mirrored."""
-    flip = {}
-    for dim, increasing in ((da.rio.y_dim, False), (da.rio.x_dim, True)):
-        if da.sizes[dim] > 1 and dim in da.coords and da[dim].dtype.kind in "fiu":
-            c = da[dim].values
-            if bool(c[-1] > c[0]) != increasing:
-                flip[dim] = slice(None, None, -1)
+    flip = north_up_flips(da, da.rio.y_dim, da.rio.x_dim)
     return da.isel(flip) if flip else da
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "image_order",
     "nearest_block_size",
     "north_up",
+    "north_up_flips",
     "prepare_lst",
     "raster_fields",
     "require_georeferenced",
@@ -435,6 +436,18 @@ def _warn_corner_coordinates(da: xr.DataArray, what: str, t: Any) -> None:
         )
 
 
+def north_up_flips(da: xr.DataArray, ydim: Hashable, xdim: Hashable) -> dict[Hashable, slice]:
+    """The ``isel`` reversals that put ``da`` north-up: ``ydim`` labels descending, ``xdim``
+    ascending (axes without numeric labels, or of one pixel, are left as they are)."""
+    flip: dict[Hashable, slice] = {}
+    for dim, increasing in ((ydim, False), (xdim, True)):
+        if da.sizes[dim] > 1 and dim in da.coords and da[dim].dtype.kind in "fiu":
+            c = da[dim].values
+            if bool(c[-1] > c[0]) != increasing:
+                flip[dim] = slice(None, None, -1)
+    return flip
+
+
 def north_up(da: xr.DataArray) -> xr.DataArray:
     """``da`` with ``y`` decreasing and ``x`` increasing (flipped where they are not), its
     transform rewritten.
@@ -451,13 +464,7 @@ def north_up(da: xr.DataArray) -> xr.DataArray:
     >>> north_up(da).y.values.tolist(), north_up(da).values.ravel().tolist()
     ([2.5, 1.5, 0.5], [302.0, 301.0, 300.0])
     """
-    ydim, xdim = spatial_dims(da)
-    flip = {}
-    for dim, increasing in ((ydim, False), (xdim, True)):
-        if da.sizes[dim] > 1 and dim in da.coords:
-            c = da[dim].values
-            if bool(c[-1] > c[0]) != increasing:
-                flip[dim] = slice(None, None, -1)
+    flip = north_up_flips(da, *spatial_dims(da))
     if not flip:
         return da
     from .grid import _transform  # grid imports this module
