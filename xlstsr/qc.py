@@ -26,6 +26,11 @@ __all__ = ["lst_error_k", "modland", "modland_mask"]
 
 QC = TypeVar("QC", np.ndarray, dsa.Array, xr.DataArray)
 
+#: CF 1.11's ``units_metadata`` of a temperature difference (an error bound, ``sr - truth``):
+#: in K, but no temperature on the Kelvin scale, so not judged as a land temperature
+#: (:func:`xlstsr.io.to_cogs` writes it as it is)
+TEMPERATURE_DIFFERENCE = "temperature: difference"
+
 
 def _flags(q: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The QC layer as uint8 flags, and where it is missing (NaN: a layer read with its fill
@@ -172,6 +177,10 @@ def modland_mask(
 def lst_error_k(qc: QC) -> QC:
     """Upper bound of the LST error (K) from bits 6-7: 1, 2, 3, or inf (> 3 K); inf where not produced.
 
+    A DataArray comes back in ``units`` K marked as a temperature difference (CF 1.11
+    ``units_metadata = "temperature: difference"``): an error bound, not a temperature, which
+    :func:`xlstsr.io.to_cogs` writes as it is.
+
     Examples
     --------
     >>> import numpy as np
@@ -182,4 +191,5 @@ def lst_error_k(qc: QC) -> QC:
     out = _elementwise(qc, _lst_error, np.float64, "lst_error")
     if isinstance(out, xr.DataArray):
         out.attrs["units"] = "K"
+        out.attrs["units_metadata"] = TEMPERATURE_DIFFERENCE
     return out

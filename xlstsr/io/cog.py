@@ -18,6 +18,7 @@ from rasterio._err import CPLE_BaseError
 
 from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
 from ..grid import _transform
+from ..qc import TEMPERATURE_DIFFERENCE
 from ..validate import (
     check_bool,
     image_order,
@@ -103,7 +104,7 @@ def open_cog(
                 and len(times) > 1:
             # one file of several bands, one per time step (SEVIRI's 96 quarter hours a day):
             # the bands become the time steps (was "96 times for 1 paths")
-            da = open_cog(path, chunks, masked=masked)
+            da = _open_file(path, chunks, masked, None)
             if "band" in da.dims and da.sizes["band"] == len(times):
                 out = da.rename(band="time").assign_coords(time=_time_labels(list(times)))
                 return out.rio.write_crs(da.rio.crs) if da.rio.crs is not None else out
@@ -119,97 +120,15 @@ def open_cog(
         # a single file with times= lost them without a word: a cube of one time step
         return open_cog([path], chunks, times=times, masked=masked, band=band)
     if isinstance(path, (str, os.PathLike)):
-        local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
-        if local:  # GDAL does not expand "~"; a dask worker elsewhere reads absolute paths
-            path = absolute_path(path)
-        if local and not Path(path).exists():  # rasterio's own error is not an XlstsrError
-            if glob.has_magic(os.fspath(path)):
-                raise InputNotFoundError(
-                    f"no such GeoTIFF file: {os.fspath(path)}: open_cog does not expand "
-                    "wildcards; pass the list of files, e.g. "
-                    f"`open_cog(sorted(glob.glob({os.fspath(path)!r})), times=...)`."
-                )
-            raise InputNotFoundError(f"no such GeoTIFF file: {os.fspath(path)}; check the path.")
-        if local and Path(path).is_dir():  # GDAL's "not recognized as a supported format"
-            n = len(list(Path(path).glob("*.tif")))
-            raise InputNotFoundError(
-                f"{os.fspath(path)} is a folder ({n} .tif files in it), not a GeoTIFF: pass "
-                f"its files, e.g. open_cog(sorted(pathlib.Path({os.fspath(path)!r})"
-                ".glob('*.tif')), times=...)."
-            )
-        if local and Path(path).suffix.lower() in (".hdf", ".hdf4", ".h4"):
-            # GDAL in rasterio's wheels has no HDF4 driver: "not recognized as a supported
-            # file format" does not say where to go
-            raise XlstsrError(
-                f"{os.fspath(path)} is an HDF4 file, not a GeoTIFF: open a MODIS granule with "
-                "`xlstsr.io.open_modis(path, 'LST_Day_1km')` (or xlstsr.io.open_path), which "
-                "reads HDF4 without GDAL's HDF4 driver."
-            )
-        try:
-            if isinstance(chunks, dict) and "time" in chunks:  # a file is one time step
-                chunks = {k: v for k, v in chunks.items() if k != "time"}
-            if chunks is True or (isinstance(chunks, dict) and not chunks):
-                chunks = _file_chunks(path)
-            elif chunks == "auto":  # as a dict: rioxarray's own "auto" warns in recent xarray
-                chunks = {"band": 1, "y": "auto", "x": "auto"}
-            da = rioxarray.open_rasterio(path, chunks=chunks, masked=masked)
-        except (OSError, ValueError) as err:
-            # RasterioIOError: not a raster GDAL reads; ValueError: a NetCDF's own decoding
-            raise XlstsrError(
-                f"cannot read {os.fspath(path)} as a GeoTIFF ({err}); check that the file is a "
-                "complete GeoTIFF/COG (`gdalinfo` opens it); a NetCDF or Zarr file opens with "
-                "`xr.open_dataset`."
-            ) from err
-        if local and not isinstance(da, list):
-            _check_complete(path)
-        if isinstance(da, list):  # a NetCDF with several groups
-            raise XlstsrError(f"{os.fspath(path)} holds several groups, not one GeoTIFF raster: "
-                              "open it with `xr.open_dataset(path, group=...)`.")
-        steps = (_tagged_band_times(da.attrs, da.sizes["band"]) if "band" in da.dims
-                 else None)
-        da.attrs = {k: v for k, v in da.attrs.items() if k != BANDS_TAG}
-        # the bands' own descriptions (an Earth Engine / gdal_merge / QGIS stack's dates or
-        # names): read as a tuple into attrs['long_name'], which upscale overwrote
-        described = _band_descriptions(da)
-        if described is not None:
-            da.attrs = {k: v for k, v in da.attrs.items() if k != "long_name"}
-        if band is not None:
-            if isinstance(band, bool) or "band" not in da.dims or band not in da["band"].values:
-                n = da.sizes.get("band", 1)
-                raise XlstsrError(f"{os.fspath(path)} has no band {band!r} (it has {n}; bands "
-                                  f"are numbered from 1): pass `band=` 1 to {n}.")
-            index = list(da["band"].values).index(band)
-            picked = None if steps is None else steps[index]
-            da = da.sel(band=band, drop=True)
-            if described is not None:  # that band's own description
-                da.attrs["long_name"] = described[index]
-            if picked is not None:  # the band's own step
-                return da.assign_coords(time=picked)
-        elif "band" in da.dims and da.sizes["band"] == 1:
-            da = da.isel(band=0, drop=True)
-        elif steps is not None:  # bands that are dated steps: a time dim again
-            out = da.rename(band="time").assign_coords(time=steps)
-            if described is not None:
-                out = out.assign_coords({DESCRIPTION_COORD: ("time", described)})
-            return out
-        elif described is not None:
-            dates = _description_dates(described)
-            if dates is not None:  # one date per band in its description: the time steps
-                return da.rename(band="time").assign_coords(
-                    {"time": dates, DESCRIPTION_COORD: ("time", described)})
-            # names that are not dates: kept beside the band numbers (written back by the
-            # outputs: .tif band descriptions, a .zarr/.nc coordinate)
-            da = da.assign_coords({DESCRIPTION_COORD: ("band", described)})
-        when = _tagged_time(da.attrs)
-        if when is not None and "band" not in da.dims:  # one step of to_cogs: its date
-            da = da.assign_coords(time=when)
-            stack = _tagged_stack(da.attrs)
-            if stack is not None:  # a step of a stacked cube: its other labels ('day')
-                da = da.assign_coords({k: v for k, v in stack["labels"].items()
-                                       if k not in da.coords and k not in da.dims})
-                da.encoding[_STACK_ENCODING] = stack
-            da.attrs = {k: v for k, v in da.attrs.items() if k not in
-                        (TIME_TAG, CALENDAR_TAG, LABEL_TAG, LABEL_TYPE_TAG, STACK_TAG)}
+        da = _open_file(path, chunks, masked, band)
+        if "time" not in da.coords and not {"time", "band"} & set(map(str, da.dims)):
+            # a MODIS-named file alone (.A2020011.) is dated as in a list of them, and as
+            # open_modis dates one granule: a scalar time coordinate (it had none)
+            from .modis import granule_time
+
+            when = granule_time(os.fspath(path))
+            if when is not None:
+                da = da.assign_coords(time=when)
         return da
     paths = list(path)
     if isinstance(times, (str, bytes)) or (times is not None and not hasattr(times, "__iter__")):
@@ -222,7 +141,7 @@ def open_cog(
         raise XlstsrError(f"{len(times)} times for {len(paths)} paths; give one time per path")
     if times is not None:
         times = _time_labels(times)
-    arrays = [open_cog(p, chunks, masked=masked, band=band) for p in paths]
+    arrays = [_open_file(p, chunks, masked, band) for p in paths]
     _same_grid(paths, arrays)
     _same_coding(paths, arrays, masked)
     if times is None:  # given times say which file is which step (day and night alternating)
@@ -265,6 +184,104 @@ def open_cog(
         out = out.chunk({"time": chunks["time"]})
     crs = arrays[0].rio.crs
     return out.rio.write_crs(crs) if crs is not None else out
+
+
+def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> xr.DataArray:
+    """One GeoTIFF as :func:`open_cog` opens it, dated only by its own tags or band
+    descriptions (open_cog dates a MODIS-named file alone by its name; a list of them is dated
+    by their names together, in date order)."""
+    local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
+    if local:  # GDAL does not expand "~"; a dask worker elsewhere reads absolute paths
+        path = absolute_path(path)
+    if local and not Path(path).exists():  # rasterio's own error is not an XlstsrError
+        if glob.has_magic(os.fspath(path)):
+            raise InputNotFoundError(
+                f"no such GeoTIFF file: {os.fspath(path)}: open_cog does not expand "
+                "wildcards; pass the list of files, e.g. "
+                f"`open_cog(sorted(glob.glob({os.fspath(path)!r})), times=...)`."
+            )
+        raise InputNotFoundError(f"no such GeoTIFF file: {os.fspath(path)}; check the path.")
+    if local and Path(path).is_dir():  # GDAL's "not recognized as a supported format"
+        n = len(list(Path(path).glob("*.tif")))
+        raise InputNotFoundError(
+            f"{os.fspath(path)} is a folder ({n} .tif files in it), not a GeoTIFF: pass "
+            f"its files, e.g. open_cog(sorted(pathlib.Path({os.fspath(path)!r})"
+            ".glob('*.tif')), times=...)."
+        )
+    if local and Path(path).suffix.lower() in (".hdf", ".hdf4", ".h4"):
+        # GDAL in rasterio's wheels has no HDF4 driver: "not recognized as a supported
+        # file format" does not say where to go
+        raise XlstsrError(
+            f"{os.fspath(path)} is an HDF4 file, not a GeoTIFF: open a MODIS granule with "
+            "`xlstsr.io.open_modis(path, 'LST_Day_1km')` (or xlstsr.io.open_path), which "
+            "reads HDF4 without GDAL's HDF4 driver."
+        )
+    try:
+        if isinstance(chunks, dict) and "time" in chunks:  # a file is one time step
+            chunks = {k: v for k, v in chunks.items() if k != "time"}
+        if chunks is True or (isinstance(chunks, dict) and not chunks):
+            chunks = _file_chunks(path)
+        elif chunks == "auto":  # as a dict: rioxarray's own "auto" warns in recent xarray
+            chunks = {"band": 1, "y": "auto", "x": "auto"}
+        da = rioxarray.open_rasterio(path, chunks=chunks, masked=masked)
+    except (OSError, ValueError) as err:
+        # RasterioIOError: not a raster GDAL reads; ValueError: a NetCDF's own decoding
+        raise XlstsrError(
+            f"cannot read {os.fspath(path)} as a GeoTIFF ({err}); check that the file is a "
+            "complete GeoTIFF/COG (`gdalinfo` opens it); a NetCDF or Zarr file opens with "
+            "`xr.open_dataset`."
+        ) from err
+    if local and not isinstance(da, list):
+        _check_complete(path)
+    if isinstance(da, list):  # a NetCDF with several groups
+        raise XlstsrError(f"{os.fspath(path)} holds several groups, not one GeoTIFF raster: "
+                          "open it with `xr.open_dataset(path, group=...)`.")
+    steps = (_tagged_band_times(da.attrs, da.sizes["band"]) if "band" in da.dims
+             else None)
+    da.attrs = {k: v for k, v in da.attrs.items() if k != BANDS_TAG}
+    # the bands' own descriptions (an Earth Engine / gdal_merge / QGIS stack's dates or
+    # names): read as a tuple into attrs['long_name'], which upscale overwrote
+    described = _band_descriptions(da)
+    if described is not None:
+        da.attrs = {k: v for k, v in da.attrs.items() if k != "long_name"}
+    if band is not None:
+        if isinstance(band, bool) or "band" not in da.dims or band not in da["band"].values:
+            n = da.sizes.get("band", 1)
+            raise XlstsrError(f"{os.fspath(path)} has no band {band!r} (it has {n}; bands "
+                              f"are numbered from 1): pass `band=` 1 to {n}.")
+        index = list(da["band"].values).index(band)
+        picked = None if steps is None else steps[index]
+        da = da.sel(band=band, drop=True)
+        if described is not None:  # that band's own description
+            da.attrs["long_name"] = described[index]
+        if picked is not None:  # the band's own step
+            return da.assign_coords(time=picked)
+    elif "band" in da.dims and da.sizes["band"] == 1:
+        da = da.isel(band=0, drop=True)
+    elif steps is not None:  # bands that are dated steps: a time dim again
+        out = da.rename(band="time").assign_coords(time=steps)
+        if described is not None:
+            out = out.assign_coords({DESCRIPTION_COORD: ("time", described)})
+        return out
+    elif described is not None:
+        dates = _description_dates(described)
+        if dates is not None:  # one date per band in its description: the time steps
+            return da.rename(band="time").assign_coords(
+                {"time": dates, DESCRIPTION_COORD: ("time", described)})
+        # names that are not dates: kept beside the band numbers (written back by the
+        # outputs: .tif band descriptions, a .zarr/.nc coordinate)
+        da = da.assign_coords({DESCRIPTION_COORD: ("band", described)})
+    when = _tagged_time(da.attrs)
+    if when is not None and "band" not in da.dims:  # one step of to_cogs: its date
+        da = da.assign_coords(time=when)
+        stack = _tagged_stack(da.attrs)
+        if stack is not None:  # a step of a stacked cube: its other labels ('day')
+            da = da.assign_coords({k: v for k, v in stack["labels"].items()
+                                   if k not in da.coords and k not in da.dims})
+            da.encoding[_STACK_ENCODING] = stack
+        da.attrs = {k: v for k, v in da.attrs.items() if k not in
+                    (TIME_TAG, CALENDAR_TAG, LABEL_TAG, LABEL_TYPE_TAG, STACK_TAG)}
+    return da
 
 
 #: the coordinate that keeps a multi-band GeoTIFF's band descriptions along its bands (or the
@@ -913,6 +930,11 @@ def to_cogs(
         Replace existing files; otherwise an existing file raises.
     **rio_kwargs
         Passed to :meth:`rioxarray.raster_array.RasterArray.to_raster` (``blocksize=``...).
+        The overviews are averaged (``overview_resampling="average"``: each overview pixel the
+        mean of the valid pixels it covers, NaN only where none is; GDAL's own default, cubic,
+        overshot the values of its block and spread every NaN gap); pass
+        ``overview_resampling=`` (or ``resampling=``) to choose another, e.g. ``"nearest"``
+        for class codes.
 
     Returns
     -------
@@ -937,7 +959,10 @@ def to_cogs(
         150-400 K): decoded Kelvin that kept a product's scale (read back as 6 K), Celsius
         labelled K, digital numbers labelled K. The tags would make every reader decode the
         file wrong. Checked before the first file for an in-memory array, per step (with the
-        clean-up above) for a lazy one. Celsius labelled ``degC`` is written as it is.
+        clean-up above) for a lazy one. Celsius labelled ``degC`` is written as it is, and so
+        is a temperature difference or error in K (``sr - truth``,
+        :func:`xlstsr.qc.lst_error_k`) marked as one as CF 1.11 does:
+        ``attrs["units_metadata"] = "temperature: difference"``.
 
     Examples
     --------
@@ -955,6 +980,10 @@ def to_cogs(
     _check_cog_options(da, directory, rio_kwargs)
     # driver="COG" asks for what is written anyway: dropped, not passed twice to rasterio
     rio_kwargs = {k: v for k, v in rio_kwargs.items() if str(k).lower() != "driver"}
+    if not any(str(k).lower() in ("overview_resampling", "resampling") for k in rio_kwargs):
+        # GDAL's COG default (cubic) gave overviews off their block's mean, outside its
+        # range, and NaN over every block a gap touches: the mean of the valid pixels
+        rio_kwargs["overview_resampling"] = "AVERAGE"
     if not isinstance(compress, str) or compress.upper() not in _COG_COMPRESS:
         # GDAL ignores an unknown COMPRESS with a warning: the files were written uncompressed
         raise XlstsrError(f"compress={compress!r} is not a COG compression; use one of "
@@ -1218,12 +1247,14 @@ def _check_temperature(da: xr.DataArray, name: str | None = None) -> None:
     temperatures (median 150-400 K): Kelvin that kept a product's ``scale_factor`` 0.02 would
     be read back as 6 K, Celsius labelled ``K`` as 25 K, digital numbers labelled ``K`` as
     15000 K. Celsius labelled ``degC`` is written as it is (the tag says so, and xlstsr reads it
-    back as Kelvin). Arrays without temperature units (NDVI, masks) are not judged.
+    back as Kelvin). Arrays without temperature units (NDVI, masks) are not judged, nor a
+    temperature difference or error marked as one (CF 1.11 ``units_metadata``
+    ``"temperature: difference"``: ``sr - truth``, :func:`xlstsr.qc.lst_error_k`).
     """
     from ..validate import temperature_units
 
     kind = temperature_units(da.attrs.get("units"))  # every spelling ('°K' kept a scale)
-    if kind is None or da.dtype.kind not in "iuf":
+    if kind is None or da.dtype.kind not in "iuf" or is_temperature_difference(da):
         return
     v = stored_values(da)
     if not v.size:
@@ -1248,7 +1279,7 @@ def _check_temperature(da: xr.DataArray, name: str | None = None) -> None:
     elif kind == "K" and -100.0 < decoded < 75.0:
         cause = (f"its values (median {decoded:.2f}) look like degrees Celsius: label them "
                  "`da.attrs['units'] = 'degC'` (written and read back as such), or convert "
-                 "to Kelvin first (`da + 273.15`, units kept 'K')")
+                 "to Kelvin first (`da + 273.15`, units kept 'K'). " + _DIFFERENCE_HINT)
     elif kind == "C" and 150.0 + 273.15 <= decoded <= 400.0 + 273.15:
         cause = (f"its values (median {raw:.2f}) look like Kelvin: label them "
                  "`da.attrs['units'] = 'K'`")
@@ -1259,11 +1290,33 @@ def _check_temperature(da: xr.DataArray, name: str | None = None) -> None:
                  "(`xlstsr.validate.decode_lst(da)`)")
     else:
         cause = (f"its values (median {raw:.2f}) decode to {decoded:.2f} K; check its units, "
-                 "scale_factor and add_offset")
+                 "scale_factor and add_offset. " + _DIFFERENCE_HINT)
     where = f"{name}: " if name else ""
     raise PhysicalRangeError(
         f"{where}not writing a COG labelled {label} that is not a land temperature: {cause}."
     )
+
+
+_DIFFERENCE_HINT = (
+    "If it is a temperature difference or an error, not a temperature, mark it as one (CF "
+    f"1.11): `da.attrs['units_metadata'] = {TEMPERATURE_DIFFERENCE!r}` (written as it is)")
+
+
+def is_temperature_difference(da: xr.DataArray) -> bool:
+    """Whether ``da`` is marked as a temperature difference (CF 1.11 ``units_metadata``
+    ``"temperature: difference"``), whose values are not judged as land temperatures.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> is_temperature_difference(xr.DataArray(1.5, attrs={
+    ...     "units": "K", "units_metadata": "temperature: difference"}))
+    True
+    >>> is_temperature_difference(xr.DataArray(300.0, attrs={"units": "K"}))
+    False
+    """
+    meta = da.attrs.get("units_metadata")
+    return isinstance(meta, str) and "".join(meta.split()).lower() == "temperature:difference"
 
 
 def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compress: str,

@@ -103,7 +103,7 @@ def format_of(path: str | os.PathLike) -> Format:
         raise XlstsrError(
             f"cannot tell the format of {os.fspath(path)!r} from its suffix: use .zarr (Zarr "
             "store), .nc (NetCDF), .tif (GeoTIFF/COG) or, to read, .hdf (MODIS HDF4)."
-            + _OTHER_INPUTS.get(suffix, "")
+            + (_stac_advice(path) if suffix == ".json" else _OTHER_INPUTS.get(suffix, ""))
         )
     return fmt
 
@@ -116,9 +116,44 @@ _OTHER_INPUTS = {
         "`xlstsr.io.open_cog(path)`; or convert it to a GeoTIFF first (`gdal_translate -of "
         "COG in out.tif`).",
     ),
-    ".json": " A STAC catalog or item opens in Python: `xlstsr.io.open_stac(pystac.Catalog"
-             ".from_file(path).get_items(recursive=True), 'LST_Day_1km')`.",
+    ".json": " A STAC catalog opens in Python with its items that hold the asset (a catalog "
+             "may hold other products' items too): `items = [i for i in pystac.Catalog"
+             ".from_file(path).get_items(recursive=True) if 'LST_Day_1km' in i.assets]; "
+             "xlstsr.io.open_stac(items, 'LST_Day_1km')`; a STAC item file: "
+             "`xlstsr.io.open_stac([pystac.Item.from_file(path)], 'LST_Day_1km')`.",
 }
+
+
+def _stac_advice(path: str | os.PathLike) -> str:
+    """Where a STAC ``.json`` goes, for the kind of document it is (a catalog or collection,
+    an item, or either when it cannot be read), with the path and an asset it has."""
+    import json
+
+    text = _OTHER_INPUTS[".json"]
+    try:
+        with open(os.fspath(path), encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):  # remote, missing or not JSON: both forms
+        return text
+    if not isinstance(doc, dict):
+        return text
+    shown = repr(os.fspath(path))
+    kind = doc.get("type")
+    # an item's assets, or those a collection declares its items have (item_assets)
+    held = doc.get("assets") if kind == "Feature" else doc.get("item_assets")
+    assets = [str(a) for a in held] if isinstance(held, dict) else []
+    asset = next((a for a in assets if "lst" in a.lower()), assets[0] if assets else
+                 "LST_Day_1km")
+    listed = f" (its assets: {assets[:8]})" if assets else " (name the asset you want)"
+    if kind == "Feature":  # an item: Catalog.from_file refuses it
+        return (f" A STAC item opens in Python: `xlstsr.io.open_stac([pystac.Item.from_file("
+                f"{shown})], {asset!r})`{listed}.")
+    if kind in ("Catalog", "Collection"):  # Catalog.from_file refuses a collection
+        return (f" A STAC {kind.lower()} opens in Python with its items that hold the asset "
+                f"(a {kind.lower()} may hold other products' items too): `items = [i for i in "
+                f"pystac.{kind}.from_file({shown}).get_items(recursive=True) if {asset!r} in "
+                f"i.assets]; xlstsr.io.open_stac(items, {asset!r})`{listed}.")
+    return text
 
 
 def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArray:

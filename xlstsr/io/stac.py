@@ -895,9 +895,12 @@ def _check_odc_keywords(kwargs: dict[str, Any], items: Sequence[Any] = (),
     unknown = [k for k in kwargs if k not in known]
     if not unknown:
         return
+    dated = [k for k in unknown if str(k).lower() in _DATE_KEYWORDS]
     hints = []
     for k in unknown:
         near = difflib.get_close_matches(k, sorted(known | set(_OWN_KEYWORDS)), n=1)
+        if k in dated:  # no keyword of open_stac chooses dates ('time' is not 'dtype')
+            continue
         if k in _stackstac_keywords():
             why = _stackstac_misfit(items, crs)
             if why is None:
@@ -908,14 +911,75 @@ def _check_odc_keywords(kwargs: dict[str, Any], items: Sequence[Any] = (),
                              f"these items: it needs EPSG codes, and {why}. ")
         elif near:
             hints.append(f"Did you mean {near[0]}= (for {k}=)? ")
-    raise XlstsrError(
+    area = len(dated) < len(unknown)
+    ignored = "; ".join(
+        [*(["an area or a pixel size given so is ignored: the whole extent of the items at "
+            "native resolution"] if area else []),
+         *(["dates given so are ignored: every date of the items is loaded"] if dated else [])])
+    raise XlstsrError((
         f"open_stac got {', '.join(k + '=' for k in unknown)}, which odc.stac.load "
         "(engine='odc', the default) does not take: it would drop "
-        f"{'it' if len(unknown) == 1 else 'them'} without a word (an area or a pixel size "
-        "given so is ignored: the whole extent of the items at native resolution). "
+        f"{'it' if len(unknown) == 1 else 'them'} without a word ({ignored}). "
         f"{''.join(hints)}"
-        "Choose the area with bbox=(minx, miny, maxx, maxy) in the output CRS's units, or "
-        "lon=(min, max), lat=(min, max) in degrees, and the pixel size with resolution=."
+        + ("Choose the area with bbox=(minx, miny, maxx, maxy) in the output CRS's units, or "
+           "lon=(min, max), lat=(min, max) in degrees, and the pixel size with resolution=. "
+           if area else "")
+        + (_date_advice(kwargs[dated[0]]) if dated else "")
+    ).rstrip())
+
+
+#: keywords that ask for dates (pystac_client's search(datetime=...), time=, a range...):
+#: odc.stac.load takes none, open_stac loads the dates of the items it is given
+_DATE_KEYWORDS = frozenset({
+    "datetime", "time", "times", "date", "dates", "start_date", "end_date", "start_datetime",
+    "end_datetime", "date_range", "daterange", "time_range", "timerange", "period", "start",
+    "end", "temporal", "interval"})
+_DAY_TEXT = r"\d{4}(-\d{2}(-\d{2})?)?"
+
+
+def _date_bounds(value: Any) -> tuple[Any, Any] | None:
+    """The first and last date of a date keyword's value as text (None: open), from
+    ``'2020-04'``, ``'2020-04-01/2020-04-30'`` (STAC's interval, ``..`` open), a pair or one
+    date; None when it is none of these."""
+    import pandas as pd
+
+    def text(v: Any) -> Any:
+        if v is None or (isinstance(v, str) and v.strip() in ("", "..")):
+            return None
+        if isinstance(v, str):
+            return v.strip()
+        ts = pd.Timestamp(v)  # a zone-aware date in UTC, as open_stac's times are
+        return (ts.tz_convert(None) if ts.tzinfo else ts).isoformat()
+
+    try:
+        if isinstance(value, str):
+            lo, _, hi = value.partition("/") if "/" in value else (value, "", value)
+            return text(lo), text(hi)
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            return text(value[0]), text(value[1])
+        return text(value), text(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _date_advice(value: Any) -> str:
+    """How to keep only some dates, with the dates of ``value`` where it gives them."""
+    import re
+
+    bounds = _date_bounds(value)
+    lo, hi = bounds if bounds is not None and bounds != (None, None) else ("2020-04-01",
+                                                                           "2020-04-30")
+    day = (isinstance(lo, str) and isinstance(hi, str) and len(lo) == len(hi)
+           and re.fullmatch(_DAY_TEXT, lo) and re.fullmatch(_DAY_TEXT, hi))
+    if day:  # '2020-04' <= '2020-04-05'[:7] <= '2020-04': compared at the dates' own length
+        keep = f"{lo!r} <= str(i.datetime)[:{len(lo)}] <= {hi!r}"
+    else:  # a time of day or an open end: the example's days
+        keep = "'2020-04-01' <= str(i.datetime)[:10] <= '2020-04-30'"
+    return (
+        "To keep only some dates, select them after loading (lazy: only those dates are "
+        f"read): `open_stac(items, ...).sel(time=slice({lo!r}, {hi!r}))`; or keep the items of "
+        f"{'those' if day else 'some'} dates first, e.g. `items = [i for i in items if {keep}]` "
+        "(a pystac_client search takes `datetime=` itself)."
     )
 
 

@@ -125,6 +125,12 @@ def is_zarr_path(path: str | os.PathLike) -> bool:
 def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
     """Open a Zarr store lazily with its CRS (``spatial_ref`` decoded as a coordinate).
 
+    A store written by GDAL (``gdal_translate -of Zarr``, rasterio's ``driver="Zarr"``) keeps
+    its CRS in each array's ``_CRS`` attribute (WKT / PROJJSON) and names its dims ``Y`` /
+    ``X``: that CRS is written as the variables' grid mapping (the attribute dropped) and
+    ``Y`` / ``X`` are tagged as the spatial coordinates (CF ``axis``), which xlstsr and
+    rioxarray find as they find ``y`` / ``x``.
+
     Examples
     --------
     >>> import tempfile, os, xlstsr
@@ -171,6 +177,8 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
                 f"{os.fspath(path)} is not a readable Zarr store ({type(err).__name__}: {err}); "
                 "check the path (a store is a folder holding zarr.json or .zgroup)."
             ) from err
+    if kwargs.get("decode_coords") in ("all", "coordinates", True):
+        ds = _gdal_crs(ds)
     regions = incomplete_regions(ds.attrs, path)
     if regions is not None:
         raise XlstsrError(
@@ -184,6 +192,60 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
             "`xlstsr.upscale_to_zarr(..., mode='resume')` and the same arguments (`xlstsr upscale "
             "IN OUT --resume`), or, to look at the part written, open it with `xr.open_zarr`."
         )
+    return ds
+
+
+#: the attribute in which GDAL's Zarr driver keeps an array's CRS ({"wkt": ..., "projjson": ...})
+GDAL_CRS_ATTR = "_CRS"
+
+
+def _crs_of_gdal_attr(value: Any) -> Any:
+    """The CRS of a GDAL ``_CRS`` attribute (its ``wkt``, else ``projjson``, else ``url``; or
+    a text), or None when it holds none that pyproj reads."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    forms = ([value.get("wkt"), value.get("projjson"), value.get("url")]
+             if isinstance(value, Mapping) else [value])
+    for form in forms:
+        if not form:
+            continue
+        try:
+            return CRS.from_json_dict(form) if isinstance(form, Mapping) else CRS.from_user_input(
+                str(form))
+        except (CRSError, TypeError, ValueError):
+            continue
+    return None
+
+
+def _gdal_crs(ds: xr.Dataset) -> xr.Dataset:
+    """A store written by GDAL's Zarr driver read with its CRS: each array keeps it in the
+    attribute ``_CRS`` (no CF grid mapping, so xarray and rioxarray saw none, and upscale
+    stopped with "no CRS" after the advice to rename the dims) and names its dims ``Y`` /
+    ``X``. A variable with ``_CRS`` and no grid mapping gets the CRS written
+    (``rio.write_crs``) and the attribute dropped; its ``Y`` / ``X`` coordinates are tagged
+    with CF's ``axis`` (rioxarray's ``write_coordinate_system``), which rioxarray and xlstsr
+    find as spatial dims (a NoSpatialDimsError asked to rename them)."""
+    found = {k: _crs_of_gdal_attr(v.attrs[GDAL_CRS_ATTR]) for k, v in ds.data_vars.items()
+             if GDAL_CRS_ATTR in v.attrs and "grid_mapping" not in v.attrs
+             and "grid_mapping" not in v.encoding}
+    found = {k: c for k, c in found.items() if c is not None}
+    if not found:
+        return ds
+    crss = list(dict.fromkeys(c.to_wkt() for c in found.values()))
+    for k, crs in found.items():
+        # one grid mapping for one CRS (GDAL writes one array); one per CRS otherwise
+        name = "spatial_ref" if len(crss) == 1 else f"spatial_ref_{crss.index(crs.to_wkt())}"
+        var = ds[k].copy()
+        var.attrs = {a: v for a, v in var.attrs.items() if a != GDAL_CRS_ATTR}
+        ds = ds.assign({k: var.rio.write_crs(crs, grid_mapping_name=name)})
+    dims = {d for k in found for d in ds[k].dims}
+    if {"Y", "X"} <= dims and not {"y", "x"} & set(map(str, ds.dims)) \
+            and all(c in ds.coords and ds[c].dims == (c,) for c in ("Y", "X")):
+        try:
+            ds = ds.rio.set_spatial_dims(x_dim="X", y_dim="Y").rio.write_coordinate_system()
+        except Exception:  # rioxarray cannot tag them: the NoSpatialDimsError names them
+            pass
     return ds
 
 
