@@ -209,3 +209,26 @@ def test_open_cog_dates_one_modis_named_file(tmp_path):
     lst.rio.to_raster(tmp_path / "lst.tif")
     assert "time" not in open_cog(tmp_path / "lst.tif").coords
     assert rioxarray  # registers .rio
+
+
+# 7. open_stac's refusal of items without the asset (corpus31d 02) ------------------------------
+
+def test_open_stac_missing_asset_advice_lists_no_asset_of_other_items(shared_data):
+    cat = pystac.Catalog.from_file(str(shared_data / H18V04 / "catalog.json"))
+    items = list(cat.get_items(recursive=True))  # MOD11A1 and MOD13A2 items
+    with pytest.raises(errors.XlstsrError) as err:
+        open_stac(items, "LST_Day_1km")
+    msg = str(err.value)
+    # no asset list that holds the asset asked for, or assets some items lack
+    assert "their assets are" not in msg
+    listed = msg.split("every item has:")[1] if "every item has:" in msg else ""
+    assert all(name in i.assets for name in re.findall(r"'(\w+)'", listed) for i in items)
+    ns = {"items": items}
+    exec("items = " + _code(msg, "in i.assets"), ns)
+    lst = open_stac(ns["items"], "LST_Day_1km")
+    assert lst.sizes["time"] == sum(1 for i in items if "LST_Day_1km" in i.assets)
+
+
+def test_open_stac_asset_no_item_has_lists_theirs(window_items):
+    with pytest.raises(errors.XlstsrError, match=r"pass one of the assets they have: \[.*'LST_Night_1km'"):
+        open_stac(window_items, "ndvi")

@@ -1150,11 +1150,19 @@ def open_stac(
         for k in bands:
             lacking = [it.id for it in items if k not in it.assets]
             if lacking:
-                have = sorted({a for it in items for a in it.assets})
+                # the assets every item has (the union listed the asked-for asset and those
+                # of other products: a catalog of MOD11A1 and MOD13A2 items)
+                common = sorted(set.intersection(*(set(it.assets) for it in items)))
+                if len(lacking) < len(items):
+                    pick = f"select the items that have it: `[i for i in items if {k!r} in i.assets]`"
+                    pick = (f"{pick}, or pass an asset every item has: {common}" if common
+                            else f"{pick} (no asset is in every item)")
+                else:
+                    have = common or sorted({a for it in items for a in it.assets})
+                    pick = f"pass one of the assets they have: {have}"
                 raise XlstsrError(
                     f"{len(lacking)} of the {len(items)} items have no asset {k!r} (e.g. item "
-                    f"{lacking[0]!r}); their assets are {have}. Pass one of those, or select the "
-                    f"items that have it: `[i for i in items if {k!r} in i.assets]`."
+                    f"{lacking[0]!r}): {pick}."
                 )
     relative = None
     for k in keys:  # a missing local file would raise rasterio's own error only when computed
