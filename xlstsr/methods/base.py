@@ -248,6 +248,39 @@ def available_methods() -> list[str]:
     return sorted(_REGISTRY)
 
 
+#: suffixes of model files (a trained checkpoint given as the method's name)
+_MODEL_SUFFIXES = (".pt", ".pth", ".ckpt")
+
+
+def _model_file_advice(method: str) -> str | None:
+    """Where ``method`` names a model file (an existing file, or a name ending in .pt, .pth,
+    .ckpt): the advice to give it as the deep method's ``model`` option, ``"disr"`` for a
+    guided checkpoint (its metadata's ``n_guide``), else ``"sisr"``. None otherwise."""
+    import os
+
+    path = os.path.expanduser(method.strip())
+    if not (os.path.isfile(path) or path.lower().endswith(_MODEL_SUFFIXES)):
+        return None
+    name = "sisr"
+    other = " (`method='disr'` for a guided model, with `guide=`)"
+    if os.path.isfile(path):
+        from ..nn.checkpoint import load_checkpoint
+
+        try:  # its metadata says whether it takes a guide (read without building the model)
+            meta = load_checkpoint(path).get("metadata") or {}
+        except (XlstsrError, OSError, RuntimeError, ValueError, TypeError, KeyError):
+            meta = None  # not a readable checkpoint: upscale's own loading says why
+        if isinstance(meta, dict):
+            guided = int(meta.get("n_guide", 0) or 0) > 0
+            name, other = ("disr", " with its `guide=`") if guided else ("sisr", "")
+    missing = "" if os.path.isfile(path) else " (no such file yet: check the path)"
+    return (
+        f": a trained model is not a method name but the `model` option of a deep method{missing}"
+        f": `upscale(da, factor, method={name!r}, method_options={{'model': {method!r}}})`"
+        f"{other}."
+    )
+
+
 def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
     """Instantiate a registered method by name (or pass an instance through)."""
     if isinstance(method, UpscaleMethod):
@@ -268,10 +301,11 @@ def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
         )
     if method not in _REGISTRY:
         near = [n for n in _REGISTRY if n.casefold() == method.strip().casefold()]
+        model = _model_file_advice(method)
         raise XlstsrError(
             f"unknown method {method!r}; available: {available_methods()}"
             + (f" (names are exact, lower case: `method={near[0]!r}`)" if near else "")
-            + ". Register new ones with `xlstsr.register_method`."
+            + (model or ". Register new ones with `xlstsr.register_method`.")
         )
     cls = _REGISTRY[method]
     accepted = _accepted_options(cls)

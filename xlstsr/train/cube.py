@@ -19,6 +19,7 @@ import math
 import numbers
 import os
 import re
+import warnings
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ from .data import (
     target_scale_pairs,
 )
 from .loop import MODES, PatchDataModule, check_seed, fit, merge_loss_options
-from .windows import PositionSplit, split_by_position, split_positions
+from .windows import GRID_KEYS, PositionSplit, split_by_position, split_positions
 
 __all__ = ["CubeDataModule", "fit_cube", "fit_files"]
 
@@ -124,12 +125,95 @@ def _not_a_temperature(guide: Any) -> Any:
     return guide
 
 
+#: upscale's warning of a guide no finer than the LST (align_guide): "no better than bicubic"
+_COARSE_GUIDE = re.compile(r"^the guide's pixels \(([-+\d.eE]+)\) are not finer than the "
+                           r"LST's \(([-+\d.eE]+)\)")
+#: align_guide's note of that guide reprojected onto the fine grid, with nothing else to say
+_GUIDE_REPROJECTED = re.compile(r"^guide reprojected onto the fine LST grid: it is at [\d.]+ x "
+                                r"[\d.]+ \w+ instead of the fine grid's [\d.]+ x [\d.]+ \w+\.$")
+
+
+def _rewarn(caught: list[warnings.WarningMessage], mode: str) -> None:
+    """Re-issue the warnings of the guide's preparation, but not upscale's advice about a
+    guide on the LST's own grid in mode ``"degraded_disr"``: its pairs use the guide
+    block-averaged onto the LST grid, where such a guide (the bundled degraded_cube recipe's
+    1 km NDVI) holds all they need; "no better than bicubic, use method='bicubic'" is about
+    inference and was false here. A guide coarser than the LST still warns."""
+    on_lst_grid = False
+    if mode == "degraded_disr":
+        for w in caught:
+            m = _COARSE_GUIDE.match(str(w.message))
+            if m and math.isclose(float(m.group(1)), float(m.group(2)), rel_tol=0.01):
+                on_lst_grid = True
+    for w in caught:
+        text = str(w.message)
+        if on_lst_grid and (_COARSE_GUIDE.match(text) or _GUIDE_REPROJECTED.match(text)):
+            continue
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
 def _same_labels(truth: xr.DataArray, lst: xr.DataArray) -> xr.DataArray:
     """The truth with its dates in the LST's order: truth and LST were paired by position, so a
     truth of the same dates in another order trained every input on another day's truth."""
     from ..steps import pair_steps
 
     return pair_steps(truth, lst, "truth", "LST", like_var="lst")
+
+
+def _grid_of(da: xr.DataArray) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """``(origin, pixel_size)`` of a north-up cube (x, y of its upper-left pixel centre and its
+    steps), None without numeric coordinates on both axes."""
+    ydim, xdim = spatial_dims(da)
+    if ydim not in da.coords or xdim not in da.coords:
+        return None
+    try:
+        y = np.asarray(da[ydim].values, float)
+        x = np.asarray(da[xdim].values, float)
+    except (TypeError, ValueError):
+        return None
+    if not (y.size and x.size and np.isfinite(y[0]) and np.isfinite(x[0])):
+        return None
+    dx = float(x[1] - x[0]) if x.size > 1 else math.nan
+    dy = float(y[1] - y[0]) if y.size > 1 else math.nan
+    return (float(x[0]), float(y[0])), (dx, dy)
+
+
+def _check_split_grid(split: PositionSplit, grid: Any, window: int) -> None:
+    """Refuse a reused split whose ids count windows from another origin or on pixels of
+    another size than this cube's (:class:`~xlstsr.errors.GridError`); warn where nothing can
+    be checked (a split recorded before its grid was, on a cube with coordinates)."""
+    if split.origin is None:
+        if grid is not None and split.window is not None:
+            warn(
+                "the split records no grid origin (made before xlstsr recorded it): its "
+                "'r{row}c{col}' ids are taken to count windows from this cube's upper-left "
+                "pixel, which only holds if the cube is cropped as in the first run (otherwise "
+                "its validation ground is trained on). Crop it so, or drop split= to draw a "
+                "new one.",
+                UserWarning,
+            )
+        return
+    if grid is None:
+        return  # plain arrays: nothing to compare, the ids are positions in the array
+    (x0, y0), (dx, dy) = grid
+    (sx, sy), (sdx, sdy) = split.origin, split.pixel_size or (math.nan, math.nan)
+    step = max(abs(v) for v in (dx, dy, sdx, sdy) if math.isfinite(v)) if any(
+        math.isfinite(v) for v in (dx, dy, sdx, sdy)) else 0.0
+    tol = 0.01 * step if step else 1e-9 * max(1.0, abs(sx), abs(sy))
+    pixel_differs = any(math.isfinite(a) and math.isfinite(b) and abs(a - b) > 1e-3 * abs(b)
+                        for a, b in ((dx, sdx), (dy, sdy)))
+    if pixel_differs or abs(x0 - sx) > tol or abs(y0 - sy) > tol:
+        what = (f"pixels of {sdx:.6g} x {sdy:.6g} (x, y), this cube's {dx:.6g} x {dy:.6g}"
+                if pixel_differs else
+                f"its upper-left pixel at x={sx:.10g}, y={sy:.10g}; this cube's is at "
+                f"x={x0:.10g}, y={y0:.10g}")
+        raise GridError(
+            f"the split was made on a cube with {what}: its 'r{{row}}c{{col}}' ids "
+            f"count {window}-px windows from there, so on this cube they name other ground "
+            "(its validation positions would be trained on). Crop the cube as in the first "
+            "run (the same upper-left pixel and resolution), or drop split= to draw a new "
+            "split."
+        )
 
 
 def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> xr.DataArray:
@@ -195,7 +279,8 @@ class CubeDataModule(PatchDataModule):
         the target resolution of the degraded pairs, for ``"sif"``/``"supervised"`` the coarse
         input.
     variable : str, optional
-        The LST variable of a Dataset.
+        The LST variable of a Dataset; with a named DataArray, its name (another is refused:
+        the DataArray's own field would be trained on).
     guide, truth : DataArray or Dataset, optional
         Fine guide (e.g. NDVI: one field, one per date matched by label, or several bands) and
         fine truth (one per date), at ``factor`` x the LST grid. The guide is aligned by
@@ -223,6 +308,12 @@ class CubeDataModule(PatchDataModule):
         refused there).
     max_nan_fraction : float
         Largest share of NaN in a patch's coarse input (and truth) for it to be kept.
+    min_valid : float
+        Modes ``"sisr"`` and ``"degraded_disr"``: the smallest valid share of a ``factor`` x
+        ``factor`` block for its degraded (coarse) pixel to be valid (:func:`degraded_pairs`).
+        Default 1: every pixel of the block. A cube with scattered gaps (QC-masked pixels, scan
+        lines) may hold no complete block (:class:`~xlstsr.errors.AllNaNError` says so): e.g.
+        0.5 then takes the radiometric mean of the valid half.
     guide_time_tolerance : timedelta-like, optional
         How far back a guide step may lie from an LST date (e.g. ``"15D"`` for 16-day NDVI
         composites; :func:`xlstsr.guide.match_steps`). Default: equal labels only.
@@ -257,6 +348,7 @@ class CubeDataModule(PatchDataModule):
         val_fraction: float = 0.2,
         psf: float | None = None,
         max_nan_fraction: float = 0.5,
+        min_valid: float = 1.0,
         guide_time_tolerance: Any = None,
         batch_size: int = 16,
         seed: int = 0,
@@ -315,6 +407,17 @@ class CubeDataModule(PatchDataModule):
             window = split.window  # the windows its ids name
         window = 2 * patch if window is None else check_whole(
             "window", window, hint="output pixels, a multiple of patch, or None (2 * patch)")
+        min_valid = check_number(
+            "min_valid", min_valid, 0, 1,
+            hint="the smallest valid share of a factor x factor block: e.g. 1.0, or 0.5 for a "
+            "cube with scattered gaps")
+        if mode not in ("sisr", "degraded_disr") and min_valid != 1:
+            # it shapes only the degraded pairs' coarse LST: unused, yet recorded
+            raise XlstsrError(
+                f"min_valid= sets which blocks of the degraded pairs of modes 'sisr' and "
+                f"'degraded_disr' are valid; mode {mode!r} trains on the LST at its own scale "
+                "and would not use it: drop min_valid= (max_nan_fraction= keeps patches with "
+                "gaps)")
         check_number("val_fraction", val_fraction, 0, 1, hi_open=True,
                      hint="the share of window positions kept for validation: e.g. 0.2, or 0")
         check_whole("batch_size", batch_size, hint="patches per step: e.g. 16")
@@ -335,6 +438,7 @@ class CubeDataModule(PatchDataModule):
         self.split: PositionSplit | None = split
         self.val_fraction, self.psf = float(val_fraction), psf
         self.max_nan_fraction = float(max_nan_fraction)
+        self.min_valid = float(min_valid)
         self.guide_time_tolerance = guide_time_tolerance
         self.loss_options: dict[str, Any] = {}
         #: mode "sif", after setup: the guide gain (``gain``), whether it was ``"fitted"`` or
@@ -353,9 +457,21 @@ class CubeDataModule(PatchDataModule):
         # its truth upside down (each input with the mirror place's truth, without a word)
         # lat/lon dims (a NetCDF cube in EPSG:4326) renamed as upscale's front door does:
         # rioxarray forgets a set_spatial_dims declaration, and the cube was refused
+        name, var = getattr(self.lst, "name", None), self.variable
+        if isinstance(self.lst, xr.DataArray) and var is not None and name is not None \
+                and str(name) != str(var):
+            # a DataArray has one field: variable= named another, and the model trained on
+            # this one without a word (the night LST asked for, the day LST trained on)
+            raise XlstsrError(
+                f"variable={var!r} but the LST given is the DataArray {str(name)!r}: "
+                "variable= selects a field of a Dataset. Pass the Dataset holding "
+                f"{var!r}, or that field itself (`ds[{var!r}]`) without variable="
+            )
         lst_in = _select(self.lst, self.variable, "LST")
         lst_da = image_order(decode_lst(lst_in.rename(spatial_names(lst_in)))).load()
         require_valid_pixels(lst_da)
+        # the grid the window ids count on (a reused split is checked against it)
+        self._grid = _grid_of(lst_da)
         arr = _stack(lst_da)
         ydim, xdim = spatial_dims(lst_da)
         lead = tuple(str(d) for d in lst_da.dims if d not in (ydim, xdim))
@@ -372,11 +488,14 @@ class CubeDataModule(PatchDataModule):
             else:
                 guide = _not_a_temperature(_select(guide, None, "guide"))
             try:
-                g = prepare_guide(
-                    guide, lst_da, self.factor, lead,
-                    time_tolerance=self.guide_time_tolerance, require_crs=False,
-                )
-                g = np.asarray(g, np.float32)  # a lazy guide's checks run as it is read
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    g = prepare_guide(
+                        guide, lst_da, self.factor, lead,
+                        time_tolerance=self.guide_time_tolerance, require_crs=False,
+                    )
+                    g = np.asarray(g, np.float32)  # a lazy guide's checks run as it is read
+                _rewarn(caught, self.mode)
             except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError,
                     GuideScaleError) as err:
                 # fit_files' hint names the guide's declarations (it named the LST's: an
@@ -435,18 +554,25 @@ class CubeDataModule(PatchDataModule):
         f = self.factor
         if self.mode in ("sisr", "degraded_disr"):
             guide = win["guide"] if self.mode == "degraded_disr" else None
-            pairs = degraded_pairs(win["lst"], f, guide, psf=self.psf)  # type: ignore[arg-type]
+            pairs = degraded_pairs(win["lst"], f, guide, psf=self.psf,  # type: ignore[arg-type]
+                                   min_valid=self.min_valid)
         else:
             pairs = target_scale_pairs(win["lst"], f, win["guide"], win["truth"])  # type: ignore[arg-type]
         if self.mode == "sisr":
             pairs["guide"] = None
         return pairs
 
+    def _grid_record(self) -> dict[str, Any]:
+        """``origin`` and ``pixel_size`` of the cube read by setup (empty without them)."""
+        grid = getattr(self, "_grid", None)
+        return {} if grid is None else {"origin": grid[0], "pixel_size": grid[1]}
+
     def _draw_split(self, scene: np.ndarray) -> PositionSplit:
         positions, counts = np.unique(scene, return_counts=True)
         weights = dict(zip(positions.tolist(), counts.tolist()))
         if len(positions) < 2 or self.val_fraction <= 0:
-            return PositionSplit(train=tuple(weights), window=self.window)
+            return PositionSplit(train=tuple(weights), window=self.window,
+                                 **self._grid_record())
         split = split_positions(
             weights, val_fraction=self.val_fraction, test_fraction=0.0, seed=self.seed
         )
@@ -454,8 +580,9 @@ class CubeDataModule(PatchDataModule):
             smallest = min(split.train, key=lambda p: (weights[p], str(p)))
             split = PositionSplit(train=tuple(p for p in split.train if p != smallest),
                                   val=(smallest,))
-        # the window its ids name travels with it (as_dict(), a checkpoint's metadata)
-        return dataclasses.replace(split, window=self.window)
+        # the window its ids name and the grid they count on travel with it (as_dict(), a
+        # checkpoint's metadata): the same ids on another window or origin name other ground
+        return dataclasses.replace(split, window=self.window, **self._grid_record())
 
     @staticmethod
     def _check_split(patches: Any, split: PositionSplit) -> Any:
@@ -514,6 +641,12 @@ class CubeDataModule(PatchDataModule):
                 "is no detail to learn (a fill value or a gap-filled constant taken as data?). "
                 "Mask it (NaN, or declare `_FillValue`) and give real LST."
             )
+        if self.split is not None:
+            # ids counted from another origin name other ground (the first run's validation
+            # windows were trained on): checked, then this cube's grid recorded with them
+            _check_split_grid(self.split, getattr(self, "_grid", None), self.window)
+            if self.split.origin is None:
+                self.split = dataclasses.replace(self.split, **self._grid_record())
         win, ids = self._windows(arr, g, t)
         del arr, g, t  # the windows are copies: the decoded stacks are not needed beside them
         # the decoded DataArray behind them sits in a reference cycle (xarray's): without a
@@ -571,7 +704,8 @@ class CubeDataModule(PatchDataModule):
             return None
         psf = self.psf if self.psf is None or isinstance(self.psf, str) else float(self.psf)
         return {"data": digest, "patch": self.patch, "psf": psf,
-                "max_nan_fraction": self.max_nan_fraction, "mode": self.mode}
+                "max_nan_fraction": self.max_nan_fraction, "min_valid": self.min_valid,
+                "mode": self.mode}
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(),
@@ -581,8 +715,10 @@ class CubeDataModule(PatchDataModule):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = state_dict.get("split")
         now_split = None if self.split is None else self.split.as_dict()
-        if saved is not None and now_split is not None and "window" not in saved:
-            now_split.pop("window", None)  # a checkpoint from before the window was recorded
+        if saved is not None and now_split is not None:
+            for key in ("window", *GRID_KEYS):  # a checkpoint from before they were recorded
+                if key not in saved:
+                    now_split.pop(key, None)
         if saved is not None and now_split is not None and saved != now_split:
             raise XlstsrError(
                 "the checkpoint was trained on another split by position (another seed, "
@@ -595,6 +731,8 @@ class CubeDataModule(PatchDataModule):
             # runs of the modes without degraded pairs recorded a psf they never used: resumed
             # without it (psf= is refused there now)
             before = {**before, "psf": None}
+        if before is not None:  # a checkpoint from before min_valid was an option: 1
+            before = {"min_valid": 1.0, **before}
         if before is not None and now is not None and before != now:
             diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
             raise XlstsrError(
@@ -620,6 +758,7 @@ def fit_cube(
     val_fraction: float = 0.2,
     psf: float | None = None,
     max_nan_fraction: float = 0.5,
+    min_valid: float = 1.0,
     guide_time_tolerance: Any = None,
     seed: int = 0,
     batch_size: int = 16,
@@ -640,11 +779,13 @@ def fit_cube(
         ``"sisr"`` / ``"degraded_disr"`` the target resolution of the degraded pairs, for
         ``"sif"`` / ``"supervised"`` the coarse input.
     variable : str, optional
-        The LST variable of a Dataset (default: its only variable, or the one that looks like LST).
+        The LST variable of a Dataset (default: its only variable, or the one that looks like
+        LST). With a DataArray: its name, if it has one (another name is refused).
     guide : DataArray or Dataset, optional
         Fine guide (e.g. NDVI) at ``factor`` x the LST grid: one band, one per scene, or bands
-        shared by all scenes. Needed by ``"sif"``, used by ``"degraded_disr"`` (block-averaged)
-        and ``"supervised"``, ignored by ``"sisr"``.
+        shared by all scenes. Needed by ``"sif"`` and ``"degraded_disr"`` (block-averaged onto
+        the LST grid: a guide on the LST's own grid serves too), used by ``"supervised"``;
+        refused with ``"sisr"``, which trains without a guide.
     truth : DataArray or Dataset, optional
         Fine truth on the output grid (mode ``"supervised"``; NaN = invalid).
     mode : str
@@ -652,8 +793,8 @@ def fit_cube(
     arch : str, optional
         ``"rescnn"``, ``"mrunet"``, ``"guided_unet"`` or ``"guided_rescnn"`` (default:
         ``guided_unet`` with a guide, else ``rescnn``).
-    factor, patch, window, split, val_fraction, psf, max_nan_fraction, guide_time_tolerance
-        As :class:`CubeDataModule`. ``split`` reuses a run's positions: a record's ``split``
+    factor, patch, window, split, val_fraction, psf, max_nan_fraction, min_valid
+        As :class:`CubeDataModule` (so is ``guide_time_tolerance``). ``split`` reuses a run's positions: a record's ``split``
         or a checkpoint's ``metadata["split"]`` (e.g. a night model trained on the day
         model's training ground).
     seed : int
@@ -700,7 +841,7 @@ def fit_cube(
     data = CubeDataModule(
         lst, variable=variable, guide=guide, truth=truth, mode=mode, factor=factor, patch=patch,
         window=window, split=split, val_fraction=val_fraction, psf=psf,
-        max_nan_fraction=max_nan_fraction,
+        max_nan_fraction=max_nan_fraction, min_valid=min_valid,
         guide_time_tolerance=guide_time_tolerance, batch_size=batch_size, seed=seed,
         augmentation=augmentation, input_noise=input_noise,
     )
@@ -769,6 +910,7 @@ def fit_files(
     declare: Mapping[str, Any] | None = None,
     truth_declare: Mapping[str, Any] | None = None,
     guide_declare: Mapping[str, Any] | None = None,
+    command: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Train on files (Zarr, NetCDF or GeoTIFF) and write the checkpoint ``out`` (``xlstsr train``).
@@ -806,13 +948,17 @@ def fit_files(
         ``"add_offset"`` (stored value x scale + offset = NDVI or reflectance), e.g.
         ``{"scale_factor": 0.0001, "_FillValue": -3000}`` for a MOD13 NDVI GeoTIFF stored as
         x 10000 integers without scale metadata. No ``"units"``: a guide is no temperature.
+    command : str, optional
+        The command line that ran the training, recorded as ``metadata["command"]`` (``xlstsr
+        train`` gives its own).
     **options
         Settings of :func:`fit_cube` (``factor``, ``patch``, ``epochs``...).
 
     Returns
     -------
     dict
-        :func:`fit_cube`'s record, plus ``path`` (the checkpoint written).
+        :func:`fit_cube`'s record, plus ``path`` (the checkpoint written; None in the other
+        processes of a run on several devices, where only global rank 0 writes it).
 
     Examples
     --------
@@ -864,7 +1010,15 @@ def fit_files(
         new.__dict__.update(err.__dict__)
         raise new from None
     hist = record["history"]
+    if hist.get("global_rank", 0):
+        # the other processes of a multi-device run (Lightning re-runs the script in each):
+        # every one wrote the same file
+        record["path"] = None
+        return record
     settings = _training_settings(options, model)
+    devices = int(hist.get("world_size", 1) or 1)
+    # each step trained on batch_size patches per device: the step's batch is their sum
+    settings.update(devices=devices, global_batch_size=settings["batch_size"] * devices)
     validated = bool(hist.get("validated", True))
     if not validated:  # fit ran without early stopping: the patience given was not in effect
         settings["patience"] = 0
@@ -905,6 +1059,7 @@ def fit_files(
         **({"guide_gain": record["guide_gain"]} if "guide_gain" in record else {}),
         inputs=record["inputs"],
         history=_recorded_history(hist),
+        **({"command": str(command)} if command is not None else {}),
     )
     return record
 
@@ -925,11 +1080,16 @@ def _recorded_variables(lst: Any, guide: Any, truth: Any, tolerance: Any) -> dic
 def _recorded_history(hist: Mapping[str, Any]) -> dict[str, Any]:
     """The history a checkpoint records: ``validated`` and the best loss under its own name,
     ``best_val_loss`` or, without validation positions, ``best_train_loss`` (a run without
-    them recorded its best training loss as ``best_val_loss``)."""
+    them recorded its best training loss as ``best_val_loss``), ``epochs_run``, ``engine``,
+    and per epoch ``train_loss``, ``val_loss`` (with validation only) and ``epoch_seconds``
+    (docs/models.md promised them; only the best loss was recorded)."""
     validated = bool(hist.get("validated", True))
     best = "best_val_loss" if validated else "best_train_loss"
+    per_epoch = ("train_loss", "val_loss", "epoch_seconds") if validated else (
+        "train_loss", "epoch_seconds")
     return {best: hist["best_val_loss"], "validated": validated,
-            **{k: hist[k] for k in ("epochs_run", "engine")}}
+            **{k: hist[k] for k in ("epochs_run", "engine")},
+            **{k: [float(v) for v in hist[k]] for k in per_epoch if k in hist}}
 
 
 def _recorded_path(path: Any) -> str:
@@ -942,7 +1102,7 @@ def _recorded_path(path: Any) -> str:
 #: fit_cube's and fit's settings a checkpoint of :func:`fit_files` records (as the bundled
 #: checkpoints' ``settings``)
 _RECORDED_SETTINGS = ("arch", "factor", "patch", "psf", "val_fraction", "max_nan_fraction",
-                      "epochs", "lr", "batch_size", "patience", "seed", "augmentation",
+                      "min_valid", "epochs", "lr", "batch_size", "patience", "seed", "augmentation",
                       "input_noise")
 
 

@@ -187,7 +187,8 @@ def degraded_pairs(
         raises).
     min_valid : float
         Smallest valid fraction of a block for its coarse LST to be valid
-        (:func:`~xlstsr.kernels.aggregate.radiometric_mean`).
+        (:func:`~xlstsr.kernels.aggregate.radiometric_mean`; default 1: every pixel). No
+        block that valid in any image raises :class:`~xlstsr.errors.AllNaNError` naming it.
     psf : float, optional
         Width (sigma, in pixels of ``lst``) of a Gaussian point-spread function applied in
         radiance before the radiometric mean (:func:`~xlstsr.kernels.aggregate.gaussian_psf`,
@@ -245,6 +246,17 @@ def degraded_pairs(
     coarse = _by_steps(
         lambda a: radiometric_mean(gaussian_psf(a, float(psf)) if psf else a, factor,
                                    min_valid=min_valid), lst)
+    if not np.isfinite(coarse).any() and np.isfinite(lst).any():
+        # scattered gaps (every other row, QC-masked pixels): make_patches then blamed the
+        # fill value ("lst_coarse holds no valid pixel") of a correctly decoded cube
+        share = float(np.isfinite(lst).mean())
+        raise AllNaNError(
+            f"no {factor} x {factor} block of the LST holds at least {min_valid:.0%} valid "
+            f"pixels (min_valid={min_valid:g}; the LST is {share:.0%} valid, its gaps scattered "
+            "over every block), so the degraded pairs hold no coarse pixel: pass a lower "
+            "min_valid, e.g. min_valid=0.5 (`--min-valid 0.5` of xlstsr train; a coarse pixel "
+            "is then the radiometric mean of the block's valid pixels)"
+        )
     g = None
     if guide is not None:
         guide = _numbers(guide, "guide")

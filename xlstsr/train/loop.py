@@ -941,6 +941,10 @@ def _check_fit_args(model: Any, train: Any, val: Any, *, epochs: Any, batch_size
             check_bool(name, v)
 
 
+#: Trainer options that choose the hardware (a machine without it: a MisconfigurationException)
+_HARDWARE_OPTIONS = ("accelerator", "devices", "num_nodes", "strategy", "precision")
+
+
 def _check_trainer_options(options: dict[str, Any]) -> None:
     """Refuse Trainer options that train nothing (``max_steps=0``, ``max_time`` 0: the
     untrained weights came back without a word) or that Lightning divides by
@@ -1142,7 +1146,9 @@ def fit(
     dict
         ``train_loss``, ``val_loss`` (NaN on epochs without validation) and ``epoch_seconds`` per
         epoch, ``best_val_loss``, ``validated`` (False: no validation patches, the best is the
-        training loss), ``epochs_run``, ``engine`` (``"lightning"``), ``log_dir`` when logging.
+        training loss), ``epochs_run``, ``engine`` (``"lightning"``), ``global_rank`` and
+        ``world_size`` (a run on several devices: Lightning runs the caller's script in one
+        process per device; save and report on rank 0 only), ``log_dir`` when logging.
     """
     _check_fit_args(model, train, val, epochs=epochs, batch_size=batch_size, lr=lr,
                     patience=patience, seed=seed, augmentation=augmentation,
@@ -1272,8 +1278,14 @@ def fit(
             except Exception as err:  # a misspelt option, an accelerator this machine lacks...
                 if not isinstance(err, TypeError) and "Misconfiguration" not in type(err).__name__:
                     raise
+                # the options that choose the hardware where it is about them: all those given
+                # named 'default_root_dir' (fit_files' own) beside the accelerator at fault
+                hardware = {k: trainer_options[k] for k in _HARDWARE_OPTIONS
+                            if k in trainer_options}
+                named = (hardware if hardware and not isinstance(err, TypeError)
+                         else sorted(trainer_options))
                 raise XlstsrError(f"the Lightning Trainer refused trainer_options "
-                                  f"{sorted(trainer_options)} ({type(err).__name__}: {err}); check "
+                                  f"{named} ({type(err).__name__}: {err}); check "
                                   "the option names and values (lightning.Trainer's arguments)") from err
             try:
                 trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
@@ -1297,6 +1309,8 @@ def fit(
     hist: dict[str, Any] = copy.deepcopy(best.hist)
     hist.update(best_val_loss=best.best, validated=has_val, epochs_run=len(hist["train_loss"]),
                 engine="lightning")
+    # the process of a multi-device run (each runs the caller's script): only rank 0 saves
+    hist.update(global_rank=int(trainer.global_rank), world_size=int(trainer.world_size))
     if trainer.logger is not None:
         hist["log_dir"] = trainer.logger.log_dir
     return hist

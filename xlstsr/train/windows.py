@@ -27,6 +27,7 @@ xlstsr.errors.XlstsrError: window positions in two sets (a split by position mus
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,8 @@ __all__ = ["PositionSplit", "split_by_position", "split_positions", "window_samp
 
 #: the sets of a :class:`PositionSplit`, in order
 SETS = ("train", "val", "test", "held_out")
+#: the grid a split's window ids count on (:class:`PositionSplit`'s ``origin``, ``pixel_size``)
+GRID_KEYS = ("origin", "pixel_size")
 
 
 def _ids(values: Iterable[Any], name: str = "positions") -> tuple:
@@ -77,6 +80,12 @@ class PositionSplit:
         :class:`~xlstsr.train.CubeDataModule` count windows of its ``window``): the same ids
         with another window name other ground, so a module refuses a split of another window.
         None: not recorded (ids of any other kind, or a split written by hand).
+    origin, pixel_size : (float, float), optional
+        The grid those window ids count on: x, y of the upper-left window's upper-left pixel
+        centre (CRS units, north-up) and the x, y pixel steps. The same ids on a cube cropped
+        at another origin name other ground (a second run trained on the first run's
+        validation windows): :class:`~xlstsr.train.CubeDataModule` records them and refuses a
+        cube of another grid. None: not recorded (a cube without coordinates, an older split).
     """
 
     train: tuple = ()
@@ -84,6 +93,8 @@ class PositionSplit:
     test: tuple = ()
     held_out: tuple = field(default=())
     window: int | None = None
+    origin: tuple[float, float] | None = None
+    pixel_size: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         for name in SETS:
@@ -92,6 +103,20 @@ class PositionSplit:
             object.__setattr__(self, "window", check_whole(
                 "the split's window", self.window,
                 hint="the side in pixels of the window positions its ids name, e.g. 128"))
+        for key in GRID_KEYS:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            try:
+                pair = tuple(float(v) for v in value)
+            except (TypeError, ValueError):
+                pair = ()
+            if len(pair) != 2 or not all(math.isfinite(v) for v in pair):
+                raise InputTypeError(
+                    f"the split's {key} must be two finite numbers (x, y), got {value!r}: pass "
+                    "the split a run recorded (its as_dict(), a checkpoint's "
+                    "metadata['split']), or drop the key")
+            object.__setattr__(self, key, pair)
         clashes = []
         for i, a in enumerate(SETS):
             for b in SETS[i + 1 :]:
@@ -111,11 +136,14 @@ class PositionSplit:
         return next((s for s in SETS if position in getattr(self, s)), None)
 
     def as_dict(self) -> dict[str, Any]:
-        """The split as plain lists (checkpoint metadata, JSON), with its ``window`` when it
-        has one."""
+        """The split as plain lists (checkpoint metadata, JSON), with its ``window``,
+        ``origin`` and ``pixel_size`` when it has them."""
         out: dict[str, Any] = {s: list(getattr(self, s)) for s in SETS}
         if self.window is not None:
             out["window"] = self.window
+        for key in GRID_KEYS:
+            if getattr(self, key) is not None:
+                out[key] = list(getattr(self, key))
         return out
 
     @classmethod
@@ -136,10 +164,11 @@ class PositionSplit:
         # "by" and "window" describe the split in a checkpoint's metadata (fit_files); the
         # window is kept: dropped, a split of 64-px windows was applied to 128-px ones, whose
         # ids name other ground (the first run's validation ground went to training)
-        unknown = sorted(str(k) for k in d if k not in (*SETS, "by", "window"))
+        unknown = sorted(str(k) for k in d if k not in (*SETS, "by", "window", *GRID_KEYS))
         if unknown:  # a misspelt "trian" dropped its positions silently
             raise XlstsrError(f"unknown set(s) {unknown} in the split; the sets are {SETS}")
-        return cls(**{s: tuple(d.get(s, ()) or ()) for s in SETS}, window=d.get("window"))
+        return cls(**{s: tuple(d.get(s, ()) or ()) for s in SETS}, window=d.get("window"),
+                   **{k: d.get(k) for k in GRID_KEYS})
 
 
 def split_positions(
