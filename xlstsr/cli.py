@@ -375,7 +375,12 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
             # a guide: the file's own flag only
             has = re.search(r"it has \[([^\]]*)\]", str(err))
             names_ = re.findall(r"'([^']+)'", has.group(1)) if has else []
-            if role == "guide":  # not an LST's name as the guide's example
+            # the library's own example first (an LST-looking variable for the LST, the NDVI
+            # for a guide); the first listed was the example, an NDVI refused as the LST
+            ex = re.search(r"`[^`]*variable='([^']+)'\)`", str(err))
+            if ex and ex.group(1) in names_:
+                names_.insert(0, names_.pop(names_.index(ex.group(1))))
+            elif role == "guide":  # not an LST's name as the guide's example
                 names_ = [n for n in names_ if not re.search(r"lst|temp", n, re.I)] or names_
             text = re.sub(r"\s*Name it, e\.g\. `[^`]*` or `variable=` of the function\.", "",
                           str(err))
@@ -1511,6 +1516,9 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
                    "and degraded_disr (default: none: radiometric block means)")
     t.add_argument("--max-nan-fraction", type=float, default=0.5,
                    help="largest NaN share of a patch's input (and truth) for it to be used")
+    t.add_argument("--min-valid", type=float, default=1.0,
+                   help="smallest valid share of a factor x factor block for its degraded pixel "
+                   "to be valid (--mode sisr, degraded_disr; e.g. 0.5 for scattered gaps)")
     t.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="how far back a guide date may lie from an LST date, e.g. 15D for "
                    "16-day composites labelled by their first day (default: equal dates only)")
@@ -1562,7 +1570,14 @@ def _devices(text: str) -> int | str | list[int]:
     return value
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+#: Lightning's advice, on a resume without a ModelCheckpoint, to add one in Python
+_RESUME_CALLBACKS = r"Be aware that when using `ckpt_path`, callbacks used to create the checkpoint"
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
+           argv: list[str] | None = None) -> int:
+    import shlex
+
     from xlstsr.train import fit_files
 
     _no_stream(args.lst, args.guide, args.truth, args.out)
@@ -1571,6 +1586,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.truth and args.mode != "supervised":  # the truth was left unused without a word
         parser.error(f"--truth is the target of --mode supervised; --mode {args.mode} trains on "
                      "degraded pairs and would not use it: add --mode supervised, or drop --truth")
+    if args.min_valid != 1 and args.mode in ("sif", "supervised"):  # unused, yet recorded
+        parser.error(f"--min-valid sets the valid blocks of the degraded pairs of --mode sisr and "
+                     f"degraded_disr; --mode {args.mode} trains on the LST at its own scale and "
+                     "would not use it: drop --min-valid (--max-nan-fraction keeps patches with "
+                     "gaps)")
     if args.psf and args.mode in ("sif", "supervised"):  # unused, yet recorded (0: no blur)
         parser.error(f"--psf blurs the degraded pairs of --mode sisr and degraded_disr; --mode "
                      f"{args.mode} trains on the LST at its own scale and would not use it: drop "
@@ -1633,31 +1653,49 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         ckpt = ModelCheckpoint(dirpath=Path(args.log_dir) / "checkpoints", save_last=True)
         callbacks.append(ckpt)
     try:
-        rec = fit_files(
-            args.lst, args.out, variable=args.variable, guide=args.guide,
-            guide_variable=args.guide_variable, truth=args.truth,
-            truth_variable=args.truth_variable, mode=args.mode, arch=args.arch,
-            factor=args.factor, patch=args.patch, window=args.window, psf=args.psf,
-            max_nan_fraction=args.max_nan_fraction,
-            guide_time_tolerance=args.guide_time_tolerance, val_fraction=args.val_fraction,
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-            seed=args.seed, progress=args.progress, logger=args.logger, log_dir=args.log_dir,
-            callbacks=callbacks, ckpt_path=args.resume, trainer_options=trainer,
-            declare={"units": args.units, "_FillValue": args.nodata, "scale_factor": args.scale,
-                     "add_offset": args.offset},
-            truth_declare={"units": args.truth_units, "_FillValue": args.truth_nodata,
-                           "scale_factor": args.truth_scale, "add_offset": args.truth_offset},
-            guide_declare={"_FillValue": args.guide_nodata, "scale_factor": args.guide_scale},
-        )
+        with warnings.catch_warnings():
+            # Lightning asks a resume without a ModelCheckpoint for one in Python: said below in
+            # this command's words (--save-checkpoints)
+            warnings.filterwarnings("ignore", message=_RESUME_CALLBACKS)
+            rec = fit_files(
+                args.lst, args.out, variable=args.variable, guide=args.guide,
+                guide_variable=args.guide_variable, truth=args.truth,
+                truth_variable=args.truth_variable, mode=args.mode, arch=args.arch,
+                factor=args.factor, patch=args.patch, window=args.window, psf=args.psf,
+                max_nan_fraction=args.max_nan_fraction, min_valid=args.min_valid,
+                guide_time_tolerance=args.guide_time_tolerance, val_fraction=args.val_fraction,
+                epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                seed=args.seed, progress=args.progress, logger=args.logger, log_dir=args.log_dir,
+                callbacks=callbacks, ckpt_path=args.resume, trainer_options=trainer,
+                declare={"units": args.units, "_FillValue": args.nodata, "scale_factor": args.scale,
+                         "add_offset": args.offset},
+                truth_declare={"units": args.truth_units, "_FillValue": args.truth_nodata,
+                               "scale_factor": args.truth_scale, "add_offset": args.truth_offset},
+                guide_declare={"_FillValue": args.guide_nodata, "scale_factor": args.guide_scale},
+                command=shlex.join(["xlstsr", *(sys.argv[1:] if argv is None else argv)]),
+            )
     except KeyboardInterrupt as err:  # Ctrl-C: fit stopped the Trainer, nothing was written
         print(f"xlstsr: interrupted: {err}", file=sys.stderr)
         return 130
     except MisconfigurationException as err:  # accelerator, devices, precision on this machine
         raise UsageError(f"{err} (check --accelerator, --devices, --precision)") from None
     except ValueError as err:  # settings the data or a resumed checkpoint cannot take
+        if isinstance(err.__cause__, MisconfigurationException):  # fit wrapped it (in Python)
+            given = " ".join(f"{flag} {value}" for flag, value in (
+                ("--accelerator", args.accelerator), ("--devices", args.devices),
+                ("--precision", args.precision)) if value is not None)
+            raise UsageError(f"the Lightning Trainer refused {given} on this machine "
+                             f"({type(err.__cause__).__name__}: {err.__cause__}) (check "
+                             "--accelerator, --devices, --precision)") from None
         more = (" (the scale applied here is --scale's: drop it)"
                 if args.scale is not None and "applied them a second time" in str(err) else "")
         raise UsageError(_train_hints(str(err), _typed_values(args)) + more) from None
+    if rec["path"] is None:  # another process of a run on several devices: rank 0 reports
+        return 0
+    if args.resume and not args.save_checkpoints:
+        print("xlstsr: warning: --resume without --save-checkpoints: this run wrote no "
+              "checkpoint to resume from (only --out); add --save-checkpoints to keep writing "
+              "checkpoints", file=sys.stderr)
     hist = rec["history"]
     which = "validation" if hist.get("validated", True) else "training (no validation position)"
     more = f"; logs in {hist['log_dir']}" if "log_dir" in hist else ""
@@ -2019,7 +2057,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.command == "train":
                 try:
-                    return _train(args, args.train_parser)
+                    return _train(args, args.train_parser, argv)
                 except _user_errors() as err:
                     if isinstance(err, ImportError) and _missing_dependency(err):
                         return _fail(str(_missing_dependency(err)))

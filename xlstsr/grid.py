@@ -1256,6 +1256,21 @@ def align_guide(
     return out
 
 
+def _reproject_block(a: np.ndarray, dims: tuple, sy: np.ndarray, sx: np.ndarray, crs: Any,
+                     transform: Affine, dst_crs: Any, shape: tuple[int, int],
+                     dst_transform: Affine, resampling: Resampling) -> np.ndarray:
+    """One block of :func:`_reproject_lazy`: whole images ``a`` on the source grid (``sy``,
+    ``sx``, ``crs``, ``transform``) reprojected onto the target grid. At module level: a task
+    names it by reference, so a worker process imports this module, and rioxarray with it."""
+    gy, gx = dims[-2:]
+    d = xr.DataArray(a, dims=dims, coords={gy: sy, gx: sx})
+    d = d.rio.write_crs(crs).rio.write_transform(transform)
+    d = d.rio.write_nodata(np.nan, encoded=False)
+    return d.rio.reproject(
+        dst_crs, shape=shape, transform=dst_transform, resampling=resampling, nodata=np.nan
+    ).values
+
+
 def _reproject_lazy(
     src: xr.DataArray, template: xr.DataArray, resampling: Resampling, ly: str, lx: str
 ) -> xr.DataArray:
@@ -1275,16 +1290,13 @@ def _reproject_lazy(
     ny, nx = template.sizes[ly], template.sizes[lx]
     dst_crs, dst_transform = template.rio.crs, template.rio.transform()
 
-    def _block(a: np.ndarray) -> np.ndarray:
-        d = xr.DataArray(a, dims=(*lead, gy, gx), coords={gy: sy, gx: sx})
-        d = d.rio.write_crs(crs).rio.write_transform(transform)
-        d = d.rio.write_nodata(np.nan, encoded=False)
-        return d.rio.reproject(
-            dst_crs, shape=(ny, nx), transform=dst_transform, resampling=resampling, nodata=np.nan
-        ).values
-
+    # a module-level task function (a closure was shipped by value: a worker process that never
+    # imported xlstsr, a fresh dask.distributed worker or scheduler='processes', had no `.rio`
+    # and raised AttributeError); by reference, the worker imports xlstsr.grid and rioxarray
     out = data.map_blocks(
-        _block, chunks=(*data.chunks[:-2], (ny,), (nx,)), dtype=np.float32,
+        _reproject_block, dims=(*lead, gy, gx), sy=sy, sx=sx, crs=crs, transform=transform,
+        dst_crs=dst_crs, shape=(ny, nx), dst_transform=dst_transform, resampling=resampling,
+        chunks=(*data.chunks[:-2], (ny,), (nx,)), dtype=np.float32,
         meta=np.empty((0,) * data.ndim, np.float32),
     )
     # the leading dims' coordinates and the coordinates along them or none (a band's scalar
@@ -1295,7 +1307,9 @@ def _reproject_lazy(
     coords = {k: v.variable for k, v in src.coords.items()
               if k != grid_mapping and set(v.dims) <= set(lead)}
     coords |= {d: (d, template[d].values, template[d].attrs) for d in (ly, lx)}
-    res = xr.DataArray(out, dims=(*lead, ly, lx), coords=coords, attrs=src.attrs)
+    # its name kept, as reproject_match keeps it (the dask key was taken for it)
+    res = xr.DataArray(out, dims=(*lead, ly, lx), coords=coords, attrs=src.attrs,
+                       name=src.name)
     res = res.rio.write_crs(dst_crs).rio.write_transform(dst_transform)
     return res.rio.write_nodata(np.nan, encoded=False)
 

@@ -335,6 +335,21 @@ def _duration_text(td: Any) -> str:
     return " ".join(words[:2]) if words else "0 seconds"
 
 
+def _tolerance_text(gap: Any) -> Any:
+    """The shortest tolerance of whole days (whole hours under a day) that covers ``gap``, as
+    ``guide_time_tolerance`` takes it ('31D'); a number as it is (numeric labels)."""
+    if isinstance(gap, (int, float, np.integer, np.floating)) and not isinstance(
+            gap, np.timedelta64):
+        return gap.item() if isinstance(gap, np.generic) else gap
+    import pandas as pd
+
+    td = pd.Timedelta(gap)
+    day, hour = pd.Timedelta(1, "D"), pd.Timedelta(1, "h")
+    if td >= day:
+        return f"{-(-td // day)}D"
+    return f"{max(1, -(-td // hour))}h"
+
+
 def _by_day(lv: np.ndarray, gv: np.ndarray) -> bool:
     """Whether LST labels are dates (all at midnight: daily products, open_modis) and the guide's
     are times of day, at most one per calendar day (open_stac labels a MOD13A2 composite 10:30
@@ -362,6 +377,53 @@ def _label_kind(v: np.ndarray) -> str:
     if hasattr(first, "calendar") or isinstance(first, (datetime.date, np.datetime64)):
         return "dates"  # cftime, tz-aware pandas Timestamps, datetime objects
     return "text" if isinstance(first, str) else "objects"
+
+
+#: largest lazy guide whose all-NaN steps :func:`_skip_empty_shared_steps` reads to find them
+EMPTY_STEP_SCAN_BYTES = 256 * 1024**2
+
+
+def _skip_empty_shared_steps(guide: xr.DataArray, dim: str, tol: Any) -> xr.DataArray:
+    """A guide with the LST's own ``dim`` labels and a tolerance given: each step of it that is
+    all-NaN takes the latest step at most ``tol`` earlier that holds data (kept where none
+    does). An LST and a 16-day NDVI merged into one Dataset (``xr.merge``, which shares their
+    time dim) hold an all-NaN NDVI step at each LST date: matched by equal label, the tolerance
+    did nothing and those dates were upscaled without the guide, with a warning blaming clouds.
+    An in-memory or small guide is scanned; a larger lazy one is not read for it: refused,
+    naming ``dropna`` (the guide's own dates only)."""
+    gv = np.asarray(guide[dim].values)
+    ordered = (np.issubdtype(gv.dtype, np.datetime64) or np.issubdtype(gv.dtype, np.number)
+               or calendar(gv) is not None)
+    if not ordered or guide.sizes[dim] < 2:
+        return guide
+    if calendar(gv) is not None:  # cftime dates subtract into timedeltas
+        tol = tol.astype("timedelta64[us]").item()
+    name = (guide.name if isinstance(guide.name, str) and guide.name.isidentifier()
+            else "ndvi")  # the variable's name where it was kept (not a dask key)
+    if isinstance(guide.variable.data, dsa.Array) and guide.nbytes > EMPTY_STEP_SCAN_BYTES:
+        raise GuideTimeError(
+            f"the guide has the LST's own '{dim}' labels (one Dataset's, e.g. after xr.merge), "
+            f"so guide_time_tolerance takes the guide step of each LST date, which a merge "
+            f"leaves all-NaN where the guide has no data; the guide ({guide.nbytes / 1024**3:.1f} "
+            f"GiB, lazy) is not read to find such steps: pass the guide without them, e.g. "
+            f"`guide=ds[{name!r}].dropna('{dim}', how='all')`, or drop guide_time_tolerance if "
+            "the guide has data at every LST date."
+        )
+    other = [d for d in guide.dims if d != dim]
+    held = np.asarray(guide.notnull().any(other).values) if other else np.asarray(
+        guide.notnull().values)
+    if held.all() or not held.any():
+        return guide
+    idx = np.arange(gv.size)
+    order = np.argsort(gv, kind="stable")
+    full = order[held[order]]  # the steps with data, by label
+    pos = np.searchsorted(gv[full], gv[~held], side="right") - 1  # latest with data <= t
+    for i, p in zip(np.flatnonzero(~held), pos):
+        if p >= 0 and gv[i] - gv[full[p]] <= tol:
+            idx[i] = full[p]
+    if (idx == np.arange(gv.size)).all():
+        return guide
+    return guide.isel({dim: idx}).assign_coords({dim: guide[dim].values})
 
 
 def match_steps(
@@ -444,7 +506,9 @@ def match_steps(
             f"`guide.groupby('{dim}').mean()`)."
         )
     if lv.shape == gv.shape and np.array_equal(lv, gv):
-        return guide
+        # one Dataset's labels (an xr.merge of a daily LST and a 16-day NDVI): the guide is
+        # all-NaN at the LST's own dates, which the tolerance then skips
+        return guide if tol is None else _skip_empty_shared_steps(guide, dim, tol)
     ordered = np.issubdtype(lv.dtype, np.datetime64) or np.issubdtype(lv.dtype, np.number)
     lk, gk = _label_kind(lv), _label_kind(gv)
     if lk != gk and "dates" in (lk, gk):  # '2020-01-01' never equals a datetime64 label
@@ -533,11 +597,19 @@ def match_steps(
             first, p = missing[0], pos[missing[0]]
             read = f" guide_time_tolerance={tolerance!r} was read as {_duration_text(tol)}"
             if p >= 0:
+                # the tolerance that reaches every such step's latest guide step (the example
+                # was '15D', the value a user of 16-day composites had given)
+                gaps = [lv[i] - gs[pos[i]] for i in missing if pos[i] >= 0]
+                longer = _tolerance_text(max(gaps))
+                shown_all = ", ".join(repr(fmt(lv[i])) for i in missing[:6])
+                drop = (f"`lst.drop_sel({dim}=[{shown_all}])`" if len(missing) <= 6 else
+                        f"drop the {len(missing)} dates: `lst.drop_sel({dim}=dates)`")
                 hint = (f"{read}; the latest guide step before {fmt(lv[first])} is "
-                        f"{_duration_text(lv[first] - gs[p])} earlier: give a longer duration "
-                        "(e.g. '15D' for 16-day composites labelled by their first day) or a "
-                        f"guide with steps on these dates, or `guide.squeeze('{dim}', "
-                        "drop=True)` to use one guide for every step.")
+                        f"{_duration_text(lv[first] - gs[p])} earlier: "
+                        f"give a duration that reaches it, `guide_time_tolerance={longer!r}` "
+                        f"(`--guide-time-tolerance {longer}` on the command line; these dates "
+                        "then take that older guide step), or select the LST dates the guide "
+                        f"covers ({drop}), or give a guide with steps on these dates.")
             else:
                 hint = (f"{read}, but the guide begins after {fmt(lv[first])}: give a guide "
                         "that covers these dates, or select the LST's dates it covers "
@@ -628,10 +700,18 @@ def _match_lead(
                 continue
             lst_time = [str(x) for x in lead if _is_time_like(lst, x)]
             if lst_time:  # the same axis under two names
+                t = lst_time[0]
+                # one Dataset cannot rename one variable's dim onto another's: the guide as a
+                # DataArray (an xr.merge onto one dim leaves it all-NaN at the LST's dates)
+                name = (g.name if isinstance(g.name, str) and g.name.isidentifier()
+                        else "ndvi")  # its variable's name where kept (not a dask key)
                 raise GuideTimeError(
-                    f"the guide's time dim is '{d}' and the LST's '{lst_time[0]}': give them one "
-                    f"name (`guide.rename({{'{d}': '{lst_time[0]}'}})`) so that their steps are "
-                    "matched by label."
+                    f"the guide's time dim is '{d}' and the LST's '{t}': give them one "
+                    f"name (`guide.rename({{'{d}': '{t}'}})`) so that their steps are "
+                    f"matched by label; for a guide variable of the LST's Dataset, pass it "
+                    f"renamed: `guide=ds[{name!r}].rename({{'{d}': '{t}'}})` (merged onto one "
+                    f"'{t}' dim instead, keep its own dates: "
+                    f"`guide=ds[{name!r}].dropna('{t}', how='all')`)."
                 )
             if d in lst.coords and lst[d].ndim == 0:  # one image with its date as a label
                 raise GuideTimeError(

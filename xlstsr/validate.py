@@ -948,7 +948,8 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
     ``operation``: the name of the ``ds.lstsr`` method / xlstsr function that asks (``coarsen``,
     ``scaling_stats``...), which the advice runs again with ``variable=``; None: a placeholder
     ``<method>`` (it named ``upscale`` to every caller, and a user who followed it from
-    ``coarsen`` ran a super-resolution instead of the aggregation asked for)."""
+    ``coarsen`` ran a super-resolution instead of the aggregation asked for); a dotted name
+    (``xlstsr.upscale_to_zarr``, a function with no ``ds.lstsr`` method) is advised as it is."""
     names = list(ds.data_vars)
     if variable is not None and not isinstance(variable, Hashable):
         # a list of names raised xarray's bare "unhashable type: 'list'"
@@ -985,12 +986,39 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
             "pass a DataArray."
         )
     # one example in backquotes, then "or `variable=` of the function.": the CLI replaces
-    # that sentence by its own flag
+    # that sentence by its own flag (and takes the example from it)
+    call = (operation if operation and "." in operation  # a function: `xlstsr.upscale_to_zarr`
+            else f"ds.lstsr.{operation or '<method>'}")
     raise VariableNotFoundError(
         f"cannot tell which Dataset variable holds {role}: it has {rasters}. Name it, e.g. "
-        f"`ds.lstsr.{operation or '<method>'}(..., variable={rasters[0]!r})` or `variable=` of "
+        f"`{call}(..., variable={_example_variable(ds, rasters, role)!r})` or `variable=` of "
         "the function."
     )
+
+
+#: names of guide layers (NDVI, reflectances, emissivity...): not offered as an LST's example
+_GUIDE_NAME = re.compile(r"ndvi|evi|savi|ndwi|red|nir|swir|refl|band|emis|albedo|qc|mask",
+                         re.I)
+_LST_NAME = re.compile(r"lst|temp|bt\b|surface_temperature", re.I)
+
+
+def _example_variable(ds: xr.Dataset, rasters: list[Hashable], role: str) -> Hashable:
+    """The variable offered as the example of an ambiguous Dataset's ``variable=``: for the LST
+    one that looks like LST (its name or ``standard_name``), else one not named like a guide
+    layer; for a guide an NDVI (the channel of the shipped models and the usual guide), else
+    one not named like LST. The first variable was offered, which could be the NDVI for the LST
+    (then refused as "not a land surface temperature") or the LST for the guide."""
+    def lst_like(n: Hashable) -> bool:
+        return (ds[n].attrs.get("standard_name") == "surface_temperature"
+                or bool(_LST_NAME.search(str(n))))
+
+    if role == "LST":
+        order = ([n for n in rasters if lst_like(n)]
+                 + [n for n in rasters if not _GUIDE_NAME.search(str(n))])
+    else:
+        order = ([n for n in rasters if "ndvi" in str(n).lower()]
+                 + [n for n in rasters if not lst_like(n)])
+    return (order or rasters)[0]
 
 
 def _attr(da: xr.DataArray, key: str) -> Any:

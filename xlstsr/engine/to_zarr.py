@@ -1230,7 +1230,8 @@ def upscale_to_zarr(
     # the variable's own attributes: the resume fingerprint hashes them as before (a store
     # started before the Dataset's global attributes were carried resumes); those go to
     # upscale and the store's root below
-    lst, guide = select_lst(src, name, guide, dataset_attrs=False)
+    lst, guide = select_lst(src, name, guide, dataset_attrs=False,
+                            operation="xlstsr.upscale_to_zarr")  # no ds.lstsr method
     src_attrs = src.attrs if isinstance(src, xr.Dataset) else {}
     up_kw = {"mask_out_of_range": mask_out_of_range, "scale_correction": scale_correction,
              "guide_offset": guide_offset, "tile": tile}
