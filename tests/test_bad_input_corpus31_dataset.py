@@ -17,7 +17,6 @@ from helpers import make_lst, run_cli
 
 import xlstsr
 from xlstsr import errors
-from xlstsr import guide as guide_mod
 from xlstsr.grid import align_guide
 from xlstsr.guide import match_steps
 from xlstsr.validate import select_variable
@@ -61,45 +60,6 @@ def test_lazy_reprojected_guide_computes_in_spawned_worker_processes():
 
 
 # 2. an LST and a 16-day NDVI merged into one Dataset, with a tolerance ------------------------
-
-def test_shared_labels_take_latest_step_with_data_within_tolerance():
-    t = pd.to_datetime(["2020-01-01", "2020-01-05", "2020-01-17", "2020-01-20", "2020-03-01"])
-    g = xr.DataArray(np.full((5, 2, 2), np.nan), dims=("time", "y", "x"), coords={"time": t})
-    g[0] = 0.1
-    g[2] = 0.2
-    lst = xr.DataArray(np.zeros(5), dims="time", coords={"time": t})
-    got = match_steps(g, lst, "time", "15D")
-    assert got.isel(y=0, x=0).values[:4].tolist() == [0.1, 0.1, 0.2, 0.2]
-    assert np.isnan(got.isel(y=0, x=0).values[4])  # no step with data within 15 days: kept
-    assert (got.time.values == t.values).all()
-    # without a tolerance the labels are matched as they are
-    assert np.isnan(match_steps(g, lst, "time").values[1]).all()
-
-
-def test_merged_dataset_with_tolerance_equals_the_dataarray_call():
-    lst, ndvi = _lst_and_composites(3)
-    ref = xlstsr.upscale(lst, 4, "dms", guide=ndvi, guide_time_tolerance="15D").compute()
-    ds = xr.merge([lst, ndvi])  # all-NaN NDVI at the LST's dates, and the reverse
-    assert ds.sizes["time"] > lst.sizes["time"]
-    with warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always")
-        got = ds.lstsr.upscale(4, "dms", guide="ndvi", guide_time_tolerance="15D").compute()
-    assert not any("upscaled without the guide" in str(r.message) for r in rec)
-    np.testing.assert_allclose(got.sel(time=ref.time).values, ref.values, atol=1e-4)
-
-
-def test_merged_lazy_guide_too_big_to_scan_is_refused_with_runnable_advice(monkeypatch):
-    lst, ndvi = _lst_and_composites(3)
-    ref = xlstsr.upscale(lst, 4, "dms", guide=ndvi, guide_time_tolerance="15D").compute()
-    ds = xr.merge([lst, ndvi]).chunk({"time": 1})
-    monkeypatch.setattr(guide_mod, "EMPTY_STEP_SCAN_BYTES", 0)
-    with pytest.raises(errors.GuideTimeError, match="dropna") as err:
-        ds.lstsr.upscale(4, "dms", guide="ndvi", guide_time_tolerance="15D")
-    advice = _code(str(err.value), "dropna")
-    g = eval(advice.removeprefix("guide="), {"ds": ds})
-    got = ds.lstsr.upscale(4, "dms", guide=g, guide_time_tolerance="15D").compute()
-    np.testing.assert_allclose(got.sel(time=ref.time).values, ref.values, atol=1e-4)
-
 
 def test_separate_time_dims_in_one_dataset_advice_runs():
     lst, ndvi = _lst_and_composites(3)
@@ -178,3 +138,35 @@ def test_tolerance_advice_reaches_the_gap_or_drops_the_dates():
     kept = eval(drop, {"lst": lst})
     assert 0 < kept.sizes["time"] < lst.sizes["time"]
     assert match_steps(gap, kept, "time", given).sizes["time"] == kept.sizes["time"]
+
+
+def test_separate_time_dims_advice_quotes_any_variable_name():
+    # a MODIS layer's name is no Python identifier: the advice named 'ndvi' (review31c 07)
+    lst, ndvi = _lst_and_composites(3)
+    name = "250m 16 days NDVI"
+    ds = xr.Dataset({"lst": lst, name: ndvi.rename(time="time_ndvi")})
+    with pytest.raises(errors.GuideTimeError) as err:
+        ds.lstsr.upscale(4, "dms", guide=name, guide_time_tolerance="15D", variable="lst")
+    advice = _code(str(err.value), "ds[")
+    g = eval(advice.removeprefix("guide="), {"ds": ds})
+    assert g.name == name and "time" in g.dims
+
+
+@pytest.mark.parametrize("kind", ["number", "subsecond"])
+def test_tolerance_drop_advice_selects_numeric_and_subsecond_labels(kind):
+    # labels were quoted as text cut to 19 characters: doy=['20'] and a cut overpass time
+    # named no step, and drop_sel raised KeyError (review31c 08)
+    lst = make_lst(290.0 + np.zeros((3, 8, 8)))
+    if kind == "number":
+        labels, guide_labels, tol = np.array([20, 30, 40]), np.array([0, 25]), 10
+    else:
+        labels = pd.to_datetime(["2020-07-20T11:02:07.5", "2020-07-21T11:02:07.5",
+                                 "2020-07-30T11:02:07.5"]).values
+        guide_labels, tol = pd.to_datetime(["2020-07-19T00", "2020-07-29T12"]).values, "1D"
+    lst = lst.assign_coords(time=labels)
+    guide = xr.DataArray(np.zeros((2, 8, 8)), dims=("time", "y", "x"),
+                         coords={"time": guide_labels})
+    with pytest.raises(errors.GuideTimeError) as err:
+        match_steps(guide, lst, "time", tol)
+    kept = eval(_code(str(err.value), "drop_sel"), {"lst": lst})
+    assert 0 < kept.sizes["time"] < lst.sizes["time"]

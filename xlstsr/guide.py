@@ -379,51 +379,14 @@ def _label_kind(v: np.ndarray) -> str:
     return "text" if isinstance(first, str) else "objects"
 
 
-#: largest lazy guide whose all-NaN steps :func:`_skip_empty_shared_steps` reads to find them
-EMPTY_STEP_SCAN_BYTES = 256 * 1024**2
-
-
-def _skip_empty_shared_steps(guide: xr.DataArray, dim: str, tol: Any) -> xr.DataArray:
-    """A guide with the LST's own ``dim`` labels and a tolerance given: each step of it that is
-    all-NaN takes the latest step at most ``tol`` earlier that holds data (kept where none
-    does). An LST and a 16-day NDVI merged into one Dataset (``xr.merge``, which shares their
-    time dim) hold an all-NaN NDVI step at each LST date: matched by equal label, the tolerance
-    did nothing and those dates were upscaled without the guide, with a warning blaming clouds.
-    An in-memory or small guide is scanned; a larger lazy one is not read for it: refused,
-    naming ``dropna`` (the guide's own dates only)."""
-    gv = np.asarray(guide[dim].values)
-    ordered = (np.issubdtype(gv.dtype, np.datetime64) or np.issubdtype(gv.dtype, np.number)
-               or calendar(gv) is not None)
-    if not ordered or guide.sizes[dim] < 2:
-        return guide
-    if calendar(gv) is not None:  # cftime dates subtract into timedeltas
-        tol = tol.astype("timedelta64[us]").item()
-    name = (guide.name if isinstance(guide.name, str) and guide.name.isidentifier()
-            else "ndvi")  # the variable's name where it was kept (not a dask key)
-    if isinstance(guide.variable.data, dsa.Array) and guide.nbytes > EMPTY_STEP_SCAN_BYTES:
-        raise GuideTimeError(
-            f"the guide has the LST's own '{dim}' labels (one Dataset's, e.g. after xr.merge), "
-            f"so guide_time_tolerance takes the guide step of each LST date, which a merge "
-            f"leaves all-NaN where the guide has no data; the guide ({guide.nbytes / 1024**3:.1f} "
-            f"GiB, lazy) is not read to find such steps: pass the guide without them, e.g. "
-            f"`guide=ds[{name!r}].dropna('{dim}', how='all')`, or drop guide_time_tolerance if "
-            "the guide has data at every LST date."
-        )
-    other = [d for d in guide.dims if d != dim]
-    held = np.asarray(guide.notnull().any(other).values) if other else np.asarray(
-        guide.notnull().values)
-    if held.all() or not held.any():
-        return guide
-    idx = np.arange(gv.size)
-    order = np.argsort(gv, kind="stable")
-    full = order[held[order]]  # the steps with data, by label
-    pos = np.searchsorted(gv[full], gv[~held], side="right") - 1  # latest with data <= t
-    for i, p in zip(np.flatnonzero(~held), pos):
-        if p >= 0 and gv[i] - gv[full[p]] <= tol:
-            idx[i] = full[p]
-    if (idx == np.arange(gv.size)).all():
-        return guide
-    return guide.isel({dim: idx}).assign_coords({dim: guide[dim].values})
+def _label_value(v: Any) -> Any:
+    """A step label as advice code selects it (``drop_sel``): a date in full ISO text (cut to
+    seconds, a sub-second overpass time named no step), a number as a number."""
+    if isinstance(v, np.datetime64):
+        return str(np.datetime_as_string(v))
+    if isinstance(v, np.generic):
+        return v.item()
+    return v if isinstance(v, (int, float)) else str(v)
 
 
 def match_steps(
@@ -506,9 +469,10 @@ def match_steps(
             f"`guide.groupby('{dim}').mean()`)."
         )
     if lv.shape == gv.shape and np.array_equal(lv, gv):
-        # one Dataset's labels (an xr.merge of a daily LST and a 16-day NDVI): the guide is
-        # all-NaN at the LST's own dates, which the tolerance then skips
-        return guide if tol is None else _skip_empty_shared_steps(guide, dim, tol)
+        # equal labels are matched as they are, without reading the guide: one merged into
+        # the LST's Dataset (xr.merge) is all-NaN at the LST's dates, and the docs say to pass
+        # it without those steps (guide=ds.ndvi.dropna('time', how='all'))
+        return guide
     ordered = np.issubdtype(lv.dtype, np.datetime64) or np.issubdtype(lv.dtype, np.number)
     lk, gk = _label_kind(lv), _label_kind(gv)
     if lk != gk and "dates" in (lk, gk):  # '2020-01-01' never equals a datetime64 label
@@ -601,7 +565,7 @@ def match_steps(
                 # was '15D', the value a user of 16-day composites had given)
                 gaps = [lv[i] - gs[pos[i]] for i in missing if pos[i] >= 0]
                 longer = _tolerance_text(max(gaps))
-                shown_all = ", ".join(repr(fmt(lv[i])) for i in missing[:6])
+                shown_all = ", ".join(repr(_label_value(lv[i])) for i in missing[:6])
                 drop = (f"`lst.drop_sel({dim}=[{shown_all}])`" if len(missing) <= 6 else
                         f"drop the {len(missing)} dates: `lst.drop_sel({dim}=dates)`")
                 hint = (f"{read}; the latest guide step before {fmt(lv[first])} is "
@@ -703,8 +667,7 @@ def _match_lead(
                 t = lst_time[0]
                 # one Dataset cannot rename one variable's dim onto another's: the guide as a
                 # DataArray (an xr.merge onto one dim leaves it all-NaN at the LST's dates)
-                name = (g.name if isinstance(g.name, str) and g.name.isidentifier()
-                        else "ndvi")  # its variable's name where kept (not a dask key)
+                name = g.name if isinstance(g.name, str) else "ndvi"  # its variable's
                 raise GuideTimeError(
                     f"the guide's time dim is '{d}' and the LST's '{t}': give them one "
                     f"name (`guide.rename({{'{d}': '{t}'}})`) so that their steps are "

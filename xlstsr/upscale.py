@@ -122,7 +122,10 @@ def upscale(
         ``"15D"`` takes, for each LST date, the latest guide step at most that long before it
         (a 16-day composite labelled by the first day of its period covers that day and the 15
         after it: :func:`xlstsr.guide.match_steps`). A guide time dim the LST
-        lacks is refused (:class:`~xlstsr.errors.GuideTimeError`), not made into bands.
+        lacks is refused (:class:`~xlstsr.errors.GuideTimeError`), not made into bands. An
+        equal label is always the match: a composite merged into the LST's Dataset
+        (``xr.merge``) is all-NaN at the LST's own dates, so pass it without those steps,
+        ``guide=ds["ndvi"].dropna("time", how="all")``, for the tolerance to reach its dates.
     output_check : bool
         Refuse an output that is not physical (:func:`xlstsr.validate.check_output`, default);
         False returns whatever the method produced (to debug a model).

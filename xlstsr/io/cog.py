@@ -58,7 +58,8 @@ def open_cog(
         Values of the ``time`` coordinate, one per path (default: the labels :func:`to_cogs`
         or ``xlstsr upscale ... out.tif`` wrote in the files' tags; else the dates of
         MODIS-style names, ``.AYYYYDDD.``, the series then put in date order; else 0, 1, ...;
-        one such file alone gets its date as a scalar ``time`` coordinate; the files of a
+        one such file alone has none (its date: ``[path]``, a list of one, or
+        :func:`xlstsr.io.modis.granule_time`); the files of a
         stacked cube whose dates repeat, day and night, come back stacked as written, e.g.
         ``(t, y, x)`` with the levels ``time`` and ``overpass``). Without ``times``,
         files of different MODIS layers (``LST_Day_1km`` and ``LST_Night_1km``, by name or
@@ -120,16 +121,9 @@ def open_cog(
         # a single file with times= lost them without a word: a cube of one time step
         return open_cog([path], chunks, times=times, masked=masked, band=band)
     if isinstance(path, (str, os.PathLike)):
-        da = _open_file(path, chunks, masked, band)
-        if "time" not in da.coords and not {"time", "band"} & set(map(str, da.dims)):
-            # a MODIS-named file alone (.A2020011.) is dated as in a list of them, and as
-            # open_modis dates one granule: a scalar time coordinate (it had none)
-            from .modis import granule_time
-
-            when = granule_time(os.fspath(path))
-            if when is not None:
-                da = da.assign_coords(time=when)
-        return da
+        # a MODIS-named file alone is not dated by its name: a scalar date made an LST and a
+        # guide layer of another date conflict in one Dataset (xr.merge's MergeError)
+        return _open_file(path, chunks, masked, band)
     paths = list(path)
     if isinstance(times, (str, bytes)) or (times is not None and not hasattr(times, "__iter__")):
         raise XlstsrError(f"times must be a list with one time per path, got {times!r}; e.g. "
@@ -188,8 +182,8 @@ def open_cog(
 
 def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> xr.DataArray:
     """One GeoTIFF as :func:`open_cog` opens it, dated only by its own tags or band
-    descriptions (open_cog dates a MODIS-named file alone by its name; a list of them is dated
-    by their names together, in date order)."""
+    descriptions (a list of MODIS-named files is dated by their names together, in date
+    order)."""
     local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
     if local:  # GDAL does not expand "~"; a dask worker elsewhere reads absolute paths
         path = absolute_path(path)

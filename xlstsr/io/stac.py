@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -924,7 +925,7 @@ def _check_odc_keywords(kwargs: dict[str, Any], items: Sequence[Any] = (),
         + ("Choose the area with bbox=(minx, miny, maxx, maxy) in the output CRS's units, or "
            "lon=(min, max), lat=(min, max) in degrees, and the pixel size with resolution=. "
            if area else "")
-        + (_date_advice(kwargs[dated[0]]) if dated else "")
+        + (_date_advice(dated[0], kwargs[dated[0]]) if dated else "")
     ).rstrip())
 
 
@@ -937,49 +938,47 @@ _DATE_KEYWORDS = frozenset({
 _DAY_TEXT = r"\d{4}(-\d{2}(-\d{2})?)?"
 
 
-def _date_bounds(value: Any) -> tuple[Any, Any] | None:
-    """The first and last date of a date keyword's value as text (None: open), from
-    ``'2020-04'``, ``'2020-04-01/2020-04-30'`` (STAC's interval, ``..`` open), a pair or one
-    date; None when it is none of these."""
+def _date_bounds(key: str, value: Any) -> tuple[Any, Any] | None:
+    """The first and last date a date keyword asks for, as ``.sel(time=slice(...))`` takes
+    them (None: open): from ``'2020-04'`` (a day, month or year: kept as text, which selects
+    all of it), STAC's ``'2020-06-01T00:00:00Z/2020-08-31T23:59:59Z'`` (``..`` open; zoned
+    times in naive UTC, as open_stac's time labels are), a pair, one date; ``start*`` keywords
+    open at the end, ``end*`` ones at the start. None when the value is none of these."""
     import pandas as pd
 
-    def text(v: Any) -> Any:
+    def bound(v: Any) -> Any:
         if v is None or (isinstance(v, str) and v.strip() in ("", "..")):
             return None
-        if isinstance(v, str):
+        if isinstance(v, str) and re.fullmatch(_DAY_TEXT, v.strip()):
             return v.strip()
-        ts = pd.Timestamp(v)  # a zone-aware date in UTC, as open_stac's times are
+        ts = pd.Timestamp(v.strip() if isinstance(v, str) else v)
         return (ts.tz_convert(None) if ts.tzinfo else ts).isoformat()
 
+    key = str(key).lower()
     try:
-        if isinstance(value, str):
-            lo, _, hi = value.partition("/") if "/" in value else (value, "", value)
-            return text(lo), text(hi)
-        if isinstance(value, (tuple, list)) and len(value) == 2:
-            return text(value[0]), text(value[1])
-        return text(value), text(value)
+        if isinstance(value, str) and "/" in value:
+            lo, hi = value.split("/", 1)
+        elif isinstance(value, (tuple, list)) and len(value) == 2:
+            lo, hi = value
+        elif key.startswith("start"):
+            lo, hi = value, None
+        elif key.startswith("end"):
+            lo, hi = None, value
+        else:
+            lo = hi = value
+        return bound(lo), bound(hi)
     except (TypeError, ValueError):
         return None
 
 
-def _date_advice(value: Any) -> str:
-    """How to keep only some dates, with the dates of ``value`` where it gives them."""
-    import re
-
-    bounds = _date_bounds(value)
-    lo, hi = bounds if bounds is not None and bounds != (None, None) else ("2020-04-01",
-                                                                           "2020-04-30")
-    day = (isinstance(lo, str) and isinstance(hi, str) and len(lo) == len(hi)
-           and re.fullmatch(_DAY_TEXT, lo) and re.fullmatch(_DAY_TEXT, hi))
-    if day:  # '2020-04' <= '2020-04-05'[:7] <= '2020-04': compared at the dates' own length
-        keep = f"{lo!r} <= str(i.datetime)[:{len(lo)}] <= {hi!r}"
-    else:  # a time of day or an open end: the example's days
-        keep = "'2020-04-01' <= str(i.datetime)[:10] <= '2020-04-30'"
+def _date_advice(key: str, value: Any) -> str:
+    """How to keep only some dates, with the dates ``key=value`` asks for where they parse."""
+    bounds = _date_bounds(key, value)
+    lo, hi = bounds if bounds is not None else ("2020-04-01", "2020-04-30")
     return (
         "To keep only some dates, select them after loading (lazy: only those dates are "
-        f"read): `open_stac(items, ...).sel(time=slice({lo!r}, {hi!r}))`; or keep the items of "
-        f"{'those' if day else 'some'} dates first, e.g. `items = [i for i in items if {keep}]` "
-        "(a pystac_client search takes `datetime=` itself)."
+        f"read): `open_stac(items, ...).sel(time=slice({lo!r}, {hi!r}))`; or give open_stac "
+        "only the items of those dates (a pystac_client search takes `datetime=` itself)."
     )
 
 
@@ -1142,6 +1141,13 @@ def open_stac(
         raise XlstsrError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
     if engine == "odc":  # odc-stac drops the keywords it does not know without a word
         _check_odc_keywords(kwargs, items, crs)
+    else:  # stackstac.stack raised a bare TypeError for a date keyword
+        dated = [k for k in kwargs if str(k).lower() in _DATE_KEYWORDS]
+        if dated:
+            raise XlstsrError(
+                f"open_stac got {', '.join(k + '=' for k in dated)}: no keyword of open_stac "
+                "or stackstac.stack chooses dates (every date of the items is loaded). "
+                + _date_advice(dated[0], kwargs[dated[0]]))
     bands = [assets] if isinstance(assets, str) else (list(assets) if assets is not None else None)
     # without assets=: the data assets (what odc-stac loads), else every asset
     keys = bands if bands is not None else (sorted({k for it in items for k in _data_assets(it)})
