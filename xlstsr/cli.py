@@ -1306,7 +1306,10 @@ def _to_raster(sr: Any, path: Any) -> None:
     # from the labels: 1e-12 m off, it moved read-back labels ~1e-9 m, and xarray's label
     # joins then dropped rows against the in-memory result or a 250 m file on the same grid
     sr = sr.rio.write_transform(_transform(sr))
-    sr.rio.to_raster(path, driver="COG", compress="DEFLATE", tags=tags, recalc_transform=False)
+    # averaged overviews, as xlstsr.io.to_cogs writes them: GDAL's COG default (cubic) put
+    # overview pixels off their block's mean and NaN over every block a gap touched
+    sr.rio.to_raster(path, driver="COG", compress="DEFLATE", tags=tags, recalc_transform=False,
+                     overview_resampling="AVERAGE")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -1638,6 +1641,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         torch.set_num_threads(args.threads)
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
+    from xlstsr.train.loop import _is_hardware_refusal
+
     trainer: dict = {"accelerator": args.accelerator, "devices": args.devices,
                      "default_root_dir": args.log_dir}
     if args.precision:
@@ -1680,9 +1685,12 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
     except MisconfigurationException as err:  # accelerator, devices, precision on this machine
         raise UsageError(f"{err} (check --accelerator, --devices, --precision)") from None
     except ValueError as err:  # settings the data or a resumed checkpoint cannot take
-        if isinstance(err.__cause__, MisconfigurationException):  # fit wrapped it (in Python)
+        # fit wrapped it (in Python); a TypeError naming --devices' value is such a refusal too
+        if err.__cause__ is not None and _is_hardware_refusal(err.__cause__):
+            devices = (",".join(map(str, args.devices)) if isinstance(args.devices, list)
+                       else args.devices)  # as typed: --devices 0,1, not [0, 1]
             given = " ".join(f"{flag} {value}" for flag, value in (
-                ("--accelerator", args.accelerator), ("--devices", args.devices),
+                ("--accelerator", args.accelerator), ("--devices", devices),
                 ("--precision", args.precision)) if value is not None)
             raise UsageError(f"the Lightning Trainer refused {given} on this machine "
                              f"({type(err.__cause__).__name__}: {err.__cause__}) (check "
@@ -1774,6 +1782,25 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def _upscale_method(text: str) -> str:
+    """``xlstsr upscale --method``: a model file given as the method (``--method m.pt``) met
+    argparse's bare "invalid choice"; it is the deep method's --model (the advice of
+    get_method's, in this command's flags)."""
+    from xlstsr import available_methods
+    from xlstsr.methods.base import _model_file_method
+
+    found = None if text in available_methods() else _model_file_method(text)
+    if found is None:
+        return text  # a method's name, or argparse's "invalid choice" lists them
+    name, guided, exists = found
+    missing = "" if exists else " (no such file yet: check the path)"
+    guide = (" (--method disr --guide GUIDE for a guided model)" if guided is None
+             else " --guide GUIDE" if guided else "")
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is a trained model, not a method name{missing}: give it to a deep method's "
+        f"--model: --method {name} --model {text}{guide}")
 
 
 def _factor(text: str) -> int:
@@ -1873,6 +1900,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("output", help="a .zarr store (streamed, resumable), a .tif (COG) or a .nc")
     u.add_argument("--factor", type=_factor, default=4, help="integer upscaling factor")
     u.add_argument("--method", default="bicubic", choices=available_methods(),
+                   type=_upscale_method,
                    help="super-resolution method (xlstsr.available_methods())")
     u.add_argument("--guide", default=None,
                    help="fine guide (e.g. NDVI at 250 m) for guided methods: .tif, .nc or .zarr")

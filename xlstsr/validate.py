@@ -959,16 +959,25 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
             + (" (a guide of several bands: pass `guide=[ds['a'], ds['b']]`)" if role == "guide"
                else ".")
         )
-    if variable is not None:
-        if variable not in ds.data_vars:
-            raise VariableNotFoundError(
-                f"variable {variable!r} is not in the Dataset; it has {names}."
-            )
-        return ds[variable]
     # rasters only: a CF grid mapping (GDAL's NetCDF writes `sinusoidal`, a 0-d variable) or
     # a scalar holds no pixels; it was offered as the example `variable=`
     rasters = [n for n in names
                if ds[n].ndim >= 2 and "grid_mapping_name" not in ds[n].attrs]
+    # one example in backquotes, then "or `variable=` of the function.": the CLI replaces
+    # that sentence by its own flag (and takes the example from it)
+    call = (operation if operation and "." in operation  # a function: `xlstsr.upscale_to_zarr`
+            else f"ds.lstsr.{operation or '<method>'}")
+    if variable is not None:
+        if variable not in ds.data_vars:
+            # a misspelt name: the example is the role's likely variable (an LST's for the
+            # LST), not the first listed (the CLI advised `--variable NDVI` for the LST)
+            example = (f" Name it, e.g. `{call}(..., variable="
+                       f"{_example_variable(ds, rasters, role)!r})` or `variable=` of the "
+                       "function." if rasters else "")
+            raise VariableNotFoundError(
+                f"variable {variable!r} is not in the Dataset; it has {names}.{example}"
+            )
+        return ds[variable]
     if role == "LST":
         hits = [
             n for n in rasters
@@ -985,10 +994,6 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
             f"variables {names}, dims {dict(ds.sizes)}); check the file or group opened, or "
             "pass a DataArray."
         )
-    # one example in backquotes, then "or `variable=` of the function.": the CLI replaces
-    # that sentence by its own flag (and takes the example from it)
-    call = (operation if operation and "." in operation  # a function: `xlstsr.upscale_to_zarr`
-            else f"ds.lstsr.{operation or '<method>'}")
     raise VariableNotFoundError(
         f"cannot tell which Dataset variable holds {role}: it has {rasters}. Name it, e.g. "
         f"`{call}(..., variable={_example_variable(ds, rasters, role)!r})` or `variable=` of "

@@ -252,28 +252,46 @@ def available_methods() -> list[str]:
 _MODEL_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
-def _model_file_advice(method: str) -> str | None:
-    """Where ``method`` names a model file (an existing file, or a name ending in .pt, .pth,
-    .ckpt): the advice to give it as the deep method's ``model`` option, ``"disr"`` for a
-    guided checkpoint (its metadata's ``n_guide``), else ``"sisr"``. None otherwise."""
+def _model_file_method(method: str) -> tuple[str, bool | None, bool] | None:
+    """Where ``method`` names a model file: ``(deep method, guided, exists)``, the deep method
+    that takes it as its ``model`` option (``"disr"`` for a guided checkpoint, its metadata's
+    ``n_guide``, else ``"sisr"``), whether it is guided (None: not read) and whether the file
+    exists. A model file is a name ending in .pt, .pth or .ckpt, or a file that
+    ``load_checkpoint`` reads (a NetCDF or GeoTIFF given as method is not one). None otherwise.
+    Shared by get_method's advice (Python words) and the CLI's (``--method sisr --model``)."""
     import os
 
     path = os.path.expanduser(method.strip())
-    if not (os.path.isfile(path) or path.lower().endswith(_MODEL_SUFFIXES)):
+    suffixed = path.lower().endswith(_MODEL_SUFFIXES)
+    exists = os.path.isfile(path)
+    if not (exists or suffixed):
         return None
-    name = "sisr"
-    other = " (`method='disr'` for a guided model, with `guide=`)"
-    if os.path.isfile(path):
+    guided: bool | None = None
+    if exists:
         from ..nn.checkpoint import load_checkpoint
 
         try:  # its metadata says whether it takes a guide (read without building the model)
             meta = load_checkpoint(path).get("metadata") or {}
-        except (XlstsrError, OSError, RuntimeError, ValueError, TypeError, KeyError):
+        except (XlstsrError, OSError, RuntimeError, ValueError, TypeError, KeyError,
+                AttributeError):
             meta = None  # not a readable checkpoint: upscale's own loading says why
         if isinstance(meta, dict):
             guided = int(meta.get("n_guide", 0) or 0) > 0
-            name, other = ("disr", " with its `guide=`") if guided else ("sisr", "")
-    missing = "" if os.path.isfile(path) else " (no such file yet: check the path)"
+        elif not suffixed:  # a data file (cube.nc) or any other file: no model to advise
+            return None
+    return ("disr" if guided else "sisr"), guided, exists
+
+
+def _model_file_advice(method: str) -> str | None:
+    """Where ``method`` names a model file (see :func:`_model_file_method`): the advice to give
+    it as the deep method's ``model`` option. None otherwise."""
+    found = _model_file_method(method)
+    if found is None:
+        return None
+    name, guided, exists = found
+    other = (" (`method='disr'` for a guided model, with `guide=`)" if guided is None
+             else " with its `guide=`" if guided else "")
+    missing = "" if exists else " (no such file yet: check the path)"
     return (
         f": a trained model is not a method name but the `model` option of a deep method{missing}"
         f": `upscale(da, factor, method={name!r}, method_options={{'model': {method!r}}})`"

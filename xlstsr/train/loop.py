@@ -44,6 +44,7 @@ import copy
 import logging
 import math
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -943,6 +944,22 @@ def _check_fit_args(model: Any, train: Any, val: Any, *, epochs: Any, batch_size
 
 #: Trainer options that choose the hardware (a machine without it: a MisconfigurationException)
 _HARDWARE_OPTIONS = ("accelerator", "devices", "num_nodes", "strategy", "precision")
+# Lightning refuses some hardware values with a TypeError (``devices="0,1"`` with the CPU
+# accelerator: "`devices` selected with `CPUAccelerator` should be an int > 0."), not a
+# MisconfigurationException; such a TypeError names the option at fault
+_HARDWARE_WORDS = re.compile(r"\b(devices|accelerator|precision|strategy)\b", re.IGNORECASE)
+
+
+def _is_hardware_refusal(err: BaseException) -> bool:
+    """Whether the Lightning Trainer's refusal ``err`` is about the hardware options (accelerator,
+    devices, precision, strategy) rather than a misspelt or mistyped other option: a
+    MisconfigurationException, or a TypeError whose text names one of those options (not
+    "unexpected keyword argument", a misspelt option's)."""
+    if "Misconfiguration" in type(err).__name__:
+        return True
+    text = str(err)
+    return (isinstance(err, TypeError) and "unexpected keyword" not in text
+            and _HARDWARE_WORDS.search(text) is not None)
 
 
 def _check_trainer_options(options: dict[str, Any]) -> None:
@@ -1282,7 +1299,7 @@ def fit(
                 # named 'default_root_dir' (fit_files' own) beside the accelerator at fault
                 hardware = {k: trainer_options[k] for k in _HARDWARE_OPTIONS
                             if k in trainer_options}
-                named = (hardware if hardware and not isinstance(err, TypeError)
+                named = (hardware if hardware and _is_hardware_refusal(err)
                          else sorted(trainer_options))
                 raise XlstsrError(f"the Lightning Trainer refused trainer_options "
                                   f"{named} ({type(err).__name__}: {err}); check "
