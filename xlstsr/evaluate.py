@@ -294,6 +294,47 @@ def _check_scored(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
         )
 
 
+#: share of the reference's otherwise valid pixels that valid_min / valid_max may remove
+#: before :func:`evaluate` warns (a cloud-free Antarctic truth of 215-239 K lost 86 % of its
+#: pixels to the cloud threshold valid_min=230, and its warmest part was scored alone)
+THRESHOLD_DROP_WARN = 0.5
+
+
+def _check_thresholds_kept(ref: xr.DataArray, mask: xr.DataArray, erode: int | None,
+                           valid_min: Any, valid_max: Any) -> None:
+    """Warn when ``valid_min`` / ``valid_max`` (with ``clear``'s erosion around the gaps they
+    make) remove more than :data:`THRESHOLD_DROP_WARN` of the reference pixels that the other
+    masks keep: a cloud threshold on a cold scene drops the scene, not its clouds. In memory
+    (``ref`` and ``mask`` computed) only, as the other checks of the scored pixels."""
+    if valid_min is None and valid_max is None:
+        return
+    lo, hi = PHYSICAL_RANGE_K
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the erosion's own warnings were given with the mask
+        base = reference_mask(ref, erode=erode or 0) & (ref >= lo) & (ref <= hi)
+    total = int(base.sum())
+    kept = int((mask & base).sum())
+    if total == 0 or total - kept <= THRESHOLD_DROP_WARN * total:
+        return
+    v = np.asarray(ref.where(base).values, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        span = f"{np.nanmin(v):.1f}-{np.nanmax(v):.1f} K, median {np.nanmedian(v):.1f} K"
+    bounds = ", ".join(f"{n}={float(t):g}" for n, t in (("valid_min", valid_min),
+                                                           ("valid_max", valid_max))
+                       if t is not None and not np.ndim(t))
+    warn(
+        f"the valid range ({bounds or 'valid_min / valid_max'}) removes {total - kept} of the "
+        f"reference's {total} otherwise valid pixels ({(total - kept) / total:.0%}; the "
+        f"reference spans {span}): the scores describe only the {kept} kept. valid_min=230 "
+        "drops cloud pixels in temperate scenes; a cold scene (polar, high mountains, winter "
+        "nights) is that cold itself: use a lower valid_min (e.g. 20 K below the clear "
+        "scene's coldest ground) or a cloud mask (reference_clear=...). If the removed pixels "
+        "are cloud, this is as intended; see n_valid.",
+        UserWarning,
+    )
+
+
 def _check_sr_gaps(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
     """Warn where ``n_valid`` differs along a dim of sr that the reference lacks and that is
     not time (methods stacked along ``method``): each image is scored on its own valid pixels,
@@ -1303,6 +1344,8 @@ def evaluate(
         with _advice_with_sr(reference, sr, decoding):  # a lazy reference's checks run here
             sr, ref, mask, coarse = dask.compute(sr, ref, mask, coarse)
         on_ref = _reproject(sr, ref)
+    if not isinstance(mask.variable.data, dsa.Array):  # in memory (or computed above) only
+        _check_thresholds_kept(ref, mask, erode, valid_min, valid_max)
     ref_m = ref.where(mask)
     on_ref = on_ref.where(mask)
     nv = _m.n_valid(on_ref, ref_m)

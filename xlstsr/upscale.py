@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from functools import partial
 from typing import Any
 
 import dask.array as dsa
@@ -274,6 +275,7 @@ def upscale(
     data, lead = to_stack(kelvin)
     if not isinstance(data, dsa.Array):
         check_output_size(data, factor)  # before anything is allocated
+    data = _warn_lst_temperature(m, data)
     gdata = None
     if guide is not None:
         gdata = prepare_guide(guide, kelvin, factor, lead, time_tolerance=guide_time_tolerance)
@@ -363,6 +365,40 @@ def adapted(m: UpscaleMethod, adapt: bool | Mapping[str, Any] | None) -> Upscale
         return with_adaptation(adapt)
     except (TypeError, ValueError) as err:
         raise XlstsrError(f"bad adapt= settings: {err}") from err
+
+
+def _warn_lst_temperature(m: UpscaleMethod, data: Any) -> Any:
+    """Warn when the LST lies far outside the temperatures a model was trained on and its
+    output depends on them (:func:`~xlstsr.methods.torch_model.lst_range_message`: the default
+    disr at a 340 K scene mean, -2.7 K bias, without a word). In memory: checked now. Dask:
+    each block is checked as it is computed (nothing is read while the graph is built), with
+    one warning per call at most (per process); returns ``data`` (for dask, the same values
+    through the check)."""
+    norm = getattr(m, "lst_normalisation", None)
+    if norm is None:
+        return data
+    from .methods.torch_model import lst_range_message
+
+    said = partial(lst_range_message, norm=norm, dep=getattr(m, "temperature_dependence", None),
+                   name=getattr(m, "name", "torch"))
+    if not isinstance(data, dsa.Array):
+        message = said(data)
+        if message:
+            warn(message, UserWarning)
+        return data
+    return data.map_blocks(_lst_range_block, said=said, warned=[], dtype=data.dtype,
+                           meta=np.empty((0,) * data.ndim, data.dtype))
+
+
+def _lst_range_block(block: np.ndarray, said: Any, warned: list[bool]) -> np.ndarray:
+    """One block of :func:`_warn_lst_temperature`'s check, passed through (``warned``: shared by
+    the call's blocks in one process, so that one warning is given)."""
+    if not warned:
+        message = said(block)
+        if message and not warned:
+            warned.append(True)
+            warn(message, UserWarning)
+    return block
 
 
 def _warn_guide_gaps(gdata: Any, data: Any) -> None:

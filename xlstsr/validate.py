@@ -2174,10 +2174,13 @@ def _lst_verdict(
     what: str,
     kept_range: tuple[float | None, float | None] = (None, None),
     like: Any = None,
+    fill_declared: bool = False,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
-    :func:`decode_lst`, resolved per image (:func:`_like_at`) only for a refusal's advice."""
+    :func:`decode_lst`, resolved per image (:func:`_like_at`) only for a refusal's advice.
+    ``fill_declared``: the field declares its fill (``_FillValue``, ``missing_value``, NaN
+    included), so a repeated value within ``physical_range`` is taken as data."""
     lead = imgs.shape[:-2]
     cli = what == "LST"  # the input of `xlstsr upscale` / `scaling`: their options fix it too
     flat = imgs.reshape(-1, imgs.shape[-2] * imgs.shape[-1])
@@ -2276,10 +2279,18 @@ def _lst_verdict(
                 hit = None  # the caller's thresholds drop that value: no fill to declare
             if hit is not None and mask_out_of_range and not lo <= hit[0] <= hi:
                 hit = None  # asked for: masked below with the other out-of-range values
+            if hit is not None and fill_declared and lo <= hit[0] <= hi:
+                hit = None  # a plausible temperature beside a declared fill: data (a lake
+                # at one value of a whole-Kelvin product, a two-level field)
             if hit is not None:
                 v, share = hit
                 sv = as_stored(v)
                 kelvin = f"; {_kelvin_text(v)} K" if units_known else ""
+                real = (
+                    " If it is a real temperature (a field of few distinct values), declare the "
+                    "field's real fill instead, e.g. `da.attrs['_FillValue'] = np.nan` (none), "
+                    "and it is kept as data."
+                    if lo <= v <= hi and what != "reference" else "")
                 how = (
                     f"pass `reference_nodata={sv}` to evaluate, or declare it: "
                     f"`reference.attrs['_FillValue'] = {sv}`"
@@ -2292,7 +2303,7 @@ def _lst_verdict(
                 raise UndeclaredFillError(
                     f"the {what} value {sv} (as stored{kelvin}) covers {share:.0%} of the "
                     "valid pixels of an image and lies far below all the others: an undeclared "
-                    f"fill value (SEVIRI writes -80 degC, ASTER products 0); {how}."
+                    f"fill value (SEVIRI writes -80 degC, ASTER products 0); {how}.{real}"
                 )
         below, above = finite < lo, finite > hi
         n_out = int(below.sum() + above.sum())
@@ -2466,7 +2477,9 @@ def decode_lst(
     mask_out_of_range : bool
         Mask values outside ``physical_range`` instead of raising :class:`PhysicalRangeError`.
     physical_range : (float, float)
-        Accepted Kelvin range after decoding.
+        Accepted Kelvin range after decoding; the default widened by :data:`OUTPUT_MARGIN_K`
+        for a result of :func:`xlstsr.upscale` (attribute ``xlstsr_method``), which its output
+        check lets so far.
     check_fill : bool
         Look for an undeclared fill value (:func:`suspect_fill`).
     keep_out_of_range : bool
@@ -2496,6 +2509,12 @@ def decode_lst(
     """
     _refuse_other_quantity(da, what)
     da = _standard_grid_mapping(da)
+    if physical_range == PHYSICAL_RANGE_K and da.attrs.get("xlstsr_method") is not None:
+        # a result of upscale, whose output check lets values OUTPUT_MARGIN_K beyond the range
+        # through (bicubic overshoots a 396 K front to 403 K): coarsen and evaluate refused
+        # upscale's own output as "a field in other units or scale"
+        physical_range = (PHYSICAL_RANGE_K[0] - OUTPUT_MARGIN_K,
+                          PHYSICAL_RANGE_K[1] + OUTPUT_MARGIN_K)
     if da.dtype.kind not in "iuf":
         raise UnitsError(
             f"the {what} holds {da.dtype} values, not numbers of a temperature; convert them "
@@ -2558,6 +2577,7 @@ def decode_lst(
         what=what,
         kept_range=kept_range,
         like=like,
+        fill_declared=any(k in da.attrs for k in ("_FillValue", "missing_value")),
     )
     if "band" in out.dims and out.sizes["band"] > 1:
         verdict = partial(_multiband_verdict, verdict=verdict, n_bands=out.sizes["band"],

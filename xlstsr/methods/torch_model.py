@@ -395,12 +395,27 @@ class TorchModelMethod(UpscaleMethod):
         self.model_class = f"{type(model).__module__}.{type(model).__qualname__}"
         self.weights_hash = runtime.weights_hash(model)
         self._guide_stats = _guide_statistics(model, self.n_guide)
+        self.lst_normalisation = _lst_normalisation(model)
+        # only a model whose output moves with the absolute temperature is warned for: the
+        # default disr ("fast") changed its detail by 7.3 K under the probe, sisr ("rescnn")
+        # by 0.34 K (both normalise the LST the same way: the training made the difference)
+        self.temperature_dependence = (
+            None if self.lst_normalisation is None
+            else _temperature_dependence(model, self.factor, self.n_guide,
+                                         *self.lst_normalisation, self._guide_stats))
         self._local_model = model  # in-process only; dropped when pickled
         self.adapt: Any = None  # test-time adaptation settings (with_adaptation), off by default
 
     @property
     def needs_guide(self) -> bool:
         return self.n_guide > 0
+
+    def lst_range_message(self, values: Any) -> str | None:
+        """What to say when the LST ``values`` lie far outside the temperatures the model
+        normalises for (:func:`lst_range_message`); None otherwise."""
+        return lst_range_message(values, getattr(self, "lst_normalisation", None),
+                                 getattr(self, "temperature_dependence", None),
+                                 getattr(self, "name", "torch"))
 
     def guide_statistics(self) -> dict[str, Any] | None:
         """The per-channel guide mean and std the model normalises with (its ``guide_mean`` /
@@ -718,6 +733,107 @@ def _default_batch(n: int, pixels: int) -> int:
     return max(1, min(int(n), BATCH_PIXELS // max(int(pixels), 1)))
 
 
+#: how far (in the model's ``lst_scale``) from its ``lst_offset`` the LST's median may lie
+#: before :func:`xlstsr.upscale` warns (:meth:`TorchModelMethod.lst_range_message`). The default
+#: disr (offset 290.5 K, scale 10.8 K) on one synthetic scene moved to other means (the 250 m
+#: truth's RMSE; bicubic 1.68 K throughout): 280-310 K bias within 0.5 K, 320 K -1.1 K (2.7
+#: scales), 330 K -1.9 K and RMSE 2.45 K (3.7), 340 K -2.7 K and 3.26 K (4.6); on the cold side
+#: its detail shrinks (x0.23 at 230 K). Beyond 3 scales (about 258-323 K) the error grows fast.
+LST_RANGE_SCALES = 3.0
+#: a model whose output, less the shift, changes by more than this (K, the largest pixel) when
+#: its whole input moves by :data:`LST_RANGE_SCALES` ``lst_scale`` depends on the absolute
+#: temperature (:func:`_temperature_dependence`). Bundled: sisr ("rescnn") 0.34 K, every other
+#: 1.5-7.3 K, the default disr ("fast") 7.3 K; sisr stays within 0.6 K of its 300 K detail on
+#: the same scene at 230-380 K.
+TEMPERATURE_PROBE_K = 0.6
+
+
+def lst_range_message(values: Any, norm: tuple[float, float] | None, dep: float | None,
+                  name: str = "torch") -> str | None:
+    """What to say when the LST ``values`` lie far outside the temperatures a model normalises
+    for: their median more than :data:`LST_RANGE_SCALES` ``lst_scale`` from its
+    ``lst_offset`` (``norm``), for a model whose output depends on the absolute temperature
+    (``dep``, its :func:`_temperature_dependence`, above :data:`TEMPERATURE_PROBE_K`, or None:
+    unmeasured). Plain numbers, so that a dask task carries no model. None otherwise (no
+    normalisation, no finite value)."""
+    if norm is None or (dep is not None and dep <= TEMPERATURE_PROBE_K):
+        return None
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return None
+    offset, scale = norm
+    median = float(np.median(v))
+    if abs(median - offset) <= LST_RANGE_SCALES * scale:
+        return None
+    lo, hi = offset - LST_RANGE_SCALES * scale, offset + LST_RANGE_SCALES * scale
+    return (
+        f"method {name!r}: the LST's median, {median:.1f} K, lies far outside the "
+        f"temperatures the model was trained on (it normalises the LST as {offset:.1f} "
+        f"+- {scale:.1f} K; warned beyond {lo:.0f}-{hi:.0f} K), and its output depends on "
+        f"the absolute temperature (its detail moved by "
+        f"{'an unmeasured amount' if dep is None else f'{dep:.1f} K'} when the whole LST "
+        f"was shifted by {LST_RANGE_SCALES:g} x {scale:.1f} K): the default 'disr' gave a "
+        "-2.7 K bias at a 340 K scene mean (RMSE 3.3 K, bicubic 1.7 K) and a quarter of its "
+        "detail at 230 K. Use conserve=True (method_options={'conserve': True}: the output "
+        "keeps the input's coarse means, which removes the bias), or method='sisr' or "
+        "'tsharp', which do not depend on the absolute temperature."
+    )
+
+
+def _lst_normalisation(model: Any) -> tuple[float, float] | None:
+    """The model's LST ``(lst_offset, lst_scale)`` (its :meth:`normalisation`, or its
+    checkpoint's ``normalisation`` metadata); None for a model that records none."""
+    norm = None
+    if hasattr(model, "normalisation"):
+        try:
+            norm = model.normalisation()
+        except (AttributeError, TypeError, ValueError, RuntimeError):
+            norm = None  # buffers of another kind: the checkpoint's metadata below
+    norm = norm or dict(getattr(model, "metadata", {}) or {}).get("normalisation")
+    if not isinstance(norm, dict):
+        return None
+    try:
+        offset, scale = float(norm["lst_offset"]), float(norm["lst_scale"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (np.isfinite(offset) and np.isfinite(scale) and scale > 0):
+        return None
+    return offset, scale
+
+
+def _temperature_dependence(model: Any, factor: int, n_guide: int, offset: float, scale: float,
+                            guide_stats: dict[str, Any] | None) -> float | None:
+    """How much the model's output (less the shift) changes, in K at the worst pixel, when its
+    whole input moves by :data:`LST_RANGE_SCALES` ``scale`` either way from ``offset``: a fixed
+    seeded 16 x 16 coarse field (2 K noise) and a guide of the model's own statistics. None when
+    the probe fails (taken as dependent)."""
+    import torch
+
+    try:
+        rng = np.random.default_rng(0)
+        h = 16
+        dev = next((p.device for p in model.parameters()), "cpu")  # a module given on a GPU
+        x = torch.as_tensor(offset + 2.0 * rng.standard_normal((1, 1, h, h)),
+                            dtype=torch.float32, device=dev)
+        g = None
+        if n_guide:
+            mean = np.asarray((guide_stats or {}).get("mean") or [0.0] * n_guide, np.float64)
+            std = np.asarray((guide_stats or {}).get("std") or [1.0] * n_guide, np.float64)
+            noise = rng.standard_normal((1, n_guide, h * factor, h * factor))
+            g = torch.as_tensor(mean[None, :, None, None] + std[None, :, None, None] * noise,
+                                dtype=torch.float32, device=dev)
+        with torch.inference_mode():
+            ref = model(x, g).float()
+            worst = 0.0
+            for s in (LST_RANGE_SCALES * scale, -LST_RANGE_SCALES * scale):
+                y = model(x + s, g).float() - s
+                worst = max(worst, float((y - ref).abs().max()))
+        return worst if np.isfinite(worst) else None
+    except (RuntimeError, ValueError, TypeError, AttributeError, StopIteration):
+        return None  # a model that cannot run the probe: taken as dependent
+
+
 def _guide_statistics(model: Any, n_guide: int) -> dict[str, Any] | None:
     """The guide normalisation a model records, as :meth:`TorchModelMethod.guide_statistics`."""
     if not n_guide:
@@ -727,8 +843,8 @@ def _guide_statistics(model: Any, n_guide: int) -> dict[str, Any] | None:
     if hasattr(model, "normalisation"):
         try:
             norm = model.normalisation()
-        except Exception:
-            norm = None
+        except (AttributeError, TypeError, ValueError, RuntimeError):
+            norm = None  # buffers of another kind: the checkpoint's metadata below
     norm = norm or meta.get("normalisation")
     if not isinstance(norm, dict):
         return None
