@@ -169,3 +169,14 @@ def test_cli_tif_overviews_are_averaged(tmp_path: Path) -> None:
         mean = np.nanmean(blocks, axis=(1, 3))
     assert not (~np.isfinite(ov) & valid).any()
     np.testing.assert_allclose(ov[valid], mean[valid], atol=0.01)
+
+
+def test_model_option_with_the_default_method_points_to_a_deep_method():
+    # corpus31f 04: the README's `upscale(..., method_options={"model": path})` kept
+    # method='bicubic' and was told only that bicubic takes no options
+    import xlstsr
+    from xlstsr.datasets import sample_scene
+
+    lst = sample_scene(n_times=1, size=32)["lst_1km"]
+    with pytest.raises(xlstsr.errors.MethodOptionError, match=r"method='sisr'.*'disr'"):
+        xlstsr.upscale(lst, 4, method_options={"model": "rescnn"})

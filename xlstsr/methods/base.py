@@ -370,6 +370,12 @@ def _option_message(method: str, unknown: list[str], accepted: set[str]) -> str:
             + (f", and {built}, whose output conserves it by construction" if built else "")
             + "."
         )
+    model = [k for k in unknown if k in ("model", "weights", "checkpoint")]
+    if model:  # method_options={"model": path} with the default method='bicubic'
+        deep = sorted(n for n, c in _REGISTRY.items() if "model" in (_accepted_options(c) or ()))
+        msg += (f" A trained model runs through a deep method: pass `method='sisr'` (or "
+                f"'disr' for a guided model, with `guide=`) with `method_options={{'model': "
+                f"...}}`; methods that take a model: {deep}.")
     if "adapt" in unknown:  # an argument of the entry points, not of a method's options
         msg += (" Test-time adaptation is an argument of upscale and upscale_to_zarr "
                 "(`adapt=True`), or `get_method('sisr').with_adaptation(True)`.")
