@@ -6,6 +6,7 @@ the range its output check allows; other fields keep 150-400 K.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -68,3 +69,26 @@ def test_a_declared_fill_does_not_hide_an_implausible_repeated_value():
     da.attrs["_FillValue"] = -9999.0
     with pytest.raises(errors.XlstsrError):
         xlstsr.upscale(da, 4)
+
+
+def test_tsharp_extrapolation_refusal_names_the_guide_and_its_advice_runs():
+    # corpus31e 03: a regression sharpener's implausible output was blamed on "a custom model
+    # not in Kelvin"; it is the fitted line extrapolated to water pixels of the fine guide
+    from xlstsr.kernels.aggregate import radiometric_mean
+
+    sc = xlstsr.datasets.sample_scene(n_times=1, size=128, seed=3, cloud_fraction=0)
+    yy, xx = np.mgrid[0:128, 0:128] / 128
+    nd = 0.35 + 0.05 * np.sin(2 * np.pi * yy * 2) * np.cos(2 * np.pi * xx * 3)
+    rng = np.random.default_rng(3)
+    water = rng.random(nd.shape) < 0.01
+    t = np.where(water, 290.0, 310 - 150 * (nd - 0.35) + 0.2 * rng.standard_normal(nd.shape))
+    lst = sc["lst_1km"].copy(data=radiometric_mean(t[None], 4, min_valid=1.0).astype(np.float32))
+    guide = sc["ndvi_250m"].copy(data=np.where(water, -0.3, nd).astype(np.float32))
+    with pytest.raises(errors.ImplausibleOutputError) as err:
+        xlstsr.upscale(lst, 4, "tsharp", guide=guide, guide_offset="ignore")
+    msg = str(err.value)
+    assert "custom model" not in msg and "extrapolate" in msg
+    advice = re.search(r"`(guide\.where\([^`]*)`", msg).group(1)
+    out = xlstsr.upscale(lst, 4, "tsharp", guide=eval(advice, {"guide": guide}),
+                         guide_offset="ignore")
+    assert float(out.max()) < t.max() + 15

@@ -3169,6 +3169,10 @@ def _image_range(data: np.ndarray) -> np.ndarray:
 #: 273.15 is within this (K) of the input image's median
 CELSIUS_MEDIAN_TOL_K = 15.0
 
+#: built-in methods that regress the LST on the guide (no trained weights, no units to get
+#: wrong): an implausible output of theirs is extrapolation, not a model's units
+REGRESSION_SHARPENERS = ("tsharp", "dms")
+
 
 def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guided: bool,
                         physical_range: tuple[float, float],
@@ -3216,6 +3220,13 @@ def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guid
         cause = ("These values plus 273.15 are plausible for this input: the output is in "
                  "degrees Celsius, not Kelvin (a custom model must return Kelvin: add 273.15 in "
                  "its forward, or train it on Kelvin targets).")
+    elif method in REGRESSION_SHARPENERS:  # fitted on the guide's coarse means: no weights
+        cause = (f"{method}'s regression of the LST on the guide was fitted on its block means "
+                 "at the LST's scale; fine guide pixels far beyond their range (water or bare "
+                 "soil at low NDVI among vegetation) extrapolate the fitted line to values the "
+                 "scene does not hold. Mask those guide pixels (NaN: they get the bicubic "
+                 "value), e.g. `guide.where(guide > 0)` for water, or compare with "
+                 "method='bicubic'.")
     elif guided and guide_out is not None:  # a guide within -1 to 1: not its units
         cause = ("Its guide is within NDVI's -1 to 1: most likely the model's output is not in "
                  "Kelvin (a custom model must return Kelvin at the input's scale), or the model "
