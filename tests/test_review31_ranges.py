@@ -92,3 +92,14 @@ def test_tsharp_extrapolation_refusal_names_the_guide_and_its_advice_runs():
     out = xlstsr.upscale(lst, 4, "tsharp", guide=eval(advice, {"guide": guide}),
                          guide_offset="ignore")
     assert float(out.max()) < t.max() + 15
+
+
+def test_a_fill_far_below_the_scene_is_refused_whatever_fill_is_declared():
+    # review31d 04: SEVIRI's -80 degC (193.15 K) over half a scene, saved with nodata NaN
+    # (rioxarray then declares _FillValue=nan): taken as data by the first escape
+    da = _two_level()
+    da = (da.where(da > 300, 193.15) - 20.0 * (da > 300)).assign_attrs(da.attrs)
+    da.attrs["_FillValue"] = np.nan
+    with pytest.raises(errors.UndeclaredFillError) as err:
+        xlstsr.upscale(da, 4)
+    assert "kept as data" not in str(err.value)  # the escape is not offered for it

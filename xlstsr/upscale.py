@@ -375,8 +375,8 @@ def _warn_lst_temperature(m: UpscaleMethod, data: Any) -> Any:
     one warning per call at most (per process); returns ``data`` (for dask, the same values
     through the check)."""
     norm = getattr(m, "lst_normalisation", None)
-    if norm is None:
-        return data
+    if norm is None or getattr(m, "conserve", False) or getattr(m, "adapt", None) is not None:
+        return data  # conserve=True removes the bias (the advice); adapt= fits the scene
     from .methods.torch_model import lst_range_message
 
     said = partial(lst_range_message, norm=norm, dep=getattr(m, "temperature_dependence", None),

@@ -2279,9 +2279,12 @@ def _lst_verdict(
                 hit = None  # the caller's thresholds drop that value: no fill to declare
             if hit is not None and mask_out_of_range and not lo <= hit[0] <= hi:
                 hit = None  # asked for: masked below with the other out-of-range values
-            if hit is not None and fill_declared and lo <= hit[0] <= hi:
-                hit = None  # a plausible temperature beside a declared fill: data (a lake
-                # at one value of a whole-Kelvin product, a two-level field)
+            near = hit is not None and lo <= hit[0] <= hi and (
+                float(np.percentile(finite[finite != hit[0]], 1)) - hit[0] <= DECLARED_FILL_GAP_K)
+            if near and fill_declared:
+                hit = None  # a plausible temperature near the rest, beside a declared fill:
+                # data (a lake at one value of a whole-Kelvin product, a two-level field);
+                # SEVIRI's -80 degC (193 K) lies 80 K under a scene: a fill whatever is declared
             if hit is not None:
                 v, share = hit
                 sv = as_stored(v)
@@ -2290,7 +2293,7 @@ def _lst_verdict(
                     " If it is a real temperature (a field of few distinct values), declare the "
                     "field's real fill instead, e.g. `da.attrs['_FillValue'] = np.nan` (none), "
                     "and it is kept as data."
-                    if lo <= v <= hi and what != "reference" else "")
+                    if near and what != "reference" else "")
                 how = (
                     f"pass `reference_nodata={sv}` to evaluate, or declare it: "
                     f"`reference.attrs['_FillValue'] = {sv}`"
@@ -3168,6 +3171,11 @@ def _image_range(data: np.ndarray) -> np.ndarray:
 #: an implausible output is diagnosed as degrees Celsius only when its bad values' median plus
 #: 273.15 is within this (K) of the input image's median
 CELSIUS_MEDIAN_TOL_K = 15.0
+
+#: a value repeated over much of an image, beside a declared fill, is data only within this of
+#: the other pixels' 1st percentile (K): a lake 26 K under a Sahara day, a two-level 280/320 K
+#: field; SEVIRI's -80 degC fill (193 K) under a 270-320 K scene is not
+DECLARED_FILL_GAP_K = 60.0
 
 #: built-in methods that regress the LST on the guide (no trained weights, no units to get
 #: wrong): an implausible output of theirs is extrapolation, not a model's units

@@ -776,8 +776,11 @@ def lst_range_message(values: Any, norm: tuple[float, float] | None, dep: float 
         f"was shifted by {LST_RANGE_SCALES:g} x {scale:.1f} K): the default 'disr' gave a "
         "-2.7 K bias at a 340 K scene mean (RMSE 3.3 K, bicubic 1.7 K) and a quarter of its "
         "detail at 230 K. Use conserve=True (method_options={'conserve': True}: the output "
-        "keeps the input's coarse means, which removes the bias), or method='sisr' or "
-        "'tsharp', which do not depend on the absolute temperature."
+        "keeps the input's coarse means, which removes the bias), adapt=True (the model fitted "
+        "to the scene first), or "
+        + ("sisr's default weights (drop method_options' 'model'), or method='tsharp', which "
+           if name == "sisr" else "method='sisr' or 'tsharp', which ")
+        + "do not depend on the absolute temperature."
     )
 
 
@@ -823,14 +826,16 @@ def _temperature_dependence(model: Any, factor: int, n_guide: int, offset: float
             noise = rng.standard_normal((1, n_guide, h * factor, h * factor))
             g = torch.as_tensor(mean[None, :, None, None] + std[None, :, None, None] * noise,
                                 dtype=torch.float32, device=dev)
+        from ..nn.runtime import forward  # model(lst) or model(lst, guide), as the engine calls
+
         with torch.inference_mode():
-            ref = model(x, g).float()
+            ref = forward(model, x, g, factor=factor).float()
             worst = 0.0
             for s in (LST_RANGE_SCALES * scale, -LST_RANGE_SCALES * scale):
-                y = model(x + s, g).float() - s
+                y = forward(model, x + s, g, factor=factor).float() - s
                 worst = max(worst, float((y - ref).abs().max()))
         return worst if np.isfinite(worst) else None
-    except (RuntimeError, ValueError, TypeError, AttributeError, StopIteration):
+    except (RuntimeError, ValueError, TypeError, AttributeError, StopIteration, XlstsrError):
         return None  # a model that cannot run the probe: taken as dependent
 
 
