@@ -784,17 +784,24 @@ def lst_range_message(values: Any, norm: tuple[float, float] | None, dep: float 
     )
 
 
-def _lst_normalisation(model: Any) -> tuple[float, float] | None:
-    """The model's LST ``(lst_offset, lst_scale)`` (its :meth:`normalisation`, or its
-    checkpoint's ``normalisation`` metadata); None for a model that records none."""
+def _normalisation(model: Any) -> dict[str, Any] | None:
+    """A model's normalisation record: its :meth:`normalisation` (xlstsr's models), else its
+    checkpoint's ``normalisation`` metadata; None where neither is a dict."""
     norm = None
     if hasattr(model, "normalisation"):
         try:
             norm = model.normalisation()
         except (AttributeError, TypeError, ValueError, RuntimeError):
-            norm = None  # buffers of another kind: the checkpoint's metadata below
+            norm = None  # buffers of another kind: the checkpoint's metadata
     norm = norm or dict(getattr(model, "metadata", {}) or {}).get("normalisation")
-    if not isinstance(norm, dict):
+    return norm if isinstance(norm, dict) else None
+
+
+def _lst_normalisation(model: Any) -> tuple[float, float] | None:
+    """The model's LST ``(lst_offset, lst_scale)`` (its :meth:`normalisation`, or its
+    checkpoint's ``normalisation`` metadata); None for a model that records none."""
+    norm = _normalisation(model)
+    if norm is None:
         return None
     try:
         offset, scale = float(norm["lst_offset"]), float(norm["lst_scale"])
@@ -843,20 +850,13 @@ def _guide_statistics(model: Any, n_guide: int) -> dict[str, Any] | None:
     """The guide normalisation a model records, as :meth:`TorchModelMethod.guide_statistics`."""
     if not n_guide:
         return None
-    meta = dict(getattr(model, "metadata", {}) or {})
-    norm = None
-    if hasattr(model, "normalisation"):
-        try:
-            norm = model.normalisation()
-        except (AttributeError, TypeError, ValueError, RuntimeError):
-            norm = None  # buffers of another kind: the checkpoint's metadata below
-    norm = norm or meta.get("normalisation")
-    if not isinstance(norm, dict):
+    norm = _normalisation(model)
+    if norm is None:
         return None
     mean, std = norm.get("guide_mean"), norm.get("guide_std")
     if mean is None or std is None or len(mean) < n_guide or len(std) < n_guide:
         return None
-    inputs = list(meta.get("inputs") or [])
+    inputs = list(dict(getattr(model, "metadata", {}) or {}).get("inputs") or [])
     names = [str(v) for v in inputs[1:1 + n_guide]] or [f"guide{i}" for i in range(n_guide)]
     return {"mean": [float(v) for v in mean[:n_guide]], "std": [float(v) for v in std[:n_guide]],
             "names": names}
