@@ -180,3 +180,13 @@ def test_model_option_with_the_default_method_points_to_a_deep_method():
     lst = sample_scene(n_times=1, size=32)["lst_1km"]
     with pytest.raises(xlstsr.errors.MethodOptionError, match=r"method='sisr'.*'disr'"):
         xlstsr.upscale(lst, 4, method_options={"model": "rescnn"})
+
+
+def test_upscale_model_without_a_deep_method_is_told_in_cli_words(tmp_path: Path) -> None:
+    # review31d 11: `--model unet` without --method got the library's Python advice
+    # (method_options=, guide=) half-translated
+    nc = _lst_file(tmp_path)
+    rc, msg = _run(["upscale", nc, str(tmp_path / "o.nc"), "--model", "unet"])
+    assert rc == 2
+    assert "--method sisr" in msg and "--method disr --guide GUIDE" in msg
+    assert "method_options" not in msg and "guide=" not in msg

@@ -1035,6 +1035,12 @@ def _method(args: argparse.Namespace) -> Any:
 
     options: dict[str, Any] = {}
     if args.model is not None:
+        deep = [n for n in ("sisr", "disr") if n == args.method]
+        if not deep:  # the library's advice is in Python's words (method_options=)
+            raise UsageError(
+                f"--model is an option of the deep methods, not of --method {args.method}: add "
+                f"--method sisr (a single-image model) or --method disr --guide GUIDE (a guided "
+                f"one) with --model {args.model}")
         options["model"] = args.model
     if args.conserve:
         options["conserve"] = True
