@@ -63,3 +63,22 @@ def test_misfit_surface_compares_one_set_at_every_shift(min_weight: float) -> No
     got = misfit_surface(fine, coarse, 4, dys, dxs, min_weight=min_weight)
     np.testing.assert_allclose(got, _reference_misfit(fine, coarse, dys, dxs, min_weight),
                                rtol=2e-3)  # separable operators vs FFT: 1e-4 apart
+
+
+def test_coarsen_function_takes_a_dataset_emissivity_by_name() -> None:
+    # the accessor took emissivity='emis'; the function counted it among the LST candidates
+    lst = sample_scene(n_times=1, size=32)["lst_250m"]
+    ds = xr.Dataset({"lst": lst, "emis": lst * 0 + 0.97})
+    named = xlstsr.coarsen(ds, 4, emissivity="emis")
+    xr.testing.assert_identical(named, xlstsr.coarsen(ds["lst"], 4, emissivity=ds["emis"]))
+    with pytest.raises(xlstsr.errors.VariableNotFoundError, match="'nope'"):
+        xlstsr.coarsen(ds, 4, emissivity="nope")
+
+
+def test_run_demo_refuses_more_dates_than_the_series_has(tmp_path) -> None:
+    # n_times=20 wrote the 8 dates there are, as if 20 had been streamed
+    from xlstsr.demo import run_demo
+
+    with pytest.raises(xlstsr.errors.XlstsrError, match="has 8 dates"):
+        run_demo(tmp_path / "out", method="bicubic", progress=False, n_times=20)
+    assert not (tmp_path / "out").exists()  # refused before any work

@@ -112,7 +112,7 @@ def coarsen(
     factor: int = 4,
     *,
     min_valid: float = 1.0,
-    emissivity: xr.DataArray | None = None,
+    emissivity: xr.DataArray | str | None = None,
     psf: float | str | None = None,
     boundary: Literal["exact", "trim"] = "exact",
     variable: Hashable | None = None,
@@ -132,8 +132,9 @@ def coarsen(
         in-memory result without any valid pixel from a field with data raises
         :class:`~xlstsr.errors.AllNaNError`; one keeping under half the blocks that hold data
         warns (scattered cloud: pass ``min_valid=0.5``).
-    emissivity : DataArray, optional
-        Broadband emissivity on the same grid: radiance-weighted aggregate
+    emissivity : DataArray or str, optional
+        Broadband emissivity on the same grid (with a Dataset ``lst``, the name of one of its
+        variables may be given): radiance-weighted aggregate
         ``(sum eps T^4 / sum eps)^(1/4)`` (with ``psf``, of the blurred emitted radiance and
         emissivity: ``(sum G*(eps T^4) / sum G*eps)^(1/4)``). Its steps are paired with the
         LST's by label (``time``, or any other non-spatial dim): a time-varying emissivity must
@@ -168,6 +169,11 @@ def coarsen(
     >>> xlstsr.coarsen(fine, 4).shape[-2:] == (fine.shape[-2] // 4, fine.shape[-1] // 4)
     True
     """
+    if isinstance(lst, xr.Dataset) and isinstance(emissivity, str):
+        # a variable of the Dataset by name, as ds.lstsr.coarsen takes it (the function
+        # counted it among the LST candidates: "cannot tell which variable holds LST")
+        return lst.lstsr.coarsen(factor, variable=variable, emissivity=emissivity,
+                                 min_valid=min_valid, psf=psf, boundary=boundary)
     if isinstance(lst, (xr.Dataset, xr.DataArray)):
         # the front door upscale uses: a Dataset's CRS (a CF grid_mapping data variable of a
         # plain xr.open_dataset) carried onto its variable; select_variable lost it

@@ -126,8 +126,8 @@ def run_demo(
     progress : bool
         Show the Zarr writer's progress bar.
     n_times : int, optional
-        Stream only the first ``n_times`` dates of the series (a whole number >= 1; default:
-        all 8).
+        Stream only the first ``n_times`` dates of the series (a whole number from 1 to 8;
+        default: all 8).
 
     Raises
     ------
@@ -147,6 +147,10 @@ def run_demo(
     if n_times is not None:  # -1 streamed 7 of the 8 dates, 2.7 two, True one; 0 failed late
         n_times = check_whole("n_times", n_times, 1,
                               "how many of the series' first dates to stream, e.g. 1")
+        n_all = modis_sample()["lst_day"].sizes["time"]  # lazy: the files' headers only
+        if n_times > n_all:  # 20 wrote the 8 dates there are, as if asked for
+            raise XlstsrError(f"n_times={n_times}, but the sample series has {n_all} dates: "
+                              f"pass at most {n_all} (or leave it out for all).")
     out = Path(output)
     check_output(out)
     store = out / "lst_250m.zarr"
