@@ -1132,6 +1132,7 @@ def align_guide(
     min_coverage: float = 0.9,
     resampling: Resampling = Resampling.average,
     gap_effect: str | None = None,
+    averaged_to_lst: bool = False,
 ) -> xr.DataArray:
     """Put a guide (e.g. NDVI) on the fine grid of ``lst`` for ``factor``.
 
@@ -1141,6 +1142,10 @@ def align_guide(
     offset. Parts of the fine grid the guide does not cover become NaN (warned, saying what that
     does: ``gap_effect``, a sentence of the caller's, else what the guided methods of
     ``upscale`` do there); if it covers less than ``min_coverage`` of the LST extent, :class:`GuideCoverageError` is raised.
+    ``averaged_to_lst``: the caller averages the aligned guide back onto the LST's grid (the
+    pairs of a degraded DISR's training): a guide on the LST's own grid holds all it needs
+    there, so it gets neither the "not finer than the LST" advice (about inference) nor the
+    note of its reprojection; a coarser guide still gets both.
 
     Returns
     -------
@@ -1190,7 +1195,8 @@ def align_guide(
     gy_, gx_ = spatial_dims(guide)
     gpix = max((gb[2] - gb[0]) / max(guide.sizes[gx_], 1), (gb[3] - gb[1]) / max(guide.sizes[gy_], 1))
     lpix = max(abs(ft.a), abs(ft.e)) * factor
-    if gpix >= 0.99 * lpix:
+    on_lst_grid = averaged_to_lst and bool(np.isclose(gpix, lpix, rtol=0.01))
+    if gpix >= 0.99 * lpix and not on_lst_grid:
         # reprojected onto the fine grid, such a guide is blocks of LST pixels: no detail below
         # the LST's resolution, and its block edges become the "detail" a method adds
         warn(
@@ -1230,10 +1236,11 @@ def align_guide(
                    f"fine resolution: {_gap_effect(gap_effect)} Give a guide that covers the LST, or "
                    "crop the LST to the whole LST pixels inside the guide: "
                    f"{crop_to_guide_advice(same_crs)}.")
-    warn(
-        f"guide reprojected onto the fine LST grid: it is {reason}.{missing}",
-        GuideAlignmentWarning,
-    )
+    if missing or not on_lst_grid:
+        warn(
+            f"guide reprojected onto the fine LST grid: it is {reason}.{missing}",
+            GuideAlignmentWarning,
+        )
     template = with_grid(
         np.zeros((fy.size, fx.size), np.float32), lst.isel({d: 0 for d in lst.dims if d not in (ly, lx)}),
         fy, fx, ft, (ly, lx),

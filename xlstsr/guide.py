@@ -799,6 +799,7 @@ def prepare_guide(
     require_crs: bool = True,
     require_detail: bool = True,
     gap_effect: str | None = None,
+    averaged_to_lst: bool = False,
 ) -> Any:
     """Decode and align a guide onto the grid ``factor`` times finer than ``lst``.
 
@@ -815,6 +816,8 @@ def prepare_guide(
     :func:`guide_on_lst_grid` (statistics, which name a constant guide themselves) turns it off.
     ``gap_effect``: what the caller does with LST pixels the guide leaves NaN, for the warning
     of a guide that misses part of the LST's extent (:func:`xlstsr.grid.align_guide`).
+    ``averaged_to_lst``: the caller averages the result back onto the LST's grid (passed to
+    :func:`xlstsr.grid.align_guide`, which then does not advise against a guide on that grid).
 
     Examples
     --------
@@ -826,7 +829,8 @@ def prepare_guide(
     bands = [decode_guide(b) for b in _guide_band_list(guide)]
     ndvi = [_declared_ndvi(b) for b in bands]  # per band, before the bands lose their names
     if require_crs or (_has_crs(lst) and _has_crs(bands[0])):
-        aligned = [align_guide(b, lst, factor, gap_effect=gap_effect) for b in bands]
+        aligned = [align_guide(b, lst, factor, gap_effect=gap_effect,
+                               averaged_to_lst=averaged_to_lst) for b in bands]
     else:
         aligned = [_same_shape_guide(b, lst, factor) for b in bands]
     g = xr.concat(aligned, dim="guide_band") if len(aligned) > 1 else aligned[0].expand_dims("guide_band")

@@ -19,7 +19,6 @@ import math
 import numbers
 import os
 import re
-import warnings
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -123,33 +122,6 @@ def _not_a_temperature(guide: Any) -> Any:
             "mode='supervised')."
         )
     return guide
-
-
-#: upscale's warning of a guide no finer than the LST (align_guide): "no better than bicubic"
-_COARSE_GUIDE = re.compile(r"^the guide's pixels \(([-+\d.eE]+)\) are not finer than the "
-                           r"LST's \(([-+\d.eE]+)\)")
-#: align_guide's note of that guide reprojected onto the fine grid, with nothing else to say
-_GUIDE_REPROJECTED = re.compile(r"^guide reprojected onto the fine LST grid: it is at [\d.]+ x "
-                                r"[\d.]+ \w+ instead of the fine grid's [\d.]+ x [\d.]+ \w+\.$")
-
-
-def _rewarn(caught: list[warnings.WarningMessage], mode: str) -> None:
-    """Re-issue the warnings of the guide's preparation, but not upscale's advice about a
-    guide on the LST's own grid in mode ``"degraded_disr"``: its pairs use the guide
-    block-averaged onto the LST grid, where such a guide (the bundled degraded_cube recipe's
-    1 km NDVI) holds all they need; "no better than bicubic, use method='bicubic'" is about
-    inference and was false here. A guide coarser than the LST still warns."""
-    on_lst_grid = False
-    if mode == "degraded_disr":
-        for w in caught:
-            m = _COARSE_GUIDE.match(str(w.message))
-            if m and math.isclose(float(m.group(1)), float(m.group(2)), rel_tol=0.01):
-                on_lst_grid = True
-    for w in caught:
-        text = str(w.message)
-        if on_lst_grid and (_COARSE_GUIDE.match(text) or _GUIDE_REPROJECTED.match(text)):
-            continue
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
 def _same_labels(truth: xr.DataArray, lst: xr.DataArray) -> xr.DataArray:
@@ -488,14 +460,15 @@ class CubeDataModule(PatchDataModule):
             else:
                 guide = _not_a_temperature(_select(guide, None, "guide"))
             try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    g = prepare_guide(
-                        guide, lst_da, self.factor, lead,
-                        time_tolerance=self.guide_time_tolerance, require_crs=False,
-                    )
-                    g = np.asarray(g, np.float32)  # a lazy guide's checks run as it is read
-                _rewarn(caught, self.mode)
+                # degraded DISR pairs average the guide onto the LST's grid, where a guide on
+                # that grid (the degraded_cube recipe's 1 km NDVI) holds all they need: not
+                # advised against as for inference ("no better than bicubic")
+                g = prepare_guide(
+                    guide, lst_da, self.factor, lead,
+                    time_tolerance=self.guide_time_tolerance, require_crs=False,
+                    averaged_to_lst=self.mode == "degraded_disr",
+                )
+                g = np.asarray(g, np.float32)  # a lazy guide's checks run as it is read
             except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError,
                     GuideScaleError) as err:
                 # fit_files' hint names the guide's declarations (it named the LST's: an
