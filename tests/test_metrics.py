@@ -222,8 +222,8 @@ def test_coarse_consistency_and_spectrum_wrappers():
     coarse = xr.DataArray(300 + rng.random((2, 4, 6)), dims=("time", "y", "x"),
                           coords={"y": [3.0, 2.0, 1.0, 0.0], "x": np.arange(6.0)})
     fine = xr.DataArray(np.repeat(np.repeat(coarse.values, 2, -2), 2, -1) + 0.5,
-                        dims=("time", "y", "x"), coords={"y": np.arange(8)[::-1] / 2, "x": np.arange(12) / 2})
-    cc = xm.coarse_consistency(fine, coarse, 2)
+                        dims=("time", "y", "x"), coords={"y": np.arange(8)[::-1] / 2 - 0.25, "x": np.arange(12) / 2 - 0.25})
+    cc = xm.coarse_consistency(fine, coarse, 2)  # fine pixel centres nested in the coarse ones
     np.testing.assert_allclose(cc.values, 0.5, atol=1e-9)
     np.testing.assert_allclose(xm.coarse_consistency(fine.chunk({"time": 1}), coarse, 2).values, 0.5,
                                atol=1e-9)

@@ -19,6 +19,7 @@ from .validate import (
     _LON_NAMES,
     _gives,
     _written_transform,
+    north_up,
     require_georeferenced,
     spatial_dims,
 )
@@ -1153,6 +1154,10 @@ def align_guide(
         The guide with dims ``(..., y, x)`` on the fine grid (band/time dims kept).
     """
     require_georeferenced(guide, "guide")
+    # north-up first (a lazy isel): a guide on the fine grid stored south-up (a NetCDF's
+    # latitude order) failed the nesting test on the sign of its pixel, was resampled and
+    # warned "at 250 x 250 m instead of the fine grid's 250 x 250 m"
+    guide = north_up(guide)
     _gy, _gx = spatial_dims(guide)
     ly, lx = spatial_dims(lst)
     fy, fx, ft = fine_grid(lst, factor)

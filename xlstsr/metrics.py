@@ -481,13 +481,18 @@ def coarse_consistency(
     return out
 
 
+#: How far (in fine pixels) a coarse label may be from its block's centre in
+#: :func:`check_coarse_grid`: float round-off only.
+_COARSE_GRID_TOL = 1e-2
+
+
 def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what: str = "sr",
                       coarse_what: str = "coarse input") -> None:
     """Refuse ``sr`` that is not on the factor-``factor`` fine grid of ``coarse``: the two are
     compared block by block, by position, so a coarse field of the right shape elsewhere (or
     half a pixel off) gave a consistency without a word. Coordinates are compared when both
-    fields have them (block centres within half a coarse pixel of the coarse pixels' pass: a
-    corner-versus-centre convention), CRSs when both have one.
+    fields have them (each coarse label on its block's centre, to 1 % of a fine pixel, or
+    the labels' own float32 step), CRSs when both have one.
 
     Examples
     --------
@@ -520,20 +525,48 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
     for d, c in ((ydim, cy), (xdim, cx)):
         if d not in sr.coords or c not in coarse.coords or sr.sizes[d] < factor:
             continue
-        fine = np.asarray(sr[d].values, np.float64)
+        labels = sr[d].values
+        fine = np.asarray(labels, np.float64)
         expect = fine[: fine.size // factor * factor].reshape(-1, factor).mean(axis=1)
-        got = np.asarray(coarse[c].values, np.float64)
-        step = abs(float(expect[1] - expect[0])) if expect.size > 1 else 1.0
-        # within half a coarse pixel: the same pixels (coordinates of pixel corners against
-        # centres); beyond, each block meets another coarse pixel
-        if not np.all(np.abs(got - expect) < (0.5 - 1e-6) * step):
+        got_labels = coarse[c].values
+        got = np.asarray(got_labels, np.float64)
+        if fine.size > 1:
+            pixel = abs(float(fine[1] - fine[0]))
+        elif got.size > 1:
+            pixel = abs(float(got[1] - got[0])) / factor
+        else:
+            continue  # one pixel each way: no grid to compare
+        # the blocks' centres to a small fraction of a fine pixel: the coarse LST the SR was
+        # made from (or its coarsen) is on them to float round-off. Half a coarse pixel was
+        # accepted ("corners against centres"), so a coarse LST 1.5 or 1.99 fine pixels off
+        # was scored block by block as if aligned; corner labels are half a coarse pixel off
+        # and were refused all the same. Labels stored in float32 get their own step (as in
+        # grid.same_axis), never more than 5 % of a fine pixel
+        tol = _COARSE_GRID_TOL * pixel
+        narrow = [np.dtype(a.dtype) for a in (labels, got_labels)
+                  if np.dtype(a.dtype).kind == "f" and np.dtype(a.dtype).itemsize < 8]
+        if narrow and got.size:
+            big = max(float(np.abs(fine).max()), float(np.abs(got).max()))
+            ulp = float(np.spacing(min(narrow, key=lambda t: t.itemsize).type(big)))
+            tol = max(tol, min(2 * ulp, 0.05 * pixel))
+        if not np.all(np.abs(got - expect) <= tol):
             off = float(np.median(got - expect))
+            step = pixel * factor
+            # both labelled by the same pixel corner: each block's first (or last) fine label
+            # is its coarse label, (factor - 1) / 2 fine pixels off the block's centre
+            corners = factor > 1 and np.any(np.abs(
+                got - fine[: fine.size // factor * factor].reshape(-1, factor)[:, [0, -1]].T
+            ).max(axis=1) <= tol)
             raise GridError(
                 f"{what} is not on the factor-{factor} fine grid of the {coarse_what}: its "
                 f"{d!r} blocks centre on {expect[0]:.6g} .. {expect[-1]:.6g}, the {coarse_what}'s "
                 f"{c!r} runs {got[0]:.6g} .. {got[-1]:.6g} (off by {off:.6g}, "
-                f"{off / step:.3g} coarse pixels), but the two are compared block by block: "
-                f"pass the {coarse_what} {what} was made from."
+                f"{off / pixel:.3g} fine or {off / step:.3g} coarse pixels), but the two are "
+                f"compared block by block: pass the {coarse_what} {what} was made from (or "
+                f"xlstsr.coarsen of it), on its own grid."
+                + (" Each coarse label is the first or last fine label of its block: if both "
+                   "label pixel corners, label both by pixel centres (as rioxarray does), "
+                   "e.g. shift each by half its own pixel." if corners else "")
             )
 
 

@@ -739,16 +739,35 @@ def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
         )
 
 
-def check_factor(factor: Any, maximum: int | None = None) -> int:
-    """Return ``factor`` as an int, or raise if it is not an integer >= 2 (and <= ``maximum``)."""
+#: check_factor's example where its caller gives none: a ratio of pixels, right whichever
+#: way the caller goes (upscale's "1 km -> 250 m" read backwards from coarsen).
+FACTOR_EXAMPLE = "4 between 1 km and 250 m pixels"
+
+
+def check_factor(factor: Any, maximum: int | None = None, example: str = FACTOR_EXAMPLE) -> int:
+    """Return ``factor`` as an int, or raise if it is not an integer >= 2 (and <= ``maximum``).
+
+    ``example``: the refusal's example, in the caller's direction (``"4 for 1 km -> 250 m"``
+    for upscaling, ``"4 for 250 m -> 1 km"`` for coarsening); by default one that holds both
+    ways.
+
+    Examples
+    --------
+    >>> check_factor(4.0)
+    4
+    >>> check_factor(2.5, example="4 for 250 m -> 1 km")
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.GridError: factor must be a positive integer (e.g. 4 for 250 m -> 1 km), got 2.5
+    """
     factor = _scalar(factor)  # a 0-d array (`ratio.values`) holds a number too
     if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
-        raise GridError(f"factor must be a positive integer (e.g. 4), got {factor!r}")
+        raise GridError(f"factor must be a positive integer (e.g. {example}), got {factor!r}")
     if not np.isfinite(float(factor)) or float(factor) != int(factor) or int(factor) < 1:
         near = np.isfinite(float(factor)) and round(float(factor)) >= 1 and abs(
             float(factor) - round(float(factor))) < 1e-6 * max(1.0, abs(float(factor)))
         raise GridError(
-            f"factor must be a positive integer (e.g. 4 for 1 km -> 250 m), got {factor!r}"
+            f"factor must be a positive integer (e.g. {example}), got {factor!r}"
             # a ratio of two resolutions is off an integer by round-off: say how to pass it
             + (f": a ratio of resolutions off {round(float(factor))} by round-off? pass "
                f"`factor=round(ratio)` ({round(float(factor))})" if near else "")
