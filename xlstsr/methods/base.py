@@ -299,6 +299,31 @@ def _model_file_advice(method: str) -> str | None:
     )
 
 
+def _torch_module_advice(method: Any) -> str | None:
+    """Where ``method`` is a torch.nn.Module (a trained model given as the method): the advice
+    to give it as the ``model`` option of a deep method ('disr' with ``guide=`` when it declares
+    ``n_guide > 0``). None otherwise; torch is not imported for the check (a module exists only
+    once torch is)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    nn = getattr(torch, "nn", None)
+    if nn is None or not isinstance(method, nn.Module):
+        return None
+    try:
+        guided = int(getattr(method, "n_guide", 0) or 0) > 0
+    except (TypeError, ValueError):
+        guided = False
+    name, guide = ("disr", ", guide=guide") if guided else ("sisr", "")
+    return (
+        f"method is a torch model ({type(method).__name__}), not a method: a model is the `model` "
+        f"option of a deep method, `upscale(lst, factor, method={name!r}{guide}, model=m)` "
+        f"(or `method_options={{'model': m}}`)"
+        + ("" if guided else "; 'disr' with `guide=` for a model that declares n_guide > 0")
+        + "."
+    )
+
+
 def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
     """Instantiate a registered method by name (or pass an instance through)."""
     if isinstance(method, UpscaleMethod):
@@ -308,6 +333,9 @@ def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
                 "pass them to its constructor, or give the method by name"
             )
         return method
+    module = _torch_module_advice(method)
+    if module is not None:  # its 26-line repr was printed as "method must be a name"
+        raise XlstsrError(module)
     if not isinstance(method, str):  # a list raised a bare "unhashable type"
         raise XlstsrError(
             f"method must be a method's name or an UpscaleMethod instance, got "
@@ -379,6 +407,10 @@ def _option_message(method: str, unknown: list[str], accepted: set[str]) -> str:
     if "adapt" in unknown:  # an argument of the entry points, not of a method's options
         msg += (" Test-time adaptation is an argument of upscale and upscale_to_zarr "
                 "(`adapt=True`), or `get_method('sisr').with_adaptation(True)`.")
+    if "calibration" in unknown:  # an argument of upscale, not of a method's options
+        msg += (" A calibration is an argument of upscale (`upscale(..., calibration=cal)`), "
+                "applied to the result; or apply it yourself, `apply_calibration(result, cal)` "
+                "(from xlstsr.calibration).")
     return msg
 
 

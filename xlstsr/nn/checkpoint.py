@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import io
 import math
 import numbers
 import os
+import pickle
 import re
 import stat
 import uuid
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +304,69 @@ def _unreadable(path: Path, err: Exception) -> CheckpointError:
     )
 
 
+def _check_entries(path: Path) -> None:
+    """Refuse a zip-format file (torch.save's) one of whose entries fails its CRC-32 check:
+    torch's zip reader does not check them, and a checkpoint damaged inside a weight tensor (a
+    lost disk block, a bad copy) loaded silently and gave results off by kelvins. Files that
+    are not zip archives, or whose zip structure itself is broken, are left to torch.load,
+    whose error :func:`_unreadable` explains (truncated, not a torch file...)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":
+                return
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError, RuntimeError, zlib.error):
+        return  # unreadable as a zip: torch.load says how
+    if bad is not None:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is corrupt: its entry {bad!r} fails its CRC-32 check (the "
+            "file was damaged after it was written: a bad copy or download, a failing disk); "
+            "copy or download it again from its source, or re-run training"
+        )
+
+
+#: globals a hand-written loop's checkpoint holds beside its tensors (a metric's numpy scalar,
+#: the script's argparse arguments), which torch.load(weights_only=True) refuses but whose
+#: unpickling runs no code of the file: numpy scalars, dtypes and arrays, argparse.Namespace
+_HARMLESS_GLOBALS = re.compile(
+    r"numpy(\._core|\.core)?\.multiarray\.(scalar|_reconstruct)|numpy\.(ndarray|dtype)"
+    r"|numpy\.dtypes\.\w+DType|argparse\.Namespace")
+
+
+def _load_harmless(path: Path, err: Exception) -> tuple[Any, list[str]] | None:
+    """The file torch.load(weights_only=True) refused, loaded again allowing the harmless
+    globals it names (:data:`_HARMLESS_GLOBALS`), when those are all it holds beyond what
+    weights_only loads, with those globals' names; None otherwise (any other class, a module, code: :func:`_unreadable`
+    says what it is). Never unpickles a class not on that list."""
+    if not isinstance(err, pickle.UnpicklingError) and "Weights only load failed" not in str(err):
+        return None
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:  # not the zip format (a legacy torch.save), unreadable...
+        return None
+    if not names or not all(_HARMLESS_GLOBALS.fullmatch(n) for n in names):
+        return None
+    found = []
+    for n in names:
+        mod, _, attr = n.rpartition(".")
+        try:
+            found.append((getattr(importlib.import_module(mod), attr), n))
+        except (ImportError, AttributeError):  # another numpy's layout
+            return None
+    if any(n.startswith("numpy") for n in names):  # a dtype's class is named while loading
+        import numpy as np
+
+        found += [getattr(np.dtypes, n) for n in dir(np.dtypes)
+                  if _HARMLESS_GLOBALS.fullmatch(f"numpy.dtypes.{n}")]
+    try:
+        with torch.serialization.safe_globals(found):
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    return blob, names
+
+
 def _check_fields(path: Path, blob: dict[str, Any]) -> None:
     """Refuse a checkpoint whose fields have the wrong types, or whose metadata contradicts the
     configuration the model is built from (a hand-edited or damaged file): the factor and guide
@@ -345,10 +412,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"checkpoint {str(path)!r} is empty (0 bytes): the download or the save was "
             "interrupted; re-download it or re-run training"
         )
+    _check_entries(path)
+    extra: list[str] = []  # harmless globals beside the tensors (a loop's np.float64 metric)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a torch file, pickled code...
-        raise _unreadable(path, err) from err
+        loaded = _load_harmless(path, err)
+        if loaded is None:
+            raise _unreadable(path, err) from err
+        blob, extra = loaded
     if isinstance(blob, dict) and "pytorch-lightning_version" in blob:
         raise CheckpointError(
             f"{str(path)!r} is a Lightning training checkpoint (to resume training with "
@@ -380,12 +452,19 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
              if isinstance(blob, dict) and "format" not in blob and isinstance(blob.get(k), dict)
              and blob[k] and all(isinstance(v, torch.Tensor) for v in blob[k].values())]
     if inner:  # a hand-written loop's checkpoint ({"epoch", "model_state_dict", ...})
+        # torch.load(path) refuses the numpy scalars / argparse.Namespace beside the weights
+        load = "torch.load(path, weights_only=False)" if extra else "torch.load(path)"
         raise CheckpointError(
             f"{str(path)!r} is a training checkpoint of a hand-written loop (keys "
             f"{sorted(map(str, blob))[:6]}), not an xlstsr checkpoint: its weights are "
             f"blob[{inner[0]!r}]. Build the architecture they belong to, load them and save it, "
-            f"e.g. `m = xlstsr.nn.ResCNN(4); m.load_state_dict(torch.load(path)[{inner[0]!r}]); "
+            f"e.g. `m = xlstsr.nn.ResCNN(4); m.load_state_dict({load}[{inner[0]!r}]); "
             "xlstsr.nn.save_model(m, 'model.pt')`, or pass that module as model=..."
+            + (" (weights_only=False: besides the tensors it holds "
+               + " and ".join(sorted({"numpy values" if n.startswith("numpy") else n
+                                      for n in extra}))
+               + ", which plain torch.load refuses; xlstsr checked that it holds no other "
+               "Python objects)" if extra else "")
         )
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(

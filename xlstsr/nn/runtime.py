@@ -20,6 +20,7 @@ import copy
 import io
 import pickle
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -106,9 +107,69 @@ def serialize_model(model: Any) -> bytes:
         from .adapt import copy_model
 
         cpu = copy_model(model).cpu()
+    cpu = _pack_scripted(cpu)
     buf = io.BytesIO()
-    torch.save(cpu, buf, pickle_module=pickle_module)
+    try:
+        torch.save(cpu, buf, pickle_module=pickle_module)
+    except (RuntimeError, TypeError, AttributeError, pickle.PicklingError) as err:
+        # a TorchScript part held outside the module tree (a list, a dict, a function), a lock,
+        # an open file: torch's "Tried to serialize ... __getstate__" named no way out
+        from ..errors import XlstsrError
+
+        raise XlstsrError(
+            f"the model ({type(model).__name__}) cannot be sent to worker processes: pickling "
+            f"it failed ({type(err).__name__}: {str(err)[:160]}). Run it with the threads "
+            "scheduler (`.compute(scheduler='threads')`, dask's default for arrays), or make it "
+            "picklable: an eager torch.nn.Module whose submodules (TorchScript ones from "
+            "torch.jit.load included) are attributes of the module"
+        ) from err
     return buf.getvalue()
+
+
+class _ScriptedPart:
+    """A TorchScript submodule in a :func:`serialize_model` payload: its ``torch.jit.save``
+    bytes (a ScriptModule has no pickle support: torch.save of a module holding one, the
+    wrapper the TorchScript refusal of xlstsr.nn.checkpoint advises, failed)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def load(self) -> Any:
+        import torch
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(io.BytesIO(self.data), map_location="cpu")
+
+
+def _pack_scripted(module: Any) -> Any:
+    """``module`` (a copy) with its TorchScript submodules replaced by :class:`_ScriptedPart`
+    (in place; the module itself when it is one)."""
+    import torch
+
+    if isinstance(module, torch.jit.ScriptModule):
+        buf = io.BytesIO()
+        with warnings.catch_warnings():  # torch 2.9+: "deprecated, use torch.export" (the
+            warnings.simplefilter("ignore", DeprecationWarning)  # user's own TorchScript)
+            torch.jit.save(module, buf)
+        return _ScriptedPart(buf.getvalue())
+    if isinstance(module, torch.nn.Module):
+        for name, child in list(module._modules.items()):
+            if child is not None:
+                module._modules[name] = _pack_scripted(child)
+    return module
+
+
+def _unpack_scripted(module: Any) -> Any:
+    """The inverse of :func:`_pack_scripted`."""
+    if isinstance(module, _ScriptedPart):
+        return module.load()
+    modules = getattr(module, "_modules", None)
+    if isinstance(modules, dict):
+        for name, child in list(modules.items()):
+            if child is not None:
+                modules[name] = _unpack_scripted(child)
+    return module
 
 
 def deserialize_model(payload: bytes, device: str) -> Any:
@@ -116,7 +177,7 @@ def deserialize_model(payload: bytes, device: str) -> Any:
     import torch
 
     model = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
-    return model.to(device).eval()
+    return _unpack_scripted(model).to(device).eval()
 
 
 def model_cache() -> dict[tuple[str, str], Any]:
