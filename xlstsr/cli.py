@@ -655,6 +655,35 @@ _SR_FLAGS = (
     (re.compile(r"scale_factor=([\d.]+)"), "--scale {0}"),
     (re.compile(r"add_offset=([-\d.]+)"), "--offset {0}"),
 )
+#: the refusal of Landsat Collection 2 surface temperature's scale given to the reference
+#: without its offset (xlstsr.validate): its advice is Python's (``reference_scale`` declares
+#: no offset; open_landsat_c2l2; ``dn.where(...)``), after the sentence that says why
+_REFERENCE_LANDSAT_NO_OFFSET = re.compile(
+    r"(the reference's scale_factor ([\d.]+) is Landsat Collection 2 Level-2 surface "
+    r"temperature's, declared without its offset ([\d.]+) K.*?too cold\.)(.*)$", re.DOTALL)
+
+
+def _reference_offset_hint(message: str, typed: dict[str, Any] | None = None) -> str:
+    """The refusal of a reference declared at Landsat ST's scale without its offset, with the
+    command line's ways instead of Python's: ``--reference-offset`` (its fill, 0, as
+    ``--reference-nodata``; ``--reference-scale`` where the user typed it, not where the file
+    declares the scale), or the scene's ``*_ST_B10.TIF`` / folder, which evaluate reads with
+    :func:`xlstsr.io.open_landsat_c2l2`."""
+    m = _REFERENCE_LANDSAT_NO_OFFSET.search(message)
+    if m is None or "--reference-offset" in message:
+        return message
+    typed = typed or {}
+    keep = [f"--reference-scale {m.group(2)}"] if "--reference-scale" in typed else []
+    if "--reference-nodata" not in typed:
+        keep.append("--reference-nodata 0")
+    with_ = (f" (with `{' '.join(keep)}`" + (": 0 is the product's fill" if typed.get(
+        "--reference-nodata") is None else "") + ")") if keep else ""
+    return (f"{message[:m.start()]}{m.group(1)} Add `--reference-offset {m.group(3)}`{with_}, "
+            "or pass the scene's *_ST_B10.TIF (as USGS names it) or its folder as the "
+            "reference: it is then read as a Landsat Collection 2 Level-2 scene, decoded, its "
+            "fill and clouds masked.")
+
+
 #: the subject of a refusal of the super-resolved field (evaluate's ``what``)
 _SR_SUBJECT = re.compile(r"^(?:the |every valid )?super-resolved\b")
 #: the subject of a refusal of the reference (decode_lst's ``what="reference"``)
@@ -774,6 +803,7 @@ def _cli_hints(message: str, command: str | None = None,
     message = _renamed_flags(message, command)
     message = _with_flags(message, _COMMON_FLAGS, typed)
     if command == "evaluate":
+        message = _reference_offset_hint(message, typed)
         message = _with_flags(message, _EVALUATE_FLAGS, typed)
         if "coarse LST" in message:  # a refusal of the --coarse file: its own flags
             message = _with_flags(message, _COARSE_FLAGS, typed)
@@ -1248,6 +1278,20 @@ def _upscale(args: argparse.Namespace) -> int:
     if calibration is not None and fmt == "zarr":
         raise UsageError("--calibration applies to .tif/.nc outputs; for a .zarr store apply "
                          "xlstsr.calibration.apply_calibration to the opened result")
+    if calibration is not None and calibration.ndvi:
+        # upscale's refusal told the command-line user to call Python: the term needs the NDVI
+        # the calibration was fitted with, on the output grid; the --guide is the method's
+        # (any band, possibly moved by its measured offset or matched to other dates), not
+        # that NDVI, and a reflectance or emissivity guide within [0, 1] would be taken for it
+        raise UsageError(
+            f"--calibration {args.calibration} has an NDVI term ({calibration.ndvi:g} K per "
+            "NDVI unit), which needs the NDVI it was fitted with on the output grid: `xlstsr "
+            "upscale` does not apply it (the --guide is the method's guide, not necessarily "
+            "that NDVI). Run without --calibration, then apply it to the written output in "
+            f"Python: `apply_calibration(sr, {str(args.calibration)!r}, ndvi=ndvi_on_the_"
+            "output_grid)` (from xlstsr.calibration); or fit a calibration without the NDVI "
+            "term (`fit_calibration(sr, truth)`) and pass that as --calibration."
+        )
     with _scheduler(args.scheduler):
         if fmt == "zarr":  # streamed region by region, resumable
             mode = "w" if args.overwrite else ("resume" if args.resume else "w-")
@@ -1319,6 +1363,8 @@ def _to_raster(sr: Any, path: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     import xlstsr
     from xlstsr.errors import AllNaNError
 
@@ -1346,13 +1392,27 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"--reference-units {args.reference_units}: {args.reference} is a "
                          "Landsat Collection 2 Level-2 scene, which its reader decodes to Kelvin "
                          "(scale, offset and fill): drop --reference-units")
+    if ref is not None and args.reference_offset is not None:  # 149 K added a second time
+        raise UsageError(f"--reference-offset {args.reference_offset:g}: {args.reference} is a "
+                         "Landsat Collection 2 Level-2 scene, which its reader decodes to Kelvin "
+                         "(scale, offset and fill): drop --reference-offset")
     if ref is None:
         ref = _open_field(args.reference, args.reference_variable, "reference",
                           "--reference-variable", band=args.reference_band)
+        own = ref.attrs.get("add_offset", ref.encoding.get("add_offset"))
+        if (args.reference_offset is not None and own is not None
+                and float(np.ravel(own)[0]) != 0.0):  # replaced, or applied twice
+            raise UsageError(
+                f"--reference-offset {args.reference_offset:g}: the reference file declares "
+                f"add_offset={float(np.ravel(own)[0]):g} already, which is applied: drop "
+                "--reference-offset")
         # the units the file does not say (a SEVIRI / LSA-SAF GeoTIFF in degrees Celsius
-        # without a tag), or says wrongly; its fill and scale are evaluate's reference_nodata
-        # and reference_scale, which apply to the stored values first
-        ref = _declare(ref, args.reference_units, None, role="reference")
+        # without a tag), or says wrongly, and its offset (Landsat ST digital numbers: x
+        # 0.00341802 + 149), an add_offset attribute that decoding applies after the scale;
+        # its fill and scale are evaluate's reference_nodata and reference_scale, which apply
+        # to the stored values first
+        ref = _declare(ref, args.reference_units, None, role="reference",
+                       offset=args.reference_offset)
     coarse = None
     if args.coarse:
         coarse = _declare(
@@ -1992,6 +2052,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--reference-scale", type=float, default=None,
                    help="factor turning stored reference values into its units (K, or "
                    "--reference-units: 0.1 for K x 10)")
+    e.add_argument("--reference-offset", type=float, default=None,
+                   help="added to stored reference values after --reference-scale (value x "
+                   "scale + offset, as CF add_offset) when the file does not declare it (e.g. "
+                   "149 with --reference-scale 0.00341802 --reference-nodata 0 for a Landsat "
+                   "Collection 2 Level-2 surface temperature GeoTIFF of digital numbers)")
     e.add_argument("--reference-nodata", type=float, default=None,
                    help="stored reference value marking missing data")
     e.add_argument("--coregister", action="store_true",

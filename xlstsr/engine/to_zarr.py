@@ -54,7 +54,7 @@ import xarray as xr
 from rioxarray.exceptions import RioXarrayError
 
 from .._version import __version__
-from ..errors import AllNaNError, InputTypeError, XlstsrError, warn
+from ..errors import AllNaNError, InputTypeError, MethodOptionError, XlstsrError, warn
 from ..grid import _semantic_encoding
 from ..io.formats import absolute_path, open_with_variable
 from ..io.zarr import (
@@ -1100,6 +1100,26 @@ def _recorded_offset(store: Any, recorded: Any) -> str | xr.Dataset:
     )
 
 
+def _merged_options(method_options: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``method_options`` with the keywords given as its shorthand (``conserve=True``), as
+    :func:`xlstsr.upscale` merges them: refused where one is given both ways (the keyword
+    silently won over the dict)."""
+    if method_options is not None and not isinstance(method_options, Mapping):
+        raise XlstsrError(
+            f"method_options must be a dict of the method's options (e.g. {{'gain': 0.5}}), got "
+            f"{type(method_options).__name__}"
+        )
+    both = sorted(set(method_options or {}) & set(options))
+    if both:
+        raise MethodOptionError(
+            f"option(s) {both} given twice, in method_options and as keywords of "
+            f"upscale_to_zarr (method_options={dict(method_options or {})}, "
+            f"{', '.join(f'{k}={options[k]!r}' for k in both)}): give each once, e.g. only "
+            f"`method_options={{**method_options, {both[0]!r}: ...}}`."
+        )
+    return {**dict(method_options or {}), **options}
+
+
 def upscale_to_zarr(
     source: Any,
     store: Any,
@@ -1120,6 +1140,8 @@ def upscale_to_zarr(
     progress: bool = True,
     regions_in_flight: int | None = None,
     compressors: Any = "auto",
+    calibration: Any = None,
+    **options: Any,
 ) -> xr.DataArray:
     """Super-resolve a (time, y, x) cube into a Zarr v3 store, one time block at a time.
 
@@ -1179,6 +1201,14 @@ def upscale_to_zarr(
         super-resolved LST writes in 0.47x the time of zarr's default Zstd and to 0.52 instead
         of 0.68 of the raw size (``benchmarks/zarr_compression.py``,
         ``docs/results/compression.md``); ``None``: uncompressed.
+    calibration : None
+        Not applied here (a store is written region by region, and an NDVI term needs the NDVI
+        on the output grid): given, it is refused with the way to do it, which the command
+        line gives for ``--calibration``: :func:`xlstsr.calibration.apply_calibration` to the
+        opened result.
+    **options
+        Shorthand for ``method_options``, as for :func:`xlstsr.upscale`
+        (``upscale_to_zarr(lst, store, 4, "sisr", conserve=True)``); merged into it.
 
     Returns
     -------
@@ -1209,6 +1239,15 @@ def upscale_to_zarr(
 
     if mode not in MODES:
         raise XlstsrError(f"mode must be one of {MODES}, got {mode!r}")
+    if calibration is not None:  # upscale's opt-in: a bare TypeError here, with no way to do it
+        raise XlstsrError(
+            "upscale_to_zarr does not apply a calibration (calibration= is upscale's, for a "
+            "result in memory): write the store without it, then apply it to the opened result, "
+            "`apply_calibration(upscale_to_zarr(...), calibration)` (from xlstsr.calibration; "
+            "`ndvi=` the NDVI on the output grid for a calibration with an NDVI term), and write "
+            "that where you need it, e.g. `.to_dataset(name='LST').to_zarr(...)`."
+        )
+    method_options = _merged_options(method_options, options)
     store = _normal_store(store)
     _check_store(store, mode)
     _warn_left_aside(store)

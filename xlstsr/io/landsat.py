@@ -163,8 +163,10 @@ def open_landsat8_l1(
     NDVI from TOA reflectance ``rho = REFLECTANCE_MULT * DN + REFLECTANCE_ADD`` of bands 4 and 5
     (the sun-elevation division cancels in the ratio). BQA, pre-collection layout: bits 14-15
     cloud confidence, bits 12-13 cirrus confidence, bits 4-5 water confidence; Collection 1
-    (``COLLECTION_NUMBER = 01`` in the MTL): bits 5-6 cloud confidence, bits 11-12 cirrus, no
-    water bits (water is then not masked, with a warning); Collection 2 is refused (its
+    (``COLLECTION_NUMBER = 01`` in the MTL): bits 5-6 cloud confidence, bits 7-8 cloud shadow
+    confidence (high, 3, is ``cloud`` too, as :func:`open_landsat_c2l2` masks cloud shadow,
+    while the cloud test is on), bits 11-12 cirrus, no water bits (water is then not masked,
+    with a warning); the pre-collection BQA has no cloud-shadow bits. Collection 2 is refused (its
     QA_PIXEL has another layout; told by the MTL, before any band is opened: a Level-2 scene is
     read by :func:`open_landsat_c2l2`). DN 0 is fill. ``bt`` and ``ndvi`` are NaN on clouds, fill
     and, with ``mask_water``, water (high water confidence by default: see
@@ -180,7 +182,9 @@ def open_landsat8_l1(
         The part of the file names before ``B10.tif`` (``"LC08_L1TP_020039_"``...).
     cloud_confidence, cirrus_confidence : int or None
         Pixels of BQA cloud (cirrus) confidence at or above this level are clouds: 1 low,
-        2 medium, 3 high; None: that test is off.
+        2 medium, 3 high; None: that test is off. On a Collection 1 scene, high-confidence
+        cloud shadow (bits 7-8 = 3; USGS marks clear pixels "low", 1) is cloud too, unless
+        ``cloud_confidence`` is None.
     mask_water : bool
         Set water (``water`` below) to NaN in ``bt`` and ``ndvi``.
     water_confidence : {"high", "medium"}
@@ -260,9 +264,14 @@ def open_landsat8_l1(
     r5 = b5.astype(np.float32) * f32("REFLECTANCE_MULT_BAND_5") + f32("REFLECTANCE_ADD_BAND_5")
     ndvi = (r5 - r4) / (r5 + r4)
     if collection == "1":
-        # Collection 1: bits 5-6 cloud confidence, 11-12 cirrus, no water bits (the
-        # pre-collection layout read here took every pixel for water, then no cloud)
-        cloud = (((q >> 5) & 0b11) >= cloud_level) | (((q >> 11) & 0b11) >= cirrus_level)
+        # Collection 1: bits 5-6 cloud confidence, 7-8 cloud shadow confidence, 11-12 cirrus,
+        # no water bits (the pre-collection layout read here took every pixel for water, then
+        # no cloud). High-confidence shadow (3) is masked as open_landsat_c2l2 masks QA_PIXEL
+        # shadow: shadowed ground is cooler than the surface around it, wrong as truth. Not
+        # at cloud_level: USGS flags every clear pixel's shadow confidence "low" (1).
+        shadow = (((q >> 7) & 0b11) >= 3) if cloud_confidence is not None else False
+        cloud = ((((q >> 5) & 0b11) >= cloud_level) | shadow
+                 | (((q >> 11) & 0b11) >= cirrus_level))
         water = xr.zeros_like(q, dtype=bool)
         if mask_water:
             warn(

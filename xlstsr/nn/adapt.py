@@ -410,7 +410,8 @@ def adapt_model(
     valid = np.isfinite(lst) if valid is None else np.asarray(valid, bool)
     target = np.where(valid, lst, np.nan).astype(np.float32)
     gain = -10.0
-    if guide is not None and config.alpha < 1.0:
+    detail = guide is not None and config.alpha < 1.0  # the loss's guide-detail term
+    if detail:
         gain = float(config.gain) if config.gain is not None else scene_guide_gain(
             target, guide, factor)
     wins = sample_windows(valid, int(config.window), int(config.windows), int(config.seed))
@@ -439,7 +440,8 @@ def adapt_model(
             if step == 0:  # the unadapted model's loss, and its output's non-finite pixels
                 start, holes = value, int((~torch.isfinite(sr.detach())).sum())
             elif math.isfinite(start) and not math.isfinite(value):
-                _diverged(config, f"took its loss from {start:.4g} to {value} in {step} steps")
+                _diverged(config, f"took its loss from {start:.4g} to {value} in {step} steps",
+                          detail, ref is not None)
             loss.backward()
             opt.step()
     for p in params:
@@ -457,11 +459,12 @@ def adapt_model(
             end = float(adaptation_loss(sr, t, factor, config, guide=g, gain=gain, reference=None))
             new_holes = int((~torch.isfinite(sr)).sum()) - holes
         if new_holes > 0:
-            _diverged(config, f"made {new_holes} output pixel(s) NaN or infinite")
+            _diverged(config, f"made {new_holes} output pixel(s) NaN or infinite", detail,
+                      ref is not None)
         if not math.isfinite(end) or end > start * (1.0 + DIVERGENCE_RTOL) + DIVERGENCE_ATOL:
             anchor = " (the anchor term left out: it is 0 before adapting)" if ref is not None else ""
             _diverged(config, f"took its loss from {start:.4g} to {end:.4g} in "
-                              f"{int(config.steps)} steps{anchor}")
+                              f"{int(config.steps)} steps{anchor}", detail, ref is not None)
     return tuned
 
 
@@ -472,17 +475,45 @@ DIVERGENCE_RTOL = 0.05
 DIVERGENCE_ATOL = 1e-3
 
 
-def _diverged(config: Adaptation, what: str) -> None:
+def _loss_terms(config: Adaptation, detail: bool, anchor: bool) -> str:
+    """The terms of the loss that adaptation minimised, in words (``detail``: the guide-detail
+    term is in it, a guided model with ``alpha < 1``; ``anchor``: the anchor term is)."""
+    if not detail and not anchor:
+        return "the output's consistency with the coarse input"
+    alpha = float(config.alpha)
+    terms = [f"{alpha:g} x the output's coarse consistency" if detail else
+             "the output's coarse consistency"]
+    if detail:
+        gain = ("its gain fitted on the scene" if config.gain is None
+                else f"gain {float(config.gain):g} K per guide unit")
+        terms.append(f"{1.0 - alpha:g} x the guide-detail term ({gain})")
+    if anchor:
+        terms.append(f"{float(config.anchor):g} x the anchor to the unadapted output")
+    return " + ".join(terms)
+
+
+def _suggested(config: Adaptation, lr: float) -> dict[str, Any]:
+    """The user's adaptation settings with only ``lr`` changed: steps and lr, and every other
+    setting that is not the default (anchor, alpha, window...: rebuilt from steps and lr alone,
+    following the advice ran another setting)."""
+    default = Adaptation().as_dict()
+    given = config.as_dict()
+    return {"steps": given["steps"], "lr": lr,
+            **{k: v for k, v in given.items() if k not in ("steps", "lr") and v != default[k]}}
+
+
+def _diverged(config: Adaptation, what: str, detail: bool = False, anchor: bool = False) -> None:
     """Refuse a test-time adaptation whose loss became non-finite or grew: its learning rate is
-    too large for this model (the result would be further from the input than without it)."""
+    too large for this model (the result would be further from the input than without it).
+    ``detail`` / ``anchor``: whether the loss held the guide-detail / anchor term."""
     default = Adaptation().lr
-    suggest = min(float(config.lr) / 10.0, default)
+    suggest = float(f"{min(float(config.lr) / 10.0, default):g}")
     raise XlstsrError(
-        f"test-time adaptation (adapt=) diverged: with lr={float(config.lr):g} it {what} (the "
-        "loss it minimises: the output's consistency with the coarse input), a learning rate too "
-        f"large for this model. Lower adapt's lr (default {default:g}), e.g. "
-        f"adapt={{'steps': {int(config.steps)}, 'lr': {suggest:g}}}, or drop adapt= to upscale "
-        "with the model as it is."
+        f"test-time adaptation (adapt=) diverged: with lr={float(config.lr):g} it {what}, a "
+        "learning rate too large for this model (the loss it minimises: "
+        f"{_loss_terms(config, detail, anchor)}). Lower adapt's lr (default {default:g}), e.g. "
+        f"adapt={_suggested(config, suggest)!r}, or drop adapt= to upscale with the model as it "
+        "is."
     )
 
 
