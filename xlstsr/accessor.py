@@ -36,9 +36,11 @@ class LstsrDataArrayAccessor:
         """Super-resolve by ``factor``; see :func:`xlstsr.upscale`."""
         return upscale(self._obj, factor, method, guide, **kwargs)
 
-    def coarsen(self, factor: int = 4, **kwargs: Any) -> xr.DataArray:
-        """Radiometric degradation by ``factor``; see :func:`xlstsr.coarsen`."""
-        return coarsen(self._obj, factor, **kwargs)
+    def coarsen(self, factor: int = 4, *, mask_out_of_range: bool = False,
+                **kwargs: Any) -> xr.DataArray:
+        """Radiometric degradation by ``factor`` (``mask_out_of_range=True`` masks LST values
+        outside 150-400 K instead of refusing them); see :func:`xlstsr.coarsen`."""
+        return coarsen(self._obj, factor, mask_out_of_range=mask_out_of_range, **kwargs)
 
     def evaluate(self, reference: xr.DataArray, **kwargs: Any) -> xr.Dataset:
         """Accuracy metrics against a fine reference; see :func:`xlstsr.evaluate`."""
@@ -87,9 +89,13 @@ class LstsrDatasetAccessor:
         return self._obj.drop_vars([name])
 
     def coarsen(self, factor: int = 4, *, variable: Hashable | None = None,
-                emissivity: xr.DataArray | str | None = None, **kwargs: Any) -> xr.DataArray:
+                emissivity: xr.DataArray | str | None = None, mask_out_of_range: bool = False,
+                **kwargs: Any) -> xr.DataArray:
         """Radiometric degradation of the LST variable (``emissivity`` may name another
-        variable of the Dataset, as ``guide`` of :meth:`upscale`); see :func:`xlstsr.coarsen`."""
+        variable of the Dataset, as ``guide`` of :meth:`upscale`; ``mask_out_of_range=True``
+        masks LST values outside 150-400 K instead of refusing them); see
+        :func:`xlstsr.coarsen`."""
+        kwargs["mask_out_of_range"] = mask_out_of_range
         if isinstance(emissivity, str):  # "must be a DataArray: wrap it with the LST's coordinates"
             rest = self._other("emissivity", emissivity)
             emissivity = self._obj[emissivity]

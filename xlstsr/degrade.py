@@ -21,9 +21,12 @@ from .grid import (
 )
 from .kernels.aggregate import gaussian_psf, gaussian_psf_emitted, radiometric_mean
 from .validate import (
+    check_bool,
     check_factor,
     check_number,
     decode_lst,
+    georeference,
+    north_up,
     require_georeferenced,
     require_valid_pixels,
     select_lst,
@@ -116,6 +119,7 @@ def coarsen(
     psf: float | str | None = None,
     boundary: Literal["exact", "trim"] = "exact",
     variable: Hashable | None = None,
+    mask_out_of_range: bool = False,
 ) -> xr.DataArray:
     """Degrade LST by an integer factor through radiance: ``T_c = (mean T^4)^(1/4)``.
 
@@ -152,15 +156,21 @@ def coarsen(
         width is recorded in metres (``psf_sigma_m``; a number on a lon/lat grid in degrees,
         ``psf_sigma_deg``) in ``xlstsr_degradation``. None: a perfect box average.
     boundary : {"exact", "trim"}
-        ``"exact"`` raises if the size is not a multiple of ``factor``; ``"trim"`` drops the rest.
+        ``"exact"`` raises if the size is not a multiple of ``factor``; ``"trim"`` drops the rest:
+        the last rows (south) and columns (east) of the north-up grid, the blocks anchored on its
+        upper-left corner whatever the storage order (an emissivity is trimmed the same way).
     variable : str, optional
         The LST variable when ``lst`` is a Dataset (default: the one that looks like LST).
+    mask_out_of_range : bool
+        Mask LST values outside 150-400 K after decoding (gaps, as :func:`xlstsr.upscale`
+        does) instead of raising :class:`~xlstsr.errors.PhysicalRangeError`.
 
     Returns
     -------
     DataArray
-        Coarse LST in Kelvin on the grid ``factor`` times coarser, CRS and transform written. Lazy
-        for dask input.
+        Coarse LST in Kelvin on the grid ``factor`` times coarser, CRS and transform written,
+        north-up (a grid stored south-up or running west is flipped first, as
+        :func:`xlstsr.upscale` takes it). Lazy for dask input.
 
     Examples
     --------
@@ -173,24 +183,26 @@ def coarsen(
         # a variable of the Dataset by name, as ds.lstsr.coarsen takes it (the function
         # counted it among the LST candidates: "cannot tell which variable holds LST")
         return lst.lstsr.coarsen(factor, variable=variable, emissivity=emissivity,
-                                 min_valid=min_valid, psf=psf, boundary=boundary)
-    if isinstance(lst, (xr.Dataset, xr.DataArray)):
-        # the front door upscale uses: a Dataset's CRS (a CF grid_mapping data variable of a
-        # plain xr.open_dataset) carried onto its variable; select_variable lost it
-        lst = select_lst(lst, variable, operation="coarsen")[0]
-    if emissivity is not None and isinstance(lst, xr.DataArray):
+                                 min_valid=min_valid, psf=psf, boundary=boundary,
+                                 mask_out_of_range=mask_out_of_range)
+    # the front door upscale uses: a Dataset's CRS (a CF grid_mapping data variable of a plain
+    # xr.open_dataset) carried onto its variable (select_variable lost it); anything else
+    # refused as InputTypeError (an ndarray raised "has no attribute 'dims'")
+    lst = select_lst(lst, variable, operation="coarsen")[0]
+    check_bool("mask_out_of_range", mask_out_of_range)  # "no" is truthy: it would mean True
+    if emissivity is not None:
         # before the lat/lon rename below: an ndarray there raised "has no attribute 'rename'"
         _require_emissivity_dataarray(emissivity, lst)
-    names = spatial_names(lst) if isinstance(lst, xr.DataArray) else {}
+    names = spatial_names(lst)
     if names:  # lat/lon dims (ECOSTRESS on its own grid), as the other entry points take them
         out = coarsen(lst.rename(names), factor, min_valid=min_valid, emissivity=emissivity
                       if emissivity is None else emissivity.rename(spatial_names(emissivity)),
-                      psf=psf, boundary=boundary)
+                      psf=psf, boundary=boundary, mask_out_of_range=mask_out_of_range)
         back = {v: k for k, v in names.items()}
         # declared, as upscale does: rioxarray did not find lat/lon dims for .rio.bounds()
         return out.rename(back).rio.set_spatial_dims(x_dim=back["x"], y_dim=back["y"])
-    factor = check_factor(factor)
-    require_georeferenced(lst, "LST")
+    factor = check_factor(factor, example="4 for 250 m -> 1 km")
+    lst = _front_door(lst)
     check_number("min_valid", min_valid, 0, 1, lo_open=True,
                  hint="the share of valid fine pixels a coarse pixel needs, e.g. 1.0")
     ydim, xdim = spatial_dims(lst)
@@ -199,12 +211,14 @@ def coarsen(
             f"the grid ({lst.sizes[ydim]} x {lst.sizes[xdim]}) is smaller than one coarse pixel "
             f"of factor {factor}: coarsen a larger field, or use a smaller factor."
         )
+    keep: dict[Hashable, slice] = {}
     if boundary == "trim":
-        lst = lst.isel({ydim: slice(0, lst.sizes[ydim] // factor * factor),
-                        xdim: slice(0, lst.sizes[xdim] // factor * factor)})
+        keep = {ydim: slice(0, lst.sizes[ydim] // factor * factor),
+                xdim: slice(0, lst.sizes[xdim] // factor * factor)}
     elif boundary != "exact":
         raise XlstsrError(f"boundary must be 'exact' or 'trim', got {boundary!r}")
-    kelvin = decode_lst(lst)
+    whole, lst = lst, lst.isel(keep) if keep else lst
+    kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range)
     lead = tuple(d for d in kelvin.dims if d not in (ydim, xdim))
     kelvin = kelvin.transpose(*lead, ydim, xdim)
     # from the input's own written transform: decode_lst rewrites one that the labels run
@@ -230,7 +244,10 @@ def coarsen(
         # at its own dims (a static one: (y, x)), size-1 axes for the LST's others, broadcast
         # by the kernels / inside dask: broadcast_like's (time, y, x) view was copied in full
         # by dask.array.asarray while the graph was built (a year of 4800^2 tiles: ~34 GB)
-        eps = _emissivity_axes(_emissivity(emissivity, kelvin, ydim, xdim), (*lead, ydim, xdim))
+        # checked against the LST's whole grid, then trimmed as the LST is (checked against the
+        # trimmed LST, an emissivity on the LST's own grid was "not on the LST's grid")
+        eps = _emissivity_axes(_emissivity(emissivity, whole, ydim, xdim, keep),
+                               (*lead, ydim, xdim))
     if isinstance(data, dsa.Array):
         out = _coarsen_dask(data, eps, factor, min_valid, sigma)
     else:
@@ -248,11 +265,12 @@ def coarsen(
     # guard against calibrating twice: a calibrated field coarsened and upscaled with the same
     # calibration got it a second time), but not its encoding nor an upscale's description
     # (the values are no longer that method's output; the history says what was done)
-    from .upscale import _STORAGE_ATTRS
+    # nor GDAL's band statistics (STATISTICS_MAXIMUM...): the fine field's, not the result's
+    from .upscale import _storage_attr
 
     history = lst.attrs.get("history")
     result.attrs = {str(k): v for k, v in lst.attrs.items()
-                    if str(k) not in _STORAGE_ATTRS and str(k) not in _UPSCALE_ATTRS}
+                    if not _storage_attr(k) and str(k) not in _UPSCALE_ATTRS}
     result.attrs.update({
         "standard_name": "surface_temperature",
         "units": "K",
@@ -263,6 +281,24 @@ def coarsen(
         + f"xlstsr {__version__}: coarsen({degradation})",
     })
     return result
+
+
+def _front_door(lst: xr.DataArray) -> xr.DataArray:
+    """``lst`` georeferenced and north-up, as upscale's front door takes it.
+
+    Without ``y``/``x`` coordinates, they come from its written transform
+    (:func:`~xlstsr.validate.georeference`; refused as "no coordinates and no transform").
+    Flipped north-up (:func:`~xlstsr.validate.north_up`), so that ``boundary="trim"`` drops the
+    same (southern, eastern) pixels whatever the storage order (a south-up field kept its
+    southern rows: a coarse grid half a coarse pixel off) and the result is north-up. A field
+    with coordinates keeps its written transform otherwise: a window of a file keeps the file's
+    (its exact origin; rewritten from the labels, the coarse labels came 1e-9 m off).
+    """
+    ydim, xdim = spatial_dims(lst)
+    if ydim not in lst.coords or xdim not in lst.coords:
+        return georeference(lst, "LST")
+    require_georeferenced(lst, "LST")
+    return north_up(lst)
 
 
 #: what upscale records of how its output was made: not carried to a coarsened field
@@ -348,11 +384,13 @@ def _checked_emissivity(eps: dsa.Array) -> dsa.Array:
     return eps.map_blocks(_checked_block, dtype=eps.dtype, meta=np.empty((0,) * eps.ndim, eps.dtype))
 
 
-def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
+def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str,
+                keep: dict[Hashable, slice] | None = None) -> xr.DataArray:
     """The emissivity, checked: a DataArray on the LST's grid (xarray's broadcast_like filled
     another grid's missing part with NaN, a shifted one raised numpy's error), with values in
     (0, 1] when in memory (0 or NaN everywhere gave an all-NaN result, an LST passed as
-    emissivity went through)."""
+    emissivity went through). ``keep``: the ``isel`` of the LST's grid that is coarsened
+    (``boundary="trim"``), applied once the emissivity is on the LST's grid."""
     _require_emissivity_dataarray(eps, lst)
     for d in (ydim, xdim):
         if d not in eps.dims:
@@ -372,6 +410,8 @@ def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str) -> x
             )
         if d in lst.coords:  # the LST's labels exactly: broadcast_like joins on them
             eps = eps.assign_coords({d: lst[d].values})
+    if keep:
+        eps, lst = eps.isel(keep), lst.isel(keep)
     eps = _emissivity_steps(eps, lst, ydim, xdim)
     if not isinstance(eps.variable.data, dsa.Array):
         v = np.asarray(eps.values, np.float64)

@@ -192,7 +192,7 @@ def upscale(
     """
     lst, guide = select_lst(lst, variable, guide, operation="upscale")
     refuse_incomplete_inputs(lst, guide)  # an unfinished store's unwritten steps read as NaN
-    factor = check_factor(factor, maximum=MAX_FACTOR)
+    factor = check_factor(factor, maximum=MAX_FACTOR, example="4 for 1 km -> 250 m")
     _check_tile(tile)
     for name, flag in (("mask_out_of_range", mask_out_of_range), ("output_check", output_check),
                        ("keep_attrs", keep_attrs)):
@@ -522,6 +522,23 @@ _STORAGE_ATTRS = frozenset({
     "grid_mapping", "coordinates", "AREA_OR_POINT", "calibrated_nt", "scale_factor_err",
     "add_offset_err", "Number Type", "units", "standard_name", "long_name",
 })
+#: the prefix of GDAL's band statistics (``STATISTICS_MINIMUM``/``MAXIMUM``/``MEAN``/``STDDEV``/
+#: ``VALID_PERCENT``..., read by rioxarray from a GeoTIFF's metadata): the input's values, which
+#: ``rio.to_raster`` wrote into the output file as its own
+_STATISTICS_PREFIX = "STATISTICS_"
+
+
+def _storage_attr(key: Hashable) -> bool:
+    """Whether the input attribute ``key`` describes the stored values (:data:`_STORAGE_ATTRS`,
+    GDAL's ``STATISTICS_*``), not the field: never kept by upscale nor coarsen.
+
+    Examples
+    --------
+    >>> _storage_attr("scale_factor"), _storage_attr("STATISTICS_MAXIMUM"), _storage_attr("source")
+    (True, True, False)
+    """
+    k = str(key)
+    return k in _STORAGE_ATTRS or k.upper().startswith(_STATISTICS_PREFIX)
 #: input attributes that describe the input's grid (a reader's ``resolution_m=280``, a legacy
 #: ``transform`` rioxarray falls back to): not the upscaled field's, so not kept (as coarsen
 #: drops them, :data:`xlstsr.degrade._UPSCALE_ATTRS`)
@@ -553,7 +570,7 @@ def provenance_attrs(
 
     options = json.dumps(method.describe(), sort_keys=True, default=repr)
     attrs = {str(k): v for k, v in kept.items()
-             if str(k) not in _STORAGE_ATTRS and str(k) not in _GRID_ATTRS}
+             if not _storage_attr(k) and str(k) not in _GRID_ATTRS}
     attrs.update({
         "standard_name": "surface_temperature",
         "long_name": "land surface temperature (super-resolved)",
