@@ -75,7 +75,7 @@ from ..io.zarr import (
     zarr_compressors,
 )
 from ..methods import get_method
-from ..methods.base import UpscaleMethod
+from ..methods.base import UpscaleMethod, option_names
 from ..validate import (
     check_bool,
     check_factor,
@@ -1100,6 +1100,33 @@ def _recorded_offset(store: Any, recorded: Any) -> str | xr.Dataset:
     )
 
 
+#: words of the command line (or of to_zarr) for upscale_to_zarr's ``mode``
+_MODE_WORDS = {"overwrite": "mode='w'", "resume": "mode='resume'", "append": "mode='resume'"}
+
+
+def _not_own_argument(method: Any, options: Mapping[str, Any]) -> None:
+    """Refuse a keyword that is not an option of ``method`` but reads as upscale_to_zarr's own
+    argument mistyped (a close name, a command-line word for ``mode``): with **options,
+    `overwrite=True` was blamed on the method ("method 'bicubic' has no option 'overwrite'").
+    Other unknown keywords are left to the method's refusal, which lists its options."""
+    import difflib
+    import inspect
+
+    takes = option_names(method)
+    own = [n for n in inspect.signature(upscale_to_zarr).parameters if n != "options"]
+    for k in sorted(options):
+        if takes is None or k in takes:
+            continue
+        near = difflib.get_close_matches(k, own + sorted(takes), n=1, cutoff=0.75)
+        fix = f"`{_MODE_WORDS[k]}`" if k in _MODE_WORDS else f"`{near[0]}=`" if near else None
+        if fix:
+            raise MethodOptionError(
+                f"upscale_to_zarr has no argument {k!r} (nor is it an option of method "
+                f"{method!r}, which takes {sorted(takes)}): did you mean {fix}? Its arguments: "
+                f"{own}."
+            )
+
+
 def _merged_options(method_options: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     """``method_options`` with the keywords given as its shorthand (``conserve=True``), as
     :func:`xlstsr.upscale` merges them: refused where one is given both ways (the keyword
@@ -1247,6 +1274,7 @@ def upscale_to_zarr(
             "`ndvi=` the NDVI on the output grid for a calibration with an NDVI term), and write "
             "that where you need it, e.g. `.to_dataset(name='LST').to_zarr(...)`."
         )
+    _not_own_argument(method, options)
     method_options = _merged_options(method_options, options)
     store = _normal_store(store)
     _check_store(store, mode)

@@ -371,6 +371,24 @@ def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
         raise MethodOptionError(f"bad options for method {method!r}: {err}") from err
 
 
+def option_names(method: Any) -> set[str] | None:
+    """The options a registered method's constructor takes (``conserve`` included for a
+    method conservative by construction, which :func:`get_method` takes); None for a method
+    instance, an unknown name, or a method taking ``**kwargs``. For the entry points whose
+    keywords double as method options, to tell their own mistyped argument as such.
+
+    Examples
+    --------
+    >>> sorted(option_names("nearest")), sorted(option_names("bicubic"))
+    (['conserve'], [])
+    """
+    cls = _REGISTRY.get(method) if isinstance(method, str) else None
+    accepted = _accepted_options(cls) if cls is not None else None
+    if accepted is not None and cls.conservative:
+        accepted = accepted | {"conserve"}
+    return accepted
+
+
 def _accepted_options(cls: type) -> set[str] | None:
     """Keyword options of a method's constructor, or None when it takes ``**kwargs``."""
     import inspect

@@ -57,6 +57,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerStatus
 
 from ..errors import GridError, InputNotFoundError, InputTypeError, XlstsrError
+from ..nn.checkpoint import check_entries
 from ..nn.losses import sif_loss, supervised_loss
 from ..validate import check_bool, check_factor, check_number, check_whole
 from .data import PatchSet
@@ -836,6 +837,7 @@ def _read_training_file(ckpt_path: Any, verb: str) -> Any:
     if os.path.isdir(ckpt_path):
         raise XlstsrError(f"checkpoint {where} is a folder: pass the Lightning checkpoint file in "
                           "it (e.g. 'last.ckpt' written by a ModelCheckpoint)")
+    check_entries(ckpt_path)  # a weight damaged on disk loads silently otherwise
     try:
         return torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
