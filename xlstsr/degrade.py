@@ -26,7 +26,7 @@ from .validate import (
     check_number,
     decode_lst,
     georeference,
-    north_up,
+    north_up_flips,
     require_georeferenced,
     require_valid_pixels,
     select_lst,
@@ -202,7 +202,7 @@ def coarsen(
         # declared, as upscale does: rioxarray did not find lat/lon dims for .rio.bounds()
         return out.rename(back).rio.set_spatial_dims(x_dim=back["x"], y_dim=back["y"])
     factor = check_factor(factor, example="4 for 250 m -> 1 km")
-    lst = _front_door(lst)
+    lst, flips = _front_door(lst)
     check_number("min_valid", min_valid, 0, 1, lo_open=True,
                  hint="the share of valid fine pixels a coarse pixel needs, e.g. 1.0")
     ydim, xdim = spatial_dims(lst)
@@ -246,7 +246,7 @@ def coarsen(
         # by dask.array.asarray while the graph was built (a year of 4800^2 tiles: ~34 GB)
         # checked against the LST's whole grid, then trimmed as the LST is (checked against the
         # trimmed LST, an emissivity on the LST's own grid was "not on the LST's grid")
-        eps = _emissivity_axes(_emissivity(emissivity, whole, ydim, xdim, keep),
+        eps = _emissivity_axes(_emissivity(emissivity, whole, ydim, xdim, keep, flips),
                                (*lead, ydim, xdim))
     if isinstance(data, dsa.Array):
         out = _coarsen_dask(data, eps, factor, min_valid, sigma)
@@ -283,22 +283,27 @@ def coarsen(
     return result
 
 
-def _front_door(lst: xr.DataArray) -> xr.DataArray:
-    """``lst`` georeferenced and north-up, as upscale's front door takes it.
+def _front_door(lst: xr.DataArray) -> tuple[xr.DataArray, dict[Hashable, slice]]:
+    """``lst`` georeferenced and north-up, as upscale's front door takes it, with the ``isel``
+    reversals that made it so (for an emissivity without coordinates, stored as the LST was).
 
     Without ``y``/``x`` coordinates, they come from its written transform
     (:func:`~xlstsr.validate.georeference`; refused as "no coordinates and no transform").
-    Flipped north-up (:func:`~xlstsr.validate.north_up`), so that ``boundary="trim"`` drops the
-    same (southern, eastern) pixels whatever the storage order (a south-up field kept its
-    southern rows: a coarse grid half a coarse pixel off) and the result is north-up. A field
-    with coordinates keeps its written transform otherwise: a window of a file keeps the file's
-    (its exact origin; rewritten from the labels, the coarse labels came 1e-9 m off).
+    Flipped north-up, so that ``boundary="trim"`` drops the same (southern, eastern) pixels
+    whatever the storage order (a south-up field kept its southern rows: a coarse grid half a
+    coarse pixel off) and the result is north-up. The written transform is kept as it is (a
+    window of a file keeps the file's, mirrored or not, which :func:`coarse_grid_attrs` reads:
+    rewritten from a flipped window's labels, its coarse labels came 1e-10 m off the file's).
     """
     ydim, xdim = spatial_dims(lst)
     if ydim not in lst.coords or xdim not in lst.coords:
-        return georeference(lst, "LST")
+        out = georeference(lst, "LST")  # labels from its written transform, put north-up
+        t = lst.rio.transform()
+        return out, {d: slice(None, None, -1) for d, runs_back in (
+            (ydim, t.e > 0), (xdim, t.a < 0)) if runs_back and lst.sizes[d] > 1}
     require_georeferenced(lst, "LST")
-    return north_up(lst)
+    flips = north_up_flips(lst, ydim, xdim)
+    return (lst.isel(flips) if flips else lst), flips
 
 
 #: what upscale records of how its output was made: not carried to a coarsened field
@@ -385,13 +390,20 @@ def _checked_emissivity(eps: dsa.Array) -> dsa.Array:
 
 
 def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str,
-                keep: dict[Hashable, slice] | None = None) -> xr.DataArray:
+                keep: dict[Hashable, slice] | None = None,
+                flips: dict[Hashable, slice] | None = None) -> xr.DataArray:
     """The emissivity, checked: a DataArray on the LST's grid (xarray's broadcast_like filled
     another grid's missing part with NaN, a shifted one raised numpy's error), with values in
     (0, 1] when in memory (0 or NaN everywhere gave an all-NaN result, an LST passed as
     emissivity went through). ``keep``: the ``isel`` of the LST's grid that is coarsened
-    (``boundary="trim"``), applied once the emissivity is on the LST's grid."""
+    (``boundary="trim"``), applied once the emissivity is on the LST's grid. ``flips``: the
+    reversals that put the LST north-up, applied to the axes the emissivity has no labels on
+    (paired by position with the LST as stored: with the flipped LST's labels, each block was
+    weighted by its mirror image's emissivity)."""
     _require_emissivity_dataarray(eps, lst)
+    mirror = {d: f for d, f in (flips or {}).items() if d in eps.dims and d not in eps.coords}
+    if mirror:
+        eps = eps.isel(mirror)
     for d in (ydim, xdim):
         if d not in eps.dims:
             raise GridError(f"emissivity has dims {eps.dims}, not the LST's spatial dims "
