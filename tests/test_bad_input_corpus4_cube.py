@@ -12,6 +12,7 @@ called "no time"). Now each is an error that names the problem and the fix.
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -302,7 +303,7 @@ def test_day_of_year_labels_against_dates_get_a_fix_that_makes_dates(s):
     g = xr.concat([g.isel(time=[0]), g.isel(time=[1]) * 0.9], "time")
     with pytest.raises(errors.GuideTimeError, match="for days of the year") as err:
         xlstsr.upscale(lst, 4, "tsharp", g, guide_offset="ignore")
-    fix = str(err.value).split("e.g. for days of the year, `")[1].split("`")[0]
+    fix = re.search(r"for days of the year[^`]*`([^`]*)`", str(err.value)).group(1)
     import pandas as pd
 
     exec(fix, {"lst": lst, "pd": pd})  # 2020 is a leap year: day 183 is 2020-07-01

@@ -36,7 +36,7 @@ from .errors import (
 )
 from .grid import align_guide
 from .kernels.aggregate import block_mean
-from .steps import calendar, calendar_fix
+from .steps import _cf_decode_fix, _cf_time_key, _decode_cf_labels, calendar, calendar_fix
 from .validate import (
     NEVER_DATA,
     _fill_text,
@@ -350,19 +350,52 @@ def _tolerance_text(gap: Any) -> Any:
     return f"{max(1, -(-td // hour))}h"
 
 
-def _by_day(lv: np.ndarray, gv: np.ndarray) -> bool:
-    """Whether LST labels are dates (all at midnight: daily products, open_modis) and the guide's
-    are times of day, at most one per calendar day (open_stac labels a MOD13A2 composite 10:30
-    on the first day of its period): the guide step of a day then belongs to that date. Matched
-    by full timestamps, the first day of each period took the previous composite, 16 days older
-    (12 K off), silently."""
-    if not (np.issubdtype(lv.dtype, np.datetime64) and np.issubdtype(gv.dtype, np.datetime64)):
-        return False
-    if not lv.size or not gv.size or np.isnat(lv).any() or np.isnat(gv).any():
-        return False
-    lday, gday = lv.astype("datetime64[D]"), gv.astype("datetime64[D]")
-    return bool((lday == lv).all() and not (gday == gv).all()
-                and np.unique(gday).size == gday.size)
+def _day_floor(v: np.ndarray) -> np.ndarray:
+    """Date labels (numpy or cftime dates) at midnight of their day."""
+    if np.issubdtype(v.dtype, np.datetime64):
+        return v.astype("datetime64[D]").astype(v.dtype)
+    return np.array([x.replace(hour=0, minute=0, second=0, microsecond=0) for x in v.ravel()],
+                    dtype=object).reshape(v.shape)
+
+
+def _by_day(lv: np.ndarray, gv: np.ndarray, tol: Any = None) -> str | None:
+    """Which side's labels to take by calendar day ('guide', 'lst') when one side is dates
+    only (all at midnight) and the other at times of day; None: compared as they are.
+
+    - 'guide': LST labels are dates (daily products, open_modis) and the guide's are times of
+      day, at most one per calendar day (open_stac labels a MOD13A2 composite 10:30 on the
+      first day of its period): the guide step of a day belongs to that date. Matched by full
+      timestamps, the first day of each period took the previous composite, 16 days older
+      (12 K off), silently. Without a tolerance too (equal days).
+    - 'lst': the guide's labels are dates (open_cog dates composites by their A2020DDD names)
+      and the LST's are times of day (open_stac: 10:30), with a tolerance of a day or more:
+      the LST of the last day of a period (15 d 10.5 h after the label) was refused under the
+      documented '15D', and '16D' gave the day after the period the old composite.
+
+    numpy and cftime dates (of one calendar) alike."""
+    kinds = {_label_kind(lv), _label_kind(gv)}
+    if kinds != {"dates"} or not lv.size or not gv.size:
+        return None
+    if (np.issubdtype(lv.dtype, np.datetime64) != np.issubdtype(gv.dtype, np.datetime64)
+            or (lv.dtype == object and calendar(lv) is None)
+            or (gv.dtype == object and calendar(gv) is None)):
+        return None  # datetime objects, tz-aware Timestamps: not compared by day
+    if lv.dtype.kind == "M" and (np.isnat(lv).any() or np.isnat(gv).any()):
+        return None
+    try:
+        lday, gday = _day_floor(lv), _day_floor(gv)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    import pandas as pd
+
+    # a tolerance under a day asks for instants (a 23:00 guide 1 h before a 00:00 step)
+    days = tol is not None and pd.Timedelta(tol) >= pd.Timedelta(1, "D")
+    l_dates, g_dates = bool((lday == lv).all()), bool((gday == gv).all())
+    if l_dates and not g_dates and (tol is None or days) and np.unique(gday).size == gday.size:
+        return "guide"
+    if g_dates and not l_dates and days:
+        return "lst"
+    return None
 
 
 def _label_kind(v: np.ndarray) -> str:
@@ -389,6 +422,56 @@ def _label_value(v: Any) -> Any:
     return v if isinstance(v, (int, float)) else str(v)
 
 
+def _refuse_bad_labels(da: xr.DataArray, dim: Hashable, what: str, var: str) -> None:
+    """Refuse timezone-aware and missing (NaT/NaN) labels along ``dim``, as
+    :func:`xlstsr.validate.require_georeferenced` refuses them before ``upscale``: matched
+    here (``fit_calibration(time_tolerance=)``, ``match_steps`` itself), tz-aware labels were
+    shown as nanosecond integers with advice that failed, a NaT guide label dropped its
+    composite silently and a NaT LST label raised AttributeError."""
+    idx = da.indexes.get(dim)
+    tz = getattr(idx, "tz", None)
+    if tz is not None:
+        raise GuideTimeError(
+            f"the {what}'s '{dim}' labels are timezone-aware ({tz}); xlstsr works with naive "
+            f"UTC dates: convert instants with `{var} = {var}.assign_coords({dim}="
+            f"{var}.indexes['{dim}'].tz_convert(None))`, or, for days dated in local time (a "
+            f"daily product), drop the zone: `{var} = {var}.assign_coords({dim}="
+            f"{var}.indexes['{dim}'].tz_localize(None))`."
+        )
+    if dim in da.coords and da[dim].dtype.kind in "fcmM" and bool(da[dim].isnull().any()):
+        raise GuideTimeError(
+            f"the {what}'s '{dim}' coordinate holds NaN/NaT labels (a date that failed to "
+            f"parse?), which match no step: drop those steps (`{var} = {var}.isel({dim}="
+            f"{var}['{dim}'].notnull().values)`) or assign their labels."
+        )
+
+
+def _number_labels_fix(numbers: np.ndarray, dates: np.ndarray, var: str, dim: Hashable) -> str:
+    """How to date number labels matched against dates: numbers that are dates written as
+    digits (20200701, 2020183) are parsed, days of a year (1..366) are dated in the year of the
+    other side's dates, and others (open_cog's step numbers 0, 1, ... of undated files) are
+    given their dates. A fixed '2020-01-01 + day - 1' made 2019-12-31 of step 0 for 2006 data."""
+    v = np.asarray(numbers).ravel()
+    text = [str(_label_value(x)) for x in v[:50]]
+    for pattern, fmt, kind in ((r"\d{8}", "%Y%m%d", "YYYYMMDD"), (r"\d{7}", "%Y%j", "YYYYDDD")):
+        if text and all(re.fullmatch(pattern, t) for t in text):
+            return (f"for {kind} numbers, `{var}['{dim}'] = pd.to_datetime({var}['{dim}']"
+                    f".values.astype('int64').astype(str), format='{fmt}')`")
+    whole = v.size and np.isfinite(v).all() and (v == np.round(v)).all()
+    if whole and v.min() >= 1 and v.max() <= 366:
+        years = sorted({int(str(d)[:4]) if not hasattr(d, "year") else d.year
+                        for d in np.asarray(dates).ravel()[:1000]})
+        if len(years) == 1:
+            return (f"for days of the year {years[0]} (as the other side's dates), "
+                    f"`{var}['{dim}'] = pd.Timestamp('{years[0]}-01-01') + pd.to_timedelta("
+                    f"{var}['{dim}'].values - 1, 'D')`; for step numbers, give the steps "
+                    f"their dates (`{var} = {var}.assign_coords({dim}=dates)`)")
+    return ("for step or band numbers (open_cog numbers the steps of files whose names carry "
+            "no date 0, 1, 2, ...), give the steps their dates, in order: "
+            f"`xlstsr.io.open_cog(files, times=dates)` or `{var} = {var}.assign_coords("
+            f"{dim}=dates)`")
+
+
 def match_steps(
     guide: xr.DataArray, lst: xr.DataArray, dim: str, tolerance: Any = None
 ) -> xr.DataArray:
@@ -404,7 +487,13 @@ def match_steps(
     midnight, as daily products are labelled) against a guide labelled at a time of day (at
     most one step per day, e.g. a STAC composite at 10:30 on the first day of its period) are
     matched by day: a guide step belongs to its calendar day, so the date 2020-07-27 takes the
-    composite labelled 2020-07-27T10:30, not the previous one. A tolerance is a fixed duration
+    composite labelled 2020-07-27T10:30, not the previous one; with a tolerance of a day or
+    more, LST labels at a time of day (open_stac: 10:30) against guide dates (open_cog: 00:00)
+    are matched by day too, so '15D' serves the last day of a period. Number labels with CF
+    time units ('days since ...', a file opened with ``decode_times=False``) are matched as
+    the dates they are when the two sides' units differ or the tolerance is a duration; a
+    duration against plain numbers is refused, as are timezone-aware and NaT labels. A
+    tolerance is a fixed duration
     ('15D', '8h'); months and years are not (refused: use e.g. '31D' for monthly guides).
     cftime dates (model calendars) match as
     numpy dates do, when both sides share the calendar. Labels that are neither dates nor
@@ -447,7 +536,40 @@ def match_steps(
             f"the {which} has no '{dim}' labels, so its steps cannot be matched with the "
             f"{other}'s by label: assign them (`da.assign_coords({dim}=dates)`)."
         )
+    for da, what, var in ((lst, "LST", "lst"), (guide, "guide", "guide")):
+        _refuse_bad_labels(da, dim, what, var)
     lv, gv = np.asarray(lst[dim].values), np.asarray(guide[dim].values)
+    lkey, gkey = _cf_time_key(lst[dim]), _cf_time_key(guide[dim])
+    decoded = bool(lkey and gkey and (lkey != gkey or isinstance(tol, np.timedelta64)))
+    if decoded:
+        # files opened with decode_times=False, each 'days since' its own first date: their
+        # raw numbers were matched as one time axis (the LST of 07-02 took the composite of
+        # 06-25 instead of 07-02's), and a duration against them was no limit at all
+        ld, gd = _decode_cf_labels(lst[dim]), _decode_cf_labels(guide[dim])
+        if ld is None or gd is None:
+            raise GuideTimeError(
+                f"the LST's '{dim}' labels are numbers in {lkey[0]!r} ({lkey[1]} calendar) "
+                f"and the guide's in {gkey[0]!r} ({gkey[1]} calendar), which xarray cannot "
+                "decode to dates here: the same number is another date in each. Decode both, "
+                f"e.g. {_cf_decode_fix('lst')} (and the same for the guide)."
+            )
+        lv, gv = ld, gd
+    if (isinstance(tol, np.timedelta64) and lv.dtype.kind in "iuf"
+            and gv.dtype.kind in "iuf"):
+        # '15D' against numbers was compared as 1.3e15 (nanoseconds): no limit; float labels
+        # raised numpy's UFuncTypeError
+        units = [f"the {w}'s are in {k[0]!r}" for w, k in (("LST", lkey), ("guide", gkey)) if k]
+        raise GuideTimeError(
+            f"guide_time_tolerance={tolerance!r} is a duration, but the '{dim}' labels are "
+            f"plain numbers (LST {lv.dtype}, e.g. {_label_value(lv.ravel()[0])!r}; guide "
+            f"{gv.dtype}, e.g. {_label_value(gv.ravel()[0])!r})"
+            + (f" and only one side has CF time units ({'; '.join(units)})" if units else
+               ", without CF time units")
+            + ": give the tolerance as a number in the labels' own units (e.g. 15 for day "
+            f"numbers), or give both sides their dates (`da = da.assign_coords({dim}=dates)`"
+            + (f", or {_cf_decode_fix('lst')} for a file opened with decode_times=False" if units
+               else "") + ")."
+        )
     if (isinstance(tol, (int, float, np.integer, np.floating))
             and not isinstance(tol, np.timedelta64)  # a subclass of np.integer
             and "dates" in (_label_kind(lv), _label_kind(gv))):
@@ -493,8 +615,7 @@ def match_steps(
         elif "text" in (lk, gk):
             how = f"`{fix}['{dim}'] = pd.to_datetime({fix}['{dim}'])`"
         else:  # pd.to_datetime of numbers reads nanoseconds since 1970: say how to date them
-            how = (f"for days of the year, `{fix}['{dim}'] = pd.Timestamp('2020-01-01') + "
-                   f"pd.to_timedelta({fix}['{dim}'].values - 1, 'D')`")
+            how = _number_labels_fix(other, lv if fix == "guide" else gv, fix, dim)
         raise GuideTimeError(
             f"the LST's '{dim}' labels are {lk} ({lv.dtype}, e.g. '{str(lv.ravel()[0])[:19]}') "
             f"and the guide's are {gk} ({gv.dtype}, e.g. '{str(gv.ravel()[0])[:19]}'): they "
@@ -524,12 +645,15 @@ def match_steps(
         # LST dates (midnight) against a guide labelled later on the same day: matched by day
         # (only without a tolerance or with one of a day or more: a shorter one asks for
         # instants, e.g. a 23:00 guide 1 h before a 00:00 step, not the same day's)
-        by_day = _by_day(lv, gv) and (tol is None or tol >= np.timedelta64(1, "D"))
-        keys = gv.astype("datetime64[D]").astype(gv.dtype) if by_day else gv
+        # and guide dates (midnight) against LST times of day, with a tolerance of days: the
+        # LST of a period's last day is then 15 days after its composite's date, not 15 d 10.5 h
+        by_day = _by_day(lv, gv, tol)
+        keys = _day_floor(gv) if by_day == "guide" else gv
+        lkeys = _day_floor(lv) if by_day == "lst" else lv
         order = np.argsort(keys, kind="stable")
         gs = keys[order]
-        pos = np.searchsorted(gs, lv, side="right") - 1  # latest guide label <= t
-        for i, (t, p) in enumerate(zip(lv, pos)):
+        pos = np.searchsorted(gs, lkeys, side="right") - 1  # latest guide label <= t
+        for i, (t, p) in enumerate(zip(lkeys, pos)):
             ok = p >= 0 and (gs[p] == t if tol is None else (t - gs[p]) <= tol)
             if ok:
                 idx[i] = order[p]
@@ -563,13 +687,14 @@ def match_steps(
             if p >= 0:
                 # the tolerance that reaches every such step's latest guide step (the example
                 # was '15D', the value a user of 16-day composites had given)
-                gaps = [lv[i] - gs[pos[i]] for i in missing if pos[i] >= 0]
+                gaps = [lkeys[i] - gs[pos[i]] for i in missing if pos[i] >= 0]
                 longer = _tolerance_text(max(gaps))
                 shown_all = ", ".join(repr(_label_value(lv[i])) for i in missing[:6])
                 drop = (f"`lst.drop_sel({dim}=[{shown_all}])`" if len(missing) <= 6 else
                         f"drop the {len(missing)} dates: `lst.drop_sel({dim}=dates)`")
                 hint = (f"{read}; the latest guide step before {fmt(lv[first])} is "
-                        f"{_duration_text(lv[first] - gs[p])} earlier: "
+                        f"{_duration_text(lkeys[first] - gs[p])} earlier"
+                        f"{' (by calendar day)' if by_day else ''}: "
                         f"give a duration that reaches it, `guide_time_tolerance={longer!r}` "
                         f"(`--guide-time-tolerance {longer}` on the command line; these dates "
                         "then take that older guide step), or select the LST dates the guide "
@@ -593,6 +718,8 @@ def match_steps(
             f"(LST {shown}; guide {have}).{hint}"
         )
     out = guide.isel({dim: idx})
+    if decoded:  # the LST's numbers, with the units that say which dates they are
+        return out.assign_coords({dim: (dim, lst[dim].values, dict(lst[dim].attrs))})
     return out.assign_coords({dim: lst[dim].values})
 
 

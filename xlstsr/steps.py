@@ -195,6 +195,72 @@ def calendar_fix(cal: str | None, dim: str, var: str) -> str:
             else f"`{var} = {var}.convert_calendar('standard', dim='{dim}')`")
 
 
+def _cf_time_units(coord: Any) -> str | None:
+    """The CF time units ('days since 2020-07-01') of number labels, as a file opened with
+    ``decode_times=False`` (or ``decode_cf=False``) keeps them in the coordinate's attrs; None
+    for labels of any other kind or without such units.
+
+    Examples
+    --------
+    >>> c = xr.DataArray([0, 1], dims="time", attrs={"units": "days since 2020-07-01"})
+    >>> _cf_time_units(c)
+    'days since 2020-07-01'
+    >>> _cf_time_units(c.assign_attrs(units="K")) is None
+    True
+    """
+    v = np.asarray(getattr(coord, "values", coord))
+    units = getattr(coord, "attrs", {}).get("units")
+    if v.dtype.kind not in "iuf" or not isinstance(units, str) or " since " not in units:
+        return None
+    return units.strip()
+
+
+def _cf_time_key(coord: Any) -> tuple[str, str] | None:
+    """The CF units and calendar of number labels (:func:`_cf_time_units`), or None."""
+    units = _cf_time_units(coord)
+    if units is None:
+        return None
+    return units, str(coord.attrs.get("calendar", "standard")).lower()
+
+
+def _decode_cf_labels(coord: Any) -> np.ndarray | None:
+    """Number labels with CF time units (:func:`_cf_time_units`) as the dates they are
+    (``xr.decode_cf``: numpy dates, cftime dates for model calendars); None when they have no
+    such units or cannot be decoded.
+
+    Examples
+    --------
+    >>> c = xr.DataArray([0, 1], dims="time", attrs={"units": "days since 2020-07-01"})
+    >>> [str(d)[:10] for d in _decode_cf_labels(c)]
+    ['2020-07-01', '2020-07-02']
+    """
+    units = _cf_time_units(coord)
+    if units is None:
+        return None
+    attrs = {"units": units}
+    if coord.attrs.get("calendar"):
+        attrs["calendar"] = coord.attrs["calendar"]
+    values = np.asarray(coord.values)
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = xr.decode_cf(xr.Dataset({"t": (("n",), values.ravel(), attrs)}))["t"].values
+    except Exception:  # units xarray cannot read (a bad epoch): the caller names them
+        return None
+    if out.dtype.kind != "M" and calendar(out) is None:
+        return None
+    return out.reshape(values.shape)
+
+
+def _cf_decode_fix(var: str) -> str:
+    """The line that decodes a field's CF time units (a file opened with decode_times=False)."""
+    return (f"`xr.decode_cf(ds)` on the Dataset opened with decode_times=False (or open it "
+            f"with decode_times=True, the default), or `{var} = xr.decode_cf("
+            f"{var}.to_dataset(name='v'))['v']`")
+
+
 def _number_label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str,
                        like_var: str) -> str:
     """The fix for number labels against ``like``'s dates: dates written as numbers
@@ -380,6 +446,21 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                                                           var, like_var))
             continue
         like_lab, lab = like.indexes[dim], other.indexes[dim]
+        lkey, okey = _cf_time_key(like[dim]), _cf_time_key(other[dim])
+        decoded = bool(lkey and okey and lkey != okey)
+        if decoded:
+            # two files opened with decode_times=False, each 'days since' its own first date:
+            # their raw numbers paired each date with the truth of another day, silently
+            ld, od = _decode_cf_labels(like[dim]), _decode_cf_labels(other[dim])
+            if ld is None or od is None or calendar(ld) != calendar(od):
+                raise GridError(
+                    f"the {what}'s '{dim}' labels are numbers in {okey[0]!r} ({okey[1]} "
+                    f"calendar) and the {like_what}'s in {lkey[0]!r} ({lkey[1]} calendar): "
+                    "the same number is another date in each, so they cannot be paired as "
+                    f"they are. Decode both to dates, e.g. {_cf_decode_fix(var)} (and the "
+                    f"same for {like_var})."
+                )
+            like_lab, lab = pd.Index(ld), pd.Index(od)
         if lab.has_duplicates or like_lab.has_duplicates:
             raise GridError(
                 f"the {what if lab.has_duplicates else like_what} has repeated '{dim}' labels, so "
@@ -399,6 +480,14 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                    f"{like_var}.indexes['{dim}'].intersection({var}.indexes['{dim}'])`, then "
                    f"`{like_var}.sel({dim}=common)` and `{var}.sel({dim}=common)`.")
             )
-        if not like_lab.equals(lab):  # the same steps in another order, or a superset
-            other = other.sel({dim: like_lab})
+        if isinstance(like_lab, pd.MultiIndex) or isinstance(lab, pd.MultiIndex):
+            if not like_lab.equals(lab):
+                other = other.sel({dim: like_lab})
+        elif not like_lab.equals(lab) or like_lab.dtype != lab.dtype or decoded:
+            # the same steps in another order, or a superset: taken by position and labelled
+            # with like's labels (the same dates at another resolution, datetime64[s] against
+            # [ns], or in other CF units, failed the exact alignment after: "not on the same
+            # grid", with advice to reproject)
+            other = other.isel({dim: lab.get_indexer(like_lab)}).assign_coords(
+                {dim: (dim, like[dim].values, dict(like[dim].attrs))})
     return other
