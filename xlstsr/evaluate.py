@@ -503,6 +503,7 @@ def decode_reference(
     valid_min: float | None = None,
     valid_max: float | None = None,
     sr_median: Any = None,
+    attrs_of: str | None = None,
 ) -> xr.DataArray:
     """Reference values in Kelvin (float64, NaN where invalid), decoded as the inputs are.
 
@@ -522,6 +523,12 @@ def decode_reference(
     called for a refusal's advice only: a stored scale is offered only if it brings the
     reference within :data:`xlstsr.validate.NEAR_LIKE_K` of it (sr and truth are of one
     overpass; "K x 100" was offered for Landsat Level-1 counts, followed and scored 50 K off).
+
+    ``attrs_of``: for a caller that takes no ``scale``/``nodata`` (the plot functions'
+    ``truth``), the variable whose attrs a refusal of scaled integers tells to set
+    (`truth.attrs.update(scale_factor=0.1, _FillValue=0)`) instead of evaluate's
+    ``reference_scale=``/``reference_nodata=`` (:class:`xlstsr.validate.reference_attrs_advice`;
+    a lazy reference is checked when computed: compute it within that context too).
 
     Raises
     ------
@@ -553,9 +560,12 @@ def decode_reference(
     if scale is not None:  # a scale it does not declare: decoded (and reported) as if it did
         ref = ref.astype(np.float64)  # as before: scaled in float64
         ref.attrs = {**ref.attrs, "scale_factor": float(scale)}
+    from .validate import reference_attrs_advice
+
     like = None if sr_median is None else (sr_median, "the super-resolved field")
-    out = decode_lst(ref, keep_out_of_range=True, what="reference",
-                     kept_range=(valid_min, valid_max), like=like).astype(np.float64)
+    with reference_attrs_advice(attrs_of):
+        out = decode_lst(ref, keep_out_of_range=True, what="reference",
+                         kept_range=(valid_min, valid_max), like=like).astype(np.float64)
     return out.rio.write_nodata(np.nan, encoded=False)
 
 

@@ -56,12 +56,16 @@ def _subplots(headless: bool, nrows: int, ncols: int, *, squeeze: bool = True,
 def _load(arrays: list[xr.DataArray]) -> list[xr.DataArray]:
     """The arrays in memory, lazy (dask) ones computed together in one pass: each ``.values``
     computed them again (a lazy model result ran three times for one figure, a lazily read
-    truth was read twice)."""
+    truth was read twice). A lazy truth refused as it is computed is told the attrs to set on
+    ``truth``, as :func:`_decoded` tells one in memory."""
     if not any(a.chunks is not None for a in arrays):
         return arrays
     import dask
 
-    return list(dask.compute(*arrays))
+    from .validate import reference_attrs_advice
+
+    with reference_attrs_advice("truth"):
+        return list(dask.compute(*arrays))
 
 
 def _step(da: xr.DataArray, index: dict[str, int]) -> str:
@@ -73,7 +77,9 @@ def _step(da: xr.DataArray, index: dict[str, int]) -> str:
 def _check_path(path: str | Path | None, create: bool = True) -> Path | None:
     """The figure's path, checked before anything is drawn: a figure format's suffix (a .tif or
     .nc path was written over, or refused by matplotlib after the drawing), not a folder; missing
-    parent folders are created (``create``)."""
+    parent folders are created (``create``). The figures check with ``create=False`` and
+    :func:`_finish` makes the folders once the figure is drawn: a refused call (an input of
+    the wrong type, an empty map) left empty folders behind."""
     if path is None:
         return None
     if not isinstance(path, (str, Path)):
@@ -99,8 +105,10 @@ def _check_path(path: str | Path | None, create: bool = True) -> Path | None:
 
 
 def _finish(fig: Any, path: str | Path | None) -> Any:
-    """Save the figure to ``path`` (110 dpi) and, if pyplot manages it, close it."""
+    """Save the figure to ``path`` (110 dpi), its missing parent folders made now that the
+    inputs are checked, and, if pyplot manages it, close it."""
     if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
         if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure (not headless)
             import matplotlib.pyplot as plt
@@ -168,10 +176,12 @@ def _image(da: xr.DataArray, index: dict[str, int]) -> xr.DataArray:
 def _decoded(truth: xr.DataArray) -> xr.DataArray:
     """The truth in Kelvin as :func:`xlstsr.evaluate` decodes it (Celsius labelled ``degC``,
     scaled integers with their attrs, a declared fill): an error map of degrees Celsius or of
-    digital numbers against Kelvin was drawn without a word; undecodable values are refused."""
+    digital numbers against Kelvin was drawn without a word; undecodable values are refused,
+    scaled integers told the attrs to set on ``truth`` (the figures take no evaluate's
+    ``reference_scale``: its advice raised a TypeError)."""
     from .evaluate import decode_reference
 
-    return decode_reference(truth)
+    return decode_reference(truth, attrs_of="truth")
 
 
 def _drawn_kelvin(lst: xr.DataArray) -> xr.DataArray:
@@ -209,6 +219,63 @@ def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
                       "upscaled result", like_var="upscaled")
 
 
+def _check_same_dates(fields: list[tuple[str, str, xr.DataArray]]) -> None:
+    """Refuse fields drawn as one step whose scalar coordinates (time...) are other dates, in
+    the words of :func:`comparison`'s refusal (:func:`xlstsr.steps.check_scalar_steps`).
+    ``fields``: (name in the message, variable of its fix, field). truth_maps drew a result of
+    one date minus the truth of another as an error map, without a word."""
+    from .steps import check_scalar_steps
+
+    for i, (like_what, like_var, like) in enumerate(fields):
+        for what, var, other in fields[i + 1:]:
+            check_scalar_steps(like, other, what, like_what, var, like_var)
+
+
+#: share of the coarser pixel by which the edges of maps drawn side by side may differ
+_GROUND_TOLERANCE = 0.5
+
+
+def _edges(da: xr.DataArray) -> dict[str, tuple[float, float, float]] | None:
+    """The outer edges and pixel size along y and x, ``{"y": (low, high, pixel)...}``, from
+    the labels (pixel centres, either direction); None without labels on two pixels or more."""
+    out = {}
+    for axis, d in (("y", da.rio.y_dim), ("x", da.rio.x_dim)):
+        if d not in da.coords or da[d].ndim != 1 or da.sizes[d] < 2:
+            return None
+        v = np.asarray(da[d].values, np.float64)
+        step = abs(float(v[-1] - v[0])) / (v.size - 1)
+        out[axis] = (float(v.min()) - step / 2, float(v.max()) + step / 2, step)
+    return out
+
+
+def _check_same_ground(fields: list[tuple[str, str, xr.DataArray]]) -> None:
+    """Refuse maps drawn side by side that cover other ground: their edges differ by more than
+    :data:`_GROUND_TOLERANCE` of the coarser pixel (the input against each result, results
+    against each other; a x2 and a x4 result of one input pass). ``fields``: (name in the
+    message, variable of its fix, field). A result of half the scene, or of a window 8 pixels
+    east, filled its panel beside the whole input, without a word. Fields without labels, or
+    in other CRSs, are not compared."""
+    edges = [(what, var, da, _edges(da)) for what, var, da in fields]
+    for i, (wa, va, a, ea) in enumerate(edges):
+        for wb, vb, b, eb in edges[i + 1:]:
+            if ea is None or eb is None or (
+                    a.rio.crs is not None and b.rio.crs is not None and a.rio.crs != b.rio.crs):
+                continue
+            for axis in ("y", "x"):
+                (alo, ahi, apx), (blo, bhi, bpx) = ea[axis], eb[axis]
+                px = max(apx, bpx)
+                off = max(abs(alo - blo), abs(ahi - bhi))
+                if px > 0 and off > _GROUND_TOLERANCE * px:
+                    raise GridError(
+                        f"the {wa} and the {wb} do not cover the same ground: along {axis} the "
+                        f"{wa} spans {alo:.10g} to {ahi:.10g}, the {wb} {blo:.10g} to {bhi:.10g} "
+                        f"(edges {off / px:.1f} of the coarser pixels apart), so the maps would "
+                        "show different places side by side. Crop both to the same window (e.g. "
+                        f"`box = {vb}.rio.bounds()`, then `{va}.rio.clip_box(*box)`), or upscale "
+                        f"the window the {wa} shows."
+                    )
+
+
 def comparison(
     coarse: xr.DataArray,
     upscaled: xr.DataArray | dict[str, xr.DataArray],
@@ -244,7 +311,7 @@ def comparison(
         A map (the input, a result or the truth, at the step drawn) or the error map would be
         empty: its message names it.
     """
-    path = _check_path(path)
+    path = _check_path(path, create=False)  # folders made by _finish, once drawn
     _need_dataarray("coarse", coarse)
     if isinstance(upscaled, Mapping):
         if not upscaled:
@@ -270,6 +337,11 @@ def comparison(
     # the input in Kelvin as upscale decodes it (digital numbers or Celsius were drawn as they
     # are, on one colour scale with the Kelvin results)
     coarse = _same_steps(last, _drawn_kelvin(coarse), "coarse", index)
+    # the input and the results side by side: the same ground (the truth's grid is checked
+    # against the last result's below)
+    _check_same_ground([("coarse input", "coarse", coarse)] + [
+        (f"result {k!r}", "upscaled" if not isinstance(upscaled, Mapping) else f"upscaled[{k!r}]",
+         v) for k, v in results.items()])
     if truth is not None:
         _need_dataarray("truth", truth)
         truth = _same_steps(last, _decoded(truth), "truth", index)
@@ -337,22 +409,29 @@ def _reduce(stats: xr.Dataset, reduce: str | None, name: str = "stats") -> xr.Da
     ``reduce`` (None: the first step), with its attrs (``pixel_size``, ``pixel_unit``, the units;
     a reduction under xarray's ``keep_attrs=False``, the default before 2025, dropped them: the
     figures fell back to pixels, compare raised a bare KeyError). Raises :class:`AllNaNError`
-    when what is drawn holds no statistic (a blank figure, without a word)."""
+    when what is drawn holds no statistic (a blank figure, without a word).
+
+    A lazy (dask) ``stats`` is computed here, once, and with ``reduce=None`` only its first
+    step: computed before the step was picked, every step of a year-long cube was read and
+    analysed to draw one day."""
     lead = [
         d
         for d in stats.dims
         if d not in ("lag", "moment", "direction", "factor", "wavenumber", "bound")
     ]
+    if lead and reduce is None:  # the step drawn, picked before anything is computed
+        where = " at the step drawn (reduce=None: the first), " + ", ".join(
+            f"{d}={_first_label(stats, d)}" for d in lead)
+        stats = stats.isel({d: 0 for d in lead})
+    stats = stats.compute()
     if not lead:
         out, where = stats, ""
+    elif reduce is None:
+        out = stats
     elif reduce == "median":
         out, where = stats.median(lead, skipna=True, keep_attrs=True), " in any step"
     elif reduce == "mean":
         out, where = stats.mean(lead, skipna=True, keep_attrs=True), " in any step"
-    else:
-        out = stats.isel({d: 0 for d in lead})
-        where = " at the step drawn (reduce=None: the first), " + ", ".join(
-            f"{d}={_first_label(stats, d)}" for d in lead)
     if not any(np.isfinite(np.asarray(out[v].values, np.float64)).any() for v in _STATS_VARS):
         fix = (f"draw a step with data (`{name}.isel({lead[0]}=...)`) or summarise the steps "
                "(reduce='median')" if lead and reduce is None
@@ -480,11 +559,11 @@ def scaling(
     """
     from .validate import check_bool
 
-    path = _check_path(path)
+    path = _check_path(path, create=False)  # folders made by _finish, once drawn
     _need_stats("stats", stats)
     _check_reduce(reduce)
     metres = check_bool("metres", metres)
-    s = _reduce(stats.compute(), reduce)  # a lazy (dask) result is computed once, here
+    s = _reduce(stats, reduce)  # a lazy (dask) result computed once, there (reduce=None: one step)
     var_unit = _variance_unit([s])
     has_guide = "guide_correlation" in s
     n = 5 if has_guide else 4
@@ -593,7 +672,7 @@ def compare(
     >>> len(compare(st).axes)
     4
     """
-    path = _check_path(path)
+    path = _check_path(path, create=False)  # folders made by _finish, once drawn
     if not isinstance(stats, Mapping) or not stats:
         raise InputTypeError(f"stats must be a non-empty dict of scaling_stats results by label "
                              f"(e.g. {{'1 km': st1, '250 m': st2}}), got "
@@ -612,8 +691,9 @@ def compare(
         raise GridError(f"the results' scales are in different units ({sorted(units)}): compare "
                         "draws them on shared axes; reproject the fields to one CRS first")
     _check_reduce(reduce)
-    # lazy (dask) results are computed once, here; a blank one refused before drawing
-    reduced = {name: _reduce(st.compute(), reduce, f"stats[{name!r}]")
+    # lazy (dask) results are computed once, in _reduce (with reduce=None, only the step
+    # drawn); a blank one refused before drawing
+    reduced = {name: _reduce(st, reduce, f"stats[{name!r}]")
                for name, st in stats.items()}
     var_unit = _variance_unit(list(reduced.values()))
     # with a path, off pyplot; without, on the user's backend (plt.show() shows it)
@@ -709,7 +789,7 @@ def truth_maps(
 
     from .validate import north_up
 
-    path = _check_path(path)
+    path = _check_path(path, create=False)  # folders made by _finish, once drawn
     _need_dataarray("coarse", coarse)
     _need_dataarray("truth", truth)
     if not isinstance(results, Mapping) or not results:
@@ -721,11 +801,15 @@ def truth_maps(
         if da.ndim != 2:
             raise GridError(f"{name} has dims {da.dims}: truth_maps draws one 2-D field each; "
                             "select a step first, e.g. `da.isel(time=0)`")
+    # one date: a result of one date minus the truth of another was drawn as its error map
+    _check_same_dates([("truth", "truth", truth), ("coarse input", "coarse", coarse),
+                       *((f"result {k!r}", f"results[{k!r}]", v) for k, v in results.items())])
     # north-up first: every field is reprojected onto the truth's grid as stored, so a
     # south-up truth (ascending y) turned every panel upside down
     truth = north_up(_decoded(truth))
-    # results in Kelvin, as the input and the truth: a degC result drew a -275 K error map
+    # results and the input in Kelvin, as the truth: a degC result drew a -275 K error map
     results = {k: _drawn_kelvin(v) for k, v in results.items()}
+    coarse = _drawn_kelvin(coarse)  # as upscale reads it
     for name, da in (("coarse", coarse), ("truth", truth),
                      *((f"results[{k!r}]", v) for k, v in results.items())):
         if da.rio.crs is None:  # reprojected onto the truth: rioxarray's bare MissingCRS
@@ -744,10 +828,11 @@ def truth_maps(
         v = src.rio.reproject_match(truth, resampling=resampling, nodata=np.nan).values
         return np.where(valid, v, np.nan)
 
-    first = on_truth(_drawn_kelvin(coarse), Resampling.nearest)  # in Kelvin, as upscale reads it
+    # decoded: digital numbers all fill (0, finite as stored) were told "not the same ground"
     if not np.isfinite(np.asarray(coarse.values, np.float64)).any():
         raise AllNaNError("the coarse input has no valid pixel (all NaN): check its nodata "
                           "value and mask; the maps would be empty")
+    first = on_truth(coarse, Resampling.nearest)
     valid &= np.isfinite(first)  # where the input covers the truth
     if not valid.any():
         raise GridError("the truth has no valid pixel where the coarse input lies (other "

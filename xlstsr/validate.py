@@ -15,6 +15,7 @@ import numbers
 import re
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
+from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
@@ -2136,6 +2137,38 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     return None
 
 
+#: the variable whose attrs the refusal of a scaled integer reference tells to set, for callers
+#: that take no ``reference_scale`` (the plot functions' ``truth``); None: evaluate's arguments
+_REFERENCE_ATTRS_OF: ContextVar[str | None] = ContextVar("xlstsr_reference_attrs_of",
+                                                         default=None)
+
+
+class reference_attrs_advice:  # a context manager, named as one used like a function
+    """Within it, a reference refused as scaled integers without metadata is told to set the
+    attrs of the variable ``var`` (`truth.attrs.update(scale_factor=0.1, _FillValue=0)`), not
+    evaluate's ``reference_scale=``/``reference_nodata=``: the plot functions take no such
+    argument (a TypeError), and ``scale_factor`` alone led to a second refusal (fill 0). A
+    lazy reference is refused when computed: compute it within it too (dask's threads see it).
+    ``var=None``: evaluate's advice."""
+
+    def __init__(self, var: str | None) -> None:
+        self.var = var
+
+    def __enter__(self) -> None:
+        self._token = _REFERENCE_ATTRS_OF.set(self.var)
+
+    def __exit__(self, *exc: Any) -> None:
+        _REFERENCE_ATTRS_OF.reset(self._token)
+
+
+def _reference_attrs_fix(var: str, k: float, celsius: bool, fill0: bool) -> str:
+    """The attrs that decode a reference stored at scale ``k`` (:func:`_scale_fix`'s
+    declaration), set on the variable ``var``."""
+    attrs = (f"scale_factor={k:g}" + (", units='degC'" if celsius else "")
+             + (", _FillValue=0" if fill0 else ""))
+    return f"set `{var}.attrs.update({attrs})`"
+
+
 def _scaled_integer_message(what: str, median: float, zeros: bool,
                             physical_range: tuple[float, float], cli: bool,
                             like: tuple[float, str] | None = None,
@@ -2145,8 +2178,10 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
     (:func:`_scale_fits`): MODIS's 0.02 told to ASTER's K x 10 gave 62 K, then "degrees
     Celsius". ``celsius``: ``median`` is of the stored values, whose units say degrees
     Celsius: only the scales of degrees Celsius are offered (degC x 100 was told Kelvin x 10,
-    268 K)."""
+    268 K). A reference is told evaluate's arguments, or, within
+    :class:`reference_attrs_advice`, the attrs to set."""
     ref = what == "reference"
+    attrs_of = _REFERENCE_ATTRS_OF.get() if ref else None
     head = (f"integer {what} with values around {median:.0f} and no scale metadata: these look "
             + ("like scaled degrees Celsius (their units say degC)" if celsius else
                "like scaled digital numbers (ASTER stores K x 10, MODIS LST K / 0.02, both with "
@@ -2160,10 +2195,14 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
     if fits:
         # the products of 0.02 and 0.1 fill with 0; another scale's fill is named if present
         how = "; ".join(
-            _scale_fix(k, c, ref, cli, fill0=zeros or (not c and k in (0.02, 0.1)))
+            (_reference_attrs_fix(attrs_of, k, c, zeros or (not c and k in (0.02, 0.1)))
+             if attrs_of else
+             _scale_fix(k, c, ref, cli, fill0=zeros or (not c and k in (0.02, 0.1))))
             + f" if they are {w} (median {mk:.1f} K)" for k, c, w, mk in fits)
         if l1:  # K x 100 of 300 K (30000) is band 10's 304 K as well: both named
             how += f"; if {l1.replace('they look like', 'they are', 1)}"
+        if attrs_of:  # the scale and the fill in one go: scale_factor alone met the fill 0
+            return f"{head}: {how}."
         if ref:
             return f"{head}: {how} (to evaluate), or set the reference's scale_factor attrs."
         return (f"{head}. Set {how}; or open the file with `mask_and_scale=True` if it "
@@ -2171,6 +2210,10 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
     c2l2 = "" if celsius else _landsat_dn_hint(median, ref, fill0=zeros, like=like, cli=cli)
     c2l2 = _unlike_text(median, physical_range, None, like) + c2l2
     usual = "(degC x 10, degC x 100)" if celsius else "(K x 10, K x 100, MODIS x 0.02)"
+    if attrs_of:
+        return (f"{head}, but no usual scale {usual} makes them Kelvin of a land surface{c2l2}. "
+                f"Set `{attrs_of}.attrs.update(scale_factor=..., _FillValue=...)` with your "
+                "product's values.")
     if ref:
         return (f"{head}, but no usual scale {usual} makes them Kelvin "
                 f"of a land surface{c2l2}. Pass the product's `reference_scale=` and "
