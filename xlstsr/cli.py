@@ -317,7 +317,34 @@ def _open_lst(args: argparse.Namespace) -> Any:
     if lst is not None:
         return lst, {}
     field, globs = _open_field_and_globals(args.input, args.variable, "LST", band=args.band)
+    field = _declare_crs(field, getattr(args, "crs", None), "--crs", args.input)
     return _declare(field, args.units, args.nodata, args.scale, offset=args.offset), globs
+
+
+def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
+    """``da`` with the CRS ``crs`` (``--crs``, ``--guide-crs``) declared when its file has
+    none; refused when the file declares another (the flag declares, it does not reproject)."""
+    if crs is None:
+        return da
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        wanted = CRS.from_user_input(crs)
+    except CRSError as err:
+        raise UsageError(f"{flag} {crs}: not a CRS pyproj reads ({str(err).splitlines()[0]}); "
+                         "give an EPSG code (e.g. EPSG:4326 for lat/lon degrees, EPSG:32631 "
+                         "for UTM zone 31N), a WKT or a PROJ string") from None
+    own = da.rio.crs
+    if own is None:
+        return da.rio.write_crs(wanted)
+    if CRS.from_user_input(own.to_wkt()) == wanted or own == wanted:
+        return da
+    raise UsageError(
+        f"{flag} {crs}: {path} declares its own CRS ({CRS.from_user_input(own.to_wkt()).name!r}"
+        f"), another one: {flag} only declares a CRS a file lacks, it does not reproject. Drop "
+        f"{flag} (or reproject the file first, e.g. `gdalwarp -t_srs {crs} in.tif out.tif`)"
+    )
 
 
 def _open_field(path: str, variable: str | None, role: str, flag: str = "--variable",
@@ -340,9 +367,22 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
 
     kwargs: dict[str, Any] = ({"variable": variable} if (variable and format_of(path) == "hdf4")
                               else {})
-    if variable and "/" in variable and format_of(path) == "netcdf":
-        # a variable inside a NetCDF-4 group (ECOSTRESS's SDS/LST): that group, opened as a
-        # Dataset (its attributes kept), then its variable
+    if not variable and role == "guide" and format_of(path) == "hdf4":
+        # a MODIS granule as the guide (MOD13A2): its NDVI layer, not the LST's default
+        # LST_Day_1km (refused as "'LST_Day_1km' is not in ..." naming neither role nor flag)
+        from xlstsr.io.modis import _no_layer, default_layer, granule_layers
+
+        layers = granule_layers(path)
+        picked = default_layer(layers, "guide")
+        if picked is None:
+            text = _no_layer(Path(path), None, layers, "guide")
+            raise UsageError(f"{flag.replace('-variable', '')} {path}: "
+                             + _flag_example(text, flag)) from None
+        kwargs["variable"] = picked
+    if variable and "/" in variable.strip("/") and format_of(path) in ("netcdf", "zarr"):
+        # a variable inside a NetCDF-4 group (ECOSTRESS's SDS/LST) or a Zarr store's group (a
+        # DataTree's day/LST): that group, opened as a Dataset (its attributes kept), then its
+        # variable
         group, _, variable = variable.strip("/").rpartition("/")
         kwargs["group"] = group
     band_flag = flag.replace("variable", "band")  # --reference-band beside --reference-variable
@@ -354,7 +394,7 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
     try:
         obj = open_path(path, **kwargs)
     except VariableNotFoundError as err:  # a NetCDF-4 file's groups: named as the flag takes them
-        text = re.sub(r"`variable='([^']+)'`", rf"`{flag} \1`", str(err))
+        text = _flag_example(str(err), flag)
         text = re.sub(r"\s*\(or open the group: `group='[^']*'`\)", "", text)
         raise UsageError(f"{path}: {text}" if path not in text else text) from None
     except XlstsrError as err:  # open_cog's "pass `band=` 1 to N": this file's own flag
@@ -399,8 +439,16 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
     return obj, globs
 
 
+def _flag_example(text: str, flag: str) -> str:
+    """A message's ``variable='NAME'`` example as the flag takes it (``--guide-variable "1 km
+    16 days NDVI"``: quoted for the shell when it holds spaces)."""
+    import shlex
+
+    return re.sub(r"`variable='([^']+)'`", lambda m: f"`{flag} {shlex.quote(m.group(1))}`", text)
+
+
 def _open_guide(path: str, variable: str | None, nodata: float | None = None,
-                scale: float | None = None) -> Any:
+                scale: float | None = None, crs: str | None = None) -> Any:
     """The --guide file's field, its length-1 dims dropped (a GeoTIFF's one band) except a time
     dim: a one-step guide keeps its date, matched with the LST's as the library matches it
     (``squeeze(drop=True)`` dropped it: a January guide was applied to July LST, exit 0, and
@@ -410,7 +458,8 @@ def _open_guide(path: str, variable: str | None, nodata: float | None = None,
     Python-only fixes)."""
     from xlstsr.guide import _is_time_like
 
-    guide = _open_field(path, variable, "guide", "--guide-variable")
+    guide = _declare_crs(_open_field(path, variable, "guide", "--guide-variable"), crs,
+                         "--guide-crs", path)
     ones = [d for d in guide.dims if guide.sizes[d] == 1 and not _is_time_like(guide, d)]
     guide = guide.squeeze(ones, drop=True) if ones else guide
     if nodata is None and scale is None:
@@ -669,8 +718,15 @@ def _reference_offset_hint(message: str, typed: dict[str, Any] | None = None) ->
     ``--reference-nodata``; ``--reference-scale`` where the user typed it, not where the file
     declares the scale), or the scene's ``*_ST_B10.TIF`` / folder, which evaluate reads with
     :func:`xlstsr.io.open_landsat_c2l2`."""
+    if "--reference-offset" in message:
+        return message
+    python = "Read the scene with `xlstsr.io.open_landsat_c2l2`, or add the offset"
+    if python in message:  # evaluate's bias check: values 149 K below sr's
+        return message.replace(python, (
+            "Add `--reference-offset 149`, or pass the scene's *_ST_B10.TIF (as USGS names it) "
+            "or its folder as the reference (read as a Landsat Collection 2 Level-2 scene)"))
     m = _REFERENCE_LANDSAT_NO_OFFSET.search(message)
-    if m is None or "--reference-offset" in message:
+    if m is None:
         return message
     typed = typed or {}
     keep = [f"--reference-scale {m.group(2)}"] if "--reference-scale" in typed else []
@@ -818,6 +874,8 @@ def _cli_hints(message: str, command: str | None = None,
         # (evaluate's --scale is the sr's: the reference's and coarse input's are their own)
         message += (" On the command line: `--scale FACTOR` (e.g. `--scale 0.02 --nodata 0` "
                     "for MODIS LST digital numbers stored without scale metadata).")
+    if command in ("upscale", "scaling"):
+        message = _crs_hint(message)
     if command in ("upscale", "scaling", "train") and re.search(r"\bguide\b", message):
         message = _with_flags(message, _guide_flags(typed or {}), typed)
     if command in ("upscale", "scaling", "train"):
@@ -832,6 +890,27 @@ def _cli_hints(message: str, command: str | None = None,
         if "but the LST has none" in message and _NO_DATES_NOTE not in message:
             message += _NO_DATES_NOTE
     return message
+
+
+#: a refusal of an input without a CRS (xlstsr.validate: "the LST has lat/lon dims ... but no
+#: CRS; ... `da = da.rio.write_crs('EPSG:4326')`", "the guide has no CRS. Set it with
+#: rioxarray..."): its fixes are Python's
+_NO_CRS = re.compile(r"\bthe (LST|guide) has (?:lat/lon dims [^;.]*? but )?no CRS\b")
+
+
+def _crs_hint(message: str) -> str:
+    """A refusal of a file without a CRS, with the flag that declares it (``--crs``,
+    ``--guide-crs``; upscale and scaling): the command line had no way to run it at all."""
+    m = _NO_CRS.search(message)
+    if m is None:
+        return message
+    flag = "--guide-crs" if m.group(1) == "guide" else "--crs"
+    if flag in message:
+        return message
+    if "write_crs('EPSG:4326')" in message:
+        return message + f" On the command line: `{flag} EPSG:4326` (lat/lon degrees)."
+    return message + (f" On the command line: `{flag} CRS` with the CRS its coordinates are in "
+                      f"(e.g. `{flag} EPSG:32631` for UTM zone 31N).")
 
 
 #: upscale's flags (of :data:`_UPSCALE_FLAGS`) that other commands have too
@@ -1160,6 +1239,7 @@ _QUALIFIERS = {
     "guide_offset": ("--guide", "measures the offset of the --guide file from the LST"),
     "guide_nodata": ("--guide", "describes the --guide file (--nodata describes the LST)"),
     "guide_scale": ("--guide", "describes the --guide file (--scale describes the LST)"),
+    "guide_crs": ("--guide", "describes the --guide file (--crs describes the LST)"),
     "coarse_variable": ("--coarse", "names a variable of the --coarse file"),
     "coarse_units": ("--coarse", "describes the --coarse file"),
     "coarse_nodata": ("--coarse", "describes the --coarse file"),
@@ -1264,7 +1344,8 @@ def _upscale(args: argparse.Namespace) -> int:
         lst = lst.chunk(chunks)
     guide = None
     if args.guide:
-        guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale)
+        guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale,
+                            args.guide_crs)
     options = {"mask_out_of_range": args.mask_out_of_range,
                "scale_correction": args.scale_correction}
     if args.guide_time_tolerance is not None:
@@ -1503,7 +1584,8 @@ def _scaling(args: argparse.Namespace) -> int:
     lst = _open_lst(args)[0]
     guide = None
     if args.guide:
-        guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale)
+        guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale,
+                            args.guide_crs)
     with _scheduler(args.scheduler):
         try:
             stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
@@ -1919,6 +2001,18 @@ def _add_input_declarations(p: argparse.ArgumentParser, role: str = "",
                    "surface temperature digital numbers)")
 
 
+def _add_crs_declarations(p: argparse.ArgumentParser) -> None:
+    """``--crs``, ``--guide-crs``: the CRS of an input whose file does not declare one (a CF
+    NetCDF on a regular lat/lon grid without a grid_mapping: ERA5-Land, Copernicus GLS), which
+    was refused with a Python-only fix (``da.rio.write_crs('EPSG:4326')``)."""
+    p.add_argument("--crs", default=None, metavar="CRS",
+                   help="CRS of the LST when its file does not declare one, e.g. EPSG:4326 for "
+                   "lat/lon degrees (any EPSG code, WKT or PROJ string); refused when the file "
+                   "declares another")
+    p.add_argument("--guide-crs", default=None, metavar="CRS",
+                   help="CRS of the --guide file when it does not declare one (as --crs)")
+
+
 def _add_guide_declarations(p: argparse.ArgumentParser) -> None:
     """``--guide-nodata``, ``--guide-scale``: what a --guide file does not say (an NDVI stored as
     int16 x 10000 without a scale tag, as MOD13Q1 GeoTIFFs are often distributed)."""
@@ -1982,6 +2076,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "of a fine pixel (with a warning), 'check' only warns, 'ignore' skips it "
                    "(default: auto; a --resume keeps the store's choice)")
     _add_guide_declarations(u)
+    _add_crs_declarations(u)
     u.add_argument("--variable", default=None,
                    help="LST variable of a .nc/.zarr/.hdf input (default: the one that says LST)")
     u.add_argument("--band", type=int, default=None,
@@ -2088,6 +2183,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(e.g. '15D' for 16-day NDVI composites labelled by their first day); "
                    "default: the same dates")
     _add_guide_declarations(s)
+    _add_crs_declarations(s)
     s.add_argument("--lags", default=None, metavar="L1,L2,...",
                    help="increment lags in pixels, e.g. 1,2,4,8 (default: powers of two up to a "
                    "quarter of the smaller side)")

@@ -245,13 +245,25 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
                               f"are numbered from 1): pass `band=` 1 to {n}.")
         index = list(da["band"].values).index(band)
         picked = None if steps is None else steps[index]
-        da = da.sel(band=band, drop=True)
+        da = _band_coding(da.sel(band=band, drop=True), index)
         if described is not None:  # that band's own description
             da.attrs["long_name"] = described[index]
         if picked is not None:  # the band's own step
             return da.assign_coords(time=picked)
     elif "band" in da.dims and da.sizes["band"] == 1:
-        da = da.isel(band=0, drop=True)
+        da = _band_coding(da.isel(band=0, drop=True), 0)
+    elif "band" in da.dims and any(k in da.attrs for k in ("scales", "offsets")):
+        # bands of different scales (GDAL's per-band scale/offset: an LST_Day 0.02, LST_Night
+        # 0.02, QC 1 stack): rioxarray keeps them as tuples, which no decoding applies (the
+        # LST was refused as 14500 'K'), and one cube cannot hold them
+        coding = {k: da.attrs[k] for k in ("scales", "offsets") if k in da.attrs}
+        names = f" ({', '.join(described)})" if described is not None else ""
+        raise XlstsrError(
+            f"the {da.sizes['band']} bands of {os.fspath(path)}{names} declare different "
+            f"scales or offsets ({', '.join(f'{k} {v}' for k, v in coding.items())}): they are "
+            "different fields, not steps of one. Select one band with `band=` (`--band N` on "
+            "the command line), each read with its own scale."
+        )
     elif steps is not None:  # bands that are dated steps: a time dim again
         out = da.rename(band="time").assign_coords(time=steps)
         if described is not None:
@@ -275,6 +287,21 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
             da.encoding[_STACK_ENCODING] = stack
         da.attrs = {k: v for k, v in da.attrs.items() if k not in
                     (TIME_TAG, CALENDAR_TAG, LABEL_TAG, LABEL_TYPE_TAG, STACK_TAG)}
+    return da
+
+
+def _band_coding(da: xr.DataArray, index: int) -> xr.DataArray:
+    """One band of a GeoTIFF (its ``band`` dim dropped) with that band's own scale and offset:
+    rioxarray keeps per-band values that differ as ``attrs['scales']`` / ``['offsets']``
+    tuples (equal ones as ``scale_factor`` / ``add_offset``), which no decoding reads, so a
+    band's declared 0.02 was ignored. They become the band's ``scale_factor`` /
+    ``add_offset`` (as a single-band file's are), the tuples dropped."""
+    attrs = dict(da.attrs)
+    for many, one in (("scales", "scale_factor"), ("offsets", "add_offset")):
+        values = attrs.pop(many, None)
+        if isinstance(values, (tuple, list)) and index < len(values):
+            attrs[one] = float(values[index])
+    da.attrs = attrs
     return da
 
 

@@ -1,6 +1,7 @@
 """File formats by path: open any supported input, and name the output format of a path.
 
-Zarr stores (``.zarr`` or a folder with Zarr metadata), NetCDF (``.nc``), GeoTIFF/COG
+Zarr stores (``.zarr`` or a folder with Zarr metadata), NetCDF (``.nc``; NetCDF-4/HDF5 files
+named ``.h5``, ``.he5``, ``.hdf5`` too, as ECOSTRESS and VIIRS granules are), GeoTIFF/COG
 (``.tif``, ``.tiff``) and MODIS HDF4-EOS granules (``.hdf``, read only) are opened lazily with
 their CRS; anything else is refused with the list of what is supported.
 """
@@ -23,7 +24,14 @@ __all__ = ["DATA_SUFFIXES", "WRITABLE", "check_writable", "format_of", "netcdf_g
 Format = Literal["zarr", "netcdf", "cog", "hdf4"]
 _SUFFIXES: dict[str, Format] = {
     ".nc": "netcdf", ".nc4": "netcdf", ".tif": "cog", ".tiff": "cog", ".hdf": "hdf4",
+    # HDF5 granules (ECOSTRESS L2 LSTE, VIIRS VNP21): NetCDF-4 is HDF5, read with h5netcdf
+    ".h5": "netcdf", ".he5": "netcdf", ".hdf5": "netcdf",
 }
+#: suffixes of HDF5 files that are read as NetCDF-4 with the h5netcdf engine
+_HDF5_SUFFIXES = (".h5", ".he5", ".hdf5")
+#: compressed files: the command that decompresses each
+_COMPRESSED = {".gz": "gunzip", ".bz2": "bunzip2", ".xz": "unxz", ".zip": "unzip",
+               ".zst": "unzstd"}
 #: suffixes of the data files and stores xlstsr reads (a Zarr store: a folder named ``*.zarr``)
 DATA_SUFFIXES: tuple[str, ...] = (*_SUFFIXES, ".zarr")
 #: the formats xlstsr writes (HDF4 is read only)
@@ -99,10 +107,16 @@ def format_of(path: str | os.PathLike) -> Format:
         return "zarr"
     suffix = Path(path).suffix.lower()
     fmt = _SUFFIXES.get(suffix)
+    if fmt is None and suffix in _COMPRESSED:
+        raise XlstsrError(_compressed_advice(path))
+    folder = folder_advice(path) if fmt is None else None
+    if folder is not None:  # "use .zarr" invited renaming a folder of COGs, which then failed
+        raise XlstsrError(folder)
     if fmt is None:
         raise XlstsrError(
             f"cannot tell the format of {os.fspath(path)!r} from its suffix: use .zarr (Zarr "
-            "store), .nc (NetCDF), .tif (GeoTIFF/COG) or, to read, .hdf (MODIS HDF4)."
+            "store), .nc (NetCDF; .h5 NetCDF-4/HDF5 to read), .tif (GeoTIFF/COG) or, to read, "
+            ".hdf (MODIS HDF4)."
             + (_stac_advice(path) if suffix == ".json" else _OTHER_INPUTS.get(suffix, ""))
         )
     return fmt
@@ -122,6 +136,62 @@ _OTHER_INPUTS = {
              "xlstsr.io.open_stac(items, 'LST_Day_1km')`; a STAC item file: "
              "`xlstsr.io.open_stac([pystac.Item.from_file(path)], 'LST_Day_1km')`.",
 }
+
+
+def _compressed_advice(path: str | os.PathLike) -> str:
+    """Why a compressed file (``lst.nc.gz``) is refused, and the command that decompresses it:
+    renaming it to ``.nc`` as the suffix advice said only failed as an unreadable NetCDF."""
+    p = Path(os.fspath(path))
+    tool = _COMPRESSED[p.suffix.lower()]
+    inner = Path(p.stem).suffix.lower()
+    kind = {"gunzip": "gzip", "bunzip2": "bzip2", "unxz": "xz", "unzip": "zip",
+            "unzstd": "zstd"}[tool]
+    if inner == ".tar" or p.name.lower().endswith(".tgz"):
+        command, then = f"tar -xf {p.name}", "the files it holds"
+    else:
+        command = f"{tool} {p.name}"
+        then = f"{p.stem}" if inner in _SUFFIXES or inner == ".zarr" else "the file it holds"
+    return (f"{os.fspath(path)} is {kind}-compressed: xlstsr reads files as they are stored, "
+            f"not compressed copies. Decompress it first (`{command}`), then pass {then}.")
+
+
+def folder_advice(path: str | os.PathLike) -> str | None:
+    """What a local folder that is not a Zarr store holds, and how to open it (a folder of
+    dated GeoTIFFs: :func:`xlstsr.io.open_cog` of its files; of MODIS granules:
+    :func:`xlstsr.io.open_modis`); None for anything that is not such a folder."""
+    p = Path(os.fspath(path))
+    if "://" in os.fspath(path) or not p.is_dir() or is_zarr_path(p):
+        return None
+    return _folder_files_advice(path)
+
+
+def _folder_files_advice(path: str | os.PathLike) -> str:
+    """:func:`folder_advice` of a local folder (named ``*.zarr`` or not)."""
+    p = Path(os.fspath(path))
+    files = [f for f in p.iterdir() if f.is_file()]
+    tifs = [f for f in files if f.suffix.lower() in (".tif", ".tiff")]
+    hdfs = [f for f in files if f.suffix.lower() == ".hdf"]
+    ncs = [f for f in files if _SUFFIXES.get(f.suffix.lower()) == "netcdf"]
+    shown = repr(os.fspath(path))
+    if tifs:
+        ext = tifs[0].suffix
+        return (f"{os.fspath(path)} is a folder ({len(tifs)} {ext} files in it), not a GeoTIFF "
+                "nor a Zarr store (it holds no zarr.json or .zgroup; renaming a folder to .zarr "
+                f"does not make it one): pass its files, e.g. open_cog(sorted(pathlib.Path("
+                f"{shown}).glob('*{ext}')), times=...) in Python, or write them into one store "
+                "first.")
+    if hdfs:
+        return (f"{os.fspath(path)} is a folder ({len(hdfs)} .hdf files in it), not a Zarr "
+                "store: open its MODIS granules as one cube with "
+                f"`xlstsr.io.open_modis(sorted(pathlib.Path({shown}).glob('*.hdf')), "
+                "variable='LST_Day_1km')`, or pass one granule.")
+    if ncs:
+        return (f"{os.fspath(path)} is a folder ({len(ncs)} NetCDF/HDF5 files in it), not a "
+                "Zarr store: pass one file, or open them together with "
+                f"`xr.open_mfdataset(sorted(pathlib.Path({shown}).glob('*{ncs[0].suffix}')))`.")
+    return (f"{os.fspath(path)} is a folder without Zarr metadata (zarr.json or .zgroup), "
+            "not a Zarr store nor a file xlstsr reads: pass a .zarr store, a .nc, .tif or .hdf "
+            "file.")
 
 
 def _stac_advice(path: str | os.PathLike) -> str:
@@ -162,10 +232,12 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     Zarr and NetCDF give a Dataset (``spatial_ref`` decoded as a coordinate, as
     ``decode_coords="all"`` does), a GeoTIFF a DataArray (:func:`xlstsr.io.open_cog` with its
     internal tiling as chunks), an ``.hdf`` granule one variable (:func:`xlstsr.io.open_modis`,
-    ``variable="LST_Day_1km"`` by default). ``kwargs`` go to the reader. A NetCDF's
-    ``variable`` (a name, or ``group/name`` inside a NetCDF-4/HDF5 file, e.g. ECOSTRESS's
-    ``SDS/LST``) gives that DataArray; a root without variables whose groups hold them is
-    refused naming them as ``group/name``.
+    ``variable="LST_Day_1km"`` by default). ``kwargs`` go to the reader. A NetCDF's or Zarr
+    store's ``variable`` (a name, or ``group/name`` inside a NetCDF-4/HDF5 file or a Zarr
+    store, e.g. ECOSTRESS's ``SDS/LST``) gives that DataArray; a root without variables whose
+    groups hold them is refused naming them as ``group/name``. A NetCDF variable stored
+    without chunks is read in bounded chunks (at most 1024 pixels a side and about 1024 x
+    1024 pixels a chunk: one step of a large grid); a chunked one in the file's chunks.
     """
     if not isinstance(path, (str, os.PathLike)):
         items = [os.fspath(p) for p in path if isinstance(p, (str, os.PathLike))] \
@@ -184,6 +256,10 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     if not remote:  # "~/lst.zarr": neither xarray nor GDAL expands it; and the lazy reads
         # of a dask.distributed worker started elsewhere (a batch cluster) need absolute paths
         path = absolute_path(path)
+    folder = None if remote else folder_advice(path)
+    if folder is not None:  # "cannot tell the format from its suffix: use .zarr" sent a
+        # folder of COGs to be renamed, which then failed as "not a readable Zarr store"
+        raise XlstsrError(folder)
     fmt = format_of(path)
     if not remote and not Path(path).exists() and glob.has_magic(os.fspath(path)):
         raise InputNotFoundError(
@@ -213,7 +289,8 @@ def open_with_variable(path: str | os.PathLike, variable: Any = None
                        ) -> tuple[xr.Dataset | xr.DataArray, Any]:
     """``(obj, name)``: :func:`open_path` of a path as a named ``variable`` needs it, and the
     name to select in ``obj``. An HDF4 granule opens that layer (not its default Day LST); a
-    NetCDF-4 ``group/name`` (ECOSTRESS's ``SDS/LST``) opens the group as a Dataset (its
+    NetCDF-4 or Zarr ``group/name`` (ECOSTRESS's ``SDS/LST``, a DataTree store's ``day/LST``)
+    opens the group as a Dataset (its
     attributes and other variables kept) and gives ``name``, refused naming the group's
     variables as ``group/name`` when it is not there; anything else opens as it is."""
     if variable is None or not isinstance(path, (str, os.PathLike)):
@@ -221,7 +298,8 @@ def open_with_variable(path: str | os.PathLike, variable: Any = None
     fmt = format_of(path)
     if fmt == "hdf4":
         return open_path(path, variable=variable), variable
-    if fmt != "netcdf" or not isinstance(variable, str) or "/" not in variable.strip("/"):
+    if fmt not in ("netcdf", "zarr") or not isinstance(variable, str) \
+            or "/" not in variable.strip("/"):
         return open_path(path), variable
     group, _, name = variable.strip("/").rpartition("/")
     ds = open_path(path, group=group)
@@ -229,7 +307,8 @@ def open_with_variable(path: str | os.PathLike, variable: Any = None
         held = [f"{group}/{v}" for v in map(str, ds.data_vars)]
         example = f" e.g. `variable='{_grouped_example(held)}'`" if held else ""
         raise VariableNotFoundError(
-            f"variable {name!r} is not in the group {group!r} of the file {os.fspath(path)}; "
+            f"variable {name!r} is not in the group {group!r} of the "
+            f"{'store' if fmt == 'zarr' else 'file'} {os.fspath(path)}; "
             f"it has {held[:12]}{' ...' if len(held) > 12 else ''}: name one as "
             f"GROUP/VARIABLE,{example}."
         )
@@ -283,9 +362,26 @@ def _open_netcdf(path: Any, remote: bool, **kwargs: Any) -> xr.Dataset | xr.Data
     if variable is not None and "/" in str(variable) and "group" not in kwargs:
         group, _, variable = str(variable).strip("/").rpartition("/")
         kwargs["group"] = group
+    if Path(os.fspath(path)).suffix.lower() in _HDF5_SUFFIXES and "engine" not in kwargs:
+        # xarray guesses no engine from .he5 / .hdf5; an HDF5 granule's datasets have no
+        # dimension scales (ECOSTRESS): named phony_dim_N, as h5netcdf names them anyway
+        kwargs.update(engine="h5netcdf", phony_dims=kwargs.get("phony_dims", "access"))
+    own_chunks = "chunks" not in kwargs
     try:
         ds = xr.open_dataset(os.fspath(path), **{"chunks": {}, "decode_coords": "all", **kwargs})
+        if own_chunks:
+            ds = _bounded_chunks(ds, path, kwargs)
     except (OSError, ValueError) as err:  # xarray: "did not find a match in any ... backends"
+        packed = None if remote else _compression_of(path)
+        if packed is not None:  # a .nc.gz renamed .nc, as the suffix advice once said
+            ext, tool = {"gzip": ("gz", "gunzip"), "bzip2": ("bz2", "bunzip2"),
+                         "zip": ("zip", "unzip"), "xz": ("xz", "unxz")}[packed]
+            name = Path(path).name
+            raise XlstsrError(
+                f"cannot read {os.fspath(path)} as NetCDF: it is a {packed}-compressed file "
+                f"(whatever its name says). Decompress it first (`mv {name} {name}.{ext} && "
+                f"{tool} {name}.{ext}`), then pass the file that gives."
+            ) from err
         grouped = [] if remote or "group" not in kwargs else netcdf_group_variables(path)
         if grouped:  # a group that is not in the file
             raise VariableNotFoundError(
@@ -323,3 +419,65 @@ def _open_netcdf(path: Any, remote: bool, **kwargs: Any) -> xr.Dataset | xr.Data
             f"`group='{_grouped_example(grouped).rpartition('/')[0]}'`)."
         )
     return ds
+
+
+#: the first bytes of compressed files, and their kind
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"PK\x03\x04", "zip"),
+          (b"\xfd7zXZ\x00", "xz"))
+
+
+def _compression_of(path: Any) -> str | None:
+    """``"gzip"``, ``"bzip2"``, ``"zip"`` or ``"xz"`` when a local file's first bytes say it is
+    compressed (whatever its name), else None."""
+    try:
+        with open(os.fspath(path), "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
+
+
+#: the largest side of a chunk given to a NetCDF variable stored without chunks (as open_cog
+#: grows a GeoTIFF's blocks to about 1024 pixels a side), and the most pixels of such a chunk
+_CONTIGUOUS_SIDE = 1024
+_CONTIGUOUS_PIXELS = _CONTIGUOUS_SIDE ** 2
+
+
+def _bounded_chunks(ds: xr.Dataset, path: Any, kwargs: dict[str, Any]) -> xr.Dataset:
+    """``ds`` (opened with the file's own chunks, ``chunks={}``) with its variables stored
+    contiguous (every NetCDF-3 file, NetCDF-4 written without chunking) reopened in bounded
+    chunks: at most :data:`_CONTIGUOUS_SIDE` pixels along the last two dims, and as many steps
+    of the dim before them (time) as keep a chunk within :data:`_CONTIGUOUS_PIXELS` (one step
+    of a grid of 1024 x 1024 pixels or more; one of any other leading dim). ``chunks={}`` made
+    such a variable one dask chunk of the whole cube, and one window of one date read the whole
+    file. A small cube stays one chunk; variables the file chunks keep its chunks."""
+    import math
+
+    def balanced(n: int, most: int) -> int:
+        return math.ceil(n / math.ceil(n / max(most, 1)))
+
+    contiguous = [k for k, v in ds.data_vars.items()
+                  if v.ndim >= 2 and v.chunks is not None and all(len(c) == 1 for c in v.chunks)
+                  and not v.encoding.get("chunksizes")]
+    if not contiguous:
+        return ds
+    sizes: dict[Any, int] = {}
+    for k in contiguous:
+        v = ds[k]
+        dims = list(v.dims)
+        side = {d: balanced(v.sizes[d], _CONTIGUOUS_SIDE) for d in dims[-2:]}
+        pixels = math.prod(side.values())
+        for i, d in enumerate(dims):
+            n = v.sizes[d]
+            if d in side:
+                size = side[d]
+            elif i == len(dims) - 3:  # the steps (time) within the pixel budget
+                size = balanced(n, _CONTIGUOUS_PIXELS // pixels)
+            else:
+                size = 1
+            sizes[d] = min(sizes.get(d, n), size)
+    if all(sizes[d] == ds.sizes[d] for d in sizes):  # a small cube: one chunk
+        return ds
+    bounded = xr.open_dataset(os.fspath(path), **{"decode_coords": "all", **kwargs,
+                                                  "chunks": sizes})
+    return ds.assign({k: bounded[k] for k in contiguous})

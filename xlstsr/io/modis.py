@@ -33,7 +33,7 @@ from ..validate import check_bool, check_whole
 from .cog import check_chunks
 from .formats import absolute_path
 
-__all__ = ["granule_time", "open_modis"]
+__all__ = ["default_layer", "granule_layers", "granule_time", "open_modis"]
 
 log = logging.getLogger(__name__)
 
@@ -230,8 +230,67 @@ def _task_name(path: Path, variable: str, chunks: tuple[tuple[int, ...], ...]) -
     return f"xlstsr-modis-{variable}-{token}"
 
 
+#: the layer :func:`open_modis` opens when none is named: MOD11A1's day LST
+DEFAULT_LAYER = "LST_Day_1km"
+#: layers of each kind, by name: an LST (MOD21A1D's ``LST_1KM``; not its error or QC layers),
+#: an NDVI (MOD13A2's ``1 km 16 days NDVI``), for a granule without the default layer
+_LAYER_KINDS = {
+    "LST": (re.compile(r"(^|[_ ])LST", re.IGNORECASE),
+            re.compile(r"err|qc|time|angl|emis", re.IGNORECASE)),
+    "guide": (re.compile(r"NDVI", re.IGNORECASE), re.compile(r"qc|quality", re.IGNORECASE)),
+}
+
+
+def default_layer(names: Sequence[str], kind: str = "LST") -> str | None:
+    """The layer of ``names`` (a granule's scientific datasets) to open when none is named:
+    for an LST, :data:`DEFAULT_LAYER` when there, else the granule's only LST layer
+    (MOD21A1D's ``LST_1KM``); for a guide, its only NDVI layer (MOD13A2's ``1 km 16 days
+    NDVI``); else a granule's only layer. None when that is ambiguous or there is none.
+
+    Examples
+    --------
+    >>> from xlstsr.io.modis import default_layer
+    >>> default_layer(["LST_1KM", "QC", "LST_err_1KM", "Emis_29"])
+    'LST_1KM'
+    >>> default_layer(["1 km 16 days NDVI", "1 km 16 days EVI"], "guide")
+    '1 km 16 days NDVI'
+    """
+    names = list(names)
+    if kind == "LST" and DEFAULT_LAYER in names:
+        return DEFAULT_LAYER
+    wanted, unwanted = _LAYER_KINDS[kind]
+    found = [n for n in names if wanted.search(n) and not unwanted.search(n)]
+    if len(found) == 1:
+        return found[0]
+    return names[0] if len(names) == 1 else None
+
+
+def granule_layers(path: PathLike) -> list[str]:
+    """The scientific datasets (layers) of a MODIS HDF4 granule, by name."""
+    sd = _open_sd(Path(absolute_path(path)))
+    try:
+        return list(sd.datasets())
+    finally:
+        sd.end()
+
+
+def _no_layer(path: Path, variable: str | None, names: list[str], kind: str = "LST") -> str:
+    """The refusal of a granule without the layer asked for (``variable``), or, none named,
+    without the default and without a single layer of the ``kind`` to take instead: naming its
+    layers and one to pass as ``variable=``."""
+    wanted, unwanted = _LAYER_KINDS[kind]
+    like = [n for n in names if wanted.search(n) and not unwanted.search(n)] or names
+    example = f": name one, e.g. `variable='{like[0]}'`" if like else ""
+    if variable is not None:
+        return f"{variable!r} is not in {path.name}; its variables are {names}{example}."
+    what = (f"no {DEFAULT_LAYER!r} layer (opened when none is named) and not one LST layer"
+            if kind == "LST" else "not one NDVI layer")
+    return (f"{path.name} has {what} to take instead; its variables are {names}{example}.")
+
+
 def _open_one(
-    path: PathLike, variable: str, qc: str | None, max_modland: int, decode: bool, chunks: Any
+    path: PathLike, variable: str | None, qc: str | None, max_modland: int, decode: bool,
+    chunks: Any
 ) -> xr.DataArray:
     path = Path(absolute_path(path))  # read when computed: by a worker, maybe elsewhere
     if path.is_dir():  # "no such granule" for an existing folder did not say what to pass
@@ -248,10 +307,12 @@ def _open_one(
     try:
         info = sd.datasets()
         names = list(info)
+        if variable is None:  # none named: the day LST, or the granule's only LST layer
+            variable = default_layer(names)
+            if variable is None:
+                raise VariableNotFoundError(_no_layer(path, None, names))
         if variable not in names:
-            raise VariableNotFoundError(
-                f"{variable!r} is not in {path.name}; its variables are {names}"
-            )
+            raise VariableNotFoundError(_no_layer(path, variable, names))
         sds = sd.select(variable)
         attrs = dict(sds.attributes())
         shape = tuple(info[variable][1])
@@ -348,7 +409,7 @@ def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
 
 def open_modis(
     path: PathLike | Sequence[PathLike],
-    variable: str = "LST_Day_1km",
+    variable: str | None = None,
     *,
     qc: str | None = "auto",
     max_modland: int = 1,
@@ -363,9 +424,10 @@ def open_modis(
         One ``.hdf`` granule, or several (a list, or a pattern such as
         ``"MOD11A1.A2020*.h18v04.*.hdf"``) of the same tile, stacked along ``time`` in date
         order.
-    variable : str
+    variable : str, optional
         Scientific dataset name, e.g. ``"LST_Day_1km"``, ``"LST_Night_1km"``, ``"Emis_31"``,
-        ``"QC_Day"``.
+        ``"QC_Day"``. Default: ``"LST_Day_1km"``, or, in a granule without it, its only LST
+        layer (MOD21A1D's ``LST_1KM``); several or none are refused naming its layers.
     qc : str or None
         QC layer used to mask pixels: ``"auto"`` uses ``QC_Day`` / ``QC_Night`` for the
         ``LST_*`` variables and nothing for the others (a QC layer itself is never masked);

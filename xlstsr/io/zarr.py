@@ -13,7 +13,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ..errors import XlstsrError
+from ..errors import VariableNotFoundError, XlstsrError
 
 __all__ = [
     "files_read",
@@ -27,6 +27,7 @@ __all__ = [
     "store_exists",
     "writer_stamp",
     "zarr_compressors",
+    "zarr_group_variables",
 ]
 
 #: root attribute of a store written by :func:`xlstsr.upscale_to_zarr`: INCOMPLETE from the
@@ -144,12 +145,19 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
     """
     from ..errors import InputNotFoundError, XlstsrError
 
+    variable = kwargs.pop("variable", None)
+    if variable is not None and "/" in str(variable).strip("/") and "group" not in kwargs:
+        # a variable inside a group (an xarray DataTree's / EOPF product's `day/LST`), as a
+        # NetCDF-4 file's ECOSTRESS `SDS/LST`
+        group, _, variable = str(variable).strip("/").rpartition("/")
+        kwargs["group"] = group
     kwargs = {"chunks": {}, "consolidated": None, "decode_coords": "all", **kwargs}
     local = isinstance(path, (str, os.PathLike)) and "://" not in os.fspath(path)
     if local:  # absolute: a dask.distributed worker may start in another folder
         from .formats import absolute_path  # (formats imports this module)
 
         path = absolute_path(path)
+    from .formats import _grouped_example, _groups_hold
     if local and not Path(path).exists():
         raise InputNotFoundError(f"no such Zarr store: {os.fspath(path)}; check the path.")
     with warnings.catch_warnings():  # v3 stores are usually not consolidated
@@ -164,8 +172,14 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
             if isinstance(err, XlstsrError):
                 raise
             parent = Path(path).parent
-            if local and (Path(path) / "zarr.json").exists() and (
-                    (parent / "zarr.json").exists() or (parent / ".zgroup").exists()):
+            grouped = [] if kwargs.get("group") is None else zarr_group_variables(path)
+            if grouped:  # a group that is not in the store
+                raise VariableNotFoundError(
+                    f"{os.fspath(path)} has no group {kwargs['group']!r}; "
+                    f"{_groups_hold(grouped)}: name one as GROUP/VARIABLE, e.g. "
+                    f"`variable='{_grouped_example(grouped)}'`."
+                ) from None
+            if local and is_zarr_array(path) and holds_zarr_metadata(parent):
                 # an array of a store (out.zarr/LST): xarray opens groups
                 raise XlstsrError(
                     f"{os.fspath(path)} is an array inside the Zarr store {parent}, not a "
@@ -173,6 +187,12 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
                     f"[{Path(path).name!r}]`; on the command line the store and "
                     f"`--variable {Path(path).name}`)."
                 ) from err
+            if local and Path(path).is_dir() and not holds_zarr_metadata(path):
+                from .formats import _folder_files_advice
+
+                files = _folder_files_advice(path)
+                if "without Zarr metadata" not in files:  # a folder of GeoTIFFs named .zarr
+                    raise XlstsrError(files) from err
             raise XlstsrError(
                 f"{os.fspath(path)} is not a readable Zarr store ({type(err).__name__}: {err}); "
                 "check the path (a store is a folder holding zarr.json or .zgroup)."
@@ -192,7 +212,61 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
             "`xlstsr.upscale_to_zarr(..., mode='resume')` and the same arguments (`xlstsr upscale "
             "IN OUT --resume`), or, to look at the part written, open it with `xr.open_zarr`."
         )
+    group = kwargs.get("group")
+    where = f"group {group!r} of the store" if group else "store"
+    if variable is not None:
+        if variable in ds.data_vars:
+            return ds[variable]
+        held = [f"{group}/{v}" if group else str(v) for v in ds.data_vars]
+        grouped = [] if held else zarr_group_variables(path, group)
+        example = _grouped_example(held or grouped) if (held or grouped) else None
+        raise VariableNotFoundError(
+            f"variable {variable!r} is not in the {where} {os.fspath(path)}; it has {held}"
+            + (f" ({_groups_hold(grouped)})" if grouped else "")
+            + (f": name one, e.g. `variable='{example}'`." if example else ".")
+        )
+    if not ds.data_vars:
+        grouped = zarr_group_variables(path, group)
+        if grouped:  # xarray opens an empty root without a word; its groups hold the fields
+            example = _grouped_example(grouped)
+            raise VariableNotFoundError(
+                f"{os.fspath(path)} holds no variable at its "
+                f"{'group ' + repr(group) if group else 'root'}; {_groups_hold(grouped)}: name "
+                f"one as GROUP/VARIABLE, e.g. `variable='{example}'` (or open the group: "
+                f"`group='{example.rpartition('/')[0]}'`)."
+            )
     return ds
+
+
+def zarr_group_variables(store: Any, group: str | None = None) -> list[str]:
+    """The variables held in the groups of a Zarr store (under ``group``), as
+    ``group/variable`` paths from the store's root (``day/LST`` of a store written with
+    ``to_zarr(store, group='day')``), dimension coordinates and xlstsr's own progress record
+    left out; [] for a store without groups or that zarr cannot read."""
+    import zarr
+
+    found: list[str] = []
+
+    def walk(g: Any, prefix: str) -> None:
+        for name, sub in g.groups():
+            here = f"{prefix}{name}"
+            if here == PROGRESS_DONE.split("/")[0]:
+                continue
+            arrays = list(sub.arrays())
+            dims: set[str] = set()
+            for _, a in arrays:
+                dims |= set(getattr(a.metadata, "dimension_names", None)
+                            or a.attrs.get("_ARRAY_DIMENSIONS", ()) or ())
+            found.extend(f"{here}/{k}" for k, a in arrays if k not in dims and a.ndim >= 1)
+            walk(sub, f"{here}/")
+
+    try:
+        root = zarr.open_group(os.fspath(store) if isinstance(store, os.PathLike) else store,
+                               mode="r", path=group or "")
+        walk(root, f"{group.strip('/')}/" if group else "")
+    except Exception:  # not a group, unreadable: nothing to name
+        return []
+    return found
 
 
 #: the attribute in which GDAL's Zarr driver keeps an array's CRS ({"wkt": ..., "projjson": ...})
