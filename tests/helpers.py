@@ -5,7 +5,8 @@
   (more than ``max_computes`` times) inside its block, flox style: a function that claims to
   build a lazy graph must not compute, not even a min/max for a check;
 - :func:`restore_method_registry`: methods registered inside the block are removed after it;
-- :func:`load_script`: a module of ``scripts/`` (the training recipes live outside the package).
+- :func:`load_script`: a module of ``scripts/`` (the training recipes live outside the package);
+- :func:`damage_largest_entry`: a torch.save file damaged inside its largest tensor entry.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import xarray as xr
 __all__ = [
     "ComputeRaised",
     "RaisingScheduler",
+    "damage_largest_entry",
     "load_script",
     "make_lst",
     "raise_if_computed",
@@ -156,3 +158,24 @@ def run_cli(capsys, *argv) -> tuple[int, str]:
     err = capsys.readouterr().err
     assert "Traceback" not in err
     return code, err
+
+
+def damage_largest_entry(src, dst):
+    """``src`` (a torch.save zip file) written to ``dst`` with every bit of its largest tensor
+    entry flipped: torch still reads it, its CRC-32 no longer matches. Returns the entry's
+    name."""
+    import io
+    import zipfile
+    from pathlib import Path
+
+    data = bytearray(Path(src).read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    # the local header's name and extra-field lengths (its extra field pads for alignment)
+    n_name, n_extra = np.frombuffer(bytes(data[info.header_offset + 26:info.header_offset + 30]),
+                                    "<u2")
+    start = info.header_offset + 30 + int(n_name) + int(n_extra)
+    for i in range(start, start + info.file_size):
+        data[i] ^= 0xFF
+    Path(dst).write_bytes(bytes(data))
+    return info.filename

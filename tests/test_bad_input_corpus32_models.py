@@ -7,12 +7,11 @@ told where they belong (reproducers in notes/corpus32a and corpus32c)."""
 from __future__ import annotations
 
 import argparse
-import io
-import zipfile
 
 import numpy as np
 import pytest
 import torch
+from helpers import damage_largest_entry
 
 import xlstsr
 from xlstsr.errors import CheckpointError, MethodOptionError, XlstsrError
@@ -30,21 +29,12 @@ def _small(seed: int = 0) -> torch.nn.Module:
 # -- a checkpoint damaged inside an entry (CRC-32 mismatch) -------------------------------------
 def test_checkpoint_damaged_inside_a_weight_entry_is_refused_naming_the_entry(tmp_path):
     p = save_model(_small(), tmp_path / "m.pt")
-    data = bytearray(p.read_bytes())
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
-        info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
-    # the local header's name and extra-field lengths (its extra field pads for alignment)
-    n_name, n_extra = np.frombuffer(bytes(data[info.header_offset + 26:info.header_offset + 30]),
-                                    "<u2")
-    start = info.header_offset + 30 + int(n_name) + int(n_extra)
-    for i in range(start, start + info.file_size):  # a damaged block: every bit flipped
-        data[i] ^= 0xFF
     bad = tmp_path / "bad.pt"
-    bad.write_bytes(bytes(data))
+    entry = damage_largest_entry(p, bad)
     assert torch.load(bad, weights_only=True)  # torch itself reads it without a word
     with pytest.raises(CheckpointError, match="CRC-32") as e:
         load_checkpoint(bad)
-    assert info.filename in str(e.value) and "re-run training" in str(e.value)
+    assert entry in str(e.value) and "re-run training" in str(e.value)
     with pytest.raises(CheckpointError, match="CRC-32"):
         load_model(bad)
 

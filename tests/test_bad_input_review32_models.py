@@ -3,30 +3,15 @@ without CRCs, Lightning checkpoints read for training, upscale_to_zarr's own mis
 
 from __future__ import annotations
 
-import io
 import zipfile
 
-import numpy as np
 import pytest
 import torch
+from helpers import damage_largest_entry
 
 import xlstsr
 from xlstsr.errors import CheckpointError, MethodOptionError
 from xlstsr.nn.checkpoint import load_checkpoint, save_model
-
-
-def _damaged(src, dst):
-    """``src`` with its largest tensor entry's bytes flipped (its CRC-32 no longer matches)."""
-    data = bytearray(src.read_bytes())
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
-        info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
-    n_name, n_extra = np.frombuffer(bytes(data[info.header_offset + 26:info.header_offset + 30]),
-                                    "<u2")
-    start = info.header_offset + 30 + int(n_name) + int(n_extra)
-    for i in range(start, start + info.file_size):
-        data[i] ^= 0xFF
-    dst.write_bytes(bytes(data))
-    return dst
 
 
 @pytest.fixture
@@ -54,7 +39,8 @@ def test_a_damaged_lightning_checkpoint_is_refused_where_training_reads_it(tmp_p
     good = tmp_path / "last.ckpt"
     torch.save({"state_dict": {"model.w": torch.ones(4096)}, "epoch": 3}, good)
     assert _read_training_file(good, "resume")["epoch"] == 3
-    bad = _damaged(good, tmp_path / "bad.ckpt")
+    bad = tmp_path / "bad.ckpt"
+    damage_largest_entry(good, bad)
     assert torch.load(bad, weights_only=True)  # torch reads it without a word
     with pytest.raises(CheckpointError, match="CRC-32"):
         _read_training_file(bad, "resume")
