@@ -149,9 +149,11 @@ def test_midnight_dates_take_the_composite_of_their_day():
     # without a tolerance, a date takes the guide step of its day
     day = _dated([0], ["2020-07-27"])
     assert match_steps(comp, day, "time").values.tolist() == [209]
-    # the LST at overpass times: full timestamps, as before
+    # the LST at an overpass time before the composite's label that day: the composite of its
+    # day as well (a tolerance of days, one guide step a day: matched by calendar day; it took
+    # the previous composite, 16 days older, before session 32)
     at = _dated([0], ["2020-07-27T05:00"])
-    assert match_steps(comp, at, "time", "16D").values.tolist() == [193]
+    assert match_steps(comp, at, "time", "16D").values.tolist() == [209]
     # two guide steps on one day (Terra and Aqua): which one a date means is not clear
     two = _dated([1, 2], ["2020-07-27T10:30", "2020-07-27T13:30"])
     with pytest.raises(errors.GuideTimeError):

@@ -37,6 +37,7 @@ from .errors import (
 from .grid import align_guide
 from .kernels.aggregate import block_mean
 from .steps import _cf_decode_fix, _cf_time_key, _decode_cf_labels, calendar, calendar_fix
+from .steps import _refuse_bad_labels as _refuse_bad_step_labels
 from .validate import (
     NEVER_DATA,
     _fill_text,
@@ -359,8 +360,9 @@ def _day_floor(v: np.ndarray) -> np.ndarray:
 
 
 def _by_day(lv: np.ndarray, gv: np.ndarray, tol: Any = None) -> str | None:
-    """Which side's labels to take by calendar day ('guide', 'lst') when one side is dates
-    only (all at midnight) and the other at times of day; None: compared as they are.
+    """Which side's labels to take by calendar day ('guide', 'lst', 'both') when one side is
+    dates only (all at midnight) and the other at times of day, or, with a tolerance of a day
+    or more, both are at times of day; None: compared as they are.
 
     - 'guide': LST labels are dates (daily products, open_modis) and the guide's are times of
       day, at most one per calendar day (open_stac labels a MOD13A2 composite 10:30 on the
@@ -371,6 +373,11 @@ def _by_day(lv: np.ndarray, gv: np.ndarray, tol: Any = None) -> str | None:
       and the LST's are times of day (open_stac: 10:30), with a tolerance of a day or more:
       the LST of the last day of a period (15 d 10.5 h after the label) was refused under the
       documented '15D', and '16D' gave the day after the period the old composite.
+    - 'both': both at times of day (an LST at 03:00, a night or ECOSTRESS overpass, against
+      open_stac's composites at 10:30 on the first day of their periods), with a tolerance of
+      a day or more and at most one guide step per calendar day: the first day of a period was
+      refused under '15D', and the advised '16D' took the previous composite, silently. The
+      day after a period is still 16 days after its composite: refused under '15D'.
 
     numpy and cftime dates (of one calendar) alike."""
     kinds = {_label_kind(lv), _label_kind(gv)}
@@ -391,11 +398,36 @@ def _by_day(lv: np.ndarray, gv: np.ndarray, tol: Any = None) -> str | None:
     # a tolerance under a day asks for instants (a 23:00 guide 1 h before a 00:00 step)
     days = tol is not None and pd.Timedelta(tol) >= pd.Timedelta(1, "D")
     l_dates, g_dates = bool((lday == lv).all()), bool((gday == gv).all())
-    if l_dates and not g_dates and (tol is None or days) and np.unique(gday).size == gday.size:
+    one_a_day = np.unique(gday).size == gday.size
+    if l_dates and not g_dates and (tol is None or days) and one_a_day:
         return "guide"
     if g_dates and not l_dates and days:
         return "lst"
+    if not l_dates and not g_dates and days and one_a_day:
+        return "both"
     return None
+
+
+def _longer_by_day(lv: np.ndarray, gv: np.ndarray, missing: list[int]) -> tuple[str, Any] | None:
+    """The tolerance (a day or more) that reaches the latest guide step of each ``missing`` LST
+    step when dates are matched by calendar day, as a tolerance of a day or more matches them
+    (:func:`_by_day`), and the first one's gap; None when such a tolerance does not match by
+    day or some step has no guide step before it."""
+    import pandas as pd
+
+    how = _by_day(lv, gv, np.timedelta64(1, "D"))
+    if how is None:
+        return None
+    keys = _day_floor(gv) if how in ("guide", "both") else gv
+    lkeys = _day_floor(lv) if how in ("lst", "both") else lv
+    order = np.argsort(keys, kind="stable")
+    gs = keys[order]
+    pos = np.searchsorted(gs, lkeys[missing], side="right") - 1
+    if (pos < 0).any():
+        return None
+    gaps = [pd.Timedelta(lkeys[i] - gs[p]) for i, p in zip(missing, pos)]
+    longer = _tolerance_text(max([*gaps, pd.Timedelta(1, "D")]))
+    return longer, gaps[0]
 
 
 def _label_kind(v: np.ndarray) -> str:
@@ -412,6 +444,21 @@ def _label_kind(v: np.ndarray) -> str:
     return "text" if isinstance(first, str) else "objects"
 
 
+def _tolerance_in_units(tol: Any, units: str) -> Any:
+    """A duration as a number in CF time units ('days since launch': 15 for '15D'), or None
+    for units of no fixed duration (months) or not named."""
+    import pandas as pd
+
+    step = {"day": "1D", "days": "1D", "d": "1D", "hour": "1h", "hours": "1h", "hr": "1h",
+            "hrs": "1h", "h": "1h", "minute": "1min", "minutes": "1min", "min": "1min",
+            "mins": "1min", "second": "1s", "seconds": "1s", "sec": "1s", "secs": "1s",
+            "s": "1s"}.get(units.split()[0].lower() if units.split() else "")
+    if step is None:
+        return None
+    n = pd.Timedelta(tol) / pd.Timedelta(step)
+    return int(n) if float(n).is_integer() else float(n)
+
+
 def _label_value(v: Any) -> Any:
     """A step label as advice code selects it (``drop_sel``): a date in full ISO text (cut to
     seconds, a sub-second overpass time named no step), a number as a number."""
@@ -423,27 +470,10 @@ def _label_value(v: Any) -> Any:
 
 
 def _refuse_bad_labels(da: xr.DataArray, dim: Hashable, what: str, var: str) -> None:
-    """Refuse timezone-aware and missing (NaT/NaN) labels along ``dim``, as
-    :func:`xlstsr.validate.require_georeferenced` refuses them before ``upscale``: matched
-    here (``fit_calibration(time_tolerance=)``, ``match_steps`` itself), tz-aware labels were
-    shown as nanosecond integers with advice that failed, a NaT guide label dropped its
-    composite silently and a NaT LST label raised AttributeError."""
-    idx = da.indexes.get(dim)
-    tz = getattr(idx, "tz", None)
-    if tz is not None:
-        raise GuideTimeError(
-            f"the {what}'s '{dim}' labels are timezone-aware ({tz}); xlstsr works with naive "
-            f"UTC dates: convert instants with `{var} = {var}.assign_coords({dim}="
-            f"{var}.indexes['{dim}'].tz_convert(None))`, or, for days dated in local time (a "
-            f"daily product), drop the zone: `{var} = {var}.assign_coords({dim}="
-            f"{var}.indexes['{dim}'].tz_localize(None))`."
-        )
-    if dim in da.coords and da[dim].dtype.kind in "fcmM" and bool(da[dim].isnull().any()):
-        raise GuideTimeError(
-            f"the {what}'s '{dim}' coordinate holds NaN/NaT labels (a date that failed to "
-            f"parse?), which match no step: drop those steps (`{var} = {var}.isel({dim}="
-            f"{var}['{dim}'].notnull().values)`) or assign their labels."
-        )
+    """Refuse timezone-aware and missing (NaT/NaN) labels along ``dim`` with a
+    :class:`~xlstsr.errors.GuideTimeError` (the check :func:`xlstsr.steps.pair_steps` makes
+    too)."""
+    _refuse_bad_step_labels(da, dim, what, var, GuideTimeError)
 
 
 def _number_labels_fix(numbers: np.ndarray, dates: np.ndarray, var: str, dim: Hashable) -> str:
@@ -489,7 +519,9 @@ def match_steps(
     matched by day: a guide step belongs to its calendar day, so the date 2020-07-27 takes the
     composite labelled 2020-07-27T10:30, not the previous one; with a tolerance of a day or
     more, LST labels at a time of day (open_stac: 10:30) against guide dates (open_cog: 00:00)
-    are matched by day too, so '15D' serves the last day of a period. Number labels with CF
+    are matched by day too, so '15D' serves the last day of a period, and so are labels at
+    times of day on both sides (an LST at 03:00 against composites at 10:30) when the guide
+    has at most one step per day: its first day takes its own composite. Number labels with CF
     time units ('days since ...', a file opened with ``decode_times=False``) are matched as
     the dates they are when the two sides' units differ or the tolerance is a duration; a
     duration against plain numbers is refused, as are timezone-aware and NaT labels. A
@@ -520,6 +552,11 @@ def match_steps(
     """
     tol = _as_timedelta(tolerance)  # a bad tolerance is named even when labels agree
     n = lst.sizes[dim]
+
+    def _lst_labels(g: xr.DataArray) -> xr.DataArray:
+        """The LST's numbers, with the units that say which dates they are."""
+        return g.assign_coords({dim: (dim, lst[dim].values, dict(lst[dim].attrs))})
+
     has_l, has_g = dim in lst.coords, dim in guide.coords
     if not has_l and not has_g:
         if guide.sizes[dim] != n:
@@ -546,29 +583,39 @@ def match_steps(
         # raw numbers were matched as one time axis (the LST of 07-02 took the composite of
         # 06-25 instead of 07-02's), and a duration against them was no limit at all
         ld, gd = _decode_cf_labels(lst[dim]), _decode_cf_labels(guide[dim])
-        if ld is None or gd is None:
+        if (ld is None or gd is None) and lkey == gkey:
+            # one axis in units xarray cannot read ('days since launch'): its numbers are
+            # compared as they are, and a duration against them is refused below
+            decoded = False
+        elif ld is None or gd is None:
             raise GuideTimeError(
                 f"the LST's '{dim}' labels are numbers in {lkey[0]!r} ({lkey[1]} calendar) "
                 f"and the guide's in {gkey[0]!r} ({gkey[1]} calendar), which xarray cannot "
                 "decode to dates here: the same number is another date in each. Decode both, "
                 f"e.g. {_cf_decode_fix('lst')} (and the same for the guide)."
             )
-        lv, gv = ld, gd
+        else:
+            lv, gv = ld, gd
     if (isinstance(tol, np.timedelta64) and lv.dtype.kind in "iuf"
             and gv.dtype.kind in "iuf"):
         # '15D' against numbers was compared as 1.3e15 (nanoseconds): no limit; float labels
         # raised numpy's UFuncTypeError
         units = [f"the {w}'s are in {k[0]!r}" for w, k in (("LST", lkey), ("guide", gkey)) if k]
+        same = bool(lkey and lkey == gkey)  # one axis xarray cannot decode ('days since launch')
+        number = _tolerance_in_units(tol, lkey[0]) if same else None
         raise GuideTimeError(
             f"guide_time_tolerance={tolerance!r} is a duration, but the '{dim}' labels are "
             f"plain numbers (LST {lv.dtype}, e.g. {_label_value(lv.ravel()[0])!r}; guide "
             f"{gv.dtype}, e.g. {_label_value(gv.ravel()[0])!r})"
-            + (f" and only one side has CF time units ({'; '.join(units)})" if units else
+            + (f", both in {lkey[0]!r}, CF time units xarray cannot decode to dates" if same
+               else f" and only one side has CF time units ({'; '.join(units)})" if units else
                ", without CF time units")
-            + ": give the tolerance as a number in the labels' own units (e.g. 15 for day "
-            f"numbers), or give both sides their dates (`da = da.assign_coords({dim}=dates)`"
-            + (f", or {_cf_decode_fix('lst')} for a file opened with decode_times=False" if units
-               else "") + ")."
+            + ": give the tolerance as a number in the labels' own units ("
+            + (f"`guide_time_tolerance={number!r}`" if number is not None
+               else "e.g. 15 for day numbers")
+            + f"), or give both sides their dates (`da = da.assign_coords({dim}=dates)`"
+            + (f", or {_cf_decode_fix('lst')} for a file opened with decode_times=False"
+               if units and not same else "") + ")."
         )
     if (isinstance(tol, (int, float, np.integer, np.floating))
             and not isinstance(tol, np.timedelta64)  # a subclass of np.integer
@@ -593,8 +640,10 @@ def match_steps(
     if lv.shape == gv.shape and np.array_equal(lv, gv):
         # equal labels are matched as they are, without reading the guide: one merged into
         # the LST's Dataset (xr.merge) is all-NaN at the LST's dates, and the docs say to pass
-        # it without those steps (guide=ds.ndvi.dropna('time', how='all'))
-        return guide
+        # it without those steps (guide=ds.ndvi.dropna('time', how='all')); equal once decoded
+        # (CF numbers of other epochs), it takes the LST's numbers and units: its own were
+        # other steps to xarray's alignment after
+        return _lst_labels(guide) if decoded else guide
     ordered = np.issubdtype(lv.dtype, np.datetime64) or np.issubdtype(lv.dtype, np.number)
     lk, gk = _label_kind(lv), _label_kind(gv)
     if lk != gk and "dates" in (lk, gk):  # '2020-01-01' never equals a datetime64 label
@@ -626,6 +675,19 @@ def match_steps(
         def kind(cal: str | None, v: np.ndarray) -> str:
             return f"cftime dates of the '{cal}' calendar" if cal else f"{v.dtype} dates"
 
+        if decoded:
+            # numbers in CF units of two calendars: convert_calendar of the numbers as the
+            # user has them failed ("must contain datetime objects"); decode them first
+            to = (f".convert_calendar('{lc}', dim='{dim}', use_cftime=True)" if lc else
+                  f".convert_calendar('standard', dim='{dim}')")
+            raise GuideTimeError(
+                f"the LST's '{dim}' labels are numbers in {lkey[0]!r} ({lkey[1]} calendar: "
+                f"{kind(lc, lv)}) and the guide's in {gkey[0]!r} ({gkey[1]} calendar: "
+                f"{kind(gc, gv)}): they never match. Decode both to dates (a file opened "
+                "with decode_times=False), then put the guide on the LST's calendar: "
+                "`lst = xr.decode_cf(lst.to_dataset(name='v'))['v']; guide = xr.decode_cf("
+                f"guide.to_dataset(name='v'))['v']{to}`."
+            )
         raise GuideTimeError(
             f"the LST's '{dim}' labels are {kind(lc, lv)} and the guide's are {kind(gc, gv)}: "
             f"they never match. Put the guide on the LST's calendar, e.g. "
@@ -648,8 +710,8 @@ def match_steps(
         # and guide dates (midnight) against LST times of day, with a tolerance of days: the
         # LST of a period's last day is then 15 days after its composite's date, not 15 d 10.5 h
         by_day = _by_day(lv, gv, tol)
-        keys = _day_floor(gv) if by_day == "guide" else gv
-        lkeys = _day_floor(lv) if by_day == "lst" else lv
+        keys = _day_floor(gv) if by_day in ("guide", "both") else gv
+        lkeys = _day_floor(lv) if by_day in ("lst", "both") else lv
         order = np.argsort(keys, kind="stable")
         gs = keys[order]
         pos = np.searchsorted(gs, lkeys, side="right") - 1  # latest guide label <= t
@@ -689,12 +751,23 @@ def match_steps(
                 # was '15D', the value a user of 16-day composites had given)
                 gaps = [lkeys[i] - gs[pos[i]] for i in missing if pos[i] >= 0]
                 longer = _tolerance_text(max(gaps))
+                gap, daily = lkeys[first] - gs[p], bool(by_day)
+                import pandas as pd
+
+                if (not by_day and _label_kind(lv) == "dates"
+                        and pd.Timedelta(max(gaps)) >= pd.Timedelta(1, "D")
+                        and _longer_by_day(lv, gv, missing) is not None):
+                    # a tolerance under a day ('12h') compares instants, but the one advised
+                    # (a day or more) matches by calendar day: '17D' was advised where '16D'
+                    # reaches the same composite
+                    longer, gap = _longer_by_day(lv, gv, missing)
+                    daily = True
                 shown_all = ", ".join(repr(_label_value(lv[i])) for i in missing[:6])
                 drop = (f"`lst.drop_sel({dim}=[{shown_all}])`" if len(missing) <= 6 else
                         f"drop the {len(missing)} dates: `lst.drop_sel({dim}=dates)`")
                 hint = (f"{read}; the latest guide step before {fmt(lv[first])} is "
-                        f"{_duration_text(lkeys[first] - gs[p])} earlier"
-                        f"{' (by calendar day)' if by_day else ''}: "
+                        f"{_duration_text(gap)} earlier"
+                        f"{' (by calendar day)' if daily else ''}: "
                         f"give a duration that reaches it, `guide_time_tolerance={longer!r}` "
                         f"(`--guide-time-tolerance {longer}` on the command line; these dates "
                         "then take that older guide step), or select the LST dates the guide "
@@ -718,8 +791,8 @@ def match_steps(
             f"(LST {shown}; guide {have}).{hint}"
         )
     out = guide.isel({dim: idx})
-    if decoded:  # the LST's numbers, with the units that say which dates they are
-        return out.assign_coords({dim: (dim, lst[dim].values, dict(lst[dim].attrs))})
+    if decoded:
+        return _lst_labels(out)
     return out.assign_coords({dim: lst[dim].values})
 
 
@@ -1419,19 +1492,23 @@ GUIDE_OFFSET_MODES = ("check", "auto", "ignore")
 
 
 def _tolerated_step(g: xr.DataArray, dim: Hashable, label: Any, labels: Any,
-                    tolerance: Any) -> int:
+                    tolerance: Any, label_attrs: Mapping[Hashable, Any] | None = None) -> int:
     """The position of the guide step that :func:`match_steps` gives the LST step ``label``
     (among the LST's ``labels``: the latest within ``tolerance``, or of the same day for dates),
     else 0: with 16-day composites labelled by their first day, the offset was measured on the
     first composite (January's, mostly cloud) for a July LST date, and the composite used went
-    uncorrected."""
+    uncorrected. ``label_attrs`` are the attrs of the LST's labels, which the guide's keep
+    too: CF time units of number labels (a file opened with decode_times=False) say which
+    dates they are (without them, the same number of another epoch was taken)."""
     if label is None or dim not in g.indexes:
         return 0
-    pos = xr.DataArray(np.arange(g.sizes[dim]), dims=dim, coords={dim: g.indexes[dim]})
+    pos = xr.DataArray(np.arange(g.sizes[dim]), dims=dim,
+                       coords={dim: (dim, g.indexes[dim], dict(g[dim].attrs))})
     for probe in (labels, [label]):  # all labels decide how dates match (by day or not)
         if probe is None:
             continue
-        lab = xr.DataArray(np.zeros(len(probe)), dims=dim, coords={dim: probe})
+        lab = xr.DataArray(np.zeros(len(probe)), dims=dim,
+                           coords={dim: (dim, np.asarray(probe), dict(label_attrs or {}))})
         try:
             matched = match_steps(pos, lab, str(dim), tolerance)
             return int(matched.sel({dim: label}).values.ravel()[0])
@@ -1564,11 +1641,15 @@ def measure_offset(
     for d in g.dims:
         if d in spatial_dims(g):
             continue
-        if d in at and d in g.indexes and at[d] in g.indexes[d]:
+        # number labels with CF time units (decode_times=False) of other epochs: the same
+        # number is another date, so the guide step is the one match_steps pairs, by date
+        cf = d in lst.coords and bool(_cf_time_key(lst[d]) or _cf_time_key(g[d]))
+        if not cf and d in at and d in g.indexes and at[d] in g.indexes[d]:
             loc = g.indexes[d].get_loc(at[d])
         else:
             labels = lst[d].values if d in at and d in lst.coords and lst[d].ndim == 1 else None
-            loc = _tolerated_step(g, d, at.get(d), labels, time_tolerance)
+            attrs = lst[d].attrs if d in lst.coords else None
+            loc = _tolerated_step(g, d, at.get(d), labels, time_tolerance, attrs)
         gsel[d] = loc if isinstance(loc, (int, np.integer)) else 0  # repeated labels: refused later
     g = g.isel(gsel)
     # the guide's pixel in the LST's units: a guide in degrees under a metric LST would

@@ -47,12 +47,41 @@ def same_overpass(a: Any, b: Any) -> bool:
     except (TypeError, ValueError):
         pass
     a, b = _scalar_date(a), _scalar_date(b)
-    if a is None or b is None or not hasattr(a, "calendar"):
+    if a is None or b is None:
+        return False
+    ta, tb = _gregorian_timestamp(a), _gregorian_timestamp(b)
+    if ta is not None and tb is not None:
+        # a cftime date of the standard calendar (xr.decode_cf with use_cftime) against a numpy
+        # date of the same day: cftime and pandas do not subtract, so the same overpass read
+        # as "other dates"
+        return bool(abs(ta - tb) < pd.Timedelta("1D"))
+    if not hasattr(a, "calendar"):
         return False
     try:  # cftime dates (climate-model calendars) of one calendar subtract to a timedelta
         return bool(abs(a - b) < datetime.timedelta(days=1))
     except (TypeError, ValueError):
         return False
+
+
+#: cftime calendars whose dates are numpy's (proleptic Gregorian; 'standard' and 'gregorian'
+#: differ before 1582 only)
+_GREGORIAN = frozenset({"standard", "gregorian", "proleptic_gregorian"})
+
+
+def _gregorian_timestamp(value: Any) -> Any:
+    """A scalar date as a pandas Timestamp: numpy dates and Python datetimes as they are, cftime
+    dates of a Gregorian calendar (:data:`_GREGORIAN`) by their fields; None for other
+    calendars (a 'noleap' day is no numpy day) and dates pandas cannot hold."""
+    try:
+        if hasattr(value, "calendar"):
+            if str(value.calendar).lower() not in _GREGORIAN:
+                return None
+            return pd.Timestamp(value.year, value.month, value.day, value.hour, value.minute,
+                                value.second, value.microsecond)
+        t = pd.Timestamp(value[()] if isinstance(value, np.ndarray) else value)  # 0-d arrays
+    except (TypeError, ValueError, OverflowError, AttributeError):
+        return None
+    return None if pd.isna(t) or t.tzinfo is not None else t
 
 
 def _scalar_date(value: Any) -> Any:
@@ -261,6 +290,52 @@ def _cf_decode_fix(var: str) -> str:
             f"{var}.to_dataset(name='v'))['v']`")
 
 
+def _refuse_bad_labels(da: xr.DataArray, dim: Any, what: str, var: str,
+                       error: type[XlstsrError] = GridError) -> None:
+    """Refuse timezone-aware and missing (NaT/NaN) labels along ``dim``, as
+    :func:`xlstsr.validate.require_georeferenced` refuses them before ``upscale``: matched
+    (:func:`xlstsr.guide.match_steps`, ``fit_calibration(time_tolerance=)``), tz-aware labels
+    were shown as nanosecond integers with advice that failed, a NaT guide label dropped its
+    composite silently and a NaT LST label raised AttributeError; paired (:func:`pair_steps`,
+    the metrics), a tz-aware truth raised pandas' bare "Cannot compare dtypes". ``error`` is
+    the class raised (:class:`~xlstsr.errors.GuideTimeError` for a guide's steps)."""
+    idx = da.indexes.get(dim)
+    tz = getattr(idx, "tz", None)
+    if tz is not None:
+        raise error(
+            f"the {what}'s '{dim}' labels are timezone-aware ({tz}); xlstsr works with naive "
+            f"UTC dates: convert instants with `{var} = {var}.assign_coords({dim}="
+            f"{var}.indexes['{dim}'].tz_convert(None))`, or, for days dated in local time (a "
+            f"daily product), drop the zone: `{var} = {var}.assign_coords({dim}="
+            f"{var}.indexes['{dim}'].tz_localize(None))`."
+        )
+    if dim in da.coords and da[dim].dtype.kind in "fcmM" and bool(da[dim].isnull().any()):
+        raise error(
+            f"the {what}'s '{dim}' coordinate holds NaN/NaT labels (a date that failed to "
+            f"parse?), which match no step: drop those steps (`{var} = {var}.isel({dim}="
+            f"{var}['{dim}'].notnull().values)`) or assign their labels."
+        )
+
+
+def _cf_label_hint(like: xr.DataArray, other: xr.DataArray, dim: Any, what: str,
+                   like_what: str, var: str, like_var: str) -> str:
+    """The fix for number labels with CF time units (a file opened with decode_times=False)
+    on one side against dates on the other: decode them ("give the reference of the same
+    steps, `reference.sel(time=sr['time'])`" raised KeyError when followed); "" otherwise."""
+    lkey, okey = _cf_time_key(like[dim]), _cf_time_key(other[dim])
+    if bool(lkey) == bool(okey):
+        return ""
+    num_what, num_var, dated, dated_what = ((like_what, like_var, other, what) if lkey else
+                                            (what, var, like, like_what))
+    v = np.asarray(dated[dim].values)
+    if v.dtype.kind != "M" and calendar(v) is None:
+        return ""
+    units = (lkey or okey)[0]
+    return (f"the {num_what}'s '{dim}' labels are numbers in {units!r} (CF time units: a file "
+            f"opened with decode_times=False?) and the {dated_what}'s are dates: they never match. "
+            f"Decode them to dates, {_cf_decode_fix(num_var)}.")
+
+
 def _number_label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str,
                        like_var: str) -> str:
     """The fix for number labels against ``like``'s dates: dates written as numbers
@@ -445,6 +520,8 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                 raise GridError(_unlabelled_steps_message(other, like, dim, what, like_what,
                                                           var, like_var))
             continue
+        _refuse_bad_labels(like, dim, like_what, like_var)
+        _refuse_bad_labels(other, dim, what, var)
         like_lab, lab = like.indexes[dim], other.indexes[dim]
         lkey, okey = _cf_time_key(like[dim]), _cf_time_key(other[dim])
         decoded = bool(lkey and okey and lkey != okey)
@@ -474,7 +551,8 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                 f"the {what}'s '{dim}' labels differ from the {like_what}'s: {len(missing)} of "
                 f"the {like_what}'s {len(like_lab)} '{dim}' labels have no {what} step with that label (e.g. "
                 f"{_shown(missing[0])}; {what}: {head}); "
-                + (_label_hint(like_lab, lab, dim, what, var, like_var) or
+                + (_cf_label_hint(like, other, dim, what, like_what, var, like_var)
+                   or _label_hint(like_lab, lab, dim, what, var, like_var) or
                    f"give the {what} of the same steps (`{var} = {var}.sel({dim}="
                    f"{like_var}['{dim}'])`), or keep the steps both have: `common = "
                    f"{like_var}.indexes['{dim}'].intersection({var}.indexes['{dim}'])`, then "
