@@ -525,10 +525,12 @@ def decode_reference(
     overpass; "K x 100" was offered for Landsat Level-1 counts, followed and scored 50 K off).
 
     ``attrs_of``: for a caller that takes no ``scale``/``nodata`` (the plot functions'
-    ``truth``), the variable whose attrs a refusal of scaled integers tells to set
-    (`truth.attrs.update(scale_factor=0.1, _FillValue=0)`) instead of evaluate's
-    ``reference_scale=``/``reference_nodata=`` (:class:`xlstsr.validate.reference_attrs_advice`;
-    a lazy reference is checked when computed: compute it within that context too).
+    ``truth``), the variable whose attrs a refusal tells to set (scaled integers:
+    `truth.attrs.update(scale_factor=0.1, _FillValue=0)`; an undeclared fill:
+    `truth.attrs['_FillValue'] = -9999`; a stale scale: `del truth.attrs['scale_factor']`)
+    instead of evaluate's ``reference_scale=``/``reference_nodata=`` (a TypeError when
+    followed). It is passed to :func:`xlstsr.validate.decode_lst` as a plain argument, so a
+    lazy reference refused when computed, on any scheduler, is told the same.
 
     Raises
     ------
@@ -560,12 +562,10 @@ def decode_reference(
     if scale is not None:  # a scale it does not declare: decoded (and reported) as if it did
         ref = ref.astype(np.float64)  # as before: scaled in float64
         ref.attrs = {**ref.attrs, "scale_factor": float(scale)}
-    from .validate import reference_attrs_advice
-
     like = None if sr_median is None else (sr_median, "the super-resolved field")
-    with reference_attrs_advice(attrs_of):
-        out = decode_lst(ref, keep_out_of_range=True, what="reference",
-                         kept_range=(valid_min, valid_max), like=like).astype(np.float64)
+    out = decode_lst(ref, keep_out_of_range=True, what="reference",
+                     kept_range=(valid_min, valid_max), like=like,
+                     attrs_of=attrs_of).astype(np.float64)
     return out.rio.write_nodata(np.nan, encoded=False)
 
 

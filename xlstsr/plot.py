@@ -57,15 +57,12 @@ def _load(arrays: list[xr.DataArray]) -> list[xr.DataArray]:
     """The arrays in memory, lazy (dask) ones computed together in one pass: each ``.values``
     computed them again (a lazy model result ran three times for one figure, a lazily read
     truth was read twice). A lazy truth refused as it is computed is told the attrs to set on
-    ``truth``, as :func:`_decoded` tells one in memory."""
+    ``truth`` as one in memory is: :func:`_decoded` fixes that advice in the graph."""
     if not any(a.chunks is not None for a in arrays):
         return arrays
     import dask
 
-    from .validate import reference_attrs_advice
-
-    with reference_attrs_advice("truth"):
-        return list(dask.compute(*arrays))
+    return list(dask.compute(*arrays))
 
 
 def _step(da: xr.DataArray, index: dict[str, int]) -> str:
@@ -248,16 +245,55 @@ def _edges(da: xr.DataArray) -> dict[str, tuple[float, float, float]] | None:
     return out
 
 
+def _crop_advice(fields: list[tuple[str, str, xr.DataArray, Any]], crs: Any) -> str:
+    """The selections that crop ``fields`` ((name, variable of its fix, field, :func:`_edges`))
+    in ``crs`` to their common ground: for each field with labels outside it, by labels
+    (``coarse = coarse.sel(x=slice(x0, x1), y=slice(y1, y0))``, each slice ordered as that
+    field's labels run), exact whichever way y runs; '' when they share no ground. The advised
+    ``rio.clip_box(*upscaled.rio.bounds())`` kept an extra coarse row, raised rasterio's
+    WindowError on a south-up input flipped by ``isel``, and cropped the input to one result
+    of several."""
+    same = [(var, da, e) for _, var, da, e in fields if e is not None
+            and (crs is None or da.rio.crs is None or da.rio.crs == crs)]
+    common = {axis: (max(e[axis][0] for _, _, e in same), min(e[axis][1] for _, _, e in same))
+              for axis in ("y", "x")}
+    if any(lo >= hi for lo, hi in common.values()):
+        return ""
+    # to a hundredth of the finest pixel: labels (pixel centres) lie half a pixel from edges
+    fine = min(e[axis][2] for _, _, e in same for axis in ("y", "x"))
+    dec = max(0, int(np.ceil(-np.log10(0.01 * fine)))) if fine > 0 else 6
+    fixes = []
+    for var, da, _ in same:
+        dims = {"y": da.rio.y_dim, "x": da.rio.x_dim}
+        labels = {axis: np.asarray(da[d].values, np.float64) for axis, d in dims.items()}
+        if all(((v >= common[a][0]) & (v <= common[a][1])).all() for a, v in labels.items()):
+            continue  # within the common ground already
+        parts = []
+        for axis in ("x", "y"):
+            lo, hi = common[axis]
+            v = labels[axis]
+            a, b = (lo, hi) if v[-1] >= v[0] else (hi, lo)  # as its labels run
+            d = dims[axis]
+            parts.append((d, f"slice({a:.{dec}f}, {b:.{dec}f})"))
+        if all(isinstance(d, str) and d.isidentifier() for d, _ in parts):
+            sel = ", ".join(f"{d}={sl}" for d, sl in parts)
+        else:
+            sel = "{" + ", ".join(f"{d!r}: {sl}" for d, sl in parts) + "}"
+        fixes.append(f"`{var} = {var}.sel({sel})`")
+    return "; ".join(fixes)
+
+
 def _check_same_ground(fields: list[tuple[str, str, xr.DataArray]]) -> None:
     """Refuse maps drawn side by side that cover other ground: their edges differ by more than
     :data:`_GROUND_TOLERANCE` of the coarser pixel (the input against each result, results
     against each other; a x2 and a x4 result of one input pass). ``fields``: (name in the
     message, variable of its fix, field). A result of half the scene, or of a window 8 pixels
     east, filled its panel beside the whole input, without a word. Fields without labels, or
-    in other CRSs, are not compared."""
+    in other CRSs, are not compared. The fix crops every field to the ground all share
+    (:func:`_crop_advice`)."""
     edges = [(what, var, da, _edges(da)) for what, var, da in fields]
-    for i, (wa, va, a, ea) in enumerate(edges):
-        for wb, vb, b, eb in edges[i + 1:]:
+    for i, (wa, _, a, ea) in enumerate(edges):
+        for wb, _, b, eb in edges[i + 1:]:
             if ea is None or eb is None or (
                     a.rio.crs is not None and b.rio.crs is not None and a.rio.crs != b.rio.crs):
                 continue
@@ -266,13 +302,17 @@ def _check_same_ground(fields: list[tuple[str, str, xr.DataArray]]) -> None:
                 px = max(apx, bpx)
                 off = max(abs(alo - blo), abs(ahi - bhi))
                 if px > 0 and off > _GROUND_TOLERANCE * px:
+                    crop = _crop_advice(edges, a.rio.crs if a.rio.crs is not None else b.rio.crs)
+                    fix = (f"Crop them to the ground they share, by labels (whichever way y "
+                           f"runs): {crop}; or upscale the window the {wa} shows."
+                           if crop else
+                           f"They share no ground: pass fields of one place, or upscale the "
+                           f"window the {wa} shows.")
                     raise GridError(
                         f"the {wa} and the {wb} do not cover the same ground: along {axis} the "
                         f"{wa} spans {alo:.10g} to {ahi:.10g}, the {wb} {blo:.10g} to {bhi:.10g} "
                         f"(edges {off / px:.1f} of the coarser pixels apart), so the maps would "
-                        "show different places side by side. Crop both to the same window (e.g. "
-                        f"`box = {vb}.rio.bounds()`, then `{va}.rio.clip_box(*box)`), or upscale "
-                        f"the window the {wa} shows."
+                        f"show different places side by side. {fix}"
                     )
 
 

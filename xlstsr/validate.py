@@ -15,7 +15,6 @@ import numbers
 import re
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
-from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
@@ -1649,11 +1648,12 @@ def _landsat_l1_hint(median: float, like: tuple[float, str] | None) -> str:
 
 def _wrong_scale(median: float, stored: tuple[float, float, float],
                  physical_range: tuple[float, float], ref: bool = False,
-                 like: tuple[float, str] | None = None) -> str:
+                 like: tuple[float, str] | None = None, attrs_of: str | None = None) -> str:
     """When decoded values are off because the declared scale is wrong (0.002 instead of
     MOD11A1's 0.02 reads as 30 "K", like Celsius; MODIS's 0.02 on ASTER's K x 10 as 60 "K"),
     the sentence that says so and the scale that gives Kelvin of a land surface (near
-    ``like``'s median when given); else ''."""
+    ``like``'s median when given); else ''. ``attrs_of``: a reference's variable whose
+    'scale_factor' attribute is told (:func:`decode_lst`), not evaluate's ``reference_scale``."""
     scale, offset, celsius = stored
     if scale == 1.0 or celsius:
         return ""
@@ -1666,12 +1666,16 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
             ratio = s2 / scale
             how = (f"{ratio:.3g} times too small" if ratio > 1 else
                    f"{1 / ratio:.3g} times too large")
-            what = "the scale" + (" (`reference_scale`, or the 'scale_factor' attribute)" if ref
-                                  else " (the 'scale_factor' attribute)")
+            what = "the scale" + (" (`reference_scale`, or the 'scale_factor' attribute)"
+                                  if ref and not attrs_of else " (the 'scale_factor' attribute)")
+            if ref and attrs_of:  # 1: the attribute dropped (a stale scale on Kelvin)
+                fix = (f"drop it: `del {attrs_of}.attrs['scale_factor']`" if s2 == 1.0 else
+                       f"set `{attrs_of}.attrs['scale_factor'] = {s2:g}`")
+            else:
+                fix = (f"pass `reference_scale={s2:g}`" if ref else
+                       f"set `da.attrs['scale_factor'] = {s2:g}`")
             return (f"{what} {scale:g} is {how}: with {s2:g} the median would be {fixed:.1f} K "
-                    "(MOD11A1 LST takes 0.02, ASTER's K x 10 0.1); "
-                    + (f"pass `reference_scale={s2:g}`" if ref else
-                       f"set `da.attrs['scale_factor'] = {s2:g}`"))
+                    "(MOD11A1 LST takes 0.02, ASTER's K x 10 0.1); " + fix)
     return ""
 
 
@@ -1774,10 +1778,14 @@ def _unlike_text(median: float, physical_range: tuple[float, float],
     return f" near {like[1]}'s median ({like[0]:.1f} K, of the same overpass{named})"
 
 
-def _scale_fix(k: float, celsius: bool, ref: bool, cli: bool, fill0: bool = False) -> str:
+def _scale_fix(k: float, celsius: bool, ref: bool, cli: bool, fill0: bool = False,
+               attrs_of: str | None = None) -> str:
     """The declaration that decodes values stored at scale ``k`` (of degrees Celsius with
-    ``celsius``; with fill 0 with ``fill0``): evaluate's argument for a reference, the
-    attributes (and the command line's flags with ``cli``) for the LST."""
+    ``celsius``; with fill 0 with ``fill0``): evaluate's argument for a reference (with
+    ``attrs_of``, the attrs of that variable: :func:`_reference_attrs_fix`), the attributes
+    (and the command line's flags with ``cli``) for the LST."""
+    if ref and attrs_of:
+        return _reference_attrs_fix(attrs_of, k, celsius, fill0)
     if ref:
         if celsius:
             return f"set `reference.attrs.update(scale_factor={k:g}, units='degC')`"
@@ -1807,7 +1815,8 @@ def _landsat_dn_hint(median: float, ref: bool, fill0: bool = False,
 
 def _celsius_scales(finite: np.ndarray, median: float, physical_range: tuple[float, float],
                     stored: tuple[float, float, float], ref: bool, cli: bool,
-                    like: tuple[float, str] | None = None) -> list[str]:
+                    like: tuple[float, str] | None = None,
+                    attrs_of: str | None = None) -> list[str]:
     """For decoded values (``finite``, of ``median``) of stored numbers whose units say degrees
     Celsius, the advice for each usual scale of degrees Celsius (x 10, x 100) other than the
     one applied that makes the stored whole numbers Kelvin of a land surface: degC x 10
@@ -1825,7 +1834,8 @@ def _celsius_scales(finite: np.ndarray, median: float, physical_range: tuple[flo
                                    spread=_spread(raw))
             if not np.isclose(f[0], scale, rtol=1e-6)]
     note = _ambiguity(fits)
-    return [_scale_fix(k, True, ref, cli) + f" if they are {w} (median {mk:.1f} K)"
+    return [_scale_fix(k, True, ref, cli, attrs_of=attrs_of)
+            + f" if they are {w} (median {mk:.1f} K)"
             + (note if i == len(fits) - 1 else "") for i, (k, _, w, mk) in enumerate(fits)]
 
 
@@ -1835,10 +1845,12 @@ def _is_landsat_st_scale(scale: float) -> bool:
     return abs(float(scale) - LANDSAT_C2_ST_SCALE) <= 4 * 2.0**-24 * LANDSAT_C2_ST_SCALE
 
 
-def _landsat_scale_without_offset(da: xr.DataArray, what: str) -> str:
+def _landsat_scale_without_offset(da: xr.DataArray, what: str,
+                                  attrs_of: str | None = None) -> str:
     """The refusal of Landsat Collection 2's surface-temperature scale declared without its
     149 K offset: every value 149 K too cold, whatever the scene (a 315 K scene read 166 K,
-    inside the physical range, and was accepted)."""
+    inside the physical range, and was accepted). ``attrs_of``: a reference's variable whose
+    attrs are told (:func:`decode_lst`), not evaluate's ``reference_scale``."""
     units = ", units='K'" if _units_kind(da.attrs.get("units")) == "C" else ""
     decode = (f"`dn.where(dn != 0) * {LANDSAT_C2_ST_SCALE:g} + {LANDSAT_C2_ST_OFFSET:g}` with "
               "`attrs['units'] = 'K'`")
@@ -1846,7 +1858,7 @@ def _landsat_scale_without_offset(da: xr.DataArray, what: str) -> str:
             f"surface temperature's, declared without its offset {LANDSAT_C2_ST_OFFSET:g} K "
             f"(K = DN x {LANDSAT_C2_ST_SCALE:g} + {LANDSAT_C2_ST_OFFSET:g}): every value would "
             f"be {LANDSAT_C2_ST_OFFSET:g} K too cold. ")
-    if what == "reference":
+    if what == "reference" and not attrs_of:
         return (head + "`reference_scale` declares no offset: read the scene with "
                 "`xlstsr.io.open_landsat_c2l2` (fill and clouds masked too), or decode it "
                 f"yourself: {decode}")
@@ -1857,7 +1869,7 @@ def _landsat_scale_without_offset(da: xr.DataArray, what: str) -> str:
         f" (`--{role}scale {LANDSAT_C2_ST_SCALE:g} --{role}offset {LANDSAT_C2_ST_OFFSET:g} "
         f"--{role}nodata 0" + (f" --{role}units K" if units else "") + "` on the command line)")
     return (head + "Read the scene with `xlstsr.io.open_landsat_c2l2` (fill and clouds masked "
-            f"too), or declare both: `da.attrs.update(scale_factor={LANDSAT_C2_ST_SCALE:g}, "
+            f"too), or declare both: `{attrs_of or 'da'}.attrs.update(scale_factor={LANDSAT_C2_ST_SCALE:g}, "
             f"add_offset={LANDSAT_C2_ST_OFFSET!r}{units}, _FillValue=0)`" + flags + ".")
 
 
@@ -1904,6 +1916,7 @@ def _range_cause(
     ref: bool,
     cli: bool = False,
     like: tuple[float, str] | None = None,
+    attrs_of: str | None = None,
 ) -> str:
     """The likely cause, and its fix, of decoded values outside ``physical_range`` (``cli``: with
     the command line's option for it, for the LST input; ``like``: the median and name of a
@@ -1912,12 +1925,16 @@ def _range_cause(
 
     ``stored`` is (scale, offset, 273.15 if converted from Celsius else 0): how the decoded
     Kelvin were made from the stored values, to recognise a scale applied twice or Kelvin
-    labelled Celsius.
+    labelled Celsius. ``attrs_of``: a reference's variable whose attrs the fix sets
+    (:func:`decode_lst`), not evaluate's ``reference_scale`` / ``reference_nodata``.
     """
     lo, hi = physical_range
     scale, offset, celsius = stored
+    attrs_of = attrs_of if ref else None
+    v = attrs_of or "da"  # the variable whose attrs a fix sets
     raw_median = ((median - celsius) - offset) / scale  # the stored value
-    if (scale != 1.0 or offset != 0.0) and celsius == 0.0 and lo <= raw_median <= hi and ref:
+    if ((scale != 1.0 or offset != 0.0) and celsius == 0.0 and lo <= raw_median <= hi and ref
+            and not attrs_of):
         return (f"the stored values (median {raw_median:.2f}) are already Kelvin, and a scale of "
                 f"{scale:g} (offset {offset:g}) applied them a second time: drop "
                 "`reference_scale` (or the reference's 'scale_factor' / 'add_offset' attributes)")
@@ -1925,8 +1942,8 @@ def _range_cause(
         return (f"the stored values (median {raw_median:.2f}) are already Kelvin, and the "
                 f"'scale_factor' {scale:g} / 'add_offset' {offset:g} attributes applied them a "
                 "second time: the scale was applied before (e.g. by `mask_and_scale=True`) and "
-                "the attributes kept. Drop them: "
-                "`da.attrs.pop('scale_factor', None); da.attrs.pop('add_offset', None)`")
+                f"the attributes kept. Drop them: `{v}.attrs.pop('scale_factor', None); "
+                f"{v}.attrs.pop('add_offset', None)`")
     if (abs(scale - LANDSAT_C2_ST_SCALE) < 1e-8 and offset == 0.0 and celsius == 0.0
             and lo <= median + LANDSAT_C2_ST_OFFSET <= hi):
         # Landsat C2 L2's scale without its offset read as degrees Fahrenheit before
@@ -1936,7 +1953,8 @@ def _range_cause(
                 "(fill and clouds masked too), or decode it yourself: `dn.where(dn != 0) * "
                 f"{scale:g} + {LANDSAT_C2_ST_OFFSET:g}` with `attrs['units'] = 'K'`")
     if celsius and lo <= median - celsius <= hi:
-        scaled = _celsius_scales(finite, median, physical_range, stored, ref, cli, like)
+        scaled = _celsius_scales(finite, median, physical_range, stored, ref, cli, like,
+                                 attrs_of)
         kelvin = (f"the values (median {median - celsius:.2f} as stored"
                   + ("" if scale == 1.0 else f" x {scale:g}") + ") are already Kelvin but "
                   "the 'units' attribute says degrees Celsius: set `da.attrs['units'] = 'K'`")
@@ -1957,7 +1975,8 @@ def _range_cause(
         # (NetCDF's default fill on a mostly empty scene was "no temperature at any scale")
         sv = _fill_text(((float(vals[k]) - celsius) - offset) / scale,
                         2 * _f32_step(vals[k]) / abs(scale))
-        how = (f"pass `reference_nodata={sv}` to evaluate" if ref else
+        how = (f"pass `reference_nodata={sv}` to evaluate" if ref and not attrs_of else
+               f"declare it: `{v}.attrs['_FillValue'] = {sv}`" if attrs_of else
                f"declare it: `da.attrs['_FillValue'] = {sv}` or "
                f"`da = da.rio.write_nodata({sv})`"
                + (f" (`--nodata {sv}` on the command line)" if cli else ""))
@@ -1971,7 +1990,8 @@ def _range_cause(
         # whole numbers labelled degC, scaled, below 1000 K once read (the scales of larger
         # ones are named below): a scene near 0 degC stored x 100 (-315 for 270 K) or a warm
         # one x 10 (468 for 320 K) was told only "not Kelvin of a land surface"
-        scaled = _celsius_scales(finite, median, physical_range, stored, ref, cli, like)
+        scaled = _celsius_scales(finite, median, physical_range, stored, ref, cli, like,
+                                 attrs_of)
         if scaled:
             return "values look scaled: " + "; or ".join(scaled)
     # Landsat C2 L2 decoded by hand as DN x 0.00341802 without its offset: 81-196 "K" (above
@@ -1998,7 +2018,8 @@ def _range_cause(
                 f"from {_kelvin_text(float(tail.min()))} to {_kelvin_text(float(tail.max()))}"
                 ", running on from the plausible ones: not a fill value but a field in other "
                 "units or scale (or corrupt pixels)")
-        how = [_scale_fix(k2, c, ref, cli) + f" if they are {w} (median {mk:.1f} K)"
+        how = [_scale_fix(k2, c, ref, cli, attrs_of=attrs_of)
+               + f" if they are {w} (median {mk:.1f} K)"
                for k2, c, w, mk in fits]
         if no_offset and float(tail.max()) < lo:  # a warm scene's DN x scale runs below 150
             how.insert(0, f"they look like {landsat}")
@@ -2048,10 +2069,11 @@ def _range_cause(
             return (f"values (median {median:.6g}) are no temperature at any usual LST scale "
                     "(K x 10, K x 100, MODIS digital numbers x 0.02)"
                     + _unlike_text(median, physical_range, None, like) + c2l2 + counts)
-        how = [_scale_fix(k, c, ref, cli) + f" if they are {what} (median {mk:.1f} K)"
+        how = [_scale_fix(k, c, ref, cli, attrs_of=attrs_of)
+               + f" if they are {what} (median {mk:.1f} K)"
                for k, c, what, mk in fits]
         return "values look scaled: " + "; ".join(how) + _ambiguity(fits) + c2l2 + counts
-    wrong = _wrong_scale(median, stored, physical_range, ref, like)
+    wrong = _wrong_scale(median, stored, physical_range, ref, like, attrs_of)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
     # plausible as Fahrenheit
@@ -2137,30 +2159,6 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     return None
 
 
-#: the variable whose attrs the refusal of a scaled integer reference tells to set, for callers
-#: that take no ``reference_scale`` (the plot functions' ``truth``); None: evaluate's arguments
-_REFERENCE_ATTRS_OF: ContextVar[str | None] = ContextVar("xlstsr_reference_attrs_of",
-                                                         default=None)
-
-
-class reference_attrs_advice:  # a context manager, named as one used like a function
-    """Within it, a reference refused as scaled integers without metadata is told to set the
-    attrs of the variable ``var`` (`truth.attrs.update(scale_factor=0.1, _FillValue=0)`), not
-    evaluate's ``reference_scale=``/``reference_nodata=``: the plot functions take no such
-    argument (a TypeError), and ``scale_factor`` alone led to a second refusal (fill 0). A
-    lazy reference is refused when computed: compute it within it too (dask's threads see it).
-    ``var=None``: evaluate's advice."""
-
-    def __init__(self, var: str | None) -> None:
-        self.var = var
-
-    def __enter__(self) -> None:
-        self._token = _REFERENCE_ATTRS_OF.set(self.var)
-
-    def __exit__(self, *exc: Any) -> None:
-        _REFERENCE_ATTRS_OF.reset(self._token)
-
-
 def _reference_attrs_fix(var: str, k: float, celsius: bool, fill0: bool) -> str:
     """The attrs that decode a reference stored at scale ``k`` (:func:`_scale_fix`'s
     declaration), set on the variable ``var``."""
@@ -2172,16 +2170,16 @@ def _reference_attrs_fix(var: str, k: float, celsius: bool, fill0: bool) -> str:
 def _scaled_integer_message(what: str, median: float, zeros: bool,
                             physical_range: tuple[float, float], cli: bool,
                             like: tuple[float, str] | None = None,
-                            celsius: bool = False) -> str:
+                            celsius: bool = False, attrs_of: str | None = None) -> str:
     """The refusal of integers without scale metadata (values of ``median``; ``zeros``: 0 among
     them), naming the usual scales that make them Kelvin of a land surface
     (:func:`_scale_fits`): MODIS's 0.02 told to ASTER's K x 10 gave 62 K, then "degrees
     Celsius". ``celsius``: ``median`` is of the stored values, whose units say degrees
     Celsius: only the scales of degrees Celsius are offered (degC x 100 was told Kelvin x 10,
-    268 K). A reference is told evaluate's arguments, or, within
-    :class:`reference_attrs_advice`, the attrs to set."""
+    268 K). A reference is told evaluate's arguments, or, with ``attrs_of`` (a caller that
+    takes none, :func:`decode_lst`), the attrs of that variable to set."""
     ref = what == "reference"
-    attrs_of = _REFERENCE_ATTRS_OF.get() if ref else None
+    attrs_of = attrs_of if ref else None
     head = (f"integer {what} with values around {median:.0f} and no scale metadata: these look "
             + ("like scaled degrees Celsius (their units say degC)" if celsius else
                "like scaled digital numbers (ASTER stores K x 10, MODIS LST K / 0.02, both with "
@@ -2237,13 +2235,17 @@ def _lst_verdict(
     kept_range: tuple[float | None, float | None] = (None, None),
     like: Any = None,
     fill_declared: bool = False,
+    attrs_of: str | None = None,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
     :func:`decode_lst`, resolved per image (:func:`_like_at`) only for a refusal's advice.
     ``fill_declared``: the field declares its fill (``_FillValue``, ``missing_value``, NaN
-    included), so a repeated value within ``physical_range`` is taken as data."""
+    included), so a repeated value within ``physical_range`` is taken as data. ``attrs_of``:
+    see :func:`decode_lst` (a plain argument, fixed when the graph is built: whatever runs the
+    task, a pool, another process or a distributed worker, gives the same advice)."""
     lead = imgs.shape[:-2]
+    attrs_of = attrs_of if what == "reference" else None
     cli = what == "LST"  # the input of `xlstsr upscale` / `scaling`: their options fix it too
     flat = imgs.reshape(-1, imgs.shape[-2] * imgs.shape[-1])
     flags = np.zeros(flat.shape[0])
@@ -2297,7 +2299,7 @@ def _lst_verdict(
         if unscaled_int and (median > 1000 or (celsius and abs(raw_median) > 1000)):
             raise ScaledIntegerError(_scaled_integer_message(
                 what, raw_median if celsius else median, zeros > 0, physical_range, cli,
-                _like_at(like, i), celsius=bool(celsius)))
+                _like_at(like, i), celsius=bool(celsius), attrs_of=attrs_of))
         if not units_known:
             classes = _class_layer(finite)
             if classes is not None:
@@ -2325,7 +2327,7 @@ def _lst_verdict(
                          and (judged >= 75).mean() < 0.02)
             if in_celsius > 0.9 or cold_tail:
                 wrong = _wrong_scale(median, stored, physical_range, what == "reference",
-                                     _like_at(like, i))
+                                     _like_at(like, i), attrs_of)
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     "look like degrees Celsius. Set `da.attrs['units'] = 'degC'` to convert, or "
@@ -2357,6 +2359,7 @@ def _lst_verdict(
                     "and it is kept as data."
                     if near and what != "reference" else "")
                 how = (
+                    f"declare it: `{attrs_of}.attrs['_FillValue'] = {sv}`" if attrs_of else
                     f"pass `reference_nodata={sv}` to evaluate, or declare it: "
                     f"`reference.attrs['_FillValue'] = {sv}`"
                     if what == "reference" else
@@ -2387,7 +2390,7 @@ def _lst_verdict(
                 f"every valid {what} value of an image ({_kelvin_text(vmin)} to "
                 f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) is outside the physical range {lo:g}-{hi:g} K, so "
                 "masking out-of-range pixels would leave nothing; "
-                f"{_range_cause(finite, median, physical_range, stored, units_known, ref, cli, _like_at(like, i))}."
+                f"{_range_cause(finite, median, physical_range, stored, units_known, ref, cli, _like_at(like, i), attrs_of)}."
             )
         if keep_out_of_range and n_out <= 0.5 * finite.size:
             # a reference: its bulk is plausible; pixels out of range are never scored
@@ -2412,8 +2415,10 @@ def _lst_verdict(
                     f"{out.size} {what} pixel(s) of an image lie outside the physical range "
                     f"{lo:g}-{hi:g} K ({float(out.min()):.2f} to {float(out.max()):.2f} K; "
                     f"{top:.2f} K on {int(counts.max())}){landsat}: they are not scored. "
-                    "Declare the fill (`reference_nodata=`, `--reference-nodata`) or drop them "
-                    "with `valid_min` / `valid_max` to silence this.",
+                    + (f"Declare the fill (`{attrs_of}.attrs['_FillValue'] = ...`, as stored) "
+                       f"or mask them (`{attrs_of}.where(...)`) to silence this." if attrs_of else
+                       "Declare the fill (`reference_nodata=`, `--reference-nodata`) or drop "
+                       "them with `valid_min` / `valid_max` to silence this."),
                     PhysicalRangeWarning,
                 )
             continue
@@ -2449,7 +2454,7 @@ def _lst_verdict(
                 + (" (`--mask-out-of-range`)." if cli else ".")
             )
         cause = _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
-                             _like_at(like, i))
+                             _like_at(like, i), attrs_of)
         fix = ("" if keep_out_of_range else
                " To mask such pixels instead, pass `mask_out_of_range=True`"
                + (" (`--mask-out-of-range` on the command line)." if cli else "."))
@@ -2512,6 +2517,7 @@ def decode_lst(
     what: str = "LST",
     kept_range: tuple[float | None, float | None] = (None, None),
     like: tuple[Any, str] | None = None,
+    attrs_of: str | None = None,
 ) -> xr.DataArray:
     """Return LST as floating-point Kelvin with NaN gaps; decode scaled integers and Celsius.
 
@@ -2563,6 +2569,13 @@ def decode_lst(
         leading dims) giving that image's, called only for a refusal: a stored scale (K x 100)
         is offered only if it brings the values within :data:`NEAR_LIKE_K` of it, and Landsat
         Level-1 thermal-band counts that it tells apart are named.
+    attrs_of : str, optional
+        With ``what="reference"``, for a caller that takes no ``reference_scale`` /
+        ``reference_nodata`` (the plot functions' ``truth``): the variable whose attrs a
+        refusal tells to set (`truth.attrs.update(scale_factor=0.1, _FillValue=0)`,
+        `truth.attrs['_FillValue'] = -9999`...) instead of evaluate's arguments (a TypeError
+        when followed). Fixed here, when the graph is built: a lazy reference refused as it
+        is computed, on any scheduler, gives the same advice. None: evaluate's arguments.
 
     Examples
     --------
@@ -2623,7 +2636,8 @@ def decode_lst(
         )
     offset = float(np.asarray(_attr(da, "add_offset") or 0.0).ravel()[0])
     if declared_scale is not None and offset == 0.0 and _is_landsat_st_scale(declared_scale):
-        raise PhysicalRangeError(_landsat_scale_without_offset(da, what))
+        raise PhysicalRangeError(_landsat_scale_without_offset(
+            da, what, attrs_of if what == "reference" else None))
     out, _ = _decode_scaled(da, physical_range)
     kind = _units_kind(out.attrs.get("units"))
     if kind == "C":
@@ -2643,6 +2657,7 @@ def decode_lst(
         kept_range=kept_range,
         like=like,
         fill_declared=any(k in da.attrs for k in ("_FillValue", "missing_value")),
+        attrs_of=attrs_of,
     )
     if "band" in out.dims and out.sizes["band"] > 1:
         verdict = partial(_multiband_verdict, verdict=verdict, n_bands=out.sizes["band"],
