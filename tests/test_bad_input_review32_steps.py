@@ -69,13 +69,24 @@ def test_timed_lst_on_a_periods_first_day_takes_its_own_composite():
         match_steps(guide, after, "time", "15D")
 
 
+def test_a_daily_timed_guide_is_matched_by_instant():
+    """A daily guide at 23:00 UTC (an afternoon overpass west of Greenwich) against an LST at
+    01:00: matched by calendar day, it took the guide 22 h after the LST, not the one 2 h
+    before (review32f)."""
+    guide = _series([1.0, 2.0, 3.0], pd.to_datetime(["2020-07-01T23:00", "2020-07-02T23:00",
+                                                     "2020-07-03T23:00"]))
+    lst = _series([0.0, 0.0], pd.to_datetime(["2020-07-02T01:00", "2020-07-03T01:00"]))
+    assert match_steps(guide, lst, "time", "1D").values.tolist() == [1.0, 2.0]
+
+
 def test_sub_day_tolerance_advice_counts_calendar_days():
-    guide = _series([0.0], pd.to_datetime(["2020-01-01T10:30"]))
+    # composites (16 days apart), as open_stac labels them
+    guide = _series([9.0, 0.0], pd.to_datetime(["2019-12-16T10:30", "2020-01-01T10:30"]))
     lst = _series([0.0], pd.to_datetime(["2020-01-17T11:00"]))  # 16 d 0.5 h, 16 calendar days
     with pytest.raises(errors.GuideTimeError) as e:
         match_steps(guide, lst, "time", "12h")
     advised = re.search(r"guide_time_tolerance='([^']+)'`", str(e.value)).group(1)
-    assert advised == f"{(lst.indexes['time'].normalize() - guide.indexes['time'].normalize())[0].days}D"
+    assert advised == f"{(pd.Timestamp('2020-01-17') - pd.Timestamp('2020-01-01')).days}D"
     assert match_steps(guide, lst, "time", advised).values.tolist() == [0.0]
     # under a day the advice stays in hours
     near = _series([0.0], pd.to_datetime(["2020-01-01T23:30"]))

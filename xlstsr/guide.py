@@ -375,7 +375,7 @@ def _by_day(lv: np.ndarray, gv: np.ndarray, tol: Any = None) -> str | None:
       documented '15D', and '16D' gave the day after the period the old composite.
     - 'both': both at times of day (an LST at 03:00, a night or ECOSTRESS overpass, against
       open_stac's composites at 10:30 on the first day of their periods), with a tolerance of
-      a day or more and at most one guide step per calendar day: the first day of a period was
+      a day or more and composites (:func:`_composites`): the first day of a period was
       refused under '15D', and the advised '16D' took the previous composite, silently. The
       day after a period is still 16 days after its composite: refused under '15D'.
 
@@ -403,9 +403,21 @@ def _by_day(lv: np.ndarray, gv: np.ndarray, tol: Any = None) -> str | None:
         return "guide"
     if g_dates and not l_dates and days:
         return "lst"
-    if not l_dates and not g_dates and days and one_a_day:
+    if not l_dates and not g_dates and days and one_a_day and _composites(gday):
         return "both"
     return None
+
+
+def _composites(gday: np.ndarray) -> bool:
+    """Whether guide steps on the calendar days ``gday`` are composites: two or more, each more
+    than a day after the one before. A daily guide (an Aqua afternoon at 23:00 UTC) is matched
+    by instant: by day, an LST at 01:00 took the 23:00 step of its day, 22 h later."""
+    import pandas as pd
+
+    gd = np.sort(np.unique(gday))
+    if gd.size < 2:
+        return False
+    return bool((pd.to_timedelta(np.diff(gd)) > pd.Timedelta(1, "D")).all())
 
 
 def _longer_by_day(lv: np.ndarray, gv: np.ndarray, missing: list[int]) -> tuple[str, Any] | None:
