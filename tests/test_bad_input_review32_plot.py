@@ -49,8 +49,7 @@ def _follow(truth, msg):
     fixes = _truth_fixes(msg)
     assert fixes, f"no fix on `truth` in: {msg}"
     fixed = truth.copy()
-    for fix in fixes:
-        exec(fix, {"truth": fixed, "np": np})
+    exec(fixes[0], {"truth": fixed, "np": np})  # the first of the alternatives it names
     return fixed
 
 
@@ -177,3 +176,29 @@ def test_same_ground_advice_followed_on_real_modis(tmp_path):
     lst = lst.isel(y=slice(0, 32), x=slice(0, 32)).load()
     for coarse, src in _same_ground_cases(lst).values():
         _check_crop_advice(coarse, src, tmp_path)
+
+
+@pytest.mark.parametrize("case", ["celsius, no units", "kelvin labelled degC", "fahrenheit"])
+def test_units_refusals_from_a_figure_name_the_truth(scene, tmp_path, case):
+    """The units advice reached from a figure said `da.attrs['units'] = ...` beside
+    `truth.attrs[...]` fixes (review32f): it names `truth`, and its first fix draws."""
+    c, t, up = _fields(scene)
+    bad = {"celsius, no units": (t - 273.15).assign_attrs(units=None),
+           "kelvin labelled degC": t.assign_attrs(units="degC"),
+           "fahrenheit": ((t - 273.15) * 9 / 5 + 32).assign_attrs(units=None)}[case]
+    bad.attrs = {k: v for k, v in bad.attrs.items() if v is not None}
+    bad = bad.rio.write_crs(c.rio.crs)
+    err = _ask(lambda r: plot.comparison(c, up, r), bad)
+    msg = str(err)
+    assert "`da" not in msg, msg
+    fixed = bad.copy()
+    exec(re.findall(r"`((?:del )?truth[ .][^`]*)`", msg)[0], {"truth": fixed, "np": np})
+    if case == "fahrenheit":  # a conversion: the statement rebinds truth, then its units
+        env = {"truth": bad.copy(), "np": np}
+        first = re.findall(r"`(truth = [^`]*)` with `(truth\.attrs[^`]*)`", msg)[0]
+        for stmt in first:
+            exec(stmt, env)
+        fixed = env["truth"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plot.comparison(c, up, fixed, path=tmp_path / "f.png")

@@ -1957,7 +1957,7 @@ def _range_cause(
                                  attrs_of)
         kelvin = (f"the values (median {median - celsius:.2f} as stored"
                   + ("" if scale == 1.0 else f" x {scale:g}") + ") are already Kelvin but "
-                  "the 'units' attribute says degrees Celsius: set `da.attrs['units'] = 'K'`")
+                  f"the 'units' attribute says degrees Celsius: set `{v}.attrs['units'] = 'K'`")
         if scaled and scale != 1.0:
             # a scale declared on whole numbers labelled degC: the label's degC x 100 first
             # (degC x 100 given `--scale 0.1` was told only 'set units K', 268 K for 300 K)
@@ -1977,8 +1977,8 @@ def _range_cause(
                         2 * _f32_step(vals[k]) / abs(scale))
         how = (f"pass `reference_nodata={sv}` to evaluate" if ref and not attrs_of else
                f"declare it: `{v}.attrs['_FillValue'] = {sv}`" if attrs_of else
-               f"declare it: `da.attrs['_FillValue'] = {sv}` or "
-               f"`da = da.rio.write_nodata({sv})`"
+               f"declare it: `{v}.attrs['_FillValue'] = {sv}` or "
+               f"`{v} = {v}.rio.write_nodata({sv})`"
                + (f" (`--nodata {sv}` on the command line)" if cli else ""))
         named = (" (NetCDF's default fill)"
                  if np.isclose(float(vals[k]), NETCDF_DEFAULT_FILL, rtol=1e-6) else "")
@@ -2001,7 +2001,7 @@ def _range_cause(
                  and float(finite.min()) >= 0.0 and 230.0 <= with_offset <= 345.0)
     landsat = (f"Landsat Collection 2 surface temperature decoded without its offset (DN x "
                f"{LANDSAT_C2_ST_SCALE:g} alone; median {with_offset:.1f} K with it): add "
-               f"{LANDSAT_C2_ST_OFFSET:g} K, `da = da + {LANDSAT_C2_ST_OFFSET:g}`, or read the "
+               f"{LANDSAT_C2_ST_OFFSET:g} K, `{v} = {v} + {LANDSAT_C2_ST_OFFSET:g}`, or read the "
                "scene with `xlstsr.io.open_landsat_c2l2`")
     tail = vals[~iso]
     n_tail = int(np.isin(out, tail).sum())
@@ -2032,8 +2032,8 @@ def _range_cause(
     if lo <= median <= hi:
         if float(finite.max()) <= 1000:
             return ("most values are plausible but some lie far outside the range: a fill "
-                    "value may not be declared (set `da.attrs['_FillValue']` or "
-                    "`da.rio.write_nodata(...)`), or mask the corrupt pixels (`da.where(...)`)")
+                    f"value may not be declared (set `{v}.attrs['_FillValue']` or "
+                    f"`{v}.rio.write_nodata(...)`), or mask the corrupt pixels (`{v}.where(...)`)")
     if (median > 1000 or float(finite.max()) > 1000) and not (
             scale != 1.0 and celsius == 0.0 and _wrong_scale(median, stored, physical_range,
                                                               like=like)):
@@ -2090,12 +2090,12 @@ def _range_cause(
         labelled = ", labelled Kelvin" if units_known else ""
         return (f"values (median {median:.1f}{labelled}) look like degrees Fahrenheit "
                 f"({as_kelvin:.1f} K; "
-                f"as Celsius {median + 273.15:.1f} K): convert them, `da = (da - 32) * 5 / 9 + "
-                "273.15` with `da.attrs['units'] = 'K'`; if they are degrees Celsius (above "
-                "75 degC on part of the scene), set `da.attrs['units'] = 'degC'`"
+                f"as Celsius {median + 273.15:.1f} K): convert them, `{v} = ({v} - 32) * 5 / 9 + "
+                f"273.15` with `{v}.attrs['units'] = 'K'`; if they are degrees Celsius (above "
+                f"75 degC on part of the scene), set `{v}.attrs['units'] = 'degC'`"
                 + (f"; if they are {landsat}" if no_offset else ""))
     if median < lo and float(finite.min()) > -100:
-        return ("values look like degrees Celsius: set `da.attrs['units'] = 'degC'`"
+        return (f"values look like degrees Celsius: set `{v}.attrs['units'] = 'degC'`"
                 + (" (`--units degC` on the command line)" if cli else "")
                 + (f"; or {wrong}" if wrong else "")
                 + (f"; if they are {landsat}" if no_offset else ""))
@@ -2246,6 +2246,7 @@ def _lst_verdict(
     task, a pool, another process or a distributed worker, gives the same advice)."""
     lead = imgs.shape[:-2]
     attrs_of = attrs_of if what == "reference" else None
+    v = attrs_of or "da"  # the variable whose attrs a fix sets
     cli = what == "LST"  # the input of `xlstsr upscale` / `scaling`: their options fix it too
     flat = imgs.reshape(-1, imgs.shape[-2] * imgs.shape[-1])
     flags = np.zeros(flat.shape[0])
@@ -2307,7 +2308,7 @@ def _lst_verdict(
                     f"the {what} has no 'units' attribute and its values are a few whole numbers "
                     f"({classes}): a class, mask or QC layer, not a temperature. Give the LST "
                     "itself and use this layer to mask it (e.g. `lst.where(mask == 0)`); if "
-                    "they are whole degrees Celsius, set `da.attrs['units'] = 'degC'`."
+                    f"they are whole degrees Celsius, set `{v}.attrs['units'] = 'degC'`."
                 )
             lo_v, hi_v = float(np.min(finite)), float(np.max(finite))
             if -1.05 <= lo_v and hi_v <= 1.05:  # (an emissivity's noise passes 1 a little)
@@ -2317,7 +2318,7 @@ def _lst_verdict(
                     f"({lo_v:.3g} to {hi_v:.3g}): an emissivity, an NDVI or a fraction, not a "
                     "temperature? Give the LST variable itself (e.g. LST_Day_1km, not Emis_31; "
                     "a guide goes in `guide=`); if they are degrees Celsius (a scene at 0 degC), "
-                    "set `da.attrs['units'] = 'degC'`."
+                    f"set `{v}.attrs['units'] = 'degC'`."
                 )
             in_celsius = ((judged > -70) & (judged < 75)).mean()
             # a scene's bulk in Celsius with a cold tail of border pixels mixed with the fill
@@ -2330,7 +2331,7 @@ def _lst_verdict(
                                      _like_at(like, i), attrs_of)
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
-                    "look like degrees Celsius. Set `da.attrs['units'] = 'degC'` to convert, or "
+                    f"look like degrees Celsius. Set `{v}.attrs['units'] = 'degC'` to convert, or "
                     "'K' if they are Kelvin"
                     + (" (`--units degC` / `--units K` on the command line)" if cli else "")
                     + (f"; or {wrong}." if wrong else ".")
