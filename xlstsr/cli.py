@@ -338,12 +338,18 @@ def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
     own = da.rio.crs
     if own is None:
         return da.rio.write_crs(wanted)
-    if CRS.from_user_input(own.to_wkt()) == wanted or own == wanted:
+    mine = CRS.from_user_input(own.to_wkt())
+    # the same CRS but for its axis order (EPSG:4326 vs OGC:CRS84 or +proj=longlat): xlstsr's
+    # grids are x/y whatever the CRS's axis order says, so nothing differs
+    if mine.equals(wanted, ignore_axis_order=True) or own == wanted:
         return da
+    import shlex
+
     raise UsageError(
-        f"{flag} {crs}: {path} declares its own CRS ({CRS.from_user_input(own.to_wkt()).name!r}"
-        f"), another one: {flag} only declares a CRS a file lacks, it does not reproject. Drop "
-        f"{flag} (or reproject the file first, e.g. `gdalwarp -t_srs {crs} in.tif out.tif`)"
+        f"{flag} {crs}: {path} declares its own CRS ({mine.name!r}), and {flag} names another "
+        f"({wanted.name!r}): {flag} only declares a CRS a file lacks, it does not reproject. "
+        f"Drop {flag} (or reproject the file first, e.g. `gdalwarp -t_srs {shlex.quote(crs)} "
+        "in.tif out.tif`)"
     )
 
 
@@ -365,9 +371,9 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
     from xlstsr.io import format_of, open_path
     from xlstsr.validate import global_attrs, select_variable
 
-    kwargs: dict[str, Any] = ({"variable": variable} if (variable and format_of(path) == "hdf4")
+    kwargs: dict[str, Any] = ({"variable": variable} if (variable and format_of(path, reading=True) == "hdf4")
                               else {})
-    if not variable and role == "guide" and format_of(path) == "hdf4":
+    if not variable and role == "guide" and format_of(path, reading=True) == "hdf4":
         # a MODIS granule as the guide (MOD13A2): its NDVI layer, not the LST's default
         # LST_Day_1km (refused as "'LST_Day_1km' is not in ..." naming neither role nor flag)
         from xlstsr.io.modis import _no_layer, default_layer, granule_layers
@@ -379,7 +385,7 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
             raise UsageError(f"{flag.replace('-variable', '')} {path}: "
                              + _flag_example(text, flag)) from None
         kwargs["variable"] = picked
-    if variable and "/" in variable.strip("/") and format_of(path) in ("netcdf", "zarr"):
+    if variable and "/" in variable.strip("/") and format_of(path, reading=True) in ("netcdf", "zarr"):
         # a variable inside a NetCDF-4 group (ECOSTRESS's SDS/LST) or a Zarr store's group (a
         # DataTree's day/LST): that group, opened as a Dataset (its attributes kept), then its
         # variable
@@ -387,7 +393,7 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
         kwargs["group"] = group
     band_flag = flag.replace("variable", "band")  # --reference-band beside --reference-variable
     if band is not None:
-        if format_of(path) != "cog":
+        if format_of(path, reading=True) != "cog":
             raise UsageError(f"{band_flag} selects a band of a GeoTIFF, and {path} is not one: "
                              f"name a variable of a .nc/.zarr/.hdf input with {flag}.")
         kwargs["band"] = band
@@ -399,6 +405,10 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
         raise UsageError(f"{path}: {text}" if path not in text else text) from None
     except XlstsrError as err:  # open_cog's "pass `band=` 1 to N": this file's own flag
         text = re.sub(r"pass `band=` 1 to (\d+)", rf"pass {band_flag} 1 to \1", str(err))
+        # bands of different scales: this file's band flag (--guide-band, --reference-band),
+        # not the LST's --band
+        text = text.replace("`--band N` on the command line",
+                            f"`{band_flag} N` on the command line")
         if text == str(err):
             raise
         raise UsageError(text) from None
@@ -448,7 +458,8 @@ def _flag_example(text: str, flag: str) -> str:
 
 
 def _open_guide(path: str, variable: str | None, nodata: float | None = None,
-                scale: float | None = None, crs: str | None = None) -> Any:
+                scale: float | None = None, crs: str | None = None,
+                band: int | None = None) -> Any:
     """The --guide file's field, its length-1 dims dropped (a GeoTIFF's one band) except a time
     dim: a one-step guide keeps its date, matched with the LST's as the library matches it
     (``squeeze(drop=True)`` dropped it: a January guide was applied to July LST, exit 0, and
@@ -458,7 +469,7 @@ def _open_guide(path: str, variable: str | None, nodata: float | None = None,
     Python-only fixes)."""
     from xlstsr.guide import _is_time_like
 
-    guide = _declare_crs(_open_field(path, variable, "guide", "--guide-variable"), crs,
+    guide = _declare_crs(_open_field(path, variable, "guide", "--guide-variable", band), crs,
                          "--guide-crs", path)
     ones = [d for d in guide.dims if guide.sizes[d] == 1 and not _is_time_like(guide, d)]
     guide = guide.squeeze(ones, drop=True) if ones else guide
@@ -625,6 +636,12 @@ def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
     message = message.replace(", `--band 1` on the command line",
                               "; `xlstsr train` reads every band: write that one to a file of "
                               "its own first with `.rio.to_raster('lst_band1.tif')`")
+    # fit_files' guide layer example (a MODIS granule as --guide): the flag that names it
+    message = _flag_example(message.replace("`guide_variable='", "`variable='"),
+                            "--guide-variable") if "`guide_variable='" in message else message
+    message = message.replace(" (`--band N` on the command line)",  # bands of other scales
+                              "; `xlstsr train` reads every band: write that one to a file of "
+                              "its own first with `.rio.to_raster('band.tif')`")
     message = message.replace("(`da.sel(band=1)`, `--band 1`)",  # the units check's wording
                               "(`da.sel(band=1)` written to a file of its own: `xlstsr train` "
                               "reads every band)")
@@ -1235,6 +1252,7 @@ def _clear_on_reference(ok: Any, ref: Any, path: str) -> Any:
 #: dest -> (the option it needs, what it does with it)
 _QUALIFIERS = {
     "guide_variable": ("--guide", "names a variable of the --guide file"),
+    "guide_band": ("--guide", "selects a band of the --guide file (--band selects the LST's)"),
     "guide_time_tolerance": ("--guide", "matches guide dates to LST dates"),
     "guide_offset": ("--guide", "measures the offset of the --guide file from the LST"),
     "guide_nodata": ("--guide", "describes the --guide file (--nodata describes the LST)"),
@@ -1345,7 +1363,7 @@ def _upscale(args: argparse.Namespace) -> int:
     guide = None
     if args.guide:
         guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale,
-                            args.guide_crs)
+                            args.guide_crs, args.guide_band)
     options = {"mask_out_of_range": args.mask_out_of_range,
                "scale_correction": args.scale_correction}
     if args.guide_time_tolerance is not None:
@@ -1585,7 +1603,7 @@ def _scaling(args: argparse.Namespace) -> int:
     guide = None
     if args.guide:
         guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale,
-                            args.guide_crs)
+                            args.guide_crs, args.guide_band)
     with _scheduler(args.scheduler):
         try:
             stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
@@ -2066,6 +2084,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine guide (e.g. NDVI at 250 m) for guided methods: .tif, .nc or .zarr")
     u.add_argument("--guide-variable", default=None,
                    help="guide variable of a .nc/.zarr guide (default: its only variable)")
+    u.add_argument("--guide-band", type=_positive_int, default=None,
+                   help="one band (from 1) of a multi-band GeoTIFF guide (default: every band, "
+                   "as time steps)")
     u.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="match each LST date with the latest guide date at most DELTA before it "
                    "(e.g. '15D' for 16-day NDVI composites labelled by their first day); "
@@ -2178,6 +2199,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "as time steps)")
     s.add_argument("--guide", default=None, help="a guide (e.g. NDVI) for LST-guide laws")
     s.add_argument("--guide-variable", default=None, help="variable of a .nc/.zarr guide")
+    s.add_argument("--guide-band", type=_positive_int, default=None,
+                   help="one band (from 1) of a multi-band GeoTIFF guide (default: every band, "
+                   "as time steps)")
     s.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="match each LST date with the latest guide date at most DELTA before it "
                    "(e.g. '15D' for 16-day NDVI composites labelled by their first day); "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -90,15 +91,20 @@ def check_writable(folder: str | os.PathLike, *, create: bool = False) -> Path:
     return folder
 
 
-def format_of(path: str | os.PathLike) -> Format:
+def format_of(path: str | os.PathLike, *, reading: bool = False) -> Format:
     """``"zarr"``, ``"netcdf"``, ``"cog"`` or ``"hdf4"`` from a path's suffix (or Zarr metadata).
+
+    ``reading=True`` (an input's path): a compressed file (``lst.nc.gz``) or a folder that is
+    not a Zarr store is refused with how to read what it holds; an output's path (the default)
+    is told only the suffixes xlstsr writes (an output ``sr.nc.gz`` was told to be
+    decompressed, an output folder to be opened with open_cog).
 
     Examples
     --------
     >>> from xlstsr.io import format_of
     >>> format_of("lst_250m.zarr"), format_of("lst.nc"), format_of("lst.tif")
     ('zarr', 'netcdf', 'cog')
-    >>> format_of("lst.csv")
+    >>> format_of("lst.csv", reading=True)
     Traceback (most recent call last):
     ...
     xlstsr.errors.XlstsrError: cannot tell the format of 'lst.csv' ...
@@ -107,6 +113,11 @@ def format_of(path: str | os.PathLike) -> Format:
         return "zarr"
     suffix = Path(path).suffix.lower()
     fmt = _SUFFIXES.get(suffix)
+    if fmt is None and not reading:
+        raise XlstsrError(
+            f"cannot tell the format of {os.fspath(path)!r} from its suffix: write a .zarr "
+            "(Zarr store), .nc (NetCDF) or .tif (GeoTIFF/COG)."
+        )
     if fmt is None and suffix in _COMPRESSED:
         raise XlstsrError(_compressed_advice(path))
     folder = folder_advice(path) if fmt is None else None
@@ -149,7 +160,10 @@ def _compressed_advice(path: str | os.PathLike) -> str:
     if inner == ".tar" or p.name.lower().endswith(".tgz"):
         command, then = f"tar -xf {p.name}", "the files it holds"
     else:
-        command = f"{tool} {p.name}"
+        # a Zarr ZipStore (lst.zarr.zip) holds the store's files, not a lst.zarr folder:
+        # a bare `unzip` spilled zarr.json, LST/... into the current folder
+        command = (f"unzip {p.name} -d {p.stem}" if tool == "unzip" and inner == ".zarr"
+                   else f"{tool} {p.name}")
         then = f"{p.stem}" if inner in _SUFFIXES or inner == ".zarr" else "the file it holds"
     return (f"{os.fspath(path)} is {kind}-compressed: xlstsr reads files as they are stored, "
             f"not compressed copies. Decompress it first (`{command}`), then pass {then}.")
@@ -165,6 +179,10 @@ def folder_advice(path: str | os.PathLike) -> str | None:
     return _folder_files_advice(path)
 
 
+#: a Landsat Collection 2 Level-2 band file (LC08_L2SP_..._ST_B10.TIF)
+_LANDSAT_C2L2 = re.compile(r"^L[COTEM]0\d_L2S[PR]_.*_(ST_B\d+|QA_PIXEL)\.TIF$", re.IGNORECASE)
+
+
 def _folder_files_advice(path: str | os.PathLike) -> str:
     """:func:`folder_advice` of a local folder (named ``*.zarr`` or not)."""
     p = Path(os.fspath(path))
@@ -173,6 +191,12 @@ def _folder_files_advice(path: str | os.PathLike) -> str:
     hdfs = [f for f in files if f.suffix.lower() == ".hdf"]
     ncs = [f for f in files if _SUFFIXES.get(f.suffix.lower()) == "netcdf"]
     shown = repr(os.fspath(path))
+    if any(_LANDSAT_C2L2.search(f.name) for f in tifs):
+        # a Landsat C2 L2 scene: stacking its bands with open_cog mixed ST, QA and SR fields
+        return (f"{os.fspath(path)} is a Landsat Collection 2 Level-2 scene folder, not a "
+                "GeoTIFF nor a Zarr store: open it with its reader, `xlstsr.io."
+                f"open_landsat_c2l2({shown})['lst']` in Python (or pass the folder itself to "
+                "`xlstsr upscale` / `xlstsr evaluate`, which read it as a scene).")
     if tifs:
         ext = tifs[0].suffix
         return (f"{os.fspath(path)} is a folder ({len(tifs)} {ext} files in it), not a GeoTIFF "
@@ -188,7 +212,8 @@ def _folder_files_advice(path: str | os.PathLike) -> str:
     if ncs:
         return (f"{os.fspath(path)} is a folder ({len(ncs)} NetCDF/HDF5 files in it), not a "
                 "Zarr store: pass one file, or open them together with "
-                f"`xr.open_mfdataset(sorted(pathlib.Path({shown}).glob('*{ncs[0].suffix}')))`.")
+                f"`xr.open_mfdataset(sorted(pathlib.Path({shown}).glob('*{ncs[0].suffix}')), "
+                "decode_coords='all')` (decode_coords='all' keeps their CRS).")
     return (f"{os.fspath(path)} is a folder without Zarr metadata (zarr.json or .zgroup), "
             "not a Zarr store nor a file xlstsr reads: pass a .zarr store, a .nc, .tif or .hdf "
             "file.")
@@ -260,7 +285,7 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
     if folder is not None:  # "cannot tell the format from its suffix: use .zarr" sent a
         # folder of COGs to be renamed, which then failed as "not a readable Zarr store"
         raise XlstsrError(folder)
-    fmt = format_of(path)
+    fmt = format_of(path, reading=True)
     if not remote and not Path(path).exists() and glob.has_magic(os.fspath(path)):
         raise InputNotFoundError(
             f"no such file or store: {os.fspath(path)}: wildcards are not expanded here; open "
@@ -295,7 +320,7 @@ def open_with_variable(path: str | os.PathLike, variable: Any = None
     variables as ``group/name`` when it is not there; anything else opens as it is."""
     if variable is None or not isinstance(path, (str, os.PathLike)):
         return open_path(path), variable
-    fmt = format_of(path)
+    fmt = format_of(path, reading=True)
     if fmt == "hdf4":
         return open_path(path, variable=variable), variable
     if fmt not in ("netcdf", "zarr") or not isinstance(variable, str) \

@@ -489,6 +489,20 @@ def open_modis(
         raise XlstsrError("open_modis got an empty list of granules")
     log.info("open_modis: %d granules, %s", len(paths), variable)
     arrays = [_open_one(p, variable, qc, max_modland, decode, chunks) for p in paths]
+    if variable is None:  # each granule took its own default layer: one field only (a
+        # MOD11A1's LST_Day_1km and a MOD21A1D's LST_1KM, 1-2 K apart, were stacked as one)
+        layers: dict[str, list[str]] = {}
+        for p, a in zip(paths, arrays):
+            layers.setdefault(str(a.name), []).append(p.name)
+        if len(layers) > 1:
+            said = "; ".join(f"{name!r} in {files[:2]}{' ...' if len(files) > 2 else ''}"
+                             for name, files in layers.items())
+            raise XlstsrError(
+                f"the granules hold different layers opened by default ({said}): different "
+                "products (or fields), not steps of one. Open each product separately, or name "
+                f"the layer they all hold, e.g. `variable={next(iter(layers))!r}` (`--variable` "
+                "on the command line)."
+            )
     if any("time" not in a.coords for a in arrays):
         bad = [p.name for p, a in zip(paths, arrays) if "time" not in a.coords]
         raise XlstsrError(

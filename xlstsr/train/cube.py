@@ -35,6 +35,7 @@ from ..errors import (
     ScaledIntegerError,
     UndeclaredFillError,
     UnitsError,
+    VariableNotFoundError,
     XlstsrError,
     warn,
 )
@@ -870,6 +871,28 @@ def _input_labels(guide: Any, n_guide: int) -> list[str]:
     return ["lst", *(str(v) if v else f"guide{i}" for i, v in enumerate(labels))]
 
 
+def _guide_layer(path: Any) -> str | None:
+    """The layer of a MODIS HDF4 granule given as the guide with none named (its only NDVI
+    layer, MOD13A2's ``1 km 16 days NDVI``); None for any other file. A granule without one is
+    refused naming its layers and one to pass as ``guide_variable=``."""
+    from ..io.formats import format_of
+    from ..io.modis import _no_layer, default_layer, granule_layers
+
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
+        return None  # a missing file is refused by open_path, which names it
+    try:
+        if format_of(path, reading=True) != "hdf4":
+            return None
+    except XlstsrError:
+        return None
+    layers = granule_layers(path)
+    picked = default_layer(layers, "guide")
+    if picked is None:
+        text = _no_layer(Path(os.fspath(path)), None, layers, "guide")
+        raise VariableNotFoundError(text.replace("`variable=", "`guide_variable="))
+    return picked
+
+
 def fit_files(
     lst: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -959,6 +982,9 @@ def fit_files(
             return None
         # a NetCDF-4 group's variable (ECOSTRESS's SDS/LST) opens its group, an HDF4
         # granule the layer named (its Day LST was read whatever was asked)
+        if var is None and role == "guide":  # a MODIS granule as the guide (MOD13A2): its
+            # NDVI layer, as upscale takes it (refused as having no LST layer)
+            var = _guide_layer(path)
         obj, name = open_with_variable(path, var)
         return _select(obj, name, role)
 
