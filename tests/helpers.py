@@ -6,7 +6,8 @@
   build a lazy graph must not compute, not even a min/max for a check;
 - :func:`restore_method_registry`: methods registered inside the block are removed after it;
 - :func:`load_script`: a module of ``scripts/`` (the training recipes live outside the package);
-- :func:`damage_largest_entry`: a torch.save file damaged inside its largest tensor entry.
+- :func:`damage_largest_entry`: a torch.save file damaged inside its largest tensor entry;
+- :func:`cli_stderr`: ``xlstsr`` run in this process without capsys, its exit code and stderr.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import xarray as xr
 __all__ = [
     "ComputeRaised",
     "RaisingScheduler",
+    "cli_stderr",
     "damage_largest_entry",
     "load_script",
     "make_lst",
@@ -179,3 +181,23 @@ def damage_largest_entry(src, dst):
         data[i] ^= 0xFF
     Path(dst).write_bytes(bytes(data))
     return info.filename
+
+
+def cli_stderr(*argv) -> tuple[int, str]:
+    """``xlstsr *argv`` run in this process, warnings and stdout silenced: its exit code and
+    stderr (for tests without the capsys fixture; :func:`run_cli` takes it)."""
+    import contextlib
+    import io
+    import warnings
+
+    from xlstsr.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            rc = main([str(a) for a in argv])
+        except SystemExit as e:  # argparse's usage errors
+            rc = int(e.code or 0)
+    return rc, err.getvalue()

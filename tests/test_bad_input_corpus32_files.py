@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import cli_stderr
 
 import xlstsr
 from xlstsr.errors import VariableNotFoundError, XlstsrError
@@ -21,19 +22,7 @@ def _lst(size: int = 16) -> xr.DataArray:
 
 
 def _cli(*argv: str) -> tuple[int, str]:
-    import contextlib
-    import io
-
-    from xlstsr.cli import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            rc = main(list(argv))
-        except SystemExit as e:  # argparse's usage errors
-            rc = int(e.code or 0)
-    return rc, err.getvalue()
+    return cli_stderr(*argv)
 
 
 # 01: a Zarr store whose fields sit in a group (to_zarr(group="day"))

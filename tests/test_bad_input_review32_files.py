@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import cli_stderr
 
 import xlstsr
 from xlstsr.errors import XlstsrError
@@ -30,20 +31,7 @@ def _lst(size: int = 16) -> xr.DataArray:
 
 
 def _cli(*argv: str) -> tuple[int, str]:
-    import contextlib
-    import io
-
-    from xlstsr.cli import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), \
-            warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            rc = main(list(argv))
-        except SystemExit as e:  # argparse's usage errors
-            rc = int(e.code or 0)
-    return rc, err.getvalue()
+    return cli_stderr(*argv)
 
 
 def _granule_like(real: str, path: Path, layers: dict[str, tuple[str, float, int]]) -> str:
