@@ -7,7 +7,7 @@
 - :func:`restore_method_registry`: methods registered inside the block are removed after it;
 - :func:`load_script`: a module of ``scripts/`` (the training recipes live outside the package);
 - :func:`damage_largest_entry`: a torch.save file damaged inside its largest tensor entry;
-- :func:`cli_stderr`: ``xlstsr`` run in this process without capsys, its exit code and stderr.
+- :func:`cli_streams` / :func:`cli_stderr`: ``xlstsr`` run in this process without capsys.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ __all__ = [
     "ComputeRaised",
     "RaisingScheduler",
     "cli_stderr",
+    "cli_streams",
     "damage_largest_entry",
     "load_script",
     "make_lst",
@@ -183,21 +184,28 @@ def damage_largest_entry(src, dst):
     return info.filename
 
 
-def cli_stderr(*argv) -> tuple[int, str]:
-    """``xlstsr *argv`` run in this process, warnings and stdout silenced: its exit code and
-    stderr (for tests without the capsys fixture; :func:`run_cli` takes it)."""
+def cli_streams(*argv) -> tuple[int, str, str]:
+    """``xlstsr *argv`` run in this process: its exit code, stdout and stderr (for tests
+    without the capsys fixture; :func:`run_cli` takes it)."""
     import contextlib
     import io
-    import warnings
 
     from xlstsr.cli import main
 
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), \
-            warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try:
             rc = main([str(a) for a in argv])
         except SystemExit as e:  # argparse's usage errors
-            rc = int(e.code or 0)
-    return rc, err.getvalue()
+            rc = e.code
+    return rc, out.getvalue(), err.getvalue()
+
+
+def cli_stderr(*argv) -> tuple[int, str]:
+    """:func:`cli_streams` with warnings silenced: the exit code (an int) and stderr."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc, _, err = cli_streams(*argv)
+    return int(rc or 0), err

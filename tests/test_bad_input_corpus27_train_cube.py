@@ -2,14 +2,13 @@
 the guide's declarations of ``xlstsr train`` / fit_files, a split's window, an honest history and
 the variables trained on in the checkpoint."""
 
-import contextlib
-import io
 import logging
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from helpers import cli_streams
 
 import xlstsr
 from xlstsr import errors
@@ -89,15 +88,8 @@ def _guide_files(tmp_path):
 
 
 def _run_cli(argv):
-    from xlstsr.cli import main
-
-    err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            rc = main(argv)
-        except SystemExit as e:
-            rc = e.code
-    return rc, err.getvalue() + out.getvalue()
+    rc, out, err = cli_streams(*argv)
+    return rc, err + out
 
 
 _TRAIN = ["--mode", "degraded_disr", "--patch", "16", "--window", "32", "--epochs", "1"]

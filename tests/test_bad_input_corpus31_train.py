@@ -6,9 +6,7 @@ the per-epoch history and command a checkpoint records."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import logging
 import warnings
 
@@ -16,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from helpers import cli_streams
 
 import xlstsr
 from xlstsr import errors
@@ -35,15 +34,7 @@ def _cube(size=64, n=2):
 
 
 def _run_cli(argv):
-    from xlstsr.cli import main
-
-    err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            rc = main(argv)
-        except SystemExit as e:
-            rc = e.code
-    return rc, out.getvalue(), err.getvalue()
+    return cli_streams(*argv)
 
 
 def _nc(tmp_path, size=64):
