@@ -183,3 +183,10 @@ def test_real_readers_and_stats(shared_data):
     st = scaling_stats(mad.isel(y=slice(0, 64), x=slice(0, 64)))
     assert float(st.attrs["pixel_size"]) == pytest.approx(20.0)
     assert 0.0 < float(st.hurst) < 1.0
+
+
+def test_source_name_recorded_only_for_named_fields():
+    """An unnamed field records no ``source_name`` (it recorded the string "None")."""
+    a = 300.0 + np.random.default_rng(3).standard_normal((32, 32))
+    assert scaling_stats(_da(a)).attrs["source_name"] == "lst"
+    assert "source_name" not in scaling_stats(_da(a).rename(None)).attrs

@@ -1024,6 +1024,7 @@ def _unpack(
         "fit_factors_px": list(cfg.fit_factors),
         "fit_wavenumbers_cycles_per_px": list(cfg.fit_wavenumbers),
         "min_valid": cfg.min_valid,
-        "source_name": str(field_.name),
     }
+    if field_.name is not None:  # an unnamed field records no name (not the string "None")
+        ds.attrs["source_name"] = str(field_.name)
     return ds
