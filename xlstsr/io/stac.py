@@ -243,10 +243,34 @@ def _check_geographic_bbox(bbox: Any, crs: Any) -> None:
         )
 
 
-def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any) -> None:
+def _lonlat_advice(items: Sequence[Any], bbox: Sequence[float], engine: str) -> str:
+    """Advice for a ``bbox`` that looks like longitude/latitude (within +-180 / +-90) given
+    with a projected output CRS: how to give an area in degrees (``lon=``/``lat=`` for
+    odc-stac, ``bounds_latlon=`` for stackstac), and whether, so read, it meets the items'
+    WGS84 footprints. Empty when the bbox cannot be degrees."""
+    x0, y0, x1, y1 = bbox
+    if max(abs(x0), abs(x1)) > 180 or max(abs(y0), abs(y1)) > 90:
+        return ""
+    meets = sum(1 for b in (getattr(it, "bbox", None) for it in items)
+                if b and len(b) == 4 and b[0] <= b[2]
+                and b[0] < x1 and x0 < b[2] and b[1] < y1 and y0 < b[3])
+    how = (f"`bounds_latlon=({x0:g}, {y0:g}, {x1:g}, {y1:g})`" if engine == "stackstac"
+           else f"`lon=({x0:g}, {x1:g}), lat=({y0:g}, {y1:g})` (or `geopolygon=`)")
+    seen = (f" (so read it meets {meets} of the items)" if meets
+            else " (but even so read it meets none of the items)")
+    return (f" It looks like longitude/latitude{seen}: to give an area in degrees pass {how} "
+            "instead of bbox=, or put the box into the items' CRS with "
+            "`pyproj.Transformer.from_crs('EPSG:4326', items_crs, always_xy=True)"
+            ".transform_bounds(*bbox)`.")
+
+
+def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any,
+                        engine: str = "odc") -> None:
     """Refuse a ``bbox`` (in ``crs``) that meets no item's footprint (the items' WGS84 ``bbox``
     put into ``crs``): the load would give a cube of NaN only. Items without a bbox, or a CRS
-    that cannot be read, are not judged."""
+    that cannot be read, are not judged. A bbox that looks like degrees on a projected CRS
+    (the usual slip: a lon/lat box on MODIS sinusoidal items) is told how to give an area in
+    degrees (:func:`_lonlat_advice`)."""
     from pyproj import CRS, Transformer
     from pyproj.exceptions import CRSError
 
@@ -254,8 +278,8 @@ def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any) -
     if crs is None or not boxes:
         return
     try:
-        to_out = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(crs),
-                                      always_xy=True)
+        out_crs = CRS.from_user_input(crs)
+        to_out = Transformer.from_crs(CRS.from_epsg(4326), out_crs, always_xy=True)
     except CRSError:
         return
     x0, y0, x1, y1 = bbox
@@ -270,7 +294,8 @@ def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any) -
         f"bbox {tuple(bbox)} meets none of the {len(items)} items: together they cover about "
         f"({ix0:.6g}, {iy0:.6g}, {ix1:.6g}, {iy1:.6g}) in the output CRS. bbox is in the output "
         "CRS's units (the items' native CRS unless `crs=` is given: sinusoidal metres for MODIS), "
-        "not longitude/latitude."
+        "not longitude/latitude." + ("" if out_crs.is_geographic
+                                     else _lonlat_advice(items, bbox, engine))
     )
 
 
@@ -469,6 +494,25 @@ def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs
                         "for the whole dimension: e.g. 1024")
 
 
+#: open_stac's chunks: one time step, 1024 x 1024 pixels
+_DEFAULT_CHUNKS = {"time": 1, "y": 1024, "x": 1024}
+
+
+def _full_chunks(chunks: dict[str, Any] | None) -> dict[str, Any]:
+    """``chunks`` with the dims it omits filled from :data:`_DEFAULT_CHUNKS`: a partial dict
+    (``{"time": 5}``) replaced the whole default, and the spatial dims it did not name became
+    one chunk of the whole grid (memory per task growing with the area). ``latitude`` /
+    ``longitude`` (a geographic output CRS's dims) stand for ``y`` / ``x``: a dict naming one
+    of them is not given the other name too (odc-stac reads either as the same dim, and
+    latitude/longitude would override y/x)."""
+    out = dict(chunks) if chunks is not None else {}
+    out.setdefault("time", _DEFAULT_CHUNKS["time"])
+    for dim, alias in (("y", "latitude"), ("x", "longitude")):
+        if dim not in out and alias not in out:
+            out[dim] = _DEFAULT_CHUNKS[dim]
+    return out
+
+
 def _data_assets(item: Any) -> tuple[str, ...]:
     """The keys of an item's raster data assets (``raster:bands``, a ``data`` role or a TIFF
     media type): thumbnails and metadata files differ between items of one product."""
@@ -544,16 +588,24 @@ def _encoded_attrs(da: xr.DataArray, coding: BandCoding | None) -> xr.DataArray:
 def _cwd_hrefs(items: list[Any], keys: Sequence[str]) -> list[Any]:
     """Items whose relative hrefs, with no location to resolve them against, name files from
     the working folder (an ItemCollection read from a file): copies with those hrefs absolute,
-    which both loaders read (before, stackstac read them and odc-stac could not)."""
+    which both loaders read (before, stackstac read them and odc-stac could not).
+
+    Every asset is judged, not only those loaded (``keys``): odc-stac resolves the href of
+    each asset it knows of, and failed on another asset's relative href ("Can not determine
+    absolute path") when one asset was asked for. An asset not loaded whose relative href
+    cannot be resolved (a ``modifier=`` that rewrote only the loaded asset's href) is left out
+    of the copy handed to the loader."""
     out = []
     for it in items:
-        rel = [k for k in keys if k in it.assets and not it.assets[k].get_absolute_href()
-               and "://" not in it.assets[k].href and not os.path.isabs(it.assets[k].href)
-               and os.path.exists(it.assets[k].href)]
+        rel = [k for k, a in it.assets.items() if not a.get_absolute_href()
+               and "://" not in a.href and not os.path.isabs(a.href)]
         if rel:
             it = it.clone()
             for k in rel:
-                it.assets[k].href = os.path.abspath(it.assets[k].href)
+                if os.path.exists(it.assets[k].href):
+                    it.assets[k].href = os.path.abspath(it.assets[k].href)
+                elif k not in keys:
+                    del it.assets[k]
         out.append(it)
     return out
 
@@ -1074,6 +1126,9 @@ def open_stac(
         reads (without ``bbox``: the whole extent of the items, on that grid too).
     chunks : dict, optional
         Dask chunks, e.g. ``{"time": 1, "y": 1024, "x": 1024}`` (default: 1 step, 1024 px).
+        Dims not named keep that default: ``{"time": 5}`` gives 5 steps of 1024 x 1024 px,
+        ``{"y": 256}`` 1 step of 256 x 1024 px (``-1``: the whole dim). With a geographic
+        output CRS the spatial dims may be named ``latitude`` / ``longitude`` (or ``y`` / ``x``).
     dtype : str
         Output dtype of decoded values (NaN fill).
     decode : bool
@@ -1200,7 +1255,8 @@ def open_stac(
     if crs is not None and resolution is None:
         _require_resolution(crs, _common_crs(items))
     if bbox is not None:  # a box beside every item loads a cube of NaN without a word
-        _check_bbox_overlap(items, bbox, crs if crs is not None else _common_crs(items))
+        _check_bbox_overlap(items, bbox, crs if crs is not None else _common_crs(items),
+                            engine)
     _check_lonlat_overlap(items, kwargs)  # and so does one in longitude/latitude
     _check_groupby(items, kwargs.get("groupby"))
     if engine == "odc":
@@ -1227,7 +1283,7 @@ def open_stac(
         "decoding " + ", ".join(f"{k}: {c}" for k, c in codings.items() if c) if decode
         else "stored values", engine,
     )
-    chunks = dict(chunks) if chunks is not None else {"time": 1, "x": 1024, "y": 1024}
+    chunks = _full_chunks(chunks)
     if engine == "odc":
         import odc.stac
 
@@ -1268,6 +1324,17 @@ def open_stac(
                     "bbox=(minx, miny, maxx, maxy) in the output CRS's units, lon=(min, max) "
                     "with lat=(min, max) in degrees, or geopolygon=; or the whole grid with "
                     "geobox= or like=, alone."
+                ) from err
+            if "Can not determine absolute path" in str(err):
+                # a relative href with no location to resolve it against: not the projection
+                raise XlstsrError(
+                    f"odc-stac could not load the items ({err}): that asset's href is relative "
+                    "and the item has no location to resolve it against (an item read as a "
+                    "dict, or a file without self links). Open the items with "
+                    "`pystac.Item.from_file(path)` or from their catalog, or make every asset's "
+                    "href absolute with a `modifier=` that rewrites all of them, e.g. `def "
+                    "fix(item): [setattr(a, 'href', os.path.join(folder, a.href)) for a in "
+                    "item.assets.values()]`."
                 ) from err
             raise XlstsrError(
                 f"odc-stac could not load the items ({err}). Items need the projection extension "
@@ -1310,7 +1377,9 @@ def open_stac(
             resolution=resolution,
             bounds=bbox,
             dtype="float64",
-            chunksize=(chunks.get("time", 1), 1, chunks.get("y", 1024), chunks.get("x", 1024)),
+            # stackstac's dims are y/x whatever the CRS: latitude/longitude are read as them
+            chunksize=(chunks["time"], 1, chunks.get("y", chunks.get("latitude")),
+                       chunks.get("x", chunks.get("longitude"))),
             fill_value=np.nan,
             xy_coords="center",
             **kwargs,
