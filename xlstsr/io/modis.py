@@ -187,14 +187,35 @@ def _grid(path: Path, struct: str) -> tuple[str, tuple[float, float], tuple[floa
     )
 
 
-def _qc_name(variable: str) -> str | None:
-    """The QC layer of an LST variable (QC_Day for LST_Day_1km); None for everything else."""
+def _qc_name(variable: str, names: Sequence[str] = ()) -> str | None:
+    """The QC layer of an LST variable (QC_Day for LST_Day_1km, MOD21A1D/N's QC for its
+    LST_1KM); None for everything else."""
     if not variable.startswith("LST_"):
         return None
     if "Day" in variable:
         return "QC_Day"
     if "Night" in variable:
         return "QC_Night"
+    if "QC" in names:  # MOD21A1D / MOD21A1N: one overpass, one QC (MODLAND in bits 0-1)
+        return "QC"
+    return None
+
+
+def _is_qc_layer(name: str) -> bool:
+    """A QC bit layer (QC_Day, QC_Night, MOD21A1's QC): flags, never decoded to numbers."""
+    return re.match(r"QC($|_)", name) is not None
+
+
+def _qc_product(path: Path, struct: str) -> str | None:
+    """The QC layout of a granule (for :mod:`xlstsr.qc`) from its name or its HDF-EOS grid
+    name (MOD21's grids end in ``LST21``): "MOD21A1" (16-bit QC), "MOD21A2" (8-bit), "MOD21"
+    (width from the layer), None for MOD11 and the rest."""
+    m = re.match(r"M[OY]D21(A1|A2)?", path.name, re.IGNORECASE)
+    if m:
+        return f"MOD21{(m.group(1) or '').upper()}"
+    g = re.search(r'GridName="?([^"\n]*LST21)', struct)
+    if g:
+        return "MOD21A1" if "Daily" in g.group(1) else "MOD21A2" if "8Day" in g.group(1) else "MOD21"
     return None
 
 
@@ -202,12 +223,12 @@ def _check_qc_layer(path: Path, variable: str, qc_name: str, attrs: dict[str, An
     """Refuse a forced ``qc`` layer that is not the QC bits of ``variable``: the QC_Day of a
     night LST (another overpass, other clouds) or a scaled field such as Emis_31 masked
     pixels by unrelated bits without a word."""
-    if any(k in attrs for k in ("scale_factor", "add_offset")):
+    if any(k in attrs and not _no_number(attrs[k]) for k in ("scale_factor", "add_offset")):
         raise XlstsrError(
             f"qc={qc_name!r} is a scaled field of {path.name} (it has a scale_factor), not a QC "
             f"bit layer: pass qc='auto' (QC_Day / QC_Night for the LST), a QC_* layer, or None."
         )
-    own = _qc_name(variable)
+    own = _qc_name(variable)  # QC_Day / QC_Night: MOD11, MOD21A2
     halves = {"QC_Day": "Day", "QC_Night": "Night"}
     if own is not None and qc_name in halves and qc_name != own:
         raise XlstsrError(
@@ -215,6 +236,13 @@ def _check_qc_layer(path: Path, variable: str, qc_name: str, attrs: dict[str, An
             f"but {variable} is observed at {halves[own].lower()}: its clouds are others. Pass "
             f"qc={own!r} (or qc='auto')."
         )
+
+
+def _no_number(v: Any) -> bool:
+    """A text attribute that says there is none (MOD21A2's QC_Day: scale_factor "n/a")."""
+    if isinstance(v, bytes):
+        v = v.decode(errors="replace")
+    return isinstance(v, str) and v.strip().lower() in ("", "n/a", "na", "none")
 
 
 def _chunks(chunks: Any) -> Any:
@@ -316,7 +344,7 @@ def _open_one(
         sds = sd.select(variable)
         attrs = dict(sds.attributes())
         shape = tuple(info[variable][1])
-        qc_name = _qc_name(variable) if qc == "auto" else qc
+        qc_name = _qc_name(variable, names) if qc == "auto" else qc
         if qc_name is not None and qc_name not in names:
             if qc != "auto":
                 raise VariableNotFoundError(
@@ -343,8 +371,12 @@ def _open_one(
     )
     fill = attrs.get("_FillValue")
     scale, offset = attrs.get("scale_factor"), attrs.get("add_offset")
-    # bit fields and class codes (QC_Day...) have no scale and no fill: they stay integers
-    coded = scale is not None or offset is not None or fill is not None
+    scale, offset = (None if _no_number(v) else v for v in (scale, offset))
+    # bit fields and class codes (QC_Day...) have no scale and no fill: they stay integers;
+    # a QC layer stays so even with a _FillValue (MOD21A2's QC_Day declares 0, the best
+    # quality flags: decoded, they were NaN, read as "not produced")
+    coded = not _is_qc_layer(variable) and (
+        scale is not None or offset is not None or fill is not None)
     keep = dict(attrs)
     if decode and coded:
         k = float(scale if scale is not None else 1.0)
@@ -365,7 +397,7 @@ def _open_one(
                 _SDSArray(str(path), qc_name, (ny, nx), qc_dtype), chunks=ch,
                 meta=np.empty((0, 0), qc_dtype), name=_task_name(path, qc_name, ch),
             )
-            bad |= modland(qcv) > max_modland
+            bad |= modland(qcv, product=_qc_product(path, struct)) > max_modland
         data = dsa.where(bad, np.nan, data).astype(np.float32)
         keep = {k: v for k, v in attrs.items() if k not in _CODING_ATTRS}
         if qc_name is not None:
@@ -430,7 +462,8 @@ def open_modis(
         layer (MOD21A1D's ``LST_1KM``); several or none are refused naming its layers.
     qc : str or None
         QC layer used to mask pixels: ``"auto"`` uses ``QC_Day`` / ``QC_Night`` for the
-        ``LST_*`` variables and nothing for the others (a QC layer itself is never masked);
+        ``LST_*`` variables (``QC`` for MOD21A1D/N's ``LST_1KM``: its 16-bit QC, MODLAND in
+        bits 0-1 as in MOD11) and nothing for the others (a QC layer itself is never masked);
         a layer name forces it (the QC of the other overpass, QC_Day for a night LST, or a
         scaled field such as Emis_31 is refused); None: no QC masking.
     max_modland : int
