@@ -55,13 +55,19 @@ def check_cancelled() -> None:
 
 
 def active_client() -> Any:
-    """The active dask.distributed client, or None."""
+    """The dask.distributed client that dask's chosen scheduler is, or None: a client alive
+    under ``dask.config.set(scheduler="sync")`` (or "threads", "processes") is not used, as
+    dask itself would not use it."""
     try:
         from distributed import Client
-
-        return Client.current()
-    except (ImportError, ValueError):
+    except ImportError:
         return None
+    try:
+        chosen = dask.base.get_scheduler()
+    except (RuntimeError, ValueError):  # "distributed" asked with no client: dask says so
+        return None
+    owner = getattr(chosen, "__self__", None)  # a client's bound ``get``
+    return owner if isinstance(owner, Client) else None
 
 
 def parallelism() -> int:
@@ -236,6 +242,70 @@ def _held_chunks(graph: Any) -> dict[Any, Any]:
     return held
 
 
+#: an in-memory array in a region's graph from this size on is scattered to the cluster once
+#: per run instead of travelling in every region task that reads it (:func:`_shipped_once`)
+SCATTER_BYTES = 256 * 1024
+
+
+def _lifted(value: Any) -> Any:
+    """The data a graph value holds that a region task should not carry: a method's state
+    (:class:`~xlstsr.engine.shipping.Shipment`) or an in-memory array of at least
+    :data:`SCATTER_BYTES`; else None."""
+    import numpy as np
+
+    from .shipping import Shipment
+
+    try:  # dask's task spec wraps data in a DataNode (private; absent from other versions)
+        from dask._task_spec import DataNode
+    except ImportError:
+        DataNode = ()  # type: ignore[assignment,misc]
+    v = value.value if isinstance(value, DataNode) else value
+    if isinstance(v, Shipment):
+        # in its travelled form: a worker in this process (which a scatter does not pickle
+        # for) loads it too, as the copy of the method its tasks unpickle holds no weights
+        return Shipment(v.key, None, v.payload())
+    if isinstance(v, np.ndarray) and v.nbytes >= SCATTER_BYTES:
+        return v
+    return None
+
+
+def _shipped_once(client: Any, graph: Any, scattered: dict[Any, Any]) -> Any:
+    """A region's lazy write ``graph`` cut to the tasks of its own output chunks, its heavy data
+    (:func:`_lifted`: an in-memory input's chunks, an in-memory guide, a method's weights) as
+    futures of the cluster, scattered once per run (``scattered``: ``{key: future}``, shared by
+    the run's regions) instead of pickled into every region task: the region task receives
+    them as its dependencies (:func:`_held_chunks`).
+
+    The whole graph travelled in each region task: an in-memory cube 8 times for 8 regions
+    (every region carried all the steps, not its own), a 16 MiB guide and the torch weights
+    once per region."""
+    from dask.core import flatten
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    hlg = graph.__dask_graph__()
+    if not isinstance(hlg, HighLevelGraph):
+        return graph
+    # the keys of materialized layers the region reads (HighLevelGraph.cull's own graph lost
+    # layers that array optimisation then looked up: its layers are only filtered here)
+    culled = hlg.cull(set(flatten(graph.__dask_keys__())))
+    needed = {k for layer in culled.layers.values() if layer.is_materialized() for k in layer}
+    layers = dict(hlg.layers)
+    for name, layer in hlg.layers.items():
+        if not layer.is_materialized():
+            continue
+        own = {k: v for k, v in layer.items() if k in needed}
+        heavy = {k: d for k, v in own.items() if (d := _lifted(v)) is not None}
+        for k, d in heavy.items():
+            if k not in scattered:
+                scattered[k] = client.scatter(d, hash=False)
+        if heavy or len(own) < len(layer):
+            layers[name] = MaterializedLayer(
+                {k: scattered[k] if k in heavy else v for k, v in own.items()},
+                annotations=layer.annotations)
+    rebuild, args = graph.__dask_postpersist__()
+    return rebuild(HighLevelGraph(layers, hlg.dependencies), *args)
+
+
 def _with_values(graph: Any, values: dict[Any, Any]) -> Any:
     """``graph`` (a dask collection) with the chunks ``values`` holds as data in place of their
     futures (see :func:`_held_chunks`)."""
@@ -279,9 +349,10 @@ def run_regions(
 
     - distributed client: each region one task (computed on a worker with the synchronous
       scheduler: its tiles stay on that worker, the client schedules one task per region instead
-      of one per tile; a method's weights travel inside the region's graph once per region and
-      are loaded once per worker process; chunks persisted on the cluster are the task's
-      dependencies, :func:`_held_chunks`), refilled as they complete; when one fails (or on
+      of one per tile; the task carries its region's part of the graph only, a method's
+      weights and in-memory arrays are scattered to the cluster once per run
+      (:func:`_shipped_once`) and the weights loaded once per worker process; chunks held on
+      the cluster are the task's dependencies, :func:`_held_chunks`), refilled as they complete; when one fails (or on
       Ctrl-C) the regions not begun are cancelled and those running are waited for before the
       error is raised;
     - threaded scheduler (the default): ``k`` Python threads each computing a region with the
@@ -295,8 +366,11 @@ def run_regions(
     if client is not None:
         from distributed import as_completed
 
+        scattered: dict[Any, Any] = {}  # heavy data sent once, held until the run ends
+
         def submit(i: int) -> Any:  # the whole region as one task on one worker thread
-            graph = write(i)  # chunks persisted on the cluster: the task's dependencies
+            # chunks held on the cluster (persisted, or scattered here): the task's dependencies
+            graph = _shipped_once(client, write(i), scattered)
             return client.submit(_compute_region, _Region(graph), _held_chunks(graph), pure=False,
                                  key=f"xlstsr-region-{i}-{uuid.uuid4().hex[:8]}")
 
