@@ -39,6 +39,8 @@ from .kernels.aggregate import block_mean
 from .steps import _cf_decode_fix, _cf_time_key, _decode_cf_labels, calendar, calendar_fix
 from .steps import _refuse_bad_labels as _refuse_bad_step_labels
 from .validate import (
+    FILL_MIN_PIXELS,
+    FILL_SENTINELS,
     NEVER_DATA,
     _fill_text,
     crs_mismatch,
@@ -1243,6 +1245,24 @@ def _declared_ndvi(band: xr.DataArray) -> str:
     return ""
 
 
+def _stored_ndvi_fill(v: np.ndarray, scale: float | None) -> tuple[str, int] | None:
+    """The fill value of an NDVI stored scaled (``v``: its finite values; ``scale``: the one
+    that makes them NDVI, if known), as (text, count), or None: its smallest or largest value
+    repeated on at least :data:`FILL_MIN_PIXELS` pixels (or on all), a usual product fill
+    (:data:`FILL_SENTINELS`: MOD13's -3000) or, ``scale`` applied, no NDVI while the others are
+    (a constant water NDVI at the low end is data)."""
+    for c in (float(v.min()), float(v.max())):
+        count = int(np.count_nonzero(v == c))
+        if count < min(FILL_MIN_PIXELS, v.size):
+            continue
+        rest = v[v != c]
+        if c in FILL_SENTINELS or (
+                scale is not None and rest.size and abs(c * scale) > NDVI_LIMIT
+                and float(np.abs(rest * scale).max()) <= NDVI_LIMIT):
+            return _fill_text(c), count
+    return None
+
+
 def _refuse_ndvi_range(c: int, declared: str, values: Any) -> None:
     """Refuse an NDVI channel whose valid values go beyond [-1, 1] (scaled or another band)."""
     v = np.asarray(values, np.float64).ravel()
@@ -1265,7 +1285,27 @@ def _refuse_ndvi_range(c: int, declared: str, values: Any) -> None:
             f"Declare it on the guide (`guide.rio.write_nodata({f})` or "
             f"`guide.attrs['_FillValue'] = {f}`) or mask it (`guide.where(guide != {f})`)."
         )
-    if 10 < top <= 100:
+    scale, how = ((0.01, "NDVI in percent") if 10 < top <= 100 else
+                  (0.0001, "scaled integers (MODIS stores NDVI x 10000)")
+                  if 1000 < top <= 10000 else (None, f"NDVI scaled by about {top:.3g}"))
+    fill = _stored_ndvi_fill(v, scale)
+    if fill is not None:
+        # scaled, the fill becomes an NDVI (MOD13's -3000: -0.3, water) used as data: the advice
+        # declares or masks it first, so that following it leaves no fill in the guide
+        f, count = fill
+        head = (f"{how}, holding {f} on {count} of {v.size} pixels at the edge of their values: "
+                "a fill value (MOD13's NDVI fill is -3000), which scaled alone would become an "
+                "NDVI" + ("" if scale is None else f" ({float(f) * scale:.3g})")
+                + " used as data. ")
+        if scale is None:
+            cause = (head + f"Mask it first, `guide.where(guide != {f})`, then divide the "
+                     "guide back to NDVI (MODIS NDVI digital numbers take scale_factor 0.0001)")
+        else:
+            cause = (head + "Declare the fill with the scale, `guide.attrs.update(_FillValue="
+                     f"{f}, scale_factor={scale:g})` (`--guide-nodata {f} --guide-scale "
+                     f"{scale:g}` on the command line), or mask it first: "
+                     f"`guide.where(guide != {f}) * {scale:g}`")
+    elif 10 < top <= 100:
         cause = "NDVI in percent? divide it by 100"
     elif 1000 < top <= 10000:
         cause = ("scaled integers (MODIS stores NDVI x 10000): multiply by 0.0001, or open the "

@@ -2221,6 +2221,47 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
             "your product's values, or open the file with `mask_and_scale=True`.")
 
 
+def _refuse_scale_twice_celsius(finite: np.ndarray, physical_range: tuple[float, float],
+                                stored: tuple[float, float, float], what: str,
+                                attrs_of: str | None, cli: bool) -> None:
+    """Refuse decoded values (``finite``, K) of float values labelled degrees Celsius whose
+    scale in attrs was applied before: the stored values are themselves temperatures (degrees
+    Celsius, or Kelvin labelled Celsius), not whole digital numbers. A MODIS LST converted by
+    hand, ``open_cog(f) * 0.02 - 273.15`` with units 'degC', keeps open_cog's scale_factor 0.02
+    in attrs: decoded again, a 26-39 degC scene became 273.7-273.9 K, inside the physical range,
+    and was accepted (the same mistake in Kelvin, 5.5 K, is refused by its range)."""
+    lo, hi = physical_range
+    scale, offset, celsius = stored
+    raw = ((finite.astype(np.float64) - celsius) - offset) / scale  # the values as stored
+    if raw.size < FILL_MIN_PIXELS or np.allclose(raw, np.round(raw), rtol=0.0, atol=0.01):
+        return  # whole numbers: digital numbers of a scaled product, decoded once
+    r_lo, r_med, r_hi = (float(q) for q in _quantiles(raw, (0.01, 0.5, 0.99)))
+    if -70.0 < r_med < 75.0 and lo - 273.15 <= r_lo and r_hi <= hi - 273.15:
+        already, kelvin = "degrees Celsius", False
+    elif lo <= r_lo and r_hi <= hi:
+        already, kelvin = "Kelvin labelled degrees Celsius", True
+    else:
+        return
+    v = attrs_of or "da"
+    ref = what == "reference" and not attrs_of
+    drop = (("drop `reference_scale` (or the reference's 'scale_factor' / 'add_offset' "
+             "attributes)" + (" and set `reference.attrs['units'] = 'K'`" if kelvin else ""))
+            if ref else
+            f"Drop them: `{v}.attrs.pop('scale_factor', None); {v}.attrs.pop('add_offset', "
+            "None)`" + (f" and set `{v}.attrs['units'] = 'K'`" if kelvin else "")
+            + (" (and no `--scale` / `--offset` on the command line)" if cli else ""))
+    dec = finite.astype(np.float64)
+    raise UnitsError(
+        f"the {what}'s stored values ({float(raw.min()):.2f} to {float(raw.max()):.2f}, median "
+        f"{r_med:.2f}, not whole "
+        f"numbers) are already {already}, and the 'scale_factor' {scale:g} / 'add_offset' "
+        f"{offset:g} attributes applied them a second time: every value would lie between "
+        f"{float(dec.min()):.2f} and {float(dec.max()):.2f} K. The scale was applied before (a "
+        "conversion such as `dn * 0.02 - 273.15`, or `mask_and_scale=True`) and the attributes "
+        f"kept (xarray keeps attrs through arithmetic); {drop}."
+    )
+
+
 def _lst_verdict(
     imgs: np.ndarray,
     *,
@@ -2236,13 +2277,15 @@ def _lst_verdict(
     like: Any = None,
     fill_declared: bool = False,
     attrs_of: str | None = None,
+    float_stored: bool = False,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
     :func:`decode_lst`, resolved per image (:func:`_like_at`) only for a refusal's advice.
     ``fill_declared``: the field declares its fill (``_FillValue``, ``missing_value``, NaN
-    included), so a repeated value within ``physical_range`` is taken as data. ``attrs_of``:
-    see :func:`decode_lst` (a plain argument, fixed when the graph is built: whatever runs the
+    included), so a repeated value within ``physical_range`` is taken as data. ``float_stored``:
+    the values are stored as floats (a scale in attrs on them may be one applied already,
+    :func:`_refuse_scale_twice_celsius`). ``attrs_of``: see :func:`decode_lst` (a plain argument, fixed when the graph is built: whatever runs the
     task, a pool, another process or a distributed worker, gives the same advice)."""
     lead = imgs.shape[:-2]
     attrs_of = attrs_of if what == "reference" else None
@@ -2336,6 +2379,8 @@ def _lst_verdict(
                     + (" (`--units degC` / `--units K` on the command line)" if cli else "")
                     + (f"; or {wrong}." if wrong else ".")
                 )
+        if float_stored and celsius and scale != 1.0:
+            _refuse_scale_twice_celsius(finite, physical_range, stored, what, attrs_of, cli)
         if check_fill:
             hit = suspect_fill(finite)
             k_lo, k_hi = kept_range
@@ -2484,27 +2529,80 @@ def _multiband_verdict(imgs: np.ndarray, *, verdict: Any, n_bands: int, what: st
         ) from err
 
 
-#: words of a layer's long_name or standard_name that name a quantity other than a temperature
-#: (MOD11A1's other layers: emissivity, clear-sky coverage, view time and angle, QC)
-_OTHER_QUANTITIES = ("emissivity", "coverage", "view time", "view angle", "view_time",
-                     "view_angl", "quality", "qc", "reflectance", "ndvi", "albedo")
+#: words of a layer's name, long_name or standard_name that name a quantity other than a
+#: temperature (MOD11A1's other layers: emissivity, clear-sky coverage, view time and angle,
+#: QC), as patterns on a name whose '_' and '-' are spaces, with the forms MOD11A1's layer
+#: names and long_names take ('Day_view_angl', 'View zenith angle of daytime Land-surface
+#: Temperature', 'Time of daytime Land-surface Temperature observation', 'Emis_31',
+#: 'Clear_day_cov')
+_OTHER_PATTERNS = (
+    ("emissivity", r"\bemis(sivity)?\b"),
+    ("coverage", r"\bcoverage\b|\bclear (day|night) cov\b"),
+    ("view time", r"\bview time\b|\btime of\b|\bobservation time\b"),
+    ("view angle", r"\bview (zenith )?angl(e)?\b|\bzenith angle\b"),
+    ("quality", r"\bquality\b|\bqc\b"),
+    ("reflectance", r"\breflectance\b"),
+    ("ndvi", r"\bndvi\b"),
+    ("albedo", r"\balbedo\b"),
+)
+
+#: a temperature named: the quantity of an 'LST' layer, unless an other quantity comes first
+_TEMPERATURE = r"\btemperature\b|\blst\b"
+
+
+#: the quantities a variable's name is refused for: MOD11A1's other layers (a guide given as
+#: the LST, 'ndvi_250m', is named by its units or values, with the guide's own advice)
+_OTHER_BY_NAME = ("emissivity", "coverage", "view time", "view angle", "quality")
+
+
+def _other_quantity(text: str, words: Sequence[str] | None = None) -> str | None:
+    """The other quantity ``text`` (a name or label) names as its own, or None: a word of
+    :data:`_OTHER_PATTERNS` before any temperature word and tied to it by 'of' / 'for' ('Time
+    of daytime Land-surface Temperature observation', 'Quality control for daytime LST' name a
+    time and a QC of the LST), not after one ('LST, QC applied' is an LST) nor qualifying it
+    ('Emissivity-corrected land surface temperature'). ``words``: those of the quantities
+    looked for (all if None)."""
+    text = re.sub(r"[_\-]+", " ", text.lower())
+    temp = re.search(_TEMPERATURE, text)
+    first = None
+    for word, pattern in _OTHER_PATTERNS:
+        if words is not None and word not in words:
+            continue
+        m = re.search(pattern, text)
+        if m is not None and (first is None or m.start() < first[1]):
+            first = (word, m.start())
+    if first is None or (temp is not None and temp.start() < first[1]):
+        return None
+    if temp is not None and not re.search(r"\b(of|for)\b", text[first[1]:temp.start()]):
+        return None  # a qualifier ('Emissivity-corrected LST', 'QC filtered LST'), not 'X of LST'
+    return first[0]
 
 
 def _refuse_other_quantity(da: xr.DataArray, what: str) -> None:
     """Refuse an array whose own name says it is not a temperature: MOD11A1's 'Band 31
     emissivity' (values near 1) was "degrees Celsius" by its values, and with units='degC' as
-    advised became a 274 K field, silently."""
+    advised became a 274 K field, silently. The long_name, standard_name and the variable's
+    name are read, a temperature word in them notwithstanding: 'Time of daytime Land-surface
+    Temperature observation' (MOD11A1's Day_view_time, hours) was taken for an LST and, the
+    refusals' units advice followed, super-resolved as a 283 K field."""
     if what not in ("LST", "reference"):
         return
-    names = " ".join(str(da.attrs.get(k, "")) for k in ("long_name", "standard_name")).lower()
-    if not names.strip() or "temperature" in names or re.search(r"(^|[^a-z])lst", names):
-        return
-    hit = next((w for w in _OTHER_QUANTITIES if re.search(rf"\b{re.escape(w)}\b", names)), None)
-    if hit is not None:
+    labels = [(str(da.attrs[k]), k) for k in ("long_name", "standard_name")
+              if str(da.attrs.get(k, "") or "").strip()]
+    if da.name is not None and str(da.name).strip():
+        labels.append((str(da.name), "name"))
+    for text, key in labels:
+        hit = _other_quantity(text, _OTHER_BY_NAME if key == "name" else None)
+        if hit is None:
+            continue
+        label = "named" if key == "name" else "labelled"
         raise UnitsError(
-            f"the {what} is labelled {da.attrs.get('long_name', da.attrs.get('standard_name'))!r}"
-            f" ({hit}), not a land surface temperature: pass the LST layer (e.g. MOD11A1's "
-            "'LST_Day_1km' or 'LST_Night_1km'), or drop the long_name if the label is wrong."
+            f"the {what} is {label} {text!r} ({hit}), not a land surface temperature: pass the "
+            "LST layer (e.g. MOD11A1's 'LST_Day_1km' or 'LST_Night_1km'"
+            + (", `--variable LST_Day_1km` on the command line" if what == "LST" else "")
+            + "), or "
+            + ("rename the array" if key == "name" else f"drop the {key}")
+            + " if the label is wrong."
         )
 
 
@@ -2659,6 +2757,7 @@ def decode_lst(
         like=like,
         fill_declared=any(k in da.attrs for k in ("_FillValue", "missing_value")),
         attrs_of=attrs_of,
+        float_stored=da.dtype.kind == "f",
     )
     if "band" in out.dims and out.sizes["band"] > 1:
         verdict = partial(_multiband_verdict, verdict=verdict, n_bands=out.sizes["band"],
