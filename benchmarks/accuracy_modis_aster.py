@@ -902,7 +902,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (FileNotFoundError, XlstsrError) as err:  # a data folder it cannot use: the message
+    from xlstsr.datasets.root import exit_on_missing_data
+
+    try:  # missing data: one line naming the fix
+        exit_on_missing_data(main, __file__)
+    except XlstsrError as err:  # a data folder it cannot use: the message
         sys.exit(f"{Path(__file__).name}: {err}")

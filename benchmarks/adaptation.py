@@ -295,4 +295,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from xlstsr.datasets.root import exit_on_missing_data
+
+    exit_on_missing_data(main, __file__)  # missing data: one line naming the fix

@@ -260,5 +260,7 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     import sys
 
+    from xlstsr.datasets.root import exit_on_missing_data
+
     sys.path.insert(0, str(HERE))
-    raise SystemExit(main())
+    exit_on_missing_data(main, __file__)  # missing data: one line naming the fix

@@ -432,4 +432,6 @@ def write_report(path: Path, r: dict[str, Any], runs: dict[str, list[str]], smok
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from xlstsr.datasets.root import exit_on_missing_data
+
+    exit_on_missing_data(main, __file__)  # missing data: one line naming the fix

@@ -1316,7 +1316,9 @@ def report(args, summ: dict, res: dict, fold_runs: list[dict], split: str,
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except (FileNotFoundError, XlstsrError) as err:  # a data folder it cannot use: the message
+    from xlstsr.datasets.root import exit_on_missing_data
+
+    try:  # missing data: one line naming the fix
+        exit_on_missing_data(main, __file__)
+    except XlstsrError as err:  # a data folder it cannot use: the message
         raise SystemExit(f"{Path(__file__).name}: {err}") from None

@@ -716,8 +716,10 @@ def check_held_back_cube(folder: Path, assets: Sequence[str],
 
     for name in ("catalog.json", "windows.csv"):
         if not (folder / name).is_file():
-            raise SystemExit(f"no {name} in {folder}: the held-back cube is laid out like "
-                             "../shared/data/modis_h18v04_2020 (catalog.json, items, windows.csv)")
+            raise SystemExit(f"no {name} in {folder}: the cube is laid out like "
+                             "../shared/data/modis_h18v04_2020 (catalog.json, items, windows.csv);"
+                             " pass --root with the data folder holding such a cube, or set "
+                             "XLSTSR_DATA to it")
     cols = set(pd.read_csv(folder / "windows.csv", nrows=0).columns)
     if missing := [c for c in columns if c not in cols]:
         raise SystemExit(f"{folder / 'windows.csv'} lacks the columns {missing} (it needs "
@@ -948,7 +950,9 @@ def write_report(path: Path, args: argparse.Namespace, split: Any, n_dates: dict
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except (FileNotFoundError, XlstsrError) as err:  # a data folder it cannot use: the message
+    from xlstsr.datasets.root import exit_on_missing_data
+
+    try:  # missing data: one line naming the fix
+        exit_on_missing_data(main, __file__)
+    except XlstsrError as err:  # a data folder it cannot use: the message
         raise SystemExit(f"{Path(__file__).name}: {err}") from None

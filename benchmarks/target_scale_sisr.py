@@ -33,7 +33,7 @@ import torch
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, data_root
 from xlstsr.datasets import open_modis_aster_aligned as load_pair
-from xlstsr.datasets.root import results_dir
+from xlstsr.datasets.root import require_data, results_dir
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.io.landsat import open_landsat8_l1
 from xlstsr.kernels.aggregate import radiometric_mean
@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     eval_pairs = EVAL_PAIRS[:1] if args.smoke else EVAL_PAIRS
     torch.set_num_threads(args.threads)
     data = data_root()
+    for folder in ("yanco_modis_landsat", "landsat8_gulf_l1", "modis_aster"):
+        require_data(folder)  # before training: a missing one named with the fix, not a traceback
     t0 = time.perf_counter()
     scenes = fine_scenes(data)
     train, val, skipped = patches(scenes, "yanco_20160308", args.stride)
@@ -151,4 +153,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from xlstsr.datasets.root import exit_on_missing_data
+
+    exit_on_missing_data(main, __file__)  # missing data: one line naming the fix

@@ -80,6 +80,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,17 @@ SUPERVISED_EPOCHS = 40
 #: granule scenes (of 16) that validate the SISR models
 GRANULE_VAL_SCENES = ("mod11a1_0_3", "mod11a1_2_1", "mod11a1_3_2")
 COMMAND = "python scripts/train_bundled.py"
+#: the command line of the run in progress (set by :func:`main`): what each checkpoint records
+_RUN_COMMAND: str | None = None
+
+
+def recorded_command(default: str) -> str:
+    """The ``command`` a checkpoint records: the command line that ran (``COMMAND`` plus the
+    arguments :func:`main` was given, so that ``metadata["command"]`` reproduces the file),
+    else ``default`` (a training function called from Python, not through :func:`main`)."""
+    return _RUN_COMMAND or default
+
+
 SPLIT_NOTE = (
     "modis_aster: trained on TRAIN_PAIRS (20; early stopping on VAL_PAIRS among them), the 35 "
     "EVAL_PAIRS never seen (see xlstsr.datasets.modis_aster)"
@@ -163,9 +176,14 @@ def cube_windows_table(data_dir: Path) -> Any:
     """``windows.csv`` of the cube: window index, pixel offsets, dates, overlap with modis_aster."""
     import pandas as pd
 
-    return pd.read_csv(
-        data_dir / CUBE / "windows.csv", dtype={"dev_pairs": str, "dev_pairs_overlap_px": str}
-    )
+    path = Path(data_dir) / CUBE / "windows.csv"
+    if not path.is_file():  # pandas' bare "No such file" named neither the data nor the fix
+        raise FileNotFoundError(
+            f"no {CUBE}/windows.csv in the data folder {data_dir}: pass the folder holding "
+            f"{CUBE}/ (--data of scripts/train_bundled.py, --root of a benchmark), or set the "
+            "environment variable XLSTSR_DATA to it."
+        )
+    return pd.read_csv(path, dtype={"dev_pairs": str, "dev_pairs_overlap_px": str})
 
 
 def cube_samples(data_dir: Path, max_dates: int | None = None) -> Any:
@@ -476,7 +494,7 @@ def train_sisr_cube(
         settings=st,
         patches=info,
         history=cube_history(hist, cpu, wall),
-        command=COMMAND + " --only sisr_cube",
+        command=recorded_command(COMMAND + " --only sisr_cube"),
     )
     print(f"{name}: {hist['epochs_run']} epochs, best val loss {hist['best_val_loss']:.4f}, "
           f"{cpu:.0f} s CPU ({wall:.0f} s wall) -> {path}", flush=True)
@@ -692,7 +710,7 @@ def _fit_and_save(
             "engine": hist.get("engine"),
             "threads": torch.get_num_threads(),
         },
-        command=meta.pop("command", COMMAND),
+        command=recorded_command(meta.pop("command", COMMAND)),
         **meta,
     )
     print(
@@ -975,7 +993,7 @@ def train_disr_distilled(
                  "stride": stride},
         settings={"lr": lr, "epochs": epochs, "patience": patience, "batch_size": 8,
                   "stride": stride, "seed": seed, "arch": s_model.arch},
-        command=command,
+        command=recorded_command(command),
     )
 
 
@@ -1335,7 +1353,7 @@ def train_disr_degraded_cube(
         settings={**st, "seed": seed},
         patches={"patch_fine_px": st["patch"], "n_train": len(train), "n_val": len(val)},
         history=cube_history(hist, cpu, wall),
-        command=COMMAND + " --only disr_degraded_cube",
+        command=recorded_command(COMMAND + " --only disr_degraded_cube"),
     )
     print(f"{name}: {hist['epochs_run']} epochs, best val loss {hist['best_val_loss']:.4f}, "
           f"{cpu:.0f} s CPU ({wall:.0f} s wall) -> {path}", flush=True)
@@ -1350,6 +1368,17 @@ EXTRA_JOBS = ("disr_distil",)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Train the jobs of ``--only``; every file written records this command line."""
+    global _RUN_COMMAND
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _RUN_COMMAND = f"{COMMAND} {shlex.join(argv)}".rstrip()
+    try:
+        return _main(argv)
+    finally:
+        _RUN_COMMAND = None
+
+
+def _main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=None, help="shared data folder")
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="output folder")
@@ -1492,4 +1521,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from xlstsr.datasets.root import exit_on_missing_data
+
+    exit_on_missing_data(main, __file__)  # missing data: one line naming the fix

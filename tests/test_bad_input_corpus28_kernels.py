@@ -185,7 +185,7 @@ def test_bench_models_notes_come_from_the_measured_rows(tmp_path: Path,
     monkeypatch.setattr(bm, "real_truth", lambda pairs, m: real)
     monkeypatch.setattr(bm, "speed", lambda m, size: {k: 1.0 for k in m})
     try:
-        assert bm.main(["--smoke", "--out", str(tmp_path), "--pairs", "x"]) == 0
+        assert bm.main(["--smoke", "--out", str(tmp_path), "--pairs", bm.EVAL_PAIRS[0]]) == 0
     finally:
         torch.set_num_threads(threads)
     notes = " ".join((tmp_path / "models.md").read_text().split("## Notes")[1].split())

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
-__all__ = ["DATA_ENV", "HELD_BACK_RESULTS", "data_root", "is_project_data", "results_dir"]
+__all__ = [
+    "DATA_ENV",
+    "HELD_BACK_RESULTS",
+    "data_root",
+    "exit_on_missing_data",
+    "is_project_data",
+    "require_data",
+    "results_dir",
+]
 
 #: Environment variable naming the real-data folder (the one holding ``modis_aster/``).
 DATA_ENV = "XLSTSR_DATA"
@@ -54,6 +64,67 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     return path
 
 
+def _how(root: str | os.PathLike[str] | None) -> str:
+    """How :func:`data_root` found its folder (for messages)."""
+    if root is not None:
+        return "the root argument"
+    return f"${DATA_ENV}" if os.environ.get(DATA_ENV) else "../shared/data"
+
+
+_FIX = (f"pass the data folder that holds it (a benchmark's --root, root=...), or set the "
+        f"environment variable {DATA_ENV} to that folder")
+
+
+def require_data(*parts: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """``data_root(root) / parts``, checked to exist before a benchmark reads it.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the data folder or the path inside it is missing, naming the path and how to point
+        to the data (not a reader's bare ``No such file`` deep in the run).
+
+    Examples
+    --------
+    >>> require_data("no_such_dataset", root="/tmp")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no no_such_dataset/ in the real benchmark data folder /tmp (the root argument): pass the data folder that holds it (a benchmark's --root, root=...), or set the environment variable XLSTSR_DATA to that folder.
+    """
+    base = data_root(root)
+    path = base.joinpath(*parts)
+    if not path.exists():
+        name = "/".join(parts) + ("" if Path(*parts).suffix else "/")
+        raise FileNotFoundError(f"no {name} in the real benchmark data folder {base} "
+                                f"({_how(root)}): {_FIX}.")
+    return path
+
+
+def exit_on_missing_data(main: Callable[[], int | None], script: str) -> NoReturn:
+    """Run a benchmark's ``main()`` and exit with its status; data it cannot find end the run
+    with one line (``script: message``) rather than a traceback.
+
+    A :class:`FileNotFoundError` whose message does not already say how to point to the data
+    (a reader's bare ``No such file or directory``) and whose file lies in the data folder is
+    reworded to name that file and the fix.
+    """
+    try:
+        code = main()
+    except FileNotFoundError as err:
+        msg = str(err)
+        if DATA_ENV not in msg and err.filename is not None:
+            try:
+                base = data_root()
+            except FileNotFoundError:
+                base = None
+            missing = Path(os.fsdecode(err.filename)).expanduser().resolve()
+            if base is not None and base.resolve() in missing.parents:
+                msg = (f"{missing} is missing from the real benchmark data folder {base} "
+                       f"({_how(None)}): {_FIX}.")
+        raise SystemExit(f"{Path(script).name}: {msg}") from None
+    raise SystemExit(code)
+
+
 #: Where a benchmark run on a data folder other than the project's own, or a ``--smoke`` run,
 #: writes by default (relative to the current directory): never over the published pages of
 #: docs/results.
@@ -84,6 +155,7 @@ def results_dir(
     published: str | os.PathLike[str],
     *folders: str | os.PathLike[str],
     smoke: bool = False,
+    partial: bool = False,
 ) -> Path:
     """The folder a benchmark writes its pages to.
 
@@ -92,7 +164,10 @@ def results_dir(
     reads only the project's own data) and the run is a measurement;
     else :data:`HELD_BACK_RESULTS` in the current directory, so that neither a run on held-back
     data nor a ``smoke`` run (a test of the code path on a few dates / pairs and one epoch, not
-    a measurement) replaces the published figures unless ``--out`` asks for it.
+    a measurement) replaces the published figures unless ``--out`` asks for it. A ``partial``
+    run (a subset of the published protocol: some of its pairs or methods, ``--pairs``,
+    ``--quick``) is a measurement, but not the one the published page reports: it too writes
+    :data:`HELD_BACK_RESULTS` unless ``--out`` is given.
 
     Examples
     --------
@@ -102,11 +177,13 @@ def results_dir(
     PosixPath('/tmp/out')
     >>> results_dir(None, "docs/results", smoke=True)
     PosixPath('heldback_results')
+    >>> results_dir(None, "docs/results", partial=True)
+    PosixPath('heldback_results')
     >>> results_dir(None, "docs/results")
     PosixPath('docs/results')
     """
     if out is not None:
         return Path(out)
-    if not smoke and all(is_project_data(f) for f in folders):
+    if not smoke and not partial and all(is_project_data(f) for f in folders):
         return Path(published)
     return HELD_BACK_RESULTS
