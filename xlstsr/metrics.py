@@ -4,10 +4,11 @@
 Each metric reduces the two spatial dims and keeps every other dim (one value per time step or
 scene), with its own ``units`` and ``long_name`` (those of :func:`xlstsr.evaluate`'s variables).
 Both inputs must be on the same grid (same spatial coordinates, in any order: sr is put in the
-reference's; use :func:`xlstsr.evaluate` to reproject a super-resolved field onto a reference
-first), and their steps are paired by label (:func:`xlstsr.steps.pair_steps`): a reference
-of other dates is refused, one without a time coordinate (2-D) is compared with every step. Dask inputs
-stay lazy (``apply_ufunc(..., dask="parallelized")``; the spatial dims are rechunked to one
+reference's; a reference covering a window of sr's grid is compared with that window; use
+:func:`xlstsr.evaluate` to reproject a super-resolved field onto a reference first), and
+their steps are paired by label (:func:`xlstsr.steps.pair_steps`): a reference of other dates
+is refused, one without a time coordinate (2-D) is compared with every step. Dask inputs stay
+lazy (``apply_ufunc(..., dask="parallelized")``; the spatial dims are rechunked to one
 chunk, leading dims keep their chunks). See the kernels for the definitions and NaN handling.
 
 Examples
@@ -21,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,7 @@ from .errors import (
     GridError,
     InputTypeError,
     MethodOptionError,
+    PhysicalRangeError,
     ScaledIntegerError,
     UnitsError,
     XlstsrError,
@@ -84,11 +87,41 @@ def _need_dataarray(name: str, value: Any) -> None:
         )
 
 
-def _check_units(sr: xr.DataArray, ref: xr.DataArray, what: str = "the reference") -> None:
+#: a units attribute naming a temperature scale or a scaled temperature the metrics do not know
+#: (``degF``, ``K*100``, ``0.02 K``): words, or K/C/F as a token of their own
+_TEMPERATURE_WORD = re.compile(
+    r"kelvin|celsius|centigrade|fahrenheit|rankine|deg(rees?)?[fkcr](?![a-z])")
+_TEMPERATURE_TOKEN = re.compile(r"(?<![a-z])[kcf](?![a-z])")
+
+
+def _unknown_temperature(units: Any) -> bool:
+    """Whether ``units`` names a temperature that is neither Kelvin nor degrees Celsius (the
+    spellings :func:`xlstsr.validate.temperature_units` takes): ``'degF'``, ``'K*100'``. Units
+    of no temperature (``'1'``, ``'m'``, ``'degrees_north'``) are not."""
+    if not isinstance(units, str) or not units.strip() or temperature_units(units):
+        return False
+    u = units.strip().lower().replace("°", "deg ")
+    return bool(_TEMPERATURE_WORD.search(re.sub(r"[\s_]", "", u)) or _TEMPERATURE_TOKEN.search(u))
+
+
+def _check_units(sr: xr.DataArray, ref: xr.DataArray, what: str = "the reference",
+                 ref_var: str = "ref") -> None:
     """Refuse a Celsius field against a Kelvin one: an RMSE of 273 K came back without a word
-    (the metrics take values as they are; :func:`xlstsr.evaluate` decodes the reference)."""
+    (the metrics take values as they are; :func:`xlstsr.evaluate` decodes the reference), and
+    a field declaring a temperature unit other than Kelvin or degrees Celsius (``degF``,
+    ``K*100``): an RMSE of a 1.5 K error came back as "219 degF"."""
     from .validate import _units_kind
 
+    for name, var, a in (("sr", "sr", sr), (what, ref_var, ref)):
+        units = a.attrs.get("units")
+        if _unknown_temperature(units):
+            raise UnitsError(
+                f"{name} is in {units!r}, a temperature unit the metrics do not know (they take "
+                "Kelvin and degrees Celsius, and compare values as they are): convert it to "
+                f"Kelvin first (from degF: `{var} = (({var} - 32) / 1.8 + 273.15).assign_attrs("
+                f"units='K')`; scaled values such as K*100: `{var} = ({var} / 100).assign_attrs("
+                "units='K')`)."
+            )
     kinds = []
     for a in (sr, ref):
         try:
@@ -137,23 +170,68 @@ def _kelvin_against_celsius(a: np.ndarray, b: np.ndarray, names: tuple[str, str]
 
 
 def _units_checked(a: np.ndarray, b: np.ndarray, *, _kernel: Callable[..., Any],
-                   _names: tuple[str, str], _vars: tuple[str, str], **kwargs: Any) -> Any:
+                   _names: tuple[str, str], _vars: tuple[str, str],
+                   _bare: tuple[bool, ...] = (), _why: str = "", **kwargs: Any) -> Any:
     _kelvin_against_celsius(a, b, _names, _vars)
+    for x, bare, name, var in zip((a, b), _bare, _names, _vars):
+        m = _median(x) if bare else np.nan
+        if _CELSIUS_MEDIAN[0] < m < _CELSIUS_MEDIAN[1]:
+            raise UnitsError(
+                f"{name}'s values (median {m:.1f}) look like degrees Celsius and it has no units "
+                f"attribute, but {_why}. Declare its units (`{var}.attrs['units'] = 'degC'`: "
+                f"converted to Kelvin), or convert it, `{var} = ({var} + 273.15).assign_attrs("
+                "units='K')`."
+            )
     return _kernel(a, b, **kwargs)
 
 
 def _unitless_pair(kernel: Callable[..., Any], a: xr.DataArray, b: xr.DataArray,
                    names: tuple[str, str], variables: tuple[str, str],
-                   kwargs: dict[str, Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
+                   kwargs: dict[str, Any],
+                   kelvin_only: str = "") -> tuple[Callable[..., Any], dict[str, Any]]:
     """``kernel`` and its kwargs, the values checked against a Kelvin/Celsius mix first when
     either field lacks a units attribute (in the graph for dask inputs: nothing is computed
     before the result is). A field declaring units that are no temperature (NDVI ``'1'``, a
-    DEM in ``'m'``) is not taken for degrees Celsius by its median."""
-    declared = [u for u in (a.attrs.get("units"), b.attrs.get("units"))
-                if u is not None and str(u).strip()]
+    DEM in ``'m'``) is not taken for degrees Celsius by its median. ``kelvin_only``: why the
+    metric needs Kelvin (its value depends on the zero of the scale); a field without units
+    whose values look like degrees Celsius is then refused too, even against another."""
+    units = (a.attrs.get("units"), b.attrs.get("units"))
+    declared = [u for u in units if u is not None and str(u).strip()]
     if len(declared) == 2 or any(not temperature_units(u) for u in declared):
         return kernel, kwargs  # both declared (_check_units compares them), or no temperature
-    return _units_checked, {**kwargs, "_kernel": kernel, "_names": names, "_vars": variables}
+    bare = tuple(not (u is not None and str(u).strip()) for u in units) if kelvin_only else ()
+    return _units_checked, {**kwargs, "_kernel": kernel, "_names": names, "_vars": variables,
+                            "_bare": bare, "_why": kelvin_only}
+
+
+def _in_kelvin(da: xr.DataArray) -> xr.DataArray:
+    """``da`` in Kelvin (float64) if it declares degrees Celsius, else unchanged: for the
+    metrics whose value depends on the zero of the scale (SSIM's luminance term, the T^4 of
+    the radiometric mean), which scored the same fields otherwise in degC and in K."""
+    if temperature_units(da.attrs.get("units")) != "C":
+        return da
+    out = da.astype(np.float64) + 273.15
+    out.attrs = {**da.attrs, "units": "K"}
+    return out
+
+
+def _infinite_refused(a: np.ndarray, b: np.ndarray, *, _checked: Callable[..., Any],
+                      _inf_names: tuple[str, str], _inf_vars: tuple[str, str],
+                      **kwargs: Any) -> Any:
+    """``_checked(a, b, **kwargs)``, refused (:class:`PhysicalRangeError`) when either holds
+    +-inf: only NaN marks no data (the metrics dropped infinite pixels as gaps and scored
+    the rest; :func:`xlstsr.evaluate` refuses them)."""
+    for x, name, var in zip((a, b), _inf_names, _inf_vars):
+        x = np.asarray(x)
+        n = int(np.count_nonzero(np.isinf(x))) if x.dtype.kind in "fc" else 0
+        if n:
+            raise PhysicalRangeError(
+                f"{n} value(s) of {name} are infinite: not temperatures, and not gaps (only NaN "
+                "marks no data). Mask them (`"
+                f"{var} = {var}.where(np.isfinite({var}))`) if they are a fill value, or find "
+                "where they came from (an overflow)."
+            )
+    return _checked(a, b, **kwargs)
 
 
 def _stored_message(what: str, coded: str) -> str:
@@ -206,14 +284,33 @@ def _reference_order(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     return idx
 
 
+def _window_of(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """The positions of a run of labels ``a`` (in either order) that are the labels ``b`` to
+    1e-3 of a pixel, when ``b`` is shorter: a reference covering a window of sr's grid; None
+    otherwise."""
+    if b.size < 2 or a.size <= b.size or a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
+        return None
+    for idx in (np.arange(a.size), np.arange(a.size)[::-1]):
+        i0 = int(np.argmin(np.abs(a[idx].astype(np.float64) - float(b[0]))))
+        run = idx[i0:i0 + b.size]
+        if run.size == b.size and same_axis(b, a[run]):
+            return run
+    return None
+
+
 def _same_positions(sr: xr.DataArray, ref: xr.DataArray, ydim: Any, xdim: Any) -> xr.DataArray:
     """``sr`` in the reference's pixel order and with its spatial labels where they agree to
     1e-3 of a pixel: the fine grid computed by ``upscale`` differs from a grid read from a file
     by float round-off (1e-14 degree, 1e-9 m), which the exact alignment below refused, and a
     south-up sr of the reference's own pixels was refused "not on the same grid" (reordered by
-    position: exact, no resampling)."""
+    position: exact, no resampling). A reference covering a window of sr's grid gets that
+    window of sr, by position (the advice ``sr.sel(x=ref.x, y=ref.y)`` raised a KeyError on
+    labels read back from a GeoTIFF, 3e-11 m off)."""
     for d in (ydim, xdim):
         a, b = np.asarray(sr[d].values), np.asarray(ref[d].values)
+        run = _window_of(a, b)
+        if run is not None:
+            sr, a = sr.isel({d: run}), a[run]
         idx = _reference_order(a, b)
         if idx is not None:
             sr, a = sr.isel({d: idx}), a[idx]
@@ -268,14 +365,54 @@ def _crs_text(crs: Any) -> str:
         return str(crs)[:80]
 
 
+#: metrics whose value no change of either field's units alters (Pearson's r is invariant under
+#: any increasing affine map of either field; n_valid counts pixels): no units are checked for
+#: them, declared or guessed (an LST-NDVI correlation, degC against K, degF against K)
+_UNIT_FREE = ("correlation", "n_valid")
+#: metrics whose value depends on the zero of the temperature scale (SSIM's luminance term
+#: ``(2 mx my + C1) / (mx^2 + my^2 + C1)``): declared degrees Celsius are converted to Kelvin
+#: first, as :func:`xlstsr.evaluate` does (the same fields scored 0.68 in degC, 0.78 in K)
+_ZERO_DEPENDENT = ("ssim",)
+
+
+#: metrics whose value no change of either field's units alters (Pearson's r is invariant under
+#: any increasing affine map of either field; n_valid counts pixels): no units are checked for
+#: them, declared or guessed (an LST-NDVI correlation, degC against K, degF against K)
+_UNIT_FREE = ("correlation", "n_valid")
+#: metrics whose value depends on the zero of the temperature scale (SSIM's luminance term
+#: ``(2 mx my + C1) / (mx^2 + my^2 + C1)``): declared degrees Celsius are converted to Kelvin
+#: first, as :func:`xlstsr.evaluate` does (the same fields scored 0.68 in degC, 0.78 in K)
+_ZERO_DEPENDENT = ("ssim",)
+
+
+def _sel_advice(ref: xr.DataArray, on: str, ydim: Any, xdim: Any) -> str:
+    """``sr.sel(...)`` that selects the reference's pixels from sr when sr has them: by nearest
+    label within 1e-3 of a pixel (labels read back from a file differ from computed ones by
+    float round-off, and an exact ``sr.sel(x=ref.x, y=ref.y)`` raised a KeyError)."""
+    steps = []
+    for d in (ydim, xdim):
+        try:
+            v = np.asarray(ref[d].values, np.float64)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if v.size > 1 and np.isfinite(v[1] - v[0]) and v[1] != v[0]:
+            steps.append(abs(float(v[1] - v[0])))
+    if not steps:
+        return f"sr.sel({on})"
+    return f"sr.sel({on}, method='nearest', tolerance={1e-3 * min(steps):.3g})"
+
+
 def _pairwise(
     kernel: Callable[..., Any], sr: xr.DataArray, ref: xr.DataArray, name: str, **kwargs: Any
 ) -> xr.DataArray:
     _need_dataarray("sr", sr)
     _need_dataarray("reference", ref)
-    _check_units(sr, ref)
+    if name not in _UNIT_FREE:
+        _check_units(sr, ref)
     options = dict(kwargs)
     sr, ref = _decoded(sr, "sr"), _decoded(ref, "the reference")
+    if name in _ZERO_DEPENDENT:
+        sr, ref = _in_kelvin(sr), _in_kelvin(ref)
     # lat/lon dims (a CF NetCDF, upscale's output of one) as y/x, as the entry points take
     # them: refused as "no spatial dimensions found in dims ('lat', 'lon')"; the outputs have
     # no spatial dim to name back
@@ -311,9 +448,12 @@ def _pairwise(
             "with a CRS written on both, `sr.rio.reproject_match(ref)`), select them if sr has "
             f"them (`sr.sel({on})`), or use xlstsr.evaluate, which reprojects sr (with a CRS)."
         ) from err
-    if name != "correlation":  # unit-free: an LST-NDVI correlation is no Kelvin/Celsius mix
+    if name not in _UNIT_FREE:  # an LST-NDVI correlation is no Kelvin/Celsius mix
         kernel, kwargs = _unitless_pair(kernel, sr, ref, ("sr", "the reference"), ("sr", "ref"),
                                         kwargs)
+    kernel, kwargs = _infinite_refused, {**kwargs, "_checked": kernel,
+                                         "_inf_names": ("sr", "the reference"),
+                                         "_inf_vars": ("sr", "ref")}
     sr = _one_spatial_chunk(sr, ydim, xdim)
     ref = _one_spatial_chunk(ref, ydim, xdim)
     out = xr.apply_ufunc(
@@ -334,7 +474,8 @@ def _pairwise(
 
 
 def n_valid(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
-    """Number of pixels valid (finite) in both; see :func:`xlstsr.kernels.metrics.n_valid`."""
+    """Number of pixels valid (not NaN) in both; see :func:`xlstsr.kernels.metrics.n_valid`.
+    Unit-free: the units are not checked (an infinite value is refused)."""
     return _pairwise(_k.n_valid, sr, reference, "n_valid")
 
 
@@ -379,7 +520,13 @@ def psnr(sr: xr.DataArray, reference: xr.DataArray, *, data_range: float | None 
 
 
 def ssim(sr: xr.DataArray, reference: xr.DataArray, **kwargs: Any) -> xr.DataArray:
-    """Gaussian-window SSIM (Wang et al. 2004), NaN-aware; see :func:`xlstsr.kernels.metrics.ssim`."""
+    """Gaussian-window SSIM (Wang et al. 2004), NaN-aware; see :func:`xlstsr.kernels.metrics.ssim`.
+
+    Its luminance term depends on the zero of the scale: fields declaring degrees Celsius are
+    converted to Kelvin first (as :func:`xlstsr.evaluate` does). Fields without a units
+    attribute are scored as they are (SSIM is no LST-only metric): declare ``units='degC'`` on
+    Celsius fields, or the score is not that of the same fields in Kelvin.
+    """
     known = {"data_range": (0, True), "sigma": (0, True), "truncate": (0, True),
              "k1": (0, True), "k2": (0, True), "min_weight": (0, False)}
     for k, v in kwargs.items():
@@ -397,7 +544,11 @@ def gradient_rmse(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
 
 
 def correlation(sr: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
-    """Pearson correlation over pixels valid in both."""
+    """Pearson correlation over pixels valid in both.
+
+    Unit-free (no increasing affine change of either field alters it): the fields' units are
+    not checked, so an LST correlates with an NDVI, and a field in degC with one in K or degF.
+    """
     return _pairwise(_k.correlation, sr, reference, "correlation")
 
 
@@ -433,6 +584,10 @@ def coarse_consistency(
 
     ``sr`` must be on the factor-``factor`` fine grid of ``coarse`` (as :func:`xlstsr.upscale`
     returns it), not reprojected. See :func:`xlstsr.kernels.metrics.coarse_consistency`.
+    The radiometric mean ``(mean T^4)^(1/4)`` needs Kelvin: fields declaring degrees Celsius are
+    converted first (as :func:`xlstsr.evaluate` does); one without a units attribute whose
+    values look like degrees Celsius is refused. ``min_valid``: the share of valid fine pixels
+    a block needs, in (0, 1].
 
     Examples
     --------
@@ -444,9 +599,14 @@ def coarse_consistency(
     """
     _need_dataarray("sr", sr)
     _need_dataarray("coarse", coarse)
-    _check_units(sr, coarse, "the coarse input")
+    _check_units(sr, coarse, "the coarse input", "coarse")
     sr, coarse = _decoded(sr, "sr"), _decoded(coarse, "the coarse LST")
+    # the T^4 of degrees Celsius: a truth against its own aggregate scored 7.8 K in degC
+    sr, coarse = _in_kelvin(sr), _in_kelvin(coarse)
     factor = check_factor(factor)
+    # as xlstsr.coarsen checks it: 50 (a percentage) or 2 gave NaN, a string a bare TypeError
+    min_valid = check_number("min_valid", min_valid, 0, 1, lo_open=True,
+                             hint="the share of valid fine pixels a coarse pixel needs, e.g. 1.0")
     sr, coarse = sr.rename(spatial_names(sr)), coarse.rename(spatial_names(coarse))
     # by label: a coarse input of another date was scored, steps in another order raised
     # xarray's bare AlignmentError
@@ -462,8 +622,14 @@ def coarse_consistency(
     coarse = coarse.rename({cy: "_coarse_y", cx: "_coarse_x"})
     sr = _one_spatial_chunk(sr, ydim, xdim)
     coarse = _one_spatial_chunk(coarse, "_coarse_y", "_coarse_x")
-    kernel, kwargs = _unitless_pair(_k.coarse_consistency, sr, coarse, ("sr", "the coarse input"),
-                                    ("sr", "coarse"), {"factor": int(factor), "min_valid": min_valid})
+    kernel, kwargs = _unitless_pair(
+        _k.coarse_consistency, sr, coarse, ("sr", "the coarse input"), ("sr", "coarse"),
+        {"factor": int(factor), "min_valid": min_valid},
+        "the radiometric mean (mean T^4)^(1/4) needs Kelvin (of degrees Celsius it is "
+        "meaningless)")
+    kernel, kwargs = _infinite_refused, {**kwargs, "_checked": kernel,
+                                         "_inf_names": ("sr", "the coarse input"),
+                                         "_inf_vars": ("sr", "coarse")}
     out = xr.apply_ufunc(
         kernel,
         sr,
@@ -571,13 +737,40 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
             )
 
 
+#: symbols of the CRS's length units in the power's units
+_LENGTH_SYMBOL = {"metre": "m", "meter": "m", "kilometre": "km", "kilometer": "km",
+                  "foot": "ft", "US survey foot": "ft_US"}
+
+
+def _squared(unit: str) -> str:
+    """``unit`` squared in the UDUNITS way: ``'K2'``, ``'(W m-2)2'``, ``'(unit of pixel_size)2'``."""
+    return f"({unit})2" if " " in unit or "/" in unit or "*" in unit else f"{unit}2"
+
+
+def _crs_length_unit(da: xr.DataArray) -> str | None:
+    """The unit of ``da``'s CRS axes (``'metre'``, ``'degree'``), None without a CRS: the
+    frequencies of a geographic grid are cycles per degree, once labelled "e.g. 1/m"."""
+    try:
+        crs = da.rio.crs
+        if crs is None:
+            return None
+        if crs.is_geographic:
+            return "degree"
+        unit = crs.linear_units
+    except Exception:  # no rioxarray CRS
+        return None
+    return str(unit) if unit and str(unit).lower() != "unknown" else None
+
+
 def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> xr.DataArray:
     """Radially averaged power spectrum along a new ``frequency`` dim (per time step).
 
     Linear bins of width ``1 / (n pixel_size)`` centred on ``i / (n pixel_size)``, ``i = 1 ..
     n // 2`` (``n``: the shorter side); the ``frequency`` coordinate holds the bin centres.
-    ``pixel_size`` defaults to the grid's resolution (``da.rio.resolution()``, e.g. metres, so
-    frequencies are in cycles per metre) or 1 (cycles per pixel) without a transform. The
+    ``pixel_size`` defaults to the grid's resolution (``da.rio.resolution()``, in the CRS's
+    unit: cycles per metre, or per degree on a geographic CRS) or 1 (cycles per pixel) without
+    a transform; the ``frequency`` coordinate's ``units`` name it, and the power's ``units``
+    are the field's squared times that unit squared (``'K2 m2'``). The
     estimator (Hann window, window-weighted plane removed, gaps at the plane, normalised over
     the valid pixels) is that of :func:`xlstsr.kernels.spectra.radial_power_spectrum`. A step
     without a finite value (all cloud) gets a NaN spectrum; a field without any raises.
@@ -595,7 +788,7 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     # the output has none to name back
     da = da.rename(spatial_names(da))
     ydim, xdim = spatial_dims(da)
-    units = "cycles per unit of pixel_size"
+    length = _crs_length_unit(da) or "unit of pixel_size"
     if pixel_size is not None:  # 0 gave infinite frequencies
         pixel_size = check_number("pixel_size", pixel_size, 0, lo_open=True,
                                   hint="the grid's pixel, in the CRS's units")
@@ -608,10 +801,11 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
             # recalc: after isel(x=slice(None, None, 2)) or coarsen the written transform still
             # held the old pixel (frequencies 2x, power 4x off, silently)
             pixel_size = float(abs(da.rio.resolution(recalc=True)[0]))
-            units = "cycles per CRS unit (e.g. 1/m)"
+            length = _crs_length_unit(da) or "CRS unit"
         except Exception:
             pixel_size = 1.0
-            units = "cycles per pixel"
+            length = "pixel"
+    units = f"cycles per {length}"
     shape = (da.sizes[ydim], da.sizes[xdim])
     edges = _s.linear_wavenumber_edges(shape)
     n = len(edges) - 1
@@ -639,6 +833,10 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     out = out.drop_vars([c for c in out.coords if c == "spatial_ref"])
     out = out.assign_coords(frequency=("frequency", freq, {"units": units}))
     out.name = "power"
+    value = da.attrs.get("units")
+    value = ("K" if temperature_units(value) else str(value).strip()
+             if isinstance(value, str) and value.strip() else "(units of the field)")
     out.attrs = {"long_name": "radially averaged power spectral density",
+                 "units": f"{_squared(value)} {_squared(_LENGTH_SYMBOL.get(length, length))}",
                  "comment": "xlstsr.kernels.spectra: Hann window, plane removed, gaps at the plane"}
     return out

@@ -2,8 +2,10 @@
 
 Every metric compares ``sr`` and ``ref`` of the same shape ``(..., y, x)`` (leading dims
 broadcast) and reduces the last two axes, returning one value per leading index (a float for 2-D input). Pixels count only where
-**both** arrays are finite (a pairwise-valid mask), so NaN marks clouds, water, or the outside of
-the reference scene. A slice without any pairwise-valid pixel gives NaN.
+**both** arrays are valid (a pairwise-valid mask), so NaN marks clouds, water, or the outside of
+the reference scene. A slice without any pairwise-valid pixel gives NaN. Only NaN means no
+data: an infinite value (an overflow, an undeclared ``inf`` fill) raises ``ValueError`` (it was
+dropped like a cloud, and half an image of ``inf`` scored the RMSE of the other half).
 
 Conventions
 -----------
@@ -45,8 +47,20 @@ __all__ = [
 ]
 
 
+def _refuse_infinite(a: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` if ``a`` holds +-inf: only NaN marks no data."""
+    n = int(np.count_nonzero(np.isinf(a)))
+    if n:
+        raise ValueError(
+            f"{name} holds {n} infinite value(s): not temperatures, and not gaps (only NaN marks "
+            f"no data). Mask them first (`np.where(np.isfinite({name}), {name}, np.nan)`) or find "
+            "where they came from (an overflow, an undeclared fill value)."
+        )
+
+
 def _pair(sr: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """float64 copies of both arrays with NaN wherever either one is not finite, and the mask."""
+    """float64 copies of both arrays with NaN wherever either one is NaN, and the mask;
+    ``ValueError`` for an infinite value."""
     a = np.asarray(sr, dtype=np.float64)
     b = np.asarray(ref, dtype=np.float64)
     if a.shape[-2:] == b.shape[-2:] and a.shape != b.shape:
@@ -61,6 +75,8 @@ def _pair(sr: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         )
     if a.ndim < 2:
         raise ValueError(f"expected arrays with (y, x) as last two axes, got shape {a.shape}")
+    _refuse_infinite(a, "sr")
+    _refuse_infinite(b, "ref")
     valid = np.isfinite(a) & np.isfinite(b)
     return np.where(valid, a, np.nan), np.where(valid, b, np.nan), valid
 
@@ -344,6 +360,8 @@ def coarse_consistency(
     """
     sr = np.asarray(sr, dtype=np.float64)
     coarse = np.asarray(coarse, dtype=np.float64)
+    _refuse_infinite(sr, "sr")
+    _refuse_infinite(coarse, "coarse")
     try:  # leading dims broadcast (e.g. one coarse field for several SR variants)
         lead = np.broadcast_shapes(sr.shape[:-2], coarse.shape[:-2])
     except ValueError:
