@@ -58,9 +58,15 @@ def test_qc_geotiff_with_nodata_0_keeps_the_good_pixels(tmp_path):
         ds.write(qc, 1)
     q = open_cog(tif)  # masked: QC == 0 read as NaN
     assert np.isnan(q.values).any()
-    np.testing.assert_array_equal(modland(q).values, qc & 3)
-    np.testing.assert_array_equal(modland_mask(q).values, (qc & 3) == 0)
-    assert np.all(lst_error_k(q).values[qc == 0] == 1.0)
+    # the NaN may be the fill 0 (the best quality) or pixels padded since: refused, not
+    # silently dropped as "not produced" (nor kept as good: review33a/02)
+    with pytest.raises(XlstsrError, match=r"masked=False.*fillna\(0\)"):
+        modland_mask(q).compute()
+    # the advice followed: read unmasked, or the NaN filled with the stored fill
+    for good in (open_cog(tif, masked=False), q.fillna(0)):
+        np.testing.assert_array_equal(modland(good).values, qc & 3)
+        np.testing.assert_array_equal(modland_mask(good).values, (qc & 3) == 0)
+        assert np.all(lst_error_k(good).values[qc == 0] == 1.0)
     # a NaN without a recorded fill still reads "not produced"
     bare = xr.DataArray(np.array([[np.nan, 0.0]]), dims=("y", "x"))
     assert modland(bare).values.tolist() == [[3, 0]]

@@ -1040,7 +1040,9 @@ def prepare_guide(
     >>> prepare_guide(scene["ndvi_250m"], scene["lst_1km"], 4, ("time",)).shape
     (1, 1, 32, 32)
     """
-    bands = [decode_guide(b) for b in _guide_band_list(guide)]
+    raw = _guide_band_list(guide)
+    kept = [_fill_in_attrs(b) for b in raw]  # per band, before decoding drops the fill
+    bands = [decode_guide(b) for b in raw]
     ndvi = [_declared_ndvi(b) for b in bands]  # per band, before the bands lose their names
     if require_crs or (_has_crs(lst) and _has_crs(bands[0])):
         aligned = [align_guide(b, lst, factor, gap_effect=gap_effect,
@@ -1055,6 +1057,7 @@ def prepare_guide(
         _warn_bands_like_steps(guide, g, lst, extra, lead)
     if extra:  # e.g. a 'band' dim of a multi-band raster: more guide channels
         ndvi = list(np.repeat(ndvi, int(np.prod([g.sizes[d] for d in extra]))))
+        kept = list(np.repeat(kept, int(np.prod([g.sizes[d] for d in extra]))))
         g = g.stack(_ch=("guide_band", *extra)).transpose(..., "_ch", ydim, xdim)
         chdim = "_ch"
     else:
@@ -1072,7 +1075,7 @@ def prepare_guide(
     else:
         data = g.transpose(chdim, ydim, xdim).variable.data[None]
     return _require_valid_guide(data.astype(np.float32), ndvi, constant=require_detail,
-                                names=_channel_names(g, chdim))
+                                names=_channel_names(g, chdim), fills=kept)
 
 
 def _channel_names(g: xr.DataArray, chdim: Hashable) -> list[str]:
@@ -1245,6 +1248,23 @@ def _declared_ndvi(band: xr.DataArray) -> str:
     return ""
 
 
+def _fill_in_attrs(band: xr.DataArray) -> str | None:
+    """The fill a guide band declares in its attrs (``_FillValue``, ``missing_value``,
+    ``nodata``), as text, or None: xarray keeps attrs through arithmetic, so a band multiplied
+    by its scale keeps the stored fill declared while its values are scaled (MOD13's -3000
+    becomes NDVI -0.3, used as data)."""
+    for key in ("_FillValue", "missing_value", "nodata"):
+        v = band.attrs.get(key)
+        if v is not None and np.size(v) == 1:
+            try:
+                f = float(np.ravel(v)[0])
+            except (TypeError, ValueError):
+                continue
+            if np.isfinite(f):  # a NaN fill stays NaN, scaled or not
+                return _fill_text(f)
+    return None
+
+
 def _stored_ndvi_fill(v: np.ndarray, scale: float | None) -> tuple[str, int] | None:
     """The fill value of an NDVI stored scaled (``v``: its finite values; ``scale``: the one
     that makes them NDVI, if known), as (text, count), or None: its smallest or largest value
@@ -1263,8 +1283,10 @@ def _stored_ndvi_fill(v: np.ndarray, scale: float | None) -> tuple[str, int] | N
     return None
 
 
-def _refuse_ndvi_range(c: int, declared: str, values: Any) -> None:
-    """Refuse an NDVI channel whose valid values go beyond [-1, 1] (scaled or another band)."""
+def _refuse_ndvi_range(c: int, declared: str, values: Any, kept_fill: str | None = None) -> None:
+    """Refuse an NDVI channel whose valid values go beyond [-1, 1] (scaled or another band).
+    ``kept_fill``: the fill the band declares in its attrs (:func:`_fill_in_attrs`), masked
+    already: the scale is then to be declared beside it, not applied by hand."""
     v = np.asarray(values, np.float64).ravel()
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -1305,6 +1327,14 @@ def _refuse_ndvi_range(c: int, declared: str, values: Any) -> None:
                      f"{f}, scale_factor={scale:g})` (`--guide-nodata {f} --guide-scale "
                      f"{scale:g}` on the command line), or mask it first: "
                      f"`guide.where(guide != {f}) * {scale:g}`")
+    elif kept_fill is not None and scale is not None:
+        # multiplied, the values are NDVI and the attrs still declare the stored fill: the
+        # fill pixels (masked now) become NDVI data (-3000 * 0.0001 = -0.3)
+        cause = (f"{how}, with its fill {kept_fill} declared in attrs, which xarray keeps "
+                 f"through arithmetic: multiplied by hand, the fill would become an NDVI "
+                 f"({float(kept_fill) * scale:.3g}) used as data. Declare the scale beside the "
+                 f"fill instead: `guide.attrs['scale_factor'] = {scale:g}` (`--guide-scale "
+                 f"{scale:g}` on the command line)")
     elif 10 < top <= 100:
         cause = "NDVI in percent? divide it by 100"
     elif 1000 < top <= 10000:
@@ -1346,7 +1376,8 @@ def _guide_sample(block: np.ndarray) -> np.ndarray:
 
 
 def _guide_sample_verdict(parts: np.ndarray, static: bool, ndvi: Any = None,
-                          constant: bool = False, names: Any = None) -> np.ndarray:
+                          constant: bool = False, names: Any = None,
+                          fills: Any = None) -> np.ndarray:
     """A dask guide's checks on one time block, from its blocks' :func:`_guide_sample`."""
     flat = []
     for c in range(parts.shape[1]):
@@ -1354,7 +1385,8 @@ def _guide_sample_verdict(parts: np.ndarray, static: bool, ndvi: Any = None,
             raise _empty_guide_error(c)
         _refuse_guide_fill(c, parts[:, c, ..., 1:].ravel(), sampled=True)
         if ndvi and ndvi[c]:
-            _refuse_ndvi_range(c, ndvi[c], parts[:, c, ..., 1:].ravel())
+            _refuse_ndvi_range(c, ndvi[c], parts[:, c, ..., 1:].ravel(),
+                               fills[c] if fills else None)
         count = int(parts[:, c, ..., 0].sum())
         # the blocks' exact smallest and largest values: one value over the whole guide
         lo, hi = np.fmin.reduce(parts[:, c, ..., -2], axis=None), np.fmax.reduce(
@@ -1394,7 +1426,7 @@ def _checked_lazily(gdata: Any, summarize: Any, width: int, verdict: Any, *args:
 
 
 def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False,
-                         names: Sequence[str] | None = None) -> Any:
+                         names: Sequence[str] | None = None, fills: Any = None) -> Any:
     """Refuse a guide ``(n, c, Y, X)`` with a channel that holds no finite value over the LST:
     a guided method would sharpen with nothing (or with its NaN fallback) and return a smooth
     field as if it had been guided; or one with an undeclared fill value
@@ -1409,18 +1441,19 @@ def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False,
     holds one value on each step's valid pixels (all fill read as data, an NDVI cast to
     integers) is refused too: a guided method returned an unguided field without a word
     (lazily: a static guide only); some such channels among varying ones are warned about,
-    by their ``names`` (:func:`_flat_guide_channels`).
+    by their ``names`` (:func:`_flat_guide_channels`). ``fills``: per channel, the fill its
+    band declares in attrs (:func:`_fill_in_attrs`), for the NDVI scale advice.
     """
     if isinstance(data, dsa.Array):
         return _checked_lazily(data, _guide_sample, GUIDE_SAMPLE_WIDTH, _guide_sample_verdict,
-                               data.shape[0] == 1, ndvi, constant, names)
+                               data.shape[0] == 1, ndvi, constant, names, fills)
     empty = ~np.isfinite(data).any(axis=(0, 2, 3))
     if empty.any():
         raise _empty_guide_error(int(np.flatnonzero(empty)[0]))
     for c in range(data.shape[1]):
         _refuse_guide_fill(c, data[:, c])
         if ndvi and ndvi[c]:
-            _refuse_ndvi_range(c, ndvi[c], data[:, c])
+            _refuse_ndvi_range(c, ndvi[c], data[:, c], fills[c] if fills else None)
     if constant:
         _refuse_constant_guide(data, names)
     return data

@@ -10,11 +10,14 @@ QC_Night of MOD21A2, bits 14-15 of the 16-bit QC of MOD21A1D/N (LP DAAC QA_Legen
 comes from ``product=`` or, for a DataArray, from its attributes (a MOD21 granule or grid name in
 ``source`` / ``grid_mapping``, a QA_Legend that lists "LST accuracy"); anything else is MOD11.
 
-A QC layer has no fill value: every byte is a flag (QC == 0 is the best quality). A DataArray
-read with a fill masked (``open_cog``, rioxarray ``masked=True`` or xarray ``mask_and_scale``
-on a file declaring NoData / ``_FillValue``, often 0) gets the stored fill back where its
-``encoding`` records it; a NaN without that record is read as "not produced" (MODLAND 11). A
-signed copy of the flags flagged ``_Unsigned = "true"`` (netCDF-3) is read as unsigned.
+A QC layer has no fill value: every byte is a flag (QC == 0 is the best quality). A float
+DataArray holding NaN whose ``encoding`` / ``attrs`` record a fill that is a flag value (a read
+with the fill masked: ``open_cog``, rioxarray ``masked=True`` or xarray ``mask_and_scale`` on a
+file declaring NoData / ``_FillValue``, often 0) is refused: its NaN may be that flag (the best
+quality) or pixels with no QC at all, added since by padding, reprojection or an outer
+alignment, and nothing tells them apart. A NaN without that record is read as "not produced"
+(MODLAND 11). A signed copy of the flags flagged ``_Unsigned = "true"`` (netCDF-3) is read as
+unsigned.
 
 The one decoder of these bits: :func:`xlstsr.io.open_modis` masks with :func:`modland`, and the
 masks below serve QC layers read by other means (``open_modis(path, "QC_Day")``, STAC, COGs).
@@ -54,7 +57,9 @@ _LAYOUTS: dict[str, tuple[int, int | None, tuple[float, ...] | None]] = {
     "MOD21A1": (16, 14, (np.inf, 2.0, 1.5, 1.0)),  # bits 14-15 of the 16-bit QC
     "MOD21": (16, None, None),
 }
-_MOD21_NAME = re.compile(r"M[OY]D21(A1|A2)?|(Daily|8Day)_1km_LST21|LST21", re.IGNORECASE)
+#: MOD21 granule / grid names, and STAC collections ('modis-21A2-061', as open_stac records)
+_MOD21_NAME = re.compile(r"M[OY]D21(A1|A2)?|(Daily|8Day)_1km_LST21|LST21|modis-21(A1|A2)?",
+                         re.IGNORECASE)
 
 
 def _product(product: Any) -> str | None:
@@ -70,8 +75,9 @@ def _product(product: Any) -> str | None:
 
 
 def _product_of(qc: xr.DataArray) -> str:
-    """The QC layout of a DataArray from its attributes: MOD21 granule / grid names
-    (``source``, ``grid_mapping``...) or a MOD21 QA_Legend ("LST accuracy"); else MOD11."""
+    """The QC layout of a DataArray from its attributes: MOD21 granule / grid names or STAC
+    collections (``source``, ``product``, ``grid_mapping``...) or a MOD21 QA_Legend ("LST
+    accuracy"); else MOD11."""
     names = " ".join(os.path.basename(str(d.get(k, ""))) for d in (qc.attrs, qc.encoding)
                      for k in ("source", "product", "ShortName", "grid_name", "grid_mapping"))
     m = _MOD21_NAME.search(names)
@@ -146,12 +152,13 @@ def _scale_text_absent(scale: Any) -> bool:
 
 
 def _stored_fill(qc: xr.DataArray, product: str) -> int | None:
-    """The fill value a masked read turned into NaN, when it is a flag value: a QC has none
-    (every value is a flag; MOD11 QC == 0 is the best quality), so it is given back."""
+    """The fill value recorded on a float QC (``encoding`` / ``attrs``) when it is a flag value:
+    a masked read may have turned it into NaN (a QC has no fill: every value is a flag; MOD11
+    QC == 0 is the best quality)."""
     if qc.dtype.kind != "f":
         return None
-    for k in ("_FillValue", "missing_value"):
-        fill = qc.encoding.get(k)
+    for d, k in ((d, k) for d in (qc.encoding, qc.attrs) for k in ("_FillValue", "missing_value")):
+        fill = d.get(k)
         if fill is None or np.size(fill) != 1:
             continue
         try:
@@ -161,6 +168,32 @@ def _stored_fill(qc: xr.DataArray, product: str) -> int | None:
         if np.isfinite(f) and f == int(f) and 0 <= f < 2 ** _LAYOUTS[product][0]:
             return int(f)
     return None
+
+
+def _refusing_nan(fn: Callable[[np.ndarray], np.ndarray], fill: int
+                  ) -> Callable[[np.ndarray], np.ndarray]:
+    """``fn`` refusing a block holding NaN: the QC records the flag value ``fill`` as its fill,
+    so a NaN may be that flag (masked by the read) or a pixel with no QC (padding,
+    reprojection, an outer alignment): read as either, pixels were kept or dropped wrongly."""
+    def checked(q: np.ndarray) -> np.ndarray:
+        q = np.asarray(q)
+        n = int(np.count_nonzero(np.isnan(q)))
+        if n:
+            raise XlstsrError(
+                f"the QC layer holds {n} NaN and records the fill value {fill}, a flag value "
+                f"(MODLAND {fill & 3:02b}{', the best quality' if fill == 0 else ''}): each NaN "
+                "may be that flag, masked by the read, or a pixel with no QC at all, added by "
+                "padding, reprojection or an outer alignment since; nothing tells them apart. "
+                "Read the QC unmasked (`open_cog(f, masked=False)`; rioxarray "
+                "`masked=False`, xarray `mask_and_scale=False`) and, before padding or "
+                "reprojecting it, give it a nodata that reads 'not produced' "
+                "(`qc = qc.rio.write_nodata(3)`); or fill the NaN with what they are: "
+                f"`qc.fillna({fill})` if all are the stored fill (nothing padded, reprojected "
+                "or aligned since the read), `qc.fillna(3)` (MODLAND 11, not produced) if all "
+                "are pixels without QC."
+            )
+        return fn(q)
+    return checked
 
 
 def _elementwise(
@@ -210,9 +243,8 @@ def _elementwise(
             qc = qc.astype(unsigned)
         layout = _resolve(layout, qc.dtype)
         fill = _stored_fill(qc, layout)
-        if fill is not None:  # the NaN of a masked read are the stored fill: a flag value
-            qc = qc.fillna(fill)
-        out = xr.apply_ufunc(make(layout), qc, dask="parallelized", output_dtypes=[dtype],
+        fn = make(layout) if fill is None else _refusing_nan(make(layout), fill)
+        out = xr.apply_ufunc(fn, qc, dask="parallelized", output_dtypes=[dtype],
                              keep_attrs=False)
         out.name = name
         crs = src.rio.crs

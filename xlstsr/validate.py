@@ -2221,6 +2221,12 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
             "your product's values, or open the file with `mask_and_scale=True`.")
 
 
+#: a field decoded twice is nearly uniform: its 1-99 percentile spread (K) under this ...
+_TWICE_DECODED_SPREAD_K = 1.0
+#: ... while its stored values, read as temperatures, spread as a scene does (at least this, K)
+_TWICE_STORED_SPREAD_K = 3.0
+
+
 def _refuse_scale_twice_celsius(finite: np.ndarray, physical_range: tuple[float, float],
                                 stored: tuple[float, float, float], what: str,
                                 attrs_of: str | None, cli: bool) -> None:
@@ -2229,13 +2235,28 @@ def _refuse_scale_twice_celsius(finite: np.ndarray, physical_range: tuple[float,
     Celsius, or Kelvin labelled Celsius), not whole digital numbers. A MODIS LST converted by
     hand, ``open_cog(f) * 0.02 - 273.15`` with units 'degC', keeps open_cog's scale_factor 0.02
     in attrs: decoded again, a 26-39 degC scene became 273.7-273.9 K, inside the physical range,
-    and was accepted (the same mistake in Kelvin, 5.5 K, is refused by its range)."""
+    and was accepted (the same mistake in Kelvin, 5.5 K, is refused by its range).
+
+    Non-whole stored values alone are no proof: a degC x 10 product read as floats
+    (``open_cog``) and averaged or resampled while still in digital numbers (``coarsen``,
+    bilinear ``reproject``) holds non-whole digital numbers that are, read as they are, -60 to
+    60 or 180 to 420 as well, and decodes right. The symptom refused is the collapse: the
+    decoded field is nearly uniform (1-99 percentile spread under
+    :data:`_TWICE_DECODED_SPREAD_K`) while the stored values, read as temperatures, have a
+    real scene's spread (at least :data:`_TWICE_STORED_SPREAD_K`). Still missed: a twice
+    applied scale of 0.1 or more on a scene whose spread keeps the decoded field over 1 K
+    (degC x 10 converted by hand, 18-42 degC: 2.4 K decoded), and a stored scene itself
+    within 3 K (a lake at one temperature); a resampled degC x 100 field of a scene under 1 K
+    spread (0.5-1 degC) would be refused wrongly."""
     lo, hi = physical_range
     scale, offset, celsius = stored
     raw = ((finite.astype(np.float64) - celsius) - offset) / scale  # the values as stored
     if raw.size < FILL_MIN_PIXELS or np.allclose(raw, np.round(raw), rtol=0.0, atol=0.01):
         return  # whole numbers: digital numbers of a scaled product, decoded once
     r_lo, r_med, r_hi = (float(q) for q in _quantiles(raw, (0.01, 0.5, 0.99)))
+    d_lo, d_hi = (float(q) for q in _quantiles(finite.astype(np.float64), (0.01, 0.99)))
+    if d_hi - d_lo >= _TWICE_DECODED_SPREAD_K or r_hi - r_lo < _TWICE_STORED_SPREAD_K:
+        return  # a decoded scene with its own spread (digital numbers averaged), or no scene
     if -70.0 < r_med < 75.0 and lo - 273.15 <= r_lo and r_hi <= hi - 273.15:
         already, kelvin = "degrees Celsius", False
     elif lo <= r_lo and r_hi <= hi:
@@ -2550,32 +2571,57 @@ _OTHER_PATTERNS = (
 _TEMPERATURE = r"\btemperature\b|\blst\b"
 
 
-#: the quantities a variable's name is refused for: MOD11A1's other layers (a guide given as
-#: the LST, 'ndvi_250m', is named by its units or values, with the guide's own advice)
-_OTHER_BY_NAME = ("emissivity", "coverage", "view time", "view angle", "quality")
+#: the other quantity tied to the temperature word by 'of' / 'for' right after it (a word of
+#: the same name between: 'Quality control for daytime LST', 'QC flags of LST'); 'View zenith
+#: angle of' and 'Time of' are within the patterns themselves. 'Quality-controlled mean of
+#: daily LST' and 'QC-filtered composite of MODIS LST' are LSTs: the 'of' follows another word
+_TIED = re.compile(r"\s*(?:(?:control|assurance)\s+)?(?:(?:flags?|bits?|indicators?)\s+)?"
+                   r"(?:of|for)\b")
+
+#: the layer names refused as the LST: MOD11 / MOD21 / VNP21 other layers, the whole name
+#: (after any 'group:' or 'group/' prefix), case-insensitive, '-' read as '_'. A user's name
+#: holding one of the words ('Tskin_qc', 'T_emis_corrected', 'lst_qcmasked') is an LST's (a
+#: guide given as the LST, 'ndvi_250m', is named by its units or values, with its own advice)
+_OTHER_LAYER_NAMES = (
+    ("quality", r"qc(_day|_night)?"),
+    ("emissivity", r"emis_\d\d"),
+    ("view time", r"(day|night)_view_time|view_time(_day|_night)?"),
+    ("view angle", r"(day|night)_view_angl|view_angle(_day|_night)?"),
+    ("coverage", r"clear_(day|night)_cov|clear_sky_(days|nights)"),
+)
 
 
-def _other_quantity(text: str, words: Sequence[str] | None = None) -> str | None:
-    """The other quantity ``text`` (a name or label) names as its own, or None: a word of
-    :data:`_OTHER_PATTERNS` before any temperature word and tied to it by 'of' / 'for' ('Time
-    of daytime Land-surface Temperature observation', 'Quality control for daytime LST' name a
-    time and a QC of the LST), not after one ('LST, QC applied' is an LST) nor qualifying it
-    ('Emissivity-corrected land surface temperature'). ``words``: those of the quantities
-    looked for (all if None)."""
+def _other_layer_name(name: str) -> str | None:
+    """The other quantity a variable's name names as a MODIS LST product's other layer
+    (:data:`_OTHER_LAYER_NAMES`), or None."""
+    base = re.split(r"[:/]", name.strip())[-1].lower().replace("-", "_")
+    for word, pattern in _OTHER_LAYER_NAMES:
+        if re.fullmatch(pattern, base):
+            return word
+    return None
+
+
+def _other_quantity(text: str) -> str | None:
+    """The other quantity ``text`` (a label) names as its own, or None: a word of
+    :data:`_OTHER_PATTERNS` before any temperature word and tied to it by 'of' / 'for' right
+    after it (:data:`_TIED`: 'Time of daytime Land-surface Temperature observation', 'Quality
+    control for daytime LST' name a time and a QC of the LST), not after one ('LST, QC
+    applied' is an LST) nor qualifying it ('Emissivity-corrected land surface temperature',
+    'Quality-controlled mean of daily land surface temperature')."""
     text = re.sub(r"[_\-]+", " ", text.lower())
     temp = re.search(_TEMPERATURE, text)
     first = None
     for word, pattern in _OTHER_PATTERNS:
-        if words is not None and word not in words:
-            continue
         m = re.search(pattern, text)
-        if m is not None and (first is None or m.start() < first[1]):
-            first = (word, m.start())
-    if first is None or (temp is not None and temp.start() < first[1]):
+        if m is not None and (first is None or m.start() < first[1].start()):
+            first = (word, m)
+    if first is None or (temp is not None and temp.start() < first[1].start()):
         return None
-    if temp is not None and not re.search(r"\b(of|for)\b", text[first[1]:temp.start()]):
+    word, m = first
+    if temp is not None and not (re.search(r"\b(of|for)$", m.group())
+                                 or _TIED.match(text, m.end())):
         return None  # a qualifier ('Emissivity-corrected LST', 'QC filtered LST'), not 'X of LST'
-    return first[0]
+    return word
 
 
 def _refuse_other_quantity(da: xr.DataArray, what: str) -> None:
@@ -2592,7 +2638,7 @@ def _refuse_other_quantity(da: xr.DataArray, what: str) -> None:
     if da.name is not None and str(da.name).strip():
         labels.append((str(da.name), "name"))
     for text, key in labels:
-        hit = _other_quantity(text, _OTHER_BY_NAME if key == "name" else None)
+        hit = _other_layer_name(text) if key == "name" else _other_quantity(text)
         if hit is None:
             continue
         label = "named" if key == "name" else "labelled"

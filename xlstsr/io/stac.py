@@ -1090,6 +1090,20 @@ def _refuse_fused_granules(items: Sequence[Any], groupby: Any) -> None:
                     )
 
 
+def _product_name(items: list[Any]) -> str | None:
+    """The product the items are granules of, recorded as ``attrs['product']``: their common
+    collection id ('modis-21A2-061'), else the common first part of their ids
+    ('MOD21A2.A2020209.h18v04.061...' -> 'MOD21A2'); None when they differ. A MOD21A2 QC_Day
+    loaded with empty attrs was decoded with MOD11's layout (its accuracy classes reversed)."""
+    collections = {getattr(it, "collection_id", None) for it in items}
+    if len(collections) == 1 and None not in collections:
+        return str(collections.pop())
+    heads = {str(getattr(it, "id", "") or "").split(".", 1)[0] for it in items}
+    if len(heads) == 1 and (head := heads.pop()) and re.fullmatch(r"[A-Za-z]\w*", head):
+        return head
+    return None
+
+
 def open_stac(
     items: Any,
     assets: str | Sequence[str] | None = None,
@@ -1412,9 +1426,12 @@ def open_stac(
         # first gave a descending axis, on which .sel(time=slice(...)) raised KeyError. Stable:
         # steps of one time (a reprocessed granule kept by groupby='id') keep the items' order
         ds = ds.isel(time=np.argsort(ds["time"].values, kind="stable"))
+    product = _product_name(items)
     for v in list(ds.data_vars):
         coding = codings.get(str(v))
         var = _decode(ds[v], coding, dtype) if decode else _encoded_attrs(ds[v], coding)
+        if product is not None:  # e.g. xlstsr.qc reads the QC layout of MOD21 from it
+            var.attrs["product"] = product
         ds[v] = var.rio.write_crs(crs_out)
     ds = ds.rio.write_crs(crs_out)
     if exact is not None:  # the items' grid exactly (not one recomputed from the labels)
