@@ -1430,7 +1430,7 @@ def _to_raster(sr: Any, path: Any) -> None:
     import numpy as np
 
     from xlstsr.grid import _transform
-    from xlstsr.io.cog import DESCRIPTION_COORD, band_time_tags
+    from xlstsr.io.cog import DESCRIPTION_COORD, _iso_date, band_time_tags
     from xlstsr.validate import spatial_names
 
     sr = sr.rename(spatial_names(sr))  # lat/lon dims: rioxarray writes y/x only
@@ -1446,6 +1446,14 @@ def _to_raster(sr: Any, path: Any) -> None:
         # 'land surface temperature (super-resolved)' of every band: the only record of which
         # band is which date or name
         sr = sr.assign_attrs(long_name=tuple(str(v) for v in named.values))
+    elif (len(lead) == 1 and lead[0] in sr.coords and sr.sizes[lead[0]] > 1
+          and sr[lead[0]].dtype.kind == "M"):
+        # dated steps of an input without band descriptions: each band described by its ISO
+        # date (every band said 'land surface temperature (super-resolved)': in QGIS/gdalinfo
+        # no band told its date, kept only in the JSON tag that open_cog decodes)
+        stamps = [_iso_date(np.datetime64(v)) for v in sr[lead[0]].values]
+        sr = sr.assign_attrs(long_name=tuple(t[:10] if t.endswith("T00:00:00") else t
+                                             for t in stamps))
     sr = sr.squeeze(drop=True)
     # an input store's encoding (its _FillValue, dtype, codecs) is not the GeoTIFF's
     sr.encoding = {k: v for k, v in sr.encoding.items() if k == "grid_mapping"}

@@ -526,19 +526,27 @@ _STORAGE_ATTRS = frozenset({
 #: ``VALID_PERCENT``..., read by rioxarray from a GeoTIFF's metadata): the input's values, which
 #: ``rio.to_raster`` wrote into the output file as its own
 _STATISTICS_PREFIX = "STATISTICS_"
+#: the prefix of GDAL's TIFF baseline tags (``TIFFTAG_SOFTWARE``/``DATETIME``/
+#: ``IMAGEDESCRIPTION``/``ARTIST``..., read by rioxarray from a GeoTIFF): the input file's own
+#: record, which ``rio.to_raster`` wrote into the output as if the input's software had made
+#: it at the input's date
+_TIFFTAG_PREFIX = "TIFFTAG_"
 
 
 def _storage_attr(key: Hashable) -> bool:
-    """Whether the input attribute ``key`` describes the stored values (:data:`_STORAGE_ATTRS`,
-    GDAL's ``STATISTICS_*``), not the field: never kept by upscale nor coarsen.
+    """Whether the input attribute ``key`` describes the stored values or the file that held
+    them (:data:`_STORAGE_ATTRS`, GDAL's ``STATISTICS_*`` and ``TIFFTAG_*``), not the field:
+    never kept by upscale nor coarsen.
 
     Examples
     --------
     >>> _storage_attr("scale_factor"), _storage_attr("STATISTICS_MAXIMUM"), _storage_attr("source")
     (True, True, False)
+    >>> _storage_attr("TIFFTAG_SOFTWARE")
+    True
     """
-    k = str(key)
-    return k in _STORAGE_ATTRS or k.upper().startswith(_STATISTICS_PREFIX)
+    k = str(key).upper()
+    return str(key) in _STORAGE_ATTRS or k.startswith((_STATISTICS_PREFIX, _TIFFTAG_PREFIX))
 #: input attributes that describe the input's grid (a reader's ``resolution_m=280``, a legacy
 #: ``transform`` rioxarray falls back to): not the upscaled field's, so not kept (as coarsen
 #: drops them, :data:`xlstsr.degrade._UPSCALE_ATTRS`)

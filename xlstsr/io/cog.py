@@ -56,7 +56,10 @@ def open_cog(
         in pixel-interleaved files. ``None`` reads eagerly.
     times : sequence, optional
         Values of the ``time`` coordinate, one per path (default: the labels :func:`to_cogs`
-        or ``xlstsr upscale ... out.tif`` wrote in the files' tags; else the dates of
+        or ``xlstsr upscale ... out.tif`` wrote in the files' tags, the series then put in
+        the order of these labels when they are dates or numbers (files listed in another
+        order, ``os.listdir``'s, come back in time order; text labels keep the files' order);
+        else the dates of
         MODIS-style names, ``.AYYYYDDD.``, the series then put in date order; else 0, 1, ...;
         one such file alone has none (its date: ``[path]``, a list of one, or
         :func:`xlstsr.io.modis.granule_time`); the files of a
@@ -150,10 +153,12 @@ def open_cog(
         out = xr.concat(arrays, dim="time", join="override", combine_attrs="override")
         if out.indexes["time"].has_duplicates:
             raise XlstsrError("the files repeat dates: give each date once")
+        out = _in_label_order(out)
         return out.rio.write_crs(arrays[0].rio.crs) if arrays[0].rio.crs is not None else out
     tagged = [a.coords["time"].values[()] if "time" in a.coords else None for a in arrays]
-    if times is None and None not in tagged and len(set(tagged)) == len(tagged):
-        times = tagged  # files of to_cogs: their dates come back
+    by_tag = times is None and None not in tagged and len(set(tagged)) == len(tagged)
+    if by_tag:
+        times = tagged  # files of to_cogs: their dates (or labels) come back
     elif times is None and None not in tagged:
         # files of to_cogs of a stacked cube (`da.stack(t=('time', 'overpass'))`) whose
         # dates repeat: the stack as written (they came back as steps 0, 1, ...)
@@ -174,6 +179,8 @@ def open_cog(
     out = out.assign_coords(time=list(times) if times is not None else np.arange(len(arrays)))
     if by_name:  # files in any order (a glob's): the series in date order
         out = out.sortby("time")
+    elif by_tag:  # tagged dates or numbers in any order (os.listdir's): in their order
+        out = _in_label_order(out)
     if isinstance(chunks, dict) and "time" in chunks:
         out = out.chunk({"time": chunks["time"]})
     crs = arrays[0].rio.crs
@@ -288,6 +295,27 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
         da.attrs = {k: v for k, v in da.attrs.items() if k not in
                     (TIME_TAG, CALENDAR_TAG, LABEL_TAG, LABEL_TYPE_TAG, STACK_TAG)}
     return da
+
+
+def _in_label_order(out: xr.DataArray) -> xr.DataArray:
+    """The steps of files dated by their own tags or band descriptions (all different) in the
+    order of their labels when these are dates (numpy, or cftime of one calendar) or numbers,
+    as MODIS-named files are put in date order: given in another order (``os.listdir``, an
+    unpadded ``lst_1.tif ... lst_12.tif`` sorted as text) they came back scrambled. Other labels
+    (texts, a mix) keep the files' order."""
+    values = list(out["time"].values)
+    if out["time"].dtype.kind == "M":
+        ordered = True
+    elif all(isinstance(v, (int, float, np.integer, np.floating))
+             and not isinstance(v, (bool, np.bool_)) for v in values):
+        ordered = not any(np.isnan(float(v)) for v in values)
+    else:  # cftime dates of one calendar compare; other objects are left as given
+        ordered = (all(hasattr(v, "calendar") and hasattr(v, "isoformat") for v in values)
+                   and len({v.calendar for v in values}) == 1)
+    if not ordered:
+        return out
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return out if order == list(range(len(values))) else out.isel(time=order)
 
 
 def _band_coding(da: xr.DataArray, index: int) -> xr.DataArray:
@@ -628,11 +656,12 @@ def _step_labels(da: xr.DataArray, time_dim: Any) -> list[tuple[str, dict[str, s
         return None
     names, date = found
     values = {n: da[n].values for n in names}
+    stamps = {n: _stamps(values[n]) for n in names}
     out = []
     for i in range(da.sizes[time_dim]):
         stack = {"dim": str(time_dim), "levels": [str(n) for n in names], "date": str(date),
                  "labels": {str(n): _json_label(values[n][i]) for n in names if n != date}}
-        out.append(("_".join(_stamp(values[n][i], i) for n in names),
+        out.append(("_".join(stamps[n][i] for n in names),
                     {**_time_tags(values[date][i]), STACK_TAG: json.dumps(stack)}))
     if len({stamp for stamp, _ in out}) < len(out):  # labels that do not tell the steps apart
         return None
@@ -911,6 +940,18 @@ def _stamp(value: Any, index: int) -> str:
         return f"{index:05d}"
 
 
+def _stamps(values: Any) -> list[str]:
+    """The file name parts of a series' steps (:func:`_stamp`), whole-number labels zero-padded
+    to the widest of the series: ``lst_01.tif`` ... ``lst_12.tif`` (``lst_1.tif`` ...
+    ``lst_12.tif`` listed by a sorted glob as 1, 10, 11, 12, 2 ...)."""
+    values = list(values)
+    stamps = [_stamp(v, i) for i, v in enumerate(values)]
+    whole = [isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0
+             for v in values]
+    width = max((len(s) for s, w in zip(stamps, whole) if w), default=0)
+    return [s.zfill(width) if w and s.isdigit() else s for s, w in zip(stamps, whole)]
+
+
 def to_cogs(
     da: xr.DataArray,
     directory: PathLike,
@@ -928,7 +969,9 @@ def to_cogs(
     are written (a float array's declared fill, ``rio.write_nodata(-80)`` or
     ``attrs['_FillValue']``, is written as NaN); files are named ``{prefix}_{time}.tif`` with
     the time as ``YYYY-MM-DD`` (or ISO with seconds; another label as it is when it suits a file name,
-    e.g. ``2020183`` or ``night``; else the step's index). A date label is also written as the
+    e.g. ``2020183`` or ``night``, whole numbers zero-padded to the widest of the series,
+    ``lst_01.tif`` ... ``lst_12.tif``, so that a sorted glob lists them in order; else the
+    step's index). A date label is also written as the
     tag ``time`` (with ``time_calendar`` for cftime dates), another label as ``time_label``
     (with its type), which :func:`open_cog` reads back. A stacked dim
     (``da.stack(t=("time", "overpass"))``, or its levels as coordinates along it in a store read
@@ -946,7 +989,10 @@ def to_cogs(
     time_dim : str, optional
         The dimension to split along (default: the one non-spatial dim).
     compress : str
-        GDAL COG compression (``DEFLATE``, ``ZSTD``, ``LZW``...).
+        GDAL COG compression (``DEFLATE``, ``ZSTD``, ``LZW``, ``LERC``...: lossless, for float
+        LST). ``JPEG`` (8-bit data only), ``WEBP`` (RGB/RGBA images, not one band) and ``JXL``
+        (a GDAL with its codec) are refused before any step is computed where they cannot
+        write the data.
     overwrite : bool
         Replace existing files; otherwise an existing file raises.
     **rio_kwargs
@@ -1005,10 +1051,7 @@ def to_cogs(
         # GDAL's COG default (cubic) gave overviews off their block's mean, outside its
         # range, and NaN over every block a gap touches: the mean of the valid pixels
         rio_kwargs["overview_resampling"] = "AVERAGE"
-    if not isinstance(compress, str) or compress.upper() not in _COG_COMPRESS:
-        # GDAL ignores an unknown COMPRESS with a warning: the files were written uncompressed
-        raise XlstsrError(f"compress={compress!r} is not a COG compression; use one of "
-                          f"{', '.join(_COG_COMPRESS)} (e.g. 'DEFLATE', 'ZSTD')")
+    _check_compress(da, compress, rio_kwargs)
     ydim, xdim, time_dim, out_dir, names, step_tags = _plan_cogs(da, directory, prefix,
                                                                  time_dim, overwrite)
     if not isinstance(da.variable.data, dask_array_type()):  # in memory: checked before any file
@@ -1142,6 +1185,61 @@ def _check_cog_options(da: Any, directory: Any, rio_kwargs: dict[str, Any]) -> N
                           "write `mask.astype('uint8')` (0/1).")
 
 
+#: the lossless compressions of a float LST step (the advice of a refused codec)
+_LOSSLESS = "DEFLATE (the default), ZSTD, LZW or LERC"
+
+
+def _check_compress(da: Any, compress: Any, rio_kwargs: dict[str, Any]) -> None:
+    """Refuse a compression GDAL's COG driver does not know (GDAL ignored it with a warning: the
+    files were written uncompressed) or cannot write the steps with, before any step is
+    computed: JPEG takes 8-bit data only, WEBP 3- or 4-band 8-bit images (to_cogs writes one
+    band), JXL 8/16-bit or float32 data and a GDAL built with its codec. They failed at the
+    first write, after its chunk was computed, with advice on free space and block sizes."""
+    if not isinstance(compress, str) or compress.upper() not in _COG_COMPRESS:
+        raise XlstsrError(f"compress={compress!r} is not a COG compression; use one of "
+                          f"{', '.join(_COG_COMPRESS)} (e.g. 'DEFLATE', 'ZSTD')")
+    codec = compress.upper()
+    if codec not in ("JPEG", "WEBP", "JXL") or not isinstance(da, xr.DataArray):
+        return
+    opts = {str(k).lower(): v for k, v in rio_kwargs.items()}
+    try:
+        dtype = np.dtype(opts.get("dtype", da.dtype))
+    except TypeError:
+        return  # an unknown dtype= is named by _check_cog_options
+    fix = (f"Use a lossless compression for {dtype} values such as LST: compress= "
+           f"{_LOSSLESS} (e.g. compress='ZSTD').")
+    if codec == "WEBP":
+        raise XlstsrError(f"compress={compress!r} compresses 3- or 4-band 8-bit images (RGB, "
+                          f"RGBA); to_cogs writes one band per file ({dtype}). {fix}")
+    if codec == "JPEG" and dtype != np.uint8:
+        raise XlstsrError(f"compress={compress!r} is a lossy 8-bit image codec: it cannot "
+                          f"write {dtype} values (GDAL: 'BitsPerSample not allowed'). {fix}")
+    if codec == "JXL":
+        if dtype not in (np.uint8, np.uint16, np.float32):
+            raise XlstsrError(f"compress={compress!r} writes 8- or 16-bit integers or float32, "
+                              f"not {dtype} values. {fix}")
+        if not _gdal_writes(codec, dtype):
+            raise XlstsrError(f"compress={compress!r}: this GDAL (rasterio's) has no JPEG-XL "
+                              f"codec. {fix}")
+
+
+def _gdal_writes(codec: str, dtype: np.dtype) -> bool:
+    """Whether GDAL writes a small COG of ``dtype`` with ``codec`` (in memory: no file)."""
+    import warnings
+
+    from rasterio.io import MemoryFile
+
+    try:
+        with warnings.catch_warnings(), MemoryFile() as mem:
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with mem.open(driver="COG", width=16, height=16, count=1, dtype=dtype,
+                          compress=codec) as f:
+                f.write(np.zeros((1, 16, 16), dtype))
+    except (rasterio.errors.RasterioError, CPLE_BaseError):
+        return False
+    return True
+
+
 def _plan_cogs(
     da: Any, directory: Any, prefix: Any, time_dim: Any, overwrite: Any
 ) -> tuple[Any, Any, Any, Path, list[Path], list[dict[str, str]]]:
@@ -1197,7 +1295,7 @@ def _plan_cogs(
         tags = [t for _, t in stacked]
     else:
         labels = da[time_dim].values if time_dim in da.coords else range(da.sizes[time_dim])
-        names = [out_dir / f"{prefix}_{_stamp(v, i)}.tif" for i, v in enumerate(labels)]
+        names = [out_dir / f"{prefix}_{stamp}.tif" for stamp in _stamps(labels)]
         tags = [_time_tags(v) if time_dim in da.coords else {} for v in labels]
     seen: dict[Path, int] = {}
     for i, p in enumerate(names):
@@ -1360,11 +1458,12 @@ def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compres
         step.rio.to_raster(write_to or path, driver="COG", compress=compress,
                            **{"recalc_transform": False, **rio_kwargs})
     except (rasterio.errors.RasterioError, CPLE_BaseError) as err:  # GDAL on an option
+        options = {"compress": compress, **rio_kwargs}
         raise XlstsrError(
             f"GDAL could not write {path.name} ({err}); check the free space of {path.parent} "
             "and the creation options passed to to_cogs "
-            f"({', '.join(f'{k}={v!r}' for k, v in rio_kwargs.items()) or 'none'}; "
-            "e.g. blocksize must be a multiple of 16)."
+            f"({', '.join(f'{k}={v!r}' for k, v in options.items())}; e.g. compress= must "
+            f"suit the data ({_LOSSLESS} for float LST), blocksize must be a multiple of 16)."
         ) from err
 
 
