@@ -269,12 +269,14 @@ def _lifted(value: Any) -> Any:
     return None
 
 
-def _shipped_once(client: Any, graph: Any, scattered: dict[Any, Any]) -> Any:
-    """A region's lazy write ``graph`` cut to the tasks of its own output chunks, its heavy data
-    (:func:`_lifted`: an in-memory input's chunks, an in-memory guide, a method's weights) as
-    futures of the cluster, scattered once per run (``scattered``: ``{key: future}``, shared by
-    the run's regions) instead of pickled into every region task: the region task receives
-    them as its dependencies (:func:`_held_chunks`).
+def _shipped_once(client: Any, graph: Any, scattered: dict[Any, Any]) -> tuple[Any, set[Any]]:
+    """``(graph, keys)``: a region's lazy write ``graph`` cut to the tasks of its own output
+    chunks, its heavy data (:func:`_lifted`: an in-memory input's chunks, an in-memory guide, a
+    method's weights) as futures of the cluster, scattered once per run (``scattered``:
+    ``{key: future}``, shared by the run's regions) instead of pickled into every region task:
+    the region task receives them as its dependencies (:func:`_held_chunks`). ``keys``: the
+    graph keys of ``scattered`` the region reads (released by :func:`run_regions` once no
+    region in flight reads them).
 
     The whole graph travelled in each region task: an in-memory cube 8 times for 8 regions
     (every region carried all the steps, not its own), a 16 MiB guide and the torch weights
@@ -284,12 +286,13 @@ def _shipped_once(client: Any, graph: Any, scattered: dict[Any, Any]) -> Any:
 
     hlg = graph.__dask_graph__()
     if not isinstance(hlg, HighLevelGraph):
-        return graph
+        return graph, set()
     # the keys of materialized layers the region reads (HighLevelGraph.cull's own graph lost
     # layers that array optimisation then looked up: its layers are only filtered here)
     culled = hlg.cull(set(flatten(graph.__dask_keys__())))
     needed = {k for layer in culled.layers.values() if layer.is_materialized() for k in layer}
     layers = dict(hlg.layers)
+    used: set[Any] = set()
     for name, layer in hlg.layers.items():
         if not layer.is_materialized():
             continue
@@ -298,12 +301,13 @@ def _shipped_once(client: Any, graph: Any, scattered: dict[Any, Any]) -> Any:
         for k, d in heavy.items():
             if k not in scattered:
                 scattered[k] = client.scatter(d, hash=False)
+        used.update(heavy)
         if heavy or len(own) < len(layer):
             layers[name] = MaterializedLayer(
                 {k: scattered[k] if k in heavy else v for k, v in own.items()},
                 annotations=layer.annotations)
     rebuild, args = graph.__dask_postpersist__()
-    return rebuild(HighLevelGraph(layers, hlg.dependencies), *args)
+    return rebuild(HighLevelGraph(layers, hlg.dependencies), *args), used
 
 
 def _with_values(graph: Any, values: dict[Any, Any]) -> Any:
@@ -351,7 +355,8 @@ def run_regions(
       scheduler: its tiles stay on that worker, the client schedules one task per region instead
       of one per tile; the task carries its region's part of the graph only, a method's
       weights and in-memory arrays are scattered to the cluster once per run
-      (:func:`_shipped_once`) and the weights loaded once per worker process; chunks held on
+      (:func:`_shipped_once`), released once no region in flight reads them or the run ends
+      (:func:`_run_distributed`), and the weights loaded once per worker process; chunks held on
       the cluster are the task's dependencies, :func:`_held_chunks`), refilled as they complete; when one fails (or on
       Ctrl-C) the regions not begun are cancelled and those running are waited for before the
       error is raised;
@@ -364,46 +369,86 @@ def run_regions(
     client = active_client()
     sched = dask.config.get("scheduler", None)
     if client is not None:
-        from distributed import as_completed
-
-        scattered: dict[Any, Any] = {}  # heavy data sent once, held until the run ends
-
-        def submit(i: int) -> Any:  # the whole region as one task on one worker thread
-            # chunks held on the cluster (persisted, or scattered here): the task's dependencies
-            graph = _shipped_once(client, write(i), scattered)
-            return client.submit(_compute_region, _Region(graph), _held_chunks(graph), pure=False,
-                                 key=f"xlstsr-region-{i}-{uuid.uuid4().hex[:8]}")
-
-        pending = iter(todo)
-        futures: dict[Any, int] = {}
-        try:
-            futures.update({submit(i): i for i in itertools.islice(pending, k)})
-            ac = as_completed(list(futures))
-            for fut in ac:
-                res = fut.result()  # raises the region's error, if any
-                mark(futures.pop(fut), res)
-                nxt = next(pending, None)
-                if nxt is not None:
-                    f = submit(nxt)
-                    futures[f] = nxt
-                    ac.add(f)
-        except BaseException:
-            # a region's error, Ctrl-C: the other regions in flight kept writing into the
-            # store after this call had returned (into the earlier store that mode="w" had
-            # put back as "kept as it was")
-            _stop_regions(client, list(futures))
-            raise
+        _run_distributed(client, todo, write, mark, k)
     else:
         with region_allocation():
             _run_local(todo, write, mark, k, sched)
+
+
+def _run_distributed(client: Any, todo: list[int], write: Callable[[int], Any],
+                     mark: Callable[[int, Any], None], k: int) -> None:
+    """run_regions on a dask.distributed ``client``: each region one task, refilled as they
+    complete.
+
+    Only calls bound to ``client`` are used (not distributed's default client): a client that
+    is dask's scheduler through ``dask.config.set(scheduler=client)`` without being the default
+    one (``set_as_default=False``) failed with distributed's "No clients found".
+
+    A scattered array (:func:`_shipped_once`) is released once no region in flight reads it:
+    the next region is submitted before the finished one's data is released, so data that
+    neighbouring regions share (the guide, a method's weights, an input chunk spanning
+    regions) stays, and data a later region reads again is scattered again. Every scattered
+    array held the run long (the workers ended up holding the whole in-memory cube), and a
+    failed run's stayed on the workers until the client closed (its traceback kept them).
+    """
+    from distributed import as_completed
+
+    scattered: dict[Any, Any] = {}  # {graph key: future}: heavy data sent once
+    readers: dict[Any, int] = {}  # {graph key: regions in flight reading it}
+    reads: dict[Any, set[Any]] = {}  # {region future: the scattered keys it reads}
+
+    def submit(i: int) -> Any:  # the whole region as one task on one worker thread
+        # chunks held on the cluster (persisted, or scattered here): the task's dependencies
+        graph, keys = _shipped_once(client, write(i), scattered)
+        fut = client.submit(_compute_region, _Region(graph), _held_chunks(graph), pure=False,
+                            key=f"xlstsr-region-{i}-{uuid.uuid4().hex[:8]}")
+        reads[fut] = keys
+        for key in keys:
+            readers[key] = readers.get(key, 0) + 1
+        return fut
+
+    def finished(fut: Any) -> None:  # release what no region in flight reads any more
+        for key in reads.pop(fut, ()):
+            readers[key] -= 1
+            if not readers[key]:
+                del readers[key]
+                scattered.pop(key).release()
+
+    pending = iter(todo)
+    futures: dict[Any, int] = {}
+    try:
+        futures.update({submit(i): i for i in itertools.islice(pending, k)})
+        ac = as_completed(list(futures), loop=client.loop)
+        for fut in ac:
+            res = fut.result()  # raises the region's error, if any
+            mark(futures.pop(fut), res)
+            nxt = next(pending, None)
+            if nxt is not None:
+                f = submit(nxt)
+                futures[f] = nxt
+                ac.add(f)
+            finished(fut)
+    except BaseException:
+        # a region's error, Ctrl-C: the other regions in flight kept writing into the
+        # store after this call had returned (into the earlier store that mode="w" had
+        # put back as "kept as it was")
+        _stop_regions(client, list(futures))
+        raise
+    finally:
+        # the error's traceback keeps this frame: nothing it holds may keep data on the cluster
+        for held in scattered.values():
+            held.release()
+        for region in futures:
+            region.release()
+        scattered.clear()
+        futures.clear()
+        reads.clear()
 
 
 def _stop_regions(client: Any, futures: list[Any]) -> None:
     """Stop a distributed run's regions in flight before its error is raised: those no worker
     has begun are cancelled; those a worker computes (a running task cannot be interrupted)
     are waited for, so that nothing writes into the store once the run has returned."""
-    from distributed import wait
-
     futures = [f for f in futures if not f.done()]
     if not futures:
         return
@@ -414,9 +459,11 @@ def _stop_regions(client: Any, futures: list[Any]) -> None:
     idle = [f for f in futures if f.key not in processing]
     if idle:
         client.cancel(idle)
-    busy = [f for f in futures if f.key in processing]
-    if busy:
-        wait(busy)  # does not raise the regions' errors: the first one is raised by the caller
+    for f in futures:
+        if f.key in processing:
+            # bound to ``client`` (distributed's ``wait`` asks for the default client); does not
+            # raise the region's error: the first one is raised by the caller
+            f.exception()
 
 
 def _run_local(todo: list[int], write: Callable[[int], Any], mark: Callable[[int, Any], None],
