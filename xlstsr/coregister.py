@@ -249,6 +249,11 @@ def _problems(e: ShiftEstimate, min_pixels: int, limit: float, min_correlation: 
     out = []
     if e.n_valid < min_pixels:
         out.append(f"only {e.n_valid} LST pixels are valid in both fields (need {min_pixels})")
+    if not (np.isfinite(e.dx) and np.isfinite(e.dy)):  # the kernel's NaN: nothing to align
+        if e.n_valid >= 3:
+            out.append("one field is uniform where they overlap (no pattern to align): no "
+                       "shift can be estimated")
+        return out
     if e.at_bound:
         out.append("the best shift lies at the search bound: the offset may be larger than "
                    "max_shift, or the fields do not match")
@@ -536,6 +541,19 @@ def _other_units(a: Any, b: Any) -> bool:
     return not np.isclose(a.linear_units_factor[1], b.linear_units_factor[1])
 
 
+def _refuse_coregistered(fine: Any) -> None:
+    """Refuse a fine field that an offset was applied to already: moved again, silently, it
+    ended two offsets away (a 75 m offset applied as 150 m)."""
+    attrs = getattr(fine, "attrs", None) or {}
+    if "xlstsr_coregistration" in attrs:
+        raise CoregistrationError(
+            "the fine field was co-registered already (its attrs hold xlstsr_coregistration: "
+            f"{str(attrs['xlstsr_coregistration'])[:80]}): applying an offset again moves it "
+            "twice. Use it as it is, or apply the offset to the field as read; to move it again "
+            "on purpose, drop the attribute first (`fine.attrs.pop('xlstsr_coregistration')`)."
+        )
+
+
 def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArray:
     """The fine field with its coordinates and transform moved by an :func:`estimate_offset`
     result (no resampling).
@@ -543,7 +561,8 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
     ``offset`` holds ``shift_x`` / ``shift_y`` in ``crs`` (the LST's); one per time step gives
     their median over the reliable steps (a sensor offset is systematic). Across CRSs the shift
     is converted into the fine field's CRS at its centre. The estimate is kept as JSON in
-    ``attrs["xlstsr_coregistration"]``.
+    ``attrs["xlstsr_coregistration"]``; a field that carries it already is refused (it would
+    move twice): drop the attribute to move it again on purpose.
     """
     if not isinstance(offset, xr.Dataset) or {"shift_x", "shift_y", "reliable"} - set(
             offset.data_vars):
@@ -564,6 +583,7 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
             f"crs must be the LST's CRS, the one the offset was estimated in (`lst.rio.crs`), "
             f"got {crs!r} ({err})"
         ) from err
+    _refuse_coregistered(fine)
     own = offset.attrs.get("crs")  # absent from offsets of older versions
     if own and _other_units(CRS.from_user_input(own), crs):
         # shifts in degrees were applied as metres (a shift of 0.001 m: nothing moved), and
@@ -630,6 +650,7 @@ def coregister(fine: xr.DataArray, lst: xr.DataArray, **kwargs: Any) -> xr.DataA
     >>> bool(abs(float(back.x[0] - fine.x[0])) < 12)
     True
     """
+    _refuse_coregistered(fine)  # before the estimate, not after its work
     return apply_offset(fine, estimate_offset(fine, lst, **kwargs), lst.rio.crs)
 
 

@@ -967,6 +967,23 @@ def _same_nan_mask(images: np.ndarray) -> list[np.ndarray]:
     return [np.asarray(members, dtype=np.intp) for _, members in groups.values()]
 
 
+def _refuse_other_units(sr: xr.DataArray, coarse: xr.DataArray) -> None:
+    """Refuse inferring the factor from pixel sizes in other units (the coarse input's degrees
+    divided by sr's metres read "sr is not finer than its input")."""
+    from .coregister import _other_units, crs_length_unit
+
+    a, b = sr.rio.crs, coarse.rio.crs
+    if a is None or b is None or not _other_units(a, b):
+        return
+    raise GridError(
+        f"sr is on {a.to_string()[:60]} ({crs_length_unit(a)}) and the coarse input on "
+        f"{b.to_string()[:60]} ({crs_length_unit(b)}): their pixel sizes are in other units, so "
+        "the factor cannot be inferred from them. Put sr on the coarse LST's CRS (its "
+        "factor-times finer grid, as xlstsr.upscale returns it), or score sr without coarse= "
+        "and pass factor= (the factor it was made with)."
+    )
+
+
 def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | None) -> int | None:
     if factor is not None:
         factor = check_factor(factor)  # 0 divided by zero, 2.5 was taken as 2
@@ -980,6 +997,7 @@ def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | N
     if sr.attrs.get("xlstsr_factor") is not None:
         return int(sr.attrs["xlstsr_factor"])
     if coarse is not None:
+        _refuse_other_units(sr, coarse)
         ratio = abs(coarse.rio.resolution()[0]) / abs(sr.rio.resolution()[0])
         if abs(ratio - round(ratio)) < 1e-3 and round(ratio) >= 2:
             return round(ratio)
@@ -1341,6 +1359,12 @@ def evaluate(
         masked = bool(erode) or clear or reference_clear is not None or not (
             valid_min is None and valid_max is None)
         with _advice_with_sr(reference, sr, decoding):  # a lazy reference is read here
+            if coregister is True:
+                # the estimate reads the (masked) reference and the coarse input whole: read
+                # once here and kept, since the reprojection below read them again
+                import dask
+
+                ref, mask, coarse = dask.compute(ref, mask, coarse)
             ref, mask, offset = _coregistered(ref, mask, coarse, coregister, masked)
     _check_overlap(sr, ref)
     _check_reference_scale(sr, ref, names)

@@ -62,7 +62,9 @@ class ShiftEstimate:
     fine field in the coarse field's units). ``uncertainty``: standard error of the shift (fine
     pixels). ``n_valid``: coarse pixels compared. ``at_bound``: the optimum touches the search
     bound (the true shift may be beyond it). ``sigma_at_bound``: the estimated PSF width
-    touches its upper bound (the true PSF may be wider; never with ``psf=False``).
+    touches its upper bound (the true PSF may be wider; never with ``psf=False``). With fewer
+    than 3 coarse pixels compared, or either field uniform over them, no shift is defined:
+    ``dy``, ``dx``, ``sigma``, ``uncertainty`` and the ``*_after`` values are NaN.
     """
 
     dy: float
@@ -258,6 +260,14 @@ def _fit_many(pred: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     return np.where((n < 3) | (sp == 0) | (sc == 0), 1.0, 1.0 - r * r)
 
 
+def _no_texture(a: np.ndarray) -> bool:
+    """Fewer than 3 finite values, or all of them equal (to round-off): nothing to align."""
+    v = a[np.isfinite(a)]
+    if v.size < 3:
+        return True
+    return bool(np.ptp(v) <= 1e-9 * max(float(np.abs(v).max()), 1e-300))
+
+
 def _bias_removed(pred: np.ndarray, coarse: np.ndarray) -> float:
     ok = np.isfinite(pred) & np.isfinite(coarse)
     if not ok.any():
@@ -389,6 +399,17 @@ def estimate_shift(
     def objective(dy: float, dx: float, s: float) -> float:
         return _fit(predict(dy, dx, s), target)[0]
 
+    if _no_texture(target) or _no_texture(fine):
+        # 1 - r^2 is 1 at every candidate (no pixel to compare, or one field uniform): its
+        # "minimum" was the first corner of the search, reported as a shift of max_shift
+        pred0 = predict(0.0, 0.0, 0.0)
+        _, r0, rm0, n = _fit(pred0, target)
+        return ShiftEstimate(
+            dy=np.nan, dx=np.nan, sigma=np.nan, r_before=r0, r_after=np.nan, rmse_before=rm0,
+            rmse_after=np.nan, bias_removed_before=_bias_removed(pred0, target),
+            bias_removed_after=np.nan, uncertainty=np.nan, n_valid=n, at_bound=False,
+        )
+
     grid = np.arange(-max_shift, max_shift + 1e-9, step)
     surface = fwd.surface(grid, grid, s0, target, min_seen)
     # the first of equal minima, as a strict-less scan; NaN (overflow) never chosen
@@ -433,7 +454,9 @@ def estimate_shift(
     rho = _lag1_correlation(resid)
     n_eff = max(n * (1 - rho) / (1 + rho), 1.0)
     unc = float(np.sqrt(2.0 * j1 / (max(n_eff - 3, 1.0) * c))) if c > 0 else np.inf
-    margin = 0.5 * step
+    # the refinement is continuous: an optimum pinned at the bound lies within about xtol of
+    # it, whatever the grid step (half a coarse step, 125 m, flagged estimates 100 m inside)
+    margin = max(xtol, 0.02 * max_shift)
     return ShiftEstimate(
         dy=dy, dx=dx, sigma=s,
         r_before=r0, r_after=r1, rmse_before=rm0, rmse_after=rm1,
