@@ -103,3 +103,19 @@ def test_explicit_scheduler_wins_over_an_alive_client(client, region_args, tmp_p
     xlstsr.upscale_to_zarr(lst, tmp_path / "b.zarr", 4, progress=False)  # the client again
     assert len(region_args) == 2
     np.testing.assert_array_equal(_written(tmp_path / "b.zarr"), _written(tmp_path / "a.zarr"))
+
+
+def test_cuda_checked_here_when_the_alive_client_is_not_the_scheduler(client):
+    """A deep method's device check is left to the workers only when the client is dask's
+    scheduler; under ``scheduler="sync"`` the device is this process's (CUDA refused now)."""
+    pytest.importorskip("torch")
+    import torch
+
+    from xlstsr.errors import DeviceError
+    from xlstsr.methods.torch_model import check_device
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here: nothing to refuse")
+    assert check_device("cuda") == "cuda"  # the client's workers may have GPUs
+    with dask.config.set(scheduler="sync"), pytest.raises(DeviceError):
+        check_device("cuda")
