@@ -119,3 +119,26 @@ def test_cuda_checked_here_when_the_alive_client_is_not_the_scheduler(client):
     assert check_device("cuda") == "cuda"  # the client's workers may have GPUs
     with dask.config.set(scheduler="sync"), pytest.raises(DeviceError):
         check_device("cuda")
+
+
+def test_warnings_of_worker_tasks_are_sent_to_the_client(client, monkeypatch):
+    """xlstsr's warnings raised in a task on a worker go through ``distributed.warn`` (which
+    sends them to the clients): they stayed in the worker's log, so a notebook user never
+    learnt that a cloudy date was upscaled without its guide."""
+    import warnings
+
+    from xlstsr.errors import warn
+
+    sent: list[str] = []
+    monkeypatch.setattr(distributed, "warn", lambda m, c=None, stacklevel=1: sent.append(m))
+
+    def task() -> int:
+        warn("sharpened without the guide", UserWarning)
+        return 1
+
+    assert client.submit(task, pure=False).result() == 1
+    assert sent == ["sharpened without the guide"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn("in the client", UserWarning)  # outside a worker: a plain warning
+    assert sent == ["sharpened without the guide"] and len(caught) == 1

@@ -162,4 +162,24 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame = frame.f_back
         level += 1
+    if _on_worker():  # a task on a dask.distributed worker: the client sees it too
+        from distributed import warn as remote_warn
+
+        remote_warn(message, category, stacklevel=level)
+        return
     warnings.warn(message, category, stacklevel=level)
+
+
+def _on_worker() -> bool:
+    """Whether this runs in a task of a ``dask.distributed`` worker (whose warnings otherwise
+    stay in the worker's log: a notebook user never learns that, e.g., a date was sharpened
+    without its guide)."""
+    if "distributed" not in sys.modules:  # never imported: no worker in this process
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
