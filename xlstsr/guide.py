@@ -1781,17 +1781,52 @@ def measure_offset(
         which = (f" (measured on the guide's first band{first}, of {len(bands)}: it stands for "
                  "every band; bands from other sources or grids may not share it, "
                  "`xlstsr.coregister` each on its own and pass guide_offset='ignore')")
+    placed = _coregistered_band(bands)
     if mode == "check":
-        warn(
-            f"{found}{which}: its detail lands in the wrong place. Pass guide_offset='auto' to "
-            "correct it, or xlstsr.coregister the guide yourself.", GuideAlignmentWarning)
+        how = ("Pass guide_offset='auto' to correct it, or xlstsr.coregister the guide yourself."
+               if placed is None else
+               f"The guide{placed[0]} was co-registered already (its attrs hold "
+               f"xlstsr_coregistration: {placed[1]}): to move it again, drop the attribute "
+               f"({_DROP_COREGISTRATION}) and pass guide_offset='auto'.")
+        warn(f"{found}{which}: its detail lands in the wrong place. {how}",
+             GuideAlignmentWarning)
         return None
+    if placed is not None:
+        # apply_offset refuses a second move (it would move it twice): say so at the guide's
+        # level, with guide_offset's way out, before "moved back by it" is said
+        raise CoregistrationError(
+            f"guide_offset='auto': {found}{which}, but the guide{placed[0]} was co-registered "
+            f"already (its attrs hold xlstsr_coregistration: {placed[1]}): moving it back would "
+            "move it twice. Pass guide_offset='ignore' to keep the guide as placed, or drop the "
+            f"attribute ({_DROP_COREGISTRATION}) to let guide_offset='auto' move it again."
+        )
     warn(
         f"{found}{which}: moved back by it (guide_offset='auto'"
         f"{', every band' if which else ''}). Pass "
         "guide_offset='ignore' to use the guide as it is, or an xlstsr.estimate_offset result "
         "of your own.", GuideAlignmentWarning)
     return est
+
+
+#: how a co-registered guide's record is dropped (in Python; a file keeps it as a tag)
+_DROP_COREGISTRATION = ("`guide.attrs.pop('xlstsr_coregistration')`, or the file's tag of "
+                        "that name")
+
+
+def _coregistered_band(bands: Sequence[xr.DataArray]) -> tuple[str, str] | None:
+    """The first of a guide's bands (:func:`_guide_band_list`) that was co-registered already
+    (its attrs hold ``xlstsr_coregistration``: :func:`xlstsr.coregister.apply_offset` refuses
+    to move it again), as (`` (band 'label')`` or ``""`` for a guide of one band, the record
+    cut to 80 characters); None when none was."""
+    for b in bands:
+        record = (b.attrs or {}).get("xlstsr_coregistration")
+        if record is None:
+            continue
+        label = ""
+        if len(bands) > 1 and "guide_band" in b.coords and b["guide_band"].ndim == 0:
+            label = f" (band {str(b['guide_band'].item())!r})"
+        return label, str(record)[:80]
+    return None
 
 
 def check_alignment(
@@ -1832,6 +1867,15 @@ def check_alignment(
         try:
             return _map_bands(guide, lambda g: apply_offset(g, mode, lst.rio.crs))
         except CoregistrationError as err:  # the way out here: the guide as it is
+            placed = _coregistered_band(_guide_band_list(guide))
+            if placed is not None:
+                raise CoregistrationError(
+                    f"guide_offset=<offset Dataset>: the guide{placed[0]} was co-registered "
+                    f"already (its attrs hold xlstsr_coregistration: {placed[1]}): applying "
+                    "the offset moves it twice. Pass guide_offset='ignore' to keep the guide as "
+                    f"placed, or drop the attribute ({_DROP_COREGISTRATION}) to move it by this "
+                    "offset."
+                ) from None
             raise CoregistrationError(f"guide_offset: {err} For the guide as it is, pass "
                                       "guide_offset='ignore'.") from None
     if mode is not None and mode not in GUIDE_OFFSET_MODES:

@@ -243,11 +243,13 @@ def _check_geographic_bbox(bbox: Any, crs: Any) -> None:
         )
 
 
-def _lonlat_advice(items: Sequence[Any], bbox: Sequence[float], engine: str) -> str:
+def _lonlat_advice(items: Sequence[Any], bbox: Sequence[float], engine: str,
+                   crs_given: bool = False) -> str:
     """Advice for a ``bbox`` that looks like longitude/latitude (within +-180 / +-90) given
     with a projected output CRS: how to give an area in degrees (``lon=``/``lat=`` for
     odc-stac, ``bounds_latlon=`` for stackstac), and whether, so read, it meets the items'
-    WGS84 footprints. Empty when the bbox cannot be degrees."""
+    WGS84 footprints. Empty when the bbox cannot be degrees. ``crs_given``: the output CRS is
+    the user's ``crs=``, not the items' own (the box is to be put into that one)."""
     x0, y0, x1, y1 = bbox
     if max(abs(x0), abs(x1)) > 180 or max(abs(y0), abs(y1)) > 90:
         return ""
@@ -258,14 +260,15 @@ def _lonlat_advice(items: Sequence[Any], bbox: Sequence[float], engine: str) -> 
            else f"`lon=({x0:g}, {x1:g}), lat=({y0:g}, {y1:g})` (or `geopolygon=`)")
     seen = (f" (so read it meets {meets} of the items)" if meets
             else " (but even so read it meets none of the items)")
+    where, name = ("the output CRS", "crs") if crs_given else ("the items' CRS", "items_crs")
     return (f" It looks like longitude/latitude{seen}: to give an area in degrees pass {how} "
-            "instead of bbox=, or put the box into the items' CRS with "
-            "`pyproj.Transformer.from_crs('EPSG:4326', items_crs, always_xy=True)"
+            f"instead of bbox=, or put the box into {where} with "
+            f"`pyproj.Transformer.from_crs('EPSG:4326', {name}, always_xy=True)"
             ".transform_bounds(*bbox)`.")
 
 
 def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any,
-                        engine: str = "odc") -> None:
+                        engine: str = "odc", crs_given: bool = False) -> None:
     """Refuse a ``bbox`` (in ``crs``) that meets no item's footprint (the items' WGS84 ``bbox``
     put into ``crs``): the load would give a cube of NaN only. Items without a bbox, or a CRS
     that cannot be read, are not judged. A bbox that looks like degrees on a projected CRS
@@ -295,7 +298,7 @@ def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any,
         f"({ix0:.6g}, {iy0:.6g}, {ix1:.6g}, {iy1:.6g}) in the output CRS. bbox is in the output "
         "CRS's units (the items' native CRS unless `crs=` is given: sinusoidal metres for MODIS), "
         "not longitude/latitude." + ("" if out_crs.is_geographic
-                                     else _lonlat_advice(items, bbox, engine))
+                                     else _lonlat_advice(items, bbox, engine, crs_given))
     )
 
 
@@ -412,10 +415,12 @@ _CHUNK_DIMS = {"time", "y", "x", "latitude", "longitude", "band"}
 
 
 def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs: Any,
-                   resolution: Any, dtype: Any, decode: Any, chunks: Any) -> None:
+                   resolution: Any, dtype: Any, decode: Any, chunks: Any,
+                   engine: str = "odc") -> None:
     """Refuse options that would load a wrong cube without a word, or fail deep in the loader:
     an empty asset list, a bbox of non-numbers, a resolution that is not a positive number or
-    is in other units than the output CRS (a 1 x 1 cube, or billions of pixels), a non-float
+    is in other units than the output CRS (a 1 x 1 cube, or billions of pixels; a bbox that
+    looks like longitude/latitude on a projected CRS is told how to give degrees), a non-float
     dtype for decoded values (Kelvin truncated to whole degrees, NaN gaps lost), chunks < 1."""
     if bands is not None and not bands:
         raise XlstsrError("assets is an empty list: name the assets to load (e.g. "
@@ -448,10 +453,15 @@ def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs
             w, h = ext
             deg = " (1 km is about 0.009 degrees)" if units == "degrees" else ""
             if res > min(w, h):
+                # a lon/lat bbox on a projected CRS (MODIS sinusoidal) is a box of a metre
+                advice = (_lonlat_advice(items, [float(v) for v in bbox], engine,
+                                         crs_given=crs is not None)
+                          if bbox is not None and out_crs is not None and units != "degrees"
+                          and units != "CRS units" else "")
                 raise XlstsrError(
                     f"resolution={res:g} is larger than the area loaded ({w:.6g} x {h:.6g} "
                     f"{units}): the cube would be a single pixel. resolution is in the output "
-                    f"CRS's units, {units}{deg}."
+                    f"CRS's units, {units}{deg}." + advice
                 )
             n = (w / res) * (h / res)
             if n > MAX_PIXELS_PER_STEP:
@@ -1255,7 +1265,7 @@ def open_stac(
             if href and "://" not in href and os.path.isabs(href):
                 _check_local_asset(href, k, it.id)
     _check_geographic_bbox(bbox, crs)
-    _check_options(items, bands, bbox, crs, resolution, dtype, decode, chunks)
+    _check_options(items, bands, bbox, crs, resolution, dtype, decode, chunks, engine)
     if bbox is not None:  # numpy integers (a bbox from an array) were odc's "invalid coordinate"
         bbox = tuple(float(v) for v in bbox)
     if bands is None:
@@ -1270,7 +1280,7 @@ def open_stac(
         _require_resolution(crs, _common_crs(items))
     if bbox is not None:  # a box beside every item loads a cube of NaN without a word
         _check_bbox_overlap(items, bbox, crs if crs is not None else _common_crs(items),
-                            engine)
+                            engine, crs_given=crs is not None)
     _check_lonlat_overlap(items, kwargs)  # and so does one in longitude/latitude
     _check_groupby(items, kwargs.get("groupby"))
     if engine == "odc":
