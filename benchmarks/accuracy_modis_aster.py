@@ -20,9 +20,10 @@ MODIS LST (``xlstsr.datasets.seen_in_training``), so ``--root`` may point to a f
 of its pairs that are not shared training pairs (the "EVAL_PAIRS" of the headings).
 
 Writes ``accuracy.md`` (tables) and ``accuracy_maps.png`` (maps of one pair) in ``--out``: by
-default ``docs/results`` for the project's own data, ``./heldback_results`` for any other folder
-or a ``--smoke`` run (``xlstsr.datasets.root.results_dir``: a held-back or smoke run never
-replaces the published page unless ``--out`` says so). Data: ``../shared/data/modis_aster`` (or ``$XLSTSR_DATA``), see
+default ``docs/results`` for the project's own data, ``./heldback_results`` for any other folder,
+a ``--smoke`` run or a subset run (``--pairs``, ``--methods``, ``--no-anchor``,
+``--no-corrections``; ``xlstsr.datasets.root.results_dir``: a held-back, smoke or subset run
+never replaces the published page unless ``--out`` says so). Data: ``../shared/data/modis_aster`` (or ``$XLSTSR_DATA``), see
 ``xlstsr.datasets.open_modis_aster_pair``. A pair whose files are incomplete, or whose ASTER
 scene has no pixel in the truth mask, is left out and listed on the page; a folder with no
 usable pair is refused with the reasons.
@@ -99,7 +100,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default=None,
                    help="output folder for accuracy.md and accuracy_maps.png (default: "
                    "docs/results for the project's own data, ./heldback_results for another "
-                   "--root or a --smoke run)")
+                   "--root, a --smoke run or a subset run: --pairs, --methods, --no-anchor, "
+                   "--no-corrections)")
     p.add_argument("--figure-pair", default=None, help="pair shown in the maps (default: first)")
     p.add_argument("--csv", default=None, help="also write per-pair results to this CSV file")
     p.add_argument("--no-anchor", action="store_true",
@@ -622,7 +624,13 @@ def usable_pairs(pairs: Sequence[str], root: str | Path | None
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     data = data_root(args.root)
-    out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke)
+    # a subset of the published protocol (some pairs or methods, no anchor variants or
+    # corrections table) is a measurement, but not the page's: it never replaces the published
+    # accuracy.md unless --out asks for it
+    partial = (args.pairs is not None or args.methods is not None or args.no_anchor
+               or not args.corrections)
+    out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke,
+                      partial=partial)
     listed = listed_pairs(args.pairs, args.root)
     if not listed:
         raise SystemExit(f"{_modis_aster_dir(args.root) / 'pairs.csv'} lists no pair: nothing "

@@ -12,8 +12,9 @@
 
 Usage: ``python benchmarks/bench_models.py [--pairs 002,015] [--threads 2] [--out docs/results]``
 (writes ``models.md`` in ``--out``; a ``--pairs`` subset of the EVAL_PAIRS, the only pairs it
-accepts, writes ``./heldback_results`` unless ``--out`` is given); ``--smoke``: one pair and a
-2 x 16 x 16 speed cube (seconds; a test, not a measurement).
+accepts, or ``--no-classical`` (no tsharp), writes ``./heldback_results`` unless ``--out`` is
+given); ``--smoke``: one pair and a 2 x 16 x 16 speed cube (seconds; a test, not a
+measurement).
 """
 
 from __future__ import annotations
@@ -168,8 +169,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-classical", action="store_true")
     ap.add_argument("--out", type=Path, default=None,
-                    help="output folder (default: docs/results; ./heldback_results with --smoke "
-                    "or a --pairs subset)")
+                    help="output folder (default: docs/results; ./heldback_results with --smoke, "
+                    "a --pairs subset or --no-classical)")
     ap.add_argument("--smoke", action="store_true", help="one pair, tiny speed cube (a test)")
     args = ap.parse_args(argv)
     pairs = [p.strip().zfill(3) for p in args.pairs.split(",") if p.strip()] if args.pairs \
@@ -180,10 +181,11 @@ def main(argv=None) -> int:
                  "modis_aster EVAL_PAIRS (the held-out pairs; the others trained the bundled "
                  "models): pass ids of xlstsr.datasets.EVAL_PAIRS, e.g. --pairs "
                  f"{','.join(EVAL_PAIRS[:2])}, or leave --pairs out (all of them)")
-    # a smoke run (a test of the code path) or a subset of the pairs never replaces the
-    # published page (all the EVAL_PAIRS) unless --out asks for it
+    # a smoke run (a test of the code path), a subset of the pairs or a run without the
+    # classical tsharp never replaces the published page (all the EVAL_PAIRS, every method)
+    # unless --out asks for it
     args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke,
-                           partial=set(pairs) != set(EVAL_PAIRS))
+                           partial=set(pairs) != set(EVAL_PAIRS) or args.no_classical)
     torch.set_num_threads(args.threads)
     if args.smoke:
         pairs = pairs[:1]

@@ -23,7 +23,7 @@ import xarray as xr
 
 import xlstsr
 from xlstsr import plot
-from xlstsr.datasets import EVAL_PAIRS, aster_truth_mask, data_root, iter_modis_aster
+from xlstsr.datasets import EVAL_PAIRS, TRAIN_PAIRS, aster_truth_mask, data_root, iter_modis_aster
 from xlstsr.datasets.root import results_dir
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.evaluate import evaluate
@@ -504,7 +504,8 @@ def sr_section(pairs, lines: list[str], methods: list[str], out_dir: Path) -> di
             f"({np.nanmedian(a[:, 1]):.3f}) | {d:.3f} | {np.nanmedian(g):.2f} | {etxt} |"
         )
     lines.append("")
-    # every method on the same 35 held-out pairs (the deep models' only ones), uncorrected
+    # every method on the same held-out pairs (the deep models' only ones), uncorrected: all 35
+    # EVAL_PAIRS in a full run, those among its pairs in a --quick or --smoke one
     case = "1km->250m (ASTER)"
     same = []
     for m in methods:
@@ -516,15 +517,20 @@ def sr_section(pairs, lines: list[str], methods: list[str], out_dir: Path) -> di
             continue
         v = np.array([results[key][i] for i in keep], float)
         sym = np.sqrt(v[:, 1] * v[:, 4])
-        summary[("eval35", m)] = (np.nanmean(v[:, 3]), np.nanmean(sym), np.nanmean(np.abs(sym - 1)))
+        # eval RMSE, symmetric ratio, symmetric |ratio - 1|, and how many held-out pairs
+        summary[("eval35", m)] = (np.nanmean(v[:, 3]), np.nanmean(sym),
+                                  np.nanmean(np.abs(sym - 1)), len(keep))
         same.append(
             f"| {m} | {len(keep)} | {np.nanmean(v[:, 3]):.3f} | {np.nanmean(v[:, 1]):.3f} | "
             f"{np.nanmean(v[:, 4]):.3f} | {np.nanmean(sym):.3f} | {np.nanmean(np.abs(sym - 1)):.3f} |"
         )
     if same:
+        counts = {v[3] for k, v in summary.items() if k[0] == "eval35"}
         lines += [
-            "Every method uncorrected on the same 35 held-out `EVAL_PAIRS` (1 km -> 250 m; the "
-            "spectral ratio on the MODIS grid, through `evaluate`, and their symmetric estimate):",
+            "Every method uncorrected on "
+            + (f"the same {counts.pop()} held-out" if len(counts) == 1 else "the held-out")
+            + " `EVAL_PAIRS` (1 km -> 250 m; the spectral ratio on the MODIS grid, through "
+            "`evaluate`, and their symmetric estimate):",
             "",
             "| method | pairs | eval RMSE (K) | ratio (MODIS grid) | eval ratio | sym ratio | "
             "sym mean abs(ratio - 1) |",
@@ -539,8 +545,18 @@ def sr_section(pairs, lines: list[str], methods: list[str], out_dir: Path) -> di
     return summary
 
 
-def deep_reading(summary: dict) -> str:
-    """The deep models' bullet of the discussion, written from this run's numbers."""
+def _held_out_counts(summary: dict, n_pairs: int | None) -> dict[str, int | None]:
+    """How many held-out pairs each method of the ``eval35`` rows was scored on: the count
+    :func:`sr_section` stores, or, for a summary without it (read back from a page's tables),
+    all the EVAL_PAIRS when the run read every pair, else unknown (None)."""
+    full = n_pairs is not None and n_pairs >= len(set(EVAL_PAIRS) | set(TRAIN_PAIRS))
+    return {k[1]: int(v[3]) if len(v) > 3 else len(EVAL_PAIRS) if full else None
+            for k, v in summary.items() if k[0] == "eval35"}
+
+
+def deep_reading(summary: dict, n_pairs: int | None = None) -> str:
+    """The deep models' bullet of the discussion, written from this run's numbers (``n_pairs``:
+    the pairs the run read, for a summary that does not store its held-out counts)."""
     case = "1km->250m (ASTER)"
     out = []
     for m, what in (("sisr", "The SISR model trained at 4 km -> 1 km and applied at 1 km -> "
@@ -558,16 +574,29 @@ def deep_reading(summary: dict) -> str:
         )
     same = {m: v for k, v in summary.items() if k[0] == "eval35" for m in [k[1]]}
     if same:
+        counts = _held_out_counts(summary, n_pairs)
+        known = set(counts.values())
+        if None in known:  # not stored, and not a full run: no number quoted
+            pairs = "the held-out pairs of this run"
+        elif len(known) == 1:
+            held = known.pop()
+            pairs = f"the same {held} held-out pair{'s' if held != 1 else ''}"
+        else:
+            pairs = "the held-out pairs of this run (" + ", ".join(
+                f"{m}: {c}" for m, c in counts.items()) + ")"
         out.append(
-            "  On the same 35 held-out pairs, uncorrected, the symmetric |ratio - 1| is "
+            f"  On {pairs}, uncorrected, the symmetric |ratio - 1| is "
             + ", ".join(f"{m} {v[2]:.3f} (RMSE {v[0]:.3f} K)" for m, v in same.items())
-            + f" (`sisr` = `{SISR.default_weights}`, `disr` = `{DISR.default_weights}`: the "
-            "bundled defaults of this run)."
+            + (f" (`sisr` = `{SISR.default_weights}`, `disr` = `{DISR.default_weights}`: the "
+               "bundled defaults of this run)." if {"sisr", "disr"} & set(same) else ".")
         )
-    met = [m for m in ("sisr", "disr") if (case, m, "none") in summary and any(
+    deep = [m for m in ("sisr", "disr") if (case, m, "none") in summary]
+    if not deep:  # no deep model ran (--methods, --smoke): no verdict on them
+        return "\n".join(out)
+    met = [m for m in deep if any(
         summary[(case, m, k)][2] <= summary[(case, m, "none")][2] / 2
         and summary[(case, m, k)][0] <= summary[(case, m, "none")][0]
-        for k in ("law", "law-lst", "auto"))]
+        for k in ("law", "law-lst", "auto") if (case, m, k) in summary)]
     out.append(
         "  So the target (halve the spectral mismatch without raising the RMSE) is met by "
         + (f"{', '.join(met)}." if met else "no deep model; the trade-off is measured, not hidden.")
@@ -627,8 +656,9 @@ def measured_reading(summary: dict, n_pairs: int) -> str:
 
 def discussion(summary: dict, n_pairs: int) -> str:
     """Sections 4 and 5 of the page, with the measured bullets written from ``summary``."""
+    deep = deep_reading(summary, n_pairs)
     return (DISCUSSION.replace("<<MEASURED>>", measured_reading(summary, n_pairs))
-            .replace("<<DEEP>>", deep_reading(summary)))
+            .replace("<<DEEP>>\n" if not deep else "<<DEEP>>", deep))
 
 
 def resampling_check(pairs, lines: list[str]) -> None:

@@ -87,21 +87,30 @@ def _need_dataarray(name: str, value: Any) -> None:
         )
 
 
-#: a units attribute naming a temperature scale or a scaled temperature the metrics do not know
-#: (``degF``, ``K*100``, ``0.02 K``): words, or K/C/F as a token of their own
-_TEMPERATURE_WORD = re.compile(
-    r"kelvin|celsius|centigrade|fahrenheit|rankine|deg(rees?)?[fkcr](?![a-z])")
-_TEMPERATURE_TOKEN = re.compile(r"(?<![a-z])[kcf](?![a-z])")
+#: the words of a units attribute that is a temperature on a scale the metrics do not know:
+#: another zero or degree (``degF``, ``F``, ``Rankine``), or Kelvin/Celsius times a number
+#: (``K*100``, ``0.02 K``, ``mK``); ``deg``/``degree(s)`` alone name no temperature
+_TEMPERATURE_PARTS = frozenset({
+    "k", "c", "f", "r", "kelvin", "kelvins", "celsius", "centigrade", "fahrenheit", "rankine",
+    "degk", "degc", "degf", "degr", "mk", "kk", "uk", "µk", "deg", "degree", "degrees"})
+_DEGREE_WORDS = frozenset({"deg", "degree", "degrees"})
+#: a scale factor written beside a unit: ``100``, ``0.02``, ``x0.02``, ``1e-2``, ``10^3``
+_SCALE_FACTOR = re.compile(r"[x\u00d7]?[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?|\d+\^[-+]?\d+")
 
 
 def _unknown_temperature(units: Any) -> bool:
     """Whether ``units`` names a temperature that is neither Kelvin nor degrees Celsius (the
-    spellings :func:`xlstsr.validate.temperature_units` takes): ``'degF'``, ``'K*100'``. Units
-    of no temperature (``'1'``, ``'m'``, ``'degrees_north'``) are not."""
+    spellings :func:`xlstsr.validate.temperature_units` takes): a shifted or scaled scale,
+    ``'degF'``, ``'Rankine'``, ``'K*100'``, ``'0.02 K'``, ``'mK'``. Units of no temperature
+    (``'1'``, ``'m'``, ``'degrees_north'``) and units derived from Kelvin (a gradient in
+    ``'K m-1'`` or ``'K/pixel'``, a variance in ``'K2'``: scored in their own units) are not."""
     if not isinstance(units, str) or not units.strip() or temperature_units(units):
         return False
-    u = units.strip().lower().replace("°", "deg ")
-    return bool(_TEMPERATURE_WORD.search(re.sub(r"[\s_]", "", u)) or _TEMPERATURE_TOKEN.search(u))
+    u = units.strip().lower().replace("°", " deg ").replace("º", " deg ").replace("_", " ")
+    words = [w for w in re.split("[\\s*\u00b7\u00d7()]+", u)
+             if w and not _SCALE_FACTOR.fullmatch(w)]
+    return bool(words) and all(w in _TEMPERATURE_PARTS for w in words) and not all(
+        w in _DEGREE_WORDS for w in words)
 
 
 def _check_units(sr: xr.DataArray, ref: xr.DataArray, what: str = "the reference",
@@ -220,7 +229,9 @@ def _infinite_refused(a: np.ndarray, b: np.ndarray, *, _checked: Callable[..., A
                       **kwargs: Any) -> Any:
     """``_checked(a, b, **kwargs)``, refused (:class:`PhysicalRangeError`) when either holds
     +-inf: only NaN marks no data (the metrics dropped infinite pixels as gaps and scored
-    the rest; :func:`xlstsr.evaluate` refuses them)."""
+    the rest). :func:`xlstsr.evaluate` refuses infinite values in sr too, but masks those of
+    the reference (and of the coarse input) as gaps, as it decodes them; the metrics, which
+    decode nothing, refuse them in either field."""
     for x, name, var in zip((a, b), _inf_names, _inf_vars):
         x = np.asarray(x)
         n = int(np.count_nonzero(np.isinf(x))) if x.dtype.kind in "fc" else 0
@@ -375,16 +386,6 @@ _UNIT_FREE = ("correlation", "n_valid")
 _ZERO_DEPENDENT = ("ssim",)
 
 
-#: metrics whose value no change of either field's units alters (Pearson's r is invariant under
-#: any increasing affine map of either field; n_valid counts pixels): no units are checked for
-#: them, declared or guessed (an LST-NDVI correlation, degC against K, degF against K)
-_UNIT_FREE = ("correlation", "n_valid")
-#: metrics whose value depends on the zero of the temperature scale (SSIM's luminance term
-#: ``(2 mx my + C1) / (mx^2 + my^2 + C1)``): declared degrees Celsius are converted to Kelvin
-#: first, as :func:`xlstsr.evaluate` does (the same fields scored 0.68 in degC, 0.78 in K)
-_ZERO_DEPENDENT = ("ssim",)
-
-
 def _sel_advice(ref: xr.DataArray, on: str, ydim: Any, xdim: Any) -> str:
     """``sr.sel(...)`` that selects the reference's pixels from sr when sr has them: by nearest
     label within 1e-3 of a pixel (labels read back from a file differ from computed ones by
@@ -446,7 +447,8 @@ def _pairwise(
             f"sr and the reference are not on the same grid ({err}): other pixels, not the same "
             f"ones in another order. Resample sr onto the reference's pixels (`sr.interp({on})`; "
             "with a CRS written on both, `sr.rio.reproject_match(ref)`), select them if sr has "
-            f"them (`sr.sel({on})`), or use xlstsr.evaluate, which reprojects sr (with a CRS)."
+            f"them (`{_sel_advice(ref, on, ydim, xdim)}`), or use xlstsr.evaluate, which "
+            "reprojects sr (with a CRS)."
         ) from err
     if name not in _UNIT_FREE:  # an LST-NDVI correlation is no Kelvin/Celsius mix
         kernel, kwargs = _unitless_pair(kernel, sr, ref, ("sr", "the reference"), ("sr", "ref"),
@@ -742,6 +744,11 @@ _LENGTH_SYMBOL = {"metre": "m", "meter": "m", "kilometre": "km", "kilometer": "k
                   "foot": "ft", "US survey foot": "ft_US"}
 
 
+#: units attributes of a dimensionless field (NDVI, emissivity): CF's '1', and '-' of some
+#: products; a units attribute present but empty says the same
+_DIMENSIONLESS = ("1", "-", "")
+
+
 def _squared(unit: str) -> str:
     """``unit`` squared in the UDUNITS way: ``'K2'``, ``'(W m-2)2'``, ``'(unit of pixel_size)2'``."""
     return f"({unit})2" if " " in unit or "/" in unit or "*" in unit else f"{unit}2"
@@ -769,8 +776,9 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     n // 2`` (``n``: the shorter side); the ``frequency`` coordinate holds the bin centres.
     ``pixel_size`` defaults to the grid's resolution (``da.rio.resolution()``, in the CRS's
     unit: cycles per metre, or per degree on a geographic CRS) or 1 (cycles per pixel) without
-    a transform; the ``frequency`` coordinate's ``units`` name it, and the power's ``units``
-    are the field's squared times that unit squared (``'K2 m2'``). The
+    a transform; an explicit ``pixel_size`` gives cycles per unit of ``pixel_size``. The
+    ``frequency`` coordinate's ``units`` name it, and the power's ``units`` are the field's
+    squared (``'1'`` for a dimensionless field) times that unit squared (``'K2 m2'``). The
     estimator (Hann window, window-weighted plane removed, gaps at the plane, normalised over
     the valid pixels) is that of :func:`xlstsr.kernels.spectra.radial_power_spectrum`. A step
     without a finite value (all cloud) gets a NaN spectrum; a field without any raises.
@@ -788,7 +796,9 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     # the output has none to name back
     da = da.rename(spatial_names(da))
     ydim, xdim = spatial_dims(da)
-    length = _crs_length_unit(da) or "unit of pixel_size"
+    # an explicit pixel_size is in units of its own (1 for cycles per pixel, 0.25 for km): it
+    # was labelled with the CRS's unit ('cycles per metre' for pixel_size=1 on a 231 m grid)
+    length = "unit of pixel_size"
     if pixel_size is not None:  # 0 gave infinite frequencies
         pixel_size = check_number("pixel_size", pixel_size, 0, lo_open=True,
                                   hint="the grid's pixel, in the CRS's units")
@@ -834,9 +844,12 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     out = out.assign_coords(frequency=("frequency", freq, {"units": units}))
     out.name = "power"
     value = da.attrs.get("units")
-    value = ("K" if temperature_units(value) else str(value).strip()
-             if isinstance(value, str) and value.strip() else "(units of the field)")
+    if isinstance(value, str) and value.strip() in _DIMENSIONLESS:
+        power = "1"  # '1' squared is 1 ('12' read as the number twelve, '-2' as minus two)
+    else:
+        power = _squared("K" if temperature_units(value) else str(value).strip()
+                         if isinstance(value, str) and value.strip() else "(units of the field)")
     out.attrs = {"long_name": "radially averaged power spectral density",
-                 "units": f"{_squared(value)} {_squared(_LENGTH_SYMBOL.get(length, length))}",
+                 "units": f"{power} {_squared(_LENGTH_SYMBOL.get(length, length))}",
                  "comment": "xlstsr.kernels.spectra: Hann window, plane removed, gaps at the plane"}
     return out

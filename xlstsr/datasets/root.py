@@ -104,25 +104,38 @@ def exit_on_missing_data(main: Callable[[], int | None], script: str) -> NoRetur
     """Run a benchmark's ``main()`` and exit with its status; data it cannot find end the run
     with one line (``script: message``) rather than a traceback.
 
-    A :class:`FileNotFoundError` whose message does not already say how to point to the data
-    (a reader's bare ``No such file or directory``) and whose file lies in the data folder is
-    reworded to name that file and the fix.
+    Only a :class:`FileNotFoundError` about the data is shortened: one whose message already
+    says how to point to the data (names ``XLSTSR_DATA``: :func:`data_root`,
+    :func:`require_data`), or one whose file lies in the data folder (a reader's bare ``No such
+    file or directory``), reworded to name that file and the fix. Any other (a missing tool, a
+    file outside the data folder) propagates with its traceback, which shows where it came
+    from.
     """
     try:
         code = main()
     except FileNotFoundError as err:
         msg = str(err)
-        if DATA_ENV not in msg and err.filename is not None:
-            try:
-                base = data_root()
-            except FileNotFoundError:
-                base = None
-            missing = Path(os.fsdecode(err.filename)).expanduser().resolve()
-            if base is not None and base.resolve() in missing.parents:
-                msg = (f"{missing} is missing from the real benchmark data folder {base} "
-                       f"({_how(None)}): {_FIX}.")
+        if DATA_ENV not in msg:
+            missing = _in_data_folder(err.filename)
+            if missing is None:
+                raise  # not the data: the traceback says where it came from
+            msg = (f"{missing[0]} is missing from the real benchmark data folder {missing[1]} "
+                   f"({_how(None)}): {_FIX}.")
         raise SystemExit(f"{Path(script).name}: {msg}") from None
     raise SystemExit(code)
+
+
+def _in_data_folder(filename: object) -> tuple[Path, Path] | None:
+    """``(file, data folder)`` when ``filename`` (an error's) lies in the data folder that
+    :func:`data_root` finds, else None (no file named, no data folder, a file elsewhere)."""
+    if filename is None:
+        return None
+    try:
+        base = data_root()
+        missing = Path(os.fsdecode(filename)).expanduser().resolve()  # type: ignore[arg-type]
+    except (FileNotFoundError, TypeError, ValueError):
+        return None
+    return (missing, base) if base.resolve() in missing.parents else None
 
 
 #: Where a benchmark run on a data folder other than the project's own, or a ``--smoke`` run,
