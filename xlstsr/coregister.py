@@ -250,9 +250,14 @@ def _problems(e: ShiftEstimate, min_pixels: int, limit: float, min_correlation: 
     if e.n_valid < min_pixels:
         out.append(f"only {e.n_valid} LST pixels are valid in both fields (need {min_pixels})")
     if not (np.isfinite(e.dx) and np.isfinite(e.dy)):  # the kernel's NaN: nothing to align
+        # always a problem: a NaN shift marked reliable (min_pixels=1 or 2 with 2 valid
+        # pixels) was refused by apply_offset as "not finite on a step marked reliable"
         if e.n_valid >= 3:
             out.append("one field is uniform where they overlap (no pattern to align): no "
                        "shift can be estimated")
+        elif not out:
+            out.append(f"only {e.n_valid} LST pixels are valid in both fields: no shift can "
+                       "be estimated from fewer than 3")
         return out
     if e.at_bound:
         out.append("the best shift lies at the search bound: the offset may be larger than "
@@ -538,7 +543,31 @@ def _other_units(a: Any, b: Any) -> bool:
         return True
     if a.is_geographic:
         return False
-    return not np.isclose(a.linear_units_factor[1], b.linear_units_factor[1])
+    fa, fb = _length_factor(a), _length_factor(b)
+    # a unit not known (an engineering CRS without one) is not refused: the factor is
+    # inferred as before (rasterio's CRSError came out of evaluate(sr, ref, coarse=lst))
+    return fa is not None and fb is not None and not np.isclose(fa, fb)
+
+
+def _length_factor(crs: Any) -> float | None:
+    """Metres per unit of a projected or engineering CRS's axes; None where not known.
+    rasterio's ``linear_units_factor`` raises ``CRSError`` on a CRS that is not projected (a
+    ``LOCAL_CS``, as GDAL reads some user-defined GeoTIFFs): its axes' unit is read with
+    pyproj instead."""
+    from rasterio.errors import CRSError
+
+    try:
+        return float(crs.linear_units_factor[1])
+    except (CRSError, AttributeError, TypeError, ValueError):
+        pass
+    try:
+        import pyproj
+
+        axes = pyproj.CRS.from_user_input(crs).axis_info
+        factor = float(axes[0].unit_conversion_factor)
+    except Exception:  # no CRS pyproj reads, no axes: the unit is not known
+        return None
+    return factor if np.isfinite(factor) and factor > 0 else None
 
 
 def _refuse_coregistered(fine: Any) -> None:

@@ -78,6 +78,12 @@ def _n_steps(da: xr.DataArray) -> int:
     return int(np.prod([n for d, n in da.sizes.items() if d not in (ydim, xdim)]))
 
 
+#: evaluate(coregister=True) without coarse=: refused before the reference is read (a lazy
+#: reference was read whole, then this advice given)
+_NEEDS_COARSE = ("coregister=True aligns the reference with the coarse input: pass `coarse=lst` "
+                 "(`--coarse` on the command line)")
+
+
 def _coregistered(
     ref: xr.DataArray, mask: xr.DataArray, coarse: xr.DataArray | None, how: bool | xr.Dataset,
     masked: bool = True,
@@ -90,10 +96,7 @@ def _coregistered(
         est = how
     else:
         if coarse is None:
-            raise XlstsrError(
-                "coregister=True aligns the reference with the coarse input: pass `coarse=lst` "
-                "(`--coarse` on the command line)"
-            )
+            raise XlstsrError(_NEEDS_COARSE)
         # the steps of the cube scored: a truth of one date (2-D) under a coarse cube is
         # estimated once per coarse step too (one cloudy coarse step refused the whole cube)
         cube = max(_n_steps(ref), _n_steps(coarse)) > 1
@@ -1265,6 +1268,8 @@ def evaluate(
                           f"{coregister!r}")
     else:  # np.False_ (a flag read from an array or table) is not `False`: it co-registered
         coregister = bool(coregister)
+    if coregister is True and coarse is None:  # before any read of a lazy reference
+        raise XlstsrError(_NEEDS_COARSE)
     if coarse is not None:
         coarse = prepare_lst(coarse, mask_out_of_range=True, what="coarse LST")
         coarse = pair_steps(coarse, sr, "coarse input")

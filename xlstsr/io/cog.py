@@ -646,17 +646,19 @@ def _json_label(value: Any) -> Any:
     return value if isinstance(value, (bool, int, float, str)) else str(value)
 
 
-def _step_labels(da: xr.DataArray, time_dim: Any) -> list[tuple[str, dict[str, str]]] | None:
+def _step_labels(da: xr.DataArray, time_dim: Any,
+                 pad: bool = True) -> list[tuple[str, dict[str, str]]] | None:
     """Each step's file name part and tags when ``time_dim`` is stacked (:func:`_stack_levels`):
     its levels' labels joined (``2020-01-05_day``), the date as the ``time`` tag and the stack
     in :data:`STACK_TAG` (written as ``lst_00000.tif``... with no date, they were read back as
-    steps 0, 1, ...). None where the dim's own labels (or positions) name the steps."""
+    steps 0, 1, ...). None where the dim's own labels (or positions) name the steps.
+    ``pad=False``: whole numbers unpadded, as earlier versions named them (:func:`_stamps`)."""
     found = _stack_levels(da, time_dim)
     if found is None:
         return None
     names, date = found
     values = {n: da[n].values for n in names}
-    stamps = {n: _stamps(values[n]) for n in names}
+    stamps = {n: _stamps(values[n], pad) for n in names}
     out = []
     for i in range(da.sizes[time_dim]):
         stack = {"dim": str(time_dim), "levels": [str(n) for n in names], "date": str(date),
@@ -940,12 +942,17 @@ def _stamp(value: Any, index: int) -> str:
         return f"{index:05d}"
 
 
-def _stamps(values: Any) -> list[str]:
+def _stamps(values: Any, pad: bool = True) -> list[str]:
     """The file name parts of a series' steps (:func:`_stamp`), whole-number labels zero-padded
     to the widest of the series: ``lst_01.tif`` ... ``lst_12.tif`` (``lst_1.tif`` ...
-    ``lst_12.tif`` listed by a sorted glob as 1, 10, 11, 12, 2 ...)."""
+    ``lst_12.tif`` listed by a sorted glob as 1, 10, 11, 12, 2 ...). Positions (a series
+    without labels) are padded too: their files carry no label tag, so the order of a sorted
+    glob is the order :func:`open_cog` reads them in. ``pad=False``: the unpadded names earlier
+    versions wrote, which :func:`to_cogs` looks for beside the new ones."""
     values = list(values)
     stamps = [_stamp(v, i) for i, v in enumerate(values)]
+    if not pad:
+        return stamps
     whole = [isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0
              for v in values]
     width = max((len(s) for s, w in zip(stamps, whole) if w), default=0)
@@ -994,7 +1001,11 @@ def to_cogs(
         (a GDAL with its codec) are refused before any step is computed where they cannot
         write the data.
     overwrite : bool
-        Replace existing files; otherwise an existing file raises.
+        Replace existing files; otherwise an existing file raises. Whole-number labels and
+        positions are zero-padded (``lst_01.tif``; earlier versions wrote ``lst_1.tif``): a
+        step's file under its earlier unpadded name is removed once the new files are
+        written, and refused without ``overwrite`` (left beside the new name, a sorted glob
+        read the step twice).
     **rio_kwargs
         Passed to :meth:`rioxarray.raster_array.RasterArray.to_raster` (``blocksize=``...).
         The overviews are averaged (``overview_resampling="average"``: each overview pixel the
@@ -1013,7 +1024,8 @@ def to_cogs(
     xlstsr.errors.XlstsrError
         Before the first file is written: ``da`` that is no georeferenced DataArray, a
         ``directory`` that is a file, a ``prefix`` holding folders, time labels that give two
-        steps one file name, existing files without ``overwrite``, a name derived from
+        steps one file name, existing files without ``overwrite`` (a step's file under the
+        unpadded name of an earlier version included), a name derived from
         ``da.name`` that holds folders. If a step fails later (its computation, the disk), no
         file is changed: each step is written to a hidden file beside its name
         (``.{prefix}_{time}.tif.partial``), all are renamed to their names once every step is
@@ -1052,8 +1064,8 @@ def to_cogs(
         # range, and NaN over every block a gap touches: the mean of the valid pixels
         rio_kwargs["overview_resampling"] = "AVERAGE"
     _check_compress(da, compress, rio_kwargs)
-    ydim, xdim, time_dim, out_dir, names, step_tags = _plan_cogs(da, directory, prefix,
-                                                                 time_dim, overwrite)
+    ydim, xdim, time_dim, out_dir, names, step_tags, stale = _plan_cogs(da, directory, prefix,
+                                                                        time_dim, overwrite)
     if not isinstance(da.variable.data, dask_array_type()):  # in memory: checked before any file
         _check_temperature(da)
     check_writable(out_dir, create=True)
@@ -1082,6 +1094,8 @@ def to_cogs(
                 paths.append(names[i])
         for p in paths:
             os.replace(parts[p], p)
+        for p in stale:  # an earlier version's unpadded name of a step written now (overwrite)
+            p.unlink(missing_ok=True)
     except BaseException:
         # no partial series: the hidden files written so far are removed, the existing files
         # stay as they were
@@ -1242,9 +1256,12 @@ def _gdal_writes(codec: str, dtype: np.dtype) -> bool:
 
 def _plan_cogs(
     da: Any, directory: Any, prefix: Any, time_dim: Any, overwrite: Any
-) -> tuple[Any, Any, Any, Path, list[Path], list[dict[str, str]]]:
+) -> tuple[Any, Any, Any, Path, list[Path], list[dict[str, str]], list[Path]]:
     """Every check of :func:`to_cogs`, the file names and each file's tags of its step's
-    labels, before the first file is written."""
+    labels, before the first file is written; and the files of these steps under the unpadded
+    names of earlier versions (``lst_1.tif`` where ``lst_01.tif`` is written now), removed once
+    the new files are written (``overwrite``; refused without it): left beside them, a sorted
+    glob of the folder read every such step twice (22 steps for 12)."""
     if isinstance(da, xr.Dataset):
         _refuse_dataset(da)
     if not isinstance(da, xr.DataArray):
@@ -1290,13 +1307,17 @@ def _plan_cogs(
     stacked = _step_labels(da, time_dim)
     if time_dim is None:
         names, tags = [out_dir / f"{prefix}.tif"], [{}]
+        unpadded = names
     elif stacked is not None:  # a stacked dim: its levels' labels (lst_2020-01-05_day.tif)
         names = [out_dir / f"{prefix}_{stamp}.tif" for stamp, _ in stacked]
         tags = [t for _, t in stacked]
+        unpadded = [out_dir / f"{prefix}_{stamp}.tif"
+                    for stamp, _ in (_step_labels(da, time_dim, pad=False) or stacked)]
     else:
         labels = da[time_dim].values if time_dim in da.coords else range(da.sizes[time_dim])
         names = [out_dir / f"{prefix}_{stamp}.tif" for stamp in _stamps(labels)]
         tags = [_time_tags(v) if time_dim in da.coords else {} for v in labels]
+        unpadded = [out_dir / f"{prefix}_{stamp}.tif" for stamp in _stamps(labels, pad=False)]
     seen: dict[Path, int] = {}
     for i, p in enumerate(names):
         if p in seen:
@@ -1310,11 +1331,22 @@ def _plan_cogs(
     if folders:  # the renaming of the written files would fail there, after others were renamed
         raise XlstsrError(f"{folders[0]} is a folder, not a file to overwrite: remove it or "
                           "write to another directory.")
+    new = set(names)
+    stale = [(old, p) for old, p in zip(unpadded, names)
+             if old != p and old not in new and old.is_file()]
+    if stale and not overwrite:
+        old, p = stale[0]
+        raise XlstsrError(
+            f"{old} exists ({len(stale)} such files): the same step under the unpadded name an "
+            f"earlier xlstsr gave it, written now as {p.name}. Left beside the new files, a "
+            "sorted glob of the folder would read each such step twice: pass overwrite=True "
+            "(the old names are removed once the new files are written), remove them, or "
+            "write to another directory.")
     existing = [p for p in names if p.exists()]
     if existing and not overwrite:
         raise XlstsrError(f"{existing[0]} exists ({len(existing)} of the {len(names)} files); "
                           "pass overwrite=True or write to another directory")
-    return ydim, xdim, time_dim, out_dir, names, tags
+    return ydim, xdim, time_dim, out_dir, names, tags, [old for old, _ in stale]
 
 
 def _refuse_dataset(ds: xr.Dataset) -> None:
