@@ -99,10 +99,11 @@ def _band_items(guide: GuideLike) -> list[tuple[Hashable, xr.DataArray]]:
 
 
 def _refuse_band_mismatch(items: Sequence[tuple[Hashable, xr.DataArray]],
-                          spatial: bool = True) -> None:
+                          spatial: bool = True, lead: Sequence[Hashable] = ()) -> None:
     """Refuse bands whose coordinates along a dim differ from the first band's (with
     ``spatial=False``, along their leading dims only: bands on different grids are aligned
-    each on its own by :func:`prepare_guide`)."""
+    each on its own by :func:`prepare_guide`; nor along the LST's leading dims ``lead``, which
+    :func:`prepare_guide` matches with the LST's steps band by band)."""
     first = items[0][1]
     try:
         yx = spatial_dims(first)
@@ -110,7 +111,7 @@ def _refuse_band_mismatch(items: Sequence[tuple[Hashable, xr.DataArray]],
         yx = ()
     for i, (k, b) in enumerate(items[1:], 1):
         for d in first.dims:
-            if d in yx and not spatial:
+            if (d in yx and not spatial) or d in lead:
                 continue
             if d in b.dims and d in first.coords and d in b.coords and not (
                     b.sizes[d] == first.sizes[d] and np.array_equal(
@@ -146,15 +147,17 @@ def guide_bands(guide: GuideLike) -> xr.DataArray:
         raise
 
 
-def _guide_band_list(guide: GuideLike) -> list[xr.DataArray]:
+def _guide_band_list(guide: GuideLike, lead: Sequence[Hashable] = ()) -> list[xr.DataArray]:
     """A guide's bands, each on its own grid, with its label as a scalar ``guide_band``
     coordinate where it has one (a list or dict's key, a ``guide_band`` dim's label). Bands of
-    a list or dict must share their leading labels (time...), not their grid: each is aligned
-    on its own, by its footprint mean (they were refused, with nearest-neighbour advice)."""
+    a list or dict must share their leading labels (time...) other than the LST's leading dims
+    ``lead`` (each band's steps are matched with the LST's on its own: a 16-day NDVI beside an
+    8-day albedo), not their grid: each is aligned on its own, by its footprint mean (they
+    were refused, with nearest-neighbour advice)."""
     if not isinstance(guide, xr.DataArray):
         items = _band_items(guide)
         if not any("guide_band" in g.dims for _, g in items):
-            _refuse_band_mismatch(items, spatial=False)
+            _refuse_band_mismatch(items, spatial=False, lead=lead)
             return [g.assign_coords(guide_band=str(k)) for k, g in items]
     g = guide_bands(guide)
     if "guide_band" in g.dims:
@@ -858,6 +861,70 @@ def _refuse_bands_as_step(g: xr.DataArray, lst: xr.DataArray, d: str) -> None:
     )
 
 
+def _band_texts(g: xr.DataArray, d: str) -> list[str] | None:
+    """The text labels of a guide's bands along ``d``: a GeoTIFF's band descriptions (the
+    ``band_description`` coordinate of :func:`xlstsr.io.open_cog`, or rioxarray's long_name
+    tuple), or text labels of ``d`` itself; None when nothing labels them."""
+    described = _described_bands(g, d)
+    if described is not None:
+        return described
+    names = g.attrs.get("long_name")
+    if isinstance(names, (tuple, list)) and len(names) == g.sizes[d] and all(
+            str(v).strip() for v in names):
+        return [str(v).strip() for v in names]
+    if d in g.coords and g[d].dtype.kind in "OUS":
+        return [str(v) for v in g[d].values.tolist()]
+    return None
+
+
+def _refuse_quantity_bands_as_steps(g: xr.DataArray, lst: xr.DataArray, d: str) -> None:
+    """Refuse matching a guide's bands with the LST's several bands (its dates, as a multi-band
+    LST GeoTIFF is read) by band number when the guide's bands are quantities (described
+    'red', 'nir', 'ndvi') or their counts differ: guide band i guided LST date i and the
+    guide's other bands were dropped, without a word."""
+    if (d not in g.dims or lst.sizes[d] < 2 or _is_time_like(lst, d)
+            or _is_time_like(g, d)):
+        return
+    lv = np.asarray(lst[d].values).ravel() if d in lst.coords else None
+    gv = np.asarray(g[d].values).ravel() if d in g.coords else None
+    numbered = (lv is None or np.issubdtype(lv.dtype, np.integer)) and (
+        gv is None or np.issubdtype(gv.dtype, np.integer))
+    named = bool(set(re.split(r"[^a-z]+", d.lower())) & _BAND_DIM_WORDS)
+    if not (named or numbered):
+        return  # labels of another kind (an 'overpass' of 'day' and 'night'): matched by label
+    texts = _band_texts(g, d)
+    quantities = (texts is not None and len(set(texts)) > 1
+                  and not all(_DATED.search(v) for v in texts)
+                  and (gv is None or gv.dtype.kind not in "OUS"))
+    # rioxarray's numbering on both sides (1..n, 1..m), or none: a selection of one file's
+    # bands (LST bands [2, 3] of the guide's [1..4]) is matched by its labels
+    raw = all(v is None or v.tolist() == list(range(1, v.size + 1)) for v in (lv, gv))
+    counts = numbered and raw and g.sizes[d] != lst.sizes[d]
+    if not (quantities or counts):
+        return
+    shown = ", ".join(repr(v) for v in (texts or [])[:6]) + (" ..." if texts and len(texts) > 6
+                                                            else "")
+    what = (f"described {shown}" if texts is not None else
+            f"labelled {', '.join(str(v) for v in gv[:6])}" if gv is not None else "unlabelled")
+    pick = next((i for i, v in enumerate(texts or []) if _says_ndvi(v)), 0)
+    label = gv[pick].item() if gv is not None else pick + 1
+    cause = ("the guide's bands are quantities, not dates" if quantities else
+             f"the guide has {g.sizes[d]} bands and the LST {lst.sizes[d]}, so they are not one "
+             "guide per LST date")
+    raise GuideTimeError(
+        f"the LST's {lst.sizes[d]} {d!r} values are its steps (dates, as a multi-band LST "
+        f"GeoTIFF is read), and the guide's {g.sizes[d]} {d!r} bands ({what}) would be matched "
+        f"with them by band number: guide band 1 guiding LST band 1, band 2 band 2"
+        + (f", the guide's other {g.sizes[d] - lst.sizes[d]} band(s) dropped"
+           if g.sizes[d] > lst.sizes[d] else "")
+        + f". But {cause}. Select the guide band to use for every date: `guide = "
+        f"guide.sel({d}={label!r}, drop=True)` (on the command line, `--guide-band {pick + 1}`); "
+        f"or, to use the guide's bands as channels, give the LST's steps a dim of their own "
+        f"(`lst = lst.rename({d}='time')`; an LST of one date: `lst = lst.isel({d}=0, "
+        "drop=True)`)."
+    )
+
+
 def _match_lead(
     g: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...], skip: tuple[str, ...],
     tolerance: Any,
@@ -866,6 +933,7 @@ def _match_lead(
     for d in [str(d) for d in g.dims if d not in skip]:
         if d in lead:
             _refuse_bands_as_step(g, lst, d)
+            _refuse_quantity_bands_as_steps(g, lst, d)
             g = match_steps(g, lst, d, tolerance)
         elif _is_time_like(g, d):
             if g.sizes[d] == 1 and d in g.coords and d in lst.coords and lst[d].ndim == 0:
@@ -911,6 +979,34 @@ def _match_lead(
                 f"(`guide.sel({d}=date, method='nearest')`), or give the LST its '{d}' dim."
             )
     return g
+
+
+def _steps_differ(bands: Sequence[xr.DataArray], lead: Sequence[Hashable]) -> bool:
+    """Whether a guide's bands have other labels along one of the LST's leading dims."""
+    first = bands[0]
+    for b in bands[1:]:
+        for d in lead:
+            if (d in first.dims) != (d in b.dims):
+                continue  # a static band beside dated ones: broadcast, as before
+            if d in first.dims and not (
+                    d in first.coords and d in b.coords and b.sizes[d] == first.sizes[d]
+                    and np.array_equal(np.asarray(b[d].values), np.asarray(first[d].values))):
+                return True
+    return False
+
+
+def _match_band_lead(b: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...],
+                     skip: tuple[Hashable, ...], tolerance: Any) -> xr.DataArray:
+    """One guide band's leading dims matched with the LST's (:func:`_match_lead`), a refusal
+    naming the band."""
+    label = (f" {str(b['guide_band'].item())!r}" if "guide_band" in b.coords
+             and b["guide_band"].ndim == 0 else "")
+    try:
+        return _match_lead(b, lst, lead, (*skip, "guide_band"), tolerance)
+    except GuideTimeError as err:
+        raise GuideTimeError(
+            f"guide band{label} (its steps matched with the LST's on their own, the bands "
+            f"being on different dates): {err}") from None
 
 
 def _has_crs(da: xr.DataArray) -> bool:
@@ -1040,7 +1136,7 @@ def prepare_guide(
     >>> prepare_guide(scene["ndvi_250m"], scene["lst_1km"], 4, ("time",)).shape
     (1, 1, 32, 32)
     """
-    raw = _guide_band_list(guide)
+    raw = _guide_band_list(guide, lead)
     kept = [_fill_in_attrs(b) for b in raw]  # per band, before decoding drops the fill
     bands = [decode_guide(b) for b in raw]
     ndvi = [_declared_ndvi(b) for b in bands]  # per band, before the bands lose their names
@@ -1049,8 +1145,14 @@ def prepare_guide(
                                averaged_to_lst=averaged_to_lst) for b in bands]
     else:
         aligned = [_same_shape_guide(b, lst, factor) for b in bands]
-    g = xr.concat(aligned, dim="guide_band") if len(aligned) > 1 else aligned[0].expand_dims("guide_band")
     ydim, xdim = spatial_dims(lst)
+    if len(aligned) > 1 and _steps_differ(aligned, lead):
+        # bands of a list or dict on different dates (a 16-day NDVI, an 8-day albedo): each is
+        # matched with the LST's steps on its own, with the tolerance, then stacked (they were
+        # refused with "select the same 'time' labels in every band", which they share none of)
+        aligned = [_match_band_lead(b, lst, lead, (ydim, xdim), time_tolerance)
+                   for b in aligned]
+    g = xr.concat(aligned, dim="guide_band") if len(aligned) > 1 else aligned[0].expand_dims("guide_band")
     g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band"), time_tolerance)
     extra = [d for d in g.dims if d not in (ydim, xdim, "guide_band") and d not in lead]
     if extra and lead and not any(d in g.dims for d in lead):
@@ -1706,7 +1808,8 @@ def measure_offset(
 
     if mode == "ignore":
         return None
-    bands = _guide_band_list(guide)
+    ydim, xdim = spatial_dims(lst)
+    bands = _guide_band_list(guide, [d for d in lst.dims if d not in (ydim, xdim)])
     g = bands[0]  # the first band is measured: each may lie on its own grid
     lazy = isinstance(lst.variable.data, dsa.Array) or any(
         isinstance(b.variable.data, dsa.Array) for b in bands)
@@ -1867,7 +1970,9 @@ def check_alignment(
         try:
             return _map_bands(guide, lambda g: apply_offset(g, mode, lst.rio.crs))
         except CoregistrationError as err:  # the way out here: the guide as it is
-            placed = _coregistered_band(_guide_band_list(guide))
+            ly, lx = spatial_dims(lst)
+            placed = _coregistered_band(
+                _guide_band_list(guide, [d for d in lst.dims if d not in (ly, lx)]))
             if placed is not None:
                 raise CoregistrationError(
                     f"guide_offset=<offset Dataset>: the guide{placed[0]} was co-registered "
@@ -2129,6 +2234,21 @@ def _described(da: xr.DataArray, name: str | None) -> str | None:
     return other[0] if name is None else f"{name} ({other[0]})"
 
 
+class GuideLabels(list):
+    """:func:`guide_labels`'s list, with the guide's form (``form``): ``'keyed'`` for a dict
+    or Dataset of bands (each read as ``guide[key]``), ``'list'`` for a list of bands (``guide[i]``),
+    ``'raster'`` for one DataArray (its bands by ``guide.sel(band=...)``), so that advice on the
+    bands can be given in a form that runs on the guide passed."""
+
+    form: str = "raster"
+
+    @classmethod
+    def of(cls, labels: Sequence[str | None], form: str) -> GuideLabels:
+        out = cls(labels)
+        out.form = form
+        return out
+
+
 def guide_labels(guide: GuideLike) -> list[str | None]:
     """The label of each channel of a guide as :func:`prepare_guide` orders them: the keys of a
     dict or Dataset, the names of a list's DataArrays, a DataArray's text labels along its one
@@ -2146,10 +2266,11 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
     ['ndvi_250m']
     """
     if isinstance(guide, Mapping):
-        return [str(k) for k in guide]
+        return GuideLabels.of([str(k) for k in guide], "keyed")
     if isinstance(guide, (list, tuple)):
-        return [_described(g, None if getattr(g, "name", None) is None else str(g.name))
-                if isinstance(g, xr.DataArray) else None for g in guide]
+        return GuideLabels.of(
+            [_described(g, None if getattr(g, "name", None) is None else str(g.name))
+             if isinstance(g, xr.DataArray) else None for g in guide], "list")
     if not isinstance(guide, xr.DataArray):
         return []
     try:

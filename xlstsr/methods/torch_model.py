@@ -258,6 +258,33 @@ def _device_errors(dev: str) -> Iterator[None]:
         ) from err
 
 
+def _ndvi_advice(labels: Sequence[Any] | None) -> str:
+    """How to compute NDVI from a red/NIR guide, in the form of the guide passed (``labels``:
+    :func:`xlstsr.guide.guide_labels`'s, whose ``form`` says a dict or Dataset, a list or a
+    raster): a raster's `guide.sel(band=...)` failed on a Dataset or dict, which have no 'band'
+    dim."""
+    given = [None if v is None else str(v) for v in labels or ()]
+    nir = next((i for i, v in enumerate(given) if v and "nir" in v.lower()), None)
+    red = next((i for i, v in enumerate(given) if v and i != nir and "red" in "".join(
+        c if c.isalpha() else " " for c in v.lower()).split()), None)
+    form = getattr(labels, "form", "raster")
+    if form == "keyed":
+        n, r = ((repr(given[nir]), repr(given[red])) if nir is not None and red is not None
+                else ("NIR", "RED"))
+        return (f"`nir, red = guide[{n}].astype('float32'), guide[{r}].astype('float32'); "
+                "ndvi = (nir - red) / (nir + red)`"
+                + ("" if nir is not None and red is not None else " (NIR, RED: their keys)"))
+    if form == "list":
+        n, r = (str(nir), str(red)) if nir is not None and red is not None else ("NIR", "RED")
+        return (f"`nir, red = guide[{n}].astype('float32'), guide[{r}].astype('float32'); "
+                "ndvi = (nir - red) / (nir + red)`"
+                + ("" if nir is not None and red is not None
+                   else " (NIR, RED: their positions in the list)"))
+    # a raster's labels may be its band descriptions, not the 'band' values sel takes
+    return ("`g = guide.astype('float32'); ndvi = (g.sel(band=NIR) - g.sel(band=RED)) / "
+            "(g.sel(band=NIR) + g.sel(band=RED))` (NIR, RED: their band labels)")
+
+
 class TorchModelMethod(UpscaleMethod):
     """A PyTorch model (see the module's protocol) as an :class:`UpscaleMethod`.
 
@@ -584,10 +611,9 @@ class TorchModelMethod(UpscaleMethod):
             # ran as NDVI (2 K off, up to 7 K, without a word)
             return head + (
                 "it takes NDVI, not reflectances. Compute it from the red and NIR bands, "
-                "`g = guide.astype('float32'); ndvi = (g.sel(band=NIR) - g.sel(band=RED)) / "
-                "(g.sel(band=NIR) + g.sel(band=RED))` (NIR, RED: their band labels), and pass "
-                "`ndvi`; on the command line, write that NDVI to a one-band file "
-                "(`ndvi.rio.to_raster('ndvi.tif')`) and pass it as --guide.")
+                f"{_ndvi_advice(labels)}, and pass `ndvi`; on the command line, write that "
+                "NDVI to a one-band file (`ndvi.rio.to_raster('ndvi.tif')`) and pass it as "
+                "--guide.")
         return head + (
             "pass exactly the bands it was trained with, in that order (a multi-band raster's "
             "'band' dim and the entries of a guide list or dict each count as one channel; "
