@@ -151,11 +151,56 @@ def _grid_of(da: xr.DataArray) -> tuple[tuple[float, float], tuple[float, float]
     return (float(x[0]), float(y[0])), (dx, dy)
 
 
-def _check_split_grid(split: PositionSplit, grid: Any, window: int) -> None:
-    """Refuse a reused split whose ids count windows from another origin or on pixels of
-    another size than this cube's (:class:`~xlstsr.errors.GridError`); warn where nothing can
-    be checked (a split recorded before its grid was, on a cube with coordinates)."""
+def _close(a: float, b: float, rel: float = 1e-3) -> bool:
+    """Equal within ``rel`` of ``b`` (True where either is not finite: nothing to compare)."""
+    return not (math.isfinite(a) and math.isfinite(b)) or abs(a - b) <= rel * abs(b)
+
+
+def _pixels_named(pixel: float, lst_pixel: float) -> str | None:
+    """What pixels of this step are beside the LST's: its own (the windows of the degraded
+    modes) or ``k`` times finer (the output pixels of the target-scale modes at factor k)."""
+    if not (math.isfinite(pixel) and math.isfinite(lst_pixel)) or not pixel:
+        return None
+    k = abs(lst_pixel) / abs(pixel)
+    if abs(k - 1) < 1e-3:
+        return "LST pixels (the windows of mode 'sisr' or 'degraded_disr')"
+    if k > 1.5 and abs(k - round(k)) < 1e-3 * k:
+        return (f"output pixels of a run at factor {round(k)} (LST pixels / {round(k)}: the "
+                "windows of mode 'sif' or 'supervised')")
+    return None
+
+
+def _window_message(split_window: int, window: int) -> str:
+    return (
+        f"the split was made for window positions of {split_window} px, not window="
+        f"{window}: its 'r{{row}}c{{col}}' ids name other ground with another "
+        f"window (its validation positions would be trained on). Pass window="
+        f"{split_window} (or leave window= unset to take the split's), or drop split= "
+        "to draw a new one."
+    )
+
+
+def _check_split_grid(
+    split: PositionSplit,
+    grid: Any,
+    window: int,
+    *,
+    lst_grid: Any = None,
+    mode: str = "sisr",
+    factor: int = 1,
+    patch: int | None = None,
+) -> PositionSplit:
+    """The reused split on this run's windows: refuse one whose ids count windows from another
+    origin, on pixels of another size than this run's windows count (another cube's resolution,
+    or another mode or factor: the degraded modes count LST pixels, the target-scale ones output
+    pixels, the LST's / factor) or of another window (:class:`~xlstsr.errors.GridError`); warn
+    where nothing can be checked (a split recorded before its grid was, on a cube with
+    coordinates). ``grid``: the (origin, pixel_size) of the pixels this run's windows count,
+    ``lst_grid`` the LST's. A split naming the same ground in other pixels (a sif split at
+    factor 4 of 32-px windows, reused in mode 'sisr' with window=8) is returned in this run's."""
     if split.origin is None:
+        if split.window is not None and split.window != window:
+            raise GridError(_window_message(split.window, window))
         if grid is not None and split.window is not None:
             warn(
                 "the split records no grid origin (made before xlstsr recorded it): its "
@@ -165,28 +210,84 @@ def _check_split_grid(split: PositionSplit, grid: Any, window: int) -> None:
                 "new one.",
                 UserWarning,
             )
-        return
-    if grid is None:
-        return  # plain arrays: nothing to compare, the ids are positions in the array
+        return split
+    if grid is None:  # plain arrays: nothing to compare, the ids are positions in the array
+        if split.window is not None and split.window != window:
+            raise GridError(_window_message(split.window, window))
+        return split
+    lst_grid = grid if lst_grid is None else lst_grid
     (x0, y0), (dx, dy) = grid
+    (lx, ly), (ldx, ldy) = lst_grid
     (sx, sy), (sdx, sdy) = split.origin, split.pixel_size or (math.nan, math.nan)
-    step = max(abs(v) for v in (dx, dy, sdx, sdy) if math.isfinite(v)) if any(
-        math.isfinite(v) for v in (dx, dy, sdx, sdy)) else 0.0
+    sw = window if split.window is None else split.window
+    steps = [abs(v) for v in (dx, dy, sdx, sdy, ldx, ldy) if math.isfinite(v)]
+    step = max(steps) if steps else 0.0
     tol = 0.01 * step if step else 1e-9 * max(1.0, abs(sx), abs(sy))
-    pixel_differs = any(math.isfinite(a) and math.isfinite(b) and abs(a - b) > 1e-3 * abs(b)
-                        for a, b in ((dx, sdx), (dy, sdy)))
-    if pixel_differs or abs(x0 - sx) > tol or abs(y0 - sy) > tol:
-        what = (f"pixels of {sdx:.6g} x {sdy:.6g} (x, y), this cube's {dx:.6g} x {dy:.6g}"
-                if pixel_differs else
-                f"its upper-left pixel at x={sx:.10g}, y={sy:.10g}; this cube's is at "
-                f"x={x0:.10g}, y={y0:.10g}")
-        raise GridError(
-            f"the split was made on a cube with {what}: its 'r{{row}}c{{col}}' ids "
-            f"count {window}-px windows from there, so on this cube they name other ground "
-            "(its validation positions would be trained on). Crop the cube as in the first "
-            "run (the same upper-left pixel and resolution), or drop split= to draw a new "
-            "split."
+    same_pixel = _close(sdx, dx) and _close(sdy, dy)
+    lst_pixel = _close(sdx, ldx) and _close(sdy, ldy)
+    if not same_pixel and lst_pixel and split.pixel_size is not None and mode in (
+            "sif", "supervised") and abs(sx - lx) <= tol and abs(sy - ly) <= tol and sw == window:
+        # the LST's grid in a target-scale mode: a split of such a run made before xlstsr
+        # recorded the pixels its windows count (taken as before), or one of a degraded mode
+        # (LST pixels: other ground); nothing tells them apart
+        warn(
+            f"the split records the LST's pixels ({sdx:g} x {sdy:g}), not the output pixels "
+            f"this run's windows count (mode {mode!r}, factor {factor}: {dx:g} x {dy:g}): made "
+            "by a sif or supervised run before xlstsr recorded them, it names the same ground "
+            "and is taken so; made by a sisr or degraded_disr run (windows of LST pixels), its "
+            "ids name other ground here (its validation ground would be trained on). Reuse "
+            "a split in the mode and at the factor it was made in, or drop split= to draw a "
+            "new one.",
+            UserWarning,
         )
+        return dataclasses.replace(split, window=window, origin=grid[0], pixel_size=grid[1])
+    if split.pixel_size is None or same_pixel:
+        # pixels of this run's size (or not recorded): the ids count from its origin
+        if not (abs(x0 - sx) <= tol and abs(y0 - sy) <= tol) and not (
+                split.pixel_size is None and abs(lx - sx) <= tol and abs(ly - sy) <= tol):
+            raise GridError(
+                f"the split was made on a cube with its upper-left pixel at x={sx:.10g}, "
+                f"y={sy:.10g}; this cube's is at x={x0:.10g}, y={y0:.10g}: its "
+                f"'r{{row}}c{{col}}' ids count {sw}-px windows from there, so on this cube "
+                "they name other ground (its validation positions would be trained on). Crop "
+                "the cube as in the first run (the same upper-left pixel and resolution), or "
+                "drop split= to draw a new split."
+            )
+        if sw != window:
+            raise GridError(_window_message(sw, window))
+        return split
+    # pixels of another size: the same ground only with the same upper-left corner and windows
+    # of the same extent
+    corner = (abs((sx - sdx / 2) - (x0 - dx / 2)) <= tol
+              and abs((sy - sdy / 2) - (y0 - dy / 2)) <= tol)
+    extent = _close(window * abs(dx), sw * abs(sdx)) and _close(window * abs(dy), sw * abs(sdy))
+    if corner and extent:
+        return dataclasses.replace(split, window=window, origin=grid[0], pixel_size=grid[1])
+    theirs, ours = _pixels_named(sdx, ldx), _pixels_named(dx, ldx)
+    if theirs is None or ours is None:  # another cube's resolution
+        raise GridError(
+            f"the split was made on a cube with pixels of {sdx:.6g} x {sdy:.6g} (x, y), this "
+            f"cube's {dx:.6g} x {dy:.6g}: its 'r{{row}}c{{col}}' ids count {sw}-px windows "
+            "there, so on this cube they name other ground (its validation positions would be "
+            "trained on). Crop the cube as in the first run (the same upper-left pixel and "
+            "resolution), or drop split= to draw a new split."
+        )
+    same = sw * abs(sdx) / abs(dx) if dx else math.nan
+    if corner and math.isfinite(same) and abs(same - round(same)) < 1e-6 and round(same) >= 1:
+        n = round(same)
+        fix = (f"Pass window={n} (the same ground in this run's pixels"
+               + (")" if patch is None or n % patch == 0 else
+                  f", with a patch that divides it: patch={patch} does not)")
+               + ", or drop split= to draw a new split.")
+    else:
+        fix = ("Reuse it in the mode and at the factor it was made in, or drop split= to draw "
+               "a new split.")
+    raise GridError(
+        f"the split's 'r{{row}}c{{col}}' ids count windows of {sw} {theirs}; this run's "
+        f"(mode {mode!r}, factor {factor}) windows of {window} count {ours}: with the same "
+        f"ids they name other ground (its validation positions would be trained on; "
+        f"pixels {sdx:g} x {sdy:g} in the split, {dx:g} x {dy:g} here). " + fix
+    )
 
 
 def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> xr.DataArray:
@@ -272,7 +373,12 @@ class CubeDataModule(PatchDataModule):
         Positions (``"r{row}c{col}"`` ids) of training and validation; default: drawn with
         ``val_fraction`` and ``seed``. A split that records its ``window`` (a checkpoint's
         ``metadata["split"]``) gives ``window`` when it is not given and refuses another one
-        (:class:`~xlstsr.errors.GridError`): its ids name windows of that size.
+        (:class:`~xlstsr.errors.GridError`): its ids name windows of that size. Its
+        ``origin`` and ``pixel_size`` are those of the pixels its window counts (the LST's in
+        the degraded modes, the output pixels, LST / factor, in sif and supervised): a split
+        reused on another cube, in another mode or at another factor is refused unless its ids
+        name the same ground (a sif split of 32-px windows at factor 4 in mode 'sisr' with
+        ``window=8``).
     val_fraction : float
         Share of the patches whose positions go to validation (0: none).
     psf : float, optional
@@ -500,7 +606,7 @@ class CubeDataModule(PatchDataModule):
     ) -> tuple[dict[str, np.ndarray | None], list[str]]:
         """The inputs cut into window positions (dates x positions), with their position ids."""
         f, w = self.factor, self.window
-        step = 1 if self.mode in ("sisr", "degraded_disr") else f  # output pixels per LST pixel
+        step = self._step()  # output pixels per LST pixel
         wl = w // step  # LST pixels per window; the guide and the truth are f times finer
         n, h, wid = arr.shape
         rows, cols = h // wl, wid // wl
@@ -536,9 +642,29 @@ class CubeDataModule(PatchDataModule):
             pairs["guide"] = None
         return pairs
 
-    def _grid_record(self) -> dict[str, Any]:
-        """``origin`` and ``pixel_size`` of the cube read by setup (empty without them)."""
+    def _step(self) -> int:
+        """Output pixels per LST pixel: the pixels ``window`` counts are the LST's in the
+        degraded modes, ``factor`` times finer in the target-scale ones (sif, supervised)."""
+        return 1 if self.mode in ("sisr", "degraded_disr") else self.factor
+
+    def _window_grid(self) -> Any:
+        """``(origin, pixel_size)`` of the pixels the windows count (the LST's, or the output
+        grid ``factor`` times finer: its upper-left pixel centre and steps); None without
+        coordinates. Recorded with a split, it says what its ``window`` counts: the same ids of
+        a sif run at factor 4 named other ground in mode 'sisr' or at factor 2."""
         grid = getattr(self, "_grid", None)
+        s = self._step()
+        if grid is None or s == 1:
+            return grid
+        (x0, y0), (dx, dy) = grid
+        ox, px = (x0 + dx * (1 / (2 * s) - 0.5), dx / s) if math.isfinite(dx) else (x0, dx)
+        oy, py = (y0 + dy * (1 / (2 * s) - 0.5), dy / s) if math.isfinite(dy) else (y0, dy)
+        return (ox, oy), (px, py)
+
+    def _grid_record(self) -> dict[str, Any]:
+        """``origin`` and ``pixel_size`` of the pixels the windows count, on the cube read by
+        setup (empty without them)."""
+        grid = self._window_grid()
         return {} if grid is None else {"origin": grid[0], "pixel_size": grid[1]}
 
     def _draw_split(self, scene: np.ndarray) -> PositionSplit:
@@ -569,12 +695,21 @@ class CubeDataModule(PatchDataModule):
             named = sorted(str(p) for s in ("train", "val", "test", "held_out")
                            for p in getattr(split, s))
             unknown = [p for p in named if p not in have]
+
+            def few(ids: list[str]) -> str:  # a cube of 4096 positions listed every one
+                return (str(ids) if len(ids) <= 8 else
+                        f"[{', '.join(map(repr, ids[:6]))}, ... {len(ids)} in all]")
+
             raise GridError(
-                f"the split gives no set to the cube's window position(s) {missing}"
-                + (f" and names position(s) {unknown[:8]} the cube does not have" if unknown
+                f"the split gives no set to the cube's window position(s) {few(missing)}"
+                + (f" and names position(s) {few(unknown)} the cube does not have" if unknown
                    else "")
                 + f": CubeDataModule names window positions 'r{{row}}c{{col}}' (this cube: "
-                f"{have}); put each in train, val, test or held_out"
+                f"{few(have)}). A split made in another mode or at another factor counts "
+                "windows of other pixels (mode 'sisr' and 'degraded_disr' LST pixels, 'sif' "
+                "and 'supervised' output pixels, the LST's / factor): reuse it in its mode, at "
+                "its factor and with its window; a split written by hand: put each position in "
+                "train, val, test or held_out"
             )
         if split.held_out:
             held = {str(p) for p in split.held_out}
@@ -586,16 +721,13 @@ class CubeDataModule(PatchDataModule):
         if self.train_set is not None:
             return
         split = self.split
-        if split is not None and split.window is not None and split.window != self.window:
+        if split is not None and split.window is not None and split.window != self.window \
+                and split.pixel_size is None:
             # its 'r{row}c{col}' ids name other ground with another window: a split of 64-px
             # windows applied with window=128 trained on the first run's validation ground
-            raise GridError(
-                f"the split was made for window positions of {split.window} px, not window="
-                f"{self.window}: its 'r{{row}}c{{col}}' ids name other ground with another "
-                f"window (its validation positions would be trained on). Pass window="
-                f"{split.window} (or leave window= unset to take the split's), or drop split= "
-                "to draw a new one."
-            )
+            # (a split recording its pixels is checked on the cube: the same ground in other
+            # pixels, another mode's or factor's, is another window)
+            raise GridError(_window_message(split.window, self.window))
         if split is not None and split.window is None:  # recorded with the ids it names
             self.split = dataclasses.replace(split, window=self.window)
         try:
@@ -618,7 +750,9 @@ class CubeDataModule(PatchDataModule):
         if self.split is not None:
             # ids counted from another origin name other ground (the first run's validation
             # windows were trained on): checked, then this cube's grid recorded with them
-            _check_split_grid(self.split, getattr(self, "_grid", None), self.window)
+            self.split = _check_split_grid(
+                self.split, self._window_grid(), self.window, lst_grid=getattr(self, "_grid", None),
+                mode=self.mode, factor=self.factor, patch=self.patch)
             if self.split.origin is None:
                 self.split = dataclasses.replace(self.split, **self._grid_record())
         win, ids = self._windows(arr, g, t)
@@ -693,6 +827,11 @@ class CubeDataModule(PatchDataModule):
             for key in ("window", *GRID_KEYS):  # a checkpoint from before they were recorded
                 if key not in saved:
                     now_split.pop(key, None)
+            grid = getattr(self, "_grid", None)
+            if grid is not None and self._step() > 1 and all(
+                    saved.get(k) == [float(v) for v in g] for k, g in zip(GRID_KEYS, grid)):
+                # a target-scale run from before the split recorded its output pixels: the LST's
+                now_split.update({k: [float(v) for v in g] for k, g in zip(GRID_KEYS, grid)})
         if saved is not None and now_split is not None and saved != now_split:
             raise XlstsrError(
                 "the checkpoint was trained on another split by position (another seed, "
