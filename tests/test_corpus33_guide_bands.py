@@ -105,3 +105,14 @@ def test_dict_bands_on_different_dates_without_tolerance_names_band(scene):
     with pytest.raises(GuideTimeError, match="guide band 'ndvi'"):
         xlstsr.upscale(lst, 4, "dms", guide={"ndvi": nd16, "albedo": al8},
                        guide_offset="ignore")
+
+
+def test_dataset_of_bands_on_different_dates_warning_names_the_cause(scene):
+    """A Dataset of bands on different dates is merged on the union of dates, each band NaN on
+    the other's: the empty-band warning said only "all cloud?" and advised the tolerance the
+    user had set; it names the cause and the dict form now."""
+    lst, nd16, al8 = _different_dates(scene)
+    ds = xr.Dataset({"ndvi": nd16, "albedo": al8})
+    with pytest.warns(UserWarning, match=r"Another band has data there.*as a dict"):
+        xlstsr.upscale(lst, 4, "dms", guide=ds, guide_offset="ignore",
+                       guide_time_tolerance="15D")

@@ -423,12 +423,19 @@ def _warn_guide_gaps(gdata: Any, data: Any) -> None:
     has_lst = np.isfinite(lst).any(axis=(1, 2))
     steps = np.flatnonzero(empty & has_lst)
     if steps.size:
+        # another band with data on the same steps: bands on different dates, not cloud (a
+        # Dataset of a 16-day NDVI and an 8-day albedo merged on the union of their dates)
+        other = ok.any(axis=(2, 3)).any(axis=1)[steps].any()
         warn(
             f"a guide band holds no valid pixel at step(s) {steps[:8].tolist()}"
             f"{' ...' if steps.size > 8 else ''} of {g.shape[0]} where the LST has data (all "
             "cloud?): guided methods run there without guidance (a constant fill or their "
             "bicubic fallback), up to several K from a guided result. Drop those dates, or give "
-            "a composite guide matched with guide_time_tolerance.",
+            "a composite guide matched with guide_time_tolerance."
+            + (" Another band has data there: if the bands are on different dates (a Dataset "
+               "merged on the union of their dates, each band NaN on the other's), pass them "
+               "as a dict {name: band} with guide_time_tolerance (each band is matched to the "
+               "LST's dates on its own)." if other else ""),
             UserWarning,
         )
     steps = np.flatnonzero(flat & ~empty & has_lst)
