@@ -9,6 +9,7 @@ message."""
 import glob
 import json
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -191,3 +192,20 @@ def test_auto_without_the_record_still_moves_the_guide(pair):
     with pytest.warns(errors.GuideAlignmentWarning, match="moved back"):
         sr = xlstsr.upscale(lst, 4, "tsharp", guide=plain, guide_offset="auto")
     assert sr.shape == (2, 4 * N, 4 * N)
+
+
+@pytest.mark.parametrize("form", ["Dataset", "dict", "list"])
+def test_advice_to_drop_the_record_names_the_band_of_a_keyed_guide(pair, form):
+    """The advice to drop the record of one band of a Dataset, dict or list guide pops it
+    from that band (``guide.attrs.pop`` raised KeyError / AttributeError when followed)."""
+    lst, g = pair
+    g = g.copy()  # the advice is followed: the fixture's band keeps its record
+    plain = g.copy()
+    plain.attrs = {}
+    guide = {"Dataset": xr.Dataset({"a": plain, "b": g}) if form == "Dataset" else None,
+             "dict": {"a": plain, "b": g}, "list": [plain, g]}[form]
+    msg = _refused(lambda: xlstsr.upscale(lst, 4, "tsharp", guide=guide, guide_offset="auto"))
+    advice = re.search(r"`(guide\[[^`]+\]\.attrs\.pop\('xlstsr_coregistration'\))`", msg)
+    assert advice is not None, msg
+    exec(advice.group(1), {"guide": guide})  # followed as written
+    assert "xlstsr_coregistration" not in guide[1 if form == "list" else "b"].attrs

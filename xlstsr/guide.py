@@ -1884,13 +1884,13 @@ def measure_offset(
         which = (f" (measured on the guide's first band{first}, of {len(bands)}: it stands for "
                  "every band; bands from other sources or grids may not share it, "
                  "`xlstsr.coregister` each on its own and pass guide_offset='ignore')")
-    placed = _coregistered_band(bands)
+    placed = _coregistered_band(bands, guide)
     if mode == "check":
         how = ("Pass guide_offset='auto' to correct it, or xlstsr.coregister the guide yourself."
                if placed is None else
                f"The guide{placed[0]} was co-registered already (its attrs hold "
                f"xlstsr_coregistration: {placed[1]}): to move it again, drop the attribute "
-               f"({_DROP_COREGISTRATION}) and pass guide_offset='auto'.")
+               f"({placed[2]}) and pass guide_offset='auto'.")
         warn(f"{found}{which}: its detail lands in the wrong place. {how}",
              GuideAlignmentWarning)
         return None
@@ -1901,7 +1901,7 @@ def measure_offset(
             f"guide_offset='auto': {found}{which}, but the guide{placed[0]} was co-registered "
             f"already (its attrs hold xlstsr_coregistration: {placed[1]}): moving it back would "
             "move it twice. Pass guide_offset='ignore' to keep the guide as placed, or drop the "
-            f"attribute ({_DROP_COREGISTRATION}) to let guide_offset='auto' move it again."
+            f"attribute ({placed[2]}) to let guide_offset='auto' move it again."
         )
     warn(
         f"{found}{which}: moved back by it (guide_offset='auto'"
@@ -1916,19 +1916,26 @@ _DROP_COREGISTRATION = ("`guide.attrs.pop('xlstsr_coregistration')`, or the file
                         "that name")
 
 
-def _coregistered_band(bands: Sequence[xr.DataArray]) -> tuple[str, str] | None:
+def _coregistered_band(bands: Sequence[xr.DataArray],
+                       guide: Any = None) -> tuple[str, str, str] | None:
     """The first of a guide's bands (:func:`_guide_band_list`) that was co-registered already
     (its attrs hold ``xlstsr_coregistration``: :func:`xlstsr.coregister.apply_offset` refuses
     to move it again), as (`` (band 'label')`` or ``""`` for a guide of one band, the record
-    cut to 80 characters); None when none was."""
-    for b in bands:
+    cut to 80 characters, how to drop the record: on that band of a list, dict or Dataset
+    ``guide``, where ``guide.attrs`` does not hold it); None when none was."""
+    for i, b in enumerate(bands):
         record = (b.attrs or {}).get("xlstsr_coregistration")
         if record is None:
             continue
-        label = ""
+        label, drop = "", _DROP_COREGISTRATION
         if len(bands) > 1 and "guide_band" in b.coords and b["guide_band"].ndim == 0:
-            label = f" (band {str(b['guide_band'].item())!r})"
-        return label, str(record)[:80]
+            key = str(b["guide_band"].item())
+            label = f" (band {key!r})"
+            if isinstance(guide, (list, tuple)) and len(guide) == len(bands):
+                drop = _DROP_COREGISTRATION.replace("guide.attrs", f"guide[{i}].attrs")
+            elif isinstance(guide, (dict, xr.Dataset)):
+                drop = _DROP_COREGISTRATION.replace("guide.attrs", f"guide[{key!r}].attrs")
+        return label, str(record)[:80], drop
     return None
 
 
@@ -1972,13 +1979,13 @@ def check_alignment(
         except CoregistrationError as err:  # the way out here: the guide as it is
             ly, lx = spatial_dims(lst)
             placed = _coregistered_band(
-                _guide_band_list(guide, [d for d in lst.dims if d not in (ly, lx)]))
+                _guide_band_list(guide, [d for d in lst.dims if d not in (ly, lx)]), guide)
             if placed is not None:
                 raise CoregistrationError(
                     f"guide_offset=<offset Dataset>: the guide{placed[0]} was co-registered "
                     f"already (its attrs hold xlstsr_coregistration: {placed[1]}): applying "
                     "the offset moves it twice. Pass guide_offset='ignore' to keep the guide as "
-                    f"placed, or drop the attribute ({_DROP_COREGISTRATION}) to move it by this "
+                    f"placed, or drop the attribute ({placed[2]}) to move it by this "
                     "offset."
                 ) from None
             raise CoregistrationError(f"guide_offset: {err} For the guide as it is, pass "
