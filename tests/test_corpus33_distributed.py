@@ -121,24 +121,38 @@ def test_cuda_checked_here_when_the_alive_client_is_not_the_scheduler(client):
         check_device("cuda")
 
 
-def test_warnings_of_worker_tasks_are_sent_to_the_client(client, monkeypatch):
-    """xlstsr's warnings raised in a task on a worker go through ``distributed.warn`` (which
-    sends them to the clients): they stayed in the worker's log, so a notebook user never
-    learnt that a cloudy date was upscaled without its guide."""
+def test_warnings_of_worker_tasks_reach_the_client_once():
+    """xlstsr's warnings raised in a task on a worker process reach the client (through
+    ``distributed.warn``): they stayed in the worker's log, so a notebook user never learnt
+    that a cloudy date was upscaled without its guide."""
+    import time
+    import warnings
+
+    from xlstsr.errors import warn
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, silence_logs=40) as cluster, \
+            distributed.Client(cluster) as c, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert c.submit(lambda: warn("sharpened without the guide", UserWarning) or 1,
+                        pure=False).result() == 1
+        for _ in range(100):  # the warning comes as an event, after the result
+            if caught:
+                break
+            time.sleep(0.05)
+    assert [str(w.message) for w in caught] == ["sharpened without the guide"]
+
+
+def test_warnings_of_an_in_process_worker_are_shown_once(client, monkeypatch):
+    """A worker in the client's own process (processes=False) warns there already: sent to
+    the client too, each warning was shown twice."""
     import warnings
 
     from xlstsr.errors import warn
 
     sent: list[str] = []
     monkeypatch.setattr(distributed, "warn", lambda m, c=None, stacklevel=1: sent.append(m))
-
-    def task() -> int:
-        warn("sharpened without the guide", UserWarning)
-        return 1
-
-    assert client.submit(task, pure=False).result() == 1
-    assert sent == ["sharpened without the guide"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        warn("in the client", UserWarning)  # outside a worker: a plain warning
-    assert sent == ["sharpened without the guide"] and len(caught) == 1
+        assert client.submit(lambda: warn("once", UserWarning) or 1, pure=False).result() == 1
+    assert sent == [] and [str(w.message) for w in caught] == ["once"]

@@ -171,15 +171,21 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
 
 
 def _on_worker() -> bool:
-    """Whether this runs in a task of a ``dask.distributed`` worker (whose warnings otherwise
-    stay in the worker's log: a notebook user never learns that, e.g., a date was sharpened
-    without its guide)."""
+    """Whether this runs in a task of a ``dask.distributed`` worker in a process of its own
+    (whose warnings otherwise stay in the worker's log: a notebook user never learnt that,
+    e.g., a date was sharpened without its guide). A worker sharing its process with a client
+    of its scheduler (``LocalCluster(processes=False)``) is not: its warnings are the client's
+    already, and sent again they were shown twice."""
     if "distributed" not in sys.modules:  # never imported: no worker in this process
         return False
+    from distributed import client as _client
     from distributed import get_worker
 
     try:
-        get_worker()
+        worker = get_worker()
     except ValueError:
         return False
-    return True
+    address = getattr(worker.scheduler, "address", None)
+    here = getattr(_client, "_global_clients", {})  # private: without it, send (not lose) them
+    return not any(getattr(c.scheduler, "address", None) == address
+                   for c in list(here.values()) if getattr(c, "scheduler", None) is not None)
