@@ -632,24 +632,27 @@ def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
     message = _MASKING_OPTION.sub("", message.replace(TRAIN_MASK_NOTE, ""))
     message = _DECLARATION_FLAG.sub("", message).replace(" ;", ";").replace(" ,", ",")
     message = _no_space_before_stop(message)
-    # upscale's --band, which train does not have: the band written to a file of its own
-    message = message.replace(", `--band 1` on the command line",
-                              "; `xlstsr train` reads every band: write that one to a file of "
-                              "its own first with `.rio.to_raster('lst_band1.tif')`")
+    # fit_files' band of a file that is no GeoTIFF: the flags of that file (as upscale's)
+    message = re.sub(
+        r"`(?:(guide|truth)_)?band=\d+` selects a band of a GeoTIFF, and (.+?) is not one: name a "
+        r"variable of a \.nc/\.zarr/\.hdf (?:LST|guide|truth) with `\w*variable=` instead, and "
+        r"drop `\w*band=`\.",
+        lambda m: (f"--{m[1] + '-' if m[1] else ''}band selects a band of a GeoTIFF, and {m[2]} "
+                   "is not one: name a variable of a .nc/.zarr/.hdf input with "
+                   f"--{m[1] + '-' if m[1] else ''}variable."), message)
+    # a band not in the file (fit_files names the argument of that file): its own flag, as
+    # upscale says it (the guide's or truth's band is not the LST's --band)
+    message = re.sub(r"pass `(?:(guide|truth)_)?band=` 1 to (\d+)",
+                     lambda m: f"pass --{m[1] + '-' if m[1] else ''}band 1 to {m[2]}", message)
     # fit_files' guide layer example (a MODIS granule as --guide): the flag that names it
     message = _flag_example(message.replace("`guide_variable='", "`variable='"),
                             "--guide-variable") if "`guide_variable='" in message else message
-    message = message.replace(" (`--band N` on the command line)",  # bands of other scales
-                              "; `xlstsr train` reads every band: write that one to a file of "
-                              "its own first with `.rio.to_raster('band.tif')`")
-    message = message.replace("(`da.sel(band=1)`, `--band 1`)",  # the units check's wording
-                              "(`da.sel(band=1)` written to a file of its own: `xlstsr train` "
-                              "reads every band)")
     if TRUTH_HINT in message:  # the truth's own flags: --units would convert the LST
         message = _cli_hints(message.replace(TRUTH_HINT, ""), "train", typed)
         message = _with_flags(message, [(re.compile(r"attrs\['_FillValue'\] = ([-+\w.]+)"),
                                          "--truth-nodata {0}")], typed)
-        message = re.sub(r"(?<![\w-])--(units|nodata|scale|offset)\b", r"--truth-\1", message)
+        message = re.sub(r"(?<![\w-])--(units|nodata|scale|offset|band)\b", r"--truth-\1",
+                         message)
     elif "`--truth-" not in message:  # (completed already: a UsageError passes here twice)
         # the guide's hint gives way to --guide-nodata / --guide-scale (_cli_hints)
         message = _cli_hints(message.replace(FIT_FILES_HINT, "").replace(GUIDE_HINT, ""),
@@ -1670,12 +1673,21 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     )
     t.add_argument("--lst", required=True, help="LST cube (Zarr, NetCDF or GeoTIFF), Kelvin")
     t.add_argument("--variable", default=None, help="LST variable name in a Dataset")
+    t.add_argument("--band", type=_positive_int, default=None,
+                   help="one band (from 1) of a multi-band GeoTIFF LST (default: every band, "
+                   "as time steps)")
     t.add_argument("--guide", default=None, help="fine guide (e.g. NDVI) at factor x the LST grid")
     t.add_argument("--guide-variable", default=None,
                    help="guide variable of a .nc/.zarr guide (default: its only variable)")
+    t.add_argument("--guide-band", type=_positive_int, default=None,
+                   help="one band (from 1) of a multi-band GeoTIFF guide (default: every band, "
+                   "as time steps)")
     t.add_argument("--truth", default=None, help="fine truth on the output grid (mode supervised)")
     t.add_argument("--truth-variable", default=None,
                    help="truth variable of a .nc/.zarr truth (default: its only variable)")
+    t.add_argument("--truth-band", type=_positive_int, default=None,
+                   help="one band (from 1) of a multi-band GeoTIFF truth (default: every band, "
+                   "as time steps)")
     _add_input_declarations(t)
     _add_input_declarations(t, "truth")
     _add_guide_declarations(t)
@@ -1785,6 +1797,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         parser.error(str(err))
     if args.mode == "sif" and not args.guide:
         parser.error("--mode sif needs --guide")
+    if args.truth_band is not None and not args.truth:  # (fit_files names its Python argument)
+        parser.error("--truth-band selects a band of the --truth file (--band selects the "
+                     "LST's), and no --truth is given: add --truth (with --mode supervised), or "
+                     "drop --truth-band")
     if args.resume and not Path(args.resume).is_file():
         parser.error(f"--resume {args.resume}: no such checkpoint file")
     for flag, value in (("--scale", args.scale), ("--truth-scale", args.truth_scale),
@@ -1853,6 +1869,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
                 truth_declare={"units": args.truth_units, "_FillValue": args.truth_nodata,
                                "scale_factor": args.truth_scale, "add_offset": args.truth_offset},
                 guide_declare={"_FillValue": args.guide_nodata, "scale_factor": args.guide_scale},
+                band=args.band, guide_band=args.guide_band, truth_band=args.truth_band,
                 command=shlex.join(["xlstsr", *(sys.argv[1:] if argv is None else argv)]),
             )
     except KeyboardInterrupt as err:  # Ctrl-C: fit stopped the Trainer, nothing was written

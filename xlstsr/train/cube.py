@@ -1010,6 +1010,36 @@ def _input_labels(guide: Any, n_guide: int) -> list[str]:
     return ["lst", *(str(v) if v else f"guide{i}" for i, v in enumerate(labels))]
 
 
+def _band_of(path: Any, band: int, role: str, key: str) -> xr.DataArray:
+    """Band ``band`` (from 1) of the GeoTIFF ``path``, as ``open_path(path, band=band)`` reads
+    it (``--band`` of ``xlstsr upscale``); a file that is not a GeoTIFF refused naming the
+    variable argument of that file instead."""
+    from ..io import format_of, open_path
+
+    if format_of(path, reading=True) != "cog":
+        raise XlstsrError(f"`{key}={band}` selects a band of a GeoTIFF, and {os.fspath(path)} is "
+                          f"not one: name a variable of a .nc/.zarr/.hdf {role} with "
+                          f"`{key.replace('band', 'variable')}=` instead, and drop `{key}=`.")
+    return open_path(path, band=band)
+
+
+def _band_advice(err: XlstsrError, key: str) -> XlstsrError:
+    """``err`` of opening a file, its advice of a band (open_cog's "pass `band=` 1 to N", "`--band
+    N` on the command line" of bands of different scales) naming that file's own argument and
+    flag (``guide_band=``, ``--guide-band``: the LST's ``band=`` selected nothing of a guide)."""
+    if key == "band":
+        return err
+    flag = "--" + key.replace("_", "-")
+    text = str(err).replace("pass `band=` 1 to", f"pass `{key}=` 1 to").replace(
+        "Select one band with `band=` (`--band N` on the command line)",
+        f"Select one band with `{key}=` (`{flag} N` on the command line)")
+    if text == str(err):
+        return err
+    new = type(err)(text)
+    new.__dict__.update(err.__dict__)
+    return new
+
+
 def _guide_layer(path: Any) -> str | None:
     """The layer of a MODIS HDF4 granule given as the guide with none named (its only NDVI
     layer, MOD13A2's ``1 km 16 days NDVI``); None for any other file. A granule without one is
@@ -1045,6 +1075,9 @@ def fit_files(
     declare: Mapping[str, Any] | None = None,
     truth_declare: Mapping[str, Any] | None = None,
     guide_declare: Mapping[str, Any] | None = None,
+    band: int | None = None,
+    guide_band: int | None = None,
+    truth_band: int | None = None,
     command: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
@@ -1083,6 +1116,13 @@ def fit_files(
         ``"add_offset"`` (stored value x scale + offset = NDVI or reflectance), e.g.
         ``{"scale_factor": 0.0001, "_FillValue": -3000}`` for a MOD13 NDVI GeoTIFF stored as
         x 10000 integers without scale metadata. No ``"units"``: a guide is no temperature.
+    band, guide_band, truth_band : int, optional
+        One band (from 1) of a multi-band GeoTIFF LST, guide or truth (the ``--band`` /
+        ``--guide-band`` / ``--truth-band`` of ``xlstsr train``, as of ``xlstsr upscale``),
+        e.g. ``band=1`` for the LST band of a stack holding QC beside it; default: every band,
+        as time steps. Refused for a file that is not a GeoTIFF (name its variable instead).
+        Recorded in the checkpoint's ``training_data`` (``band``, ``guide_band``,
+        ``truth_band``) beside the variables.
     command : str, optional
         The command line that ran the training, recorded as ``metadata["command"]`` (``xlstsr
         train`` gives its own).
@@ -1116,16 +1156,36 @@ def fit_files(
                           "drop guide_declare, or give the guide (mode 'degraded_disr', 'sif' "
                           "or 'supervised')")
 
+    bands = {"LST": band, "guide": guide_band, "truth": truth_band}
+    for role, key, value in (("LST", "band", band), ("guide", "guide_band", guide_band),
+                             ("truth", "truth_band", truth_band)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise XlstsrError(f"{key}={value!r}: a band is numbered from 1 (1 = the first band "
+                              f"of the {role} GeoTIFF), e.g. {key}=1")
+    if guide_band is not None and guide is None:
+        raise XlstsrError("guide_band selects a band of the guide file, but no guide= is given: "
+                          "drop guide_band (band= selects the LST's), or give the guide")
+    if truth_band is not None and truth is None:
+        raise XlstsrError("truth_band selects a band of the truth file, but no truth= is given: "
+                          "drop truth_band (band= selects the LST's), or give the truth")
+
     def opened(path: Any, var: Hashable | None, role: str) -> xr.DataArray | None:
         if path is None:
             return None
-        # a NetCDF-4 group's variable (ECOSTRESS's SDS/LST) opens its group, an HDF4
-        # granule the layer named (its Day LST was read whatever was asked)
-        if var is None and role == "guide":  # a MODIS granule as the guide (MOD13A2): its
-            # NDVI layer, as upscale takes it (refused as having no LST layer)
-            var = _guide_layer(path)
-        obj, name = open_with_variable(path, var)
-        return _select(obj, name, role)
+        key = {"LST": "band", "guide": "guide_band", "truth": "truth_band"}[role]
+        try:
+            if bands[role] is not None:  # one band of a GeoTIFF, as upscale's --band takes it
+                return _band_of(path, bands[role], role, key)
+            # a NetCDF-4 group's variable (ECOSTRESS's SDS/LST) opens its group, an HDF4
+            # granule the layer named (its Day LST was read whatever was asked)
+            if var is None and role == "guide":  # a MODIS granule as the guide (MOD13A2): its
+                # NDVI layer, as upscale takes it (refused as having no LST layer)
+                var = _guide_layer(path)
+            obj, name = open_with_variable(path, var)
+            return _select(obj, name, role)
+        except XlstsrError as err:  # open_cog's advice of a band: this file's own argument
+            raise _band_advice(err, key) from None
 
     try:
         lst_da = declare_lst(opened(lst, variable, "LST"), declared)  # type: ignore[arg-type]
@@ -1180,6 +1240,10 @@ def fit_files(
             # LST_Night_1km, and day and night checkpoints recorded the same provenance
             **_recorded_variables(lst_da, guide_da, truth_da,
                                   options.get("guide_time_tolerance")),
+            # the band of a multi-band GeoTIFF read (where one was selected): a stack's LST,
+            # QC and view-time bands gave the same file path
+            **{key: value for key, value in (("band", band), ("guide_band", guide_band),
+                                             ("truth_band", truth_band)) if value is not None},
         },
         training_scales=(
             ("degraded by factor" + (" under a Gaussian PSF" if psf else ""))
