@@ -877,11 +877,28 @@ def _band_texts(g: xr.DataArray, d: str) -> list[str] | None:
     return None
 
 
+#: words of a band description that name a quantity besides :data:`_OTHER_BANDS` and NDVI (a
+#: guide's bands described 'ndvi', 'lst', 'elevation' are channels, not dates)
+_QUANTITY_WORDS = frozenset({"lst", "temperature", "dem", "elevation", "height", "slope"})
+
+
+def _band_quantities(text: str) -> frozenset[str]:
+    """The quantities a band description names: NDVI (:func:`_says_ndvi`), the other
+    quantities of :func:`_other_quantities` (red, nir, albedo, 'B04', 'sur_refl_b02'...) and
+    :data:`_QUANTITY_WORDS`; empty when it names none ('band 1', 'A2020153')."""
+    return frozenset(_other_quantities(text) | (_tokens(text) & _QUANTITY_WORDS)
+                     | ({"ndvi"} if _says_ndvi(text) else set()))
+
+
 def _refuse_quantity_bands_as_steps(g: xr.DataArray, lst: xr.DataArray, d: str) -> None:
     """Refuse matching a guide's bands with the LST's several bands (its dates, as a multi-band
     LST GeoTIFF is read) by band number when the guide's bands are quantities (described
     'red', 'nir', 'ndvi') or their counts differ: guide band i guided LST date i and the
-    guide's other bands were dropped, without a word."""
+    guide's other bands were dropped, without a word. Quantities are bands whose descriptions
+    name different known quantities (:func:`_band_quantities`): one NDVI band per date
+    described in any form ('NDVI_A2020153', Earth Engine's '0_NDVI', 'NDVI doy 153') names the
+    same one on every band and is matched by band number, as are bands whose labels equal the
+    LST's (day numbers [153, 161] on both sides: matched by label)."""
     if (d not in g.dims or lst.sizes[d] < 2 or _is_time_like(lst, d)
             or _is_time_like(g, d)):
         return
@@ -892,34 +909,45 @@ def _refuse_quantity_bands_as_steps(g: xr.DataArray, lst: xr.DataArray, d: str) 
     named = bool(set(re.split(r"[^a-z]+", d.lower())) & _BAND_DIM_WORDS)
     if not (named or numbered):
         return  # labels of another kind (an 'overpass' of 'day' and 'night'): matched by label
-    texts = _band_texts(g, d)
-    quantities = (texts is not None and len(set(texts)) > 1
-                  and not all(_DATED.search(v) for v in texts)
-                  and (gv is None or gv.dtype.kind not in "OUS"))
     # rioxarray's numbering on both sides (1..n, 1..m), or none: a selection of one file's
     # bands (LST bands [2, 3] of the guide's [1..4]) is matched by its labels
     raw = all(v is None or v.tolist() == list(range(1, v.size + 1)) for v in (lv, gv))
+    if not raw and lv is not None and gv is not None and lv.tolist() == gv.tolist():
+        return  # the LST's own labels (day numbers on both sides): matched by label
+    texts = _band_texts(g, d)
+    quantities = (texts is not None and len({_band_quantities(v) for v in texts}) > 1
+                  and (gv is None or gv.dtype.kind not in "OUS"))
     counts = numbered and raw and g.sizes[d] != lst.sizes[d]
     if not (quantities or counts):
         return
+    n, m = g.sizes[d], lst.sizes[d]
     shown = ", ".join(repr(v) for v in (texts or [])[:6]) + (" ..." if texts and len(texts) > 6
                                                             else "")
     what = (f"described {shown}" if texts is not None else
             f"labelled {', '.join(str(v) for v in gv[:6])}" if gv is not None else "unlabelled")
     pick = next((i for i, v in enumerate(texts or []) if _says_ndvi(v)), 0)
     label = gv[pick].item() if gv is not None else pick + 1
-    cause = ("the guide's bands are quantities, not dates" if quantities else
-             f"the guide has {g.sizes[d]} bands and the LST {lst.sizes[d]}, so they are not one "
-             "guide per LST date")
+    if n == 1:
+        matched = (f"and the guide's single {d!r} band ({what}) would be matched with them by "
+                   f"band number: it would guide LST band 1 only, the LST's other {m - 1} "
+                   "band(s) left without a guide")
+        cause = f"the guide has one band and the LST {m}, so it is not one guide per LST date"
+        channels = "it as a channel"
+        select = "To use that band for every date, select it"
+    else:
+        matched = (f"and the guide's {n} {d!r} bands ({what}) would be matched with them by "
+                   "band number: guide band 1 guiding LST band 1, band 2 LST band 2"
+                   + (f", the guide's other {n - m} band(s) dropped" if n > m else ""))
+        cause = ("the guide's bands are quantities, not dates" if quantities else
+                 f"the guide has {n} bands and the LST {m}, so they are not one guide per LST "
+                 "date")
+        channels = "the guide's bands as channels"
+        select = "Select the guide band to use for every date"
     raise GuideTimeError(
-        f"the LST's {lst.sizes[d]} {d!r} values are its steps (dates, as a multi-band LST "
-        f"GeoTIFF is read), and the guide's {g.sizes[d]} {d!r} bands ({what}) would be matched "
-        f"with them by band number: guide band 1 guiding LST band 1, band 2 band 2"
-        + (f", the guide's other {g.sizes[d] - lst.sizes[d]} band(s) dropped"
-           if g.sizes[d] > lst.sizes[d] else "")
-        + f". But {cause}. Select the guide band to use for every date: `guide = "
+        f"the LST's {m} {d!r} values are its steps (dates, as a multi-band LST GeoTIFF is "
+        f"read), {matched}. But {cause}. {select}: `guide = "
         f"guide.sel({d}={label!r}, drop=True)` (on the command line, `--guide-band {pick + 1}`); "
-        f"or, to use the guide's bands as channels, give the LST's steps a dim of their own "
+        f"or, to use {channels}, give the LST's steps a dim of their own "
         f"(`lst = lst.rename({d}='time')`; an LST of one date: `lst = lst.isel({d}=0, "
         "drop=True)`)."
     )

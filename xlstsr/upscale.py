@@ -433,9 +433,10 @@ def _warn_guide_gaps(gdata: Any, data: Any) -> None:
             "bicubic fallback), up to several K from a guided result. Drop those dates, or give "
             "a composite guide matched with guide_time_tolerance."
             + (" Another band has data there: if the bands are on different dates (a Dataset "
-               "merged on the union of their dates, each band NaN on the other's), pass them "
-               "as a dict {name: band} with guide_time_tolerance (each band is matched to the "
-               "LST's dates on its own)." if other else ""),
+               "merged on the union of their dates, each band NaN on the other's), pass each "
+               "band on its own dates as a dict, with guide_time_tolerance (each band is then "
+               "matched to the LST's dates on its own): `guide={k: ds[k].dropna('time', "
+               "how='all') for k in ds}` ('time' the dim of their dates)." if other else ""),
             UserWarning,
         )
     steps = np.flatnonzero(flat & ~empty & has_lst)

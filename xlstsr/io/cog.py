@@ -1337,11 +1337,12 @@ def _plan_cogs(
     if stale and not overwrite:
         old, p = stale[0]
         raise XlstsrError(
-            f"{old} exists ({len(stale)} such files): the same step under the unpadded name an "
-            f"earlier xlstsr gave it, written now as {p.name}. Left beside the new files, a "
+            f"{old} exists ({len(stale)} such files): a file under the unpadded name of the "
+            f"same step, written now as {p.name} (by an earlier xlstsr, or by a shorter series "
+            "with this prefix, whose labels needed no padding). Left beside the new files, a "
             "sorted glob of the folder would read each such step twice: pass overwrite=True "
-            "(the old names are removed once the new files are written), remove them, or "
-            "write to another directory.")
+            "(the files under the unpadded names are removed once the new files are written), "
+            "remove them, or write to another directory.")
     existing = [p for p in names if p.exists()]
     if existing and not overwrite:
         raise XlstsrError(f"{existing[0]} exists ({len(existing)} of the {len(names)} files); "
