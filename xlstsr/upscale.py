@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -279,7 +279,7 @@ def upscale(
     gdata = None
     if guide is not None:
         gdata = prepare_guide(guide, kelvin, factor, lead, time_tolerance=guide_time_tolerance)
-        _warn_guide_gaps(gdata, data)
+        _warn_guide_gaps(gdata, data, lead)
         n_guide = getattr(m, "n_guide", None)
         if n_guide is not None and gdata.shape[1] != n_guide:
             message = getattr(m, "channel_message", None)
@@ -401,11 +401,11 @@ def _lst_range_block(block: np.ndarray, said: Any, warned: list[bool]) -> np.nda
     return block
 
 
-def _warn_guide_gaps(gdata: Any, data: Any) -> None:
+def _warn_guide_gaps(gdata: Any, data: Any, lead: Sequence[Hashable] = ("time",)) -> None:
     """Say which steps run without guidance: a guide band with no valid pixel, or one value on
     all its valid pixels, on a step whose LST has some (a daily NDVI all cloud on a clear LST day: disr ran from a constant fill, up
     to 9 K off its guided result, without a word). In memory only; a step cloudy in both is
-    NaN anyway."""
+    NaN anyway. ``lead``: the LST's leading dims (the first names the dates in the advice)."""
     if isinstance(gdata, dsa.Array) or isinstance(data, dsa.Array):
         return
     g = np.asarray(gdata)
@@ -426,6 +426,7 @@ def _warn_guide_gaps(gdata: Any, data: Any) -> None:
         # another band with data on the same steps: bands on different dates, not cloud (a
         # Dataset of a 16-day NDVI and an 8-day albedo merged on the union of their dates)
         other = ok.any(axis=(2, 3)).any(axis=1)[steps].any()
+        dim = str(lead[0]) if lead else "time"
         warn(
             f"a guide band holds no valid pixel at step(s) {steps[:8].tolist()}"
             f"{' ...' if steps.size > 8 else ''} of {g.shape[0]} where the LST has data (all "
@@ -435,8 +436,8 @@ def _warn_guide_gaps(gdata: Any, data: Any) -> None:
             + (" Another band has data there: if the bands are on different dates (a Dataset "
                "merged on the union of their dates, each band NaN on the other's), pass each "
                "band on its own dates as a dict, with guide_time_tolerance (each band is then "
-               "matched to the LST's dates on its own): `guide={k: ds[k].dropna('time', "
-               "how='all') for k in ds}` ('time' the dim of their dates)." if other else ""),
+               f"matched to the LST's dates on its own): `guide={{k: ds[k].dropna({dim!r}, "
+               "how='all') for k in ds}`." if other else ""),
             UserWarning,
         )
     steps = np.flatnonzero(flat & ~empty & has_lst)
