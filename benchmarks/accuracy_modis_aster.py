@@ -930,6 +930,6 @@ if __name__ == "__main__":
     from xlstsr.datasets.root import exit_on_missing_data
 
     try:  # missing data: one line naming the fix
-        exit_on_missing_data(main, __file__)
+        exit_on_missing_data(main, __file__, flags="--root DIR")
     except XlstsrError as err:  # a data folder it cannot use: the message
         sys.exit(f"{Path(__file__).name}: {err}")

@@ -236,7 +236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "bundled models on the shared cube's split and EVAL_PAIRS; score a "
                          "held-back cube with `benchmarks/sisr_cube.py --held-back --root DIR` "
                          "and held-back pairs with `benchmarks/accuracy_modis_aster.py --root DIR`")
-    out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke)
+    # a smoke run, a subset of the pairs, another checkpoint or control: not the published
+    # page's protocol, which it replaces only when --out asks for it
+    pairs_given = (set() if args.pairs == "none" else
+                   {p.strip().zfill(3) for p in args.pairs.split(",") if p.strip()}
+                   if args.pairs else set(EVAL_PAIRS))
+    out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke,
+                      partial=(pairs_given != set(EVAL_PAIRS) or args.model is not None
+                               or args.control != "train"))
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -489,6 +496,6 @@ if __name__ == "__main__":
     from xlstsr.datasets.root import exit_on_missing_data
 
     try:  # missing data: one line naming the fix
-        exit_on_missing_data(main, __file__)
+        exit_on_missing_data(main, __file__, flags="--root DIR")
     except XlstsrError as err:  # a data folder it cannot use: the message
         raise SystemExit(f"{Path(__file__).name}: {err}") from None

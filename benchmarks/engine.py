@@ -1425,6 +1425,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from xlstsr.datasets.root import results_dir
 
+    if args.root is not None and stac_catalog(args.root) is None:
+        # refused up front: the run took minutes of synthetic figures, then wrote "not run"
+        raise SystemExit(f"{Path(__file__).name}: --root {args.root}: no MOD11A1 STAC catalog "
+                         f"({args.root / 'modis_h18v04_2020' / 'catalog.json'} or "
+                         f"{args.root / 'catalog.json'}): pass --root the data folder holding "
+                         "modis_h18v04_2020/ (or that cube's folder), or leave --root out (the "
+                         "project's data)")
     published = ROOT / "docs" / "results"  # the synthetic figures, and the project's cube
     # a smoke run (a test of the code path) never replaces the published pages
     args.out = results_dir(args.out, published, *([args.root] if args.root else []),
@@ -1575,4 +1582,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     from xlstsr.datasets.root import exit_on_missing_data
 
-    exit_on_missing_data(main, __file__)  # missing data: one line naming the fix
+    exit_on_missing_data(main, __file__, flags="--root DIR")  # missing data: one line naming the fix

@@ -101,9 +101,9 @@ import torch
 import xarray as xr
 
 import xlstsr
-from xlstsr.datasets import data_root, ecostress_scenes, open_ecostress_scene
+from xlstsr.datasets import ecostress_scenes, open_ecostress_scene
 from xlstsr.datasets.ecostress import SAME_OVERPASS, ecostress_box, ecostress_crs
-from xlstsr.datasets.root import HELD_BACK_RESULTS, results_dir
+from xlstsr.datasets.root import HELD_BACK_RESULTS, require_data, results_dir
 from xlstsr.errors import GridError, GuideAlignmentWarning, XlstsrError
 from xlstsr.kernels.aggregate import gaussian_psf, radiometric_mean
 from xlstsr.kernels.correction import (
@@ -722,6 +722,19 @@ def enough_overpasses(tr_ops: list[str], te_ops: list[str], split: str, smoke: b
             + (" or run without --smoke (6 overpasses at most)" if smoke else "") + ".")
 
 
+def check_ecostress_folder(flag: str, folder: Path | None) -> None:
+    """Refuse, in one line naming it and the fix, a ``--train`` / ``--test`` folder without
+    ECOSTRESS LST scenes (a reader's error deep in the run was a traceback)."""
+    if folder is None:
+        return
+    lst = [folder / "LST", folder / "ecostress_la" / "LST"]  # the folder, or one holding it
+    if not any(d.is_dir() and any(d.glob("*.tif")) for d in lst):
+        raise SystemExit(f"{Path(__file__).name}: {flag} {folder}: no LST GeoTIFF in "
+                         f"{lst[0]} or {lst[1]}: pass {flag} an ECOSTRESS folder laid out like "
+                         "ecostress_la (LST/, cloud_mask/, water_mask/, scenes.csv) or the data "
+                         "folder holding ecostress_la/")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", type=Path, default=None, help="ecostress_la-like folder")
@@ -742,7 +755,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     torch.set_num_threads(args.threads)
-    shared = data_root() / "ecostress_la"
+    if args.train is None or args.test is None:
+        shared = require_data("ecostress_la")  # missing: one line naming the folder and the fix
+    for flag, folder in (("--train", args.train), ("--test", args.test)):
+        check_ecostress_folder(flag, folder)
     tr_dir = (args.train or shared).resolve()
     te_dir = (args.test or shared).resolve()
     max_n = 6 if args.smoke else None
@@ -1319,6 +1335,6 @@ if __name__ == "__main__":
     from xlstsr.datasets.root import exit_on_missing_data
 
     try:  # missing data: one line naming the fix
-        exit_on_missing_data(main, __file__)
+        exit_on_missing_data(main, __file__, flags="--train DIR --test DIR")
     except XlstsrError as err:  # a data folder it cannot use: the message
         raise SystemExit(f"{Path(__file__).name}: {err}") from None

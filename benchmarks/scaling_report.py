@@ -572,6 +572,11 @@ def deep_reading(summary: dict, n_pairs: int | None = None) -> str:
             f"({law[3] - n[3]:+.3f} K through `evaluate`); `auto` brings it to {auto[2]:.3f} "
             f"({auto[4]:.3f} symmetric) at {auto[0] - n[0]:+.3f} K ({auto[3] - n[3]:+.3f} K)."
         )
+    if out:  # their means are over the held-out pairs, not all the pairs of the run
+        known = {c for m, c in _held_out_counts(summary, n_pairs).items() if m in ("sisr", "disr")}
+        held = known.pop() if len(known) == 1 else None
+        out.insert(0, f"  On the {held} held-out pair{'s' if held != 1 else ''} (deep models):"
+                   if held is not None else "  On the held-out pairs of this run (deep models):")
     same = {m: v for k, v in summary.items() if k[0] == "eval35" for m in [k[1]]}
     if same:
         counts = _held_out_counts(summary, n_pairs)

@@ -425,13 +425,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="5 dates, 1 ASTER pair, bicubic and the default (a test)")
     args = ap.parse_args(argv)
     data = data_root(args.root)
-    out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke)
     if not (args.held_back or args.select is not None or is_project_data(data)):
         # the bundled models' split is the shared cube's: another cube's own split would put
         # positions they trained on among its test positions, and EVAL_PAIRS are shared ids
         raise SystemExit(f"{data} is not the project's own data: score the bundled SISR on "
                          "another cube with --held-back (every window none of its training or "
                          "validation windows overlaps)")
+    # the cube checked before anything is written (an empty --root made --out and said
+    # "writing to" first)
+    check_held_back_cube(data / recipe().CUBE, recipe().CUBE_ASSETS)
+    # a smoke run or a subset of the pairs never replaces the published page (all the
+    # EVAL_PAIRS) unless --out asks for it
+    partial = bool(args.pairs) and ({p.strip().zfill(3) for p in args.pairs.split(",")
+                                     if p.strip()} != set(EVAL_PAIRS))
+    out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke,
+                      partial=partial)
     out.mkdir(parents=True, exist_ok=True)
     print(f"writing to {out}", flush=True)
     torch.set_num_threads(args.threads)
@@ -853,7 +861,8 @@ def write_report(path: Path, args: argparse.Namespace, split: Any, n_dates: dict
         "# SISR trained on the MOD11A1 datacube: unseen window positions, and ASTER",
         "",
         f"Written by `python benchmarks/sisr_cube.py{' --smoke' * args.smoke}"
-        f"{f' --threads {args.threads}' if args.threads != 1 else ''}` "
+        f"{f' --threads {args.threads}' if args.threads != 1 else ''}"
+        f"{f' --pairs {args.pairs}' if args.pairs else ''}` "
         f"({platform.machine()}, torch {torch.__version__}, {args.threads} torch thread(s), "
         f"xlstsr {xlstsr.__version__}, {elapsed:.0f} s).",
         "",
@@ -953,6 +962,6 @@ if __name__ == "__main__":
     from xlstsr.datasets.root import exit_on_missing_data
 
     try:  # missing data: one line naming the fix
-        exit_on_missing_data(main, __file__)
+        exit_on_missing_data(main, __file__, flags="--root DIR")
     except XlstsrError as err:  # a data folder it cannot use: the message
         raise SystemExit(f"{Path(__file__).name}: {err}") from None

@@ -166,16 +166,22 @@ def slope_section(n: int = 256, reps: int = 4) -> list[str]:
     return [*lines, ""]
 
 
+#: the number of pairs of the published page (``--pairs`` default)
+PAIRS = 20
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", type=int, default=20)
+    ap.add_argument("--pairs", type=int, default=PAIRS)
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", "--quick", dest="quick", action="store_true",
                     help="2 pairs, small surfaces (a test)")
     args = ap.parse_args(argv)
-    # a smoke run (a test of the code path) never replaces the published pages
-    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.quick)
+    # a smoke run (a test of the code path) or another number of pairs than the published
+    # page's never replaces it unless --out asks for it
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.quick,
+                           partial=args.pairs != PAIRS)
     t0 = time.perf_counter()
     if args.quick:
         args.pairs = min(args.pairs, 2)

@@ -72,17 +72,23 @@ def patches(scenes: dict[str, np.ndarray], val: str, stride: int) -> tuple:
     return PatchSet.concat(tr), PatchSet.concat(va), skipped
 
 
+#: the published page's protocol (``--epochs``, ``--stride`` defaults)
+EPOCHS, STRIDE = 80, 8
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=80)
-    ap.add_argument("--stride", type=int, default=8, help="patch stride, fine px")
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--stride", type=int, default=STRIDE, help="patch stride, fine px")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", action="store_true", help="1 epoch, stride 32, 1 pair (a test)")
     args = ap.parse_args(argv)
-    # a smoke run (a test of the code path) never replaces the published pages
-    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
+    # a smoke run (a test of the code path) or another protocol (--epochs, --stride) never
+    # replaces the published page unless --out asks for it
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke,
+                           partial=(args.epochs, args.stride) != (EPOCHS, STRIDE))
     if args.smoke:
         args.epochs, args.stride = 1, 32
     eval_pairs = EVAL_PAIRS[:1] if args.smoke else EVAL_PAIRS
@@ -123,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "# SISR trained at the target scale on Landsat LST vs one octave-pair up on MODIS",
         "",
         f"Written by `python benchmarks/target_scale_sisr.py --epochs {args.epochs}"
+        f"{f' --stride {args.stride}' * (args.stride != STRIDE and not args.smoke)}"
         f"{' --smoke' * args.smoke}` "
         f"({time.perf_counter() - t0:.0f} s, {args.threads} torch thread(s)). Protocol and data: "
         "the script's docstring. Target-scale model: ResCNN 32 ch x 4 blocks, "

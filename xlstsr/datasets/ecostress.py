@@ -37,7 +37,7 @@ from ..errors import (
     warn,
 )
 from ..kernels.aggregate import radiometric_mean
-from .root import data_root
+from .root import _missing_data, data_root
 
 __all__ = [
     "ECOSTRESS_BOUNDS",
@@ -389,8 +389,13 @@ def _folder_box(folder: str) -> Box:
             b = tuple(src.bounds)
             boxes.append(transform_bounds(src.crs, "EPSG:4326", *b) if src.crs and
                          src.crs.to_epsg() != 4326 else b)
-    if not boxes:
-        raise FileNotFoundError(f"no LST GeoTIFF in {Path(folder) / 'LST'}")
+    if not boxes:  # what is missing on the error: a benchmark's one-line exit words the fix
+        lst = Path(folder) / "LST"
+        problem = f"no LST GeoTIFF (ECOSTRESS scene ..._doy<key>_....tif) in {lst}"
+        raise _missing_data(
+            f"{problem}: pass root= an ECOSTRESS folder laid out like ecostress_la (LST/, "
+            "cloud_mask/, water_mask/, scenes.csv) or the data folder holding ecostress_la/",
+            lst, problem, "ecostress_la")
     a = np.asarray(boxes, np.float64)
     return (float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()),
             float(a[:, 3].max()))

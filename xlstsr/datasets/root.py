@@ -51,17 +51,31 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     else:
         path, how = _CHECKOUT_DATA, "../shared/data"
     if path.is_file():  # "does not exist" sent the user looking for a path that is there
-        raise FileNotFoundError(
+        raise _missing_data(
             f"the real benchmark data folder {path} ({how}) is a file, not a folder: pass the "
             f"data folder (the one holding modis_aster/, e.g. {path.parent.parent}), as root=... "
-            f"or in {DATA_ENV}."
-        )
+            f"or in {DATA_ENV}.",
+            path, f"the real benchmark data folder {path} ({how}) is a file, not a folder")
     if not path.is_dir():
-        raise FileNotFoundError(
+        raise _missing_data(
             f"the real benchmark data folder {path} ({how}) does not exist; pass root=..., or set "
-            f"the environment variable {DATA_ENV} to the folder holding modis_aster/."
-        )
+            f"the environment variable {DATA_ENV} to the folder holding modis_aster/.",
+            path, f"the real benchmark data folder {path} ({how}) does not exist")
     return path
+
+
+def _missing_data(message: str, path: str | os.PathLike[str], problem: str,
+                  needed: str | None = None) -> FileNotFoundError:
+    """The error of a missing data folder or dataset (:func:`data_root`, :func:`require_data`,
+    a dataset reader's): a plain :class:`FileNotFoundError` whose ``message`` advises the
+    library's ``root=``; :func:`exit_on_missing_data` words the fix with the script's own
+    options from what it carries: ``data_path`` (the missing path), ``data_problem`` (what is
+    missing) and ``data_needed`` (the dataset folder the data folder must hold, None when
+    unknown). ``filename`` is left unset: OSError's message would become ``[Errno None] ...``."""
+    err = FileNotFoundError(message)
+    err.data_path, err.data_problem, err.data_needed = (  # type: ignore[attr-defined]
+        os.fspath(path), problem, needed)
+    return err
 
 
 def _how(root: str | os.PathLike[str] | None) -> str:
@@ -71,8 +85,17 @@ def _how(root: str | os.PathLike[str] | None) -> str:
     return f"${DATA_ENV}" if os.environ.get(DATA_ENV) else "../shared/data"
 
 
-_FIX = (f"pass the data folder that holds it (a benchmark's --root, root=...), or set the "
-        f"environment variable {DATA_ENV} to that folder")
+_FIX = (f"pass the data folder that holds it as root=..., or set the environment variable "
+        f"{DATA_ENV} to that folder")
+
+
+def _script_fix(flags: str | None, needed: str | None) -> str:
+    """How to point a benchmark to the data: with its own options ``flags`` (none: only the
+    environment variable), naming the dataset folder ``needed`` when known."""
+    folder = f"the data folder that holds {needed}/" if needed else "the real benchmark data folder"
+    if flags:
+        return f"pass {folder} with {flags}, or set the environment variable {DATA_ENV} to it"
+    return f"set the environment variable {DATA_ENV} to {folder}"
 
 
 def require_data(*parts: str, root: str | os.PathLike[str] | None = None) -> Path:
@@ -89,38 +112,44 @@ def require_data(*parts: str, root: str | os.PathLike[str] | None = None) -> Pat
     >>> require_data("no_such_dataset", root="/tmp")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: no no_such_dataset/ in the real benchmark data folder /tmp (the root argument): pass the data folder that holds it (a benchmark's --root, root=...), or set the environment variable XLSTSR_DATA to that folder.
+    FileNotFoundError: no no_such_dataset/ in the real benchmark data folder /tmp (the root argument): pass the data folder that holds it as root=..., or set the environment variable XLSTSR_DATA to that folder.
     """
     base = data_root(root)
     path = base.joinpath(*parts)
     if not path.exists():
         name = "/".join(parts) + ("" if Path(*parts).suffix else "/")
-        raise FileNotFoundError(f"no {name} in the real benchmark data folder {base} "
-                                f"({_how(root)}): {_FIX}.")
+        problem = f"no {name} in the real benchmark data folder {base} ({_how(root)})"
+        raise _missing_data(f"{problem}: {_FIX}.", path, problem, parts[0])
     return path
 
 
-def exit_on_missing_data(main: Callable[[], int | None], script: str) -> NoReturn:
+def exit_on_missing_data(main: Callable[[], int | None], script: str,
+                         flags: str | None = None) -> NoReturn:
     """Run a benchmark's ``main()`` and exit with its status; data it cannot find end the run
     with one line (``script: message``) rather than a traceback.
 
-    Only a :class:`FileNotFoundError` about the data is shortened: one whose message already
-    says how to point to the data (names ``XLSTSR_DATA``: :func:`data_root`,
-    :func:`require_data`), or one whose file lies in the data folder (a reader's bare ``No such
-    file or directory``), reworded to name that file and the fix. Any other (a missing tool, a
-    file outside the data folder) propagates with its traceback, which shows where it came
-    from.
+    Only a :class:`FileNotFoundError` about the data is shortened: one from :func:`data_root` or
+    :func:`require_data` (a missing data folder or dataset), one whose message already says how
+    to point to the data (names ``XLSTSR_DATA``), or one whose file lies in the data folder (a
+    reader's bare ``No such file or directory``), reworded to name that file. The fix named is
+    the script's own: ``flags``, the options that point it to a data folder (e.g. ``"--root
+    DIR"``; None, a script without one: only ``XLSTSR_DATA``), and the dataset folder the data
+    folder must hold when known. Any other (a missing tool, a file outside the data folder)
+    propagates with its traceback, which shows where it came from.
     """
     try:
         code = main()
     except FileNotFoundError as err:
         msg = str(err)
-        if DATA_ENV not in msg:
+        if getattr(err, "data_problem", None):  # data_root's, require_data's, a reader's
+            msg = f"{err.data_problem}: {_script_fix(flags, getattr(err, 'data_needed', None))}."
+        elif DATA_ENV not in msg:
             missing = _in_data_folder(err.filename)
             if missing is None:
                 raise  # not the data: the traceback says where it came from
+            needed = missing[0].relative_to(missing[1].resolve()).parts[0]
             msg = (f"{missing[0]} is missing from the real benchmark data folder {missing[1]} "
-                   f"({_how(None)}): {_FIX}.")
+                   f"({_how(None)}): {_script_fix(flags, needed)}.")
         raise SystemExit(f"{Path(script).name}: {msg}") from None
     raise SystemExit(code)
 
