@@ -209,3 +209,105 @@ def cli_stderr(*argv) -> tuple[int, str]:
         warnings.simplefilter("ignore")
         rc, _, err = cli_streams(*argv)
     return int(rc or 0), err
+
+
+def load_benchmark(name: str):
+    """Import ``benchmarks/<name>.py`` afresh (its module attributes are monkeypatched by the
+    tests), e.g. ``load_benchmark("bench_models")``."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(bench) not in sys.path:  # the benchmarks import each other
+        sys.path.insert(0, str(bench))
+    spec = importlib.util.spec_from_file_location(f"_xlstsr_bench_{name}", bench / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class StopBenchmark(Exception):
+    """Raised by a spy to stop a benchmark's ``main`` before it reads any data."""
+
+
+def results_destination(module, argv, monkeypatch):
+    """Where ``module.main(argv)`` (a benchmark) would write its pages: its ``results_dir`` is
+    called, then the run is stopped before anything is read."""
+    from pathlib import Path
+
+    import pytest
+
+    from xlstsr.datasets.root import results_dir
+
+    got = []
+
+    def spy(*args, **kwargs):
+        got.append(Path(results_dir(*args, **kwargs)))
+        raise StopBenchmark
+
+    monkeypatch.setattr(module, "results_dir", spy)
+    with pytest.raises(StopBenchmark):
+        module.main(argv)
+    return got[-1]
+
+
+def utm_field(vals, res: float, x0: float = 500000.0, y0: float = 5000000.0):
+    """A north-up (y, x) float32 field in Kelvin on a UTM 31N grid of ``res`` m pixels whose
+    top-left corner is (``x0``, ``y0``), with its transform written."""
+    import numpy as np
+    import xarray as xr
+    from affine import Affine
+
+    ny, nx = vals.shape
+    a = xr.DataArray(np.asarray(vals, dtype=np.float32), dims=("y", "x"),
+                     coords={"y": y0 - (np.arange(ny) + 0.5) * res,
+                             "x": x0 + (np.arange(nx) + 0.5) * res},
+                     attrs={"units": "K"})
+    return a.rio.write_crs("EPSG:32631").rio.write_transform(Affine(res, 0, x0, 0, -res, y0))
+
+
+def radiometric_blocks(v, f: int):
+    """The radiometric (T^4) mean of ``v`` over f x f blocks."""
+    import numpy as np
+
+    ny, nx = v.shape
+    return (np.asarray(v, np.float64).reshape(ny // f, f, nx // f, f) ** 4).mean(axis=(1, 3)) ** 0.25
+
+
+def moved(a, dx: float, dy: float):
+    """``a`` placed (dx, dy) CRS units away: its coordinates and transform moved together."""
+    from affine import Affine
+
+    out = a.assign_coords(x=a.x + dx, y=a.y + dy)
+    return out.rio.write_transform(Affine.translation(dx, dy) * a.rio.transform())
+
+
+def bands_on_different_dates(scene):
+    """The sample scene's LST, a 16-day NDVI (2 steps) and an 8-day albedo (4 steps): guide
+    bands dated apart."""
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    lst, ndvi = scene["lst_1km"], scene["ndvi_250m"]
+    crs = ndvi.rio.crs
+    alb = (0.3 - 0.2 * ndvi + 0.01 * np.random.default_rng(0).standard_normal(ndvi.shape)
+           ).astype("float32")
+    nd16 = xr.concat([ndvi, ndvi * 0.9], dim=pd.Index(
+        pd.to_datetime(["2020-06-25", "2020-07-03"]), name="time")).rio.write_crs(crs)
+    al8 = xr.concat([alb * (1 + 0.1 * i) for i in range(4)], dim=pd.Index(
+        pd.date_range("2020-06-24", periods=4, freq="8D"), name="time")).rio.write_crs(crs)
+    return lst, nd16, al8
+
+
+def textured_pair(n: int = 160, seed: int = 9):
+    """A smooth textured fine LST (n x n at 250 m, 300 K +- 6 K) and its radiometric 4 x 4
+    aggregate at 1 km: a pair whose offsets co-registration can measure."""
+    import numpy as np
+    from scipy import ndimage
+
+    b = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal((n, n)), 3.0,
+                                mode="wrap")
+    v = 300 + 6 * b / b.std()
+    return utm_field(v, 250.0), utm_field(radiometric_blocks(v, 4), 1000.0)

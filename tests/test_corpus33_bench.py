@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import load_script
+from tests.helpers import load_benchmark, load_script
 from xlstsr.datasets import EVAL_PAIRS, TRAIN_PAIRS
 from xlstsr.datasets.root import HELD_BACK_RESULTS, exit_on_missing_data, require_data, results_dir
 
@@ -19,13 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 
 
-def _bench(name: str):
-    if str(BENCH) not in sys.path:  # the benchmarks import each other
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"_xlstsr_c33d_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class _Stop(Exception):
@@ -79,7 +71,7 @@ def test_train_bundled_records_the_command_that_ran(tmp_path, monkeypatch):
 
 
 def test_bench_models_refuses_training_pairs(capsys):
-    bm = _bench("bench_models")
+    bm = load_benchmark("bench_models")
     with pytest.raises(SystemExit) as e:
         bm.main(["--smoke", "--pairs", f"{EVAL_PAIRS[0]},{TRAIN_PAIRS[0]}"])
     assert e.value.code == 2
@@ -109,12 +101,12 @@ def _destination(module, argv, monkeypatch, stop_at: str) -> Path:
 def test_subset_runs_write_held_back_results(monkeypatch):
     assert results_dir(None, "docs/results", partial=True) == HELD_BACK_RESULTS
     assert results_dir("/tmp/x", "docs/results", partial=True) == Path("/tmp/x")
-    bm = _bench("bench_models")
+    bm = load_benchmark("bench_models")
     published = ROOT / "docs" / "results"
     assert _destination(bm, ["--pairs", ",".join(EVAL_PAIRS[:2])], monkeypatch,
                         "methods") == HELD_BACK_RESULTS
     assert _destination(bm, [], monkeypatch, "methods") == published
-    sr = _bench("scaling_report")
+    sr = load_benchmark("scaling_report")
     assert _destination(sr, ["--quick"], monkeypatch, "data_root") == HELD_BACK_RESULTS
     assert _destination(sr, ["--methods", "tsharp"], monkeypatch, "data_root") == HELD_BACK_RESULTS
     assert _destination(sr, [], monkeypatch, "data_root") == published
@@ -142,7 +134,7 @@ def _page_summary(md: str) -> tuple[dict, int]:
 
 
 def test_scaling_discussion_is_written_from_the_runs_summary():
-    sr = _bench("scaling_report")
+    sr = load_benchmark("scaling_report")
     one, real = "4km->1km (MODIS)", "1km->250m (ASTER)"
     summary = {
         (one, "tsharp", "none"): (1.111, 1.2, 0.444),
@@ -163,7 +155,7 @@ def test_scaling_discussion_is_written_from_the_runs_summary():
 
 
 def test_published_scaling_discussion_matches_its_tables():
-    sr = _bench("scaling_report")
+    sr = load_benchmark("scaling_report")
     md = (ROOT / "docs" / "results" / "scaling.md").read_text()
     summary, n = _page_summary(md)
     assert (real := ("1km->250m (ASTER)", "tsharp", "auto")) in summary, real
@@ -206,7 +198,7 @@ def test_cube_windows_table_names_the_fix(tmp_path):
 
 def test_target_scale_sisr_checks_its_data_before_training(tmp_path, monkeypatch):
     monkeypatch.setenv("XLSTSR_DATA", str(tmp_path))
-    ts = _bench("target_scale_sisr")
+    ts = load_benchmark("target_scale_sisr")
     with pytest.raises(FileNotFoundError, match=r"no yanco_modis_landsat/ .*XLSTSR_DATA"):
         ts.main(["--smoke", "--out", str(tmp_path / "out")])
 
@@ -227,7 +219,7 @@ def test_accuracy_psnr_ranges_per_protocol_are_measured():
     import numpy as np
     import pandas as pd
 
-    acc = _bench("accuracy_modis_aster")
+    acc = load_benchmark("accuracy_modis_aster")
     rmse = np.array([2.0, 3.0, 2.0, 4.0])
     rng = np.array([80.0, 95.0, 20.0, 30.0])
     rows = pd.DataFrame({"protocol": ["anchor"] * 2 + ["co-registered + clear"] * 2,

@@ -6,19 +6,18 @@ lead-in of the deep models' bullets."""
 
 from __future__ import annotations
 
-import importlib.util
 import runpy
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import StopBenchmark, load_benchmark, results_destination
 from xlstsr.datasets.ecostress import ecostress_box
 from xlstsr.datasets.root import (
     HELD_BACK_RESULTS,
     exit_on_missing_data,
     require_data,
-    results_dir,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,31 +25,10 @@ BENCH = ROOT / "benchmarks"
 PUBLISHED = ROOT / "docs" / "results"
 
 
-def _bench(name: str):
-    if str(BENCH) not in sys.path:  # the benchmarks import each other
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"_xlstsr_c33s_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-class _Stop(Exception):
-    pass
 
 
-def _destination(module, argv, monkeypatch) -> Path:
-    """Where ``module.main(argv)`` would write its pages (stopped before anything is read)."""
-    got = []
-
-    def spy(*args, **kwargs):
-        got.append(Path(results_dir(*args, **kwargs)))
-        raise _Stop
-
-    monkeypatch.setattr(module, "results_dir", spy)
-    with pytest.raises(_Stop):
-        module.main(argv)
-    return got[-1]
 
 
 def _script(args, monkeypatch) -> str:
@@ -79,13 +57,13 @@ def test_subset_runs_do_not_write_the_published_page(name, subset, tmp_path, mon
     # before: each of these wrote docs/results when no --out was given
     monkeypatch.setenv("XLSTSR_DATA", str(tmp_path))  # the project's own data, for this test
     monkeypatch.chdir(tmp_path)
-    module = _bench(name)
+    module = load_benchmark(name)
     if hasattr(module, "check_held_back_cube"):  # sisr_cube checks its cube first
         monkeypatch.setattr(module, "check_held_back_cube", lambda *a, **k: None)
-    assert _destination(module, [], monkeypatch) == PUBLISHED  # the full run still publishes
-    assert _destination(module, subset, monkeypatch) == HELD_BACK_RESULTS
+    assert results_destination(module, [], monkeypatch) == PUBLISHED  # the full run still publishes
+    assert results_destination(module, subset, monkeypatch) == HELD_BACK_RESULTS
     out = tmp_path / "out"
-    assert _destination(module, [*subset, "--out", str(out)], monkeypatch) == out
+    assert results_destination(module, [*subset, "--out", str(out)], monkeypatch) == out
 
 
 # -- 04. missing data: the folder actually missing, the script's own options -------------------------
@@ -148,10 +126,10 @@ def test_folder_box_error_names_its_path(tmp_path):
 def test_engine_root_without_catalog_is_refused_up_front(tmp_path, monkeypatch):
     # before: minutes of synthetic figures, then "not run" for the STAC figure
     monkeypatch.chdir(tmp_path)
-    engine = _bench("engine")
+    engine = load_benchmark("engine")
     import xlstsr.datasets.root as root  # engine.main imports results_dir from it
 
-    monkeypatch.setattr(root, "results_dir", lambda *a, **k: (_ for _ in ()).throw(_Stop()))
+    monkeypatch.setattr(root, "results_dir", lambda *a, **k: (_ for _ in ()).throw(StopBenchmark()))
     with pytest.raises(SystemExit, match=r"--root .*no MOD11A1 STAC catalog.*catalog\.json"):
         engine.main(["--root", str(tmp_path), "--smoke"])
 
@@ -162,7 +140,7 @@ def test_sisr_cube_empty_root_refused_before_writing(tmp_path, capsys):
     # before: "writing to ..." and the --out folder made, then the refusal
     empty, out = tmp_path / "empty", tmp_path / "out"
     empty.mkdir()
-    sc = _bench("sisr_cube")
+    sc = load_benchmark("sisr_cube")
     with pytest.raises(SystemExit, match=r"no catalog\.json"):
         sc.main(["--root", str(empty), "--held-back", "--out", str(out)])
     assert not out.exists() and "writing to" not in capsys.readouterr().out
@@ -172,7 +150,7 @@ def test_sisr_cube_empty_root_refused_before_writing(tmp_path, capsys):
 
 def test_scaling_deep_bullets_have_their_own_held_out_lead_in():
     # before: they stood under "Measured, means over the N pairs of this run" (all the pairs)
-    sr = _bench("scaling_report")
+    sr = load_benchmark("scaling_report")
     case = "1km->250m (ASTER)"
     row = (2.0, 0.5, 0.5, 3.0, 0.4, 0.8)
     summary = {(case, m, k): row for m in ("tsharp", "sisr", "disr")

@@ -11,45 +11,20 @@ import numpy as np
 import pytest
 import rioxarray  # noqa: F401
 import xarray as xr
-from affine import Affine
-from scipy import ndimage
 
 import xlstsr
+from tests.helpers import moved as _moved
+from tests.helpers import textured_pair, utm_field
 from xlstsr.coregister import apply_offset
 from xlstsr.errors import CoregistrationError, GridError
 
 RES, F = 250.0, 4
 
 
-def _field(n: int = 160, seed: int = 9) -> np.ndarray:
-    b = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal((n, n)), 3.0,
-                                mode="wrap")
-    return 300 + 6 * b / b.std()
-
-
-def _da(vals: np.ndarray, res: float, x0: float = 500000.0, y0: float = 5000000.0) -> xr.DataArray:
-    ny, nx = vals.shape
-    a = xr.DataArray(vals.astype(np.float32), dims=("y", "x"),
-                     coords={"y": y0 - (np.arange(ny) + 0.5) * res,
-                             "x": x0 + (np.arange(nx) + 0.5) * res},
-                     attrs={"units": "K"})
-    return a.rio.write_crs("EPSG:32631").rio.write_transform(Affine(res, 0, x0, 0, -res, y0))
-
-
-def _agg(v: np.ndarray, f: int) -> np.ndarray:
-    ny, nx = v.shape
-    return (v.astype(np.float64).reshape(ny // f, f, nx // f, f) ** 4).mean(axis=(1, 3)) ** 0.25
-
-
-def _moved(a: xr.DataArray, dx: float, dy: float) -> xr.DataArray:
-    out = a.assign_coords(x=a.x + dx, y=a.y + dy)
-    return out.rio.write_transform(Affine.translation(dx, dy) * a.rio.transform())
-
 
 @pytest.fixture(scope="module")
 def scene() -> tuple[xr.DataArray, xr.DataArray]:
-    v = _field()
-    return _da(v, RES), _da(_agg(v, F), RES * F)
+    return textured_pair()
 
 
 def test_apply_offset_refuses_a_field_coregistered_already(scene):
@@ -96,7 +71,7 @@ def test_no_data_or_no_texture_gives_nan_shift(scene):
     # the reliable steps' offset is still applied
     moved = apply_offset(m, e, lst.rio.crs)
     assert abs(float(moved.x[0] - m.x[0]) + 75.0) < 5
-    flat = _da(np.full((160, 160), 300.0), RES)
+    flat = utm_field(np.full((160, 160), 300.0), RES)
     with pytest.raises(CoregistrationError, match="uniform"):
         xlstsr.estimate_offset(flat, lst)
     f = xlstsr.estimate_offset(flat, lst, errors="ignore")

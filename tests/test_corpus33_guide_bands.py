@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 
 import xlstsr
+from tests.helpers import bands_on_different_dates
 from xlstsr.errors import GuideTimeError, XlstsrError
 
 
@@ -75,20 +76,9 @@ def test_reflectance_advice_runs_on_the_guide_form(scene, form):
     np.testing.assert_allclose(env["ndvi"].values, ((nir - red) / (nir + red)).values, rtol=1e-6)
 
 
-def _different_dates(scene):
-    lst, ndvi = scene["lst_1km"], scene["ndvi_250m"]
-    crs = ndvi.rio.crs
-    alb = (0.3 - 0.2 * ndvi + 0.01 * np.random.default_rng(0).standard_normal(ndvi.shape)
-           ).astype("float32")
-    nd16 = xr.concat([ndvi, ndvi * 0.9], dim=pd.Index(
-        pd.to_datetime(["2020-06-25", "2020-07-03"]), name="time")).rio.write_crs(crs)
-    al8 = xr.concat([alb * (1 + 0.1 * i) for i in range(4)], dim=pd.Index(
-        pd.date_range("2020-06-24", periods=4, freq="8D"), name="time")).rio.write_crs(crs)
-    return lst, nd16, al8
-
 
 def test_dict_bands_on_different_dates_matched_each_with_tolerance(scene):
-    lst, nd16, al8 = _different_dates(scene)
+    lst, nd16, al8 = bands_on_different_dates(scene)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         got = xlstsr.upscale(lst, 4, "dms", guide={"ndvi": nd16, "albedo": al8},
@@ -101,7 +91,7 @@ def test_dict_bands_on_different_dates_matched_each_with_tolerance(scene):
 
 
 def test_dict_bands_on_different_dates_without_tolerance_names_band(scene):
-    lst, nd16, al8 = _different_dates(scene)
+    lst, nd16, al8 = bands_on_different_dates(scene)
     with pytest.raises(GuideTimeError, match="guide band 'ndvi'"):
         xlstsr.upscale(lst, 4, "dms", guide={"ndvi": nd16, "albedo": al8},
                        guide_offset="ignore")
@@ -111,7 +101,7 @@ def test_dataset_of_bands_on_different_dates_warning_names_the_cause(scene):
     """A Dataset of bands on different dates is merged on the union of dates, each band NaN on
     the other's: the empty-band warning said only "all cloud?" and advised the tolerance the
     user had set; it names the cause and the dict form now."""
-    lst, nd16, al8 = _different_dates(scene)
+    lst, nd16, al8 = bands_on_different_dates(scene)
     ds = xr.Dataset({"ndvi": nd16, "albedo": al8})
     with pytest.warns(UserWarning, match=r"Another band has data there.*as a dict"):
         xlstsr.upscale(lst, 4, "dms", guide=ds, guide_offset="ignore",

@@ -5,9 +5,7 @@ the scaling discussion's held-out pair count."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -16,8 +14,9 @@ import pytest
 import xarray as xr
 
 import xlstsr
+from tests.helpers import load_benchmark, results_destination
 from xlstsr import metrics as M
-from xlstsr.datasets.root import exit_on_missing_data, results_dir
+from xlstsr.datasets.root import exit_on_missing_data
 from xlstsr.errors import GridError, UnitsError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,31 +30,10 @@ def scene():
         return xlstsr.datasets.sample_scene(n_times=1, cloud_fraction=0)
 
 
-def _bench(name: str):
-    if str(BENCH) not in sys.path:  # the benchmarks import each other
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"_xlstsr_r33c_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-class _Stop(Exception):
-    pass
 
 
-def _destination(module, argv, monkeypatch) -> Path:
-    """Where ``module.main(argv)`` would write its pages (stopped before anything is read)."""
-    got = []
-
-    def spy(*args, **kwargs):
-        got.append(Path(results_dir(*args, **kwargs)))
-        raise _Stop
-
-    monkeypatch.setattr(module, "results_dir", spy)
-    with pytest.raises(_Stop):
-        module.main(argv)
-    return got[-1]
 
 
 # -- 05. subset runs never replace the published page ----------------------------------------------
@@ -64,25 +42,25 @@ def test_accuracy_subset_runs_do_not_write_the_published_page(tmp_path, monkeypa
     # before: --pairs / --methods / --no-anchor / --no-corrections wrote docs/results
     monkeypatch.setenv("XLSTSR_DATA", str(tmp_path))  # the project's own data, for this test
     monkeypatch.chdir(tmp_path)
-    acc = _bench("accuracy_modis_aster")
+    acc = load_benchmark("accuracy_modis_aster")
     published = ROOT / "docs" / "results"
-    assert _destination(acc, [], monkeypatch) == published
+    assert results_destination(acc, [], monkeypatch) == published
     for argv in (["--pairs", "002"], ["--methods", "bicubic"], ["--no-anchor"],
                  ["--no-corrections"]):
-        assert _destination(acc, argv, monkeypatch) != published, argv
+        assert results_destination(acc, argv, monkeypatch) != published, argv
     out = tmp_path / "out"
-    assert _destination(acc, ["--pairs", "002", "--out", str(out)], monkeypatch) == out
+    assert results_destination(acc, ["--pairs", "002", "--out", str(out)], monkeypatch) == out
 
 
 def test_bench_models_without_classical_does_not_write_the_published_page(tmp_path, monkeypatch):
     # before: --no-classical (a page without tsharp) replaced docs/results/models.md
     monkeypatch.chdir(tmp_path)
-    bm = _bench("bench_models")
+    bm = load_benchmark("bench_models")
     published = ROOT / "docs" / "results"
-    assert _destination(bm, [], monkeypatch) == published
-    assert _destination(bm, ["--no-classical"], monkeypatch) != published
+    assert results_destination(bm, [], monkeypatch) == published
+    assert results_destination(bm, ["--no-classical"], monkeypatch) != published
     out = tmp_path / "out"
-    assert _destination(bm, ["--no-classical", "--out", str(out)], monkeypatch) == out
+    assert results_destination(bm, ["--no-classical", "--out", str(out)], monkeypatch) == out
 
 
 # -- 04. a FileNotFoundError unrelated to the data keeps its traceback -----------------------------
@@ -179,7 +157,7 @@ def test_grid_error_selection_advice_works_on_round_off_labels(scene):
 def test_scaling_discussion_quotes_the_runs_held_out_count():
     # before: "On the same 35 held-out pairs" whatever was scored, and "met by no deep model"
     # when no deep model ran
-    sr = _bench("scaling_report")
+    sr = load_benchmark("scaling_report")
     real = "1km->250m (ASTER)"
     summary = {(real, "tsharp", "none"): (2.655, 1.355, 0.355, 3.095, 0.199, 0.784),
                (real, "tsharp", "auto"): (2.524, 0.990, 0.011, 3.040, 0.228, 0.602),

@@ -10,46 +10,19 @@ import dask.array as dsa
 import numpy as np
 import pytest
 import xarray as xr
-from affine import Affine
 from rasterio.crs import CRS
-from scipy import ndimage
 
 import xlstsr
+from tests.helpers import moved as _moved
+from tests.helpers import textured_pair
 from xlstsr.coregister import _other_units
 from xlstsr.errors import CoregistrationError, XlstsrError
 from xlstsr.io import open_cog, to_cogs
 
 
-def _field(n: int = 160, seed: int = 9) -> np.ndarray:
-    b = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal((n, n)), 3.0,
-                                mode="wrap")
-    return 300 + 6 * b / b.std()
-
-
-def _da(vals: np.ndarray, res: float) -> xr.DataArray:
-    x0, y0 = 500000.0, 5000000.0
-    ny, nx = vals.shape
-    a = xr.DataArray(vals.astype(np.float32), dims=("y", "x"),
-                     coords={"y": y0 - (np.arange(ny) + 0.5) * res,
-                             "x": x0 + (np.arange(nx) + 0.5) * res},
-                     attrs={"units": "K"})
-    return a.rio.write_crs("EPSG:32631").rio.write_transform(Affine(res, 0, x0, 0, -res, y0))
-
-
-def _agg(v: np.ndarray, f: int) -> np.ndarray:
-    ny, nx = v.shape
-    return (v.astype(np.float64).reshape(ny // f, f, nx // f, f) ** 4).mean(axis=(1, 3)) ** 0.25
-
-
-def _moved(a: xr.DataArray, dx: float, dy: float) -> xr.DataArray:
-    out = a.assign_coords(x=a.x + dx, y=a.y + dy)
-    return out.rio.write_transform(Affine.translation(dx, dy) * a.rio.transform())
-
-
 @pytest.fixture(scope="module")
 def scene() -> tuple[xr.DataArray, xr.DataArray]:
-    v = _field()
-    return _da(v, 250.0), _da(_agg(v, 4), 1000.0)
+    return textured_pair()
 
 
 def _series(n: int, labels: bool) -> xr.DataArray:

@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 
 import xlstsr
+from tests.helpers import bands_on_different_dates
 from xlstsr.errors import GuideTimeError, XlstsrError
 from xlstsr.io.cog import to_cogs
 
@@ -81,14 +82,7 @@ def test_one_band_guide_refusal_reads_for_one_band(scene):
 
 
 def test_gaps_advice_on_merged_dataset_gives_the_unmerged_result(scene):
-    lst, ndvi = scene["lst_1km"], scene["ndvi_250m"]
-    crs = ndvi.rio.crs
-    alb = (0.3 - 0.2 * ndvi + 0.01 * np.random.default_rng(0).standard_normal(ndvi.shape)
-           ).astype("float32")
-    nd16 = xr.concat([ndvi, ndvi * 0.9], dim=pd.Index(
-        pd.to_datetime(["2020-06-25", "2020-07-03"]), name="time")).rio.write_crs(crs)
-    al8 = xr.concat([alb * (1 + 0.1 * i) for i in range(4)], dim=pd.Index(
-        pd.date_range("2020-06-24", periods=4, freq="8D"), name="time")).rio.write_crs(crs)
+    lst, nd16, al8 = bands_on_different_dates(scene)
     ds = xr.Dataset({"ndvi": nd16, "albedo": al8})
     kw = dict(guide_offset="ignore", guide_time_tolerance="15D")
     with pytest.warns(UserWarning, match="Another band has data there") as rec:
