@@ -134,6 +134,9 @@ def test_warnings_of_worker_tasks_reach_the_client_once():
                                   dashboard_address=None, silence_logs=40) as cluster, \
             distributed.Client(cluster) as c, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # a task that made the worker its own client (get_client, a nested compute): that
+        # client is not a user's, the worker's warnings are still sent (they were lost)
+        assert c.submit(lambda: distributed.get_client() is not None, pure=False).result()
         assert c.submit(lambda: warn("sharpened without the guide", UserWarning) or 1,
                         pure=False).result() == 1
         for _ in range(100):  # the warning comes as an event, after the result

@@ -187,5 +187,9 @@ def _on_worker() -> bool:
         return False
     address = getattr(worker.scheduler, "address", None)
     here = getattr(_client, "_global_clients", {})  # private: without it, send (not lose) them
+    # the clients workers make for their tasks (get_client, a nested compute) are not a user's
+    own = set(map(id, getattr(type(worker), "_initialized_clients", ())))
+    own.add(id(getattr(worker, "_client", None)))
     return not any(getattr(c.scheduler, "address", None) == address
-                   for c in list(here.values()) if getattr(c, "scheduler", None) is not None)
+                   for c in list(here.values())
+                   if getattr(c, "scheduler", None) is not None and id(c) not in own)
