@@ -644,6 +644,8 @@ def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
     # upscale says it (the guide's or truth's band is not the LST's --band)
     message = re.sub(r"pass `(?:(guide|truth)_)?band=` 1 to (\d+)",
                      lambda m: f"pass --{m[1] + '-' if m[1] else ''}band 1 to {m[2]}", message)
+    # a GeoTIFF truth's (or guide's) bands beside a one-date LST: its band flag, not Python
+    message = _RASTER_BANDS_BESIDE.sub(lambda m: _band_flag_advice(m, typed), message)
     # fit_files' guide layer example (a MODIS granule as --guide): the flag that names it
     message = _flag_example(message.replace("`guide_variable='", "`variable='"),
                             "--guide-variable") if "`guide_variable='" in message else message
@@ -661,6 +663,24 @@ def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
         return message
     return (f"{message} {_TRAIN_NOTE} (no --mask-out-of-range): mask such pixels in the file "
             "first, e.g. in Python `da.where((da > 150) & (da < 400))`.")
+
+
+#: pair_steps' refusal of a truth's (guide's) leading dim the LST lacks, advised in Python
+_RASTER_BANDS_BESIDE = re.compile(
+    r"the (truth|guide) has a dim 'band' \((\d+) steps\) that the LST lacks; select the step "
+    r"that goes with it \(`\w+\.sel\(band=\.\.\.\)`\)\.")
+
+
+def _band_flag_advice(m: re.Match[str], typed: dict[str, Any] | None) -> str:
+    """:data:`_RASTER_BANDS_BESIDE` for ``xlstsr train``: the bands of a GeoTIFF given with
+    --truth (--guide) are selected with --truth-band N (--guide-band N); a band dim of another
+    file (a .nc, .zarr) keeps the Python selection (its flag refuses a file that is no GeoTIFF)."""
+    role, n = m[1], int(m[2])
+    path = str((typed or {}).get(f"--{role}", "")).lower()
+    if path and not path.endswith((".tif", ".tiff")):
+        return m[0]
+    return (f"the {role} has a dim 'band' ({n} bands) that the LST lacks; select the band that "
+            f"goes with it: `--{role}-band 1` (bands 1 to {n}).")
 
 
 #: the front door's Python option to mask out-of-range pixels, as its sentence or its clause

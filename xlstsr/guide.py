@@ -890,15 +890,37 @@ def _band_quantities(text: str) -> frozenset[str]:
                      | ({"ndvi"} if _says_ndvi(text) else set()))
 
 
+#: a sensor's band as Earth Engine names it, unpadded (Sentinel-2 'B4', 'B8', 'B8A', Landsat 8
+#: 'B4', 'B5', 'B10'): a band name unless it is the band's own number ('b1', 'b2' on bands 1
+#: and 2, an uploaded asset's default names, say nothing)
+_SENSOR_BAND = re.compile(r"b(\d{1,2})a?")
+#: radar polarisations (Sentinel-1 'VV', 'VH'): each band another quantity
+_POLARISATIONS = frozenset({"vv", "vh", "hh", "hv"})
+
+
+def _band_names(text: str, number: object) -> frozenset[str]:
+    """The quantities a band description names (:func:`_band_quantities`) and the sensor bands
+    it names: unpadded band names ('B4', 'B8A') other than the band's own ``number`` ('b1' on
+    band 1) and polarisations ('VV', 'VH'). Dates and indices ('A2020153', '0_', 'doy 153')
+    name none: one NDVI band per date names the same ones on every band."""
+    found = set(_tokens(text) & _POLARISATIONS)
+    for t in _tokens(text):
+        m = _SENSOR_BAND.fullmatch(t)
+        if m and (t.endswith("a") or m.group(1).lstrip("0") != str(number)):
+            found.add(t)
+    return _band_quantities(text) | found
+
+
 def _refuse_quantity_bands_as_steps(g: xr.DataArray, lst: xr.DataArray, d: str) -> None:
     """Refuse matching a guide's bands with the LST's several bands (its dates, as a multi-band
     LST GeoTIFF is read) by band number when the guide's bands are quantities (described
     'red', 'nir', 'ndvi') or their counts differ: guide band i guided LST date i and the
     guide's other bands were dropped, without a word. Quantities are bands whose descriptions
-    name different known quantities (:func:`_band_quantities`): one NDVI band per date
-    described in any form ('NDVI_A2020153', Earth Engine's '0_NDVI', 'NDVI doy 153') names the
-    same one on every band and is matched by band number, as are bands whose labels equal the
-    LST's (day numbers [153, 161] on both sides: matched by label)."""
+    name different known quantities or sensor bands (:func:`_band_names`: 'red', 'B4' and
+    'B8', 'VV' and 'VH'): one NDVI band per date described in any form ('NDVI_A2020153', Earth
+    Engine's '0_NDVI', 'NDVI doy 153') names the same one on every band and is matched by band
+    number, as are bands whose labels equal the LST's (day numbers [153, 161] on both sides:
+    matched by label)."""
     if (d not in g.dims or lst.sizes[d] < 2 or _is_time_like(lst, d)
             or _is_time_like(g, d)):
         return
@@ -915,7 +937,9 @@ def _refuse_quantity_bands_as_steps(g: xr.DataArray, lst: xr.DataArray, d: str) 
     if not raw and lv is not None and gv is not None and lv.tolist() == gv.tolist():
         return  # the LST's own labels (day numbers on both sides): matched by label
     texts = _band_texts(g, d)
-    quantities = (texts is not None and len({_band_quantities(v) for v in texts}) > 1
+    numbers = (gv.tolist() if gv is not None and np.issubdtype(gv.dtype, np.integer)
+               and gv.size == len(texts or []) else range(1, len(texts or []) + 1))
+    quantities = (texts is not None and len({_band_names(v, k) for v, k in zip(texts, numbers)}) > 1
                   and (gv is None or gv.dtype.kind not in "OUS"))
     counts = numbered and raw and g.sizes[d] != lst.sizes[d]
     if not (quantities or counts):

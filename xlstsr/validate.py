@@ -1408,7 +1408,9 @@ def _fill_text(v: float, tol: float | None = None) -> str:
     return repr(v)
 
 
-def _units_kind(units: str | None) -> str | None:
+def _units_kind(units: str | None, what: str = "LST") -> str | None:
+    """``"K"``, ``"C"`` or None (no units) for the units of ``what`` (the LST, the truth: the
+    input a refusal names); UnitsError for other units."""
     if isinstance(units, (tuple, list)) and units:
         # rioxarray's units of a multi-band GeoTIFF: one per band ('K', 'K'), refused as
         # unknown; bands of one kind (or none: a QC band beside the LST) are that kind, of
@@ -1416,9 +1418,12 @@ def _units_kind(units: str | None) -> str | None:
         kinds = {_units_kind(u) for u in units} - {None}
         if len(kinds) <= 1:
             return kinds.pop() if kinds else None
+        # the band flag of that input (a truth with K and degC bands was told of the LST's)
+        flag = {"LST": "--band", "truth": "--truth-band", "reference": "--reference-band"}.get(what)
         raise UnitsError(
-            f"the bands of the LST have different units {tuple(units)!r}: convert them to one "
-            "(Kelvin) first, or select one band (`da.sel(band=1)`, `--band 1`)."
+            f"the bands of the {what} have different units {tuple(units)!r}: convert them to "
+            "one (Kelvin) first, or select one band (`da.sel(band=1)`"
+            + (f", `{flag} 1` on the command line" if flag else "") + ")."
         )
     if units is None or str(units).strip().lower() in _NO_UNITS:
         return None
@@ -2784,7 +2789,14 @@ def decode_lst(
         raise PhysicalRangeError(_landsat_scale_without_offset(
             da, what, attrs_of if what == "reference" else None))
     out, _ = _decode_scaled(da, physical_range)
-    kind = _units_kind(out.attrs.get("units"))
+    units = out.attrs.get("units")
+    if (isinstance(units, (tuple, list)) and "band" not in out.dims and "band" in out.coords
+            and out["band"].ndim == 0 and np.issubdtype(out["band"].dtype, np.integer)
+            and 1 <= int(out["band"]) <= len(units)):
+        # one band of a GeoTIFF selected as the refusal of bands of different units advises
+        # (`da.sel(band=1)`): its own units of the file's per-band ones (it was refused again)
+        units = units[int(out["band"]) - 1]
+    kind = _units_kind(units, what)
     if kind == "C":
         out = out + out.dtype.type(273.15)
         out.attrs = dict(da.attrs)

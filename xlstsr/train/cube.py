@@ -1156,13 +1156,17 @@ def fit_files(
                           "drop guide_declare, or give the guide (mode 'degraded_disr', 'sif' "
                           "or 'supervised')")
 
-    bands = {"LST": band, "guide": guide_band, "truth": truth_band}
     for role, key, value in (("LST", "band", band), ("guide", "guide_band", guide_band),
                              ("truth", "truth_band", truth_band)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
+        # any integer (a numpy one, np.int64(1) from an array, was refused as not 1), no bool
+        if value is not None and (isinstance(value, (bool, np.bool_))
+                                  or not isinstance(value, numbers.Integral) or value < 1):
             raise XlstsrError(f"{key}={value!r}: a band is numbered from 1 (1 = the first band "
                               f"of the {role} GeoTIFF), e.g. {key}=1")
+    # Python ints from here on: the checkpoint's metadata records them
+    band, guide_band, truth_band = (None if v is None else int(v)
+                                    for v in (band, guide_band, truth_band))
+    bands = {"LST": band, "guide": guide_band, "truth": truth_band}
     if guide_band is not None and guide is None:
         raise XlstsrError("guide_band selects a band of the guide file, but no guide= is given: "
                           "drop guide_band (band= selects the LST's), or give the guide")
