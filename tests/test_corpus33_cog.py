@@ -145,3 +145,22 @@ def test_cli_multidate_tif_bands_described_by_date_and_read_back(tmp_path):
     again = open_cog(out)
     np.testing.assert_array_equal(again["time"].values, lst["time"].values)
     assert os.path.getsize(out) > 0
+
+
+def test_open_cog_band_of_a_mixed_units_stack_takes_its_own_units(tmp_path):
+    """A K and degC stack: ``band=`` picked one band but kept both units (a tuple), so the
+    advised ``--band 1`` / ``--truth-band 1`` was refused again for mixed units."""
+    import rioxarray  # noqa: F401
+    import xarray as xr
+
+    from xlstsr.io import open_cog
+
+    a = xr.DataArray(np.stack([np.full((8, 8), 300.0), np.full((8, 8), 27.0)]).astype("float32"),
+                     dims=("band", "y", "x"),
+                     coords={"band": [1, 2], "y": 7500.0 - 1000.0 * np.arange(8),
+                             "x": 500.0 + 1000.0 * np.arange(8)}).rio.write_crs("EPSG:32631")
+    path = tmp_path / "mixed.tif"
+    a.rio.to_raster(path)
+    with rasterio.open(path, "r+") as f:
+        f.units = ("K", "degC")
+    assert [open_cog(path, band=b).attrs["units"] for b in (1, 2)] == ["K", "degC"]

@@ -323,12 +323,16 @@ def _band_coding(da: xr.DataArray, index: int) -> xr.DataArray:
     rioxarray keeps per-band values that differ as ``attrs['scales']`` / ``['offsets']``
     tuples (equal ones as ``scale_factor`` / ``add_offset``), which no decoding reads, so a
     band's declared 0.02 was ignored. They become the band's ``scale_factor`` /
-    ``add_offset`` (as a single-band file's are), the tuples dropped."""
+    ``add_offset`` (as a single-band file's are), the tuples dropped; so do per-band units
+    (the band of a K and degC stack picked by ``band=`` kept both and was refused again)."""
     attrs = dict(da.attrs)
     for many, one in (("scales", "scale_factor"), ("offsets", "add_offset")):
         values = attrs.pop(many, None)
         if isinstance(values, (tuple, list)) and index < len(values):
             attrs[one] = float(values[index])
+    units = attrs.get("units")  # bands of different units (K and degC): a tuple, one per band
+    if isinstance(units, (tuple, list)) and index < len(units):
+        attrs["units"] = units[index]
     da.attrs = attrs
     return da
 
