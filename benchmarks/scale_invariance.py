@@ -80,7 +80,8 @@ Writes ``scale_invariance.md`` in ``--out`` and the JSON summary at ``--json`` (
 ``<out>/scale_invariance.json``). ``--out`` defaults to ``docs/results`` when both folders are
 the project's own data; for other (held-back) folders, or a ``--smoke`` run, to the folder of
 ``--json``, else ``./heldback_results``: such a run never replaces the published page unless
-``--out`` says so (the folder is printed).
+``--out`` says so (the folder is printed). Scenes left out (listed without an LST file, a
+field all fill) are named with the reason on the page and under ``left_out`` in the JSON.
 A split that leaves fewer than 2 training overpasses (one validates the early stopping) or 2
 test overpasses (the bootstrap resamples them) is refused with the counts. ``--smoke``: 6 overpasses, 1 epoch, 32 patches (seconds; a
 test, not a measurement).
@@ -798,6 +799,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"{SAME_OVERPASS.total_seconds():.0f} s from one of the training folder: "
                     + ", ".join(f"{k} (= {v})" if k != v else k for k, v in seen.items())
                     if seen else "") + ")")
+    # scenes left out of either folder, with the reason, for the page and the JSON (the
+    # console alone lost them): listed without an LST file, then fields all fill (below)
+    left_out = {k: f"{why} ({side} folder)"
+                for side, folder in (("training", tr_dir), ("test", te_dir))
+                for k, why in ecostress_scenes(folder).attrs.get("left_out", {}).items()}
     enough_overpasses(tr_ops, te_ops, split, args.smoke)
     args.out = results_dir(args.out, ROOT / "docs" / "results", tr_dir, te_dir, smoke=args.smoke)
     if args.out == HELD_BACK_RESULTS and args.json is not None:
@@ -818,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
     if empty:
         print(f"left out, fewer than {MIN_SCORED} valid 280 m pixels although scenes.csv counts "
               f"them: {sorted(empty)}", flush=True)
+        left_out |= {op: f"fewer than {MIN_SCORED} valid 280 m pixels (all fill, or a stale "
+                         "scenes.csv count)" for op in sorted(empty)}
         tr_ops = [op for op in tr_ops if op not in empty]
         te_ops = [op for op in te_ops if op not in empty]
         if tr_dir == te_dir:  # one folder, one grid: alternate the overpasses left again
@@ -940,12 +948,15 @@ def main(argv: list[str] | None = None) -> int:
              "landscape_stats": land, "land_classes": land_info,
              "n_test": len(scored_ops), "n_train": len(tr_ops), "test_overpasses": scored_ops,
              "train_overpasses": tr_ops, "val_overpasses": val, "psf": args.psf,
-             "epochs": args.epochs, "seconds": round(runtime, 1), "smoke": args.smoke}
+             "epochs": args.epochs, "seconds": round(runtime, 1), "smoke": args.smoke,
+             "left_out": left_out}
     args.out.mkdir(parents=True, exist_ok=True)
     jpath = args.json or args.out / "scale_invariance.json"
     jpath.parent.mkdir(parents=True, exist_ok=True)
     jpath.write_text(json.dumps(strict_json(summ), indent=1, allow_nan=False) + "\n")
     text = report(args, summ, res, fold_runs, split, dn)
+    if left_out:
+        text += "\n" + "\n".join(left_out_lines(left_out))
     if stats:
         text += "\n" + "\n".join(stats_lines(stats, stats_res))
     if land:
@@ -957,6 +968,16 @@ def main(argv: list[str] | None = None) -> int:
     md.write_text(text + "\n")
     print(json.dumps({k: summ[k] for k in ("gap_rmse", "gap_ci", "closed", "best")}))
     return 0
+
+
+def left_out_lines(left_out: dict[str, str]) -> list[str]:
+    """The page's list of the scenes / overpasses left out (key -> reason).
+
+    >>> left_out_lines({"2023172202153": "no LST file"})[2]
+    '- `2023172202153`: no LST file'
+    """
+    return ["## Scenes left out", "",
+            *(f"- `{k}`: {why}" for k, why in left_out.items()), ""]
 
 
 def _loglog_slope(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:

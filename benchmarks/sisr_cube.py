@@ -31,7 +31,8 @@ grid, compared by bounds with the held-back cube's ``windows.csv``), and the hea
 bundled models' training pairs, if any; writes ``sisr_cube_held_back.md`` / ``.json``.
 
 Writes ``sisr_cube.md`` in ``--out`` (default ``docs/results`` for the project's own data,
-``./heldback_results`` for another ``--root`` or a ``--smoke`` run: a held-back or smoke run
+``./heldback_results`` for another data folder, given by ``--root`` or ``$XLSTSR_DATA``, or a
+``--smoke`` run, whose held-back page and JSON say so: a held-back or smoke run
 never replaces a published page unless ``--out`` says so). Without ``--held-back`` (or
 ``--select``) another ``--root`` is refused: the bundled models' split is the shared cube's. ``--smoke``: 5 dates of the cube, 1 ASTER pair, bicubic
 and the default only (seconds; a test, not a measurement).
@@ -726,8 +727,7 @@ def check_held_back_cube(folder: Path, assets: Sequence[str],
         if not (folder / name).is_file():
             raise SystemExit(f"no {name} in {folder}: the cube is laid out like "
                              "../shared/data/modis_h18v04_2020 (catalog.json, items, windows.csv);"
-                             " pass --root with the data folder holding such a cube, or set "
-                             "XLSTSR_DATA to it")
+                             " pass --root with the data folder holding such a cube")
     cols = set(pd.read_csv(folder / "windows.csv", nrows=0).columns)
     if missing := [c for c in columns if c not in cols]:
         raise SystemExit(f"{folder / 'windows.csv'} lacks the columns {missing} (it needs "
@@ -775,21 +775,29 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
         raise SystemExit(f"no complete window-date of {data / rec.CUBE} at the unseen positions")
     pooled = {m: float(np.concatenate([scores[m][a]["gain"] for a in assets if a in scores[m]])
                        .mean()) for m in scores}
+    n_images = sum(len(v["gain"]) for v in scores[next(iter(scores))].values())
     lines = [
         "# SISR on a held-back MOD11A1 cube: MRUNet's protocol on windows never seen",
         "",
-        f"Written by `python benchmarks/sisr_cube.py --held-back --root {args.root}` "
+        f"Written by `python benchmarks/sisr_cube.py --held-back{' --smoke' * args.smoke} "
+        f"--root {args.root}` "
         f"({platform.machine()}, torch {torch.__version__}, xlstsr {xlstsr.__version__}, "
         f"{time.perf_counter() - t0:.0f} s).",
         "",
+        *([f"**Smoke run** (`--smoke`): a test of the code path, not a measurement: only the "
+           f"cube's first 5 dates are read ({n_images} window-dates scored, day and night) and "
+           "at most 1 ASTER pair; run without `--smoke` for the figures.", ""]
+          if args.smoke else []),
         f"{len(unseen)} of {len(cube)} windows of `{data / rec.CUBE}` share no pixel with the "
         f"bundled default's training or validation windows (checked {how}); every complete "
-        "64 x 64 window-date at those positions, day and night, is scored.",
+        "64 x 64 window-date at those positions, day and night, "
+        + ("of those 5 dates is scored." if args.smoke else "is scored."),
         "",
         *cube_table(scores, assets),
         "",
     ]
-    result: dict[str, Any] = {"unseen_windows": unseen, "pooled_gain_db": pooled}
+    result: dict[str, Any] = {"smoke": args.smoke, "unseen_windows": unseen,
+                              "window_dates_scored": n_images, "pooled_gain_db": pooled}
     try:
         pairs = modis_aster_pairs(data)
     except FileNotFoundError:
@@ -809,7 +817,8 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
         left = [p for p in pairs if p not in scored]
         lines += [f"The {len(scored)} pairs of the folder that are not the bundled models' "
                   "training pairs" + (f" ({', '.join(left)}: no reliable ASTER offset, left "
-                                      "out)" if left else "") + ".", ""]
+                                      "out)" if left else "")
+                  + (" (`--smoke`: the first of them only)" if args.smoke else "") + ".", ""]
         result["aster_pairs_left_out"] = {**unusable, **{p: "no reliable offset" for p in left}}
     if "aster_pairs_left_out" in result and not scored:
         lines += ["No pair of the folder could be scored against ASTER.", ""]

@@ -56,6 +56,7 @@ def _script(args, monkeypatch) -> str:
 def test_subset_runs_do_not_write_the_published_page(name, subset, tmp_path, monkeypatch):
     # before: each of these wrote docs/results when no --out was given
     monkeypatch.setenv("XLSTSR_DATA", str(tmp_path))  # the project's own data, for this test
+    monkeypatch.setattr("xlstsr.datasets.root._CHECKOUT_DATA", tmp_path)
     monkeypatch.chdir(tmp_path)
     module = load_benchmark(name)
     if hasattr(module, "check_held_back_cube"):  # sisr_cube checks its cube first

@@ -51,9 +51,10 @@ def _stamps() -> dict[str, float]:
 def test_results_dir_keeps_held_back_runs_out_of_docs_results(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another data folder without --out goes to ./heldback_results, never docs/results; the
-    project's own folder is ../shared/data, or $XLSTSR_DATA when set."""
+    project's own folder is ../shared/data only ($XLSTSR_DATA naming another folder is
+    held-back data: it published over docs/results)."""
     monkeypatch.setenv("XLSTSR_DATA", str(tmp_path / "own"))
-    assert is_project_data(tmp_path / "own" / "modis_aster")
+    assert not is_project_data(tmp_path / "own" / "modis_aster")
     assert not is_project_data(tmp_path / "other")
     monkeypatch.delenv("XLSTSR_DATA")
     assert not is_project_data(tmp_path)

@@ -41,6 +41,7 @@ def scene():
 def test_accuracy_subset_runs_do_not_write_the_published_page(tmp_path, monkeypatch):
     # before: --pairs / --methods / --no-anchor / --no-corrections wrote docs/results
     monkeypatch.setenv("XLSTSR_DATA", str(tmp_path))  # the project's own data, for this test
+    monkeypatch.setattr("xlstsr.datasets.root._CHECKOUT_DATA", tmp_path)
     monkeypatch.chdir(tmp_path)
     acc = load_benchmark("accuracy_modis_aster")
     published = ROOT / "docs" / "results"

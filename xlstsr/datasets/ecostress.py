@@ -275,7 +275,8 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     listed), gets them from its files (masks by key, time from the key, day / night from the
     local solar hour of the scene's centre, in any CRS, overpasses, clear land pixel counts).
     LST files that ``scenes.csv`` does not list (scenes added later) are added the same way,
-    with a warning naming them; listed scenes without an LST file are left out, with a warning.
+    with a warning naming them; listed scenes without an LST file are left out, with a warning
+    (once per folder) and named in ``attrs["left_out"]`` (key -> reason) for a report to list.
 
     Parameters
     ----------
@@ -322,18 +323,31 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
             f"{', '.join(df['file'][df['key'].isin(dup)][:4])}. Keep one LST file per scene "
             "(the ..._LST_doy<key>_... layer; move other layers or copies out of the folder).")
     present = df["file"].map(lambda f: (folder / "LST" / str(f)).is_file())
+    left_out: dict[str, str] = {}
     if present.any() and not present.all():
         # a partial copy with the full scenes.csv: the missing ones are left out and listed
-        warn(
-            f"{int((~present).sum())} of the {len(df)} scenes of {folder / 'scenes.csv'} have no "
-            f"LST file in {folder / 'LST'} and are left out (keys "
-            f"{', '.join(df['key'][~present][:5])}{' ...' if (~present).sum() > 5 else ''}).",
-            UserWarning)
+        # (in attrs["left_out"], for a page to name; warned once per folder and scenes, not
+        # at each of the many listings a benchmark makes)
+        keys = tuple(df["key"][~present])
+        left_out = {k: f"no LST file in {folder / 'LST'}" for k in keys}
+        if (str(folder), keys) not in _WARNED_MISSING:
+            _WARNED_MISSING.add((str(folder), keys))
+            warn(
+                f"{len(keys)} of the {len(df)} scenes of {folder / 'scenes.csv'} have no "
+                f"LST file in {folder / 'LST'} and are left out (keys "
+                f"{', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}).",
+                UserWarning)
         df = df[present].reset_index(drop=True)
     df = _with_masks(df, folder)
     df = _fill_scene_columns(df, folder)
+    df = df.set_index("key")
     df.attrs["folder"] = str(folder)
-    return df.set_index("key")
+    df.attrs["left_out"] = left_out
+    return df
+
+
+#: (folder, scene keys) whose missing LST files were already warned about
+_WARNED_MISSING: set[tuple[str, tuple[str, ...]]] = set()
 
 
 def _scene_files(folder: Path) -> list[Path]:

@@ -38,7 +38,7 @@ from ..errors import GuideAlignmentWarning, InputNotFoundError, InputTypeError, 
 from ..evaluate import decode_reference, reference_mask
 from ..grid import align_guide, fine_grid, with_grid
 from ..guide import check_alignment
-from .root import DATA_ENV, data_root
+from .root import DATA_ENV, _missing_data, data_root
 
 __all__ = [
     "ASTER_ERODE",
@@ -139,6 +139,19 @@ def _modis_aster_dir(root: str | os.PathLike[str] | None) -> Path:
     for cand in (base / "modis_aster", base):
         if (cand / "pairs.csv").is_file():
             return cand
+    folder = base / "modis_aster"
+    if folder.is_dir():  # the right folder, without its table: pointing root elsewhere won't help
+        found = sorted(p.name[: -len("_modis_lst_1km.tif")]
+                       for p in folder.glob("*_modis_lst_1km.tif"))
+        listing = (f"pair files found: {', '.join(found[:10])}"
+                   + (", ..." if len(found) > 10 else "") if found
+                   else "no <pair>_modis_lst_1km.tif found either")
+        problem = f"{folder} has no pairs.csv ({listing})"
+        fix = (f"write {folder / 'pairs.csv'}, one row per pair: pair,aster_view_angle_deg "
+               "(e.g. '001,12.1' for 001_modis_lst_1km.tif, 001_modis_ndvi_250m.tif, "
+               "001_aster_lst_250m.tif)")
+        raise _missing_data(f"{problem}: {fix}.", folder / "pairs.csv", problem, "modis_aster",
+                            fix)
     raise FileNotFoundError(
         f"no modis_aster/pairs.csv under {base}; point root (or ${DATA_ENV}) to the folder that "
         "holds modis_aster/."

@@ -65,16 +65,19 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _missing_data(message: str, path: str | os.PathLike[str], problem: str,
-                  needed: str | None = None) -> FileNotFoundError:
+                  needed: str | None = None, fix: str | None = None) -> FileNotFoundError:
     """The error of a missing data folder or dataset (:func:`data_root`, :func:`require_data`,
     a dataset reader's): a plain :class:`FileNotFoundError` whose ``message`` advises the
     library's ``root=``; :func:`exit_on_missing_data` words the fix with the script's own
     options from what it carries: ``data_path`` (the missing path), ``data_problem`` (what is
     missing) and ``data_needed`` (the dataset folder the data folder must hold, None when
-    unknown). ``filename`` is left unset: OSError's message would become ``[Errno None] ...``."""
+    unknown), or ``data_fix``, the fix itself when pointing to another folder is not it (e.g.
+    a file to write in the right folder; None: the script's options). ``filename`` is left
+    unset: OSError's message would become ``[Errno None] ...``."""
     err = FileNotFoundError(message)
     err.data_path, err.data_problem, err.data_needed = (  # type: ignore[attr-defined]
         os.fspath(path), problem, needed)
+    err.data_fix = fix  # type: ignore[attr-defined]
     return err
 
 
@@ -142,7 +145,9 @@ def exit_on_missing_data(main: Callable[[], int | None], script: str,
     except FileNotFoundError as err:
         msg = str(err)
         if getattr(err, "data_problem", None):  # data_root's, require_data's, a reader's
-            msg = f"{err.data_problem}: {_script_fix(flags, getattr(err, 'data_needed', None))}."
+            fix = (getattr(err, "data_fix", None)
+                   or _script_fix(flags, getattr(err, "data_needed", None)))
+            msg = f"{err.data_problem}: {fix}."
         elif DATA_ENV not in msg:
             missing = _in_data_folder(err.filename)
             if missing is None:
@@ -177,9 +182,10 @@ def is_project_data(folder: str | os.PathLike[str]) -> bool:
     """Whether ``folder`` is the project's own real-data folder or a folder inside it: the data
     whose figures ``docs/results`` publishes.
 
-    The project's own folder is the one :func:`data_root` finds without an argument
-    (``$XLSTSR_DATA`` if set, else ``../shared/data`` beside the checkout). Any other folder (a
-    ``--root`` of held-back data) is not, even when laid out the same way.
+    The project's own folder is ``../shared/data`` beside the checkout (resolved: a link or
+    ``$XLSTSR_DATA`` naming that same folder is it too). Any other folder is held-back data,
+    whether given as ``--root`` / ``root=`` or through ``$XLSTSR_DATA``, even when laid out the
+    same way: its results are written apart (:func:`results_dir`), never as the published ones.
 
     Examples
     --------
@@ -187,8 +193,7 @@ def is_project_data(folder: str | os.PathLike[str]) -> bool:
     False
     """
     path = Path(folder).expanduser().resolve()
-    env = os.environ.get(DATA_ENV)
-    own = (Path(env).expanduser() if env else _CHECKOUT_DATA).resolve()
+    own = _CHECKOUT_DATA.resolve()
     return path == own or own in path.parents
 
 
