@@ -144,3 +144,11 @@ def test_modis_aster_folder_without_pairs_csv_is_told_to_write_it(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="holds modis_aster/"):
         modis_aster_pairs(tmp_path / "empty")
+    # ... and through a benchmark with the script's own flag (it said "point root (or
+    # $XLSTSR_DATA)", a flag bench_models does not have)
+    for flags, want in (("--root DIR", "with --root DIR"), (None, "set the environment")):
+        with pytest.raises(SystemExit) as e:
+            exit_on_missing_data(lambda: modis_aster_pairs(tmp_path / "empty"), "b.py",
+                                 flags=flags)
+        line = str(e.value.code)
+        assert want in line and "holds modis_aster/" in line and "point root" not in line
