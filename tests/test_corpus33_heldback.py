@@ -36,12 +36,16 @@ def test_xlstsr_data_naming_another_folder_is_not_the_projects_data(tmp_path, mo
     assert data_root() == tmp_path
     assert not is_project_data(tmp_path) and not is_project_data(tmp_path / "modis_aster")
     assert results_dir(None, PUBLISHED, data_root()) == HELD_BACK_RESULTS
+    # a benchmark reading through data_root() names no folder: judged by $XLSTSR_DATA (eight of
+    # them published over docs/results)
+    assert results_dir(None, PUBLISHED) == HELD_BACK_RESULTS
     # the project's own folder, however it is named, still is
     assert is_project_data(_CHECKOUT_DATA / "modis_aster")
     link = tmp_path / "link"
     link.symlink_to(_CHECKOUT_DATA, target_is_directory=True)
     monkeypatch.setenv("XLSTSR_DATA", str(link))
     assert is_project_data(data_root())
+    assert results_dir(None, PUBLISHED) == PUBLISHED
 
 
 def test_accuracy_on_xlstsr_data_elsewhere_writes_held_back_results(tmp_path, monkeypatch):

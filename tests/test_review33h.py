@@ -40,7 +40,8 @@ def test_sensor_band_names_not_matched_with_lst_dates(scene, desc):
 
 @pytest.mark.parametrize("desc", [("b1", "b2"), ("0_NDVI", "1_NDVI"), ("NDVI doy 153",
                                                                        "NDVI doy 161"),
-                                  ("B4", "B4")])
+                                  ("B4", "B4"), ("NDVI_b3", "NDVI_b4"),
+                                  ("NDVI_b03", "NDVI_b04")])
 def test_band_numbers_and_per_date_names_still_matched(scene, desc):
     # an uploaded asset's default names ('b1' on band 1) say nothing; one quantity per date
     lst, plain = _two_dates(scene)

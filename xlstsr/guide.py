@@ -902,13 +902,20 @@ def _band_names(text: str, number: object) -> frozenset[str]:
     """The quantities a band description names (:func:`_band_quantities`) and the sensor bands
     it names: unpadded band names ('B4', 'B8A') other than the band's own ``number`` ('b1' on
     band 1) and polarisations ('VV', 'VH'). Dates and indices ('A2020153', '0_', 'doy 153')
-    name none: one NDVI band per date names the same ones on every band."""
+    name none: one NDVI band per date names the same ones on every band, and so does a 'bN'
+    beside NDVI ('NDVI_b3', 'NDVI_b4': bands 3 and 4 of a per-date stack)."""
+    named = _band_quantities(text)
+    if "ndvi" in named:  # 'NDVI_b03': the stack's band number beside the index, no sensor band
+        named = frozenset(q for q in named if not _SENSOR_BAND.fullmatch(q))
     found = set(_tokens(text) & _POLARISATIONS)
     for t in _tokens(text):
         m = _SENSOR_BAND.fullmatch(t)
-        if m and (t.endswith("a") or m.group(1).lstrip("0") != str(number)):
+        # beside a derived index ('NDVI_b3': a subset of a per-date NDVI stack) a 'bN' is the
+        # stack's band number, not a sensor band
+        if m and not named & {"ndvi"} and (t.endswith("a")
+                                           or m.group(1).lstrip("0") != str(number)):
             found.add(t)
-    return _band_quantities(text) | found
+    return named | found
 
 
 def _refuse_quantity_bands_as_steps(g: xr.DataArray, lst: xr.DataArray, d: str) -> None:

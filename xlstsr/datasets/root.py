@@ -208,7 +208,8 @@ def results_dir(
 
     ``out`` when given; else ``published`` (the repository's ``docs/results``) when every data
     folder it read is the project's own (:func:`is_project_data`; no folder: a benchmark that
-    reads only the project's own data) and the run is a measurement;
+    reads through :func:`data_root`, judged by ``$XLSTSR_DATA`` when set) and the run is a
+    measurement;
     else :data:`HELD_BACK_RESULTS` in the current directory, so that neither a run on held-back
     data nor a ``smoke`` run (a test of the code path on a few dates / pairs and one epoch, not
     a measurement) replaces the published figures unless ``--out`` asks for it. A ``partial``
@@ -231,6 +232,10 @@ def results_dir(
     """
     if out is not None:
         return Path(out)
+    if not folders and os.environ.get(DATA_ENV):
+        # a benchmark that reads through data_root(): $XLSTSR_DATA is the folder it read (a
+        # held-back one there published over docs/results)
+        folders = (os.environ[DATA_ENV],)
     if not smoke and not partial and all(is_project_data(f) for f in folders):
         return Path(published)
     return HELD_BACK_RESULTS
