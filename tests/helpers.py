@@ -212,8 +212,12 @@ def cli_stderr(*argv) -> tuple[int, str]:
 
 
 def load_benchmark(name: str):
-    """Import ``benchmarks/<name>.py`` afresh (its module attributes are monkeypatched by the
-    tests), e.g. ``load_benchmark("bench_models")``."""
+    """Import ``benchmarks/<name>.py`` afresh under a private name (its module attributes are
+    monkeypatched by the tests), e.g. ``load_benchmark("bench_models")``.
+
+    The module is not put in ``sys.modules``: functions it ships to dask workers (engine.py) are
+    then pickled by value, as they are when the script runs as ``__main__``.
+    """
     import importlib.util
     import sys
     from pathlib import Path
@@ -311,3 +315,17 @@ def textured_pair(n: int = 160, seed: int = 9):
                                 mode="wrap")
     v = 300 + 6 * b / b.std()
     return utm_field(v, 250.0), utm_field(radiometric_blocks(v, 4), 1000.0)
+
+
+def ecostress_subset(src, dst, n: int = 3):
+    """A folder laid out like ``src`` (an ``ecostress_la``) holding links to its first ``n``
+    scenes (LST, cloud and water masks) and their rows of scenes.csv, which it returns."""
+    import pandas as pd
+
+    rows = pd.read_csv(src / "scenes.csv", dtype={"overpass": str}).iloc[:n]
+    for sub, col in (("LST", "file"), ("cloud_mask", "cloud_mask"), ("water_mask", "water_mask")):
+        (dst / sub).mkdir(parents=True)
+        for f in rows[col]:
+            (dst / sub / f).symlink_to(src / sub / f)
+    rows.to_csv(dst / "scenes.csv", index=False)
+    return rows

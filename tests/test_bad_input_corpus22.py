@@ -11,7 +11,7 @@ import dask.array as dsa
 import numpy as np
 import pytest
 import xarray as xr
-from helpers import run_cli
+from helpers import ecostress_subset, run_cli
 
 import xlstsr
 from xlstsr import errors
@@ -117,16 +117,7 @@ def test_evaluate_reads_only_the_reference_around_sr():
 
 
 def _eco_folder(shared_data, dst, n: int = 3):
-    import pandas as pd
-
-    src = shared_data / "ecostress_la"
-    rows = pd.read_csv(src / "scenes.csv", dtype={"overpass": str}).iloc[:n]
-    for sub, col in (("LST", "file"), ("cloud_mask", "cloud_mask"), ("water_mask", "water_mask")):
-        (dst / sub).mkdir(parents=True)
-        for f in rows[col]:
-            (dst / sub / f).symlink_to(src / sub / f)
-    rows.to_csv(dst / "scenes.csv", index=False)
-    return dst, rows
+    return dst, ecostress_subset(shared_data / "ecostress_la", dst, n)
 
 
 def test_ecostress_grid_depends_only_on_the_scenes(shared_data, tmp_path):

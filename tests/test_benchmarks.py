@@ -9,12 +9,11 @@ is tested by its own module. Scripts that read ../shared/data take the ``shared_
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
+from helpers import load_benchmark
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -40,18 +39,6 @@ SCRIPTS: dict[str, tuple[bool, tuple[str, ...]]] = {
 }
 #: start processes or a cluster (the ``slow`` marker's meaning); still part of ``make test``
 SLOW = {"engine", "select_disr", "disr_ground"}
-
-
-def load_benchmark(name: str) -> ModuleType:
-    """Import ``benchmarks/<name>.py`` under a private name.
-
-    The module is not put in ``sys.modules``: functions it ships to dask workers (engine.py) are
-    then pickled by value, as they are when the script runs as ``__main__``.
-    """
-    spec = importlib.util.spec_from_file_location(f"_xlstsr_benchmark_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import results_destination
-from test_benchmarks import load_benchmark
+from helpers import ecostress_subset, load_benchmark, results_destination
 
 from xlstsr.datasets import ecostress_scenes, modis_aster_pairs
 from xlstsr.datasets.root import (
@@ -93,20 +92,10 @@ def test_sisr_cube_held_back_smoke_page_is_marked(shared_data, tmp_path, monkeyp
 
 # -- 03. scale_invariance: scenes left out are listed; the missing-file warning once ---------------
 
-def _ecostress_copy(src: Path, dst: Path, n: int) -> pd.DataFrame:
-    rows = pd.read_csv(src / "scenes.csv", dtype={"overpass": str}).iloc[:n]
-    for sub, col in (("LST", "file"), ("cloud_mask", "cloud_mask"), ("water_mask", "water_mask")):
-        (dst / sub).mkdir(parents=True)
-        for f in rows[col]:
-            (dst / sub / f).symlink_to(src / sub / f)
-    rows.to_csv(dst / "scenes.csv", index=False)
-    return rows
-
-
 def test_ecostress_missing_lst_file_named_in_attrs_and_warned_once(shared_data, tmp_path):
     # before: a UserWarning at every listing (15 on one benchmark run), the key only there
     folder = tmp_path / "ecostress_la"
-    rows = _ecostress_copy(shared_data / "ecostress_la", folder, 3)
+    rows = ecostress_subset(shared_data / "ecostress_la", folder, 3)
     (folder / "LST" / rows.file.iloc[0]).unlink()
     key = rows.file.iloc[0].split("_doy")[1][:13]
     with warnings.catch_warnings(record=True) as w:
