@@ -119,7 +119,8 @@ def fill_gaps(a: np.ndarray, radius: int, far_value: float | None = None) -> np.
     ``radius`` pixels, which keeps chunked (halo) processing exact. Pixels farther from any valid
     pixel get the mean of the valid pixels of their image (or ``far_value`` when given): they
     cannot influence a valid output of a model whose receptive field is at most ``radius``.
-    Works on each 2-D image (the last two axes) separately.
+    An image with no valid pixel stays NaN (or gets ``far_value`` when given). Works on each 2-D
+    image (the last two axes) separately.
 
     Examples
     --------
@@ -139,7 +140,9 @@ def fill_gaps(a: np.ndarray, radius: int, far_value: float | None = None) -> np.
             continue
         missing = _fill_image(flat[k], vflat[k], int(radius)) if vflat[k].any() else ~vflat[k]
         if missing.all():
-            flat[k][...] = 0.0 if far_value is None else far_value
+            # an image with no valid pixel has no mean: NaN, as the same image alone (it was
+            # filled with 0, i.e. 0 K on a cloudy date of an LST stack)
+            flat[k][...] = np.nan if far_value is None else far_value
         elif missing.any():
             # the mean of this 2-D image's values (valid and filled), so one cloudy time step
             # does not borrow another's temperature

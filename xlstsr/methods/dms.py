@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import XlstsrError
 from ..kernels.aggregate import radiometric_mean
-from ..kernels.interp import cubic_upsample
+from ..kernels.interp import cubic_upsample, fill_gaps
 from ..kernels.sharpen import (
     LinearLeafForest,
     bicubic_fallback,
@@ -244,17 +244,22 @@ class DMS(GuidedSharpener):
             if have_local.any():
                 pred_l = np.where(have_local, pred_l, pred_g)
                 pred_l = bicubic_fallback(pred_l, lst, factor)
-                pred = self._blend(pred_g, pred_l, have_local, lst, factor)
+                pred = self._blend(pred_g, pred_l, have_local, lst, factor, valid)
         # no guide there: NaN, so that the sharpener keeps those pixels bicubic (the fallback
         # above only serves the blending's residuals)
         return np.where(fok, pred, np.nan)
 
-    def _blend(self, pred_g, pred_l, have_local, lst, factor):
-        """Mix local and global predictions with inverse squared coarse residuals as weights."""
+    def _blend(self, pred_g, pred_l, have_local, lst, factor, valid=None):
+        """Mix local and global predictions with inverse squared coarse residuals as weights
+        (taken where the LST was observed, ``valid``, and filled over the gaps from there: the
+        residuals of a gap's invented LST were interpolated into the clear pixels beside it)."""
         eps = 1e-3  # K: a perfect fit does not get an infinite weight
         rg = np.abs(lst - radiometric_mean(pred_g, factor)) + eps
         rl = np.abs(lst - radiometric_mean(pred_l, factor)) + eps
         wl = rg**2 / (rg**2 + rl**2)
+        seen = None if valid is None else np.asarray(valid, dtype=bool)
+        if seen is not None and seen.any() and not seen.all():
+            wl = fill_gaps(np.where(seen, wl, np.nan), 2)
         wl = np.clip(cubic_upsample(wl, factor), 0.0, 1.0)
         wl = np.where(have_local, wl, 0.0)
         if self.t4:

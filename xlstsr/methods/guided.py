@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GuideCoverageError, XlstsrError, warn
-from ..kernels.interp import cubic_upsample
+from ..errors import GuideAlignmentWarning, GuideCoverageError, XlstsrError, warn
+from ..kernels.interp import cubic_upsample, fill_gaps
 from ..kernels.sharpen import bicubic_fallback, residual_correct, roundoff_constant
 from .base import UpscaleMethod
 
@@ -75,6 +75,43 @@ def _usable_samples(lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, facto
     return int((np.asarray(valid, bool) & full & np.isfinite(lst)).sum())
 
 
+def constant_in_blocks(guide: np.ndarray, valid: np.ndarray, factor: int) -> bool:
+    """Whether a guide (c, Y, X) is constant, in every band, within each ``factor`` x ``factor``
+    block of the training pixels (``valid`` coarse pixels whose guide block is complete), with
+    at least one of them: a coarser product resampled onto the fine grid by nearest neighbour
+    (each 1 km value repeated), no detail below the LST's resolution.
+
+    Block rows are compared in strips and the first block with detail ends the scan: a guide
+    with detail costs one strip, a blocky one a pass of comparisons.
+
+    Examples
+    --------
+    >>> g = np.arange(4.0).reshape(1, 2, 2).repeat(2, 1).repeat(2, 2)  # 2 x 2 blocks of 4 values
+    >>> constant_in_blocks(g, np.ones((2, 2), bool), 2)
+    True
+    >>> g[0, 0, 0] += 0.5
+    >>> constant_in_blocks(g, np.ones((2, 2), bool), 2)
+    False
+    """
+    g = np.asarray(guide)
+    valid = np.asarray(valid, dtype=bool)
+    ny, nx = valid.shape
+    c = g.shape[0]
+    seen = False
+    step = 16  # block rows per strip
+    for r0 in range(0, ny, step):
+        r1 = min(r0 + step, ny)
+        b = g[:, r0 * factor : r1 * factor, : nx * factor].reshape(c, r1 - r0, factor, nx, factor)
+        train = valid[r0:r1] & np.isfinite(b).all(axis=(0, 2, 4))
+        if not train.any():
+            continue
+        same = (b == b[:, :, :1, :, :1]).all(axis=(0, 2, 4))
+        if (train & ~same).any():
+            return False
+        seen = True
+    return seen
+
+
 class GuidedSharpener(UpscaleMethod):
     """Frame shared by the regression sharpeners; subclasses implement :meth:`predict`.
 
@@ -117,8 +154,11 @@ class GuidedSharpener(UpscaleMethod):
         out = np.empty((lst.shape[0], lst.shape[1] * factor, lst.shape[2] * factor))
         unguided: list[int] = []  # usable coarse pixels of each image fitted without the guide
         flat: list[str] = []  # why the guide of each image had no law at the LST scale
+        blocky = 0  # images whose guide is constant within every LST pixel
         for i in range(lst.shape[0]):  # one scene-wide fit per image (time step)
             out[i], why = self._sharpen(lst[i], valid[i], guide[i], factor)
+            if why is None and constant_in_blocks(guide[i], valid[i], factor):
+                blocky += 1
             if why == "samples":
                 unguided.append(_usable_samples(lst[i], valid[i], guide[i], factor))
             elif why is not None:
@@ -128,6 +168,19 @@ class GuidedSharpener(UpscaleMethod):
             # sharpening on some dates without a word (output still labelled with the method)
             warn(self._fallback_message(unguided, lst.shape[0], factor, guide.shape[1]),
                  UserWarning)
+        if blocky:
+            # a 1 km product resampled onto the fine grid: the guide's own pixel size passes
+            # the alignment's check (a guide given at 1 km is warned about there, in the same
+            # words), its content says it
+            warn(
+                f"method {self.name!r}: the guide is constant within every LST pixel in {blocky} "
+                f"of {lst.shape[0]} image(s) (a coarser product resampled onto the fine grid, "
+                "e.g. by nearest neighbour): it holds no detail below the LST's resolution, so a "
+                "guided method only adds the guide's block edges (the result is no better than "
+                "bicubic). Give a guide at the output resolution, e.g. 250 m NDVI (MOD09GQ) "
+                "rather than a 1 km product (MOD13A2), or use method='bicubic' / 'sisr'.",
+                GuideAlignmentWarning,
+            )
         if flat:
             warn(
                 f"method {self.name!r}: {len(flat)} of {lst.shape[0]} image(s) were upscaled "
@@ -202,7 +255,9 @@ class GuidedSharpener(UpscaleMethod):
         Parameters
         ----------
         lst : ndarray, (y, x)
-            Coarse LST (K), gaps filled.
+            Coarse LST (K), gaps filled; NaN pixels are gaps, filled here as
+            :func:`xlstsr.upscale` fills them (:func:`~xlstsr.kernels.interp.fill_gaps`) and
+            NaN again in the output (their ``factor`` x ``factor`` blocks).
         valid : ndarray of bool, (y, x), or None
             Where ``lst`` was observed (the fit trains there only); None: every finite pixel.
         guide : ndarray, (c, Y, X) or (Y, X)
@@ -210,7 +265,8 @@ class GuidedSharpener(UpscaleMethod):
         factor : int
             Upscaling factor.
 
-        Unlike :meth:`upscale_block` it does not warn when the image falls back to bicubic.
+        Unlike :meth:`upscale_block` it does not warn when the image falls back to bicubic, nor
+        when the guide is constant within every LST pixel (:func:`constant_in_blocks`).
         """
         lst = np.asarray(lst, dtype=np.float64)
         if lst.ndim != 2:
@@ -229,8 +285,9 @@ class GuidedSharpener(UpscaleMethod):
                 f"(bands, LST y * {factor}, LST x * {factor}) or one band ({want[0]}, "
                 f"{want[1]}), got shape {guide.shape}"
             )
+        gaps = ~np.isfinite(lst)
         if valid is None:
-            valid = np.isfinite(lst)
+            valid = ~gaps
         else:
             valid = np.asarray(valid, dtype=bool)
             if valid.shape != lst.shape:
@@ -238,7 +295,16 @@ class GuidedSharpener(UpscaleMethod):
                     f"valid must be a boolean mask of the LST's shape {lst.shape} (or None: "
                     f"every finite pixel observed), got shape {valid.shape}"
                 )
-        return self._sharpen(lst, valid, guide, factor)[0]
+            valid = valid & ~gaps
+        if not gaps.any():
+            return self._sharpen(lst, valid, guide, factor)[0]
+        if gaps.all():  # nothing observed to fill from (the engine skips such an image)
+            return np.full(want, np.nan)
+        # NaN gaps unfilled spread over the 4 x 4 coarse neighbourhood (the bicubic and the
+        # cubic residual): filled as the engine fills them, then NaN again in their own blocks
+        out = self._sharpen(fill_gaps(lst, int(self.halo(factor))), valid, guide, factor)[0]
+        out[np.repeat(np.repeat(gaps, factor, axis=0), factor, axis=1)] = np.nan
+        return out
 
     def _sharpen(
         self, lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, factor: int
@@ -263,5 +329,7 @@ class GuidedSharpener(UpscaleMethod):
             pred = bicubic_fallback(pred, lst, factor)
             if self.gain != 1.0:
                 pred = bic + self.gain * (pred - bic)
+        # the residual from the observed pixels only: the filled gaps' invented LST stays out of
+        # the clear pixels beside them
         return residual_correct(pred, lst, factor, residual=self.residual, conserve=self.conserve,
-                                fixed=fallback), why
+                                fixed=fallback, valid=valid), why
