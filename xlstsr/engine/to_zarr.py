@@ -846,7 +846,7 @@ SMALL_CHUNK_TASKS = 256
 
 
 def _warn_small_chunks(lst: xr.DataArray, ydim: Hashable, xdim: Hashable) -> None:
-    if not isinstance(lst.variable.data, dsa.Array):
+    if not _dask(lst.variable):
         return
     small = {str(d): min(lst.chunks[lst.get_axis_num(d)]) for d in (ydim, xdim)
              if min(lst.chunks[lst.get_axis_num(d)]) < SMALL_CHUNK}
@@ -899,11 +899,15 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
     if all(o.shape == n.shape and np.array_equal(o, n) for o, n in zip(old, new)):
         return ""
     return (f" The input's {str(tdim)!r} labels differ from the store's ({old[0].size} steps "
-            f"there, {new[0].size} here): a store cannot be extended with new steps; write them "
-            "to a store of their own (then `xr.open_mfdataset([old, new], engine='zarr', "
-            "consolidated=False, decode_coords='all', combine='nested', "
-            f"concat_dim={str(tdim)!r})` reads both with their CRS), or rerun the whole series "
-            "with mode='w'.")
+            f"there, {new[0].size} here): {_extend_advice(tdim)}")
+
+
+def _extend_advice(tdim: Hashable) -> str:
+    """What to do instead of adding time steps to a store (which nothing does)."""
+    return ("a store cannot be extended with new steps; write them to a store of their own "
+            "(then `xr.open_mfdataset([old, new], engine='zarr', consolidated=False, "
+            f"decode_coords='all', combine='nested', concat_dim={str(tdim)!r})` reads both "
+            "with their CRS), or rerun the whole series with mode='w'.")
 
 
 #: method options that change how a result is computed, not what it is (a resume may change them)
@@ -941,12 +945,53 @@ def _write_failure(err: OSError, store: Any) -> bool:
     return err.errno in _WRITE_ERRNOS
 
 
+def _dask(var: xr.Variable) -> bool:
+    """Whether a Variable holds a dask array, peeking: its ``.data`` reads (and caches, in the
+    user's Dataset) an array that xr.open_dataset indexes lazily, the whole cube at once."""
+    return isinstance(var._data, dsa.Array)
+
+
+def _on_disk(var: xr.Variable) -> bool:
+    """Whether a Variable's values are still a backend's, unread: ``xr.open_dataset(f)`` (and
+    ``engine='zarr'``) without ``chunks`` indexes lazily, not with dask. Metadata only."""
+    from xarray.backends import BackendArray
+    from xarray.core import indexing
+
+    data = var._data
+    while isinstance(data, indexing.ExplicitlyIndexed):
+        if isinstance(data, (BackendArray, indexing.LazilyIndexedArray,
+                             indexing.LazilyVectorizedIndexedArray)):
+            return True
+        data = getattr(data, "array", None)
+    return isinstance(data, BackendArray)
+
+
+def _chunk_on_disk(obj: Any, tdim: Hashable | None) -> Any:
+    """``obj`` (a DataArray, Dataset, list or dict of them) with the arrays xarray indexes
+    lazily from a file (:func:`_on_disk`) chunked, one step of ``tdim`` a chunk (whole along
+    the other dims): streamed by the regions as a dask input is. Taken as an input in memory,
+    such a cube was read whole, in one read, before any region ran (a multi-year NetCDF
+    opened with ``xr.open_dataset(f)``), and the user's Dataset kept the loaded copy."""
+    if isinstance(obj, (xr.DataArray, xr.Dataset)):
+        variables = [obj.variable] if isinstance(obj, xr.DataArray) else obj.variables.values()
+        if not any(_on_disk(v) for v in variables):
+            return obj
+        return obj.chunk({tdim: 1} if tdim is not None and tdim in obj.dims else {})
+    if isinstance(obj, Mapping):
+        return type(obj)({k: _chunk_on_disk(v, tdim) for k, v in obj.items()}) \
+            if isinstance(obj, dict) else obj
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_chunk_on_disk(v, tdim) for v in obj)
+    return obj
+
+
 def _lazy(obj: Any) -> bool:
-    """Whether any array of ``obj`` (a DataArray, Dataset, list or dict of them) is dask."""
+    """Whether any array of ``obj`` (a DataArray, Dataset, list or dict of them) is dask
+    (peeking: nothing is read)."""
     if isinstance(obj, xr.DataArray):
-        return isinstance(obj.variable.data, dsa.Array)
+        return _dask(obj.variable)
     if isinstance(obj, xr.Dataset):
-        return any(isinstance(v.data, dsa.Array) for v in obj.variables.values())
+        return any(_dask(v) for v in obj.variables.values())
     if isinstance(obj, Mapping):
         return any(_lazy(v) for v in obj.values())
     if isinstance(obj, (list, tuple)):
@@ -978,7 +1023,7 @@ def _default_time_chunk(lst: xr.DataArray, tdim: Hashable, ydim: Hashable, xdim:
     one region of all 64 bands: 3x the memory of regions of one step, no progress, nothing to
     resume after a crash."""
     nt = lst.sizes[tdim]
-    if not isinstance(lst.variable.data, dsa.Array):
+    if not _dask(lst.variable):
         return 1
     tchunks = lst.chunks[lst.get_axis_num(tdim)]
     steps = int(tchunks[0])
@@ -1100,15 +1145,37 @@ def _recorded_offset(store: Any, recorded: Any) -> str | xr.Dataset:
     )
 
 
-#: words of the command line (or of to_zarr) for upscale_to_zarr's ``mode``
-_MODE_WORDS = {"overwrite": "mode='w'", "resume": "mode='resume'", "append": "mode='resume'"}
+def _foreign_word_advice(k: str, value: Any) -> str | None:
+    """The advice for a keyword of the command line, of ``to_zarr`` or of other streaming
+    writers given to upscale_to_zarr (``overwrite=``, ``chunks=``, ``max_memory=``): what does
+    its job here, by its value (``overwrite=False`` was told `mode='w'`, which replaces the
+    store it asked to keep). None for other keywords."""
+    if k in ("overwrite", "resume"):
+        if value is True:
+            return f"did you mean `mode={'w' if k == 'overwrite' else 'resume'!r}`?"
+        return ("drop it: the default, mode='w-', already refuses an existing store (mode='w' "
+                "replaces it, mode='resume' completes an interrupted run).")
+    if k == "append":
+        return f"there is no such mode: {_extend_advice('time')}"
+    if k in ("chunks", "chunk", "chunk_size", "chunksize"):
+        return ("the input is streamed in its own chunks: chunk it first, e.g. "
+                "`lst.chunk({'y': 512, 'x': 512})` (`--chunks 512` on the command line); "
+                "`tile=` sets the compute tile (coarse pixels) within them, `time_chunk=` the "
+                "time steps per region.")
+    if k in ("max_memory", "memory_limit", "memory", "max_mem"):
+        return ("memory is set by `time_chunk=` (time steps per region) and "
+                "`regions_in_flight=` (regions computed at once): it scales with "
+                "regions_in_flight * time_chunk and the input's spatial chunks (or `tile=`), "
+                "not with the length of the cube.")
+    return None
 
 
 def _not_own_argument(method: Any, options: Mapping[str, Any]) -> None:
     """Refuse a keyword that is not an option of ``method`` but reads as upscale_to_zarr's own
-    argument mistyped (a close name, a command-line word for ``mode``): with **options,
-    `overwrite=True` was blamed on the method ("method 'bicubic' has no option 'overwrite'").
-    Other unknown keywords are left to the method's refusal, which lists its options."""
+    argument mistyped (a close name), or is another writer's word for one of them
+    (:func:`_foreign_word_advice`): with **options, `overwrite=True` was blamed on the method
+    ("method 'bicubic' has no option 'overwrite'"). Other unknown keywords are left to the
+    method's refusal, which lists its options."""
     import difflib
     import inspect
 
@@ -1117,13 +1184,14 @@ def _not_own_argument(method: Any, options: Mapping[str, Any]) -> None:
     for k in sorted(options):
         if takes is None or k in takes:
             continue
-        near = difflib.get_close_matches(k, own + sorted(takes), n=1, cutoff=0.75)
-        fix = f"`{_MODE_WORDS[k]}`" if k in _MODE_WORDS else f"`{near[0]}=`" if near else None
+        fix = _foreign_word_advice(k, options[k])
+        if fix is None:
+            near = difflib.get_close_matches(k, own + sorted(takes), n=1, cutoff=0.75)
+            fix = f"did you mean `{near[0]}=`?" if near else None
         if fix:
             raise MethodOptionError(
                 f"upscale_to_zarr has no argument {k!r} (nor is it an option of method "
-                f"{method!r}, which takes {sorted(takes)}): did you mean {fix}? Its arguments: "
-                f"{own}."
+                f"{method!r}, which takes {sorted(takes)}): {fix} Its arguments: {own}."
             )
 
 
@@ -1176,6 +1244,9 @@ def upscale_to_zarr(
     ----------
     source : DataArray, Dataset or path
         The LST cube (dask-backed or not), or a path to a Zarr store, a NetCDF file or a COG.
+        One opened lazily without dask (``xr.open_dataset(f)`` with no ``chunks``), and such
+        a guide, is chunked one time step a chunk and streamed as a dask one is (not read
+        whole, and the guide offset default is a streamed input's).
     store : path or zarr store
         Output Zarr v3 store (written with ``zarr_format=3, consolidated=False``): a local path
         (``~`` and ``file://`` taken as local), an fsspec URL (``s3://...``, its package
@@ -1319,6 +1390,9 @@ def upscale_to_zarr(
             f"`da.stack(t=(...))`, or `da.sel({lead[-1]}=...)`).{drop}"
         )
     tdim = lead[0] if lead else None
+    # an input or guide opened the xarray default way (xr.open_dataset, no chunks: lazily
+    # indexed, not dask) chunked by time before anything reads it: streamed like a dask one
+    lst, guide = _chunk_on_disk(lst, tdim), _chunk_on_disk(guide, tdim)
     if time_chunk is None and mode == "resume":
         # the store's own: the same input opened with other time chunks resumes (its regions
         # are the store's chunks; the default from the input's chunks was refused as a change)
@@ -1454,7 +1528,7 @@ def upscale_to_zarr(
     # coordinates along time made lazy by the chunking (a composite's start date, a day of
     # year): computed now, they are small; the template's write left them as fill (1970-01-01)
     lazy = {c: ds[c].compute() for c in ds.coords
-            if c not in ds.dims and isinstance(ds[c].variable.data, dsa.Array)}
+            if c not in ds.dims and _dask(ds[c].variable)}
     if lazy:
         ds = ds.assign_coords(lazy)
     # text labels (MODIS '2020183') as variable-length strings: numpy's fixed-length UTF-32
