@@ -28,6 +28,7 @@ from .validate import (
     georeference,
     north_up_flips,
     require_georeferenced,
+    require_latlon_crs,
     require_valid_pixels,
     select_lst,
     spatial_dims,
@@ -195,10 +196,16 @@ def coarsen(
         _require_emissivity_dataarray(emissivity, lst)
     names = spatial_names(lst)
     if names:  # lat/lon dims (ECOSTRESS on its own grid), as the other entry points take them
+        back = {v: k for k, v in names.items()}
+        # checked before the rename, as upscale's georeference does: renamed y/x without a
+        # CRS were advised a projected (UTM) CRS for degrees; a wrapped longitude's advice
+        # names the user's dim
+        require_latlon_crs(lst, "LST")
+        if all(d in lst.coords for d in names):
+            require_georeferenced(lst.rename(names), "LST", user_dims=back)
         out = coarsen(lst.rename(names), factor, min_valid=min_valid, emissivity=emissivity
                       if emissivity is None else emissivity.rename(spatial_names(emissivity)),
                       psf=psf, boundary=boundary, mask_out_of_range=mask_out_of_range)
-        back = {v: k for k, v in names.items()}
         # declared, as upscale does: rioxarray did not find lat/lon dims for .rio.bounds()
         return out.rename(back).rio.set_spatial_dims(x_dim=back["x"], y_dim=back["y"])
     factor = check_factor(factor, example="4 for 250 m -> 1 km")

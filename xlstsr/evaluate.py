@@ -1244,9 +1244,13 @@ def evaluate(
     (['bias', 'coarse_consistency', 'correlation'], 2)
     """
     check_bool("clear", clear)  # "no" is truthy: it would silently mean True
-    sr = prepare_lst(sr, what="super-resolved field")
     if reference_scale is not None:
-        check_number("reference_scale", reference_scale, hint="or None")
+        # the argument named: a 0 written into the reference's attrs was reported as its
+        # 'scale_factor' attribute, which it does not have
+        check_number("reference_scale", reference_scale, 0, lo_open=True,
+                     hint="the factor the reference's stored integers are multiplied by, e.g. "
+                     "reference_scale=0.1 for ASTER K x 10, or None for a reference in Kelvin")
+    sr = prepare_lst(sr, what="super-resolved field")
     _check_thresholds(valid_min, valid_max)
     if reference_nodata is not None:
         try:

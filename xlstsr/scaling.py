@@ -42,6 +42,7 @@ from .validate import (
     decode_guide,
     decode_lst,
     image_order,
+    require_nonempty,
     select_lst,
     spatial_dims,
     spatial_names,
@@ -722,6 +723,8 @@ def scaling_stats(
     ['time']
     """
     lst, guide = select_lst(lst, variable, guide, operation="scaling_stats")
+    # an empty selection as upscale names it (else a reshape error, "too small" or "all NaN")
+    require_nonempty(lst.rename(spatial_names(lst)), "LST")
     if guide is not None and not isinstance(guide, xr.DataArray):
         raise InputTypeError(
             f"guide is a {type(guide).__name__}, not an xarray DataArray: give it its grid, e.g. "

@@ -68,6 +68,8 @@ __all__ = [
     "prepare_lst",
     "raster_fields",
     "require_georeferenced",
+    "require_latlon_crs",
+    "require_nonempty",
     "require_valid_pixels",
     "select_lst",
     "select_variable",
@@ -277,6 +279,19 @@ def _dates_as_datetime64(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     return da.assign_coords(new) if new else da
 
 
+def require_latlon_crs(da: xr.DataArray, what: str = "input") -> None:
+    """Raise :class:`MissingCRSError` naming EPSG:4326 when ``da`` has lat/lon-named dims and no
+    CRS: checked before they are renamed ``y``/``x``, after which the generic advice named a
+    projected CRS (metres) for coordinates in degrees."""
+    names = spatial_names(da)
+    latlon = bool(names) and all(str(k).lower() in (*_LAT_NAMES, *_LON_NAMES) for k in names)
+    if da.rio.crs is None and latlon:
+        raise MissingCRSError(
+            f"the {what} has lat/lon dims {tuple(names)} but no CRS; for degrees on WGS 84: "
+            "`da = da.rio.write_crs('EPSG:4326')`."
+        )
+
+
 def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     """``da`` with its spatial coordinates completed, after :func:`require_georeferenced`.
 
@@ -295,17 +310,13 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     da = _dates_as_datetime64(da, what)
     names = spatial_names(da)
     if names:
-        latlon = all(str(k).lower() in (*_LAT_NAMES, *_LON_NAMES) for k in names)
-        if da.rio.crs is None and latlon:
-            raise MissingCRSError(
-                f"the {what} has lat/lon dims {tuple(names)} but no CRS; for degrees on WGS 84: "
-                "`da = da.rio.write_crs('EPSG:4326')`."
-            )
+        require_latlon_crs(da, what)
         da = da.rename(names)
+    back = {v: k for k, v in names.items()}  # the user's names, for advice that assigns them
     try:
         ydim, xdim = spatial_dims(da)
     except NoSpatialDimsError:
-        require_georeferenced(da, what)  # raises the full message
+        require_georeferenced(da, what, user_dims=back)  # raises the full message
         raise
     t = _written_transform(da)
     missing = [d for d in (ydim, xdim) if d not in da.coords and da.sizes[d] > 0]
@@ -322,7 +333,7 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
             ydim: t.f + (np.arange(da.sizes[ydim]) + 0.5) * t.e,
             xdim: t.c + (np.arange(da.sizes[xdim]) + 0.5) * t.a,
         })
-    require_georeferenced(da, what)
+    require_georeferenced(da, what, user_dims=back)
     _warn_corner_coordinates(da, what, t)
     return north_up(_standard_grid_mapping(da))
 
@@ -502,14 +513,11 @@ def image_order(da: Any) -> Any:
     return north_up(da)
 
 
-def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
-    """Raise unless ``da`` has a CRS and a regular transform (rioxarray conventions).
-
-    Coordinates are regular when every step is within a tolerance of the mean step: 1e-6 of it,
-    or a few units of the coordinates' own precision (float32 coordinates of a sinusoidal or
-    UTM grid carry errors of ~0.5 m at 5e6 m).
-    """
-    spatial_dims(da)
+def require_nonempty(da: xr.DataArray, what: str = "input") -> None:
+    """Raise :class:`GridError` when ``da`` has 0 pixels along a spatial dim or 0 steps along
+    another (a selection that selected nothing): else reported as a reshape error, "too small"
+    or "all NaN", none of which it is. ``da``'s spatial dims must be readable
+    (:func:`spatial_dims`; lat/lon ones renamed first, :func:`spatial_names`)."""
     ydim, xdim = spatial_dims(da)
     for dim in (ydim, xdim):
         if da.sizes[dim] == 0:
@@ -520,14 +528,29 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
                 "`da.rio.clip_box(minx, miny, maxx, maxy)`."
             )
     for dim in da.dims:
-        if dim in (ydim, xdim):
-            continue
-        if da.sizes[dim] == 0:  # else called "all NaN", which it is not
+        if dim not in (ydim, xdim) and da.sizes[dim] == 0:  # else called "all NaN"
             raise GridError(
                 f"the {what} is empty: 0 steps along '{dim}' (shape {dict(da.sizes)}). Check the "
                 f"selection that made it (e.g. `da.sel({dim}=slice(start, end))` with dates "
                 "outside the data)."
             )
+
+
+def require_georeferenced(da: xr.DataArray, what: str = "input", *,
+                          user_dims: Mapping[str, str] | None = None) -> None:
+    """Raise unless ``da`` has a CRS and a regular transform (rioxarray conventions).
+    ``user_dims``: the user's names of dims renamed ``y``/``x`` (``{'x': 'lon'}``), for advice
+    that assigns a coordinate.
+
+    Coordinates are regular when every step is within a tolerance of the mean step: 1e-6 of it,
+    or a few units of the coordinates' own precision (float32 coordinates of a sinusoidal or
+    UTM grid carry errors of ~0.5 m at 5e6 m).
+    """
+    ydim, xdim = spatial_dims(da)
+    require_nonempty(da, what)
+    for dim in da.dims:
+        if dim in (ydim, xdim):
+            continue
         if dim in da.indexes and getattr(da.indexes[dim], "tz", None) is not None:
             # numpy has no timezone-aware datetimes: the output's labels came out as integers;
             # a guide's were shown as nanosecond integers, and as UTC instants its local days
@@ -592,7 +615,8 @@ def require_georeferenced(da: xr.DataArray, what: str = "input") -> None:
         eps = np.finfo(c.dtype).eps if np.issubdtype(c.dtype, np.floating) else 0.0
         tol = max(1e-6 * abs(mean_step), 8 * eps * float(np.abs(c64).max()))
         if mean_step == 0 or not np.all(np.abs(step - mean_step) <= tol):
-            raise _irregular_error(what, dim, c64, step, mean_step)
+            raise _irregular_error(what, dim, c64, step, mean_step,
+                                   (user_dims or {}).get(dim))
     _check_crs_units(da, what, ydim, xdim)
 
 
@@ -602,21 +626,30 @@ def _regular(first: float, step: float, n: int) -> str:
 
 
 def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
-                     mean_step: float) -> GridError:
-    """The error for coordinates off a regular grid, naming which case it is: rows or columns
-    missing (steps that are whole multiples of the usual one: reindex onto the full grid),
-    a small jitter (rounding or float errors: snap them), or a truly irregular grid."""
+                     mean_step: float, name: str | None = None) -> GridError:
+    """The error for coordinates off a regular grid, naming which case it is: longitudes
+    wrapped across the antimeridian or Greenwich (``name``: the user's name of the dim, which
+    the advice assigns), rows or columns missing (steps that are whole multiples of the usual
+    one: reindex onto the full grid), a small jitter (rounding or float errors: snap them), or
+    a truly irregular grid."""
     med = float(np.median(step)) if step.size else 0.0
     worst = float(np.abs(step - mean_step).max()) if step.size else 0.0
     line = "row" if dim.lower() in ("y", *_LAT_NAMES) else "column"
     wrap = np.flatnonzero(np.abs(np.abs(step - med) - 360.0) < 2 * abs(med) + 1e-9)
     if med != 0 and wrap.size == 1 and np.abs(c).max() <= 360.0 and line == "column":
-        # longitudes across the antimeridian, written in -180..180: one step of -360
+        # one step of 360: longitudes wrapped across the antimeridian (-180..180: 180 -> -180)
+        # or across Greenwich (0..360: 360 -> 0), where `% 360` changes nothing
+        a, b = float(c[wrap[0]]), float(c[wrap[0] + 1])
+        n = name or dim
+        if max(a, b) > 180.0:
+            where, fix = ("the prime meridian (Greenwich) with longitudes in 0..360. Write them "
+                          "in -180..180", f"((da['{n}'] + 180) % 360) - 180).sortby('{n}')")
+        else:
+            where, fix = ("the antimeridian with longitudes wrapped to -180..180. Unwrap them "
+                          "to 0..360", f"da['{n}'] % 360)")
         return GridError(
-            f"the {what}'s '{dim}' (longitude) coordinates jump from {c[wrap[0]]:.6g} to "
-            f"{c[wrap[0] + 1]:.6g}: the grid crosses the antimeridian with longitudes wrapped "
-            "to -180..180. Unwrap them to 0..360 on your longitude coordinate, e.g. "
-            "`da = da.assign_coords(lon=da['lon'] % 360)`."
+            f"the {what}'s '{n}' (longitude) coordinates jump from {a:.6g} to {b:.6g}: the grid "
+            f"crosses {where}: `da = da.assign_coords({n}={fix}`."
         )
     if med != 0:
         ratio = step / med
@@ -3204,6 +3237,26 @@ def with_global_attrs(lst: xr.DataArray, attrs: Mapping[Any, Any]) -> xr.DataArr
     return out
 
 
+def _declared_dims(ds: xr.Dataset, da: xr.DataArray) -> xr.DataArray:
+    """``da`` (a variable of ``ds``) with the spatial dims declared on the Dataset
+    (``ds.rio.set_spatial_dims(x_dim='col', y_dim='row')``, as the advice for dims rioxarray does
+    not find says) declared on it too: ``ds[var]`` forgets them, and the same error came back.
+    Only when the variable has both dims and does not find its own."""
+    from rioxarray.exceptions import MissingSpatialDimensionError
+
+    try:
+        ydim, xdim = str(ds.rio.y_dim), str(ds.rio.x_dim)
+    except MissingSpatialDimensionError:  # the Dataset declares none and rioxarray finds none
+        return da
+    if ydim not in da.dims or xdim not in da.dims:
+        return da
+    try:
+        own = (str(da.rio.y_dim), str(da.rio.x_dim))
+    except MissingSpatialDimensionError:  # the variable alone finds none: the Dataset's
+        own = None
+    return da if own == (ydim, xdim) else da.rio.set_spatial_dims(x_dim=xdim, y_dim=ydim)
+
+
 def select_lst(
     obj: xr.DataArray | xr.Dataset,
     variable: Hashable | None = None,
@@ -3233,6 +3286,7 @@ def select_lst(
     if isinstance(obj, xr.Dataset):
         lst = select_variable(obj, variable, operation=operation)
         guide = _select_guide(obj, guide)
+        lst = _declared_dims(obj, lst)
         if lst.rio.crs is None and obj.rio.crs is not None:
             lst = lst.rio.write_crs(obj.rio.crs)
         gm = lst.attrs.get("grid_mapping", lst.encoding.get("grid_mapping"))
