@@ -338,6 +338,9 @@ def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
     own = da.rio.crs
     if own is None:
         return da.rio.write_crs(wanted)
+    if _malformed_crs(own):  # a header the library refuses (DESIREX's ENVI): the flag's CRS
+        log.info("%s %s replaces the malformed CRS of %s", flag, crs, path)
+        return da.rio.write_crs(wanted)
     mine = CRS.from_user_input(own.to_wkt())
     # the same CRS but for its axis order (EPSG:4326 vs OGC:CRS84 or +proj=longlat): xlstsr's
     # grids are x/y whatever the CRS's axis order says, so nothing differs
@@ -347,10 +350,19 @@ def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
 
     raise UsageError(
         f"{flag} {crs}: {path} declares its own CRS ({mine.name!r}), and {flag} names another "
-        f"({wanted.name!r}): {flag} only declares a CRS a file lacks, it does not reproject. "
-        f"Drop {flag} (or reproject the file first, e.g. `gdalwarp -t_srs {shlex.quote(crs)} "
-        "in.tif out.tif`)"
+        f"({wanted.name!r}): {flag} only declares a CRS a file lacks (or replaces a malformed "
+        f"one), it does not reproject. Drop {flag}; if the file's CRS is wrong, assign the right "
+        f"one to the file (`gdal_edit.py -a_srs {shlex.quote(crs)} in.tif`); to have the data in "
+        f"another CRS, reproject it first (`gdalwarp -t_srs {shlex.quote(crs)} in.tif out.tif`)"
     )
+
+
+def _malformed_crs(crs: Any) -> bool:
+    """Whether the library refuses ``crs`` as malformed: an ellipsoid that is not Earth-sized
+    (DESIREX's ENVI headers, 637813 m; :func:`xlstsr.validate.earth_sized`)."""
+    from xlstsr.validate import crs_name_and_axis, earth_sized
+
+    return not earth_sized(crs_name_and_axis(crs)[1])
 
 
 def _open_field(path: str, variable: str | None, role: str, flag: str = "--variable",
@@ -807,6 +819,12 @@ _RENAMED_FLAGS = {
         (re.compile(r"\bmax_epochs=(\d+) runs past the cosine schedule of epochs=(\d+): raise "
                     r"`epochs`"),
          "`--max-epochs {0}` runs past the cosine schedule of `--epochs {1}`: raise `--epochs`"),
+        # fit_cube's and make_patches' sizes ("lower `window` or `patch`"): train's flags; the
+        # stride is no flag of train's (half a patch)
+        (re.compile(r"`patch` or `stride`"), "`--patch` (its stride is half a patch)"),
+        (re.compile(r"`(window|patch|max_nan_fraction)`"),
+         lambda m: f"`--{m[1].replace('_', '-')}`"),
+        (re.compile(r"\b(?<!`)val_fraction\b"), "--val-fraction"),
     ),
 }
 
@@ -814,8 +832,35 @@ _RENAMED_FLAGS = {
 def _renamed_flags(message: str, command: str | None) -> str:
     """``message`` with the Python arguments of :data:`_RENAMED_FLAGS` written as flags."""
     for pattern, flag in _RENAMED_FLAGS.get(command or "", ()):
-        message = pattern.sub(lambda m, flag=flag: flag.format(*m.groups()), message)
+        message = pattern.sub(flag if callable(flag)
+                              else lambda m, flag=flag: flag.format(*m.groups()), message)
     return message
+
+
+class _FlagNames(logging.Filter):
+    """The library's log warnings during ``xlstsr train`` (fit_cube's "no validation patches
+    ... a smaller `window`"), their Python arguments written as the command's flags."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        renamed = _renamed_flags(text, "train")
+        if renamed != text:
+            record.msg, record.args = renamed, ()
+        return True
+
+
+@contextlib.contextmanager
+def _train_log_flags() -> Iterator[None]:
+    """:class:`_FlagNames` on the training modules' loggers while ``xlstsr train`` runs."""
+    loggers = [logging.getLogger("xlstsr.train.cube")]
+    flt = _FlagNames()
+    for logger in loggers:
+        logger.addFilter(flt)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(flt)
 
 
 def _typed_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -914,6 +959,7 @@ def _cli_hints(message: str, command: str | None = None,
         # (evaluate's --scale is the sr's: the reference's and coarse input's are their own)
         message += (" On the command line: `--scale FACTOR` (e.g. `--scale 0.02 --nodata 0` "
                     "for MODIS LST digital numbers stored without scale metadata).")
+    message = _malformed_crs_hint(message, command)
     if command in ("upscale", "scaling"):
         message = _crs_hint(message)
     if command in ("upscale", "scaling", "train") and re.search(r"\bguide\b", message):
@@ -951,6 +997,31 @@ def _crs_hint(message: str) -> str:
         return message + f" On the command line: `{flag} EPSG:4326` (lat/lon degrees)."
     return message + (f" On the command line: `{flag} CRS` with the CRS its coordinates are in "
                       f"(e.g. `{flag} EPSG:32631` for UTM zone 31N).")
+
+
+#: validate's refusal of a malformed CRS (an ellipsoid not Earth-sized), whose fix is Python's
+#: (``da.rio.write_crs('EPSG:32630')``)
+_MALFORMED_CRS = re.compile(
+    r"\bthe (\w[\w -]*?)'s CRS \(.*?\) has an ellipsoid of semi-major axis [^:]*: its file's "
+    r"header is malformed\b")
+
+
+def _malformed_crs_hint(message: str, command: str | None) -> str:
+    """A refusal of a malformed file CRS, with the command line's way past it: ``--crs``
+    (``--guide-crs``) replaces it in upscale and scaling; elsewhere the CRS is assigned to the
+    file (``gdal_edit.py -a_srs``, which assigns: ``gdalwarp`` would reproject, and finds no
+    transformation from a malformed CRS)."""
+    m = _MALFORMED_CRS.search(message)
+    if m is None or "On the command line: pass `--" in message or "gdal_edit.py" in message:
+        return message
+    example = re.search(r"write_crs\('([^']+)'\)", message[m.start():])
+    crs = example[1] if example else "EPSG:NNNN"
+    flag = {"LST": "--crs", "guide": "--guide-crs"}.get(m[1])
+    if command in ("upscale", "scaling") and flag:
+        return message + (f" On the command line: pass `{flag} {crs}` (the CRS it is really in) "
+                          "to replace it.")
+    return message + (f" On the command line: assign the CRS it is really in to the file first, "
+                      f"e.g. `gdal_edit.py -a_srs {crs} file.tif` for a GeoTIFF.")
 
 
 #: upscale's flags (of :data:`_UPSCALE_FLAGS`) that other commands have too
@@ -2305,14 +2376,66 @@ def _no_stream(*paths: str | None) -> None:
                          "path instead of '-' (e.g. lst.tif, sr.tif, scores.csv)")
 
 
+def _unrecognized(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> NoReturn:
+    """The refusal of arguments no parser took, saying where an option that is on the wrong
+    side of the command goes: a global option after it (``xlstsr upscale ... -v``), or the
+    command's option before it (``xlstsr --overwrite upscale ...``), which were both sent to
+    ``xlstsr upscale --help`` (not listing -v, listing --overwrite)."""
+    sub = _command_parser(parser, command)
+    notes, rest, global_only = [], [], True
+    for token in unknown:
+        name = re.split(r"[= ]", token, maxsplit=1)[0]
+        if name in ("-h", "--help") or not name.startswith("-"):
+            rest.append(token)
+        elif name == "--version":
+            notes.append("`--version` is a global option: `xlstsr --version`")
+        elif name in parser._option_string_actions:
+            notes.append(f"`{name}` is a global option: put it before the command: "
+                         f"`xlstsr {name} {command} ...`")
+        elif name in sub._option_string_actions:
+            global_only = False
+            notes.append(f"`{name}` is an option of `xlstsr {command}`: put it after the "
+                         f"command: `xlstsr {command} ... {token}`")
+        else:
+            rest.append(token)
+    if not notes:
+        sub.error(f"unrecognized arguments: {' '.join(unknown)}")
+    text = "; ".join(notes)
+    if rest:
+        text = f"unrecognized arguments: {' '.join(rest)}; {text}"
+    # the help that lists the misplaced option: `xlstsr --help` for -v, the command's for its own
+    (parser if global_only and not rest else sub).error(text)
+
+
+def _options_before_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Refuse a command's options given before it (``xlstsr --crs EPSG:4326 upscale ...``: its
+    value was read as the command, "invalid choice: 'EPSG:4326'"), saying where they go; the
+    global options before the command take no value, so the first command name is the command."""
+    commands = next((a.choices for a in parser._actions
+                     if isinstance(a, argparse._SubParsersAction)), {})
+    at = next((i for i, token in enumerate(argv) if token in commands), None)
+    if at is None:
+        return
+    before: list[str] = []  # each option with the values that follow it
+    for token in argv[:at]:
+        if token.startswith("-") and not parser._negative_number_matcher.match(token):
+            before.append(token)
+        elif before:
+            before[-1] += f" {token}"
+    before = [t for t in before if re.split(r"[= ]", t, maxsplit=1)[0]
+              not in parser._option_string_actions]
+    if before:
+        _unrecognized(parser, argv[at], before)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``xlstsr`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    _options_before_command(parser, argv)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # through the command's parser: `xlstsr --help` lists none of its options
-        _command_parser(parser, args.command).error(
-            f"unrecognized arguments: {' '.join(unknown)}")
+        _unrecognized(parser, args.command, unknown)
     _expand_home(args)
     if args.verbose:
         logging.basicConfig(format="xlstsr: %(message)s")
@@ -2323,7 +2446,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.command == "train":
                 try:
-                    return _train(args, args.train_parser, argv)
+                    with _train_log_flags():
+                        return _train(args, args.train_parser, argv)
                 except _user_errors() as err:
                     if isinstance(err, ImportError) and _missing_dependency(err):
                         return _fail(str(_missing_dependency(err)))

@@ -717,6 +717,30 @@ def crs_mismatch(a: xr.DataArray, b: xr.DataArray) -> tuple[Any, Any] | None:
     return ca, cb
 
 
+def crs_name_and_axis(crs: Any) -> tuple[str, float | None]:
+    """A CRS's short name and its ellipsoid's semi-major axis in metres (None: not known)."""
+    try:
+        from pyproj import CRS
+
+        pcrs = CRS.from_user_input(crs.to_wkt())
+        semi_major = pcrs.ellipsoid.semi_major_metre if pcrs.ellipsoid is not None else None
+        return pcrs.name, semi_major  # a short name, not the whole WKT
+    except Exception:  # a CRS pyproj cannot read: named by its text, its axis unknown
+        return str(crs)[:60], None
+
+
+def earth_sized(semi_major: float | None) -> bool:
+    """Whether an ellipsoid's semi-major axis (m) is the Earth's (None, unknown: taken as such);
+    DESIREX's ENVI headers carry 637813 m, a tenth of WGS 84's.
+
+    Examples
+    --------
+    >>> earth_sized(6378137.0), earth_sized(637813.0), earth_sized(None)
+    (True, False, True)
+    """
+    return semi_major is None or 6.0e6 < semi_major < 6.6e6
+
+
 def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
     """Refuse coordinates that cannot be in the units of the CRS written on them: degrees
     under a projected CRS (pixels of a few thousandths of a metre), or metres under a
@@ -727,15 +751,8 @@ def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
     y = np.asarray(da[ydim].values, dtype=np.float64)
     x = np.asarray(da[xdim].values, dtype=np.float64)
     span = f"x {x.min():.6g} to {x.max():.6g}, y {y.min():.6g} to {y.max():.6g}"
-    try:
-        from pyproj import CRS
-
-        pcrs = CRS.from_user_input(crs.to_wkt())
-        name = pcrs.name  # a short name, not the whole WKT
-        semi_major = pcrs.ellipsoid.semi_major_metre if pcrs.ellipsoid is not None else None
-    except Exception:
-        name, semi_major = str(crs)[:60], None
-    if semi_major is not None and not 6.0e6 < semi_major < 6.6e6:
+    name, semi_major = crs_name_and_axis(crs)
+    if not earth_sized(semi_major):
         # a malformed header (DESIREX's ENVI files: 637813 m, a tenth of WGS 84's): the grid is
         # self-consistent, but every reprojection against another file lands far off
         raise GridError(

@@ -613,7 +613,8 @@ class CubeDataModule(PatchDataModule):
         if not rows or not cols:
             raise XlstsrError(
                 f"the LST ({h * step} x {wid * step} output pixels) is smaller than one window "
-                f"({w}); lower `window` or `patch`"
+                f"({w}); lower `window` or `patch` (a window, a multiple of the patch, of "
+                f"{min(h, wid) * step} at most here)"
             )
         out: dict[str, list] = {"lst": [], "guide": [], "truth": []}
         ids: list[str] = []
