@@ -34,6 +34,14 @@ C2L2_BANDS = {"8-9": ("ST_B10", "SR_B4", "SR_B5"), "4-7": ("ST_B6", "SR_B3", "SR
 #: one of them stands for its scene (its folder and prefix)
 _C2L2_FILE = re.compile(r"(ST_B\d+|SR_B\d+|QA_PIXEL|QA_RADSAT|SR_QA_AEROSOL|SR_[A-Z_]+|ST_[A-Z]+|"
                         r"MTL|ANG)\.(tif|tiff|txt|xml|json)$", re.IGNORECASE)
+#: a Level-1 thermal band (``{prefix}B10.TIF``, ``B6.TIF``, Landsat 7's ``B6_VCID_1.TIF``), not
+#: the Level-2 ``ST_B10``: group 1 is the scene's prefix
+_L1_THERMAL = re.compile(r"^(.*?)(?<!st_)b(?:10|11|6|6_vcid_[12])\.tiff?$", re.IGNORECASE)
+#: what to do with a Collection 2 Level-1 scene (neither reader takes it): one text for
+#: open_landsat8_l1 and open_landsat_c2l2, which sent such a scene to each other
+_C2_L1_ADVICE = ("Download its Level-2 product (LC08_L2SP_..., surface temperature) and open it "
+                 "with `xlstsr.io.open_landsat_c2l2`, or read its bands with "
+                 "rioxarray.open_rasterio and mask clouds with its QA_PIXEL yourself.")
 
 
 def _acquisition_time(mtl: dict[str, str], name: str = "") -> np.datetime64 | None:
@@ -136,10 +144,7 @@ def _collection(mtl: dict[str, str], mtl_file: Path, folder: Path) -> str:
     level2 = str(mtl.get("PROCESSING_LEVEL", "")).upper().startswith("L2") or any(
         re.search(r"ST_B(10|6)\.tiff?$", q.name, re.IGNORECASE) for q in folder.iterdir())
     how = ("It is a Level-2 scene: open it with `xlstsr.io.open_landsat_c2l2(folder)` "
-           "(surface temperature, NDVI and the QA_PIXEL masks)." if level2 else
-           "Download its Level-2 product (LC08_L2SP_..., surface temperature) and open it with "
-           "`xlstsr.io.open_landsat_c2l2`, or read its bands with rioxarray.open_rasterio and "
-           "mask clouds with its QA_PIXEL yourself.")
+           "(surface temperature, NDVI and the QA_PIXEL masks)." if level2 else _C2_L1_ADVICE)
     raise XlstsrError(
         f"{mtl_file.name} is a Collection {collection} scene: its quality band (QA_PIXEL) has "
         "another bit layout than the BQA open_landsat8_l1 reads (pre-collection and Collection "
@@ -368,6 +373,30 @@ def _c2l2_kind(prefix: str, find: dict[str, Path | None], mtl: Path | None) -> s
     return None
 
 
+def _c2_level1(folder: Path, names: dict[str, Path], prefix: str | None) -> str | None:
+    """An error text when ``folder`` (its files, ``names`` by lower-case name) holds a Collection 2
+    Level-1 scene (of ``prefix`` when given): a Level-1 thermal band (``B10.TIF``, not
+    ``ST_B10.TIF``) with a QA_PIXEL, an MTL of ``COLLECTION_NUMBER = 02`` or ``_02_`` in its
+    product ID; None otherwise (a BQA scene, pre-collection or Collection 1, is
+    open_landsat8_l1's). Such a scene was sent to open_landsat8_l1, which refuses Collection 2."""
+    for low, q in names.items():
+        m = _L1_THERMAL.match(low)
+        if m is None or (prefix is not None and m.group(1) != prefix.lower()):
+            continue
+        p = m.group(1)
+        mtl = names.get(f"{p}mtl.txt")
+        number = str(read_mtl(mtl).get("COLLECTION_NUMBER", "")).strip() if mtl else ""
+        collection2 = (number.lstrip("0") == "2" if number else
+                       f"{p}qa_pixel.tif" in names or f"{p}qa_pixel.tiff" in names
+                       or re.search(r"_02_(t1|t2|rt)_?$", p) is not None)
+        if collection2 and f"{p}bqa.tif" not in names and f"{p}bqa.tiff" not in names:
+            return (f"{folder} holds a Landsat Collection 2 Level-1 scene ({q.name}), no "
+                    "Level-2 surface temperature (*_ST_B10.TIF): Level-1 bands are "
+                    "top-of-atmosphere radiance, and xlstsr's Level-1 reader takes only "
+                    f"pre-collection and Collection 1 scenes (BQA). {_C2_L1_ADVICE}")
+    return None
+
+
 def _c2l2_files(path: Path, prefix: str | None) -> tuple[Path, str, str, dict[str, Path | None]]:
     """The scene's folder, prefix, band set (``C2L2_BANDS`` key) and files (``st``, ``qa``;
     ``red``, ``nir``, ``st_qa`` and ``mtl`` or None), found by USGS's names
@@ -376,10 +405,16 @@ def _c2l2_files(path: Path, prefix: str | None) -> tuple[Path, str, str, dict[st
     if path.is_file():  # one file of the scene: its folder, and its prefix unless given
         m = _C2L2_FILE.search(path.name)
         if m is None:
+            l1 = _L1_THERMAL.match(path.name)
+            level1 = _c2_level1(path.parent, {q.name.lower(): q for q in path.parent.iterdir()},
+                                l1.group(1) if l1 and prefix is None else prefix) if l1 else None
+            if level1:
+                raise InputNotFoundError(level1)
             raise InputNotFoundError(
                 f"{path} is a file, not a Landsat Collection 2 Level-2 scene folder nor one of "
                 "its files ({prefix}ST_B10.TIF, {prefix}MTL.txt...): pass the scene's folder (a "
-                "Level-1 scene, B10.TIF and BQA, is read by open_landsat8_l1).")
+                "pre-collection or Collection 1 Level-1 scene, B10.TIF and BQA, is read by "
+                "open_landsat8_l1).")
         folder = path.parent
         prefix = path.name[: m.start()] if prefix is None else prefix
     if not folder.is_dir():
@@ -394,11 +429,15 @@ def _c2l2_files(path: Path, prefix: str | None) -> tuple[Path, str, str, dict[st
                 scenes.setdefault(low[: -len(suffix)], q.name[: -len(suffix)])
     if prefix is None:
         if not scenes:
+            level1 = _c2_level1(folder, names, None)
+            if level1:  # not "read by open_landsat8_l1", which refuses Collection 2
+                raise InputNotFoundError(level1)
             raise InputNotFoundError(
                 f"no *_ST_B10.TIF (Landsat 8-9) or *_ST_B6.TIF (Landsat 4-7), in any case, in "
                 f"{folder}: open_landsat_c2l2 reads a Collection 2 Level-2 scene as USGS "
                 "delivers it (the ST GeoTIFF, QA_PIXEL, MTL and optionally the SR GeoTIFFs). A "
-                "Level-1 scene (B10.TIF, BQA) is read by open_landsat8_l1."
+                "pre-collection or Collection 1 Level-1 scene (B10.TIF, BQA) is read by "
+                "open_landsat8_l1."
             )
         if len(scenes) > 1:
             shown = sorted(scenes.values())
@@ -424,6 +463,9 @@ def _c2l2_files(path: Path, prefix: str | None) -> tuple[Path, str, str, dict[st
                if b and files[key] is None]
     if kind is None:  # nothing says which mission: name both thermal bands
         lacking.insert(0, f"{named}ST_B10.TIF (Landsat 8-9) or {named}ST_B6.TIF (Landsat 4-7)")
+    level1 = _c2_level1(folder, names, prefix) if files["st"] is None else None
+    if level1:  # the prefix of a Level-1 scene: its QA_PIXEL is there, its ST band never is
+        raise InputNotFoundError(level1)
     if lacking or kind is None:
         there = (f" The folder holds the scene(s) {', '.join(sorted(scenes.values())[:3])}: pass "
                  "prefix= one of them." if scenes and prefix.lower() not in scenes else "")

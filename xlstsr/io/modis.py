@@ -62,11 +62,29 @@ def _pyhdf() -> Any:
     return SD
 
 
+#: the first bytes of every HDF4 file
+_HDF4_MAGIC = b"\x0e\x03\x13\x01"
+
+
 def _open_sd(path: Path) -> Any:
     SD = _pyhdf()
     try:
         return SD.SD(str(path), SD.SDC.READ)
     except SD.HDF4Error as err:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(_HDF4_MAGIC))
+            size = os.path.getsize(path)
+        except OSError:
+            head, size = b"", None
+        if head == _HDF4_MAGIC:
+            # an HDF4 file that the library cannot open: cut short (an interrupted download)
+            # or damaged, not another format (it was sent to xarray for HDF5/NetCDF)
+            raise XlstsrError(
+                f"{path} is an HDF4 file ({size:,} bytes) that cannot be opened ({err}): the "
+                "granule is damaged or truncated (an interrupted download?). Download it again, "
+                "or leave it out of the granules opened."
+            ) from err
         raise XlstsrError(
             f"{path} is not a readable HDF4 file ({err}); open_modis reads MODIS HDF4-EOS "
             "granules such as MOD11A1.A2019305.h14v09.006.*.hdf (HDF5/NetCDF: xarray.open_dataset)."
