@@ -2407,9 +2407,15 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
             # it, renamed; the values' check judges
             continue
         other = _other_quantities(label)
+        if not other and _says_ndvi(label) and "ndvi" not in _tokens(names[c]):
+            # NDVI is another quantity too, for a model trained on a named non-NDVI channel
+            # ('albedo'): its values pass that model's statistics check
+            other = {"ndvi"}
         if other:
             hint = (" For MODIS, `ndvi = (nir - red) / (nir + red)` of the surface reflectances."
-                    if "ndvi" in names[c] else "")
+                    if "ndvi" in names[c] else
+                    " For an NDVI guide, the bundled DISR weights take it (`method='disr'` "
+                    "without model=)." if other == {"ndvi"} else "")
             raise GuideScaleError(
                 f"guide channel {c} is labelled {label!r} but method {method!r} was trained on "
                 f"{names[c]!r} for that channel: pass the {names[c]} band it expects.{hint} If the "

@@ -390,15 +390,37 @@ def _warn_lst_temperature(m: UpscaleMethod, data: Any) -> Any:
                            meta=np.empty((0,) * data.ndim, data.dtype))
 
 
-def _lst_range_block(block: np.ndarray, said: Any, warned: list[bool]) -> np.ndarray:
+def _lst_range_block(block: np.ndarray, said: Any, warned: list[bool],
+                     block_info: Any = None) -> np.ndarray:
     """One block of :func:`_warn_lst_temperature`'s check, passed through (``warned``: shared by
-    the call's blocks in one process, so that one warning is given)."""
+    the call's blocks in one process, so that one warning is given). The message names the
+    block it was decided on: its median is that block's, not the LST's (the chunking decides
+    whether a scene near the limit is warned of; the whole cube is never read at once)."""
     if not warned:
         message = said(block)
         if message and not warned:
             warned.append(True)
-            warn(message, UserWarning)
+            warn(_block_message(message, block_info), UserWarning)
     return block
+
+
+def _block_message(message: str, block_info: Any) -> str:
+    """:func:`lst_range_message`'s text for one dask block at ``block_info``'s location: 'the
+    LST's median' made that block's (its steps and its y, x offsets in the stacked LST)."""
+    # dask's map_blocks gives {0: {"array-location": [(start, stop), ...], ...}, None: {...}}
+    first = block_info.get(0) if isinstance(block_info, dict) else None
+    loc = first.get("array-location") if isinstance(first, dict) else None
+    if loc and len(loc) >= 3:
+        (t0, t1), (y0, y1), (x0, x1) = loc[-3], loc[-2], loc[-1]
+        steps = f"step {t0}" if t1 - t0 == 1 else f"steps {t0}-{t1 - 1}"
+        where = f" ({steps}, y {y0}:{y1}, x {x0}:{x1})"
+    else:
+        where = ""
+    block = (f"the median of one dask block of the LST{where} (checked block by block as "
+             "they are computed; other blocks, and the whole LST, may lie within the range)")
+    if "the LST's median" in message:
+        return message.replace("the LST's median", block, 1)
+    return f"{message} (decided on {block})"
 
 
 def _warn_guide_gaps(gdata: Any, data: Any, lead: Sequence[Hashable] = ("time",)) -> None:

@@ -299,6 +299,35 @@ def _model_file_advice(method: str) -> str | None:
     )
 
 
+def _bundled_weights_advice(method: str) -> str | None:
+    """Where ``method`` names bundled weights (:data:`xlstsr.nn.weights.BUNDLED`, any case):
+    the advice to select them with the ``weights`` option of the deep method their checkpoint
+    was trained for ('disr' with ``guide=`` when it declares ``n_guide > 0``). None otherwise."""
+    from ..nn.weights import BUNDLED, WEIGHTS_DIR
+
+    text = method.strip()
+    key = next((k for k in BUNDLED if k == text), None) or next(
+        (k for k in BUNDLED if k.casefold() == text.casefold()), None)
+    if key is None:
+        return None
+    try:  # the installed checkpoint's metadata says which method it is trained for
+        from ..nn.checkpoint import load_checkpoint
+
+        meta = load_checkpoint(WEIGHTS_DIR / BUNDLED[key])["metadata"]
+        guided: bool | None = int(meta.get("n_guide", 0) or 0) > 0
+    except Exception:  # not installed / unreadable: advise both
+        guided = None
+    name, guide = ("disr", ", guide=guide") if guided else ("sisr", "")
+    return (
+        f": {key!r} names bundled weights (xlstsr.nn.weights.list_weights()), not a method; "
+        f"they are the `weights` option of a deep method: "
+        f"`upscale(lst, factor, method={name!r}{guide}, weights={key!r})` "
+        f"(or `method_options={{'weights': {key!r}}}`)"
+        + (" ('disr' with `guide=` where the weights are guided)" if guided is None else "")
+        + "."
+    )
+
+
 def _torch_module_advice(method: Any) -> str | None:
     """Where ``method`` is a torch.nn.Module (a trained model given as the method): the advice
     to give it as the ``model`` option of a deep method ('disr' with ``guide=`` when it declares
@@ -347,7 +376,7 @@ def get_method(method: str | UpscaleMethod, **options: Any) -> UpscaleMethod:
         )
     if method not in _REGISTRY:
         near = [n for n in _REGISTRY if n.casefold() == method.strip().casefold()]
-        model = _model_file_advice(method)
+        model = _bundled_weights_advice(method) or _model_file_advice(method)
         raise XlstsrError(
             f"unknown method {method!r}; available: {available_methods()}"
             + (f" (names are exact, lower case: `method={near[0]!r}`)" if near else "")

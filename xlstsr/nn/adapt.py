@@ -37,6 +37,7 @@ import dataclasses
 import io
 import math
 import pickle
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ import torch
 from ..errors import XlstsrError
 from .losses import masked_huber, sif_loss
 from .ops import T_REF, gaussian_lowpass, radiometric_mean_torch
+from .runtime import forward
 
 __all__ = [
     "MODIS_PSF_COARSE",
@@ -320,7 +322,7 @@ def copy_model(model: torch.nn.Module) -> torch.nn.Module:
     (False, True)
     """
     try:
-        return copy.deepcopy(model)
+        return _leaf_parameters(copy.deepcopy(model))
     except (RuntimeError, TypeError, AttributeError, pickle.PicklingError) as err:
         first = err
     try:  # cloudpickle: a model class defined in a script or a function still travels
@@ -340,6 +342,55 @@ def copy_model(model: torch.nn.Module) -> torch.nn.Module:
             "torch.nn.utils.parametrizations.weight_norm, or torch.nn.utils.remove_weight_norm "
             "after training."
         ) from err
+
+
+def _non_leaf(model: torch.nn.Module) -> bool:
+    return any(p.is_floating_point() and not p.is_leaf for p in model.parameters())
+
+
+def _reload_scripted(module: Any) -> Any:
+    """``module`` with each TorchScript part (itself included) replaced by a
+    ``torch.jit.save``/``torch.jit.load`` round trip of it, on the device its weights are on."""
+    if isinstance(module, torch.jit.ScriptModule):
+        p = next(iter(module.parameters()), None)
+        buf = io.BytesIO()
+        with warnings.catch_warnings():  # torch 2.9+: "deprecated, use torch.export"
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(module, buf)
+            buf.seek(0)
+            return torch.jit.load(buf, map_location=None if p is None else p.device)
+    if isinstance(module, torch.nn.Module):
+        for name, child in list(module._modules.items()):
+            if child is not None:
+                module._modules[name] = _reload_scripted(child)
+    return module
+
+
+def _leaf_parameters(copied: torch.nn.Module) -> torch.nn.Module:
+    """A :func:`copy_model` copy whose floating-point parameters are graph leaves, as the
+    optimiser needs: ``copy.deepcopy`` of a TorchScript module (``torch.jit.load``, alone or in
+    the wrapper the checkpoint refusal advises) gives non-leaf parameters, and adapt= died in
+    torch.optim with "can't optimize a non-leaf Tensor"; its TorchScript parts are reloaded."""
+    if not _non_leaf(copied):
+        return copied
+    try:
+        copied = _reload_scripted(copied)
+    except Exception as err:
+        raise _non_leaf_error(copied, err) from err
+    if _non_leaf(copied):
+        raise _non_leaf_error(copied, None)
+    return copied
+
+
+def _non_leaf_error(model: Any, err: Exception | None) -> XlstsrError:
+    why = "" if err is None else f" (reloading its TorchScript parts failed: {str(err)[:120]})"
+    return XlstsrError(
+        f"adapt= fine-tunes the model's weights, and a copy of this model "
+        f"({type(model).__name__}) has weights that are not trainable leaves{why}: a "
+        "TorchScript part held outside the module tree, or weights computed from other tensors. "
+        "Drop adapt=, or give an eager torch.nn.Module (an xlstsr architecture loaded with "
+        "xlstsr.nn.load_model, or TorchScript parts as attributes of the module)."
+    )
 
 
 def adapt_model(
@@ -424,9 +475,12 @@ def adapt_model(
     t = stack(target, 1)[:, None]
     g = None if guide is None else stack(np.asarray(guide, np.float32), factor)
     ref = None
+    # the first forward is the engine's (xlstsr.nn.runtime.forward): its checks name a model in
+    # float64 / float16 for float32 Kelvin (torch's raw "Input type (float) and bias type
+    # (double)" otherwise) and an output of the wrong shape
     if config.anchor > 0:
         with torch.no_grad():
-            ref = (tuned(x) if g is None else tuned(x, g)).detach()
+            ref = forward(tuned, x, g, factor=factor, check_finite=False).detach()
     for p in params:
         p.requires_grad_(True)
     opt = torch.optim.Adam(params, lr=float(config.lr))
@@ -434,8 +488,16 @@ def adapt_model(
     with torch.enable_grad():
         for step in range(int(config.steps)):
             opt.zero_grad(set_to_none=True)
-            sr = tuned(x) if g is None else tuned(x, g)
+            sr = (forward(tuned, x, g, factor=factor, check_finite=False) if step == 0
+                  else tuned(x) if g is None else tuned(x, g))
             loss = adaptation_loss(sr, t, factor, config, guide=g, gain=gain, reference=ref)
+            if not sr.requires_grad:  # torch's raw "element 0 of tensors does not require grad"
+                raise XlstsrError(
+                    f"adaptation needs a differentiable forward, and the model's "
+                    f"({type(tuned).__name__}) output carries no gradient (torch.no_grad() or "
+                    ".detach() inside its forward?): drop adapt=, or remove the no_grad from "
+                    "the forward (the engine runs it without gradients anyway)."
+                )
             value = float(loss.detach())
             if step == 0:  # the unadapted model's loss, and its output's non-finite pixels
                 start, holes = value, int((~torch.isfinite(sr.detach())).sum())

@@ -98,12 +98,30 @@ def weights_path(name: str) -> Path:
     """
     fname = BUNDLED.get(name, name)
     path = WEIGHTS_DIR / fname
+    if not path.is_file() and name not in BUNDLED and name not in BUNDLED.values():
+        raise CheckpointError(
+            f"no bundled weights named {name!r}; known: {sorted(BUNDLED)}"
+            f"{_near_match(name)}. Pass one of those, or checkpoint=... / model=... for "
+            f"your own weights"
+        )
     if not path.is_file():
         raise CheckpointError(
             f"bundled weights {fname!r} are not installed in {WEIGHTS_DIR} (known: "
             f"{sorted(BUNDLED)}); run `make weights` or pass checkpoint=... / model=..."
         )
     return path
+
+
+def _near_match(name: str) -> str:
+    """`` (did you mean 'x'?)`` for the bundled name closest to ``name``, or ``""``."""
+    import difflib
+
+    text = str(name)
+    lowered = {k.lower(): k for k in BUNDLED}
+    if text.lower() in lowered:
+        return f" (did you mean {lowered[text.lower()]!r}?)"
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""
 
 
 def list_weights() -> dict[str, dict[str, Any]]:
