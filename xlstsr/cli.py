@@ -2361,6 +2361,38 @@ def _expand_home(args: argparse.Namespace) -> None:
             setattr(args, name, os.path.expanduser(value))
 
 
+#: an example of each path argument, for the refusal of an empty one (by command, then any)
+_PATH_EXAMPLES = {("demo", "output"): "demo_output", ("upscale", "output"): "sr.tif",
+                  ("evaluate", "output"): "scores.csv", ("scaling", "output"): "stats.csv",
+                  "input": "lst.tif", "guide": "ndvi.tif", "calibration": "calibration.json",
+                  "model": "model.pt", "sr": "sr.tif", "reference": "aster.tif",
+                  "coarse": "lst.tif", "figure": "scaling.png", "lst": "lst.zarr",
+                  "truth": "truth.zarr", "out": "model.pt", "resume": "last.ckpt",
+                  "log_dir": "xlstsr_logs"}
+
+#: the path arguments that name a folder
+_FOLDER_ARGS = (("demo", "output"), ("train", "log_dir"))
+
+
+def _refuse_empty_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse an empty path argument (an unset shell variable: ``--output "$OUT"``), naming it:
+    ``--figure ""`` was ignored (exit 0, no figure), ``demo --output ""`` wrote into the
+    current folder, other commands failed later in other words."""
+    sub = _command_parser(parser, args.command)
+    for action in sub._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest not in _PATH_ARGS or not isinstance(value, str) or value.strip():
+            continue
+        key = (args.command, action.dest)
+        example = _PATH_EXAMPLES.get(key) or _PATH_EXAMPLES.get(action.dest, "path")
+        kind = "folder" if key in _FOLDER_ARGS else "file"
+        flag = next((o for o in action.option_strings if o.startswith("--")), None)
+        if flag:
+            raise UsageError(f"{flag} is empty: give a {kind} path, e.g. {flag} {example}")
+        raise UsageError(f"the {action.dest} argument of `xlstsr {args.command}` is empty: "
+                         f"give a {kind} path, e.g. {example}")
+
+
 def _command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
     """The sub-parser of ``command`` (``xlstsr upscale``), whose errors point at its own help."""
     for action in parser._actions:
@@ -2437,6 +2469,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:  # through the command's parser: `xlstsr --help` lists none of its options
         _unrecognized(parser, args.command, unknown)
     _expand_home(args)
+    try:
+        _refuse_empty_paths(parser, args)
+    except UsageError as err:
+        return _fail(str(err))
     if args.verbose:
         logging.basicConfig(format="xlstsr: %(message)s")
         log.setLevel(logging.INFO)

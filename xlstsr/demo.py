@@ -62,11 +62,14 @@ def _recommend(scores: dict[str, dict[str, float]], best: str, series: str,
                method: str | None = None) -> str:
     s = scores[best]
     base = scores.get("bicubic")
-    gain = f"{base['rmse'] - s['rmse']:.2f} K below bicubic" if base else ""
+    facts = [f"{s['rmse']:.2f} K RMSE against co-registered ASTER"]
+    if base and best != "bicubic":  # bicubic the best: "0.00 K below bicubic", itself
+        facts.append(f"{base['rmse'] - s['rmse']:.2f} K below bicubic")
+    if "spectral_ratio" in s:
+        facts.append(f"spectral ratio {s['spectral_ratio']:.2f}")
     needs = get_method(best).needs_guide
     return (
-        f"Recommended: `{best}` ({s['rmse']:.2f} K RMSE against co-registered ASTER, {gain}"
-        f"{', spectral ratio ' + format(s['spectral_ratio'], '.2f') if 'spectral_ratio' in s else ''})"
+        f"Recommended: `{best}` ({', '.join(facts)})"
         + (", with a 250 m NDVI guide. " if needs else ". ")
         + (f"The time series here has no 250 m guide: it was written with `{series}` ("
            + (f"`{method}`, asked for, needs a guide; " if method and method != series else "")
@@ -151,7 +154,10 @@ def run_demo(
         if n_times > n_all:  # 20 wrote the 8 dates there are, as if asked for
             raise XlstsrError(f"n_times={n_times}, but the sample series has {n_all} dates: "
                               f"pass at most {n_all} (or leave it out for all).")
-    out = Path(output)
+    if isinstance(output, (str, os.PathLike)) and not os.fspath(output).strip():
+        # Path("") is the current folder: the three outputs landed there
+        raise XlstsrError("output is empty: give a folder path, e.g. 'demo_output'")
+    out = Path(output).expanduser()  # as the store and the figure are ("~" made a folder "~")
     check_output(out)
     store = out / "lst_250m.zarr"
     existing = [p for p in (store, out / "demo.png", out / "metrics.txt") if p.exists()]

@@ -21,7 +21,7 @@ import xarray as xr
 
 from .errors import AllNaNError, GridError, InputTypeError, XlstsrError
 from .grid import same_axis
-from .validate import north_up_flips
+from .validate import north_up_flips, require_latlon_crs, spatial_names
 
 __all__ = ["compare", "comparison", "scaling", "truth_maps"]
 
@@ -69,6 +69,39 @@ def _step(da: xr.DataArray, index: dict[str, int]) -> str:
     """The step of ``da`` a map shows (``" at time=0"``), for messages."""
     lead = [d for d in da.dims if d not in (da.rio.y_dim, da.rio.x_dim)]
     return f" at {', '.join(f'{d}={index.get(d, 0)}' for d in lead)}" if lead else ""
+
+
+def _yx(da: xr.DataArray, what: str) -> xr.DataArray:
+    """``da`` with lat/lon-named dims (or dims declared with ``rio.set_spatial_dims``) renamed
+    ``y``/``x``, as the entry points rename them (:func:`xlstsr.validate.georeference`): a
+    lat/lon cube that upscale takes, and upscale's own result, were refused "rename them
+    first". lat/lon dims without a CRS are refused naming EPSG:4326."""
+    names = spatial_names(da)
+    if not names:
+        return da
+    require_latlon_crs(da, what)
+    return da.rename(names)
+
+
+def _label(da: xr.DataArray | xr.Dataset, dim: Any, i: int) -> str:
+    """The label of step ``i`` along ``dim`` for a title: a date as YYYY-MM-DD (with the time
+    of day when it has one), other labels as they are, the position without a coordinate."""
+    if dim not in da.coords or da[dim].ndim != 1 or not da.sizes[dim]:
+        return str(i)
+    v = da[dim].values[i]
+    if np.asarray(v).dtype.kind == "M":
+        t = pd.Timestamp(v)
+        return t.strftime("%Y-%m-%d") if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M")
+    return str(v.item() if hasattr(v, "item") else v)
+
+
+def _titled(title: str | None, steps: list[str]) -> str | None:
+    """The suptitle: the user's ``title`` and the step drawn (``time=2020-07-03``), which no
+    panel named: the figures of two dates carried the same text."""
+    step = ", ".join(steps)
+    if not step:
+        return title or None
+    return f"{title} ({step})" if title else step
 
 
 def _check_path(path: str | Path | None, create: bool = True) -> Path | None:
@@ -363,6 +396,12 @@ def comparison(
     index = index or {}
     results = dict(upscaled) if isinstance(upscaled, Mapping) else {
         upscaled.attrs.get("xlstsr_method", "upscaled"): upscaled}
+    # lat/lon dims renamed y/x, as upscale renames them (its own result of a lat/lon cube,
+    # named lat/lon again, was refused)
+    coarse = _yx(coarse, "coarse input")
+    results = {k: _yx(v, f"result {k!r}") for k, v in results.items()}
+    if truth is not None:
+        truth = _yx(_need_dataarray("truth", truth), "truth")
     last = list(results.values())[-1]
     from .steps import pair_steps
 
@@ -439,9 +478,31 @@ def comparison(
         axes[-1].set_title(f"{panels[-2][0]} - truth")
         axes[-1].set_axis_off()
         fig.colorbar(im2, ax=axes[-1], shrink=0.8, label="K")
-    if title:
-        fig.suptitle(title)
+    # the step drawn named: the figures of two dates carried the same text
+    heading = _titled(title, _steps_drawn([da for _, _, da in shown], index))
+    if heading:
+        fig.suptitle(heading)
     return _finish(fig, path)
+
+
+def _steps_drawn(arrays: list[xr.DataArray], index: dict[str, int]) -> list[str]:
+    """``dim=label`` of each leading dim (time...) of ``arrays`` at the step a map shows
+    (``index``, default the first), once per dim; a dim of one step is named only when its
+    labels are dates (a raster's ``band=1`` says nothing)."""
+    out: dict[Any, str] = {}
+    for da in arrays:
+        for d in da.dims:
+            if d in out or d in (da.rio.y_dim, da.rio.x_dim):
+                continue
+            n = da.sizes[d]
+            dates = d in da.coords and da[d].dtype.kind == "M"
+            if n > 1 or (n == 1 and dates):
+                out[d] = f"{d}={_label(da, d, int(index.get(d, 0)) % n)}"
+    return list(out.values())
+
+
+#: the dims of a :func:`xlstsr.scaling_stats` result that are not its field's steps (time...)
+_STATS_DIMS = ("lag", "moment", "direction", "factor", "wavenumber", "bound")
 
 
 def _reduce(stats: xr.Dataset, reduce: str | None, name: str = "stats") -> xr.Dataset:
@@ -454,11 +515,7 @@ def _reduce(stats: xr.Dataset, reduce: str | None, name: str = "stats") -> xr.Da
     A lazy (dask) ``stats`` is computed here, once, and with ``reduce=None`` only its first
     step: computed before the step was picked, every step of a year-long cube was read and
     analysed to draw one day."""
-    lead = [
-        d
-        for d in stats.dims
-        if d not in ("lag", "moment", "direction", "factor", "wavenumber", "bound")
-    ]
+    lead = [d for d in stats.dims if d not in _STATS_DIMS]
     if lead and reduce is None:  # the step drawn, picked before anything is computed
         where = " at the step drawn (reduce=None: the first), " + ", ".join(
             f"{d}={_first_label(stats, d)}" for d in lead)
@@ -665,8 +722,13 @@ def scaling(
                        color="C1")
         ax.set(xlabel=f"scale ({unit})", title="LST-guide law", ylim=(-1, 1))
         ax.legend(fontsize=7, loc="lower left")
-    if title:
-        fig.suptitle(title)
+    # reduce=None draws the first of several steps: named (the figures of a cube and of its
+    # first date carried the same text)
+    steps = ([f"{d}={_label(stats, d, 0)}" for d in stats.dims
+              if d not in _STATS_DIMS and stats.sizes[d] > 1] if reduce is None else [])
+    heading = _titled(title, steps)
+    if heading:
+        fig.suptitle(heading)
     fig.tight_layout()
     return _finish(fig, path)
 
@@ -837,6 +899,9 @@ def truth_maps(
                              "{'disr': sr}")
     for k, v in results.items():
         _need_dataarray(f"results[{k!r}]", v)
+    # lat/lon dims renamed y/x, as upscale and evaluate rename them
+    coarse, truth = _yx(coarse, "coarse input"), _yx(truth, "truth")
+    results = {k: _yx(v, f"result {k!r}") for k, v in results.items()}
     for name, da in (("coarse", coarse), ("truth", truth), *((f"results[{k!r}]", v) for k, v in results.items())):
         if da.ndim != 2:
             raise GridError(f"{name} has dims {da.dims}: truth_maps draws one 2-D field each; "
