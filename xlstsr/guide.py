@@ -989,6 +989,7 @@ def _match_lead(
     tolerance: Any,
 ) -> xr.DataArray:
     """Match the guide's leading dims with the LST's by label; refuse a time dim the LST lacks."""
+    g = _match_scalar_time(g, lst, lead, skip, tolerance)
     for d in [str(d) for d in g.dims if d not in skip]:
         if d in lead:
             _refuse_bands_as_step(g, lst, d)
@@ -1037,6 +1038,40 @@ def _match_lead(
                 "it is not clear which step goes with the LST: select one "
                 f"(`guide.sel({d}=date, method='nearest')`), or give the LST its '{d}' dim."
             )
+    return g
+
+
+def _match_scalar_time(
+    g: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...], skip: tuple[Hashable, ...],
+    tolerance: Any,
+) -> xr.DataArray:
+    """A guide's date kept as a scalar coordinate (``guide.sel(time=t)``), named like the LST's
+    time dim or scalar time coordinate, matched as a one-step dim is, with the tolerance, then
+    dropped (one image for every step): it was never looked at, and an NDVI of 2019-01-01
+    sharpened July 2020 without a word while the same guide as a one-step dim was refused."""
+    for c in [str(c) for c, v in g.coords.items()
+              if v.ndim == 0 and c not in g.dims and c not in skip]:
+        if not _is_time_like(g, c):
+            continue
+        if c in lead:
+            against = lst
+        elif c in lst.coords and lst[c].ndim == 0:
+            against = lst.expand_dims(c)
+        else:
+            continue  # the LST has no such label to match it with
+        try:
+            match_steps(g.expand_dims(c), against, c, tolerance)
+        except GuideTimeError as err:
+            msg = str(err)
+            fix = f"`guide = guide.drop_vars({c!r})`"
+            squeeze = f"`guide.squeeze({c!r}, drop=True)`"
+            raise GuideTimeError(
+                f"the guide's date is a scalar '{c}' coordinate ({str(g[c].values)[:19]}), matched "
+                "with the LST's as a one-step dim: "
+                + (msg.replace(squeeze, fix) if squeeze in msg else
+                   f"{msg} For a guide meant to be static (one image for every date): {fix}.")
+            ) from None
+        g = g.drop_vars(c)
     return g
 
 
@@ -1692,6 +1727,7 @@ def guide_on_lst_grid(
     if (guide.sizes[gy], guide.sizes[gx]) == (lst.sizes[ydim], lst.sizes[xdim]) and (
             crs_mismatch(guide, lst) is None):
         g = decode_guide(guide).rename({gy: ydim, gx: xdim} if (gy, gx) != (ydim, xdim) else {})
+        g = _match_scalar_time(g, lst, lead, (ydim, xdim), time_tolerance)
         g = g.drop_vars([c for c in g.coords if c not in g.dims], errors="ignore")
         g = _match_lead(g, lst, lead, (ydim, xdim), time_tolerance)
         extra = [d for d in g.dims if d not in (ydim, xdim) and d not in lead]

@@ -279,6 +279,40 @@ def _dates_as_datetime64(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     return da.assign_coords(new) if new else da
 
 
+def require_known_chunks(obj: Any, what: str = "LST") -> None:
+    """Raise :class:`GridError` when a dask array of ``obj`` (a DataArray, or a Dataset's data
+    variables) has unknown (NaN) chunk sizes, as boolean indexing leaves them: every step after
+    needs the sizes, and failed with xarray's "Data shape (nan, 64, 64) must match shape of
+    object" or "cannot convert float NaN to integer" that name neither the cause nor the fix.
+
+    Examples
+    --------
+    >>> a = dsa.ones((3, 4, 4), chunks=(1, 4, 4))
+    >>> da = xr.DataArray(a[a.sum(axis=(1, 2)) > 0], dims=("time", "y", "x"))
+    >>> require_known_chunks(da)
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.GridError: the LST's dask chunk sizes along 'time' are unknown ...
+    >>> require_known_chunks(da.copy(data=da.data.compute_chunk_sizes()))
+    """
+    if isinstance(obj, xr.Dataset):
+        for v in obj.data_vars.values():
+            require_known_chunks(v, what)
+        return
+    # (.chunks, not .data: a lazily indexed file's .data reads it whole)
+    chunks = obj.chunks if isinstance(obj, xr.DataArray) else None
+    if not chunks:
+        return
+    unknown = [d for d, c in zip(obj.dims, chunks) if any(not np.isfinite(n) for n in c)]
+    if unknown:
+        name = "guide" if what == "guide" else "da"
+        raise GridError(
+            f"the {what}'s dask chunk sizes along {str(unknown[0])!r} are unknown (NaN, e.g. after "
+            f"boolean indexing): compute them first: `{name} = "
+            f"{name}.copy(data={name}.data.compute_chunk_sizes())`."
+        )
+
+
 def require_latlon_crs(da: xr.DataArray, what: str = "input") -> None:
     """Raise :class:`MissingCRSError` naming EPSG:4326 when ``da`` has lat/lon-named dims and no
     CRS: checked before they are renamed ``y``/``x``, after which the generic advice named a
@@ -307,6 +341,7 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     >>> georeference(da).x.values.tolist()
     [500.0, 1500.0, 2500.0]
     """
+    require_known_chunks(da, what)
     da = _dates_as_datetime64(da, what)
     names = spatial_names(da)
     if names:
@@ -3312,6 +3347,7 @@ def select_lst(
             # `xr.open_dataset` keeps as a data variable ("no CRS, write_crs(...)" before)
             lst = lst.assign_coords({gm: obj[gm]})
         _refuse_merged_grids(obj, lst)
+        _require_known_chunks_both(lst, guide)
         return (with_global_attrs(lst, obj.attrs) if dataset_attrs else lst), guide
     if not isinstance(obj, xr.DataArray):
         raise InputTypeError(
@@ -3331,7 +3367,16 @@ def select_lst(
             f"variable {variable!r} was asked for, but the input is the DataArray {obj.name!r}: "
             "pass the Dataset that holds it (`ds`, not `ds[...]`), or drop `variable`."
         )
+    _require_known_chunks_both(obj, guide)
     return obj, guide
+
+
+def _require_known_chunks_both(lst: xr.DataArray, guide: Any) -> None:
+    """:func:`require_known_chunks` of the LST and of a guide array: before anything sizes
+    them (upscale_to_zarr's regions, scaling_stats' blocks)."""
+    require_known_chunks(lst, "LST")
+    if isinstance(guide, (xr.DataArray, xr.Dataset)):
+        require_known_chunks(guide, "guide")
 
 
 #: Above this share of equal neighbours along both axes an image is tested for blocks: a native

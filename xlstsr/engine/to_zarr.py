@@ -801,6 +801,33 @@ def _refuse_damaged(store: Any, root: Any, vname: str, done: np.ndarray,
         )
 
 
+def _object_value(v: Any) -> bool:
+    """Whether a coordinate's value is a Python object Zarr cannot store (a list, dict, set,
+    None); text is stored as variable-length strings."""
+    return not isinstance(v, (str, bytes))
+
+
+def _without_object_coords(lst: xr.DataArray) -> xr.DataArray:
+    """``lst`` without its non-index coordinates of Python objects (stackstac's STAC metadata:
+    'subset:windows' lists per date, a 'raster:bands' dict, 'proj:code' None), with a warning
+    naming them. upscale carries them through; Zarr cannot store them, and the chunking and
+    the write failed on them deep in dask ("tuple index out of range") and xarray ("unable to
+    infer dtype"). Dropped before the resume fingerprint: the same input resumes."""
+    drop = [c for c, v in lst.coords.items()
+            if c not in lst.indexes and v.dtype == object
+            and any(_object_value(x) for x in np.asarray(v.values, dtype=object).ravel())]
+    if not drop:
+        return lst
+    warn(
+        f"upscale_to_zarr: the coordinates {[str(c) for c in drop]} hold Python objects (lists, "
+        "dicts, None: e.g. stackstac's STAC metadata), which Zarr cannot store: they are left "
+        "out of the store. Keep what you need as text or numbers first (e.g. "
+        f"`da.assign_coords({{{str(drop[0])!r}: da[{str(drop[0])!r}].astype(str)}})`), or drop "
+        f"them yourself: `da = da.drop_vars({[str(c) for c in drop]})`."
+    )
+    return lst.drop_vars(drop)
+
+
 def _output_name(lst: xr.DataArray) -> str:
     """The output variable's name (the input's, else "lst"), refused where Zarr or the store's
     own layout cannot take it."""
@@ -1371,6 +1398,7 @@ def upscale_to_zarr(
     lst, guide = select_lst(src, name, guide, dataset_attrs=False,
                             operation="xlstsr.upscale_to_zarr")  # no ds.lstsr method
     src_attrs = src.attrs if isinstance(src, xr.Dataset) else {}
+    lst = _without_object_coords(lst)
     up_kw = {"mask_out_of_range": mask_out_of_range, "scale_correction": scale_correction,
              "guide_offset": guide_offset, "tile": tile}
     if guide_time_tolerance is not None:  # absent from older fingerprints: only when given
