@@ -63,10 +63,12 @@ def test_truth_maps_draws_upscales_latlon_input_and_result(scene):
     matplotlib.pyplot.close(fig)
 
 
-def test_comparison_refuses_latlon_without_crs_naming_epsg4326(scene):
+def test_truth_maps_refuses_latlon_without_crs_naming_epsg4326(scene):
+    # truth_maps reprojects, so it needs the CRS; comparison draws side by side without one
+    # (tests/test_review34_plot.py)
     cl = _latlon(scene, crs=False)
     with pytest.raises(MissingCRSError, match="EPSG:4326"):
-        plot.comparison(cl, cl)
+        plot.truth_maps(cl, {"bicubic": cl}, cl)
 
 
 # -- 02: the step drawn named in the suptitle ------------------------------------------------

@@ -71,28 +71,97 @@ def _step(da: xr.DataArray, index: dict[str, int]) -> str:
     return f" at {', '.join(f'{d}={index.get(d, 0)}' for d in lead)}" if lead else ""
 
 
-def _yx(da: xr.DataArray, what: str) -> xr.DataArray:
+def _yx(da: xr.DataArray, what: str, *,
+        need_crs: bool = False) -> tuple[xr.DataArray, dict[Any, Any]]:
     """``da`` with lat/lon-named dims (or dims declared with ``rio.set_spatial_dims``) renamed
     ``y``/``x``, as the entry points rename them (:func:`xlstsr.validate.georeference`): a
     lat/lon cube that upscale takes, and upscale's own result, were refused "rename them
-    first". lat/lon dims without a CRS are refused naming EPSG:4326."""
+    first"; and the way back (``{"y": "lat", "x": "lon"}``), for messages and advice in the
+    user's names (``coarse.sel(x=...)`` failed on a (time, lat, lon) array).
+
+    ``need_crs``: lat/lon dims without a CRS refused naming EPSG:4326, where the fields are
+    reprojected (:func:`truth_maps`); maps drawn side by side need no CRS (:func:`comparison`
+    drew latitude/longitude fields without one)."""
     names = spatial_names(da)
     if not names:
-        return da
-    require_latlon_crs(da, what)
-    return da.rename(names)
+        return da, {}
+    if need_crs:
+        require_latlon_crs(da, what)
+    return da.rename(names), {v: k for k, v in names.items()}
 
 
-def _label(da: xr.DataArray | xr.Dataset, dim: Any, i: int) -> str:
-    """The label of step ``i`` along ``dim`` for a title: a date as YYYY-MM-DD (with the time
-    of day when it has one), other labels as they are, the position without a coordinate."""
-    if dim not in da.coords or da[dim].ndim != 1 or not da.sizes[dim]:
-        return str(i)
-    v = da[dim].values[i]
+def _users(dims: Any, back: Mapping[Any, Any]) -> tuple[Any, ...]:
+    """``dims`` in the user's names (``back``: from :func:`_yx`)."""
+    return tuple(back.get(d, d) for d in dims)
+
+
+def _is_date(v: Any) -> bool:
+    """Whether ``v`` (a label) is a date: numpy's datetime64 or a cftime date (a noleap or
+    360-day calendar)."""
+    if np.asarray(v).dtype.kind == "M":
+        return True
+    try:
+        import cftime
+    except ImportError:  # pragma: no cover - cftime comes with xarray's time decoding
+        return False
+    return isinstance(v, cftime.datetime)
+
+
+def _date_text(v: Any) -> str:
+    """A label for a title: a date as YYYY-MM-DD, with the time of day when it has one
+    (datetime64 and cftime alike: a cftime date read '2020-07-03 00:00:00'); others as they
+    are."""
     if np.asarray(v).dtype.kind == "M":
         t = pd.Timestamp(v)
         return t.strftime("%Y-%m-%d") if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M")
+    if _is_date(v):
+        day = (v.hour, v.minute, v.second, getattr(v, "microsecond", 0)) == (0, 0, 0, 0)
+        return v.strftime("%Y-%m-%d" if day else "%Y-%m-%d %H:%M")
     return str(v.item() if hasattr(v, "item") else v)
+
+
+def _is_date_coord(da: xr.DataArray | xr.Dataset, name: Any) -> bool:
+    """Whether the coordinate ``name`` of ``da`` holds dates."""
+    if name not in da.coords or not da[name].size:
+        return False
+    return _is_date(da[name].values.flat[0]) if da[name].dtype.kind == "O" else (
+        da[name].dtype.kind == "M")
+
+
+def _label(da: xr.DataArray | xr.Dataset, dim: Any, i: int) -> str:
+    """The label of step ``i`` along ``dim`` (or of the scalar coordinate ``dim``) for a title:
+    a date as YYYY-MM-DD (with the time of day when it has one), other labels as they are, the
+    position without a coordinate."""
+    if dim not in da.coords:
+        return str(i)
+    c = da[dim]
+    if c.ndim == 0:
+        return _date_text(c.values[()])
+    if c.ndim != 1 or not c.size:
+        return str(i)
+    return _date_text(c.values[i])
+
+
+def _steps_drawn(arrays: list[xr.DataArray] | list[xr.Dataset], index: Mapping[Any, int],
+                 skip: Any = None) -> list[str]:
+    """``dim=label`` of each step a figure shows, once per name: each leading dim (time...)
+    of ``arrays`` at the step drawn (``index``, default the first), a dim of one step only
+    when its labels are dates (a raster's ``band=1`` says nothing), and each scalar coordinate
+    holding a date (a field of one date, ``isel(time=1)``). ``skip``: the dims that are not
+    steps (default: each array's spatial dims). The one rule of every figure's title."""
+    out: dict[Any, str] = {}
+    for da in arrays:
+        not_steps = skip if skip is not None else (da.rio.y_dim, da.rio.x_dim)
+        for d in da.dims:
+            if d in out or d in not_steps:
+                continue
+            n = da.sizes[d]
+            if n > 1 or (n == 1 and _is_date_coord(da, d)):
+                out[d] = f"{d}={_label(da, d, int(index.get(d, 0)) % n)}"
+        for c in da.coords:
+            if c not in out and c not in da.dims and da[c].ndim == 0 and _is_date_coord(da, c):
+                out[c] = f"{c}={_label(da, c, 0)}"
+    return list(out.values())
 
 
 def _titled(title: str | None, steps: list[str]) -> str | None:
@@ -170,16 +239,31 @@ def _check_reduce(reduce: Any) -> None:
         raise XlstsrError(f"reduce must be 'median', 'mean' or None (the first index), got {reduce!r}")
 
 
-def _check_index(index: dict[str, int], arrays: list[xr.DataArray]) -> None:
+def _check_index(index: dict[str, int], arrays: list[xr.DataArray],
+                 backs: list[Mapping[Any, Any]] | None = None) -> None:
     """Each key a dim of some array, each value a position inside it (a typo was ignored, a
-    position past the end raised xarray's IndexError, a date was read as a position)."""
+    position past the end raised xarray's IndexError, a date was read as a position); a map
+    axis refused (``index={'y': 0}`` raised rioxarray's bare MissingSpatialDimensionError).
+    ``backs``: each array's way back to the user's dim names (:func:`_yx`), in which the keys
+    are read and the dims listed (``index={'lat': 0}`` was refused as no dim of maps of
+    dims ['time', 'x', 'y'])."""
     if not isinstance(index, Mapping):
         raise InputTypeError(f"index must be a dict such as {{'time': 0}}, got {type(index).__name__}")
+    backs = backs if backs is not None else [{} for _ in arrays]
+    axes = {back.get(d, d) for a, back in zip(arrays, backs) for d in (a.rio.y_dim, a.rio.x_dim)}
     for dim, i in index.items():
-        sizes = [a.sizes[dim] for a in arrays if dim in a.dims]
+        if dim in axes:
+            steps = sorted({str(back.get(d, d)) for a, back in zip(arrays, backs) for d in a.dims
+                            if d not in (a.rio.y_dim, a.rio.x_dim)})
+            raise XlstsrError(
+                f"index picks steps such as time; {dim!r} is a map axis, drawn whole "
+                f"(the maps' steps: {steps or 'none'}): drop it from index, or crop the fields "
+                f"first (e.g. `da.isel({dim}=slice(0, 100))`)")
+        sizes = [a.sizes[d] for a, back in zip(arrays, backs) for d in a.dims
+                 if back.get(d, d) == dim]
         if not sizes:
             raise XlstsrError(f"index names dim {dim!r}, which none of the maps has (their dims: "
-                              f"{sorted({str(d) for a in arrays for d in a.dims})})")
+                              f"{sorted({str(back.get(d, d)) for a, back in zip(arrays, backs) for d in a.dims})})")
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -min(sizes) <= i < min(sizes):
             raise XlstsrError(f"index {dim}={i!r} must be a position 0..{min(sizes) - 1} along "
                               f"{dim!r} (for a label, use its position, e.g. "
@@ -278,25 +362,29 @@ def _edges(da: xr.DataArray) -> dict[str, tuple[float, float, float]] | None:
     return out
 
 
-def _crop_advice(fields: list[tuple[str, str, xr.DataArray, Any]], crs: Any) -> str:
-    """The selections that crop ``fields`` ((name, variable of its fix, field, :func:`_edges`))
+def _crop_advice(fields: list[tuple[str, str, xr.DataArray, Any, Mapping[Any, Any]]],
+                 crs: Any) -> str:
+    """The selections that crop ``fields`` ((name, variable of its fix, field, :func:`_edges`,
+    way back to the user's dim names, :func:`_yx`: ``coarse.sel(x=...)`` failed on the user's
+    (time, lat, lon) array))
     in ``crs`` to their common ground: for each field with labels outside it, by labels
     (``coarse = coarse.sel(x=slice(x0, x1), y=slice(y1, y0))``, each slice ordered as that
     field's labels run), exact whichever way y runs; '' when they share no ground. The advised
     ``rio.clip_box(*upscaled.rio.bounds())`` kept an extra coarse row, raised rasterio's
     WindowError on a south-up input flipped by ``isel``, and cropped the input to one result
     of several."""
-    same = [(var, da, e) for _, var, da, e in fields if e is not None
+    same = [(var, da, e, back) for _, var, da, e, back in fields if e is not None
             and (crs is None or da.rio.crs is None or da.rio.crs == crs)]
-    common = {axis: (max(e[axis][0] for _, _, e in same), min(e[axis][1] for _, _, e in same))
+    common = {axis: (max(e[axis][0] for _, _, e, _ in same),
+                     min(e[axis][1] for _, _, e, _ in same))
               for axis in ("y", "x")}
     if any(lo >= hi for lo, hi in common.values()):
         return ""
     # to a hundredth of the finest pixel: labels (pixel centres) lie half a pixel from edges
-    fine = min(e[axis][2] for _, _, e in same for axis in ("y", "x"))
+    fine = min(e[axis][2] for _, _, e, _ in same for axis in ("y", "x"))
     dec = max(0, int(np.ceil(-np.log10(0.01 * fine)))) if fine > 0 else 6
     fixes = []
-    for var, da, _ in same:
+    for var, da, _, back in same:
         dims = {"y": da.rio.y_dim, "x": da.rio.x_dim}
         labels = {axis: np.asarray(da[d].values, np.float64) for axis, d in dims.items()}
         if all(((v >= common[a][0]) & (v <= common[a][1])).all() for a, v in labels.items()):
@@ -306,7 +394,7 @@ def _crop_advice(fields: list[tuple[str, str, xr.DataArray, Any]], crs: Any) -> 
             lo, hi = common[axis]
             v = labels[axis]
             a, b = (lo, hi) if v[-1] >= v[0] else (hi, lo)  # as its labels run
-            d = dims[axis]
+            d = back.get(dims[axis], dims[axis])  # in the user's name
             parts.append((d, f"slice({a:.{dec}f}, {b:.{dec}f})"))
         if all(isinstance(d, str) and d.isidentifier() for d, _ in parts):
             sel = ", ".join(f"{d}={sl}" for d, sl in parts)
@@ -316,17 +404,17 @@ def _crop_advice(fields: list[tuple[str, str, xr.DataArray, Any]], crs: Any) -> 
     return "; ".join(fixes)
 
 
-def _check_same_ground(fields: list[tuple[str, str, xr.DataArray]]) -> None:
+def _check_same_ground(fields: list[tuple[str, str, xr.DataArray, Mapping[Any, Any]]]) -> None:
     """Refuse maps drawn side by side that cover other ground: their edges differ by more than
     :data:`_GROUND_TOLERANCE` of the coarser pixel (the input against each result, results
     against each other; a x2 and a x4 result of one input pass). ``fields``: (name in the
-    message, variable of its fix, field). A result of half the scene, or of a window 8 pixels
+    message, variable of its fix, field, way back to the user's dim names, :func:`_yx`). A result of half the scene, or of a window 8 pixels
     east, filled its panel beside the whole input, without a word. Fields without labels, or
     in other CRSs, are not compared. The fix crops every field to the ground all share
     (:func:`_crop_advice`)."""
-    edges = [(what, var, da, _edges(da)) for what, var, da in fields]
-    for i, (wa, _, a, ea) in enumerate(edges):
-        for wb, _, b, eb in edges[i + 1:]:
+    edges = [(what, var, da, _edges(da), back) for what, var, da, back in fields]
+    for i, (wa, _, a, ea, ba) in enumerate(edges):
+        for wb, _, b, eb, bb in edges[i + 1:]:
             if ea is None or eb is None or (
                     a.rio.crs is not None and b.rio.crs is not None and a.rio.crs != b.rio.crs):
                 continue
@@ -335,14 +423,19 @@ def _check_same_ground(fields: list[tuple[str, str, xr.DataArray]]) -> None:
                 px = max(apx, bpx)
                 off = max(abs(alo - blo), abs(ahi - bhi))
                 if px > 0 and off > _GROUND_TOLERANCE * px:
+                    d = a.rio.y_dim if axis == "y" else a.rio.x_dim
+                    na = ba.get(d, d)  # the axis in the user's names
+                    nb = bb.get(b.rio.y_dim if axis == "y" else b.rio.x_dim, na)
+                    along = str(na) if nb == na else f"{na} ({nb} of the {wb})"
                     crop = _crop_advice(edges, a.rio.crs if a.rio.crs is not None else b.rio.crs)
-                    fix = (f"Crop them to the ground they share, by labels (whichever way y "
-                           f"runs): {crop}; or upscale the window the {wa} shows."
+                    ydim = ba.get(a.rio.y_dim, a.rio.y_dim)
+                    fix = (f"Crop them to the ground they share, by labels (whichever way "
+                           f"{ydim} runs): {crop}; or upscale the window the {wa} shows."
                            if crop else
                            f"They share no ground: pass fields of one place, or upscale the "
                            f"window the {wa} shows.")
                     raise GridError(
-                        f"the {wa} and the {wb} do not cover the same ground: along {axis} the "
+                        f"the {wa} and the {wb} do not cover the same ground: along {along} the "
                         f"{wa} spans {alo:.10g} to {ahi:.10g}, the {wb} {blo:.10g} to {bhi:.10g} "
                         f"(edges {off / px:.1f} of the coarser pixels apart), so the maps would "
                         f"show different places side by side. {fix}"
@@ -397,11 +490,15 @@ def comparison(
     results = dict(upscaled) if isinstance(upscaled, Mapping) else {
         upscaled.attrs.get("xlstsr_method", "upscaled"): upscaled}
     # lat/lon dims renamed y/x, as upscale renames them (its own result of a lat/lon cube,
-    # named lat/lon again, was refused)
-    coarse = _yx(coarse, "coarse input")
-    results = {k: _yx(v, f"result {k!r}") for k, v in results.items()}
+    # named lat/lon again, was refused); no CRS needed for maps side by side. ``backs``: the
+    # user's names, for the messages and the advice
+    coarse, coarse_back = _yx(coarse, "coarse input")
+    renamed = {k: _yx(v, f"result {k!r}") for k, v in results.items()}
+    results = {k: v for k, (v, _) in renamed.items()}
+    backs = {k: b for k, (_, b) in renamed.items()}
+    truth_back: dict[Any, Any] = {}
     if truth is not None:
-        truth = _yx(_need_dataarray("truth", truth), "truth")
+        truth, truth_back = _yx(_need_dataarray("truth", truth), "truth")
     last = list(results.values())[-1]
     from .steps import pair_steps
 
@@ -418,9 +515,9 @@ def comparison(
     coarse = _same_steps(last, _drawn_kelvin(coarse), "coarse", index)
     # the input and the results side by side: the same ground (the truth's grid is checked
     # against the last result's below)
-    _check_same_ground([("coarse input", "coarse", coarse)] + [
+    _check_same_ground([("coarse input", "coarse", coarse, coarse_back)] + [
         (f"result {k!r}", "upscaled" if not isinstance(upscaled, Mapping) else f"upscaled[{k!r}]",
-         v) for k, v in results.items()])
+         v, backs[k]) for k, v in results.items()])
     if truth is not None:
         _need_dataarray("truth", truth)
         truth = _same_steps(last, _decoded(truth), "truth", index)
@@ -441,7 +538,8 @@ def comparison(
                 "them pixel by pixel; put the truth on the result's grid first "
                 "(`truth.rio.reproject_match(result)`), or draw it with xlstsr.plot.truth_maps"
             )
-    _check_index(index, [coarse, *results.values(), *([truth] if truth is not None else [])])
+    _check_index(index, [coarse, *results.values(), *([truth] if truth is not None else [])],
+                 [coarse_back, *backs.values(), *([truth_back] if truth is not None else [])])
     shown = [("input", "the coarse input", coarse)] + [
         (k, f"the result {k!r}", v) for k, v in results.items()]
     if truth is not None:
@@ -485,22 +583,6 @@ def comparison(
     return _finish(fig, path)
 
 
-def _steps_drawn(arrays: list[xr.DataArray], index: dict[str, int]) -> list[str]:
-    """``dim=label`` of each leading dim (time...) of ``arrays`` at the step a map shows
-    (``index``, default the first), once per dim; a dim of one step is named only when its
-    labels are dates (a raster's ``band=1`` says nothing)."""
-    out: dict[Any, str] = {}
-    for da in arrays:
-        for d in da.dims:
-            if d in out or d in (da.rio.y_dim, da.rio.x_dim):
-                continue
-            n = da.sizes[d]
-            dates = d in da.coords and da[d].dtype.kind == "M"
-            if n > 1 or (n == 1 and dates):
-                out[d] = f"{d}={_label(da, d, int(index.get(d, 0)) % n)}"
-    return list(out.values())
-
-
 #: the dims of a :func:`xlstsr.scaling_stats` result that are not its field's steps (time...)
 _STATS_DIMS = ("lag", "moment", "direction", "factor", "wavenumber", "bound")
 
@@ -518,7 +600,7 @@ def _reduce(stats: xr.Dataset, reduce: str | None, name: str = "stats") -> xr.Da
     lead = [d for d in stats.dims if d not in _STATS_DIMS]
     if lead and reduce is None:  # the step drawn, picked before anything is computed
         where = " at the step drawn (reduce=None: the first), " + ", ".join(
-            f"{d}={_first_label(stats, d)}" for d in lead)
+            f"{d}={_label(stats, d, 0)}" for d in lead)
         stats = stats.isel({d: 0 for d in lead})
     stats = stats.compute()
     if not lead:
@@ -540,12 +622,15 @@ def _reduce(stats: xr.Dataset, reduce: str | None, name: str = "stats") -> xr.Da
     return out
 
 
-def _first_label(stats: xr.Dataset, dim: Any) -> str:
-    """The label of the first step along ``dim`` (its position when it has no coordinate)."""
-    if dim not in stats.coords or not stats.sizes[dim]:
-        return "0"
-    v = stats[dim].values[0]
-    return str(pd.Timestamp(v)) if np.asarray(v).dtype.kind == "M" else str(v)
+def _stats_steps(stats: xr.Dataset, reduce: str | None) -> list[str]:
+    """The step a figure of ``stats`` shows, named as the maps name theirs
+    (:func:`_steps_drawn`): with ``reduce=None`` the first step, and whatever ``reduce``, the
+    one step of a one-date cube or the date of a field of one date (a scalar coordinate); a
+    summary of several steps names none."""
+    lead = [d for d in stats.dims if d not in _STATS_DIMS]
+    if reduce is not None and any(stats.sizes[d] > 1 for d in lead):
+        return []
+    return _steps_drawn([stats], {}, skip=_STATS_DIMS)
 
 
 def _variance_unit(datasets: list[xr.Dataset]) -> str | None:
@@ -722,11 +807,8 @@ def scaling(
                        color="C1")
         ax.set(xlabel=f"scale ({unit})", title="LST-guide law", ylim=(-1, 1))
         ax.legend(fontsize=7, loc="lower left")
-    # reduce=None draws the first of several steps: named (the figures of a cube and of its
-    # first date carried the same text)
-    steps = ([f"{d}={_label(stats, d, 0)}" for d in stats.dims
-              if d not in _STATS_DIMS and stats.sizes[d] > 1] if reduce is None else [])
-    heading = _titled(title, steps)
+    # the step drawn named (the figures of a cube and of its first date carried the same text)
+    heading = _titled(title, _stats_steps(stats, reduce))
     if heading:
         fig.suptitle(heading)
     fig.tight_layout()
@@ -845,6 +927,14 @@ def compare(
                 title="within-block variance, step s -> 2s")
     for ax in axes:
         ax.legend(fontsize=6)
+    # the step drawn named (reduce=None drew the first step of each result without a word)
+    steps = {name: ", ".join(_stats_steps(st, reduce)) for name, st in stats.items()}
+    if len(set(steps.values())) == 1:
+        heading = next(iter(steps.values()))
+    else:
+        heading = "; ".join(f"{name}: {v or 'all steps'}" for name, v in steps.items())
+    if heading:
+        fig.suptitle(heading)
     fig.tight_layout()
     return _finish(fig, path)
 
@@ -900,12 +990,19 @@ def truth_maps(
     for k, v in results.items():
         _need_dataarray(f"results[{k!r}]", v)
     # lat/lon dims renamed y/x, as upscale and evaluate rename them
-    coarse, truth = _yx(coarse, "coarse input"), _yx(truth, "truth")
-    results = {k: _yx(v, f"result {k!r}") for k, v in results.items()}
-    for name, da in (("coarse", coarse), ("truth", truth), *((f"results[{k!r}]", v) for k, v in results.items())):
-        if da.ndim != 2:
-            raise GridError(f"{name} has dims {da.dims}: truth_maps draws one 2-D field each; "
-                            "select a step first, e.g. `da.isel(time=0)`")
+    # (reprojected onto the truth: a CRS needed, EPSG:4326 named for lat/lon dims)
+    (coarse, coarse_back), (truth, truth_back) = (_yx(coarse, "coarse input", need_crs=True),
+                                                  _yx(truth, "truth", need_crs=True))
+    renamed = {k: _yx(v, f"result {k!r}", need_crs=True) for k, v in results.items()}
+    results = {k: v for k, (v, _) in renamed.items()}
+    for name, da, back in (("coarse", coarse, coarse_back), ("truth", truth, truth_back),
+                           *((f"results[{k!r}]", v, b) for k, (v, b) in renamed.items())):
+        if da.ndim != 2:  # its dims in the user's names (a lat/lon cube was told y/x)
+            lead = [d for d in _users(da.dims, back) if d not in _users(("y", "x"), back)]
+            pick = f"da.isel({lead[0]}=0)" if lead and str(lead[0]).isidentifier() else (
+                "da.isel(time=0)")
+            raise GridError(f"{name} has dims {_users(da.dims, back)}: truth_maps draws one "
+                            f"2-D field each; select a step first, e.g. `{pick}`")
     # one date: a result of one date minus the truth of another was drawn as its error map
     _check_same_dates([("truth", "truth", truth), ("coarse input", "coarse", coarse),
                        *((f"result {k!r}", f"results[{k!r}]", v) for k, v in results.items())])
@@ -972,6 +1069,8 @@ def truth_maps(
         im2 = ax.imshow(err[box], vmin=-lim, vmax=lim, cmap="RdBu_r", interpolation="nearest")
         ax.set_title(f"{label} - truth", fontsize=8)
     fig.colorbar(im2, ax=axes[1].tolist(), shrink=0.8, label="error (K)")
-    if title:
-        fig.suptitle(title, fontsize=10)
+    # the date drawn named, as comparison names it (2-D fields of one date: a scalar time)
+    heading = _titled(title, _steps_drawn([truth, coarse, *results.values()], {}))
+    if heading:
+        fig.suptitle(heading, fontsize=10)
     return _finish(fig, path)

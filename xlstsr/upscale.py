@@ -608,19 +608,22 @@ def provenance_attrs(
     import json
 
     options = json.dumps(method.describe(), sort_keys=True, default=repr)
+    # an unregistered class (name "") or a variant of a built-in (a subclass of Bicubic) is
+    # recorded by its qualified name, not as nothing or as the built-in
+    name = method.recorded_name()
     attrs = {str(k): v for k, v in kept.items()
              if not _storage_attr(k) and str(k) not in _GRID_ATTRS}
     attrs.update({
         "standard_name": "surface_temperature",
         "long_name": "land surface temperature (super-resolved)",
         "units": "K",
-        "xlstsr_method": method.name,
+        "xlstsr_method": name,
         "xlstsr_factor": int(factor),
         "xlstsr_version": __version__,
         "xlstsr_options": options,
         "xlstsr_scale_correction": str(scale_correction).lower(),
         "history": (str(history) + "\n" if history else "")
-        + f"xlstsr {__version__}: upscale(factor={factor}, method={method.name!r}, "
+        + f"xlstsr {__version__}: upscale(factor={factor}, method={name!r}, "
         f"options={options})",
     })
     return attrs

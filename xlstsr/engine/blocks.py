@@ -31,11 +31,13 @@ import re
 from functools import partial
 from typing import Any
 
+import dask
 import dask.array as dsa
 import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
+from ..errors import XlstsrError
 from ..kernels.interp import fill_gaps
 from ..methods.base import UpscaleMethod
 from .regions import check_cancelled, region_allocation
@@ -63,6 +65,22 @@ def model_halo(method: UpscaleMethod, factor: int) -> int:
         f"halo({factor}) of method {method.name!r}", value, 0,
         hint="the coarse pixels around an output pixel that it depends on; return 0 for a "
              "pixel-wise method",
+    )
+
+
+def method_tile(method: UpscaleMethod, factor: int) -> int | None:
+    """The method's :meth:`~xlstsr.methods.base.UpscaleMethod.tile_size`, which must be a whole
+    number >= 1 or None (0 raised ZeroDivisionError, 12.5 or "64" numpy's errors, -8 was taken
+    on dask inputs, True was blamed on the caller's ``tile=``)."""
+    from ..validate import check_whole
+
+    value = method.tile_size(factor)
+    if value is None:
+        return None
+    return check_whole(
+        f"tile_size({factor}) of method {method.recorded_name()!r}", value, 1,
+        hint="the spatial tile in coarse pixels the engine splits larger chunks into, or None "
+             "to keep the input's chunks",
     )
 
 
@@ -98,11 +116,7 @@ def _upscale_numpy(
     filled = fill_gaps(sub, model_halo(method, factor)) if filled is None else filled[keep]
     g = None if guide is None else guide[keep]
     res = method.upscale_block(filled, valid[keep], g, factor)
-    if res.shape != (sub.shape[0], ny * factor, nx * factor):
-        raise RuntimeError(
-            f"method {method.name!r} returned shape {res.shape}, expected "
-            f"{(sub.shape[0], ny * factor, nx * factor)}"
-        )
+    _check_result(method, res, (sub.shape[0], ny * factor, nx * factor))
     _check_finite(method, res, valid[keep], factor)
     if not (isinstance(res, np.ndarray) and res.dtype == out_dtype
             and (res.flags.owndata or method.returns_new_arrays)
@@ -121,12 +135,47 @@ def _upscale_numpy(
     return out
 
 
+class MethodResultError(XlstsrError, RuntimeError):
+    """A method's ``upscale_block`` returned something other than the numpy array of Kelvin it
+    must return (a torch tensor, a list, another shape). A RuntimeError as well: the wrong
+    shape was one before it was an :class:`~xlstsr.errors.XlstsrError`."""
+
+
+def _check_result(method: UpscaleMethod, res: Any, shape: tuple[int, int, int]) -> None:
+    """Refuse a result that is not a numpy array of ``shape``: a torch tensor (a torch-based
+    method without ``.numpy()``) or a list reached numpy's reductions as a raw TypeError or
+    AttributeError."""
+    want = ("upscale_block must return a numpy array of shape (n, y*factor, x*factor) in "
+            f"Kelvin, here {shape}")
+    if not isinstance(res, np.ndarray):
+        kind = f"{type(res).__module__}.{type(res).__qualname__}".removeprefix("builtins.")
+        tensor = hasattr(res, "detach") and hasattr(res, "numpy")
+        raise MethodResultError(
+            f"method {method.recorded_name()!r} returned a {kind}: its {want}"
+            + (" (e.g. `.detach().cpu().numpy()` for a tensor)" if tensor
+               else " (e.g. `np.asarray(...)`, or `.numpy()` for a tensor)") + "."
+        )
+    if res.shape != shape:
+        raise MethodResultError(
+            f"method {method.recorded_name()!r} returned shape {res.shape}, expected {shape}: "
+            f"its {want}."
+        )
+    if res.dtype.kind not in "fiu":
+        raise MethodResultError(
+            f"method {method.recorded_name()!r} returned an array of {res.dtype}: its {want} "
+            "(floating point)."
+        )
+
+
 def _check_finite(method: UpscaleMethod, res: Any, valid: np.ndarray, factor: int) -> None:
     """Refuse NaN or infinite output under observed coarse pixels: re-masked, it would pass on
     as cloud gaps without a word (the output is NaN exactly where the coarse pixel is a gap, and
     a torch model doing the same is refused by :func:`xlstsr.nn.runtime.forward`). One
     reduction of the output when it is finite (a sum is finite iff every Kelvin value is)."""
-    if np.isfinite(np.sum(res)):  # float32 pairwise: ~8 ms on 4800 x 4800, no overflow at 300 K
+    # float32 pairwise: ~8 ms on 4800 x 4800, no overflow at 300 K; float16 (whose largest value
+    # is 65504) summed in float32 or float64: its own sum overflowed with numpy's warning
+    acc = np.float32 if res.dtype == np.float16 else None
+    if np.isfinite(np.sum(res, dtype=acc)):
         return
     n, ny, nx = valid.shape
     bad = ~np.isfinite(np.asarray(res)).reshape(n, ny, factor, nx, factor)
@@ -216,6 +265,45 @@ def _tile_task(
     return res[:, cy.start * factor : cy.stop * factor, cx.start * factor : cx.stop * factor]
 
 
+def _check_travels(method: UpscaleMethod) -> None:
+    """Under a dask.distributed client, refuse a method that does not pickle (a lock, an open
+    file, a database handle): the client pickles the graph it sends to its scheduler and
+    workers (threads in this process included), and every run failed with distributed's "Could
+    not serialize object" and pages of tracebacks, naming neither the method nor the attribute.
+    Pickled once here, with the state it ships apart left out."""
+    from .regions import active_client
+
+    if active_client() is None:  # dask's threads or sync scheduler: nothing is pickled
+        return
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(method)
+        return
+    except Exception as err:  # TypeError, PicklingError, anything pickle refuses
+        cause = f"{type(err).__name__}: {err}"
+    culprit = ""
+    try:
+        state = method.__getstate__()
+    except Exception:
+        state = None
+    if isinstance(state, dict):
+        for key, value in state.items():
+            try:
+                cloudpickle.dumps(value)
+            except Exception:
+                culprit = f" (its attribute {key!r}, a {type(value).__name__}, does not)"
+                break
+    raise XlstsrError(
+        f"method {method.recorded_name()!r} cannot be pickled{culprit}, and the active "
+        f"dask.distributed client sends it pickled to its scheduler and workers ({cause}). "
+        "Create what does not pickle inside upscale_block (on first use, where it runs), "
+        "or give the class a `__getstate__` that leaves it out (and a `__setstate__` that "
+        "makes it again), or run it on dask's threads without the client: "
+        "`with dask.config.set(scheduler='threads'): ...`."
+    )
+
+
 def task_prefix(method: UpscaleMethod) -> str:
     """Dask key prefix of a method's block tasks, e.g. ``"xlstsr-dms"``.
 
@@ -262,7 +350,7 @@ def _split_large_chunks(chunks: tuple[int, ...], tile: int) -> tuple[int, ...]:
 def resolve_tile(method: UpscaleMethod, factor: int, tile: int | str | None) -> int | None:
     """The spatial tile (coarse pixels) the engine uses: ``"auto"`` asks the method."""
     if tile == "auto":
-        return method.tile_size(factor) if method.spatially_local else None
+        return method_tile(method, factor) if method.spatially_local else None
     if tile is None:
         return None
     from ..validate import check_whole
@@ -370,9 +458,12 @@ def upscale_array(
             guide = np.broadcast_to(np.asarray(guide), (lst.shape[0], *np.shape(guide)[1:]))
         if size is None or max(lst.shape[1:]) <= 2 * size:
             return _upscale_numpy(method, lst, guide, factor)
-        # a large in-memory image: the tiled graph, computed now on threads
-        lazy = upscale_array(method, dsa.from_array(lst, chunks=(1, size, size)),
-                             None if guide is None else dsa.from_array(guide), factor, tile=size)
+        # a large in-memory image: the tiled graph, computed now on threads (built so: a
+        # distributed client alive does not run it, nothing is pickled)
+        with dask.config.set(scheduler="threads"):
+            lazy = upscale_array(method, dsa.from_array(lst, chunks=(1, size, size)),
+                                 None if guide is None else dsa.from_array(guide), factor,
+                                 tile=size)
         with region_allocation():  # heap-served buffers, as upscale_to_zarr's regions
             return lazy.compute(scheduler="threads")
 
@@ -386,6 +477,7 @@ def upscale_array(
         gn, gc = guide.shape[:2]
     gr = guide_fill_reach(method, factor) if guide is not None else 0
     out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
+    _check_travels(method)
     shipment = ship_state(method)  # one graph key: fetched once per worker, not pickled per task
     ship_key = None if shipment is None else shipment.key
     name = f"{task_prefix(method)}-" + tokenize(

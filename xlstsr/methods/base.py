@@ -8,7 +8,10 @@ keyword arguments (``upscale(..., method_options={...})``).
 A method with heavy state (torch weights) declares it through :meth:`UpscaleMethod.state_key`,
 :meth:`~UpscaleMethod.dump_state` and :meth:`~UpscaleMethod.load_state`: the engine then puts the
 state into the dask graph once (one key every block task depends on), a distributed worker
-receives it once, and the method object itself pickles to a few bytes.
+receives it once, and the method object itself pickles to a few bytes when it names the
+attributes :meth:`~UpscaleMethod.load_state` restores (:attr:`UpscaleMethod.state_attributes`,
+e.g. ``("table",)``): pickled while :meth:`~UpscaleMethod.state_key` is not None, it leaves them
+out, and the engine delivers the state to it where it runs.
 
 Examples
 --------
@@ -70,6 +73,11 @@ class UpscaleMethod:
         True if the output's radiometric aggregate equals the input by construction (nearest:
         every block repeats its coarse value). Such a method without a ``conserve`` option
         accepts ``conserve=True`` (or False) as a no-op: it conserves already.
+    state_attributes : tuple of str or None
+        The attributes holding the heavy state that :meth:`load_state` restores, left out when
+        the method is pickled while :meth:`state_key` is not None (the engine ships the state
+        once, apart). None (the default): none left out, the state travels in every pickle
+        of the method too. A class with its own ``__getstate__`` decides for itself.
     """
 
     name: ClassVar[str] = ""
@@ -77,6 +85,86 @@ class UpscaleMethod:
     guided: ClassVar[bool] = False
     spatially_local: ClassVar[bool] = True
     returns_new_arrays: ClassVar[bool] = False
+    state_attributes: ClassVar[tuple[str, ...] | None] = None
+
+    def recorded_name(self) -> str:
+        """The name provenance (``xlstsr_method``) and resume fingerprints record for this
+        method: its :attr:`name` when the instance's class is the one registered under that
+        name (or names itself in its own body, ``name = "torch"``, a name no other class is
+        registered under), else its class's qualified name (``module.QualName``): an
+        unregistered class (whose name is ``""``) or a subclass of a registered one (a variant
+        of ``Bicubic``, which inherits ``"bicubic"``) is not the registered method.
+
+        Examples
+        --------
+        >>> from xlstsr.methods.bicubic import Bicubic
+        >>> Bicubic().recorded_name()
+        'bicubic'
+        >>> class MyBicubic(Bicubic):
+        ...     pass
+        >>> MyBicubic().recorded_name()
+        'xlstsr.methods.base.MyBicubic'
+        """
+        cls = type(self)
+        name = getattr(self, "name", "")
+        if isinstance(name, str) and name.strip():
+            registered = _REGISTRY.get(name)
+            if registered is cls or (registered is None and cls.__dict__.get("name") == name):
+                return name
+        return _qualname(cls)
+
+    def __dask_tokenize__(self) -> tuple:
+        """The method's identity in dask graph names, without pickling it: dask's own tokenize
+        pickled a method defined in a script or notebook (``__main__``) with cloudpickle and
+        loaded it back in this process, which replaced the live class's functions by copies
+        bound to a snapshot of the script's globals. Its class, options (:meth:`describe`),
+        state key and identity in this process."""
+        import json
+
+        try:
+            options = json.dumps(self.describe(), sort_keys=True, default=repr)
+        except Exception:  # a describe() that fails: the identity tells instances apart
+            options = None
+        return ("xlstsr-method", _qualname(type(self)), self.recorded_name(), options,
+                self.state_key(), id(self))
+
+    def __getstate__(self) -> Any:
+        """The instance's attributes, less those holding the heavy state
+        (:attr:`state_attributes`) while :meth:`state_key` is not None: the engine ships the
+        state once per worker and :meth:`load_state` restores it there, so the method object
+        travels in every task as a few bytes."""
+        state = dict(getattr(self, "__dict__", {}))
+        drop = _state_attributes(type(self))
+        if drop and any(k in state for k in drop) and self.state_key() is not None:
+            for k in drop:
+                state.pop(k, None)
+        return state
+
+    def __copy__(self) -> Any:
+        return self._copied(None)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self._copied(memo)
+
+    def _copied(self, memo: dict[int, Any] | None) -> Any:
+        """A copy that keeps the heavy state :meth:`__getstate__` leaves out of a pickle (copied
+        through it, a method lost its weights); a class with its own ``__getstate__`` is copied
+        through it as before."""
+        import copy
+
+        new = object.__new__(type(self))
+        if memo is not None:
+            memo[id(self)] = new
+        own = type(self).__getstate__ is UpscaleMethod.__getstate__
+        state = dict(getattr(self, "__dict__", {})) if own else self.__getstate__()
+        if memo is not None:
+            state = copy.deepcopy(state, memo)
+        setstate = getattr(new, "__setstate__", None)
+        if setstate is not None:
+            setstate(state)
+        elif state:
+            new.__dict__.update(state)
+        return new
 
     @property
     def needs_guide(self) -> bool:
@@ -147,6 +235,15 @@ class UpscaleMethod:
     def load_state(self, payload: bytes) -> None:
         """Install state received from :meth:`dump_state` (in a worker process; cache it)."""
         raise NotImplementedError(f"method {self.name!r} declares no state to receive")
+
+
+def _state_attributes(cls: type) -> tuple[str, ...]:
+    """The attributes an instance of ``cls`` leaves out when pickled with its state declared:
+    its :attr:`~UpscaleMethod.state_attributes` (a name or names; None: none)."""
+    declared = getattr(cls, "state_attributes", None)
+    if declared is None:
+        return ()
+    return (declared,) if isinstance(declared, str) else tuple(declared)
 
 
 def register_method(name: str, *, replace: bool = False) -> Callable[[M], M]:
