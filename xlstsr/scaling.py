@@ -43,6 +43,7 @@ from .validate import (
     decode_lst,
     image_order,
     require_nonempty,
+    require_regular,
     select_lst,
     spatial_dims,
     spatial_names,
@@ -723,8 +724,15 @@ def scaling_stats(
     ['time']
     """
     lst, guide = select_lst(lst, variable, guide, operation="scaling_stats")
-    # an empty selection as upscale names it (else a reshape error, "too small" or "all NaN")
-    require_nonempty(lst.rename(spatial_names(lst)), "LST")
+    # an empty selection as upscale names it (else a reshape error, "too small" or "all NaN"),
+    # in the user's dims (lat/lon, declared row/col): `da.sel(y=...)` failed on their array
+    names = spatial_names(lst)
+    back = {v: k for k, v in names.items()}
+    require_nonempty(lst.rename(names), "LST", user_dims=back)
+    # coordinates off a regular grid named as upscale names them (a lon grid wrapped at
+    # Greenwich or the antimeridian was "pixels not square (0.01 x 18.9 degree)" from its mean
+    # step, with reprojection advised); no CRS needed here
+    require_regular(lst.rename(names), "LST", user_dims=back)
     if guide is not None and not isinstance(guide, xr.DataArray):
         raise InputTypeError(
             f"guide is a {type(guide).__name__}, not an xarray DataArray: give it its grid, e.g. "

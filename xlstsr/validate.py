@@ -70,6 +70,7 @@ __all__ = [
     "require_georeferenced",
     "require_latlon_crs",
     "require_nonempty",
+    "require_regular",
     "require_valid_pixels",
     "select_lst",
     "select_variable",
@@ -548,24 +549,33 @@ def image_order(da: Any) -> Any:
     return north_up(da)
 
 
-def require_nonempty(da: xr.DataArray, what: str = "input") -> None:
+def require_nonempty(da: xr.DataArray, what: str = "input", *,
+                     user_dims: Mapping[str, str] | None = None) -> None:
     """Raise :class:`GridError` when ``da`` has 0 pixels along a spatial dim or 0 steps along
     another (a selection that selected nothing): else reported as a reshape error, "too small"
     or "all NaN", none of which it is. ``da``'s spatial dims must be readable
-    (:func:`spatial_dims`; lat/lon ones renamed first, :func:`spatial_names`)."""
+    (:func:`spatial_dims`; lat/lon ones renamed first, :func:`spatial_names`); ``user_dims``:
+    the user's names of dims renamed ``y``/``x`` (``{'y': 'lat'}``), which the message and its
+    advice name (``da.sel(y=...)`` failed on the user's array)."""
     ydim, xdim = spatial_dims(da)
+    back = dict(user_dims or {})
+
+    def u(d: Hashable) -> str:
+        return str(back.get(str(d), d))
+
+    shape = {u(d): n for d, n in da.sizes.items()}
     for dim in (ydim, xdim):
         if da.sizes[dim] == 0:
             raise GridError(
-                f"the {what} is empty: 0 pixels along '{dim}' (shape {dict(da.sizes)}). Check the "
-                "selection that made it: on a north-up grid y decreases, so "
-                "`da.sel(y=slice(south, north))` selects nothing; use `slice(north, south)` or "
-                "`da.rio.clip_box(minx, miny, maxx, maxy)`."
+                f"the {what} is empty: 0 pixels along '{u(dim)}' (shape {shape}). Check the "
+                f"selection that made it: on a north-up grid {u(ydim)} decreases, so "
+                f"`da.sel({u(ydim)}=slice(south, north))` selects nothing; use "
+                "`slice(north, south)` or `da.rio.clip_box(minx, miny, maxx, maxy)`."
             )
     for dim in da.dims:
         if dim not in (ydim, xdim) and da.sizes[dim] == 0:  # else called "all NaN"
             raise GridError(
-                f"the {what} is empty: 0 steps along '{dim}' (shape {dict(da.sizes)}). Check the "
+                f"the {what} is empty: 0 steps along '{dim}' (shape {shape}). Check the "
                 f"selection that made it (e.g. `da.sel({dim}=slice(start, end))` with dates "
                 "outside the data)."
             )
@@ -582,7 +592,7 @@ def require_georeferenced(da: xr.DataArray, what: str = "input", *,
     UTM grid carry errors of ~0.5 m at 5e6 m).
     """
     ydim, xdim = spatial_dims(da)
-    require_nonempty(da, what)
+    require_nonempty(da, what, user_dims=user_dims)
     for dim in da.dims:
         if dim in (ydim, xdim):
             continue
@@ -633,26 +643,45 @@ def require_georeferenced(da: xr.DataArray, what: str = "input", *,
                     "y0))`) or give it more than one pixel."
                 )
             continue
-        c = np.asarray(da[dim].values)
-        if not np.issubdtype(c.dtype, np.number):
-            raise GridError(
-                f"the {what}'s '{dim}' coordinates are not numbers ({c.dtype}); assign "
-                "projected or geographic pixel-centre coordinates."
-            )
-        c64 = c.astype(np.float64)
-        if not np.isfinite(c64).all():
-            raise GridError(
-                f"the {what}'s '{dim}' coordinates hold NaN or infinite values; assign "
-                "pixel-centre coordinates, or write its transform and drop them."
-            )
-        step = np.diff(c64)
-        mean_step = (c64[-1] - c64[0]) / (c64.size - 1)
-        eps = np.finfo(c.dtype).eps if np.issubdtype(c.dtype, np.floating) else 0.0
-        tol = max(1e-6 * abs(mean_step), 8 * eps * float(np.abs(c64).max()))
-        if mean_step == 0 or not np.all(np.abs(step - mean_step) <= tol):
-            raise _irregular_error(what, dim, c64, step, mean_step,
-                                   (user_dims or {}).get(dim))
+        _require_regular(da, what, dim, (user_dims or {}).get(dim))
     _check_crs_units(da, what, ydim, xdim)
+
+
+def require_regular(da: xr.DataArray, what: str = "input", *,
+                    user_dims: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`GridError` when a spatial dim's coordinates (where it has them, over 2
+    pixels or more) are not numbers, not finite or off a regular grid, naming the case and its
+    fix (:func:`_irregular_error`: wrapped longitudes, missing rows or columns, jitter). The
+    check of :func:`require_georeferenced` without its CRS and transform requirements, for
+    functions that take grids without them (:func:`xlstsr.scaling_stats`); ``user_dims`` as
+    there."""
+    ydim, xdim = spatial_dims(da)
+    for dim in (ydim, xdim):
+        if dim in da.coords and da.sizes[dim] >= 2:
+            _require_regular(da, what, dim, (user_dims or {}).get(dim))
+
+
+def _require_regular(da: xr.DataArray, what: str, dim: str, name: str | None) -> None:
+    """The regularity check of one spatial dim with 2 or more coordinates (``name``: the
+    user's name of it, for the message and its advice)."""
+    c = np.asarray(da[dim].values)
+    if not np.issubdtype(c.dtype, np.number):
+        raise GridError(
+            f"the {what}'s '{name or dim}' coordinates are not numbers ({c.dtype}); assign "
+            "projected or geographic pixel-centre coordinates."
+        )
+    c64 = c.astype(np.float64)
+    if not np.isfinite(c64).all():
+        raise GridError(
+            f"the {what}'s '{name or dim}' coordinates hold NaN or infinite values; assign "
+            "pixel-centre coordinates, or write its transform and drop them."
+        )
+    step = np.diff(c64)
+    mean_step = (c64[-1] - c64[0]) / (c64.size - 1)
+    eps = np.finfo(c.dtype).eps if np.issubdtype(c.dtype, np.floating) else 0.0
+    tol = max(1e-6 * abs(mean_step), 8 * eps * float(np.abs(c64).max()))
+    if mean_step == 0 or not np.all(np.abs(step - mean_step) <= tol):
+        raise _irregular_error(what, dim, c64, step, mean_step, name)
 
 
 def _regular(first: float, step: float, n: int) -> str:
@@ -660,13 +689,37 @@ def _regular(first: float, step: float, n: int) -> str:
     return f"{first:.10g} {'-' if step < 0 else '+'} {abs(step):.10g} * np.arange({n})"
 
 
+def _unwrap_advice(c: np.ndarray, n: str) -> str:
+    """Python text that unwraps longitudes ``c`` (named ``n``) so that they run on from the
+    first one without the jump of 360, their order kept (no sortby: a grid wider than 180
+    degrees sorted in -180..180 had a gap of the columns it does not cover), e.g.
+    ``da['lon'] = ((da['lon'] - -59.75) % 360) + -59.75``. Of the first longitude's readings
+    (itself, 360 less or more) the one that keeps them nearest 0: within the +-361 that
+    :func:`_check_crs_units` takes of degrees (0..360 from 300E on would reach 500)."""
+    d = np.diff(c)
+    d = d - 360.0 * np.round(d / 360.0)  # the steps without the jump
+    up = bool(np.median(d) > 0)  # (not last > first: 300E..200E runs east)
+    span = float(np.abs(d).sum())
+    best = None
+    for a0 in (float(c[0]), float(c[0]) - 360.0, float(c[0]) + 360.0):
+        lo, hi = (a0, a0 + span) if up else (a0 - span, a0)
+        key = max(abs(lo), abs(hi))
+        if best is None or key < best[0]:
+            best = (key, a0)
+    a0_txt = f"{best[1]:.10g}"
+    if up:  # to [a0, a0 + 360)
+        return f"((da['{n}'] - {a0_txt}) % 360) + {a0_txt}"
+    return f"{a0_txt} - (({a0_txt} - da['{n}']) % 360)"  # descending: to (a0 - 360, a0]
+
+
 def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
                      mean_step: float, name: str | None = None) -> GridError:
     """The error for coordinates off a regular grid, naming which case it is: longitudes
-    wrapped across the antimeridian or Greenwich (``name``: the user's name of the dim, which
-    the advice assigns), rows or columns missing (steps that are whole multiples of the usual
-    one: reindex onto the full grid), a small jitter (rounding or float errors: snap them), or
-    a truly irregular grid."""
+    wrapped across the antimeridian or Greenwich (unwrap them), rows or columns missing (steps
+    that are whole multiples of the usual one: reindex onto the full grid), a small jitter
+    (rounding or float errors: snap them), or a truly irregular grid. ``name``: the user's name
+    of the dim (lat/lon renamed y/x), which the message and the pasted advice use."""
+    n = name or dim
     med = float(np.median(step)) if step.size else 0.0
     worst = float(np.abs(step - mean_step).max()) if step.size else 0.0
     line = "row" if dim.lower() in ("y", *_LAT_NAMES) else "column"
@@ -675,45 +728,42 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
         # one step of 360: longitudes wrapped across the antimeridian (-180..180: 180 -> -180)
         # or across Greenwich (0..360: 360 -> 0), where `% 360` changes nothing
         a, b = float(c[wrap[0]]), float(c[wrap[0] + 1])
-        n = name or dim
-        if max(a, b) > 180.0:
-            where, fix = ("the prime meridian (Greenwich) with longitudes in 0..360. Write them "
-                          "in -180..180", f"((da['{n}'] + 180) % 360) - 180).sortby('{n}')")
-        else:
-            where, fix = ("the antimeridian with longitudes wrapped to -180..180. Unwrap them "
-                          "to 0..360", f"da['{n}'] % 360)")
+        where = ("the prime meridian (Greenwich) with longitudes in 0..360" if max(a, b) > 180.0
+                 else "the antimeridian with longitudes wrapped to -180..180")
         return GridError(
             f"the {what}'s '{n}' (longitude) coordinates jump from {a:.6g} to {b:.6g}: the grid "
-            f"crosses {where}: `da = da.assign_coords({n}={fix}`."
+            f"crosses {where}. Unwrap them so that they run on from the first one, in order "
+            f"(some may then lie beyond -180..180 or 0..360, which is fine): "
+            f"`da = da.assign_coords({n}={_unwrap_advice(c, n)})`."
         )
     if med != 0:
         ratio = step / med
         whole = np.round(ratio)
-        n = round(float(c[-1] - c[0]) / med) + 1
+        size = round(float(c[-1] - c[0]) / med) + 1
         if np.all(whole >= 1) and np.all(np.abs(ratio - whole) < 0.01) and np.any(whole >= 2):
             gaps = np.flatnonzero(whole >= 2)
             missing = int((whole[gaps] - 1).sum())
             at = ", ".join(f"{c[i]:.6g}" for i in gaps[:3]) + (" ..." if gaps.size > 3 else "")
             return GridError(
-                f"the {what}'s '{dim}' coordinates skip {missing} {line}(s) (after {dim} = {at}; "
+                f"the {what}'s '{n}' coordinates skip {missing} {line}(s) (after {n} = {at}; "
                 f"the usual step is {med:.6g}): a grid needs every {line}. Put it on the full "
-                f"grid, the missing {line}s as NaN: `da = da.reindex({dim}="
-                f"{_regular(c[0], med, n)}, method='nearest', tolerance={abs(med) / 4:.6g})`."
+                f"grid, the missing {line}s as NaN: `da = da.reindex({n}="
+                f"{_regular(c[0], med, size)}, method='nearest', tolerance={abs(med) / 4:.6g})`."
             )
         i = np.arange(c.size)
         slope, first = np.polyfit(i, c, 1)  # the regular grid nearest to the coordinates
         dev = float(np.abs(c - (first + slope * i)).max()) / abs(slope)
         if dev < 0.05:
             return GridError(
-                f"the {what}'s '{dim}' coordinates deviate from a regular grid by up to "
+                f"the {what}'s '{n}' coordinates deviate from a regular grid by up to "
                 f"{dev:.2g} pixel (steps differ from their mean {mean_step:.6g} by up to "
                 f"{worst:.3g}): rounding or float errors in coordinates written by hand or "
-                f"read from text? Snap them: `da = da.assign_coords({dim}="
+                f"read from text? Snap them: `da = da.assign_coords({n}="
                 f"{_regular(first, slope, c.size)})`; if the grid is truly irregular, resample "
                 "it onto a regular one (`da.rio.reproject(...)`)."
             )
     return GridError(
-        f"the {what}'s '{dim}' coordinates are not regularly spaced (steps differ from their "
+        f"the {what}'s '{n}' coordinates are not regularly spaced (steps differ from their "
         f"mean {mean_step:.6g} by up to {worst:.3g}); resample it onto a regular grid first "
         "(`da.rio.reproject(...)`)."
     )
