@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import dask.array as dsa
@@ -1125,6 +1127,34 @@ def longitude_convention_hint(bounds: Any, lst_bounds: Any, var: str, xdim: str,
     return ""
 
 
+#: a list set by :func:`noting_coarse_guide` while a caller prepares a guide: :func:`align_guide`
+#: appends to it when it advises against a guide not finer than the LST
+_COARSE_GUIDE_NOTES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "xlstsr_coarse_guide_notes", default=None)
+
+
+@contextlib.contextmanager
+def noting_coarse_guide() -> Iterator[list[str]]:
+    """A list that gets one entry (the warning's text) each time :func:`align_guide`, within
+    the block, advises against a guide whose pixels are not finer than the LST's: its caller
+    (:func:`xlstsr.upscale`) then keeps a guided method from giving the same advice again
+    (per thread and task: a context variable, not the global warnings state).
+
+    Examples
+    --------
+    >>> with noting_coarse_guide() as notes:
+    ...     pass
+    >>> notes
+    []
+    """
+    notes: list[str] = []
+    token = _COARSE_GUIDE_NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _COARSE_GUIDE_NOTES.reset(token)
+
+
 def align_guide(
     guide: xr.DataArray,
     lst: xr.DataArray,
@@ -1204,14 +1234,17 @@ def align_guide(
     if gpix >= 0.99 * lpix and not on_lst_grid:
         # reprojected onto the fine grid, such a guide is blocks of LST pixels: no detail below
         # the LST's resolution, and its block edges become the "detail" a method adds
-        warn(
+        advice = (
             f"the guide's pixels ({gpix:.6g}) are not finer than the LST's ({lpix:.6g}): it "
             "holds no detail below the LST's resolution, so a guided method only adds the "
             "guide's block edges (the result is no better than bicubic). Give a guide at the "
             f"output resolution ({lpix / factor:.6g}), e.g. 250 m NDVI (MOD09GQ) rather than a "
-            "1 km product (MOD13A2), or use method='bicubic' / 'sisr'.",
-            GuideAlignmentWarning,
+            "1 km product (MOD13A2), or use method='bicubic' / 'sisr'."
         )
+        warn(advice, GuideAlignmentWarning)
+        notes = _COARSE_GUIDE_NOTES.get()
+        if notes is not None:  # a guided method's check of the guide's content says it again
+            notes.append(advice)
     if same_crs and np.isclose(gt.a, ft.a, rtol=1e-6) and np.isclose(gt.e, ft.e, rtol=1e-6):
         ox = (ft.c - gt.c) / ft.a
         oy = (ft.f - gt.f) / ft.e

@@ -14,7 +14,7 @@ from ._version import __version__
 from .calibration import INPUT_PRODUCT
 from .engine.blocks import upscale_array
 from .errors import GridError, MethodOptionError, XlstsrError, warn
-from .grid import fine_grid, with_grid
+from .grid import fine_grid, noting_coarse_guide, with_grid
 from .guide import (
     GuideLike,
     check_alignment,
@@ -278,7 +278,10 @@ def upscale(
     data = _warn_lst_temperature(m, data)
     gdata = None
     if guide is not None:
-        gdata = prepare_guide(guide, kelvin, factor, lead, time_tolerance=guide_time_tolerance)
+        with noting_coarse_guide() as coarse:
+            gdata = prepare_guide(guide, kelvin, factor, lead, time_tolerance=guide_time_tolerance)
+        if coarse:
+            m = _coarse_guide_warned(m)
         _warn_guide_gaps(gdata, data, lead)
         n_guide = getattr(m, "n_guide", None)
         if n_guide is not None and gdata.shape[1] != n_guide:
@@ -338,6 +341,21 @@ def upscale(
     if calibration is not None:  # the opt-in sensor mapping, exactly as apply_calibration does it
         result = apply_calibration(result, calibration)
     return result
+
+
+def _coarse_guide_warned(m: UpscaleMethod) -> UpscaleMethod:
+    """``m`` for a call whose guide the alignment advised against (its pixels not finer than the
+    LST's, :func:`xlstsr.grid.noting_coarse_guide`): a copy with ``_guide_warned_coarse`` set,
+    so that a method that checks the guide's content (a guided sharpener: "constant within
+    every LST pixel") does not give the same advice a second time. The caller's instance is
+    left as it is; a method that declares no such attribute is returned unchanged."""
+    if getattr(type(m), "_guide_warned_coarse", None) is not False:
+        return m
+    import copy
+
+    m = copy.copy(m)
+    m._guide_warned_coarse = True  # type: ignore[attr-defined]
+    return m
 
 
 def _correction_reads_guide(m: UpscaleMethod, mode: str | float | None) -> bool:

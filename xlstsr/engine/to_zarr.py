@@ -946,12 +946,33 @@ RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "
 _MODEL_NAMES = frozenset({"model", "checkpoint", "weights"})
 
 
+def _fingerprint_value(obj: Any) -> Any:
+    """A value JSON cannot hold, as the resume fingerprint records it (``json.dumps``'s
+    ``default``): the same in every process. A function or class by its module and qualified
+    name (its repr, ``<function f at 0x7f...>``, holds a memory address: a resume of the same
+    run in a new process was refused), a :func:`functools.partial` by its function and
+    arguments, another object whose repr holds an address by its type; else its repr."""
+    import functools
+
+    if isinstance(obj, functools.partial):
+        return {"partial": obj.func, "args": list(obj.args), "keywords": dict(obj.keywords)}
+    qualname, module = getattr(obj, "__qualname__", None), getattr(obj, "__module__", None)
+    if callable(obj) and isinstance(qualname, str) and isinstance(module, str):
+        kind = "class" if isinstance(obj, type) else type(obj).__name__
+        return f"<{kind} {module}.{qualname}>"
+    text = repr(obj)
+    if " at 0x" in text:
+        cls = type(obj)
+        return f"<{cls.__module__}.{cls.__qualname__} object>"
+    return text
+
+
 def _fingerprinted_options(described: Mapping[str, Any]) -> dict[str, Any]:
     """A method's :meth:`describe` as the resume fingerprint records it: without the
     :data:`RUNTIME_OPTIONS` (a resume with backend='torch' after one with 'onnxruntime' ran out
     of memory, or of the same checkpoint under another file name, was refused). Names of the
     model are dropped only where a weights hash identifies it."""
-    opts = json.loads(json.dumps(dict(described), default=repr))
+    opts = json.loads(json.dumps(dict(described), default=_fingerprint_value))
     hashed = "weights_sha256" in opts
     return {k: v for k, v in opts.items()
             if k not in RUNTIME_OPTIONS or (k in _MODEL_NAMES and not hashed)}
@@ -1517,12 +1538,15 @@ def upscale_to_zarr(
     guide_fp, *guide_fp_before = _guide_fingerprints(given_guide)
     arguments = {
         "factor": int(factor),
-        "method": m.name,
+        # a class not registered under its name (a user's variant of Bicubic inherits
+        # "bicubic", an unregistered one has ""): its qualified name, another class's run is
+        # not this one's to resume
+        "method": m.recorded_name(),
         "method_options": _fingerprinted_options(m.describe()),
         # tile= changes how, not what (the seams are exact): a resume with smaller tiles after
         # running out of memory was refused
         "upscale_options": json.loads(json.dumps(
-            {k: v for k, v in up_kw.items() if k != "tile"}, default=repr)),
+            {k: v for k, v in up_kw.items() if k != "tile"}, default=_fingerprint_value)),
         "time_chunk": time_chunk,
         "variable": vname,
         "input": input_fp,
@@ -1544,7 +1568,7 @@ def upscale_to_zarr(
                      if k not in RUNTIME_OPTIONS and k not in arguments["method_options"]}
     if extra_options:
         arguments["given_method_options"] = json.loads(
-            json.dumps(extra_options, sort_keys=True, default=repr))
+            json.dumps(extra_options, sort_keys=True, default=_fingerprint_value))
     fingerprint = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:32]
     ds = sr.to_dataset()
     # a stacked leading dim (`da.stack(t=("scene", "time"))`, as the refusal of several leading
@@ -1709,7 +1733,7 @@ def upscale_to_zarr(
         initial=len(regions) - len(todo),
         disable=not progress,
         unit="region",
-        desc=f"upscale_to_zarr x{factor} {m.name}",
+        desc=f"upscale_to_zarr x{factor} {m.recorded_name()}",
     )
 
     # regions go straight into the Zarr array the template created (its coordinates, attrs and

@@ -132,6 +132,10 @@ class GuidedSharpener(UpscaleMethod):
     residual: str = "bicubic"
     conserve: bool = True
     gain: float = 1.0
+    #: set (on the copy :func:`xlstsr.upscale` runs) when the guide's alignment already advised
+    #: against a guide not finer than the LST: the check of its content does not say it again.
+    #: Not an option: :meth:`describe` (provenance, resume fingerprints) leaves it out
+    _guide_warned_coarse: bool = False
 
     @staticmethod
     def _check_common(residual: str, gain: float) -> float:
@@ -168,10 +172,10 @@ class GuidedSharpener(UpscaleMethod):
             # sharpening on some dates without a word (output still labelled with the method)
             warn(self._fallback_message(unguided, lst.shape[0], factor, guide.shape[1]),
                  UserWarning)
-        if blocky:
+        if blocky and not self._guide_warned_coarse:
             # a 1 km product resampled onto the fine grid: the guide's own pixel size passes
-            # the alignment's check (a guide given at 1 km is warned about there, in the same
-            # words), its content says it
+            # the alignment's check, its content says it (a guide given at 1 km is warned about
+            # there, in the same words: upscale then sets _guide_warned_coarse)
             warn(
                 f"method {self.name!r}: the guide is constant within every LST pixel in {blocky} "
                 f"of {lst.shape[0]} image(s) (a coarser product resampled onto the fine grid, "
