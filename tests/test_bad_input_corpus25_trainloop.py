@@ -181,7 +181,9 @@ def test_val_check_interval_returns_the_validated_weights():
     with torch.no_grad():
         got = float(make_loss("sisr", 4)(m, va.batch(torch.arange(len(va)))))
     assert got == pytest.approx(hist["best_val_loss"], abs=1e-5)
-    assert hist["best_val_loss"] == pytest.approx(np.nanmin(hist["val_loss"]), abs=1e-7)
+    # (lr 0.2 diverges: no validation beats the starting weights, which are kept and scored)
+    best = min(np.nanmin(hist["val_loss"]), hist["start_val_loss"])
+    assert hist["best_val_loss"] == pytest.approx(best, abs=1e-7)
 
 
 def test_empty_val_patches_warn():

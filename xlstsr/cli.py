@@ -825,6 +825,13 @@ _RENAMED_FLAGS = {
         (re.compile(r"`(window|patch|max_nan_fraction)`"),
          lambda m: f"`--{m[1].replace('_', '-')}`"),
         (re.compile(r"\b(?<!`)val_fraction\b"), "--val-fraction"),
+        # the training settings' checks ("lr must be a finite number > 0") and name=value advice
+        # ("e.g. patch=15", "lower the learning rate (lr=0.005)"): the flags as typed
+        (re.compile(r"(?<![\w'`\[.-])(lr|batch_size|epochs|patience|seed|max_nan_fraction)"
+                    r"(?= must\b)"), lambda m: f"--{m[1].replace('_', '-')}"),
+        (re.compile(r"(?<![\w'`\[.-])(lr|batch_size|epochs|patience|seed|max_nan_fraction|patch|"
+                    r"window)=([\w.+-]*\w)"),
+         lambda m: f"--{m[1].replace('_', '-')} {m[2]}"),
     ),
 }
 
@@ -842,6 +849,8 @@ class _FlagNames(logging.Filter):
     ... a smaller `window`"), their Python arguments written as the command's flags."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "xlstsr_warned", False):  # also a Python warning: printed as one
+            return False
         text = record.getMessage()
         renamed = _renamed_flags(text, "train")
         if renamed != text:
@@ -852,7 +861,7 @@ class _FlagNames(logging.Filter):
 @contextlib.contextmanager
 def _train_log_flags() -> Iterator[None]:
     """:class:`_FlagNames` on the training modules' loggers while ``xlstsr train`` runs."""
-    loggers = [logging.getLogger("xlstsr.train.cube")]
+    loggers = [logging.getLogger("xlstsr.train.cube"), logging.getLogger("xlstsr.train.loop")]
     flt = _FlagNames()
     for logger in loggers:
         logger.addFilter(flt)
@@ -1826,7 +1835,9 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
                    help="log the losses per epoch under --log-dir")
     t.add_argument("--log-dir", default="xlstsr_logs", help="directory of logs and checkpoints")
     t.add_argument("--save-checkpoints", action="store_true",
-                   help="keep Lightning checkpoints (best and last) under --log-dir to resume")
+                   help="keep Lightning checkpoints under --log-dir/checkpoints: last.ckpt (what "
+                   "--resume continues from) and the epoch of the best validation loss (a run "
+                   "without validation positions keeps last.ckpt only)")
     t.add_argument("--resume", default=None, metavar="CKPT",
                    help="resume from a Lightning checkpoint (.ckpt)")
     t.add_argument("--progress", action="store_true", help="show the progress bar")
@@ -1850,6 +1861,28 @@ def _devices(text: str) -> int | str | list[int]:
     if value == 0 or value == []:
         raise argparse.ArgumentTypeError("0 devices: use at least 1")
     return value
+
+
+def _best_and_last_checkpoints(dirpath: Path) -> Any:
+    """``--save-checkpoints``: a ModelCheckpoint keeping ``last.ckpt`` and the epoch of the best
+    ``val_loss`` (the key :class:`xlstsr.train.SuperResolutionModule` logs); in a run without
+    validation (the Trainer validates on no batch) the last only (Lightning warned each epoch
+    that it found no ``val_loss``, and a top-1 by nothing was the last epoch twice)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    class BestAndLast(ModelCheckpoint):
+        def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+            if trainer.limit_val_batches == 0:
+                self.monitor, self.save_top_k = None, 0
+            super().setup(trainer, pl_module, stage)
+
+        @property
+        def state_key(self) -> str:
+            # a ModelCheckpoint's key: a Python resume with the same ModelCheckpoint reads it
+            return "ModelCheckpoint" + super().state_key[len(type(self).__qualname__):]
+
+    return BestAndLast(dirpath=dirpath, monitor="val_loss", mode="min", save_top_k=1,
+                       save_last=True)
 
 
 #: Lightning's advice, on a resume without a ModelCheckpoint, to add one in Python
@@ -1894,6 +1927,14 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
                      "drop --truth-band")
     if args.resume and not Path(args.resume).is_file():
         parser.error(f"--resume {args.resume}: no such checkpoint file")
+    from xlstsr.errors import XlstsrError
+    from xlstsr.train.loop import check_training_settings
+
+    try:  # the library's own checks, before any data is opened (--lr 0 failed after reading it)
+        check_training_settings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                patience=args.patience, seed=args.seed)
+    except XlstsrError as err:
+        parser.error(_renamed_flags(str(err), "train"))
     for flag, value in (("--scale", args.scale), ("--truth-scale", args.truth_scale),
                         ("--guide-scale", args.guide_scale)):
         if value is not None and not (math.isfinite(value) and value > 0):
@@ -1935,10 +1976,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
     callbacks = []
     ckpt = None
     if args.save_checkpoints:
-        from lightning.pytorch.callbacks import ModelCheckpoint
-
-        # the last epoch's state, whatever the validation: what --resume continues from
-        ckpt = ModelCheckpoint(dirpath=Path(args.log_dir) / "checkpoints", save_last=True)
+        # the last epoch's state, whatever the validation (what --resume continues from), and
+        # the best epoch's by the validation loss the training module logs
+        ckpt = _best_and_last_checkpoints(Path(args.log_dir) / "checkpoints")
         callbacks.append(ckpt)
     try:
         with warnings.catch_warnings():
@@ -1991,6 +2031,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
     hist = rec["history"]
     which = "validation" if hist.get("validated", True) else "training (no validation position)"
     more = f"; logs in {hist['log_dir']}" if "log_dir" in hist else ""
+    if ckpt is not None and ckpt.best_model_path:
+        more += f"; best checkpoint {ckpt.best_model_path}"
     if ckpt is not None and ckpt.last_model_path:
         more += f"; resume from {ckpt.last_model_path}"
     print(f"wrote {rec['path']}: {hist['epochs_run']} epochs, best {which} loss "

@@ -587,16 +587,32 @@ def make_patches(
     lst_all = np.concatenate(lst_l)
     valid = np.isfinite(lst_all)
     filled = fill_gaps(lst_all, fill_radius)
+    guide_all = _kept(guide_l) if guide_l else None
+    if guide_all is not None:
+        _warn_guideless(guide_all)
     # the fine patches (guide, target: most of the memory) joined part by part
     return PatchSet(
         torch.from_numpy(filled[:, None].astype(np.float32)),
         torch.from_numpy(valid[:, None]),
-        torch.from_numpy(_kept(guide_l)) if guide_l else None,
+        torch.from_numpy(guide_all) if guide_all is not None else None,
         torch.from_numpy(_kept(tgt_l)) if tgt_l else None,
         np.concatenate(sc_l),
         factor,
         scene_ids is None,
     )
+
+
+def _warn_guideless(guide: np.ndarray) -> None:
+    """Warn when more than half of the patches have no valid guide pixel (a guide that misses
+    most of the LST's area or dates): the networks take such patches (a validity flag per guide
+    pixel), but a guided model trained mostly without its guide learns little from it."""
+    none = ~np.isfinite(guide.reshape(len(guide), -1)).any(axis=1)
+    share = float(none.mean()) if len(none) else 0.0
+    if share > 0.5:
+        warn(f"{int(none.sum())} of {len(none)} patches ({share:.0%}) have no valid guide pixel "
+             "(the guide is NaN over them): a guided model would train mostly without its "
+             "guide. Crop the LST to the guide's cover (area and dates), or fill the guide's "
+             "gaps first", UserWarning)
 
 
 def split_by_scene(

@@ -56,7 +56,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerStatus
 
-from ..errors import GridError, InputNotFoundError, InputTypeError, XlstsrError
+from ..errors import GridError, InputNotFoundError, InputTypeError, XlstsrError, warn
 from ..nn.checkpoint import check_entries
 from ..nn.losses import sif_loss, supervised_loss
 from ..validate import check_bool, check_factor, check_number, check_whole
@@ -80,6 +80,8 @@ MODES = ("sisr", "degraded_disr", "sif", "supervised")
 
 #: The largest seed numpy's and Lightning's generators take
 _MAX_SEED = 2**32 - 1
+
+log = logging.getLogger(__name__)
 
 
 def check_seed(seed: Any) -> int:
@@ -663,7 +665,13 @@ class BestWeights(Callback):
     process of a multi-device run). A run without validation (``validated=False``) ranks epochs
     by the training loss at their end instead; epochs between validations record a NaN
     ``val_loss``. Its state travels with Lightning checkpoints: a run resumed from a checkpoint
-    written at the end of an epoch continues exactly.
+    written at the end of an epoch continues exactly, and one that had stopped early stops at
+    once.
+
+    With validation, the starting weights are scored once on the validation patches before the
+    first epoch (``start``; an untrained network of :mod:`xlstsr.nn` is bicubic), and kept
+    (``start_state``) so that a run none of whose epochs beats them (a diverged training) can
+    return them rather than a model worse than where it started.
     """
 
     def __init__(self, patience: int = 10, validated: bool = True) -> None:
@@ -674,6 +682,54 @@ class BestWeights(Callback):
         self.best, self.best_state, self.bad, self._t0 = math.inf, None, 0, 0.0
         self._val: float | None = None
         self._improved = False  # a validation of this epoch improved on the best
+        # the validation loss of the starting weights, and those weights
+        self.start: float | None = None
+        self.start_state: dict[str, torch.Tensor] | None = None
+        self.stopped = False  # early stopping decided: a resumed run stops at once
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.stopped:  # a checkpoint of a run that had stopped early: it trains no more
+            log.warning("the resumed run had already stopped early (no validation gain for "
+                        "%d epoch(s)): no epoch is trained; its best weights are returned",
+                        self.bad)
+            trainer.should_stop = True
+            return
+        if self.validated and self.start is None:
+            self.start = self._score(trainer, pl_module)
+            if self.start is not None:
+                self.start_state = {k: v.detach().cpu().clone()
+                                    for k, v in pl_module.model.state_dict().items()}
+
+    @staticmethod
+    def _score(trainer: L.Trainer, pl_module: L.LightningModule) -> float | None:
+        """The validation loss of the weights as they are (one pass over the validation
+        batches Lightning validates on, as Lightning averages them); None without them."""
+        data = getattr(trainer, "datamodule", None)
+        loss_fn = getattr(pl_module, "loss_fn", None)
+        if data is None or loss_fn is None or not hasattr(data, "val_dataloader"):
+            return None
+        loader = data.val_dataloader()
+        if not isinstance(loader, torch.utils.data.DataLoader) or not len(loader):
+            return None
+        limit = trainer.limit_val_batches
+        n_batches = (int(limit) if isinstance(limit, int)
+                     else max(1, int(len(loader) * float(limit))))
+        was_training = pl_module.training
+        pl_module.eval()
+        total, count = 0.0, 0
+        try:
+            with torch.no_grad(), trainer.precision_plugin.val_step_context():
+                for i, batch in enumerate(loader):
+                    if i >= n_batches:
+                        break
+                    batch = pl_module.transfer_batch_to_device(batch, pl_module.device, 0)
+                    batch = trainer.precision_plugin.convert_input(batch)
+                    n = len(batch["lst"])
+                    total += float(loss_fn(pl_module.model, batch)) * n
+                    count += n
+        finally:
+            pl_module.train(was_training)
+        return total / count if count else None
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._t0, self._val, self._improved = time.perf_counter(), None, False
@@ -716,17 +772,28 @@ class BestWeights(Callback):
             stop = bool(self.patience and self.bad >= self.patience)
         if trainer.world_size > 1:
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+        self.stopped = bool(stop)
         trainer.should_stop = trainer.should_stop or stop
+
+    def beats_start(self) -> bool:
+        """Whether the best epoch improves on the starting weights (True when they were not
+        scored: no validation)."""
+        return self.start is None or math.isnan(self.start) or self.best < self.start - 1e-6
 
     def state_dict(self) -> dict[str, Any]:
         return {"hist": copy.deepcopy(self.hist), "best": self.best, "bad": self.bad,
-                "best_state": self.best_state, "improved": self._improved}
+                "best_state": self.best_state, "improved": self._improved,
+                "start": self.start, "start_state": self.start_state, "stopped": self.stopped}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.hist = copy.deepcopy(state_dict["hist"])
         self.best, self.bad = state_dict["best"], state_dict["bad"]
         self.best_state = state_dict["best_state"]
         self._improved = bool(state_dict.get("improved", False))
+        # checkpoints written before these were kept: the start unscored, the stop unknown
+        self.start = state_dict.get("start")
+        self.start_state = state_dict.get("start_state")
+        self.stopped = bool(state_dict.get("stopped", False))
 
 
 def make_logger(logger: Any, save_dir: str | os.PathLike | None = None) -> Any:
@@ -902,6 +969,19 @@ def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -
         )
 
 
+def check_training_settings(*, epochs: Any = 1, batch_size: Any = None, lr: Any = 1e-3,
+                            patience: Any = 0, seed: Any = 0) -> None:
+    """The training settings of :func:`fit` (``epochs`` / ``batch_size`` whole numbers >= 1, a
+    finite ``lr`` > 0, ``patience`` a whole number >= 0, a seed numpy and Lightning take), else
+    an XlstsrError naming the argument: checked before any data is read (``xlstsr train``)."""
+    check_whole("epochs", epochs, hint="the length of the learning-rate schedule: e.g. 50")
+    if batch_size is not None:
+        check_whole("batch_size", batch_size, hint="patches per step: e.g. 16")
+    check_number("lr", lr, 0, lo_open=True, hint="the Adam learning rate: e.g. 1e-3")
+    check_whole("patience", patience, 0, hint="epochs without improvement; 0: no early stopping")
+    check_seed(seed)
+
+
 def _check_fit_args(model: Any, train: Any, val: Any, *, epochs: Any, batch_size: Any, lr: Any,
                     patience: Any, seed: Any, augmentation: Any, input_noise: Any,
                     normalise: Any, progress: Any) -> None:
@@ -930,12 +1010,8 @@ def _check_fit_args(model: Any, train: Any, val: Any, *, epochs: Any, batch_size
     if isinstance(train, PatchSet) and val is not None and len(val) and val.factor != train.factor:
         raise GridError(f"val patches were cut with factor {val.factor}, train with "
                         f"{train.factor}: cut both with the factor the model upscales by")
-    check_whole("epochs", epochs, hint="the length of the learning-rate schedule: e.g. 50")
-    if batch_size is not None:
-        check_whole("batch_size", batch_size, hint="patches per step: e.g. 16")
-    check_number("lr", lr, 0, lo_open=True, hint="the Adam learning rate: e.g. 1e-3")
-    check_whole("patience", patience, 0, hint="epochs without improvement; 0: no early stopping")
-    check_seed(seed)
+    check_training_settings(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+                            seed=seed)
     if input_noise is not None:
         check_number("input_noise", input_noise, 0, hint="a noise sigma in K, e.g. 0.1")
     for name, v in (("augmentation", augmentation), ("normalise", normalise),
@@ -1140,7 +1216,8 @@ def fit(
     callbacks : list, optional
         More Lightning callbacks (``ModelCheckpoint``, ``LearningRateMonitor``...).
     ckpt_path : path-like, optional
-        A Lightning checkpoint to resume from (written by a ``ModelCheckpoint``); a resume with
+        A Lightning checkpoint to resume from (written by a ``ModelCheckpoint``; that of a run
+        which had stopped early trains no more epoch, as the uninterrupted run); a resume with
         another network, mode, factor, ``epochs``, ``lr``, ``normalise`` or ``loss_options`` than
         the checkpoint's is refused.
     trainer_options : dict, optional
@@ -1165,7 +1242,10 @@ def fit(
     dict
         ``train_loss``, ``val_loss`` (NaN on epochs without validation) and ``epoch_seconds`` per
         epoch, ``best_val_loss``, ``validated`` (False: no validation patches, the best is the
-        training loss), ``epochs_run``, ``engine`` (``"lightning"``), ``global_rank`` and
+        training loss), ``start_val_loss`` (the validation loss of the starting weights, scored
+        once before the first epoch; NaN without validation), ``kept_start_weights`` (True: no
+        epoch beat the starting weights, e.g. a diverged run, and those are returned, with a
+        warning), ``epochs_run``, ``engine`` (``"lightning"``), ``global_rank`` and
         ``world_size`` (a run on several devices: Lightning runs the caller's script in one
         process per device; save and report on rank 0 only), ``log_dir`` when logging.
     """
@@ -1322,12 +1402,32 @@ def fit(
                     "True)], `xlstsr train --save-checkpoints`) and resume with ckpt_path= its "
                     "last.ckpt"
                 ) from None
-    if best.best_state is not None:
+    kept_start = not best.beats_start() and best.start_state is not None
+    if kept_start:  # a diverged run: its best epoch is worse than the weights it started from
+        model.load_state_dict(best.start_state)
+        message = (
+            f"training did not improve on the starting model: the best epoch's validation loss "
+            f"{best.best:.4g} is not below the starting weights' {best.start:.4g}"
+            + (" (an untrained xlstsr.nn network is bicubic)"
+               if getattr(model, "arch", None) else "")
+            + "; the starting weights are kept and returned. "
+            + (f"The training diverged: lower the learning rate (lr={lr:g} now, e.g. "
+               f"lr={lr / 10:g})" if best.best > 1.1 * best.start else
+               f"The epochs changed little: train longer (more epochs or patches), or check the "
+               f"learning rate (lr={lr:g} now)")
+        )
+        # logged for a log file, and warned (a command line prints the warning: the record is
+        # marked so that it can drop the copy)
+        log.warning(message, extra={"xlstsr_warned": True})
+        warn(message, UserWarning)
+    elif best.best_state is not None:
         model.load_state_dict(best.best_state)
     model.to(device="cpu", dtype=dtype).eval()
     hist: dict[str, Any] = copy.deepcopy(best.hist)
-    hist.update(best_val_loss=best.best, validated=has_val, epochs_run=len(hist["train_loss"]),
-                engine="lightning")
+    hist.update(best_val_loss=best.start if kept_start else best.best, validated=has_val,
+                epochs_run=len(hist["train_loss"]), engine="lightning",
+                start_val_loss=float("nan") if best.start is None else float(best.start),
+                kept_start_weights=kept_start)
     # the process of a multi-device run (each runs the caller's script): only rank 0 saves
     hist.update(global_rank=int(trainer.global_rank), world_size=int(trainer.world_size))
     if trainer.logger is not None:
