@@ -7,7 +7,9 @@
 - :func:`restore_method_registry`: methods registered inside the block are removed after it;
 - :func:`load_script`: a module of ``scripts/`` (the training recipes live outside the package);
 - :func:`damage_largest_entry`: a torch.save file damaged inside its largest tensor entry;
-- :func:`cli_streams` / :func:`cli_stderr`: ``xlstsr`` run in this process without capsys.
+- :func:`cli_streams` / :func:`cli_stderr`: ``xlstsr`` run in this process without capsys;
+- :func:`paste_da_advice`: the ``da = ...`` fix an error message quotes, run as a user pastes it;
+- :func:`tiny_lst_stack`, :func:`tiny_patch_split`, :func:`tiny_rescnn`: seconds-long trainings.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ __all__ = [
     "damage_largest_entry",
     "load_script",
     "make_lst",
+    "paste_da_advice",
     "raise_if_computed",
     "restore_method_registry",
+    "tiny_lst_stack",
+    "tiny_patch_split",
+    "tiny_rescnn",
 ]
 
 
@@ -329,3 +335,39 @@ def ecostress_subset(src, dst, n: int = 3):
             (dst / sub / f).symlink_to(src / sub / f)
     rows.to_csv(dst / "scenes.csv", index=False)
     return rows
+
+
+def paste_da_advice(advice: str, da: xr.DataArray) -> xr.DataArray:
+    """Run the first `` `da = ...` `` statement quoted in an error message on ``da``, as a user
+    pasting it would (the test then checks the operation runs on the result)."""
+    import re
+
+    code = re.search(r"`(da = [^`]+)`", advice)
+    assert code, advice
+    env = {"da": da, "xr": xr, "np": np}
+    exec(code.group(1), env)  # the message's own advice
+    return env["da"]
+
+
+def tiny_lst_stack(n: int = 4, size: int = 32, seed: int = 0) -> np.ndarray:
+    """``n`` images of ``size`` x ``size`` noise around 300 K (float32), for tiny trainings."""
+    return 300 + np.random.default_rng(seed).normal(0, 2, (n, size, size)).astype("float32")
+
+
+def tiny_patch_split():
+    """Training and validation patches of :func:`tiny_lst_stack` degraded x4, split by scene."""
+    from xlstsr.train import degraded_pairs, make_patches, split_by_scene
+
+    ps = make_patches(**degraded_pairs(tiny_lst_stack(), 4), factor=4, patch=16,
+                      scene_ids=list("abcd"))
+    return split_by_scene(ps)
+
+
+def tiny_rescnn():
+    """A seeded ResCNN of 4 channels and one block: trains in well under a second an epoch."""
+    import torch
+
+    from xlstsr.nn import ResCNN
+
+    torch.manual_seed(0)
+    return ResCNN(4, channels=4, n_blocks=1)

@@ -9,7 +9,6 @@
 - evaluate(..., reference_scale=0) blamed the reference's 'scale_factor' attribute.
 """
 
-import re
 import warnings
 
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 import xarray as xr
 
 import xlstsr
+from tests.helpers import paste_da_advice
 from xlstsr.errors import GridError, MissingCRSError, XlstsrError
 
 
@@ -28,13 +28,6 @@ def scene():
         return xlstsr.datasets.sample_scene(n_times=2, size=64, cloud_fraction=0.0)
 
 
-def _follow(advice: str, da: xr.DataArray) -> xr.DataArray:
-    """Run the `da = ...` statement quoted in an error message, as a user pasting it would."""
-    code = re.search(r"`(da = [^`]+)`", advice)
-    assert code, advice
-    env = {"da": da, "xr": xr, "np": np}
-    exec(code.group(1), env)  # the message's own advice
-    return env["da"]
 
 
 # -- 01: scaling_stats of an empty selection --------------------------------------------------
@@ -82,7 +75,7 @@ def test_a_wrapped_longitude_advice_works_when_followed(lon, where, op, names):
         run(da)
     msg = str(err.value)
     assert f"'{names[0]}'" in msg and f"da['{names[0]}']" in msg, msg
-    fixed = _follow(msg, da)
+    fixed = paste_da_advice(msg, da)
     assert fixed[names[0]].diff(names[0]).max() < 1  # no jump left
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -130,7 +123,7 @@ def test_coarsen_latlon_without_crs_advises_wgs84_as_upscale():
         da.lstsr.coarsen(2)
     assert "32631" not in str(co.value)
     assert str(co.value) == str(up.value)
-    out = _follow(str(co.value), da).lstsr.coarsen(2)  # the advice, followed
+    out = paste_da_advice(str(co.value), da).lstsr.coarsen(2)  # the advice, followed
     assert out.dims == ("time", "lat", "lon") and np.isfinite(out.values).all()
 
 

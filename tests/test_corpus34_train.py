@@ -10,26 +10,13 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from helpers import cli_streams
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 import xlstsr
-from xlstsr.nn import ResCNN
-from xlstsr.train import PatchSet, degraded_pairs, fit, make_loss, make_patches, split_by_scene
+from tests.helpers import cli_streams, tiny_lst_stack, tiny_patch_split, tiny_rescnn
+from xlstsr.train import PatchSet, degraded_pairs, fit, make_loss, make_patches
 
-
-def _lst(n: int = 4, size: int = 32, seed: int = 0) -> np.ndarray:
-    return 300 + np.random.default_rng(seed).normal(0, 2, (n, size, size)).astype("float32")
-
-
-def _split() -> tuple[PatchSet, PatchSet]:
-    ps = make_patches(**degraded_pairs(_lst(), 4), factor=4, patch=16, scene_ids=list("abcd"))
-    return split_by_scene(ps)
-
-
-def _small() -> ResCNN:
-    torch.manual_seed(0)
-    return ResCNN(4, channels=4, n_blocks=1)
+_lst, _split, _small = tiny_lst_stack, tiny_patch_split, tiny_rescnn
 
 
 def _val_loss(model, val: PatchSet) -> float:

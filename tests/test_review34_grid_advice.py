@@ -19,16 +19,8 @@ import pytest
 import xarray as xr
 
 import xlstsr
+from tests.helpers import paste_da_advice
 from xlstsr.errors import GridError
-
-
-def _follow(msg: str, da: xr.DataArray) -> xr.DataArray:
-    """Run the `da = ...` statement quoted in an error message, as a user pasting it would."""
-    code = re.search(r"`(da = [^`]+)`", msg)
-    assert code, msg
-    env = {"da": da, "xr": xr, "np": np}
-    exec(code.group(1), env)  # the message's own advice
-    return env["da"]
 
 
 def _run(op: str, da: xr.DataArray):
@@ -71,7 +63,7 @@ def test_irregular_latlon_grid_advice_names_the_users_dim_and_works(case, dim, o
     msg = str(err.value)
     advice = f"da.assign_coords({dim}=" if case.startswith("jitter") else f"da.reindex({dim}="
     assert f"'{dim}' coordinates" in msg and advice in msg, msg
-    fixed = _follow(msg, da)
+    fixed = paste_da_advice(msg, da)
     assert fixed.sizes == {"lat": _LAT.size, "lon": _LON.size}
     out = _run(op, fixed)
     assert {"lat", "lon"} <= set(out.dims)
@@ -123,7 +115,7 @@ def test_scaling_stats_names_a_wrapped_longitude_and_its_fix(case):
         _run("scaling_stats", da)
     msg = str(err.value)
     assert "jump" in msg and "'lon'" in msg and "not square" not in msg, msg
-    fixed = _follow(msg, da)
+    fixed = paste_da_advice(msg, da)
     assert np.allclose(np.diff(fixed.lon.values), 0.01)
     st = _run("scaling_stats", fixed)
     assert st.sizes["time"] == 2
@@ -146,7 +138,7 @@ def test_wrapped_longitude_advice_unwraps_in_order(case, descending):
         _run("upscale", da)
     msg = str(err.value)
     assert "sortby" not in msg, msg
-    fixed = _follow(msg, da)
+    fixed = paste_da_advice(msg, da)
     step = np.diff(fixed.lon.values)
     assert np.allclose(step, -0.5 if descending else 0.5)  # every column kept, no gap, in order
     assert np.allclose(fixed.lon.values % 360, lon % 360)
