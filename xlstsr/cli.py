@@ -337,10 +337,10 @@ def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
                          "for UTM zone 31N), a WKT or a PROJ string") from None
     own = da.rio.crs
     if own is None:
-        return da.rio.write_crs(wanted)
+        return _flag_crs_fits(da.rio.write_crs(wanted), crs, flag, path)
     if _malformed_crs(own):  # a header the library refuses (DESIREX's ENVI): the flag's CRS
         log.info("%s %s replaces the malformed CRS of %s", flag, crs, path)
-        return da.rio.write_crs(wanted)
+        return _flag_crs_fits(da.rio.write_crs(wanted), crs, flag, path)
     mine = CRS.from_user_input(own.to_wkt())
     # the same CRS but for its axis order (EPSG:4326 vs OGC:CRS84 or +proj=longlat): xlstsr's
     # grids are x/y whatever the CRS's axis order says, so nothing differs
@@ -355,6 +355,36 @@ def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
         f"one to the file (`gdal_edit.py -a_srs {shlex.quote(crs)} in.tif`); to have the data in "
         f"another CRS, reproject it first (`gdalwarp -t_srs {shlex.quote(crs)} in.tif out.tif`)"
     )
+
+
+def _flag_crs_fits(da: Any, crs: str, flag: str, path: str) -> Any:
+    """``da`` (its CRS the flag's), refused naming the flag when that CRS cannot be the one its
+    coordinates are in (validate's check: metres under a geographic CRS, degrees under a
+    projected one): the refusal blamed "the CRS written on it" with Python's write_crs."""
+    from xlstsr.errors import XlstsrError
+    from xlstsr.grid import MODIS_SINUSOIDAL
+    from xlstsr.validate import _check_crs_units, spatial_dims
+
+    try:
+        ydim, xdim = spatial_dims(da)
+        _check_crs_units(da, "LST" if flag == "--crs" else "guide", ydim, xdim)
+    except XlstsrError as err:
+        span = re.search(r"coordinates \(([^)]*)\)", str(err))
+        where = f"{path}'s coordinates ({span[1]})" if span else f"{path}'s coordinates"
+        if "is geographic" in str(err):
+            raise UsageError(
+                f"{flag} {crs} is a geographic CRS (degrees), but {where} are not degrees "
+                f"(metres): {flag} declares the CRS the file's coordinates are in; give that "
+                f"one, e.g. `{flag} EPSG:32631` for UTM zone 31N (the UTM zone's EPSG code: "
+                f"326NN north, 327NN south) or `{flag} '{MODIS_SINUSOIDAL}'` for MODIS "
+                f"sinusoidal tiles") from None
+        if "is projected" in str(err):
+            raise UsageError(
+                f"{flag} {crs} is a projected CRS (metres), but {where} look like longitude/"
+                f"latitude degrees: {flag} declares the CRS the file's coordinates are in; "
+                f"give that one, `{flag} EPSG:4326`") from None
+        # anything else (no spatial dims, pixel indices): refused later in its own words
+    return da
 
 
 def _malformed_crs(crs: Any) -> bool:
@@ -969,6 +999,7 @@ def _cli_hints(message: str, command: str | None = None,
         message += (" On the command line: `--scale FACTOR` (e.g. `--scale 0.02 --nodata 0` "
                     "for MODIS LST digital numbers stored without scale metadata).")
     message = _malformed_crs_hint(message, command)
+    message = _grid_file_hint(message)
     if command in ("upscale", "scaling"):
         message = _crs_hint(message)
     if command in ("upscale", "scaling", "train") and re.search(r"\bguide\b", message):
@@ -984,6 +1015,39 @@ def _cli_hints(message: str, command: str | None = None,
         # "give the LST its time dim": no flag does that
         if "but the LST has none" in message and _NO_DATES_NOTE not in message:
             message += _NO_DATES_NOTE
+    return message
+
+
+#: validate's refusals of a grid whose fix is Python's: dims it does not know as spatial
+#: (``da.rio.set_spatial_dims(x_dim='col', y_dim='row')``), longitudes wrapped across Greenwich
+#: or the antimeridian (``da = da.assign_coords(lon=...)``)
+_UNKNOWN_DIMS = re.compile(r"\bno spatial dimensions found in dims .*?`da\.rio\.set_spatial_dims"
+                           r"\(x_dim='([^']+)', y_dim='([^']+)'\)`")
+_WRAPPED_LON = re.compile(r"\(longitude\) coordinates jump from [^:]*: the grid crosses (the prime "
+                          r"meridian|the antimeridian)")
+
+
+def _grid_file_hint(message: str) -> str:
+    """A refusal of a file's grid whose fix is Python's, with the command line's way: NCO's
+    ``ncrename`` (or ``ncatted``'s CF axis attributes) for dims named otherwise than y/x, CDO's
+    ``sellonlatbox`` for longitudes wrapped across Greenwich (to -180..180) or the antimeridian
+    (to 0..360). Python's advice is kept (for a Zarr store, or a caller with xarray)."""
+    if "ncrename" in message or "cdo sellonlatbox" in message:  # (train's pass twice)
+        return message
+    m = _UNKNOWN_DIMS.search(message)
+    if m is not None:
+        xd, yd = m[1], m[2]
+        return message + (
+            f" On the command line, for a NetCDF file, with the NCO tools: rename them, "
+            f"`ncrename -d {yd},y -v .{yd},y -d {xd},x -v .{xd},x in.nc` (in place), or mark "
+            f"them with CF axis attributes, `ncatted -a axis,{yd},o,c,Y -a axis,{xd},o,c,X in.nc`.")
+    m = _WRAPPED_LON.search(message)
+    if m is not None:
+        west, east = ("-180", "180") if "prime meridian" in m[1] else ("0", "360")
+        return message + (
+            f" On the command line, for a NetCDF file, with the CDO tools: "
+            f"`cdo sellonlatbox,{west},{east},-90,90 in.nc out.nc` writes them in order in "
+            f"{west}..{east}; then give out.nc.")
     return message
 
 
@@ -2117,9 +2181,14 @@ def _upscale_method(text: str) -> str:
     from xlstsr import available_methods
     from xlstsr.methods.base import _model_file_method
 
-    found = None if text in available_methods() else _model_file_method(text)
+    if text in available_methods():
+        return text
+    weights = _bundled_weights_method(text)
+    if weights is not None:
+        raise argparse.ArgumentTypeError(weights)
+    found = _model_file_method(text)
     if found is None:
-        return text  # a method's name, or argparse's "invalid choice" lists them
+        return text  # argparse's "invalid choice" lists the methods
     name, guided, exists = found
     missing = "" if exists else " (no such file yet: check the path)"
     guide = (" (--method disr --guide GUIDE for a guided model)" if guided is None
@@ -2127,6 +2196,31 @@ def _upscale_method(text: str) -> str:
     raise argparse.ArgumentTypeError(
         f"{text!r} is a trained model, not a method name{missing}: give it to a deep method's "
         f"--model: --method {name} --model {text}{guide}")
+
+
+def _bundled_weights_method(text: str) -> str | None:
+    """``--method unet``: bundled weights (:data:`xlstsr.nn.weights.BUNDLED`, any case) given as
+    the method; the advice to give them to the deep method their checkpoint's metadata says
+    (``disr`` with ``--guide`` where it declares ``n_guide > 0``). None for another name."""
+    from xlstsr.nn.weights import BUNDLED, weights_path
+
+    key = next((k for k in BUNDLED if k == text.strip()), None) or next(
+        (k for k in BUNDLED if k.casefold() == text.strip().casefold()), None)
+    if key is None:
+        return None
+    try:
+        from xlstsr.nn.checkpoint import load_checkpoint
+
+        guided: bool | None = int(
+            load_checkpoint(weights_path(key))["metadata"].get("n_guide", 0) or 0) > 0
+    except Exception:  # not installed / unreadable: both ways
+        guided = None
+    use = (f"--method disr --model {key} --guide GUIDE" if guided
+           else f"--method sisr --model {key}")
+    also = (f" (--method disr --model {key} --guide GUIDE where they are guided)"
+            if guided is None else "")
+    return (f"{text!r} names bundled weights (xlstsr.nn.weights), not a method: give them "
+            f"to a deep method's --model: {use}{also}")
 
 
 def _factor(text: str) -> int:
@@ -2389,7 +2483,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: the arguments that are paths (of every command)
 _PATH_ARGS = ("input", "output", "guide", "calibration", "model", "sr", "reference", "coarse",
-              "figure", "lst", "truth", "out", "resume", "log_dir")
+              "figure", "lst", "truth", "out", "resume", "log_dir", "reference_mask")
 
 
 def _expand_home(args: argparse.Namespace) -> None:
@@ -2401,6 +2495,9 @@ def _expand_home(args: argparse.Namespace) -> None:
         value = getattr(args, name, None)
         if isinstance(value, str) and value.startswith("~"):
             setattr(args, name, os.path.expanduser(value))
+        elif isinstance(value, list):  # a repeatable one (--reference-mask)
+            setattr(args, name, [os.path.expanduser(v) if isinstance(v, str) else v
+                                 for v in value])
 
 
 #: an example of each path argument, for the refusal of an empty one (by command, then any)
@@ -2410,7 +2507,7 @@ _PATH_EXAMPLES = {("demo", "output"): "demo_output", ("upscale", "output"): "sr.
                   "model": "model.pt", "sr": "sr.tif", "reference": "aster.tif",
                   "coarse": "lst.tif", "figure": "scaling.png", "lst": "lst.zarr",
                   "truth": "truth.zarr", "out": "model.pt", "resume": "last.ckpt",
-                  "log_dir": "xlstsr_logs"}
+                  "log_dir": "xlstsr_logs", "reference_mask": "aster_cloud_mask.tif"}
 
 #: the path arguments that name a folder
 _FOLDER_ARGS = (("demo", "output"), ("train", "log_dir"))
@@ -2423,7 +2520,9 @@ def _refuse_empty_paths(parser: argparse.ArgumentParser, args: argparse.Namespac
     sub = _command_parser(parser, args.command)
     for action in sub._actions:
         value = getattr(args, action.dest, None)
-        if action.dest not in _PATH_ARGS or not isinstance(value, str) or value.strip():
+        values = value if isinstance(value, list) else [value]  # each of a repeatable one
+        if action.dest not in _PATH_ARGS or not any(isinstance(v, str) and not v.strip()
+                                                    for v in values):
             continue
         key = (args.command, action.dest)
         example = _PATH_EXAMPLES.get(key) or _PATH_EXAMPLES.get(action.dest, "path")
@@ -2463,10 +2562,10 @@ def _unrecognized(parser: argparse.ArgumentParser, command: str, unknown: list[s
             rest.append(token)
         elif name == "--version":
             notes.append("`--version` is a global option: `xlstsr --version`")
-        elif name in parser._option_string_actions:
+        elif _option_action(parser, name) is not None:
             notes.append(f"`{name}` is a global option: put it before the command: "
                          f"`xlstsr {name} {command} ...`")
-        elif name in sub._option_string_actions:
+        elif _option_action(sub, name) is not None:
             global_only = False
             notes.append(f"`{name}` is an option of `xlstsr {command}`: put it after the "
                          f"command: `xlstsr {command} ... {token}`")
@@ -2481,23 +2580,50 @@ def _unrecognized(parser: argparse.ArgumentParser, command: str, unknown: list[s
     (parser if global_only and not rest else sub).error(text)
 
 
+def _option_action(parser: argparse.ArgumentParser, token: str) -> argparse.Action | None:
+    """The action of ``parser`` that ``token`` (``--opt``, ``--opt=value``) names, as argparse
+    itself reads it: the exact option string, or a unique prefix of a long one
+    (``--verb`` for ``--verbose``, its ``allow_abbrev``); None when it names none."""
+    name = token.split("=", 1)[0]
+    if name in parser._option_string_actions:
+        return parser._option_string_actions[name]
+    if not (name.startswith("--") and len(name) > 2 and parser.allow_abbrev):
+        return None
+    found = {id(a): a for o, a in parser._option_string_actions.items() if o.startswith(name)}
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
 def _options_before_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     """Refuse a command's options given before it (``xlstsr --crs EPSG:4326 upscale ...``: its
-    value was read as the command, "invalid choice: 'EPSG:4326'"), saying where they go; the
-    global options before the command take no value, so the first command name is the command."""
+    value was read as the command, "invalid choice: 'EPSG:4326'"), saying where they go with
+    their values. An option that takes a value in any command takes the next token as its value
+    before the command is looked for (``xlstsr --variable demo upscale ...``: the command is
+    ``upscale``, not ``demo``); the global options (abbreviated as argparse allows) stay."""
     commands = next((a.choices for a in parser._actions
                      if isinstance(a, argparse._SubParsersAction)), {})
-    at = next((i for i, token in enumerate(argv) if token in commands), None)
-    if at is None:
-        return
     before: list[str] = []  # each option with the values that follow it
-    for token in argv[:at]:
+    at, i = None, 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            break
         if token.startswith("-") and not parser._negative_number_matcher.match(token):
             before.append(token)
+            known = _option_action(parser, token)
+            takes = ([known] if known is not None else
+                     [a for a in map(lambda c: _option_action(c, token), commands.values()) if a])
+            if "=" not in token and any(a.nargs != 0 for a in takes) and i + 1 < len(argv):
+                i += 1
+                before[-1] += f" {argv[i]}"
+        elif token in commands:
+            at = i
+            break
         elif before:
             before[-1] += f" {token}"
-    before = [t for t in before if re.split(r"[= ]", t, maxsplit=1)[0]
-              not in parser._option_string_actions]
+        i += 1
+    if at is None:
+        return
+    before = [t for t in before if _option_action(parser, t.split(" ", 1)[0]) is None]
     if before:
         _unrecognized(parser, argv[at], before)
 

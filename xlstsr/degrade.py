@@ -16,6 +16,7 @@ from .grid import (
     coarse_grid_attrs,
     grid_unit,
     metres_per_degree,
+    require_whole_blocks,
     same_axis,
     with_grid,
 )
@@ -203,6 +204,8 @@ def coarsen(
         require_latlon_crs(lst, "LST")
         if all(d in lst.coords for d in names):
             require_georeferenced(lst.rename(names), "LST", user_dims=back)
+        if boundary == "exact":  # its crop advice in the user's dims (lat/lon), not y/x
+            require_whole_blocks(lst.rename(names), factor, user_dims=back)
         out = coarsen(lst.rename(names), factor, min_valid=min_valid, emissivity=emissivity
                       if emissivity is None else emissivity.rename(spatial_names(emissivity)),
                       psf=psf, boundary=boundary, mask_out_of_range=mask_out_of_range)

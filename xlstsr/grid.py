@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from collections.abc import Iterator
+import numbers
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dask.array as dsa
@@ -951,13 +952,16 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
     return coarse_grid_attrs(da, factor)[:3]  # type: ignore[return-value]
 
 
-def coarse_grid_attrs(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Affine,
-                                                               dict[str, Any], dict[str, Any]]:
-    """:func:`coarse_grid` and, per axis (y, x), the attributes its coordinate is written with:
-    the :data:`FINE_ORIGIN` of a window of a file (whose coarse labels do not give back the
-    file's edge its labels are computed from; :func:`fine_grid` reads it), else none.
-    """
-    t, (ry, rx) = _axes(da)
+def require_whole_blocks(da: xr.DataArray, factor: Any,
+                         user_dims: Mapping[str, str] | None = None) -> None:
+    """Refuse a grid that is not a whole number of ``factor`` x ``factor`` blocks (or smaller
+    than one), with the crop to paste. ``user_dims``: the user's names of the dims (``{'y':
+    'lat', 'x': 'lon'}`` where an entry point renamed lat/lon), which the crop uses (``y``/``x``
+    of a lat/lon array did not select). A factor that is not a whole number >= 1 is left to
+    :func:`xlstsr.validate.check_factor`."""
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not (
+            np.isfinite(factor) and factor >= 1 and float(factor).is_integer()):
+        return
     ydim, xdim = spatial_dims(da)
     ny, nx = da.sizes[ydim], da.sizes[xdim]
     if ny < factor or nx < factor:
@@ -966,11 +970,26 @@ def coarse_grid_attrs(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.nda
             "coarsen a larger field, or use a smaller factor."
         )
     if ny % factor or nx % factor:
+        names = dict(user_dims or {})
+        uy, ux = names.get(str(ydim), ydim), names.get(str(xdim), xdim)
         raise GridError(
             f"the grid ({ny} x {nx}) is not a multiple of factor {factor}; crop it first, e.g. "
-            f"`da.isel({ydim}=slice(0, {ny - ny % factor}), {xdim}=slice(0, {nx - nx % factor}))`, "
+            f"`da.isel({uy}=slice(0, {ny - ny % factor}), {ux}=slice(0, {nx - nx % factor}))`, "
             "or pass `boundary='trim'`."
         )
+
+
+def coarse_grid_attrs(da: xr.DataArray, factor: int, user_dims: Mapping[str, str] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, Affine, dict[str, Any], dict[str, Any]]:
+    """:func:`coarse_grid` and, per axis (y, x), the attributes its coordinate is written with:
+    the :data:`FINE_ORIGIN` of a window of a file (whose coarse labels do not give back the
+    file's edge its labels are computed from; :func:`fine_grid` reads it), else none.
+    ``user_dims``: the user's names of the dims, for the refusal of a grid that is not whole
+    blocks (:func:`require_whole_blocks`).
+    """
+    t, (ry, rx) = _axes(da)
+    ydim, xdim = spatial_dims(da)
+    require_whole_blocks(da, factor, user_dims)
     hy, hx = _stale(da)
     yt, xt = _dtype(da, ydim), _dtype(da, xdim)
     y, x = _labels(da, t)
