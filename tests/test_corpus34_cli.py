@@ -74,7 +74,7 @@ def test_guide_crs_replaces_a_malformed_guide_crs_and_its_refusal_names_it(malfo
     assert "`--guide-crs EPSG:32630`" in text and "`--crs " not in text, text
     # evaluate has no such flag: the CRS is assigned to the file, not reprojected
     text = _cli_hints(str(info.value), "evaluate")
-    assert "gdal_edit.py -a_srs EPSG:32630" in text and "gdalwarp" not in text, text
+    assert "rio edit-info --crs EPSG:32630" in text and "gdalwarp" not in text, text
 
 
 def test_crs_over_a_valid_file_crs_is_refused_with_assigning_advice(tmp_path, capsys):
@@ -145,3 +145,31 @@ def test_train_log_warnings_name_the_flags(train_cube, caplog):
     inside, outside = (r.getMessage() for r in caplog.records)
     assert "`--window`" in inside and "training x;" in inside
     assert "`window`" in outside  # Python callers keep the argument's name
+
+
+def test_assigning_advice_for_a_malformed_crs_runs_as_given(malformed_tif, tmp_path, capsys):
+    # evaluate has no --crs: the advice assigns the CRS to the file with rasterio's own `rio`
+    # (installed with xlstsr; GDAL's gdal_edit.py often is not), and evaluate then runs
+    import re
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sr = tmp_path / "sr.tif"
+    assert run_cli(capsys, "upscale", malformed_tif, sr, "--factor", "2", "--quiet", "--crs",
+                   "EPSG:32630")[0] == 0
+    ref = tmp_path / "ref.tif"  # a fine reference on the same ground, its header malformed
+    rng = np.random.default_rng(1)
+    make_lst((300 + rng.normal(0, 2, (40, 40))).astype("f4"), res=50.0,
+             crs=MALFORMED_WKT).rio.to_raster(ref)
+    table = tmp_path / "scores.csv"
+    rc, err = run_cli(capsys, "evaluate", sr, ref, table)
+    assert rc == 2, err
+    cmd = re.search(r"`(rio edit-info [^`]+)`", err)
+    assert cmd, err
+    argv = shlex.split(cmd[1].replace("file.tif", str(ref)))
+    rio = Path(sys.executable).with_name("rio")
+    subprocess.run([str(rio), *argv[1:]], check=True, capture_output=True)
+    rc, err = run_cli(capsys, "evaluate", sr, ref, table)
+    assert rc == 0, err

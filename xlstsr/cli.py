@@ -323,7 +323,8 @@ def _open_lst(args: argparse.Namespace) -> Any:
 
 def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
     """``da`` with the CRS ``crs`` (``--crs``, ``--guide-crs``) declared when its file has
-    none; refused when the file declares another (the flag declares, it does not reproject)."""
+    none, or in place of a malformed one (an ellipsoid that is not Earth-sized); refused when
+    the file declares another valid CRS (the flag declares, it does not reproject)."""
     if crs is None:
         return da
     from pyproj import CRS
@@ -352,7 +353,8 @@ def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
         f"{flag} {crs}: {path} declares its own CRS ({mine.name!r}), and {flag} names another "
         f"({wanted.name!r}): {flag} only declares a CRS a file lacks (or replaces a malformed "
         f"one), it does not reproject. Drop {flag}; if the file's CRS is wrong, assign the right "
-        f"one to the file (`gdal_edit.py -a_srs {shlex.quote(crs)} in.tif`); to have the data in "
+        f"one to the file (`rio edit-info --crs {shlex.quote(crs)} in.tif`, installed with "
+        f"xlstsr, or `gdal_edit.py -a_srs {shlex.quote(crs)} in.tif`); to have the data in "
         f"another CRS, reproject it first (`gdalwarp -t_srs {shlex.quote(crs)} in.tif out.tif`)"
     )
 
@@ -1094,7 +1096,9 @@ def _malformed_crs_hint(message: str, command: str | None) -> str:
         return message + (f" On the command line: pass `{flag} {crs}` (the CRS it is really in) "
                           "to replace it.")
     return message + (f" On the command line: assign the CRS it is really in to the file first, "
-                      f"e.g. `gdal_edit.py -a_srs {crs} file.tif` for a GeoTIFF.")
+                      f"e.g. `rio edit-info --crs {crs} file.tif` for a GeoTIFF (rasterio's "
+                      f"command, installed with xlstsr; or GDAL's `gdal_edit.py -a_srs {crs} "
+                      "file.tif`).")
 
 
 #: upscale's flags (of :data:`_UPSCALE_FLAGS`) that other commands have too
@@ -2279,8 +2283,8 @@ def _add_crs_declarations(p: argparse.ArgumentParser) -> None:
     was refused with a Python-only fix (``da.rio.write_crs('EPSG:4326')``)."""
     p.add_argument("--crs", default=None, metavar="CRS",
                    help="CRS of the LST when its file does not declare one, e.g. EPSG:4326 for "
-                   "lat/lon degrees (any EPSG code, WKT or PROJ string); refused when the file "
-                   "declares another")
+                   "lat/lon degrees (any EPSG code, WKT or PROJ string); replaces a malformed one "
+                   "(ellipsoid not Earth-sized), refused when the file declares another")
     p.add_argument("--guide-crs", default=None, metavar="CRS",
                    help="CRS of the --guide file when it does not declare one (as --crs)")
 

@@ -314,6 +314,31 @@ def require_known_chunks(obj: Any, what: str = "LST") -> None:
         )
 
 
+def without_empty_chunks(obj: Any) -> Any:
+    """``obj`` (a DataArray or Dataset) with its dask chunks of length 0 merged away: boolean
+    indexing of an array chunked one date per chunk, after ``compute_chunk_sizes()``, leaves
+    chunks ``(1, 0, 1)``, on which numpy failed deep in the method ("cannot reshape array of
+    size 0"). Only the empty chunks go: the others, and the values, are unchanged.
+
+    Examples
+    --------
+    >>> a = dsa.ones((3, 4, 4), chunks=(1, 4, 4))
+    >>> a = a[dsa.from_array(np.array([True, False, True]), chunks=1)].compute_chunk_sizes()
+    >>> without_empty_chunks(xr.DataArray(a, dims=("time", "y", "x"))).chunks[0]
+    (1, 1)
+    """
+    if isinstance(obj, xr.Dataset):
+        fixed = {k: without_empty_chunks(v) for k, v in obj.data_vars.items()}
+        changed = {k: v for k, v in fixed.items() if v is not obj[k]}
+        return obj.assign(changed) if changed else obj
+    chunks = obj.chunks if isinstance(obj, xr.DataArray) else None
+    if not chunks:
+        return obj
+    merge = {d: tuple(n for n in c if n) for d, c in zip(obj.dims, chunks)
+             if 0 in c and sum(c) > 0}
+    return obj.chunk(merge) if merge else obj
+
+
 def require_latlon_crs(da: xr.DataArray, what: str = "input") -> None:
     """Raise :class:`MissingCRSError` naming EPSG:4326 when ``da`` has lat/lon-named dims and no
     CRS: checked before they are renamed ``y``/``x``, after which the generic advice named a
@@ -343,6 +368,7 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     [500.0, 1500.0, 2500.0]
     """
     require_known_chunks(da, what)
+    da = without_empty_chunks(da)
     da = _dates_as_datetime64(da, what)
     names = spatial_names(da)
     if names:
@@ -3397,7 +3423,7 @@ def select_lst(
             # `xr.open_dataset` keeps as a data variable ("no CRS, write_crs(...)" before)
             lst = lst.assign_coords({gm: obj[gm]})
         _refuse_merged_grids(obj, lst)
-        _require_known_chunks_both(lst, guide)
+        lst, guide = _require_known_chunks_both(lst, guide)
         return (with_global_attrs(lst, obj.attrs) if dataset_attrs else lst), guide
     if not isinstance(obj, xr.DataArray):
         raise InputTypeError(
@@ -3417,16 +3443,18 @@ def select_lst(
             f"variable {variable!r} was asked for, but the input is the DataArray {obj.name!r}: "
             "pass the Dataset that holds it (`ds`, not `ds[...]`), or drop `variable`."
         )
-    _require_known_chunks_both(obj, guide)
-    return obj, guide
+    return _require_known_chunks_both(obj, guide)
 
 
-def _require_known_chunks_both(lst: xr.DataArray, guide: Any) -> None:
+def _require_known_chunks_both(lst: xr.DataArray, guide: Any) -> tuple[xr.DataArray, Any]:
     """:func:`require_known_chunks` of the LST and of a guide array: before anything sizes
-    them (upscale_to_zarr's regions, scaling_stats' blocks)."""
+    them (upscale_to_zarr's regions, scaling_stats' blocks); both returned without empty
+    chunks (:func:`without_empty_chunks`)."""
     require_known_chunks(lst, "LST")
     if isinstance(guide, (xr.DataArray, xr.Dataset)):
         require_known_chunks(guide, "guide")
+        guide = without_empty_chunks(guide)
+    return without_empty_chunks(lst), guide
 
 
 #: Above this share of equal neighbours along both axes an image is tested for blocks: a native

@@ -802,28 +802,48 @@ def _refuse_damaged(store: Any, root: Any, vname: str, done: np.ndarray,
 
 
 def _object_value(v: Any) -> bool:
-    """Whether a coordinate's value is a Python object Zarr cannot store (a list, dict, set,
-    None); text is stored as variable-length strings."""
-    return not isinstance(v, (str, bytes))
+    """Whether a coordinate's value is a Python object Zarr cannot store: a list, tuple, dict,
+    set or None (stackstac's STAC metadata). Text, numbers, dates (``datetime``, cftime) are
+    stored."""
+    return v is None or isinstance(v, (list, tuple, dict, set, frozenset))
+
+
+def _unstorable_coord(v: xr.DataArray) -> bool:
+    """Whether an object-dtype coordinate holds what Zarr cannot store: a Python object
+    (:func:`_object_value`), or types xarray's encoding for Zarr refuses to infer one dtype for
+    (a float beside a str: "object array contains mixed native types"). cftime and
+    ``datetime`` dates, numbers and text kept as Python objects are stored."""
+    values = np.asarray(v.values, dtype=object)
+    if any(_object_value(x) for x in values.ravel()):
+        return True
+    try:
+        from xarray.backends.zarr import encode_zarr_variable as encode
+    except ImportError:  # pragma: no cover - older xarray
+        from xarray.conventions import encode_cf_variable as encode
+    try:
+        encode(v.variable.copy(deep=False), name=str(v.name))
+    except Exception:
+        return True
+    return False
 
 
 def _without_object_coords(lst: xr.DataArray) -> xr.DataArray:
-    """``lst`` without its non-index coordinates of Python objects (stackstac's STAC metadata:
-    'subset:windows' lists per date, a 'raster:bands' dict, 'proj:code' None), with a warning
-    naming them. upscale carries them through; Zarr cannot store them, and the chunking and
-    the write failed on them deep in dask ("tuple index out of range") and xarray ("unable to
-    infer dtype"). Dropped before the resume fingerprint: the same input resumes."""
+    """``lst`` without its non-index coordinates Zarr cannot store (stackstac's STAC metadata:
+    'subset:windows' lists per date, a 'raster:bands' dict, 'proj:code' None; mixed types),
+    with a warning naming them. upscale carries them through; the chunking and the write
+    failed on them deep in dask ("tuple index out of range") and xarray ("unable to infer
+    dtype"). Object coordinates Zarr stores (cftime dates, numbers, text) are kept. Dropped
+    before the resume fingerprint: the same input resumes."""
     drop = [c for c, v in lst.coords.items()
-            if c not in lst.indexes and v.dtype == object
-            and any(_object_value(x) for x in np.asarray(v.values, dtype=object).ravel())]
+            if c not in lst.indexes and v.dtype == object and _unstorable_coord(v)]
     if not drop:
         return lst
     warn(
-        f"upscale_to_zarr: the coordinates {[str(c) for c in drop]} hold Python objects (lists, "
-        "dicts, None: e.g. stackstac's STAC metadata), which Zarr cannot store: they are left "
-        "out of the store. Keep what you need as text or numbers first (e.g. "
-        f"`da.assign_coords({{{str(drop[0])!r}: da[{str(drop[0])!r}].astype(str)}})`), or drop "
-        f"them yourself: `da = da.drop_vars({[str(c) for c in drop]})`."
+        f"upscale_to_zarr: the coordinates {[str(c) for c in drop]} hold Python objects Zarr "
+        "cannot store (lists, dicts, None, or values of mixed types: e.g. stackstac's STAC "
+        "metadata): they are left out of the store. Keep what you need as text or numbers "
+        f"first (e.g. `da.assign_coords({{{str(drop[0])!r}: da[{str(drop[0])!r}].astype(str)}})`), "
+        f"or drop them yourself: `da = da.drop_vars({[str(c) for c in drop]})`."
     )
     return lst.drop_vars(drop)
 

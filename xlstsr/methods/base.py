@@ -47,6 +47,35 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, type[UpscaleMethod]] = {}
+
+
+def _object_state(obj: Any) -> Any:
+    """``obj``'s state as :meth:`object.__getstate__` gives it (Python >= 3.11) and pickle
+    takes it on 3.10: its ``__dict__`` (a copy), or ``(dict or None, slots)`` where its class
+    has ``__slots__`` holding values."""
+    import copyreg
+
+    attrs = getattr(obj, "__dict__", None)
+    attrs = dict(attrs) if attrs else None
+    slots = {}
+    for name in copyreg._slotnames(type(obj)):  # type: ignore[attr-defined]
+        try:
+            slots[name] = getattr(obj, name)
+        except AttributeError:
+            pass
+    if slots:
+        return (attrs, slots)
+    return attrs if attrs is not None else {}
+
+
+def _set_object_state(obj: Any, state: Any) -> None:
+    """Restore what :func:`_object_state` gave (pickle's default for objects without
+    ``__setstate__``): the dict part into ``__dict__``, slots with ``setattr``."""
+    attrs, slots = state if isinstance(state, tuple) else (state, None)
+    if attrs:
+        obj.__dict__.update(attrs)
+    for k, v in (slots or {}).items():
+        object.__setattr__(obj, k, v)
 M = TypeVar("M", bound=type["UpscaleMethod"])
 
 
@@ -117,27 +146,37 @@ class UpscaleMethod:
         """The method's identity in dask graph names, without pickling it: dask's own tokenize
         pickled a method defined in a script or notebook (``__main__``) with cloudpickle and
         loaded it back in this process, which replaced the live class's functions by copies
-        bound to a snapshot of the script's globals. Its class, options (:meth:`describe`),
-        state key and identity in this process."""
+        bound to a snapshot of the script's globals. Its class, options (:meth:`describe`)
+        and state key: two identical calls of a registered method share their graph keys
+        (dask computes the shared work once). The identity in this process is added where
+        these cannot tell instances apart: a describe() that fails, or a class that is not the
+        one registered under its name (a user's class, whose describe() may not list every
+        option)."""
         import json
 
         try:
             options = json.dumps(self.describe(), sort_keys=True, default=repr)
         except Exception:  # a describe() that fails: the identity tells instances apart
             options = None
-        return ("xlstsr-method", _qualname(type(self)), self.recorded_name(), options,
-                self.state_key(), id(self))
+        recorded = self.recorded_name()
+        registered = recorded == getattr(self, "name", None) and _REGISTRY.get(recorded) is type(self)
+        ident = None if options is not None and registered else id(self)
+        return ("xlstsr-method", _qualname(type(self)), recorded, options,
+                self.state_key(), ident)
 
     def __getstate__(self) -> Any:
         """The instance's attributes, less those holding the heavy state
         (:attr:`state_attributes`) while :meth:`state_key` is not None: the engine ships the
         state once per worker and :meth:`load_state` restores it there, so the method object
-        travels in every task as a few bytes."""
-        state = dict(getattr(self, "__dict__", {}))
+        travels in every task as a few bytes. A class with ``__slots__`` keeps its slot
+        values (object's own ``(dict, slots)`` state)."""
+        state = _object_state(self)
         drop = _state_attributes(type(self))
-        if drop and any(k in state for k in drop) and self.state_key() is not None:
-            for k in drop:
-                state.pop(k, None)
+        if drop and self.state_key() is not None:
+            attrs = state[0] if isinstance(state, tuple) else state
+            if isinstance(attrs, dict) and any(k in attrs for k in drop):
+                attrs = {k: v for k, v in attrs.items() if k not in drop}
+                state = (attrs, state[1]) if isinstance(state, tuple) else attrs
         return state
 
     def __copy__(self) -> Any:
@@ -148,22 +187,22 @@ class UpscaleMethod:
 
     def _copied(self, memo: dict[int, Any] | None) -> Any:
         """A copy that keeps the heavy state :meth:`__getstate__` leaves out of a pickle (copied
-        through it, a method lost its weights); a class with its own ``__getstate__`` is copied
-        through it as before."""
+        through it, a method lost its weights), slot values included; a class with its own
+        ``__getstate__`` is copied through it as before."""
         import copy
 
         new = object.__new__(type(self))
         if memo is not None:
             memo[id(self)] = new
         own = type(self).__getstate__ is UpscaleMethod.__getstate__
-        state = dict(getattr(self, "__dict__", {})) if own else self.__getstate__()
+        state = _object_state(self) if own else self.__getstate__()
         if memo is not None:
             state = copy.deepcopy(state, memo)
         setstate = getattr(new, "__setstate__", None)
         if setstate is not None:
             setstate(state)
-        elif state:
-            new.__dict__.update(state)
+        else:
+            _set_object_state(new, state)
         return new
 
     @property

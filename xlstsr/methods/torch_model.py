@@ -454,6 +454,27 @@ class TorchModelMethod(UpscaleMethod):
         state["_local_model"] = None
         return state
 
+    def __copy__(self) -> Any:
+        return self._copied_with_model(None)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self._copied_with_model(memo)
+
+    def _copied_with_model(self, memo: dict[int, Any] | None) -> Any:
+        """A copy that keeps the live model (:meth:`__getstate__` drops it from pickles: a
+        user's module, not loadable by name, was lost to ``copy.copy``), as
+        :meth:`with_adaptation` does; ``copy.deepcopy`` copies the model too."""
+        import copy
+
+        new = object.__new__(type(self))
+        if memo is not None:
+            memo[id(self)] = new
+        state = dict(self.__dict__)
+        if memo is not None:
+            state = copy.deepcopy(state, memo)
+        new.__dict__.update(state)
+        return new
+
     def __dask_tokenize__(self) -> tuple:
         return (
             type(self).__name__,
