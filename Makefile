@@ -7,8 +7,8 @@ EXTRAS ?= dev
 
 .PHONY: demo test bench lint docs weights clean
 
-# The venv is rebuilt when pyproject.toml is newer than the last install.
-$(STAMP): pyproject.toml
+# The venv is rebuilt when pyproject.toml (or the version) is newer than the last install.
+$(STAMP): pyproject.toml xlstsr/_version.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"

@@ -657,8 +657,9 @@ def scaling_stats(
     variable : str, optional
         The LST variable when ``lst`` is a Dataset.
     guide_time_tolerance : str, timedelta or number, optional
-        How a guide with a time dim is matched with the LST's steps, as in
-        :func:`xlstsr.upscale`: by label, never by position. Default: equal labels. A duration
+        How a guide with a time dim (or a scalar date, as a one-step dim) is matched with
+        the LST's steps, as in :func:`xlstsr.upscale`: by label, never by position. Default:
+        equal labels. A duration
         such as ``"15D"`` takes, for each LST date, the latest guide step at most that long
         before it (a 16-day composite labelled by the first day of its period covers it and
         the 15 days after).

@@ -119,7 +119,9 @@ def upscale(
         then passed with ``"ignore"``.
     guide_time_tolerance : str, timedelta or number, optional
         How a guide with a time dim is matched with the LST's steps: by label, never by
-        position (:func:`xlstsr.guide.match_steps`). Default: equal labels. A duration such as
+        position (:func:`xlstsr.guide.match_steps`); a guide's scalar date (kept by
+        ``guide.sel(time=t)``) is matched as a one-step dim (``guide.drop_vars('time')``
+        makes it static). Default: equal labels. A duration such as
         ``"15D"`` takes, for each LST date, the latest guide step at most that long before it
         (a 16-day composite labelled by the first day of its period covers that day and the 15
         after it: :func:`xlstsr.guide.match_steps`). A guide time dim the LST

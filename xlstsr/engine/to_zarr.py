@@ -842,7 +842,8 @@ def _without_object_coords(lst: xr.DataArray) -> xr.DataArray:
         f"upscale_to_zarr: the coordinates {[str(c) for c in drop]} hold Python objects Zarr "
         "cannot store (lists, dicts, None, or values of mixed types: e.g. stackstac's STAC "
         "metadata): they are left out of the store. Keep what you need as text or numbers "
-        f"first (e.g. `da.assign_coords({{{str(drop[0])!r}: da[{str(drop[0])!r}].astype(str)}})`), "
+        "first (e.g. each value as text: `da = da.assign_coords({c: (da[c].dims, "
+        f"[str(v) for v in da[c].values]) for c in {[str(c) for c in drop]}}})`), "
         f"or drop them yourself: `da = da.drop_vars({[str(c) for c in drop]})`."
     )
     return lst.drop_vars(drop)
@@ -1686,9 +1687,10 @@ def upscale_to_zarr(
                 raise XlstsrError(
                     f"the store {_store_label(store)} was started by xlstsr {prev_args.get('xlstsr_version')} "
                     f"and this is {__version__}: another version may give other values, so it "
-                    "does not complete the store. Resume with that version (`pip install "
-                    f"xlstsr=={prev_args.get('xlstsr_version')}`), or pass mode='w' to write it "
-                    "again."
+                    "does not complete the store. Resume with that version installed (the "
+                    "release, `pip install "
+                    f"xlstsr=={prev_args.get('xlstsr_version')}`, or the source checkout that "
+                    "wrote it, `pip install -e .` there), or pass mode='w' to write it again."
                 )
             raise XlstsrError(
                 f"the store {_store_label(store)} was written with different arguments or input (they differ in "

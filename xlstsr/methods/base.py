@@ -121,8 +121,9 @@ class UpscaleMethod:
         method: its :attr:`name` when the instance's class is the one registered under that
         name (or names itself in its own body, ``name = "torch"``, a name no other class is
         registered under), else its class's qualified name (``module.QualName``): an
-        unregistered class (whose name is ``""``) or a subclass of a registered one (a variant
-        of ``Bicubic``, which inherits ``"bicubic"``) is not the registered method.
+        unregistered class (whose name is ``""``), a subclass of a registered one (a variant
+        of ``Bicubic``, which inherits ``"bicubic"``) or a user's class registered in place of
+        a built-in (``replace=True``) is not that method.
 
         Examples
         --------
@@ -138,7 +139,9 @@ class UpscaleMethod:
         name = getattr(self, "name", "")
         if isinstance(name, str) and name.strip():
             registered = _REGISTRY.get(name)
-            if registered is cls or (registered is None and cls.__dict__.get("name") == name):
+            replaced = name in _BUILT_IN_NAMES and not _built_in(cls)
+            if not replaced and (registered is cls
+                                 or (registered is None and cls.__dict__.get("name") == name)):
                 return name
         return _qualname(cls)
 
@@ -356,6 +359,8 @@ def register_method(name: str, *, replace: bool = False) -> Callable[[M], M]:
             # (renamed, `method='bicubic'` was recorded under the alias and lost its own checks;
             # a dynamic subclass under the parent's qualname could not be pickled)
             cls.name = name
+        if _built_in(cls):
+            _BUILT_IN_NAMES.add(name)
         _REGISTRY[name] = cls
         return cls
 
@@ -364,6 +369,16 @@ def register_method(name: str, *, replace: bool = False) -> Callable[[M], M]:
 
 def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _built_in(cls: type) -> bool:
+    """Whether ``cls`` is one of xlstsr's own methods (defined in the package)."""
+    return cls.__module__.split(".")[0] == __name__.split(".")[0]
+
+
+#: the names xlstsr's own methods are registered under: a user's class registered in place of
+#: one (``replace=True``) is recorded by its qualified name, not as the built-in
+_BUILT_IN_NAMES: set[str] = set()
 
 
 def _redefined(old: type, new: type) -> bool:
