@@ -37,7 +37,7 @@ from .errors import (
     warn,
 )
 from .grid import same_axis
-from .steps import _same_day, _warn_other_hours, pair_steps, same_overpass
+from .steps import _overpass_matches, _warn_other_hours, pair_steps
 from .validate import (
     LANDSAT_C2_ST_OFFSET,
     PHYSICAL_RANGE_K,
@@ -1017,6 +1017,41 @@ def _infer_factor(sr: xr.DataArray, coarse: xr.DataArray | None, factor: int | N
     return None
 
 
+def _axis_window(axis: Any, within: Any) -> slice | None:
+    """The slice of the pixel-centre coordinates ``within`` that is ``axis``, each to 1e-6 of a
+    pixel (same pixel size, aligned origin), or None."""
+    a, b = np.asarray(axis), np.asarray(within)
+    if (a.ndim != 1 or b.ndim != 1 or a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu"
+            or a.size < 2 or b.size < a.size):
+        return None
+    k = int(np.argmin(np.abs(b.astype(np.float64) - float(a[0]))))
+    win = slice(k, k + a.size)
+    return win if k + a.size <= b.size and same_axis(a, b[win], tol=1e-6) else None
+
+
+def _window_on(clear: xr.DataArray, ref: xr.DataArray, cdims: tuple[Any, Any],
+               rdims: tuple[Any, Any]) -> xr.DataArray | None:
+    """``clear`` cut to the reference's extent where it is on a larger grid of the same pixels
+    (the full-scene mask of a windowed reference), either way up; None otherwise."""
+    try:
+        a, b = clear.rio.crs, ref.rio.crs
+    except Exception:  # rioxarray errors without spatial dims: no CRS to compare
+        a = b = None
+    if a is not None and b is not None and a != b:
+        return None
+    for c, r in zip(cdims, rdims):
+        if c not in clear.coords or r not in ref.coords or clear[c].ndim != 1:
+            return None
+        win = _axis_window(ref[r].values, clear[c].values)
+        if win is None:
+            clear = clear.isel({c: slice(None, None, -1)})  # stored the other way up
+            win = _axis_window(ref[r].values, clear[c].values)
+            if win is None:
+                return None
+        clear = clear.isel({c: win})
+    return clear
+
+
 def _clear_on(clear: Any, ref: xr.DataArray) -> xr.DataArray:
     """``reference_clear`` checked: a boolean DataArray on the reference's grid (its steps
     paired by label), with the reference's coordinates."""
@@ -1044,9 +1079,18 @@ def _clear_on(clear: Any, ref: xr.DataArray) -> xr.DataArray:
                 # the same grid stored the other way (south-up)
                 clear, same = clear.isel({c: slice(None, None, -1)}), True
     if not same:
+        # the full-scene mask of a windowed reference: its window, exactly (no resampling)
+        cut = _window_on(clear, ref, (cy, cx), (ry, rx))
+        if cut is not None:
+            clear, same = cut, True
+    if not same:
+        # GDAL has no boolean type: `mask.rio.reproject_match(...)` raised KeyError 'bool' (and
+        # an OverflowError for the _FillValue 255 a mask read by rioxarray keeps)
         raise GridError(
-            "reference_clear is not on the reference's grid: put it there first, e.g. "
-            "`mask.rio.reproject_match(reference, resampling=Resampling.nearest)`")
+            "reference_clear is not on the reference's grid (nor on a larger grid of its pixels "
+            "that holds it, whose window would be taken): put it there first, e.g. `mask = "
+            "mask.astype('uint8').rio.write_nodata(None).rio.reproject_match(reference, "
+            "resampling=Resampling.nearest) == 1` (GDAL does not reproject booleans)")
     clear = clear.rename({cy: ry, cx: rx}).assign_coords(
         {d: ref[d].values for d in (ry, rx) if d in ref.coords})
     if any(d not in (ry, rx) for d in clear.dims):
@@ -1079,8 +1123,7 @@ def _overpass_steps(ref: xr.DataArray, sr: xr.DataArray) -> dict[str, np.ndarray
             return None
         idx = []
         for label in like_lab:
-            near = ([j for j, t in enumerate(lab) if _same_day(label, t) or _same_day(t, label)]
-                    or [j for j, t in enumerate(lab) if same_overpass(label, t)])
+            near = _overpass_matches(label, lab)  # a date-only label: its own day's only
             if len(near) != 1:
                 return None
             idx.append(near[0])
@@ -1455,11 +1498,15 @@ def evaluate(
             units = str(offset["shift_x"].attrs.get("units", units))
         da.attrs = {"units": units, "long_name": long_name}
     ds = xr.Dataset(out)
+    # the masks that change the scores most (reference_clear, clear=True) were not named
+    said = [f"reference finite after nodata={reference_nodata} and scale={reference_scale}"]
+    if reference_clear is not None:
+        said.append("reference_clear mask applied")
+    said.append(f"valid region eroded by {erode} px")
+    if clear:
+        said.append("clear-sky erosion around threshold gaps")
     ds.attrs = {
-        "reference_mask": (
-            f"reference finite after nodata={reference_nodata} and scale={reference_scale}, "
-            f"valid region eroded by {erode} px, within [{valid_min}, {valid_max}] K"
-        ),
+        "reference_mask": ", ".join(said) + f", within [{valid_min}, {valid_max}] K",
         "resampling": ("sr reprojected onto the reference grid with bilinear resampling"
                        if resampled else "none: sr and the reference share a grid"),
         "factor": -1 if factor is None else factor,

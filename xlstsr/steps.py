@@ -99,13 +99,59 @@ def _shown(value: Any) -> Any:
     return pd.Timestamp(value) if np.asarray(value).dtype.kind == "M" else value
 
 
-def _same_day(label: Any, t: Any) -> bool:
-    """Whether a date-only label (midnight: a daily cube) is the day of the time ``t``."""
+def _date_only(value: Any) -> bool | None:
+    """Whether a date label has no time of day (00:00: a nominal date of a daily product);
+    None for labels that are not dates."""
     try:
-        a, b = pd.Timestamp(label), pd.Timestamp(t)
-    except (TypeError, ValueError):
-        return False
-    return a == a.normalize() and a == b.normalize()
+        t = pd.Timestamp(value[()] if isinstance(value, np.ndarray) else value)
+        return None if pd.isna(t) else bool(t == t.normalize())
+    except (TypeError, ValueError, OverflowError):
+        pass
+    v = _scalar_date(value)
+    if v is None or not hasattr(v, "hour"):
+        return None
+    return (v.hour, v.minute, v.second, v.microsecond) == (0, 0, 0, 0)
+
+
+def _day_of(value: Any) -> tuple[Any, int, int, int] | None:
+    """(calendar, year, month, day) of a date label; None for labels that are not dates."""
+    try:
+        t = pd.Timestamp(value[()] if isinstance(value, np.ndarray) else value)
+        return None if pd.isna(t) else ("numpy", t.year, t.month, t.day)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    v = _scalar_date(value)
+    if v is None or not hasattr(v, "day"):
+        return None
+    cal = str(getattr(v, "calendar", "")).lower()
+    return ("numpy" if cal in _GREGORIAN else cal, v.year, v.month, v.day)
+
+
+def _overpass_matches(label: Any, labels: Any) -> list[int]:
+    """The positions in ``labels`` of the overpass of the date ``label``: a date-only label
+    (00:00) pairs with the step(s) of its own day only; two times of day with those less than
+    a day apart (:func:`same_overpass`). The nominal date 2020-07-02 against a 10:30 overpass of
+    07-01 only (13.5 h away) is no pair: that is the truth of another day.
+
+    Examples
+    --------
+    >>> t = pd.to_datetime(["2020-07-01T10:30", "2020-07-03T10:30"])
+    >>> [_overpass_matches(np.datetime64(d), t) for d in ("2020-07-01", "2020-07-02")]
+    [[0], []]
+    """
+    day = _day_of(label)
+    same = [j for j, t in enumerate(labels)
+            if day is not None and (_date_only(label) or _date_only(t)) and _day_of(t) == day]
+    if same:
+        return same
+    if _date_only(label):
+        return []
+    return [j for j, t in enumerate(labels)
+            if _date_only(t) is False and same_overpass(label, t)]
+
+
+def _written(t: pd.Timestamp) -> str:
+    return repr(t.strftime("%Y-%m-%d") if t == t.normalize() else t.isoformat())
 
 
 def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "reference",
@@ -153,8 +199,8 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
             # at 16:19 against a daily cube labelled 00:00: `.sel` of its time raised KeyError)
             dated = [] if found else [i for i, label in enumerate(labels)
                                       if _scalar_date(label) is not None]
-            near = ([i for i in dated if _same_day(labels[i], t)]
-                    or [i for i in dated if same_overpass(labels[i], t)])
+            near = _overpass_matches(t, [labels[i] for i in dated])
+            near = [dated[i] for i in near]
             pick = (f"`{like_var}.sel({d}=[{var}['{d}'].values])`" if found or len(near) != 1
                     else f"`{like_var}.isel({d}=[{near[0]}])`, its step of that overpass "
                     f"({_shown(labels[near[0]])})")
@@ -391,7 +437,23 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
     if isinstance(like_lab, pd.DatetimeIndex) and isinstance(lab, pd.DatetimeIndex):
         near = lab.get_indexer(like_lab, method="nearest")
         gap = pd.Series(abs(like_lab - lab[near])).max()
-        if gap < pd.Timedelta("1D"):
+        # a date-only label pairs with its own day's overpass: "the nearest within a day" paired
+        # a day without one with the previous day's overpass (13.5 h away), scored silently
+        own = [_overpass_matches(t, lab) for t in like_lab]
+        lone = [t for t, o in zip(like_lab, own) if not o]
+        pairs = [(t, o[0]) for t, o in zip(like_lab, own) if len(o) == 1]
+        if (lone and pairs and len(pairs) + len(lone) == len(like_lab)
+                and len({j for _, j in pairs}) == len(pairs)):
+            days = ", ".join(_written(t) for t, _ in pairs)
+            return (f"{len(lone)} of {like_var}'s {len(like_lab)} '{dim}' steps "
+                    f"{'has' if len(lone) == 1 else 'have'} no {what} step on its own day "
+                    f"(e.g. {lone[0]}), and a date-only label pairs with its own day's "
+                    f"overpass only (the nearest {what} step is another day's): keep the days both have, `{like_var} = {like_var}.sel({dim}="
+                    f"[{days}])`, then pair each step with its day's overpass, `{var} = "
+                    f"{var}.isel({dim}={[int(j) for _, j in pairs]}).assign_coords({dim}="
+                    f"{like_var}['{dim}'])`.")
+        if gap < pd.Timedelta("1D") and all(len(o) == 1 and o[0] == j
+                                            for o, j in zip(own, near)):
             return (f"the labels differ by up to {gap} (an acquisition time against a nominal "
                     f"date, or a time zone?): pair each step with the nearest one, "
                     f"`{var} = {var}.sel({dim}={like_var}['{dim}'], method='nearest', "
