@@ -145,3 +145,20 @@ def test_wrapped_longitude_advice_unwraps_in_order(case, descending):
     assert np.abs(fixed.lon.values).max() <= 361
     out = _run("upscale", fixed)
     assert out.sizes["lon"] == 4 * lon.size and np.isfinite(out.values).all()
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_wrap_advice_survives_float_error_in_the_first_label(descending):
+    # labels computed as 0.005 + 0.01 * k: the first of the reversed grid is 0.14500000000000002,
+    # and an unwrap cut at the first column's value sent it 360 away (review34b/01)
+    lon = np.r_[359.955 + 0.01 * np.arange(5), 0.005 + 0.01 * np.arange(15)]
+    lon = lon[::-1].copy() if descending else lon
+    lat = 40.155 - 0.01 * np.arange(16)
+    da = xr.DataArray(np.full((16, lon.size), 290.0, "f4"), dims=("lat", "lon"),
+                      coords={"lat": lat, "lon": lon}, attrs={"units": "K"}).rio.write_crs(4326)
+    with pytest.raises(GridError, match="jump") as err:
+        xlstsr.upscale(da, 4)
+    fixed = paste_da_advice(str(err.value), da)
+    steps = np.diff(fixed["lon"].values)
+    np.testing.assert_allclose(steps, steps[0], atol=1e-9)  # one regular grid, no jump
+    assert xlstsr.upscale(fixed, 4).sizes["lon"] == 4 * lon.size

@@ -719,7 +719,8 @@ def _unwrap_advice(c: np.ndarray, n: str) -> str:
     """Python text that unwraps longitudes ``c`` (named ``n``) so that they run on from the
     first one without the jump of 360, their order kept (no sortby: a grid wider than 180
     degrees sorted in -180..180 had a gap of the columns it does not cover), e.g.
-    ``da['lon'] = ((da['lon'] - -59.75) % 360) + -59.75``. Of the first longitude's readings
+    ``da['lon'] = ((da['lon'] - -59.8) % 360) + -59.8``, cut half a step before the first
+    column. Of the first longitude's readings
     (itself, 360 less or more) the one that keeps them nearest 0: within the +-361 that
     :func:`_check_crs_units` takes of degrees (0..360 from 300E on would reach 500)."""
     d = np.diff(c)
@@ -732,10 +733,14 @@ def _unwrap_advice(c: np.ndarray, n: str) -> str:
         key = max(abs(lo), abs(hi))
         if best is None or key < best[0]:
             best = (key, a0)
-    a0_txt = f"{best[1]:.10g}"
-    if up:  # to [a0, a0 + 360)
-        return f"((da['{n}'] - {a0_txt}) % 360) + {a0_txt}"
-    return f"{a0_txt} - (({a0_txt} - da['{n}']) % 360)"  # descending: to (a0 - 360, a0]
+    # the cut half a step outside the first column: at the column itself, the float error of
+    # a computed label (0.14500000000000002 against 0.145) sent it 360 away
+    half = float(np.median(np.abs(d))) / 2.0
+    if up:  # to [cut, cut + 360)
+        cut = f"{best[1] - half:.10g}"
+        return f"((da['{n}'] - {cut}) % 360) + {cut}"
+    cut = f"{best[1] + half:.10g}"
+    return f"{cut} - (({cut} - da['{n}']) % 360)"  # descending: to (cut - 360, cut]
 
 
 def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
