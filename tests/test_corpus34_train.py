@@ -177,3 +177,16 @@ def test_train_advice_in_flag_spelling():
     # a Trainer option's key stays as it is
     assert "trainer_options['max_epochs']" not in _renamed_flags(
         "trainer_options['max_epochs'] must be", "train")
+
+
+def test_window_refusal_lowers_the_patch_when_no_multiple_of_it_fits():
+    from xlstsr.train import CubeDataModule
+
+    cube = xlstsr.datasets.sample_scene(n_times=2, size=48, seed=1)["lst_1km"].isel(
+        y=slice(0, 5), x=slice(0, 6))  # 5 x 6 output pixels (sisr trains at the LST's scale)
+    with pytest.raises(ValueError, match="smaller than one window") as err:
+        CubeDataModule(cube, patch=32, window=64).setup()
+    assert "lower `patch` to 5 at most" in str(err.value), str(err.value)
+    with pytest.raises(ValueError, match="smaller than one window") as err:
+        CubeDataModule(cube, patch=4, window=8).setup()
+    assert "lower `window` (a multiple of the patch, 4) to 5 at most" in str(err.value)

@@ -611,10 +611,14 @@ class CubeDataModule(PatchDataModule):
         n, h, wid = arr.shape
         rows, cols = h // wl, wid // wl
         if not rows or not cols:
+            most = min(h, wid) * step
+            fix = (f"lower `window` (a multiple of the patch, {self.patch}) to {most} at most"
+                   if most >= self.patch else
+                   f"lower `patch` to {most} at most and `window` to a multiple of it within "
+                   f"{most} (no multiple of the patch {self.patch} fits)")
             raise XlstsrError(
                 f"the LST ({h * step} x {wid * step} output pixels) is smaller than one window "
-                f"({w}); lower `window` or `patch` (a window, a multiple of the patch, of "
-                f"{min(h, wid) * step} at most here)"
+                f"({w}); {fix}"
             )
         out: dict[str, list] = {"lst": [], "guide": [], "truth": []}
         ids: list[str] = []
