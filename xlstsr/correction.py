@@ -15,12 +15,13 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .errors import AllNaNError, GridError, InputTypeError, warn
+from .errors import AllNaNError, GridError, InputTypeError, XlstsrError, warn
 from .grid import same_axis
 from .kernels.correction import (
     MIN_LAW_DOF,
     MIN_LAW_STEPS,
     SCALE_CORRECTIONS,
+    check_law_applicable,
     check_mode,
     correct_stack,
     optimal_detail_gain,
@@ -37,10 +38,12 @@ def apply_scale_correction(
 
     Parameters
     ----------
-    sr : ndarray or dask array, (n, Y, X)
-        Super-resolved LST on the fine grid (``Y = y * factor``).
-    lst : ndarray or dask array, (n, y, x)
-        The coarse input (Kelvin, NaN gaps).
+    sr : ndarray, dask array or DataArray, (n, Y, X)
+        Super-resolved LST on the fine grid (``Y = y * factor``), Kelvin (a DataArray may be
+        Celsius with its ``units``). An ``sr`` already corrected is corrected again: give the
+        method's own output (``upscale(..., scale_correction=None)``).
+    lst : ndarray, dask array or DataArray, (n, y, x)
+        The coarse input (Kelvin, NaN gaps; a DataArray may be Celsius with its ``units``).
     guide : ndarray or dask array, (n | 1, c, Y, X), (n | 1, Y, X) or (Y, X), optional
         Fine guide on ``sr``'s grid; its first channel shifts the law below the input
         resolution.
@@ -56,8 +59,21 @@ def apply_scale_correction(
     Returns
     -------
     ndarray or dask array, (n, Y, X)
-        The corrected stack in ``sr``'s dtype; lazy (whole images, a few per task:
-        :func:`xlstsr.scaling.whole_images`) when any input is a dask array.
+        The corrected stack in ``sr``'s dtype and units (Kelvin; degrees Celsius for a
+        DataArray ``sr`` whose ``units`` say so: corrected in Kelvin, converted back); lazy
+        (whole images, a few per task: :func:`xlstsr.scaling.whole_images`) when any input is
+        a dask array. An array for a DataArray ``sr`` too: its coordinates and attributes are
+        not kept (wrap them back with ``sr.copy(data=out)``); :func:`xlstsr.upscale` with
+        ``scale_correction=`` gives the labelled, attributed result.
+
+    Raises
+    ------
+    XlstsrError
+        Values that are not Kelvin: a DataArray is decoded as :func:`xlstsr.upscale`'s input
+        (:func:`xlstsr.validate.decode_lst`: ``units`` degC converted), an array of Celsius or
+        digital numbers is refused (:func:`xlstsr.validate.check_kelvin_array`; when computed
+        if any input is dask); a law mode at a factor that is not a power of two or on an image under
+        16 x 16 coarse pixels (:func:`xlstsr.kernels.correction.check_law_applicable`).
 
     Examples
     --------
@@ -72,14 +88,34 @@ def apply_scale_correction(
 
     mode = check_mode(mode)
     factor = check_factor(factor)
-    if isinstance(mode, str) and factor & (factor - 1):
-        # the law adds within-block variances of steps by 2 (round(log2 f) of them): at factor 3
-        # it silently restored the variance of factor 4
-        raise GridError(
-            f"scale_correction={mode!r} restores the variance law in steps of 2, so the factor must "
-            f"be a power of two (2, 4, 8...), not {factor}; pass a fixed detail gain instead "
-            "(scale_correction=0.8, calibrated with xlstsr.correction.calibrate_detail_gain) or None"
-        )
+    check_law_applicable(mode, factor, tuple(lst.shape))  # before any work, dask too
+    # Kelvin, as calibrate_detail_gain's inputs: the coarse-consistency step takes T^4 means,
+    # which on Celsius moved the result by up to 3.7 K without a word. DataArrays are decoded
+    # (lazily on dask), arrays checked by _correct
+    celsius = _in_celsius(sr)
+    sr, lst = (_decoded(a, name) for a, name in ((sr, "sr"), (lst, "lst")))
+    out = _correct(sr, lst, guide, factor, mode, checked=False)
+    # a bare array comes back: in the units sr was given in, not Kelvin under a degC label
+    return (out - 273.15).astype(out.dtype, copy=False) if celsius else out
+
+
+def _in_celsius(a: Any) -> bool:
+    """Whether ``a`` is a DataArray whose ``units`` say degrees Celsius."""
+    from .validate import _units_kind
+
+    return isinstance(a, xr.DataArray) and _units_kind(a.attrs.get("units"), "sr") == "C"
+
+
+def _correct(sr: Any, lst: Any, guide: Any, factor: int, mode: str | float,
+             *, checked: bool = True) -> Any:
+    """:func:`apply_scale_correction` on arrays (numpy or dask) known to be Kelvin (``checked``:
+    :func:`xlstsr.upscale`'s own method output and decoded input); with ``checked=False`` their
+    values are checked to be Kelvin (:func:`xlstsr.validate.check_kelvin_array`): now in
+    memory, block by block as they are computed when any input is dask (nothing is read while
+    the graph is built)."""
+    from .validate import check_kelvin_array
+
+    check_law_applicable(mode, factor, tuple(lst.shape))
     if tuple(sr.shape[-2:]) != (lst.shape[-2] * factor, lst.shape[-1] * factor) or (
             sr.shape[0] != lst.shape[0]):
         raise GridError(f"sr {tuple(sr.shape)} must be the coarse stack {tuple(lst.shape)} "
@@ -88,6 +124,9 @@ def apply_scale_correction(
     guide = _guide_stack(guide, tuple(sr.shape))
     lazy = any(isinstance(a, dsa.Array) for a in (sr, lst, guide))
     if not lazy:
+        if not checked:
+            check_kelvin_array(sr, "sr")
+            check_kelvin_array(lst, "lst")
         g = None if guide is None else np.asarray(guide)
         unfitted: list[int] = []
         out = correct_stack(np.asarray(sr), np.asarray(lst), g, factor, mode, unfitted=unfitted)
@@ -105,6 +144,9 @@ def apply_scale_correction(
         args += [g.rechunk((sr_d.chunks[0], -1, -1, -1)), "ncab"]
 
     def _block(s, t, g=None):
+        if not checked:
+            check_kelvin_array(s, "sr")
+            check_kelvin_array(t, "lst")
         unfitted: list[int] = []
         out = correct_stack(s, t, g, factor, mode, unfitted=unfitted)
         _warn_unfitted(unfitted, mode, None)  # indices within a chunk: not named
@@ -120,6 +162,16 @@ def apply_scale_correction(
         concatenate=True,
         meta=np.empty((0, 0, 0), sr_d.dtype),
     )
+
+
+def _decoded(a: Any, name: str) -> Any:
+    """A DataArray decoded as upscale's input is (Celsius units, scale, fill; lazily on dask),
+    to its array; anything else unchanged (:func:`_correct` checks arrays are Kelvin)."""
+    from .validate import decode_lst
+
+    if isinstance(a, xr.DataArray):
+        return decode_lst(a, keep_out_of_range=True, check_fill=False, what=name).data
+    return a
 
 
 def _unwrapped(a: Any) -> Any:
@@ -198,7 +250,9 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     Parameters
     ----------
     sr : DataArray or array, (Y, X) or (n, Y, X)
-        The method's output on the fine grid.
+        The method's own output on the fine grid (``upscale(..., scale_correction=None)``):
+        an output already corrected (``attrs["xlstsr_scale_correction"]`` not ``"none"``) is
+        refused.
     lst : DataArray or array, (y, x) or (n, y, x)
         Its coarse input (``Y = y * factor``).
     truth : DataArray or array, like ``sr``
@@ -222,6 +276,18 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     for name, a in (("sr", sr), ("lst", lst), ("truth", truth)):
         if not isinstance(a, (xr.DataArray, np.ndarray, dsa.Array)):
             raise InputTypeError(f"{name} must be a DataArray or an array, got {type(a).__name__}")
+    done = sr.attrs.get("xlstsr_scale_correction", "none") if isinstance(sr, xr.DataArray) \
+        else "none"
+    if str(done).lower() != "none":
+        # the gain is relative to the detail it is given, and upscale(scale_correction=gain)
+        # multiplies the method's own: calibrated on an output corrected by 0.5 it came back
+        # twice too large
+        raise XlstsrError(
+            f"sr was already scale-corrected (its xlstsr_scale_correction attribute is "
+            f"{str(done)!r}), but the gain is applied by upscale(..., scale_correction=gain) to "
+            "the method's own detail: calibrate on the method's output, "
+            "`upscale(..., scale_correction=None)`, then pass the gain to upscale"
+        )
     # pixels are paired by array position: a (x, y) or south-up field paired (i, j) with (j, i)
     sr, lst, truth = (image_order(a) for a in (sr, lst, truth))
     if isinstance(sr, xr.DataArray) and isinstance(truth, xr.DataArray):
@@ -260,6 +326,8 @@ def _kelvin(a: Any, name: str) -> np.ndarray:
     from .evaluate import check_possible_kelvin
     from .validate import check_kelvin_array, decode_lst
 
+    if isinstance(a, xr.Variable):
+        a = a.data
     if isinstance(a, xr.DataArray):
         a = decode_lst(a, keep_out_of_range=True, check_fill=False, what=name).values
     v = np.asarray(a, np.float64)

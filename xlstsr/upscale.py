@@ -27,7 +27,7 @@ from .guide import (
     to_stack,
 )
 from .io.zarr import refuse_incomplete_inputs
-from .kernels.correction import check_mode
+from .kernels.correction import check_law_applicable, check_mode
 from .methods import get_method
 from .methods.base import UpscaleMethod
 from .validate import (
@@ -98,7 +98,9 @@ def upscale(
         with the input at every gain (an offset the method added at the input scale is
         removed); an image whose law cannot be fitted (too few clear 2 x 2 blocks: cloud) is
         left as the method made it, with a warning; so is the output of ``"bicubic"``, which
-        has no fine detail of its own to rescale. A number is a fixed detail gain
+        has no fine detail of its own to rescale (at any factor: the laws are not run on it).
+        The laws need a power-of-two factor and an LST of at least 16 x 16 pixels (refused
+        before any work, dask included). A number is a fixed detail gain
         (e.g. one calibrated on fine truth of other ground by
         :func:`xlstsr.correction.calibrate_detail_gain`; docs/results/scale_invariance.md says
         where it holds). None (default): off.
@@ -248,6 +250,18 @@ def upscale(
             f"method {m.name!r} adds none: use it with a method that adds detail ('sisr', "
             "'disr', 'tsharp', 'dms'), or drop scale_correction."
         )
+    # the laws leave bicubic's output as it is (no detail of its own): not run at all, so at a
+    # factor or size the laws cannot take it is the same no-op, not a refusal whose advice (a
+    # fixed gain) bicubic refuses
+    skip_correction = m.name == "bicubic" and isinstance(mode, str)
+    if not skip_correction:
+        # the laws' own limits, before any work (they were raised by the correction after the
+        # method had run, and on dask only at compute)
+        check_law_applicable(mode, factor, _spatial_shape(lst, names), advice=(
+            f"pass scale_correction=None (method {m.name!r} adds no within-block detail for a "
+            "fixed gain to rescale)" if m.name == "nearest" else
+            "pass a fixed detail gain instead (scale_correction=0.8, calibrated with "
+            "xlstsr.correction.calibrate_detail_gain) or None"))
     if m.name == "bicubic" and mode is not None:  # the law modes (a fixed gain is refused above)
         warn(
             f"scale_correction={scale_correction!r} leaves method 'bicubic''s output as it is: "
@@ -305,8 +319,8 @@ def upscale(
     out = upscale_array(m, data, gdata, factor, tile=tile)
     if isinstance(out, dsa.Array):
         check_output_size(out, 1)  # the engine's output chunks
-    if scale_correction is not None:
-        from .correction import apply_scale_correction
+    if mode is not None and not skip_correction:
+        from .correction import _correct
 
         if gdata is not None:  # already aligned for the method
             cg = gdata
@@ -315,7 +329,7 @@ def upscale(
             if cguide is not None:
                 cg = prepare_guide(georeference_guide(cguide), kelvin, factor, lead,
                                    time_tolerance=guide_time_tolerance)
-        out = apply_scale_correction(out, data, cg, factor, scale_correction)
+        out = _correct(out, data, cg, factor, mode)  # Kelvin: decoded input, method output
     if output_check:
         out = check_output(out, data, m.name, guided=gdata is not None,
                            scale_correction=scale_correction, guide=gdata,
@@ -343,6 +357,17 @@ def upscale(
     if calibration is not None:  # the opt-in sensor mapping, exactly as apply_calibration does it
         result = apply_calibration(result, calibration)
     return result
+
+
+def _spatial_shape(lst: xr.DataArray, names: Mapping[Hashable, Any]) -> tuple[int, ...]:
+    """The LST's (y, x) sizes, read from its dims before it is prepared (lat/lon ``names``
+    renamed as upscale does); () when its spatial dims are not found (prepare_lst says why)."""
+    try:
+        da = lst.rename(names) if names else lst
+        yd, xd = spatial_dims(da)
+        return int(da.sizes[yd]), int(da.sizes[xd])
+    except (XlstsrError, KeyError, ValueError):
+        return ()
 
 
 def _coarse_guide_warned(m: UpscaleMethod) -> UpscaleMethod:
@@ -608,7 +633,7 @@ def provenance_attrs(
     kept: Mapping[Hashable, Any],
     method: UpscaleMethod,
     factor: int,
-    scale_correction: str | None,
+    scale_correction: str | float | None,
     *,
     history: Any = None,
 ) -> dict[str, Any]:
@@ -644,6 +669,8 @@ def provenance_attrs(
         "xlstsr_scale_correction": str(scale_correction).lower(),
         "history": (str(history) + "\n" if history else "")
         + f"xlstsr {__version__}: upscale(factor={factor}, method={name!r}, "
-        f"options={options})",
+        # the correction moves values by several K: a history without it remade another field
+        + ("" if scale_correction is None else f"scale_correction={scale_correction!r}, ")
+        + f"options={options})",
     })
     return attrs

@@ -59,11 +59,13 @@ law fitted, then restores coarse consistency. Measured (docs/results/scale_invar
 docs/results/one_level_up.md; ground and dates never trained on): a SISR network trained one
 octave-pair up injects more detail at the target scale than its skill supports, and the gain
 :func:`optimal_detail_gain` calibrates with fine truth on *other* ground (the training half of
-the ECOSTRESS scenes; the training windows of the MODIS cube) closes 93 % of the RMSE gap to the
-same network trained at the target scale on ECOSTRESS (1.12 km -> 280 m) and all of it on MODIS
-(4 -> 1 km). Where it fails: it is one model's and one scale pair's (recalibrate after
-retraining, per day and night); it makes the output smoother (spectral mismatch |ratio - 1|
-+67 % and +43 %: it trades spectrum for RMSE, as the target-scale model does); the gains
+the ECOSTRESS scenes; the training windows of the MODIS cube) closes 94 % of the RMSE gap to the
+same network trained at the target scale on ECOSTRESS (1.12 km -> 280 m;
+docs/results/scale_invariance.md, quoted in docs/index.md) and all of it on MODIS (4 -> 1 km:
+111 %, docs/results/one_level_up.md). Where it fails: it is one model's and one scale pair's
+(recalibrate after retraining, per day and night); it makes the output smoother (spectral
+mismatch |ratio - 1| +64 % and +32 % on those two pages: it trades spectrum for RMSE, as the
+target-scale model does); the gains
 scatter with the ground (0.15-0.26 by day between the two ECOSTRESS halves); it needs fine
 truth somewhere. A gain derived from the variance law alone (the ``law_shift`` ``sqrt(k)``, ``k``
 the departure of the within-block variance below the input pixel from the law's extrapolation)
@@ -101,6 +103,7 @@ __all__ = [
     "MIN_LAW_STEPS",
     "SCALE_CORRECTIONS",
     "VarianceLaw",
+    "check_law_applicable",
     "check_mode",
     "correct_image",
     "correct_stack",
@@ -133,6 +136,45 @@ def check_mode(mode: str | float) -> str | float:
             f"got {mode!r}"
         )
     return mode
+
+
+def check_law_applicable(
+    mode: str | float | None, factor: int, shape: tuple[int, ...], *, advice: str | None = None
+) -> None:
+    """Refuse, before any work, a law mode (:data:`SCALE_CORRECTIONS`) the coarse LST of
+    ``shape`` (..., y, x) at ``factor`` cannot be corrected with: the law restores variance in
+    steps of 2 (:meth:`VarianceLaw.restore`), so the factor must be a power of two, and it is
+    fitted on at least two coarse steps (:func:`fit_variance_law`: 16 x 16 pixels or more). A
+    fixed gain (a number) or None passes. ``advice`` ends the message (default: a fixed detail
+    gain or None); raises :class:`~xlstsr.errors.GridError`.
+
+    Examples
+    --------
+    >>> check_law_applicable("auto", 4, (2, 64, 64))
+    >>> check_law_applicable(0.8, 3, (2, 8, 8))                # a fixed gain fits no law
+    >>> check_law_applicable("law", 3, (2, 64, 64))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    xlstsr.errors.GridError: scale_correction='law' restores the variance law in steps of 2, ...
+    """
+    if not isinstance(mode, str):
+        return
+    if advice is None:
+        advice = ("pass a fixed detail gain instead (scale_correction=0.8, calibrated with "
+                  "xlstsr.correction.calibrate_detail_gain) or None")
+    if factor & (factor - 1):
+        # the law adds within-block variances of steps by 2 (round(log2 f) of them): at factor 3
+        # it silently restored the variance of factor 4
+        raise GridError(
+            f"scale_correction={mode!r} restores the variance law in steps of 2, so the factor must "
+            f"be a power of two (2, 4, 8...), not {factor}; {advice}"
+        )
+    if len(shape) >= 2 and _max_steps(tuple(shape)) < 2:  # fit_variance_law's own refusal
+        raise GridError(
+            f"a {shape[-2]} x {shape[-1]} LST image is too small to fit the within-block variance "
+            f"law of scale_correction={mode!r} (at least 16 x 16 pixels); {advice}, or give a "
+            "larger area"
+        )
 
 
 @dataclass(frozen=True)
