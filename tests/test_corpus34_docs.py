@@ -41,7 +41,9 @@ def test_store_of_a_builtin_is_not_resumed_by_its_replacement(lst, tmp_path):
 def test_advice_for_object_coordinates_keeps_them_as_text(lst, tmp_path):
     windows = np.empty(lst.sizes["time"], dtype=object)
     windows[:] = [[0, 1], [2]]  # one list per date, as stackstac's subset:windows
-    da = lst.assign_coords({"subset:windows": ("time", windows)})
+    bbox = np.empty((), dtype=object)
+    bbox[()] = [0.0, 1.0, 2.0, 3.0]  # a scalar coordinate holding a list (stackstac's proj:bbox)
+    da = lst.assign_coords({"subset:windows": ("time", windows), "proj:bbox": ((), bbox)})
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         xlstsr.upscale_to_zarr(da, str(tmp_path / "a.zarr"), 4, "bicubic", progress=False)
@@ -49,8 +51,8 @@ def test_advice_for_object_coordinates_keeps_them_as_text(lst, tmp_path):
     assert len(said) == 1, said
     code = re.search(r"`(da = da\.assign_coords[^`]+)`", said[0])
     assert code, said[0]
-    env = {"da": da}
-    exec(code[1], env)  # the advice, pasted
+    env = {"da": da, "np": np}
+    exec(code[1], env)  # the advice, pasted (numpy imported as np, as a user has it)
     out = str(tmp_path / "b.zarr")
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
@@ -58,3 +60,4 @@ def test_advice_for_object_coordinates_keeps_them_as_text(lst, tmp_path):
     assert not [w for w in rec if "Python objects" in str(w.message)]
     kept = xr.open_zarr(out, consolidated=False)["subset:windows"].values
     assert list(kept) == ["[0, 1]", "[2]"]
+    assert str(xr.open_zarr(out, consolidated=False)["proj:bbox"].values) == "[0.0, 1.0, 2.0, 3.0]"

@@ -137,3 +137,29 @@ def test_attrs_name_reference_clear_and_clear():
     assert "clear" not in plain.attrs["reference_mask"]
     assert "reference_clear mask applied" in both.attrs["reference_mask"]
     assert "clear-sky erosion around threshold gaps" in both.attrs["reference_mask"]
+
+
+def test_cftime_dates_against_numpy_acquisitions_are_scored():
+    # review34f/04: the same-day pairing took cftime labels, then the hour check called
+    # pd.Timestamp on them (a raw TypeError)
+    import cftime
+
+    fine = xlstsr.datasets.sample_scene(n_times=3, size=64, seed=3)["lst_250m"]
+    sr = fine.assign_coords(time=[cftime.DatetimeGregorian(2020, 7, d) for d in (1, 2, 3)])
+    ref = fine.assign_coords(time=pd.to_datetime(
+        ["2020-07-01T10:30", "2020-07-02T10:30", "2020-07-03T10:30"]))
+    np.testing.assert_array_equal(xlstsr.evaluate(sr, ref)["rmse"].values, 0.0)
+
+
+def test_utc_acquisitions_against_local_dates_get_no_wrong_day_pairing():
+    # review34f/05: UTC 21:00 of the day before is each local date's overpass; the same-UTC-day
+    # step is the next local morning: the advice must not paste that pairing
+    fine = xlstsr.datasets.sample_scene(n_times=3, size=64, seed=3)["lst_250m"]
+    sr = fine.assign_coords(time=pd.to_datetime(["2020-07-01", "2020-07-02", "2020-07-03"]))
+    ref = fine.assign_coords(time=pd.to_datetime(
+        ["2020-06-30T21:00", "2020-07-01T21:00", "2020-07-02T21:00"]))
+    with pytest.raises(GridError, match="different clocks") as err:
+        xlstsr.evaluate(sr, ref)
+    assert ".isel(" not in str(err.value)
+    shifted = ref.assign_coords(time=ref["time"] + pd.Timedelta(hours=10))  # H = +10
+    np.testing.assert_array_equal(xlstsr.evaluate(sr, shifted)["rmse"].values, 0.0)

@@ -186,7 +186,7 @@ def test_window_refusal_lowers_the_patch_when_no_multiple_of_it_fits():
         y=slice(0, 5), x=slice(0, 6))  # 5 x 6 output pixels (sisr trains at the LST's scale)
     with pytest.raises(ValueError, match="smaller than one window") as err:
         CubeDataModule(cube, patch=32, window=64).setup()
-    assert "lower `patch` to 5 at most" in str(err.value), str(err.value)
+    assert "lower `patch` to 4 at most" in str(err.value), str(err.value)  # x4: 4 | patch
     with pytest.raises(ValueError, match="smaller than one window") as err:
         CubeDataModule(cube, patch=4, window=8).setup()
     assert "lower `window` (a multiple of the patch, 4) to 5 at most" in str(err.value)

@@ -1151,7 +1151,8 @@ def _paired_reference(reference: xr.DataArray, sr: xr.DataArray,
     moved = reference.isel(picks).assign_coords({d: sr.indexes[d] for d in picks})
     moved = pair_steps(moved, sr)  # the other dims and steps checked as before
     gaps = [(abs(pd.Timestamp(a) - pd.Timestamp(b)), a, b) for d in picks
-            for a, b in zip(sr.indexes[d], acquired[d]) if isinstance(acquired[d], pd.DatetimeIndex)
+            for a, b in zip(sr.indexes[d], acquired[d])
+            if isinstance(acquired[d], pd.DatetimeIndex) and isinstance(sr.indexes[d], pd.DatetimeIndex)
             and not (pd.Timestamp(a) == pd.Timestamp(a).normalize()
                      or pd.Timestamp(b) == pd.Timestamp(b).normalize())]
     if gaps:  # the widest pair only: one warning, not one per step

@@ -442,6 +442,17 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
         own = [_overpass_matches(t, lab) for t in like_lab]
         lone = [t for t, o in zip(like_lab, own) if not o]
         pairs = [(t, o[0]) for t, o in zip(like_lab, own) if len(o) == 1]
+        nearest = {t: j for t, j in zip(like_lab, near)}
+        if lone and gap < pd.Timedelta("1D") and any(nearest[t] != j for t, j in pairs):
+            # the same-day steps are not the nearest ones: times on another clock than the
+            # labels (UTC acquisitions against local dates) - neither pairing is safe to paste
+            return (f"{len(lone)} of {like_var}'s {len(like_lab)} '{dim}' steps "
+                    f"{'has' if len(lone) == 1 else 'have'} no {what} step on its own day "
+                    f"(e.g. {lone[0]}), and the {what} step of the same day is not the nearest "
+                    f"one (up to {gap} away): the two are probably on different clocks (UTC "
+                    "acquisition times against local dates). Put them on one first, e.g. "
+                    f"`{var}['{dim}'] = {var}['{dim}'] + pd.Timedelta(hours=H)` with the "
+                    "place's UTC offset H, then evaluate again.")
         if (lone and pairs and len(pairs) + len(lone) == len(like_lab)
                 and len({j for _, j in pairs}) == len(pairs)):
             days = ", ".join(_written(t) for t, _ in pairs)

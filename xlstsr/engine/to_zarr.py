@@ -843,7 +843,8 @@ def _without_object_coords(lst: xr.DataArray) -> xr.DataArray:
         "cannot store (lists, dicts, None, or values of mixed types: e.g. stackstac's STAC "
         "metadata): they are left out of the store. Keep what you need as text or numbers "
         "first (e.g. each value as text: `da = da.assign_coords({c: (da[c].dims, "
-        f"[str(v) for v in da[c].values]) for c in {[str(c) for c in drop]}}})`), "
+        "np.vectorize(str, otypes=[object])(da[c].values).astype(str)) for c in "
+        f"{[str(c) for c in drop]}}})`), "
         f"or drop them yourself: `da = da.drop_vars({[str(c) for c in drop]})`."
     )
     return lst.drop_vars(drop)

@@ -612,10 +612,12 @@ class CubeDataModule(PatchDataModule):
         rows, cols = h // wl, wid // wl
         if not rows or not cols:
             most = min(h, wid) * step
+            patch = most // f * f  # a patch is a whole number of LST pixels (f output pixels)
             fix = (f"lower `window` (a multiple of the patch, {self.patch}) to {most} at most"
                    if most >= self.patch else
-                   f"lower `patch` to {most} at most and `window` to a multiple of it within "
-                   f"{most} (no multiple of the patch {self.patch} fits)")
+                   f"lower `patch` to {patch} at most and `window` to a multiple of it within "
+                   f"{most} (no multiple of the patch {self.patch} fits)" if patch else
+                   f"give a larger LST: a patch is at least {f} output pixels")
             raise XlstsrError(
                 f"the LST ({h * step} x {wid * step} output pixels) is smaller than one window "
                 f"({w}); {fix}"
