@@ -179,3 +179,12 @@ def test_not_whole_blocks_advice_uses_the_user_dims():
     assert out.sizes == {"lat": 8, "lon": 10}
     with pytest.raises(GridError, match=r"da\.isel\(y=slice"):  # without: the dims it has
         coarse_grid_attrs(da.rename(lat="y", lon="x"), 2)
+
+
+@pytest.mark.parametrize("command", ["upscale", "scaling"])
+@pytest.mark.parametrize("band", ["0", "-1"])
+def test_band_below_one_is_refused_by_the_parser(tmp_path, capsys, command, band):
+    # bands count from 1 (as GDAL's): 0 or a negative band was passed on to the reader
+    rc, err = run_cli(capsys, command, tmp_path / "in.tif", tmp_path / "out.tif", "--band", band)
+    assert rc == 2
+    assert "--band" in err and "must be >= 1" in err, err

@@ -2358,7 +2358,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_crs_declarations(u)
     u.add_argument("--variable", default=None,
                    help="LST variable of a .nc/.zarr/.hdf input (default: the one that says LST)")
-    u.add_argument("--band", type=int, default=None,
+    u.add_argument("--band", type=_positive_int, default=None,
                    help="one band (from 1) of a multi-band GeoTIFF input (default: every band, "
                    "as time steps)")
     u.add_argument("--model", "--checkpoint", dest="model", default=None,
@@ -2452,7 +2452,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input", help="LST (.tif, .nc, .zarr, .hdf)")
     s.add_argument("output", help="statistics: .csv (fits per time step) or .nc (everything)")
     s.add_argument("--variable", default=None, help="LST variable of a .nc/.zarr/.hdf input")
-    s.add_argument("--band", type=int, default=None,
+    s.add_argument("--band", type=_positive_int, default=None,
                    help="one band (from 1) of a multi-band GeoTIFF input (default: every band, "
                    "as time steps)")
     s.add_argument("--guide", default=None, help="a guide (e.g. NDVI) for LST-guide laws")
