@@ -15,8 +15,9 @@ DataArray holding NaN whose ``encoding`` / ``attrs`` record a fill that is a fla
 with the fill masked: ``open_cog``, rioxarray ``masked=True`` or xarray ``mask_and_scale`` on a
 file declaring NoData / ``_FillValue``, often 0) is refused: its NaN may be that flag (the best
 quality) or pixels with no QC at all, added since by padding, reprojection or an outer
-alignment, and nothing tells them apart. A NaN without that record is read as "not produced"
-(MODLAND 11). A signed copy of the flags flagged ``_Unsigned = "true"`` (netCDF-3) is read as
+alignment, and nothing tells them apart; a recorded fill whose MODLAND bits are 11 (255) reads
+"not produced" either way, and its NaN are read as it. A NaN without that record is read as "not
+produced" (MODLAND 11). A signed copy of the flags flagged ``_Unsigned = "true"`` (netCDF-3) is read as
 unsigned.
 
 The one decoder of these bits: :func:`xlstsr.io.open_modis` masks with :func:`modland`, and the
@@ -184,7 +185,8 @@ def _refusing_nan(fn: Callable[[np.ndarray], np.ndarray], fill: int
                 f"(MODLAND {fill & 3:02b}{', the best quality' if fill == 0 else ''}): each NaN "
                 "may be that flag, masked by the read, or a pixel with no QC at all, added by "
                 "padding, reprojection or an outer alignment since; nothing tells them apart. "
-                "Read the QC unmasked (`open_cog(f, masked=False)`; rioxarray "
+                "Read the QC unmasked (`open_cog(f, masked=False)`, "
+                "`open_stac(items, 'QC_Day', decode=False)`; rioxarray "
                 "`masked=False`, xarray `mask_and_scale=False`) and, before padding or "
                 "reprojecting it, give it a nodata that reads 'not produced' "
                 "(`qc = qc.rio.write_nodata(3)`); or fill the NaN with what they are: "
@@ -194,6 +196,17 @@ def _refusing_nan(fn: Callable[[np.ndarray], np.ndarray], fill: int
             )
         return fn(q)
     return checked
+
+
+def _filling_nan(fn: Callable[[np.ndarray], np.ndarray], fill: int
+                 ) -> Callable[[np.ndarray], np.ndarray]:
+    """``fn`` with the NaN of a block read as the recorded fill ``fill``, a flag whose MODLAND
+    bits are 11 ("not produced", as gdalwarp's and exports' nodata 255): a NaN that is a pixel
+    with no QC reads so too, so both readings agree (a refusal stopped a right answer)."""
+    def filled(q: np.ndarray) -> np.ndarray:
+        q = np.asarray(q)
+        return fn(np.where(np.isnan(q), fill, q))
+    return filled
 
 
 def _elementwise(
@@ -243,7 +256,12 @@ def _elementwise(
             qc = qc.astype(unsigned)
         layout = _resolve(layout, qc.dtype)
         fill = _stored_fill(qc, layout)
-        fn = make(layout) if fill is None else _refusing_nan(make(layout), fill)
+        if fill is None:
+            fn = make(layout)
+        elif fill & 0b11 == 0b11:  # NaN reads "not produced" as the fill or as no QC alike
+            fn = _filling_nan(make(layout), fill)
+        else:
+            fn = _refusing_nan(make(layout), fill)
         out = xr.apply_ufunc(fn, qc, dask="parallelized", output_dtypes=[dtype],
                              keep_attrs=False)
         out.name = name

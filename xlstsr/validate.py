@@ -2078,6 +2078,41 @@ def _isolated(finite: np.ndarray, vals: np.ndarray, lo: float, hi: float) -> np.
     return iso
 
 
+#: MODIS LST's scale (K per digital number), whose square is the step of a field scaled twice
+MODIS_LST_SCALE = 0.02
+
+
+def _scaled_twice(finite: np.ndarray, median: float, physical_range: tuple[float, float],
+                  stored: tuple[float, float, float], units_known: bool, v: str = "da") -> str:
+    """'MODIS digital numbers scaled twice' when values declared Kelvin (no scale left to
+    apply) lie 150-400 K once divided by 0.02 and every one is a whole multiple of 0.0004 (DN x
+    0.02 x 0.02: a loader's own scaling followed by a second decoding, as stackstac's
+    rescale=True under open_stac did); else ''. Such a field (5.5 "K") was told "degrees
+    Celsius", and following that gave a plausible 278.6 K field 5 K too warm. Celsius on a
+    0.01 or 0.02 grid (decoded DN x 0.02 - 273.15, or rounded) lies on the 0.0004 grid too:
+    told apart by most values being off the 0.01 grid (1 in 25 DN x 0.0004 lie on it)."""
+    scale, offset, celsius = stored
+    if not units_known or (scale, offset, celsius) != (1.0, 0.0, 0.0) or finite.size < 10:
+        return ""
+    once = median / MODIS_LST_SCALE
+    if not physical_range[0] <= once <= physical_range[1]:
+        return ""
+    step = MODIS_LST_SCALE ** 2
+    dn = finite / step
+    if not np.all(np.abs(dn - np.round(dn)) < 0.02):
+        return ""
+    hundredths = finite / 0.01
+    if np.mean(np.abs(hundredths - np.round(hundredths)) < 1e-3) >= 0.5:
+        return ""  # values of 0.01: Celsius rounded (or decoded from DN x 0.02) as well
+    return (f"values (median {median:.4g}, declared Kelvin) are all whole multiples of "
+            f"{step:g} = {MODIS_LST_SCALE:g} x {MODIS_LST_SCALE:g}: MODIS digital numbers scaled "
+            f"twice (median {once:.1f} K with one scale), not degrees Celsius. Decode the "
+            "stored values once: undo the second scale, `"
+            f"{v} = {v} / {MODIS_LST_SCALE:g}`, or read them without the loader's own scaling "
+            "(stackstac's rescale=True under open_stac; a 'scale_factor' kept after "
+            "`mask_and_scale=True`)")
+
+
 def _range_cause(
     finite: np.ndarray,
     median: float,
@@ -2265,6 +2300,9 @@ def _range_cause(
                 f"273.15` with `{v}.attrs['units'] = 'K'`; if they are degrees Celsius (above "
                 f"75 degC on part of the scene), set `{v}.attrs['units'] = 'degC'`"
                 + (f"; if they are {landsat}" if no_offset else ""))
+    twice = _scaled_twice(finite, median, physical_range, stored, units_known, v)
+    if twice:
+        return twice
     if median < lo and float(finite.min()) > -100:
         return (f"values look like degrees Celsius: set `{v}.attrs['units'] = 'degC'`"
                 + (" (`--units degC` on the command line)" if cli else "")

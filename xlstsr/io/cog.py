@@ -60,7 +60,8 @@ def open_cog(
         the order of these labels when they are dates or numbers (files listed in another
         order, ``os.listdir``'s, come back in time order; text labels keep the files' order);
         else the dates of
-        MODIS-style names, ``.AYYYYDDD.``, the series then put in date order; else 0, 1, ...;
+        MODIS-style names, ``.AYYYYDDD.``, the series then put in date order (names of
+        several products, ``MOD11A1.`` and ``MYD11A1.``, are refused); else 0, 1, ...;
         one such file alone has none (its date: ``[path]``, a list of one, or
         :func:`xlstsr.io.modis.granule_time`); the files of a
         stacked cube whose dates repeat, day and night, come back stacked as written, e.g.
@@ -461,8 +462,9 @@ def _granule_dates(paths: Sequence[Any]) -> list[Any] | None:
     as :func:`xlstsr.io.open_modis` dates its granules (:func:`~xlstsr.io.modis.granule_time`);
     else None (numbered steps). Dated names that repeat a date are refused, as open_modis
     refuses them: Terra and Aqua files of the same days were stacked as undated steps in the
-    order given, two overpasses 3 h apart interleaved."""
-    from .modis import granule_time
+    order given, two overpasses 3 h apart interleaved. Files of several products (MOD11A1 and
+    MYD11A1 of different days) are refused too (:func:`~xlstsr.io.modis._check_one_product`)."""
+    from .modis import _check_one_product, granule_time
 
     dates = [granule_time(p) for p in paths]
     if any(d is None for d in dates):
@@ -476,6 +478,7 @@ def _granule_dates(paths: Sequence[Any]) -> list[Any] | None:
             "each product separately, e.g. `open_cog(sorted(glob.glob('MOD11A1.*.tif')))`, or "
             "pass `times=` with each file's own time."
         )
+    _check_one_product(paths, "open_cog")
     return dates
 
 

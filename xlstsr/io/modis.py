@@ -155,6 +155,52 @@ def granule_time(path: PathLike) -> np.datetime64 | None:
     return np.datetime64(day.isoformat(), "ns")
 
 
+#: a MODIS granule's name: the product's short name, then its date (``MOD11A1.A2019305.``)
+_GRANULE_PRODUCT = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\.A\d{7}\.")
+
+
+def _granule_product(path: PathLike) -> str | None:
+    """The product short name of a MODIS-named granule (``MOD11A1.A2019305...`` -> 'MOD11A1'),
+    or None for another name.
+
+    Examples
+    --------
+    >>> from xlstsr.io.modis import _granule_product
+    >>> _granule_product("MYD11A2.A2019313.h14v09.006.2019322084028.hdf")
+    'MYD11A2'
+    >>> _granule_product("lst.tif") is None
+    True
+    """
+    m = _GRANULE_PRODUCT.match(Path(os.fspath(path)).name)
+    return None if m is None else m.group(1).upper()
+
+
+def _check_one_product(paths: Sequence[PathLike], how: str = "open_modis") -> None:
+    """Refuse MODIS-named granules of several products (MOD11A1, MYD11A1, MOD11A2...) stacked as
+    one series: Terra's 10:30 and Aqua's 13:30 overpasses (several K of diurnal warming apart)
+    and 8-day composites among daily fields were put in one date-ordered series without a
+    word when their dates differed (the same date was refused). Names without a product are
+    not judged. ``how``: the reader whose call the advice shows."""
+    groups: dict[str, list[str]] = {}
+    for p in paths:
+        product = _granule_product(p)
+        if product is not None:
+            groups.setdefault(product, []).append(Path(os.fspath(p)).name)
+    if len(groups) < 2:
+        return
+    said = "; ".join(f"{k}: {len(v)} ({v[0]}{' ...' if len(v) > 1 else ''})"
+                     for k, v in groups.items())
+    first = next(iter(groups))
+    example = (f"open_modis('{first}.A*.hdf')" if how == "open_modis"
+               else f"open_cog(sorted(glob.glob('{first}.*.tif')))")
+    noun = "granules" if how == "open_modis" else "files"
+    raise XlstsrError(
+        f"the {noun} are of {len(groups)} products ({said}): one series is one product "
+        "(Terra's and Aqua's overpasses are hours apart, an 8-day composite is no daily "
+        f"field). Open each product separately, e.g. `{example}`."
+    )
+
+
 def _corners(struct: str) -> tuple[tuple[float, float], tuple[float, float]]:
     def pair(key: str) -> tuple[float, float]:
         m = re.search(key + r"=\(([-+0-9.eE]+),([-+0-9.eE]+)\)", struct)
@@ -510,7 +556,8 @@ def open_modis(
     ------
     XlstsrError
         A file that is not HDF4, a grid neither MODIS sinusoidal nor geographic, granules of
-        different tiles or with the same date, or a granule name without a date when several
+        different tiles, products (MOD11A1 and MYD11A1) or with the same date, or a granule
+        name without a date when several
         are stacked; when computed, a damaged granule (named, to download again).
     VariableNotFoundError
         ``variable`` (or the QC layer) is not in the granule.
@@ -574,6 +621,7 @@ def open_modis(
             f"several granules share the date(s) {dup} (Terra and Aqua, or two versions?); "
             "open each product separately."
         )
+    _check_one_product(paths)
     order = np.argsort(np.asarray(times))
     out = xr.concat([arrays[i] for i in order], dim="time", combine_attrs="drop_conflicts")
     out.attrs["source"] = ", ".join(paths[i].name for i in order)

@@ -10,7 +10,9 @@ Values are decoded from the assets' ``raster:bands`` (raster extension): ``nodat
 ``value * scale + offset`` (Planetary Computer's MOD11A1 items: uint16 DN x 0.02 = Kelvin, nodata
 0), and ``unit`` becomes the ``units`` attribute, so that the cube goes straight into
 :func:`xlstsr.upscale`. Without a ``nodata`` there, the ``nodata=`` passed to odc-stac, else a
-local file's own nodata tag, marks the fill. Time labels are naive UTC (items dated with a UTC
+local file's own nodata tag, marks the fill; masked without a scale (a QC layer, whose nodata 0
+may be its best quality), the fill is kept in ``encoding['_FillValue']``, as
+:func:`xlstsr.io.open_cog` keeps it, for :mod:`xlstsr.qc` to judge. Time labels are naive UTC (items dated with a UTC
 offset are converted). Hrefs can be signed or rewritten by a ``modifier`` (as
 ``planetary_computer.sign_inplace``) on copies of the items.
 """
@@ -563,11 +565,18 @@ def _nodata(da: xr.DataArray, coding: BandCoding | None) -> Any:
 
 
 def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataArray:
-    """Stored values -> physical ones (lazily): nodata -> NaN, then scale and offset."""
+    """Stored values -> physical ones (lazily): nodata -> NaN, then scale and offset.
+
+    Values masked without a scale (a QC or class layer) keep their fill in ``encoding``
+    (``_FillValue``), as a masked read of the file (:func:`xlstsr.io.open_cog`, rioxarray
+    ``masked=True``) keeps it: the fill may be a value of the layer (a MODIS QC's nodata 0 is
+    its best quality), which :mod:`xlstsr.qc` then refuses to guess. Dropped, every QC == 0
+    pixel was read as "not produced" and no pixel kept, without a word."""
     nodata = _nodata(da, coding)
     attrs = {k: v for k, v in da.attrs.items() if k not in ("nodata", "_FillValue", "units")}
     out = da.astype(np.float64) if coding is not None and not coding.is_identity else da
-    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+    masked = nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata))
+    if masked:
         out = out.where(da != nodata)
     if coding is not None and not coding.is_identity:
         out = out * coding.scale + coding.offset
@@ -576,6 +585,8 @@ def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataA
     if unit:
         attrs["units"] = "K" if temperature_units(unit) == "K" else str(unit)
     out.attrs = attrs
+    if masked and (coding is None or coding.is_identity):  # stackstac loads floats already
+        out.encoding["_FillValue"] = nodata
     return out
 
 
@@ -761,6 +772,86 @@ def _items_grid(items: Sequence[Any], keys: Sequence[str], crs: Any,
         if np.isclose(abs(a), res) and np.isclose(abs(e), res):
             return a, c, e, f
     return None
+
+
+#: keywords by which the user chooses the output grid or accepts resampling onto it
+_GRID_CHOSEN = frozenset({"resampling", "geobox", "like", "anchor", "align"})
+
+
+def _show_transform(t: tuple[float, float, float, float]) -> str:
+    a, c, e, f = t
+    return f"pixel {abs(a):.10g} x {abs(e):.10g}, corner ({c:.10g}, {f:.10g})"
+
+
+def _check_items_grids(items: Sequence[Any], keys: Sequence[str], crs: Any,
+                       resolution: float | None, kwargs: dict[str, Any], engine: str) -> None:
+    """Refuse items whose ``proj:transform`` of one asset puts them on different pixel grids
+    (another pixel size, or corners a fraction of a pixel apart) in the output's CRS, when the
+    output is on the items' own grid (native CRS and pixel size, no grid or resampling chosen
+    in ``kwargs``): the loader put every item on the first one's grid, nearest-resampled,
+    values moved up to half a pixel (463 m for MODIS) without a word. Grids a whole number of
+    pixels apart (windows or tiles of one grid) pass; items without ``proj:transform`` or in
+    another CRS (reprojected anyway) are not judged."""
+    if _GRID_CHOSEN & set(kwargs):
+        return
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        out = CRS.from_user_input(crs if crs is not None else _common_crs(items))
+    except (CRSError, TypeError, ValueError):
+        return
+    same: dict[str, bool] = {}
+    for key in keys:
+        first: tuple[Any, tuple[float, float, float, float]] | None = None
+        for it in items:
+            own = _native_crs(it)
+            if own is None:
+                continue
+            if str(own) not in same:
+                try:
+                    same[str(own)] = CRS.from_user_input(own) == out
+                except (CRSError, TypeError, ValueError):
+                    same[str(own)] = False
+            if not same[str(own)]:
+                continue
+            asset = it.assets.get(key)
+            fields = {} if asset is None else asset.extra_fields
+            t = fields.get("proj:transform") or it.properties.get("proj:transform")
+            try:
+                a, b, c, d, e, f = (float(v) for v in t[:6])
+            except (TypeError, ValueError):
+                continue  # none, or not numbers: the loader judges it
+            if b != 0 or d != 0 or a == 0 or e == 0 or not np.isfinite([a, c, e, f]).all():
+                continue
+            if resolution is not None and not (np.isclose(abs(a), resolution)
+                                               and np.isclose(abs(e), resolution)):
+                return  # resampled to another pixel size anyway
+            grid = (a, c, e, f)
+            if first is None:
+                first = (it, grid)
+                continue
+            a0, c0, e0, f0 = first[1]
+            sized = np.isclose(abs(a), abs(a0), rtol=1e-6, atol=0) and np.isclose(
+                abs(e), abs(e0), rtol=1e-6, atol=0)
+            off = [(c - c0) / a0, (f - f0) / e0] if sized else [0.0]
+            shift = max(abs(v - round(v)) for v in off)
+            if sized and shift < 1e-3:
+                continue
+            why = (f"corners {shift:.3g} pixel apart" if sized
+                   else "different pixel sizes")
+            accept = ("resampling='nearest' (or 'bilinear')" if engine == "odc"
+                      else "resampling=rasterio.enums.Resampling.nearest (or bilinear)")
+            raise XlstsrError(
+                f"items {first[0].id!r} and {it.id!r} put asset {key!r} on different pixel "
+                f"grids ({why}): {_show_transform(first[1])} there, {_show_transform(grid)} "
+                "here. The loader would put every item on the first one's grid, resampling the "
+                "others (values moved up to half a pixel) without a word. Load the items of one "
+                "grid together (e.g. `[i for i in items if i.properties['proj:transform'] == "
+                "...]`), or choose the output grid and accept the resampling: pass "
+                f"`{accept}`"
+                + (", or `geobox=`" if engine == "odc" else "") + "."
+            )
 
 
 def _grid_anchor(grid: tuple[float, float, float, float]) -> Any:
@@ -991,6 +1082,79 @@ def _check_odc_keywords(kwargs: dict[str, Any], items: Sequence[Any] = (),
     ).rstrip())
 
 
+#: loader keywords open_stac sets itself, and the argument of open_stac that sets each (None:
+#: set to a fixed value): passed in ``**kwargs`` they crashed with Python's bare "dict() got
+#: multiple values for keyword argument"
+_SET_BY_OPEN_STAC = {
+    "odc": {"bands": "assets"},
+    "stackstac": {"epsg": "crs", "bounds": "bbox", "chunksize": "chunks", "fill_value": None,
+                  "xy_coords": None},
+}
+
+
+_GENERIC_EXAMPLE = {"assets": "assets=['LST_Day_1km']", "bbox": "bbox=(minx, miny, maxx, maxy)",
+                    "crs": "crs='EPSG:32632'",
+                    "chunks": "chunks={'time': 1, 'y': 1024, 'x': 1024}"}
+
+
+def _own_example(own: str, key: str, value: Any) -> str:
+    """open_stac's argument ``own`` that gives what the loader's ``key=value`` asked for."""
+    try:
+        if own == "assets":
+            return f"assets={value!r}"
+        if own == "bbox":
+            return f"bbox={tuple(float(v) for v in value)}"
+        if own == "crs":
+            return f"crs='EPSG:{int(value)}'"
+        if own == "chunks":
+            if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+                return f"chunks={{'time': 1, 'y': {int(value)}, 'x': {int(value)}}}"
+    except (TypeError, ValueError):  # a value of no usable shape: the generic example
+        return _GENERIC_EXAMPLE[own]
+    return _GENERIC_EXAMPLE[own]
+
+
+def _check_own_keywords(kwargs: dict[str, Any], engine: str, bbox: Any) -> None:
+    """Refuse loader keywords that open_stac sets itself (:data:`_SET_BY_OPEN_STAC`), naming
+    open_stac's own argument for them; odc-stac's ``x=`` / ``y=`` beside ``bbox=`` (which
+    open_stac passes as them: the user's were replaced without a word); and stackstac's
+    ``rescale=True``, which applied raster:bands' scale before open_stac decoded it again
+    (MODIS DN x 0.02 x 0.02: 5.5 "K", then told to be degrees Celsius)."""
+    loader = "odc.stac.load" if engine == "odc" else "stackstac.stack"
+    for key, own in _SET_BY_OPEN_STAC.get(engine, {}).items():
+        if key not in kwargs:
+            continue
+        if own is not None:
+            raise XlstsrError(
+                f"open_stac got {key}=, {loader}'s name for what open_stac's own {own}= sets "
+                f"(it passes {own}= to {loader} as {key}=): pass "
+                f"`{_own_example(own, key, kwargs[key])}` instead."
+            )
+        why = ("fills the pixels no item covers with NaN itself (and, decoding, the "
+               "raster:bands nodata too): drop fill_value= and fill the gaps afterwards if "
+               "needed, e.g. `.fillna(0)`" if key == "fill_value" else
+               "labels the pixels at their centres, as rioxarray and open_cog do, and writes "
+               "the exact transform: drop xy_coords= (the top-left corner of pixel (i, j) is "
+               "`da.rio.transform() * (j, i)`)")
+        raise XlstsrError(f"open_stac got {key}=, which it sets itself: open_stac {why}.")
+    if engine == "odc" and bbox is not None:
+        given = [k for k in ("x", "y") if kwargs.get(k) is not None]
+        if given:
+            raise XlstsrError(
+                f"open_stac got {' and '.join(k + '=' for k in given)} with bbox=, which it "
+                "passes to odc.stac.load as x= and y=: give the area once, "
+                "bbox=(minx, miny, maxx, maxy) (or x=(minx, maxx), y=(miny, maxy) without bbox=)."
+            )
+    if "rescale" in kwargs and kwargs["rescale"] is not False:  # odc-stac has none
+        raise XlstsrError(
+            f"open_stac got rescale={kwargs['rescale']!r}: open_stac decodes the raster:bands "
+            "scale and offset itself (decode=True), or records them for xlstsr.upscale "
+            "(decode=False), so stackstac's rescale would apply them a second time (MODIS DN "
+            "x 0.02 x 0.02: about 5.5 'K'). Drop rescale= (decode=False keeps the stored "
+            "values with their scale_factor / add_offset attributes)."
+        )
+
+
 #: keywords that ask for dates (pystac_client's search(datetime=...), time=, a range...):
 #: odc.stac.load takes none, open_stac loads the dates of the items it is given
 _DATE_KEYWORDS = frozenset({
@@ -1170,7 +1334,10 @@ def open_stac(
         Loader. stackstac needs an output CRS with an EPSG code.
     **kwargs
         Passed to ``odc.stac.load`` (e.g. ``groupby="solar_day"``, ``patch_url=``) or
-        ``stackstac.stack``.
+        ``stackstac.stack``. The loaders' names for what open_stac sets itself are refused,
+        naming open_stac's own argument (``bands=``: ``assets=``; ``bounds=``: ``bbox=``;
+        ``chunksize=``: ``chunks=``; ``epsg=``: ``crs=``), and so is stackstac's
+        ``rescale=True`` (the scale would be applied twice: open_stac decodes it).
 
     Returns
     -------
@@ -1184,7 +1351,10 @@ def open_stac(
     ------
     XlstsrError
         No items, items without the projection extension, items that disagree on an asset's
-        coding, or area arguments odc-stac refuses (``lon=`` without ``lat=``).
+        coding, items of one CRS whose ``proj:transform`` puts an asset on different pixel
+        grids (another pixel size, or corners a fraction of a pixel apart: they would be
+        resampled onto the first item's grid) unless ``resampling=`` or ``geobox=`` is given,
+        or area arguments odc-stac refuses (``lon=`` without ``lat=``).
     NoOverlapError
         An area (``bbox=``, ``lon=``/``lat=``, ``geopolygon=``, ``bounds_latlon=``) that meets
         none of the items: the cube would be NaN only.
@@ -1218,6 +1388,7 @@ def open_stac(
     items = _utc_items(_modified(items, modifier))
     if engine not in ("odc", "stackstac"):  # before the checks of the items
         raise XlstsrError(f"engine must be 'odc' or 'stackstac', got {engine!r}")
+    _check_own_keywords(kwargs, engine, bbox)
     if engine == "odc":  # odc-stac drops the keywords it does not know without a word
         _check_odc_keywords(kwargs, items, crs)
     else:  # stackstac.stack raised a bare TypeError for a date keyword
@@ -1285,6 +1456,7 @@ def open_stac(
     _check_groupby(items, kwargs.get("groupby"))
     if engine == "odc":
         _refuse_fused_granules(items, kwargs.get("groupby"))
+    _check_items_grids(items, keys, crs, resolution, kwargs, engine)
     items = _cwd_hrefs(items, keys)
     if relative is not None:
         # an item read as a dict (json.load) has no location to resolve it against: the
