@@ -7,7 +7,10 @@ Both inputs must be on the same grid (same spatial coordinates, in any order: sr
 reference's; a reference covering a window of sr's grid is compared with that window; use
 :func:`xlstsr.evaluate` to reproject a super-resolved field onto a reference first), and
 their steps are paired by label (:func:`xlstsr.steps.pair_steps`): a reference of other dates
-is refused, one without a time coordinate (2-D) is compared with every step. Dask inputs stay
+is refused, one without a time coordinate (2-D) is compared with every step. The metrics decode
+nothing: a field without a ``units`` attribute compared with one in Kelvin must hold Kelvin (a
+reference stored as products store it, K x 10 or digital numbers, or with an undeclared fill
+value, is refused naming the conversion, as :func:`xlstsr.evaluate` refuses it). Dask inputs stay
 lazy (``apply_ufunc(..., dask="parallelized")``; the spatial dims are rechunked to one
 chunk, leading dims keep their chunks). See the kernels for the definitions and NaN handling.
 
@@ -37,12 +40,14 @@ from .errors import (
     MethodOptionError,
     PhysicalRangeError,
     ScaledIntegerError,
+    UndeclaredFillError,
     UnitsError,
     XlstsrError,
 )
 from .grid import same_axis
 from .kernels import metrics as _k
 from .kernels import spectra as _s
+from .scaling import _SPECTRUM, _square_pixel
 from .steps import pair_steps
 from .validate import (
     check_factor,
@@ -178,19 +183,105 @@ def _kelvin_against_celsius(a: np.ndarray, b: np.ndarray, names: tuple[str, str]
             )
 
 
+def _whole(v: float) -> float | int:
+    """``v`` as an int when it is a whole number (``0``, not ``0.0``, in advice)."""
+    return int(v) if float(v).is_integer() and abs(v) < 1e15 else float(v)
+
+
+def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
+                         like_name: str) -> None:
+    """Refuse values of a field without a units attribute, compared with one in Kelvin
+    (``like``), that are no Kelvin, image by image, with the checks and advice of
+    :func:`xlstsr.evaluate`'s decoding: an undeclared fill value
+    (:func:`xlstsr.validate.suspect_fill`; :class:`UndeclaredFillError`), values scaled as
+    products store them (ASTER's K x 10, MODIS's digital numbers x 0.02: the usual scales that
+    bring the median near ``like``'s, :func:`xlstsr.validate._scale_fits`;
+    :class:`ScaledIntegerError`) or in no known scale (:class:`PhysicalRangeError`), and values
+    no temperature takes, <= 0 or > 1000 K, too few to be a fill found so
+    (:func:`xlstsr.evaluate.check_possible_kelvin`). The metrics decode nothing: the ASTER
+    reference as read (K x 10, 0 outside the scene) scored an RMSE of 2769 K against a Kelvin
+    sr, MOD11A2 digital numbers 14527 K, without a word, while evaluate refused both."""
+    from .evaluate import check_possible_kelvin
+    from .validate import PHYSICAL_RANGE_K, _scale_fits, _spread, suspect_fill
+
+    x, like = np.asarray(x), np.asarray(like)
+    images = x.reshape(-1, *x.shape[-2:]) if x.ndim >= 2 else x.reshape(1, -1)
+    likes = like.reshape(-1, *like.shape[-2:]) if like.ndim >= 2 else like.reshape(1, -1)
+    lo, hi = PHYSICAL_RANGE_K
+    for i, img in enumerate(images):
+        f = img.ravel().astype(np.float64)
+        f = f[np.isfinite(f)]
+        if not f.size:
+            continue
+        found = suspect_fill(f)  # the decoders' rule (evaluate's, decode_lst's)
+        fill = None if found is None else _whole(found[0])
+        rest = f if fill is None else f[f != fill]
+        median = _median(rest)
+        if not np.isfinite(median):
+            continue
+        masked = var if fill is None else f"{var}.where({var} != {fill!r})"
+        aside = "" if fill is None else f"; {fill!r} on {found[1]:.0%} of them aside"
+        decode = (" Or use xlstsr.evaluate, which decodes the reference (`reference_scale=`, "
+                  "`reference_nodata=`)." if var == "ref" else "")
+        if _CELSIUS_MEDIAN[0] < median < _CELSIUS_MEDIAN[1] and fill is None:
+            continue  # degrees Celsius: _kelvin_against_celsius names them
+        if not lo <= median <= hi:
+            like_median = _median(likes[i] if len(likes) == len(images) else likes)
+            fits = _scale_fits(median, PHYSICAL_RANGE_K, spread=_spread(rest),
+                               like=(like_median, like_name) if np.isfinite(like_median)
+                               else None)
+            head = (f"{name} has no units attribute and its values (median {median:.6g}"
+                    f"{aside}) are no temperature in Kelvin ({lo:g}-{hi:g} K), against "
+                    f"{like_name} in Kelvin (median {like_median:.1f} K): the metrics compare "
+                    "values as they are (an error of thousands of K).")
+            if fits:
+                raise ScaledIntegerError(
+                    f"{head} They look scaled: "
+                    + "; or ".join(
+                        f"`{var} = ({masked} * {k:g}" + (" + 273.15" if c else "")
+                        + f").assign_attrs(units='K')` if they are {what} (median {mk:.1f} K)"
+                        for k, c, what, mk in fits)
+                    + "." + decode)
+            raise PhysicalRangeError(
+                f"{head} Convert it to Kelvin first with its product's scale and offset (`{var} "
+                f"= ({masked} * scale + offset).assign_attrs(units='K')`), or set its units if "
+                f"it is no temperature.{decode}")
+        if fill is not None:
+            raise UndeclaredFillError(
+                f"{name} has no units attribute and holds {fill!r} on {found[1]:.0%} of its "
+                "valid pixels, far below the others (median "
+                f"{median:.1f}): an undeclared fill value (ASTER writes 0 outside its scene), "
+                "which the metrics would count as data. Mask it: "
+                f"`{var} = {var}.where({var} != {fill!r})`.{decode}")
+        check_possible_kelvin(f, var, use="would dominate every metric")
+
+
 def _units_checked(a: np.ndarray, b: np.ndarray, *, _kernel: Callable[..., Any],
                    _names: tuple[str, str], _vars: tuple[str, str],
-                   _bare: tuple[bool, ...] = (), _why: str = "", **kwargs: Any) -> Any:
+                   _bare: tuple[bool, bool], _kinds: tuple[str | None, str | None],
+                   _why: str = "", **kwargs: Any) -> Any:
+    # a field without units against one in Kelvin (declared, or by its median) is compared
+    # as Kelvin: its values must be Kelvin. First: a fill value over half the field made its
+    # median 0, "degrees Celsius", and advice to add 273.15
+    pair = (a, b)
+    for i in (0, 1):
+        j = 1 - i
+        if not _bare[i]:
+            continue
+        if _kinds[j] == "K" or (_bare[j] and _KELVIN_MEDIAN[0] <= _median(pair[j])
+                                <= _KELVIN_MEDIAN[1]):
+            _check_kelvin_values(pair[i], pair[j], _names[i], _vars[i], _names[j])
     _kelvin_against_celsius(a, b, _names, _vars)
-    for x, bare, name, var in zip((a, b), _bare, _names, _vars):
-        m = _median(x) if bare else np.nan
-        if _CELSIUS_MEDIAN[0] < m < _CELSIUS_MEDIAN[1]:
-            raise UnitsError(
-                f"{name}'s values (median {m:.1f}) look like degrees Celsius and it has no units "
-                f"attribute, but {_why}. Declare its units (`{var}.attrs['units'] = 'degC'`: "
-                f"converted to Kelvin), or convert it, `{var} = ({var} + 273.15).assign_attrs("
-                "units='K')`."
-            )
+    if _why:
+        for x, bare, name, var in zip((a, b), _bare, _names, _vars):
+            m = _median(x) if bare else np.nan
+            if _CELSIUS_MEDIAN[0] < m < _CELSIUS_MEDIAN[1]:
+                raise UnitsError(
+                    f"{name}'s values (median {m:.1f}) look like degrees Celsius and it has no "
+                    f"units attribute, but {_why}. Declare its units (`{var}.attrs['units'] = "
+                    f"'degC'`: converted to Kelvin), or convert it, `{var} = ({var} + 273.15)."
+                    "assign_attrs(units='K')`."
+                )
     return _kernel(a, b, **kwargs)
 
 
@@ -198,19 +289,23 @@ def _unitless_pair(kernel: Callable[..., Any], a: xr.DataArray, b: xr.DataArray,
                    names: tuple[str, str], variables: tuple[str, str],
                    kwargs: dict[str, Any],
                    kelvin_only: str = "") -> tuple[Callable[..., Any], dict[str, Any]]:
-    """``kernel`` and its kwargs, the values checked against a Kelvin/Celsius mix first when
-    either field lacks a units attribute (in the graph for dask inputs: nothing is computed
-    before the result is). A field declaring units that are no temperature (NDVI ``'1'``, a
-    DEM in ``'m'``) is not taken for degrees Celsius by its median. ``kelvin_only``: why the
-    metric needs Kelvin (its value depends on the zero of the scale); a field without units
-    whose values look like degrees Celsius is then refused too, even against another."""
+    """``kernel`` and its kwargs, the values checked first when either field lacks a units
+    attribute (in the graph for dask inputs: nothing is computed before the result is):
+    against a Kelvin/Celsius mix, and, for a field without units compared with one in Kelvin,
+    against values that are no Kelvin (:func:`_check_kelvin_values`: a reference scaled or with
+    a fill value, as a product stores it). A field declaring units that are no temperature
+    (NDVI ``'1'``, a DEM in ``'m'``) is not taken for degrees Celsius by its median.
+    ``kelvin_only``: why the metric needs Kelvin (its value depends on the zero of the scale);
+    a field without units whose values look like degrees Celsius is then refused too, even
+    against another."""
     units = (a.attrs.get("units"), b.attrs.get("units"))
     declared = [u for u in units if u is not None and str(u).strip()]
     if len(declared) == 2 or any(not temperature_units(u) for u in declared):
         return kernel, kwargs  # both declared (_check_units compares them), or no temperature
-    bare = tuple(not (u is not None and str(u).strip()) for u in units) if kelvin_only else ()
+    bare = tuple(not (u is not None and str(u).strip()) for u in units)
+    kinds = tuple(None if b_ else temperature_units(u) for b_, u in zip(bare, units))
     return _units_checked, {**kwargs, "_kernel": kernel, "_names": names, "_vars": variables,
-                            "_bare": bare, "_why": kelvin_only}
+                            "_bare": bare, "_kinds": kinds, "_why": kelvin_only}
 
 
 def _in_kelvin(da: xr.DataArray) -> xr.DataArray:
@@ -739,9 +834,8 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
             )
 
 
-#: symbols of the CRS's length units in the power's units
-_LENGTH_SYMBOL = {"metre": "m", "meter": "m", "kilometre": "km", "kilometer": "km",
-                  "foot": "ft", "US survey foot": "ft_US"}
+#: the frequency's words and the power's symbol of each unit of :func:`xlstsr.scaling.pixel_size`
+_LENGTH_WORDS = {"m": ("metre", "m"), "degree": ("degree", "degree"), "pixel": ("pixel", "pixel")}
 
 
 #: units attributes of a dimensionless field (NDVI, emissivity): CF's '1', and '-' of some
@@ -754,29 +848,22 @@ def _squared(unit: str) -> str:
     return f"({unit})2" if " " in unit or "/" in unit or "*" in unit else f"{unit}2"
 
 
-def _crs_length_unit(da: xr.DataArray) -> str | None:
-    """The unit of ``da``'s CRS axes (``'metre'``, ``'degree'``), None without a CRS: the
-    frequencies of a geographic grid are cycles per degree, once labelled "e.g. 1/m"."""
-    try:
-        crs = da.rio.crs
-        if crs is None:
-            return None
-        if crs.is_geographic:
-            return "degree"
-        unit = crs.linear_units
-    except Exception:  # no rioxarray CRS
-        return None
-    return str(unit) if unit and str(unit).lower() != "unknown" else None
-
-
 def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> xr.DataArray:
     """Radially averaged power spectrum along a new ``frequency`` dim (per time step).
 
     Linear bins of width ``1 / (n pixel_size)`` centred on ``i / (n pixel_size)``, ``i = 1 ..
     n // 2`` (``n``: the shorter side); the ``frequency`` coordinate holds the bin centres.
-    ``pixel_size`` defaults to the grid's resolution (``da.rio.resolution()``, in the CRS's
-    unit: cycles per metre, or per degree on a geographic CRS) or 1 (cycles per pixel) without
-    a transform; an explicit ``pixel_size`` gives cycles per unit of ``pixel_size``. The
+    ``pixel_size`` defaults to the grid's pixel as :func:`xlstsr.scaling.pixel_size` reads it
+    (metres on a projected grid, its feet converted; degrees on a geographic one or lat/lon
+    dims without a CRS, of latitude where the pixels are square on the ground but not in
+    degrees), or 1 (cycles per pixel) without coordinates; an explicit ``pixel_size`` gives
+    cycles per unit of ``pixel_size``. The pixels must be square, whatever ``pixel_size``
+    (checked as :func:`xlstsr.scaling_stats` checks them): a radial average takes one pixel
+    size along both axes, and on 70 x 140 m pixels a wave along y peaked at twice its
+    frequency; such a grid is refused (resample it to square pixels first), a lon/lat grid
+    square in degrees but not on the ground, or a projected CRS whose metres are not ground
+    metres at the scene's centre (MODIS sinusoidal far from its central meridian, Web
+    Mercator), warned about. The
     ``frequency`` coordinate's ``units`` name it, and the power's ``units`` are the field's
     squared (``'1'`` for a dimensionless field) times that unit squared (``'K2 m2'``). The
     estimator (Hann window, window-weighted plane removed, gaps at the plane, normalised over
@@ -792,6 +879,10 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     128
     """
     _need_dataarray("da", da)
+    # the pixel as scaling_stats reads and checks it (before the rename: lat/lon-named dims
+    # without a CRS are degrees): the x size was taken along both axes, a lat/lon grid without
+    # a CRS labelled 'cycles per CRS unit'
+    grid_size, grid_unit, of_latitude = _square_pixel(da, _SPECTRUM)
     # lat/lon dims as y/x (refused as "no spatial dimensions found in dims ('lat', 'lon')");
     # the output has none to name back
     da = da.rename(spatial_names(da))
@@ -806,15 +897,14 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
             np.asarray(da.values, np.float64)).any():
         raise AllNaNError("the field holds no finite value: its power spectrum is undefined; "
                           "check its fill value and mask")
+    symbol = length
     if pixel_size is None:
-        try:
-            # recalc: after isel(x=slice(None, None, 2)) or coarsen the written transform still
-            # held the old pixel (frequencies 2x, power 4x off, silently)
-            pixel_size = float(abs(da.rio.resolution(recalc=True)[0]))
-            length = _crs_length_unit(da) or "CRS unit"
-        except Exception:
-            pixel_size = 1.0
-            length = "pixel"
+        # read from the coordinates (after isel(x=slice(None, None, 2)) or coarsen the written
+        # transform still held the old pixel: frequencies 2x, power 4x off, silently)
+        pixel_size = grid_size
+        length, symbol = _LENGTH_WORDS.get(grid_unit, (grid_unit, grid_unit))
+        if of_latitude:
+            length = "degree of latitude"
     units = f"cycles per {length}"
     shape = (da.sizes[ydim], da.sizes[xdim])
     edges = _s.linear_wavenumber_edges(shape)
@@ -850,6 +940,6 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
         power = _squared("K" if temperature_units(value) else str(value).strip()
                          if isinstance(value, str) and value.strip() else "(units of the field)")
     out.attrs = {"long_name": "radially averaged power spectral density",
-                 "units": f"{power} {_squared(_LENGTH_SYMBOL.get(length, length))}",
+                 "units": f"{power} {_squared(symbol)}",
                  "comment": "xlstsr.kernels.spectra: Hann window, plane removed, gaps at the plane"}
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dask.array as dsa
@@ -159,32 +160,49 @@ _ATTRS: dict[str, dict[str, str]] = {
 _DIMENSIONLESS = {"1", "-", "none", "dimensionless", "unitless", "ratio", "ndvi", "reflectance"}
 
 
-def _stat_units(units: Any) -> dict[str, str]:
-    """The ``units`` attribute of each statistic from the field's own units (``"K"`` for an LST,
-    the field's ``units`` with ``radiometric=False``): an NDVI's variances were labelled K^2.
-    A dimensionless field gives dimensionless statistics ("1"); a field without units, none."""
+def _powers(units: Any) -> tuple[Any, str, str] | None:
+    """(q -> the units of a quantity in ``units`` to the power q, ``units`` as a factor, the
+    power spectrum's units) of a field of ``units``; None for a field without units."""
     if isinstance(units, (list, tuple)):  # one per band (rioxarray): one unit, or unknown
         units = units[0] if len(set(map(str, units))) == 1 else None
     u = None if units is None else str(units).strip()
     if u is None or u.lower() in ("", "na", "n/a", "unknown"):
-        return {}
+        return None
     if u.lower().replace(" ", "").replace("_", "") in _DIMENSIONLESS:
-        pw, per = (lambda q: "1"), "1"
-        spectrum = "pixel^2"
-    else:
-        base = f"({u})" if any(c in u for c in " /*.^") else u
-        pw, per = (lambda q: f"{base}^{q}"), u
-        spectrum = f"{base}^2 pixel^2"
-    return {
-        "structure_function": pw("q"),
-        "structure_function_directional": pw("q"),
-        "coarse_variance": pw(2),
-        "within_block_variance": pw(2),
-        "power_spectrum": spectrum,
-        "within_block_prefactor": pw(2),
-        "guide_slope": f"{per} per guide unit",
-        "guide_slope_trend": f"{per} per guide unit per octave",
-    }
+        return (lambda q: "1"), "1", "pixel^2"
+    base = f"({u})" if any(c in u for c in " /*.^") else u
+    return (lambda q: f"{base}^{q}"), u, f"{base}^2 pixel^2"
+
+
+def _stat_units(units: Any, guide_units: Any = None) -> dict[str, str]:
+    """The ``units`` attribute of each statistic from the field's own units (``"K"`` for an LST,
+    the field's ``units`` with ``radiometric=False``): an NDVI's variances were labelled K^2.
+    A dimensionless field gives dimensionless statistics ("1"); a field without units, none.
+    ``guide_units``: the guide's, for its own variances and their law's prefactor (a NetCDF of
+    the statistics left the guide's numbers unitless, beside the LST's 'K^2')."""
+    out: dict[str, str] = {}
+    field = _powers(units)
+    if field is not None:
+        pw, per, spectrum = field
+        out.update({
+            "structure_function": pw("q"),
+            "structure_function_directional": pw("q"),
+            "coarse_variance": pw(2),
+            "within_block_variance": pw(2),
+            "power_spectrum": spectrum,
+            "within_block_prefactor": pw(2),
+            "guide_slope": f"{per} per guide unit",
+            "guide_slope_trend": f"{per} per guide unit per octave",
+        })
+    guide = _powers(guide_units)
+    if guide is not None:
+        gpw = guide[0]
+        out.update({
+            "guide_coarse_variance": gpw(2),
+            "guide_within_block_variance": gpw(2),
+            "guide_within_block_prefactor": gpw(2),
+        })
+    return out
 
 
 def pixel_size(da: xr.DataArray) -> tuple[float, str]:
@@ -235,7 +253,38 @@ def _pixel_sizes(da: xr.DataArray) -> tuple[float, float, str]:
 _SQUARE_RTOL = 0.01
 
 
-def _check_square(ry: float, rx: float, unit: str) -> None:
+@dataclass(frozen=True)
+class _GridUse:
+    """How the grid checks name what would go wrong and the variable in their advice: the
+    statistics of :func:`scaling_stats`, or :func:`xlstsr.metrics.radial_power_spectrum`."""
+
+    var: str
+    #: why pixels that are not square are refused (after "the pixels are not square (...): ")
+    refusal: str
+    #: what pixels not square on the ground mix (in the warnings)
+    mix: str
+    #: the results given in the grid's length unit
+    scales: str
+
+
+_STATS = _GridUse(
+    "lst",
+    "the statistics take a lag or a block of pixels as one length along both axes, so the "
+    "isotropic structure function, hurst and the spectrum would mix scales",
+    "lags, blocks and the radial spectrum mix two lengths",
+    "pixel_size, lag_m, scale_m, wavenumber_m",
+)
+_SPECTRUM = _GridUse(
+    "da",
+    "the radial spectrum takes a pixel as one length along both axes, so it would mix two "
+    "frequencies (a wave along the longer side read at the wrong frequency) and scale the power "
+    "by one side squared",
+    "the radial spectrum mixes two frequencies",
+    "the frequency coordinate, and the power per unit area",
+)
+
+
+def _check_square(ry: float, rx: float, unit: str, use: _GridUse = _STATS) -> None:
     """Refuse non-square pixels: a lag or a block of ``f`` pixels spans another length along y
     than along x, so the isotropic structure function, the Hurst exponent and the radial spectrum
     mixed scales (500 and 1000 m under lag 1), and every scale in metres was the x size alone."""
@@ -243,17 +292,34 @@ def _check_square(ry: float, rx: float, unit: str) -> None:
         return
     r = max(ry, rx)
     r_txt = f"{r:.6g}"
+    v = use.var
     raise GridError(
-        f"the pixels are not square ({ry:.6g} {unit} along y, {rx:.6g} {unit} along x): the "
-        "statistics take a lag or a block of pixels as one length along both axes, so the "
-        "isotropic structure function, hurst and the spectrum would mix scales. Resample to "
-        f"square pixels first, e.g. `lst.rio.reproject(lst.rio.crs, resolution={r_txt}, "
-        "resampling=rasterio.enums.Resampling.average)` (a file: `gdalwarp -tr "
-        f"{r_txt} {r_txt} -r average in.tif out.tif`)."
+        f"the pixels are not square ({ry:.6g} {unit} along y, {rx:.6g} {unit} along x): "
+        f"{use.refusal}. Resample to square pixels first, e.g. `{v}.rio.reproject({v}.rio.crs, "
+        f"resolution={r_txt}, resampling=rasterio.enums.Resampling.average)` (a file: "
+        f"`gdalwarp -tr {r_txt} {r_txt} -r average in.tif out.tif`)."
     )
 
 
-def _check_lonlat_square(lst: xr.DataArray, ry: float, rx: float) -> float:
+def _utm_fix(lon: float | None, lat: float, r: float, use: _GridUse, first: str) -> str:
+    """The advice to reproject to the UTM zone of ``(lon, lat)`` at ``r`` metres (its
+    resampling: the footprint mean), opening with ``first``."""
+    v = use.var
+    if lon is not None and np.isfinite(lon):
+        zone = int((float(lon) + 180.0) // 6.0) % 60 + 1
+        epsg = f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+        crs_txt, t_srs = f'"{epsg}"', epsg
+    else:
+        crs_txt, t_srs = f"{v}.rio.estimate_utm_crs()", "EPSG:326<zone>"
+    r = float(f"{r:.3g}")  # whole metres, not 1.11e+03
+    r_txt = f"{r:.0f}" if r >= 100 else f"{r:g}"
+    return (f"{first}, e.g. `{v}.rio.reproject({crs_txt}, resolution={r_txt}, resampling="
+            f"rasterio.enums.Resampling.average)` (a file: `gdalwarp -t_srs {t_srs} -tr {r_txt} "
+            f"{r_txt} -r average in.tif out.tif`).")
+
+
+def _check_lonlat_square(lst: xr.DataArray, ry: float, rx: float,
+                         use: _GridUse = _STATS) -> float:
     """Check a lon/lat grid's pixels on the ground, where the statistics' lags and blocks lie;
     return the pixel size its scales are given in (degrees).
 
@@ -269,7 +335,7 @@ def _check_lonlat_square(lst: xr.DataArray, ry: float, rx: float) -> float:
     ydim, xdim = spatial_dims(lst)
     lat = np.asarray(lst[ydim].values, float) if ydim in lst.coords else np.empty(0)
     if not lat.size or not np.isfinite(lat).all() or np.abs(lat).max() > 90:
-        _check_square(ry, rx, "degree")
+        _check_square(ry, rx, "degree", use)
         return rx
     mid = float(np.median(lat))
     m_lat, m_lon = metres_per_degree(mid)
@@ -278,31 +344,132 @@ def _check_lonlat_square(lst: xr.DataArray, ry: float, rx: float) -> float:
     if abs(gy - gx) <= _SQUARE_RTOL * max(gy, gx):
         return rx if degree_square else ry
     lon = np.asarray(lst[xdim].values, float) if xdim in lst.coords else np.empty(0)
-    if lon.size and np.isfinite(lon).all():
-        zone = int((float(np.median(lon)) + 180.0) // 6.0) % 60 + 1
-        epsg = f"EPSG:{(32600 if mid >= 0 else 32700) + zone}"
-        crs_txt, t_srs = f'"{epsg}"', epsg
-    else:
-        crs_txt, t_srs = "lst.rio.estimate_utm_crs()", "EPSG:326<zone>"
-    r = float(f"{max(gy, gx):.3g}")  # whole metres, not 1.11e+03
-    r_txt = f"{r:.0f}" if r >= 100 else f"{r:g}"
-    fix = (f"Reproject to a projected CRS with square pixels first, e.g. `lst.rio.reproject("
-           f"{crs_txt}, resolution={r_txt}, resampling=rasterio.enums.Resampling.average)` (a "
-           f"file: `gdalwarp -t_srs {t_srs} -tr {r_txt} {r_txt} -r average in.tif out.tif`).")
+    centre = float(np.median(lon)) if lon.size and np.isfinite(lon).all() else None
+    fix = _utm_fix(centre, mid, max(gy, gx), use,
+                   "Reproject to a projected CRS with square pixels first")
     sizes = (f"{gy / 1000:.3g} km along y, {gx / 1000:.3g} km along x at latitude {mid:.3g}; "
              f"{ry:.6g} x {rx:.6g} degree")
     if degree_square:
         warn(
-            f"the pixels are square in degrees but not on the ground ({sizes}): lags, blocks "
-            "and the radial spectrum mix two lengths, and scales are given in degrees. " + fix,
+            f"the pixels are square in degrees but not on the ground ({sizes}): {use.mix}, and "
+            "scales are given in degrees. " + fix,
             UserWarning,
         )
         return rx
-    raise GridError(
-        f"the pixels are not square on the ground ({sizes}): the statistics take a lag or a "
-        "block of pixels as one length along both axes, so the isotropic structure function, "
-        "hurst and the spectrum would mix scales. " + fix
+    raise GridError(f"the pixels are not square on the ground ({sizes}): {use.refusal}. " + fix)
+
+
+#: a pixel step of a projected CRS whose length on the ground differs from its length in the
+#: CRS by more than this (or a pixel whose ground area differs by more than twice this): the
+#: CRS's metres are no ground metres there (warned)
+_GROUND_RTOL = 0.01
+
+
+def _ground_pixel(da: xr.DataArray, ry: float, rx: float) -> dict[str, Any] | None:
+    """A projected grid's pixel on the ground at the scene centre: the lengths (m) of one step
+    along x and along y and the angle (degrees) between them (geodesics on the CRS's ellipsoid
+    between the centre pixel and its neighbours), with the CRS's scale along the meridian and
+    the parallel and its angular distortion there (``pyproj.Proj.get_factors``). ``ry``,
+    ``rx``: the pixel's size in metres. None without a projected CRS pyproj reads, or where
+    the centre does not transform."""
+    try:
+        crs = da.rio.crs
+    except Exception:  # a grid mapping rioxarray cannot read: nothing to measure
+        return None
+    if crs is None:
+        return None
+    ydim, xdim = spatial_dims(da)
+    try:
+        from pyproj import CRS, Proj, Transformer
+
+        pcrs = CRS.from_user_input(crs)
+        if not pcrs.is_projected or xdim not in da.coords or ydim not in da.coords:
+            return None
+        x = np.asarray(da[xdim].values, np.float64)
+        y = np.asarray(da[ydim].values, np.float64)
+        # one pixel step in the CRS's own unit (rx, ry are in metres)
+        per_unit = float(pcrs.axis_info[-1].unit_conversion_factor or 1.0)
+        sx, sy = rx / per_unit, ry / per_unit
+        xc, yc = float(np.median(x)), float(np.median(y))
+        to_lonlat = Transformer.from_crs(pcrs, pcrs.geodetic_crs, always_xy=True)
+        lon, lat = to_lonlat.transform(np.array([xc, xc + sx, xc]), np.array([yc, yc, yc + sy]))
+        if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+            return None
+        geod = pcrs.get_geod()
+        az_x, _, gx = geod.inv(lon[0], lat[0], lon[1], lat[1])
+        az_y, _, gy = geod.inv(lon[0], lat[0], lon[2], lat[2])
+        f = Proj(pcrs).get_factors(float(lon[0]), float(lat[0]))
+    except Exception:  # pyproj cannot transform or measure here: nothing to warn about
+        return None
+    angle = abs((float(az_x) - float(az_y) + 180.0) % 360.0 - 180.0)
+    return {"lon": float(lon[0]), "lat": float(lat[0]), "gx": float(gx), "gy": float(gy),
+            "angle": angle, "h": float(f.meridional_scale), "k": float(f.parallel_scale),
+            "omega": float(f.angular_distortion), "name": _crs_label(pcrs)}
+
+
+def _crs_label(pcrs: Any) -> str:
+    """A projected CRS in a message: its name, or its method's where it has none ('unknown'
+    for MODIS's sinusoidal grid read from a file)."""
+    name = str(pcrs.name or "").strip()
+    if name and name.lower() not in ("unknown", "unnamed"):
+        return name
+    try:
+        return f"the {pcrs.coordinate_operation.method_name} CRS"
+    except Exception:  # no conversion to name
+        return "the CRS"
+
+
+def _check_ground_metres(da: xr.DataArray, ry: float, rx: float, use: _GridUse = _STATS) -> None:
+    """Warn when a projected CRS's metres are not ground metres at the scene centre: MODIS
+    sinusoidal over Los Angeles (tile h08v05) has 926.6 m pixels that are 929 m (x) by 1415 m
+    (y) parallelograms on the ground (the structure function at lag 1 was 2x larger along y than
+    along x on an isotropic field), Web Mercator at 60 N 100 m pixels that are 50 m; only lon/lat
+    grids were warned about. A step along x or y more than 1 % (:data:`_GROUND_RTOL`) off its
+    CRS length, or a ground area more than 2 % off, warns and names a reprojection to UTM; UTM,
+    LAEA or Albers near their centre, and sinusoidal near its central meridian, are ground
+    metres to well within that and pass silently."""
+    g = _ground_pixel(da, ry, rx)
+    if g is None:
+        return
+    gx, gy = g["gx"], g["gy"]
+    area = gx * gy * abs(np.sin(np.radians(g["angle"])))
+    if (abs(gx / rx - 1.0) <= _GROUND_RTOL and abs(gy / ry - 1.0) <= _GROUND_RTOL
+            and abs(area / (rx * ry) - 1.0) <= 2 * _GROUND_RTOL):
+        return
+    size = f"{rx:.6g} m" if abs(rx - ry) <= 1e-9 * rx else f"{ry:.6g} x {rx:.6g} m"
+    shear = abs(90.0 - g["angle"])
+    mixed = abs(gx - gy) > _GROUND_RTOL * max(gx, gy) or shear >= 0.5
+    fix = _utm_fix(g["lon"], g["lat"], float(np.sqrt(area)), use,
+                   "Reproject to UTM (square ground metres) first")
+    warn(
+        f"the CRS's metres are not ground metres here: at the scene centre (lon "
+        f"{g['lon']:.4g}, lat {g['lat']:.4g}) {g['name']} scales lengths by {g['h']:.4g} along "
+        f"the meridian and {g['k']:.4g} along the parallel, with an angular distortion of "
+        f"{g['omega']:.3g} degree, so one pixel step is {gx:.4g} m along x and {gy:.4g} m "
+        f"along y on the ground" + (f", sheared by {shear:.3g} degree" if shear >= 0.5 else "")
+        + f", not {size}: " + (f"{use.mix}, and " if mixed else "")
+        + f"the scales in metres ({use.scales}) are the CRS's, not the ground's. " + fix,
+        UserWarning,
     )
+
+
+def _square_pixel(da: xr.DataArray, use: _GridUse = _STATS) -> tuple[float, str, bool]:
+    """The pixel size the scales of ``da`` (in its own dim names) are given in, its unit, and
+    whether it is a degree of latitude (a lon/lat grid square on the ground but not in
+    degrees), after the grid checks: pixels not square refused (:func:`_check_square`; on a
+    lon/lat grid, on the ground: :func:`_check_lonlat_square`), and a projected CRS whose
+    metres are not ground metres warned about (:func:`_check_ground_metres`)."""
+    # the grid's unit read before the rename: lat/lon-named dims without a CRS are degrees
+    ry, rx, unit = _pixel_sizes(da)
+    if unit != "degree":
+        _check_square(ry, rx, unit, use)
+    named = da.rename(spatial_names(da))
+    if unit == "degree":  # on the ground, where the lags and blocks lie
+        size = _check_lonlat_square(named, ry, rx, use)
+        return size, unit, size != rx
+    if unit == "m":
+        _check_ground_metres(named, ry, rx, use)
+    return rx, unit, False
 
 
 def default_scales(shape: tuple[int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -711,6 +878,11 @@ def scaling_stats(
     Warns
     -----
     UserWarning
+        A projected CRS whose metres are not ground metres at the scene's centre (a pixel step
+        along x or y more than 1 % longer or shorter on the ground, or its area more than 2 %:
+        MODIS sinusoidal far from its central meridian, sheared; Web Mercator away from the
+        equator), naming the CRS's scales there and a reprojection to UTM; a lon/lat grid
+        square in degrees but not on the ground.
         In memory: constant steps, steps with fewer than 100 valid pixel pairs at a fitted lag,
         a field made of blocks of equal pixels (nearest-resampled), chosen ``lags`` /
         ``factors`` that leave a fit without points (its exponent NaN), and steps whose
@@ -743,13 +915,9 @@ def scaling_stats(
     # statistics have no spatial dims, so nothing is to be given back
     # image order: a guide of the LST's shape is paired pixel for pixel ((x, y) or south-up
     # was read as "off by 0")
-    # the grid's unit read before the rename: lat/lon-named dims without a CRS are degrees
-    res_y, res_x, res_unit = _pixel_sizes(lst)
-    if res_unit != "degree":
-        _check_square(res_y, res_x, res_unit)
+    # square pixels (on the ground for lon/lat), and a projected CRS's metres on the ground
+    res_x, res_unit, _ = _square_pixel(lst)
     lst = image_order(lst.rename(spatial_names(lst)))
-    if res_unit == "degree":  # on the ground, where the lags and blocks lie
-        res_x = _check_lonlat_square(lst, res_y, res_x)
     if guide is not None:
         _as_timedelta(guide_time_tolerance)  # named even when the guide has no time dim
         guide = image_order(guide.rename(spatial_names(guide)))
@@ -785,7 +953,8 @@ def scaling_stats(
         field_ = _decode_lst_field(lst, mask_out_of_range)
     else:
         field_ = decode_guide(lst)
-    units = _stat_units("K" if radiometric else lst.attrs.get("units"))
+    units = _stat_units("K" if radiometric else lst.attrs.get("units"),
+                        None if guide is None else guide.attrs.get("units"))
     lead = tuple(str(d) for d in field_.dims if d not in (ydim, xdim))
     field_ = field_.transpose(*lead, ydim, xdim)
     shape = (field_.sizes[ydim], field_.sizes[xdim])

@@ -122,8 +122,10 @@ def periodogram(
     a : ndarray, (y, x)
         The field (e.g. LST in K); NaN marks gaps.
     pixel_size : float
-        Pixel size (e.g. metres): wavenumbers are then in cycles per unit of it and the power in
-        units of ``a``^2 times ``pixel_size``^2.
+        Side of the (square) pixels, e.g. metres: wavenumbers are then in cycles per unit of it
+        and the power in units of ``a``^2 times ``pixel_size``^2. One size along both axes:
+        pixels that are not square are the caller's to refuse or resample
+        (:func:`xlstsr.metrics.radial_power_spectrum` and ``scaling_stats`` refuse them).
     window : bool
         Apply the Hann window (False: no border taper).
     taper : float
