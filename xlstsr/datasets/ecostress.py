@@ -11,7 +11,15 @@ city, other dates) gets its own common grid, from its scenes' extent (:func:`eco
 Masking (the README of the data): NaN where LST == 0 (fill), ``cloud_mask != 0`` or
 ``water_mask != 0``; the masks are class codes read without their bogus ``scale_factor``
 (0.0001). Undetected cloud edges remain (e.g. 275.7 K by day in August): a plausibility bound
-(by default 285-345 K by day, 265-320 K by night) removes them.
+(by default 285-345 K by day, 265-320 K by night: :data:`ECOSTRESS_BOUNDS`, tuned for Los Angeles
+in summer) removes them. Scenes of other places and seasons take ``bounds="land"``
+(:data:`LAND_BOUNDS`, 180-355 K: the range of land surface temperatures on Earth, which any
+place and season fits; undetected cloud edges warmer than 180 K stay) or bounds of their own.
+
+A folder's scenes should show one place: a scene whose box lies apart from the others' (another
+city, another UTM zone) stretches the common grid over both places. :func:`ecostress_box` warns
+naming such scenes, :func:`ecostress_apart` lists them, and ``ecostress_box(folder,
+main_group=True)`` is the box of the folder's main group alone.
 """
 
 from __future__ import annotations
@@ -37,10 +45,13 @@ from ..errors import (
     warn,
 )
 from ..kernels.aggregate import radiometric_mean
+from ..validate import LAND_SURFACE_K
 from .root import _missing_data, data_root
 
 __all__ = [
     "ECOSTRESS_BOUNDS",
+    "LAND_BOUNDS",
+    "ecostress_apart",
     "ecostress_box",
     "ecostress_crs",
     "ecostress_grid",
@@ -51,6 +62,13 @@ __all__ = [
 #: plausible LST (K) of a cloud-free land pixel, by day and by night (undetected cloud edges fall
 #: below: cloud-free daytime land pixels of this box and season are >= ~285 K)
 ECOSTRESS_BOUNDS = {"day": (285.0, 345.0), "night": (265.0, 320.0)}
+#: plausible LST (K) of a land pixel anywhere on Earth, in any season (Antarctic plateau ~180 K,
+#: the hottest deserts' ~345 K): ``bounds="land"``, for scenes of other places and seasons than
+#: the Los Angeles summer :data:`ECOSTRESS_BOUNDS` were tuned on
+LAND_BOUNDS = tuple(float(v) for v in LAND_SURFACE_K)
+#: two scenes whose boxes lie this far apart (degrees of longitude or latitude) or more are of
+#: other places (:func:`ecostress_apart`); the scenes of one place overlap
+APART_DEG = 0.5
 # the common grid: the scenes' box in its UTM zone, edges rounded outward to multiples of
 # 8960 m (= 128 x 70 m), so every aggregate by 2, 4 ... 128 aligns
 _ANCHOR = 8960.0
@@ -393,31 +411,109 @@ def _with_masks(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
 
 
 @functools.lru_cache(maxsize=16)  # once per folder: open_ecostress_scene asks per scene
-def _folder_box(folder: str) -> Box:
+def _scene_boxes(folder: str) -> tuple[tuple[str, Box], ...]:
+    """``(scene key, (west, south, east, north) degrees)`` of each LST file of a folder (headers
+    only; the file name where it holds no doy key)."""
     import rasterio
     from rasterio.warp import transform_bounds
 
-    boxes = []
+    out = []
     for path in _scene_files(Path(folder)):
         with _reading(path), rasterio.open(path) as src:
             b = tuple(src.bounds)
-            boxes.append(transform_bounds(src.crs, "EPSG:4326", *b) if src.crs and
-                         src.crs.to_epsg() != 4326 else b)
-    if not boxes:  # what is missing on the error: a benchmark's one-line exit words the fix
+            box = (transform_bounds(src.crs, "EPSG:4326", *b) if src.crs and
+                   src.crs.to_epsg() != 4326 else b)
+        m = re.search(r"_doy(\d{13})_", path.name)
+        out.append((m.group(1) if m else path.name, tuple(float(v) for v in box)))
+    if not out:  # what is missing on the error: a benchmark's one-line exit words the fix
         lst = Path(folder) / "LST"
         problem = f"no LST GeoTIFF (ECOSTRESS scene ..._doy<key>_....tif) in {lst}"
         raise _missing_data(
             f"{problem}: pass root= an ECOSTRESS folder laid out like ecostress_la (LST/, "
             "cloud_mask/, water_mask/, scenes.csv) or the data folder holding ecostress_la/",
             lst, problem, "ecostress_la")
+    return tuple(out)
+
+
+def _union(boxes: list[Box]) -> Box:
     a = np.asarray(boxes, np.float64)
     return (float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()),
             float(a[:, 3].max()))
 
 
-def ecostress_box(root: str | os.PathLike[str] | None = None) -> Box:
+def _utm_name(box: Box) -> str:
+    code = int(ecostress_crs(box).split(":")[1])
+    return f"UTM {code % 100}{'N' if code < 32700 else 'S'}"
+
+
+@functools.lru_cache(maxsize=16)
+def _folder_groups(folder: str) -> tuple[Box, Box, tuple[tuple[str, str], ...]]:
+    """The union box of a folder's scenes, the box of its main group (the largest set of scenes
+    linked by boxes less than :data:`APART_DEG` apart; ties: the group of the earliest key),
+    and ``(key, reason)`` of each scene outside that group."""
+    scenes = _scene_boxes(folder)
+    boxes = [b for _, b in scenes]
+    a = np.asarray(boxes, np.float64)
+    near = ((a[:, None, 0] - APART_DEG < a[None, :, 2]) & (a[None, :, 0] - APART_DEG < a[:, None, 2])
+            & (a[:, None, 1] - APART_DEG < a[None, :, 3])
+            & (a[None, :, 1] - APART_DEG < a[:, None, 3]))
+    groups, todo = [], set(range(len(boxes)))
+    while todo:  # the groups: sets of scenes linked by boxes near each other
+        seen, front = set(), {min(todo)}
+        while front:
+            seen |= front
+            front = set(np.flatnonzero(near[sorted(front)].any(axis=0)).tolist()) - seen
+        groups.append(sorted(seen))
+        todo -= seen
+    main = min(groups, key=lambda m: (-len(m), min(scenes[i][0] for i in m)))
+    main_box = _union([boxes[i] for i in main])
+    zone = _utm_name(main_box)
+    cx, cy = (main_box[0] + main_box[2]) / 2, (main_box[1] + main_box[3]) / 2
+    apart = []
+    for i, (key, b) in enumerate(scenes):
+        if i in main:
+            continue
+        x, y = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+        km = 111.2 * float(np.hypot((x - cx) * np.cos(np.radians((y + cy) / 2)), y - cy))
+        apart.append((key, f"its centre lon {x:.2f}, lat {y:.2f}: {km:.0f} km from the main "
+                           f"group's, {_utm_name(b)}; the group's: {zone}"))
+    return _union(boxes), main_box, tuple(apart)
+
+
+def ecostress_apart(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """The scenes of a folder that lie apart from its main group of scenes, key -> why.
+
+    The scenes of one place overlap; a scene whose box is at least :data:`APART_DEG` from
+    every scene of the folder's main group (the largest set of scenes linked by near
+    boxes) shows another place (another city, often another UTM zone), and the common grid over
+    the folder's box would span both places, mostly empty. Put each place's scenes in a folder
+    of their own, or take the main group's box (``ecostress_box(folder, main_group=True)``).
+
+    Examples
+    --------
+    >>> ecostress_apart()  # doctest: +SKIP
+    {}
+    """
+    folder = str(_folder(root).resolve())
+    n = len(_scene_boxes(folder))
+    apart = _folder_groups(folder)[2]
+    return {k: (f"lies apart from the main group of {n - len(apart)} scenes of "
+                f"{Path(folder).name} ({detail})") for k, detail in apart}
+
+
+#: folders whose scenes apart from their main group were already warned about
+_WARNED_APART: set[str] = set()
+
+
+def ecostress_box(root: str | os.PathLike[str] | None = None, *,
+                  main_group: bool = False) -> Box:
     """``(west, south, east, north)`` (degrees) of all the LST scenes of a folder: the union of
     their GeoTIFFs' bounds (headers only), which the common grid covers.
+
+    A scene lying apart from the folder's main group (:func:`ecostress_apart`: another place)
+    stretched the grid over both places without a word: a warning names such scenes (once per
+    folder); ``main_group=True`` gives the box of the main group alone (those scenes then lie
+    outside the grid).
 
     Examples
     --------
@@ -425,17 +521,42 @@ def ecostress_box(root: str | os.PathLike[str] | None = None) -> Box:
     >>> round(w, 2), round(n, 2)  # doctest: +SKIP
     (-118.71, 34.32)
     """
-    return _folder_box(str(_folder(root).resolve()))
+    folder = str(_folder(root).resolve())
+    whole, main, apart = _folder_groups(folder)
+    if main_group:
+        return main
+    if apart and folder not in _WARNED_APART:
+        _WARNED_APART.add(folder)
+        n = len(_scene_boxes(folder))
+        width = ecostress_grid(8960.0, whole)[0].size * 8.96
+        warn(f"{len(apart)} of the {n} scenes of {folder} lie apart from its main group of "
+             f"{n - len(apart)}: " + "; ".join(f"{k} ({why})" for k, why in apart[:3])
+             + (" ..." if len(apart) > 3 else "")
+             + f". The common grid spans both places ({width:.0f} km wide, mostly empty, in the "
+             "UTM zone of its centre). Put each place's scenes in a folder of its own, or pass "
+             "box=ecostress_box(folder, main_group=True) to grid the main group alone.",
+             UserWarning)
+    return whole
 
 
 def ecostress_crs(box: Box) -> str:
     """The UTM zone (WGS 84) of a box's centre, as an EPSG code: the common grid's CRS.
+
+    ``box`` is ``(west, south, east, north)`` in degrees; a folder's is
+    ``ecostress_box(folder)``.
 
     Examples
     --------
     >>> ecostress_crs((-118.71, 33.66, -117.53, 34.32)), ecostress_crs((18.0, -34.2, 18.8, -33.8))
     ('EPSG:32611', 'EPSG:32734')
     """
+    if isinstance(box, (str, bytes, os.PathLike)):  # a folder, as its neighbours take: raw
+        # "unsupported operand type(s) for /: 'str' and 'int'" (an XlstsrError as any box
+        # _check_box refuses)
+        raise XlstsrError(
+            f"ecostress_crs takes a box (west, south, east, north) in degrees, not a folder: "
+            f"got {box!r:.80}; pass the folder's box, ecostress_crs(ecostress_box(folder)).")
+    box = _check_box(box)
     lon, lat = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     zone = int(np.clip(np.floor((lon + 180.0) / 6.0) + 1, 1, 60))
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
@@ -514,7 +635,10 @@ def _check_box(box: object) -> Box:
 
 
 def _check_bounds(bounds: object) -> tuple[float, float]:
-    """``(low, high)`` Kelvin: bounds reversed, in Celsius or NaN masked every pixel silently."""
+    """``(low, high)`` Kelvin (``"land"``: :data:`LAND_BOUNDS`): bounds reversed, in Celsius or
+    NaN masked every pixel silently."""
+    if isinstance(bounds, str) and bounds.strip().lower() == "land":
+        return LAND_BOUNDS
     try:
         lo, hi = (float(v) for v in bounds)  # type: ignore[union-attr]
     except (TypeError, ValueError):
@@ -523,7 +647,8 @@ def _check_bounds(bounds: object) -> tuple[float, float]:
         raise XlstsrError(
             f"bounds must be (low, high) plausible LST in Kelvin with low < high, got {bounds!r};"
             f" e.g. {ECOSTRESS_BOUNDS['day']} (day) or {ECOSTRESS_BOUNDS['night']} (night), or "
-            "None for these."
+            f"None for these (Los Angeles in summer), or \"land\" ({LAND_BOUNDS[0]:g}-"
+            f"{LAND_BOUNDS[1]:g} K: any place and season)."
         )
     if hi < 150:
         raise XlstsrError(
@@ -552,7 +677,8 @@ def _check_default_bounds(key: str, day_night: str, clear_lst: np.ndarray, kept:
     lo, hi = bounds
     # a range centred on the scene's median as wide as the default (LA day: 287-347 K)
     low, high = 5 * round((med - 30) / 5), 5 * round((med + 30) / 5)
-    how = (f"pass bounds=(low, high) in K fitting the scene's place and season (e.g. "
+    how = (f"pass bounds=\"land\" ({LAND_BOUNDS[0]:g}-{LAND_BOUNDS[1]:g} K: land anywhere, "
+           f"any season), or bounds=(low, high) in K fitting the scene's place and season (e.g. "
            f"bounds=({low}, {high}) around its median), or bounds=(150, 400) to keep every clear "
            "pixel (no plausibility test)")
     what = (f"the default plausibility bounds {lo:g}-{hi:g} K ({day_night}; tuned for Los "
@@ -672,11 +798,15 @@ def open_ecostress_scene(
         neighbour (its pixels are about 58 x 70 m) and aggregated radiometrically
         (``(mean T^4)^(1/4)``, a block valid when at least half its 70 m pixels are) to coarser
         ones.
-    bounds : (float, float), optional
+    bounds : (float, float) or "land", optional
         Plausible LST range (K); by default :data:`ECOSTRESS_BOUNDS` of the scene's day/night
         (Los Angeles in summer): a warning when these remove more than 5 % of the scene's clear
         land pixels (a colder place or season), an AllNaNError when they remove all. Bounds
-        given are applied without a word; ``(150, 400)`` keeps every clear pixel.
+        given are applied without a word; ``"land"`` is :data:`LAND_BOUNDS` (180-355 K, land
+        anywhere on Earth in any season), ``(150, 400)`` keeps every clear pixel. The result's
+        attrs ``clear_pixels`` and ``outside_bounds`` count the scene's clear land pixels and
+        those the bounds removed (``clear_median_k``: their median), so that a caller can name
+        a scene the bounds emptied or cut.
     box : (west, south, east, north), optional
         The box (degrees) the common grid covers; default :func:`ecostress_box` of the scene's
         folder. Give the union of two folders' boxes to put both on one grid.
@@ -725,10 +855,14 @@ def open_ecostress_scene(
     if bounds is None and clear.any():
         _check_default_bounds(key, row["day_night"], lst[clear], int(np.count_nonzero(ok)),
                               (lo, hi))
+    n_clear, n_ok = int(np.count_nonzero(clear)), int(np.count_nonzero(ok))
+    median = float(np.median(lst[clear])) if n_clear else float("nan")
     lst = np.where(ok, lst, np.float32(np.nan)).astype(np.float32)
     attrs = {"units": "K", "long_name": "land surface temperature", "key": key,
              "day_night": row["day_night"], "time": str(row["datetime_utc"]),
-             "source": "ECOSTRESS L2 LSTE v002", "bounds_k": [lo, hi]}
+             "source": "ECOSTRESS L2 LSTE v002", "bounds_k": [lo, hi],
+             "clear_pixels": n_clear, "outside_bounds": n_clear - n_ok,
+             "clear_median_k": round(median, 2)}
     # the overpass time as a scalar coordinate (UTC), as the date checks read it: kept in attrs
     # only, an sr of 07-21 was scored against the scene of 07-28 without a word
     when = pd.Timestamp(row["datetime_utc"])
@@ -748,8 +882,11 @@ def open_ecostress_scene(
                            name="lst", attrs=attrs | {"crs": crs})
         return own.rio.write_crs(crs)
     box = ecostress_box(folder) if box is None else box
-    out = _project(lst, transform, crs, float(resolution), attrs, box).assign_coords(time=when)
-    if ok.any() and not np.isfinite(out.values).any():
+    out, inside = _project(lst, transform, crs, float(resolution), attrs, box)
+    out = out.assign_coords(time=when)
+    # on the 70 m grid: at a coarser one, a scene whose few pixels within the bounds fill no
+    # block by half was said to lie outside the box
+    if ok.any() and not inside:
         import rasterio.transform
         from rasterio.warp import transform_bounds
 
@@ -764,7 +901,9 @@ def open_ecostress_scene(
 
 
 def _project(lst: np.ndarray, transform, crs: str, resolution: float, attrs: dict,
-             box: Box) -> xr.DataArray:
+             box: Box) -> tuple[xr.DataArray, bool]:
+    """The scene on the common grid of ``box`` at ``resolution``, and whether any valid pixel
+    of it lands on the 70 m grid (inside the box)."""
     from rasterio.transform import from_origin
     from rasterio.warp import Resampling, reproject
 
@@ -774,6 +913,7 @@ def _project(lst: np.ndarray, transform, crs: str, resolution: float, attrs: dic
     reproject(lst, out, src_transform=transform, src_crs=crs, src_nodata=np.nan,
               dst_transform=from_origin(x70[0] - 35.0, y70[0] + 35.0, 70.0, 70.0),
               dst_crs=grid_crs, dst_nodata=np.nan, resampling=Resampling.nearest)
+    inside = bool(np.isfinite(out).any())
     f = int(resolution // 70)
     if f > 1:
         out = radiometric_mean(out, f, min_valid=0.5).astype(np.float32)
@@ -782,4 +922,4 @@ def _project(lst: np.ndarray, transform, crs: str, resolution: float, attrs: dic
                       attrs=attrs | {"crs": grid_crs, "resolution_m": resolution})
     import rioxarray  # noqa: F401  (registers .rio)
 
-    return da.rio.write_crs(grid_crs)
+    return da.rio.write_crs(grid_crs), inside
