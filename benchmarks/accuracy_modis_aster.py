@@ -91,7 +91,8 @@ COLUMNS = [  # (metric, header, format, absolute value first)
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--methods", default=None,
-                   help="comma-separated method names (default: every registered method)")
+                   help="comma-separated method names (default: every registered method); the "
+                   "scale-correction table keeps those of them it holds")
     p.add_argument("--pairs", default=None,
                    help="comma-separated pair ids, e.g. 001,002 (default: all 55; a repeated "
                    "id is scored once)")
@@ -241,6 +242,25 @@ CORRECTED = {
     "disr (degraded)": ("disr", {"weights": "degraded"}),
 }
 CORRECTIONS = (None, "auto", "law")
+
+
+def corrected_methods(names: str | None) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The rows of the scale-correction table that ``--methods`` asks for: every one of
+    :data:`CORRECTED` by default, else those whose label or method is named (``disr`` keeps
+    ``disr (degraded)``, another weights of it); ``--methods bicubic`` none (bicubic has no
+    correction row). Each row costs three runs of its method per pair: a method not asked for
+    is neither run nor published.
+
+    Examples
+    --------
+    >>> list(corrected_methods("bicubic")), list(corrected_methods("tsharp, disr"))
+    ([], ['tsharp', 'disr', 'disr (degraded)'])
+    """
+    if not names:
+        return dict(CORRECTED)
+    wanted = {n.strip() for n in names.split(",") if n.strip()}
+    return {label: (name, opts) for label, (name, opts) in CORRECTED.items()
+            if label in wanted or name in wanted}
 
 
 def correction_table(df: pd.DataFrame) -> str:
@@ -581,6 +601,23 @@ def listed_pairs(pairs: str | None, root: str | Path | None) -> list[str]:
     return unique
 
 
+def refuse_held_back_data(script: str, uses: str) -> None:
+    """End a benchmark of the shared split (pairs named by the shared folder's ids:
+    ``EVAL_PAIRS``, ``VAL_PAIRS``, ``TRAIN_PAIRS``) up front, in one line, when its data folder
+    (``$XLSTSR_DATA``: such a script has no ``--root``) is not the project's own: another
+    folder numbers its pairs as it likes, so the run ended in a raw InputNotFoundError (or
+    scored other pairs under the shared ones' names). ``uses``: what the script reads by id.
+    The line points to this script's ``--root``, which scores any folder's pairs, as
+    ``disr_degraded_cube.py`` points to it.
+    """
+    data = data_root()
+    if not is_project_data(data):
+        raise SystemExit(
+            f"{script}: {data} is not the project's own data: this benchmark {uses} by the "
+            "shared folder's ids, which another folder does not share; score held-back pairs "
+            f"with `python benchmarks/accuracy_modis_aster.py --root {data}`")
+
+
 def usable_pairs(pairs: Sequence[str], root: str | Path | None
                  ) -> tuple[list[str], dict[str, str]]:
     """The pairs that can be scored, and why each other one cannot (``{pair: reason}``).
@@ -656,7 +693,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"({len(seen)} seen in training: trained models are not scored on them)", flush=True)
 
     corrected: dict[str, Any] = {}  # instantiated once (deep models load their weights)
-    for label, (name, opts) in CORRECTED.items() if args.corrections else ():
+    # the correction table's rows: those --methods asks for (it ran all five whatever it said)
+    for label, (name, opts) in (corrected_methods(args.methods) if args.corrections
+                                else {}).items():
         try:
             corrected[label] = get_method(name, **opts)
         except Exception as err:  # weights not installed: reported in the table's place

@@ -154,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true",
                     help="1 pair per split, one 1-step setting: the code path in seconds")
     args = ap.parse_args(argv)
+    # the shared split's pairs by id: another folder ($XLSTSR_DATA) is refused in one line
+    accuracy().refuse_held_back_data("adaptation.py", "selects on VAL_PAIRS, fits on "
+                                     "TRAIN_PAIRS and scores EVAL_PAIRS")
     methods = [m for m in args.methods.split(",") if m]
     # a smoke run (a test of the code path) or a subset of the methods never replaces the
     # published page (every method) unless --out asks for it

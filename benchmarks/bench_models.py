@@ -10,11 +10,17 @@
 3. CPU cost: training seconds per epoch (from the checkpoints' metadata) and inference output pixels
    per second (whole-array inference of a 2 x 128 x 128 coarse cube, x4).
 
-Usage: ``python benchmarks/bench_models.py [--pairs 002,015] [--threads 2] [--out docs/results]``
-(writes ``models.md`` in ``--out``; a ``--pairs`` subset of the EVAL_PAIRS, the only pairs it
-accepts, or ``--no-classical`` (no tsharp), writes ``./heldback_results`` unless ``--out`` is
-given); ``--smoke``: one pair and a 2 x 16 x 16 speed cube (seconds; a test, not a
-measurement).
+Usage: ``python benchmarks/bench_models.py [--root DIR] [--pairs 002,015] [--threads 2]
+[--out docs/results]`` (writes ``models.md`` in ``--out``; a ``--pairs`` subset of the held-out
+pairs, the only pairs it accepts, ``--no-classical`` (no tsharp) or another data folder writes
+``./heldback_results`` unless ``--out`` is given); ``--smoke``: one pair and a 2 x 16 x 16 speed
+cube (seconds; a test, not a measurement).
+
+``--root DIR`` (or ``$XLSTSR_DATA``): a data folder holding ``modis_aster/`` pairs held back
+from this repository, numbered as it likes: every pair of it the bundled models did not train
+on is scored, the training pairs recognised by their MODIS LST
+(``xlstsr.datasets.seen_in_training``, as ``accuracy_modis_aster.py --root`` does); in the
+shared folder these are the ``EVAL_PAIRS``. The page names the folder.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ import numpy as np
 import torch
 
 import xlstsr
-from xlstsr.datasets import EVAL_PAIRS
-from xlstsr.datasets.root import results_dir
+from xlstsr.datasets import EVAL_PAIRS, data_root
+from xlstsr.datasets.modis_aster import _modis_aster_dir
+from xlstsr.datasets.root import is_project_data, results_dir
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.kernels import metrics as km
 from xlstsr.methods import get_method
@@ -39,6 +46,7 @@ from xlstsr.nn import load_model
 from xlstsr.nn.weights import BUNDLED, WEIGHTS_DIR, weights_path
 
 ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
 FACTOR = 4
 
 
@@ -55,10 +63,10 @@ def methods(include_classical: bool) -> dict[str, tuple[str, dict]]:
     return out
 
 
-def degraded(pairs, meths) -> dict[str, dict[str, float]]:
+def degraded(pairs, meths, root=None) -> dict[str, dict[str, float]]:
     res: dict[str, dict[str, list]] = {}
     for pid in pairs:
-        lst, _, _ = xlstsr.datasets.open_modis_aster_pair(pid)
+        lst, _, _ = xlstsr.datasets.open_modis_aster_pair(pid, root)
         lst = lst.where(lst < 350.0)  # pair 015 holds one 402 K pixel
         coarse = xlstsr.coarsen(lst, FACTOR)
         ref = lst.values.astype(np.float64)
@@ -73,10 +81,10 @@ def degraded(pairs, meths) -> dict[str, dict[str, float]]:
     return {k: {m: float(np.nanmean(v)) for m, v in d.items()} for k, d in res.items()}
 
 
-def real_truth(pairs, meths) -> dict[str, dict[str, float]]:
+def real_truth(pairs, meths, root=None) -> dict[str, dict[str, float]]:
     res: dict[str, dict[str, list]] = {}
     for pid in pairs:
-        lst, ndvi, aster = xlstsr.datasets.open_modis_aster_pair(pid)
+        lst, ndvi, aster = xlstsr.datasets.open_modis_aster_pair(pid, root)
         for name, (m, opts) in meths.items():
             method = get_method(m, **opts)
             guide = ndvi if method.needs_guide else None
@@ -161,11 +169,72 @@ def measured_notes(deg: dict, real: dict) -> list[str]:
     return lines
 
 
+def held_out_pairs(root) -> tuple[list[str], list[str]]:
+    """``(held_out, trained)``: the pairs of the data folder's ``modis_aster/`` that none of the
+    bundled models trained on, and those they did, recognised by their MODIS LST
+    (:func:`xlstsr.datasets.seen_in_training`, as ``accuracy_modis_aster.py`` does), not by
+    their ids: in the shared folder ``EVAL_PAIRS`` and ``TRAIN_PAIRS``; a held-back folder
+    numbers its pairs as it likes (its "002" may be a training pair)."""
+    from xlstsr.datasets import modis_aster_pairs, seen_in_training
+
+    listed = modis_aster_pairs(root)
+    trained = set(seen_in_training(listed, root))
+    return [p for p in listed if p not in trained], [p for p in listed if p in trained]
+
+
+def select_pairs(ap: argparse.ArgumentParser, asked: str | None, root) -> tuple[list[str], list[str]]:
+    """``(pairs, held_out)``: the pairs to score (``--pairs``, ids of the folder, or every
+    held-out pair) and every held-out pair of the folder. ``--pairs`` naming a pair the folder
+    does not hold, or one the bundled models trained on (it would be reported as held out), is
+    refused with the folder's own ids."""
+    if str(HERE) not in sys.path:  # the sibling script: its reading of pair ids
+        sys.path.insert(0, str(HERE))
+    from accuracy_modis_aster import as_listed
+
+    held, trained = held_out_pairs(root)
+    folder = _modis_aster_dir(root)
+    if not held:
+        ap.error(f"every pair of {folder} ({len(trained)}) is a training pair of the bundled "
+                 "models (recognised by its MODIS LST): nothing held out to score")
+    if not asked:
+        return list(held), list(held)
+    known = held + trained
+    pairs = list(dict.fromkeys(as_listed(p, known) for p in asked.split(",") if p.strip()))
+    unknown = [p for p in pairs if p not in known]
+    seen = [p for p in pairs if p in trained]
+    if not pairs or unknown or seen:
+        why = (f"{', '.join(unknown)} not in {folder / 'pairs.csv'}" if unknown else
+               f"{', '.join(seen)} trained the bundled models (recognised by the MODIS LST: "
+               "xlstsr.datasets.seen_in_training)" if seen else "no pair")
+        ap.error(f"--pairs {asked!r}: {why}: pass ids of the {len(held)} held-out pairs of "
+                 f"{folder} (the EVAL_PAIRS of the shared folder), e.g. --pairs "
+                 f"{','.join(held[:2])}, or leave --pairs out (all of them)")
+    return pairs, list(held)
+
+
+def pairs_sentence(pairs: list[str], held: list[str], data: Path) -> str:
+    """The page's "Pairs:" sentence: which pairs were scored, of which folder."""
+    # the shared folder's held-out pairs are its EVAL_PAIRS (a copy of the folder elsewhere:
+    # its path named like any other folder's)
+    shared = is_project_data(data) and set(held) == set(EVAL_PAIRS)
+    what = ("modis_aster EVAL_PAIRS (`xlstsr.datasets.EVAL_PAIRS`)" if shared
+            else f"pairs of `{data}` held out from the bundled models' training")
+    some = "" if set(pairs) == set(held) else f" ({', '.join(pairs)})"
+    count = f"{len(pairs)}" if not some else f"{len(pairs)} of the {len(held)}"
+    return (f"{count} {what}{some}, none used in training (training pairs recognised by their "
+            "MODIS LST: `xlstsr.datasets.seen_in_training`).")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", default=None, metavar="ID,ID,...",
-                    help="score these modis_aster EVAL_PAIRS only (default: all 35); the page "
-                    "goes to ./heldback_results unless --out is given")
+                    help="score these held-out pairs only (default: every pair of the folder "
+                    "the bundled models did not train on: the 35 EVAL_PAIRS of the shared "
+                    "folder); the page goes to ./heldback_results unless --out is given")
+    ap.add_argument("--root", default=None, metavar="DIR",
+                    help="data folder holding modis_aster/ (default: $XLSTSR_DATA or "
+                    "../shared/data); another folder's pairs are numbered as it likes: its "
+                    "training pairs are recognised by their MODIS LST")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-classical", action="store_true")
     ap.add_argument("--out", type=Path, default=None,
@@ -173,26 +242,24 @@ def main(argv=None) -> int:
                     "a --pairs subset or --no-classical)")
     ap.add_argument("--smoke", action="store_true", help="one pair, tiny speed cube (a test)")
     args = ap.parse_args(argv)
-    pairs = [p.strip().zfill(3) for p in args.pairs.split(",") if p.strip()] if args.pairs \
-        else list(EVAL_PAIRS)
-    not_eval = [p for p in pairs if p not in EVAL_PAIRS]
-    if not pairs or not_eval:  # a training pair scored here would be reported as held out
-        ap.error(f"--pairs {args.pairs!r}: {', '.join(not_eval) or 'no pair'} not among the "
-                 "modis_aster EVAL_PAIRS (the held-out pairs; the others trained the bundled "
-                 "models): pass ids of xlstsr.datasets.EVAL_PAIRS, e.g. --pairs "
-                 f"{','.join(EVAL_PAIRS[:2])}, or leave --pairs out (all of them)")
-    # a smoke run (a test of the code path), a subset of the pairs or a run without the
-    # classical tsharp never replaces the published page (all the EVAL_PAIRS, every method)
-    # unless --out asks for it
-    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke,
-                           partial=set(pairs) != set(EVAL_PAIRS) or args.no_classical)
+    data = data_root(args.root)
+    # the folder's own pairs (a held-back folder: not the shared ids), training pairs known by
+    # their MODIS LST: a training pair scored here would be reported as held out
+    pairs, held = select_pairs(ap, args.pairs, args.root)
+    # a smoke run (a test of the code path), a subset of the pairs, a run without the
+    # classical tsharp or on another data folder never replaces the published page (all the
+    # EVAL_PAIRS, every method) unless --out asks for it
+    args.out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke,
+                           partial=set(pairs) != set(held) or args.no_classical)
     torch.set_num_threads(args.threads)
     if args.smoke:
         pairs = pairs[:1]
     meths = methods(not args.no_classical)
     t0 = time.perf_counter()
-    deg = degraded(pairs, meths)
-    real = real_truth(pairs, meths)
+    # --root passed on only when given ($XLSTSR_DATA / ../shared/data otherwise, read alike)
+    at = {} if args.root is None else {"root": args.root}
+    deg = degraded(pairs, meths, **at)
+    real = real_truth(pairs, meths, **at)
     spd_size = 16 if args.smoke else 128  # coarse px
     spd = speed(meths, 4 * spd_size)
     lines = [
@@ -201,11 +268,12 @@ def main(argv=None) -> int:
         f"Generated by `python {' '.join(['benchmarks/bench_models.py', *(argv or sys.argv[1:])])}` "
         f"({platform.machine()}, torch {torch.__version__}, {args.threads} torch threads, "
         f"{time.perf_counter() - t0:.0f} s). Pairs: "
-        + (f"{len(pairs)} modis_aster EVAL_PAIRS" if set(pairs) == set(EVAL_PAIRS)
-           else f"{len(pairs)} of the {len(EVAL_PAIRS)} modis_aster EVAL_PAIRS "
-           f"({', '.join(pairs)})")
-        + " (`xlstsr.datasets.EVAL_PAIRS`), none used in training.",
+        + pairs_sentence(pairs, held, data),
         "",
+        *([] if is_project_data(data) else [
+            f"**Held-back data**: `{_modis_aster_dir(args.root)}` (not the project's own folder: "
+            "its pairs are numbered as it likes; the bundled models' training pairs among them, "
+            "recognised by their MODIS LST, are not scored).", ""]),
         "## Degraded protocol: MODIS 4 km -> 1 km (truth: the real MODIS 1 km)",
         "",
         "Coarse input = `xlstsr.coarsen(lst_1km, 4)` (radiometric mean); PSNR data range = max - min of",
@@ -296,5 +364,9 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     from xlstsr.datasets.root import exit_on_missing_data
+    from xlstsr.errors import XlstsrError
 
-    exit_on_missing_data(main, __file__)  # missing data: one line naming the fix
+    try:  # missing data: one line naming the fix (its own --root among them)
+        exit_on_missing_data(main, __file__, flags="--root DIR")
+    except XlstsrError as err:  # a data folder it cannot use: the message
+        raise SystemExit(f"{Path(__file__).name}: {err}") from None

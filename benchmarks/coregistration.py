@@ -145,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true",
                     help="one pair, the default grid: a test of the code path")
     args = ap.parse_args(argv)
+    from accuracy_modis_aster import refuse_held_back_data  # a sibling script
+
+    # the shared split's pairs by id: another folder ($XLSTSR_DATA) is refused in one line
+    refuse_held_back_data("coregistration.py", "measures the offsets of EVAL_PAIRS")
     # a smoke run (a test of the code path) never replaces the published pages
     args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
     t0 = time.perf_counter()

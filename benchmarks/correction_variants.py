@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", action="store_true", help="the first held-out pair (a test)")
     args = ap.parse_args(argv)
+    from accuracy_modis_aster import refuse_held_back_data  # a sibling script
+
+    # the shared split's pairs by id: another folder ($XLSTSR_DATA) is refused in one line
+    refuse_held_back_data("correction_variants.py", "scores the trained models on EVAL_PAIRS")
     methods = [m for m in args.methods.split(",") if m]
     # a smoke run (a test of the code path) or a subset of the methods never replaces the
     # published page (every method) unless --out asks for it

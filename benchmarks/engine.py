@@ -644,8 +644,9 @@ def bench_scaling(cube: dict, n_days: int, tile: int, rounds: int, work: Path) -
 
 # -- 5. STAC -> Zarr -------------------------------------------------------------------------------
 def stac_catalog(root: Path | None) -> Path | None:
-    """The MOD11A1 cube's STAC catalog: ``root`` (a data folder holding ``modis_h18v04_2020/``,
-    or that cube's folder itself), else the project's data folder; None when there is none."""
+    """The MOD11A1 cube's STAC catalog: ``root`` (a data folder holding ``modis_h18v04_2020/``
+    or one cube of another name, or that cube's folder itself: the recipe's ``cube_dir``, the
+    one lookup of the cube), else the project's data folder; None when there is none."""
     import xlstsr
 
     if root is None:
@@ -653,10 +654,10 @@ def stac_catalog(root: Path | None) -> Path | None:
             root = xlstsr.datasets.data_root()
         except FileNotFoundError:
             return None
-    for cat in (root / "modis_h18v04_2020" / "catalog.json", root / "catalog.json"):
-        if cat.is_file():
-            return cat
-    return None
+    from sisr_cube import recipe  # the cube's one lookup, beside this script
+
+    cat = recipe().cube_dir(Path(root)) / "catalog.json"
+    return cat if cat.is_file() else None
 
 
 def bench_stac(n_days: int, work: Path, root: Path | None = None) -> dict | None:

@@ -108,9 +108,11 @@ def load(data_dir: Path, max_dates: int | None) -> tuple[np.ndarray, np.ndarray,
     The cube folder is checked first as ``sisr_cube.py --held-back`` checks it
     (:func:`sisr_cube.check_held_back_cube`): a missing ``catalog.json`` / ``windows.csv``, a
     ``windows.csv`` without :data:`CUBE_COLUMNS`, or no item holding both LST assets (a
-    night-only cube) is refused naming what is missing."""
+    night-only cube) is refused naming what is missing. The cube is found as every reader of it
+    finds it (``train_bundled.cube_dir``): ``data_dir`` holding ``modis_h18v04_2020/`` (or one
+    cube folder of another name), or the cube's folder itself."""
     r = recipe()
-    check_held_back_cube(data_dir / r.CUBE, ASSETS, columns=CUBE_COLUMNS)
+    check_held_back_cube(r.cube_dir(data_dir), ASSETS, columns=CUBE_COLUMNS)
     samples = r.cube_samples(data_dir, max_dates=max_dates)
     split = r.cube_split(data_dir)
     lst = np.concatenate([samples[v].values for v in ASSETS]).astype(np.float32)
@@ -194,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="5 dates, 1 epoch, 32 patches (a test)")
     ap.add_argument("--root", type=Path, default=None,
                     help="data folder holding modis_h18v04_2020/ (default: $XLSTSR_DATA or "
-                    "../shared/data); another cube laid out the same way is split and scored "
-                    "by its own window positions")
+                    "../shared/data), or the cube's folder itself; another cube laid out the "
+                    "same way (any folder name) is split and scored by its own window "
+                    "positions")
     args = ap.parse_args(argv)
     if args.smoke:
         args.epochs = 1
@@ -221,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         # each model trains, early-stops and is scored on its own positions; the interval
         # resamples test positions
         raise SystemExit(
-            f"{data_dir / recipe().CUBE}: the split by window position leaves {int(is_tr.sum())} "
+            f"{recipe().cube_dir(data_dir)}: the split by window position leaves {int(is_tr.sum())} "
             f"training, {int(is_va.sum())} validation and {int(is_te.sum())} test window-dates "
             f"({n_te_pos} test positions) among {len(l1)} (positions: train {split.train}, val "
             f"{split.val}, test {split.test}, held out {split.held_out}); the protocol needs "

@@ -25,10 +25,13 @@ how the bundled settings were chosen, kept in ``sisr_cube_selection.json`` (one 
 candidate; rerun one with ``--select NAME``). Hours on 2 cores; not part of ``make bench``.
 
 ``--held-back --root DIR``: a cube laid out like ``modis_h18v04_2020`` (``windows.csv``, STAC)
-held back from this repository: MRUNet's protocol on every window that shares no pixel with the
+held back from this repository (DIR: the data folder holding it, whatever the cube folder's
+name, or the cube's folder itself: ``train_bundled.cube_dir``): MRUNet's protocol on every window that shares no pixel with the
 bundled default's training or validation windows (its recorded positions placed on tile h18v04's
 grid, compared by bounds with the held-back cube's ``windows.csv``), and the headline ASTER protocol on DIR's modis_aster pairs that are not the
-bundled models' training pairs, if any; writes ``sisr_cube_held_back.md`` / ``.json``.
+bundled models' training pairs, if any (``--pairs``: those of them only; a pair the protocol
+cannot score, e.g. an ASTER tile off its MODIS window, is left out and named on the page);
+writes ``sisr_cube_held_back.md`` / ``.json``.
 
 Writes ``sisr_cube.md`` in ``--out`` (default ``docs/results`` for the project's own data,
 ``./heldback_results`` for another data folder, given by ``--root`` or ``$XLSTSR_DATA``, or a
@@ -231,24 +234,41 @@ def cube_table(scores: dict[str, dict[str, Any]], assets: Sequence[str]) -> list
 _OFFSETS: dict[tuple[str, str], Any] = {}
 
 
-def score_aster(pairs: Sequence[str], methods: dict[str, Any], root: Path | None
-                ) -> dict[str, list[dict[str, float]]]:
-    """Headline-protocol scores (co-registered + clear) per method and pair."""
+def score_aster(pairs: Sequence[str], methods: dict[str, Any], root: Path | None,
+                left_out: dict[str, str] | None = None) -> dict[str, list[dict[str, float]]]:
+    """Headline-protocol scores (co-registered + clear) per method and pair.
+
+    A pair without a reliable ASTER offset, or one the protocol cannot score (an
+    :class:`~xlstsr.errors.XlstsrError`: e.g. an ASTER tile that does not overlap its MODIS
+    window), is left out, as ``accuracy_modis_aster.py`` leaves it out, and named with the
+    reason in ``left_out`` (``{pair: reason}``, filled when given): one such pair no longer
+    ends the run (and loses the scores computed before it).
+    """
     acc = accuracy()
     head = {k: v for k, v in acc.PROTOCOLS[acc.HEADLINE].items() if k != "coregister"}
     out: dict[str, list[dict[str, float]]] = {n: [] for n in methods}
+    left = {} if left_out is None else left_out
     for i, pid in enumerate(pairs):
-        lst, ndvi, aster = open_modis_aster_pair(pid, root)
-        key = (str(data_root(root)), pid)  # ids are a folder's own: "001" differs by folder
-        if key not in _OFFSETS:
-            _OFFSETS[key] = acc.pair_offset(lst, aster)
-        est, row = _OFFSETS[key]
-        if not row["reliable"]:
-            print(f"  ASTER [{i + 1}/{len(pairs)}] {pid}: no reliable offset, left out", flush=True)
+        try:
+            lst, ndvi, aster = open_modis_aster_pair(pid, root)
+            key = (str(data_root(root)), pid)  # ids are a folder's own: "001" differs by folder
+            if key not in _OFFSETS:
+                _OFFSETS[key] = acc.pair_offset(lst, aster)
+            est, row = _OFFSETS[key]
+            if not row["reliable"]:
+                left[pid] = "no reliable offset"
+                print(f"  ASTER [{i + 1}/{len(pairs)}] {pid}: no reliable offset, left out",
+                      flush=True)
+                continue
+            # every method or none: the table compares the methods pair by pair
+            got = {name: acc.score(acc.run_method(m, lst, ndvi)[0], lst, aster, coregister=est,
+                                   **head) for name, m in methods.items()}
+        except XlstsrError as err:
+            left[pid] = f"{type(err).__name__}: {str(err).splitlines()[0][:200].rstrip('.')}"
+            print(f"  ASTER [{i + 1}/{len(pairs)}] {pid}: left out ({left[pid]})", flush=True)
             continue
-        for name, m in methods.items():
-            sr, _ = acc.run_method(m, lst, ndvi)
-            out[name].append({"pair": pid, **acc.score(sr, lst, aster, coregister=est, **head)})
+        for name, s in got.items():
+            out[name].append({"pair": pid, **s})
         print(f"  ASTER [{i + 1}/{len(pairs)}] {pid}: "
               + ", ".join(f"{n} {out[n][-1]['rmse']:.3f}" for n in methods), flush=True)
     return out
@@ -411,9 +431,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="output folder (default: docs/results for the "
                     "project's own data, ./heldback_results for another --root or --smoke)")
-    ap.add_argument("--root", default=None, help="data folder (default: $XLSTSR_DATA or ../shared/data)")
+    ap.add_argument("--root", default=None, help="data folder (default: $XLSTSR_DATA or "
+                    "../shared/data); with --held-back also the cube's folder itself")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
-    ap.add_argument("--pairs", default=None, help="comma-separated ASTER pairs (default: EVAL_PAIRS)")
+    ap.add_argument("--pairs", default=None, help="comma-separated ASTER pairs (default: "
+                    "EVAL_PAIRS; with --held-back: ids of the --root folder's modis_aster/, "
+                    "default all of them)")
     ap.add_argument("--select", nargs="*", default=None, metavar="NAME",
                     help="train and score candidates on validation (names of CANDIDATES or all)")
     ap.add_argument("--keep", default=None, metavar="DIR",
@@ -434,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "validation windows overlaps)")
     # the cube checked before anything is written (an empty --root made --out and said
     # "writing to" first)
-    check_held_back_cube(data / recipe().CUBE, recipe().CUBE_ASSETS)
+    check_held_back_cube(recipe().cube_dir(data), recipe().CUBE_ASSETS)
     # a smoke run or a subset of the pairs never replaces the published page (all the
     # EVAL_PAIRS) unless --out asks for it
     partial = bool(args.pairs) and ({p.strip().zfill(3) for p in args.pairs.split(",")
@@ -481,13 +504,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.smoke:
         label = next(k for k in cube_methods if k.endswith(f"not {gain})"))
         aster_methods[label] = get_method("sisr", model=as_trained)
-    ast = score_aster(pairs, aster_methods, args.root)
+    left_out: dict[str, str] = {}
+    ast = score_aster(pairs, aster_methods, args.root, left_out)
     elapsed = time.perf_counter() - t0
     n_dates = {g: int(np.isin(samples.position.values, pos).sum()) for g, pos in
                split.as_dict().items()}
     write_report(out / "sisr_cube.md", args, split, n_dates, cube_scores, assets, ast, pairs,
                  elapsed, out / SELECTION, on_pairs=on_pairs,
-                 held_out_apart=groups.get("held_out_apart"))
+                 held_out_apart=groups.get("held_out_apart"), left_out=left_out)
     return 0
 
 
@@ -700,7 +724,7 @@ def held_out_apart_from_pairs(data: Path, held_out: Sequence[int], root: Path | 
     import pandas as pd
 
     rec = recipe()
-    wins = pd.read_csv(data / rec.CUBE / "windows.csv", usecols=list(WINDOW_COLUMNS))
+    wins = pd.read_csv(rec.cube_dir(data) / "windows.csv", usecols=list(WINDOW_COLUMNS))
     return [int(w) for w in unseen_windows(wins[wins.window.isin(list(held_out))],
                                            pair_ground(list(TRAIN_PAIRS), root))]
 
@@ -727,7 +751,8 @@ def check_held_back_cube(folder: Path, assets: Sequence[str],
         if not (folder / name).is_file():
             raise SystemExit(f"no {name} in {folder}: the cube is laid out like "
                              "../shared/data/modis_h18v04_2020 (catalog.json, items, windows.csv);"
-                             " pass --root with the data folder holding such a cube")
+                             " pass --root with the data folder holding such a cube, or with "
+                             "the cube's folder itself")
     cols = set(pd.read_csv(folder / "windows.csv", nrows=0).columns)
     if missing := [c for c in columns if c not in cols]:
         raise SystemExit(f"{folder / 'windows.csv'} lacks the columns {missing} (it needs "
@@ -741,15 +766,38 @@ def check_held_back_cube(folder: Path, assets: Sequence[str],
                          "and night windows")
 
 
+def held_back_pairs(pairs: str | None, data: Path
+                    ) -> tuple[list[str], list[str], dict[str, str]] | None:
+    """The modis_aster pairs of a held-back run, read as ``accuracy_modis_aster.py`` reads
+    them: ``(listed, usable, unusable)``, ``listed`` being ``--pairs`` (ids of the folder's
+    ``pairs.csv``) or every pair of the folder, ``unusable`` ``{pair: reason}``; None when the
+    folder holds no modis_aster/ (the ASTER part skipped). Refused up front (not after minutes
+    of the cube): an id the folder does not hold, or ``--pairs`` and no modis_aster pairs."""
+    from xlstsr.datasets import modis_aster_pairs
+
+    acc = accuracy()
+    try:
+        modis_aster_pairs(data)
+    except FileNotFoundError as err:
+        if pairs:
+            raise SystemExit(f"--pairs {pairs}: {str(err).splitlines()[0]}") from None
+        return None
+    listed = acc.listed_pairs(pairs, data)
+    return listed, *acc.usable_pairs(listed, data)
+
+
 def held_back(args: argparse.Namespace, out: Path) -> int:
     """MRUNet's protocol on every window of a held-back cube that the bundled default never saw
     (and the headline ASTER protocol when the folder holds modis_aster pairs)."""
-    from xlstsr.datasets import modis_aster_pairs, seen_in_training
+    from xlstsr.datasets import seen_in_training
 
     t0 = time.perf_counter()
     rec = recipe()
     data = data_root(args.root)
-    check_held_back_cube(data / rec.CUBE, rec.CUBE_ASSETS)
+    folder = rec.cube_dir(data)  # the data folder's cube, or --root the cube's folder itself
+    check_held_back_cube(folder, rec.CUBE_ASSETS)
+    # the ASTER pairs asked for, checked before the cube is scored (minutes)
+    aster_pairs = held_back_pairs(args.pairs, data)
     cube = rec.cube_windows_table(data)
     default = load_weights(SISR.default_weights)
     seen = seen_ground(default.metadata)
@@ -759,7 +807,7 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
            "sinusoidal projection, padded by 1 km)")
     unseen = unseen_windows(cube, seen)
     if not unseen:
-        raise SystemExit(f"every window of {data / rec.CUBE} overlaps the bundled default's "
+        raise SystemExit(f"every window of {folder} overlaps the bundled default's "
                          "training or validation windows: nothing held back to score")
     samples = rec.cube_samples(data, max_dates=5 if args.smoke else None)
     assets = rec.CUBE_ASSETS
@@ -772,7 +820,7 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
     }
     scores = score_positions(samples, unseen, methods, assets)
     if not scores:
-        raise SystemExit(f"no complete window-date of {data / rec.CUBE} at the unseen positions")
+        raise SystemExit(f"no complete window-date of {folder} at the unseen positions")
     pooled = {m: float(np.concatenate([scores[m][a]["gain"] for a in assets if a in scores[m]])
                        .mean()) for m in scores}
     n_images = sum(len(v["gain"]) for v in scores[next(iter(scores))].values())
@@ -780,7 +828,7 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
         "# SISR on a held-back MOD11A1 cube: MRUNet's protocol on windows never seen",
         "",
         f"Written by `python benchmarks/sisr_cube.py --held-back{' --smoke' * args.smoke} "
-        f"--root {args.root}` "
+        f"--root {args.root}{f' --pairs {args.pairs}' if args.pairs else ''}` "
         f"({platform.machine()}, torch {torch.__version__}, xlstsr {xlstsr.__version__}, "
         f"{time.perf_counter() - t0:.0f} s).",
         "",
@@ -788,7 +836,7 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
            f"cube's first 5 dates are read ({n_images} window-dates scored, day and night) and "
            "at most 1 ASTER pair; run without `--smoke` for the figures.", ""]
           if args.smoke else []),
-        f"{len(unseen)} of {len(cube)} windows of `{data / rec.CUBE}` share no pixel with the "
+        f"{len(unseen)} of {len(cube)} windows of `{folder}` share no pixel with the "
         f"bundled default's training or validation windows (checked {how}); every complete "
         "64 x 64 window-date at those positions, day and night, "
         + ("of those 5 dates is scored." if args.smoke else "is scored."),
@@ -798,28 +846,33 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
     ]
     result: dict[str, Any] = {"smoke": args.smoke, "unseen_windows": unseen,
                               "window_dates_scored": n_images, "pooled_gain_db": pooled}
-    try:
-        pairs = modis_aster_pairs(data)
-    except FileNotFoundError:
+    if aster_pairs is None:
         lines.append("No modis_aster/ in this folder: the ASTER part is skipped.")
     else:
-        pairs, unusable = accuracy().usable_pairs(pairs, data)
-        seen_pairs = set(seen_in_training(pairs, data))
+        listed, pairs, unusable = aster_pairs
+        trained = set(seen_in_training(pairs, data))
+        seen_pairs = [p for p in pairs if p in trained]
         pairs = [p for p in pairs if p not in seen_pairs][: 1 if args.smoke else None]
+        left: dict[str, str] = {}  # the pairs the protocol could not score, and why
         ast = score_aster(pairs, {"bicubic": get_method("bicubic"),
-                                  BUNDLED_SISR[SISR.default_weights]: get_method("sisr")}, data)
+                                  BUNDLED_SISR[SISR.default_weights]: get_method("sisr")}, data,
+                          left)
         scored = [r["pair"] for r in ast["bicubic"]]
         apart = pairs_apart_from(scored, seen, data)
         lines += ["## 1 km -> 250 m against ASTER, co-registered + clear", ""]
         if unusable:
             lines += ["Left out: " + "; ".join(f"{p}: {w}" for p, w in unusable.items())
                       + ".", ""]
-        left = [p for p in pairs if p not in scored]
-        lines += [f"The {len(scored)} pairs of the folder that are not the bundled models' "
-                  "training pairs" + (f" ({', '.join(left)}: no reliable ASTER offset, left "
-                                      "out)" if left else "")
+        asked = f"asked for (`--pairs {args.pairs}`)" if args.pairs else "of the folder"
+        lines += [f"The {len(scored)} pairs {asked} that are not the bundled models' "
+                  "training pairs"
+                  + (f" ({', '.join(seen_pairs)}: training pairs, not scored)"
+                     if args.pairs and seen_pairs else "")
+                  + (" (left out: " + "; ".join(f"{p}: {w}" for p, w in left.items()) + ")"
+                     if left else "")
                   + (" (`--smoke`: the first of them only)" if args.smoke else "") + ".", ""]
-        result["aster_pairs_left_out"] = {**unusable, **{p: "no reliable offset" for p in left}}
+        result["aster_pairs_asked"] = listed
+        result["aster_pairs_left_out"] = {**unusable, **left}
     if "aster_pairs_left_out" in result and not scored:
         lines += ["No pair of the folder could be scored against ASTER.", ""]
     elif "aster_pairs_left_out" in result:
@@ -846,7 +899,8 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
 def write_report(path: Path, args: argparse.Namespace, split: Any, n_dates: dict[str, int],
                  cube_scores: dict[str, Any], assets: Sequence[str], ast: dict[str, Any],
                  pairs: Sequence[str], elapsed: float, selection: Path,
-                 on_pairs: Sequence[str] = (), held_out_apart: Sequence[int] | None = None) -> None:
+                 on_pairs: Sequence[str] = (), held_out_apart: Sequence[int] | None = None,
+                 left_out: dict[str, str] | None = None) -> None:
     rec = recipe()
     apart_section: list[str] = []
     if on_pairs and held_out_apart is not None:
@@ -930,7 +984,9 @@ def write_report(path: Path, args: argparse.Namespace, split: Any, n_dates: dict
         f"The {len(pairs)} held-out modis_aster pairs (`EVAL_PAIRS`; scored as "
         "`benchmarks/accuracy_modis_aster.py` scores them: ASTER moved onto the MODIS LST by "
         "`xlstsr.estimate_offset`, pixels within 3 px of a gap left out; pairs without a "
-        "reliable offset skipped). Target of issue 13: the default `sisr` not worse than bicubic.",
+        "reliable offset skipped). Target of issue 13: the default `sisr` not worse than bicubic."
+        + (f" Left out: {'; '.join(f'{p}: {w}' for p, w in left_out.items())}."
+           if left_out else ""),
         "",
         *aster_table(ast),
         "",

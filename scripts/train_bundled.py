@@ -172,16 +172,56 @@ MODIS_PSF_FINE_PX = FACTOR * MODIS_LST_PSF_SIGMA / MODIS_1KM
 SIF_PSF_SIGMA = round(MODIS_PSF_FINE_PX, 3)
 
 
+def cube_dir(data_dir: Path) -> Path:
+    """The folder of the MOD11A1 cube (``catalog.json``, ``items``, ``windows.csv``) that
+    ``data_dir`` names: the one place every reader of the cube looks it up.
+
+    - ``data_dir / CUBE``, the shared layout (a data folder holding ``modis_h18v04_2020/``);
+    - else ``data_dir`` itself when it holds ``catalog.json`` (the cube's own folder given, as
+      ``benchmarks/engine.py --root`` accepts);
+    - else the one folder of ``data_dir`` laid out like the cube (``catalog.json`` and
+      ``windows.csv``): a held-back cube of another year or tile (``modis_h18v04_2021``);
+      several such folders are refused, naming them (pass the one to use);
+    - else ``data_dir / CUBE``, whose readers then name what is missing there.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> (d / "modis_h18v04_2021").mkdir()
+    >>> for f in ("catalog.json", "windows.csv"):
+    ...     _ = (d / "modis_h18v04_2021" / f).write_text("")
+    >>> cube_dir(d).name, cube_dir(d / "modis_h18v04_2021").name
+    ('modis_h18v04_2021', 'modis_h18v04_2021')
+    """
+    data_dir = Path(data_dir)
+    shared = data_dir / CUBE
+    if (shared / "catalog.json").is_file():
+        return shared
+    if (data_dir / "catalog.json").is_file():
+        return data_dir
+    found = sorted(d for d in data_dir.iterdir()
+                   if d.is_dir() and (d / "catalog.json").is_file()
+                   and (d / "windows.csv").is_file()) if data_dir.is_dir() else []
+    if len(found) > 1:
+        raise SystemExit(
+            f"{data_dir} holds {len(found)} cubes laid out like {CUBE} ("
+            + ", ".join(d.name for d in found) + "): pass the folder of the one to use (e.g. "
+            f"{found[0]}) as --root (--data of scripts/train_bundled.py)")
+    return found[0] if found else shared
+
+
 def cube_windows_table(data_dir: Path) -> Any:
     """``windows.csv`` of the cube: window index, pixel offsets, dates, overlap with modis_aster."""
     import pandas as pd
 
-    path = Path(data_dir) / CUBE / "windows.csv"
+    path = cube_dir(data_dir) / "windows.csv"
     if not path.is_file():  # pandas' bare "No such file" named neither the data nor the fix
         raise FileNotFoundError(
-            f"no {CUBE}/windows.csv in the data folder {data_dir}: pass the folder holding "
-            f"{CUBE}/ (--data of scripts/train_bundled.py, --root of a benchmark), or set the "
-            "environment variable XLSTSR_DATA to it."
+            f"no {path.parent.name}/windows.csv in the data folder {path.parent.parent}: pass "
+            f"the folder holding {CUBE}/ or the cube's folder itself (--data of "
+            "scripts/train_bundled.py, --root of a benchmark), or set the environment variable "
+            "XLSTSR_DATA to it."
         )
     return pd.read_csv(path, dtype={"dev_pairs": str, "dev_pairs_overlap_px": str})
 
@@ -201,7 +241,7 @@ def cube_samples(data_dir: Path, max_dates: int | None = None) -> Any:
     from xlstsr.io import open_stac
     from xlstsr.validate import decode_lst
 
-    cat = pystac.Catalog.from_file(str(data_dir / CUBE / "catalog.json"))
+    cat = pystac.Catalog.from_file(str(cube_dir(data_dir) / "catalog.json"))
     items = sorted(
         (it for it in cat.get_items(recursive=True) if set(CUBE_ASSETS) <= set(it.assets)),
         key=lambda it: it.datetime,
@@ -1148,7 +1188,7 @@ def cube_ndvi_windows(data_dir: Path) -> Any:
 
     from xlstsr.io import open_stac
 
-    cat = pystac.Catalog.from_file(str(data_dir / CUBE / "catalog.json"))
+    cat = pystac.Catalog.from_file(str(cube_dir(data_dir) / "catalog.json"))
     items = sorted(
         (it for it in cat.get_items(recursive=True) if set(CUBE_NDVI_ASSETS) <= set(it.assets)),
         key=lambda it: it.datetime,
