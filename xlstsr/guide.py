@@ -1835,7 +1835,8 @@ def _clearest_window(steps: np.ndarray, window: int) -> tuple[int, int, int, int
     return best
 
 
-def _offset_image(lst: xr.DataArray, window: int) -> tuple[xr.DataArray | None, dict[Hashable, Any]]:
+def _offset_image(lst: xr.DataArray, window: int, stored: xr.DataArray | None = None,
+                  ) -> tuple[xr.DataArray | None, dict[Hashable, Any]]:
     """The LST image the guide's offset is measured on and its leading labels, or None when no
     examined window holds a valid pixel.
 
@@ -1843,39 +1844,54 @@ def _offset_image(lst: xr.DataArray, window: int) -> tuple[xr.DataArray | None, 
     there; when that holds less than :data:`OFFSET_MIN_VALID` of the window (a lake, the sea, a
     persistent cloud in the middle), the window and step with the most valid pixels anywhere.
     A dask LST is read on the central window of at most :data:`OFFSET_SAMPLE_STEPS` steps spread
-    over the cube (and one image); when those leave the centre mostly empty, the same steps are
-    read whole and searched (never the whole cube)."""
+    over the cube, in one compute, and the step is chosen among them in memory; when those
+    leave the centre mostly empty, the same steps are read whole and searched (never the whole
+    cube). ``stored``: the dask LST as stored (georeferenced, before
+    :func:`~xlstsr.validate.decode_lst`, which made ``lst``): the windows are read from it and
+    decoded on their own (values out of the physical range masked), not through ``lst``'s
+    whole-image value checks, which read every image of a window's chunks whole (the value
+    checks of the result judge the whole images; ``lst`` is read where a window's own
+    decoding refuses it)."""
     ydim, xdim = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ydim, xdim)]
     labelled = lst
-    # the leading labels are taken from the input by position below: without them, a dim
-    # stacked as `da.stack(t=("scene", "time"))` (a MultiIndex) stacks again (xarray refused
-    # "cannot create a multi-index along stacked dimension '_step'")
-    lst = lst.drop_vars([c for c in lst.coords if set(lst[c].dims) & set(lead)])
     ny, nx = lst.sizes[ydim], lst.sizes[xdim]
     y0, x0 = max(0, (ny - window) // 2), max(0, (nx - window) // 2)
-    centre = lst.isel({ydim: slice(y0, y0 + window), xdim: slice(x0, x0 + window)})
-    steps = centre.stack(_step=lead) if lead else centre.expand_dims(_step=1)
     lazy = isinstance(lst.variable.data, dsa.Array)
     flat = np.arange(int(np.prod([lst.sizes[d] for d in lead])))  # step -> index in the cube
     if lazy:  # a few steps spread over the cube, not a read of all of it
         flat = np.unique(np.linspace(0, flat.size - 1, OFFSET_SAMPLE_STEPS).round().astype(int))
-        steps = steps.isel(_step=flat)
+
+    def plain(da: xr.DataArray) -> xr.DataArray:
+        # the leading labels are taken from the input by position below: without them, a dim
+        # stacked as `da.stack(t=("scene", "time"))` (a MultiIndex) stacks again (xarray
+        # refused "cannot create a multi-index along stacked dimension '_step'")
+        return da.drop_vars([c for c in da.coords if set(da[c].dims) & set(lead)])
+
+    def centres(da: xr.DataArray) -> xr.DataArray:
+        c = plain(da).isel({ydim: slice(y0, y0 + window), xdim: slice(x0, x0 + window)})
+        c = c.stack(_step=lead) if lead else c.expand_dims(_step=1)
+        return c.isel(_step=flat) if lazy else c
+
+    def wholes(da: xr.DataArray) -> xr.DataArray:
+        w = plain(da).transpose(*lead, ydim, xdim)
+        if lead:
+            w = w.stack(_step=lead).isel(_step=flat).transpose("_step", ydim, xdim)
+        return w
+
+    steps = _read_windows(lst, stored, centres)
     counts = np.isfinite(steps).sum((ydim, xdim)).values.reshape(-1)
     k = int(np.argmax(counts))
     chosen, pos = steps.isel(_step=k), flat[k]
-    if counts[k] < OFFSET_MIN_VALID * centre.sizes[ydim] * centre.sizes[xdim]:
+    if counts[k] < OFFSET_MIN_VALID * steps.sizes[ydim] * steps.sizes[xdim]:
         # the centre empty on every step looked at (a 100 x 100 lake in a 200 x 200 scene): the
         # offset was estimated on nothing and the user told "the LST holds no valid pixel"
-        whole = lst.transpose(*lead, ydim, xdim)
-        if lead:
-            whole = whole.stack(_step=lead).isel(_step=flat).transpose("_step", ydim, xdim)
+        whole = _read_windows(lst, stored, wholes)
         cube = np.asarray(whole.values).reshape(-1, ny, nx)
         best, i, by, bx = _clearest_window(cube, window)
         if best > counts[k]:
-            where = np.unravel_index(flat[i], [lst.sizes[d] for d in lead]) if lead else ()
-            chosen = lst.isel({**{d: int(j) for d, j in zip(lead, where)},
-                               ydim: slice(by, by + window), xdim: slice(bx, bx + window)})
+            one = whole.isel(_step=i) if lead else whole
+            chosen = one.isel({ydim: slice(by, by + window), xdim: slice(bx, bx + window)})
             counts[k], pos = best, flat[i]
     if counts[k] == 0:
         return None, {}
@@ -1886,9 +1902,29 @@ def _offset_image(lst: xr.DataArray, window: int) -> tuple[xr.DataArray | None, 
     return chosen.drop_vars(["_step", *lead], errors="ignore").load(), at
 
 
+def _read_windows(lst: xr.DataArray, stored: xr.DataArray | None, select: Any) -> xr.DataArray:
+    """``select(lst)`` in memory (:func:`_offset_image`), in one compute: for a dask ``lst``
+    with its ``stored`` values, ``select(stored)`` read and decoded on its own (values out of
+    the physical range masked, the decoding's warnings left to the checks of the result, a
+    refusal of the window read through ``lst`` instead)."""
+    if stored is None or not isinstance(lst.variable.data, dsa.Array):
+        return select(lst).load()
+    from .validate import decode_lst
+
+    raw = select(stored).load()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return decode_lst(raw, mask_out_of_range=True)
+    except XlstsrError as err:  # judged on the window alone: the whole images decide
+        _log.info("the guide's offset window read through the LST's checks (%s)", err)
+        return select(lst).load()
+
+
 def measure_offset(
     guide: GuideLike, lst: xr.DataArray, mode: str | None = "auto", *,
     window: int = 96, factor: int | None = None, time_tolerance: Any = None,
+    stored: xr.DataArray | None = None,
 ) -> xr.Dataset | None:
     """The offset :func:`check_alignment` moves the guide back by, as an
     :func:`xlstsr.estimate_offset` Dataset, or None when the guide is used as it is.
@@ -1898,6 +1934,9 @@ def measure_offset(
     tolerance, cannot be estimated reliably, or no window examined holds a valid LST pixel (the
     LST's own checks judge an empty input). :func:`xlstsr.upscale_to_zarr` measures an
     in-memory input with it before chunking the input, as :func:`xlstsr.upscale` would.
+    ``stored``: for a dask ``lst`` decoded by :func:`~xlstsr.validate.decode_lst`, the LST
+    before it (georeferenced): the windows looked at are read from it and decoded on their
+    own, not through ``lst``'s whole-image value checks (:func:`_offset_image`).
     """
     from .coregister import estimate_offset, fine_pixel_size
 
@@ -1912,7 +1951,7 @@ def measure_offset(
         mode = "check" if lazy else "auto"
     if lazy and mode == "check":
         return None
-    one, at = _offset_image(lst, window)
+    one, at = _offset_image(lst, window, stored)
     if one is None:
         # no valid pixel where it looked (a lazy LST's sampled steps all cloud): nothing to
         # measure, as for an unreliable estimate; an empty LST is refused by its own checks
@@ -2037,6 +2076,7 @@ def _coregistered_band(bands: Sequence[xr.DataArray],
 def check_alignment(
     guide: GuideLike, lst: xr.DataArray, mode: str | xr.Dataset | None = "check", *,
     window: int = 96, factor: int | None = None, time_tolerance: Any = None,
+    stored: xr.DataArray | None = None,
 ) -> GuideLike:
     """Check (and with ``mode="auto"`` correct) the sub-pixel offset of a guide against the LST
     (:func:`xlstsr.upscale`'s ``guide_offset``).
@@ -2056,9 +2096,12 @@ def check_alignment(
     grids (from other sources) included, which may not share it: ``xlstsr.coregister`` such
     bands each on its own and pass ``"ignore"``. ``"check"`` only warns; ``"ignore"`` does nothing; an
     :func:`~xlstsr.estimate_offset` Dataset is applied as it is. On dask-backed inputs
-    ``"check"`` reads nothing, and ``"auto"`` reads one window of one step (the one with the
-    most valid pixels among at most 8 steps spread over a dask LST's cube; every step of an
-    in-memory LST is counted). ``None`` (the default of
+    ``"check"`` reads nothing, and ``"auto"`` reads, in one compute, the central window of at
+    most 8 steps spread over a dask LST's cube (each window's chunks; with ``stored``, the LST
+    as stored before its decoding, the windows are decoded on their own, not through the
+    whole-image value checks of ``lst``), measures on the one with the most valid pixels (and
+    when every one is mostly empty, reads those 8 steps whole to find a clearer window); every
+    step of an in-memory LST is counted. ``None`` (the default of
     :func:`xlstsr.upscale`) is ``"auto"`` on in-memory inputs and ``"check"`` on dask-backed
     ones, so that building a lazy graph reads nothing. With ``factor`` (the
     upscaling's), a guide finer than the output grid is checked as the method sees it, averaged
@@ -2089,7 +2132,7 @@ def check_alignment(
         raise XlstsrError(f"guide_offset must be one of {GUIDE_OFFSET_MODES} or an offset Dataset, "
                          f"got {mode!r}")
     est = measure_offset(guide, lst, mode, window=window, factor=factor,
-                         time_tolerance=time_tolerance)
+                         time_tolerance=time_tolerance, stored=stored)
     if est is None:
         return guide
     return _map_bands(guide, lambda b: apply_offset(b, est, lst.rio.crs))

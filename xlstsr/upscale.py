@@ -32,10 +32,12 @@ from .methods import get_method
 from .methods.base import UpscaleMethod
 from .validate import (
     MAX_FACTOR,
+    MAX_OUTPUT_CHUNK_BYTES,
     check_bool,
     check_factor,
     check_output,
     check_output_size,
+    georeference,
     prepare_lst,
     select_lst,
     spatial_dims,
@@ -113,7 +115,11 @@ def upscale(
         guided method there); ``"check"`` only warns; ``"ignore"`` skips it; an
         :func:`xlstsr.estimate_offset` result is applied. ``None`` (default): ``"auto"`` on
         in-memory inputs, ``"check"`` on dask inputs, where it reads nothing (pass ``"auto"``
-        to read that window of one step while the graph is built). The estimate costs about
+        to measure it while the graph is built: one compute reads the central window of at
+        most 8 steps spread over the cube - the input chunks that hold them, decoded on their
+        own, not through the whole-image value checks - and the one with the most valid pixels
+        is measured; when all 8 are mostly empty, those 8 steps are read whole to find a
+        clearer window). The estimate costs about
         0.2 s on a 64 x 64 scene, 1-2 s on a 1200 x 1200 one: pass
         ``"ignore"`` for many small scenes whose guide is known to be aligned. A guide of
         several bands is measured on its first band and every band is moved by that offset:
@@ -286,7 +292,8 @@ def upscale(
     warn_if_super_resolved(kelvin)
     if guide is not None:
         guide = check_alignment(georeference_guide(guide), kelvin, guide_offset, factor=factor,
-                                time_tolerance=guide_time_tolerance)
+                                time_tolerance=guide_time_tolerance,
+                                stored=_stored_for_offset(lst, kelvin, guide_offset))
     ydim, xdim = spatial_dims(kelvin)
     data, lead = to_stack(kelvin)
     if not isinstance(data, dsa.Array):
@@ -318,6 +325,7 @@ def upscale(
         _warn_guide_constant_fill(m, gdata, data, factor)
     out = upscale_array(m, data, gdata, factor, tile=tile)
     if isinstance(out, dsa.Array):
+        _check_whole_image_size(m, out)
         check_output_size(out, 1)  # the engine's output chunks
     if mode is not None and not skip_correction:
         from .correction import _correct
@@ -357,6 +365,43 @@ def upscale(
     if calibration is not None:  # the opt-in sensor mapping, exactly as apply_calibration does it
         result = apply_calibration(result, calibration)
     return result
+
+
+def _check_whole_image_size(m: UpscaleMethod, out: Any) -> None:
+    """Refuse, naming why, a method that fits whole images (not spatially local) whose output
+    image alone exceeds :data:`~xlstsr.validate.MAX_OUTPUT_CHUNK_BYTES`: the engine gives such a
+    method one image per task at the least (:func:`xlstsr.engine.blocks._time_chunks`), so the
+    general advice, smaller y/x chunks, would change nothing."""
+    if m.spatially_local or not out.chunks[0] or max(out.chunks[0]) > 1:
+        return
+    nbytes = int(out.shape[1]) * int(out.shape[2]) * out.dtype.itemsize
+    if nbytes <= MAX_OUTPUT_CHUNK_BYTES:
+        return
+    raise GridError(
+        f"method {m.name!r} fits each image whole (a scene-wide regression, not spatially "
+        f"local), and one output image of {out.shape[1]} x {out.shape[2]} pixels would hold "
+        f"{nbytes / 1024**3:.1f} GiB, more than one task may make "
+        f"({MAX_OUTPUT_CHUNK_BYTES / 1024**3:.0f} GiB): smaller chunks cannot help. Upscale "
+        "the area in parts (e.g. `lst.isel(y=slice(0, n // 2))` and the rest), or use a "
+        "spatially local method (run in tiles: 'bicubic', 'sisr', 'disr')."
+    )
+
+
+def _stored_for_offset(lst: xr.DataArray, kelvin: xr.DataArray, guide_offset: Any,
+                       ) -> xr.DataArray | None:
+    """The LST as stored (georeferenced, not yet decoded) whose windows ``guide_offset="auto"``
+    reads on a dask input (:func:`xlstsr.guide.check_alignment`'s ``stored``): decoded on their
+    own, they are not read through ``kelvin``'s whole-image value checks, which computed every
+    image of each window's chunks whole (and again for the step chosen). None where nothing is
+    read while the graph is built (in memory, or another mode)."""
+    if not (isinstance(guide_offset, str) and guide_offset == "auto"
+            and isinstance(kelvin.variable.data, dsa.Array)):
+        return None
+    import warnings
+
+    with warnings.catch_warnings():  # said by prepare_lst already
+        warnings.simplefilter("ignore")
+        return georeference(lst, "LST")
 
 
 def _spatial_shape(lst: xr.DataArray, names: Mapping[Hashable, Any]) -> tuple[int, ...]:

@@ -26,8 +26,12 @@ Methods that carry heavy state (torch weights) enter the graph once through
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import gc
 import itertools
 import re
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -40,7 +44,13 @@ from dask.highlevelgraph import HighLevelGraph
 from ..errors import XlstsrError
 from ..kernels.interp import fill_gaps
 from ..methods.base import UpscaleMethod
-from .regions import check_cancelled, region_allocation
+from .regions import (
+    SCATTER_BYTES,
+    _shipped_once,
+    active_client,
+    check_cancelled,
+    region_allocation,
+)
 from .shipping import Shipment, deliver, ship_state
 
 __all__ = ["engine_depth", "guide_fill_reach", "task_prefix", "upscale_array"]
@@ -192,29 +202,53 @@ def _check_finite(method: UpscaleMethod, res: Any, valid: np.ndarray, factor: in
         )
 
 
-def _axis_blocks(chunks: tuple[int, ...], start: int, stop: int) -> tuple[list[int], int]:
-    """The blocks along one axis that hold ``[start, stop)`` and ``start``'s offset in the first."""
-    edges = np.cumsum((0, *chunks))
-    first = int(np.searchsorted(edges, start, side="right")) - 1
-    last = int(np.searchsorted(edges, stop, side="left")) - 1
-    return list(range(first, last + 1)), start - int(edges[first])
+def _axis_edges(chunks: tuple[int, ...]) -> list[int]:
+    """The block edges along one axis (``0``, then each chunk's end), computed once per array:
+    the engine looks a window up in them for every tile task (recomputed per lookup, the
+    cumulative sum over all of a 10-year daily cube's 3 650 time chunks made the graph build
+    quadratic in the chunks, 37 s for 91 250 tiles)."""
+    return [0, *itertools.accumulate(int(c) for c in chunks)]
 
 
-def _window_keys(arr: dsa.Array, bounds: list[tuple[int, int]]) -> tuple[Any, tuple[slice, ...]]:
-    """The keys of ``arr``'s blocks that cover the window ``bounds`` (one ``(start, stop)`` per
-    axis) - one key, or a nested list of keys (one level per axis) - and the window's slices
-    into their concatenation."""
-    per_axis = [_axis_blocks(c, a, b) for c, (a, b) in zip(arr.chunks, bounds)]
-    sl = tuple(slice(off, off + b - a) for (_, off), (a, b) in zip(per_axis, bounds))
+def _axis_blocks(edges: list[int], start: int, stop: int) -> tuple[range, int]:
+    """The blocks along one axis (its :func:`_axis_edges`) that hold ``[start, stop)`` and
+    ``start``'s offset in the first."""
+    first = bisect.bisect_right(edges, start) - 1
+    last = bisect.bisect_left(edges, stop) - 1
+    return range(first, last + 1), start - edges[first]
+
+
+def _axis_window(edges: list[int], start: int, stop: int) -> tuple[range, slice]:
+    """The blocks along one axis that hold ``[start, stop)`` and its slice into their
+    concatenation."""
+    idx, off = _axis_blocks(edges, start, stop)
+    return idx, slice(off, off + stop - start)
+
+
+def _keys(name: str, per_axis: Any) -> Any:
+    """The key of the one block, or the nested list of keys (one level per axis), that the
+    per-axis block ranges ``per_axis`` (:func:`_axis_window`'s) cover in array ``name``."""
     if all(len(idx) == 1 for idx, _ in per_axis):
-        return (arr.name, *(idx[0] for idx, _ in per_axis)), sl
+        return (name, *(idx[0] for idx, _ in per_axis))
 
     def nest(prefix: tuple[int, ...]) -> Any:
         if len(prefix) == len(per_axis):
-            return (arr.name, *prefix)
+            return (name, *prefix)
         return [nest((*prefix, i)) for i in per_axis[len(prefix)][0]]
 
-    return nest(()), sl
+    return nest(())
+
+
+def _window_keys(arr: dsa.Array, bounds: list[tuple[int, int]],
+                 edges: list[list[int]] | None = None) -> tuple[Any, tuple[slice, ...]]:
+    """The keys of ``arr``'s blocks that cover the window ``bounds`` (one ``(start, stop)`` per
+    axis) - one key, or a nested list of keys (one level per axis) - and the window's slices
+    into their concatenation. ``edges``: ``arr``'s :func:`_axis_edges` per axis (computed here
+    when not given)."""
+    if edges is None:
+        edges = [_axis_edges(c) for c in arr.chunks]
+    per_axis = [_axis_window(e, a, b) for e, (a, b) in zip(edges, bounds)]
+    return _keys(arr.name, per_axis), tuple(sl for _, sl in per_axis)
 
 
 def _assemble(blocks: Any, sl: tuple[slice, ...]) -> np.ndarray:
@@ -329,16 +363,41 @@ def _merge_small_chunks(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...
     return tuple(out)
 
 
+def _regular(chunks: tuple[int, ...]) -> bool:
+    """Whether an axis's chunks are as Zarr writes them: all of one size but a last one no
+    larger (a single chunk included)."""
+    return len(set(chunks[:-1])) <= 1 and chunks[-1] <= chunks[0]
+
+
 def _split_large_chunks(chunks: tuple[int, ...], tile: int) -> tuple[int, ...]:
-    """Chunks no larger than about ``tile``: larger ones split into near-equal parts, all of one
-    size but the last (a regular Zarr chunking on a single-chunk axis: the output is written as
-    it comes, without a rechunk).
+    """Chunks no larger than about ``tile``, regular (all of one size but a last one no larger:
+    Zarr's chunking) wherever the input's were.
+
+    A regular axis whose chunks exceed ``tile`` is cut as a whole into parts of one size: the
+    input's chunk divided into equal parts where it divides (the tiles stay inside the input's
+    chunks), else the axis in near-equal parts of at most ``tile`` (a tile then straddles an
+    input chunk's edge, which the tile's task joins from both blocks, as it joins its halo).
+    Each chunk split on its own, 512-px chunks cut by a 192-px tile gave 171, 171, 170, 171...:
+    an output that ``to_zarr`` refused ("Zarr requires uniform chunk sizes"). An irregular axis
+    (not Zarr-writable as it is) has each chunk larger than ``tile`` split on its own.
 
     Examples
     --------
     >>> _split_large_chunks((1200,), 192), _split_large_chunks((1200,), 128)
     ((172, 172, 172, 172, 172, 172, 168), (120, 120, 120, 120, 120, 120, 120, 120, 120, 120))
+    >>> _split_large_chunks((512, 512, 176), 128)  # the chunk divides: tiles inside chunks
+    (128, 128, 128, 128, 128, 128, 128, 128, 128, 48)
+    >>> _split_large_chunks((512, 512, 176), 192)  # it does not: the axis in near-equal parts
+    (172, 172, 172, 172, 172, 172, 168)
     """
+    if not chunks or max(chunks) <= tile:
+        return tuple(chunks)
+    if _regular(chunks):
+        n, c = sum(chunks), chunks[0]
+        k = -(-c // tile)  # ceil: parts of the input's chunk
+        part = c // k if c % k == 0 else -(-n // -(-n // tile))
+        full, rest = divmod(n, part)
+        return (part,) * full + ((rest,) if rest else ())
     out: list[int] = []
     for c in chunks:
         k = max(1, -(-c // tile))  # ceil
@@ -399,6 +458,69 @@ def _bounds(chunks: tuple[int, ...]) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
+#: the most output one task of a method that is not spatially local (whole images, one fit
+#: each) makes: a time chunk whose output would be larger is split into fewer steps per task
+#: (as :func:`xlstsr.upscale_to_zarr` keeps its regions' output under 256 MiB)
+WHOLE_IMAGE_TASK_BYTES = 256 * 1024**2
+
+
+def _time_chunks(chunks: tuple[int, ...], local: bool, step_bytes: int) -> tuple[int, ...]:
+    """The engine's time chunks (its tasks' steps and the output's): the input's, split for a
+    method that is not spatially local where a chunk's whole images would make more than
+    :data:`WHOLE_IMAGE_TASK_BYTES` of output (at least one step per task; regular where the
+    input's were, :func:`_split_large_chunks`). Such a method fits each image on its own
+    (:attr:`~xlstsr.methods.base.UpscaleMethod.spatially_local`): the steps of one input chunk
+    in several tasks give the same images. A Pangeo-usual (30, 600, 600) chunking of 1200 x
+    1200 days was refused for dms and tsharp ("each output chunk would hold 2.6 GiB"), and
+    smaller y/x chunks, the refusal's advice, changed nothing (whole images).
+
+    Examples
+    --------
+    >>> t = _time_chunks((30, 30, 5), False, 92 * 1024**2)  # 1200 x 1200 days at x4, float32
+    >>> t[:3], t[-1], len(t)
+    ((2, 2, 2), 1, 33)
+    >>> _time_chunks((30, 30, 5), True, 92 * 1024**2)  # tiles: the input's time chunks
+    (30, 30, 5)
+    """
+    if local:
+        return tuple(chunks)
+    most = max(1, WHOLE_IMAGE_TASK_BYTES // max(1, int(step_bytes)))
+    return _split_large_chunks(tuple(chunks), most)
+
+
+def _guide_array(guide: Any) -> dsa.Array:
+    """The guide as a dask array for the engine's graph. An in-memory guide of at least
+    :data:`~xlstsr.engine.regions.SCATTER_BYTES` under a dask.distributed client is scattered
+    to the cluster once (:func:`~xlstsr.engine.regions._shipped_once`, as
+    :func:`xlstsr.upscale_to_zarr` does): the graph holds its future, not the array (a 2400 x
+    2400 NDVI made distributed warn "Sending large graph of size 21.98 MiB" on every compute,
+    and travelled with the graph to the scheduler)."""
+    if isinstance(guide, dsa.Array):
+        return guide
+    arr = dsa.asarray(guide)
+    if int(np.asarray(guide).nbytes) < SCATTER_BYTES:
+        return arr
+    client = active_client()
+    if client is None:  # threads, processes or sync: nothing travels to a scheduler
+        return arr
+    shipped, _ = _shipped_once(client, arr, {})
+    return shipped
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a graph's tasks are made (back on after, as
+    it was): they hold no cycles, and its passes over the growing dict of task tuples made a
+    large graph's build several times slower."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _tile_axes(method: UpscaleMethod, factor: int, chunks: tuple[tuple[int, ...], ...],
                size: int | None) -> tuple[tuple[int, ...], tuple[int, ...], int,
                                           tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -432,12 +554,14 @@ def upscale_array(
     Dask input stays lazy: one task per time chunk and tile, which cuts its input window (the
     tile, the model's receptive field and the gap filling's reach beyond it,
     :func:`engine_depth`) from the input blocks that hold it, or per time chunk on whole images
-    for methods that are not spatially local. Tiles are the input's chunks split to at most
-    ``tile`` coarse pixels (``"auto"``: the method's
+    for methods that are not spatially local (a time chunk whose output would exceed
+    :data:`WHOLE_IMAGE_TASK_BYTES` in fewer steps per task, :func:`_time_chunks`). Tiles are
+    the input's chunks split to at most ``tile`` coarse pixels (``"auto"``: the method's
     :meth:`~xlstsr.methods.base.UpscaleMethod.tile_size`, the size it runs fastest at,
-    docs/results/engine.md); output chunks are the tiles times ``factor`` (where a chunk
-    narrower than the model's halo shares its neighbour's tile, the output keeps the input's
-    split chunks, times ``factor``: a Zarr-writable input gives a Zarr-writable output). Numpy
+    docs/results/engine.md), a regularly chunked axis cut as a whole into parts of one size
+    (:func:`_split_large_chunks`); output chunks are the tiles times ``factor`` (where a chunk
+    narrower than the model's halo shares its neighbour's tile, the output keeps the split
+    chunks, times ``factor``): a Zarr-writable input gives a Zarr-writable output. Numpy
     input larger than two tiles runs the same tiled graph on dask's threads and returns numpy;
     smaller input runs whole-array inference.
 
@@ -471,54 +595,79 @@ def upscale_array(
     n, ny, nx = lst.shape
     ych, xch, h, (ych_out, xch_out) = _tile_axes(method, factor, lst.chunks, size)
     local = bool(method.spatially_local)
+    out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
+    step_bytes = ny * nx * factor * factor * np.dtype(out_dtype).itemsize
+    tch = _time_chunks(lst.chunks[0], local, step_bytes)
     gn = 0
     if guide is not None:
-        guide = dsa.asarray(guide)
-        gn, gc = guide.shape[:2]
+        guide = _guide_array(guide)
+        gn, gch = guide.shape[:2]
     gr = guide_fill_reach(method, factor) if guide is not None else 0
-    out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
     _check_travels(method)
     shipment = ship_state(method)  # one graph key: fetched once per worker, not pickled per task
     ship_key = None if shipment is None else shipment.key
     name = f"{task_prefix(method)}-" + tokenize(
-        method, lst.name, None if guide is None else guide.name, factor, ych, xch, h, ship_key)
+        method, lst.name, None if guide is None else guide.name, factor, tch, ych, xch, h,
+        ship_key)
     dsk: dict[Any, Any] = {}
-    for it, (t0, t1) in enumerate(_bounds(lst.chunks[0])):
-        for iy, (y0, y1) in enumerate(_bounds(ych)):
+    # each axis's windows once (the block edges, then each tile's blocks and slices along the
+    # axis): a task only combines them (looked up per task, over every chunk, the build was
+    # quadratic in the time chunks: 37 s for a 10-year daily cube's 91 250 tiles)
+    ledges = [_axis_edges(c) for c in lst.chunks]
+    gedges = None if guide is None else [_axis_edges(c) for c in guide.chunks]
+    tbounds = _bounds(tch)
+    lt = [_axis_window(ledges[0], t0, t1) for t0, t1 in tbounds]
+    gt = gcw = None
+    if guide is not None:
+        gt = [_axis_window(gedges[0], *((t0, t1) if gn == n else (0, gn)))
+              for t0, t1 in tbounds]
+        gcw = _axis_window(gedges[1], 0, gch)
+    axes = []
+    for k, (chunks, size_k) in enumerate(((ych, ny), (xch, nx))):
+        rows = []
+        for a0, a1 in _bounds(chunks):
             # the model's window (one halo) inside the gap filling's (two halos), edges clipped
-            my0, my1 = max(0, y0 - h), min(ny, y1 + h)
-            fy0, fy1 = (max(0, y0 - 2 * h), min(ny, y1 + 2 * h)) if local else (my0, my1)
-            for ix, (x0, x1) in enumerate(_bounds(xch)):
-                mx0, mx1 = max(0, x0 - h), min(nx, x1 + h)
-                fx0, fx1 = (max(0, x0 - 2 * h), min(nx, x1 + 2 * h)) if local else (mx0, mx1)
-                lkeys, lsl = _window_keys(lst, [(t0, t1), (fy0, fy1), (fx0, fx1)])
-                gkeys = gsl = gcrop = None
-                if guide is not None:
-                    gt = (t0, t1) if gn == n else (0, gn)
-                    # the model window in fine pixels and the guide filling's reach around it
-                    gy0, gy1 = max(0, my0 * factor - gr), min(ny * factor, my1 * factor + gr)
-                    gx0, gx1 = max(0, mx0 * factor - gr), min(nx * factor, mx1 * factor + gr)
-                    gkeys, gsl = _window_keys(guide, [gt, (0, gc), (gy0, gy1), (gx0, gx1)])
-                    if gr:
-                        gcrop = (slice(my0 * factor - gy0, my1 * factor - gy0),
-                                 slice(mx0 * factor - gx0, mx1 * factor - gx0))
-                fn = partial(
-                    _tile_task, method=method, factor=factor, lst_slice=lsl, guide_slice=gsl,
-                    guide_crop=gcrop,
-                    model=(slice(my0 - fy0, my1 - fy0), slice(mx0 - fx0, mx1 - fx0)),
-                    core=(slice(y0 - my0, y1 - my0), slice(x0 - mx0, x1 - mx0)),
-                    fill_radius=h if local else None, out_dtype=out_dtype,
-                )
-                dsk[(name, it, iy, ix)] = (fn, lkeys, gkeys, ship_key)
+            m0, m1 = max(0, a0 - h), min(size_k, a1 + h)
+            f0, f1 = (max(0, a0 - 2 * h), min(size_k, a1 + 2 * h)) if local else (m0, m1)
+            lw = _axis_window(ledges[k + 1], f0, f1)
+            gw = crop = None
+            if guide is not None:
+                # the model window in fine pixels and the guide filling's reach around it
+                g0, g1 = max(0, m0 * factor - gr), min(size_k * factor, m1 * factor + gr)
+                gw = _axis_window(gedges[k + 2], g0, g1)
+                crop = slice(m0 * factor - g0, m1 * factor - g0)
+            rows.append((lw, gw, crop, slice(m0 - f0, m1 - f0), slice(a0 - m0, a1 - m0)))
+        axes.append(rows)
+    # the tasks' tuples (91 250 for a 10-year daily cube): the collector's passes over them, as
+    # the dict grew, took 2/3 of the build
+    with _gc_paused():
+        for it, tw in enumerate(lt):
+            for iy, (lyw, gyw, ycrop, ymodel, ycore) in enumerate(axes[0]):
+                for ix, (lxw, gxw, xcrop, xmodel, xcore) in enumerate(axes[1]):
+                    lkeys = _keys(lst.name, (tw, lyw, lxw))
+                    lsl = (tw[1], lyw[1], lxw[1])
+                    gkeys = gsl = gcrop = None
+                    if guide is not None:
+                        gwin = (gt[it], gcw, gyw, gxw)
+                        gkeys, gsl = _keys(guide.name, gwin), tuple(w[1] for w in gwin)
+                        if gr:
+                            gcrop = (ycrop, xcrop)
+                    fn = partial(
+                        _tile_task, method=method, factor=factor, lst_slice=lsl,
+                        guide_slice=gsl, guide_crop=gcrop, model=(ymodel, xmodel),
+                        core=(ycore, xcore), fill_radius=h if local else None,
+                        out_dtype=out_dtype,
+                    )
+                    dsk[(name, it, iy, ix)] = (fn, lkeys, gkeys, ship_key)
     deps = [a for a in (lst, guide, shipment) if a is not None]
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=deps)
-    chunks = (lst.chunks[0], tuple(c * factor for c in ych), tuple(c * factor for c in xch))
+    chunks = (tch, tuple(c * factor for c in ych), tuple(c * factor for c in xch))
     out = dsa.Array(graph, name, chunks, dtype=out_dtype,
                     meta=np.empty((0, 0, 0), dtype=out_dtype))
     if (ych, xch) != (ych_out, xch_out):
         # a sliver merged into its neighbour's tile (an input's last chunk of 6 pixels, 512
         # before it) made the output's last chunk larger than its first, which `to_zarr`
         # refuses: the output in the input's chunks (split as the tiles), times the factor
-        out = out.rechunk((lst.chunks[0], tuple(c * factor for c in ych_out),
+        out = out.rechunk((tch, tuple(c * factor for c in ych_out),
                            tuple(c * factor for c in xch_out)))
     return out
