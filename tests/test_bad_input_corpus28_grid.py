@@ -43,10 +43,7 @@ def _same_labels(a: xr.DataArray, b: xr.DataArray) -> None:
         np.testing.assert_array_equal(a[d].values, b[d].values, strict=True)
 
 
-@pytest.mark.parametrize("how", ["isel", pytest.param("isel_window", marks=pytest.mark.xfail(
-    strict=True, reason="rio.isel_window's own transform also gives the window's x labels: the "
-    "file's edge is not found (passed only after the isel case filled the removed in-process "
-    "memo with the same labels; fails alone on 0e26a82 too)"))])
+@pytest.mark.parametrize("how", ["isel", "isel_window"])
 @pytest.mark.parametrize("factor", [2, 4])
 def test_window_of_a_geotiff_gets_its_labels_back(tmp_path, how, factor):
     """upscale(coarsen(truth)) of a window of a rioxarray-read GeoTIFF has the window's labels,

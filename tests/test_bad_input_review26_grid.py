@@ -114,7 +114,35 @@ def test_north_up_grids_are_the_start_commits(start_grid, grid, kind, factor):
             da = da.rio.write_transform(da.rio.transform(recalc=True))
         _assert_same(fine_grid(da, factor), start_grid.fine_grid(da, factor))
         if ny % factor == 0 and nx % factor == 0:
-            _assert_same(coarse_grid(da, factor), start_grid.coarse_grid(da, factor))
+            want, got = start_grid.coarse_grid(da, factor), coarse_grid(da, factor)
+            if written or _same(got, want):
+                _assert_same(got, want)
+            else:
+                # the transform written is the one recomputed from the labels (as
+                # rio.isel_window writes it): the start commit's coarse labels, the block
+                # centres, gave fine labels an ulp off these (corpus35g/02); now other ones,
+                # which give them back
+                assert not _start_round_trips(start_grid, da, want, factor)
+                up = xlstsr.upscale(xlstsr.coarsen(da, factor), factor, method="bicubic")
+                for d in ("y", "x"):
+                    np.testing.assert_array_equal(up[d].values, da[d].values, strict=True)
+
+
+def _same(got, want) -> bool:
+    try:
+        _assert_same(got, want)
+    except AssertionError:
+        return False
+    return True
+
+
+def _start_round_trips(start_grid, da, coarse, factor) -> bool:
+    """Whether the start commit's fine grid of its coarse grid ``coarse`` of ``da`` is ``da``'s."""
+    cy, cx, ct = coarse
+    c = xr.DataArray(np.zeros((cy.size, cx.size), np.float32), dims=("y", "x"),
+                     coords={"y": cy, "x": cx}).rio.write_crs(da.rio.crs).rio.write_transform(ct)
+    fy, fx, _ = start_grid.fine_grid(c, factor)
+    return np.array_equal(fy, da.y.values) and np.array_equal(fx, da.x.values)
 
 
 @pytest.mark.parametrize(("path", "factor"), [

@@ -16,6 +16,7 @@ x / y coordinates to align it (``shift_y > 0``: its content belongs further nort
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -240,15 +241,26 @@ def _fine_field(fine: Any) -> xr.DataArray:
 
 def _problems(e: ShiftEstimate, min_pixels: int, limit: float, min_correlation: float,
               psf_bound: str = "", factor: int = 1, fine_px: float = np.nan,
-              unit: str = "m") -> list[str]:
+              unit: str = "m", window: Callable[[], str] | None = None) -> list[str]:
     """What makes an estimate unreliable. ``limit`` is the largest standard error of the shift
     in fine pixels of the nested grid (``factor`` per LST pixel, each ``fine_px`` long in
     ``unit``), as :func:`estimate_offset` derives it from ``max_shift_uncertainty`` (the LST
     CRS's units, default 1/16 LST pixel: the same metres whatever the fine field's
-    resolution); it is said in those units and in LST pixels."""
+    resolution); it is said in those units and in LST pixels. ``window``: the advice on the
+    window size where the search margin left pixels valid in both fields out
+    (:func:`_window_advice`)."""
     out = []
     if e.n_valid < min_pixels:
-        out.append(f"only {e.n_valid} LST pixels are valid in both fields (need {min_pixels})")
+        left = e.n_overlap - e.n_valid
+        if left > 0 and window is not None:
+            # all valid, they were blamed on gaps ("valid in both fields", "mask clouds")
+            out.append(
+                f"only {e.n_valid} LST pixels are compared (need {min_pixels}): {left} of the "
+                f"{e.n_overlap} valid in both fields lie in the search margin, along the fine "
+                "field's edge (and its gaps), where the footprint can move or blur out of the "
+                f"observed pixels within max_shift and the widest PSF; {window()}")
+        else:
+            out.append(f"only {e.n_valid} LST pixels are valid in both fields (need {min_pixels})")
     if not (np.isfinite(e.dx) and np.isfinite(e.dy)):  # the kernel's NaN: nothing to align
         # always a problem: a NaN shift marked reliable (min_pixels=1 or 2 with 2 valid
         # pixels) was refused by apply_offset as "not finite on a step marked reliable"
@@ -262,6 +274,13 @@ def _problems(e: ShiftEstimate, min_pixels: int, limit: float, min_correlation: 
     if e.at_bound:
         out.append("the best shift lies at the search bound: the offset may be larger than "
                    "max_shift, or the fields do not match")
+    if e.n_effective <= e.n_params:  # the kernel's inf: no degrees of freedom left
+        out.append(
+            f"{e.n_valid} LST pixels compared ({e.n_effective:.3g} independent, their residuals' "
+            f"spatial correlation counted) are no more than the {e.n_params} parameters fitted "
+            f"(gain, offset, 2 shift components{', PSF width' if e.n_params > 4 else ''}): the "
+            "fit is exact whatever the shift, and its uncertainty is not defined")
+        return out
     if e.sigma_at_bound:
         out.append(f"the estimated PSF width lies at its bound ({psf_bound}): the PSF may be "
                    "wider, or the fields do not match; hold a known PSF fixed (psf=False, "
@@ -276,6 +295,35 @@ def _problems(e: ShiftEstimate, min_pixels: int, limit: float, min_correlation: 
         out.append(f"the correlation surface is too flat (shift uncertainty {said})")
     if abs(e.r_after) < min_correlation:
         out.append(f"the fields hardly correlate (|r| = {abs(e.r_after):.2f} < {min_correlation})")
+    return out
+
+
+def _window_advice(shape: tuple[int, int], factor: int, min_pixels: int, fpx: float, unit: str,
+                   **search: Any) -> str:
+    """The window of clear LST pixels :func:`estimate_offset` needs with the kernel's
+    ``search`` arguments (:func:`xlstsr.kernels.coregister.smallest_window`; ``shape``: the
+    LST pixels under the fine field), and what else takes this one: a smaller ``max_shift``
+    (fine pixels in ``search``; said in ``unit``, ``fpx`` per fine pixel) or ``psf=False``
+    where they shrink the margin, a lower ``min_pixels`` where enough are compared."""
+    side = _kc.smallest_window(factor, min_pixels, **search)
+    have = _kc.compared_count((shape[0] * factor, shape[1] * factor), factor, **search)
+    need = (f"a window of at least {side} x {side} clear LST pixels under the fine field is "
+            f"needed" if side is not None else "a larger window is needed")
+    out = f"with these settings {need} (this one is {shape[0]} x {shape[1]})"
+    shift = search["max_shift"]
+    for label, change in (("psf=False", {"psf": False}),
+                          (f"max_shift={shift / 2 * fpx:.3g} {unit}", {"max_shift": shift / 2}),
+                          (f"max_shift={shift / 4 * fpx:.3g} {unit}", {"max_shift": shift / 4})):
+        if not search.get("psf", True) and "psf" in change:
+            continue
+        other = {**search, **change}
+        if _kc.compared_count((shape[0] * factor, shape[1] * factor), factor, **other) > have:
+            side2 = _kc.smallest_window(factor, min_pixels, **other)
+            out += (f"; a smaller margin takes more of this one if the offset is that small: "
+                    f"{label}" + (f" ({side2} x {side2} needed)" if side2 is not None else ""))
+            break
+    if have > 2 * (4 + int(search.get("psf", True))):
+        out += f"; or accept fewer compared pixels: min_pixels={have}"
     return out
 
 
@@ -319,11 +367,16 @@ def estimate_offset(
         Aggregate the fine field through radiance (``T^4``: a fine LST) or linearly (a guide);
         default: radiance when it looks like Kelvin.
     min_pixels, max_shift_uncertainty, min_correlation
-        Reliability checks: LST pixels compared; the largest standard error of the shift (the
-        returned ``shift_uncertainty``), in the same units as ``max_shift`` (metres on a
-        projected grid; default 1/16 LST pixel: ~58 m under a 1 km LST, a quarter of a 250 m
-        pixel, the same metres whatever the fine field's resolution; ``np.inf``: no limit);
-        the absolute correlation at the estimate.
+        Reliability checks: LST pixels compared (those under the fine field but for a margin
+        along its edge and gaps that the shift and PSF could move out of it: 2 pixels each side
+        with the defaults, so a clear window of 10 x 10 LST pixels compares 36); the largest
+        standard error of the shift (the returned ``shift_uncertainty``), in the same units as
+        ``max_shift`` (metres on a projected grid; default 1/16 LST pixel: ~58 m under a 1 km
+        LST, a quarter of a 250 m pixel, the same metres whatever the fine field's resolution;
+        ``np.inf``: no limit); the absolute correlation at the estimate. Whatever ``min_pixels``, no more pixels
+        compared (as independent samples) than the parameters fitted (gain, offset, two
+        shift components, the PSF width with ``psf``) fit exactly: ``shift_uncertainty`` is
+        inf and the estimate unreliable.
     errors : {"raise", "warn", "ignore"}
         What an unreliable estimate does: raise :class:`~xlstsr.errors.CoregistrationError`,
         warn, or only set ``reliable`` to False. A fine field with an undeclared fill value
@@ -490,15 +543,24 @@ def estimate_offset(
             np.asarray(f_i.values), np.asarray(c.values, np.float64), factor, psf=psf, sigma=sig,
             max_shift=bound, step=step, max_sigma=_PSF_BOUND * factor, radiometric=radiometric,
         )
+        search = {"psf": psf, "sigma": sig, "max_shift": bound,
+                  "max_sigma": _PSF_BOUND * factor}
         bad = _problems(e, min_pixels, limit, min_correlation,
                         f"{_PSF_BOUND} LST pixel, {_PSF_BOUND * factor * fpx:.4g} "
                         f"{crs_length_unit(lst.rio.crs)}", factor, fpx,
-                        crs_length_unit(lst.rio.crs))
+                        crs_length_unit(lst.rio.crs),
+                        lambda c=c, search=search: _window_advice(
+                            c.shape, factor, min_pixels, fpx, crs_length_unit(lst.rio.crs),
+                            **search))
         if bad:
             where = f" at {lead[0]}={c[lead[0]].values}" if lead else ""
+            # a window too small for the search margin or for the parameters, all valid: not
+            # "check that both fields cover the same ground and date"
+            small = all("search margin" in b or "parameters fitted" in b for b in bad)
             msg = (f"the co-registration estimate{where} is unreliable: " + "; ".join(bad) + ". "
-                   "Check that both fields cover the same ground and date, mask clouds in both, "
-                   "or pass errors='warn' to keep the estimate.")
+                   + ("Give a larger window" if small else
+                      "Check that both fields cover the same ground and date")
+                   + ", mask clouds in both, or pass errors='warn' to keep the estimate.")
             if errors == "raise":
                 raise CoregistrationError(msg)
             if errors == "warn":

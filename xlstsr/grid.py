@@ -559,6 +559,125 @@ def _offset_fits(labels: np.ndarray, pixels: list[float], hint: tuple[float, flo
                           None if window is None else float(window))
 
 
+#: The floats each side of the middle of the pixels an (edge, offset) allows that
+#: :func:`_pixel_fits` tries (the interval holds a few), the (edge, offset) candidates it
+#: checks at once, the likeliest first, and the most values of its arrays of labels.
+_PIXEL_STEPS = 16
+_PIXEL_BATCH = 4096
+_PIXEL_VALUES = 1 << 20
+
+
+@functools.lru_cache(maxsize=64)
+def _pixel_search(key: bytes, pixel: float,
+                  window: float) -> tuple[tuple[int, float, float, int], ...]:
+    """:func:`_pixel_fits` of the labels whose bytes are ``key``, kept (the checks coarsen the
+    same labels again)."""
+    labels = np.frombuffer(key, np.float64)
+    n = labels.size
+    ulp = np.spacing(np.abs(labels))
+    # the pixel as the labels give it: their span over n - 1 pixels, each end a round-off off
+    span = float(labels[-1] - labels[0]) / (n - 1)
+    width = 2.0 * float(ulp.max()) / (n - 1)
+    plo, phi = span - width, span + width
+    if span == 0 or not (np.isfinite([span, pixel, window]).all()
+                         and abs(pixel - span) <= 1e-6 * abs(pixel)):
+        return ()
+    big = float(np.abs(labels[[0, -1]]).max())
+    dhi = int(np.floor(-np.log10(256 * float(np.spacing(big))))) if big > 0 else 15
+    dlo = dhi - 8
+    os_ = np.arange(1, _MAX_OFFSET + 1, dtype=np.float64)
+    tol = 1e-6 * abs(pixel)  # where the window's transform puts its edge (:func:`_offset_fits`)
+    ext = labels.astype(np.longdouble)
+    rows = []
+    for form in (0, 1):
+        half = 0.5 if form else 0.0
+        # round edges where the first label puts the edge, o pixels before it, at either end
+        # of the pixels the span allows
+        cc = np.sort(np.stack([np.round(labels[0] - (os_ + 0.5) * p, d)
+                               for p in (plo, phi) for d in range(dlo, dhi + 1)], axis=1), axis=1)
+        first = np.ones(cc.shape, dtype=bool)  # each edge once per offset
+        first[:, 1:] = cc[:, 1:] != cc[:, :-1]
+        o = np.broadcast_to(os_[:, None], cc.shape)[first]
+        cc = cc[first]
+        # what the i-th pixel is added to: the edge (form 1) or the first centre computed from
+        # it and stored (form 0), for the pixels at either end
+        base = cc
+        if not form:
+            b0, b1 = cc + plo * 0.5, cc + phi * 0.5
+            two = b1 != b0
+            base = np.concatenate([b0, b1[two]])
+            cc, o = np.concatenate([cc, cc[two]]), np.concatenate([o, o[two]])
+        lo = np.maximum(plo, (window - cc - tol) / o)
+        hi = np.minimum(phi, (window - cc + tol) / o)
+        keep = np.flatnonzero(lo <= hi)
+        # the ends first, then all labels (in blocks of candidates: a long axis' labels times
+        # thousands of offsets did not fit in memory at once)
+        for idx in (np.array([0, n - 1]), np.arange(n)):
+            step = max(1, _PIXEL_VALUES // idx.size)
+            for b in range(0, keep.size, step):
+                kb = keep[b : b + step]
+                m = o[kb, None] + idx[None, :] + half
+                # each label is the round-off of base + m * pixel, the product rounded too
+                slack = ulp[idx] / 2 + np.spacing(np.abs(m * span)) / 2
+                d = ext[idx][None, :] - base[kb, None].astype(np.longdouble)
+                lo[kb] = np.maximum(lo[kb], ((d - slack) / m).max(axis=1).astype(np.float64))
+                hi[kb] = np.minimum(hi[kb], ((d + slack) / m).min(axis=1).astype(np.float64))
+            keep = keep[lo[keep] <= hi[keep]]
+        rows.append(np.stack([np.full(keep.size, form), cc[keep], o[keep], lo[keep], hi[keep]],
+                             axis=1))
+    form, cc, o, lo, hi = np.concatenate(rows).T
+    # the likeliest edge first: the nearest and roundest (:func:`_offset_search`)
+    order = np.argsort(o / _roundness(cc, dlo, dhi), kind="stable")
+    steps = np.array([0, *[s * j for j in range(1, _PIXEL_STEPS + 1) for s in (-1, 1)]])
+    out: list[tuple[int, float, float, int]] = []
+    for b in range(0, order.size, _PIXEL_BATCH):
+        ci = order[b : b + _PIXEL_BATCH]
+        # the pixels each candidate allows (its interval is a few steps wide), from the middle
+        mid = (lo[ci] + hi[ci]) / 2
+        pix = mid[:, None] + steps[None, :] * np.spacing(np.abs(mid))[:, None]
+        ok = (pix >= lo[ci, None]) & (pix <= hi[ci, None])
+        rows_, cols = np.nonzero(ok)  # candidate-major: the likeliest candidate's pixels first
+        cand, p = ci[rows_], pix[rows_, cols]
+        keep = np.arange(cand.size)
+        for sl in (slice(0, 1), slice(1, 4), slice(4, 16), slice(16, n)):  # as _forms computes
+            idx = np.arange(n)[sl]
+            if not idx.size or not keep.size:
+                break
+            i = o[cand[keep], None] + idx[None, :]
+            pk = p[keep, None]
+            vals = np.where(form[cand[keep], None] == 0,
+                            (cc[cand[keep], None] + pk * 0.5) + i * pk,
+                            cc[cand[keep], None] + (i + 0.5) * pk)
+            keep = keep[(vals == labels[idx]).all(axis=1)]
+        for j in keep:
+            got = (int(form[cand[j]]), float(cc[cand[j]]), float(p[j]), int(o[cand[j]]))
+            if any(g[:2] == got[:2] and g[3] == got[3] for g in out):
+                continue  # one pixel per edge and offset: the middle one
+            exact = _forms(got[1], got[2], n, got[3])[got[0]]
+            if np.array_equal(exact, labels):  # type: ignore[arg-type]
+                out.append(got)
+            if len(out) == 4:
+                return tuple(out)
+    return tuple(out)
+
+
+def _pixel_fits(labels: np.ndarray, pixel: float,
+                window: float) -> tuple[tuple[int, float, float, int], ...]:
+    """(form, edge, pixel, o) that compute exactly ``labels`` as a crop, as
+    :func:`_offset_fits` gives them, where the pixel of the file the crop was cut from is not
+    known to the last steps: that of a window's transform recomputed from other labels than
+    the crop's (``rio.clip_box``'s from the 65 rows it cut, ``isel`` of 64 of them after it) is
+    100 steps off the file's, and no crop at it gives the labels. For each offset ``o`` (1..
+    :data:`_MAX_OFFSET`) and round edge where the first label puts it, the pixels that give
+    every label to round-off (an interval; ``window``: the crop's written edge, which the edge
+    plus ``o`` pixels must give to 1e-6 ``pixel``) are tried exactly, the nearest and roundest
+    edge first (:func:`_roundness`)."""
+    labels = np.ascontiguousarray(labels, np.float64)
+    if labels.size < 2 or not np.isfinite(labels).all():
+        return ()
+    return _pixel_search(labels.tobytes(), float(pixel), float(window))
+
+
 def _fit_narrow(labels: np.ndarray, dtype: np.dtype) -> tuple[float, float] | None:
     """(edge, pixel) whose pixel centres ``edge + (i + 0.5) * pixel`` (:func:`_forms` 1) round
     to ``labels`` stored in a narrower float (float32, held as float64): the one farthest
@@ -687,14 +806,15 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
 
     Where the centres do not give the fine labels back (:func:`_fine_axis`), labels of a crop
     (a window of a file: computed from the file's edge, ``hint`` where that is left written,
-    :func:`_stale`, else searched, :func:`_offset_fits`) give their coarse pixels' labels
-    computed from that edge (:func:`_crop`), and float32 labels of a field with no transform
-    written (``bare``: the one recomputed from them is 1e-6 of the edge off) the grid of any
-    transform that gives them (``_fit_axis(more=True)``). ``new``: False for the computation
-    without these, which the results of :func:`_fine_axis` are checked with. ``origin``: a
-    list that gets a crop's :data:`FINE_ORIGIN` (:func:`_crop`); ``own``: the one the fine
-    labels carry (of factor 1: ``upscale``'s of a crop, :func:`with_grid`), used where it
-    computes them (:func:`_own_origin`).
+    :func:`_stale`, else searched wherever a transform is written, :func:`_offset_fits`, and
+    where the window's pixel is not the file's, :func:`_pixel_fits`) give their coarse
+    pixels' labels computed from that edge (:func:`_crop`), and float32 labels of a field with
+    no transform written (``bare``: the one recomputed from them is 1e-6 of the edge off) the
+    grid of any transform that gives them (``_fit_axis(more=True)``). ``new``: False for the
+    computation without these, which the results of :func:`_fine_axis` are checked with.
+    ``origin``: a list that gets a crop's :data:`FINE_ORIGIN` (:func:`_crop`); ``own``: the
+    one the fine labels carry (of factor 1: ``upscale``'s of a crop, :func:`with_grid`), used
+    where it computes them (:func:`_own_origin`).
     """
     if rev is not None:
         out, cc, aa = _coarse_axis(fine[::-1], *rev, factor, dtype, mirrored=not mirrored, new=False)
@@ -733,9 +853,16 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
     if dtype == _F64:
         # a window's own transform (rio.isel_window, rio.clip_box: the file's recomputed from
         # its labels, its pixel a few steps off the file's); labels np.linspace computes from
-        # their ends are taken as such, not as a window's (both give them)
-        if _written(fine, c, a) and not np.array_equal(np.linspace(fine[0], fine[-1], fine.size), fine):
-            for k, cc, aa, o in _offset_fits(fine, [*_near(a, 3), *_rounded(a)[:2]], window=c):
+        # their ends are taken as such, not as a window's (both give them). Searched wherever a
+        # transform is written, not only where it differs from the one recomputed from the
+        # labels: rio.isel_window writes exactly that one, and a MODIS window's coarse labels
+        # were the block centres, whose fine labels were 1 ulp off (``upscale(coarsen(w)) - w``
+        # kept 34 of 64 columns)
+        if (_written(fine, c, a) or not bare) \
+                and not np.array_equal(np.linspace(fine[0], fine[-1], fine.size), fine):
+            fits = _offset_fits(fine, [*_near(a, 3), *_rounded(a)[:2]], window=c) \
+                or _pixel_fits(fine, a, c)  # the window's pixel recomputed from other labels
+            for k, cc, aa, o in fits:
                 return _crop(fine, k, cc, aa, o, factor, origin)
         return old
     fit = _fit_axis(fine, c, a, dtype, more=True) if bare else None
@@ -944,10 +1071,10 @@ def coarse_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, 
 
     Labels computed one of the usual ways (rioxarray's, ``np.arange``'s, round decimals) give
     coarse labels computed the same way, from which :func:`fine_grid` computes them back
-    exactly; so do those of a window of a file (``isel``, ``rio.isel_window``: computed from
-    the file's edge, a whole number of pixels away). Others give the centre of each block (the
-    middle label, or the midpoint of the middle two), which a grid of :func:`fine_grid` has on
-    its coarse labels.
+    exactly; so do those of a window of a file (``isel``, ``rio.isel_window``, ``rio.clip_box``
+    and a crop of it: computed from the file's edge, a whole number of pixels away). Others
+    give the centre of each block (the middle label, or the midpoint of the middle two), which
+    a grid of :func:`fine_grid` has on its coarse labels.
     """
     return coarse_grid_attrs(da, factor)[:3]  # type: ignore[return-value]
 

@@ -39,13 +39,15 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize
 
 from .aggregate import block_view
 
-__all__ = ["ShiftEstimate", "estimate_shift", "forward_model", "misfit_surface"]
+__all__ = ["ShiftEstimate", "compared_count", "estimate_shift", "forward_model",
+           "misfit_surface", "smallest_window"]
 
 _AXES = (-3, -1)
 
@@ -65,6 +67,12 @@ class ShiftEstimate:
     touches its upper bound (the true PSF may be wider; never with ``psf=False``). With fewer
     than 3 coarse pixels compared, or either field uniform over them, no shift is defined:
     ``dy``, ``dx``, ``sigma``, ``uncertainty`` and the ``*_after`` values are NaN.
+    ``n_overlap``: coarse pixels valid in both fields (finite, ``min_weight`` of the footprint
+    observed as given), of which the search margin (:func:`compared_count`) keeps the
+    ``n_valid`` compared. ``n_effective``: the compared pixels as independent samples (their
+    residuals' spatial correlation counted); ``n_params``: the parameters fitted (gain,
+    offset, two shift components, the PSF width with ``psf``). With ``n_effective`` not above
+    ``n_params`` the fit is exact whatever the shift: ``uncertainty`` is inf.
     """
 
     dy: float
@@ -80,6 +88,9 @@ class ShiftEstimate:
     n_valid: int
     at_bound: bool
     sigma_at_bound: bool = False
+    n_overlap: int = -1
+    n_effective: float = np.nan
+    n_params: int = 0
 
 
 class _Forward:
@@ -241,8 +252,10 @@ def _fit(pred: np.ndarray, coarse: np.ndarray) -> tuple[float, float, float, int
     sp, sc = float(np.sqrt((p * p).mean())), float(np.sqrt((c * c).mean()))
     if sp == 0 or sc == 0:
         return 1.0, 0.0, sc, n
-    r = float((p * c).mean() / (sp * sc))
-    return 1.0 - r * r, r, sc * np.sqrt(max(0.0, 1.0 - r * r)), n
+    # within [-1, 1]: a perfect match rounds to 1.0000000000000002, and 1 - r^2 < 0 made the
+    # shift's uncertainty NaN (its square root) and the estimate refused as "too flat"
+    r = float(np.clip((p * c).mean() / (sp * sc), -1.0, 1.0))
+    return 1.0 - r * r, r, sc * np.sqrt(1.0 - r * r), n
 
 
 def _fit_many(pred: np.ndarray, coarse: np.ndarray) -> np.ndarray:
@@ -256,7 +269,7 @@ def _fit_many(pred: np.ndarray, coarse: np.ndarray) -> np.ndarray:
         c = np.where(ok, c - (c.sum(axis=(1, 2)) / n)[:, None, None], 0.0)
         sp = np.sqrt((p * p).sum(axis=(1, 2)) / n)
         sc = np.sqrt((c * c).sum(axis=(1, 2)) / n)
-        r = (p * c).sum(axis=(1, 2)) / n / (sp * sc)
+        r = np.clip((p * c).sum(axis=(1, 2)) / n / (sp * sc), -1.0, 1.0)  # as :func:`_fit`
     return np.where((n < 3) | (sp == 0) | (sc == 0), 1.0, 1.0 - r * r)
 
 
@@ -292,6 +305,103 @@ def _lag1_correlation(res: np.ndarray) -> float:
 #: coarse pixels compared below which ``psf=False`` compares the pixels its own PSF allows
 #: rather than the widest PSF's (twice :func:`xlstsr.estimate_offset`'s ``min_pixels``)
 FEW_COMPARED = 60
+
+
+def _search_widths(f: int, psf: bool, sigma: float | None, max_sigma: float | None,
+                   max_shift: float) -> tuple[float, float, float, int]:
+    """(upper bound of the PSF width, its start or fixed value, the widest blur a candidate
+    gets, the zero padding) of :func:`estimate_shift` (fine pixels)."""
+    smax = float(0.75 * f if max_sigma is None else max_sigma)
+    s0 = float((0.4 * f if psf else 0.0) if sigma is None else sigma)
+    # a given PSF was clipped to the bound without a word (1000 m held as 695 m at 1 km)
+    if not s0 >= 0 or (psf and s0 > smax):
+        raise ValueError(f"sigma must be >= 0{f' and <= max_sigma ({smax:g})' if psf else ''} "
+                         f"fine pixels, got {s0:g}")
+    # the widest blur any candidate gets: the padding and the pixels compared allow for it
+    swide = smax if psf else max(smax, s0)
+    return smax, s0, swide, int(np.ceil(max_shift + 4 * swide)) + 2
+
+
+def _edge_margin(max_shift: float, f: int) -> int:
+    """Coarse pixels each side that ``psf=False`` leaves out of a field with few compared: those
+    within the shift bound of its edge, plus one."""
+    return int(np.ceil(max_shift / f)) + 1
+
+
+def _axis_weights(n: int, pad: int, f: int, shift: float, sigma: float) -> np.ndarray:
+    """Observed fraction of each coarse pixel's footprint along an axis of ``n`` fine pixels,
+    all valid, moved by ``shift`` and blurred by ``sigma`` as :class:`_Forward` does (the 2-D
+    fraction of a field valid everywhere is the product of its two axes')."""
+    size = n + 2 * pad
+    ind = np.zeros(size)
+    ind[pad : pad + n] = 1.0
+    k = np.fft.rfftfreq(size)
+    h = np.exp(-2j * np.pi * k * shift - 2 * np.pi**2 * sigma**2 * k**2)
+    return np.fft.irfft(np.fft.rfft(ind) * h, n=size)[pad : pad + n].reshape(-1, f).mean(axis=1)
+
+
+def compared_count(
+    shape: tuple[int, int],
+    factor: int,
+    *,
+    psf: bool = True,
+    sigma: float | None = None,
+    max_shift: float = 2.0,
+    max_sigma: float | None = None,
+    min_weight: float = 0.95,
+) -> int:
+    """Coarse pixels :func:`estimate_shift` compares (``n_valid``) of a fine field of ``shape``
+    valid everywhere, with the same arguments: those whose footprint stays observed (at least
+    ``min_weight`` of it) within the field at every corner of the search (the shift bound,
+    the widest PSF). The others, along the field's edge, are the search margin: 2 coarse
+    pixels each side with :func:`xlstsr.estimate_offset`'s defaults.
+
+    Examples
+    --------
+    >>> compared_count((40, 40), 4)  # 10 x 10 coarse pixels, 2 each side left out
+    36
+    """
+    f = int(factor)
+    ny, nx = (int(v) // f * f for v in shape)
+    if ny < f or nx < f:
+        return 0
+    _, s0, swide, pad = _search_widths(f, psf, sigma, max_sigma, max_shift)
+
+    def count(s: float, m: int = 0) -> int:
+        keep = np.ones((ny // f, nx // f), dtype=bool)
+        wy, wx = ([_axis_weights(n, pad, f, d, s) for d in (-max_shift, max_shift)]
+                  for n in (ny, nx))
+        for a in wy:  # every corner (dy, dx) of the search: the product of the axes' fractions
+            for b in wx:
+                keep &= np.outer(a, b) >= min_weight
+        if m:
+            keep[:m], keep[keep.shape[0] - m :], keep[:, :m], keep[:, keep.shape[1] - m :] = (
+                False, False, False, False)
+        return int(keep.sum())
+
+    n = count(swide)
+    if not psf and n < FEW_COMPARED:  # as estimate_shift: the margin of the PSF held
+        n = count(s0, _edge_margin(max_shift, f))
+    return n
+
+
+def smallest_window(factor: int, min_pixels: int, *, limit: int = 1000,
+                    **kwargs: Any) -> int | None:
+    """The side (coarse pixels) of the smallest square fine field, valid everywhere, of which
+    :func:`estimate_shift` compares at least ``min_pixels`` (:func:`compared_count` with
+    ``kwargs``); None beyond ``limit``.
+
+    Examples
+    --------
+    >>> smallest_window(4, 30)  # 6 x 6 compared of 10 x 10
+    10
+    """
+    side = max(2, int(np.ceil(np.sqrt(min_pixels))))
+    while side <= limit:
+        if compared_count((side * factor, side * factor), factor, **kwargs) >= min_pixels:
+            return side
+        side += 1
+    return None
 
 
 def estimate_shift(
@@ -354,15 +464,7 @@ def estimate_shift(
         raise ValueError(
             f"the fine field {fine.shape} is not the coarse field {coarse.shape} times {f}"
         )
-    smax = float(0.75 * f if max_sigma is None else max_sigma)
-    s0 = float((0.4 * f if psf else 0.0) if sigma is None else sigma)
-    # a given PSF was clipped to the bound without a word (1000 m held as 695 m at 1 km)
-    if not s0 >= 0 or (psf and s0 > smax):
-        raise ValueError(f"sigma must be >= 0{f' and <= max_sigma ({smax:g})' if psf else ''} "
-                         f"fine pixels, got {s0:g}")
-    # the widest blur any candidate gets: the padding and the pixels compared allow for it
-    swide = smax if psf else max(smax, s0)
-    pad = int(np.ceil(max_shift + 4 * swide)) + 2
+    smax, s0, swide, pad = _search_widths(f, psf, sigma, max_sigma, max_shift)
     fwd = _Forward(fine, f, pad, radiometric)
     min_seen = min(min_weight, _MIN_SEEN)
 
@@ -390,11 +492,15 @@ def estimate_shift(
         # shift bound, plus one (a box shift rings at the zero padding: comparing them moved
         # psf=False estimates on clear MODIS/ASTER pairs to the search bound). Fields with
         # enough pixels keep the wide margin (their estimates unchanged)
-        m = int(np.ceil(max_shift / f)) + 1
+        m = _edge_margin(max_shift, f)
         edge = np.zeros(coarse.shape, dtype=bool)
         edge[m : coarse.shape[0] - m, m : coarse.shape[1] - m] = True
         base_w = compared(s0) & edge
     target = np.where(base_w & np.isfinite(coarse), coarse, np.nan)
+    # valid in both fields as given: what the search margin left out is told apart from gaps
+    raw0, w0 = fwd(0.0, 0.0, 0.0)
+    n_overlap = int(((w0 >= min_weight) & np.isfinite(coarse)).sum())
+    pred0 = np.where(w0 >= min_seen, raw0, np.nan)  # as predict(0, 0, 0)
 
     def objective(dy: float, dx: float, s: float) -> float:
         return _fit(predict(dy, dx, s), target)[0]
@@ -402,12 +508,12 @@ def estimate_shift(
     if _no_texture(target) or _no_texture(fine):
         # 1 - r^2 is 1 at every candidate (no pixel to compare, or one field uniform): its
         # "minimum" was the first corner of the search, reported as a shift of max_shift
-        pred0 = predict(0.0, 0.0, 0.0)
         _, r0, rm0, n = _fit(pred0, target)
         return ShiftEstimate(
             dy=np.nan, dx=np.nan, sigma=np.nan, r_before=r0, r_after=np.nan, rmse_before=rm0,
             rmse_after=np.nan, bias_removed_before=_bias_removed(pred0, target),
             bias_removed_after=np.nan, uncertainty=np.nan, n_valid=n, at_bound=False,
+            n_overlap=n_overlap, n_params=4 + int(psf),
         )
 
     grid = np.arange(-max_shift, max_shift + 1e-9, step)
@@ -432,7 +538,6 @@ def estimate_shift(
     s = min(max(float(res.x[2]), 0.0), smax) if psf else s0
     dy, dx = float(np.clip(dy, -max_shift, max_shift)), float(np.clip(dx, -max_shift, max_shift))
 
-    pred0 = predict(0.0, 0.0, 0.0)
     pred1 = predict(dy, dx, s)
     _, r0, rm0, _ = _fit(pred0, target)
     j1, r1, rm1, n = _fit(pred1, target)
@@ -452,8 +557,14 @@ def estimate_shift(
         var = float((pp * pp).sum())
         resid[ok] = tt - (float((pp * tt).sum()) / var if var > 0 else 0.0) * pp
     rho = _lag1_correlation(resid)
-    n_eff = max(n * (1 - rho) / (1 + rho), 1.0)
-    unc = float(np.sqrt(2.0 * j1 / (max(n_eff - 3, 1.0) * c))) if c > 0 else np.inf
+    n_eff = n * (1 - rho) / (1 + rho)
+    # the free parameters: the linear fit's gain and offset, the two shift components and the
+    # PSF width when estimated. With no more independent pixels than those the fit is exact
+    # whatever the shift, and its standard error is not defined (3 of them counted, clamped
+    # to one degree of freedom: 4 LST pixels gave shifts 100-400 m off, within 0.01 m,
+    # marked reliable)
+    k = 4 + int(psf)
+    unc = float(np.sqrt(2.0 * j1 / ((n_eff - k) * c))) if c > 0 and n_eff > k else np.inf
     # the refinement is continuous: an optimum pinned at the bound lies within about xtol of
     # it, whatever the grid step (half a coarse step, 125 m, flagged estimates 100 m inside)
     margin = max(xtol, 0.02 * max_shift)
@@ -467,6 +578,7 @@ def estimate_shift(
         # pinned at the bound, the PSF was fitted to the bound, not to the data (the shift
         # fitted with it is off too)
         sigma_at_bound=bool(psf and s > smax - max(xtol, 0.02 * smax)),
+        n_overlap=n_overlap, n_effective=float(n_eff), n_params=k,
     )
 
 
