@@ -8,9 +8,12 @@ reference's; a reference covering a window of sr's grid is compared with that wi
 :func:`xlstsr.evaluate` to reproject a super-resolved field onto a reference first), and
 their steps are paired by label (:func:`xlstsr.steps.pair_steps`): a reference of other dates
 is refused, one without a time coordinate (2-D) is compared with every step. The metrics decode
-nothing: a field without a ``units`` attribute compared with one in Kelvin must hold Kelvin (a
-reference stored as products store it, K x 10 or digital numbers, or with an undeclared fill
-value, is refused naming the conversion, as :func:`xlstsr.evaluate` refuses it). Dask inputs stay
+nothing: a field without a ``units`` attribute compared with one declaring Kelvin must hold
+Kelvin (a reference stored as products store it, K x 10 or digital numbers, in degrees Celsius,
+or with an undeclared fill value, is refused naming the conversion, as :func:`xlstsr.evaluate`
+refuses it); of two fields without units, one with a median in the Kelvin range, only a usual
+stored scale or degrees Celsius beside a fill are refused (two DEMs in metres are scored as
+they are). Dask inputs stay
 lazy (``apply_ufunc(..., dask="parallelized")``; the spatial dims are rechunked to one
 chunk, leading dims keep their chunks). See the kernels for the definitions and NaN handling.
 
@@ -188,26 +191,78 @@ def _whole(v: float) -> float | int:
     return int(v) if float(v).is_integer() and abs(v) < 1e15 else float(v)
 
 
+def _no_temperature(var: str) -> str:
+    """How the value checks of a field without units end: the way out for a field of another
+    quantity (a DEM in metres is no temperature; declared, it is compared as it is)."""
+    return (f" Or set its units if it is no temperature (`{var}.attrs['units'] = 'm'` for a "
+            "DEM in metres): the metrics then compare it as it is.")
+
+
+def _check_possible_kelvin(f: np.ndarray, name: str, var: str, like_name: str) -> None:
+    """Refuse values of a field without units, compared with one declaring Kelvin, that no
+    temperature takes (<= 0 K or > 1000 K, :func:`xlstsr.evaluate.check_possible_kelvin`'s
+    bounds), too few to be found as a fill by :func:`xlstsr.validate.suspect_fill`. A few
+    distinct values (at most :data:`xlstsr.validate.FILL_FEW`: 0, -9999, 65535) are fill
+    values, masked by an assignment (:class:`UndeclaredFillError`; the metrics decode nothing,
+    so declaring a ``_FillValue``, evaluate's advice, was refused again); values spread over
+    many distinct ones (a DEM's summits above 1000 m) are no fill but a field in no Kelvin
+    (:class:`PhysicalRangeError`): one of 383 continuous values was named "the fill"."""
+    from .evaluate import _IMPOSSIBLE_K
+    from .validate import FILL_FEW
+
+    bad = f[(f <= _IMPOSSIBLE_K[0]) | (f > _IMPOSSIBLE_K[1])]
+    if not bad.size:
+        return
+    vals, counts = np.unique(bad, return_counts=True)
+    span = f"{float(bad.min()):.6g} to {float(bad.max()):.6g}"
+    if vals.size <= FILL_FEW:
+        order = np.argsort(-counts, kind="stable")
+        fills = [_whole(v) for v in vals[order]]
+        on = ", ".join(f"{v!r} on {int(c)}" for v, c in zip(fills, counts[order]))
+        mask = (f"{var}.where({var} != {fills[0]!r})" if len(fills) == 1 else
+                f"{var}.where(~{var}.isin({fills!r}))")
+        raise UndeclaredFillError(
+            f"{name} has no units attribute and {bad.size} pixel(s) holding values no "
+            f"temperature takes ({on}), against {like_name} in Kelvin: an undeclared fill value (clouds or gaps written as "
+            f"{fills[0]!r}?), which would dominate every metric. Mask it: `{var} = {mask}` "
+            "(the metrics decode nothing: a _FillValue attribute would not mask it)."
+            + _no_temperature(var))
+    raise PhysicalRangeError(
+        f"{name} has no units attribute and {bad.size} pixel(s) holding values no "
+        f"temperature in Kelvin takes ({span}, {vals.size} distinct values, no repeated fill "
+        f"value), against {like_name} in Kelvin: the metrics would compare it as Kelvin. "
+        f"Convert it to Kelvin first with its product's scale and offset (`{var} = ({var} * "
+        "scale + offset).assign_attrs(units='K')`)." + _no_temperature(var))
+
+
 def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
-                         like_name: str) -> None:
+                         like_name: str, declared: bool = True) -> None:
     """Refuse values of a field without a units attribute, compared with one in Kelvin
     (``like``), that are no Kelvin, image by image, with the checks and advice of
     :func:`xlstsr.evaluate`'s decoding: an undeclared fill value
-    (:func:`xlstsr.validate.suspect_fill`; :class:`UndeclaredFillError`), values scaled as
+    (:func:`xlstsr.validate.suspect_fill`; :class:`UndeclaredFillError`), degrees Celsius
+    beside such a fill (SEVIRI's -80 degC; :class:`UnitsError`, naming the mask and the
+    273.15: the fill hid the Celsius and advice named a scale), values scaled as
     products store them (ASTER's K x 10, MODIS's digital numbers x 0.02: the usual scales that
     bring the median near ``like``'s, :func:`xlstsr.validate._scale_fits`;
     :class:`ScaledIntegerError`) or in no known scale (:class:`PhysicalRangeError`), and values
     no temperature takes, <= 0 or > 1000 K, too few to be a fill found so
-    (:func:`xlstsr.evaluate.check_possible_kelvin`). The metrics decode nothing: the ASTER
+    (:func:`_check_possible_kelvin`). The metrics decode nothing: the ASTER
     reference as read (K x 10, 0 outside the scene) scored an RMSE of 2769 K against a Kelvin
-    sr, MOD11A2 digital numbers 14527 K, without a word, while evaluate refused both."""
-    from .evaluate import check_possible_kelvin
+    sr, MOD11A2 digital numbers 14527 K, without a word, while evaluate refused both.
+
+    ``declared``: whether ``like`` declares Kelvin (its units attribute). Otherwise (two
+    fields without units, ``like``'s median in the Kelvin range) only a usual stored scale
+    (:class:`ScaledIntegerError`) or degrees Celsius beside a fill are refused: values of
+    another quantity (two DEMs in metres, median 310 m, summits above 1000 m, a coast at 0 m)
+    were refused as holding "an undeclared fill value"."""
     from .validate import PHYSICAL_RANGE_K, _scale_fits, _spread, suspect_fill
 
     x, like = np.asarray(x), np.asarray(like)
     images = x.reshape(-1, *x.shape[-2:]) if x.ndim >= 2 else x.reshape(1, -1)
     likes = like.reshape(-1, *like.shape[-2:]) if like.ndim >= 2 else like.reshape(1, -1)
     lo, hi = PHYSICAL_RANGE_K
+    in_kelvin = "in Kelvin" if declared else "(median in the Kelvin range)"
     for i, img in enumerate(images):
         f = img.ravel().astype(np.float64)
         f = f[np.isfinite(f)]
@@ -223,17 +278,34 @@ def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
         aside = "" if fill is None else f"; {fill!r} on {found[1]:.0%} of them aside"
         decode = (" Or use xlstsr.evaluate, which decodes the reference (`reference_scale=`, "
                   "`reference_nodata=`)." if var == "ref" else "")
-        if _CELSIUS_MEDIAN[0] < median < _CELSIUS_MEDIAN[1] and fill is None:
-            continue  # degrees Celsius: _kelvin_against_celsius names them
+        like_median = _median(likes[i] if len(likes) == len(images) else likes)
+        like_text = (f"{like_name} {in_kelvin} (median {like_median:.1f} K)"
+                     if np.isfinite(like_median) else f"{like_name} {in_kelvin}")
+        if _CELSIUS_MEDIAN[0] < median < _CELSIUS_MEDIAN[1]:
+            if fill is None:
+                continue  # degrees Celsius: _kelvin_against_celsius names them
+            # the fill hid the Celsius: the values were called "no temperature in Kelvin", and
+            # a cooler scene offered "* 0.1 + 273.15" (followed: an RMSE of 15 K)
+            evaluate = (f", or declare its units and use xlstsr.evaluate, which decodes the "
+                        f"reference: `{var}.attrs['units'] = 'degC'` with "
+                        f"`reference_nodata={fill!r}`" if var == "ref" else "")
+            raise UnitsError(
+                f"{name} has no units attribute, holds {fill!r} on {found[1]:.0%} of its valid "
+                f"pixels, far below the others (an undeclared fill value), and the others "
+                f"(median {median:.1f}) look like degrees Celsius, against {like_text}: the "
+                "metrics compare values as they are (an error of 273 K, and the fill counted "
+                f"as data). Mask and convert it: `{var} = ({masked} + 273.15).assign_attrs("
+                f"units='K')`{evaluate}." + _no_temperature(var))
         if not lo <= median <= hi:
-            like_median = _median(likes[i] if len(likes) == len(images) else likes)
             fits = _scale_fits(median, PHYSICAL_RANGE_K, spread=_spread(rest),
                                like=(like_median, like_name) if np.isfinite(like_median)
                                else None)
+            if not declared and not fits:
+                continue  # two fields of another quantity, say
             head = (f"{name} has no units attribute and its values (median {median:.6g}"
                     f"{aside}) are no temperature in Kelvin ({lo:g}-{hi:g} K), against "
-                    f"{like_name} in Kelvin (median {like_median:.1f} K): the metrics compare "
-                    "values as they are (an error of thousands of K).")
+                    f"{like_text}: the metrics compare values as they are (an error of "
+                    "thousands of K).")
             if fits:
                 raise ScaledIntegerError(
                     f"{head} They look scaled: "
@@ -241,36 +313,42 @@ def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
                         f"`{var} = ({masked} * {k:g}" + (" + 273.15" if c else "")
                         + f").assign_attrs(units='K')` if they are {what} (median {mk:.1f} K)"
                         for k, c, what, mk in fits)
-                    + "." + decode)
+                    + "." + decode + _no_temperature(var))
             raise PhysicalRangeError(
                 f"{head} Convert it to Kelvin first with its product's scale and offset (`{var} "
-                f"= ({masked} * scale + offset).assign_attrs(units='K')`), or set its units if "
-                f"it is no temperature.{decode}")
+                f"= ({masked} * scale + offset).assign_attrs(units='K')`).{decode}"
+                + _no_temperature(var))
+        if not declared:
+            continue
         if fill is not None:
             raise UndeclaredFillError(
                 f"{name} has no units attribute and holds {fill!r} on {found[1]:.0%} of its "
                 "valid pixels, far below the others (median "
                 f"{median:.1f}): an undeclared fill value (ASTER writes 0 outside its scene), "
                 "which the metrics would count as data. Mask it: "
-                f"`{var} = {var}.where({var} != {fill!r})`.{decode}")
-        check_possible_kelvin(f, var, use="would dominate every metric")
+                f"`{var} = {var}.where({var} != {fill!r})`.{decode}" + _no_temperature(var))
+        _check_possible_kelvin(f, name, var, like_name)
 
 
 def _units_checked(a: np.ndarray, b: np.ndarray, *, _kernel: Callable[..., Any],
                    _names: tuple[str, str], _vars: tuple[str, str],
                    _bare: tuple[bool, bool], _kinds: tuple[str | None, str | None],
                    _why: str = "", **kwargs: Any) -> Any:
-    # a field without units against one in Kelvin (declared, or by its median) is compared
-    # as Kelvin: its values must be Kelvin. First: a fill value over half the field made its
-    # median 0, "degrees Celsius", and advice to add 273.15
+    # a field without units against one declaring Kelvin is compared as Kelvin: its values
+    # must be Kelvin. First: a fill value over half the field made its median 0, "degrees
+    # Celsius", and advice to add 273.15
     pair = (a, b)
     for i in (0, 1):
         j = 1 - i
         if not _bare[i]:
             continue
-        if _kinds[j] == "K" or (_bare[j] and _KELVIN_MEDIAN[0] <= _median(pair[j])
-                                <= _KELVIN_MEDIAN[1]):
+        if _kinds[j] == "K":
             _check_kelvin_values(pair[i], pair[j], _names[i], _vars[i], _names[j])
+        elif _bare[j] and _KELVIN_MEDIAN[0] <= _median(pair[j]) <= _KELVIN_MEDIAN[1]:
+            # two fields without units: Kelvin by the median alone, which a DEM in metres
+            # has too; only a stored scale or Celsius beside a fill is refused
+            _check_kelvin_values(pair[i], pair[j], _names[i], _vars[i], _names[j],
+                                 declared=False)
     _kelvin_against_celsius(a, b, _names, _vars)
     if _why:
         for x, bare, name, var in zip((a, b), _bare, _names, _vars):
@@ -291,9 +369,10 @@ def _unitless_pair(kernel: Callable[..., Any], a: xr.DataArray, b: xr.DataArray,
                    kelvin_only: str = "") -> tuple[Callable[..., Any], dict[str, Any]]:
     """``kernel`` and its kwargs, the values checked first when either field lacks a units
     attribute (in the graph for dask inputs: nothing is computed before the result is):
-    against a Kelvin/Celsius mix, and, for a field without units compared with one in Kelvin,
-    against values that are no Kelvin (:func:`_check_kelvin_values`: a reference scaled or with
-    a fill value, as a product stores it). A field declaring units that are no temperature
+    against a Kelvin/Celsius mix, and, for a field without units compared with one declaring
+    Kelvin, against values that are no Kelvin (:func:`_check_kelvin_values`: a reference scaled
+    or with a fill value, as a product stores it; against a field without units whose median
+    is in the Kelvin range, against a usual stored scale only). A field declaring units that are no temperature
     (NDVI ``'1'``, a DEM in ``'m'``) is not taken for degrees Celsius by its median.
     ``kelvin_only``: why the metric needs Kelvin (its value depends on the zero of the scale);
     a field without units whose values look like degrees Celsius is then refused too, even

@@ -12,7 +12,9 @@ Values are decoded from the assets' ``raster:bands`` (raster extension): ``nodat
 :func:`xlstsr.upscale`. Without a ``nodata`` there, the ``nodata=`` passed to odc-stac, else a
 local file's own nodata tag, marks the fill; masked without a scale (a QC layer, whose nodata 0
 may be its best quality), the fill is kept in ``encoding['_FillValue']``, as
-:func:`xlstsr.io.open_cog` keeps it, for :mod:`xlstsr.qc` to judge. Time labels are naive UTC (items dated with a UTC
+:func:`xlstsr.io.open_cog` keeps it, for :mod:`xlstsr.qc` to judge; ``decode=False`` with odc-stac
+keeps every stored value (stackstac always masks the files' nodata, so it is refused there for
+such a layer). Time labels are naive UTC (items dated with a UTC
 offset are converted). Hrefs can be signed or rewritten by a ``modifier`` (as
 ``planetary_computer.sign_inplace``) on copies of the items.
 """
@@ -648,6 +650,45 @@ def _file_nodata(items: Sequence[Any], key: str) -> float | None:
                 return None
             return None if nodata is None or np.isnan(nodata) else float(nodata)
     return None
+
+
+def _check_stackstac_stored(items: Sequence[Any], codings: dict[str, BandCoding | None]
+                            ) -> None:
+    """Refuse ``decode=False`` with ``engine='stackstac'`` for an asset without a scale whose
+    files record a nodata (a local file's tag; for a remote one, raster:bands' ``nodata``): the
+    stored values cannot come back. stackstac's reader always reads masked and puts NaN where
+    the file's nodata is, whatever open_stac asks, and an asset without a scale (a QC or class
+    layer) may use its nodata as a value: a MODIS QC's nodata 0 is its best quality, which
+    came back as NaN, and xlstsr.qc refused the NaN advising decode=False, the call made. A
+    scaled asset's nodata is a fill, whose NaN :func:`xlstsr.upscale` reads as one."""
+    import rasterio
+
+    for key, coding in codings.items():
+        if coding is not None and not coding.is_identity:
+            continue
+        nodata = coding.nodata if coding is not None else None
+        for it in items:  # a local file says whether it masks: stackstac reads its tag only
+            asset = it.assets.get(key)
+            href = None if asset is None else (asset.get_absolute_href() or asset.href)
+            if href and "://" not in href and os.path.isabs(href) and os.path.exists(href):
+                try:
+                    with rasterio.open(href) as src:
+                        nodata = src.nodata
+                except rasterio.errors.RasterioIOError:
+                    pass
+                break
+        if nodata is None or (isinstance(nodata, float) and np.isnan(nodata)):
+            continue
+        nodata = int(nodata) if float(nodata).is_integer() else float(nodata)
+        raise XlstsrError(
+            f"open_stac(..., engine='stackstac', decode=False) cannot keep the stored values "
+            f"of asset {key!r}: stackstac always reads masked, so each pixel holding the "
+            f"files' nodata ({nodata!r}) comes back as NaN, and an asset without a scale (a QC "
+            f"or class layer) may use it as a value (a MODIS QC's nodata 0 is the best "
+            f"quality). Load it with engine='odc': `open_stac(items, {key!r}, engine='odc', "
+            "decode=False)` keeps every stored value; or, if the nodata is no value of the "
+            "layer, decode=True (NaN there, the nodata kept in encoding['_FillValue'])."
+        )
 
 
 def _with_nodata(items: list[Any], fills: dict[str, float]) -> list[Any]:
@@ -1324,7 +1365,10 @@ def open_stac(
         ``value * scale + offset``, ``unit`` -> ``units`` attribute ("K" for Kelvin). Without a
         coding only the nodata value is masked. False: the stored values (native dtype) with CF
         attributes (``scale_factor``, ``add_offset``, ``_FillValue``, ``units``) that
-        :func:`xlstsr.upscale` decodes.
+        :func:`xlstsr.upscale` decodes. stackstac always masks the files' nodata (NaN,
+        float64): with ``engine='stackstac'``, ``decode=False`` is refused for an asset without
+        a scale whose files record a nodata (a QC layer's nodata 0 may be its best quality);
+        load such a layer with ``engine='odc', decode=False``.
     modifier : callable, optional
         Called on a copy of each item before loading, e.g. ``planetary_computer.sign_inplace``
         to sign Planetary Computer hrefs, or a function that rewrites ``asset.href`` (mirrors,
@@ -1354,7 +1398,9 @@ def open_stac(
         coding, items of one CRS whose ``proj:transform`` puts an asset on different pixel
         grids (another pixel size, or corners a fraction of a pixel apart: they would be
         resampled onto the first item's grid) unless ``resampling=`` or ``geobox=`` is given,
-        or area arguments odc-stac refuses (``lon=`` without ``lat=``).
+        area arguments odc-stac refuses (``lon=`` without ``lat=``), or ``engine='stackstac'``
+        with ``decode=False`` on an asset without a scale whose files record a nodata (stackstac
+        masks it: its stored value cannot come back).
     NoOverlapError
         An area (``bbox=``, ``lon=``/``lat=``, ``geopolygon=``, ``bounds_latlon=``) that meets
         none of the items: the cube would be NaN only.
@@ -1474,6 +1520,8 @@ def open_stac(
         if fills:  # the file's own tag, which a catalogue without "nodata" relies on
             items = _with_nodata(items, fills)
             codings = {k: band_coding(items, k) for k in keys}
+    if engine == "stackstac" and not decode:
+        _check_stackstac_stored(items, codings)
     log.info(
         "open_stac: %d items, assets %s, %s, engine %s", len(items), keys,
         "decoding " + ", ".join(f"{k}: {c}" for k, c in codings.items() if c) if decode
