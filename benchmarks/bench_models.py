@@ -20,7 +20,11 @@ cube (seconds; a test, not a measurement).
 from this repository, numbered as it likes: every pair of it the bundled models did not train
 on is scored, the training pairs recognised by their MODIS LST
 (``xlstsr.datasets.seen_in_training``, as ``accuracy_modis_aster.py --root`` does); in the
-shared folder these are the ``EVAL_PAIRS``. The page names the folder.
+shared folder these are the ``EVAL_PAIRS``. The page names the folder. A pair listed in
+``pairs.csv`` that cannot be read (a missing file, no valid pixel:
+``accuracy_modis_aster.usable_pairs``) or scored (an ``XlstsrError``, e.g. an ASTER tile that
+does not overlap its MODIS window) is left out of both tables and named on the page, as
+``accuracy_modis_aster.py --root`` leaves it out (``--smoke`` scores the first pair that can be).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, data_root
 from xlstsr.datasets.modis_aster import _modis_aster_dir
 from xlstsr.datasets.root import is_project_data, results_dir
-from xlstsr.errors import GuideAlignmentWarning
+from xlstsr.errors import GuideAlignmentWarning, XlstsrError
 from xlstsr.kernels import metrics as km
 from xlstsr.methods import get_method
 from xlstsr.nn import load_model
@@ -48,6 +52,18 @@ from xlstsr.nn.weights import BUNDLED, WEIGHTS_DIR, weights_path
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 FACTOR = 4
+#: the pairs a protocol could not score in this run (filled by :func:`degraded` and
+#: :func:`real_truth`, emptied by ``main``): pair -> why, named on the page
+LEFT_OUT: dict[str, str] = {}
+
+
+def _left_out(pid: str, part: str, err: XlstsrError) -> None:
+    """Record (and print) a pair ``part`` of the benchmark cannot score, as
+    ``sisr_cube.score_aster`` does: one such pair no longer ends the run."""
+    msg = (str(err).splitlines() or [""])[0]
+    msg = msg if len(msg) <= 400 else msg[:400].rsplit(" ", 1)[0] + " ..."
+    LEFT_OUT[pid] = f"{part}: {type(err).__name__}: {msg.rstrip('.')}"
+    print(f"  {pid}: left out ({LEFT_OUT[pid]})", flush=True)
 
 
 def methods(include_classical: bool) -> dict[str, tuple[str, dict]]:
@@ -64,40 +80,61 @@ def methods(include_classical: bool) -> dict[str, tuple[str, dict]]:
 
 
 def degraded(pairs, meths, root=None) -> dict[str, dict[str, float]]:
+    """Means over ``pairs`` of the degraded protocol; a pair it cannot score (an
+    :class:`~xlstsr.errors.XlstsrError`) is left out for every method, named in :data:`LEFT_OUT`."""
     res: dict[str, dict[str, list]] = {}
     for pid in pairs:
-        lst, _, _ = xlstsr.datasets.open_modis_aster_pair(pid, root)
-        lst = lst.where(lst < 350.0)  # pair 015 holds one 402 K pixel
-        coarse = xlstsr.coarsen(lst, FACTOR)
-        ref = lst.values.astype(np.float64)
-        for name, (m, opts) in meths.items():
-            if m in ("tsharp",) or name.startswith("disr"):
-                continue
-            sr = xlstsr.upscale(coarse, FACTOR, method=m, **opts).values.astype(np.float64)
+        got: dict[str, dict[str, float]] = {}  # every method or none: the table compares them
+        try:
+            lst, _, _ = xlstsr.datasets.open_modis_aster_pair(pid, root)
+            lst = lst.where(lst < 350.0)  # pair 015 holds one 402 K pixel
+            coarse = xlstsr.coarsen(lst, FACTOR)
+            ref = lst.values.astype(np.float64)
+            for name, (m, opts) in meths.items():
+                if m in ("tsharp",) or name.startswith("disr"):
+                    continue
+                sr = xlstsr.upscale(coarse, FACTOR, method=m, **opts).values.astype(np.float64)
+                got[name] = {"psnr": float(km.psnr(sr, ref)), "ssim": float(km.ssim(sr, ref)),
+                             "rmse": float(km.rmse(sr, ref))}
+        except XlstsrError as err:
+            _left_out(pid, "degraded protocol", err)
+            continue
+        for name, s in got.items():
             r = res.setdefault(name, {"psnr": [], "ssim": [], "rmse": []})
-            r["psnr"].append(float(km.psnr(sr, ref)))
-            r["ssim"].append(float(km.ssim(sr, ref)))
-            r["rmse"].append(float(km.rmse(sr, ref)))
+            for k, v in s.items():
+                r[k].append(v)
     return {k: {m: float(np.nanmean(v)) for m, v in d.items()} for k, d in res.items()}
 
 
 def real_truth(pairs, meths, root=None) -> dict[str, dict[str, float]]:
+    """Means over ``pairs`` against ASTER; a pair it cannot score (an
+    :class:`~xlstsr.errors.XlstsrError`: e.g. an ASTER tile that does not overlap its MODIS
+    window) is left out for every method, named in :data:`LEFT_OUT`, as
+    ``accuracy_modis_aster.py`` and ``sisr_cube.py`` leave it out."""
     res: dict[str, dict[str, list]] = {}
     for pid in pairs:
-        lst, ndvi, aster = xlstsr.datasets.open_modis_aster_pair(pid, root)
-        for name, (m, opts) in meths.items():
-            method = get_method(m, **opts)
-            guide = ndvi if method.needs_guide else None
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", GuideAlignmentWarning)
-                sr = xlstsr.upscale(
-                    lst, FACTOR, method=method, guide=guide, mask_out_of_range=True
-                ).load()
-            ds = xlstsr.evaluate(sr, aster, coarse=lst, factor=FACTOR, erode=3, valid_min=230.0)
+        got: dict[str, dict[str, float]] = {}  # every method or none: the table compares them
+        try:
+            lst, ndvi, aster = xlstsr.datasets.open_modis_aster_pair(pid, root)
+            for name, (m, opts) in meths.items():
+                method = get_method(m, **opts)
+                guide = ndvi if method.needs_guide else None
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", GuideAlignmentWarning)
+                    sr = xlstsr.upscale(
+                        lst, FACTOR, method=method, guide=guide, mask_out_of_range=True
+                    ).load()
+                ds = xlstsr.evaluate(sr, aster, coarse=lst, factor=FACTOR, erode=3,
+                                     valid_min=230.0)
+                got[name] = {k: float(ds[k]) for k in ("rmse", "ubrmse", "bias", "spectral_ratio",
+                                                       "spectral_ratio_sym", "coarse_consistency")}
+        except XlstsrError as err:
+            _left_out(pid, "real truth", err)
+            continue
+        for name, s in got.items():
             r = res.setdefault(name, {})
-            for k in ("rmse", "ubrmse", "bias", "spectral_ratio", "spectral_ratio_sym",
-                      "coarse_consistency"):
-                r.setdefault(k, []).append(float(ds[k]))
+            for k, v in s.items():
+                r.setdefault(k, []).append(v)
     out = {}
     for k, d in res.items():
         out[k] = {m: float(np.nanmean(np.abs(v) if m == "bias" else v)) for m, v in d.items()}
@@ -169,39 +206,64 @@ def measured_notes(deg: dict, real: dict) -> list[str]:
     return lines
 
 
-def held_out_pairs(root) -> tuple[list[str], list[str]]:
-    """``(held_out, trained)``: the pairs of the data folder's ``modis_aster/`` that none of the
-    bundled models trained on, and those they did, recognised by their MODIS LST
+def _accuracy():
+    """The sibling script ``accuracy_modis_aster.py`` (its reading of pair ids and folders)."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    import accuracy_modis_aster
+
+    return accuracy_modis_aster
+
+
+def held_out_pairs(root) -> tuple[list[str], list[str], dict[str, str]]:
+    """``(held_out, trained, unusable)``: the pairs of the data folder's ``modis_aster/`` that
+    none of the bundled models trained on, and those they did, recognised by their MODIS LST
     (:func:`xlstsr.datasets.seen_in_training`, as ``accuracy_modis_aster.py`` does), not by
     their ids: in the shared folder ``EVAL_PAIRS`` and ``TRAIN_PAIRS``; a held-back folder
-    numbers its pairs as it likes (its "002" may be a training pair)."""
+    numbers its pairs as it likes (its "002" may be a training pair). ``unusable``
+    (``{pair: why}``): the pairs listed in ``pairs.csv`` that cannot be read or scored (a
+    missing file, no valid pixel: ``accuracy_modis_aster.usable_pairs``), set aside before
+    the MODIS LST is compared, neither held out nor trained."""
     from xlstsr.datasets import modis_aster_pairs, seen_in_training
 
-    listed = modis_aster_pairs(root)
-    trained = set(seen_in_training(listed, root))
-    return [p for p in listed if p not in trained], [p for p in listed if p in trained]
+    usable, unusable = _accuracy().usable_pairs(modis_aster_pairs(root), root)
+    trained = set(seen_in_training(usable, root))
+    return ([p for p in usable if p not in trained], [p for p in usable if p in trained],
+            unusable)
 
 
-def select_pairs(ap: argparse.ArgumentParser, asked: str | None, root) -> tuple[list[str], list[str]]:
-    """``(pairs, held_out)``: the pairs to score (``--pairs``, ids of the folder, or every
-    held-out pair) and every held-out pair of the folder. ``--pairs`` naming a pair the folder
-    does not hold, or one the bundled models trained on (it would be reported as held out), is
-    refused with the folder's own ids."""
-    if str(HERE) not in sys.path:  # the sibling script: its reading of pair ids
-        sys.path.insert(0, str(HERE))
-    from accuracy_modis_aster import as_listed
-
-    held, trained = held_out_pairs(root)
+def select_pairs(ap: argparse.ArgumentParser, asked: str | None, root
+                 ) -> tuple[list[str], list[str], dict[str, str]]:
+    """``(pairs, held_out, left_out)``: the pairs to score (``--pairs``, ids of the folder, or
+    every held-out pair), every held-out pair of the folder, and the pairs asked for (all of the
+    folder's without ``--pairs``) that cannot be read or scored, ``{pair: why}``: left out and
+    named, as ``accuracy_modis_aster.py --root`` leaves them out. ``--pairs`` naming a pair the
+    folder does not hold, or one the bundled models trained on (it would be reported as held
+    out), is refused with the folder's own ids."""
+    as_listed = _accuracy().as_listed
+    held, trained, unusable = held_out_pairs(root)
     folder = _modis_aster_dir(root)
     if not held:
         ap.error(f"every pair of {folder} ({len(trained)}) is a training pair of the bundled "
-                 "models (recognised by its MODIS LST): nothing held out to score")
+                 "models (recognised by its MODIS LST): nothing held out to score"
+                 if not unusable else
+                 f"no pair of {folder} is held out and can be scored: {len(trained)} training "
+                 "pair(s) of the bundled models (recognised by their MODIS LST), left out: "
+                 + "; ".join(f"{p}: {w}" for p, w in unusable.items())
+                 + f": complete those pairs' files or drop them from {folder / 'pairs.csv'}")
     if not asked:
-        return list(held), list(held)
-    known = held + trained
+        return list(held), list(held), dict(unusable)
+    known = held + trained + list(unusable)
     pairs = list(dict.fromkeys(as_listed(p, known) for p in asked.split(",") if p.strip()))
+    left = {p: unusable[p] for p in pairs if p in unusable}
+    pairs = [p for p in pairs if p not in left]
     unknown = [p for p in pairs if p not in known]
     seen = [p for p in pairs if p in trained]
+    if left and not pairs and not unknown:
+        ap.error(f"--pairs {asked!r}: no pair asked for can be scored: "
+                 + "; ".join(f"{p}: {w}" for p, w in left.items())
+                 + f": pass ids of the {len(held)} held-out pairs of {folder}, e.g. --pairs "
+                 f"{','.join(held[:2])}, or complete those pairs' files")
     if not pairs or unknown or seen:
         why = (f"{', '.join(unknown)} not in {folder / 'pairs.csv'}" if unknown else
                f"{', '.join(seen)} trained the bundled models (recognised by the MODIS LST: "
@@ -209,7 +271,7 @@ def select_pairs(ap: argparse.ArgumentParser, asked: str | None, root) -> tuple[
         ap.error(f"--pairs {asked!r}: {why}: pass ids of the {len(held)} held-out pairs of "
                  f"{folder} (the EVAL_PAIRS of the shared folder), e.g. --pairs "
                  f"{','.join(held[:2])}, or leave --pairs out (all of them)")
-    return pairs, list(held)
+    return pairs, list(held), left
 
 
 def pairs_sentence(pairs: list[str], held: list[str], data: Path) -> str:
@@ -239,27 +301,41 @@ def main(argv=None) -> int:
     ap.add_argument("--no-classical", action="store_true")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke, "
-                    "a --pairs subset or --no-classical)")
+                    "a --pairs subset, --no-classical or a --root ($XLSTSR_DATA) other than the "
+                    "project's data folder)")
     ap.add_argument("--smoke", action="store_true", help="one pair, tiny speed cube (a test)")
     args = ap.parse_args(argv)
     data = data_root(args.root)
     # the folder's own pairs (a held-back folder: not the shared ids), training pairs known by
     # their MODIS LST: a training pair scored here would be reported as held out
-    pairs, held = select_pairs(ap, args.pairs, args.root)
+    pairs, held, unusable = select_pairs(ap, args.pairs, args.root)
     # a smoke run (a test of the code path), a subset of the pairs, a run without the
     # classical tsharp or on another data folder never replaces the published page (all the
     # EVAL_PAIRS, every method) unless --out asks for it
     args.out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke,
                            partial=set(pairs) != set(held) or args.no_classical)
     torch.set_num_threads(args.threads)
-    if args.smoke:
-        pairs = pairs[:1]
     meths = methods(not args.no_classical)
     t0 = time.perf_counter()
     # --root passed on only when given ($XLSTSR_DATA / ../shared/data otherwise, read alike)
     at = {} if args.root is None else {"root": args.root}
-    deg = degraded(pairs, meths, **at)
-    real = real_truth(pairs, meths, **at)
+    # a pair the real-truth protocol cannot score (e.g. an ASTER tile off its MODIS window) is
+    # left out of both tables, named: the tables compare the same pairs
+    LEFT_OUT.clear()
+    if args.smoke:  # one pair: the first the protocol can score
+        for pid in pairs:  # select_pairs returns one pair at least
+            real = real_truth([pid], meths, **at)
+            if pid not in LEFT_OUT:
+                break
+        pairs = pairs[: pairs.index(pid) + 1]
+    else:
+        real = real_truth(pairs, meths, **at)
+    deg = degraded([p for p in pairs if p not in LEFT_OUT], meths, **at)
+    left = {**unusable, **LEFT_OUT}
+    pairs = [p for p in pairs if p not in LEFT_OUT]
+    if not pairs:
+        raise SystemExit(f"bench_models.py: no pair of {_modis_aster_dir(args.root)} could be "
+                         "scored: " + "; ".join(f"{p}: {w}" for p, w in left.items()))
     spd_size = 16 if args.smoke else 128  # coarse px
     spd = speed(meths, 4 * spd_size)
     lines = [
@@ -270,6 +346,9 @@ def main(argv=None) -> int:
         f"{time.perf_counter() - t0:.0f} s). Pairs: "
         + pairs_sentence(pairs, held, data),
         "",
+        *([] if not left else [
+            "**Left out** (not in the tables: the pair cannot be read or scored): "
+            + "; ".join(f"{p}: {w}" for p, w in left.items()) + ".", ""]),
         *([] if is_project_data(data) else [
             f"**Held-back data**: `{_modis_aster_dir(args.root)}` (not the project's own folder: "
             "its pairs are numbered as it likes; the bundled models' training pairs among them, "

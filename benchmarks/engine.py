@@ -654,6 +654,8 @@ def stac_catalog(root: Path | None) -> Path | None:
             root = xlstsr.datasets.data_root()
         except FileNotFoundError:
             return None
+    if str(BENCH) not in sys.path:  # the sibling script, whatever folder this was loaded from
+        sys.path.insert(0, str(BENCH))
     from sisr_cube import recipe  # the cube's one lookup, beside this script
 
     cat = recipe().cube_dir(Path(root)) / "catalog.json"

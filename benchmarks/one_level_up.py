@@ -87,7 +87,7 @@ from scale_invariance import (
 from sisr_cube import check_held_back_cube, recipe  # the cube reader, its split by position
 
 from xlstsr.datasets import data_root
-from xlstsr.datasets.root import HELD_BACK_RESULTS, results_dir
+from xlstsr.datasets.root import HELD_BACK_RESULTS, is_project_data, results_dir
 from xlstsr.errors import XlstsrError
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.correction import correct_image
@@ -275,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
              "epochs_run": {k: v["epochs"] for k, v in models.items()},
              "n_train_patches": models["invariant"]["n_train"],
              "n_val_patches": models["invariant"]["n_val"],
-             "seconds": round(runtime, 1), "smoke": args.smoke}
+             "seconds": round(runtime, 1), "smoke": args.smoke,
+             # the data the page traces to: the cube read, the data folder when not the
+             # project's own (given by --root or $XLSTSR_DATA)
+             "cube": str(recipe().cube_dir(data_dir)),
+             "root": None if is_project_data(data_dir) else str(data_dir)}
     args.out.mkdir(parents=True, exist_ok=True)
     jpath = args.json or args.out / "one_level_up.json"
     jpath.parent.mkdir(parents=True, exist_ok=True)
@@ -310,16 +314,32 @@ def reading(res: dict[str, np.ndarray], summ: dict) -> str:
     return " ".join(out)
 
 
-def report(args, summ: dict, res: dict, kinfo: dict, krows: list[dict]) -> str:
+def page_source(args, summ: dict) -> tuple[str, str]:
+    """``(command, data)``: the command that wrote the page, with the ``--root`` of a run on a
+    held-back folder (given as ``--root`` or by ``$XLSTSR_DATA``: ``summ["root"]``), and the
+    cube it read in words: the project's ``modis_h18v04_2020``, or the held-back cube's folder
+    (``summ["cube"]``, any name), so that the page traces to the data it scored."""
+    root = args.root if args.root is not None else summ.get("root")
     cmd = "python benchmarks/one_level_up.py" + " --smoke" * args.smoke + (
-        f" --epochs {args.epochs}" if not args.smoke and args.epochs != 40 else "")
+        f" --epochs {args.epochs}" if not args.smoke and args.epochs != 40 else "") + (
+        f" --root {root}" if root is not None else "")
+    shared = recipe().CUBE  # the project's cube: modis_h18v04_2020
+    cube = Path(summ.get("cube", shared))
+    data = (f"the MOD11A1 datacube `{shared}` (64 x 64 windows of 1 km LST, day and night, "
+            "2020)" if summ.get("root") is None and cube.name == shared else
+            f"the MOD11A1 datacube `{cube}` (held-back data; 64 x 64 windows of 1 km LST, day "
+            "and night)")
+    return cmd, data
+
+
+def report(args, summ: dict, res: dict, kinfo: dict, krows: list[dict]) -> str:
+    cmd, data = page_source(args, summ)
     sp = summ["split"]
     lines = [
         "# One level up: SISR trained at 16 km -> 4 km, applied at 4 km -> 1 km (MODIS only)",
         "",
         f"Written by `{cmd}` ({summ['seconds']:.0f} s, {args.threads} torch thread(s), a shared "
-        "2-core machine). See the script's docstring for the protocol. Data: the MOD11A1 "
-        "datacube `modis_h18v04_2020` (64 x 64 windows of 1 km LST, day and night, 2020), split "
+        f"2-core machine). See the script's docstring for the protocol. Data: {data}, split "
         f"by window position (the recipe's `cube_split`): {len(sp['train'])} training and "
         f"{len(sp['val'])} validation positions; scored: {summ['n_test_positions']} positions "
         f"({len(sp['test'])} test + {len(sp['held_out'])} held out for the ASTER pairs; "

@@ -44,7 +44,8 @@ the training dates validate the early stopping of every model.
 since held-back folders show other places and seasons; ``la`` is the library's Los Angeles summer
 bounds (285-345 K by day, 265-320 K by night; the published page was measured with them: on the
 shared scenes the two differ only by the undetected cloud edges below 285 K by day, at most
-0.03 % of the clear pixels of 2 scenes); ``LOW,HIGH`` any range in K. Per-scene robust fences
+0.03 % of the clear pixels of 3 scenes; ``make bench`` reruns the page with ``--bounds la``);
+``LOW,HIGH`` any range in K. Per-scene robust fences
 (4 interquartile ranges beyond the quartiles) were measured and not taken: on the shared scenes they cut up to 0.7 % of a night scene's clear
 land (its cold tail, which no cloud test flags). A scene none of whose clear land pixels lie
 within the bounds is left out (named on the page, with its median and how to widen the bounds),

@@ -828,7 +828,9 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
         "# SISR on a held-back MOD11A1 cube: MRUNet's protocol on windows never seen",
         "",
         f"Written by `python benchmarks/sisr_cube.py --held-back{' --smoke' * args.smoke} "
-        f"--root {args.root}{f' --pairs {args.pairs}' if args.pairs else ''}` "
+        # the data folder read (--root, else $XLSTSR_DATA's): "--root None" could not be rerun
+        f"--root {args.root if args.root is not None else data}"
+        f"{f' --pairs {args.pairs}' if args.pairs else ''}` "
         f"({platform.machine()}, torch {torch.__version__}, xlstsr {xlstsr.__version__}, "
         f"{time.perf_counter() - t0:.0f} s).",
         "",
