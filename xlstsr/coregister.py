@@ -252,13 +252,16 @@ def _problems(e: ShiftEstimate, min_pixels: int, limit: float, min_correlation: 
     out = []
     if e.n_valid < min_pixels:
         left = e.n_overlap - e.n_valid
-        if left > 0 and window is not None:
+        # a window without gaps (``window`` says "" where either field has some: a cloudy
+        # scene was told to be larger and min_pixels= the count of a clear one)
+        said = window() if left > 0 and window is not None else ""
+        if said:
             # all valid, they were blamed on gaps ("valid in both fields", "mask clouds")
             out.append(
                 f"only {e.n_valid} LST pixels are compared (need {min_pixels}): {left} of the "
                 f"{e.n_overlap} valid in both fields lie in the search margin, along the fine "
-                "field's edge (and its gaps), where the footprint can move or blur out of the "
-                f"observed pixels within max_shift and the widest PSF; {window()}")
+                "field's edge, where the footprint can move or blur out of the observed pixels "
+                f"within max_shift and the widest PSF; {said}")
         else:
             out.append(f"only {e.n_valid} LST pixels are valid in both fields (need {min_pixels})")
     if not (np.isfinite(e.dx) and np.isfinite(e.dy)):  # the kernel's NaN: nothing to align
@@ -274,12 +277,11 @@ def _problems(e: ShiftEstimate, min_pixels: int, limit: float, min_correlation: 
     if e.at_bound:
         out.append("the best shift lies at the search bound: the offset may be larger than "
                    "max_shift, or the fields do not match")
-    if e.n_effective <= e.n_params:  # the kernel's inf: no degrees of freedom left
+    if e.n_valid <= e.n_params:  # the kernel's inf: no degrees of freedom left
         out.append(
-            f"{e.n_valid} LST pixels compared ({e.n_effective:.3g} independent, their residuals' "
-            f"spatial correlation counted) are no more than the {e.n_params} parameters fitted "
-            f"(gain, offset, 2 shift components{', PSF width' if e.n_params > 4 else ''}): the "
-            "fit is exact whatever the shift, and its uncertainty is not defined")
+            f"{e.n_valid} LST pixels compared are no more than the {e.n_params} parameters "
+            f"fitted (gain, offset, 2 shift components{', PSF width' if e.n_params > 4 else ''})"
+            ": the fit is exact whatever the shift, and its uncertainty is not defined")
         return out
     if e.sigma_at_bound:
         out.append(f"the estimated PSF width lies at its bound ({psf_bound}): the PSF may be "
@@ -292,24 +294,45 @@ def _problems(e: ShiftEstimate, min_pixels: int, limit: float, min_correlation: 
                     f"({limit / factor:.3g} LST px)")
         else:
             said = f"{e.uncertainty:.3g} fine px > {limit:.3g} fine px"
-        out.append(f"the correlation surface is too flat (shift uncertainty {said})")
+        if e.n_effective <= e.n_params:  # the kernel counted one degree of freedom
+            # not "the fit is exact": the pixels are enough, their residuals too alike
+            out.append(
+                f"the residuals are too correlated along the field to bound the shift: "
+                f"{e.n_valid} LST pixels compared count as {e.n_effective:.3g} independent, no "
+                f"more than the {e.n_params} parameters fitted (shift uncertainty {said}); a "
+                "smooth difference between the fields (a radiometric tilt) or a small window")
+        else:
+            out.append(f"the correlation surface is too flat (shift uncertainty {said})")
     if abs(e.r_after) < min_correlation:
         out.append(f"the fields hardly correlate (|r| = {abs(e.r_after):.2f} < {min_correlation})")
     return out
 
 
-def _window_advice(shape: tuple[int, int], factor: int, min_pixels: int, fpx: float, unit: str,
-                   **search: Any) -> str:
+def _window_advice(fine: np.ndarray, coarse: np.ndarray, e: ShiftEstimate, factor: int,
+                   min_pixels: int, fpx: float, unit: str, **search: Any) -> str:
     """The window of clear LST pixels :func:`estimate_offset` needs with the kernel's
-    ``search`` arguments (:func:`xlstsr.kernels.coregister.smallest_window`; ``shape``: the
-    LST pixels under the fine field), and what else takes this one: a smaller ``max_shift``
-    (fine pixels in ``search``; said in ``unit``, ``fpx`` per fine pixel) or ``psf=False``
-    where they shrink the margin, a lower ``min_pixels`` where enough are compared."""
+    ``search`` arguments (:func:`xlstsr.kernels.coregister.smallest_window`), and what else
+    takes this one (``fine`` on the nested grid of the LST pixels ``coarse`` under it, whose
+    estimate ``e`` compared too few): a smaller ``max_shift`` (fine pixels in ``search``; said
+    in ``unit``, ``fpx`` per fine pixel) or ``psf=False`` where they shrink the margin, a lower
+    ``min_pixels`` that the pixels compared meet. "" where either field has gaps under the
+    other (clouds: not a window too small)."""
+    valid = np.isfinite(fine)
+    f = int(factor)
+    under = valid.reshape(coarse.shape[0], f, coarse.shape[1], f).mean(axis=(1, 3)) >= 0.95
+    if (under & ~np.isfinite(coarse)).any() or _has_gaps(valid):
+        return ""
+    # the pixels there are (a reprojected field covers part of its LST box: an 11 x 11 box
+    # told "10 x 10 needed" and min_pixels= the count of the whole box, above the one missed)
+    have = e.n_valid
     side = _kc.smallest_window(factor, min_pixels, **search)
-    have = _kc.compared_count((shape[0] * factor, shape[1] * factor), factor, **search)
     need = (f"a window of at least {side} x {side} clear LST pixels under the fine field is "
             f"needed" if side is not None else "a larger window is needed")
-    out = f"with these settings {need} (this one is {shape[0]} x {shape[1]})"
+    ny, nx = coarse.shape
+    this = f"this one is {ny} x {nx}"
+    if e.n_overlap < ny * nx:
+        this += f", of which {e.n_overlap} LST pixels lie wholly under the fine field"
+    out = f"with these settings {need} ({this})"
     shift = search["max_shift"]
     for label, change in (("psf=False", {"psf": False}),
                           (f"max_shift={shift / 2 * fpx:.3g} {unit}", {"max_shift": shift / 2}),
@@ -317,14 +340,30 @@ def _window_advice(shape: tuple[int, int], factor: int, min_pixels: int, fpx: fl
         if not search.get("psf", True) and "psf" in change:
             continue
         other = {**search, **change}
-        if _kc.compared_count((shape[0] * factor, shape[1] * factor), factor, **other) > have:
+        if _kc.compared_in(fine, coarse, factor, **other) > have:
             side2 = _kc.smallest_window(factor, min_pixels, **other)
             out += (f"; a smaller margin takes more of this one if the offset is that small: "
                     f"{label}" + (f" ({side2} x {side2} needed)" if side2 is not None else ""))
             break
-    if have > 2 * (4 + int(search.get("psf", True))):
+    if 2 * (4 + int(search.get("psf", True))) < have < min_pixels:
         out += f"; or accept fewer compared pixels: min_pixels={have}"
     return out
+
+
+def _has_gaps(valid: np.ndarray) -> bool:
+    """Whether a validity mask has gaps: valid pixels in more than one piece, or invalid ones
+    within the span of valid ones along a row or a column (a reprojected window's NaN
+    corners, outside its footprint, are not gaps)."""
+    if ndimage.label(valid)[1] > 1:
+        return True
+    for a in (valid, valid.T):
+        rows = a.any(axis=1)
+        first = np.argmax(a, axis=1)
+        last = a.shape[1] - 1 - np.argmax(a[:, ::-1], axis=1)
+        count = a.sum(axis=1)
+        if (count[rows] < (last - first + 1)[rows]).any():
+            return True
+    return False
 
 
 def estimate_offset(
@@ -374,9 +413,10 @@ def estimate_offset(
         ``max_shift`` (metres on a projected grid; default 1/16 LST pixel: ~58 m under a 1 km
         LST, a quarter of a 250 m pixel, the same metres whatever the fine field's resolution;
         ``np.inf``: no limit); the absolute correlation at the estimate. Whatever ``min_pixels``, no more pixels
-        compared (as independent samples) than the parameters fitted (gain, offset, two
-        shift components, the PSF width with ``psf``) fit exactly: ``shift_uncertainty`` is
-        inf and the estimate unreliable.
+        compared than the parameters fitted (gain, offset, two shift components, the PSF
+        width with ``psf``) fit exactly: ``shift_uncertainty`` is inf and the estimate
+        unreliable; pixels whose residuals are so correlated that they count as no more
+        independent samples get one degree of freedom (a large, finite uncertainty).
     errors : {"raise", "warn", "ignore"}
         What an unreliable estimate does: raise :class:`~xlstsr.errors.CoregistrationError`,
         warn, or only set ``reliable`` to False. A fine field with an undeclared fill value
@@ -549,9 +589,9 @@ def estimate_offset(
                         f"{_PSF_BOUND} LST pixel, {_PSF_BOUND * factor * fpx:.4g} "
                         f"{crs_length_unit(lst.rio.crs)}", factor, fpx,
                         crs_length_unit(lst.rio.crs),
-                        lambda c=c, search=search: _window_advice(
-                            c.shape, factor, min_pixels, fpx, crs_length_unit(lst.rio.crs),
-                            **search))
+                        lambda c=c, f_i=f_i, e=e, search=search: _window_advice(
+                            np.asarray(f_i.values, np.float64), np.asarray(c.values, np.float64),
+                            e, factor, min_pixels, fpx, crs_length_unit(lst.rio.crs), **search))
         if bad:
             where = f" at {lead[0]}={c[lead[0]].values}" if lead else ""
             # a window too small for the search margin or for the parameters, all valid: not

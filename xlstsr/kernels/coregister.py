@@ -46,7 +46,7 @@ from scipy import optimize
 
 from .aggregate import block_view
 
-__all__ = ["ShiftEstimate", "compared_count", "estimate_shift", "forward_model",
+__all__ = ["ShiftEstimate", "compared_count", "compared_in", "estimate_shift", "forward_model",
            "misfit_surface", "smallest_window"]
 
 _AXES = (-3, -1)
@@ -71,8 +71,10 @@ class ShiftEstimate:
     observed as given), of which the search margin (:func:`compared_count`) keeps the
     ``n_valid`` compared. ``n_effective``: the compared pixels as independent samples (their
     residuals' spatial correlation counted); ``n_params``: the parameters fitted (gain,
-    offset, two shift components, the PSF width with ``psf``). With ``n_effective`` not above
-    ``n_params`` the fit is exact whatever the shift: ``uncertainty`` is inf.
+    offset, two shift components, the PSF width with ``psf``). With ``n_valid`` not above
+    ``n_params`` the fit is exact whatever the shift: ``uncertainty`` is inf; with only
+    ``n_effective`` not above it (residuals correlated along the field), one degree of
+    freedom is counted: a large, finite ``uncertainty``.
     """
 
     dy: float
@@ -385,6 +387,58 @@ def compared_count(
     return n
 
 
+def _compared_mask(fwd: _Forward, valid: np.ndarray, f: int, psf: bool, s0: float,
+                   swide: float, max_shift: float, min_weight: float) -> np.ndarray:
+    """The coarse pixels :func:`estimate_shift` compares, ``valid`` in the coarse field
+    (before ``& valid``): those observed (``min_weight``) for every candidate within the bound,
+    fixed so that objectives at different shifts are over the same sample."""
+
+    def compared(sigma: float) -> np.ndarray:
+        ok = np.ones(valid.shape, dtype=bool)
+        for dy in (-max_shift, max_shift):
+            for dx in (-max_shift, max_shift):
+                _, w = fwd(dy, dx, sigma)
+                ok &= w >= min_weight
+        return ok
+
+    base_w = compared(swide)
+    if not psf and int((base_w & valid).sum()) < FEW_COMPARED:
+        # the PSF held at s0: the widest PSF's margin around every gap (a search that does
+        # not run) left none compared where every other 1120 m column is cloudy; then the
+        # pixels valid at s0 are compared, but for the field's outermost ones within the
+        # shift bound, plus one (a box shift rings at the zero padding: comparing them moved
+        # psf=False estimates on clear MODIS/ASTER pairs to the search bound). Fields with
+        # enough pixels keep the wide margin (their estimates unchanged)
+        m = _edge_margin(max_shift, f)
+        edge = np.zeros(valid.shape, dtype=bool)
+        edge[m : valid.shape[0] - m, m : valid.shape[1] - m] = True
+        base_w = compared(s0) & edge
+    return base_w
+
+
+def compared_in(
+    fine: np.ndarray,
+    coarse: np.ndarray,
+    factor: int,
+    *,
+    psf: bool = True,
+    sigma: float | None = None,
+    max_shift: float = 2.0,
+    max_sigma: float | None = None,
+    min_weight: float = 0.95,
+) -> int:
+    """Coarse pixels :func:`estimate_shift` compares (``n_valid``) of these fields, gaps and
+    footprint as they are, with the same arguments, without the search (:func:`compared_count`
+    of a field valid everywhere)."""
+    fine = np.asarray(fine, dtype=np.float64)
+    valid = np.isfinite(np.asarray(coarse, dtype=np.float64))
+    f = int(factor)
+    _, s0, swide, pad = _search_widths(f, psf, sigma, max_sigma, max_shift)
+    fwd = _Forward(np.where(np.isfinite(fine), 1.0, np.nan), f, pad, False)
+    return int((_compared_mask(fwd, valid, f, psf, s0, swide, max_shift, min_weight)
+                & valid).sum())
+
+
 def smallest_window(factor: int, min_pixels: int, *, limit: int = 1000,
                     **kwargs: Any) -> int | None:
     """The side (coarse pixels) of the smallest square fine field, valid everywhere, of which
@@ -474,28 +528,7 @@ def estimate_shift(
         pred, w = fwd(dy, dx, s)
         return np.where(w >= min_seen, pred, np.nan)
 
-    def compared(sigma: float) -> np.ndarray:
-        """The pixels valid for every candidate within the bound at PSF ``sigma``: fixed, so
-        that objectives at different shifts are over the same sample."""
-        ok = np.ones(coarse.shape, dtype=bool)
-        for dy in (-max_shift, max_shift):
-            for dx in (-max_shift, max_shift):
-                _, w = fwd(dy, dx, sigma)
-                ok &= w >= min_weight
-        return ok
-
-    base_w = compared(swide)
-    if not psf and int((base_w & np.isfinite(coarse)).sum()) < FEW_COMPARED:
-        # the PSF held at s0: the widest PSF's margin around every gap (a search that does
-        # not run) left none compared where every other 1120 m column is cloudy; then the
-        # pixels valid at s0 are compared, but for the field's outermost ones within the
-        # shift bound, plus one (a box shift rings at the zero padding: comparing them moved
-        # psf=False estimates on clear MODIS/ASTER pairs to the search bound). Fields with
-        # enough pixels keep the wide margin (their estimates unchanged)
-        m = _edge_margin(max_shift, f)
-        edge = np.zeros(coarse.shape, dtype=bool)
-        edge[m : coarse.shape[0] - m, m : coarse.shape[1] - m] = True
-        base_w = compared(s0) & edge
+    base_w = _compared_mask(fwd, np.isfinite(coarse), f, psf, s0, swide, max_shift, min_weight)
     target = np.where(base_w & np.isfinite(coarse), coarse, np.nan)
     # valid in both fields as given: what the search margin left out is told apart from gaps
     raw0, w0 = fwd(0.0, 0.0, 0.0)
@@ -559,12 +592,16 @@ def estimate_shift(
     rho = _lag1_correlation(resid)
     n_eff = n * (1 - rho) / (1 + rho)
     # the free parameters: the linear fit's gain and offset, the two shift components and the
-    # PSF width when estimated. With no more independent pixels than those the fit is exact
+    # PSF width when estimated. With no more pixels compared than those the fit is exact
     # whatever the shift, and its standard error is not defined (3 of them counted, clamped
     # to one degree of freedom: 4 LST pixels gave shifts 100-400 m off, within 0.01 m,
-    # marked reliable)
+    # marked reliable). Only then: with few *independent* pixels (residuals correlated along
+    # a smooth radiometric tilt, lag-1 clipped at 0.95: n / 39) clear 16 x 16 windows that fit
+    # to r = 0.999 at the right shift got inf; there one degree of freedom is counted, a
+    # large finite uncertainty (the max_shift_uncertainty check judges it)
     k = 4 + int(psf)
-    unc = float(np.sqrt(2.0 * j1 / ((n_eff - k) * c))) if c > 0 and n_eff > k else np.inf
+    dof = max(n_eff - k, 1.0)
+    unc = float(np.sqrt(2.0 * j1 / (dof * c))) if c > 0 and n > k else np.inf
     # the refinement is continuous: an optimum pinned at the bound lies within about xtol of
     # it, whatever the grid step (half a coarse step, 125 m, flagged estimates 100 m inside)
     margin = max(xtol, 0.02 * max_shift)
