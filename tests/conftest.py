@@ -60,6 +60,15 @@ def one_torch_thread():
 
 
 @pytest.fixture
+def threads():
+    """Torch's thread count put back after a test (benchmarks' main functions set it)."""
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
 def method_registry():
     """Methods a test registers are removed after it (and any it replaced are put back)."""
     with restore_method_registry():

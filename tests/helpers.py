@@ -371,3 +371,24 @@ def tiny_rescnn():
 
     torch.manual_seed(0)
     return ResCNN(4, channels=4, n_blocks=1)
+
+
+#: the files of one MODIS/ASTER pair (``<id>_<kind>.tif``)
+PAIR_KINDS = ("modis_lst_1km", "modis_ndvi_250m", "aster_lst_250m")
+
+
+def heldback_pairs_folder(shared, root, pairs):
+    """``root/modis_aster`` laid out as a held-back folder: ``pairs`` maps each new id to a
+    shared pair id (or one shared id per file of :data:`PAIR_KINDS`; None: listed in pairs.csv
+    with no file), the files linked, its ``pairs.csv`` written; returns ``root``."""
+    folder = root / "modis_aster"
+    folder.mkdir(parents=True)
+    for new, src in pairs.items():
+        if src is None:
+            continue
+        srcs = (src,) * len(PAIR_KINDS) if isinstance(src, str) else src
+        for kind, s in zip(PAIR_KINDS, srcs):
+            (folder / f"{new}_{kind}.tif").symlink_to(shared / "modis_aster" / f"{s}_{kind}.tif")
+    (folder / "pairs.csv").write_text(
+        "pair,aster_view_angle_deg\n" + "".join(f"{p},10.0\n" for p in pairs))
+    return root

@@ -16,33 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import StopBenchmark, load_benchmark, load_script
-
-KINDS = ("modis_lst_1km", "modis_ndvi_250m", "aster_lst_250m")
-
-
-def _pairs_folder(shared: Path, root: Path, pairs: dict[str, str | tuple[str, ...]]) -> Path:
-    """``root/modis_aster`` holding ``pairs``: new id -> shared id (or one shared id per file
-    of :data:`KINDS`), files linked, and its ``pairs.csv``."""
-    folder = root / "modis_aster"
-    folder.mkdir(parents=True)
-    for new, src in pairs.items():
-        srcs = (src,) * len(KINDS) if isinstance(src, str) else src
-        for kind, s in zip(KINDS, srcs):
-            (folder / f"{new}_{kind}.tif").symlink_to(shared / "modis_aster" / f"{s}_{kind}.tif")
-    (folder / "pairs.csv").write_text(
-        "pair,aster_view_angle_deg\n" + "".join(f"{p},10.0\n" for p in pairs))
-    return root
-
-
-@pytest.fixture
-def threads():
-    """bench_models sets torch's thread count: put it back."""
-    torch = pytest.importorskip("torch")
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
+from helpers import StopBenchmark, heldback_pairs_folder, load_benchmark, load_script
 
 # -- 1/2. bench_models.py: --root, the folder's pairs minus its training pairs ---------------------
 
@@ -66,7 +40,7 @@ def test_bench_models_scores_a_held_back_folder_by_root(shared_data, tmp_path, m
                                                         threads):
     # before: no --root (argparse refused it); through $XLSTSR_DATA the hard-coded EVAL_PAIRS
     # ('002') were opened in a folder numbering its pairs 301...: a raw InputNotFoundError
-    root = _pairs_folder(shared_data, tmp_path / "hb", {"301": "002", "302": "015", "303": "001"})
+    root = heldback_pairs_folder(shared_data, tmp_path / "hb", {"301": "002", "302": "015", "303": "001"})
     bm, got = _bench_models_spied(monkeypatch)
     out = tmp_path / "out"
     assert bm.main(["--root", str(root), "--no-classical", "--out", str(out)]) == 0
@@ -85,7 +59,7 @@ def test_bench_models_refuses_a_training_pair_of_a_renumbered_folder(shared_data
                                                                    monkeypatch, capsys, threads):
     # before: a held-back folder numbered from 001 again whose '002' is shared 001 (a training
     # pair): '002' is an EVAL_PAIRS id, so it was scored and the page said "none used in training"
-    root = _pairs_folder(shared_data, tmp_path / "hb", {"002": "001", "015": "002"})
+    root = heldback_pairs_folder(shared_data, tmp_path / "hb", {"002": "001", "015": "002"})
     monkeypatch.setenv("XLSTSR_DATA", str(root))
     bm, got = _bench_models_spied(monkeypatch)
     with pytest.raises(SystemExit) as e:
@@ -107,7 +81,7 @@ def test_bench_models_refuses_a_training_pair_of_a_renumbered_folder(shared_data
 def test_sisr_cube_aster_pair_without_overlap_is_left_out(shared_data, tmp_path, monkeypatch):
     # before: pair 401 (an ASTER tile of other ground) ended the whole run with
     # "the fine field does not overlap the LST", naming no pair, writing nothing
-    root = _pairs_folder(shared_data, tmp_path / "hb",
+    root = heldback_pairs_folder(shared_data, tmp_path / "hb",
                          {"401": ("002", "002", "034"), "302": "015"})
     sc = load_benchmark("sisr_cube")
     acc = sc.accuracy()
@@ -128,7 +102,7 @@ def test_sisr_cube_aster_pair_without_overlap_is_left_out(shared_data, tmp_path,
 
 def test_sisr_cube_held_back_scores_only_the_pairs_asked(shared_data, tmp_path, monkeypatch):
     # before: --held-back --pairs 303 scored every pair of the folder against ASTER
-    root = _pairs_folder(shared_data, tmp_path / "hb", {"301": "002", "302": "015", "303": "034"})
+    root = heldback_pairs_folder(shared_data, tmp_path / "hb", {"301": "002", "302": "015", "303": "034"})
     sc = load_benchmark("sisr_cube")
     asked = []
 

@@ -28,37 +28,13 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import load_benchmark
+from helpers import heldback_pairs_folder, load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
-KINDS = ("modis_lst_1km", "modis_ndvi_250m", "aster_lst_250m")
 
 
-def _pairs_folder(shared: Path, root: Path, pairs: dict[str, str | tuple[str, ...] | None]
-                  ) -> Path:
-    """``root/modis_aster`` listing ``pairs`` in its pairs.csv: new id -> shared id (or one
-    shared id per file of :data:`KINDS`; None: listed, no file), files linked."""
-    folder = root / "modis_aster"
-    folder.mkdir(parents=True)
-    for new, src in pairs.items():
-        if src is None:
-            continue
-        srcs = (src,) * len(KINDS) if isinstance(src, str) else src
-        for kind, s in zip(KINDS, srcs):
-            (folder / f"{new}_{kind}.tif").symlink_to(shared / "modis_aster" / f"{s}_{kind}.tif")
-    (folder / "pairs.csv").write_text(
-        "pair,aster_view_angle_deg\n" + "".join(f"{p},10.0\n" for p in pairs))
-    return root
 
-
-@pytest.fixture
-def threads():
-    """bench_models sets torch's thread count: put it back."""
-    torch = pytest.importorskip("torch")
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
 
 
 # -- 1. scale_invariance: the page's bounds, in make bench and on the page ------------------------
@@ -134,7 +110,7 @@ def _bench_models_spied(monkeypatch):
 def test_bench_models_leaves_out_a_pair_with_missing_files(shared_data, tmp_path, monkeypatch,
                                                           capsys, threads):
     # before: FileNotFoundError from seen_in_training, with or without --pairs
-    root = _pairs_folder(shared_data, tmp_path / "hb", {"301": "002", "303": "015", "304": None})
+    root = heldback_pairs_folder(shared_data, tmp_path / "hb", {"301": "002", "303": "015", "304": None})
     bm, got = _bench_models_spied(monkeypatch)
     out = tmp_path / "out"
     assert bm.main(["--root", str(root), "--no-classical", "--out", str(out)]) == 0
@@ -158,7 +134,7 @@ def test_bench_models_leaves_out_a_pair_with_missing_files(shared_data, tmp_path
 def test_bench_models_leaves_out_a_pair_without_overlap(shared_data, tmp_path, monkeypatch,
                                                         threads):
     # before: NoOverlapError ended the run, naming no pair, writing no page
-    root = _pairs_folder(shared_data, tmp_path / "hb",
+    root = heldback_pairs_folder(shared_data, tmp_path / "hb",
                          {"401": ("002", "002", "034"), "302": "015"})
     bm = load_benchmark("bench_models")
     monkeypatch.setattr(bm, "methods", lambda classical: {"bicubic": ("bicubic", {})})
@@ -216,7 +192,7 @@ def test_one_level_up_records_the_cube_and_root_it_read():
 
 def test_sisr_cube_held_back_page_names_the_env_folder(shared_data, tmp_path, monkeypatch):
     # before: "Written by `python benchmarks/sisr_cube.py --held-back --root None`"
-    root = _pairs_folder(shared_data, tmp_path / "hb", {"303": "034"})
+    root = heldback_pairs_folder(shared_data, tmp_path / "hb", {"303": "034"})
     monkeypatch.setenv("XLSTSR_DATA", str(root))
     sc = load_benchmark("sisr_cube")
     assets = ("LST_Day_1km",)

@@ -637,6 +637,14 @@ def _file_nodata(items: Sequence[Any], key: str) -> float | None:
     """The nodata tag of the first local file of asset ``key``, which catalogues whose
     raster:bands give a scale but no nodata rely on; None for a remote file (a request per
     call is not cheap), a file without one, or NaN (a float file's NaN is missing already)."""
+    found, nodata = _local_nodata(items, key)
+    return None if not found or nodata is None or np.isnan(nodata) else float(nodata)
+
+
+def _local_nodata(items: Sequence[Any], key: str) -> tuple[bool, float | None]:
+    """``(True, nodata tag)`` of the first local file of asset ``key`` that opens (the tag may
+    be None), ``(False, None)`` when there is none (remote files: a request per call is not
+    cheap) or it does not open."""
     import rasterio
 
     for it in items:
@@ -645,11 +653,10 @@ def _file_nodata(items: Sequence[Any], key: str) -> float | None:
         if href and "://" not in href and os.path.isabs(href) and os.path.exists(href):
             try:
                 with rasterio.open(href) as src:
-                    nodata = src.nodata
+                    return True, src.nodata
             except rasterio.errors.RasterioIOError:
-                return None
-            return None if nodata is None or np.isnan(nodata) else float(nodata)
-    return None
+                return False, None
+    return False, None
 
 
 def _check_stackstac_stored(items: Sequence[Any], codings: dict[str, BandCoding | None]
@@ -661,22 +668,12 @@ def _check_stackstac_stored(items: Sequence[Any], codings: dict[str, BandCoding 
     layer) may use its nodata as a value: a MODIS QC's nodata 0 is its best quality, which
     came back as NaN, and xlstsr.qc refused the NaN advising decode=False, the call made. A
     scaled asset's nodata is a fill, whose NaN :func:`xlstsr.upscale` reads as one."""
-    import rasterio
-
     for key, coding in codings.items():
         if coding is not None and not coding.is_identity:
             continue
-        nodata = coding.nodata if coding is not None else None
-        for it in items:  # a local file says whether it masks: stackstac reads its tag only
-            asset = it.assets.get(key)
-            href = None if asset is None else (asset.get_absolute_href() or asset.href)
-            if href and "://" not in href and os.path.isabs(href) and os.path.exists(href):
-                try:
-                    with rasterio.open(href) as src:
-                        nodata = src.nodata
-                except rasterio.errors.RasterioIOError:
-                    pass
-                break
+        # a local file says whether it masks (stackstac reads its tag only); else raster:bands
+        found, local = _local_nodata(items, key)
+        nodata = local if found else (coding.nodata if coding is not None else None)
         if nodata is None or (isinstance(nodata, float) and np.isnan(nodata)):
             continue
         nodata = int(nodata) if float(nodata).is_integer() else float(nodata)
