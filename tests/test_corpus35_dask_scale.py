@@ -19,7 +19,7 @@ from test_coregister import UL_SIN, Waves
 import xlstsr
 from xlstsr.engine import blocks
 from xlstsr.engine.blocks import upscale_array
-from xlstsr.errors import GridError, GuideAlignmentWarning
+from xlstsr.errors import GridError, GuideAlignmentWarning, XlstsrError
 from xlstsr.grid import MODIS_1KM, MODIS_250M, MODIS_SINUSOIDAL
 from xlstsr.methods import get_method
 
@@ -219,14 +219,13 @@ def test_scene_wide_image_too_large_told_that_chunks_cannot_help(monkeypatch):
         xlstsr.upscale(lst, F, "tsharp", guide=ndvi, guide_offset="ignore")
 
 
-# -- 04: an in-memory guide under a distributed client is scattered, not a graph literal -------
+# -- 04 (review35c): an in-memory guide stays in the graph; the result does not need the client
 @pytest.mark.slow  # an in-process cluster: under a second
-def test_in_memory_guide_under_a_distributed_client_is_scattered_once():
+def test_result_built_under_a_client_does_not_depend_on_it():
+    """An in-memory guide stays in the graph (review35c/06, 15): scattered while the graph was
+    built, the lazy result failed with threads while the client lived ("Missing dependency")
+    and after it closed, and each call held a copy of the guide on the cluster."""
     distributed = pytest.importorskip("distributed")
-    from dask.highlevelgraph import HighLevelGraph
-
-    from xlstsr.engine.regions import SCATTER_BYTES
-
     rng = np.random.default_rng(0)
     n = 80
     fine = (0.5 + 0.3 * rng.random((n * F, n * F))).astype("float32")
@@ -235,23 +234,33 @@ def test_in_memory_guide_under_a_distributed_client_is_scattered_once():
     lst[1, 10:20, 5:30] = np.nan
     ndvi = make_lst(fine, res=250.0, units="1")
     lazy = lst.chunk({"time": 1, "y": 40, "x": 40})
-    assert fine.nbytes >= SCATTER_BYTES
     with dask.config.set(scheduler="threads"):
         ref = xlstsr.upscale(lazy, F, "tsharp", guide=ndvi, guide_offset="ignore").values
     with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
                                   dashboard_address=None) as cluster, \
-            distributed.Client(cluster):
+            distributed.Client(cluster) as client:
         sr = xlstsr.upscale(lazy, F, "tsharp", guide=ndvi, guide_offset="ignore")
-        hlg = sr.data.__dask_graph__()
-        assert isinstance(hlg, HighLevelGraph)
-        big = []
-        for layer in hlg.layers.values():
-            if not layer.is_materialized():
-                continue
-            for v in layer.values():
-                v = getattr(v, "value", v)  # dask's DataNode
-                if isinstance(v, np.ndarray) and v.nbytes >= fine.nbytes:
-                    big.append(v.shape)
-        assert not big, big  # the guide travelled in the graph ("Sending large graph")
-        out = sr.values
-    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6, equal_nan=True)
+        held = sum(client.nbytes(summary=True).values())
+        assert held == 0, held  # nothing put on the cluster before a compute
+        on_threads = sr.compute(scheduler="threads").values
+        on_client = sr.values
+    after_close = sr.compute(scheduler="threads").values
+    for out in (on_threads, on_client, after_close):
+        np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6, equal_nan=True)
+
+
+# -- review35c/11: upscale_to_zarr refuses Zarr chunks no codec encodes, before any work -------
+def test_upscale_to_zarr_refuses_chunks_over_the_codec_limit_before_work(tmp_path, monkeypatch):
+    import xlstsr.engine.to_zarr as tz
+
+    lst = make_lst(np.stack([_field(16)] * 4), units="K")
+    # 4 x 64 x 64 float32 = 64 KiB of output per region: over a limit of 40 KiB, 2 steps fit
+    monkeypatch.setattr(tz, "ZARR_CHUNK_MAX_BYTES", 40 * 1024)
+    store = tmp_path / "sr.zarr"
+    with pytest.raises(XlstsrError, match=r"time_chunk=4 makes Zarr chunks.*time_chunk=2 or less"):
+        xlstsr.upscale_to_zarr(lst, store, factor=F, method="bicubic", time_chunk=4,
+                               progress=False)
+    assert not store.exists()  # refused before the template was written
+    xlstsr.upscale_to_zarr(lst, store, factor=F, method="bicubic", time_chunk=2, progress=False)
+    var = xr.open_zarr(store)["lst"]
+    assert var.shape == (4, 64, 64) and var.chunks[0] == (2, 2)

@@ -45,8 +45,6 @@ from ..errors import XlstsrError
 from ..kernels.interp import fill_gaps
 from ..methods.base import UpscaleMethod
 from .regions import (
-    SCATTER_BYTES,
-    _shipped_once,
     active_client,
     check_cancelled,
     region_allocation,
@@ -239,18 +237,6 @@ def _keys(name: str, per_axis: Any) -> Any:
     return nest(())
 
 
-def _window_keys(arr: dsa.Array, bounds: list[tuple[int, int]],
-                 edges: list[list[int]] | None = None) -> tuple[Any, tuple[slice, ...]]:
-    """The keys of ``arr``'s blocks that cover the window ``bounds`` (one ``(start, stop)`` per
-    axis) - one key, or a nested list of keys (one level per axis) - and the window's slices
-    into their concatenation. ``edges``: ``arr``'s :func:`_axis_edges` per axis (computed here
-    when not given)."""
-    if edges is None:
-        edges = [_axis_edges(c) for c in arr.chunks]
-    per_axis = [_axis_window(e, a, b) for e, (a, b) in zip(edges, bounds)]
-    return _keys(arr.name, per_axis), tuple(sl for _, sl in per_axis)
-
-
 def _assemble(blocks: Any, sl: tuple[slice, ...]) -> np.ndarray:
     """A window from the blocks that hold it (a nested list is joined with ``np.block``)."""
     return (np.block(blocks) if isinstance(blocks, list) else np.asarray(blocks))[sl]
@@ -305,7 +291,6 @@ def _check_travels(method: UpscaleMethod) -> None:
     workers (threads in this process included), and every run failed with distributed's "Could
     not serialize object" and pages of tracebacks, naming neither the method nor the attribute.
     Pickled once here, with the state it ships apart left out."""
-    from .regions import active_client
 
     if active_client() is None:  # dask's threads or sync scheduler: nothing is pickled
         return
@@ -488,25 +473,6 @@ def _time_chunks(chunks: tuple[int, ...], local: bool, step_bytes: int) -> tuple
     return _split_large_chunks(tuple(chunks), most)
 
 
-def _guide_array(guide: Any) -> dsa.Array:
-    """The guide as a dask array for the engine's graph. An in-memory guide of at least
-    :data:`~xlstsr.engine.regions.SCATTER_BYTES` under a dask.distributed client is scattered
-    to the cluster once (:func:`~xlstsr.engine.regions._shipped_once`, as
-    :func:`xlstsr.upscale_to_zarr` does): the graph holds its future, not the array (a 2400 x
-    2400 NDVI made distributed warn "Sending large graph of size 21.98 MiB" on every compute,
-    and travelled with the graph to the scheduler)."""
-    if isinstance(guide, dsa.Array):
-        return guide
-    arr = dsa.asarray(guide)
-    if int(np.asarray(guide).nbytes) < SCATTER_BYTES:
-        return arr
-    client = active_client()
-    if client is None:  # threads, processes or sync: nothing travels to a scheduler
-        return arr
-    shipped, _ = _shipped_once(client, arr, {})
-    return shipped
-
-
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while a graph's tasks are made (back on after, as
@@ -600,7 +566,11 @@ def upscale_array(
     tch = _time_chunks(lst.chunks[0], local, step_bytes)
     gn = 0
     if guide is not None:
-        guide = _guide_array(guide)
+        # an in-memory guide stays in the graph: scattered under a client, the lazy result was
+        # tied to that client (computed with threads, or after close / restart: missing
+        # dependency) and every call held its own copy on the cluster; upscale_to_zarr
+        # scatters it once per run
+        guide = guide if isinstance(guide, dsa.Array) else dsa.asarray(guide)
         gn, gch = guide.shape[:2]
     gr = guide_fill_reach(method, factor) if guide is not None else 0
     _check_travels(method)
