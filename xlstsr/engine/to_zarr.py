@@ -1384,7 +1384,9 @@ def upscale_to_zarr(
         Time steps per region and per Zarr chunk. Default: the input's time chunk (1 for an
         input in memory); at most 8 where the input holds its whole series in one chunk (a
         contiguous NetCDF, a pixel-interleaved multi-band GeoTIFF); and no more steps than
-        keep a region's output under 256 MiB (at least one step). Given, it is taken as is.
+        keep a region's output under 256 MiB (at least one step). Given, it is taken as is
+        (refused, naming the largest that fits, when a Zarr chunk would exceed the codec's
+        2 GiB: scene-wide methods store whole images).
         Memory scales with it, not with the length of the cube.
     progress : bool
         Show a tqdm progress bar over regions.

@@ -1394,7 +1394,8 @@ def open_stac(
         No items, items without the projection extension, items that disagree on an asset's
         coding, items of one CRS whose ``proj:transform`` puts an asset on different pixel
         grids (another pixel size, or corners a fraction of a pixel apart: they would be
-        resampled onto the first item's grid) unless ``resampling=`` or ``geobox=`` is given,
+        resampled onto the first item's grid) unless the output grid or resampling is chosen
+        (``resampling=``, ``geobox=``, ``like=``, ``anchor=``, ``align=``),
         area arguments odc-stac refuses (``lon=`` without ``lat=``), or ``engine='stackstac'``
         with ``decode=False`` on an asset without a scale whose files record a nodata (stackstac
         masks it: its stored value cannot come back).
