@@ -261,6 +261,10 @@ def test_upscale_to_zarr_refuses_chunks_over_the_codec_limit_before_work(tmp_pat
         xlstsr.upscale_to_zarr(lst, store, factor=F, method="bicubic", time_chunk=4,
                                progress=False)
     assert not store.exists()  # refused before the template was written
+    # only Blosc has the limit: the same chunks uncompressed are written
+    xlstsr.upscale_to_zarr(lst, tmp_path / "raw.zarr", factor=F, method="bicubic",
+                           time_chunk=4, compressors=None, progress=False)
+    assert xr.open_zarr(tmp_path / "raw.zarr")["lst"].chunks[0] == (4,)
     xlstsr.upscale_to_zarr(lst, store, factor=F, method="bicubic", time_chunk=2, progress=False)
     var = xr.open_zarr(store)["lst"]
     assert var.shape == (4, 64, 64) and var.chunks[0] == (2, 2)

@@ -34,9 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 
 
-
-
-
 # -- 1. scale_invariance: the page's bounds, in make bench and on the page ------------------------
 
 

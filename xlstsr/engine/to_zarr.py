@@ -1085,32 +1085,42 @@ WHOLE_SERIES_STEPS = 8
 
 
 #: the largest buffer Blosc (the default codec) encodes: a larger Zarr chunk fails at its write
+#: (Zstd alone, or no compression, has no such limit)
 ZARR_CHUNK_MAX_BYTES = 2**31 - 1
 
 
-def _check_chunk_bytes(time_chunk: int, cy: int, cx: int, itemsize: int) -> None:
+def _check_chunk_bytes(time_chunk: int, cy: int, cx: int, itemsize: int,
+                       codecs: Any = None) -> None:
     """Refuse, before any work, Zarr chunks of ``time_chunk`` x ``cy`` x ``cx`` values over
-    :data:`ZARR_CHUNK_MAX_BYTES`: numcodecs' "Codec does not support buffers of > 2147483647
-    bytes" came after the first region's compute (minutes), for a ``time_chunk=30`` of
-    4800 x 4800 images (scene-wide methods store whole images).
+    :data:`ZARR_CHUNK_MAX_BYTES` when ``codecs`` hold Blosc (the default): numcodecs' "Codec
+    does not support buffers of > 2147483647 bytes" came after the first region's compute
+    (minutes), for a ``time_chunk=30`` of 4800 x 4800 images (scene-wide methods store whole
+    images).
 
     Examples
     --------
-    >>> _check_chunk_bytes(8, 4800, 4800, 4)
-    >>> _check_chunk_bytes(30, 4800, 4800, 4)  # doctest: +ELLIPSIS
+    >>> from zarr.codecs import BloscCodec, ZstdCodec
+    >>> _check_chunk_bytes(8, 4800, 4800, 4, (BloscCodec(),))
+    >>> _check_chunk_bytes(30, 4800, 4800, 4, (ZstdCodec(),))  # no limit
+    >>> _check_chunk_bytes(30, 4800, 4800, 4, (BloscCodec(),))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     xlstsr.errors.XlstsrError: time_chunk=30 makes Zarr chunks of 30 x 4800 x 4800 ...
     """
+    from zarr.codecs import BloscCodec
+
+    if not any(isinstance(c, BloscCodec) for c in (codecs or ())):
+        return
     size = int(time_chunk) * int(cy) * int(cx) * int(itemsize)
     if size <= ZARR_CHUNK_MAX_BYTES:
         return
     most = max(1, ZARR_CHUNK_MAX_BYTES // (int(cy) * int(cx) * int(itemsize)))
     raise XlstsrError(
         f"time_chunk={time_chunk} makes Zarr chunks of {time_chunk} x {cy} x {cx} values "
-        f"({size / 2**30:.2f} GiB), over the 2 GiB a chunk's codec encodes: the write would fail "
-        f"after the region's compute. Pass time_chunk={most} or less (time_chunk=None picks "
-        "one that keeps each region's output small).")
+        f"({size / 2**30:.2f} GiB), over the 2 GiB Blosc (the default compressor) encodes: the "
+        f"write would fail after the region's compute. Pass time_chunk={most} or less "
+        "(time_chunk=None picks one that keeps each region's output small), or a compressor "
+        "without that limit, `compressors=(zarr.codecs.ZstdCodec(level=3),)`.")
 
 
 def _default_time_chunk(lst: xr.DataArray, tdim: Hashable, ydim: Hashable, xdim: Hashable,
@@ -1582,7 +1592,7 @@ def upscale_to_zarr(
     rechunk = {ydim: cy, xdim: cx}
     if tdim:
         rechunk[tdim] = time_chunk
-        _check_chunk_bytes(time_chunk, cy, cx, sr.dtype.itemsize)
+        _check_chunk_bytes(time_chunk, cy, cx, sr.dtype.itemsize, zarr_compressors(compressors))
     sr = sr.chunk(rechunk)  # uniform chunks = the Zarr chunks: each region writes whole chunks
     nt = sr.sizes[tdim] if tdim else 1
     regions = [(a, min(a + time_chunk, nt)) for a in range(0, nt, time_chunk)]

@@ -1294,7 +1294,9 @@ def _plan_cogs(
     elif len(others) > 1:
         raise XlstsrError(f"to_cogs writes (time, y, x) arrays; the dims {others} besides "
                           f"{time_dim!r} would be written as bands: select or stack them first.")
-    out_dir = Path(directory)
+    # "~/cogs" is the home folder's, as upscale_to_zarr, open_path and the CLI read it (a folder
+    # named "~" was made in the working directory)
+    out_dir = Path(os.path.expanduser(os.fspath(directory)))
     if out_dir.exists() and not out_dir.is_dir():
         raise XlstsrError(f"{out_dir} is a file, not a directory: to_cogs writes one file per "
                           "time step into a directory; pass a folder path.")
