@@ -5,6 +5,7 @@ Builders and the raising dask scheduler used by several modules are in ``helpers
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -57,6 +58,17 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def _xlstsr_log_level_restored():
+    """The xlstsr logger's level put back after each test: modules quieting it (ERROR) for
+    their own tests left it so for the next tests of the worker, whose caplog then missed the
+    warnings they check (an order-dependent failure)."""
+    logger = logging.getLogger("xlstsr")
+    before = logger.level
+    yield
+    logger.setLevel(before)
 
 
 @pytest.fixture

@@ -44,11 +44,7 @@ from dask.highlevelgraph import HighLevelGraph
 from ..errors import XlstsrError
 from ..kernels.interp import fill_gaps
 from ..methods.base import UpscaleMethod
-from .regions import (
-    active_client,
-    check_cancelled,
-    region_allocation,
-)
+from .regions import check_cancelled, region_allocation
 from .shipping import Shipment, deliver, ship_state
 
 __all__ = ["engine_depth", "guide_fill_reach", "task_prefix", "upscale_array"]
@@ -291,6 +287,7 @@ def _check_travels(method: UpscaleMethod) -> None:
     workers (threads in this process included), and every run failed with distributed's "Could
     not serialize object" and pages of tracebacks, naming neither the method nor the attribute.
     Pickled once here, with the state it ships apart left out."""
+    from .regions import active_client  # looked up per call (tests stand in a client)
 
     if active_client() is None:  # dask's threads or sync scheduler: nothing is pickled
         return
