@@ -392,3 +392,26 @@ def heldback_pairs_folder(shared, root, pairs):
     (folder / "pairs.csv").write_text(
         "pair,aster_view_angle_deg\n" + "".join(f"{p},10.0\n" for p in pairs))
     return root
+
+
+def stub_held_back_cube(sc, monkeypatch, score_aster) -> None:
+    """``sisr_cube``'s cube readers and scorers replaced by stubs (one window, one asset), and
+    its ASTER scoring by ``score_aster(pairs, methods, root, left_out=None)``: what a held-back
+    run decides and writes, without a cube."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    assets = ("LST_Day_1km",)
+    wins = pd.DataFrame({"window": [1], "xmin": [0.0], "ymin": [0.0], "xmax": [1.0],
+                         "ymax": [1.0]})
+    one = {"psnr": np.ones(1), "gain": np.zeros(1), "rmse": np.ones(1)}
+    monkeypatch.setattr(sc, "recipe", lambda: SimpleNamespace(
+        CUBE="modis_h18v04_2020", CUBE_ASSETS=assets, cube_dir=lambda d: d,
+        cube_windows_table=lambda d: wins, cube_samples=lambda d, max_dates=None: None,
+        scale_detail=lambda m, g: m))
+    monkeypatch.setattr(sc, "check_held_back_cube", lambda *a, **k: None)
+    monkeypatch.setattr(sc, "score_positions",
+                        lambda s, pos, methods, a: {m: {assets[0]: one} for m in methods})
+    monkeypatch.setattr(sc, "score_aster", score_aster)

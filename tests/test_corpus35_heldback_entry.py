@@ -13,10 +13,15 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 import pytest
-from helpers import StopBenchmark, heldback_pairs_folder, load_benchmark, load_script
+from helpers import (
+    StopBenchmark,
+    heldback_pairs_folder,
+    load_benchmark,
+    load_script,
+    stub_held_back_cube,
+)
 
 # -- 1/2. bench_models.py: --root, the folder's pairs minus its training pairs ---------------------
 
@@ -110,18 +115,7 @@ def test_sisr_cube_held_back_scores_only_the_pairs_asked(shared_data, tmp_path, 
         asked.append(list(pairs))
         return {m: [] for m in methods}
 
-    assets = ("LST_Day_1km",)
-    wins = pd.DataFrame({"window": [1], "xmin": [0.0], "ymin": [0.0], "xmax": [1.0],
-                         "ymax": [1.0]})
-    one = {"psnr": np.ones(1), "gain": np.zeros(1), "rmse": np.ones(1)}
-    monkeypatch.setattr(sc, "recipe", lambda: SimpleNamespace(
-        CUBE="modis_h18v04_2020", CUBE_ASSETS=assets, cube_dir=lambda d: d,
-        cube_windows_table=lambda d: wins, cube_samples=lambda d, max_dates=None: None,
-        scale_detail=lambda m, g: m))
-    monkeypatch.setattr(sc, "check_held_back_cube", lambda *a, **k: None)
-    monkeypatch.setattr(sc, "score_positions",
-                        lambda s, pos, methods, a: {m: {assets[0]: one} for m in methods})
-    monkeypatch.setattr(sc, "score_aster", spy)
+    stub_held_back_cube(sc, monkeypatch, spy)
     out = tmp_path / "out"
     args = SimpleNamespace(root=str(root), pairs="303", smoke=False)
     assert sc.held_back(args, out) == 0

@@ -26,9 +26,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
-from helpers import heldback_pairs_folder, load_benchmark
+from helpers import heldback_pairs_folder, load_benchmark, stub_held_back_cube
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -192,18 +191,7 @@ def test_sisr_cube_held_back_page_names_the_env_folder(shared_data, tmp_path, mo
     root = heldback_pairs_folder(shared_data, tmp_path / "hb", {"303": "034"})
     monkeypatch.setenv("XLSTSR_DATA", str(root))
     sc = load_benchmark("sisr_cube")
-    assets = ("LST_Day_1km",)
-    wins = pd.DataFrame({"window": [1], "xmin": [0.0], "ymin": [0.0], "xmax": [1.0],
-                         "ymax": [1.0]})
-    one = {"psnr": np.ones(1), "gain": np.zeros(1), "rmse": np.ones(1)}
-    monkeypatch.setattr(sc, "recipe", lambda: SimpleNamespace(
-        CUBE="modis_h18v04_2020", CUBE_ASSETS=assets, cube_dir=lambda d: d,
-        cube_windows_table=lambda d: wins, cube_samples=lambda d, max_dates=None: None,
-        scale_detail=lambda m, g: m))
-    monkeypatch.setattr(sc, "check_held_back_cube", lambda *a, **k: None)
-    monkeypatch.setattr(sc, "score_positions",
-                        lambda s, pos, methods, a: {m: {assets[0]: one} for m in methods})
-    monkeypatch.setattr(sc, "score_aster", lambda pairs, methods, root, left_out=None:
+    stub_held_back_cube(sc, monkeypatch, lambda pairs, methods, root, left_out=None:
                         {m: [] for m in methods})
     out = tmp_path / "out"
     assert sc.held_back(SimpleNamespace(root=None, pairs=None, smoke=True), out) == 0
