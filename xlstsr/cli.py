@@ -2348,7 +2348,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="match each LST date with the latest guide date at most DELTA before it "
                    "(e.g. '15D' for 16-day NDVI composites labelled by their first day); "
-                   "default: the same dates")
+                   "default: the same dates. A guide without dates (a single-band GeoTIFF) "
+                   "serves every date")
     u.add_argument("--guide-offset", default=None, choices=("auto", "check", "ignore"),
                    help="sub-pixel offset of the guide from the LST, measured on one window of "
                    "one date: 'auto' moves the guide back when it is off by more than a quarter "
@@ -2463,7 +2464,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="match each LST date with the latest guide date at most DELTA before it "
                    "(e.g. '15D' for 16-day NDVI composites labelled by their first day); "
-                   "default: the same dates")
+                   "default: the same dates. A guide without dates (a single-band GeoTIFF) "
+                   "serves every date")
     _add_guide_declarations(s)
     _add_crs_declarations(s)
     s.add_argument("--lags", default=None, metavar="L1,L2,...",
