@@ -98,3 +98,20 @@ def test_lazy_and_errors(lst):
         fit_calibration(np.zeros((4, 4)), np.zeros((4, 5)))
     with pytest.raises(XlstsrError, match="valid"):
         fit_calibration(np.full((4, 4), np.nan), np.zeros((4, 4)))
+
+
+def test_keeps_a_grid_mapping_of_another_name(lst, tmp_path):
+    # many NetCDF files name their CF grid mapping 'crs': rioxarray finds it through the
+    # encoding, which the arithmetic dropped (before: the calibrated field had no CRS)
+    import xarray as xr
+
+    sr = xlstsr.upscale(lst.isel(time=0), 4, "bicubic")
+    ds = sr.to_dataset(name="lst").rename({"spatial_ref": "crs"})
+    ds["lst"].encoding["grid_mapping"] = "crs"
+    ds.to_netcdf(tmp_path / "lst.nc")
+    with xr.open_dataset(tmp_path / "lst.nc", decode_coords="all") as opened:
+        field = opened["lst"].load()
+    assert field.rio.crs == sr.rio.crs  # the premise
+    out = apply_calibration(field, Calibration(offset=0.9))
+    assert out.rio.crs == sr.rio.crs
+    assert out.rio.transform() == field.rio.transform()

@@ -212,6 +212,16 @@ def test_scaling_stats_takes_ground_metres_silently(crs, lon, lat, step):
     assert not _ground_warnings(xlstsr.scaling_stats, da, lags=(1, 2, 4), factors=(1, 2, 4))
 
 
+def test_scaling_stats_outside_the_crs_area_runs_unwarned():
+    # Web Mercator with y in millimetres: the centre lies past the pole, both ground steps are
+    # 0 m (before: a bare ZeroDivisionError from the ground-metre check)
+    n = 32
+    da = xr.DataArray(290 + np.random.default_rng(0).standard_normal((n, n)), dims=("y", "x"),
+                      coords={"y": 3e8 - 100 * (np.arange(n) + 0.5), "x": 100 * (np.arange(n) + 0.5)},
+                      attrs={"units": "K"}).rio.write_crs("EPSG:3857")
+    assert not _ground_warnings(xlstsr.scaling_stats, da, lags=(1, 2), factors=(1, 2))
+
+
 def test_sample_scene_is_ground_metres():
     lst = xlstsr.datasets.sample_scene(n_times=1, size=128)["lst_1km"]
     assert not _ground_warnings(xlstsr.scaling_stats, lst)

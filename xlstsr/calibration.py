@@ -698,6 +698,11 @@ def apply_calibration(
     out = out if dtype is None else out.astype(dtype, copy=False)
     out.name = da.name
     out.attrs = {**da.attrs, "xlstsr_product": cal.product, "xlstsr_calibration": cal.to_json()}
+    gm = da.encoding.get("grid_mapping")
+    if gm is not None and gm in out.coords:
+        # rioxarray finds a grid mapping of another name than spatial_ref ('crs' in many
+        # NetCDF files) through the encoding, which the arithmetic dropped: the CRS went with it
+        out.encoding["grid_mapping"] = gm
     if "history" in da.attrs:
         out.attrs["history"] = (f"{da.attrs['history']}\nxlstsr: apply_calibration("
                                 f"{cal.source} -> {cal.target}, slope={cal.slope:.6g}, "

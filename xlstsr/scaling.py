@@ -16,6 +16,7 @@ from typing import Any
 import dask.array as dsa
 import numpy as np
 import xarray as xr
+from rioxarray.exceptions import RioXarrayError
 
 from .errors import (
     AllNaNError,
@@ -236,7 +237,7 @@ def _pixel_sizes(da: xr.DataArray) -> tuple[float, float, str]:
     try:
         rx, ry = da.rio.resolution(recalc=True)  # a cached transform goes stale on isel
         res = [abs(float(ry)), abs(float(rx))]
-    except Exception:
+    except RioXarrayError:  # one row or column, no coordinates: the coordinates' steps
         for i, d in enumerate((ydim, xdim)):
             if d in da.coords and da.sizes[d] > 1:
                 res[i] = abs(float(da[d][1] - da[d][0]))
@@ -380,16 +381,17 @@ def _ground_pixel(da: xr.DataArray, ry: float, rx: float) -> dict[str, Any] | No
     the parallel and its angular distortion there (``pyproj.Proj.get_factors``). ``ry``,
     ``rx``: the pixel's size in metres. None without a projected CRS pyproj reads, or where
     the centre does not transform."""
+    from pyproj import CRS, Proj, Transformer
+    from pyproj.exceptions import ProjError
+
     try:
         crs = da.rio.crs
-    except Exception:  # a grid mapping rioxarray cannot read: nothing to measure
+    except ProjError:  # a grid mapping pyproj cannot read (CRSError): nothing to measure
         return None
     if crs is None:
         return None
     ydim, xdim = spatial_dims(da)
     try:
-        from pyproj import CRS, Proj, Transformer
-
         pcrs = CRS.from_user_input(crs)
         if not pcrs.is_projected or xdim not in da.coords or ydim not in da.coords:
             return None
@@ -407,7 +409,11 @@ def _ground_pixel(da: xr.DataArray, ry: float, rx: float) -> dict[str, Any] | No
         az_x, _, gx = geod.inv(lon[0], lat[0], lon[1], lat[1])
         az_y, _, gy = geod.inv(lon[0], lat[0], lon[2], lat[2])
         f = Proj(pcrs).get_factors(float(lon[0]), float(lat[0]))
-    except Exception:  # pyproj cannot transform or measure here: nothing to warn about
+    except ProjError:  # pyproj cannot transform or measure here: nothing to warn about
+        return None
+    if not (gx > 0 and gy > 0):
+        # a centre far outside the CRS's area (Web Mercator's pole: y in millimetres) maps
+        # both steps onto one point: no ground length to compare the CRS's with
         return None
     angle = abs((float(az_x) - float(az_y) + 180.0) % 360.0 - 180.0)
     return {"lon": float(lon[0]), "lat": float(lat[0]), "gx": float(gx), "gy": float(gy),
@@ -421,10 +427,8 @@ def _crs_label(pcrs: Any) -> str:
     name = str(pcrs.name or "").strip()
     if name and name.lower() not in ("unknown", "unnamed"):
         return name
-    try:
-        return f"the {pcrs.coordinate_operation.method_name} CRS"
-    except Exception:  # no conversion to name
-        return "the CRS"
+    op = pcrs.coordinate_operation
+    return f"the {op.method_name} CRS" if op is not None else "the CRS"
 
 
 def _ground_errors(g: dict[str, Any], ry: float, rx: float) -> dict[str, float]:
