@@ -44,17 +44,27 @@ def apply_scale_correction(
         method's own output (``upscale(..., scale_correction=None)``).
     lst : ndarray, dask array or DataArray, (n, y, x)
         The coarse input (Kelvin, NaN gaps; a DataArray may be Celsius with its ``units``).
-    guide : ndarray or dask array, (n | 1, c, Y, X), (n | 1, Y, X) or (Y, X), optional
+    guide : ndarray, dask array or DataArray, (n | 1, c, Y, X), (n | 1, Y, X) or (Y, X), optional
         Fine guide on ``sr``'s grid; its first channel shifts the law below the input
-        resolution.
+        resolution. With ``sr`` and ``lst`` DataArrays, a DataArray guide (or a list, dict or
+        Dataset of bands) is aligned onto ``lst``'s fine grid as :func:`xlstsr.upscale` aligns
+        it (by coordinates; pixel for pixel without a CRS), its steps matched by label.
     factor : int
         Super-resolution factor (power of two).
     mode : {"auto", "law", "law-lst"} or float
         See :func:`xlstsr.kernels.correction.correct_image`; a number is a fixed gain of the
         method's within-block detail (1: the detail unchanged). In every mode the output is made
-        coarse-consistent with ``lst`` at every gain, 1 included; left as the method made them:
-        images of a method that adds no detail (bicubic) and, in the law modes, images whose
-        law could not be fitted (too few clear blocks: cloud; a warning names them).
+        coarse-consistent with ``lst`` at every gain, 1 included; left as the method made them,
+        in every mode (a fixed gain too): images of a method that adds no detail (bicubic;
+        nearest, constant in each block) and, in the law modes, images whose law could not be
+        fitted (too few clear blocks: cloud; a warning names them).
+
+    Pairing: when ``sr`` and ``lst`` are both DataArrays with spatial dims they are paired by
+    their labels, as in :func:`calibrate_detail_gain`: any dim order, north-up or south-up
+    (:func:`xlstsr.validate.image_order`), ``lst``'s steps taken in ``sr``'s order of labels
+    (:func:`xlstsr.steps.pair_steps`), ``sr`` checked to lie on ``lst``'s factor-``factor``
+    fine grid (:func:`xlstsr.metrics.check_coarse_grid`). Arrays (and a DataArray given with
+    an array) are paired by position: ``sr[i]`` with ``lst[i]``, pixel for pixel.
 
     Returns
     -------
@@ -62,12 +72,16 @@ def apply_scale_correction(
         The corrected stack in ``sr``'s dtype and units (Kelvin; degrees Celsius for a
         DataArray ``sr`` whose ``units`` say so: corrected in Kelvin, converted back); lazy
         (whole images, a few per task: :func:`xlstsr.scaling.whole_images`) when any input is
-        a dask array. An array for a DataArray ``sr`` too: its coordinates and attributes are
-        not kept (wrap them back with ``sr.copy(data=out)``); :func:`xlstsr.upscale` with
+        a dask array. An array for a DataArray ``sr`` too, in ``sr``'s own dim order and
+        orientation (it is ``sr`` corrected); its coordinates and attributes are not kept
+        (wrap them back with ``sr.copy(data=out)``); :func:`xlstsr.upscale` with
         ``scale_correction=`` gives the labelled, attributed result.
 
     Raises
     ------
+    GridError
+        DataArrays that do not pair: ``lst`` lacking one of ``sr``'s steps, or not on the
+        coarse grid of ``sr`` (another place, a shift, another CRS).
     XlstsrError
         Values that are not Kelvin: a DataArray is decoded as :func:`xlstsr.upscale`'s input
         (:func:`xlstsr.validate.decode_lst`: ``units`` degC converted), an array of Celsius or
@@ -93,10 +107,67 @@ def apply_scale_correction(
     # which on Celsius moved the result by up to 3.7 K without a word. DataArrays are decoded
     # (lazily on dask), arrays checked by _correct
     celsius = _in_celsius(sr)
+    back = None
+    if _labelled(sr) and _labelled(lst):
+        sr, lst, guide, back = _aligned(sr, lst, guide, factor)
     sr, lst = (_decoded(a, name) for a, name in ((sr, "sr"), (lst, "lst")))
     out = _correct(sr, lst, guide, factor, mode, checked=False)
+    if back is not None:
+        out = back(out)
     # a bare array comes back: in the units sr was given in, not Kelvin under a degC label
     return (out - 273.15).astype(out.dtype, copy=False) if celsius else out
+
+
+def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int) -> tuple:
+    """``sr`` and ``lst`` paired by their labels, as :func:`calibrate_detail_gain` pairs them:
+    both ``(n, y, x)`` and north-up (:func:`xlstsr.validate.image_order`), ``lst``'s steps in
+    ``sr``'s order of labels, ``sr`` checked to be on ``lst``'s fine grid; a DataArray guide
+    aligned onto that grid as :func:`xlstsr.upscale` aligns it. Paired by position, a south-up
+    LST against upscale's north-up output, an ``sr`` stored (time, x, y) or the LST's steps in
+    another order were corrected silently 8-20 K off. Also returns the function that puts a
+    result computed on the aligned ``sr`` back in ``sr``'s own order (it is ``sr`` corrected)."""
+    from .guide import georeference_guide, prepare_guide
+    from .metrics import check_coarse_grid
+    from .steps import pair_steps
+    from .validate import image_order, north_up_flips, spatial_dims, spatial_names
+
+    sr, lst = (a.rename(spatial_names(a)) for a in (sr, lst))  # lat/lon dims: y/x here
+    dims = sr.dims
+    ydim, xdim = spatial_dims(sr)
+    flips = north_up_flips(sr, ydim, xdim)  # reversals are their own inverse
+    sr_o, lst_o = image_order(sr), image_order(lst)
+    lst_o = pair_steps(lst_o, sr_o, "coarse input", "sr", var="lst")
+    check_coarse_grid(sr_o, lst_o, factor, "sr", "lst")
+    if isinstance(guide, (xr.DataArray, xr.Dataset, list, dict)):
+        # by coordinates onto lst's fine grid (= sr's, checked above), steps matched by label:
+        # as positional arrays, a south-up or transposed guide shifted the law silently
+        sy, sx = spatial_dims(lst_o)
+        lead = tuple(d for d in lst_o.dims if d not in (sy, sx))
+        if not isinstance(guide, xr.DataArray) or guide.rio.crs is not None:
+            guide = georeference_guide(guide)
+        # without a CRS (either side) pixel for pixel on the fine grid, put north-up and
+        # checked against lst's labels where both have them, as for training arrays
+        guide = prepare_guide(guide, lst_o, factor, lead, require_crs=False)
+
+    def back(out: Any) -> Any:
+        return sr_o.copy(data=out).isel(flips).transpose(*dims).data
+
+    return sr_o, lst_o, guide, back
+
+
+def _labelled(a: Any) -> bool:
+    """Whether ``a`` is a DataArray with spatial dims (y/x, lat/lon...), paired by its labels;
+    arrays, and DataArrays without spatial dims, pair by position."""
+    from .errors import NoSpatialDimsError
+    from .validate import spatial_dims, spatial_names
+
+    if not isinstance(a, xr.DataArray):
+        return False
+    try:
+        spatial_dims(a.rename(spatial_names(a)))
+    except NoSpatialDimsError:  # no labels to pair by
+        return False
+    return True
 
 
 def _in_celsius(a: Any) -> bool:

@@ -37,8 +37,10 @@ variance raised RMSE (the detail is only partly right: the RMSE-optimal gain is
 over-injected detail lowered both RMSE and the spectral mismatch. A method whose output already
 carries the predicted variance keeps its detail (``g = 1``, made coarse-consistent only) - in
 particular the exact fine field of a process whose within-block law is an exact power law is
-left unchanged. Two cases are returned exactly as the method made them: a method that injects
-no detail (bicubic: nothing to rescale), and an image the law could not be fitted on (below).
+left unchanged. Two cases are returned exactly as the method made them, in every mode (a fixed
+gain too): a method that injects no detail (bicubic: nothing to rescale; nearest:
+block-constant, its block edges are no detail), and an image the law could not be fitted on
+(below).
 
 Support of the law
 ------------------
@@ -55,7 +57,8 @@ scene the few blocks left at the coarse steps moved the predicted variance from 
 A fixed gain
 ------------
 ``scale_correction=g`` (a number) multiplies the method's within-block detail by ``g`` with no
-law fitted, then restores coarse consistency. Measured (docs/results/scale_invariance.md,
+law fitted, then restores coarse consistency (an image of a method that adds no detail is left
+as it is, as in the law modes). Measured (docs/results/scale_invariance.md,
 docs/results/one_level_up.md; ground and dates never trained on): a SISR network trained one
 octave-pair up injects more detail at the target scale than its skill supports, and the gain
 :func:`optimal_detail_gain` calibrates with fine truth on *other* ground (the training half of
@@ -76,7 +79,8 @@ Assumptions and failure modes (see docs/results/scaling.md for measurements): on
 image over the observed steps (few points on small images: the fitted exponent is uncertain);
 the guide's change of exponent transfers to LST (it does not where LST fine structure is not
 driven by the guide: water, topography, soil moisture); the gain is global per image (spatially
-uniform); methods that inject no detail (bicubic, nearest) cannot be corrected (``D = 0``).
+uniform); methods that inject no detail (bicubic, ``D = 0``; nearest, constant in each block)
+cannot be corrected: they are left as they are.
 """
 
 from __future__ import annotations
@@ -361,6 +365,15 @@ def _no_detail(vb: float, vd: float) -> bool:
     return not np.isfinite(vd) or vd <= 1e-8 + 1e-6 * max(vb, 0.0)
 
 
+def _adds_no_detail(sr: np.ndarray, base: np.ndarray, detail: np.ndarray, factor: int) -> bool:
+    """Whether ``sr`` carries no within-block detail of a method (:func:`_no_detail`): none off
+    the bicubic ``base`` (bicubic) or none within its own blocks (nearest: block-constant)."""
+    valid = np.isfinite(base) & np.isfinite(detail)
+    vb = within_block_variance(np.where(valid, base, np.nan), factor)
+    return _no_detail(vb, within_block_variance(np.where(valid, detail, np.nan), factor)) or (
+        _no_detail(vb, within_block_variance(np.where(valid, sr, np.nan), factor)))
+
+
 def split_detail(
     sr: np.ndarray, lst: np.ndarray, factor: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -455,13 +468,15 @@ def correct_image(
     - a number ``g >= 0``: a fixed detail gain, no law fitted (e.g. the ``law_shift`` gain
       ``sqrt(k)`` of a departure from scale invariance ``k`` measured on other ground with fine
       truth: ``benchmarks/scale_invariance.py``, docs/results/scale_invariance.md); the output
-      is made coarse-consistent with ``lst`` at every gain, 1 included (continuous in ``g``).
+      is made coarse-consistent with ``lst`` at every gain, 1 included (continuous in ``g``),
+      but for an image of a method that injects no detail (below).
 
     In the law modes too the output is made coarse-consistent with ``lst`` at every gain, 1
     included (``"auto"`` when the method injects no more than the law predicts: its detail is
     kept, any offset it added at the input scale removed), so the output is continuous in the
-    gain and every image of a series is the same product. Returned as the method made them:
-    an image whose method injects no detail (bicubic: nothing to rescale) and one whose law
+    gain and every image of a series is the same product. Returned as the method made them, in
+    every mode: an image whose method injects no detail (bicubic: nothing to rescale; nearest:
+    constant in each block, its edges no detail to amplify) and, in the law modes, one whose law
     could not be fitted (too few clear blocks, :func:`fit_variance_law`; its ``target`` is
     NaN and :func:`correct_stack` reports it).
 
@@ -474,14 +489,22 @@ def correct_image(
     info: dict[str, float] = {}
     if not np.isfinite(lst).any():
         return (sr, info) if return_info else sr
+    base, bm, detail = split_detail(sr, lst, factor)
+    # a method that adds no detail is left as it made it in every mode: bicubic (no detail
+    # off the base) changed by 3.8 K under a fixed gain, 1 included (coarse consistency block
+    # by block adds block edges), and nearest (block-constant: its "detail" is the base's
+    # slopes with the sign flipped) by 14.5 K under "law", which amplified its block edges
+    nothing = _adds_no_detail(sr, base, detail, factor)
     if isinstance(mode, float):  # a fixed detail gain: no law
         # made coarse-consistent at every gain, 1 included: a gain of 1 returned the method's
         # output as it was and 1 + 1e-9 a conserved one (0.97 K apart for sisr), so a
         # calibrated gain near 1 jumped
-        base, bm, detail = split_detail(sr, lst, factor)
-        out = rescale_detail(base, bm, detail, mode, lst, factor)
+        if nothing:
+            out = sr
+        else:
+            out = rescale_detail(base, bm, detail, mode, lst, factor)
         out = np.where(np.isfinite(sr), out, np.nan)
-        info = {"gain": mode, "injected": within_block_variance(sr, factor)}
+        info = {"gain": 1.0 if nothing else mode, "injected": within_block_variance(sr, factor)}
         return (out, info) if return_info else out
     if law is None:
         g2d = None
@@ -491,12 +514,8 @@ def correct_image(
                 g2d = g2d[0]
         law = fit_variance_law(lst, factor, g2d)
     target = law.restore(factor)
-    base, bm, detail = split_detail(sr, lst, factor)
     cap = max_gain if max_gain is not None else (1.0 if mode == "auto" else 4.0)
-    gain = detail_gain(base, detail, factor, target, max_gain=cap)
-    valid = np.isfinite(base) & np.isfinite(detail)
-    nothing = _no_detail(within_block_variance(np.where(valid, base, np.nan), factor),
-                         within_block_variance(np.where(valid, detail, np.nan), factor))
+    gain = 1.0 if nothing else detail_gain(base, detail, factor, target, max_gain=cap)
     out = sr
     if np.isfinite(target) and not nothing:
         # conserved at every gain, 1 included, as the fixed-gain branch: `if gain != 1` returned
