@@ -749,9 +749,13 @@ def _written(labels: np.ndarray, c: float, a: float) -> bool:
 #: ``coarsen``) that says how the labels of the crop it was computed from are computed:
 #: ``[factor, form, edge, pixel, offset]`` (:func:`_forms` ``form`` of ``offset`` fine pixels of
 #: size ``pixel`` from the edge of the file the crop was cut from). A crop's coarse labels do
-#: not give that edge back (a range of edges and offsets gives them); it travels with them
-#: through NetCDF and Zarr (a GeoTIFF drops it: the labels are then searched as before).
+#: not give that edge back (a range of edges and offsets gives them); nor do a whole grid's
+#: (offset 0) where the coarse pixel divided back by ``factor`` is not the fine one (926.625...
+#: m or 0.05 degree at factor 3). It travels with them through NetCDF and Zarr (a GeoTIFF
+#: drops it: the labels are then searched as before).
 FINE_ORIGIN = "xlstsr_fine_origin"
+#: the :func:`_forms` a :data:`FINE_ORIGIN` may name (2, 3: a grid's own round labels, offset 0)
+_ORIGIN_FORMS = (0.0, 1.0, 2.0, 3.0)
 
 
 def _crop(fine: np.ndarray, form: int, cc: float, aa: float, o: int, factor: int,
@@ -775,11 +779,11 @@ def _own_origin(labels: np.ndarray, origin: Any) -> tuple[int, float, float, int
         f, form, cc, aa, o = (float(v) for v in np.asarray(origin, np.float64).ravel())
     except (TypeError, ValueError):
         return None
-    if f != 1 or form not in (0.0, 1.0) or o != round(o) or o < 1 \
+    if f != 1 or form not in _ORIGIN_FORMS or o != round(o) or o < 0 \
             or not np.isfinite([cc, aa]).all() or aa == 0:
         return None
     got = _forms(cc, aa, labels.size, o)[int(form)]
-    if not np.array_equal(got, np.asarray(labels, np.float64)):  # type: ignore[arg-type]
+    if got is None or not np.array_equal(got, np.asarray(labels, np.float64)):
         return None
     return int(form), cc, aa, int(o)
 
@@ -792,15 +796,15 @@ def _from_origin(coarse: np.ndarray, factor: int, origin: Any) -> tuple[np.ndarr
         f, form, cc, aa, o = (float(v) for v in np.asarray(origin, np.float64).ravel())
     except (TypeError, ValueError):
         return None
-    if f != factor or form not in (0.0, 1.0) or o != round(o) or o < 1 \
+    if f != factor or form not in _ORIGIN_FORMS or o != round(o) or o < 0 \
             or not np.isfinite([cc, aa]).all() or aa == 0:
         return None
     n = coarse.size
-    if not np.array_equal(_forms(cc, aa * factor, n, o / factor)[int(form)],  # type: ignore[arg-type]
-                          np.asarray(coarse, np.float64)):
-        return None
+    got = _forms(cc, aa * factor, n, o / factor)[int(form)]
     fine = _forms(cc, aa, n * factor, o)[int(form)]
-    return fine, cc + o * aa, aa  # type: ignore[return-value]
+    if got is None or fine is None or not np.array_equal(got, np.asarray(coarse, np.float64)):
+        return None
+    return fine, cc + o * aa, aa
 
 
 def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
@@ -823,7 +827,8 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
     no transform written (``bare``: the one recomputed from them is 1e-6 of the edge off) the
     grid of any transform that gives them (``_fit_axis(more=True)``). ``new``: False for the
     computation without these, which the results of :func:`_fine_axis` are checked with.
-    ``origin``: a list that gets a crop's :data:`FINE_ORIGIN` (:func:`_crop`); ``own``: the
+    ``origin``: a list that gets a crop's :data:`FINE_ORIGIN` (:func:`_crop`), or a whole
+    grid's (offset 0) whose coarse labels give other fine ones back; ``own``: the
     one the fine labels carry (of factor 1: ``upscale``'s of a crop, :func:`with_grid`), used
     where it computes them (:func:`_own_origin`).
     """
@@ -846,12 +851,21 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
             else:
                 res = (out[::-1], *_mirror(cc, aa * factor, out.size)) if mirrored \
                     else (out[::-1], c, a * factor)
+            if not plain or dtype != _F64 or flip \
+                    or np.array_equal(_fine_axis(*res, factor, dtype, new=False)[0], fine):
+                return res
             # a crop (its file's transform left written) whose labels a transform of its own
             # also gives, but whose coarse labels give other fine ones: as a crop
-            if not crops or np.array_equal(_fine_axis(*res, factor, dtype, new=False)[0], fine):
-                return res
-            for k, cc, aa, o in _offset_fits(fine, [hint[1]], hint):  # type: ignore[index]
-                return _crop(fine, k, cc, aa, o, factor, origin)
+            if crops:
+                for kk, hc, ha, o in _offset_fits(fine, [hint[1]], hint):  # type: ignore[index]
+                    return _crop(fine, kk, hc, ha, o, factor, origin)
+            # the labels from the grid's own edge (offset 0) whose coarse pixel divided back
+            # is not theirs ((a * 3) / 3 != a: a MODIS 926.6254331391667 m, 0.05 degree): the
+            # coarse labels are kept, and their FINE_ORIGIN gives the fine ones back (rebuilt
+            # from the coarse pixel, 1 ulp off, ``upscale(coarsen(t)) - t`` kept 51 of 210
+            # columns)
+            if origin is not None:
+                origin.append([float(factor), float(k), float(cc), float(aa), 0.0])
             return res
     old = _in(_centres(fine, factor), dtype), c, a * factor
     if not plain:
@@ -916,8 +930,9 @@ def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,
     mirrored they got fine labels and pixel an ulp off those of a fine field built the same way
     (``upscale(lst) - truth`` kept 35800 of 75600 pixels, 42960 before).
 
-    The coarse labels of a crop computed here (:func:`_crop`) with their :data:`FINE_ORIGIN`
-    (``origin``: checked to compute them, :func:`_from_origin`) give the crop's labels back, and
+    The coarse labels of a crop computed here (:func:`_crop`), or of a whole grid whose pixel
+    does not divide back, with their :data:`FINE_ORIGIN` (``origin``: checked to compute them,
+    :func:`_from_origin`) give the fine labels back, and
     those of a window of a coarse file whose transform is left written (``hint``,
     :func:`_stale`) the labels of the window of its fine grid. Float32 labels of a field with
     no transform written (``bare``) that the above does not give back get the grid of any
@@ -1059,7 +1074,8 @@ def fine_grid(da: xr.DataArray, factor: int) -> tuple[np.ndarray, np.ndarray, Af
     :func:`coarse_grid` of it gives back ``da``'s labels exactly, and ``da`` from
     :func:`coarse_grid` gets back the labels it was computed from (where they were computed one
     of the usual ways and its transform is written, or ``da`` is the coarse grid of a window of
-    a file with the :data:`FINE_ORIGIN` attributes ``coarsen`` writes on its y / x coordinates
+    a file, or of a grid whose pixel ``factor`` does not divide back exactly, with the
+    :data:`FINE_ORIGIN` attributes ``coarsen`` writes on its y / x coordinates
     (:func:`coarse_grid_attrs`), kept through NetCDF and Zarr): ``coarsen(upscale(lst))`` and
     ``upscale(coarsen(t))`` keep the input's labels, on which xarray's arithmetic aligns.
     Float32 labels stay float32.
@@ -1121,7 +1137,8 @@ def coarse_grid_attrs(da: xr.DataArray, factor: int, user_dims: Mapping[str, str
                       ) -> tuple[np.ndarray, np.ndarray, Affine, dict[str, Any], dict[str, Any]]:
     """:func:`coarse_grid` and, per axis (y, x), the attributes its coordinate is written with:
     the :data:`FINE_ORIGIN` of a window of a file (whose coarse labels do not give back the
-    file's edge its labels are computed from; :func:`fine_grid` reads it), else none.
+    file's edge its labels are computed from) or of a grid whose coarse pixel divided back is
+    not its own (:func:`fine_grid` reads it), else none.
     ``user_dims``: the user's names of the dims, for the refusal of a grid that is not whole
     blocks (:func:`require_whole_blocks`).
     """
