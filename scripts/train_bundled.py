@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import shlex
 import sys
 import time
@@ -1400,6 +1401,32 @@ def train_disr_degraded_cube(
     return path
 
 
+#: the jobs whose network --arch / --arch-option choose
+ARCH_JOBS = ("disr_degraded_cube", "disr_coreg", "disr_unet", "disr_sif")
+
+
+def _given(value: Any, default: Any) -> Any:
+    """``value`` unless the option was left out (None): 0 is a value, not "unset"."""
+    return default if value is None else value
+
+
+def _key_values(ap: argparse.ArgumentParser, option: str, items: list[str],
+                kind: type, example: str) -> dict[str, Any]:
+    """``KEY=VALUE`` options as a dict of ``kind`` values, else a usage error naming the item."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        try:
+            if not (eq and key.strip()):
+                raise ValueError
+            out[key.strip()] = kind(value)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            ap.error(f"{option} {item!r}: give KEY=VALUE with {what} as VALUE (e.g. {option} "
+                     f"{example})")
+    return out
+
+
 #: in training order: the cube's degraded DISR starts the default DISR (``COREG_INIT``)
 JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_degraded_cube", "disr_coreg", "disr_fast",
         "disr_unet", "disr_sif", "disr_degraded")
@@ -1435,7 +1462,8 @@ def _main(argv: list[str]) -> int:
                     help="--only disr_distil: the training windows under the 8 rotations and "
                     "flips, each labelled by the teacher (the loop's augmentation off)")
     ap.add_argument("--patience", type=int, default=None,
-                    help="--only disr_distil: epochs without improvement before stopping (8)")
+                    help="cross-sensor DISR (disr_coreg, disr_unet, disr_sif, disr_distil): "
+                    "epochs without improvement before stopping (8; 0: no early stopping)")
     ap.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--seed", type=int, default=0,
@@ -1468,6 +1496,26 @@ def _main(argv: list[str]) -> int:
                     "('ignore', the shipped files) or moved back by its offset from the LST "
                     "('auto', as upscale sees it; round 8 of select_disr.py)")
     args = ap.parse_args(argv)
+    # 0 is a value, not "unset": `x or default` made --patience 0 (no early stopping) 8 and
+    # --epochs 0 the job's budget; values that train nothing are refused here instead
+    for name, value, least, advice in (
+        ("--epochs", args.epochs, 1, "the epoch budget, e.g. 20; leave it out for each job's"),
+        ("--stride", args.stride, 1, "the patch stride in fine pixels, e.g. 48"),
+        ("--patience", args.patience, 0, "epochs without improvement; 0: no early stopping"),
+        ("--threads", args.threads, 1, "torch threads, e.g. 1"),
+    ):
+        if value is not None and value < least:
+            ap.error(f"{name} {value}: give a whole number >= {least} ({advice})")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        ap.error(f"--lr {args.lr}: give a learning rate > 0 (e.g. 1e-4), or leave it out for "
+                 "each job's")
+    lopts = _key_values(ap, "--loss-option", args.loss_option, float, "w_spectral=1.0")
+    aopts = _key_values(ap, "--arch-option", args.arch_option, int, "channels=48")
+    if aopts and not args.arch:
+        ap.error("--arch-option needs --arch (the network whose arguments it sets)")
+    if args.arch is not None and not set(args.only) & set(ARCH_JOBS):
+        ap.error(f"--arch: none of the jobs {' '.join(args.only)} takes a network; it sets that "
+                 f"of {', '.join(ARCH_JOBS)}")
     set_guide_offset(args.guide_offset)
     torch.set_num_threads(args.threads)
     try:
@@ -1477,15 +1525,10 @@ def _main(argv: list[str]) -> int:
     if not (data / "modis_aster").is_dir():
         raise SystemExit(f"no modis_aster data under {data}: pass --data or set XLSTSR_DATA")
     prog = not args.no_progress
-    lopts = {k: float(v) for k, v in (o.split("=", 1) for o in args.loss_option)}
-    aopts = {k: int(v) for k, v in (o.split("=", 1) for o in args.arch_option)}
-    if aopts and not args.arch:
-        raise SystemExit("--arch-option needs --arch")
     dkw: dict[str, Any] = {"loss_options": lopts, "seed": args.seed}
-    if args.lr:
-        dkw["lr"] = args.lr
-    if args.stride:
-        dkw["stride"] = args.stride
+    for key in ("lr", "stride", "patience"):
+        if getattr(args, key) is not None:
+            dkw[key] = getattr(args, key)
     if args.pairs:
         ids = tuple(p.strip().zfill(3) for p in args.pairs.split(","))
         val = tuple(p.strip().zfill(3) for p in (args.val_pairs or ",".join(VAL_PAIRS)).split(","))
@@ -1512,7 +1555,7 @@ def _main(argv: list[str]) -> int:
                 data,
                 args.out,
                 progress=prog,
-                epochs=args.epochs or (120 if job == "sisr_rescnn" else 40),
+                epochs=_given(args.epochs, 120 if job == "sisr_rescnn" else 40),
                 seed=args.seed,
             )
         elif job == "disr_degraded_cube":
@@ -1529,12 +1572,13 @@ def _main(argv: list[str]) -> int:
             train_disr_distilled(
                 data, args.out,
                 teacher=weights_file(args.teacher) if args.teacher else WEIGHTS_DIR / COREG_FILE,
-                student=weights_file(args.init), epochs=args.epochs or SUPERVISED_EPOCHS,
+                student=weights_file(args.init), epochs=_given(args.epochs, SUPERVISED_EPOCHS),
                 progress=prog, seed=args.seed, dihedral=args.dihedral,
-                patience=args.patience or 8, stride=args.stride or SUPERVISED_STRIDE,
+                patience=_given(args.patience, 8), stride=_given(args.stride, SUPERVISED_STRIDE),
+                lr=_given(args.lr, COREG_LR),
             )
         elif job == "disr_degraded":
-            train_disr_degraded(data, args.out, epochs=args.epochs or 80, progress=prog,
+            train_disr_degraded(data, args.out, epochs=_given(args.epochs, 80), progress=prog,
                                 seed=args.seed)
         elif job in ("disr_unet", "disr_coreg"):
             coreg = job == "disr_coreg"
@@ -1545,7 +1589,7 @@ def _main(argv: list[str]) -> int:
                 "supervised",
                 data,
                 args.out,
-                epochs=args.epochs or SUPERVISED_EPOCHS,
+                epochs=_given(args.epochs, SUPERVISED_EPOCHS),
                 progress=prog,
                 coregister=coreg,
                 name="disr_unet_coreg_x4.pt" if coreg else "disr_unet_x4.pt",
@@ -1555,7 +1599,10 @@ def _main(argv: list[str]) -> int:
                 **dkw,
             )
         else:
-            train_disr("sif", data, args.out, epochs=args.epochs or 20, progress=prog, **dkw)
+            # the network of --arch / --arch-option too (a guided_unet was trained whatever
+            # they said)
+            train_disr("sif", data, args.out, epochs=_given(args.epochs, 20), progress=prog,
+                       arch=args.arch, arch_options=aopts, **dkw)
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
 

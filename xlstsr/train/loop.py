@@ -113,6 +113,68 @@ def fit_normalisation(model: torch.nn.Module, patches: PatchSet) -> dict[str, An
     return model.normalisation()
 
 
+#: ``normalise`` of :func:`fit` / :class:`SuperResolutionModule` that fits the normalisation
+#: even over one a trained model already holds
+REFIT = "refit"
+
+
+def has_fitted_normalisation(model: torch.nn.Module) -> bool:
+    """True when the model's normalisation buffers hold statistics set since it was built
+    (a trained, loaded or :func:`fit_normalisation`-ed model), False when they still hold the
+    values an :mod:`xlstsr.nn` network is built with (or it has no such buffers).
+
+    Examples
+    --------
+    >>> from xlstsr.nn import ResCNN
+    >>> m = ResCNN(4, channels=4, n_blocks=1)
+    >>> has_fitted_normalisation(m)
+    False
+    >>> m.set_normalisation(290.0, 8.0)
+    >>> has_fitted_normalisation(m)
+    True
+    """
+    norm = getattr(model, "normalisation", None)
+    if not callable(norm):
+        return False
+    now = norm()
+    # the buffers of a fresh network, read from the base class that sets them (no flag is
+    # recorded: a value other than these comes from data, a loaded file or the user)
+    built = _built_normalisation()
+    return not (now.get("lst_offset") == built["lst_offset"]
+                and now.get("lst_scale") == built["lst_scale"]
+                and all(v == built["guide_mean"] for v in now.get("guide_mean") or ())
+                and all(v == built["guide_std"] for v in now.get("guide_std") or ()))
+
+
+def _built_normalisation() -> dict[str, float]:
+    from ..nn.base import _LSTModel
+
+    fresh = _LSTModel(2, 1)
+    return {"lst_offset": float(fresh.lst_offset), "lst_scale": float(fresh.lst_scale),
+            "guide_mean": float(fresh.guide_mean[0]), "guide_std": float(fresh.guide_std[0])}
+
+
+def check_normalise(value: Any) -> bool | str:
+    """``normalise`` as True, False or ``"refit"`` (:data:`REFIT`), else an XlstsrError."""
+    if isinstance(value, str):
+        if value == REFIT:
+            return value
+        raise XlstsrError(f"normalise must be True, False or {REFIT!r}, got {value!r} (True: "
+                          "fit the normalisation of a model that has none, keep a trained one's; "
+                          f"{REFIT!r}: fit it from these patches in any case)")
+    return check_bool("normalise", value)
+
+
+def _normalisation_to_fit(model: torch.nn.Module, normalise: bool | str) -> bool:
+    """Whether training fits the model's normalisation (:func:`fit`'s rule for ``normalise``)."""
+    if normalise == REFIT:
+        return True
+    # a fine-tuned model (loaded, or trained before) keeps its normalisation: its weights were
+    # trained on inputs scaled by it; refitted, they saw other inputs from the first step on
+    # and "the starting weights are kept" returned another model than the one given
+    return bool(normalise) and not has_fitted_normalisation(model)
+
+
 def make_loss(
     mode: str, factor: int, **options: Any
 ) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
@@ -254,6 +316,11 @@ class SuperResolutionModule(L.LightningModule):
         Learning rate of Adam.
     epochs : int
         Length of the cosine decay, in epochs (the Trainer's ``max_epochs``).
+    normalise : bool or "refit"
+        At setup, set the model's normalisation buffers from the data module's training patches
+        (:func:`fit_normalisation`): True (default) for a model whose buffers hold the values it
+        was built with, keeping those of a trained or loaded model (fine-tuning:
+        :func:`has_fitted_normalisation`); ``"refit"``: in any case; False: never.
 
     Examples
     --------
@@ -272,7 +339,7 @@ class SuperResolutionModule(L.LightningModule):
         loss_options: dict[str, Any] | None = None,
         lr: float = 1e-3,
         epochs: int = 50,
-        normalise: bool = True,
+        normalise: bool | str = True,
     ) -> None:
         super().__init__()
         if isinstance(model, str):
@@ -302,7 +369,7 @@ class SuperResolutionModule(L.LightningModule):
         check_number("lr", lr, 0, lo_open=True, hint="the Adam learning rate: e.g. 1e-3")
         check_whole("epochs", epochs, hint="the length of the learning-rate schedule: e.g. 50")
         self.mode, self.lr, self.epochs = mode, float(lr), int(epochs)
-        self.normalise = check_bool("normalise", normalise)
+        self.normalise = check_normalise(normalise)
         # the user's own options, kept apart from those a data module fitted: merged into
         # loss_options at each setup, a first data module's gain counted as user-given on the next
         self._given_loss_options = merge_loss_options(None, loss_options)
@@ -329,8 +396,13 @@ class SuperResolutionModule(L.LightningModule):
         train = getattr(data, "train_set", None)
         if train is not None:  # an x2 model or a guided one on these patches failed in torch
             _check_model_fits_patches(self.model, train, self.mode)
-        if self.normalise and train is not None:
+        if train is not None and _normalisation_to_fit(self.model, self.normalise):
             fit_normalisation(self.model, train)
+        elif train is not None and self.normalise:  # True, on a model fitted already
+            log.info("the model's normalisation (lst_offset %.2f K, lst_scale %.2f K) is kept "
+                     "(fine-tuning); normalise=%r fits it from these patches",
+                     self.model.normalisation()["lst_offset"],
+                     self.model.normalisation()["lst_scale"], REFIT)
         # this data module's fitted gain under the user's own options (they replaced it whole);
         # what the loss runs with is recorded in loss_options and the hyper-parameters
         merged = merge_loss_options(getattr(data, "loss_options", None), self._given_loss_options)
@@ -948,7 +1020,8 @@ def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -
         raise XlstsrError(
             f"ckpt_path {where} is {kind}: resuming needs the Lightning checkpoint written during "
             "training (a ModelCheckpoint's .ckpt, `xlstsr train --save-checkpoints`); to start from "
-            "a model's weights, load it (xlstsr.nn.load_model) and pass it to fit without ckpt_path"
+            "a model's weights, load it (xlstsr.nn.load_model) and pass it to fit without ckpt_path "
+            "(it keeps its normalisation; normalise='refit' fits it from the new patches)"
         )
     _require_own_module(blob, ckpt_path)
     saved = blob["hyper_parameters"]
@@ -965,7 +1038,8 @@ def _check_resume(ckpt_path: str | os.PathLike, module: SuperResolutionModule) -
             + "; ".join(diff) + "): resume with the first run's (epochs sets the cosine schedule; "
             "to stop a run early and resume it later, lower trainer_options['max_epochs']; to "
             "train its weights further under another loss, start a new run from them: "
-            "`SuperResolutionModule.load_from_checkpoint(path).model` to fit without ckpt_path)"
+            "`SuperResolutionModule.load_from_checkpoint(path).model` to fit without ckpt_path, which "
+            "keeps its normalisation; normalise='refit' fits it from the new patches)"
         )
 
 
@@ -1014,10 +1088,11 @@ def _check_fit_args(model: Any, train: Any, val: Any, *, epochs: Any, batch_size
                             seed=seed)
     if input_noise is not None:
         check_number("input_noise", input_noise, 0, hint="a noise sigma in K, e.g. 0.1")
-    for name, v in (("augmentation", augmentation), ("normalise", normalise),
-                    ("progress", progress)):
+    for name, v in (("augmentation", augmentation), ("progress", progress)):
         if v is not None:
             check_bool(name, v)
+    if normalise is not None:
+        check_normalise(normalise)
 
 
 #: Trainer options that choose the hardware (a machine without it: a MisconfigurationException)
@@ -1148,7 +1223,7 @@ def fit(
     seed: int = 0,
     augmentation: bool | None = None,
     input_noise: float | None = None,
-    normalise: bool = True,
+    normalise: bool | str = True,
     progress: bool = False,
     logger: Any = None,
     log_dir: str | os.PathLike | None = None,
@@ -1203,9 +1278,14 @@ def fit(
     input_noise : float
         Standard deviation (K) of Gaussian noise added to the coarse input of every training
         batch (:func:`add_input_noise`; validation batches stay clean). Default 0: none.
-    normalise : bool
+    normalise : bool or "refit"
         Set the model's normalisation buffers from the training patches first
-        (:func:`fit_normalisation`).
+        (:func:`fit_normalisation`). True (default): a new network's; a model whose buffers
+        were set already (trained, loaded with :func:`xlstsr.nn.load_model` or
+        ``SuperResolutionModule.load_from_checkpoint(path).model``: fine-tuning) keeps its
+        own, which its weights were trained with (:func:`has_fitted_normalisation`).
+        ``"refit"``: from these patches in any case (the weights then see inputs scaled
+        otherwise than they were trained on). False: never.
     progress : bool
         Show Lightning's progress bar and device messages (default: quiet).
     logger : {"csv", "tensorboard"} or Logger, optional
