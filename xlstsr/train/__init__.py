@@ -52,6 +52,7 @@ from .loop import (
     augment,
     fit,
     fit_normalisation,
+    has_fitted_normalisation,
     make_logger,
     make_loss,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "fit_files",
     "fit_guide_gain",
     "fit_normalisation",
+    "has_fitted_normalisation",
     "make_logger",
     "make_loss",
     "make_patches",

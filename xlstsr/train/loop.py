@@ -71,6 +71,7 @@ __all__ = [
     "augment",
     "fit",
     "fit_normalisation",
+    "has_fitted_normalisation",
     "make_logger",
     "make_loss",
 ]
