@@ -367,3 +367,20 @@ def test_onnx_export_of_a_float64_model_names_model_float():
         xlstsr.upscale(lst, 4, method="sisr",
                        method_options={"model": _tiny().double(), "backend": "onnxruntime"})
     assert "backend='torch'" not in str(err.value)
+
+
+def test_resume_takes_another_dms_thread_count(tmp_path):
+    """DMS's n_jobs (forest threads: the same trees) is a runtime setting: a resume with another
+    count was refused ('given_method_options['n_jobs']: 1 there, 2 here'); its trees' settings
+    still are."""
+    s = xlstsr.datasets.sample_scene(n_times=2, size=32)
+    lst, ndvi = s["lst_1km"], s["ndvi_250m"]
+    kw = {"factor": 4, "method": "dms", "guide": ndvi, "guide_offset": "ignore",
+          "progress": False, "time_chunk": 1}
+    store = tmp_path / "dms.zarr"
+    xlstsr.upscale_to_zarr(lst, store, method_options={"n_jobs": 1}, **kw)
+    xlstsr.upscale_to_zarr(lst, store, method_options={"n_jobs": 2}, mode="resume", **kw)
+    assert xr.open_zarr(store, consolidated=False).attrs["xlstsr_status"] == "complete"
+    with pytest.raises(errors.XlstsrError, match="min_samples_leaf"):
+        xlstsr.upscale_to_zarr(lst, store, method_options={"n_jobs": 2, "min_samples_leaf": 3},
+                               mode="resume", **kw)

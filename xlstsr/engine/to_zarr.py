@@ -959,9 +959,10 @@ def _extend_advice(tdim: Hashable) -> str:
             "with their CRS), or rerun the whole series with mode='w'.")
 
 
-#: method options that change how a result is computed, not what it is (a resume may change them)
-RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "backend",
-                             "model", "checkpoint", "weights"})
+#: method options that change how a result is computed, not what it is (a resume may change them;
+#: ``n_jobs``: DMS's forest threads, which give the same trees)
+RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "n_jobs",
+                             "backend", "model", "checkpoint", "weights"})
 
 #: what a method's describe() records of its model that a resume may change: the model is
 #: identified by its weights (``weights_sha256``), not by its file's name or class path
