@@ -76,6 +76,114 @@ def _set_object_state(obj: Any, state: Any) -> None:
         obj.__dict__.update(attrs)
     for k, v in (slots or {}).items():
         object.__setattr__(obj, k, v)
+
+
+#: an attribute absent, or a value no JSON holds (:func:`_json_value`)
+_MISSING = object()
+
+
+def _constructor_option_names(cls: type) -> list[str]:
+    """The named keyword options of ``cls``'s constructor (not ``*args``/``**kwargs``, not
+    private ``_names``)."""
+    import inspect
+
+    if cls.__init__ is object.__init__:
+        return []
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return []
+    return [n for n, p in params.items() if n != "self" and not n.startswith("_")
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _json_value(value: Any) -> Any:
+    """``value`` as a plain JSON value (numpy scalars as Python's), or :data:`_MISSING` where it
+    is not one (an object, an array, a NaN): provenance attributes stay JSON."""
+    import math
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _MISSING
+    if isinstance(value, (list, tuple)):
+        items = [_json_value(v) for v in value]
+        return _MISSING if any(v is _MISSING for v in items) else items
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        out = {k: _json_value(v) for k, v in value.items()}
+        return _MISSING if any(v is _MISSING for v in out.values()) else out
+    return _MISSING
+
+
+def _method_state_token(method: Any) -> tuple:
+    """A user method's state (what it pickles with, :meth:`UpscaleMethod.__getstate__`: the
+    heavy state shipped apart is named by its state key) normalised for dask's tokenize
+    without pickling it: equal settings give equal tokens, any attribute that differs (an
+    option describe() leaves out) another."""
+    try:
+        state = method.__getstate__()
+    except Exception:  # a state that cannot be read: the identity tells instances apart
+        return ("xlstsr-state-id", id(method))
+    return ("xlstsr-state", _state_token(state, {id(method)}, 0))
+
+
+def _state_token(value: Any, stack: set[int], depth: int) -> Any:
+    """``value`` normalised for dask's tokenize: plain values as themselves, arrays and
+    tensors by content, containers and objects (a torch module) through their contents,
+    functions and classes by identity (dask pickled them, and cloudpickle loaded a
+    script's classes back over the live ones), anything else dask normalises."""
+    import sys
+    import types
+    from functools import partial
+
+    from dask.tokenize import normalize_object, normalize_token
+
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return (type(value).__name__, repr(value) if isinstance(value, float) else value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return ("array", normalize_token(value))
+    torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
+    if torch is not None and isinstance(value, torch.Tensor):
+        try:
+            flat = value.detach().reshape(-1).cpu().contiguous()
+            try:
+                data = flat.numpy()
+            except TypeError:  # bfloat16 and others numpy lacks: their bytes
+                data = flat.view(torch.uint8).numpy()
+            return ("tensor", str(value.dtype), tuple(value.shape), normalize_token(data))
+        except (RuntimeError, TypeError, NotImplementedError):  # meta, sparse...: the identity
+            return ("tensor-id", id(value))
+    if isinstance(value, type):
+        return ("class", _qualname(value), id(value))
+    if isinstance(value, types.MethodType):
+        return ("method", id(value.__func__), id(value.__self__))
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, partial)):
+        return ("callable", getattr(value, "__qualname__", ""), id(value))
+    if id(value) in stack or depth > 32:  # a cycle, or nested too deep: the identity
+        return ("ref", id(value))
+    if isinstance(value, UpscaleMethod):
+        return ("method-object", value.__dask_tokenize__())
+    inner = stack | {id(value)}
+    if isinstance(value, dict):
+        items = [(_state_token(k, inner, depth + 1), _state_token(v, inner, depth + 1))
+                 for k, v in value.items()]
+        return (type(value).__name__, sorted(items, key=repr))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_state_token(v, inner, depth + 1) for v in value])
+    if isinstance(value, (set, frozenset)):
+        return (type(value).__name__,
+                sorted((_state_token(v, inner, depth + 1) for v in value), key=repr))
+    if hasattr(value, "__dask_tokenize__") or normalize_token.dispatch(type(value)) \
+            is not normalize_object:  # xarray, dask and pandas objects: dask's own token
+        return ("dask", normalize_token(value))
+    if hasattr(value, "__dict__") or getattr(type(value), "__slots__", None):
+        return ("object", _qualname(type(value)),
+                _state_token(_object_state(value), inner, depth + 1))
+    return ("object-id", _qualname(type(value)), id(value))
+
+
 M = TypeVar("M", bound=type["UpscaleMethod"])
 
 
@@ -145,16 +253,36 @@ class UpscaleMethod:
                 return name
         return _qualname(cls)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # a user's subclass of a built-in that identifies itself without this class's
+        # __dask_tokenize__ (TorchModelMethod: its model and runtime settings) would share the
+        # built-in's keys whatever its own options: its state is added to the built-in's token
+        if _built_in(cls) or "__dask_tokenize__" in cls.__dict__:
+            return
+        owner = next(c for c in cls.__mro__ if "__dask_tokenize__" in c.__dict__)
+        if owner is UpscaleMethod or not _built_in(owner):
+            return
+        inherited = owner.__dict__["__dask_tokenize__"]
+
+        def __dask_tokenize__(self: UpscaleMethod) -> tuple:
+            return (*inherited(self), _method_state_token(self))
+
+        __dask_tokenize__.__doc__ = inherited.__doc__
+        cls.__dask_tokenize__ = __dask_tokenize__  # type: ignore[method-assign]
+
     def __dask_tokenize__(self) -> tuple:
         """The method's identity in dask graph names, without pickling it: dask's own tokenize
         pickled a method defined in a script or notebook (``__main__``) with cloudpickle and
         loaded it back in this process, which replaced the live class's functions by copies
         bound to a snapshot of the script's globals. Its class, options (:meth:`describe`)
         and state key: two identical calls of a registered method share their graph keys
-        (dask computes the shared work once). The identity in this process is added where
-        these cannot tell instances apart: a describe() that fails, or a class that is not the
-        one registered under its name (a user's class, whose describe() may not list every
-        option)."""
+        (dask computes the shared work once). A class that is not xlstsr's own adds its whole
+        state (the attributes it pickles with, arrays and tensors by content): its describe()
+        need not list every option (the default lists only plain values; a subclass of TsHARP
+        inherits TsHARP's), and two settings sharing keys were computed as one. The identity
+        in this process is added where these cannot tell instances apart: a describe() that
+        fails, or a class that is not the one registered under its name."""
         import json
 
         try:
@@ -164,8 +292,9 @@ class UpscaleMethod:
         recorded = self.recorded_name()
         registered = recorded == getattr(self, "name", None) and _REGISTRY.get(recorded) is type(self)
         ident = None if options is not None and registered else id(self)
+        state = None if _built_in(type(self)) else _method_state_token(self)
         return ("xlstsr-method", _qualname(type(self)), recorded, options,
-                self.state_key(), ident)
+                self.state_key(), ident, state)
 
     def __getstate__(self) -> Any:
         """The instance's attributes, less those holding the heavy state
@@ -251,8 +380,19 @@ class UpscaleMethod:
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
-        """Options that identify this configuration (written into provenance attributes)."""
-        return {}
+        """Options that identify this configuration (written into provenance attributes).
+
+        By default the constructor's options held in attributes of the same name
+        (``self.offset`` for ``offset=``) whose values are plain JSON values (numbers, strings,
+        booleans, None, lists and string-keyed dicts of them); a method holding its options
+        otherwise, or taking objects (a model), overrides it to name them.
+        """
+        found: dict[str, Any] = {}
+        for name in _constructor_option_names(type(self)):
+            value = _json_value(getattr(self, name, _MISSING))
+            if value is not _MISSING:
+                found[name] = value
+        return found
 
     def guide_statistics(self) -> dict[str, Any] | None:
         """What the method expects of its guide, or None (no expectation).
