@@ -216,3 +216,24 @@ def test_real_pair_resumed_lazily_matches_the_uninterrupted_run(shared_data, tmp
         _interrupted(monkeypatch, lst, guide, tmp_path / "b.zarr")
         _resume(*_lazy(lst, guide), tmp_path / "b.zarr")
     _same(tmp_path / "b.zarr", tmp_path / "a.zarr")
+
+
+@pytest.mark.parametrize("choice", ["ignore", "check"])
+def test_a_resume_without_guide_offset_keeps_the_stores_mode(tmp_path, choice):
+    """A resume with no guide_offset (the command line's --resume without --guide-offset) takes
+    the mode the store recorded: only 'auto' was taken, and stores written with 'ignore' or
+    'check' were refused ("'ignore' there, None here")."""
+    s = xlstsr.datasets.sample_scene(n_times=2, size=32)
+    lst, ndvi = s["lst_1km"], s["ndvi_250m"]
+    store = tmp_path / f"{choice}.zarr"
+    kw = {"guide": ndvi, "progress": False, "time_chunk": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = xlstsr.upscale_to_zarr(lst, store, 4, "tsharp", guide_offset=choice, **kw)
+        out = xlstsr.upscale_to_zarr(lst.chunk({"time": 1}), store, 4, "tsharp", mode="resume",
+                                     **kw)
+    np.testing.assert_array_equal(out.values, ref.values)
+    # another mode given explicitly is still another run
+    with pytest.raises(XlstsrError, match="guide_offset"):
+        xlstsr.upscale_to_zarr(lst, store, 4, "tsharp", mode="resume",
+                               guide_offset="auto" if choice == "ignore" else "ignore", **kw)

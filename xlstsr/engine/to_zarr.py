@@ -1537,8 +1537,11 @@ def upscale_to_zarr(
         stored = ((_stored_argument(store, "upscale_options") or {})
                   if mode == "resume" and store_exists(store) else None)
         if stored is not None:
-            if stored.get("guide_offset") == "auto":
-                up_kw["guide_offset"] = "auto"
+            # any mode it recorded ('ignore' and 'check' too: the command line's --resume
+            # without --guide-offset was refused for them); a user's offset Dataset cannot be
+            # rebuilt from its record: the refusal asks for it
+            if stored.get("guide_offset") in ("auto", "ignore", "check"):
+                up_kw["guide_offset"] = stored["guide_offset"]
         elif not _lazy(lst) and not _lazy(guide):
             up_kw["guide_offset"] = "auto"
     call_kw = dict(up_kw)
