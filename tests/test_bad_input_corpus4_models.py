@@ -264,7 +264,7 @@ def test_super_resolution_module_arguments():
                     ({"model": "rescnn", "config": {"factr": 4}}, "bad config for architecture"),
                     ({"model": "rescnn", "mode": "bogus"}, "unknown training mode"),
                     ({"model": "rescnn", "lr": "fast"}, "lr must be a finite number > 0"),
-                    ({"model": "rescnn", "normalise": "no"}, "normalise must be True or False"),
+                    ({"model": "rescnn", "normalise": "no"}, "normalise must be True, False or 'refit'"),
                     ({"model": _tiny(), "factor": 2}, "factor=2 but the model upscales by 4"),
                     ({"model": torch.nn.Conv2d(1, 1, 3)}, "has no `factor` attribute")):
         with pytest.raises(errors.XlstsrError, match=msg):
