@@ -1597,11 +1597,12 @@ def _upscale(args: argparse.Namespace) -> int:
 
 def _to_raster(sr: Any, path: Any) -> None:
     """The upscaled field as one COG, its steps as bands, their dates kept in tags that
-    ``open_cog`` reads back (a dated cube came back as bands 1..N, one date as nothing)."""
+    ``open_cog`` reads back (a dated cube came back as bands 1..N, one date as nothing); bands
+    along another dim (``overpass``) keep its name and the field's scalar date."""
     import numpy as np
 
     from xlstsr.grid import _transform
-    from xlstsr.io.cog import DESCRIPTION_COORD, _iso_date, band_time_tags
+    from xlstsr.io.cog import DESCRIPTION_COORD, _iso_date, band_dim_tags, band_time_tags
     from xlstsr.validate import spatial_names
 
     sr = sr.rename(spatial_names(sr))  # lat/lon dims: rioxarray writes y/x only
@@ -1611,6 +1612,10 @@ def _to_raster(sr: Any, path: Any) -> None:
             if len(lead) == 1 and lead[0] in sr.coords and lead[0] != "band" else {})
     if not lead and "time" in sr.coords and sr["time"].ndim == 0:
         tags = band_time_tags(sr["time"].values)  # one day's field (`ds.sel(time=t)` saved)
+    elif len(lead) == 1 and lead[0] not in ("time", "band"):
+        # bands along another dim (one date's day and night, `overpass`): its name and the
+        # field's date too (they came back as 'time' steps 'day', 'night', the date dropped)
+        tags = band_dim_tags(sr, lead[0])
     named = sr.coords.get(DESCRIPTION_COORD)
     if named is not None and named.ndim == 1 and len(lead) == 1 and named.dims == (lead[0],):
         # the input's band descriptions (an Earth Engine stack's 'LST_2020-07-01'...), not

@@ -27,6 +27,7 @@ from .validate import (
     check_number,
     decode_lst,
     georeference,
+    grid_attr,
     north_up_flips,
     require_georeferenced,
     require_latlon_crs,
@@ -280,7 +281,8 @@ def coarsen(
 
     history = lst.attrs.get("history")
     result.attrs = {str(k): v for k, v in lst.attrs.items()
-                    if not _storage_attr(k) and str(k) not in _UPSCALE_ATTRS}
+                    if not _storage_attr(k) and str(k) not in _UPSCALE_ATTRS
+                    and not grid_attr(k)}  # the input's grid, no longer the output's
     result.attrs.update({
         "standard_name": "surface_temperature",
         "units": "K",
@@ -318,9 +320,7 @@ def _front_door(lst: xr.DataArray) -> tuple[xr.DataArray, dict[Hashable, slice]]
 
 #: what upscale records of how its output was made: not carried to a coarsened field
 _UPSCALE_ATTRS = frozenset({"xlstsr_method", "xlstsr_factor", "xlstsr_options",
-                            "xlstsr_scale_correction",
-                            # the input's grid, no longer the output's
-                            "resolution_m", "resolution", "res", "transform", "GeoTransform"})
+                            "xlstsr_scale_correction"})
 
 
 def _check_kept(fine: np.ndarray, out: np.ndarray, factor: int, min_valid: float,

@@ -41,6 +41,7 @@ from .steps import _overpass_matches, _warn_other_hours, pair_steps
 from .validate import (
     LANDSAT_C2_ST_OFFSET,
     PHYSICAL_RANGE_K,
+    UNSCORED,
     _landsat_l1_hint,
     check_bool,
     check_factor,
@@ -52,6 +53,7 @@ from .validate import (
     select_lst,
     spatial_dims,
     spatial_names,
+    unscored_message,
 )
 
 __all__ = ["check_possible_kelvin", "decode_reference", "evaluate", "reference_mask"]
@@ -600,6 +602,20 @@ def _check_thresholds(valid_min: float | None, valid_max: float | None) -> None:
         # every pixel dropped, reported as "no valid pixel after masking ... relax valid_min"
         raise XlstsrError(f"valid_min={float(valid_min):g} is not below valid_max="
                           f"{float(valid_max):g}: swapped? e.g. valid_min=230, valid_max=350.")
+
+
+def _unscored(ref: xr.DataArray, mask: xr.DataArray) -> list[np.ndarray]:
+    """Per image of an in-memory ``ref``, its values that ``mask`` keeps and the physical range
+    does not (those :func:`~xlstsr.validate.unscored_message` names), for the images that
+    have any; the impossible ones (0 K and below, over 1000 K) are refused, not named."""
+    lo, hi = PHYSICAL_RANGE_K
+    ydim, xdim = spatial_dims(ref)
+    lead = [d for d in ref.dims if d not in (ydim, xdim)]
+    v = np.asarray(ref.where(mask).transpose(*lead, ydim, xdim).values, float)
+    v = v.reshape(-1, v.shape[-2] * v.shape[-1])
+    images = [row[np.isfinite(row) & ((row < lo) | (row > hi)) & (row > 0) & (row <= 1000)]
+              for row in v]
+    return [out for out in images if out.size]
 
 
 def reference_mask(
@@ -1365,8 +1381,8 @@ def evaluate(
                 "valid_min": valid_min, "valid_max": valid_max}
     try:
         with warnings.catch_warnings(record=True) as held:
-            # the out-of-range warning waits for reference_clear: pixels it drops (a Landsat
-            # fill decoded to 149 K under its QA fill flag) are not scored either way
+            # the out-of-range warning waits for the mask (reference_clear, erode, the
+            # thresholds): pixels it drops are not scored either way
             warnings.simplefilter("always")
             ref = decode_reference(reference, **decoding, sr_median=_sr_medians(sr, reference))
     except Exception:
@@ -1376,12 +1392,23 @@ def evaluate(
     if reference_clear is not None:
         before = ref
         ref = ref.where(reference_clear)
-        if not isinstance(ref.variable.data, dsa.Array):
-            lo, hi = PHYSICAL_RANGE_K
-            if not bool(((ref < lo) | (ref > hi)).any()):
-                held = [w for w in held if not issubclass(w.category, PhysicalRangeWarning)]
+    try:
+        mask = reference_mask(ref, erode=erode, valid_min=valid_min, valid_max=valid_max,
+                              clear=clear)
+    except Exception:
+        for w in held:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        raise
+    # the out-of-range pixels named are those the mask keeps (and the range drops below): the
+    # fill-mixed border pixels erode drops, a Landsat fill under its QA flag, were named as
+    # "not scored, declare the fill" with the fill declared
+    unscored = None if isinstance(mask.variable.data, dsa.Array) else _unscored(ref, mask)
     for w in held:  # as decode_reference gave them, at the user's line
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if unscored is None or not (issubclass(w.category, PhysicalRangeWarning)
+                                    and UNSCORED in str(w.message)):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for out in unscored or ():
+        warn(unscored_message(out), PhysicalRangeWarning)
     if reference_clear is not None:
         if (not isinstance(ref.variable.data, dsa.Array) and bool(np.isfinite(before).any())
                 and not bool(np.isfinite(ref).any())):
@@ -1392,7 +1419,6 @@ def evaluate(
                 "where clear: Landsat's QA_PIXEL marks clear sky by bit 6 (`((qa >> 6) & 1) "
                 "== 1`); or the mask is not the reference's (another date or scene)."
             )
-    mask = reference_mask(ref, erode=erode, valid_min=valid_min, valid_max=valid_max, clear=clear)
     empty = (
         f"the reference has no valid pixel after masking (nodata={reference_nodata}, "
         f"scale={reference_scale}, erode={erode}, valid range [{valid_min}, {valid_max}] K). "

@@ -38,6 +38,7 @@ from .validate import (
     check_output,
     check_output_size,
     georeference,
+    grid_attr,
     prepare_lst,
     select_lst,
     spatial_dims,
@@ -143,8 +144,9 @@ def upscale(
     keep_attrs : bool
         Keep the input's attributes (``source``, ``platform``...) on the result, except those
         that describe how the input was stored (``scale_factor``, ``_FillValue``,
-        ``valid_range``...) or its grid (``AREA_OR_POINT``); the CF and provenance attributes
-        below replace theirs. False: only the attributes below.
+        ``valid_range``...) or its grid (``AREA_OR_POINT``, ``transform``, its resolution:
+        ``resolution``, ``spatial_resolution``, ``geospatial_lat_resolution``...); the CF and
+        provenance attributes below replace theirs. False: only the attributes below.
     tile : int, "auto" or None
         Spatial tile of the engine in coarse pixels (chunks larger than it are split, a large
         in-memory input is tiled): ``"auto"`` asks the method (its ``tile_size``: 256 for
@@ -176,7 +178,8 @@ def upscale(
         Fine LST in Kelvin on the grid ``factor`` times finer with the same bounds, CRS and
         transform written, CF attributes and provenance (``xlstsr_method``, ``xlstsr_factor``,
         ``xlstsr_version``, ``xlstsr_options`` as JSON, ``history``). Lazy if the input is dask-backed. Output pixels are NaN exactly
-        where their coarse pixel is a gap.
+        where their coarse pixel is a gap, declared as its nodata (``rio.nodata``, an encoded
+        ``_FillValue`` of NaN, which ``rio.to_raster`` writes).
 
     Raises
     ------
@@ -364,6 +367,13 @@ def upscale(
         result.attrs["xlstsr_calibration"] = lst.attrs["xlstsr_calibration"]
     if calibration is not None:  # the opt-in sensor mapping, exactly as apply_calibration does it
         result = apply_calibration(result, calibration)
+    # its gaps are NaN: declared (rio.nodata), `result.rio.to_raster(...)` wrote no nodata tag
+    # and masked reads took them as data. As an encoding, not an attribute: a user's
+    # `to_netcdf(encoding={name: {"_FillValue": ...}})` replaces it (one in attrs made xarray
+    # refuse it), and writers that keep only the grid link (to_cogs, upscale_to_zarr) drop it
+    # (in place on a shallow copy: rioxarray's own copy is a deep one, the output twice)
+    result = result.copy(deep=False)
+    result.rio.write_nodata(np.nan, encoded=True, inplace=True)
     return result
 
 
@@ -668,11 +678,6 @@ def _storage_attr(key: Hashable) -> bool:
     """
     k = str(key).upper()
     return str(key) in _STORAGE_ATTRS or k.startswith((_STATISTICS_PREFIX, _TIFFTAG_PREFIX))
-#: input attributes that describe the input's grid (a reader's ``resolution_m=280``, a legacy
-#: ``transform`` rioxarray falls back to): not the upscaled field's, so not kept (as coarsen
-#: drops them, :data:`xlstsr.degrade._UPSCALE_ATTRS`)
-_GRID_ATTRS = frozenset({"resolution_m", "resolution", "res", "transform", "GeoTransform"})
-
 
 def provenance_attrs(
     kept: Mapping[Hashable, Any],
@@ -701,8 +706,10 @@ def provenance_attrs(
     # an unregistered class (name "") or a variant of a built-in (a subclass of Bicubic) is
     # recorded by its qualified name, not as nothing or as the built-in
     name = method.recorded_name()
+    # the input's grid (a reader's ``resolution_m=280``, ACDD's ``geospatial_lat_resolution``,
+    # a legacy ``transform`` rioxarray falls back to) is not the upscaled field's
     attrs = {str(k): v for k, v in kept.items()
-             if not _storage_attr(k) and str(k) not in _GRID_ATTRS}
+             if not _storage_attr(k) and not grid_attr(k)}
     attrs.update({
         "standard_name": "surface_temperature",
         "long_name": "land surface temperature (super-resolved)",

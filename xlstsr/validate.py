@@ -2681,22 +2681,7 @@ def _lst_verdict(
             if np.ndim(k_hi) == 0 and k_hi is not None:
                 out = out[out <= float(k_hi)]
             if out.size and what == "reference":  # evaluate's: it does not score them
-                vals, counts = np.unique(out, return_counts=True)
-                top = float(vals[np.argmax(counts)])
-                landsat = (f" ({LANDSAT_C2_ST_OFFSET:g} K is Landsat Collection 2's surface-"
-                           "temperature offset: its fill, DN 0, decoded; "
-                           "`xlstsr.io.open_landsat_c2l2` masks it)"
-                           if abs(top - LANDSAT_C2_ST_OFFSET) < 1e-3 else "")
-                warn(
-                    f"{out.size} {what} pixel(s) of an image lie outside the physical range "
-                    f"{lo:g}-{hi:g} K ({float(out.min()):.2f} to {float(out.max()):.2f} K; "
-                    f"{top:.2f} K on {int(counts.max())}){landsat}: they are not scored. "
-                    + (f"Declare the fill (`{attrs_of}.attrs['_FillValue'] = ...`, as stored) "
-                       f"or mask them (`{attrs_of}.where(...)`) to silence this." if attrs_of else
-                       "Declare the fill (`reference_nodata=`, `--reference-nodata`) or drop "
-                       "them with `valid_min` / `valid_max` to silence this."),
-                    PhysicalRangeWarning,
-                )
+                warn(unscored_message(out, physical_range, attrs_of), PhysicalRangeWarning)
             continue
         # a few isolated hot spots (fires, artefacts) just above the range are not a units or
         # scale problem: mask them with a warning instead of failing a whole cube
@@ -3340,6 +3325,69 @@ _NOT_GLOBAL = frozenset({
 })
 
 
+#: the words that end :func:`unscored_message`'s first sentence: how evaluate tells its
+#: out-of-range warning from decode_reference's others
+UNSCORED = "they are not scored"
+
+
+def unscored_message(out: np.ndarray, physical_range: tuple[float, float] = PHYSICAL_RANGE_K,
+                     attrs_of: str | None = None) -> str:
+    """The warning about a reference image's pixels ``out`` (Kelvin) outside
+    ``physical_range``, which evaluate does not score: how many, their values, and how to
+    declare the fill they most likely are.
+
+    Examples
+    --------
+    >>> unscored_message(np.array([120.0, 120.0, 130.0]))[:70]
+    '3 reference pixel(s) of an image lie outside the physical range 150-40'
+    """
+    lo, hi = physical_range
+    vals, counts = np.unique(out, return_counts=True)
+    top = float(vals[np.argmax(counts)])
+    landsat = (f" ({LANDSAT_C2_ST_OFFSET:g} K is Landsat Collection 2's surface-"
+               "temperature offset: its fill, DN 0, decoded; "
+               "`xlstsr.io.open_landsat_c2l2` masks it)"
+               if abs(top - LANDSAT_C2_ST_OFFSET) < 1e-3 else "")
+    return (
+        f"{out.size} reference pixel(s) of an image lie outside the physical range "
+        f"{lo:g}-{hi:g} K ({float(out.min()):.2f} to {float(out.max()):.2f} K; "
+        f"{top:.2f} K on {int(counts.max())}){landsat}: {UNSCORED}. "
+        + (f"Declare the fill (`{attrs_of}.attrs['_FillValue'] = ...`, as stored) "
+           f"or mask them (`{attrs_of}.where(...)`) to silence this." if attrs_of else
+           "Declare the fill (`reference_nodata=`, `--reference-nodata`) or drop "
+           "them with `valid_min` / `valid_max` to silence this.")
+    )
+
+
+#: attribute names that describe a field's grid rather than the field: its transform and its
+#: pixel size in the spellings readers and conventions use (a reader's ``resolution_m``, CF/ACDD's
+#: ``geospatial_lat_resolution``, ``spatial_resolution``). They are the input's, not those of a
+#: field on another grid: an upscaled result, or a file written from one, that kept them said
+#: "1 km" of 250 m pixels. Temporal ones (``temporal_resolution``,
+#: ``time_coverage_resolution``) still describe it, so a name is matched whole (:func:`grid_attr`)
+GRID_ATTRS = frozenset({
+    "resolution", "resolution_m", "res", "transform", "geotransform",
+    "spatial_resolution", "spatial_resolution_m", "horizontal_resolution",
+    "geospatial_lat_resolution", "geospatial_lon_resolution",
+    "geospatial_x_resolution", "geospatial_y_resolution",
+    "pixel_size", "pixel_size_m", "cell_size", "cellsize", "xres", "yres",
+    "x_resolution", "y_resolution", "resolution_x", "resolution_y",
+})
+
+
+def grid_attr(key: Any) -> bool:
+    """Whether the attribute ``key`` describes the grid (:data:`GRID_ATTRS`, any case).
+
+    Examples
+    --------
+    >>> grid_attr("geospatial_lat_resolution"), grid_attr("GeoTransform"), grid_attr("res")
+    (True, True, True)
+    >>> grid_attr("temporal_resolution"), grid_attr("time_coverage_resolution")
+    (False, False)
+    """
+    return str(key).lower() in GRID_ATTRS
+
+
 def netcdf_attr(value: Any) -> Any:
     """An attribute value as NetCDF can hold it: strings, numbers and 1-D numeric lists as they
     are, anything else (a dict, a bool, a list of strings: Zarr's JSON attributes) as JSON text.
@@ -3362,12 +3410,13 @@ def netcdf_attr(value: Any) -> Any:
 
 def global_attrs(attrs: Mapping[Any, Any]) -> dict[Any, Any]:
     """The global attributes of a Dataset that describe it (``source``, ``title``,
-    ``history``...): not how a variable is stored or what it measures, nor a store's records of
-    the run that wrote it (:data:`_NOT_GLOBAL`, ``xlstsr_*``); values NetCDF cannot hold as JSON
+    ``history``...): not how a variable is stored or what it measures, nor its grid (a file
+    written from them may be on another: :func:`grid_attr`), nor a store's records of the run
+    that wrote it (:data:`_NOT_GLOBAL`, ``xlstsr_*``); values NetCDF cannot hold as JSON
     text (:func:`netcdf_attr`: a Zarr store's dict or bool attributes, carried onto the result,
     made its ``to_netcdf`` fail)."""
     return {k: netcdf_attr(v) for k, v in attrs.items()
-            if k not in _NOT_GLOBAL and not str(k).startswith("xlstsr_")}
+            if k not in _NOT_GLOBAL and not grid_attr(k) and not str(k).startswith("xlstsr_")}
 
 
 def output_global_attrs(attrs: Mapping[Any, Any], result: xr.DataArray) -> dict[Any, Any]:
@@ -3384,8 +3433,9 @@ def with_global_attrs(lst: xr.DataArray, attrs: Mapping[Any, Any]) -> xr.DataArr
     """``lst`` with a Dataset's global attributes (``source``, ``title``, ``Conventions``,
     ``institution``...) under its own, which win, and the global ``history`` before its own: a
     Dataset's metadata lived in the file's global attributes (CF puts ``history`` there), which
-    were dropped, the output's history started afresh. Storage, units and store bookkeeping
-    (:data:`_NOT_GLOBAL`, ``xlstsr_*``) are not carried.
+    were dropped, the output's history started afresh. Storage, units, the grid's description
+    (:func:`grid_attr`) and store bookkeeping (:data:`_NOT_GLOBAL`, ``xlstsr_*``) are not
+    carried.
 
     Examples
     --------

@@ -6,7 +6,7 @@ import glob
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,10 @@ def open_cog(
     -------
     DataArray
         ``(y, x)``, ``(band, y, x)`` or ``(time, y, x)`` (a stacked dim for the files of a
-        stacked cube, above), with CRS and transform.
+        stacked cube, above), with CRS and transform; a file whose tags name another dim for
+        its bands (``xlstsr upscale`` of one date's ``(overpass, y, x)`` field) comes back
+        along that dim, its date a scalar ``time`` (several such files: stacked along
+        ``time``).
 
     Examples
     --------
@@ -118,7 +121,7 @@ def open_cog(
                 # already: the given times label them (was "3 times for 1 band(s)")
                 out = da.assign_coords(time=_time_labels(list(times)))
                 return out.rio.write_crs(da.rio.crs) if da.rio.crs is not None else out
-            n = da.sizes.get("band", da.sizes.get("time", 1))
+            n = next((da.sizes[d] for d in da.dims if d not in ("y", "x")), 1)
             raise XlstsrError(
                 f"{len(times)} times for one file of {n} band(s): give one "
                 "time per band of a multi-band file, or one per file of a list of files.")
@@ -240,7 +243,13 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
                           "open it with `xr.open_dataset(path, group=...)`.")
     steps = (_tagged_band_times(da.attrs, da.sizes["band"]) if "band" in da.dims
              else None)
-    da.attrs = {k: v for k, v in da.attrs.items() if k != BANDS_TAG}
+    # bands along another dim than time (band_dim_tags): that dim, and the file's own date
+    dim = da.attrs.get(BAND_DIM_TAG)
+    if not (isinstance(dim, str) and dim and "band" in da.dims
+            and dim not in (*da.dims, *da.coords, "time")):
+        dim = None
+    da.attrs = {k: v for k, v in da.attrs.items() if k not in (BANDS_TAG, BAND_DIM_TAG)}
+    own = _tagged_time(da.attrs) if dim is not None else None
     # the bands' own descriptions (an Earth Engine / gdal_merge / QGIS stack's dates or
     # names): read as a tuple into attrs['long_name'], which upscale overwrote
     described = _band_descriptions(da)
@@ -256,8 +265,20 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
         da = _band_coding(da.sel(band=band, drop=True), index)
         if described is not None:  # that band's own description
             da.attrs["long_name"] = described[index]
+        if dim is not None:  # the band's label along its dim, and the file's date
+            return _untagged(da.assign_coords({
+                **({dim: picked} if picked is not None else {}),
+                **({"time": own} if own is not None else {})}))
         if picked is not None:  # the band's own step
             return da.assign_coords(time=picked)
+    elif dim is not None and not any(k in da.attrs for k in ("scales", "offsets")):
+        # a dim of one band stays one: the file is a field of (overpass=1, y, x)
+        out = da.rename(band=dim)
+        out = (out.assign_coords({dim: steps}) if steps is not None
+               else out.drop_vars(dim))  # band numbers: positions, not labels
+        if described is not None:
+            out = out.assign_coords({DESCRIPTION_COORD: (dim, described)})
+        return _untagged(out.assign_coords(time=own) if own is not None else out)
     elif "band" in da.dims and da.sizes["band"] == 1:
         da = _band_coding(da.isel(band=0, drop=True), 0)
     elif "band" in da.dims and any(k in da.attrs for k in ("scales", "offsets")):
@@ -293,8 +314,15 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
             da = da.assign_coords({k: v for k, v in stack["labels"].items()
                                    if k not in da.coords and k not in da.dims})
             da.encoding[_STACK_ENCODING] = stack
-        da.attrs = {k: v for k, v in da.attrs.items() if k not in
-                    (TIME_TAG, CALENDAR_TAG, LABEL_TAG, LABEL_TYPE_TAG, STACK_TAG)}
+        da = _untagged(da)
+    return da
+
+
+def _untagged(da: xr.DataArray) -> xr.DataArray:
+    """``da`` without the tags that dated it (read into coordinates): an upscale of it kept
+    them as attributes and wrote them into its output as its own."""
+    da.attrs = {k: v for k, v in da.attrs.items() if k not in
+                (TIME_TAG, CALENDAR_TAG, LABEL_TAG, LABEL_TYPE_TAG, STACK_TAG)}
     return da
 
 
@@ -739,6 +767,37 @@ def band_time_tags(labels: Any) -> dict[str, str]:
         return _time_tags(labels[0])
     tags = [_time_tags(v) for v in labels]
     return {BANDS_TAG: json.dumps(tags)} if all(tags) else {}
+
+
+#: the tag of a multi-band GeoTIFF whose bands run along another dim than ``time`` (the day and
+#: night of one date, ``overpass``): the dim's name, read back by :func:`open_cog` as that dim,
+#: with the file's own date (its :data:`TIME_TAG`) as a scalar ``time`` (the bands came back
+#: as 'time' steps labelled 'day' and 'night', the date lost)
+BAND_DIM_TAG = "band_dim"
+
+
+def band_dim_tags(da: xr.DataArray, dim: Hashable) -> dict[str, str]:
+    """The GeoTIFF tags of a field written with one band per step of ``dim``, which is not
+    ``time``: the dim's name, its labels (one per band, even for one band) and the field's own
+    date, a scalar ``time`` coordinate (``ds.sel(time=t)`` of an ``(time, overpass, y, x)``
+    cube), as :func:`open_cog` reads them back.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros((2, 1, 1)), dims=("overpass", "y", "x"),
+    ...                   coords={"overpass": ["day", "night"], "time": np.datetime64("2020-01-05")})
+    >>> tags = band_dim_tags(da, "overpass")
+    >>> tags["band_dim"], tags["time"]
+    ('overpass', '2020-01-05T00:00:00')
+    """
+    tags = {BAND_DIM_TAG: str(dim)}
+    if dim in da.coords:
+        labels = [_time_tags(v) for v in np.atleast_1d(da[dim].values)]
+        if all(labels):
+            tags[BANDS_TAG] = json.dumps(labels)
+    if "time" in da.coords and da["time"].ndim == 0:
+        tags.update(_time_tags(da["time"].values[()]))
+    return tags
 
 
 def _tagged_band_times(attrs: dict[str, Any], n: int) -> list[Any] | None:
