@@ -88,3 +88,19 @@ def test_a_method_without_detail_is_left_as_it_is_in_every_mode(method, mode):
     sr = up(lst, 4)
     out = _quiet(apply_scale_correction, sr, lst, None, 4, mode)
     np.testing.assert_array_equal(out, sr)
+
+
+def test_an_array_guide_in_srs_layout_follows_sr():
+    """A numpy guide given in sr's own layout ((time, x, y) storage, non-square) was refused
+    with the aligned shape once sr was reoriented (review 36a/r1)."""
+    sc = xlstsr.datasets.sample_scene(n_times=2, size=128)
+    lst, g = sc["lst_1km"].isel(x=slice(0, 20)), sc["ndvi_250m"].isel(x=slice(0, 80))
+    assert lst.sizes["y"] != lst.sizes["x"]  # non-square: a swap shows
+    sr = _quiet(xlstsr.upscale, lst, 4, "tsharp", guide=g)
+    ga = np.asarray(g.transpose("y", "x").values)
+    ref = np.asarray(_quiet(apply_scale_correction, sr, lst, ga, 4, "law"))
+    out = _quiet(apply_scale_correction, sr.transpose("time", "x", "y"), lst, ga.T, 4, "law")
+    np.testing.assert_allclose(np.swapaxes(np.asarray(out), 1, 2), ref, atol=1e-5)
+    flipped = sr.isel(y=slice(None, None, -1), x=slice(None, None, -1))
+    out = _quiet(apply_scale_correction, flipped, lst, ga[::-1, ::-1], 4, "law")
+    np.testing.assert_allclose(np.asarray(out)[:, ::-1, ::-1], ref, atol=1e-5)

@@ -45,7 +45,8 @@ def apply_scale_correction(
     lst : ndarray, dask array or DataArray, (n, y, x)
         The coarse input (Kelvin, NaN gaps; a DataArray may be Celsius with its ``units``).
     guide : ndarray, dask array or DataArray, (n | 1, c, Y, X), (n | 1, Y, X) or (Y, X), optional
-        Fine guide on ``sr``'s grid; its first channel shifts the law below the input
+        Fine guide on ``sr``'s grid (an array: its last two axes in ``sr``'s order of its
+        spatial dims and orientation); its first channel shifts the law below the input
         resolution. With ``sr`` and ``lst`` DataArrays, a DataArray guide (or a list, dict or
         Dataset of bands) is aligned onto ``lst``'s fine grid as :func:`xlstsr.upscale` aligns
         it (by coordinates; pixel for pixel without a CRS), its steps matched by label.
@@ -148,6 +149,16 @@ def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int) -> tu
         # without a CRS (either side) pixel for pixel on the fine grid, put north-up and
         # checked against lst's labels where both have them, as for training arrays
         guide = prepare_guide(guide, lst_o, factor, lead, require_crs=False)
+    elif guide is not None and np.ndim(guide) >= 2:
+        # an array guide is given on sr's grid in sr's layout: put it as sr was put (its
+        # spatial axes swapped back where sr is stored (x, y), then north-up); left as given,
+        # a guide in sr's (time, x, y) layout was refused naming the aligned shape
+        if dims.index(xdim) < dims.index(ydim):
+            guide = guide.swapaxes(-1, -2)
+        rev = (slice(None, None, -1) if ydim in flips else slice(None),
+               slice(None, None, -1) if xdim in flips else slice(None))
+        if ydim in flips or xdim in flips:
+            guide = guide[(Ellipsis, *rev)]
 
     def back(out: Any) -> Any:
         return sr_o.copy(data=out).isel(flips).transpose(*dims).data

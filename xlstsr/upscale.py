@@ -179,7 +179,8 @@ def upscale(
         transform written, CF attributes and provenance (``xlstsr_method``, ``xlstsr_factor``,
         ``xlstsr_version``, ``xlstsr_options`` as JSON, ``history``). Lazy if the input is dask-backed. Output pixels are NaN exactly
         where their coarse pixel is a gap, declared as its nodata (``rio.nodata``, an encoded
-        ``_FillValue`` of NaN, which ``rio.to_raster`` writes).
+        ``_FillValue`` of NaN, which ``rio.to_raster`` writes; to write integers, declare an
+        integer nodata first: ``sr.rio.write_nodata(-9999, encoded=True)``).
 
     Raises
     ------
