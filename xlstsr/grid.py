@@ -1335,7 +1335,7 @@ def align_guide(
     factor: int,
     *,
     min_coverage: float = 0.9,
-    resampling: Resampling = Resampling.average,
+    resampling: Resampling | None = None,
     gap_effect: str | None = None,
     averaged_to_lst: bool = False,
 ) -> xr.DataArray:
@@ -1351,6 +1351,10 @@ def align_guide(
     pairs of a degraded DISR's training): a guide on the LST's own grid holds all it needs
     there, so it gets neither the "not finer than the LST" advice (about inference) nor the
     note of its reprojection; a coarser guide still gets both.
+    ``resampling``: by default the footprint average (:attr:`Resampling.average`) for a guide
+    at the fine resolution or finer, bilinear for one coarser than the fine pixel (in either
+    axis) but finer than the LST's (the average replicated each guide pixel into blocks of fine
+    pixels, whose edges the guided methods added as detail).
 
     Returns
     -------
@@ -1419,6 +1423,18 @@ def align_guide(
         notes = _COARSE_GUIDE_NOTES.get()
         if notes is not None:  # a guided method's check of the guide's content says it again
             notes.append(advice)
+    # the guide's pixel per axis in the LST's units: in another CRS the resolution GDAL gives it
+    # there (from its bounds: nothing is read), as the enclosing box's extent overstates it
+    if same_crs:
+        grx, gry = abs(gt.a), abs(gt.e)
+    else:
+        from rasterio.warp import calculate_default_transform
+        gres = calculate_default_transform(guide.rio.crs, lst.rio.crs, guide.sizes[gx_],
+                                           guide.sizes[gy_], *guide.rio.bounds(recalc=_recalc(guide)))[0]
+        grx, gry = abs(gres.a), abs(gres.e)
+    interpolated = ((grx > 1.01 * abs(ft.a) or gry > 1.01 * abs(ft.e)) and gpix < 0.99 * lpix)
+    if resampling is None:
+        resampling = Resampling.bilinear if interpolated else Resampling.average
     if same_crs and np.isclose(gt.a, ft.a, rtol=1e-6) and np.isclose(gt.e, ft.e, rtol=1e-6):
         ox = (ft.c - gt.c) / ft.a
         oy = (ft.f - gt.f) / ft.e
@@ -1431,11 +1447,11 @@ def align_guide(
         unit = "degree" if lst.rio.crs is not None and lst.rio.crs.is_geographic else "m"
         reason = (f"at {abs(gt.a):.4g} x {abs(gt.e):.4g} {unit} instead of the fine grid's "
                   f"{abs(ft.a):.4g} x {abs(ft.e):.4g} {unit}")
-        if 1.01 * abs(ft.a) < abs(gt.a) < 0.99 * lpix:
-            reason += (", coarser than the output: detail finer than the guide's pixel comes "
-                       "from interpolation")
     else:
         reason = f"in another CRS ({guide.rio.crs.to_string()[:60]})"
+    if interpolated:
+        reason += (f", coarser than the output: it is interpolated ({resampling.name}), so detail "
+                   "finer than the guide's pixel comes from interpolation, not from the guide")
     # fine pixels whose centre lies beyond the guide's footprint (from the bounds, so that a lazy
     # guide is not read): NaN after the reprojection (GDAL's average filled an uncovered edge
     # row with its neighbour's values), said as the nested path says it

@@ -30,6 +30,7 @@ from .errors import (
     GuideTimeError,
     InputTypeError,
     NoOverlapError,
+    NoSpatialDimsError,
     UndeclaredFillError,
     XlstsrError,
     warn,
@@ -165,24 +166,92 @@ def _guide_band_list(guide: GuideLike, lead: Sequence[Hashable] = ()) -> list[xr
     return [g]
 
 
-_QUALITY_NAME = re.compile(r"(^|[^a-z])(qa|qc|quality|reliability|flags?|cloud_?mask)([^a-z]|$)",
-                           re.IGNORECASE)
+_QUALITY_NAME = re.compile(
+    r"(^|[^a-z])(qa|qc|quality|reliability|flags?|gflags|cloud[_ ]?mask|state_\d+k?m)([^a-z]|$)",
+    re.IGNORECASE)
+
+
+def _quality_name(text: str) -> bool:
+    """Whether a name or description names a quality or class layer, with camel case split
+    first: Earth Engine's ``SummaryQA``/``DetailedQA``/``StateQA`` glue 'QA' to a word and
+    passed as predictors (dms moved by 5.7 K); 'qa' inside a word ('aquatic', 'Aqua') is none."""
+    return bool(_QUALITY_NAME.search(
+        re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", text)))
+
+
+def _coded(da: xr.DataArray, key: str, neutral: float, index: int = 0) -> bool:
+    """Whether ``da`` declares ``key`` (scale_factor, add_offset; a multi-band raster's
+    per-band ``scales``/``offsets``, band ``index``) other than ``neutral``."""
+    v = da.attrs.get(key, da.encoding.get(key))
+    try:
+        return v is not None and float(np.ravel(v)[min(index, np.size(v) - 1)]) != neutral
+    except (TypeError, ValueError, IndexError):
+        return True
+
+
+def _stored_integers(da: xr.DataArray) -> bool:
+    """Whether ``da`` holds integers, or did on disk (masked on reading: float with NaN for
+    its fill, the file's integer type in its encoding)."""
+    kinds = [da.dtype.kind]
+    for key in ("dtype", "rasterio_dtype"):
+        stored = da.encoding.get(key)
+        if isinstance(stored, (str, np.dtype, type)):
+            kinds.append(np.dtype(stored).kind)
+    return any(k in "iu" for k in kinds)
 
 
 def _quality_layer(name: str, da: xr.DataArray) -> bool:
     """A quality or class layer by its name (``VI_Quality``, ``pixel_reliability``, ``QC_Day``,
-    ``QA_PIXEL``) or its CF flag attributes, integers without a scale (a band is scaled)."""
-    def coded(key: str, neutral: float) -> bool:  # rioxarray writes 1.0 and 0.0 on every band
-        v = da.attrs.get(key, da.encoding.get(key))
-        try:
-            return v is not None and float(np.ravel(v)[0]) != neutral
-        except (TypeError, ValueError):
-            return True
-
-    if da.dtype.kind not in "iu" or coded("scale_factor", 1.0) or coded("add_offset", 0.0):
+    ``QA_PIXEL``, ``SummaryQA``, ``state_1km``), its long_name or standard_name (a GeoTIFF band
+    read as ``band_2`` described '250m 16 days pixel reliability') or its CF flag attributes,
+    integers (on disk: masked on reading too) without a scale (a band is scaled)."""
+    # rioxarray writes 1.0 and 0.0 on every band
+    if not _stored_integers(da) or _coded(da, "scale_factor", 1.0) or _coded(da, "add_offset", 0.0):
         return False  # a scaled or float band (an NDVI whose flags mark special values)
     flags = any(k in da.attrs for k in ("flag_meanings", "flag_masks", "flag_values"))
-    return flags or bool(_QUALITY_NAME.search(name))
+    said = [name] + [t for t in (da.attrs.get("long_name"), da.attrs.get("standard_name"))
+                     if isinstance(t, str)]
+    return flags or any(_quality_name(t) for t in said)
+
+
+def _refuse_quality_bands(guide: Any) -> None:
+    """Refuse a guide raster (one DataArray) some of whose bands are quality or class layers
+    by their descriptions (a two-band MOD13Q1 GeoTIFF: NDVI and '250m 16 days pixel
+    reliability'): its band dim becomes guide channels, so the quality band was a predictor
+    (dms moved by 5.8 K), while the same layer as a Dataset variable was refused."""
+    if not isinstance(guide, xr.DataArray) or not _stored_integers(guide) or guide.ndim < 3:
+        return
+    try:
+        gy, gx = spatial_dims(guide)
+    except NoSpatialDimsError:  # refused as such further on
+        return
+    extra = [d for d in guide.dims if d not in (gy, gx) and not _is_time_like(guide, d)]
+    if len(extra) != 1 or guide.sizes[extra[0]] < 2:
+        return
+    d = extra[0]
+    texts = _band_texts(guide, d)  # descriptions, else text labels
+    if texts is None:
+        return
+    whole = _coded(guide, "scale_factor", 1.0) or _coded(guide, "add_offset", 0.0)
+    qc = [i for i, t in enumerate(texts) if not whole and not _coded(guide, "scales", 1.0, i)
+          and not _coded(guide, "offsets", 0.0, i) and _quality_name(t)]
+    if not qc or len(qc) == len(texts):
+        return
+    keep = [i for i in range(len(texts)) if i not in qc]
+    if d in guide.coords:
+        labels = guide[d].values.tolist()
+        pick = f"sel({d}={[labels[i] for i in keep]})"
+        one = f"sel({d}={labels[keep[0]]!r})"
+        mask = f"sel({d}={labels[qc[0]]!r})"
+    else:
+        pick, one, mask = (f"isel({d}={keep})", f"isel({d}={keep[0]})", f"isel({d}={qc[0]})")
+    raise XlstsrError(
+        f"the guide's {d!r} dim holds quality or class layers {[texts[i] for i in qc]} (by their "
+        f"descriptions) beside its bands {[texts[i] for i in keep]}: they would be taken as "
+        f"predictors. Pass the bands only, e.g. `guide=guide.{pick}` (mask the bands with the "
+        f"quality layers first, e.g. `guide.{one}.where(guide.{mask} == 0)` for MODIS "
+        "pixel_reliability)."
+    )
 
 
 def guide_fields(guide: GuideLike) -> GuideLike:
@@ -190,6 +259,7 @@ def guide_fields(guide: GuideLike) -> GuideLike:
     guides as they are. A CF grid-mapping variable (``crs``) or ``time_bnds`` was taken as a
     band and refused as "no spatial dimensions", with a rename of ``nv`` to ``x`` suggested."""
     if not isinstance(guide, xr.Dataset):
+        _refuse_quality_bands(guide)
         return guide
     fields = raster_fields(guide)
     qc = [str(k) for k, v in fields.items() if _quality_layer(str(k), v)]
@@ -1230,6 +1300,7 @@ def prepare_guide(
     >>> prepare_guide(scene["ndvi_250m"], scene["lst_1km"], 4, ("time",)).shape
     (1, 1, 32, 32)
     """
+    _refuse_quality_bands(guide)
     raw = _guide_band_list(guide, lead)
     kept = [_fill_in_attrs(b) for b in raw]  # per band, before decoding drops the fill
     bands = [decode_guide(b) for b in raw]
