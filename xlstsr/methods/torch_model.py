@@ -10,8 +10,8 @@ A model is an :class:`torch.nn.Module` with
   absent it is measured by an impulse-response probe (:func:`xlstsr.nn.runtime.measure_receptive_field`);
 - ``spatially_local`` (bool, optional, default True): False if the forward uses scene-wide
   statistics (per-image normalisation...), which makes the engine feed whole images;
-- ``guide_fill_value`` (float, optional, default 0.0): what guide gaps the engine cannot fill
-  locally become; ``accepts_nan_guide`` (bool, optional, default False): True if the forward
+- ``guide_fill_value`` (float, or one float per guide band; optional, default 0.0): what guide
+  gaps the engine cannot fill locally become; ``accepts_nan_guide`` (bool, optional, default False): True if the forward
   handles NaN in the guide itself (per pixel), in which case the guide is passed unfilled;
 - ``tile_size`` (int, optional): the spatial tile (coarse pixels) the engine cuts images into
   for this model with ``tile="auto"`` (the size it runs fastest at; default :data:`TORCH_TILE`);
@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -130,6 +132,10 @@ def resolve_model(model: Any) -> tuple[Any, str | None]:
     """A model given as an ``nn.Module``, a checkpoint path or a bundled weights name, loaded on
     the CPU; returns ``(module, path or None)``.
 
+    A short bundled name (``"rescnn"``) is the bundled weights even where a file of that name
+    lies in the working folder (``"./rescnn"`` names that file); a bundled file's own name
+    (``"sisr_rescnn_x4.pt"``) is the file of that name where one exists, else the bundled one.
+
     Examples
     --------
     >>> module, path = resolve_model("rescnn")  # bundled weights by name
@@ -145,15 +151,17 @@ def resolve_model(model: Any) -> tuple[Any, str | None]:
         from ..nn.weights import BUNDLED, weights_path
 
         path = Path(model).expanduser()  # as save_model and load_model expand "~"
-        # a bundled file's own name (as docs/models.md lists them) means that file too. A bare
-        # name (a str without a folder) is the bundled one even if a file of that name lies in
-        # the working folder: that file silently replaced the default (or, not a checkpoint,
-        # made `method="sisr"` fail); "./rescnn" or a Path names the local file
+        # a short bundled name (a str without a folder, "rescnn") is the bundled one even if a
+        # file of that name lies in the working folder: that file silently replaced the default
+        # (or, not a checkpoint, made `method="sisr"` fail); "./rescnn" or a Path names the
+        # local file. A bundled file's own name (as docs/models.md lists them) means that file
+        # only where no such file exists here: a user's checkpoint saved under it (fine-tuned
+        # and written back as "sisr_rescnn_x4.pt") silently ran the bundled weights instead
         by_file = {f: n for n, f in BUNDLED.items()}
         bare = isinstance(model, str) and os.sep not in model and "/" not in model
         if str(model) in BUNDLED and (bare or not path.is_file()):
             path = weights_path(str(model))
-        elif str(model) in by_file and (bare or not path.is_file()):
+        elif str(model) in by_file and not path.is_file():
             path = weights_path(by_file[str(model)])
         if path.is_dir():
             found = sorted(p.name for p in path.glob("*.pt"))[:5]
@@ -213,13 +221,46 @@ def _probe_receptive_field(model: Any, factor: int, n_guide: int) -> int:
         ) from err
 
 
-def fill_guide(guide: np.ndarray, radius: int, fill_value: float) -> np.ndarray:
-    """Fill guide NaN locally (``radius`` rounds of valid-neighbour averaging), then a constant.
+def fill_guide(guide: np.ndarray, radius: int,
+               fill_value: float | Sequence[float]) -> np.ndarray:
+    """Fill guide NaN locally (``radius`` rounds of valid-neighbour averaging), then a constant:
+    ``fill_value``, one float for every band or one per band (axis 1 of the (n, c, Y, X)
+    ``guide``).
 
     Purely local (a filled value depends only on data within ``radius`` fine pixels), so chunked
     inference stays identical to whole-array inference.
+
+    Examples
+    --------
+    >>> g = np.full((1, 2, 1, 4), np.nan, np.float32)
+    >>> fill_guide(g, 1, [0.5, 5.0])[0, :, 0, 0].tolist()
+    [0.5, 5.0]
     """
-    return fill_gaps(np.asarray(guide, dtype=np.float32), radius, far_value=fill_value)
+    guide = np.asarray(guide, dtype=np.float32)
+    values = np.atleast_1d(np.asarray(fill_value, dtype=np.float64))
+    if values.size == 1:
+        return fill_gaps(guide, radius, far_value=float(values[0]))
+    if guide.ndim < 3 or guide.shape[-3] != values.size:
+        raise XlstsrError(f"fill_guide: {values.size} fill values for a guide of shape "
+                          f"{guide.shape}; give one per band (axis -3) or a single one")
+    out = np.empty(guide.shape, dtype=np.result_type(guide, np.float32))
+    for c, v in enumerate(values.tolist()):
+        out[..., c, :, :] = fill_gaps(guide[..., c, :, :], radius, far_value=v)
+    return out
+
+
+def _fill_values(value: Any, n_guide: int) -> tuple[float, ...]:
+    """A model's ``guide_fill_value`` as one float per guide band (a single one for every band
+    when it gives one), or an :class:`~xlstsr.errors.XlstsrError` naming the fix."""
+    try:
+        values = tuple(float(v) for v in np.atleast_1d(np.asarray(value, dtype=np.float64)))
+    except (TypeError, ValueError) as err:
+        raise XlstsrError(f"the model's `guide_fill_value` must be a number or one number per "
+                          f"guide band, got {value!r}") from err
+    if len(values) not in (1, max(n_guide, 1)):
+        raise XlstsrError(f"the model's `guide_fill_value` holds {len(values)} values for "
+                          f"{n_guide} guide band(s): give one per band, or a single number")
+    return values
 
 
 def beyond_fill_reach(guide: np.ndarray, radius: int) -> np.ndarray:
@@ -321,7 +362,8 @@ class TorchModelMethod(UpscaleMethod):
     Notes
     -----
     Guide NaN are filled before the forward: ``factor`` rounds of local neighbour averaging,
-    then the model's ``guide_fill_value`` attribute (default 0.0), unless the model sets
+    then the model's ``guide_fill_value`` attribute (default 0.0; one value per band where it
+    gives several), unless the model sets
     ``accepts_nan_guide = True``. Both keep chunked inference exact (local operations only).
     LST gaps are filled by the engine and re-masked afterwards.
 
@@ -376,7 +418,11 @@ class TorchModelMethod(UpscaleMethod):
         self.n_guide = check_whole("the model's `n_guide`", getattr(model, "n_guide", 0) or 0, 0,
                                    fix)
         self.spatially_local = bool(getattr(model, "spatially_local", True))
-        self.guide_fill_value = float(getattr(model, "guide_fill_value", 0.0))
+        # one value per guide band: band 1's mean filled a second band's gaps (10 std off)
+        fills = _fill_values(getattr(model, "guide_fill_value", 0.0), self.n_guide)
+        self.guide_fill_values = fills
+        # the one value of every band (None where they differ: per band in guide_fill_values)
+        self.guide_fill_value = fills[0] if len(set(fills)) == 1 else None
         self.accepts_nan_guide = bool(getattr(model, "accepts_nan_guide", False))
         self.model_tile = getattr(model, "tile_size", None)  # the engine's tile="auto"
         if self.model_tile is not None:
@@ -399,9 +445,20 @@ class TorchModelMethod(UpscaleMethod):
             self._shared_module = False
         except XlstsrError:
             # a module torch can neither copy nor save (a lock): used as it is, as before,
-            # and cached under a key of its own object (never the default's)
+            # and cached under a key of its own object (never the default's); it runs in eval
+            # mode only inside _borrowed (then back in the user's mode) and keeps its layout
             self._shared_module = True
-        model = model.eval()
+        else:
+            model = model.eval()
+        self._local_model = model  # in-process only; dropped when pickled
+        self.adapt: Any = None  # test-time adaptation settings (with_adaptation), off by default
+        with self._borrowed(model):
+            self._probe_model(model, rf, fix)
+
+    def _probe_model(self, model: Any, rf: Any, fix: str) -> None:
+        """The constructor's part that runs the model (in eval mode): its receptive field
+        (``rf`` when declared, else probed), weights hash, normalisation and temperature
+        dependence."""
         if rf is None:
             rf = _probe_receptive_field(model, self.factor, self.n_guide)
             if rf >= runtime.MAX_MEASURED_RF and self.spatially_local:
@@ -428,8 +485,6 @@ class TorchModelMethod(UpscaleMethod):
             None if self.lst_normalisation is None
             else _temperature_dependence(model, self.factor, self.n_guide,
                                          *self.lst_normalisation, self._guide_stats))
-        self._local_model = model  # in-process only; dropped when pickled
-        self.adapt: Any = None  # test-time adaptation settings (with_adaptation), off by default
 
     @property
     def needs_guide(self) -> bool:
@@ -508,11 +563,15 @@ class TorchModelMethod(UpscaleMethod):
 
     def model(self) -> Any:
         """The loaded model on this process's device (cached per process)."""
+        import torch
+
         dev = self._device()
 
         def load(dev: str) -> Any:
+            if self._local_model is not None and getattr(self, "_shared_module", False):
+                return self._shared_on(dev)
             if self._local_model is not None:  # the method's own copy
-                if dev == "cpu":
+                if torch.device(dev).type == "cpu":
                     return self._local_model.to(dev).eval()
                 from ..nn.adapt import copy_model
 
@@ -553,7 +612,10 @@ class TorchModelMethod(UpscaleMethod):
     def _backend_on(self, dev: str) -> str:
         """The backend that runs the forward on ``dev`` (refused: ONNX Runtime off the CPU)."""
         backend = getattr(self, "backend", "torch")  # methods pickled before the option
-        if backend == "onnxruntime" and dev != "cpu":
+        import torch
+
+        # by type: "cpu:0" is the CPU too (it was refused as "the CPU only, not 'cpu:0'")
+        if backend == "onnxruntime" and torch.device(dev).type != "cpu":
             raise DeviceError(f"backend='onnxruntime' runs on the CPU only, not {dev!r}: use "
                               "device='cpu', or backend='torch' on a GPU.")
         return backend
@@ -563,8 +625,38 @@ class TorchModelMethod(UpscaleMethod):
         import torch
 
         if self._backend_on(dev) == "onnxruntime":
-            return OnnxModel(model)
+            with self._borrowed(model):  # the export runs the forward
+                return OnnxModel(model)
+        if getattr(self, "_shared_module", False):
+            return model  # the user's own module: its layout stays (channels-last is speed only)
         return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+    def _borrowed(self, model: Any) -> contextlib.AbstractContextManager[Any]:
+        """``model`` in eval mode for a forward: the method's own copy is already; the user's
+        module (one torch cannot copy) goes back to its own mode afterwards
+        (:func:`_in_eval_mode`)."""
+        if getattr(self, "_shared_module", False) and model is self._local_model:
+            return _in_eval_mode(model)
+        return contextlib.nullcontext(model)
+
+    def _shared_on(self, dev: str) -> Any:
+        """The user's own module (one torch cannot copy) where it may run on ``dev``: only where
+        it already lies (moved, it would leave the user's device with it)."""
+        import torch
+
+        module = self._local_model
+        want = torch.device(dev)
+        have = {t.device for t in [*module.parameters(), *module.buffers()]}
+        if all(d.type == want.type and (want.index is None or d.index in (None, want.index))
+               for d in have):
+            return module
+        where = ", ".join(sorted(map(str, have)))
+        raise DeviceError(
+            f"the model ({type(module).__name__}) cannot be copied (torch can neither deepcopy "
+            f"nor save it: a lock or an open file on it), so xlstsr runs the module itself, "
+            f"where it lies ({where}), not on {dev!r}: pass device={where.split(', ')[0]!r}, "
+            "or remove what cannot be copied so that xlstsr can copy it to another device."
+        )
 
     # -- UpscaleMethod ---------------------------------------------------------------------------
     def _check_factor(self, factor: int) -> None:
@@ -597,7 +689,9 @@ class TorchModelMethod(UpscaleMethod):
         ``guide_fill_value``) unless the model sets ``accepts_nan_guide``."""
         if self.accepts_nan_guide:
             return np.array(guide, dtype=np.float32, copy=True)
-        return fill_guide(guide, self.guide_fill_radius(factor), self.guide_fill_value)
+        # methods pickled before the per-band values hold guide_fill_value alone
+        fills = getattr(self, "guide_fill_values", None) or (self.guide_fill_value,)
+        return fill_guide(guide, self.guide_fill_radius(factor), fills)
 
     def guide_constant_mask(self, guide: np.ndarray, factor: int) -> np.ndarray | None:
         """Where (n, Y, X) :meth:`fill_guide_gaps` gives the forward a constant (the model's
@@ -740,8 +834,9 @@ class TorchModelMethod(UpscaleMethod):
             module = model.module if isinstance(model, OnnxModel) else model
             return self._upscale_adapted(module, x, np.asarray(valid, bool), g, factor, dev)
         outs = []
-        cl = self.channels_last and not isinstance(model, OnnxModel)
-        with torch.inference_mode():
+        cl = (self.channels_last and not isinstance(model, OnnxModel)
+              and not getattr(self, "_shared_module", False))
+        with torch.inference_mode(), self._borrowed(model):
             for s in range(0, n, bs):
                 fmt = torch.channels_last if cl else torch.contiguous_format
                 xt = torch.from_numpy(x[s : s + bs]).to(dev).contiguous(memory_format=fmt)
@@ -770,6 +865,33 @@ class TorchModelMethod(UpscaleMethod):
             **({"backend": self.backend} if getattr(self, "backend", "torch") != "torch" else {}),
             **({} if getattr(self, "adapt", None) is None else {"adapt": self.adapt.as_dict()}),
         }
+
+
+#: a lock per user's module run as it is (one torch cannot copy: TorchModelMethod's
+#: ``_shared_module``), held from its switch to eval mode to its return to the user's mode
+_SHARED_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_SHARED_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def _in_eval_mode(module: Any) -> Iterator[Any]:
+    """``module`` in eval mode, then each of its submodules back in its own train/eval mode.
+
+    Under a lock per module: dask threads run forwards on the one module at once, and one
+    thread's return to train mode (dropout on) would reach another's forward; those forwards
+    run one at a time (only modules torch cannot copy are run this way)."""
+    with _SHARED_LOCKS_GUARD:
+        lock = _SHARED_LOCKS.get(module)
+        if lock is None:
+            lock = _SHARED_LOCKS[module] = threading.RLock()
+    with lock:
+        modes = [(m, m.training) for m in module.modules()]
+        module.eval()
+        try:
+            yield module
+        finally:
+            for m, training in modes:
+                m.training = training
 
 
 def _default_batch(n: int, pixels: int) -> int:

@@ -87,9 +87,13 @@ class _LSTModel(nn.Module):
         return dict(self._config)
 
     @property
-    def guide_fill_value(self) -> float:
-        """Value the inference engine puts in guide gaps it cannot fill locally (the guide mean)."""
-        return float(self.guide_mean[0]) if self.n_guide else 0.0
+    def guide_fill_value(self) -> float | tuple[float, ...]:
+        """Value the inference engine puts in guide gaps it cannot fill locally: the guide
+        mean, one float for one band, one per band for several (band 1's mean filled every
+        band: 10 std off for a second band of another scale, flagged valid)."""
+        if self.n_guide <= 1:
+            return float(self.guide_mean[0]) if self.n_guide else 0.0
+        return tuple(float(v) for v in self.guide_mean[: self.n_guide])
 
     def set_normalisation(
         self,
