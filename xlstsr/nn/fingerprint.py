@@ -3,7 +3,10 @@
 :func:`weights_hash` names a model in the per-process model cache, in dask's task keys and in
 the resume record of :func:`xlstsr.upscale_to_zarr`: the same model built twice, in any
 process, gets one hash; two models that compute different outputs never share one (weights,
-buffers, structure, forward code, and what any module's functions and attributes hold).
+buffers, structure, forward code, what any module's functions and attributes hold, and the
+module-level constants and helper functions the user's code reads), with one exception: a
+global the user's code reads that holds a list, a dict or another object is not hashed
+(:func:`_globals_bytes`).
 
 Examples
 --------
@@ -24,7 +27,9 @@ import contextlib
 import copyreg
 import functools
 import hashlib
+import os
 import sys
+import sysconfig
 import threading
 import types
 import weakref
@@ -67,7 +72,10 @@ def weights_hash(model: Any) -> str:
     any process (same code, same weights), so it keys caches and resume checks. A user's module
     class (not torch's or xlstsr's) is hashed whole (:func:`_class_bytes`): every method, the
     class's data and the values its methods' closures hold, so that a class redefined in a
-    notebook with an edited constant or helper method gets a hash of its own.
+    notebook with an edited constant or helper method gets a hash of its own. The module-level
+    globals the user's functions read (``GAIN = 1.0``, a helper function, a tuple of
+    coefficients, an array) are hashed too, recursively through the user's helper functions;
+    globals holding lists, dicts or other objects are not (:func:`_globals_bytes`).
 
     Values are hashed by their content (:func:`_value_bytes`): functions by their code,
     defaults and closure values (``functools.partial`` by its function and arguments, builtins
@@ -480,7 +488,82 @@ def _function_bytes(fn: Any, depth: int, walk: _Walk) -> bytes:
     return (f"function {fn.__module__}.{fn.__qualname__}:".encode() + _code_bytes(fn.__code__)
             + b"defaults=" + _nested(fn.__defaults__, depth, walk)
             + b"kwdefaults=" + _nested(fn.__kwdefaults__, depth, walk)
-            + b"closure=" + b",".join(cells))
+            + b"closure=" + b",".join(cells) + _globals_bytes(fn, depth, walk))
+
+
+def _globals_bytes(fn: Any, depth: int, walk: _Walk) -> bytes:
+    """The module-level globals a user's function reads (``GAIN = 1.0`` that its forward adds,
+    a helper function it calls), by name and value: a constant edited and the cell run again
+    changed the output, not the hash, and a dask cluster served the model cached with the old
+    value. Only the names its bytecode loads as globals (nested functions and comprehensions
+    included), and only for a function of the user's code (:func:`_user_code`): a library's
+    functions add nothing (the hashes of the bundled models stay as they were). Hashed: plain
+    values (numbers, strings, bools, None, bytes, numpy scalars, ``torch.dtype``), tuples,
+    numpy arrays and tensors (by content), functions and classes (a user's by their code and,
+    recursively, the globals they read; a library's by name) and builtins by name. Not hashed:
+    modules (their functions are named by the code), and any other object (a list, a dict, an
+    instance: mutable state, or state with no stable form) - edit such a value and the model's
+    hash stays the same (``xlstsr.nn.runtime.clear_model_cache()`` drops the loaded copies)."""
+    if not _user_code(fn.__module__):
+        return b""
+    import torch
+
+    g = fn.__globals__
+    parts = []
+    for name in _global_names(fn.__code__):
+        if name not in g:  # a builtin, or a name not defined (yet)
+            continue
+        v = g[name]
+        if _global_hashed(v, torch):
+            parts.append(name.encode() + b"=" + _nested(v, depth, walk))
+    return b"globals(" + b";".join(parts) + b")" if parts else b""
+
+
+def _global_hashed(v: Any, torch: Any) -> bool:
+    """Whether a global a user's function reads is hashed (see :func:`_globals_bytes`)."""
+    if isinstance(v, tuple):
+        return all(_global_hashed(x, torch) for x in v)
+    if isinstance(v, (types.FunctionType, type)) and not _user_code(v.__module__):
+        return False  # a library's function or class: its name in the code says which
+    return isinstance(v, (*_PLAIN, complex, bytes, np.generic, np.ndarray, torch.Tensor,
+                          torch.dtype, types.FunctionType, functools.partial, type,
+                          *_BUILTIN_CALLABLES))
+
+
+_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _global_names(code: types.CodeType) -> tuple[str, ...]:
+    """The global names a code object (its nested code objects too) loads, sorted."""
+    import dis
+
+    names: set[str] = set()
+    for ins in dis.get_instructions(code):
+        if ins.opname in _GLOBAL_OPS and isinstance(ins.argval, str):
+            names.add(ins.argval)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names.update(_global_names(c))
+    return tuple(sorted(names))
+
+
+@functools.lru_cache(maxsize=1024)
+def _user_code(module: str | None) -> bool:
+    """Whether the module a function or class was defined in is the user's: not torch's,
+    numpy's or xlstsr's, nor a file of the standard library or of an installed package
+    (site-packages); a script, a notebook (``__main__``) or a module of the user's project."""
+    name = str(module)
+    if name.split(".")[0] in _LIBRARIES or name in sys.builtin_module_names:
+        return False
+    mod = sys.modules.get(name)
+    path = getattr(mod, "__file__", None)
+    if path is None:  # a notebook's __main__, a module cloudpickle rebuilt
+        return name == "__main__" or name.split(".")[0] not in sys.stdlib_module_names
+    path = os.path.realpath(path)
+    roots = {os.path.realpath(p) for k in ("stdlib", "platstdlib", "purelib", "platlib")
+             if (p := sysconfig.get_paths().get(k))}
+    return not any(path.startswith(r + os.sep) for r in roots)
 
 
 #: packages whose classes are hashed by their name alone (the installed library's code)

@@ -5,6 +5,13 @@ each worker; this module turns a module into those bytes and back, keeps one loa
 process and device (keyed by :func:`~xlstsr.nn.fingerprint.weights_hash`, re-exported here), and
 sets the intra-op thread count a task should use.
 
+The model cache holds the :data:`MODEL_CACHE_ENTRIES` models used last (4; set the attribute to
+change it): scoring a model after each training epoch or a sweep loads a new copy per call, and
+without a bound each stayed alive for the life of the process. :func:`clear_model_cache` empties
+it (in a worker too: ``client.run(clear_model_cache)``). A model evicted while a task still holds
+it (a forward running, or the task of this thread that loaded it) stays usable: it is found
+again under its key until it is released.
+
 Examples
 --------
 >>> import torch
@@ -17,10 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import io
 import pickle
 import threading
 import warnings
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,6 +40,7 @@ from .fingerprint import weights_hash
 
 __all__ = [
     "cached_model",
+    "clear_model_cache",
     "deserialize_model",
     "full_float32",
     "measure_receptive_field",
@@ -41,9 +52,22 @@ __all__ = [
     "weights_hash",
 ]
 
-#: models loaded in this process, keyed by (weights hash, device)
-_MODEL_CACHE: dict[tuple[str, str], Any] = {}
+#: how many loaded models the per-process cache keeps (the least recently used go first)
+MODEL_CACHE_ENTRIES = 4
+
+#: models loaded in this process, keyed by (weights hash, device), least recently used first
+_MODEL_CACHE: OrderedDict[tuple[str, str], Any] = OrderedDict()
+#: held while a model loads: concurrent tasks of one worker load it once
 _CACHE_LOCK = threading.Lock()
+#: held while the cache's order or content changes (never during a load)
+_LRU_LOCK = threading.Lock()
+#: models evicted from the cache that something still holds (a running forward), by key: found
+#: again instead of loaded twice (and a worker's task that loaded its shipped model does not
+#: lose it to another task's load before its forward)
+_EVICTED: weakref.WeakValueDictionary[tuple[str, str], Any] = weakref.WeakValueDictionary()
+#: the model each thread got last from :func:`cached_model`: a task's model stays alive from
+#: its load (``load_state``) to its forward even if other tasks evict it meanwhile
+_PINNED = threading.local()
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -181,21 +205,67 @@ def deserialize_model(payload: bytes, device: str) -> Any:
 
 
 def model_cache() -> dict[tuple[str, str], Any]:
-    """This process's loaded models by (weights hash, device) (for inspection and tests)."""
+    """This process's loaded models by (weights hash, device), least recently used first (for
+    inspection and tests; at most :data:`MODEL_CACHE_ENTRIES` after a load)."""
     return _MODEL_CACHE
+
+
+def clear_model_cache() -> None:
+    """Drop this process's cached models (their memory, a GPU's too, is freed once no running
+    task holds them; the next upscale loads its model again).
+
+    Examples
+    --------
+    >>> clear_model_cache()
+    >>> len(model_cache())
+    0
+    """
+    with _LRU_LOCK:
+        _MODEL_CACHE.clear()
+        _EVICTED.clear()
+        _PINNED.__dict__.pop("entry", None)  # this thread's; other threads' go with their next task
+
+
+def _lookup(k: tuple[str, str]) -> Any:
+    """The model cached (or evicted but still held) under ``k``, now the most recently used;
+    None when there is none."""
+    with _LRU_LOCK:
+        m = _MODEL_CACHE.get(k)
+        if m is not None:
+            _MODEL_CACHE.move_to_end(k)
+            return m
+        m = _EVICTED.get(k)
+        if m is not None:
+            _store(k, m)
+        return m
+
+
+def _store(k: tuple[str, str], m: Any) -> None:
+    """Cache ``m`` under ``k`` (the most recently used) and evict the least recently used beyond
+    :data:`MODEL_CACHE_ENTRIES` (under ``_LRU_LOCK``)."""
+    _MODEL_CACHE[k] = m
+    _MODEL_CACHE.move_to_end(k)
+    while len(_MODEL_CACHE) > max(int(MODEL_CACHE_ENTRIES), 1):
+        old_k, old = _MODEL_CACHE.popitem(last=False)
+        with contextlib.suppress(TypeError):  # an object without weak references: let it go
+            _EVICTED[old_k] = old
 
 
 def cached_model(key: str, device: str, load: Callable[[str], Any]) -> Any:
     """The model cached under ``(key, device)`` in this process, loaded by ``load(device)`` once
-    (thread-safe: concurrent tasks of one worker load it once)."""
+    (thread-safe: concurrent tasks of one worker load it once). The cache keeps the
+    :data:`MODEL_CACHE_ENTRIES` models used last; the model a thread got last stays alive (and
+    is found again under its key) until that thread asks for another."""
     k = (key, device)
-    m = _MODEL_CACHE.get(k)
-    if m is not None:
-        return m
-    with _CACHE_LOCK:
-        m = _MODEL_CACHE.get(k)
-        if m is None:
-            m = _MODEL_CACHE[k] = load(device)
+    m = _lookup(k)
+    if m is None:
+        with _CACHE_LOCK:
+            m = _lookup(k)
+            if m is None:
+                m = load(device)
+                with _LRU_LOCK:
+                    _store(k, m)
+    _PINNED.entry = (k, m)
     return m
 
 
@@ -409,6 +479,22 @@ def full_float32() -> Iterator[None]:
                 _restore_tf32(saved)
 
 
+def _mismatch(model: Any, args: tuple[Any, ...]) -> str | None:
+    """The signature of the model's forward when ``args`` do not fit it (the call's TypeError
+    came from the call, not from inside the forward); None when they fit or it cannot be read
+    (a TorchScript or builtin forward)."""
+    fn = getattr(model, "forward", model)
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    try:
+        sig.bind(*args)
+    except TypeError:
+        return str(sig)
+    return None
+
+
 def _on_cuda(t: Any) -> bool:
     """Whether a tensor is on a CUDA device (where TF32 can apply)."""
     return bool(getattr(t, "is_cuda", False))
@@ -459,12 +545,28 @@ def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
             ) from err
         raise
     except TypeError as err:
-        if guide is None and "guide" in str(err):  # forward(self, lst, guide): n_guide not set
+        args = (lst,) if guide is None else (lst, guide)
+        sig = _mismatch(model, args)
+        if guide is None and ("guide" in str(err) or (sig is not None and "guide" in sig)):
+            # forward(self, lst, guide): n_guide not set
             raise XlstsrError(
                 f"the model ({type(model).__name__}) was called without a guide, as its "
                 f"`n_guide` (0 or absent) says, and its forward failed for the want of one "
                 f"({err}): declare the guide channels, `model.n_guide = 1`, and use "
                 "method='disr' with guide=..."
+            ) from err
+        if sig is not None:  # the call itself failed, not the forward's own code
+            call = "forward(lst)" if guide is None else "forward(lst, guide)"
+            shapes = (f"lst the ({', '.join(map(str, lst.shape))}) Kelvin tensor (B, 1, h, w)"
+                      + ("" if guide is None else f", guide the ({', '.join(map(str, guide.shape))}"
+                         ") guide channels (B, n_guide, h * factor, w * factor)"))
+            raise XlstsrError(
+                f"the model ({type(model).__name__}) cannot be called as xlstsr calls it, "
+                f"{call} with {shapes}: its forward{sig} does not take these arguments ({err}). "
+                "Wrap it in a torch.nn.Module whose forward(lst, guide=None) builds the input it "
+                "expects (e.g. `torch.cat([F.interpolate(lst, scale_factor=factor, "
+                "mode='bicubic'), guide], 1)` for a network fed one stacked tensor) and returns "
+                "its (B, 1, h * factor, w * factor) Kelvin output."
             ) from err
         raise
     name = type(model).__name__
