@@ -123,3 +123,21 @@ def test_stale_origin_of_shifted_labels_is_ignored() -> None:
     b = xlstsr.upscale(bare, 3, method="nearest")
     np.testing.assert_array_equal(a.x.values, b.x.values)  # the attribute is not used
     np.testing.assert_array_equal(xlstsr.coarsen(a, 3).x.values, shifted.x.values)
+
+
+@pytest.mark.parametrize("offset", [1, 5, 7])
+def test_a_window_of_a_north_up_file_keeps_its_origin_on_y(offset: int) -> None:
+    """A window of a 0.05 degree file (its transform left written) at factor 2: its y (the
+    north-up axis) lost its crop origin when whole grids got theirs (review 36a)."""
+    tr = Affine(0.05, 0, -10.0, 0, -0.05, 60.0)
+    co = affine_to_coords(tr, 120, 120)
+    f = xr.DataArray(290 + np.random.default_rng(0).random((120, 120)), dims=("y", "x"),
+                     coords={"y": co["y"], "x": co["x"]}, attrs={"units": "K"}
+                     ).rio.write_crs("EPSG:4326").rio.write_transform(tr)
+    w = f.isel(y=slice(offset, offset + 24), x=slice(offset, offset + 24))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sr = xlstsr.upscale(xlstsr.coarsen(w, 2), 2, method="nearest")
+    np.testing.assert_array_equal(sr.y.values, w.y.values)
+    np.testing.assert_array_equal(sr.x.values, w.x.values)
+    assert (sr - w).size == w.size

@@ -851,7 +851,9 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
             else:
                 res = (out[::-1], *_mirror(cc, aa * factor, out.size)) if mirrored \
                     else (out[::-1], c, a * factor)
-            if not plain or dtype != _F64 or flip \
+            # (a flipped axis too: a crop of a north-up file keeps its origin on y)
+            whole = plain and dtype == _F64 and not flip
+            if not (crops or whole) \
                     or np.array_equal(_fine_axis(*res, factor, dtype, new=False)[0], fine):
                 return res
             # a crop (its file's transform left written) whose labels a transform of its own
@@ -864,7 +866,7 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
             # coarse labels are kept, and their FINE_ORIGIN gives the fine ones back (rebuilt
             # from the coarse pixel, 1 ulp off, ``upscale(coarsen(t)) - t`` kept 51 of 210
             # columns)
-            if origin is not None:
+            if whole and origin is not None:
                 origin.append([float(factor), float(k), float(cc), float(aa), 0.0])
             return res
     old = _in(_centres(fine, factor), dtype), c, a * factor
