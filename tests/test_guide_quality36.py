@@ -47,6 +47,9 @@ def test_coarser_than_output_guide_is_interpolated_bilinear(scene):
     # the lazy path reprojects with the same resampling (GDAL's two calls differ by 1 ulp)
     lazy, _ = _align(g500.chunk({"y": 4}), lst)
     np.testing.assert_allclose(lazy, out, rtol=1e-6, atol=0)
+    # the footprint average asked for: said as blocks, not as an interpolation (review 36b)
+    _, said = _align(g500, lst, resampling=Resampling.average)
+    assert "repeated over a block" in said and "interpolated" not in said
 
 
 def test_coarser_guide_in_another_crs_is_interpolated(scene):
@@ -150,3 +153,36 @@ def test_predictor_bands_by_description_accepted(scene, tmp_path):
     assert guide_fields(da) is da
     ds = rioxarray.open_rasterio(path, band_as_variable=True)
     assert list(guide_fields(ds)) == ["band_1", "band_2"]
+
+
+def test_a_sheared_finer_guide_in_another_crs_keeps_the_footprint_average():
+    """A 200 m UTM guide over a sinusoidal LST at 60 N (output 231.7 m): GDAL's bounding-box
+    resolution rated it 385 m, and it was interpolated as "coarser than the output" (review
+    36b); the side of its pixel's area is 200 m: the footprint average stays."""
+    from pyproj import Transformer
+    from rasterio.crs import CRS
+
+    from xlstsr.grid import align_guide, pixel_side
+
+    sin = CRS.from_proj4("+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs")
+    p = 926.625433055833
+    x0, y0 = Transformer.from_crs(4326, sin, always_xy=True).transform(100, 60)
+    x0, y0, n = np.floor(x0 / p) * p, np.floor(y0 / p) * p, 16
+    lst = xr.DataArray(np.full((1, n, n), 290.0), dims=("time", "y", "x"),
+                       coords={"time": [np.datetime64("2020-06-01")],
+                               "y": y0 - (np.arange(n) + .5) * p,
+                               "x": x0 + (np.arange(n) + .5) * p}).rio.write_crs(sin)
+    b = lst.rio.transform_bounds(32647)
+    gx = np.arange(b[0] - 2000, b[2] + 2000, 200.0)
+    gy = np.arange(b[3] + 2000, b[1] - 2000, -200.0)
+    g = xr.DataArray(np.random.default_rng(0).random((gy.size, gx.size)), dims=("y", "x"),
+                     coords={"y": gy, "x": gx}).rio.write_crs(32647)
+    assert pixel_side(g, lst) < p / 4  # the premise: finer than the output
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = align_guide(g, lst, 4)
+    assert not any("coarser than the output" in str(w.message) for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = align_guide(g, lst, 4, resampling=Resampling.average)
+    np.testing.assert_array_equal(got.values, ref.values)

@@ -718,8 +718,8 @@ def _pixel_sizes(sr: xr.DataArray, ref: xr.DataArray) -> tuple[float, float] | N
     """The pixel sides of ``sr`` and of the reference in ``sr``'s CRS units, from coordinates
     only (a lazy reference is not read): the square root of the area of the reference's pixel
     mapped into sr's CRS (its two axes transformed at its centre, the cross product:
-    :func:`xlstsr.guide._pixel_in_lst_units`); None where the grids are not comparable."""
-    from .guide import _pixel_in_lst_units
+    :func:`xlstsr.grid.pixel_side`); None where the grids are not comparable."""
+    from .grid import pixel_side
 
     try:
         both_metric = (ref.rio.crs is not None and sr.rio.crs is not None
@@ -738,7 +738,7 @@ def _pixel_sizes(sr: xr.DataArray, ref: xr.DataArray) -> tuple[float, float] | N
             # pixel (58 x 70 m) under a MODIS sinusoidal sr at 118 W is a sheared
             # parallelogram there, whose box read it as 98.8 m for 64 m (the fineness
             # warning, its advice and spectral_ratio's band were off by 1.5x)
-            r_ref = _pixel_in_lst_units(ref, sr)
+            r_ref = pixel_side(ref, sr)
         rx, ry = sr.rio.resolution()
     except (ValueError, RuntimeError):  # a grid not comparable: the overlap check says more
         return None

@@ -35,7 +35,7 @@ from .errors import (
     XlstsrError,
     warn,
 )
-from .grid import align_guide
+from .grid import align_guide, pixel_side
 from .kernels.aggregate import block_mean
 from .steps import _cf_decode_fix, _cf_time_key, _decode_cf_labels, calendar, calendar_fix
 from .steps import _refuse_bad_labels as _refuse_bad_step_labels
@@ -1726,22 +1726,6 @@ def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False,
     return data
 
 
-def _pixel_in_lst_units(guide: xr.DataArray, lst: xr.DataArray) -> float:
-    """The side of the guide's pixel in the LST CRS's units (the square root of its area at the
-    guide's centre, mapped into the LST's CRS when the two differ)."""
-    a, _, c, _, e, f = tuple(guide.rio.transform(recalc=True))[:6]
-    if crs_mismatch(guide, lst) is None:
-        return float(np.sqrt(abs(a * e)))
-    from pyproj import Transformer
-
-    gy, gx = spatial_dims(guide)
-    x0, y0 = c + a * (guide.sizes[gx] / 2), f + e * (guide.sizes[gy] / 2)
-    tr = Transformer.from_crs(guide.rio.crs, lst.rio.crs, always_xy=True)
-    xs, ys = tr.transform([x0, x0 + a, x0], [y0, y0, y0 + e])
-    ux, uy = (xs[1] - xs[0], ys[1] - ys[0]), (xs[2] - xs[0], ys[2] - ys[0])
-    return float(np.sqrt(abs(ux[0] * uy[1] - ux[1] * uy[0])))
-
-
 def _nesting_factor(guide: xr.DataArray, lst: xr.DataArray) -> int:
     """The factor of the grid nested in the LST's that the guide is aligned on: how many guide
     pixels span one LST pixel, rounded (a GridError for a guide coarser than the LST). A guide
@@ -1751,7 +1735,7 @@ def _nesting_factor(guide: xr.DataArray, lst: xr.DataArray) -> int:
     a guide: it was refused with advice (``guide.rio.reproject_match(lst)``) that resampled by
     nearest neighbour, one guide pixel standing for a whole LST pixel."""
     lres = float(np.sqrt(abs(np.prod(lst.rio.resolution()))))
-    gres = _pixel_in_lst_units(guide, lst)
+    gres = pixel_side(guide, lst)
     ratio = lres / gres
     if not np.isfinite(ratio) or ratio < 0.99:
         raise GridError(
