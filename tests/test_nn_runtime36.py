@@ -217,3 +217,43 @@ def test_upscale_with_updated_weights_keeps_a_bounded_cache(fresh_cache):
             net.c.bias.add_(1e-3)  # one training epoch later
         xlstsr.upscale(lst, 4, method="sisr", method_options={"model": net}).compute()
     assert len(runtime.model_cache()) <= 2
+
+
+class _NdviNamed(torch.nn.Module):
+    factor, receptive_field = 4, 0  # no n_guide: called without a guide
+
+    def forward(self, lst, ndvi):
+        return lst
+
+
+def test_a_guide_parameter_of_another_name_gets_the_n_guide_advice():
+    """forward(self, lst, ndvi) without n_guide was told to wrap its forward (review 36b/4)."""
+    with pytest.raises(XlstsrError, match=r"model.n_guide = 1"):
+        runtime.forward(_NdviNamed(), torch.full((1, 1, 8, 8), 300.0), None)
+
+
+def test_clear_model_cache_frees_the_models_idle_threads_got(fresh_cache):
+    """Each thread keeps the model it got last; clear_model_cache (from client.run: another
+    thread) kept those of idle worker threads alive (review 36b/3)."""
+    import gc
+    import weakref
+
+    refs, got, release = [], threading.Event(), threading.Event()
+
+    def idle_worker():
+        m = runtime.cached_model("k", "cpu", lambda dev: torch.nn.Linear(4, 4))
+        refs.append(weakref.ref(m))
+        del m
+        got.set()
+        release.wait()
+
+    t = threading.Thread(target=idle_worker)
+    t.start()
+    got.wait()
+    try:
+        runtime.clear_model_cache()
+        gc.collect()
+        assert refs[0]() is None
+    finally:
+        release.set()
+        t.join()

@@ -561,8 +561,14 @@ def _user_code(module: str | None) -> bool:
     if path is None:  # a notebook's __main__, a module cloudpickle rebuilt
         return name == "__main__" or name.split(".")[0] not in sys.stdlib_module_names
     path = os.path.realpath(path)
-    roots = {os.path.realpath(p) for k in ("stdlib", "platstdlib", "purelib", "platlib")
-             if (p := sysconfig.get_paths().get(k))}
+    import site
+
+    # the standard library and every site-packages folder (the user's `pip install --user`,
+    # a distribution's dist-packages) hold libraries
+    roots = {os.path.realpath(p) for p in (
+        *(sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")),
+        *getattr(site, "getsitepackages", list)(), getattr(site, "getusersitepackages", str)())
+        if p}
     return not any(path.startswith(r + os.sep) for r in roots)
 
 

@@ -66,8 +66,10 @@ _LRU_LOCK = threading.Lock()
 #: lose it to another task's load before its forward)
 _EVICTED: weakref.WeakValueDictionary[tuple[str, str], Any] = weakref.WeakValueDictionary()
 #: the model each thread got last from :func:`cached_model`: a task's model stays alive from
-#: its load (``load_state``) to its forward even if other tasks evict it meanwhile
-_PINNED = threading.local()
+#: its load (``load_state``) to its forward even if other tasks evict it meanwhile. By thread
+#: (dropped with it), under ``_LRU_LOCK``: :func:`clear_model_cache` empties it from any thread
+#: (``client.run`` runs in none of the workers' task threads, whose pins kept their models)
+_PINNED: weakref.WeakKeyDictionary[threading.Thread, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -223,7 +225,7 @@ def clear_model_cache() -> None:
     with _LRU_LOCK:
         _MODEL_CACHE.clear()
         _EVICTED.clear()
-        _PINNED.__dict__.pop("entry", None)  # this thread's; other threads' go with their next task
+        _PINNED.clear()
 
 
 def _lookup(k: tuple[str, str]) -> Any:
@@ -265,7 +267,8 @@ def cached_model(key: str, device: str, load: Callable[[str], Any]) -> Any:
                 m = load(device)
                 with _LRU_LOCK:
                     _store(k, m)
-    _PINNED.entry = (k, m)
+    with _LRU_LOCK:
+        _PINNED[threading.current_thread()] = (k, m)
     return m
 
 
@@ -495,6 +498,16 @@ def _mismatch(model: Any, args: tuple[Any, ...]) -> str | None:
     return None
 
 
+def _takes_two(model: Any) -> bool:
+    """Whether the model's forward takes a second argument (a guide, under any name)."""
+    try:
+        params = list(inspect.signature(getattr(model, "forward", model)).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
 def _on_cuda(t: Any) -> bool:
     """Whether a tensor is on a CUDA device (where TF32 can apply)."""
     return bool(getattr(t, "is_cuda", False))
@@ -547,7 +560,8 @@ def forward(model: Any, lst: Any, guide: Any, *, factor: int | None = None,
     except TypeError as err:
         args = (lst,) if guide is None else (lst, guide)
         sig = _mismatch(model, args)
-        if guide is None and ("guide" in str(err) or (sig is not None and "guide" in sig)):
+        # a forward with a second parameter (named guide or not: `forward(self, lst, ndvi)`)
+        if guide is None and ("guide" in str(err) or (sig is not None and _takes_two(model))):
             # forward(self, lst, guide): n_guide not set
             raise XlstsrError(
                 f"the model ({type(model).__name__}) was called without a guide, as its "
