@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -89,7 +90,10 @@ def _recommend(scores: dict[str, dict[str, float]], best: str, series: str,
 
 def check_output(out: Path) -> None:
     """The demo's output folder, checked before any work (a file or a Zarr store given as the
-    folder failed only once every method was scored, with mkdir's raw FileExistsError)."""
+    folder failed only once every method was scored, with mkdir's raw FileExistsError), and
+    the outputs in it that overwrite cannot replace: a ``lst_250m.zarr`` that is not a store
+    the demo wrote (an empty folder is taken), a ``demo.png`` or ``metrics.txt`` that is a
+    folder."""
     if out.exists() and not out.is_dir():
         raise XlstsrError(f"output {out} is a file: the demo writes a folder of outputs "
                           "(lst_250m.zarr, demo.png, metrics.txt); pass a folder path")
@@ -101,6 +105,35 @@ def check_output(out: Path) -> None:
             raise XlstsrError(f"output {out} lies inside the Zarr store {parent}: writing there "
                               "would change that store; pass a folder outside it")
     check_writable(out)  # a parent that is a file, a read-only folder: named, before any work
+    # outputs the demo cannot replace, even with overwrite: they were refused only once every
+    # method was scored (the store) or the store written (the figure), with advice for paths
+    # the demo has no option for
+    store = out / "lst_250m.zarr"
+    not_ours = None
+    if store.is_symlink() or (store.exists() and not store.is_dir()):
+        not_ours = "a link or a file, not the Zarr store the demo writes"
+    elif store.is_dir() and any(store.iterdir()) and not _demo_store(store):
+        not_ours = ("a folder of other files, not a Zarr store the demo wrote"
+                    if not holds_zarr_metadata(store) else "a Zarr store the demo did not write")
+    if not_ours:
+        raise XlstsrError(f"output {out} holds lst_250m.zarr, {not_ours}: overwriting would "
+                          "delete it. Move it away, or pass another output folder "
+                          "(`output=`, --output)")
+    for name in ("demo.png", "metrics.txt"):
+        if (out / name).is_dir():
+            raise XlstsrError(f"output {out} holds a folder {name}, where the demo writes its "
+                              f"{'figure' if name == 'demo.png' else 'score table'} (a file): "
+                              "move it away, or pass another output folder (`output=`, --output)")
+
+
+def _demo_store(store: Path) -> bool:
+    """True if ``store`` is a Zarr store of the demo's (upscale_to_zarr's record of its
+    arguments, with the demo's variable): only those does overwrite replace."""
+    try:
+        meta = json.loads((store / "zarr.json").read_text())  # upscale_to_zarr writes Zarr v3
+        return json.loads(meta["attributes"]["xlstsr_arguments"]).get("variable") == "lst"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False  # no v3 metadata, or no record of upscale_to_zarr's: not the demo's
 
 
 def run_demo(
@@ -124,8 +157,8 @@ def run_demo(
         default: compare :data:`DEMO_CANDIDATES`, the best scored of those that need no guide
         writes the series.
     overwrite : bool
-        Replace existing outputs; otherwise any of the three already in ``output`` raises
-        :class:`XlstsrError` and nothing is written.
+        Replace the demo's existing outputs; otherwise any of the three already in
+        ``output`` raises :class:`XlstsrError` and nothing is written.
     progress : bool
         Show the Zarr writer's progress bar.
     n_times : int, optional
@@ -136,7 +169,9 @@ def run_demo(
     ------
     XlstsrError
         Before any work: ``n_times`` is not a whole number >= 1, ``output`` is a file, a Zarr
-        store or cannot be written, or holds the demo's outputs without ``overwrite``.
+        store or cannot be written, holds the demo's outputs without ``overwrite``, or holds
+        what ``overwrite`` cannot replace (a ``lst_250m.zarr`` that is not a store the demo
+        wrote, a ``demo.png`` or ``metrics.txt`` that is a folder).
 
     Examples
     --------

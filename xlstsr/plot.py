@@ -317,6 +317,10 @@ def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
 
     for d in [c for c in other.coords if other[c].ndim == 0 and c in result.dims
               and c in result.indexes]:
+        # the index checked first, as a cube input has it: a position past the end (a date
+        # label) raised a bare IndexError (ValueError) below
+        _check_index(index if not isinstance(index, Mapping) else
+                     {k: v for k, v in index.items() if k == d}, [result])
         i = int(index.get(d, 0))
         shown = result.indexes[d][i] if result.sizes[d] else None
         # np.atleast_1d: a 0-d ndarray in a list (band=1 after .squeeze()) is unhashable
