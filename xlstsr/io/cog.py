@@ -84,7 +84,10 @@ def open_cog(
         stacked cube, above), with CRS and transform; a file whose tags name another dim for
         its bands (``xlstsr upscale`` of one date's ``(overpass, y, x)`` field) comes back
         along that dim, its date a scalar ``time`` (several such files: stacked along
-        ``time``).
+        ``time``). A stack keeps the attributes all its files hold alike (``units``...; one
+        file's own, such as ``windows``, are dropped); a ``source`` / ``source_granule`` of
+        each file is kept one per step, in step order (``"a.hdf, b.hdf"``, as
+        :func:`xlstsr.io.open_modis` joins its granules).
 
     Examples
     --------
@@ -154,10 +157,11 @@ def open_cog(
                 "tags) and times= or files of one step are given with them: open each file "
                 "with open_cog and join them with `xr.concat(..., dim='time')`."
             )
-        out = xr.concat(arrays, dim="time", join="override", combine_attrs="override")
+        arrays, sources = _with_sources(arrays, "time")
+        out = xr.concat(arrays, dim="time", join="override", combine_attrs=_common_attrs)
         if out.indexes["time"].has_duplicates:
             raise XlstsrError("the files repeat dates: give each date once")
-        out = _in_label_order(out)
+        out = _joined_sources(_in_label_order(out), sources)
         return out.rio.write_crs(arrays[0].rio.crs) if arrays[0].rio.crs is not None else out
     tagged = [a.coords["time"].values[()] if "time" in a.coords else None for a in arrays]
     by_tag = times is None and None not in tagged and len(set(tagged)) == len(tagged)
@@ -178,13 +182,16 @@ def open_cog(
         times = _granule_dates(paths)
         by_name = times is not None
     arrays = [a.drop_vars("time", errors="ignore") for a in arrays]
+    arrays, sources = _with_sources(arrays, "time")
     # the grids were checked equal (to 1e-6 pixel): rounding in the coordinates is not a new grid
-    out = xr.concat(arrays, dim="time", join="override", combine_attrs="override")
+    # (attrs: those of every file; one file's source_granule was the whole stack's)
+    out = xr.concat(arrays, dim="time", join="override", combine_attrs=_common_attrs)
     out = out.assign_coords(time=list(times) if times is not None else np.arange(len(arrays)))
     if by_name:  # files in any order (a glob's): the series in date order
         out = out.sortby("time")
     elif by_tag:  # tagged dates or numbers in any order (os.listdir's): in their order
         out = _in_label_order(out)
+    out = _joined_sources(out, sources)
     if isinstance(chunks, dict) and "time" in chunks:
         out = out.chunk({"time": chunks["time"]})
     crs = arrays[0].rio.crs
@@ -742,10 +749,97 @@ def _restack(arrays: list[xr.DataArray], dates: list[Any]) -> xr.DataArray | Non
     if len(set(keys)) != len(keys):
         return None
     drop = ["time", *levels]
-    out = xr.concat([a.drop_vars(drop, errors="ignore") for a in arrays], dim=dim,
-                    join="override", combine_attrs="override")
+    arrays, sources = _with_sources([a.drop_vars(drop, errors="ignore") for a in arrays], dim)
+    out = xr.concat(arrays, dim=dim, join="override", combine_attrs=_common_attrs)
     out = out.assign_coords({n: (dim, [k[j] for k in keys]) for j, n in enumerate(levels)})
-    return out.set_index({dim: levels})
+    return _joined_sources(out, sources).set_index({dim: levels})
+
+
+#: attributes naming the file an array came from: files of different ones stacked keep them
+#: all, one per step in step order, joined as open_modis joins its granules' ``source``
+#: (``"a.hdf, b.hdf"``); :func:`to_cogs` writes each step's own into its file
+_SOURCE_ATTRS = ("source", "source_granule")
+_SOURCE_COORD = "_xlstsr_per_file_{}"  # follows the steps through sorting, then dropped
+
+
+def _same_attr(a: Any, b: Any) -> bool:
+    if isinstance(a, (np.ndarray, list, tuple)) or isinstance(b, (np.ndarray, list, tuple)):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and bool(np.all((a == b) | ((a != a) & (b != b))))
+    try:
+        return bool(a == b) or (a != a and b != b)  # NaN == NaN
+    except (TypeError, ValueError):
+        return False
+
+
+def _common_attrs(attrs: Sequence[dict[str, Any]], context: Any = None) -> dict[str, Any]:
+    """The attributes every file holds with the same value (units, scale...): one file's
+    own (its source granule, windows) are no attributes of the stack."""
+    if not attrs:
+        return {}
+    first, *rest = attrs
+    return {k: v for k, v in first.items()
+            if all(k in a and _same_attr(a[k], v) for a in rest)}
+
+
+def _with_sources(arrays: list[xr.DataArray], dim: str
+                  ) -> tuple[list[xr.DataArray], list[str]]:
+    """The arrays with each one's differing :data:`_SOURCE_ATTRS` as a coordinate along
+    ``dim`` (to follow the steps' order), and the names of these attributes."""
+    keys = []
+    for k in _SOURCE_ATTRS:
+        values = [a.attrs.get(k) for a in arrays]
+        if (all(isinstance(v, str) and v and ", " not in v for v in values)
+                and len(set(values)) > 1):  # else: common, or dropped as a conflict
+            keys.append(k)
+    if not keys:
+        return arrays, keys
+    out = []
+    for a in arrays:
+        n = a.sizes[dim] if dim in a.dims else None
+        out.append(a.assign_coords({
+            _SOURCE_COORD.format(k): ((dim, [a.attrs[k]] * n) if n is not None else a.attrs[k])
+            for k in keys}))
+    return out, keys
+
+
+def _joined_sources(out: xr.DataArray, keys: list[str]) -> xr.DataArray:
+    for k in keys:
+        name = _SOURCE_COORD.format(k)
+        out.attrs[k] = ", ".join(str(v) for v in np.ravel(out[name].values))
+        out = out.drop_vars(name)
+    return out
+
+
+def _step_sources(attrs: dict[str, Any], label: Any, index: int, n: int | None
+                  ) -> dict[str, Any]:
+    """``attrs`` of step ``index`` (of ``n``, None: one field) with its own file in the
+    :data:`_SOURCE_ATTRS` of a stack (``"a.hdf, b.hdf"``, one file per step): the one of its
+    date in MODIS names, else the one at its position; none where it cannot be told (the
+    stack's list in every date's file named the other dates' granules as its source). One
+    field (a composite of the files) keeps the list."""
+    from .modis import granule_time
+
+    out = dict(attrs)
+    if n is None:
+        return out
+    for k in _SOURCE_ATTRS:
+        v = out.get(k)
+        parts = v.split(", ") if isinstance(v, str) else []
+        # free text ('ERA5, MODIS', a URL and a note) is no list of files: kept as it is
+        if len(parts) < 2 or not all(re.fullmatch(r"[^\s,]+\.\w+", p) for p in parts):
+            continue
+        out.pop(k)
+        dates = [granule_time(p) for p in parts]
+        date = _as_date(label)
+        if None not in dates and date is not None:
+            own = {p for p, d in zip(parts, dates) if d is not None
+                   and np.datetime64(d, "D") == np.datetime64(date, "D")}
+            if len(own) == 1:
+                out[k] = own.pop()
+        elif n == len(parts):
+            out[k] = parts[index]
+    return out
 
 
 #: the tag of a multi-band GeoTIFF whose bands are time steps (``xlstsr upscale ... out.tif``):
@@ -1050,6 +1144,10 @@ def to_cogs(
     (``da.stack(t=("time", "overpass"))``, or its levels as coordinates along it in a store read
     back) with a date level is named by its levels (``lst_2020-01-05_day.tif``), the date in
     ``time`` and the stack in ``time_stack``: open_cog stacks the files back as written.
+    The attributes are written as tags; a ``source`` / ``source_granule`` that lists one
+    file per step (``"a.hdf, b.hdf"``, from open_modis or open_cog) gives each step's file
+    its own (matched by the date in MODIS names, else by position), or none where that
+    cannot be told.
 
     Parameters
     ----------
@@ -1154,6 +1252,12 @@ def to_cogs(
             for i in range(lo, hi):
                 step = block if time_dim is None else block.isel({time_dim: i - lo})
                 tags = step_tags[i]
+                # a stack's per-file sources: each date's file names its own
+                label = (da[time_dim].values[i] if time_dim is not None and time_dim in da.coords
+                         else None)
+                step = step.copy(deep=False)  # its own attrs, not the caller's array's
+                step.attrs = _step_sources(step.attrs, label, i,
+                                           None if time_dim is None else da.sizes[time_dim])
                 _write_cog(step.transpose(ydim, xdim), names[i], crs, transform, compress,
                            {**rio_kwargs, "tags": {**tags, **rio_kwargs.get("tags", {})}},
                            write_to=parts[names[i]])

@@ -382,7 +382,7 @@ def _no_layer(path: Path, variable: str | None, names: list[str], kind: str = "L
 
 def _open_one(
     path: PathLike, variable: str | None, qc: str | None, max_modland: int, decode: bool,
-    chunks: Any
+    chunks: Any, explicit_qc: bool = False
 ) -> xr.DataArray:
     path = Path(absolute_path(path))  # read when computed: by a worker, maybe elsewhere
     if path.is_dir():  # "no such granule" for an existing folder did not say what to pass
@@ -442,7 +442,26 @@ def _open_one(
     coded = not _is_qc_layer(variable) and (
         scale is not None or offset is not None or fill is not None)
     keep = dict(attrs)
-    if decode and coded:
+    qcv = None
+    if qc_name is not None and coded and (decode or explicit_qc):
+        qcv = dsa.from_array(
+            _SDSArray(str(path), qc_name, (ny, nx), qc_dtype), chunks=ch,
+            meta=np.empty((0, 0), qc_dtype), name=_task_name(path, qc_name, ch),
+        )
+    if not decode and qcv is not None:
+        # the stored integers, the pixels the QC rejects set to the layer's fill: a consumer
+        # that decodes them (upscale) reads gaps (the mask asked for was dropped silently and
+        # the excluded pixels super-resolved)
+        if fill is None:
+            raise XlstsrError(
+                f"{variable} of {path.name} declares no _FillValue to mark the pixels "
+                f"{qc_name} rejects with decode=False: open it with decode=True (NaN where "
+                "rejected), or with qc=None and mask it yourself with xlstsr.qc.modland."
+            )
+        bad = modland(qcv, product=_qc_product(path, struct)) > max_modland
+        data = dsa.where(bad, np.asarray(fill).astype(dtype), raw).astype(dtype)
+        keep["qc"] = f"{qc_name} MODLAND bits 0-1 <= {max_modland}"
+    elif decode and coded:
         k = float(scale if scale is not None else 1.0)
         b = float(offset if offset is not None else 0.0)
         if k > 1:
@@ -456,15 +475,11 @@ def _open_one(
         vrange = attrs.get("valid_range")
         if vrange is not None:  # CF: stored values outside valid_range are missing
             bad |= (raw < vrange[0]) | (raw > vrange[1])
-        if qc_name is not None:
-            qcv = dsa.from_array(
-                _SDSArray(str(path), qc_name, (ny, nx), qc_dtype), chunks=ch,
-                meta=np.empty((0, 0), qc_dtype), name=_task_name(path, qc_name, ch),
-            )
+        if qcv is not None:
             bad |= modland(qcv, product=_qc_product(path, struct)) > max_modland
         data = dsa.where(bad, np.nan, data).astype(np.float32)
         keep = {k: v for k, v in attrs.items() if k not in _CODING_ATTRS}
-        if qc_name is not None:
+        if qcv is not None:
             keep["qc"] = f"{qc_name} MODLAND bits 0-1 <= {max_modland}"
     else:
         data = raw
@@ -508,7 +523,7 @@ def open_modis(
     variable: str | None = None,
     *,
     qc: str | None = "auto",
-    max_modland: int = 1,
+    max_modland: int | None = None,
     decode: bool = True,
     chunks: Any = "auto",
 ) -> xr.DataArray:
@@ -530,16 +545,22 @@ def open_modis(
         bits 0-1 as in MOD11) and nothing for the others (a QC layer itself is never masked);
         a layer name forces it (the QC of the other overpass, QC_Day for a night LST, or a
         scaled field such as Emis_31 is refused); None: no QC masking.
-    max_modland : int
+    max_modland : int, optional
         Largest accepted MODLAND QC value (bits 0-1, decoded by :func:`xlstsr.qc.modland`): 0 =
         good quality only, 1 = also "produced, other quality" (default), 2-3 = not produced
-        (always gaps: their LST is the fill value).
+        (always gaps: their LST is the fill value). With ``decode=False`` the QC mask is
+        applied only where ``qc`` (other than ``"auto"``) or ``max_modland`` is given: the
+        rejected pixels are set to the layer's ``_FillValue`` (0 for MOD11 LST; the result
+        stays integer, and :func:`xlstsr.upscale` reads them as gaps), recorded in
+        ``attrs['qc']``; without either, ``decode=False`` returns the stored integers as
+        they are.
     decode : bool
         For variables with scale metadata or a fill value: apply ``scale_factor`` /
         ``add_offset`` and set ``_FillValue`` and values outside ``valid_range`` to NaN (float32,
         e.g. Kelvin for LST; a ``scale_factor`` above 1, MOD13's 10000, divides, as MODIS
         defines it). Bit fields (``QC_Day``) stay integers. False returns the stored
-        integers with their attributes.
+        integers with their attributes (the pixels an explicit ``qc`` / ``max_modland``
+        rejects set to ``_FillValue``, above).
     chunks : "auto", int, tuple or dict
         Dask chunks of each granule (``{"y": 600, "x": 600}``...); ``"auto"`` reads a 1200 x
         1200 granule as one chunk.
@@ -571,6 +592,10 @@ def open_modis(
     >>> cube = open_modis("MOD11A1.A2020*.h18v04.*.hdf", "LST_Night_1km")  # doctest: +SKIP
     >>> qc = open_modis("MOD11A1.A2019305.h14v09.006.hdf", "QC_Day")  # raw uint8 bits  # doctest: +SKIP
     """
+    # decode=False returns the stored integers unmasked unless a QC choice is given (the
+    # mask asked for was dropped without a word)
+    explicit_qc = qc != "auto" or max_modland is not None
+    max_modland = 1 if max_modland is None else max_modland
     check_whole("max_modland", max_modland, 0, hint="MODLAND QC 0-3: 0 good quality only, 1 "
                 "also other quality, the default")
     if max_modland > 3:
@@ -582,11 +607,11 @@ def open_modis(
         path = os.fsdecode(path)
     paths = _expand(path)
     if paths is None:
-        return _open_one(path, variable, qc, max_modland, decode, chunks)  # type: ignore[arg-type]
+        return _open_one(path, variable, qc, max_modland, decode, chunks, explicit_qc)  # type: ignore[arg-type]
     if not paths:
         raise XlstsrError("open_modis got an empty list of granules")
     log.info("open_modis: %d granules, %s", len(paths), variable)
-    arrays = [_open_one(p, variable, qc, max_modland, decode, chunks) for p in paths]
+    arrays = [_open_one(p, variable, qc, max_modland, decode, chunks, explicit_qc) for p in paths]
     if variable is None:  # each granule took its own default layer: one field only (a
         # MOD11A1's LST_Day_1km and a MOD21A1D's LST_1KM, 1-2 K apart, were stacked as one)
         layers: dict[str, list[str]] = {}
