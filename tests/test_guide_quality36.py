@@ -186,3 +186,35 @@ def test_a_sheared_finer_guide_in_another_crs_keeps_the_footprint_average():
         warnings.simplefilter("ignore")
         ref = align_guide(g, lst, 4, resampling=Resampling.average)
     np.testing.assert_array_equal(got.values, ref.values)
+
+
+def test_a_250m_utm_guide_over_modis_at_x4_is_interpolated():
+    """A 250 m UTM guide over a sinusoidal LST at x4 (output 231.7 m, 8 % finer) is coarser
+    than the output, as the same guide on the LST's CRS is: a 10 % margin for the mapping
+    rated it not coarser and its blocks were kept (review 36c)."""
+    from pyproj import Transformer
+    from rasterio.crs import CRS
+
+    from xlstsr.grid import align_guide
+
+    sin = CRS.from_proj4("+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs")
+    p = 926.625433055833
+    x0, y0 = Transformer.from_crs(4326, sin, always_xy=True).transform(3, 45)
+    x0, y0, n = np.floor(x0 / p) * p, np.floor(y0 / p) * p, 16
+    lst = xr.DataArray(np.full((1, n, n), 290.0), dims=("time", "y", "x"),
+                       coords={"time": [np.datetime64("2020-06-01")],
+                               "y": y0 - (np.arange(n) + .5) * p,
+                               "x": x0 + (np.arange(n) + .5) * p}).rio.write_crs(sin)
+    b = lst.rio.transform_bounds(32631)
+    gx = np.arange(b[0] - 2000, b[2] + 2000, 250.0)
+    gy = np.arange(b[3] + 2000, b[1] - 2000, -250.0)
+    g = xr.DataArray(np.random.default_rng(0).random((gy.size, gx.size)), dims=("y", "x"),
+                     coords={"y": gy, "x": gx}).rio.write_crs(32631)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = align_guide(g, lst, 4)
+    assert any("interpolated (bilinear)" in str(w.message) for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bil = align_guide(g, lst, 4, resampling=Resampling.bilinear)
+    np.testing.assert_array_equal(got.values, bil.values)

@@ -101,7 +101,10 @@ def test_to_cogs_writes_each_dates_own_granule(two_files, tmp_path):
     assert cube.attrs["source_granule"].count(", ") == 1  # the caller's array is unchanged
 
 
-def test_to_cogs_undated_stack_by_position_and_free_text_source_kept(tmp_path):
+def test_to_cogs_undated_stack_writes_no_granule_and_keeps_free_text_source(tmp_path):
+    """Granules without a date in their names are not matched by position: the joined list
+    does not follow a reordering of the steps (review 36c: isel(time=[1, 0]) tagged each
+    file with the other's granule)."""
     from xlstsr.io import open_cog, to_cogs
 
     a = _cog(tmp_path / "a.tif", 1, "g1.hdf", "1", 300.0)
@@ -109,8 +112,26 @@ def test_to_cogs_undated_stack_by_position_and_free_text_source_kept(tmp_path):
     cube = open_cog([a, b])  # numbered steps 0, 1
     assert cube.attrs["source_granule"] == "g1.hdf, g2.hdf"
     cube.attrs["source"] = "ERA5, MODIS"  # free text, no list of files: written as it is
-    out = to_cogs(cube, tmp_path / "out")
-    for want, o in zip(("g1.hdf", "g2.hdf"), out):
+    out = to_cogs(cube.isel(time=[1, 0]), tmp_path / "out")
+    for o in out:
         with rasterio.open(o) as r:
-            assert r.tags()["source_granule"] == want
+            assert "source_granule" not in r.tags()
             assert r.tags()["source"] == "ERA5, MODIS"
+
+
+def test_open_cog_stack_keeps_units_spelled_otherwise_or_said_once(tmp_path):
+    """Files whose units say one thing in two spellings, or only one file's: the stack kept
+    none and upscale refused a Celsius stack as a class layer (review 36c)."""
+    import xlstsr
+    from xlstsr.io import open_cog
+
+    s = xlstsr.datasets.sample_scene(n_times=2, size=32)["lst_1km"] - 273.15
+    paths = []
+    for i, units in enumerate(("degC", "Celsius")):
+        p = tmp_path / f"lst_2020-07-0{i + 1}.tif"
+        s.isel(time=i).assign_attrs(units=units).rio.to_raster(p)
+        paths.append(p)
+    cube = open_cog(paths)
+    assert cube.attrs["units"] == "degC"
+    sr = xlstsr.upscale(cube, 2, "bicubic")
+    assert 250 < float(sr.mean()) < 350  # converted to Kelvin

@@ -5,7 +5,7 @@
    with the protocol that measures super-resolution: the ASTER field co-registered with the
    MODIS LST (:func:`xlstsr.estimate_offset`, once for all methods) and cleared of cloud edges
    (``evaluate(..., coregister=..., clear=True)``).
-2. The user's main job: a MODIS LST time series (:func:`xlstsr.datasets.modis_sample`, 8 days of
+2. The user's main job: a MODIS LST time series (:func:`xlstsr.datasets.modis_sample`, 8 dates of
    MOD11A1) streamed into a Zarr store by :func:`xlstsr.upscale_to_zarr` with the best method
    that needs no 250 m guide (the series has none), with a progress bar.
 3. A figure (input, methods, truth, error maps), a table and a recommendation.

@@ -778,8 +778,20 @@ def _common_attrs(attrs: Sequence[dict[str, Any]], context: Any = None) -> dict[
     if not attrs:
         return {}
     first, *rest = attrs
-    return {k: v for k, v in first.items()
-            if all(k in a and _same_attr(a[k], v) for a in rest)}
+    out = {k: v for k, v in first.items() if all(k in a and _same_attr(a[k], v) for a in rest)}
+    # the coding _same_coding compared by meaning ('degC' and 'Celsius', units in one file
+    # only): from the first file that declares it (dropped, a Celsius stack lost its units and
+    # upscale refused it as a class layer)
+    for k in _CODING_KEYS:
+        if k not in out:
+            said = next((a[k] for a in attrs if a.get(k) is not None), None)
+            if said is not None:
+                out[k] = said
+    return out
+
+
+#: attributes of how values are stored, checked alike across a stack's files by meaning
+_CODING_KEYS = ("units", "scale_factor", "add_offset", "_FillValue")
 
 
 def _with_sources(arrays: list[xr.DataArray], dim: str
@@ -811,11 +823,10 @@ def _joined_sources(out: xr.DataArray, keys: list[str]) -> xr.DataArray:
     return out
 
 
-def _step_sources(attrs: dict[str, Any], label: Any, index: int, n: int | None
-                  ) -> dict[str, Any]:
-    """``attrs`` of step ``index`` (of ``n``, None: one field) with its own file in the
-    :data:`_SOURCE_ATTRS` of a stack (``"a.hdf, b.hdf"``, one file per step): the one of its
-    date in MODIS names, else the one at its position; none where it cannot be told (the
+def _step_sources(attrs: dict[str, Any], label: Any, n: int | None) -> dict[str, Any]:
+    """``attrs`` of the step labelled ``label`` (of ``n``, None: one field) with its own file
+    in the :data:`_SOURCE_ATTRS` of a stack (``"a.hdf, b.hdf"``, one file per step): the one
+    of its date in MODIS names; none where it cannot be told (the
     stack's list in every date's file named the other dates' granules as its source). One
     field (a composite of the files) keeps the list."""
     from .modis import granule_time
@@ -832,13 +843,13 @@ def _step_sources(attrs: dict[str, Any], label: Any, index: int, n: int | None
         out.pop(k)
         dates = [granule_time(p) for p in parts]
         date = _as_date(label)
+        # by date only: the joined list does not follow a reordering of the steps (isel,
+        # sortby), so a position named the other step's granule
         if None not in dates and date is not None:
             own = {p for p, d in zip(parts, dates) if d is not None
                    and np.datetime64(d, "D") == np.datetime64(date, "D")}
             if len(own) == 1:
                 out[k] = own.pop()
-        elif n == len(parts):
-            out[k] = parts[index]
     return out
 
 
@@ -1146,8 +1157,7 @@ def to_cogs(
     ``time`` and the stack in ``time_stack``: open_cog stacks the files back as written.
     The attributes are written as tags; a ``source`` / ``source_granule`` that lists one
     file per step (``"a.hdf, b.hdf"``, from open_modis or open_cog) gives each step's file
-    its own (matched by the date in MODIS names, else by position), or none where that
-    cannot be told.
+    its own (matched by the date in MODIS names), or none where that cannot be told.
 
     Parameters
     ----------
@@ -1256,7 +1266,7 @@ def to_cogs(
                 label = (da[time_dim].values[i] if time_dim is not None and time_dim in da.coords
                          else None)
                 step = step.copy(deep=False)  # its own attrs, not the caller's array's
-                step.attrs = _step_sources(step.attrs, label, i,
+                step.attrs = _step_sources(step.attrs, label,
                                            None if time_dim is None else da.sizes[time_dim])
                 _write_cog(step.transpose(ydim, xdim), names[i], crs, transform, compress,
                            {**rio_kwargs, "tags": {**tags, **rio_kwargs.get("tags", {})}},

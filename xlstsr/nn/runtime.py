@@ -213,8 +213,10 @@ def model_cache() -> dict[tuple[str, str], Any]:
 
 
 def clear_model_cache() -> None:
-    """Drop this process's cached models (their memory, a GPU's too, is freed once no running
-    task holds them; the next upscale loads its model again).
+    """Drop this process's cached models, those its threads got last included (their memory,
+    a GPU's too, is freed once no running forward holds them; the next upscale loads its model
+    again). Call it between runs: a worker's task that had its model shipped but not yet run
+    fails ("not shipped to this process").
 
     Examples
     --------
