@@ -159,8 +159,12 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
                        like_var: str = "sr") -> None:
     """Refuse an ``other`` that carries a dim of ``like`` as a scalar coordinate (a truth
     selected with ``.sel(time=t)``) of another label, or while ``like`` has several steps:
-    a field without that dim is compared with every step of ``like``. Two scalar dates a day or
-    more apart are refused too (less than a day apart they are one overpass dated two ways).
+    a field without that dim is compared with every step of ``like``. Dates are paired by the
+    rule of :func:`pair_steps` (:func:`_overpass_matches`): a date-only label (00:00) with an
+    overpass of its own day, two times of day less than a day apart; two scalar dates that are
+    not one overpass are refused too. Steps of ``like`` without labels, timezone-aware dates and
+    CF numbers (decode_times=False) that cannot be decoded are refused; CF numbers of other
+    units on each side are compared as the dates they are.
 
     ``what``/``like_what`` name the fields in the message, ``var``/``like_var`` the variables of
     its fix.
@@ -182,16 +186,39 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
     except XlstsrError:
         sy = sx = None
     for d in [c for c in other.coords if other[c].ndim == 0 and c not in other.dims]:
+        if d not in like.coords and d not in like.dims:
+            continue
         t = other[d].values
+        _refuse_scalar_tz(other, d, what, var)
+        if d in like.coords and like[d].ndim == 0:
+            _refuse_scalar_tz(like, d, like_what, like_var)
+        if d in like.dims and d not in (sy, sx) and d not in like.indexes:
+            # like's steps have no labels (xr.concat(..., dim='time')): the one date would meet
+            # every step, and the metrics crashed with xarray's bare "dimension 'time' already
+            # exists as a scalar variable"
+            raise GridError(
+                f"the {what} is of {d}={_shown(t)} (a scalar coordinate), but the {like_what}'s "
+                f"{like.sizes[d]} '{d}' step(s) have no labels (a cube made with `xr.concat(..., "
+                f"dim='{d}')`?), so it cannot be paired with one of them: give {like_var} the "
+                f"labels of its steps (`{like_var} = {like_var}.assign_coords({d}=dates)`) to pair "
+                f"them by label, or select the step that goes with it and drop the {what}'s label "
+                f"(`{like_var}.isel({d}=[i])` and `{var}.drop_vars('{d}')`). The grid is not the "
+                "cause: reprojecting does not change the steps."
+            )
+        t, like_t = _scalar_cf_dates(like, other, d, what, like_what, var, like_var)
         if d in like.dims and d not in (sy, sx) and d in like.indexes:
-            labels = like.indexes[d]
+            _refuse_bad_labels(like, d, like_what, like_var)
+            labels = like.indexes[d] if like_t is None else pd.Index(like_t)
             try:
                 # a 1-d Index of the value: pd.Index([t]) of a 0-d ndarray (band=1 after
                 # .squeeze()) raised "unhashable", read as "not found"
                 found = bool((labels.get_indexer(pd.Index(np.atleast_1d(t))) >= 0).all())
             except (TypeError, ValueError):
                 found = False
-            if len(labels) == 1 and (found or same_overpass(labels[0], t)):
+            # the same-day rule of pair_steps (_overpass_matches): "less than a day apart"
+            # paired a truth of 07-01 10:30 with an sr dated 07-02 (13.5 h later)
+            if len(labels) == 1 and (found or (_scalar_date(labels[0]) is not None
+                                               and _overpass_matches(t, [labels[0]]))):
                 _warn_other_hours(labels[0], t, what, like_what)
                 continue  # one step each: the same label, or one overpass dated two ways
             head = f"{list(labels[:3])}{'...' if len(labels) > 3 else ''}"
@@ -214,21 +241,64 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
         # cftime dates too: a truth of another day of a 'noleap' cube was scored (3.5 K RMSE
         # for 2.0) where the same numpy dates were refused
         if (d in like.coords and like[d].ndim == 0 and _scalar_date(t) is not None
-                and _scalar_date(like[d].values) is not None
-                and not same_overpass(like[d].values, t)):
+                and _scalar_date(like_t) is not None and not _overpass_matches(t, [like_t])):
             raise GridError(
                 f"the {what} is of {d}={_shown(t)}, the {like_what} of {d}="
-                f"{_shown(like[d].values)} (scalar coordinates): other dates; pair the fields of "
+                f"{_shown(like_t)} (scalar coordinates): other dates; pair the fields of "
                 f"the same date, or drop the coordinate (`{var}.drop_vars('{d}')`) if the dates "
                 "only look different."
             )
         if d in like.coords and like[d].ndim == 0:
-            _warn_other_hours(like[d].values, t, what, like_what)
+            _warn_other_hours(like_t, t, what, like_what)
     a, b = like.attrs.get("day_night"), other.attrs.get("day_night")
     if isinstance(a, str) and isinstance(b, str) and a.lower() != b.lower():
         warn(f"the {what} is a {b.lower()} acquisition and the {like_what} a {a.lower()} one "
              "('day_night' attributes): LST differs by many K between day and night; pair "
              "acquisitions of the same overpass.", UserWarning)
+
+
+def _refuse_scalar_tz(da: xr.DataArray, d: Any, what: str, var: str) -> None:
+    """Refuse a timezone-aware scalar date, as :func:`_refuse_bad_labels` refuses such labels:
+    it was read as another date ("none of them that one") with advice that raised TypeError."""
+    v = np.asarray(da[d].values)
+    tz = getattr(v.item(), "tzinfo", None) if v.ndim == 0 and v.dtype == object else None
+    if tz is not None:
+        raise GridError(
+            f"the {what}'s '{d}' date ({v.item()}, a scalar coordinate) is timezone-aware ({tz}); "
+            f"xlstsr works with naive UTC dates: convert the instant with `{var} = "
+            f"{var}.assign_coords({d}=pd.Timestamp({var}['{d}'].item()).tz_convert(None))`, or, "
+            f"for a day dated in local time (a daily product), drop the zone: `{var} = "
+            f"{var}.assign_coords({d}=pd.Timestamp({var}['{d}'].item()).tz_localize(None))`."
+        )
+
+
+def _scalar_cf_dates(like: xr.DataArray, other: xr.DataArray, d: Any, what: str,
+                     like_what: str, var: str, like_var: str) -> tuple[Any, Any]:
+    """``other``'s scalar ``d`` and ``like``'s ``d`` labels (None when ``like`` has no ``d``
+    coordinate), decoded to dates where they are numbers in CF time units (decode_times=False)
+    of other units or calendars on each side: the raw numbers paired a truth of 2020-06-01
+    with an sr of 2020-07-01 ('days since' each its own month). Refused when they cannot be
+    decoded."""
+    t = other[d].values
+    like_t = like[d].values if d in like.coords else None
+    okey = _cf_time_key(other[d])
+    lkey = _cf_time_key(like[d]) if d in like.coords else None
+    if not (okey or lkey) or okey == lkey:
+        return t, like_t  # no CF numbers, or the same units on both sides: numbers compare
+    if okey:
+        t = _decode_cf_labels(other[d])
+        t = t if t is None else t[()]  # a numpy scalar, as .values of a date: pd.Timestamp
+    if lkey:                            # refuses 0-d arrays
+        like_t = _decode_cf_labels(like[d])
+        like_t = like_t if like_t is None or like_t.ndim else like_t[()]
+    if t is None or (like_t is None and lkey):
+        name, v = (what, var) if t is None else (like_what, like_var)
+        units = (okey if t is None else lkey)[0]
+        raise GridError(
+            f"the {name}'s '{d}' labels are numbers in {units!r} (CF time units) that cannot be "
+            f"decoded to dates, so they cannot be paired: decode them, {_cf_decode_fix(v)}."
+        )
+    return t, like_t
 
 
 #: acquisition times further apart than this are not one overpass (LST moves by K per hour
@@ -435,12 +505,18 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
         return (f"the {what}'s '{dim}' labels are {lab.dtype} (text?), {like_var}'s are dates: "
                 f"convert them, `{var}['{dim}'] = pd.to_datetime({var}['{dim}'])`.")
     if isinstance(like_lab, pd.DatetimeIndex) and isinstance(lab, pd.DatetimeIndex):
-        near = lab.get_indexer(like_lab, method="nearest")
+        # the nearest lookup needs sorted labels: a truth in file order raised pandas' bare
+        # "index must be monotonic increasing or decreasing"
+        order = np.argsort(lab.asi8, kind="stable")
+        near = order[lab[order].get_indexer(like_lab, method="nearest")]
         gap = pd.Series(abs(like_lab - lab[near])).max()
         # a date-only label pairs with its own day's overpass: "the nearest within a day" paired
         # a day without one with the previous day's overpass (13.5 h away), scored silently
         own = [_overpass_matches(t, lab) for t in like_lab]
         lone = [t for t, o in zip(like_lab, own) if not o]
+        multi = [(t, o) for t, o in zip(like_lab, own) if len(o) > 1]
+        if multi:
+            return _several_steps_hint(like_lab, lab, own, multi, dim, what, var, like_var)
         pairs = [(t, o[0]) for t, o in zip(like_lab, own) if len(o) == 1]
         nearest = {t: j for t, j in zip(like_lab, near)}
         if lone and gap < pd.Timedelta("1D") and any(nearest[t] != j for t, j in pairs):
@@ -473,6 +549,32 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
     return ""
 
 
+def _several_steps_hint(like_lab: pd.Index, lab: pd.Index, own: list[list[int]],
+                        multi: list[tuple[Any, list[int]]], dim: str, what: str, var: str,
+                        like_var: str) -> str:
+    """The fix for a ``like`` step with two or more ``other`` steps of its overpass (one
+    overpass delivered as two granules, ECOSTRESS 52 s apart): which one to score is the
+    user's choice; "give the reference of the same steps" raised KeyError when followed."""
+    t, o = multi[0]
+    steps = ", ".join(str(lab[j]) for j in o)
+    keep = [(u, m[0]) for u, m in zip(like_lab, own) if m]
+    fix = ""
+    if len(keep) < len(like_lab):
+        fix = (f"keep the days both have, `{like_var} = {like_var}.sel({dim}="
+               f"[{', '.join(_written(u) for u, _ in keep)}])`, then ")
+    fix += (f"keep one {what} step per {like_var} step (here the first of each day's), `{var} = "
+            f"{var}.isel({dim}={[int(j) for _, j in keep]}).assign_coords({dim}="
+            f"{like_var}['{dim}'])`")
+    if all(_date_only(u) for u in like_lab):
+        # granules of one overpass cover different parts of the scene: merged, none is lost
+        fix += (f"; or merge each day's granules into one step first (the first valid value of "
+                f"each pixel): `{var} = {var}.resample({dim}='1D').first()`")
+    return (f"{len(multi)} of {like_var}'s {len(like_lab)} '{dim}' steps "
+            f"{'has' if len(multi) == 1 else 'have'} two or more {what} steps of the same "
+            f"overpass (e.g. {t}: {steps}; granules of one overpass?), so which one to score is "
+            f"ambiguous: {fix}.")
+
+
 def _check_one_step(other: xr.DataArray, like: xr.DataArray, dim: str, what: str,
                     like_what: str, var: str, like_var: str) -> None:
     """Refuse a size-1 ``dim`` of ``other`` whose date is not that of ``like``'s scalar ``dim``
@@ -484,7 +586,8 @@ def _check_one_step(other: xr.DataArray, like: xr.DataArray, dim: str, what: str
     mine, theirs = other.indexes[dim][0], like[dim].values
     if _scalar_date(np.asarray(mine)) is None or _scalar_date(theirs) is None:
         return  # not dates (band=1 against band=2 of a one-band file): nothing to compare
-    if not same_overpass(theirs, mine):
+    # the same-day rule of pair_steps: "less than a day apart" paired 07-01 10:30 with 07-02
+    if not _overpass_matches(theirs, [mine]):
         raise GridError(
             f"the {what} is of {dim}={_shown(mine)} (its one '{dim}' step), the {like_what} of "
             f"{dim}={_shown(theirs)} (a scalar coordinate): other dates, but the {what} would be "
