@@ -34,7 +34,13 @@ import rioxarray
 import xarray as xr
 from rasterio.enums import Resampling
 
-from ..errors import GuideAlignmentWarning, InputNotFoundError, InputTypeError, XlstsrError
+from ..errors import (
+    GridError,
+    GuideAlignmentWarning,
+    InputNotFoundError,
+    InputTypeError,
+    XlstsrError,
+)
 from ..evaluate import decode_reference, reference_mask
 from ..grid import align_guide, fine_grid, with_grid
 from ..guide import check_alignment
@@ -140,6 +146,8 @@ def _modis_aster_dir(root: str | os.PathLike[str] | None) -> Path:
         if (cand / "pairs.csv").is_file():
             return cand
     folder = base / "modis_aster"
+    if not folder.is_dir() and any(base.glob("*_modis_lst_1km.tif")):
+        folder = base  # a pairs folder of another name passed as root: it is the right folder too
     if folder.is_dir():  # the right folder, without its table: pointing root elsewhere won't help
         found = sorted(p.name[: -len("_modis_lst_1km.tif")]
                        for p in folder.glob("*_modis_lst_1km.tif"))
@@ -167,8 +175,17 @@ def modis_aster_pairs(root: str | os.PathLike[str] | None = None) -> list[str]:
     55
     """
     folder = _modis_aster_dir(root)
-    table = pd.read_csv(folder / "pairs.csv", dtype={"pair": str})
-    ids = [_listed_id(p, folder) for p in table["pair"]]
+    path = folder / "pairs.csv"
+    table = pd.read_csv(path, dtype={"pair": str})
+    if "pair" not in table.columns:  # a header-less list of ids, or a ';'-separated export
+        cols = ", ".join(repr(str(c)) for c in table.columns[:4])
+        raise XlstsrError(
+            f"{path} has no 'pair' column (its header reads {cols}): write it comma-separated "
+            "with the header pair,aster_view_angle_deg and one row per pair (e.g. '001,12.1' "
+            "for 001_modis_lst_1km.tif, 001_modis_ndvi_250m.tif, 001_aster_lst_250m.tif)")
+    # a blank row (a trailing ',' line of a spreadsheet) is no pair: it was the pair id 'nan'
+    listed = [str(p).strip() for p in table["pair"].dropna()]
+    ids = [_listed_id(p, folder) for p in listed if p]
     unique = list(dict.fromkeys(ids))
     if len(unique) < len(ids):  # a pair listed twice was scored twice, weighing double
         repeated = sorted({p for p in ids if ids.count(p) > 1})
@@ -208,6 +225,22 @@ def _read_band(path: Path, *, decode: bool = True) -> xr.DataArray:
     if (scale, offset) != (1.0, 0.0):
         da = da.astype(np.float64) * scale + offset
     return da.astype(np.float32)
+
+
+def _float_kelvin(raw: xr.DataArray, path: Path) -> bool:
+    """Whether an ASTER truth read undecoded is float Kelvin already (its valid median, stored
+    values > 0, within 150-400 K), as the ECOSTRESS reader takes a float LST: GDAL does not
+    write a scale of 1, so such a file cannot declare one, and x 0.1 made it 31 K, refused with
+    advice (reference_scale, da.attrs) that open_modis_aster_pair cannot follow. The shared
+    pairs' float32 K x 10 (median near 3000) and integer DN stay K x 10."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        if np.dtype(src.dtypes[0]).kind != "f":
+            return False
+    v = raw.values
+    v = v[np.isfinite(v) & (v > ASTER_NODATA)]
+    return bool(v.size) and 150.0 <= float(np.median(v)) <= 400.0
 
 
 def _declared_scaling(da: xr.DataArray) -> tuple[float, float]:
@@ -255,7 +288,8 @@ def open_modis_aster_pair(
       LST (offset by 0-3 fine pixels): align it with its geotransform (``upscale`` does, and so
       does :func:`open_modis_aster_aligned`).
     - ``aster``: ASTER LST in Kelvin on its UTM grid (rotated scene footprint), decoded from the
-      stored K x 10 (or with the scale / offset its file declares, if any) with the fill value
+      stored K x 10 (or with the scale / offset its file declares, if any; a float file whose
+      values are Kelvin already, median 150-400, is taken as it is) with the fill value
       0 (outside the scene) set to NaN
       (:func:`xlstsr.evaluate.decode_reference`). Border pixels are mixed with the fill and cold
       pixels may be cloud: use :func:`aster_truth_mask`, or ``truth_mask=True`` to set everything
@@ -292,16 +326,17 @@ def open_modis_aster_pair(
     ndvi.attrs = {"long_name": "MODIS NDVI at 250 m", "units": "1", **src}
     ndvi = ndvi.rio.write_nodata(np.nan, encoded=False)
     ndvi.name = "ndvi_250m"
-    raw = _read_band(folder / f"{pid}_aster_lst_250m.tif", decode=False)
+    aster_path = folder / f"{pid}_aster_lst_250m.tif"
+    raw = _read_band(aster_path, decode=False)
     # K x 10 unless the file declares its own scale / offset (decode_reference applies it; both
-    # was refused, with advice naming a reference_scale this function does not take); stored 0
-    # is outside the scene either way
-    declared = _declared_scaling(raw) != (1.0, 0.0)
+    # was refused, with advice naming a reference_scale this function does not take) or is
+    # float Kelvin already; stored 0 is outside the scene either way
+    declared = _declared_scaling(raw) != (1.0, 0.0) or _float_kelvin(raw, aster_path)
     # valid_min: its border pixels mixed with the fill (below the physical range on a few
     # pairs) are the documented aster_truth_mask's to drop, not a reason to warn on loading
     aster = decode_reference(raw, scale=None if declared else ASTER_SCALE, nodata=ASTER_NODATA,
                              valid_min=ASTER_VALID_MIN).astype(np.float32)
-    how = "the file's scale/offset" if declared else "K x 10"
+    how = "the file's scale/offset or float Kelvin" if declared else "K x 10"
     aster.attrs = {"standard_name": "surface_temperature", "long_name": "ASTER LST at 250 m",
                    "units": "K", "comment": f"decoded from {how}; 0 (outside the scene) -> NaN",
                    **src}
@@ -392,6 +427,17 @@ def modis_aster_arrays(
         raise XlstsrError("pair_ids is empty: give at least one pair id (modis_aster_pairs() "
                           "lists them)")
     pairs = [open_modis_aster_aligned(pid, root, guide_offset=guide_offset) for pid in ids]
+    shapes = {pid: p["lst"].shape for pid, p in zip(ids, pairs)}
+    if len(set(shapes.values())) > 1:  # numpy's stack said only "must have the same shape"
+        by: dict[tuple[int, ...], list[str]] = {}
+        for pid, shape in shapes.items():
+            by.setdefault(shape, []).append(pid)
+        sizes = "; ".join(f"{' x '.join(map(str, k))}: {', '.join(v[:8])}"
+                          + (", ..." if len(v) > 8 else "") for k, v in by.items())
+        raise GridError(
+            f"the pairs' MODIS LST are of different sizes ({sizes}) and cannot be stacked: "
+            "call modis_aster_arrays once per size (pass the pairs of one size), or crop the "
+            "pairs' files to one size")
     return {
         "lst": np.stack([p["lst"].values for p in pairs]).astype(np.float32),
         "ndvi": np.stack([p["ndvi"].values for p in pairs])[:, None].astype(np.float32),
@@ -421,7 +467,8 @@ def ground_overlap(
     -------
     pandas.DataFrame
         Square, indexed by pair id both ways: row ``a``, column ``b`` holds the fraction (0-1) of
-        ``a``'s MODIS LST footprint that ``b``'s footprint covers (1 on the diagonal).
+        ``a``'s MODIS LST footprint that ``b``'s footprint covers (1 on the diagonal); pairs
+        stored in different CRSs are compared in :data:`MODIS_SINUSOIDAL`.
 
     Examples
     --------
@@ -431,7 +478,7 @@ def ground_overlap(
     """
     ids = _pair_ids(pair_ids, root, "pair_ids") if pair_ids is not None else \
         modis_aster_pairs(root)
-    b = _footprints(ids, root)  # left, bottom, right, top (one CRS: the MODIS tile)
+    b = _footprints(ids, root, _common_crs(ids, root))  # left, bottom, right, top; one CRS
     width = np.clip(np.minimum(b[:, None, 2], b[None, :, 2])
                     - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
     height = np.clip(np.minimum(b[:, None, 3], b[None, :, 3])
@@ -577,6 +624,19 @@ def _lst_path(pair_id: str, root: str | os.PathLike[str] | None) -> Path:
     return path
 
 
+def _common_crs(pair_ids: Sequence[str], root: str | os.PathLike[str] | None) -> str | None:
+    """None (the footprints as stored) when every pair's MODIS LST is in one CRS (the shared
+    pairs: one MODIS tile), else :data:`MODIS_SINUSOIDAL`: bounds of different CRSs compared
+    as numbers gave pairs on the same ground no overlap."""
+    import rasterio
+
+    crss = []
+    for pid in pair_ids:
+        with rasterio.open(_lst_path(pid, root)) as src:
+            crss.append(src.crs)
+    return None if all(c == crss[0] for c in crss[1:]) else MODIS_SINUSOIDAL
+
+
 def _footprints(
     pair_ids: Sequence[str], root: str | os.PathLike[str] | None, crs: str | None = None
 ) -> np.ndarray:
@@ -589,6 +649,7 @@ def _footprints(
         path = _lst_path(pid, root)
         with rasterio.open(path) as src:
             if crs is not None and src.crs is None:
-                raise ValueError(f"{path} has no CRS: its ground cannot be compared")
+                raise ValueError(f"{path} has no CRS: its ground cannot be compared; write "
+                                 "the file's CRS into it (the other pairs' files have one)")
             out.append(transform_bounds(src.crs, crs, *src.bounds) if crs else tuple(src.bounds))
     return np.asarray(out, dtype=np.float64).reshape(-1, 4)
