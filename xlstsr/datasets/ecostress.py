@@ -294,7 +294,9 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     local solar hour of the scene's centre, in any CRS, overpasses, clear land pixel counts).
     LST files that ``scenes.csv`` does not list (scenes added later) are added the same way,
     with a warning naming them; listed scenes without an LST file are left out, with a warning
-    (once per folder) and named in ``attrs["left_out"]`` (key -> reason) for a report to list.
+    (once per folder) and named in ``attrs["left_out"]`` (key -> reason) for a report to list;
+    a table none of whose LST files is present is refused (InputNotFoundError). ``day_night``
+    is read in any case and spacing ('Day', ' night '); blanks are derived, other values refused.
 
     Parameters
     ----------
@@ -341,6 +343,18 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
             f"{', '.join(df['file'][df['key'].isin(dup)][:4])}. Keep one LST file per scene "
             "(the ..._LST_doy<key>_... layer; move other layers or copies out of the folder).")
     present = df["file"].map(lambda f: (folder / "LST" / str(f)).is_file())
+    if not present.any():  # listed all as scenes, with left_out empty: the open error then
+        # said ecostress_scenes left such scenes out
+        lst = folder / "LST"
+        holds = ("does not exist" if not lst.is_dir() else
+                 f"holds {len(list(lst.iterdir()))} other file(s)" if any(lst.iterdir())
+                 else "is empty")
+        raise InputNotFoundError(
+            f"none of the {len(df)} scenes {folder / 'scenes.csv'} lists has its LST file in "
+            f"{lst} ({lst.name}/ {holds}; e.g. {df['file'].iloc[0]}): copy the LST layer files "
+            "scenes.csv names (ECO_L2_LSTE.002_LST_doy<key>_....tif) into it, with their "
+            "cloud_mask/ and water_mask/ files beside, or pass as root the folder that holds "
+            "them.")
     left_out: dict[str, str] = {}
     if present.any() and not present.all():
         # a partial copy with the full scenes.csv: the missing ones are left out and listed
@@ -357,11 +371,30 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
                 UserWarning)
         df = df[present].reset_index(drop=True)
     df = _with_masks(df, folder)
+    if "day_night" in df:
+        df["day_night"] = _day_night_column(df, folder)
     df = _fill_scene_columns(df, folder)
     df = df.set_index("key")
     df.attrs["folder"] = str(folder)
     df.attrs["left_out"] = left_out
     return df
+
+
+def _day_night_column(df: pd.DataFrame, folder: Path) -> pd.Series:
+    """scenes.csv's ``day_night`` as ``"day"`` / ``"night"`` (blanks: NaN, derived from the
+    files): a hand-written 'Day' or ' night' was listed as it was and failed the opening with a
+    bare KeyError (the bounds are looked up by it); other values are refused."""
+    raw = df["day_night"]
+    dn = raw.astype(object).where(raw.isna(), raw.astype(str).str.strip().str.lower())
+    dn = dn.where(dn != "", None)
+    bad = dn.notna() & ~dn.isin(list(ECOSTRESS_BOUNDS))
+    if bad.any():
+        shown = ", ".join(f"{k}: {v!r}" for k, v in zip(df["key"][bad][:5], raw[bad][:5]))
+        raise XlstsrError(
+            f"{folder / 'scenes.csv'}: day_night must be 'day' or 'night' (any case), got "
+            f"{shown}{' ...' if bad.sum() > 5 else ''}; write 'day' or 'night', or leave the "
+            "cell empty to derive it from the scene's local solar hour.")
+    return dn
 
 
 #: (folder, scene keys) whose missing LST files were already warned about
@@ -410,15 +443,28 @@ def _with_masks(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
     return df[~lacking].reset_index(drop=True)
 
 
-@functools.lru_cache(maxsize=16)  # once per folder: open_ecostress_scene asks per scene
-def _scene_boxes(folder: str) -> tuple[tuple[str, Box], ...]:
-    """``(scene key, (west, south, east, north) degrees)`` of each LST file of a folder (headers
-    only; the file name where it holds no doy key)."""
+def _listing(folder: str) -> tuple[tuple[str, int, int], ...]:
+    """``(path, size, mtime_ns)`` of each LST file of a folder (:func:`_scene_files`): the key
+    of the cached boxes, so that a scene added, removed or rewritten in the session moves the
+    common grid (keyed by the folder's path alone, a scene added later was cropped to the old,
+    smaller box without a word)."""
+    out = []
+    for path in _scene_files(Path(folder)):
+        st = path.stat()
+        out.append((str(path), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=16)  # once per listing: open_ecostress_scene asks per scene
+def _scene_boxes(folder: str, listing: tuple[tuple[str, int, int], ...]
+                 ) -> tuple[tuple[str, Box], ...]:
+    """``(scene key, (west, south, east, north) degrees)`` of each LST file of a folder's
+    ``listing`` (:func:`_listing`; headers only; the file name where it holds no doy key)."""
     import rasterio
     from rasterio.warp import transform_bounds
 
     out = []
-    for path in _scene_files(Path(folder)):
+    for path in (Path(p) for p, _, _ in listing):
         with _reading(path), rasterio.open(path) as src:
             b = tuple(src.bounds)
             box = (transform_bounds(src.crs, "EPSG:4326", *b) if src.crs and
@@ -447,11 +493,13 @@ def _utm_name(box: Box) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _folder_groups(folder: str) -> tuple[Box, Box, tuple[tuple[str, str], ...]]:
-    """The union box of a folder's scenes, the box of its main group (the largest set of scenes
-    linked by boxes less than :data:`APART_DEG` apart; ties: the group of the earliest key),
-    and ``(key, reason)`` of each scene outside that group."""
-    scenes = _scene_boxes(folder)
+def _folder_groups(folder: str, listing: tuple[tuple[str, int, int], ...]
+                   ) -> tuple[Box, Box, tuple[tuple[str, str], ...]]:
+    """The union box of a folder's scenes (those of ``listing``, :func:`_listing`), the box of
+    its main group (the largest set of scenes linked by boxes less than :data:`APART_DEG`
+    apart; ties: the group of the earliest key), and ``(key, reason)`` of each scene outside
+    that group."""
+    scenes = _scene_boxes(folder, listing)
     boxes = [b for _, b in scenes]
     a = np.asarray(boxes, np.float64)
     near = ((a[:, None, 0] - APART_DEG < a[None, :, 2]) & (a[None, :, 0] - APART_DEG < a[:, None, 2])
@@ -495,8 +543,9 @@ def ecostress_apart(root: str | os.PathLike[str] | None = None) -> dict[str, str
     {}
     """
     folder = str(_folder(root).resolve())
-    n = len(_scene_boxes(folder))
-    apart = _folder_groups(folder)[2]
+    listing = _listing(folder)
+    n = len(_scene_boxes(folder, listing))
+    apart = _folder_groups(folder, listing)[2]
     return {k: (f"lies apart from the main group of {n - len(apart)} scenes of "
                 f"{Path(folder).name} ({detail})") for k, detail in apart}
 
@@ -522,12 +571,13 @@ def ecostress_box(root: str | os.PathLike[str] | None = None, *,
     (-118.71, 34.32)
     """
     folder = str(_folder(root).resolve())
-    whole, main, apart = _folder_groups(folder)
+    listing = _listing(folder)
+    whole, main, apart = _folder_groups(folder, listing)
     if main_group:
         return main
     if apart and folder not in _WARNED_APART:
         _WARNED_APART.add(folder)
-        n = len(_scene_boxes(folder))
+        n = len(_scene_boxes(folder, listing))
         width = ecostress_grid(8960.0, whole)[0].size * 8.96
         warn(f"{len(apart)} of the {n} scenes of {folder} lie apart from its main group of "
              f"{n - len(apart)}: " + "; ".join(f"{k} ({why})" for k, why in apart[:3])
