@@ -155,29 +155,39 @@ def test_predictor_bands_by_description_accepted(scene, tmp_path):
     assert list(guide_fields(ds)) == ["band_1", "band_2"]
 
 
-def test_a_sheared_finer_guide_in_another_crs_keeps_the_footprint_average():
-    """A 200 m UTM guide over a sinusoidal LST at 60 N (output 231.7 m): GDAL's bounding-box
-    resolution rated it 385 m, and it was interpolated as "coarser than the output" (review
-    36b); the side of its pixel's area is 200 m: the footprint average stays."""
+_MODIS_1KM = 926.625433055833
+
+
+def _sinusoidal_lst_and_utm_guide(lon: float, lat: float, epsg: int, step: float):
+    """A 16 x 16 MODIS-sinusoidal LST at (lon, lat) and a random guide of ``step`` m pixels
+    in the UTM zone ``epsg`` over it."""
     from pyproj import Transformer
     from rasterio.crs import CRS
 
-    from xlstsr.grid import align_guide, pixel_side
-
     sin = CRS.from_proj4("+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs")
-    p = 926.625433055833
-    x0, y0 = Transformer.from_crs(4326, sin, always_xy=True).transform(100, 60)
-    x0, y0, n = np.floor(x0 / p) * p, np.floor(y0 / p) * p, 16
+    p, n = _MODIS_1KM, 16
+    x0, y0 = Transformer.from_crs(4326, sin, always_xy=True).transform(lon, lat)
+    x0, y0 = np.floor(x0 / p) * p, np.floor(y0 / p) * p
     lst = xr.DataArray(np.full((1, n, n), 290.0), dims=("time", "y", "x"),
                        coords={"time": [np.datetime64("2020-06-01")],
                                "y": y0 - (np.arange(n) + .5) * p,
                                "x": x0 + (np.arange(n) + .5) * p}).rio.write_crs(sin)
-    b = lst.rio.transform_bounds(32647)
-    gx = np.arange(b[0] - 2000, b[2] + 2000, 200.0)
-    gy = np.arange(b[3] + 2000, b[1] - 2000, -200.0)
+    b = lst.rio.transform_bounds(epsg)
+    gx = np.arange(b[0] - 2000, b[2] + 2000, step)
+    gy = np.arange(b[3] + 2000, b[1] - 2000, -step)
     g = xr.DataArray(np.random.default_rng(0).random((gy.size, gx.size)), dims=("y", "x"),
-                     coords={"y": gy, "x": gx}).rio.write_crs(32647)
-    assert pixel_side(g, lst) < p / 4  # the premise: finer than the output
+                     coords={"y": gy, "x": gx}).rio.write_crs(epsg)
+    return lst, g
+
+
+def test_a_sheared_finer_guide_in_another_crs_keeps_the_footprint_average():
+    """A 200 m UTM guide over a sinusoidal LST at 60 N (output 231.7 m): GDAL's bounding-box
+    resolution rated it 385 m, and it was interpolated as "coarser than the output" (review
+    36b); the side of its pixel's area is 200 m: the footprint average stays."""
+    from xlstsr.grid import align_guide, pixel_side
+
+    lst, g = _sinusoidal_lst_and_utm_guide(100, 60, 32647, 200.0)
+    assert pixel_side(g, lst) < _MODIS_1KM / 4  # the premise: finer than the output
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         got = align_guide(g, lst, 4)
@@ -192,24 +202,9 @@ def test_a_250m_utm_guide_over_modis_at_x4_is_interpolated():
     """A 250 m UTM guide over a sinusoidal LST at x4 (output 231.7 m, 8 % finer) is coarser
     than the output, as the same guide on the LST's CRS is: a 10 % margin for the mapping
     rated it not coarser and its blocks were kept (review 36c)."""
-    from pyproj import Transformer
-    from rasterio.crs import CRS
-
     from xlstsr.grid import align_guide
 
-    sin = CRS.from_proj4("+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs")
-    p = 926.625433055833
-    x0, y0 = Transformer.from_crs(4326, sin, always_xy=True).transform(3, 45)
-    x0, y0, n = np.floor(x0 / p) * p, np.floor(y0 / p) * p, 16
-    lst = xr.DataArray(np.full((1, n, n), 290.0), dims=("time", "y", "x"),
-                       coords={"time": [np.datetime64("2020-06-01")],
-                               "y": y0 - (np.arange(n) + .5) * p,
-                               "x": x0 + (np.arange(n) + .5) * p}).rio.write_crs(sin)
-    b = lst.rio.transform_bounds(32631)
-    gx = np.arange(b[0] - 2000, b[2] + 2000, 250.0)
-    gy = np.arange(b[3] + 2000, b[1] - 2000, -250.0)
-    g = xr.DataArray(np.random.default_rng(0).random((gy.size, gx.size)), dims=("y", "x"),
-                     coords={"y": gy, "x": gx}).rio.write_crs(32631)
+    lst, g = _sinusoidal_lst_and_utm_guide(3, 45, 32631, 250.0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         got = align_guide(g, lst, 4)
