@@ -61,8 +61,33 @@ def test_unsorted_truth_times_paired_or_refused_with_advice():
         warnings.simplefilter("ignore")
         out = xlstsr.evaluate(sr, ref)
         assert out["rmse"].size == 3
-        with pytest.raises(XlstsrError, match="nearest"):
+        with pytest.raises(XlstsrError, match="nearest") as err:
             xlstsr.metrics.rmse(sr, ref)
+        # the advice runs (review 36d: its nearest lookup raised pandas' "monotonic" error)
+        fix = re.search(r"`(reference = [^`]*method='nearest'[^`]*)`", str(err.value)).group(1)
+        ns = {"reference": ref, "sr": sr}
+        exec(fix, ns)
+        assert xlstsr.metrics.rmse(sr, ns["reference"]).size == 3
+
+
+def test_a_night_and_a_day_scene_of_one_date_are_not_called_granules():
+    """Two acquisitions of one day hours apart are no granules of one overpass: merging them
+    (resample().first()) mixed night and day temperatures (review 36d)."""
+    sr = _field(["2023-07-09"])
+    ref = _field(["2023-07-09T20:10", "2023-07-09T05:41:40"])
+    with pytest.raises(GridError, match="hours apart") as err:
+        xlstsr.metrics.rmse(sr, ref)
+    assert "granules" not in str(err.value) and "resample" not in str(err.value)
+    assert "time=[1]" in str(err.value)  # the earliest, not the first in file order
+
+
+def test_a_one_step_field_of_another_date_is_told_other_dates():
+    """A one-step sr of 07-01 against a scalar truth of 06-30 22:00 was advised
+    `sr.sel(time=[truth['time'].values])`, which raised KeyError (review 36d)."""
+    sr = _field(["2020-07-01"])
+    truth = _field(["2020-06-30T22:00"]).isel(time=0)
+    with pytest.raises(GridError, match="other dates"):
+        pair_steps(truth, sr, "truth")
 
 
 def _cf(num, units):

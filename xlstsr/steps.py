@@ -228,6 +228,16 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
                                       if _scalar_date(label) is not None]
             near = _overpass_matches(t, [labels[i] for i in dated])
             near = [dated[i] for i in near]
+            if (len(labels) == 1 and not (found or near) and _scalar_date(t) is not None
+                    and _scalar_date(labels[0]) is not None):
+                # one step of another date: there is no step to select (the advised `.sel`
+                # raised KeyError), as when both dates are scalars
+                raise GridError(
+                    f"the {what} is of {d}={_shown(t)} (a scalar coordinate), the {like_what} "
+                    f"of {d}={_shown(labels[0])} (its one step): other dates; pair the fields "
+                    f"of the same date, or drop the coordinate (`{var}.drop_vars('{d}')`) if "
+                    "the dates only look different."
+                )
             pick = (f"`{like_var}.sel({d}=[{var}['{d}'].values])`" if found or len(near) != 1
                     else f"`{like_var}.isel({d}=[{near[0]}])`, its step of that overpass "
                     f"({_shown(labels[near[0]])})")
@@ -541,9 +551,13 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
                     f"{like_var}['{dim}'])`.")
         if gap < pd.Timedelta("1D") and all(len(o) == 1 and o[0] == j
                                             for o, j in zip(own, near)):
+            # labels out of order: pandas' nearest lookup needs them sorted (the advice raised
+            # "index must be monotonic increasing or decreasing")
+            src = var if lab.is_monotonic_increasing or lab.is_monotonic_decreasing \
+                else f"{var}.sortby('{dim}')"
             return (f"the labels differ by up to {gap} (an acquisition time against a nominal "
                     f"date, or a time zone?): pair each step with the nearest one, "
-                    f"`{var} = {var}.sel({dim}={like_var}['{dim}'], method='nearest', "
+                    f"`{var} = {src}.sel({dim}={like_var}['{dim}'], method='nearest', "
                     f"tolerance='1D').assign_coords({dim}={like_var}['{dim}'])`, after checking "
                     "that they are the same overpasses.")
     return ""
@@ -557,22 +571,30 @@ def _several_steps_hint(like_lab: pd.Index, lab: pd.Index, own: list[list[int]],
     user's choice; "give the reference of the same steps" raised KeyError when followed."""
     t, o = multi[0]
     steps = ", ".join(str(lab[j]) for j in o)
-    keep = [(u, m[0]) for u, m in zip(like_lab, own) if m]
+    # granules of one overpass lie minutes apart; a day's night and day scenes hours apart:
+    # merged, those mixed night and day temperatures
+    granules = all(
+        (max(lab[j] for j in m) - min(lab[j] for j in m)) <= pd.Timedelta(hours=OVERPASS_HOURS)
+        for _, m in multi)
+    keep = [(u, min(m, key=lambda j: lab[j])) for u, m in zip(like_lab, own) if m]
     fix = ""
     if len(keep) < len(like_lab):
         fix = (f"keep the days both have, `{like_var} = {like_var}.sel({dim}="
                f"[{', '.join(_written(u) for u, _ in keep)}])`, then ")
-    fix += (f"keep one {what} step per {like_var} step (here the first of each day's), `{var} = "
+    fix += (f"keep one {what} step per {like_var} step (here each day's earliest), `{var} = "
             f"{var}.isel({dim}={[int(j) for _, j in keep]}).assign_coords({dim}="
             f"{like_var}['{dim}'])`")
-    if all(_date_only(u) for u in like_lab):
+    if granules and all(_date_only(u) for u in like_lab):
         # granules of one overpass cover different parts of the scene: merged, none is lost
         fix += (f"; or merge each day's granules into one step first (the first valid value of "
                 f"each pixel): `{var} = {var}.resample({dim}='1D').first()`")
     return (f"{len(multi)} of {like_var}'s {len(like_lab)} '{dim}' steps "
-            f"{'has' if len(multi) == 1 else 'have'} two or more {what} steps of the same "
-            f"overpass (e.g. {t}: {steps}; granules of one overpass?), so which one to score is "
-            f"ambiguous: {fix}.")
+            f"{'has' if len(multi) == 1 else 'have'} two or more {what} steps of its day "
+            f"(e.g. {t}: {steps}; "
+            + ("granules of one overpass?" if granules else
+               "acquisitions hours apart: choose the one of the overpass you upscaled, by its "
+               "time of day")
+            + f"), so which one to score is ambiguous: {fix}.")
 
 
 def _check_one_step(other: xr.DataArray, like: xr.DataArray, dim: str, what: str,
