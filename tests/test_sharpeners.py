@@ -360,3 +360,18 @@ def test_real_modis_pair_runs(shared_data):
             assert np.abs(agg[fin] - lst.values[fin]).max() < 1e-3
             # sharpening adds fine detail but stays close to the smooth field
             assert 0.1 < rmse(sr.values, bic.values) < 5.0
+
+
+@pytest.mark.parametrize("size", [2, 4, 6])
+def test_window_std_of_an_even_size_is_centred(size):
+    """An even window was pixels i - size/2 .. i + size/2 - 1: the fine std feature of DMS's
+    mean_std sat half a fine pixel up and left of its coarse one (probe 36y)."""
+    from xlstsr.kernels.sharpen import window_std
+
+    g = np.zeros((17, 17))
+    g[8, 8] = 1.0
+    s = window_std(g, size)
+    np.testing.assert_allclose(s, s[::-1, ::-1], atol=1e-12)
+    np.testing.assert_allclose(s, s.T, atol=1e-12)
+    rows, cols = np.nonzero(s > 1e-12)
+    assert (rows.min() + rows.max()) / 2 == 8 and (cols.min() + cols.max()) / 2 == 8

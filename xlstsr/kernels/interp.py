@@ -117,7 +117,7 @@ def fill_gaps(a: np.ndarray, radius: int, far_value: float | None = None) -> np.
     ``radius`` rounds of 3x3 averaging of valid neighbours fill every gap pixel within
     ``radius`` pixels (Chebyshev) of valid data; each filled value depends only on data within
     ``radius`` pixels, which keeps chunked (halo) processing exact. Pixels farther from any valid
-    pixel get the mean of the valid pixels of their image (or ``far_value`` when given): they
+    pixel get the mean of their image's valid and filled pixels (or ``far_value`` when given): they
     cannot influence a valid output of a model whose receptive field is at most ``radius``.
     An image with no valid pixel stays NaN (or gets ``far_value`` when given). Works on each 2-D
     image (the last two axes) separately.

@@ -68,22 +68,42 @@ def window_std(guide: np.ndarray, size: int) -> np.ndarray:
     """Standard deviation of each band in a sliding ``size`` x ``size`` window (NaN-aware).
 
     The fine-scale counterpart of the within-block std of :func:`block_stats`: the same spatial
-    support (one coarse pixel), centred on each fine pixel. NaN where the centre pixel is NaN.
+    support (one coarse pixel), centred on each fine pixel (an even ``size``: ``size + 1`` taps,
+    the two end rows and columns at half weight). NaN where the centre pixel is NaN.
+
+    Examples
+    --------
+    >>> g = np.zeros((9, 9))
+    >>> g[4, 4] = 1.0
+    >>> s = window_std(g, 4)
+    >>> bool(np.allclose(s, s[::-1, ::-1]))  # centred: symmetric about the bright pixel
+    True
     """
     g = np.asarray(guide, dtype=np.float64)
     ok = np.isfinite(g)
     # centre each band first: less cancellation in E[g^2] - E[g]^2
     centre = np.nanmean(g, axis=(-2, -1), keepdims=True) if ok.any() else 0.0
     gz = np.where(ok, g - centre, 0.0)
-    sz = (1,) * (g.ndim - 2) + (size, size)
-    cnt = ndimage.uniform_filter(ok.astype(np.float64), sz, mode="nearest")
-    m1 = ndimage.uniform_filter(gz, sz, mode="nearest")
-    m2 = ndimage.uniform_filter(gz * gz, sz, mode="nearest")
+    cnt, m1, m2 = (_centred_mean(a, size) for a in (ok.astype(np.float64), gz, gz * gz))
     with np.errstate(invalid="ignore", divide="ignore"):
         var = m2 / cnt - (m1 / cnt) ** 2
     out = np.sqrt(np.clip(var, 0.0, None))
     out[~ok] = np.nan
     return out
+
+
+def _centred_mean(a: np.ndarray, size: int) -> np.ndarray:
+    """The mean over a ``size`` x ``size`` window centred on each pixel of the last two axes
+    (edges: nearest). An even size has no centre pixel: ``size + 1`` taps whose two ends weigh
+    one half (a plain even window, pixels i - size/2 .. i + size/2 - 1, described the patch
+    half a pixel up and left: the fine std feature of DMS's ``mean_std`` sat off its coarse
+    one)."""
+    if size % 2:
+        return ndimage.uniform_filter(a, (1,) * (a.ndim - 2) + (size, size), mode="nearest")
+    w = np.ones(size + 1) / size
+    w[0] = w[-1] = 0.5 / size
+    out = ndimage.correlate1d(a, w, axis=-1, mode="nearest")
+    return ndimage.correlate1d(out, w, axis=-2, mode="nearest")
 
 
 def homogeneity_weights(std: np.ndarray, scale: np.ndarray, percentile: float = 80.0) -> np.ndarray:

@@ -43,8 +43,11 @@ and kept TsHARP's and DMS's means within 3 %, with a mean per-image error over a
 (gaps at the plane 9 %, cutting to the largest gap-free rectangle 18 %: no gap edge, but a much
 smaller area; these two were xlstsr's earlier estimators).
 
-On a field and a copy scaled by ``c`` the ratio is ``c^2``; it ignores any change below the
-cut-off frequency.
+On a field and a copy scaled by ``c`` the ratio is ``c^2``; it ignores changes well below the
+cut-off frequency (a plane, scales of the coarse grid's resolved structure), not those within a
+few frequency bins of it: the taper spreads a change's power over neighbouring bins (a 5 K
+sinusoid of 3 cycles on a 64-pixel field at factor 4, cut-off 4 cycles, moved the ratio from 1
+to 2), so compare fields whose large scales agree (the coarse-consistent ones).
 
 Examples
 --------
