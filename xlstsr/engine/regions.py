@@ -78,7 +78,9 @@ def parallelism() -> int:
     sched = dask.config.get("scheduler", None)
     if sched in ("sync", "synchronous", "single-threaded"):
         return 1
-    return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    # dask's own count: the CPUs this process may use (affinity, cgroup quota), not the
+    # machine's (os.cpu_count: 128 regions in flight in a 4-CPU batch job on a 128-core node)
+    return int(dask.config.get("num_workers", None) or dask.system.CPU_COUNT or 1)
 
 
 def _libc(name: str, argtypes: list[Any], restype: Any) -> Any:

@@ -490,7 +490,15 @@ def _normal_store(store: Any) -> Any:
             raise XlstsrError("store is an empty path: pass the output Zarr store's path "
                               "(e.g. 'out.zarr').")
         if s.startswith("file://") and "::" not in s:
-            s = s[len("file://"):]
+            # a file URL is percent-encoded (Path.as_uri(): spaces as %20): its path decoded
+            # (the store went to a folder literally named 'sp%20ace'); file://localhost/ too
+            from urllib.parse import unquote, urlparse
+
+            u = urlparse(s)
+            if u.netloc not in ("", "localhost"):
+                raise XlstsrError(f"store {s!r} names another host ({u.netloc}): give a local "
+                                  "path, or the URL of a remote store fsspec reads.")
+            s = unquote(u.path)
         # absolute: the regions are written by dask workers, which on a batch cluster start
         # in another folder (a relative store got every region there, and came back NaN)
         return absolute_path(s) if "://" not in s else s
@@ -1851,9 +1859,15 @@ def upscale_to_zarr(
         bar.update(1)
         bar.set_postfix(all_cloud=len(cloudy), refresh=False)
         a, b = regions[i]
-        log.info("region %d/%d (steps %d-%d) written in %.2f s%s", i + 1, len(regions), a, b - 1,
+        # an ETA from the mean wall time per region finished so far (the bar has one, but
+        # not a batch job's log with progress=False)
+        left = len(todo) - len(finished)
+        eta = (time.perf_counter() - t_run) / len(finished) * left
+        log.info("region %d/%d (steps %d-%d) written in %.2f s%s; %d of %d done, ETA %.0f s",
+                 i + 1, len(regions), a, b - 1,
                  time.perf_counter() - started.pop(i, time.perf_counter()),
-                 "" if held_data else " (no valid pixel: all cloud or fill)")
+                 "" if held_data else " (no valid pixel: all cloud or fill)",
+                 len(finished), len(todo), eta)
         trim_heap()
 
     t_run = time.perf_counter()
@@ -1937,7 +1951,8 @@ def upscale_to_zarr(
         if _put_back(store, aside):
             kept = f"the store {_store_label(store)} that mode='w' was to replace is kept as it was"
         else:
-            kept = ("no store is kept" if _remove_local_store(store) else
+            # (an empty folder of the user's stays, emptied, as on the other failures)
+            kept = ("no store is kept" if _remove_new_store(store, was_folder) else
                     f"the store {_store_label(store)} holds NaN only (remove it)")
         raise AllNaNError(
             f"the input holds no valid pixel in any of its {len(regions)} time block(s) (all NaN "
