@@ -1403,6 +1403,8 @@ def train_disr_degraded_cube(
 
 #: the jobs whose network --arch / --arch-option choose
 ARCH_JOBS = ("disr_degraded_cube", "disr_coreg", "disr_unet", "disr_sif")
+#: the jobs --init starts from a model file
+INIT_JOBS = ("disr_coreg", "disr_unet", "disr_sif", "disr_distil")
 
 
 def _given(value: Any, default: Any) -> Any:
@@ -1516,6 +1518,9 @@ def _main(argv: list[str]) -> int:
     if args.arch is not None and not set(args.only) & set(ARCH_JOBS):
         ap.error(f"--arch: none of the jobs {' '.join(args.only)} takes a network; it sets that "
                  f"of {', '.join(ARCH_JOBS)}")
+    if args.init is not None and not set(args.only) & set(INIT_JOBS):
+        ap.error(f"--init: none of the jobs {' '.join(args.only)} starts from a model file; it "
+                 f"sets that of {', '.join(INIT_JOBS)}")
     set_guide_offset(args.guide_offset)
     torch.set_num_threads(args.threads)
     try:
@@ -1601,8 +1606,13 @@ def _main(argv: list[str]) -> int:
         else:
             # the network of --arch / --arch-option too (a guided_unet was trained whatever
             # they said)
+            # --init too (it was dropped here: a "fine-tuned" SIF started from random weights)
+            init = args.init
+            if init is not None and str(init).lower() == "none":
+                init = None
             train_disr("sif", data, args.out, epochs=_given(args.epochs, 20), progress=prog,
-                       arch=args.arch, arch_options=aopts, **dkw)
+                       arch=args.arch, arch_options=aopts,
+                       init=None if init is None else weights_file(init), **dkw)
     print(f"done in {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -139,3 +139,20 @@ def test_normalise_takes_bools_and_refit_only():
     with pytest.raises(XlstsrError, match="'refit'"):
         fit(tiny_rescnn(), tiny_patch_split()[0], normalise="yes", epochs=1)
     assert SuperResolutionModule(tiny_rescnn(), normalise="refit").hparams["normalise"] == "refit"
+
+
+def test_bundled_sif_job_starts_from_init(bundled, tmp_path):
+    run, calls = bundled
+    assert run("--only", "disr_sif", "--init", "student.pt") == 0
+    # --init was dropped for disr_sif: the "fine-tuned" SIF started from random weights
+    assert calls["sif"]["init"] == tmp_path / "student.pt"
+    calls.clear()
+    assert run("--only", "disr_sif", "--init", "none") == 0 and calls["sif"]["init"] is None
+
+
+def test_bundled_init_for_jobs_that_start_from_no_file_is_refused(bundled, capsys):
+    run, calls = bundled
+    with pytest.raises(SystemExit) as e:  # silently ignored before
+        run("--only", "sisr_rescnn", "--init", "student.pt")
+    assert e.value.code == 2 and not calls
+    assert "disr_sif" in capsys.readouterr().err
