@@ -62,15 +62,20 @@ def main(argv: list[str] | None = None) -> dict:
                 f"columns; give Y1 <= {ny} and X1 <= {nx}")
     region = lst.isel(y=slice(y0, y1), x=slice(x0, x1))
     out = Path(args.out)  # made once the inputs are checked: a refused run left it empty
+    nc, cog_dir = out / "lst_day_250m.nc", out / "cogs"
+    # every output checked before any is computed or written: checking the .nc alone wrote it,
+    # then to_cogs refused the earlier COGs with a traceback advising overwrite=True
+    earlier = [str(nc)] if nc.exists() else []
+    earlier += [f"{cog_dir}/*.tif"] if any(cog_dir.glob("*.tif")) else []
+    if earlier and not args.overwrite:
+        raise SystemExit(f"an earlier run's output ({', '.join(earlier)}) exists; pass "
+                         "--overwrite to replace it, or give another --out")
     out.mkdir(parents=True, exist_ok=True)
     sr = region.lstsr.upscale(4, method=args.method)  # lazy, on the 250 m grid
 
-    nc = out / "lst_day_250m.nc"
-    if nc.exists() and not args.overwrite:
-        raise SystemExit(f"{nc} exists; pass --overwrite to replace it")
     sr = sr.compute()
     sr.to_netcdf(nc)
-    cogs = to_cogs(sr, out / "cogs", overwrite=args.overwrite)
+    cogs = to_cogs(sr, cog_dir, overwrite=args.overwrite)
 
     valid = float(np.isfinite(region.values).mean())
     summary = {"granules": int(lst.sizes["time"]), "dates": [str(t)[:10] for t in lst.time.values],

@@ -77,20 +77,25 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{sorted(int(w) for w in windows)}")
     lst = open_stac(items, "LST_Day_1km", bbox=window_bbox(*windows[args.window]))  # lazy, K
     out = Path(args.out)  # made once the inputs are checked: a refused run left it empty
+    store, cog_dir = out / "lst_day_250m.zarr", out / "cogs"
+    # every output checked before any is written, in one line: checking the store alone wrote
+    # it, then to_cogs refused the earlier COGs with a traceback advising overwrite=True
+    earlier = [str(store)] if store.exists() else []
+    earlier += [f"{cog_dir}/*.tif"] if any(cog_dir.glob("*.tif")) else []
+    if earlier and not args.overwrite:
+        raise SystemExit(f"an earlier run's output ({', '.join(earlier)}) exists; pass "
+                         "--overwrite to replace it, or give another --out")
     out.mkdir(parents=True, exist_ok=True)
 
-    store = out / "lst_day_250m.zarr"
-    if store.exists() and not args.overwrite:  # as the other examples say it, in one line
-        raise SystemExit(f"{store} exists; pass --overwrite to replace it")
     # mode "w-" refuses an existing store ("resume" completes an interrupted one)
     xlstsr.upscale_to_zarr(lst, store, factor=4, method=args.method,
                            mode="w" if args.overwrite else "w-")
     sr = xr.open_zarr(store, consolidated=False, decode_coords="all")["LST_Day_1km"]
-    if args.overwrite and (out / "cogs").is_dir():
+    if args.overwrite and cog_dir.is_dir():
         # this example's own COGs of an earlier run: dates it does not write again would stay
-        for old in (out / "cogs").glob("*.tif"):
+        for old in cog_dir.glob("*.tif"):
             old.unlink()
-    cogs = to_cogs(sr, out / "cogs", overwrite=args.overwrite)  # one COG per date, georeferenced
+    cogs = to_cogs(sr, cog_dir, overwrite=args.overwrite)  # one COG per date, georeferenced
 
     # the product stays consistent with its input: aggregated back, it is the MODIS LST
     back = sr.lstsr.coarsen(4)

@@ -20,6 +20,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default="train_output", help="output folder (created)")
     p.add_argument("--dates", type=int, default=12, help="number of dates of the cube")
     p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs of an earlier run (sisr_cube.pt; the run's checkpoints/ "
+                   "and logs/ folders are emptied first)")
     args = p.parse_args(argv)
     if not (Path(args.data) / "modis_h18v04_2020").is_dir():  # a raw traceback, after an empty --out
         p.error(f"--data {args.data}: no modis_h18v04_2020/ in it; pass the shared data folder "
@@ -52,9 +55,17 @@ def main(argv: list[str] | None = None) -> dict:
         if v < 1:  # an empty cube or no training, found after --out was made
             p.error(f"{flag} {v}: give at least 1")
     out = Path(args.out)
-    model_file = out / "sisr_cube.pt"
-    if model_file.exists() and not args.overwrite:
-        raise SystemExit(f"{model_file} exists; pass --overwrite to replace it")
+    model_file, ckpt_dir, log_dir = out / "sisr_cube.pt", out / "checkpoints", out / "logs"
+    # an earlier run's checkpoints/ and logs/ kept: Lightning saved the new run as last-v1.ckpt
+    # (and logs/version_1), so checkpoints/last.ckpt was the old model beside the new .pt
+    earlier = [str(model_file)] if model_file.exists() else []
+    earlier += [f"{d}/" for d in (ckpt_dir, log_dir) if d.is_dir() and any(d.iterdir())]
+    if earlier and not args.overwrite:
+        raise SystemExit(f"an earlier run's output ({', '.join(earlier)}) exists; pass "
+                         "--overwrite to replace it, or give another --out")
+    for d in (ckpt_dir, log_dir):  # only this example's own folders (--overwrite)
+        if d.is_dir():
+            shutil.rmtree(d)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
 
@@ -75,9 +86,9 @@ def main(argv: list[str] | None = None) -> dict:
                           batch_size=16, seed=0)
     torch.manual_seed(0)
     model = ResCNN(4, channels=16, n_blocks=2)
-    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val_loss", save_last=True)
+    ckpt = ModelCheckpoint(dirpath=ckpt_dir, monitor="val_loss", save_last=True)
     hist = fit(model, data, mode="sisr", epochs=args.epochs, patience=0, logger="csv",
-               log_dir=out / "logs", callbacks=[ckpt], trainer_options={"accelerator": "cpu"})
+               log_dir=log_dir, callbacks=[ckpt], trainer_options={"accelerator": "cpu"})
     save_model(model, model_file, mode="sisr", training_data={"stac_items": len(items)},
                split={"by": "window position", **data.split.as_dict()})
 

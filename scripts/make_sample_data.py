@@ -1,7 +1,8 @@
 """Cut the small real sample embedded in the package (``xlstsr/datasets/data/``) from ../shared/data.
 
-Run once by a maintainer (``python scripts/make_sample_data.py``); the package only reads the
-result (``xlstsr.datasets.modis_sample``, ``xlstsr.datasets.modis_aster_sample``), so
+Run once by a maintainer (``python scripts/make_sample_data.py [--data DIR] [--out DIR]
+[--overwrite]``; files already there are replaced only with ``--overwrite``); the package only
+reads the result (``xlstsr.datasets.modis_sample``, ``xlstsr.datasets.modis_aster_sample``), so
 ``make demo`` needs nothing outside the package.
 
 - ``modis_aster/002_*.tif`` and ``pairs.csv``: MODIS/ASTER pair 002 of the held-out split
@@ -18,6 +19,7 @@ result (``xlstsr.datasets.modis_sample``, ``xlstsr.datasets.modis_aster_sample``
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -28,7 +30,9 @@ import rioxarray
 import xarray as xr
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the data folder read by default ($XLSTSR_DATA, else ../shared/data beside the checkout)
 DATA = Path(os.environ.get("XLSTSR_DATA", ROOT.parent / "shared" / "data"))
+#: the package's embedded sample: the default output folder
 OUT = ROOT / "xlstsr" / "datasets" / "data"
 PAIR = "002"
 WINDOW = 144
@@ -42,9 +46,19 @@ def _write(da: xr.DataArray, path: Path, nodata: float | int | None) -> None:
                      tiled=False)
 
 
-def pair() -> None:
-    src = DATA / "modis_aster"
-    out = OUT / "modis_aster"
+def outputs(out_dir: Path) -> list[Path]:
+    """Every file :func:`pair` and :func:`window` write under ``out_dir``."""
+    names = [f"modis_aster/{PAIR}_{n}.tif" for n in ("modis_lst_1km", "modis_ndvi_250m",
+                                                      "aster_lst_250m")]
+    names += ["modis_aster/pairs.csv", "modis_aster/LICENSE", f"mod11a1_w{WINDOW}.csv"]
+    names += [f"mod11a1_w{WINDOW}_{n}.tif" for n in ("day", "night")]
+    names += [f"mod13a2_w{WINDOW}_{n}.tif" for n in ("red", "nir")]
+    return [out_dir / n for n in names]
+
+
+def pair(data: Path = DATA, out_dir: Path = OUT) -> None:
+    src = data / "modis_aster"
+    out = out_dir / "modis_aster"
     out.mkdir(exist_ok=True)
     for name, dtype in (("modis_lst_1km", "float32"), ("modis_ndvi_250m", "float32"),
                         ("aster_lst_250m", "float32")):
@@ -58,8 +72,8 @@ def pair() -> None:
     (out / "LICENSE").write_text((src / "LICENSE").read_text())
 
 
-def window() -> None:
-    base = DATA / "modis_h18v04_2020"
+def window(data: Path = DATA, out_dir: Path = OUT) -> None:
+    base = data / "modis_h18v04_2020"
     row = next(r for r in csv.DictReader(open(base / "windows.csv")) if int(r["window"]) == WINDOW)
     r0, c0 = int(row["row_off"]), int(row["col_off"])
     lst_items, ndvi_items = [], []
@@ -90,19 +104,46 @@ def window() -> None:
     for asset, name, fill in (("LST_Day_1km", "day", 0), ("LST_Night_1km", "night", 0)):
         cube = xr.concat([cut(i, asset) for i in picks], "band").assign_coords(
             band=np.arange(1, len(picks) + 1))
-        _write(cube.astype("uint16"), OUT / f"mod11a1_w{WINDOW}_{name}.tif", fill)
+        _write(cube.astype("uint16"), out_dir / f"mod11a1_w{WINDOW}_{name}.tif", fill)
     for asset in ("red", "nir"):
         cube = xr.concat([cut(c, asset) for c in matched], "band").assign_coords(
             band=np.arange(1, len(matched) + 1))
-        _write(cube.astype("int16"), OUT / f"mod13a2_w{WINDOW}_{asset}.tif", -1000)
-    with open(OUT / f"mod11a1_w{WINDOW}.csv", "w", newline="") as fh:
+        _write(cube.astype("int16"), out_dir / f"mod13a2_w{WINDOW}_{asset}.tif", -1000)
+    with open(out_dir / f"mod11a1_w{WINDOW}.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, ["date", "composite_start"])
         w.writeheader()
         w.writerows(rows)
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Write the sample into ``--out``; refuse to replace files there without ``--overwrite``."""
+    ap = argparse.ArgumentParser(prog="python scripts/make_sample_data.py",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=None,
+                    help="data folder holding modis_aster/ and modis_h18v04_2020/ (default: "
+                    f"{DATA}: $XLSTSR_DATA, else ../shared/data beside the checkout)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"output folder (default: the package's embedded sample, {OUT})")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace the files of an earlier run (the package's sample included)")
+    args = ap.parse_args(argv)
+    data = DATA if args.data is None else args.data
+    out = OUT if args.out is None else args.out
+    for need in ("modis_aster", "modis_h18v04_2020"):
+        if not (data / need).is_dir():
+            ap.error(f"no {need}/ under {data}: pass --data (or set XLSTSR_DATA) with the folder "
+                     "holding it")
+    # checked before anything is written: the package reads these files (xlstsr.datasets)
+    there = [p for p in outputs(out) if p.exists()]
+    if there and not args.overwrite:
+        ap.error(f"{len(there)} output files already exist in {out} (e.g. {there[0].name}): "
+                 "pass --overwrite to replace them, or --out DIR to write elsewhere")
+    out.mkdir(parents=True, exist_ok=True)
+    pair(data, out)
+    window(data, out)
+    print("wrote", sorted(p.name for p in out.iterdir()))
+    return 0
+
+
 if __name__ == "__main__":
-    OUT.mkdir(parents=True, exist_ok=True)
-    pair()
-    window()
-    print("wrote", sorted(p.name for p in OUT.iterdir()))
+    raise SystemExit(main())

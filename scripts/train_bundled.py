@@ -1,6 +1,11 @@
 """Train the pretrained weights bundled in ``xlstsr/weights/`` (``make weights``): the recipe.
 
-``python scripts/train_bundled.py [--data DIR] [--only NAME ...] [--threads N]``
+``python scripts/train_bundled.py [--data DIR] [--only NAME ...] [--out DIR] [options]``
+
+Without ``--out`` it writes the package's ``xlstsr/weights/`` (the files ``method="sisr"`` /
+``"disr"`` load), and only when the run is the recipe as shipped: the project's own data, no
+option but ``--only`` / ``--no-progress`` changed. Any other run (``--epochs``, ``--seed``,
+``--threads``, held-back ``--data``...) is refused unless it names ``--out``.
 
 A script, not part of the package: the constants below say how the bundled files were trained.
 Data (``../shared/data`` beside the project, or ``--data`` / ``$XLSTSR_DATA``), read with the
@@ -100,6 +105,7 @@ from xlstsr.datasets import (
     open_mod11a1_granule,
 )
 from xlstsr.datasets.modis_aster import FACTOR
+from xlstsr.datasets.root import is_project_data
 from xlstsr.grid import MODIS_1KM, MODIS_LST_PSF_SIGMA
 from xlstsr.methods.torch_model import fill_guide
 from xlstsr.nn import GuidedUNet, build_model, load_model, save_model
@@ -295,8 +301,6 @@ def cube_pair_windows(data_dir: Path, table: Any = None) -> tuple[list[int], lis
     - A ``windows.csv`` without the modis_aster columns (:data:`CUBE_PAIR_COLUMNS`: a cube with
       no ASTER pairs beside it): no window held out, and the note says so.
     """
-    from xlstsr.datasets.root import is_project_data
-
     w = cube_windows_table(data_dir) if table is None else table
     present = [c for c in CUBE_PAIR_COLUMNS if c in w.columns]
     if not present:
@@ -1144,8 +1148,10 @@ CUBE_NDVI_MIN_VALID = 0.9
 CUBE_NDVI_MAX_DAYS = 16.0
 #: the degraded DISR on the cube (``disr_degraded_cube_x4.pt``, name ``degraded_cube``): the
 #: granule ``degraded`` model's network (GuidedUNet, base 12, 2 levels), box degradation, Huber;
-#: one 64 px window = one patch; the detail gain chosen on the validation positions
-#: (``benchmarks/disr_degraded_cube.py --select``)
+#: one 64 px window = one patch; the detail gain chosen on the validation positions: a plain
+#: run of ``benchmarks/disr_degraded_cube.py`` scores the trained network at the gains of its
+#: ``GAINS`` (1, 0.75, 0.5; ``gain_curve``), the highest pooled gain over bicubic wins (g = 1:
+#: docs/results/disr_degraded_cube.md, "The cube DISR and its one choice")
 DISR_DEGRADED_CUBE: dict[str, Any] = {
     "arch": "guided_unet",
     "config": {"base": 12, "levels": 2},
@@ -1429,6 +1435,9 @@ def _key_values(ap: argparse.ArgumentParser, option: str, items: list[str],
     return out
 
 
+#: options (argparse names) that leave a run the recipe as shipped: it may write the package's
+#: weights without --out (--data is judged apart: the project's own data only)
+RECIPE_FREE = ("data", "out", "only", "no_progress")
 #: in training order: the cube's degraded DISR starts the default DISR (``COREG_INIT``)
 JOBS = ("sisr_cube", "sisr_rescnn", "sisr_mrunet", "disr_degraded_cube", "disr_coreg", "disr_fast",
         "disr_unet", "disr_sif", "disr_degraded")
@@ -1450,7 +1459,12 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=None, help="shared data folder")
-    ap.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="output folder")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder; default: the package's bundled weights "
+                    f"({WEIGHTS_DIR}), but only for the recipe as shipped (the project's own "
+                    "data; every option other than --only and --no-progress at its default); "
+                    "any other run (--epochs, --seed, other --data, ...) must name --out, so "
+                    "that it never replaces the shipped files unasked")
     ap.add_argument("--only", nargs="*", choices=JOBS + EXTRA_JOBS, default=list(JOBS))
     ap.add_argument("--teacher", type=Path, default=None,
                     help="--only disr_distil: the DISR file the student (--init) learns to "
@@ -1529,6 +1543,18 @@ def _main(argv: list[str]) -> int:
         raise SystemExit(f"{err} (or pass --data)") from err
     if not (data / "modis_aster").is_dir():
         raise SystemExit(f"no modis_aster data under {data}: pass --data or set XLSTSR_DATA")
+    if args.out is None:
+        # the shipped files are what method="sisr"/"disr" load: only the recipe as shipped
+        # replaces them by default; a trial (other epochs, seed, data...) must say where it goes
+        changed = [f"--{key.replace('_', '-')}" for key, value in vars(args).items()
+                   if key not in RECIPE_FREE and value != ap.get_default(key)]
+        if not is_project_data(data):
+            changed.append(f"--data {data} (not the project's data)")
+        if changed:
+            ap.error(f"{', '.join(changed)}: not the recipe of the bundled weights, which alone "
+                     f"writes {WEIGHTS_DIR} by default; pass --out DIR (--out {WEIGHTS_DIR} to "
+                     "replace the shipped files on purpose)")
+        args.out = WEIGHTS_DIR
     prog = not args.no_progress
     dkw: dict[str, Any] = {"loss_options": lopts, "seed": args.seed}
     for key in ("lr", "stride", "patience"):
