@@ -281,9 +281,9 @@ def test_open_stac_refuses_granules_of_one_time_and_footprint(shared_data):
         it.make_asset_hrefs_absolute()
     day = terra[0].datetime.replace(hour=0, minute=0)
     pair = []
-    for name in ("MOD11A1", "MYD11A1"):
+    for suffix in ("", ".reprocessed"):  # two granules of one product, one day
         it = terra[0].clone()
-        it.id = it.id.replace("MOD11A1", name)
+        it.id = it.id + suffix
         it.properties["start_datetime"] = day.isoformat()
         it.properties["end_datetime"] = day.replace(hour=23).isoformat()
         it.datetime = None
@@ -292,6 +292,10 @@ def test_open_stac_refuses_granules_of_one_time_and_footprint(shared_data):
         open_stac(pair, "LST_Day_1km")
     cube = open_stac(pair, "LST_Day_1km", groupby="id")
     assert cube.sizes["time"] == 2
+    aqua = pair[1].clone()
+    aqua.id = aqua.id.replace("MOD11A1", "MYD11A1")
+    with pytest.raises(errors.XlstsrError, match="2 products"):  # Terra + Aqua: never one series
+        open_stac([pair[0], aqua], "LST_Day_1km", groupby="id")
     assert open_stac(terra, "LST_Day_1km").sizes["time"] == 2  # other days pass
 
 

@@ -454,7 +454,8 @@ def fit_calibration(
     ------
     XlstsrError
         Shapes differ, the fields' time labels differ (pixels are paired by position), too few
-        valid pixels, or the fitted slope is not a sensor mapping.
+        valid pixels, the fitted slope is not a sensor mapping, or an sr DataArray is already
+        calibrated (its ``xlstsr_product`` attribute).
     GuideTimeError
         A step of the sr has no NDVI step within ``time_tolerance``, or the tolerance is not a
         duration.
@@ -485,6 +486,16 @@ def fit_calibration(
                 hint = " (pick its variable, e.g. ds['LST'])" if isinstance(a, xr.Dataset) else ""
                 raise InputTypeError(f"{role} must be a DataArray, a numpy array or a list of "
                                      f"them, got {type(a).__name__}{hint}")
+    for i, a in enumerate(fs):
+        done = a.attrs.get("xlstsr_product") if isinstance(a, xr.DataArray) else None
+        if done is not None and str(done) != INPUT_PRODUCT:
+            # apply_calibration's and upscale's refusal: a mapping fitted on calibrated fields is
+            # near the identity, and applied to the input sensor's LST it drops the sensor offset
+            raise XlstsrError(
+                f"sr field {i} is already {str(done)!r} (its xlstsr_product attribute), but a "
+                f"calibration maps the input sensor's LST ({source}) to {target}: fit it on the "
+                "uncalibrated SR (`xlstsr.upscale(lst, ...)` without calibration=)"
+            )
     from .validate import check_whole
 
     min_pixels = check_whole("min_pixels", min_pixels, 2, hint="fewest valid pixels, e.g. 100")
@@ -610,8 +621,9 @@ def apply_calibration(
     """Map an LST field (K) to the target sensor: ``slope * da + offset (+ ndvi * NDVI)``.
 
     Lazy on dask input; gaps of the LST stay gaps, and every valid LST pixel is calibrated. The
-    result keeps ``da``'s attributes, with ``xlstsr_product = "calibrated to <target>"`` and
-    the mapping as JSON in ``xlstsr_calibration``. A float field keeps its precision but comes
+    result keeps ``da``'s attributes and its encoded nodata (``rio.encoded_nodata``), with
+    ``xlstsr_product = "calibrated to <target>"`` and the mapping as JSON in
+    ``xlstsr_calibration``. A float field keeps its precision but comes
     back at least float32, as :func:`xlstsr.upscale` gives: float16 (0.25 K steps at 300 K)
     would lose an offset of 0.1 K.
 
@@ -703,6 +715,12 @@ def apply_calibration(
         # rioxarray finds a grid mapping of another name than spatial_ref ('crs' in many
         # NetCDF files) through the encoding, which the arithmetic dropped: the CRS went with it
         out.encoding["grid_mapping"] = gm
+    fill = da.rio.encoded_nodata
+    if fill is not None:
+        # upscale declares its NaN gaps so (as an encoding), which the arithmetic dropped: the
+        # GeoTIFF had no nodata tag. On out's own encoding dict, never the input's
+        out.encoding = dict(out.encoding)
+        out.rio.write_nodata(fill, encoded=True, inplace=True)
     if "history" in da.attrs:
         out.attrs["history"] = (f"{da.attrs['history']}\nxlstsr: apply_calibration("
                                 f"{cal.source} -> {cal.target}, slope={cal.slope:.6g}, "
@@ -745,7 +763,8 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> An
     """The NDVI term's field, checked: on ``da``'s grid (xarray's arithmetic kept only the
     overlap of another grid: a cropped or empty result), its steps matched with ``da``'s
     (within ``time_tolerance``: :func:`_match_ndvi_steps`) and in NDVI units (x 10000 gave
-    -18000 K), in memory; a numpy array must have ``da``'s spatial shape."""
+    -18000 K), in memory; a numpy array must have ``da``'s spatial shape and leading dims
+    that broadcast to ``da``'s (returned as float64)."""
     from .validate import spatial_dims
 
     if isinstance(ndvi, xr.DataArray):
@@ -789,6 +808,21 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> An
         if values.shape[-2:] != da.shape[-2:]:
             raise XlstsrError(f"ndvi {values.shape} is not on the LST's grid {da.shape}; reproject "
                               "it onto the LST's grid first")
+        while values.ndim > da.ndim and values.shape[0] == 1:
+            values = values[0]  # a band of 1 (1, y, x) for an LST (y, x), as fit_calibration
+        ndvi = values
+        try:
+            fits = np.broadcast_shapes(values.shape, da.shape) == da.shape
+        except ValueError:
+            fits = False
+        if not fits:  # else numpy's bare broadcast error (on dask at compute)
+            raise XlstsrError(
+                f"ndvi {values.shape} holds {int(np.prod(values.shape[:-2]))} image(s) for the "
+                f"LST's {int(np.prod(da.shape[:-2]))} {da.shape}: a numpy NDVI is paired with "
+                "the LST by array position, so give one NDVI image per LST image (or one for "
+                "all), or the NDVI as a DataArray with the LST's time labels (paired by label, "
+                "`time_tolerance=` for composites)"
+            )
     if values is not None:
         _check_ndvi_range(values, "would add thousands of kelvin")
     return ndvi

@@ -374,6 +374,12 @@ _ODC_ARGUMENT_ERRORS = ("Need to supply", "Too many arguments", "Can't interpret
                         "No geospatial info on")
 
 
+#: odc-stac's errors about the items' projection metadata (odc.stac._mdtools, _stac_load):
+#: only these are told to add the projection extension
+_ODC_PROJECTION_ERRORS = ("No projection extension", "Asset transform", "auto-guess CRS",
+                          "without defined footprint", "Need to supply `crs=`")
+
+
 #: the most pixels per time step a ``resolution`` may ask for (a resolution in the wrong units:
 #: 0.01 "degrees" in a metric CRS asked for 7e6 x 6e6 pixels and hung the process)
 MAX_PIXELS_PER_STEP = 1_000_000_000
@@ -557,24 +563,84 @@ def _check_same_assets(items: Sequence[Any]) -> None:
         )
 
 
-def _nodata(da: xr.DataArray, coding: BandCoding | None) -> Any:
+def _nodata(da: xr.DataArray, coding: BandCoding | None, user: bool = False) -> Any:
     """The fill value of a loaded asset: the coding's, else the loader's ``nodata`` attribute
     (odc-stac's, from the ``nodata=`` passed to it): raster:bands with a scale but no nodata
-    decoded the fill DN 0 to 0.0 K although the user had passed nodata=0."""
+    decoded the fill DN 0 to 0.0 K although the user had passed nodata=0. ``user``: a
+    ``nodata=`` was passed to odc-stac, which then fills with it both the pixels no file
+    covers and those holding the files' own fill: the loader's attribute wins (the
+    catalogue's 0 was masked and 65535 decoded to 1310.7 K)."""
+    if user and da.attrs.get("nodata") is not None:
+        return da.attrs["nodata"]
     if coding is not None and coding.nodata is not None:
         return coding.nodata
     return da.attrs.get("nodata")
 
 
-def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataArray:
+def _stored_dtype(items: Sequence[Any], key: str) -> np.dtype | None:
+    """The dtype odc-stac loads asset ``key`` in: the ``data_type`` its metadata gives (raster
+    extension v1 ``raster:bands``, v2 ``bands`` or the asset/item fields), None where none
+    does (odc-stac then loads floats)."""
+    for it in items:
+        asset = it.assets.get(key)
+        if asset is None:
+            continue
+        f = asset.extra_fields
+        found = [f.get("data_type"), *(b.get("data_type") for b in (f.get("bands") or [])
+                                       if isinstance(b, dict)),
+                 *(b.get("data_type") for b in (f.get("raster:bands") or [])
+                   if isinstance(b, dict)), it.properties.get("data_type")]
+        for t in found:
+            if t is None:
+                continue
+            try:
+                return np.dtype(t)
+            except TypeError:  # 'cint16' and other types numpy lacks: odc-stac judges it
+                return None
+    return None
+
+
+def _check_user_nodata(items: Sequence[Any], keys: Sequence[str], nodata: Any,
+                       codings: dict[str, BandCoding | None]) -> None:
+    """Refuse a ``nodata=`` (passed to odc-stac) that the assets' stored dtype cannot hold:
+    odc-stac fills the pixels no file covers with it in that dtype, and NaN on uint16 MODIS
+    items was reported as missing projection metadata, -1 as numpy's bare OverflowError."""
+    if isinstance(nodata, (bool, np.bool_)) or not isinstance(nodata, (int, float, np.number)):
+        raise XlstsrError(
+            f"nodata={nodata!r:.40} is not a number: pass the stored value that marks missing "
+            "pixels (e.g. nodata=0), or drop nodata= to use the catalogue's raster:bands nodata."
+        )
+    for key in keys:
+        dt = _stored_dtype(items, key)
+        if dt is None or dt.kind not in "iu":
+            continue
+        info = np.iinfo(dt)
+        value = float(nodata)
+        if np.isfinite(value) and value.is_integer() and info.min <= value <= info.max:
+            continue
+        coding = codings.get(key)
+        own = (f"decoding masks the catalogue's nodata ({coding.nodata:g}), so the gaps are NaN "
+               "already" if coding is not None and coding.nodata is not None
+               else "decoding gives NaN gaps where a nodata is known")
+        raise XlstsrError(
+            f"nodata={nodata!r} cannot be stored in asset {key!r}, whose values are {dt} (whole "
+            f"numbers {info.min}..{info.max}): odc-stac fills the pixels no file covers with "
+            f"nodata= in the stored type. Drop nodata= ({own}), or pass a whole number in "
+            f"{info.min}..{info.max} that is no value of the data."
+        )
+
+
+def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str,
+            user_nodata: bool = False) -> xr.DataArray:
     """Stored values -> physical ones (lazily): nodata -> NaN, then scale and offset.
+    ``user_nodata``: odc-stac was given ``nodata=`` (:func:`_nodata`).
 
     Values masked without a scale (a QC or class layer) keep their fill in ``encoding``
     (``_FillValue``), as a masked read of the file (:func:`xlstsr.io.open_cog`, rioxarray
     ``masked=True``) keeps it: the fill may be a value of the layer (a MODIS QC's nodata 0 is
     its best quality), which :mod:`xlstsr.qc` then refuses to guess. Dropped, every QC == 0
     pixel was read as "not produced" and no pixel kept, without a word."""
-    nodata = _nodata(da, coding)
+    nodata = _nodata(da, coding, user_nodata)
     attrs = {k: v for k, v in da.attrs.items() if k not in ("nodata", "_FillValue", "units")}
     out = da.astype(np.float64) if coding is not None and not coding.is_identity else da
     masked = nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata))
@@ -592,10 +658,12 @@ def _decode(da: xr.DataArray, coding: BandCoding | None, dtype: str) -> xr.DataA
     return out
 
 
-def _encoded_attrs(da: xr.DataArray, coding: BandCoding | None) -> xr.DataArray:
-    """Raw stored values with CF attributes saying how to decode them."""
+def _encoded_attrs(da: xr.DataArray, coding: BandCoding | None,
+                   user_nodata: bool = False) -> xr.DataArray:
+    """Raw stored values with CF attributes saying how to decode them (``user_nodata``: as
+    :func:`_decode`)."""
     attrs = {k: v for k, v in da.attrs.items() if k != "nodata"}
-    nodata = _nodata(da, coding)
+    nodata = _nodata(da, coding, user_nodata)
     if nodata is not None:
         attrs["_FillValue"] = nodata
     if coding is not None:
@@ -1075,6 +1143,38 @@ def _stackstac_misfit(items: Sequence[Any], crs: Any) -> str | None:
     return None
 
 
+def _check_stackstac_keywords(kwargs: dict[str, Any]) -> None:
+    """Refuse a keyword ``stackstac.stack`` does not take (it raised Python's bare "stack() got
+    an unexpected keyword argument"), naming the engine that takes it: odc-stac's
+    ``groupby=`` or ``lon=``/``lat=``, which open_stac's own docs advise, or a typo."""
+    import difflib
+
+    known = _stackstac_keywords()
+    unknown = [k for k in kwargs if k not in known]
+    if not known or not unknown:
+        return  # stackstac not installed: its import names it
+    odc = _odc_keywords()
+    # those open_stac sets itself (refused earlier, naming its own argument) are not offered
+    passed = known - set(_SET_BY_OPEN_STAC["stackstac"]) - {"assets", "resolution", "dtype"}
+    hints = []
+    for k in unknown:
+        near = difflib.get_close_matches(k, sorted(known | set(_OWN_KEYWORDS)), n=1)
+        if k in ("lon", "lat"):
+            hints.append("lon=/lat= are odc.stac.load's: stackstac takes an area in degrees as "
+                         "bounds_latlon=(lon_min, lat_min, lon_max, lat_max), or pass "
+                         "engine='odc' (the default). ")
+        elif k in odc:
+            hints.append(f"{k}= is odc.stac.load's: pass engine='odc' (the default) to load "
+                         "with it. ")
+        elif near:
+            hints.append(f"Did you mean {near[0]}= (for {k}=)? ")
+    raise XlstsrError((
+        f"open_stac got {', '.join(k + '=' for k in unknown)}, which stackstac.stack "
+        "(engine='stackstac') does not take. " + "".join(dict.fromkeys(hints))
+        + f"Its keywords open_stac passes on: {', '.join(sorted(passed))}."
+    ).rstrip())
+
+
 def _check_odc_keywords(kwargs: dict[str, Any], items: Sequence[Any] = (),
                         crs: Any = None) -> None:
     """Refuse a keyword ``odc.stac.load`` does not take: it takes ``**kw`` and drops those it
@@ -1155,7 +1255,8 @@ def _own_example(own: str, key: str, value: Any) -> str:
 def _check_own_keywords(kwargs: dict[str, Any], engine: str, bbox: Any) -> None:
     """Refuse loader keywords that open_stac sets itself (:data:`_SET_BY_OPEN_STAC`), naming
     open_stac's own argument for them; odc-stac's ``x=`` / ``y=`` beside ``bbox=`` (which
-    open_stac passes as them: the user's were replaced without a word); and stackstac's
+    open_stac passes as them: the user's were replaced without a word), and stackstac's
+    ``bounds_latlon=`` beside ``bbox=`` (its ``bounds=``); and stackstac's
     ``rescale=True``, which applied raster:bands' scale before open_stac decoded it again
     (MODIS DN x 0.02 x 0.02: 5.5 "K", then told to be degrees Celsius)."""
     loader = "odc.stac.load" if engine == "odc" else "stackstac.stack"
@@ -1175,6 +1276,14 @@ def _check_own_keywords(kwargs: dict[str, Any], engine: str, bbox: Any) -> None:
                "the exact transform: drop xy_coords= (the top-left corner of pixel (i, j) is "
                "`da.rio.transform() * (j, i)`)")
         raise XlstsrError(f"open_stac got {key}=, which it sets itself: open_stac {why}.")
+    if engine == "stackstac" and bbox is not None and kwargs.get("bounds_latlon") is not None:
+        # stackstac's "Cannot give both bounds and bounds_latlon" was blamed on proj:epsg
+        raise XlstsrError(
+            "open_stac got bounds_latlon= with bbox=, which it passes to stackstac.stack as "
+            "bounds=: give the area once, bbox=(minx, miny, maxx, maxy) in the output CRS's "
+            "units, or bounds_latlon=(lon_min, lat_min, lon_max, lat_max) in degrees without "
+            "bbox=."
+        )
     if engine == "odc" and bbox is not None:
         given = [k for k in ("x", "y") if kwargs.get(k) is not None]
         if given:
@@ -1207,16 +1316,30 @@ def _date_bounds(key: str, value: Any) -> tuple[Any, Any] | None:
     them (None: open): from ``'2020-04'`` (a day, month or year: kept as text, which selects
     all of it), STAC's ``'2020-06-01T00:00:00Z/2020-08-31T23:59:59Z'`` (``..`` open; zoned
     times in naive UTC, as open_stac's time labels are), a pair, one date; ``start*`` keywords
-    open at the end, ``end*`` ones at the start. None when the value is none of these."""
+    open at the end, ``end*`` ones at the start. A day (a ``datetime.date``, text without a
+    time such as ``'2020-1-2'``) and a lone midnight instant are written ``'YYYY-MM-DD'``,
+    which selects the whole day. None when the value is none of these."""
+    import datetime as dt
+
     import pandas as pd
 
-    def bound(v: Any) -> Any:
+    def bound(v: Any, single: bool = False) -> Any:
         if v is None or (isinstance(v, str) and v.strip() in ("", "..")):
             return None
         if isinstance(v, str) and re.fullmatch(_DAY_TEXT, v.strip()):
             return v.strip()
         ts = pd.Timestamp(v.strip() if isinstance(v, str) else v)
-        return (ts.tz_convert(None) if ts.tzinfo else ts).isoformat()
+        ts = ts.tz_convert(None) if ts.tzinfo else ts
+        # a day (a date object, '2020-1-2', datetime64[D]) or one midnight instant stands for
+        # the whole day: written as midnight, the advised slice kept nothing of a day whose
+        # items are at 10:30 UTC, and a (date, date) range dropped its last day
+        day = ((isinstance(v, dt.date) and not isinstance(v, dt.datetime))
+               or (isinstance(v, str) and not re.search(r":|T\d", v.strip()))
+               or (isinstance(v, np.datetime64)
+                   and np.datetime_data(v.dtype)[0] in ("Y", "M", "W", "D")))
+        if ts == ts.normalize() and (day or single):
+            return ts.strftime("%Y-%m-%d")
+        return ts.isoformat()
 
     key = str(key).lower()
     try:
@@ -1229,7 +1352,7 @@ def _date_bounds(key: str, value: Any) -> tuple[Any, Any] | None:
         elif key.startswith("end"):
             lo, hi = None, value
         else:
-            lo = hi = value
+            return bound(value, single=True), bound(value, single=True)
         return bound(lo), bound(hi)
     except (TypeError, ValueError):
         return None
@@ -1300,6 +1423,46 @@ def _refuse_fused_granules(items: Sequence[Any], groupby: Any) -> None:
                         "keep each item as its own step, or select one product, e.g. "
                         "`[i for i in items if i.properties.get('platform') == 'terra']`."
                     )
+
+
+#: a MODIS granule's id: the product's short name, then its date (``MOD11A1.A2020001.``), as
+#: :func:`xlstsr.io.modis._granule_product` reads file names
+_GRANULE_ID = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\.A\d{7}\.")
+#: the MODIS satellites, which one item property ``platform`` names
+_MODIS_PLATFORMS = ("terra", "aqua")
+
+
+def _check_one_product(items: Sequence[Any]) -> None:
+    """Refuse items of several MODIS products (ids ``MOD11A1.`` and ``MYD11A1.``, or
+    ``platform`` terra and aqua) in one series, as :func:`xlstsr.io.open_modis` and
+    :func:`xlstsr.io.open_cog` refuse such files: Terra's 10:30 and Aqua's 13:30 overpasses
+    (several K of diurnal warming apart), or 8-day composites among daily fields, were stacked
+    into one date-ordered series without a word when their times differed (whatever
+    ``groupby``: each item its own step is still a mixed series). Collections are not
+    judged: one collection holds both satellites (Planetary Computer's modis-11A1-061), and a
+    local catalogue may split one product into several; nor are other platforms (Landsat 8
+    and 9, Sentinel-2A and 2B are loaded together)."""
+    heads: dict[str, list[str]] = {}
+    platforms: dict[str, list[str]] = {}
+    for it in items:
+        m = _GRANULE_ID.match(str(getattr(it, "id", "") or ""))
+        if m is not None:
+            heads.setdefault(m.group(1).upper(), []).append(it.id)
+        p = str(it.properties.get("platform") or "").lower()
+        if p in _MODIS_PLATFORMS:
+            platforms.setdefault(p, []).append(it.id)
+    if len(heads) > 1:
+        groups, pick = heads, "`[i for i in items if i.id.startswith('{}.')]`"
+    elif len(platforms) > 1:
+        groups, pick = platforms, "`[i for i in items if i.properties.get('platform') == '{}']`"
+    else:
+        return
+    said = "; ".join(f"{k}: {len(v)} (e.g. {v[0]!r})" for k, v in groups.items())
+    raise XlstsrError(
+        f"the items are of {len(groups)} products ({said}): one series is one product "
+        "(Terra's and Aqua's overpasses are hours apart, an 8-day composite is no daily "
+        f"field). Load each product separately, e.g. {pick.format(next(iter(groups)))}."
+    )
 
 
 def _product_name(items: list[Any]) -> str | None:
@@ -1378,7 +1541,10 @@ def open_stac(
         ``stackstac.stack``. The loaders' names for what open_stac sets itself are refused,
         naming open_stac's own argument (``bands=``: ``assets=``; ``bounds=``: ``bbox=``;
         ``chunksize=``: ``chunks=``; ``epsg=``: ``crs=``), and so is stackstac's
-        ``rescale=True`` (the scale would be applied twice: open_stac decodes it).
+        ``rescale=True`` (the scale would be applied twice: open_stac decodes it), and a
+        keyword the engine does not take (naming the engine that does). odc-stac's
+        ``nodata=`` must fit the assets' stored dtype; it fills the pixels no file covers and
+        replaces the files' own fill, so it is what is masked (or kept as ``_FillValue``).
 
     Returns
     -------
@@ -1396,7 +1562,9 @@ def open_stac(
         grids (another pixel size, or corners a fraction of a pixel apart: they would be
         resampled onto the first item's grid) unless the output grid or resampling is chosen
         (``resampling=``, ``geobox=``, ``like=``, ``anchor=``, ``align=``),
-        area arguments odc-stac refuses (``lon=`` without ``lat=``), or ``engine='stackstac'``
+        area arguments odc-stac refuses (``lon=`` without ``lat=``), items of several MODIS
+        products (ids ``MOD11A1.`` and ``MYD11A1.``, or platforms terra and aqua), a
+        ``nodata=`` the stored dtype cannot hold, or ``engine='stackstac'``
         with ``decode=False`` on an asset without a scale whose files record a nodata (stackstac
         masks it: its stored value cannot come back).
     NoOverlapError
@@ -1442,6 +1610,7 @@ def open_stac(
                 f"open_stac got {', '.join(k + '=' for k in dated)}: no keyword of open_stac "
                 "or stackstac.stack chooses dates (every date of the items is loaded). "
                 + _date_advice(dated[0], kwargs[dated[0]]))
+        _check_stackstac_keywords(kwargs)
     bands = [assets] if isinstance(assets, str) else (list(assets) if assets is not None else None)
     # without assets=: the data assets (what odc-stac loads), else every asset
     keys = bands if bands is not None else (sorted({k for it in items for k in _data_assets(it)})
@@ -1498,6 +1667,7 @@ def open_stac(
                             engine, crs_given=crs is not None)
     _check_lonlat_overlap(items, kwargs)  # and so does one in longitude/latitude
     _check_groupby(items, kwargs.get("groupby"))
+    _check_one_product(items)
     if engine == "odc":
         _refuse_fused_granules(items, kwargs.get("groupby"))
     _check_items_grids(items, keys, crs, resolution, kwargs, engine)
@@ -1520,6 +1690,8 @@ def open_stac(
             codings = {k: band_coding(items, k) for k in keys}
     if engine == "stackstac" and not decode:
         _check_stackstac_stored(items, codings)
+    if engine == "odc" and kwargs.get("nodata") is not None:
+        _check_user_nodata(items, keys, kwargs["nodata"], codings)
     log.info(
         "open_stac: %d items, assets %s, %s, engine %s", len(items), keys,
         "decoding " + ", ".join(f"{k}: {c}" for k, c in codings.items() if c) if decode
@@ -1578,10 +1750,18 @@ def open_stac(
                     "fix(item): [setattr(a, 'href', os.path.join(folder, a.href)) for a in "
                     "item.assets.values()]`."
                 ) from err
+            if any(m in str(err) for m in _ODC_PROJECTION_ERRORS):
+                raise XlstsrError(
+                    f"odc-stac could not load the items ({err}). Items need the projection "
+                    "extension (proj:code or proj:wkt2, proj:transform, proj:shape), or pass "
+                    "`crs=` and `resolution=` explicitly."
+                ) from err
+            # another refusal (an option's value): blaming the items' metadata misled
+            given = ", ".join(f"{k}={v!r:.40}" for k, v in kwargs.items())
             raise XlstsrError(
-                f"odc-stac could not load the items ({err}). Items need the projection extension "
-                "(proj:code or proj:wkt2, proj:transform, proj:shape), or pass `crs=` and "
-                "`resolution=` explicitly."
+                f"odc-stac could not load the items ({err}): check the values of the options "
+                + (f"passed on to it ({given}) and of " if given else "")
+                + "crs=, resolution=, bbox= and chunks= against odc.stac.load's documentation."
             ) from err
         crs_out = ds.odc.crs.wkt
         exact = None
@@ -1655,9 +1835,12 @@ def open_stac(
         # steps of one time (a reprocessed granule kept by groupby='id') keep the items' order
         ds = ds.isel(time=np.argsort(ds["time"].values, kind="stable"))
     product = _product_name(items)
+    # odc-stac fills with the user's nodata= (stackstac takes none)
+    user_nodata = engine == "odc" and kwargs.get("nodata") is not None
     for v in list(ds.data_vars):
         coding = codings.get(str(v))
-        var = _decode(ds[v], coding, dtype) if decode else _encoded_attrs(ds[v], coding)
+        var = (_decode(ds[v], coding, dtype, user_nodata) if decode
+               else _encoded_attrs(ds[v], coding, user_nodata))
         if product is not None:  # e.g. xlstsr.qc reads the QC layout of MOD21 from it
             var.attrs["product"] = product
         ds[v] = var.rio.write_crs(crs_out)

@@ -775,6 +775,8 @@ class TorchModelMethod(UpscaleMethod):
         config = Adaptation.parse(adapt)
         if config is None:
             return self
+        # refused here, when the method is built: at adapt time a dask input failed at compute
+        config.check_guided(self.needs_guide)
         new = object.__new__(type(self))  # not copy.copy: __getstate__ drops the live model
         new.__dict__.update(self.__dict__)
         new.adapt = config

@@ -83,10 +83,11 @@ class Adaptation:
         :data:`MODIS_PSF_COARSE`, 0.378 px, i.e. 350 m on a 926.6 m pixel); None or 0: a box.
     alpha : float
         Weight of the coarse-consistency term; guided models add ``(1 - alpha)`` times the
-        detail term of :func:`~xlstsr.nn.losses.sif_loss`. 1 (default): consistency only.
+        detail term of :func:`~xlstsr.nn.losses.sif_loss`. 1 (default): consistency only;
+        the only value for a model without a guide (:meth:`check_guided`).
     gain : float, optional
         K per guide unit of the detail term; default: fitted on the scene at the coarse scale
-        (:func:`scene_guide_gain`).
+        (:func:`scene_guide_gain`). Guided models only.
     anchor : float
         Weight of a Huber term keeping the output near the unadapted model's (0: none).
     window : int
@@ -155,6 +156,30 @@ class Adaptation:
             return cls(**dict(value))
         raise TypeError(f"adapt must be True, False, None, a dict of settings or an Adaptation, "
                         f"got {value!r} ({type(value).__module__}.{type(value).__qualname__})")
+
+    def check_guided(self, guided: bool) -> None:
+        """Refuse ``alpha < 1`` or a ``gain`` for a model without a guide: both weigh the
+        guide-detail term, which only a guided model has. The loss of an unguided one is then
+        ``alpha`` x consistency alone: ``alpha=0`` made it zero (the output unchanged, yet
+        recorded as adapted), a ``gain`` was ignored.
+
+        Raises
+        ------
+        XlstsrError
+            ``guided`` is False and ``alpha`` or ``gain`` is not its default.
+        """
+        if guided:
+            return
+        bad = ([f"alpha={float(self.alpha):g}"] if float(self.alpha) != 1.0 else []) + (
+            [f"gain={self.gain!r}"] if self.gain is not None else [])
+        if bad:
+            raise XlstsrError(
+                f"adapt setting(s) {', '.join(bad)} weigh the guide-detail term, which only a "
+                "guided model (e.g. method='disr') has: this model takes no guide, so its "
+                "adaptation loss is the coarse consistency alone (alpha=0 would make it zero "
+                "and change nothing). Drop them (alpha=1, gain=None, the defaults), or use a "
+                "guided model."
+            )
 
     def psf_fine(self, factor: int) -> float:
         """The PSF width in fine pixels at ``factor`` (0.0 for a box)."""
@@ -427,7 +452,8 @@ def adapt_model(
     Raises
     ------
     XlstsrError
-        When the adaptation diverged: its loss ended non-finite or above the unadapted model's
+        ``config`` sets ``alpha < 1`` or ``gain`` without a guide (:meth:`Adaptation.check_guided`);
+        or the adaptation diverged: its loss ended non-finite or above the unadapted model's
         (beyond :data:`DIVERGENCE_RTOL`), or its output gained NaN pixels; the message names
         ``lr`` (too large for this model) and the default.
 
@@ -446,6 +472,7 @@ def adapt_model(
     True
     """
     config = config or Adaptation()
+    config.check_guided(guide is not None)
     # the cached (shared) model is never touched; weight_norm models cannot be deepcopied
     tuned = copy_model(model).eval()
     if config.steps == 0:
