@@ -12,6 +12,11 @@
    (input sensor, calibrated to ASTER) scored on ``EVAL_PAIRS``.
 
 Writes ``adaptation.md`` in ``--out`` (default ``docs/results``), with the numbers as JSON.
+Only the published protocol (every method, the selection, not ``--smoke``) writes there by
+default; ``--methods`` (a subset) or ``--adapt`` (no selection) runs write ``./heldback_results``
+unless ``--out`` says so. The page's sections below the ``HAND`` line are kept when it is
+rewritten; a page holding more than one run and no such line is refused up front (it would be
+lost), naming the line to add or ``--out``.
 
 Usage::
 
@@ -55,6 +60,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FACTOR = 4
 METHODS = ("sisr", "disr")
+#: adaptation.md keeps what follows this line when the script rewrites the page
+HAND = "<!-- Below: written by hand from other runs (kept when the script rewrites the page) -->"
 #: the selection grid on VAL_PAIRS: method -> list of adapt settings
 _COMMON = ([{"steps": s, "lr": lr} for s in (5, 10, 20) for lr in (1e-5, 3e-5, 1e-4, 3e-4)]
            + [{"steps": 10, "lr": 1e-4, "psf": None}, {"steps": 10, "lr": 3e-4, "anchor": 1.0}])
@@ -144,10 +151,29 @@ def table(rows: list[tuple[str, str, dict[str, float]]], n: int) -> list[str]:
     return out
 
 
+def kept_sections(md: Path) -> str:
+    """What a rewrite of ``md`` keeps: its text from the ``HAND`` line on ('' for a page that
+    is one run of this script, or none).
+
+    Raises SystemExit, naming the fix, for a page of several runs (more than one "Written by")
+    without that line: the rewrite would drop the other runs and the hand-written sections.
+    """
+    old = md.read_text() if md.is_file() else ""
+    if HAND in old:
+        return old[old.index(HAND):].rstrip("\n")
+    if old.count("Written by `") > 1:
+        raise SystemExit(
+            f"adaptation.py: {md} holds {old.count('Written by `')} runs and hand-written "
+            f"sections, which this run would replace: add the line\n{HAND}\nabove what to keep "
+            "(the script rewrites what is above it), or pass --out DIR to write elsewhere")
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=None,
-                    help="output folder (default: docs/results; ./heldback_results with --smoke)")
+                    help="output folder (default: docs/results; ./heldback_results with --smoke, "
+                    "--methods or --adapt)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--adapt", default=None, metavar="JSON",
                     help='skip the selection: report this setting, e.g. \'{"steps": 10, "lr": 1e-4}\'')
@@ -158,10 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     accuracy().refuse_held_back_data("adaptation.py", "selects on VAL_PAIRS, fits on "
                                      "TRAIN_PAIRS and scores EVAL_PAIRS")
     methods = [m for m in args.methods.split(",") if m]
-    # a smoke run (a test of the code path) or a subset of the methods never replaces the
-    # published page (every method) unless --out asks for it
+    # a smoke run (a test of the code path), a subset of the methods or a forced setting (no
+    # selection: the page's second run) never replaces the published page unless --out asks
     args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke,
-                           partial=set(methods) != set(METHODS))
+                           partial=set(methods) != set(METHODS) or args.adapt is not None)
+    old = kept_sections(args.out / "adaptation.md")  # refused here, not after the run
     torch.set_num_threads(1)
     t_start = time.time()
     grid = SMOKE_GRID if args.smoke else GRID
@@ -295,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         {k: v for k, v in results.items()}, indent=1, default=float), "```", ""]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "adaptation.md").write_text("\n".join(lines))
+    (out / "adaptation.md").write_text("\n".join(lines) + (f"\n{old}\n" if old else ""))
     print(f"wrote {out / 'adaptation.md'}")
     return 0
 

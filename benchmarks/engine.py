@@ -1436,9 +1436,19 @@ def main(argv: list[str] | None = None) -> int:
                          "modis_h18v04_2020/ (or that cube's folder), or leave --root out (the "
                          "project's data)")
     published = ROOT / "docs" / "results"  # the synthetic figures, and the project's cube
-    # a smoke run (a test of the code path) never replaces the published pages
-    args.out = results_dir(args.out, published, *([args.root] if args.root else []),
-                           smoke=args.smoke)
+
+    def out_dir(earlier: dict | None = None) -> Path:
+        """engine.md's folder: a smoke run (a test of the code path) or a run on held-back data
+        never replaces the published page. --render / --rerun-* judge by the earlier run the
+        figures come from (its smoke flag, its --root and the STAC catalog it read), not by
+        this command's flags alone."""
+        smoke, folders = args.smoke, [args.root] if args.root else []
+        if earlier is not None:
+            smoke = smoke or bool(earlier["args"]["smoke"])
+            folders += [f for f in (earlier["args"].get("root"),
+                                    (earlier.get("stac") or {}).get("catalog")) if f]
+        return results_dir(args.out, published, *folders, smoke=smoke)
+
     if args.rerun_profile is not None:
         r, s = earlier_run(args.rerun_profile)
         with tempfile.TemporaryDirectory(prefix="xlstsr-bench-") as tmp:
@@ -1449,6 +1459,7 @@ def main(argv: list[str] | None = None) -> int:
                               + f"nice -n {os.nice(0)} .venv/bin/python benchmarks/engine.py "
                               f"--rerun-profile {args.rerun_profile}")
         r["reading"] = reading(r)
+        args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "engine.md").write_text(render(r))
         print(json.dumps(r["profile"]), flush=True)
@@ -1461,6 +1472,7 @@ def main(argv: list[str] | None = None) -> int:
             r["real_fast"] = bench_real_fast(cube, s["real_days"], Path(tmp))
         r["real_fast"]["load"] = load
         r["reading"] = reading(r)
+        args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "engine.md").write_text(render(r))
         return 0
@@ -1478,6 +1490,7 @@ def main(argv: list[str] | None = None) -> int:
                        "end_load": tuple(round(v, 2) for v in os.getloadavg())}
         r["scaling"] = sc
         r["reading"] = reading(r)
+        args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "engine.md").write_text(render(r))
         print(json.dumps(sc), flush=True)
@@ -1488,6 +1501,7 @@ def main(argv: list[str] | None = None) -> int:
             text = text.split("```json\n", 1)[1].split("\n```", 1)[0]
         r = json.loads(text)
         r["reading"] = reading(r)
+        args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "engine.md").write_text(render(r))
         return 0
@@ -1497,6 +1511,7 @@ def main(argv: list[str] | None = None) -> int:
     from xlstsr.methods import get_method
     from xlstsr.methods.torch_model import TORCH_TILE
 
+    args.out = out_dir()
     s = SMOKE if args.smoke else FULL
     global IN_PROCESS
     IN_PROCESS = args.smoke
@@ -1566,7 +1581,8 @@ def main(argv: list[str] | None = None) -> int:
         "host": f"{platform.node()} ({os.cpu_count()} cores, "
                 f"{platform.processor() or platform.machine()})",
         "torch": torch.__version__, "xlstsr": xlstsr.__version__, "loads": loads,
-        "args": {"smoke": args.smoke}, "sizes": s, "real": rl, "flat": fl, "stac": st,
+        "args": {"smoke": args.smoke,
+                 "root": None if args.root is None else str(args.root.resolve())}, "sizes": s, "real": rl, "flat": fl, "stac": st,
         "scaling": sc, "tiles": tiles, "best_tile": best_tile, "best_onnx_tile": best_onnx_tile,
         "real_onnx": rl_onnx if best_onnx_tile else None, "real_fast": rl_fast,
         "engine_tiles": etiles,

@@ -3,9 +3,11 @@
 ``python benchmarks/one_level_up.py [--epochs 40] [--root DATA] [--out docs/results] [--json PATH]
 [--smoke]``
 
-``--out`` defaults to ``docs/results`` for the project's own data; for another ``--root`` or a
-``--smoke`` run to the folder of ``--json``, else ``./heldback_results`` (never over a published
-page unless ``--out`` says so; the folder is printed). A cube whose split by position leaves no
+``--out`` defaults to ``docs/results`` for the project's own data and the published protocol
+(``--epochs 40 --seed 0``); for another ``--root``, a ``--smoke`` run or other ``--epochs`` /
+``--seed`` to the folder of ``--json`` (unless that is ``docs/results``), else
+``./heldback_results`` (never over a published page unless ``--out`` says so; the folder is
+printed). A cube whose split by position leaves no
 training or validation window-dates, or fewer than 2 test positions, is refused with the counts;
 a cube folder without ``catalog.json`` / ``windows.csv``, their columns or items holding both LST
 assets is refused naming what is missing (the check of ``sisr_cube.py --held-back``).
@@ -96,6 +98,7 @@ from xlstsr.kernels.spectra import spectral_ratio
 from xlstsr.train import PatchSet, degraded_pairs, make_patches
 
 ROOT = Path(__file__).resolve().parents[1]
+EPOCHS = 40  # at most, per model: the published page's
 PATCH = 16  # fine px of a patch: 4 x 4 coarse px (a whole window at 16 km -> 4 km)
 ASSETS = ("LST_Day_1km", "LST_Night_1km")
 #: the columns of ``windows.csv`` read here: the window, its pixel offsets, its number of dates
@@ -183,14 +186,29 @@ def by_position(res: dict[str, np.ndarray], pos: np.ndarray) -> tuple[dict[str, 
     return {k: np.array([v[pos == p].mean(0) for p in keys]) for k, v in res.items()}, keys
 
 
+def page_dir(args: argparse.Namespace, data_dir: Path) -> Path:
+    """The folder of one_level_up.md: ``--out``; else docs/results for the published protocol
+    on the project's data; else beside ``--json`` (unless that is docs/results), else
+    ``./heldback_results``."""
+    published = ROOT / "docs" / "results"
+    # another --epochs or --seed is not the published protocol: it never replaces the page
+    partial = args.epochs != EPOCHS or args.seed != 0
+    out = results_dir(args.out, published, data_dir, smoke=args.smoke, partial=partial)
+    if (out == HELD_BACK_RESULTS and args.json is not None
+            and args.json.resolve().parent != published.resolve()):
+        out = args.json.parent  # the page beside the summary asked for, if not published
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="folder of one_level_up.md (default: "
-                    "docs/results for the project's own data; for another --root or --smoke the "
-                    "folder of --json, else ./heldback_results)")
+                    "docs/results for the project's own data and the page's --epochs / --seed; "
+                    "for another --root, --smoke, --epochs or --seed the folder of --json "
+                    "(unless docs/results), else ./heldback_results)")
     ap.add_argument("--json", type=Path, default=None,
                     help="the JSON summary (default: <out>/one_level_up.json)")
     ap.add_argument("--smoke", action="store_true", help="5 dates, 1 epoch, 32 patches (a test)")
@@ -205,9 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     data_dir = data_root(args.root)
-    args.out = results_dir(args.out, ROOT / "docs" / "results", data_dir, smoke=args.smoke)
-    if args.out == HELD_BACK_RESULTS and args.json is not None:
-        args.out = args.json.parent  # the page beside the summary asked for
+    args.out = page_dir(args, data_dir)
     l1, pos, dn, split = load(data_dir, 5 if args.smoke else None)
     pair_note = recipe().cube_pair_windows(data_dir)[2]
     if pair_note:

@@ -47,7 +47,8 @@ ENV = {"engine.py": {"OMP_NUM_THREADS": "1"}}
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description="Run every benchmark of benchmarks/ in turn, full versions (hours on 2 "
-        "cores); each rewrites its page under docs/results/. " + __doc__.splitlines()[-1].replace("``", ""))
+        "cores); each rewrites its page under docs/results/ (./heldback_results for data "
+        "other than the project's). " + __doc__.splitlines()[-1].replace("``", ""))
     ap.add_argument("--only", nargs="+", metavar="SCRIPT", choices=SCRIPTS + MANUAL,
                     help="run these scripts only (default: all but " + ", ".join(MANUAL) + ")")
     ap.add_argument("--list", action="store_true", help="list the scripts and exit")

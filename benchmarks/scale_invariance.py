@@ -93,9 +93,12 @@ choice of gains can beat (``least_rmse_at_mismatch`` of ``gain_bounds.py``).
 
 Writes ``scale_invariance.md`` in ``--out`` and the JSON summary at ``--json`` (default
 ``<out>/scale_invariance.json``). ``--out`` defaults to ``docs/results`` when both folders are
-the project's own data; for other (held-back) folders, or a ``--smoke`` run, to the folder of
-``--json``, else ``./heldback_results``: such a run never replaces the published page unless
-``--out`` says so (the folder is printed). Scenes left out (listed without an LST file, a
+the project's own data and the options are the published page's (``PAGE_PROTOCOL``:
+``--bounds la``, the position split, no ``--psf``, 40 epochs, seed 0, the statistics); for
+other (held-back) folders, a ``--smoke`` run or other options (``--split time``, ``--no-stats``,
+...), to the folder of ``--json`` (unless that is ``docs/results``), else
+``./heldback_results``: such a run never replaces the published page unless ``--out`` says so
+(the folder is printed). Scenes left out (listed without an LST file, a
 field all fill) are named with the reason on the page and under ``left_out`` in the JSON.
 A split that leaves fewer than 2 training overpasses (one validates the early stopping) or 2
 test overpasses (the bootstrap resamples them) is refused with the counts. ``--smoke``: 6 overpasses, 1 epoch, 32 patches (seconds; a
@@ -156,6 +159,10 @@ PSF_GRID = np.round(np.arange(0.0, 2.51, 0.25), 2)
 N_BOOT = 2000
 #: scale_invariance.md keeps what follows this line when the script rewrites the page
 HAND = "<!-- Below: written by hand from other runs (kept when the script rewrites the page) -->"
+#: the protocol of the published page (``run_all.py``'s arguments): a run with other options is
+#: a partial one (``results_dir``), whose page never replaces it unless ``--out`` says so
+PAGE_PROTOCOL = {"split": "position", "bounds": "la", "psf": "none", "epochs": 40, "seed": 0,
+                 "no_stats": False}
 GAP = 8  # 1.12 km px at least between the two training halves (8.96 km)
 RF = 10  # receptive field of ResCNN 32 x 4 in coarse px (its ``receptive_field``): scored margin
 MIN_SCORED = 1250  # valid 280 m pixels (= 20,000 at 70 m) for a test half to be scored
@@ -874,8 +881,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="the JSON summary (default: "
                     "<out>/scale_invariance.json)")
     ap.add_argument("--out", type=Path, default=None, help="folder of scale_invariance.md "
-                    "(default: docs/results for the project's own data; for other folders or "
-                    "--smoke the folder of --json, else ./heldback_results)")
+                    "(default: docs/results for the project's own data and the page's options; for "
+                    "other folders, --smoke or other options the folder of --json unless that "
+                    "is docs/results, else ./heldback_results)")
     ap.add_argument("--split", choices=("position", "time"), default="position",
                     help="hold out ground and dates (default) or dates only")
     ap.add_argument("--bounds", type=parse_bounds, default="land", metavar="{land,la,LOW,HIGH}",
@@ -954,9 +962,15 @@ def main(argv: list[str] | None = None) -> int:
                 for k, why in ecostress_scenes(folder).attrs.get("left_out", {}).items()}
     left_out |= apart
     enough_overpasses(tr_ops, te_ops, split, args.smoke, left_out)
-    args.out = results_dir(args.out, ROOT / "docs" / "results", tr_dir, te_dir, smoke=args.smoke)
-    if args.out == HELD_BACK_RESULTS and args.json is not None:
-        args.out = args.json.parent  # the page beside the summary asked for
+    published = ROOT / "docs" / "results"
+    # the --split time command the page gives, another --psf, --epochs, --seed, --bounds or
+    # --no-stats: not the published protocol (args.split is "folder" for other ground)
+    partial = any(getattr(args, k) != v for k, v in PAGE_PROTOCOL.items())
+    args.out = results_dir(args.out, published, tr_dir, te_dir, smoke=args.smoke,
+                           partial=partial)
+    if (args.out == HELD_BACK_RESULTS and args.json is not None
+            and args.json.resolve().parent != published.resolve()):
+        args.out = args.json.parent  # the page beside the summary asked for, if not published
     print(f"writing to {args.out}", flush=True)
     psf = MODIS_PSF if args.psf == "modis" else 0.0
     dn = {**{op: ecostress_scenes(tr_dir).loc[op, "day_night"] for op in tr_ops},
@@ -1408,7 +1422,9 @@ def report(args, summ: dict, res: dict, fold_runs: list[dict], split: str,
            + ("" if args.bounds == "land" else " --bounds " + (
                args.bounds if isinstance(args.bounds, str)
                else f"{args.bounds[0]:g},{args.bounds[1]:g}"))
-           + (f" --epochs {args.epochs}" if not args.smoke and args.epochs != 40 else ""))
+           + (f" --epochs {args.epochs}" if not args.smoke and args.epochs != 40 else "")
+           + (f" --seed {args.seed}" if args.seed != 0 else "")
+           + (" --no-stats" if args.no_stats else ""))
     f0 = fold_runs[0]["models"]["invariant"]
     where = ("**by ground and by date**: " + "; ".join(
         f"fold `{f['name']}` trains on the 1.12 km columns [{f['train_cols'][0]}, "

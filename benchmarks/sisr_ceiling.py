@@ -24,6 +24,10 @@ machine with torch and numpy only):
   device; one after the other on the CPU (the large ones then stop far short of their optimum);
 - ``--report RESULTS.json``: writes ``sisr_ceiling.md`` in ``--out``.
 
+``--out`` defaults to ``docs/results`` for the published measurement only (every configuration
+of ``CONFIGS``, ``--budget 300``, not ``--smoke``), judged for ``--report`` by what the results
+file holds; any other run writes ``./heldback_results`` unless ``--out`` says so.
+
 Without any of them, the three in turn on this machine. ``--smoke``: 5 dates, one small
 configuration, 2 epochs (a test, not a measurement).
 """
@@ -75,6 +79,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 SMOKE = {"smoke": {**RESNET, "config": {"channels": 8, "n_blocks": 1}, "lr": 1e-3,
                    "max_epochs": 2}}
 TARGET_DB = 1.5
+#: seconds per configuration of the published page
+BUDGET = 300.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -108,6 +114,7 @@ def export(path: Path, smoke: bool = False) -> Path:
     n_cro = 8 if smoke else None
     out["croatia_dn"] = _to_dn(cro["lst"].values[:n_cro])
     out["croatia_pos"] = cro.position.values[:n_cro].astype(str)
+    out["smoke"] = np.array(smoke)  # carried to --train's results, so --report can tell
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **out)
     return path
@@ -245,7 +252,7 @@ def train_one(name: str, cfg: dict[str, Any], sets: dict[str, np.ndarray], budge
         "train_images": len(fine), "train_cube_positions": len(keep),
         "train_croatia_positions": n_cro, "epochs": epoch,
         "best_epoch": max(hist, key=lambda h: h[1])[0], "seconds": round(seconds, 1),
-        "budget_s": budget,
+        "budget_s": budget, "smoke": bool(sets.get("smoke", False)),
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor()
         or platform.machine(), "history": hist,
     }
@@ -292,6 +299,18 @@ def train(sets_path: Path, results: Path, names: Sequence[str], budget: float, d
 
 # ----------------------------------------------------------------------------------------------
 # report
+
+
+def run_kind(results: dict[str, Any]) -> tuple[bool, bool]:
+    """``(smoke, partial)`` of a results file: smoke when any configuration was trained on a
+    ``--smoke`` export (or is the smoke configuration); partial when it holds other
+    configurations than ``CONFIGS``, settings or a budget other than the published page's
+    (``--configs``, ``--budget``). Either keeps it off the published page (``results_dir``)."""
+    smoke = any(r.get("smoke") or n in SMOKE for n, r in results.items())
+    partial = (set(results) != set(CONFIGS)
+               or any(r.get("budget_s") != BUDGET or r.get("settings") != CONFIGS.get(n)
+                      for n, r in results.items()))
+    return smoke, partial
 
 
 def report(results: dict[str, Any], path: Path, command: str, budget: float | None) -> Path:
@@ -369,13 +388,13 @@ def _from_root(path: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="folder of sisr_ceiling.md (default: docs/results; "
-                    "./heldback_results for --smoke)")
+                    "./heldback_results for --smoke, --configs or another --budget)")
     ap.add_argument("--export", default=None, metavar="SETS", help="write the sets, then stop")
     ap.add_argument("--train", default=None, metavar="SETS", help="train from these sets")
     ap.add_argument("--results", default=None, metavar="JSON", help="--train's output")
     ap.add_argument("--report", default=None, metavar="JSON", help="write the page from a results file")
     ap.add_argument("--configs", default=None, help="comma-separated names of CONFIGS (default: all)")
-    ap.add_argument("--budget", type=float, default=300.0, help="seconds per configuration")
+    ap.add_argument("--budget", type=float, default=BUDGET, help="seconds per configuration")
     ap.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu', 'cuda'")
     ap.add_argument("--smoke", action="store_true", help="5 dates, one tiny configuration, 2 epochs")
     args = ap.parse_args(argv)
@@ -394,12 +413,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from xlstsr.datasets.root import results_dir
 
-    out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
-    command = "python benchmarks/sisr_ceiling.py" + (" --smoke" if args.smoke else "")
+    published = ROOT / "docs" / "results"
     if args.report:
-        report(json.loads(Path(args.report).read_text()), out / "sisr_ceiling.md",
-               command + f" --report {_from_root(args.report)}", None)
+        # judged by what the results file holds (a subset, another budget, a smoke export)
+        res = json.loads(Path(args.report).read_text())
+        smoke, partial = run_kind(res)
+        out = results_dir(args.out, published, smoke=smoke or args.smoke, partial=partial)
+        print(f"writing to {out}", flush=True)
+        report(res, out / "sisr_ceiling.md",
+               f"python benchmarks/sisr_ceiling.py --report {_from_root(args.report)}", None)
         return 0
+    # a subset of the configurations or another budget is not the published measurement
+    out = results_dir(args.out, published, smoke=args.smoke,
+                      partial=set(names) != set(CONFIGS) or args.budget != BUDGET)
+    print(f"writing to {out}", flush=True)
+    command = ("python benchmarks/sisr_ceiling.py" + (" --smoke" if args.smoke else "")
+               + (f" --configs {args.configs}" if args.configs else "")
+               + (f" --budget {args.budget:g}" if args.budget != BUDGET else ""))
     with tempfile.TemporaryDirectory() as tmp:
         sets = export(Path(tmp) / "sets.npz", args.smoke)
         res = train(sets, Path(tmp) / "results.json", names, args.budget, args.device, configs)
