@@ -310,6 +310,61 @@ def _remove_new_store(store: Any, was_folder: bool) -> bool:
     return True
 
 
+class _StoreTakenOver(XlstsrError):
+    """The store this run writes no longer records it as its writer: another run took it over
+    (or it was removed or replaced); this run leaves it as it is."""
+
+
+def _claim_local_store(p: Path, stamp: Mapping[str, Any]) -> bool:
+    """Claim a new local store for this run, atomically: create its folder if it is missing,
+    then its root ``zarr.json`` (a group marked incomplete, stamped with this run) with
+    ``O_EXCL``, which exactly one of several runs started together on the same path creates.
+    False if another run did (the store is theirs: nothing here touches it); an OSError when
+    the folder cannot be written.
+
+    (Two runs both passed the "exists" check before either wrote its template; the second's
+    ``mode="w"`` template deleted the first's under it, and both "finished" one store mixing
+    their results.)"""
+    p.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(p / "zarr.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        json.dump({"zarr_format": 3, "node_type": "group",
+                   "attributes": {STATUS_ATTR: INCOMPLETE, WRITER_ATTR: dict(stamp)}}, f)
+    return True
+
+
+def _same_writer(w: Any, stamp: Mapping[str, Any]) -> bool:
+    return isinstance(w, Mapping) and all(w.get(k) == stamp.get(k)
+                                          for k in ("host", "pid", "process_start"))
+
+
+def _refuse_taken_over(store: Any, stamp: Mapping[str, Any], aside: Path | None) -> None:
+    """Refuse to go on (mark a region done, or the store complete) when the store's writer
+    stamp is no longer this run's: another run took it over, and marking it would declare
+    complete a store that mixes the two runs' results."""
+    import zarr
+
+    try:
+        w = zarr.open_group(store, mode="r").attrs.get(WRITER_ATTR)
+    except (FileNotFoundError, zarr.errors.BaseZarrError):
+        w = None
+    if _same_writer(w, stamp):
+        return
+    who = (f"process {w.get('pid')} on {w.get('host')}" if isinstance(w, Mapping)
+           else "another run, or it was removed or replaced")
+    kept = (f" The store this run was to replace is kept at {aside}." if aside is not None
+            and aside.exists() else "")
+    raise _StoreTakenOver(
+        f"the store {_store_label(store)} is no longer written by this run (it records {who}): "
+        "two runs wrote one output, and its values may mix both. This run stops and leaves the "
+        "store as it is. Let one run write each output: once the other run has finished, "
+        "check its result, or write this one to another path (or again with mode='w')." + kept
+    )
+
+
 def _without_storage_encoding(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` (a shallow copy) with the storage encodings of its variables and coordinates
     dropped: the data variable's are given to the writer anew, the coordinates keep the CF
@@ -479,8 +534,9 @@ def _whole(name: str, value: Any, default: Any = None) -> Any:
 def _normal_store(store: Any) -> Any:
     """The store as upscale_to_zarr uses it: ``~`` expanded and ``file://`` URLs made local
     paths (so that the checks on local folders see them, and zarr, which does not expand ``~``,
-    finds the store xarray created), an fsspec mapper on the local file system its folder;
-    anything that is no store refused."""
+    finds the store xarray created), an fsspec mapper on the local file system, a zarr
+    ``LocalStore`` and an ``FsspecStore`` on the local file system their folder; a read-only
+    store and anything that is no store refused."""
     if store is None:
         raise InputTypeError("store is None: pass the output Zarr store's path (e.g. "
                              "'out.zarr') or a zarr store object.")
@@ -503,6 +559,7 @@ def _normal_store(store: Any) -> Any:
         # in another folder (a relative store got every region there, and came back NaN)
         return absolute_path(s) if "://" not in s else s
     from zarr.abc.store import Store
+    from zarr.storage import FsspecStore, LocalStore
 
     root = getattr(store, "root", None)
     if isinstance(store, Mapping) and isinstance(root, str) and getattr(store, "fs", None) \
@@ -511,6 +568,20 @@ def _normal_store(store: Any) -> Any:
         # removed the folder, and the mapper, which does not create folders, could not write
         # the template into it)
         return absolute_path(root)
+    if isinstance(store, Store) and store.read_only:
+        # (a path would drop the setting, and zarr refused only once the data were computed)
+        raise XlstsrError(
+            f"the store {_store_label(store)} was opened read only (read_only=True): "
+            "upscale_to_zarr writes it. Pass its path, or the store opened for writing "
+            "(read_only=False)."
+        )
+    if type(store) in (LocalStore, FsspecStore) and local_path(store) is not None:
+        # a local store object: its folder, as a path, so that the checks of a path (a folder
+        # of other files, an array of another store, a file, a link), the claim of a new store
+        # and the set-aside of one replaced apply (given as an object, mode="w" deleted a
+        # folder of the user's files; such a store carries no other setting). A subclass or
+        # a wrapper stays an object (its behaviour is its own): _check_store checks its folder
+        return absolute_path(store.root if isinstance(store, LocalStore) else store.path)
     if isinstance(store, (Store, Mapping)):
         return store
     raise InputTypeError(
@@ -679,7 +750,12 @@ def _check_store(store: Any, mode: str) -> None:
             "'threads'):`)."
         )
     if not isinstance(store, (str, os.PathLike)):
-        return
+        # a local store object kept as one (a subclass, a wrapper): its folder gets the checks
+        # of a path (else mode="w" deleted a folder of the user's files)
+        folder = local_path(store)
+        if folder is None:
+            return
+        store = folder
     if "://" in os.fspath(store):
         _check_url(os.fspath(store))
         return
@@ -1386,7 +1462,9 @@ def upscale_to_zarr(
         measured on inputs in memory is recorded in the store (attribute
         ``xlstsr_guide_offset``): a resume on the same data opened lazily applies it again.
     mode : {"w-", "w", "resume"}
-        ``"w-"`` (default): fail if the store exists. ``"w"``: overwrite it (a local store is
+        ``"w-"`` (default): fail if the store exists (a new local store is claimed at once:
+        of two runs started together on one output, the second is refused). ``"w"``:
+        overwrite it (a local store is
         first renamed aside, ``.<name>.replaced-...``, and put back if the run stops before a
         region with data is written: an input refused while computing keeps the earlier
         result; it is deleted once the new one begins to land). ``"resume"``:
@@ -1665,6 +1743,7 @@ def upscale_to_zarr(
     if text:
         ds = ds.assign_coords(text)
     ds = _without_storage_encoding(ds)
+    stamp = writer_stamp()  # read back before marking: the store is still this run's
     ds.attrs = {
         # a Dataset input's own (source, title, Conventions), history with this run's line
         **_zarr_attrs(output_global_attrs(src_attrs, sr)),
@@ -1673,7 +1752,7 @@ def upscale_to_zarr(
         # set to "complete" once every region is written: a store of an interrupted run
         # says so to xr.open_zarr users, and xlstsr's readers refuse it (io.zarr.open_zarr)
         STATUS_ATTR: INCOMPLETE,
-        WRITER_ATTR: writer_stamp(),  # a second run on this store while this one writes is refused
+        WRITER_ATTR: stamp,  # a second run on this store while this one writes is refused
     }
     if offset_record is not None:
         ds.attrs[GUIDE_OFFSET_ATTR] = offset_record
@@ -1773,10 +1852,33 @@ def upscale_to_zarr(
         template[vname] = ds[vname].copy(
             data=dsa.zeros(sr.shape, chunks=sr.data.chunks, dtype=sr.dtype))
         aside = _set_aside(store) if exists else None
+        claimed = False
+        if folder is not None:
+            # a new local store is claimed before anything is written into it (two runs started
+            # together on one output both passed the checks above)
+            try:
+                claimed = _claim_local_store(folder, stamp)
+            except OSError as err:
+                _put_back(store, aside)
+                raise XlstsrError(
+                    f"cannot write the store {_store_label(store)}: {err.strerror or err}. "
+                    "Choose a folder you can write to (check its permissions and free space)."
+                ) from err
+            if not claimed:
+                kept = (f" The store mode='w' was to replace is kept at {aside}: "
+                        f"{_restore_advice(folder, aside, True)} once that run has finished, if "
+                        "you want it back." if aside is not None else "")
+                raise XlstsrError(
+                    f"the store {_store_label(store)} was started just now by another run "
+                    "(an upscale_to_zarr run started at the same time on the same output): this "
+                    "run leaves it to that one. Write this one to another path, or wait for "
+                    "that run to finish." + kept
+                )
         try:
+            # into the claimed folder: mode="w" would delete what another run wrote there
             template.to_zarr(
-                store, mode="w", compute=False, zarr_format=3, consolidated=False,
-                encoding=encoding,
+                store, mode="a" if claimed else "w", compute=False, zarr_format=3,
+                consolidated=False, encoding=encoding,
             )
             root = zarr.open_group(store, mode="r+", zarr_format=3)
             prog = root.require_group(PROGRESS_GROUP)
@@ -1801,7 +1903,7 @@ def upscale_to_zarr(
         done = np.zeros(len(regions), bool)
 
     if not fresh:  # this process completes it now
-        zarr.open_group(store, mode="r+").attrs[WRITER_ATTR] = writer_stamp()
+        zarr.open_group(store, mode="r+").attrs[WRITER_ATTR] = stamp
     done_arr = zarr.open_array(store, path=f"{PROGRESS_GROUP}/done", mode="r+")
     todo = [i for i in range(len(regions)) if not done[i]]
     k = max(1, int(regions_in_flight or parallelism()))
@@ -1849,6 +1951,8 @@ def upscale_to_zarr(
 
     def mark(i: int, held_data: Any) -> None:
         nonlocal aside
+        if folder is not None:  # (a read per region: local stores only)
+            _refuse_taken_over(store, stamp, aside)
         done_arr[i] = 1  # the marker is written only after the region's data
         finished.append(i)
         if not held_data:
@@ -1901,6 +2005,8 @@ def upscale_to_zarr(
     try:
         run_regions(todo, write, mark, k)
         stopped = False
+    except _StoreTakenOver:  # another run's now: neither put back nor removed
+        raise
     except XlstsrError as err:
         # an input problem found while computing (the value checks run with the regions): a
         # corrected input is another input, which resume refuses
@@ -1942,6 +2048,7 @@ def upscale_to_zarr(
              len(todo), time.perf_counter() - t_run, len(regions) - len(todo), len(cloudy))
     done[finished] = True
     if done.all():  # (a run stopped by an error does not get here: its store stays incomplete)
+        _refuse_taken_over(store, stamp, aside)  # marked complete only by its own writer
         root = zarr.open_group(store, mode="r+")
         root.attrs[STATUS_ATTR] = COMPLETE
         root.attrs.pop(WRITER_ATTR, None)

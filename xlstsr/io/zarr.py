@@ -569,6 +569,11 @@ def store_exists(store: Any) -> bool:
     """True if a store (path or zarr store object) exists and is not an empty folder."""
     import zarr
 
+    if not isinstance(store, (str, os.PathLike, xr.DataArray, xr.Dataset)) \
+            and local_path(store) is not None:
+        # a local store object (LocalStore, DirectoryStore, an fsspec local mapper or store):
+        # its folder, as a path (zarr.open_group took a folder of the user's files for none)
+        store = local_path(store)
     if isinstance(store, (str, os.PathLike)) and "://" not in os.fspath(store):
         p = Path(os.path.expanduser(os.fspath(store)))
         return p.exists() and (not p.is_dir() or any(p.iterdir()))
