@@ -5,7 +5,8 @@ How it works: the lazy result of :func:`xlstsr.upscale` is written as a template
 (``time_chunk`` steps, a "region") at a time and stored into the template's Zarr array
 (whole chunks, each written by the task that computed it). After each region its done flag is set in
 a small side array, ``xlstsr_progress/done`` (one Zarr chunk per region, so setting a flag is one
-small file write). A run killed mid-way leaves the flags of the completed regions; rerunning with
+small file write; 2 for a region without a valid pixel, so that a resumed run of an all-NaN input
+is refused as a fresh one is). A run killed mid-way leaves the flags of the completed regions; rerunning with
 ``mode="resume"`` computes only the regions whose flag is unset, and the finished store is the same
 as an uninterrupted run's. ``xr.open_zarr`` ignores the side group. The store's
 ``xlstsr_status`` attribute reads "incomplete: ..." from the template on and "complete" once
@@ -93,6 +94,9 @@ __all__ = ["array_fingerprint", "data_digest", "holds_data", "upscale_to_zarr"]
 log = logging.getLogger(__name__)
 
 PROGRESS_GROUP = "xlstsr_progress"
+#: a region's flag in ``xlstsr_progress/done``: 0 not written, DONE written (with a valid pixel;
+#: every written region of stores made before NO_DATA), NO_DATA written without a valid pixel
+DONE, NO_DATA = 1, 2
 
 
 MODES = ("w-", "w", "resume")
@@ -433,7 +437,7 @@ def _all_written(store: Any) -> bool:
         done = zarr.open_array(store, path=f"{PROGRESS_GROUP}/done", mode="r")[:]
     except Exception:  # no record, or none readable: the checks below say so
         return False
-    return bool(np.size(done)) and bool(np.all(np.asarray(done) == 1))
+    return bool(np.size(done)) and bool(np.all(np.isin(np.asarray(done), (DONE, NO_DATA))))
 
 
 def _warn_left_aside(store: Any) -> None:
@@ -1517,7 +1521,8 @@ def upscale_to_zarr(
     XlstsrError
         On a bad input or arguments (its subclasses name the problem and the fix); among them
         :class:`~xlstsr.errors.AllNaNError` when no time block of the input holds a valid pixel
-        (checked as the regions run: the store this call started is removed).
+        (checked as the regions run: the store this call started is removed; a resumed one,
+        whose earlier run recorded its regions without data, stays incomplete).
 
     Examples
     --------
@@ -1841,7 +1846,8 @@ def upscale_to_zarr(
             ) from None
         if done_arr.shape != (len(regions),):
             raise XlstsrError(f"the store's progress record does not match {len(regions)} regions")
-        done = np.asarray(done_arr[:]).astype(bool)
+        recorded = np.asarray(done_arr[:])
+        done = recorded.astype(bool)
         _refuse_damaged(store, root, vname, done, ds)
         aside = None
     else:
@@ -1901,6 +1907,7 @@ def upscale_to_zarr(
                 "write to (check its permissions and free space)."
             ) from err
         done = np.zeros(len(regions), bool)
+        recorded = np.zeros(len(regions), np.uint8)
 
     if not fresh:  # this process completes it now
         zarr.open_group(store, mode="r+").attrs[WRITER_ATTR] = stamp
@@ -1953,7 +1960,9 @@ def upscale_to_zarr(
         nonlocal aside
         if folder is not None:  # (a read per region: local stores only)
             _refuse_taken_over(store, stamp, aside)
-        done_arr[i] = 1  # the marker is written only after the region's data
+        # the marker is written only after the region's data; NO_DATA records a region without
+        # a valid pixel, so that a resume still knows whether any region held data
+        done_arr[i] = DONE if held_data else NO_DATA
         finished.append(i)
         if not held_data:
             cloudy.append(i)
@@ -2047,20 +2056,30 @@ def upscale_to_zarr(
     log.info("upscale_to_zarr: %d regions in %.1f s (%d already done, %d without valid pixels)",
              len(todo), time.perf_counter() - t_run, len(regions) - len(todo), len(cloudy))
     done[finished] = True
-    if done.all():  # (a run stopped by an error does not get here: its store stays incomplete)
+    # every region without a valid pixel, this run's and those an interrupted one recorded (a
+    # resume counted its own regions only: an all-NaN input interrupted, then resumed, ended
+    # a 'complete' store of NaN)
+    no_data = recorded == NO_DATA
+    no_data[cloudy] = True
+    all_nan = bool(done.all() and no_data.all())
+    if done.all() and not all_nan:  # (a run stopped by an error does not get here)
         _refuse_taken_over(store, stamp, aside)  # marked complete only by its own writer
         root = zarr.open_group(store, mode="r+")
         root.attrs[STATUS_ATTR] = COMPLETE
         root.attrs.pop(WRITER_ATTR, None)
-    if fresh and todo and len(cloudy) == len(regions):
+    if all_nan:
         # as upscale refuses an in-memory input without a valid pixel: a store of NaN only is
         # almost always a wrong variable, fill value or QC mask, not a result
         if _put_back(store, aside):
             kept = f"the store {_store_label(store)} that mode='w' was to replace is kept as it was"
-        else:
+        elif fresh:
             # (an empty folder of the user's stays, emptied, as on the other failures)
             kept = ("no store is kept" if _remove_new_store(store, was_folder) else
                     f"the store {_store_label(store)} holds NaN only (remove it)")
+        else:  # a resumed store: an earlier run started it; it stays, never marked complete
+            _release_writer(store)
+            kept = (f"the store {_store_label(store)} holds NaN only and stays incomplete "
+                    "(remove it)")
         raise AllNaNError(
             f"the input holds no valid pixel in any of its {len(regions)} time block(s) (all NaN "
             f"or fill), so nothing was upscaled and {kept}. Check the variable, the fill "
