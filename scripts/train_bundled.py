@@ -1535,8 +1535,6 @@ def _main(argv: list[str]) -> int:
     if args.init is not None and not set(args.only) & set(INIT_JOBS):
         ap.error(f"--init: none of the jobs {' '.join(args.only)} starts from a model file; it "
                  f"sets that of {', '.join(INIT_JOBS)}")
-    set_guide_offset(args.guide_offset)
-    torch.set_num_threads(args.threads)
     try:
         data = data_root(args.data)
     except FileNotFoundError as err:
@@ -1555,6 +1553,9 @@ def _main(argv: list[str]) -> int:
                      f"writes {WEIGHTS_DIR} by default; pass --out DIR (--out {WEIGHTS_DIR} to "
                      "replace the shipped files on purpose)")
         args.out = WEIGHTS_DIR
+    # process-wide settings only once the run is accepted (a refused one left them changed)
+    set_guide_offset(args.guide_offset)
+    torch.set_num_threads(args.threads)
     prog = not args.no_progress
     dkw: dict[str, Any] = {"loss_options": lopts, "seed": args.seed}
     for key in ("lr", "stride", "patience"):

@@ -110,6 +110,12 @@ def test_check_guided():
         Adaptation(alpha=0.0).check_guided(False)
     with pytest.raises(XlstsrError, match=r"gain=-8\.0"):
         Adaptation(gain=-8.0).check_guided(False)
+    with pytest.raises(XlstsrError, match=r"alpha=0\.5"):  # nothing to balance it against
+        Adaptation(alpha=0.5).check_guided(False)
+    with pytest.raises(XlstsrError, match=r"alpha=0\b"):  # the anchor alone: no change
+        Adaptation(alpha=0.0, anchor=0.5).check_guided(False)
+    # with an anchor, alpha weighs the consistency against it (review 37a)
+    Adaptation(alpha=0.5, anchor=0.5).check_guided(False)
 
 
 def test_adapt_model_refuses_alpha_without_guide():
@@ -118,7 +124,7 @@ def test_adapt_model_refuses_alpha_without_guide():
     model = load_weights("rescnn")
     lst = np.full((16, 16), 300.0, np.float32)
     lst[4:8, 4:8] = 310.0
-    with pytest.raises(XlstsrError, match="only a guided model"):
+    with pytest.raises(XlstsrError, match="only for a guided model"):
         adapt_model(model, lst, factor=4, config=Adaptation(steps=2, alpha=0.0))
     adapt_model(model, lst, factor=4, config=Adaptation(steps=1))  # defaults still adapt
 

@@ -60,11 +60,19 @@ BBOX = (X0 + 0.0001, Y0 - 10 * RES + 0.0001, X0 + 5 * RES - 0.0001, Y0 + 5 * RES
 
 def test_user_nodata_is_what_is_masked(tmp_path):
     """nodata=65535 passed to odc-stac fills the uncovered pixels and the files' fill with
-    65535; only the catalogue's 0 was masked, so they decoded to 1310.7 K."""
+    65535; only the catalogue's 0 was masked, so they decoded to 1310.7 K. Without a catalogue
+    nodata the user's is masked; one that differs from the catalogue's is refused (a file
+    without a nodata tag keeps the catalogue's 0: two fill values, 0 DN decoded to 0.0 K)."""
     items = _items(tmp_path, 1)
     ref = open_stac(items, "lst", bbox=BBOX)
-    got = open_stac(items, "lst", bbox=BBOX, nodata=65535)
     assert int(np.isnan(ref.values).sum()) > 0
+    np.testing.assert_array_equal(open_stac(items, "lst", bbox=BBOX, nodata=0).values,
+                                  ref.values)
+    with pytest.raises(XlstsrError, match=r"differs from the nodata the catalogue declares"):
+        open_stac(items, "lst", bbox=BBOX, nodata=65535)
+    for it in items:  # a catalogue that declares no nodata: the user's says it
+        del it.assets["lst"].extra_fields["raster:bands"][0]["nodata"]
+    got = open_stac(items, "lst", bbox=BBOX, nodata=65535)
     np.testing.assert_array_equal(np.isnan(got.values), np.isnan(ref.values))
     assert float(np.nanmax(got.values)) == pytest.approx(300.0)
     raw = open_stac(items, "lst", bbox=BBOX, nodata=65535, decode=False)
@@ -154,3 +162,13 @@ def test_stackstac_unknown_keywords_are_named(tmp_path, kw, names):
         open_stac(_items(tmp_path), "lst", engine="stackstac", **kw)
     for n in names:
         assert n in str(info.value)
+
+
+@pytest.mark.parametrize("drop", ["proj:shape", "proj:code"])
+def test_items_missing_projection_fields_are_told_so(tmp_path, drop):
+    """odc-stac's "The asset must have the following fields (from the projection extension)"
+    (proj:code missing) was told to check the options' values instead."""
+    items = _items(tmp_path, 1)
+    items[0].properties.pop(drop)
+    with pytest.raises(XlstsrError, match="Items need the projection extension"):
+        open_stac(items, "lst")

@@ -377,7 +377,8 @@ _ODC_ARGUMENT_ERRORS = ("Need to supply", "Too many arguments", "Can't interpret
 #: odc-stac's errors about the items' projection metadata (odc.stac._mdtools, _stac_load):
 #: only these are told to add the projection extension
 _ODC_PROJECTION_ERRORS = ("No projection extension", "Asset transform", "auto-guess CRS",
-                          "without defined footprint", "Need to supply `crs=`")
+                          "without defined footprint", "Need to supply `crs=`",
+                          "from the projection extension")
 
 
 #: the most pixels per time step a ``resolution`` may ask for (a resolution in the wrong units:
@@ -627,6 +628,19 @@ def _check_user_nodata(items: Sequence[Any], keys: Sequence[str], nodata: Any,
             f"numbers {info.min}..{info.max}): odc-stac fills the pixels no file covers with "
             f"nodata= in the stored type. Drop nodata= ({own}), or pass a whole number in "
             f"{info.min}..{info.max} that is no value of the data."
+        )
+    for key in keys:
+        coding = codings.get(key)
+        if coding is None or coding.nodata is None or float(coding.nodata) == float(nodata):
+            continue
+        # two fills: odc-stac writes the user's where no file covers and where a file's tag
+        # says fill, but a file without a tag keeps the catalogue's value, which one mask
+        # missed (0 DN decoded to 0.0 K); a CF _FillValue holds one value
+        raise XlstsrError(
+            f"nodata={nodata!r} differs from the nodata the catalogue declares for asset "
+            f"{key!r} ({coding.nodata:g}, raster:bands): the loaded values would hold two fill "
+            f"values. Drop nodata= (the catalogue's {coding.nodata:g} is masked already), or "
+            f"pass nodata={coding.nodata:g}."
         )
 
 
@@ -1589,7 +1603,8 @@ def open_stac(
 
     >>> import planetary_computer, pystac_client  # doctest: +SKIP
     >>> client = pystac_client.Client.open(url)  # doctest: +SKIP
-    >>> items = client.search(collections=["modis-11A1-061"], bbox=bbox).item_collection()  # doctest: +SKIP
+    >>> items = client.search(collections=["modis-11A1-061"], bbox=bbox,  # doctest: +SKIP
+    ...                       query={"platform": {"eq": "terra"}}).item_collection()  # one product
     >>> lst = open_stac(items, "LST_Day_1km", modifier=planetary_computer.sign_inplace)  # doctest: +SKIP
     """
     items = _as_items(items)

@@ -158,27 +158,33 @@ class Adaptation:
                         f"got {value!r} ({type(value).__module__}.{type(value).__qualname__})")
 
     def check_guided(self, guided: bool) -> None:
-        """Refuse ``alpha < 1`` or a ``gain`` for a model without a guide: both weigh the
-        guide-detail term, which only a guided model has. The loss of an unguided one is then
-        ``alpha`` x consistency alone: ``alpha=0`` made it zero (the output unchanged, yet
-        recorded as adapted), a ``gain`` was ignored.
+        """Refuse settings that do nothing for a model without a guide: a ``gain`` (it scales
+        the guide-detail term, which only a guided model has), ``alpha=0`` (the loss is then
+        the anchor to the unadapted output alone, or zero: the output unchanged, yet recorded
+        as adapted) and ``alpha < 1`` without an ``anchor`` (the consistency alone, scaled:
+        nothing to balance it against). With an ``anchor``, ``alpha`` weighs the consistency
+        against it, and is kept.
 
         Raises
         ------
         XlstsrError
-            ``guided`` is False and ``alpha`` or ``gain`` is not its default.
+            ``guided`` is False and one of these settings is given.
         """
         if guided:
             return
-        bad = ([f"alpha={float(self.alpha):g}"] if float(self.alpha) != 1.0 else []) + (
-            [f"gain={self.gain!r}"] if self.gain is not None else [])
+        alpha = float(self.alpha)
+        bad = [f"gain={self.gain!r}"] if self.gain is not None else []
+        if alpha == 0.0 or (alpha != 1.0 and float(self.anchor) == 0.0):
+            bad.append(f"alpha={alpha:g}")
         if bad:
             raise XlstsrError(
-                f"adapt setting(s) {', '.join(bad)} weigh the guide-detail term, which only a "
-                "guided model (e.g. method='disr') has: this model takes no guide, so its "
-                "adaptation loss is the coarse consistency alone (alpha=0 would make it zero "
-                "and change nothing). Drop them (alpha=1, gain=None, the defaults), or use a "
-                "guided model."
+                f"adapt setting(s) {', '.join(bad)} do nothing for this model, which takes no "
+                "guide: its adaptation loss is alpha x the coarse consistency (+ anchor x the "
+                "anchor to the unadapted output); the guide-detail term that gain scales and "
+                "1 - alpha weighs exists only for a guided model (e.g. method='disr'). "
+                "alpha=0 leaves the output unchanged, and alpha < 1 without anchor= only "
+                "scales the loss. Drop them (alpha=1, gain=None, the defaults), give alpha "
+                "with anchor= (their balance), or use a guided model."
             )
 
     def psf_fine(self, factor: int) -> float:
