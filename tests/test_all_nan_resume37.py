@@ -61,3 +61,35 @@ def test_data_in_a_region_of_either_run_completes_the_resume(monkeypatch, tmp_pa
     assert zarr.open_group(store, mode="r").attrs[STATUS_ATTR] == COMPLETE
     ref = xlstsr.upscale_to_zarr(lst, str(tmp_path / "ref.zarr"), **KW)
     np.testing.assert_array_equal(out.values, ref.values)
+
+
+def test_a_refused_all_nan_store_is_not_told_to_resume(monkeypatch, tmp_path):
+    """Its readers said "complete it with mode='resume'", which refused it again (review 37b)."""
+    from xlstsr.io import open_zarr
+
+    lst, store = _lst(), str(tmp_path / "sr.zarr")
+    _interrupted(monkeypatch, lst, store)
+    with pytest.raises(AllNaNError):
+        xlstsr.upscale_to_zarr(lst, store, mode="resume", **KW)
+    with pytest.raises(XlstsrError, match="holds NaN only") as info:
+        open_zarr(store)
+    assert "mode='resume'" not in str(info.value)
+
+
+def test_a_failed_claim_leaves_no_folder(monkeypatch, tmp_path):
+    """A claim that could not create the store's zarr.json (a full disk) left the folder it
+    made (review 37b)."""
+    import errno
+    import os
+
+    real_open = os.open
+
+    def full_disk(path, flags, *a):
+        if str(path).endswith("zarr.json") and flags & os.O_EXCL:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, *a)
+
+    monkeypatch.setattr(os, "open", full_disk)
+    with pytest.raises(XlstsrError, match="No space left"):
+        xlstsr.upscale_to_zarr(_lst((0,)), str(tmp_path / "sr.zarr"), **KW)
+    assert not (tmp_path / "sr.zarr").exists()

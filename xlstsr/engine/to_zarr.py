@@ -61,6 +61,7 @@ from ..io.formats import absolute_path, open_with_variable
 from ..io.zarr import (
     COMPLETE,
     INCOMPLETE,
+    NO_DATA_STATUS,
     STATUS_ATTR,
     WRITER_ATTR,
     files_read,
@@ -1865,6 +1866,8 @@ def upscale_to_zarr(
             try:
                 claimed = _claim_local_store(folder, stamp)
             except OSError as err:
+                if not was_folder and folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()  # the folder the claim made (a rerun is then "new" again)
                 _put_back(store, aside)
                 raise XlstsrError(
                     f"cannot write the store {_store_label(store)}: {err.strerror or err}. "
@@ -2070,16 +2073,19 @@ def upscale_to_zarr(
     if all_nan:
         # as upscale refuses an in-memory input without a valid pixel: a store of NaN only is
         # almost always a wrong variable, fill value or QC mask, not a result
+        stays = False
         if _put_back(store, aside):
             kept = f"the store {_store_label(store)} that mode='w' was to replace is kept as it was"
-        elif fresh:
+        elif fresh and _remove_new_store(store, was_folder):
             # (an empty folder of the user's stays, emptied, as on the other failures)
-            kept = ("no store is kept" if _remove_new_store(store, was_folder) else
-                    f"the store {_store_label(store)} holds NaN only (remove it)")
-        else:  # a resumed store: an earlier run started it; it stays, never marked complete
-            _release_writer(store)
+            kept = "no store is kept"
+        else:  # a resumed store (an earlier run started it), or one that could not be removed
+            stays = True
             kept = (f"the store {_store_label(store)} holds NaN only and stays incomplete "
                     "(remove it)")
+        if stays:  # its readers say so (not "complete it with mode='resume'", refused again)
+            zarr.open_group(store, mode="r+").attrs[STATUS_ATTR] = NO_DATA_STATUS
+            _release_writer(store)
         raise AllNaNError(
             f"the input holds no valid pixel in any of its {len(regions)} time block(s) (all NaN "
             f"or fill), so nothing was upscaled and {kept}. Check the variable, the fill "

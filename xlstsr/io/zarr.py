@@ -36,6 +36,10 @@ STATUS_ATTR = "xlstsr_status"
 INCOMPLETE = ("incomplete: an upscale_to_zarr run that has not finished (interrupted, or still "
               "running); complete it with mode='resume' (`xlstsr upscale ... --resume`)")
 COMPLETE = "complete"
+#: the status of a store whose every time block was written without a valid pixel (its input
+#: all NaN or fill): not a result, and nothing a resume could complete
+NO_DATA_STATUS = ("incomplete: its input holds no valid pixel (all NaN or fill): not a "
+                  "result; remove it, or write it again with mode='w' from a corrected input")
 PROGRESS_DONE = "xlstsr_progress/done"
 #: root attribute of an unfinished store: the process writing it (host, pid, start time)
 WRITER_ATTR = "xlstsr_writer"
@@ -199,6 +203,13 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
             ) from err
     if kwargs.get("decode_coords") in ("all", "coordinates", True):
         ds = _gdal_crs(ds)
+    if ds.attrs.get(STATUS_ATTR) == NO_DATA_STATUS:
+        # (told to complete it with mode='resume', which refused it again as all NaN)
+        raise XlstsrError(
+            f"the store {os.fspath(path)} holds NaN only: the upscale_to_zarr run that wrote it "
+            "found no valid pixel in its input. Remove it, check the input's variable, fill "
+            "value and QC mask, and write it again (mode='w')."
+        )
     regions = incomplete_regions(ds.attrs, path)
     if regions is not None:
         raise XlstsrError(
@@ -316,10 +327,12 @@ def _gdal_crs(ds: xr.Dataset) -> xr.Dataset:
     dims = {d for k in found for d in ds[k].dims}
     if {"Y", "X"} <= dims and not {"y", "x"} & set(map(str, ds.dims)) \
             and all(c in ds.coords and ds[c].dims == (c,) for c in ("Y", "X")):
+        from rioxarray.exceptions import RioXarrayError
+
         try:
             ds = ds.rio.set_spatial_dims(x_dim="X", y_dim="Y").rio.write_coordinate_system()
-        except Exception:  # rioxarray cannot tag them: the NoSpatialDimsError names them
-            pass
+        except RioXarrayError:  # rioxarray cannot tag them: its NoSpatialDimsError names them
+            return ds
     return ds
 
 
