@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (data / need).is_dir():
             ap.error(f"no {need}/ under {data}: pass --data (or set XLSTSR_DATA) with the folder "
                      "holding it")
+    if out.exists() and not out.is_dir():  # (mkdir's bare FileExistsError traceback)
+        ap.error(f"--out {out} is a file: give a folder")
     # checked before anything is written: the package reads these files (xlstsr.datasets)
     there = [p for p in outputs(out) if p.exists()]
     if there and not args.overwrite:

@@ -1411,6 +1411,14 @@ def train_disr_degraded_cube(
 ARCH_JOBS = ("disr_degraded_cube", "disr_coreg", "disr_unet", "disr_sif")
 #: the jobs --init starts from a model file
 INIT_JOBS = ("disr_coreg", "disr_unet", "disr_sif", "disr_distil")
+#: the jobs each option reaches (argparse names; the others take --epochs, --seed): given to
+#: jobs that take none, it was dropped, yet recorded in the command line of the files written
+OPTION_JOBS = {
+    **{k: ("disr_coreg", "disr_unet", "disr_sif", "disr_distil")
+       for k in ("lr", "stride", "patience")},
+    **{k: ("disr_coreg", "disr_unet", "disr_sif") for k in ("loss_option", "pairs", "val_pairs")},
+    **{k: ("disr_distil",) for k in ("teacher", "dihedral")},
+}
 
 
 def _given(value: Any, default: Any) -> Any:
@@ -1532,6 +1540,11 @@ def _main(argv: list[str]) -> int:
     if args.arch is not None and not set(args.only) & set(ARCH_JOBS):
         ap.error(f"--arch: none of the jobs {' '.join(args.only)} takes a network; it sets that "
                  f"of {', '.join(ARCH_JOBS)}")
+    for key, jobs in OPTION_JOBS.items():
+        if getattr(args, key) not in (None, False, []) and not set(args.only) & set(jobs):
+            flag = "--" + key.replace("_", "-")
+            ap.error(f"{flag}: none of the jobs {' '.join(args.only)} takes it (it would be "
+                     f"dropped); it sets that of {', '.join(jobs)}")
     if args.init is not None and not set(args.only) & set(INIT_JOBS):
         ap.error(f"--init: none of the jobs {' '.join(args.only)} starts from a model file; it "
                  f"sets that of {', '.join(INIT_JOBS)}")

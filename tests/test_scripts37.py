@@ -52,7 +52,7 @@ def recipe(monkeypatch):
 
 
 @pytest.mark.parametrize("argv", [["--epochs", "1"], ["--seed", "7"], ["--threads", "2"],
-                                  ["--lr", "1e-3"], ["--loss-option", "alpha=0.5"]])
+                                  ["--guide-offset", "auto"]])
 def test_train_bundled_trial_without_out_is_refused(recipe, argv, shared_data, capsys):
     tb, calls = recipe
     if not is_project_data(shared_data):
@@ -118,6 +118,16 @@ def test_make_sample_data_refuses_to_replace_without_overwrite(sample, shared_da
     assert ms.main(["--data", str(shared_data), "--overwrite"]) == 0
     assert all(f.is_file() for f in ms.outputs(out))
     assert (out / "mod11a1_w144.csv").read_text().startswith("date,composite_start")
+
+
+def test_make_sample_data_out_that_is_a_file_is_a_usage_error(sample, shared_data, capsys,
+                                                              tmp_path):
+    ms, _ = sample
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    with pytest.raises(SystemExit) as e:  # mkdir's bare FileExistsError before (probe 37k)
+        ms.main(["--data", str(shared_data), "--out", str(f)])
+    assert e.value.code == 2 and "is a file" in capsys.readouterr().err
 
 
 # -- 8: the examples check every output (cogs/ too) before writing any -------------------------

@@ -172,3 +172,15 @@ def test_items_missing_projection_fields_are_told_so(tmp_path, drop):
     items[0].properties.pop(drop)
     with pytest.raises(XlstsrError, match="Items need the projection extension"):
         open_stac(items, "lst")
+
+
+@pytest.mark.parametrize("key, own", [("chunksize", "chunks="), ("epsg", "crs="),
+                                      ("bounds", "bbox=")])
+def test_stackstac_names_of_own_arguments_name_them_on_odc(tmp_path, key, own):
+    """chunksize= on the default engine was told to choose an area with bbox= (probe 37k)."""
+    items = _items(tmp_path, 1)
+    with pytest.raises(XlstsrError) as info:
+        open_stac(items, "lst", **{key: 64})
+    msg = str(info.value)
+    assert f"open_stac's own {own}" in msg
+    assert "Choose the area" not in msg

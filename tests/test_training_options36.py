@@ -156,3 +156,19 @@ def test_bundled_init_for_jobs_that_start_from_no_file_is_refused(bundled, capsy
         run("--only", "sisr_rescnn", "--init", "student.pt")
     assert e.value.code == 2 and not calls
     assert "disr_sif" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ("--only", "disr_fast", "--lr", "1e-3"),
+    ("--only", "disr_fast", "--stride", "8"),
+    ("--only", "sisr_rescnn", "--dihedral"),
+    ("--only", "sisr_rescnn", "--loss-option", "w_spectral=9"),
+    ("--only", "disr_degraded", "--pairs", "001,015,020", "--val-pairs", "015"),
+])
+def test_bundled_options_no_job_takes_are_refused(bundled, capsys, argv):
+    """They were dropped, yet recorded in the command line of the files written (probe 37k)."""
+    run, calls = bundled
+    with pytest.raises(SystemExit) as e:
+        run(*argv)
+    assert e.value.code == 2 and not calls
+    assert "none of the jobs" in capsys.readouterr().err

@@ -1202,12 +1202,18 @@ def _check_odc_keywords(kwargs: dict[str, Any], items: Sequence[Any] = (),
     if not unknown:
         return
     dated = [k for k in unknown if str(k).lower() in _DATE_KEYWORDS]
+    # stackstac's names for what open_stac's own arguments set (chunksize=: chunks=): told
+    # to pick an area instead, as if they were ignored area keywords
+    own = {k: v for k, v in _SET_BY_OPEN_STAC["stackstac"].items() if v and k in unknown}
     hints = []
     for k in unknown:
         near = difflib.get_close_matches(k, sorted(known | set(_OWN_KEYWORDS)), n=1)
         if k in dated:  # no keyword of open_stac chooses dates ('time' is not 'dtype')
             continue
-        if k in _stackstac_keywords():
+        if k in own:
+            hints.append(f"{k}= is stackstac's name for open_stac's own {own[k]}=: pass "
+                         f"{_GENERIC_EXAMPLE.get(own[k], own[k] + '=...')} instead. ")
+        elif k in _stackstac_keywords():
             why = _stackstac_misfit(items, crs)
             if why is None:
                 hints.append(f"stackstac.stack takes {k}=: pass engine='stackstac' to load "
@@ -1217,11 +1223,12 @@ def _check_odc_keywords(kwargs: dict[str, Any], items: Sequence[Any] = (),
                              f"these items: it needs EPSG codes, and {why}. ")
         elif near:
             hints.append(f"Did you mean {near[0]}= (for {k}=)? ")
-    area = len(dated) < len(unknown)
+    area = len(dated) + len(own) < len(unknown)
     ignored = "; ".join(
         [*(["an area or a pixel size given so is ignored: the whole extent of the items at "
             "native resolution"] if area else []),
-         *(["dates given so are ignored: every date of the items is loaded"] if dated else [])])
+         *(["dates given so are ignored: every date of the items is loaded"] if dated else []),
+         *([f"{', '.join(k + '=' for k in own)} not applied"] if own else [])])
     raise XlstsrError((
         f"open_stac got {', '.join(k + '=' for k in unknown)}, which odc.stac.load "
         "(engine='odc', the default) does not take: it would drop "
