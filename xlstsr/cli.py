@@ -979,9 +979,11 @@ _COARSE_FLAGS = (
 
 
 def _cli_hints(message: str, command: str | None = None,
-               typed: dict[str, Any] | None = None) -> str:
+               typed: dict[str, Any] | None = None,
+               crs_spans: dict[str, tuple[bool, str] | None] | None = None) -> str:
     """Messages written for Python callers, completed with the command line's flags (never the
-    value the user typed, ``typed`` by option name, which the message may be rejecting)."""
+    value the user typed, ``typed`` by option name, which the message may be rejecting).
+    ``crs_spans``: the inputs' coordinates, for the example of ``--crs`` (:func:`_crs_hint`)."""
     message = _renamed_flags(message, command)
     message = _with_flags(message, _COMMON_FLAGS, typed)
     if command == "evaluate":
@@ -1003,7 +1005,7 @@ def _cli_hints(message: str, command: str | None = None,
     message = _malformed_crs_hint(message, command)
     message = _grid_file_hint(message)
     if command in ("upscale", "scaling"):
-        message = _crs_hint(message)
+        message = _crs_hint(message, crs_spans)
     if command in ("upscale", "scaling", "train") and re.search(r"\bguide\b", message):
         message = _with_flags(message, _guide_flags(typed or {}), typed)
     if command in ("upscale", "scaling", "train"):
@@ -1059,19 +1061,62 @@ def _grid_file_hint(message: str) -> str:
 _NO_CRS = re.compile(r"\bthe (LST|guide) has (?:lat/lon dims [^;.]*? but )?no CRS\b")
 
 
-def _crs_hint(message: str) -> str:
+def _crs_hint(message: str, spans: dict[str, tuple[bool, str] | None] | None = None) -> str:
     """A refusal of a file without a CRS, with the flag that declares it (``--crs``,
-    ``--guide-crs``; upscale and scaling): the command line had no way to run it at all."""
+    ``--guide-crs``; upscale and scaling): the command line had no way to run it at all.
+
+    ``spans``: per refused input ("LST", "guide"), whether its coordinates are lon/lat degrees
+    and their ranges (:func:`_coordinate_span`; None: not known). The example CRS follows them,
+    not the dims' names: x/y dims holding degrees were given a UTM example, lat/lon dims
+    holding metres EPSG:4326, and following either advice was refused in turn."""
     m = _NO_CRS.search(message)
     if m is None:
         return message
     flag = "--guide-crs" if m.group(1) == "guide" else "--crs"
     if flag in message:
         return message
-    if "write_crs('EPSG:4326')" in message:
-        return message + f" On the command line: `{flag} EPSG:4326` (lat/lon degrees)."
-    return message + (f" On the command line: `{flag} CRS` with the CRS its coordinates are in "
-                      f"(e.g. `{flag} EPSG:32631` for UTM zone 31N).")
+    span = (spans or {}).get(m.group(1))
+    if span is None:  # the coordinates unknown: the message's reading of the dims' names
+        degrees, where = "write_crs('EPSG:4326')" in message, ""
+    else:
+        degrees, where = span[0], f" ({span[1]})"
+    if degrees:
+        return message + (f" On the command line: `{flag} EPSG:4326`: its coordinates{where} "
+                          "are lon/lat degrees.")
+    from xlstsr.grid import MODIS_SINUSOIDAL
+
+    said = (f"; they{where} are not degrees, whatever the dims are named" if span is not None
+            and "write_crs('EPSG:4326')" in message else "")
+    return message + (f" On the command line: `{flag} CRS` with the projected CRS its "
+                      f"coordinates are in{said} (e.g. `{flag} EPSG:32631` for UTM zone 31N, or "
+                      f"`{flag} '{MODIS_SINUSOIDAL}'` for MODIS sinusoidal tiles).")
+
+
+def _coordinate_span(path: str | None, variable: str | None, role: str, flag: str,
+                     band: int | None) -> tuple[bool, str] | None:
+    """Whether the spatial coordinates of ``path``'s field (opened as the command opened it)
+    are lon/lat degrees (x within -180..360, y within +-90), and their ranges as text; None where that is not
+    known (no coordinates, pixel indices 0, 1, 2..., a file that does not open)."""
+    import numpy as np
+
+    from xlstsr.errors import XlstsrError
+    from xlstsr.validate import _pixel_indices
+
+    if path is None:
+        return None
+    try:
+        da = _open_field(path, variable, role, flag, band)
+        ydim, xdim = _spatial_dims(da)
+        y = np.asarray(da[ydim].values, dtype=np.float64)
+        x = np.asarray(da[xdim].values, dtype=np.float64)
+    except (XlstsrError, UsageError, OSError, ValueError, KeyError, TypeError):
+        return None  # the refusal keeps its own advice
+    if x.size < 2 or y.size < 2 or not (np.isfinite(x).all() and np.isfinite(y).all()) or (
+            _pixel_indices(x) and _pixel_indices(y)):
+        return None
+    text = f"x {x.min():.6g} to {x.max():.6g}, y {y.min():.6g} to {y.max():.6g}"
+    # degrees as validate reads them: longitudes in -180..360 (0..360 grids), latitudes +-90
+    return bool(x.min() >= -180 and x.max() <= 360 and np.abs(y).max() <= 90), text
 
 
 #: validate's refusal of a malformed CRS (an ellipsoid not Earth-sized), whose fix is Python's
@@ -1397,12 +1442,47 @@ def _mask_layers(path: str) -> list[Any]:
 def _clear_on_reference(ok: Any, ref: Any, path: str) -> Any:
     """A ``--reference-mask`` layer's clear pixels on the reference's grid, by coordinates (a
     south-up layer flipped): layers combined by array position applied a south-up water mask
-    upside down, without a word."""
+    upside down, without a word. A layer in another CRS than the reference's is refused (its
+    coordinates are other places: it was applied pixel by pixel), and so is one whose steps
+    (dates) do not pair with the reference's, naming them (a grid refusal advised gdalwarp)."""
     from xlstsr.errors import GridError, XlstsrError
     from xlstsr.evaluate import _clear_on
-    from xlstsr.validate import spatial_names
+    from xlstsr.steps import pair_steps
+    from xlstsr.validate import crs_mismatch, crs_name_and_axis, spatial_dims, spatial_names
 
     ref = ref.rename(spatial_names(ref))  # lat/lon dims, as evaluate renames them
+    crs = crs_mismatch(ok, ref)
+    if crs is not None:
+        own, theirs = (crs_name_and_axis(c)[0] for c in crs)
+        target = crs[1].to_string()
+        raise UsageError(
+            f"--reference-mask {path} is in another CRS ({own!r}) than the reference "
+            f"({theirs!r}): its coordinates are other places, so it cannot be applied pixel by "
+            f"pixel. Reproject the mask onto the reference's grid first, e.g. `gdalwarp -t_srs "
+            f"{target} -r near -te XMIN YMIN XMAX YMAX -tr XRES YRES mask.tif mask_ref.tif` with "
+            "the reference's extent and pixel size (or, if its CRS is written wrongly, assign "
+            f"the right one: `rio edit-info --crs {target} mask.tif`)."
+        )
+    mask = ok.rename(spatial_names(ok))
+    try:
+        my, mx = spatial_dims(mask)
+    except XlstsrError:  # no spatial dims: _clear_on's refusal below
+        my = mx = None
+    steps = [str(d) for d in mask.dims if d not in (my, mx)]
+    if my is not None and steps:
+        # the steps first: a mask on the reference's grid but of other dates was told its
+        # coordinates differ (gdalwarp advice, which changes no date)
+        try:
+            pair_steps(mask, ref, "mask", "reference", var="mask", like_var="reference")
+        except GridError as err:
+            # the problem as the library words it, without its Python fixes
+            said = re.split(r"; (?=[^;]*`)", str(err), maxsplit=1)[0].rstrip(" .;")
+            raise UsageError(
+                f"--reference-mask {path} does not pair with the reference along "
+                f"{', '.join(repr(d) for d in steps)}: {said}. Give a mask of the reference's "
+                f"steps (the same {', '.join(repr(d) for d in steps)} labels: its dates), one "
+                "file per reference, or a mask of one step without dates, used for every step."
+            ) from None
     try:
         return _clear_on(ok, ref)
     except GridError:
@@ -1410,7 +1490,7 @@ def _clear_on_reference(ok: Any, ref: Any, path: str) -> Any:
         sizes = " x ".join(str(n) for n in ok.shape)
         raise UsageError(
             f"--reference-mask {path} ({sizes} pixels) is not on the reference's grid "
-            f"({ref.sizes[ry]} x {ref.sizes[rx]} pixels): its coordinates differ. Give masks on "
+            f"({ref.sizes[ry]} x {ref.sizes[rx]} pixels): its y/x coordinates differ. Give masks on "
             "the reference's grid (resample one there first, e.g. `gdalwarp -r near -te XMIN "
             "YMIN XMAX YMAX -tr XRES YRES` with the reference's extent and pixel size)."
         ) from None
@@ -2640,6 +2720,20 @@ def _options_before_command(parser: argparse.ArgumentParser, argv: list[str]) ->
         _unrecognized(parser, argv[at], before)
 
 
+def _crs_spans(args: argparse.Namespace, message: str) -> dict[str, tuple[bool, str] | None]:
+    """For a refusal of an upscale / scaling input without a CRS, that input's coordinates
+    (:func:`_coordinate_span`), read again from its file: the refusal names only its dims."""
+    m = _NO_CRS.search(message)
+    if m is None or args.command not in ("upscale", "scaling"):
+        return {}
+    if m.group(1) == "guide":
+        return {"guide": _coordinate_span(getattr(args, "guide", None),
+                                          getattr(args, "guide_variable", None), "guide",
+                                          "--guide-variable", getattr(args, "guide_band", None))}
+    return {"LST": _coordinate_span(args.input, args.variable, "LST", "--variable",
+                                    getattr(args, "band", None))}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``xlstsr`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -2676,7 +2770,7 @@ def main(argv: list[str] | None = None) -> int:
             notes = " ".join(str(n).removeprefix("upscale_to_zarr: ")
                              for n in getattr(err, "__notes__", ()))
             text = (str(err) or type(err).__name__) + (f" ({notes})" if notes else "")
-            return _fail(_cli_hints(text, args.command, typed))
+            return _fail(_cli_hints(text, args.command, typed, _crs_spans(args, text)))
         except ImportError as err:  # a plain ImportError naming the package to install
             if _missing_dependency(err) is None:
                 raise

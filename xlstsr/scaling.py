@@ -30,7 +30,13 @@ from .errors import (
     warn,
 )
 from .grid import grid_unit, metres_per_degree
-from .guide import _as_timedelta, guide_on_lst_grid
+from .guide import (
+    _as_timedelta,
+    _declared_ndvi,
+    _fill_in_attrs,
+    _refuse_ndvi_range,
+    guide_on_lst_grid,
+)
 from .kernels import scaling as ks
 from .kernels.spectra import log_wavenumber_edges
 from .validate import (
@@ -898,6 +904,9 @@ def scaling_stats(
         An in-memory input holds no valid pixel.
     UndeclaredFillError
         The guide (or a ``radiometric=False`` field) holds an undeclared fill value.
+    GuideScaleError
+        A guide declared as NDVI (its name, ``long_name``) whose values lie outside [-1, 1]
+        (NDVI x 10000, percent), as :func:`xlstsr.upscale` refuses it (lazily: when computed).
     UnitsError, ScaledIntegerError, PhysicalRangeError
         An LST (``radiometric=True``) whose units or values are not those of a temperature
         (lazily: when computed); the message adds ``radiometric=False`` for a field that is no
@@ -1061,11 +1070,16 @@ def scaling_stats(
                 f"min_valid={min_valid} of each block valid); check its fill value and that it "
                 "covers the LST."
             )
+        # a guide declared as NDVI (its name, long_name) must lie in [-1, 1], as upscale
+        # requires (prepare_guide): a guide of the LST's shape skipped that check, and an
+        # NDVI x 10000 gave a guide_slope 10000 times too small without a word
+        ndvi = (_declared_ndvi(guide), _fill_in_attrs(guide))
         if not isinstance(gdata, dsa.Array):  # a guide of the LST's shape skipped the check
             _refuse_fill(np.asarray(gdata), "guide")
+            _refuse_guide_ndvi_range(np.asarray(gdata), *ndvi)
             _warn_constant_guide(np.asarray(gdata))
         else:  # the same checks, on each block as it is read (the CLI reads lazily)
-            gdata = _checked_lazily(gdata, "guide")
+            gdata = _checked_lazily(gdata, "guide", ndvi)
         if gdata.shape[0] == 1 and nlead > 1:
             gdata = (dsa if isinstance(gdata, dsa.Array) else np).broadcast_to(
                 gdata, (nlead, *shape)
@@ -1164,11 +1178,23 @@ def _refuse_fill(values: np.ndarray, name: str) -> None:
         )
 
 
-def _checked_lazily(data: dsa.Array, name: str) -> dsa.Array:
+def _refuse_guide_ndvi_range(values: np.ndarray, declared: str, kept_fill: str | None) -> None:
+    """Refuse a guide declared as NDVI (``declared``: what says so, from
+    :func:`xlstsr.guide._declared_ndvi`; '' for another guide, never refused) whose values go
+    beyond [-1, 1] (NDVI x 10000, percent), as upscale refuses it
+    (:func:`xlstsr.guide._refuse_ndvi_range`). ``kept_fill``: the fill its attrs declare."""
+    if declared:
+        _refuse_ndvi_range(0, declared, values, kept_fill)
+
+
+def _checked_lazily(data: dsa.Array, name: str,
+                    ndvi: tuple[str, str | None] = ("", None)) -> dsa.Array:
     """A dask ``(n, y, x)`` field or guide that runs the in-memory checks (:func:`_refuse_fill`,
-    and :func:`_warn_constant_guide` for the guide) on each block of whole images as it is read
-    for the result: a lazy guide holding MOD13's -3000 was taken as NDVI without a word (r 0
-    for -0.99), and ``xlstsr scaling --guide`` reads lazily. Nothing is computed now."""
+    and :func:`_warn_constant_guide` and, with ``ndvi`` (what declares the guide NDVI, its
+    fill in attrs), :func:`_refuse_guide_ndvi_range` for the guide) on each block of whole
+    images as it is read for the result: a lazy guide holding MOD13's -3000 was taken as NDVI
+    without a word (r 0 for -0.99), and ``xlstsr scaling --guide`` reads lazily. Nothing is
+    computed now."""
     whole = whole_images(data)
     n_steps = data.shape[0]
 
@@ -1176,6 +1202,7 @@ def _checked_lazily(data: dsa.Array, name: str) -> dsa.Array:
         values = np.asarray(block)
         _refuse_fill(values, name)
         if name == "guide":
+            _refuse_guide_ndvi_range(values, *ndvi)
             start = block_info[0]["array-location"][0][0] if block_info else 0
             _warn_constant_guide(values, start, n_steps)
         return block

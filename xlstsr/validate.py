@@ -103,6 +103,19 @@ FILL_FAR_IQR = 100.0
 #: the products' usual fill values (MOD13 NDVI -3000, MOD09 -28672, int16/uint16 extremes,
 #: -9999): outside the others by FILL_IQR, refused at any share too
 FILL_SENTINELS = frozenset({-3000.0, -9999.0, -28672.0, -32768.0, -32767.0, 32767.0, 65535.0})
+#: the extremes of integer types, which GDAL and CF write as fills (uint8 255, uint16 65535, the
+#: int16 / int32 extremes and CF's defaults -32767, -2147483647), each with the range of its type:
+#: in a guide of whole numbers within that range, such a value set apart from all the others by
+#: more than their inter-quartile range is a fill, at any share (:func:`suspect_guide_fill`).
+#: 255 on an NDVI x 250 band lies only 2 inter-quartile ranges above the quartiles, but 80 above
+#: the largest NDVI; a saturated uint8 band runs on up to 255 and stays data
+INTEGER_FILLS = {
+    255.0: (0.0, 255.0),
+    65535.0: (0.0, 65535.0),
+    **dict.fromkeys((-32768.0, -32767.0, 32767.0), (-32768.0, 32767.0)),
+    **dict.fromkeys((-2147483648.0, -2147483647.0, 2147483647.0),
+                    (-2147483648.0, 2147483647.0)),
+}
 #: fill values of LST products and tools, named as fills even on one pixel (in Kelvin after
 #: decoding: a value no temperature takes): 16-bit extremes, -9999 / 9999, float32's lowest
 LST_FILL_SENTINELS = frozenset({65535.0, 32767.0, -32768.0, -32767.0, 9999.0, -9999.0,
@@ -339,17 +352,51 @@ def without_empty_chunks(obj: Any) -> Any:
     return obj.chunk(merge) if merge else obj
 
 
+def _degree_span(da: xr.DataArray, ydim: Any, xdim: Any) -> tuple[bool | None, str]:
+    """``(in_degrees, span)``: whether the 1-D coordinates of ``ydim``/``xdim`` lie where
+    lat/lon degrees can (y within ±90, x within -180..360, as 0..360 longitudes do), None when
+    there are none or they are not numbers; and their span ("x 10 to 10.2, y 44.8 to 45"),
+    for advice that says why it names a geographic or a projected CRS."""
+    try:
+        y = np.asarray(da[ydim].values, dtype=np.float64)
+        x = np.asarray(da[xdim].values, dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        return None, ""
+    if y.ndim != 1 or x.ndim != 1 or not (np.isfinite(y).any() and np.isfinite(x).any()):
+        return None, ""
+    span = (f"x {np.nanmin(x):.6g} to {np.nanmax(x):.6g}, "
+            f"y {np.nanmin(y):.6g} to {np.nanmax(y):.6g}")
+    degrees = bool(np.nanmax(np.abs(y)) <= 90 and np.nanmin(x) >= -180 and np.nanmax(x) <= 360)
+    return degrees, span
+
+
 def require_latlon_crs(da: xr.DataArray, what: str = "input") -> None:
-    """Raise :class:`MissingCRSError` naming EPSG:4326 when ``da`` has lat/lon-named dims and no
-    CRS: checked before they are renamed ``y``/``x``, after which the generic advice named a
-    projected CRS (metres) for coordinates in degrees."""
+    """Raise :class:`MissingCRSError` when ``da`` has lat/lon-named dims and no CRS: checked
+    before they are renamed ``y``/``x``, after which the generic advice named a projected CRS
+    (metres) for coordinates in degrees. The advice follows the coordinates' values, not the
+    names: EPSG:4326 for values within ±90 (y) and -180..360 (x), a projected CRS for values
+    beyond (a projected grid mislabelled lat/lon, which EPSG:4326 would refuse as "not
+    degrees")."""
     names = spatial_names(da)
     latlon = bool(names) and all(str(k).lower() in (*_LAT_NAMES, *_LON_NAMES) for k in names)
-    if da.rio.crs is None and latlon:
+    if da.rio.crs is not None or not latlon:
+        return
+    back = {v: k for k, v in names.items()}
+    degrees, span = _degree_span(da, back["y"], back["x"])
+    if degrees is False:
         raise MissingCRSError(
-            f"the {what} has lat/lon dims {tuple(names)} but no CRS; for degrees on WGS 84: "
-            "`da = da.rio.write_crs('EPSG:4326')`."
+            f"the {what} has lat/lon dims {tuple(names)} but no CRS; its coordinates ({span}) "
+            "are beyond the ranges of degrees (y ±90, x -180..360), so they are not degrees "
+            "whatever the dims are called: they are a projected grid's (metres). Set the CRS "
+            "they are in, e.g. `da = da.rio.write_crs('EPSG:32631')` for UTM zone 31N, or for "
+            "MODIS sinusoidal "
+            "`da.rio.write_crs(xlstsr.grid.MODIS_SINUSOIDAL)`."
         )
+    why = f" (its coordinates, {span}, lie within the ranges of degrees)" if degrees else ""
+    raise MissingCRSError(
+        f"the {what} has lat/lon dims {tuple(names)} but no CRS; for degrees on WGS 84{why}: "
+        "`da = da.rio.write_crs('EPSG:4326')`."
+    )
 
 
 def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
@@ -643,13 +690,30 @@ def require_georeferenced(da: xr.DataArray, what: str = "input", *,
                 f"(`da.isel({dim}=da['{dim}'].notnull().values)`) or assign their labels."
             )
     if da.rio.crs is None:
-        latlon = any(str(d).lower() in (*_LAT_NAMES, *_LON_NAMES) for d in da.dims) or (
-            ydim.lower() in _LAT_NAMES)
-        hint = " For lat/lon degrees: `da.rio.write_crs('EPSG:4326')`." if latlon else ""
+        # the example follows the coordinates' values where they are known (x/y dims holding
+        # degrees got a UTM example; lat/lon dims holding metres got EPSG:4326), else the names
+        degrees, span = _degree_span(da, ydim, xdim)
+        if degrees is None:
+            degrees = any(str(d).lower() in (*_LAT_NAMES, *_LON_NAMES) for d in da.dims) or (
+                ydim.lower() in _LAT_NAMES)
+            span = ""
+        if degrees and span:
+            advice = (f"Its coordinates ({span}) lie within the ranges of degrees (y ±90, "
+                      "x -180..360): if they are lon/lat degrees, "
+                      "`da = da.rio.write_crs('EPSG:4326')`; if they are a projected grid's, "
+                      "set its CRS, e.g. `da.rio.write_crs('EPSG:32631')`.")
+        elif span:
+            advice = (f"Its coordinates ({span}) are beyond the ranges of degrees (y ±90, "
+                      "x -180..360): set the projected CRS they are in with rioxarray, e.g. "
+                      "`da = da.rio.write_crs('EPSG:32631')`, or for MODIS sinusoidal "
+                      "`da.rio.write_crs(xlstsr.grid.MODIS_SINUSOIDAL)`.")
+        else:
+            hint = " For lat/lon degrees: `da.rio.write_crs('EPSG:4326')`." if degrees else ""
+            advice = ("Set it with rioxarray, e.g. `da = da.rio.write_crs('EPSG:32631')`, or "
+                      f"for MODIS sinusoidal `da.rio.write_crs(xlstsr.grid.MODIS_SINUSOIDAL)`."
+                      f"{hint}")
         raise MissingCRSError(
-            f"the {what} has no CRS. Set it with rioxarray, e.g. "
-            "`da = da.rio.write_crs('EPSG:32631')`, or for MODIS sinusoidal "
-            f"`da.rio.write_crs(xlstsr.grid.MODIS_SINUSOIDAL)`.{hint} A file reopened without "
+            f"the {what} has no CRS. {advice} A file reopened without "
             "`decode_coords='all'` (`xr.open_zarr(store, decode_coords='all')`) loses its "
             f"spatial_ref coordinate and with it the CRS.{_swath_hint(da)}"
         )
@@ -1164,10 +1228,12 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
             )
         return ds[variable]
     if role == "LST":
+        # an LST's uncertainty or quality layer (LST_err, QC_LST) says "lst" too: taken as the
+        # LST, its 0.3-1.5 K were called degrees Celsius, and --units degC wrote them + 273.15
         hits = [
             n for n in rasters
             if ds[n].attrs.get("standard_name") == "surface_temperature"
-            or "lst" in str(n).lower()
+            or ("lst" in str(n).lower() and not _ancillary_name(n))
         ]
         if len(hits) == 1:
             return ds[hits[0]]
@@ -1186,6 +1252,24 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
     )
 
 
+#: words of a variable name that mark an uncertainty or quality layer (LST_err, LST_uncertainty,
+#: QC_Day, lst_flag, LST_std), never taken as the LST by its name
+_ANCILLARY_WORD = re.compile(r"^(err|errors?|uncert\w*|unc|qc|qa|flags?|std|stdev|sd|sigma)$")
+
+
+def _ancillary_name(name: Hashable) -> bool:
+    """Whether a variable's name marks an uncertainty or quality layer: one of its words
+    (split at ``_``, ``-``, spaces and lower-to-upper case changes) is :data:`_ANCILLARY_WORD`.
+
+    Examples
+    --------
+    >>> [_ancillary_name(n) for n in ("LST_err", "QC_Day", "lstUncertainty", "LST", "LST_Day_1km")]
+    [True, True, True, False, False]
+    """
+    words = re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", str(name))
+    return any(_ANCILLARY_WORD.match(w.lower()) for w in words if w)
+
+
 #: names of guide layers (NDVI, reflectances, emissivity...): not offered as an LST's example
 _GUIDE_NAME = re.compile(r"ndvi|evi|savi|ndwi|red|nir|swir|refl|band|emis|albedo|qc|mask",
                          re.I)
@@ -1202,8 +1286,9 @@ def _example_variable(ds: xr.Dataset, rasters: list[Hashable], role: str) -> Has
         return (ds[n].attrs.get("standard_name") == "surface_temperature"
                 or bool(_LST_NAME.search(str(n))))
 
-    if role == "LST":
-        order = ([n for n in rasters if lst_like(n)]
+    if role == "LST":  # an uncertainty layer (LST_err) is no LST to offer
+        order = ([n for n in rasters if lst_like(n) and not _ancillary_name(n)]
+                 + [n for n in rasters if lst_like(n)]
                  + [n for n in rasters if not _GUIDE_NAME.search(str(n))])
     else:
         order = ([n for n in rasters if "ndvi" in str(n).lower()]
@@ -2321,12 +2406,15 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     Unit-free (a guide may be NDVI, reflectance, emissivity, elevation): the smallest or the
     largest value covers at least ``share`` (default :data:`FILL_SHARE`) of the finite pixels
     and lies more than :data:`FILL_IQR` inter-quartile ranges outside the other pixels'
-    quartiles, as MOD13's -3000 NDVI digital number, a -9999 or a 255 left as data do, or on
+    quartiles, as MOD13's -3000 NDVI digital number or a -9999 left as data do, or on
     any share, down to one pixel, lies more than :data:`FILL_FAR_IQR` of them outside (a -9999
     scattered over 1 % of an NDVI band, or on one pixel: a leverage point of TsHARP's fit), or is
-    one of the products' usual fill values (:data:`FILL_SENTINELS`) outside by :data:`FILL_IQR`. A plausible constant (NDVI 0
-    or -0.3 over water) stays inside that reach. Large bands are judged on an even subsample of
-    at most ``max_values`` pixels.
+    one of the products' usual fill values (:data:`FILL_SENTINELS`) outside by
+    :data:`FILL_IQR`, or is an integer type's extreme (:data:`INTEGER_FILLS`: a uint8 band's 255)
+    in a band of whole numbers of that type, apart from every other value by more than their
+    inter-quartile range (a saturated band that runs on up to 255 is data). A plausible constant
+    (NDVI 0 or -0.3 over water) stays inside that reach. Large bands are judged on an even
+    subsample of at most ``max_values`` pixels.
 
     Examples
     --------
@@ -2337,6 +2425,10 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     >>> ndvi[:20] = -3000.0  # MOD13's fill digital number, undeclared
     >>> suspect_guide_fill(ndvi)
     (-3000.0, 0.2)
+    >>> u8 = np.floor(rng.uniform(0.3, 0.7, (100, 100)) * 250)  # NDVI x 250, stored as uint8
+    >>> u8[:10] = 255  # its fill, undeclared
+    >>> suspect_guide_fill(u8)
+    (255.0, 0.1)
     """
     share = FILL_SHARE if share is None else share
     a = np.asarray(values)
@@ -2363,9 +2455,22 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
         # 0.4 K (a real value that far out would take the fit over just the same)
         near = (count >= k or float(c) in FILL_SENTINELS) and out > FILL_IQR
         if (near and count >= FILL_MIN_PIXELS) or out > FILL_FAR_IQR or (
-                float(c) in FILL_SENTINELS and out > FILL_IQR):
+                float(c) in FILL_SENTINELS and out > FILL_IQR) or _integer_fill(c, f, rest,
+                                                                                 spread):
             return float(c), count / n
     return None
+
+
+def _integer_fill(c: Any, f: np.ndarray, rest: np.ndarray, spread: float) -> bool:
+    """Whether ``c`` (the smallest or largest of the guide values ``f``; ``rest``, the others,
+    of inter-quartile range ``spread``) is an integer type's fill (:data:`INTEGER_FILLS`): the
+    values are whole numbers within that type's range, and ``c`` lies apart from the nearest
+    other value by more than ``spread``."""
+    span = INTEGER_FILLS.get(float(c))
+    if span is None or float(f.min()) < span[0] or float(f.max()) > span[1]:
+        return False
+    gap = float(np.min(np.abs(rest - c)))
+    return gap > spread and bool(np.all(f == np.round(f)))
 
 
 def _reference_attrs_fix(var: str, k: float, celsius: bool, fill0: bool) -> str:

@@ -392,8 +392,16 @@ def _open_netcdf(path: Any, remote: bool, **kwargs: Any) -> xr.Dataset | xr.Data
         # dimension scales (ECOSTRESS): named phony_dim_N, as h5netcdf names them anyway
         kwargs.update(engine="h5netcdf", phony_dims=kwargs.get("phony_dims", "access"))
     own_chunks = "chunks" not in kwargs
+    textual: dict[Any, dict[str, str]] = {}
     try:
         ds = xr.open_dataset(os.fspath(path), **{"chunks": {}, "decode_coords": "all", **kwargs})
+        # (a caller's mask_and_scale=False / decode_cf=False keeps the values as stored)
+        if kwargs.get("mask_and_scale", True) and kwargs.get("decode_cf", True):
+            textual = _textual_cf_attrs(ds)
+        if textual:  # reopened undecoded: decoded after the attributes are made numbers
+            kwargs["mask_and_scale"] = False
+            ds = xr.open_dataset(os.fspath(path),
+                                 **{"chunks": {}, "decode_coords": "all", **kwargs})
         if own_chunks:
             ds = _bounded_chunks(ds, path, kwargs)
     except (OSError, ValueError) as err:  # xarray: "did not find a match in any ... backends"
@@ -419,6 +427,8 @@ def _open_netcdf(path: Any, remote: bool, **kwargs: Any) -> xr.Dataset | xr.Data
                 "that it is a complete NetCDF file (`ncdump -h` opens it) and that a NetCDF "
                 "backend is installed (netCDF4 or h5netcdf for NetCDF-4)."
             ) from err
+    if textual:
+        ds = _decode_textual_cf(ds, textual, path)
     grouped = ([] if remote or (ds.data_vars and variable is None) or "group" in kwargs
                else netcdf_group_variables(path))
     if variable is not None:
@@ -444,6 +454,54 @@ def _open_netcdf(path: Any, remote: bool, **kwargs: Any) -> xr.Dataset | xr.Data
             f"`group='{_grouped_example(grouped).rpartition('/')[0]}'`)."
         )
     return ds
+
+
+#: the CF attributes that xarray's decoding computes with: numbers, by the CF conventions
+_CF_NUMERIC_ATTRS = ("scale_factor", "add_offset", "_FillValue", "missing_value")
+
+
+def _textual_cf_attrs(ds: xr.Dataset) -> dict[Any, dict[str, str]]:
+    """``{variable: {attribute: text}}``: the scale/offset/fill attributes a file stores as
+    text (``scale_factor = "0.02"``, as some converters write them). xarray decodes with them
+    as they are: ``data * "0.02"`` gives an array of strings (``<U1``), or a dask graph that
+    fails on compute."""
+    found: dict[Any, dict[str, str]] = {}
+    for name, var in ds.variables.items():
+        held = {**var.attrs, **var.encoding}
+        text = {a: held[a] for a in _CF_NUMERIC_ATTRS
+                if isinstance(held.get(a), (str, bytes))}
+        if text:
+            found[name] = {a: v.decode() if isinstance(v, bytes) else v
+                           for a, v in text.items()}
+    return found
+
+
+def _decode_textual_cf(ds: xr.Dataset, textual: dict[Any, dict[str, str]],
+                       path: Any) -> xr.Dataset:
+    """``ds`` (opened with ``mask_and_scale=False``) masked and scaled as CF decoding would,
+    its textual attributes (:func:`_textual_cf_attrs`) read as numbers; one that is no number
+    is refused naming it and how to fix the file."""
+    ds = ds.copy()
+    for name, text in textual.items():
+        attrs = dict(ds[name].attrs)
+        for attr, value in text.items():
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise XlstsrError(
+                    f"the attribute {attr}={value!r} of the variable {name!r} in "
+                    f"{os.fspath(path)} is text that is no number, so its values cannot be "
+                    f"decoded; set it to a number (`ncatted -O -a {attr},{name},o,d,NUMBER "
+                    f"{Path(os.fspath(path)).name}`), or open the file with "
+                    "`xr.open_dataset(path, mask_and_scale=False)` and scale the values "
+                    "yourself."
+                ) from None
+            # a fill compares equal to the stored integers; a scale or offset is a float
+            attrs[attr] = (int(number) if attr in ("_FillValue", "missing_value")
+                           and number.is_integer() else number)
+        ds.variables[name].attrs = attrs
+    return xr.decode_cf(ds, mask_and_scale=True, decode_times=False, decode_coords=False,
+                        concat_characters=False, decode_timedelta=False)
 
 
 #: the first bytes of compressed files, and their kind
