@@ -1541,7 +1541,9 @@ def _main(argv: list[str]) -> int:
         ap.error(f"--arch: none of the jobs {' '.join(args.only)} takes a network; it sets that "
                  f"of {', '.join(ARCH_JOBS)}")
     for key, jobs in OPTION_JOBS.items():
-        if getattr(args, key) not in (None, False, []) and not set(args.only) & set(jobs):
+        value = getattr(args, key)  # (0 is a value: --patience 0 was dropped unseen)
+        given = value is not None and value is not False and value != []
+        if given and not set(args.only) & set(jobs):
             flag = "--" + key.replace("_", "-")
             ap.error(f"{flag}: none of the jobs {' '.join(args.only)} takes it (it would be "
                      f"dropped); it sets that of {', '.join(jobs)}")

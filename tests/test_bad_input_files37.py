@@ -134,14 +134,47 @@ def test_uint8_band_saturating_at_255_is_data():
     assert suspect_guide_fill(sat) is None
 
 
-def test_uint16_and_int16_extremes_apart_from_the_data_are_suspected():
+def test_int32_extremes_apart_from_the_data_are_suspected():
+    """Fills only the integer-type rule catches (not FILL_SENTINELS; within FILL_FAR_IQR of a
+    wide band: review 37c)."""
     rng = np.random.default_rng(2)
-    u16 = np.clip(rng.normal(3000, 800, (100, 100)), 0, None).round()
-    u16[:3] = 65535
-    assert suspect_guide_fill(u16)[0] == 65535.0
-    i16 = rng.normal(500, 100, (100, 100)).round()
-    i16[:2] = -32767  # CF's default int16 fill
-    assert suspect_guide_fill(i16)[0] == -32767.0
+    i32 = rng.normal(0, 3e8, (100, 100)).round()
+    i32[0, :20] = 2147483647  # 0.2 %: below the share a fill of any value needs
+    assert suspect_guide_fill(i32)[0] == 2147483647.0
+
+
+def test_one_brightest_pixel_at_255_is_data():
+    """A min-max stretched 8-bit band maps its brightest pixel to 255 (review 37c)."""
+    rng = np.random.default_rng(3)
+    u8 = np.clip(rng.normal(100, 15, (100, 100)), 0, 160).round()
+    u8[0, 0] = 255
+    assert suspect_guide_fill(u8) is None
+
+
+def test_text_variables_with_text_fills_still_open(tmp_path):
+    """A char/string variable's fill is text (CF: its own type): the whole file was refused
+    (review 37c)."""
+    from xlstsr.io import open_path
+
+    v = np.full((4, 4), 300.0)
+    ds = xr.Dataset({"LST": (("y", "x"), v, {"units": "K"}),
+                     "station": (("s",), np.array(["a", "b"], dtype=object))},
+                    coords={"y": np.arange(4.0) * 1000, "x": np.arange(4.0) * 1000})
+    ds["station"].encoding["_FillValue"] = "NA"
+    ds.to_netcdf(tmp_path / "f.nc")
+    assert float(open_path(tmp_path / "f.nc", variable="LST").max()) == 300.0
+
+
+def test_a_raster_without_georeferencing_is_not_told_epsg4326(tmp_path):
+    """Pixel indices (0.5, 1.5, ...) lie in the degree ranges: told --crs EPSG:4326, the run
+    wrote 1-degree pixels at 0-32 E (review 37c)."""
+    v = 300 + np.random.default_rng(0).normal(0, 2, (32, 32))
+    xr.Dataset({"LST": (("y", "x"), v, {"units": "K"})},
+               coords={"y": np.arange(32.0) + 0.5, "x": np.arange(32.0) + 0.5}
+               ).to_netcdf(tmp_path / "pix.nc")
+    rc, err = _cli("upscale", str(tmp_path / "pix.nc"), str(tmp_path / "o.nc"), "--method",
+                   "bicubic")
+    assert rc != 0 and "no CRS" in err and "EPSG:4326`: its coordinates" not in err
 
 
 def test_tsharp_refuses_uint8_guide_with_undeclared_255():

@@ -172,3 +172,11 @@ def test_bundled_options_no_job_takes_are_refused(bundled, capsys, argv):
         run(*argv)
     assert e.value.code == 2 and not calls
     assert "none of the jobs" in capsys.readouterr().err
+
+
+def test_bundled_zero_option_no_job_takes_is_refused(bundled, capsys):
+    """--patience 0 (a value) with jobs that take no patience was dropped unseen (review 37c)."""
+    run, calls = bundled
+    with pytest.raises(SystemExit) as e:
+        run("--only", "sisr_rescnn", "--patience", "0")
+    assert e.value.code == 2 and not calls and "--patience" in capsys.readouterr().err

@@ -364,6 +364,10 @@ def _degree_span(da: xr.DataArray, ydim: Any, xdim: Any) -> tuple[bool | None, s
         return None, ""
     if y.ndim != 1 or x.ndim != 1 or not (np.isfinite(y).any() and np.isfinite(x).any()):
         return None, ""
+    if _pixel_indices(x) and _pixel_indices(y):
+        # a raster without georeferencing (0.5, 1.5, ...): no CRS makes them places; told
+        # EPSG:4326 it was written as 1-degree pixels at 0-32 E
+        return None, ""
     span = (f"x {np.nanmin(x):.6g} to {np.nanmax(x):.6g}, "
             f"y {np.nanmin(y):.6g} to {np.nanmax(y):.6g}")
     degrees = bool(np.nanmax(np.abs(y)) <= 90 and np.nanmin(x) >= -180 and np.nanmax(x) <= 360)
@@ -1259,15 +1263,23 @@ _ANCILLARY_WORD = re.compile(r"^(err|errors?|uncert\w*|unc|qc|qa|flags?|std|stde
 
 def _ancillary_name(name: Hashable) -> bool:
     """Whether a variable's name marks an uncertainty or quality layer: one of its words
-    (split at ``_``, ``-``, spaces and lower-to-upper case changes) is :data:`_ANCILLARY_WORD`.
+    (split at ``_``, ``-``, spaces and lower-to-upper case changes) is :data:`_ANCILLARY_WORD`,
+    not followed by a participle (``LST_QC_corrected`` is the LST).
 
     Examples
     --------
     >>> [_ancillary_name(n) for n in ("LST_err", "QC_Day", "lstUncertainty", "LST", "LST_Day_1km")]
     [True, True, True, False, False]
+    >>> _ancillary_name("LST_QC_corrected"), _ancillary_name("lst_sd_filtered")
+    (False, False)
     """
-    words = re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", str(name))
-    return any(_ANCILLARY_WORD.match(w.lower()) for w in words if w)
+    words = [w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", str(name))
+             if w]
+    # ... unless a participle follows it: LST_QC_corrected, lst_sd_filtered are the LST, after
+    # a quality or uncertainty step
+    return any(_ANCILLARY_WORD.match(w) and not (i + 1 < len(words)
+                                                  and words[i + 1].endswith("ed"))
+               for i, w in enumerate(words))
 
 
 #: names of guide layers (NDVI, reflectances, emissivity...): not offered as an LST's example
@@ -2454,9 +2466,11 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
         # -9999 of 4096 pixels, a leverage point of the fit, flattened its detail from 1.8 to
         # 0.4 K (a real value that far out would take the fit over just the same)
         near = (count >= k or float(c) in FILL_SENTINELS) and out > FILL_IQR
+        # an integer type's extreme on FILL_MIN_PIXELS pixels at least: a min-max stretched
+        # 8-bit band maps its one brightest pixel to 255, data
         if (near and count >= FILL_MIN_PIXELS) or out > FILL_FAR_IQR or (
-                float(c) in FILL_SENTINELS and out > FILL_IQR) or _integer_fill(c, f, rest,
-                                                                                 spread):
+                float(c) in FILL_SENTINELS and out > FILL_IQR) or (
+                count >= FILL_MIN_PIXELS and _integer_fill(c, f, rest, spread)):
             return float(c), count / n
     return None
 

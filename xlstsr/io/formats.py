@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import xarray as xr
 
 from ..errors import InputNotFoundError, InputTypeError, VariableNotFoundError, XlstsrError
@@ -467,6 +468,10 @@ def _textual_cf_attrs(ds: xr.Dataset) -> dict[Any, dict[str, str]]:
     fails on compute."""
     found: dict[Any, dict[str, str]] = {}
     for name, var in ds.variables.items():
+        # a text variable's fill is text (CF: its own type); its stored type, as the decoded
+        # one of a number scaled by text is text too
+        if np.dtype(var.encoding.get("dtype", var.dtype)).kind not in "iufc":
+            continue
         held = {**var.attrs, **var.encoding}
         text = {a: held[a] for a in _CF_NUMERIC_ATTRS
                 if isinstance(held.get(a), (str, bytes))}

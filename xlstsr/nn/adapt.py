@@ -161,7 +161,7 @@ class Adaptation:
         """Refuse settings that do nothing for a model without a guide: a ``gain`` (it scales
         the guide-detail term, which only a guided model has), ``alpha=0`` (the loss is then
         the anchor to the unadapted output alone, or zero: the output unchanged, yet recorded
-        as adapted) and ``alpha < 1`` without an ``anchor`` (the consistency alone, scaled:
+        as adapted) and another ``alpha`` than 1 without an ``anchor`` (the consistency alone, scaled:
         nothing to balance it against). With an ``anchor``, ``alpha`` weighs the consistency
         against it, and is kept.
 
@@ -182,8 +182,8 @@ class Adaptation:
                 "guide: its adaptation loss is alpha x the coarse consistency (+ anchor x the "
                 "anchor to the unadapted output); the guide-detail term that gain scales and "
                 "1 - alpha weighs exists only for a guided model (e.g. method='disr'). "
-                "alpha=0 leaves the output unchanged, and alpha < 1 without anchor= only "
-                "scales the loss. Drop them (alpha=1, gain=None, the defaults), give alpha "
+                "alpha=0 leaves the output unchanged, and another alpha than 1 without "
+                "anchor= only scales the loss. Drop them (alpha=1, gain=None, the defaults), give alpha "
                 "with anchor= (their balance), or use a guided model."
             )
 
