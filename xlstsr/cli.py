@@ -59,6 +59,18 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+def _cluster_errors() -> tuple[type[BaseException], ...]:
+    """What a dask cluster raises when a worker dies (an out-of-memory kill: ``KilledWorker``)
+    or the scheduler goes (``FutureCancelledError``): the run's fault, not the code's, told in
+    one line (a 25-line traceback before); () without distributed."""
+    try:
+        from distributed.client import FutureCancelledError
+        from distributed.scheduler import KilledWorker
+    except ImportError:
+        return ()
+    return (KilledWorker, FutureCancelledError)
+
+
 @contextlib.contextmanager
 def _one_line_warnings(command: str | None = None,
                        typed: dict[str, Any] | None = None) -> Iterator[None]:
@@ -2775,6 +2787,20 @@ def main(argv: list[str] | None = None) -> int:
             if _missing_dependency(err) is None:
                 raise
             return _fail(str(_missing_dependency(err)))
+        except _cluster_errors() as err:
+            notes = " ".join(str(n).removeprefix("upscale_to_zarr: ")
+                             for n in getattr(err, "__notes__", ()))
+            out = str(getattr(args, "output", "") or "")
+            # a .zarr left incomplete is completed by --resume; one removed is written anew
+            resume = out.endswith(".zarr") and Path(out).exists()
+            text = (
+                f"the dask cluster lost the computation ({type(err).__name__}: "
+                f"{str(err).split('. ')[0]}): a worker died, most often past its memory limit, "
+                "or the scheduler went. Give the workers more memory or pass smaller --chunks "
+                "(e.g. 'time=1,y=512,x=512'), then run it again"
+                + (" with --resume" if resume else "") + "." + (f" ({notes})" if notes else "")
+            )
+            return _fail(_cli_hints(text, args.command, typed))
         except KeyboardInterrupt:  # Ctrl-C: one line saying what was left, not a traceback
             print(f"xlstsr: interrupted{_interrupted_output(args)}", file=sys.stderr)
             return 130
