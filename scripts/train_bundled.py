@@ -1418,6 +1418,8 @@ OPTION_JOBS = {
        for k in ("lr", "stride", "patience")},
     **{k: ("disr_coreg", "disr_unet", "disr_sif") for k in ("loss_option", "pairs", "val_pairs")},
     **{k: ("disr_distil",) for k in ("teacher", "dihedral")},
+    # the training pairs' NDVI of the co-registered recipe (train_disr, train_disr_distilled)
+    "guide_offset": ("disr_coreg", "disr_fast", "disr_distil"),
 }
 
 
@@ -1541,9 +1543,8 @@ def _main(argv: list[str]) -> int:
         ap.error(f"--arch: none of the jobs {' '.join(args.only)} takes a network; it sets that "
                  f"of {', '.join(ARCH_JOBS)}")
     for key, jobs in OPTION_JOBS.items():
-        value = getattr(args, key)  # (0 is a value: --patience 0 was dropped unseen)
-        given = value is not None and value is not False and value != []
-        if given and not set(args.only) & set(jobs):
+        # given: not the parser's default (0 is a value: --patience 0 was dropped unseen)
+        if getattr(args, key) != ap.get_default(key) and not set(args.only) & set(jobs):
             flag = "--" + key.replace("_", "-")
             ap.error(f"{flag}: none of the jobs {' '.join(args.only)} takes it (it would be "
                      f"dropped); it sets that of {', '.join(jobs)}")

@@ -147,8 +147,16 @@ def test_one_brightest_pixel_at_255_is_data():
     """A min-max stretched 8-bit band maps its brightest pixel to 255 (review 37c)."""
     rng = np.random.default_rng(3)
     u8 = np.clip(rng.normal(100, 15, (100, 100)), 0, 160).round()
-    u8[0, 0] = 255
+    u8[0, 0], u8[0, 1] = 255, 0  # stretched: the darkest pixel 0, the brightest 255
     assert suspect_guide_fill(u8) is None
+
+
+def test_a_few_255_in_an_ndvi_band_that_does_not_span_uint8_are_suspected():
+    """12 scattered 255s in an NDVI x 250 band (review 37d: missed once 16 pixels were asked)."""
+    rng = np.random.default_rng(4)
+    u8 = np.floor(rng.uniform(0.3, 0.7, (100, 100)) * 250)
+    u8.flat[rng.choice(u8.size, 12, replace=False)] = 255
+    assert suspect_guide_fill(u8)[0] == 255.0
 
 
 def test_text_variables_with_text_fills_still_open(tmp_path):

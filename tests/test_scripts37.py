@@ -51,8 +51,7 @@ def recipe(monkeypatch):
     return tb, calls
 
 
-@pytest.mark.parametrize("argv", [["--epochs", "1"], ["--seed", "7"], ["--threads", "2"],
-                                  ["--guide-offset", "auto"]])
+@pytest.mark.parametrize("argv", [["--epochs", "1"], ["--seed", "7"], ["--threads", "2"]])
 def test_train_bundled_trial_without_out_is_refused(recipe, argv, shared_data, capsys):
     tb, calls = recipe
     if not is_project_data(shared_data):

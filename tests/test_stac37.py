@@ -184,3 +184,13 @@ def test_stackstac_names_of_own_arguments_name_them_on_odc(tmp_path, key, own):
     msg = str(info.value)
     assert f"open_stac's own {own}" in msg
     assert "Choose the area" not in msg
+    if key == "chunksize":  # the user's size, not a generic one (review 37d)
+        assert "'y': 64" in msg
+
+
+def test_fill_value_on_odc_is_not_sent_to_stackstac(tmp_path):
+    """fill_value= on odc was told to use engine='stackstac', which refused it (review 37d)."""
+    items = _items(tmp_path, 1)
+    with pytest.raises(XlstsrError, match="which it sets itself") as info:
+        open_stac(items, "lst", fill_value=0)
+    assert "engine='stackstac'" not in str(info.value)

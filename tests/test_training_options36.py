@@ -180,3 +180,12 @@ def test_bundled_zero_option_no_job_takes_is_refused(bundled, capsys):
     with pytest.raises(SystemExit) as e:
         run("--only", "sisr_rescnn", "--patience", "0")
     assert e.value.code == 2 and not calls and "--patience" in capsys.readouterr().err
+
+
+def test_bundled_guide_offset_for_jobs_that_read_no_ndvi_offset_is_refused(bundled, capsys):
+    """--guide-offset auto with a SISR job was dropped yet recorded (review 37d)."""
+    run, calls = bundled
+    with pytest.raises(SystemExit) as e:
+        run("--only", "sisr_rescnn", "--guide-offset", "auto")
+    assert e.value.code == 2 and not calls and "--guide-offset" in capsys.readouterr().err
+    assert run("--only", "disr_sif", "--guide-offset", "ignore") == 0  # the default: no refusal

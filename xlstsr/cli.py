@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import math
 import re
@@ -63,12 +64,14 @@ def _cluster_errors() -> tuple[type[BaseException], ...]:
     """What a dask cluster raises when a worker dies (an out-of-memory kill: ``KilledWorker``)
     or the scheduler goes (``FutureCancelledError``): the run's fault, not the code's, told in
     one line (a 25-line traceback before); () without distributed."""
-    try:
-        from distributed.client import FutureCancelledError
-        from distributed.scheduler import KilledWorker
-    except ImportError:
-        return ()
-    return (KilledWorker, FutureCancelledError)
+    found: list[type[BaseException]] = []
+    for module, name in (("distributed.scheduler", "KilledWorker"),
+                         ("distributed.client", "FutureCancelledError")):
+        try:  # each on its own: one moved in another version leaves the other handled
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
 
 
 @contextlib.contextmanager
@@ -2793,12 +2796,14 @@ def main(argv: list[str] | None = None) -> int:
             out = str(getattr(args, "output", "") or "")
             # a .zarr left incomplete is completed by --resume; one removed is written anew
             resume = out.endswith(".zarr") and Path(out).exists()
+            smaller = (" or pass smaller --chunks (e.g. 'time=1,y=512,x=512')"
+                       if args.command == "upscale" else "")  # (the others have no --chunks)
             text = (
                 f"the dask cluster lost the computation ({type(err).__name__}: "
                 f"{str(err).split('. ')[0]}): a worker died, most often past its memory limit, "
-                "or the scheduler went. Give the workers more memory or pass smaller --chunks "
-                "(e.g. 'time=1,y=512,x=512'), then run it again"
-                + (" with --resume" if resume else "") + "." + (f" ({notes})" if notes else "")
+                f"or the scheduler went. Give the workers more memory{smaller}, then run it "
+                "again" + (" with --resume" if resume else "") + "."
+                + (f" ({notes})" if notes else "")
             )
             return _fail(_cli_hints(text, args.command, typed))
         except KeyboardInterrupt:  # Ctrl-C: one line saying what was left, not a traceback

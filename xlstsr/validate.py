@@ -374,6 +374,26 @@ def _degree_span(da: xr.DataArray, ydim: Any, xdim: Any) -> tuple[bool | None, s
     return degrees, span
 
 
+def _refuse_pixel_indices(da: xr.DataArray, ydim: Any, xdim: Any, what: str) -> None:
+    """Refuse a field without a CRS whose coordinates are the pixel indices (0, 1, 2... or
+    + 0.5: a GeoTIFF without a transform, an array given ``np.arange`` labels): no CRS makes
+    them places (told EPSG:4326 it was written as 1-degree pixels at 0-32 E, told a UTM code it
+    was refused in turn as pixel indices)."""
+    try:
+        y = np.asarray(da[ydim].values, dtype=np.float64)
+        x = np.asarray(da[xdim].values, dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        return
+    if y.ndim == 1 and x.ndim == 1 and _pixel_indices(y) and _pixel_indices(x):
+        raise MissingCRSError(
+            f"the {what} carries no georeferencing: no CRS, and its coordinates are pixel "
+            "indices (0, 1, 2...), not positions, so no CRS alone can place it. Georeference "
+            "the file first, e.g. `gdal_translate -a_srs EPSG:32631 -a_ullr ULX ULY LRX LRY "
+            "in.tif out.tif` with its corners, or in Python `da.drop_vars(['y', 'x'])"
+            ".rio.write_transform(Affine(res, 0, left, 0, -res, top)).rio.write_crs(...)`."
+        )
+
+
 def require_latlon_crs(da: xr.DataArray, what: str = "input") -> None:
     """Raise :class:`MissingCRSError` when ``da`` has lat/lon-named dims and no CRS: checked
     before they are renamed ``y``/``x``, after which the generic advice named a projected CRS
@@ -386,6 +406,7 @@ def require_latlon_crs(da: xr.DataArray, what: str = "input") -> None:
     if da.rio.crs is not None or not latlon:
         return
     back = {v: k for k, v in names.items()}
+    _refuse_pixel_indices(da, back["y"], back["x"], what)
     degrees, span = _degree_span(da, back["y"], back["x"])
     if degrees is False:
         raise MissingCRSError(
@@ -696,6 +717,7 @@ def require_georeferenced(da: xr.DataArray, what: str = "input", *,
     if da.rio.crs is None:
         # the example follows the coordinates' values where they are known (x/y dims holding
         # degrees got a UTM example; lat/lon dims holding metres got EPSG:4326), else the names
+        _refuse_pixel_indices(da, ydim, xdim, what)
         degrees, span = _degree_span(da, ydim, xdim)
         if degrees is None:
             degrees = any(str(d).lower() in (*_LAT_NAMES, *_LON_NAMES) for d in da.dims) or (
@@ -1259,27 +1281,31 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
 #: words of a variable name that mark an uncertainty or quality layer (LST_err, LST_uncertainty,
 #: QC_Day, lst_flag, LST_std), never taken as the LST by its name
 _ANCILLARY_WORD = re.compile(r"^(err|errors?|uncert\w*|unc|qc|qa|flags?|std|stdev|sd|sigma)$")
+#: quality words that name a step an LST went through when a participle follows them
+_QUALITY_WORDS = frozenset({"qc", "qa", "flag", "flags"})
+_LST_STEPS = frozenset({"corrected", "filtered", "masked", "screened", "checked", "applied",
+                        "cleaned"})
 
 
 def _ancillary_name(name: Hashable) -> bool:
     """Whether a variable's name marks an uncertainty or quality layer: one of its words
-    (split at ``_``, ``-``, spaces and lower-to-upper case changes) is :data:`_ANCILLARY_WORD`,
-    not followed by a participle (``LST_QC_corrected`` is the LST).
+    (split at ``_``, ``-``, spaces and lower-to-upper case changes) is :data:`_ANCILLARY_WORD`;
+    a quality word followed by a step (``LST_QC_corrected``, ``lst_qa_filtered``) names the LST.
 
     Examples
     --------
     >>> [_ancillary_name(n) for n in ("LST_err", "QC_Day", "lstUncertainty", "LST", "LST_Day_1km")]
     [True, True, True, False, False]
-    >>> _ancillary_name("LST_QC_corrected"), _ancillary_name("lst_sd_filtered")
-    (False, False)
+    >>> [_ancillary_name(n) for n in ("LST_QC_corrected", "LST_uncertainty_combined")]
+    [False, True]
     """
     words = [w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", str(name))
              if w]
-    # ... unless a participle follows it: LST_QC_corrected, lst_sd_filtered are the LST, after
-    # a quality or uncertainty step
-    return any(_ANCILLARY_WORD.match(w) and not (i + 1 < len(words)
-                                                  and words[i + 1].endswith("ed"))
-               for i, w in enumerate(words))
+    # ... unless a quality word is followed by a step that leaves an LST: LST_QC_corrected,
+    # lst_qa_filtered are the LST (an uncertainty stays one: LST_uncertainty_combined)
+    return any(_ANCILLARY_WORD.match(w) and not (
+        w in _QUALITY_WORDS and i + 1 < len(words) and words[i + 1] in _LST_STEPS)
+        for i, w in enumerate(words))
 
 
 #: names of guide layers (NDVI, reflectances, emissivity...): not offered as an LST's example
@@ -1299,9 +1325,10 @@ def _example_variable(ds: xr.Dataset, rasters: list[Hashable], role: str) -> Has
                 or bool(_LST_NAME.search(str(n))))
 
     if role == "LST":  # an uncertainty layer (LST_err) is no LST to offer
-        order = ([n for n in rasters if lst_like(n) and not _ancillary_name(n)]
-                 + [n for n in rasters if lst_like(n)]
-                 + [n for n in rasters if not _GUIDE_NAME.search(str(n))])
+        plain = [n for n in rasters if not _ancillary_name(n)]
+        order = ([n for n in plain if lst_like(n)]
+                 + [n for n in plain if not _GUIDE_NAME.search(str(n))]
+                 + [n for n in rasters if lst_like(n)])
     else:
         order = ([n for n in rasters if "ndvi" in str(n).lower()]
                  + [n for n in rasters if not lst_like(n)])
@@ -2424,7 +2451,9 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     one of the products' usual fill values (:data:`FILL_SENTINELS`) outside by
     :data:`FILL_IQR`, or is an integer type's extreme (:data:`INTEGER_FILLS`: a uint8 band's 255)
     in a band of whole numbers of that type, apart from every other value by more than their
-    inter-quartile range (a saturated band that runs on up to 255 is data). A plausible constant
+    inter-quartile range (a saturated band that runs on up to 255 is data; on fewer than
+    :data:`FILL_MIN_PIXELS` pixels only in a band that does not run from 0 to 255, as a
+    stretched one does). A plausible constant
     (NDVI 0 or -0.3 over water) stays inside that reach. Large bands are judged on an even
     subsample of at most ``max_values`` pixels.
 
@@ -2466,22 +2495,25 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
         # -9999 of 4096 pixels, a leverage point of the fit, flattened its detail from 1.8 to
         # 0.4 K (a real value that far out would take the fit over just the same)
         near = (count >= k or float(c) in FILL_SENTINELS) and out > FILL_IQR
-        # an integer type's extreme on FILL_MIN_PIXELS pixels at least: a min-max stretched
-        # 8-bit band maps its one brightest pixel to 255, data
         if (near and count >= FILL_MIN_PIXELS) or out > FILL_FAR_IQR or (
-                float(c) in FILL_SENTINELS and out > FILL_IQR) or (
-                count >= FILL_MIN_PIXELS and _integer_fill(c, f, rest, spread)):
+                float(c) in FILL_SENTINELS and out > FILL_IQR) or _integer_fill(c, f, rest,
+                                                                                 spread, count):
             return float(c), count / n
     return None
 
 
-def _integer_fill(c: Any, f: np.ndarray, rest: np.ndarray, spread: float) -> bool:
+def _integer_fill(c: Any, f: np.ndarray, rest: np.ndarray, spread: float, count: int) -> bool:
     """Whether ``c`` (the smallest or largest of the guide values ``f``; ``rest``, the others,
-    of inter-quartile range ``spread``) is an integer type's fill (:data:`INTEGER_FILLS`): the
-    values are whole numbers within that type's range, and ``c`` lies apart from the nearest
-    other value by more than ``spread``."""
+    of inter-quartile range ``spread``, ``count`` pixels of ``c``) is an integer type's fill
+    (:data:`INTEGER_FILLS`): the values are whole numbers within that type's range, and ``c``
+    lies apart from the nearest other value by more than ``spread``, on at least
+    :data:`FILL_MIN_PIXELS` pixels or in a band that does not span its type (a min-max
+    stretched 8-bit band, 0 to 255, maps its one brightest pixel to 255: data)."""
     span = INTEGER_FILLS.get(float(c))
     if span is None or float(f.min()) < span[0] or float(f.max()) > span[1]:
+        return False
+    full_range = float(f.min()) == span[0] and float(f.max()) == span[1]
+    if count < FILL_MIN_PIXELS and full_range:
         return False
     gap = float(np.min(np.abs(rest - c)))
     return gap > spread and bool(np.all(f == np.round(f)))

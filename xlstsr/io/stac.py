@@ -1202,18 +1202,12 @@ def _check_odc_keywords(kwargs: dict[str, Any], items: Sequence[Any] = (),
     if not unknown:
         return
     dated = [k for k in unknown if str(k).lower() in _DATE_KEYWORDS]
-    # stackstac's names for what open_stac's own arguments set (chunksize=: chunks=): told
-    # to pick an area instead, as if they were ignored area keywords
-    own = {k: v for k, v in _SET_BY_OPEN_STAC["stackstac"].items() if v and k in unknown}
     hints = []
     for k in unknown:
         near = difflib.get_close_matches(k, sorted(known | set(_OWN_KEYWORDS)), n=1)
         if k in dated:  # no keyword of open_stac chooses dates ('time' is not 'dtype')
             continue
-        if k in own:
-            hints.append(f"{k}= is stackstac's name for open_stac's own {own[k]}=: pass "
-                         f"{_GENERIC_EXAMPLE.get(own[k], own[k] + '=...')} instead. ")
-        elif k in _stackstac_keywords():
+        if k in _stackstac_keywords():
             why = _stackstac_misfit(items, crs)
             if why is None:
                 hints.append(f"stackstac.stack takes {k}=: pass engine='stackstac' to load "
@@ -1223,12 +1217,11 @@ def _check_odc_keywords(kwargs: dict[str, Any], items: Sequence[Any] = (),
                              f"these items: it needs EPSG codes, and {why}. ")
         elif near:
             hints.append(f"Did you mean {near[0]}= (for {k}=)? ")
-    area = len(dated) + len(own) < len(unknown)
+    area = len(dated) < len(unknown)
     ignored = "; ".join(
         [*(["an area or a pixel size given so is ignored: the whole extent of the items at "
             "native resolution"] if area else []),
-         *(["dates given so are ignored: every date of the items is loaded"] if dated else []),
-         *([f"{', '.join(k + '=' for k in own)} not applied"] if own else [])])
+         *(["dates given so are ignored: every date of the items is loaded"] if dated else [])])
     raise XlstsrError((
         f"open_stac got {', '.join(k + '=' for k in unknown)}, which odc.stac.load "
         "(engine='odc', the default) does not take: it would drop "
@@ -1281,9 +1274,18 @@ def _check_own_keywords(kwargs: dict[str, Any], engine: str, bbox: Any) -> None:
     ``rescale=True``, which applied raster:bands' scale before open_stac decoded it again
     (MODIS DN x 0.02 x 0.02: 5.5 "K", then told to be degrees Celsius)."""
     loader = "odc.stac.load" if engine == "odc" else "stackstac.stack"
-    for key, own in _SET_BY_OPEN_STAC.get(engine, {}).items():
+    own_keys = dict(_SET_BY_OPEN_STAC.get(engine, {}))
+    if engine == "odc":
+        # stackstac's names for them too (chunksize=, epsg=, fill_value=...): told to pick an
+        # area, or to use engine='stackstac', which refused them in turn
+        odc = _odc_keywords()
+        own_keys.update({k: v for k, v in _SET_BY_OPEN_STAC["stackstac"].items()
+                         if k not in odc})
+    for key, own in own_keys.items():
         if key not in kwargs:
             continue
+        if engine == "odc" and key in _SET_BY_OPEN_STAC["stackstac"]:
+            loader = "stackstac.stack"
         if own is not None:
             raise XlstsrError(
                 f"open_stac got {key}=, {loader}'s name for what open_stac's own {own}= sets "
