@@ -357,6 +357,8 @@ def _degree_span(da: xr.DataArray, ydim: Any, xdim: Any) -> tuple[bool | None, s
     lat/lon degrees can (y within ±90, x within -180..360, as 0..360 longitudes do), None when
     there are none or they are not numbers; and their span ("x 10 to 10.2, y 44.8 to 45"),
     for advice that says why it names a geographic or a projected CRS."""
+    if ydim not in da.coords or xdim not in da.coords:  # xarray's 0, 1, 2... stand-ins
+        return None, ""
     try:
         y = np.asarray(da[ydim].values, dtype=np.float64)
         x = np.asarray(da[xdim].values, dtype=np.float64)
@@ -378,7 +380,10 @@ def _refuse_pixel_indices(da: xr.DataArray, ydim: Any, xdim: Any, what: str) -> 
     """Refuse a field without a CRS whose coordinates are the pixel indices (0, 1, 2... or
     + 0.5: a GeoTIFF without a transform, an array given ``np.arange`` labels): no CRS makes
     them places (told EPSG:4326 it was written as 1-degree pixels at 0-32 E, told a UTM code it
-    was refused in turn as pixel indices)."""
+    was refused in turn as pixel indices). Dims without coordinates (xarray's 0, 1, 2...
+    stand-ins: a swath's 2-D lat/lon) are not judged here."""
+    if ydim not in da.coords or xdim not in da.coords:
+        return
     try:
         y = np.asarray(da[ydim].values, dtype=np.float64)
         x = np.asarray(da[xdim].values, dtype=np.float64)
