@@ -1110,28 +1110,20 @@ def _crs_hint(message: str, spans: dict[str, tuple[bool, str] | None] | None = N
 def _coordinate_span(path: str | None, variable: str | None, role: str, flag: str,
                      band: int | None) -> tuple[bool, str] | None:
     """Whether the spatial coordinates of ``path``'s field (opened as the command opened it)
-    are lon/lat degrees (x within -180..360, y within +-90), and their ranges as text; None where that is not
-    known (no coordinates, pixel indices 0, 1, 2..., a file that does not open)."""
-    import numpy as np
-
+    are lon/lat degrees, and their ranges as text, as validate reads them
+    (:func:`xlstsr.validate._degree_span`); None where that is not known (no coordinates,
+    pixel indices 0, 1, 2..., a file that does not open)."""
     from xlstsr.errors import XlstsrError
-    from xlstsr.validate import _pixel_indices
+    from xlstsr.validate import _degree_span
 
     if path is None:
         return None
     try:
         da = _open_field(path, variable, role, flag, band)
-        ydim, xdim = _spatial_dims(da)
-        y = np.asarray(da[ydim].values, dtype=np.float64)
-        x = np.asarray(da[xdim].values, dtype=np.float64)
+        degrees, text = _degree_span(da, *_spatial_dims(da))
     except (XlstsrError, UsageError, OSError, ValueError, KeyError, TypeError):
         return None  # the refusal keeps its own advice
-    if x.size < 2 or y.size < 2 or not (np.isfinite(x).all() and np.isfinite(y).all()) or (
-            _pixel_indices(x) and _pixel_indices(y)):
-        return None
-    text = f"x {x.min():.6g} to {x.max():.6g}, y {y.min():.6g} to {y.max():.6g}"
-    # degrees as validate reads them: longitudes in -180..360 (0..360 grids), latitudes +-90
-    return bool(x.min() >= -180 and x.max() <= 360 and np.abs(y).max() <= 90), text
+    return None if degrees is None else (degrees, text)
 
 
 #: validate's refusal of a malformed CRS (an ellipsoid not Earth-sized), whose fix is Python's
