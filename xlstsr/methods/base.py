@@ -445,7 +445,8 @@ def register_method(name: str, *, replace: bool = False) -> Callable[[M], M]:
     A class that is registered already (a built-in such as ``Bicubic``) is registered under a
     second name as an alias: ``get_method(name)`` gives the same class, which keeps its own
     name, the one provenance records (renamed, ``method='bicubic'`` was recorded under the alias
-    and lost its own checks).
+    and lost its own checks), until that name is unregistered (:func:`unregister_method`: then
+    a name it is still registered under becomes its own).
 
     Examples
     --------
@@ -528,10 +529,35 @@ def _redefined(old: type, new: type) -> bool:
 
 
 def unregister_method(name: str) -> None:
-    """Remove ``name`` from the registry (methods registered for a session or a test)."""
+    """Remove ``name`` from the registry (methods registered for a session or a test).
+
+    A class registered under other names too (an alias, :func:`register_method`) stays
+    registered under them; where ``name`` was its own :attr:`~UpscaleMethod.name`, the first
+    of those it was registered under becomes its name, the one provenance (``xlstsr_method``)
+    records.
+
+    Examples
+    --------
+    >>> from xlstsr.methods.bicubic import Bicubic
+    >>> class Smooth(Bicubic):
+    ...     pass
+    >>> _ = register_method("smooth_v1")(Smooth)
+    >>> _ = register_method("smooth")(Smooth)
+    >>> Smooth.name
+    'smooth_v1'
+    >>> unregister_method("smooth_v1")
+    >>> Smooth.name
+    'smooth'
+    >>> unregister_method("smooth")
+    """
     if name not in _REGISTRY:
         raise XlstsrError(f"no method {name!r} is registered; registered: {available_methods()}")
-    del _REGISTRY[name]
+    cls = _REGISTRY.pop(name)
+    remaining = [n for n, c in _REGISTRY.items() if c is cls]
+    if remaining and cls.__dict__.get("name") == name:
+        # kept, the removed name was recorded in provenance and resume fingerprints, and a
+        # rerun from that record failed as an unknown method
+        cls.name = remaining[0]
 
 
 def available_methods() -> list[str]:

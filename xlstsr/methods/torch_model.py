@@ -326,6 +326,20 @@ def _ndvi_advice(labels: Sequence[Any] | None) -> str:
             "(g.sel(band=NIR) + g.sel(band=RED))` (NIR, RED: their band labels)")
 
 
+def _pick_band_advice(labels: Sequence[Any], label: str) -> str:
+    """How to pass the guide's band labelled ``label`` alone, in the form of the guide passed
+    (``labels``: :func:`xlstsr.guide.guide_labels`'s): by key, by list position, or by band
+    position in a raster (whose labels may be its band descriptions, which `sel` does not
+    take)."""
+    form = getattr(labels, "form", "raster")
+    if form == "keyed":
+        return f"guide=guide[{label!r}]"
+    i = [None if v is None else str(v) for v in labels].index(label)
+    if form == "list":
+        return f"guide=guide[{i}]"
+    return f"guide=guide.isel(band={i})"
+
+
 class TorchModelMethod(UpscaleMethod):
     """A PyTorch model (see the module's protocol) as an :class:`UpscaleMethod`.
 
@@ -721,6 +735,17 @@ class TorchModelMethod(UpscaleMethod):
                 "pass the NDVI band alone (`guide=ndvi`; a raster's band by label, "
                 "`guide.sel(band=...)`); on the command line, give only that band's file as "
                 "--guide.")
+        if (names and all("ndvi" in str(n).lower() for n in names) and self.n_guide == 1
+                and len(ndvi_given) > 1):
+            # two NDVI bands (Terra and Aqua) were told to compute NDVI from red and NIR, which
+            # followed ran the model on (ndvi_b - ndvi_a) / (ndvi_b + ndvi_a)
+            others = [v for v in given if v not in ndvi_given]
+            beside = f" beside {others}" if others else ""
+            return head + (
+                f"the guide holds {len(ndvi_given)} NDVI bands {ndvi_given}{beside}, and the "
+                f"model takes one: pick one, `{_pick_band_advice(labels, ndvi_given[0])}` "
+                "(or upscale with each in turn); on the command line, give only that band's "
+                "file as --guide.")
         if names and all("ndvi" in str(n).lower() for n in names) and self.n_guide == 1:
             # a red/NIR raster: the first band is red, which the advice to select one band
             # ran as NDVI (2 K off, up to 7 K, without a word)
