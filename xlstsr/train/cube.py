@@ -61,7 +61,14 @@ from .data import (
     target_scale_pairs,
 )
 from .loop import MODES, PatchDataModule, check_seed, fit, merge_loss_options
-from .windows import GRID_KEYS, PositionSplit, split_by_position, split_positions
+from .windows import (
+    GRID_KEYS,
+    PositionSplit,
+    _check_known_positions,
+    _few,
+    split_by_position,
+    split_positions,
+)
 
 __all__ = ["CubeDataModule", "fit_cube", "fit_files"]
 
@@ -692,33 +699,35 @@ class CubeDataModule(PatchDataModule):
         return dataclasses.replace(split, window=self.window, **self._grid_record())
 
     @staticmethod
-    def _check_split(patches: Any, split: PositionSplit) -> Any:
+    def _check_split(patches: Any, split: PositionSplit, positions: Any = None) -> Any:
         """The patches without the held-out positions, after checking that the split gives every
         window position of the cube a set (a split of other ids raised split_by_position's bare
-        "positions outside the sets", without the ids this module uses)."""
+        "positions outside the sets", without the ids this module uses) and that its held-out
+        ids name positions of the cube (``positions``: every window's id, also of windows
+        whose patches were all dropped; the patches' positions by default)."""
         have = sorted({str(p) for p in patches.scene})
         missing = [p for p in have if split.assign(p) is None]
         if missing:
             named = sorted(str(p) for s in ("train", "val", "test", "held_out")
                            for p in getattr(split, s))
             unknown = [p for p in named if p not in have]
-
-            def few(ids: list[str]) -> str:  # a cube of 4096 positions listed every one
-                return (str(ids) if len(ids) <= 8 else
-                        f"[{', '.join(map(repr, ids[:6]))}, ... {len(ids)} in all]")
-
             raise GridError(
-                f"the split gives no set to the cube's window position(s) {few(missing)}"
-                + (f" and names position(s) {few(unknown)} the cube does not have" if unknown
+                f"the split gives no set to the cube's window position(s) {_few(missing)}"
+                + (f" and names position(s) {_few(unknown)} the cube does not have" if unknown
                    else "")
                 + f": CubeDataModule names window positions 'r{{row}}c{{col}}' (this cube: "
-                f"{few(have)}). A split made in another mode or at another factor counts "
+                f"{_few(have)}). A split made in another mode or at another factor counts "
                 "windows of other pixels (mode 'sisr' and 'degraded_disr' LST pixels, 'sif' "
                 "and 'supervised' output pixels, the LST's / factor): reuse it in its mode, at "
                 "its factor and with its window; a split written by hand: put each position in "
                 "train, val, test or held_out"
             )
         if split.held_out:
+            # held-out ids of no window ('R1C1' for 'r1c1', a window of another cube) kept
+            # nothing out: the ground meant to stay unseen was trained on without a word
+            cube_ids = sorted({str(p) for p in (have if positions is None else positions)})
+            _check_known_positions("held_out", sorted({str(p) for p in split.held_out}),
+                                   cube_ids, fmt="'r{row}c{col}'")
             held = {str(p) for p in split.held_out}
             patches = patches.subset(np.array([str(p) not in held for p in patches.scene]))
         return patches
@@ -778,7 +787,7 @@ class CubeDataModule(PatchDataModule):
         del pairs
         if self.split is None:
             self.split = self._draw_split(patches.scene)
-        patches = self._check_split(patches, self.split)
+        patches = self._check_split(patches, self.split, ids)
         train, val, _ = split_by_position(patches, self.split)
         if not len(train):
             n_pos = len(np.unique(patches.scene))

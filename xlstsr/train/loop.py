@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import logging
 import math
 import os
@@ -60,7 +61,7 @@ from ..errors import GridError, InputNotFoundError, InputTypeError, XlstsrError,
 from ..nn.checkpoint import check_entries
 from ..nn.losses import sif_loss, supervised_loss
 from ..validate import check_bool, check_factor, check_number, check_whole
-from .data import PatchSet
+from .data import PatchSet, _shown
 
 __all__ = [
     "MODES",
@@ -577,6 +578,14 @@ class PatchDataModule(L.LightningDataModule):
     input_noise : float
         Standard deviation (K) of noise added to the training inputs (:func:`add_input_noise`).
 
+    Warns
+    -----
+    UserWarning
+        When ``val`` is ``train``, when validation patches are training patches (the same
+        values), or when they share scene ids with the training ones (named scenes:
+        make_patches' ``scene_ids``), naming them: early stopping and the best weights would
+        be chosen on the data trained on.
+
     Examples
     --------
     >>> import numpy as np
@@ -611,6 +620,7 @@ class PatchDataModule(L.LightningDataModule):
         if train is not None and val is not None and len(val) and val.factor != train.factor:
             raise GridError(f"val patches were cut with factor {val.factor}, train with "
                             f"{train.factor}: cut both with the factor the model upscales by")
+        _check_val_apart(train, val)
         self.train_set, self.val_set = train, val
         self.batch_size = check_whole("batch_size", batch_size, hint="patches per step: e.g. 16")
         self.seed = check_seed(seed)
@@ -695,6 +705,69 @@ class PatchDataModule(L.LightningDataModule):
                 "without the checkpoint."
             )
         self.gen.set_state(state_dict["generator"])
+
+
+def _patch_keys(patches: PatchSet) -> list[bytes]:
+    """A digest of each patch's values (shapes, coarse input and target): the same patch in two
+    sets has the same key wherever it sits in them."""
+    # as bytes: any dtype (bfloat16 has no numpy one)
+    parts = [t.detach().cpu().contiguous().reshape(len(patches), -1).view(torch.uint8).numpy()
+             for t in (patches.lst, patches.target) if t is not None]
+    head = repr([(t.dtype, t.shape[1:]) for t in (patches.lst, patches.target)
+                 if t is not None]).encode()
+    return [hashlib.blake2b(head + b"".join(p[i].tobytes() for p in parts),
+                            digest_size=16).digest() for i in range(len(patches))]
+
+
+def _scene_keys(scene: np.ndarray) -> set:
+    """The distinct scene ids of ``scene`` as Python values (dates as text, in one unit: a date
+    in any unit is the same scene)."""
+    scene = np.asarray(scene)
+    if scene.dtype.kind == "M":
+        scene = scene.astype("datetime64[ns]")
+    try:
+        scene = np.unique(scene)
+    except TypeError:  # ids of mixed types do not sort: every one is visited
+        pass
+    return {_shown(v) for v in scene}
+
+
+def _check_val_apart(train: PatchSet | None, val: PatchSet | None) -> None:
+    """Warn when validation patches are (some of) the training patches, or when the sets share
+    named scenes. Validated on the data it trains on, early stopping and the
+    best weights reward memory (a random split by patch shares every scene): the validation
+    loss says nothing of unseen ground."""
+    if train is None or val is None or not len(val) or not len(train):
+        return
+    split = ("split the patches apart first: split_by_scene(patches) (whole scenes) or "
+             "split_by_position(patches, split) (window positions)")
+    in_train = len(val) if val is train else 0
+    if val is not train:
+        keys = set(_patch_keys(train))
+        in_train = sum(k in keys for k in _patch_keys(val))
+    said = []
+    if in_train == len(val):
+        # warned, not refused: fitting on a batch and validating on it is how one checks that
+        # a model can learn at all; it must not pass for a score of unseen ground
+        said.append("val is the training PatchSet" if val is train else
+                    f"every one of the {len(val)} validation patches is a training patch (the "
+                    "same values)")
+    elif in_train:
+        said.append(f"{in_train} of the {len(val)} validation patches are training patches "
+                    "(the same values)")
+    # ids that are images' positions in a stack (make_patches without scene_ids) name no
+    # place: 0 of one stack and 0 of another are different images
+    if in_train < len(val) and not (train.scenes_by_position or val.scenes_by_position):
+        shared = sorted(_scene_keys(train.scene) & _scene_keys(val.scene), key=str)
+        if shared:
+            shown = shared if len(shared) <= 8 else [*shared[:6], f"... {len(shared)} in all"]
+            said.append(f"the validation patches share scene(s) {shown} with the training "
+                        "patches (a split by patch, not by scene?)")
+    if said:
+        warn("; ".join(said) + ": early stopping and the best weights are then chosen on "
+             f"ground the model trains on. To score unseen ground, {split}; if the shared ids "
+             "are different places, give make_patches distinct scene_ids; to train without "
+             "validation, pass val=None", UserWarning)
 
 
 def _patch_shapes(patches: PatchSet) -> dict[str, list[int] | None]:
@@ -1262,7 +1335,8 @@ def fit(
     val : PatchSet, optional
         Validation patches (split from ``train`` by position or scene:
         :func:`split_by_position`, :func:`split_by_scene`). An empty set warns: no validation,
-        no early stopping.
+        no early stopping. The training patches themselves, or validation patches that share
+        named scenes (or patches) with the training ones, warn.
     mode : str, optional
         ``"sisr"`` (default), ``"degraded_disr"``, ``"sif"`` or ``"supervised"``
         (:func:`make_loss`); a data module's own mode by default.

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import GridError, InputTypeError, XlstsrError
+from ..errors import GridError, InputTypeError, XlstsrError, warn
 from ..validate import check_number, check_whole
 from .data import PatchSet
 
@@ -61,6 +61,40 @@ def _ids(values: Iterable[Any], name: str = "positions") -> tuple:
     except TypeError as err:  # an unhashable id (a list), ids that do not sort
         raise InputTypeError(f"{name} must hold hashable position ids (str or int), got "
                              f"{list(values)[:4]!r} ({err})") from None
+
+
+def _few(ids: Sequence[Any]) -> str:
+    """Ids as a message lists them: all of a few, the first six of many (a cube of 4096
+    positions listed every one)."""
+    ids = list(ids)
+    return (repr(ids) if len(ids) <= 8 else
+            f"[{', '.join(map(repr, ids[:6]))}, ... {len(ids)} in all]")
+
+
+def _check_known_positions(name: str, given: Sequence[Any], positions: Sequence[Any],
+                           *, fmt: str = "") -> None:
+    """Refuse ``given`` ids (``name``: e.g. ``held_out``) none of which is one of
+    ``positions``, and warn naming those that match none when others do: a misspelt held-out
+    id ('R1C1' for 'r1c1') matched nothing and its ground went to training without a word.
+    Ids match exactly, type included (7 is not '7'), as :func:`split_by_scene`'s val_scenes;
+    ``fmt`` says how the positions are named (e.g. CubeDataModule's 'r{row}c{col}')."""
+    have = set(positions)
+    unknown = [p for p in given if p not in have]
+    if not unknown:
+        return
+    shown = {str(p) for p in have}
+    typed = [p for p in unknown if str(p) in shown]  # 7 for '7': only the type differs
+    said = (f"{name} id(s) {_few(unknown)} match no window position (the positions"
+            + (f", named {fmt}" if fmt else "") + f": {_few(sorted(have, key=str))})"
+            + (f"; {_few(typed)} differ only in type from a position id" if typed else ""))
+    keep = "kept out" if name == "held_out" else "kept from the test set"
+    if len(unknown) == len(given):
+        raise XlstsrError(
+            f"{said}: no position would be {keep}. Give the ids exactly as the positions are "
+            f"named (case and type included), or drop the {name} ids of positions this data "
+            "does not have")
+    warn(f"{said}: only the other {name} positions are {keep}. Check those ids against the "
+         "positions' (case and type included)", UserWarning)
 
 
 @dataclass(frozen=True)
@@ -199,6 +233,13 @@ def split_positions(
     held_out : iterable
         Positions kept out of all three sets.
 
+    Raises
+    ------
+    xlstsr.errors.XlstsrError
+        When no id of ``held_out`` (or of ``never_test``) is one of ``positions`` (ids match
+        exactly, type and case included); a ``UserWarning`` names the ids that match none when
+        others do.
+
     Examples
     --------
     >>> s = split_positions(range(20), val_fraction=0.2, test_fraction=0.3, seed=0)
@@ -221,8 +262,11 @@ def split_positions(
     for k, w in positions.items():  # a negative or NaN weight skewed the shares silently
         check_number(f"the weight of position {k!r}", w, 0,
                      hint="e.g. its number of dates or samples")
-    held = set(_ids(held_out))
-    barred = set(_ids(never_test))
+    held, barred = _ids(held_out, "held_out"), _ids(never_test, "never_test")
+    for name, ids in (("held_out", held), ("never_test", barred)):
+        if ids:  # unknown ids kept nothing out: that ground went to training or test silently
+            _check_known_positions(name, ids, _ids(positions))
+    held, barred = set(held), set(barred)
     keys = [k for k in _ids(positions) if k not in held]
     total = float(sum(positions[k] for k in keys))
     order = np.random.default_rng(seed).permutation(len(keys))
