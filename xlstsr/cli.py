@@ -255,13 +255,75 @@ def _landsat_c2l2(path: str) -> Any:
     elif not _C2L2_SCENE_FILE.search(p.name):
         return None
     _refuse_level1(path, "evaluate")
+    from xlstsr.errors import XlstsrError
     from xlstsr.io import open_landsat_c2l2
 
-    return open_landsat_c2l2(p)["lst"]
+    try:
+        return open_landsat_c2l2(p)["lst"]
+    except XlstsrError as err:
+        raise _c2l2_cli_error(err) from None
 
 
 #: a scene's surface temperature band, the file a user gives as the LST
 _C2L2_ST_BAND = re.compile(r"_(st_b10|st_b6)\.tiff?$", re.IGNORECASE)
+
+
+def _c2l2_cli_error(err: Exception) -> Exception:
+    """A refusal of :func:`xlstsr.io.open_landsat_c2l2` in the command line's words: its advice
+    ``prefix=`` is a Python argument that no command has; a scene's ``*_ST_B10.TIF`` named
+    instead of its folder stands for that scene. Any other error unchanged."""
+    folder, files = getattr(err, "folder", None), getattr(err, "scene_files", None)
+    if folder is None or files is None:
+        return err
+    lacking = getattr(err, "lacking", None)
+    example = f"`{Path(folder) / files[0].name}`" if files else ""
+    if lacking is None:  # several scenes in the folder
+        return UsageError(
+            f"{folder} holds {len(files)} Landsat Collection 2 Level-2 scenes "
+            f"({', '.join(q.name for q in files[:3])}{'...' if len(files) > 3 else ''}): name "
+            f"one scene's surface temperature file instead of the folder, e.g. {example}")
+    there = (f" The folder holds the scene(s) {', '.join(q.name for q in files[:3])}: name one "
+             f"of those files instead, e.g. {example}." if files else "")
+    return UsageError(
+        f"{folder} lacks {', '.join(lacking)}: the Landsat reader needs the scene's surface "
+        f"temperature band and QA_PIXEL (fill, clouds, water); download them.{there}")
+
+
+def _lacks_qa(p: Path, band: re.Match[str]) -> bool:
+    """Whether the thermal band ``p`` has no ``QA_PIXEL`` (fill, clouds, water) beside it, in
+    any case."""
+    qa = f"{p.name[: band.start() + 1]}qa_pixel.tif".lower()
+    return not any(q.name.lower() in (qa, qa + "f") for q in p.parent.iterdir())
+
+
+def _lone_st_band(p: Path, flag: str, given: dict[str, float | None]) -> bool:
+    """Whether ``p`` is a Landsat C2 L2 thermal band alone (no ``QA_PIXEL`` beside it) that
+    ``given`` (its ``scale``, ``offset``, ``nodata`` flags, named ``--{flag}scale``...) decodes;
+    refused when they do not: its digital numbers read as Kelvin, or scaled without the 149 K
+    offset, were scored without a word. False for any other input."""
+    from xlstsr.io.landsat import C2L2_ST_OFFSET, C2L2_ST_SCALE
+
+    band = _C2L2_ST_BAND.search(p.name)
+    if band is None or not p.is_file() or not _lacks_qa(p, band):
+        return False
+    decoding = (f"--{flag}scale {C2L2_ST_SCALE:g} --{flag}offset {C2L2_ST_OFFSET:g} "
+                f"--{flag}nodata 0")
+    scale, offset = given.get("scale"), given.get("offset")
+    if scale is not None and offset is not None:
+        return True
+    qa = f"{p.name[: band.start() + 1]}QA_PIXEL.TIF"
+    if scale is None and offset is None:
+        raise UsageError(
+            f"{p} is a Landsat Collection 2 Level-2 surface temperature band, and its folder "
+            f"lacks {qa} (fill, clouds, water): download it beside the band for the Landsat "
+            f"reader to decode and mask the scene, or decode the band alone, clouds unmasked: "
+            f"`{decoding}`")
+    have, lack = (("scale", "offset") if offset is None else ("offset", "scale"))
+    raise UsageError(
+        f"--{flag}{have} {given[have]:g} without --{flag}{lack}: {p.name} is a Landsat "
+        f"Collection 2 Level-2 surface temperature band, stored as DN x {C2L2_ST_SCALE:g} + "
+        f"{C2L2_ST_OFFSET:g} K; pass both: `{decoding}` (or put {qa} beside it: the Landsat "
+        "reader then decodes it and masks clouds and water)")
 
 
 def _c2l2_lst(path: str, command: str, units: str | None, nodata: float | None,
@@ -1429,14 +1491,24 @@ def _calibration(path: str | None) -> Any:
 
 
 def _mask_layers(path: str) -> list[Any]:
-    """The rasters of a ``--reference-mask`` file: its one field, or every variable of a
-    Dataset with both spatial dims (a grid mapping or bounds variable left out)."""
+    """The rasters of a ``--reference-mask`` file, as stored: its one field, or every variable
+    of a Dataset with both spatial dims (a grid mapping or bounds variable left out). Its
+    declared nodata is not masked: a 0/1 mask that declares nodata=0 (gdal_calc's
+    ``--NoDataValue=0``) had its clear pixels read as NaN, "no pixel is 0"."""
     import xarray as xr
 
+    from xlstsr.errors import XlstsrError
     from xlstsr.io import open_path
+    from xlstsr.io.formats import format_of
     from xlstsr.validate import raster_fields
 
-    obj = open_path(path)
+    try:
+        fmt = format_of(path, reading=True)
+    except XlstsrError:
+        fmt = None  # open_path refuses it in its own words
+    stored = {"cog": {"masked": False}, "netcdf": {"mask_and_scale": False},
+              "zarr": {"mask_and_scale": False}}.get(fmt or "", {})
+    obj = open_path(path, **stored)
     if isinstance(obj, xr.DataArray):
         return [obj.squeeze(drop=True)]
     layers = [v.squeeze(drop=True) for v in raster_fields(obj).values()]
@@ -1757,7 +1829,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     # without a tag, or with an undeclared fill)
     sr = _declare(_open_field(args.sr, args.variable, "LST"), args.units, args.nodata,
                   args.scale, offset=args.offset)
-    ref = _landsat_c2l2(args.reference)
+    # a scene's thermal band alone (no QA_PIXEL), which the user decodes with the reference
+    # flags, is read as any raster; it was refused for the missing QA_PIXEL, flags or not
+    lone = "://" not in args.reference and _lone_st_band(
+        Path(args.reference), "reference-", {"scale": args.reference_scale,
+                                             "offset": args.reference_offset,
+                                             "nodata": args.reference_nodata})
+    ref = None if lone else _landsat_c2l2(args.reference)
     if ref is not None and args.reference_units not in (None, "K"):
         raise UsageError(f"--reference-units {args.reference_units}: {args.reference} is a "
                          "Landsat Collection 2 Level-2 scene, which its reader decodes to Kelvin "
@@ -2114,6 +2192,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         parser.error(f"--out {args.out}: a model file is written there (what `xlstsr upscale "
                      f"--model` reads), not {Path(args.out).suffix} data; name it e.g. "
                      f"{Path(args.out).with_suffix('.pt')}")
+    from xlstsr.nn.checkpoint import bundled_name_clash
+
+    clash = bundled_name_clash(args.out)  # refused by save_model only after the training
+    if clash is not None:
+        parser.error(f"--out {clash}")
     if Path(args.out).is_dir():  # "exists; pass --overwrite", which then refused a folder
         parser.error(f"--out {args.out} is a folder: give the model file's name, e.g. "
                      f"{Path(args.out) / 'model.pt'}")
@@ -2192,7 +2275,12 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
     which = "validation" if hist.get("validated", True) else "training (no validation position)"
     more = f"; logs in {hist['log_dir']}" if "log_dir" in hist else ""
     if ckpt is not None and ckpt.best_model_path:
-        more += f"; best checkpoint {ckpt.best_model_path}"
+        # no epoch beat the starting weights: those were written to --out, and the best
+        # epoch's checkpoint holds other (worse) weights than the model reported as best
+        more += (f"; {rec['path']} holds the starting weights (no epoch beat them), not the "
+                 f"best epoch's checkpoint {ckpt.best_model_path}"
+                 if hist.get("kept_start_weights") else
+                 f"; best checkpoint {ckpt.best_model_path}")
     if ckpt is not None and ckpt.last_model_path:
         more += f"; resume from {ckpt.last_model_path}"
     print(f"wrote {rec['path']}: {hist['epochs_run']} epochs, best {which} loss "

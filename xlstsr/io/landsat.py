@@ -397,6 +397,20 @@ def _c2_level1(folder: Path, names: dict[str, Path], prefix: str | None) -> str 
     return None
 
 
+def _scenes_error(err: XlstsrError, folder: Path, names: dict[str, Path],
+                  scenes: dict[str, str], lacking: list[str] | None) -> XlstsrError:
+    """``err`` with what a caller other than Python (the command line, which has no
+    ``prefix=``) needs to advise in its own words: ``folder``, ``scene_files`` (the thermal file
+    of each scene there, which stands for its scene) and ``lacking`` (the files missing, or
+    None: several scenes, none chosen)."""
+    err.folder = folder  # type: ignore[attr-defined]
+    err.scene_files = sorted(  # type: ignore[attr-defined]
+        q for low, q in names.items()
+        if any(low == f"{pre}{suffix}" for pre in scenes for suffix in ("st_b10.tif", "st_b6.tif")))
+    err.lacking = lacking  # type: ignore[attr-defined]
+    return err
+
+
 def _c2l2_files(path: Path, prefix: str | None) -> tuple[Path, str, str, dict[str, Path | None]]:
     """The scene's folder, prefix, band set (``C2L2_BANDS`` key) and files (``st``, ``qa``;
     ``red``, ``nir``, ``st_qa`` and ``mtl`` or None), found by USGS's names
@@ -441,9 +455,10 @@ def _c2l2_files(path: Path, prefix: str | None) -> tuple[Path, str, str, dict[st
             )
         if len(scenes) > 1:
             shown = sorted(scenes.values())
-            raise XlstsrError(f"{folder} holds {len(scenes)} Level-2 scenes ({', '.join(shown[:3])}"
-                              f"...): pass prefix= one of them (the part of the names before "
-                              "'ST_B10.TIF', or the product ID).")
+            raise _scenes_error(XlstsrError(
+                f"{folder} holds {len(scenes)} Level-2 scenes ({', '.join(shown[:3])}...): pass "
+                "prefix= one of them (the part of the names before 'ST_B10.TIF', or the product "
+                "ID)."), folder, names, scenes, None)
         prefix = next(iter(scenes.values()))
     elif not prefix.endswith("_") and any(n.startswith(prefix.lower() + "_") for n in names):
         prefix += "_"  # the product ID (ds.attrs['scene'], the MTL's LANDSAT_PRODUCT_ID)
@@ -469,11 +484,11 @@ def _c2l2_files(path: Path, prefix: str | None) -> tuple[Path, str, str, dict[st
     if lacking or kind is None:
         there = (f" The folder holds the scene(s) {', '.join(sorted(scenes.values())[:3])}: pass "
                  "prefix= one of them." if scenes and prefix.lower() not in scenes else "")
-        raise InputNotFoundError(
+        raise _scenes_error(InputNotFoundError(
             f"{folder} lacks {', '.join(lacking)}: open_landsat_c2l2 needs the scene's surface "
             "temperature band and QA_PIXEL (fill, clouds, water); download them (or pass the "
             f"scene's prefix=).{there}"
-        )
+        ), folder, names, scenes if there else {}, lacking)
     # surface reflectance is optional (NDVI only): the ST product comes without it
     files["red"], files["nir"] = find(C2L2_BANDS[kind][1]), find(C2L2_BANDS[kind][2])
     return folder, prefix, kind, files

@@ -74,6 +74,22 @@ def _recorded_inputs(model: Any, n_guide: int) -> list[str]:
     return ["lst"] + [f"guide{i}" for i in range(n_guide)]
 
 
+def bundled_name_clash(path: Any) -> str | None:
+    """Why ``path`` cannot be an output model file (None: it can): a bare ``str`` that is a
+    bundled weights short name (``"rescnn"``, a key of :data:`xlstsr.nn.weights.BUNDLED`),
+    which :func:`xlstsr.methods.torch_model.resolve_model` reads as the bundled weights even
+    where that file lies in the working folder, so the model written there would never load
+    by that name. ``"./rescnn"``, a ``Path`` or a name with a suffix is a file's path."""
+    from .weights import BUNDLED
+
+    if not isinstance(path, str) or path not in BUNDLED:
+        return None
+    return (f"{path!r} is the name of bundled weights ({BUNDLED[path]}): a model written "
+            f"there would be read back as those bundled weights, not as this file (`--model "
+            f"{path}`, upscale(model={path!r})); name the file e.g. {path + '.pt'!r} or "
+            f"{'./' + path!r}")
+
+
 def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Path:
     """Write ``model`` (an :mod:`xlstsr.nn.registry` architecture) and ``metadata`` to one file.
 
@@ -82,7 +98,8 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
     model : nn.Module
         A model with ``arch`` and ``config`` (the built-in architectures have them).
     path : path-like
-        Output file (``.pt``); parent folders are created.
+        Output file (``.pt``); parent folders are created. A bundled weights short name
+        (``"rescnn"``), which a model name is read as, is refused.
     **metadata
         Free-form provenance: ``inputs``, ``training_scales``, ``loss``, ``training_data``...
 
@@ -140,6 +157,9 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
         raise CheckpointError(
             f"metadata inputs {meta['inputs']} must list 'lst' then the {n_guide} guide band(s)"
         )
+    clash = bundled_name_clash(path)
+    if clash is not None:
+        raise CheckpointError(clash)
     # "~/m.pt" made a folder named "~" in the working directory
     path = Path(path).expanduser() if isinstance(path, (str, os.PathLike)) else path
     if not isinstance(path, Path):
