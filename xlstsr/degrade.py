@@ -22,6 +22,7 @@ from .grid import (
 )
 from .kernels.aggregate import gaussian_psf, gaussian_psf_emitted, radiometric_mean
 from .validate import (
+    _decode_scaled,
     check_bool,
     check_factor,
     check_number,
@@ -103,14 +104,21 @@ def _kernel(block: np.ndarray, eps: np.ndarray | None, factor: int, min_valid: f
             sigma: tuple[float, float] | None) -> np.ndarray:
     # eps: broadcastable to block, its values already checked (in memory by _emissivity, on
     # dask per block by _checked_block): a check here copied the full (time, y, x) broadcast
+    # blurred, the field may hold the rows / columns boundary="trim" cuts (south, east): the
+    # sensor sees them beside the kept edge; cut after the blur, before the box mean
     if sigma and eps is not None:
         # the sensor blurs the emitted radiance eps T^4, not T^4 weighted afterwards
         seen, eps_seen = gaussian_psf_emitted(block, eps, sigma)
-        return radiometric_mean(seen.astype(block.dtype), factor, min_valid=min_valid,
-                                emissivity=eps_seen)
+        return radiometric_mean(_whole_blocks(seen.astype(block.dtype), factor), factor,
+                                min_valid=min_valid, emissivity=_whole_blocks(eps_seen, factor))
     if sigma:
-        block = gaussian_psf(block, sigma)
+        block = _whole_blocks(gaussian_psf(block, sigma), factor)
     return radiometric_mean(block, factor, min_valid=min_valid, emissivity=eps)
+
+
+def _whole_blocks(a: np.ndarray, factor: int) -> np.ndarray:
+    """``a`` without its last rows / columns beyond whole ``factor`` x ``factor`` blocks."""
+    return a[..., : a.shape[-2] // factor * factor, : a.shape[-1] // factor * factor]
 
 
 def coarsen(
@@ -141,7 +149,9 @@ def coarsen(
         warns (scattered cloud: pass ``min_valid=0.5``).
     emissivity : DataArray or str, optional
         Broadband emissivity on the same grid (with a Dataset ``lst``, the name of one of its
-        variables may be given): radiance-weighted aggregate
+        variables may be given; stored integers with their ``scale_factor`` / ``add_offset`` /
+        ``_FillValue`` attributes, MOD11 ``Emis_31`` read with ``mask_and_scale=False``, are
+        decoded; a median below 0.7 warns): radiance-weighted aggregate
         ``(sum eps T^4 / sum eps)^(1/4)`` (with ``psf``, of the blurred emitted radiance and
         emissivity: ``(sum G*(eps T^4) / sum G*eps)^(1/4)``). Its steps are paired with the
         LST's by label (``time``, or any other non-spatial dim): a time-varying emissivity must
@@ -162,6 +172,8 @@ def coarsen(
         ``"exact"`` raises if the size is not a multiple of ``factor``; ``"trim"`` drops the rest:
         the last rows (south) and columns (east) of the north-up grid, the blocks anchored on its
         upper-left corner whatever the storage order (an emissivity is trimmed the same way).
+        With ``psf``, the field is blurred before it is trimmed: the cut pixels are seen beside
+        the kept edge, as by the sensor (they are decoded and checked as the LST).
     variable : str, optional
         The LST variable when ``lst`` is a Dataset (default: the one that looks like LST).
     mask_out_of_range : bool
@@ -228,10 +240,18 @@ def coarsen(
                 xdim: slice(0, lst.sizes[xdim] // factor * factor)}
     elif boundary != "exact":
         raise XlstsrError(f"boundary must be 'exact' or 'trim', got {boundary!r}")
+    cut = any(lst.sizes[d] != k.stop for d, k in keep.items())
     whole, lst = lst, lst.isel(keep) if keep else lst
-    kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range)
+    # with a PSF the rows / columns "trim" cuts are neighbours of the kept edge, which the
+    # sensor sees: the whole field is decoded and blurred, and cut before the box mean (cut
+    # first, the blur replicated the edge instead: 0.3 K on the last coarse row)
+    full = decode_lst(whole, mask_out_of_range=mask_out_of_range) \
+        if cut and psf is not None else None
+    kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range) if full is None else full
     lead = tuple(d for d in kelvin.dims if d not in (ydim, xdim))
     kelvin = kelvin.transpose(*lead, ydim, xdim)
+    if full is not None:
+        full, kelvin = kelvin, kelvin.isel(keep)
     # from the input's own written transform: decode_lst rewrites one that the labels run
     # against (a south-up field's north-up one) or give only to float32's precision from the
     # labels, whose coarse labels were then 1e-9 m off those of the field stored north-up
@@ -249,7 +269,9 @@ def coarsen(
             "most projected grids (the CRS's own unit otherwise: US feet, km), degrees on a "
             "lon/lat one (psf='modis' is converted to the grid's unit)"
         )
-    data = kelvin.variable.data
+    if sigma is None:
+        full = None  # nothing blurred: the trimmed field alone
+    data = (kelvin if full is None else full).variable.data
     eps = None
     if emissivity is not None:
         # at its own dims (a static one: (y, x)), size-1 axes for the LST's others, broadcast
@@ -257,7 +279,8 @@ def coarsen(
         # by dask.array.asarray while the graph was built (a year of 4800^2 tiles: ~34 GB)
         # checked against the LST's whole grid, then trimmed as the LST is (checked against the
         # trimmed LST, an emissivity on the LST's own grid was "not on the LST's grid")
-        eps = _emissivity_axes(_emissivity(emissivity, whole, ydim, xdim, keep, flips),
+        eps = _emissivity_axes(_emissivity(emissivity, whole, ydim, xdim,
+                                           keep if full is None else None, flips),
                                (*lead, ydim, xdim))
     if isinstance(data, dsa.Array):
         out = _coarsen_dask(data, eps, factor, min_valid, sigma)
@@ -411,6 +434,7 @@ def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str,
     (paired by position with the LST as stored: with the flipped LST's labels, each block was
     weighted by its mirror image's emissivity)."""
     _require_emissivity_dataarray(eps, lst)
+    eps = _decoded_emissivity(eps)
     mirror = {d: f for d, f in (flips or {}).items() if d in eps.dims and d not in eps.coords}
     if mirror:
         eps = eps.isel(mirror)
@@ -441,7 +465,21 @@ def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str,
             raise AllNaNError("the emissivity holds no valid value: every coarse pixel would be a "
                               "gap; check its fill value")
         _check_emissivity_values(v)
+        _warn_low_emissivity(v)
     return eps
+
+
+def _decoded_emissivity(eps: xr.DataArray) -> xr.DataArray:
+    """An emissivity stored as packed integers with their CF attributes (MOD11A1 ``Emis_31``
+    opened with ``mask_and_scale=False``: uint8, scale_factor 0.002, add_offset 0.49,
+    _FillValue 0) decoded as the LST beside it is (fill and valid range masked, scale and
+    offset applied); anything else as it is. Integers only: a float emissivity made from a
+    packed band (``lst.copy(data=eps)``) keeps that band's scale_factor, which it does not
+    hold."""
+    if eps.dtype.kind not in "iu" or all(eps.attrs.get(k) is None
+                                          for k in ("scale_factor", "add_offset")):
+        return eps
+    return _decode_scaled(eps)[0]
 
 
 def _emissivity_steps(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str
@@ -546,7 +584,34 @@ def _check_emissivity_values(v: np.ndarray) -> None:
         raise XlstsrError(
             f"emissivity values from {ok.min():.4g} to {ok.max():.4g}: a broadband "
             "emissivity lies in (0, 1] (about 0.9-1 over land); percent? divide by 100; "
-            "scaled integers? apply their scale_factor"
+            "stored integers? pass them with their scale_factor, add_offset and _FillValue "
+            "attributes (coarsen decodes them), or decode them as CF says: "
+            "`eps.where(eps != _FillValue) * scale_factor + add_offset` (MOD11 Emis_31: "
+            "0.49 + 0.002 * DN, fill 0)"
+        )
+
+
+#: the median emissivity below which a field is not a land surface's broadband emissivity
+#: (water 0.99, vegetation 0.98, bare soil 0.9-0.97; quartz sand, the lowest, about 0.8)
+_LOW_EMISSIVITY = 0.7
+
+
+def _warn_low_emissivity(v: np.ndarray) -> None:
+    """Warn when most emissivities are below :data:`_LOW_EMISSIVITY`: MOD11 Emis_31 decoded
+    with its scale_factor but not its add_offset (0.002 * DN: 0.40-0.50) weighted the
+    aggregate wrongly, without a word."""
+    ok = v[np.isfinite(v)]
+    if not ok.size:
+        return
+    med = float(np.median(ok))
+    if med < _LOW_EMISSIVITY:
+        warn(
+            f"the emissivity's median is {med:.3g}: a land surface's broadband emissivity is "
+            "about 0.9-1 (water 0.99, bare soil 0.9-0.97). Stored integers scaled without "
+            "their add_offset (MOD11 Emis_31 is 0.49 + 0.002 * DN)? Decode them as CF says "
+            "(`eps.where(eps != _FillValue) * scale_factor + add_offset`), or pass the stored "
+            "integers with their attributes, which coarsen decodes.",
+            UserWarning,
         )
 
 

@@ -318,6 +318,12 @@ def _fit_axis(labels: np.ndarray, c: float, a: float, dtype: np.dtype = _F64,
         # fit both ways: tried earlier, they got fine labels an ulp off)
         mirror = exact and mirrored
         other = [(cc, aa, True) for cc, aa in _tries(c + n * a, -a, mirror, float(labels[-1]), lo)]
+        back = _rio_fit(labels[::-1]) if bare and not exact and dtype == _F64 else None
+        if back is not None and (*back, True) not in other:
+            # bare labels computed the other way (a NetCDF's latitude from the south edge,
+            # flipped north-up), last: 15-digit rounds miss 1/120 degree, whose coarse labels
+            # were then the block centres, 1 ulp off a coarse file's, and gave no fine ones back
+            other.append((*back, True))
         tries = [*tries[:1], *other[:1], *tries[1:], *other[1:]] if mirror else tries + other
     if more:  # a transform for these labels as they run
         tries = [t for t in tries if not t[2]]
@@ -749,14 +755,31 @@ def _written(labels: np.ndarray, c: float, a: float) -> bool:
 #: The attribute of a coarse result's y / x coordinate (:func:`coarse_grid_attrs`, written by
 #: ``coarsen``) that says how the labels of the crop it was computed from are computed:
 #: ``[factor, form, edge, pixel, offset]`` (:func:`_forms` ``form`` of ``offset`` fine pixels of
-#: size ``pixel`` from the edge of the file the crop was cut from). A crop's coarse labels do
+#: size ``pixel`` from the edge of the file the crop was cut from; ``form`` + 4: those labels
+#: reversed, an axis computed the other way, a NetCDF's latitude from the south edge, flipped
+#: north-up: :func:`_origin_labels`). A crop's coarse labels do
 #: not give that edge back (a range of edges and offsets gives them); nor do a whole grid's
 #: (offset 0) where the coarse pixel divided back by ``factor`` is not the fine one (926.625...
 #: m or 0.05 degree at factor 3). It travels with them through NetCDF and Zarr (a GeoTIFF
 #: drops it: the labels are then searched as before).
 FINE_ORIGIN = "xlstsr_fine_origin"
-#: the :func:`_forms` a :data:`FINE_ORIGIN` may name (2, 3: a grid's own round labels, offset 0)
-_ORIGIN_FORMS = (0.0, 1.0, 2.0, 3.0)
+#: the :func:`_forms` a :data:`FINE_ORIGIN` may name (2, 3: a grid's own round labels, offset 0),
+#: and the same + 4 for those labels reversed (:func:`_origin_labels`)
+_ORIGIN_FORMS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
+#: what a :data:`FINE_ORIGIN` form adds for labels computed the other way and reversed
+_REVERSED = 4
+
+
+def _origin_labels(cc: float, aa: float, n: int, off: float, form: int
+                   ) -> tuple[np.ndarray | None, float, float]:
+    """(labels, edge, pixel) of a :data:`FINE_ORIGIN` ``form``: :func:`_forms` ``form`` of ``n``
+    pixels of ``aa`` from ``off`` pixels past the edge ``cc``; for a form of
+    :data:`_REVERSED` or more those labels reversed, with the edge and pixel of the axis as it
+    then runs (:func:`_mirror`, which mirrors back to the edge exactly)."""
+    out = _forms(cc, aa, n, off)[form % _REVERSED]
+    if form < _REVERSED:
+        return out, cc + off * aa, aa
+    return (None if out is None else out[::-1]), *_mirror(cc + off * aa, aa, n)
 
 
 def _crop(fine: np.ndarray, form: int, cc: float, aa: float, o: int, factor: int,
@@ -765,11 +788,12 @@ def _crop(fine: np.ndarray, form: int, cc: float, aa: float, o: int, factor: int
     ``o`` pixels of ``aa`` from the edge ``cc`` (:func:`_offset_fits`): its coarse pixels'
     labels computed from that edge, ``o / factor`` coarse pixels away. ``origin`` (a list) gets
     the :data:`FINE_ORIGIN` of them, from which :func:`_fine_axis` computes ``fine`` back."""
-    out = _forms(cc, aa * factor, fine.size // factor, o / factor)[form]
-    edge = cc + o * aa  # the crop's edge, as rioxarray's isel_window computes it
+    # the crop's edge cc + o * aa, as rioxarray's isel_window computes it (mirrored for labels
+    # computed the other way)
+    out, edge, pixel = _origin_labels(cc, aa * factor, fine.size // factor, o / factor, form)
     if origin is not None:
         origin.append([float(factor), float(form), float(cc), float(aa), float(o)])
-    return out, edge, aa * factor  # type: ignore[return-value]
+    return out, edge, pixel  # type: ignore[return-value]
 
 
 def _own_origin(labels: np.ndarray, origin: Any) -> tuple[int, float, float, int] | None:
@@ -783,7 +807,7 @@ def _own_origin(labels: np.ndarray, origin: Any) -> tuple[int, float, float, int
     if f != 1 or form not in _ORIGIN_FORMS or o != round(o) or o < 0 \
             or not np.isfinite([cc, aa]).all() or aa == 0:
         return None
-    got = _forms(cc, aa, labels.size, o)[int(form)]
+    got = _origin_labels(cc, aa, labels.size, o, int(form))[0]
     if got is None or not np.array_equal(got, np.asarray(labels, np.float64)):
         return None
     return int(form), cc, aa, int(o)
@@ -801,11 +825,11 @@ def _from_origin(coarse: np.ndarray, factor: int, origin: Any) -> tuple[np.ndarr
             or not np.isfinite([cc, aa]).all() or aa == 0:
         return None
     n = coarse.size
-    got = _forms(cc, aa * factor, n, o / factor)[int(form)]
-    fine = _forms(cc, aa, n * factor, o)[int(form)]
+    got = _origin_labels(cc, aa * factor, n, o / factor, int(form))[0]
+    fine, edge, pixel = _origin_labels(cc, aa, n * factor, o, int(form))
     if got is None or fine is None or not np.array_equal(got, np.asarray(coarse, np.float64)):
         return None
-    return fine, cc + o * aa, aa
+    return fine, edge, pixel
 
 
 def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
@@ -829,14 +853,19 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
     grid of any transform that gives them (``_fit_axis(more=True)``). ``new``: False for the
     computation without these, which the results of :func:`_fine_axis` are checked with.
     ``origin``: a list that gets a crop's :data:`FINE_ORIGIN` (:func:`_crop`), or a whole
-    grid's (offset 0) whose coarse labels give other fine ones back; ``own``: the
+    grid's (offset 0) whose coarse labels give other fine ones back (reversed for labels
+    computed the other way, a NetCDF's latitude from the south edge: :func:`_reversed_origin`);
+    ``own``: the
     one the fine labels carry (of factor 1: ``upscale``'s of a crop, :func:`with_grid`), used
     where it computes them (:func:`_own_origin`).
     """
+    plain = new and not mirrored and factor > 1 and fine.size >= 2 * factor
     if rev is not None:
         out, cc, aa = _coarse_axis(fine[::-1], *rev, factor, dtype, mirrored=not mirrored, new=False)
-        return (out[::-1], *_mirror(cc, aa, out.size))
-    plain = new and not mirrored and factor > 1 and fine.size >= 2 * factor
+        res = (out[::-1], *_mirror(cc, aa, out.size))
+        if plain and dtype == _F64 and origin is not None:
+            _reversed_origin(fine, res, rev, factor, not mirrored, origin)
+        return res
     got = _own_origin(fine, own) if plain and dtype == _F64 and own is not None else None
     if got is not None:
         return _crop(fine, *got, factor, origin)
@@ -852,8 +881,9 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
             else:
                 res = (out[::-1], *_mirror(cc, aa * factor, out.size)) if mirrored \
                     else (out[::-1], c, a * factor)
-            # (a flipped axis too: a crop of a north-up file keeps its origin on y)
-            whole = plain and dtype == _F64 and not flip
+            # (a flipped axis too: a crop of a north-up file keeps its origin on y; a whole
+            # one computed the other way gets a reversed FINE_ORIGIN below)
+            whole = plain and dtype == _F64
             if not (crops or whole) \
                     or np.array_equal(_fine_axis(*res, factor, dtype, new=False)[0], fine):
                 return res
@@ -867,8 +897,10 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
             # coarse labels are kept, and their FINE_ORIGIN gives the fine ones back (rebuilt
             # from the coarse pixel, 1 ulp off, ``upscale(coarsen(t)) - t`` kept 51 of 210
             # columns)
+            # (computed the other way, a NetCDF's latitude from the south edge flipped north-up,
+            # as reversed labels: rebuilt, 80 of 100 rows came back 1 ulp off)
             if whole and origin is not None:
-                origin.append([float(factor), float(k), float(cc), float(aa), 0.0])
+                origin.append([float(factor), float(k + _REVERSED * flip), float(cc), float(aa), 0.0])
             return res
     old = _in(_centres(fine, factor), dtype), c, a * factor
     if not plain:
@@ -906,6 +938,25 @@ def _coarse_axis(fine: np.ndarray, c: float, a: float, factor: int,
                     and np.array_equal(_coarse_axis(fine, cc, aa, factor, dtype, new=False)[0], out):
                 return out, cc, aa * factor
     return old
+
+
+def _reversed_origin(fine: np.ndarray, res: tuple[np.ndarray, float, float],
+                     rev: tuple[float, float], factor: int, mirrored: bool,
+                     origin: list[Any]) -> None:
+    """Add to ``origin`` the reversed :data:`FINE_ORIGIN` of ``fine`` labels computed run the
+    other way (``rev``: that axis' written edge and pixel, ``mirrored`` as it runs) where their
+    coarse labels ``res`` (:func:`_coarse_axis`) are those of that computation but give other
+    fine labels back (a NetCDF's latitude from the south edge with its south-up transform:
+    exact coarse labels that several edges give)."""
+    fit = _fit_axis(fine[::-1], *rev, _F64, mirrored)
+    if fit is None or fit[3]:
+        return
+    k, cc, aa, _ = fit
+    out = _origin_labels(cc, aa * factor, fine.size // factor, 0, k + _REVERSED)[0]
+    if out is None or not np.array_equal(out, res[0]) \
+            or np.array_equal(_fine_axis(*res, factor, _F64, new=False)[0], fine):
+        return
+    origin.append([float(factor), float(k + _REVERSED), float(cc), float(aa), 0.0])
 
 
 def _fine_axis(coarse: np.ndarray, c: float, a: float, factor: int,

@@ -916,10 +916,10 @@ def scaling_stats(
     -----
     UserWarning
         A projected CRS whose metres are not ground metres at the scene's centre (a pixel step
-        along x or y more than 1 % longer or shorter on the ground, or its area more than 2 %:
-        MODIS sinusoidal far from its central meridian, sheared; Web Mercator away from the
-        equator), naming the CRS's scales there and a reprojection to UTM; a lon/lat grid
-        square in degrees but not on the ground.
+        along x or y, or the side of the square of the pixel's ground area, more than 2 %
+        longer or shorter on the ground: MODIS sinusoidal far from its central meridian,
+        sheared; Web Mercator away from the equator), naming the CRS's scales there and a
+        reprojection to UTM; a lon/lat grid square in degrees but not on the ground.
         In memory: constant steps, steps with fewer than 100 valid pixel pairs at a fitted lag,
         a field made of blocks of equal pixels (nearest-resampled), chosen ``lags`` /
         ``factors`` that leave a fit without points (its exponent NaN), and steps whose
