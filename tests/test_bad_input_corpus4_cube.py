@@ -253,10 +253,10 @@ def test_an_lst_time_label_that_is_not_a_dim_is_named_against_a_guide_time_dim(s
     with pytest.raises(errors.GuideTimeError, match=r"coordinate along its dim 'step'.*swap_dims"):
         xlstsr.upscale(step, 4, "tsharp", g, guide_offset="ignore")
     out = xlstsr.upscale(step.swap_dims({"step": "time"}), 4, "tsharp", g, guide_offset="ignore")
-    one = lst.isel(time=1)  # a scalar time coordinate
-    with pytest.raises(errors.GuideTimeError, match=r"single 'time' label \(2020-07-02.*guide.sel"):
-        xlstsr.upscale(one, 4, "tsharp", g, guide_offset="ignore")
+    one = lst.isel(time=1)  # a scalar time coordinate: matched by its label as a one-step dim
+    matched = xlstsr.upscale(one, 4, "tsharp", g, guide_offset="ignore")
     same = xlstsr.upscale(one, 4, "tsharp", g.sel(time=one["time"].values), guide_offset="ignore")
+    np.testing.assert_array_equal(matched.values, same.values)
     np.testing.assert_array_equal(same.values, out.isel(time=1).values)
 
 

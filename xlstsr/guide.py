@@ -41,9 +41,9 @@ from .steps import _cf_decode_fix, _cf_time_key, _decode_cf_labels, calendar, ca
 from .steps import _refuse_bad_labels as _refuse_bad_step_labels
 from .validate import (
     FILL_MIN_PIXELS,
-    FILL_SENTINELS,
     NEVER_DATA,
     _fill_text,
+    _sentinel_fill,
     crs_mismatch,
     decode_guide,
     georeference,
@@ -179,6 +179,31 @@ def _quality_name(text: str) -> bool:
         re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", text)))
 
 
+_ANCILLARY_NAME = re.compile(
+    r"(^|[^a-z])(zenith|azimuth|(view|viewing|scan|sensor|solar|sun|relative|phase)[_ ]?"
+    r"(zenith[_ ]?|azimuth[_ ]?)?angl(e|es)?|[sv]za|[sv]aa|raa|day[_ ]?of[_ ]?(the[_ ]?)?year"
+    r"|doy|julian[_ ]?day|composite[_ ]?(day|date)|(day|night)?[_ ]?(view|observation|"
+    r"acquisition|overpass)[_ ]?time)([^a-z]|$)", re.IGNORECASE)
+
+
+def _ancillary_name(text: str) -> bool:
+    """Whether a name or description names an acquisition layer: a view / sun angle (MOD13Q1's
+    ``view_zenith_angle``, MOD11's ``Day_view_angl``), the day a composite pixel was taken
+    (``composite_day_of_the_year``) or an overpass time (``Day_view_time``). They describe
+    how a pixel was observed, not the surface: as predictors, dms regressed LST on the scan
+    geometry and the composite date without a word."""
+    return bool(_ANCILLARY_NAME.search(
+        re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", text)))
+
+
+def _ancillary_layer(name: str, da: xr.DataArray) -> bool:
+    """An acquisition layer (:func:`_ancillary_name`) by its name, long_name or standard_name
+    (CF ``solar_zenith_angle``), scaled or not."""
+    said = [name] + [t for t in (da.attrs.get("long_name"), da.attrs.get("standard_name"))
+                     if isinstance(t, str)]
+    return any(_ancillary_name(t) for t in said)
+
+
 def _coded(da: xr.DataArray, key: str, neutral: float, index: int = 0) -> bool:
     """Whether ``da`` declares ``key`` (scale_factor, add_offset; a multi-band raster's
     per-band ``scales``/``offsets``, band ``index``) other than ``neutral``."""
@@ -218,8 +243,9 @@ def _refuse_quality_bands(guide: Any) -> None:
     """Refuse a guide raster (one DataArray) some of whose bands are quality or class layers
     by their descriptions (a two-band MOD13Q1 GeoTIFF: NDVI and '250m 16 days pixel
     reliability'): its band dim becomes guide channels, so the quality band was a predictor
-    (dms moved by 5.8 K), while the same layer as a Dataset variable was refused."""
-    if not isinstance(guide, xr.DataArray) or not _stored_integers(guide) or guide.ndim < 3:
+    (dms moved by 5.8 K), while the same layer as a Dataset variable was refused; so are
+    acquisition layers (view / sun angles, composite dates: :func:`_ancillary_name`)."""
+    if not isinstance(guide, xr.DataArray) or guide.ndim < 3:
         return
     try:
         gy, gx = spatial_dims(guide)
@@ -232,46 +258,64 @@ def _refuse_quality_bands(guide: Any) -> None:
     texts = _band_texts(guide, d)  # descriptions, else text labels
     if texts is None:
         return
-    whole = _coded(guide, "scale_factor", 1.0) or _coded(guide, "add_offset", 0.0)
+    whole = (not _stored_integers(guide) or _coded(guide, "scale_factor", 1.0)
+             or _coded(guide, "add_offset", 0.0))
     qc = [i for i, t in enumerate(texts) if not whole and not _coded(guide, "scales", 1.0, i)
           and not _coded(guide, "offsets", 0.0, i) and _quality_name(t)]
-    if not qc or len(qc) == len(texts):
+    # view / sun angles and composite dates are scaled (0.01 degree) or float: named alone
+    anc = [i for i, t in enumerate(texts) if i not in qc and _ancillary_name(t)]
+    if not (qc or anc) or len(qc) + len(anc) == len(texts):
         return
-    keep = [i for i in range(len(texts)) if i not in qc]
+    keep = [i for i in range(len(texts)) if i not in qc and i not in anc]
     if d in guide.coords:
         labels = guide[d].values.tolist()
         pick = f"sel({d}={[labels[i] for i in keep]})"
         one = f"sel({d}={labels[keep[0]]!r})"
-        mask = f"sel({d}={labels[qc[0]]!r})"
+        mask = f"sel({d}={labels[qc[0]]!r})" if qc else ""
     else:
-        pick, one, mask = (f"isel({d}={keep})", f"isel({d}={keep[0]})", f"isel({d}={qc[0]})")
+        pick, one = f"isel({d}={keep})", f"isel({d}={keep[0]})"
+        mask = f"isel({d}={qc[0]})" if qc else ""
+    held = " and ".join(
+        ([f"quality or class layers {[texts[i] for i in qc]}"] if qc else [])
+        + ([f"acquisition layers (view / sun angles, dates or times of observation) "
+            f"{[texts[i] for i in anc]}"] if anc else []))
     raise XlstsrError(
-        f"the guide's {d!r} dim holds quality or class layers {[texts[i] for i in qc]} (by their "
+        f"the guide's {d!r} dim holds {held} (by their "
         f"descriptions) beside its bands {[texts[i] for i in keep]}: they would be taken as "
-        f"predictors. Pass the bands only, e.g. `guide=guide.{pick}` (mask the bands with the "
-        f"quality layers first, e.g. `guide.{one}.where(guide.{mask} == 0)` for MODIS "
-        "pixel_reliability)."
+        f"predictors. Pass the bands only, e.g. `guide=guide.{pick}`"
+        + (f" (mask the bands with the quality layers first, e.g. `guide.{one}.where("
+           f"guide.{mask} == 0)` for MODIS pixel_reliability)" if qc else "") + "."
     )
 
 
 def guide_fields(guide: GuideLike) -> GuideLike:
     """A guide Dataset's fields (variables with both spatial dims) as a dict of bands; other
     guides as they are. A CF grid-mapping variable (``crs``) or ``time_bnds`` was taken as a
-    band and refused as "no spatial dimensions", with a rename of ``nv`` to ``x`` suggested."""
+    band and refused as "no spatial dimensions", with a rename of ``nv`` to ``x`` suggested.
+    Quality or class layers and acquisition layers (angles, composite dates) beside bands are
+    refused, the bands to pass named."""
     if not isinstance(guide, xr.Dataset):
         _refuse_quality_bands(guide)
         return guide
     fields = raster_fields(guide)
     qc = [str(k) for k, v in fields.items() if _quality_layer(str(k), v)]
-    if qc and len(qc) < len(fields):
+    # MOD13Q1 as AppEEARS delivers it also holds its view / sun angles and the composite
+    # day of the year: advised as bands with the quality layers left out, they were predictors
+    anc = [str(k) for k, v in fields.items() if str(k) not in qc and _ancillary_layer(str(k), v)]
+    if (qc or anc) and len(qc) + len(anc) < len(fields):
         # MOD13Q1 as AppEEARS delivers it: VI_Quality (bit fields) and pixel_reliability
         # (classes) became regression inputs beside the NDVI (dms moved by 2.3 K)
-        bands = [str(k) for k in fields if str(k) not in qc]
+        bands = [str(k) for k in fields if str(k) not in qc and str(k) not in anc]
+        held = " and ".join(
+            ([f"quality or class layers {qc}"] if qc else [])
+            + ([f"acquisition layers (view / sun angles, dates or times of observation) {anc}"]
+               if anc else []))
+        mask = (f" (mask the bands with the quality layers first, e.g. "
+                f"`ds[{bands[0]!r}].where(ds[{qc[0]!r}] == 0)` for MODIS pixel_reliability)"
+                if qc else "")
         raise XlstsrError(
-            f"the guide Dataset holds quality or class layers {qc} beside its bands {bands}: "
-            "they would be taken as predictors. Pass the bands only, e.g. "
-            f"`guide=ds[{bands}]` (mask the bands with the quality layers first, e.g. "
-            f"`ds[{bands[0]!r}].where(ds[{qc[0]!r}] == 0)` for MODIS pixel_reliability)."
+            f"the guide Dataset holds {held} beside its bands {bands}: they would be taken as "
+            f"predictors. Pass the bands only, e.g. `guide=ds[{bands}]`{mask}."
         )
     if not fields:
         raise GridError(
@@ -1058,7 +1102,8 @@ def _match_lead(
     g: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...], skip: tuple[str, ...],
     tolerance: Any,
 ) -> xr.DataArray:
-    """Match the guide's leading dims with the LST's by label; refuse a time dim the LST lacks."""
+    """Match the guide's leading dims with the LST's by label; refuse a time dim the LST lacks
+    (an LST date kept as a scalar coordinate is matched as a one-step dim, with the tolerance)."""
     g = _match_scalar_time(g, lst, lead, skip, tolerance)
     for d in [str(d) for d in g.dims if d not in skip]:
         if d in lead:
@@ -1066,10 +1111,11 @@ def _match_lead(
             _refuse_quantity_bands_as_steps(g, lst, d)
             g = match_steps(g, lst, d, tolerance)
         elif _is_time_like(g, d):
-            if g.sizes[d] == 1 and d in g.coords and d in lst.coords and lst[d].ndim == 0:
-                # one image with its date as a label: matched as a one-step dim would be (a
-                # guide of 18 months earlier was taken without a word)
-                g = match_steps(g, lst.expand_dims(d), d, tolerance).isel({d: 0}, drop=True)
+            if d in g.coords and d in lst.coords and lst[d].ndim == 0:
+                # an LST of one date as a label (`cube.sel(time=t)`): matched as a one-step dim
+                # would be, with the tolerance (a one-step guide of 18 months earlier was taken
+                # without a word; a 16-day cube was refused whatever guide_time_tolerance said)
+                g = _match_scalar_lst_time(g, lst, d, tolerance)
                 continue
             if g.sizes[d] == 1:
                 g = g.isel({d: 0}, drop=True)
@@ -1090,10 +1136,11 @@ def _match_lead(
                 )
             if d in lst.coords and lst[d].ndim == 0:  # one image with its date as a label
                 raise GuideTimeError(
-                    f"the guide has a time dim '{d}' ({g.sizes[d]} steps) and the LST a single "
-                    f"'{d}' label ({str(lst[d].values)[:19]}) as a scalar coordinate, not a dim: "
-                    f"select the guide's step (`guide.sel({d}=lst['{d}'].values)`, or "
-                    f"`method='nearest'`), or give the LST its dim (`lst.expand_dims('{d}')`)."
+                    f"the guide has a time dim '{d}' ({g.sizes[d]} steps) without labels and "
+                    f"the LST a single '{d}' label ({str(lst[d].values)[:19]}) as a scalar "
+                    f"coordinate: label the guide's steps (`guide.assign_coords({d}=dates)`), "
+                    "to be matched with the LST's date (with guide_time_tolerance), or select "
+                    f"its step (`guide.isel({d}=i)`)."
                 )
             if d in lst.coords and lst[d].ndim == 1 and lst[d].dims[0] in lead:
                 e = lst[d].dims[0]
@@ -1109,6 +1156,23 @@ def _match_lead(
                 f"(`guide.sel({d}=date, method='nearest')`), or give the LST its '{d}' dim."
             )
     return g
+
+
+def _match_scalar_lst_time(g: xr.DataArray, lst: xr.DataArray, d: str,
+                           tolerance: Any) -> xr.DataArray:
+    """The guide's step for an LST whose date is a scalar ``d`` coordinate, taken by
+    :func:`match_steps` as for a one-step dim (the latest guide step at most ``tolerance``
+    before it); a refusal says so, and that ``guide.sel(..., method='nearest')`` is no fix: it
+    may take a composite whose period begins after the LST's date."""
+    try:
+        return match_steps(g, lst.expand_dims(d), d, tolerance).isel({d: 0}, drop=True)
+    except GuideTimeError as err:
+        msg = str(err).replace(f"`guide.squeeze('{d}', drop=True)` to use one guide for every "
+                               "step", f"`guide.isel({d}=i, drop=True)` to use one of its steps")
+        raise GuideTimeError(
+            f"the LST's date is a scalar '{d}' coordinate ({str(lst[d].values)[:19]}), matched "
+            f"with the guide's {g.sizes[d]} step(s) as a one-step dim: {msg}"
+        ) from None
 
 
 def _match_scalar_time(
@@ -1263,6 +1327,38 @@ def _same_shape_guide(guide: xr.DataArray, lst: xr.DataArray, factor: int) -> xr
     return guide.rename({gy: ly, gx: lx}).drop_vars([ly, lx], errors="ignore")
 
 
+def _infinite_guide_error(count: Any, band: str) -> XlstsrError:
+    return XlstsrError(
+        f"the guide{band} holds {int(count)} infinite value(s) (an NDVI `(nir - red) / (nir + "
+        "red)` where nir + red is 0, a fill written as inf): a guided method would take them as "
+        "gaps without a word, as the LST's and a training guide's are refused. Make them NaN: "
+        "`guide = guide.where(np.isfinite(guide))`."
+    )
+
+
+def _check_infinite_block(block: np.ndarray, band: str) -> np.ndarray:
+    count = np.count_nonzero(np.isinf(block))
+    if count:
+        raise _infinite_guide_error(count, band)
+    return block
+
+
+def _refuse_infinite_guide(b: xr.DataArray, i: int, n: int) -> xr.DataArray:
+    """Refuse a decoded guide band holding +-inf (lazily for dask, as its blocks are read):
+    alignment and the methods' masks took it as a gap, silently, and dms's band scale
+    (np.nanstd) became NaN with numpy's raw RuntimeWarning."""
+    label = (f" {str(b['guide_band'].item())!r}" if "guide_band" in b.coords
+             and b["guide_band"].ndim == 0 else f" {i}" if n > 1 else "")
+    band = f" band{label}" if label else ""
+    data = b.variable.data
+    if not np.issubdtype(b.dtype, np.floating):
+        return b
+    if isinstance(data, dsa.Array):
+        return b.copy(data=data.map_blocks(_check_infinite_block, band, dtype=data.dtype))
+    _check_infinite_block(np.asarray(data), band)
+    return b
+
+
 def prepare_guide(
     guide: GuideLike,
     lst: xr.DataArray,
@@ -1292,6 +1388,7 @@ def prepare_guide(
     of a guide that misses part of the LST's extent (:func:`xlstsr.grid.align_guide`).
     ``averaged_to_lst``: the caller averages the result back onto the LST's grid (passed to
     :func:`xlstsr.grid.align_guide`, which then does not advise against a guide on that grid).
+    Infinite guide values are refused (lazily for dask), as the LST's are.
 
     Examples
     --------
@@ -1303,7 +1400,7 @@ def prepare_guide(
     _refuse_quality_bands(guide)
     raw = _guide_band_list(guide, lead)
     kept = [_fill_in_attrs(b) for b in raw]  # per band, before decoding drops the fill
-    bands = [decode_guide(b) for b in raw]
+    bands = [_refuse_infinite_guide(decode_guide(b), i, len(raw)) for i, b in enumerate(raw)]
     ndvi = [_declared_ndvi(b) for b in bands]  # per band, before the bands lose their names
     if require_crs or (_has_crs(lst) and _has_crs(bands[0])):
         aligned = [align_guide(b, lst, factor, gap_effect=gap_effect,
@@ -1534,17 +1631,20 @@ def _fill_in_attrs(band: xr.DataArray) -> str | None:
 
 def _stored_ndvi_fill(v: np.ndarray, scale: float | None) -> tuple[str, int] | None:
     """The fill value of an NDVI stored scaled (``v``: its finite values; ``scale``: the one
-    that makes them NDVI, if known), as (text, count), or None: its smallest or largest value
-    repeated on at least :data:`FILL_MIN_PIXELS` pixels (or on all), a usual product fill
-    (:data:`FILL_SENTINELS`: MOD13's -3000) or, ``scale`` applied, no NDVI while the others are
-    (a constant water NDVI at the low end is data)."""
+    that makes them NDVI, if known), as (text, count), or None: a usual product fill
+    (:func:`~xlstsr.validate._sentinel_fill`: MOD13's -3000 at the edge of the values or apart
+    from them, water reaching below -0.3) or, ``scale`` applied, its smallest or largest value
+    repeated on at least :data:`FILL_MIN_PIXELS` pixels (or on all), no NDVI while the others
+    are (a constant water NDVI at the low end is data)."""
+    found = _sentinel_fill(v)
+    if found is not None:
+        return _fill_text(found[0]), found[1]
     for c in (float(v.min()), float(v.max())):
         count = int(np.count_nonzero(v == c))
         if count < min(FILL_MIN_PIXELS, v.size):
             continue
         rest = v[v != c]
-        if c in FILL_SENTINELS or (
-                scale is not None and rest.size and abs(c * scale) > NDVI_LIMIT
+        if (scale is not None and rest.size and abs(c * scale) > NDVI_LIMIT
                 and float(np.abs(rest * scale).max()) <= NDVI_LIMIT):
             return _fill_text(c), count
     return None
@@ -1582,7 +1682,7 @@ def _refuse_ndvi_range(c: int, declared: str, values: Any, kept_fill: str | None
         # scaled, the fill becomes an NDVI (MOD13's -3000: -0.3, water) used as data: the advice
         # declares or masks it first, so that following it leaves no fill in the guide
         f, count = fill
-        head = (f"{how}, holding {f} on {count} of {v.size} pixels at the edge of their values: "
+        head = (f"{how}, holding {f} on {count} of {v.size} pixels apart from their other values: "
                 "a fill value (MOD13's NDVI fill is -3000), which scaled alone would become an "
                 "NDVI" + ("" if scale is None else f" ({float(f) * scale:.3g})")
                 + " used as data. ")
@@ -2052,6 +2152,25 @@ def measure_offset(
         # without valid pairs is nothing to measure on, not an empty input
         return None
     if not bool(est.reliable):
+        bound = 0.5 * lres  # estimate_offset's default search bound: half an LST pixel
+        sx, sy = abs(float(est.shift_x)), abs(float(est.shift_y))
+        r0, r1 = abs(float(est.correlation_before)), abs(float(est.correlation_after))
+        if max(sx, sy) >= bound - 0.05 * fine_px and r1 >= 0.5 and r1 > r0:
+            # the best shift at the search bound of a guide that relates to the LST (and does
+            # more so moved there): off by more than the search reaches (a geotransform off by
+            # an LST pixel), not a scene without signal; used as it was without a word
+            u = "deg" if lst.rio.crs is not None and lst.rio.crs.is_geographic else "m"
+            warn(
+                f"the guide's best offset from the LST lies at the search limit ({bound:.4g} {u}, "
+                f"half an LST pixel; |r| {r0:.2f} as given, {r1:.2f} there): the guide may be "
+                "off by more than that (e.g. coordinates off by a whole LST pixel), and its "
+                f"detail lands in the wrong place; it is used as it is (guide_offset={mode!r}). "
+                "Check its coordinates, or measure the offset with a wider search "
+                f"(`xlstsr.estimate_offset(guide, lst, max_shift={4 * bound:.4g})`) and move "
+                f"the guide by it (`guide = xlstsr.coregister(guide, lst, max_shift="
+                f"{4 * bound:.4g})`), then pass guide_offset='ignore'.",
+                GuideAlignmentWarning)
+            return None
         # the guide hardly relates to the LST here (night, water, cloud): nothing to correct it
         # by, so it is used as it is - silently, as "auto" is the default and such scenes common
         _log.info("the guide's offset could not be estimated reliably: used as it is")

@@ -1532,27 +1532,51 @@ def _valid_bounds(da: xr.DataArray, physical_range: tuple[float, float] | None =
     return lo, hi, names
 
 
+def _sentinel_fill(v: np.ndarray) -> tuple[float, int, bool] | None:
+    """A usual product fill (:data:`FILL_SENTINELS`) in the finite values ``v``, as (value,
+    count, at the edge), or None: repeated on at least :data:`FILL_MIN_PIXELS` pixels (or on
+    all) and either the smallest or largest value, or a spike apart from the data, at least
+    5 times as frequent as any other value within 1 % of the value range of it. MOD13's -3000
+    lies inside an NDVI whose water goes below -0.3 (9 of the 55 MODIS/ASTER pairs), so the
+    edge test alone let it through; a genuine NDVI of -0.3 repeats no more than its neighbours."""
+    if not v.size:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    width = max(1.0, 0.01 * (hi - lo))
+    for c in sorted(FILL_SENTINELS):
+        count = int(np.count_nonzero(v == c))
+        if count < min(FILL_MIN_PIXELS, v.size):
+            continue
+        if c in (lo, hi):
+            return c, count, True
+        near = v[(np.abs(v - c) <= width) & (v != c)]
+        top = int(np.unique(near, return_counts=True)[1].max()) if near.size else 0
+        if count >= FILL_MIN_PIXELS and count >= 5 * top:
+            return c, count, False
+    return None
+
+
 def _stored_guide_fill(stored: np.ndarray) -> None:
     """Refuse a guide block whose stored digital numbers (declared fills and bounds already
-    NaN) hold a usual product fill (:data:`FILL_SENTINELS`) at their edge on at least
-    :data:`FILL_MIN_PIXELS` pixels (or on the whole block). Decoded, MOD13's -3000 is NDVI -0.3,
-    a value water takes, so the decoded guide's own fill test lets it through: an int16 NDVI
-    with its scale declared but not its fill ran TsHARP with the fill as water."""
+    NaN) hold a usual product fill (:func:`_sentinel_fill`: at their edge or apart from the
+    data) on at least :data:`FILL_MIN_PIXELS` pixels (or on the whole block). Decoded, MOD13's
+    -3000 is NDVI -0.3, a value water takes, so the decoded guide's own fill test lets it
+    through: an int16 NDVI with its scale declared but not its fill ran TsHARP with the fill as
+    water."""
     v = np.asarray(stored)
     v = v[np.isfinite(v)]
-    if not v.size:
-        return
-    for c in {float(v.min()), float(v.max())}:
-        count = int(np.count_nonzero(v == c))
-        if c in FILL_SENTINELS and count >= min(FILL_MIN_PIXELS, v.size):
-            raise UndeclaredFillError(
-                f"the guide stores {c:g} on {count} of {v.size} pixels of a block, at the edge "
-                f"of its values, and declares a scale_factor but no fill value: {c:g} is a "
-                "usual fill of stored products (MOD13's NDVI fill -3000 decodes to NDVI -0.3, "
-                "which looks like water). Declare it in stored units "
-                f"(`guide.attrs['_FillValue'] = {c:g}`), or, if it is data, decode the guide "
-                "yourself (`guide * scale_factor`, its scale_factor attribute dropped)."
-            )
+    found = _sentinel_fill(v)
+    if found is not None:
+        c, count, edge = found
+        where = "at the edge of its values" if edge else "far more often than any value near it"
+        raise UndeclaredFillError(
+            f"the guide stores {c:g} on {count} of {v.size} pixels of a block, {where}, "
+            f"and declares a scale_factor but no fill value: {c:g} is a "
+            "usual fill of stored products (MOD13's NDVI fill -3000 decodes to NDVI -0.3, "
+            "which looks like water). Declare it in stored units "
+            f"(`guide.attrs['_FillValue'] = {c:g}`), or, if it is data, decode the guide "
+            "yourself (`guide * scale_factor`, its scale_factor attribute dropped)."
+        )
 
 
 def _check_stored_guide_fill(block: np.ndarray) -> np.ndarray:

@@ -201,7 +201,9 @@ class DMS(GuidedSharpener):
             cfeat = mean.transpose(1, 2, 0)
             ffeat = g.transpose(1, 2, 0)
         fok = np.isfinite(ffeat).all(axis=-1)
-        scale = np.nanstd(g.reshape(g.shape[0], -1), axis=1)
+        # finite values only: +-inf made the band's scale NaN, with numpy's raw RuntimeWarning
+        flat = g.reshape(g.shape[0], -1)
+        scale = np.nanstd(np.where(np.isfinite(flat), flat, np.nan), axis=1)
         weight_map = np.zeros((ny, nx))
         weight_map[train] = homogeneity_weights(std[:, train].T, scale)
         target = self._to_y(lst)
