@@ -99,6 +99,29 @@ def test_reference_mask_declaring_nodata_0_is_read_as_stored(tmp_path, capsys):
         assert rc == 0, err
         tables[nd] = (tmp_path / f"o{nd}.csv").read_text()
     assert tables[0] == tables[None]  # the declared nodata changes nothing: 0 is clear
+    # NetCDF: a _FillValue of 0 likewise; a packed mask (add_offset) and packed coordinates
+    # are still decoded (read as stored, they were refused: review 38a)
+    ds = xr.DataArray(m, dims=("y", "x"), name="cloud",
+                      coords={"y": 4_200_000 - 15 - 30 * np.arange(64),
+                              "x": 500_000 + 15 + 30 * np.arange(64)}
+                      ).rio.write_crs("EPSG:32611").to_dataset()
+    encodings = {
+        "fill0": {"cloud": {"_FillValue": 0}},
+        "offset": {"cloud": {"dtype": "int16", "scale_factor": 1.0, "add_offset": -1.0,
+                             "_FillValue": -9999}},
+        "coords": {"y": {"dtype": "int32", "scale_factor": 0.5},
+                   "x": {"dtype": "int32", "scale_factor": 0.5}},
+    }
+    for name, enc in encodings.items():
+        (ds.astype("float32") if name == "offset" else ds).to_netcdf(tmp_path / f"m_{name}.nc",
+                                                                      encoding=enc)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rc, err = run_cli(capsys, "evaluate", tmp_path / "sr.tif", tmp_path / "ref.tif",
+                              tmp_path / f"o_{name}.csv", "--reference-mask",
+                              tmp_path / f"m_{name}.nc")
+        assert rc == 0, (name, err)
+        assert (tmp_path / f"o_{name}.csv").read_text() == tables[None], name
 
 
 # -- 3. the Landsat reader's refusals on the command line: no prefix= ----------------------------

@@ -108,3 +108,23 @@ def test_unregistering_an_alias_keeps_the_methods_own_name():
     unregister_method("cubic38")
     assert Bicubic.name == "bicubic" and "bicubic" in available_methods()
     assert Bicubic().recorded_name() == "bicubic"
+
+
+def test_reregistering_a_methods_own_name_gives_it_back():
+    from xlstsr.methods.bicubic import Bicubic
+
+    class Cubic(Bicubic):
+        pass
+
+    register_method("cubic_own")(Cubic)
+    register_method("cubic_alias")(Cubic)
+    try:
+        unregister_method("cubic_own")
+        assert Cubic.name == "cubic_alias"
+        # before: the alias stayed its name, recorded in every output made as 'cubic_own'
+        register_method("cubic_own")(Cubic)
+        assert Cubic.name == "cubic_own"
+    finally:
+        for n in ("cubic_own", "cubic_alias"):
+            if n in available_methods():
+                unregister_method(n)

@@ -1491,9 +1491,9 @@ def _calibration(path: str | None) -> Any:
 
 
 def _mask_layers(path: str) -> list[Any]:
-    """The rasters of a ``--reference-mask`` file, as stored: its one field, or every variable
-    of a Dataset with both spatial dims (a grid mapping or bounds variable left out). Its
-    declared nodata is not masked: a 0/1 mask that declares nodata=0 (gdal_calc's
+    """The rasters of a ``--reference-mask`` file: its one field, or every variable of a
+    Dataset with both spatial dims (a grid mapping or bounds variable left out). A declared
+    nodata / fill of 0 is not masked: a 0/1 mask that declares nodata=0 (gdal_calc's
     ``--NoDataValue=0``) had its clear pixels read as NaN, "no pixel is 0"."""
     import xarray as xr
 
@@ -1506,16 +1506,29 @@ def _mask_layers(path: str) -> list[Any]:
         fmt = format_of(path, reading=True)
     except XlstsrError:
         fmt = None  # open_path refuses it in its own words
-    stored = {"cog": {"masked": False}, "netcdf": {"mask_and_scale": False},
-              "zarr": {"mask_and_scale": False}}.get(fmt or "", {})
-    obj = open_path(path, **stored)
+    # a GeoTIFF's nodata is read as stored; NetCDF / Zarr are decoded (packed masks and
+    # coordinates: add_offset, scale_factor), and a fill of 0 alone given back below
+    obj = open_path(path, **({"masked": False} if fmt == "cog" else {}))
     if isinstance(obj, xr.DataArray):
-        return [obj.squeeze(drop=True)]
-    layers = [v.squeeze(drop=True) for v in raster_fields(obj).values()]
+        return [_fill_zero_back(obj.squeeze(drop=True))]
+    layers = [_fill_zero_back(v.squeeze(drop=True)) for v in raster_fields(obj).values()]
     if not layers:
         raise UsageError(f"--reference-mask {path} holds no raster (variables: "
                          f"{list(map(str, obj.data_vars))})")
     return layers
+
+
+def _fill_zero_back(layer: Any) -> Any:
+    """A decoded mask layer whose declared fill is 0, unscaled (``_FillValue = 0`` on a 0/1
+    mask), with its 0 given back: decoding made its clear pixels NaN, "no pixel is 0"."""
+    enc = layer.encoding
+    fill = enc.get("_FillValue", enc.get("missing_value"))
+    scaled = any(enc.get(k) not in (None, 1, 0) for k in ("scale_factor", "add_offset"))
+    try:
+        zero = fill is not None and float(fill) == 0
+    except (TypeError, ValueError):  # a fill of several values or text: not one 0
+        zero = False
+    return layer.fillna(0) if zero and not scaled else layer
 
 
 def _clear_on_reference(ok: Any, ref: Any, path: str) -> Any:

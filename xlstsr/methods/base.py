@@ -500,6 +500,10 @@ def register_method(name: str, *, replace: bool = False) -> Callable[[M], M]:
             # (renamed, `method='bicubic'` was recorded under the alias and lost its own checks;
             # a dynamic subclass under the parent's qualname could not be pickled)
             cls.name = name
+        elif cls.__dict__.get("_unregistered_name") == name:
+            # its own name registered again after unregister_method gave it an alias's: that
+            # alias stayed its name (a user alias 'cubic' recorded every bicubic output)
+            cls.name = name
         if _built_in(cls):
             _BUILT_IN_NAMES.add(name)
         _REGISTRY[name] = cls
@@ -534,7 +538,7 @@ def unregister_method(name: str) -> None:
     A class registered under other names too (an alias, :func:`register_method`) stays
     registered under them; where ``name`` was its own :attr:`~UpscaleMethod.name`, the first
     of those it was registered under becomes its name, the one provenance (``xlstsr_method``)
-    records.
+    records, until ``name`` is registered for it again.
 
     Examples
     --------
@@ -557,6 +561,7 @@ def unregister_method(name: str) -> None:
     if remaining and cls.__dict__.get("name") == name:
         # kept, the removed name was recorded in provenance and resume fingerprints, and a
         # rerun from that record failed as an unknown method
+        cls._unregistered_name = name  # given back if registered under it again
         cls.name = remaining[0]
 
 

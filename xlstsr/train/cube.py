@@ -28,6 +28,7 @@ import torch
 import xarray as xr
 
 from ..errors import (
+    CheckpointError,
     GridError,
     GuideScaleError,
     InputTypeError,
@@ -1453,10 +1454,13 @@ def _check_output(out: Any, inputs: dict[str, Any]) -> None:
     """Refuse, before any training, a checkpoint path that is one of the inputs (or inside one:
     a Zarr store is a folder), a folder, or another existing file: the checkpoint was written
     over the training data after the whole run (the CLI refused it, the function did not)."""
-    from ..nn.checkpoint import _is_checkpoint_file
+    from ..nn.checkpoint import _is_checkpoint_file, bundled_name_clash
 
     if not isinstance(out, (str, os.PathLike)):
         raise InputTypeError(f"out must be a file path (e.g. 'model.pt'), got {type(out).__name__}")
+    clash = bundled_name_clash(out)  # save_model refused it only after the whole run
+    if clash is not None:
+        raise CheckpointError(f"out {clash}")
     target = os.path.realpath(os.path.expanduser(os.fspath(out)))
     for role, path in inputs.items():
         if path is None or not isinstance(path, (str, os.PathLike)):

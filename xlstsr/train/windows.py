@@ -73,9 +73,9 @@ def _few(ids: Sequence[Any]) -> str:
 
 def _check_known_positions(name: str, given: Sequence[Any], positions: Sequence[Any],
                            *, fmt: str = "") -> None:
-    """Refuse ``given`` ids (``name``: e.g. ``held_out``) none of which is one of
-    ``positions``, and warn naming those that match none when others do: a misspelt held-out
-    id ('R1C1' for 'r1c1') matched nothing and its ground went to training without a word.
+    """Warn naming the ``given`` ids (``name``: e.g. ``held_out``) that are none of
+    ``positions``: a misspelt held-out id ('R1C1' for 'r1c1') matched nothing and its ground
+    went to training without a word.
     Ids match exactly, type included (7 is not '7'), as :func:`split_by_scene`'s val_scenes;
     ``fmt`` says how the positions are named (e.g. CubeDataModule's 'r{row}c{col}')."""
     have = set(positions)
@@ -88,13 +88,13 @@ def _check_known_positions(name: str, given: Sequence[Any], positions: Sequence[
             + (f", named {fmt}" if fmt else "") + f": {_few(sorted(have, key=str))})"
             + (f"; {_few(typed)} differ only in type from a position id" if typed else ""))
     keep = "kept out" if name == "held_out" else "kept from the test set"
-    if len(unknown) == len(given):
-        raise XlstsrError(
-            f"{said}: no position would be {keep}. Give the ids exactly as the positions are "
-            f"named (case and type included), or drop the {name} ids of positions this data "
-            "does not have")
-    warn(f"{said}: only the other {name} positions are {keep}. Check those ids against the "
-         "positions' (case and type included)", UserWarning)
+    # warned, not refused: ids of ground outside these positions (a list shared by several
+    # cubes or splits) are legitimate and keep nothing out here; a misspelt one must not
+    # pass without a word
+    warn(f"{said}: " + (f"no position of these is {keep} by them" if len(unknown) == len(given)
+                        else f"only the other {name} positions are {keep}")
+         + ". If they name positions of this data, give them exactly as the positions are "
+         "named (case and type included)", UserWarning)
 
 
 @dataclass(frozen=True)
@@ -233,12 +233,11 @@ def split_positions(
     held_out : iterable
         Positions kept out of all three sets.
 
-    Raises
-    ------
-    xlstsr.errors.XlstsrError
-        When no id of ``held_out`` (or of ``never_test``) is one of ``positions`` (ids match
-        exactly, type and case included); a ``UserWarning`` names the ids that match none when
-        others do.
+    Warns
+    -----
+    UserWarning
+        Naming the ids of ``held_out`` (or of ``never_test``) that are none of ``positions``
+        (ids match exactly, type and case included): a misspelt id keeps nothing out.
 
     Examples
     --------
