@@ -176,10 +176,45 @@ def resolve_model(model: Any) -> tuple[Any, str | None]:
                 "xlstsr.nn.save_model, a bundled name or a torch.nn.Module."
             )
         return load_model(path, device="cpu"), os.fspath(path)
+    advice = _state_dict_advice(model)
     raise TypeError(
         "model must be a torch.nn.Module, a checkpoint path or a bundled weights name, got "
-        f"{type(model).__name__}"
+        f"{type(model).__name__}" + (f": {advice}" if advice else "")
     )
+
+
+def _state_dict_advice(obj: Any) -> str:
+    """What a dict of weights given as the model is and how to use it (``model=torch.load(p)``,
+    the usual first try, was refused without a word of either), as a bare state_dict file's path
+    is told (:func:`xlstsr.nn.checkpoint.load_checkpoint`); "" for any other object."""
+    import torch
+
+    def weights(d: Any) -> bool:
+        return (isinstance(d, dict) and bool(d)
+                and all(isinstance(v, torch.Tensor) for v in d.values()))
+
+    if not isinstance(obj, dict) or "format" in obj:
+        return ""
+    if weights(obj):
+        load = "m.load_state_dict(state)"  # state: the dict passed here
+        if all(str(k).startswith("module.") for k in obj):  # saved from nn.DataParallel
+            load = "m.load_state_dict({k.removeprefix('module.'): v for k, v in state.items()})"
+        return (
+            f"a bare state_dict ({len(obj)} tensors, e.g. {next(iter(obj))!r}): the weights "
+            "without the architecture they belong to. Build that architecture, load them into "
+            f"it and pass the module, e.g. `state = torch.load(path); m = xlstsr.nn.ResCNN(4); "
+            f"{load}`, then model=m "
+            "(or `xlstsr.nn.save_model(m, 'model.pt')` and pass that path)"
+        )
+    inner = [k for k in ("model_state_dict", "state_dict", "model") if weights(obj.get(k))]
+    if inner:  # a hand-written loop's checkpoint ({"epoch", "model_state_dict", ...})
+        return (
+            f"a training checkpoint of a hand-written loop (keys {sorted(map(str, obj))[:6]}): "
+            f"its weights are ckpt[{inner[0]!r}]. Build the architecture they belong to, load them "
+            f"into it and pass the module, e.g. `m = xlstsr.nn.ResCNN(4); "
+            f"m.load_state_dict(ckpt[{inner[0]!r}])`, then model=m"
+        )
+    return ""
 
 
 def _network(module: Any) -> Any:
@@ -829,7 +864,7 @@ class TorchModelMethod(UpscaleMethod):
                 tile = (TORCH_TILE if getattr(self, "model_spatially_local", True)
                         else max(xt.shape[-2:]))
                 y = tiled_forward(tuned, xt, gt, factor, tile=tile, halo=self.receptive_field)
-            outs.append(y[:, 0].float().cpu().numpy())
+            outs.append(_kept(y, x.shape[0] > 1))
         return np.concatenate(outs, axis=0)
 
     def upscale_block(self, lst, valid, guide, factor):
@@ -874,7 +909,7 @@ class TorchModelMethod(UpscaleMethod):
                     .contiguous(memory_format=fmt)
                 )
                 y = runtime.forward(model, xt, gt)
-                outs.append(y[:, 0].float().cpu().numpy())
+                outs.append(_kept(y, n > bs))
         # one batch: the forward's own new tensor, no copy (returns_new_arrays); a tensor made
         # outside inference mode (a parameter or buffer a custom model returns) is copied
         if len(outs) == 1 and y.is_inference():
@@ -892,6 +927,17 @@ class TorchModelMethod(UpscaleMethod):
             **({"backend": self.backend} if getattr(self, "backend", "torch") != "torch" else {}),
             **({} if getattr(self, "adapt", None) is None else {"adapt": self.adapt.as_dict()}),
         }
+
+
+def _kept(y: Any, more: bool) -> np.ndarray:
+    """The first channel of a forward's output as a numpy array to keep while ``more`` forwards
+    run: then a copy when it is still a view of the model's output (on the CPU in float32), as
+    a model that writes every output into one buffer of its own (a static-output model) would
+    overwrite the earlier batches with the next (every date became the last one)."""
+    out = y[:, 0].float().cpu()
+    if more and out.untyped_storage().data_ptr() == y.untyped_storage().data_ptr():
+        out = out.clone()
+    return out.numpy()
 
 
 #: a lock per user's module run as it is (one torch cannot copy: TorchModelMethod's

@@ -27,7 +27,9 @@ import contextlib
 import copyreg
 import functools
 import hashlib
+import inspect
 import os
+import re
 import sys
 import sysconfig
 import threading
@@ -65,10 +67,11 @@ def _closure_bytes(fn: Any, depth: int, walk: _Walk) -> bytes:
 
 def weights_hash(model: Any) -> str:
     """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code,
-    every parameter and buffer (non-persistent ones too), the functions any module holds, its
-    forward hooks (:func:`_hooks`) and the values a user-defined module holds in attributes
-    (private ones too when its own code names them and they hold plain values,
-    ``self._offset = 3.0``: :func:`_private_bytes`): the same for the same model built in
+    every parameter and buffer (non-persistent ones too), the settings of torch's modules their
+    repr hides (:func:`_hidden_settings`), TorchScript modules' code (:func:`_script_bytes`),
+    the functions any module holds, its forward hooks (:func:`_hooks`) and the values a
+    user-defined module holds in attributes (private ones too when its own code names them
+    and they hold plain values, ``self._offset = 3.0``: :func:`_private_bytes`): the same for the same model built in
     any process (same code, same weights), so it keys caches and resume checks. A user's module
     class (not torch's or xlstsr's) is hashed whole (:func:`_class_bytes`): every method, the
     class's data and the values its methods' closures hold, so that a class redefined in a
@@ -165,8 +168,9 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
             continue
         try:
             code = getattr(type(sub).forward, "__code__", None)
-        except AttributeError:  # TorchScript modules: their code is hashed by repr() and weights
+        except AttributeError:  # TorchScript modules: their repr shows no code
             code = None
+            h.update(_script_bytes(sub))
         if code is not None:
             if any(_special_const(c) for c in code.co_consts):
                 h.update(_code_bytes(code))  # a generator's code, a set: repr is unstable
@@ -175,6 +179,7 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
                 h.update(repr(code.co_consts).encode())
             h.update(_closure_bytes(type(sub).forward, depth, walk))
         h.update(_attributes(sub, depth, walk))
+        h.update(_hidden_settings(sub))
     state = model.state_dict()
     for k, v in state.items():
         if v.is_meta:
@@ -195,6 +200,79 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
             h.update(f"buffer:{k}".encode())
             h.update(_tensor_bytes(v))
     return h.hexdigest()[:32]
+
+
+#: TorchScript's per-process numbering of the classes it compiles (``___torch_mangle_7``): the
+#: same archive loaded twice gets other numbers
+_MANGLE = re.compile(r"___torch_mangle_\d+\.?")
+
+
+def _script_bytes(sub: Any) -> bytes:
+    """A TorchScript module's code: every method's TorchScript source (mangled class names
+    left out) and the tensor constants a traced forward holds (``CONSTANTS.c0``). Its repr
+    shows neither: two archives of one network with another forward (nearest against bilinear
+    upsampling, the same weights) shared one hash, and the model cache ran the first for the
+    second."""
+    c = getattr(sub, "_c", None)
+    names = c._method_names() if hasattr(c, "_method_names") else ["forward"]
+    parts = []
+    for name in sorted(names):
+        method = getattr(sub, name, None)
+        try:
+            code, consts = method.code_with_constants
+        except (AttributeError, RuntimeError):  # not compiled: no code to hash
+            continue
+        parts.append(f"script:{name}:".encode() + _MANGLE.sub("", code).encode())
+        # a method's constants come as a dict, a module's as a ConstMap holding one
+        mapping = getattr(consts, "const_mapping", consts)
+        if not isinstance(mapping, dict):
+            mapping = {}
+        for k in sorted(mapping):
+            v = mapping[k]
+            parts.append(f"const:{k}=".encode()
+                         + (_tensor_bytes(v) if hasattr(v, "detach") else repr(v).encode()))
+    return b"".join(parts)
+
+
+def _hidden_settings(sub: Any) -> bytes:
+    """The settings of a torch (or xlstsr) module that its repr does not show: plain public
+    values (bools, numbers, strings, None, tuples of them) that are arguments of its class's
+    ``__init__`` and differ from their default there, e.g. ``nn.Upsample(align_corners=True)``
+    or ``nn.AvgPool2d(count_include_pad=False)``. Two user models differing only there shared
+    one hash (and one cache entry). Values the repr shows (``padding=(1, 1)``) and defaults are
+    left out, so the hashes of models without such settings (the bundled ones) stay as they
+    were; the user's own modules' values are hashed whole (:func:`_attributes`)."""
+    if _own(sub):
+        return b""
+    try:
+        params = inspect.signature(type(sub).__init__).parameters
+    except (TypeError, ValueError):  # a builtin __init__: no arguments to read
+        return b""
+    shown = None
+    parts = []
+    for k, v in sorted(vars(sub).items()):
+        p = params.get(k)
+        if k.startswith("_") or k == "training" or p is None or p.default is p.empty:
+            continue
+        if not (isinstance(v, _PLAIN) or (
+                isinstance(v, tuple) and all(isinstance(x, _PLAIN) for x in v))):
+            continue
+        d = p.default
+        if _same(v, d) or (isinstance(v, tuple) and not isinstance(d, tuple)
+                           and all(_same(x, d) for x in v)):
+            continue  # the default (a tuple of it: ``dilation=1`` is stored as ``(1, 1)``)
+        if shown is None:
+            shown = sub.extra_repr()
+        if any(re.search(r"(?:^|[^\w.])" + re.escape(f"{k}={r}") + r"(?=$|[,)\s])", shown)
+               for r in (repr(v), str(v))):
+            continue  # in repr already: hashed with it
+        parts.append(f"setting:{k}={v!r};".encode())
+    return b"".join(parts)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b`` of the same type family (``True`` is not the default ``1``)."""
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
 
 
 def _own(module: Any) -> bool:
@@ -275,8 +353,9 @@ def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
     values of user-defined modules (:func:`_value_bytes`). Two custom models that differ only
     there (a lambda, ``torch.tanh`` for ``torch.sigmoid``, ``self.scale = 2.0``,
     ``self.offsets = [0.5]``, an array of coefficients) must not share a cache entry. The other
-    values of torch's and xlstsr's modules contribute nothing here (their state is in repr() and
-    the weights), so the hashes of the bundled models do not depend on this."""
+    values of torch's and xlstsr's modules contribute nothing here (their state is in repr(), the
+    weights and :func:`_hidden_settings`), so the hashes of the bundled models do not depend on
+    this."""
     own = _own(module)
     parts = [_hooks(module, depth, walk)]
     names = _own_code_names(type(module)) if own else frozenset()

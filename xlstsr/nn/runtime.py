@@ -666,7 +666,9 @@ def measure_receptive_field(
     ng = int(n_guide if n_guide is not None else getattr(model, "n_guide", 0))
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
-    was_training = model.training
+    # each submodule's own mode, not only the top one's: a BatchNorm the user froze in eval
+    # mode while fine-tuning came back in train mode and updated its statistics on the next step
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     rng = np.random.default_rng(0)
     half = 4
@@ -709,4 +711,5 @@ def measure_receptive_field(
                 return min(found, max_rf)
             half *= 2
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
