@@ -208,3 +208,22 @@ def test_train_says_the_out_file_holds_the_kept_starting_weights(tmp_path, capsy
     assert "best checkpoint" not in out, out
     assert f"{tmp_path / 'm.pt'} holds the starting weights" in out, out
     assert f"not the best epoch's checkpoint {best}" in out, out
+
+
+# -- a size-1 leading dim other than time keeps its label (probe 38s) --------------------------
+
+@pytest.mark.parametrize("ext", ["nc", "zarr"])
+def test_upscale_keeps_the_label_of_a_size_one_leading_dim(tmp_path, capsys, ext):
+    import xlstsr
+
+    lst = (xlstsr.datasets.modis_sample().isel(time=slice(0, 2))["lst_night"].load()
+           .expand_dims(overpass=["night"], axis=1).rename("LST"))
+    lst.to_dataset().to_netcdf(tmp_path / "in.nc")
+    rc, err = run_cli(capsys, "upscale", tmp_path / "in.nc", tmp_path / f"out.{ext}",
+                      "--method", "bicubic", "--quiet")
+    assert rc == 0, err
+    # before: squeezed with drop=True, the output no longer said it holds the night overpass
+    with xr.open_dataset(tmp_path / f"out.{ext}", decode_coords="all",
+                         **({"engine": "zarr", "consolidated": False} if ext == "zarr" else {})) as o:
+        assert "overpass" in o.coords and str(o["overpass"].values) == "night"
+        assert o["LST"].dims == ("time", "y", "x")

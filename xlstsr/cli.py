@@ -1692,7 +1692,10 @@ def _upscale(args: argparse.Namespace) -> int:
             keep = lead[0]
         ones = [d for d in lead if lst.sizes[d] == 1 and d != keep]
         if ones:
-            lst = lst.squeeze(ones, drop=True)
+            # another dim's label (overpass='night') kept as a scalar coordinate: dropped, the
+            # output no longer said which field it holds; a raster's band number says nothing
+            lst = lst.squeeze(ones, drop=False)
+            lst = lst.drop_vars([d for d in ones if d == "band" and d in lst.coords])
             lead = [d for d in lst.dims if d not in (ydim, xdim)]
     if fmt == "cog" and len([d for d in lead if lst.sizes[d] > 1]) > 1:
         raise UsageError(
