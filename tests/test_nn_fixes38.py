@@ -171,6 +171,58 @@ def test_reused_output_buffer_keeps_each_batch():
     np.testing.assert_allclose(out, want, atol=1e-4)
 
 
+def test_reused_output_buffer_keeps_each_block():
+    # one batch per block (the default batch size): the next block's forward overwrote the
+    # previous block's result, which was returned as a view of the model's buffer (review 38d)
+    rng = np.random.default_rng(1)
+    a, b = ((290 + 10 * rng.random((1, 8, 8))).astype("float32") for _ in range(2))
+    m = TorchModelMethod(_StaticOut(), device="cpu")
+    first = m.upscale_block(a, np.ones(a.shape, bool), None, 4)
+    kept = first.copy()
+    m.upscale_block(b, np.ones(b.shape, bool), None, 4)
+    np.testing.assert_array_equal(first, kept)
+
+
+class _Up(nn.Module):
+    def __init__(self, mode):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=4.0, mode=self.mode)
+
+
+class _TracedNet(nn.Module):
+    def __init__(self, mode):
+        super().__init__()
+        self.up, self.c = _Up(mode), nn.Conv2d(1, 1, 3, padding=1)
+
+    def forward(self, x):
+        return self.c(self.up(x))
+
+
+def test_traced_submodules_code_changes_weights_hash_in_memory():
+    # a traced submodule's forward is a Python wrapper: its traced code was not hashed, and
+    # two traces differing only in a parameter-free submodule shared one hash (review 38d)
+    def traced(mode):
+        torch.manual_seed(0)
+        return torch.jit.trace(_TracedNet(mode).eval(), torch.rand(1, 1, 8, 8))
+
+    a, b = traced("nearest"), traced("bilinear")
+    assert weights_hash(a) != weights_hash(b)
+    assert weights_hash(a) == weights_hash(traced("nearest"))
+
+
+def test_xlstsr_modules_settings_are_not_hashed_as_hidden():
+    # their settings are fixed by their layers' shapes; hashing them changed the hashes (and
+    # the resume records) of models trained before (review 38d)
+    from xlstsr.nn import GuidedResCNN, ResCNN
+    from xlstsr.nn.fingerprint import _hidden_settings
+
+    for model in (ResCNN(8), GuidedResCNN(n_guide=3)):
+        assert _hidden_settings(model) == b""
+
+
 # -- 4: measure_receptive_field and submodules' modes -----------------------------------------
 class _WithBN(nn.Module):
     factor, n_guide = 2, 0

@@ -143,6 +143,8 @@ class _Walk:
 
 def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
     """:func:`weights_hash` of a module met at ``depth`` of ``walk``."""
+    import torch
+
     h = hashlib.sha256()
     h.update(f"{type(model).__module__}.{type(model).__qualname__}".encode())
     h.update(repr(model).encode())
@@ -166,11 +168,14 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
             h.update(b"class:" + ref)
             h.update(_attributes(sub, depth, walk))
             continue
+        if isinstance(sub, torch.jit.ScriptModule):
+            # scripted, traced (in memory too: a TracedModule has a Python forward) or loaded:
+            # their repr shows no code
+            h.update(_script_bytes(sub))
         try:
             code = getattr(type(sub).forward, "__code__", None)
-        except AttributeError:  # TorchScript modules: their repr shows no code
+        except AttributeError:  # TorchScript modules: their code is hashed above
             code = None
-            h.update(_script_bytes(sub))
         if code is not None:
             if any(_special_const(c) for c in code.co_consts):
                 h.update(_code_bytes(code))  # a generator's code, a set: repr is unstable
@@ -217,9 +222,9 @@ def _script_bytes(sub: Any) -> bytes:
     names = c._method_names() if hasattr(c, "_method_names") else ["forward"]
     parts = []
     for name in sorted(names):
-        method = getattr(sub, name, None)
         try:
-            code, consts = method.code_with_constants
+            # from the compiled module: a traced submodule's own `forward` is a Python wrapper
+            code, consts = c._get_method(name).code_with_constants
         except (AttributeError, RuntimeError):  # not compiled: no code to hash
             continue
         parts.append(f"script:{name}:".encode() + _MANGLE.sub("", code).encode())
@@ -235,14 +240,16 @@ def _script_bytes(sub: Any) -> bytes:
 
 
 def _hidden_settings(sub: Any) -> bytes:
-    """The settings of a torch (or xlstsr) module that its repr does not show: plain public
+    """The settings of a torch module that its repr does not show: plain public
     values (bools, numbers, strings, None, tuples of them) that are arguments of its class's
     ``__init__`` and differ from their default there, e.g. ``nn.Upsample(align_corners=True)``
     or ``nn.AvgPool2d(count_include_pad=False)``. Two user models differing only there shared
     one hash (and one cache entry). Values the repr shows (``padding=(1, 1)``) and defaults are
     left out, so the hashes of models without such settings (the bundled ones) stay as they
     were; the user's own modules' values are hashed whole (:func:`_attributes`)."""
-    if _own(sub):
+    if type(sub).__module__.split(".")[0] != "torch":
+        # the user's modules are hashed whole; xlstsr's own settings are fixed by their layers'
+        # shapes, and hashing them changed the hashes (resume records) of trained models
         return b""
     try:
         params = inspect.signature(type(sub).__init__).parameters
