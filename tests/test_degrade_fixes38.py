@@ -147,3 +147,86 @@ def test_trim_without_psf_ignores_the_cut_pixels() -> None:
     bad.values[:, 64:, :] = 9999.0
     np.testing.assert_array_equal(xlstsr.coarsen(bad, 4, boundary="trim").values,
                                   xlstsr.coarsen(da, 4, boundary="trim").values)
+
+
+# -- review 38b ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("fill", [0.0, 9999.0])
+def test_trim_psf_fill_in_the_cut_rows_only_feeds_the_blur(fill: float) -> None:
+    # an undeclared fill in the rows trim drops: masked there (as NaN), not refused, no warning
+    da = _trim_field()
+    bad, gap = da.copy(data=da.values.copy()), da.copy(data=da.values.copy())
+    bad.values[:, 64:, :] = fill
+    bad.values[:, :, 69] = fill  # the cut column too
+    gap.values[:, 64:, :] = np.nan
+    gap.values[:, :, 69] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = xlstsr.coarsen(bad, 4, psf="modis", boundary="trim")
+    np.testing.assert_array_equal(got.values, xlstsr.coarsen(gap, 4, psf="modis",
+                                                             boundary="trim").values)
+    assert np.isfinite(got.values).all()
+    lazy = xlstsr.coarsen(bad.chunk({"y": 20, "x": 20}), 4, psf="modis", boundary="trim")
+    np.testing.assert_array_equal(lazy.values, got.values)
+
+
+def test_trim_psf_fill_in_the_kept_rows_is_still_refused() -> None:
+    da = _trim_field()
+    bad = da.copy(data=da.values.copy())
+    bad.values[:, 60:, :] = 0.0  # rows 60-63 are kept
+    with pytest.raises(xlstsr.errors.XlstsrError) as plain:  # as without a PSF
+        xlstsr.coarsen(bad, 4, boundary="trim")
+    for field in (bad, bad.chunk({"y": 20, "x": 20})):
+        with pytest.raises(type(plain.value), match="value 0 "):
+            xlstsr.coarsen(field, 4, psf="modis", boundary="trim").compute()
+
+
+def test_trim_psf_emissivity_fill_in_the_cut_rows_is_masked() -> None:
+    da = _trim_field()
+    e = 0.9 + 0.09 * np.random.default_rng(1).random(da.shape[1:])
+    e0, en = e.copy(), e.copy()
+    e0[64:] = 0.0
+    en[64:] = np.nan
+    eps = da.isel(time=0, drop=True).drop_attrs()
+    got = xlstsr.coarsen(da, 4, psf="modis", boundary="trim", emissivity=eps.copy(data=e0))
+    ref = xlstsr.coarsen(da, 4, psf="modis", boundary="trim", emissivity=eps.copy(data=en))
+    np.testing.assert_array_equal(got.values, ref.values)
+    lazy = xlstsr.coarsen(da.chunk({"y": 20, "x": 20}), 4, psf="modis", boundary="trim",
+                          emissivity=eps.copy(data=e0).chunk({"y": 20}))
+    np.testing.assert_array_equal(lazy.values, got.values)
+    e0[63, 5] = 0.0  # a kept row: refused as before, eager and lazy
+    for e_ in (eps.copy(data=e0), eps.copy(data=e0).chunk({"y": 20})):
+        with pytest.raises(xlstsr.errors.XlstsrError, match="emissivity values from 0 "):
+            xlstsr.coarsen(da.chunk({"y": 20, "x": 20}) if e_.chunks else da, 4, psf="modis",
+                           boundary="trim", emissivity=e_).compute()
+
+
+def test_float_emissivity_with_its_scale_attributes_is_decoded() -> None:
+    lst, emis = _packed_pair()
+    right = xlstsr.coarsen(lst, 4, emissivity=emis, min_valid=0.5)
+    for f in (emis.where(emis != 0), emis.astype("float32"), emis.astype("float32").chunk(8)):
+        assert f.attrs.get("scale_factor") == 0.002
+        got = xlstsr.coarsen(lst, 4, emissivity=f, min_valid=0.5)
+        np.testing.assert_allclose(got.values, right.values, rtol=0, atol=1e-5)
+
+
+def test_float_emissivity_already_decoded_keeps_an_lsts_scale_attributes() -> None:
+    # lst.copy(data=eps) of a packed LST: values in (0, 1] (a fill 0 among them) with the
+    # LST's scale_factor, which they do not hold
+    lst, emis = _packed_pair()
+    e = decode_guide(emis).values
+    packed = lst.copy(data=np.where(np.isfinite(e), e, 0.0))
+    packed.attrs = {"scale_factor": 0.02, "add_offset": 0.0, "_FillValue": 0}
+    got = xlstsr.coarsen(lst, 4, emissivity=packed.where(packed != 0), min_valid=0.5)
+    ref = xlstsr.coarsen(lst, 4, emissivity=packed.where(packed != 0).drop_attrs(), min_valid=0.5)
+    np.testing.assert_array_equal(got.values, ref.values)
+
+
+def test_low_emissivity_warns_for_a_dask_emissivity_too() -> None:
+    lst, emis = _packed_pair()
+    scaled = (emis.where(emis != 0) * 0.002).drop_attrs().chunk(8)
+    # warned as it is computed (not read at call time), once, not once per block
+    with pytest.warns(UserWarning, match=r"median in a block is 0\.[45].*add_offset") as w:
+        xlstsr.coarsen(lst.chunk(8), 4, emissivity=scaled, min_valid=0.5).compute()
+    assert sum("median" in str(x.message) for x in w) == 1
+    with pytest.warns(UserWarning, match=r"median in a block is 0\.[45]"):  # an in-memory LST
+        xlstsr.coarsen(lst, 4, emissivity=scaled, min_valid=0.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable
 from typing import Literal
 
@@ -22,7 +23,10 @@ from .grid import (
 )
 from .kernels.aggregate import gaussian_psf, gaussian_psf_emitted, radiometric_mean
 from .validate import (
+    OUTPUT_MARGIN_K,
+    PHYSICAL_RANGE_K,
     _decode_scaled,
+    central_window,
     check_bool,
     check_factor,
     check_number,
@@ -36,6 +40,8 @@ from .validate import (
     select_lst,
     spatial_dims,
     spatial_names,
+    stored_values,
+    temperature_units,
 )
 
 __all__ = ["EMISSIVITY_DAYS", "coarsen", "psf_pixels"]
@@ -151,7 +157,10 @@ def coarsen(
         Broadband emissivity on the same grid (with a Dataset ``lst``, the name of one of its
         variables may be given; stored integers with their ``scale_factor`` / ``add_offset`` /
         ``_FillValue`` attributes, MOD11 ``Emis_31`` read with ``mask_and_scale=False``, are
-        decoded; a median below 0.7 warns): radiance-weighted aggregate
+        decoded, and so are floats still holding them whose values other than the fill lie
+        outside (0, 1] and inside it decoded (on dask, judged on a central window); a median
+        below 0.7 warns (on dask, that of the first block showing one)): radiance-weighted
+        aggregate
         ``(sum eps T^4 / sum eps)^(1/4)`` (with ``psf``, of the blurred emitted radiance and
         emissivity: ``(sum G*(eps T^4) / sum G*eps)^(1/4)``). Its steps are paired with the
         LST's by label (``time``, or any other non-spatial dim): a time-varying emissivity must
@@ -173,7 +182,9 @@ def coarsen(
         the last rows (south) and columns (east) of the north-up grid, the blocks anchored on its
         upper-left corner whatever the storage order (an emissivity is trimmed the same way).
         With ``psf``, the field is blurred before it is trimmed: the cut pixels are seen beside
-        the kept edge, as by the sensor (they are decoded and checked as the LST).
+        the kept edge, as by the sensor. They only feed the blur: decoded as the LST, but their
+        values outside 150-400 K (a fill) and emissivities outside (0, 1] are gaps, neither
+        refused nor warned about (the kept pixels are checked as without ``psf``).
     variable : str, optional
         The LST variable when ``lst`` is a Dataset (default: the one that looks like LST).
     mask_out_of_range : bool
@@ -242,16 +253,9 @@ def coarsen(
         raise XlstsrError(f"boundary must be 'exact' or 'trim', got {boundary!r}")
     cut = any(lst.sizes[d] != k.stop for d, k in keep.items())
     whole, lst = lst, lst.isel(keep) if keep else lst
-    # with a PSF the rows / columns "trim" cuts are neighbours of the kept edge, which the
-    # sensor sees: the whole field is decoded and blurred, and cut before the box mean (cut
-    # first, the blur replicated the edge instead: 0.3 K on the last coarse row)
-    full = decode_lst(whole, mask_out_of_range=mask_out_of_range) \
-        if cut and psf is not None else None
-    kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range) if full is None else full
+    kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range)
     lead = tuple(d for d in kelvin.dims if d not in (ydim, xdim))
     kelvin = kelvin.transpose(*lead, ydim, xdim)
-    if full is not None:
-        full, kelvin = kelvin, kelvin.isel(keep)
     # from the input's own written transform: decode_lst rewrites one that the labels run
     # against (a south-up field's north-up one) or give only to float32's precision from the
     # labels, whose coarse labels were then 1e-9 m off those of the field stored north-up
@@ -269,9 +273,13 @@ def coarsen(
             "most projected grids (the CRS's own unit otherwise: US feet, km), degrees on a "
             "lon/lat one (psf='modis' is converted to the grid's unit)"
         )
-    if sigma is None:
-        full = None  # nothing blurred: the trimmed field alone
-    data = (kelvin if full is None else full).variable.data
+    # with a PSF the rows / columns "trim" cuts are neighbours of the kept edge, which the
+    # sensor sees: blurred with the kept field, cut before the box mean (cut first, the blur
+    # replicated the edge instead: 0.3 K on the last coarse row)
+    margin = bool(cut and sigma is not None)
+    data = kelvin.variable.data
+    if margin:
+        data = _with_margin(data, _lenient_kelvin(whole, lead, ydim, xdim), keep, ydim, xdim)
     eps = None
     if emissivity is not None:
         # at its own dims (a static one: (y, x)), size-1 axes for the LST's others, broadcast
@@ -279,9 +287,8 @@ def coarsen(
         # by dask.array.asarray while the graph was built (a year of 4800^2 tiles: ~34 GB)
         # checked against the LST's whole grid, then trimmed as the LST is (checked against the
         # trimmed LST, an emissivity on the LST's own grid was "not on the LST's grid")
-        eps = _emissivity_axes(_emissivity(emissivity, whole, ydim, xdim,
-                                           keep if full is None else None, flips),
-                               (*lead, ydim, xdim))
+        eps = _emissivity_axes(_emissivity(emissivity, whole, ydim, xdim, keep, flips,
+                                           margin=margin), (*lead, ydim, xdim))
     if isinstance(data, dsa.Array):
         out = _coarsen_dask(data, eps, factor, min_valid, sigma)
     else:
@@ -339,6 +346,38 @@ def _front_door(lst: xr.DataArray) -> tuple[xr.DataArray, dict[Hashable, slice]]
     require_georeferenced(lst, "LST")
     flips = north_up_flips(lst, ydim, xdim)
     return (lst.isel(flips) if flips else lst), flips
+
+
+def _lenient_kelvin(whole: xr.DataArray, lead: tuple[Hashable, ...], ydim: str, xdim: str
+                    ) -> xr.DataArray:
+    """``whole`` decoded to Kelvin as :func:`~xlstsr.validate.decode_lst` does (fill and valid
+    range masked, scale, offset, Celsius units), its values outside the physical range NaN and
+    nothing refused or warned: only the rows / columns ``boundary="trim"`` cuts are used, which
+    feed the blur beside the kept edge (a fill of 0 K or 9999 there, dropped unread without a
+    PSF, was refused). Elementwise: the same whatever the chunks."""
+    lo, hi = PHYSICAL_RANGE_K
+    if whole.attrs.get("xlstsr_method") is not None:  # upscale's output, as decode_lst widens
+        lo, hi = lo - OUTPUT_MARGIN_K, hi + OUTPUT_MARGIN_K
+    out = _decode_scaled(whole, (lo, hi))[0]
+    if temperature_units(out.attrs.get("units")) == "C":
+        out = out + out.dtype.type(273.15)
+    out = out.where((out >= lo) & (out <= hi))
+    return out.transpose(*lead, ydim, xdim)
+
+
+def _with_margin(kept, lenient: xr.DataArray, keep: dict[Hashable, slice], ydim: str,
+                 xdim: str):
+    """The data of the strictly decoded kept field ``kept`` with the cut rows (south) and
+    columns (east) of ``lenient`` beside it: the whole grid, to be blurred."""
+    ny, nx = keep[ydim].stop, keep[xdim].stop
+    rest = lenient.variable.data.astype(kept.dtype)
+    cat = dsa.concatenate if isinstance(kept, dsa.Array) or isinstance(rest, dsa.Array) \
+        else np.concatenate
+    if rest.shape[-1] > nx:
+        kept = cat([kept, rest[..., :ny, nx:]], axis=-1)
+    if rest.shape[-2] > ny:
+        kept = cat([kept, rest[..., ny:, :]], axis=-2)
+    return kept
 
 
 #: what upscale records of how its output was made: not carried to a coarsened field
@@ -411,20 +450,36 @@ def _emissivity_axes(eps: xr.DataArray, dims: tuple[Hashable, ...]):
     return data.reshape(tuple(eps.sizes[d] if d in eps.dims else 1 for d in dims))
 
 
-def _checked_block(block: np.ndarray) -> np.ndarray:
-    _check_emissivity_values(np.asarray(block, np.float64))
+def _checked_block(block: np.ndarray, warned: list[bool] | None = None) -> np.ndarray:
+    v = np.asarray(block, np.float64)
+    _check_emissivity_values(v)
+    # a low median warned about once per emissivity (the first block showing one), not per block
+    if warned is not None and not warned:
+        with _WARN_LOCK:  # blocks are checked in parallel threads
+            if not warned and _warn_low_emissivity(v, " in a block"):
+                warned.append(True)
     return block
 
 
+_WARN_LOCK = threading.Lock()
+
+
 def _checked_emissivity(eps: dsa.Array) -> dsa.Array:
-    """A dask emissivity whose values are checked per block as it is read (in memory they are
-    checked once, by :func:`_emissivity`)."""
-    return eps.map_blocks(_checked_block, dtype=eps.dtype, meta=np.empty((0,) * eps.ndim, eps.dtype))
+    """A dask emissivity whose values are checked per block as it is read, a low median warned
+    about in the first block showing one (in memory they are checked once, by
+    :func:`_emissivity`; a sample read at call time would compute a lazy emissivity there)."""
+    warned: list[bool] = []
+
+    def check(block: np.ndarray) -> np.ndarray:
+        return _checked_block(block, warned)
+
+    return eps.map_blocks(check, dtype=eps.dtype, meta=np.empty((0,) * eps.ndim, eps.dtype))
 
 
 def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str,
                 keep: dict[Hashable, slice] | None = None,
-                flips: dict[Hashable, slice] | None = None) -> xr.DataArray:
+                flips: dict[Hashable, slice] | None = None, margin: bool = False
+                ) -> xr.DataArray:
     """The emissivity, checked: a DataArray on the LST's grid (xarray's broadcast_like filled
     another grid's missing part with NaN, a shifted one raised numpy's error), with values in
     (0, 1] when in memory (0 or NaN everywhere gave an all-NaN result, an LST passed as
@@ -432,9 +487,10 @@ def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str,
     (``boundary="trim"``), applied once the emissivity is on the LST's grid. ``flips``: the
     reversals that put the LST north-up, applied to the axes the emissivity has no labels on
     (paired by position with the LST as stored: with the flipped LST's labels, each block was
-    weighted by its mirror image's emissivity)."""
+    weighted by its mirror image's emissivity). ``margin``: the rows / columns ``keep`` cuts
+    are kept for the blur, their values outside (0, 1] (a fill) NaN, not refused; only the
+    kept part is checked."""
     _require_emissivity_dataarray(eps, lst)
-    eps = _decoded_emissivity(eps)
     mirror = {d: f for d, f in (flips or {}).items() if d in eps.dims and d not in eps.coords}
     if mirror:
         eps = eps.isel(mirror)
@@ -456,30 +512,54 @@ def _emissivity(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str,
             )
         if d in lst.coords:  # the LST's labels exactly: broadcast_like joins on them
             eps = eps.assign_coords({d: lst[d].values})
-    if keep:
+    eps = _decoded_emissivity(eps, ydim, xdim)
+    if keep and not margin:
         eps, lst = eps.isel(keep), lst.isel(keep)
     eps = _emissivity_steps(eps, lst, ydim, xdim)
+    kept = eps.isel(keep) if keep and margin else eps
     if not isinstance(eps.variable.data, dsa.Array):
-        v = np.asarray(eps.values, np.float64)
+        v = np.asarray(kept.values, np.float64)
         if not np.isfinite(v).any():
             raise AllNaNError("the emissivity holds no valid value: every coarse pixel would be a "
                               "gap; check its fill value")
         _check_emissivity_values(v)
         _warn_low_emissivity(v)
+    if keep and margin:
+        inside = ((xr.DataArray(np.arange(eps.sizes[ydim]), dims=ydim) < keep[ydim].stop)
+                  & (xr.DataArray(np.arange(eps.sizes[xdim]), dims=xdim) < keep[xdim].stop))
+        # the kept part as it is (checked, per block on dask); the margin only feeds the blur
+        eps = eps.where(inside | ((eps > 0) & (eps <= 1))).transpose(*eps.dims)
     return eps
 
 
-def _decoded_emissivity(eps: xr.DataArray) -> xr.DataArray:
-    """An emissivity stored as packed integers with their CF attributes (MOD11A1 ``Emis_31``
-    opened with ``mask_and_scale=False``: uint8, scale_factor 0.002, add_offset 0.49,
-    _FillValue 0) decoded as the LST beside it is (fill and valid range masked, scale and
-    offset applied); anything else as it is. Integers only: a float emissivity made from a
-    packed band (``lst.copy(data=eps)``) keeps that band's scale_factor, which it does not
-    hold."""
-    if eps.dtype.kind not in "iu" or all(eps.attrs.get(k) is None
-                                          for k in ("scale_factor", "add_offset")):
+def _decoded_emissivity(eps: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
+    """An emissivity stored as packed numbers with their CF attributes decoded as the LST
+    beside it is (fill and valid range masked, scale and offset applied); anything else as it
+    is. Integers (MOD11A1 ``Emis_31`` opened with ``mask_and_scale=False``: uint8, scale_factor
+    0.002, add_offset 0.49, _FillValue 0) always; floats still holding them (``.where(eps !=
+    0)``, ``.astype('float32')``, rioxarray's ``masked=True``) when their values other than the
+    fill lie outside (0, 1] and decoded inside it: a float emissivity made from a packed band
+    (``lst.copy(data=eps)``) keeps that band's scale_factor, which it does not hold. On dask the
+    values are those of a central window (:func:`~xlstsr.validate.central_window`)."""
+    if all(eps.attrs.get(k) is None for k in ("scale_factor", "add_offset")):
         return eps
-    return _decode_scaled(eps)[0]
+    if eps.dtype.kind in "iu":
+        return _decode_scaled(eps)[0]
+    if eps.dtype.kind != "f":
+        return eps
+    decoded = _decode_scaled(eps)[0]
+    lazy = isinstance(eps.variable.data, dsa.Array)
+    raw = stored_values(central_window(eps, ydim, xdim) if lazy else eps)
+    new = np.asarray((central_window(decoded, ydim, xdim) if lazy else decoded).values,
+                     np.float64)
+    new = new[np.isfinite(new)]
+    if raw.size and new.size and not _in_unit(raw) and _in_unit(new):
+        return decoded
+    return eps
+
+
+def _in_unit(v: np.ndarray) -> bool:
+    return bool(v.min() > 0 and v.max() <= 1)
 
 
 def _emissivity_steps(eps: xr.DataArray, lst: xr.DataArray, ydim: str, xdim: str
@@ -596,23 +676,26 @@ def _check_emissivity_values(v: np.ndarray) -> None:
 _LOW_EMISSIVITY = 0.7
 
 
-def _warn_low_emissivity(v: np.ndarray) -> None:
+def _warn_low_emissivity(v: np.ndarray, where: str = "") -> bool:
     """Warn when most emissivities are below :data:`_LOW_EMISSIVITY`: MOD11 Emis_31 decoded
     with its scale_factor but not its add_offset (0.002 * DN: 0.40-0.50) weighted the
-    aggregate wrongly, without a word."""
+    aggregate wrongly, without a word. ``where``: which part ``v`` is (a dask block's).
+    Returns whether it warned."""
     ok = v[np.isfinite(v)]
     if not ok.size:
-        return
+        return False
     med = float(np.median(ok))
     if med < _LOW_EMISSIVITY:
         warn(
-            f"the emissivity's median is {med:.3g}: a land surface's broadband emissivity is "
+            f"the emissivity's median{where} is {med:.3g}: a land surface's broadband emissivity is "
             "about 0.9-1 (water 0.99, bare soil 0.9-0.97). Stored integers scaled without "
             "their add_offset (MOD11 Emis_31 is 0.49 + 0.002 * DN)? Decode them as CF says "
             "(`eps.where(eps != _FillValue) * scale_factor + add_offset`), or pass the stored "
             "integers with their attributes, which coarsen decodes.",
             UserWarning,
         )
+        return True
+    return False
 
 
 def _coarsen_dask(data, eps, factor: int, min_valid: float, sigma: tuple[float, float] | None):
