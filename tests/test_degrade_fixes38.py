@@ -203,10 +203,22 @@ def test_trim_psf_emissivity_fill_in_the_cut_rows_is_masked() -> None:
 def test_float_emissivity_with_its_scale_attributes_is_decoded() -> None:
     lst, emis = _packed_pair()
     right = xlstsr.coarsen(lst, 4, emissivity=emis, min_valid=0.5)
-    for f in (emis.where(emis != 0), emis.astype("float32"), emis.astype("float32").chunk(8)):
+    for f in (emis.where(emis != 0), emis.astype("float32")):
         assert f.attrs.get("scale_factor") == 0.002
         got = xlstsr.coarsen(lst, 4, emissivity=f, min_valid=0.5)
         np.testing.assert_allclose(got.values, right.values, rtol=0, atol=1e-5)
+    # a lazy float is not read at call time: refused as computed, told the CF recipe
+    with pytest.raises(xlstsr.errors.XlstsrError, match=r"a lazy float still holding them is not.*"
+                                          r"scale_factor \+ add_offset"):
+        xlstsr.coarsen(lst, 4, emissivity=emis.astype("float32").chunk(8),
+                       min_valid=0.5).compute()
+    # a float emissivity in (0, 1] carrying an LST's scale_factor, one value past 1 (an
+    # overshoot): not whole numbers, no stored band, refused as before (review 38e)
+    e = decode_guide(emis).fillna(0.98).values
+    e[0, 0] = 1.0001
+    over = lst.copy(data=e).assign_attrs(scale_factor=0.02, add_offset=0.0)
+    with pytest.raises(xlstsr.errors.XlstsrError, match=r"emissivity values from .* to 1"):
+        xlstsr.coarsen(lst, 4, emissivity=over, min_valid=0.5)
 
 
 def test_float_emissivity_already_decoded_keeps_an_lsts_scale_attributes() -> None:

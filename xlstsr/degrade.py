@@ -26,7 +26,6 @@ from .validate import (
     OUTPUT_MARGIN_K,
     PHYSICAL_RANGE_K,
     _decode_scaled,
-    central_window,
     check_bool,
     check_factor,
     check_number,
@@ -157,10 +156,9 @@ def coarsen(
         Broadband emissivity on the same grid (with a Dataset ``lst``, the name of one of its
         variables may be given; stored integers with their ``scale_factor`` / ``add_offset`` /
         ``_FillValue`` attributes, MOD11 ``Emis_31`` read with ``mask_and_scale=False``, are
-        decoded, and so are floats still holding them whose values other than the fill lie
-        outside (0, 1] and inside it decoded (on dask, judged on a central window); a median
-        below 0.7 warns (on dask, that of the first block showing one)): radiance-weighted
-        aggregate
+        decoded, and so are in-memory floats still holding them whose values other than the
+        fill are whole numbers outside (0, 1] and inside it decoded; a median below 0.7 warns
+        (on dask, that of the first block showing one)): radiance-weighted aggregate
         ``(sum eps T^4 / sum eps)^(1/4)`` (with ``psf``, of the blurred emitted radiance and
         emissivity: ``(sum G*(eps T^4) / sum G*eps)^(1/4)``). Its steps are paired with the
         LST's by label (``time``, or any other non-spatial dim): a time-varying emissivity must
@@ -536,26 +534,29 @@ def _decoded_emissivity(eps: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray
     """An emissivity stored as packed numbers with their CF attributes decoded as the LST
     beside it is (fill and valid range masked, scale and offset applied); anything else as it
     is. Integers (MOD11A1 ``Emis_31`` opened with ``mask_and_scale=False``: uint8, scale_factor
-    0.002, add_offset 0.49, _FillValue 0) always; floats still holding them (``.where(eps !=
-    0)``, ``.astype('float32')``, rioxarray's ``masked=True``) when their values other than the
-    fill lie outside (0, 1] and decoded inside it: a float emissivity made from a packed band
-    (``lst.copy(data=eps)``) keeps that band's scale_factor, which it does not hold. On dask the
-    values are those of a central window (:func:`~xlstsr.validate.central_window`)."""
+    0.002, add_offset 0.49, _FillValue 0) always; floats in memory still holding them
+    (``.where(eps != 0)``, ``.astype('float32')``, rioxarray's ``masked=True``) when their
+    values other than the fill are whole numbers outside (0, 1] and decoded inside it: a float
+    emissivity made from a packed band (``lst.copy(data=eps)``) keeps that band's
+    scale_factor, which it does not hold. A dask float is not read here: refused per block
+    (:func:`_check_emissivity_values`) with the CF recipe."""
     if all(eps.attrs.get(k) is None for k in ("scale_factor", "add_offset")):
         return eps
     if eps.dtype.kind in "iu":
         return _decode_scaled(eps)[0]
-    if eps.dtype.kind != "f":
+    if eps.dtype.kind != "f" or isinstance(eps.variable.data, dsa.Array):
+        # a lazy float is not read at call time (a window of it could be all fill, and judged
+        # otherwise than in memory): refused per block, with the CF recipe
+        return eps
+    raw = stored_values(eps)
+    # packed values are whole numbers: an emissivity in (0, 1] with an LST's scale_factor
+    # copied along and one value past 1 (a bicubic overshoot) is no stored band
+    if not raw.size or _in_unit(raw) or not np.array_equal(raw, np.round(raw)):
         return eps
     decoded = _decode_scaled(eps)[0]
-    lazy = isinstance(eps.variable.data, dsa.Array)
-    raw = stored_values(central_window(eps, ydim, xdim) if lazy else eps)
-    new = np.asarray((central_window(decoded, ydim, xdim) if lazy else decoded).values,
-                     np.float64)
+    new = np.asarray(decoded.values, np.float64)
     new = new[np.isfinite(new)]
-    if raw.size and new.size and not _in_unit(raw) and _in_unit(new):
-        return decoded
-    return eps
+    return decoded if new.size and _in_unit(new) else eps
 
 
 def _in_unit(v: np.ndarray) -> bool:
@@ -665,7 +666,8 @@ def _check_emissivity_values(v: np.ndarray) -> None:
             f"emissivity values from {ok.min():.4g} to {ok.max():.4g}: a broadband "
             "emissivity lies in (0, 1] (about 0.9-1 over land); percent? divide by 100; "
             "stored integers? pass them with their scale_factor, add_offset and _FillValue "
-            "attributes (coarsen decodes them), or decode them as CF says: "
+            "attributes (coarsen decodes them; a lazy float still holding them is not), or "
+            "decode them as CF says: "
             "`eps.where(eps != _FillValue) * scale_factor + add_offset` (MOD11 Emis_31: "
             "0.49 + 0.002 * DN, fill 0)"
         )

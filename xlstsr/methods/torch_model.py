@@ -911,7 +911,7 @@ class TorchModelMethod(UpscaleMethod):
                 y = runtime.forward(model, xt, gt)
                 # a user's model may return one buffer of its own on every call: the next
                 # block's forward overwrote this block's result (12 K off), batch or not
-                outs.append(_kept(y, n > bs or not type(model).__module__.startswith("xlstsr")))
+                outs.append(_kept(y, n > bs or type(model).__module__.split(".")[0] != "xlstsr"))
         # one batch: the forward's own new tensor, no copy (returns_new_arrays); a tensor made
         # outside inference mode (a parameter or buffer a custom model returns) is copied
         if len(outs) == 1 and y.is_inference():
