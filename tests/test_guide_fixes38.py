@@ -181,8 +181,16 @@ def test_guide_off_by_an_lst_pixel_warns(shared_data):
     lst, ndvi = lst.squeeze("band", drop=True), ndvi.squeeze("band", drop=True)
     off = ndvi.assign_coords(x=ndvi.x + 926.6)
     for mode in (None, "check"):
-        with pytest.warns(GuideAlignmentWarning, match=r"search limit .*xlstsr.coregister"):
+        with pytest.warns(GuideAlignmentWarning, match=r"search limit .*xlstsr.coregister") as w:
             xlstsr.upscale(lst, 4, "tsharp", guide=off, guide_offset=mode)
+    advice = next(str(x.message) for x in w if "search limit" in str(x.message))
+    # the advice, as given, runs: its estimate is reliable and finds the LST pixel
+    call = re.search(r"`(xlstsr\.estimate_offset\(guide, lst, max_shift=[0-9.]+\))`", advice)
+    est = eval(call.group(1), {"xlstsr": xlstsr, "guide": off, "lst": lst})
+    assert bool(est.reliable) and abs(float(est.shift_x) + 926.6) < 120
+    call = re.search(r"`guide = (xlstsr\.coregister\(guide, lst, max_shift=[0-9.]+\))`", advice)
+    back = eval(call.group(1), {"xlstsr": xlstsr, "guide": off, "lst": lst})
+    np.testing.assert_allclose(back.x.values, ndvi.x.values, atol=120)
     with warnings.catch_warnings(record=True) as w:  # the guide as placed: no such warning
         warnings.simplefilter("always")
         xlstsr.upscale(lst, 4, "tsharp", guide=ndvi, guide_offset="check")
@@ -190,3 +198,152 @@ def test_guide_off_by_an_lst_pixel_warns(shared_data):
     # the advice's wider search finds the LST pixel and moves the guide back
     moved = xlstsr.coregister(off, lst, max_shift=1853.3)
     np.testing.assert_allclose(moved.x.values, ndvi.x.values, atol=120)
+
+
+# -- review 38c ------------------------------------------------------------------------------------
+
+def test_quality_layer_beside_acquisition_layers_alone_is_refused(one):
+    lst, ndvi = one
+    ds, p = _mod13q1(ndvi)
+    only = ds[[p + "pixel_reliability", p + "view_zenith_angle"]]
+    with pytest.raises(XlstsrError, match=r"quality or class layers .*pixel_reliability.* and "
+                                          r"acquisition layers .*no other field.*surface bands"):
+        xlstsr.upscale(lst, 4, "dms", guide=only, guide_offset="ignore")
+    # acquisition layers alone are no quality layer: taken as before
+    assert list(guide_fields(ds[[p + "view_zenith_angle"]])) == [p + "view_zenith_angle"]
+
+
+def test_appeears_date_labels_keep_the_quality_refusal(one):
+    lst, ndvi = one
+    rel = (ndvi * 0 + (ndvi.values > 0.5)).astype("int8").rio.write_crs(ndvi.rio.crs)
+    p, s = "MOD13Q1.061__250m_16_days_", "_doy2020177_aid0001"
+    ds = xr.Dataset({p + "NDVI" + s: ndvi, p + "pixel_reliability" + s: rel})
+    with pytest.raises(XlstsrError, match=r"quality or class layers .*pixel_reliability_doy") as e:
+        xlstsr.upscale(lst, 4, "dms", guide=ds, guide_offset="ignore")
+    sel = re.search(r"`guide=(ds\[[^`]*\])`", str(e.value)).group(1)
+    assert list(guide_fields(eval(sel, {"ds": ds}))) == [p + "NDVI" + s]
+    dn = (ndvi * 1e4).round().astype("int16").rio.write_crs(ndvi.rio.crs)
+    st = xr.concat([dn, rel.astype("int16")], "band").assign_coords(
+        band=["NDVI doy 177", "pixel reliability doy 177"])
+    with pytest.raises(XlstsrError, match=r"quality or class layers \['pixel reliability doy 177'\]"
+                                          r".*beside its bands \['NDVI doy 177'\]"):
+        guide_fields(st)
+
+
+@pytest.mark.parametrize("name", [
+    "MOD13Q1.061__250m_16_days_NDVI_doy2020177_aid0001", "NDVI_doy2020177", "NDVI_doy_smoothed",
+    "NDVI 2020-07-01 doy183", "slope_azimuth", "aspect (azimuth, degrees)", "greenup_doy",
+    "SOS_DOY", "julian_day_of_peak", "Zenith", "angle", "daytime_ndvi", "elevation"])
+def test_surface_names_with_dates_or_azimuths_accepted(one, name):
+    _, ndvi = one
+    assert list(guide_fields(xr.Dataset({"NDVI": ndvi, name: ndvi * 2}))) == ["NDVI", name]
+
+
+def test_hillshade_described_by_its_sun_azimuth_accepted(one):
+    lst, ndvi = one
+    hs = (ndvi * 0.2).assign_attrs(long_name="hillshade (sun azimuth 315 deg, altitude 45 deg)")
+    out = xlstsr.upscale(lst, 4, "dms", guide=xr.Dataset({"NDVI": ndvi, "hillshade": hs}),
+                         guide_offset="ignore")
+    assert np.isfinite(out).any()
+
+
+@pytest.mark.parametrize("name", [
+    "view_zenith_angle", "sun_zenith_angle", "relative_azimuth_angle",
+    "composite_day_of_the_year", "MOD13Q1.061__250m_16_days_view_zenith_angle_doy2020177_aid0001",
+    "MOD11A1.061_Day_view_time_doy2020177_aid0001", "Sun Zenith", "DOY_composite"])
+def test_acquisition_names_with_date_labels_still_refused(one, name):
+    _, ndvi = one
+    with pytest.raises(XlstsrError, match="acquisition layers"):
+        guide_fields(xr.Dataset({"NDVI": ndvi, name: ndvi * 0 + 1.0}))
+
+
+def test_infinite_guide_values_outside_the_part_used_are_no_refusal():
+    s = xlstsr.datasets.sample_scene(n_times=1, size=128, seed=3)
+    lst, ndvi = s["lst_1km"].isel(time=0, drop=True), s["ndvi_250m"]
+    sub = lst.isel(y=slice(0, 16), x=slice(0, 16))  # the guide's top-left quarter
+    g = ndvi.copy()
+    g[120, 120] = np.inf  # far outside that window
+    ref = xlstsr.upscale(sub, 4, "tsharp", guide=ndvi, guide_offset="ignore")
+    for gg in (g, g.chunk({"y": 64, "x": 64})):  # eager and lazy agree
+        out = xlstsr.upscale(sub, 4, "tsharp", guide=gg, guide_offset="ignore").compute()
+        np.testing.assert_array_equal(out.values, ref.values)
+    g[5, 5] = -np.inf  # inside it: refused, both ways
+    with pytest.raises(XlstsrError, match=r"2 infinite value\(s\) \(1 output pixel\(s\) of the "
+                                          r"part used"):
+        xlstsr.upscale(sub, 4, "tsharp", guide=g, guide_offset="ignore")
+    with pytest.raises(XlstsrError, match=r"holds infinite values \(1 in one block read\)"):
+        xlstsr.upscale(sub, 4, "tsharp", guide=g.chunk({"y": 64, "x": 64}),
+                       guide_offset="ignore").compute()
+
+
+def test_infinite_value_in_an_unused_guide_step_is_no_refusal(one):
+    lst, ndvi = one
+    late = ndvi.copy()
+    late[3, 3] = np.inf
+    g = xr.concat([ndvi, late], "time").assign_coords(
+        time=pd.to_datetime(["2020-06-25", "2020-07-11"])).rio.write_crs(ndvi.rio.crs)
+    day = lst.expand_dims(time=pd.to_datetime(["2020-07-01"]))
+    out = xlstsr.upscale(day, 4, "tsharp", guide=g, guide_time_tolerance="15D",
+                         guide_offset="ignore")
+    ref = xlstsr.upscale(day, 4, "tsharp", guide=ndvi, guide_offset="ignore")
+    np.testing.assert_array_equal(out.values, ref.values)
+    with pytest.raises(XlstsrError, match="infinite"):  # the step used holds it
+        xlstsr.upscale(day.assign_coords(time=pd.to_datetime(["2020-07-12"])), 4, "tsharp",
+                       guide=g, guide_time_tolerance="15D", guide_offset="ignore")
+
+
+def test_infinite_value_of_a_finer_guide_is_refused_after_averaging(one):
+    lst, ndvi = one
+    # a 125 m guide averaged onto the 250 m grid: the average of an inf pixel was NaN
+    x = np.linspace(float(ndvi.x[0]) - 62.5, float(ndvi.x[-1]) + 62.5, 2 * ndvi.sizes["x"])
+    y = np.linspace(float(ndvi.y[0]) + 62.5, float(ndvi.y[-1]) - 62.5, 2 * ndvi.sizes["y"])
+    fine = ndvi.interp(x=x, y=y, method="nearest", kwargs={"fill_value": "extrapolate"})
+    fine = fine.rio.write_crs(ndvi.rio.crs)
+    fine[40, 41] = np.inf
+    for gg in (fine, fine.chunk({"y": 64})):
+        with pytest.raises(XlstsrError, match="infinite"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", GuideAlignmentWarning)
+                xlstsr.upscale(lst, 4, "tsharp", guide=gg, guide_offset="ignore").compute()
+
+
+def test_guide_date_dim_against_a_scalar_time_advises_a_rename(one):
+    lst, ndvi = one
+    g = xr.concat([ndvi, ndvi * 0.9], "date").assign_coords(
+        date=pd.to_datetime(["2020-06-25", "2020-07-11"])).rio.write_crs(ndvi.rio.crs)
+    day = lst.assign_coords(time=pd.Timestamp("2020-07-10"))
+    with pytest.raises(GuideTimeError, match=r"guide.rename\(date='time'\).*guide_time_tolerance"
+                       ) as e:
+        xlstsr.upscale(day, 4, "tsharp", guide=g, guide_time_tolerance="15D",
+                       guide_offset="ignore")
+    assert "nearest" not in str(e.value)
+    out = xlstsr.upscale(day, 4, "tsharp", guide=g.rename(date="time"),
+                         guide_time_tolerance="15D", guide_offset="ignore")
+    ref = xlstsr.upscale(day, 4, "tsharp", guide=ndvi, guide_offset="ignore")
+    np.testing.assert_array_equal(out.values, ref.values)
+
+
+def test_match_steps_keeps_its_default_advice(one):
+    from xlstsr.guide import match_steps
+
+    _, ndvi = one
+    g = xr.concat([ndvi, ndvi], "time").assign_coords(time=pd.to_datetime(["2020-06-25",
+                                                                           "2020-07-11"]))
+    lst = ndvi.expand_dims(time=pd.to_datetime(["2020-07-01"]))
+    with pytest.raises(GuideTimeError, match=r"guide.squeeze\('time', drop=True\)` to use one "
+                                             r"guide for every step"):
+        match_steps(g, lst, "time")
+
+
+@pytest.mark.realdata
+def test_guide_in_place_with_a_broad_peak_does_not_warn(shared_data):
+    import rioxarray
+
+    d = shared_data / "modis_aster"
+    lst = rioxarray.open_rasterio(d / "136_modis_lst_1km.tif").squeeze("band", drop=True)
+    ndvi = rioxarray.open_rasterio(d / "136_modis_ndvi_250m.tif").squeeze("band", drop=True)
+    for mode in ("auto", "check"):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            xlstsr.upscale(lst, 4, "tsharp", guide=ndvi, guide_offset=mode)
+        assert not [x for x in w if "search limit" in str(x.message)]

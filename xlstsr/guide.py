@@ -35,7 +35,7 @@ from .errors import (
     XlstsrError,
     warn,
 )
-from .grid import align_guide, pixel_side
+from .grid import _COARSE_GUIDE_NOTES, align_guide, pixel_side
 from .kernels.aggregate import block_mean
 from .steps import _cf_decode_fix, _cf_time_key, _decode_cf_labels, calendar, calendar_fix
 from .steps import _refuse_bad_labels as _refuse_bad_step_labels
@@ -179,11 +179,24 @@ def _quality_name(text: str) -> bool:
         re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", text)))
 
 
+_CAMEL = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
+
+# zenith / azimuth only of an observer or the sun (a terrain aspect is a 'slope_azimuth'); a
+# 'doy' followed by digits is a date label (AppEEARS' '_NDVI_doy2020177_aid0001')
 _ANCILLARY_NAME = re.compile(
-    r"(^|[^a-z])(zenith|azimuth|(view|viewing|scan|sensor|solar|sun|relative|phase)[_ ]?"
-    r"(zenith[_ ]?|azimuth[_ ]?)?angl(e|es)?|[sv]za|[sv]aa|raa|day[_ ]?of[_ ]?(the[_ ]?)?year"
-    r"|doy|julian[_ ]?day|composite[_ ]?(day|date)|(day|night)?[_ ]?(view|observation|"
-    r"acquisition|overpass)[_ ]?time)([^a-z]|$)", re.IGNORECASE)
+    r"(^|[^a-z])((view|viewing|scan|sensor|satellite|platform|solar|sun|relative)[_ ]?"
+    r"(zenith|azimuth)([_ ]?angl(e|es)?)?|zenith[_ ]?angl(e|es)?"
+    r"|(view|viewing|scan|sensor|satellite|platform|solar|sun|relative|phase)[_ ]?angl(e|es)?"
+    r"|[sv]za|[sv]aa|raa|day[_ ]?of[_ ]?(the[_ ]?)?year|doy(?![_ ]?[0-9])|julian[_ ]?day"
+    r"|composite[_ ]?(day|date)|(day|night)?[_ ]?(view|observation|acquisition|overpass)[_ ]?"
+    r"time)([^a-z]|$)", re.IGNORECASE)
+
+# surface quantities (and phenology dates: 'greenup_doy', 'SOS_DOY'): a name that also names
+# one of these is that quantity, not an acquisition layer ('hillshade (sun azimuth 315)')
+_SURFACE_NAME = re.compile(
+    r"(^|[^a-z])(ndvi|evi2?|savi|ndwi|lai|fpar|albedo|reflectance|sur[_ ]?refl|elevation|dem"
+    r"|dsm|dtm|slope|aspect|hillshade|greenup|green[_ ]?up|greendown|maturity|senescence"
+    r"|dormancy|peak|sos|eos|pos|phenology)([^a-z]|$)", re.IGNORECASE)
 
 
 def _ancillary_name(text: str) -> bool:
@@ -191,9 +204,10 @@ def _ancillary_name(text: str) -> bool:
     ``view_zenith_angle``, MOD11's ``Day_view_angl``), the day a composite pixel was taken
     (``composite_day_of_the_year``) or an overpass time (``Day_view_time``). They describe
     how a pixel was observed, not the surface: as predictors, dms regressed LST on the scan
-    geometry and the composite date without a word."""
-    return bool(_ANCILLARY_NAME.search(
-        re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", text)))
+    geometry and the composite date without a word. A name that also names a surface quantity
+    (``NDVI doy 177``, ``greenup_doy``, a hillshade described by its sun azimuth) is none."""
+    split = re.sub(_CAMEL, " ", text)
+    return bool(_ANCILLARY_NAME.search(split)) and not _SURFACE_NAME.search(split)
 
 
 def _ancillary_layer(name: str, da: xr.DataArray) -> bool:
@@ -264,9 +278,18 @@ def _refuse_quality_bands(guide: Any) -> None:
           and not _coded(guide, "offsets", 0.0, i) and _quality_name(t)]
     # view / sun angles and composite dates are scaled (0.01 degree) or float: named alone
     anc = [i for i, t in enumerate(texts) if i not in qc and _ancillary_name(t)]
-    if not (qc or anc) or len(qc) + len(anc) == len(texts):
+    # a quality layer beside any other layer (an acquisition one too) is refused; acquisition
+    # layers only beside bands (a stack of angles alone names no band to pass instead)
+    if not (len(qc) < len(texts) if qc else anc and len(anc) < len(texts)):
         return
     keep = [i for i in range(len(texts)) if i not in qc and i not in anc]
+    if not keep:
+        raise XlstsrError(
+            f"the guide's {d!r} dim holds quality or class layers {[texts[i] for i in qc]} and "
+            f"acquisition layers (view / sun angles, dates or times of observation) "
+            f"{[texts[i] for i in anc]} (by their descriptions) and no other band: none of them "
+            "is a predictor of LST. Pass the surface bands (an NDVI, a DEM) as the guide."
+        )
     if d in guide.coords:
         labels = guide[d].values.tolist()
         pick = f"sel({d}={[labels[i] for i in keep]})"
@@ -302,10 +325,19 @@ def guide_fields(guide: GuideLike) -> GuideLike:
     # MOD13Q1 as AppEEARS delivers it also holds its view / sun angles and the composite
     # day of the year: advised as bands with the quality layers left out, they were predictors
     anc = [str(k) for k, v in fields.items() if str(k) not in qc and _ancillary_layer(str(k), v)]
-    if (qc or anc) and len(qc) + len(anc) < len(fields):
+    # a quality layer beside any other layer (an acquisition one too) is refused; acquisition
+    # layers only beside bands (a Dataset of angles alone names no band to pass instead)
+    if len(qc) < len(fields) if qc else anc and len(anc) < len(fields):
         # MOD13Q1 as AppEEARS delivers it: VI_Quality (bit fields) and pixel_reliability
         # (classes) became regression inputs beside the NDVI (dms moved by 2.3 K)
         bands = [str(k) for k in fields if str(k) not in qc and str(k) not in anc]
+        if not bands:
+            raise XlstsrError(
+                f"the guide Dataset holds quality or class layers {qc} and acquisition layers "
+                f"(view / sun angles, dates or times of observation) {anc} and no other "
+                "field: none of them is a predictor of LST. Pass the surface bands (an NDVI, "
+                "a DEM) as the guide."
+            )
         held = " and ".join(
             ([f"quality or class layers {qc}"] if qc else [])
             + ([f"acquisition layers (view / sun angles, dates or times of observation) {anc}"]
@@ -634,7 +666,8 @@ def _number_labels_fix(numbers: np.ndarray, dates: np.ndarray, var: str, dim: Ha
 
 
 def match_steps(
-    guide: xr.DataArray, lst: xr.DataArray, dim: str, tolerance: Any = None
+    guide: xr.DataArray, lst: xr.DataArray, dim: str, tolerance: Any = None, *,
+    one_guide_advice: str | None = None,
 ) -> xr.DataArray:
     """The guide's steps along ``dim`` matched to the LST's by label, not by position.
 
@@ -662,6 +695,9 @@ def match_steps(
     numpy dates do, when both sides share the calendar. Labels that are neither dates nor
     numbers must be equal. Without labels on both sides, steps are matched by position only when the
     sizes agree and neither side has labels.
+
+    ``one_guide_advice``: the refusal's advice to use one guide instead of matching steps
+    (default: ``guide.squeeze(dim, drop=True)`` to use one guide for every step).
 
     Returns the guide with ``dim`` indexed like the LST (labels the LST's).
 
@@ -866,10 +902,11 @@ def match_steps(
         shown = ", ".join(fmt(lv[i]) for i in missing[:3]) + (" ..." if len(missing) > 3 else "")
         have = ", ".join(fmt(v) for v in gv[:4]) + (" ..." if gv.size > 4 else "")
         hint = (
-            f" Pass `guide_time_tolerance=` (e.g. '15D' for 16-day composites labelled by "
-            f"their first day, which cover it and the 15 days after: the latest guide step at "
-            f"most that long before each date is used), or `guide.squeeze('{dim}', "
-            "drop=True)` to use one guide for every step."
+            " Pass `guide_time_tolerance=` (e.g. '15D' for 16-day composites labelled by "
+            "their first day, which cover it and the 15 days after: the latest guide step at "
+            "most that long before each date is used), or "
+            + (one_guide_advice or f"`guide.squeeze('{dim}', drop=True)` to use one guide for "
+               "every step") + "."
             if ordered and tol is None else ""
         )
         if ordered and tol is not None:
@@ -1150,6 +1187,20 @@ def _match_lead(
                     f"(`lst.swap_dims({{'{e}': '{d}'}})`) so that the guide's steps are matched "
                     "with the LST's by label."
                 )
+            scalar = [str(c) for c, v in lst.coords.items() if v.ndim == 0 and c != d
+                      and _is_time_like(lst, c)]
+            if scalar and d in g.coords:
+                # the LST's date under another name (`cube.sel(time=t)` against a guide's
+                # 'date' dim): renamed, it is matched with guide_time_tolerance; 'nearest' may
+                # take a composite whose period begins after the LST's date
+                t = scalar[0]
+                raise GuideTimeError(
+                    f"the guide's time dim is '{d}' ({g.sizes[d]} steps) and the LST's date a "
+                    f"scalar '{t}' coordinate ({str(lst[t].values)[:19]}): give them one name "
+                    f"(`guide = guide.rename({d}={t!r})`) so that the LST's date is matched with "
+                    "the guide's steps (with guide_time_tolerance, e.g. '15D' for 16-day "
+                    "composites labelled by their first day)."
+                )
             raise GuideTimeError(
                 f"the guide has a time dim '{d}' ({g.sizes[d]} steps) but the LST has none, so "
                 "it is not clear which step goes with the LST: select one "
@@ -1165,10 +1216,12 @@ def _match_scalar_lst_time(g: xr.DataArray, lst: xr.DataArray, d: str,
     before it); a refusal says so, and that ``guide.sel(..., method='nearest')`` is no fix: it
     may take a composite whose period begins after the LST's date."""
     try:
-        return match_steps(g, lst.expand_dims(d), d, tolerance).isel({d: 0}, drop=True)
+        return match_steps(
+            g, lst.expand_dims(d), d, tolerance,
+            one_guide_advice=f"`guide.isel({d}=i, drop=True)` to use one of its steps",
+        ).isel({d: 0}, drop=True)
     except GuideTimeError as err:
-        msg = str(err).replace(f"`guide.squeeze('{d}', drop=True)` to use one guide for every "
-                               "step", f"`guide.isel({d}=i, drop=True)` to use one of its steps")
+        msg = str(err)
         raise GuideTimeError(
             f"the LST's date is a scalar '{d}' coordinate ({str(lst[d].values)[:19]}), matched "
             f"with the guide's {g.sizes[d]} step(s) as a one-step dim: {msg}"
@@ -1327,36 +1380,100 @@ def _same_shape_guide(guide: xr.DataArray, lst: xr.DataArray, factor: int) -> xr
     return guide.rename({gy: ly, gx: lx}).drop_vars([ly, lx], errors="ignore")
 
 
-def _infinite_guide_error(count: Any, band: str) -> XlstsrError:
+def _infinite_guide_error(reached: int, band: str, count: int | None = None) -> XlstsrError:
+    """``reached``: output pixels of the part used that infinite values reach; ``count``: the
+    band's infinite values (in memory), None for a dask guide (checked block by block as it
+    is read: then ``reached`` is one block's infinite values)."""
+    held = (f"infinite values ({reached} in one block read)" if count is None else
+            f"{count} infinite value(s) ({reached} output pixel(s) of the part used reached "
+            "by them)")
     return XlstsrError(
-        f"the guide{band} holds {int(count)} infinite value(s) (an NDVI `(nir - red) / (nir + "
-        "red)` where nir + red is 0, a fill written as inf): a guided method would take them as "
-        "gaps without a word, as the LST's and a training guide's are refused. Make them NaN: "
+        f"the guide{band} holds {held} (an NDVI `(nir - red) / (nir + red)` where nir + red "
+        "is 0, a fill written as inf): a guided method would take them as gaps without a "
+        "word, as the LST's and a training guide's are refused. Make them NaN: "
         "`guide = guide.where(np.isfinite(guide))`."
     )
 
 
-def _check_infinite_block(block: np.ndarray, band: str) -> np.ndarray:
+def _check_infinite_block(block: np.ndarray, reached: np.ndarray, band: str) -> np.ndarray:
+    count = np.count_nonzero(reached > 0)
+    if count:
+        raise _infinite_guide_error(count, band)
+    return block
+
+
+def _check_infinite_read(block: np.ndarray, band: str) -> np.ndarray:
     count = np.count_nonzero(np.isinf(block))
     if count:
         raise _infinite_guide_error(count, band)
     return block
 
 
-def _refuse_infinite_guide(b: xr.DataArray, i: int, n: int) -> xr.DataArray:
-    """Refuse a decoded guide band holding +-inf (lazily for dask, as its blocks are read):
-    alignment and the methods' masks took it as a gap, silently, and dms's band scale
-    (np.nanstd) became NaN with numpy's raw RuntimeWarning."""
+def _refuse_infinite_lazily(b: xr.DataArray, i: int, n: int) -> xr.DataArray:
+    """A dask guide band refused where a block read holds +-inf (only the blocks the LST's
+    footprint and steps need are read); an in-memory band as it is (:func:`_infinite_marks`
+    look at the part used). Checked as read, not aligned with marks: that doubled the work of
+    every dask guide for a value that is rare."""
+    data = b.variable.data
+    if not isinstance(data, dsa.Array) or not np.issubdtype(b.dtype, np.floating):
+        return b
     label = (f" {str(b['guide_band'].item())!r}" if "guide_band" in b.coords
              and b["guide_band"].ndim == 0 else f" {i}" if n > 1 else "")
     band = f" band{label}" if label else ""
-    data = b.variable.data
-    if not np.issubdtype(b.dtype, np.floating):
-        return b
-    if isinstance(data, dsa.Array):
-        return b.copy(data=data.map_blocks(_check_infinite_block, band, dtype=data.dtype))
-    _check_infinite_block(np.asarray(data), band)
-    return b
+    return b.copy(data=data.map_blocks(_check_infinite_read, band, dtype=data.dtype))
+
+
+#: the dim along which :func:`prepare_guide` carries each band's infinite-value marks
+_INF_DIM = "_xlstsr_inf"
+
+
+def _infinite_marks(b: xr.DataArray) -> xr.DataArray:
+    """A decoded guide band's infinite values marked 1, others 0: aligned and matched with the
+    LST's steps as the band is, the marks say whether an inf reaches the data used (footprint
+    average and bilinear interpolation turned a finer guide's inf into NaN: a check after
+    alignment missed it)."""
+    return b.copy(data=np.isinf(b.variable.data).astype(np.float32))
+
+
+def _with_marks(aligned: xr.DataArray, marks: xr.DataArray) -> xr.DataArray:
+    """An aligned band and its aligned marks along :data:`_INF_DIM` (on the same grid: they
+    are matched with the LST's steps together)."""
+    marks = aligned.copy(data=marks.transpose(*aligned.dims).variable.data)
+    return xr.concat([aligned, marks.astype(aligned.dtype)], dim=_INF_DIM)
+
+
+def _infinite_marks_needed(bands: Sequence[xr.DataArray]) -> bool:
+    """Whether an in-memory float band holds +-inf (a dask band is checked as its blocks are
+    read: :func:`_refuse_infinite_lazily`)."""
+    return any(np.issubdtype(b.dtype, np.floating) and not isinstance(b.variable.data, dsa.Array)
+               and bool(np.isinf(b.values).any()) for b in bands)
+
+
+def _refuse_infinite_guide(g: xr.DataArray, bands: Sequence[xr.DataArray]) -> xr.DataArray:
+    """The guide ``g`` (aligned and matched, with :func:`_with_marks`' dim) without
+    its marks; refused (lazily for dask, as its blocks are computed) where an infinite value
+    reaches the data used: alignment and the methods' masks took it as a gap, silently, and
+    dms's band scale (np.nanstd) became NaN with numpy's raw RuntimeWarning. An inf outside
+    the LST's footprint or on a guide step no LST step uses is none of its business."""
+    data, marks = g.isel({_INF_DIM: 0}, drop=True), g.isel({_INF_DIM: 1}, drop=True)
+    n = g.sizes["guide_band"]
+    out = []
+    for i in range(n):
+        d, m = data.isel(guide_band=[i]), marks.isel(guide_band=[i])
+        c = d["guide_band"].values[0] if "guide_band" in d.coords else None
+        label = f" {str(c)!r}" if c is not None else f" {i}" if n > 1 else ""
+        band = f" band{label}" if label else ""
+        if isinstance(d.variable.data, dsa.Array) or isinstance(m.variable.data, dsa.Array):
+            dd = dsa.asarray(d.variable.data)
+            mm = dsa.asarray(m.variable.data).rechunk(dd.chunks)
+            out.append(d.copy(data=dsa.map_blocks(_check_infinite_block, dd, mm, band,
+                                                  dtype=dd.dtype)))
+        elif bool((np.asarray(m.values) > 0).any()):
+            raise _infinite_guide_error(int(np.count_nonzero(m.values > 0)), band,
+                                        int(np.count_nonzero(np.isinf(bands[i].values))))
+        else:
+            out.append(d)
+    return xr.concat(out, dim="guide_band") if n > 1 else out[0]
 
 
 def prepare_guide(
@@ -1388,7 +1505,8 @@ def prepare_guide(
     of a guide that misses part of the LST's extent (:func:`xlstsr.grid.align_guide`).
     ``averaged_to_lst``: the caller averages the result back onto the LST's grid (passed to
     :func:`xlstsr.grid.align_guide`, which then does not advise against a guide on that grid).
-    Infinite guide values are refused (lazily for dask), as the LST's are.
+    Infinite guide values that reach the data used (over the LST, on the matched steps) are
+    refused, as the LST's are (for dask, in the blocks read).
 
     Examples
     --------
@@ -1400,22 +1518,39 @@ def prepare_guide(
     _refuse_quality_bands(guide)
     raw = _guide_band_list(guide, lead)
     kept = [_fill_in_attrs(b) for b in raw]  # per band, before decoding drops the fill
-    bands = [_refuse_infinite_guide(decode_guide(b), i, len(raw)) for i, b in enumerate(raw)]
+    bands = [_refuse_infinite_lazily(decode_guide(b), i, len(raw)) for i, b in enumerate(raw)]
     ndvi = [_declared_ndvi(b) for b in bands]  # per band, before the bands lose their names
     if require_crs or (_has_crs(lst) and _has_crs(bands[0])):
-        aligned = [align_guide(b, lst, factor, gap_effect=gap_effect,
-                               averaged_to_lst=averaged_to_lst) for b in bands]
+        def put(b: xr.DataArray) -> xr.DataArray:
+            return align_guide(b, lst, factor, gap_effect=gap_effect,
+                               averaged_to_lst=averaged_to_lst)
     else:
-        aligned = [_same_shape_guide(b, lst, factor) for b in bands]
+        def put(b: xr.DataArray) -> xr.DataArray:
+            return _same_shape_guide(b, lst, factor)
+    aligned = [put(b) for b in bands]
+    # infinite values are looked for in the data used: their marks, aligned as the bands are
+    # (quietly: the band's alignment said all there is to say), travel with the bands
+    marked = _infinite_marks_needed(bands)
+    if marked:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GuideAlignmentWarning)
+            token = _COARSE_GUIDE_NOTES.set(None)
+            try:
+                aligned = [_with_marks(a, put(_infinite_marks(b)))
+                           for a, b in zip(aligned, bands)]
+            finally:
+                _COARSE_GUIDE_NOTES.reset(token)
     ydim, xdim = spatial_dims(lst)
     if len(aligned) > 1 and _steps_differ(aligned, lead):
         # bands of a list or dict on different dates (a 16-day NDVI, an 8-day albedo): each is
         # matched with the LST's steps on its own, with the tolerance, then stacked (they were
         # refused with "select the same 'time' labels in every band", which they share none of)
-        aligned = [_match_band_lead(b, lst, lead, (ydim, xdim), time_tolerance)
+        aligned = [_match_band_lead(b, lst, lead, (ydim, xdim, _INF_DIM), time_tolerance)
                    for b in aligned]
     g = xr.concat(aligned, dim="guide_band") if len(aligned) > 1 else aligned[0].expand_dims("guide_band")
-    g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band"), time_tolerance)
+    g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band", _INF_DIM), time_tolerance)
+    if marked:
+        g = _refuse_infinite_guide(g, bands)
     extra = [d for d in g.dims if d not in (ydim, xdim, "guide_band") and d not in lead]
     if extra and lead and not any(d in g.dims for d in lead):
         _warn_bands_like_steps(guide, g, lst, extra, lead)
@@ -2155,20 +2290,36 @@ def measure_offset(
         bound = 0.5 * lres  # estimate_offset's default search bound: half an LST pixel
         sx, sy = abs(float(est.shift_x)), abs(float(est.shift_y))
         r0, r1 = abs(float(est.correlation_before)), abs(float(est.correlation_after))
+        wide = None
         if max(sx, sy) >= bound - 0.05 * fine_px and r1 >= 0.5 and r1 > r0:
-            # the best shift at the search bound of a guide that relates to the LST (and does
-            # more so moved there): off by more than the search reaches (a geotransform off by
-            # an LST pixel), not a scene without signal; used as it was without a word
+            # the best shift at the search bound of a guide that relates to the LST: searched
+            # again twice as far, to tell a guide off by more than the search reaches (a
+            # geotransform off by an LST pixel) from one in place whose correlation peak is
+            # merely broad (real pair 136, |r| 0.57 -> 0.62, whose advice then failed)
+            try:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    wide = estimate_offset(seen, one, psf=False, errors="ignore",
+                                           search_step=fine_px, max_shift=2 * bound)
+            except (NoOverlapError, GridError, AllNaNError):
+                wide = None
+        if wide is not None and bool(wide.reliable) and max(
+                abs(float(wide.shift_x)), abs(float(wide.shift_y))) > bound:
+            # found, reliably, beyond the default search (the guide was used as it was
+            # without a word); the advice searches twice as far again, so that the whole
+            # image's estimate (a shift at its bound is unreliable) finds it too
             u = "deg" if lst.rio.crs is not None and lst.rio.crs.is_geographic else "m"
+            wx, wy = float(wide.shift_x), float(wide.shift_y)
             warn(
                 f"the guide's best offset from the LST lies at the search limit ({bound:.4g} {u}, "
-                f"half an LST pixel; |r| {r0:.2f} as given, {r1:.2f} there): the guide may be "
-                "off by more than that (e.g. coordinates off by a whole LST pixel), and its "
-                f"detail lands in the wrong place; it is used as it is (guide_offset={mode!r}). "
-                "Check its coordinates, or measure the offset with a wider search "
-                f"(`xlstsr.estimate_offset(guide, lst, max_shift={4 * bound:.4g})`) and move "
+                f"half an LST pixel; |r| {r0:.2f} as given, {r1:.2f} there); searched twice as "
+                f"far it is ({wx:+.4g}, {wy:+.4g}) {u} (x, y): the guide is off by more than "
+                "half an LST pixel (e.g. coordinates off by a whole LST pixel), and its detail "
+                f"lands in the wrong place; it is used as it is (guide_offset={mode!r}). Check "
+                "its coordinates, or measure the offset with a wider search (one that holds "
+                "it with room: a shift at the bound is refused as unreliable) "
+                f"(`xlstsr.estimate_offset(guide, lst, max_shift={4 * bound:.6g})`) and move "
                 f"the guide by it (`guide = xlstsr.coregister(guide, lst, max_shift="
-                f"{4 * bound:.4g})`), then pass guide_offset='ignore'.",
+                f"{4 * bound:.6g})`), then pass guide_offset='ignore'.",
                 GuideAlignmentWarning)
             return None
         # the guide hardly relates to the LST here (night, water, cloud): nothing to correct it
@@ -2560,11 +2711,13 @@ class GuideLabels(list):
     bands can be given in a form that runs on the guide passed."""
 
     form: str = "raster"
+    #: a raster's band dim (``'variable'`` of ``ds.to_array()``), which advice selects along
+    dim: str = "band"
 
     @classmethod
-    def of(cls, labels: Sequence[str | None], form: str) -> GuideLabels:
+    def of(cls, labels: Sequence[str | None], form: str, dim: str = "band") -> GuideLabels:
         out = cls(labels)
-        out.form = form
+        out.form, out.dim = form, dim
         return out
 
 
@@ -2598,11 +2751,11 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
         return []
     extra = [d for d in guide.dims if d not in (gy, gx) and not _is_time_like(guide, d)]
     if len(extra) == 1 and extra[0] in guide.coords and guide[extra[0]].dtype.kind in "US":
-        return [str(v) for v in guide[extra[0]].values]
+        return GuideLabels.of([str(v) for v in guide[extra[0]].values], "raster", str(extra[0]))
     if len(extra) == 1:  # a GeoTIFF's bands numbered 1, 2... and described 'NDVI', 'albedo'
         described = _described_bands(guide, extra[0])
         if described is not None:
-            return described
+            return GuideLabels.of(described, "raster", str(extra[0]))
     if extra and any(guide.sizes[d] > 1 for d in extra):
         return [None] * int(np.prod([guide.sizes[d] for d in extra]))
     return [_described(guide, None if guide.name is None else str(guide.name))]
