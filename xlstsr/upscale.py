@@ -125,7 +125,8 @@ def upscale(
         ``"ignore"`` for many small scenes whose guide is known to be aligned. A guide of
         several bands is measured on its first band and every band is moved by that offset:
         bands from other sources are co-registered each beforehand (:func:`xlstsr.coregister`),
-        then passed with ``"ignore"``.
+        then passed with ``"ignore"``. What it did is recorded in the result's
+        ``xlstsr_guide_offset`` attribute (see Returns).
     guide_time_tolerance : str, timedelta or number, optional
         How a guide with a time dim is matched with the LST's steps: by label, never by
         position (:func:`xlstsr.guide.match_steps`); a guide's scalar date (kept by
@@ -177,7 +178,11 @@ def upscale(
     DataArray
         Fine LST in Kelvin on the grid ``factor`` times finer with the same bounds, CRS and
         transform written, CF attributes and provenance (``xlstsr_method``, ``xlstsr_factor``,
-        ``xlstsr_version``, ``xlstsr_options`` as JSON, ``history``). Lazy if the input is dask-backed. Output pixels are NaN exactly
+        ``xlstsr_version``, ``xlstsr_options`` as JSON, ``history``; with a guide,
+        ``xlstsr_guide_offset``: JSON of the guide_offset ``mode`` run, the value ``given``, and
+        whether the guide was ``moved``, with the shift applied, ``shift_x``/``shift_y`` in the
+        LST's CRS ``units`` and ``shift_x_fine_px``/``shift_y_fine_px`` in output pixels,
+        which ``history`` also names). Lazy if the input is dask-backed. Output pixels are NaN exactly
         where their coarse pixel is a gap, declared as its nodata (``rio.nodata``, an encoded
         ``_FillValue`` of NaN, which ``rio.to_raster`` writes; to write integers, declare an
         integer nodata first: ``sr.rio.write_nodata(-9999, encoded=True)``).
@@ -294,10 +299,12 @@ def upscale(
     kelvin = prepare_lst(lst, mask_out_of_range=mask_out_of_range)
     warn_if_resampled(kelvin)
     warn_if_super_resolved(kelvin)
+    offset_record = None  # what guide_offset did, for the provenance (no guide: nothing)
     if guide is not None:
-        guide = check_alignment(georeference_guide(guide), kelvin, guide_offset, factor=factor,
-                                time_tolerance=guide_time_tolerance,
-                                stored=_stored_for_offset(lst, kelvin, guide_offset))
+        guide, offset_record = _aligned_guide(
+            georeference_guide(guide), kelvin, guide_offset, factor=factor,
+            time_tolerance=guide_time_tolerance,
+            stored=_stored_for_offset(lst, kelvin, guide_offset))
     ydim, xdim = spatial_dims(kelvin)
     data, lead = to_stack(kelvin)
     if not isinstance(data, dsa.Array):
@@ -356,7 +363,8 @@ def upscale(
         result = result.rename(back).rio.set_spatial_dims(x_dim=back["x"], y_dim=back["y"])
     result.name = lst.name
     result.attrs = provenance_attrs(
-        lst.attrs if keep_attrs else {}, m, factor, scale_correction, history=lst.attrs.get("history")
+        lst.attrs if keep_attrs else {}, m, factor, scale_correction,
+        history=lst.attrs.get("history"), guide_offset=offset_record,
     )
     from .calibration import apply_calibration
 
@@ -396,6 +404,78 @@ def _check_whole_image_size(m: UpscaleMethod, out: Any) -> None:
         "the area in parts (e.g. `lst.isel(y=slice(0, n // 2))` and the rest), or use a "
         "spatially local method (run in tiles: 'bicubic', 'sisr', 'disr')."
     )
+
+
+def _aligned_guide(guide: GuideLike, kelvin: xr.DataArray, guide_offset: Any, *, factor: int,
+                   time_tolerance: Any, stored: xr.DataArray | None,
+                   ) -> tuple[GuideLike, dict[str, Any]]:
+    """The guide as :func:`xlstsr.guide.check_alignment` places it, and the record of what
+    ``guide_offset`` did (:func:`_offset_record`): the shift measured and applied changes the
+    output by several K, and the attributes did not say it (an "auto" run and an "ignore" one
+    had the same provenance)."""
+    from .coregister import apply_offset
+    from .guide import GUIDE_OFFSET_MODES, _map_bands, measure_offset
+
+    given = guide_offset
+    if not (guide_offset is None or (isinstance(guide_offset, str)
+                                     and guide_offset in GUIDE_OFFSET_MODES)):
+        # an offset Dataset (applied as given) or a mode check_alignment refuses
+        moved = check_alignment(guide, kelvin, guide_offset, factor=factor,
+                                time_tolerance=time_tolerance, stored=stored)
+        return moved, _offset_record("offset", given, guide_offset, kelvin, factor)
+    mode = guide_offset
+    if mode is None:  # measure_offset's default: "check" where a graph is built, else "auto"
+        bands = (list(guide.values()) if isinstance(guide, Mapping) else
+                 list(guide) if isinstance(guide, (list, tuple)) else [guide])
+        lazy = any(isinstance(b.variable.data, dsa.Array) for b in [kelvin, *bands])
+        mode = "check" if lazy else "auto"
+    # check_alignment's steps, with the estimate kept (it gives back only the guide)
+    est = measure_offset(guide, kelvin, mode, factor=factor, time_tolerance=time_tolerance,
+                         stored=stored)
+    if est is not None:
+        guide = _map_bands(guide, lambda b: apply_offset(b, est, kelvin.rio.crs))
+    return guide, _offset_record(mode, given, est, kelvin, factor)
+
+
+def _offset_record(mode: str, given: Any, est: xr.Dataset | None, kelvin: xr.DataArray,
+                   factor: int) -> dict[str, Any]:
+    """What ``guide_offset`` did, as the ``xlstsr_guide_offset`` attribute holds it: the mode
+    run (``"offset"``: a Dataset given), the value given (``None``: the default), and where the
+    guide was moved, the shift applied as :func:`xlstsr.coregister.apply_offset` applies it
+    (the median of the reliable steps' ``shift_x``/``shift_y``, added to the guide's
+    coordinates) in the LST's CRS units and in output (fine) pixels."""
+    record: dict[str, Any] = {
+        "mode": mode,
+        "given": given if given is None or isinstance(given, str) else "offset Dataset",
+        "moved": est is not None,
+    }
+    if est is None:
+        return record
+    ok = np.atleast_1d(est["reliable"].values).astype(bool)
+    sx, sy = (float(np.median(np.atleast_1d(est[v].values)[ok])) for v in ("shift_x", "shift_y"))
+    crs = kelvin.rio.crs
+    units = "deg" if crs.is_geographic else {"metre": "m"}.get(crs.linear_units,
+                                                                 str(crs.linear_units))
+    rx, ry = (abs(float(r)) / int(factor) for r in kelvin.rio.resolution())
+    record.update({"shift_x": sx, "shift_y": sy, "units": units,
+                   "shift_x_fine_px": round(sx / rx, 4), "shift_y_fine_px": round(sy / ry, 4)})
+    return record
+
+
+def _offset_history(record: Mapping[str, Any] | None) -> str:
+    """The ``history`` words for guide_offset: the value given (the default, None, unnamed)
+    and, where the guide was moved, by how much."""
+    if not record or (record.get("given") is None and not record.get("moved")):
+        return ""
+    given = record.get("given")
+    text = ("guide_offset=<offset Dataset>" if record.get("mode") == "offset" else
+            f"guide_offset={given!r}" if given is not None else
+            f"guide_offset=None, i.e. {record.get('mode')!r}")
+    if record.get("moved"):
+        text += (f" (guide moved by {record['shift_x']:+.4g}, {record['shift_y']:+.4g} "
+                 f"{record['units']}: {record['shift_x_fine_px']:+.2f}, "
+                 f"{record['shift_y_fine_px']:+.2f} fine px)")
+    return text + ", "
 
 
 def _stored_for_offset(lst: xr.DataArray, kelvin: xr.DataArray, guide_offset: Any,
@@ -680,6 +760,13 @@ def _storage_attr(key: Hashable) -> bool:
     k = str(key).upper()
     return str(key) in _STORAGE_ATTRS or k.startswith((_STATISTICS_PREFIX, _TIFFTAG_PREFIX))
 
+
+#: attribute of a guided result: what ``guide_offset`` did, as JSON (:func:`_offset_record`);
+#: the name upscale_to_zarr gives its store's root record of the offset Dataset (a store's
+#: variable holds this one)
+GUIDE_OFFSET_ATTR = "xlstsr_guide_offset"
+
+
 def provenance_attrs(
     kept: Mapping[Hashable, Any],
     method: UpscaleMethod,
@@ -687,11 +774,15 @@ def provenance_attrs(
     scale_correction: str | float | None,
     *,
     history: Any = None,
+    guide_offset: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Attributes of an upscaled field: ``kept`` input attributes, CF, provenance (JSON values).
 
     Every value is a string or a number, so that Zarr, NetCDF and GeoTIFF writers keep them;
     ``xlstsr_options`` is JSON (``json.loads`` gives the method's options back).
+    ``guide_offset``: what the guide's offset check did (a guided run), kept as JSON in
+    ``xlstsr_guide_offset`` and named in ``history`` when not the default or when the guide
+    was moved.
 
     Examples
     --------
@@ -709,8 +800,9 @@ def provenance_attrs(
     name = method.recorded_name()
     # the input's grid (a reader's ``resolution_m=280``, ACDD's ``geospatial_lat_resolution``,
     # a legacy ``transform`` rioxarray falls back to) is not the upscaled field's
+    # (an input's own xlstsr_guide_offset, from an earlier run, is not this run's)
     attrs = {str(k): v for k, v in kept.items()
-             if not _storage_attr(k) and not grid_attr(k)}
+             if not _storage_attr(k) and not grid_attr(k) and str(k) != GUIDE_OFFSET_ATTR}
     attrs.update({
         "standard_name": "surface_temperature",
         "long_name": "land surface temperature (super-resolved)",
@@ -724,6 +816,10 @@ def provenance_attrs(
         + f"xlstsr {__version__}: upscale(factor={factor}, method={name!r}, "
         # the correction moves values by several K: a history without it remade another field
         + ("" if scale_correction is None else f"scale_correction={scale_correction!r}, ")
+        # the guide moved by a measured offset changes the output by several K
+        + _offset_history(guide_offset)
         + f"options={options})",
     })
+    if guide_offset is not None:
+        attrs[GUIDE_OFFSET_ATTR] = json.dumps(dict(guide_offset))
     return attrs
