@@ -34,10 +34,11 @@ def _two_ndvi(scene, form):
         return {"ndvi_terra": terra, "ndvi_aqua": aqua}
     if form == "list":
         return [terra, aqua]
-    return xr.concat([terra, aqua], dim="band").assign_coords(band=["ndvi_terra", "ndvi_aqua"])
+    dim = "variable" if form == "to_array" else "band"  # ds.to_array()'s dim (review 38a)
+    return xr.concat([terra, aqua], dim=dim).assign_coords({dim: ["ndvi_terra", "ndvi_aqua"]})
 
 
-@pytest.mark.parametrize("form", ["dict", "list", "raster"])
+@pytest.mark.parametrize("form", ["dict", "list", "raster", "to_array"])
 def test_two_ndvi_bands_are_told_to_pick_one_and_the_advice_runs(scene, form):
     lst, guide = scene["lst_1km"], _two_ndvi(scene, form)
     with warnings.catch_warnings():

@@ -372,7 +372,7 @@ def _pick_band_advice(labels: Sequence[Any], label: str) -> str:
     i = [None if v is None else str(v) for v in labels].index(label)
     if form == "list":
         return f"guide=guide[{i}]"
-    return f"guide=guide.isel(band={i})"
+    return f"guide=guide.isel({getattr(labels, 'dim', 'band')}={i})"
 
 
 class TorchModelMethod(UpscaleMethod):
