@@ -198,6 +198,11 @@ def test_guide_off_by_an_lst_pixel_warns(shared_data):
     # the advice's wider search finds the LST pixel and moves the guide back
     moved = xlstsr.coregister(off, lst, max_shift=1853.3)
     np.testing.assert_allclose(moved.x.values, ndvi.x.values, atol=120)
+    # farther than the wider search reaches (its shift at its own limit, the correlation
+    # rising): warned too, not used without a word (review 38f)
+    with pytest.warns(GuideAlignmentWarning, match=r"search limit .*at that search's limit"):
+        xlstsr.upscale(lst, 4, "tsharp", guide=ndvi.assign_coords(x=ndvi.x + 1200.0),
+                       guide_offset="check")
 
 
 # -- review 38c ------------------------------------------------------------------------------------
@@ -250,7 +255,10 @@ def test_hillshade_described_by_its_sun_azimuth_accepted(one):
 @pytest.mark.parametrize("name", [
     "view_zenith_angle", "sun_zenith_angle", "relative_azimuth_angle",
     "composite_day_of_the_year", "MOD13Q1.061__250m_16_days_view_zenith_angle_doy2020177_aid0001",
-    "MOD11A1.061_Day_view_time_doy2020177_aid0001", "Sun Zenith", "DOY_composite"])
+    "MOD11A1.061_Day_view_time_doy2020177_aid0001", "Sun Zenith", "DOY_composite",
+    # review 38f: MOD09A1's layers (reflectance names are no exemption) and SLSTR's angles
+    "sur_refl_day_of_year", "sur_refl_vzen", "sur_refl_szen", "sur_refl_raz", "sat_zenith_tn",
+    "sat_azimuth_in"])
 def test_acquisition_names_with_date_labels_still_refused(one, name):
     _, ndvi = one
     with pytest.raises(XlstsrError, match="acquisition layers"):

@@ -34,8 +34,9 @@ def _two_ndvi(scene, form):
         return {"ndvi_terra": terra, "ndvi_aqua": aqua}
     if form == "list":
         return [terra, aqua]
-    dim = "variable" if form == "to_array" else "band"  # ds.to_array()'s dim (review 38a)
-    return xr.concat([terra, aqua], dim=dim).assign_coords({dim: ["ndvi_terra", "ndvi_aqua"]})
+    if form == "to_array":  # its 'variable' dim, labels of object dtype (reviews 38a, 38f)
+        return xr.Dataset({"ndvi_terra": terra, "ndvi_aqua": aqua}).to_array()
+    return xr.concat([terra, aqua], dim="band").assign_coords(band=["ndvi_terra", "ndvi_aqua"])
 
 
 @pytest.mark.parametrize("form", ["dict", "list", "raster", "to_array"])

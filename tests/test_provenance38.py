@@ -116,3 +116,8 @@ def test_upscale_to_zarr_variable_records_the_store_s_offset(shifted, tmp_path):
     assert rec["moved"] and rec["shift_x"] == float(np.median(off.shift_x.values))
     assert rec["shift_y"] == float(np.median(off.shift_y.values))
     assert rec["shift_x_fine_px"] == pytest.approx(-SHIFT[0], abs=0.15)
+    # the user's run, as upscale records it: not the offset Dataset the engine passed on
+    # (recorded "offset Dataset", or "'ignore'" where nothing moved: review 38f)
+    assert rec["mode"] == "auto" and rec["given"] is None
+    assert "guide_offset=None, i.e. 'auto' (guide moved by" in out.attrs["history"]
+    assert "offset Dataset" not in out.attrs["history"]

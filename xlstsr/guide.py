@@ -184,17 +184,19 @@ _CAMEL = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
 # zenith / azimuth only of an observer or the sun (a terrain aspect is a 'slope_azimuth'); a
 # 'doy' followed by digits is a date label (AppEEARS' '_NDVI_doy2020177_aid0001')
 _ANCILLARY_NAME = re.compile(
-    r"(^|[^a-z])((view|viewing|scan|sensor|satellite|platform|solar|sun|relative)[_ ]?"
+    r"(^|[^a-z])((view|viewing|scan|sensor|sat|satellite|platform|solar|sun|relative)[_ ]?"
     r"(zenith|azimuth)([_ ]?angl(e|es)?)?|zenith[_ ]?angl(e|es)?"
-    r"|(view|viewing|scan|sensor|satellite|platform|solar|sun|relative|phase)[_ ]?angl(e|es)?"
-    r"|[sv]za|[sv]aa|raa|day[_ ]?of[_ ]?(the[_ ]?)?year|doy(?![_ ]?[0-9])|julian[_ ]?day"
+    r"|(view|viewing|scan|sensor|sat|satellite|platform|solar|sun|relative|phase)[_ ]?"
+    r"angl(e|es)?|[sv]za|[sv]aa|raa|[sv]zen|raz|day[_ ]?of[_ ]?(the[_ ]?)?year|doy(?![_ ]?[0-9])|julian[_ ]?day"
     r"|composite[_ ]?(day|date)|(day|night)?[_ ]?(view|observation|acquisition|overpass)[_ ]?"
     r"time)([^a-z]|$)", re.IGNORECASE)
 
 # surface quantities (and phenology dates: 'greenup_doy', 'SOS_DOY'): a name that also names
-# one of these is that quantity, not an acquisition layer ('hillshade (sun azimuth 315)')
+# one of these is that quantity, not an acquisition layer ('hillshade (sun azimuth 315)');
+# reflectance is not among them: MOD09A1 names its angles and dates 'sur_refl_vzen',
+# 'sur_refl_day_of_year
 _SURFACE_NAME = re.compile(
-    r"(^|[^a-z])(ndvi|evi2?|savi|ndwi|lai|fpar|albedo|reflectance|sur[_ ]?refl|elevation|dem"
+    r"(^|[^a-z])(ndvi|evi2?|savi|ndwi|lai|fpar|albedo|elevation|dem"
     r"|dsm|dtm|slope|aspect|hillshade|greenup|green[_ ]?up|greendown|maturity|senescence"
     r"|dormancy|peak|sos|eos|pos|phenology)([^a-z]|$)", re.IGNORECASE)
 
@@ -2302,8 +2304,16 @@ def measure_offset(
                                            search_step=fine_px, max_shift=2 * bound)
             except (NoOverlapError, GridError, AllNaNError):
                 wide = None
-        if wide is not None and bool(wide.reliable) and max(
-                abs(float(wide.shift_x)), abs(float(wide.shift_y))) > bound:
+        far = None if wide is None else max(abs(float(wide.shift_x)), abs(float(wide.shift_y)))
+        # quiet only where the wider search places the guide within reach or finds no peak
+        # (pair 136: a broad peak, 650-690 m, unreliable); a shift at the wider bound too, the
+        # correlation still rising, is a guide off by more than an LST pixel (moved 1200 m, it
+        # was used without a word)
+        beyond = far is not None and (
+            (bool(wide.reliable) and far > bound)
+            or (far >= 2 * bound - 0.05 * fine_px
+                and abs(float(wide.correlation_after)) > r1))
+        if beyond:
             # found, reliably, beyond the default search (the guide was used as it was
             # without a word); the advice searches twice as far again, so that the whole
             # image's estimate (a shift at its bound is unreliable) finds it too
@@ -2312,7 +2322,9 @@ def measure_offset(
             warn(
                 f"the guide's best offset from the LST lies at the search limit ({bound:.4g} {u}, "
                 f"half an LST pixel; |r| {r0:.2f} as given, {r1:.2f} there); searched twice as "
-                f"far it is ({wx:+.4g}, {wy:+.4g}) {u} (x, y): the guide is off by more than "
+                f"far it is ({wx:+.4g}, {wy:+.4g}) {u} (x, y"
+                + ("" if bool(wide.reliable) else ", at that search's limit too") + "): the "
+                "guide is off by more than "
                 "half an LST pixel (e.g. coordinates off by a whole LST pixel), and its detail "
                 f"lands in the wrong place; it is used as it is (guide_offset={mode!r}). Check "
                 "its coordinates, or measure the offset with a wider search (one that holds "
@@ -2750,7 +2762,9 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
     except Exception:
         return []
     extra = [d for d in guide.dims if d not in (gy, gx) and not _is_time_like(guide, d)]
-    if len(extra) == 1 and extra[0] in guide.coords and guide[extra[0]].dtype.kind in "US":
+    if len(extra) == 1 and extra[0] in guide.coords and (
+            guide[extra[0]].dtype.kind in "US"
+            or all(isinstance(v, str) for v in guide[extra[0]].values.tolist())):  # to_array()
         return GuideLabels.of([str(v) for v in guide[extra[0]].values], "raster", str(extra[0]))
     if len(extra) == 1:  # a GeoTIFF's bands numbered 1, 2... and described 'NDVI', 'albedo'
         described = _described_bands(guide, extra[0])

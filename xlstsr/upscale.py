@@ -478,6 +478,28 @@ def _offset_history(record: Mapping[str, Any] | None) -> str:
     return text + ", "
 
 
+def restate_guide_offset(attrs: Mapping[str, Any], mode: str, given: Any) -> dict[str, Any]:
+    """``attrs`` of a result :func:`upscale` made with an offset its caller measured
+    (``upscale_to_zarr`` passes an offset Dataset or ``"ignore"``), its ``xlstsr_guide_offset``
+    record and ``history`` restated with the caller's ``mode`` and the user's ``given`` value:
+    the store said "offset Dataset" or "'ignore'" for the default "auto" (review 38f). The
+    shift recorded is kept."""
+    import json
+
+    out = dict(attrs)
+    raw = out.get(GUIDE_OFFSET_ATTR)
+    if not isinstance(raw, str):
+        return out
+    old = json.loads(raw)
+    new = {**old, "mode": mode,
+           "given": given if given is None or isinstance(given, str) else "offset Dataset"}
+    out[GUIDE_OFFSET_ATTR] = json.dumps(new)
+    history, was = out.get("history"), _offset_history(old)
+    if isinstance(history, str) and was and history.count(was) == 1:
+        out["history"] = history.replace(was, _offset_history(new))
+    return out
+
+
 def _stored_for_offset(lst: xr.DataArray, kelvin: xr.DataArray, guide_offset: Any,
                        ) -> xr.DataArray | None:
     """The LST as stored (georeferenced, not yet decoded) whose windows ``guide_offset="auto"``

@@ -1537,7 +1537,7 @@ def upscale_to_zarr(
     import zarr
     from tqdm.auto import tqdm
 
-    from ..upscale import adapted, upscale
+    from ..upscale import adapted, restate_guide_offset, upscale
 
     if mode not in MODES:
         raise XlstsrError(f"mode must be one of {MODES}, got {mode!r}")
@@ -1670,6 +1670,8 @@ def upscale_to_zarr(
         guide = _static_guide_read_once(guide, lst, tdim)
 
     sr = upscale(with_global_attrs(lst, src_attrs), factor, m, guide, **call_kw)
+    if measures:  # measured here, applied by upscale: recorded as the user's run
+        sr.attrs = restate_guide_offset(sr.attrs, given, guide_offset)
     if declared:
         sr = sr.rename({v: k for k, v in declared.items()})
     sr.name = vname
