@@ -130,3 +130,21 @@ def test_reregistering_a_methods_own_name_gives_it_back():
         for n in ("cubic_own", "cubic_alias"):
             if n in available_methods():
                 unregister_method(n)
+
+
+def test_compute_ndvi_advice_selects_along_the_rasters_own_dim():
+    import re as _re
+
+    from xlstsr.guide import guide_labels
+    from xlstsr.methods.torch_model import _ndvi_advice
+
+    y = x = np.arange(8.0)
+    rng = np.random.default_rng(0)
+    ds = xr.Dataset({n: (("y", "x"), rng.random((8, 8)) + 0.1) for n in ("red", "nir")},
+                    coords={"y": y, "x": x})
+    guide = ds.to_array()  # its dim is 'variable': the advice said `g.sel(band=...)` (38f)
+    code = _re.search(r"`([^`]*)`", _ndvi_advice(guide_labels(guide))).group(1)
+    env = {"guide": guide, "NIR": "nir", "RED": "red"}
+    exec(code, env)
+    want = (ds["nir"] - ds["red"]) / (ds["nir"] + ds["red"])
+    np.testing.assert_allclose(env["ndvi"].values, want.values, atol=1e-6)  # float32

@@ -356,9 +356,11 @@ def _ndvi_advice(labels: Sequence[Any] | None) -> str:
                 "ndvi = (nir - red) / (nir + red)`"
                 + ("" if nir is not None and red is not None
                    else " (NIR, RED: their positions in the list)"))
-    # a raster's labels may be its band descriptions, not the 'band' values sel takes
-    return ("`g = guide.astype('float32'); ndvi = (g.sel(band=NIR) - g.sel(band=RED)) / "
-            "(g.sel(band=NIR) + g.sel(band=RED))` (NIR, RED: their band labels)")
+    # a raster's labels may be its band descriptions, not the values sel takes; along its own
+    # band dim (ds.to_array()'s 'variable': `sel(band=...)` failed there)
+    d = getattr(labels, "dim", "band")
+    return (f"`g = guide.astype('float32'); ndvi = (g.sel({d}=NIR) - g.sel({d}=RED)) / "
+            f"(g.sel({d}=NIR) + g.sel({d}=RED))` (NIR, RED: their {d} labels)")
 
 
 def _pick_band_advice(labels: Sequence[Any], label: str) -> str:
