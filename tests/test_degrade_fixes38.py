@@ -242,3 +242,23 @@ def test_low_emissivity_warns_for_a_dask_emissivity_too() -> None:
     assert sum("median" in str(x.message) for x in w) == 1
     with pytest.warns(UserWarning, match=r"median in a block is 0\.[45]"):  # an in-memory LST
         xlstsr.coarsen(lst, 4, emissivity=scaled, min_valid=0.5)
+
+
+def test_guide_offset_warnings_give_one_sign() -> None:
+    # a guide moved by +2 fine pixels east (nested) and by +2.5 (reprojected): both warnings
+    # give the guide's position on the fine grid with the same sign (probe 38a)
+    import re
+
+    s = xlstsr.datasets.sample_scene(n_times=1, size=32, seed=1)
+    lst, ndvi = s["lst_1km"].isel(time=0, drop=True), s["ndvi_250m"]
+    px = float(ndvi.x[1] - ndvi.x[0])
+    said = []
+    for k in (2.0, 2.5):
+        moved = ndvi.assign_coords(x=ndvi.x + k * px)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            xlstsr.upscale(lst, 4, "tsharp", guide=moved, guide_offset="ignore")
+        found = [re.search(r"offset by \(([-+0-9.]+), ([-+0-9.]+)\) fine pixels",
+                           str(x.message)) for x in w]
+        said.append(next(float(m.group(2)) for m in found if m))
+    assert said[0] == pytest.approx(2.0) and said[1] == pytest.approx(2.5)

@@ -1520,7 +1520,9 @@ def align_guide(
         nested = abs(ox - round(ox)) < 1e-3 and abs(oy - round(oy)) < 1e-3
         if nested:
             return _slice_nested(guide, round(oy), round(ox), fy, fx, ft, ly, lx, gap_effect)
-        reason = (f"offset by ({oy:+.2f}, {ox:+.2f}) fine pixels (y, x), not a whole number")
+        # the guide's position on the fine grid, as _slice_nested's warning gives it (the fine
+        # grid's on the guide's, the opposite sign, told a user to move it the wrong way)
+        reason = (f"offset by ({-oy:+.2f}, {-ox:+.2f}) fine pixels (y, x), not a whole number")
     elif same_crs:
         # the CRS's unit: a lon/lat guide read "0.010 x 0.010 m"
         unit = "degree" if lst.rio.crs is not None and lst.rio.crs.is_geographic else "m"
