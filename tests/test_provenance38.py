@@ -121,3 +121,22 @@ def test_upscale_to_zarr_variable_records_the_store_s_offset(shifted, tmp_path):
     assert rec["mode"] == "auto" and rec["given"] is None
     assert "guide_offset=None, i.e. 'auto' (guide moved by" in out.attrs["history"]
     assert "offset Dataset" not in out.attrs["history"]
+
+
+def test_an_explicit_check_on_lazy_inputs_measures_and_warns(shifted):
+    # before: an explicit "check" on dask read nothing and said nothing (the command line,
+    # which reads lazily, passed it), while its record said a check ran (probe 38k)
+    lst, _, guide = shifted
+    with pytest.warns(xlstsr.errors.GuideAlignmentWarning, match="offset from the LST"):
+        out = xlstsr.upscale(lst.chunk(), 4, "tsharp", guide=guide.chunk(),
+                             guide_offset="check")
+    assert _record(out)["mode"] == "check" and not _record(out)["moved"]
+    # the default on lazy inputs still reads nothing, and says it measured nothing
+    from dask import config
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed while the graph was built")
+
+    with config.set(scheduler=refuse):
+        quiet = xlstsr.upscale(lst.chunk(), 4, "tsharp", guide=guide.chunk())
+    assert _record(quiet)["mode"] == "not measured (lazy input)"

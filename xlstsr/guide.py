@@ -2239,10 +2239,12 @@ def measure_offset(
     g = bands[0]  # the first band is measured: each may lie on its own grid
     lazy = isinstance(lst.variable.data, dsa.Array) or any(
         isinstance(b.variable.data, dsa.Array) for b in bands)
-    if mode is None:
-        mode = "check" if lazy else "auto"
-    if lazy and mode == "check":
-        return None
+    if mode is None:  # the default: on a graph being built, nothing read
+        if lazy:
+            return None
+        mode = "auto"
+    # an explicit "check" on dask reads the window "auto" reads, and warns (it read nothing:
+    # the command line, which reads lazily, passed it and was never told of an offset)
     one, at = _offset_image(lst, window, stored)
     if one is None:
         # no valid pixel where it looked (a lazy LST's sampled steps all cloud): nothing to
@@ -2433,13 +2435,13 @@ def check_alignment(
     grids (from other sources) included, which may not share it: ``xlstsr.coregister`` such
     bands each on its own and pass ``"ignore"``. ``"check"`` only warns; ``"ignore"`` does nothing; an
     :func:`~xlstsr.estimate_offset` Dataset is applied as it is. On dask-backed inputs
-    ``"check"`` reads nothing, and ``"auto"`` reads, in one compute, the central window of at
-    most 8 steps spread over a dask LST's cube (each window's chunks; with ``stored``, the LST
+    the default (None) reads nothing, and ``"auto"`` and ``"check"`` read, in one compute, the
+    central window of at most 8 steps spread over a dask LST's cube (each window's chunks; with ``stored``, the LST
     as stored before its decoding, the windows are decoded on their own, not through the
     whole-image value checks of ``lst``), measures on the one with the most valid pixels (and
     when every one is mostly empty, reads those 8 steps whole to find a clearer window); every
     step of an in-memory LST is counted. ``None`` (the default of
-    :func:`xlstsr.upscale`) is ``"auto"`` on in-memory inputs and ``"check"`` on dask-backed
+    :func:`xlstsr.upscale`) is ``"auto"`` on in-memory inputs and nothing on dask-backed
     ones, so that building a lazy graph reads nothing. With ``factor`` (the
     upscaling's), a guide finer than the output grid is checked as the method sees it, averaged
     onto that grid, and a quarter of an output pixel is the tolerance (the same NDVI subdivided

@@ -115,8 +115,8 @@ def upscale(
         was, against MODIS LST, on a fifth of the pairs tried, and moving it back helped every
         guided method there); ``"check"`` only warns; ``"ignore"`` skips it; an
         :func:`xlstsr.estimate_offset` result is applied. ``None`` (default): ``"auto"`` on
-        in-memory inputs, ``"check"`` on dask inputs, where it reads nothing (pass ``"auto"``
-        to measure it while the graph is built: one compute reads the central window of at
+        in-memory inputs, nothing read on dask inputs (pass ``"auto"``, or ``"check"`` to be
+        warned only, to measure it while the graph is built: one compute reads the central window of at
         most 8 steps spread over the cube - the input chunks that hold them, decoded on their
         own, not through the whole-image value checks - and the one with the most valid pixels
         is measured; when all 8 are mostly empty, those 8 steps are read whole to find a
@@ -424,14 +424,14 @@ def _aligned_guide(guide: GuideLike, kelvin: xr.DataArray, guide_offset: Any, *,
                                 time_tolerance=time_tolerance, stored=stored)
         return moved, _offset_record("offset", given, guide_offset, kelvin, factor)
     mode = guide_offset
-    if mode is None:  # measure_offset's default: "check" where a graph is built, else "auto"
+    if mode is None:  # measure_offset's default: nothing read where a graph is built
         bands = (list(guide.values()) if isinstance(guide, Mapping) else
                  list(guide) if isinstance(guide, (list, tuple)) else [guide])
         lazy = any(isinstance(b.variable.data, dsa.Array) for b in [kelvin, *bands])
-        mode = "check" if lazy else "auto"
+        mode = "not measured (lazy input)" if lazy else "auto"
     # check_alignment's steps, with the estimate kept (it gives back only the guide)
-    est = measure_offset(guide, kelvin, mode, factor=factor, time_tolerance=time_tolerance,
-                         stored=stored)
+    est = measure_offset(guide, kelvin, guide_offset, factor=factor,
+                         time_tolerance=time_tolerance, stored=stored)
     if est is not None:
         guide = _map_bands(guide, lambda b: apply_offset(b, est, kelvin.rio.crs))
     return guide, _offset_record(mode, given, est, kelvin, factor)
