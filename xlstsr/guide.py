@@ -2415,8 +2415,8 @@ def _coregistered_band(bands: Sequence[xr.DataArray],
 def check_alignment(
     guide: GuideLike, lst: xr.DataArray, mode: str | xr.Dataset | None = "check", *,
     window: int = 96, factor: int | None = None, time_tolerance: Any = None,
-    stored: xr.DataArray | None = None,
-) -> GuideLike:
+    stored: xr.DataArray | None = None, with_estimate: bool = False,
+) -> GuideLike | tuple[GuideLike, xr.Dataset | None]:
     """Check (and with ``mode="auto"`` correct) the sub-pixel offset of a guide against the LST
     (:func:`xlstsr.upscale`'s ``guide_offset``).
 
@@ -2446,13 +2446,15 @@ def check_alignment(
     upscaling's), a guide finer than the output grid is checked as the method sees it, averaged
     onto that grid, and a quarter of an output pixel is the tolerance (the same NDVI subdivided
     2 x 2 was estimated ~60 m further and warned). :func:`measure_offset` gives the offset
-    itself.
+    itself; ``with_estimate=True`` returns (guide, the offset applied or None), which
+    :func:`xlstsr.upscale` records.
     """
     from .coregister import apply_offset
 
     if isinstance(mode, xr.Dataset):
         try:
-            return _map_bands(guide, lambda g: apply_offset(g, mode, lst.rio.crs))
+            moved = _map_bands(guide, lambda g: apply_offset(g, mode, lst.rio.crs))
+            return (moved, mode) if with_estimate else moved
         except CoregistrationError as err:  # the way out here: the guide as it is
             ly, lx = spatial_dims(lst)
             placed = _coregistered_band(
@@ -2472,9 +2474,9 @@ def check_alignment(
                          f"got {mode!r}")
     est = measure_offset(guide, lst, mode, window=window, factor=factor,
                          time_tolerance=time_tolerance, stored=stored)
-    if est is None:
-        return guide
-    return _map_bands(guide, lambda b: apply_offset(b, est, lst.rio.crs))
+    if est is not None:
+        guide = _map_bands(guide, lambda b: apply_offset(b, est, lst.rio.crs))
+    return (guide, est) if with_estimate else guide
 
 
 def _map_bands(guide: GuideLike, fn: Any) -> GuideLike:

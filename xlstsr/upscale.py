@@ -413,28 +413,18 @@ def _aligned_guide(guide: GuideLike, kelvin: xr.DataArray, guide_offset: Any, *,
     ``guide_offset`` did (:func:`_offset_record`): the shift measured and applied changes the
     output by several K, and the attributes did not say it (an "auto" run and an "ignore" one
     had the same provenance)."""
-    from .coregister import apply_offset
-    from .guide import GUIDE_OFFSET_MODES, _map_bands, measure_offset
-
-    given = guide_offset
-    if not (guide_offset is None or (isinstance(guide_offset, str)
-                                     and guide_offset in GUIDE_OFFSET_MODES)):
-        # an offset Dataset (applied as given) or a mode check_alignment refuses
-        moved = check_alignment(guide, kelvin, guide_offset, factor=factor,
-                                time_tolerance=time_tolerance, stored=stored)
-        return moved, _offset_record("offset", given, guide_offset, kelvin, factor)
+    guide, est = check_alignment(guide, kelvin, guide_offset, factor=factor,
+                                 time_tolerance=time_tolerance, stored=stored,
+                                 with_estimate=True)
+    if isinstance(guide_offset, xr.Dataset):
+        return guide, _offset_record("offset", guide_offset, est, kelvin, factor)
     mode = guide_offset
     if mode is None:  # measure_offset's default: nothing read where a graph is built
         bands = (list(guide.values()) if isinstance(guide, Mapping) else
                  list(guide) if isinstance(guide, (list, tuple)) else [guide])
         lazy = any(isinstance(b.variable.data, dsa.Array) for b in [kelvin, *bands])
         mode = "not measured (lazy input)" if lazy else "auto"
-    # check_alignment's steps, with the estimate kept (it gives back only the guide)
-    est = measure_offset(guide, kelvin, guide_offset, factor=factor,
-                         time_tolerance=time_tolerance, stored=stored)
-    if est is not None:
-        guide = _map_bands(guide, lambda b: apply_offset(b, est, kelvin.rio.crs))
-    return guide, _offset_record(mode, given, est, kelvin, factor)
+    return guide, _offset_record(mode, guide_offset, est, kelvin, factor)
 
 
 def _offset_record(mode: str, given: Any, est: xr.Dataset | None, kelvin: xr.DataArray,

@@ -728,7 +728,7 @@ def _scene_keys(scene: np.ndarray) -> set:
     try:
         scene = np.unique(scene)
     except TypeError:  # ids of mixed types do not sort: every one is visited
-        pass
+        scene = scene.ravel()
     return {_shown(v) for v in scene}
 
 
