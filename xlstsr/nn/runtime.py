@@ -199,11 +199,42 @@ def _unpack_scripted(module: Any) -> Any:
 
 
 def deserialize_model(payload: bytes, device: str) -> Any:
-    """The module written by :func:`serialize_model`, on ``device``, in eval mode."""
+    """The module written by :func:`serialize_model`, on ``device``, in eval mode.
+
+    Raises
+    ------
+    XlstsrError
+        The model's class (or something it holds) cannot be imported in this process: cloudpickle
+        sends an importable class by reference (its module's name), so a worker without the
+        user's module failed with a bare ``ModuleNotFoundError``.
+    """
     import torch
 
-    model = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    try:
+        model = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    except (ImportError, AttributeError) as err:  # ModuleNotFoundError is an ImportError
+        raise _unimportable_model_error(err) from err
     return _unpack_scripted(model).to(device).eval()
+
+
+def _unimportable_model_error(err: BaseException) -> Exception:
+    """The :class:`~xlstsr.errors.XlstsrError` for a model payload whose class cannot be found
+    here (``err``: unpickling's ImportError, or AttributeError for a class missing from the
+    module this process has). A plain message argument: dask pickles it back to the client."""
+    from ..errors import XlstsrError
+
+    missing = getattr(err, "name", None) if isinstance(err, ImportError) else None
+    what = (f"module {missing!r}" if missing else
+            f"the model's class or one of its parts ({type(err).__name__}: {str(err)[:200]})")
+    return XlstsrError(
+        f"the model cannot be loaded in this process (a dask worker?): {what} cannot be "
+        "imported here. A model whose class is importable where it was built is sent by "
+        "reference to its module, which every worker must be able to import too. Install that "
+        "module (the same version) on the workers, or send it to them with "
+        "`client.upload_file('path/to/module.py')` before computing; or pass a TorchScript "
+        "model (`torch.jit.script(model)`, which carries its code) or an xlstsr architecture "
+        "from a checkpoint (`xlstsr.nn.save_model`; its code ships with xlstsr)."
+    )
 
 
 def model_cache() -> dict[tuple[str, str], Any]:
