@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import re
+import warnings
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,8 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
             "`xlstsr.io.open_modis(path, 'LST_Day_1km')` (or xlstsr.io.open_path), which "
             "reads HDF4 without GDAL's HDF4 driver."
         )
+    if local:
+        _check_format(path)
     try:
         if isinstance(chunks, dict) and "time" in chunks:  # a file is one time step
             chunks = {k: v for k, v in chunks.items() if k != "time"}
@@ -517,6 +520,36 @@ def _granule_dates(paths: Sequence[Any]) -> list[Any] | None:
     return dates
 
 
+#: GDAL drivers of the files xarray reads with their coordinates and CRS, and their formats
+_XARRAY_FORMATS = {"netCDF": "NetCDF", "HDF5": "NetCDF-4/HDF5", "HDF5Image": "NetCDF-4/HDF5"}
+
+
+def _check_format(path: Any) -> None:
+    """Refuse a local NetCDF/HDF5 file whatever its name (``ds.to_netcdf('lst.tif')``): GDAL
+    opens it without its coordinates or CRS, and the advice that followed was to georeference
+    it with gdal_translate. Other rasters GDAL reads (VRT, ENVI, JPEG 2000) are read."""
+    import rasterio
+
+    try:
+        with warnings.catch_warnings():  # a NetCDF's "no geotransform"
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                driver = src.driver
+    except (OSError, rasterio.errors.RasterioError, CPLE_BaseError):
+        return  # not a raster GDAL reads: open_rasterio's error says so
+    fmt = _XARRAY_FORMATS.get(driver)
+    if fmt is None:
+        return
+    name = Path(path).name
+    nc = Path(name).with_suffix(".nc").name
+    raise XlstsrError(
+        f"{os.fspath(path)} is a {fmt} file (GDAL's {driver} driver reads it), not a GeoTIFF, "
+        "whatever its name says; read as a GeoTIFF it loses its coordinates and CRS. Rename it "
+        f"(`mv {name} {nc}`) and open it with `xlstsr.io.open_path` (or pass the .nc file on "
+        "the command line), or open it with `xr.open_dataset(path)`."
+    )
+
+
 def _check_complete(path: Any) -> None:
     """Refuse a local GeoTIFF whose tiles end past the end of the file (an interrupted
     download): read lazily, it failed only when computed, with GDAL's "Read failed" naming no
@@ -567,12 +600,10 @@ def _same_coding(paths: Sequence[Any], arrays: Sequence[xr.DataArray], masked: b
     """Refuse files stored in different ways (scale, offset, fill, units, dtype): the stack keeps
     the first file's coding, so a file of scale 0.01 after one of 0.02 decoded 2x too hot, and
     the range error that followed advised a scale that broke the first date."""
-    first = _coding(arrays[0], masked)
-    for p, a in zip(paths[1:], arrays[1:]):
-        c = _coding(a, masked)
-        # units said by one file only are not a conflict
-        diff = {k: (first[k], c[k]) for k in first if first[k] != c[k]
-                and not (k == "units" and None in (first[k], c[k]))}
+    codings = [_coding(a, masked) for a in arrays]
+    first = codings[0]
+    for p, c in zip(paths[1:], codings[1:]):
+        diff = {k: (first[k], c[k]) for k in first if first[k] != c[k] and k != "units"}
         if diff:
             said = "; ".join(f"{k} {x!r} there, {y!r} here" for k, (x, y) in diff.items())
             raise XlstsrError(
@@ -581,6 +612,42 @@ def _same_coding(paths: Sequence[Any], arrays: Sequence[xr.DataArray], masked: b
                 "first (`rioxarray.open_rasterio(f, mask_and_scale=True)`), then "
                 "`xr.concat(..., dim='time')`, or give files of one product."
             )
+    _same_units(paths, arrays, [c["units"] for c in codings])
+
+
+def _same_units(paths: Sequence[Any], arrays: Sequence[xr.DataArray],
+                kinds: Sequence[str | None]) -> None:
+    """Refuse files whose units differ, or files without units beside ones that declare other
+    units than Kelvin: the stack has one ``units`` for all, so a Kelvin file without units
+    stacked with a degC file was labelled degC, and upscale's advice flipped between K and degC
+    step by step."""
+    from ..validate import _NO_UNITS
+
+    # a units tag of no meaning ('', 'unknown') declares none
+    kinds = [None if k is None or k.strip().lower() in _NO_UNITS else k for k in kinds]
+    declared = set(kinds) - {None}
+    # all files agree or none declares units; files without units beside Kelvin ones are read
+    # as Kelvin like the rest (upscale's range check refuses a Celsius step among them)
+    if len(set(kinds)) <= 1 or declared == {"K"}:
+        return
+    names = [os.path.basename(os.fspath(p)) for p in paths]
+    short = len(set(names)) == len(names)  # file names alone, unless two folders repeat one
+    groups: dict[str | None, list[str]] = {}
+    said: dict[str | None, Any] = {}
+    for p, name, a, k in zip(paths, names, arrays, kinds):
+        groups.setdefault(k, []).append(name if short else os.fspath(p))
+        said.setdefault(k, a.attrs.get("units"))
+    parts = []
+    for k, files in groups.items():
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        parts.append(f"{'no units' if k is None else f'units {said[k]!r}'} in {shown}")
+    raise XlstsrError(
+        f"the files declare different units ({'; '.join(parts)}), and a stack has one units "
+        "attribute for all: each file would be labelled with another's. Set the units of each "
+        "file (`with rasterio.open(f, 'r+') as r: r.units = ('K',)`), or open the files "
+        "separately with open_cog, set `da.attrs['units']` on each (converting them to one "
+        "unit) and join them with `xr.concat(..., dim='time')`."
+    )
 
 
 #: GeoTIFF tags of a step's date written by :func:`to_cogs`, read back by :func:`open_cog`
@@ -779,9 +846,9 @@ def _common_attrs(attrs: Sequence[dict[str, Any]], context: Any = None) -> dict[
         return {}
     first, *rest = attrs
     out = {k: v for k, v in first.items() if all(k in a and _same_attr(a[k], v) for a in rest)}
-    # the coding _same_coding compared by meaning ('degC' and 'Celsius', units in one file
-    # only): from the first file that declares it (dropped, a Celsius stack lost its units and
-    # upscale refused it as a class layer)
+    # the coding _same_coding compared by meaning ('degC' and 'Celsius'; a scale of 1 said
+    # by one file only): from the first file that declares it (dropped, a Celsius stack lost
+    # its units and upscale refused it as a class layer)
     for k in _CODING_KEYS:
         if k not in out:
             said = next((a[k] for a in attrs if a.get(k) is not None), None)
@@ -1191,7 +1258,9 @@ def to_cogs(
     Returns
     -------
     list of Path
-        The written files, in time order.
+        The written files, one per step in the array's order along ``time_dim``, not
+        sorted: ``dict(zip(da[time_dim].values, paths))`` pairs each label with its file
+        (:func:`open_cog` of them puts tagged dates back in time order).
 
     Raises
     ------
@@ -1419,8 +1488,6 @@ def _check_compress(da: Any, compress: Any, rio_kwargs: dict[str, Any]) -> None:
 
 def _gdal_writes(codec: str, dtype: np.dtype) -> bool:
     """Whether GDAL writes a small COG of ``dtype`` with ``codec`` (in memory: no file)."""
-    import warnings
-
     from rasterio.io import MemoryFile
 
     try:
