@@ -148,8 +148,9 @@ def test_train_log_warnings_name_the_flags(train_cube, caplog):
 
 
 def test_assigning_advice_for_a_malformed_crs_runs_as_given(malformed_tif, tmp_path, capsys):
-    # evaluate has no --crs: the advice assigns the CRS to the file with rasterio's own `rio`
-    # (installed with xlstsr; GDAL's gdal_edit.py often is not), and evaluate then runs
+    # the advice that assigns the CRS to the file for good (beside --reference-crs for one
+    # run) uses rasterio's own `rio` (installed with xlstsr; GDAL's gdal_edit.py often is
+    # not), and evaluate then runs
     import re
     import shlex
     import subprocess

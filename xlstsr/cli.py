@@ -399,7 +399,8 @@ def _open_lst(args: argparse.Namespace) -> Any:
 
 
 def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
-    """``da`` with the CRS ``crs`` (``--crs``, ``--guide-crs``) declared when its file has
+    """``da`` with the CRS ``crs`` (``--crs``, ``--guide-crs``, evaluate's
+    ``--reference-crs``, ``--coarse-crs``) declared when its file has
     none, or in place of a malformed one (an ellipsoid that is not Earth-sized); refused when
     the file declares another valid CRS (the flag declares, it does not reproject)."""
     if crs is None:
@@ -436,6 +437,11 @@ def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
     )
 
 
+#: the input each CRS flag declares (its name in validate's refusals)
+_FLAG_ROLES = {"--crs": "LST", "--guide-crs": "guide", "--reference-crs": "reference",
+               "--coarse-crs": "coarse LST"}
+
+
 def _flag_crs_fits(da: Any, crs: str, flag: str, path: str) -> Any:
     """``da`` (its CRS the flag's), refused naming the flag when that CRS cannot be the one its
     coordinates are in (validate's check: metres under a geographic CRS, degrees under a
@@ -446,7 +452,7 @@ def _flag_crs_fits(da: Any, crs: str, flag: str, path: str) -> Any:
 
     try:
         ydim, xdim = spatial_dims(da)
-        _check_crs_units(da, "LST" if flag == "--crs" else "guide", ydim, xdim)
+        _check_crs_units(da, _FLAG_ROLES.get(flag, "input"), ydim, xdim)
     except XlstsrError as err:
         span = re.search(r"coordinates \(([^)]*)\)", str(err))
         where = f"{path}'s coordinates ({span[1]})" if span else f"{path}'s coordinates"
@@ -564,9 +570,19 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
             example = f" (e.g. {flag} {names_[0]})" if names_ else ""
             raise UsageError(f"{path}: {text} Name it with {flag} NAME{example}.") from None
     elif variable is not None and not kwargs and variable != obj.name:
-        # a GeoTIFF holds one field: the name was dropped without a word
-        warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
-             f"bands are its time steps); drop {flag}", UserWarning)
+        from xlstsr.io.cog import DESCRIPTION_COORD
+
+        described = ([str(v) for v in obj[DESCRIPTION_COORD].values.ravel()]
+                     if DESCRIPTION_COORD in obj.coords else [])
+        if variable in described:
+            # a multi-band GeoTIFF whose band is described by that name (LST beside QC): that
+            # band; it was "ignored: holds a single field", and every band read as a time step
+            log.info("%s %s: band %d of %s", flag, variable, described.index(variable) + 1, path)
+            obj = open_path(path, band=described.index(variable) + 1)
+        else:
+            # a GeoTIFF holds one field: the name was dropped without a word
+            warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
+                 f"bands are its time steps); drop {flag}", UserWarning)
     return obj, globs
 
 
@@ -1081,8 +1097,8 @@ def _cli_hints(message: str, command: str | None = None,
                     "for MODIS LST digital numbers stored without scale metadata).")
     message = _malformed_crs_hint(message, command)
     message = _grid_file_hint(message)
-    if command in ("upscale", "scaling"):
-        message = _crs_hint(message, crs_spans)
+    if command in _CRS_FLAGS:
+        message = _crs_hint(message, crs_spans, command)
     if command in ("upscale", "scaling", "train") and re.search(r"\bguide\b", message):
         message = _with_flags(message, _guide_flags(typed or {}), typed)
     if command in ("upscale", "scaling", "train"):
@@ -1135,22 +1151,32 @@ def _grid_file_hint(message: str) -> str:
 #: a refusal of an input without a CRS (xlstsr.validate: "the LST has lat/lon dims ... but no
 #: CRS; ... `da = da.rio.write_crs('EPSG:4326')`", "the guide has no CRS. Set it with
 #: rioxarray..."): its fixes are Python's
-_NO_CRS = re.compile(r"\bthe (LST|guide) has (?:lat/lon dims [^;.]*? but )?no CRS\b")
+_NO_CRS = re.compile(r"\bthe (LST|guide|reference|super-resolved field|coarse LST) has "
+                     r"(?:lat/lon dims [^;.]*? but )?no CRS\b")
+#: per command, the flag declaring the CRS of each input validate names (evaluate's: the sr,
+#: the reference, the --coarse file, which had no flag: a Python-only fix)
+_CRS_FLAGS = {
+    "upscale": {"LST": "--crs", "guide": "--guide-crs"},
+    "scaling": {"LST": "--crs", "guide": "--guide-crs"},
+    "evaluate": {"super-resolved field": "--crs", "reference": "--reference-crs",
+                 "coarse LST": "--coarse-crs"},
+}
 
 
-def _crs_hint(message: str, spans: dict[str, tuple[bool, str] | None] | None = None) -> str:
+def _crs_hint(message: str, spans: dict[str, tuple[bool, str] | None] | None = None,
+              command: str = "upscale") -> str:
     """A refusal of a file without a CRS, with the flag that declares it (``--crs``,
-    ``--guide-crs``; upscale and scaling): the command line had no way to run it at all.
+    ``--guide-crs`` of upscale and scaling; evaluate's ``--crs``, ``--reference-crs``,
+    ``--coarse-crs``): the command line had no way to run it at all.
 
-    ``spans``: per refused input ("LST", "guide"), whether its coordinates are lon/lat degrees
-    and their ranges (:func:`_coordinate_span`; None: not known). The example CRS follows them,
-    not the dims' names: x/y dims holding degrees were given a UTM example, lat/lon dims
-    holding metres EPSG:4326, and following either advice was refused in turn."""
+    ``spans``: per refused input (validate's name: "LST", "guide", "reference"...), whether its
+    coordinates are lon/lat degrees and their ranges (:func:`_coordinate_span`; None: not
+    known). The example CRS follows them, not the dims' names: x/y dims holding degrees were
+    given a UTM example, lat/lon dims holding metres EPSG:4326, and following either advice was
+    refused in turn."""
     m = _NO_CRS.search(message)
-    if m is None:
-        return message
-    flag = "--guide-crs" if m.group(1) == "guide" else "--crs"
-    if flag in message:
+    flag = _CRS_FLAGS.get(command, {}).get(m.group(1)) if m is not None else None
+    if flag is None or flag in message:
         return message
     span = (spans or {}).get(m.group(1))
     if span is None:  # the coordinates unknown: the message's reading of the dims' names
@@ -1199,17 +1225,21 @@ def _malformed_crs_hint(message: str, command: str | None) -> str:
     """A refusal of a malformed file CRS, with the command line's way past it: ``--crs``
     (``--guide-crs``) replaces it in upscale and scaling; elsewhere the CRS is assigned to the
     file (``gdal_edit.py -a_srs``, which assigns: ``gdalwarp`` would reproject, and finds no
-    transformation from a malformed CRS)."""
+    transformation from a malformed CRS); evaluate's ``--crs``, ``--reference-crs``,
+    ``--coarse-crs`` replace it for one run, beside that advice (the file fixed for good)."""
     m = _MALFORMED_CRS.search(message)
     if m is None or "On the command line: pass `--" in message or "gdal_edit.py" in message:
         return message
     example = re.search(r"write_crs\('([^']+)'\)", message[m.start():])
     crs = example[1] if example else "EPSG:NNNN"
-    flag = {"LST": "--crs", "guide": "--guide-crs"}.get(m[1])
-    if command in ("upscale", "scaling") and flag:
+    flag = _CRS_FLAGS.get(command or "", {}).get(m[1])
+    if flag and command != "evaluate":
         return message + (f" On the command line: pass `{flag} {crs}` (the CRS it is really in) "
                           "to replace it.")
-    return message + (f" On the command line: assign the CRS it is really in to the file first, "
+    return message + (" On the command line: "
+                      + (f"pass `{flag} {crs}` (the CRS it is really in) to replace it, or "
+                         if flag else "")
+                      + f"assign the CRS it is really in to the file first, "
                       f"e.g. `rio edit-info --crs {crs} file.tif` for a GeoTIFF (rasterio's "
                       f"command, installed with xlstsr; or GDAL's `gdal_edit.py -a_srs {crs} "
                       "file.tif`).")
@@ -1606,6 +1636,7 @@ _QUALIFIERS = {
     "coarse_nodata": ("--coarse", "describes the --coarse file"),
     "coarse_scale": ("--coarse", "describes the --coarse file"),
     "coarse_offset": ("--coarse", "describes the --coarse file"),
+    "coarse_crs": ("--coarse", "describes the --coarse file (--crs describes the sr)"),
     "truth_variable": ("--truth", "names a variable of the --truth file"),
     "truth_units": ("--truth", "describes the --truth file (--units describes the LST)"),
     "truth_nodata": ("--truth", "describes the --truth file (--nodata describes the LST)"),
@@ -1843,8 +1874,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                          "(e.g. ASTER or Landsat LST) as the reference")
     # the sr's own declarations, as upscale's of its input (another tool's output in degC
     # without a tag, or with an undeclared fill)
-    sr = _declare(_open_field(args.sr, args.variable, "LST"), args.units, args.nodata,
-                  args.scale, offset=args.offset)
+    sr = _declare_crs(_open_field(args.sr, args.variable, "LST"), args.crs, "--crs", args.sr)
+    sr = _declare(sr, args.units, args.nodata, args.scale, offset=args.offset)
     # a scene's thermal band alone (no QA_PIXEL), which the user decodes with the reference
     # flags, is read as any raster; it was refused for the missing QA_PIXEL, flags or not
     lone = "://" not in args.reference and _lone_st_band(
@@ -1877,12 +1908,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         # to the stored values first
         ref = _declare(ref, args.reference_units, None, role="reference",
                        offset=args.reference_offset)
+    # (a Landsat scene's own CRS: the flag is refused if it names another)
+    ref = _declare_crs(ref, args.reference_crs, "--reference-crs", args.reference)
     coarse = None
     if args.coarse:
-        coarse = _declare(
+        coarse = _declare_crs(
             _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable"),
-            args.coarse_units, args.coarse_nodata, args.coarse_scale, role="coarse",
-            offset=args.coarse_offset)
+            args.coarse_crs, "--coarse-crs", args.coarse)
+        coarse = _declare(coarse, args.coarse_units, args.coarse_nodata, args.coarse_scale,
+                          role="coarse", offset=args.coarse_offset)
     clear = None
     for path in masks:
         # a cloud / water / QC layer: 0 is clear, anything else (its fill too) is not scored;
@@ -1951,6 +1985,13 @@ def _scaling(args: argparse.Namespace) -> int:
                          f"1,{','.join(str(f) for f in scales['factors'])}")
     _check_dependent_flags(args)
     _refuse_input(args.output, args.input, args.guide)
+    if (args.figure and "://" not in f"{args.figure}{args.output}"
+            and Path(args.figure).resolve() == Path(args.output).resolve()):
+        # _refuse_input's words called the output table "an input"
+        png = Path(args.output).with_suffix(".png")
+        png = png if png.resolve() != Path(args.output).resolve() else png.with_name("scaling.png")
+        raise UsageError(f"--figure {args.figure} is the output table too: the figure would "
+                         f"replace the table; give the figure its own path, e.g. --figure {png}")
     _refuse_input(args.figure, args.input, args.guide, args.output)
     _table_suffix(args.output)
     if args.figure:  # checked when drawing: after the table was written, left behind
@@ -2611,6 +2652,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--coarse-variable", default=None, help="variable of a .nc/.zarr --coarse")
     _add_input_declarations(e, "", "the super-resolved LST (sr)")
     _add_input_declarations(e, "coarse", "the --coarse LST")
+    # a reference on a CF lat/lon grid without a grid_mapping (ERA5-Land, Copernicus GLS,
+    # gridded ECOSTRESS) was refused with a Python-only fix
+    e.add_argument("--crs", default=None, metavar="CRS",
+                   help="CRS of the super-resolved LST when its file does not declare one, e.g. "
+                   "EPSG:4326 for lat/lon degrees (any EPSG code, WKT or PROJ string); replaces "
+                   "a malformed one (ellipsoid not Earth-sized), refused when the file declares "
+                   "another")
+    e.add_argument("--reference-crs", default=None, metavar="CRS",
+                   help="CRS of the reference when its file does not declare one (as --crs), "
+                   "e.g. EPSG:4326 for a CF NetCDF on a lat/lon grid without a grid_mapping")
+    e.add_argument("--coarse-crs", default=None, metavar="CRS",
+                   help="CRS of the --coarse file when it does not declare one (as --crs)")
     e.add_argument("--factor", type=_factor, default=None,
                    help="upscaling factor (default: the sr's xlstsr_factor attribute)")
     e.add_argument("--erode", type=_non_negative_int, default=0,
@@ -2832,11 +2885,21 @@ def _options_before_command(parser: argparse.ArgumentParser, argv: list[str]) ->
 
 
 def _crs_spans(args: argparse.Namespace, message: str) -> dict[str, tuple[bool, str] | None]:
-    """For a refusal of an upscale / scaling input without a CRS, that input's coordinates
-    (:func:`_coordinate_span`), read again from its file: the refusal names only its dims."""
+    """For a refusal of an upscale / scaling / evaluate input without a CRS, that input's
+    coordinates (:func:`_coordinate_span`), read again from its file: the refusal names only its
+    dims."""
     m = _NO_CRS.search(message)
-    if m is None or args.command not in ("upscale", "scaling"):
+    if m is None or m.group(1) not in _CRS_FLAGS.get(args.command, {}):
         return {}
+    if args.command == "evaluate":
+        path, variable, flag, band = {
+            "super-resolved field": (args.sr, args.variable, "--variable", None),
+            "reference": (args.reference, args.reference_variable, "--reference-variable",
+                          args.reference_band),
+            "coarse LST": (args.coarse, args.coarse_variable, "--coarse-variable", None),
+        }[m.group(1)]
+        role = "reference" if m.group(1) == "reference" else "LST"
+        return {m.group(1): _coordinate_span(path, variable, role, flag, band)}
     if m.group(1) == "guide":
         return {"guide": _coordinate_span(getattr(args, "guide", None),
                                           getattr(args, "guide_variable", None), "guide",
