@@ -19,11 +19,12 @@ demo: $(STAMP)
 
 # two test processes: the suite waits on fresh Pythons (CLI runs, benchmark children, clusters)
 # about half of its time, so a second process fills the second core (7 min against 17 here);
-# TEST_WORKERS=0 runs it in this process (pdb works there)
+# TEST_WORKERS=0 runs it in this process (pdb works there); the 30 slowest tests are listed
+# (the suite must stay well under 15 minutes on 2 cores)
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=30
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
