@@ -494,10 +494,13 @@ def _open_one(
 
 
 def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
-    """The granules of a list or a glob pattern; None for one plain path."""
+    """The granules of a list or a glob pattern; None for one plain path (an existing one too,
+    whatever its characters)."""
     if isinstance(path, (str, os.PathLike)):
         s = os.fspath(path)
-        if not glob.has_magic(s):
+        if not glob.has_magic(s) or os.path.exists(absolute_path(s)):
+            # a granule in "run[1]/" is no pattern: globbed, "[1]" matched "1" only and the
+            # existing file was "no MODIS granule matches"
             return None
         found = sorted(Path(p) for p in glob.glob(absolute_path(s)))
         if not found:
@@ -534,7 +537,7 @@ def open_modis(
     path : path, glob pattern or list of paths
         One ``.hdf`` granule, or several (a list, or a pattern such as
         ``"MOD11A1.A2020*.h18v04.*.hdf"``) of the same tile, stacked along ``time`` in date
-        order.
+        order. A path that exists is opened as it is, even with ``[`` ``]`` in it.
     variable : str, optional
         Scientific dataset name, e.g. ``"LST_Day_1km"``, ``"LST_Night_1km"``, ``"Emis_31"``,
         ``"QC_Day"``. Default: ``"LST_Day_1km"``, or, in a granule without it, its only LST

@@ -6,7 +6,8 @@ stackstac 0.5.1 takes an integer EPSG only and reads ``proj:epsg``, which pystac
 longer writes (it writes ``proj:code``): :func:`open_stac` copies ``proj:code`` = ``EPSG:n`` to
 ``proj:epsg`` on copies of the items before calling it.
 
-Values are decoded from the assets' ``raster:bands`` (raster extension): ``nodata`` -> NaN, then
+Values are decoded from the assets' ``raster:bands`` (raster extension; else the v2 / STAC 1.1
+fields ``nodata``, ``raster:scale``, ``raster:offset``, ``unit``): ``nodata`` -> NaN, then
 ``value * scale + offset`` (Planetary Computer's MOD11A1 items: uint16 DN x 0.02 = Kelvin, nodata
 0), and ``unit`` becomes the ``units`` attribute, so that the cube goes straight into
 :func:`xlstsr.upscale`. Without a ``nodata`` there, the ``nodata=`` passed to odc-stac, else a
@@ -82,8 +83,13 @@ def _epsg_of(crs: Any) -> int | None:
 
 
 def _with_proj_epsg(item: Any) -> Any:
-    """A copy of ``item`` with ``proj:epsg`` set from ``proj:code`` (item and assets)."""
+    """A copy of ``item`` with ``proj:epsg`` set from ``proj:code`` (item and assets), and a
+    ``datetime`` null in the item (a span given as ``start_datetime`` / ``end_datetime``) set
+    to the start, as odc-stac labels it (:func:`_item_time`): stackstac reads ``datetime``
+    only, and labelled such items NaT."""
     item = item.clone()
+    if item.datetime is None and item.common_metadata.start_datetime is not None:
+        item.datetime = item.common_metadata.start_datetime
     if item.get_self_href():
         # stackstac reads a relative href against the working folder, not the item's (odc-stac
         # resolves it): a self-contained catalogue failed at compute with "No such file"
@@ -120,9 +126,46 @@ class BandCoding:
         return self.scale == 1.0 and self.offset == 0.0
 
 
+#: raster extension v2 / STAC 1.1 names of the coding fields -> BandCoding's (v1 names them
+#: scale and offset inside ``raster:bands``)
+_V2_CODING = {"nodata": "nodata", "raster:scale": "scale", "raster:offset": "offset",
+              "unit": "unit"}
+_V2_NAMES = {ours: theirs for theirs, ours in _V2_CODING.items()}
+
+
+def _v2_fields(item: Any, asset: Any, key: str) -> dict[str, Any]:
+    """The coding fields of raster extension v2 (STAC 1.1) for ``asset``, v1 names: those of
+    the item's properties, overridden by the asset's, overridden by its one entry of
+    ``bands`` (the inheritance odc-stac reads them with). Empty when none is given. Several
+    ``bands`` entries with coding fields are refused as several ``raster:bands`` are."""
+    found: dict[str, Any] = {}
+    bands = asset.extra_fields.get("bands")
+    bands = [b for b in bands if isinstance(b, dict)] if isinstance(bands, list) else []
+    coded = [b for b in bands if any(k in b for k in _V2_CODING)]
+    if len(bands) > 1 and coded:
+        raise XlstsrError(
+            f"asset {key!r} of item {item.id!r} has {len(bands)} bands; open_stac loads "
+            "single-band assets (split the bands, or load them with odc-stac directly)."
+        )
+    for d in (item.properties, asset.extra_fields, *coded):
+        found.update({ours: d[k] for k, ours in _V2_CODING.items() if d.get(k) is not None})
+    return found
+
+
 def _asset_coding(item: Any, key: str) -> BandCoding | None:
+    """The coding of asset ``key``: raster extension v1 ``raster:bands``, else the v2 / STAC
+    1.1 fields (``nodata``, ``raster:scale``, ``raster:offset``, ``unit`` on the asset, its
+    ``bands`` or the item: :func:`_v2_fields`); None when neither gives one."""
     asset = item.assets.get(key)
-    bands = None if asset is None else asset.extra_fields.get("raster:bands")
+    if asset is None:
+        return None
+    bands = asset.extra_fields.get("raster:bands")
+    if not bands:
+        # STAC 1.1 items: read as DN without units (MOD11A1 DN ~14000 went on as Kelvin)
+        v2 = _v2_fields(item, asset, key)
+        bands, v1 = ([v2], False) if v2 else (None, False)
+    else:
+        v1 = True
     if not bands:
         return None
     if not isinstance(bands, list) or not all(isinstance(b, dict) for b in bands):
@@ -144,7 +187,8 @@ def _asset_coding(item: Any, key: str) -> BandCoding | None:
             vals[name] = default if v is None else float(v)
         except (TypeError, ValueError):  # was a raw "could not convert string to float"
             raise XlstsrError(
-                f"raster:bands {name} of asset {key!r} in item {item.id!r} is {v!r}, not a "
+                f"{'raster:bands ' + name if v1 else _V2_NAMES[name]} of asset {key!r} in "
+                f"item {item.id!r} is {v!r}, not a "
                 "number: fix the catalog (e.g. with a `modifier=` that corrects the item), or "
                 "pass decode=False and decode the stored values yourself."
             ) from None
@@ -153,7 +197,8 @@ def _asset_coding(item: Any, key: str) -> BandCoding | None:
 
 
 def band_coding(items: Any, asset: str) -> BandCoding | None:
-    """The ``raster:bands`` coding of ``asset``, the same in every item (else an error).
+    """The ``raster:bands`` coding of ``asset`` (else its raster v2 fields: :func:`_v2_fields`),
+    the same in every item (else an error).
 
     None when no item describes it.
 
@@ -386,23 +431,33 @@ _ODC_PROJECTION_ERRORS = ("No projection extension", "Asset transform", "auto-gu
 MAX_PIXELS_PER_STEP = 1_000_000_000
 
 
-def _extent(items: Sequence[Any], bbox: Any, crs: Any) -> tuple[float, float] | None:
-    """Width and height of the output area in ``crs`` units: the bbox, else the items' WGS84
-    bboxes put into ``crs``; None when they cannot be told."""
+def _extent(items: Sequence[Any], bbox: Any, crs: Any,
+            kwargs: dict[str, Any] | None = None) -> tuple[float, float] | None:
+    """Width and height of the output area in ``crs`` units: the bbox, else the area the
+    loader's keywords give in longitude/latitude (``lon=``/``lat=``, ``geopolygon=``,
+    ``bounds_latlon=``: :func:`_lonlat_area`), else the items' WGS84 bboxes, put into
+    ``crs``; None when they cannot be told. (A 0.1 degree ``lon=``/``lat=`` area at 30 m was
+    judged over the items' whole extent and refused as billions of pixels.)"""
     if bbox is not None:
         return float(bbox[2] - bbox[0]), float(bbox[3] - bbox[1])
     from pyproj import CRS, Transformer
     from pyproj.exceptions import CRSError
 
-    boxes = [it.bbox for it in items if getattr(it, "bbox", None) and len(it.bbox) == 4]
-    if crs is None or not boxes:
+    area = _lonlat_area(kwargs or {})
+    if area is not None:
+        box = area[0]
+    else:
+        boxes = [it.bbox for it in items if getattr(it, "bbox", None) and len(it.bbox) == 4]
+        if not boxes:
+            return None
+        box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+               max(b[3] for b in boxes))
+    if crs is None:
         return None
     try:
         to_out = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(crs),
                                       always_xy=True)
-        x0, y0, x1, y1 = to_out.transform_bounds(
-            min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
-            max(b[3] for b in boxes), densify_pts=21)
+        x0, y0, x1, y1 = to_out.transform_bounds(*box, densify_pts=21)
     except (CRSError, ValueError):
         return None
     return float(x1 - x0), float(y1 - y0)
@@ -427,12 +482,14 @@ _CHUNK_DIMS = {"time", "y", "x", "latitude", "longitude", "band"}
 
 def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs: Any,
                    resolution: Any, dtype: Any, decode: Any, chunks: Any,
-                   engine: str = "odc") -> None:
+                   engine: str = "odc", kwargs: dict[str, Any] | None = None) -> None:
     """Refuse options that would load a wrong cube without a word, or fail deep in the loader:
     an empty asset list, a bbox of non-numbers, a resolution that is not a positive number or
     is in other units than the output CRS (a 1 x 1 cube, or billions of pixels; a bbox that
     looks like longitude/latitude on a projected CRS is told how to give degrees), a non-float
-    dtype for decoded values (Kelvin truncated to whole degrees, NaN gaps lost), chunks < 1."""
+    dtype for decoded values (Kelvin truncated to whole degrees, NaN gaps lost), chunks < 1.
+    ``kwargs``: the loader's keywords, whose area in longitude/latitude (``lon=``/``lat=``...)
+    the resolution is judged against when there is no bbox."""
     if bands is not None and not bands:
         raise XlstsrError("assets is an empty list: name the assets to load (e.g. "
                           "'LST_Day_1km' or ['red', 'nir']), or pass None for all of them.")
@@ -458,13 +515,14 @@ def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs
         res = check_number("resolution", resolution, 0, lo_open=True,
                            hint="the output pixel size in the output CRS's units, e.g. 1000 "
                            "for 1 km in metres")
-        ext = _extent(items, bbox, out_crs)
+        ext = _extent(items, bbox, out_crs, kwargs)
         units = _crs_units(out_crs) if out_crs is not None else "CRS units"
         if ext is not None and min(ext) > 0:
             w, h = ext
             deg = " (1 km is about 0.009 degrees)" if units == "degrees" else ""
-            if res > min(w, h):
-                # a lon/lat bbox on a projected CRS (MODIS sinusoidal) is a box of a metre
+            if res > max(w, h):
+                # a lon/lat bbox on a projected CRS (MODIS sinusoidal) is a box of a metre;
+                # larger than one side only is a strip (a transect), which loads
                 advice = (_lonlat_advice(items, [float(v) for v in bbox], engine,
                                          crs_given=crs is not None)
                           if bbox is not None and out_crs is not None and units != "degrees"
@@ -508,6 +566,14 @@ def _check_options(items: Sequence[Any], bands: list[str] | None, bbox: Any, crs
                 f"chunks names {odd}, not dims of the cube: use {sorted(_CHUNK_DIMS)} (latitude "
                 "/ longitude for a geographic output CRS), e.g. {'time': 1, 'y': 1024, 'x': 1024}."
             )
+        for dim, alias in (("y", "latitude"), ("x", "longitude")):
+            if dim in chunks and alias in chunks and chunks[dim] != chunks[alias]:
+                # one dim (latitude is y, longitude x): which size was meant cannot be told
+                raise XlstsrError(
+                    f"chunks gives {dim!r} ({chunks[dim]!r}) and {alias!r} ({chunks[alias]!r}), "
+                    f"two names of one dim with different sizes: give one of them, e.g. "
+                    f"{{'time': 1, 'y': 1024, 'x': 1024}}."
+                )
         for k, v in chunks.items():
             if v == -1 or v == "auto":
                 continue
@@ -523,14 +589,18 @@ def _full_chunks(chunks: dict[str, Any] | None) -> dict[str, Any]:
     """``chunks`` with the dims it omits filled from :data:`_DEFAULT_CHUNKS`: a partial dict
     (``{"time": 5}``) replaced the whole default, and the spatial dims it did not name became
     one chunk of the whole grid (memory per task growing with the area). ``latitude`` /
-    ``longitude`` (a geographic output CRS's dims) stand for ``y`` / ``x``: a dict naming one
-    of them is not given the other name too (odc-stac reads either as the same dim, and
-    latitude/longitude would override y/x)."""
+    ``longitude`` (a geographic output CRS's dims) are given as ``y`` / ``x``, whatever the
+    output CRS: odc-stac reads them only on a geographic output and ignored them on a
+    projected one (the whole grid in one chunk), while ``y`` / ``x`` it reads on any output,
+    as stackstac (whose dims are y/x always) reads them; so the size asked for is the size
+    loaded, on either engine and any CRS (:func:`_check_options` refuses a dict giving one
+    dim two sizes)."""
     out = dict(chunks) if chunks is not None else {}
     out.setdefault("time", _DEFAULT_CHUNKS["time"])
     for dim, alias in (("y", "latitude"), ("x", "longitude")):
-        if dim not in out and alias not in out:
-            out[dim] = _DEFAULT_CHUNKS[dim]
+        if alias in out:
+            out.setdefault(dim, out.pop(alias))
+        out.setdefault(dim, _DEFAULT_CHUNKS[dim])
     return out
 
 
@@ -771,12 +841,13 @@ def _check_stackstac_stored(items: Sequence[Any], codings: dict[str, BandCoding 
 
 
 def _with_nodata(items: list[Any], fills: dict[str, float]) -> list[Any]:
-    """Copies of the items whose raster:bands of the assets in ``fills`` say their nodata: the
-    loaders then fill the pixels no file covers with it (odc-stac filled them with 0), and
-    decoding masks both. Items without raster:bands get one only when no item has any (a
-    coding in some items only would be refused as a disagreement)."""
+    """Copies of the items whose raster:bands of the assets in ``fills`` say their nodata (an
+    asset coded with raster v2 fields: its ``nodata`` field): the loaders then fill the pixels
+    no file covers with it (odc-stac filled them with 0), and decoding masks both. Items
+    without a coding get one only when no item has any (a coding in some items only would be
+    refused as a disagreement)."""
     described = {k for k in fills for it in items
-                 if k in it.assets and it.assets[k].extra_fields.get("raster:bands")}
+                 if k in it.assets and _asset_coding(it, k) is not None}
     out = []
     for it in items:
         it = it.clone()
@@ -787,6 +858,10 @@ def _with_nodata(items: list[Any], fills: dict[str, float]) -> list[Any]:
             bands = asset.extra_fields.get("raster:bands")
             if bands:
                 asset.extra_fields["raster:bands"] = [{**bands[0], "nodata": nodata}, *bands[1:]]
+            elif _v2_fields(it, asset, k):
+                # raster v2 coding: a raster:bands beside it would hide its scale (v1 is read
+                # first here) and odc-stac would not read its nodata (v2 is read first there)
+                asset.extra_fields["nodata"] = nodata
             elif k not in described:
                 asset.extra_fields["raster:bands"] = [{"nodata": nodata}]
         out.append(it)
@@ -1539,8 +1614,9 @@ def open_stac(
     chunks : dict, optional
         Dask chunks, e.g. ``{"time": 1, "y": 1024, "x": 1024}`` (default: 1 step, 1024 px).
         Dims not named keep that default: ``{"time": 5}`` gives 5 steps of 1024 x 1024 px,
-        ``{"y": 256}`` 1 step of 256 x 1024 px (``-1``: the whole dim). With a geographic
-        output CRS the spatial dims may be named ``latitude`` / ``longitude`` (or ``y`` / ``x``).
+        ``{"y": 256}`` 1 step of 256 x 1024 px (``-1``: the whole dim). ``latitude`` /
+        ``longitude`` are read as ``y`` / ``x`` (on any output CRS; one dim given two sizes
+        under both names is refused).
     dtype : str
         Output dtype of decoded values (NaN fill).
     decode : bool
@@ -1673,9 +1749,11 @@ def open_stac(
             if href and "://" not in href and os.path.isabs(href):
                 _check_local_asset(href, k, it.id)
     _check_geographic_bbox(bbox, crs)
-    _check_options(items, bands, bbox, crs, resolution, dtype, decode, chunks, engine)
+    _check_options(items, bands, bbox, crs, resolution, dtype, decode, chunks, engine, kwargs)
     if bbox is not None:  # numpy integers (a bbox from an array) were odc's "invalid coordinate"
         bbox = tuple(float(v) for v in bbox)
+    if resolution is not None:  # and odc-stac refused a numpy int64/int32/float32 resolution
+        resolution = float(resolution)
     if bands is None:
         _check_same_assets(items)
     if bbox is not None and (len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3])):
