@@ -2570,11 +2570,21 @@ def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
             # a model trained on stored integers (NDVI x 10000) given decoded NDVI (3.95 K
             # off); a guide merely small (flat ground, water) is no scaled copy
             k = _stored_scale(m, sd, mu, st)
-            if k is not None:
+            if k is not None and abs(mu) > 1.05:
                 hint = (f"the training guide was about {k:.3g} times larger: the model was "
                         "trained on the guide as stored (NDVI x 10000?). Give the guide on that "
                         "scale, or retrain the model on the decoded guide (`scale_factor` "
                         "applied)")
+            elif k is not None:
+                # trained on NDVI-like values (within [-1, 1]): this guide is the one off, a
+                # scale applied to values already decoded (an NDVI saved with its bands'
+                # scale_factor 0.0001, which the reader applied), not a model of stored numbers
+                hint = (f"this guide is about {k:.3g} times smaller than the training guide, "
+                        "which lies within [-1, 1] (a decoded NDVI): a scale applied to values "
+                        "already decoded (a 'scale_factor' of 0.0001 inherited from the bands "
+                        "it was computed from, applied on reading?). Drop that scale (undo it, "
+                        "`g = g / g.encoding['scale_factor']`, or reopen the file with "
+                        "`mask_and_scale=False` and `g.attrs.pop('scale_factor')`)")
             elif abs(m - mu) / st > GUIDE_MAX_Z or sd / st > GUIDE_MAX_STD_RATIO:
                 hint = _scale_hint(m, sd, mu, st, names[c] if c < len(names) else "")
             else:

@@ -189,6 +189,27 @@ def _swath_hint(obj: xr.DataArray | xr.Dataset) -> str:
             "GDAL warping with its geolocation arrays), then give it 1-D y/x coordinates and a CRS.")
 
 
+#: dim names, lower-cased, that name a raster's rows and columns (rioxarray finds only y/x)
+_ROW_NAMES = ("y", "row", "rows", "line", "lines", "northing")
+_COL_NAMES = ("x", "col", "cols", "column", "columns", "sample", "samples", "easting")
+
+
+def _row_col_dims(dims: tuple[Hashable, ...]) -> tuple[Hashable, Hashable]:
+    """The dims of ``dims`` that are a raster's rows and columns by name, in any case (``Y`` /
+    ``X``, ``rows`` / ``cols``: one of each), else the last two, else ``("row", "col")``.
+
+    Examples
+    --------
+    >>> _row_col_dims(("Y", "X", "Band")), _row_col_dims(("band", "r", "c"))
+    (('Y', 'X'), ('r', 'c'))
+    """
+    ys = [d for d in dims if str(d).lower() in _ROW_NAMES]
+    xs = [d for d in dims if str(d).lower() in _COL_NAMES]
+    if len(ys) == 1 and len(xs) == 1:
+        return ys[0], xs[0]
+    return (dims[-2], dims[-1]) if len(dims) >= 2 else ("row", "col")
+
+
 def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
     """Return the names of the (y, x) dimensions, found as rioxarray finds them.
 
@@ -211,9 +232,11 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
                 f"only named y/x: rename them first, `da.rename({names})` (xlstsr.upscale, "
                 f"coarsen, evaluate and the metrics rename them themselves).{_swath_hint(obj)}"
             ) from err
-        # the rename spelled with the user's own dims: the last two are the raster's rows and
-        # columns by convention (a fixed {'row': 'y', 'col': 'x'} failed when pasted)
-        yd, xd = (dims[-2], dims[-1]) if len(dims) >= 2 else ("row", "col")
+        # the rename spelled with the user's own dims (a fixed {'row': 'y', 'col': 'x'} failed
+        # when pasted): those named as rows and columns in any case (GDAL's Zarr of a
+        # pixel-interleaved GeoTIFF is (Y, X, Band): the last two renamed put the raster on its
+        # bands), else the last two, the raster's rows and columns by convention
+        yd, xd = _row_col_dims(dims)
         raise NoSpatialDimsError(
             f"no spatial dimensions found in dims {dims}. xlstsr looks for y/x or "
             f"latitude/longitude (lat/lon at its entry points); rename yours (e.g. "
@@ -861,6 +884,20 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
             f"crosses {where}. Unwrap them so that they run on from the first one, in order "
             f"(some may then lie beyond -180..180 or 0..360, which is fine): "
             f"`da = da.assign_coords({n}={_unwrap_advice(c, n)})`."
+        )
+    s = np.sort(c)
+    ds = np.diff(s)
+    # (within float32's rounding of the coordinates, which the caller's test lets through)
+    tol = max(1e-6 * float(ds.mean()), 8 * float(np.finfo(np.float32).eps) * float(np.abs(s).max()))
+    if s.size >= 3 and ds.min() > 0 and np.all(np.abs(ds - ds.mean()) <= tol):
+        # a regular grid in shuffled order (tiles concatenated east then west): sorting fixes
+        # it, reprojecting is not needed; the order most steps take is kept (north-up y falls)
+        down = np.count_nonzero(step < 0) > step.size / 2
+        return GridError(
+            f"the {what}'s '{n}' coordinates are a regular grid (step {float(ds.mean()):.6g}) "
+            f"but its {line}s are out of order (e.g. tiles concatenated in the wrong order): "
+            f"sort them, `da = da.sortby('{n}'" + (", ascending=False" if down else "")
+            + ")`."
         )
     if med != 0:
         ratio = step / med
@@ -2531,6 +2568,63 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     return None
 
 
+def _stored_integer_fill(finite: np.ndarray, int_stored: tuple[float, float, str],
+                         celsius: float = 0.0) -> tuple[float, float, float] | None:
+    """An integer type's extreme (:data:`INTEGER_FILLS`, of the stored type ``int_stored[2]``)
+    left as data in an LST's decoded values ``finite``, as ``(stored value, decoded value,
+    share)``, or None: the rule of :func:`_integer_fill` on the stored integers
+    (``int_stored``: the scale and offset that made ``finite``, ``celsius``: the 273.15 added
+    to degrees Celsius). :func:`suspect_fill` looks only below the data: int16 Kelvin x 100's
+    32767 decodes to 327.67 K, within the range, and was super-resolved as data.
+
+    Examples
+    --------
+    >>> k = 300.0 + np.arange(100) * 0.01
+    >>> k[:20] = 327.67  # int16 32767 x 0.01, undeclared
+    >>> _stored_integer_fill(k, (0.01, 0.0, "int16"))
+    (32767.0, 327.67, 0.2)
+    """
+    scale, offset, dtype = int_stored
+    if not finite.size or scale == 0:
+        return None
+    info = np.iinfo(np.dtype(dtype))
+    raw = np.round(((finite.astype(np.float64) - celsius) - offset) / scale)
+    for c in sorted({float(raw.min()), float(raw.max())}):
+        if INTEGER_FILLS.get(c) != (float(info.min), float(info.max)):
+            continue  # not this type's extreme (uint16's 32767 is data)
+        hit = raw == c
+        rest = raw[~hit]
+        if rest.size < FILL_MIN_PIXELS:
+            continue
+        q25, q75 = _quantiles(rest, (0.25, 0.75))
+        spread = float(q75 - q25)
+        count = int(hit.sum())
+        if spread > 0 and _integer_fill(c, raw, rest, spread, count):
+            return c, float(finite[hit][0]), count / finite.size
+    return None
+
+
+def _stale_scale_text(median: float, stale: tuple[float, float] | None,
+                      physical_range: tuple[float, float], v: str = "da") -> str:
+    """When values stored as floats were scaled on reading (``stale``: the encoding's scale and
+    offset) and undone they are Kelvin of a land surface, the clause that names that stale
+    scale and how to undo it; else ''. Kelvin saved decoded with the product's
+    ``scale_factor`` kept (0.02) read as ~6: told "degrees Celsius", followed it gave 279 K."""
+    if stale is None:
+        return ""
+    scale, offset = stale
+    raw = (median - offset) / scale
+    lo, hi = physical_range
+    if not lo + 50 <= raw <= hi - 50:  # 200-350 K: plausible
+        return ""
+    undo = f"{v} / {scale:g}" if offset == 0 else f"({v} - {offset:g}) / {scale:g}"
+    return (f"they are stored as floats with scale_factor={scale:g}, which the reader applied "
+            f"(it is in `{v}.encoding`): as stored, their median is {raw:.1f}, Kelvin already. "
+            "A scale left from the product's digital numbers on a field saved decoded? Undo it, "
+            f"`{v} = {undo}`, or reopen the file with `mask_and_scale=False` and drop the "
+            f"attribute (`{v}.attrs.pop('scale_factor')`); best, write the file again without it")
+
+
 def _integer_fill(c: Any, f: np.ndarray, rest: np.ndarray, spread: float, count: int) -> bool:
     """Whether ``c`` (the smallest or largest of the guide values ``f``; ``rest``, the others,
     of inter-quartile range ``spread``, ``count`` pixels of ``c``) is an integer type's fill
@@ -2688,6 +2782,8 @@ def _lst_verdict(
     fill_declared: bool = False,
     attrs_of: str | None = None,
     float_stored: bool = False,
+    stale_scale: tuple[float, float] | None = None,
+    int_stored: tuple[float, float, str] | None = None,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
@@ -2696,7 +2792,12 @@ def _lst_verdict(
     included), so a repeated value within ``physical_range`` is taken as data. ``float_stored``:
     the values are stored as floats (a scale in attrs on them may be one applied already,
     :func:`_refuse_scale_twice_celsius`). ``attrs_of``: see :func:`decode_lst` (a plain argument, fixed when the graph is built: whatever runs the
-    task, a pool, another process or a distributed worker, gives the same advice)."""
+    task, a pool, another process or a distributed worker, gives the same advice).
+    ``stale_scale``: (scale, offset) that the reader applied to values stored as floats (from
+    the encoding), named when undone they are Kelvin (:func:`_stale_scale_text`).
+    ``int_stored``: (scale, offset, dtype) that map the values (Celsius's 273.15 taken off)
+    back to the integers stored, whose type's extreme is looked for as an undeclared fill
+    (:func:`_stored_integer_fill`)."""
     lead = imgs.shape[:-2]
     attrs_of = attrs_of if what == "reference" else None
     v = attrs_of or "da"  # the variable whose attrs a fix sets
@@ -2780,6 +2881,13 @@ def _lst_verdict(
             cold_tail = (in_celsius > 0.75 and -60 < median < 70
                          and (judged >= 75).mean() < 0.02)
             if in_celsius > 0.9 or cold_tail:
+                stale = _stale_scale_text(median, stale_scale, physical_range, v)
+                if stale:  # Kelvin x a stale scale: "set degC" wrote 279 K for 300 K
+                    raise UnitsError(
+                        f"the {what}'s values (median {median:.1f}) look like degrees Celsius, "
+                        f"but {stale}. Only if they are degrees Celsius as read (a scene at "
+                        f"{median:.1f} degC), set `{v}.attrs['units'] = 'degC'`"
+                        + (" (`--units degC` on the command line)." if cli else "."))
                 wrong = _wrong_scale(median, stored, physical_range, what == "reference",
                                      _like_at(like, i), attrs_of)
                 raise UnitsError(
@@ -2794,6 +2902,30 @@ def _lst_verdict(
         if check_fill:
             hit = suspect_fill(finite)
             k_lo, k_hi = kept_range
+            top = (None if hit is not None or int_stored is None else
+                   _stored_integer_fill(finite, int_stored, celsius))
+            if top is not None and lo <= top[1] <= hi and not (
+                    (k_lo is not None and top[1] < k_lo) or (k_hi is not None and top[1] > k_hi)):
+                # (beyond the range: named below with the other out-of-range values)
+                c, k, share = top
+                sv = as_stored(k)
+                extreme = "largest" if c > 0 else "smallest"
+                how = (
+                    f"declare it: `{attrs_of}.attrs['_FillValue'] = {sv}`" if attrs_of else
+                    f"pass `reference_nodata={sv}` to evaluate, or declare it: "
+                    f"`reference.attrs['_FillValue'] = {sv}`"
+                    if what == "reference" else
+                    f"declare it: `da.attrs['_FillValue'] = {sv}` or `da = "
+                    f"da.rio.write_nodata({sv})`"
+                    + (f" (`--nodata {sv}` on the command line)" if cli else "")
+                    + f", or mask it: `da.where(da != {sv})`"
+                )
+                raise UndeclaredFillError(
+                    f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
+                    f"{share:.0%} of the valid pixels of an image, apart from all its other "
+                    f"values: {int_stored[2]}'s {extreme} value, which GDAL and CF tools write "
+                    f"as a fill, left undeclared (not a temperature); {how}."
+                )
             if hit is not None and ((k_lo is not None and hit[0] < k_lo)
                                     or (k_hi is not None and hit[0] > k_hi)):
                 hit = None  # the caller's thresholds drop that value: no fill to declare
@@ -2846,7 +2978,7 @@ def _lst_verdict(
                 f"every valid {what} value of an image ({_kelvin_text(vmin)} to "
                 f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) is outside the physical range {lo:g}-{hi:g} K, so "
                 "masking out-of-range pixels would leave nothing; "
-                f"{_range_cause(finite, median, physical_range, stored, units_known, ref, cli, _like_at(like, i), attrs_of)}."
+                f"{_stale_scale_text(median, stale_scale, physical_range, v) or _range_cause(finite, median, physical_range, stored, units_known, ref, cli, _like_at(like, i), attrs_of)}."
             )
         if keep_out_of_range and n_out <= 0.5 * finite.size:
             # a reference: its bulk is plausible; pixels out of range are never scored
@@ -2894,8 +3026,9 @@ def _lst_verdict(
                 + f", or mask it: `da.where(da != {sv})`; or pass `mask_out_of_range=True`"
                 + (" (`--mask-out-of-range`)." if cli else ".")
             )
-        cause = _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
-                             _like_at(like, i), attrs_of)
+        cause = (_stale_scale_text(median, stale_scale, physical_range, v)
+                 or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
+                                 _like_at(like, i), attrs_of))
         fix = ("" if keep_out_of_range else
                " To mask such pixels instead, pass `mask_out_of_range=True`"
                + (" (`--mask-out-of-range` on the command line)." if cli else "."))
@@ -3157,6 +3290,26 @@ def decode_lst(
     if declared_scale is not None and offset == 0.0 and _is_landsat_st_scale(declared_scale):
         raise PhysicalRangeError(_landsat_scale_without_offset(
             da, what, attrs_of if what == "reference" else None))
+    # what the reader decoded (xarray, rioxarray's mask_and_scale): the scale in the encoding
+    packed = _packed_encoding(da)
+    try:
+        enc_dtype = np.dtype(da.encoding["dtype"]) if "dtype" in da.encoding else None
+    except TypeError:
+        enc_dtype = None
+    # floats stored as floats with a scale: applied on reading, a stale scale makes Kelvin
+    # look like Celsius (~6 "K" for 300 K x 0.02), which only the encoding tells
+    stale_scale = (packed if packed is not None and packed[0] != 1.0 and enc_dtype is not None
+                   and enc_dtype.kind == "f" else None)
+    # the map back to stored integers (value = stored x scale + offset) and their type: an
+    # integer type's extreme left undeclared may decode within the range (int16 K x 100's
+    # 32767 is 327.67 K), named by the integer-fill rule
+    unsigned = "_Unsigned" in da.attrs or "_Unsigned" in da.encoding
+    if da.dtype.kind in "iu" and not unsigned:
+        int_stored = (scale or 1.0, offset, str(da.dtype))
+    elif packed is not None and enc_dtype is not None and enc_dtype.kind in "iu" and not unsigned:
+        int_stored = (packed[0], packed[1], str(enc_dtype))
+    else:
+        int_stored = None
     out, _ = _decode_scaled(da, physical_range)
     units = out.attrs.get("units")
     if (isinstance(units, (tuple, list)) and "band" not in out.dims and "band" in out.coords
@@ -3185,6 +3338,8 @@ def decode_lst(
         fill_declared=any(k in da.attrs for k in ("_FillValue", "missing_value")),
         attrs_of=attrs_of,
         float_stored=da.dtype.kind == "f",
+        stale_scale=stale_scale,
+        int_stored=int_stored,
     )
     if "band" in out.dims and out.sizes["band"] > 1:
         verdict = partial(_multiband_verdict, verdict=verdict, n_bands=out.sizes["band"],
@@ -3341,26 +3496,66 @@ def declare_lst(da: xr.DataArray, declare: Any, what: str = "LST") -> xr.DataArr
 
 
 def _refuse_inherited_scale(guide: xr.DataArray) -> None:
-    """Refuse a float guide whose values already lie in [-1.05, 1.05] (an NDVI) but that carries
-    a ``scale_factor`` below 1: the attributes of the band it was computed from, which xarray
-    keeps through ``(nir - red) / (nir + red)``. Decoded, the guide would be 10000x too small
-    (every method and ``scaling_stats`` read it so), without a word. In-memory guides only (a
-    lazy one is not read here)."""
-    scale = guide.attrs.get("scale_factor")
+    """Refuse a float guide whose values as stored lie in [-1.05, 1.05] (an NDVI) but that
+    carries a ``scale_factor`` below 1: the attributes of the band it was computed from, which
+    xarray keeps through ``(nir - red) / (nir + red)``. Decoded, the guide would be 10000x too
+    small (every method and ``scaling_stats`` read it so), without a word. The scale is read
+    from ``attrs`` (not applied yet) or, on floats stored as floats, from ``encoding`` (a
+    NetCDF / Zarr or a GeoTIFF read with ``mask_and_scale``: applied on reading already, the
+    values are NDVI x 0.0001; reading ``attrs`` alone let them through). A lazy guide is
+    judged on its central pixels of the first step (:func:`central_window`), never read
+    whole."""
+    applied = "scale_factor" not in guide.attrs
+    if applied:
+        stored = guide.encoding.get("dtype")
+        try:
+            if stored is None or np.dtype(stored).kind != "f":
+                return  # stored integers: the scale is theirs (MOD13's NDVI x 10000)
+        except TypeError:
+            return
+        scale, offset = guide.encoding.get("scale_factor"), guide.encoding.get("add_offset", 0.0)
+    else:
+        scale, offset = guide.attrs.get("scale_factor"), 0.0
     try:
         scale = float(np.ravel(scale)[0]) if scale is not None else None
+        offset = float(np.ravel(offset)[0]) if offset is not None else 0.0
     except (TypeError, ValueError):
         return  # text: decode_guide names it
     if scale is None or not np.isfinite(scale) or not 0 < scale < 1 or guide.dtype.kind != "f":
         return
+    where = ""
     if isinstance(guide.variable.data, dsa.Array):
-        return
-    v = stored_values(guide)
+        names = spatial_names(guide)
+        back = {v: k for k, v in names.items()}
+        try:
+            ydim, xdim = spatial_dims(guide.rename(names) if names else guide)
+        except XlstsrError:
+            return  # a guide without a grid is named later
+        window = central_window(guide, back.get(ydim, ydim), back.get(xdim, xdim))
+        where = f" on its central {window.shape[-2]} x {window.shape[-1]} pixels"
+        v = stored_values(window)
+    else:
+        v = stored_values(guide)
+    if applied:
+        v = (v - offset) / scale  # the values as the file stores them
     if not v.size or float(np.abs(v).max()) > 1.05:
         return
+    if applied:
+        raise GuideScaleError(
+            f"the guide {guide.name!r} is stored as floats within [-1, 1] "
+            f"({float(v.min()):.2f} to {float(v.max()):.2f}{where}: an NDVI?) but its file "
+            f"declares scale_factor={scale:g}, which its reader applied (it is in "
+            "`g.encoding`): the attributes of the band it was computed from, kept when it was "
+            f"saved. Read so, it is {1 / scale:.0f}x too small (a model or sharpener would read "
+            f"NDVI x {scale:g}; scaling_stats' guide_slope {1 / scale:.0f}x too large). Undo "
+            f"it, `g = g / {scale:g}`" + (f" after `g = g - {offset:g}`" if offset else "")
+            + ", or reopen the file with `mask_and_scale=False` and drop the attribute "
+            "(`g.attrs.pop('scale_factor'); g.attrs.pop('add_offset', None)`); best, write "
+            "the file again without it."
+        )
     raise GuideScaleError(
         f"the guide {guide.name!r} holds values within [-1, 1] already ({float(v.min()):.2f} "
-        f"to {float(v.max()):.2f}: an NDVI?) but carries scale_factor={scale:g}: attributes "
+        f"to {float(v.max()):.2f}{where}: an NDVI?) but carries scale_factor={scale:g}: attributes "
         "of the band it was computed from, which xarray keeps through `(nir - red) / (nir + "
         f"red)`. Decoded, it would be {1 / scale:.0f}x too small (a model or sharpener would "
         f"read NDVI x {scale:g}; scaling_stats' guide_slope {1 / scale:.0f}x too large). Drop them: `g.attrs.pop('scale_factor'); g.attrs.pop('add_offset', None); "
@@ -3574,7 +3769,7 @@ def netcdf_attr(value: Any) -> Any:
 
     Examples
     --------
-    >>> netcdf_attr({"collection": "mod11a1"}), netcdf_attr(True), netcdf_attr(2.5)
+    >>> netcdf_attr({"collection": "mod11a1"}), netcdf_attr(np.bool_(True)), netcdf_attr(2.5)
     ('{"collection": "mod11a1"}', 'true', 2.5)
     """
     import json
@@ -3585,37 +3780,52 @@ def netcdf_attr(value: Any) -> Any:
         a = np.asarray(value)
         if a.ndim == 1 and a.dtype.kind in "iuf" and a.size > 0:
             return value
-    return json.dumps(value, default=str)
+
+    def plain(v: Any) -> Any:
+        # numpy scalars and arrays as the Python values they hold: str() wrote np.bool_(True)
+        # as '"True"' (quotes included), where a bool is 'true'
+        if isinstance(v, (np.generic, np.ndarray)):
+            return v.tolist()
+        return str(v)
+
+    return json.dumps(value, default=plain)
 
 
-def global_attrs(attrs: Mapping[Any, Any]) -> dict[Any, Any]:
+def global_attrs(attrs: Mapping[Any, Any], *, as_netcdf: bool = True) -> dict[Any, Any]:
     """The global attributes of a Dataset that describe it (``source``, ``title``,
     ``history``...): not how a variable is stored or what it measures, nor its grid (a file
     written from them may be on another: :func:`grid_attr`), nor a store's records of the run
-    that wrote it (:data:`_NOT_GLOBAL`, ``xlstsr_*``); values NetCDF cannot hold as JSON
-    text (:func:`netcdf_attr`: a Zarr store's dict or bool attributes, carried onto the result,
-    made its ``to_netcdf`` fail)."""
-    return {k: netcdf_attr(v) for k, v in attrs.items()
+    that wrote it (:data:`_NOT_GLOBAL`, ``xlstsr_*``). With ``as_netcdf`` (the default: a result
+    in memory may be written with ``to_netcdf``), values NetCDF cannot hold as JSON text
+    (:func:`netcdf_attr`: a Zarr store's dict or bool attributes, carried onto the result,
+    made its ``to_netcdf`` fail); ``as_netcdf=False`` keeps them as they are, for a Zarr store
+    (which holds booleans and lists: written as JSON text they came back as strings) or a
+    writer that converts them itself."""
+    keep = {k: v for k, v in attrs.items()
             if k not in _NOT_GLOBAL and not grid_attr(k) and not str(k).startswith("xlstsr_")}
+    return {k: netcdf_attr(v) for k, v in keep.items()} if as_netcdf else keep
 
 
-def output_global_attrs(attrs: Mapping[Any, Any], result: xr.DataArray) -> dict[Any, Any]:
+def output_global_attrs(attrs: Mapping[Any, Any], result: xr.DataArray, *,
+                        as_netcdf: bool = True) -> dict[Any, Any]:
     """The global attributes of a file written from ``result``, computed from an input of
-    global ``attrs``: the input's (:func:`global_attrs`) with ``history`` the result's (the
-    input's chain and a line for this run); none for an input without them (a DataArray)."""
-    out = global_attrs(attrs)
+    global ``attrs``: the input's (:func:`global_attrs`, ``as_netcdf`` as there) with
+    ``history`` the result's (the input's chain and a line for this run); none for an input
+    without them (a DataArray)."""
+    out = global_attrs(attrs, as_netcdf=as_netcdf)
     if out and result.attrs.get("history"):
         out["history"] = result.attrs["history"]
     return out
 
 
-def with_global_attrs(lst: xr.DataArray, attrs: Mapping[Any, Any]) -> xr.DataArray:
+def with_global_attrs(lst: xr.DataArray, attrs: Mapping[Any, Any], *,
+                      as_netcdf: bool = True) -> xr.DataArray:
     """``lst`` with a Dataset's global attributes (``source``, ``title``, ``Conventions``,
     ``institution``...) under its own, which win, and the global ``history`` before its own: a
     Dataset's metadata lived in the file's global attributes (CF puts ``history`` there), which
     were dropped, the output's history started afresh. Storage, units, the grid's description
     (:func:`grid_attr`) and store bookkeeping (:data:`_NOT_GLOBAL`, ``xlstsr_*``) are not
-    carried.
+    carried. ``as_netcdf``: as :func:`global_attrs` (False for a result written to Zarr).
 
     Examples
     --------
@@ -3623,7 +3833,7 @@ def with_global_attrs(lst: xr.DataArray, attrs: Mapping[Any, Any]) -> xr.DataArr
     >>> with_global_attrs(da, {"source": "MODIS", "history": "a", "units": "1"}).attrs
     {'source': 'MODIS', 'history': 'a\\nb', 'units': 'K'}
     """
-    glob = global_attrs(attrs)
+    glob = global_attrs(attrs, as_netcdf=as_netcdf)
     if not glob:
         return lst
     merged = {**glob, **lst.attrs}
