@@ -541,7 +541,9 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
         raise UsageError(text) from None
     globs: dict[Any, Any] = {}
     if isinstance(obj, xr.Dataset):
-        globs = global_attrs(obj.attrs)
+        # as they are: the .nc and .tif writers convert them, a .zarr store keeps booleans and
+        # lists (written as JSON text they came back as strings)
+        globs = global_attrs(obj.attrs, as_netcdf=False)
         names = list(obj.data_vars)
         if variable is None and len(names) == 1:
             variable = names[0]

@@ -19,9 +19,11 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dask
+from dask.system import CPU_COUNT
 
 __all__ = [
     "RegionsCancelled",
@@ -365,8 +367,12 @@ def run_regions(
     - threaded scheduler (the default): ``k`` Python threads each computing a region with the
       synchronous scheduler (one torch thread each, see TorchModelMethod);
     - synchronous scheduler or ``k == 1``: one region at a time in this thread;
-    - fewer regions than ``k``, or any other scheduler (processes, custom): batches of ``k``
-      regions with ``dask.compute`` (parallel inside each region).
+    - fewer regions than ``k`` on the threaded scheduler: one ``dask.compute`` of them all
+      (parallel inside each region) in a thread pool of the run's own; when a tile fails (or on
+      Ctrl-C) the tasks not begun are dropped and those running are waited for before the
+      error is raised;
+    - any other scheduler (processes, custom, a ``pool`` set in dask's config): batches of
+      ``k`` regions with ``dask.compute`` (parallel inside each region).
     """
     client = active_client()
     sched = dask.config.get("scheduler", None)
@@ -475,7 +481,7 @@ def _run_local(todo: list[int], write: Callable[[int], Any], mark: Callable[[int
         for i in todo:
             mark(i, write(i).compute(scheduler="sync"))
     elif sched in (None, "threads", "threading") and len(todo) >= k:
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, wait
 
         pending = iter(todo)
         cancel = threading.Event()  # set when the run stops: regions in flight stop at a tile
@@ -506,8 +512,36 @@ def _run_local(todo: list[int], write: Callable[[int], Any], mark: Callable[[int
             finally:
                 for fut in running:
                     fut.cancel()
+    elif sched in (None, "threads", "threading") and dask.config.get("pool", None) is None:
+        # fewer regions than k: computed together on dask's threads (parallel inside each
+        # region), in a pool of this run's own that is waited for on an error. dask raises a
+        # task's error at once while the writes already running in its shared pool went on,
+        # recreating the store the failed run had just removed
+        cancel = threading.Event()
+        token = _CANCEL.set(cancel)  # seen by the tile tasks: the pool copies the context
+        pool = _ContextThreadPool(dask.config.get("num_workers", None) or CPU_COUNT,
+                                  thread_name_prefix="xlstsr-tiles")
+        try:
+            for i, res in zip(todo, dask.compute(*[write(i) for i in todo],
+                                                 scheduler="threads", pool=pool)):
+                mark(i, res)
+        except BaseException:
+            cancel.set()  # tasks still running stop at their next tile
+            raise
+        finally:
+            # tasks not begun are dropped; running ones (a chunk write) end before this returns
+            pool.shutdown(wait=True, cancel_futures=True)
+            _CANCEL.reset(token)
     else:
         for s in range(0, len(todo), k):
             batch = todo[s : s + k]
             for i, res in zip(batch, dask.compute(*[write(i) for i in batch])):
                 mark(i, res)
+
+
+class _ContextThreadPool(ThreadPoolExecutor):
+    """A thread pool whose tasks run in the submitting thread's context (its stop flag,
+    :data:`_CANCEL`), as dask's own pool does on recent versions."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)

@@ -217,47 +217,87 @@ def array_fingerprint(da: xr.DataArray | xr.Dataset, *, values: bool = True) -> 
     return _array_fingerprints(da, values=values)[0]
 
 
-def _array_fingerprints(da: xr.DataArray | xr.Dataset, *,
-                        values: bool = True) -> tuple[str, str, str]:
+def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
+                        parts: dict[str, str] | None = None) -> tuple[str, str, str]:
     """:func:`array_fingerprint` and two that xlstsr computed before it left the CF encoding
     attributes out (all attributes hashed: the same when there are none), computed together
     (the values are sampled once) so that a store started then resumes: of the attributes as
     they are, and with ``grid_mapping`` put back from the encoding (the store started on the
-    file opened with xarray's default ``decode_coords``, resumed with ``"all"``)."""
+    file opened with xarray's default ``decode_coords``, resumed with ``"all"``). ``parts``,
+    given, is filled with a hash of each part (:data:`_INPUT_PARTS`), which a refused resume
+    compares to say which one differs."""
     h, old, moved = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
+    part = {k: hashlib.sha256() for k in _INPUT_PARTS}
 
-    def both(b: bytes) -> None:  # all but the attributes go into every hash
+    def both(b: bytes, where: str) -> None:  # all but the attributes go into every hash
         h.update(b)
         old.update(b)
         moved.update(b)
+        part[where].update(b)
 
     objs = [da[v] for v in da.data_vars] if isinstance(da, xr.Dataset) else [da]
     for a in objs:
-        both(repr((a.name, a.dims, a.shape, str(a.dtype))).encode())
+        both(repr((a.name, a.dims, a.shape, str(a.dtype))).encode(), "name, dims, shape or dtype")
         if values:
-            both(data_digest(a).encode())
+            both(data_digest(a).encode(), "values")
         for k in sorted(a.coords, key=str):
             c = a.coords[k]
             if c.ndim <= 1 and c.size <= 10_000_000:
-                both(str(k).encode())
-                v = np.asarray(c.values)
+                both(str(k).encode(), "coordinates")
+                v = _ns_dates(np.asarray(c.values))
                 # object coordinates (cftime dates, granule names) by value: their bytes are
                 # addresses, new at each open (a resume of the same cube was refused)
                 both("\x1f".join(map(repr, v.ravel())).encode() if v.dtype == object
-                     else np.ascontiguousarray(v).tobytes())
+                     else np.ascontiguousarray(v).tobytes(), "coordinates")
         try:
             crs = a.rio.crs
         except (ValueError, RuntimeError):  # a CRS rioxarray cannot read: attrs hashed below
             crs = None
-        both((crs.to_wkt() if crs is not None else "").encode())
+        both((crs.to_wkt() if crs is not None else "").encode(), "CRS")
         attrs = sorted((str(k), repr(v)) for k, v in a.attrs.items())
         h.update(repr([kv for kv in attrs if kv[0] not in CF_ENCODING_ATTRS]).encode())
+        part["attributes"].update(
+            repr([kv for kv in attrs if kv[0] not in CF_ENCODING_ATTRS]).encode())
         old.update(repr(attrs).encode())
         gm = a.encoding.get("grid_mapping")
         moved.update(repr(sorted([*attrs, ("grid_mapping", repr(gm))])
                           if gm is not None and "grid_mapping" not in a.attrs
                           else attrs).encode())
+    if parts is not None:
+        parts.update({k: v.hexdigest()[:16] for k, v in part.items()})
     return h.hexdigest()[:32], old.hexdigest()[:32], moved.hexdigest()[:32]
+
+
+#: the parts of an input's fingerprint hashed apart too (recorded in the store's
+#: :data:`INPUT_PARTS_ATTR`): a refused resume says which differ ("they differ in ['input']"
+#: left the user to guess between values, dates and attributes)
+_INPUT_PARTS = ("name, dims, shape or dtype", "values", "coordinates", "CRS", "attributes")
+INPUT_PARTS_ATTR = "xlstsr_input_parts"
+
+
+def _ns_dates(v: np.ndarray) -> np.ndarray:
+    """Dates and durations in nanoseconds, the unit a file's are decoded in: the same cube in
+    memory (xarray keeps ``datetime64[s]`` from a date array) and read back from its file
+    (``[ns]``) has other bytes, and its store could not be resumed. ``[ns]`` is returned as it
+    is (the fingerprints of stores written before stay); values outside the ``[ns]`` range keep
+    their unit."""
+    if v.dtype.kind not in "mM" or np.datetime_data(v.dtype)[0] == "ns":
+        return v
+    ns = v.astype(v.dtype.str[:3] + "[ns]")
+    return ns if np.array_equal(ns.astype(v.dtype), v, equal_nan=True) else v
+
+
+def _input_parts_differ(recorded: Any, parts: Mapping[str, str]) -> str:
+    """Which parts of the input differ from those a store recorded (:data:`INPUT_PARTS_ATTR`),
+    as a clause of the refusal; "" for a store that recorded none (written before)."""
+    try:
+        before = json.loads(recorded) if isinstance(recorded, str) else None
+    except ValueError:
+        before = None
+    if not isinstance(before, dict):
+        return ""
+    differ = [k for k in _INPUT_PARTS if k in before and before[k] != parts.get(k)]
+    return f"the input's {', '.join(differ)} differ" if differ else ""
 
 
 def _guide_fingerprints(guide: Any) -> list[Any]:
@@ -1346,7 +1386,8 @@ def _recorded_offset(store: Any, recorded: Any) -> str | xr.Dataset:
 
 def _foreign_word_advice(k: str, value: Any) -> str | None:
     """The advice for a keyword of the command line, of ``to_zarr`` or of other streaming
-    writers given to upscale_to_zarr (``overwrite=``, ``chunks=``, ``max_memory=``): what does
+    writers given to upscale_to_zarr (``overwrite=``, ``chunks=``, ``max_memory=``,
+    ``storage_options=``, ``zarr_format=``, ``encoding=``, ``append_dim=``): what does
     its job here, by its value (``overwrite=False`` was told `mode='w'`, which replaces the
     store it asked to keep). None for other keywords."""
     if k in ("overwrite", "resume"):
@@ -1361,6 +1402,24 @@ def _foreign_word_advice(k: str, value: Any) -> str | None:
                 "`lst.chunk({'y': 512, 'x': 512})` (`--chunks 512` on the command line); "
                 "`tile=` sets the compute tile (coarse pixels) within them, `time_chunk=` the "
                 "time steps per region.")
+    if k in ("append_dim", "region"):
+        return _extend_advice(value if k == "append_dim" and isinstance(value, str) else "time")
+    if k == "storage_options":
+        # (an fsspec URL string is opened with fsspec's defaults: no way to pass credentials)
+        return ("pass the store as a zarr store object that carries them, e.g. "
+                "`zarr.storage.FsspecStore.from_url('s3://bucket/out.zarr', "
+                "storage_options={...})`, instead of the URL.")
+    if k in ("zarr_format", "consolidated"):
+        return ("drop it: the store is always written as Zarr v3 without consolidated metadata "
+                "(zarr_format=3, consolidated=False: its regions land one by one). Once it is "
+                "complete, `zarr.consolidate_metadata(store)` consolidates it; "
+                "`xr.open_zarr(store, decode_coords='all').to_zarr(other, zarr_format=2)` "
+                "copies it to a Zarr v2 store.")
+    if k == "encoding":
+        return ("the output's compression is set by `compressors=` (e.g. "
+                "`compressors=(zarr.codecs.ZstdCodec(level=3),)`, None for none), its chunks by "
+                "the input's chunks and `time_chunk=`, its dtype by the input's (cast it first, "
+                "e.g. `lst.astype('float32')`).")
     if k in ("max_memory", "memory_limit", "memory", "max_mem"):
         return ("memory is set by `time_chunk=` (time steps per region) and "
                 "`regions_in_flight=` (regions computed at once): it scales with "
@@ -1669,7 +1728,7 @@ def upscale_to_zarr(
     if not (resuming and _all_written(store)):  # else no region reads it
         guide = _static_guide_read_once(guide, lst, tdim)
 
-    sr = upscale(with_global_attrs(lst, src_attrs), factor, m, guide, **call_kw)
+    sr = upscale(with_global_attrs(lst, src_attrs, as_netcdf=False), factor, m, guide, **call_kw)
     if measures:  # measured here, applied by upscale: recorded as the user's run
         sr.attrs = restate_guide_offset(sr.attrs, given, guide_offset)
     if declared:
@@ -1696,7 +1755,8 @@ def upscale_to_zarr(
     regions = [(a, min(a + time_chunk, nt)) for a in range(0, nt, time_chunk)]
 
     # (a store started before the CF encoding attributes were left out recorded the other)
-    input_fp, *input_fp_before = _array_fingerprints(lst)
+    input_parts: dict[str, str] = {}
+    input_fp, *input_fp_before = _array_fingerprints(lst, parts=input_parts)
     guide_fp, *guide_fp_before = _guide_fingerprints(given_guide)
     arguments = {
         "factor": int(factor),
@@ -1754,13 +1814,14 @@ def upscale_to_zarr(
     stamp = writer_stamp()  # read back before marking: the store is still this run's
     ds.attrs = {
         # a Dataset input's own (source, title, Conventions), history with this run's line
-        **_zarr_attrs(output_global_attrs(src_attrs, sr)),
+        **_zarr_attrs(output_global_attrs(src_attrs, sr, as_netcdf=False)),
         "xlstsr_fingerprint": fingerprint,
         "xlstsr_arguments": json.dumps(arguments, sort_keys=True),
         # set to "complete" once every region is written: a store of an interrupted run
         # says so to xr.open_zarr users, and xlstsr's readers refuse it (io.zarr.open_zarr)
         STATUS_ATTR: INCOMPLETE,
         WRITER_ATTR: stamp,  # a second run on this store while this one writes is refused
+        INPUT_PARTS_ATTR: json.dumps(input_parts, sort_keys=True),  # outside the fingerprint
     }
     if offset_record is not None:
         ds.attrs[GUIDE_OFFSET_ATTR] = offset_record
@@ -1824,7 +1885,9 @@ def upscale_to_zarr(
                 if isinstance(a, dict) and isinstance(b, dict):
                     shown += [f"{k}[{o!r}]: {a.get(o)!r} there, {b.get(o)!r} here"
                               for o in sorted(set(a) | set(b)) if a.get(o) != b.get(o)]
-            shown = "; ".join(shown)
+            if "input" in diff:
+                shown.append(_input_parts_differ(root.attrs.get(INPUT_PARTS_ATTR), input_parts))
+            shown = "; ".join(s for s in shown if s)
             if diff == ["xlstsr_version"]:
                 raise XlstsrError(
                     f"the store {_store_label(store)} was started by xlstsr {prev_args.get('xlstsr_version')} "

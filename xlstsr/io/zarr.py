@@ -229,6 +229,8 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
         if variable in ds.data_vars:
             return ds[variable]
         held = [f"{group}/{v}" if group else str(v) for v in ds.data_vars]
+        if not held:
+            _refuse_unreadable_arrays(path, group, ds)
         grouped = [] if held else zarr_group_variables(path, group)
         example = _grouped_example(held or grouped) if (held or grouped) else None
         raise VariableNotFoundError(
@@ -246,7 +248,45 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
                 f"one as GROUP/VARIABLE, e.g. `variable='{example}'` (or open the group: "
                 f"`group='{example.rpartition('/')[0]}'`)."
             )
+        _refuse_unreadable_arrays(path, group, ds)
     return ds
+
+
+def _refuse_unreadable_arrays(path: Any, group: str | None, ds: xr.Dataset) -> None:
+    """Refuse a local store that opened with no variable while array folders are in it: zarr
+    skips an array whose metadata it cannot read with only a warning (a Zarr v3 store written
+    by GDAL 3.10 lacks the arrays' required ``codecs``), and the refusal then said the variable
+    was absent, "it has []". Names each such array with zarr's reason; returns for others."""
+    if not isinstance(path, (str, os.PathLike)) or "://" in os.fspath(path):
+        return  # (listing a remote store costs requests)
+    import zarr
+
+    root = Path(path) / (group.strip("/") if group else "")
+    try:
+        folders = sorted(f for f in root.iterdir() if f.is_dir() and str(f.name) not in ds.variables
+                         and any((f / m).is_file() for m in ("zarr.json", ".zarray")))
+    except OSError:
+        return
+    reasons = []
+    for f in folders:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            try:
+                zarr.open_array(os.fspath(f), mode="r")
+                continue  # readable: not what emptied the Dataset (a coordinate of none)
+            except Exception as err:  # zarr's error on its metadata, whatever its kind
+                why = f"{type(err).__name__}: {err}"
+        warned = [str(w.message) for w in said]
+        reasons.append(f"{f.name!r} ({why}" + (f"; zarr warned: {warned[0]}" if warned else "")
+                       + ")")
+    if reasons:
+        raise XlstsrError(
+            f"{os.fspath(path)} opens with no variable: zarr could not read its array(s) "
+            f"{', '.join(reasons)}. A store written by GDAL as Zarr v3 (`-co FORMAT=ZARR_V3`, "
+            "rasterio's FORMAT='ZARR_V3'; GDAL 3.10 leaves out the arrays' required 'codecs'): "
+            "write it again as Zarr v2, GDAL's default (`gdal_translate -of Zarr -co "
+            "FORMAT=ZARR_V2 IN OUT.zarr`); otherwise fix the arrays' zarr.json (or .zarray)."
+        )
 
 
 def zarr_group_variables(store: Any, group: str | None = None) -> list[str]:
