@@ -186,3 +186,17 @@ def test_dataset_global_attrs_kept_as_they_are_in_the_store(tmp_path):
         assert attrs["qc_applied"] is True
         assert attrs["platforms"] == ["Terra", "Aqua"]
         assert isinstance(attrs["made"], str) and attrs["made"].startswith("2020-01-01")
+
+
+def test_grouped_store_still_told_its_groups(tmp_path):
+    """The check for arrays zarr could not read skips group folders: a store whose fields are
+    in groups (day/, night/) opened with a bare variable name is told the groups, not refused
+    as unreadable."""
+    from xlstsr.io.zarr import open_zarr
+
+    lst = xlstsr.datasets.sample_scene(n_times=1, size=8)["lst_1km"].rename("LST")
+    store = tmp_path / "g.zarr"
+    for g in ("day", "night"):
+        lst.to_dataset().to_zarr(store, group=g, mode="a", consolidated=False)
+    with pytest.raises(xlstsr.errors.VariableNotFoundError, match=r"day/LST"):
+        open_zarr(store, variable="LST")

@@ -264,7 +264,7 @@ def _refuse_unreadable_arrays(path: Any, group: str | None, ds: xr.Dataset) -> N
     root = Path(path) / (group.strip("/") if group else "")
     try:
         folders = sorted(f for f in root.iterdir() if f.is_dir() and str(f.name) not in ds.variables
-                         and any((f / m).is_file() for m in ("zarr.json", ".zarray")))
+                         and _array_folder(f))
     except OSError:
         return
     reasons = []
@@ -287,6 +287,21 @@ def _refuse_unreadable_arrays(path: Any, group: str | None, ds: xr.Dataset) -> N
             "write it again as Zarr v2, GDAL's default (`gdal_translate -of Zarr -co "
             "FORMAT=ZARR_V2 IN OUT.zarr`); otherwise fix the arrays' zarr.json (or .zarray)."
         )
+
+
+def _array_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a Zarr array's metadata (v2 ``.zarray``, or a v3 ``zarr.json``
+    whose node type is not a group: groups are named by :func:`zarr_group_variables`)."""
+    if (folder / ".zarray").is_file():
+        return True
+    meta = folder / "zarr.json"
+    if not meta.is_file():
+        return False
+    try:
+        node = json.loads(meta.read_text()).get("node_type")
+    except (OSError, ValueError, AttributeError):
+        return True  # unreadable metadata: zarr's reason is named
+    return node != "group"
 
 
 def zarr_group_variables(store: Any, group: str | None = None) -> list[str]:
