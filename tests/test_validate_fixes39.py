@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import rasterio
 import xarray as xr
 
 from xlstsr import errors
@@ -155,6 +156,34 @@ def test_an_int16_top_fill_in_stored_integers_is_refused():
     ok = _field(np.round(_with_top_fill() / 0.01).astype("uint16"), scale_factor=0.01,
                 units="K")
     assert int(decode_lst(ok).isnull().sum()) == 0
+
+
+def test_an_int16_top_fill_in_a_geotiff_read_by_open_path_is_refused(tmp_path):
+    """xlstsr's GeoTIFF reader (the command line's route) gives float32 stored integers with
+    the scale still in attrs: the top fill went on as 327.67 K there (review 39a)."""
+    import xlstsr.io
+
+    raw = np.round(_with_top_fill() / 0.01).astype("int16")
+    da = _field(raw).rio.write_crs("EPSG:32633")
+    p = tmp_path / "lst.tif"
+    da.isel(time=0).rio.to_raster(p)
+    with rasterio.open(p, "r+") as r:
+        r.scales = (0.01,)
+    back = xlstsr.io.open_path(p)
+    with pytest.raises(errors.UndeclaredFillError, match=r"holds 32767 as stored.*16 pixels"):
+        decode_lst(back).compute()  # (read lazily: judged when computed)
+
+
+def test_a_few_clipped_pixels_at_the_top_stay_data():
+    """A hot spot clipped at int16's largest value on a few pixels is no fill (fewer than
+    suspect_fill's FILL_MIN_PIXELS): the run went on before and must still."""
+    v = _with_top_fill()
+    v[0] = 300 + np.random.default_rng(1).normal(0, 2, (16, 16))
+    v[0, 0, :3] = 327.67
+    da = _field(np.round(v / 0.01).astype("int16"), scale_factor=0.01, units="K")
+    out = decode_lst(da)
+    assert int(out.isnull().sum()) == 0
+    np.testing.assert_allclose(float(out[0, 0, 0]), 327.67, atol=1e-4)
 
 
 # X03 -------------------------------------------------------------------------------------------

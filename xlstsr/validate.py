@@ -2588,13 +2588,22 @@ def _stored_integer_fill(finite: np.ndarray, int_stored: tuple[float, float, str
     if not finite.size or scale == 0:
         return None
     info = np.iinfo(np.dtype(dtype))
-    raw = np.round(((finite.astype(np.float64) - celsius) - offset) / scale)
-    for c in sorted({float(raw.min()), float(raw.max())}):
-        if INTEGER_FILLS.get(c) != (float(info.min), float(info.max)):
-            continue  # not this type's extreme (uint16's 32767 is data)
+
+    def stored(v: Any) -> Any:
+        return np.round(((np.asarray(v, np.float64) - celsius) - offset) / scale)
+
+    ends = {float(stored(finite.min())), float(stored(finite.max()))}
+    extremes = [c for c in sorted(ends)
+                # not this type's extreme (uint16's 32767 is data)
+                if INTEGER_FILLS.get(c) == (float(info.min), float(info.max))]
+    if not extremes:
+        return None  # the whole image mapped back only when an end is an extreme (memory)
+    raw = stored(finite)
+    for c in extremes:
         hit = raw == c
         rest = raw[~hit]
-        if rest.size < FILL_MIN_PIXELS:
+        # a few pixels at the extreme are a clipped hot spot, not a fill (suspect_fill's rule)
+        if rest.size < FILL_MIN_PIXELS or int(hit.sum()) < FILL_MIN_PIXELS:
             continue
         q25, q75 = _quantiles(rest, (0.25, 0.75))
         spread = float(q75 - q25)
@@ -2619,10 +2628,11 @@ def _stale_scale_text(median: float, stale: tuple[float, float] | None,
         return ""
     undo = f"{v} / {scale:g}" if offset == 0 else f"({v} - {offset:g}) / {scale:g}"
     return (f"they are stored as floats with scale_factor={scale:g}, which the reader applied "
-            f"(it is in `{v}.encoding`): as stored, their median is {raw:.1f}, Kelvin already. "
-            "A scale left from the product's digital numbers on a field saved decoded? Undo it, "
-            f"`{v} = {undo}`, or reopen the file with `mask_and_scale=False` and drop the "
-            f"attribute (`{v}.attrs.pop('scale_factor')`); best, write the file again without it")
+            f"(it is in `{v}.encoding`): as stored, their median is {raw:.1f}, which would be "
+            "Kelvin. If that scale is one left from the product's digital numbers on a field "
+            f"saved decoded, undo it, `{v} = {undo}`, or reopen the file with "
+            f"`mask_and_scale=False` and drop the attribute (`{v}.attrs.pop('scale_factor')`); "
+            "best, write the file again without it")
 
 
 def _integer_fill(c: Any, f: np.ndarray, rest: np.ndarray, spread: float, count: int) -> bool:
@@ -2885,8 +2895,9 @@ def _lst_verdict(
                 if stale:  # Kelvin x a stale scale: "set degC" wrote 279 K for 300 K
                     raise UnitsError(
                         f"the {what}'s values (median {median:.1f}) look like degrees Celsius, "
-                        f"but {stale}. Only if they are degrees Celsius as read (a scene at "
-                        f"{median:.1f} degC), set `{v}.attrs['units'] = 'degC'`"
+                        f"but {stale}. If instead they are degrees Celsius as read (a scene "
+                        f"at {median:.1f} degC; the file's producer can tell), set "
+                        f"`{v}.attrs['units'] = 'degC'`"
                         + (" (`--units degC` on the command line)." if cli else "."))
                 wrong = _wrong_scale(median, stored, physical_range, what == "reference",
                                      _like_at(like, i), attrs_of)
@@ -2922,7 +2933,8 @@ def _lst_verdict(
                 )
                 raise UndeclaredFillError(
                     f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
-                    f"{share:.0%} of the valid pixels of an image, apart from all its other "
+                    f"{round(share * finite.size)} pixels ({share:.2%} of the valid pixels of "
+                    "an image), apart from all its other "
                     f"values: {int_stored[2]}'s {extreme} value, which GDAL and CF tools write "
                     f"as a fill, left undeclared (not a temperature); {how}."
                 )
@@ -3308,6 +3320,11 @@ def decode_lst(
         int_stored = (scale or 1.0, offset, str(da.dtype))
     elif packed is not None and enc_dtype is not None and enc_dtype.kind in "iu" and not unsigned:
         int_stored = (packed[0], packed[1], str(enc_dtype))
+    elif (declared_scale is not None and enc_dtype is not None and enc_dtype.kind in "iu"
+          and not unsigned):
+        # stored integers read as floats, their scale still to apply (xlstsr's GeoTIFF reader,
+        # the command line's route: missed, 32767 x 0.01 went on as 327.67 K)
+        int_stored = (declared_scale, offset, str(enc_dtype))
     else:
         int_stored = None
     out, _ = _decode_scaled(da, physical_range)
