@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 
@@ -42,6 +43,23 @@ def test_resume_accepts_dates_in_another_datetime_unit(tmp_path):
                                  regions_in_flight=1)
     assert out.sizes["time"] == 3
     assert tz.array_fingerprint(s) == tz.array_fingerprint(ns)
+
+
+def test_store_written_before_from_second_dates_still_resumes(tmp_path, monkeypatch):
+    """A store started before dates were put in [ns] (its fingerprint of the [s] bytes, as
+    written with _ns_dates doing nothing) resumes on the same [s] cube (review 39c)."""
+    days = np.array(["2020-07-01", "2020-07-02", "2020-07-03"], dtype="datetime64[s]")
+    s = _cube(3).assign_coords(time=days)
+    store = tmp_path / "sr.zarr"
+    with monkeypatch.context() as m:
+        m.setattr(tz, "_ns_dates", lambda v: v)
+        before = tz.array_fingerprint(s)
+        xlstsr.upscale_to_zarr(s, store, 4, "bicubic", progress=False, regions_in_flight=1)
+    assert before != tz.array_fingerprint(s)  # today's differs: the one of before is kept too
+    assert before in tz._array_fingerprints(s)
+    out = xlstsr.upscale_to_zarr(s, store, 4, "bicubic", progress=False, mode="resume",
+                                 regions_in_flight=1)
+    assert out.sizes["time"] == 3
 
 
 def test_ns_dates_kept_as_they_are():
@@ -137,6 +155,42 @@ def test_consolidate_advice_leaves_a_readable_store(tmp_path):
     xlstsr.upscale_to_zarr(_cube(2, 16), store, 4, "bicubic", progress=False)
     zarr.consolidate_metadata(str(store))
     assert "lst_1km" in xlstsr.io.open_zarr(store).data_vars
+
+
+def test_zarr_v2_copy_advice_runs(tmp_path):
+    """The zarr_format advice's copy to Zarr v2, run as written (without drop_encoding the
+    store's v3 codecs failed the v2 write, review 39c)."""
+    store, other = tmp_path / "o.zarr", tmp_path / "v2.zarr"
+    lst = _cube(2, 16)
+    with pytest.raises(XlstsrError) as e:
+        xlstsr.upscale_to_zarr(lst, store, 4, "bicubic", progress=False, zarr_format=2)
+    xlstsr.upscale_to_zarr(lst, store, 4, "bicubic", progress=False)
+    code = re.search(r"`(xr\.open_zarr\(store[^`]*)`", str(e.value))[1]
+    eval(code, {"xr": xr, "store": str(store), "other": str(other)})
+    assert "lst_1km" in xlstsr.io.open_zarr(other).data_vars
+
+
+def _fails(i):
+    raise ValueError(f"region {i} failed")
+
+
+def test_interrupt_while_waiting_leaves_no_stop_flag(monkeypatch):
+    """A second Ctrl-C while the run waited for its running writes left the stop flag set in
+    this thread: every later run here stopped at once (review 39c)."""
+    from xlstsr.engine import regions
+
+    def interrupted(self, *a, **k):
+        ThreadPool.shutdown(self, *a, **k)
+        raise KeyboardInterrupt
+
+    from concurrent.futures import ThreadPoolExecutor as ThreadPool
+
+    monkeypatch.setattr(regions._ContextThreadPool, "shutdown", interrupted)
+    with pytest.raises(KeyboardInterrupt), dask.config.set(scheduler="threads"):
+        regions._run_local([0], lambda i: dask.delayed(_fails)(i), lambda i, r: None, 4,
+                           "threads")
+    flag = regions._CANCEL.get()
+    assert flag is None or not flag.is_set()
 
 
 # --- Z4: arrays zarr skips ---------------------------------------------------------------------

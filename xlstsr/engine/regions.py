@@ -529,9 +529,11 @@ def _run_local(todo: list[int], write: Callable[[int], Any], mark: Callable[[int
             cancel.set()  # tasks still running stop at their next tile
             raise
         finally:
+            # the flag reset first: a second Ctrl-C during the wait left it set in this thread,
+            # and every later run here stopped at once (the tasks hold their own copy)
+            _CANCEL.reset(token)
             # tasks not begun are dropped; running ones (a chunk write) end before this returns
             pool.shutdown(wait=True, cancel_futures=True)
-            _CANCEL.reset(token)
     else:
         for s in range(0, len(todo), k):
             batch = todo[s : s + k]

@@ -218,22 +218,32 @@ def array_fingerprint(da: xr.DataArray | xr.Dataset, *, values: bool = True) -> 
 
 
 def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
-                        parts: dict[str, str] | None = None) -> tuple[str, str, str]:
+                        parts: dict[str, str] | None = None) -> tuple[str, ...]:
     """:func:`array_fingerprint` and two that xlstsr computed before it left the CF encoding
     attributes out (all attributes hashed: the same when there are none), computed together
     (the values are sampled once) so that a store started then resumes: of the attributes as
     they are, and with ``grid_mapping`` put back from the encoding (the store started on the
     file opened with xarray's default ``decode_coords``, resumed with ``"all"``). ``parts``,
     given, is filled with a hash of each part (:data:`_INPUT_PARTS`), which a refused resume
-    compares to say which one differs."""
+    compares to say which one differs. Then the same three with dates hashed in their own unit,
+    as before they were put in nanoseconds (:func:`_ns_dates`; equal to the first three when
+    every date is in nanoseconds): a store started from ``datetime64[s]`` dates resumes."""
     h, old, moved = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
+    raw_h, raw_old, raw_moved = h.copy(), old.copy(), moved.copy()
     part = {k: hashlib.sha256() for k in _INPUT_PARTS}
 
-    def both(b: bytes, where: str) -> None:  # all but the attributes go into every hash
+    def both(b: bytes, where: str, raw: bytes | None = None) -> None:
+        # all but the attributes go into every hash; ``raw``: the bytes hashed before
         h.update(b)
         old.update(b)
         moved.update(b)
+        for r in (raw_h, raw_old, raw_moved):
+            r.update(b if raw is None else raw)
         part[where].update(b)
+
+    def attrs_into(pairs: list[Any], *hashes: Any) -> None:
+        for x in hashes:
+            x.update(repr(pairs).encode())
 
     objs = [da[v] for v in da.data_vars] if isinstance(da, xr.Dataset) else [da]
     for a in objs:
@@ -244,28 +254,29 @@ def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
             c = a.coords[k]
             if c.ndim <= 1 and c.size <= 10_000_000:
                 both(str(k).encode(), "coordinates")
-                v = _ns_dates(np.asarray(c.values))
+                raw = np.asarray(c.values)
+                v = _ns_dates(raw)
                 # object coordinates (cftime dates, granule names) by value: their bytes are
                 # addresses, new at each open (a resume of the same cube was refused)
                 both("\x1f".join(map(repr, v.ravel())).encode() if v.dtype == object
-                     else np.ascontiguousarray(v).tobytes(), "coordinates")
+                     else np.ascontiguousarray(v).tobytes(), "coordinates",
+                     None if v is raw else np.ascontiguousarray(raw).tobytes())
         try:
             crs = a.rio.crs
         except (ValueError, RuntimeError):  # a CRS rioxarray cannot read: attrs hashed below
             crs = None
         both((crs.to_wkt() if crs is not None else "").encode(), "CRS")
         attrs = sorted((str(k), repr(v)) for k, v in a.attrs.items())
-        h.update(repr([kv for kv in attrs if kv[0] not in CF_ENCODING_ATTRS]).encode())
-        part["attributes"].update(
-            repr([kv for kv in attrs if kv[0] not in CF_ENCODING_ATTRS]).encode())
-        old.update(repr(attrs).encode())
+        attrs_into([kv for kv in attrs if kv[0] not in CF_ENCODING_ATTRS],
+                   h, raw_h, part["attributes"])
+        attrs_into(attrs, old, raw_old)
         gm = a.encoding.get("grid_mapping")
-        moved.update(repr(sorted([*attrs, ("grid_mapping", repr(gm))])
-                          if gm is not None and "grid_mapping" not in a.attrs
-                          else attrs).encode())
+        attrs_into(sorted([*attrs, ("grid_mapping", repr(gm))])
+                   if gm is not None and "grid_mapping" not in a.attrs else attrs,
+                   moved, raw_moved)
     if parts is not None:
         parts.update({k: v.hexdigest()[:16] for k, v in part.items()})
-    return h.hexdigest()[:32], old.hexdigest()[:32], moved.hexdigest()[:32]
+    return tuple(x.hexdigest()[:32] for x in (h, old, moved, raw_h, raw_old, raw_moved))
 
 
 #: the parts of an input's fingerprint hashed apart too (recorded in the store's
@@ -300,21 +311,25 @@ def _input_parts_differ(recorded: Any, parts: Mapping[str, str]) -> str:
     return f"the input's {', '.join(differ)} differ" if differ else ""
 
 
+#: how many fingerprints :func:`_array_fingerprints` gives (today's first, then those of before)
+_N_FINGERPRINTS = 6
+
+
 def _guide_fingerprints(guide: Any) -> list[Any]:
     """The guide's fingerprint (its arrays' :func:`array_fingerprint`, in its structure) and
-    the two of before the CF encoding attributes were left out (:func:`_array_fingerprints`),
-    from one read of its sampled values."""
+    those of before (:func:`_array_fingerprints`), from one read of its sampled values."""
+    n = _N_FINGERPRINTS
     if guide is None:
-        return [None] * 3
+        return [None] * n
     if isinstance(guide, (xr.DataArray, xr.Dataset)):
         return list(_array_fingerprints(guide))
     if isinstance(guide, dict):
         parts = {str(k): _guide_fingerprints(v) for k, v in guide.items()}
-        return [{k: p[j] for k, p in parts.items()} for j in range(3)]
+        return [{k: p[j] for k, p in parts.items()} for j in range(n)]
     if isinstance(guide, (list, tuple)):
         items = [_guide_fingerprints(g) for g in guide]
-        return [[p[j] for p in items] for j in range(3)]
-    return [repr(guide)] * 3
+        return [[p[j] for p in items] for j in range(n)]
+    return [repr(guide)] * n
 
 
 def _remove_local_store(store: Any) -> bool:
@@ -1413,7 +1428,8 @@ def _foreign_word_advice(k: str, value: Any) -> str | None:
         return ("drop it: the store is always written as Zarr v3 without consolidated metadata "
                 "(zarr_format=3, consolidated=False: its regions land one by one). Once it is "
                 "complete, `zarr.consolidate_metadata(store)` consolidates it; "
-                "`xr.open_zarr(store, decode_coords='all').to_zarr(other, zarr_format=2)` "
+                "`xr.open_zarr(store, decode_coords='all').drop_encoding().to_zarr(other, "
+                "zarr_format=2)` "
                 "copies it to a Zarr v2 store.")
     if k == "encoding":
         return ("the output's compression is set by `compressors=` (e.g. "
