@@ -561,6 +561,27 @@ def _by_day(lv: np.ndarray, gv: np.ndarray, tol: Any = None) -> str | None:
     return None
 
 
+def _refuse_part_day_tolerance(tolerance: Any, tol: Any, how: str, dim: Hashable) -> None:
+    """Refuse a tolerance that is not whole days where labels are matched by calendar day
+    (:func:`_by_day`): both labels were floored to their days but compared with the raw
+    duration, so '36h' took a composite 46 h before an LST at 23:00, silently."""
+    import pandas as pd
+
+    td, day = pd.Timedelta(tol), pd.Timedelta(1, "D")
+    if td % day == pd.Timedelta(0):
+        return
+    side = {"guide": "LST dates (00:00) against guide steps at a time of day",
+            "lst": "guide dates (00:00) against LST steps at a time of day",
+            "both": "composites against LST steps at times of day"}[how]
+    raise GuideTimeError(
+        f"guide_time_tolerance={tolerance!r} ({_duration_text(td)}) is not a whole number of "
+        f"days, but these '{dim}' labels are matched by calendar day ({side}), where part of "
+        "a day has no meaning: a step further away than the tolerance says could be taken. "
+        f"Give whole days, e.g. `guide_time_tolerance='{td // day}D'` or "
+        f"'{-(-td // day)}D'."
+    )
+
+
 def _composites(gday: np.ndarray) -> bool:
     """Whether guide steps on the calendar days ``gday`` are composites: two or more, each more
     than a day after the one before. A daily guide (an Aqua afternoon at 23:00 UTC) is matched
@@ -687,7 +708,9 @@ def match_steps(
     more, LST labels at a time of day (open_stac: 10:30) against guide dates (open_cog: 00:00)
     are matched by day too, so '15D' serves the last day of a period, and so are labels at
     times of day on both sides (an LST at 03:00 against composites at 10:30) when the guide
-    has at most one step per day: its first day takes its own composite. Number labels with CF
+    has at most one step per day: its first day takes its own composite. Matched by day, a
+    label stands for its whole day, so the tolerance must be whole days ('36h' is refused
+    there: give '1D' or '2D'); elsewhere it compares instants. Number labels with CF
     time units ('days since ...', a file opened with ``decode_times=False``) are matched as
     the dates they are when the two sides' units differ or the tolerance is a duration; a
     duration against plain numbers is refused, as are timezone-aware and NaT labels. A
@@ -706,8 +729,9 @@ def match_steps(
     Raises
     ------
     GuideTimeError
-        A step of the LST has no guide step within the tolerance, only one side has labels, or
-        the two sides' dates are of different calendars.
+        A step of the LST has no guide step within the tolerance, only one side has labels,
+        the two sides' dates are of different calendars, or a tolerance of a day or more is
+        not whole days where labels are matched by calendar day.
 
     Examples
     --------
@@ -879,6 +903,8 @@ def match_steps(
         # and guide dates (midnight) against LST times of day, with a tolerance of days: the
         # LST of a period's last day is then 15 days after its composite's date, not 15 d 10.5 h
         by_day = _by_day(lv, gv, tol)
+        if by_day is not None and tol is not None:
+            _refuse_part_day_tolerance(tolerance, tol, by_day, dim)
         keys = _day_floor(gv) if by_day in ("guide", "both") else gv
         lkeys = _day_floor(lv) if by_day in ("lst", "both") else lv
         order = np.argsort(keys, kind="stable")
@@ -2582,9 +2608,9 @@ def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
                 hint = (f"this guide is about {k:.3g} times smaller than the training guide, "
                         "which lies within [-1, 1] (a decoded NDVI): a scale applied to values "
                         "already decoded (a 'scale_factor' of 0.0001 inherited from the bands "
-                        "it was computed from, applied on reading?). Drop that scale (undo it, "
-                        "`g = g / g.encoding['scale_factor']`, or reopen the file with "
-                        "`mask_and_scale=False` and `g.attrs.pop('scale_factor')`)")
+                        "it was computed from, applied on reading?). Drop that scale: divide "
+                        "by the scale the file declares (e.g. `g = g / 0.0001`), or reopen the "
+                        "file with `mask_and_scale=False` and `g.attrs.pop('scale_factor')`")
             elif abs(m - mu) / st > GUIDE_MAX_Z or sd / st > GUIDE_MAX_STD_RATIO:
                 hint = _scale_hint(m, sd, mu, st, names[c] if c < len(names) else "")
             else:

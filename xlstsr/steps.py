@@ -164,7 +164,9 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
     overpass of its own day, two times of day less than a day apart; two scalar dates that are
     not one overpass are refused too. Steps of ``like`` without labels, timezone-aware dates and
     CF numbers (decode_times=False) that cannot be decoded are refused; CF numbers of other
-    units on each side are compared as the dates they are.
+    units on each side are compared as the dates they are. A scalar date of a name ``like``
+    lacks is refused while ``like``'s steps are dated along another dim (a truth of time=t
+    against an sr of dim 'date'), unless that is one step of its overpass.
 
     ``what``/``like_what`` name the fields in the message, ``var``/``like_var`` the variables of
     its fix.
@@ -187,6 +189,8 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
         sy = sx = None
     for d in [c for c in other.coords if other[c].ndim == 0 and c not in other.dims]:
         if d not in like.coords and d not in like.dims:
+            _refuse_date_off_steps(other, like, d, other[d].values, "a scalar coordinate",
+                                   what, like_what, var, like_var)
             continue
         t = other[d].values
         _refuse_scalar_tz(other, d, what, var)
@@ -237,6 +241,19 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
                     f"of {d}={_shown(labels[0])} (its one step): other dates; pair the fields "
                     f"of the same date, or drop the coordinate (`{var}.drop_vars('{d}')`) if "
                     "the dates only look different."
+                )
+            if len(near) > 1:
+                # a date-only truth against a day and a night overpass of its day: the advised
+                # `.sel` of its label raised KeyError, and which step is meant is the user's pick
+                steps = "; ".join(f"{_shown(labels[i])}: `{like_var}.isel({d}=[{i}])`"
+                                  for i in near)
+                raise GridError(
+                    f"the {what} is of {d}={_shown(t)} (a scalar coordinate), and the "
+                    f"{like_what} has {len(near)} '{d}' steps of that overpass or day ({steps}), "
+                    f"so which one it goes with is ambiguous (a day and a night acquisition?): "
+                    f"select the step of the overpass the {what} was acquired at, by its time "
+                    f"of day, with the `isel` above; or, when the {what} is meant for every "
+                    f"step, drop its coordinate (`{var}.drop_vars('{d}')`)."
                 )
             pick = (f"`{like_var}.sel({d}=[{var}['{d}'].values])`" if found or len(near) != 1
                     else f"`{like_var}.isel({d}=[{near[0]}])`, its step of that overpass "
@@ -560,6 +577,17 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
                     f"`{var} = {src}.sel({dim}={like_var}['{dim}'], method='nearest', "
                     f"tolerance='1D').assign_coords({dim}={like_var}['{dim}'])`, after checking "
                     "that they are the same overpasses.")
+    own = [_overpass_matches(t, lab) for t in like_lab]
+    if all(len(o) == 1 and _day_of(lab[o[0]]) == _day_of(t) is not None
+           for t, o in zip(like_lab, own)) and len({o[0] for o in own}) == len(own):
+        # each step has one truth step on its own day, but not the nearest one (overpasses
+        # late in the UTC day: 23:30 is nearer the next date) or of cftime dates: "give the
+        # reference of the same steps, `.sel(time=sr['time'])`" raised KeyError when followed
+        return (f"the {what}'s '{dim}' labels are other times of the same days (acquisition "
+                "times against nominal dates?): pair each step with its day's, `"
+                f"{var} = {var}.isel({dim}={[int(o[0]) for o in own]}).assign_coords({dim}="
+                f"{like_var}['{dim}'])`, after checking that they are the same overpasses "
+                "(dates on one clock, e.g. UTC).")
     return ""
 
 
@@ -619,6 +647,47 @@ def _check_one_step(other: xr.DataArray, like: xr.DataArray, dim: str, what: str
     _warn_other_hours(theirs, mine, what, like_what)
 
 
+def _refuse_date_off_steps(other: xr.DataArray, like: xr.DataArray, d: Any, t: Any, how: str,
+                           what: str, like_what: str, var: str, like_var: str) -> None:
+    """Refuse ``other``'s one date ``t`` on a dim ``d`` that ``like`` lacks (a size-1 dim or a
+    scalar coordinate, ``how``) while ``like``'s dated steps lie along a dim of another name
+    that ``other`` lacks, unless that is one step of the same overpass: a truth of
+    time=2020-07-03 against an sr of dim 'date' was scored against all three of its dates,
+    without a word. Labels that are not dates (band=1 of a GeoTIFF) are let through."""
+    if _scalar_date(np.asarray(t)) is None:
+        return
+    try:
+        sy, sx = spatial_dims(like)
+    except XlstsrError:
+        sy = sx = None
+    for step in like.dims:
+        if (step in (sy, sx, d) or step in other.dims or step in other.coords
+                or step not in like.indexes):
+            continue
+        labels = like.indexes[step]
+        if not len(labels) or any(_scalar_date(np.asarray(v, dtype=object)) is None
+                                  for v in labels):
+            continue  # steps without dates (scenes, bands): nothing says they differ
+        near = _overpass_matches(t, list(labels))
+        if len(labels) == 1 and near:
+            return  # one step each, of one overpass: it broadcasts harmlessly
+        head = ", ".join(str(_shown(v)) for v in labels[:3]) + (", ..." if len(labels) > 3
+                                                                 else "")
+        drop = (f"`{var}.drop_vars('{d}')`" if d not in other.dims
+                else f"`{var}.squeeze('{d}', drop=True)`")
+        fix = (f"select {like_var}'s step of that date and give the {what} its dim name: "
+               f"`{like_var} = {like_var}.isel({step}=[{near[0]}])` ({_shown(labels[near[0]])}) "
+               f"and `{var} = {var}.rename({{{d!r}: {step!r}}})`" if len(near) == 1
+               else _rename_fix(other, like, d, step, var, like_var)[:-1])
+        raise GridError(
+            f"the {what} is of {d}={_shown(t)} ({how}), a dim the {like_what} lacks: its steps "
+            f"are dated along '{step}' ({len(labels)} step(s): {head}"
+            f"{'' if near else '; none of them that date'}), so each would be compared with "
+            f"the {what} of that one date; {fix}; or, when the {what} is meant for every "
+            f"step, drop its date ({drop})."
+        )
+
+
 def _rename_fix(other: xr.DataArray, like: xr.DataArray, dim: str, to: str, var: str,
                 like_var: str) -> str:
     """How to make ``other``'s dim ``dim`` the dim ``to`` of ``like``: a rename when its labels
@@ -670,7 +739,8 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
     - a scalar coordinate of one of ``like``'s dims (a truth of one date) is checked by
       :func:`check_scalar_steps`;
     - a dim ``like`` lacks would be broadcast against all of ``like``'s steps: refused unless
-      of size 1 (``band=1``);
+      of size 1 (``band=1``), and a size-1 dim holding a date is refused too while ``like``'s
+      steps are dated along a dim of another name, unless that is one step of its overpass;
     - labels: the same steps in another order are put in ``like``'s order, steps ``like`` does
       not have are left out, a step of ``like`` with no ``other`` step of that label is refused,
       as are repeated labels. Dims without labels on either side pair by position, and
@@ -701,6 +771,10 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
         if dim not in lead:
             if other.sizes[dim] == 1:
                 _check_one_step(other, like, dim, what, like_what, var, like_var)
+                if dim not in like.coords and dim in other.indexes:
+                    _refuse_date_off_steps(other, like, dim, other.indexes[dim][0],
+                                           f"its one '{dim}' step", what, like_what, var,
+                                           like_var)
                 continue  # a size-1 dim (band=1) broadcasts harmlessly
             raise GridError(
                 f"the {what} has a dim {dim!r} ({other.sizes[dim]} steps) that the {like_what} "
