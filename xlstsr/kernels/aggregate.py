@@ -76,8 +76,9 @@ def radiometric_mean(
     >>> bool(radiometric_mean(t, 2)[0, 0] > t.mean())
     True
     """
+    lst = np.asarray(lst)  # array-likes (lists) have no dtype to read
     out_dtype = np.float64 if lst.dtype == np.float64 else np.float32
-    t = block_view(np.asarray(lst, dtype=np.float64), factor)
+    t = block_view(lst.astype(np.float64, copy=False), factor)
     valid = np.isfinite(t)
     t4 = np.where(valid, t, 0.0) ** 4
     if emissivity is None:
@@ -242,7 +243,8 @@ def gaussian_psf(lst: np.ndarray, sigma: float | tuple[float, float], *,
     are narrower in metres along x). Gaps stay gaps; valid pixels next to a gap are blurred
     with their valid neighbours only.
     """
-    t = np.asarray(lst, dtype=np.float64)
+    lst = np.asarray(lst)  # array-likes (lists) have no dtype to read
+    t = lst.astype(np.float64, copy=False)
     valid = np.isfinite(t)
     sig = (0,) * (t.ndim - 2) + (tuple(sigma) if np.ndim(sigma) else (sigma, sigma))
     num = ndimage.gaussian_filter(np.where(valid, t, 0.0) ** 4, sig, mode=mode, truncate=4.0)

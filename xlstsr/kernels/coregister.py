@@ -314,7 +314,13 @@ def _search_widths(f: int, psf: bool, sigma: float | None, max_sigma: float | No
     """(upper bound of the PSF width, its start or fixed value, the widest blur a candidate
     gets, the zero padding) of :func:`estimate_shift` (fine pixels)."""
     smax = float(0.75 * f if max_sigma is None else max_sigma)
-    s0 = float((0.4 * f if psf else 0.0) if sigma is None else sigma)
+    if psf and not smax >= 0:
+        # else refused below as a default sigma the user never gave
+        raise ValueError(f"max_sigma must be >= 0 fine pixels (the widest PSF searched), "
+                         f"got {smax:g}")
+    # the default start is kept within the bound (docstring): a sharp sensor's max_sigma below
+    # 0.4 f was refused as a sigma the user never gave
+    s0 = float((min(0.4 * f, smax) if psf else 0.0) if sigma is None else sigma)
     # a given PSF was clipped to the bound without a word (1000 m held as 695 m at 1 km)
     if not s0 >= 0 or (psf and s0 > smax):
         raise ValueError(f"sigma must be >= 0{f' and <= max_sigma ({smax:g})' if psf else ''} "
