@@ -82,3 +82,22 @@ def test_to_cogs_returns_paths_in_the_arrays_order_as_documented(tmp_path):
         one = open_cog(p)
         assert one["time"].values == t
         np.testing.assert_allclose(one.values, da.sel(time=t).values)
+
+
+def test_open_cog_stacks_guides_with_units_that_are_not_temperatures(tmp_path):
+    """Files with units '1' (an NDVI) failed as "unknown LST units" when stacked (review 39b);
+    one with '1' beside one without units is no conflict of temperatures."""
+    a = _tif(tmp_path / "a.tif", 0.5, "1")
+    b = _tif(tmp_path / "b.tif", 0.6, "1")
+    c = _tif(tmp_path / "c.tif", 0.7)
+    assert open_cog([a, b], times=["2020-07-01", "2020-07-02"]).attrs["units"] == "1"
+    assert open_cog([a, c], times=["2020-07-01", "2020-07-02"]).sizes["time"] == 2
+
+
+def test_open_cog_names_a_real_netcdf_without_a_rename(tmp_path):
+    da = _grid(1).assign_coords(time=np.array(["2020-07-01"], "datetime64[ns]"))
+    p = tmp_path / "lst.nc"
+    da.to_dataset(name="LST").to_netcdf(p)
+    with pytest.raises(errors.XlstsrError, match=r"lst\.nc is a NetCDF") as e:
+        open_cog(p)
+    assert "mv " not in str(e.value) and "open_path" in str(e.value)

@@ -541,6 +541,13 @@ def _check_format(path: Any) -> None:
     if fmt is None:
         return
     name = Path(path).name
+    if Path(name).suffix.lower() in (".nc", ".nc4", ".h5", ".hdf5", ".he5"):
+        # named as what it is: open_cog was the wrong reader, no rename to advise
+        raise XlstsrError(
+            f"{os.fspath(path)} is a {fmt} file, which open_cog (GeoTIFFs) reads without its "
+            "coordinates and CRS: open it with `xlstsr.io.open_path` (or pass it on the "
+            "command line), or with `xr.open_dataset(path)`."
+        )
     nc = Path(name).with_suffix(".nc").name
     raise XlstsrError(
         f"{os.fspath(path)} is a {fmt} file (GDAL's {driver} driver reads it), not a GeoTIFF, "
@@ -589,7 +596,11 @@ def _coding(da: xr.DataArray, masked: bool) -> dict[str, Any]:
         out[k] = {"scale_factor": 1.0, "add_offset": 0.0}[k] if v is None else \
             float(np.ravel(np.asarray(v, float))[0])
     units = da.attrs.get("units")
-    out["units"] = None if units is None else (_units_kind(units) or str(units))
+    try:
+        kind = None if units is None else _units_kind(units)
+    except XlstsrError:  # not a temperature (a guide's '1', 'reflectance'): compared as text
+        kind = None
+    out["units"] = None if units is None else (kind or str(units))
     if not masked:
         fill = da.encoding.get("_FillValue", da.attrs.get("_FillValue", da.rio.nodata))
         out["fill"] = None if fill is None or np.isnan(float(fill)) else float(fill)
@@ -627,8 +638,11 @@ def _same_units(paths: Sequence[Any], arrays: Sequence[xr.DataArray],
     kinds = [None if k is None or k.strip().lower() in _NO_UNITS else k for k in kinds]
     declared = set(kinds) - {None}
     # all files agree or none declares units; files without units beside Kelvin ones are read
-    # as Kelvin like the rest (upscale's range check refuses a Celsius step among them)
-    if len(set(kinds)) <= 1 or declared == {"K"}:
+    # as Kelvin like the rest (upscale's range check refuses a Celsius step among them), and
+    # beside other units than temperatures (a guide's '1') take them
+    if len(declared) <= 1 and declared != {"C"}:
+        return
+    if len(set(kinds)) <= 1:
         return
     names = [os.path.basename(os.fspath(p)) for p in paths]
     short = len(set(names)) == len(names)  # file names alone, unless two folders repeat one
@@ -644,7 +658,8 @@ def _same_units(paths: Sequence[Any], arrays: Sequence[xr.DataArray],
     raise XlstsrError(
         f"the files declare different units ({'; '.join(parts)}), and a stack has one units "
         "attribute for all: each file would be labelled with another's. Set the units of each "
-        "file (`with rasterio.open(f, 'r+') as r: r.units = ('K',)`), or open the files "
+        "file to the units its values are in (`with rasterio.open(f, 'r+') as r: r.units = "
+        "('K',)`, or `('degC',)`), or open the files "
         "separately with open_cog, set `da.attrs['units']` on each (converting them to one "
         "unit) and join them with `xr.concat(..., dim='time')`."
     )
