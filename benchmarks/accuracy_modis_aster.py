@@ -144,21 +144,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-#: the bundled models trained on the MODIS cube whose windows count as seen ground
-CUBE_TRAINED = (("sisr", {}), ("disr", {"weights": "degraded_cube"}))
-
-
 def apart_from_all_training(pairs: Sequence[str], root: Path | None) -> list[str]:
-    """The pairs apart from the training pairs' ground (:func:`apart_from_training`) and from
-    every cube window of :data:`CUBE_TRAINED`'s training and validation (on a held-back folder
-    a pair may lie on one: the two benchmarks then disagreed on which pairs are new ground)."""
-    from sisr_cube import pairs_apart_from, seen_ground
-
-    apart = apart_from_training(pairs, root)
-    seen = pd.concat([seen_ground(get_method(name, **opts).metadata)
-                      for name, opts in CUBE_TRAINED], ignore_index=True)
-    clear = set(pairs_apart_from(apart, seen, root))
-    return [p for p in apart if p in clear]
+    """The pairs apart from every ground the bundled models trained or early-stopped on:
+    :func:`xlstsr.datasets.apart_from_training` (the training pairs' ground, the cube windows
+    the cube-trained models record and the Croatia windows; kept under this name for the other
+    benchmarks that call it)."""
+    return apart_from_training(pairs, root)
 
 
 def resolve_methods(names: str | None) -> tuple[dict[str, Any], dict[str, str]]:

@@ -89,7 +89,20 @@ def _folder(root: str | os.PathLike[str] | None) -> Path:
         root = up.parent if up.name in ("LST", "cloud_mask", "water_mask") else up
     if root is not None and ((Path(root) / "scenes.csv").is_file() or (Path(root) / "LST").is_dir()):
         return Path(root)
-    return data_root(root) / "ecostress_la"
+    base = data_root(root)
+    if not (base / "ecostress_la").is_dir():  # a held-back scenes folder of another name
+        from .modis_aster import _one_laid_out_like
+
+        other = _one_laid_out_like(base, _scenes_folder, "LST/, cloud_mask/ and water_mask/",
+                                   "ecostress_la")
+        if other is not None:
+            return other
+    return base / "ecostress_la"
+
+
+def _scenes_folder(folder: Path) -> bool:
+    """Whether ``folder`` is laid out like ``ecostress_la/``: LST/ with its two mask folders."""
+    return all((folder / d).is_dir() for d in ("LST", "cloud_mask", "water_mask"))
 
 
 #: granules of one overpass follow each other within this (two of the shared ones: 52 s apart)
@@ -302,7 +315,8 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     ----------
     root : path, optional
         The ``ecostress_la`` folder itself (or any folder laid out like it), or the data folder
-        holding it (:func:`xlstsr.datasets.data_root`).
+        holding it (:func:`xlstsr.datasets.data_root`) or holding one folder of another name
+        laid out like it (``LST/``, ``cloud_mask/``, ``water_mask/``; several are refused).
 
     Examples
     --------

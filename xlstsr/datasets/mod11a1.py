@@ -22,7 +22,8 @@ _PRODUCT = "mod11a1_hdf"
 
 def _granule(root: str | os.PathLike[str] | None) -> Path:
     """The one granule ``root`` designates: a granule file, the product folder itself, or the
-    data folder holding ``mod11a1_hdf/``; a folder with several granules is refused (the first
+    data folder holding ``mod11a1_hdf/`` (or, without it, one folder of another name holding
+    granules; several are refused); a folder with several granules is refused (the first
     in sorted order was read and the others ignored without a word)."""
     if isinstance(root, bytes):
         root = os.fsdecode(root)
@@ -34,12 +35,20 @@ def _granule(root: str | os.PathLike[str] | None) -> Path:
             given.name == _PRODUCT or any(given.glob("MOD11A1*.hdf"))):
         folder = given
     else:
-        folder = data_root(root) / _PRODUCT
+        base = data_root(root)
+        folder = base / _PRODUCT
+        if not folder.is_dir():  # a held-back product folder of another name (mod11a1_2019/)
+            from .modis_aster import _one_laid_out_like
+
+            folder = _one_laid_out_like(
+                base, lambda d: any(d.glob("MOD11A1*.hdf")), "MOD11A1*.hdf granules",
+                _PRODUCT) or folder
     granules = sorted(folder.glob("MOD11A1*.hdf"))
     if not granules:
         raise InputNotFoundError(
-            f"no MOD11A1*.hdf granule in {folder}: pass the data folder holding {_PRODUCT}/, "
-            "that folder itself, or a granule's path as `root`")
+            f"no MOD11A1*.hdf granule in {folder}: pass the data folder holding {_PRODUCT}/ (or "
+            "one folder of another name holding granules), the granules' folder itself, or a "
+            "granule's path as `root`")
     if len(granules) > 1:
         names = ", ".join(g.name for g in granules[:6]) + (" ..." if len(granules) > 6 else "")
         raise XlstsrError(
@@ -62,8 +71,9 @@ def open_mod11a1_granule(
     variable : str
         ``"LST_Day_1km"`` (default), ``"LST_Night_1km"``... (see :func:`xlstsr.io.open_modis`).
     root : path, optional
-        Data folder (:func:`xlstsr.datasets.data_root`), the ``mod11a1_hdf`` folder itself, or
-        the path of one ``MOD11A1*.hdf`` granule. A folder must hold exactly one granule (with
+        Data folder (:func:`xlstsr.datasets.data_root`) holding ``mod11a1_hdf/`` (or one folder
+        of another name holding granules), the granules' folder itself, or the path of one
+        ``MOD11A1*.hdf`` granule. A folder must hold exactly one granule (with
         several, pass the one wanted; :func:`xlstsr.io.open_modis` stacks several along time).
     max_modland : int
         Largest accepted MODLAND QC value: 1 (default) keeps "good" and "other quality".
@@ -73,7 +83,8 @@ def open_mod11a1_granule(
     InputNotFoundError
         No granule where ``root`` points.
     XlstsrError
-        Several granules in the folder, listed.
+        Several granules in the folder, or several folders of granules in the data folder,
+        listed.
 
     Examples
     --------

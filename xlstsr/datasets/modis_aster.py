@@ -13,7 +13,8 @@ Super-Resolution with a Scale-Invariance-Free Neural Approach: Application to MO
   :func:`modis_aster_arrays` stacks several pairs as numpy arrays.
 - :func:`ground_overlap`, :func:`pairs_apart`: which pairs share ground (windows of one MODIS
   tile overlap across dates), for splits by ground; :func:`apart_from_training`,
-  :func:`seen_in_training`: the bundled models' training ground and pairs, in any folder.
+  :func:`seen_in_training`, :func:`training_ground`: the bundled models' training ground and
+  pairs, in any folder.
 - :data:`TRAIN_PAIRS`, :data:`VAL_PAIRS`, :data:`EVAL_PAIRS`: the split the bundled weights were
   trained with; every accuracy figure is on ``EVAL_PAIRS`` (never trained on; 23 of them share
   ground with a training pair of another date: :func:`apart_from_training` keeps the 12 that
@@ -22,6 +23,7 @@ Super-Resolution with a Scale-Invariance-Free Neural Approach: Application to MO
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -58,6 +60,7 @@ __all__ = [
     "TRAIN_PAIR_BOUNDS",
     "TRAIN_PAIR_FINGERPRINTS",
     "VAL_PAIRS",
+    "PairIds",
     "apart_from_training",
     "aster_truth_mask",
     "ground_overlap",
@@ -69,6 +72,7 @@ __all__ = [
     "open_modis_aster_pair",
     "pairs_apart",
     "seen_in_training",
+    "training_ground",
 ]
 
 #: Ratio of the MODIS LST pixel (926.6 m) to the NDVI / ASTER pixel (231.7 m).
@@ -140,6 +144,30 @@ MODIS_SINUSOIDAL = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +n
 _SOURCE = "Ait-Bachir et al. 2025 (hal-04925380) test set, CeCILL-C"
 
 
+#: the three files of a pair, ``<pair>_<kind>.tif``
+_PAIR_FILES = ("modis_lst_1km", "modis_ndvi_250m", "aster_lst_250m")
+
+
+def _one_laid_out_like(base: Path, laid_out: Any, what: str, fixed: str) -> Path | None:
+    """The one subfolder of ``base`` for which ``laid_out(folder)`` holds: a held-back dataset
+    folder of another name than the shared ``fixed`` (``modis_aster_hb``, ``mod11a1_2019``),
+    as ``scripts/train_bundled.cube_dir`` finds a cube's. None when there is none; several are
+    refused, naming them (which one is meant cannot be guessed)."""
+    found = sorted(d for d in base.iterdir() if d.is_dir() and laid_out(d)) \
+        if base.is_dir() else []
+    if len(found) > 1:
+        raise XlstsrError(
+            f"{base} holds no {fixed}/ but {len(found)} folders laid out like it ({what}): "
+            f"{', '.join(d.name for d in found[:6])}{' ...' if len(found) > 6 else ''}; pass "
+            f"the one to use as root (the dataset folder itself, e.g. root={str(found[0])!r})")
+    return found[0] if found else None
+
+
+def _pairs_folder(folder: Path) -> bool:
+    """Whether ``folder`` is laid out like ``modis_aster/``: a pairs.csv and pair files."""
+    return (folder / "pairs.csv").is_file() and any(folder.glob("*_modis_lst_1km.tif"))
+
+
 def _modis_aster_dir(root: str | os.PathLike[str] | None) -> Path:
     base = data_root(root)
     for cand in (base / "modis_aster", base):
@@ -148,6 +176,11 @@ def _modis_aster_dir(root: str | os.PathLike[str] | None) -> Path:
     folder = base / "modis_aster"
     if not folder.is_dir() and any(base.glob("*_modis_lst_1km.tif")):
         folder = base  # a pairs folder of another name passed as root: it is the right folder too
+    elif not folder.is_dir():  # a data folder holding a held-back pairs folder of another name
+        other = _one_laid_out_like(base, _pairs_folder, "pairs.csv and "
+                                   "<pair>_modis_lst_1km.tif files", "modis_aster")
+        if other is not None:
+            return other
     if folder.is_dir():  # the right folder, without its table: pointing root elsewhere won't help
         found = sorted(p.name[: -len("_modis_lst_1km.tif")]
                        for p in folder.glob("*_modis_lst_1km.tif"))
@@ -162,12 +195,55 @@ def _modis_aster_dir(root: str | os.PathLike[str] | None) -> Path:
                             fix)
     problem = f"no modis_aster/pairs.csv under {base}"
     raise _missing_data(  # a benchmark words the fix with its own options (exit_on_missing_data)
-        f"{problem}; point root (or ${DATA_ENV}) to the folder that holds modis_aster/.",
+        f"{problem}: point root (or ${DATA_ENV}) to the folder that holds modis_aster/, or "
+        "to the pairs folder itself (the one holding pairs.csv and the "
+        "<pair>_modis_lst_1km.tif, _modis_ndvi_250m.tif, _aster_lst_250m.tif files).",
         base / "modis_aster" / "pairs.csv", problem, "modis_aster")
 
 
+class PairIds(list):
+    """The pair ids :func:`modis_aster_pairs` returns (a list of str), with what it found:
+    ``left_out`` maps each pair ``pairs.csv`` lists but whose MODIS LST file is not in the
+    folder to the reason (as ``ecostress_scenes``' ``attrs["left_out"]``, for a report to name);
+    ``incomplete`` maps each listed pair whose LST is there but not its NDVI or ASTER file to
+    the files missing (kept: the ground tools read the LST alone; :func:`iter_modis_aster`
+    skips them); ``added`` lists the pairs whose three files are in the folder but which
+    ``pairs.csv`` does not list."""
+
+    left_out: dict[str, str]
+    incomplete: dict[str, list[str]]
+    added: list[str]
+
+
+def _missing_files(folder: Path, pid: str) -> list[str]:
+    """The names of a pair's three files (:data:`_PAIR_FILES`) that are not in ``folder``."""
+    return [f"{pid}_{k}.tif" for k in _PAIR_FILES if not (folder / f"{pid}_{k}.tif").is_file()]
+
+
+def _names(items: Sequence[str], n: int = 8) -> str:
+    return ", ".join(items[:n]) + (" ..." if len(items) > n else "")
+
+
 def modis_aster_pairs(root: str | os.PathLike[str] | None = None) -> list[str]:
-    """Ids (``'001'``...) of the MODIS/ASTER pairs listed in ``modis_aster/pairs.csv``.
+    """Ids (``'001'``...) of the MODIS/ASTER pairs of ``modis_aster/pairs.csv`` whose three files
+    (``<pair>_modis_lst_1km.tif``, ``_modis_ndvi_250m.tif``, ``_aster_lst_250m.tif``) are there.
+
+    The files are checked up front: a listed pair without its MODIS LST file (a partial copy
+    holding the full ``pairs.csv``) is left out, with one warning naming them, rather than
+    failing an iteration half-way; a folder holding none of the listed pairs is refused. A listed
+    pair with its LST but without its NDVI or ASTER file is kept (:func:`ground_overlap`,
+    :func:`apart_from_training`, :func:`seen_in_training` read the LST alone) and named in
+    ``incomplete``; :func:`iter_modis_aster` skips it up front. A pair whose three
+    files are in the folder but which ``pairs.csv`` does not list (added later) is included,
+    after the listed ones, with a warning naming it. A folder of another name laid out like
+    ``modis_aster/`` is found in the data folder ``root`` (one such folder only), and the pairs
+    folder itself can be passed as ``root``.
+
+    Returns
+    -------
+    PairIds
+        A list of str, with ``left_out`` (pair -> reason), ``incomplete`` (pair -> its missing
+        files) and ``added`` (pairs not in ``pairs.csv``) attributes.
 
     Examples
     --------
@@ -191,7 +267,41 @@ def modis_aster_pairs(root: str | os.PathLike[str] | None = None) -> list[str]:
         repeated = sorted({p for p in ids if ids.count(p) > 1})
         warnings.warn(f"{folder / 'pairs.csv'} lists the pairs {repeated} more than once: each "
                       "is used once", UserWarning, stacklevel=2)
-    return unique
+    # checked up front: a partial copy with the full table failed at its first missing file,
+    # after the pairs before it were processed
+    files = {p: _missing_files(folder, p) for p in unique}
+    missing = {p: m for p, m in files.items() if f"{p}_modis_lst_1km.tif" in m}
+    if unique and len(missing) == len(unique):
+        raise _missing_data(
+            f"none of the {len(unique)} pairs {path} lists has its files in {folder} (e.g. "
+            f"{_names(missing[unique[0]], 3)} missing): copy the pairs' files there, or pass "
+            "as root the folder that holds them.", folder / missing[unique[0]][0],
+            f"none of the pairs {path} lists has its files in {folder}", "modis_aster")
+    left_out = {p: f"missing {', '.join(m)} in {folder}" for p, m in missing.items()}
+    if left_out:
+        warnings.warn(
+            f"{len(left_out)} of the {len(unique)} pairs {path} lists have no MODIS LST file "
+            f"in {folder} and are left out: {_names(list(left_out))} (e.g. "
+            f"{_names(next(iter(missing.values())), 3)} missing). Copy their files there, or "
+            "remove their rows from pairs.csv.",
+            UserWarning, stacklevel=2)
+    # complete pairs pairs.csv does not list (added later) were skipped without a word
+    on_disk = sorted(p.name[: -len("_modis_lst_1km.tif")]
+                     for p in folder.glob("*_modis_lst_1km.tif"))
+    unlisted = [p for p in on_disk if p not in unique]
+    added = [p for p in unlisted if not _missing_files(folder, p)]
+    if added:
+        incomplete = [p for p in unlisted if p not in added]
+        warnings.warn(
+            f"{path} does not list {len(added)} pair(s) whose three files are in {folder}; "
+            f"they are used too: {_names(added)}"
+            + (f" (and {_names(incomplete)}, lacking a file, are not)" if incomplete else "")
+            + ". Add them to pairs.csv (or move their files out of the folder) to silence this.",
+            UserWarning, stacklevel=2)
+    out = PairIds([p for p in unique if p not in left_out] + added)
+    out.left_out, out.added = left_out, added
+    out.incomplete = {p: m for p, m in files.items() if m and p not in left_out}
+    return out
 
 
 def _listed_id(pair: object, folder: Path) -> str:
@@ -358,9 +468,29 @@ def iter_modis_aster(
     ...     print(pid, lst.shape)
     ...     break
     001 (64, 64)
+
+    The pairs of :func:`modis_aster_pairs`; those of them lacking their NDVI or ASTER file
+    (its ``incomplete``) are skipped, with one warning naming them, before the first pair is
+    read (one missing file ended a run half-way).
     """
-    for pid in modis_aster_pairs(root):
-        yield (pid, *open_modis_aster_pair(pid, root))
+    ids = modis_aster_pairs(root)
+    incomplete = getattr(ids, "incomplete", {})
+    if incomplete:
+        if len(incomplete) == len(ids):
+            first = next(iter(incomplete))
+            raise FileNotFoundError(
+                f"every pair of {_modis_aster_dir(root)} lacks its NDVI or ASTER file (e.g. "
+                f"{_names(incomplete[first], 3)}): copy them there to read the pairs "
+                "(ground_overlap and apart_from_training read the MODIS LST alone)")
+        warnings.warn(
+            f"{len(incomplete)} of the {len(ids)} pairs of {_modis_aster_dir(root)} lack their "
+            f"NDVI or ASTER file and are skipped: "
+            + "; ".join(f"{p} ({', '.join(m)})" for p, m in list(incomplete.items())[:5])
+            + (" ..." if len(incomplete) > 5 else "") + ". Copy the files there.",
+            UserWarning, stacklevel=2)
+    for pid in ids:
+        if pid not in incomplete:
+            yield (pid, *open_modis_aster_pair(pid, root))
 
 
 def open_modis_aster_aligned(
@@ -555,15 +685,115 @@ def seen_in_training(
     return [p for p in ids if lst_fingerprint(p, root) in known]
 
 
+#: MODIS sinusoidal grid: tile side and 1 km pixel (m), west and north edges of tile h18v04,
+#: the tile of the shared cube (modis_h18v04_2020) whose window positions the cube-trained
+#: bundled models record in their metadata (``positions``)
+_MODIS_TILE_M = 1111950.5196666666
+_MODIS_1KM_M = _MODIS_TILE_M / 1200
+_H18V04_WEST = -20015109.354 + 18 * _MODIS_TILE_M
+_H18V04_NORTH = 10007554.677 - 4 * _MODIS_TILE_M
+#: the Croatia MOD11A2 raster (``modis_croatia_8day``, UTM 33N, 1000 m) the default sisr also
+#: trained on: its upper-left corner and the 64 px grid cells ``(row, col)`` it sampled
+#: (``scripts/train_bundled.croatia_samples``; recorded, so no shared folder is needed)
+_CROATIA_CRS = "EPSG:32633"
+_CROATIA_UL = (360141.478220875, 5156649.30513966)
+_CROATIA_CELLS = ((0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (1, 1), (1, 2),
+                  (1, 3), (1, 4), (1, 5), (1, 6), (2, 3), (2, 4), (2, 5), (2, 6), (3, 3), (3, 4),
+                  (3, 5), (3, 6), (4, 4), (4, 5), (4, 6), (5, 6))
+_WINDOW = 64
+
+
+def _cube_window_bounds(windows: Sequence[int]) -> list[tuple[float, float, float, float]]:
+    """Bounds of the shared cube's 64 px windows by index (row x 18 + col in tile h18v04)."""
+    per_row, side = 1200 // _WINDOW, _WINDOW * _MODIS_1KM_M
+    out = []
+    for w in windows:
+        xmin = _H18V04_WEST + (int(w) % per_row) * side
+        ymax = _H18V04_NORTH - (int(w) // per_row) * side
+        out.append((xmin, ymax - side, xmin + side, ymax))
+    return out
+
+
+def _croatia_bounds(pad: float = 1000.0) -> list[tuple[float, float, float, float]]:
+    """Sinusoidal boxes of the Croatia training windows: each UTM square's edges densified,
+    projected and padded by ``pad`` m (the raster's ``AREA_OR_POINT=Point`` leaves half a
+    pixel of doubt), so ground they may share counts as seen."""
+    from pyproj import Transformer
+
+    to_sin = Transformer.from_crs(_CROATIA_CRS, MODIS_SINUSOIDAL, always_xy=True)
+    side, t = _WINDOW * 1000.0, np.linspace(0.0, 1.0, 33)
+    out = []
+    for r, c in _CROATIA_CELLS:
+        x0, y1 = _CROATIA_UL[0] + c * side, _CROATIA_UL[1] - r * side
+        ex = x0 + side * np.concatenate([t, np.ones_like(t), t[::-1], np.zeros_like(t)])
+        ey = y1 - side * np.concatenate([np.zeros_like(t), t, np.ones_like(t), t[::-1]])
+        sx, sy = to_sin.transform(ex, ey)
+        out.append((float(sx.min()) - pad, float(sy.min()) - pad, float(sx.max()) + pad,
+                    float(sy.max()) + pad))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _training_ground() -> pd.DataFrame:
+    from ..nn.checkpoint import load_checkpoint
+    from ..nn.weights import BUNDLED, WEIGHTS_DIR
+
+    rows = [("TRAIN_PAIRS", p, *b) for p, b in TRAIN_PAIR_BOUNDS.items()]
+    croatia = False
+    for key, name in BUNDLED.items():
+        # read without building the model; positions: the cube windows it trained or
+        # early-stopped on (its test / held_out windows are not seen ground)
+        meta = load_checkpoint(WEIGHTS_DIR / name).get("metadata") or {}
+        pos = meta.get("positions") or {}
+        if not isinstance(pos, dict) or not (pos.get("train") or pos.get("val")):
+            continue
+        seen = sorted({int(w) for w in [*pos.get("train", []), *pos.get("val", [])]})
+        rows += [(key, f"cube_{w}", *b) for w, b in zip(seen, _cube_window_bounds(seen))]
+        croatia |= bool((meta.get("settings") or {}).get("croatia", False))
+    if croatia:
+        rows += [("croatia", f"cro_{r}_{c}", *b)
+                 for (r, c), b in zip(_CROATIA_CELLS, _croatia_bounds())]
+    return pd.DataFrame(rows, columns=["source", "window", "xmin", "ymin", "xmax", "ymax"])
+
+
+def training_ground() -> pd.DataFrame:
+    """Every window of ground the bundled models trained or early-stopped on, as boxes in
+    :data:`MODIS_SINUSOIDAL` metres.
+
+    The MODIS LST footprints of ``TRAIN_PAIRS`` (:data:`TRAIN_PAIR_BOUNDS`), the MOD11A1 cube
+    windows (tile h18v04, 64 x 64 px) whose positions the cube-trained checkpoints record in
+    their metadata (``positions``: train and val; the default ``sisr`` and the
+    ``degraded_cube`` DISR the default ``disr`` was fine-tuned from), and the Croatia windows
+    the default ``sisr`` also trained on (its ``settings["croatia"]``). Read from the bundled
+    checkpoints' metadata, without the shared data at hand.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per window: ``source`` (``"TRAIN_PAIRS"``, the weights' name, ``"croatia"``),
+        ``window`` (pair id, ``cube_<index>``, ``cro_<row>_<col>``), ``xmin``, ``ymin``,
+        ``xmax``, ``ymax``.
+
+    Examples
+    --------
+    >>> sorted(training_ground()["source"].unique())  # doctest: +SKIP
+    ['TRAIN_PAIRS', 'croatia', 'degraded_cube', 'rescnn']
+    """
+    return _training_ground().copy()
+
+
 def apart_from_training(
     pair_ids: Sequence[str] | None = None, root: str | os.PathLike[str] | None = None
 ) -> list[str]:
-    """The pairs of a modis_aster folder whose MODIS footprint shares no ground with any of the
-    bundled models' training pairs (:data:`TRAIN_PAIR_BOUNDS`), on any date.
+    """The pairs of a modis_aster folder whose MODIS footprint shares no ground with any the
+    bundled models trained or early-stopped on (:func:`training_ground`): the training pairs'
+    (:data:`TRAIN_PAIR_BOUNDS`, on any date), the MOD11A1 cube windows the cube-trained models
+    record, and the Croatia windows of the default ``sisr``.
 
     A pair on the ground of a training pair (another date) meets a landscape the models have
     seen, which flatters them (docs/results/disr_ground.md); in the shared folder these are the 12
-    of ``pairs_apart(EVAL_PAIRS, TRAIN_PAIRS)``.
+    of ``pairs_apart(EVAL_PAIRS, TRAIN_PAIRS)`` (no shared pair lies on a cube training window;
+    a held-back pair may).
 
     Examples
     --------
@@ -572,7 +802,7 @@ def apart_from_training(
     """
     ids = _pair_ids(pair_ids, root, "pair_ids") if pair_ids is not None else \
         modis_aster_pairs(root)
-    seen = np.asarray(list(TRAIN_PAIR_BOUNDS.values()))
+    seen = _training_ground()[["xmin", "ymin", "xmax", "ymax"]].to_numpy(np.float64)
     out = []
     for pid, b in zip(ids, _footprints(ids, root, MODIS_SINUSOIDAL)):
         # overlaps of more than 1 m (a MODIS pixel is 926 m): windows that only touch are apart
@@ -606,6 +836,12 @@ def _pair_id(pair_id: str | int, root: str | os.PathLike[str] | None) -> str:
     elif pid not in known and pid.isdigit():
         same = [k for k in known if k.isdigit() and int(k) == int(pid)]
         pid = same[0] if len(same) == 1 else pid
+    left_out = getattr(known, "left_out", {})
+    if pid not in known and (pid in left_out or pid.zfill(3) in left_out):
+        why = left_out.get(pid) or left_out[pid.zfill(3)]
+        raise InputNotFoundError(  # "no pair" sent the user looking at pairs.csv, which lists it
+            f"MODIS/ASTER pair {pair_id!r} is listed in pairs.csv but left out: {why}. Copy "
+            f"its files there (modis_aster_pairs() lists the {len(known)} pairs present).")
     if pid not in known:
         raise InputNotFoundError(
             f"no MODIS/ASTER pair {pair_id!r}: the pairs are {known[0]} ... {known[-1]} "
