@@ -341,8 +341,11 @@ def _match_ndvi_steps(ndvi: Any, like: Any, time_tolerance: Any, like_var: str) 
     lead = [d for d in like.dims if d not in (ly, lx)]
     try:
         for d in [c for c in ndvi.coords if c not in ndvi.dims and ndvi[c].ndim == 0
-                  and c in lead]:
-            ndvi = ndvi.expand_dims(d)  # one composite selected (a scalar date): one step
+                  and (c in lead or (c in like.coords and like[c].ndim == 0
+                                     and _date_like(ndvi[c])))]:
+            # one composite selected (a scalar date): one step, matched within the tolerance
+            # (with a one-date LST's scalar date too, not by equal labels after)
+            ndvi = ndvi.expand_dims(d)
         for d in [d for d in ndvi.dims if d not in (ny, nx)]:
             if d in lead:
                 ndvi = match_steps(ndvi, like, d, time_tolerance)
@@ -353,6 +356,13 @@ def _match_ndvi_steps(ndvi: Any, like: Any, time_tolerance: Any, like_var: str) 
     except GuideTimeError as err:
         raise GuideTimeError(_ndvi_words(err, like_var)) from None
     return ndvi
+
+
+def _date_like(coord: Any) -> bool:
+    """Whether a coordinate holds dates (numpy or cftime, or CF numbers 'days since ...'), not
+    a grid mapping's number (``spatial_ref``, 0 on both sides) or a band."""
+    kind = np.asarray(coord.values).dtype.kind
+    return kind in "MO" or " since " in str(coord.attrs.get("units", ""))
 
 
 def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> None:
@@ -472,10 +482,16 @@ def fit_calibration(
     >>> round(cal.slope, 4), round(cal.offset, 2), cal.rmse_after < 1e-6
     (0.95, 16.0, True)
     """
-    from .validate import image_order  # pixels are paired by array position
+    from .validate import image_order, spatial_names  # pixels are paired by array position
 
-    fs, ts = [image_order(a) for a in _fields(sr)], [image_order(a) for a in _fields(truth)]
-    gs = None if ndvi is None else [image_order(a) for a in _fields(ndvi)]
+    def yx(a: Any) -> Any:
+        # lat/lon dims named y/x, as correction's _aligned does: spatial_dims refuses lat/lon,
+        # and the grid and date checks were skipped (a truth of another place was fitted)
+        return a.rename(spatial_names(a)) if isinstance(a, xr.DataArray) else a
+
+    fs = [image_order(yx(a)) for a in _fields(sr)]
+    ts = [image_order(yx(a)) for a in _fields(truth)]
+    gs = None if ndvi is None else [image_order(yx(a)) for a in _fields(ndvi)]
     if len(fs) != len(ts) or (gs is not None and len(gs) != len(fs)):
         raise XlstsrError("sr, truth (and ndvi) must hold the same number of fields")
     if not fs:
@@ -636,7 +652,12 @@ def apply_calibration(
     and without it (NDVI 0: bare soil or water) every such pixel would move by the whole term
     (0.7 K at NDVI 0.6 for ``ndvi = -1.2``) and the field would step at the gap's edge. On
     in-memory input a warning names how many pixels that was, and an NDVI with no valid value
-    at all is refused; on dask input nothing is computed to count them.
+    at all is refused; on dask input nothing is computed to count them, and each block refuses
+    such an NDVI (or one beyond [-1, 1]: scaled, percent) when it is computed.
+
+    LST dims named lat/lon are taken as y/x and given back under their own names. The NDVI's
+    steps, a scalar date (``ndvi.sel(time=t)``) included, are paired with ``da``'s by equal
+    labels unless ``time_tolerance`` is given.
 
     Parameters
     ----------
@@ -657,6 +678,8 @@ def apply_calibration(
     GuideTimeError
         A step of ``da`` has no NDVI step within ``time_tolerance``, or the tolerance is not a
         duration.
+    GridError
+        Without a tolerance, the NDVI's dates (a scalar date too) are not ``da``'s.
 
     Examples
     --------
@@ -690,6 +713,16 @@ def apply_calibration(
         )
     if not isinstance(da.variable.data, dsa.Array):  # a lazy field is not computed here
         _require_kelvin(np.asarray(da.values, np.float64), "LST")
+    from .validate import spatial_names
+
+    # lat/lon dims (upscale's output for a lat/lon input) named y/x here, as correction's
+    # _aligned does: spatial_dims refuses lat/lon, and every NDVI grid and date check was
+    # skipped (a cropped field, an outer product with a y/x NDVI); the user's names come back
+    given = da
+    names = spatial_names(da)
+    da = da.rename(names)
+    if isinstance(ndvi, xr.DataArray):
+        ndvi = ndvi.rename(spatial_names(ndvi))
     cal = Calibration.parse(calibration)
     _check_time_tolerance(time_tolerance)
     if str(da.attrs.get("xlstsr_product", INPUT_PRODUCT)) != INPUT_PRODUCT:
@@ -708,6 +741,11 @@ def apply_calibration(
         out = out + cal.ndvi * _fill_ndvi_gaps(_ndvi_on_grid(ndvi, da, time_tolerance), da, cal)
     out = _check_calibrated(out, cal)
     out = out if dtype is None else out.astype(dtype, copy=False)
+    # da's scalar coordinates (a one-date LST's time), which a differing NDVI one dropped
+    out = out.assign_coords({c: da[c] for c in da.coords
+                             if da[c].ndim == 0 and c not in out.coords})
+    out = out.rename({v: k for k, v in names.items()})
+    da = given
     out.name = da.name
     out.attrs = {**da.attrs, "xlstsr_product": cal.product, "xlstsr_calibration": cal.to_json()}
     gm = da.encoding.get("grid_mapping")
@@ -763,8 +801,8 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> An
     """The NDVI term's field, checked: on ``da``'s grid (xarray's arithmetic kept only the
     overlap of another grid: a cropped or empty result), its steps matched with ``da``'s
     (within ``time_tolerance``: :func:`_match_ndvi_steps`) and in NDVI units (x 10000 gave
-    -18000 K), in memory; a numpy array must have ``da``'s spatial shape and leading dims
-    that broadcast to ``da``'s (returned as float64)."""
+    -18000 K; on dask each block when computed); a numpy array must have ``da``'s spatial
+    shape and leading dims that broadcast to ``da``'s (returned as float64)."""
     from .validate import spatial_dims
 
     if isinstance(ndvi, xr.DataArray):
@@ -795,14 +833,29 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> An
             ndvi = ndvi.assign_coords({d: da[d].values for d in (ly, lx) if d in da.coords})
             ndvi = _match_ndvi_steps(ndvi, da, time_tolerance, "da")
             _require_ndvi_dates(ndvi, da, "LST", "da")
-            if any(d not in (ly, lx) for d in ndvi.dims):
+            scalars = [c for c in ndvi.coords if c not in ndvi.dims and ndvi[c].ndim == 0]
+            if scalars or any(d not in (ly, lx) for d in ndvi.dims):
                 from .steps import pair_steps  # a date the NDVI lacks was dropped (inner join)
 
                 # every non-spatial dim: one the LST lacks (a 'date') crossed every LST date
-                # with every NDVI date in the output; a 'band' of 1 was added to it
+                # with every NDVI date in the output; a 'band' of 1 was added to it. A scalar
+                # date (`ndvi.sel(time=t)`) is paired by equal labels too: one of another date
+                # was applied to every LST date
                 ndvi = pair_steps(ndvi, da, "ndvi", "LST", var="ndvi", like_var="da")
                 ndvi = ndvi.squeeze([d for d in ndvi.dims if d not in da.dims], drop=True)
+            # the LST's labels are the result's: a scalar NDVI date dated another way (00:00
+            # against the overpass) dropped a one-date LST's time coordinate in the sum
+            ndvi = ndvi.drop_vars([c for c in ndvi.coords if c not in ndvi.dims
+                                   and ndvi[c].ndim == 0 and (c in da.coords or c in da.dims)])
         values = None if isinstance(ndvi.variable.data, dsa.Array) else np.asarray(ndvi.values)
+        if values is None:
+            # each block checks itself when computed: a lazy NDVI in percent moved the LST by
+            # -69 K where the same NDVI in memory was refused
+            def check(block: np.ndarray) -> np.ndarray:
+                _check_ndvi_range(block, "would add thousands of kelvin")
+                return block
+
+            ndvi = ndvi.copy(data=ndvi.variable.data.map_blocks(check, dtype=ndvi.dtype))
     else:
         values = np.asarray(ndvi, np.float64)
         if values.shape[-2:] != da.shape[-2:]:
@@ -834,7 +887,8 @@ def _fill_ndvi_gaps(ndvi: Any, da: xr.DataArray, cal: Calibration) -> Any:
     none), as :func:`apply_calibration` documents. Left as gaps, every NDVI gap became an LST
     gap without a word: a cloud over the NDVI cost 24 % of a valid LST scene, a pair's own
     aligned NDVI (NaN on its edge rows) 1021 pixels. In memory, a warning counts the valid LST
-    pixels filled; an NDVI without any valid value is refused."""
+    pixels filled; an NDVI without any valid value is refused (on dask, by each block where
+    the LST is valid, when computed; a numpy NDVI with a dask LST at once)."""
     from .errors import warn
     from .validate import spatial_dims
 
@@ -846,7 +900,17 @@ def _fill_ndvi_gaps(ndvi: Any, da: xr.DataArray, cal: Calibration) -> Any:
         gaps = ndvi.isnull()
         filled = ndvi.fillna(ndvi.mean(dims, skipna=True)).fillna(ndvi.mean(skipna=True))
         if isinstance(ndvi.variable.data, dsa.Array) or isinstance(da.variable.data, dsa.Array):
-            return filled  # nothing computed: the docstring says what those pixels get
+            # nothing computed to count the gaps (the docstring says what those pixels get),
+            # but each block refuses, when computed, a filled NDVI still NaN (none valid in
+            # all of it) where the LST is valid: else the calibrated field came back empty
+            def check(f: np.ndarray, lst: np.ndarray) -> np.ndarray:
+                bad = np.isnan(f) & np.isfinite(lst)
+                if bad.any():
+                    raise XlstsrError(_no_ndvi_message(None))
+                return f
+
+            return xr.apply_ufunc(check, filled, da, dask="parallelized",
+                                  output_dtypes=[filled.dtype])
         lost = gaps & da.notnull()
         values = np.asarray(ndvi.values, np.float64)
     else:
@@ -857,16 +921,14 @@ def _fill_ndvi_gaps(ndvi: Any, da: xr.DataArray, cal: Calibration) -> Any:
             filled = np.where(gaps_np, np.nanmean(values, axis=(-2, -1), keepdims=True), values)
             filled = np.where(np.isnan(filled), np.nanmean(values), filled)
         if isinstance(da.variable.data, dsa.Array):
+            if not np.isfinite(values).any():  # in memory: checked at once, the LST is lazy
+                raise XlstsrError(_no_ndvi_message(None))
             return filled
         lost = np.broadcast_to(gaps_np, np.broadcast_shapes(gaps_np.shape, da.shape)) & (
             np.isfinite(np.asarray(da.values, np.float64)))
     n = int(lost.sum())
     if n and not np.isfinite(values).any():
-        raise XlstsrError(
-            "the NDVI holds no valid value, so this calibration's NDVI term cannot be applied "
-            f"to any of the {n} valid LST pixels: pass the NDVI of this scene on the LST's grid, "
-            "or fit a calibration without the NDVI term (`fit_calibration(sr, truth)`)."
-        )
+        raise XlstsrError(_no_ndvi_message(n))
     if n:
         valid = int(np.isfinite(np.asarray(da.values, np.float64)).sum())
         steps = int(np.prod(values.shape[:-2]))
@@ -881,6 +943,15 @@ def _fill_ndvi_gaps(ndvi: Any, da: xr.DataArray, cal: Calibration) -> Any:
             UserWarning,
         )
     return filled
+
+
+def _no_ndvi_message(n: int | None) -> str:
+    """The refusal of an NDVI without any valid value, with the count of valid LST pixels it
+    leaves without the NDVI term when known (in memory)."""
+    pixels = "valid LST pixels" if n is None else f"{n} valid LST pixels"
+    return ("the NDVI holds no valid value, so this calibration's NDVI term cannot be applied "
+            f"to any of the {pixels}: pass the NDVI of this scene on the LST's grid, or fit a "
+            "calibration without the NDVI term (`fit_calibration(sr, truth)`).")
 
 
 def _check_ndvi_range(values: Any, use: str) -> None:
