@@ -1449,7 +1449,9 @@ def align_guide(
     ly, lx = spatial_dims(lst)
     fy, fx, ft = fine_grid(lst, factor)
     gt = _transform(guide)
-    same_crs = guide.rio.crs == lst.rio.crs
+    # (the same CRS spelled otherwise, e.g. GDAL's '+nadgrids=@null +wktext' sinusoidal, is
+    # the same: a guide on the fine grid was resampled instead of nested)
+    same_crs = crs_mismatch(guide, lst) is None
     # coverage in the LST CRS
     try:
         gb = (guide.rio.transform_bounds(lst.rio.crs, recalc=_recalc(guide)) if not same_crs

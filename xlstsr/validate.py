@@ -21,7 +21,7 @@ from typing import Any
 import dask.array as dsa
 import numpy as np
 import pandas as pd
-import rioxarray  # noqa: F401  (registers .rio)
+import rioxarray  # registers .rio (its exceptions are used too)
 import xarray as xr
 
 from .errors import (
@@ -955,14 +955,35 @@ def crs_mismatch(a: xr.DataArray, b: xr.DataArray) -> tuple[Any, Any] | None:
     # rasterio's == compares the definitions: the same CRS spelled two ways (EPSG:4326,
     # '+proj=longlat +datum=WGS84', OGC:CRS84: axis order aside, x=lon/y=lat all the same) is
     # the same ground; pyproj compares what they mean
-    try:
-        from pyproj import CRS
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
 
+    try:
         if CRS.from_user_input(ca.to_wkt()).equals(cb.to_wkt(), ignore_axis_order=True):
             return None
-    except Exception:  # a CRS pyproj cannot read: rasterio's verdict stands
-        pass
-    return ca, cb
+    except CRSError:  # a CRS pyproj cannot read: rasterio's verdict stands
+        return ca, cb
+    return None if _same_mapping(a, ca, cb) else (ca, cb)
+
+
+def _same_mapping(a: xr.DataArray, ca: Any, cb: Any) -> bool:
+    """Whether the CRSs ``ca`` (``a``'s) and ``cb`` map ``a``'s ground to the same coordinates
+    (within a millimetre, or 1e-8 degree): definitions that differ only in what changes nothing
+    there, such as the MODIS sinusoidal written with ``+nadgrids=@null +wktext`` (GDAL's
+    spelling) against the plain one, were "another CRS" and the guide was resampled instead of
+    nested (up to 4.7 K apart)."""
+    from pyproj import Transformer
+    from pyproj.exceptions import ProjError
+
+    try:
+        x0, y0, x1, y1 = a.rio.bounds(recalc=True)
+        xs, ys = np.meshgrid(np.linspace(x0, x1, 3), np.linspace(y0, y1, 3))
+        ox, oy = Transformer.from_crs(ca, cb, always_xy=True).transform(xs.ravel(), ys.ravel())
+    except (ProjError, XlstsrError, ValueError, rioxarray.exceptions.RioXarrayError):
+        return False  # no grid to map, or no transformation: another CRS
+    tol = 1e-8 if cb.is_geographic else 1e-3
+    d = np.hypot(np.asarray(ox) - xs.ravel(), np.asarray(oy) - ys.ravel())
+    return bool(np.all(np.isfinite(d)) and d.max() <= tol)
 
 
 def crs_name_and_axis(crs: Any) -> tuple[str, float | None]:
