@@ -576,13 +576,24 @@ def as_listed(pid: str, known: Sequence[str]) -> str:
     return pid if pid in known or pid.zfill(3) not in known else pid.zfill(3)
 
 
+def all_listed(root: str | Path | None) -> list[str]:
+    """Every pair of the folder's ``pairs.csv``, those whose files are missing too (which
+    :func:`xlstsr.datasets.modis_aster_pairs` leaves out with a warning, naming them in its
+    ``left_out``): a benchmark names each with its reason on its page (:func:`usable_pairs`),
+    and ``--pairs`` naming one is told why, not that the table lacks it."""
+    with warnings.catch_warnings():  # the page's "Left out" line names them
+        warnings.filterwarnings("ignore", message=r".* are left out: ", category=UserWarning)
+        known = modis_aster_pairs(root)
+    return list(known) + [p for p in getattr(known, "left_out", {}) if p not in known]
+
+
 def listed_pairs(pairs: str | None, root: str | Path | None) -> list[str]:
     """The pairs to score: ``--pairs`` (comma-separated ids, :func:`as_listed`) or every pair of
-    the folder's ``pairs.csv``, each once (a repeated id was scored twice and weighed double in
-    every mean; a warning names it)."""
+    the folder's ``pairs.csv`` (:func:`all_listed`), each once (a repeated id was scored twice
+    and weighed double in every mean; a warning names it)."""
     if not pairs:
-        return modis_aster_pairs(root)
-    known = modis_aster_pairs(root)
+        return all_listed(root)
+    known = all_listed(root)
     ids = [as_listed(p, known) for p in pairs.split(",") if p.strip()]
     unique = list(dict.fromkeys(ids))
     if len(unique) < len(ids):
@@ -618,7 +629,7 @@ def usable_pairs(pairs: Sequence[str], root: str | Path | None
     all fill or all cloud): every method would fail on it. Unknown ids are an error naming the
     folder's pairs.
     """
-    known = modis_aster_pairs(root)
+    known = all_listed(root)
     unknown = [p for p in pairs if p not in known]
     if unknown:
         raise SystemExit(

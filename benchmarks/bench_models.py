@@ -224,9 +224,10 @@ def held_out_pairs(root) -> tuple[list[str], list[str], dict[str, str]]:
     (``{pair: why}``): the pairs listed in ``pairs.csv`` that cannot be read or scored (a
     missing file, no valid pixel: ``accuracy_modis_aster.usable_pairs``), set aside before
     the MODIS LST is compared, neither held out nor trained."""
-    from xlstsr.datasets import modis_aster_pairs, seen_in_training
+    from xlstsr.datasets import seen_in_training
 
-    usable, unusable = _accuracy().usable_pairs(modis_aster_pairs(root), root)
+    acc = _accuracy()
+    usable, unusable = acc.usable_pairs(acc.all_listed(root), root)
     trained = set(seen_in_training(usable, root))
     return ([p for p in usable if p not in trained], [p for p in usable if p in trained],
             unusable)

@@ -126,3 +126,24 @@ def test_part_day_tolerance_compares_instants_elsewhere():
     assert match_steps(g, lst, "time", "36h").values.tolist() == [2.0]
     with pytest.raises(GuideTimeError):
         match_steps(g, _steps(["2020-07-03T14:00"], [0]), "time", "36h")
+
+
+def test_guide_later_the_same_day_is_not_advised_a_tolerance():
+    """A guide stamped later the same day (22:00 against LST 10:30) was advised
+    guide_time_tolerance='1D', which then refused it (a tolerance reaches back only)."""
+    import pandas as pd
+
+    from xlstsr.errors import GuideTimeError
+    from xlstsr.guide import match_steps
+
+    lst = xr.DataArray(np.zeros((2, 2, 2)), dims=("time", "y", "x"),
+                       coords={"time": pd.to_datetime(["2020-01-01T10:30", "2020-01-02T11:10"])})
+    later = lst.assign_coords(time=pd.to_datetime(["2020-01-01T22:00", "2020-01-02T22:00"]))
+    with pytest.raises(GuideTimeError, match=r"later that day.*floor\('D'\)") as e:
+        match_steps(later, lst, "time", None)
+    assert "guide_time_tolerance='1D'" not in str(e.value)
+    # a daily guide at midnight is still advised the tolerance, which then pairs it
+    daily = lst.assign_coords(time=pd.to_datetime(["2020-01-01", "2020-01-02"]))
+    with pytest.raises(GuideTimeError, match=r"guide_time_tolerance='1D'"):
+        match_steps(daily, lst, "time", None)
+    assert match_steps(daily, lst, "time", "1D").sizes["time"] == 2

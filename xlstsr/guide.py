@@ -974,13 +974,25 @@ def match_steps(
                         f"(`lst.sel({dim}=slice(guide['{dim}'][0], None))`).")
         if ordered and tol is None and np.issubdtype(np.asarray(lv).dtype, np.datetime64):
             days = np.asarray(lv).astype("datetime64[D]")
-            if np.isin(days[missing], np.asarray(gv).astype("datetime64[D]")).all():
-                # overpass times against a daily guide labelled at midnight: same days
-                hint = (" Each of these dates has a guide step on the same day, at another "
-                        "time of day (overpass times against a daily guide): pass "
-                        "`guide_time_tolerance='1D'` (the latest guide step at most a day "
-                        f"before), or label both by day (`lst['{dim}'] = "
-                        f"lst['{dim}'].dt.floor('D')`).")
+            gdays = np.asarray(gv).astype("datetime64[D]")
+            if np.isin(days[missing], gdays).all():
+                # a guide step of the same day at or before each LST time (a daily guide
+                # labelled at midnight) is what a tolerance reaches; one later that day (22:00
+                # against 10:30) is not: the advised '1D' was then refused in turn
+                before = all((np.asarray(gv)[gdays == days[i]] <= np.asarray(lv)[i]).any()
+                             for i in missing)
+                if before:
+                    hint = (" Each of these dates has a guide step on the same day, at another "
+                            "time of day (overpass times against a daily guide): pass "
+                            "`guide_time_tolerance='1D'` (the latest guide step at most a day "
+                            f"before), or label both by day (`lst['{dim}'] = "
+                            f"lst['{dim}'].dt.floor('D')`).")
+                else:
+                    hint = (" Each of these dates has a guide step on the same day, but later "
+                            "that day, which a tolerance (reaching back only) cannot pair: label "
+                            f"both by day, `lst['{dim}'] = lst['{dim}'].dt.floor('D')` and "
+                            f"`guide['{dim}'] = guide['{dim}'].dt.floor('D')` (in Python; the "
+                            "command line matches the files' labels as they are).")
         raise GuideTimeError(
             f"{len(missing)} of the LST's {n} steps along '{dim}' have no guide step "
             f"{'with that label' if tol is None else f'at most {tolerance!r} before them'} "

@@ -38,6 +38,7 @@ from .modis_aster import (
     open_modis_aster_pair,
     pairs_apart,
     seen_in_training,
+    training_ground,
 )
 from .root import DATA_ENV, data_root
 from .sample import SAMPLE_DIR, modis_aster_sample, modis_sample
@@ -68,4 +69,5 @@ __all__ = [
     "pairs_apart",
     "sample_scene",
     "seen_in_training",
+    "training_ground",
 ]
