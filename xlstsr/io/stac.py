@@ -679,7 +679,8 @@ def _check_user_nodata(items: Sequence[Any], keys: Sequence[str], nodata: Any,
     if isinstance(nodata, (bool, np.bool_)) or not isinstance(nodata, (int, float, np.number)):
         raise XlstsrError(
             f"nodata={nodata!r:.40} is not a number: pass the stored value that marks missing "
-            "pixels (e.g. nodata=0), or drop nodata= to use the catalogue's raster:bands nodata."
+            "pixels (e.g. nodata=0), or drop nodata= to use the catalogue's nodata (raster:bands "
+            "or the raster v2 'nodata' field)."
         )
     for key in keys:
         dt = _stored_dtype(items, key)
@@ -708,7 +709,7 @@ def _check_user_nodata(items: Sequence[Any], keys: Sequence[str], nodata: Any,
         # missed (0 DN decoded to 0.0 K); a CF _FillValue holds one value
         raise XlstsrError(
             f"nodata={nodata!r} differs from the nodata the catalogue declares for asset "
-            f"{key!r} ({coding.nodata:g}, raster:bands): the loaded values would hold two fill "
+            f"{key!r} ({coding.nodata:g}, its raster coding): the loaded values would hold two fill "
             f"values. Drop nodata= (the catalogue's {coding.nodata:g} is masked already), or "
             f"pass nodata={coding.nodata:g}."
         )
