@@ -147,3 +147,14 @@ def test_guide_later_the_same_day_is_not_advised_a_tolerance():
     with pytest.raises(GuideTimeError, match=r"guide_time_tolerance='1D'"):
         match_steps(daily, lst, "time", None)
     assert match_steps(daily, lst, "time", "1D").sizes["time"] == 2
+
+
+def test_scalar_date_of_no_step_is_not_advised_a_sel_that_fails():
+    """A truth of 07-05 against an sr of 07-01 and 07-02 was advised
+    `sr.sel(time=[reference['time'].values])`, which raised KeyError when followed."""
+    times = pd.to_datetime(["2020-07-01T10:30", "2020-07-02T10:30"])
+    sr = xr.DataArray(np.zeros((2, 2, 2)), dims=("time", "y", "x"), coords={"time": times})
+    truth = sr.isel(time=0).assign_coords(time=pd.Timestamp("2020-07-05T10:30"))
+    with pytest.raises(GridError, match="none of them that one") as e:
+        check_scalar_steps(sr, truth)
+    assert ".sel(" not in str(e.value) and "drop_vars('time')" in str(e.value)

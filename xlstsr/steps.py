@@ -255,15 +255,23 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
                     f"of day, with the `isel` above; or, when the {what} is meant for every "
                     f"step, drop its coordinate (`{var}.drop_vars('{d}')`)."
                 )
+            if not (found or near):
+                # no step of that date: the advised `.sel` of its label raised KeyError
+                raise GridError(
+                    f"the {what} is of {d}={_shown(t)} (a scalar coordinate), but the "
+                    f"{like_what} has {len(labels)} '{d}' step(s) ({head}), none of them that "
+                    f"one (nor of its overpass): pair it with the {like_what} of its own "
+                    f"{d}, or, when the {what} is meant for every step (the labels only look "
+                    f"different), drop its coordinate (`{var}.drop_vars('{d}')`)."
+                )
             pick = (f"`{like_var}.sel({d}=[{var}['{d}'].values])`" if found or len(near) != 1
                     else f"`{like_var}.isel({d}=[{near[0]}])`, its step of that overpass "
                     f"({_shown(labels[near[0]])})")
             raise GridError(
                 f"the {what} is of {d}={_shown(t)} (a scalar coordinate), but the {like_what} has "
-                f"{len(labels)} '{d}' step(s) ({head}){'' if found or near else ', none of them that one'}"
-                f": each would be compared with it. Select the matching step ({pick}), or, when "
-                f"the {what} is meant for every step, drop its coordinate "
-                f"(`{var}.drop_vars('{d}')`)."
+                f"{len(labels)} '{d}' step(s) ({head}): each would be compared with it. Select "
+                f"the matching step ({pick}), or, when the {what} is meant for every step, drop "
+                f"its coordinate (`{var}.drop_vars('{d}')`)."
             )
         # cftime dates too: a truth of another day of a 'noleap' cube was scored (3.5 K RMSE
         # for 2.0) where the same numpy dates were refused
