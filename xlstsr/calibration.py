@@ -841,7 +841,16 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> An
                 # with every NDVI date in the output; a 'band' of 1 was added to it. A scalar
                 # date (`ndvi.sel(time=t)`) is paired by equal labels too: one of another date
                 # was applied to every LST date
-                ndvi = pair_steps(ndvi, da, "ndvi", "LST", var="ndvi", like_var="da")
+                try:
+                    ndvi = pair_steps(ndvi, da, "ndvi", "LST", var="ndvi", like_var="da")
+                except GridError as err:
+                    if time_tolerance is not None:
+                        raise
+                    # a composite of another date (its period's start) is paired by a tolerance
+                    raise GridError(
+                        f"{err} An NDVI composite dated otherwise than the LST (the first day "
+                        "of its period) is paired within a tolerance: pass "
+                        "`time_tolerance='16D'` (the composite's period).") from None
                 ndvi = ndvi.squeeze([d for d in ndvi.dims if d not in da.dims], drop=True)
             # the LST's labels are the result's: a scalar NDVI date dated another way (00:00
             # against the overpass) dropped a one-date LST's time coordinate in the sum
@@ -852,7 +861,10 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> An
             # each block checks itself when computed: a lazy NDVI in percent moved the LST by
             # -69 K where the same NDVI in memory was refused
             def check(block: np.ndarray) -> np.ndarray:
-                _check_ndvi_range(block, "would add thousands of kelvin")
+                # a block mostly beyond [-1, 1]: scaled or percent wherever it lies (1 % of
+                # one block, a few bright pixels in one chunk, refused what the whole array
+                # in memory passed)
+                _check_ndvi_range(block, "would add thousands of kelvin", share=0.5)
                 return block
 
             ndvi = ndvi.copy(data=ndvi.variable.data.map_blocks(check, dtype=ndvi.dtype))
@@ -954,13 +966,13 @@ def _no_ndvi_message(n: int | None) -> str:
             "calibration without the NDVI term (`fit_calibration(sr, truth)`).")
 
 
-def _check_ndvi_range(values: Any, use: str) -> None:
-    """Refuse an NDVI with more than 1 % of its valid values beyond +-1.05: scaled digital
-    numbers (x 10000), percent, 0-255 bytes or an undeclared fill (-3000): the NDVI term of a
-    fit on them does not apply to an NDVI (and the other way round)."""
+def _check_ndvi_range(values: Any, use: str, share: float = 0.01) -> None:
+    """Refuse an NDVI with more than ``share`` (1 %) of its valid values beyond +-1.05: scaled
+    digital numbers (x 10000), percent, 0-255 bytes or an undeclared fill (-3000): the NDVI
+    term of a fit on them does not apply to an NDVI (and the other way round)."""
     v = np.asarray(values, np.float64)
     v = v[np.isfinite(v)]
-    if v.size and np.mean(np.abs(v) > 1.05) > 0.01:
+    if v.size and np.mean(np.abs(v) > 1.05) > share:
         lo, hi = float(v.min()), float(v.max())
         raise XlstsrError(
             f"ndvi values reach {max(abs(lo), abs(hi)):.4g} (from {lo:.4g} to {hi:.4g}), but "

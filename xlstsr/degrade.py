@@ -620,13 +620,18 @@ def _static_emissivity(eps: xr.DataArray, lst: xr.DataArray, lead: list[Hashable
     from every LST date."""
     from .steps import _scalar_date, _shown
 
+    steps = [d for d in lead if d in lst.coords and lst[d].ndim == 1]
     for c in [c for c in eps.coords if eps[c].ndim == 0 and c not in eps.dims]:
         t = eps[c].values
-        if c not in lead and not (c in lst.coords and lst[c].ndim == 0
-                                  and _scalar_date(t) is not None
-                                  and _scalar_date(lst[c].values) is not None):
+        # any scalar date of its own (composite_start, date): the pairing of steps refused a
+        # date under another name than the LST's steps as a field of one date
+        own_date = _scalar_date(t) is not None and c not in lst.coords
+        if c not in lead and not own_date and not (
+                c in lst.coords and lst[c].ndim == 0 and _scalar_date(t) is not None
+                and _scalar_date(lst[c].values) is not None):
             continue
-        labels = lst[c].values if c in lst.coords else None
+        labels = (lst[c].values if c in lst.coords else
+                  lst[steps[0]].values if own_date and steps else None)
         days = None if labels is None else _days_apart(t, labels)
         if days is not None and days > EMISSIVITY_DAYS:
             warn(f"the emissivity is of {c}={_shown(t)}, {days:.0f} days from the LST's nearest "
