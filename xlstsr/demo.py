@@ -168,10 +168,11 @@ def run_demo(
     Raises
     ------
     XlstsrError
-        Before any work: ``n_times`` is not a whole number >= 1, ``output`` is a file, a Zarr
-        store or cannot be written, holds the demo's outputs without ``overwrite``, or holds
-        what ``overwrite`` cannot replace (a ``lst_250m.zarr`` that is not a store the demo
-        wrote, a ``demo.png`` or ``metrics.txt`` that is a folder).
+        Before any work: ``method`` is not a registered method's name, ``n_times`` is not a
+        whole number from 1 to the series' dates, ``output`` is a file, a Zarr store or
+        cannot be written, holds the demo's outputs without ``overwrite``, or holds what
+        ``overwrite`` cannot replace (a ``lst_250m.zarr`` that is not a store the demo wrote,
+        a ``demo.png`` or ``metrics.txt`` that is a folder).
 
     Examples
     --------
@@ -182,6 +183,13 @@ def run_demo(
     """
     from .plot import truth_maps
 
+    if method is not None and (not isinstance(method, str) or method not in available_methods()):
+        # checked before any work: a typo was refused only once the pair was loaded, the
+        # offset estimated and bicubic scored (the CLI's choices guard only the command line)
+        get_method(method)  # its refusal: the names available, a near miss, a model file
+        raise XlstsrError(f"method must be a registered method's name, got "
+                          f"{type(method).__name__} {method!r}: the demo scores methods by "
+                          f"name; available: {available_methods()}")
     if n_times is not None:  # -1 streamed 7 of the 8 dates, 2.7 two, True one; 0 failed late
         n_times = check_whole("n_times", n_times, 1,
                               "how many of the series' first dates to stream, e.g. 1")

@@ -298,14 +298,20 @@ def _decoded(truth: xr.DataArray) -> xr.DataArray:
     return decode_reference(truth, attrs_of="truth")
 
 
-def _drawn_kelvin(lst: xr.DataArray) -> xr.DataArray:
+def _drawn_kelvin(lst: xr.DataArray, *, check_fill: bool = False,
+                  what: str = "LST") -> xr.DataArray:
     """An LST input in Kelvin for drawing, decoded as upscale decodes it (digital numbers or
     Celsius were drawn as they are, on one colour scale with Kelvin); values out of the
     physical range are left out of the picture, not refused (upscale takes them with
-    ``mask_out_of_range=True``)."""
+    ``mask_out_of_range=True``).
+
+    ``check_fill``: refuse an undeclared fill value as upscale refuses it
+    (:class:`~xlstsr.errors.UndeclaredFillError`, naming ``_FillValue`` / ``--nodata``), for
+    the coarse input: a SEVIRI -80 degC fill was drawn at 193 K and flattened the shared
+    colour scale. ``what``: how messages name the field."""
     from .validate import decode_lst
 
-    return decode_lst(lst, mask_out_of_range=True, check_fill=False)
+    return decode_lst(lst, mask_out_of_range=True, check_fill=check_fill, what=what)
 
 
 def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
@@ -480,6 +486,9 @@ def comparison(
     AllNaNError
         A map (the input, a result or the truth, at the step drawn) or the error map would be
         empty: its message names it.
+    UndeclaredFillError
+        The coarse input holds an undeclared fill value (upscale refuses it too): declare it
+        (``_FillValue``, ``--nodata``) or mask it.
     """
     path = _check_path(path, create=False)  # folders made by _finish, once drawn
     _need_dataarray("coarse", coarse)
@@ -516,7 +525,8 @@ def comparison(
     last = list(results.values())[-1]
     # the input in Kelvin as upscale decodes it (digital numbers or Celsius were drawn as they
     # are, on one colour scale with the Kelvin results)
-    coarse = _same_steps(last, _drawn_kelvin(coarse), "coarse", index)
+    coarse = _same_steps(last, _drawn_kelvin(coarse, check_fill=True, what="coarse input"),
+                         "coarse", index)
     # the input and the results side by side: the same ground (the truth's grid is checked
     # against the last result's below)
     _check_same_ground([("coarse input", "coarse", coarse, coarse_back)] + [
@@ -980,10 +990,13 @@ def truth_maps(
     ------
     AllNaNError
         The truth, the coarse input, or a result where the truth is valid has no valid pixel.
+    UndeclaredFillError
+        The coarse input holds an undeclared fill value (upscale refuses it too): declare it
+        (``_FillValue``, ``--nodata``) or mask it.
     """
     from rasterio.enums import Resampling
 
-    from .validate import north_up
+    from .validate import image_order, north_up
 
     path = _check_path(path, create=False)  # folders made by _finish, once drawn
     _need_dataarray("coarse", coarse)
@@ -1007,6 +1020,11 @@ def truth_maps(
                 "da.isel(time=0)")
             raise GridError(f"{name} has dims {_users(da.dims, back)}: truth_maps draws one "
                             f"2-D field each; select a step first, e.g. `{pick}`")
+    # (..., y, x) and north-up, as comparison's _image and evaluate (image_order) put them: a
+    # truth stored (x, y) (a NetCDF written longitude-first) was drawn transposed, its error map
+    # wrong; an (x, y) input or result raised rioxarray's bare InvalidDimensionOrder
+    coarse, truth = image_order(coarse), image_order(truth)
+    results = {k: image_order(v) for k, v in results.items()}
     # one date: a result of one date minus the truth of another was drawn as its error map
     _check_same_dates([("truth", "truth", truth), ("coarse input", "coarse", coarse),
                        *((f"result {k!r}", f"results[{k!r}]", v) for k, v in results.items())])
@@ -1015,7 +1033,8 @@ def truth_maps(
     truth = north_up(_decoded(truth))
     # results and the input in Kelvin, as the truth: a degC result drew a -275 K error map
     results = {k: _drawn_kelvin(v) for k, v in results.items()}
-    coarse = _drawn_kelvin(coarse)  # as upscale reads it
+    # as upscale reads it: an undeclared fill refused, not drawn as data
+    coarse = _drawn_kelvin(coarse, check_fill=True, what="coarse input")
     for name, da in (("coarse", coarse), ("truth", truth),
                      *((f"results[{k!r}]", v) for k, v in results.items())):
         if da.rio.crs is None:  # reprojected onto the truth: rioxarray's bare MissingCRS
