@@ -44,3 +44,19 @@ def test_guide_in_gdal_spelling_is_nested_not_resampled(scene):
         warnings.simplefilter("error", GuideAlignmentWarning)
         out = xlstsr.upscale(lst, 4, "tsharp", ndvi.rio.write_crs(SINU_GDAL))
     np.testing.assert_array_equal(out.values, ref.values)
+
+
+def test_cli_crs_flag_in_gdal_spelling_of_the_files_own_crs_is_accepted(scene, tmp_path):
+    """`--crs` naming the file's own CRS in GDAL's spelling was refused as "another" CRS
+    (probe 39k): the flag follows crs_mismatch's rule."""
+    from xlstsr.cli import main
+
+    lst, _ = scene
+    p = tmp_path / "lst.tif"
+    lst.isel(time=0).rio.to_raster(p)
+    assert main(["upscale", str(p), str(tmp_path / "out.tif"), "--factor", "2", "--quiet",
+                 "--crs", SINU_GDAL]) == 0
+    # another CRS is still refused
+    assert main(["upscale", str(p), str(tmp_path / "out2.tif"), "--factor", "2", "--quiet",
+                 "--crs", "EPSG:32631"]) == 2
+    assert not (tmp_path / "out2.tif").exists()

@@ -425,6 +425,12 @@ def _declare_crs(da: Any, crs: str | None, flag: str, path: str) -> Any:
     # grids are x/y whatever the CRS's axis order says, so nothing differs
     if mine.equals(wanted, ignore_axis_order=True) or own == wanted:
         return da
+    from xlstsr.validate import _same_mapping
+
+    # spelled otherwise but the same mapping of this file's ground (GDAL's '+nadgrids=@null
+    # +wktext' MODIS sinusoidal): the rule crs_mismatch follows (it was "another CRS")
+    if _same_mapping(da, own, wanted):
+        return da
     import shlex
 
     raise UsageError(
