@@ -844,13 +844,10 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> An
                 try:
                     ndvi = pair_steps(ndvi, da, "ndvi", "LST", var="ndvi", like_var="da")
                 except GridError as err:
-                    if time_tolerance is not None:
+                    hint = "" if time_tolerance is not None else _composite_hint(ndvi, da)
+                    if not hint:
                         raise
-                    # a composite of another date (its period's start) is paired by a tolerance
-                    raise GridError(
-                        f"{err} An NDVI composite dated otherwise than the LST (the first day "
-                        "of its period) is paired within a tolerance: pass "
-                        "`time_tolerance='16D'` (the composite's period).") from None
+                    raise GridError(f"{err} {hint}") from None
                 ndvi = ndvi.squeeze([d for d in ndvi.dims if d not in da.dims], drop=True)
             # the LST's labels are the result's: a scalar NDVI date dated another way (00:00
             # against the overpass) dropped a one-date LST's time coordinate in the sum
@@ -860,14 +857,22 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> An
         if values is None:
             # each block checks itself when computed: a lazy NDVI in percent moved the LST by
             # -69 K where the same NDVI in memory was refused
-            def check(block: np.ndarray) -> np.ndarray:
-                # a block mostly beyond [-1, 1]: scaled or percent wherever it lies (1 % of
-                # one block, a few bright pixels in one chunk, refused what the whole array
-                # in memory passed)
-                _check_ndvi_range(block, "would add thousands of kelvin", share=0.5)
+            # by the in-memory rule on the whole array (its share beyond [-1, 1] reduced
+            # lazily): judged per block, a few bright pixels in one chunk were refused, and
+            # a -3000 fill spread thin passed every block
+            data = ndvi.variable.data
+            finite = dsa.isfinite(data)
+            share = ((abs(data) > 1.05) & finite).sum() / dsa.maximum(finite.sum(), 1)
+            lo, hi = dsa.nanmin(data), dsa.nanmax(data)
+
+            def check(block: np.ndarray, share: Any, lo: Any, hi: Any) -> np.ndarray:
+                if float(share) > NDVI_BEYOND_SHARE:
+                    raise XlstsrError(_ndvi_range_message(float(lo), float(hi),
+                                                          "would add thousands of kelvin"))
                 return block
 
-            ndvi = ndvi.copy(data=ndvi.variable.data.map_blocks(check, dtype=ndvi.dtype))
+            ndvi = ndvi.copy(data=dsa.map_blocks(check, data, share, lo, hi,
+                                                 dtype=ndvi.dtype))
     else:
         values = np.asarray(ndvi, np.float64)
         if values.shape[-2:] != da.shape[-2:]:
@@ -966,18 +971,41 @@ def _no_ndvi_message(n: int | None) -> str:
             "calibration without the NDVI term (`fit_calibration(sr, truth)`).")
 
 
-def _check_ndvi_range(values: Any, use: str, share: float = 0.01) -> None:
-    """Refuse an NDVI with more than ``share`` (1 %) of its valid values beyond +-1.05: scaled
-    digital numbers (x 10000), percent, 0-255 bytes or an undeclared fill (-3000): the NDVI
-    term of a fit on them does not apply to an NDVI (and the other way round)."""
+#: the share of an NDVI's valid values beyond +-1.05 above which it is refused
+NDVI_BEYOND_SHARE = 0.01
+
+
+def _check_ndvi_range(values: Any, use: str) -> None:
+    """Refuse an NDVI with more than :data:`NDVI_BEYOND_SHARE` (1 %) of its valid values beyond
+    +-1.05: scaled digital numbers (x 10000), percent, 0-255 bytes or an undeclared fill
+    (-3000): the NDVI term of a fit on them does not apply to an NDVI (and the other way
+    round)."""
     v = np.asarray(values, np.float64)
     v = v[np.isfinite(v)]
-    if v.size and np.mean(np.abs(v) > 1.05) > share:
-        lo, hi = float(v.min()), float(v.max())
-        raise XlstsrError(
-            f"ndvi values reach {max(abs(lo), abs(hi)):.4g} (from {lo:.4g} to {hi:.4g}), but "
-            "NDVI lies in [-1, 1]: scaled NDVI "
-            "(MODIS digital numbers take scale_factor 0.0001; percent: divide by 100), or an "
-            f"undeclared fill value (MOD13's -3000: `ndvi.where(ndvi != -3000)`), {use}; "
-            "decode it first"
-        )
+    if v.size and np.mean(np.abs(v) > 1.05) > NDVI_BEYOND_SHARE:
+        raise XlstsrError(_ndvi_range_message(float(v.min()), float(v.max()), use))
+
+
+def _ndvi_range_message(lo: float, hi: float, use: str) -> str:
+    return (
+        f"ndvi values reach {max(abs(lo), abs(hi)):.4g} (from {lo:.4g} to {hi:.4g}), but "
+        "NDVI lies in [-1, 1]: scaled NDVI "
+        "(MODIS digital numbers take scale_factor 0.0001; percent: divide by 100), or an "
+        f"undeclared fill value (MOD13's -3000: `ndvi.where(ndvi != -3000)`), {use}; "
+        "decode it first"
+    )
+
+
+def _composite_hint(ndvi: xr.DataArray, da: xr.DataArray) -> str:
+    """For an NDVI of one date (a scalar coordinate) up to 16 days before every LST date (a
+    composite labelled by its period's first day), the tolerance that pairs it; else ''
+    (advised for any refusal, a later or a year-old NDVI was refused again when followed)."""
+    for c in [c for c in ndvi.coords if ndvi[c].ndim == 0 and c in da.coords]:
+        t, lt = np.asarray(ndvi[c].values), np.atleast_1d(np.asarray(da[c].values))
+        if t.dtype.kind != "M" or lt.dtype.kind != "M":
+            continue
+        days = (lt - t) / np.timedelta64(1, "D")
+        if days.size and np.all(days >= 0) and float(days.max()) <= 16:
+            return ("An NDVI composite dated by the first day of its period is paired within "
+                    "a tolerance: pass `time_tolerance='16D'` (the composite's period).")
+    return ""

@@ -620,7 +620,10 @@ def _static_emissivity(eps: xr.DataArray, lst: xr.DataArray, lead: list[Hashable
     from every LST date."""
     from .steps import _scalar_date, _shown
 
-    steps = [d for d in lead if d in lst.coords and lst[d].ndim == 1]
+    # the LST's dates, whatever they are called: its dated step dims and scalar dates
+    dated = [d for d in lst.coords if lst[d].ndim <= 1 and (lst[d].ndim == 0 or d in lead)
+             and lst[d].size and _scalar_date(np.asarray(np.ravel(lst[d].values)[0])) is not None]
+    steps = [d for d in dated if lst[d].ndim == 1]
     for c in [c for c in eps.coords if eps[c].ndim == 0 and c not in eps.dims]:
         t = eps[c].values
         # any scalar date of its own (composite_start, date): the pairing of steps refused a
@@ -630,13 +633,18 @@ def _static_emissivity(eps: xr.DataArray, lst: xr.DataArray, lead: list[Hashable
                 c in lst.coords and lst[c].ndim == 0 and _scalar_date(t) is not None
                 and _scalar_date(lst[c].values) is not None):
             continue
-        labels = (lst[c].values if c in lst.coords else
-                  lst[steps[0]].values if own_date and steps else None)
-        days = None if labels is None else _days_apart(t, labels)
+        if c in lst.coords:
+            days = _days_apart(t, lst[c].values)
+        else:  # its own date: against every LST date (a scalar time, a band before time)
+            near = [x for x in (_days_apart(t, lst[d].values) for d in dated) if x is not None]
+            days = min(near) if near else None
+        # the dim a per-date emissivity is paired along: the LST's own (its date's name was
+        # refused as a dim the LST lacks)
+        by = c if c in lst.coords else (steps or dated or [c])[0]
         if days is not None and days > EMISSIVITY_DAYS:
             warn(f"the emissivity is of {c}={_shown(t)}, {days:.0f} days from the LST's nearest "
-                 f"date: a static emissivity (without a '{c}' dim) is used for every step. Pass "
-                 f"the emissivity of the LST's dates (`{c}` as a dim, paired by label) if the "
+                 f"date: a static emissivity (without a '{by}' dim) is used for every step. Pass "
+                 f"the emissivity of the LST's dates (`{by}` as a dim, paired by label) if the "
                  "surface changed in between (vegetation, snow, wet soil).", UserWarning)
         eps = eps.drop_vars(c)
     return eps
