@@ -103,8 +103,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    "docs/results for the project's own data, ./heldback_results for another "
                    "--root, a --smoke run or a subset run: --pairs, --methods, --no-anchor, "
                    "--no-corrections)")
-    p.add_argument("--figure-pair", default=None, help="pair shown in the maps (default: first)")
-    p.add_argument("--csv", default=None, help="also write per-pair results to this CSV file")
+    p.add_argument("--figure-pair", default=None,
+                   help="pair shown in the maps, one of those scored (default: the first)")
+    p.add_argument("--csv", default=None, help="also write per-pair results to this CSV file "
+                   "(its folder is created)")
     p.add_argument("--no-anchor", action="store_true",
                    help="skip the bicubic anchor variants and the irreducible-error figure")
     p.add_argument("--no-figure", action="store_true", help="do not draw the maps")
@@ -121,6 +123,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             args.pairs = ",".join([p for p in ("002", "015") if p in known] or known[:2])
         args.methods = args.methods or "bicubic,tsharp"
         args.no_anchor, args.corrections, args.no_figure = True, False, True
+    if args.methods is not None:
+        # checked before any pair is read: all names unknown ended, after loading every pair,
+        # in an AttributeError (no row to tabulate), and one typo cost its method silently
+        known = [*xlstsr.available_methods(), *VARIANTS, *CORRECTED]
+        names = [n.strip() for n in args.methods.split(",") if n.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            p.error(f"--methods {args.methods!r}: "
+                    + (f"unknown {unknown}" if unknown else "no method named")
+                    + f"; available: {', '.join(dict.fromkeys(known))} (comma-separated, exact "
+                    "names; leave --methods out for all of them)")
     return args
 
 
@@ -670,21 +683,41 @@ def main(argv: Sequence[str] | None = None) -> int:
                or not args.corrections)
     out = results_dir(args.out, ROOT / "docs" / "results", data, smoke=args.smoke,
                       partial=partial)
+    if args.csv:  # checked before scoring: a missing folder failed at the end, losing the run
+        csv = Path(args.csv)
+        if csv.is_dir():
+            raise SystemExit(f"--csv {csv} is a folder: pass a file path, e.g. "
+                             f"{csv / 'accuracy.csv'}")
+        try:
+            csv.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise SystemExit(f"--csv {csv}: its folder cannot be created ({err}); pass a path "
+                             "in a writable folder") from None
     listed = listed_pairs(args.pairs, args.root)
     if not listed:
         raise SystemExit(f"{_modis_aster_dir(args.root) / 'pairs.csv'} lists no pair: nothing "
                          "to score (one row per pair: pair,aster_view_angle_deg)")
+    # an id not scored gave no maps and no word (checked before the pairs are read)
+    fig_pair = as_listed(args.figure_pair, all_listed(args.root)) if args.figure_pair else None
+    if fig_pair is not None and fig_pair not in listed:
+        raise SystemExit(f"--figure-pair {args.figure_pair} is not among the pairs to score "
+                         f"({', '.join(listed[:8])}{' ...' if len(listed) > 8 else ''}): pass "
+                         "one of them, add it to --pairs, or leave --figure-pair out for the "
+                         "first")
     pairs, unusable = usable_pairs(listed, args.root)
     for pid, why in unusable.items():
         print(f"pair {pid} left out: {why}", flush=True)
     if not pairs:
         raise SystemExit(f"no usable MODIS/ASTER pair among the {len(listed)} of {data}: "
                          + "; ".join(f"{p}: {w}" for p, w in unusable.items()))
+    if fig_pair in unusable:
+        raise SystemExit(f"--figure-pair {fig_pair} cannot be scored ({unusable[fig_pair]}): "
+                         f"pass a usable pair ({', '.join(pairs[:8])}"
+                         f"{' ...' if len(pairs) > 8 else ''}) or leave --figure-pair out")
     out.mkdir(parents=True, exist_ok=True)
     print(f"writing to {out}", flush=True)
     methods, skipped = resolve_methods(args.methods)
-    fig_pair = as_listed(args.figure_pair, modis_aster_pairs(args.root)) if args.figure_pair \
-        else pairs[0]
+    fig_pair = fig_pair or pairs[0]
     print(f"{len(pairs)} pairs; methods {list(methods)}; skipped {list(skipped)}", flush=True)
     # models trained on modis_aster pairs (the bundled weights): scored on held-out pairs only,
     # the training pairs recognised by their MODIS LST (held-back folders number pairs anew)

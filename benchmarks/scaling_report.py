@@ -878,11 +878,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="8 modis_aster pairs")
     ap.add_argument("--smoke", action="store_true",
                     help="2 pairs, bicubic and tsharp, 256 px crops (a test)")
-    ap.add_argument("--methods", default=METHODS)
+    ap.add_argument("--methods", default=METHODS,
+                    help=f"comma-separated methods to score, of {', '.join(xlstsr.available_methods())} "
+                    f"(default {METHODS})")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke, "
                     "--quick or --methods)")
     args = ap.parse_args(argv)
+    # names were filtered silently: a typo or "a, b" (a space) ran fewer methods, exit 0
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in names if m not in xlstsr.available_methods()]
+    if unknown or not names:
+        ap.error(f"--methods {args.methods!r}: "
+                 + (f"unknown {unknown}" if unknown else "no method named")
+                 + f"; available: {', '.join(xlstsr.available_methods())} (comma-separated)")
+    args.methods = ",".join(names)
     argv = sys.argv[1:] if argv is None else list(argv)
     # a smoke run (a test of the code path) or a subset of the protocol (some pairs or methods)
     # never replaces the published page unless --out asks for it
@@ -908,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         stats_section(pairs, lines, data, args.out, crop)
         law_section(pairs, lines, data, crop)
-        methods = [m for m in args.methods.split(",") if m in xlstsr.available_methods()]
+        methods = args.methods.split(",")  # checked above
         summary = sr_section(pairs, lines, methods, args.out)
         resampling_check(pairs, lines)
     lines.append(discussion(summary, len(pairs)))

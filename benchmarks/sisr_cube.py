@@ -438,7 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "EVAL_PAIRS; with --held-back: ids of the --root folder's modis_aster/, "
                     "default all of them)")
     ap.add_argument("--select", nargs="*", default=None, metavar="NAME",
-                    help="train and score candidates on validation (names of CANDIDATES or all)")
+                    help="train and score candidates on validation: all, or names of CANDIDATES "
+                    "(each quoted: " + "; ".join(f"'{n}'" for n in CANDIDATES) + ")")
     ap.add_argument("--keep", default=None, metavar="DIR",
                     help="with --select: keep the candidates' checkpoints in DIR")
     ap.add_argument("--held-back", action="store_true",
@@ -448,6 +449,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true",
                     help="5 dates, 1 ASTER pair, bicubic and the default (a test)")
     args = ap.parse_args(argv)
+    # checked before the cube is read: torch's own error was a raw traceback, and an unknown
+    # candidate a bare KeyError after loading the cube (or after training the names before it)
+    if args.threads < 1:
+        ap.error(f"--threads {args.threads}: give a whole number >= 1 (torch threads, e.g. 1)")
+    unknown = [n for n in args.select or [] if n not in CANDIDATES and args.select != ["all"]]
+    if unknown:
+        ap.error(f"--select {unknown}: not among the candidates; give all, or names of "
+                 "CANDIDATES, each quoted: " + "; ".join(f"'{n}'" for n in CANDIDATES))
     data = data_root(args.root)
     if not (args.held_back or args.select is not None or is_project_data(data)):
         # the bundled models' split is the shared cube's: another cube's own split would put

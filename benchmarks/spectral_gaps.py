@@ -96,7 +96,11 @@ def ratio_section(n_pairs: int) -> list[str]:
     rng = np.random.default_rng(0)
     names = ("apodised", "filled", "rectangle")
     rows: dict[tuple[str, float], list] = {}
-    for pid in EVAL_PAIRS[:n_pairs]:
+    pairs = EVAL_PAIRS[:n_pairs]  # the page states the count actually scored, not the one asked
+    if not pairs:  # an empty table, exit 0
+        raise ValueError(f"n_pairs={n_pairs}: no held-out pair to score; give 1 to "
+                         f"{len(EVAL_PAIRS)}")
+    for pid in pairs:
         p = open_modis_aster_aligned(pid)
         truth = p["truth"].values.astype(np.float64)
         for m in METHODS:
@@ -117,7 +121,7 @@ def ratio_section(n_pairs: int) -> list[str]:
     lines = [
         "## 1. Spectral ratio with imposed cloud gaps",
         "",
-        f"{n_pairs} held-out pairs (`EVAL_PAIRS`), 1 km -> 250 m, ratio against ASTER on the MODIS "
+        f"{len(pairs)} held-out pairs (`EVAL_PAIRS`), 1 km -> 250 m, ratio against ASTER on the MODIS "
         "250 m grid. Reference: the ratio on the largest gap-free rectangle of the ASTER footprint "
         "(no cloud). Cells: mean ratio over pairs and masks (mean absolute relative error against "
         "the reference); `rectangle` leaves out the masks whose largest gap-free rectangle is too "
@@ -172,12 +176,17 @@ PAIRS = 20
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", type=int, default=PAIRS)
+    ap.add_argument("--pairs", type=int, default=PAIRS,
+                    help=f"held-out pairs to score, 1..{len(EVAL_PAIRS)} (default {PAIRS})")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", "--quick", dest="quick", action="store_true",
                     help="2 pairs, small surfaces (a test)")
     args = ap.parse_args(argv)
+    # EVAL_PAIRS[:n] would silently score fewer pairs (or none) than the page then claims
+    if not 1 <= args.pairs <= len(EVAL_PAIRS):
+        ap.error(f"--pairs {args.pairs}: there are {len(EVAL_PAIRS)} held-out pairs "
+                 f"(EVAL_PAIRS); pass a number from 1 to {len(EVAL_PAIRS)}")
     # a smoke run (a test of the code path) or another number of pairs than the published
     # page's never replaces it unless --out asks for it
     args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.quick,

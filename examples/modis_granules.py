@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> dict:
                 "0 <= Y0 < Y1 and 0 <= X0 < X1 (e.g. --region 640 768 128 256)")
 
     pattern = str(Path(args.data) / "mod11a1_hdf" / "MOD11A1.A*.hdf")
-    lst = open_modis(pattern, "LST_Day_1km")  # lazy (time, y, x), Kelvin, QC-masked, with CRS
+    var = "LST_Day_1km"  # also the COGs' prefix: {var}_{date}.tif
+    lst = open_modis(pattern, var)  # lazy (time, y, x), Kelvin, QC-masked, with CRS
     ny, nx = lst.sizes["y"], lst.sizes["x"]
     if y1 > ny or x1 > nx:  # isel cut it short: fewer pixels upscaled, without a word
         p.error(f"--region {y0} {y1} {x0} {x1}: past the tile, which has {ny} rows and {nx} "
@@ -75,7 +76,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     sr = sr.compute()
     sr.to_netcdf(nc)
-    cogs = to_cogs(sr, cog_dir, overwrite=args.overwrite)
+    cogs = to_cogs(sr, cog_dir, prefix=var, overwrite=args.overwrite)
+    if args.overwrite:
+        # this example's own COGs of an earlier run's other dates stayed beside the new ones
+        # (the .nc holds the new dates only); removed once the new ones are written, so that a
+        # failed write leaves the earlier run whole
+        written = {c.resolve() for c in cogs}
+        for old in cog_dir.glob(f"{var}_*.tif"):
+            if old.resolve() not in written:
+                old.unlink()
 
     valid = float(np.isfinite(region.values).mean())
     summary = {"granules": int(lst.sizes["time"]), "dates": [str(t)[:10] for t in lst.time.values],
