@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import platform
 import sys
 import time
@@ -872,7 +873,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "with 1. Coarse consistency is "
         "the RMSE between the radiometric aggregate of the SR field and the MODIS input "
         "(0 = radiance conserved). Seconds per scene: `upscale` of one 64 x 64 scene, this "
-        "machine (2 shared CPU cores).",
+        f"machine ({os.cpu_count()} CPU cores).",
         "",
         "**Three protocols.** *anchor*: the truth mask above, ASTER where its geotransform says "
         "(comparable with the published figures on these pairs). *co-registered*: ASTER first "

@@ -288,6 +288,23 @@ def pairs_sentence(pairs: list[str], held: list[str], data: Path) -> str:
             "MODIS LST: `xlstsr.datasets.seen_in_training`).")
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for a count (``--threads``): an integer >= 1, refused in one line.
+
+    >>> positive_int("2")
+    2
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
+                                         "e.g. 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
+                                         "e.g. 1")
+    return value
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", default=None, metavar="ID,ID,...",
@@ -298,7 +315,7 @@ def main(argv=None) -> int:
                     help="data folder holding modis_aster/ (default: $XLSTSR_DATA or "
                     "../shared/data); another folder's pairs are numbered as it likes: its "
                     "training pairs are recognised by their MODIS LST")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=positive_int, default=2)
     ap.add_argument("--no-classical", action="store_true")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke, "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import platform
 import time
 import tracemalloc
@@ -117,8 +118,9 @@ def render(res: dict[str, dict[str, Any]], seconds: float, smoke: bool) -> str:
         "# Co-registration speed: separable grid search vs the per-candidate FFT",
         "",
         f"Written by `python benchmarks/coregistration.py{' --smoke' * smoke}` in "
-        f"{seconds / 60:.1f} min on {platform.node()} ({platform.machine()}, a shared 2-core "
-        "machine); the protocol is the script's docstring. `xlstsr.estimate_offset(aster, lst)` "
+        f"{seconds / 60:.1f} min on {platform.node()} ({platform.machine()}, "
+        f"{os.cpu_count() or '?'} CPU cores); the protocol is the script's docstring. "
+        "`xlstsr.estimate_offset(aster, lst)` "
         "(PSF estimated, ASTER truth-masked) on each shared evaluation pair, the new and the "
         "old grid search in turn (A B B A per pair); sums over the runs.",
         "",

@@ -215,11 +215,28 @@ def control_model(rec: Any, data: Path, arg: str, samples: Any) -> torch.nn.Modu
                                               settings=settings, samples=samples, progress=False))
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for a count (``--threads``): an integer >= 1, refused in one line.
+
+    >>> positive_int("2")
+    2
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
+                                         "e.g. 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
+                                         "e.g. 1")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="output folder (default: docs/results)")
     ap.add_argument("--root", default=None, help="data folder (default: $XLSTSR_DATA or ../shared/data)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--threads", type=positive_int, default=1, help="torch threads")
     ap.add_argument("--model", default=None, help="a cube DISR checkpoint to score instead")
     ap.add_argument("--control", default="train", metavar="PATH|train|none",
                     help="the cube DISR's network without NDVI: a checkpoint, 'train' (the "

@@ -183,13 +183,30 @@ def summary(scores: dict[str, dict], pairs: Sequence[str], base: dict[str, dict]
             "ratio_sym": float(col["spectral_ratio_sym"].mean()), "worse_than_bicubic": worse}
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for a count (``--jobs``): an integer >= 1, refused in one line.
+
+    >>> positive_int("2")
+    2
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
+                                         "e.g. 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
+                                         "e.g. 1")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--work", type=Path, default=None,
                     help="folder for the retrained checkpoints (default: a temporary one)")
-    ap.add_argument("--jobs", type=int, default=2, help="models trained at once")
+    ap.add_argument("--jobs", type=positive_int, default=2, help="models trained at once")
     ap.add_argument("--smoke", action="store_true", help="seconds: a test of the code path")
     args = ap.parse_args(argv)
     # a smoke run (a test of the code path) never replaces the published pages
@@ -214,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if pairs_apart(GROUND_VAL_PAIRS, others) != list(GROUND_VAL_PAIRS):
         raise SystemExit(f"GROUND_VAL_PAIRS {GROUND_VAL_PAIRS} share ground with training pairs")
     ground_val = list(GROUND_VAL_PAIRS[:1] if args.smoke else GROUND_VAL_PAIRS)
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         submitted: dict[tuple, Any] = {}
 
         def submit(name: str, pairs: Sequence[str], val: Sequence[str],

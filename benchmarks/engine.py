@@ -25,6 +25,10 @@ sinusoidal 1 km grid in Zarr v3 (chunks: one whole day), and a static NDVI guide
 Usage: ``nice -n 5 python benchmarks/engine.py [--out docs/results] [--smoke]`` (about 30 min on
 2 quiet cores). ``--smoke``: every figure's code path on tiny sizes, timings taken once (a test,
 not a measurement). ``--render JSON``: rewrite engine.md from the raw figures of an earlier run.
+
+The page is written from the figures: a list item written by hand is kept when the script rewrites
+the page only under a line :data:`HAND_ITEM` (placed at the top of "Reading"; ``--render`` /
+``--rerun-*`` of an engine.md keep that page's items, the other runs those of the page replaced).
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 FACTOR = 4
 METHODS = ("bicubic", "sisr", "disr")
+#: the line above a list item written by hand; the item (its "- " line and the indented lines
+#: that continue it) is carried over to the top of "Reading" when the script rewrites the page
+HAND_ITEM = "<!-- Written by hand (kept when the script rewrites the page): the list item below -->"
 TORCH_METHODS = ("sisr", "disr")
 #: ONNX Runtime installed: the sweep measures it beside torch (xlstsr.nn.onnx_runtime)
 ORT = onnx_available()
@@ -987,7 +994,34 @@ def _cube_name(st: dict) -> str:
     return "`modis_h18v04_2020`" if cat is None else f"`{Path(cat).parent.name}`"
 
 
-def render(r: dict) -> str:
+def kept_items(md: Path) -> list[str]:
+    """The lines of ``md`` that a rewrite keeps: each :data:`HAND_ITEM` line with the list item
+    under it ([] for no page, or one without that line).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     md = Path(d) / "engine.md"
+    ...     _ = md.write_text(f"## Reading\\n\\n{HAND_ITEM}\\n- by hand\\n  more\\n- generated\\n")
+    ...     kept_items(md)[1:]
+    ['- by hand', '  more']
+    """
+    lines = md.read_text().splitlines() if md.is_file() else []
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if line.strip() != HAND_ITEM or i + 1 >= len(lines) or not lines[i + 1].startswith("- "):
+            continue
+        j = i + 2
+        while j < len(lines) and lines[j].startswith("  "):
+            j += 1
+        out += [HAND_ITEM, *lines[i + 1:j]]
+    return out
+
+
+def render(r: dict, kept: list[str] | tuple[str, ...] = ()) -> str:
+    """engine.md from the raw figures ``r``; ``kept``: lines written by hand (:func:`kept_items`),
+    put first under "Reading"."""
     s = r["sizes"]
     real, nd = s["real"], s["real_days"]
     rl, fl, sc, st, tl, et, pf = (r[k] for k in ("real", "flat", "scaling", "stac", "tiles",
@@ -1192,7 +1226,7 @@ def render(r: dict) -> str:
             f"{rows[m][i][1]:.2f} ({rows[m][i][1] / tot[m]:.0%})" for m in pf) + " |")
     lines.append("| total | " + " | ".join(f"{tot[m]:.2f}" for m in pf) + " |")
     raw_tiles = ", ".join(f"`{m}` {rl[m]['raw_tile']}" for m in METHODS)
-    lines += ["", "## Reading", "", *r.get("reading", []),
+    lines += ["", "## Reading", "", *kept, *r.get("reading", []),
         "", "## Notes", "",
         "- Raw limit: per method, the same model (`get_method(name).model()`, the bundled "
         "weights in channels-last; for `backend='onnxruntime'` its session called directly "
@@ -1396,9 +1430,35 @@ def stage(what: str) -> None:
           flush=True)
 
 
+def earlier_figures(path: Path) -> dict:
+    """The raw figures of an earlier run: a JSON file, or the JSON block of an engine.md.
+
+    Raises SystemExit, naming the fix, for a file that is missing or holds no such figures.
+    """
+    what = ("pass an engine.md written by this script (it ends with the raw figures in a "
+            "```json block) or that block saved as a JSON file")
+    if not path.is_file():
+        raise SystemExit(f"{Path(__file__).name}: {path}: no such file: {what}")
+    text = path.read_text()
+    if path.suffix == ".md":  # the raw figures embedded in an earlier engine.md
+        if "```json\n" not in text:
+            raise SystemExit(f"{Path(__file__).name}: {path} holds no ```json block of raw "
+                             f"figures (not an engine.md): {what}")
+        text = text.split("```json\n", 1)[1].split("\n```", 1)[0]
+    try:
+        r = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"{Path(__file__).name}: {path}: its raw figures are not JSON ({e}): "
+                         f"{what}") from None
+    if not isinstance(r, dict) or not isinstance(r.get("args"), dict) or "sizes" not in r:
+        raise SystemExit(f"{Path(__file__).name}: {path}: not the raw figures of an engine.py "
+                         f"run (no 'args' / 'sizes'): {what}")
+    return r
+
+
 def earlier_run(md: Path) -> tuple[dict, dict]:
     """The raw figures embedded in an earlier engine.md and the sizes that run used."""
-    r = json.loads(md.read_text().split("```json\n", 1)[1].split("\n```", 1)[0])
+    r = earlier_figures(md)
     return r, (SMOKE if r["args"]["smoke"] else FULL)
 
 
@@ -1461,7 +1521,7 @@ def main(argv: list[str] | None = None) -> int:
         r["reading"] = reading(r)
         args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "engine.md").write_text(render(r))
+        (args.out / "engine.md").write_text(render(r, kept_items(args.rerun_profile)))
         print(json.dumps(r["profile"]), flush=True)
         return 0
     if args.rerun_fast is not None:
@@ -1474,7 +1534,7 @@ def main(argv: list[str] | None = None) -> int:
         r["reading"] = reading(r)
         args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "engine.md").write_text(render(r))
+        (args.out / "engine.md").write_text(render(r, kept_items(args.rerun_fast)))
         return 0
     if args.rerun_scaling is not None:
         r, s = earlier_run(args.rerun_scaling)
@@ -1492,18 +1552,17 @@ def main(argv: list[str] | None = None) -> int:
         r["reading"] = reading(r)
         args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "engine.md").write_text(render(r))
+        (args.out / "engine.md").write_text(render(r, kept_items(args.rerun_scaling)))
         print(json.dumps(sc), flush=True)
         return 0
     if args.render is not None:
-        text = args.render.read_text()
-        if args.render.suffix == ".md":  # the raw figures embedded in an earlier engine.md
-            text = text.split("```json\n", 1)[1].split("\n```", 1)[0]
-        r = json.loads(text)
+        r = earlier_figures(args.render)
         r["reading"] = reading(r)
         args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "engine.md").write_text(render(r))
+        # an engine.md's own hand-written items; from a JSON file, those of the page replaced
+        kept = kept_items(args.render if args.render.suffix == ".md" else args.out / "engine.md")
+        (args.out / "engine.md").write_text(render(r, kept))
         return 0
     import torch
 
@@ -1592,7 +1651,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     r["reading"] = reading(r)
     args.out.mkdir(parents=True, exist_ok=True)
-    text = render(r)
+    text = render(r, kept_items(args.out / "engine.md"))  # the replaced page's hand-written items
     (args.out / "engine.md").write_text(text)
     print(text)
     return 0

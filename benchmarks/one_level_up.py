@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ from scale_invariance import (
     measure_law_shift,
     method_rows,
     pooled_gain,
+    positive_int,
     strict_json,
     train,
 )
@@ -203,7 +205,7 @@ def page_dir(args: argparse.Namespace, data_dir: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=EPOCHS)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="folder of one_level_up.md (default: "
                     "docs/results for the project's own data and the page's --epochs / --seed; "
@@ -354,8 +356,9 @@ def report(args, summ: dict, res: dict, kinfo: dict, krows: list[dict]) -> str:
     lines = [
         "# One level up: SISR trained at 16 km -> 4 km, applied at 4 km -> 1 km (MODIS only)",
         "",
-        f"Written by `{cmd}` ({summ['seconds']:.0f} s, {args.threads} torch thread(s), a shared "
-        f"2-core machine). See the script's docstring for the protocol. Data: {data}, split "
+        f"Written by `{cmd}` ({summ['seconds']:.0f} s, {args.threads} torch thread(s), "
+        f"{os.cpu_count() or '?'} CPU cores). See the script's docstring for the protocol. "
+        f"Data: {data}, split "
         f"by window position (the recipe's `cube_split`): {len(sp['train'])} training and "
         f"{len(sp['val'])} validation positions; scored: {summ['n_test_positions']} positions "
         f"({len(sp['test'])} test + {len(sp['held_out'])} held out for the ASTER pairs; "

@@ -109,6 +109,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -201,6 +202,23 @@ def parse_bounds(text: str) -> str | tuple[float, float]:
             "season), la (Los Angeles in summer: 285-345 K by day, 265-320 K by night) or "
             f"LOW,HIGH in Kelvin within 150-400 with LOW < HIGH (e.g. 230,330), got {text!r}")
     return lo, hi
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for a count (``--threads``): an integer >= 1, refused in one line.
+
+    >>> positive_int("2")
+    2
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
+                                         "e.g. 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
+                                         "e.g. 1")
+    return value
 
 
 def scene_bounds(day_night: str) -> tuple[float, float]:
@@ -894,7 +912,7 @@ def main(argv: list[str] | None = None) -> int:
                     "out, named on the page")
     ap.add_argument("--psf", choices=("none", "modis"), default="none")
     ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-stats", action="store_true", help="skip the per-overpass statistics")
     ap.add_argument("--smoke", action="store_true", help="6 overpasses, 1 epoch (a test)")
@@ -1452,8 +1470,9 @@ def report(args, summ: dict, res: dict, fold_runs: list[dict], split: str,
         + ("Los Angeles, summer 2023" if summ["test_folder"] == "ecostress_la"
            else f"test scenes: {summ['test_folder']}") + ")",
         "",
-        f"Written by `{cmd}` ({summ['seconds']:.0f} s, {args.threads} torch thread(s), a shared "
-        "2-core machine). See the script's docstring for the protocol. 280 m truth = ECOSTRESS LST "
+        f"Written by `{cmd}` ({summ['seconds']:.0f} s, {args.threads} torch thread(s), "
+        f"{os.cpu_count() or '?'} CPU cores). See the script's docstring for the protocol. "
+        "280 m truth = ECOSTRESS LST "
         f"(clear land within the plausibility bounds: {bounds_text(args.bounds)}) on the common "
         f"grid ({summ['grid_crs']}); 1.12 and "
         "4.48 km = "

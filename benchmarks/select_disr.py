@@ -211,9 +211,26 @@ def choose(scores: dict[str, dict[str, float]]) -> str:
     return min(scores, key=lambda k: scores[k]["rmse"] + abs(scores[k]["ratio"] - 1))
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for a count (``--jobs``): an integer >= 1, refused in one line.
+
+    >>> positive_int("2")
+    2
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
+                                         "e.g. 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
+                                         "e.g. 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--jobs", type=int, default=2, help="candidates trained at once")
+    ap.add_argument("--jobs", type=positive_int, default=2, help="candidates trained at once")
     ap.add_argument("--work", type=Path, default=None,
                     help="candidates' checkpoints (default build/disr_selection)")
     ap.add_argument("--out", type=Path, default=None,

@@ -385,6 +385,32 @@ def _from_root(path: str) -> str:
     return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
 
 
+def device_arg(text: str) -> str:
+    """``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, refused in one line when it is
+    no device name or names a CUDA device this torch build or machine does not have (torch would
+    fail later with a traceback).
+
+    >>> device_arg("CPU")
+    'cpu'
+    """
+    t = str(text).strip().lower()
+    if t in ("auto", "cpu"):
+        return t
+    index = t.partition(":")[2]
+    if t != "cuda" and not (t.startswith("cuda:") and index.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a device: use auto (CUDA when present), cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: no CUDA device here (torch {torch.__version__}, "
+            f"CUDA {torch.version.cuda or 'not compiled in'}): use --device cpu or auto")
+    if index and int(index) >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+            f"cuda:0 to cuda:{torch.cuda.device_count() - 1}: use one of them, or auto")
+    return t
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="folder of sisr_ceiling.md (default: docs/results; "
@@ -395,7 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--report", default=None, metavar="JSON", help="write the page from a results file")
     ap.add_argument("--configs", default=None, help="comma-separated names of CONFIGS (default: all)")
     ap.add_argument("--budget", type=float, default=BUDGET, help="seconds per configuration")
-    ap.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu', 'cuda'")
+    ap.add_argument("--device", type=device_arg, default="auto",
+                    help="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
     ap.add_argument("--smoke", action="store_true", help="5 dates, one tiny configuration, 2 epochs")
     args = ap.parse_args(argv)
     configs = {**CONFIGS, **SMOKE}
