@@ -177,7 +177,7 @@ def test_store_fingerprinted_with_grid_mapping_attribute_still_resumes(lst, tmp_
                                progress=False, regions_in_flight=1)
     monkeypatch.undo()
     # as the earlier version recorded it: all attributes hashed
-    new, before, _ = tz._array_fingerprints(cf.chunk({"time": 2}))
+    new, before, *_ = tz._array_fingerprints(cf.chunk({"time": 2}))
     assert new != before
     root = zarr.open_group(store, mode="r+")
     args = json.loads(root.attrs["xlstsr_arguments"])
@@ -216,7 +216,7 @@ def test_guide_fingerprints_keep_the_earlier_ones(lst):
     g.attrs["grid_mapping"] = "spatial_ref"
     plain = g.copy()
     plain.attrs.pop("grid_mapping")
-    new, before, _ = tz._guide_fingerprints({"ndvi": g, "other": [g, None]})
+    new, before, *_ = tz._guide_fingerprints({"ndvi": g, "other": [g, None]})
     assert new == {"ndvi": tz.array_fingerprint(plain), "other": [tz.array_fingerprint(plain),
                                                                    None]}
     assert before == {"ndvi": tz._array_fingerprints(g)[1],
