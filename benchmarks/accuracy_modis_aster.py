@@ -590,6 +590,23 @@ def as_listed(pid: str, known: Sequence[str]) -> str:
     return pid if pid in known or pid.zfill(3) not in known else pid.zfill(3)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for a count (``--threads``, ``--jobs``) of the benchmarks: an integer >= 1, refused in one line.
+
+    >>> positive_int("2")
+    2
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
+                                         "e.g. 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
+                                         "e.g. 1")
+    return value
+
+
 def all_listed(root: str | Path | None) -> list[str]:
     """Every pair of the folder's ``pairs.csv``, those whose files are missing too (which
     :func:`xlstsr.datasets.modis_aster_pairs` leaves out with a warning, naming them in its

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from accuracy_modis_aster import positive_int
 
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, data_root
@@ -286,23 +287,6 @@ def pairs_sentence(pairs: list[str], held: list[str], data: Path) -> str:
     count = f"{len(pairs)}" if not some else f"{len(pairs)} of the {len(held)}"
     return (f"{count} {what}{some}, none used in training (training pairs recognised by their "
             "MODIS LST: `xlstsr.datasets.seen_in_training`).")
-
-
-def positive_int(text: str) -> int:
-    """An argparse type for a count (``--threads``): an integer >= 1, refused in one line.
-
-    >>> positive_int("2")
-    2
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
-                                         "e.g. 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
-                                         "e.g. 1")
-    return value
 
 
 def main(argv=None) -> int:

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from accuracy_modis_aster import positive_int
 
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, data_root
@@ -213,23 +214,6 @@ def control_model(rec: Any, data: Path, arg: str, samples: Any) -> torch.nn.Modu
     with tempfile.TemporaryDirectory() as tmp:
         return load_model(rec.train_sisr_cube(data, Path(tmp), name="control.pt",
                                               settings=settings, samples=samples, progress=False))
-
-
-def positive_int(text: str) -> int:
-    """An argparse type for a count (``--threads``): an integer >= 1, refused in one line.
-
-    >>> positive_int("2")
-    2
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
-                                         "e.g. 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
-                                         "e.g. 1")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

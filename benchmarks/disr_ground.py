@@ -49,6 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
+from accuracy_modis_aster import positive_int  # noqa: E402
+
 import xlstsr  # noqa: E402
 from xlstsr.datasets import (  # noqa: E402
     EVAL_PAIRS,
@@ -181,23 +183,6 @@ def summary(scores: dict[str, dict], pairs: Sequence[str], base: dict[str, dict]
     return {"pairs": len(keep), "rmse": float(col["rmse"].mean()),
             "ubrmse": float(col["ubrmse"].mean()),
             "ratio_sym": float(col["spectral_ratio_sym"].mean()), "worse_than_bicubic": worse}
-
-
-def positive_int(text: str) -> int:
-    """An argparse type for a count (``--jobs``): an integer >= 1, refused in one line.
-
-    >>> positive_int("2")
-    2
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
-                                         "e.g. 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
-                                         "e.g. 1")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

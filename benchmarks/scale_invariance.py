@@ -149,6 +149,7 @@ from xlstsr.train import PatchSet, degraded_pairs, fit, make_patches
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # the sibling helper below
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy_modis_aster import positive_int
 from gain_bounds import gain_tradeoff, least_rmse_at_mismatch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,23 +203,6 @@ def parse_bounds(text: str) -> str | tuple[float, float]:
             "season), la (Los Angeles in summer: 285-345 K by day, 265-320 K by night) or "
             f"LOW,HIGH in Kelvin within 150-400 with LOW < HIGH (e.g. 230,330), got {text!r}")
     return lo, hi
-
-
-def positive_int(text: str) -> int:
-    """An argparse type for a count (``--threads``): an integer >= 1, refused in one line.
-
-    >>> positive_int("2")
-    2
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
-                                         "e.g. 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
-                                         "e.g. 1")
-    return value
 
 
 def scene_bounds(day_night: str) -> tuple[float, float]:

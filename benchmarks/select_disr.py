@@ -56,6 +56,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from accuracy_modis_aster import positive_int  # noqa: E402
+
 import xlstsr  # noqa: E402
 from xlstsr.datasets import VAL_PAIRS  # noqa: E402
 from xlstsr.datasets import open_modis_aster_aligned as load_pair  # noqa: E402
@@ -209,23 +211,6 @@ def choose(scores: dict[str, dict[str, float]]) -> str:
     if inside:
         return min(inside, key=lambda k: inside[k]["rmse"])
     return min(scores, key=lambda k: scores[k]["rmse"] + abs(scores[k]["ratio"] - 1))
-
-
-def positive_int(text: str) -> int:
-    """An argparse type for a count (``--jobs``): an integer >= 1, refused in one line.
-
-    >>> positive_int("2")
-    2
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a count >= 1, "
-                                         "e.g. 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}: give a count >= 1, "
-                                         "e.g. 1")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
