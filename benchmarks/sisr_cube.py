@@ -59,6 +59,18 @@ import torch
 
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, TRAIN_PAIRS, data_root, open_modis_aster_pair
+from xlstsr.datasets.modis_aster import (
+    _CROATIA_CELLS,
+    _CROATIA_CRS,
+    _CROATIA_UL,
+    _H18V04_NORTH,
+    _H18V04_WEST,
+    _MODIS_1KM_M,
+    _MODIS_TILE_M,
+    MODIS_SINUSOIDAL,
+    _croatia_bounds,
+    _cube_window_bounds,
+)
 from xlstsr.datasets.root import is_project_data, results_dir
 from xlstsr.errors import XlstsrError
 from xlstsr.kernels.aggregate import radiometric_mean
@@ -618,10 +630,11 @@ def unseen_windows(cube: Any, seen: Any) -> list[int]:
     return [x.item() if hasattr(x, "item") else x for x, hit in zip(cube["window"], shared) if not hit]
 
 
-#: MODIS sinusoidal grid: tile side (m), 1 km pixel (m), west and north edges of tile h18v04
-MODIS_TILE_M = 1111950.5196666666
-MODIS_1KM_M = MODIS_TILE_M / 1200
-H18V04_WEST, H18V04_NORTH = -20015109.354 + 18 * MODIS_TILE_M, 10007554.677 - 4 * MODIS_TILE_M
+# the MODIS sinusoidal grid of tile h18v04 and the Croatia windows the default also trained on
+# (recorded in the library, which judges held-back ground with them: one definition)
+MODIS_TILE_M, MODIS_1KM_M = _MODIS_TILE_M, _MODIS_1KM_M
+H18V04_WEST, H18V04_NORTH = _H18V04_WEST, _H18V04_NORTH
+CROATIA_CRS, CROATIA_UL, CROATIA_CELLS = _CROATIA_CRS, _CROATIA_UL, _CROATIA_CELLS
 
 
 def h18v04_window_bounds(windows: Sequence[int], size: int = 64) -> Any:
@@ -637,33 +650,16 @@ def h18v04_window_bounds(windows: Sequence[int], size: int = 64) -> Any:
     """
     import pandas as pd
 
-    w = np.asarray(list(windows), int)
-    per_row = 1200 // size
-    side = size * MODIS_1KM_M
-    xmin = H18V04_WEST + (w % per_row) * side
-    ymax = H18V04_NORTH - (w // per_row) * side
-    return pd.DataFrame({"window": w, "xmin": xmin, "ymin": ymax - side, "xmax": xmin + side,
-                         "ymax": ymax})
-
-
-#: the Croatia MOD11A2 raster the default also trained on (``modis_croatia_8day``, UTM 33N,
-#: 1000 m): its upper-left corner as rioxarray reads it, and the grid cells ``cro_<row>_<col>`` of
-#: 64 px whose windows were complete on some date (``train_bundled.croatia_samples``; recorded,
-#: so that a held-back cube is checked without the shared folder at hand)
-CROATIA_CRS = "EPSG:32633"
-CROATIA_UL = (360141.478220875, 5156649.30513966)
-CROATIA_CELLS = ((0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (1, 1), (1, 2), (1, 3),
-                 (1, 4), (1, 5), (1, 6), (2, 3), (2, 4), (2, 5), (2, 6), (3, 3), (3, 4), (3, 5),
-                 (3, 6), (4, 4), (4, 5), (4, 6), (5, 6))
-MODIS_SINUSOIDAL = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
+    w = [int(v) for v in windows]
+    return pd.DataFrame(_cube_window_bounds(w, size) or np.empty((0, 4)),
+                        columns=["xmin", "ymin", "xmax", "ymax"]).assign(window=w)[
+        ["window", "xmin", "ymin", "xmax", "ymax"]]
 
 
 def croatia_window_bounds(cells: Sequence[tuple[int, int]] = CROATIA_CELLS, size: int = 64,
                           pad: float = 1000.0) -> Any:
     """Sinusoidal bounds of the Croatia training windows (grid cells ``(row, col)`` of ``size``
-    km): each UTM square's edges densified, projected, enclosed in a box and padded by ``pad``
-    metres (the raster's ``AREA_OR_POINT=Point`` leaves half a pixel of doubt), so a window
-    of another grid that may share ground with them is counted as seen.
+    km), named ``cro_<row>_<col>`` (boxes: :func:`xlstsr.datasets.modis_aster._croatia_bounds`).
 
     Examples
     --------
@@ -672,18 +668,8 @@ def croatia_window_bounds(cells: Sequence[tuple[int, int]] = CROATIA_CELLS, size
     True
     """
     import pandas as pd
-    from pyproj import Transformer
 
-    to_sin = Transformer.from_crs(CROATIA_CRS, MODIS_SINUSOIDAL, always_xy=True)
-    side, t = size * 1000.0, np.linspace(0.0, 1.0, 33)
-    rows = []
-    for r, c in cells:
-        x0, y1 = CROATIA_UL[0] + c * side, CROATIA_UL[1] - r * side
-        ex = x0 + side * np.concatenate([t, np.ones_like(t), t[::-1], np.zeros_like(t)])
-        ey = y1 - side * np.concatenate([np.zeros_like(t), t, np.ones_like(t), t[::-1]])
-        sx, sy = to_sin.transform(ex, ey)
-        rows.append((f"cro_{r}_{c}", sx.min() - pad, sy.min() - pad, sx.max() + pad,
-                     sy.max() + pad))
+    rows = [(f"cro_{r}_{c}", *box) for (r, c), box in zip(cells, _croatia_bounds(cells, size, pad))]
     return pd.DataFrame(rows, columns=["window", "xmin", "ymin", "xmax", "ymax"])
 
 

@@ -2634,6 +2634,20 @@ def _stored_integer_fill(finite: np.ndarray, int_stored: tuple[float, float, str
     return None
 
 
+def _declare_fill_advice(sv: Any, what: str, attrs_of: str | None, cli: bool) -> str:
+    """How to declare the undeclared fill ``sv`` (as stored) of the ``what`` field: on the
+    variable ``attrs_of`` names, as evaluate's ``reference_nodata``, or on the LST (with the
+    command line's ``--nodata``)."""
+    if attrs_of:
+        return f"declare it: `{attrs_of}.attrs['_FillValue'] = {sv}`"
+    if what == "reference":
+        return (f"pass `reference_nodata={sv}` to evaluate, or declare it: "
+                f"`reference.attrs['_FillValue'] = {sv}`")
+    return (f"declare it: `da.attrs['_FillValue'] = {sv}` or `da = da.rio.write_nodata({sv})`"
+            + (f" (`--nodata {sv}` on the command line)" if cli else "")
+            + f", or mask it: `da.where(da != {sv})`")
+
+
 def _stale_scale_text(median: float, stale: tuple[float, float] | None,
                       physical_range: tuple[float, float], v: str = "da") -> str:
     """When values stored as floats were scaled on reading (``stale``: the encoding's scale and
@@ -2942,16 +2956,7 @@ def _lst_verdict(
                 c, k, share = top
                 sv = as_stored(k)
                 extreme = "largest" if c > 0 else "smallest"
-                how = (
-                    f"declare it: `{attrs_of}.attrs['_FillValue'] = {sv}`" if attrs_of else
-                    f"pass `reference_nodata={sv}` to evaluate, or declare it: "
-                    f"`reference.attrs['_FillValue'] = {sv}`"
-                    if what == "reference" else
-                    f"declare it: `da.attrs['_FillValue'] = {sv}` or `da = "
-                    f"da.rio.write_nodata({sv})`"
-                    + (f" (`--nodata {sv}` on the command line)" if cli else "")
-                    + f", or mask it: `da.where(da != {sv})`"
-                )
+                how = _declare_fill_advice(sv, what, attrs_of, cli)
                 raise UndeclaredFillError(
                     f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
                     f"{round(share * finite.size)} pixels ({share:.2%} of the valid pixels of "
@@ -2979,16 +2984,7 @@ def _lst_verdict(
                     "field's real fill instead, e.g. `da.attrs['_FillValue'] = np.nan` (none), "
                     "and it is kept as data."
                     if near and what != "reference" else "")
-                how = (
-                    f"declare it: `{attrs_of}.attrs['_FillValue'] = {sv}`" if attrs_of else
-                    f"pass `reference_nodata={sv}` to evaluate, or declare it: "
-                    f"`reference.attrs['_FillValue'] = {sv}`"
-                    if what == "reference" else
-                    f"declare it: `da.attrs['_FillValue'] = {sv}` or `da = "
-                    f"da.rio.write_nodata({sv})`"
-                    + (f" (`--nodata {sv}` on the command line)" if cli else "")
-                    + f", or mask it: `da.where(da != {sv})`"
-                )
+                how = _declare_fill_advice(sv, what, attrs_of, cli)
                 raise UndeclaredFillError(
                     f"the {what} value {sv} (as stored{kelvin}) covers {share:.0%} of the "
                     "valid pixels of an image and lies far below all the others: an undeclared "

@@ -703,9 +703,11 @@ _CROATIA_CELLS = ((0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (1, 1)
 _WINDOW = 64
 
 
-def _cube_window_bounds(windows: Sequence[int]) -> list[tuple[float, float, float, float]]:
-    """Bounds of the shared cube's 64 px windows by index (row x 18 + col in tile h18v04)."""
-    per_row, side = 1200 // _WINDOW, _WINDOW * _MODIS_1KM_M
+def _cube_window_bounds(windows: Sequence[int], size: int = _WINDOW
+                        ) -> list[tuple[float, float, float, float]]:
+    """Bounds of the shared cube's ``size`` px windows by index (row x 18 + col in tile h18v04
+    for 64 px)."""
+    per_row, side = 1200 // size, size * _MODIS_1KM_M
     out = []
     for w in windows:
         xmin = _H18V04_WEST + (int(w) % per_row) * side
@@ -714,16 +716,18 @@ def _cube_window_bounds(windows: Sequence[int]) -> list[tuple[float, float, floa
     return out
 
 
-def _croatia_bounds(pad: float = 1000.0) -> list[tuple[float, float, float, float]]:
-    """Sinusoidal boxes of the Croatia training windows: each UTM square's edges densified,
-    projected and padded by ``pad`` m (the raster's ``AREA_OR_POINT=Point`` leaves half a
-    pixel of doubt), so ground they may share counts as seen."""
+def _croatia_bounds(cells: Sequence[tuple[int, int]] = _CROATIA_CELLS, size: int = _WINDOW,
+                    pad: float = 1000.0) -> list[tuple[float, float, float, float]]:
+    """Sinusoidal boxes of the Croatia training windows (grid cells ``(row, col)`` of ``size``
+    km): each UTM square's edges densified, projected and padded by ``pad`` m (the raster's
+    ``AREA_OR_POINT=Point`` leaves half a pixel of doubt), so ground they may share counts as
+    seen."""
     from pyproj import Transformer
 
     to_sin = Transformer.from_crs(_CROATIA_CRS, MODIS_SINUSOIDAL, always_xy=True)
-    side, t = _WINDOW * 1000.0, np.linspace(0.0, 1.0, 33)
+    side, t = size * 1000.0, np.linspace(0.0, 1.0, 33)
     out = []
-    for r, c in _CROATIA_CELLS:
+    for r, c in cells:
         x0, y1 = _CROATIA_UL[0] + c * side, _CROATIA_UL[1] - r * side
         ex = x0 + side * np.concatenate([t, np.ones_like(t), t[::-1], np.zeros_like(t)])
         ey = y1 - side * np.concatenate([np.zeros_like(t), t, np.ones_like(t), t[::-1]])
