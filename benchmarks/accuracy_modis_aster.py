@@ -130,6 +130,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         known = [*xlstsr.available_methods(), *VARIANTS, *CORRECTED]
         names = [n.strip() for n in args.methods.split(",") if n.strip()]
         unknown = [n for n in names if n not in known]
+        # at least one method of the main table: a scale-correction label alone ('disr
+        # (degraded)') left it empty, and the run ended after scoring in an AttributeError
+        if not unknown and names and not any(
+                n in VARIANTS or n in xlstsr.available_methods() for n in names):
+            p.error(f"--methods {args.methods!r} names only scale-correction rows "
+                    f"({', '.join(names)}): add a method of the main table, e.g. "
+                    f"--methods {names[0].split(' ')[0]},{names[0]!r}")
         if unknown or not names:
             p.error(f"--methods {args.methods!r}: "
                     + (f"unknown {unknown}" if unknown else "no method named")

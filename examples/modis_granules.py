@@ -16,6 +16,7 @@ Needs ``pip install 'xlstsr[hdf]'`` (pyhdf). Run::
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,11 @@ def main(argv: list[str] | None = None) -> dict:
         # (the .nc holds the new dates only); removed once the new ones are written, so that a
         # failed write leaves the earlier run whole
         written = {c.resolve() for c in cogs}
+        # only names to_cogs gives a date (LST_Day_1km_2020-07-01.tif, ..._2020-07-01T103000):
+        # a user's own LST_Day_1km_my_edit.tif is not this example's
+        dated = re.compile(rf"{re.escape(var)}_\d{{4}}-\d{{2}}-\d{{2}}(T\d{{6}})?\.tif")
         for old in cog_dir.glob(f"{var}_*.tif"):
-            if old.resolve() not in written:
+            if dated.fullmatch(old.name) and old.resolve() not in written:
                 old.unlink()
 
     valid = float(np.isfinite(region.values).mean())

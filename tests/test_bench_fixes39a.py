@@ -83,6 +83,15 @@ def test_accuracy_unknown_methods_refused_before_any_pair(methods, no_data, tmp_
     assert "disr (degraded)" in err  # the correction table's labels are names too
 
 
+def test_accuracy_correction_rows_alone_refused_before_any_pair(no_data, tmp_path, capsys):
+    """A scale-correction label alone left the main table empty: AttributeError after scoring
+    every pair (review 39g)."""
+    acc = load_benchmark("accuracy_modis_aster")
+    err = _usage_error(acc.main, ["--methods", "disr (degraded)", "--pairs", "002", "--out",
+                                  tmp_path], capsys)
+    assert "only scale-correction rows" in err and "main table" in err
+
+
 def test_accuracy_known_methods_accepted():
     acc = load_benchmark("accuracy_modis_aster")
     args = acc.parse_args(["--methods", "bicubic, tsharp,disr (degraded)", "--pairs", "002"])
@@ -234,7 +243,9 @@ def test_modis_granules_overwrite_removes_earlier_dates(shared_data, tmp_path):
         ex["main"]([str(a) for a in ["--data", tmp_path / "two", *common]])
         assert len(list((out / "cogs").glob("*.tif"))) == 2
         other.write_bytes(b"")
+        mine = out / "cogs" / "LST_Day_1km_my_edit.tif"  # the prefix, but no date: the user's
+        mine.write_bytes(b"")
         s = ex["main"]([str(a) for a in ["--data", tmp_path / "one", *common, "--overwrite"]])
     assert s["dates"] == ["2019-11-01"]
     assert sorted(p.name for p in (out / "cogs").glob("*.tif")) == [
-        "LST_Day_1km_2019-11-01.tif", "notes.tif"]
+        "LST_Day_1km_2019-11-01.tif", "LST_Day_1km_my_edit.tif", "notes.tif"]
