@@ -92,8 +92,10 @@ def test_smoke(name: str, real: bool, tmp_path: Path, request: pytest.FixtureReq
         assert (tmp_path / fname).is_file(), f"{name}.py --smoke wrote no {fname}"
     text = (tmp_path / SCRIPTS[name][1][0]).read_text()
     assert "--smoke" in text  # a smoke table says so, and is never mistaken for a result
-    # the machine is said as it is (pages wrote "a shared 2-core machine" on any machine)
-    assert "2-core" not in text
+    # the machine of the run is said as it is (these pages wrote "a shared 2-core machine" on
+    # any machine; bench_models' "recorded on a 2-core machine" is the training's, a record)
+    if name in ("coregistration", "one_level_up", "scale_invariance"):
+        assert "2-core" not in text and "CPU cores" in text
     rows = [line for line in text.splitlines() if line.startswith("|")]
     assert len(rows) >= 3 and rows[1].startswith("|---"), f"{name}.py wrote no table"
 
