@@ -241,6 +241,35 @@ class StopBenchmark(Exception):
     """Raised by a spy to stop a benchmark's ``main`` before it reads any data."""
 
 
+#: DESIREX's ENVI header CRS: UTM 30N with an ellipsoid that is not Earth-sized (semi-major axis
+#: 637813 m, false easting 50000), a malformed CRS the library refuses and --crs replaces
+MALFORMED_WKT = (
+    'PROJCS["UTM_Zone_30N",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",637813,'
+    '298.252223563]],PRIMEM["Greenwich",0],UNIT["Degree",0.0174532925199433]],'
+    'PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],'
+    'PARAMETER["central_meridian",-3],PARAMETER["scale_factor",0.9996],'
+    'PARAMETER["false_easting",50000],PARAMETER["false_northing",0],UNIT["metre",1],'
+    'AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+)
+
+
+def bench_loader(monkeypatch, tmp_path):
+    """A benchmark loader whose ROOT is ``tmp_path`` (published pages: tmp_path/docs/results),
+    run from ``tmp_path`` (held-back pages: tmp_path/heldback_results): no page of the
+    repository's docs/results is written."""
+    import pytest
+
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+
+    def load(name: str):
+        mod = load_benchmark(name)
+        monkeypatch.setattr(mod, "ROOT", tmp_path)
+        return mod
+
+    return load
+
+
 def results_destination(module, argv, monkeypatch):
     """Where ``module.main(argv)`` (a benchmark) would write its pages: its ``results_dir`` is
     called, then the run is stopped before anything is read."""

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import load_benchmark
+from helpers import bench_loader
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs" / "results" / "engine.md"
@@ -20,16 +20,7 @@ HAND = "(By hand, session 15.)"
 
 @pytest.fixture
 def bench(monkeypatch, tmp_path):
-    """A benchmark loader whose ROOT is ``tmp_path`` (no page of docs/results is written)."""
-    pytest.importorskip("torch")
-    monkeypatch.chdir(tmp_path)
-
-    def load(name: str):
-        mod = load_benchmark(name)
-        monkeypatch.setattr(mod, "ROOT", tmp_path)
-        return mod
-
-    return load
+    return bench_loader(monkeypatch, tmp_path)
 
 
 def _raw() -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import StopBenchmark, load_benchmark, results_destination
+from helpers import StopBenchmark, bench_loader, results_destination
 
 from xlstsr.datasets.root import HELD_BACK_RESULTS
 
@@ -21,17 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def bench(monkeypatch, tmp_path):
-    """A benchmark loader whose ROOT is ``tmp_path`` (published pages: tmp_path/docs/results),
-    run from ``tmp_path`` (held-back pages: tmp_path/heldback_results)."""
-    pytest.importorskip("torch")
-    monkeypatch.chdir(tmp_path)
-
-    def load(name: str):
-        mod = load_benchmark(name)
-        monkeypatch.setattr(mod, "ROOT", tmp_path)
-        return mod
-
-    return load
+    return bench_loader(monkeypatch, tmp_path)
 
 
 # -- 1. engine.py --render ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 import rasterio
 import rioxarray  # noqa: F401
 import xarray as xr
+from helpers import MALFORMED_WKT
 
 from xlstsr.cli import main
 
@@ -102,17 +103,6 @@ def test_variable_naming_a_band_of_a_multiband_geotiff_selects_it(tmp_path, caps
     # "--variable LST ignored: holds a single field", then the QC band refused as a time step
     assert code == 0, err
     assert "ignored" not in err
-
-
-#: a CRS with an ellipsoid that is not Earth-sized (DESIREX's ENVI header: UTM 30N, 637813 m)
-MALFORMED_WKT = (
-    'PROJCS["UTM_Zone_30N",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",637813,'
-    '298.252223563]],PRIMEM["Greenwich",0],UNIT["Degree",0.0174532925199433]],'
-    'PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],'
-    'PARAMETER["central_meridian",-3],PARAMETER["scale_factor",0.9996],'
-    'PARAMETER["false_easting",50000],PARAMETER["false_northing",0],UNIT["metre",1],'
-    'AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
-)
 
 
 def test_evaluate_reference_crs_replaces_a_malformed_reference_crs(tmp_path, capsys):

@@ -18,19 +18,9 @@ import pandas as pd
 import pytest
 import rioxarray
 import xarray as xr
-from helpers import make_lst, run_cli
+from helpers import MALFORMED_WKT, make_lst, run_cli
 
 from xlstsr.errors import GridError
-
-#: DESIREX's ENVI header CRS (UTM 30N with a semi-major axis of 637813 m, false easting 50000)
-MALFORMED_WKT = (
-    'PROJCS["UTM_Zone_30N",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",637813,'
-    '298.252223563]],PRIMEM["Greenwich",0],UNIT["Degree",0.0174532925199433]],'
-    'PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],'
-    'PARAMETER["central_meridian",-3],PARAMETER["scale_factor",0.9996],'
-    'PARAMETER["false_easting",50000],PARAMETER["false_northing",0],UNIT["metre",1],'
-    'AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
-)
 
 
 def _tif(path, crs):
