@@ -50,8 +50,11 @@ def test_one_date_truth_on_other_dim_refused(scalar, fn):
 
 def test_one_date_truth_of_no_sr_date_refused():
     sr = _dated(["2020-07-01", "2020-07-02"], [1, 2], dim="date")
-    with pytest.raises(GridError, match="none of them that date"):
-        M.rmse(sr, _dated(["2020-07-05"], [3]).isel(time=0))
+    for truth in (_dated(["2020-07-05"], [3]).isel(time=0), _dated(["2020-07-05"], [3])):
+        with pytest.raises(GridError, match="none of them that date") as e:
+            M.rmse(sr, truth)
+        # no step has that date: no rename or selection that only meets the next refusal
+        assert "of its own date" in str(e.value) and ".rename(" not in str(e.value)
 
 
 def test_one_date_truth_same_single_step_and_undated_dims_still_scored():

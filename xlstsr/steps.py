@@ -686,6 +686,8 @@ def _refuse_date_off_steps(other: xr.DataArray, like: xr.DataArray, d: Any, t: A
         fix = (f"select {like_var}'s step of that date and give the {what} its dim name: "
                f"`{like_var} = {like_var}.isel({step}=[{near[0]}])` ({_shown(labels[near[0]])}) "
                f"and `{var} = {var}.rename({{{d!r}: {step!r}}})`" if len(near) == 1
+               # no step of that date: a rename or a selection only met the next refusal
+               else f"pair the {what} with the {like_what} of its own date" if not near
                else _rename_fix(other, like, d, step, var, like_var)[:-1])
         raise GridError(
             f"the {what} is of {d}={_shown(t)} ({how}), a dim the {like_what} lacks: its steps "
