@@ -64,6 +64,7 @@ from ..io.zarr import (
     NO_DATA_STATUS,
     STATUS_ATTR,
     WRITER_ATTR,
+    file_uri_path,
     files_read,
     holds_zarr_metadata,
     is_zarr_array,
@@ -605,16 +606,9 @@ def _normal_store(store: Any) -> Any:
         if not s.strip():
             raise XlstsrError("store is an empty path: pass the output Zarr store's path "
                               "(e.g. 'out.zarr').")
-        if s.startswith("file://") and "::" not in s:
-            # a file URL is percent-encoded (Path.as_uri(): spaces as %20): its path decoded
-            # (the store went to a folder literally named 'sp%20ace'); file://localhost/ too
-            from urllib.parse import unquote, urlparse
-
-            u = urlparse(s)
-            if u.netloc not in ("", "localhost"):
-                raise XlstsrError(f"store {s!r} names another host ({u.netloc}): give a local "
-                                  "path, or the URL of a remote store fsspec reads.")
-            s = unquote(u.path)
+        url_path = file_uri_path(s)  # percent-decoded, as the readers decode it
+        if url_path is not None:
+            s = os.fspath(url_path)
         # absolute: the regions are written by dask workers, which on a batch cluster start
         # in another folder (a relative store got every region there, and came back NaN)
         return absolute_path(s) if "://" not in s else s

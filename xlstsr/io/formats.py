@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InputNotFoundError, InputTypeError, VariableNotFoundError, XlstsrError
-from .zarr import is_zarr_path, open_zarr
+from .zarr import file_uri_path, is_zarr_path, open_zarr
 
 __all__ = ["DATA_SUFFIXES", "WRITABLE", "check_writable", "format_of", "netcdf_group_variables",
            "open_path", "open_with_variable"]
@@ -278,6 +278,9 @@ def open_path(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset | xr.DataArr
             f"{type(path).__name__}; pass an in-memory DataArray or Dataset directly to "
             f"xlstsr.upscale / upscale_to_zarr, and {reader}."
         )
+    url_path = file_uri_path(path)
+    if url_path is not None:  # a file:// URL (Path.as_uri()) is the path it names, decoded
+        path = url_path
     remote = "://" in os.fspath(path) or os.fspath(path).startswith("/vsi")
     if not remote:  # "~/lst.zarr": neither xarray nor GDAL expands it; and the lazy reads
         # of a dask.distributed worker started elsewhere (a batch cluster) need absolute paths

@@ -16,6 +16,7 @@ import xarray as xr
 from ..errors import VariableNotFoundError, XlstsrError
 
 __all__ = [
+    "file_uri_path",
     "files_read",
     "holds_zarr_metadata",
     "incomplete_regions",
@@ -149,6 +150,10 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
     """
     from ..errors import InputNotFoundError, XlstsrError
 
+    url_path = file_uri_path(path)
+    if url_path is not None:  # percent-decoded, as upscale_to_zarr wrote it (fsspec did not
+        # decode: a store written to Path.as_uri() was "not a readable Zarr store")
+        path = url_path
     variable = kwargs.pop("variable", None)
     if variable is not None and "/" in str(variable).strip("/") and "group" not in kwargs:
         # a variable inside a group (an xarray DataTree's / EOPF product's `day/LST`), as a
@@ -432,11 +437,61 @@ def local_path(p: Any) -> Path | None:
         if fs is not None and "file" in _protocols(fs) and isinstance(getattr(p, "root", None), str):
             return local_path(p.root)
         return None
+    url_path = file_uri_path(p)
+    if url_path is not None:  # decoded: 'file:///my%20data' is the folder 'my data'
+        return url_path.resolve()
     if "://" in os.fspath(p):
-        if os.fspath(p).startswith("file://"):
-            return Path(os.fspath(p)[len("file://"):]).resolve()
         return None
     return Path(p).resolve()
+
+
+def file_uri_path(text: Any) -> Path | None:
+    """The local path a ``file://`` URL names, percent-decoded; None for anything else.
+
+    A file URL is percent-encoded (``Path.as_uri()`` writes a space as ``%20``, ``é`` as
+    ``%C3%A9``): read as it is, ``file:///my%20data/out.zarr`` named a folder literally called
+    ``my%20data``, not the ``my data`` the URL was made from. ``file://localhost/...`` is local
+    too; a chained fsspec URL (``file://...::...``) is left to fsspec (None).
+
+    Parameters
+    ----------
+    text : str, os.PathLike or any
+        A path, a URL, or anything else (None for whatever is no ``file://`` URL).
+
+    Returns
+    -------
+    pathlib.Path or None
+        The decoded path (not resolved, ``~`` not expanded), or None.
+
+    Raises
+    ------
+    XlstsrError
+        For a ``file://`` URL naming another host (``file://server/data``), which is not a
+        file of this machine.
+
+    Examples
+    --------
+    >>> from xlstsr.io.zarr import file_uri_path
+    >>> file_uri_path("file:///tmp/my%20data%20%C3%A9/out.zarr")
+    PosixPath('/tmp/my data é/out.zarr')
+    >>> file_uri_path("/tmp/out.zarr") is None
+    True
+    """
+    if not isinstance(text, (str, os.PathLike)):
+        return None
+    s = os.fspath(text)
+    if not isinstance(s, str) or not s.startswith("file://") or "::" in s:
+        return None
+    from urllib.parse import unquote, urlparse
+
+    u = urlparse(s)
+    if u.netloc not in ("", "localhost"):
+        raise XlstsrError(
+            f"{s!r} names another host ({u.netloc}): a file:// URL names a file of this "
+            "machine, as file:///absolute/path (three slashes). Give a local path, or the URL "
+            "of a remote store fsspec reads (e.g. 's3://bucket/cube.zarr')."
+        )
+    return Path(unquote(u.path))
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:
@@ -642,6 +697,9 @@ def store_exists(store: Any) -> bool:
         # a local store object (LocalStore, DirectoryStore, an fsspec local mapper or store):
         # its folder, as a path (zarr.open_group took a folder of the user's files for none)
         store = local_path(store)
+    url_path = file_uri_path(store)
+    if url_path is not None:  # 'file:///my%20data': the folder 'my data'
+        store = url_path
     if isinstance(store, (str, os.PathLike)) and "://" not in os.fspath(store):
         p = Path(os.path.expanduser(os.fspath(store)))
         return p.exists() and (not p.is_dir() or any(p.iterdir()))
