@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import CheckpointError
 from ..kernels.aggregate import conserve_radiometric
 from .base import option_bool, register_method
-from .torch_model import TorchModelMethod, resolve_model
+from .torch_model import TorchModelMethod, _model_metadata, resolve_model
 
 __all__ = ["DISR", "SISR", "conserve_radiance"]
 
@@ -80,7 +80,7 @@ class _DeepMethod(TorchModelMethod):
             )
         super().__init__(model, device=device, batch_size=batch_size, num_threads=num_threads,
                          backend=backend)
-        self.metadata = dict(getattr(model, "metadata", {}) or {})
+        self.metadata = _model_metadata(model)  # {} for a user's metadata that is no mapping
 
     def __dask_tokenize__(self) -> tuple:
         return (*super().__dask_tokenize__(), self.name, self.conserve)

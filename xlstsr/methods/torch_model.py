@@ -9,14 +9,20 @@ A model is an :class:`torch.nn.Module` with
 - ``receptive_field`` (int, optional): how far, in coarse pixels, an output pixel can see. When
   absent it is measured by an impulse-response probe (:func:`xlstsr.nn.runtime.measure_receptive_field`);
 - ``spatially_local`` (bool, optional, default True): False if the forward uses scene-wide
-  statistics (per-image normalisation...), which makes the engine feed whole images;
+  statistics (per-image normalisation...) or is not shift-equivariant (a pooled or strided
+  level, as in a U-Net: the tiles' windows start anywhere), which makes the engine feed whole
+  images. A model that does not declare it is checked once when the method is built (two
+  forwards on a small window, one shifted by a coarse pixel): one whose output then changes
+  runs on whole images, with a warning;
 - ``guide_fill_value`` (float, or one float per guide band; optional, default 0.0): what guide
   gaps the engine cannot fill locally become; ``accepts_nan_guide`` (bool, optional, default False): True if the forward
   handles NaN in the guide itself (per pixel), in which case the guide is passed unfilled;
 - ``tile_size`` (int, optional): the spatial tile (coarse pixels) the engine cuts images into
   for this model with ``tile="auto"`` (the size it runs fastest at; default :data:`TORCH_TILE`);
 - ``forward(lst, guide=None)``: ``lst`` (B, 1, h, w) Kelvin float32, ``guide``
-  (B, n_guide, h*f, w*f) float32 or None; returns (B, 1, h*f, w*f) Kelvin.
+  (B, n_guide, h*f, w*f) float32 or None; returns (B, 1, h*f, w*f) Kelvin. Its weights are
+  float32 (float16/bfloat16 ones are refused: Kelvin in them comes in 0.25-2 K steps); an
+  attribute ``metadata`` that is not a mapping is ignored.
 
 Models on dask workers
 ----------------------
@@ -44,7 +50,7 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +59,7 @@ import numpy as np
 from ..errors import CheckpointError, DeviceError, XlstsrError, warn
 from ..kernels.interp import fill_gaps
 from ..nn import runtime
-from ..nn.onnx_runtime import OnnxModel, onnx_available
+from ..nn.onnx_runtime import OnnxModel, _weights_dtype, onnx_available
 from ..validate import check_whole
 from .base import UpscaleMethod, option_bool, option_whole
 
@@ -230,6 +236,24 @@ def _network(module: Any) -> Any:
             and hasattr(inner, "factor")):
         return inner
     return module
+
+
+def _refuse_half_weights(model: Any) -> None:
+    """Refuse a model whose weights are float16/bfloat16 (its first floating-point parameter or
+    buffer), naming the fix: a forward that casts the input to them and its output back to
+    float32 passed every check of the output, which then came in 0.25 K (float16) or 2 K
+    (bfloat16) steps, up to 2.7 K off the float32 model, without a word (training refuses half
+    precision for the same reason)."""
+    import torch
+
+    dtype = _weights_dtype(model)
+    if dtype in (torch.float16, torch.bfloat16):
+        raise XlstsrError(
+            f"the model's ({type(model).__name__}) weights are {dtype}: Kelvin near 300 K is "
+            f"rounded to steps of {'0.25' if dtype == torch.float16 else '2'} K in it. Convert "
+            "it to float32, `model.float()`, and run it so (no `.half()` or autocast inside "
+            "its forward)."
+        )
 
 
 def _probe_receptive_field(model: Any, factor: int, n_guide: int) -> int:
@@ -451,6 +475,7 @@ class TorchModelMethod(UpscaleMethod):
                 "`model.factor = 4` (the protocol is in xlstsr.methods.torch_model)."
             )
         name = getattr(self, "name", "torch")
+        _refuse_half_weights(model)
         # 2.5 / "4" were taken as 2 / 4; num_threads 0 reached torch as a raw RuntimeError
         batch_size = option_whole(name, "batch_size", batch_size, 1, allow_none=True, example=8)
         num_threads = option_whole(name, "num_threads", num_threads, 1, allow_none=True, example=2)
@@ -526,6 +551,25 @@ class TorchModelMethod(UpscaleMethod):
                 self.spatially_local = False
         self.receptive_field = check_whole("the model's `receptive_field`", rf, 0, fix)
         self.model_class = f"{type(model).__module__}.{type(model).__qualname__}"
+        # a user's model with a pooled or strided level (a U-Net) is local in reach but not
+        # shift-equivariant: its tiles (each window starts at tile_start - halo) moved the
+        # pooling grid, 8.7 K off the whole-image forward, silently. xlstsr's own networks
+        # declare what they are (a U-Net off its sizes: nn/resunet.py), so they skip the check
+        own = type(model).__module__.split(".")[0] == "xlstsr"
+        if self.spatially_local and not own and self.receptive_field < runtime.MAX_MEASURED_RF:
+            shift = _shift_variance(model, self.factor, self.n_guide, self.receptive_field)
+            if shift is not None and shift > SHIFT_TOLERANCE_K:
+                warn(
+                    f"the model ({type(model).__name__}) is not shift-equivariant: its output "
+                    f"over the same pixels changed by {shift:.3g} K when its input window moved "
+                    "by one coarse pixel (a pooling or strided level, an image-wide statistic, "
+                    "or a `receptive_field` declared too small), so tiles of it would differ "
+                    "from the whole-image forward. It runs on whole images, untiled (tile= and "
+                    "dask's spatial chunks then cost memory, not accuracy); declare "
+                    "`model.spatially_local = False` to skip this check.",
+                    UserWarning,
+                )
+                self.spatially_local = False
         self.weights_hash = runtime.weights_hash(model)
         self._guide_stats = _guide_statistics(model, self.n_guide)
         self.lst_normalisation = _lst_normalisation(model)
@@ -675,9 +719,18 @@ class TorchModelMethod(UpscaleMethod):
         """The loaded module as it will run: exported to ONNX Runtime, or torch's layout."""
         import torch
 
+        # a copy of a TorchScript module (deepcopy here, torch.jit.load on a worker) lost the
+        # protocol's attributes set on it in Python (`ts.factor = 4`), which the forward's
+        # output-shape check reads: the method's own values, where missing
+        for attr, value in (("factor", self.factor), ("n_guide", self.n_guide)):
+            if not hasattr(model, attr):
+                setattr(model, attr, value)
         if self._backend_on(dev) == "onnxruntime":
             with self._borrowed(model):  # the export runs the forward
-                return OnnxModel(model)
+                # the method's own attributes: the copy of a TorchScript module lost those
+                # set on it in Python (`ts.factor = 4`), a raw AttributeError at compute
+                return OnnxModel(model, factor=self.factor, n_guide=self.n_guide,
+                                 accepts_nan_guide=getattr(self, "accepts_nan_guide", None))
         if getattr(self, "_shared_module", False):
             return model  # the user's own module: its layout stays (channels-last is speed only)
         return model.to(memory_format=torch.channels_last) if self.channels_last else model
@@ -910,7 +963,7 @@ class TorchModelMethod(UpscaleMethod):
                     else torch.from_numpy(np.ascontiguousarray(g[s : s + bs])).to(dev)
                     .contiguous(memory_format=fmt)
                 )
-                y = runtime.forward(model, xt, gt)
+                y = runtime.forward(model, xt, gt)  # the output checked against model.factor
                 # a user's model may return one buffer of its own on every call: the next
                 # block's forward overwrote this block's result (12 K off), batch or not
                 outs.append(_kept(y, n > bs or type(model).__module__.split(".")[0] != "xlstsr"))
@@ -1028,6 +1081,24 @@ def lst_range_message(values: Any, norm: tuple[float, float] | None, dep: float 
     )
 
 
+def _model_metadata(model: Any) -> dict[str, Any]:
+    """A copy of a model's ``metadata`` (what :func:`xlstsr.nn.save_model` records), or ``{}``
+    where it has none or one that is not a mapping: the protocol never mentions the attribute,
+    and a user's own ``metadata`` (a description string, a dataclass) was refused with a raw
+    "dictionary update sequence" error.
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = torch.nn.Identity()
+    >>> m.metadata = "trained on MODIS 2020"
+    >>> _model_metadata(m)
+    {}
+    """
+    meta = getattr(model, "metadata", None)
+    return dict(meta) if isinstance(meta, Mapping) else {}
+
+
 def _normalisation(model: Any) -> dict[str, Any] | None:
     """A model's normalisation record: its :meth:`normalisation` (xlstsr's models), else its
     checkpoint's ``normalisation`` metadata; None where neither is a dict."""
@@ -1037,7 +1108,7 @@ def _normalisation(model: Any) -> dict[str, Any] | None:
             norm = model.normalisation()
         except (AttributeError, TypeError, ValueError, RuntimeError):
             norm = None  # buffers of another kind: the checkpoint's metadata
-    norm = norm or dict(getattr(model, "metadata", {}) or {}).get("normalisation")
+    norm = norm or _model_metadata(model).get("normalisation")
     return norm if isinstance(norm, dict) else None
 
 
@@ -1090,6 +1161,49 @@ def _temperature_dependence(model: Any, factor: int, n_guide: int, offset: float
         return None  # a model that cannot run the probe: taken as dependent
 
 
+#: output change (K) over the same pixels, beyond float rounding, that makes a model of the
+#: protocol shift-variant (:func:`_shift_variance`)
+SHIFT_TOLERANCE_K = 1e-3
+
+
+def _shift_variance(model: Any, factor: int, n_guide: int, receptive_field: int) -> float | None:
+    """How much (K, worst pixel) the model's output over the same pixels changes when its input
+    window moves by one coarse pixel in both axes, away from the windows' edges (farther than
+    ``receptive_field``): 0 up to float rounding for a model whose tiles equal its whole-image
+    forward. Two forwards on a seeded window of a multiple of 16 coarse pixels (sizes a U-Net
+    takes) just over twice the receptive field, 295 K +- 5 K noise, a 0-1 guide. None where the
+    forward fails on it (the engine's forward then names the error)."""
+    import torch
+
+    h = 16 * -(-(2 * receptive_field + 10) // 16)
+    rng = np.random.default_rng(0)
+    try:
+        dev = next((t.device for t in model.parameters()), torch.device("cpu"))
+        x = torch.as_tensor(295.0 + 5.0 * rng.standard_normal((1, 1, h + 1, h + 1)),
+                            dtype=torch.float32, device=dev)
+        g = None
+        if n_guide:
+            g = torch.as_tensor(rng.uniform(0.0, 1.0, (1, n_guide, (h + 1) * factor,
+                                                       (h + 1) * factor)),
+                                dtype=torch.float32, device=dev)
+        f, m = factor, receptive_field + 1  # margin: the windows' edges (padding) differ
+        outs = []
+        with torch.inference_mode():
+            for s in (0, 1):
+                # inputs and output copied: a model may normalise its input in place, or
+                # return one buffer of its own on every call (as the engine copies them)
+                xs = x[..., s : s + h, s : s + h].clone()
+                gs = None if g is None else g[..., s * f : (s + h) * f, s * f : (s + h) * f].clone()
+                outs.append(runtime.forward(model, xs, gs, factor=f).double())
+        # the output pixel (i, j) of the shifted window is (i + f, j + f) of the first
+        a = outs[0][..., (m + 1) * f : (h - m) * f, (m + 1) * f : (h - m) * f]
+        b = outs[1][..., m * f : (h - m - 1) * f, m * f : (h - m - 1) * f]
+        diff = float((a - b).abs().max())
+    except (RuntimeError, ValueError, TypeError, XlstsrError):
+        return None  # a forward that cannot run on this window: the engine's forward names it
+    return diff if np.isfinite(diff) else None
+
+
 def _guide_statistics(model: Any, n_guide: int) -> dict[str, Any] | None:
     """The guide normalisation a model records, as :meth:`TorchModelMethod.guide_statistics`."""
     if not n_guide:
@@ -1100,7 +1214,7 @@ def _guide_statistics(model: Any, n_guide: int) -> dict[str, Any] | None:
     mean, std = norm.get("guide_mean"), norm.get("guide_std")
     if mean is None or std is None or len(mean) < n_guide or len(std) < n_guide:
         return None
-    inputs = list(dict(getattr(model, "metadata", {}) or {}).get("inputs") or [])
+    inputs = list(_model_metadata(model).get("inputs") or [])
     names = [str(v) for v in inputs[1:1 + n_guide]] or [f"guide{i}" for i in range(n_guide)]
     return {"mean": [float(v) for v in mean[:n_guide]], "std": [float(v) for v in std[:n_guide]],
             "names": names}

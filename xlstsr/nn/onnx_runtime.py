@@ -56,6 +56,8 @@ class OnnxModel:
     ----------
     module : torch.nn.Module
         The model (see :mod:`xlstsr.methods.torch_model`), on the CPU, in eval mode.
+    factor, n_guide, accepts_nan_guide : optional
+        The protocol's attributes where the caller holds them; default: read from ``module``.
 
     Raises
     ------
@@ -70,12 +72,13 @@ class OnnxModel:
     Notes
     -----
     The protocol's attributes (``factor``, ``n_guide``, ``receptive_field``...) are read from the
-    module. One ONNX Runtime session per intra-op thread count: a call runs with torch's current
-    thread count (:func:`xlstsr.nn.runtime.set_task_threads`), so the engine's worker threads run
+    module unless given. One ONNX Runtime session per intra-op thread count: a call runs with
+    torch's current thread count (:func:`xlstsr.nn.runtime.set_task_threads`), so the engine's worker threads run
     one thread each on the same session (ONNX Runtime's ``run`` is thread-safe).
     """
 
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any, *, factor: int | None = None, n_guide: int | None = None,
+                 accepts_nan_guide: bool | None = None) -> None:
         from ..errors import XlstsrError
 
         if not onnx_available():
@@ -84,13 +87,24 @@ class OnnxModel:
                 "`pip install onnxruntime onnx`, or use backend='torch'."
             )
         self.module = module
-        self.factor = int(module.factor)
-        self.n_guide = int(getattr(module, "n_guide", 0) or 0)
+        # given by the caller where it holds them: a copy of a TorchScript module (deepcopy,
+        # torch.jit.load) loses the attributes set on it in Python (`ts.factor = 4`)
+        if factor is None:
+            factor = getattr(module, "factor", None)
+        if factor is None:
+            raise XlstsrError(
+                f"the model ({type(module).__name__}) has no `factor` attribute; set it, e.g. "
+                "`model.factor = 4`, or pass OnnxModel(model, factor=4)."
+            )
+        self.factor = int(factor)
+        self.n_guide = int(n_guide if n_guide is not None
+                           else getattr(module, "n_guide", 0) or 0)
         for attr in ("receptive_field", "metadata"):
             if hasattr(module, attr):
                 setattr(self, attr, getattr(module, attr))
         self._names = ["lst", "guide"][: 1 + bool(self.n_guide)]
-        self._accepts_nan = bool(getattr(module, "accepts_nan_guide", False))
+        self._accepts_nan = bool(accepts_nan_guide if accepts_nan_guide is not None
+                                 else getattr(module, "accepts_nan_guide", False))
         self._sessions: dict[int, Any] = {}
         self._lock = threading.Lock()
         self.onnx_bytes = self._export()
