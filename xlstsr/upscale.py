@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Hashable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -12,7 +13,7 @@ import xarray as xr
 
 from ._version import __version__
 from .calibration import INPUT_PRODUCT
-from .engine.blocks import upscale_array
+from .engine.blocks import GuideWatch, guide_step_stats, upscale_array
 from .errors import GridError, MethodOptionError, XlstsrError, warn
 from .grid import fine_grid, noting_coarse_guide, with_grid
 from .guide import (
@@ -30,6 +31,7 @@ from .io.zarr import refuse_incomplete_inputs
 from .kernels.correction import check_law_applicable, check_mode
 from .methods import get_method
 from .methods.base import UpscaleMethod
+from .methods.bicubic import Bicubic, Nearest
 from .validate import (
     MAX_FACTOR,
     MAX_OUTPUT_CHUNK_BYTES,
@@ -83,7 +85,12 @@ def upscale(
         A name from :func:`xlstsr.available_methods` or a method instance.
     guide : DataArray, list/dict of DataArrays, or str
         Fine guide bands (e.g. NDVI at 250 m) for guided methods; a name selects a Dataset variable.
-        Reprojected onto the fine grid when it does not nest exactly (with a warning).
+        Reprojected onto the fine grid when it does not nest exactly (with a warning). A date
+        whose guide band is empty or of one value, or (a gap-filling model) mostly beyond its
+        gap filling's reach, where the LST is clear, is warned about: in memory at the call; on
+        dask inputs as each step's last tile is computed, each kind of warning once, for the
+        first step that calls for it (with dask's threads or sync scheduler; under a
+        dask.distributed client, not at all).
     variable : str, optional
         The LST variable when ``lst`` is a Dataset.
     method_options : dict, optional
@@ -230,10 +237,16 @@ def upscale(
             f"`method_options={{**method_options, {both[0]!r}: ...}}`."
         )
     names = spatial_names(lst)  # lat/lon dims: renamed y/x inside, given back to the output
-    m = adapted(get_method(method, **{**dict(method_options or {}), **options}), adapt)
+    m = get_method(method, **{**dict(method_options or {}), **options})
+    if m is method:  # the caller's instance: a lazy graph ran it live, so an option changed on
+        # it after the call (a sweep reusing one object) changed this result, whose keys and
+        # provenance name the old setting. A shallow copy: models and weights are shared
+        m = copy.copy(m)
+    m = adapted(m, adapt)
     if m.needs_guide and guide is None:
         raise XlstsrError(
-            f"method {m.name!r} needs a fine guide (e.g. NDVI at 250 m): pass `guide=ndvi`."
+            f"method {m.recorded_name()!r} needs a fine guide (e.g. NDVI at 250 m): pass "
+            "`guide=ndvi`."
         )
     if calibration is not None:  # before any work
         from .calibration import Calibration
@@ -254,30 +267,32 @@ def upscale(
                 "the NDVI term (`fit_calibration(sr, truth)`)."
             )
     mode = None if scale_correction is None else check_mode(scale_correction)
-    if (m.name == "nearest" and mode not in (None, "auto")) or (
-            m.name == "bicubic" and isinstance(mode, float)):
+    # by class, not by name: a subclass (bicubic plus an unsharp mask) inherits the name
+    # 'bicubic' but adds detail, as does a user's class registered in place of it
+    nearest, bicubic = type(m) is Nearest, type(m) is Bicubic
+    if (nearest and mode not in (None, "auto")) or (bicubic and isinstance(mode, float)):
         # they add no detail: nearest's within-block "detail" is its block edges, which the law
         # amplified (18.6 K changes, RMSE 2.29 -> 3.83 K); bicubic made coarse-consistent block
         # by block by a fixed gain gained edges (up to 1.65 K, whatever the gain, 1 included;
         # the laws leave it as it is)
         raise XlstsrError(
             f"scale_correction={scale_correction!r} rescales a method's within-block detail, and "
-            f"method {m.name!r} adds none: use it with a method that adds detail ('sisr', "
-            "'disr', 'tsharp', 'dms'), or drop scale_correction."
+            f"method {m.recorded_name()!r} adds none: use it with a method that adds detail "
+            "('sisr', 'disr', 'tsharp', 'dms'), or drop scale_correction."
         )
     # the laws leave bicubic's output as it is (no detail of its own): not run at all, so at a
     # factor or size the laws cannot take it is the same no-op, not a refusal whose advice (a
     # fixed gain) bicubic refuses
-    skip_correction = m.name == "bicubic" and isinstance(mode, str)
+    skip_correction = bicubic and isinstance(mode, str)
     if not skip_correction:
         # the laws' own limits, before any work (they were raised by the correction after the
         # method had run, and on dask only at compute)
         check_law_applicable(mode, factor, _spatial_shape(lst, names), advice=(
-            f"pass scale_correction=None (method {m.name!r} adds no within-block detail for a "
-            "fixed gain to rescale)" if m.name == "nearest" else
+            f"pass scale_correction=None (method {m.recorded_name()!r} adds no within-block "
+            "detail for a fixed gain to rescale)" if nearest else
             "pass a fixed detail gain instead (scale_correction=0.8, calibrated with "
             "xlstsr.correction.calibrate_detail_gain) or None"))
-    if m.name == "bicubic" and mode is not None:  # the law modes (a fixed gain is refused above)
+    if bicubic and mode is not None:  # the law modes (a fixed gain is refused above)
         warn(
             f"scale_correction={scale_correction!r} leaves method 'bicubic''s output as it is: "
             "it adds no within-block detail to rescale. Use it with a method that adds detail "
@@ -290,7 +305,7 @@ def upscale(
     cguide = guide if _correction_reads_guide(m, mode) else None
     if guide is not None and not m.needs_guide:
         if cguide is None:
-            warn(f"method {m.name!r} does not use a guide; it is ignored")
+            warn(f"method {m.recorded_name()!r} does not use a guide; it is ignored")
         guide = None
     if guide is not None:  # named even when the guide has no time dim to match ('-1D')
         from .guide import _as_timedelta
@@ -322,7 +337,7 @@ def upscale(
             message = getattr(m, "channel_message", None)
             raise XlstsrError(
                 message(gdata.shape[1], guide_labels(guide)) if message else
-                f"method {m.name!r} takes {n_guide} guide channel(s), the guide has "
+                f"method {m.recorded_name()!r} takes {n_guide} guide channel(s), the guide has "
                 f"{gdata.shape[1]}; pass the bands it expects."
             )
         stats = m.guide_statistics()
@@ -334,7 +349,8 @@ def upscale(
         gdata = check_guide_values(gdata, stats)  # its messages name the values' cause
         gdata = check_model_ndvi(gdata, stats)  # an unlabelled NDVI x 3 passes the one above
         _warn_guide_constant_fill(m, gdata, data, factor)
-    out = upscale_array(m, data, gdata, factor, tile=tile)
+    out = upscale_array(m, data, gdata, factor, tile=tile,
+                        watch=_guide_watch(m, gdata, data, factor, lead))
     if isinstance(out, dsa.Array):
         _check_whole_image_size(m, out)
         check_output_size(out, 1)  # the engine's output chunks
@@ -397,9 +413,9 @@ def _check_whole_image_size(m: UpscaleMethod, out: Any) -> None:
     if nbytes <= MAX_OUTPUT_CHUNK_BYTES:
         return
     raise GridError(
-        f"method {m.name!r} fits each image whole (a scene-wide regression, not spatially "
-        f"local), and one output image of {out.shape[1]} x {out.shape[2]} pixels would hold "
-        f"{nbytes / 1024**3:.1f} GiB, more than one task may make "
+        f"method {m.recorded_name()!r} fits each image whole (a scene-wide regression, not "
+        f"spatially local), and one output image of {out.shape[1]} x {out.shape[2]} pixels "
+        f"would hold {nbytes / 1024**3:.1f} GiB, more than one task may make "
         f"({MAX_OUTPUT_CHUNK_BYTES / 1024**3:.0f} GiB): smaller chunks cannot help. Upscale "
         "the area in parts (e.g. `lst.isel(y=slice(0, n // 2))` and the rest), or use a "
         "spatially local method (run in tiles: 'bicubic', 'sisr', 'disr')."
@@ -538,7 +554,7 @@ def _correction_reads_guide(m: UpscaleMethod, mode: str | float | None) -> bool:
     ``"auto"`` and ``"law"`` shift the LST law below its resolution with the guide
     (:func:`xlstsr.kernels.correction.fit_variance_law`); ``"law-lst"`` ignores it, a fixed gain
     fits no law, and bicubic's output, with no detail of its own, is left as it is."""
-    return mode in ("auto", "law") and m.name != "bicubic"
+    return mode in ("auto", "law") and type(m) is not Bicubic
 
 
 def adapted(m: UpscaleMethod, adapt: bool | Mapping[str, Any] | None) -> UpscaleMethod:
@@ -551,8 +567,8 @@ def adapted(m: UpscaleMethod, adapt: bool | Mapping[str, Any] | None) -> Upscale
     with_adaptation = getattr(m, "with_adaptation", None)
     if with_adaptation is None:
         raise XlstsrError(
-            f"method {m.name!r} cannot adapt to the scene (adapt=...): test-time adaptation "
-            "fine-tunes a torch model; use method='sisr', 'disr' or a torch model."
+            f"method {m.recorded_name()!r} cannot adapt to the scene (adapt=...): test-time "
+            "adaptation fine-tunes a torch model; use method='sisr', 'disr' or a torch model."
         )
     try:
         return with_adaptation(adapt)
@@ -618,9 +634,11 @@ def _block_message(message: str, block_info: Any) -> str:
 
 def _warn_guide_gaps(gdata: Any, data: Any, lead: Sequence[Hashable] = ("time",)) -> None:
     """Say which steps run without guidance: a guide band with no valid pixel, or one value on
-    all its valid pixels, on a step whose LST has some (a daily NDVI all cloud on a clear LST day: disr ran from a constant fill, up
-    to 9 K off its guided result, without a word). In memory only; a step cloudy in both is
-    NaN anyway. ``lead``: the LST's leading dims (the first names the dates in the advice)."""
+    all its valid pixels, on a step whose LST has some (a daily NDVI all cloud on a clear LST
+    day: disr ran from a constant fill, up to 9 K off its guided result, without a word). In
+    memory; on dask inputs the engine's tasks judge each step as it is computed
+    (:func:`_guide_watch`). A step cloudy in both is NaN anyway. ``lead``: the LST's leading
+    dims (the first names the dates in the advice)."""
     if isinstance(gdata, dsa.Array) or isinstance(data, dsa.Array):
         return
     g = np.asarray(gdata)
@@ -629,42 +647,93 @@ def _warn_guide_gaps(gdata: Any, data: Any, lead: Sequence[Hashable] = ("time",)
     lst = np.asarray(data).reshape(-1, *np.shape(data)[-2:])
     if lst.shape[0] != g.shape[0]:
         return
-    ok = np.isfinite(g)
-    empty = ~ok.any(axis=(2, 3)).all(axis=1)  # a band without a valid pixel
-    # a band of one value (a fill read as data on that date) guides no more than an empty one
-    hi = np.where(ok, g, -np.inf).max(axis=(2, 3))
-    lo = np.where(ok, g, np.inf).min(axis=(2, 3))
-    flat = ((hi == lo) & np.isfinite(hi)).all(axis=1)  # one band with detail still guides
-    has_lst = np.isfinite(lst).any(axis=(1, 2))
-    steps = np.flatnonzero(empty & has_lst)
-    if steps.size:
-        # another band with data on the same steps: bands on different dates, not cloud (a
-        # Dataset of a 16-day NDVI and an 8-day albedo merged on the union of their dates)
-        other = ok.any(axis=(2, 3)).any(axis=1)[steps].any()
-        dim = str(lead[0]) if lead else "time"
-        warn(
-            f"a guide band holds no valid pixel at step(s) {steps[:8].tolist()}"
-            f"{' ...' if steps.size > 8 else ''} of {g.shape[0]} where the LST has data (all "
-            "cloud?): guided methods run there without guidance (a constant fill or their "
-            "bicubic fallback), up to several K from a guided result. Drop those dates, or give "
-            "a composite guide matched with guide_time_tolerance."
-            + (" Another band has data there: if the bands are on different dates (a Dataset "
-               "merged on the union of their dates, each band NaN on the other's), pass each "
-               "band on its own dates as a dict, with guide_time_tolerance (each band is then "
-               f"matched to the LST's dates on its own): `guide={{k: ds[k].dropna({dim!r}, "
-               "how='all') for k in ds}`." if other else ""),
-            UserWarning,
-        )
-    steps = np.flatnonzero(flat & ~empty & has_lst)
-    if steps.size:
-        warn(
-            f"a guide band holds one value over all its valid pixels at step(s) "
-            f"{steps[:8].tolist()}{' ...' if steps.size > 8 else ''} of {g.shape[0]} (a fill "
-            "read as data, or a band cast to integers?): guided methods run there without "
-            "guidance. Declare the fill (guide.attrs['_FillValue'] = value), drop those dates, "
-            "or give a composite guide matched with guide_time_tolerance.",
-            UserWarning,
-        )
+    stats = guide_step_stats(lst, g, None, 1)
+    _warn_guide_steps(None, stats, np.arange(g.shape[0]), g.shape[0], lead, factor=1,
+                      static=False, gaps=True, constant=False)
+
+
+def _warn_guide_steps(m: UpscaleMethod | None, stats: Mapping[str, np.ndarray], steps: Any,
+                      n: int, lead: Sequence[Hashable], *, factor: int, static: bool,
+                      gaps: bool, constant: bool, said: set[str] | None = None) -> None:
+    """The warnings of :func:`_warn_guide_gaps` (``gaps``) and :func:`_warn_guide_constant_fill`
+    (``constant``, ``m``'s) from per-step summaries (:func:`xlstsr.engine.blocks.guide_step_stats`)
+    of the steps numbered ``steps`` of ``n`` at ``factor``; ``static``: one guide for every
+    step (its empty band was refused, and one value of it is the guide's own check's).
+    ``said``: the kinds of warning a lazy run gave already (step by step, each kind is said
+    for its first step only: a year of daily steps under one gappy guide gave 365 warnings)."""
+    steps = np.asarray(steps)
+    later = "" if said is None else (" (said for the first such step this run computes; "
+                                     "later steps like it are not named)")
+
+    def first(kind: str) -> bool:
+        if said is None:
+            return True
+        if kind in said:
+            return False
+        said.add(kind)
+        return True
+
+    ok, has_lst = stats["ok"], stats["has_lst"]
+    empty = ~ok.all(axis=1)  # a band without a valid pixel
+    if gaps and not static:
+        # a band of one value (a fill read as data on that date) guides no more than an empty one
+        flat = ((stats["hi"] == stats["lo"]) & np.isfinite(stats["hi"])).all(axis=1)
+        at = empty & has_lst
+        if at.any() and first("empty"):
+            sel = steps[at]
+            # another band with data on the same steps: bands on different dates, not cloud (a
+            # Dataset of a 16-day NDVI and an 8-day albedo merged on the union of their dates)
+            other = ok.any(axis=1)[at].any()
+            dim = str(lead[0]) if lead else "time"
+            warn(
+                f"a guide band holds no valid pixel at step(s) {sel[:8].tolist()}"
+                f"{' ...' if sel.size > 8 else ''} of {n} where the LST has data (all "
+                "cloud?): guided methods run there without guidance (a constant fill or their "
+                "bicubic fallback), up to several K from a guided result. Drop those dates, or "
+                f"give a composite guide matched with guide_time_tolerance{later}."
+                + (" Another band has data there: if the bands are on different dates (a Dataset "
+                   "merged on the union of their dates, each band NaN on the other's), pass each "
+                   "band on its own dates as a dict, with guide_time_tolerance (each band is then "
+                   f"matched to the LST's dates on its own): `guide={{k: ds[k].dropna({dim!r}, "
+                   "how='all') for k in ds}`." if other else ""),
+                UserWarning,
+            )
+        at = flat & ~empty & has_lst
+        if at.any() and first("flat"):
+            sel = steps[at]
+            warn(
+                f"a guide band holds one value over all its valid pixels at step(s) "
+                f"{sel[:8].tolist()}{' ...' if sel.size > 8 else ''} of {n} (a fill "
+                "read as data, or a band cast to integers?): guided methods run there without "
+                "guidance. Declare the fill (guide.attrs['_FillValue'] = value), drop those "
+                f"dates, or give a composite guide matched with guide_time_tolerance{later}.",
+                UserWarning,
+            )
+    if not constant or m is None:
+        return
+    under, total = stats["under"], stats["total"]
+    share = under / np.maximum(total, 1)
+    # a static guide with an empty band is refused before; a step with one is said above
+    at = (share > GUIDE_CONSTANT_WARN) & (total > 0) & (True if static else ~empty)
+    if not at.any() or not first("constant"):
+        return
+    sel = steps[at]
+    worst = float(share[at].max())
+    where = ("" if n == 1 else f" at step(s) {sel[:8].tolist()}"
+             f"{' ...' if sel.size > 8 else ''} of {n}")
+    value = getattr(m, "guide_fill_value", None)
+    radius = getattr(m, "guide_fill_radius", lambda _f: None)(int(factor))
+    warn(
+        f"method {m.recorded_name()!r}: {'up to ' if sel.size > 1 else ''}{worst:.0%} of the "
+        f"guide under the LST's clear pixels is missing{where}, beyond the reach of the model's "
+        f"local gap filling ({radius} fine pixels): the model gets a constant there "
+        f"(its guide_fill_value{f', {value:g}' if value is not None else ''}) and runs as if "
+        "guided, typically worse than bicubic (a MODIS/ASTER pair with 95 % of its NDVI "
+        "missing: RMSE 2.70 K, bicubic 2.42 K, the whole NDVI 2.18 K). Give a guide without "
+        "large gaps (a composite of several dates, e.g. a 16-day NDVI matched with "
+        f"guide_time_tolerance='15D'), or use method='sisr', which needs no guide{later}.",
+        UserWarning,
+    )
 
 
 #: share of the guide under the clear LST that a gap-filling model may get as a constant before
@@ -682,8 +751,8 @@ def _warn_guide_constant_fill(m: UpscaleMethod, gdata: Any, data: Any, factor: i
     ``guide_fill_value`` and the model runs as if guided, from nothing (RMSE worse than bicubic,
     without a word). Share per step, over the fine pixels of clear coarse pixels; more than
     :data:`GUIDE_CONSTANT_WARN` warns. Steps whose guide band is empty are
-    :func:`_warn_guide_gaps`'s. In memory only: on dask inputs it would read the guide while the
-    graph is built (as :func:`_warn_guide_gaps`, skipped)."""
+    :func:`_warn_guide_gaps`'s. In memory; on dask inputs the engine's tasks judge each step as
+    it is computed (:func:`_guide_watch`)."""
     mask_of = getattr(m, "guide_constant_mask", None)
     if mask_of is None or isinstance(gdata, dsa.Array) or isinstance(data, dsa.Array):
         return
@@ -696,35 +765,33 @@ def _warn_guide_constant_fill(m: UpscaleMethod, gdata: Any, data: Any, factor: i
     far = mask_of(g, f)
     if far is None or not far.any():
         return
-    n, ny, nx = lst.shape
-    # constant-filled fine pixels per coarse pixel, then summed over each step's clear ones
-    per_block = far.reshape(far.shape[0], ny, f, nx, f).sum(axis=(2, 4), dtype=np.int64)
-    clear = np.isfinite(lst)
-    under = (per_block * clear).sum(axis=(1, 2))
-    total = clear.sum(axis=(1, 2)) * f * f
-    share = under / np.maximum(total, 1)
-    empty = np.zeros(n, bool)  # a static guide with an empty band is refused before
-    if g.shape[0] > 1:  # a step with an empty band: _warn_guide_gaps's
-        empty = (~np.isfinite(g).any(axis=(2, 3))).any(axis=1)
-    steps = np.flatnonzero((share > GUIDE_CONSTANT_WARN) & (total > 0) & ~empty)
-    if not steps.size:
-        return
-    worst = float(share[steps].max())
-    where = ("" if n == 1 else f" at step(s) {steps[:8].tolist()}"
-             f"{' ...' if steps.size > 8 else ''} of {n}")
-    value = getattr(m, "guide_fill_value", None)
-    radius = getattr(m, "guide_fill_radius", lambda _f: None)(f)
-    warn(
-        f"method {m.name!r}: {'up to ' if steps.size > 1 else ''}{worst:.0%} of the guide under "
-        f"the LST's clear pixels is missing{where}, beyond the reach of the model's local gap "
-        f"filling ({radius} fine pixels): the model gets a constant there "
-        f"(its guide_fill_value{f', {value:g}' if value is not None else ''}) and runs as if "
-        "guided, typically worse than bicubic (a MODIS/ASTER pair with 95 % of its NDVI "
-        "missing: RMSE 2.70 K, bicubic 2.42 K, the whole NDVI 2.18 K). Give a guide without "
-        "large gaps (a composite of several dates, e.g. a 16-day NDVI matched with "
-        "guide_time_tolerance='15D'), or use method='sisr', which needs no guide.",
-        UserWarning,
-    )
+    _warn_guide_steps(m, guide_step_stats(lst, g, far, f), np.arange(lst.shape[0]),
+                      lst.shape[0], (), factor=f, static=g.shape[0] == 1, gaps=False,
+                      constant=True)
+
+
+def _guide_watch(m: UpscaleMethod, gdata: Any, data: Any, factor: int,
+                 lead: Sequence[Hashable]) -> GuideWatch | None:
+    """On a dask input with a guide, the engine's :class:`~xlstsr.engine.blocks.GuideWatch`
+    that gives :func:`_warn_guide_gaps`'s and :func:`_warn_guide_constant_fill`'s warnings step
+    by step, as each step's last tile is computed (read while the graph is built, a lazy run
+    read the whole guide): each kind of warning for the first step that calls for it, with
+    dask's threads or sync scheduler (under a dask.distributed client, nothing is said). None
+    in memory (said now)."""
+    if gdata is None or not (isinstance(gdata, dsa.Array) or isinstance(data, dsa.Array)):
+        return None
+    n, static = int(data.shape[0]), int(gdata.shape[0]) == 1
+    constant = getattr(m, "guide_constant_mask", None) is not None
+    return GuideWatch(partial(_report_guide_step, m, n=n, factor=int(factor), lead=tuple(lead),
+                              static=static, constant=constant, said=set()))
+
+
+def _report_guide_step(m: UpscaleMethod, step: int, stats: Mapping[str, np.ndarray], *, n: int,
+                       factor: int, lead: Sequence[Hashable], static: bool,
+                       constant: bool, said: set[str]) -> None:
+    """:func:`_guide_watch`'s report of one step (its index ``step`` of ``n``)."""
+    _warn_guide_steps(m, stats, [step], n, lead, factor=factor, static=static, gaps=True,
+                      constant=constant, said=said)
 
 
 def _check_tile(tile: Any) -> None:

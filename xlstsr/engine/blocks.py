@@ -31,7 +31,8 @@ import contextlib
 import gc
 import itertools
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -47,7 +48,8 @@ from ..methods.base import UpscaleMethod
 from .regions import check_cancelled, region_allocation
 from .shipping import Shipment, deliver, ship_state
 
-__all__ = ["engine_depth", "guide_fill_reach", "task_prefix", "upscale_array"]
+__all__ = ["GuideWatch", "engine_depth", "guide_fill_reach", "guide_step_stats", "task_prefix",
+           "upscale_array"]
 
 
 def engine_depth(method: UpscaleMethod, factor: int) -> int:
@@ -66,7 +68,7 @@ def model_halo(method: UpscaleMethod, factor: int) -> int:
 
     value = method.halo(factor)
     return check_whole(
-        f"halo({factor}) of method {method.name!r}", value, 0,
+        f"halo({factor}) of method {method.recorded_name()!r}", value, 0,
         hint="the coarse pixels around an output pixel that it depends on; return 0 for a "
              "pixel-wise method",
     )
@@ -99,6 +101,101 @@ def guide_fill_reach(method: UpscaleMethod, factor: int) -> int:
     seams next to tile boundaries)."""
     radius = getattr(method, "guide_fill_radius", None)
     return 0 if radius is None else max(0, int(radius(factor)))
+
+
+def guide_step_stats(lst: np.ndarray, guide: np.ndarray, far: np.ndarray | None,
+                     factor: int) -> dict[str, np.ndarray]:
+    """Per-step summary of a guide under an LST, what :func:`xlstsr.upscale` judges a guide
+    date by (a band with no valid pixel or one value, much of it a model's constant fill):
+    ``ok``/``lo``/``hi`` (n, c), whether each band has a valid pixel and its range; ``has_lst``
+    (n,), whether the LST has a clear pixel; ``under``/``total`` (n,), the fine pixels of clear
+    coarse pixels that ``far`` (n or 1, Y, X; a method's ``guide_constant_mask``, or None)
+    marks, and all of them. ``lst`` (n, y, x), ``guide`` (n or 1, c, Y, X). Summaries of
+    parts of an image are combined by :func:`merge_guide_stats` (tiles: ``ok``/``lo``/``hi``
+    may be of overlapping windows, the counts must be of disjoint cores)."""
+    f = int(factor)
+    g = np.asarray(guide)
+    n, ny, nx = lst.shape
+    ok = np.isfinite(g)
+    hi = np.where(ok, g, -np.inf).max(axis=(2, 3))
+    lo = np.where(ok, g, np.inf).min(axis=(2, 3))
+    ok = ok.any(axis=(2, 3))
+    clear = np.isfinite(lst)
+    under = np.zeros(n, np.int64)
+    if far is not None and far.any():
+        per_block = far.reshape(far.shape[0], ny, f, nx, f).sum(axis=(2, 4), dtype=np.int64)
+        under = (per_block * clear).sum(axis=(1, 2))
+    shape = (n, g.shape[1])  # a static guide: the same for every step
+    return {"ok": np.broadcast_to(ok, shape), "lo": np.broadcast_to(lo, shape),
+            "hi": np.broadcast_to(hi, shape), "has_lst": clear.any(axis=(1, 2)),
+            "under": under, "total": clear.sum(axis=(1, 2), dtype=np.int64) * f * f}
+
+
+def merge_guide_stats(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """:func:`guide_step_stats` of an image from those of its parts (tiles)."""
+    def fold(key: str, op: Any) -> np.ndarray:
+        return op.reduce(np.stack([p[key] for p in parts]), axis=0)
+
+    return {"ok": fold("ok", np.logical_or), "lo": fold("lo", np.minimum),
+            "hi": fold("hi", np.maximum), "has_lst": fold("has_lst", np.logical_or),
+            "under": fold("under", np.add), "total": fold("total", np.add)}
+
+
+class GuideWatch:
+    """The per-step guide summaries (:func:`guide_step_stats`) of a lazy run, gathered from its
+    tile tasks and handed to ``report(step, stats)`` once per time step, when the last of the
+    step's tiles is in: the guide's values are at hand only there (read while the graph is
+    built, a lazy run read the whole guide). A tile computed again replaces its own summary, so
+    a partial compute (a slice of the result) followed by a whole one reports once, whole.
+
+    In this process only (dask's threads or sync scheduler): a copy pickled to a
+    dask.distributed worker gathers and reports nothing (each task would hold its own)."""
+
+    def __init__(self, report: Callable[[int, dict[str, np.ndarray]], None]) -> None:
+        self.report: Callable[[int, dict[str, np.ndarray]], None] | None = report
+        self.tiles = 0
+        self._seen: dict[int, dict[Any, dict[str, np.ndarray]]] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"report": None, "tiles": 0}  # inert where pickled (the lock does not pickle)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["report"])  # type: ignore[misc]
+
+    def add(self, step0: int, tile: Any, stats: dict[str, np.ndarray]) -> None:
+        """Record one tile's summaries of steps ``step0``, ``step0 + 1``..."""
+        if self.report is None or not self.tiles:
+            return
+        done = []
+        with self._lock:  # tasks run on dask's threads
+            for i in range(len(stats["has_lst"])):
+                per = self._seen.setdefault(step0 + i, {})
+                per[tile] = {k: v[i:i + 1] for k, v in stats.items()}
+                if len(per) == self.tiles:
+                    done.append((step0 + i, merge_guide_stats(list(per.values()))))
+                    del self._seen[step0 + i]
+        for step, merged in done:  # outside the lock: a warning filter set to "error" raises
+            self.report(step, merged)
+
+
+def _tile_guide_stats(method: UpscaleMethod, factor: int, lst: np.ndarray, guide: np.ndarray,
+                      guide_crop: tuple[slice, slice] | None, core: tuple[slice, slice],
+                      skipped: bool) -> dict[str, np.ndarray]:
+    """:func:`guide_step_stats` of one tile: the guide's validity and range on its window, the
+    LST and the method's constant fill (its ``guide_constant_mask``, on the window cut wide
+    enough for the fill's reach) on the tile's core."""
+    cy, cx = core
+    far = None
+    mask_of = getattr(method, "guide_constant_mask", None)
+    if mask_of is not None and not skipped:
+        far = mask_of(guide, factor)
+        if far is not None:
+            if guide_crop is not None:
+                far = far[..., guide_crop[0], guide_crop[1]]
+            f = int(factor)
+            far = far[..., cy.start * f: cy.stop * f, cx.start * f: cx.stop * f]
+    return guide_step_stats(lst[:, cy, cx], guide, far, factor)
 
 
 def _upscale_numpy(
@@ -188,7 +285,7 @@ def _check_finite(method: UpscaleMethod, res: Any, valid: np.ndarray, factor: in
         from ..errors import ImplausibleOutputError
 
         raise ImplausibleOutputError(
-            f"method {method.name!r} returned NaN or infinite values at {count} of the "
+            f"method {method.recorded_name()!r} returned NaN or infinite values at {count} of the "
             f"{int(valid.sum()) * factor * factor} fine pixels under clear coarse pixels of a "
             "block (an image or a tile): they would silently become gaps. Its upscale_block gets gap-filled LST and must return finite "
             "Kelvin wherever the LST is clear (the engine re-masks the gaps itself); check it "
@@ -252,19 +349,31 @@ def _tile_task(
     core: tuple[slice, slice],
     fill_radius: int | None,
     out_dtype: Any,
+    watch: GuideWatch | None = None,
+    step0: int = 0,
+    tile: Any = None,
 ) -> np.ndarray:
     """One output tile: its input window (the tile, the model's halo and the gap filling's halo
     beyond it, clipped at the image's edges) is cut from the input blocks that hold it, gaps are
     filled on the whole window (``fill_radius``; None: by the method's call on the model window),
     the method runs on the model window (the tile and one halo) and the core is kept. The guide's
     window is the model window's (in fine pixels) and, with ``guide_crop`` (its slices into the
-    cut), the method's guide gap filling's reach beyond it: filled there, then cut back."""
+    cut), the method's guide gap filling's reach beyond it: filled there, then cut back.
+    ``watch``: where the run's guide is judged step by step, the tile's summaries of its steps
+    (``step0`` on; ``tile``: its place) are given to it, cloudy tiles' too."""
     check_cancelled()  # the run stopped (Ctrl-C, another region's error): no more tiles
     lst = _assemble(lst_blocks, lst_slice)
     n = lst.shape[0]
     cy, cx = core
     mlst = lst[:, model[0], model[1]]
-    if not np.isfinite(mlst[:, cy, cx]).any():  # cloudy tile: nothing to compute
+    skipped = not np.isfinite(mlst[:, cy, cx]).any()
+    g = None
+    if guide_blocks is not None and (watch is not None or not skipped):
+        g = _assemble(guide_blocks, guide_slice)
+        if watch is not None:  # a guide date all cloud is judged on every tile of it
+            watch.add(step0, tile, _tile_guide_stats(method, factor, mlst, g, guide_crop, core,
+                                                     skipped))
+    if skipped:  # cloudy tile: nothing to compute
         ny, nx = len(range(*cy.indices(mlst.shape[1]))), len(range(*cx.indices(mlst.shape[2])))
         return np.full((n, ny * factor, nx * factor), np.nan, dtype=out_dtype)
     deliver(method, shipment)
@@ -272,8 +381,7 @@ def _tile_task(
     if fill_radius is not None:  # each filled value depends on data within fill_radius only
         filled = fill_gaps(lst, fill_radius)[:, model[0], model[1]]
     guide = None
-    if guide_blocks is not None:
-        g = _assemble(guide_blocks, guide_slice)
+    if g is not None:
         if guide_crop is not None:  # gaps filled from the same neighbours as on the whole image
             g = method.fill_guide_gaps(g, factor)[..., guide_crop[0], guide_crop[1]]
         guide = np.broadcast_to(g, (n, *g.shape[1:]))
@@ -511,6 +619,7 @@ def upscale_array(
     factor: int,
     *,
     tile: int | str | None = "auto",
+    watch: GuideWatch | None = None,
 ) -> Any:
     """Upscale (n, y, x) LST with an optional (n or 1, c, y*f, x*f) guide; numpy or dask.
 
@@ -527,6 +636,9 @@ def upscale_array(
     chunks, times ``factor``): a Zarr-writable input gives a Zarr-writable output. Numpy
     input larger than two tiles runs the same tiled graph on dask's threads and returns numpy;
     smaller input runs whole-array inference.
+
+    ``watch``: on a dask run with a guide, a :class:`GuideWatch` that the tile tasks give their
+    guide summaries to, step by step (ignored in memory, where the caller has the values).
 
     Examples
     --------
@@ -570,6 +682,8 @@ def upscale_array(
         guide = guide if isinstance(guide, dsa.Array) else dsa.asarray(guide)
         gn, gch = guide.shape[:2]
     gr = guide_fill_reach(method, factor) if guide is not None else 0
+    if watch is not None and guide is not None:
+        watch.tiles = len(ych) * len(xch)  # a step is whole when as many tiles are in
     _check_travels(method)
     shipment = ship_state(method)  # one graph key: fetched once per worker, not pickled per task
     ship_key = None if shipment is None else shipment.key
@@ -624,6 +738,8 @@ def upscale_array(
                         guide_slice=gsl, guide_crop=gcrop, model=(ymodel, xmodel),
                         core=(ycore, xcore), fill_radius=h if local else None,
                         out_dtype=out_dtype,
+                        **({} if watch is None or guide is None else
+                           {"watch": watch, "step0": tbounds[it][0], "tile": (iy, ix)}),
                     )
                     dsk[(name, it, iy, ix)] = (fn, lkeys, gkeys, ship_key)
     deps = [a for a in (lst, guide, shipment) if a is not None]
