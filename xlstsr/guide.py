@@ -166,8 +166,12 @@ def _guide_band_list(guide: GuideLike, lead: Sequence[Hashable] = ()) -> list[xr
     return [g]
 
 
+# HLS 'Fmask', Sentinel-2 L2A 'SCL' (scene classes) and its 'MSK_CLDPRB' / 'MSK_SNWPRB' masks,
+# Landsat Collection-1 'BQA' were predictors (dms moved by 2.4 to 4.7 K); whole words only
+# ('scale', 'bqa' inside a word are none)
 _QUALITY_NAME = re.compile(
-    r"(^|[^a-z])(qa|qc|quality|reliability|flags?|gflags|cloud[_ ]?mask|state_\d+k?m)([^a-z]|$)",
+    r"(^|[^a-z])(qa|qc|quality|reliability|flags?|gflags|cloud[_ -]?(mask|prob|probability)"
+    r"|state_\d+k?m|fmask|scl|bqa|msk)([^a-z]|$)",
     re.IGNORECASE)
 
 
@@ -255,6 +259,50 @@ def _quality_layer(name: str, da: xr.DataArray) -> bool:
     return flags or any(_quality_name(t) for t in said)
 
 
+# a 2-D latitude / longitude (or projected x / y) field: a NetCDF whose band lacks the CF
+# `coordinates` attribute opens its auxiliary coordinates as data variables
+_GEOLOCATION_NAME = re.compile(
+    r"(nav_|x)?(lat|lon|long|latitude|longitude)(_?2d|itude_?2d)?", re.IGNORECASE)
+_GEOLOCATION_STANDARD = {"latitude", "longitude", "grid_latitude", "grid_longitude",
+                         "projection_x_coordinate", "projection_y_coordinate"}
+_GEOLOCATION_UNITS = {"degrees_north", "degree_north", "degrees_n", "degree_n", "degreesn",
+                      "degreen", "degrees_east", "degree_east", "degrees_e", "degree_e",
+                      "degreese", "degreee"}
+
+
+def _geolocation_layer(name: str, da: xr.DataArray) -> bool:
+    """A geolocation field (latitude, longitude) by its name (``lat``, ``longitude``,
+    ``nav_lat``, WRF's ``XLAT``), CF standard_name or units (``degrees_north``): as a
+    predictor, dms regressed LST on the position (its output moved by 4.4 K)."""
+    std = da.attrs.get("standard_name")
+    units = da.attrs.get("units")
+    return bool(_GEOLOCATION_NAME.fullmatch(name)) or (
+        isinstance(std, str) and std.strip().lower() in _GEOLOCATION_STANDARD) or (
+        isinstance(units, str) and units.strip().lower() in _GEOLOCATION_UNITS)
+
+
+def _refuse_geolocation(fields: Mapping[Hashable, xr.DataArray], skip: Sequence[str]) -> None:
+    """Refuse a guide Dataset some of whose fields are geolocation (:func:`_geolocation_layer`),
+    naming the bands to pass (other than ``skip``: quality and acquisition layers) and the
+    ``set_coords`` that makes the geolocation coordinates again."""
+    geo = [str(k) for k, v in fields.items() if _geolocation_layer(str(k), v)]
+    if not geo:
+        return
+    bands = [str(k) for k in fields if str(k) not in geo and str(k) not in skip]
+    if not bands:
+        raise XlstsrError(
+            f"the guide Dataset holds geolocation fields {geo} (latitude / longitude) and no "
+            "band: position is no predictor of LST. Pass the surface bands (an NDVI, a DEM) "
+            "as the guide."
+        )
+    raise XlstsrError(
+        f"the guide Dataset holds geolocation fields {geo} (latitude / longitude, opened as "
+        f"data variables: the file's bands lack the CF `coordinates` attribute) beside its "
+        f"bands {bands}: they would be taken as predictors. Make them coordinates, "
+        f"`ds = ds.set_coords({geo})`, or pass the bands only, e.g. `guide=ds[{bands}]`."
+    )
+
+
 def _refuse_quality_bands(guide: Any) -> None:
     """Refuse a guide raster (one DataArray) some of whose bands are quality or class layers
     by their descriptions (a two-band MOD13Q1 GeoTIFF: NDVI and '250m 16 days pixel
@@ -317,8 +365,9 @@ def guide_fields(guide: GuideLike) -> GuideLike:
     """A guide Dataset's fields (variables with both spatial dims) as a dict of bands; other
     guides as they are. A CF grid-mapping variable (``crs``) or ``time_bnds`` was taken as a
     band and refused as "no spatial dimensions", with a rename of ``nv`` to ``x`` suggested.
-    Quality or class layers and acquisition layers (angles, composite dates) beside bands are
-    refused, the bands to pass named."""
+    Quality or class layers, acquisition layers (angles, composite dates) and geolocation
+    fields (latitude / longitude data variables) beside bands are refused, the bands to pass
+    named."""
     if not isinstance(guide, xr.Dataset):
         _refuse_quality_bands(guide)
         return guide
@@ -327,6 +376,7 @@ def guide_fields(guide: GuideLike) -> GuideLike:
     # MOD13Q1 as AppEEARS delivers it also holds its view / sun angles and the composite
     # day of the year: advised as bands with the quality layers left out, they were predictors
     anc = [str(k) for k, v in fields.items() if str(k) not in qc and _ancillary_layer(str(k), v)]
+    _refuse_geolocation(fields, qc + anc)
     # a quality layer beside any other layer (an acquisition one too) is refused; acquisition
     # layers only beside bands (a Dataset of angles alone names no band to pass instead)
     if len(qc) < len(fields) if qc else anc and len(anc) < len(fields):
@@ -1752,8 +1802,11 @@ def _refuse_constant_guide(data: np.ndarray, names: Sequence[str] | None = None)
     _flat_guide_channels(flat, data.shape[1], data.shape[0], names)
 
 
-def _refuse_guide_fill(c: int, values: np.ndarray, sampled: bool = False) -> None:
-    fill = suspect_guide_fill(values)
+def _refuse_guide_fill(c: int, values: np.ndarray, sampled: bool = False,
+                       ndvi: str = "") -> None:
+    # a band declared as NDVI (``ndvi``): a product's fill found by its valid range alone (MOD13's
+    # -3000 under NDVI x 10000) is left to _refuse_ndvi_range, which names the scale beside it
+    fill = suspect_guide_fill(values, products=not ndvi)
     if fill is not None:
         v, share = fill
         where = (f"on {share:.1%} of its valid pixels" if share >= 0.001 else
@@ -1925,7 +1978,8 @@ def _guide_sample_verdict(parts: np.ndarray, static: bool, ndvi: Any = None,
     for c in range(parts.shape[1]):
         if static and parts[:, c, ..., 0].sum() == 0:
             raise _empty_guide_error(c)
-        _refuse_guide_fill(c, parts[:, c, ..., 1:].ravel(), sampled=True)
+        _refuse_guide_fill(c, parts[:, c, ..., 1:].ravel(), sampled=True,
+                           ndvi=ndvi[c] if ndvi else "")
         if ndvi and ndvi[c]:
             _refuse_ndvi_range(c, ndvi[c], parts[:, c, ..., 1:].ravel(),
                                fills[c] if fills else None)
@@ -1993,7 +2047,7 @@ def _require_valid_guide(data: Any, ndvi: Any = None, constant: bool = False,
     if empty.any():
         raise _empty_guide_error(int(np.flatnonzero(empty)[0]))
     for c in range(data.shape[1]):
-        _refuse_guide_fill(c, data[:, c])
+        _refuse_guide_fill(c, data[:, c], ndvi=ndvi[c] if ndvi else "")
         if ndvi and ndvi[c]:
             _refuse_ndvi_range(c, ndvi[c], data[:, c], fills[c] if fills else None)
     if constant:

@@ -103,6 +103,12 @@ FILL_FAR_IQR = 100.0
 #: the products' usual fill values (MOD13 NDVI -3000, MOD09 -28672, int16/uint16 extremes,
 #: -9999): outside the others by FILL_IQR, refused at any share too
 FILL_SENTINELS = frozenset({-3000.0, -9999.0, -28672.0, -32768.0, -32767.0, 32767.0, 65535.0})
+#: the valid ranges, as stored (whole numbers), of the products whose fill is one of
+#: FILL_SENTINELS: MOD13 NDVI / EVI x 10000 (-2000..10000, fill -3000), MOD09 reflectance x
+#: 10000 (-100..16000, fill -28672). On an NDVI x 10000 band, whose inter-quartile range is
+#: ~3000, -3000 lies only ~2.7 of them out: below the valid range, apart from every other value,
+#: it is the fill at any share (:func:`suspect_guide_fill`)
+SENTINEL_RANGES = {-3000.0: (-2000.0, 10000.0), -28672.0: (-100.0, 16000.0)}
 #: the extremes of integer types, which GDAL and CF write as fills (uint8 255, uint16 65535, the
 #: int16 / int32 extremes and CF's defaults -32767, -2147483647), each with the range of its type:
 #: in a guide of whole numbers within that range, such a value set apart from all the others by
@@ -2526,7 +2532,8 @@ def _range_cause(
 
 
 def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
-                       max_values: int = 1_000_000) -> tuple[float, float] | None:
+                       max_values: int = 1_000_000,
+                       products: bool = True) -> tuple[float, float] | None:
     """A value that looks like an undeclared fill in a guide band, as ``(value, share)``, or None.
 
     Unit-free (a guide may be NDVI, reflectance, emissivity, elevation): the smallest or the
@@ -2536,13 +2543,16 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
     any share, down to one pixel, lies more than :data:`FILL_FAR_IQR` of them outside (a -9999
     scattered over 1 % of an NDVI band, or on one pixel: a leverage point of TsHARP's fit), or is
     one of the products' usual fill values (:data:`FILL_SENTINELS`) outside by
-    :data:`FILL_IQR`, or is an integer type's extreme (:data:`INTEGER_FILLS`: a uint8 band's 255)
+    :data:`FILL_IQR`, or such a value outside its product's valid range
+    (:data:`SENTINEL_RANGES`: -3000 below an NDVI x 10000 band's -2000..10000) in a band of
+    whole numbers all within that range, or is an integer type's extreme (:data:`INTEGER_FILLS`: a uint8 band's 255)
     in a band of whole numbers of that type, apart from every other value by more than their
     inter-quartile range (a saturated band that runs on up to 255 is data; on fewer than
     :data:`FILL_MIN_PIXELS` pixels only in a band that does not run from 0 to 255, as a
     stretched one does). A plausible constant
     (NDVI 0 or -0.3 over water) stays inside that reach. Large bands are judged on an even
-    subsample of at most ``max_values`` pixels.
+    subsample of at most ``max_values`` pixels. ``products=False`` leaves the products' valid
+    ranges out (a band declared as NDVI: its own range check names the fill and the scale).
 
     Examples
     --------
@@ -2582,11 +2592,24 @@ def suspect_guide_fill(values: np.ndarray, *, share: float | None = None,
         # -9999 of 4096 pixels, a leverage point of the fit, flattened its detail from 1.8 to
         # 0.4 K (a real value that far out would take the fit over just the same)
         near = (count >= k or float(c) in FILL_SENTINELS) and out > FILL_IQR
-        if (near and count >= FILL_MIN_PIXELS) or out > FILL_FAR_IQR or (
-                float(c) in FILL_SENTINELS and out > FILL_IQR) or _integer_fill(c, f, rest,
-                                                                                 spread, count):
+        if ((near and count >= FILL_MIN_PIXELS) or out > FILL_FAR_IQR
+                or (float(c) in FILL_SENTINELS and out > FILL_IQR)
+                or _integer_fill(c, f, rest, spread, count)
+                or (products and _product_fill(c, f, rest))):
             return float(c), count / n
     return None
+
+
+def _product_fill(c: Any, f: np.ndarray, rest: np.ndarray) -> bool:
+    """Whether ``c`` (the smallest or largest of the guide values ``f``; ``rest``, the others)
+    is a product's fill (:data:`SENTINEL_RANGES`: MOD13's -3000): the values are whole numbers,
+    the others all within that product's valid range and ``c`` outside it. A band of other
+    values (a DEM down to -2500 m) or of decoded floats is judged by the spread alone."""
+    span = SENTINEL_RANGES.get(float(c))
+    if span is None or span[0] <= float(c) <= span[1]:
+        return False
+    return (span[0] <= float(rest.min()) and float(rest.max()) <= span[1]
+            and bool(np.all(f == np.round(f))))
 
 
 def _stored_integer_fill(finite: np.ndarray, int_stored: tuple[float, float, str],
