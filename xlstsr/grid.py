@@ -98,20 +98,36 @@ def same_axis(a: Any, b: Any, tol: float = 1e-3) -> bool:
         return False
     if a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
         return bool(np.array_equal(a, b))
-    narrow = [d for d in (a.dtype, b.dtype) if d.kind == "f" and d.itemsize < 8]
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    step = abs(float(a[1] - a[0])) if a.size > 1 else 1.0
-    atol = tol * step
-    if narrow and a.size:
-        # labels stored in float32 (a NetCDF's, a Zarr's lon/lat) hold a grid to their own
-        # step only: one float32 step at 45 degrees is 1.5e-3 of a 0.0025-degree pixel, and the
-        # same grid computed and stored twice was "not on the same grid". Two steps at most,
-        # and never 5 % of the pixel: 4 steps at a northing of 5e6 m (2 m) took a grid shifted
-        # 1.9 m from a 10 m one for the same
-        big = max(float(np.abs(a).max()), float(np.abs(b).max()))
-        ulp = float(np.spacing(min(narrow, key=lambda d: d.itemsize).type(big)))
-        atol = max(atol, min(2 * ulp, 0.05 * step))
-    return bool(np.allclose(a, b, rtol=0, atol=atol))
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    step = abs(float(a64[1] - a64[0])) if a.size > 1 else 1.0
+    atol = max(tol * step, label_rounding(a, b, step=step))
+    return bool(np.allclose(a64, b64, rtol=0, atol=atol))
+
+
+def label_rounding(*labels: Any, step: float) -> float:
+    """How far labels stored in a float narrower than float64 (float32: a NetCDF's, a Zarr's)
+    may lie from the grid they hold, in their units; 0.0 where all are float64 (or integers).
+
+    Labels stored in float32 hold a grid to their own step only: one float32 step at 45
+    degrees is 1.5e-3 of a 0.0025-degree pixel, and the same grid computed and stored twice was
+    "not on the same grid". Two steps at most, and never 5 % of the pixel ``step``: 4 steps
+    at a northing of 5e6 m (2 m) took a grid shifted 1.9 m from a 10 m one for the same.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = 4.9e6 - np.arange(3) * 231.65635826
+    >>> label_rounding(y, step=231.66), label_rounding(y.astype(np.float32), step=231.66)
+    (0.0, 1.0)
+    """
+    arrays = [np.asarray(v) for v in labels]
+    narrow = [v for v in arrays if v.dtype.kind == "f" and v.dtype.itemsize < 8 and v.size]
+    if not narrow:
+        return 0.0
+    big = max(float(np.abs(v.astype(np.float64)).max()) for v in arrays if v.size)
+    dtype = min((v.dtype for v in narrow), key=lambda d: d.itemsize)
+    ulp = float(np.spacing(dtype.type(big)))
+    return min(2 * ulp, 0.05 * abs(step))
 
 
 def _recalc(da: xr.DataArray) -> bool:
@@ -1459,9 +1475,20 @@ def align_guide(
     except Exception as err:
         raise GuideCoverageError(f"the guide's bounds cannot be transformed to the LST CRS: {err}") from err
     lb = lst.rio.bounds(recalc=_recalc(lst))
-    ix = max(0.0, min(gb[2], lb[2]) - max(gb[0], lb[0]))
-    iy = max(0.0, min(gb[3], lb[3]) - max(gb[1], lb[1]))
-    coverage = (ix * iy) / ((lb[2] - lb[0]) * (lb[3] - lb[1]))
+    footprint = None
+    if same_crs:
+        ix = max(0.0, min(gb[2], lb[2]) - max(gb[0], lb[0]))
+        iy = max(0.0, min(gb[3], lb[3]) - max(gb[1], lb[1]))
+        coverage = (ix * iy) / ((lb[2] - lb[0]) * (lb[3] - lb[1]))
+    else:
+        # in another CRS the transformed bounds enclose a sheared footprint: a lon/lat guide
+        # spanning the LST's width left 3.5 % of it without guide, counted as covered
+        try:
+            footprint = _footprint(guide, lst, fy, fx)
+        except Exception as err:
+            raise GuideCoverageError(
+                f"the LST's fine grid cannot be transformed to the guide's CRS: {err}") from err
+        coverage = float(footprint.mean()) if footprint.size else 0.0
     if coverage < min_coverage:
         hint = ""
         if not same_crs:
@@ -1480,7 +1507,9 @@ def align_guide(
             # named as users name it: the front door renamed lon to x
             hint += longitude_convention_hint(gb, lb, "guide", "lon" if _gx == "x" else _gx)
         raise GuideCoverageError(
-            f"the guide covers {coverage:.0%} of the LST extent (LST bounds {tuple(round(v, 1) for v in lb)}, "
+            # floored to 0.1 %: 89.8 % printed "90%", the very minimum it was refused for
+            f"the guide covers {np.floor(coverage * 1000) / 10:g}% of the LST extent, less "
+            f"than the {min_coverage:.0%} needed (LST bounds {tuple(round(v, 1) for v in lb)}, "
             f"guide bounds {tuple(round(v, 1) for v in gb)}); provide a guide over the same area "
             "(check both CRS), or crop the LST to the whole LST pixels inside the guide: "
             f"{crop_to_guide_advice(same_crs)}.{hint}"
@@ -1516,10 +1545,19 @@ def align_guide(
     interpolated = coarser and gpix < 0.99 * lpix
     if resampling is None:
         resampling = Resampling.bilinear if interpolated else Resampling.average
-    if same_crs and np.isclose(gt.a, ft.a, rtol=1e-6) and np.isclose(gt.e, ft.e, rtol=1e-6):
+    # float32 x/y (a NetCDF's) hold the grid to their rounding only (0.25 m at 4.9e6 m
+    # northings): a guide on the fine grid failed the 1e-6 pixel and 1e-3 offset tests and was
+    # resampled; the pixel recomputed from its end labels is off by their rounding over its span
+    r_y, r_x = (label_rounding(*(da[d].values for da, d in ((guide, g), (lst, e)) if d in da.coords),
+                               step=abs(s_)) for g, e, s_ in ((_gy, ly, ft.e), (_gx, lx, ft.a)))
+    n_y = max(min(guide.sizes[_gy], fy.size) - 1, 1)
+    n_x = max(min(guide.sizes[_gx], fx.size) - 1, 1)
+    if (same_crs and abs(gt.a - ft.a) <= 1e-6 * abs(ft.a) + r_x / n_x
+            and abs(gt.e - ft.e) <= 1e-6 * abs(ft.e) + r_y / n_y):
         ox = (ft.c - gt.c) / ft.a
         oy = (ft.f - gt.f) / ft.e
-        nested = abs(ox - round(ox)) < 1e-3 and abs(oy - round(oy)) < 1e-3
+        nested = (abs(ox - round(ox)) < max(1e-3, r_x / abs(ft.a))
+                  and abs(oy - round(oy)) < max(1e-3, r_y / abs(ft.e)))
         if nested:
             return _slice_nested(guide, round(oy), round(ox), fy, fx, ft, ly, lx, gap_effect)
         # the guide's position on the fine grid, as _slice_nested's warning gives it (the fine
@@ -1528,8 +1566,16 @@ def align_guide(
     elif same_crs:
         # the CRS's unit: a lon/lat guide read "0.010 x 0.010 m"
         unit = "degree" if lst.rio.crs is not None and lst.rio.crs.is_geographic else "m"
-        reason = (f"at {abs(gt.a):.4g} x {abs(gt.e):.4g} {unit} instead of the fine grid's "
-                  f"{abs(ft.a):.4g} x {abs(ft.e):.4g} {unit}")
+        sizes = [abs(gt.a), abs(gt.e), abs(ft.a), abs(ft.e)]
+        shown = [f"{v:.4g}" for v in sizes]
+        if shown[:2] == shown[2:]:  # a difference below the digits shown: give them all
+            shown = [f"{v:.10g}" for v in sizes]
+        reason = (f"at {shown[0]} x {shown[1]} {unit} instead of the fine grid's "
+                  f"{shown[2]} x {shown[3]} {unit}")
+        if r_x or r_y:
+            reason += (" (its or the LST's x/y coordinates are float32, rounded to half a "
+                       "float32 step, which does not explain the difference; if it lies on the "
+                       "fine grid, give it float64 x/y computed from its GeoTransform)")
     else:
         reason = f"in another CRS ({guide.rio.crs.to_string()[:60]})"
     if interpolated and resampling in (Resampling.nearest, Resampling.average, Resampling.mode):
@@ -1538,17 +1584,26 @@ def align_guide(
     elif interpolated:
         reason += (f", coarser than the output: it is interpolated ({resampling.name}), so detail "
                    "finer than the guide's pixel comes from interpolation, not from the guide")
-    # fine pixels whose centre lies beyond the guide's footprint (from the bounds, so that a lazy
-    # guide is not read): NaN after the reprojection (GDAL's average filled an uncovered edge
-    # row with its neighbour's values), said as the nested path says it
-    in_x = (np.asarray(fx) >= gb[0]) & (np.asarray(fx) <= gb[2])
-    in_y = (np.asarray(fy) >= gb[1]) & (np.asarray(fy) <= gb[3])
-    miss_x, miss_y = int((~in_x).sum()), int((~in_y).sum())
+    # fine pixels whose centre lies beyond the guide's footprint (from the bounds or the
+    # guide's grid, so that a lazy guide is not read): NaN after the reprojection (GDAL's
+    # average filled an uncovered edge row with its neighbour's values), said as the nested
+    # path says it
+    if footprint is None:
+        in_x = (np.asarray(fx) >= gb[0]) & (np.asarray(fx) <= gb[2])
+        in_y = (np.asarray(fy) >= gb[1]) & (np.asarray(fy) <= gb[3])
+        miss_x, miss_y = int((~in_x).sum()), int((~in_y).sum())
+        inside = xr.DataArray(in_y, dims=(ly,)) & xr.DataArray(in_x, dims=(lx,))
+        share = ""
+    else:
+        miss_y, miss_x = (int((~footprint).any(axis=k).sum()) for k in (1, 0))
+        inside = xr.DataArray(footprint, dims=(ly, lx))
+        n_miss = int((~footprint).sum())
+        share = f"{n_miss} fine pixel(s) ({n_miss / footprint.size:.1%}) in " if n_miss else ""
     missing = ""
     if miss_x or miss_y:
-        missing = (f" It misses {miss_y} row(s) and {miss_x} column(s) of the LST's extent at the "
-                   f"fine resolution: {_gap_effect(gap_effect)} Give a guide that covers the LST, or "
-                   "crop the LST to the whole LST pixels inside the guide: "
+        missing = (f" It misses {share}{miss_y} row(s) and {miss_x} column(s) of the LST's extent "
+                   f"at the fine resolution: {_gap_effect(gap_effect)} Give a guide that covers the "
+                   "LST, or crop the LST to the whole LST pixels inside the guide: "
                    f"{crop_to_guide_advice(same_crs)}.")
     if missing or not on_lst_grid:
         warn(
@@ -1571,9 +1626,32 @@ def align_guide(
         out = src.rio.reproject_match(template, resampling=resampling, nodata=np.nan)
         out = out.rename({out.rio.y_dim: ly, out.rio.x_dim: lx}) if (out.rio.y_dim, out.rio.x_dim) != (ly, lx) else out
         out = out.assign_coords({ly: fy, lx: fx})
-    if same_crs and (miss_x or miss_y):  # other CRSs: the bounds are an enclosing box
-        inside = xr.DataArray(in_y, dims=(ly,)) & xr.DataArray(in_x, dims=(lx,))
+    if miss_x or miss_y:
         out = out.where(inside)
+    return out
+
+
+def _footprint(guide: xr.DataArray, lst: xr.DataArray, fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
+    """``(y, x)`` booleans on the fine grid (``fy``, ``fx``, in ``lst``'s CRS): whether each
+    fine pixel's centre, mapped into ``guide``'s CRS, lies within the guide's bounds (its
+    footprint, a rectangle there). From the grids alone: a lazy guide is not read."""
+    from pyproj import Transformer
+
+    w, s, e, n = guide.rio.bounds(recalc=_recalc(guide))
+    tr = Transformer.from_crs(lst.rio.crs, guide.rio.crs, always_xy=True)
+    # a lon/lat guide in 0..360 while the mapping gives -180..180 (or the reverse)
+    shifts = (0.0, 360.0, -360.0) if guide.rio.crs.is_geographic else (0.0,)
+    fx, fy = np.asarray(fx, np.float64), np.asarray(fy, np.float64)
+    out = np.zeros((fy.size, fx.size), bool)
+    rows = max(1, 2**20 // max(fx.size, 1))  # a million points at a time
+    for i in range(0, fy.size, rows):
+        xx, yy = np.meshgrid(fx, fy[i:i + rows])
+        gx, gy = (np.asarray(v) for v in tr.transform(xx, yy))
+        # points the mapping cannot take come back inf: outside (comparisons are False)
+        in_x = np.zeros(gx.shape, bool)
+        for sh in shifts:
+            in_x |= (gx + sh >= w) & (gx + sh <= e)
+        out[i:i + rows] = in_x & (gy >= s) & (gy <= n)
     return out
 
 
