@@ -167,6 +167,14 @@ def _refuse_swapped(input: str, output: str, overwrite: bool) -> None:
         )
 
 
+#: --guide-band of upscale and train: a guide's bands are read as the LST's dates ask
+#: (xlstsr.guide.prepare_guide): its time steps beside a multi-date LST, but predictor channels
+#: of the one date beside a one-date LST (the help said "as time steps" for both)
+_GUIDE_BAND_HELP = (
+    "one band (from 1) of a multi-band GeoTIFF guide (default: every band: the time steps of a "
+    "multi-date LST; beside a one-date LST, predictor channels of that one date)")
+
+
 def _refuse_input(output: str | None, *inputs: str | None) -> None:
     """An output that is one of the inputs: writing it would destroy the data being read (a
     Zarr output is deleted before the input is read), whatever --overwrite says."""
@@ -2082,9 +2090,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--guide", default=None, help="fine guide (e.g. NDVI) at factor x the LST grid")
     t.add_argument("--guide-variable", default=None,
                    help="guide variable of a .nc/.zarr guide (default: its only variable)")
-    t.add_argument("--guide-band", type=_positive_int, default=None,
-                   help="one band (from 1) of a multi-band GeoTIFF guide (default: every band, "
-                   "as time steps)")
+    t.add_argument("--guide-band", type=_positive_int, default=None, help=_GUIDE_BAND_HELP)
     t.add_argument("--truth", default=None, help="fine truth on the output grid (mode supervised)")
     t.add_argument("--truth-variable", default=None,
                    help="truth variable of a .nc/.zarr truth (default: its only variable)")
@@ -2114,6 +2120,13 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="how far back a guide date may lie from an LST date, e.g. 15D for "
                    "16-day composites labelled by their first day (default: equal dates only)")
+    t.add_argument("--guide-offset", default=None, choices=("auto", "check", "ignore"),
+                   help="sub-pixel offset of the guide from the LST, as `xlstsr upscale "
+                   "--guide-offset` (the model is applied there to the guide so placed): 'auto' "
+                   "moves the guide back when it is off by more than a quarter of a fine pixel, "
+                   "'check' only warns, 'ignore' trains on the guide as stored (then upscale "
+                   "with --guide-offset ignore too); default: auto where the LST and the guide "
+                   "have a CRS, as stored without one. Recorded in the model file")
     t.add_argument("--epochs", type=int, default=50,
                    help="length of the cosine learning-rate schedule (and most epochs run)")
     t.add_argument("--max-epochs", type=_positive_int, default=None,
@@ -2247,6 +2260,17 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         if value is not None and not math.isfinite(value):
             parser.error(f"{flag} must be a finite number, e.g. 149, got {value!r}")
     _refuse_input(args.out, args.lst, args.guide, args.truth, args.resume)
+    # the logs and Lightning checkpoints (MBs) are written under --log-dir: into an input Zarr
+    # store given there, while an --out inside it was refused
+    logs = Path(args.log_dir).resolve()
+    for flag, path in (("--lst", args.lst), ("--guide", args.guide), ("--truth", args.truth)):
+        if path and "://" not in str(path) and (
+                Path(path).resolve() == logs or Path(path).resolve() in logs.parents):
+            raise UsageError(
+                f"--log-dir {args.log_dir} is (or lies inside) the {flag} input {path}: the "
+                "training's logs and checkpoints would be written into that data; give a "
+                "folder outside it, e.g. --log-dir xlstsr_logs"
+            )
     # a Landsat Collection 2 Level-2 scene: its scale without the 149 K offset, or not decoded
     _c2l2_lst(args.lst, "train", args.units, args.nodata, args.scale, args.offset)
     from xlstsr.io.formats import DATA_SUFFIXES
@@ -2309,6 +2333,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
                                "scale_factor": args.truth_scale, "add_offset": args.truth_offset},
                 guide_declare={"_FillValue": args.guide_nodata, "scale_factor": args.guide_scale},
                 band=args.band, guide_band=args.guide_band, truth_band=args.truth_band,
+                guide_offset=args.guide_offset,
                 command=shlex.join(["xlstsr", *(sys.argv[1:] if argv is None else argv)]),
             )
     except KeyboardInterrupt as err:  # Ctrl-C: fit stopped the Trainer, nothing was written
@@ -2587,9 +2612,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine guide (e.g. NDVI at 250 m) for guided methods: .tif, .nc or .zarr")
     u.add_argument("--guide-variable", default=None,
                    help="guide variable of a .nc/.zarr guide (default: its only variable)")
-    u.add_argument("--guide-band", type=_positive_int, default=None,
-                   help="one band (from 1) of a multi-band GeoTIFF guide (default: every band, "
-                   "as time steps)")
+    u.add_argument("--guide-band", type=_positive_int, default=None, help=_GUIDE_BAND_HELP)
     u.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="match each LST date with the latest guide date at most DELTA before it "
                    "(e.g. '15D' for 16-day NDVI composites labelled by their first day); "
@@ -2606,7 +2629,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="LST variable of a .nc/.zarr/.hdf input (default: the one that says LST)")
     u.add_argument("--band", type=_positive_int, default=None,
                    help="one band (from 1) of a multi-band GeoTIFF input (default: every band, "
-                   "as time steps)")
+                   "each a time step)")
     u.add_argument("--model", "--checkpoint", dest="model", default=None,
                    help="deep methods: a checkpoint file (.pt) or bundled weights by name "
                    "(default: the method's bundled weights)")

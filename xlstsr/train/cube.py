@@ -133,6 +133,18 @@ def _not_a_temperature(guide: Any) -> Any:
     return guide
 
 
+def _check_guide_offset(value: Any) -> Any:
+    """``guide_offset`` as upscale takes it (refused before any data is read)."""
+    from ..guide import GUIDE_OFFSET_MODES
+
+    if value is None or isinstance(value, xr.Dataset) or (
+            isinstance(value, str) and value in GUIDE_OFFSET_MODES):
+        return value
+    raise XlstsrError(f"guide_offset must be one of {GUIDE_OFFSET_MODES}, an "
+                      f"xlstsr.estimate_offset Dataset or None (the default: 'auto' where the "
+                      f"LST and the guide have a CRS), got {value!r}")
+
+
 def _same_labels(truth: xr.DataArray, lst: xr.DataArray) -> xr.DataArray:
     """The truth with its dates in the LST's order: truth and LST were paired by position, so a
     truth of the same dates in another order trained every input on another day's truth."""
@@ -404,6 +416,16 @@ class CubeDataModule(PatchDataModule):
     guide_time_tolerance : timedelta-like, optional
         How far back a guide step may lie from an LST date (e.g. ``"15D"`` for 16-day NDVI
         composites; :func:`xlstsr.guide.match_steps`). Default: equal labels only.
+    guide_offset : {"auto", "check", "ignore"}, Dataset or None
+        Sub-pixel alignment of the guide with the LST, as :func:`xlstsr.upscale`'s
+        ``guide_offset`` (:func:`xlstsr.guide.check_alignment` at ``factor``): ``"auto"`` moves
+        the guide back by its measured offset (more than a quarter of a fine pixel), ``"check"``
+        only warns, ``"ignore"`` uses it as stored, an :func:`xlstsr.estimate_offset` result is
+        applied. ``None`` (default): ``"auto"`` where the LST and the guide have a CRS (a lazy
+        cube too: training reads it whole), the guide as stored without one (paired by
+        position). A model is applied by upscale to the guide placed as its default places it:
+        trained on the guide as stored, it saw other inputs (0.37 K apart on a real pair). What
+        was done is :attr:`guide_offset_record` (recorded with the model).
     batch_size, seed, augmentation, input_noise
         As :class:`~xlstsr.train.PatchDataModule`.
 
@@ -441,6 +463,7 @@ class CubeDataModule(PatchDataModule):
         seed: int = 0,
         augmentation: bool = True,
         input_noise: float = 0.0,
+        guide_offset: str | xr.Dataset | None = None,
     ) -> None:
         # the front door: factor or patch 0 divided by zero, a negative window reached numpy as
         # "object values", val_fraction -1 silently meant no validation, batch_size 0 and
@@ -527,6 +550,9 @@ class CubeDataModule(PatchDataModule):
         self.max_nan_fraction = float(max_nan_fraction)
         self.min_valid = float(min_valid)
         self.guide_time_tolerance = guide_time_tolerance
+        self.guide_offset = _check_guide_offset(guide_offset)
+        # what guide_offset did (upscale's xlstsr_guide_offset record), set by setup
+        self.guide_offset_record: dict[str, Any] | None = None
         self.loss_options: dict[str, Any] = {}
         #: mode "sif", after setup: the guide gain (``gain``), whether it was ``"fitted"`` or
         #: the ``"default"`` (``source``: a fit with no clear anti-correlation falls back,
@@ -574,6 +600,9 @@ class CubeDataModule(PatchDataModule):
                     guide = next(iter(guide.values()))
             else:
                 guide = _not_a_temperature(_select(guide, None, "guide"))
+            # placed as upscale places it by default (moved back by its measured offset): a
+            # model trained on the guide as stored ran on another placement of it
+            guide = self._placed_guide(guide, lst_da)
             try:
                 # degraded DISR pairs average the guide onto the LST's grid, where a guide on
                 # that grid (the degraded_cube recipe's 1 km NDVI) holds all they need: not
@@ -608,6 +637,39 @@ class CubeDataModule(PatchDataModule):
                     f"{self.factor} x finer {want}: give one fine truth per LST date"
                 )
         return arr, g, t
+
+    def _placed_guide(self, guide: Any, lst_da: xr.DataArray) -> Any:
+        """The guide placed as ``guide_offset`` says (upscale's own code: ``_aligned_guide``),
+        its record in :attr:`guide_offset_record`; the guide as given where it is not moved."""
+        from ..guide import georeference_guide
+        from ..upscale import _aligned_guide
+
+        mode = self.guide_offset
+        given = mode if mode is None or isinstance(mode, str) else "offset Dataset"
+        if isinstance(mode, str) and mode == "ignore":
+            self.guide_offset_record = {"mode": "ignore", "given": given, "moved": False}
+            return guide
+        bands = list(guide.values()) if isinstance(guide, Mapping) else [guide]
+        if lst_da.rio.crs is None or any(b.rio.crs is None for b in bands):
+            if mode is None:  # paired by position: nothing to measure the offset in
+                self.guide_offset_record = {"mode": "not measured (no CRS)", "given": None,
+                                            "moved": False}
+                return guide
+            raise GridError(
+                f"guide_offset={'<offset Dataset>' if given == 'offset Dataset' else given!r} "
+                "measures (or applies) the guide's offset in the LST's CRS, but the "
+                f"{'LST' if lst_da.rio.crs is None else 'guide'} has none: write it "
+                "(`.rio.write_crs(...)`) on both, or pass guide_offset='ignore' to train on the "
+                "guide as stored (as xlstsr.upscale then needs to be run)."
+            )
+        # training reads a lazy cube whole anyway: the default measures it (upscale's default
+        # reads nothing while a graph is built, but its command line passes 'auto')
+        run = "auto" if mode is None else mode
+        moved, record = _aligned_guide(georeference_guide(guide), lst_da, run,
+                                       factor=self.factor,
+                                       time_tolerance=self.guide_time_tolerance, stored=None)
+        self.guide_offset_record = {**record, "given": given}
+        return moved if record["moved"] else guide
 
     def _windows(
         self, arr: np.ndarray, g: np.ndarray | None, t: np.ndarray | None
@@ -682,12 +744,21 @@ class CubeDataModule(PatchDataModule):
         grid = self._window_grid()
         return {} if grid is None else {"origin": grid[0], "pixel_size": grid[1]}
 
-    def _draw_split(self, scene: np.ndarray) -> PositionSplit:
+    def _draw_split(self, scene: np.ndarray, every: Any = ()) -> PositionSplit:
+        """The split drawn on the patches' positions (``scene``), weighted by their patches;
+        ``every``: the id of every window of the cube. A window without a patch (cloud on
+        every date) is given a set too: a split reused on other dates, where it has patches,
+        was refused as made in another mode or at another factor. It goes where the draw rule
+        sends a position of weight 0 (validation, with a validation share; else training),
+        after the draw, so the others are drawn as they were."""
         positions, counts = np.unique(scene, return_counts=True)
         weights = dict(zip(positions.tolist(), counts.tolist()))
+        empty = tuple(sorted({str(p) for p in every} - {str(p) for p in weights}))
         if len(positions) < 2 or self.val_fraction <= 0:
-            return PositionSplit(train=tuple(weights), window=self.window,
-                                 **self._grid_record())
+            return PositionSplit(
+                train=tuple(weights) + (empty if self.val_fraction <= 0 else ()),
+                val=() if self.val_fraction <= 0 else empty,
+                window=self.window, **self._grid_record())
         split = split_positions(
             weights, val_fraction=self.val_fraction, test_fraction=0.0, seed=self.seed
         )
@@ -695,6 +766,7 @@ class CubeDataModule(PatchDataModule):
             smallest = min(split.train, key=lambda p: (weights[p], str(p)))
             split = PositionSplit(train=tuple(p for p in split.train if p != smallest),
                                   val=(smallest,))
+        split = dataclasses.replace(split, val=tuple(split.val) + empty)
         # the window its ids name and the grid they count on travel with it (as_dict(), a
         # checkpoint's metadata): the same ids on another window or origin name other ground
         return dataclasses.replace(split, window=self.window, **self._grid_record())
@@ -787,7 +859,10 @@ class CubeDataModule(PatchDataModule):
         )
         del pairs
         if self.split is None:
-            self.split = self._draw_split(patches.scene)
+            self.split = self._draw_split(patches.scene, ids)
+        # the windows without a patch here: a split recorded before they were given a set
+        # lacks them (compared on resume without them)
+        self._empty_positions = sorted(set(ids) - {str(p) for p in patches.scene})
         patches = self._check_split(patches, self.split, ids)
         train, val, _ = split_by_position(patches, self.split)
         if not len(train):
@@ -849,6 +924,15 @@ class CubeDataModule(PatchDataModule):
                     saved.get(k) == [float(v) for v in g] for k, g in zip(GRID_KEYS, grid)):
                 # a target-scale run from before the split recorded its output pixels: the LST's
                 now_split.update({k: [float(v) for v in g] for k, g in zip(GRID_KEYS, grid)})
+        if saved is not None and now_split is not None:
+            # a checkpoint from before a window without patches was given a set: not in it
+            named = {str(p) for k in ("train", "val", "test", "held_out")
+                     for p in saved.get(k, ())}
+            absent = set(getattr(self, "_empty_positions", ())) - named
+            if absent:
+                now_split = {k: ([p for p in v if str(p) not in absent]
+                                 if k in ("train", "val", "test", "held_out") else v)
+                             for k, v in now_split.items()}
         if saved is not None and now_split is not None and saved != now_split:
             raise XlstsrError(
                 "the checkpoint was trained on another split by position (another seed, "
@@ -865,10 +949,15 @@ class CubeDataModule(PatchDataModule):
             before = {"min_valid": 1.0, **before}
         if before is not None and now is not None and before != now:
             diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+            moved = (self.guide_offset_record or {}).get("moved")
             raise XlstsrError(
                 f"the checkpoint was trained on other inputs or settings (they differ in "
                 f"{diff}): resume with the cube, guide, truth and settings of the first run, or "
                 "start a new training without the checkpoint."
+                # a run from before training placed the guide as upscale does used it as stored
+                + (" The guide was moved back by its measured offset here (guide_offset): "
+                   "if the first run used it as stored, pass guide_offset='ignore'."
+                   if moved and "data" in diff else "")
             )
         super().load_state_dict(state_dict)
 
@@ -894,6 +983,7 @@ def fit_cube(
     batch_size: int = 16,
     augmentation: bool = True,
     input_noise: float = 0.0,
+    guide_offset: str | xr.Dataset | None = None,
     **fit_options: Any,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train a model on an LST cube (and guide / truth); returns the model and its training record.
@@ -927,6 +1017,10 @@ def fit_cube(
         As :class:`CubeDataModule` (so is ``guide_time_tolerance``). ``split`` reuses a run's positions: a record's ``split``
         or a checkpoint's ``metadata["split"]`` (e.g. a night model trained on the day
         model's training ground).
+    guide_offset : {"auto", "check", "ignore"}, Dataset or None
+        As :class:`CubeDataModule`: the guide placed as :func:`xlstsr.upscale` places it
+        (default: moved back by its measured offset where the LST and the guide have a CRS).
+        What was done is the record's ``guide_offset`` and ``model.metadata["guide_offset"]``.
     seed : int
         Seed of the initialisation, the split and the training.
     batch_size, augmentation, input_noise
@@ -945,7 +1039,9 @@ def fit_cube(
         ``n_train`` / ``n_val`` patches, ``split`` (the window positions of each set), ``window``;
         mode ``"sif"``: ``guide_gain`` (the gain the loss ran with and its ``source``:
         ``"fitted"``, ``"default"`` where the fit showed no clear anti-correlation, or
-        ``"given"`` in ``loss_options``; the fit's ``slope`` and ``correlation``).
+        ``"given"`` in ``loss_options``; the fit's ``slope`` and ``correlation``). With a
+        guide the model uses: ``guide_offset`` (``mode`` run, value ``given``, whether the
+        guide was ``moved`` and by how much, as upscale's ``xlstsr_guide_offset``).
 
     Examples
     --------
@@ -973,7 +1069,7 @@ def fit_cube(
         window=window, split=split, val_fraction=val_fraction, psf=psf,
         max_nan_fraction=max_nan_fraction, min_valid=min_valid,
         guide_time_tolerance=guide_time_tolerance, batch_size=batch_size, seed=seed,
-        augmentation=augmentation, input_noise=input_noise,
+        augmentation=augmentation, input_noise=input_noise, guide_offset=guide_offset,
     )
     from ..nn import ARCHITECTURES
 
@@ -997,6 +1093,9 @@ def fit_cube(
     # file, and in the Lightning checkpoints a ModelCheckpoint writes during fit: set before
     # training): recorded as 'guide0', 'guide1', upscale could not refuse swapped bands
     model.metadata = {**dict(getattr(model, "metadata", {}) or {}), "inputs": inputs}
+    if data.n_guide and data.guide_offset_record is not None:
+        # where the guide lay when trained on: upscale places it by its own guide_offset
+        model.metadata["guide_offset"] = dict(data.guide_offset_record)
     hist = fit(model, data, seed=seed, **fit_options)
     record = {
         "history": hist,
@@ -1009,6 +1108,8 @@ def fit_cube(
         "window": data.window,
         "inputs": inputs,
     }
+    if data.n_guide and data.guide_offset_record is not None:
+        record["guide_offset"] = dict(data.guide_offset_record)
     if data.gain_fit is not None:  # fitted or defaulted (a weak fit), or the user's
         given = (fit_options.get("loss_options") or {}).get("gain")
         record["guide_gain"] = dict(data.gain_fit) if given is None else {
@@ -1106,7 +1207,8 @@ def fit_files(
     ``truth_declare``, ``guide_declare`` said of them), the degradation of the pairs (``psf``:
     the Gaussian's sigma in LST pixels, or a plain box), the training ``settings`` (``arch``,
     ``patch``, ``psf``, ``epochs``, ``lr``, ``seed``...; ``patience`` 0 where no validation
-    position allowed early stopping), the split (with its ``window``) and the training history
+    position allowed early stopping), the split (with its ``window``), ``guide_offset`` (where
+    the guide was placed: :func:`fit_cube`'s record) and the training history
     (``validated``, and ``best_val_loss`` or, without validation, ``best_train_loss``;
     :func:`xlstsr.nn.save_model`).
 
@@ -1160,7 +1262,11 @@ def fit_files(
     from ..io.formats import open_with_variable
     from ..nn import save_model
 
-    _check_output(out, {"lst": lst, "guide": guide, "truth": truth})
+    trainer_options = options.get("trainer_options") or {}
+    _check_output(out, {"lst": lst, "guide": guide, "truth": truth},
+                  {"log_dir": options.get("log_dir"),
+                   "trainer_options['default_root_dir']": trainer_options.get("default_root_dir")
+                   if isinstance(trainer_options, Mapping) else None})
 
     declared = check_declarations(declare)
     truth_declared = check_declarations(truth_declare)
@@ -1280,6 +1386,8 @@ def fit_files(
         settings={**settings, "window": record["window"]},
         split={"by": "window position", "window": record["window"], **record["split"]},
         **({"guide_gain": record["guide_gain"]} if "guide_gain" in record else {}),
+        # what guide_offset did to the guide trained on (upscale's xlstsr_guide_offset record)
+        **({"guide_offset": record["guide_offset"]} if "guide_offset" in record else {}),
         inputs=record["inputs"],
         history=_recorded_history(hist),
         **({"command": str(command)} if command is not None else {}),
@@ -1450,10 +1558,26 @@ def _refuse_scale_on_decoded_guide(guide: xr.DataArray, scale: float) -> None:
     )
 
 
-def _check_output(out: Any, inputs: dict[str, Any]) -> None:
+def _input_holding(target: str, inputs: dict[str, Any]) -> tuple[str, Any, bool] | None:
+    """``(role, path, inside)`` of the local input that is ``target`` (a resolved path) or holds
+    it (a Zarr store is a folder), None where none does."""
+    for role, path in inputs.items():
+        if path is None or not isinstance(path, (str, os.PathLike)):
+            continue
+        src = os.path.realpath(os.path.expanduser(os.fspath(path)))
+        if target == src or target.startswith(src.rstrip(os.sep) + os.sep):
+            return role, path, target != src
+    return None
+
+
+def _check_output(out: Any, inputs: dict[str, Any],
+                  log_dirs: Mapping[str, Any] | None = None) -> None:
     """Refuse, before any training, a checkpoint path that is one of the inputs (or inside one:
     a Zarr store is a folder), a folder, or another existing file: the checkpoint was written
-    over the training data after the whole run (the CLI refused it, the function did not)."""
+    over the training data after the whole run (the CLI refused it, the function did not).
+    ``log_dirs`` (name: folder) are refused as well where they are an input or lie inside one:
+    the logs and Lightning checkpoints are written there."""
+    log_dirs = dict(log_dirs or {})
     from ..nn.checkpoint import _is_checkpoint_file, bundled_name_clash
 
     if not isinstance(out, (str, os.PathLike)):
@@ -1462,16 +1586,28 @@ def _check_output(out: Any, inputs: dict[str, Any]) -> None:
     if clash is not None:
         raise CheckpointError(f"out {clash}")
     target = os.path.realpath(os.path.expanduser(os.fspath(out)))
-    for role, path in inputs.items():
-        if path is None or not isinstance(path, (str, os.PathLike)):
+    hit = _input_holding(target, inputs)
+    if hit is not None:
+        role, path, inside = hit
+        raise XlstsrError(
+            f"the checkpoint path {os.fspath(out)!r} is the {role} input {os.fspath(path)!r}"
+            + (" (or inside it)" if inside else "")
+            + ": it would be written over the training data; write it to another path, "
+            "e.g. 'model.pt'"
+        )
+    # the logs and Lightning checkpoints (MBs) of the run went into an input Zarr store given
+    # as log_dir (or a folder in it), which the checkpoint path was refused for
+    for name, folder in log_dirs.items():
+        if folder is None or not isinstance(folder, (str, os.PathLike)):
             continue
-        src = os.path.realpath(os.path.expanduser(os.fspath(path)))
-        if target == src or target.startswith(src.rstrip(os.sep) + os.sep):
+        hit = _input_holding(os.path.realpath(os.path.expanduser(os.fspath(folder))), inputs)
+        if hit is not None:
+            role, path, inside = hit
             raise XlstsrError(
-                f"the checkpoint path {os.fspath(out)!r} is the {role} input {os.fspath(path)!r}"
-                + (" (or inside it)" if target != src else "")
-                + ": it would be written over the training data; write it to another path, "
-                "e.g. 'model.pt'"
+                f"{name} {os.fspath(folder)!r} is the {role} input {os.fspath(path)!r}"
+                + (" (or inside it)" if inside else "")
+                + ": the training's logs and checkpoints would be written into the training "
+                "data; give a folder outside it, e.g. 'xlstsr_logs'"
             )
     if os.path.isdir(target):
         raise XlstsrError(f"out {os.fspath(out)!r} is a folder: give the checkpoint's file name, "
