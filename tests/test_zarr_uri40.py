@@ -7,7 +7,7 @@ import pytest
 
 import xlstsr
 from xlstsr.errors import XlstsrError
-from xlstsr.io.zarr import local_path, store_exists
+from xlstsr.io.zarr import file_uri_path, local_path, store_exists
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +49,16 @@ def test_cli_reads_the_url(store, tmp_path):
     out = tmp_path / "sr.zarr"
     assert main(["upscale", path.as_uri(), str(out), "--factor", "2", "--quiet"]) == 0
     assert xlstsr.io.open_zarr(out)["lst_1km"].shape[-1] == 2 * lst.shape[-1]
+
+
+def test_a_url_with_hash_or_query_is_refused_not_cut(tmp_path):
+    # review 40a: 'run#1.zarr' was read as the folder 'run' (the URL's fragment dropped)
+    for bad in (f"file://{tmp_path}/run#1.zarr", f"file://{tmp_path}/a?b.zarr"):
+        with pytest.raises(XlstsrError, match="%23"):
+            file_uri_path(bad)
+    assert file_uri_path((tmp_path / "run#1.zarr").as_uri()) == tmp_path / "run#1.zarr"
+
+
+def test_local_path_of_another_hosts_url_is_none():
+    # review 40a: an input's encoding['source'] of file://nas01/... made upscale_to_zarr raise
+    assert local_path("file://nas01/share/lst.nc") is None

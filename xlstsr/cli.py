@@ -2787,6 +2787,33 @@ def _expand_home(args: argparse.Namespace) -> None:
                                  for v in value])
 
 
+def _decode_file_urls(args: argparse.Namespace) -> None:
+    """A ``file://`` URL as a path argument, decoded once to the local path it names (as
+    ``Path.as_uri()`` encodes it): the readers decode one, but the checks and writers took the
+    text as a relative path, writing ``./file:/d/out%20x.tif`` (exit 0), and the refusal to
+    overwrite an input skipped it as remote (``upscale file:///d/in.nc /d/in.nc`` replaced
+    the input with its own result)."""
+    import os
+
+    from xlstsr.io.zarr import file_uri_path
+
+    def local(value: Any) -> Any:
+        path = file_uri_path(value)  # raises for another host's file URL
+        if path is None:
+            return value
+        if path == Path():  # "file://" alone: "." would write into the current folder
+            raise UsageError(f"{value!r} names no file: give a local path, or a file URL with "
+                             "its absolute path (e.g. file:///data/lst.tif)")
+        return os.fspath(path)
+
+    for name in _PATH_ARGS:
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            setattr(args, name, local(value))
+        elif isinstance(value, list):  # a repeatable one (--reference-mask)
+            setattr(args, name, [local(v) if isinstance(v, str) else v for v in value])
+
+
 #: an example of each path argument, for the refusal of an empty one (by command, then any)
 _PATH_EXAMPLES = {("demo", "output"): "demo_output", ("upscale", "output"): "sr.tif",
                   ("evaluate", "output"): "scores.csv", ("scaling", "output"): "stats.csv",
@@ -2950,7 +2977,8 @@ def main(argv: list[str] | None = None) -> int:
     _expand_home(args)
     try:
         _refuse_empty_paths(parser, args)
-    except UsageError as err:
+        _decode_file_urls(args)
+    except _user_errors() as err:  # (a file URL of another host: an XlstsrError)
         return _fail(str(err))
     if args.verbose:
         logging.basicConfig(format="xlstsr: %(message)s")

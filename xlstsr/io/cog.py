@@ -29,6 +29,7 @@ from ..validate import (
     stored_values,
 )
 from .formats import absolute_path, check_writable
+from .zarr import file_uri_path
 
 __all__ = ["open_cog", "to_cogs"]
 
@@ -48,7 +49,8 @@ def open_cog(
     Parameters
     ----------
     path : path or list of paths
-        GeoTIFF file(s) (local path or any URL GDAL reads, e.g. ``/vsicurl/...`` or ``https://``).
+        GeoTIFF file(s) (local path, ``file://`` URL, or any URL GDAL reads, e.g.
+        ``/vsicurl/...`` or ``https://``).
         Several files must share a grid; they are stacked along a new ``time`` dimension.
     chunks : dict, int, "auto", True or None
         Dask chunks as for :func:`rioxarray.open_rasterio` (``{"x": 512, "y": 512}``...). Use the
@@ -111,6 +113,12 @@ def open_cog(
     if isinstance(path, dict):  # iterating a {date: path} dict gave its dates as paths
         raise InputTypeError("open_cog got a dict: pass its files and dates apart, e.g. "
                              "open_cog(list(d.values()), times=list(d.keys()))")
+    # a file:// URL (percent-encoded, as Path.as_uri() writes it) is a local file: GDAL read
+    # it undecoded ("my%20data") or not at all
+    if isinstance(path, (str, os.PathLike)):
+        path = file_uri_path(path) or path
+    else:
+        path = [file_uri_path(p) or p for p in path]
     if isinstance(path, (str, os.PathLike)) and times is not None:
         if band is None and hasattr(times, "__len__") and not isinstance(times, (str, bytes)) \
                 and len(times) > 1:
@@ -1246,7 +1254,7 @@ def to_cogs(
     da : DataArray
         ``(time, y, x)`` or ``(y, x)`` with a CRS (rioxarray).
     directory : path
-        Output folder (created).
+        Output folder (created): a local path or a ``file://`` URL of one.
     prefix : str, optional
         File name prefix (default: ``da.name`` or ``"lst"``).
     time_dim : str, optional
@@ -1314,6 +1322,8 @@ def to_cogs(
         # take them, written north-up
         da = image_order(da.rename(spatial_names(da)))
         da = _scalar_date_as_step(da, time_dim)
+    # a local folder's file:// URL is that folder (it was refused as "not local")
+    directory = file_uri_path(directory) or directory
     _check_cog_options(da, directory, rio_kwargs)
     # driver="COG" asks for what is written anyway: dropped, not passed twice to rasterio
     rio_kwargs = {k: v for k, v in rio_kwargs.items() if str(k).lower() != "driver"}

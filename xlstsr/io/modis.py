@@ -32,6 +32,7 @@ from ..qc import modland
 from ..validate import check_bool, check_whole
 from .cog import check_chunks
 from .formats import absolute_path
+from .zarr import file_uri_path
 
 __all__ = ["default_layer", "granule_layers", "granule_time", "open_modis"]
 
@@ -442,6 +443,7 @@ def _open_one(
     coded = not _is_qc_layer(variable) and (
         scale is not None or offset is not None or fill is not None)
     keep = dict(attrs)
+    encoding: dict[str, Any] = {}  # the coding applied, if any
     qcv = None
     if qc_name is not None and coded and (decode or explicit_qc):
         qcv = dsa.from_array(
@@ -481,6 +483,17 @@ def _open_one(
         keep = {k: v for k, v in attrs.items() if k not in _CODING_ATTRS}
         if qcv is not None:
             keep["qc"] = f"{qc_name} MODLAND bits 0-1 <= {max_modland}"
+        # the applied scale recorded where xarray's decoding puts it (in its terms, value =
+        # stored x scale_factor + add_offset): with the attribute dropped, a declared scale
+        # (`--scale 0.02`) was applied a second time (6 K) instead of refused
+        if k > 1:
+            encoding = {"scale_factor": 1.0 / k, "add_offset": -b / k}
+        else:
+            encoding = {"scale_factor": k, "add_offset": b}
+        encoding = {key: v for key, v in encoding.items()
+                    if (scale if key == "scale_factor" else offset) is not None}
+        if fill is not None:  # written back (to_netcdf) as the granule stores it, gaps as fill
+            encoding.update(dtype=dtype, _FillValue=fill)
     else:
         data = raw
     keep["source"] = path.name
@@ -490,6 +503,7 @@ def _open_one(
     if when is not None:
         coords["time"] = when
     da = xr.DataArray(data, dims=("y", "x"), coords=coords, name=variable, attrs=keep)
+    da.encoding.update(encoding)
     return da.rio.write_crs(crs).rio.write_transform(t)
 
 
@@ -518,7 +532,8 @@ def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
         raise InputTypeError(f"open_modis got {type(bad[0]).__name__} {bad[0]!r:.60} among the "
                              "granules: pass paths (str or pathlib.Path), e.g. "
                              "sorted(Path('folder').glob('MOD11A1.*.hdf'))")
-    return [Path(os.fsdecode(p)) for p in paths]
+    # a file:// URL (percent-encoded, as Path.as_uri() writes it) is a local granule
+    return [file_uri_path(q) or Path(q) for q in map(os.fsdecode, paths)]
 
 
 def open_modis(
@@ -537,7 +552,8 @@ def open_modis(
     path : path, glob pattern or list of paths
         One ``.hdf`` granule, or several (a list, or a pattern such as
         ``"MOD11A1.A2020*.h18v04.*.hdf"``) of the same tile, stacked along ``time`` in date
-        order. A path that exists is opened as it is, even with ``[`` ``]`` in it.
+        order. A path that exists is opened as it is, even with ``[`` ``]`` in it; a
+        ``file://`` URL is the local file it names.
     variable : str, optional
         Scientific dataset name, e.g. ``"LST_Day_1km"``, ``"LST_Night_1km"``, ``"Emis_31"``,
         ``"QC_Day"``. Default: ``"LST_Day_1km"``, or, in a granule without it, its only LST
@@ -561,7 +577,10 @@ def open_modis(
         For variables with scale metadata or a fill value: apply ``scale_factor`` /
         ``add_offset`` and set ``_FillValue`` and values outside ``valid_range`` to NaN (float32,
         e.g. Kelvin for LST; a ``scale_factor`` above 1, MOD13's 10000, divides, as MODIS
-        defines it). Bit fields (``QC_Day``) stay integers. False returns the stored
+        defines it), recorded as xarray's decoding records it: ``encoding['scale_factor']`` /
+        ``['add_offset']`` in its terms (value = stored x scale + offset), with ``dtype`` and
+        ``_FillValue`` where the layer declares a fill (``to_netcdf`` writes it back packed),
+        the attributes dropped. Bit fields (``QC_Day``) stay integers. False returns the stored
         integers with their attributes (the pixels an explicit ``qc`` / ``max_modland``
         rejects set to ``_FillValue``, above).
     chunks : "auto", int, tuple or dict
@@ -608,6 +627,8 @@ def open_modis(
         check_chunks(chunks)
     if isinstance(path, bytes):  # as open() takes them (iterating the bytes gave integers)
         path = os.fsdecode(path)
+    if isinstance(path, (str, os.PathLike)):  # a file:// URL: the local granule it names
+        path = file_uri_path(path) or path
     paths = _expand(path)
     if paths is None:
         return _open_one(path, variable, qc, max_modland, decode, chunks, explicit_qc)  # type: ignore[arg-type]

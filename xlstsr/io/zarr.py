@@ -437,7 +437,10 @@ def local_path(p: Any) -> Path | None:
         if fs is not None and "file" in _protocols(fs) and isinstance(getattr(p, "root", None), str):
             return local_path(p.root)
         return None
-    url_path = file_uri_path(p)
+    try:
+        url_path = file_uri_path(p)
+    except XlstsrError:  # another host's file (a catalogue's source attr): none of this machine
+        return None
     if url_path is not None:  # decoded: 'file:///my%20data' is the folder 'my data'
         return url_path.resolve()
     if "://" in os.fspath(p):
@@ -467,7 +470,7 @@ def file_uri_path(text: Any) -> Path | None:
     ------
     XlstsrError
         For a ``file://`` URL naming another host (``file://server/data``), which is not a
-        file of this machine.
+        file of this machine, or holding an unencoded ``#`` or ``?`` (which end a URL's path).
 
     Examples
     --------
@@ -490,6 +493,12 @@ def file_uri_path(text: Any) -> Path | None:
             f"{s!r} names another host ({u.netloc}): a file:// URL names a file of this "
             "machine, as file:///absolute/path (three slashes). Give a local path, or the URL "
             "of a remote store fsspec reads (e.g. 's3://bucket/cube.zarr')."
+        )
+    if u.query or u.fragment:  # 'run#1.zarr' read as the folder 'run' (a URL's fragment)
+        raise XlstsrError(
+            f"{s!r} holds '#' or '?', which end a URL's path: it named "
+            f"{unquote(u.path)!r}. Encode them ('%23', '%3F', as Path.as_uri() writes them) "
+            "or give the local path itself."
         )
     return Path(unquote(u.path))
 
