@@ -3528,27 +3528,108 @@ def check_declarations(declare: Any) -> dict[str, Any]:
     return out
 
 
+def _declared_names(what: str, flag: str, key: str) -> str:
+    """Where the ``what`` field's ``key`` is declared: the command line's ``--{flag}`` (evaluate
+    and the guide rename it, :func:`xlstsr.cli._declare`) and fit_files' ``declare``."""
+    truth = what == "truth"
+    return (f"{'--truth-' if truth else '--'}{flag} on the command line, "
+            f"{'truth_declare' if truth else 'declare'}[{key!r}] in fit_files")
+
+
+def _own_number(da: xr.DataArray, key: str) -> float | None:
+    """The file's own ``key`` (in attrs: still to apply; in encoding: applied on reading) as a
+    number, or None; text is left to the front door's own message."""
+    own = da.attrs.get(key, da.encoding.get(key))
+    try:
+        return None if own is None else float(np.asarray(own, dtype=np.float64).ravel()[0])
+    except (TypeError, ValueError):
+        return None
+
+
+def _stored_fill_decoded(da: xr.DataArray, fill: float, packed: tuple[float, float],
+                         what: str) -> float:
+    """The declared fill ``fill``, a stored value, as the reader decoded it (``packed``: the
+    scale and offset in ``da.encoding``), computed as xarray does (stored value in ``da``'s
+    float type, x scale, + offset) so that the front door's exact match finds it. A number no
+    stored integer can be (1310.7 on uint16 data) is refused, naming the stored value it
+    decodes from: the decoded value was the advice before (an unsigned-view fill, int16 -1 for
+    uint16 65535, is read as the reader reads it)."""
+    scale, offset = packed
+    enc = da.encoding.get("dtype")
+    try:
+        enc = None if enc is None else np.dtype(enc)
+    except TypeError:
+        enc = None
+    if enc is not None and enc.kind in "iu":
+        view = _bounds_view(da) or enc
+        v = _reinterpreted(fill, view)
+        info = np.iinfo(view)
+        if v != np.round(v) or not info.min <= v <= info.max:
+            raw = (fill - offset) / scale
+            near = (f": declare the stored value {raw:.0f}, which decodes to {fill:g}"
+                    if abs(raw - round(raw)) < 1e-3 and info.min <= round(raw) <= info.max
+                    else "")
+            raise XlstsrError(
+                f"the declared fill {fill:g} of the {what} is no stored {view} value: its file "
+                f"is decoded on reading (stored x {scale:g} + {offset:g}) and a fill is "
+                f"declared as stored ({_declared_names(what, 'nodata', '_FillValue')})"
+                + (near or ": declare the value the file stores")
+            )
+        fill = v
+    kw = {k: da.encoding[k] for k in ("scale_factor", "add_offset")
+          if da.encoding.get(k) is not None}
+    # as xarray's CFScaleOffsetCoder: an array's scale is taken as a Python number
+    kw = {k: (np.asarray(v).item() if np.ndim(v) else v) for k, v in kw.items()}
+    out = np.array([fill], dtype=np.float64).astype(da.dtype)
+    if "scale_factor" in kw:
+        out *= kw["scale_factor"]
+    if "add_offset" in kw:
+        out += kw["add_offset"]
+    return float(out[0])
+
+
 def declare_lst(da: xr.DataArray, declare: Any, what: str = "LST") -> xr.DataArray:
     """The LST with the user's declarations (:func:`check_declarations`) as attributes, for the
-    front door to decode. A scale the file has already (an attribute, or applied on reading) is
-    not replaced: it would be applied twice.
+    front door to decode. A scale or offset the file has already (an attribute, or applied on
+    reading) is refused: it would be applied twice.
+
+    A declared ``_FillValue`` is a stored value. On values the reader decoded (the file's scale
+    and offset in ``da.encoding``) it is converted to decoded units (stored x scale + offset);
+    one equal to the file's own fill, which the reader masked already, is accepted as is. A
+    fill that replaces a different one of the file's attrs keeps that one masked too (as
+    ``missing_value``).
 
     Examples
     --------
     >>> da = xr.DataArray(np.full((2, 2), 15000, dtype="uint16"), dims=("y", "x"))
     >>> declare_lst(da, {"scale_factor": 0.02, "_FillValue": 0}).attrs
     {'scale_factor': 0.02, '_FillValue': 0.0}
+    >>> k = xr.DataArray(np.array([300.0, 1310.7]), dims="x")
+    >>> k.encoding = {"dtype": "uint16", "scale_factor": 0.02, "_FillValue": 0}  # as read
+    >>> declare_lst(k, {"_FillValue": 65535}).attrs
+    {'_FillValue': 1310.7}
     """
     declared = check_declarations(declare)
-    if "scale_factor" in declared:
-        own = da.attrs.get("scale_factor", da.encoding.get("scale_factor"))
-        if own is not None and float(np.asarray(own).ravel()[0]) != 1.0:
+    for key, flag, none in (("scale_factor", "scale", 1.0), ("add_offset", "offset", 0.0)):
+        own = _own_number(da, key)
+        if key in declared and own is not None and own != none:
+            # the offset too: Landsat C2's 149 K, given again, made a 235 K scene 384 K, exit 0
             raise XlstsrError(
-                f"the {what} file declares scale_factor={own} already: drop the declared scale "
-                f"({'--truth-scale' if what == 'truth' else '--scale'} on the command line, "
-                f"{'truth_declare' if what == 'truth' else 'declare'}['scale_factor'] in "
-                "fit_files); the file's own scale is applied"
+                f"the {what} file declares {key}={da.attrs.get(key, da.encoding.get(key))} "
+                f"already: drop the declared {flag} ({_declared_names(what, flag, key)}); the "
+                f"file's own {flag} is applied"
             )
+    if "_FillValue" in declared:
+        fill = declared["_FillValue"]
+        own = _own_number(da, "_FillValue")
+        packed = _packed_encoding(da)
+        if own is not None and fill == own and "_FillValue" not in da.attrs:
+            del declared["_FillValue"]  # the reader masked it already
+        elif packed is not None and packed != (1.0, 0.0):
+            declared["_FillValue"] = _stored_fill_decoded(da, fill, packed, what)
+        elif (own is not None and fill != own and "_FillValue" in da.attrs
+              and "missing_value" not in da.attrs):
+            declared["missing_value"] = da.attrs["_FillValue"]  # the file's own, still masked
     return da.assign_attrs(**declared) if declared else da
 
 
