@@ -689,7 +689,9 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
     """The fine field with its coordinates and transform moved by an :func:`estimate_offset`
     result (no resampling).
 
-    ``offset`` holds ``shift_x`` / ``shift_y`` in ``crs`` (the LST's); one per time step gives
+    ``offset`` holds ``shift_x`` / ``shift_y`` in the axes of the CRS it records in
+    ``attrs["crs"]`` (the LST's it was estimated against, as :func:`estimate_offset` writes it),
+    else in ``crs`` (the LST's; offsets of older versions record none); one per time step gives
     their median over the reliable steps (a sensor offset is systematic). Across CRSs the shift
     is converted into the fine field's CRS at its centre. The estimate is kept as JSON in
     ``attrs["xlstsr_coregistration"]``; a field that carries it already is refused (it would
@@ -725,6 +727,10 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
             f"({crs.to_string()[:60]}): its shifts are in that CRS's units. Estimate it against "
             "this LST (`xlstsr.estimate_offset(fine, lst)`)."
         )
+    if own and CRS.from_user_input(own) != crs:
+        # the shifts are in the axes of the CRS they were estimated in: read in another one's
+        # (a sinusoidal +y of 200 m read as UTM +y), they move the field elsewhere
+        crs = CRS.from_user_input(own)
     names = spatial_names(fine)
     if names:  # lat/lon dims: moved as y/x, given back their names
         return apply_offset(fine.rename(names), offset, crs).rename(

@@ -121,9 +121,11 @@ def _coregistered(
                     UserWarning)
         except CoregistrationError as err:
             raise CoregistrationError(_coregistration_advice(str(err), masked, cube)) from err
+    # an estimate recording its CRS (attrs['crs']) is applied in that CRS's axes by apply_offset
+    # whatever crs is passed; older ones without it are read in coarse's CRS
     if coarse is not None:
         crs = coarse.rio.crs
-    elif est.attrs.get("crs"):  # a given estimate's shifts are in its own CRS's axes
+    elif est.attrs.get("crs"):
         from pyproj import CRS
 
         crs = CRS.from_wkt(str(est.attrs["crs"]))
