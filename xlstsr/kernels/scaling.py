@@ -178,8 +178,12 @@ def guide_relations(
 
     LST aggregates radiometrically (``radiometric=False``: by its plain mean, as for a field
     that is no temperature: an anomaly's (mean T^4)^(1/4) lost its sign), the guide by its plain
-    mean; pixels where either is a gap are left out. Also returns the guide's own variance and
-    within-block variance per factor. Each factor uses the top-left multiple of ``f`` pixels (as
+    mean, both over the same fine pixels: those valid in both (a fine pixel where either is a
+    gap is left out of both block means, and ``min_valid`` counts these paired pixels). Each
+    aggregated with its own gaps, a block's LST and guide averaged different pixels: an exactly
+    linear field with 30 % scattered LST gaps fell from r = -1 to -0.8 at coarse factors.
+    Also returns the guide's own variance and within-block variance per factor, from every
+    valid guide pixel (not paired). Each factor uses the top-left multiple of ``f`` pixels (as
     :func:`coarse_graining`), not a crop to the largest factor shared by all.
 
     Examples
@@ -192,11 +196,20 @@ def guide_relations(
     """
     lst = np.asarray(lst, np.float64)
     guide = np.asarray(guide, np.float64)
+    if lst.shape != guide.shape:
+        raise ValueError(
+            f"lst {lst.shape} and guide {guide.shape} differ in shape; put the guide on the "
+            "LST grid first (pixel for pixel)"
+        )
+    # pair the pixels: a block's LST and guide must average the same fine pixels, else the gap
+    # pattern alone decorrelates them at coarse factors
+    both = np.isfinite(lst) & np.isfinite(guide)
+    lst_p, guide_p = np.where(both, lst, np.nan), np.where(both, guide, np.nan)
     corr = np.full(len(factors), np.nan)
     slope = np.full(len(factors), np.nan)
     for i, f in enumerate(factors):
-        t = _aggregate(crop_to_multiple(lst, f), f, min_valid, radiometric)
-        g = _aggregate(crop_to_multiple(guide, f), f, min_valid, False)
+        t = _aggregate(crop_to_multiple(lst_p, f), f, min_valid, radiometric)
+        g = _aggregate(crop_to_multiple(guide_p, f), f, min_valid, False)
         ok = np.isfinite(t) & np.isfinite(g)
         if ok.sum() < 3:
             continue
