@@ -60,6 +60,23 @@ def test_a_lazy_result_keeps_the_options_of_its_call(scene):
     np.testing.assert_allclose(rb.values, truth[1.0].values, atol=1e-4)
 
 
+def test_an_in_memory_call_runs_the_callers_instance(scene):
+    # review 40a: a method caching on itself (a lazily loaded net) reloaded on every call
+    class Caching(UpscaleMethod):
+        loads = 0
+
+        def upscale_block(self, lst, valid, guide, factor):
+            if not hasattr(self, "_net"):
+                type(self).loads += 1
+                self._net = "loaded"
+            return cubic_upsample(lst, factor)
+
+    m, lst = Caching(), scene["lst_1km"].isel(time=[0])
+    for _ in range(2):
+        xlstsr.upscale(lst, 4, m)
+    assert Caching.loads == 1 and m._net == "loaded"
+
+
 # -- 3. bicubic is decided by class, not by name ------------------------------------------------
 
 

@@ -82,7 +82,9 @@ def upscale(
     factor : int
         Integer upscaling factor (4: MODIS 1 km -> 250 m).
     method : str or UpscaleMethod
-        A name from :func:`xlstsr.available_methods` or a method instance.
+        A name from :func:`xlstsr.available_methods` or a method instance. On lazy (dask)
+        input a shallow copy of an instance runs (its options as at this call: changing them
+        later changes no result of this call; its model and weights are shared).
     guide : DataArray, list/dict of DataArrays, or str
         Fine guide bands (e.g. NDVI at 250 m) for guided methods; a name selects a Dataset variable.
         Reprojected onto the fine grid when it does not nest exactly (with a warning). A date
@@ -238,9 +240,11 @@ def upscale(
         )
     names = spatial_names(lst)  # lat/lon dims: renamed y/x inside, given back to the output
     m = get_method(method, **{**dict(method_options or {}), **options})
-    if m is method:  # the caller's instance: a lazy graph ran it live, so an option changed on
-        # it after the call (a sweep reusing one object) changed this result, whose keys and
-        # provenance name the old setting. A shallow copy: models and weights are shared
+    if m is method and _any_lazy(lst, guide):
+        # the caller's instance: a lazy graph ran it live, so an option changed on it after
+        # the call (a sweep reusing one object) changed this result, whose keys and provenance
+        # name the old setting. A shallow copy: models and weights are shared. In memory the
+        # instance itself runs now (what it caches on itself stays the caller's)
         m = copy.copy(m)
     m = adapted(m, adapt)
     if m.needs_guide and guide is None:
@@ -794,6 +798,23 @@ def _report_guide_step(m: UpscaleMethod, step: int, stats: Mapping[str, np.ndarr
                       constant=constant, said=said)
 
 
+def _any_lazy(*objs: Any) -> bool:
+    """Whether any of the DataArrays / Datasets (or lists / dicts of them) holds dask data."""
+    for o in objs:
+        if isinstance(o, Mapping) and not isinstance(o, xr.Dataset):
+            if _any_lazy(*o.values()):
+                return True
+        elif isinstance(o, (list, tuple)):
+            if _any_lazy(*o):
+                return True
+        elif isinstance(o, xr.Dataset):
+            if any(isinstance(v.data, dsa.Array) for v in o.data_vars.values()):
+                return True
+        elif isinstance(o, xr.DataArray) and isinstance(o.data, dsa.Array):
+            return True
+    return False
+
+
 def _check_tile(tile: Any) -> None:
     """Refuse a tile that is not "auto", None or a positive whole number of coarse pixels (the
     engine would raise a bare ValueError, or take 2.5 or True as 2 or 1)."""
@@ -846,6 +867,21 @@ def _storage_attr(key: Hashable) -> bool:
 GUIDE_OFFSET_ATTR = "xlstsr_guide_offset"
 
 
+#: what an upscaled field's long_name adds to the input's (the whole name without one)
+_SR_SUFFIX = " (super-resolved)"
+
+
+def _super_resolved_name(name: Any) -> str:
+    """The upscaled field's long_name: the input's one text (the only record of which product,
+    day or night: 'MOD11A1 v061 nighttime LST', replaced by a generic name, left day and night
+    outputs alike) followed by ' (super-resolved)', once; the generic name without one, or for
+    a multi-band file's tuple of band descriptions (the CLI writes those back itself)."""
+    text = name.strip() if isinstance(name, str) else ""
+    if not text:
+        return "land surface temperature" + _SR_SUFFIX
+    return text if text.endswith(_SR_SUFFIX) else text + _SR_SUFFIX
+
+
 def provenance_attrs(
     kept: Mapping[Hashable, Any],
     method: UpscaleMethod,
@@ -861,7 +897,8 @@ def provenance_attrs(
     ``xlstsr_options`` is JSON (``json.loads`` gives the method's options back).
     ``guide_offset``: what the guide's offset check did (a guided run), kept as JSON in
     ``xlstsr_guide_offset`` and named in ``history`` when not the default or when the guide
-    was moved.
+    was moved. ``long_name`` is the input's followed by ``(super-resolved)`` (an input without
+    one: 'land surface temperature (super-resolved)').
 
     Examples
     --------
@@ -870,6 +907,9 @@ def provenance_attrs(
     >>> a = provenance_attrs({"source": "MOD11A1", "scale_factor": 0.02}, get_method("dms"), 4, None)
     >>> a["source"], "scale_factor" in a, json.loads(a["xlstsr_options"])["gain"] > 0
     ('MOD11A1', False, True)
+    >>> b = provenance_attrs({"long_name": "MOD11A1 nighttime LST"}, get_method("dms"), 4, None)
+    >>> b["long_name"]
+    'MOD11A1 nighttime LST (super-resolved)'
     """
     import json
 
@@ -884,7 +924,7 @@ def provenance_attrs(
              if not _storage_attr(k) and not grid_attr(k) and str(k) != GUIDE_OFFSET_ATTR}
     attrs.update({
         "standard_name": "surface_temperature",
-        "long_name": "land surface temperature (super-resolved)",
+        "long_name": _super_resolved_name(kept.get("long_name")),
         "units": "K",
         "xlstsr_method": name,
         "xlstsr_factor": int(factor),

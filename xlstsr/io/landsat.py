@@ -28,6 +28,10 @@ __all__ = ["open_desirex", "open_landsat8_l1", "open_landsat_c2l2", "read_mtl"]
 #: surface reflectance = DN x 2.75e-5 - 0.2; DN 0 is fill in every band
 C2L2_ST_SCALE, C2L2_ST_OFFSET = LANDSAT_C2_ST_SCALE, LANDSAT_C2_ST_OFFSET  # (evaluate names them)
 C2L2_SR_SCALE, C2L2_SR_OFFSET = 2.75e-5, -0.2
+#: the valid surface reflectance (USGS's valid range of the SR bands, DN 7273-43636 with the
+#: scaling above): outside it, atmospheric over-correction of dark targets (reflectance < 0) or
+#: saturation (> 1), which gave NDVI beyond [-1, 1] (red -0.01 under NIR 0.35: NDVI 1.06)
+C2L2_SR_VALID = (0.0, 1.0)
 #: thermal, red and NIR bands by spacecraft: TIRS band 10 on Landsat 8-9, band 6 on Landsat 4-7
 C2L2_BANDS = {"8-9": ("ST_B10", "SR_B4", "SR_B5"), "4-7": ("ST_B6", "SR_B3", "SR_B4")}
 #: a file of a Level-2 scene, by what follows its prefix (``{prefix}ST_B10.TIF``...): a path to
@@ -510,11 +514,13 @@ def open_landsat_c2l2(
     ``SR_B4``/``SR_B3`` (Landsat 4-7), ``reflectance = DN x 2.75e-5 - 0.2``. ``QA_PIXEL`` bits:
     0 fill, 1 dilated cloud, 2 cirrus (Landsat 8-9), 3 cloud, 4 cloud shadow, 7 water; ``cloud``
     is any of bits 1-4. ``lst`` and ``ndvi`` are NaN on fill (``QA_PIXEL`` bit 0, thermal DN 0),
-    ``cloud`` and (``mask_water``) water, ``ndvi`` also where a reflectance band is fill (DN 0),
-    and ``lst`` where ``ST_QA``'s uncertainty (K) exceeds ``max_uncertainty`` (the product's own
-    error estimate, larger near clouds; None: not used). The thermal band is natively 100 m
-    (Landsat 8-9) or 60-120 m (4-7), resampled to 30 m by USGS: statistics below that scale
-    describe the resampling. As truth for 1 km -> 250 m, aggregate it first:
+    ``cloud`` and (``mask_water``) water, ``ndvi`` also where a reflectance band is fill (DN 0)
+    or outside USGS's valid range (reflectance 0-1, DN 7273-43636: a negative reflectance, from
+    the over-correction of dark targets, gives an NDVI beyond [-1, 1]), and ``lst`` where
+    ``ST_QA``'s uncertainty (K) exceeds ``max_uncertainty`` (the product's own error estimate,
+    larger near clouds; None: not used). The thermal band is natively 100 m (Landsat 8-9) or
+    60-120 m (4-7), resampled to 30 m by USGS: statistics below that scale describe the
+    resampling. As truth for 1 km -> 250 m, aggregate it first:
     ``xlstsr.evaluate(sr, scene["lst"], ...)`` reprojects it onto the output's grid.
 
     Parameters
@@ -634,7 +640,12 @@ def open_landsat_c2l2(
         mn, an = scaling("REFLECTANCE", nir_band, C2L2_SR_SCALE, C2L2_SR_OFFSET)
         r4 = red.astype(np.float32) * np.float32(mr) + np.float32(ar)
         r5 = nir.astype(np.float32) * np.float32(mn) + np.float32(an)
-        ndvi = ((r5 - r4) / (r5 + r4)).where(~bad & (red != 0) & (nir != 0) & (r4 + r5 > 0))
+        # USGS's valid range (reflectance 0-1), fill (DN 0, reflectance -0.2) included: a
+        # slightly negative reflectance is not kept (nor clipped to 0, an NDVI of exactly 1 then)
+        # as some users do for the bands themselves: under any NIR it makes NDVI > 1
+        lo, hi = (np.float32(v) for v in C2L2_SR_VALID)
+        valid = (r4 >= lo) & (r4 <= hi) & (r5 >= lo) & (r5 <= hi) & (r4 + r5 > 0)
+        ndvi = ((r5 - r4) / (r5 + r4)).where(~bad & valid)
         ndvi.attrs = {"long_name": f"NDVI (surface reflectance, {nir_band}/{red_band})",
                       "units": "1"}
         data["ndvi"] = ndvi.astype(np.float32)
