@@ -193,3 +193,48 @@ def test_the_shift_check_copies_inputs_and_outputs():
         warnings.simplefilter("error")
         assert TorchModelMethod(InPlace()).spatially_local is True
         assert TorchModelMethod(Static()).spatially_local is True
+
+
+# review 40a: the shift check is advisory; it must not refuse or misjudge a working model
+
+
+def test_a_forward_that_asserts_its_sizes_still_builds():
+    class Needs32(torch.nn.Module):  # a 5-level U-Net's size assert; its reach declared
+        factor, n_guide, receptive_field = 4, 0, 2
+
+        def forward(self, lst, guide=None):
+            assert lst.shape[-1] % 32 == 0, "size must be a multiple of 32"
+            return torch.nn.functional.interpolate(lst, scale_factor=4, mode="nearest")
+
+    assert TorchModelMethod(Needs32(), device="cpu").spatially_local
+
+
+def test_a_model_with_randomness_is_not_called_shift_variant():
+    class Noisy(torch.nn.Module):  # MC dropout / noise left on: local, equivariant in law
+        factor, n_guide, receptive_field = 4, 0, 1
+
+        def forward(self, lst, guide=None):
+            up = torch.nn.functional.interpolate(lst, scale_factor=4, mode="nearest")
+            return up + 0.01 * torch.randn_like(up)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert TorchModelMethod(Noisy(), device="cpu").spatially_local
+
+
+def test_a_model_that_declares_itself_local_is_taken_at_its_word():
+    class Pooled(torch.nn.Module):  # a pooled level: not shift-equivariant
+        factor, n_guide, receptive_field = 4, 0, 2
+
+        def forward(self, lst, guide=None):
+            back = torch.nn.functional.interpolate(
+                torch.nn.functional.avg_pool2d(lst, 2), scale_factor=2, mode="nearest")
+            return torch.nn.functional.interpolate(lst + (lst - back), scale_factor=4,
+                                                   mode="nearest")
+
+    declared = type("Declared", (Pooled,), {"spatially_local": True})  # its author's word
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert TorchModelMethod(declared(), device="cpu").spatially_local
+    with pytest.warns(UserWarning, match="not shift-equivariant"):
+        assert not TorchModelMethod(Pooled(), device="cpu").spatially_local

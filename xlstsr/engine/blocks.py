@@ -156,6 +156,7 @@ class GuideWatch:
         self.tiles = 0
         self._seen: dict[int, dict[Any, dict[str, np.ndarray]]] = {}
         self._lock = threading.Lock()
+        self._reporting = threading.Lock()  # one report at a time: each kind said once
 
     def __getstate__(self) -> dict[str, Any]:
         return {"report": None, "tiles": 0}  # inert where pickled (the lock does not pickle)
@@ -163,9 +164,15 @@ class GuideWatch:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["report"])  # type: ignore[misc]
 
+    @property
+    def active(self) -> bool:
+        """Whether it gathers (not a copy pickled to another process: the tiles' summaries
+        would be computed for nothing)."""
+        return self.report is not None and self.tiles > 0
+
     def add(self, step0: int, tile: Any, stats: dict[str, np.ndarray]) -> None:
         """Record one tile's summaries of steps ``step0``, ``step0 + 1``..."""
-        if self.report is None or not self.tiles:
+        if not self.active:
             return
         done = []
         with self._lock:  # tasks run on dask's threads
@@ -175,8 +182,9 @@ class GuideWatch:
                 if len(per) == self.tiles:
                     done.append((step0 + i, merge_guide_stats(list(per.values()))))
                     del self._seen[step0 + i]
-        for step, merged in done:  # outside the lock: a warning filter set to "error" raises
-            self.report(step, merged)
+        for step, merged in done:  # reported one at a time (a kind said once, not per thread)
+            with self._reporting:
+                self.report(step, merged)
 
 
 def _tile_guide_stats(method: UpscaleMethod, factor: int, lst: np.ndarray, guide: np.ndarray,
@@ -368,9 +376,10 @@ def _tile_task(
     mlst = lst[:, model[0], model[1]]
     skipped = not np.isfinite(mlst[:, cy, cx]).any()
     g = None
-    if guide_blocks is not None and (watch is not None or not skipped):
+    watching = watch is not None and watch.active
+    if guide_blocks is not None and (watching or not skipped):
         g = _assemble(guide_blocks, guide_slice)
-        if watch is not None:  # a guide date all cloud is judged on every tile of it
+        if watching:  # a guide date all cloud is judged on every tile of it
             watch.add(step0, tile, _tile_guide_stats(method, factor, mlst, g, guide_crop, core,
                                                      skipped))
     if skipped:  # cloudy tile: nothing to compute
