@@ -122,12 +122,31 @@ def test_other_crs_footprint_of_a_lazy_guide_reads_no_values():
     assert np.isnan(out.values[outside]).all()
 
 
-def test_other_crs_coverage_is_the_footprint_not_its_enclosing_box():
-    lst, guide, outside = _sheared_case()
-    with pytest.raises(GuideCoverageError, match=r"covers (\d+\.?\d*)%") as exc:
-        align_guide(guide, lst, 4, min_coverage=0.99)
-    said = float(re.search(r"covers (\d+\.?\d*)%", str(exc.value)).group(1))
-    assert said == pytest.approx(100 * (1 - outside.mean()), abs=0.2)
+def test_other_crs_refusal_advice_works_when_followed():
+    # review 40b: refused by the footprint's share, the advised crop (to the guide's box in the
+    # LST's CRS) was refused again: a sheared footprint never fills its enclosing box
+    import rioxarray  # noqa: F401
+
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32635", always_xy=True)
+    cx, cy = to_utm.transform(30.0, 60.0)
+    r = 240.0
+    guide = xr.DataArray(np.full((250, 250), 0.5, np.float32), dims=("y", "x"), coords={
+        "y": cy + 30000 - (np.arange(250) + 0.5) * r,
+        "x": cx - 30000 + (np.arange(250) + 0.5) * r}).rio.write_crs("EPSG:32635")
+    to_sin = Transformer.from_crs("EPSG:4326", MODIS_SINUSOIDAL, always_xy=True)
+    sx, sy = to_sin.transform(30.0, 60.0)
+    res = 926.625433
+    lst = xr.DataArray(np.full((130, 130), 300.0), dims=("y", "x"), coords={
+        "y": sy + 60000 - (np.arange(130) + 0.5) * res,
+        "x": sx - 60000 + (np.arange(130) + 0.5) * res}).rio.write_crs(MODIS_SINUSOIDAL)
+    with pytest.raises(GuideCoverageError, match="transform_bounds"):
+        align_guide(guide, lst, 4)
+    rx, ry = (0.999 * abs(v) for v in lst.rio.resolution())  # the advice, as written
+    w, s, e, n = guide.rio.transform_bounds(lst.rio.crs)
+    cropped = lst.rio.clip_box(w + rx, s + ry, e - rx, n - ry)
+    with pytest.warns(UserWarning, match="It misses"):  # the corners without guide: said
+        out = align_guide(guide, cropped, 4)
+    assert 0 < float(np.isnan(out.values).mean()) < 0.5
 
 
 def test_coverage_refusal_states_share_and_minimum():

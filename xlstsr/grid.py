@@ -1476,19 +1476,21 @@ def align_guide(
         raise GuideCoverageError(f"the guide's bounds cannot be transformed to the LST CRS: {err}") from err
     lb = lst.rio.bounds(recalc=_recalc(lst))
     footprint = None
-    if same_crs:
-        ix = max(0.0, min(gb[2], lb[2]) - max(gb[0], lb[0]))
-        iy = max(0.0, min(gb[3], lb[3]) - max(gb[1], lb[1]))
-        coverage = (ix * iy) / ((lb[2] - lb[0]) * (lb[3] - lb[1]))
-    else:
+    ix = max(0.0, min(gb[2], lb[2]) - max(gb[0], lb[0]))
+    iy = max(0.0, min(gb[3], lb[3]) - max(gb[1], lb[1]))
+    coverage = (ix * iy) / ((lb[2] - lb[0]) * (lb[3] - lb[1]))
+    if not same_crs:
         # in another CRS the transformed bounds enclose a sheared footprint: a lon/lat guide
-        # spanning the LST's width left 3.5 % of it without guide, counted as covered
+        # spanning the LST's width left 3.5 % of it without guide, unsaid (the footprint
+        # masks and names those pixels below). The refusal keeps the enclosing box: the crop
+        # it advises is to that box, which a sheared footprint never fills (refused again
+        # after following it); the footprint counts where the box cannot (0..360 longitudes)
         try:
             footprint = _footprint(guide, lst, fy, fx)
         except Exception as err:
             raise GuideCoverageError(
                 f"the LST's fine grid cannot be transformed to the guide's CRS: {err}") from err
-        coverage = float(footprint.mean()) if footprint.size else 0.0
+        coverage = max(coverage, float(footprint.mean()) if footprint.size else 0.0)
     if coverage < min_coverage:
         hint = ""
         if not same_crs:
