@@ -423,9 +423,15 @@ class CubeDataModule(PatchDataModule):
         only warns, ``"ignore"`` uses it as stored, an :func:`xlstsr.estimate_offset` result is
         applied. ``None`` (default): ``"auto"`` where the LST and the guide have a CRS (a lazy
         cube too: training reads it whole), the guide as stored without one (paired by
-        position). A model is applied by upscale to the guide placed as its default places it:
-        trained on the guide as stored, it saw other inputs (0.37 K apart on a real pair). What
-        was done is :attr:`guide_offset_record` (recorded with the model).
+        position). That is the placement of ``xlstsr upscale`` (its ``--guide-offset``
+        default) and of ``upscale(guide_offset="auto")``; Python's ``upscale`` with its
+        default ``None`` measures nothing on lazy (dask) inputs: pass it
+        ``guide_offset="auto"`` there (or train and upscale both with ``"ignore"``). A model
+        applied to another placement of the guide than it was trained on sees other inputs
+        (0.37 K apart on a real pair). What was done is :attr:`guide_offset_record` (recorded
+        with the model and in the checkpoints' data state). Resuming a checkpoint from before
+        training placed the guide, without ``guide_offset``, uses the guide as stored, as that
+        run did (a warning says so).
     batch_size, seed, augmentation, input_noise
         As :class:`~xlstsr.train.PatchDataModule`.
 
@@ -646,6 +652,12 @@ class CubeDataModule(PatchDataModule):
 
         mode = self.guide_offset
         given = mode if mode is None or isinstance(mode, str) else "offset Dataset"
+        if mode is None and getattr(self, "_as_stored_on_resume", False):
+            # resuming a checkpoint from before training placed the guide: its run used the
+            # guide as stored (load_state_dict); moved, the same run was refused
+            self.guide_offset_record = {"mode": "ignore", "given": None, "moved": False,
+                                        "resumed": "as the checkpoint's run (guide as stored)"}
+            return guide
         if isinstance(mode, str) and mode == "ignore":
             self.guide_offset_record = {"mode": "ignore", "given": given, "moved": False}
             return guide
@@ -809,6 +821,8 @@ class CubeDataModule(PatchDataModule):
         """Read the cube, cut it into window positions, build the pairs and patches, split them."""
         if self.train_set is not None:
             return
+        # the split given (None: drawn here), for a setup again on resume (load_state_dict)
+        self._split_given = self.split
         split = self.split
         if split is not None and split.window is not None and split.window != self.window \
                 and split.pixel_size is None:
@@ -903,9 +917,14 @@ class CubeDataModule(PatchDataModule):
         if digest is None:
             return None
         psf = self.psf if self.psf is None or isinstance(self.psf, str) else float(self.psf)
+        rec = self.guide_offset_record if self.n_guide else None
         return {"data": digest, "patch": self.patch, "psf": psf,
                 "max_nan_fraction": self.max_nan_fraction, "min_valid": self.min_valid,
-                "mode": self.mode}
+                "mode": self.mode,
+                # where the guide lay (the data digest says that it differs, this says why: a
+                # resume is told the first run's guide_offset); None without a guide
+                "guide_offset": None if rec is None else {
+                    "mode": rec.get("mode"), "moved": bool(rec.get("moved"))}}
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(),
@@ -913,6 +932,22 @@ class CubeDataModule(PatchDataModule):
                 "inputs": self._inputs_record()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        before = state_dict.get("inputs")
+        rec = self.guide_offset_record or {}
+        if before is not None and "guide_offset" not in before and self.guide_offset is None \
+                and self.n_guide and rec.get("moved"):
+            # a checkpoint from before training placed the guide (its record has no
+            # guide_offset) used it as stored: the default moved it, and the same run was
+            # refused as trained on other data. Set up again on the guide as stored.
+            log.warning(
+                "the checkpoint was written before training placed the guide as upscale does: "
+                "its run used the guide as stored, and so does this resumed run (guide_offset="
+                "'ignore'; the default would move it by its measured offset). Upscale with "
+                "guide_offset='ignore' too.")
+            self._as_stored_on_resume = True
+            self.split = self._split_given
+            self.train_set = self.val_set = None
+            self.setup("fit")
         saved = state_dict.get("split")
         now_split = None if self.split is None else self.split.as_dict()
         if saved is not None and now_split is not None:
@@ -940,26 +975,57 @@ class CubeDataModule(PatchDataModule):
             )
         # another cube of the same size resumed silently: the model file named the new cube
         # and held the first one's weights and normalisation
-        before, now = state_dict.get("inputs"), self._inputs_record()
+        now = self._inputs_record()
         if before is not None and self.mode not in ("sisr", "degraded_disr"):
             # runs of the modes without degraded pairs recorded a psf they never used: resumed
             # without it (psf= is refused there now)
             before = {**before, "psf": None}
         if before is not None:  # a checkpoint from before min_valid was an option: 1
             before = {"min_valid": 1.0, **before}
+        # where the guide lay is compared through the data digest (the same data, another
+        # mode that moved nothing, resumes); the record says why the data differ
+        placed_before = None if before is None else before.get("guide_offset", "absent")
+        placed_now = None if now is None else now.get("guide_offset")
+        if before is not None:
+            before = {k: v for k, v in before.items() if k != "guide_offset"}
+        if now is not None:
+            now = {k: v for k, v in now.items() if k != "guide_offset"}
         if before is not None and now is not None and before != now:
             diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-            moved = (self.guide_offset_record or {}).get("moved")
             raise XlstsrError(
                 f"the checkpoint was trained on other inputs or settings (they differ in "
                 f"{diff}): resume with the cube, guide, truth and settings of the first run, or "
                 "start a new training without the checkpoint."
-                # a run from before training placed the guide as upscale does used it as stored
-                + (" The guide was moved back by its measured offset here (guide_offset): "
-                   "if the first run used it as stored, pass guide_offset='ignore'."
-                   if moved and "data" in diff else "")
+                + (_placement_advice(placed_before, placed_now) if "data" in diff else "")
             )
         super().load_state_dict(state_dict)
+
+
+def _placement_advice(before: Any, now: Any) -> str:
+    """Why a resume's data may differ where the guide was placed otherwise: the first run's
+    ``guide_offset`` (its inputs record; ``"absent"``: a checkpoint from before it was recorded,
+    whose run used the guide as stored) against this run's."""
+    if not isinstance(now, Mapping):
+        return ""
+    if before == "absent":  # training used the guide as stored before guide_offset
+        if now.get("mode") == "ignore":
+            return ""
+        moved = ", this one moved it by its measured offset" if now.get("moved") else ""
+        return (" The checkpoint was written before training placed the guide: its run used "
+                f"the guide as stored{moved}: pass guide_offset='ignore'.")
+    if not isinstance(before, Mapping) or (before.get("mode"), bool(before.get("moved"))) == (
+            now.get("mode"), bool(now.get("moved"))):
+        return ""
+    first = before.get("mode")
+
+    def placed(rec: Mapping[str, Any]) -> str:
+        return "moved by its measured offset" if rec.get("moved") else "as stored"
+
+    advice = (f"pass guide_offset={first!r}" if first in ("auto", "check", "ignore") else
+              "pass the same xlstsr.estimate_offset Dataset as guide_offset"
+              if first == "offset" else "pass guide_offset='ignore'")
+    return (f" The first run placed the guide with guide_offset {first!r} ({placed(before)}), "
+            f"this one with {now.get('mode')!r} ({placed(now)}): {advice}.")
 
 
 def fit_cube(
@@ -1018,9 +1084,11 @@ def fit_cube(
         or a checkpoint's ``metadata["split"]`` (e.g. a night model trained on the day
         model's training ground).
     guide_offset : {"auto", "check", "ignore"}, Dataset or None
-        As :class:`CubeDataModule`: the guide placed as :func:`xlstsr.upscale` places it
-        (default: moved back by its measured offset where the LST and the guide have a CRS).
-        What was done is the record's ``guide_offset`` and ``model.metadata["guide_offset"]``.
+        As :class:`CubeDataModule` (default: moved back by its measured offset where the LST
+        and the guide have a CRS, as ``xlstsr upscale`` and ``upscale(guide_offset="auto")``
+        place it; Python's ``upscale`` default measures nothing on lazy inputs: pass it
+        ``"auto"``, or ``"ignore"`` to both). What was done is the record's ``guide_offset``
+        and ``model.metadata["guide_offset"]``.
     seed : int
         Seed of the initialisation, the split and the training.
     batch_size, augmentation, input_noise
@@ -1097,6 +1165,9 @@ def fit_cube(
         # where the guide lay when trained on: upscale places it by its own guide_offset
         model.metadata["guide_offset"] = dict(data.guide_offset_record)
     hist = fit(model, data, seed=seed, **fit_options)
+    if data.n_guide and data.guide_offset_record is not None:
+        # a resume of a checkpoint from before the guide was placed uses it as stored
+        model.metadata["guide_offset"] = dict(data.guide_offset_record)
     record = {
         "history": hist,
         # what the loss ran with: the fitted SIF gain under the user's options (as fit merges
