@@ -2,6 +2,7 @@
 a declared fill is a stored value (probe40s 03 and 04)."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -101,3 +102,79 @@ def test_declared_fill_keeps_the_files_own_one_masked():
         [False, True, True]]
     # the same fill declared again changes nothing
     assert declare_lst(dn, {"_FillValue": 0}).attrs["_FillValue"] == 0
+
+
+def _hdf_like(stored: np.ndarray, scale: float = 0.02) -> xr.DataArray:
+    """Values decoded as open_modis decodes a granule: in float64, then cast to float32, the
+    scale recorded in the encoding (no dtype: it writes floats)."""
+    da = xr.DataArray((stored.astype(np.float64) * scale).astype(np.float32), dims=("y", "x"),
+                      attrs={"units": "K"})
+    da.encoding = {"scale_factor": scale}
+    return da
+
+
+@pytest.mark.parametrize("fill", [15796, 15797, 15802, 15863])
+def test_declared_stored_fill_masks_values_decoded_in_float64(fill):
+    # open_modis decodes in float64 then casts: float32 arithmetic alone ("as xarray does")
+    # gave 315.91998 for 15796 where the granule's pixels hold 315.92, and masked nothing
+    stored = np.random.default_rng(fill).integers(14000, 15700, (16, 16)).astype(np.uint16)
+    stored[:3, :3] = fill
+    da = _hdf_like(stored)
+    declared = declare_lst(da, {"_FillValue": fill})
+    out = decode_lst(declared)
+    assert out.isnull().values.tolist() == (stored == fill).tolist()
+
+
+def test_mod13_stored_fills_declared_match_the_division_decoding():
+    # MOD13's int16 x 10000 divided in float64 (value = stored / 10000), recorded as
+    # scale_factor 1e-4: ~30 % of stored values decoded otherwise by float32 arithmetic
+    stored = np.arange(-2000, 10001, 7, dtype=np.int16)
+    decoded = (stored.astype(np.float64) / 10000).astype(np.float32)
+    assert (stored.astype(np.float32) * np.float32(1e-4) != decoded).any()  # the case
+    for v, d in zip(stored.tolist(), decoded.tolist()):
+        ndvi = xr.DataArray(np.float32([[d, 0.5]]), dims=("y", "x"))
+        ndvi.encoding = {"scale_factor": 1 / 10000, "add_offset": 0.0}
+        attrs = declare_lst(ndvi, {"_FillValue": v}, what="guide").attrs
+        assert d in [attrs["_FillValue"], *np.ravel(attrs.get("missing_value", []))]
+
+
+@pytest.mark.parametrize("dtype, scale, fill, rows, cols", [
+    ("uint16", 0.02, 65535, 1, 6),  # out of range: a few pixels, a block, many
+    ("uint16", 0.02, 65535, 6, 6),
+    ("uint16", 0.02, 65535, 40, 6),
+    ("int16", 0.01, 32767, 20, 64),  # the type's extreme, in range decoded (327.67 K)
+    ("uint16", 0.02, 7500, 30, 64),  # far below the others (150 K)
+])
+def test_undeclared_fill_advice_on_a_decoded_file_is_followed(tmp_path, capsys, dtype, scale,
+                                                              fill, rows, cols):
+    # the advice was `--nodata 1310.7` (the decoded value), which --nodata refuses: two
+    # failing runs; now the stored value, which masks the fill
+    ds = _scene()
+    dn = (ds.lst_day / scale).round().astype(dtype)
+    dn[0, :rows, :cols] = fill
+    dn.attrs = {"scale_factor": scale, "units": "K"}
+    dn.encoding = {"_FillValue": 0, "dtype": dtype}
+    src = tmp_path / "dn.nc"
+    dn.to_dataset(name="LST").to_netcdf(src)
+    out = tmp_path / "o.nc"
+    assert main(["upscale", str(src), str(out), "--factor", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    advised = re.search(r"`--nodata (\S+)` on the command line", err)
+    assert advised is not None, err
+    assert f"{fill} as stored" in err and advised.group(1) == str(fill)
+    assert main(["upscale", str(src), str(out), "--factor", "2", "--quiet",
+                 "--nodata", advised.group(1)]) == 0, capsys.readouterr().err
+
+
+def test_open_modis_like_array_is_written_as_floats(tmp_path):
+    # open_modis's encoding held the granule's uint16 and _FillValue too: an anomaly derived
+    # with .copy(data=...) was packed into uint16 by to_netcdf, -7.5 read back as 1303 K
+    pytest.importorskip("pyhdf.SD")
+    from test_cli_uri40 import _granule  # (an HDF4 granule writer)
+
+    g = _granule(tmp_path / "MOD11A1.A2020001.h14v09.061.2020002000000.hdf", 8, 8)
+    da = xlstsr.io.open_modis(g).load()
+    anom = da.copy(data=da.values - float(da.mean()))
+    anom.to_netcdf(tmp_path / "anom.nc")
+    with xr.open_dataset(tmp_path / "anom.nc") as back:
+        np.testing.assert_allclose(back[da.name].values, anom.values, atol=1e-4)

@@ -2340,6 +2340,7 @@ def _range_cause(
     cli: bool = False,
     like: tuple[float, str] | None = None,
     attrs_of: str | None = None,
+    packed: tuple[float, float, bool] | None = None,
 ) -> str:
     """The likely cause, and its fix, of decoded values outside ``physical_range`` (``cli``: with
     the command line's option for it, for the LST input; ``like``: the median and name of a
@@ -2350,6 +2351,7 @@ def _range_cause(
     Kelvin were made from the stored values, to recognise a scale applied twice or Kelvin
     labelled Celsius. ``attrs_of``: a reference's variable whose attrs the fix sets
     (:func:`decode_lst`), not evaluate's ``reference_scale`` / ``reference_nodata``.
+    ``packed``: the scale the reader applied (:func:`_packed_stored`): a fill named as stored.
     """
     lo, hi = physical_range
     scale, offset, celsius = stored
@@ -2398,15 +2400,17 @@ def _range_cause(
         # (NetCDF's default fill on a mostly empty scene was "no temperature at any scale")
         sv = _fill_text(((float(vals[k]) - celsius) - offset) / scale,
                         2 * _f32_step(vals[k]) / abs(scale))
+        ps = _packed_stored(((float(vals[k]) - celsius) - offset) / scale, packed)
         how = (f"pass `reference_nodata={sv}` to evaluate" if ref and not attrs_of else
                f"declare it: `{v}.attrs['_FillValue'] = {sv}`" if attrs_of else
                f"declare it: `{v}.attrs['_FillValue'] = {sv}` or "
                f"`{v} = {v}.rio.write_nodata({sv})`"
-               + (f" (`--nodata {sv}` on the command line)" if cli else ""))
+               + (f" (`--nodata {ps or sv}` on the command line)" if cli else ""))
         named = (" (NetCDF's default fill)"
                  if np.isclose(float(vals[k]), NETCDF_DEFAULT_FILL, rtol=1e-6) else "")
         most = "most values are plausible but " if lo <= median <= hi else ""
-        return (f"{most}{int(counts[k])} pixel(s) of {finite.size} hold {sv} (as stored)"
+        return (f"{most}{int(counts[k])} pixel(s) of {finite.size} hold {sv} "
+                f"({'' if ps is None else ps + ' '}as stored)"
                 f"{named}, far outside it: an undeclared fill value; {how}")
     if (celsius and offset == 0.0 and median <= 1000 and float(finite.max()) <= 1000
             and out.size >= TAIL_SHARE * finite.size):
@@ -2657,17 +2661,38 @@ def _stored_integer_fill(finite: np.ndarray, int_stored: tuple[float, float, str
     return None
 
 
-def _declare_fill_advice(sv: Any, what: str, attrs_of: str | None, cli: bool) -> str:
+def _packed_stored(x: float, packed: tuple[float, float, bool] | None) -> str | None:
+    """The value ``x`` of values the reader decoded (``packed``: the encoding's scale and
+    offset, and whether the file stores integers) as the file stores it, the number the command
+    line's ``--nodata`` declares (:func:`declare_lst`); None for values not decoded on reading.
+
+    Examples
+    --------
+    >>> _packed_stored(1310.7, (0.02, 0.0, True)), _packed_stored(1.5, None)
+    ('65535', None)
+    """
+    if packed is None:
+        return None
+    scale, offset, integer = packed
+    raw = (float(x) - offset) / scale
+    if integer and np.isfinite(raw):
+        return str(round(raw))
+    return _fill_text(raw, 2 * _f32_step(x) / abs(scale))
+
+
+def _declare_fill_advice(sv: Any, what: str, attrs_of: str | None, cli: bool,
+                         cli_sv: str | None = None) -> str:
     """How to declare the undeclared fill ``sv`` (as stored) of the ``what`` field: on the
     variable ``attrs_of`` names, as evaluate's ``reference_nodata``, or on the LST (with the
-    command line's ``--nodata``)."""
+    command line's ``--nodata``, ``cli_sv`` where it differs: the value as the file stores it,
+    on values the reader decoded)."""
     if attrs_of:
         return f"declare it: `{attrs_of}.attrs['_FillValue'] = {sv}`"
     if what == "reference":
         return (f"pass `reference_nodata={sv}` to evaluate, or declare it: "
                 f"`reference.attrs['_FillValue'] = {sv}`")
     return (f"declare it: `da.attrs['_FillValue'] = {sv}` or `da = da.rio.write_nodata({sv})`"
-            + (f" (`--nodata {sv}` on the command line)" if cli else "")
+            + (f" (`--nodata {cli_sv or sv}` on the command line)" if cli else "")
             + f", or mask it: `da.where(da != {sv})`")
 
 
@@ -2852,6 +2877,7 @@ def _lst_verdict(
     float_stored: bool = False,
     stale_scale: tuple[float, float] | None = None,
     int_stored: tuple[float, float, str] | None = None,
+    packed: tuple[float, float, bool] | None = None,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
@@ -2865,7 +2891,8 @@ def _lst_verdict(
     the encoding), named when undone they are Kelvin (:func:`_stale_scale_text`).
     ``int_stored``: (scale, offset, dtype) that map the values (Celsius's 273.15 taken off)
     back to the integers stored, whose type's extreme is looked for as an undeclared fill
-    (:func:`_stored_integer_fill`)."""
+    (:func:`_stored_integer_fill`). ``packed``: (scale, offset, integers stored) that the reader
+    applied (:func:`_packed_stored`): a fill is named, and ``--nodata`` given, as stored."""
     lead = imgs.shape[:-2]
     attrs_of = attrs_of if what == "reference" else None
     v = attrs_of or "da"  # the variable whose attrs a fix sets
@@ -2885,6 +2912,11 @@ def _lst_verdict(
         if np.isfinite(tol) and tol > 0:
             v = round(v / tol) * tol if abs(v) < tol else v
         return _fill_text(v + 0.0, max(tol, 2 * _f32_step(v)))
+
+    def in_file(k: float) -> str | None:
+        # the value as the file stores it, on values the reader decoded: what `--nodata`
+        # declares (declare_lst refused the decoded value it was told before)
+        return _packed_stored(((k - celsius) - offset) / scale, packed)
 
     for i, img in enumerate(flat):
         finite = img[np.isfinite(img)]
@@ -2979,7 +3011,7 @@ def _lst_verdict(
                 c, k, share = top
                 sv = as_stored(k)
                 extreme = "largest" if c > 0 else "smallest"
-                how = _declare_fill_advice(sv, what, attrs_of, cli)
+                how = _declare_fill_advice(sv, what, attrs_of, cli, in_file(k))
                 raise UndeclaredFillError(
                     f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
                     f"{round(share * finite.size)} pixels ({share:.2%} of the valid pixels of "
@@ -3007,9 +3039,10 @@ def _lst_verdict(
                     "field's real fill instead, e.g. `da.attrs['_FillValue'] = np.nan` (none), "
                     "and it is kept as data."
                     if near and what != "reference" else "")
-                how = _declare_fill_advice(sv, what, attrs_of, cli)
+                ps = in_file(v)
+                how = _declare_fill_advice(sv, what, attrs_of, cli, ps)
                 raise UndeclaredFillError(
-                    f"the {what} value {sv} (as stored{kelvin}) covers {share:.0%} of the "
+                    f"the {what} value {sv} ({'' if ps is None else ps + ' '}as stored{kelvin}) covers {share:.0%} of the "
                     "valid pixels of an image and lies far below all the others: an undeclared "
                     f"fill value (SEVIRI writes -80 degC, ASTER products 0); {how}.{real}"
                 )
@@ -3030,7 +3063,7 @@ def _lst_verdict(
                 f"every valid {what} value of an image ({_kelvin_text(vmin)} to "
                 f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) is outside the physical range {lo:g}-{hi:g} K, so "
                 "masking out-of-range pixels would leave nothing; "
-                f"{_stale_scale_text(median, stale_scale, physical_range, v) or _range_cause(finite, median, physical_range, stored, units_known, ref, cli, _like_at(like, i), attrs_of)}."
+                f"{_stale_scale_text(median, stale_scale, physical_range, v) or _range_cause(finite, median, physical_range, stored, units_known, ref, cli, _like_at(like, i), attrs_of, packed)}."
             )
         if keep_out_of_range and n_out <= 0.5 * finite.size:
             # a reference: its bulk is plausible; pixels out of range are never scored
@@ -3069,18 +3102,20 @@ def _lst_verdict(
             # not a scale ("values look scaled" before, for a single 65535 pixel); more of them
             # are named by the fill test above
             sv = as_stored(float(out_vals[0]))
+            ps = in_file(float(out_vals[0]))
             raise UndeclaredFillError(
-                f"the {what} holds {sv} (as stored) on {n_out} pixel(s) of an image, outside the "
+                f"the {what} holds {sv} ({'' if ps is None else ps + ' '}as stored) on {n_out} "
+                "pixel(s) of an image, outside the "
                 f"physical range {lo:g}-{hi:g} K, its other values plausible: an undeclared "
                 f"fill value. Declare it: `da.attrs['_FillValue'] = {sv}` or `da = "
                 f"da.rio.write_nodata({sv})`"
-                + (f" (`--nodata {sv}` on the command line)" if cli else "")
+                + (f" (`--nodata {ps or sv}` on the command line)" if cli else "")
                 + f", or mask it: `da.where(da != {sv})`; or pass `mask_out_of_range=True`"
                 + (" (`--mask-out-of-range`)." if cli else ".")
             )
         cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
-                                 _like_at(like, i), attrs_of))
+                                 _like_at(like, i), attrs_of, packed))
         fix = ("" if keep_out_of_range else
                " To mask such pixels instead, pass `mask_out_of_range=True`"
                + (" (`--mask-out-of-range` on the command line)." if cli else "."))
@@ -3397,6 +3432,9 @@ def decode_lst(
         float_stored=da.dtype.kind == "f",
         stale_scale=stale_scale,
         int_stored=int_stored,
+        # the reader's scale (a scale of 1 leaves the values as stored): fills named as stored
+        packed=(None if packed is None or packed == (1.0, 0.0) else
+                (packed[0], packed[1], enc_dtype is not None and enc_dtype.kind in "iu")),
     )
     if "band" in out.dims and out.sizes["band"] > 1:
         verdict = partial(_multiband_verdict, verdict=verdict, n_bands=out.sizes["band"],
@@ -3547,10 +3585,12 @@ def _own_number(da: xr.DataArray, key: str) -> float | None:
 
 
 def _stored_fill_decoded(da: xr.DataArray, fill: float, packed: tuple[float, float],
-                         what: str) -> float:
-    """The declared fill ``fill``, a stored value, as the reader decoded it (``packed``: the
-    scale and offset in ``da.encoding``), computed as xarray does (stored value in ``da``'s
-    float type, x scale, + offset) so that the front door's exact match finds it. A number no
+                         what: str) -> list[float]:
+    """The declared fill ``fill``, a stored value, as the readers decode it (``packed``: the
+    scale and offset in ``da.encoding``) so that the front door's exact match finds it: as
+    xarray does (stored value in ``da``'s float type, x scale, + offset) first, then, where it
+    differs in the last bit, as :func:`xlstsr.io.open_modis` does (in float64, then cast to
+    ``da``'s type; float32 arithmetic alone missed ~27 % of MOD11A1's stored values). A number no
     stored integer can be (1310.7 on uint16 data) is refused, naming the stored value it
     decodes from: the decoded value was the advice before (an unsigned-view fill, int16 -1 for
     uint16 65535, is read as the reader reads it)."""
@@ -3581,11 +3621,15 @@ def _stored_fill_decoded(da: xr.DataArray, fill: float, packed: tuple[float, flo
     # as xarray's CFScaleOffsetCoder: an array's scale is taken as a Python number
     kw = {k: (np.asarray(v).item() if np.ndim(v) else v) for k, v in kw.items()}
     out = np.array([fill], dtype=np.float64).astype(da.dtype)
+    wide = np.array([fill], dtype=np.float64)
     if "scale_factor" in kw:
         out *= kw["scale_factor"]
+        wide *= float(kw["scale_factor"])
     if "add_offset" in kw:
         out += kw["add_offset"]
-    return float(out[0])
+        wide += float(kw["add_offset"])
+    values = [float(out[0]), float(wide.astype(da.dtype)[0])]
+    return values[:1] if values[1] == values[0] else values
 
 
 def declare_lst(da: xr.DataArray, declare: Any, what: str = "LST") -> xr.DataArray:
@@ -3594,7 +3638,9 @@ def declare_lst(da: xr.DataArray, declare: Any, what: str = "LST") -> xr.DataArr
     reading) is refused: it would be applied twice.
 
     A declared ``_FillValue`` is a stored value. On values the reader decoded (the file's scale
-    and offset in ``da.encoding``) it is converted to decoded units (stored x scale + offset);
+    and offset in ``da.encoding``) it is converted to decoded units (stored x scale + offset;
+    where xarray's float32 arithmetic and :func:`xlstsr.io.open_modis`'s float64 one give
+    different float32 values, the second is declared too, as ``missing_value``);
     one equal to the file's own fill, which the reader masked already, is accepted as is. A
     fill that replaces a different one of the file's attrs keeps that one masked too (as
     ``missing_value``).
@@ -3626,7 +3672,12 @@ def declare_lst(da: xr.DataArray, declare: Any, what: str = "LST") -> xr.DataArr
         if own is not None and fill == own and "_FillValue" not in da.attrs:
             del declared["_FillValue"]  # the reader masked it already
         elif packed is not None and packed != (1.0, 0.0):
-            declared["_FillValue"] = _stored_fill_decoded(da, fill, packed, what)
+            decoded = _stored_fill_decoded(da, fill, packed, what)
+            declared["_FillValue"] = decoded[0]
+            if len(decoded) > 1:  # the other reader's decoding of it, masked too
+                own_mv = da.attrs.get("missing_value")
+                declared["missing_value"] = (decoded[1] if own_mv is None else
+                                             [*np.ravel(own_mv).tolist(), decoded[1]])
         elif (own is not None and fill != own and "_FillValue" in da.attrs
               and "missing_value" not in da.attrs):
             declared["missing_value"] = da.attrs["_FillValue"]  # the file's own, still masked

@@ -490,10 +490,11 @@ def _open_one(
             encoding = {"scale_factor": 1.0 / k, "add_offset": -b / k}
         else:
             encoding = {"scale_factor": k, "add_offset": b}
+        # scale and offset only: with the granule's dtype and _FillValue too, to_netcdf packed
+        # the floats (and any array derived with .copy(data=...), which keeps the encoding)
+        # back into uint16: an anomaly of -7.5 K read back as 1303 K
         encoding = {key: v for key, v in encoding.items()
                     if (scale if key == "scale_factor" else offset) is not None}
-        if fill is not None:  # written back (to_netcdf) as the granule stores it, gaps as fill
-            encoding.update(dtype=dtype, _FillValue=fill)
     else:
         data = raw
     keep["source"] = path.name
@@ -578,9 +579,9 @@ def open_modis(
         ``add_offset`` and set ``_FillValue`` and values outside ``valid_range`` to NaN (float32,
         e.g. Kelvin for LST; a ``scale_factor`` above 1, MOD13's 10000, divides, as MODIS
         defines it), recorded as xarray's decoding records it: ``encoding['scale_factor']`` /
-        ``['add_offset']`` in its terms (value = stored x scale + offset), with ``dtype`` and
-        ``_FillValue`` where the layer declares a fill (``to_netcdf`` writes it back packed),
-        the attributes dropped. Bit fields (``QC_Day``) stay integers. False returns the stored
+        ``['add_offset']`` in its terms (value = stored x scale + offset), the attributes
+        dropped (neither the stored ``dtype`` nor ``_FillValue``: ``to_netcdf`` writes the
+        floats, gaps as NaN, not packed back into the granule's integers). Bit fields (``QC_Day``) stay integers. False returns the stored
         integers with their attributes (the pixels an explicit ``qc`` / ``max_modland``
         rejects set to ``_FillValue``, above).
     chunks : "auto", int, tuple or dict
