@@ -162,16 +162,25 @@ def test_a_layer_that_is_no_temperature_is_named(scene, name):
     xlstsr.upscale(scene["lst_1km"].assign_attrs(long_name="Daytime LST"), 4)
 
 
-def test_an_offset_of_another_crs_is_refused(scene):
+def test_an_offset_of_another_crs_is_converted(scene):
     """An offset estimated against the LST reprojected to EPSG:4326 (shifts in degrees) was
-    applied as metres: nothing moved, and the scores reported a co-registration."""
+    applied as metres: nothing moved, and the scores reported a co-registration. Refused since
+    session 10; since session 40 an estimate recording its CRS is converted from it."""
+    from xlstsr.coregister import apply_offset
+
     lst, fine = scene["lst_1km"], scene["lst_250m"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est = xlstsr.estimate_offset(fine, lst.rio.reproject("EPSG:4326"), errors="ignore")
+        est["shift_y"] = est["shift_y"] * 0 + 0.002  # a known shift, in degrees of latitude
+        est["shift_x"] = est["shift_x"] * 0
+        moved = apply_offset(fine, est, lst.rio.crs)
+    dy = float(moved.y[0] - fine.y[0])
+    assert 0.002 * 110e3 < dy < 0.002 * 112e3  # metres north, not 0.002 m
     sr = xlstsr.upscale(lst, 4, "bicubic")
-    with pytest.raises(errors.CoregistrationError, match="estimated in a CRS of other units"):
-        xlstsr.evaluate(sr, fine, coarse=lst, coregister=est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert np.isfinite(xlstsr.evaluate(sr, fine, coarse=lst, coregister=est).rmse).all()
     ok = xlstsr.estimate_offset(fine, lst)
     assert np.isfinite(xlstsr.evaluate(sr, fine, coarse=lst, coregister=ok).rmse).all()
 

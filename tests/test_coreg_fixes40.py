@@ -89,3 +89,16 @@ def test_an_estimate_in_the_lsts_crs_is_unchanged(pair, crs):
         b = xlstsr.evaluate(sr, ref.assign_coords(x=ref.x - 57.5, y=ref.y + 123.25),
                             coregister=False)
     assert float(a.rmse) == float(b.rmse) and float(a.n_valid) == float(b.n_valid)
+
+
+def test_an_estimate_in_degrees_is_converted_not_refused(pair):
+    """An EPSG:4326-recorded estimate applied with the LST's UTM crs was refused ("Estimate it
+    against this LST") though its recorded CRS says how to read it: it moves the field as
+    applying it with its own CRS does (0.002 degrees north: ~222 m north, not 0.002 m)."""
+    ref = pair[0]
+    est = _estimate("EPSG:4326", sx=0.0, sy=0.002)
+    moved = apply_offset(ref, est, UTM)
+    own = apply_offset(ref, est, "EPSG:4326")
+    np.testing.assert_array_equal(moved.x.values, own.x.values)
+    np.testing.assert_array_equal(moved.y.values, own.y.values)
+    assert 215 < float(moved.y[0] - ref.y[0]) < 230

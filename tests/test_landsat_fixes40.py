@@ -1,5 +1,5 @@
 """Fixes of review 40: Landsat C2 L2 NDVI outside USGS's valid reflectance range, and the input's
-long_name kept (with ' (super-resolved)') by upscale and the files written from its output."""
+long_name kept (as source_long_name) by upscale and the files written from its output."""
 
 from __future__ import annotations
 
@@ -65,37 +65,52 @@ def _night() -> xr.DataArray:
     return lst.assign_attrs(long_name="MOD11A1 v061 nighttime LST").rename("LST")
 
 
-def test_upscale_keeps_the_input_long_name() -> None:
+GENERIC = "land surface temperature (super-resolved)"
+
+
+def test_upscale_keeps_the_input_long_name_as_source_long_name() -> None:
     """'MOD11A1 v061 nighttime LST' became 'land surface temperature (super-resolved)' (day and
-    night outputs alike): the input's text is kept, ' (super-resolved)' added once."""
+    night outputs alike), then was kept as the long_name ('LST at 1 km (super-resolved)' of a
+    250 m field, '(degC)' of one converted to K): the long_name is xlstsr's generic one, the
+    input's text is kept as source_long_name (once; absent when the input has none)."""
     night = _night()
     sr = xlstsr.upscale(night, 4)
-    assert sr.attrs["long_name"] == "MOD11A1 v061 nighttime LST (super-resolved)"
+    assert sr.attrs["long_name"] == GENERIC
+    assert sr.attrs["source_long_name"] == "MOD11A1 v061 nighttime LST"
     day = xlstsr.upscale(night.assign_attrs(long_name="MOD11A1 v061 daytime LST"), 4)
-    assert day.attrs["long_name"] != sr.attrs["long_name"]
-    # a second upscale does not say it twice
+    assert day.attrs["source_long_name"] != sr.attrs["source_long_name"]
+    celsius = (night - 273.15).assign_attrs(long_name="Land surface temperature (degC)",
+                                            units="degC")
+    out = xlstsr.upscale(celsius, 4)
+    assert out.attrs["long_name"] == GENERIC and out.attrs["units"] == "K"
+    assert out.attrs["source_long_name"] == "Land surface temperature (degC)"
+    # a second upscale passes the source on as it is
     with pytest.warns(ResampledInputWarning, match="already super-resolved"):
         again = xlstsr.upscale(sr, 2)
-    assert again.attrs["long_name"] == sr.attrs["long_name"]
-    # no input text (or keep_attrs=False): the generic name, as before
+    assert again.attrs["long_name"] == GENERIC
+    assert again.attrs["source_long_name"] == "MOD11A1 v061 nighttime LST"
+    # no input text (or keep_attrs=False): the generic name, no source_long_name
     bare = night.copy()
     del bare.attrs["long_name"]
-    generic = "land surface temperature (super-resolved)"
-    assert xlstsr.upscale(bare, 4).attrs["long_name"] == generic
-    assert xlstsr.upscale(night, 4, keep_attrs=False).attrs["long_name"] == generic
+    for out in (xlstsr.upscale(bare, 4), xlstsr.upscale(night, 4, keep_attrs=False)):
+        assert out.attrs["long_name"] == GENERIC and "source_long_name" not in out.attrs
 
 
 def test_written_outputs_keep_the_input_long_name(tmp_path: Path) -> None:
-    """The Zarr store of upscale_to_zarr and the CLI's COG (its band description) say night."""
+    """The Zarr store of upscale_to_zarr, the CLI's COG (its tags) and a NetCDF say night."""
     import rasterio
 
     night = _night()
     out = xlstsr.upscale_to_zarr(night, tmp_path / "a.zarr", 4)
     stored = xr.open_zarr(tmp_path / "a.zarr", consolidated=False)
-    name = "MOD11A1 v061 nighttime LST (super-resolved)"
+    source = "MOD11A1 v061 nighttime LST"
     for da in (out, stored["LST"]):
-        assert da.attrs["long_name"] == name
+        assert da.attrs["long_name"] == GENERIC and da.attrs["source_long_name"] == source
     night.isel(time=0).to_dataset().to_netcdf(tmp_path / "in.nc")
     assert main(["upscale", str(tmp_path / "in.nc"), str(tmp_path / "out.tif"), "--quiet"]) == 0
     with rasterio.open(tmp_path / "out.tif") as f:
-        assert f.tags()["long_name"] == name and f.descriptions == (name,)
+        assert f.tags()["source_long_name"] == source and f.descriptions == (GENERIC,)
+    assert main(["upscale", str(tmp_path / "in.nc"), str(tmp_path / "out.nc"), "--quiet"]) == 0
+    with xr.open_dataset(tmp_path / "out.nc") as ds:
+        found = [v for v in ds.data_vars if ds[v].attrs.get("source_long_name") == source]
+        assert found and all(ds[v].attrs["long_name"] == GENERIC for v in found)

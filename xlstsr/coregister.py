@@ -693,7 +693,8 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
     ``attrs["crs"]`` (the LST's it was estimated against, as :func:`estimate_offset` writes it),
     else in ``crs`` (the LST's; offsets of older versions record none); one per time step gives
     their median over the reliable steps (a sensor offset is systematic). Across CRSs the shift
-    is converted into the fine field's CRS at its centre. The estimate is kept as JSON in
+    is converted into the fine field's CRS at its centre (an estimate in EPSG:4326 degrees
+    moves a UTM field by the metres they span there). The estimate is kept as JSON in
     ``attrs["xlstsr_coregistration"]``; a field that carries it already is refused (it would
     move twice): drop the attribute to move it again on purpose.
     """
@@ -718,18 +719,10 @@ def apply_offset(fine: xr.DataArray, offset: xr.Dataset, crs: Any) -> xr.DataArr
         ) from err
     _refuse_coregistered(fine)
     own = offset.attrs.get("crs")  # absent from offsets of older versions
-    if own and _other_units(CRS.from_user_input(own), crs):
-        # shifts in degrees were applied as metres (a shift of 0.001 m: nothing moved), and
-        # the result reported a co-registration
-        raise CoregistrationError(
-            f"the offset was estimated in a CRS of other units ("
-            f"{CRS.from_user_input(own).to_string()[:60]}) than the one it is applied in "
-            f"({crs.to_string()[:60]}): its shifts are in that CRS's units. Estimate it against "
-            "this LST (`xlstsr.estimate_offset(fine, lst)`)."
-        )
     if own and CRS.from_user_input(own) != crs:
-        # the shifts are in the axes of the CRS they were estimated in: read in another one's
-        # (a sinusoidal +y of 200 m read as UTM +y), they move the field elsewhere
+        # the shifts are in the axes and units of the CRS they were estimated in: read in
+        # another one's (a sinusoidal +y of 200 m read as UTM +y, 0.002 degrees as 0.002 m)
+        # they move the field elsewhere, or not at all; converted below at the field's centre
         crs = CRS.from_user_input(own)
     names = spatial_names(fine)
     if names:  # lat/lon dims: moved as y/x, given back their names

@@ -1441,7 +1441,14 @@ def align_guide(
     CRS) it is reprojected onto the fine grid with a :class:`GuideAlignmentWarning` naming the
     offset. Parts of the fine grid the guide does not cover become NaN (warned, saying what that
     does: ``gap_effect``, a sentence of the caller's, else what the guided methods of
-    ``upscale`` do there); if it covers less than ``min_coverage`` of the LST extent, :class:`GuideCoverageError` is raised.
+    ``upscale`` do there). Coverage is the share of the LST's extent the guide covers: in the
+    same CRS its bounds' share; in another CRS the larger of the share of its enclosing box
+    (its bounds transformed into the LST's CRS) and that of its footprint, so that the LST
+    cropped to that box, as the refusal advises, passes. Below ``min_coverage``
+    :class:`GuideCoverageError` is raised; at or above it the guide is accepted, and the fine
+    pixels outside its footprint are NaN and counted in the warning ("It misses N fine
+    pixel(s) (p%) ..."), even when they are more than ``1 - min_coverage`` of the grid (a UTM
+    guide's footprint in a sinusoidal LST cropped to its box leaves ~30% without guide).
     ``averaged_to_lst``: the caller averages the aligned guide back onto the LST's grid (the
     pairs of a degraded DISR's training): a guide on the LST's own grid holds all it needs
     there, so it gets neither the "not finer than the LST" advice (about inference) nor the

@@ -867,19 +867,22 @@ def _storage_attr(key: Hashable) -> bool:
 GUIDE_OFFSET_ATTR = "xlstsr_guide_offset"
 
 
-#: what an upscaled field's long_name adds to the input's (the whole name without one)
-_SR_SUFFIX = " (super-resolved)"
+#: an upscaled field's long_name (as before xlstsr kept the input's own text beside it)
+_SR_LONG_NAME = "land surface temperature (super-resolved)"
 
 
-def _super_resolved_name(name: Any) -> str:
-    """The upscaled field's long_name: the input's one text (the only record of which product,
-    day or night: 'MOD11A1 v061 nighttime LST', replaced by a generic name, left day and night
-    outputs alike) followed by ' (super-resolved)', once; the generic name without one, or for
-    a multi-band file's tuple of band descriptions (the CLI writes those back itself)."""
-    text = name.strip() if isinstance(name, str) else ""
-    if not text:
-        return "land surface temperature" + _SR_SUFFIX
-    return text if text.endswith(_SR_SUFFIX) else text + _SR_SUFFIX
+def _source_long_name(kept: Mapping[Hashable, Any]) -> str | None:
+    """The input's own long_name, kept as ``source_long_name`` (the only record of which
+    product, day or night: 'MOD11A1 v061 nighttime LST'); not the long_name itself, which
+    then said 'LST at 1 km' of a 250 m field or '(degC)' of one converted to K. An earlier
+    upscale's output (long_name xlstsr's own) passes its ``source_long_name`` on; a multi-band
+    file's tuple of band descriptions is none (the CLI writes those back itself)."""
+    text = kept.get("long_name")
+    text = text.strip() if isinstance(text, str) else ""
+    if text and text != _SR_LONG_NAME:
+        return text
+    earlier = kept.get("source_long_name")
+    return earlier.strip() if isinstance(earlier, str) and earlier.strip() else None
 
 
 def provenance_attrs(
@@ -897,8 +900,8 @@ def provenance_attrs(
     ``xlstsr_options`` is JSON (``json.loads`` gives the method's options back).
     ``guide_offset``: what the guide's offset check did (a guided run), kept as JSON in
     ``xlstsr_guide_offset`` and named in ``history`` when not the default or when the guide
-    was moved. ``long_name`` is the input's followed by ``(super-resolved)`` (an input without
-    one: 'land surface temperature (super-resolved)').
+    was moved. ``long_name`` is 'land surface temperature (super-resolved)'; the input's own
+    one (text) is kept as ``source_long_name`` (absent when the input has none).
 
     Examples
     --------
@@ -908,8 +911,8 @@ def provenance_attrs(
     >>> a["source"], "scale_factor" in a, json.loads(a["xlstsr_options"])["gain"] > 0
     ('MOD11A1', False, True)
     >>> b = provenance_attrs({"long_name": "MOD11A1 nighttime LST"}, get_method("dms"), 4, None)
-    >>> b["long_name"]
-    'MOD11A1 nighttime LST (super-resolved)'
+    >>> b["long_name"], b["source_long_name"]
+    ('land surface temperature (super-resolved)', 'MOD11A1 nighttime LST')
     """
     import json
 
@@ -924,7 +927,7 @@ def provenance_attrs(
              if not _storage_attr(k) and not grid_attr(k) and str(k) != GUIDE_OFFSET_ATTR}
     attrs.update({
         "standard_name": "surface_temperature",
-        "long_name": _super_resolved_name(kept.get("long_name")),
+        "long_name": _SR_LONG_NAME,
         "units": "K",
         "xlstsr_method": name,
         "xlstsr_factor": int(factor),
@@ -939,6 +942,10 @@ def provenance_attrs(
         + _offset_history(guide_offset)
         + f"options={options})",
     })
+    attrs.pop("source_long_name", None)  # an earlier one, or a non-text one: set below
+    source = _source_long_name(kept)
+    if source is not None:
+        attrs["source_long_name"] = source
     if guide_offset is not None:
         attrs[GUIDE_OFFSET_ATTR] = json.dumps(dict(guide_offset))
     return attrs

@@ -392,7 +392,8 @@ DESCRIPTION_COORD = "band_description"
 def _band_descriptions(da: xr.DataArray) -> list[str] | None:
     """The descriptions of a multi-band GeoTIFF's bands (rioxarray's ``long_name`` tuple, one
     per band), or None: one band, no descriptions, or one text for every band (xlstsr's own
-    outputs say 'land surface temperature (super-resolved)' of each)."""
+    outputs say 'land surface temperature (super-resolved)' of each; the input's own text is
+    their ``source_long_name`` tag, not a band description)."""
     names = da.attrs.get("long_name")
     n = da.sizes.get("band", 1)
     if n < 2 or not isinstance(names, (tuple, list)) or len(names) != n:
