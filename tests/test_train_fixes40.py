@@ -1,9 +1,11 @@
 """Training fixes of probe 40: the guide placed as upscale places it (guide_offset), a drawn split
 naming the window positions without patches, --log-dir inside an input refused, --guide-band's
-help saying both readings of a guide's bands."""
+help saying both readings of a guide's bands; from review 40b: the placement recorded in the
+checkpoint state (an older checkpoint resumes with the guide as stored)."""
 
 import dataclasses
 import json
+import logging
 import warnings
 
 import numpy as np
@@ -171,3 +173,47 @@ def test_guide_band_help_says_both_readings(command, capsys):
     start = text.index("--guide-band GUIDE_BAND one band")  # its entry, not the usage line
     said = text[start:start + 400]
     assert "predictor channels" in said and "multi-date LST" in said
+
+
+# -- review 40b: the placement in the checkpoint state ------------------------------------
+
+
+def test_old_checkpoint_resumes_with_the_guide_as_stored(shared_data, caplog):
+    """Pair 082's NDVI is moved by the default: a checkpoint from before (guide as stored, no
+    guide_offset in its record) was refused as trained on other data."""
+    lst, ndvi = _pair_082(shared_data)
+    first = _setup(lst, ndvi, guide_offset="ignore")
+    state = first.state_dict()
+    assert state["inputs"]["guide_offset"] == {"mode": "ignore", "moved": False}
+    del state["inputs"]["guide_offset"]  # as written before it was recorded
+    resumed = _setup(lst, ndvi)
+    assert resumed.guide_offset_record["moved"]
+    with caplog.at_level(logging.WARNING, logger="xlstsr.train.cube"):
+        resumed.load_state_dict(state)
+    assert "used the guide as stored" in caplog.text
+    rec = resumed.guide_offset_record
+    assert rec["mode"] == "ignore" and not rec["moved"] and rec["given"] is None
+    assert resumed.state_dict()["inputs"] == first.state_dict()["inputs"]
+    assert torch.equal(resumed.train_set.guide, first.train_set.guide)
+
+
+def test_recorded_placement_is_kept_and_named_on_resume(shared_data):
+    lst, ndvi = _pair_082(shared_data)
+    auto = _setup(lst, ndvi)
+    state = auto.state_dict()
+    assert state["inputs"]["guide_offset"] == {"mode": "auto", "moved": True}
+    # a recorded 'auto' run resumed with 'ignore': refused, naming the first run's value
+    with pytest.raises(XlstsrError, match=r"guide_offset 'auto' \(moved by its measured "
+                                          r"offset\).*pass guide_offset='auto'"):
+        _setup(lst, ndvi, guide_offset="ignore").load_state_dict(state)
+    # a recorded 'ignore' run is not switched silently by the default
+    kept = _setup(lst, ndvi, guide_offset="ignore").state_dict()
+    with pytest.raises(XlstsrError, match="pass guide_offset='ignore'"):
+        _setup(lst, ndvi).load_state_dict(kept)
+    # an old checkpoint resumed with an explicit guide_offset='auto': told what its run did
+    del kept["inputs"]["guide_offset"]
+    with pytest.raises(XlstsrError, match=r"before training placed the guide: its run used the "
+                                          r"guide as stored.*pass guide_offset='ignore'"):
+        _setup(lst, ndvi, guide_offset="auto").load_state_dict(kept)
+    # the same run resumes
+    _setup(lst, ndvi).load_state_dict(state)

@@ -1641,6 +1641,18 @@ def _input_holding(target: str, inputs: dict[str, Any]) -> tuple[str, Any, bool]
     return None
 
 
+def _refuse_inside_input(what: str, given: Any, inputs: dict[str, Any], why: str) -> None:
+    """Refuse ``given`` (an output path) where it is one of the local ``inputs`` or lies
+    inside one, saying ``why``."""
+    hit = _input_holding(os.path.realpath(os.path.expanduser(os.fspath(given))), inputs)
+    if hit is not None:
+        role, path, inside = hit
+        raise XlstsrError(
+            f"{what} {os.fspath(given)!r} is the {role} input {os.fspath(path)!r}"
+            + (" (or inside it)" if inside else "") + f": {why}"
+        )
+
+
 def _check_output(out: Any, inputs: dict[str, Any],
                   log_dirs: Mapping[str, Any] | None = None) -> None:
     """Refuse, before any training, a checkpoint path that is one of the inputs (or inside one:
@@ -1657,29 +1669,17 @@ def _check_output(out: Any, inputs: dict[str, Any],
     if clash is not None:
         raise CheckpointError(f"out {clash}")
     target = os.path.realpath(os.path.expanduser(os.fspath(out)))
-    hit = _input_holding(target, inputs)
-    if hit is not None:
-        role, path, inside = hit
-        raise XlstsrError(
-            f"the checkpoint path {os.fspath(out)!r} is the {role} input {os.fspath(path)!r}"
-            + (" (or inside it)" if inside else "")
-            + ": it would be written over the training data; write it to another path, "
-            "e.g. 'model.pt'"
-        )
+    _refuse_inside_input("the checkpoint path", out, inputs,
+                         "it would be written over the training data; write it to another "
+                         "path, e.g. 'model.pt'")
     # the logs and Lightning checkpoints (MBs) of the run went into an input Zarr store given
     # as log_dir (or a folder in it), which the checkpoint path was refused for
     for name, folder in log_dirs.items():
-        if folder is None or not isinstance(folder, (str, os.PathLike)):
-            continue
-        hit = _input_holding(os.path.realpath(os.path.expanduser(os.fspath(folder))), inputs)
-        if hit is not None:
-            role, path, inside = hit
-            raise XlstsrError(
-                f"{name} {os.fspath(folder)!r} is the {role} input {os.fspath(path)!r}"
-                + (" (or inside it)" if inside else "")
-                + ": the training's logs and checkpoints would be written into the training "
-                "data; give a folder outside it, e.g. 'xlstsr_logs'"
-            )
+        if isinstance(folder, (str, os.PathLike)):
+            _refuse_inside_input(name, folder, inputs,
+                                 "the training's logs and checkpoints would be written into "
+                                 "the training data; give a folder outside it, e.g. "
+                                 "'xlstsr_logs'")
     if os.path.isdir(target):
         raise XlstsrError(f"out {os.fspath(out)!r} is a folder: give the checkpoint's file name, "
                           f"e.g. {os.path.join(os.fspath(out), 'model.pt')!r}")
