@@ -1263,7 +1263,8 @@ def _malformed_crs_hint(message: str, command: str | None) -> str:
 
 #: upscale's flags (of :data:`_UPSCALE_FLAGS`) that other commands have too
 _SHARED_FLAGS = {"scaling": ("--units", "--variable", "--mask-out-of-range"),
-                 "train": ("--units", "--variable", "--guide-time-tolerance")}
+                 "train": ("--units", "--variable", "--guide-time-tolerance",
+                           "--guide-offset")}
 _ONE_GUIDE_NOTE = (" On the command line a guide file without a time dim or dates (e.g. a "
                    "GeoTIFF of one field) is used for every step.")
 _NO_DATES_NOTE = (" On the command line the bands of a GeoTIFF LST carry no dates: give the LST "

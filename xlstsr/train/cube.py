@@ -934,16 +934,21 @@ class CubeDataModule(PatchDataModule):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         before = state_dict.get("inputs")
         rec = self.guide_offset_record or {}
-        if before is not None and "guide_offset" not in before and self.guide_offset is None \
-                and self.n_guide and rec.get("moved"):
-            # a checkpoint from before training placed the guide (its record has no
-            # guide_offset) used it as stored: the default moved it, and the same run was
-            # refused as trained on other data. Set up again on the guide as stored.
+        placed = None if before is None else before.get("guide_offset")
+        old = before is not None and "guide_offset" not in before
+        stored = old or (isinstance(placed, Mapping) and placed.get("moved") is False)
+        if stored and self.guide_offset is None and self.n_guide and rec.get("moved"):
+            # a run that used the guide as stored (a checkpoint from before training placed the
+            # guide, or one recorded so, a resume of such a one included): the default moved
+            # it, and the same run was refused as trained on other data. Set up again on the
+            # guide as stored, as the run was (a resume continues it)
             log.warning(
-                "the checkpoint was written before training placed the guide as upscale does: "
-                "its run used the guide as stored, and so does this resumed run (guide_offset="
-                "'ignore'; the default would move it by its measured offset). Upscale with "
-                "guide_offset='ignore' too.")
+                ("the checkpoint was written before training placed the guide as upscale does: "
+                 "its run used the guide as stored" if old else
+                 "the checkpoint's run used the guide as stored")
+                + ", and so does this resumed run (guide_offset='ignore', --guide-offset ignore "
+                "on the command line; the default would move it by its measured offset). "
+                "Upscale with guide_offset='ignore' too.")
             self._as_stored_on_resume = True
             self.split = self._split_given
             self.train_set = self.val_set = None
