@@ -947,7 +947,8 @@ def radial_power_spectrum(da: xr.DataArray, pixel_size: float | None = None) -> 
     squared (``'1'`` for a dimensionless field) times that unit squared (``'K2 m2'``). The
     estimator (Hann window, window-weighted plane removed, gaps at the plane, normalised over
     the valid pixels) is that of :func:`xlstsr.kernels.spectra.radial_power_spectrum`. A step
-    without a finite value (all cloud) gets a NaN spectrum; a field without any raises.
+    without a finite value (all cloud) gets a NaN spectrum; a field without any raises
+    (in memory: a dask field is not read to check, and gives a NaN spectrum).
 
     Examples
     --------

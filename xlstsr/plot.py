@@ -298,20 +298,32 @@ def _decoded(truth: xr.DataArray) -> xr.DataArray:
     return decode_reference(truth, attrs_of="truth")
 
 
-def _drawn_kelvin(lst: xr.DataArray, *, check_fill: bool = False,
-                  what: str = "LST") -> xr.DataArray:
-    """An LST input in Kelvin for drawing, decoded as upscale decodes it (digital numbers or
-    Celsius were drawn as they are, on one colour scale with Kelvin); values out of the
-    physical range are left out of the picture, not refused (upscale takes them with
-    ``mask_out_of_range=True``).
+def _drawn_kelvin(lst: xr.DataArray, *, check_fill: bool = False, what: str = "LST",
+                  mask_out_of_range: bool = True) -> xr.DataArray:
+    """An LST field in Kelvin for drawing, decoded as upscale decodes it (digital numbers or
+    Celsius were drawn as they are, on one colour scale with Kelvin).
 
     ``check_fill``: refuse an undeclared fill value as upscale refuses it
     (:class:`~xlstsr.errors.UndeclaredFillError`, naming ``_FillValue`` / ``--nodata``), for
     the coarse input: a SEVIRI -80 degC fill was drawn at 193 K and flattened the shared
-    colour scale. ``what``: how messages name the field."""
+    colour scale. ``what``: how messages name the field (``"LST"`` adds the command line's
+    options to the advice). ``mask_out_of_range``: values out of the physical range are left
+    out of the picture (the coarse input: upscale takes them with ``mask_out_of_range=True``);
+    False refuses them (:class:`~xlstsr.errors.PhysicalRangeError`), as
+    :func:`xlstsr.evaluate` refuses a result: a result diverged to 450 K over a third of the
+    scene was drawn blank, as if cloud, beside scores that refused it."""
     from .validate import decode_lst
 
-    return decode_lst(lst, mask_out_of_range=True, check_fill=check_fill, what=what)
+    return decode_lst(lst, mask_out_of_range=mask_out_of_range, check_fill=check_fill,
+                      what=what)
+
+
+def _drawn_result(result: xr.DataArray, name: str) -> xr.DataArray:
+    """A result in Kelvin for drawing, checked as :func:`xlstsr.evaluate` checks its ``sr``
+    (values out of the physical range refused, not hidden), refusals naming the result
+    (``result 'disr'``: with several results, "the LST" did not say which, and gave the
+    command line's ``--units``, which no figure function takes)."""
+    return _drawn_kelvin(result, what=f"result {name!r}", mask_out_of_range=False)
 
 
 def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
@@ -361,13 +373,26 @@ _GROUND_TOLERANCE = 0.5
 
 def _edges(da: xr.DataArray) -> dict[str, tuple[float, float, float]] | None:
     """The outer edges and pixel size along y and x, ``{"y": (low, high, pixel)...}``, from
-    the labels (pixel centres, either direction); None without labels on two pixels or more."""
+    the labels (pixel centres, either direction); an axis of one label takes its pixel size
+    from the transform (``rio.resolution()``: a one-row strip drawn beside a result 26 km away
+    was not compared). None without labels, or with one label and no transform."""
     out = {}
     for axis, d in (("y", da.rio.y_dim), ("x", da.rio.x_dim)):
-        if d not in da.coords or da[d].ndim != 1 or da.sizes[d] < 2:
+        if d not in da.coords or da[d].ndim != 1 or da.sizes[d] < 1:
             return None
         v = np.asarray(da[d].values, np.float64)
-        step = abs(float(v[-1] - v[0])) / (v.size - 1)
+        if v.size >= 2:
+            step = abs(float(v[-1] - v[0])) / (v.size - 1)
+        else:
+            from rioxarray.exceptions import RioXarrayError
+
+            try:  # the stored transform's (rioxarray needs two labels to compute one)
+                res_x, res_y = da.rio.resolution()
+            except RioXarrayError:
+                return None  # not compared, as fields without labels
+            step = abs(float(res_y if axis == "y" else res_x))
+            if not np.isfinite(step) or step == 0:
+                return None
         out[axis] = (float(v.min()) - step / 2, float(v.max()) + step / 2, step)
     return out
 
@@ -419,8 +444,9 @@ def _check_same_ground(fields: list[tuple[str, str, xr.DataArray, Mapping[Any, A
     :data:`_GROUND_TOLERANCE` of the coarser pixel (the input against each result, results
     against each other; a x2 and a x4 result of one input pass). ``fields``: (name in the
     message, variable of its fix, field, way back to the user's dim names, :func:`_yx`). A result of half the scene, or of a window 8 pixels
-    east, filled its panel beside the whole input, without a word. Fields without labels, or
-    in other CRSs, are not compared. The fix crops every field to the ground all share
+    east, filled its panel beside the whole input, without a word. Fields without labels (or
+    with one label on an axis and no transform to give its pixel size), or in other CRSs, are
+    not compared. The fix crops every field to the ground all share
     (:func:`_crop_advice`)."""
     edges = [(what, var, da, _edges(da), back) for what, var, da, back in fields]
     for i, (wa, _, a, ea, ba) in enumerate(edges):
@@ -489,6 +515,10 @@ def comparison(
     UndeclaredFillError
         The coarse input holds an undeclared fill value (upscale refuses it too): declare it
         (``_FillValue``, ``--nodata``) or mask it.
+    PhysicalRangeError
+        A result holds values out of the physical range (:func:`xlstsr.evaluate` refuses it
+        too); the message names the result. Out-of-range pixels of the coarse input are left
+        out of its map, as upscale masks them.
     """
     path = _check_path(path, create=False)  # folders made by _finish, once drawn
     _need_dataarray("coarse", coarse)
@@ -521,7 +551,7 @@ def comparison(
                                                   like_var="upscaled")
                for k, v in results.items()}
     # results in Kelvin too: one in degC was drawn at 40 beside a 313 K input
-    results = {k: _drawn_kelvin(v) for k, v in results.items()}
+    results = {k: _drawn_result(v, k) for k, v in results.items()}
     last = list(results.values())[-1]
     # the input in Kelvin as upscale decodes it (digital numbers or Celsius were drawn as they
     # are, on one colour scale with the Kelvin results)
@@ -993,6 +1023,10 @@ def truth_maps(
     UndeclaredFillError
         The coarse input holds an undeclared fill value (upscale refuses it too): declare it
         (``_FillValue``, ``--nodata``) or mask it.
+    PhysicalRangeError
+        A result holds values out of the physical range (:func:`xlstsr.evaluate` refuses it
+        too); the message names the result. Out-of-range pixels of the coarse input are left
+        out of its map, as upscale masks them.
     """
     from rasterio.enums import Resampling
 
@@ -1032,7 +1066,7 @@ def truth_maps(
     # south-up truth (ascending y) turned every panel upside down
     truth = north_up(_decoded(truth))
     # results and the input in Kelvin, as the truth: a degC result drew a -275 K error map
-    results = {k: _drawn_kelvin(v) for k, v in results.items()}
+    results = {k: _drawn_result(v, k) for k, v in results.items()}
     # as upscale reads it: an undeclared fill refused, not drawn as data
     coarse = _drawn_kelvin(coarse, check_fill=True, what="coarse input")
     for name, da in (("coarse", coarse), ("truth", truth),
