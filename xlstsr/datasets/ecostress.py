@@ -46,7 +46,7 @@ from ..errors import (
 )
 from ..kernels.aggregate import radiometric_mean
 from ..validate import LAND_SURFACE_K
-from .root import _missing_data, data_root
+from .root import _missing_data, _no_such_file, data_root
 
 __all__ = [
     "ECOSTRESS_BOUNDS",
@@ -84,12 +84,20 @@ def _folder(root: str | os.PathLike[str] | None) -> Path:
             f"{root!r:.60}; pass e.g. 'data/ecostress_la', one call per folder")
     if root is not None:  # '~/ecostress_la' (the folder itself) was taken for a data folder
         root = Path(root).expanduser()
+    if root is not None and not root.exists() and root.suffix.lower() in (".tif", ".tiff",
+                                                                           ".csv"):
+        # a mistyped scene file: data_root called it a missing data folder (of modis_aster/)
+        raise _no_such_file(root, "ECOSTRESS scene file" if root.suffix.lower() != ".csv"
+                            else "scenes table", f"*{root.suffix}",
+                            "pass an existing scene file or scenes.csv, the folder holding "
+                            "LST/, cloud_mask/ and water_mask/, or the data folder holding "
+                            "ecostress_la/")
     if root is not None and Path(root).is_file():  # scenes.csv or a scene's file: its folder
         up = Path(root).parent
         root = up.parent if up.name in ("LST", "cloud_mask", "water_mask") else up
     if root is not None and ((Path(root) / "scenes.csv").is_file() or (Path(root) / "LST").is_dir()):
         return Path(root)
-    base = data_root(root)
+    base = data_root(root, dataset="ecostress_la")
     if not (base / "ecostress_la").is_dir():  # a held-back scenes folder of another name
         from .modis_aster import _one_laid_out_like
 
@@ -203,7 +211,8 @@ def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
         centre = np.array([read(_centre_lonlat, k, folder / "LST" / name) or (np.nan, np.nan)
                            for k, name in zip(df.loc[need, "key"], df.loc[need, "file"])],
                           np.float64).reshape(-1, 2)
-        t = df.loc[need, "datetime_utc"]
+        # the UTC hour (naive times are UTC): 13:21-07:00, a midday scene, was hour 13 + lon/15
+        t = pd.to_datetime(df.loc[need, "datetime_utc"], utc=True)
         hour = (t.dt.hour + t.dt.minute / 60 + t.dt.second / 3600 + centre[:, 0] / 15.0) % 24
         df.loc[need, "day_night"] = np.where((hour >= 6) & (hour < 18), "day", "night")
         for col, values in (("centre_lon", centre[:, 0].round(5)),
@@ -263,11 +272,13 @@ def _lst_layers(folder: Path) -> tuple[list[str], list[str]]:
     return [f for f in tifs if f not in other], other
 
 
-def _add_unlisted(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
+def _add_unlisted(df: pd.DataFrame, folder: Path, left_out: dict[str, str],
+                  why: str = "") -> pd.DataFrame:
     """The table with the LST files of ``LST/`` that scenes.csv does not list (a scene added
     after the table was written was left out without a word, and could not be opened by its
     file name) as rows whose other columns :func:`_fill_scene_columns` derives; a warning
-    names them, and those without both masks, which are left out."""
+    names them (``why``: why the table lists none, e.g. it has no ``file`` column), and those
+    without both masks, which are left out and named in ``left_out`` (key -> reason)."""
     lst, _ = _lst_layers(folder)
     keys = set(df["file"].astype(str).str.extract(r"_doy(\d{13})_")[0].dropna())
     unlisted = [f for f in lst if (m := re.search(r"_LST_doy(\d{13})_", f)) and m.group(1) not in keys]
@@ -282,7 +293,11 @@ def _add_unlisted(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
     def names(files: list[str]) -> str:
         return ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
 
-    msg = f"{folder / 'scenes.csv'} does not list {len(unlisted)} LST file(s) of {folder / 'LST'}"
+    for f in lacking:
+        left_out[key[f]] = (f"not listed in {folder / 'scenes.csv'}, and no cloud_mask and "
+                            f"water_mask file beside in {folder} (matched by the doy key)")
+    msg = (f"{folder / 'scenes.csv'}{why} does not list {len(unlisted)} LST file(s) of "
+           f"{folder / 'LST'}")
     if added:
         msg += (f"; added with columns derived from their files (time from the name, day / "
                 f"night from the local solar hour, overpass, clear pixel count; other columns "
@@ -294,7 +309,33 @@ def _add_unlisted(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
          UserWarning)
     if not added:
         return df
-    return pd.concat([df, pd.DataFrame({"file": added}, dtype=object)], ignore_index=True)
+    new = pd.DataFrame({"file": added}, dtype=object)
+    if df.empty:  # a table of no rows: its columns, empty (pandas warns on concat of no rows)
+        return new.reindex(columns=list(dict.fromkeys(["file", *df.columns])))
+    return pd.concat([df, new], ignore_index=True)
+
+
+def _table_without_files(table: pd.DataFrame, folder: Path, left_out: dict[str, str]
+                         ) -> tuple[pd.DataFrame, str]:
+    """The rows of a scenes.csv with no ``file`` column (or no rows) that its ``key`` column
+    matches to an LST file of ``LST/``, with a ``file`` column (rows of keys without one are
+    named in ``left_out``), and why the table lists no file, for :func:`_add_unlisted` to add
+    the others: such a table was refused as "no ECOSTRESS scene" though LST/ held them."""
+    lst, _ = _lst_layers(folder)
+    by_key = {m.group(1): f for f in lst if (m := re.search(r"_LST_doy(\d{13})_", f))}
+    if "file" in table:  # a header, or blank rows only
+        return table.iloc[:0].astype(object), " (no scene row)"
+    if "key" not in table or table.empty:
+        why = " (no scene row)" if table.empty else " (no `file` or `key` column)"
+        return table.iloc[:0].astype(object).assign(file=[]), why
+    keys = table["key"].astype(str).str.strip()
+    known = table["key"].notna() & keys.isin(list(by_key))
+    for k in keys[table["key"].notna() & ~known]:
+        left_out[k] = (f"listed in {folder / 'scenes.csv'} by key, but no LST file in "
+                       f"{folder / 'LST'}")
+    rows = table[known].copy()
+    rows.insert(0, "file", [by_key[k] for k in keys[known]])
+    return rows.reset_index(drop=True), " (no `file` column: rows matched by their `key`)"
 
 
 def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -306,10 +347,15 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     listed), gets them from its files (masks by key, time from the key, day / night from the
     local solar hour of the scene's centre, in any CRS, overpasses, clear land pixel counts).
     LST files that ``scenes.csv`` does not list (scenes added later) are added the same way,
-    with a warning naming them; listed scenes without an LST file are left out, with a warning
-    (once per folder) and named in ``attrs["left_out"]`` (key -> reason) for a report to list;
-    a table none of whose LST files is present is refused (InputNotFoundError). ``day_night``
-    is read in any case and spacing ('Day', ' night '); blanks are derived, other values refused.
+    with a warning naming them; so are all of them when it lists none (a header only, or no
+    ``file`` column: the rows of a ``key`` column that names an LST file keep their other
+    columns). Blank rows are skipped. Listed scenes without an LST file are left out, with a
+    warning (once per folder), and so are scenes without their cloud or water mask (a warning
+    each listing); all are named in ``attrs["left_out"]`` (key -> reason) for a report to list
+    and for :func:`open_ecostress_scene` to say why; a table none of whose LST files is present
+    is refused (InputNotFoundError). ``datetime_utc`` may carry any UTC offset (naive: UTC).
+    ``day_night`` is read in any case and spacing ('Day', ' night '); blanks are derived, other
+    values refused.
 
     Parameters
     ----------
@@ -325,20 +371,26 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     (22, 20, ['day', 'night'])
     """
     folder = _folder(root)
+    left_out: dict[str, str] = {}
     if (folder / "scenes.csv").is_file():
-        df = pd.read_csv(folder / "scenes.csv", dtype={"overpass": str})
-        if "file" in df and not df.empty:
-            df = _add_unlisted(df, folder)
+        df = pd.read_csv(folder / "scenes.csv", dtype={"overpass": str, "key": str})
+        if "file" in df:  # a blank row (a spreadsheet's ',,,' line) is no scene (a TypeError)
+            df = df[df["file"].notna() & (df["file"].astype(str).str.strip() != "")]
+            df = df.reset_index(drop=True)
+        why = ""
+        if "file" not in df or df.empty:  # its LST/ files, as without scenes.csv (refused)
+            df, why = _table_without_files(df, folder, left_out)
+        df = _add_unlisted(df, folder, left_out, why)
     else:
-        lst, other = _lst_layers(folder)
-        df = pd.DataFrame({"file": lst}, dtype=object)
-        if df.empty and other:
-            raise XlstsrError(
-                f"{folder / 'LST'} holds no LST layer file (..._LST_doy<key>_....tif), only "
-                f"{', '.join(other[:3])}{' ...' if len(other) > 3 else ''}: put the ECOSTRESS LST "
-                "layer (ECO_L2_LSTE.002_LST_doy*.tif) there, other layers (LST_err, QC, Emis) "
-                "elsewhere")
-    if df.empty or "file" not in df:  # an empty table failed in pandas (.str on no strings)
+        df = pd.DataFrame({"file": _lst_layers(folder)[0]}, dtype=object)
+    other = _lst_layers(folder)[1]
+    if df.empty and other:
+        raise XlstsrError(
+            f"{folder / 'LST'} holds no LST layer file (..._LST_doy<key>_....tif), only "
+            f"{', '.join(other[:3])}{' ...' if len(other) > 3 else ''}: put the ECOSTRESS LST "
+            "layer (ECO_L2_LSTE.002_LST_doy*.tif) there, other layers (LST_err, QC, Emis) "
+            "elsewhere")
+    if df.empty:  # an empty table failed in pandas (.str on no strings)
         raise InputNotFoundError(
             f"no ECOSTRESS scene in {folder}: it needs LST/ECO_L2_LSTE.*_doy*.tif files (with "
             "cloud_mask/ and water_mask/ beside) or a scenes.csv; pass the ecostress_la folder "
@@ -347,7 +399,7 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     df["key"] = df["file"].str.extract(r"_doy(\d{13})_")[0]
     if df["key"].isna().any():
         raise XlstsrError(f"ECOSTRESS file names without a doy key (_doyYYYYDDDHHMMSS_) in "
-                          f"{folder / 'LST'}: {', '.join(df['file'][df['key'].isna()])}; keep "
+                          f"{folder / 'LST'}: {', '.join(map(str, df['file'][df['key'].isna()]))}; keep "
                           "AppEEARS' names (the key gives the scene's time), or move such "
                           "files out of the folder")
     dup = df["key"][df["key"].duplicated()]
@@ -369,13 +421,12 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
             "scenes.csv names (ECO_L2_LSTE.002_LST_doy<key>_....tif) into it, with their "
             "cloud_mask/ and water_mask/ files beside, or pass as root the folder that holds "
             "them.")
-    left_out: dict[str, str] = {}
     if present.any() and not present.all():
         # a partial copy with the full scenes.csv: the missing ones are left out and listed
         # (in attrs["left_out"], for a page to name; warned once per folder and scenes, not
         # at each of the many listings a benchmark makes)
         keys = tuple(df["key"][~present])
-        left_out = {k: f"no LST file in {folder / 'LST'}" for k in keys}
+        left_out.update({k: f"no LST file in {folder / 'LST'}" for k in keys})
         if (str(folder), keys) not in _WARNED_MISSING:
             _WARNED_MISSING.add((str(folder), keys))
             warn(
@@ -384,7 +435,7 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
                 f"{', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}).",
                 UserWarning)
         df = df[present].reset_index(drop=True)
-    df = _with_masks(df, folder)
+    df = _with_masks(df, folder, left_out)
     if "day_night" in df:
         df["day_night"] = _day_night_column(df, folder)
     df = _fill_scene_columns(df, folder)
@@ -427,11 +478,13 @@ def _scene_files(folder: Path) -> list[Path]:
     return [folder / "LST" / f for f in sorted(set(names)) if (folder / "LST" / f).is_file()]
 
 
-def _with_masks(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
+def _with_masks(df: pd.DataFrame, folder: Path, left_out: dict[str, str]) -> pd.DataFrame:
     """The rows whose cloud and water masks are on disk (listed in scenes.csv or found by the
     doy key); the others are left out with a warning, as a scene without its LST file is (one
-    scene lacking its cloud mask stopped a whole benchmark run)."""
+    scene lacking its cloud mask stopped a whole benchmark run), and named in ``left_out``
+    (key -> reason: open_ecostress_scene of one said "no scene", as for a mistyped key)."""
     lacking = pd.Series(False, index=df.index)
+    missing: dict[str, list[str]] = {}
     for mask in ("cloud_mask", "water_mask"):
         listed = df[mask] if mask in df else pd.Series(None, index=df.index, dtype=object)
         for i, key in df["key"].items():
@@ -441,6 +494,9 @@ def _with_masks(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
             if not (isinstance(name, str) and name) and any((folder / mask).glob(f"*_doy{key}_*")):
                 continue
             lacking[i] = True
+            missing.setdefault(key, []).append(
+                f"{mask} file {folder / mask / name}" if isinstance(name, str) and name
+                else f"{mask} file (matched by the doy key) in {folder / mask}")
     if not lacking.any():
         return df
     if lacking.all():
@@ -451,6 +507,7 @@ def _with_masks(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
             "(the same name with _LST_ -> _cloud_mask_; AppEEARS delivers them with the LST "
             "layer); copy them.")
     keys = list(df["key"][lacking])
+    left_out.update({k: f"no {' nor '.join(missing[k])}" for k in keys})
     warn(f"{len(keys)} of the {len(df)} scenes of {folder} have no cloud_mask or water_mask file "
          f"and are left out (keys {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}).",
          UserWarning)
@@ -898,6 +955,12 @@ def open_ecostress_scene(
     unreadable = scenes.attrs.get("unreadable", {})
     if key in unreadable:  # left out of the listing, its file damaged
         raise XlstsrError(f"scene {key}: {unreadable[key]}")
+    left_out = scenes.attrs.get("left_out", {})
+    if key not in scenes.index and key in left_out:  # not a mistyped key: say why
+        raise InputNotFoundError(
+            f"no ECOSTRESS scene {key!r} in the listing of {scenes.attrs['folder']}: it is left "
+            f"out ({left_out[key]}). Copy its missing file(s) there (ecostress_scenes() lists the "
+            f"{len(scenes)} scenes present; its attrs['left_out'] those left out).")
     if key not in scenes.index:
         raise VariableNotFoundError(
             f"no ECOSTRESS scene {key!r}: a scene is named by the doy key of its file names "

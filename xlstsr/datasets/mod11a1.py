@@ -13,7 +13,7 @@ import xarray as xr
 
 from ..errors import InputNotFoundError, XlstsrError
 from ..io.modis import open_modis
-from .root import data_root
+from .root import _no_such_file, data_root
 
 __all__ = ["open_mod11a1_granule"]
 
@@ -30,12 +30,16 @@ def _granule(root: str | os.PathLike[str] | None) -> Path:
     given = None if root is None else Path(root).expanduser()
     if given is not None and given.is_file():  # one granule, picked by its path
         return given
+    if given is not None and not given.exists() and given.suffix.lower() == ".hdf":
+        raise _no_such_file(given, "MOD11A1 granule file", "MOD11A1*.hdf",
+                            "pass the path of an existing granule, the granules' folder, or the "
+                            f"data folder holding {_PRODUCT}/")
     # the product folder itself, as the ECOSTRESS and MODIS/ASTER loaders take theirs
     if given is not None and given.is_dir() and not (given / _PRODUCT).is_dir() and (
             given.name == _PRODUCT or any(given.glob("MOD11A1*.hdf"))):
         folder = given
     else:
-        base = data_root(root)
+        base = data_root(root, dataset=_PRODUCT)
         folder = base / _PRODUCT
         if not folder.is_dir():  # a held-back product folder of another name (mod11a1_2019/)
             from .modis_aster import _one_laid_out_like

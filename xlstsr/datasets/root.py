@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
+
+from ..errors import InputNotFoundError
 
 __all__ = [
     "DATA_ENV",
@@ -24,13 +27,24 @@ DATA_ENV = "XLSTSR_DATA"
 _CHECKOUT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-def data_root(root: str | os.PathLike[str] | None = None) -> Path:
+def data_root(root: str | os.PathLike[str] | None = None, *,
+              dataset: str | None = None) -> Path:
     """The folder of real benchmark data.
 
     Looked up in this order: ``root`` if given; else the environment variable ``XLSTSR_DATA`` if
     set; else ``../shared/data`` beside the repository holding this package (a development
     checkout). An explicitly given place that does not exist is an error (no silent fallback).
     The data are never bundled with the package.
+
+    Parameters
+    ----------
+    root : path, optional
+        The data folder; None: ``$XLSTSR_DATA`` or ``../shared/data``.
+    dataset : str, optional
+        The dataset folder the caller reads from the data folder (``"ecostress_la"``,
+        ``"mod11a1_hdf"``...), named in the error's advice (the MOD11A1 reader's error advised
+        pointing to the folder holding ``modis_aster/``); None: ``modis_aster``, the benchmarks'
+        main dataset.
 
     Raises
     ------
@@ -50,17 +64,19 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
         path, how = Path(os.environ[DATA_ENV]).expanduser(), f"${DATA_ENV}"
     else:
         path, how = _CHECKOUT_DATA, "../shared/data"
+    holding = dataset or "modis_aster"
     if path.is_file():  # "does not exist" sent the user looking for a path that is there
         raise _missing_data(
             f"the real benchmark data folder {path} ({how}) is a file, not a folder: pass the "
-            f"data folder (the one holding modis_aster/, e.g. {path.parent.parent}), as root=... "
+            f"data folder (the one holding {holding}/, e.g. {path.parent.parent}), as root=... "
             f"or in {DATA_ENV}.",
-            path, f"the real benchmark data folder {path} ({how}) is a file, not a folder")
+            path, f"the real benchmark data folder {path} ({how}) is a file, not a folder",
+            dataset)
     if not path.is_dir():
         raise _missing_data(
             f"the real benchmark data folder {path} ({how}) does not exist; pass root=..., or set "
-            f"the environment variable {DATA_ENV} to the folder holding modis_aster/.",
-            path, f"the real benchmark data folder {path} ({how}) does not exist")
+            f"the environment variable {DATA_ENV} to the folder holding {holding}/.",
+            path, f"the real benchmark data folder {path} ({how}) does not exist", dataset)
     return path
 
 
@@ -77,6 +93,25 @@ def _missing_data(message: str, path: str | os.PathLike[str], problem: str,
     err = FileNotFoundError(message)
     err.data_path, err.data_problem, err.data_needed = (  # type: ignore[attr-defined]
         os.fspath(path), problem, needed)
+    err.data_fix = fix  # type: ignore[attr-defined]
+    return err
+
+
+def _no_such_file(path: Path, what: str, pattern: str, fix: str) -> InputNotFoundError:
+    """The error of a mistyped file path given as ``root`` (a granule, a scene file): named as
+    the ``what`` it is, with the near names of its folder (matching ``pattern``), and ``fix``
+    (:func:`data_root` called it a missing data folder and advised the one holding
+    ``modis_aster/``). It carries :func:`_missing_data`'s attributes, for
+    :func:`exit_on_missing_data` to print in one line."""
+    names = sorted(p.name for p in path.parent.glob(pattern)) if path.parent.is_dir() else []
+    near = difflib.get_close_matches(path.name, names, n=3, cutoff=0.6)
+    where = (f"did you mean {', '.join(near)}?" if near else
+             f"{path.parent} holds {len(names)} {pattern} file(s)" if path.parent.is_dir()
+             else f"{path.parent} does not exist either")
+    problem = f"no such {what} {path} ({where})"
+    err = InputNotFoundError(f"{problem}: {fix}.")
+    err.data_path, err.data_problem, err.data_needed = (  # type: ignore[attr-defined]
+        os.fspath(path), problem, None)
     err.data_fix = fix  # type: ignore[attr-defined]
     return err
 
