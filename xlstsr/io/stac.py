@@ -246,6 +246,73 @@ def _common_crs(items: Sequence[Any]) -> Any:
     return counts.most_common(1)[0][0] if counts else None
 
 
+def _crs_label(crs: Any) -> str:
+    """A CRS as a user can pass it back: its EPSG code, else its name (MODIS sinusoidal has
+    no code), else the text given."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        c = CRS.from_user_input(crs)
+    except (CRSError, TypeError, ValueError):
+        return str(crs)[:60]
+    code = c.to_epsg()
+    return f"EPSG:{code}" if code is not None else f"{c.name!r}"
+
+
+def _crs_counts(items: Sequence[Any]) -> list[tuple[str, int]]:
+    """The items' distinct CRSs (one CRS however it is spelled: WKT2, PROJJSON, code) as
+    ``(label, number of items)``, most items first; items without one are left out."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    parsed: dict[str, Any] = {}
+    groups: list[list[Any]] = []  # [CRS or its text, label, count]
+    for own in filter(None, map(_native_crs, items)):
+        key = str(own)
+        if key not in parsed:  # one parse per spelling, not per item
+            try:
+                parsed[key] = CRS.from_user_input(own)
+            except (CRSError, TypeError, ValueError):
+                parsed[key] = key
+        c = parsed[key]
+        for g in groups:
+            if g[0] == c:
+                g[2] += 1
+                break
+        else:
+            groups.append([c, _crs_label(own), 1])
+    return sorted(((g[1], g[2]) for g in groups), key=lambda g: -g[1])
+
+
+def _show_crs_counts(counts: Sequence[tuple[str, int]]) -> str:
+    return ", ".join(f"{label}: {n} item{'s' if n > 1 else ''}" for label, n in counts)
+
+
+def _warn_mixed_crs(items: Sequence[Any], kwargs: dict[str, Any]) -> None:
+    """Warn when items of several CRSs are loaded without an output grid (``crs=``,
+    ``geobox=``, ``like=``): odc-stac puts them on the most common CRS (:func:`_common_crs`,
+    which a bbox is read in: kept for that) and reprojects the others onto it, by default with
+    nearest resampling, which drops some of their pixels and repeats others."""
+    if {"geobox", "like"} & set(kwargs):
+        return
+    counts = _crs_counts(items)
+    if len(counts) < 2:
+        return
+    rs = kwargs.get("resampling") or "nearest"
+    from ..errors import warn
+
+    warn(
+        f"the items are in {len(counts)} CRSs ({_show_crs_counts(counts)}) and no crs= is "
+        f"given: they are loaded on the most common one, {_crs_label(_common_crs(items))}, and "
+        f"the others reprojected onto it with resampling={rs!r}"
+        + (" (pixels dropped or repeated)" if rs == "nearest" else "")
+        + ". Pass `crs=` (with `resolution=`) and e.g. `resampling='bilinear'` to choose the "
+        "output grid, or load the items of each CRS separately (e.g. "
+        "`[i for i in items if i.properties.get('proj:code') == ...]`)."
+    )
+
+
 def _require_resolution(crs: Any, native: Any) -> None:
     """Refuse ``crs=`` in other units than the items' own without ``resolution=``: the items'
     pixel size (926.6 m) was taken as 926.6 degrees, one all-NaN pixel per date, silently."""
@@ -342,9 +409,13 @@ def _check_bbox_overlap(items: Sequence[Any], bbox: Sequence[float], crs: Any,
     ix0, iy0, ix1, iy1 = to_out.transform_bounds(
         min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
         max(b[3] for b in boxes), densify_pts=21)
+    counts = [] if crs_given else _crs_counts(items)
+    several = (f" (the items are in {len(counts)} CRSs: {_show_crs_counts(counts)}; without "
+               "`crs=` the output is on the most common one)" if len(counts) > 1 else "")
     raise NoOverlapError(
         f"bbox {tuple(bbox)} meets none of the {len(items)} items: together they cover about "
-        f"({ix0:.6g}, {iy0:.6g}, {ix1:.6g}, {iy1:.6g}) in the output CRS. bbox is in the output "
+        f"({ix0:.6g}, {iy0:.6g}, {ix1:.6g}, {iy1:.6g}) in the output CRS, {_crs_label(crs)}"
+        f"{several}. bbox is in the output "
         "CRS's units (the items' native CRS unless `crs=` is given: sinusoidal metres for MODIS), "
         "not longitude/latitude." + ("" if out_crs.is_geographic
                                      else _lonlat_advice(items, bbox, engine, crs_given))
@@ -1412,8 +1483,8 @@ _DAY_TEXT = r"\d{4}(-\d{2}(-\d{2})?)?"
 
 def _date_bounds(key: str, value: Any) -> tuple[Any, Any] | None:
     """The first and last date a date keyword asks for, as ``.sel(time=slice(...))`` takes
-    them (None: open): from ``'2020-04'`` (a day, month or year: kept as text, which selects
-    all of it), STAC's ``'2020-06-01T00:00:00Z/2020-08-31T23:59:59Z'`` (``..`` open; zoned
+    them (None: open): from ``slice(a, b)``, ``'2020-04'`` (a day, month or year: kept as
+    text, which selects all of it), STAC's ``'2020-06-01T00:00:00Z/2020-08-31T23:59:59Z'`` (``..`` open; zoned
     times in naive UTC, as open_stac's time labels are), a pair, one date; ``start*`` keywords
     open at the end, ``end*`` ones at the start. A day (a ``datetime.date``, text without a
     time such as ``'2020-1-2'``) and a lone midnight instant are written ``'YYYY-MM-DD'``,
@@ -1442,7 +1513,9 @@ def _date_bounds(key: str, value: Any) -> tuple[Any, Any] | None:
 
     key = str(key).lower()
     try:
-        if isinstance(value, str) and "/" in value:
+        if isinstance(value, slice):  # xarray's idiom for a range: time=slice(a, b)
+            lo, hi = value.start, value.stop
+        elif isinstance(value, str) and "/" in value:
             lo, hi = value.split("/", 1)
         elif isinstance(value, (tuple, list)) and len(value) == 2:
             lo, hi = value
@@ -1460,10 +1533,14 @@ def _date_bounds(key: str, value: Any) -> tuple[Any, Any] | None:
 def _date_advice(key: str, value: Any) -> str:
     """How to keep only some dates, with the dates ``key=value`` asks for where they parse."""
     bounds = _date_bounds(key, value)
-    lo, hi = bounds if bounds is not None else ("2020-04-01", "2020-04-30")
+    # dates that do not parse are not replaced by made-up ones (copied, they kept none of the
+    # dates asked for): the form is shown with placeholders
+    sel, which = ((bounds, "") if bounds is not None
+                  else (("YYYY-MM-DD", "YYYY-MM-DD"), " with your first and last dates"))
     return (
         "To keep only some dates, select them after loading (lazy: only those dates are "
-        f"read): `open_stac(items, ...).sel(time=slice({lo!r}, {hi!r}))`; or give open_stac "
+        f"read): `open_stac(items, ...).sel(time=slice({sel[0]!r}, {sel[1]!r}))`{which}; or "
+        "give open_stac "
         "only the items of those dates (a pystac_client search takes `datetime=` itself)."
     )
 
@@ -1564,6 +1641,47 @@ def _check_one_product(items: Sequence[Any]) -> None:
     )
 
 
+#: the resamplings whose kernel GDAL widens by the scale change of each warp (odc-stac warps
+#: each chunk separately); nearest and the footprint ones (average, mode...) do not
+_KERNEL_RESAMPLINGS = frozenset({"bilinear", "cubic", "cubic_spline", "cubicspline", "lanczos"})
+
+#: the most pixels per time step that are warped whole to keep kernel resamplings
+#: independent of the chunks (beyond: chunk by chunk, with a warning)
+MAX_WHOLE_WARP_PIXELS = 4096 * 4096
+
+
+def _kernel_resampling(resampling: Any) -> list[str]:
+    """The kernel resamplings (:data:`_KERNEL_RESAMPLINGS`) in odc-stac's ``resampling=``
+    (a name, a rasterio ``Resampling``, or a dict of them per band)."""
+    given = resampling.values() if isinstance(resampling, dict) else [resampling]
+    names = {str(getattr(r, "name", r)).lower() for r in given if r is not None}
+    return sorted(names & _KERNEL_RESAMPLINGS)
+
+
+def _cut_whole_steps(ds: xr.Dataset, chunks: dict[str, Any], items: Sequence[Any],
+                     load_kw: dict[str, Any]) -> xr.Dataset:
+    """``ds`` (loaded with each step's area in one chunk) cut into the ``chunks`` asked for;
+    an area over :data:`MAX_WHOLE_WARP_PIXELS` is loaded chunk by chunk again (its values then
+    depend on the chunks), with a warning that says so."""
+    import odc.stac
+
+    ydim, xdim = ds[next(iter(ds.data_vars))].dims[-2:]
+    ny, nx = ds.sizes[ydim], ds.sizes[xdim]
+    if ny * nx <= MAX_WHOLE_WARP_PIXELS:
+        return ds.chunk({ydim: chunks["y"], xdim: chunks["x"]})
+    from ..errors import warn
+
+    rs = _kernel_resampling(load_kw.get("resampling"))[0]
+    warn(
+        f"resampling={rs!r} over {ny} x {nx} pixels per step is warped chunk by chunk: GDAL "
+        "sizes the kernel by the scale of each chunk's warp, so the values depend on chunks= "
+        "(0.2 K apart on MOD11A1 put on 0.01 degrees). For values that do not, load "
+        f"an area of at most {MAX_WHOLE_WARP_PIXELS} pixels (warped whole), or use "
+        "resampling='average' (or 'nearest')."
+    )
+    return odc.stac.load(items, **{**load_kw, "chunks": chunks})
+
+
 def _product_name(items: list[Any]) -> str | None:
     """The product the items are granules of, recorded as ``attrs['product']``: their common
     collection id ('modis-21A2-061'), else the common first part of their ids
@@ -1617,7 +1735,10 @@ def open_stac(
         Dims not named keep that default: ``{"time": 5}`` gives 5 steps of 1024 x 1024 px,
         ``{"y": 256}`` 1 step of 256 x 1024 px (``-1``: the whole dim). ``latitude`` /
         ``longitude`` are read as ``y`` / ``x`` (on any output CRS; one dim given two sizes
-        under both names is refused).
+        under both names is refused). With a kernel ``resampling=`` (bilinear, cubic,
+        lanczos) each step's area (up to :data:`MAX_WHOLE_WARP_PIXELS`, else with a warning)
+        is warped whole and then cut into these chunks: GDAL sizes the kernel by each warp's
+        scale, so chunk by chunk the values changed with the chunks.
     dtype : str
         Output dtype of decoded values (NaN fill).
     decode : bool
@@ -1670,6 +1791,15 @@ def open_stac(
     NoOverlapError
         An area (``bbox=``, ``lon=``/``lat=``, ``geopolygon=``, ``bounds_latlon=``) that meets
         none of the items: the cube would be NaN only.
+
+    Warns
+    -----
+    UserWarning
+        Items in several CRSs without ``crs=`` (``geobox=``, ``like=``): they are loaded on
+        the most common CRS (the one ``bbox`` is read in), the others reprojected onto it with
+        the ``resampling`` given (nearest by default); the warning names each CRS with its
+        number of items. A kernel resampling over more than :data:`MAX_WHOLE_WARP_PIXELS`
+        pixels per step, warped chunk by chunk (its values then depend on ``chunks``).
 
     Examples
     --------
@@ -1774,6 +1904,8 @@ def open_stac(
     if engine == "odc":
         _refuse_fused_granules(items, kwargs.get("groupby"))
     _check_items_grids(items, keys, crs, resolution, kwargs, engine)
+    if engine == "odc" and crs is None:
+        _warn_mixed_crs(items, kwargs)
     items = _cwd_hrefs(items, keys)
     if relative is not None:
         # an item read as a dict (json.load) has no location to resolve it against: the
@@ -1806,6 +1938,7 @@ def open_stac(
 
         # stored values in their own dtype: nodata compares exactly, decoding happens below
         load_kw: dict[str, Any] = dict(bands=bands, chunks=chunks, **kwargs)
+        crs_given = crs is not None  # a bbox alone is read in the items' CRS: no warp
         if crs is None and bbox is not None:
             crs = _common_crs(items)
             if crs is None:
@@ -1830,8 +1963,19 @@ def open_stac(
                                resolution)
             if grid is not None:
                 load_kw["anchor"] = _grid_anchor(grid)
+        # GDAL sizes a bilinear/cubic/lanczos kernel by the scale of each warp, and odc-stac
+        # warps each chunk separately: values changed with chunks= (0.2 K on MOD11A1 put on
+        # 0.01 degrees). Each step is warped whole (as one GDAL warp of the area), then cut
+        # (on the items' own grid nothing is warped: a large tile read as it is is not warned)
+        warped = (crs_given or resolution is not None or {"geobox", "like"} & set(kwargs)
+                  or len(_crs_counts(items)) > 1)
+        whole = warped and _kernel_resampling(kwargs.get("resampling"))
+        if whole:
+            load_kw["chunks"] = {**chunks, "y": -1, "x": -1}
         try:
             ds = odc.stac.load(items, **load_kw)
+            if whole:
+                ds = _cut_whole_steps(ds, chunks, items, load_kw)
         except ValueError as err:
             if str(err).startswith(_ODC_ARGUMENT_ERRORS):
                 ours = (" (open_stac passes its bbox= to odc-stac as x=, y=)"
