@@ -1312,7 +1312,7 @@ def evaluate(
         check_number("reference_scale", reference_scale, 0, lo_open=True,
                      hint="the factor the reference's stored integers are multiplied by, e.g. "
                      "reference_scale=0.1 for ASTER K x 10, or None for a reference in Kelvin")
-    sr = prepare_lst(sr, what="super-resolved field")
+    sr = prepare_lst(sr, what="super-resolved field", maskable=False)
     _check_thresholds(valid_min, valid_max)
     if reference_nodata is not None:
         try:

@@ -314,8 +314,10 @@ def _drawn_kelvin(lst: xr.DataArray, *, check_fill: bool = False, what: str = "L
     scene was drawn blank, as if cloud, beside scores that refused it."""
     from .validate import decode_lst
 
+    # a result refused (mask_out_of_range=False) is told to mask by hand: no figure function
+    # takes the option its refusals named
     return decode_lst(lst, mask_out_of_range=mask_out_of_range, check_fill=check_fill,
-                      what=what)
+                      what=what, maskable=mask_out_of_range)
 
 
 def _drawn_result(result: xr.DataArray, name: str) -> xr.DataArray:

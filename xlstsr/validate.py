@@ -2878,6 +2878,7 @@ def _lst_verdict(
     stale_scale: tuple[float, float] | None = None,
     int_stored: tuple[float, float, str] | None = None,
     packed: tuple[float, float, bool] | None = None,
+    maskable: bool = True,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
@@ -2892,7 +2893,8 @@ def _lst_verdict(
     ``int_stored``: (scale, offset, dtype) that map the values (Celsius's 273.15 taken off)
     back to the integers stored, whose type's extreme is looked for as an undeclared fill
     (:func:`_stored_integer_fill`). ``packed``: (scale, offset, integers stored) that the reader
-    applied (:func:`_packed_stored`): a fill is named, and ``--nodata`` given, as stored."""
+    applied (:func:`_packed_stored`): a fill is named, and ``--nodata`` given, as stored.
+    ``maskable``: see :func:`decode_lst`."""
     lead = imgs.shape[:-2]
     attrs_of = attrs_of if what == "reference" else None
     v = attrs_of or "da"  # the variable whose attrs a fix sets
@@ -2933,9 +2935,10 @@ def _lst_verdict(
                     + (" (+inf and -inf both: one fill value cannot declare them)"
                        if len(signs) == 2 else "")
                     + ": not temperatures. "
-                    + (fill or "Mask them ") + "(`da.where(np.isfinite(da))`), or pass "
-                    "`mask_out_of_range=True`"
-                    + (" (`--mask-out-of-range` on the command line)." if cli else ".")
+                    + (fill or "Mask them ") + "(`da.where(np.isfinite(da))`)"
+                    + (", or pass `mask_out_of_range=True`"
+                       + (" (`--mask-out-of-range` on the command line)." if cli else ".")
+                       if maskable else ".")
                 )
             flags[i] = 1  # masked with the other out-of-range values
         if finite.size == 0:
@@ -3110,15 +3113,22 @@ def _lst_verdict(
                 f"fill value. Declare it: `da.attrs['_FillValue'] = {sv}` or `da = "
                 f"da.rio.write_nodata({sv})`"
                 + (f" (`--nodata {ps or sv}` on the command line)" if cli else "")
-                + f", or mask it: `da.where(da != {sv})`; or pass `mask_out_of_range=True`"
-                + (" (`--mask-out-of-range`)." if cli else ".")
+                + f", or mask it: `da.where(da != {sv})`"
+                + ("; or pass `mask_out_of_range=True`"
+                   + (" (`--mask-out-of-range`)." if cli else ".") if maskable else ".")
             )
         cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
                                  _like_at(like, i), attrs_of, packed))
         fix = ("" if keep_out_of_range else
                " To mask such pixels instead, pass `mask_out_of_range=True`"
-               + (" (`--mask-out-of-range` on the command line)." if cli else "."))
+               + (" (`--mask-out-of-range` on the command line)." if cli else ".")
+               if maskable else
+               # a result scored or drawn: its callers take no such option (the advice was a
+               # TypeError when followed); out-of-range output says the method went wrong
+               " A method's output out of range is not a temperature: check its inputs "
+               "(units, guide, model); to look at the rest, mask such pixels by hand "
+               f"(`da.where((da >= {lo:g}) & (da <= {hi:g}))`).")
         raise PhysicalRangeError(
             f"{what} values from {_kelvin_text(vmin)} to {_kelvin_text(vmax)} K (median "
             f"{_kelvin_text(median)} K) fall outside "
@@ -3257,6 +3267,7 @@ def decode_lst(
     kept_range: tuple[float | None, float | None] = (None, None),
     like: tuple[Any, str] | None = None,
     attrs_of: str | None = None,
+    maskable: bool = True,
 ) -> xr.DataArray:
     """Return LST as floating-point Kelvin with NaN gaps; decode scaled integers and Celsius.
 
@@ -3315,6 +3326,10 @@ def decode_lst(
         `truth.attrs['_FillValue'] = -9999`...) instead of evaluate's arguments (a TypeError
         when followed). Fixed here, when the graph is built: a lazy reference refused as it
         is computed, on any scheduler, gives the same advice. None: evaluate's arguments.
+    maskable : bool
+        Whether the caller offers ``mask_out_of_range`` (refusals name it). False for a result
+        that is scored or drawn (:func:`xlstsr.evaluate`, the plot functions), which take no
+        such option: refusals of values out of range name the method instead.
 
     Examples
     --------
@@ -3429,6 +3444,7 @@ def decode_lst(
         like=like,
         fill_declared=any(k in da.attrs for k in ("_FillValue", "missing_value")),
         attrs_of=attrs_of,
+        maskable=maskable,
         float_stored=da.dtype.kind == "f",
         stale_scale=stale_scale,
         int_stored=int_stored,
@@ -4224,11 +4240,12 @@ def prepare_lst(
     *,
     mask_out_of_range: bool = False,
     what: str = "LST",
+    maskable: bool = True,
 ) -> xr.DataArray:
     """The front door: select the LST, require a CRS and transform (completing the coordinates
     from a written transform, renaming lat/lon dims to y/x: :func:`georeference`), decode to
     Kelvin and check the values (:func:`decode_lst`), check that an in-memory input holds valid
-    pixels.
+    pixels. ``maskable``: see :func:`decode_lst`.
 
     Examples
     --------
@@ -4243,7 +4260,8 @@ def prepare_lst(
     """
     lst, _ = select_lst(obj, variable)
     lst = georeference(lst, what)
-    kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range, what=what)
+    kelvin = decode_lst(lst, mask_out_of_range=mask_out_of_range, what=what,
+                        maskable=maskable)
     require_valid_pixels(kelvin, what)
     return kelvin
 
