@@ -880,13 +880,6 @@ def match_steps(
             f"): keep one step per label (e.g. `guide.drop_duplicates('{dim}')` or "
             f"`guide.groupby('{dim}').mean()`)."
         )
-    if lv.shape == gv.shape and np.array_equal(lv, gv):
-        # equal labels are matched as they are, without reading the guide: one merged into
-        # the LST's Dataset (xr.merge) is all-NaN at the LST's dates, and the docs say to pass
-        # it without those steps (guide=ds.ndvi.dropna('time', how='all')); equal once decoded
-        # (CF numbers of other epochs), it takes the LST's numbers and units: its own were
-        # other steps to xarray's alignment after
-        return _lst_labels(guide) if decoded else guide
     ordered = np.issubdtype(lv.dtype, np.datetime64) or np.issubdtype(lv.dtype, np.number)
     lk, gk = _label_kind(lv), _label_kind(gv)
     if lk != gk and "dates" in (lk, gk):  # '2020-01-01' never equals a datetime64 label
@@ -921,8 +914,9 @@ def match_steps(
         if decoded:
             # numbers in CF units of two calendars: convert_calendar of the numbers as the
             # user has them failed ("must contain datetime objects"); decode them first
-            to = (f".convert_calendar('{lc}', dim='{dim}', use_cftime=True)" if lc else
-                  f".convert_calendar('standard', dim='{dim}')")
+            align = ", align_on='date'" if "360_day" in {str(lc).lower(), str(gc).lower()} else ""
+            to = (f".convert_calendar('{lc}', dim='{dim}', use_cftime=True{align})" if lc else
+                  f".convert_calendar('standard', dim='{dim}'{align})")
             raise GuideTimeError(
                 f"the LST's '{dim}' labels are numbers in {lkey[0]!r} ({lkey[1]} calendar: "
                 f"{kind(lc, lv)}) and the guide's in {gkey[0]!r} ({gkey[1]} calendar: "
@@ -934,8 +928,17 @@ def match_steps(
         raise GuideTimeError(
             f"the LST's '{dim}' labels are {kind(lc, lv)} and the guide's are {kind(gc, gv)}: "
             f"they never match. Put the guide on the LST's calendar, e.g. "
-            f"{calendar_fix(lc, dim, 'guide')}."
+            f"{calendar_fix(lc, dim, 'guide', gc)}."
         )
+    # after the kind and calendar checks: dates of two cftime calendars do not compare
+    # (np.array_equal raised cftime's bare TypeError before their refusal)
+    if lv.shape == gv.shape and np.array_equal(lv, gv):
+        # equal labels are matched as they are, without reading the guide: one merged into
+        # the LST's Dataset (xr.merge) is all-NaN at the LST's dates, and the docs say to pass
+        # it without those steps (guide=ds.ndvi.dropna('time', how='all')); equal once decoded
+        # (CF numbers of other epochs), it takes the LST's numbers and units: its own were
+        # other steps to xarray's alignment after
+        return _lst_labels(guide) if decoded else guide
     if lc is not None:  # cftime dates sort and subtract, as datetime64 do
         ordered = True  # (a plain-number tolerance was refused above)
         tol = None if tol is None else tol.astype("timedelta64[us]").item()  # a timedelta

@@ -42,25 +42,33 @@ def same_overpass(a: Any, b: Any) -> bool:
     >>> same_overpass("granule a", "granule a")  # not dates
     False
     """
+    gap = _gap(a, b)
+    return gap is not None and gap < datetime.timedelta(days=1)
+
+
+def _gap(a: Any, b: Any) -> datetime.timedelta | None:
+    """How far apart two date labels are (a timedelta), or None for labels that do not
+    subtract (not dates, two calendars, a timezone against none)."""
     try:
-        return bool(abs(pd.Timestamp(a) - pd.Timestamp(b)) < pd.Timedelta("1D"))
+        gap = abs(pd.Timestamp(a) - pd.Timestamp(b))
+        return None if pd.isna(gap) else gap
     except (TypeError, ValueError):
         pass
     a, b = _scalar_date(a), _scalar_date(b)
     if a is None or b is None:
-        return False
+        return None
     ta, tb = _gregorian_timestamp(a), _gregorian_timestamp(b)
     if ta is not None and tb is not None:
         # a cftime date of the standard calendar (xr.decode_cf with use_cftime) against a numpy
         # date of the same day: cftime and pandas do not subtract, so the same overpass read
         # as "other dates"
-        return bool(abs(ta - tb) < pd.Timedelta("1D"))
+        return abs(ta - tb)
     if not hasattr(a, "calendar"):
-        return False
+        return None
     try:  # cftime dates (climate-model calendars) of one calendar subtract to a timedelta
-        return bool(abs(a - b) < datetime.timedelta(days=1))
+        return abs(a - b)
     except (TypeError, ValueError):
-        return False
+        return None
 
 
 #: cftime calendars whose dates are numpy's (proleptic Gregorian; 'standard' and 'gregorian'
@@ -127,27 +135,54 @@ def _day_of(value: Any) -> tuple[Any, int, int, int] | None:
     return ("numpy" if cal in _GREGORIAN else cal, v.year, v.month, v.day)
 
 
-def _overpass_matches(label: Any, labels: Any) -> list[int]:
+def _all_dates_only(labels: Any) -> bool:
+    """Whether every label is a date at 00:00 (nominal dates of a daily product): a 00:00 step
+    of a series at times of day (SEVIRI every 15 min) is an acquisition at midnight, not a
+    date (the rule of :func:`xlstsr.guide._by_day`)."""
+    labels = list(labels)
+    return bool(labels) and all(_date_only(t) for t in labels)
+
+
+def _overpass_matches(label: Any, labels: Any, own: Any = None) -> list[int]:
     """The positions in ``labels`` of the overpass of the date ``label``: a date-only label
-    (00:00) pairs with the step(s) of its own day only; two times of day with those less than
-    a day apart (:func:`same_overpass`). The nominal date 2020-07-02 against a 10:30 overpass of
-    07-01 only (13.5 h away) is no pair: that is the truth of another day.
+    pairs with the step(s) of its own day only; two times of day with the nearest one less
+    than a day away (:func:`same_overpass`) when it is within :data:`OVERPASS_HOURS` and the
+    only one there or at most half as far as the next (its own day's overpass, not yesterday's
+    23 h 50 min away; the 23:45 step of a 15-min series for 23:55), else with all those less
+    than a day away (the caller calls that ambiguous). The nominal date 2020-07-02 against a
+    10:30 overpass of 07-01 only (13.5 h away) is no pair: that is the truth of another day.
+
+    A label at 00:00 is a date only when every label of its side is (``own``, the labels of
+    ``label``'s side, default ``[label]``; ``labels`` for the other side): a 00:00 step of a
+    15-min series is an acquisition at midnight.
 
     Examples
     --------
     >>> t = pd.to_datetime(["2020-07-01T10:30", "2020-07-03T10:30"])
     >>> [_overpass_matches(np.datetime64(d), t) for d in ("2020-07-01", "2020-07-02")]
     [[0], []]
+    >>> t = pd.to_datetime(["2020-07-01T10:40", "2020-07-02T10:40"])
+    >>> _overpass_matches(np.datetime64("2020-07-02T10:30"), t)  # not yesterday's, 23h50 away
+    [1]
     """
     day = _day_of(label)
+    dates = _date_only(label) and _all_dates_only([label] if own is None else own)
+    their_dates = _all_dates_only(labels)
     same = [j for j, t in enumerate(labels)
-            if day is not None and (_date_only(label) or _date_only(t)) and _day_of(t) == day]
+            if day is not None and (dates or their_dates) and _day_of(t) == day]
     if same:
         return same
-    if _date_only(label):
+    if dates or their_dates:
         return []
-    return [j for j, t in enumerate(labels)
-            if _date_only(t) is False and same_overpass(label, t)]
+    near = [(gap, j) for j, t in enumerate(labels)
+            if (gap := _gap(label, t)) is not None and gap < datetime.timedelta(days=1)]
+    if len(near) > 1:
+        near.sort(key=lambda g: g[0])
+        (g0, j0), (g1, _) = near[0], near[1]
+        within = datetime.timedelta(hours=OVERPASS_HOURS)
+        if g0 <= within and (g1 > within or 2 * g0 <= g1):
+            return [j0]  # clearly the nearest: one overpass, the others other ones
+    return sorted(j for _, j in near)
 
 
 def _written(t: pd.Timestamp) -> str:
@@ -166,7 +201,11 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
     CF numbers (decode_times=False) that cannot be decoded are refused; CF numbers of other
     units on each side are compared as the dates they are. A scalar date of a name ``like``
     lacks is refused while ``like``'s steps are dated along another dim (a truth of time=t
-    against an sr of dim 'date'), unless that is one step of its overpass.
+    against an sr of dim 'date'), unless that is one step of its overpass. Two scalar text
+    labels that differ (``.sel(overpass='night')`` against ``.sel(overpass='day')``) are
+    refused; numbers (band=1 against band=2) are not compared. A day acquisition against a
+    night one is warned about: read from the ``day_night`` attributes, else from the layer
+    names ('LST_Day_1km' / 'LST_Night_1km') or ``long_name`` ('daytime' / 'nighttime').
 
     ``what``/``like_what`` name the fields in the message, ``var``/``like_var`` the variables of
     its fix.
@@ -284,12 +323,65 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
                 "only look different."
             )
         if d in like.coords and like[d].ndim == 0:
+            _refuse_other_text(t, like_t, d, "scalar coordinates", what, like_what, var)
             _warn_other_hours(like_t, t, what, like_what)
-    a, b = like.attrs.get("day_night"), other.attrs.get("day_night")
-    if isinstance(a, str) and isinstance(b, str) and a.lower() != b.lower():
-        warn(f"the {what} is a {b.lower()} acquisition and the {like_what} a {a.lower()} one "
-             "('day_night' attributes): LST differs by many K between day and night; pair "
-             "acquisitions of the same overpass.", UserWarning)
+    (a, how_a), (b, how_b) = _day_night(like), _day_night(other)
+    if a is not None and b is not None and a != b:
+        said = ("'day_night' attributes" if how_a == how_b == "'day_night' attribute"
+                else f"the {what}'s {how_b}, the {like_what}'s {how_a}")
+        warn(f"the {what} is a {b} acquisition and the {like_what} a {a} one ({said}): LST "
+             "differs by many K between day and night; pair acquisitions of the same "
+             "overpass.", UserWarning)
+
+
+def _text(value: Any) -> str | None:
+    """A scalar text label ('day', an overpass or a granule name) as str, or None."""
+    v = np.asarray(value)
+    if v.ndim != 0:
+        return None
+    x = v.item()
+    if isinstance(x, bytes):
+        x = x.decode("utf-8", "replace")
+    return x if isinstance(x, str) else None
+
+
+def _refuse_other_text(t: Any, like_t: Any, d: Any, how: str, what: str, like_what: str,
+                       var: str) -> None:
+    """Refuse two text labels of ``d`` that differ, as differing labels along a dim are
+    refused: a truth of ``.sel(overpass='night')`` was scored against an sr of
+    ``.sel(overpass='day')`` (15 K RMSE) without a word. Numbers (band=1 against band=2 of
+    one-band files) are let through."""
+    a, b = _text(like_t), _text(t)
+    if a is None or b is None or a == b:
+        return
+    raise GridError(
+        f"the {what} is of {d}={b!r}, the {like_what} of {d}={a!r} ({how}): other "
+        f"'{d}' labels, so other fields would be compared; select the {what} of the same "
+        f"{d} (`.sel({d}={a!r})` of the field it was taken from), or, when the labels only "
+        f"name the same thing differently, drop the {what}'s (`{var} = {var}.drop_vars('{d}')`)."
+    )
+
+
+#: day/night markers of a layer name (MODIS 'LST_Day_1km', 'LST_Night_1KM') and of a long_name
+#: ('Daily daytime 1km grid Land-surface Temperature'): only these clear ones
+_DN_NAME = re.compile(r"(?:^|[^a-z])lst_(day|night)(?:[^a-z]|$)", re.IGNORECASE)
+_DN_LONG = re.compile(r"\b(day|night)time\b", re.IGNORECASE)
+
+
+def _day_night(da: xr.DataArray) -> tuple[str | None, str]:
+    """'day', 'night' or None for a field, and where that was read: its ``day_night``
+    attribute (the ECOSTRESS loader, :func:`xlstsr.io.open_modis`), else its layer name
+    ('LST_Day_1km') or ``long_name`` ('... daytime ...') when they name one only."""
+    v = da.attrs.get("day_night")
+    if isinstance(v, str) and v.strip():
+        return v.strip().lower(), "'day_night' attribute"
+    for text, pattern, how in ((da.name, _DN_NAME, "layer name"),
+                               (da.attrs.get("long_name"), _DN_LONG, "long_name")):
+        if isinstance(text, str):
+            found = {m.lower() for m in pattern.findall(text)}
+            if len(found) == 1:
+                return found.pop(), f"{how} {text!r}"
+    return None, ""
 
 
 def _refuse_scalar_tz(da: xr.DataArray, d: Any, what: str, var: str) -> None:
@@ -369,10 +461,21 @@ def calendar(labels: Any) -> str | None:
     return str(v[0].calendar) if v.size and hasattr(v[0], "calendar") else None
 
 
-def calendar_fix(cal: str | None, dim: str, var: str) -> str:
-    """The line that puts ``var``'s dates on calendar ``cal`` (None: numpy dates)."""
-    return (f"`{var} = {var}.convert_calendar('{cal}', dim='{dim}', use_cftime=True)`" if cal
-            else f"`{var} = {var}.convert_calendar('standard', dim='{dim}')`")
+def calendar_fix(cal: str | None, dim: str, var: str, source: str | None = None) -> str:
+    """The line that puts ``var``'s dates, of calendar ``source`` (None: numpy dates), on
+    calendar ``cal`` (None: numpy dates). To or from '360_day' it aligns the dates by month and
+    day (``align_on='date'``: the dates no calendar of the two has are dropped); without it
+    xarray raised "align_on must be specified".
+
+    Examples
+    --------
+    >>> calendar_fix("noleap", "time", "truth", "360_day")
+    "`truth = truth.convert_calendar('noleap', dim='time', use_cftime=True, align_on='date')`"
+    """
+    align = (", align_on='date'" if "360_day" in {str(cal).lower(), str(source).lower()}
+             else "")
+    return (f"`{var} = {var}.convert_calendar('{cal}', dim='{dim}', use_cftime=True{align})`"
+            if cal else f"`{var} = {var}.convert_calendar('standard', dim='{dim}'{align})`")
 
 
 def _cf_time_units(coord: Any) -> str | None:
@@ -526,7 +629,7 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
             return f"cftime dates of the '{c}' calendar" if c else "numpy dates"
 
         return (f"the {what}'s '{dim}' labels are {kind(oc)} and {like_var}'s are {kind(lc)}: "
-                f"they never match; put them on one calendar, {calendar_fix(lc, dim, var)}.")
+                f"they never match; put them on one calendar, {calendar_fix(lc, dim, var, oc)}.")
     if (isinstance(like_lab, pd.DatetimeIndex) and not isinstance(lab, pd.DatetimeIndex)
             and pd.api.types.is_numeric_dtype(lab.dtype)):
         # band numbers of a multi-band GeoTIFF (1, 2, 3): pd.to_datetime read them as
@@ -547,7 +650,7 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
         gap = pd.Series(abs(like_lab - lab[near])).max()
         # a date-only label pairs with its own day's overpass: "the nearest within a day" paired
         # a day without one with the previous day's overpass (13.5 h away), scored silently
-        own = [_overpass_matches(t, lab) for t in like_lab]
+        own = [_overpass_matches(t, lab, like_lab) for t in like_lab]
         lone = [t for t, o in zip(like_lab, own) if not o]
         multi = [(t, o) for t, o in zip(like_lab, own) if len(o) > 1]
         if multi:
@@ -585,7 +688,7 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
                     f"`{var} = {src}.sel({dim}={like_var}['{dim}'], method='nearest', "
                     f"tolerance='1D').assign_coords({dim}={like_var}['{dim}'])`, after checking "
                     "that they are the same overpasses.")
-    own = [_overpass_matches(t, lab) for t in like_lab]
+    own = [_overpass_matches(t, lab, like_lab) for t in like_lab]
     if all(len(o) == 1 and _day_of(lab[o[0]]) == _day_of(t) is not None
            for t, o in zip(like_lab, own)) and len({o[0] for o in own}) == len(own):
         # each step has one truth step on its own day, but not the nearest one (overpasses
@@ -612,12 +715,17 @@ def _several_steps_hint(like_lab: pd.Index, lab: pd.Index, own: list[list[int]],
     granules = all(
         (max(lab[j] for j in m) - min(lab[j] for j in m)) <= pd.Timedelta(hours=OVERPASS_HOURS)
         for _, m in multi)
-    keep = [(u, min(m, key=lambda j: lab[j])) for u, m in zip(like_lab, own) if m]
+    # the nearest (a date-only label's: its day's earliest); the earliest of "less than a day
+    # away" gave sr's 07-02 10:30 the truth of 07-01 10:40, not 07-02's
+    far = datetime.timedelta.max
+    keep = [(u, min(m, key=lambda j: (_gap(u, lab[j]) or far, j)))
+            for u, m in zip(like_lab, own) if m]
     fix = ""
     if len(keep) < len(like_lab):
         fix = (f"keep the days both have, `{like_var} = {like_var}.sel({dim}="
                f"[{', '.join(_written(u) for u, _ in keep)}])`, then ")
-    fix += (f"keep one {what} step per {like_var} step (here each day's earliest), `{var} = "
+    nearest = ("each day's earliest" if _all_dates_only(like_lab) else "the nearest in time")
+    fix += (f"keep one {what} step per {like_var} step (here {nearest}), `{var} = "
             f"{var}.isel({dim}={[int(j) for _, j in keep]}).assign_coords({dim}="
             f"{like_var}['{dim}'])`")
     if granules and all(_date_only(u) for u in like_lab):
@@ -642,6 +750,8 @@ def _check_one_step(other: xr.DataArray, like: xr.DataArray, dim: str, what: str
     if dim not in like.coords or like[dim].ndim != 0 or dim not in other.indexes:
         return
     mine, theirs = other.indexes[dim][0], like[dim].values
+    _refuse_other_text(mine, theirs, dim, f"its one '{dim}' step against a scalar coordinate",
+                       what, like_what, var)
     if _scalar_date(np.asarray(mine)) is None or _scalar_date(theirs) is None:
         return  # not dates (band=1 against band=2 of a one-band file): nothing to compare
     # the same-day rule of pair_steps: "less than a day apart" paired 07-01 10:30 with 07-02

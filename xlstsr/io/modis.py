@@ -266,6 +266,29 @@ def _qc_name(variable: str, names: Sequence[str] = ()) -> str | None:
     return None
 
 
+def _day_night(path: Path, variable: str) -> str | None:
+    """'day' or 'night' for a layer of one overpass: by its name (LST_Day_1km, QC_Night,
+    Day_view_time, Clear_night_cov), else by the product of a one-overpass granule
+    (MOD21A1D / MOD21A1N: LST_1KM); None for layers of both or neither (Emis_31).
+
+    Examples
+    --------
+    >>> _day_night(Path("MOD11A1.A2019305.h14v09.006.hdf"), "LST_Night_1km")
+    'night'
+    >>> _day_night(Path("MOD21A1D.A2019305.h14v09.061.hdf"), "LST_1KM")
+    'day'
+    >>> _day_night(Path("MOD11A1.A2019305.h14v09.006.hdf"), "Emis_31") is None
+    True
+    """
+    found = {m.lower() for m in re.findall(r"(?:^|_)(day|night)(?:_|$)", variable, re.I)}
+    if len(found) == 1:
+        return found.pop()
+    if found:
+        return None
+    m = re.match(r"M[OY]D21A1([DN])\.", path.name, re.IGNORECASE)
+    return None if m is None else {"D": "day", "N": "night"}[m.group(1).upper()]
+
+
 def _is_qc_layer(name: str) -> bool:
     """A QC bit layer (QC_Day, QC_Night, MOD21A1's QC): flags, never decoded to numbers."""
     return re.match(r"QC($|_)", name) is not None
@@ -498,6 +521,11 @@ def _open_one(
     else:
         data = raw
     keep["source"] = path.name
+    dn = _day_night(path, variable)
+    if dn is not None:
+        # the pairing checks warn about a day field scored against a night one (+23 K bias
+        # between a granule's LST_Day_1km and LST_Night_1km, scored without a word)
+        keep["day_night"] = dn
     yu, xu = ("m", "m") if crs == MODIS_SINUSOIDAL else ("degrees_north", "degrees_east")
     coords: dict[str, Any] = {"y": ("y", y, {"units": yu}), "x": ("x", x, {"units": xu})}
     when = granule_time(path)
@@ -594,7 +622,10 @@ def open_modis(
         ``(y, x)`` for one granule (its date as a scalar ``time`` coordinate), ``(time, y, x)``
         for several; CRS (MODIS sinusoidal, or EPSG:4326 for a Climate Modelling Grid granule
         such as MOD11C1) and transform written; dask-backed (nothing is read until computed);
-        attributes from the file (``units``...) and ``source``.
+        attributes from the file (``units``...) and ``source``, and ``day_night``
+        (``"day"`` / ``"night"``) for a layer of one overpass (``LST_Day_1km``, ``QC_Night``,
+        ``Day_view_time``; MOD21A1D/N's ``LST_1KM``), which the pairing checks of the
+        metrics compare.
 
     Raises
     ------
