@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import xlstsr
 from xlstsr import metrics
 from xlstsr.errors import GridError, GuideTimeError
 from xlstsr.guide import match_steps
@@ -186,3 +187,16 @@ def test_midnight_step_of_a_15_min_series_is_an_acquisition():
     # a daily series of nominal dates still pairs a date with its own day's overpass
     assert _overpass_matches(np.datetime64("2020-07-02"),
                              pd.to_datetime(["2020-07-01T23:50", "2020-07-02T10:30"])) == [1]
+
+
+def test_evaluate_pairs_a_sub_daily_series_whose_first_step_is_at_midnight():
+    # evaluate's own overpass pairing read sr's 00:00 step as a date-only label (every
+    # reference step of its day matched it) and refused a 6-hourly series 5 min apart
+    t = xlstsr.datasets.sample_scene(n_times=4)["lst_250m"]
+    times = pd.date_range("2020-07-01T00:00", periods=4, freq="6h")
+    sr = t.assign_coords(time=times)
+    ref = t.assign_coords(time=times + pd.Timedelta("5min"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = xlstsr.evaluate(sr, ref)
+    np.testing.assert_array_equal(scores["rmse"].values, np.zeros(4))

@@ -1141,7 +1141,8 @@ def _overpass_steps(ref: xr.DataArray, sr: xr.DataArray) -> dict[str, np.ndarray
             return None
         idx = []
         for label in like_lab:
-            near = _overpass_matches(label, lab)  # a date-only label: its own day's only
+            # a date-only label: its own day's only (00:00 is a date when all sr's labels are)
+            near = _overpass_matches(label, lab, like_lab)
             if len(near) != 1:
                 return None
             idx.append(near[0])
