@@ -1520,7 +1520,11 @@ def upscale_to_zarr(
         (``~`` and ``file://`` taken as local), an fsspec URL (``s3://...``, its package
         installed) or a zarr store object. Not a zip archive (regions are rewritten), nor an
         in-memory store under a dask.distributed client with worker processes or dask's
-        processes scheduler.
+        processes scheduler. xarray and zarr read it (``xr.open_zarr(store,
+        consolidated=False, decode_coords="all")`` keeps the CRS); GIS tools need GeoTIFFs:
+        GDAL 3.10 (rasterio's wheels, QGIS) refuses its v3 codecs ("Unsupported codec:
+        bytes"), so write COGs from it (:func:`xlstsr.io.to_cogs`, or ``xlstsr upscale IN
+        OUT.tif``).
     factor, method, guide, variable, method_options, adapt, mask_out_of_range, scale_correction, guide_offset, guide_time_tolerance, tile
         As for :func:`xlstsr.upscale` (``method`` may be a method instance; a ``tile`` whose
         output is smaller than 512 fine pixels has its tiles stored together in chunks of at
