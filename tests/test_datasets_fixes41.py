@@ -129,3 +129,35 @@ def test_scene_left_out_for_its_mask_or_lst_file_says_why(shared_data, tmp_path)
             open_ecostress_scene(MIDDAY, d)
         with pytest.raises(InputNotFoundError, match=r"2023175112358.*left out.*no LST file"):
             open_ecostress_scene("2023175112358", d)
+
+
+# review 41b: mixed offsets, column types after blank rows, the mask named
+
+def test_datetime_utc_of_mixed_offsets_and_naive_times_read_as_utc(shared_data, tmp_path):
+    # before: a bare pandas ValueError (naive beside 'Z'), or an object column of mixed zones
+    table = (f"file,datetime_utc\n{_name('LST', MIDDAY)},2023-06-21T13:21:53-07:00\n"
+             f"{_name('LST', KEYS[0])},2023-07-02 08:06:44\n"
+             f"{_name('LST', KEYS[1])},2023-08-07T01:47:01Z\n")
+    d = _layout(shared_data, tmp_path / "eco", keys=(MIDDAY, *KEYS), table=table)
+    s = ecostress_scenes(d)
+    assert str(s["datetime_utc"].dt.tz) == "UTC"
+    assert s.loc[MIDDAY, "datetime_utc"].hour == 20 and s.loc[KEYS[0], "datetime_utc"].hour == 8
+
+
+def test_blank_row_leaves_integer_columns_integer(shared_data, tmp_path):
+    full = (shared_data / "ecostress_la" / "scenes.csv").read_text().splitlines()
+    rows = [r for r in full[1:] if any(k in r for k in KEYS)]
+    d = _layout(shared_data, tmp_path / "eco", table="\n".join([full[0], *rows, ","]) + "\n")
+    s = ecostress_scenes(d)
+    assert s["width"].dtype.kind == "i" and s["n_valid"].dtype.kind == "i"
+
+
+def test_unlisted_scene_names_the_one_mask_it_lacks(shared_data, tmp_path):
+    d = _layout(shared_data, tmp_path / "eco", keys=(KEYS[0],),
+                table=f"file\n{_name('LST', KEYS[0])}\n")
+    for m in ("LST", "cloud_mask"):  # an unlisted scene without its water mask only
+        os.symlink(shared_data / "ecostress_la" / m / _name(m, MIDDAY), d / m / _name(m, MIDDAY))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        why = ecostress_scenes(d).attrs["left_out"][MIDDAY]
+    assert "water_mask" in why and "cloud_mask" not in why

@@ -104,3 +104,15 @@ def test_one_row_input_without_transform_not_compared():
     coarse = _field(8, 1000.0).isel(y=slice(2, 3)).drop_vars("spatial_ref")
     result = _field(32, 250.0).isel(y=slice(8, 12)).drop_vars("spatial_ref")
     plot.comparison(coarse, result)
+
+
+@pytest.mark.parametrize("rows", [1, 4])
+def test_one_row_input_with_a_finer_grids_transform_not_refused(rows):
+    # review 41b: xarray's coarsen keeps the fine grid's stored transform; a one-row (or
+    # one-pixel) input of 1000 m pixels read as 250 m ones was refused beside its own result
+    fine = _field(32, 250.0, rows=rows)
+    coarse = fine.coarsen(y=rows, x=4).mean()
+    coarse.attrs["units"] = "K"
+    assert coarse.sizes["y"] == 1
+    fig = plot.comparison(coarse, {"m": fine})
+    assert [a.get_title() for a in fig.axes][:2] == ["input", "m"]

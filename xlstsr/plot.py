@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from affine import Affine
 
 from .errors import AllNaNError, GridError, InputTypeError, XlstsrError
 from .grid import same_axis
@@ -376,26 +377,47 @@ _GROUND_TOLERANCE = 0.5
 def _edges(da: xr.DataArray) -> dict[str, tuple[float, float, float]] | None:
     """The outer edges and pixel size along y and x, ``{"y": (low, high, pixel)...}``, from
     the labels (pixel centres, either direction); an axis of one label takes its pixel size
-    from the transform (``rio.resolution()``: a one-row strip drawn beside a result 26 km away
-    was not compared). None without labels, or with one label and no transform."""
-    out = {}
-    for axis, d in (("y", da.rio.y_dim), ("x", da.rio.x_dim)):
-        if d not in da.coords or da[d].ndim != 1 or da.sizes[d] < 1:
+    from the stored transform when that fits the labels (a one-row strip drawn beside a result
+    26 km away was not compared). None without labels, or with one label and no transform that
+    fits them."""
+    dims = {"y": da.rio.y_dim, "x": da.rio.x_dim}
+    if any(d not in da.coords or da[d].ndim != 1 or da.sizes[d] < 1 for d in dims.values()):
+        return None
+    labels = {a: np.asarray(da[d].values, np.float64) for a, d in dims.items()}
+    steps = {a: abs(float(v[-1] - v[0])) / (v.size - 1) if v.size >= 2 else None
+             for a, v in labels.items()}
+    if None in steps.values():
+        steps = _transform_steps(da, labels, steps)
+        if steps is None:
             return None
-        v = np.asarray(da[d].values, np.float64)
-        if v.size >= 2:
-            step = abs(float(v[-1] - v[0])) / (v.size - 1)
-        else:
-            from rioxarray.exceptions import RioXarrayError
+    return {a: (float(v.min()) - steps[a] / 2, float(v.max()) + steps[a] / 2, steps[a])
+            for a, v in labels.items()}
 
-            try:  # the stored transform's (rioxarray needs two labels to compute one)
-                res_x, res_y = da.rio.resolution()
-            except RioXarrayError:
-                return None  # not compared, as fields without labels
-            step = abs(float(res_y if axis == "y" else res_x))
-            if not np.isfinite(step) or step == 0:
-                return None
-        out[axis] = (float(v.min()) - step / 2, float(v.max()) + step / 2, step)
+
+def _transform_steps(da: xr.DataArray, labels: dict[str, np.ndarray],
+                     steps: dict[str, float | None]) -> dict[str, float] | None:
+    """The pixel sizes of :func:`_edges` with those of one-label axes from the stored
+    ``GeoTransform`` (rioxarray's ``transform()`` moves it onto the labels), when it fits
+    them: north-up, each label on one of its pixel centres, and the label spacing of the
+    other axis its pixel size; else None. A transform kept from a finer grid (xarray's
+    ``coarsen`` keeps it) gave a 1000 m row a 250 m pixel, and refused it."""
+    gm = da.coords.get(da.rio.grid_mapping)
+    gt = None if gm is None else gm.attrs.get("GeoTransform")
+    try:
+        t = Affine.from_gdal(*(float(g) for g in str(gt).split()))
+    except (TypeError, ValueError):
+        return None  # not compared, as fields without labels
+    if t.b != 0 or t.d != 0:
+        return None
+    out = {}
+    for axis, (origin, px) in (("y", (t.f, t.e)), ("x", (t.c, t.a))):
+        step, v = steps[axis], labels[axis]
+        if not np.isfinite(px) or px == 0:
+            return None
+        k = (v[0] - origin) / px - 0.5  # the pixel index of the first label
+        if abs(k - round(k)) > 1e-6 or (step is not None and abs(step - abs(px)) > 1e-6 * step):
+            return None
+        out[axis] = abs(float(px)) if step is None else step
     return out
 
 

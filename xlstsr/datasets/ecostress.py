@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import re
 from pathlib import Path
@@ -202,7 +203,10 @@ def _fill_scene_columns(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
     derived = pd.to_datetime(df["key"], format="%Y%j%H%M%S", utc=True)
     if "datetime_utc" not in df:
         df["datetime_utc"] = derived
-    t = pd.to_datetime(df["datetime_utc"])
+    # any UTC offset, mixed with naive (UTC) times: a bare pandas ValueError, or an object
+    # column of mixed zones, before
+    # (format='mixed': pandas 2.3's 'ISO8601' gave a naive time the offset of the row before)
+    t = pd.to_datetime(df["datetime_utc"], utc=True, format="mixed")
     if t.isna().any():
         t = t.fillna(derived if t.dt.tz is not None else derived.dt.tz_localize(None))
     df["datetime_utc"] = t
@@ -294,8 +298,11 @@ def _add_unlisted(df: pd.DataFrame, folder: Path, left_out: dict[str, str],
         return ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
 
     for f in lacking:
-        left_out[key[f]] = (f"not listed in {folder / 'scenes.csv'}, and no cloud_mask and "
-                            f"water_mask file beside in {folder} (matched by the doy key)")
+        gone = [m for m in ("cloud_mask", "water_mask")
+                if not any((folder / m).glob(f"*_doy{key[f]}_*"))]
+        left_out[key[f]] = (f"not listed in {folder / 'scenes.csv'}, and no "
+                            f"{' nor '.join(gone)} file beside in {folder} (matched by the doy "
+                            "key)")
     msg = (f"{folder / 'scenes.csv'}{why} does not list {len(unlisted)} LST file(s) of "
            f"{folder / 'LST'}")
     if added:
@@ -373,10 +380,15 @@ def ecostress_scenes(root: str | os.PathLike[str] | None = None) -> pd.DataFrame
     folder = _folder(root)
     left_out: dict[str, str] = {}
     if (folder / "scenes.csv").is_file():
-        df = pd.read_csv(folder / "scenes.csv", dtype={"overpass": str, "key": str})
-        if "file" in df:  # a blank row (a spreadsheet's ',,,' line) is no scene (a TypeError)
-            df = df[df["file"].notna() & (df["file"].astype(str).str.strip() != "")]
-            df = df.reset_index(drop=True)
+        # a blank row (a spreadsheet's ',,,' line) is no scene (a TypeError): left out before
+        # parsing, so its NaN does not make the integer columns float
+        lines = (folder / "scenes.csv").read_text().splitlines()
+        df = pd.read_csv(io.StringIO("\n".join(ln for ln in lines if ln.strip(" ,;\t"))),
+                         dtype={"overpass": str, "key": str})
+        if "file" in df:  # rows without a file, others filled: no scene either
+            blank = df["file"].isna() | (df["file"].astype(str).str.strip() == "")
+            if blank.any():
+                df = df[~blank].reset_index(drop=True)
         why = ""
         if "file" not in df or df.empty:  # its LST/ files, as without scenes.csv (refused)
             df, why = _table_without_files(df, folder, left_out)
