@@ -52,6 +52,10 @@ def open_cog(
         GeoTIFF file(s) (local path, ``file://`` URL, or any URL GDAL reads, e.g.
         ``/vsicurl/...`` or ``https://``).
         Several files must share a grid; they are stacked along a new ``time`` dimension.
+        A page of a multi-page TIFF is named as GDAL names it, ``GTIFF_DIR:<n>:<file>``
+        (the file itself is refused: read as one raster it kept its last page only), and
+        rendered images (palette, red/green/blue/alpha bands without units or scale) are
+        refused.
     chunks : dict, int, "auto", True or None
         Dask chunks as for :func:`rioxarray.open_rasterio` (``{"x": 512, "y": 512}``...). Use the
         COG's internal tiling (a multiple of it) for efficient reads; ``True`` or ``{}`` does:
@@ -212,6 +216,17 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
     descriptions (a list of MODIS-named files is dated by their names together, in date
     order)."""
     local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
+    page = _PAGE.match(os.fspath(path)) if isinstance(path, str) else None
+    if page is not None:
+        # one page of a multi-page TIFF (the advice of _check_pages): GDAL reads it, and the
+        # file's own checks (truncation, format) do not apply to the page's name
+        local = False
+        inner = page.group(2)
+        if "://" not in inner and not inner.startswith("/vsi"):
+            if not Path(inner).exists():
+                raise InputNotFoundError(f"no such GeoTIFF file: {inner} (in {path}); check "
+                                         "the path.")
+            path = f"GTIFF_DIR:{page.group(1)}:{absolute_path(inner)}"
     if local:  # GDAL does not expand "~"; a dask worker elsewhere reads absolute paths
         path = absolute_path(path)
     if local and not Path(path).exists():  # rasterio's own error is not an XlstsrError
@@ -254,11 +269,20 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
             "complete GeoTIFF/COG (`gdalinfo` opens it); a NetCDF or Zarr file opens with "
             "`xr.open_dataset`."
         ) from err
-    if local and not isinstance(da, list):
+    if isinstance(da, (list, xr.Dataset)):
+        # several subdatasets: the pages of a multi-page TIFF (a Dataset whose variables
+        # share one name, so that only the last page was left) or a NetCDF's groups
+        _check_pages(path)
+        if isinstance(da, list):
+            raise XlstsrError(f"{os.fspath(path)} holds several groups, not one GeoTIFF "
+                              "raster: open it with `xr.open_dataset(path, group=...)`.")
+        raise XlstsrError(
+            f"{os.fspath(path)} holds several subdatasets ({', '.join(map(str, da.data_vars))}), "
+            "not one GeoTIFF raster: open it with `xr.open_dataset(path)` and pick the "
+            "variable, or pass one subdataset's GDAL name (`gdalinfo` lists them).")
+    if local:
         _check_complete(path)
-    if isinstance(da, list):  # a NetCDF with several groups
-        raise XlstsrError(f"{os.fspath(path)} holds several groups, not one GeoTIFF raster: "
-                          "open it with `xr.open_dataset(path, group=...)`.")
+    _check_rendered(path, da)
     steps = (_tagged_band_times(da.attrs, da.sizes["band"]) if "band" in da.dims
              else None)
     # bands along another dim than time (band_dim_tags): that dim, and the file's own date
@@ -563,6 +587,75 @@ def _check_format(path: Any) -> None:
         "whatever its name says; read as a GeoTIFF it loses its coordinates and CRS. Rename it "
         f"(`mv {name} {nc}`) and open it with `xlstsr.io.open_path` (or pass the .nc file on "
         "the command line), or open it with `xr.open_dataset(path)`."
+    )
+
+
+#: a page of a multi-page TIFF, as GDAL names it: ``GTIFF_DIR:<n>:<file>``
+_PAGE = re.compile(r"GTIFF_DIR:(\d+):(.+)\Z", re.DOTALL)
+
+#: colour interpretations of the bands of an image for display, not of data
+_COLOURS = ("palette", "red", "green", "blue", "alpha")
+
+
+def _check_pages(path: Any) -> None:
+    """Refuse a multi-page TIFF (PIL / ImageJ / tifffile stacks, one image a page; GDAL's
+    ``GTIFF_DIR:n`` subdatasets): rioxarray reads its pages as one Dataset whose variables
+    share the file's name, so only the last page was kept (2 of 3 dates lost without a word).
+    The pages are not read as time steps here: they carry no dates, and each page has its
+    own grid, type and coding, which the list form of :func:`open_cog` checks."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            pages = [s for s in src.subdatasets if s.startswith("GTIFF_DIR:")]
+    except (OSError, rasterio.errors.RasterioError, CPLE_BaseError):
+        return
+    if len(pages) < 2:
+        return
+    name = os.fspath(path)
+    shown = ", ".join(pages[:3]) + (", ..." if len(pages) > 3 else "")
+    base = Path(name).stem
+    raise XlstsrError(
+        f"{name} is a multi-page TIFF of {len(pages)} pages ({shown}), each one image: read "
+        "as one raster, only its last page would be kept. Open the pages as a series: "
+        f"`xlstsr.io.open_cog([f'GTIFF_DIR:{{n}}:{name}' for n in range(1, {len(pages) + 1})], "
+        "times=[...])` (one date per page); on the command line, write each page to its own "
+        f"file (`gdal_translate GTIFF_DIR:n:{name} {base}_page_n.tif`, n = 1 to {len(pages)}) "
+        "and upscale each, or stack them as the bands of one file (`gdal_merge.py "
+        f"-separate -o {base}_bands.tif {base}_page_*.tif`)."
+    )
+
+
+def _check_rendered(path: Any, da: xr.DataArray) -> None:
+    """Refuse a rendered image (a colour table's indices, or red/green/blue/alpha bytes: a
+    map exported for display), which was super-resolved as temperatures in K. Bands that
+    declare units, a scale/offset or xlstsr's step tags are data whatever their colour
+    interpretation (GDAL calls any 3- or 4-band uint8 GeoTIFF RGB by default)."""
+    import rasterio
+
+    # a rendering has neither units nor a scale/offset nor xlstsr's tags
+    if any(k in da.attrs for k in ("units", "scales", "offsets", BANDS_TAG, BAND_DIM_TAG)) \
+            or da.attrs.get("scale_factor", 1) != 1 or da.attrs.get("add_offset", 0) != 0:
+        return
+    try:
+        with rasterio.open(path) as src:
+            colours = [c.name for c in src.colorinterp]
+    except (OSError, rasterio.errors.RasterioError, CPLE_BaseError):
+        return  # read above: nothing to add to that
+    shown = [c for c in colours if c in _COLOURS]
+    if not shown:
+        return
+    what = ("colour-table indices (a palette image)" if "palette" in shown
+            else f"colour channels ({', '.join(colours)})")
+    n = len(colours)
+    mark = ("" if "palette" in shown else " or mark the bands as data (`gdal_edit.py "
+            + " ".join(f"-colorinterp_{i} undefined" for i in range(1, n + 1)) + " f`)")
+    raise XlstsrError(
+        f"{os.fspath(path)} is a rendered image, not data: its bands are {what}, values of "
+        "a colour scale rather than temperatures. Use the data file it was drawn from (the "
+        "LST product's own GeoTIFF, NetCDF or HDF). If its values really are temperatures, "
+        "declare them: tag their units (`with rasterio.open(f, 'r+') as r: r.units = "
+        f"['K'] * {n}`){mark}."
     )
 
 

@@ -135,7 +135,8 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
     its CRS in each array's ``_CRS`` attribute (WKT / PROJJSON) and names its dims ``Y`` /
     ``X``: that CRS is written as the variables' grid mapping (the attribute dropped) and
     ``Y`` / ``X`` are tagged as the spatial coordinates (CF ``axis``), which xlstsr and
-    rioxarray find as they find ``y`` / ``x``.
+    rioxarray find as they find ``y`` / ``x``. A store whose arrays name no dims (written by
+    zarr-python, not xarray) or a bare array store is refused with the way to name them.
 
     Examples
     --------
@@ -202,6 +203,7 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
                 files = _folder_files_advice(path)
                 if "without Zarr metadata" not in files:  # a folder of GeoTIFFs named .zarr
                     raise XlstsrError(files) from err
+            _refuse_undimensioned(path, kwargs.get("group"), err)
             raise XlstsrError(
                 f"{os.fspath(path)} is not a readable Zarr store ({type(err).__name__}: {err}); "
                 "check the path (a store is a folder holding zarr.json or .zgroup)."
@@ -255,6 +257,55 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
             )
         _refuse_unreadable_arrays(path, group, ds)
     return ds
+
+
+def _dims_of(a: Any) -> Any:
+    """The dimension names a zarr array declares for xarray (v3 ``dimension_names``, v2
+    ``_ARRAY_DIMENSIONS``), None without."""
+    names = getattr(a.metadata, "dimension_names", None)
+    if names and all(n is not None for n in names):
+        return names
+    return a.attrs.get("_ARRAY_DIMENSIONS") or None
+
+
+def _refuse_undimensioned(path: Any, group: str | None, err: Exception) -> None:
+    """Refuse a store zarr reads but xarray cannot: one written by zarr-python (or another
+    non-xarray tool) whose arrays have no dimension names, or a bare array at the store's root
+    (``zarr.create_array(path)``); these were told to "check the path", which was right.
+    Returns for a store zarr cannot read either (the caller's path advice stands)."""
+    import zarr
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            node = zarr.open(os.fspath(path), mode="r", path=group or "")
+            arrays = ([("", node)] if isinstance(node, zarr.Array)
+                      else [(n, a) for n, a in node.arrays() if _dims_of(a) is None])
+    except Exception:  # zarr's own error on a store it cannot read, whatever its kind
+        return
+    if not arrays:
+        return
+    name, a = arrays[0]
+    dims = ("time", "y", "x")[-a.ndim:] if a.ndim <= 3 else tuple(f"dim_{i}" for i in range(a.ndim))
+    wrap = (f"`a = zarr.open_array({os.fspath(Path(path) / name) if name else os.fspath(path)!r}, "
+            f"mode='r'); lst = xr.DataArray(dask.array.from_zarr(a), dims={dims}, coords={{'y': "
+            "..., 'x': ...}, attrs=dict(a.attrs)).rio.write_crs(...)` and pass `lst` to "
+            "xlstsr.upscale")
+    if not name:
+        raise XlstsrError(
+            f"{os.fspath(path)} is a bare Zarr array {a.shape} (no group, no dimension names), "
+            "not a store of named variables that xarray reads: name its dims and coordinates: "
+            f"{wrap}, or write it as a store with xarray "
+            "(`lst.to_dataset(name='LST').to_zarr('lst.zarr')`) and pass that."
+        ) from err
+    shown = ", ".join(f"{n!r} {x.shape}" for n, x in arrays)
+    raise XlstsrError(
+        f"the array(s) {shown} of the Zarr store {os.fspath(path)} have no dimension names "
+        "(written by zarr-python or another tool, not xarray), which xarray needs to read "
+        "them. Name them: write the store with xarray (`ds.to_zarr(...)`), or with "
+        f"zarr's `dimension_names={dims}` (Zarr v3; `attrs['_ARRAY_DIMENSIONS']` in v2); or "
+        f"open it with zarr and wrap it: {wrap}."
+    ) from err
 
 
 def _refuse_unreadable_arrays(path: Any, group: str | None, ds: xr.Dataset) -> None:
