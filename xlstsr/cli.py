@@ -599,7 +599,54 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
             # a GeoTIFF holds one field: the name was dropped without a word
             warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
                  f"bands are its time steps); drop {flag}", UserWarning)
-    return obj, globs
+    return _grid_from_2d_xy(obj, path, role), globs
+
+
+def _grid_from_2d_xy(da: Any, path: str, role: str) -> Any:
+    """``da`` on 1-D ``y``/``x`` read from the 2-D ``x``/``y`` arrays of its file (GDAL, QGIS
+    and MATLAB exports write meshgrids over dims such as rows/cols): on a regular north-up grid
+    each column of ``x`` holds one value and each row of ``y`` one, so ``x[0, :]`` and
+    ``y[:, 0]`` are the grid. The library takes 1-D coordinates only: such a file was refused
+    with a rename advice that, followed, crashed (2-D coords on dims y/x, or dims renamed onto
+    the coordinates' own names). 2-D arrays that are no such grid (rotated, curvilinear) are
+    refused with a regridding advice."""
+    import numpy as np
+
+    if not all(n in da.coords and da[n].ndim == 2 for n in ("x", "y")):
+        return da
+    if set(da["x"].dims) != set(da["y"].dims) or not set(da["x"].dims) <= set(da.dims):
+        return da  # not a grid of the field's own dims: the library names what it sees
+    xv = np.asarray(da["x"].values, dtype=np.float64)
+    yv = np.asarray(da["y"].transpose(*da["x"].dims).values, dtype=np.float64)
+    d0, d1 = (str(d) for d in da["x"].dims)
+    # the tolerance of a float32-stored meshgrid (7 digits of the largest coordinate)
+    tol = 1e-6 * max(float(np.nanmax(np.abs(xv), initial=0)), float(np.nanmax(np.abs(yv), initial=0)),
+                     1.0)
+
+    def const(a: np.ndarray, axis: int) -> bool:
+        return bool(np.all(np.isfinite(a))) and bool(
+            np.all(np.abs(a - a.take([0], axis=axis)) <= tol))
+
+    if const(xv, 0) and const(yv, 1):  # x along d1, y along d0 (the usual rows, cols)
+        ydim, xdim, x1, y1 = d0, d1, xv[0, :], yv[:, 0]
+    elif const(xv, 1) and const(yv, 0):  # stored transposed (cols, rows)
+        ydim, xdim, x1, y1 = d1, d0, xv[:, 0], yv[0, :]
+    else:
+        raise UsageError(
+            f"{path}: the {role}'s x/y coordinates are 2-D arrays over {(d0, d1)} that are not "
+            "a regular north-up grid (x changes along both dims, y too, or they hold gaps): a "
+            "rotated or curvilinear grid. xlstsr works on regular grids with 1-D x and y: "
+            "regrid the file onto one first (e.g. with CDO's `cdo remapbil,GRID in.nc out.nc` "
+            "or GDAL's `gdalwarp -t_srs EPSG:XXXX`), and give that one.")
+    x_attrs, y_attrs = dict(da["x"].attrs), dict(da["y"].attrs)
+    # the dims' own coordinates (pixel indices 0..n-1, CF axis marks) give way to the grid
+    out = da.drop_vars([n for n in {"x", "y", ydim, xdim} if n in da.coords])
+    out = out.rename({d: n for d, n in ((ydim, "y"), (xdim, "x")) if d != n})
+    out = out.assign_coords(y=("y", y1, y_attrs), x=("x", x1, x_attrs))
+    # the variable's `coordinates` encoding named the 2-D arrays, which are dim coordinates now
+    out.encoding = {k: v for k, v in out.encoding.items() if k != "coordinates"}
+    log.info("%s: 1-D y/x read from the %s's 2-D x/y arrays over %s", path, role, (d0, d1))
+    return out
 
 
 def _flag_example(text: str, flag: str) -> str:

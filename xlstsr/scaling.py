@@ -43,6 +43,7 @@ from .validate import (
     _LAT_NAMES,
     _LON_NAMES,
     TASK_BYTES,
+    _standard_grid_mapping,
     check_bool,
     check_number,
     check_whole,
@@ -95,6 +96,10 @@ def _decode_lst_field(lst: xr.DataArray, mask_out_of_range: bool) -> xr.DataArra
     the decoder's own tasks, they could not be caught downstream). ``lst`` must be in whole
     images (:func:`_chunk_whole_images`).
     """
+    # a grid mapping named `crs` (GDAL, CF writers) moved to spatial_ref first: decode_lst moves
+    # it through the encoding, which the blocks lack, so the template had spatial_ref and the
+    # blocks `crs` (xarray's raw "does not contain coordinate variables {'spatial_ref'}")
+    lst = _standard_grid_mapping(lst)
     template = _decode_kelvin(lst, mask_out_of_range)  # attributes: refused here
     if not isinstance(lst.variable.data, dsa.Array):
         return template
