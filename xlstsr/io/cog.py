@@ -29,7 +29,7 @@ from ..validate import (
     stored_values,
 )
 from .formats import absolute_path, check_writable
-from .zarr import file_uri_path
+from .zarr import file_uri_path, refuse_incomplete_inputs
 
 __all__ = ["open_cog", "to_cogs"]
 
@@ -1418,6 +1418,9 @@ def to_cogs(
         da = _scalar_date_as_step(da, time_dim)
     # a local folder's file:// URL is that folder (it was refused as "not local")
     directory = file_uri_path(directory) or directory
+    # the store of an unfinished upscale_to_zarr run (README: `xr.open_zarr` then to_cogs):
+    # its unwritten dates were written as all-NaN COGs, like cloudy days
+    refuse_incomplete_inputs(da, None)
     _check_cog_options(da, directory, rio_kwargs)
     # driver="COG" asks for what is written anyway: dropped, not passed twice to rasterio
     rio_kwargs = {k: v for k, v in rio_kwargs.items() if str(k).lower() != "driver"}
