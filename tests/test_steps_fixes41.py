@@ -174,11 +174,12 @@ def test_midnight_step_of_a_15_min_series_is_an_acquisition():
     with pytest.raises(GridError) as err:
         pair_steps(truth, sr, "truth")
     assert "`sr.isel(time=[95])`" in str(err.value)
-    # the same series 5 min later: each step has one nearest, advised (not "ambiguous")
+    # the same series 5 min later: steps 5 and 10 min away are both of the overpass window
+    # (ambiguous), and the advice keeps the nearest
     shifted = sr.assign_coords(time=sr.indexes["time"] + pd.Timedelta("5min"))
     with pytest.raises(GridError) as err:
         pair_steps(shifted, sr, "truth")
-    assert "ambiguous" not in str(err.value)
+    assert "the nearest in time" in str(err.value)
     ns = {"truth": shifted, "sr": sr, "pd": pd}
     for line in _advice(str(err.value), "truth"):
         exec(line, ns)
@@ -200,3 +201,43 @@ def test_evaluate_pairs_a_sub_daily_series_whose_first_step_is_at_midnight():
         warnings.simplefilter("ignore")
         scores = xlstsr.evaluate(sr, ref)
     np.testing.assert_array_equal(scores["rmse"].values, np.zeros(4))
+
+
+# review 41a: descriptions and text dates are no labels to refuse; other overpasses stay
+# ambiguous
+
+def _grid_series(vals, times, name="lst"):
+    y = 4e5 - 1000 * np.arange(8) - 500
+    x = 1000 * np.arange(8) + 500
+    a = xr.DataArray(np.stack([np.full((8, 8), v, "float32") for v in vals]),
+                     dims=("time", "y", "x"),
+                     coords={"time": pd.to_datetime(times), "y": y, "x": x}, name=name,
+                     attrs={"units": "K"})
+    return a.rio.write_crs("EPSG:32631")
+
+
+def test_band_descriptions_of_one_step_are_not_compared():
+    # open_cog's band_description differs between an sr and its truth (their files' own
+    # texts): one step of two stacks was refused while the stacks were scored
+    sr, truth = _grid_series([300.3, 301], ["2020-07-01", "2020-07-02"]), _grid_series(
+        [300, 301], ["2020-07-01", "2020-07-02"])
+    sr = sr.assign_coords(band_description=("time", ["LST_SR_2020_07_01", "LST_SR_2020_07_02"]))
+    truth = truth.assign_coords(band_description=("time", ["ST_B10_0701", "ST_B10_0702"]))
+    s, t = sr.isel(time=0), truth.isel(time=0)
+    assert float(metrics.rmse(s, t)) == pytest.approx(0.3, abs=1e-4)
+
+
+@pytest.mark.parametrize("a, b", [("2020-07-01", "2020-07-01T10:30"),
+                                  ("2020-07-01T10:30", "2020-07-01T10:30:00")])
+def test_text_dates_are_compared_as_dates(a, b):
+    base = _grid_series([300], ["2020-07-01"]).isel(time=0).drop_vars("time")
+    check_scalar_steps(base.assign_coords(time=a), base.assign_coords(time=b))
+
+
+def test_granules_minutes_apart_stay_ambiguous():
+    # the nearest rule picked the nearer of two granules (other ground) without a word
+    truth_times = ["2020-07-01T10:25", "2020-07-01T10:31"]
+    sr, truth = _grid_series([290], ["2020-07-01T10:30"]), _grid_series([310, 290], truth_times)
+    with pytest.raises(GridError):
+        xlstsr.evaluate(sr, truth)
+    assert len(_overpass_matches(sr.indexes["time"][0], truth.indexes["time"])) == 2

@@ -37,7 +37,7 @@ from .errors import (
     warn,
 )
 from .grid import same_axis
-from .steps import _overpass_matches, _warn_other_hours, pair_steps
+from .steps import _all_dates_only, _overpass_matches, _warn_other_hours, pair_steps
 from .validate import (
     LANDSAT_C2_ST_OFFSET,
     PHYSICAL_RANGE_K,
@@ -1172,8 +1172,9 @@ def _paired_reference(reference: xr.DataArray, sr: xr.DataArray,
     gaps = [(abs(pd.Timestamp(a) - pd.Timestamp(b)), a, b) for d in picks
             for a, b in zip(sr.indexes[d], acquired[d])
             if isinstance(acquired[d], pd.DatetimeIndex) and isinstance(sr.indexes[d], pd.DatetimeIndex)
-            and not (pd.Timestamp(a) == pd.Timestamp(a).normalize()
-                     or pd.Timestamp(b) == pd.Timestamp(b).normalize())]
+            # a 00:00 label is a date only when all its side's are (a sub-daily sr step at
+            # 00:00 paired with a truth at 01:30 was not warned about)
+            and not (_all_dates_only(sr.indexes[d]) or _all_dates_only(acquired[d]))]
     if gaps:  # the widest pair only: one warning, not one per step
         _, a, b = max(gaps, key=lambda g: g[0])
         _warn_other_hours(a, b, "reference", "super-resolved field")

@@ -15,6 +15,7 @@ A guide whose composites serve a period of LST dates is matched with a tolerance
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 from typing import Any
@@ -146,11 +147,12 @@ def _all_dates_only(labels: Any) -> bool:
 def _overpass_matches(label: Any, labels: Any, own: Any = None) -> list[int]:
     """The positions in ``labels`` of the overpass of the date ``label``: a date-only label
     pairs with the step(s) of its own day only; two times of day with the nearest one less
-    than a day away (:func:`same_overpass`) when it is within :data:`OVERPASS_HOURS` and the
-    only one there or at most half as far as the next (its own day's overpass, not yesterday's
-    23 h 50 min away; the 23:45 step of a 15-min series for 23:55), else with all those less
-    than a day away (the caller calls that ambiguous). The nominal date 2020-07-02 against a
-    10:30 overpass of 07-01 only (13.5 h away) is no pair: that is the truth of another day.
+    than a day away (:func:`same_overpass`) when it is the only one within
+    :data:`OVERPASS_HOURS` (its own day's 10:40, not yesterday's 23 h 50 min away), else with
+    all those less than a day away (the caller calls that ambiguous: granules minutes apart,
+    the steps of a 15-min series). The nominal date 2020-07-02
+    against a 10:30 overpass of 07-01 only (13.5 h away) is no pair: that is the truth of
+    another day.
 
     A label at 00:00 is a date only when every label of its side is (``own``, the labels of
     ``label``'s side, default ``[label]``; ``labels`` for the other side): a 00:00 step of a
@@ -180,8 +182,11 @@ def _overpass_matches(label: Any, labels: Any, own: Any = None) -> list[int]:
         near.sort(key=lambda g: g[0])
         (g0, j0), (g1, _) = near[0], near[1]
         within = datetime.timedelta(hours=OVERPASS_HOURS)
-        if g0 <= within and (g1 > within or 2 * g0 <= g1):
-            return [j0]  # clearly the nearest: one overpass, the others other ones
+        if g0 <= within < g1:
+            # the only one of its overpass: the others are other overpasses (yesterday's,
+            # 23 h 50 min away; the night's); granules minutes apart stay ambiguous (each
+            # covers other ground: the user merges or picks)
+            return [j0]
     return sorted(j for _, j in near)
 
 
@@ -350,9 +355,16 @@ def _refuse_other_text(t: Any, like_t: Any, d: Any, how: str, what: str, like_wh
     """Refuse two text labels of ``d`` that differ, as differing labels along a dim are
     refused: a truth of ``.sel(overpass='night')`` was scored against an sr of
     ``.sel(overpass='day')`` (15 K RMSE) without a word. Numbers (band=1 against band=2 of
-    one-band files) are let through."""
+    one-band files) are let through, and so are dates written as text (compared as dates) and
+    :func:`xlstsr.io.open_cog`'s ``band_description`` (a file's own text for each band,
+    which an sr and its truth never share)."""
+    from .io.cog import DESCRIPTION_COORD
+
     a, b = _text(like_t), _text(t)
-    if a is None or b is None or a == b:
+    if a is None or b is None or a == b or str(d) == DESCRIPTION_COORD:
+        return
+    with contextlib.suppress(TypeError, ValueError):  # text dates: the date checks' to judge
+        pd.Timestamp(a), pd.Timestamp(b)
         return
     raise GridError(
         f"the {what} is of {d}={b!r}, the {like_what} of {d}={a!r} ({how}): other "

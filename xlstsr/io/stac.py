@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -248,7 +249,7 @@ def _common_crs(items: Sequence[Any]) -> Any:
 
 def _crs_label(crs: Any) -> str:
     """A CRS as a user can pass it back: its EPSG code, else its name (MODIS sinusoidal has
-    no code), else the text given."""
+    no code), else (an 'unnamed' one) its PROJ string, else the text given."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
@@ -257,7 +258,14 @@ def _crs_label(crs: Any) -> str:
     except (CRSError, TypeError, ValueError):
         return str(crs)[:60]
     code = c.to_epsg()
-    return f"EPSG:{code}" if code is not None else f"{c.name!r}"
+    if code is not None:
+        return f"EPSG:{code}"
+    if c.name and c.name.lower() != "unnamed":
+        return repr(c.name)
+    # MODIS's sinusoidal WKT is 'unnamed': its PROJ string says which projection it is
+    with warnings.catch_warnings():  # pyproj's "you will likely lose ... information"
+        warnings.simplefilter("ignore", UserWarning)
+        return repr(c.to_proj4() or c.to_wkt()[:60])
 
 
 def _crs_counts(items: Sequence[Any]) -> list[tuple[str, int]]:
