@@ -21,8 +21,10 @@ from .validate import (
     _LAT_NAMES,
     _LON_NAMES,
     _gives,
+    _refuse_coordinate_units,
     _written_transform,
     crs_mismatch,
+    crs_name_and_axis,
     north_up,
     require_georeferenced,
     spatial_dims,
@@ -1734,7 +1736,8 @@ def grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tu
     The CRS's axis unit where it has one (EPSG:2263: US survey feet, 0.3048006 m per unit), else
     the coordinates' ``units`` attribute (``lat_lon_named``: dims named latitude/longitude).
     Coordinates without either are metres, but for a swath's (:func:`_index_grid`): pixels, as
-    for a field without coordinates."""
+    for a field without coordinates. Coordinates whose ``units`` is another length than the
+    projected CRS's (km under UTM) raise :class:`GridError`: their pixel size is not known."""
     try:
         crs = da.rio.crs
     except Exception:  # a grid mapping rioxarray cannot read: judged by the coordinates' units
@@ -1748,6 +1751,8 @@ def grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tu
             return 1.0, "m"
         if pcrs.is_geographic:
             return 1.0, "degree"
+        # km-labelled coordinates under UTM: 1 m pixels for 1 km ones (scaling_stats' scales)
+        _refuse_coordinate_units(da, "input", ydim, xdim, crs, crs_name_and_axis(crs)[0])
         # the axes' linear unit (EPSG:2263: US survey feet, 0.3048006 m)
         factors = [ax.unit_conversion_factor for ax in pcrs.axis_info]
         if factors and all(np.isfinite(f) and f > 0 for f in factors):

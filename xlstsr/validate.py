@@ -463,7 +463,8 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
 
     lat/lon-named dims are renamed ``y``/``x`` (:func:`spatial_names`); an array with a written
     transform (``rio.write_transform``) but no ``y``/``x`` coordinates gets pixel-centre
-    coordinates from it.
+    coordinates from it; one georeferenced by ground control points only (no transform) or by a
+    rotated transform is refused (:class:`GridError`, with the ``gdalwarp`` that fixes it).
 
     Examples
     --------
@@ -496,6 +497,21 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
             "`gdalwarp -t_srs EPSG:XXXX rotated.tif northup.tif` (the CRS you want), and open "
             "that one."
         )
+    n_gcps = _gcp_count(da) if missing else 0
+    if n_gcps:
+        # no transform, only ground control points (a raw swath, `gdal_translate -gcp`): the
+        # identity transform made them pixel indices, refused with a Python-only fix
+        try:
+            epsg = da.rio.crs.to_epsg() if da.rio.crs is not None else None
+        except Exception:  # a CRS rasterio cannot name: the placeholder
+            epsg = None
+        raise GridError(
+            f"the {what} is georeferenced by {n_gcps} ground control points (GCPs) only, "
+            "without a transform: xlstsr works on regular north-up grids. Warp the file onto "
+            f"one first, e.g. `gdalwarp -t_srs EPSG:{epsg or 'XXXX'} in.tif out.tif` (the CRS "
+            "you want" + (", here the GCPs' own" if epsg else "") + "; "
+            "`-tps` for a thin-plate-spline fit of many GCPs), and open that one."
+        )
     if missing and t is not None:
         da = da.assign_coords({
             ydim: t.f + (np.arange(da.sizes[ydim]) + 0.5) * t.e,
@@ -504,6 +520,15 @@ def georeference(da: xr.DataArray, what: str = "input") -> xr.DataArray:
     require_georeferenced(da, what, user_dims=back)
     _warn_corner_coordinates(da, what, t)
     return north_up(_standard_grid_mapping(da))
+
+
+def _gcp_count(da: xr.DataArray) -> int:
+    """How many ground control points ``da``'s grid mapping holds (rioxarray keeps a GeoTIFF's
+    GCPs there, in its 'gcps' attribute, and gives the raster no x/y), 0 for none."""
+    try:
+        return len(da.rio.get_gcps() or ())
+    except Exception:  # no grid mapping, or GCPs rioxarray cannot read: none to name
+        return 0
 
 
 def _standard_grid_mapping(da: xr.DataArray) -> xr.DataArray:
@@ -1018,8 +1043,9 @@ def earth_sized(semi_major: float | None) -> bool:
 
 def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
     """Refuse coordinates that cannot be in the units of the CRS written on them: degrees
-    under a projected CRS (pixels of a few thousandths of a metre), or metres under a
-    geographic one."""
+    under a projected CRS (pixels of a few thousandths of a metre), metres under a geographic
+    one, or a ``units`` attribute of another length than the projected CRS's (km under UTM:
+    :func:`_refuse_coordinate_units`)."""
     crs = da.rio.crs
     if da.sizes[ydim] < 2 or da.sizes[xdim] < 2:
         return
@@ -1044,6 +1070,7 @@ def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
                 "the UTM zone's EPSG code."
             )
         return
+    _refuse_coordinate_units(da, what, ydim, xdim, crs, name)
     res = min(abs(float(x[1] - x[0])), abs(float(y[1] - y[0])))
     if _pixel_indices(y) and _pixel_indices(x):
         # xr.DataArray(a, coords={"y": np.arange(ny), ...}): 1 m pixels at the CRS's origin,
@@ -1061,6 +1088,66 @@ def _check_crs_units(da: xr.DataArray, what: str, ydim: str, xdim: str) -> None:
             f"the {what}'s coordinates ({span}, pixels of {res:.3g}) look like longitude/"
             f"latitude degrees, but its CRS ({name!r}) is projected (metres): write the CRS they "
             "are in, `da.rio.write_crs('EPSG:4326')`, and reproject if needed."
+        )
+
+
+#: linear ``units`` of projected coordinates -> metres per unit (CF / UDUNITS spellings)
+_LINEAR_UNITS = {
+    **dict.fromkeys(("m", "metre", "meter", "metres", "meters"), 1.0),
+    **dict.fromkeys(("km", "kilometre", "kilometer", "kilometres", "kilometers"), 1000.0),
+}
+
+
+def _coordinate_metres(units: Any) -> float | None:
+    """Metres per unit of a coordinate's ``units`` ('km', 'metre', rioxarray's '0.3048006096012192
+    metre' of a feet CRS), None for units that are not a known length (degrees, none).
+
+    Examples
+    --------
+    >>> _coordinate_metres("km"), _coordinate_metres(" Metres "), _coordinate_metres("degrees")
+    (1000.0, 1.0, None)
+    """
+    m = re.fullmatch(r"\s*([0-9.]+(?:[eE][-+]?\d+)?\s+)?([a-zA-Z]+)\s*", str(units))
+    if m is None or m.group(2).lower() not in _LINEAR_UNITS:
+        return None
+    try:
+        factor = float(m.group(1)) if m.group(1) else 1.0
+    except ValueError:
+        return None
+    return factor * _LINEAR_UNITS[m.group(2).lower()] if factor > 0 else None
+
+
+def _refuse_coordinate_units(da: xr.DataArray, what: str, ydim: str, xdim: str, crs: Any,
+                             name: str) -> None:
+    """Refuse projected coordinates whose ``units`` attribute is another length than the CRS's
+    axis unit: x/y in km under UTM (metres) were written as metres, 1000x too small pixels
+    placed near the CRS's origin. Coordinates without a length unit are not judged."""
+    try:
+        from pyproj import CRS
+
+        factors = [ax.unit_conversion_factor for ax in CRS.from_user_input(crs).axis_info]
+    except Exception:  # a CRS pyproj cannot read: its unit is unknown
+        return
+    if not factors or not all(np.isfinite(f) and f > 0 for f in factors):
+        return
+    crs_m = float(factors[-1])
+    for dim in (xdim, ydim):
+        units = da[dim].attrs.get("units")
+        coord_m = None if units is None else _coordinate_metres(units)
+        if coord_m is None or abs(coord_m / crs_m - 1) <= 1e-3:
+            continue
+        ratio = coord_m / crs_m
+        crs_unit = "metres" if crs_m == 1.0 else f"units of {crs_m:g} m"
+        label = "m" if crs_m == 1.0 else f"{crs_m:g} metre"
+        x_, y_ = (f"(da.{d} * {ratio:g}).assign_attrs(units={label!r})" for d in (xdim, ydim))
+        raise GridError(
+            f"the {what}'s {dim!r} coordinates are in {units!r} ({coord_m:g} m per unit), but its "
+            f"CRS ({name!r}) is in {crs_unit}: read as {crs_unit}, its pixel size and position "
+            f"(and an output's) would be off by a factor {max(ratio, 1 / ratio):g}. "
+            f"Convert them to the CRS's unit, `da = da.assign_coords({xdim}={x_}, {ydim}={y_})`"
+            f" (and save the file again); if they are already in {crs_unit} and only the "
+            f"label is wrong, set it: `da.{xdim}.attrs['units'] = da.{ydim}.attrs['units'] = "
+            f"{label!r}`."
         )
 
 
@@ -1791,6 +1878,53 @@ def _fill_text(v: float, tol: float | None = None) -> str:
     return repr(v)
 
 
+_UNIT_BASES = {
+    **dict.fromkeys(("k", "kelvin", "kelvins", "degk", "degkelvin"), "K"),
+    **dict.fromkeys(("c", "degc", "celsius", "degcelsius"), "C"),
+    **dict.fromkeys(("f", "degf", "fahrenheit", "degfahrenheit"), "F"),
+}
+_UNIT_PREFIXES = {"centi": 0.01, "c": 0.01, "deci": 0.1, "d": 0.1, "milli": 0.001, "m": 0.001}
+_NUMBER = r"(\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)"
+
+
+def _packed_units_fix(u: str, cli: bool) -> str:
+    """The fix for units that say how a temperature is packed (``u``: lower case, no spaces,
+    'degrees' as 'deg'): 'K*100' (Kelvin x 100: scale 0.01), '0.01 K', 'centi-K', 'degC*10',
+    'degF'; with the command line's flags where ``cli``; '' for other units.
+
+    Examples
+    --------
+    >>> _packed_units_fix("k*100", True)[:60]
+    " If they are Kelvin x 100: `da.attrs.update(units='K', scale"
+    """
+    bases = "|".join(sorted(map(re.escape, _UNIT_BASES), key=len, reverse=True))
+    scale = None
+    if m := re.fullmatch(rf"({bases})(?:\*|x|\u00d7){_NUMBER}", u):  # values are K x 100
+        base, n = m.group(1), float(m.group(2))
+        scale = 1 / n if n > 0 else None
+    elif m := re.fullmatch(rf"{_NUMBER}(?:\*|x|\u00d7)?({bases})", u):  # in units of 0.01 K
+        n, base = float(m.group(1)), m.group(2)
+        scale = n if n > 0 else None
+    elif m := re.fullmatch(rf"({'|'.join(_UNIT_PREFIXES)})-?({bases})", u):  # centi-K
+        base, scale = m.group(2), _UNIT_PREFIXES[m.group(1)]
+    elif u in _UNIT_BASES and _UNIT_BASES[u] == "F":
+        base, scale = u, 1.0
+    if (scale is None or not 0 < scale <= 1 or (scale == 1.0 and _UNIT_BASES[base] != "F")):
+        return ""  # ('100 K': no packing of a temperature)
+    kind = _UNIT_BASES[base]
+    name = {"K": "Kelvin", "C": "degrees Celsius", "F": "degrees Fahrenheit"}[kind]
+    what = name if scale == 1.0 else f"{name} x {1 / scale:.6g}"
+    if kind == "F":  # degC = degF x 5/9 - 17.78: declared as a scale and offset in degC
+        units, scale, offset = "degC", scale * 5 / 9, -32 * 5 / 9
+    else:
+        units, offset = ("K" if kind == "K" else "degC"), 0.0
+    attrs = f"units={units!r}, scale_factor={scale:.7g}" + (
+        f", add_offset={offset:.7g}" if offset else "")
+    flags = f"--units {units} --scale {scale:.7g}" + (f" --offset {offset:.7g}" if offset else "")
+    return (f" If they are {what}: `da.attrs.update({attrs})`"
+            + (f" (`{flags}` on the command line)." if cli else "."))
+
+
 def _units_kind(units: str | None, what: str = "LST") -> str | None:
     """``"K"``, ``"C"`` or None (no units) for the units of ``what`` (the LST, the truth: the
     input a refusal names); UnitsError for other units."""
@@ -1826,6 +1960,7 @@ def _units_kind(units: str | None, what: str = "LST") -> str | None:
     raise UnitsError(
         f"unknown LST units {units!r}. xlstsr works in Kelvin and converts degrees Celsius; "
         "set `da.attrs['units'] = 'K'` (or 'degC') after converting."
+        + _packed_units_fix(u_compact, what == "LST")
         + (" These units are of a dimensionless band, not a temperature: is a guide (NDVI, "
            "reflectance) given as the LST? The LST goes first, the guide in `guide=`."
            if unitless else "")
@@ -2920,6 +3055,24 @@ def _lst_verdict(
         # declares (declare_lst refused the decoded value it was told before)
         return _packed_stored(((k - celsius) - offset) / scale, packed)
 
+    def stored_sentinel(k: float) -> float | None:
+        # the value as stored (through the attrs' scale, then the reader's) is a product's fill:
+        # int16 degC x 100's -9999 decodes to 173.16 K, within the range, and was taken as data
+        raw = ((k - celsius) - offset) / scale
+        for v in (raw, None if packed is None else (raw - packed[1]) / packed[0]):
+            if v is None or not np.isfinite(v):
+                continue
+            r = float(round(v))
+            if abs(v - r) > max(0.01, 1e-6 * abs(v)) or r not in LST_FILL_SENTINELS:
+                continue
+            if int_stored is not None and r in INTEGER_FILLS:
+                # another integer type's extreme is data (uint16's 32767)
+                info = np.iinfo(np.dtype(int_stored[2]))
+                if INTEGER_FILLS[r] != (float(info.min), float(info.max)):
+                    continue
+            return r
+        return None
+
     for i, img in enumerate(flat):
         finite = img[np.isfinite(img)]
         if finite.size < img.size and not keep_out_of_range and np.isinf(img).any():
@@ -3049,6 +3202,28 @@ def _lst_verdict(
                     "valid pixels of an image and lies far below all the others: an undeclared "
                     f"fill value (SEVIRI writes -80 degC, ASTER products 0); {how}.{real}"
                 )
+            # a product's fill (-9999, 32767...) as stored on a few pixels, decoded within the
+            # range (suspect_fill needs FILL_MIN_PIXELS and a share): far from every other value
+            gap_k = DECLARED_FILL_GAP_K if fill_declared else FILL_GAP_K
+            for k in {float(finite.min()), float(finite.max())}:
+                rest, c = finite[finite != k], stored_sentinel(k)
+                if (not rest.size or not lo <= k <= hi or c is None
+                        or (k_lo is not None and k < k_lo) or (k_hi is not None and k > k_hi)):
+                    continue
+                if k > float(rest.max()) and c == INTEGER_FILLS.get(c, (None, None))[1]:
+                    continue  # a hot spot clipped at its type's largest value: data
+                gap = float(rest.min()) - k if k < float(rest.min()) else k - float(rest.max())
+                if gap < gap_k:
+                    continue  # within the scene's values: data
+                sv, ps = as_stored(k), in_file(k)
+                how = _declare_fill_advice(sv, what, attrs_of, cli, ps)
+                raise UndeclaredFillError(
+                    f"the {what} holds {sv} ({'' if ps is None else ps + ' '}as stored, "
+                    f"{_kelvin_text(k)} K decoded) on {int(np.count_nonzero(finite == k))} "
+                    f"pixel(s) of an image, {gap:.0f} K apart from all its other values: a fill "
+                    "value of LST products and tools (-9999, 32767...) left undeclared, not a "
+                    f"temperature; {how}."
+                )
         below, above = finite < lo, finite > hi
         n_out = int(below.sum() + above.sum())
         if n_out == 0:
@@ -3100,7 +3275,8 @@ def _lst_verdict(
             continue
         out_vals = np.unique(finite[below | above])
         if (out_vals.size == 1 and n_out < FILL_MIN_PIXELS and not ref
-                and (float(out_vals[0]) in LST_FILL_SENTINELS or abs(out_vals[0]) >= NEVER_DATA)):
+                and (float(out_vals[0]) in LST_FILL_SENTINELS or abs(out_vals[0]) >= NEVER_DATA
+                     or stored_sentinel(float(out_vals[0])) is not None)):
             # a few pixels of a product's fill value, the rest plausible: a fill left as data,
             # not a scale ("values look scaled" before, for a single 65535 pixel); more of them
             # are named by the fill test above
@@ -3387,6 +3563,23 @@ def decode_lst(
             "would make every value 0 or NaN; set the product's scale (e.g. "
             "`da.attrs['scale_factor'] = 0.02` for MODIS LST) or drop the attribute if the "
             "values are already Kelvin."
+        )
+    applied = da.encoding.get("scale_factor") if declared is None and da.dtype.kind == "f" else None
+    try:
+        applied_scale = None if applied is None else float(np.ravel(applied)[0])
+    except (TypeError, ValueError):
+        applied_scale = None
+    if applied_scale is not None and (not np.isfinite(applied_scale) or applied_scale == 0):
+        # the reader applied it already: every value is 0 (or NaN), which was diagnosed as
+        # degrees Celsius, and `--units degC` wrote a constant 273.15 K field
+        raise ScaledIntegerError(
+            f"the {what}'s file declares scale_factor={applied_scale!r}, which its reader "
+            "applied: every value was decoded to 0 (or NaN), not a temperature. The file's "
+            "scale is broken: write the product's scale into it (e.g. `ncatted -a "
+            f"scale_factor,{da.name if isinstance(da.name, str) else 'VAR'},o,d,0.01 in.nc` for "
+            "Kelvin x 100), or read the stored values "
+            "undecoded (`xr.open_dataset(path, mask_and_scale=False)`) and set "
+            "`da.attrs['scale_factor'] = 0.01` (the product's scale)."
         )
     offset = float(np.asarray(_attr(da, "add_offset") or 0.0).ravel()[0])
     if declared_scale is not None and offset == 0.0 and _is_landsat_st_scale(declared_scale):
