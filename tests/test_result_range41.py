@@ -62,3 +62,16 @@ def test_maskable_callers_keep_the_option(scene):
         decode_lst(lst).load()
     with pytest.raises(PhysicalRangeError, match="mask_out_of_range=True"):
         decode_lst(_broken(scene["lst_1km"], np.inf)).load()
+
+
+def test_misspelt_guide_name_advised_as_guide():
+    # probe 41c: the advice named `variable='ndvi'` (the LST's selector) and a '<method>'
+    # placeholder; followed, it made the NDVI the LST
+    from xlstsr.errors import VariableNotFoundError
+
+    ds = xlstsr.datasets.modis_sample().isel(time=[0])
+    with pytest.raises(VariableNotFoundError) as err:
+        ds.lstsr.upscale(4, "tsharp", guide="NDVI", variable="lst_day")
+    msg = str(err.value)
+    assert "guide 'NDVI' is not in the Dataset" in msg
+    assert "`ds.lstsr.upscale(..., guide='ndvi')`" in msg and "variable=" not in msg

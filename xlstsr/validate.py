@@ -1402,11 +1402,14 @@ def select_variable(ds: xr.Dataset, variable: Hashable | None, role: str = "LST"
         if variable not in ds.data_vars:
             # a misspelt name: the example is the role's likely variable (an LST's for the
             # LST), not the first listed (the CLI advised `--variable NDVI` for the LST)
-            example = (f" Name it, e.g. `{call}(..., variable="
-                       f"{_example_variable(ds, rasters, role)!r})` or `variable=` of the "
-                       "function." if rasters else "")
+            # a guide is named by guide= (variable= names the LST: followed, the advice made
+            # the NDVI the LST)
+            kw = "guide" if role == "guide" else "variable"
+            example = ("" if not rasters else f" Name it, e.g. `{call}(..., {kw}="
+                       f"{_example_variable(ds, rasters, role)!r})` or `{kw}=` of the "
+                       "function.")
             raise VariableNotFoundError(
-                f"variable {variable!r} is not in the Dataset; it has {names}.{example}"
+                f"{kw} {variable!r} is not in the Dataset; it has {names}.{example}"
             )
         return ds[variable]
     if role == "LST":
@@ -4066,14 +4069,15 @@ def _grid_suffixed(da: xr.DataArray) -> xr.DataArray:
     return da
 
 
-def _select_guide(ds: xr.Dataset, guide: Any) -> Any:
+def _select_guide(ds: xr.Dataset, guide: Any, operation: str | None = None) -> Any:
     """A guide given by Dataset variable name(s) (a name, a list/tuple of names, a dict of
     names) resolved into DataArray(s); anything else returned as it is. A tuple of names was
-    looked up as one name, a list or dict of names refused as "not a DataArray"."""
+    looked up as one name, a list or dict of names refused as "not a DataArray".
+    ``operation``: as for :func:`select_variable`."""
     def one(g: Any) -> Any:
         if isinstance(g, str) or (isinstance(g, Hashable) and not isinstance(
                 g, (xr.DataArray, tuple)) and g is not None and g in ds.data_vars):
-            return _grid_suffixed(select_variable(ds, g, role="guide"))
+            return _grid_suffixed(select_variable(ds, g, role="guide", operation=operation))
         return g
 
     if guide is None or isinstance(guide, xr.DataArray):
@@ -4083,7 +4087,7 @@ def _select_guide(ds: xr.Dataset, guide: Any) -> Any:
     if isinstance(guide, Mapping):
         return {k: one(g) for k, g in guide.items()}
     if isinstance(guide, Hashable):
-        return _grid_suffixed(select_variable(ds, guide, role="guide"))
+        return _grid_suffixed(select_variable(ds, guide, role="guide", operation=operation))
     return guide
 
 
@@ -4294,7 +4298,7 @@ def select_lst(
     """
     if isinstance(obj, xr.Dataset):
         lst = select_variable(obj, variable, operation=operation)
-        guide = _select_guide(obj, guide)
+        guide = _select_guide(obj, guide, operation)
         lst = _declared_dims(obj, lst)
         if lst.rio.crs is None and obj.rio.crs is not None:
             lst = lst.rio.write_crs(obj.rio.crs)
