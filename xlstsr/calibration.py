@@ -86,6 +86,14 @@ class Calibration:
         Number of pixels it was fitted on.
     rmse_before, rmse_after : float, optional
         RMSE (K) against the target on the fitting data without and with the map.
+    method, factor, day_night : optional
+        The super-resolution method (``xlstsr_method``), factor (``xlstsr_factor``) and
+        overpass (``"day"``/``"night"``) of the sr fields it was fitted on, recorded by
+        :func:`fit_calibration` where every field records the same one (None: not known, not
+        checked). :func:`apply_calibration` refuses a field that records another: the
+        mapping absorbs the method's bias at its factor, and the sensors differ by day and by
+        night (a daytime mapping moved a night field by 12 K). A calibration saved without
+        them (an earlier version's JSON) still loads and applies, unchecked.
 
     Examples
     --------
@@ -104,6 +112,9 @@ class Calibration:
     n: int = 0
     rmse_before: float | None = None
     rmse_after: float | None = None
+    method: str | None = None
+    factor: int | None = None
+    day_night: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("slope", "offset", "ndvi"):
@@ -133,6 +144,20 @@ class Calibration:
                 raise XlstsrError(f"calibration {name} must be a number or None, got {v!r}")
             if v is not None:
                 object.__setattr__(self, name, float(v))
+        for name in ("method", "day_night"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, str) and v.strip()):
+                raise XlstsrError(f"calibration {name} must be text (e.g. 'bicubic', 'day') or "
+                                  f"None, got {v!r}")
+            if name == "day_night" and v is not None:
+                object.__setattr__(self, name, v.strip().lower())
+        f = self.factor
+        if f is not None and (isinstance(f, (bool, np.bool_)) or not isinstance(
+                f, (int, np.integer)) or f < 1):
+            raise XlstsrError(f"calibration factor must be a whole number >= 1 or None, got "
+                              f"{f!r}")
+        if f is not None:
+            object.__setattr__(self, "factor", int(f))
         if not 0.5 <= float(self.slope) <= 2.0:
             raise XlstsrError(
                 f"calibration slope {self.slope} is not a sensor mapping (expected 0.5-2): was it "
@@ -180,7 +205,8 @@ class Calibration:
     def parse(cls, value: Any) -> Calibration:
         """A :class:`Calibration`, its dict, its JSON text (e.g. an ``xlstsr_calibration``
         attribute) or the path of a file holding that text (a string naming an existing file,
-        whatever its suffix, or ending in ``.json``; a :class:`pathlib.Path`)."""
+        whatever its suffix, or ending in ``.json``; a :class:`pathlib.Path`). A binary file
+        (a calibrated netCDF or GeoTIFF) gives the ``xlstsr_calibration`` attribute it holds."""
         if isinstance(value, cls):
             return value
         if isinstance(value, os.PathLike) or (
@@ -192,7 +218,18 @@ class Calibration:
                 raise XlstsrError(f"calibration file {os.fspath(value)!r} does not exist (or is "
                                   "a folder): give the JSON file written with "
                                   "`Path(f).write_text(cal.to_json())`.")
-            text = path.read_text()
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+            text = None
+            if path.suffix.lower() not in _DATA_SUFFIXES and b"\0" not in head:
+                try:
+                    text = path.read_text()
+                except UnicodeDecodeError:
+                    text = None  # binary: read for its attribute below
+            if text is None:
+                # not text: a calibrated netCDF (or GeoTIFF) holds the mapping in its
+                # xlstsr_calibration attribute; read as text it raised a raw UnicodeDecodeError
+                text = _attribute_in_file(path, os.fspath(value))
             try:
                 return cls.from_json(text)
             except json.JSONDecodeError as err:
@@ -219,6 +256,40 @@ class Calibration:
                              f"{type(value).__name__}")
 
 
+#: files of fields (read for their ``xlstsr_calibration`` attribute), not a calibration's JSON
+_DATA_SUFFIXES = frozenset({".nc", ".nc4", ".cdf", ".h5", ".hdf", ".tif", ".tiff"})
+
+
+def _attribute_in_file(path: Path, given: str) -> str:
+    """The ``xlstsr_calibration`` attribute of a binary file xarray opens (a calibrated
+    netCDF, a GeoTIFF through rioxarray): the mapping of the field(s) in it. Refused when the
+    file does not open, holds none, or holds differing ones."""
+    advice = ("give the JSON file written with `Path(f).write_text(cal.to_json())`, or the "
+              "`xlstsr_calibration` attribute of a calibrated field (`Calibration.parse("
+              "out.attrs['xlstsr_calibration'])`)")
+    try:
+        with xr.open_dataset(path) as ds:
+            found = {str(k): v.attrs["xlstsr_calibration"] for k, v in ds.data_vars.items()
+                     if "xlstsr_calibration" in v.attrs}
+            if "xlstsr_calibration" in ds.attrs:
+                found["(global attributes)"] = ds.attrs["xlstsr_calibration"]
+    except (ValueError, OSError, RuntimeError, TypeError) as err:
+        raise XlstsrError(f"calibration file {given!r} is neither text (a calibration's JSON) "
+                          f"nor a file xarray opens ({type(err).__name__}: {err}): "
+                          f"{advice}.") from err
+    texts = {str(v) for v in found.values()}
+    if not texts:
+        raise XlstsrError(f"calibration file {given!r} is not text (a calibration's JSON) and "
+                          "holds no `xlstsr_calibration` attribute (it is not a calibrated "
+                          f"field's file): {advice}.")
+    if len(texts) > 1:
+        raise XlstsrError(f"calibration file {given!r} holds differing `xlstsr_calibration` "
+                          f"attributes (on {sorted(found)}): pass the one you mean, e.g. "
+                          "`Calibration.parse(xr.open_dataset(f)[name].attrs"
+                          "['xlstsr_calibration'])`.")
+    return texts.pop()
+
+
 def _is_file(value: str) -> bool:
     """Whether ``value`` names an existing file (JSON text too long for a path, or holding a
     NUL, is not one)."""
@@ -226,6 +297,70 @@ def _is_file(value: str) -> bool:
         return Path(value.strip()).expanduser().is_file()
     except (OSError, ValueError):
         return False
+
+
+#: what a calibration records of the sr fields it was fitted on, in words
+_PROVENANCE = (("method", "method (xlstsr_method)"), ("factor", "factor (xlstsr_factor)"),
+               ("day_night", "overpass (day/night)"))
+
+
+def _field_provenance(a: Any) -> dict[str, Any]:
+    """The super-resolution method, factor and overpass a field records (None where it does
+    not): ``xlstsr_method`` and ``xlstsr_factor`` as :func:`xlstsr.upscale` writes them, the
+    overpass from :func:`xlstsr.steps._day_night` (its ``day_night`` attribute, layer name or
+    long_name), else from ``source_long_name`` (upscale's output: its long_name is xlstsr's
+    own, the input's 'MOD11A1 nighttime LST' is kept there)."""
+    from .steps import _day_night
+
+    if not isinstance(a, xr.DataArray):
+        return dict.fromkeys(k for k, _ in _PROVENANCE)
+    method = a.attrs.get("xlstsr_method")
+    method = method.strip() if isinstance(method, str) and method.strip() else None
+    factor = a.attrs.get("xlstsr_factor")
+    try:
+        factor = int(factor) if factor is not None and float(factor) == int(factor) else None
+    except (TypeError, ValueError, OverflowError):
+        factor = None  # not a number: not recorded
+    day_night, _ = _day_night(a)
+    source = a.attrs.get("source_long_name")
+    if day_night is None and isinstance(source, str):
+        day_night, _ = _day_night(xr.DataArray(0.0, name=a.name, attrs={"long_name": source}))
+    return {"method": method, "factor": factor, "day_night": day_night}
+
+
+def _fitted_provenance(fields: list[Any]) -> dict[str, Any]:
+    """What every sr field records alike (:func:`_field_provenance`); None where a field does
+    not record it or the fields differ (a fit over several methods or both overpasses is
+    checked for none of them)."""
+    each = [_field_provenance(a) for a in fields]
+    out = {}
+    for key, _ in _PROVENANCE:
+        values = {p[key] for p in each}
+        out[key] = values.pop() if len(values) == 1 else None
+    return out
+
+
+def _check_provenance(da: xr.DataArray, cal: Calibration) -> None:
+    """Refuse a field whose method, factor or overpass is not the one the calibration was
+    fitted on (where both record it): applied silently, a mapping fitted on daytime bicubic
+    x4 fields moved night LST upscaled x2 with 'nearest' by 12 K."""
+    field = _field_provenance(da)
+    diffs = [f"{words} {field[key]!r} (fitted on {getattr(cal, key)!r})"
+             for key, words in _PROVENANCE
+             if getattr(cal, key) is not None and field[key] is not None
+             and str(field[key]).lower() != str(getattr(cal, key)).lower()]
+    if diffs:
+        on = f" ({cal.fitted_on!r})" if cal.fitted_on else ""
+        raise XlstsrError(
+            f"this field is not of the kind the calibration{on} was fitted on: its "
+            f"{'; '.join(diffs)}. The mapping absorbs the method's own bias at its factor, "
+            "and sensors differ by day and by night, so it does not carry over: fit one on "
+            "fields of this method, factor and overpass (`fit_calibration(xlstsr.upscale(lst, "
+            "...), truth)`), or, if you know it carries over, apply it regardless with "
+            "`apply_calibration(sr, calibration, check=False)` (for `upscale(..., "
+            "calibration=)`: `apply_calibration(xlstsr.upscale(...), calibration, "
+            "check=False)`)."
+        )
 
 
 def _fields(a: Any) -> list[Any]:
@@ -446,7 +581,10 @@ def fit_calibration(
         block-averaged), only blocks valid throughout. Fine-scale errors of the SR field then
         weigh less on the slope (least squares shrinks the slope of a noisy predictor).
     source, target, fitted_on : str
-        Recorded in the result.
+        Recorded in the result. So are the method, factor and overpass the sr DataArrays
+        record (``xlstsr_method``, ``xlstsr_factor``, day/night from their ``day_night``
+        attribute, layer name or long_name), where every field records the same one:
+        :func:`apply_calibration` refuses fields of another.
     min_pixels : int
         Fewest valid pixels to fit on.
     time_tolerance : str, timedelta or number, optional
@@ -489,6 +627,8 @@ def fit_calibration(
         # and the grid and date checks were skipped (a truth of another place was fitted)
         return a.rename(spatial_names(a)) if isinstance(a, xr.DataArray) else a
 
+    # what the sr fields were (method, factor, overpass), checked where the mapping is applied
+    provenance = _fitted_provenance(_fields(sr))
     fs = [image_order(yx(a)) for a in _fields(sr)]
     ts = [image_order(yx(a)) for a in _fields(truth)]
     gs = None if ndvi is None else [image_order(yx(a)) for a in _fields(ndvi)]
@@ -601,6 +741,7 @@ def fit_calibration(
         fitted_on=fitted_on, n=int(x.size),
         rmse_before=float(np.sqrt(np.mean((x - y) ** 2))),
         rmse_after=float(np.sqrt(np.mean((pred - y) ** 2))),
+        **provenance,
     )
 
 
@@ -633,6 +774,7 @@ def apply_calibration(
     ndvi: xr.DataArray | None = None,
     *,
     time_tolerance: Any = None,
+    check: bool = True,
 ) -> xr.DataArray:
     """Map an LST field (K) to the target sensor: ``slope * da + offset (+ ndvi * NDVI)``.
 
@@ -672,9 +814,16 @@ def apply_calibration(
         the latest NDVI step at most this long before it (:func:`xlstsr.guide.match_steps`,
         as ``upscale``'s ``guide_time_tolerance``), e.g. ``"15D"`` for the 16-day composite
         NDVI that served as the guide. Default: equal labels.
+    check : bool
+        Refuse a field whose super-resolution method, factor or overpass (its
+        ``xlstsr_method``, ``xlstsr_factor``, day/night attributes) differs from the one the
+        calibration was fitted on (:attr:`Calibration.method`, ``factor``, ``day_night``;
+        not compared where either side does not record it). False applies it regardless.
 
     Raises
     ------
+    XlstsrError
+        With ``check``, the field's method, factor or overpass is not the calibration's.
     GuideTimeError
         A step of ``da`` has no NDVI step within ``time_tolerance``, or the tolerance is not a
         duration.
@@ -730,6 +879,10 @@ def apply_calibration(
             f"this field is already {da.attrs['xlstsr_product']!r}: a calibration maps the input "
             "sensor's LST, apply it once"
         )
+    if not isinstance(check, (bool, np.bool_)):
+        raise InputTypeError(f"check must be True or False, got {check!r}")
+    if check:
+        _check_provenance(given, cal)
     # a float field keeps its precision, but at least float32 as upscale gives: float16 holds
     # 0.25 K steps at 300 K, so an offset of 0.1 K would vanish (and 0.9 K become 1 K)
     dtype = (np.promote_types(da.dtype, np.float32) if np.issubdtype(da.dtype, np.floating)

@@ -38,11 +38,11 @@ def apply_scale_correction(
 
     Parameters
     ----------
-    sr : ndarray, dask array or DataArray, (n, Y, X)
+    sr : ndarray, dask array or DataArray, (n, Y, X) or (Y, X)
         Super-resolved LST on the fine grid (``Y = y * factor``), Kelvin (a DataArray may be
         Celsius with its ``units``). An ``sr`` already corrected is corrected again: give the
         method's own output (``upscale(..., scale_correction=None)``).
-    lst : ndarray, dask array or DataArray, (n, y, x)
+    lst : ndarray, dask array or DataArray, (n, y, x) or (y, x)
         The coarse input (Kelvin, NaN gaps; a DataArray may be Celsius with its ``units``).
     guide : ndarray, dask array or DataArray, (n | 1, c, Y, X), (n | 1, Y, X) or (Y, X), optional
         Fine guide on ``sr``'s grid (an array: its last two axes in ``sr``'s order of its
@@ -69,8 +69,8 @@ def apply_scale_correction(
 
     Returns
     -------
-    ndarray or dask array, (n, Y, X)
-        The corrected stack in ``sr``'s dtype and units (Kelvin; degrees Celsius for a
+    ndarray or dask array, (n, Y, X) or (Y, X)
+        The corrected stack (one image (Y, X) for an ``sr`` of one image (Y, X)) in ``sr``'s dtype and units (Kelvin; degrees Celsius for a
         DataArray ``sr`` whose ``units`` say so: corrected in Kelvin, converted back); lazy
         (whole images, a few per task: :func:`xlstsr.scaling.whole_images`) when any input is
         a dask array. An array for a DataArray ``sr`` too, in ``sr``'s own dim order and
@@ -112,7 +112,13 @@ def apply_scale_correction(
     if _labelled(sr) and _labelled(lst):
         sr, lst, guide, back = _aligned(sr, lst, guide, factor)
     sr, lst = (_decoded(a, name) for a, name in ((sr, "sr"), (lst, "lst")))
+    # one image (y, x), upscale's own output for a 2-D input: a stack of one, given back 2-D
+    # (it was refused as "not the coarse stack upscaled" with shapes that were)
+    flat = np.ndim(sr) == 2
+    sr, lst = (a[None] if np.ndim(a) == 2 else a for a in (sr, lst))
     out = _correct(sr, lst, guide, factor, mode, checked=False)
+    if flat:
+        out = out[0]
     if back is not None:
         out = back(out)
     # a bare array comes back: in the units sr was given in, not Kelvin under a degC label
