@@ -37,6 +37,7 @@ from __future__ import annotations
 import errno
 import glob
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -312,25 +313,66 @@ def _input_parts_differ(recorded: Any, parts: Mapping[str, str]) -> str:
     return f"the input's {', '.join(differ)} differ" if differ else ""
 
 
+def _guide_order_differs(recorded: Any, now: Any) -> str:
+    """A clause of a refused resume whose dict guide holds the same bands in another order
+    (the methods see the bands in the dict's order: DMS's trees differ), else ""."""
+    def names(fp: Any) -> list[str] | None:
+        pairs = isinstance(fp, list) and all(isinstance(p, list) and len(p) == 2 for p in fp)
+        return [str(p[0]) for p in fp] if pairs and fp else None
+
+    a, b = names(recorded), names(now)
+    if a is None or b is None or a == b or sorted(map(repr, recorded)) != sorted(map(repr, now)):
+        return ""
+    return (f"the guide's bands are the same in another order ({a} there, {b} here): give the "
+            "dict in the store's order")
+
+
+def _offset_summary_recorded(recorded: Any, now: Any) -> str:
+    """A clause of a refused resume whose store recorded a guide_offset Dataset by its printed
+    summary (xlstsr before it was hashed by content: 4 digits, the middle values elided), which
+    cannot tell whether this one is the same, else ""."""
+    a = recorded.get("guide_offset") if isinstance(recorded, dict) else None
+    b = now.get("guide_offset") if isinstance(now, dict) else None
+    if not (isinstance(a, str) and a.startswith("<xarray.") and isinstance(b, str)
+            and "sha256:" in b):
+        return ""
+    return ("the store recorded its guide_offset Dataset by a rounded, abbreviated summary "
+            "(an older xlstsr), which cannot show that this one is the same: write the store "
+            "again with mode='w'")
+
+
 #: how many fingerprints :func:`_array_fingerprints` gives (today's first, then those of before)
 _N_FINGERPRINTS = 6
 
 
 def _guide_fingerprints(guide: Any) -> list[Any]:
-    """The guide's fingerprint (its arrays' :func:`array_fingerprint`, in its structure) and
-    those of before (:func:`_array_fingerprints`), from one read of its sampled values."""
+    """The guide's fingerprint (its arrays' :func:`array_fingerprint`, in its structure; a
+    dict of bands as ``[name, fingerprint]`` pairs in its order, which the methods see its
+    bands in) and those of before (:func:`_array_fingerprints`; then the same with a dict as
+    ``{name: fingerprint}``, as stores written before recorded it, whose order was lost), from
+    one read of its sampled values."""
+    now, before = _guide_fingerprint_forms(guide)
+    return now + before
+
+
+def _guide_fingerprint_forms(guide: Any) -> tuple[list[Any], list[Any]]:
+    """:func:`_guide_fingerprints` as two lists of :data:`_N_FINGERPRINTS`: with dicts as
+    ordered pairs, and as mappings (the record of before)."""
     n = _N_FINGERPRINTS
     if guide is None:
-        return [None] * n
+        return [None] * n, [None] * n
     if isinstance(guide, (xr.DataArray, xr.Dataset)):
-        return list(_array_fingerprints(guide))
+        fps = list(_array_fingerprints(guide))
+        return fps, list(fps)
     if isinstance(guide, dict):
-        parts = {str(k): _guide_fingerprints(v) for k, v in guide.items()}
-        return [{k: p[j] for k, p in parts.items()} for j in range(n)]
+        parts = [(str(k), _guide_fingerprint_forms(v)) for k, v in guide.items()]
+        return ([[[k, p[0][j]] for k, p in parts] for j in range(n)],
+                [{k: p[1][j] for k, p in parts} for j in range(n)])
     if isinstance(guide, (list, tuple)):
-        items = [_guide_fingerprints(g) for g in guide]
-        return [[p[j] for p in items] for j in range(n)]
-    return [repr(guide)] * n
+        items = [_guide_fingerprint_forms(g) for g in guide]
+        return ([[p[0][j] for p in items] for j in range(n)],
+                [[p[1][j] for p in items] for j in range(n)])
+    return [repr(guide)] * n, [repr(guide)] * n
 
 
 def _remove_local_store(store: Any) -> bool:
@@ -920,23 +962,46 @@ def _refuse_url_over_inputs(store: Any, source: Any, guide: Any) -> None:
 def _refuse_damaged(store: Any, root: Any, vname: str, done: np.ndarray,
                     ds: xr.Dataset) -> None:
     """Refuse to resume a store that lost files after it was written (a copy that dropped
-    some): an index coordinate missing, or fewer stored chunks than the finished regions wrote
-    (every chunk is written, all-NaN ones too). Resumed, it was marked complete with no time
-    labels and a finished day reading all NaN."""
+    some): an index coordinate missing, or a chunk missing under a finished region (every
+    chunk is written, all-NaN ones too). Resumed, it was marked complete with no time labels
+    and a finished day reading all NaN."""
     missing = [str(d) for d in ds.dims if d in ds.coords and str(d) not in root]
     arr = root[vname]
-    # a region is one Zarr chunk along time (a 2-D field: one region of all chunks)
-    expected = int(done.sum()) * (arr.nchunks // done.size)
     # (zarr < 3.1 leaves all-NaN chunks unwritten: only the coordinates are judged there)
-    stored = int(arr.nchunks_initialized) if hasattr(arr, "with_config") else expected
-    if missing or stored < expected:
+    lost, expected = (_lost_finished_chunks(arr, done) if hasattr(arr, "with_config")
+                      else (0, 0))
+    if missing or lost:
         what = (f"its coordinate(s) {missing}" if missing else
-                f"{expected - stored} of the {expected} chunks its finished regions wrote")
+                f"{lost} of the {expected} chunks its finished regions wrote")
         raise XlstsrError(
             f"the store {_store_label(store)} has lost {what} since it was written (a copy or a clean-up "
             "that dropped files?): resuming would mark it complete with gaps. Write it again "
             "with mode='w'."
         )
+
+
+def _lost_finished_chunks(arr: Any, done: np.ndarray) -> tuple[int, int]:
+    """How many of the chunks the finished regions (``done``) wrote are missing from the
+    store, and how many they wrote: the keys under the array are listed (no data is read) and
+    compared region by region. A count of the whole array's stored chunks was fooled by the
+    chunks of a region stopped before its flag was set, which hid those a finished one lost."""
+    from zarr.core.sync import sync
+
+    # a region is one Zarr chunk along time (a 2-D field: one region of all chunks)
+    grid = [range(-(-n // c)) for n, c in zip(arr.shape, arr.chunks)]
+    finished = [i for i, d in enumerate(np.asarray(done).ravel()) if d]
+    if arr.ndim == 2:
+        coords = list(itertools.product(*grid)) if finished else []
+    else:
+        coords = [(i, *rest) for i in finished for rest in itertools.product(*grid[1:])]
+    wanted = {arr.metadata.encode_chunk_key(c) for c in coords}
+    path = arr.store_path.path
+    prefix = f"{path}/" if path else ""
+
+    async def keys() -> set[str]:
+        return {k[len(prefix):] async for k in arr.store_path.store.list_prefix(prefix)}
+
+    return len(wanted - sync(keys())), len(wanted)
 
 
 def _object_value(v: Any) -> bool:
@@ -1107,6 +1172,42 @@ RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "
 _MODEL_NAMES = frozenset({"model", "checkpoint", "weights"})
 
 
+#: an array an option holds is hashed whole up to this many bytes; a larger lazy one by the
+#: sample of :func:`data_digest` (reading it whole would cost a run's worth)
+_CONTENT_WHOLE_BYTES = 64 * 2**20
+
+
+def _content_digest(obj: np.ndarray | xr.DataArray | xr.Dataset) -> str:
+    """SHA-256 (hex, 32 chars) of an option's array by content: an ndarray's shape, dtype and
+    bytes; an xarray object's variables (data and coordinates: name, dims and values), name
+    and attributes. Object values by their repr (their bytes are addresses)."""
+    h = hashlib.sha256()
+
+    def values(data: Any) -> None:
+        if isinstance(data, dsa.Array) and data.nbytes > _CONTENT_WHOLE_BYTES:
+            h.update(data_digest(xr.DataArray(data)).encode())
+            return
+        v = _ns_dates(np.asarray(data))
+        h.update(repr((v.shape, str(v.dtype))).encode())
+        h.update("\x1f".join(map(repr, v.ravel())).encode() if v.dtype == object
+                 else np.ascontiguousarray(v).tobytes())
+
+    if isinstance(obj, np.ndarray):
+        values(obj)
+        return h.hexdigest()[:32]
+    h.update(repr((type(obj).__name__, str(obj.name) if isinstance(obj, xr.DataArray)
+                   else None)).encode())
+    variables = ({"": obj.variable, **{k: c.variable for k, c in obj.coords.items()}}
+                 if isinstance(obj, xr.DataArray) else dict(obj.variables))
+    for k in sorted(variables, key=str):
+        var = variables[k]
+        h.update(repr((str(k), var.dims, sorted((str(a), repr(b)) for a, b in var.attrs.items())
+                       )).encode())
+        values(var.data)
+    h.update(repr(sorted((str(a), repr(b)) for a, b in obj.attrs.items())).encode())
+    return h.hexdigest()[:32]
+
+
 def _fingerprint_value(obj: Any) -> Any:
     """A value JSON cannot hold, as the resume fingerprint records it (``json.dumps``'s
     ``default``): the same in every process. A function or class by its module and qualified
@@ -1117,6 +1218,10 @@ def _fingerprint_value(obj: Any) -> Any:
 
     if isinstance(obj, functools.partial):
         return {"partial": obj.func, "args": list(obj.args), "keywords": dict(obj.keywords)}
+    if isinstance(obj, (np.ndarray, xr.DataArray, xr.Dataset)):
+        # by content: their repr rounds values to 4 digits and elides the middle ones (a resume
+        # with another estimate_offset Dataset was accepted and mixed two guide offsets)
+        return f"<{type(obj).__module__.split('.')[0]}.{type(obj).__name__} sha256:{_content_digest(obj)}>"
     qualname, module = getattr(obj, "__qualname__", None), getattr(obj, "__module__", None)
     if callable(obj) and isinstance(qualname, str) and isinstance(module, str):
         kind = "class" if isinstance(obj, type) else type(obj).__name__
@@ -1901,6 +2006,11 @@ def upscale_to_zarr(
                               for o in sorted(set(a) | set(b)) if a.get(o) != b.get(o)]
             if "input" in diff:
                 shown.append(_input_parts_differ(root.attrs.get(INPUT_PARTS_ATTR), input_parts))
+            if "guide" in diff:
+                shown.append(_guide_order_differs(prev_args.get("guide"), guide_fp))
+            if "upscale_options" in diff:
+                shown.append(_offset_summary_recorded(prev_args.get("upscale_options"),
+                                                      arguments["upscale_options"]))
             shown = "; ".join(s for s in shown if s)
             if diff == ["xlstsr_version"]:
                 raise XlstsrError(
