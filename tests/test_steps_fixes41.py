@@ -241,3 +241,19 @@ def test_granules_minutes_apart_stay_ambiguous():
     with pytest.raises(GridError):
         xlstsr.evaluate(sr, truth)
     assert len(_overpass_matches(sr.indexes["time"][0], truth.indexes["time"])) == 2
+
+
+def test_daily_truth_hours_off_pairs_with_its_own_day_and_warns():
+    # probe 41k: a truth at 13:30 each day against sr at 10:30 was refused as ambiguous
+    # (yesterday's 13:30, 21 h away, counted), naming yesterday's step "of its day", where
+    # one step of each was scored with the hours-apart warning
+    t = ["2020-01-01T10:30", "2020-01-02T10:30", "2020-01-03T10:30"]
+    sr = _grid_series([300, 301, 302], t)
+    ref = _grid_series([300, 301, 302], pd.to_datetime(t) + pd.Timedelta("3h"))
+    with pytest.warns(UserWarning, match="apart"):
+        scores = xlstsr.evaluate(sr, ref)
+    np.testing.assert_array_equal(scores["rmse"].values, np.zeros(3))
+    # the night's step within half a day keeps it ambiguous, worded as less than a day away
+    night = _grid_series([300, 290], ["2020-01-01T13:30", "2020-01-01T21:00"])
+    with pytest.raises(GridError, match="less than a day away"):
+        xlstsr.evaluate(sr.isel(time=[0]), night)

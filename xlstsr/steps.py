@@ -148,7 +148,9 @@ def _overpass_matches(label: Any, labels: Any, own: Any = None) -> list[int]:
     """The positions in ``labels`` of the overpass of the date ``label``: a date-only label
     pairs with the step(s) of its own day only; two times of day with the nearest one less
     than a day away (:func:`same_overpass`) when it is the only one within
-    :data:`OVERPASS_HOURS` (its own day's 10:40, not yesterday's 23 h 50 min away), else with
+    :data:`OVERPASS_HOURS` (its own day's 10:40, not yesterday's 23 h 50 min away), or, none
+    being within that, one within 6 h with the others 12 h away or more (a truth of 13:30 each
+    day: its own day's, 3 h away, not yesterday's, 21 h away), else with
     all those less than a day away (the caller calls that ambiguous: granules minutes apart,
     the steps of a 15-min series). The nominal date 2020-07-02
     against a 10:30 overpass of 07-01 only (13.5 h away) is no pair: that is the truth of
@@ -182,10 +184,14 @@ def _overpass_matches(label: Any, labels: Any, own: Any = None) -> list[int]:
         near.sort(key=lambda g: g[0])
         (g0, j0), (g1, _) = near[0], near[1]
         within = datetime.timedelta(hours=OVERPASS_HOURS)
-        if g0 <= within < g1:
-            # the only one of its overpass: the others are other overpasses (yesterday's,
-            # 23 h 50 min away; the night's); granules minutes apart stay ambiguous (each
-            # covers other ground: the user merges or picks)
+        quarter, half = datetime.timedelta(hours=6), datetime.timedelta(hours=12)
+        if g0 <= within < g1 or (within < g0 <= quarter and half <= g1):
+            # the only one of its overpass, or (none within the overpass window) the one
+            # within a few hours, the others half a day away or more, as one step of each is
+            # paired with the hours-apart warning (Terra's 10:30 against Aqua's 13:30):
+            # the others are other days' (yesterday's, 23 h 50 min or 21 h away) or the
+            # night's; granules minutes apart stay ambiguous (each covers other ground: the
+            # user merges or picks)
             return [j0]
     return sorted(j for _, j in near)
 
@@ -745,8 +751,9 @@ def _several_steps_hint(like_lab: pd.Index, lab: pd.Index, own: list[list[int]],
         fix += (f"; or merge each day's granules into one step first (the first valid value of "
                 f"each pixel): `{var} = {var}.resample({dim}='1D').first()`")
     return (f"{len(multi)} of {like_var}'s {len(like_lab)} '{dim}' steps "
-            f"{'has' if len(multi) == 1 else 'have'} two or more {what} steps of its day "
-            f"(e.g. {t}: {steps}; "
+            f"{'has' if len(multi) == 1 else 'have'} two or more {what} steps "
+            + ("of its day" if _all_dates_only(like_lab) else "less than a day away")
+            + f" (e.g. {t}: {steps}; "
             + ("granules of one overpass?" if granules else
                "acquisitions hours apart: choose the one of the overpass you upscaled, by its "
                "time of day")
