@@ -570,13 +570,14 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
             names_ = re.findall(r"'([^']+)'", has.group(1)) if has else []
             # the library's own example first (an LST-looking variable for the LST, the NDVI
             # for a guide); the first listed was the example, an NDVI refused as the LST
-            ex = re.search(r"`[^`]*variable='([^']+)'\)`", str(err))
+            # (a guide's example names guide=, the LST's variable=)
+            ex = re.search(r"`[^`]*(?:variable|guide)='([^']+)'\)`", str(err))
             if ex and ex.group(1) in names_:
                 names_.insert(0, names_.pop(names_.index(ex.group(1))))
             elif role == "guide":  # not an LST's name as the guide's example
                 names_ = [n for n in names_ if not re.search(r"lst|temp", n, re.I)] or names_
-            text = re.sub(r"\s*Name it, e\.g\. `[^`]*` or `variable=` of the function\.", "",
-                          str(err))
+            text = re.sub(r"\s*Name it, e\.g\. `[^`]*` or `(?:variable|guide)=` of the "
+                          r"function\.", "", str(err))
             if "group" in kwargs:  # a group's variable is named as GROUP/VARIABLE (SDS/LST;
                 # `--variable LST` was advised, which looks at the file's empty root)
                 names_ = [f"{kwargs['group']}/{n}" for n in names_]

@@ -3215,6 +3215,10 @@ def _lst_verdict(
                     continue
                 if k > float(rest.max()) and c == INTEGER_FILLS.get(c, (None, None))[1]:
                     continue  # a hot spot clipped at its type's largest value: data
+                if (c > 0) != ((k > float(rest.max())) == (scale > 0)):
+                    # a product's fill lies beyond its data as stored (9999 above, -9999
+                    # below): MODIS's stored 9999 (199.98 K) at a scene's cold end is data
+                    continue
                 gap = float(rest.min()) - k if k < float(rest.min()) else k - float(rest.max())
                 if gap < gap_k:
                     continue  # within the scene's values: data

@@ -627,7 +627,7 @@ def _check_pages(path: Any) -> None:
 
 
 def _check_rendered(path: Any, da: xr.DataArray) -> None:
-    """Refuse a rendered image (a colour table's indices, or red/green/blue/alpha bytes: a
+    """Refuse a rendered image (a colour table's indices, or red, green and blue bytes: a
     map exported for display), which was super-resolved as temperatures in K. Bands that
     declare units, a scale/offset or xlstsr's step tags are data whatever their colour
     interpretation (GDAL calls any 3- or 4-band uint8 GeoTIFF RGB by default)."""
@@ -640,10 +640,13 @@ def _check_rendered(path: Any, da: xr.DataArray) -> None:
     try:
         with rasterio.open(path) as src:
             colours = [c.name for c in src.colorinterp]
+            bytes_ = all(np.dtype(d).itemsize == 1 for d in src.dtypes)
     except (OSError, rasterio.errors.RasterioError, CPLE_BaseError):
         return  # read above: nothing to add to that
+    # a palette, or red, green and blue together, of bytes: an alpha band alone is a mask
+    # (`gdalwarp -dstalpha` writes one beside a float LST, which was refused)
     shown = [c for c in colours if c in _COLOURS]
-    if not shown:
+    if not bytes_ or not ("palette" in shown or {"red", "green", "blue"} <= set(shown)):
         return
     what = ("colour-table indices (a palette image)" if "palette" in shown
             else f"colour channels ({', '.join(colours)})")
