@@ -122,3 +122,49 @@ def test_scale_correction_takes_a_2d_field():
     assert out.shape == arr.shape == sr.shape
     np.testing.assert_array_equal(out, ref.values)
     np.testing.assert_array_equal(arr, ref.values)
+
+
+# review 41d: upscale(calibration=) refuses before the work; the command line reads a
+# calibrated field's file
+
+def test_upscale_refuses_a_calibration_of_another_kind_before_running_the_method():
+    from xlstsr.methods import UpscaleMethod, register_method, unregister_method
+
+    ran = []
+
+    @register_method("counting_nearest41")
+    class CountingNearest(UpscaleMethod):
+        def halo(self, factor):
+            return 0
+
+        def upscale_block(self, lst, valid, guide, factor):
+            ran.append(1)
+            return lst.repeat(factor, -2).repeat(factor, -1)
+
+    try:
+        lst = xlstsr.datasets.sample_scene(n_times=1, size=16)["lst_1km"]
+        cal = Calibration(offset=1.0, method="bicubic", factor=4)
+        with pytest.raises(XlstsrError, match="method"):
+            xlstsr.upscale(lst, 4, "counting_nearest41", calibration=cal)
+        assert ran == []  # refused before the method ran (after the whole upscale before)
+        out = xlstsr.upscale(lst, 4, "counting_nearest41",
+                             calibration=Calibration(offset=1.0, method="counting_nearest41"))
+        assert ran and float(out.mean()) == pytest.approx(float(lst.mean()) + 1.0, abs=1e-3)
+    finally:
+        unregister_method("counting_nearest41")
+
+
+def test_cli_calibration_from_a_calibrated_netcdf(tmp_path):
+    import subprocess
+    import sys
+
+    lst = xlstsr.datasets.sample_scene(n_times=1, size=16)["lst_1km"]
+    cal = Calibration(offset=1.0)
+    sr = apply_calibration(xlstsr.upscale(lst, 4, "bicubic"), cal)
+    sr.to_dataset(name="lst").to_netcdf(tmp_path / "calibrated.nc")
+    lst.to_dataset(name="lst").to_netcdf(tmp_path / "lst.nc")
+    r = subprocess.run([sys.executable, "-m", "xlstsr", "upscale", str(tmp_path / "lst.nc"),
+                        str(tmp_path / "out.nc"), "--factor", "4", "--method", "bicubic",
+                        "--calibration", str(tmp_path / "calibrated.nc")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-500:]

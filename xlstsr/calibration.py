@@ -359,7 +359,8 @@ def _check_provenance(da: xr.DataArray, cal: Calibration) -> None:
             "...), truth)`), or, if you know it carries over, apply it regardless with "
             "`apply_calibration(sr, calibration, check=False)` (for `upscale(..., "
             "calibration=)`: `apply_calibration(xlstsr.upscale(...), calibration, "
-            "check=False)`)."
+            "check=False)`; for the command line's --calibration: upscale without it, then "
+            "apply it so to the field written)."
         )
 
 

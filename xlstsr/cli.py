@@ -1572,17 +1572,20 @@ def _calibration(path: str | None) -> Any:
     if path is None:
         return None
     from xlstsr.calibration import Calibration
+    from xlstsr.errors import XlstsrError
 
-    try:
-        return Calibration.from_json(Path(path).read_text())
-    except FileNotFoundError:
-        raise UsageError(f"--calibration {path}: no such file") from None
-    except IsADirectoryError:
+    if not Path(path).exists():
+        raise UsageError(f"--calibration {path}: no such file")
+    if Path(path).is_dir():
         raise UsageError(f"--calibration {path} is a folder: give the JSON file written by "
-                         "Calibration.to_json(), e.g. --calibration modis_aster.json") from None
-    except (ValueError, TypeError, KeyError) as err:
+                         "Calibration.to_json(), e.g. --calibration modis_aster.json")
+    try:
+        # as Calibration.parse reads it: a calibrated field's netCDF / GeoTIFF gives its
+        # xlstsr_calibration attribute (read as text, it failed to decode)
+        return Calibration.parse(Path(path))
+    except (XlstsrError, ValueError, TypeError, KeyError) as err:
         raise UsageError(f"--calibration {path} is not a Calibration saved as JSON "
-                         f"(Calibration.to_json()): {err}") from None
+                         f"(Calibration.to_json()) nor a calibrated field's file: {err}") from None
 
 
 def _mask_layers(path: str) -> list[Any]:

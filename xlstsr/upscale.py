@@ -263,6 +263,14 @@ def upscale(
                 "maps the input sensor's LST, apply it once; drop calibration=, or give the LST "
                 "as the sensor measured it"
             )
+        # the method, factor and overpass the result will record, checked now: a calibration
+        # of another kind was refused by apply_calibration only after the whole upscale
+        from .calibration import _check_provenance
+
+        ahead = {**lst.attrs, "xlstsr_method": m.recorded_name(), "xlstsr_factor": int(factor)}
+        if "long_name" in ahead:  # the result keeps it as source_long_name
+            ahead["source_long_name"] = ahead.pop("long_name")
+        _check_provenance(xr.DataArray(0.0, name=lst.name, attrs=ahead), calibration)
         if calibration.ndvi:  # apply_calibration's "pass ndvi=", which upscale does not take
             raise XlstsrError(
                 "this calibration has an NDVI term, which needs the NDVI on the output grid: "

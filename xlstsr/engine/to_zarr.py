@@ -988,7 +988,9 @@ def _lost_finished_chunks(arr: Any, done: np.ndarray) -> tuple[int, int]:
     from zarr.core.sync import sync
 
     # a region is one Zarr chunk along time (a 2-D field: one region of all chunks)
-    grid = [range(-(-n // c)) for n, c in zip(arr.shape, arr.chunks)]
+    # a sharded array stores one key per shard, not per inner chunk
+    stored = getattr(arr, "shards", None) or arr.chunks
+    grid = [range(-(-n // c)) for n, c in zip(arr.shape, stored)]
     finished = [i for i, d in enumerate(np.asarray(done).ravel()) if d]
     if arr.ndim == 2:
         coords = list(itertools.product(*grid)) if finished else []
