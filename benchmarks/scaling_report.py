@@ -6,12 +6,15 @@ Run: ``nice -n 10 .venv/bin/python benchmarks/scaling_report.py`` (about 10 min 
 ``--quick`` uses 8 modis_aster pairs; ``--smoke``: two pairs, bicubic and TsHARP, the Landsat
 scene and the MOD11A1 granule cropped to 256 px: seconds, a test and not a measurement).
 A ``--quick`` or ``--methods`` subset run writes ``./heldback_results`` unless ``--out`` is given:
-only the full run replaces the published page.
+only the full run replaces the published page. Another data folder (``$XLSTSR_DATA``): the deep
+models are scored on its pairs that are not their training pairs, told by their MODIS LST
+(``xlstsr.datasets.seen_in_training``, as ``accuracy_modis_aster.py --root`` does), not by id.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -23,8 +26,15 @@ import xarray as xr
 
 import xlstsr
 from xlstsr import plot
-from xlstsr.datasets import EVAL_PAIRS, TRAIN_PAIRS, aster_truth_mask, data_root, iter_modis_aster
-from xlstsr.datasets.root import results_dir
+from xlstsr.datasets import (
+    EVAL_PAIRS,
+    TRAIN_PAIRS,
+    aster_truth_mask,
+    data_root,
+    iter_modis_aster,
+    seen_in_training,
+)
+from xlstsr.datasets.root import is_project_data, results_dir
 from xlstsr.errors import GuideAlignmentWarning
 from xlstsr.evaluate import evaluate
 from xlstsr.grid import align_guide, fine_grid, with_grid
@@ -68,8 +78,19 @@ def _ci(st: xr.Dataset, name: str, scale: float = 1.0) -> str:
 # ----------------------------------------------------------------------------------------------
 # data
 # ----------------------------------------------------------------------------------------------
-def modis_aster_pairs(n: int | None, data: Path):
-    out = []
+class Pairs(list):
+    """The modis_aster pairs read, ``(pid, lst, ndvi_f, truth, aster)`` each, and ``held_out``:
+    the ids of those the bundled models were not trained on, told by their MODIS LST
+    (:func:`xlstsr.datasets.seen_in_training`), not by id: another folder numbers its pairs as
+    it likes (its 002 may be a training pair). In the project's folder they are the
+    ``EVAL_PAIRS`` among the pairs read. ``project``: whether ``data`` is the project's own."""
+
+    held_out: tuple[str, ...] = ()
+    project: bool = True
+
+
+def modis_aster_pairs(n: int | None, data: Path) -> Pairs:
+    out = Pairs()
     for i, (pid, lst, ndvi, aster) in enumerate(iter_modis_aster(data)):
         if n is not None and i >= n:
             break
@@ -95,6 +116,12 @@ def modis_aster_pairs(n: int | None, data: Path):
         )
         truth = truth.where(frac.values > 0.999)
         out.append((pid, lst, ndvi_f, truth, aster))
+    # the deep models are scored on pairs apart from their training, as accuracy_modis_aster.py
+    # does with --root: by content, so that a held-back folder's renumbered pairs are told apart
+    ids = [p[0] for p in out]
+    seen = set(seen_in_training(ids, data)) if ids else set()
+    out.held_out = tuple(p for p in ids if p not in seen)
+    out.project = is_project_data(data)
     return out
 
 
@@ -382,7 +409,14 @@ MODES = [
 
 
 def sr_section(pairs, lines: list[str], methods: list[str], out_dir: Path) -> dict:
+    """Section 3: each method with and without the correction (``pairs``: a :class:`Pairs`,
+    whose ``held_out`` pairs alone score the deep models; a plain list: ``EVAL_PAIRS`` by id,
+    the project's own folder)."""
     t0 = time.time()
+    held_out = set(getattr(pairs, "held_out", EVAL_PAIRS))
+    # the project's split by name; another folder's held-out pairs were told by content
+    held_name = ("`EVAL_PAIRS`" if getattr(pairs, "project", True) else "pairs of this folder, "
+                 "told from the bundled models' training pairs by their MODIS LST")
     results: dict[tuple[str, str, str], list] = {}
     pair_ids: dict[tuple[str, str, str], list] = {}
     example = None
@@ -402,7 +436,7 @@ def sr_section(pairs, lines: list[str], methods: list[str], out_dir: Path) -> di
             ("1km->250m (ASTER)", lst, ndvi_f, truth.values),
         ):
             for m in methods:
-                if m in ("sisr", "disr") and pid not in EVAL_PAIRS:
+                if m in ("sisr", "disr") and pid not in held_out:
                     continue  # the bundled models were trained on the other pairs
                 try:
                     sr = xlstsr.upscale(
@@ -505,14 +539,15 @@ def sr_section(pairs, lines: list[str], methods: list[str], out_dir: Path) -> di
         )
     lines.append("")
     # every method on the same held-out pairs (the deep models' only ones), uncorrected: all 35
-    # EVAL_PAIRS in a full run, those among its pairs in a --quick or --smoke one
+    # EVAL_PAIRS in a full run, those among its pairs in a --quick or --smoke one (another
+    # folder: its pairs told from the training pairs by content)
     case = "1km->250m (ASTER)"
     same = []
     for m in methods:
         key = (case, m, "none")
         if key not in results:
             continue
-        keep = [i for i, p in enumerate(pair_ids[key]) if p in EVAL_PAIRS]
+        keep = [i for i, p in enumerate(pair_ids[key]) if p in held_out]
         if not keep:  # none of the pairs read is held out (a partial run)
             continue
         v = np.array([results[key][i] for i in keep], float)
@@ -529,7 +564,7 @@ def sr_section(pairs, lines: list[str], methods: list[str], out_dir: Path) -> di
         lines += [
             "Every method uncorrected on "
             + (f"the same {counts.pop()} held-out" if len(counts) == 1 else "the held-out")
-            + " `EVAL_PAIRS` (1 km -> 250 m; the spectral ratio on the MODIS grid, through "
+            + f" {held_name} (1 km -> 250 m; the spectral ratio on the MODIS grid, through "
             "`evaluate`, and their symmetric estimate):",
             "",
             "| method | pairs | eval RMSE (K) | ratio (MODIS grid) | eval ratio | sym ratio | "
@@ -908,12 +943,15 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", category=GuideAlignmentWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning)
         pairs = modis_aster_pairs(2 if args.smoke else 8 if args.quick else None, data)
+        # the folder actually read (it said ../shared/data whatever $XLSTSR_DATA named); the
+        # project's own as the published page names it, beside the checkout
+        shown = (f"{Path(os.path.relpath(data, ROOT)).as_posix()} (see its README)"
+                 if is_project_data(data) else str(data))
         lines = [
             "# Statistics across scales and the scale-invariance correction",
             "",
             f"Generated by `{shlex.join(['benchmarks/scaling_report.py', *argv])}` "
-            f"({len(pairs)} modis_aster pairs; xlstsr {xlstsr.__version__}). Data: "
-            "../shared/data (see its README).",
+            f"({len(pairs)} modis_aster pairs; xlstsr {xlstsr.__version__}). Data: {shown}.",
             "",
         ]
         stats_section(pairs, lines, data, args.out, crop)

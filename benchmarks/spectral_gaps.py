@@ -38,7 +38,7 @@ from scipy import ndimage
 
 import xlstsr
 from xlstsr.datasets import EVAL_PAIRS, fbm_surface, open_modis_aster_aligned
-from xlstsr.datasets.root import results_dir
+from xlstsr.datasets.root import require_data, results_dir
 from xlstsr.kernels.scaling import fit_power_law
 from xlstsr.kernels.spectra import (
     log_wavenumber_edges,
@@ -191,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     # page's never replaces it unless --out asks for it
     args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.quick,
                            partial=args.pairs != PAIRS)
+    from accuracy_modis_aster import refuse_held_back_data  # a sibling script
+
+    # the shared split's pairs by id: a folder without them is named first, another folder
+    # ($XLSTSR_DATA) refused in one line (it ended in a raw InputNotFoundError)
+    require_data("modis_aster")
+    refuse_held_back_data("spectral_gaps.py", "scores EVAL_PAIRS")
     t0 = time.perf_counter()
     if args.quick:
         args.pairs = min(args.pairs, 2)

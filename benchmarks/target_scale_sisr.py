@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     data = data_root()
     for folder in ("yanco_modis_landsat", "landsat8_gulf_l1", "modis_aster"):
         require_data(folder)  # before training: a missing one named with the fix, not a traceback
+    from accuracy_modis_aster import refuse_held_back_data  # a sibling script
+
+    # scored on the shared split's pairs by id: another folder ($XLSTSR_DATA) refused in one
+    # line before training (it ended in a raw InputNotFoundError after training)
+    refuse_held_back_data("target_scale_sisr.py", "scores the trained SISR on EVAL_PAIRS")
     t0 = time.perf_counter()
     scenes = fine_scenes(data)
     train, val, skipped = patches(scenes, "yanco_20160308", args.stride)
