@@ -190,3 +190,14 @@ def test_lost_chunk_count_of_a_sharded_array(tmp_path):
     arr[:] = 1.0
     assert _lost_finished_chunks(arr, np.array([True, True])) == (0, 2)
     assert _lost_finished_chunks(arr, np.array([True, False])) == (0, 1)
+
+
+def test_a_readers_day_night_label_is_not_in_the_input_fingerprint():
+    # regression probe 41a: open_modis writes day_night since this session; a store written
+    # from the same HDF before was refused on --resume ("the input's attributes differ")
+    from xlstsr.engine.to_zarr import array_fingerprint
+
+    lst = xlstsr.datasets.sample_scene(n_times=2, size=16)["lst_1km"]
+    labelled = lst.assign_attrs(day_night="day")
+    assert array_fingerprint(labelled) == array_fingerprint(lst)
+    assert array_fingerprint(lst.assign_attrs(units="degC")) != array_fingerprint(lst)

@@ -257,3 +257,17 @@ def test_daily_truth_hours_off_pairs_with_its_own_day_and_warns():
     night = _grid_series([300, 290], ["2020-01-01T13:30", "2020-01-01T21:00"])
     with pytest.raises(GridError, match="less than a day away"):
         xlstsr.evaluate(sr.isel(time=[0]), night)
+
+
+def test_evaluate_warns_a_day_against_a_night_field_once():
+    # regression probe 41a: each of evaluate's ten metrics paired the steps again and said
+    # the day/night warning again
+    from xlstsr.errors import OverpassWarning
+
+    day = _grid_series([310], ["2020-07-01"]).isel(time=0).assign_attrs(day_night="day")
+    night = _grid_series([290], ["2020-07-01"]).isel(time=0).assign_attrs(day_night="night")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        xlstsr.evaluate(day, night)
+    said = [w for w in caught if issubclass(w.category, OverpassWarning)]
+    assert len(said) == 1 and "night acquisition" in str(said[0].message)

@@ -27,6 +27,7 @@ __all__ = [
     "MissingCRSError",
     "NoOverlapError",
     "NoSpatialDimsError",
+    "OverpassWarning",
     "PhysicalRangeError",
     "PhysicalRangeWarning",
     "ResampledInputWarning",
@@ -138,6 +139,11 @@ class ResampledInputWarning(UserWarning):
 
 class GuideAlignmentWarning(UserWarning):
     """The guide was reprojected onto the fine LST grid (offset, other resolution or CRS)."""
+
+
+class OverpassWarning(UserWarning):
+    """Two fields paired as one step are of other overpasses: hours apart, or a day against a
+    night acquisition."""
 
 
 def warn(message: str, category: type[Warning] = UserWarning) -> None:

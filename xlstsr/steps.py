@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import GridError, XlstsrError, warn
+from .errors import GridError, OverpassWarning, XlstsrError, warn
 from .validate import spatial_dims
 
 __all__ = ["calendar", "calendar_fix", "check_scalar_steps", "pair_steps", "same_overpass"]
@@ -342,7 +342,7 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
                 else f"the {what}'s {how_b}, the {like_what}'s {how_a}")
         warn(f"the {what} is a {b} acquisition and the {like_what} a {a} one ({said}): LST "
              "differs by many K between day and night; pair acquisitions of the same "
-             "overpass.", UserWarning)
+             "overpass.", OverpassWarning)
 
 
 def _text(value: Any) -> str | None:
@@ -464,7 +464,7 @@ def _warn_other_hours(a: Any, b: Any, what: str, like_what: str) -> None:
     if hours > OVERPASS_HOURS:
         warn(f"the {what} was acquired at {tb}, the {like_what} at {ta}: {hours:.1f} h apart, "
              "not one overpass (LST changes by several K in a few hours, and day and night "
-             "differ most); pair acquisitions within about an hour.", UserWarning)
+             "differ most); pair acquisitions within about an hour.", OverpassWarning)
 
 
 def calendar(labels: Any) -> str | None:

@@ -219,6 +219,11 @@ def array_fingerprint(da: xr.DataArray | xr.Dataset, *, values: bool = True) -> 
     return _array_fingerprints(da, values=values)[0]
 
 
+#: attributes a reader derives from what the fingerprint holds already (the layer's name),
+#: left out of it
+_LABEL_ATTRS = frozenset({"day_night"})
+
+
 def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
                         parts: dict[str, str] | None = None) -> tuple[str, ...]:
     """:func:`array_fingerprint` and two that xlstsr computed before it left the CF encoding
@@ -268,7 +273,10 @@ def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
         except (ValueError, RuntimeError):  # a CRS rioxarray cannot read: attrs hashed below
             crs = None
         both((crs.to_wkt() if crs is not None else "").encode(), "CRS")
-        attrs = sorted((str(k), repr(v)) for k, v in a.attrs.items())
+        # (a reader's day/night label, which open_modis writes since session 41, is not hashed:
+        # the layer's name and values say the same, and stores started before it resume)
+        attrs = sorted((str(k), repr(v)) for k, v in a.attrs.items()
+                       if str(k) not in _LABEL_ATTRS)
         attrs_into([kv for kv in attrs if kv[0] not in CF_ENCODING_ATTRS],
                    h, raw_h, part["attributes"])
         attrs_into(attrs, old, raw_old)
