@@ -118,6 +118,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    "folder's first two; bicubic and tsharp, no anchor variants, corrections or "
                    "figures): for the test suite")
     args = p.parse_args(argv)
+    if args.out is not None:  # a file in the way was a FileExistsError traceback from mkdir
+        in_way = next((q for q in (Path(args.out), *Path(args.out).parents)
+                       if q.exists() and not q.is_dir()), None)
+        if in_way is not None:
+            p.error(f"--out {args.out}: {in_way} is a file, not a folder; pass a folder path "
+                    "(it is created)")
     if args.smoke:
         if args.pairs is None:  # 002 and 015, or the first two pairs of another folder
             known = modis_aster_pairs(args.root)

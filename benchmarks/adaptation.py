@@ -53,8 +53,9 @@ from xlstsr.datasets import (
     open_modis_aster_pair,
 )
 from xlstsr.datasets.root import results_dir
-from xlstsr.errors import GuideAlignmentWarning
+from xlstsr.errors import GuideAlignmentWarning, XlstsrError
 from xlstsr.methods import get_method
+from xlstsr.upscale import adapted
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -174,16 +175,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke, "
                     "--methods or --adapt)")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help=f"comma-separated deep methods, of {', '.join(METHODS)}")
     ap.add_argument("--adapt", default=None, metavar="JSON",
                     help='skip the selection: report this setting, e.g. \'{"steps": 10, "lr": 1e-4}\'')
     ap.add_argument("--smoke", action="store_true",
                     help="1 pair per split, one 1-step setting: the code path in seconds")
     args = ap.parse_args(argv)
+    # checked before any work: a typo in the second name ran the first method's whole protocol
+    # (minutes), then ended in a traceback with no page; bad JSON was a JSONDecodeError traceback
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    adaptable = [m for m in METHODS if m in xlstsr.available_methods()]
+    unknown = [m for m in methods if m not in adaptable]
+    if unknown or not methods:
+        ap.error(f"--methods {args.methods!r}: "
+                 + (f"unknown or not adaptable {unknown}" if unknown else "no method named")
+                 + f"; available: {', '.join(adaptable)} (the deep methods, comma-separated)")
+    forced = None
+    if args.adapt is not None:
+        try:
+            forced = json.loads(args.adapt)
+        except json.JSONDecodeError as err:
+            ap.error(f"--adapt {args.adapt!r} is not JSON ({err}); give an object, e.g. "
+                     '\'{"steps": 10, "lr": 1e-4}\'')
+        if not isinstance(forced, dict) or not forced:
+            ap.error(f"--adapt {args.adapt!r}: give a non-empty JSON object of adapt= settings, "
+                     'e.g. \'{"steps": 10, "lr": 1e-4}\'')
+        for m in methods:  # settings the model does not take: refused now, not mid-run
+            try:
+                adapted(get_method(m), forced)
+            except XlstsrError as err:
+                ap.error(f"--adapt {args.adapt!r} for {m}: {err}")
     # the shared split's pairs by id: another folder ($XLSTSR_DATA) is refused in one line
     accuracy().refuse_held_back_data("adaptation.py", "selects on VAL_PAIRS, fits on "
                                      "TRAIN_PAIRS and scores EVAL_PAIRS")
-    methods = [m for m in args.methods.split(",") if m]
     # a smoke run (a test of the code path), a subset of the methods or a forced setting (no
     # selection: the page's second run) never replaces the published page unless --out asks
     args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke,
@@ -192,7 +217,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)
     t_start = time.time()
     grid = SMOKE_GRID if args.smoke else GRID
-    forced = json.loads(args.adapt) if args.adapt else None
     if forced is not None:
         grid = {m: [forced] for m in methods}
     # smoke: one pair in every role (the code path only; nothing is measured)

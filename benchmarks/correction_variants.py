@@ -75,16 +75,24 @@ METHODS = ("tsharp", "dms", "sisr", "disr", "disr-degraded")
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help="comma-separated methods: xlstsr's, or disr-degraded (disr, degraded weights)")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default: docs/results; ./heldback_results with --smoke)")
     ap.add_argument("--smoke", action="store_true", help="the first held-out pair (a test)")
     args = ap.parse_args(argv)
+    # checked before any pair is read: an unknown name ended in a traceback after the first pair
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    known = [*xlstsr.available_methods(), "disr-degraded"]
+    unknown = [m for m in methods if m not in known]
+    if unknown or not methods:
+        ap.error(f"--methods {args.methods!r}: "
+                 + (f"unknown {unknown}" if unknown else "no method named")
+                 + f"; available: {', '.join(known)} (comma-separated)")
     from accuracy_modis_aster import refuse_held_back_data  # a sibling script
 
     # the shared split's pairs by id: another folder ($XLSTSR_DATA) is refused in one line
     refuse_held_back_data("correction_variants.py", "scores the trained models on EVAL_PAIRS")
-    methods = [m for m in args.methods.split(",") if m]
     # a smoke run (a test of the code path) or a subset of the methods never replaces the
     # published page (every method) unless --out asks for it
     args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke,

@@ -86,6 +86,7 @@ from scale_invariance import (
     pooled_gain,
     positive_int,
     strict_json,
+    summary_line,
     train,
 )
 from sisr_cube import check_held_back_cube, recipe  # the cube reader, its split by position
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     jpath.write_text(json.dumps(strict_json(summ), indent=1, allow_nan=False) + "\n")
     text = report(args, summ, res, kinfo, krows)
     (args.out / "one_level_up.md").write_text(text + "\n")
-    print(json.dumps({k: summ[k] for k in ("gap_rmse", "gap_ci", "closed", "best")}))
+    print(summary_line(summ))
     return 0
 
 

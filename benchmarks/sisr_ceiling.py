@@ -443,7 +443,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     published = ROOT / "docs" / "results"
     if args.report:
         # judged by what the results file holds (a subset, another budget, a smoke export)
-        res = json.loads(Path(args.report).read_text())
+        # one line, not a FileNotFoundError / JSONDecodeError traceback
+        try:
+            res = json.loads(Path(args.report).read_text())
+        except FileNotFoundError:
+            ap.error(f"--report {args.report}: no such file; pass the JSON that "
+                     "--train SETS --results JSON wrote")
+        except (IsADirectoryError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            ap.error(f"--report {args.report}: not a results JSON file ({err}); pass the JSON "
+                     "that --train SETS --results JSON wrote")
         smoke, partial = run_kind(res)
         out = results_dir(args.out, published, smoke=smoke or args.smoke, partial=partial)
         print(f"writing to {out}", flush=True)

@@ -815,7 +815,10 @@ def held_back(args: argparse.Namespace, out: Path) -> int:
     }
     scores = score_positions(samples, unseen, methods, assets)
     if not scores:
-        raise SystemExit(f"no complete window-date of {folder} at the unseen positions")
+        # --smoke reads the cube's first 5 dates only: the full run may well find some
+        raise SystemExit(f"no complete window-date of {folder} at the unseen positions"
+                         + (" in the first 5 dates --smoke reads; run without --smoke (every "
+                            "date)" if args.smoke else "") + ".")
     pooled = {m: float(np.concatenate([scores[m][a]["gain"] for a in assets if a in scores[m]])
                        .mean()) for m in scores}
     n_images = sum(len(v["gain"]) for v in scores[next(iter(scores))].values())

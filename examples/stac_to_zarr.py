@@ -14,6 +14,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import numpy as np
@@ -91,11 +92,18 @@ def main(argv: list[str] | None = None) -> dict:
     xlstsr.upscale_to_zarr(lst, store, factor=4, method=args.method,
                            mode="w" if args.overwrite else "w-")
     sr = xr.open_zarr(store, consolidated=False, decode_coords="all")["LST_Day_1km"]
-    if args.overwrite and cog_dir.is_dir():
-        # this example's own COGs of an earlier run: dates it does not write again would stay
-        for old in cog_dir.glob("*.tif"):
-            old.unlink()
-    cogs = to_cogs(sr, cog_dir, overwrite=args.overwrite)  # one COG per date, georeferenced
+    prefix = str(sr.name or "lst")  # to_cogs' default file-name prefix
+    cogs = to_cogs(sr, cog_dir, prefix=prefix, overwrite=args.overwrite)  # one COG per date
+    if args.overwrite:
+        # this example's own COGs of an earlier run's other dates stayed beside the new ones;
+        # removed once the new ones are written (a failed write leaves the earlier run whole),
+        # and only names to_cogs gives a date (LST_Day_1km_2020-01-01T103000.tif): every *.tif
+        # went before, a user's own file in cogs/ included
+        written = {c.resolve() for c in cogs}
+        dated = re.compile(rf"{re.escape(prefix)}_\d{{4}}-\d{{2}}-\d{{2}}(T\d{{6}})?\.tif")
+        for old in cog_dir.glob(f"{prefix}_*.tif"):
+            if dated.fullmatch(old.name) and old.resolve() not in written:
+                old.unlink()
 
     # the product stays consistent with its input: aggregated back, it is the MODIS LST
     back = sr.lstsr.coarsen(4)
