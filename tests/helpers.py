@@ -241,6 +241,16 @@ class StopBenchmark(Exception):
     """Raised by a spy to stop a benchmark's ``main`` before it reads any data."""
 
 
+def usage_error(main, argv, capsys) -> str:
+    """``main(argv)`` ends in argparse's usage error (exit 2): its message."""
+    import pytest
+
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in argv])
+    assert e.value.code == 2, e.value.code
+    return capsys.readouterr().err
+
+
 #: DESIREX's ENVI header CRS: UTM 30N with an ellipsoid that is not Earth-sized (semi-major axis
 #: 637813 m, false easting 50000), a malformed CRS the library refuses and --crs replaces
 MALFORMED_WKT = (

@@ -19,16 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import StopBenchmark, load_benchmark
+from tests.helpers import usage_error as _usage_error
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _usage_error(main, argv, capsys) -> str:
-    """``main(argv)`` ends in argparse's usage error (exit 2): its message."""
-    with pytest.raises(SystemExit) as e:
-        main([str(a) for a in argv])
-    assert e.value.code == 2, e.value.code
-    return capsys.readouterr().err
 
 
 @pytest.fixture

@@ -129,3 +129,12 @@ def test_spectral_gaps_project_folder_not_refused(tmp_path, monkeypatch):
     with contextlib.redirect_stdout(io.StringIO()):
         assert sg.main(["--smoke", "--out", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o" / "spectral_gaps.md").is_file()
+
+
+def test_scaling_report_harness_note_follows_the_folder():
+    # review 41e: the fixed note named the project's 35 EVAL_PAIRS on another folder's page
+    sr = load_benchmark("scaling_report")
+    assert sr._PROJECT_SPLIT in sr.DISCUSSION
+    other = sr.discussion({}, 55, project=False)
+    assert "35 held-out" not in other and "this folder's pairs" in other
+    assert sr._PROJECT_SPLIT in sr.discussion({}, 55)

@@ -25,16 +25,9 @@ from types import SimpleNamespace
 import pytest
 
 from tests.helpers import heldback_pairs_folder, load_benchmark, stub_held_back_cube
+from tests.helpers import usage_error as _usage_error
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _usage_error(main, argv, capsys) -> str:
-    """``main(argv)`` ends in argparse's usage error (exit 2): its message."""
-    with pytest.raises(SystemExit) as e:
-        main([str(a) for a in argv])
-    assert e.value.code == 2, e.value.code
-    return capsys.readouterr().err
 
 
 # -- 3. adaptation.py / correction_variants.py --methods and --adapt ------------------------------

@@ -168,3 +168,16 @@ def test_cli_calibration_from_a_calibrated_netcdf(tmp_path):
                         "--calibration", str(tmp_path / "calibrated.nc")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-500:]
+
+
+def test_upscale_calibration_with_keep_attrs_false_as_the_two_steps():
+    # review 41e: the early check read the input's overpass, which keep_attrs=False drops from
+    # the result: refused, where apply_calibration(upscale(..., keep_attrs=False)) applied
+    lst = xlstsr.datasets.sample_scene(n_times=1, size=16)["lst_1km"].assign_attrs(
+        day_night="night")
+    cal = Calibration(offset=1.0, method="bicubic", factor=4, day_night="day")
+    two = apply_calibration(xlstsr.upscale(lst, 4, "bicubic", keep_attrs=False), cal)
+    one = xlstsr.upscale(lst, 4, "bicubic", keep_attrs=False, calibration=cal)
+    np.testing.assert_array_equal(one.values, two.values)
+    with pytest.raises(XlstsrError, match="overpass"):
+        xlstsr.upscale(lst, 4, "bicubic", calibration=cal)

@@ -234,6 +234,15 @@ def test_text_dates_are_compared_as_dates(a, b):
     check_scalar_steps(base.assign_coords(time=a), base.assign_coords(time=b))
 
 
+@pytest.mark.parametrize("a, b", [("2020-07-01", "2020-07-05"),  # other dates (review 41e)
+                                  ("0930", "1330"), ("2020", "2021"), ("Jan", "Jul")])
+def test_other_text_labels_refused(a, b):
+    # review 41e: any text pandas parses was let through as "dates", and none compared
+    base = _grid_series([300], ["2020-07-01"]).isel(time=0).drop_vars("time")
+    with pytest.raises(GridError):
+        check_scalar_steps(base.assign_coords(date=a), base.assign_coords(date=b))
+
+
 def test_granules_minutes_apart_stay_ambiguous():
     # the nearest rule picked the nearer of two granules (other ground) without a word
     truth_times = ["2020-07-01T10:25", "2020-07-01T10:31"]

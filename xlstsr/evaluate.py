@@ -1227,9 +1227,11 @@ def evaluate(
         (``.sel(time=t)``) needs an ``sr`` of that one step (else :class:`GridError`: drop the
         coordinate to score every step against it). Date labels that differ (acquisition times
         against nominal dates) are paired as a scalar date is when each ``sr`` step has exactly
-        one reference step of its overpass (the one of its day for a date-only label, else the
-        one less than a day away) and no two share it; the scores take ``sr``'s labels, and
-        times of day more than 2 h apart are warned about.
+        one reference step of its overpass (the one of its day for a date-only label; else the
+        nearest when it is the only one within 2 h, or within 6 h with the others 12 h away or
+        more; several within 2 h are ambiguous, refused) and no two share it; the scores take
+        ``sr``'s labels, and times of day more than 2 h apart are warned about
+        (:class:`~xlstsr.errors.OverpassWarning`).
     coarse : DataArray, optional
         The coarse input ``sr`` was made from: adds ``coarse_consistency`` (RMSE between the
         radiometric aggregate of ``sr`` on its own grid and ``coarse``).
@@ -1294,6 +1296,10 @@ def evaluate(
 
     Warns
     -----
+    OverpassWarning
+        The reference and ``sr`` are of other overpasses: times of day more than 2 h apart,
+        or a day against a night acquisition (their ``day_night`` attributes, layer names);
+        said once.
     UserWarning
         A step scored on fewer than :data:`MIN_SCORED_PIXELS` pixels, a reference constant
         over its scored pixels (a fill value taken as truth), or (in memory) a step whose mean

@@ -15,7 +15,6 @@ A guide whose composites serve a period of LST dates is matched with a tolerance
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import re
 from typing import Any
@@ -356,12 +355,16 @@ def _text(value: Any) -> str | None:
     return x if isinstance(x, str) else None
 
 
+#: a date or date-time written as ISO 8601 text (with a 'T' or a space, seconds optional)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?")
+
+
 def _refuse_other_text(t: Any, like_t: Any, d: Any, how: str, what: str, like_what: str,
                        var: str) -> None:
     """Refuse two text labels of ``d`` that differ, as differing labels along a dim are
     refused: a truth of ``.sel(overpass='night')`` was scored against an sr of
     ``.sel(overpass='day')`` (15 K RMSE) without a word. Numbers (band=1 against band=2 of
-    one-band files) are let through, and so are dates written as text (compared as dates) and
+    one-band files) are let through, dates written as ISO text are compared as dates, and
     :func:`xlstsr.io.open_cog`'s ``band_description`` (a file's own text for each band,
     which an sr and its truth never share)."""
     from .io.cog import DESCRIPTION_COORD
@@ -369,9 +372,19 @@ def _refuse_other_text(t: Any, like_t: Any, d: Any, how: str, what: str, like_wh
     a, b = _text(like_t), _text(t)
     if a is None or b is None or a == b or str(d) == DESCRIPTION_COORD:
         return
-    with contextlib.suppress(TypeError, ValueError):  # text dates: the date checks' to judge
-        pd.Timestamp(a), pd.Timestamp(b)
-        return
+    if _ISO_DATE.fullmatch(a) and _ISO_DATE.fullmatch(b):
+        # dates written as text ('2020-07-01', '2020-07-01T10:30:00'): compared as dates (the
+        # same overpass dated two ways passes, with the hours-apart warning; other dates are
+        # refused). Other text pandas parses ('Jan', '2020', '0930') stays text
+        ta, tb = pd.Timestamp(a), pd.Timestamp(b)
+        if _overpass_matches(tb, [ta]):
+            _warn_other_hours(ta, tb, what, like_what)
+            return
+        raise GridError(
+            f"the {what} is of {d}={b!r}, the {like_what} of {d}={a!r} ({how}): other dates; "
+            f"pair the fields of the same date, or drop the coordinate (`{var}.drop_vars("
+            f"'{d}')`) if the dates only look different."
+        )
     raise GridError(
         f"the {what} is of {d}={b!r}, the {like_what} of {d}={a!r} ({how}): other "
         f"'{d}' labels, so other fields would be compared; select the {what} of the same "

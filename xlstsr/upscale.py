@@ -267,7 +267,10 @@ def upscale(
         # of another kind was refused by apply_calibration only after the whole upscale
         from .calibration import _check_provenance
 
-        ahead = {**lst.attrs, "xlstsr_method": m.recorded_name(), "xlstsr_factor": int(factor)}
+        # (the input's attributes only where the result keeps them: keep_attrs=False records
+        # no overpass, and apply_calibration of such a result checks none)
+        ahead = {**(lst.attrs if keep_attrs else {}), "xlstsr_method": m.recorded_name(),
+                 "xlstsr_factor": int(factor)}
         if "long_name" in ahead:  # the result keeps it as source_long_name
             ahead["source_long_name"] = ahead.pop("long_name")
         _check_provenance(xr.DataArray(0.0, name=lst.name, attrs=ahead), calibration)
