@@ -168,12 +168,24 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame = frame.f_back
         level += 1
-    if _on_worker():  # a task on a dask.distributed worker: the client sees it too
-        from distributed import warn as remote_warn
-
-        remote_warn(message, category, stacklevel=level)
+    if _on_worker():  # a task on a dask.distributed worker: sent to the client
+        _send_to_client(message, category)
         return
     warnings.warn(message, category, stacklevel=level)
+
+
+def _send_to_client(message: str, category: type[Warning]) -> None:
+    """Send a warning from a dask.distributed worker's task to the clients of its scheduler,
+    which warn it (distributed's ``"warn"`` event, as ``distributed.warn`` sends it). Not
+    warned here as well, as ``distributed.warn`` does: a LocalCluster's workers print to the
+    script's terminal, which showed it twice (once attributed to dask's _task_spec.py)."""
+    import pickle
+
+    from distributed import get_worker
+
+    # pickled to bytes, as distributed.warn does (msgpack cannot carry the category class)
+    get_worker().log_event("warn", {"message": pickle.dumps(message),
+                                    "category": pickle.dumps(category)})
 
 
 def _on_worker() -> bool:

@@ -90,7 +90,7 @@ from ..validate import (
     spatial_names,
     with_global_attrs,
 )
-from .regions import parallelism, run_regions, trim_heap
+from .regions import active_client, parallelism, run_regions, trim_heap
 
 __all__ = ["array_fingerprint", "data_digest", "holds_data", "upscale_to_zarr"]
 
@@ -729,6 +729,34 @@ def _workers_in_process(client: Any) -> bool:
     except Exception:  # pragma: no cover - a client that cannot answer: assume remote
         return False
     return bool(workers) and all(str(w).startswith("inproc://") for w in workers)
+
+
+def _refuse_unseen_store(client: Any, folder: Path, label: str) -> None:
+    """Refuse a local store that a dask.distributed client's workers do not see: each worker
+    is asked (one ``client.run``) whether the store's metadata, which this process has just
+    written, is there. Workers on other machines (a Pangeo hub, dask-gateway, a batch
+    cluster without a shared file system) wrote every region into a folder of their own disk,
+    and the store came back all NaN, marked complete. In-process workers share this
+    process's disk and are not asked; a worker that cannot answer is not taken for one that
+    does not see the store."""
+    if _workers_in_process(client):
+        return
+    meta = os.path.join(os.fspath(folder), "zarr.json")
+    try:
+        seen = client.run(os.path.exists, meta, on_error="return")
+    except Exception:  # pragma: no cover - a client that cannot ask: the regions will tell
+        return
+    blind = sorted(str(w) for w, ok in seen.items() if ok is False)
+    if blind:
+        shown = ", ".join(blind[:4]) + (f" and {len(blind) - 4} more" if len(blind) > 4 else "")
+        raise XlstsrError(
+            f"the store {label} is a local folder that {len(blind)} of the {len(seen)} dask "
+            f"workers do not see ({shown}): they run on other machines (or file systems), and "
+            "would write their regions into a folder of their own disk, leaving this one "
+            "empty. Write to a folder on a file system shared by this process and the workers, "
+            "or to a URL that all of them reach (e.g. 's3://bucket/out.zarr', "
+            "'gs://bucket/out.zarr')."
+        )
 
 
 #: dask's local schedulers that compute in this process (an in-memory store is shared with them)
@@ -1635,7 +1663,8 @@ def upscale_to_zarr(
         (``~`` and ``file://`` taken as local), an fsspec URL (``s3://...``, its package
         installed) or a zarr store object. Not a zip archive (regions are rewritten), nor an
         in-memory store under a dask.distributed client with worker processes or dask's
-        processes scheduler. xarray and zarr read it (``xr.open_zarr(store,
+        processes scheduler, nor a local path the client's dask.distributed workers do not
+        see (workers on other machines: refused before any region). xarray and zarr read it (``xr.open_zarr(store,
         consolidated=False, decode_coords="all")`` keeps the CRS); GIS tools need GeoTIFFs:
         GDAL 3.10 (rasterio's wheels, QGIS) refuses its v3 codecs ("Unsupported codec:
         bytes"), so write COGs from it (:func:`xlstsr.io.to_cogs`, or ``xlstsr upscale IN
@@ -2213,6 +2242,16 @@ def upscale_to_zarr(
             err.add_note(f"upscale_to_zarr: the store {_store_label(store)} is left incomplete "
                          f"({done_now} of the {len(regions)} time blocks written); {then}.")
 
+    client = active_client()
+    if folder is not None and client is not None:
+        try:  # before the first region: workers that do not see it wrote it elsewhere
+            _refuse_unseen_store(client, folder, _store_label(store))
+        except XlstsrError as err:
+            bar.close()
+            said_with(err, "complete it with mode='resume' from a client whose workers see "
+                      "this folder")
+            _release_writer(store)
+            raise
     try:
         run_regions(todo, write, mark, k)
         stopped = False
