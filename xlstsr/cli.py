@@ -173,6 +173,12 @@ def _refuse_swapped(input: str, output: str, overwrite: bool) -> None:
 _GUIDE_BAND_HELP = (
     "one band (from 1) of a multi-band GeoTIFF guide (default: every band: the time steps of a "
     "multi-date LST; beside a one-date LST, predictor channels of that one date)")
+#: upscale's: an undated guide's bands meet a .nc/.zarr LST's steps as an LST GeoTIFF's
+#: (cli._guide_bands_as_steps), unless described as channels
+_UPSCALE_GUIDE_BAND_HELP = (
+    "one band (from 1) of a multi-band GeoTIFF guide (default: every band: as many bands as "
+    "the LST has time steps are those steps, band i with step i, unless the file describes "
+    "them as channels, e.g. NDVI and albedo; other bands are predictor channels of every date)")
 
 
 def _refuse_input(output: str | None, *inputs: str | None) -> None:
@@ -459,7 +465,8 @@ _FLAG_ROLES = {"--crs": "LST", "--guide-crs": "guide", "--reference-crs": "refer
 def _flag_crs_fits(da: Any, crs: str, flag: str, path: str) -> Any:
     """``da`` (its CRS the flag's), refused naming the flag when that CRS cannot be the one its
     coordinates are in (validate's check: metres under a geographic CRS, degrees under a
-    projected one): the refusal blamed "the CRS written on it" with Python's write_crs."""
+    projected one): the refusal blamed "the CRS written on it" with Python's write_crs; or a
+    geographic CRS on pixel-index coordinates (:func:`_refuse_flag_on_pixel_indices`)."""
     from xlstsr.errors import XlstsrError
     from xlstsr.grid import MODIS_SINUSOIDAL
     from xlstsr.validate import _check_crs_units, spatial_dims
@@ -483,7 +490,45 @@ def _flag_crs_fits(da: Any, crs: str, flag: str, path: str) -> Any:
                 f"latitude degrees: {flag} declares the CRS the file's coordinates are in; "
                 f"give that one, `{flag} EPSG:4326`") from None
         # anything else (no spatial dims, pixel indices): refused later in its own words
+        return da
+    _refuse_flag_on_pixel_indices(da, crs, flag, path, ydim, xdim)
     return da
+
+
+def _refuse_flag_on_pixel_indices(da: Any, crs: str, flag: str, path: str, ydim: str,
+                                  xdim: str) -> None:
+    """Refuse a geographic CRS declared by ``flag`` on coordinates that are pixel indices
+    (0, 1, 2... n-1): the library refuses them without a CRS ("no CRS alone can place it")
+    and under a projected one, but the flag supplied a geographic CRS first, and the file was
+    written as 1-degree pixels at 0..n degrees (its own 2-D lat/lon, where it held them,
+    dropped), exit 0."""
+    import numpy as np
+
+    from xlstsr.validate import _LAT_NAMES, _LON_NAMES, _pixel_indices
+
+    if not da.rio.crs.is_geographic or ydim not in da.coords or xdim not in da.coords:
+        return
+    try:
+        y = np.asarray(da[ydim].values, dtype=np.float64)
+        x = np.asarray(da[xdim].values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return
+    if not (y.ndim == 1 and x.ndim == 1 and _pixel_indices(y) and _pixel_indices(x)):
+        return
+    two_d = [str(k) for k, c in da.coords.items()
+             if c.ndim >= 2 and str(k).lower() in (*_LAT_NAMES, *_LON_NAMES)]
+    where = (f" The file's own lat/lon ({', '.join(two_d)}) are 2-D arrays: put the field on a "
+             "regular lat/lon grid with 1-D lat and lon coordinates first (e.g. CDO's `cdo "
+             "remapbil,GRID in.nc out.nc`, or GDAL warping with its geolocation arrays), and "
+             f"give that file (with {flag} EPSG:4326 if it has no CRS)." if two_d else
+             " Georeference the file first: give it 1-D pixel-centre coordinates in degrees "
+             "(or write its transform, e.g. `gdal_translate -a_srs EPSG:4326 -a_ullr ULX ULY "
+             "LRX LRY in.tif out.tif` with its corners), then give it.")
+    raise UsageError(
+        f"{flag} {crs}: {path}'s {ydim!r}/{xdim!r} coordinates are pixel indices (0, 1, 2... "
+        f"{max(y.size, x.size) - 1}), not positions: declared in degrees they would place it "
+        f"as 1-degree pixels at 0..{max(y.size, x.size)} degrees. {flag} declares the CRS of "
+        f"coordinates that are positions; it cannot place pixel indices.{where}")
 
 
 def _malformed_crs(crs: Any) -> bool:
@@ -617,8 +662,11 @@ def _grid_from_2d_xy(da: Any, path: str, role: str) -> Any:
         return da
     if set(da["x"].dims) != set(da["y"].dims) or not set(da["x"].dims) <= set(da.dims):
         return da  # not a grid of the field's own dims: the library names what it sees
-    xv = np.asarray(da["x"].values, dtype=np.float64)
-    yv = np.asarray(da["y"].transpose(*da["x"].dims).values, dtype=np.float64)
+    # the stored arrays give the 1-D grid in their own dtype: float32 ones cast to float64
+    # lost validate's float32 tolerance and were refused as irregular ("out of order")
+    x_raw = np.asarray(da["x"].values)
+    y_raw = np.asarray(da["y"].transpose(*da["x"].dims).values)
+    xv, yv = x_raw.astype(np.float64), y_raw.astype(np.float64)
     d0, d1 = (str(d) for d in da["x"].dims)
     # the tolerance of a float32-stored meshgrid (7 digits of the largest coordinate)
     tol = 1e-6 * max(float(np.nanmax(np.abs(xv), initial=0)), float(np.nanmax(np.abs(yv), initial=0)),
@@ -629,9 +677,9 @@ def _grid_from_2d_xy(da: Any, path: str, role: str) -> Any:
             np.all(np.abs(a - a.take([0], axis=axis)) <= tol))
 
     if const(xv, 0) and const(yv, 1):  # x along d1, y along d0 (the usual rows, cols)
-        ydim, xdim, x1, y1 = d0, d1, xv[0, :], yv[:, 0]
+        ydim, xdim, x1, y1 = d0, d1, x_raw[0, :], y_raw[:, 0]
     elif const(xv, 1) and const(yv, 0):  # stored transposed (cols, rows)
-        ydim, xdim, x1, y1 = d1, d0, xv[:, 0], yv[0, :]
+        ydim, xdim, x1, y1 = d1, d0, x_raw[:, 0], y_raw[0, :]
     else:
         raise UsageError(
             f"{path}: the {role}'s x/y coordinates are 2-D arrays over {(d0, d1)} that are not "
@@ -660,26 +708,77 @@ def _flag_example(text: str, flag: str) -> str:
 
 def _open_guide(path: str, variable: str | None, nodata: float | None = None,
                 scale: float | None = None, crs: str | None = None,
-                band: int | None = None) -> Any:
+                band: int | None = None, lst: Any = None) -> Any:
     """The --guide file's field, its length-1 dims dropped (a GeoTIFF's one band) except a time
     dim: a one-step guide keeps its date, matched with the LST's as the library matches it
     (``squeeze(drop=True)`` dropped it: a January guide was applied to July LST, exit 0, and
     --guide-time-tolerance was ignored). ``nodata`` and ``scale`` (``--guide-nodata``,
     ``--guide-scale``) declare what the file does not say, as attributes that the library's
     guide decoding applies (an int16 NDVI x 10000 GeoTIFF without a scale tag was refused with
-    Python-only fixes)."""
+    Python-only fixes). Beside ``lst`` (the LST field), undated bands as many as its time steps
+    and labelled alike are read as those steps (:func:`_guide_bands_as_steps`)."""
     from xlstsr.guide import _is_time_like
 
     guide = _declare_crs(_open_field(path, variable, "guide", "--guide-variable", band), crs,
                          "--guide-crs", path)
     ones = [d for d in guide.dims if guide.sizes[d] == 1 and not _is_time_like(guide, d)]
     guide = guide.squeeze(ones, drop=True) if ones else guide
+    if lst is not None:
+        guide = _guide_bands_as_steps(guide, lst, path)
     if nodata is None and scale is None:
         return guide
     guide = _declare(guide, None, nodata, scale, role="guide")
     if scale is not None:
         _refuse_scale_on_decoded_guide(guide, path, scale, nodata)
     return guide
+
+
+def _guide_bands_as_steps(guide: Any, lst: Any, path: str) -> Any:
+    """``guide`` with its undated ``band`` dim read as the LST's steps where it has as many
+    bands as the LST has steps along its one leading dim (``time``) and its bands are not
+    labelled as channels: one NDVI band per date (gdal_merge -separate, rio.to_raster), as
+    --guide-band's help says and as beside an LST GeoTIFF, whose bands meet the guide's band by
+    band. Beside a .nc/.zarr LST they became channels of every date (each date sharpened with
+    every date's NDVI, 0.87 K off, exit 0; the only advice a Python rename). Bands labelled
+    as channels (distinct non-date descriptions or long_names, named labels: NDVI, albedo) stay
+    channels, as the library's warning (``xlstsr.guide._warn_bands_like_steps``) reads them."""
+    import numpy as np
+
+    from xlstsr.guide import _DATED, _described_bands
+    from xlstsr.validate import spatial_dims
+
+    if "band" not in guide.dims or set(guide.dims) - {"band", *guide.dims[-2:]}:
+        return guide  # no bands, or other dims beside them (dated steps, a day/night dim)
+    try:
+        ydim, xdim = spatial_dims(lst)
+    except Exception:  # the LST's own refusal names it
+        return guide
+    lead = [d for d in lst.dims if d not in (ydim, xdim)]
+    if len(lead) != 1 or lead[0] == "band" or lead[0] in guide.dims:
+        return guide  # an LST GeoTIFF's bands meet the guide's by name already
+    step = lead[0]
+    n = int(lst.sizes[step])
+    if n < 2 or guide.sizes["band"] != n:
+        return guide
+    names = guide.attrs.get("long_name", guide.attrs.get("description"))
+    if isinstance(names, (tuple, list)) and len(set(map(str, names))) > 1:
+        return guide  # labelled channels (NDVI, albedo...)
+    described = _described_bands(guide, "band")
+    if described is not None and len(set(described)) > 1 and not all(
+            _DATED.search(v) for v in described):
+        return guide  # the file's own band descriptions name its channels
+    labels = guide["band"].values if "band" in guide.coords else None
+    if labels is not None and labels.dtype.kind in "OUS" and any(
+            re.search(r"[A-Za-z]", str(v)) for v in labels):
+        return guide  # channels named by their labels (['red', 'nir'])
+    out = guide.drop_vars("band") if "band" in guide.coords else guide
+    out = out.rename(band=step)
+    if step in lst.coords:
+        out = out.assign_coords({step: np.asarray(lst[step].values)})
+    log.info("--guide %s: its %d bands read as the LST's %d %r steps, band i with step i "
+             "(labelled alike and undated; give --guide-band N for one band of every step)",
+             path, n, n, str(step))
+    return out
 
 
 def _refuse_scale_on_decoded_guide(guide: Any, path: str, scale: float,
@@ -1195,6 +1294,10 @@ def _grid_file_hint(message: str) -> str:
     (to 0..360). Python's advice is kept (for a Zarr store, or a caller with xarray)."""
     if "ncrename" in message or "cdo sellonlatbox" in message:  # (train's pass twice)
         return message
+    if "are 2-D: a swath or curvilinear grid" in message:
+        # 2-D lat/lon: renaming the dims onto y/x made pixel indices the grid (with --crs
+        # EPSG:4326, 1-degree pixels at 0..n degrees): the resampling advice is the fix
+        return message
     m = _UNKNOWN_DIMS.search(message)
     if m is not None:
         xd, yd = m[1], m[2]
@@ -1607,6 +1710,8 @@ def _mask_layers(path: str) -> list[Any]:
     # a GeoTIFF's nodata is read as stored; NetCDF / Zarr are decoded (packed masks and
     # coordinates: add_offset, scale_factor), and a fill of 0 alone given back below
     obj = open_path(path, **({"masked": False} if fmt == "cog" else {}))
+    # a mask on the reference's own 2-D x/y meshgrid is read as the reference is
+    obj = _grid_from_2d_xy(obj, path, "reference mask")
     if isinstance(obj, xr.DataArray):
         return [_fill_zero_back(obj.squeeze(drop=True))]
     layers = [_fill_zero_back(v.squeeze(drop=True)) for v in raster_fields(obj).values()]
@@ -1808,7 +1913,7 @@ def _upscale(args: argparse.Namespace) -> int:
     guide = None
     if args.guide:
         guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale,
-                            args.guide_crs, args.guide_band)
+                            args.guide_crs, args.guide_band, lst=lst)
     options = {"mask_out_of_range": args.mask_out_of_range,
                "scale_correction": args.scale_correction}
     if args.guide_time_tolerance is not None:
@@ -2077,7 +2182,7 @@ def _scaling(args: argparse.Namespace) -> int:
     guide = None
     if args.guide:
         guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale,
-                            args.guide_crs, args.guide_band)
+                            args.guide_crs, args.guide_band, lst=lst)
     with _scheduler(args.scheduler):
         try:
             stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
@@ -2551,11 +2656,16 @@ def _bundled_weights_method(text: str) -> str | None:
 
 def _factor(text: str) -> int:
     """``--factor``: an integer >= 2 (1 passed the parser and was refused after the input was
-    read, naming no flag)."""
-    value = _positive_int(text)
+    read, naming no flag). One message for every value below 2 (0 was told ">= 1", and 1
+    then refused)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 2:
         raise argparse.ArgumentTypeError(
-            f"must be >= 2, got {value}: factor 1 would not change the resolution")
+            f"must be >= 2, got {value}: give an integer factor such as 2 or 4 (below 2 "
+            "it would not raise the resolution)")
     return value
 
 
@@ -2664,7 +2774,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine guide (e.g. NDVI at 250 m) for guided methods: .tif, .nc or .zarr")
     u.add_argument("--guide-variable", default=None,
                    help="guide variable of a .nc/.zarr guide (default: its only variable)")
-    u.add_argument("--guide-band", type=_positive_int, default=None, help=_GUIDE_BAND_HELP)
+    u.add_argument("--guide-band", type=_positive_int, default=None,
+                   help=_UPSCALE_GUIDE_BAND_HELP)
     u.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="match each LST date with the latest guide date at most DELTA before it "
                    "(e.g. '15D' for 16-day NDVI composites labelled by their first day); "

@@ -243,11 +243,18 @@ def spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[str, str]:
         # pixel-interleaved GeoTIFF is (Y, X, Band): the last two renamed put the raster on its
         # bands), else the last two, the raster's rows and columns by convention
         yd, xd = _row_col_dims(dims)
+        swath = _swath_hint(obj)
+        if swath:
+            # 2-D lat/lon: renamed, the dims' pixel indices became the grid (under EPSG:4326,
+            # 1-degree pixels at 0..n degrees): only the resampling advice stands
+            raise NoSpatialDimsError(
+                f"no spatial dimensions found in dims {dims} (no 1-D y/x or lat/lon "
+                f"coordinates).{swath}") from err
         raise NoSpatialDimsError(
             f"no spatial dimensions found in dims {dims}. xlstsr looks for y/x or "
             f"latitude/longitude (lat/lon at its entry points); rename yours (e.g. "
             f"`da.rename({{{yd!r}: 'y', {xd!r}: 'x'}})`) or declare them with "
-            f"`da.rio.set_spatial_dims(x_dim={xd!r}, y_dim={yd!r})`.{_swath_hint(obj)}"
+            f"`da.rio.set_spatial_dims(x_dim={xd!r}, y_dim={yd!r})`."
         ) from err
 
 
@@ -920,7 +927,11 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
     ds = np.diff(s)
     # (within float32's rounding of the coordinates, which the caller's test lets through)
     tol = max(1e-6 * float(ds.mean()), 8 * float(np.finfo(np.float32).eps) * float(np.abs(s).max()))
-    if s.size >= 3 and ds.min() > 0 and np.all(np.abs(ds - ds.mean()) <= tol):
+    # sorted already (float32 rounding in float64 coordinates): not "out of order", whose
+    # advised sortby changes nothing; the jitter branch below names it
+    monotonic = bool(np.all(step > 0) or np.all(step < 0))
+    if (s.size >= 3 and not monotonic and ds.min() > 0
+            and np.all(np.abs(ds - ds.mean()) <= tol)):
         # a regular grid in shuffled order (tiles concatenated east then west): sorting fixes
         # it, reprojecting is not needed; the order most steps take is kept (north-up y falls)
         down = np.count_nonzero(step < 0) > step.size / 2
