@@ -9,9 +9,8 @@ import rasterio
 import xarray as xr
 
 import xlstsr
-from xlstsr.cli import _guide_bands_as_steps, main
+from xlstsr.cli import main
 from xlstsr.errors import GridError
-from xlstsr.io import open_cog
 
 
 def _meshgrid(da: xr.DataArray, dtype: str) -> xr.Dataset:
@@ -72,38 +71,24 @@ def test_shuffled_regular_coordinates_still_called_out_of_order(s):
 
 # -- 2. guide GeoTIFF bands beside a .nc LST ---------------------------------------------------------
 
-def test_undated_guide_bands_are_the_nc_lsts_steps(s, tmp_path):
-    lst, g = s["lst_1km"], s["ndvi_250m"]
-    # the second date's NDVI not a multiple of the first's (collinear channels fit alike)
-    other = g.copy(data=np.roll(g.values, 9, axis=-1))
-    per_date = xr.concat([g, other], "time").assign_coords(time=lst.time.values)
-    per_date.rio.to_raster(tmp_path / "ndvi.tif")  # band i = NDVI of date i, no date tags
-    per_date.to_dataset(name="ndvi").to_netcdf(tmp_path / "ndvi.nc")
-    lst.to_dataset(name="lst").to_netcdf(tmp_path / "lst.nc")
-    run = ["upscale", str(tmp_path / "lst.nc"), "", "--method", "tsharp", "--quiet",
-           "--guide-offset", "ignore", "--guide"]
-    assert main([*run[:2], str(tmp_path / "a.nc"), *run[3:], str(tmp_path / "ndvi.tif")]) == 0
-    assert main([*run[:2], str(tmp_path / "b.nc"), *run[3:], str(tmp_path / "ndvi.nc")]) == 0
-    a = xr.open_dataset(tmp_path / "a.nc").lst.values
-    b = xr.open_dataset(tmp_path / "b.nc").lst.values
-    # before: each date sharpened with both dates' NDVI as channels (K off)
-    np.testing.assert_allclose(a, b, atol=1e-4)
-
-
-def test_guide_bands_described_as_channels_stay_channels(s, tmp_path):
+def test_undescribed_guide_bands_stay_channels_with_a_warning(s, tmp_path, capsys):
+    # review 41f: reading an undescribed band stack as the LST's steps whenever the counts
+    # matched took a red/nir/mir stack for three dates, silently (1.08 K); the bands stay
+    # channels of every date, and the warning naming both readings is shown
     lst, g = s["lst_1km"], s["ndvi_250m"]
     xr.concat([g, g * 0.5], "band").assign_coords(band=[1, 2]).rio.to_raster(tmp_path / "c.tif")
+    lst.to_dataset(name="lst").to_netcdf(tmp_path / "lst.nc")
+    assert main(["upscale", str(tmp_path / "lst.nc"), str(tmp_path / "a.nc"), "--method",
+                 "tsharp", "--guide-offset", "ignore", "--guide", str(tmp_path / "c.tif")]) == 0
+    assert "xlstsr: warning:" in capsys.readouterr().err
     with rasterio.open(tmp_path / "c.tif", "r+") as f:
         f.set_band_description(1, "NDVI")
         f.set_band_description(2, "albedo")
-    chans = open_cog(tmp_path / "c.tif")
-    assert "band" in _guide_bands_as_steps(chans, lst, "c.tif").dims
-    # one date: channels of that date, whatever they are labelled
-    plain = open_cog(tmp_path / "c.tif").drop_vars("band_description", errors="ignore")
-    assert "band" in _guide_bands_as_steps(plain, lst.isel(time=[0]), "c.tif").dims
-    steps = _guide_bands_as_steps(plain, lst, "c.tif")
-    assert "band" not in steps.dims
-    np.testing.assert_array_equal(steps.time.values, lst.time.values)
+    assert main(["upscale", str(tmp_path / "lst.nc"), str(tmp_path / "b.nc"), "--method",
+                 "tsharp", "--guide-offset", "ignore", "--quiet", "--guide",
+                 str(tmp_path / "c.tif")]) == 0
+    np.testing.assert_array_equal(xr.open_dataset(tmp_path / "a.nc").lst.values,
+                                  xr.open_dataset(tmp_path / "b.nc").lst.values)
 
 
 # -- 3. --crs on pixel indices; 2-D lat/lon ---------------------------------------------------------
@@ -124,21 +109,25 @@ def _latlon_file(tmp_path, rename: bool):
     return path
 
 
-def test_crs_flag_refuses_pixel_indices(tmp_path, capsys):
-    v = 290 + np.random.default_rng(0).random((16, 16)).astype("float32")
-    xr.Dataset({"lst": (("y", "x"), v, {"units": "K"})},
-               coords={"y": np.arange(16), "x": np.arange(16)}).to_netcdf(tmp_path / "p.nc")
-    # before: exit 0, written as 1-degree pixels at 0..16 degrees
-    assert main(["upscale", str(tmp_path / "p.nc"), str(tmp_path / "o.nc"),
-                 "--crs", "EPSG:4326"]) == 2
-    err = capsys.readouterr().err
-    assert "--crs EPSG:4326" in err and "pixel indices" in err
-    assert not (tmp_path / "o.nc").exists()
-    # the file's own 2-D lat/lon named, with the regridding advice
+def test_crs_flag_refuses_pixel_indices_beside_2d_latlon(tmp_path, capsys):
+    # before: exit 0, written as 1-degree pixels at 0..16 degrees, the file's own lat/lon
+    # dropped; the regridding advice now
     assert main(["upscale", str(_latlon_file(tmp_path, True)), str(tmp_path / "o.nc"),
                  "--crs", "EPSG:4326"]) == 2
     err = capsys.readouterr().err
-    assert "pixel indices" in err and "2-D arrays" in err and "regular lat/lon grid" in err
+    assert "--crs EPSG:4326" in err and "pixel indices" in err
+    assert "2-D arrays" in err and "regular lat/lon grid" in err
+    assert not (tmp_path / "o.nc").exists()
+
+
+def test_crs_flag_on_a_real_one_degree_grid_runs(tmp_path):
+    # review 41f: a 1-degree grid's centres (0.5 ... 9.5) look like pixel indices: refused
+    v = 290 + np.random.default_rng(0).random((10, 10)).astype("float32")
+    xr.Dataset({"lst": (("y", "x"), v, {"units": "K"})},
+               coords={"y": 9.5 - np.arange(10.0), "x": 0.5 + np.arange(10.0)}
+               ).to_netcdf(tmp_path / "g.nc")
+    assert main(["upscale", str(tmp_path / "g.nc"), str(tmp_path / "o.nc"), "--crs", "EPSG:4326",
+                 "--quiet"]) == 0
 
 
 def test_crs_flag_on_degrees_still_runs(tmp_path):

@@ -173,12 +173,6 @@ def _refuse_swapped(input: str, output: str, overwrite: bool) -> None:
 _GUIDE_BAND_HELP = (
     "one band (from 1) of a multi-band GeoTIFF guide (default: every band: the time steps of a "
     "multi-date LST; beside a one-date LST, predictor channels of that one date)")
-#: upscale's: an undated guide's bands meet a .nc/.zarr LST's steps as an LST GeoTIFF's
-#: (cli._guide_bands_as_steps), unless described as channels
-_UPSCALE_GUIDE_BAND_HELP = (
-    "one band (from 1) of a multi-band GeoTIFF guide (default: every band: as many bands as "
-    "the LST has time steps are those steps, band i with step i, unless the file describes "
-    "them as channels, e.g. NDVI and albedo; other bands are predictor channels of every date)")
 
 
 def _refuse_input(output: str | None, *inputs: str | None) -> None:
@@ -517,6 +511,10 @@ def _refuse_flag_on_pixel_indices(da: Any, crs: str, flag: str, path: str, ydim:
         return
     two_d = [str(k) for k, c in da.coords.items()
              if c.ndim >= 2 and str(k).lower() in (*_LAT_NAMES, *_LON_NAMES)]
+    if not two_d:
+        # only beside the file's own 2-D lat/lon (a swath whose dims were renamed): a real
+        # 1-degree grid's centres (0.5 ... 9.5) look like indices too, and were refused
+        return
     where = (f" The file's own lat/lon ({', '.join(two_d)}) are 2-D arrays: put the field on a "
              "regular lat/lon grid with 1-D lat and lon coordinates first (e.g. CDO's `cdo "
              "remapbil,GRID in.nc out.nc`, or GDAL warping with its geolocation arrays), and "
@@ -708,77 +706,26 @@ def _flag_example(text: str, flag: str) -> str:
 
 def _open_guide(path: str, variable: str | None, nodata: float | None = None,
                 scale: float | None = None, crs: str | None = None,
-                band: int | None = None, lst: Any = None) -> Any:
+                band: int | None = None) -> Any:
     """The --guide file's field, its length-1 dims dropped (a GeoTIFF's one band) except a time
     dim: a one-step guide keeps its date, matched with the LST's as the library matches it
     (``squeeze(drop=True)`` dropped it: a January guide was applied to July LST, exit 0, and
     --guide-time-tolerance was ignored). ``nodata`` and ``scale`` (``--guide-nodata``,
     ``--guide-scale``) declare what the file does not say, as attributes that the library's
     guide decoding applies (an int16 NDVI x 10000 GeoTIFF without a scale tag was refused with
-    Python-only fixes). Beside ``lst`` (the LST field), undated bands as many as its time steps
-    and labelled alike are read as those steps (:func:`_guide_bands_as_steps`)."""
+    Python-only fixes)."""
     from xlstsr.guide import _is_time_like
 
     guide = _declare_crs(_open_field(path, variable, "guide", "--guide-variable", band), crs,
                          "--guide-crs", path)
     ones = [d for d in guide.dims if guide.sizes[d] == 1 and not _is_time_like(guide, d)]
     guide = guide.squeeze(ones, drop=True) if ones else guide
-    if lst is not None:
-        guide = _guide_bands_as_steps(guide, lst, path)
     if nodata is None and scale is None:
         return guide
     guide = _declare(guide, None, nodata, scale, role="guide")
     if scale is not None:
         _refuse_scale_on_decoded_guide(guide, path, scale, nodata)
     return guide
-
-
-def _guide_bands_as_steps(guide: Any, lst: Any, path: str) -> Any:
-    """``guide`` with its undated ``band`` dim read as the LST's steps where it has as many
-    bands as the LST has steps along its one leading dim (``time``) and its bands are not
-    labelled as channels: one NDVI band per date (gdal_merge -separate, rio.to_raster), as
-    --guide-band's help says and as beside an LST GeoTIFF, whose bands meet the guide's band by
-    band. Beside a .nc/.zarr LST they became channels of every date (each date sharpened with
-    every date's NDVI, 0.87 K off, exit 0; the only advice a Python rename). Bands labelled
-    as channels (distinct non-date descriptions or long_names, named labels: NDVI, albedo) stay
-    channels, as the library's warning (``xlstsr.guide._warn_bands_like_steps``) reads them."""
-    import numpy as np
-
-    from xlstsr.guide import _DATED, _described_bands
-    from xlstsr.validate import spatial_dims
-
-    if "band" not in guide.dims or set(guide.dims) - {"band", *guide.dims[-2:]}:
-        return guide  # no bands, or other dims beside them (dated steps, a day/night dim)
-    try:
-        ydim, xdim = spatial_dims(lst)
-    except Exception:  # the LST's own refusal names it
-        return guide
-    lead = [d for d in lst.dims if d not in (ydim, xdim)]
-    if len(lead) != 1 or lead[0] == "band" or lead[0] in guide.dims:
-        return guide  # an LST GeoTIFF's bands meet the guide's by name already
-    step = lead[0]
-    n = int(lst.sizes[step])
-    if n < 2 or guide.sizes["band"] != n:
-        return guide
-    names = guide.attrs.get("long_name", guide.attrs.get("description"))
-    if isinstance(names, (tuple, list)) and len(set(map(str, names))) > 1:
-        return guide  # labelled channels (NDVI, albedo...)
-    described = _described_bands(guide, "band")
-    if described is not None and len(set(described)) > 1 and not all(
-            _DATED.search(v) for v in described):
-        return guide  # the file's own band descriptions name its channels
-    labels = guide["band"].values if "band" in guide.coords else None
-    if labels is not None and labels.dtype.kind in "OUS" and any(
-            re.search(r"[A-Za-z]", str(v)) for v in labels):
-        return guide  # channels named by their labels (['red', 'nir'])
-    out = guide.drop_vars("band") if "band" in guide.coords else guide
-    out = out.rename(band=step)
-    if step in lst.coords:
-        out = out.assign_coords({step: np.asarray(lst[step].values)})
-    log.info("--guide %s: its %d bands read as the LST's %d %r steps, band i with step i "
-             "(labelled alike and undated; give --guide-band N for one band of every step)",
-             path, n, n, str(step))
-    return out
 
 
 def _refuse_scale_on_decoded_guide(guide: Any, path: str, scale: float,
@@ -1913,7 +1860,7 @@ def _upscale(args: argparse.Namespace) -> int:
     guide = None
     if args.guide:
         guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale,
-                            args.guide_crs, args.guide_band, lst=lst)
+                            args.guide_crs, args.guide_band)
     options = {"mask_out_of_range": args.mask_out_of_range,
                "scale_correction": args.scale_correction}
     if args.guide_time_tolerance is not None:
@@ -2182,7 +2129,7 @@ def _scaling(args: argparse.Namespace) -> int:
     guide = None
     if args.guide:
         guide = _open_guide(args.guide, args.guide_variable, args.guide_nodata, args.guide_scale,
-                            args.guide_crs, args.guide_band, lst=lst)
+                            args.guide_crs, args.guide_band)
     with _scheduler(args.scheduler):
         try:
             stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
@@ -2774,8 +2721,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine guide (e.g. NDVI at 250 m) for guided methods: .tif, .nc or .zarr")
     u.add_argument("--guide-variable", default=None,
                    help="guide variable of a .nc/.zarr guide (default: its only variable)")
-    u.add_argument("--guide-band", type=_positive_int, default=None,
-                   help=_UPSCALE_GUIDE_BAND_HELP)
+    u.add_argument("--guide-band", type=_positive_int, default=None, help=_GUIDE_BAND_HELP)
     u.add_argument("--guide-time-tolerance", default=None, metavar="DELTA",
                    help="match each LST date with the latest guide date at most DELTA before it "
                    "(e.g. '15D' for 16-day NDVI composites labelled by their first day); "
