@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import dask
 import numpy as np
@@ -239,6 +240,26 @@ def load_benchmark(name: str):
 
 class StopBenchmark(Exception):
     """Raised by a spy to stop a benchmark's ``main`` before it reads any data."""
+
+
+def local_cluster_client(n_workers: int) -> Iterator[Any]:
+    """A dask.distributed client of a LocalCluster of ``n_workers`` worker processes (one thread
+    each), closed after the ``yield``: for a module-scoped fixture (``yield from``). Forkserver
+    with xlstsr and torch preloaded: workers (and one restarted after a kill) fork from a
+    process that imported them once, instead of each importing them again."""
+    import distributed
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        ctx = distributed.utils.get_mp_context()
+        ctx.set_forkserver_preload(["distributed", "numpy", "dask", "xarray", "torch", "xlstsr"])
+        cluster = distributed.LocalCluster(
+            processes=True, n_workers=n_workers, threads_per_worker=1, dashboard_address=None,
+            worker_dashboard_address=None, silence_logs=40,
+        )
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
 
 
 def usage_error(main, argv, capsys) -> str:

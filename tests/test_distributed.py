@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-import dask
 import numpy as np
 import pytest
 import torch
 import xarray as xr
-from helpers import restore_method_registry
+from helpers import local_cluster_client, restore_method_registry
 
 import xlstsr
 from xlstsr.methods import TorchModelMethod, get_method
@@ -52,23 +51,7 @@ def _sleepy_bicubic():
 
 @pytest.fixture(scope="module")
 def client():
-    # forkserver with xlstsr and torch preloaded: workers (and the one restarted after a kill)
-    # fork from a process that imported them once, instead of each importing them again
-    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-        ctx = distributed.utils.get_mp_context()
-        ctx.set_forkserver_preload(["distributed", "numpy", "dask", "xarray", "torch", "xlstsr"])
-        cluster = distributed.LocalCluster(
-            processes=True,
-            n_workers=2,
-            threads_per_worker=1,
-            dashboard_address=None,
-            worker_dashboard_address=None,
-            silence_logs=40,
-        )
-    c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
+    yield from local_cluster_client(2)
 
 
 @pytest.fixture(scope="module")

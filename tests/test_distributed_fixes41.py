@@ -7,10 +7,10 @@ import os
 import time
 import warnings
 
-import dask
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import local_cluster_client
 
 import xlstsr
 from xlstsr.errors import PhysicalRangeWarning, XlstsrError
@@ -21,17 +21,7 @@ pytestmark = pytest.mark.slow  # a local cluster of one worker process
 
 @pytest.fixture(scope="module")
 def client():
-    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-        ctx = distributed.utils.get_mp_context()
-        ctx.set_forkserver_preload(["distributed", "numpy", "dask", "xarray", "torch", "xlstsr"])
-        cluster = distributed.LocalCluster(
-            processes=True, n_workers=1, threads_per_worker=1, dashboard_address=None,
-            worker_dashboard_address=None, silence_logs=40,
-        )
-    c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
+    yield from local_cluster_client(1)
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/cwd"), reason="needs Linux's /proc/self/cwd")
