@@ -215,7 +215,8 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
     labels that differ (``.sel(overpass='night')`` against ``.sel(overpass='day')``) are
     refused; numbers (band=1 against band=2) are not compared. A day acquisition against a
     night one is warned about: read from the ``day_night`` attributes, else from the layer
-    names ('LST_Day_1km' / 'LST_Night_1km') or ``long_name`` ('daytime' / 'nighttime').
+    names ('LST_Day_1km' / 'LST_Night_1km'), as ``da.name`` or in ``long_name``,
+    ``source_subdataset`` or ``source_long_name``, or those attributes' 'daytime' / 'nighttime'.
 
     ``what``/``like_what`` name the fields in the message, ``var``/``like_var`` the variables of
     its fix.
@@ -398,18 +399,26 @@ def _refuse_other_text(t: Any, like_t: Any, d: Any, how: str, what: str, like_wh
 _DN_NAME = re.compile(r"(?:^|[^a-z])lst_(day|night)(?:[^a-z]|$)", re.IGNORECASE)
 _DN_LONG = re.compile(r"\b(day|night)time\b", re.IGNORECASE)
 
+#: where a field's layer is named besides ``da.name``: a GeoTIFF's tags ('LST_Night_1km' as
+#: its long_name and source_subdataset, which a COG loses its name to) and upscale's
+#: ``source_long_name`` (its own long_name replaces the input's), in this order
+_DN_ATTRS = ("long_name", "source_subdataset", "source_long_name")
+
 
 def _day_night(da: xr.DataArray) -> tuple[str | None, str]:
     """'day', 'night' or None for a field, and where that was read: its ``day_night``
     attribute (the ECOSTRESS loader, :func:`xlstsr.io.open_modis`), else its layer name
-    ('LST_Day_1km') or ``long_name`` ('... daytime ...') when they name one only."""
+    ('LST_Day_1km') or else its ``long_name``, ``source_subdataset`` or ``source_long_name``
+    attribute when it names a layer ('LST_Night_1km') or says '... daytime ...', and one
+    overpass only."""
     v = da.attrs.get("day_night")
     if isinstance(v, str) and v.strip():
         return v.strip().lower(), "'day_night' attribute"
-    for text, pattern, how in ((da.name, _DN_NAME, "layer name"),
-                               (da.attrs.get("long_name"), _DN_LONG, "long_name")):
+    texts = [(da.name, (_DN_NAME,), "layer name")]
+    texts += [(da.attrs.get(k), (_DN_NAME, _DN_LONG), k) for k in _DN_ATTRS]
+    for text, patterns, how in texts:
         if isinstance(text, str):
-            found = {m.lower() for m in pattern.findall(text)}
+            found = {m.lower() for pattern in patterns for m in pattern.findall(text)}
             if len(found) == 1:
                 return found.pop(), f"{how} {text!r}"
     return None, ""

@@ -94,7 +94,10 @@ def open_cog(
         ``time``). A stack keeps the attributes all its files hold alike (``units``...; one
         file's own, such as ``windows``, are dropped); a ``source`` / ``source_granule`` of
         each file is kept one per step, in step order (``"a.hdf, b.hdf"``, as
-        :func:`xlstsr.io.open_modis` joins its granules).
+        :func:`xlstsr.io.open_modis` joins its granules). A file whose ``source_subdataset``
+        or ``long_name`` tag names a MODIS layer of one overpass (``LST_Night_1km``) gets a
+        ``day_night`` attribute (``"night"``), as :func:`xlstsr.io.open_modis` gives one, for
+        the day/night pairing checks.
 
     Examples
     --------
@@ -214,7 +217,42 @@ def open_cog(
 def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> xr.DataArray:
     """One GeoTIFF as :func:`open_cog` opens it, dated only by its own tags or band
     descriptions (a list of MODIS-named files is dated by their names together, in date
-    order)."""
+    order), with a ``day_night`` attribute where its tags name a MODIS layer of one overpass
+    (:func:`_tagged_day_night`)."""
+    da = _read_file(path, chunks, masked, band)
+    if "day_night" not in da.attrs:
+        dn = _tagged_day_night(da.attrs)
+        if dn is not None:
+            # the pairing checks warn about a night field scored against a day one: the
+            # layer's name ('LST_Night_1km') was in tags only, which upscale replaces
+            da.attrs["day_night"] = dn
+    return da
+
+
+def _tagged_day_night(attrs: dict[str, Any]) -> str | None:
+    """'day' or 'night' for a file whose ``source_subdataset`` or ``long_name`` tag names a
+    MODIS layer of one overpass (:data:`_LAYER`: ``LST_Night_1km``, ``QC_Day``...), else None
+    (other names are not read: 'day_of_year' is no overpass).
+
+    Examples
+    --------
+    >>> _tagged_day_night({"long_name": "LST_Night_1km"})
+    'night'
+    >>> _tagged_day_night({"long_name": "Emis_31"}) is None
+    True
+    """
+    for key in ("source_subdataset", "long_name"):
+        text = attrs.get(key)
+        m = _LAYER.search(text) if isinstance(text, str) else None
+        if m is not None:
+            found = {w for w in ("day", "night") if w in m.group(1).lower()}
+            if len(found) == 1:
+                return found.pop()
+    return None
+
+
+def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> xr.DataArray:
+    """:func:`_open_file` without the ``day_night`` attribute."""
     local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
     page = _PAGE.match(os.fspath(path)) if isinstance(path, str) else None
     if page is not None:

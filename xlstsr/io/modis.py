@@ -269,7 +269,8 @@ def _qc_name(variable: str, names: Sequence[str] = ()) -> str | None:
 def _day_night(path: Path, variable: str) -> str | None:
     """'day' or 'night' for a layer of one overpass: by its name (LST_Day_1km, QC_Night,
     Day_view_time, Clear_night_cov), else by the product of a one-overpass granule
-    (MOD21A1D / MOD21A1N: LST_1KM); None for layers of both or neither (Emis_31).
+    (MOD21A1D / MOD21A1N: LST_1KM); None for layers of both or neither (Emis_31) and for
+    dates (composite_day_of_the_year).
 
     Examples
     --------
@@ -279,8 +280,12 @@ def _day_night(path: Path, variable: str) -> str | None:
     'day'
     >>> _day_night(Path("MOD11A1.A2019305.h14v09.006.hdf"), "Emis_31") is None
     True
+    >>> _day_night(Path("MOD13A2.A2019305.h14v09.006.hdf"), "composite_day_of_the_year") is None
+    True
     """
-    found = {m.lower() for m in re.findall(r"(?:^|_)(day|night)(?:_|$)", variable, re.I)}
+    # not a layer of dates: MOD13's composite_day_of_the_year is of no overpass
+    found = {m.lower() for m in re.findall(r"(?:^|_)(day|night)(?=_|$)(?!_of(?:_|$))",
+                                           variable, re.I)}
     if len(found) == 1:
         return found.pop()
     if found:

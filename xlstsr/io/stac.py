@@ -28,6 +28,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ import xarray as xr
 
 from ..errors import InputNotFoundError, InputTypeError, NoOverlapError, XlstsrError
 from ..validate import check_bool, check_number, check_whole, temperature_units
+from .modis import _day_night
 
 __all__ = ["BandCoding", "band_coding", "open_stac"]
 
@@ -1704,6 +1706,14 @@ def _product_name(items: list[Any]) -> str | None:
     return None
 
 
+def _asset_day_night(items: Sequence[Any], key: str) -> str | None:
+    """'day' or 'night' for an asset of one overpass, as :func:`xlstsr.io.open_modis` reads a
+    layer's: by its key ('LST_Night_1km'), else by the granules of a one-overpass product
+    (item ids 'MOD21A1N.A2020001...': 'LST_1KM'); None when the items disagree or name none."""
+    found = {_day_night(Path(str(getattr(it, "id", "") or "")), key) for it in items}
+    return found.pop() if len(found) == 1 else None
+
+
 def open_stac(
     items: Any,
     assets: str | Sequence[str] | None = None,
@@ -1781,7 +1791,9 @@ def open_stac(
         A DataArray ``(time, y, x)`` for one asset, a Dataset of them for several; CRS written
         (rioxarray), dask-backed. The time axis is in ascending order whatever the items'
         order and the ``groupby`` (``groupby="id"`` keeps one step per item: steps of the same
-        time keep the items' order).
+        time keep the items' order). An asset of one overpass (key ``LST_Night_1km``, or
+        ``LST_1KM`` of MOD21A1D/N items) has a ``day_night`` attribute, as
+        :func:`xlstsr.io.open_modis` gives it, for the day/night pairing checks.
 
     Raises
     ------
@@ -2098,6 +2110,11 @@ def open_stac(
                else _encoded_attrs(ds[v], coding, user_nodata))
         if product is not None:  # e.g. xlstsr.qc reads the QC layout of MOD21 from it
             var.attrs["product"] = product
+        dn = _asset_day_night(items, str(v))
+        if dn is not None:
+            # as open_modis: the pairing checks warn about a night field scored against a
+            # day one (the asset key, its only name, is lost by to_cogs / open_cog)
+            var.attrs["day_night"] = dn
         ds[v] = var.rio.write_crs(crs_out)
     ds = ds.rio.write_crs(crs_out)
     if exact is not None:  # the items' grid exactly (not one recomputed from the labels)

@@ -1,0 +1,133 @@
+"""A MODIS night LST read with open_cog or open_stac is recognised as night (probe42a #1):
+the pairing checks warn when it is scored against a day field, as the docs promise."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xlstsr
+from xlstsr.errors import OverpassWarning
+from xlstsr.io import cog as cog_module
+from xlstsr.io import open_cog, open_stac, to_cogs
+from xlstsr.io.modis import _day_night as modis_day_night
+from xlstsr.steps import _day_night
+
+DATA = Path("/work/shared/data/modis_h18v04_2020")
+COG = str(DATA / "cogs" / "MOD11A1.A2020001.h18v04.061_LST_{}_1km.tif")
+WIN = dict(y=slice(0, 16), x=slice(1088, 1104))
+needs_data = pytest.mark.skipif(not (DATA / "catalog.json").exists(),
+                                reason=f"shared MODIS data not found at {DATA}")
+
+
+def _overpass_warnings(sr: xr.DataArray, ref: xr.DataArray) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        xlstsr.evaluate(sr, ref)
+    return [str(w.message) for w in caught if issubclass(w.category, OverpassWarning)]
+
+
+def _field(name=None, **attrs) -> xr.DataArray:
+    rng = np.random.default_rng(0)
+    da = xr.DataArray(rng.normal(290, 3, (8, 8)).astype("float32"), dims=("y", "x"),
+                      coords={"y": 5e6 - 1000.0 * np.arange(8), "x": 1000.0 * np.arange(8)},
+                      name=name, attrs={"units": "K", **attrs})
+    return da.rio.write_crs("EPSG:32631")
+
+
+@pytest.mark.parametrize("attrs, expected", [
+    ({"long_name": "LST_Night_1km"}, "night"),
+    ({"source_subdataset": "LST_Day_1km"}, "day"),
+    ({"source_subdataset": 'HDF4_EOS:EOS_GRID:"a.hdf":MODIS_Grid_Daily_1km_LST:LST_Night_1km'},
+     "night"),
+    ({"long_name": "super-resolved", "source_long_name": "MOD11A1 v061 nighttime LST"}, "night"),
+    ({"long_name": "super-resolved", "source_long_name": "LST_Day_1km"}, "day"),
+])
+def test_layer_named_in_attrs_is_read(attrs, expected):
+    dn, how = _day_night(_field(**attrs))
+    assert dn == expected
+    assert any(k in how for k in attrs)
+
+
+@pytest.mark.parametrize("attrs", [
+    {"long_name": "day_of_year"}, {"long_name": "Emis_31"}, {"source_subdataset": "QC_Day"},
+    {"long_name": "land surface temperature", "source_long_name": "lst daily mean"},
+    {"source_long_name": "LST_Day_1km minus LST_Night_1km"},
+])
+def test_other_names_are_not_labelled(attrs):
+    assert _day_night(_field(**attrs)) == (None, "")
+
+
+def test_night_by_source_long_name_warns_against_day():
+    night = _field(long_name="sr", source_long_name="MOD11A1 nighttime LST")
+    day = _field(long_name="truth", source_subdataset="LST_Day_1km")
+    msgs = _overpass_warnings(night, day)
+    assert msgs and "a night one" in msgs[0] and "source_long_name" in msgs[0]
+
+
+def test_tagged_day_night_modis_layers_only():
+    _tagged_day_night = cog_module._tagged_day_night
+    assert _tagged_day_night({"long_name": "LST_Night_1km"}) == "night"
+    assert _tagged_day_night({"source_subdataset": "QC_Day", "long_name": "x"}) == "day"
+    for attrs in ({"long_name": "day_of_year"}, {"long_name": "Emis_31"},
+                  {"long_name": ("LST_Day_1km", "LST_Night_1km")}, {}):
+        assert _tagged_day_night(attrs) is None
+
+
+def test_modis_helper_ignores_day_of_year_layers():
+    # open_stac reuses it on asset keys: MOD13's date layer is of no overpass
+    assert modis_day_night(Path("MOD13A2.A2020001.h18v04.061.hdf"),
+                           "composite_day_of_the_year") is None
+    assert modis_day_night(Path("MOD11A1.A2020001.h18v04.061.hdf"), "Day_view_time") == "day"
+
+
+@needs_data
+def test_open_cog_day_and_night_files_labelled_and_warned():
+    night = open_cog(COG.format("Night")).isel(WIN)
+    day = open_cog(COG.format("Day")).isel(WIN)
+    assert night.attrs["day_night"] == "night"
+    assert day.attrs["day_night"] == "day"
+    assert _overpass_warnings(night, day)
+    # upscale replaces long_name: the label stays
+    msgs = _overpass_warnings(night.lstsr.upscale(2), day.lstsr.upscale(2))
+    assert msgs and "a night one" in msgs[0]
+    assert not _overpass_warnings(day.lstsr.upscale(2), day.lstsr.upscale(2))
+
+
+@needs_data
+def test_open_cog_stack_of_one_layer_keeps_label():
+    paths = sorted(str(p) for p in (DATA / "cogs").glob("MOD11A1.*_LST_Night_1km.tif"))[:2]
+    if len(paths) < 2:
+        pytest.skip("fewer than two night COGs in the shared data")
+    assert open_cog(paths).attrs["day_night"] == "night"
+
+
+@needs_data
+def test_open_stac_labels_assets_and_round_trip(tmp_path):
+    pystac = pytest.importorskip("pystac")
+    cat = pystac.Catalog.from_file(str(DATA / "catalog.json"))
+    items = [it for it in cat.get_items(recursive=True)
+             if it.collection_id.startswith("modis-11A1")
+             and 17 in it.properties["subset:windows"]][:1]
+    if not items:
+        pytest.skip("no MOD11A1 item of window 17 in the shared catalog")
+    ds = open_stac(items, ["LST_Day_1km", "LST_Night_1km"],
+                   bbox=(1008169, 5500449, 1008169 + 16 * 926.6, 5500449 + 16 * 926.6))
+    assert ds["LST_Night_1km"].attrs["day_night"] == "night"
+    assert ds["LST_Day_1km"].attrs["day_night"] == "day"
+    night = ds["LST_Night_1km"].compute().lstsr.upscale(2)
+    day = ds["LST_Day_1km"].compute().lstsr.upscale(2)
+    back = open_cog(to_cogs(night, str(tmp_path / "cogs")))
+    back.name = None  # a COG keeps no variable name: the label must come from elsewhere
+    msgs = _overpass_warnings(back, day)
+    assert msgs and "a night one" in msgs[0]
+
+
+def test_sample_night_after_to_cogs_warns(tmp_path):
+    smp = xlstsr.datasets.modis_sample().isel(time=[0], y=slice(0, 16), x=slice(0, 16))
+    night = open_cog(to_cogs(smp["lst_night"].lstsr.upscale(2), str(tmp_path / "smp")))
+    msgs = _overpass_warnings(night, smp["lst_day"].lstsr.upscale(2))
+    assert msgs and "a night one" in msgs[0]
