@@ -20,7 +20,9 @@ A model is an :class:`torch.nn.Module` with
 - ``tile_size`` (int, optional): the spatial tile (coarse pixels) the engine cuts images into
   for this model with ``tile="auto"`` (the size it runs fastest at; default :data:`TORCH_TILE`);
 - ``forward(lst, guide=None)``: ``lst`` (B, 1, h, w) Kelvin float32, ``guide``
-  (B, n_guide, h*f, w*f) float32 or None; returns (B, 1, h*f, w*f) Kelvin. Its weights are
+  (B, n_guide, h*f, w*f) float32 or None; returns (B, 1, h*f, w*f) Kelvin, each image
+  independently of the others in the batch (a model that mixes them, checked once when the
+  method is built, runs one image per forward, with a warning). Its weights are
   float32 (float16/bfloat16 ones are refused: Kelvin in them comes in 0.25-2 K steps); an
   attribute ``metadata`` that is not a mapping is ignored.
 
@@ -252,7 +254,9 @@ def _refuse_half_weights(model: Any) -> None:
             f"the model's ({type(model).__name__}) weights are {dtype}: Kelvin near 300 K is "
             f"rounded to steps of {'0.25' if dtype == torch.float16 else '2'} K in it. Convert "
             "it to float32, `model.float()`, and run it so (no `.half()` or autocast inside "
-            "its forward)."
+            "its forward); its weights stay rounded (xlstsr's architectures rebuild their "
+            "bicubic kernel exactly): the float32 model it came from, where you have it, is "
+            "better."
         )
 
 
@@ -416,7 +420,9 @@ class TorchModelMethod(UpscaleMethod):
         Images per forward pass; default: as many as fit :data:`BATCH_PIXELS` output pixels
         (at least one), so that the memory does not grow with the number of dates of a block
         (all of them in one forward took ~45 GB for a 365-day block of a 128 px tile with the
-        U-Net). Outputs equal those of one pass (to float rounding: ~1e-5 K).
+        U-Net). Outputs equal those of one pass (to float rounding: ~1e-5 K). A user's model
+        whose forward mixes the images of a batch (checked once, on two small images) runs one
+        image per forward with a warning; with ``batch_size`` > 1 given, it is refused.
     num_threads : int, optional
         Torch intra-op threads per task; default 1 inside dask worker threads, torch's default
         (all cores) in the main thread.
@@ -574,6 +580,27 @@ class TorchModelMethod(UpscaleMethod):
                     UserWarning,
                 )
                 self.spatially_local = False
+        # a forward that mixes the images of a batch (a statistic over the whole batch,
+        # `lst.mean()`, written for one image at a time) made a date's result depend on the
+        # dates beside it in its block (17.8 K), silently: such a model runs one image per
+        # forward. Not needed for xlstsr's own networks, nor with batch_size=1
+        if not own and self.batch_size != 1:
+            mixed = _batch_dependence(model, self.factor, self.n_guide)
+            if mixed is not None and mixed > SHIFT_TOLERANCE_K:
+                why = (f"the model ({type(model).__name__}) mixes the images of a batch: an "
+                       f"image's output changed by {mixed:.3g} K when a second image shared its "
+                       "forward (a statistic over the whole batch, e.g. `lst.mean()` instead of "
+                       "`lst.mean(dim=(1, 2, 3), keepdim=True)`), so a date's result would "
+                       "depend on the dates beside it")
+                if self.batch_size is not None:
+                    raise XlstsrError(
+                        f"{why}; batch_size={self.batch_size} would do that: use batch_size=1 "
+                        "(or None, which then runs one image per forward), or make its "
+                        "statistics per image.")
+                warn(f"{why}: it runs one image per forward (batch_size=1; make its "
+                     "statistics per image to batch it, or pass batch_size=1 to skip this "
+                     "check).", UserWarning)
+                self.batch_size = 1
         self.weights_hash = runtime.weights_hash(model)
         self._guide_stats = _guide_statistics(model, self.n_guide)
         self.lst_normalisation = _lst_normalisation(model)
@@ -1210,6 +1237,43 @@ def _shift_variance(model: Any, factor: int, n_guide: int, receptive_field: int)
     except Exception:  # an advisory check of a user's forward, which may raise
         # anything on a window it was not written for (a U-Net's `assert h % 32 == 0`): the
         # model is then taken at its word, and the engine's own forward names any real error
+        return None
+    return diff if np.isfinite(diff) else None
+
+
+def _batch_dependence(model: Any, factor: int, n_guide: int, size: int = 32) -> float | None:
+    """How much (K, worst pixel) the model's output for an image changes when a second,
+    different image shares its forward (a batch of 2 against each image alone): 0 up to float
+    rounding for a model that treats the images of a batch independently. Two seeded images of
+    ``size`` coarse pixels (a multiple of 16, which a U-Net takes), 285 K and 305 K +- 5 K noise,
+    0-1 guides. None where the forward fails on them (the engine's own forward then names the
+    error) or where two forwards of the same image differ (a model with randomness)."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    try:
+        dev = next((t.device for t in model.parameters()), torch.device("cpu"))
+        x = torch.as_tensor(np.array([285.0, 305.0])[:, None, None, None]
+                            + 5.0 * rng.standard_normal((2, 1, size, size)),
+                            dtype=torch.float32, device=dev)
+        g = None
+        if n_guide:
+            g = torch.as_tensor(rng.uniform(0.0, 1.0, (2, n_guide, size * factor, size * factor)),
+                                dtype=torch.float32, device=dev)
+
+        def run(sl: slice) -> Any:
+            # inputs and output copied, as in _shift_variance (in-place normalisation, one
+            # output buffer of the model's own)
+            return runtime.forward(model, x[sl].clone(), None if g is None else g[sl].clone(),
+                                   factor=factor).double()
+
+        with torch.inference_mode():
+            alone = [run(slice(0, 1)), run(slice(1, 2))]
+            if float((run(slice(0, 1)) - alone[0]).abs().max()) > SHIFT_TOLERANCE_K:
+                return None  # not deterministic: the batch cannot be told from its own noise
+            both = run(slice(0, 2))
+            diff = float((both - torch.cat(alone)).abs().max())
+    except Exception:  # an advisory check of a user's forward (see _shift_variance)
         return None
     return diff if np.isfinite(diff) else None
 

@@ -477,9 +477,15 @@ def adapt_model(
     >>> after < before
     True
     """
+    if torch.is_inference_mode_enabled():
+        # the caller's `with torch.inference_mode():`, which enable_grad does not leave: the
+        # adaptation failed there, blaming the model's forward for a missing gradient
+        with torch.inference_mode(False):
+            return adapt_model(model, lst, guide, factor=factor, valid=valid, config=config)
     config = config or Adaptation()
     config.check_guided(guide is not None)
     # the cached (shared) model is never touched; weight_norm models cannot be deepcopied
+    # (a copy made outside inference mode: normal tensors even from a model loaded inside it)
     tuned = copy_model(model).eval()
     if config.steps == 0:
         return tuned

@@ -81,6 +81,31 @@ class _LSTModel(nn.Module):
         )
         self._config: dict[str, Any] = {"factor": self.factor}
 
+    def _restore_cubic_weight(self) -> None:
+        """Rebuild ``cubic_weight`` from ``factor`` (a constant of it, persistent only for
+        checkpoints written before): a bfloat16 round trip (``model.to(torch.bfloat16).float()``)
+        or a checkpoint saved in bfloat16 left the kernel bank rounded, a bias of the bicubic
+        base of every output (+0.3 K) after the advised ``model.float()``. Kept as it is in
+        float16/bfloat16 (refused by the engine) or on the meta device (no data)."""
+        w = self._buffers.get("cubic_weight")
+        if (w is None or w.dtype not in (torch.float32, torch.float64)
+                or w.device.type == "meta"):
+            return
+        exact = torch.as_tensor(cubic_kernel_bank(self.factor), dtype=w.dtype)[:, None]
+        exact = exact.to(w.device)
+        if exact.shape == w.shape and not torch.equal(w, exact):
+            # a new tensor, not copy_: the old one may be an inference-mode tensor
+            self._buffers["cubic_weight"] = torch.empty_like(w).copy_(exact)
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        out = super()._apply(fn, *args, **kwargs)  # .to(), .float(), .double(), .cuda()...
+        self._restore_cubic_weight()
+        return out
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args)
+        self._restore_cubic_weight()  # a checkpoint saved in bfloat16 held it rounded
+
     @property
     def config(self) -> dict[str, Any]:
         """Constructor arguments (rebuild with ``ARCHITECTURES[arch](**config)``)."""

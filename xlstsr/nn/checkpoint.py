@@ -16,6 +16,7 @@ adds ``training_scales``, ``loss``, ``training_data``, ``split``... (free-form, 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import importlib
 import io
@@ -35,7 +36,7 @@ import torch
 from torch import nn
 
 from .._version import __version__
-from ..errors import CheckpointError, DeviceError
+from ..errors import CheckpointError, DeviceError, warn
 from .registry import ARCHITECTURES
 
 __all__ = ["load_checkpoint", "load_model", "save_model"]
@@ -52,6 +53,12 @@ def _plain(obj: Any) -> Any:
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set)):
         return [_plain(v) for v in obj]
+    if isinstance(obj, (np.datetime64, np.timedelta64)) or (
+            isinstance(obj, np.ndarray) and obj.dtype.kind in "mM"):
+        # as ISO strings: tolist() gave datetime objects (a file load_model refused as pickled
+        # objects) or, for [ns], bare integers
+        return _plain(np.datetime_as_string(obj) if np.asarray(obj).dtype.kind == "M"
+                      else np.asarray(obj).astype(str))
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, (int, np.integer)):
@@ -60,8 +67,12 @@ def _plain(obj: Any) -> Any:
         return float(obj)
     if obj is None or isinstance(obj, str):
         return None if obj is None else str(obj)
-    if isinstance(obj, (os.PathLike, torch.Tensor, np.ndarray)):
-        return obj.tolist() if hasattr(obj, "tolist") else os.fspath(obj)
+    if isinstance(obj, (datetime.date, datetime.time, datetime.timedelta)):
+        return obj.isoformat() if hasattr(obj, "isoformat") else str(obj)
+    if isinstance(obj, (torch.Tensor, np.ndarray)):
+        return _plain(obj.tolist())  # items made plain too (an object array's, a date's)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
     return repr(obj)
 
 
@@ -172,6 +183,22 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
             f"{str(path)!r} exists and is not an xlstsr checkpoint: save_model replaces only its "
             "own files, never another file (a raster, the training data...); pick another path "
             "or delete that file first"
+        )
+    low: dict[str, str] = {}
+    for k, v in model.state_dict().items():
+        if v.dtype in (torch.float16, torch.bfloat16):
+            low.setdefault(str(v.dtype).removeprefix("torch."), k)
+    if low:
+        # a bfloat16 model (Lightning precision="bf16-true", model.half()) was written without
+        # a word and loaded back into float32: the engine refuses such weights in memory.
+        # float64 is kept: it loads into the float32 architecture without a loss that matters
+        kinds = ", ".join(f"{d} (e.g. {k!r})" for d, k in sorted(low.items()))
+        raise CheckpointError(
+            f"the model holds {kinds} tensors: xlstsr model files are float32 (Kelvin near "
+            "300 K is rounded to 0.25-2 K steps in half precision). Convert it first, "
+            "`save_model(model.float(), path)`; weights already rounded to half precision "
+            "stay so (save the float32 model they came from where you have it: Lightning's "
+            "precision='bf16-mixed' keeps float32 weights, 'bf16-true' does not)"
         )
     bad = [k for k, v in model.state_dict().items()
            if v.is_floating_point() and not bool(torch.isfinite(v).all())]
@@ -454,6 +481,20 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             raise _unreadable(path, err) from err
         blob, extra = loaded
     if isinstance(blob, dict) and "pytorch-lightning_version" in blob:
+        saved = blob.get("hyper_parameters")
+        if not (isinstance(saved, dict) and {"model", "config", "mode"} <= set(saved)):
+            # another LightningModule's (the user's own): SuperResolutionModule refuses it
+            # (xlstsr.train's _require_own_module reads the same hyper-parameters)
+            keys = sorted(map(str, saved)) if isinstance(saved, dict) else []
+            raise CheckpointError(
+                f"{str(path)!r} is the Lightning training checkpoint of your own LightningModule "
+                f"(its hyper-parameters {keys} name no xlstsr architecture), not a model file: "
+                "load it with the class that wrote it, take the network it holds and save that, "
+                "e.g. `net = MyModule.load_from_checkpoint(path).model; "
+                "xlstsr.nn.save_model(net, 'model.pt')` (an xlstsr architecture), or pass the "
+                "network as model=... (a module following the protocol of "
+                "xlstsr.methods.torch_model)"
+            )
         raise CheckpointError(
             f"{str(path)!r} is a Lightning training checkpoint (to resume training with "
             "`fit(..., ckpt_path=...)` or `xlstsr train --resume`), not a model file; write the "
@@ -535,7 +576,8 @@ def load_model(
     path : path-like
         File written by :func:`save_model`.
     device : str or torch.device
-        Where to put the model (``"cpu"``, ``"cuda"``...).
+        Where to put the model (``"cpu"``, ``"cuda"``..., or ``"auto"``: a GPU when torch sees
+        one, else the CPU).
     factor : int, optional
         Upscaling factor the caller needs: a model trained for another factor is refused.
     n_guide : int, optional
@@ -560,6 +602,13 @@ def load_model(
             f"checkpoint {str(path)!r} uses unknown architecture {arch!r} (this xlstsr knows "
             f"{sorted(ARCHITECTURES)}); upgrade xlstsr or register the architecture"
         )
+    half = sorted({str(v.dtype).removeprefix("torch.") for v in blob["state_dict"].values()
+                   if isinstance(v, torch.Tensor) and v.dtype in (torch.float16, torch.bfloat16)})
+    if half:  # written before save_model refused half precision
+        warn(f"checkpoint {str(path)!r} holds {'/'.join(half)} weights, loaded into float32: "
+             "they stay rounded to half precision (the bicubic kernel, a constant of the "
+             "factor, is rebuilt exactly); re-save the float32 model they came from where you "
+             "have it", UserWarning)
     try:
         model = ARCHITECTURES[arch](**blob["config"])
         model.load_state_dict(blob["state_dict"], strict=True)
@@ -608,6 +657,10 @@ def load_model(
             )
         raise CheckpointError(msg)
     model.metadata = dict(meta)
+    from .runtime import resolve_device
+
+    # "auto", every deep method's default device, reached torch as a device name it refused
+    device = resolve_device(device) if device == "auto" else device
     try:
         return model.to(device).eval()
     except (RuntimeError, AssertionError) as err:  # a backend not compiled in, no GPU...
