@@ -42,8 +42,10 @@ from .steps import _refuse_bad_labels as _refuse_bad_step_labels
 from .validate import (
     FILL_MIN_PIXELS,
     NEVER_DATA,
+    _file_band_positions,
     _fill_text,
     _sentinel_fill,
+    central_window,
     crs_mismatch,
     decode_guide,
     georeference,
@@ -245,18 +247,46 @@ def _stored_integers(da: xr.DataArray) -> bool:
     return any(k in "iu" for k in kinds)
 
 
+#: a float layer named as a quality layer with at most this many distinct whole values is one
+#: (MOD13's pixel_reliability: 5 classes; VI_Quality's bit fields: a few dozen on a scene)
+QUALITY_MAX_VALUES = 256
+
+
+def _whole_number_layer(da: xr.DataArray) -> bool:
+    """Whether a layer's finite values are whole numbers, at most :data:`QUALITY_MAX_VALUES`
+    distinct ones (a lazy layer judged on :func:`~xlstsr.validate.central_window`, never read
+    whole); False when it has none."""
+    if isinstance(da.variable.data, dsa.Array):
+        try:
+            ydim, xdim = spatial_dims(da)
+        except XlstsrError:
+            ydim, xdim = da.dims[-2], da.dims[-1]
+        da = central_window(da, ydim, xdim)
+    v = np.asarray(da.values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)][:1_000_000]
+    return bool(v.size) and bool(np.all(v == np.round(v))) and (
+        np.unique(v).size <= QUALITY_MAX_VALUES)
+
+
 def _quality_layer(name: str, da: xr.DataArray) -> bool:
     """A quality or class layer by its name (``VI_Quality``, ``pixel_reliability``, ``QC_Day``,
     ``QA_PIXEL``, ``SummaryQA``, ``state_1km``), its long_name or standard_name (a GeoTIFF band
     read as ``band_2`` described '250m 16 days pixel reliability') or its CF flag attributes,
-    integers (on disk: masked on reading too) without a scale (a band is scaled)."""
+    integers (on disk: masked on reading too) without a scale (a band is scaled). A float layer
+    without a scale is one by its name when its values are few whole numbers: masking the
+    Dataset as the refusal advises (``ds.where(ds.pixel_reliability <= 1)``) makes every
+    variable float and drops the encoding, and the masked quality layer was a predictor (dms
+    moved by 1.07 K) without a word; a float NDVI, elevation or albedo is none."""
     # rioxarray writes 1.0 and 0.0 on every band
-    if not _stored_integers(da) or _coded(da, "scale_factor", 1.0) or _coded(da, "add_offset", 0.0):
-        return False  # a scaled or float band (an NDVI whose flags mark special values)
-    flags = any(k in da.attrs for k in ("flag_meanings", "flag_masks", "flag_values"))
+    if _coded(da, "scale_factor", 1.0) or _coded(da, "add_offset", 0.0):
+        return False  # a scaled band (an NDVI whose flags mark special values)
     said = [name] + [t for t in (da.attrs.get("long_name"), da.attrs.get("standard_name"))
                      if isinstance(t, str)]
-    return flags or any(_quality_name(t) for t in said)
+    named = any(_quality_name(t) for t in said)
+    if not _stored_integers(da):  # a float band (flags of special values say nothing)
+        return named and _whole_number_layer(da)
+    flags = any(k in da.attrs for k in ("flag_meanings", "flag_masks", "flag_values"))
+    return flags or named
 
 
 # a 2-D latitude / longitude (or projected x / y) field: a NetCDF whose band lacks the CF
@@ -1648,7 +1678,8 @@ def prepare_guide(
     if extra and lead and not any(d in g.dims for d in lead):
         _warn_bands_like_steps(guide, g, lst, extra, lead)
     if extra:  # e.g. a 'band' dim of a multi-band raster: more guide channels
-        ndvi = list(np.repeat(ndvi, int(np.prod([g.sizes[d] for d in extra]))))
+        per = int(np.prod([g.sizes[d] for d in extra]))
+        ndvi = [c for b in bands for c in _channel_ndvi(b, extra, per)]
         kept = list(np.repeat(kept, int(np.prod([g.sizes[d] for d in extra]))))
         g = g.stack(_ch=("guide_band", *extra)).transpose(..., "_ch", ydim, xdim)
         chdim = "_ch"
@@ -1832,15 +1863,58 @@ NDVI_MAX_OUTSIDE = 0.01
 
 def _declared_ndvi(band: xr.DataArray) -> str:
     """What declares a guide band as NDVI (its band label, name, long_name or standard_name
-    holds 'ndvi'), or '' when nothing does (a reflectance or a generic band may exceed 1)."""
+    holds 'ndvi'), or '' when nothing does (a reflectance or a generic band may exceed 1).
+    One band selected from a multi-band raster (``g.sel(band=1)``) is declared by its own
+    description: rioxarray's tuple long_name (placed by the ``band`` number) or the
+    ``band_description`` coordinate; read as a whole, the tuple declared nothing, so an
+    NDVI x 10000 described 'NDVI' passed as a band of ('NDVI', 'EVI')."""
     if "guide_band" in band.coords and band["guide_band"].ndim == 0:
         said = [("band label", band["guide_band"].item())]
     else:
         said = [("name", band.name), *((k, band.attrs.get(k)) for k in ("long_name", "standard_name"))]
+        said += [("band description", t) for t in _own_description(band)]
     for what, text in said:
         if isinstance(text, str) and ("ndvi" in text.lower() or _says_ndvi(text)):
             return f"its {what} {text!r}"
     return ""
+
+
+def _own_description(band: xr.DataArray) -> list[str]:
+    """The description of one band selected from a multi-band raster (no band dim left): its
+    scalar ``band_description`` coordinate, or the entry of rioxarray's tuple long_name its
+    ``band`` number (from 1) picks; empty when there is none."""
+    out = []
+    c = band.coords.get(_DESCRIPTION_COORD)
+    if c is not None and c.ndim == 0 and isinstance(c.item(), str):
+        out.append(c.item())
+    names = band.attrs.get("long_name")
+    if isinstance(names, (tuple, list)) and names:
+        where = _file_band_positions(band, len(names))
+        if where is not None and where[0] is None:
+            out.append(str(names[where[1][0]]))
+    return out
+
+
+def _channel_ndvi(band: xr.DataArray, dims: Sequence[Hashable], n: int) -> list[str]:
+    """The NDVI declaration of each of the ``n`` channels a guide band's extra ``dims`` make
+    (a multi-band raster's ``band``): the band's own (:func:`_declared_ndvi`) or, along one
+    dim, each channel's description or text label (:func:`_band_texts`), so band 1 of a file
+    described ('NDVI', 'EVI') is range-checked as the same band alone is."""
+    whole = _declared_ndvi(band)
+    texts = None
+    if len(dims) == 1 and dims[0] in band.dims:
+        d = dims[0]
+        texts = _described_bands(band, d)
+        names = band.attrs.get("long_name")
+        if texts is None and isinstance(names, (tuple, list)) and names:
+            # rioxarray's descriptions are the file's, kept whole by sel/isel: placed by number
+            where = _file_band_positions(band, len(names))
+            if where is not None and where[0] == d:
+                texts = [str(names[i]).strip() for i in where[1]]
+        texts = _band_texts(band, d) if texts is None else texts
+    if whole or texts is None or len(texts) != n:
+        return [whole] * n
+    return [f"its band description {t!r}" if _says_ndvi(t) else "" for t in texts]
 
 
 def _fill_in_attrs(band: xr.DataArray) -> str | None:

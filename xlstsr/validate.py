@@ -3980,12 +3980,105 @@ def _refuse_inherited_scale(guide: xr.DataArray) -> None:
     )
 
 
+def _file_band_positions(da: xr.DataArray, n: int) -> tuple[Hashable | None, list[int]] | None:
+    """Which of a multi-band file's ``n`` bands ``da`` holds, for attributes rioxarray gives
+    per band (``scales``, ``offsets``, a tuple ``long_name`` of descriptions), which
+    ``sel``/``isel`` keep whole: ``(dim, positions)``, one file band per position along
+    ``dim``, or ``(None, [position])`` for one band selected (its scalar ``band`` coordinate).
+    rioxarray's ``band`` labels are the file's band numbers (from 1), so they place a subset or
+    a reordering; unlabelled bands are placed in order when they are ``n``. None when nothing
+    tells (several dims besides the spatial ones, labels that are no band numbers)."""
+    if "band" in da.dims:
+        d: Hashable = "band"
+    else:
+        try:
+            ys, xs = spatial_dims(da)
+        except XlstsrError:
+            ys = xs = None
+        others = [k for k in da.dims if k not in (ys, xs)]
+        d = others[0] if len(others) == 1 and ys is not None else None
+    label = da.coords.get("band") if d is None else da.coords.get(d)
+    numbers = None
+    if label is not None and label.dtype.kind in "iu" and label.ndim == (0 if d is None else 1):
+        v = np.atleast_1d(np.asarray(label.values)).astype(np.int64)
+        if bool(np.all((v >= 1) & (v <= n))) and np.unique(v).size == v.size:
+            numbers = [int(k) - 1 for k in v]
+    if d is None:
+        return (None, numbers) if numbers is not None else None
+    if numbers is not None:
+        return d, numbers
+    return (d, list(range(n))) if da.sizes[d] == n else None
+
+
+def _band_numbers(da: xr.DataArray, key: str) -> list[float] | None:
+    """A per-band attribute (``scales``, ``offsets``) as floats, or None when absent."""
+    v = da.attrs.get(key)
+    if v is None:
+        return None
+    try:
+        out = [float(x) for x in np.ravel(np.asarray(v, dtype=object))]
+    except (TypeError, ValueError):
+        raise GuideScaleError(
+            f"the guide's {key!r} attribute ({v!r}) is not a number per band: set the bands' "
+            f"scales as numbers, or reopen the file with `mask_and_scale=True`.") from None
+    return out or None
+
+
+def _decode_band_scales(da: xr.DataArray) -> xr.DataArray:
+    """:func:`decode_guide` of a multi-band raster whose bands have their own scales or offsets
+    (rioxarray then writes ``scales``/``offsets`` per band and no ``scale_factor``): each band
+    is decoded with its own. Only ``scale_factor`` was read, so an NDVI x 10000 beside an
+    elevation in 0.5 m steps was used as stored integers without a word (scaling_stats'
+    guide_slope 10000x off). Bands that cannot be placed among the file's are refused."""
+    scales, offsets = _band_numbers(da, "scales"), _band_numbers(da, "offsets")
+    if scales is None and offsets is None:  # empty: no scale to apply
+        out = da.copy(deep=False)
+        out.attrs = {k: v for k, v in da.attrs.items() if k not in ("scales", "offsets")}
+        return decode_guide(out)
+    n = len(scales if scales is not None else offsets)
+    if scales is not None and offsets is not None and len(offsets) != n:
+        raise GuideScaleError(
+            f"the guide declares {n} band scales but {len(offsets)} band offsets: reopen the "
+            "file with `mask_and_scale=True`, which applies each band's own.")
+    where = _file_band_positions(da, n)
+    if where is None and len(set(scales or [1.0])) == 1 and len(set(offsets or [0.0])) == 1:
+        where = (None, [0])  # one scale and offset for every band: nothing to place
+    if where is None:
+        raise GuideScaleError(
+            f"the guide declares a scale or offset per band (attributes `scales`={scales}, "
+            f"`offsets`={offsets}, as rioxarray reads a file whose bands are scaled "
+            f"differently), but which of the file's {n} bands it holds cannot be told (dims "
+            f"{list(da.dims)}; no `band` coordinate numbering them from 1): its values would be "
+            "used as stored. Reopen the file with `mask_and_scale=True`, which applies each "
+            "band's own, or decode the bands yourself (`g.sel(band=1) * scales[0]`) and drop "
+            "the attributes (`g.attrs.pop('scales'); g.attrs.pop('offsets', None)`).")
+    d, pos = where
+    rest = {k: v for k, v in da.attrs.items() if k not in ("scales", "offsets")}
+
+    def one(band: xr.DataArray, i: int) -> xr.DataArray:
+        attrs = dict(rest)
+        if scales is not None:
+            attrs["scale_factor"] = scales[i]
+        if offsets is not None:
+            attrs["add_offset"] = offsets[i]
+        out = band.copy(deep=False)
+        out.attrs = attrs
+        return decode_guide(out)
+
+    if d is None:
+        return one(da, pos[0])
+    parts = [one(da.isel({d: k}), i) for k, i in enumerate(pos)]
+    return xr.concat(parts, dim=d, combine_attrs="override").transpose(*da.dims)
+
+
 def decode_guide(da: xr.DataArray) -> xr.DataArray:
     """Decode a guide band (NDVI, reflectance...): scale, offset and fill values to float NaN.
 
-    Values that are not real numbers (complex, dates, text, objects) raise
-    :class:`~xlstsr.errors.InputTypeError`: casting them would drop an imaginary part, or turn
-    dates into nanoseconds, silently.
+    A multi-band raster whose bands have their own scales or offsets (rioxarray's ``scales``
+    and ``offsets`` attributes) is decoded band by band; one whose bands cannot be placed among
+    the file's raises :class:`~xlstsr.errors.GuideScaleError`. Values that are not real numbers
+    (complex, dates, text, objects) raise :class:`~xlstsr.errors.InputTypeError`: casting them
+    would drop an imaginary part, or turn dates into nanoseconds, silently.
     """
     if da.dtype.kind not in "biuf":
         raise InputTypeError(
@@ -3993,6 +4086,8 @@ def decode_guide(da: xr.DataArray) -> xr.DataArray:
             "reflectance...); convert them (`guide.astype('float32')`, `guide.real`) if they "
             "are, or pass the guide variable."
         )
+    if "scales" in da.attrs or "offsets" in da.attrs:
+        return _decode_band_scales(da)
     _refuse_inherited_scale(da)
     scale = da.attrs.get("scale_factor")
     try:
