@@ -360,7 +360,7 @@ def upscale(
         # told "divide them by 10" by the statistics check, which compares channel by channel;
         # a band labelled 'red' for a model trained on 'ndvi' is named as such
         if stats and stats.get("names"):
-            check_guide_labels(guide_labels(guide), stats["names"], m.name)
+            check_guide_labels(guide_labels(guide), stats["names"], m.recorded_name())
         gdata = check_guide_values(gdata, stats)  # its messages name the values' cause
         gdata = check_model_ndvi(gdata, stats)  # an unlabelled NDVI x 3 passes the one above
         _warn_guide_constant_fill(m, gdata, data, factor)
@@ -381,7 +381,7 @@ def upscale(
                                    time_tolerance=guide_time_tolerance)
         out = _correct(out, data, cg, factor, mode)  # Kelvin: decoded input, method output
     if output_check:
-        out = check_output(out, data, m.name, guided=gdata is not None,
+        out = check_output(out, data, m.recorded_name(), guided=gdata is not None,
                            scale_correction=scale_correction, guide=gdata,
                            adapt=getattr(m, "adapt", None))
     fy, fx, ft = fine_grid(kelvin, factor)
@@ -448,23 +448,54 @@ def _aligned_guide(guide: GuideLike, kelvin: xr.DataArray, guide_offset: Any, *,
                                  time_tolerance=time_tolerance, stored=stored,
                                  with_estimate=True)
     if isinstance(guide_offset, xr.Dataset):
-        return guide, _offset_record("offset", guide_offset, est, kelvin, factor)
+        return guide, _offset_record("offset", guide_offset, est, kelvin, factor, guide)
     mode = guide_offset
     if mode is None:  # measure_offset's default: nothing read where a graph is built
         bands = (list(guide.values()) if isinstance(guide, Mapping) else
                  list(guide) if isinstance(guide, (list, tuple)) else [guide])
         lazy = any(isinstance(b.variable.data, dsa.Array) for b in [kelvin, *bands])
         mode = "not measured (lazy input)" if lazy else "auto"
-    return guide, _offset_record(mode, guide_offset, est, kelvin, factor)
+    return guide, _offset_record(mode, guide_offset, est, kelvin, factor, guide)
+
+
+def _applied_shift(est: xr.Dataset, moved: GuideLike, kelvin: xr.DataArray,
+                   ) -> tuple[float, float]:
+    """The shift :func:`xlstsr.coregister.apply_offset` applied to the (first band of the)
+    guide, in the LST's CRS: an offset estimated on another CRS (``est.attrs["crs"]``, e.g.
+    EPSG:4326 degrees) was converted before it moved the guide, and its raw ``shift_x`` read in
+    the LST's units said "+0.002182 m" of a guide moved by 175.6 m."""
+    import json
+
+    band = (next(iter(moved.values())) if isinstance(moved, Mapping) else
+            moved[0] if isinstance(moved, (list, tuple)) else moved)
+    raw = band.attrs.get("xlstsr_coregistration")
+    if not isinstance(raw, str):  # not moved by apply_offset: the estimate as it is
+        ok = np.atleast_1d(est["reliable"].values).astype(bool)
+        sx, sy = (float(np.median(np.atleast_1d(est[v].values)[ok])) for v in ("shift_x",
+                                                                                "shift_y"))
+        return sx, sy
+    rec = json.loads(raw)
+    dx, dy = float(rec["applied_shift_x"]), float(rec["applied_shift_y"])  # the guide's CRS
+    if band.rio.crs is None or band.rio.crs == kelvin.rio.crs:
+        return dx, dy
+    from pyproj import Transformer
+
+    # the guide's move at its centre (as apply_offset converted it there), in the LST's axes
+    gy, gx = spatial_dims(band)
+    cx, cy = float(band[gx].mean()) - dx, float(band[gy].mean()) - dy
+    to_lst = Transformer.from_crs(band.rio.crs, kelvin.rio.crs, always_xy=True)
+    (x0, x1), (y0, y1) = to_lst.transform([cx, cx + dx], [cy, cy + dy])
+    return x1 - x0, y1 - y0
 
 
 def _offset_record(mode: str, given: Any, est: xr.Dataset | None, kelvin: xr.DataArray,
-                   factor: int) -> dict[str, Any]:
+                   factor: int, moved: GuideLike) -> dict[str, Any]:
     """What ``guide_offset`` did, as the ``xlstsr_guide_offset`` attribute holds it: the mode
     run (``"offset"``: a Dataset given), the value given (``None``: the default), and where the
     guide was moved, the shift applied as :func:`xlstsr.coregister.apply_offset` applies it
     (the median of the reliable steps' ``shift_x``/``shift_y``, added to the guide's
-    coordinates) in the LST's CRS units and in output (fine) pixels."""
+    coordinates; as applied to ``moved``, the guide as moved: :func:`_applied_shift`)
+    in the LST's CRS units and in output (fine) pixels."""
     record: dict[str, Any] = {
         "mode": mode,
         "given": given if given is None or isinstance(given, str) else "offset Dataset",
@@ -472,8 +503,7 @@ def _offset_record(mode: str, given: Any, est: xr.Dataset | None, kelvin: xr.Dat
     }
     if est is None:
         return record
-    ok = np.atleast_1d(est["reliable"].values).astype(bool)
-    sx, sy = (float(np.median(np.atleast_1d(est[v].values)[ok])) for v in ("shift_x", "shift_y"))
+    sx, sy = _applied_shift(est, moved, kelvin)
     crs = kelvin.rio.crs
     units = "deg" if crs.is_geographic else {"metre": "m"}.get(crs.linear_units,
                                                                  str(crs.linear_units))

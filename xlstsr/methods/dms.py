@@ -60,8 +60,10 @@ class DMS(GuidedSharpener):
        aggregate equals the input exactly.
 
     Fine pixels with a NaN guide get the bicubic value. Images with fewer than ``min_samples``
-    training pixels, or (``features="mean"``) whose guide's block means are equal up to float32
-    round-off (no variation at the LST scale), fall back to bicubic with a warning. Deterministic for a given ``random_state``.
+    training pixels, or than ``2 * min_samples_leaf`` (no tree could split), or
+    (``features="mean"``) whose guide's block means are equal up to float32 round-off (no
+    variation at the LST scale), fall back to bicubic with a warning.
+    Deterministic for a given ``random_state``.
 
     Parameters
     ----------
@@ -87,7 +89,8 @@ class DMS(GuidedSharpener):
     min_samples_leaf : int
         Fewest training pixels per leaf.
     min_samples : int
-        Fewest training pixels to fit a model (global or local).
+        Fewest training pixels to fit a model (global or local); at least ``2 *
+        min_samples_leaf`` are needed whatever it is.
     random_state : int
         Seed of the bootstrap and of the trees.
     n_jobs : int
@@ -149,6 +152,24 @@ class DMS(GuidedSharpener):
         ).split()
         return {k: getattr(self, k) for k in keys}
 
+    def terms_floor(self, n_bands: int) -> int:
+        """``2 * min_samples_leaf``: with fewer training pixels no tree can split (each leaf
+        needs ``min_samples_leaf``), and the model is one constant leaf that ignores the guide
+        while its output is labelled 'dms' (a lower ``min_samples`` alone, as once advised, gave
+        that)."""
+        return 2 * self.min_samples_leaf
+
+    def _terms_text(self, n_bands: int) -> str:
+        return (f"DMS's trees need at least 2 x min_samples_leaf = {self.terms_floor(n_bands)} "
+                "usable pixels to split (fewer give one constant leaf, no use of the guide)")
+
+    def _fewer_terms_advice(self, usable: int, n_bands: int) -> str | None:
+        if usable < 2:  # no leaf size lets a tree split one pixel
+            return None
+        lower = f", min_samples={usable}" if self.min_samples > usable else ""
+        return (f"pass a lower `min_samples_leaf` in method_options (e.g. min_samples_leaf="
+                f"{usable // 2}{lower}; smaller leaves give a noisier fit)")
+
     # -- model -------------------------------------------------------------------------------
     def _model(self, max_leaf_nodes: int):
         if self.regressor == "extratrees":
@@ -188,7 +209,7 @@ class DMS(GuidedSharpener):
         ny, nx = lst.shape
         mean, std, full = block_stats(g, factor)
         train = np.asarray(valid, bool) & full & np.isfinite(lst)
-        if train.sum() < self.min_samples:
+        if train.sum() < self.min_fit_samples(g.shape[0]):  # min_samples, or too few to split
             return None
         if self.features == "mean":  # trees split on round-off otherwise (std features vary)
             flat_at_lst_scale(fine_scale(g), mean[:, train].T, factor)
@@ -231,8 +252,8 @@ class DMS(GuidedSharpener):
                     ey = slice(max(y0 - ext, 0), min(y0 + win + ext, ny))
                     ex = slice(max(x0 - ext, 0), min(x0 + win + ext, nx))
                     sel = train[ey, ex]
-                    if sel.sum() < self.min_samples:
-                        continue  # not enough data: the global model alone here
+                    if sel.sum() < self.min_fit_samples(g.shape[0]):
+                        continue  # not enough data (or a one-leaf tree): the global model here
                     m = self._fit(
                         cfeat[ey, ex][sel],
                         target[ey, ex][sel],

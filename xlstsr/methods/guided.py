@@ -75,6 +75,14 @@ def _usable_samples(lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, facto
     return int((np.asarray(valid, bool) & full & np.isfinite(lst)).sum())
 
 
+#: Said after the count of a warning of :meth:`GuidedSharpener.upscale_block`: on a dask input
+#: the engine calls it once per time chunk, and each chunk counts (and warns) on its own ("1 of
+#: 1 image(s)" per chunk of one step), which the method cannot see past without a compute of
+#: the whole cube.
+_CALL_COUNT = ("counted in this call: with a dask input, in one time chunk, each chunk "
+               "counting and warning on its own")
+
+
 def constant_in_blocks(guide: np.ndarray, valid: np.ndarray, factor: int) -> bool:
     """Whether a guide (c, Y, X) is constant, in every band, within each ``factor`` x ``factor``
     block of the training pixels (``valid`` coarse pixels whose guide block is complete), with
@@ -154,7 +162,7 @@ class GuidedSharpener(UpscaleMethod):
         raise NotImplementedError
 
     def upscale_block(self, lst, valid, guide, factor):
-        guide = _require_guide(self.name, guide)
+        guide = _require_guide(self.recorded_name(), guide)
         out = np.empty((lst.shape[0], lst.shape[1] * factor, lst.shape[2] * factor))
         unguided: list[int] = []  # usable coarse pixels of each image fitted without the guide
         flat: list[str] = []  # why the guide of each image had no law at the LST scale
@@ -177,18 +185,20 @@ class GuidedSharpener(UpscaleMethod):
             # the alignment's check, its content says it (a guide given at 1 km is warned about
             # there, in the same words: upscale then sets _guide_warned_coarse)
             warn(
-                f"method {self.name!r}: the guide is constant within every LST pixel in {blocky} "
-                f"of {lst.shape[0]} image(s) (a coarser product resampled onto the fine grid, "
-                "e.g. by nearest neighbour): it holds no detail below the LST's resolution, so a "
-                "guided method only adds the guide's block edges (the result is no better than "
-                "bicubic). Give a guide at the output resolution, e.g. 250 m NDVI (MOD09GQ) "
-                "rather than a 1 km product (MOD13A2), or use method='bicubic' / 'sisr'.",
+                f"method {self.recorded_name()!r}: the guide is constant within every LST "
+                f"pixel in {blocky} of {lst.shape[0]} image(s) ({_CALL_COUNT}), a coarser "
+                "product resampled onto the fine grid (e.g. by nearest neighbour): it holds no "
+                "detail below the LST's resolution, so a guided method only adds the guide's "
+                "block edges (the result is no better than bicubic). Give a guide at the output "
+                "resolution, e.g. 250 m NDVI (MOD09GQ) rather than a 1 km product (MOD13A2), or "
+                "use method='bicubic' / 'sisr'.",
                 GuideAlignmentWarning,
             )
         if flat:
             warn(
-                f"method {self.name!r}: {len(flat)} of {lst.shape[0]} image(s) were upscaled "
-                f"without the guide (bicubic, with the residual correction): {flat[0]}",
+                f"method {self.recorded_name()!r}: {len(flat)} of {lst.shape[0]} image(s) "
+                f"({_CALL_COUNT}) were upscaled without the guide (bicubic, with the residual "
+                f"correction): {flat[0]}",
                 UserWarning,
             )
         return out
@@ -221,11 +231,11 @@ class GuidedSharpener(UpscaleMethod):
         if need is not None and floor > need:
             needs += f", and the fit needs at least {floor}"
         msg = (
-            f"method {self.name!r}: {len(usable)} of {n} image(s) had too few clear coarse pixels "
-            f"under a full guide to fit ({count} usable, {needs}): "
-            "they were upscaled without the guide (bicubic, with the residual correction). A "
-            f"coarse pixel is usable where the LST is clear and its whole {factor} x {factor} "
-            "guide block is valid, in every band."
+            f"method {self.recorded_name()!r}: {len(usable)} of {n} image(s) had too few "
+            f"clear coarse pixels under a full guide to fit ({count} usable, {needs}; "
+            f"images {_CALL_COUNT}): they were upscaled without the guide (bicubic, with the "
+            "residual correction). A coarse pixel is usable where the LST is clear and its "
+            f"whole {factor} x {factor} guide block is valid, in every band."
         )
         if hi == 0:  # nothing to fit whatever min_samples: the guide's gaps are the cause
             return msg + (
@@ -279,7 +289,7 @@ class GuidedSharpener(UpscaleMethod):
                 f"shape {lst.shape}: for a stack (n, y, x) use upscale_block, or "
                 "xlstsr.upscale for a DataArray"
             )
-        guide = np.asarray(_require_guide(self.name, guide), dtype=np.float64)
+        guide = np.asarray(_require_guide(self.recorded_name(), guide), dtype=np.float64)
         want = (lst.shape[0] * factor, lst.shape[1] * factor)
         if guide.ndim == 2:
             guide = guide[None]  # one band (Y, X)
