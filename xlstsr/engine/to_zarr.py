@@ -1209,6 +1209,11 @@ RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "
 #: identified by its weights (``weights_sha256``), not by its file's name or class path
 _MODEL_NAMES = frozenset({"model", "checkpoint", "weights"})
 
+#: the model's free-form provenance labels a deep method's describe() shows (its metadata's
+#: training ``mode`` and guide band names ``inputs``): they change no value, and the same
+#: weights in memory and in a file saved with ``mode="sisr"`` were refused as another run
+_MODEL_LABELS = frozenset({"mode", "inputs"})
+
 
 #: an array an option holds is hashed whole up to this many bytes; a larger lazy one by the
 #: sample of :func:`data_digest` (reading it whole would cost a run's worth)
@@ -1275,11 +1280,12 @@ def _fingerprinted_options(described: Mapping[str, Any]) -> dict[str, Any]:
     """A method's :meth:`describe` as the resume fingerprint records it: without the
     :data:`RUNTIME_OPTIONS` (a resume with backend='torch' after one with 'onnxruntime' ran out
     of memory, or of the same checkpoint under another file name, was refused). Names of the
-    model are dropped only where a weights hash identifies it."""
+    model, and its :data:`_MODEL_LABELS`, are dropped only where a weights hash identifies it."""
     opts = json.loads(json.dumps(dict(described), default=_fingerprint_value))
     hashed = "weights_sha256" in opts
     return {k: v for k, v in opts.items()
-            if k not in RUNTIME_OPTIONS or (k in _MODEL_NAMES and not hashed)}
+            if not (hashed and k in _MODEL_LABELS)
+            and (k not in RUNTIME_OPTIONS or (k in _MODEL_NAMES and not hashed))}
 
 
 #: errno values of a failed write (disk full, quota, read-only file system, permission)

@@ -329,16 +329,30 @@ def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> 
     truth = image_order(truth.drop_vars(unordered))
     if not all(d in c.coords for d, c in ((ty, truth), (tx, truth), (ly, lst), (lx, lst))):
         return truth  # plain arrays: paired by position, as documented
-    fy, fx, _ = fine_grid(image_order(lst), factor)
+    fy, fx, ft = fine_grid(image_order(lst), factor)
     y, x = np.asarray(truth[ty].values, float), np.asarray(truth[tx].values, float)
     # each axis to its own pixel (was x's step for both: a grid of non-square pixels)
     if not (same_axis(fy, y, tol=0.01) and same_axis(fx, x, tol=0.01)):
+        # 10 significant digits: 6 showed 0.001 and 0.000999999 degrees alike
+        lpx, lpy = abs(ft.a) * factor, abs(ft.e) * factor
+        tpx, tpy = (abs(float(v[1] - v[0])) if v.size > 1 else np.nan for v in (x, y))
+        pixels = f"LST pixels {lpx:.10g} x {lpy:.10g}, truth pixels {tpx:.10g} x {tpy:.10g}"
+        known = [(t, lp) for t, lp in ((tpx, lpx), (tpy, lpy)) if np.isfinite(t)]
+        if known and all(t >= lp * 0.99 for t, lp in known):
+            # the LST on the truth's own grid (a coarse product resampled onto the fine one):
+            # reprojecting the truth 'factor' times finer invents its detail by interpolation
+            raise GridError(
+                f"the LST is not coarser than the truth ({pixels}): mode 'supervised' learns "
+                f"to upscale an LST {factor} times coarser onto the truth's grid. Coarsen the "
+                f"LST first (`lst = lst.lstsr.coarsen({factor})` for one on the truth's grid), "
+                "or pass the LST at its own, coarser resolution."
+            )
         raise GridError(
-            f"the truth is not on the LST's grid {factor} times finer (its x from {x[0]:.6g}, y "
-            f"from {y[0]:.6g}; the fine grid's from {fx[0]:.6g} and {fy[0]:.6g}, {fx.size} x "
-            f"{fy.size} pixels): it is paired with the LST pixel for pixel. Put it there first, "
-            "e.g. `truth.rio.reproject_match(fine)` with `fine = lst.lstsr.upscale(factor, "
-            "'nearest')`."
+            f"the truth is not on the LST's grid {factor} times finer (its x from {x[0]:.10g}, y "
+            f"from {y[0]:.10g}; the fine grid's from {fx[0]:.10g} and {fy[0]:.10g}, {fx.size} x "
+            f"{fy.size} pixels; {pixels}): it is paired with the LST pixel for pixel. Put it "
+            "there first, e.g. `truth.rio.reproject_match(fine)` with `fine = "
+            "lst.lstsr.upscale(factor, 'nearest')`."
         )
     return truth
 
@@ -495,8 +509,10 @@ class CubeDataModule(PatchDataModule):
                               "pass mode='degraded_disr' (or 'sif', 'supervised') to train a "
                               "guided model, or drop guide=")
         if mode != "supervised" and truth is not None:
+            # sif trains on the LST at its own scale, not on degraded pairs
+            trains = ("the LST at its own scale" if mode == "sif" else "degraded pairs")
             raise XlstsrError(f"truth= is the target of mode 'supervised'; mode {mode!r} trains "
-                              "on degraded pairs and would not use it: pass mode='supervised', "
+                              f"on {trains} and would not use it: pass mode='supervised', "
                               "or drop truth=")
         if mode not in ("sisr", "degraded_disr") and psf is not None:
             if isinstance(psf, numbers.Real) and not isinstance(psf, bool) and psf == 0:
@@ -1282,8 +1298,9 @@ def fit_files(
     options, the input files (their variables, ``guide_time_tolerance``, and what ``declare``,
     ``truth_declare``, ``guide_declare`` said of them), the degradation of the pairs (``psf``:
     the Gaussian's sigma in LST pixels, or a plain box), the training ``settings`` (``arch``,
-    ``patch``, ``psf``, ``epochs``, ``lr``, ``seed``...; ``patience`` 0 where no validation
-    position allowed early stopping), the split (with its ``window``), ``guide_offset`` (where
+    ``patch``, ``psf``, ``epochs``, ``lr``, ``seed``..., ``devices``, ``global_batch_size``
+    and the Trainer's ``precision``; ``patience`` 0 where no validation position allowed
+    early stopping), the split (with its ``window``), ``guide_offset`` (where
     the guide was placed: :func:`fit_cube`'s record) and the training history
     (``validated``, and ``best_val_loss`` or, without validation, ``best_train_loss``;
     :func:`xlstsr.nn.save_model`).
@@ -1419,7 +1436,8 @@ def fit_files(
     settings = _training_settings(options, model)
     devices = int(hist.get("world_size", 1) or 1)
     # each step trained on batch_size patches per device: the step's batch is their sum
-    settings.update(devices=devices, global_batch_size=settings["batch_size"] * devices)
+    settings.update(devices=devices, global_batch_size=settings["batch_size"] * devices,
+                    precision=hist.get("precision"))
     validated = bool(hist.get("validated", True))
     if not validated:  # fit ran without early stopping: the patience given was not in effect
         settings["patience"] = 0

@@ -655,8 +655,15 @@ class PatchDataModule(L.LightningDataModule):
         )
 
     def _batching(self) -> dict[str, Any]:
-        return {"seed": self.seed, "batch_size": self.batch_size,
-                "augmentation": self.augmentation, "input_noise": self.input_noise}
+        out = {"seed": self.seed, "batch_size": self.batch_size,
+               "augmentation": self.augmentation, "input_noise": self.input_noise}
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None:
+            # each step trains on batch_size patches per device (the step's batch is devices x
+            # batch_size), in the Trainer's precision: a resume on other ones went on without
+            # a word, and the model file recorded the resumed run's for the whole run
+            out.update(devices=int(trainer.world_size), precision=str(trainer.precision))
+        return out
 
     def _patches_record(self) -> dict[str, Any] | None:
         """What the module trains and validates on: patch counts, factor, shapes and a digest of
@@ -684,13 +691,26 @@ class PatchDataModule(L.LightningDataModule):
         # another seed was ignored (the checkpoint's generator went on: seed 4 gave seed 3's
         # weights bit for bit) and another batch size or augmentation gave neither run's model
         before, now = state_dict.get("batching"), self._batching()
-        if before is not None and before != now:
-            diff = {k: (before.get(k), now[k]) for k in now if before.get(k) != now[k]}
+        # devices and precision are compared where both runs recorded them (checkpoints from
+        # before they were, and a module outside a Trainer, do not: unknown, not compared)
+        diff = {} if before is None else {
+            k: (before.get(k), now[k]) for k in now
+            if (k in before or k not in ("devices", "precision")) and before.get(k) != now[k]}
+        if diff:
+            hardware = []
+            if "devices" in diff:
+                hardware.append(f"the same number of devices ({diff['devices'][0]}: each step's "
+                                "batch is devices x batch_size; --devices, "
+                                "trainer_options['devices'])")
+            if "precision" in diff:
+                hardware.append(f"the same precision ({diff['precision'][0]!r}: --precision, "
+                                "trainer_options['precision'])")
             raise XlstsrError(
                 "the checkpoint was trained with other batch settings ("
                 + ", ".join(f"{k} {a!r}, now {b!r}" for k, (a, b) in diff.items())
-                + "): resume with the settings of the first run, or start a new training "
-                "without the checkpoint."
+                + "): resume with the settings of the first run"
+                + (", on " + " and ".join(hardware) if hardware else "")
+                + ", or start a new training without the checkpoint."
             )
         # other patches resumed silently: the model kept the first run's normalisation and
         # best-so-far state while it trained on data of another temperature range
@@ -1402,7 +1422,8 @@ def fit(
         epoch beat the starting weights, e.g. a diverged run, and those are returned, with a
         warning), ``epochs_run``, ``engine`` (``"lightning"``), ``global_rank`` and
         ``world_size`` (a run on several devices: Lightning runs the caller's script in one
-        process per device; save and report on rank 0 only), ``log_dir`` when logging.
+        process per device; save and report on rank 0 only), ``precision`` (the Trainer's,
+        e.g. ``"32-true"``), ``log_dir`` when logging.
     """
     _check_fit_args(model, train, val, epochs=epochs, batch_size=batch_size, lr=lr,
                     patience=patience, seed=seed, augmentation=augmentation,
@@ -1584,7 +1605,8 @@ def fit(
                 start_val_loss=float("nan") if best.start is None else float(best.start),
                 kept_start_weights=kept_start)
     # the process of a multi-device run (each runs the caller's script): only rank 0 saves
-    hist.update(global_rank=int(trainer.global_rank), world_size=int(trainer.world_size))
+    hist.update(global_rank=int(trainer.global_rank), world_size=int(trainer.world_size),
+                precision=str(trainer.precision))
     if trainer.logger is not None:
         hist["log_dir"] = trainer.logger.log_dir
     return hist
