@@ -60,11 +60,27 @@ def test_dms_advice_lowers_min_samples_leaf_and_following_it_fits(scene):
         xlstsr.upscale(lst, 4, method="dms", guide=ndvi)
     (msg,) = _too_few(w)
     assert "2 x min_samples_leaf = 20" in msg
-    assert "(e.g. min_samples_leaf=8, min_samples=16;" in msg
+    assert "(e.g. min_samples_leaf=4, min_samples=16;" in msg
     with warnings.catch_warnings(record=True) as w:  # the advice followed: guided, no warning
         warnings.simplefilter("always")
-        xlstsr.upscale(lst, 4, method="dms", guide=ndvi, min_samples=16, min_samples_leaf=8)
+        xlstsr.upscale(lst, 4, method="dms", guide=ndvi, min_samples=16, min_samples_leaf=4)
     assert not _too_few(w)
+    # and the trees split: the prediction follows the guide (leaves of 8, half the pixels,
+    # left nearly every tree one constant leaf)
+    dms = xlstsr.methods.get_method("dms", min_samples=16, min_samples_leaf=4)
+    v = lst.values[0].astype(float)
+    pred = dms.predict(v, np.isfinite(v), ndvi.values[None].astype(float), 4)
+    assert pred is not None and np.unique(np.round(pred, 3)).size > 2
+    assert abs(np.corrcoef(pred.ravel(), ndvi.values.ravel())[0, 1]) > 0.5
+
+
+def test_dms_bagging_keeps_its_ridge_on_one_leaf(scene):
+    # "bagging" fits a ridge on the guide in each leaf: one leaf still uses the guide
+    lst, ndvi = _small(scene)
+    dms = xlstsr.methods.get_method("dms", regressor="bagging", min_samples=10)
+    v = lst.values[0].astype(float)
+    pred = dms.predict(v, np.isfinite(v), ndvi.values[None].astype(float), 4)
+    assert pred is not None and np.unique(np.round(pred, 3)).size > 16
 
 
 def test_dms_below_two_leaves_falls_back_with_a_warning_not_a_constant_tree(scene):
@@ -105,5 +121,5 @@ def test_fallback_count_says_it_is_per_time_chunk_on_dask(scene):
                        guide_offset="ignore").compute()
     msgs = _too_few(w)
     assert msgs and all("1 of 1 image(s)" in m for m in msgs)
-    assert all("in one time chunk, each chunk counting and warning on its own" in m
+    assert all("one time chunk of a dask input or of a tiled run, each chunk counting" in m
                for m in msgs)

@@ -60,7 +60,7 @@ class DMS(GuidedSharpener):
        aggregate equals the input exactly.
 
     Fine pixels with a NaN guide get the bicubic value. Images with fewer than ``min_samples``
-    training pixels, or than ``2 * min_samples_leaf`` (no tree could split), or
+    training pixels, or (extra-trees) than ``2 * min_samples_leaf`` (no tree could split), or
     (``features="mean"``) whose guide's block means are equal up to float32 round-off (no
     variation at the LST scale), fall back to bicubic with a warning.
     Deterministic for a given ``random_state``.
@@ -89,8 +89,8 @@ class DMS(GuidedSharpener):
     min_samples_leaf : int
         Fewest training pixels per leaf.
     min_samples : int
-        Fewest training pixels to fit a model (global or local); at least ``2 *
-        min_samples_leaf`` are needed whatever it is.
+        Fewest training pixels to fit a model (global or local); with the extra-trees at
+        least ``2 * min_samples_leaf`` are needed whatever it is.
     random_state : int
         Seed of the bootstrap and of the trees.
     n_jobs : int
@@ -153,22 +153,29 @@ class DMS(GuidedSharpener):
         return {k: getattr(self, k) for k in keys}
 
     def terms_floor(self, n_bands: int) -> int:
-        """``2 * min_samples_leaf``: with fewer training pixels no tree can split (each leaf
-        needs ``min_samples_leaf``), and the model is one constant leaf that ignores the guide
-        while its output is labelled 'dms' (a lower ``min_samples`` alone, as once advised, gave
-        that)."""
+        """``2 * min_samples_leaf`` for the extra-trees: with fewer training pixels no tree can
+        split (each leaf needs ``min_samples_leaf``), and the model is one constant leaf that
+        ignores the guide while its output is labelled 'dms' (a lower ``min_samples`` alone, as
+        once advised, gave that). ``"bagging"`` fits a ridge on the guide in every leaf, so one
+        leaf still uses it: the base floor."""
+        if self.regressor != "extratrees":
+            return super().terms_floor(n_bands)
         return 2 * self.min_samples_leaf
 
     def _terms_text(self, n_bands: int) -> str:
+        if self.regressor != "extratrees":
+            return super()._terms_text(n_bands)
         return (f"DMS's trees need at least 2 x min_samples_leaf = {self.terms_floor(n_bands)} "
                 "usable pixels to split (fewer give one constant leaf, no use of the guide)")
 
     def _fewer_terms_advice(self, usable: int, n_bands: int) -> str | None:
-        if usable < 2:  # no leaf size lets a tree split one pixel
-            return None
+        if self.regressor != "extratrees" or usable < 2:  # no leaf size splits one pixel
+            return super()._fewer_terms_advice(usable, n_bands)
         lower = f", min_samples={usable}" if self.min_samples > usable else ""
+        # a quarter, not half: at exactly 2 leaves a random split point rarely lands on the one
+        # split allowed (0 of 10 trees split 16 pixels with leaves of 8; 5 of 10 with 4)
         return (f"pass a lower `min_samples_leaf` in method_options (e.g. min_samples_leaf="
-                f"{usable // 2}{lower}; smaller leaves give a noisier fit)")
+                f"{max(1, usable // 4)}{lower}; smaller leaves give a noisier fit)")
 
     # -- model -------------------------------------------------------------------------------
     def _model(self, max_leaf_nodes: int):

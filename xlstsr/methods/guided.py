@@ -76,11 +76,12 @@ def _usable_samples(lst: np.ndarray, valid: np.ndarray, guide: np.ndarray, facto
 
 
 #: Said after the count of a warning of :meth:`GuidedSharpener.upscale_block`: on a dask input
-#: the engine calls it once per time chunk, and each chunk counts (and warns) on its own ("1 of
-#: 1 image(s)" per chunk of one step), which the method cannot see past without a compute of
-#: the whole cube.
-_CALL_COUNT = ("counted in this call: with a dask input, in one time chunk, each chunk "
-               "counting and warning on its own")
+#: (or an in-memory one with a ``tile=`` that splits it) the engine calls it once per time
+#: chunk, and each chunk counts (and warns) on its own ("1 of 1 image(s)" per chunk of one
+#: step), which the method cannot see past without a compute of the whole cube.
+_CALL_COUNT = ("counted per engine task: the whole stack in memory, one time chunk of a "
+               "dask input or of a tiled run, each chunk counting and warning on its own; "
+               "images without a clear pixel not counted")
 
 
 def constant_in_blocks(guide: np.ndarray, valid: np.ndarray, factor: int) -> bool:
