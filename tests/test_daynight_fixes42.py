@@ -131,3 +131,9 @@ def test_sample_night_after_to_cogs_warns(tmp_path):
     night = open_cog(to_cogs(smp["lst_night"].lstsr.upscale(2), str(tmp_path / "smp")))
     msgs = _overpass_warnings(night, smp["lst_day"].lstsr.upscale(2))
     assert msgs and "a night one" in msgs[0]
+
+
+def test_tag_naming_both_overpasses_gets_no_label():
+    # 'LST_Day_1km - LST_Night_1km' (a difference of the two): of no one overpass
+    assert cog_module._tagged_day_night({"long_name": "LST_Day_1km - LST_Night_1km"}) is None
+    assert cog_module._tagged_day_night({"long_name": "LST_Night_1km"}) == "night"

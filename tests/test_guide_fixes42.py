@@ -148,3 +148,31 @@ def test_float_continuous_predictors_not_refused(scene):
     assert set(guide_fields(ds)) == {"NDVI", "elevation", "albedo"}
     both = ds.assign(cloud_probability=ndvi * 0.37)
     assert "cloud_probability" in guide_fields(both)
+
+
+# -- review 42a: one band of a stack of dates; floats carrying the bands' scales ---------------
+def test_one_band_of_a_stack_of_dates_is_placed_by_its_band_number(scene, tmp_path):
+    _, ndvi = scene
+    g, want_ndvi, want_el = _two_scales(tmp_path, ndvi)
+    # two dates of one file: the scales must not be laid out along time
+    stack = xr.concat([g, g], dim="time").assign_coords(time=[1, 2])
+    np.testing.assert_allclose(decode_guide(stack.sel(band=2)).values,
+                               np.stack([want_el, want_el]), atol=0.3)
+    np.testing.assert_allclose(decode_guide(stack.sel(band=1)).values,
+                               np.stack([want_ndvi, want_ndvi]), atol=1e-4)
+    # without a band coordinate the bands cannot be told from the dates: refused
+    with pytest.raises(GuideScaleError, match="cannot be told"):
+        decode_guide(stack.sel(band=2).drop_vars("band"))
+
+
+def test_floats_carrying_the_bands_scales_are_refused_naming_scales(scene, tmp_path):
+    _, ndvi = scene
+    g, _, _ = _two_scales(tmp_path, ndvi)
+    by_hand = g.sel(band=1) / 10000.0  # decoded by hand: xarray kept `scales`
+    with pytest.raises(GuideScaleError, match=r"carries scales=\(0\.0001, 0\.5\)") as err:
+        decode_guide(by_hand)
+    assert "g.attrs.pop('scales', None)" in str(err.value)
+    assert "pop('scale_factor')" not in str(err.value)
+    for k in ("scales", "offsets"):  # the advice followed: accepted as it is
+        by_hand.attrs.pop(k, None)
+    np.testing.assert_allclose(decode_guide(by_hand).values, ndvi.values, atol=1e-4)

@@ -3911,7 +3911,7 @@ def declare_lst(da: xr.DataArray, declare: Any, what: str = "LST") -> xr.DataArr
     return da.assign_attrs(**declared) if declared else da
 
 
-def _refuse_inherited_scale(guide: xr.DataArray) -> None:
+def _refuse_inherited_scale(guide: xr.DataArray, per_band: str | None = None) -> None:
     """Refuse a float guide whose values as stored lie in [-1.05, 1.05] (an NDVI) but that
     carries a ``scale_factor`` below 1: the attributes of the band it was computed from, which
     xarray keeps through ``(nir - red) / (nir + red)``. Decoded, the guide would be 10000x too
@@ -3920,7 +3920,8 @@ def _refuse_inherited_scale(guide: xr.DataArray) -> None:
     NetCDF / Zarr or a GeoTIFF read with ``mask_and_scale``: applied on reading already, the
     values are NDVI x 0.0001; reading ``attrs`` alone let them through). A lazy guide is
     judged on its central pixels of the first step (:func:`central_window`), never read
-    whole."""
+    whole. ``per_band``: the per-band attributes (rioxarray's ``scales=...``) the
+    ``scale_factor`` under test stands for, named in the message and its fix instead."""
     applied = "scale_factor" not in guide.attrs
     if applied:
         stored = guide.encoding.get("dtype")
@@ -3969,45 +3970,42 @@ def _refuse_inherited_scale(guide: xr.DataArray) -> None:
             "(`g.attrs.pop('scale_factor'); g.attrs.pop('add_offset', None)`); best, write "
             "the file again without it."
         )
+    said = per_band or f"scale_factor={scale:g}"
+    # a band's own scales (rioxarray's `scales`), kept as xarray keeps attrs: those to drop
+    drop = ("g.attrs.pop('scales', None); g.attrs.pop('offsets', None)" if per_band else
+            "g.attrs.pop('scale_factor'); g.attrs.pop('add_offset', None)")
     raise GuideScaleError(
         f"the guide {guide.name!r} holds values within [-1, 1] already ({float(v.min()):.2f} "
-        f"to {float(v.max()):.2f}{where}: an NDVI?) but carries scale_factor={scale:g}: attributes "
+        f"to {float(v.max()):.2f}{where}: an NDVI?) but carries {said}: attributes "
         "of the band it was computed from, which xarray keeps through `(nir - red) / (nir + "
         f"red)`. Decoded, it would be {1 / scale:.0f}x too small (a model or sharpener would "
-        f"read NDVI x {scale:g}; scaling_stats' guide_slope {1 / scale:.0f}x too large). Drop them: `g.attrs.pop('scale_factor'); g.attrs.pop('add_offset', None); "
-        "g.attrs.pop('_FillValue', None)`, or compute it from decoded bands "
-        "(`rioxarray.open_rasterio(f, mask_and_scale=True)`)."
+        f"read NDVI x {scale:g}; scaling_stats' guide_slope {1 / scale:.0f}x too large). "
+        f"Drop them: `{drop}; g.attrs.pop('_FillValue', None)`, or compute it from decoded "
+        "bands (`rioxarray.open_rasterio(f, mask_and_scale=True)`)."
     )
 
 
 def _file_band_positions(da: xr.DataArray, n: int) -> tuple[Hashable | None, list[int]] | None:
     """Which of a multi-band file's ``n`` bands ``da`` holds, for attributes rioxarray gives
     per band (``scales``, ``offsets``, a tuple ``long_name`` of descriptions), which
-    ``sel``/``isel`` keep whole: ``(dim, positions)``, one file band per position along
-    ``dim``, or ``(None, [position])`` for one band selected (its scalar ``band`` coordinate).
-    rioxarray's ``band`` labels are the file's band numbers (from 1), so they place a subset or
-    a reordering; unlabelled bands are placed in order when they are ``n``. None when nothing
-    tells (several dims besides the spatial ones, labels that are no band numbers)."""
-    if "band" in da.dims:
-        d: Hashable = "band"
-    else:
-        try:
-            ys, xs = spatial_dims(da)
-        except XlstsrError:
-            ys = xs = None
-        others = [k for k in da.dims if k not in (ys, xs)]
-        d = others[0] if len(others) == 1 and ys is not None else None
-    label = da.coords.get("band") if d is None else da.coords.get(d)
+    ``sel``/``isel`` keep whole: ``(None, [position])`` for one band selected (its scalar
+    ``band`` coordinate, whatever other dims it has: a stack of dates of one band), or
+    ``("band", positions)``, one file band per position along its ``band`` dim. rioxarray's
+    ``band`` labels are the file's band numbers (from 1), so they place a subset or a
+    reordering; unlabelled bands are placed in order when they are ``n``. None when nothing
+    tells (no ``band`` coordinate: another dim, e.g. time, is never taken for the bands)."""
+    label = da.coords.get("band")
     numbers = None
-    if label is not None and label.dtype.kind in "iu" and label.ndim == (0 if d is None else 1):
+    if label is not None and label.dtype.kind in "iu" and label.ndim <= 1:
         v = np.atleast_1d(np.asarray(label.values)).astype(np.int64)
         if bool(np.all((v >= 1) & (v <= n))) and np.unique(v).size == v.size:
             numbers = [int(k) - 1 for k in v]
-    if d is None:
-        return (None, numbers) if numbers is not None else None
+    if "band" not in da.dims:
+        scalar = label is not None and label.ndim == 0
+        return (None, numbers) if numbers is not None and scalar else None
     if numbers is not None:
-        return d, numbers
-    return (d, list(range(n))) if da.sizes[d] == n else None
+        return "band", numbers
+    return ("band", list(range(n))) if da.sizes["band"] == n else None
 
 
 def _band_numbers(da: xr.DataArray, key: str) -> list[float] | None:
@@ -4040,6 +4038,14 @@ def _decode_band_scales(da: xr.DataArray) -> xr.DataArray:
         raise GuideScaleError(
             f"the guide declares {n} band scales but {len(offsets)} band offsets: reopen the "
             "file with `mask_and_scale=True`, which applies each band's own.")
+    small = [x for x in (scales or []) if 0 < x < 1]
+    if small and da.dtype.kind == "f" and "scale_factor" not in da.attrs:
+        # floats within [-1, 1] carrying the bands' scales: an NDVI computed from them, or a
+        # band decoded by hand (`g.sel(band=1) / 10000`), refused as a scale_factor is, with
+        # the attributes it holds named
+        tmp = da.copy(deep=False)
+        tmp.attrs = {**da.attrs, "scale_factor": min(small)}
+        _refuse_inherited_scale(tmp, per_band=f"scales={tuple(scales or ())}")
     where = _file_band_positions(da, n)
     if where is None and len(set(scales or [1.0])) == 1 and len(set(offsets or [0.0])) == 1:
         where = (None, [0])  # one scale and offset for every band: nothing to place
@@ -4048,7 +4054,8 @@ def _decode_band_scales(da: xr.DataArray) -> xr.DataArray:
             f"the guide declares a scale or offset per band (attributes `scales`={scales}, "
             f"`offsets`={offsets}, as rioxarray reads a file whose bands are scaled "
             f"differently), but which of the file's {n} bands it holds cannot be told (dims "
-            f"{list(da.dims)}; no `band` coordinate numbering them from 1): its values would be "
+            f"{list(da.dims)}; no `band` dim or coordinate numbering them from 1): its values "
+            "would be "
             "used as stored. Reopen the file with `mask_and_scale=True`, which applies each "
             "band's own, or decode the bands yourself (`g.sel(band=1) * scales[0]`) and drop "
             "the attributes (`g.attrs.pop('scales'); g.attrs.pop('offsets', None)`).")

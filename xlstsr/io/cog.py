@@ -243,11 +243,13 @@ def _tagged_day_night(attrs: dict[str, Any]) -> str | None:
     """
     for key in ("source_subdataset", "long_name"):
         text = attrs.get(key)
-        m = _LAYER.search(text) if isinstance(text, str) else None
-        if m is not None:
-            found = {w for w in ("day", "night") if w in m.group(1).lower()}
-            if len(found) == 1:
-                return found.pop()
+        if not isinstance(text, str):
+            continue
+        # every layer the tag names ('LST_Day_1km - LST_Night_1km' is of no one overpass)
+        found = {w for m in _LAYER.finditer(text) for w in ("day", "night")
+                 if w in m.group(1).lower()}
+        if len(found) == 1:
+            return found.pop()
     return None
 
 
