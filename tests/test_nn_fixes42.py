@@ -59,6 +59,38 @@ def test_batch_mixing_model_refused_with_explicit_batch_size():
         TorchModelMethod(_Norm(per_image=False), device="cpu", batch_size=4)
 
 
+class _Sized(_Norm):
+    """A batch-mixing model whose forward runs only on images of 64-pixel multiples (a deeper
+    U-Net), declaring its tile or not."""
+
+    def forward(self, lst, guide=None):
+        if lst.shape[-1] % 64:
+            raise RuntimeError("sizes must be multiples of 64")
+        return super().forward(lst, guide)
+
+
+@pytest.mark.parametrize("tile", [64, None])
+def test_batch_mixing_found_at_the_sizes_the_model_runs(tile):
+    model = _Sized(per_image=False)
+    if tile is not None:
+        model.tile_size = tile
+    with pytest.warns(UserWarning, match="mixes the images of a batch"):
+        meth = TorchModelMethod(model, device="cpu")
+    assert meth.batch_size == 1
+
+
+def test_compiled_xlstsr_network_skips_the_batch_check(monkeypatch):
+    import xlstsr.methods.torch_model as tm
+
+    calls = []
+    monkeypatch.setattr(tm, "_batch_dependence", lambda *a: calls.append(a))
+    net = ResCNN(factor=4).eval()
+    TorchModelMethod(torch.compile(net), device="cpu")  # compiled lazily: no compile here
+    assert calls == []
+    TorchModelMethod(_Norm(per_image=True), device="cpu")  # a user's model is checked
+    assert len(calls) == 1
+
+
 def test_per_image_model_keeps_batching():
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*mixes the images")
@@ -149,3 +181,17 @@ def test_save_model_datetime_metadata(tmp_path):
         assert all(isinstance(v, str) for v in got), got
         np.testing.assert_array_equal(np.array(got, dtype="datetime64[ns]"), dates)
         assert np.datetime64(meta["first"], "ns") == dates[0]
+
+
+def test_save_model_durations_in_one_form(tmp_path):
+    import datetime
+
+    import pandas as pd
+
+    m = ResCNN(4, channels=4, n_blocks=1)
+    p = save_model(m, tmp_path / "d.pt", a=np.timedelta64(1, "h"), b=datetime.timedelta(hours=1),
+                   c=pd.Timedelta("1h"), d=np.array([[1, 2]], dtype="timedelta64[D]"))
+    meta = load_model(p).metadata
+    assert meta["a"] == meta["b"] == meta["c"]
+    assert pd.Timedelta(meta["a"]) == pd.Timedelta("1h")
+    assert [[pd.Timedelta(v).days for v in row] for row in meta["d"]] == [[1, 2]]

@@ -561,7 +561,8 @@ class TorchModelMethod(UpscaleMethod):
         # shift-equivariant: its tiles (each window starts at tile_start - halo) moved the
         # pooling grid, 8.7 K off the whole-image forward, silently. xlstsr's own networks
         # declare what they are (a U-Net off its sizes: nn/resunet.py), so they skip the check
-        own = type(model).__module__.split(".")[0] == "xlstsr"
+        # (a torch.compile'd one too: its wrapper's class is torch's, the network _orig_mod)
+        own = type(getattr(model, "_orig_mod", model)).__module__.split(".")[0] == "xlstsr"
         declared = getattr(model, "spatially_local", None) is not None  # its author's word
         if (self.spatially_local and not own and not declared
                 and self.receptive_field < runtime.MAX_MEASURED_RF):
@@ -585,7 +586,7 @@ class TorchModelMethod(UpscaleMethod):
         # dates beside it in its block (17.8 K), silently: such a model runs one image per
         # forward. Not needed for xlstsr's own networks, nor with batch_size=1
         if not own and self.batch_size != 1:
-            mixed = _batch_dependence(model, self.factor, self.n_guide)
+            mixed = _batch_dependence(model, self.factor, self.n_guide, self.model_tile)
             if mixed is not None and mixed > SHIFT_TOLERANCE_K:
                 why = (f"the model ({type(model).__name__}) mixes the images of a batch: an "
                        f"image's output changed by {mixed:.3g} K when a second image shared its "
@@ -1241,40 +1242,50 @@ def _shift_variance(model: Any, factor: int, n_guide: int, receptive_field: int)
     return diff if np.isfinite(diff) else None
 
 
-def _batch_dependence(model: Any, factor: int, n_guide: int, size: int = 32) -> float | None:
+def _batch_dependence(model: Any, factor: int, n_guide: int,
+                      tile: int | None = None) -> float | None:
     """How much (K, worst pixel) the model's output for an image changes when a second,
     different image shares its forward (a batch of 2 against each image alone): 0 up to float
-    rounding for a model that treats the images of a batch independently. Two seeded images of
-    ``size`` coarse pixels (a multiple of 16, which a U-Net takes), 285 K and 305 K +- 5 K noise,
-    0-1 guides. None where the forward fails on them (the engine's own forward then names the
-    error) or where two forwards of the same image differ (a model with randomness)."""
+    rounding for a model that treats the images of a batch independently. Two seeded images,
+    285 K and 305 K +- 5 K noise, 0-1 guides, of the model's own ``tile`` size where it declares
+    one, else of the first of 32, 64 and 128 coarse pixels (multiples of 16 and 64, which
+    U-Nets take) its forward runs on. None where it runs on none of them or where two forwards
+    of the same image differ (a model with randomness): not judged."""
+    for size in ([tile] if tile else [32, 64, 128]):
+        try:
+            return _batch_dependence_at(model, factor, n_guide, size)
+        except Exception:  # an advisory check of a user's forward (see _shift_variance): a
+            continue  # model that runs at other sizes only (a deeper U-Net) is tried larger
+    return None
+
+
+def _batch_dependence_at(model: Any, factor: int, n_guide: int, size: int) -> float | None:
+    """:func:`_batch_dependence` on images of ``size`` coarse pixels; raises where the model's
+    forward fails on them."""
     import torch
 
     rng = np.random.default_rng(1)
-    try:
-        dev = next((t.device for t in model.parameters()), torch.device("cpu"))
-        x = torch.as_tensor(np.array([285.0, 305.0])[:, None, None, None]
-                            + 5.0 * rng.standard_normal((2, 1, size, size)),
+    dev = next((t.device for t in model.parameters()), torch.device("cpu"))
+    x = torch.as_tensor(np.array([285.0, 305.0])[:, None, None, None]
+                        + 5.0 * rng.standard_normal((2, 1, size, size)),
+                        dtype=torch.float32, device=dev)
+    g = None
+    if n_guide:
+        g = torch.as_tensor(rng.uniform(0.0, 1.0, (2, n_guide, size * factor, size * factor)),
                             dtype=torch.float32, device=dev)
-        g = None
-        if n_guide:
-            g = torch.as_tensor(rng.uniform(0.0, 1.0, (2, n_guide, size * factor, size * factor)),
-                                dtype=torch.float32, device=dev)
 
-        def run(sl: slice) -> Any:
-            # inputs and output copied, as in _shift_variance (in-place normalisation, one
-            # output buffer of the model's own)
-            return runtime.forward(model, x[sl].clone(), None if g is None else g[sl].clone(),
-                                   factor=factor).double()
+    def run(sl: slice) -> Any:
+        # inputs and output copied, as in _shift_variance (in-place normalisation, one
+        # output buffer of the model's own)
+        return runtime.forward(model, x[sl].clone(), None if g is None else g[sl].clone(),
+                               factor=factor).double()
 
-        with torch.inference_mode():
-            alone = [run(slice(0, 1)), run(slice(1, 2))]
-            if float((run(slice(0, 1)) - alone[0]).abs().max()) > SHIFT_TOLERANCE_K:
-                return None  # not deterministic: the batch cannot be told from its own noise
-            both = run(slice(0, 2))
-            diff = float((both - torch.cat(alone)).abs().max())
-    except Exception:  # an advisory check of a user's forward (see _shift_variance)
-        return None
+    with torch.inference_mode():
+        alone = [run(slice(0, 1)), run(slice(1, 2))]
+        if float((run(slice(0, 1)) - alone[0]).abs().max()) > SHIFT_TOLERANCE_K:
+            return None  # not deterministic: the batch cannot be told from its own noise
+        both = run(slice(0, 2))
+        diff = float((both - torch.cat(alone)).abs().max())
     return diff if np.isfinite(diff) else None
 
 

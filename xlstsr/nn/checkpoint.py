@@ -53,12 +53,19 @@ def _plain(obj: Any) -> Any:
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set)):
         return [_plain(v) for v in obj]
-    if isinstance(obj, (np.datetime64, np.timedelta64)) or (
-            isinstance(obj, np.ndarray) and obj.dtype.kind in "mM"):
+    if isinstance(obj, (np.timedelta64, datetime.timedelta)) or (
+            isinstance(obj, np.ndarray) and obj.dtype.kind == "m"):
+        import pandas as pd
+
+        # one form for every kind of duration ('1 days 00:00:00', as pandas writes them)
+        if isinstance(obj, np.ndarray):
+            return _plain(np.array([str(pd.Timedelta(v)) for v in obj.ravel()],
+                                   dtype=object).reshape(obj.shape).tolist())
+        return str(pd.Timedelta(obj))
+    if isinstance(obj, np.datetime64) or (isinstance(obj, np.ndarray) and obj.dtype.kind == "M"):
         # as ISO strings: tolist() gave datetime objects (a file load_model refused as pickled
         # objects) or, for [ns], bare integers
-        return _plain(np.datetime_as_string(obj) if np.asarray(obj).dtype.kind == "M"
-                      else np.asarray(obj).astype(str))
+        return _plain(np.datetime_as_string(obj))
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, (int, np.integer)):
@@ -67,8 +74,8 @@ def _plain(obj: Any) -> Any:
         return float(obj)
     if obj is None or isinstance(obj, str):
         return None if obj is None else str(obj)
-    if isinstance(obj, (datetime.date, datetime.time, datetime.timedelta)):
-        return obj.isoformat() if hasattr(obj, "isoformat") else str(obj)
+    if isinstance(obj, (datetime.date, datetime.time)):
+        return obj.isoformat()
     if isinstance(obj, (torch.Tensor, np.ndarray)):
         return _plain(obj.tolist())  # items made plain too (an object array's, a date's)
     if isinstance(obj, os.PathLike):
