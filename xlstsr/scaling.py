@@ -1058,7 +1058,7 @@ def scaling_stats(
         if not radiometric:  # not decoded as an LST: its fill was not looked for
             _refuse_fill(data, "field")
         _check_images(data, "field")
-        warn_if_resampled(field_, "field")
+        warn_if_resampled(field_, "field", user_dims=back)
     elif not radiometric:
         data = _checked_lazily(data, "field")
     gdata = None

@@ -63,6 +63,7 @@ __all__ = [
     "georeference",
     "image_order",
     "nearest_block_size",
+    "nearest_blocks",
     "north_up",
     "north_up_flips",
     "prepare_lst",
@@ -4465,32 +4466,38 @@ _EQUAL_NEIGHBOURS = 0.45
 
 
 def nearest_block_size(image: np.ndarray, max_size: int = 64) -> int:
+    """The side ``k`` of :func:`nearest_blocks` (1: not made of blocks)."""
+    return nearest_blocks(image, max_size)[0]
+
+
+def nearest_blocks(image: np.ndarray, max_size: int = 64) -> tuple[int, int, int]:
     """The side of the squares of equal values that an image resampled by nearest neighbour onto
     a grid ``k`` times finer than its own is made of: ``k``, or 1 when it is not made of such
     blocks (NaN counts as equal to anything; an image with fewer than two value edges along
     each axis, a uniform one or one step, is not made of blocks). The blocks may start at any
-    offset (an image cropped from a resampled one).
+    offset (an image cropped from a resampled one): ``(k, row, column)`` of the first whole
+    block's start, ``(1, 0, 0)`` when not made of blocks.
 
     Examples
     --------
     >>> coarse = np.arange(12.0).reshape(3, 4) + 280
     >>> nearest_block_size(np.kron(coarse, np.ones((5, 5))))
     5
-    >>> nearest_block_size(np.kron(coarse, np.ones((5, 5)))[3:, 2:])  # cropped
-    5
+    >>> nearest_blocks(np.kron(coarse, np.ones((5, 5)))[3:, 2:])  # cropped: starts at 2, 3
+    (5, 2, 3)
     >>> step = np.where(np.arange(256) < 16, 285.0, 300.0) * np.ones((256, 1))
     >>> nearest_block_size(coarse), nearest_block_size(np.full((20, 20), 290.0)), nearest_block_size(step)
     (1, 1, 1)
     """
     a = np.asarray(image, dtype=np.float64)
     if a.ndim != 2 or min(a.shape) < 4:
-        return 1
+        return 1, 0, 0
     fin = np.isfinite(a)
     for pairs, ok in (((a[:, 1:], a[:, :-1]), fin[:, 1:] & fin[:, :-1]),
                       ((a[1:], a[:-1]), fin[1:] & fin[:-1])):
         n = int(ok.sum())
         if n == 0 or float(((pairs[0] == pairs[1]) & ok).sum()) < _EQUAL_NEIGHBOURS * n:
-            return 1
+            return 1, 0, 0
     # the rows and columns where a new value starts: a nearest-resampled image changes at
     # (nearly) every block edge, so these fall every k pixels from one phase on both axes; a
     # field with one or two flat regions (a step, a plateau) changes at too few of them
@@ -4499,36 +4506,60 @@ def nearest_block_size(image: np.ndarray, max_size: int = 64) -> int:
                            (a[1:] != a[:-1], fin[1:] & fin[:-1], 1)):
         where = np.flatnonzero((diff & ok).any(axis=axis)) + 1
         if where.size < 2:
-            return 1
+            return 1, 0, 0
         starts.append(where)
     k = int(np.gcd.reduce(np.concatenate([np.diff(w) for w in starts])))
     if not 2 <= k <= max_size:
-        return 1
+        return 1, 0, 0
     (ox, oy), (ny, nx) = (int(w[0]) % k for w in starts), a.shape
     core = a[oy: oy + (ny - oy) // k * k, ox: ox + (nx - ox) // k * k]
     if core.size == 0:
-        return 1
+        return 1, 0, 0
     b = core.reshape(core.shape[0] // k, k, core.shape[1] // k, k)
     first = np.nanmax(np.where(np.isfinite(b), b, -np.inf), axis=(1, 3), keepdims=True)
-    return k if bool(((b == first) | ~np.isfinite(b)).all()) else 1
+    return (k, oy, ox) if bool(((b == first) | ~np.isfinite(b)).all()) else (1, 0, 0)
 
 
-def warn_if_resampled(lst: xr.DataArray, what: str = "LST") -> None:
+def warn_if_resampled(lst: xr.DataArray, what: str = "LST", *,
+                      user_dims: Mapping[str, str] | None = None) -> None:
     """Warn when an in-memory LST is made of k x k blocks of equal pixels (a lazy one is not
-    read here: the check would compute it at graph-building time)."""
+    read here: the check would compute it at graph-building time). The advice coarsens the
+    whole blocks only, from where they start (an image cropped from a resampled one starts
+    mid-block: coarsened from its first pixel, 99 % of the pixels mixed 2-4 of the sensor's),
+    selected by coordinate bounds (whatever the order of the user's array), in the user's dim
+    names (``user_dims``: ``{'y': 'lat'}`` for dims renamed ``y``/``x``)."""
     if isinstance(lst.data, dsa.Array) or lst.ndim < 2:
         return
     ydim, xdim = spatial_dims(lst)
     first = lst.isel({d: 0 for d in lst.dims if d not in (ydim, xdim)})  # one image, no copy
-    k = nearest_block_size(first.transpose(ydim, xdim).values)
-    if k > 1:
-        warn(
-            f"the {what} is made of blocks of {k} x {k} equal pixels: it was resampled by nearest "
-            f"neighbour onto a grid {k} times finer than its own, so its pixels are not its "
-            f"resolution and super-resolving it enlarges the blocks. Bring it back to its own "
-            f"grid first: `lst.coarsen({ydim}={k}, {xdim}={k}).mean()`.",
-            ResampledInputWarning,
-        )
+    k, oy, ox = nearest_blocks(first.transpose(ydim, xdim).values)
+    if k <= 1:
+        return
+    back = dict(user_dims or {})
+    uy, ux = (str(back.get(str(d), d)) for d in (ydim, xdim))
+    ny, nx = lst.sizes[ydim], lst.sizes[xdim]
+    window = {ydim: slice(oy, oy + (ny - oy) // k * k), xdim: slice(ox, ox + (nx - ox) // k * k)}
+    whole = all(s.start == 0 and s.stop == n for s, n in zip(window.values(), (ny, nx)))
+    select = ""
+    if not whole and ydim in lst.coords and xdim in lst.coords:
+        bounds = []
+        for d, u in ((ydim, uy), (xdim, ux)):
+            v = np.asarray(lst[d].values[window[d]], dtype=np.float64)
+            bounds.append(f"(lst[{u!r}] >= {float(v.min())!r}) & "
+                          f"(lst[{u!r}] <= {float(v.max())!r})")
+        select = f".where({' & '.join(bounds)}, drop=True)"
+    elif not whole:
+        select = (f".isel({uy}=slice({window[ydim].start}, {window[ydim].stop}), "
+                  f"{ux}=slice({window[xdim].start}, {window[xdim].stop}))")
+    # the blocks' start in the user's order is not told (a south-up array runs the other way)
+    where = "" if whole else " (its whole blocks only: it starts or ends mid-block)"
+    warn(
+        f"the {what} is made of blocks of {k} x {k} equal pixels: it was resampled by nearest "
+        f"neighbour onto a grid {k} times finer than its own, so its pixels are not its "
+        f"resolution and super-resolving it enlarges the blocks. Bring it back to its own "
+        f"grid first{where}: `lst{select}.coarsen({uy}={k}, {ux}={k}).mean()`.",
+        ResampledInputWarning,
+    )
 
 
 def warn_if_super_resolved(lst: xr.DataArray) -> None:
