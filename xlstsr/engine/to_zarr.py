@@ -41,6 +41,7 @@ import itertools
 import json
 import logging
 import os
+import posixpath
 import shutil
 import time
 import warnings
@@ -65,6 +66,7 @@ from ..io.zarr import (
     NO_DATA_STATUS,
     STATUS_ATTR,
     WRITER_ATTR,
+    ZARR_MARKERS,
     file_uri_path,
     files_read,
     holds_zarr_metadata,
@@ -73,10 +75,12 @@ from ..io.zarr import (
     local_path,
     refuse_incomplete_inputs,
     store_exists,
+    store_url_key,
     url_key,
     urls_read,
     writer_stamp,
     zarr_compressors,
+    zarr_stores_read,
 )
 from ..methods import get_method
 from ..methods.base import UpscaleMethod, option_names
@@ -705,6 +709,9 @@ def _store_label(store: Any) -> str:
     if isinstance(root, str) and fs is not None:
         proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         return root if "://" in root or proto in ("file", "local") else f"{proto}://{root}"
+    key = store_url_key(store)  # a remote FsspecStore: its URL, not its repr
+    if key is not None:
+        return key
     if isinstance(store, dict):  # counting a remote mapping's keys would list the store
         return f"(a {type(store).__name__} of {len(store)} keys, in memory)"
     return f"{type(store).__name__} {repr(store)[:60]}"
@@ -890,6 +897,7 @@ def _check_store(store: Any, mode: str) -> None:
         store = folder
     if "://" in os.fspath(store):
         _check_url(os.fspath(store))
+        _check_url_contents(os.fspath(store), mode)
         return
     p = Path(store)
     if p.suffix.lower() == ".zip":
@@ -922,28 +930,79 @@ def _check_store(store: Any, mode: str) -> None:
     store_root = (next((q for q in p.absolute().parents if holds_zarr_metadata(q)), None)
                   if p.is_dir() and is_zarr_array(p) else None)
     if store_root is not None:
-        # mode="w" deleted a variable of the user's store and nested a group in its place (an
-        # array that is a store of its own, zarr.save_array's, is overwritten as before)
-        raise XlstsrError(
-            f"{_store_label(store)} is an array (a variable) of the Zarr store {store_root}, not a store: upscale_to_zarr writes a whole store (coordinates, progress record), and "
-            "mode='w' would delete that variable. Write to a store of its own (e.g. "
-            "'lst_250m.zarr'), and add it to the other store afterwards if you want it there."
-        )
+        _refuse_array_of_store(store, store_root)
     if p.is_dir() and any(p.iterdir()) and not holds_zarr_metadata(p):
-        if mode == "w":
-            raise XlstsrError(
-                f"{_store_label(store)} is a folder that holds other files and no Zarr store: mode='w' would "
-                "delete them. Choose a new path (or an existing Zarr store to overwrite)."
-            )
-        # mode='resume' or 'w-': advice to overwrite it (the refusal of a store that exists)
-        # was itself refused, as above
-        what = ("was not written by upscale_to_zarr: it is a folder of other files, not a Zarr "
-                "store, so there is nothing to resume" if mode == "resume" else
-                "exists and is a folder of other files, not a Zarr store")
+        _refuse_other_files(store, mode)
+
+
+def _refuse_other_files(store: Any, mode: str) -> NoReturn:
+    """Refuse a folder (or URL prefix) that holds other files and no Zarr store."""
+    if mode == "w":
         raise XlstsrError(
-            f"{_store_label(store)} {what}. Choose a new path for the output (or an empty "
-            "folder)."
+            f"{_store_label(store)} is a folder that holds other files and no Zarr store: mode='w' would "
+            "delete them. Choose a new path (or an existing Zarr store to overwrite)."
         )
+    # mode='resume' or 'w-': advice to overwrite it (the refusal of a store that exists)
+    # was itself refused, as above
+    what = ("was not written by upscale_to_zarr: it is a folder of other files, not a Zarr "
+            "store, so there is nothing to resume" if mode == "resume" else
+            "exists and is a folder of other files, not a Zarr store")
+    raise XlstsrError(
+        f"{_store_label(store)} {what}. Choose a new path for the output (or an empty "
+        "folder)."
+    )
+
+
+def _refuse_array_of_store(store: Any, store_root: Any) -> NoReturn:
+    """Refuse a path that is an array (a variable) of another Zarr store."""
+    # mode="w" deleted a variable of the user's store and nested a group in its place (an
+    # array that is a store of its own, zarr.save_array's, is overwritten as before)
+    raise XlstsrError(
+        f"{_store_label(store)} is an array (a variable) of the Zarr store {store_root}, not a store: upscale_to_zarr writes a whole store (coordinates, progress record), and "
+        "mode='w' would delete that variable. Write to a store of its own (e.g. "
+        "'lst_250m.zarr'), and add it to the other store afterwards if you want it there."
+    )
+
+
+def _check_url_contents(store: str, mode: str) -> None:
+    """:func:`_check_store`'s refusals of a folder of other files and of an array of another
+    store, for a URL (``s3://bucket/project``): with fsspec, as for a local folder (mode="w"
+    deleted every object under the prefix, or a variable of the user's store). Read-only
+    listing; a URL that cannot be listed (no credentials yet, HTTP) is left to the write."""
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(store)
+        root = root.rstrip("/")
+        names = {posixpath.basename(n.rstrip("/")) for n in fs.ls(root, detail=False)} \
+            if fs.isdir(root) else set()
+    except Exception as err:  # not listable (no credentials yet, a file system without
+        # listing): the refusals are a courtesy, the write reports such a store itself
+        log.debug("upscale_to_zarr: %s not listed (%s)", _store_label(store), err)
+        return
+    if not names:  # a new store, or an empty prefix
+        return
+    if not names & set(ZARR_MARKERS):
+        _refuse_other_files(store, mode)
+    if not _url_is_zarr_array(fs, root):
+        return
+    scheme = store.split("://")[0]
+    parent = posixpath.dirname(root)
+    while parent.strip("/") and parent != root:
+        if any(fs.exists(f"{parent}/{m}") for m in ZARR_MARKERS):
+            _refuse_array_of_store(store, f"{scheme}://{parent.lstrip('/')}"
+                                   if "::" not in store else parent)
+        root, parent = parent, posixpath.dirname(parent)
+
+
+def _url_is_zarr_array(fs: Any, root: str) -> bool:
+    """:func:`is_zarr_array` for a path of an fsspec file system."""
+    if fs.exists(f"{root}/.zarray"):
+        return True
+    try:
+        return json.loads(fs.cat_file(f"{root}/zarr.json")).get("node_type") == "array"
+    except (OSError, ValueError, AttributeError):  # none, unreadable or not a mapping
+        return False
 
 
 def _refuse_store_over_inputs(store: Any, source: Any, guide: Any) -> None:
@@ -979,13 +1038,18 @@ def _refuse_store_over_inputs(store: Any, source: Any, guide: Any) -> None:
 
 
 def _refuse_url_over_inputs(store: Any, source: Any, guide: Any) -> None:
-    """:func:`_refuse_store_over_inputs` for a store given as a URL (``s3://``...): the same
-    URL as the source destroyed the input cube, then blamed its fill value."""
-    if not isinstance(store, str) or "://" not in store:
-        return
-    key = url_key(store)
+    """:func:`_refuse_store_over_inputs` for a store given as a URL (``s3://``...), a remote
+    store object (``FsspecStore``, an fsspec mapper: keyed by its URL) or an in-memory one
+    (a ``MemoryStore`` or dict: the same dict as a store the inputs read): the same store as
+    the source destroyed the input cube, then blamed its fill value."""
+    if isinstance(store, str):
+        key = url_key(store) if "://" in store else None
+    else:
+        key = store_url_key(store)
+    held = _memory_dict(store)
     for role, obj in (("source", source), ("guide", guide)):
-        given = {url_key(obj)} if isinstance(obj, str) and "://" in obj else urls_read(obj)
+        given = ({url_key(obj)} if isinstance(obj, str) and "://" in obj else urls_read(obj)) \
+            if key is not None else set()
         for u in sorted(given):
             if u == key or u.startswith(key + "/") or key.startswith(u + "/"):
                 raise XlstsrError(
@@ -993,6 +1057,23 @@ def _refuse_url_over_inputs(store: Any, source: Any, guide: Any) -> None:
                     "writing it would destroy or change the input; choose another URL for the "
                     "output."
                 )
+        if held is not None and any(_memory_dict(z) is held for z in zarr_stores_read(obj)):
+            raise XlstsrError(
+                f"the store {_store_label(store)} is, holds or lies inside the {role} being read (the "
+                "same in-memory store): writing it would destroy or change the input; choose "
+                "another store for the output."
+            )
+
+
+def _memory_dict(store: Any) -> dict | None:
+    """The dict an in-memory store holds its keys in (a ``MemoryStore``'s, or a dict given as
+    the store), which identifies it: xarray reopens a MemoryStore as another object over the
+    same dict."""
+    import zarr
+
+    if isinstance(store, zarr.storage.MemoryStore):
+        return store._store_dict
+    return store if isinstance(store, dict) else None
 
 
 def _refuse_damaged(store: Any, root: Any, vname: str, done: np.ndarray,

@@ -703,22 +703,53 @@ def urls_read(obj: Any) -> set[str]:
     src = obj.encoding.get("source")
     if isinstance(src, str) and "://" in src and not src.startswith("file://"):
         found.add(url_key(src))
+    for zstore in zarr_stores_read(obj):
+        key = store_url_key(zstore)
+        if key is not None:
+            found.add(key)
+    return found
+
+
+def store_url_key(store: Any) -> str | None:
+    """A remote store object (zarr's ``FsspecStore``, an fsspec mapper) as :func:`url_key`
+    (``protocol://path``), or None for a local or in-memory object store."""
+    fs = getattr(store, "fs", None)
+    path = getattr(store, "path", None)
+    if not isinstance(path, str):
+        path = getattr(store, "root", None)  # an fsspec mapper (FSMap)
+    if fs is None or not isinstance(path, str) or not _remote(store):
+        return None
+    return url_key(path if "://" in path else f"{_protocols(fs)[0]}://{path}")
+
+
+def zarr_stores_read(obj: Any) -> list[Any]:
+    """The Zarr store objects a lazy DataArray, Dataset, guide list or dict reads (the stores
+    of the ``zarr.Array`` objects behind its lazy indexing and in its dask graph), each once.
+    Metadata only."""
+    if isinstance(obj, xr.Dataset):
+        return zarr_stores_read(list(obj.data_vars.values()))
+    if isinstance(obj, Mapping):
+        return zarr_stores_read(list(obj.values()))
+    if isinstance(obj, (list, tuple)):
+        found: dict[int, Any] = {}
+        for v in obj:
+            found.update((id(s), s) for s in zarr_stores_read(v))
+        return list(found.values())
+    if not isinstance(obj, xr.DataArray):
+        return []
     raw = obj.variable._data
     arrays = [raw]
     if isinstance(raw, dsa.Array):
         arrays += _graph_arrays(raw)
-    for a in arrays:
-        zstore = _zarr_store(_backend_array(a))
-        fs, path = getattr(zstore, "fs", None), getattr(zstore, "path", None)
-        if fs is not None and isinstance(path, str) and "file" not in _protocols(fs):
-            found.add(url_key(f"{_protocols(fs)[0]}://{path}"))
-    return found
+    stores = (_zarr_store(_backend_array(a)) for a in arrays)
+    return list({id(s): s for s in stores if s is not None}.values())
 
 
 def refuse_incomplete_inputs(source: Any, guide: Any) -> None:
     """Refuse a lazy input or guide read from the store of an unfinished upscale_to_zarr run
     (``xr.open_zarr`` opens it; its unwritten steps are NaN and would be streamed on as if
-    cloudy). A path is checked when it is opened (:func:`xlstsr.io.open_zarr`)."""
+    cloudy), be the store local, on a URL (``s3://``...) or in memory. A path is checked when it
+    is opened (:func:`xlstsr.io.open_zarr`)."""
     import zarr
 
     for role, obj in (("source", source), ("guide", guide)):
@@ -738,14 +769,58 @@ def refuse_incomplete_inputs(source: Any, guide: Any) -> None:
                     continue
             if attrs is None:
                 continue
-            regions = incomplete_regions(attrs, p)
-            if regions is not None:
-                raise XlstsrError(
-                    f"the {role} is read from {p}, the store of an upscale_to_zarr run that did "
-                    f"not finish ({regions[0]} of {regions[1]} time blocks written; the others "
-                    "read as NaN). Complete that store first (mode='resume', or `xlstsr upscale "
-                    "... --resume`), then use it."
-                )
+            _refuse_incomplete(role, p, attrs, p)
+        # a store on a URL (s3://, gs://, memory://) or in memory: no local file, but as
+        # unfinished (its unwritten steps were streamed on as cloud, into a store marked complete)
+        for label, zstore in _object_stores(obj):
+            attrs = _root_attrs(zstore)
+            if attrs is not None:
+                _refuse_incomplete(role, label, attrs, zstore)
+
+
+def _refuse_incomplete(role: str, label: Any, attrs: Mapping, store: Any) -> None:
+    regions = incomplete_regions(attrs, store)
+    if regions is not None:
+        raise XlstsrError(
+            f"the {role} is read from {label}, the store of an upscale_to_zarr run that did "
+            f"not finish ({regions[0]} of {regions[1]} time blocks written; the others "
+            "read as NaN). Complete that store first (mode='resume', or `xlstsr upscale "
+            "... --resume`), then use it."
+        )
+
+
+def _object_stores(obj: Any) -> list[tuple[str, Any]]:
+    """``(label, store)`` for the remote and in-memory Zarr stores ``obj`` reads (local ones
+    are :func:`files_read`'s): each store, and for a remote one opened at an array's own path
+    (``dask.array.from_zarr("s3://b/out.zarr/lst")``) the group above it as well."""
+    import posixpath
+
+    from zarr.storage import FsspecStore, MemoryStore
+
+    found: dict[str, tuple[str, Any]] = {}
+    for zstore in zarr_stores_read(obj):
+        key = store_url_key(zstore)
+        if key is not None and isinstance(zstore, FsspecStore):
+            found.setdefault(key, (key, zstore))
+            parent = posixpath.dirname(zstore.path.rstrip("/"))
+            if parent.strip("/"):
+                up = url_key(f"{key.partition('://')[0]}://{parent}")
+                found.setdefault(up, (up, FsspecStore(zstore.fs, read_only=True, path=parent)))
+        elif isinstance(zstore, MemoryStore):
+            found.setdefault(f"id:{id(zstore._store_dict)}",
+                             (f"an in-memory store ({type(zstore).__name__})", zstore))
+    return list(found.values())
+
+
+def _root_attrs(store: Any) -> dict | None:
+    """The attributes of the group at the root of a store object, or None (an array, or no
+    Zarr node there)."""
+    import zarr
+
+    try:
+        return dict(zarr.open_group(store, mode="r").attrs)
+    except (FileNotFoundError, KeyError, ValueError, zarr.errors.BaseZarrError):
+        return None
 
 
 def store_exists(store: Any) -> bool:
