@@ -1191,6 +1191,8 @@ def _cli_hints(message: str, command: str | None = None,
     message = _with_flags(message, _COMMON_FLAGS, typed)
     if command == "evaluate":
         message = _reference_offset_hint(message, typed)
+        # validate's "drop `reference_scale`": its flag (no hint pattern maps a bare name)
+        message = message.replace("drop `reference_scale`", "drop --reference-scale")
         message = _with_flags(message, _EVALUATE_FLAGS, typed)
         if "coarse LST" in message:  # a refusal of the --coarse file: its own flags
             message = _with_flags(message, _COARSE_FLAGS, typed)
@@ -2007,10 +2009,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"--reference-units {args.reference_units}: {args.reference} is a "
                          "Landsat Collection 2 Level-2 scene, which its reader decodes to Kelvin "
                          "(scale, offset and fill): drop --reference-units")
-    if ref is not None and args.reference_offset is not None:  # 149 K added a second time
-        raise UsageError(f"--reference-offset {args.reference_offset:g}: {args.reference} is a "
-                         "Landsat Collection 2 Level-2 scene, which its reader decodes to Kelvin "
-                         "(scale, offset and fill): drop --reference-offset")
+    # each decoding flag refused alike (scale, offset and fill applied a second time): one
+    # left out was refused by evaluate with "add --reference-offset 149", which this refuses
+    decoded = [f"--reference-{k} {v:g}" for k, v in (
+        ("scale", args.reference_scale), ("offset", args.reference_offset),
+        ("nodata", args.reference_nodata)) if v is not None]
+    if ref is not None and decoded:
+        raise UsageError(f"{', '.join(decoded)}: {args.reference} is a Landsat Collection 2 "
+                         "Level-2 scene, which its reader decodes to Kelvin (scale, offset and "
+                         f"fill): drop {', '.join(f.split()[0] for f in decoded)}")
     if ref is None:
         ref = _open_field(args.reference, args.reference_variable, "reference",
                           "--reference-variable", band=args.reference_band)
@@ -2052,6 +2059,11 @@ def _evaluate(args: argparse.Namespace) -> int:
             "0/1 mask of it first, e.g. `(((qa >> 6) & 1) == 0).astype('uint8')`."
         )
     with _scheduler(args.scheduler):
+        # read into memory where they fit, as evaluate's reprojection reads them anyway: its
+        # checks of the scored pixels (a truth 70 K off, a threshold that drops the scene, a
+        # constant truth, a few pixels) run in memory only, and inputs on one grid, read
+        # lazily, were scored without them (RMSE 70 K, exit 0)
+        sr, ref, coarse, clear = _loaded(sr, ref, coarse, clear)
         scores = xlstsr.evaluate(
             sr, ref, coarse=coarse, factor=args.factor, erode=args.erode,
             valid_min=args.valid_min, valid_max=args.valid_max,
@@ -2078,6 +2090,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: RMSE {', '.join(f'{v:.2f}' for v in rmse[:5])} K"
           + (" ..." if rmse.size > 5 else ""))
     return 0
+
+
+def _loaded(*fields: Any) -> tuple[Any, ...]:
+    """``fields`` (DataArrays or None) read into memory when together they take less than
+    :data:`xlstsr.validate.OUTPUT_MEMORY_FRACTION` of the memory available as float64 (the
+    dtype evaluate scores in); else as they are, lazy."""
+    from xlstsr.validate import OUTPUT_MEMORY_FRACTION, _available_memory
+
+    nbytes = sum(8 * int(f.size) for f in fields if f is not None)
+    if nbytes > OUTPUT_MEMORY_FRACTION * _available_memory():
+        log.warning("inputs of %.1f GiB scored lazily: evaluate's in-memory checks are skipped",
+                 nbytes / 1024**3)
+        return fields
+    return tuple(None if f is None else f.load() for f in fields)
 
 
 def _scaling(args: argparse.Namespace) -> int:

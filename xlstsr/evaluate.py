@@ -583,6 +583,13 @@ def _check_thresholds(valid_min: float | None, valid_max: float | None) -> None:
     reference_mask applied them before it checked them."""
     if np.ndim(valid_min) or np.ndim(valid_max):
         for name, v in (("valid_min", valid_min), ("valid_max", valid_max)):
+            if np.ndim(v) and not isinstance(v, xr.DataArray):
+                # a list or numpy array has no step labels: it broadcast along x, or raised
+                raise InputTypeError(
+                    f"{name} is a {type(v).__name__}, not a number or a DataArray along the "
+                    f"reference's steps: give one number, or label each step's threshold, e.g. "
+                    f"`{name} = xr.DataArray(values, dims='time', coords={{'time': "
+                    "reference.time}})`.")
             vals = np.asarray(v, float) if v is not None else np.empty(0)
             if vals[np.isfinite(vals)].size and float(np.nanmin(vals)) < _THRESHOLD_MIN_K:
                 raise XlstsrError(f"{name} holds {float(np.nanmin(vals)):g}, not a temperature "
@@ -605,6 +612,46 @@ def _check_thresholds(valid_min: float | None, valid_max: float | None) -> None:
         # every pixel dropped, reported as "no valid pixel after masking ... relax valid_min"
         raise XlstsrError(f"valid_min={float(valid_min):g} is not below valid_max="
                           f"{float(valid_max):g}: swapped? e.g. valid_min=230, valid_max=350.")
+
+
+def _paired_thresholds(valid_min: Any, valid_max: Any, ref: xr.DataArray) -> tuple[Any, Any]:
+    """Per-step thresholds (DataArrays along the reference's steps) with the reference's steps,
+    paired by label as ``reference_clear`` is (:func:`xlstsr.steps.pair_steps`); numbers and
+    None as they are. Refused: a threshold lacking a step of the reference (combined with it
+    by an inner join, that step was left out of the scores without a word), a NaN threshold
+    (its step emptied), and a dim the reference lacks (a 2-D reference raised xarray's
+    error)."""
+    ry, rx = spatial_dims(ref)
+    out = []
+    for name, v in (("valid_min", valid_min), ("valid_max", valid_max)):
+        if not isinstance(v, xr.DataArray) or not v.ndim:
+            out.append(v)
+            continue
+        if ry in v.dims or rx in v.dims:
+            raise XlstsrError(
+                f"{name} has the reference's spatial dims {v.dims}: thresholds are one number, "
+                f"or one per step (a DataArray along 'time'); mask pixels with "
+                "reference_clear= instead.")
+        lacks = [d for d in v.dims if d not in ref.dims and v.sizes[d] > 1]
+        if lacks:
+            raise XlstsrError(
+                f"{name} has the dim {lacks[0]!r} ({v.sizes[lacks[0]]} steps) and the reference "
+                f"has none (its dims: {ref.dims}): one reference image takes one threshold. "
+                f"Give a number (e.g. `{name}=float({name}.min())`), or a reference with those "
+                "steps.")
+        nan = [str(v[d].values[i]) if d in v.coords else str(i) for d in v.dims
+               for i in np.flatnonzero(v.isnull().any([o for o in v.dims if o != d]).values)]
+        if nan:
+            raise XlstsrError(
+                f"{name} is NaN for step(s) {nan[:3]}{'...' if len(nan) > 3 else ''}: that "
+                f"step would keep no pixel. Give each step its threshold (e.g. "
+                f"`{name}.fillna(230)`), or a number for all.")
+        paired = pair_steps(v.expand_dims({ry: 1, rx: 1}).transpose(..., ry, rx), ref, name,
+                            "reference", var=name, like_var="reference")
+        # size-1 dims the reference lacks (a date of one step): that one threshold
+        out.append(paired.squeeze([ry, rx, *(d for d in paired.dims if d not in ref.dims)],
+                                  drop=True))
+    return out[0], out[1]
 
 
 def _unscored(ref: xr.DataArray, mask: xr.DataArray) -> list[np.ndarray]:
@@ -647,8 +694,9 @@ def reference_mask(
         Decoded reference (float, NaN = invalid), see :func:`decode_reference`.
     erode : int
         Erosion of the valid region, in pixels.
-    valid_min, valid_max : float, optional
-        Thresholds in Kelvin (e.g. 230 K to drop cloud-contaminated pixels).
+    valid_min, valid_max : float or DataArray, optional
+        Thresholds in Kelvin (e.g. 230 K to drop cloud-contaminated pixels); a DataArray gives
+        one per step of ``reference``, paired by label.
     clear : bool
         Erode around the gaps the thresholds make as well (cloud edges).
 
@@ -666,6 +714,7 @@ def reference_mask(
     """
     check_bool("clear", clear)  # "no" is truthy: it would silently mean True
     _check_thresholds(valid_min, valid_max)
+    valid_min, valid_max = _paired_thresholds(valid_min, valid_max, reference)
     if clear and valid_min is None and valid_max is None:  # the CLI refuses --clear alone
         warn("clear=True erodes around the gaps that valid_min / valid_max make, and "
              "neither is given: it changes nothing; pass e.g. valid_min=230 (cold "
@@ -1245,8 +1294,10 @@ def evaluate(
         It erodes around *every* gap, cloud holes already set to NaN included: for a reference
         you have masked yourself, pass ``erode=0`` (eroding it again drops the pixels next to
         each hole, a much stricter mask that changes the scores).
-    valid_min, valid_max : float, optional
-        Physical thresholds on the decoded reference in Kelvin (e.g. 230 K: cloud contamination).
+    valid_min, valid_max : float or DataArray, optional
+        Physical thresholds on the decoded reference in Kelvin (e.g. 230 K: cloud contamination),
+        or one per step of the reference: a DataArray along its step dims, paired by label as
+        ``reference_clear`` is (a threshold lacking a step, or NaN, is refused).
     reference_scale : float, optional
         Factor turning stored reference values into Kelvin (0.1 for ASTER stored as K x 10),
         for a reference that does not declare it (a ``scale_factor`` attr other than 1 and this
@@ -1379,6 +1430,12 @@ def evaluate(
     if coregister is not False and "band" in reference.dims and reference.sizes["band"] == 1:
         reference = reference.squeeze("band", drop=True)  # as read by rioxarray: one band
     reference, acquired = _paired_reference(georeference(reference, "reference"), sr)
+    # per-step thresholds paired as reference_clear is: on the reference's own labels, then
+    # relabelled with sr's (an inner join left out the steps they lack, silently)
+    valid_min, valid_max = (
+        v.assign_coords({d: reference[d].values for d in acquired if d in v.dims})
+        if isinstance(v, xr.DataArray) else v
+        for v in _paired_thresholds(valid_min, valid_max, reference.assign_coords(acquired)))
     cut = _cut_to_sr(sr, reference, erode)
     if reference_clear is not None:  # checked on the reference's own grid, then cut alike
         # (paired with the reference's own labels where its steps were paired by overpass)

@@ -790,6 +790,9 @@ def coarse_consistency(
     # compared block by block, by position: both north-up, (..., y, x) (upscale gives a
     # south-up input back north-up, and its own input was refused "off by 0 coarse pixels")
     sr, coarse = image_order(sr), image_order(coarse)
+    # sr cut to a window of whole blocks: the coarse pixels it covers (as _same_positions
+    # cuts the reference's window), which the shapes compared first refused
+    coarse = _coarse_window(sr, coarse, factor)
     check_coarse_grid(sr, coarse, factor)
     ydim, xdim = spatial_dims(sr)
     cy, cx = spatial_dims(coarse)
@@ -823,6 +826,24 @@ def coarse_consistency(
     return out
 
 
+def _coarse_window(sr: xr.DataArray, coarse: xr.DataArray, factor: int) -> xr.DataArray:
+    """``coarse`` cut to the coarse pixels whose blocks ``sr`` covers, along each spatial dim
+    where ``sr`` holds whole blocks of ``factor`` fine pixels whose centres are a run of
+    ``coarse``'s labels (to 1e-3 of a pixel); as it is elsewhere (checked after)."""
+    ydim, xdim = spatial_dims(sr)
+    cy, cx = spatial_dims(coarse)
+    for d, c in ((ydim, cy), (xdim, cx)):
+        n = sr.sizes[d]
+        if (n == coarse.sizes[c] * factor or n % factor or d not in sr.coords
+                or c not in coarse.coords or sr[d].ndim != 1 or coarse[c].ndim != 1):
+            continue
+        centres = np.asarray(sr[d].values, np.float64).reshape(-1, factor).mean(axis=1)
+        run = _window_of(np.asarray(coarse[c].values), centres)
+        if run is not None:
+            coarse = coarse.isel({c: run})
+    return coarse
+
+
 #: How far (in fine pixels) a coarse label may be from its block's centre in
 #: :func:`check_coarse_grid`: float round-off only.
 _COARSE_GRID_TOL = 1e-2
@@ -850,6 +871,17 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
     ydim, xdim = spatial_dims(sr)
     cy, cx = spatial_dims(coarse)
     if (sr.sizes[ydim], sr.sizes[xdim]) != (coarse.sizes[cy] * factor, coarse.sizes[cx] * factor):
+        if (sr.sizes[ydim] <= coarse.sizes[cy] * factor
+                and sr.sizes[xdim] <= coarse.sizes[cx] * factor):
+            # a window of sr's grid is on it still: the reprojection advice did not apply
+            raise GridError(
+                f"{what} ({sr.sizes[ydim]} x {sr.sizes[xdim]}) is smaller than the factor-"
+                f"{factor} fine grid of the {coarse_what} ({coarse.sizes[cy]} x "
+                f"{coarse.sizes[cx]} pixels): a window of it? The blocks are compared whole: "
+                f"cut {what} on whole coarse pixels ({factor} x {factor} fine pixels, from the "
+                f"{coarse_what}'s edges) and pass the {coarse_what}'s same window (e.g. "
+                f"`{coarse_what.split()[0]}.sel(x=slice(x0, x1), y=slice(y0, y1))` over "
+                f"{what}'s extent), or leave the {coarse_what} out.")
         raise GridError(
             f"{what} ({sr.sizes[ydim]} x {sr.sizes[xdim]}) is not the factor-{factor} fine grid "
             f"of the {coarse_what} ({coarse.sizes[cy]} x {coarse.sizes[cx]}); pass the "

@@ -293,10 +293,15 @@ def _decoded(truth: xr.DataArray) -> xr.DataArray:
     scaled integers with their attrs, a declared fill): an error map of degrees Celsius or of
     digital numbers against Kelvin was drawn without a word; undecodable values are refused,
     scaled integers told the attrs to set on ``truth`` (the figures take no evaluate's
-    ``reference_scale``: its advice raised a TypeError)."""
+    ``reference_scale``: its advice raised a TypeError). Values outside
+    :data:`~xlstsr.validate.PHYSICAL_RANGE_K` are NaN, as evaluate never scores them (a hand-
+    decoded Landsat fill, 149 K, set the error maps' limit to +-145 K)."""
     from .evaluate import decode_reference
+    from .validate import PHYSICAL_RANGE_K
 
-    return decode_reference(truth, attrs_of="truth")
+    out = decode_reference(truth, attrs_of="truth")
+    lo, hi = PHYSICAL_RANGE_K
+    return out.where((out >= lo) & (out <= hi)).rio.write_nodata(np.nan, encoded=False)
 
 
 def _drawn_kelvin(lst: xr.DataArray, *, check_fill: bool = False, what: str = "LST",
