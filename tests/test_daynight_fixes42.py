@@ -137,3 +137,48 @@ def test_tag_naming_both_overpasses_gets_no_label():
     # 'LST_Day_1km - LST_Night_1km' (a difference of the two): of no one overpass
     assert cog_module._tagged_day_night({"long_name": "LST_Day_1km - LST_Night_1km"}) is None
     assert cog_module._tagged_day_night({"long_name": "LST_Night_1km"}) == "night"
+
+
+# -- probe 42q: stacks by label, the overpass coordinate, MOD21A2 QC by source_granule ---------
+def _cog(path, value, **tags):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32",
+                       crs="EPSG:32631", transform=from_origin(0, 400, 100, 100)) as f:
+        f.write(np.full((1, 4, 4), value, np.float32))
+        f.update_tags(units="K", **tags)
+    return str(path)
+
+
+@pytest.mark.parametrize("tag", ["LST_{}_1km", "MOD11A1 {}time land surface temperature"])
+def test_open_cog_refuses_a_stack_of_day_and_night_labelled_by_tags(tmp_path, tag):
+    day = _cog(tmp_path / "s0.tif", 300.0, long_name=tag.format("Day"))
+    night = _cog(tmp_path / "s1.tif", 285.0, long_name=tag.format("Night"))
+    with pytest.raises(xlstsr.errors.XlstsrError, match="different layers"):
+        open_cog([day, night])
+    assert open_cog([day, _cog(tmp_path / "s2.tif", 301.0,
+                               long_name=tag.format("Day"))]).sizes["time"] == 2
+
+
+def test_overpass_coordinate_labels_a_field_of_a_stack():
+    day = _field("lst_day", day_night="day")
+    night = _field("lst_night", day_night="night")
+    cube = xr.concat([day, night], dim="overpass").assign_coords(overpass=["day", "night"])
+    assert cube.attrs["day_night"] == "day"  # xarray kept the first field's attributes
+    assert _day_night(cube.sel(overpass="night"))[0] == "night"
+    assert _day_night(cube.sel(overpass="day"))[0] == "day"
+    assert _day_night(cube)[0] is None  # both overpasses
+    assert _overpass_warnings(cube.sel(overpass="night"), day)
+    assert not _overpass_warnings(cube.sel(overpass="night"), night)
+
+
+def test_mod21a2_qc_read_by_its_source_granule(tmp_path):
+    from xlstsr.qc import _product_of
+
+    qc = xr.DataArray(np.zeros((2, 2), np.uint8), dims=("y", "x"),
+                      attrs={"source": "/data/h18v04_QC_Day.tif",
+                             "source_granule": "MOD21A2.A2020001.h18v04.061.2021003092415.hdf"})
+    assert _product_of(qc) == "MOD21A2"
+    qc.attrs.pop("source_granule")
+    assert _product_of(qc) == "MOD11"

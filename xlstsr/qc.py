@@ -77,10 +77,14 @@ def _product(product: Any) -> str | None:
 
 def _product_of(qc: xr.DataArray) -> str:
     """The QC layout of a DataArray from its attributes: MOD21 granule / grid names or STAC
-    collections (``source``, ``product``, ``grid_mapping``...) or a MOD21 QA_Legend ("LST
+    collections (``source``, ``source_granule``, ``product``, ``grid_mapping``...) or a MOD21 QA_Legend ("LST
     accuracy"); else MOD11."""
     names = " ".join(os.path.basename(str(d.get(k, ""))) for d in (qc.attrs, qc.encoding)
-                     for k in ("source", "product", "ShortName", "grid_name", "grid_mapping"))
+                     # source_granule: the tag open_cog and the Zarr/netCDF round trips keep
+                     # (encoding's source becomes the store's path): a MOD21A2 QC was decoded
+                     # with MOD11's accuracy classes, which run the other way
+                     for k in ("source", "source_granule", "product", "ShortName", "grid_name",
+                               "grid_mapping"))
     m = _MOD21_NAME.search(names)
     if m:
         text = m.group(0).upper()

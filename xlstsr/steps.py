@@ -406,11 +406,26 @@ _DN_ATTRS = ("long_name", "source_subdataset", "source_long_name")
 
 
 def _day_night(da: xr.DataArray) -> tuple[str | None, str]:
-    """'day', 'night' or None for a field, and where that was read: its ``day_night``
-    attribute (the ECOSTRESS loader, :func:`xlstsr.io.open_modis`), else its layer name
+    """'day', 'night' or None for a field, and where that was read: a scalar ``overpass`` (or
+    ``day_night``) coordinate 'day' / 'night' (a field selected from a stack of both; along a
+    dim of them: None), else its ``day_night`` attribute (the ECOSTRESS loader, :func:`xlstsr.io.open_modis`), else its layer name
     ('LST_Day_1km') or else its ``long_name``, ``source_subdataset`` or ``source_long_name``
     attribute when it names a layer ('LST_Night_1km') or says '... daytime ...', and one
     overpass only."""
+    # a field selected from a (time, overpass) stack (`cube.sel(overpass='night')`): the stack
+    # kept its first field's name and attributes, the day one's, so they said "day" of it
+    for name in ("overpass", "day_night"):
+        c = da.coords.get(name)
+        if c is None:
+            continue
+        if c.ndim == 0:
+            value = c.item()
+            if isinstance(value, bytes):
+                value = value.decode(errors="replace")
+            if isinstance(value, str) and value.strip().lower() in ("day", "night"):
+                return value.strip().lower(), f"'{name}' coordinate {value!r}"
+        elif name in da.dims:
+            return None, ""  # both overpasses (or other labels) along a dim: no one label
     v = da.attrs.get("day_night")
     if isinstance(v, str) and v.strip():
         return v.strip().lower(), "'day_night' attribute"

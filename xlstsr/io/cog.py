@@ -559,6 +559,18 @@ def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray]) -> None:
         if name is not None:
             layers.setdefault(name.lower(), (name, p))
     named = dict(layers.values())
+    # the overpass each file is labelled with (open_cog's day_night, read from its tags and
+    # band description too): a day and a night file whose layer was named there only were
+    # stacked as one series, alternating the overpasses, and lost both labels
+    from ..steps import _day_night
+
+    overpass: dict[str, Any] = {}
+    for p, a in zip(paths, arrays):
+        dn, _ = _day_night(a)  # its day_night, else its tags' 'daytime' / 'nighttime'
+        if dn:
+            overpass.setdefault(dn, p)
+    if len(named) <= 1 and len(overpass) > 1:
+        named = {f"{k} overpass": v for k, v in overpass.items()}
     if len(named) > 1:
         shown = ", ".join(f"{k} ({Path(os.fspath(v)).name})" for k, v in named.items())
         raise XlstsrError(
