@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+from fsspec.implementations.memory import MemoryFileSystem
 
 import xlstsr
 from xlstsr.errors import XlstsrError
@@ -117,3 +118,41 @@ def test_url_overwrite_and_new_store_still_written(lst, mem):
     again = xlstsr.upscale_to_zarr(lst, url, 2, progress=False, mode="w")  # over an xlstsr store
     assert zarr.open_group(url, mode="r").attrs[STATUS_ATTR] == COMPLETE
     assert first.shape == again.shape
+
+
+# -- review 42d: a store readable only under its own prefix (an access policy on its path) ----
+class _DenyFS(MemoryFileSystem):
+    """Memory, but every path outside ``allowed`` answers 403 (PermissionError)."""
+
+    protocol = ("denytest",)
+    allowed = ""
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        if path.startswith("denytest://"):
+            path = path[len("denytest://"):]
+        return MemoryFileSystem._strip_protocol(path)
+
+    def _guard(self, path):
+        p = self._strip_protocol(path)
+        if not (p == self.allowed or p.startswith(self.allowed + "/")):
+            raise PermissionError(f"403 AccessDenied {p}")
+
+    def cat_file(self, path, start=None, end=None, **kw):
+        self._guard(path)
+        return super().cat_file(path, start, end, **kw)
+
+    def info(self, path, **kw):
+        self._guard(path)
+        return super().info(path, **kw)
+
+
+def test_input_readable_under_its_own_prefix_only_is_accepted(lst):
+    fsspec.register_implementation("denytest", _DenyFS, clobber=True)
+    allowed = f"/deny{uuid.uuid4().hex}/data/a.zarr"
+    _DenyFS.allowed = allowed
+    lst.to_dataset().to_zarr(f"memory://{allowed}", zarr_format=3, consolidated=False)
+    src = xr.open_zarr(f"denytest://{allowed}", consolidated=False, decode_coords="all")["lst_1km"]
+    assert src.lstsr.upscale(2).isel(time=0).notnull().any()
+    out = xlstsr.upscale_to_zarr(src, {}, 2, progress=False)
+    assert out is not None

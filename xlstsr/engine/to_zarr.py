@@ -984,15 +984,23 @@ def _check_url_contents(store: str, mode: str) -> None:
         return
     if not names & set(ZARR_MARKERS):
         _refuse_other_files(store, mode)
-    if not _url_is_zarr_array(fs, root):
+    holder = None
+    try:
+        if not _url_is_zarr_array(fs, root):
+            return
+        parent = posixpath.dirname(root)
+        while holder is None and parent.strip("/") and parent != root:
+            if any(fs.exists(f"{parent}/{m}") for m in ZARR_MARKERS):
+                holder = parent
+            root, parent = parent, posixpath.dirname(parent)
+    except OSError as err:  # a folder above that cannot be read (access denied): as above
+        log.debug("upscale_to_zarr: the folders above %s not read (%s)", _store_label(store),
+                  err)
         return
-    scheme = store.split("://")[0]
-    parent = posixpath.dirname(root)
-    while parent.strip("/") and parent != root:
-        if any(fs.exists(f"{parent}/{m}") for m in ZARR_MARKERS):
-            _refuse_array_of_store(store, f"{scheme}://{parent.lstrip('/')}"
-                                   if "::" not in store else parent)
-        root, parent = parent, posixpath.dirname(parent)
+    if holder is not None:
+        scheme = store.split("://")[0]
+        _refuse_array_of_store(store, f"{scheme}://{holder.lstrip('/')}"
+                               if "::" not in store else holder)
 
 
 def _url_is_zarr_array(fs: Any, root: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import warnings
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ import numpy as np
 import xarray as xr
 
 from ..errors import VariableNotFoundError, XlstsrError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "file_uri_path",
@@ -772,8 +775,13 @@ def refuse_incomplete_inputs(source: Any, guide: Any) -> None:
             _refuse_incomplete(role, p, attrs, p)
         # a store on a URL (s3://, gs://, memory://) or in memory: no local file, but as
         # unfinished (its unwritten steps were streamed on as cloud, into a store marked complete)
-        for label, zstore in _object_stores(obj):
+        for (label, zstore), parent in _object_stores(obj):
             attrs = _root_attrs(zstore)
+            if attrs is None and parent is not None:
+                # an array opened at its own path: the group holding it, as for a local one
+                # (only then: the folder above a readable store may be another's, or denied)
+                label, zstore = parent
+                attrs = _root_attrs(zstore)
             if attrs is not None:
                 _refuse_incomplete(role, label, attrs, zstore)
 
@@ -789,37 +797,41 @@ def _refuse_incomplete(role: str, label: Any, attrs: Mapping, store: Any) -> Non
         )
 
 
-def _object_stores(obj: Any) -> list[tuple[str, Any]]:
-    """``(label, store)`` for the remote and in-memory Zarr stores ``obj`` reads (local ones
-    are :func:`files_read`'s): each store, and for a remote one opened at an array's own path
-    (``dask.array.from_zarr("s3://b/out.zarr/lst")``) the group above it as well."""
+def _object_stores(obj: Any) -> list[tuple[tuple[str, Any], tuple[str, Any] | None]]:
+    """``((label, store), parent)`` for the remote and in-memory Zarr stores ``obj`` reads
+    (local ones are :func:`files_read`'s), each once; ``parent``: for a remote one, the
+    ``(label, store)`` of the folder above it (the group of an array opened at its own path,
+    ``dask.array.from_zarr("s3://b/out.zarr/lst")``), else None."""
     import posixpath
 
     from zarr.storage import FsspecStore, MemoryStore
 
-    found: dict[str, tuple[str, Any]] = {}
+    found: dict[str, tuple[tuple[str, Any], tuple[str, Any] | None]] = {}
     for zstore in zarr_stores_read(obj):
         key = store_url_key(zstore)
         if key is not None and isinstance(zstore, FsspecStore):
-            found.setdefault(key, (key, zstore))
             parent = posixpath.dirname(zstore.path.rstrip("/"))
+            up = None
             if parent.strip("/"):
-                up = url_key(f"{key.partition('://')[0]}://{parent}")
-                found.setdefault(up, (up, FsspecStore(zstore.fs, read_only=True, path=parent)))
+                up = (url_key(f"{key.partition('://')[0]}://{parent}"),
+                      FsspecStore(zstore.fs, read_only=True, path=parent))
+            found.setdefault(key, ((key, zstore), up))
         elif isinstance(zstore, MemoryStore):
             found.setdefault(f"id:{id(zstore._store_dict)}",
-                             (f"an in-memory store ({type(zstore).__name__})", zstore))
+                             ((f"an in-memory store ({type(zstore).__name__})", zstore), None))
     return list(found.values())
 
 
 def _root_attrs(store: Any) -> dict | None:
-    """The attributes of the group at the root of a store object, or None (an array, or no
-    Zarr node there)."""
+    """The attributes of the group at the root of a store object, or None (an array, no Zarr
+    node there, or one that cannot be read: access denied, a server error; the check is a
+    courtesy, the read of the data itself reports those)."""
     import zarr
 
     try:
         return dict(zarr.open_group(store, mode="r").attrs)
-    except (FileNotFoundError, KeyError, ValueError, zarr.errors.BaseZarrError):
+    except (OSError, KeyError, ValueError, zarr.errors.BaseZarrError) as err:
+        log.debug("no group attributes read from %r (%s)", store, err)
         return None
 
 
