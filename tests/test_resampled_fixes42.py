@@ -63,3 +63,17 @@ def test_whole_blocks_keep_the_plain_advice():
     assert _advice(da) == "lst.coarsen(y=5, x=5).mean()"
     da, _ = _resampled(crop=(0, 0), latlon=True)
     assert _advice(da) == "lst.coarsen(lat=5, lon=5).mean()"
+
+
+def test_an_lst_placed_by_its_transform_only_is_advised_by_positions():
+    from affine import Affine
+
+    da, coarse = _resampled()
+    bare = xr.DataArray(da.values, dims=("y", "x"), attrs={"units": "K"}).rio.write_crs(
+        "EPSG:32633").rio.write_transform(Affine(100, 0, 0, 0, -100, 5000))
+    assert "y" not in bare.coords
+    code = _advice(bare)
+    assert ".isel(" in code
+    restored = eval(code, {"lst": bare})
+    assert restored.shape == (7, 8)
+    assert np.isin(np.round(restored.values.ravel(), 9), np.round(coarse, 9)).all()

@@ -327,7 +327,10 @@ def upscale(
 
         _as_timedelta(guide_time_tolerance)
     kelvin = prepare_lst(lst, mask_out_of_range=mask_out_of_range)
-    warn_if_resampled(kelvin, user_dims={v: k for k, v in names.items()})
+    back = {v: k for k, v in names.items()}
+    # an LST placed by its transform only: the advice selects by pixel positions
+    warn_if_resampled(kelvin, user_dims=back,
+                      user_coords=all(back.get(d, d) in lst.coords for d in ("y", "x")))
     warn_if_super_resolved(kelvin)
     offset_record = None  # what guide_offset did, for the provenance (no guide: nothing)
     if guide is not None:

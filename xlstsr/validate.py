@@ -4521,13 +4521,16 @@ def nearest_blocks(image: np.ndarray, max_size: int = 64) -> tuple[int, int, int
 
 
 def warn_if_resampled(lst: xr.DataArray, what: str = "LST", *,
-                      user_dims: Mapping[str, str] | None = None) -> None:
+                      user_dims: Mapping[str, str] | None = None,
+                      user_coords: bool = True) -> None:
     """Warn when an in-memory LST is made of k x k blocks of equal pixels (a lazy one is not
     read here: the check would compute it at graph-building time). The advice coarsens the
     whole blocks only, from where they start (an image cropped from a resampled one starts
     mid-block: coarsened from its first pixel, 99 % of the pixels mixed 2-4 of the sensor's),
     selected by coordinate bounds (whatever the order of the user's array), in the user's dim
-    names (``user_dims``: ``{'y': 'lat'}`` for dims renamed ``y``/``x``)."""
+    names (``user_dims``: ``{'y': 'lat'}`` for dims renamed ``y``/``x``); by pixel positions
+    where the user's array has no coordinates of them (``user_coords=False``: placed by its
+    transform, its ``lst['y']`` is 0..n-1 and bounds in metres selected nothing)."""
     if isinstance(lst.data, dsa.Array) or lst.ndim < 2:
         return
     ydim, xdim = spatial_dims(lst)
@@ -4541,7 +4544,7 @@ def warn_if_resampled(lst: xr.DataArray, what: str = "LST", *,
     window = {ydim: slice(oy, oy + (ny - oy) // k * k), xdim: slice(ox, ox + (nx - ox) // k * k)}
     whole = all(s.start == 0 and s.stop == n for s, n in zip(window.values(), (ny, nx)))
     select = ""
-    if not whole and ydim in lst.coords and xdim in lst.coords:
+    if not whole and user_coords and ydim in lst.coords and xdim in lst.coords:
         bounds = []
         for d, u in ((ydim, uy), (xdim, ux)):
             v = np.asarray(lst[d].values[window[d]], dtype=np.float64)
