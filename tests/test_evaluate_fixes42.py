@@ -132,8 +132,8 @@ def scene(tmp_path):
 
 
 @pytest.mark.parametrize("flags", [["--reference-scale", "0.00341802"],
-                                   ["--reference-nodata", "0"]])
-def test_cli_landsat_scene_refuses_reference_scale_and_nodata(scene, capsys, flags):
+                                   ["--reference-offset", "100"]])
+def test_cli_landsat_scene_refuses_reference_scale_and_offset(scene, capsys, flags):
     code, _out, err = run(capsys, "evaluate", scene / "sr.tif", scene / "scene",
                          scene / "o.csv", *flags)
     assert code != 0
@@ -195,3 +195,113 @@ def test_window_of_sr_off_the_blocks_names_the_window():
     with pytest.raises(GridError, match="a window of it") as e:
         coarse_consistency(sr, coarse, 4)
     assert "before any reprojection" not in str(e.value)
+
+
+# review 42e of these fixes
+def test_per_step_threshold_labelled_with_srs_dates_when_truth_paired_by_overpass():
+    # the labels the scores carry (sr's): refused once the truth's own (10:30) were required
+    sr, ref, t = _cube(acquired=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_sr = xlstsr.evaluate(sr, ref, valid_min=xr.DataArray(
+            [295.0, 296.0], dims="time", coords={"time": t}))
+        by_own = xlstsr.evaluate(sr, ref, valid_min=xr.DataArray(
+            [295.0, 296.0], dims="time", coords={"time": ref.time.values}))
+        one = xlstsr.evaluate(sr.isel(time=[1]), ref.isel(time=[1]), valid_min=296.0)
+    np.testing.assert_array_equal(by_sr.n_valid.values, by_own.n_valid.values)
+    assert int(by_sr.n_valid[1]) == int(one.n_valid[0])
+    assert list(by_sr.time.values) == list(t)
+
+
+def test_per_step_threshold_of_other_dates_refused_with_advice_that_works():
+    sr, ref, t = _cube(acquired=True)
+    other = xr.DataArray([295.0, 296.0], dims="time",
+                         coords={"time": t + np.timedelta64(4, "D")})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(GridError, match="match neither") as e:
+            xlstsr.evaluate(sr, ref, valid_min=other)
+        assert ".sel(" not in str(e.value)
+        # the advice: the values labelled with sr's dates
+        valid_min = xr.DataArray(other.values, dims="time", coords={"time": sr["time"].values})
+        assert xlstsr.evaluate(sr, ref, valid_min=valid_min).sizes["time"] == 2
+
+
+def test_zero_d_threshold_dataarrays_are_their_number():
+    sr, ref, t = _cube()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # a 2-D truth with its one step's threshold, and a 0-d quantile
+        got = xlstsr.evaluate(sr.isel(time=1), ref.isel(time=1), valid_min=xr.DataArray(
+            [296.0], dims="time", coords={"time": t[1:]}))
+        want = xlstsr.evaluate(sr.isel(time=1), ref.isel(time=1), valid_min=296.0)
+        q = ref.quantile(0.05)
+        got_q = xlstsr.evaluate(sr, ref, valid_min=q)
+        want_q = xlstsr.evaluate(sr, ref, valid_min=float(q))
+    assert int(got.n_valid) == int(want.n_valid) < ref.isel(time=1).size
+    np.testing.assert_array_equal(got_q.n_valid.values, want_q.n_valid.values)
+    assert int(got_q.n_valid.sum()) < ref.size
+
+
+def test_list_threshold_advice_is_valid_python():
+    sr, ref, _t = _cube()
+    with pytest.raises(InputTypeError) as e:
+        xlstsr.evaluate(sr, ref, valid_min=[295.0])
+    snippet = str(e.value).split("`")[1]
+    assert "}}" not in snippet
+    compile(snippet, "<advice>", "exec")
+
+
+def test_coarse_grid_messages_name_the_mistake_not_a_window():
+    from xlstsr import correction
+    from xlstsr.metrics import coarse_consistency
+
+    s = xlstsr.datasets.sample_scene(n_times=1)
+    coarse, fine = s["lst_1km"], s["lst_250m"]
+    sr = xlstsr.upscale(coarse, 4)
+    with pytest.raises(GridError, match="the fine reference passed as it") as e:
+        coarse_consistency(sr, fine, 4)  # the fine truth given as the coarse input
+    assert "a window of it" not in str(e.value)
+    c64 = coarse.coarsen(y=2, x=2).mean()
+    with pytest.raises(GridError, match="the factor it was made with") as e:
+        coarse_consistency(xlstsr.upscale(c64, 2), c64, 4)  # made at factor 2
+    assert "a window of it" not in str(e.value)
+    # the lst is required by the correction: no "leave it out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(GridError, match="a window of it") as e:
+            correction.calibrate_detail_gain(
+                xlstsr.upscale(coarse, 4, scale_correction=None).isel(
+                    y=slice(0, 128), x=slice(0, 128)),
+                coarse, fine.isel(y=slice(0, 128), x=slice(0, 128)), 4)
+    assert "leave" not in str(e.value)
+
+
+def test_cli_landsat_scene_takes_its_own_fill_as_reference_nodata(scene, capsys, caplog):
+    code, _out, err = run(capsys, "evaluate", scene / "sr.tif", scene / "scene",
+                          scene / "a.csv")
+    assert code == 0, err
+    code, _out, err = run(capsys, "evaluate", scene / "sr.tif", scene / "scene",
+                          scene / "b.csv", "--reference-nodata", "0")
+    assert code == 0, err
+    assert (scene / "a.csv").read_text() == (scene / "b.csv").read_text()
+    with caplog.at_level("WARNING", logger="xlstsr"):
+        code, _out, err = run(capsys, "evaluate", scene / "sr.tif", scene / "scene",
+                              scene / "c.csv", "--reference-nodata", "-9999")
+    assert code == 0, err
+    assert "--reference-nodata -9999 ignored" in caplog.text + err
+    assert (scene / "a.csv").read_text() == (scene / "c.csv").read_text()
+
+
+def test_cli_loads_inputs_only_where_evaluates_peak_fits(monkeypatch):
+    import dask.array as da
+
+    from xlstsr.cli import _loaded
+
+    # 32 MiB to spare (the machine's measure stubbed): 8 MB of inputs peak at 80 MB in memory
+    monkeypatch.setattr("xlstsr.validate._available_memory", lambda: 64 * 2**20)
+    big = xr.DataArray(da.zeros((1000, 1000), dtype="float32", chunks=500), dims=("y", "x"))
+    small = xr.DataArray(da.zeros((100, 100), dtype="float32", chunks=50), dims=("y", "x"))
+    (kept, none), (loaded,) = _loaded(big, None), _loaded(small)
+    assert kept.chunks is not None and none is None
+    assert loaded.chunks is None

@@ -2009,15 +2009,23 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"--reference-units {args.reference_units}: {args.reference} is a "
                          "Landsat Collection 2 Level-2 scene, which its reader decodes to Kelvin "
                          "(scale, offset and fill): drop --reference-units")
-    # each decoding flag refused alike (scale, offset and fill applied a second time): one
-    # left out was refused by evaluate with "add --reference-offset 149", which this refuses
+    # the scale and offset refused alike (applied a second time): one left out was refused by
+    # evaluate with "add --reference-offset 149", which this refuses
     decoded = [f"--reference-{k} {v:g}" for k, v in (
-        ("scale", args.reference_scale), ("offset", args.reference_offset),
-        ("nodata", args.reference_nodata)) if v is not None]
+        ("scale", args.reference_scale), ("offset", args.reference_offset)) if v is not None]
     if ref is not None and decoded:
         raise UsageError(f"{', '.join(decoded)}: {args.reference} is a Landsat Collection 2 "
                          "Level-2 scene, which its reader decodes to Kelvin (scale, offset and "
                          f"fill): drop {', '.join(f.split()[0] for f in decoded)}")
+    if ref is not None and args.reference_nodata is not None:
+        # the fill is the reader's (0, applied before decoding): a stored value, which the
+        # decoded Kelvin never holds. `--reference-nodata 0`, the scene's own, scored as
+        # without it; another is named, not refused, and left out alike
+        if not (args.reference_nodata == 0 or np.isnan(args.reference_nodata)):
+            log.warning("--reference-nodata %g ignored: %s is a Landsat Collection 2 Level-2 "
+                        "scene, whose reader masks its own fill (0) and decodes it to Kelvin",
+                        args.reference_nodata, args.reference)
+        args.reference_nodata = None
     if ref is None:
         ref = _open_field(args.reference, args.reference_variable, "reference",
                           "--reference-variable", band=args.reference_band)
@@ -2092,14 +2100,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: In-memory ``evaluate``'s peak allocation over its inputs' size as float64 (8 bytes a pixel):
+#: measured with tracemalloc, 152 MiB for a 1000 x 1000 float32 pair on one grid with
+#: valid_min and erode=1 (15 MiB as float64): 10. Budgeting for the inputs alone loaded ones
+#: taking 5-50 % of the memory, which evaluate then ran out of (they were scored in chunks).
+_EVALUATE_PEAK_PER_INPUT = 10
+
+
 def _loaded(*fields: Any) -> tuple[Any, ...]:
-    """``fields`` (DataArrays or None) read into memory when together they take less than
-    :data:`xlstsr.validate.OUTPUT_MEMORY_FRACTION` of the memory available as float64 (the
-    dtype evaluate scores in); else as they are, lazy."""
+    """``fields`` (DataArrays or None) read into memory when in-memory ``evaluate``'s peak
+    (:data:`_EVALUATE_PEAK_PER_INPUT` times their size as float64, the dtype it scores in)
+    takes less than :data:`xlstsr.validate.OUTPUT_MEMORY_FRACTION` of the memory available;
+    else as they are, lazy."""
     from xlstsr.validate import OUTPUT_MEMORY_FRACTION, _available_memory
 
     nbytes = sum(8 * int(f.size) for f in fields if f is not None)
-    if nbytes > OUTPUT_MEMORY_FRACTION * _available_memory():
+    if _EVALUATE_PEAK_PER_INPUT * nbytes > OUTPUT_MEMORY_FRACTION * _available_memory():
         log.warning("inputs of %.1f GiB scored lazily: evaluate's in-memory checks are skipped",
                  nbytes / 1024**3)
         return fields

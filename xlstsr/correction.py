@@ -144,7 +144,7 @@ def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int) -> tu
     flips = north_up_flips(sr, ydim, xdim)  # reversals are their own inverse
     sr_o, lst_o = image_order(sr), image_order(lst)
     lst_o = pair_steps(lst_o, sr_o, "coarse input", "sr", var="lst")
-    check_coarse_grid(sr_o, lst_o, factor, "sr", "lst")
+    check_coarse_grid(sr_o, lst_o, factor, "sr", "lst", optional=False)
     if isinstance(guide, (xr.DataArray, xr.Dataset, list, dict)):
         # by coordinates onto lst's fine grid (= sr's, checked above), steps matched by label:
         # as positional arrays, a south-up or transposed guide shifted the law silently
@@ -388,7 +388,7 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
         # another order gave 0.22 for 0.14, and a third date was dropped without a word
         lst = pair_steps(lst, sr, "coarse input", "sr", var="lst")
         # the coarse input of another place (same shape) gave a gain without a word
-        check_coarse_grid(sr, lst, factor, "sr", "lst")
+        check_coarse_grid(sr, lst, factor, "sr", "lst", optional=False)
     s, c, t = (_kelvin(a, name) for a, name in ((sr, "sr"), (lst, "lst"), (truth, "truth")))
     if not np.isfinite(t).any():
         raise AllNaNError("the truth holds no valid pixel: the gain cannot be calibrated (check "

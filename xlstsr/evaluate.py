@@ -580,7 +580,9 @@ def decode_reference(
 def _check_thresholds(valid_min: float | None, valid_max: float | None) -> None:
     """Refuse thresholds that cannot be in Kelvin, or that drop every pixel. Per-step
     thresholds (a DataArray along time) and an open bound (``valid_max=np.inf``) are taken:
-    reference_mask applied them before it checked them."""
+    reference_mask applied them before it checked them. A 0-d DataArray (``ref.quantile(.05)``)
+    is checked as the number it holds."""
+    valid_min, valid_max = _number_of(valid_min), _number_of(valid_max)
     if np.ndim(valid_min) or np.ndim(valid_max):
         for name, v in (("valid_min", valid_min), ("valid_max", valid_max)):
             if np.ndim(v) and not isinstance(v, xr.DataArray):
@@ -589,7 +591,7 @@ def _check_thresholds(valid_min: float | None, valid_max: float | None) -> None:
                     f"{name} is a {type(v).__name__}, not a number or a DataArray along the "
                     f"reference's steps: give one number, or label each step's threshold, e.g. "
                     f"`{name} = xr.DataArray(values, dims='time', coords={{'time': "
-                    "reference.time}})`.")
+                    f"reference.time}})`.")
             vals = np.asarray(v, float) if v is not None else np.empty(0)
             if vals[np.isfinite(vals)].size and float(np.nanmin(vals)) < _THRESHOLD_MIN_K:
                 raise XlstsrError(f"{name} holds {float(np.nanmin(vals)):g}, not a temperature "
@@ -614,17 +616,29 @@ def _check_thresholds(valid_min: float | None, valid_max: float | None) -> None:
                           f"{float(valid_max):g}: swapped? e.g. valid_min=230, valid_max=350.")
 
 
-def _paired_thresholds(valid_min: Any, valid_max: Any, ref: xr.DataArray) -> tuple[Any, Any]:
+def _number_of(v: Any) -> Any:
+    """The number a 0-d DataArray holds (``ref.quantile(.05)``, a one-step threshold squeezed
+    for a 2-D reference: refused as "must be a finite number"); anything else as it is."""
+    return v.values[()] if isinstance(v, xr.DataArray) and not v.ndim else v
+
+
+def _paired_thresholds(valid_min: Any, valid_max: Any, ref: xr.DataArray,
+                       relabelled: xr.DataArray | None = None) -> tuple[Any, Any]:
     """Per-step thresholds (DataArrays along the reference's steps) with the reference's steps,
     paired by label as ``reference_clear`` is (:func:`xlstsr.steps.pair_steps`); numbers and
-    None as they are. Refused: a threshold lacking a step of the reference (combined with it
-    by an inner join, that step was left out of the scores without a word), a NaN threshold
-    (its step emptied), and a dim the reference lacks (a 2-D reference raised xarray's
-    error)."""
+    None as they are, and a threshold left with no dim (0-d) as its number. Refused: a
+    threshold lacking a step of the reference (combined with it by an inner join, that step
+    was left out of the scores without a word), a NaN threshold (its step emptied), and a dim
+    the reference lacks (a 2-D reference raised xarray's error).
+
+    ``relabelled`` is ``ref`` with sr's labels where its steps were paired with sr's by
+    overpass (a truth dated 10:30 against sr's nominal dates): a threshold is paired on the
+    reference's own labels, or else on sr's (the labels the scores carry, those a threshold
+    taken from sr has), and returned with sr's labels."""
     ry, rx = spatial_dims(ref)
     out = []
     for name, v in (("valid_min", valid_min), ("valid_max", valid_max)):
-        if not isinstance(v, xr.DataArray) or not v.ndim:
+        if not isinstance(v, xr.DataArray):
             out.append(v)
             continue
         if ry in v.dims or rx in v.dims:
@@ -646,12 +660,46 @@ def _paired_thresholds(valid_min: Any, valid_max: Any, ref: xr.DataArray) -> tup
                 f"{name} is NaN for step(s) {nan[:3]}{'...' if len(nan) > 3 else ''}: that "
                 f"step would keep no pixel. Give each step its threshold (e.g. "
                 f"`{name}.fillna(230)`), or a number for all.")
-        paired = pair_steps(v.expand_dims({ry: 1, rx: 1}).transpose(..., ry, rx), ref, name,
-                            "reference", var=name, like_var="reference")
+        grid = v.expand_dims({ry: 1, rx: 1}).transpose(..., ry, rx)
+        try:
+            paired = pair_steps(grid, ref, name, "reference", var=name, like_var="reference")
+        except GridError as err:
+            if relabelled is None:
+                raise
+            try:
+                paired = pair_steps(grid, relabelled, name, "reference", var=name,
+                                    like_var="reference")
+            except GridError:
+                raise GridError(_unpaired_threshold(name, v, ref, relabelled)) from err
+        if relabelled is not None:  # the labels the scores carry (sr's)
+            paired = paired.assign_coords({d: relabelled[d].values for d in paired.dims
+                                           if d in ref.dims and d not in (ry, rx)
+                                           and d in relabelled.indexes})
         # size-1 dims the reference lacks (a date of one step): that one threshold
-        out.append(paired.squeeze([ry, rx, *(d for d in paired.dims if d not in ref.dims)],
-                                  drop=True))
+        out.append(_number_of(paired.squeeze(
+            [ry, rx, *(d for d in paired.dims if d not in ref.dims)], drop=True)))
     return out[0], out[1]
+
+
+def _unpaired_threshold(name: str, v: xr.DataArray, ref: xr.DataArray,
+                        relabelled: xr.DataArray) -> str:
+    """The refusal of a per-step threshold whose labels are neither the reference's own nor
+    sr's (to which the reference's steps were paired by overpass). Its fix relabels: the
+    pair_steps advice ``.sel(time=reference['time'])`` raised KeyError."""
+    dims = [d for d in v.dims if d in ref.indexes and d in relabelled.indexes
+            and not ref.indexes[d].equals(relabelled.indexes[d])] or [
+        d for d in v.dims if d in ref.indexes]
+    d = dims[0] if dims else "time"
+    own = list(ref.indexes[d][:2]) if d in ref.indexes else []
+    srs = list(relabelled.indexes[d][:2]) if d in relabelled.indexes else []
+    has = list(v.indexes[d][:3]) if d in v.indexes else []
+    return (
+        f"{name}'s '{d}' labels ({has}) match neither the reference's own ({own}...) nor "
+        f"sr's ({srs}...), with which the reference's steps were paired by overpass: give "
+        f"one threshold for each of the reference's steps, labelled with sr's dates (those "
+        f"the scores carry), e.g. `{name} = xr.DataArray(values, dims='{d}', "
+        f"coords={{'{d}': sr['{d}'].values}})`, values in sr's order; or a number for all."
+    )
 
 
 def _unscored(ref: xr.DataArray, mask: xr.DataArray) -> list[np.ndarray]:
@@ -1430,12 +1478,12 @@ def evaluate(
     if coregister is not False and "band" in reference.dims and reference.sizes["band"] == 1:
         reference = reference.squeeze("band", drop=True)  # as read by rioxarray: one band
     reference, acquired = _paired_reference(georeference(reference, "reference"), sr)
-    # per-step thresholds paired as reference_clear is: on the reference's own labels, then
-    # relabelled with sr's (an inner join left out the steps they lack, silently)
-    valid_min, valid_max = (
-        v.assign_coords({d: reference[d].values for d in acquired if d in v.dims})
-        if isinstance(v, xr.DataArray) else v
-        for v in _paired_thresholds(valid_min, valid_max, reference.assign_coords(acquired)))
+    # per-step thresholds paired as reference_clear is: on the reference's own labels (or
+    # sr's, those the scores carry, where the steps were paired by overpass), then relabelled
+    # with sr's (an inner join left out the steps they lack, silently)
+    valid_min, valid_max = _paired_thresholds(valid_min, valid_max,
+                                              reference.assign_coords(acquired),
+                                              reference if acquired else None)
     cut = _cut_to_sr(sr, reference, erode)
     if reference_clear is not None:  # checked on the reference's own grid, then cut alike
         # (paired with the reference's own labels where its steps were paired by overpass)

@@ -849,13 +849,35 @@ def _coarse_window(sr: xr.DataArray, coarse: xr.DataArray, factor: int) -> xr.Da
 _COARSE_GRID_TOL = 1e-2
 
 
+def _inside_fine_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int) -> bool:
+    """Whether ``sr`` is a window of ``coarse``'s factor-``factor`` fine grid: along each
+    spatial axis its pixel is ``coarse``'s over ``factor`` (to :data:`_COARSE_GRID_TOL`) and
+    its extent lies inside ``coarse``'s. False without labels, and for ``coarse`` on sr's own
+    grid or sr made at another factor (their fixes are others')."""
+    for d, c in zip(spatial_dims(sr), spatial_dims(coarse)):
+        if (d not in sr.coords or c not in coarse.coords or sr[d].ndim != 1
+                or coarse[c].ndim != 1 or sr.sizes[d] < 2 or coarse.sizes[c] < 2
+                or sr[d].dtype.kind not in "fiu" or coarse[c].dtype.kind not in "fiu"):
+            return False
+        f = np.asarray(sr[d].values, np.float64)
+        g = np.asarray(coarse[c].values, np.float64)
+        pixel = abs(f[1] - f[0])
+        if not pixel or abs(abs(g[1] - g[0]) - factor * pixel) > _COARSE_GRID_TOL * pixel:
+            return False
+        half, tol = factor * pixel / 2, _COARSE_GRID_TOL * pixel
+        if f.min() - pixel / 2 < g.min() - half - tol or f.max() + pixel / 2 > g.max() + half + tol:
+            return False
+    return True
+
+
 def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what: str = "sr",
-                      coarse_what: str = "coarse input") -> None:
+                      coarse_what: str = "coarse input", *, optional: bool = True) -> None:
     """Refuse ``sr`` that is not on the factor-``factor`` fine grid of ``coarse``: the two are
     compared block by block, by position, so a coarse field of the right shape elsewhere (or
     half a pixel off) gave a consistency without a word. Coordinates are compared when both
     fields have them (each coarse label on its block's centre, to 1 % of a fine pixel, or
-    the labels' own float32 step), CRSs when both have one.
+    the labels' own float32 step), CRSs when both have one. ``optional``: the advice may
+    offer to leave ``coarse`` out (False where it is required).
 
     Examples
     --------
@@ -871,9 +893,10 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
     ydim, xdim = spatial_dims(sr)
     cy, cx = spatial_dims(coarse)
     if (sr.sizes[ydim], sr.sizes[xdim]) != (coarse.sizes[cy] * factor, coarse.sizes[cx] * factor):
-        if (sr.sizes[ydim] <= coarse.sizes[cy] * factor
-                and sr.sizes[xdim] <= coarse.sizes[cx] * factor):
-            # a window of sr's grid is on it still: the reprojection advice did not apply
+        if _inside_fine_grid(sr, coarse, factor):
+            # a window of the fine grid (its pixel, inside its extent): the reprojection
+            # advice did not apply. Not any smaller sr: coarse given on sr's own grid, or a
+            # wrong factor, were told to cut a window
             raise GridError(
                 f"{what} ({sr.sizes[ydim]} x {sr.sizes[xdim]}) is smaller than the factor-"
                 f"{factor} fine grid of the {coarse_what} ({coarse.sizes[cy]} x "
@@ -881,7 +904,8 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
                 f"cut {what} on whole coarse pixels ({factor} x {factor} fine pixels, from the "
                 f"{coarse_what}'s edges) and pass the {coarse_what}'s same window (e.g. "
                 f"`{coarse_what.split()[0]}.sel(x=slice(x0, x1), y=slice(y0, y1))` over "
-                f"{what}'s extent), or leave the {coarse_what} out.")
+                f"{what}'s extent)" + (f", or leave the {coarse_what} out." if optional
+                                       else "."))
         raise GridError(
             f"{what} ({sr.sizes[ydim]} x {sr.sizes[xdim]}) is not the factor-{factor} fine grid "
             f"of the {coarse_what} ({coarse.sizes[cy]} x {coarse.sizes[cx]}); pass the "
