@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import logging
 import math
 import re
@@ -1213,6 +1214,8 @@ def _cli_hints(message: str, command: str | None = None,
         message = _crs_hint(message, crs_spans, command)
     if command in ("upscale", "scaling", "train") and re.search(r"\bguide\b", message):
         message = _with_flags(message, _guide_flags(typed or {}), typed)
+    if command == "upscale":  # Python's method_options: its --method-option flags
+        message = _method_option_flags(message)
     if command in ("upscale", "scaling", "train"):
         message = _with_flags(message, [
             (p, f) for p, f in _UPSCALE_FLAGS
@@ -1604,6 +1607,12 @@ def _method(args: argparse.Namespace) -> Any:
         options["conserve"] = True
     if getattr(args, "backend", None) is not None:
         options["backend"] = args.backend
+    for key, value in _method_options(getattr(args, "method_option", None)).items():
+        if key in options or key in ("model", "checkpoint", "conserve", "backend"):
+            flag = {"checkpoint": "model"}.get(key, key)
+            raise UsageError(f"--method-option {key}=...: give it as --{flag} (its own flag), "
+                             "once")
+        options[key] = value
     try:
         m = get_method(args.method, **options)
     except (ValueError, TypeError) as err:  # constructor arguments the method does not take
@@ -1617,6 +1626,76 @@ def _method(args: argparse.Namespace) -> Any:
                              f"{args.method!r}")
         m = m.with_adaptation(True)
     return m
+
+
+def _method_options(given: list[str] | None) -> dict[str, Any]:
+    """``--method-option KEY=VALUE`` flags as the method's keyword arguments (Python's
+    ``method_options``): VALUE read as JSON or a Python literal (``16``, ``0.5``, ``false``,
+    ``True``, ``[1, 2]``), else as text (``extratrees``).
+
+    Examples
+    --------
+    >>> _method_options(["min_samples=16", "regressor=bagging", "quadratic=false"])
+    {'min_samples': 16, 'regressor': 'bagging', 'quadratic': False}
+    """
+    import ast
+
+    out: dict[str, Any] = {}
+    for item in given or []:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--method-option {item!r}: give KEY=VALUE, e.g. --method-option "
+                             "min_samples=16")
+        if key in out:
+            raise UsageError(f"--method-option {key} given twice: give it once")
+        text = text.strip()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                value = text  # a word: a choice such as regressor=bagging
+        out[key] = value
+    return out
+
+
+#: Python's ``method_options={'k': v, ...}`` in a message, and its "in method_options (e.g.
+#: k=v, k=v; ...)": the command line's --method-option flags
+_METHOD_OPTIONS_DICT = re.compile(r"method_options=\{([^{}]*)\}")
+_METHOD_OPTIONS_EG = re.compile(r"in method_options \(e\.g\. ((?:\w+=[^,;)]+(?:, )?)+)")
+
+
+def _method_option_flags(message: str) -> str:
+    """:func:`_cli_hints` for the method's options: ``--method-option KEY=VALUE``.
+
+    Examples
+    --------
+    >>> _method_option_flags("pass method_options={'quadratic': False, 'min_samples': 5}")
+    'pass --method-option quadratic=false --method-option min_samples=5'
+    >>> _method_option_flags("a lower `min_samples` in method_options (e.g. min_samples=16; x)")
+    'a lower `min_samples` with --method-option (e.g. --method-option min_samples=16; x)'
+    """
+    import ast
+
+    def flags(pairs: list[tuple[str, Any]]) -> str:
+        return " ".join(f"--method-option {k}={json.dumps(v) if not isinstance(v, str) else v}"
+                        for k, v in pairs)
+
+    def from_dict(m: re.Match) -> str:
+        try:
+            d = ast.literal_eval("{" + m.group(1) + "}")
+        except (ValueError, SyntaxError):
+            return m.group(0)
+        return flags(list(d.items())) if isinstance(d, dict) else m.group(0)
+
+    def from_eg(m: re.Match) -> str:
+        pairs = [p.split("=", 1) for p in m.group(1).rstrip(", ").split(", ")]
+        return "with --method-option (e.g. " + " ".join(
+            f"--method-option {k}={v}" for k, v in pairs)
+
+    return _METHOD_OPTIONS_EG.sub(from_eg, _METHOD_OPTIONS_DICT.sub(from_dict, message))
 
 
 def _calibration(path: str | None) -> Any:
@@ -2791,6 +2870,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--calibration", default=None, metavar="JSON",
                    help="opt-in sensor mapping (a Calibration saved as JSON, e.g. MODIS -> "
                    "ASTER); default: the input sensor's LST")
+    u.add_argument("--method-option", action="append", default=None, metavar="KEY=VALUE",
+                   help="an option of the method (Python's method_options), repeated for "
+                   "several, e.g. --method-option min_samples=16 --method-option "
+                   "regressor=bagging for dms; VALUE read as JSON (16, 0.5, false), else as text")
     u.add_argument("--conserve", action="store_true",
                    help="keep the input's radiance (coarse consistency): an option of the deep "
                    "methods sisr/disr (off without it) and of tsharp/dms (on already)")
