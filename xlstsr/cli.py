@@ -1137,7 +1137,8 @@ def _with_flags(message: str, table: Any, typed: dict[str, Any] | None = None) -
             continue
         for m in pattern.finditer(message):
             # a list of values as the flag takes it: "lags=(1, 2, 4)" is `--lags 1,2,4`
-            values = [re.sub(r",\s+", ",", g) if g else g for g in m.groups()]
+            # (a one-element tuple's trailing comma dropped: `--lags 2,` is refused)
+            values = [re.sub(r",\s+", ",", g).rstrip(",") if g else g for g in m.groups()]
             if values and name in typed and _same_value(values[0], typed[name]):
                 flags.setdefault(f"typed {name}", f"`{name}`")  # named, not offered back
                 continue

@@ -320,7 +320,9 @@ def coarsen(
         "history": (str(history) + "\n" if history else "")
         + f"xlstsr {__version__}: coarsen({degradation})",
     })
-    return result
+    # its gaps declared, as upscale's: a GeoTIFF written from it had no nodata, and a masked
+    # reader counted the gaps as data
+    return result.rio.write_nodata(np.nan, encoded=True)
 
 
 def _front_door(lst: xr.DataArray) -> tuple[xr.DataArray, dict[Hashable, slice]]:

@@ -555,10 +555,15 @@ def _warn_unfitted(lags: Sequence[int], factors: Sequence[int], steps: Sequence[
     if given[0]:
         inside = [lag for lag in lags if fit_lags[0] <= lag <= fit_lags[1]]
         if len(inside) < 2:
+            # a window of the lags given only where they are 2 or more (fit_lags=(2, 2) of one
+            # lag is refused, and one lag fits no power law)
+            fix = (f"pass fit_lags=({min(lags)}, {max(lags)}) or lags that include 1"
+                   if len(set(lags)) >= 2 else
+                   f"pass more lags, e.g. lags={tuple(sorted({1, 2, 4, *lags}))}")
             warn(
                 f"hurst and structure_function_exponent are NaN: the fit window fit_lags="
                 f"{tuple(fit_lags)} holds {len(inside)} of the lags {tuple(lags)} (a power law "
-                f"needs 2); pass fit_lags=({min(lags)}, {max(lags)}) or lags that include 1.",
+                f"needs 2); {fix}.",
                 UserWarning,
             )
     if given[1]:

@@ -353,6 +353,11 @@ def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
                 **({"time": own} if own is not None else {})}))
         if picked is not None:  # the band's own step
             return da.assign_coords(time=picked)
+        dates = _description_dates(described) if described is not None else None
+        if dates is not None:
+            # its date in the descriptions ('LST_Day_2020_07_02'), as the whole file's steps
+            # are dated: band=2 gave an undated field, paired with a guide of any date
+            return da.assign_coords(time=dates[index])
     elif dim is not None and not any(k in da.attrs for k in ("scales", "offsets")):
         # a dim of one band stays one: the file is a field of (overpass=1, y, x)
         out = da.rename(band=dim)
