@@ -59,11 +59,27 @@ def test_cli_dms_advice_followed_with_method_option(files, capsys):
     assert not np.allclose(a, b, equal_nan=True)  # the guided fit, not the fallback
 
 
-def test_cli_method_option_of_a_flag_or_unknown_refused(files, capsys):
+def test_cli_method_option_unknown_refused(files, capsys):
     d = files
-    assert main(["upscale", str(d / "lst.tif"), str(d / "c.tif"), "--method", "dms",
-                 "--guide", str(d / "ndvi.tif"), "--method-option", "conserve=false"]) == 2
-    assert "--conserve" in capsys.readouterr().err
     assert main(["upscale", str(d / "lst.tif"), str(d / "c.tif"), "--method", "bicubic",
                  "--method-option", "min_samples=3"]) == 2
     assert "min_samples" in capsys.readouterr().err
+
+
+def test_options_with_their_own_flag_told_as_that_flag():
+    assert _method_option_flags("(method_options={'backend': 'onnxruntime'})") == (
+        "(--backend onnxruntime)")
+    assert _method_option_flags("use method_options={'conserve': True}") == "use --conserve"
+    assert _method_option_flags("pass method_options={'bands': [1, 2], 'name': 'a b'}") == (
+        "pass --method-option 'bands=[1,2]' --method-option 'name=a b'")
+
+
+def test_conserve_false_taken_as_a_method_option(files, capsys):
+    d = files
+    assert main(["upscale", str(d / "lst.tif"), str(d / "e.tif"), "--method", "tsharp",
+                 "--guide", str(d / "ndvi.tif"), "--guide-offset", "ignore",
+                 "--method-option", "conserve=false", "--method-option", "min_samples=3"]) == 0
+    assert main(["upscale", str(d / "lst.tif"), str(d / "f.tif"), "--method", "dms",
+                 "--guide", str(d / "ndvi.tif"), "--conserve",
+                 "--method-option", "conserve=false"]) == 2
+    assert "given together" in capsys.readouterr().err

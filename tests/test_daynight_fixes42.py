@@ -182,3 +182,8 @@ def test_mod21a2_qc_read_by_its_source_granule(tmp_path):
     assert _product_of(qc) == "MOD21A2"
     qc.attrs.pop("source_granule")
     assert _product_of(qc) == "MOD11"
+
+
+def test_overpass_dim_of_one_keeps_its_label():
+    night = _field("lst_night", day_night="night").expand_dims(overpass=["night"])
+    assert _day_night(night)[0] == "night"

@@ -77,3 +77,16 @@ def test_an_lst_placed_by_its_transform_only_is_advised_by_positions():
     restored = eval(code, {"lst": bare})
     assert restored.shape == (7, 8)
     assert np.isin(np.round(restored.values.ravel(), 9), np.round(coarse, 9)).all()
+
+
+def test_a_south_up_lst_placed_by_its_transform_is_advised_in_its_order():
+    from affine import Affine
+
+    da, coarse = _resampled()
+    ny = da.sizes["y"]
+    south = xr.DataArray(da.values[::-1], dims=("y", "x"), attrs={"units": "K"}).rio.write_crs(
+        "EPSG:32633").rio.write_transform(Affine(100, 0, 0, 0, 100, 5000 - 100 * ny))
+    code = _advice(south)
+    restored = eval(code, {"lst": south})
+    assert restored.shape == (7, 8)
+    assert np.isin(np.round(restored.values.ravel(), 9), np.round(coarse, 9)).all()

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import re
+import shlex
 import sys
 import warnings
 from collections.abc import Iterator
@@ -1609,10 +1610,12 @@ def _method(args: argparse.Namespace) -> Any:
     if getattr(args, "backend", None) is not None:
         options["backend"] = args.backend
     for key, value in _method_options(getattr(args, "method_option", None)).items():
-        if key in options or key in ("model", "checkpoint", "conserve", "backend"):
+        # an option with its own flag is taken here too (conserve=false has no flag: tsharp and
+        # dms conserve by default), but not given both ways
+        if key in options or (key == "checkpoint" and "model" in options):
             flag = {"checkpoint": "model"}.get(key, key)
-            raise UsageError(f"--method-option {key}=...: give it as --{flag} (its own flag), "
-                             "once")
+            raise UsageError(f"--method-option {key}=... and --{flag} given together: give "
+                             "it once")
         options[key] = value
     try:
         m = get_method(args.method, **options)
@@ -1669,7 +1672,8 @@ _METHOD_OPTIONS_EG = re.compile(r"in method_options \(e\.g\. ((?:\w+=[^,;)]+(?:,
 
 
 def _method_option_flags(message: str) -> str:
-    """:func:`_cli_hints` for the method's options: ``--method-option KEY=VALUE``.
+    """:func:`_cli_hints` for the method's options: ``--method-option KEY=VALUE`` (those with
+    a flag of their own, ``--backend``, ``--model``, ``--conserve``, as that flag).
 
     Examples
     --------
@@ -1677,12 +1681,22 @@ def _method_option_flags(message: str) -> str:
     'pass --method-option quadratic=false --method-option min_samples=5'
     >>> _method_option_flags("a lower `min_samples` in method_options (e.g. min_samples=16; x)")
     'a lower `min_samples` with --method-option (e.g. --method-option min_samples=16; x)'
+    >>> _method_option_flags("(method_options={'backend': 'onnxruntime'})")
+    '(--backend onnxruntime)'
     """
     import ast
 
+    def flag(k: str, v: Any) -> str:
+        # the options with their own flag told as those flags (what _UPSCALE_FLAGS names)
+        if k == "conserve" and v is True:
+            return "--conserve"
+        if k in ("backend", "model", "checkpoint") and isinstance(v, str):
+            return f"--{'model' if k == 'checkpoint' else k} {shlex.quote(v)}"
+        text = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+        return f"--method-option {shlex.quote(f'{k}={text}')}"  # one shell word
+
     def flags(pairs: list[tuple[str, Any]]) -> str:
-        return " ".join(f"--method-option {k}={json.dumps(v) if not isinstance(v, str) else v}"
-                        for k, v in pairs)
+        return " ".join(flag(k, v) for k, v in pairs)
 
     def from_dict(m: re.Match) -> str:
         try:

@@ -418,8 +418,8 @@ def _day_night(da: xr.DataArray) -> tuple[str | None, str]:
         c = da.coords.get(name)
         if c is None:
             continue
-        if c.ndim == 0:
-            value = c.item()
+        if c.size == 1:  # a scalar, or a dim of one ('overpass=["night"]')
+            value = c.values.ravel()[0]
             if isinstance(value, bytes):
                 value = value.decode(errors="replace")
             if isinstance(value, str) and value.strip().lower() in ("day", "night"):

@@ -330,7 +330,8 @@ def upscale(
     back = {v: k for k, v in names.items()}
     # an LST placed by its transform only: the advice selects by pixel positions
     warn_if_resampled(kelvin, user_dims=back,
-                      user_coords=all(back.get(d, d) in lst.coords for d in ("y", "x")))
+                      user_coords=all(back.get(d, d) in lst.coords for d in ("y", "x")),
+                      user_flips=_flips(lst))
     warn_if_super_resolved(kelvin)
     offset_record = None  # what guide_offset did, for the provenance (no guide: nothing)
     if guide is not None:
@@ -459,6 +460,18 @@ def _aligned_guide(guide: GuideLike, kelvin: xr.DataArray, guide_offset: Any, *,
         lazy = any(isinstance(b.variable.data, dsa.Array) for b in [kelvin, *bands])
         mode = "not measured (lazy input)" if lazy else "auto"
     return guide, _offset_record(mode, guide_offset, est, kelvin, factor, guide)
+
+
+def _flips(lst: xr.DataArray | xr.Dataset) -> tuple[bool, bool]:
+    """Whether the user's array runs south-up (y) and east-to-west (x) by its written
+    transform, which the front door turns north-up: (False, False) where none is written."""
+    from rioxarray.exceptions import RioXarrayError
+
+    try:
+        t = lst.rio.transform(recalc=False)
+    except (RioXarrayError, ValueError):  # none readable: a grid of coordinates, as it runs
+        return False, False
+    return bool(t.e > 0), bool(t.a < 0)
 
 
 def _applied_shift(est: xr.Dataset, moved: GuideLike, kelvin: xr.DataArray,

@@ -4522,7 +4522,8 @@ def nearest_blocks(image: np.ndarray, max_size: int = 64) -> tuple[int, int, int
 
 def warn_if_resampled(lst: xr.DataArray, what: str = "LST", *,
                       user_dims: Mapping[str, str] | None = None,
-                      user_coords: bool = True) -> None:
+                      user_coords: bool = True,
+                      user_flips: tuple[bool, bool] = (False, False)) -> None:
     """Warn when an in-memory LST is made of k x k blocks of equal pixels (a lazy one is not
     read here: the check would compute it at graph-building time). The advice coarsens the
     whole blocks only, from where they start (an image cropped from a resampled one starts
@@ -4530,7 +4531,9 @@ def warn_if_resampled(lst: xr.DataArray, what: str = "LST", *,
     selected by coordinate bounds (whatever the order of the user's array), in the user's dim
     names (``user_dims``: ``{'y': 'lat'}`` for dims renamed ``y``/``x``); by pixel positions
     where the user's array has no coordinates of them (``user_coords=False``: placed by its
-    transform, its ``lst['y']`` is 0..n-1 and bounds in metres selected nothing)."""
+    transform, its ``lst['y']`` is 0..n-1 and bounds in metres selected nothing), counted in
+    the user's order: ``user_flips`` (y, x) where it runs the other way than ``lst`` (a
+    south-up array turned north-up by the front door)."""
     if isinstance(lst.data, dsa.Array) or lst.ndim < 2:
         return
     ydim, xdim = spatial_dims(lst)
@@ -4552,6 +4555,9 @@ def warn_if_resampled(lst: xr.DataArray, what: str = "LST", *,
                           f"(lst[{u!r}] <= {float(v.max())!r})")
         select = f".where({' & '.join(bounds)}, drop=True)"
     elif not whole:
+        for d, n, flip in ((ydim, ny, user_flips[0]), (xdim, nx, user_flips[1])):
+            if flip:  # the same pixels counted from the user's first row / column
+                window[d] = slice(n - window[d].stop, n - window[d].start)
         select = (f".isel({uy}=slice({window[ydim].start}, {window[ydim].stop}), "
                   f"{ux}=slice({window[xdim].start}, {window[xdim].stop}))")
     # the blocks' start in the user's order is not told (a south-up array runs the other way)

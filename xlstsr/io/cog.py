@@ -83,6 +83,9 @@ def open_cog(
         :func:`xlstsr.upscale` decodes it.
     band : int, optional
         Select this band (1-based) of a multi-band file. Single-band files lose the ``band`` dim.
+        A band dated by the file (its description ``LST_Day_2020_07_02``, or xlstsr's tags)
+        keeps its date as a scalar ``time`` (``drop_vars('time')`` to use it as a guide of
+        any date).
 
     Returns
     -------
