@@ -187,3 +187,61 @@ def test_mod21a2_qc_read_by_its_source_granule(tmp_path):
 def test_overpass_dim_of_one_keeps_its_label():
     night = _field("lst_night", day_night="night").expand_dims(overpass=["night"])
     assert _day_night(night)[0] == "night"
+
+
+# -- probe 42z: stacks of day and night through to_cogs / open_cog -----------------------------
+def _stacked_cube():
+    lst = xlstsr.datasets.sample_scene(n_times=2, size=16)["lst_1km"].fillna(290.0)
+    cube = xr.concat([lst, lst - 12], dim=xr.DataArray(["day", "night"], dims="overpass",
+                                                        name="overpass"))
+    return cube.assign_attrs(day_night="day")  # concat kept the day field's attrs
+
+
+def test_to_cogs_of_a_day_night_stack_reads_back_with_each_files_overpass(tmp_path):
+    cube = _stacked_cube()
+    st = cube.stack(t=("time", "overpass")).transpose("t", "y", "x")
+    files = to_cogs(st, tmp_path, prefix="lst")
+    back = open_cog(sorted(str(f) for f in files))
+    assert back.sizes["t"] == 4
+    np.testing.assert_allclose(back.unstack("t").transpose("time", "overpass", "y", "x").values,
+                               cube.transpose("time", "overpass", "y", "x").values, atol=1e-4)
+    night = next(f for f in files if "night" in Path(f).name)
+    assert open_cog(night).attrs["day_night"] == "night"
+
+
+def _described_stack(path, descriptions):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4,
+                       count=len(descriptions), dtype="float32", crs="EPSG:32631",
+                       transform=from_origin(0, 400, 100, 100)) as f:
+        f.write(np.stack([np.full((4, 4), 290.0 + i, np.float32)
+                          for i in range(len(descriptions))]))
+        for i, t in enumerate(descriptions, 1):
+            f.set_band_description(i, t)
+    return str(path)
+
+
+def test_band_of_a_day_and_night_export_keeps_its_date(tmp_path):
+    p = _described_stack(tmp_path / "ee.tif", [
+        "2020_07_02_LST_Day_1km", "2020_07_02_LST_Night_1km", "2020_08_02_LST_Day_1km"])
+    assert str(open_cog(p, band=3)["time"].values)[:10] == "2020-08-02"
+
+
+def test_whole_stack_described_as_one_overpass_is_labelled(tmp_path):
+    p = _described_stack(tmp_path / "n.tif", ["LST_Night_1km_2020_07_01",
+                                              "LST_Night_1km_2020_07_02"])
+    assert open_cog(p).attrs["day_night"] == "night"
+    q = _described_stack(tmp_path / "d.tif", ["LST_Day_1km_2020_07_03",
+                                              "LST_Day_1km_2020_07_04"])
+    with pytest.raises(xlstsr.errors.XlstsrError, match="different layers"):
+        open_cog([q, p])
+
+
+def test_files_repeating_tagged_dates_are_refused(tmp_path):
+    lst = xlstsr.datasets.sample_scene(n_times=1, size=16)["lst_1km"]
+    a = to_cogs(lst, tmp_path / "terra", prefix="lst")
+    b = to_cogs(lst + 1, tmp_path / "aqua", prefix="lst")
+    with pytest.raises(xlstsr.errors.XlstsrError, match="repeat dates"):
+        open_cog([str(a[0]), str(b[0])])

@@ -196,6 +196,13 @@ def open_cog(
                 out = out.chunk({dim: chunks["time"]})
             crs = arrays[0].rio.crs
             return out.rio.write_crs(crs) if crs is not None else out
+        # dates repeated and no stack of them (two runs of one day: Terra and Aqua): they
+        # came back as undated steps 0, 1, without a word
+        repeated = sorted({str(t) for t in tagged if tagged.count(t) > 1})
+        raise XlstsrError(
+            f"the files repeat dates in their time tags ({', '.join(repeated[:3])}): one "
+            "stack holds each date once. Open the files of one series (e.g. one satellite's, "
+            "one overpass's), or pass times= to say which file is which step.")
     by_name = False
     if times is None:
         times = _granule_dates(paths)
@@ -224,7 +231,13 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
     (:func:`_tagged_day_night`)."""
     da = _read_file(path, chunks, masked, band)
     if "day_night" not in da.attrs:
-        dn = _tagged_day_night(da.attrs)
+        described = da.coords.get(DESCRIPTION_COORD)
+        texts = ([str(t) for t in np.ravel(described.values)] if described is not None
+                 else [])
+        # its tags, else its bands' descriptions when they all name one overpass (a night
+        # stack 'LST_Night_1km_2020_07_01'...: band=1 was labelled, the whole file not)
+        dn = _tagged_day_night(da.attrs) or _tagged_day_night(
+            {"long_name": " ".join(texts)} if texts else {})
         if dn is not None:
             # the pairing checks warn about a night field scored against a day one: the
             # layer's name ('LST_Night_1km') was in tags only, which upscale replaces
@@ -356,11 +369,12 @@ def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
                 **({"time": own} if own is not None else {})}))
         if picked is not None:  # the band's own step
             return da.assign_coords(time=picked)
-        dates = _description_dates(described) if described is not None else None
-        if dates is not None:
-            # its date in the descriptions ('LST_Day_2020_07_02'), as the whole file's steps
-            # are dated: band=2 gave an undated field, paired with a guide of any date
-            return da.assign_coords(time=dates[index])
+        date = _described_date(described[index]) if described is not None else None
+        if date is not None:
+            # its date in its description ('LST_Day_2020_07_02', or '2020_07_02_LST_Night_1km'
+            # of a day and night export whose dates repeat): band=2 gave an undated field,
+            # paired with a guide of any date
+            return da.assign_coords(time=date)
     elif dim is not None and not any(k in da.attrs for k in ("scales", "offsets")):
         # a dim of one band stays one: the file is a field of (overpass=1, y, x)
         out = da.rename(band=dim)
@@ -574,6 +588,8 @@ def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray]) -> None:
 
     overpass: dict[str, Any] = {}
     for p, a in zip(paths, arrays):
+        if a.encoding.get(_STACK_ENCODING):
+            continue  # a step of to_cogs' (time, overpass) stack: restacked as written
         dn, _ = _day_night(a)  # its day_night, else its tags' 'daytime' / 'nighttime'
         if dn:
             overpass.setdefault(dn, p)
@@ -1522,6 +1538,12 @@ def to_cogs(
                 step = step.copy(deep=False)  # its own attrs, not the caller's array's
                 step.attrs = _step_sources(step.attrs, label,
                                            None if time_dim is None else da.sizes[time_dim])
+                over = step.coords.get("overpass")
+                if over is not None and over.size == 1 and \
+                        str(over.values.ravel()[0]).lower() in ("day", "night"):
+                    # a step of a (time, overpass) stack: its own overpass (the stack kept
+                    # the day field's day_night, written into the night files)
+                    step.attrs["day_night"] = str(over.values.ravel()[0]).lower()
                 _write_cog(step.transpose(ydim, xdim), names[i], crs, transform, compress,
                            {**rio_kwargs, "tags": {**tags, **rio_kwargs.get("tags", {})}},
                            write_to=parts[names[i]])
