@@ -15,14 +15,8 @@ import xlstsr
 from xlstsr import errors
 
 # a run of one or two epochs on a few patches need not beat its starting weights
-pytestmark = pytest.mark.filterwarnings("ignore:training did not improve:UserWarning")
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.filterwarnings("ignore:training did not improve:UserWarning"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 
 def _grid(n: int, step: float, rng: np.random.Generator) -> xr.DataArray:
