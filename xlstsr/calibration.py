@@ -309,8 +309,9 @@ def _field_provenance(a: Any) -> dict[str, Any]:
     not): ``xlstsr_method`` and ``xlstsr_factor`` as :func:`xlstsr.upscale` writes them, the
     overpass from :func:`xlstsr.steps._day_night` (its ``day_night`` attribute, layer name or
     long_name), else from ``source_long_name`` (upscale's output: its long_name is xlstsr's
-    own, the input's 'MOD11A1 nighttime LST' is kept there)."""
-    from .steps import _day_night
+    own, the input's 'MOD11A1 nighttime LST' is kept there); None for a field whose
+    ``overpass`` coordinate holds both 'day' and 'night'."""
+    from .steps import _day_night, _overpass_labels
 
     if not isinstance(a, xr.DataArray):
         return dict.fromkeys(k for k, _ in _PROVENANCE)
@@ -323,7 +324,11 @@ def _field_provenance(a: Any) -> dict[str, Any]:
         factor = None  # not a number: not recorded
     day_night, _ = _day_night(a)
     source = a.attrs.get("source_long_name")
-    if day_night is None and isinstance(source, str):
+    if len(_overpass_labels(a)[0]) > 1:
+        # both overpasses along a dim or along time: mixed, whatever the name or long_name
+        # (the first field's, 'LST_Day_1km') says; a fit on it records no overpass
+        day_night = None
+    elif day_night is None and isinstance(source, str):
         day_night, _ = _day_night(xr.DataArray(0.0, name=a.name, attrs={"long_name": source}))
     return {"method": method, "factor": factor, "day_night": day_night}
 
@@ -343,7 +348,25 @@ def _fitted_provenance(fields: list[Any]) -> dict[str, Any]:
 def _check_provenance(da: xr.DataArray, cal: Calibration) -> None:
     """Refuse a field whose method, factor or overpass is not the one the calibration was
     fitted on (where both record it): applied silently, a mapping fitted on daytime bicubic
-    x4 fields moved night LST upscaled x2 with 'nearest' by 12 K."""
+    x4 fields moved night LST upscaled x2 with 'nearest' by 12 K. A field holding both
+    overpasses (an ``overpass`` coordinate of 'day' and 'night', along a dim or along time) is
+    refused a calibration of one overpass: its other steps were mapped silently."""
+    from .steps import _overpass_labels
+
+    labels, coord = _overpass_labels(da)
+    if cal.day_night is not None and len(labels) > 1:
+        own = str(cal.day_night).lower()
+        pick = (f"`sr.sel({coord}={own!r})`" if coord in da.dims else
+                f"`sr.where(sr.{coord} == {own!r}, drop=True)`")
+        raise XlstsrError(
+            f"this field holds both overpasses (its '{coord}' coordinate: "
+            f"{', '.join(map(repr, sorted(labels)))}), but the calibration was fitted on "
+            f"{cal.day_night!r} fields only; sensors differ by day and by night, so it does not "
+            f"carry over to the other steps: apply it per overpass, to the {own} steps "
+            f"({pick}) and a calibration fitted on the others to them, or, if you know it "
+            "carries over, apply it regardless with `apply_calibration(sr, calibration, "
+            "check=False)`."
+        )
     field = _field_provenance(da)
     diffs = [f"{words} {field[key]!r} (fitted on {getattr(cal, key)!r})"
              for key, words in _PROVENANCE
@@ -952,14 +975,18 @@ def _check_calibrated(out: xr.DataArray, cal: Calibration) -> xr.DataArray:
 
 
 def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> Any:
-    """The NDVI term's field, checked: on ``da``'s grid (xarray's arithmetic kept only the
+    """The NDVI term's field, decoded (a DataArray's declared scale and fill, as the fit decodes
+    it) and checked: on ``da``'s grid (xarray's arithmetic kept only the
     overlap of another grid: a cropped or empty result), its steps matched with ``da``'s
     (within ``time_tolerance``: :func:`_match_ndvi_steps`) and in NDVI units (x 10000 gave
     -18000 K; on dask each block when computed); a numpy array must have ``da``'s spatial
     shape and leading dims that broadcast to ``da``'s (returned as float64)."""
-    from .validate import spatial_dims
+    from .validate import decode_guide, spatial_dims
 
     if isinstance(ndvi, xr.DataArray):
+        # decoded as fit_calibration decodes it: a declared fill (rioxarray's nodata -1) was
+        # used as NDVI -1 (5.8 K off), an int16 NDVI with its scale_factor refused as x 10000
+        ndvi = decode_guide(ndvi)
         try:
             ny, nx = spatial_dims(ndvi)
             ly, lx = spatial_dims(da)

@@ -41,7 +41,9 @@ def apply_scale_correction(
     sr : ndarray, dask array or DataArray, (n, Y, X) or (Y, X)
         Super-resolved LST on the fine grid (``Y = y * factor``), Kelvin (a DataArray may be
         Celsius with its ``units``). An ``sr`` already corrected is corrected again: give the
-        method's own output (``upscale(..., scale_correction=None)``).
+        method's own output (``upscale(..., scale_correction=None)``). A DataArray already
+        calibrated to another sensor (its ``xlstsr_product`` attribute) is refused: correct
+        before calibrating.
     lst : ndarray, dask array or DataArray, (n, y, x) or (y, x)
         The coarse input (Kelvin, NaN gaps; a DataArray may be Celsius with its ``units``).
     guide : ndarray, dask array or DataArray, (n | 1, c, Y, X), (n | 1, Y, X) or (Y, X), optional
@@ -88,7 +90,8 @@ def apply_scale_correction(
         (:func:`xlstsr.validate.decode_lst`: ``units`` degC converted), an array of Celsius or
         digital numbers is refused (:func:`xlstsr.validate.check_kelvin_array`; when computed
         if any input is dask); a law mode at a factor that is not a power of two or on an image under
-        16 x 16 coarse pixels (:func:`xlstsr.kernels.correction.check_law_applicable`).
+        16 x 16 coarse pixels (:func:`xlstsr.kernels.correction.check_law_applicable`); an
+        ``sr`` already calibrated to another sensor (``xlstsr_product``).
 
     Examples
     --------
@@ -101,6 +104,7 @@ def apply_scale_correction(
     """
     from .validate import check_factor
 
+    _refuse_calibrated(sr, "apply_scale_correction")
     mode = check_mode(mode)
     factor = check_factor(factor)
     check_law_applicable(mode, factor, tuple(lst.shape))  # before any work, dask too
@@ -123,6 +127,26 @@ def apply_scale_correction(
         out = back(out)
     # a bare array comes back: in the units sr was given in, not Kelvin under a degC label
     return (out - 273.15).astype(out.dtype, copy=False) if celsius else out
+
+
+def _refuse_calibrated(sr: Any, what: str) -> None:
+    """Refuse an ``sr`` calibrated to another sensor (``xlstsr_product`` not the input
+    sensor's): the correction makes it coarse-consistent with the input sensor's LST, so it
+    silently undid the calibration (a 2 K offset came back 0.00 K, still labelled calibrated),
+    and a detail gain calibrated on it was off by the calibration's slope."""
+    from .calibration import INPUT_PRODUCT
+
+    done = sr.attrs.get("xlstsr_product") if isinstance(sr, xr.DataArray) else None
+    if done is None or str(done) == INPUT_PRODUCT:
+        return
+    raise XlstsrError(
+        f"{what}: sr is already {str(done)!r} (its xlstsr_product attribute), but the scale "
+        "correction works on the input sensor's LST (it makes sr consistent with the coarse "
+        "input, which would undo the calibration): correct before calibrating, on the method's "
+        "own output, `upscale(lst, factor, method, scale_correction=..., calibration=...)` "
+        "(which corrects, then calibrates), or `apply_calibration(corrected_sr, calibration)` "
+        "after the correction."
+    )
 
 
 def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int) -> tuple:
@@ -339,7 +363,8 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     ----------
     sr : DataArray or array, (Y, X) or (n, Y, X)
         The method's own output on the fine grid (``upscale(..., scale_correction=None)``):
-        an output already corrected (``attrs["xlstsr_scale_correction"]`` not ``"none"``) is
+        an output already corrected (``attrs["xlstsr_scale_correction"]`` not ``"none"``) or
+        calibrated to another sensor (``attrs["xlstsr_product"]`` not the input sensor's) is
         refused.
     lst : DataArray or array, (y, x) or (n, y, x)
         Its coarse input (``Y = y * factor``).
@@ -364,6 +389,7 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     for name, a in (("sr", sr), ("lst", lst), ("truth", truth)):
         if not isinstance(a, (xr.DataArray, np.ndarray, dsa.Array)):
             raise InputTypeError(f"{name} must be a DataArray or an array, got {type(a).__name__}")
+    _refuse_calibrated(sr, "calibrate_detail_gain")
     done = sr.attrs.get("xlstsr_scale_correction", "none") if isinstance(sr, xr.DataArray) \
         else "none"
     if str(done).lower() != "none":

@@ -405,10 +405,32 @@ _DN_LONG = re.compile(r"\b(day|night)time\b", re.IGNORECASE)
 _DN_ATTRS = ("long_name", "source_subdataset", "source_long_name")
 
 
+def _overpass_labels(da: xr.DataArray) -> tuple[set[str], str | None]:
+    """The distinct 'day' / 'night' labels of a field's ``overpass`` (or ``day_night``)
+    coordinate, of any ndim (a scalar, a dim of both, or a non-dim coordinate along time: a
+    series interleaving Terra's day and night steps), and the coordinate's name; an empty set
+    and None where there is no such coordinate or it holds other labels only."""
+    for name in ("overpass", "day_night"):
+        c = da.coords.get(name)
+        if c is None:
+            continue
+        found = set()
+        for value in np.asarray(c.values).ravel():
+            if isinstance(value, bytes):
+                value = value.decode(errors="replace")
+            if isinstance(value, str) and value.strip().lower() in ("day", "night"):
+                found.add(value.strip().lower())
+        if found:
+            return found, name
+    return set(), None
+
+
 def _day_night(da: xr.DataArray) -> tuple[str | None, str]:
     """'day', 'night' or None for a field, and where that was read: a scalar ``overpass`` (or
-    ``day_night``) coordinate 'day' / 'night' (a field selected from a stack of both; along a
-    dim of them: None), else its ``day_night`` attribute (the ECOSTRESS loader, :func:`xlstsr.io.open_modis`), else its layer name
+    ``day_night``) coordinate 'day' / 'night' (a field selected from a stack of both) or a
+    non-dim one along time of that one label at every step (a dim of labels, or both along
+    time: None, see :func:`_overpass_labels`), else
+    its ``day_night`` attribute (the ECOSTRESS loader, :func:`xlstsr.io.open_modis`), else its layer name
     ('LST_Day_1km') or else its ``long_name``, ``source_subdataset`` or ``source_long_name``
     attribute when it names a layer ('LST_Night_1km') or says '... daytime ...', and one
     overpass only."""
@@ -426,6 +448,15 @@ def _day_night(da: xr.DataArray) -> tuple[str | None, str]:
                 return value.strip().lower(), f"'{name}' coordinate {value!r}"
         elif name in da.dims:
             return None, ""  # both overpasses (or other labels) along a dim: no one label
+        else:
+            # a non-dim coordinate along time (day and night steps interleaved): its labels,
+            # not the name the series kept from its first field ('LST_Day_1km')
+            labels, of = _overpass_labels(da)
+            if of == name and len(labels) > 1:
+                return None, ""
+            if of == name and len(set(map(str, np.asarray(c.values).ravel()))) == 1:
+                label = labels.pop()
+                return label, f"'{name}' coordinate ({label!r} at every step)"
     v = da.attrs.get("day_night")
     if isinstance(v, str) and v.strip():
         return v.strip().lower(), "'day_night' attribute"

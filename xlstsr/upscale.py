@@ -273,7 +273,14 @@ def upscale(
                  "xlstsr_factor": int(factor)}
         if "long_name" in ahead:  # the result keeps it as source_long_name
             ahead["source_long_name"] = ahead.pop("long_name")
-        _check_provenance(xr.DataArray(0.0, name=lst.name, attrs=ahead), calibration)
+        # with the LST's overpass coordinates, which the result keeps and _day_night reads
+        # first: a night field selected from a (time, overpass) stack kept the day field's
+        # name, and a coordinate-less stand-in was refused a night calibration as 'day'
+        marks = {k: lst.coords[k].variable for k in ("overpass", "day_night") if k in lst.coords}
+        on = list(dict.fromkeys(d for v in marks.values() for d in v.dims))
+        stand_in = xr.DataArray(np.zeros([lst.sizes[d] for d in on]), dims=on, coords=marks,
+                                name=lst.name, attrs=ahead)
+        _check_provenance(stand_in, calibration)
         if calibration.ndvi:  # apply_calibration's "pass ndvi=", which upscale does not take
             raise XlstsrError(
                 "this calibration has an NDVI term, which needs the NDVI on the output grid: "
