@@ -1710,7 +1710,55 @@ def _method_option_flags(message: str) -> str:
         return "with --method-option (e.g. " + " ".join(
             f"--method-option {k}={v}" for k, v in pairs)
 
-    return _METHOD_OPTIONS_EG.sub(from_eg, _METHOD_OPTIONS_DICT.sub(from_dict, message))
+    return _stored_option_flags(
+        _METHOD_OPTIONS_EG.sub(from_eg, _METHOD_OPTIONS_DICT.sub(from_dict, message)), flag)
+
+
+#: a refused resume's differing option: ``method_options['k']: 5 there, 10 here``
+_STORED_OPTION = re.compile(
+    r"\b(method_options|upscale_options)\['(\w+)'\]: (.+?) there, (.+?) here(?=[;)]|$)")
+#: upscale_to_zarr's ``upscale_options`` -> ``xlstsr upscale``'s flags
+_UPSCALE_OPTION_FLAGS = {"guide_offset": "--guide-offset", "scale_correction": "--scale-correction",
+                         "guide_time_tolerance": "--guide-time-tolerance",
+                         "mask_out_of_range": "--mask-out-of-range"}
+
+
+def _stored_option_flags(message: str, flag: Any) -> str:
+    """A refused resume's options told as the flags that give them (``flag``: the
+    ``--method-option`` spelling of :func:`_method_option_flags`): the store's value is the
+    one to resume with (``--method-option min_samples=5``), which Python's words did not say.
+
+    Examples
+    --------
+    >>> f = lambda k, v: f"--method-option {k}={v}"
+    >>> _stored_option_flags("x; method_options['min_samples']: 5 there, 10 here); y", f)
+    'x; --method-option min_samples=5 there, --method-option min_samples=10 here); y'
+    >>> _stored_option_flags("upscale_options['guide_offset']: 'check' there, 'auto' here", f)
+    '--guide-offset check there, --guide-offset auto here'
+    """
+    import ast
+
+    def told(group: str, k: str, text: str) -> str | None:
+        try:
+            v = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return None
+        if group == "method_options":
+            return f"no --method-option {k}" if v is None else flag(k, v)
+        name = _UPSCALE_OPTION_FLAGS.get(k)
+        if name is None:
+            return None
+        if isinstance(v, bool):  # a switch: given or not
+            return name if v else f"no {name}"
+        return f"no {name}" if v is None else f"{name} {shlex.quote(str(v))}"
+
+    def sub(m: re.Match) -> str:
+        there, here = (told(m.group(1), m.group(2), m.group(i)) for i in (3, 4))
+        if there is None or here is None:
+            return m.group(0)
+        return f"{there} there, {here} here"
+
+    return _STORED_OPTION.sub(sub, message)
 
 
 def _calibration(path: str | None) -> Any:

@@ -676,6 +676,12 @@ def _normal_store(store: Any) -> Any:
         # removed the folder, and the mapper, which does not create folders, could not write
         # the template into it)
         return absolute_path(root)
+    if isinstance(store, Mapping) and isinstance(root, str) and getattr(store, "fs", None) \
+            is not None:
+        # a remote fsspec mapper (get_mapper('s3://...'), s3fs.S3Map): as zarr's own fsspec
+        # store (zarr takes no path= into a mapper: its arrays' writes failed after the
+        # template was written, and so did a resume)
+        return FsspecStore.from_mapper(store)
     if isinstance(store, Store) and store.read_only:
         # (a path would drop the setting, and zarr refused only once the data were computed)
         raise XlstsrError(
@@ -1086,23 +1092,50 @@ def _memory_dict(store: Any) -> dict | None:
 
 def _refuse_damaged(store: Any, root: Any, vname: str, done: np.ndarray,
                     ds: xr.Dataset) -> None:
-    """Refuse to resume a store that lost files after it was written (a copy that dropped
-    some): an index coordinate missing, or a chunk missing under a finished region (every
-    chunk is written, all-NaN ones too). Resumed, it was marked complete with no time labels
-    and a finished day reading all NaN."""
-    missing = [str(d) for d in ds.dims if d in ds.coords and str(d) not in root]
-    arr = root[vname]
-    # (zarr < 3.1 leaves all-NaN chunks unwritten: only the coordinates are judged there)
-    lost, expected = (_lost_finished_chunks(arr, done) if hasattr(arr, "with_config")
-                      else (0, 0))
-    if missing or lost:
-        what = (f"its coordinate(s) {missing}" if missing else
-                f"{lost} of the {expected} chunks its finished regions wrote")
+    """Refuse to resume a store that lost chunks of its data after it was written (a copy that
+    dropped some): a chunk missing under a finished region (every chunk is written, all-NaN
+    ones too), which resumed was marked complete with a finished day reading all NaN. Lost or
+    damaged coordinates are written again from the input (:func:`_restore_coords`)."""
+    lost, expected = _lost_finished_chunks(root[vname], done)
+    if lost:
         raise XlstsrError(
-            f"the store {_store_label(store)} has lost {what} since it was written (a copy or a clean-up "
-            "that dropped files?): resuming would mark it complete with gaps. Write it again "
-            "with mode='w'."
+            f"the store {_store_label(store)} has lost {lost} of the {expected} chunks its "
+            "finished regions wrote since it was written (a copy or a clean-up that dropped "
+            "files?): resuming would mark it complete with gaps. Write it again with mode='w'."
         )
+    _restore_coords(store, ds, vname)
+
+
+def _restore_coords(store: Any, ds: xr.Dataset, vname: str) -> None:
+    """Write again the coordinates (and the grid mapping) of the store to resume that are
+    missing or differ from the input's, ``ds``'s: a copy that lost ``time/c/0`` or the
+    ``spatial_ref`` folder was resumed and marked complete with every date the first one, NaN
+    x/y or no CRS. The input is the truth: the resume fingerprint matched it. Only the small
+    coordinates (0-D, 1-D) are read; the data are not."""
+    import zarr
+
+    coords = [str(c) for c, v in ds.coords.items() if v.ndim <= 1]
+    try:
+        stored = xr.open_zarr(store, consolidated=False, chunks=None, decode_coords=False)
+        bad = [c for c in coords if c not in stored.variables
+               or not stored.variables[c].equals(ds[c].variable)]
+    except Exception as err:  # metadata that cannot be read as a Dataset
+        raise XlstsrError(
+            f"the store {_store_label(store)} cannot be read as a Dataset ({err}): its metadata "
+            "were damaged since it was written (a copy that dropped files?); write it again "
+            "with mode='w'."
+        ) from err
+    if not bad:
+        return
+    warn(
+        f"upscale_to_zarr: the store {_store_label(store)} had lost or changed its "
+        f"coordinate(s) {bad} since it was written (a copy that dropped files?): written again "
+        "from the input, which the resume matched."
+    )
+    fix = xr.Dataset(coords={c: ds[c].variable for c in bad})
+    # xarray's mode="a" puts the Dataset's attributes on the group: the store's own, as they are
+    fix.attrs = dict(zarr.open_group(store, mode="r").attrs)
+    fix.to_zarr(store, mode="a", consolidated=False, zarr_format=3)
 
 
 def _lost_finished_chunks(arr: Any, done: np.ndarray) -> tuple[int, int]:
@@ -1277,8 +1310,26 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
         return ""
     if all(o.shape == n.shape and np.array_equal(o, n) for o, n in zip(old, new)):
         return ""
-    return (f" The input's {str(tdim)!r} labels differ from the store's ({old[0].size} steps "
-            f"there, {new[0].size} here): {_extend_advice(tdim)}")
+    differ = (f" The input's {str(tdim)!r} labels differ from the store's ({old[0].size} steps "
+              f"there, {new[0].size} here): ")
+    try:
+        known = set(zip(*(o.tolist() for o in old)))
+        added = any(t not in known for t in zip(*(n.tolist() for n in new)))
+    except TypeError:  # labels that cannot be compared as a set: told as new ones
+        added = True
+    if added:
+        return differ + _extend_advice(tdim)
+    # a subset of the store's steps, or them in another order: nothing to add (the advice for
+    # new steps wrote these again to a second store, and concatenated duplicates)
+    sel = (f"`lst.sel({tdim!s}=store[{str(tdim)!r}])`" if not levels else
+           f"those of `store[{str(tdim)!r}]`")
+    return differ + (
+        f"none of its steps is new (it holds "
+        f"{'only some of' if new[0].size < old[0].size else 'them in another order than'} the "
+        f"store's). Resume with the whole original series, in its order (select the store's steps, e.g. "
+        f"{sel} with `store = xr.open_zarr(path, consolidated=False)`), or pass mode='w' to "
+        "write a store of these steps only."
+    )
 
 
 def _extend_advice(tdim: Hashable) -> str:
@@ -2251,10 +2302,10 @@ def upscale_to_zarr(
     # regions go straight into the Zarr array the template created (its coordinates, attrs and
     # encoding are already written): whole chunks, no per-region xarray setup
     target = zarr.open_array(store, path=vname, mode="r+")
-    if hasattr(target, "with_config"):  # zarr >= 3.1
-        # all-NaN chunks are written too (15 kB each, Blosc LZ4) instead of zarr scanning every
-        # chunk for fill values to leave those out: about a fifth of the write's CPU
-        target = target.with_config({"write_empty_chunks": True})
+    # all-NaN chunks are written too (15 kB each, Blosc LZ4) instead of zarr scanning every
+    # chunk for fill values to leave those out: about a fifth of the write's CPU; and a resume
+    # counts a missing chunk of a finished region as lost (_refuse_damaged)
+    target = target.with_config({"write_empty_chunks": True})
     data = sr.transpose(*([tdim] if tdim else []), ydim, xdim).variable.data
     if target.dtype != data.dtype:  # pragma: no cover - xarray keeps float32/float64 as is
         data = data.astype(target.dtype)
