@@ -106,3 +106,16 @@ def test_scale_correction_refuses_a_calibrated_sr(scene):
     plain = xlstsr.upscale(lst, 4, "bicubic")  # the input sensor's: still taken
     assert calibrate_detail_gain(plain, lst, plain, 4) == pytest.approx(1.0, abs=1e-3)
     assert apply_scale_correction(plain, lst, None, 4).shape == plain.shape
+
+
+def test_scale_correction_of_an_sr_of_a_calibrated_lst_is_taken():
+    """An LST calibrated before upscaling: its sr carries the same product label, and the
+    correction against that LST undoes nothing (it was refused as 'correct before')."""
+    from xlstsr.correction import apply_scale_correction
+
+    lst = xlstsr.datasets.sample_scene(n_times=1, size=64)["lst_1km"].fillna(300.0)
+    lst = lst.assign_attrs(xlstsr_product="calibrated to ASTER")
+    sr = xlstsr.upscale(lst, 4, method="bicubic")
+    assert sr.attrs["xlstsr_product"] == "calibrated to ASTER"
+    out = apply_scale_correction(sr, lst, None, 4, mode=0.8)
+    assert out.shape == sr.shape

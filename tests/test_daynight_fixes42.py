@@ -245,3 +245,26 @@ def test_files_repeating_tagged_dates_are_refused(tmp_path):
     b = to_cogs(lst + 1, tmp_path / "aqua", prefix="lst")
     with pytest.raises(xlstsr.errors.XlstsrError, match="repeat dates"):
         open_cog([str(a[0]), str(b[0])])
+
+
+# -- review 42g --------------------------------------------------------------------------------
+def test_files_of_a_stack_read_across_dates_are_refused(tmp_path):
+    st = _stacked_cube().stack(t=("time", "overpass")).transpose("t", "y", "x")
+    files = sorted(str(f) for f in to_cogs(st, tmp_path, prefix="lst"))
+    day1 = next(f for f in files if "01_day" in f)
+    night2 = next(f for f in files if "02_night" in f)
+    with pytest.raises(xlstsr.errors.XlstsrError, match="different layers"):
+        open_cog([day1, night2])
+
+
+def test_undated_runs_read_together_are_numbered(tmp_path):
+    lst = xlstsr.datasets.sample_scene(n_times=2, size=16)["lst_1km"]
+    lst = lst.assign_coords(time=[0, 1])
+    a = to_cogs(lst, tmp_path / "a", prefix="lst")
+    b = to_cogs(lst + 1, tmp_path / "b", prefix="lst")
+    assert open_cog([str(p) for p in (*a, *b)]).sizes["time"] == 4
+
+
+def test_descriptions_of_two_kinds_give_no_overpass(tmp_path):
+    p = _described_stack(tmp_path / "g.tif", ["NDVI", "LST_Day_1km"])
+    assert "day_night" not in open_cog(p).attrs

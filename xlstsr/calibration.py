@@ -365,7 +365,8 @@ def _check_provenance(da: xr.DataArray, cal: Calibration) -> None:
             f"carry over to the other steps: apply it per overpass, to the {own} steps "
             f"({pick}) and a calibration fitted on the others to them, or, if you know it "
             "carries over, apply it regardless with `apply_calibration(sr, calibration, "
-            "check=False)`."
+            "check=False)` (for `upscale(..., calibration=)` and the command line's "
+            "--calibration: upscale without it, then apply it so to the field written)."
         )
     field = _field_provenance(da)
     diffs = [f"{words} {field[key]!r} (fitted on {getattr(cal, key)!r})"

@@ -104,7 +104,7 @@ def apply_scale_correction(
     """
     from .validate import check_factor
 
-    _refuse_calibrated(sr, "apply_scale_correction")
+    _refuse_calibrated(sr, lst, "apply_scale_correction")
     mode = check_mode(mode)
     factor = check_factor(factor)
     check_law_applicable(mode, factor, tuple(lst.shape))  # before any work, dask too
@@ -129,19 +129,25 @@ def apply_scale_correction(
     return (out - 273.15).astype(out.dtype, copy=False) if celsius else out
 
 
-def _refuse_calibrated(sr: Any, what: str) -> None:
-    """Refuse an ``sr`` calibrated to another sensor (``xlstsr_product`` not the input
-    sensor's): the correction makes it coarse-consistent with the input sensor's LST, so it
-    silently undid the calibration (a 2 K offset came back 0.00 K, still labelled calibrated),
-    and a detail gain calibrated on it was off by the calibration's slope."""
+def _refuse_calibrated(sr: Any, lst: Any, what: str) -> None:
+    """Refuse an ``sr`` calibrated to another sensor than its ``lst`` (``xlstsr_product`` not
+    the LST's, by default the input sensor's): the correction makes it coarse-consistent with
+    that LST, so it silently undid the calibration (a 2 K offset came back 0.00 K, still
+    labelled calibrated), and a detail gain calibrated on it was off by the calibration's
+    slope. An sr of an LST calibrated before upscaling (both labelled alike) is corrected as
+    any."""
     from .calibration import INPUT_PRODUCT
 
-    done = sr.attrs.get("xlstsr_product") if isinstance(sr, xr.DataArray) else None
-    if done is None or str(done) == INPUT_PRODUCT:
+    def product(a: Any) -> str:
+        v = a.attrs.get("xlstsr_product") if isinstance(a, xr.DataArray) else None
+        return INPUT_PRODUCT if v is None else str(v)
+
+    done = product(sr)
+    if done == product(lst):
         return
     raise XlstsrError(
-        f"{what}: sr is already {str(done)!r} (its xlstsr_product attribute), but the scale "
-        "correction works on the input sensor's LST (it makes sr consistent with the coarse "
+        f"{what}: sr is already {done!r} (its xlstsr_product attribute), but the scale "
+        "correction works on the LST's own sensor (it makes sr consistent with the coarse "
         "input, which would undo the calibration): correct before calibrating, on the method's "
         "own output, `upscale(lst, factor, method, scale_correction=..., calibration=...)` "
         "(which corrects, then calibrates), or `apply_calibration(corrected_sr, calibration)` "
@@ -389,7 +395,7 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     for name, a in (("sr", sr), ("lst", lst), ("truth", truth)):
         if not isinstance(a, (xr.DataArray, np.ndarray, dsa.Array)):
             raise InputTypeError(f"{name} must be a DataArray or an array, got {type(a).__name__}")
-    _refuse_calibrated(sr, "calibrate_detail_gain")
+    _refuse_calibrated(sr, lst, "calibrate_detail_gain")
     done = sr.attrs.get("xlstsr_scale_correction", "none") if isinstance(sr, xr.DataArray) \
         else "none"
     if str(done).lower() != "none":

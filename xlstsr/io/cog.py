@@ -100,7 +100,9 @@ def open_cog(
         :func:`xlstsr.io.open_modis` joins its granules). A file whose ``source_subdataset``
         or ``long_name`` tag names a MODIS layer of one overpass (``LST_Night_1km``) gets a
         ``day_night`` attribute (``"night"``), as :func:`xlstsr.io.open_modis` gives one, for
-        the day/night pairing checks.
+        the day/night pairing checks. Files of different layers or overpasses, and files whose
+        time tags repeat a date (two runs of one day) that are no stack :func:`to_cogs` wrote,
+        are refused unless ``times=`` says which is which.
 
     Examples
     --------
@@ -167,8 +169,11 @@ def open_cog(
     arrays = [_open_file(p, chunks, masked, band) for p in paths]
     _same_grid(paths, arrays)
     _same_coding(paths, arrays, masked)
-    if times is None:  # given times say which file is which step (day and night alternating)
-        _same_layer(paths, arrays)
+    # given times say which file is which step (day and night alternating); a stack to_cogs
+    # wrote ((time, overpass)) is checked only where it is not restacked as written, below
+    untimed = times is None
+    if untimed:
+        _same_layer(paths, arrays, stacks=False)
     if any("time" in a.dims for a in arrays):  # files of several dated bands each
         if times is not None or not all("time" in a.dims for a in arrays):
             raise XlstsrError(
@@ -196,13 +201,18 @@ def open_cog(
                 out = out.chunk({dim: chunks["time"]})
             crs = arrays[0].rio.crs
             return out.rio.write_crs(crs) if crs is not None else out
-        # dates repeated and no stack of them (two runs of one day: Terra and Aqua): they
-        # came back as undated steps 0, 1, without a word
-        repeated = sorted({str(t) for t in tagged if tagged.count(t) > 1})
-        raise XlstsrError(
-            f"the files repeat dates in their time tags ({', '.join(repeated[:3])}): one "
-            "stack holds each date once. Open the files of one series (e.g. one satellite's, "
-            "one overpass's), or pass times= to say which file is which step.")
+        if all(isinstance(t, np.datetime64) or hasattr(t, "calendar") for t in tagged):
+            # dates repeated and no stack of them (two runs of one day: Terra and Aqua):
+            # they came back as undated steps 0, 1, without a word (step numbers of undated
+            # runs, repeated, are numbered again as before)
+            repeated = sorted({str(t) for t in tagged if tagged.count(t) > 1})
+            raise XlstsrError(
+                f"the files repeat dates in their time tags ({', '.join(repeated[:3])}): one "
+                "stack holds each date once. Open the files of one series (e.g. one "
+                "satellite's, one overpass's), or pass times= to say which file is which "
+                "step.")
+    if untimed:  # a stack of to_cogs not restacked: its files are checked as any
+        _same_layer(paths, arrays, stacks=True)
     by_name = False
     if times is None:
         times = _granule_dates(paths)
@@ -234,10 +244,12 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
         described = da.coords.get(DESCRIPTION_COORD)
         texts = ([str(t) for t in np.ravel(described.values)] if described is not None
                  else [])
-        # its tags, else its bands' descriptions when they all name one overpass (a night
-        # stack 'LST_Night_1km_2020_07_01'...: band=1 was labelled, the whole file not)
-        dn = _tagged_day_night(da.attrs) or _tagged_day_night(
-            {"long_name": " ".join(texts)} if texts else {})
+        # its tags, else its bands' descriptions when every one names the same overpass (a
+        # night stack 'LST_Night_1km_2020_07_01'...: band=1 was labelled, the whole file not;
+        # ('NDVI', 'LST_Day_1km') is of no one overpass)
+        each = {_tagged_day_night({"long_name": t}) for t in texts}
+        dn = _tagged_day_night(da.attrs) or (
+            each.pop() if len(each) == 1 and None not in each else None)
         if dn is not None:
             # the pairing checks warn about a night field scored against a day one: the
             # layer's name ('LST_Night_1km') was in tags only, which upscale replaces
@@ -572,7 +584,8 @@ def _layer(path: Any, da: xr.DataArray) -> str | None:
     return None
 
 
-def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray]) -> None:
+def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray],
+                stacks: bool = True) -> None:
     """Refuse a stack of files of different MODIS layers: day and night files sorted together
     alternated the 10:30 and 22:30 overpasses (10 K apart) in one undated series."""
     layers: dict[str, tuple[str, Any]] = {}
@@ -588,8 +601,8 @@ def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray]) -> None:
 
     overpass: dict[str, Any] = {}
     for p, a in zip(paths, arrays):
-        if a.encoding.get(_STACK_ENCODING):
-            continue  # a step of to_cogs' (time, overpass) stack: restacked as written
+        if not stacks and a.encoding.get(_STACK_ENCODING):
+            continue  # a step of to_cogs' (time, overpass) stack: its overpass is its label
         dn, _ = _day_night(a)  # its day_night, else its tags' 'daytime' / 'nighttime'
         if dn:
             overpass.setdefault(dn, p)
