@@ -67,6 +67,30 @@ def test_resume_writes_lost_coordinates_again(monkeypatch, tmp_path, lost):
     assert out.rio.crs == lst.rio.crs
 
 
+@pytest.mark.parametrize("kind", ["seconds", "stacked", "dict"])
+def test_resume_of_a_valid_store_warns_nothing(monkeypatch, tmp_path, kind):
+    """A valid store resumed without a word: dates in seconds read back in ns, a stacked
+    store's spatial_ref equal to zarr's fill value (its chunk not written), a dict store (whose
+    chunks zarr cannot list) were told their coordinates were lost (review 42h)."""
+    import warnings
+
+    lst = _lst()
+    store: object = str(tmp_path / "sr.zarr")
+    if kind == "seconds":
+        lst = lst.assign_coords(time=lst["time"].values.astype("datetime64[s]"))
+    elif kind == "stacked":
+        cube = xr.concat([lst, lst - 12], dim=xr.DataArray(["day", "night"], dims="overpass",
+                                                            name="overpass"))
+        lst = cube.stack(t=("time", "overpass")).transpose("t", "y", "x")
+    else:
+        store = {}
+    _interrupted(monkeypatch, lst, store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        out = xlstsr.upscale_to_zarr(lst, store, mode="resume", **KW)
+    assert out.sizes == {**{d: n * (2 if d in "yx" else 1) for d, n in lst.sizes.items()}}
+
+
 def test_zarr_requirement_writes_every_chunk():
     """zarr 3.0 leaves all-NaN chunks unwritten, which a resume counts as lost."""
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11

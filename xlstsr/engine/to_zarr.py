@@ -1116,12 +1116,20 @@ def _restore_coords(store: Any, ds: xr.Dataset, vname: str) -> None:
 
     coords = [str(c) for c, v in ds.coords.items() if v.ndim <= 1]
     try:
-        stored = xr.open_zarr(store, consolidated=False, chunks=None, decode_coords=False)
-        bad = [c for c in coords if c not in stored.variables
-               or not stored.variables[c].equals(ds[c].variable)]
-    except Exception as err:  # metadata that cannot be read as a Dataset
+        # damage, not values: a coordinate array missing, or one of its chunks (values read
+        # back compare unequal to valid inputs: datetime64[s] back as [ns], cftime standard
+        # dates back as datetime64, undecoded times decoded; a false warning at every resume)
+        group = zarr.open_group(store, mode="r")
+        bad = [c for c in coords if c not in group or not isinstance(group[c], zarr.Array)]
+        # a chunk not written is a lost one, or one equal to the fill value, which zarr does
+        # not write (spatial_ref's 0): judged by its values read back
+        unwritten = [c for c in coords if c not in bad and not _chunks_all_written(group[c])]
+        if unwritten:
+            stored = xr.open_zarr(store, consolidated=False, chunks=None, decode_coords=False)
+            bad += [c for c in unwritten if not _same_labels(stored[c].values, ds[c].values)]
+    except Exception as err:  # metadata that cannot be read
         raise XlstsrError(
-            f"the store {_store_label(store)} cannot be read as a Dataset ({err}): its metadata "
+            f"the store {_store_label(store)} cannot be read ({err}): its metadata "
             "were damaged since it was written (a copy that dropped files?); write it again "
             "with mode='w'."
         ) from err
@@ -1136,6 +1144,27 @@ def _restore_coords(store: Any, ds: xr.Dataset, vname: str) -> None:
     # xarray's mode="a" puts the Dataset's attributes on the group: the store's own, as they are
     fix.attrs = dict(zarr.open_group(store, mode="r").attrs)
     fix.to_zarr(store, mode="a", consolidated=False, zarr_format=3)
+
+
+def _chunks_all_written(arr: Any) -> bool:
+    """Whether every chunk of a Zarr array is in its store; False where that cannot be told
+    (zarr 3.1 fails to list the chunks of a dict or MemoryStore's array): its values are read
+    then."""
+    try:
+        return bool(arr.nchunks_initialized >= arr.nchunks)
+    except ValueError:  # zarr's "The first component of ... does not start with ..."
+        return False
+
+
+def _same_labels(a: Any, b: Any) -> bool:
+    """Whether two coordinates' values are the same labels (dates of any unit alike)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "M" and b.dtype.kind == "M":
+        a, b = a.astype("datetime64[ns]"), b.astype("datetime64[ns]")
+    try:
+        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    except TypeError:  # labels of kinds that cannot be compared
+        return False
 
 
 def _lost_finished_chunks(arr: Any, done: np.ndarray) -> tuple[int, int]:
@@ -1322,7 +1351,7 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
     # a subset of the store's steps, or them in another order: nothing to add (the advice for
     # new steps wrote these again to a second store, and concatenated duplicates)
     sel = (f"`lst.sel({tdim!s}=store[{str(tdim)!r}])`" if not levels else
-           f"those of `store[{str(tdim)!r}]`")
+           f"the steps its level coordinates {[str(v) for v in levels]} list, in their order")
     return differ + (
         f"none of its steps is new (it holds "
         f"{'only some of' if new[0].size < old[0].size else 'them in another order than'} the "
