@@ -547,13 +547,23 @@ def _scene_boxes(folder: str, listing: tuple[tuple[str, int, int], ...]
     from rasterio.warp import transform_bounds
 
     out = []
+    damaged = []
     for path in (Path(p) for p, _, _ in listing):
-        with _reading(path), rasterio.open(path) as src:
-            b = tuple(src.bounds)
-            box = (transform_bounds(src.crs, "EPSG:4326", *b) if src.crs and
-                   src.crs.to_epsg() != 4326 else b)
+        try:
+            with _reading(path), rasterio.open(path) as src:
+                b = tuple(src.bounds)
+                box = (transform_bounds(src.crs, "EPSG:4326", *b) if src.crs and
+                       src.crs.to_epsg() != 4326 else b)
+        except _DamagedFileError:
+            # left out and named, as ecostress_scenes leaves it out: one damaged file stopped
+            # every good scene of the folder from opening on the common grid
+            damaged.append(path.name)
+            continue
         m = re.search(r"_doy(\d{13})_", path.name)
         out.append((m.group(1) if m else path.name, tuple(float(v) for v in box)))
+    if damaged:
+        warn(f"{len(damaged)} LST file(s) of {folder} could not be read and are left out of "
+             f"the scenes' common grid: {', '.join(damaged[:3])}", UserWarning)
     if not out:  # what is missing on the error: a benchmark's one-line exit words the fix
         lst = Path(folder) / "LST"
         problem = f"no LST GeoTIFF (ECOSTRESS scene ..._doy<key>_....tif) in {lst}"
@@ -865,8 +875,15 @@ def _clear(folder: Path, key: str, file: str, cloud_file: str, water_file: str
             "lists it). Copy the files, or pick a scene of `ecostress_scenes(folder)`, which "
             "leaves out those without them.")
     lst, has, transform, crs = _read_lst(paths["LST"])
-    cloud = _read(paths["cloud mask"])[0]
-    water = _read(paths["water mask"])[0]
+    cloud, cloud_t, _ = _read(paths["cloud mask"])
+    water, water_t, _ = _read(paths["water mask"])
+    other = [f for f, t in ((cloud_file, cloud_t), (water_file, water_t))
+             if not t.almost_equals(transform, precision=1e-3 * abs(transform.a))]
+    if other:  # same shape, another granule's grid (many scenes are 1873 x 1052)
+        raise GridError(
+            f"scene {key}: {', '.join(other)} lie on another grid than its LST (transform "
+            f"{tuple(round(v, 6) for v in transform[:6])}): a mask of another scene; check "
+            "scenes.csv or the mask folders.")
     if cloud.shape != lst.shape or water.shape != lst.shape:
         raise GridError(
             f"scene {key}: the LST ({lst.shape}) and its masks (cloud {cloud.shape}, water "

@@ -426,10 +426,13 @@ def open_modis_aster_pair(
     """
     folder = _modis_aster_dir(root)
     pid = _pair_id(pair_id, root)
+    # every pair is a Terra daytime acquisition (MODIS and ASTER on one platform): labelled so
+    # for the overpass checks (a calibration fitted on them recorded none and took night fields)
     src = {"source": _SOURCE, "pair": pid}
+    day = {"day_night": "day"}
     lst = _read_band(folder / f"{pid}_modis_lst_1km.tif")
     lst.attrs = {"standard_name": "surface_temperature", "long_name": "MODIS LST at 1 km",
-                 "units": "K", **src}
+                 "units": "K", **src, **day}
     lst = lst.rio.write_nodata(np.nan, encoded=False)
     lst.name = "lst_1km"
     ndvi = _read_band(folder / f"{pid}_modis_ndvi_250m.tif")
@@ -449,7 +452,7 @@ def open_modis_aster_pair(
     how = "the file's scale/offset or float Kelvin" if declared else "K x 10"
     aster.attrs = {"standard_name": "surface_temperature", "long_name": "ASTER LST at 250 m",
                    "units": "K", "comment": f"decoded from {how}; 0 (outside the scene) -> NaN",
-                   **src}
+                   **src, **day}
     aster = aster.rio.write_nodata(np.nan, encoded=False)
     aster.name = "aster_lst_250m"
     if truth_mask:
