@@ -268,3 +268,19 @@ def test_undated_runs_read_together_are_numbered(tmp_path):
 def test_descriptions_of_two_kinds_give_no_overpass(tmp_path):
     p = _described_stack(tmp_path / "g.tif", ["NDVI", "LST_Day_1km"])
     assert "day_night" not in open_cog(p).attrs
+
+
+def test_stac_product_of_mod21_granules_under_a_generic_collection():
+    from types import SimpleNamespace
+
+    from xlstsr.io.stac import _product_name
+
+    def items(collection):
+        return [SimpleNamespace(id=f"MOD21A2.A20202{d}.h18v04.061.2021001000000",
+                                collection_id=collection) for d in ("09", "17")]
+
+    assert _product_name(items("my-lst")) == "MOD21A2"  # read as MOD11 QC before
+    assert _product_name(items("modis-21A2-061")) == "modis-21A2-061"
+    mod11 = [SimpleNamespace(id="MOD11A1.A2020209.h18v04.061.2021001000000",
+                             collection_id="my-lst")]
+    assert _product_name(mod11) == "my-lst"  # unchanged where the layout is MOD11's anyway

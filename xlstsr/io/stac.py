@@ -1696,10 +1696,22 @@ def _product_name(items: list[Any]) -> str | None:
     """The product the items are granules of, recorded as ``attrs['product']``: their common
     collection id ('modis-21A2-061'), else the common first part of their ids
     ('MOD21A2.A2020209.h18v04.061...' -> 'MOD21A2'); None when they differ. A MOD21A2 QC_Day
-    loaded with empty attrs was decoded with MOD11's layout (its accuracy classes reversed)."""
+    loaded with empty attrs was decoded with MOD11's layout (its accuracy classes reversed).
+    Items named as MOD21 granules under a collection id that names no MOD21 product (a local
+    catalogue's 'my-lst') give their granules' product: the collection hid it, and a MOD21A2
+    QC was decoded as MOD11's."""
+    from ..qc import _MOD21_NAME
+
+    granules = {m.group(1) if (m := _GRANULE_ID.match(str(getattr(it, "id", "") or "")))
+                else None for it in items}
     collections = {getattr(it, "collection_id", None) for it in items}
     if len(collections) == 1 and None not in collections:
-        return str(collections.pop())
+        collection = str(collections.pop())
+        if len(granules) == 1 and None not in granules and not _MOD21_NAME.search(collection):
+            head = str(next(iter(granules)))
+            if _MOD21_NAME.search(head):
+                return head
+        return collection
     heads = {str(getattr(it, "id", "") or "").split(".", 1)[0] for it in items}
     if len(heads) == 1 and (head := heads.pop()) and re.fullmatch(r"[A-Za-z]\w*", head):
         return head
