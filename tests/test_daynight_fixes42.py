@@ -284,3 +284,17 @@ def test_stac_product_of_mod21_granules_under_a_generic_collection():
     mod11 = [SimpleNamespace(id="MOD11A1.A2020209.h18v04.061.2021001000000",
                              collection_id="my-lst")]
     assert _product_name(mod11) == "my-lst"  # unchanged where the layout is MOD11's anyway
+
+
+def test_stac_product_of_mixed_mod21_granules_of_one_layout():
+    from types import SimpleNamespace
+
+    from xlstsr.io.stac import _product_name
+
+    def item(name):
+        return SimpleNamespace(id=f"{name}.A2020209.h18v04.061.2021001000000",
+                               collection_id="my-lst")
+
+    assert _product_name([item("MOD21A1D"), item("MOD21A1N")]) == "MOD21A1D"
+    assert _product_name([item("MOD21A2"), item("MYD21A2")]) == "MOD21A2"
+    assert _product_name([item("MOD21A1D"), item("MOD21A2")]) == "my-lst"  # two layouts

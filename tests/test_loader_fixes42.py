@@ -69,3 +69,13 @@ def test_a_cloud_mask_of_another_scene_is_refused(tmp_path):
     with pytest.raises(GridError, match="another grid than its LST"):
         open_ecostress_scene(key, d)
     shutil.rmtree(d)
+
+
+@needs_eco
+def test_a_folder_of_damaged_files_names_them(tmp_path):
+    from xlstsr.datasets.ecostress import ecostress_box
+
+    files = sorted(p.name for p in (ECO / "LST").glob("*.tif"))[:1]
+    d = _linked(tmp_path / "eco", files, damaged=files[0])
+    with pytest.raises(Exception, match="cannot be read"):
+        ecostress_box(d)

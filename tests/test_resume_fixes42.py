@@ -162,3 +162,19 @@ def test_remote_fsspec_mapper_writes_and_resumes(monkeypatch):
         root = url.split("://", 1)[1].split("/", 1)[0]
         if fs.exists(f"/{root}"):
             fs.rm(f"/{root}", recursive=True)
+
+
+def test_resume_of_a_one_step_cftime_store_warns_nothing(monkeypatch, tmp_path):
+    """Its one date is stored as 0, zarr's fill value, so its chunk is not written: read back
+    as datetime64, it was compared unequal to the input's cftime date (review 42i)."""
+    import warnings
+
+    lst = _lst(1).convert_calendar("standard", use_cftime=True)
+    store = str(tmp_path / "sr.zarr")
+    # a killed run (no clean-up of the store it started)
+    monkeypatch.setattr(tz, "_remove_new_store", lambda *a: False)
+    _interrupted(monkeypatch, lst, store, at=0)
+    assert os.path.isdir(store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        xlstsr.upscale_to_zarr(lst, store, mode="resume", **KW)

@@ -554,16 +554,18 @@ def _scene_boxes(folder: str, listing: tuple[tuple[str, int, int], ...]
                 b = tuple(src.bounds)
                 box = (transform_bounds(src.crs, "EPSG:4326", *b) if src.crs and
                        src.crs.to_epsg() != 4326 else b)
-        except _DamagedFileError:
+        except _DamagedFileError as err:
             # left out and named, as ecostress_scenes leaves it out: one damaged file stopped
             # every good scene of the folder from opening on the common grid
-            damaged.append(path.name)
+            damaged.append((path.name, err))
             continue
         m = re.search(r"_doy(\d{13})_", path.name)
         out.append((m.group(1) if m else path.name, tuple(float(v) for v in box)))
+    if damaged and not out:  # all of them: the first one's error names it and its fix
+        raise damaged[0][1]
     if damaged:
         warn(f"{len(damaged)} LST file(s) of {folder} could not be read and are left out of "
-             f"the scenes' common grid: {', '.join(damaged[:3])}", UserWarning)
+             f"the scenes' common grid: {', '.join(n for n, _ in damaged[:3])}", UserWarning)
     if not out:  # what is missing on the error: a benchmark's one-line exit words the fix
         lst = Path(folder) / "LST"
         problem = f"no LST GeoTIFF (ECOSTRESS scene ..._doy<key>_....tif) in {lst}"

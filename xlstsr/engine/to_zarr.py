@@ -1159,6 +1159,13 @@ def _chunks_all_written(arr: Any) -> bool:
 def _same_labels(a: Any, b: Any) -> bool:
     """Whether two coordinates' values are the same labels (dates of any unit alike)."""
     a, b = np.asarray(a), np.asarray(b)
+    if {a.dtype.kind, b.dtype.kind} == {"M", "O"}:
+        # cftime dates of a standard calendar, read back as datetime64 (or the other way)
+        try:
+            a, b = (np.array([np.datetime64(v.isoformat()) for v in x.ravel()]).reshape(x.shape)
+                    if x.dtype.kind == "O" else x for x in (a, b))
+        except (AttributeError, ValueError, TypeError):  # no dates: compared as they are
+            pass
     if a.dtype.kind == "M" and b.dtype.kind == "M":
         a, b = a.astype("datetime64[ns]"), b.astype("datetime64[ns]")
     try:

@@ -1707,10 +1707,13 @@ def _product_name(items: list[Any]) -> str | None:
     collections = {getattr(it, "collection_id", None) for it in items}
     if len(collections) == 1 and None not in collections:
         collection = str(collections.pop())
-        if len(granules) == 1 and None not in granules and not _MOD21_NAME.search(collection):
-            head = str(next(iter(granules)))
-            if _MOD21_NAME.search(head):
-                return head
+        if None not in granules and not _MOD21_NAME.search(collection) and all(
+                _MOD21_NAME.search(str(h)) for h in granules):
+            # one QC layout for all (day and night MOD21A1D/N, Terra and Aqua MOD21A2/MYD21A2)
+            layouts = {"21A1" if "21A1" in str(h).upper() else "21A2" if "21A2" in str(h).upper()
+                       else None for h in granules}
+            if len(layouts) == 1 and None not in layouts:
+                return str(sorted(granules)[0])
         return collection
     heads = {str(getattr(it, "id", "") or "").split(".", 1)[0] for it in items}
     if len(heads) == 1 and (head := heads.pop()) and re.fullmatch(r"[A-Za-z]\w*", head):
