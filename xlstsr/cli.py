@@ -2261,7 +2261,10 @@ def _loaded(*fields: Any) -> tuple[Any, ...]:
         log.warning("inputs of %.1f GiB scored lazily: evaluate's in-memory checks are skipped",
                  nbytes / 1024**3)
         return fields
-    return tuple(None if f is None else f.load() for f in fields)
+    import dask
+
+    # one compute: fields of one file or graph (a clear mask of the reference's file) read once
+    return dask.compute(*fields)
 
 
 def _scaling(args: argparse.Namespace) -> int:

@@ -256,16 +256,16 @@ def _whole_number_layer(da: xr.DataArray) -> bool:
     """Whether a layer's finite values are whole numbers, at most :data:`QUALITY_MAX_VALUES`
     distinct ones (a lazy layer judged on :func:`~xlstsr.validate.central_window`, never read
     whole); False when it has none."""
-    if isinstance(da.variable.data, dsa.Array):
+    # not `.data`: a lazily indexed file (no dask) would be read whole to ask
+    if not isinstance(da.variable._data, np.ndarray):
         try:
             ydim, xdim = spatial_dims(da)
         except XlstsrError:
             ydim, xdim = da.dims[-2], da.dims[-1]
         da = central_window(da, ydim, xdim)
     v = np.asarray(da.values, dtype=np.float64).ravel()
-    v = v[np.isfinite(v)][:1_000_000]
-    return bool(v.size) and bool(np.all(v == np.round(v))) and (
-        np.unique(v).size <= QUALITY_MAX_VALUES)
+    u = np.unique(v[np.isfinite(v)][:1_000_000])  # the distinct values, rounded once each
+    return bool(u.size) and u.size <= QUALITY_MAX_VALUES and bool(np.all(u == np.round(u)))
 
 
 def _quality_layer(name: str, da: xr.DataArray) -> bool:

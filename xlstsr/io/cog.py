@@ -211,7 +211,8 @@ def open_cog(
                 "stack holds each date once. Open the files of one series (e.g. one "
                 "satellite's, one overpass's), or pass times= to say which file is which "
                 "step.")
-    if untimed:  # a stack of to_cogs not restacked: its files are checked as any
+    if untimed and any(a.encoding.get(_STACK_ENCODING) for a in arrays):
+        # a stack of to_cogs not restacked: its files are checked as any (the others were)
         _same_layer(paths, arrays, stacks=True)
     by_name = False
     if times is None:
@@ -1537,6 +1538,8 @@ def to_cogs(
     # the exact transform (the written one where the labels agree), not rioxarray's
     # recomputed from the labels: read back, labels 1e-9 m off the result's
     transform = _transform(da)
+    from ..steps import _overpass_labels
+
     try:
         for lo, hi in _time_blocks(da, time_dim):
             # one chunk along time computed once, then its steps written: each step computed
@@ -1551,12 +1554,11 @@ def to_cogs(
                 step = step.copy(deep=False)  # its own attrs, not the caller's array's
                 step.attrs = _step_sources(step.attrs, label,
                                            None if time_dim is None else da.sizes[time_dim])
-                over = step.coords.get("overpass")
-                if over is not None and over.size == 1 and \
-                        str(over.values.ravel()[0]).lower() in ("day", "night"):
+                over, _ = _overpass_labels(step)
+                if len(over) == 1:
                     # a step of a (time, overpass) stack: its own overpass (the stack kept
                     # the day field's day_night, written into the night files)
-                    step.attrs["day_night"] = str(over.values.ravel()[0]).lower()
+                    step.attrs["day_night"] = over.pop()
                 _write_cog(step.transpose(ydim, xdim), names[i], crs, transform, compress,
                            {**rio_kwargs, "tags": {**tags, **rio_kwargs.get("tags", {})}},
                            write_to=parts[names[i]])

@@ -98,8 +98,13 @@ class _LSTModel(nn.Module):
             self._buffers["cubic_weight"] = torch.empty_like(w).copy_(exact)
 
     def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        w = self._buffers.get("cubic_weight")
+        # rounded only where it was in half precision before this move (.float() after .to(
+        # torch.bfloat16)); a move between devices or layouts keeps it exact, with no rebuild
+        rounded = w is not None and w.dtype not in (torch.float32, torch.float64)
         out = super()._apply(fn, *args, **kwargs)  # .to(), .float(), .double(), .cuda()...
-        self._restore_cubic_weight()
+        if rounded:
+            self._restore_cubic_weight()
         return out
 
     def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any) -> None:
