@@ -217,6 +217,8 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
     night one is warned about: read from the ``day_night`` attributes, else from the layer
     names ('LST_Day_1km' / 'LST_Night_1km'), as ``da.name`` or in ``long_name``,
     ``source_subdataset`` or ``source_long_name``, or those attributes' 'daytime' / 'nighttime'.
+    An ``other`` of one overpass so labelled against a ``like`` with an ``overpass`` dim of
+    day and night is refused, as a scalar ``overpass`` coordinate is.
 
     ``what``/``like_what`` name the fields in the message, ``var``/``like_var`` the variables of
     its fix.
@@ -337,12 +339,38 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
             _refuse_other_text(t, like_t, d, "scalar coordinates", what, like_what, var)
             _warn_other_hours(like_t, t, what, like_what)
     (a, how_a), (b, how_b) = _day_night(like), _day_night(other)
+    if a is None and b is not None:
+        _refuse_one_overpass_over_both(like, other, b, how_b, what, like_what, like_var)
     if a is not None and b is not None and a != b:
         said = ("'day_night' attributes" if how_a == how_b == "'day_night' attribute"
                 else f"the {what}'s {how_b}, the {like_what}'s {how_a}")
         warn(f"the {what} is a {b} acquisition and the {like_what} a {a} one ({said}): LST "
              "differs by many K between day and night; pair acquisitions of the same "
              "overpass.", OverpassWarning)
+
+
+def _refuse_one_overpass_over_both(like: xr.DataArray, other: xr.DataArray, b: str, how_b: str,
+                                   what: str, like_what: str, like_var: str) -> None:
+    """Refuse an ``other`` of one overpass ``b`` (read by :func:`_day_night` from its
+    ``day_night`` attribute or layer name) against a ``like`` with an ``overpass`` (or
+    ``day_night``) dim of day and night that ``other`` lacks: it would be compared with each
+    overpass, a day truth with the night fields too (a -20 K bias, not a word), where the same
+    truth labelled by a scalar ``overpass='day'`` coordinate is refused."""
+    for name in ("overpass", "day_night"):
+        if name not in like.dims or name in other.dims:
+            continue
+        labels, of = _overpass_labels(like)
+        if of != name or not labels - {b}:
+            continue
+        shown = [str(v) for v in np.asarray(like[name].values).ravel()]
+        pick = (f"select {like_var}'s step of its overpass (`{like_var}.sel({name}={b!r})`)"
+                if b in labels else f"pair it with a {like_what} of its ({b}) overpass")
+        raise GridError(
+            f"the {what} is a {b} acquisition (its {how_b}) but the {like_what} holds the "
+            f"'{name}' steps {shown}: each would be compared with it, and LST differs by many K "
+            f"between day and night; {pick}, or give a {what} of each overpass along the same "
+            f"'{name}' dim."
+        )
 
 
 def _text(value: Any) -> str | None:
@@ -947,7 +975,8 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
       :func:`check_scalar_steps`;
     - a dim ``like`` lacks would be broadcast against all of ``like``'s steps: refused unless
       of size 1 (``band=1``), and a size-1 dim holding a date is refused too while ``like``'s
-      steps are dated along a dim of another name, unless that is one step of its overpass;
+      steps are dated along a dim of another name, unless that is one step of its overpass
+      (an ``overpass`` dim against a field of one overpass: its step of that one is advised);
     - labels: the same steps in another order are put in ``like``'s order, steps ``like`` does
       not have are left out, a step of ``like`` with no ``other`` step of that label is refused,
       as are repeated labels. Dims without labels on either side pair by position, and
@@ -983,6 +1012,14 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                                            f"its one '{dim}' step", what, like_what, var,
                                            like_var)
                 continue  # a size-1 dim (band=1) broadcasts harmlessly
+            mine, _ = _day_night(like)
+            if dim in ("overpass", "day_night") and mine in _overpass_labels(other)[0]:
+                # a stack of both overpasses against a field of one: its step of that
+                # overpass, not a rename to the time dim
+                raise GridError(
+                    f"the {what} has a dim {dim!r} ({other.sizes[dim]} steps) that the "
+                    f"{like_what} lacks, and the {like_what} is a {mine} acquisition: select "
+                    f"the {what}'s step of that overpass (`{var}.sel({dim}={mine!r})`).")
             raise GridError(
                 f"the {what} has a dim {dim!r} ({other.sizes[dim]} steps) that the {like_what} "
                 f"lacks (its dims: {like.dims}), so each of its steps would be compared with "

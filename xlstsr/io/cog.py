@@ -100,7 +100,10 @@ def open_cog(
         :func:`xlstsr.io.open_modis` joins its granules). A file whose ``source_subdataset``
         or ``long_name`` tag names a MODIS layer of one overpass (``LST_Night_1km``) gets a
         ``day_night`` attribute (``"night"``), as :func:`xlstsr.io.open_modis` gives one, for
-        the day/night pairing checks. Files of different layers or overpasses, and files whose
+        the day/night pairing checks; files of distinct time tags each of its own overpass
+        (:func:`to_cogs` of a series interleaving day and night steps), or of ``times=``, come
+        back with an ``overpass`` coordinate along ``time`` where both overpasses are among
+        them. Other files of different layers or overpasses, and files whose
         time tags repeat a date (two runs of one day) that are no stack :func:`to_cogs` wrote,
         are refused unless ``times=`` says which is which.
 
@@ -218,12 +221,21 @@ def open_cog(
     if times is None:
         times = _granule_dates(paths)
         by_name = times is not None
+    # each file's own overpass where they differ (day and night steps interleaved): the
+    # stack keeps only the attributes all files share, so their day_night tags were lost
+    from ..steps import _day_night
+
+    overpasses = [_day_night(a)[0] for a in arrays]
+    interleaved = ("overpass" not in arrays[0].coords and set(overpasses) == {"day", "night"})
     arrays = [a.drop_vars("time", errors="ignore") for a in arrays]
     arrays, sources = _with_sources(arrays, "time")
     # the grids were checked equal (to 1e-6 pixel): rounding in the coordinates is not a new grid
     # (attrs: those of every file; one file's source_granule was the whole stack's)
     out = xr.concat(arrays, dim="time", join="override", combine_attrs=_common_attrs)
     out = out.assign_coords(time=list(times) if times is not None else np.arange(len(arrays)))
+    if interleaved and "overpass" not in out.coords:
+        # as steps._overpass_labels reads a series of both (and _restack labels a stack)
+        out = out.assign_coords(overpass=("time", overpasses))
     if by_name:  # files in any order (a glob's): the series in date order
         out = out.sortby("time")
     elif by_tag:  # tagged dates or numbers in any order (os.listdir's): in their order
@@ -607,7 +619,9 @@ def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray],
         dn, _ = _day_night(a)  # its day_night, else its tags' 'daytime' / 'nighttime'
         if dn:
             overpass.setdefault(dn, p)
-    if len(named) <= 1 and len(overpass) > 1:
+    if len(named) <= 1 and len(overpass) > 1 and _file_overpasses(arrays) is None:
+        # (files of distinct time tags, each of its own overpass, are one series interleaving
+        # the overpasses, as to_cogs writes one: open_cog labels them along time)
         named = {f"{k} overpass": v for k, v in overpass.items()}
     if len(named) > 1:
         shown = ", ".join(f"{k} ({Path(os.fspath(v)).name})" for k, v in named.items())
@@ -616,6 +630,30 @@ def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray],
             "(a day series and a night series are two cubes); select the files of one, e.g. "
             "`sorted(glob.glob('...LST_Day_1km.tif'))`."
         )
+
+
+def _file_overpasses(arrays: Sequence[xr.DataArray]) -> list[str] | None:
+    """Each file's overpass ('day' / 'night', :func:`xlstsr.steps._day_night`) when every file
+    has one and a time tag of its own, a date with its time of day (no two alike): the steps
+    of one series interleaving the overpasses (to_cogs of a series with an ``overpass``
+    coordinate along time, each file tagged with its own), which open_cog refused as
+    different layers; else None: a day and a night series of the same dates, or of nominal
+    dates (00:00, which tell no overpass apart), untimed files, and files of a to_cogs
+    (time, overpass) stack (its overpass is a level of the stack, which is read whole) are
+    two cubes."""
+    from ..steps import _all_dates_only, _day_night
+
+    if any(a.encoding.get(_STACK_ENCODING) for a in arrays):
+        return None
+    tagged = [a.coords["time"].values[()] if "time" in a.coords and a["time"].ndim == 0
+              else None for a in arrays]
+    if (any(not (isinstance(t, np.datetime64) or hasattr(t, "calendar")) for t in tagged)
+            or len(set(map(str, tagged))) != len(tagged) or _all_dates_only(tagged)):
+        return None
+    labels = [_day_night(a)[0] for a in arrays]
+    if any(v not in ("day", "night") for v in labels):
+        return None
+    return labels
 
 
 def _granule_dates(paths: Sequence[Any]) -> list[Any] | None:
@@ -1432,7 +1470,10 @@ def to_cogs(
     (``da.stack(t=("time", "overpass"))``, or its levels as coordinates along it in a store read
     back) with a date level is named by its levels (``lst_2020-01-05_day.tif``), the date in
     ``time`` and the stack in ``time_stack``: open_cog stacks the files back as written.
-    The attributes are written as tags; a ``source`` / ``source_granule`` that lists one
+    The attributes are written as tags, with each step's overpass ('day' / 'night': its
+    ``overpass`` coordinate, else ``day_night`` attribute or layer name) as ``day_night``,
+    which open_cog reads back (an ``overpass`` coordinate along time again for a series
+    interleaving both); a ``source`` / ``source_granule`` that lists one
     file per step (``"a.hdf, b.hdf"``, from open_modis or open_cog) gives each step's file
     its own (matched by the date in MODIS names), or none where that cannot be told.
 
@@ -1538,7 +1579,7 @@ def to_cogs(
     # the exact transform (the written one where the labels agree), not rioxarray's
     # recomputed from the labels: read back, labels 1e-9 m off the result's
     transform = _transform(da)
-    from ..steps import _overpass_labels
+    from ..steps import _day_night
 
     try:
         for lo, hi in _time_blocks(da, time_dim):
@@ -1554,11 +1595,12 @@ def to_cogs(
                 step = step.copy(deep=False)  # its own attrs, not the caller's array's
                 step.attrs = _step_sources(step.attrs, label,
                                            None if time_dim is None else da.sizes[time_dim])
-                over, _ = _overpass_labels(step)
-                if len(over) == 1:
-                    # a step of a (time, overpass) stack: its own overpass (the stack kept
-                    # the day field's day_night, written into the night files)
-                    step.attrs["day_night"] = over.pop()
+                over, _ = _day_night(step)
+                if over in ("day", "night"):
+                    # the step's own overpass: a step of a (time, overpass) stack (the stack
+                    # kept the day field's day_night, written into the night files), or a
+                    # layer named only by da.name ('LST_Night_1km', lost with the name)
+                    step.attrs["day_night"] = over
                 _write_cog(step.transpose(ydim, xdim), names[i], crs, transform, compress,
                            {**rio_kwargs, "tags": {**tags, **rio_kwargs.get("tags", {})}},
                            write_to=parts[names[i]])
