@@ -198,6 +198,27 @@ def _refuse_input(output: str | None, *inputs: str | None) -> None:
             )
 
 
+def _refuse_url_output(path: str | None, what: str, zarr: str = "",
+                       folder: bool = False) -> None:
+    """Refuse a URL (``s3://``, ``gs://``, ``https://``, ``memory://``) where a command writes a
+    local file (or ``folder``), before any work: it was taken as a relative path, written into
+    a stray local folder ``./s3:/b/...`` and reported as written to the URL. Only a .zarr
+    output goes through fsspec (``zarr``: that advice); ``file://`` URLs are decoded in main."""
+    if not path or "://" not in str(path):
+        return
+    scheme, rest = str(path).split("://", 1)
+    name = Path(rest).name or "out"
+    tool = {"s3": "aws s3 cp --recursive" if folder else "aws s3 cp",
+            "gs": "gsutil cp -r" if folder else "gsutil cp"}.get(scheme.lower())
+    copy = (f"`{tool} {name} {path}`" if tool else
+            f"fsspec: `fsspec.filesystem({scheme!r}).put({name!r}, {str(path)!r}"
+            f"{', recursive=True' if folder else ''})`")
+    raise UsageError(
+        f"{what} {path} is a URL: xlstsr writes it as a local {'folder' if folder else 'file'} "
+        f"only; write it to a local path (e.g. {name}), then copy it there (e.g. {copy}){zarr}"
+    )
+
+
 def _parent_folder(path: str) -> None:
     """Create an output's missing folders (as upscale_to_zarr does), not a traceback."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -1570,10 +1591,15 @@ def _demo(args: argparse.Namespace) -> int:
 
     _no_stream(args.output)
     out = Path(args.output)
-    try:  # run_demo's own checks (a file, a Zarr store), in the flag's words, before any work
-        check_output(out)
+    try:  # run_demo's own checks (a URL, a file, a Zarr store), in the flag's words, before
+        # any work; given as text: a Path has lost a URL's "//"
+        check_output(args.output)
     except XlstsrError as err:
-        raise UsageError(str(err).replace(f"output {out}", f"--output {args.output}", 1)) from None
+        msg = str(err)
+        named = next((t for t in (args.output, str(out)) if msg.startswith(f"output {t}")), None)
+        if named is not None:
+            msg = f"--output {args.output}{msg[len(f'output {named}'):]}"
+        raise UsageError(msg) from None
     existing = [n for n in ("lst_250m.zarr", "demo.png", "metrics.txt") if (out / n).exists()]
     if existing and not args.overwrite:  # only the store was checked: a demo.png was replaced
         raise UsageError(f"--output {args.output} already holds {', '.join(existing)}, which "
@@ -1951,6 +1977,10 @@ def _upscale(args: argparse.Namespace) -> int:
     fmt = format_of(args.output)
     if fmt not in WRITABLE:
         raise UsageError(f"cannot write {fmt} ({args.output}): write .zarr, .tif or .nc")
+    if fmt != "zarr":  # a .zarr URL is written through fsspec; a .tif/.nc is a local file
+        _refuse_url_output(args.output, "the output", "; or write a .zarr output (e.g. "
+                           f"{str(args.output).rsplit('.', 1)[0]}.zarr), which is written "
+                           "to the URL directly")
     # every file read (a --model checkpoint, a --calibration JSON too; not a bundled model's
     # name, nor a folder, which its own check names)
     read = [p for p in (args.calibration, args.model) if p and Path(p).is_file()]
@@ -2123,6 +2153,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     masks = args.reference_mask or []
     _no_stream(args.sr, args.reference, args.output, args.coarse, *masks)
+    _refuse_url_output(args.output, "the output table")
     _check_dependent_flags(args)
     _refuse_input(args.output, args.sr, args.reference, args.coarse, *masks)
     _table_suffix(args.output)
@@ -2274,6 +2305,8 @@ def _scaling(args: argparse.Namespace) -> int:
     from xlstsr.errors import AllNaNError, GuideTimeError, XlstsrError
 
     _no_stream(args.input, args.output, args.guide, args.figure)
+    _refuse_url_output(args.output, "the output table")
+    _refuse_url_output(args.figure, "--figure")
     scales = {}
     for flag, name in (("--lags", "lags"), ("--factors", "factors")):
         text = getattr(args, name)
@@ -2503,6 +2536,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
     from xlstsr.train import fit_files
 
     _no_stream(args.lst, args.guide, args.truth, args.out)
+    _refuse_url_output(args.out, "--out")  # save_model writes a local file
+    # the CLI reads its checkpoints back from a local folder (--save-checkpoints, --resume)
+    _refuse_url_output(args.log_dir, "--log-dir", folder=True)
     if args.mode == "supervised" and not args.truth:
         parser.error("--mode supervised needs --truth")
     if args.truth and args.mode != "supervised":  # the truth was left unused without a word

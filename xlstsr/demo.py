@@ -27,7 +27,7 @@ from .engine import upscale_to_zarr
 from .errors import GuideAlignmentWarning, XlstsrError
 from .evaluate import evaluate
 from .io.formats import check_writable
-from .io.zarr import holds_zarr_metadata
+from .io.zarr import file_uri_path, holds_zarr_metadata
 from .methods import available_methods, get_method
 from .upscale import upscale
 from .validate import check_whole
@@ -88,12 +88,29 @@ def _recommend(scores: dict[str, dict[str, float]], best: str, series: str,
     )
 
 
-def check_output(out: Path) -> None:
+def _local_folder(output: str | os.PathLike) -> Path:
+    """The demo's output folder as a local path: a ``file://`` URL decoded, ``~`` expanded;
+    another URL (``s3://b/demo``) refused, as the figure and the table are local files (``Path``
+    made it a local folder ``s3:/b/demo``, the store included)."""
+    local = file_uri_path(output)  # raises for another host's file URL
+    if local is None and "://" in os.fspath(output):
+        raise XlstsrError(
+            f"output {os.fspath(output)} is a URL: the demo writes a folder of local files "
+            "(lst_250m.zarr, demo.png, metrics.txt); pass a local folder, e.g. 'demo_output', "
+            "then copy it there (e.g. `aws s3 cp --recursive`, `gsutil cp -r`, or fsspec's "
+            "`put(..., recursive=True)`)"
+        )
+    return (local if local is not None else Path(output)).expanduser()
+
+
+def check_output(output: str | os.PathLike) -> None:
     """The demo's output folder, checked before any work (a file or a Zarr store given as the
     folder failed only once every method was scored, with mkdir's raw FileExistsError), and
     the outputs in it that overwrite cannot replace: a ``lst_250m.zarr`` that is not a store
     the demo wrote (an empty folder is taken), a ``demo.png`` or ``metrics.txt`` that is a
-    folder."""
+    folder. A URL other than ``file://`` is refused (given as text: a ``Path`` has lost its
+    ``//``)."""
+    out = _local_folder(output)
     if out.exists() and not out.is_dir():
         raise XlstsrError(f"output {out} is a file: the demo writes a folder of outputs "
                           "(lst_250m.zarr, demo.png, metrics.txt); pass a folder path")
@@ -150,7 +167,8 @@ def run_demo(
     ----------
     output : path
         Output folder: ``lst_250m.zarr`` (the time series at 250 m), ``demo.png`` and
-        ``metrics.txt``.
+        ``metrics.txt``. A local folder (or a ``file://`` URL of one): another URL
+        (``s3://...``) is refused.
     method : str, optional
         Compare only this method with bicubic (the baseline) and write the time series with
         it (a method that needs a guide cannot: the series has none, and bicubic writes it);
@@ -169,8 +187,8 @@ def run_demo(
     ------
     XlstsrError
         Before any work: ``method`` is not a registered method's name, ``n_times`` is not a
-        whole number from 1 to the series' dates, ``output`` is a file, a Zarr store or
-        cannot be written, holds the demo's outputs without ``overwrite``, or holds what
+        whole number from 1 to the series' dates, ``output`` is a URL (not ``file://``), a
+        file, a Zarr store or cannot be written, holds the demo's outputs without ``overwrite``, or holds what
         ``overwrite`` cannot replace (a ``lst_250m.zarr`` that is not a store the demo wrote,
         a ``demo.png`` or ``metrics.txt`` that is a folder).
 
@@ -200,7 +218,7 @@ def run_demo(
     if isinstance(output, (str, os.PathLike)) and not os.fspath(output).strip():
         # Path("") is the current folder: the three outputs landed there
         raise XlstsrError("output is empty: give a folder path, e.g. 'demo_output'")
-    out = Path(output).expanduser()  # as the store and the figure are ("~" made a folder "~")
+    out = _local_folder(output)  # as the store and the figure are ("~" made a folder "~")
     check_output(out)
     store = out / "lst_250m.zarr"
     existing = [p for p in (store, out / "demo.png", out / "metrics.txt") if p.exists()]

@@ -179,12 +179,25 @@ def _check_path(path: str | Path | None, create: bool = True) -> Path | None:
     .nc path was written over, or refused by matplotlib after the drawing), not a folder; missing
     parent folders are created (``create``). The figures check with ``create=False`` and
     :func:`_finish` makes the folders once the figure is drawn: a refused call (an input of
-    the wrong type, an empty map) left empty folders behind."""
+    the wrong type, an empty map) left empty folders behind. A ``file://`` URL is its local
+    path; another URL (``s3://``, ``gs://``, ``https://``) is refused: figures are saved to
+    local files (``Path`` made ``s3://b/f.png`` a local ``s3:/b/f.png``)."""
     if path is None:
         return None
     if not isinstance(path, (str, Path)):
         raise InputTypeError(f"path must be a file path (e.g. 'figure.png'), got {type(path).__name__}")
-    p = Path(path).expanduser()  # as the writers of data do ("~" was a folder named "~")
+    from .io.zarr import file_uri_path
+
+    local = file_uri_path(path)  # raises for another host's file URL
+    if local is None and "://" in str(path):
+        name = Path(str(path).split("://", 1)[1]).name or "figure.png"
+        raise XlstsrError(
+            f"the figure path {str(path)!r} is a URL: figures are saved to local files only; "
+            f"save it to a local path (e.g. {name!r}), then copy it there (e.g. `aws s3 cp`, "
+            "`gsutil cp`, or fsspec's `put_file`)"
+        )
+    # "~" expanded as the writers of data do (it was a folder named "~")
+    p = (local if local is not None else Path(path)).expanduser()
     if p.is_dir():
         raise XlstsrError(f"path {str(p)!r} is a folder: give the figure's file name, e.g. "
                           f"{str(p / 'figure.png')!r}")
@@ -527,7 +540,8 @@ def comparison(
     index : dict
         Which step of leading dims to show, e.g. ``{"time": 0}`` (default: the first).
     path : path, optional
-        Write a PNG there.
+        Write a PNG there: a local file (or a ``file://`` URL of one); another URL
+        (``s3://...``) raises XlstsrError.
 
     Returns
     -------
@@ -785,8 +799,9 @@ def scaling(
     title : str, optional
         Figure title.
     path : str or Path, optional
-        Save the figure there (drawn off pyplot, so the matplotlib backend is left as it is);
-        without a path the figure is made with pyplot, on the user's backend.
+        Save the figure there (drawn off pyplot, so the matplotlib backend is left as it is):
+        a local file (or a ``file://`` URL of one); another URL (``s3://...``) raises
+        XlstsrError. Without a path the figure is made with pyplot, on the user's backend.
 
     Returns
     -------
@@ -906,8 +921,9 @@ def compare(
     reduce : {"median", "mean", None}
         How leading dims (time...) are summarised (None: the first index).
     path : str or Path, optional
-        Save the figure there (drawn off pyplot, so the matplotlib backend is left as it is);
-        without a path the figure is made with pyplot, on the user's backend.
+        Save the figure there (drawn off pyplot, so the matplotlib backend is left as it is):
+        a local file (or a ``file://`` URL of one); another URL (``s3://...``) raises
+        XlstsrError. Without a path the figure is made with pyplot, on the user's backend.
 
     Returns
     -------
@@ -1036,7 +1052,8 @@ def truth_maps(
     scores : dict of str, optional
         Text appended to each result's title (e.g. its RMSE).
     path : path, optional
-        Write a PNG there.
+        Write a PNG there: a local file (or a ``file://`` URL of one); another URL
+        (``s3://...``) raises XlstsrError.
 
     Returns
     -------
