@@ -475,3 +475,29 @@ def stub_held_back_cube(sc, monkeypatch, score_aster) -> None:
     monkeypatch.setattr(sc, "score_positions",
                         lambda s, pos, methods, a: {m: {assets[0]: one} for m in methods})
     monkeypatch.setattr(sc, "score_aster", score_aster)
+
+
+def dated_granule_copy(src, dst):
+    """A copy of the MODIS granule ``src`` at ``dst`` whose CoreMetadata records the date of
+    ``dst``'s name (``.AYYYYDDD.``), as a real granule of that day does: a symlink or plain
+    copy under another day's name is a renamed granule, which open_modis refuses."""
+    import datetime as dt
+    import re
+    import shutil
+    from pathlib import Path
+
+    from pyhdf.SD import SD, SDC
+
+    year, doy = re.search(r"\.A(\d{4})(\d{3})\.", Path(dst).name).groups()
+    day = (dt.date(int(year), 1, 1) + dt.timedelta(days=int(doy) - 1)).isoformat()
+    shutil.copyfile(src, dst)
+    sd = SD(str(dst), SDC.WRITE)
+    try:
+        for key, text in sd.attributes().items():
+            if key.startswith("CoreMetadata"):
+                new = re.sub(r'(OBJECT\s*=\s*RANGE(?:BEGINNING|ENDING)DATE\b.*?VALUE\s*=\s*")'
+                             r'\d{4}-\d{2}-\d{2}', rf"\g<1>{day}", text, flags=re.S)
+                sd.attr(key).set(SDC.CHAR, new)
+    finally:
+        sd.end()
+    return Path(dst)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import dated_granule_copy
 
 import xlstsr
 from xlstsr import errors
@@ -223,8 +224,8 @@ def test_mod11a1_folder_of_several_granules_is_refused_listing_them(shared_data,
     folder = tmp_path / "mod11a1_hdf"
     folder.mkdir()
     names = [granule.name, granule.name.replace(".A2019305.", ".A2019306.")]
-    for n in names:
-        (folder / n).symlink_to(granule)
+    for n in names:  # copies dated as their names say (a renamed granule is refused)
+        dated_granule_copy(granule, folder / n)
     for root in (tmp_path, folder):
         with pytest.raises(errors.XlstsrError, match="2 MOD11A1 granules") as err:
             xlstsr.datasets.open_mod11a1_granule(root=root)

@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers import dated_granule_copy
 
 from tests.helpers import StopBenchmark, load_benchmark
 from tests.helpers import usage_error as _usage_error
@@ -226,7 +227,7 @@ def test_modis_granules_overwrite_removes_earlier_dates(shared_data, tmp_path):
         g = tmp_path / name / "mod11a1_hdf"
         g.mkdir(parents=True)
         for doy in dates:
-            (g / src.name.replace("A2019305", f"A{doy}")).symlink_to(src)
+            dated_granule_copy(src, g / src.name.replace("A2019305", f"A{doy}"))
     ex = runpy.run_path(str(ROOT / "examples" / "modis_granules.py"), run_name="example")
     out = tmp_path / "out"
     other = out / "cogs" / "notes.tif"  # not the example's own: left alone

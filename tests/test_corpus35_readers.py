@@ -12,6 +12,7 @@ import pytest
 import rasterio
 import xarray as xr
 from affine import Affine
+from helpers import dated_granule_copy
 from pyproj import CRS
 
 import xlstsr
@@ -154,10 +155,9 @@ def test_open_stac_refuses_items_on_sub_pixel_shifted_grids(tmp_path):
     assert open_stac(items[:2], "lst", resampling="nearest").sizes["time"] == 2
 
 
-def _symlinked(src, tmp_path, names):
-    for name in names:
-        (tmp_path / name).symlink_to(src)
-    return [tmp_path / n for n in names]
+def _dated_copies(src, tmp_path, names):
+    # copies dated as their names say (a renamed granule is refused)
+    return [dated_granule_copy(src, tmp_path / name) for name in names]
 
 
 def test_open_modis_refuses_granules_of_several_products(shared_data, tmp_path):
@@ -167,7 +167,7 @@ def test_open_modis_refuses_granules_of_several_products(shared_data, tmp_path):
     from xlstsr.io import open_modis
 
     src = next((shared_data / "mod11a1_hdf").glob("MOD11A1*.hdf"))
-    _symlinked(src, tmp_path, ["MOD11A1.A2019305.h14v09.006.2019306084028.hdf",
+    _dated_copies(src, tmp_path, ["MOD11A1.A2019305.h14v09.006.2019306084028.hdf",
                                "MYD11A1.A2019306.h14v09.006.2019307084028.hdf",
                                "MOD11A2.A2019313.h14v09.006.2019322084028.hdf"])
     with pytest.raises(XlstsrError, match=r"3 products \(MOD11A1: 1.*MOD11A2: 1.*MYD11A1: 1"

@@ -11,7 +11,7 @@ import pystac
 import pytest
 import rioxarray
 import xarray as xr
-from helpers import make_lst
+from helpers import dated_granule_copy, make_lst
 from pyproj import CRS
 from pystac.extensions.projection import ProjectionExtension
 
@@ -303,13 +303,13 @@ def test_open_modis_stacks_granules_along_time(granule, tmp_path):
 
     names = ["MOD11A1.A2019307.h14v09.006.2019308000000.hdf", granule.name,
              "MOD11A1.A2019306.h14v09.006.2019307000000.hdf"]
-    for n in names:
-        (tmp_path / n).symlink_to(granule)
+    for n in names:  # copies dated as their names say (a renamed granule is refused)
+        dated_granule_copy(granule, tmp_path / n)
     cube = open_modis(str(tmp_path / "MOD11A1.A2019*.hdf"), "LST_Night_1km")
     assert cube.dims == ("time", "y", "x") and cube.chunks is not None
     assert [str(t)[:10] for t in cube.time.values] == ["2019-11-01", "2019-11-02", "2019-11-03"]
     assert cube.rio.crs is not None and cube.rio.transform() == open_modis(granule).rio.transform()
-    (tmp_path / "MYD11A1.A2019306.h14v09.006.2019307000000.hdf").symlink_to(granule)
+    dated_granule_copy(granule, tmp_path / "MYD11A1.A2019306.h14v09.006.2019307000000.hdf")
     with pytest.raises(XlstsrError, match="share the date"):
         open_modis(sorted(tmp_path.glob("*.hdf")))
     with pytest.raises(FileNotFoundError, match="no MODIS granule matches"):

@@ -4,7 +4,8 @@ GDAL builds in binary wheels usually lack the HDF4 driver, so granules are read 
 (``pip install 'xlstsr[hdf]'``) and georeferenced from their HDF-EOS ``StructMetadata`` (MODIS
 sinusoidal tiles, or the geographic Climate Modelling Grid of MOD11C1/C3: EPSG:4326). Pixels
 are read chunk by chunk when computed (the HDF4 library is not thread-safe: reads hold one
-lock). The date comes from the granule name (``.AYYYYDDD.``).
+lock). The date comes from the granule name (``.AYYYYDDD.``), checked against the date the
+granule records in its ``CoreMetadata`` (``RANGEBEGINNINGDATE``).
 """
 
 from __future__ import annotations
@@ -154,6 +155,51 @@ def granule_time(path: PathLike) -> np.datetime64 | None:
                           "day of year 001-366).")
     day = dt.date(year, 1, 1) + dt.timedelta(days=doy - 1)
     return np.datetime64(day.isoformat(), "ns")
+
+
+#: the first day a granule covers, as its ECS CoreMetadata (ODL) records it
+_RANGE_BEGIN = re.compile(
+    r"OBJECT\s*=\s*RANGEBEGINNINGDATE\b.*?VALUE\s*=\s*\"?(\d{4})-(\d{2})-(\d{2})", re.S)
+
+
+def _recorded_date(core: str) -> np.datetime64 | None:
+    """The date a granule records in its CoreMetadata (``RANGEBEGINNINGDATE``), None when it
+    records none (a file written without ECS metadata) or an invalid one.
+
+    Examples
+    --------
+    >>> from xlstsr.io.modis import _recorded_date
+    >>> _recorded_date('OBJECT = RANGEBEGINNINGDATE  NUM_VAL = 1  VALUE = "2019-11-01"')
+    np.datetime64('2019-11-01T00:00:00.000000000')
+    >>> _recorded_date("") is None
+    True
+    """
+    m = _RANGE_BEGIN.search(core)
+    if m is None:
+        return None
+    try:
+        day = dt.date(*(int(g) for g in m.groups()))
+    except ValueError:
+        return None
+    return np.datetime64(day.isoformat(), "ns")
+
+
+def _granule_date(path: Path, core: str) -> np.datetime64 | None:
+    """The date of a granule: its name's (:func:`granule_time`), which must be the date its
+    CoreMetadata records (``core``: :func:`_recorded_date`), else the recorded one; None
+    when neither gives one. A renamed copy (another day's name) was stacked as a second,
+    duplicated step under the wrong date without a word: refused, naming both dates."""
+    named, recorded = granule_time(path), _recorded_date(core)
+    if named is not None and recorded is not None and named != recorded:
+        day = dt.date.fromisoformat(str(recorded)[:10])
+        tag = f".A{day.year}{day.timetuple().tm_yday:03d}."
+        raise XlstsrError(
+            f"{path.name} is named for {str(named)[:10]} but the granule records "
+            f"{str(recorded)[:10]} (RANGEBEGINNINGDATE of its CoreMetadata): a renamed or "
+            f"mislabelled copy of another day's granule. Rename it to its recorded date "
+            f"(`{tag}` in the name), or leave it out if that date's granule is opened already."
+        )
+    return named if named is not None else recorded
 
 
 #: a MODIS granule's name: the product's short name, then its date (``MOD11A1.A2019305.``)
@@ -446,9 +492,10 @@ def _open_one(
             qc_name = None
         if qc_name is not None and qc != "auto":
             _check_qc_layer(path, variable, qc_name, dict(sd.select(qc_name).attributes()))
-        struct = "".join(
-            str(v) for k, v in sd.attributes().items() if k.startswith("StructMetadata")
-        )
+        gattrs = sd.attributes()
+        struct = "".join(str(v) for k, v in gattrs.items() if k.startswith("StructMetadata"))
+        # CoreMetadata.0, .1...: the granule's own date, which its name must agree with
+        core = "".join(str(v) for k, v in gattrs.items() if k.startswith("CoreMetadata"))
         dtype = np.asarray(sds[0:1, 0:1]).dtype
         qc_dtype = np.asarray(sd.select(qc_name)[0:1, 0:1]).dtype if qc_name else None
     finally:
@@ -533,7 +580,7 @@ def _open_one(
         keep["day_night"] = dn
     yu, xu = ("m", "m") if crs == MODIS_SINUSOIDAL else ("degrees_north", "degrees_east")
     coords: dict[str, Any] = {"y": ("y", y, {"units": yu}), "x": ("x", x, {"units": xu})}
-    when = granule_time(path)
+    when = _granule_date(path, core)
     if when is not None:
         coords["time"] = when
     da = xr.DataArray(data, dims=("y", "x"), coords=coords, name=variable, attrs=keep)
@@ -624,7 +671,8 @@ def open_modis(
     Returns
     -------
     DataArray
-        ``(y, x)`` for one granule (its date as a scalar ``time`` coordinate), ``(time, y, x)``
+        ``(y, x)`` for one granule (its date as a scalar ``time`` coordinate: that of its
+        name, else the one its CoreMetadata records), ``(time, y, x)``
         for several; CRS (MODIS sinusoidal, or EPSG:4326 for a Climate Modelling Grid granule
         such as MOD11C1) and transform written; dask-backed (nothing is read until computed);
         attributes from the file (``units``...) and ``source``, and ``day_night``
@@ -636,9 +684,11 @@ def open_modis(
     ------
     XlstsrError
         A file that is not HDF4, a grid neither MODIS sinusoidal nor geographic, granules of
-        different tiles, products (MOD11A1 and MYD11A1) or with the same date, or a granule
-        name without a date when several
-        are stacked; when computed, a damaged granule (named, to download again).
+        different tiles, products (MOD11A1 and MYD11A1) or with the same date, a granule
+        without a date (in its name or its CoreMetadata) when several are stacked, or one whose
+        name's date (``.AYYYYDDD.``) is not the date its CoreMetadata records
+        (``RANGEBEGINNINGDATE``: a renamed copy); when computed, a damaged granule (named, to
+        download again).
     VariableNotFoundError
         ``variable`` (or the QC layer) is not in the granule.
 
@@ -691,6 +741,7 @@ def open_modis(
         bad = [p.name for p, a in zip(paths, arrays) if "time" not in a.coords]
         raise XlstsrError(
             f"cannot date {bad[:3]}: stacking granules needs MODIS names with .AYYYYDDD. "
+            "or a RANGEBEGINNINGDATE in their CoreMetadata "
             "(rename them, or open them one by one and concatenate with your own times)."
         )
     grids = {(a.shape, a.rio.transform(), a.rio.crs.to_string()) for a in arrays}

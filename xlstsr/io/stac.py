@@ -893,6 +893,51 @@ def _local_nodata(items: Sequence[Any], key: str) -> tuple[bool, float | None]:
     return False, None
 
 
+def _local_dtype(items: Sequence[Any], key: str) -> tuple[np.dtype, str, str] | None:
+    """``(dtype, href, item id)`` of the first local file of asset ``key`` that opens (as
+    :func:`_local_nodata`: a remote file is not read, None then)."""
+    import rasterio
+
+    for it in items:
+        asset = it.assets.get(key)
+        href = None if asset is None else (asset.get_absolute_href() or asset.href)
+        if href and "://" not in href and os.path.isabs(href) and os.path.exists(href):
+            try:
+                with rasterio.open(href) as src:
+                    return np.dtype(src.dtypes[0]), href, it.id
+            except rasterio.errors.RasterioIOError:
+                return None
+    return None
+
+
+def _check_float_files_coded(items: Sequence[Any], codings: dict[str, BandCoding | None]
+                             ) -> None:
+    """Refuse an asset whose (local) file stores floats while the catalogue declares an
+    integer ``data_type`` with a scale or offset: the file holds physical values already (a
+    re-exported COG whose item kept the source's raster:bands). Loaded in the declared integer
+    type and scaled, a float32 Kelvin COG came back at ~6 K; the range refusal then advised
+    ``units='degC'``, which gave a plausible but wrong ~279 K."""
+    for key, coding in codings.items():
+        if coding is None or coding.is_identity:
+            continue
+        declared = _stored_dtype(items, key)
+        if declared is None or declared.kind not in "iu":
+            continue
+        found = _local_dtype(items, key)
+        if found is None or found[0].kind != "f":
+            continue
+        dtype, href, item_id = found
+        raise XlstsrError(
+            f"asset {key!r} of item {item_id!r} is a {dtype} file ({os.path.basename(href)}), "
+            f"but its item declares data_type {declared} with scale {coding.scale:g} / offset "
+            f"{coding.offset:g} (raster:bands or the raster v2 fields): the file holds decoded values already "
+            "(a re-exported COG whose item kept its source's raster:bands?), which would be "
+            f"cast to {declared} and scaled a second time. Correct the items' raster:bands "
+            "(data_type float32, no scale or offset), e.g. with a `modifier=` that does so on "
+            f"each item's asset {key!r}, or open the files with xlstsr.io.open_cog."
+        )
+
+
 def _check_stackstac_stored(items: Sequence[Any], codings: dict[str, BandCoding | None]
                             ) -> None:
     """Refuse ``decode=False`` with ``engine='stackstac'`` for an asset without a scale whose
@@ -1820,7 +1865,9 @@ def open_stac(
         (``resampling=``, ``geobox=``, ``like=``, ``anchor=``, ``align=``),
         area arguments odc-stac refuses (``lon=`` without ``lat=``), items of several MODIS
         products (ids ``MOD11A1.`` and ``MYD11A1.``, or platforms terra and aqua), a
-        ``nodata=`` the stored dtype cannot hold, or ``engine='stackstac'``
+        ``nodata=`` the stored dtype cannot hold, an asset whose local file stores floats
+        while its item declares an integer ``data_type`` with a scale or offset (values decoded
+        already: scaled again, Kelvin read ~6 K), or ``engine='stackstac'``
         with ``decode=False`` on an asset without a scale whose files record a nodata (stackstac
         masks it: its stored value cannot come back).
     NoOverlapError
@@ -1958,6 +2005,7 @@ def open_stac(
         if fills:  # the file's own tag, which a catalogue without "nodata" relies on
             items = _with_nodata(items, fills)
             codings = {k: band_coding(items, k) for k in keys}
+    _check_float_files_coded(items, codings)
     if engine == "stackstac" and not decode:
         _check_stackstac_stored(items, codings)
     if engine == "odc" and kwargs.get("nodata") is not None:

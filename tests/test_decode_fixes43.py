@@ -1,0 +1,152 @@
+"""Fixes of probe 43x: a renamed MODIS granule dated by its name against its own CoreMetadata
+(01), and a float STAC asset decoded with its catalogue's integer scale (03)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import numpy as np
+import pytest
+
+from xlstsr.errors import XlstsrError
+
+GRANULE = "MOD11A1.A2019305.h14v09.006.2019306084028.hdf"
+
+
+@pytest.fixture
+def real_granule(shared_data):
+    pytest.importorskip("pyhdf", reason="pyhdf is not installed: no HDF4 reader")
+    path = shared_data / "mod11a1_hdf" / GRANULE
+    if not path.is_file():
+        pytest.skip(f"{path} is absent from the real data folder")
+    return path
+
+
+# -- 01: the granule's recorded date --------------------------------------------------------
+
+def test_renamed_granule_contradicting_its_metadata_is_refused(real_granule, tmp_path):
+    """The 2019-11-01 granule saved as A2019306 was stacked as a second date, a duplicate
+    field under a wrong date, without a word."""
+    from xlstsr.io import open_modis
+
+    a = tmp_path / GRANULE
+    b = tmp_path / "MOD11A1.A2019306.h14v09.006.2019307084028.hdf"
+    shutil.copy(real_granule, a)
+    shutil.copy(real_granule, b)
+    match = r"named for 2019-11-02 but the granule records 2019-11-01.*Rename.*\.A2019305\."
+    with pytest.raises(XlstsrError, match=match):
+        open_modis([a, b])
+    with pytest.raises(XlstsrError, match=match):
+        open_modis(b)
+
+
+def test_renamed_granule_refused_by_the_cli(real_granule, tmp_path, capsys):
+    from xlstsr import cli
+
+    b = tmp_path / "MOD11A1.A2019306.h14v09.006.2019307084028.hdf"
+    shutil.copy(real_granule, b)
+    rc = cli.main(["upscale", str(b), str(tmp_path / "o.nc"), "--factor", "2", "--quiet",
+                   "--variable", "LST_Day_1km"])
+    assert rc != 0
+    assert "records 2019-11-01" in capsys.readouterr().err
+    assert not (tmp_path / "o.nc").exists()
+
+
+def test_real_granule_and_undated_name_take_the_recorded_date(real_granule, tmp_path):
+    """The real granule opens as before; a copy whose name has no date is dated by its
+    metadata (it had no time coordinate)."""
+    from xlstsr.io import open_modis
+
+    assert str(open_modis(real_granule).time.values)[:10] == "2019-11-01"
+    plain = tmp_path / "lst.hdf"
+    shutil.copy(real_granule, plain)
+    got = open_modis(plain)
+    assert "time" in got.coords and str(got.time.values)[:10] == "2019-11-01"
+
+
+# -- 03: float assets under an integer coding ------------------------------------------------
+
+def _items(tmp_path, data, dtype, band):
+    import pystac
+    import rasterio
+    from rasterio.transform import from_origin
+
+    items = []
+    for i in range(len(data)):
+        p = tmp_path / f"lst_{i}.tif"
+        with rasterio.open(p, "w", driver="GTiff", height=16, width=16, count=1, dtype=dtype,
+                           crs="EPSG:32633",
+                           transform=from_origin(1000000, 5500000, 1000, 1000)) as d:
+            d.write(data[i][None].astype(dtype))
+        it = pystac.Item(
+            id=f"it{i}", bbox=[14, 49, 14.3, 49.2], datetime=dt.datetime(2020, 1, i + 1, 10, 30),
+            geometry={"type": "Polygon", "coordinates": [[[14, 49], [14.3, 49], [14.3, 49.2],
+                                                          [14, 49.2], [14, 49]]]},
+            properties={"proj:epsg": 32633, "proj:transform": [1000, 0, 1000000, 0, -1000, 5500000],
+                        "proj:shape": [16, 16]})
+        it.stac_extensions = ["https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+                              "https://stac-extensions.github.io/raster/v1.1.0/schema.json"]
+        it.add_asset("LST", pystac.Asset(href=str(p), media_type=pystac.MediaType.COG,
+                                         roles=["data"], extra_fields={"raster:bands": [band]}))
+        items.append(it)
+    return items
+
+
+TRUTH = 300 + np.random.default_rng(0).normal(0, 2, (2, 16, 16))
+CODED = {"scale": 0.02, "offset": 0, "nodata": 0, "data_type": "uint16", "unit": "K"}
+
+
+def test_float_kelvin_asset_with_integer_scale_is_refused(tmp_path):
+    """A float32 Kelvin COG whose item kept its source's raster:bands (uint16, scale 0.02) came
+    back at ~6 K; the range refusal advised units='degC' (~279 K, accepted)."""
+    pytest.importorskip("odc.stac")
+    from xlstsr.io import open_stac
+
+    items = _items(tmp_path, TRUTH, "float32", dict(CODED))
+    match = r"'LST'.*float32 file.*data_type uint16 with scale 0\.02.*second time.*modifier="
+    with pytest.raises(XlstsrError, match=match):
+        open_stac(items, "LST")
+    with pytest.raises(XlstsrError, match=match):  # its CF attributes would scale it again too
+        open_stac(items, "LST", decode=False)
+
+    def fix(item):  # the advice followed: the coding corrected on each item
+        band = item.assets["LST"].extra_fields["raster:bands"][0]
+        band.update(data_type="float32")
+        band.pop("scale", None)
+        band.pop("offset", None)
+
+    lst = open_stac(items, "LST", modifier=fix)
+    np.testing.assert_allclose(lst.values, TRUTH, atol=1e-3)
+    assert lst.attrs["units"] == "K"
+
+
+def test_valid_codings_open_unchanged(tmp_path):
+    """Integer assets with a scale and float assets without one still open, in Kelvin."""
+    pytest.importorskip("odc.stac")
+    from xlstsr.io import open_stac
+
+    (tmp_path / "int").mkdir()
+    (tmp_path / "float").mkdir()
+    dn = np.round(TRUTH / 0.02)
+    lst = open_stac(_items(tmp_path / "int", dn, "uint16", dict(CODED)), "LST")
+    np.testing.assert_allclose(lst.values, TRUTH, atol=0.011)
+    plain = {"nodata": 0, "data_type": "float32", "unit": "K"}
+    lst = open_stac(_items(tmp_path / "float", TRUTH, "float32", plain), "LST")
+    np.testing.assert_allclose(lst.values, TRUTH, atol=1e-3)
+
+
+def test_shared_modis_stac_cube_opens(shared_data):
+    pytest.importorskip("odc.stac")
+    import pystac
+
+    from xlstsr.io import open_stac
+
+    cat = shared_data / "modis_h18v04_2020" / "catalog.json"
+    if not cat.is_file():
+        pytest.skip(f"{cat} is absent from the real data folder")
+    items = [i for i in pystac.Catalog.from_file(str(cat)).get_items(recursive=True)
+             if i.collection_id.startswith("modis-11A1")][:2]
+    lst = open_stac(items, "LST_Day_1km")
+    med = float(np.nanmedian(lst.isel(time=0).values))
+    assert 200 < med < 340 and lst.attrs["units"] == "K"
