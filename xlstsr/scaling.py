@@ -43,6 +43,7 @@ from .validate import (
     _LAT_NAMES,
     _LON_NAMES,
     TASK_BYTES,
+    _check_crs_units,
     _standard_grid_mapping,
     check_bool,
     check_number,
@@ -271,6 +272,8 @@ class _GridUse:
     statistics of :func:`scaling_stats`, or :func:`xlstsr.metrics.radial_power_spectrum`."""
 
     var: str
+    #: what the grid is called in the refusals it shares with upscale (validate's)
+    what: str
     #: why pixels that are not square are refused (after "the pixels are not square (...): ")
     refusal: str
     #: what pixels not square on the ground mix (in the warnings)
@@ -281,6 +284,7 @@ class _GridUse:
 
 _STATS = _GridUse(
     "lst",
+    "LST",
     "the statistics take a lag or a block of pixels as one length along both axes, so the "
     "isotropic structure function, hurst and the spectrum would mix scales",
     "lags, blocks and the radial spectrum mix two lengths",
@@ -288,6 +292,7 @@ _STATS = _GridUse(
 )
 _SPECTRUM = _GridUse(
     "da",
+    "field",
     "the radial spectrum takes a pixel as one length along both axes, so it would mix two "
     "frequencies (a wave along the longer side read at the wrong frequency) and scale the power "
     "by one side squared",
@@ -497,12 +502,21 @@ def _square_pixel(da: xr.DataArray, use: _GridUse = _STATS) -> tuple[float, str,
     whether it is a degree of latitude (a lon/lat grid square on the ground but not in
     degrees), after the grid checks: pixels not square refused (:func:`_check_square`; on a
     lon/lat grid, on the ground: :func:`_check_lonlat_square`), and a projected CRS whose
-    metres are not ground metres warned about (:func:`_check_ground_metres`)."""
+    metres are not ground metres warned about (:func:`_check_ground_metres`); before them,
+    coordinates that cannot be in the units of the CRS written on them refused as upscale
+    refuses them (:func:`~xlstsr.validate._check_crs_units`)."""
+    named = da.rename(spatial_names(da))
+    if named.rio.crs is not None:
+        # metres under EPSG:4326 were read as 1000-degree pixels, 0.01-degree steps under UTM
+        # as 0.01 m (upscale and evaluate refused the same file); a grid without coordinates
+        # (a transform only) has nothing to judge
+        ydim, xdim = spatial_dims(named)
+        if ydim in named.coords and xdim in named.coords:
+            _check_crs_units(named, use.what, ydim, xdim)
     # the grid's unit read before the rename: lat/lon-named dims without a CRS are degrees
     ry, rx, unit = _pixel_sizes(da)
     if unit != "degree":
         _check_square(ry, rx, unit, use)
-    named = da.rename(spatial_names(da))
     if unit == "degree":  # on the ground, where the lags and blocks lie
         size = _check_lonlat_square(named, ry, rx, use)
         return size, unit, size != rx

@@ -2241,6 +2241,7 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
                 like: tuple[float, str] | None = None,
                 celsius: bool = False,
                 spread: tuple[float, float] | None = None,
+                units_unknown: bool = False,
                 ) -> list[tuple[float, bool, str, float]]:
     """The usual stored scales that make values of ``median`` (read as they are) Kelvin of a
     land surface (its median 190-345 K, within ``physical_range``; with ``extremes``, the
@@ -2254,12 +2255,17 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
     several scales only those that keep it within :data:`LAND_SURFACE_K` (a land surface's
     temperatures), when any do: degC x 100 of a 279 K scene (585) was offered degC x 10 first,
     331 K on the median but 285-378 K over the scene; those left are equally plausible
-    (:func:`_ambiguity`).
+    (:func:`_ambiguity`). With ``units_unknown`` (values without a ``units`` attribute), the
+    Kelvin and Celsius scales that fit alike: degC x 100 of a 300 K scene (2682) was offered
+    only Kelvin x 10, 268 K; with ``spread`` too, of the two readings only those that leave
+    the scene a real scene's spread (:data:`_TWICE_STORED_SPREAD_K`), when any do.
 
     Examples
     --------
     >>> [(k, c) for k, c, _, _ in _scale_fits(3048.0, (150.0, 400.0))]
     [(0.1, False)]
+    >>> [(k, c) for k, c, _, _ in _scale_fits(2682.0, (150.0, 400.0), units_unknown=True)]
+    [(0.1, False), (0.01, True)]
     >>> [(k, c) for k, c, _, _ in _scale_fits(361.0, (150.0, 400.0), (282.0, 465.0))]
     [(0.1, True), (0.01, True)]
     >>> [(k, c) for k, c, _, _ in _scale_fits(585.0, (150.0, 400.0), celsius=True,
@@ -2273,16 +2279,24 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
             return False
         return extremes is None or all(lo <= v * k + c <= hi for v in extremes)
 
-    out = ([] if celsius else
-           [(k, False, what, median * k) for k, what in _USUAL_LST_SCALES if fits(k, 0.0)])
-    out = out or [(k, True, what, median * k + 273.15)
+    kelvin = ([] if celsius else
+              [(k, False, what, median * k) for k, what in _USUAL_LST_SCALES if fits(k, 0.0)])
+    in_celsius = [(k, True, what, median * k + 273.15)
                   for k, what in _USUAL_CELSIUS_SCALES if fits(k, 273.15)]
+    # undeclared units: a Kelvin scale that fits does not rule the Celsius ones out
+    out = kelvin + in_celsius if units_unknown and not celsius else kelvin or in_celsius
     out = [f for f in out if _near_like(f[3], like)]
     if spread is not None and len(out) > 1:
         land_lo, land_hi = LAND_SURFACE_K
         plausible = [f for f in out if all(
             land_lo <= v * f[0] + (273.15 if f[1] else 0.0) <= land_hi for v in spread)]
         out = plausible or out
+    if units_unknown and spread is not None and len({f[1] for f in out}) > 1:
+        # of a Kelvin and a Celsius reading, one that leaves the scene nearly uniform (under a
+        # real scene's spread) where the other does not: ASTER's K x 10 (3050, 1-99 % over
+        # 14 K) read as degC x 100 spans 1.4 K
+        wide = [f for f in out if (spread[1] - spread[0]) * f[0] >= _TWICE_STORED_SPREAD_K]
+        out = wide or out
     return out
 
 
@@ -2296,10 +2310,13 @@ def _spread(values: np.ndarray) -> tuple[float, float]:
 def _ambiguity(fits: Sequence[tuple[float, bool, str, float]]) -> str:
     """'; ...: the product's documentation says which' when several scales of :func:`_scale_fits`
     make the values a land surface's temperatures alike (degC x 10 and x 100 of a scene near
-    0 degC), else ''."""
+    0 degC; Kelvin x 10 and degC x 100 of values without units), else ''."""
     if len(fits) < 2:
         return ""
-    return (f" (ambiguous: {' and '.join(f'x {k:g}' for k, *_ in fits)} both give a land "
+    mixed = len({c for _, c, *_ in fits}) > 1  # Kelvin and Celsius readings: say which is which
+    named = " and ".join(f"x {k:g}" + ((" (degC)" if c else " (K)") if mixed else "")
+                         for k, c, *_ in fits)
+    return (f" (ambiguous: {named} both give a land "
             "surface's temperatures over the whole scene; the product's documentation says "
             "which)")
 
@@ -2624,7 +2641,7 @@ def _range_cause(
         # median (x 0.1 gave 331 K for a 279 K scene stored degC x 100, offered first)
         spread = _spread((finite - celsius) / scale if celsius and offset == 0.0 else finite)
         fits = _scale_fits(fit_median, physical_range, like=like, celsius=bool(celsius),
-                           spread=spread)
+                           spread=spread, units_unknown=not units_known)
         counts = ("; or raw digital numbers of radiance (a Landsat Level-1 thermal band: "
                   "`xlstsr.io.open_landsat8_l1` gives brightness temperature) or another "
                   "quantity, not an LST")
@@ -2896,21 +2913,27 @@ def _reference_attrs_fix(var: str, k: float, celsius: bool, fill0: bool) -> str:
 def _scaled_integer_message(what: str, median: float, zeros: bool,
                             physical_range: tuple[float, float], cli: bool,
                             like: tuple[float, str] | None = None,
-                            celsius: bool = False, attrs_of: str | None = None) -> str:
+                            celsius: bool = False, attrs_of: str | None = None,
+                            units_unknown: bool = False,
+                            spread: tuple[float, float] | None = None) -> str:
     """The refusal of integers without scale metadata (values of ``median``; ``zeros``: 0 among
     them), naming the usual scales that make them Kelvin of a land surface
     (:func:`_scale_fits`): MODIS's 0.02 told to ASTER's K x 10 gave 62 K, then "degrees
     Celsius". ``celsius``: ``median`` is of the stored values, whose units say degrees
     Celsius: only the scales of degrees Celsius are offered (degC x 100 was told Kelvin x 10,
-    268 K). A reference is told evaluate's arguments, or, with ``attrs_of`` (a caller that
-    takes none, :func:`decode_lst`), the attrs of that variable to set."""
+    268 K). ``units_unknown``: values without a ``units`` attribute, offered the Kelvin and
+    Celsius scales that fit alike, flagged ambiguous (:func:`_ambiguity`), ranked on
+    ``spread`` (the stored values' 1st and 99th percentiles, :func:`_scale_fits`). A reference is told
+    evaluate's arguments, or, with ``attrs_of`` (a caller that takes none,
+    :func:`decode_lst`), the attrs of that variable to set."""
     ref = what == "reference"
     attrs_of = attrs_of if ref else None
     head = (f"integer {what} with values around {median:.0f} and no scale metadata: these look "
             + ("like scaled degrees Celsius (their units say degC)" if celsius else
                "like scaled digital numbers (ASTER stores K x 10, MODIS LST K / 0.02, both with "
                "fill 0)"))
-    fits = _scale_fits(median, physical_range, like=like, celsius=celsius)
+    fits = _scale_fits(median, physical_range, like=like, celsius=celsius,
+                       units_unknown=units_unknown, spread=spread)
     l1 = "" if celsius else _landsat_l1_hint(median, like)
     if l1 and not fits:
         return (f"integer {what} with values around {median:.0f} and no scale metadata, and no "
@@ -2922,7 +2945,7 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
             (_reference_attrs_fix(attrs_of, k, c, zeros or (not c and k in (0.02, 0.1)))
              if attrs_of else
              _scale_fix(k, c, ref, cli, fill0=zeros or (not c and k in (0.02, 0.1))))
-            + f" if they are {w} (median {mk:.1f} K)" for k, c, w, mk in fits)
+            + f" if they are {w} (median {mk:.1f} K)" for k, c, w, mk in fits) + _ambiguity(fits)
         if l1:  # K x 100 of 300 K (30000) is band 10's 304 K as well: both named
             how += f"; if {l1.replace('they look like', 'they are', 1)}"
         if attrs_of:  # the scale and the fill in one go: scale_factor alone met the fill 0
@@ -3125,7 +3148,10 @@ def _lst_verdict(
         if unscaled_int and (median > 1000 or (celsius and abs(raw_median) > 1000)):
             raise ScaledIntegerError(_scaled_integer_message(
                 what, raw_median if celsius else median, zeros > 0, physical_range, cli,
-                _like_at(like, i), celsius=bool(celsius), attrs_of=attrs_of))
+                _like_at(like, i), celsius=bool(celsius), attrs_of=attrs_of,
+                units_unknown=not units_known,
+                # without the 0 fill of K x 10 / MODIS (read as 0 K, it ruled Kelvin out)
+                spread=None if units_known else _spread(judged[judged != 0] if zeros else judged)))
         if not units_known:
             classes = _class_layer(finite)
             if classes is not None:

@@ -227,8 +227,10 @@ class UpscaleMethod:
     def recorded_name(self) -> str:
         """The name provenance (``xlstsr_method``) and resume fingerprints record for this
         method: its :attr:`name` when the instance's class is the one registered under that
-        name (or names itself in its own body, ``name = "torch"``, a name no other class is
-        registered under), else its class's qualified name (``module.QualName``): an
+        name or a copy of it (same module and qualified name, naming itself so in its body: a
+        cloudpickled instance on a distributed worker, whose registered class is the worker's
+        own), or names itself in its own body (``name = "torch"``, a name no other class is
+        registered under); else its class's qualified name (``module.QualName``): an
         unregistered class (whose name is ``""``), a subclass of a registered one (a variant
         of ``Bicubic``, which inherits ``"bicubic"``) or a user's class registered in place of
         a built-in (``replace=True``) is not that method.
@@ -248,7 +250,13 @@ class UpscaleMethod:
         if isinstance(name, str) and name.strip():
             registered = _REGISTRY.get(name)
             replaced = name in _BUILT_IN_NAMES and not _built_in(cls)
-            if not replaced and (registered is cls
+            # the registered class or a copy of it (same module and qualname, naming itself in
+            # its body): on a distributed worker the registered class is the worker's own
+            # ('__mp_main__.Shape' for a script's) and the instance's a cloudpickled copy
+            # ('__main__.Shape'): errors raised there named the method '__main__.Shape'
+            copy = (registered is not None and cls.__dict__.get("name") == name
+                    and _redefined(registered, cls))
+            if not replaced and (registered is cls or copy
                                  or (registered is None and cls.__dict__.get("name") == name)):
                 return name
         return _qualname(cls)
@@ -528,8 +536,13 @@ _BUILT_IN_NAMES: set[str] = set()
 
 def _redefined(old: type, new: type) -> bool:
     """``new`` is ``old`` defined again (same module and name: a module reloaded, a notebook
-    cell run twice), not another method taking its name."""
-    return _qualname(old) == _qualname(new)
+    cell run twice, a script's class on a spawned worker), not another method taking its
+    name. A script is ``__main__`` where it runs and ``__mp_main__`` on the workers that
+    multiprocessing spawns (a distributed ``LocalCluster``): the same module."""
+    def module(cls: type) -> str:
+        return "__main__" if cls.__module__ == "__mp_main__" else cls.__module__
+
+    return (module(old), old.__qualname__) == (module(new), new.__qualname__)
 
 
 def unregister_method(name: str) -> None:
