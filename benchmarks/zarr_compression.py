@@ -4,7 +4,7 @@
 
 Writes ``compression.md`` in ``--out``. The field is a super-resolved LST cube from the sample
 scene (6 x 1024 x 1024 float32, x4 bicubic), so values have the smoothness of real outputs.
-Timings are the best of 3 writes, taken in turn. ``--smoke``: the same code on a 2 x 64 x 64
+Timings are the best of 3 writes, taken in turn, on one thread (zarr's pool and Blosc's). ``--smoke``: the same code on a 2 x 64 x 64
 cube, one write each (seconds; a test, not a measurement).
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import zarr
+from numcodecs import blosc
 from zarr.codecs import BloscCodec, ZstdCodec
 
 import xlstsr
@@ -37,6 +38,22 @@ def _size(path: str) -> int:
     return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
 
 
+def _write_all(a: np.ndarray, repeat: int, times: dict[str, list[float]],
+               sizes: dict[str, float]) -> None:
+    """Write ``a`` with each codec ``repeat`` times in turn, recording times and size ratios."""
+    for _ in range(repeat):
+        for name, codecs in CODECS.items():
+            kw = {} if codecs == "default" else {"compressors": codecs}
+            # each store is measured, then removed (the full run writes 15 stores, ~270 MB)
+            with tempfile.TemporaryDirectory(prefix="xlstsr_zarr_bench_") as d:
+                t0 = time.perf_counter()
+                z = zarr.create_array(d + "/a.zarr", shape=a.shape, chunks=(1, *a.shape[1:]),
+                                      dtype="float32", zarr_format=3, **kw)
+                z[:] = a
+                times[name].append(time.perf_counter() - t0)
+                sizes[name] = _size(d) / a.nbytes
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None,
@@ -50,17 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     a = scene["lst_1km"].lstsr.upscale(4).values.astype(np.float32)
     times = {k: [] for k in CODECS}
     sizes = {}
-    for _ in range(repeat):
-        for name, codecs in CODECS.items():
-            kw = {} if codecs == "default" else {"compressors": codecs}
-            # each store is measured, then removed (the full run writes 15 stores, ~270 MB)
-            with tempfile.TemporaryDirectory(prefix="xlstsr_zarr_bench_") as d:
-                t0 = time.perf_counter()
-                z = zarr.create_array(d + "/a.zarr", shape=a.shape, chunks=(1, *a.shape[1:]),
-                                      dtype="float32", zarr_format=3, **kw)
-                z[:] = a
-                times[name].append(time.perf_counter() - t0)
-                sizes[name] = _size(d) / a.nbytes
+    # one thread as the page says: zarr compresses a write's chunks in its own thread pool and
+    # Blosc splits each chunk over its own threads, both releasing the GIL
+    blosc_threads = blosc.set_nthreads(1)
+    try:
+        with zarr.config.set({"threading.max_workers": 1, "async.concurrency": 1}):
+            _write_all(a, repeat, times, sizes)
+    finally:
+        blosc.set_nthreads(blosc_threads)
     base = min(times["zarr default (Zstd level 0)"])
     lines = [
         "# Output compression of upscale_to_zarr",
