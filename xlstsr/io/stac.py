@@ -23,6 +23,7 @@ offset are converted). Hrefs can be signed or rewritten by a ``modifier`` (as
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import warnings
@@ -111,6 +112,10 @@ def _with_proj_epsg(item: Any) -> Any:
 #: unit strings of the raster extension that mean Kelvin
 
 
+#: the NaN of every NaN nodata (:class:`BandCoding`), so that equal codings compare equal
+_NAN = float("nan")
+
+
 @dataclass(frozen=True)
 class BandCoding:
     """How an asset's stored values map to physical ones (``raster:bands`` of the raster extension).
@@ -122,6 +127,12 @@ class BandCoding:
     scale: float = 1.0
     offset: float = 0.0
     unit: str | None = None
+
+    def __post_init__(self) -> None:
+        # one NaN object for every NaN nodata: NaN equals no other NaN, so the identical
+        # codings of two items ("nodata": "nan") were counted as two and refused as disagreeing
+        if self.nodata is not None and math.isnan(self.nodata):
+            object.__setattr__(self, "nodata", _NAN)
 
     @property
     def is_identity(self) -> bool:
