@@ -495,7 +495,8 @@ def dated_granule_copy(src, dst):
     try:
         for key, text in sd.attributes().items():
             if key.startswith("CoreMetadata"):
-                new = re.sub(r'(OBJECT\s*=\s*RANGE(?:BEGINNING|ENDING)DATE\b.*?VALUE\s*=\s*")'
+                # (\b: not inside END_OBJECT = RANGE...DATE)
+                new = re.sub(r'(\bOBJECT\s*=\s*RANGE(?:BEGINNING|ENDING)DATE\b.*?VALUE\s*=\s*")'
                              r'\d{4}-\d{2}-\d{2}', rf"\g<1>{day}", text, flags=re.S)
                 sd.attr(key).set(SDC.CHAR, new)
     finally:

@@ -215,15 +215,16 @@ def test_an_isolated_fill_beside_a_continuous_tail_is_still_named():
 
 # -- 6. the scale named for integers without metadata -------------------------------------------
 
-@pytest.mark.parametrize("stored, mean, scale, celsius", [
-    (lambda k: k * 10, 305.0, 0.1, False),          # ASTER's K x 10
-    (lambda k: k / 0.02, 305.0, 0.02, False),       # MODIS
-    (lambda k: k * 100, 305.0, 0.01, False),        # K x 100
+@pytest.mark.parametrize("stored, mean, scale, celsius, n", [
+    # ASTER's K x 10: first; as degC x 100 (30.5 degC) too, flagged ambiguous (no units)
+    (lambda k: k * 10, 305.0, 0.1, False, 2),
+    (lambda k: k / 0.02, 305.0, 0.02, False, 1),       # MODIS
+    (lambda k: k * 100, 305.0, 0.01, False, 1),        # K x 100
     # degC x 100 of a hot scene (as K x 10: 366 K); a cooler one reads as K x 10 just as well
-    (lambda k: (k - 273.15) * 100, 310.0, 0.01, True),
+    (lambda k: (k - 273.15) * 100, 310.0, 0.01, True, 1),
 ])
 def test_integers_without_scale_metadata_are_told_the_scale_that_fits(stored, mean, scale,
-                                                                      celsius):
+                                                                      celsius, n):
     """Always told MODIS's scale_factor=0.02: K x 10 then read 62 K and 'looks like degC'."""
     k = _kelvin(mean=mean)
     values = np.round(stored(k)).astype("uint16")
@@ -232,7 +233,8 @@ def test_integers_without_scale_metadata_are_told_the_scale_that_fits(stored, me
     msg = str(err.value)
     m = re.search(r"da\.attrs\.update\(scale_factor=([\d.]+)(, units='degC')?", msg)
     assert m and float(m.group(1)) == scale and bool(m.group(2)) == celsius, msg
-    assert msg.count("scale_factor=") == 1, msg  # only the scale that fits
+    assert msg.count("scale_factor=") == n, msg  # only the scales that fit
+    assert ("ambiguous" in msg) == (n > 1), msg
     attrs = {"scale_factor": scale, **({"units": "degC"} if celsius else {})}
     out = xlstsr.upscale(make_lst(values, **attrs), 4, "bicubic")  # the fix works
     assert float(out.mean()) == pytest.approx(k.mean(), abs=0.1)

@@ -65,6 +65,61 @@ def test_real_granule_and_undated_name_take_the_recorded_date(real_granule, tmp_
     assert "time" in got.coords and str(got.time.values)[:10] == "2019-11-01"
 
 
+def _with_range(src, dst, begin: str, end: str):
+    """A copy of granule ``src`` whose CoreMetadata records the days ``begin`` to ``end``."""
+    import re
+
+    from pyhdf.SD import SD, SDC
+
+    shutil.copy(src, dst)
+    sd = SD(str(dst), SDC.WRITE)
+    try:
+        for key, text in sd.attributes().items():
+            if key.startswith("CoreMetadata"):
+                for field, day in (("BEGINNING", begin), ("ENDING", end)):
+                    # (\b: not inside END_OBJECT = RANGE...DATE)
+                    text = re.sub(rf'(\bOBJECT\s*=\s*RANGE{field}DATE\b.*?VALUE\s*=\s*")'
+                                  r"\d{4}-\d{2}-\d{2}", rf"\g<1>{day}", text, count=1,
+                                  flags=re.S)
+                sd.attr(key).set(SDC.CHAR, text)
+    finally:
+        sd.end()
+    return dst
+
+
+def test_composite_named_for_a_day_inside_its_window_opens(real_granule, tmp_path):
+    """A composite named for a day inside its window (MCD43 names its middle day) is no
+    renamed copy: it keeps its name's date; a name outside the window is refused naming it."""
+    from xlstsr.io import open_modis
+
+    inside = _with_range(real_granule, tmp_path / GRANULE, "2019-10-24", "2019-11-08")
+    assert str(open_modis(inside).time.values)[:10] == "2019-11-01"
+    outside = _with_range(real_granule, tmp_path / GRANULE.replace("A2019305", "A2019313"),
+                          "2019-10-24", "2019-11-08")
+    with pytest.raises(XlstsrError, match="records 2019-10-24 to 2019-11-08"):
+        open_modis(outside)
+
+
+def test_undated_name_of_a_longer_window_stays_undated(real_granule, tmp_path):
+    """Which day names a window of several is the product's convention: a granule without a
+    date in its name is dated only by a one-day range."""
+    from xlstsr.io import open_modis
+
+    plain = _with_range(real_granule, tmp_path / "lst.hdf", "2019-10-24", "2019-11-08")
+    assert "time" not in open_modis(plain).coords
+
+
+def test_recorded_date_reads_its_own_field_only():
+    from xlstsr.io.modis import _recorded_date
+
+    core = ("OBJECT = RANGEBEGINNINGDATE\n NUM_VAL = 1\n END_OBJECT = RANGEBEGINNINGDATE\n"
+            'OBJECT = PRODUCTIONDATETIME\n VALUE = "2019-11-02T08:40:28.000Z"\n'
+            "END_OBJECT = PRODUCTIONDATETIME\n")
+    assert _recorded_date(core) is None
+    assert str(_recorded_date(core.replace("NUM_VAL = 1", 'VALUE = "2019-11-01"', 1)))[:10] \
+        == "2019-11-01"
+
+
 # -- 03: float assets under an integer coding ------------------------------------------------
 
 def _items(tmp_path, data, dtype, band):
@@ -134,6 +189,10 @@ def test_valid_codings_open_unchanged(tmp_path):
     plain = {"nodata": 0, "data_type": "float32", "unit": "K"}
     lst = open_stac(_items(tmp_path / "float", TRUTH, "float32", plain), "LST")
     np.testing.assert_allclose(lst.values, TRUTH, atol=1e-3)
+    # stored integers kept in a float file (whole numbers) decode as declared, as before
+    (tmp_path / "whole").mkdir()
+    lst = open_stac(_items(tmp_path / "whole", dn, "float32", dict(CODED)), "LST")
+    np.testing.assert_allclose(lst.values, TRUTH, atol=0.011)
 
 
 def test_shared_modis_stac_cube_opens(shared_data):

@@ -99,6 +99,20 @@ def test_untagged_degc_x100_offers_both_readings_as_ambiguous():
     assert re.search(r"degrees Celsius x 100 \(median (299|300)\.\d K\)", msg)
 
 
+def test_uniform_untagged_degc_x100_keeps_the_celsius_reading():
+    """A lake or a night chip stored degC x 100 spans under 3 K: its Celsius reading was
+    dropped for being as uniform as ASTER's K x 10 read as degC x 100."""
+    lake = np.round((300 + np.random.default_rng(2).normal(0, 0.4, (32, 32)) - 273.15) * 100)
+    lst = _grid("EPSG:32633", 1e6, 5.5e6, 1000, lake, attrs={}, dtype="int16")
+    with pytest.raises(XlstsrError) as e, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lst.lstsr.upscale(2).compute()
+    msg = str(e.value)
+    assert "scale_factor=0.01, units='degC'" in msg and "ambiguous" in msg
+    # the reading leaving a real scene's spread first: here Kelvin x 10 (27 K wide)
+    assert msg.index("scale_factor=0.1") < msg.index("scale_factor=0.01, units='degC'")
+
+
 def test_untagged_degc_x100_geotiff_cli_offers_both(tmp_path, capsys):
     p = tmp_path / "degc100.tif"
     with rasterio.open(p, "w", driver="GTiff", height=32, width=32, count=1, dtype="int16",

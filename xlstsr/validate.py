@@ -2257,8 +2257,8 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
     331 K on the median but 285-378 K over the scene; those left are equally plausible
     (:func:`_ambiguity`). With ``units_unknown`` (values without a ``units`` attribute), the
     Kelvin and Celsius scales that fit alike: degC x 100 of a 300 K scene (2682) was offered
-    only Kelvin x 10, 268 K; with ``spread`` too, of the two readings only those that leave
-    the scene a real scene's spread (:data:`_TWICE_STORED_SPREAD_K`), when any do.
+    only Kelvin x 10, 268 K; with ``spread`` too, those that leave the scene a real scene's
+    spread (:data:`_TWICE_STORED_SPREAD_K`) first.
 
     Examples
     --------
@@ -2292,11 +2292,10 @@ def _scale_fits(median: float, physical_range: tuple[float, float],
             land_lo <= v * f[0] + (273.15 if f[1] else 0.0) <= land_hi for v in spread)]
         out = plausible or out
     if units_unknown and spread is not None and len({f[1] for f in out}) > 1:
-        # of a Kelvin and a Celsius reading, one that leaves the scene nearly uniform (under a
-        # real scene's spread) where the other does not: ASTER's K x 10 (3050, 1-99 % over
-        # 14 K) read as degC x 100 spans 1.4 K
-        wide = [f for f in out if (spread[1] - spread[0]) * f[0] >= _TWICE_STORED_SPREAD_K]
-        out = wide or out
+        # of a Kelvin and a Celsius reading, the one leaving a real scene's spread first:
+        # ASTER's K x 10 (3050, 1-99 % over 14 K) read as degC x 100 spans 1.4 K. Both stay
+        # offered: a lake or a night chip stored degC x 100 is as uniform as that
+        out = sorted(out, key=lambda f: (spread[1] - spread[0]) * f[0] < _TWICE_STORED_SPREAD_K)
     return out
 
 

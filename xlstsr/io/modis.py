@@ -4,8 +4,8 @@ GDAL builds in binary wheels usually lack the HDF4 driver, so granules are read 
 (``pip install 'xlstsr[hdf]'``) and georeferenced from their HDF-EOS ``StructMetadata`` (MODIS
 sinusoidal tiles, or the geographic Climate Modelling Grid of MOD11C1/C3: EPSG:4326). Pixels
 are read chunk by chunk when computed (the HDF4 library is not thread-safe: reads hold one
-lock). The date comes from the granule name (``.AYYYYDDD.``), checked against the date the
-granule records in its ``CoreMetadata`` (``RANGEBEGINNINGDATE``).
+lock). The date comes from the granule name (``.AYYYYDDD.``), checked against the days the
+granule records in its ``CoreMetadata`` (``RANGEBEGINNINGDATE`` to ``RANGEENDINGDATE``).
 """
 
 from __future__ import annotations
@@ -157,24 +157,28 @@ def granule_time(path: PathLike) -> np.datetime64 | None:
     return np.datetime64(day.isoformat(), "ns")
 
 
-#: the first day a granule covers, as its ECS CoreMetadata (ODL) records it
-_RANGE_BEGIN = re.compile(
-    r"OBJECT\s*=\s*RANGEBEGINNINGDATE\b.*?VALUE\s*=\s*\"?(\d{4})-(\d{2})-(\d{2})", re.S)
+#: a date field of a granule's ECS CoreMetadata (ODL): its VALUE within its own OBJECT (a
+#: field without one must not take the next field's date)
+_RANGE_FIELD = r"\bOBJECT\s*=\s*{}\b(?:(?!END_OBJECT).)*?VALUE\s*=\s*\"?(\d{{4}})-(\d{{2}})-(\d{{2}})"
 
 
-def _recorded_date(core: str) -> np.datetime64 | None:
-    """The date a granule records in its CoreMetadata (``RANGEBEGINNINGDATE``), None when it
-    records none (a file written without ECS metadata) or an invalid one.
+def _recorded_date(core: str, field: str = "RANGEBEGINNINGDATE") -> np.datetime64 | None:
+    """A date a granule records in its CoreMetadata (``RANGEBEGINNINGDATE``, the first day it
+    covers, or ``RANGEENDINGDATE``, the last), None when it records none (a file written
+    without ECS metadata) or an invalid one.
 
     Examples
     --------
     >>> from xlstsr.io.modis import _recorded_date
     >>> _recorded_date('OBJECT = RANGEBEGINNINGDATE  NUM_VAL = 1  VALUE = "2019-11-01"')
     np.datetime64('2019-11-01T00:00:00.000000000')
+    >>> _recorded_date("OBJECT = RANGEBEGINNINGDATE NUM_VAL = 1 END_OBJECT = RANGEBEGINNINGDATE "
+    ...                'OBJECT = PRODUCTIONDATETIME VALUE = "2019-11-02"') is None
+    True
     >>> _recorded_date("") is None
     True
     """
-    m = _RANGE_BEGIN.search(core)
+    m = re.search(_RANGE_FIELD.format(field), core, re.S)
     if m is None:
         return None
     try:
@@ -185,21 +189,31 @@ def _recorded_date(core: str) -> np.datetime64 | None:
 
 
 def _granule_date(path: Path, core: str) -> np.datetime64 | None:
-    """The date of a granule: its name's (:func:`granule_time`), which must be the date its
-    CoreMetadata records (``core``: :func:`_recorded_date`), else the recorded one; None
-    when neither gives one. A renamed copy (another day's name) was stacked as a second,
+    """The date of a granule: its name's (:func:`granule_time`), which must lie within the
+    days its CoreMetadata records it covers (``core``: ``RANGEBEGINNINGDATE`` to
+    ``RANGEENDINGDATE``, :func:`_recorded_date`; a composite may be named for a day inside its
+    window: MCD43 for its middle); a granule without a date in its name takes the recorded day
+    of a one-day range only (which day names a longer window is the product's convention);
+    None when neither gives one. A renamed copy (another day's name) was stacked as a second,
     duplicated step under the wrong date without a word: refused, naming both dates."""
-    named, recorded = granule_time(path), _recorded_date(core)
-    if named is not None and recorded is not None and named != recorded:
-        day = dt.date.fromisoformat(str(recorded)[:10])
+    named = granule_time(path)
+    begin = _recorded_date(core)
+    end = _recorded_date(core, "RANGEENDINGDATE")
+    end = begin if end is None or begin is None or end < begin else end
+    if named is not None and begin is not None and not begin <= named <= end:
+        day = dt.date.fromisoformat(str(begin)[:10])
         tag = f".A{day.year}{day.timetuple().tm_yday:03d}."
+        span = (str(begin)[:10] if end == begin
+                else f"{str(begin)[:10]} to {str(end)[:10]}")
         raise XlstsrError(
-            f"{path.name} is named for {str(named)[:10]} but the granule records "
-            f"{str(recorded)[:10]} (RANGEBEGINNINGDATE of its CoreMetadata): a renamed or "
-            f"mislabelled copy of another day's granule. Rename it to its recorded date "
-            f"(`{tag}` in the name), or leave it out if that date's granule is opened already."
+            f"{path.name} is named for {str(named)[:10]} but the granule records {span} "
+            "(RANGEBEGINNINGDATE/RANGEENDINGDATE of its CoreMetadata): a renamed or mislabelled "
+            "copy of another date's granule. Rename it to its product's date for that range "
+            f"(`{tag}` for a daily granule), or leave it out if that granule is opened already."
         )
-    return named if named is not None else recorded
+    if named is not None:
+        return named
+    return begin if begin is not None and end == begin else None
 
 
 #: a MODIS granule's name: the product's short name, then its date (``MOD11A1.A2019305.``)
@@ -672,7 +686,7 @@ def open_modis(
     -------
     DataArray
         ``(y, x)`` for one granule (its date as a scalar ``time`` coordinate: that of its
-        name, else the one its CoreMetadata records), ``(time, y, x)``
+        name, else the day its CoreMetadata records for a one-day granule), ``(time, y, x)``
         for several; CRS (MODIS sinusoidal, or EPSG:4326 for a Climate Modelling Grid granule
         such as MOD11C1) and transform written; dask-backed (nothing is read until computed);
         attributes from the file (``units``...) and ``source``, and ``day_night``
@@ -685,9 +699,9 @@ def open_modis(
     XlstsrError
         A file that is not HDF4, a grid neither MODIS sinusoidal nor geographic, granules of
         different tiles, products (MOD11A1 and MYD11A1) or with the same date, a granule
-        without a date (in its name or its CoreMetadata) when several are stacked, or one whose
-        name's date (``.AYYYYDDD.``) is not the date its CoreMetadata records
-        (``RANGEBEGINNINGDATE``: a renamed copy); when computed, a damaged granule (named, to
+        without a date (in its name, or the one day its CoreMetadata records) when several are
+        stacked, or one whose name's date (``.AYYYYDDD.``) is outside the days its CoreMetadata
+        records (``RANGEBEGINNINGDATE`` to ``RANGEENDINGDATE``: a renamed copy); when computed, a damaged granule (named, to
         download again).
     VariableNotFoundError
         ``variable`` (or the QC layer) is not in the granule.
@@ -741,7 +755,7 @@ def open_modis(
         bad = [p.name for p, a in zip(paths, arrays) if "time" not in a.coords]
         raise XlstsrError(
             f"cannot date {bad[:3]}: stacking granules needs MODIS names with .AYYYYDDD. "
-            "or a RANGEBEGINNINGDATE in their CoreMetadata "
+            "or a one-day range (RANGEBEGINNINGDATE) in their CoreMetadata "
             "(rename them, or open them one by one and concatenate with your own times)."
         )
     grids = {(a.shape, a.rio.transform(), a.rio.crs.to_string()) for a in arrays}

@@ -904,48 +904,67 @@ def _local_nodata(items: Sequence[Any], key: str) -> tuple[bool, float | None]:
     return False, None
 
 
-def _local_dtype(items: Sequence[Any], key: str) -> tuple[np.dtype, str, str] | None:
-    """``(dtype, href, item id)`` of the first local file of asset ``key`` that opens (as
-    :func:`_local_nodata`: a remote file is not read, None then)."""
+def _local_float_values(items: Sequence[Any], key: str) -> tuple[np.dtype, str, str] | None:
+    """``(dtype, href, item id)`` of the first local file of asset ``key`` that opens and
+    stores floats that are not whole numbers on its central window (values decoded already,
+    not stored integers kept in a float file); None when the first file that opens stores
+    integers or whole numbers, or no local file opens (a remote file is not read, as
+    :func:`_local_nodata`)."""
     import rasterio
+    from rasterio.windows import Window
 
     for it in items:
         asset = it.assets.get(key)
         href = None if asset is None else (asset.get_absolute_href() or asset.href)
-        if href and "://" not in href and os.path.isabs(href) and os.path.exists(href):
-            try:
-                with rasterio.open(href) as src:
-                    return np.dtype(src.dtypes[0]), href, it.id
-            except rasterio.errors.RasterioIOError:
-                return None
+        if not (href and "://" not in href and os.path.isabs(href) and os.path.exists(href)):
+            continue
+        try:
+            with rasterio.open(href) as src:
+                dtype = np.dtype(src.dtypes[0])
+                if dtype.kind != "f":
+                    return None
+                h, w = min(src.height, 256), min(src.width, 256)
+                window = Window((src.width - w) // 2, (src.height - h) // 2, w, h)
+                v = src.read(1, window=window).astype(np.float64)
+                nodata = src.nodata
+        except rasterio.errors.RasterioIOError:
+            continue  # a damaged or unreadable file: the next one tells
+        v = v[np.isfinite(v)]
+        if nodata is not None and np.isfinite(nodata):
+            v = v[v != nodata]
+        if v.size and np.any(v != np.round(v)):
+            return dtype, href, it.id
+        return None
     return None
 
 
 def _check_float_files_coded(items: Sequence[Any], codings: dict[str, BandCoding | None]
                              ) -> None:
-    """Refuse an asset whose (local) file stores floats while the catalogue declares an
-    integer ``data_type`` with a scale or offset: the file holds physical values already (a
-    re-exported COG whose item kept the source's raster:bands). Loaded in the declared integer
-    type and scaled, a float32 Kelvin COG came back at ~6 K; the range refusal then advised
-    ``units='degC'``, which gave a plausible but wrong ~279 K."""
+    """Refuse an asset whose (local) file stores decoded floats (not whole numbers) while the
+    catalogue declares an integer ``data_type`` with a scale or offset: the file holds
+    physical values already (a re-exported COG whose item kept the source's raster:bands).
+    Loaded in the declared integer type and scaled, a float32 Kelvin COG came back at ~6 K;
+    the range refusal then advised ``units='degC'``, which gave a plausible but wrong ~279 K.
+    Whole numbers in a float file are stored integers: decoded as declared."""
     for key, coding in codings.items():
         if coding is None or coding.is_identity:
             continue
         declared = _stored_dtype(items, key)
         if declared is None or declared.kind not in "iu":
             continue
-        found = _local_dtype(items, key)
-        if found is None or found[0].kind != "f":
+        found = _local_float_values(items, key)
+        if found is None:
             continue
         dtype, href, item_id = found
         raise XlstsrError(
-            f"asset {key!r} of item {item_id!r} is a {dtype} file ({os.path.basename(href)}), "
-            f"but its item declares data_type {declared} with scale {coding.scale:g} / offset "
-            f"{coding.offset:g} (raster:bands or the raster v2 fields): the file holds decoded values already "
-            "(a re-exported COG whose item kept its source's raster:bands?), which would be "
-            f"cast to {declared} and scaled a second time. Correct the items' raster:bands "
-            "(data_type float32, no scale or offset), e.g. with a `modifier=` that does so on "
-            f"each item's asset {key!r}, or open the files with xlstsr.io.open_cog."
+            f"asset {key!r} of item {item_id!r} is a {dtype} file of decoded values "
+            f"({os.path.basename(href)}: not whole numbers), but its item declares data_type "
+            f"{declared} with scale {coding.scale:g} / offset {coding.offset:g} (raster:bands "
+            "or the raster v2 fields): a re-exported COG whose item kept its source's "
+            f"raster:bands? Its values would be cast to {declared} and scaled a second time. "
+            "Correct the items' raster:bands (data_type float32, no scale or offset), e.g. "
+            f"with a `modifier=` that does so on each item's asset {key!r}, or open the files "
+            "with xlstsr.io.open_cog."
         )
 
 
@@ -1877,8 +1896,8 @@ def open_stac(
         area arguments odc-stac refuses (``lon=`` without ``lat=``), items of several MODIS
         products (ids ``MOD11A1.`` and ``MYD11A1.``, or platforms terra and aqua), a
         ``nodata=`` the stored dtype cannot hold, an asset whose local file stores floats
-        while its item declares an integer ``data_type`` with a scale or offset (values decoded
-        already: scaled again, Kelvin read ~6 K), or ``engine='stackstac'``
+        that are not whole numbers while its item declares an integer ``data_type`` with a
+        scale or offset (values decoded already: scaled again, Kelvin read ~6 K), or ``engine='stackstac'``
         with ``decode=False`` on an asset without a scale whose files record a nodata (stackstac
         masks it: its stored value cannot come back).
     NoOverlapError
