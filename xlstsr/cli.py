@@ -1697,9 +1697,47 @@ _METHOD_OPTIONS_DICT = re.compile(r"method_options=\{([^{}]*)\}")
 _METHOD_OPTIONS_EG = re.compile(r"in method_options \(e\.g\. ((?:\w+=[^,;)]+(?:, )?)+)")
 
 
+#: the methods' advice for ``method_options={'adapt': ...}``: Python's argument, which the
+#: command line gives as --adapt
+_ADAPT_ADVICE = re.compile(
+    r"Test-time adaptation is an argument of upscale and upscale_to_zarr \(`adapt=True`\), "
+    r"or `get_method\('\w+'\)\.with_adaptation\(True\)`\.")
+_NO_OPTION_OF = re.compile(r"\bmethod '(\w+)' has no option\b")
+
+
+def _adapt_flag(message: str) -> str:
+    """The methods' Python advice for an ``adapt`` method option told as the command line's
+    --adapt flag, for a deep method (which adapts); of any other method, that it has no
+    adaptation (the advice named sisr's ``with_adaptation`` for bicubic).
+
+    Examples
+    --------
+    >>> _adapt_flag("method 'sisr' has no option 'adapt'. Test-time adaptation is an argument "
+    ...             "of upscale and upscale_to_zarr (`adapt=True`), or "
+    ...             "`get_method('sisr').with_adaptation(True)`.").split(". ")[1]
+    'Test-time adaptation has a flag of its own: pass --adapt instead of --method-option adapt=...'
+    """
+    found = _ADAPT_ADVICE.search(message)
+    if found is None:
+        return message
+    from xlstsr.methods.base import _REGISTRY
+
+    named = _NO_OPTION_OF.search(message)
+    method = named.group(1) if named else None
+    deep = sorted(n for n, c in _REGISTRY.items() if hasattr(c, "with_adaptation"))
+    if method is not None and method in deep:
+        advice = ("Test-time adaptation has a flag of its own: pass --adapt instead of "
+                  "--method-option adapt=...")
+    else:
+        advice = (f"Test-time adaptation (--adapt) is of the deep methods {' and '.join(deep)} "
+                  f"only{f', not of {method!r}' if method else ''}: drop --method-option "
+                  "adapt=...")
+    return message[:found.start()] + advice + message[found.end():]
+
+
 def _method_option_flags(message: str) -> str:
     """:func:`_cli_hints` for the method's options: ``--method-option KEY=VALUE`` (those with
-    a flag of their own, ``--backend``, ``--model``, ``--conserve``, as that flag).
+    a flag of their own, ``--backend``, ``--model``, ``--conserve``, ``--adapt``, as that flag).
 
     Examples
     --------
@@ -1711,6 +1749,8 @@ def _method_option_flags(message: str) -> str:
     '(--backend onnxruntime)'
     """
     import ast
+
+    message = _adapt_flag(message)
 
     def flag(k: str, v: Any) -> str:
         # the options with their own flag told as those flags (what _UPSCALE_FLAGS names)
@@ -2107,8 +2147,17 @@ def _to_raster(sr: Any, path: Any) -> None:
 
     sr = sr.rename(spatial_names(sr))  # lat/lon dims: rioxarray writes y/x only
     lead = [d for d in sr.dims if d not in ("y", "x")]
+    # each step's overpass (day and night steps interleaved, an `overpass` coordinate along
+    # time): the bands kept their dates but not it, so a night band scored against a day
+    # truth was not warned about; tagged per band, as to_cogs tags each file
+    overpasses = None
+    if lead == ["time"] and any(c in sr.coords and sr[c].dims == ("time",)
+                                for c in ("overpass", "day_night")):
+        from xlstsr.steps import _day_night
+
+        overpasses = [_day_night(sr.isel(time=i))[0] for i in range(sr.sizes["time"])]
     # a raster's own band numbers are positions, not labels: tagged, they came back as 'time'
-    tags = (band_time_tags(sr[lead[0]].values)
+    tags = (band_time_tags(sr[lead[0]].values, overpasses)
             if len(lead) == 1 and lead[0] in sr.coords and lead[0] != "band" else {})
     if not lead and "time" in sr.coords and sr["time"].ndim == 0:
         tags = band_time_tags(sr["time"].values)  # one day's field (`ds.sel(time=t)` saved)
@@ -2232,19 +2281,22 @@ def _evaluate(args: argparse.Namespace) -> int:
         for layer in _mask_layers(path):
             ok = _clear_on_reference((layer == 0) & layer.notnull(), ref, path)
             clear = ok if clear is None else clear & ok
-    if clear is not None and not bool(clear.any()):
-        raise UsageError(
-            f"--reference-mask: no pixel is 0 in {' and '.join(args.reference_mask)}, so none "
-            "would be scored (0 = clear, scored; any other value = not scored). A bit-field QA "
-            "layer is not 0 where clear (Landsat's QA_PIXEL: 21824 on clear land): write a "
-            "0/1 mask of it first, e.g. `(((qa >> 6) & 1) == 0).astype('uint8')`."
-        )
     with _scheduler(args.scheduler):
         # read into memory where they fit, as evaluate's reprojection reads them anyway: its
         # checks of the scored pixels (a truth 70 K off, a threshold that drops the scene, a
         # constant truth, a few pixels) run in memory only, and inputs on one grid, read
         # lazily, were scored without them (RMSE 70 K, exit 0)
         sr, ref, coarse, clear = _loaded(sr, ref, coarse, clear)
+        # checked on the loaded mask: checked before, the lazy mask was read once for it and
+        # again by _loaded's compute
+        if clear is not None and not bool(clear.any()):
+            raise UsageError(
+                f"--reference-mask: no pixel is 0 in {' and '.join(args.reference_mask)}, so "
+                "none would be scored (0 = clear, scored; any other value = not scored). A "
+                "bit-field QA layer is not 0 where clear (Landsat's QA_PIXEL: 21824 on clear "
+                "land): write a 0/1 mask of it first, e.g. "
+                "`(((qa >> 6) & 1) == 0).astype('uint8')`."
+            )
         scores = xlstsr.evaluate(
             sr, ref, coarse=coarse, factor=args.factor, erode=args.erode,
             valid_min=args.valid_min, valid_max=args.valid_max,

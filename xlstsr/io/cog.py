@@ -101,9 +101,10 @@ def open_cog(
         or ``long_name`` tag names a MODIS layer of one overpass (``LST_Night_1km``) gets a
         ``day_night`` attribute (``"night"``), as :func:`xlstsr.io.open_modis` gives one, for
         the day/night pairing checks; files of distinct time tags each of its own overpass
-        (:func:`to_cogs` of a series interleaving day and night steps), or of ``times=``, come
-        back with an ``overpass`` coordinate along ``time`` where both overpasses are among
-        them. Other files of different layers or overpasses, and files whose
+        (:func:`to_cogs` of a series interleaving day and night steps), or of ``times=``, and
+        the bands of ``xlstsr upscale ... out.tif`` of such a series (each band's overpass
+        tagged), come back with an ``overpass`` coordinate along ``time`` where both
+        overpasses are among them. Other files of different layers or overpasses, and files whose
         time tags repeat a date (two runs of one day) that are no stack :func:`to_cogs` wrote,
         are refused unless ``times=`` says which is which.
 
@@ -366,6 +367,10 @@ def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
     _check_rendered(path, da)
     steps = (_tagged_band_times(da.attrs, da.sizes["band"]) if "band" in da.dims
              else None)
+    # each dated band's overpass (`xlstsr upscale series.nc out.tif` of day and night steps
+    # interleaved): an `overpass` coordinate along time again, as to_cogs' files give one
+    overpasses = (_tagged_band_overpasses(da.attrs, da.sizes["band"])
+                  if steps is not None and da.attrs.get(BAND_DIM_TAG) is None else None)
     # bands along another dim than time (band_dim_tags): that dim, and the file's own date
     dim = da.attrs.get(BAND_DIM_TAG)
     if not (isinstance(dim, str) and dim and "band" in da.dims
@@ -392,7 +397,9 @@ def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
             return _untagged(da.assign_coords({
                 **({dim: picked} if picked is not None else {}),
                 **({"time": own} if own is not None else {})}))
-        if picked is not None:  # the band's own step
+        if picked is not None:  # the band's own step (and overpass)
+            if overpasses is not None:
+                da.attrs["day_night"] = overpasses[index]
             return da.assign_coords(time=picked)
         date = _described_date(described[index]) if described is not None else None
         if date is not None:
@@ -424,6 +431,10 @@ def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
         )
     elif steps is not None:  # bands that are dated steps: a time dim again
         out = da.rename(band="time").assign_coords(time=steps)
+        if overpasses is not None and len(set(overpasses)) > 1:
+            out = out.assign_coords(overpass=("time", overpasses))
+        elif overpasses is not None:  # one overpass throughout: the field's own
+            out.attrs["day_night"] = overpasses[0]
         if described is not None:
             out = out.assign_coords({DESCRIPTION_COORD: ("time", described)})
         return out
@@ -603,6 +614,10 @@ def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray],
     alternated the 10:30 and 22:30 overpasses (10 K apart) in one undated series."""
     layers: dict[str, tuple[str, Any]] = {}
     for p, a in zip(paths, arrays):
+        if not stacks and a.encoding.get(_STACK_ENCODING):
+            # a step of to_cogs' (time, overpass) stack: its layer name is its overpass
+            # label ('lst_..._LST_Day_1km.tif' of `to_dataarray('overpass')`), restacked below
+            continue
         name = _layer(p, a)
         if name is not None:
             layers.setdefault(name.lower(), (name, p))
@@ -1173,19 +1188,33 @@ def _step_sources(attrs: dict[str, Any], label: Any, n: int | None) -> dict[str,
 BANDS_TAG = "time_per_band"
 
 
-def band_time_tags(labels: Any) -> dict[str, str]:
+def band_time_tags(labels: Any, overpasses: Sequence[str | None] | None = None
+                   ) -> dict[str, str]:
     """The GeoTIFF tags that keep the labels of a field's steps written as its bands (one date
     per band; without them a dated cube came back as bands 1..N), or of its one step.
+
+    ``overpasses`` (one per label, 'day' / 'night' / None) adds each band's overpass as its
+    ``day_night``, which :func:`open_cog` reads back as an ``overpass`` coordinate along time
+    (a series interleaving day and night steps lost it, and with it the pairing checks).
 
     Examples
     --------
     >>> band_time_tags(np.array(["2020-07-01"], dtype="datetime64[ns]"))
     {'time': '2020-07-01T00:00:00'}
+    >>> tags = band_time_tags(np.array(["2020-07-01T10:30", "2020-07-01T22:30"],
+    ...                                dtype="datetime64[ns]"), ["day", "night"])
+    >>> [band["day_night"] for band in json.loads(tags["time_per_band"])]
+    ['day', 'night']
     """
     labels = list(np.atleast_1d(labels))
-    if len(labels) == 1:
-        return _time_tags(labels[0])
+    if overpasses is not None and len(overpasses) != len(labels):
+        raise ValueError(f"{len(overpasses)} overpasses for {len(labels)} labels")
+    over = [v if v in ("day", "night") else None for v in (overpasses or [None] * len(labels))]
     tags = [_time_tags(v) for v in labels]
+    if all(tags):
+        tags = [{**t, "day_night": o} if o else t for t, o in zip(tags, over)]
+    if len(labels) == 1:
+        return tags[0]
     return {BANDS_TAG: json.dumps(tags)} if all(tags) else {}
 
 
@@ -1230,6 +1259,19 @@ def _tagged_band_times(attrs: dict[str, Any], n: int) -> list[Any] | None:
         return None
     labels = [_tagged_time(t) for t in tags]
     return None if any(v is None for v in labels) else labels
+
+
+def _tagged_band_overpasses(attrs: dict[str, Any], n: int) -> list[str] | None:
+    """Each of a GeoTIFF's ``n`` bands' overpass ('day' / 'night') as :func:`band_time_tags`
+    writes it, when every band has one; else None."""
+    try:
+        tags = json.loads(str(attrs[BANDS_TAG]))
+    except (KeyError, ValueError):
+        return None
+    if not isinstance(tags, list) or len(tags) != n or not all(isinstance(t, dict) for t in tags):
+        return None
+    labels = [str(t.get("day_night", "")).strip().lower() for t in tags]
+    return labels if all(v in ("day", "night") for v in labels) else None
 
 
 def _tagged_label(attrs: dict[str, Any]) -> Any:
