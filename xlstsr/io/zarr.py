@@ -141,6 +141,15 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
     rioxarray find as they find ``y`` / ``x``. A store whose arrays name no dims (written by
     zarr-python, not xarray) or a bare array store is refused with the way to name them.
 
+    A local store is read from its arrays' own metadata (``consolidated=False``): consolidated
+    metadata (``.zmetadata``, or the root ``zarr.json``'s ``consolidated_metadata``) is not
+    updated by a later ``to_zarr(append_dim=..., consolidated=False)``, a variable added with
+    ``mode='a'`` or zarr-python, or an attribute edited since, and was read stale (appended
+    dates silently dropped). A store on a URL (``s3://``, ``https://``...) or a store object
+    is read from its consolidated metadata when it has some (listing it costs requests, and
+    an HTTP server cannot list): re-consolidate such a store after changing it
+    (``zarr.consolidate_metadata(store)``), or pass ``consolidated=False``.
+
     Examples
     --------
     >>> import tempfile, os, xlstsr
@@ -164,8 +173,11 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
         # NetCDF-4 file's ECOSTRESS `SDS/LST`
         group, _, variable = str(variable).strip("/").rpartition("/")
         kwargs["group"] = group
-    kwargs = {"chunks": {}, "consolidated": None, "decode_coords": "all", **kwargs}
     local = isinstance(path, (str, os.PathLike)) and "://" not in os.fspath(path)
+    # local: the arrays' own metadata, as listing costs nothing there (consolidated metadata
+    # goes stale when a store is appended to or edited without re-consolidating)
+    kwargs = {"chunks": {}, "consolidated": False if local else None, "decode_coords": "all",
+              **kwargs}
     if local:  # absolute: a dask.distributed worker may start in another folder
         from .formats import absolute_path  # (formats imports this module)
 
@@ -385,9 +397,11 @@ def zarr_group_variables(store: Any, group: str | None = None) -> list[str]:
             found.extend(f"{here}/{k}" for k, a in arrays if k not in dims and a.ndim >= 1)
             walk(sub, f"{here}/")
 
-    try:
+    local = isinstance(store, (str, os.PathLike)) and "://" not in os.fspath(store)
+    try:  # a local store's own metadata, as open_zarr reads it (consolidated may be stale)
         root = zarr.open_group(os.fspath(store) if isinstance(store, os.PathLike) else store,
-                               mode="r", path=group or "")
+                               mode="r", path=group or "",
+                               use_consolidated=False if local else None)
         walk(root, f"{group.strip('/')}/" if group else "")
     except Exception:  # not a group, unreadable: nothing to name
         return []
