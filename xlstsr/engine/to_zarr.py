@@ -1116,17 +1116,15 @@ def _restore_coords(store: Any, ds: xr.Dataset, vname: str) -> None:
 
     coords = [str(c) for c, v in ds.coords.items() if v.ndim <= 1]
     try:
-        # damage, not values: a coordinate array missing, or one of its chunks (values read
-        # back compare unequal to valid inputs: datetime64[s] back as [ns], cftime standard
-        # dates back as datetime64, undecoded times decoded; a false warning at every resume)
         group = zarr.open_group(store, mode="r")
         bad = [c for c in coords if c not in group or not isinstance(group[c], zarr.Array)]
-        # a chunk not written is a lost one, or one equal to the fill value, which zarr does
-        # not write (spatial_ref's 0): judged by its values read back
-        unwritten = [c for c in coords if c not in bad and not _chunks_all_written(group[c])]
-        if unwritten:
+        # every coordinate present is compared by value, its chunks all written or not: a
+        # lost chunk reads back as the fill value, and labels another tool changed (x shifted
+        # by 1 km) were resumed to 'complete' with a wrong georeferencing
+        kept = [c for c in coords if c not in bad]
+        if kept:
             stored = xr.open_zarr(store, consolidated=False, chunks=None, decode_coords=False)
-            bad += [c for c in unwritten if not _same_labels(stored[c].values, ds[c].values)]
+            bad += [c for c in kept if not _same_stored(stored[c].values, ds[c])]
     except Exception as err:  # metadata that cannot be read
         raise XlstsrError(
             f"the store {_store_label(store)} cannot be read ({err}): its metadata "
@@ -1146,13 +1144,22 @@ def _restore_coords(store: Any, ds: xr.Dataset, vname: str) -> None:
     fix.to_zarr(store, mode="a", consolidated=False, zarr_format=3)
 
 
-def _chunks_all_written(arr: Any) -> bool:
-    """Whether every chunk of a Zarr array is in its store; False where that cannot be told
-    (zarr 3.1 fails to list the chunks of a dict or MemoryStore's array): its values are read
-    then."""
+def _same_stored(stored: np.ndarray, coord: xr.DataArray) -> bool:
+    """Whether a coordinate's values read back from the store (``stored``) are the input's
+    ``coord``: compared as they are, then as the input's read back from a store of its own
+    (a write and read of xarray's alone turn valid labels into others: undecoded times decoded,
+    dates in float days a few ns off), so that only labels changed in the store differ."""
+    import zarr
+
+    if _same_labels(stored, coord.values):
+        return True
     try:
-        return bool(arr.nchunks_initialized >= arr.nchunks)
-    except ValueError:  # zarr's "The first component of ... does not start with ..."
+        own = zarr.storage.MemoryStore()
+        xr.Dataset(coords={coord.name: coord.variable}).to_zarr(
+            own, mode="w", consolidated=False, zarr_format=3)
+        back = xr.open_zarr(own, consolidated=False, chunks=None, decode_coords=False)
+        return _same_labels(stored, back[coord.name].values)
+    except Exception:  # labels xarray cannot write on their own: told by their values alone
         return False
 
 
