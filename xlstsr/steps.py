@@ -550,14 +550,19 @@ OVERPASS_HOURS = 2.0
 def _warn_other_hours(a: Any, b: Any, what: str, like_what: str) -> None:
     """Warn when two dates with real times of day are hours apart: "less than a day" took a
     night ECOSTRESS scene for the day MODIS overpass (bias +4.4 K), without a word."""
-    try:
-        ta, tb = pd.Timestamp(a), pd.Timestamp(b)
-    except (TypeError, ValueError):
-        return  # cftime or other labels
-    if ta.tzinfo or tb.tzinfo or ta == ta.normalize() or tb == tb.normalize():
+    # cftime dates too (_gap, _date_only): pd.Timestamp refused them, and a night truth was
+    # scored against a day field of a cftime calendar without the warning
+    if any(getattr(_scalar_date(t), "tzinfo", None) for t in (a, b)):
         return
-    hours = abs((ta - tb).total_seconds()) / 3600
+    if _date_only(a) is not False or _date_only(b) is not False:
+        return  # a nominal date (00:00), or not a date
+    gap = _gap(a, b)
+    if gap is None:
+        return  # two calendars, or labels that do not subtract
+    hours = abs(gap.total_seconds()) / 3600
     if hours > OVERPASS_HOURS:
+        ta, tb = (d if hasattr(d := _scalar_date(t), "calendar") else pd.Timestamp(t)
+                  for t in (a, b))
         warn(f"the {what} was acquired at {tb}, the {like_what} at {ta}: {hours:.1f} h apart, "
              "not one overpass (LST changes by several K in a few hours, and day and night "
              "differ most); pair acquisitions within about an hour.", OverpassWarning)

@@ -1,0 +1,47 @@
+"""A truth hours away from the field it is paired with is warned about for cftime dates too:
+pd.Timestamp refused them, so a night truth (22:00) was scored against a day field (10:30)
+of a cftime calendar without the OverpassWarning numpy dates get."""
+
+from __future__ import annotations
+
+import warnings
+
+import cftime
+import numpy as np
+import pytest
+import xarray as xr
+
+from xlstsr.errors import OverpassWarning
+from xlstsr.steps import pair_steps
+
+
+def _field(t):
+    return xr.DataArray(np.zeros((1, 2, 2)), dims=("time", "y", "x"),
+                        coords={"time": [t], "y": [1.0, 0.0], "x": [0.0, 1.0]})
+
+
+MAKERS = {
+    "numpy": lambda *a: np.datetime64(f"{a[0]:04d}-{a[1]:02d}-{a[2]:02d}T{a[3]:02d}:{a[4]:02d}"),
+    "standard": lambda *a: cftime.DatetimeGregorian(*a, calendar="standard"),
+    "noleap": lambda *a: cftime.DatetimeNoLeap(*a),
+    "360_day": lambda *a: cftime.Datetime360Day(*a),
+}
+
+
+@pytest.mark.parametrize("kind", list(MAKERS))
+def test_a_truth_hours_away_is_warned_about(kind):
+    mk = MAKERS[kind]
+    sr = _field(mk(2020, 7, 1, 10, 30))
+    truth = _field(mk(2020, 7, 1, 22, 0)).isel(time=0)  # a scalar date: `.sel(time=t)`
+    with pytest.warns(OverpassWarning, match=r"11\.5 h apart"):
+        pair_steps(truth, sr, "truth")
+
+
+@pytest.mark.parametrize("kind", list(MAKERS))
+def test_one_overpass_and_nominal_dates_are_not_warned_about(kind):
+    mk = MAKERS[kind]
+    sr = _field(mk(2020, 7, 1, 10, 30))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OverpassWarning)
+        pair_steps(_field(mk(2020, 7, 1, 11, 0)).isel(time=0), sr, "truth")  # 30 min apart
+        pair_steps(_field(mk(2020, 7, 1, 0, 0)).isel(time=0), sr, "truth")   # a nominal date
