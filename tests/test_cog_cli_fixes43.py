@@ -45,6 +45,24 @@ def test_files_of_different_layers_still_refused(tmp_path):
         open_cog([str(a[0]), str(b[0])])
 
 
+def test_stacks_of_two_layers_globbed_together_still_refused(tmp_path):
+    """Each a (time, sat) stack of its own layer: skipping every stack file's layer name
+    joined them as one cube of day and night (review 43b)."""
+    s = _scene(4)
+
+    def stack(da):
+        cube = xr.concat([da, da + 1], dim=xr.DataArray(["terra", "aqua"], dims="sat",
+                                                         name="sat"))
+        return cube.stack(t=("time", "sat")).transpose("t", "y", "x")
+
+    files = to_cogs(stack(s.isel(time=[0, 1])).rename("LST_Day_1km"), tmp_path,
+                    prefix="LST_Day_1km")
+    files += to_cogs(stack(s.isel(time=[2, 3]) - 12).rename("LST_Night_1km"), tmp_path,
+                     prefix="LST_Night_1km")
+    with pytest.raises(xlstsr.errors.XlstsrError, match="different layers"):
+        open_cog(sorted(map(str, files)))
+
+
 # -- K1: the .tif output of a series interleaving day and night keeps each band's overpass -----
 @pytest.fixture
 def interleaved(tmp_path):
@@ -82,6 +100,25 @@ def test_cli_tif_of_one_overpass_series_has_no_coordinate(interleaved, tmp_path)
     assert main(["upscale", str(tmp_path / "night.nc"), str(out), "--quiet"]) == 0
     back = open_cog(str(out))
     assert "overpass" not in back.coords and back.attrs["day_night"] == "night"
+
+
+def test_cli_tifs_with_and_without_overpass_tags_open_together(interleaved, tmp_path):
+    """An interleaved output and a night-only one: xarray's raw "coordinate 'overpass' not
+    present in all datasets" (review 43b); a file of no overpass beside them is refused."""
+    ser = xr.open_dataset(interleaved)["lst"].load()
+    mixed, night, plain = tmp_path / "m.tif", tmp_path / "n.tif", tmp_path / "p.tif"
+    assert main(["upscale", str(interleaved), str(mixed), "--quiet"]) == 0
+    later = ser.isel(time=[1, 3]).assign_coords(time=ser.time[[1, 3]] + pd.Timedelta("3D"))
+    later.to_dataset().to_netcdf(tmp_path / "night.nc")
+    assert main(["upscale", str(tmp_path / "night.nc"), str(night), "--quiet"]) == 0
+    both = open_cog([str(mixed), str(night)])
+    assert list(both["overpass"].values) == ["day", "night", "day", "night", "night", "night"]
+    unlabelled = later.drop_vars("overpass")
+    unlabelled = unlabelled.assign_coords(time=unlabelled.time.values + np.timedelta64(3, "D"))
+    unlabelled.to_dataset().to_netcdf(tmp_path / "plain.nc")
+    assert main(["upscale", str(tmp_path / "plain.nc"), str(plain), "--quiet"]) == 0
+    with pytest.raises(xlstsr.errors.XlstsrError, match=r"p\.tif holds no overpass label"):
+        open_cog([str(mixed), str(plain)])
 
 
 # -- K2: --method-option adapt=true told as --adapt --------------------------------------------

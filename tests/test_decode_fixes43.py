@@ -100,6 +100,22 @@ def test_composite_named_for_a_day_inside_its_window_opens(real_granule, tmp_pat
         open_modis(outside)
 
 
+def test_copies_of_one_composite_under_two_names_are_refused(real_granule, tmp_path):
+    """An 8-day granule (1-8 November) saved again as .A2019306.: each name lies in its window,
+    so the copy was stacked as a second, duplicated step."""
+    from xlstsr.io import open_modis
+
+    first = _with_range(real_granule, tmp_path / GRANULE, "2019-11-01", "2019-11-08")
+    again = _with_range(real_granule, tmp_path / GRANULE.replace("A2019305", "A2019306"),
+                        "2019-11-01", "2019-11-08")
+    with pytest.raises(XlstsrError, match=r"both record the days 2019-11-01 to 2019-11-08"):
+        open_modis([first, again])
+    # windows of their own (MCD43's slide by a day): a series
+    other = _with_range(real_granule, tmp_path / GRANULE.replace("A2019305", "A2019307"),
+                        "2019-10-30", "2019-11-14")
+    assert open_modis([first, other]).sizes["time"] == 2
+
+
 def test_undated_name_of_a_longer_window_stays_undated(real_granule, tmp_path):
     """Which day names a window of several is the product's convention: a granule without a
     date in its name is dated only by a one-day range."""
@@ -174,6 +190,19 @@ def test_float_kelvin_asset_with_integer_scale_is_refused(tmp_path):
     lst = open_stac(items, "LST", modifier=fix)
     np.testing.assert_allclose(lst.values, TRUTH, atol=1e-3)
     assert lst.attrs["units"] == "K"
+
+
+def test_float_kelvin_series_with_a_first_file_of_gaps_is_refused(tmp_path):
+    """The first file's window all NaN (a cloudy day) told nothing; the series was scaled a
+    second time (~6 K) without a word."""
+    pytest.importorskip("odc.stac")
+    from xlstsr.io import open_stac
+
+    data = TRUTH.copy()
+    data[0] = np.nan
+    items = _items(tmp_path, data, "float32", {**CODED, "nodata": "nan"})
+    with pytest.raises(XlstsrError, match=r"'it1' is a float32 file of decoded values"):
+        open_stac(items, "LST")
 
 
 def test_valid_codings_open_unchanged(tmp_path):

@@ -69,3 +69,18 @@ def test_v3_attribute_edited_after_a_consolidated_write_is_seen(lst, tmp_path):
 def test_consolidated_true_is_still_honoured(lst, appended):
     # asked for explicitly: the consolidated metadata, as xarray reads it
     assert xlstsr.io.open_zarr(appended, consolidated=True)["LST"].sizes["time"] == 2
+
+
+def test_store_described_by_consolidated_metadata_only_still_opens(tmp_path):
+    """A v2 store whose arrays lost their own .zarray/.zattrs (copied with .zmetadata and the
+    chunks only) opened empty once local stores were read from the arrays' own metadata."""
+
+
+    p = tmp_path / "s.zarr"
+    lst = xlstsr.datasets.sample_scene(n_times=2, size=16)["lst_1km"].rename("LST")
+    lst.to_dataset().to_zarr(p, zarr_format=2, consolidated=True)
+    for f in [*p.rglob(".zarray"), *(f for f in p.rglob(".zattrs") if f.parent != p)]:
+        f.unlink()
+    back = xlstsr.io.open_zarr(p)["LST"]
+    assert dict(back.sizes) == dict(lst.sizes)
+    np.testing.assert_array_equal(back.values, lst.values)

@@ -185,6 +185,7 @@ def open_cog(
                 "tags) and times= or files of one step are given with them: open each file "
                 "with open_cog and join them with `xr.concat(..., dim='time')`."
             )
+        arrays = _with_band_overpasses(paths, arrays)
         arrays, sources = _with_sources(arrays, "time")
         out = xr.concat(arrays, dim="time", join="override", combine_attrs=_common_attrs)
         if out.indexes["time"].has_duplicates:
@@ -614,11 +615,14 @@ def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray],
     alternated the 10:30 and 22:30 overpasses (10 K apart) in one undated series."""
     layers: dict[str, tuple[str, Any]] = {}
     for p, a in zip(paths, arrays):
-        if not stacks and a.encoding.get(_STACK_ENCODING):
-            # a step of to_cogs' (time, overpass) stack: its layer name is its overpass
-            # label ('lst_..._LST_Day_1km.tif' of `to_dataarray('overpass')`), restacked below
-            continue
         name = _layer(p, a)
+        stack = a.encoding.get(_STACK_ENCODING)
+        if (name is not None and not stacks and stack
+                and name.lower() in {str(v).lower() for v in stack["labels"].values()}):
+            # a step of to_cogs' (time, overpass) stack whose layer name is its own stack
+            # label ('lst_..._LST_Day_1km.tif' of `to_dataarray('overpass')`), restacked
+            # below; a stack of one layer beside one of another is still two layers
+            continue
         if name is not None:
             layers.setdefault(name.lower(), (name, p))
     named = dict(layers.values())
@@ -645,6 +649,33 @@ def _same_layer(paths: Sequence[Any], arrays: Sequence[xr.DataArray],
             "(a day series and a night series are two cubes); select the files of one, e.g. "
             "`sorted(glob.glob('...LST_Day_1km.tif'))`."
         )
+
+
+def _with_band_overpasses(paths: Sequence[Any], arrays: list[xr.DataArray]
+                          ) -> list[xr.DataArray]:
+    """Files of dated bands, some with an ``overpass`` coordinate along time (each band's
+    tagged: a series interleaving day and night) and some of one overpass throughout (their
+    ``day_night``): the coordinate given to all, as xarray joins only files that all have it
+    (a raw "coordinate 'overpass' not present in all datasets"); refused when a file has no
+    overpass at all, which cannot be told."""
+    from ..steps import _day_night
+
+    if not any("overpass" in a.coords for a in arrays) or all("overpass" in a.coords
+                                                             for a in arrays):
+        return arrays
+    out = []
+    for p, a in zip(paths, arrays):
+        dn = None if "overpass" in a.coords else _day_night(a)[0]
+        if "overpass" not in a.coords and dn not in ("day", "night"):
+            raise XlstsrError(
+                f"{Path(os.fspath(p)).name} holds no overpass label while other files hold "
+                "day and night steps (an 'overpass' coordinate along time): its steps cannot "
+                "be told day or night. Open it separately, or label its steps first "
+                "(`da.assign_coords(overpass=('time', [...]))`) and join them with xr.concat."
+            )
+        out.append(a if dn is None else
+                   a.assign_coords(overpass=("time", [dn] * a.sizes["time"])))
+    return out
 
 
 def _file_overpasses(arrays: Sequence[xr.DataArray]) -> list[str] | None:

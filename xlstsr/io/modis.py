@@ -188,6 +188,17 @@ def _recorded_date(core: str, field: str = "RANGEBEGINNINGDATE") -> np.datetime6
     return np.datetime64(day.isoformat(), "ns")
 
 
+def _recorded_days(core: str) -> tuple[str, str] | None:
+    """The first and last days a granule's CoreMetadata records covering (ISO dates), None
+    when it records no first day."""
+    begin = _recorded_date(core)
+    if begin is None:
+        return None
+    end = _recorded_date(core, "RANGEENDINGDATE")
+    end = begin if end is None or end < begin else end
+    return str(begin)[:10], str(end)[:10]
+
+
 def _granule_date(path: Path, core: str) -> np.datetime64 | None:
     """The date of a granule: its name's (:func:`granule_time`), which must lie within the
     days its CoreMetadata records it covers (``core``: ``RANGEBEGINNINGDATE`` to
@@ -197,9 +208,9 @@ def _granule_date(path: Path, core: str) -> np.datetime64 | None:
     None when neither gives one. A renamed copy (another day's name) was stacked as a second,
     duplicated step under the wrong date without a word: refused, naming both dates."""
     named = granule_time(path)
-    begin = _recorded_date(core)
-    end = _recorded_date(core, "RANGEENDINGDATE")
-    end = begin if end is None or begin is None or end < begin else end
+    days = _recorded_days(core)
+    begin, end = ((None, None) if days is None
+                  else (np.datetime64(days[0], "ns"), np.datetime64(days[1], "ns")))
     if named is not None and begin is not None and not begin <= named <= end:
         day = dt.date.fromisoformat(str(begin)[:10])
         tag = f".A{day.year}{day.timetuple().tm_yday:03d}."
@@ -471,8 +482,10 @@ def _no_layer(path: Path, variable: str | None, names: list[str], kind: str = "L
 
 def _open_one(
     path: PathLike, variable: str | None, qc: str | None, max_modland: int, decode: bool,
-    chunks: Any, explicit_qc: bool = False
+    chunks: Any, explicit_qc: bool = False, recorded: list[Any] | None = None
 ) -> xr.DataArray:
+    """One granule's field; ``recorded`` (a list) gets the days its CoreMetadata records
+    covering (:func:`_recorded_days`) appended."""
     path = Path(absolute_path(path))  # read when computed: by a worker, maybe elsewhere
     if path.is_dir():  # "no such granule" for an existing folder did not say what to pass
         raise InputNotFoundError(
@@ -599,7 +612,28 @@ def _open_one(
         coords["time"] = when
     da = xr.DataArray(data, dims=("y", "x"), coords=coords, name=variable, attrs=keep)
     da.encoding.update(encoding)
+    if recorded is not None:  # open_modis's check of copies among stacked granules
+        recorded.append(_recorded_days(core))
     return da.rio.write_crs(crs).rio.write_transform(t)
+
+
+def _refuse_copies(paths: Sequence[Path], recorded: Sequence[tuple[str, str] | None]) -> None:
+    """Refuse stacked granules that record the same days of several (an 8-day MOD11A2 of
+    1-8 November saved again as .A2019306.: each name lies in the window, so it was a second,
+    duplicated step); a product whose windows slide daily (MCD43) records a window of its own
+    in each granule."""
+    seen: dict[tuple[str, str], Path] = {}
+    for p, days in zip(paths, recorded):
+        if days is None or days[0] == days[1]:
+            continue  # a daily granule: its name must be its day (_granule_date)
+        if days in seen:
+            raise XlstsrError(
+                f"{seen[days].name} and {p.name} both record the days {days[0]} to {days[1]} "
+                "(RANGEBEGINNINGDATE/RANGEENDINGDATE of their CoreMetadata) under two names: "
+                "copies of one granule, one of them renamed. Keep the one named for its "
+                "product's date of that window and leave the other out."
+            )
+        seen[days] = p
 
 
 def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
@@ -736,7 +770,9 @@ def open_modis(
     if not paths:
         raise XlstsrError("open_modis got an empty list of granules")
     log.info("open_modis: %d granules, %s", len(paths), variable)
-    arrays = [_open_one(p, variable, qc, max_modland, decode, chunks, explicit_qc) for p in paths]
+    recorded: list[tuple[str, str] | None] = []
+    arrays = [_open_one(p, variable, qc, max_modland, decode, chunks, explicit_qc, recorded)
+              for p in paths]
     if variable is None:  # each granule took its own default layer: one field only (a
         # MOD11A1's LST_Day_1km and a MOD21A1D's LST_1KM, 1-2 K apart, were stacked as one)
         layers: dict[str, list[str]] = {}
@@ -772,6 +808,7 @@ def open_modis(
             f"several granules share the date(s) {dup} (Terra and Aqua, or two versions?); "
             "open each product separately."
         )
+    _refuse_copies(paths, recorded)
     _check_one_product(paths)
     order = np.argsort(np.asarray(times))
     out = xr.concat([arrays[i] for i in order], dim="time", combine_attrs="drop_conflicts")

@@ -905,11 +905,11 @@ def _local_nodata(items: Sequence[Any], key: str) -> tuple[bool, float | None]:
 
 
 def _local_float_values(items: Sequence[Any], key: str) -> tuple[np.dtype, str, str] | None:
-    """``(dtype, href, item id)`` of the first local file of asset ``key`` that opens and
-    stores floats that are not whole numbers on its central window (values decoded already,
-    not stored integers kept in a float file); None when the first file that opens stores
-    integers or whole numbers, or no local file opens (a remote file is not read, as
-    :func:`_local_nodata`)."""
+    """``(dtype, href, item id)`` when the first local file of asset ``key`` that opens and
+    holds values on its central window stores floats that are not whole numbers there
+    (values decoded already, not stored integers kept in a float file); None when it stores
+    integers or whole numbers, or no local file opens or holds values there (a remote file is
+    not read, as :func:`_local_nodata`)."""
     import rasterio
     from rasterio.windows import Window
 
@@ -932,7 +932,9 @@ def _local_float_values(items: Sequence[Any], key: str) -> tuple[np.dtype, str, 
         v = v[np.isfinite(v)]
         if nodata is not None and np.isfinite(nodata):
             v = v[v != nodata]
-        if v.size and np.any(v != np.round(v)):
+        if not v.size:
+            continue  # a window of gaps (cloud, sea) tells nothing: the next file does
+        if np.any(v != np.round(v)):
             return dtype, href, it.id
         return None
     return None

@@ -174,6 +174,7 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
         group, _, variable = str(variable).strip("/").rpartition("/")
         kwargs["group"] = group
     local = isinstance(path, (str, os.PathLike)) and "://" not in os.fspath(path)
+    own_metadata = local and "consolidated" not in kwargs
     # local: the arrays' own metadata, as listing costs nothing there (consolidated metadata
     # goes stale when a store is appended to or edited without re-consolidating)
     kwargs = {"chunks": {}, "consolidated": False if local else None, "decode_coords": "all",
@@ -189,6 +190,10 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             ds = xr.open_zarr(os.fspath(path), **kwargs)
+            if own_metadata and not ds.data_vars:
+                # arrays described in the consolidated metadata only (copied without their
+                # own .zarray): read from it, as before (the store opened empty)
+                ds = xr.open_zarr(os.fspath(path), **{**kwargs, "consolidated": None})
         except ImportError as err:  # fsspec: "Install s3fs to access S3"
             raise XlstsrError(f"cannot open {os.fspath(path)}: {err} (`pip install` it)."
                               ) from None
