@@ -3,23 +3,14 @@ encodes a write's chunks in its own thread pool, and those were timed as 'one th
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from pathlib import Path
 
 import numcodecs
 import pytest
+from helpers import load_benchmark
 from numcodecs import blosc
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _bench(name: str):
-    spec = importlib.util.spec_from_file_location(f"_xlstsr_b43_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_zarr_compression_encodes_one_chunk_at_a_time(tmp_path: Path,
@@ -40,7 +31,7 @@ def test_zarr_compression_encodes_one_chunk_at_a_time(tmp_path: Path,
 
     monkeypatch.setattr(numcodecs.Blosc, "encode", counted)
     before = blosc.get_nthreads()
-    module = _bench("zarr_compression")
+    module = load_benchmark("zarr_compression")
     assert module.main(["--smoke", "--out", str(tmp_path / "out")]) == 0
     assert peak[0] == 1, f"{peak[0]} chunks were encoded at once in a 'one thread' timing"
     assert blosc.get_nthreads() == before  # Blosc's own threads are given back

@@ -11,34 +11,11 @@ import pytest
 import xarray as xr
 import zarr
 
+# a run stopped while writing a region (bicubic x 2, one step per region)
+from test_resume_fixes42 import KW, _interrupted, _lst
+
 import xlstsr
-from xlstsr.engine import to_zarr as tz
 from xlstsr.io.zarr import COMPLETE, STATUS_ATTR
-
-KW = dict(factor=2, method="bicubic", progress=False, regions_in_flight=1, time_chunk=1)
-
-
-class _Stop(Exception):
-    """The simulated interruption."""
-
-
-def _lst(n=4):
-    return xlstsr.datasets.sample_scene(n_times=n, size=32)["lst_1km"].load()
-
-
-def _interrupted(monkeypatch, lst, store, at=2):
-    """A run stopped while writing the region of step ``at`` (regions before it finished)."""
-    orig = tz._store_block
-
-    def stop(block, target, offset, block_info=None):
-        if offset and offset[0] >= at:
-            raise _Stop("simulated")
-        return orig(block, target, offset, block_info)
-
-    with monkeypatch.context() as mp:
-        mp.setattr(tz, "_store_block", stop)
-        with pytest.raises(_Stop):
-            xlstsr.upscale_to_zarr(lst, store, **KW)
 
 
 @pytest.mark.parametrize("name", ["x", "y", "time"])

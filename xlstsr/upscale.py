@@ -123,7 +123,10 @@ def upscale(
         :class:`~xlstsr.errors.GuideAlignmentWarning` that says by how much (real MODIS NDVI
         was, against MODIS LST, on a fifth of the pairs tried, and moving it back helped every
         guided method there); ``"check"`` only warns; ``"ignore"`` skips it; an
-        :func:`xlstsr.estimate_offset` result is applied. ``None`` (default): ``"auto"`` on
+        :func:`xlstsr.estimate_offset` result is applied (``"auto"`` measures without the
+        blur fit, ``estimate_offset(guide, lst, psf=False)``; the default ``psf=True`` also
+        fits the MODIS footprint's blur, so its shift may differ by a fraction of a fine
+        pixel). ``None`` (default): ``"auto"`` on
         in-memory inputs, nothing read on dask inputs (pass ``"auto"``, or ``"check"`` to be
         warned only, to measure it while the graph is built: one compute reads the central window of at
         most 8 steps spread over the cube - the input chunks that hold them, decoded on their

@@ -1280,13 +1280,22 @@ def band_dim_tags(da: xr.DataArray, dim: Hashable) -> dict[str, str]:
     return tags
 
 
-def _tagged_band_times(attrs: dict[str, Any], n: int) -> list[Any] | None:
-    """The steps' labels of a GeoTIFF's ``n`` bands written with :func:`band_time_tags`."""
+def _band_tags(attrs: dict[str, Any], n: int) -> list[dict[str, Any]] | None:
+    """The per-band tags of a GeoTIFF's ``n`` bands as :func:`band_time_tags` writes them, or
+    None when absent or not one object per band."""
     try:
         tags = json.loads(str(attrs[BANDS_TAG]))
     except (KeyError, ValueError):
         return None
     if not isinstance(tags, list) or len(tags) != n or not all(isinstance(t, dict) for t in tags):
+        return None
+    return tags
+
+
+def _tagged_band_times(attrs: dict[str, Any], n: int) -> list[Any] | None:
+    """The steps' labels of a GeoTIFF's ``n`` bands written with :func:`band_time_tags`."""
+    tags = _band_tags(attrs, n)
+    if tags is None:
         return None
     labels = [_tagged_time(t) for t in tags]
     return None if any(v is None for v in labels) else labels
@@ -1295,11 +1304,8 @@ def _tagged_band_times(attrs: dict[str, Any], n: int) -> list[Any] | None:
 def _tagged_band_overpasses(attrs: dict[str, Any], n: int) -> list[str] | None:
     """Each of a GeoTIFF's ``n`` bands' overpass ('day' / 'night') as :func:`band_time_tags`
     writes it, when every band has one; else None."""
-    try:
-        tags = json.loads(str(attrs[BANDS_TAG]))
-    except (KeyError, ValueError):
-        return None
-    if not isinstance(tags, list) or len(tags) != n or not all(isinstance(t, dict) for t in tags):
+    tags = _band_tags(attrs, n)
+    if tags is None:
         return None
     labels = [str(t.get("day_night", "")).strip().lower() for t in tags]
     return labels if all(v in ("day", "night") for v in labels) else None
