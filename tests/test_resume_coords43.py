@@ -47,10 +47,14 @@ def _time_kind(lst, kind):
         lst = lst.assign_coords(time=("time", days, {"units": "days since 2000-01-01"}))
     elif kind == "noleap":
         lst = lst.convert_calendar("noleap")
+    elif kind == "nat":  # a date coordinate along time with a gap (an acquisition unknown)
+        when = t.values.copy()
+        when[1] = np.datetime64("NaT")
+        lst = lst.assign_coords(acquired=("time", when))
     return lst
 
 
-@pytest.mark.parametrize("kind", ["float_days", "undecoded", "noleap"])
+@pytest.mark.parametrize("kind", ["float_days", "undecoded", "noleap", "nat"])
 def test_resume_of_a_valid_store_warns_nothing(monkeypatch, tmp_path, kind):
     """Values compared at every resume: labels that a write and read alone turn into others
     are not told changed."""

@@ -45,3 +45,16 @@ def test_one_overpass_and_nominal_dates_are_not_warned_about(kind):
         warnings.simplefilter("error", OverpassWarning)
         pair_steps(_field(mk(2020, 7, 1, 11, 0)).isel(time=0), sr, "truth")  # 30 min apart
         pair_steps(_field(mk(2020, 7, 1, 0, 0)).isel(time=0), sr, "truth")   # a nominal date
+
+
+def test_dates_held_as_0d_arrays_are_told_in_the_warning():
+    """_check_one_step passes a coordinate's 0-d `.values`: the message drew it with
+    pd.Timestamp, which refuses a 0-d array (review 43c)."""
+    from xlstsr.steps import _warn_other_hours
+
+    for a, b in ((np.array(np.datetime64("2020-07-01T10:30")),
+                  np.array(np.datetime64("2020-07-01T22:30"))),
+                 (np.array(cftime.DatetimeNoLeap(2020, 7, 1, 10, 30), dtype=object),
+                  np.array(cftime.DatetimeNoLeap(2020, 7, 1, 22, 30), dtype=object))):
+        with pytest.warns(OverpassWarning, match=r"22:30:00, the field at 2020-07-01 10:30"):
+            _warn_other_hours(a, b, "truth", "field")

@@ -561,8 +561,8 @@ def _warn_other_hours(a: Any, b: Any, what: str, like_what: str) -> None:
         return  # two calendars, or labels that do not subtract
     hours = abs(gap.total_seconds()) / 3600
     if hours > OVERPASS_HOURS:
-        ta, tb = (d if hasattr(d := _scalar_date(t), "calendar") else pd.Timestamp(t)
-                  for t in (a, b))
+        ta, tb = (d if hasattr(d := _scalar_date(t), "calendar")
+                  else pd.Timestamp(d[()] if isinstance(d, np.ndarray) else d) for t in (a, b))
         warn(f"the {what} was acquired at {tb}, the {like_what} at {ta}: {hours:.1f} h apart, "
              "not one overpass (LST changes by several K in a few hours, and day and night "
              "differ most); pair acquisitions within about an hour.", OverpassWarning)

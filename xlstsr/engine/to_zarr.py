@@ -1135,8 +1135,9 @@ def _restore_coords(store: Any, ds: xr.Dataset, vname: str) -> None:
         return
     warn(
         f"upscale_to_zarr: the store {_store_label(store)} had lost or changed its "
-        f"coordinate(s) {bad} since it was written (a copy that dropped files?): written again "
-        "from the input, which the resume matched."
+        f"coordinate(s) {bad} since it was written (a copy that dropped files? another tool's "
+        "edit? or the input's are stored otherwise than the first run's, e.g. dates in another "
+        "encoding): written again from the input, which the resume matched."
     )
     fix = xr.Dataset(coords={c: ds[c].variable for c in bad})
     # xarray's mode="a" puts the Dataset's attributes on the group: the store's own, as they are
@@ -1176,7 +1177,8 @@ def _same_labels(a: Any, b: Any) -> bool:
     if a.dtype.kind == "M" and b.dtype.kind == "M":
         a, b = a.astype("datetime64[ns]"), b.astype("datetime64[ns]")
     try:
-        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+        # NaN and NaT are missing labels alike (a date coordinate with a gap was 'changed')
+        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM"))
     except TypeError:  # labels of kinds that cannot be compared
         return False
 

@@ -904,6 +904,10 @@ def _local_nodata(items: Sequence[Any], key: str) -> tuple[bool, float | None]:
     return False, None
 
 
+#: how many local files :func:`_local_float_values` reads at most for a window with values
+_FLOAT_CHECK_FILES = 8
+
+
 def _local_float_values(items: Sequence[Any], key: str) -> tuple[np.dtype, str, str] | None:
     """``(dtype, href, item id)`` when the first local file of asset ``key`` that opens and
     holds values on its central window stores floats that are not whole numbers there
@@ -913,11 +917,15 @@ def _local_float_values(items: Sequence[Any], key: str) -> tuple[np.dtype, str, 
     import rasterio
     from rasterio.windows import Window
 
+    read = 0
     for it in items:
         asset = it.assets.get(key)
         href = None if asset is None else (asset.get_absolute_href() or asset.href)
         if not (href and "://" not in href and os.path.isabs(href) and os.path.exists(href)):
             continue
+        if read == _FLOAT_CHECK_FILES:  # windows of gaps only so far (sea, cloud): no verdict
+            return None
+        read += 1
         try:
             with rasterio.open(href) as src:
                 dtype = np.dtype(src.dtypes[0])

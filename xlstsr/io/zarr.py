@@ -190,9 +190,10 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             ds = xr.open_zarr(os.fspath(path), **kwargs)
-            if own_metadata and not ds.data_vars:
+            if own_metadata and not ds.variables:
                 # arrays described in the consolidated metadata only (copied without their
-                # own .zarray): read from it, as before (the store opened empty)
+                # own .zarray): read from it, as before (the store opened empty); not when
+                # some arrays have theirs (a variable deleted since: stale metadata, all fill)
                 ds = xr.open_zarr(os.fspath(path), **{**kwargs, "consolidated": None})
         except ImportError as err:  # fsspec: "Install s3fs to access S3"
             raise XlstsrError(f"cannot open {os.fspath(path)}: {err} (`pip install` it)."
