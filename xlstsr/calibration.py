@@ -94,6 +94,15 @@ class Calibration:
         mapping absorbs the method's bias at its factor, and the sensors differ by day and by
         night (a daytime mapping moved a night field by 12 K). A calibration saved without
         them (an earlier version's JSON) still loads and applies, unchecked.
+    scale_correction : str, optional
+        The sr fields' ``xlstsr_scale_correction`` (``"none"``, ``"auto"``, ``"0.8"``...),
+        recorded and checked as ``method``: the correction moves the method's bias.
+    options : str or dict, optional
+        The method options of the sr fields (their ``xlstsr_options``) that change its output
+        (``conserve``, the model's ``weights_sha256``, ``adapt``, ``gain``...), as JSON text;
+        how it runs (``device``, ``batch_size``, ``backend``, a checkpoint's file name) is
+        left out. Recorded and checked as ``method``: ``disr`` with ``conserve=True`` left a
+        calibration of default ``disr`` output 0.45 K off.
 
     Examples
     --------
@@ -115,6 +124,8 @@ class Calibration:
     method: str | None = None
     factor: int | None = None
     day_night: str | None = None
+    scale_correction: str | None = None
+    options: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("slope", "offset", "ndvi"):
@@ -158,6 +169,16 @@ class Calibration:
                               f"{f!r}")
         if f is not None:
             object.__setattr__(self, "factor", int(f))
+        sc = self.scale_correction
+        if sc is not None:
+            if isinstance(sc, (bool, np.bool_)) or not isinstance(
+                    sc, (str, int, float, np.integer, np.floating)) or not str(sc).strip():
+                raise XlstsrError(f"calibration scale_correction must be text (an "
+                                  f"xlstsr_scale_correction: 'none', 'auto', '0.8') or None, "
+                                  f"got {sc!r}")
+            object.__setattr__(self, "scale_correction", _scale_correction_text(sc))
+        if self.options is not None:
+            object.__setattr__(self, "options", _options_text(self.options))
         if not 0.5 <= float(self.slope) <= 2.0:
             raise XlstsrError(
                 f"calibration slope {self.slope} is not a sensor mapping (expected 0.5-2): was it "
@@ -301,12 +322,70 @@ def _is_file(value: str) -> bool:
 
 #: what a calibration records of the sr fields it was fitted on, in words
 _PROVENANCE = (("method", "method (xlstsr_method)"), ("factor", "factor (xlstsr_factor)"),
-               ("day_night", "overpass (day/night)"))
+               ("day_night", "overpass (day/night)"),
+               ("scale_correction", "scale correction (xlstsr_scale_correction)"),
+               ("options", "method options (xlstsr_options)"))
+
+#: keys of ``xlstsr_options`` that say how a method ran or what its model's file and class are
+#: called, not what it gives: left out of a calibration's ``options`` (as upscale_to_zarr's
+#: resume fingerprint leaves them out), so that another batch size, device, backend or the same
+#: weights from another file is no other kind of field. The model is identified by its
+#: ``weights_sha256``, its receptive field by the model; ``mode``/``inputs`` are free labels
+_RUNTIME_OPTIONS = frozenset({
+    "device", "batch_size", "num_threads", "threads", "n_jobs", "backend",
+    "model", "checkpoint", "weights", "mode", "inputs", "receptive_field",
+    "receptive_field_measured",
+    # DMS's seed: another draw of its trees, not another bias
+    "random_state",
+})
+
+
+def _scale_correction_text(value: Any) -> str:
+    """An ``xlstsr_scale_correction`` as compared: lower-case text, a gain as a float's repr
+    (upscale writes ``str(1.0)``, a user may write ``"1"``)."""
+    text = str(value).strip().lower()
+    try:
+        return repr(float(text))
+    except ValueError:
+        return text
+
+
+def _options_text(value: Any) -> str:
+    """Method options (``xlstsr_options`` JSON text, or a dict) as a calibration records them:
+    canonical JSON of those that change the output (:data:`_RUNTIME_OPTIONS` left out)."""
+    d = value
+    if isinstance(value, str):
+        try:
+            d = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise XlstsrError(f"calibration options must be a dict or its JSON text (an "
+                              f"xlstsr_options attribute), got {value[:60]!r} ({err.msg})"
+                              ) from err
+    if not isinstance(d, Mapping):
+        raise XlstsrError(f"calibration options must be a dict or its JSON text (an "
+                          f"xlstsr_options attribute) or None, got {value!r}")
+    kept = {str(k): v for k, v in d.items() if str(k) not in _RUNTIME_OPTIONS}
+    return json.dumps(kept, sort_keys=True, default=repr)
+
+
+def _options_diffs(field: str, fitted: str) -> list[str]:
+    """The options (canonical JSON of both) whose values differ, in words; an option one side
+    does not record counts as None there (no ``adapt`` key: no adaptation), and False as None
+    (off)."""
+    f, c = json.loads(field), json.loads(fitted)
+
+    def off(v: Any) -> Any:
+        return None if v is False else v
+
+    return [f"{k}={f.get(k)!r} (fitted on {c.get(k)!r})" for k in sorted(set(f) | set(c))
+            if off(f.get(k)) != off(c.get(k))]
 
 
 def _field_provenance(a: Any) -> dict[str, Any]:
-    """The super-resolution method, factor and overpass a field records (None where it does
-    not): ``xlstsr_method`` and ``xlstsr_factor`` as :func:`xlstsr.upscale` writes them, the
+    """The super-resolution method, factor, overpass, scale correction and method options a
+    field records (None where it does not): ``xlstsr_method``, ``xlstsr_factor``,
+    ``xlstsr_scale_correction`` and ``xlstsr_options`` (:func:`_options_text` of it) as
+    :func:`xlstsr.upscale` writes them, the
     overpass from :func:`xlstsr.steps._day_night` (its ``day_night`` attribute, layer name or
     long_name), else from ``source_long_name`` (upscale's output: its long_name is xlstsr's
     own, the input's 'MOD11A1 nighttime LST' is kept there); None for a field whose
@@ -330,7 +409,16 @@ def _field_provenance(a: Any) -> dict[str, Any]:
         day_night = None
     elif day_night is None and isinstance(source, str):
         day_night, _ = _day_night(xr.DataArray(0.0, name=a.name, attrs={"long_name": source}))
-    return {"method": method, "factor": factor, "day_night": day_night}
+    correction = a.attrs.get("xlstsr_scale_correction")
+    correction = (_scale_correction_text(correction) if isinstance(correction, str)
+                  and correction.strip() else None)
+    options = a.attrs.get("xlstsr_options")
+    try:
+        options = _options_text(options) if isinstance(options, str) else None
+    except XlstsrError:
+        options = None  # not a JSON object: not recorded
+    return {"method": method, "factor": factor, "day_night": day_night,
+            "scale_correction": correction, "options": options}
 
 
 def _fitted_provenance(fields: list[Any]) -> dict[str, Any]:
@@ -346,8 +434,9 @@ def _fitted_provenance(fields: list[Any]) -> dict[str, Any]:
 
 
 def _check_provenance(da: xr.DataArray, cal: Calibration) -> None:
-    """Refuse a field whose method, factor or overpass is not the one the calibration was
-    fitted on (where both record it): applied silently, a mapping fitted on daytime bicubic
+    """Refuse a field whose method, factor, overpass, scale correction or method options (those
+    that change the output) are not the ones the calibration was fitted on (where both record
+    them): applied silently, a mapping fitted on daytime bicubic
     x4 fields moved night LST upscaled x2 with 'nearest' by 12 K. A field holding both
     overpasses (an ``overpass`` coordinate of 'day' and 'night', along a dim or along time) is
     refused a calibration of one overpass: its other steps were mapped silently."""
@@ -369,18 +458,27 @@ def _check_provenance(da: xr.DataArray, cal: Calibration) -> None:
             "--calibration: upscale without it, then apply it so to the field written)."
         )
     field = _field_provenance(da)
+    recorded = [key for key, _ in _PROVENANCE
+                if getattr(cal, key) is not None and field[key] is not None]
+    differ = [key for key in recorded if key != "options"
+              and str(field[key]).lower() != str(getattr(cal, key)).lower()]
     diffs = [f"{words} {field[key]!r} (fitted on {getattr(cal, key)!r})"
-             for key, words in _PROVENANCE
-             if getattr(cal, key) is not None and field[key] is not None
-             and str(field[key]).lower() != str(getattr(cal, key)).lower()]
+             for key, words in _PROVENANCE if key in differ]
+    if "options" in recorded and "method" not in differ:
+        # another method's options differ anyway: named by its method alone
+        changed = _options_diffs(field["options"], cal.options)
+        if changed:
+            diffs.append(f"method options {', '.join(changed)}")
     if diffs:
         on = f" ({cal.fitted_on!r})" if cal.fitted_on else ""
         raise XlstsrError(
             f"this field is not of the kind the calibration{on} was fitted on: its "
             f"{'; '.join(diffs)}. The mapping absorbs the method's own bias at its factor, "
-            "and sensors differ by day and by night, so it does not carry over: fit one on "
-            "fields of this method, factor and overpass (`fit_calibration(xlstsr.upscale(lst, "
-            "...), truth)`), or, if you know it carries over, apply it regardless with "
+            "settings and scale correction (conserve=, adapt=, other weights move it by "
+            "tenths of a K), and sensors differ by day and by night, so it does not carry "
+            "over: fit one on fields of this method, factor, overpass and settings "
+            "(`fit_calibration(xlstsr.upscale(lst, ...), truth)`), or, if you know it "
+            "carries over, apply it regardless with "
             "`apply_calibration(sr, calibration, check=False)` (for `upscale(..., "
             "calibration=)`: `apply_calibration(xlstsr.upscale(...), calibration, "
             "check=False)`; for the command line's --calibration: upscale without it, then "
@@ -606,10 +704,12 @@ def fit_calibration(
         block-averaged), only blocks valid throughout. Fine-scale errors of the SR field then
         weigh less on the slope (least squares shrinks the slope of a noisy predictor).
     source, target, fitted_on : str
-        Recorded in the result. So are the method, factor and overpass the sr DataArrays
-        record (``xlstsr_method``, ``xlstsr_factor``, day/night from their ``day_night``
-        attribute, layer name or long_name), where every field records the same one:
-        :func:`apply_calibration` refuses fields of another.
+        Recorded in the result. So are the method, factor, overpass, scale correction and
+        method options the sr DataArrays record (``xlstsr_method``, ``xlstsr_factor``,
+        day/night from their ``day_night`` attribute, layer name or long_name,
+        ``xlstsr_scale_correction``, the options of ``xlstsr_options`` that change the output),
+        where every field records the same one: :func:`apply_calibration` refuses fields of
+        another.
     min_pixels : int
         Fewest valid pixels to fit on.
     time_tolerance : str, timedelta or number, optional
@@ -840,15 +940,19 @@ def apply_calibration(
         as ``upscale``'s ``guide_time_tolerance``), e.g. ``"15D"`` for the 16-day composite
         NDVI that served as the guide. Default: equal labels.
     check : bool
-        Refuse a field whose super-resolution method, factor or overpass (its
-        ``xlstsr_method``, ``xlstsr_factor``, day/night attributes) differs from the one the
-        calibration was fitted on (:attr:`Calibration.method`, ``factor``, ``day_night``;
-        not compared where either side does not record it). False applies it regardless.
+        Refuse a field whose super-resolution method, factor, overpass, scale correction or
+        method options (its ``xlstsr_method``, ``xlstsr_factor``, day/night,
+        ``xlstsr_scale_correction`` and ``xlstsr_options`` attributes; of the options those
+        that change the output, not ``batch_size``, ``device`` or ``backend``) differ from
+        the ones the calibration was fitted on (:attr:`Calibration.method`, ``factor``,
+        ``day_night``, ``scale_correction``, ``options``; not compared where either side does
+        not record it). False applies it regardless.
 
     Raises
     ------
     XlstsrError
-        With ``check``, the field's method, factor or overpass is not the calibration's.
+        With ``check``, the field's method, factor, overpass, scale correction or method
+        options are not the calibration's.
     GuideTimeError
         A step of ``da`` has no NDVI step within ``time_tolerance``, or the tolerance is not a
         duration.
