@@ -2143,6 +2143,7 @@ def _to_raster(sr: Any, path: Any) -> None:
 
     from xlstsr.grid import _transform
     from xlstsr.io.cog import DESCRIPTION_COORD, _iso_date, band_dim_tags, band_time_tags
+    from xlstsr.steps import _day_night
     from xlstsr.validate import spatial_names
 
     sr = sr.rename(spatial_names(sr))  # lat/lon dims: rioxarray writes y/x only
@@ -2153,8 +2154,6 @@ def _to_raster(sr: Any, path: Any) -> None:
     overpasses = None
     if lead == ["time"] and any(c in sr.coords and sr[c].dims == ("time",)
                                 for c in ("overpass", "day_night")):
-        from xlstsr.steps import _day_night
-
         overpasses = [_day_night(sr.isel(time=i))[0] for i in range(sr.sizes["time"])]
     # a raster's own band numbers are positions, not labels: tagged, they came back as 'time'
     tags = (band_time_tags(sr[lead[0]].values, overpasses)
@@ -2165,6 +2164,13 @@ def _to_raster(sr: Any, path: Any) -> None:
         # bands along another dim (one date's day and night, `overpass`): its name and the
         # field's date too (they came back as 'time' steps 'day', 'night', the date dropped)
         tags = band_dim_tags(sr, lead[0])
+    if overpasses is None:
+        # one overpass for the whole field, told by its layer name only (`--variable
+        # LST_Night_1km`, long_name 'LST'): the name is not written, so it was lost from the .tif
+        # and open_cog read it back with none (to_cogs tags it the same way)
+        one = _day_night(sr)[0]
+        if one in ("day", "night"):
+            tags = {**tags, "day_night": one}
     named = sr.coords.get(DESCRIPTION_COORD)
     if named is not None and named.ndim == 1 and len(lead) == 1 and named.dims == (lead[0],):
         # the input's band descriptions (an Earth Engine stack's 'LST_2020-07-01'...), not

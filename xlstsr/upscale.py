@@ -268,12 +268,18 @@ def upscale(
             )
         # the method, factor and overpass the result will record, checked now: a calibration
         # of another kind was refused by apply_calibration only after the whole upscale
+        import json
+
         from .calibration import _check_provenance
 
         # (the input's attributes only where the result keeps them: keep_attrs=False records
-        # no overpass, and apply_calibration of such a result checks none)
+        # no overpass, and apply_calibration of such a result checks none), with its options
+        # and scale correction, which move the bias too (conserve=True was refused only
+        # after the whole upscale)
         ahead = {**(lst.attrs if keep_attrs else {}), "xlstsr_method": m.recorded_name(),
-                 "xlstsr_factor": int(factor)}
+                 "xlstsr_factor": int(factor),
+                 "xlstsr_options": json.dumps(m.describe(), sort_keys=True, default=repr),
+                 "xlstsr_scale_correction": str(scale_correction).lower()}
         if "long_name" in ahead:  # the result keeps it as source_long_name
             ahead["source_long_name"] = ahead.pop("long_name")
         # with the LST's overpass coordinates, which the result keeps and _day_night reads
@@ -900,6 +906,10 @@ _STORAGE_ATTRS = frozenset({
     "valid_range", "valid_min", "valid_max", "actual_range", "_Unsigned", "dtype",
     "grid_mapping", "coordinates", "AREA_OR_POINT", "calibrated_nt", "scale_factor_err",
     "add_offset_err", "Number Type", "units", "standard_name", "long_name",
+    # rioxarray's per-band ones (a multi-band file's bands scaled differently, read with
+    # mask_and_scale=False): kept, rio.to_raster wrote them as the Kelvin output's band scale
+    # (readers saw K x 0.02) or refused a tuple of another length ('One scale for each band')
+    "scales", "offsets", "nodatavals",
 })
 #: the prefix of GDAL's band statistics (``STATISTICS_MINIMUM``/``MAXIMUM``/``MEAN``/``STDDEV``/
 #: ``VALID_PERCENT``..., read by rioxarray from a GeoTIFF's metadata): the input's values, which

@@ -3493,10 +3493,12 @@ def decode_lst(
 
     Scale metadata (``scale_factor``, ``add_offset``, ``_FillValue``, ``missing_value``,
     ``valid_range``, ``valid_min``, ``valid_max``, ``_Unsigned``) is applied when found in
-    ``attrs`` (undecoded data, e.g. ``rioxarray.open_rasterio(..., mask_and_scale=False)``); data
-    that xarray already decoded keeps it in ``encoding`` and is left alone, except the valid
-    bounds xarray leaves in ``attrs``: in packed units (CF), they are converted through the
-    encoding's scale and applied in Kelvin. Units ``degC``/``celsius``/... are converted to
+    ``attrs`` (undecoded data, e.g. ``rioxarray.open_rasterio(..., mask_and_scale=False)``; a
+    band of a file whose bands are scaled differently, rioxarray's per-band ``scales`` /
+    ``offsets``, with its own entry: :func:`_lst_band_scales`); data that xarray already
+    decoded keeps it in ``encoding`` and is left alone, except the valid bounds xarray leaves
+    in ``attrs``: in packed units (CF), they are converted through the encoding's scale and
+    applied in Kelvin. Units ``degC``/``celsius``/... are converted to
     Kelvin.
 
     The value checks are taken per image (each index of the leading dims: time, band...), on the
@@ -3561,6 +3563,7 @@ def decode_lst(
     """
     _refuse_other_quantity(da, what)
     da = _standard_grid_mapping(da)
+    da = _lst_band_scales(da, what)  # a multi-band file's band: its own entry of `scales`
     if physical_range == PHYSICAL_RANGE_K and da.attrs.get("xlstsr_method") is not None:
         # a result of upscale, whose output check lets values OUTPUT_MARGIN_K beyond the range
         # through (bicubic overshoots a 396 K front to 403 K): coarsen and evaluate refused
@@ -4034,7 +4037,7 @@ def _file_band_positions(da: xr.DataArray, n: int) -> tuple[Hashable | None, lis
     return ("band", list(range(n))) if da.sizes["band"] == n else None
 
 
-def _band_numbers(da: xr.DataArray, key: str) -> list[float] | None:
+def _band_numbers(da: xr.DataArray, key: str, what: str = "guide") -> list[float] | None:
     """A per-band attribute (``scales``, ``offsets``) as floats, or None when absent."""
     v = da.attrs.get(key)
     if v is None:
@@ -4042,10 +4045,52 @@ def _band_numbers(da: xr.DataArray, key: str) -> list[float] | None:
     try:
         out = [float(x) for x in np.ravel(np.asarray(v, dtype=object))]
     except (TypeError, ValueError):
-        raise GuideScaleError(
-            f"the guide's {key!r} attribute ({v!r}) is not a number per band: set the bands' "
+        error = GuideScaleError if what == "guide" else ScaledIntegerError
+        raise error(
+            f"the {what}'s {key!r} attribute ({v!r}) is not a number per band: set the bands' "
             f"scales as numbers, or reopen the file with `mask_and_scale=True`.") from None
     return out or None
+
+
+def _lst_band_scales(da: xr.DataArray, what: str = "LST") -> xr.DataArray:
+    """Integer LST of a multi-band file whose bands have their own scales or offsets, read
+    undecoded (rioxarray's per-band ``scales``/``offsets`` and no ``scale_factor``; ``sel``
+    keeps the whole tuples): its band's own entries as ``scale_factor``/``add_offset``, which
+    :func:`decode_lst` applies. Only ``scale_factor`` was read, so such a band was refused as
+    integers with 'no scale metadata'. The band is placed as a guide's is
+    (:func:`_file_band_positions`); bands that cannot be placed, or scaled differently along
+    a ``band`` dim, are refused. Floats (a band decoded by hand keeps the tuples) and a field
+    that also declares ``scale_factor`` are left as they are."""
+    if (da.dtype.kind not in "iu" or not ("scales" in da.attrs or "offsets" in da.attrs)
+            or _attr(da, "scale_factor") is not None):
+        return da
+    scales, offsets = _band_numbers(da, "scales", what), _band_numbers(da, "offsets", what)
+    rest = {k: v for k, v in da.attrs.items() if k not in ("scales", "offsets")}
+    n = len(scales if scales is not None else offsets or ())
+    where = _file_band_positions(da, n) if n else (None, [])
+    if where is None and len(set(scales or [1.0])) == 1 and len(set(offsets or [0.0])) == 1:
+        where = (None, [0])  # one scale and offset for every band: nothing to place
+    mismatch = scales is not None and offsets is not None and len(offsets) != n
+    pos = [] if where is None or mismatch else where[1]
+    own_scales = {scales[i] for i in pos} if scales is not None else set()
+    own_offsets = {offsets[i] for i in pos} if offsets is not None else set()
+    if n and (not pos or len(own_scales) > 1 or len(own_offsets) > 1):
+        why = (f"{n} scales but {len(offsets or ())} offsets" if mismatch else
+               f"its bands {[i + 1 for i in pos]} are scaled differently" if pos else
+               f"which of the file's {n} bands it holds cannot be told (dims {list(da.dims)}; no "
+               "`band` coordinate numbering it from 1)")
+        raise ScaledIntegerError(
+            f"the {what} declares a scale or offset per band (attributes `scales`={scales}, "
+            f"`offsets`={offsets}, as rioxarray reads a file whose bands are scaled "
+            f"differently) and {why}: select the LST band by its number (`da.sel(band=1)`), or "
+            "reopen the file with `mask_and_scale=True`, which applies each band's own.")
+    out = da.copy(deep=False)
+    out.attrs = rest
+    if own_scales:
+        out.attrs["scale_factor"] = own_scales.pop()
+    if own_offsets:
+        out.attrs["add_offset"] = own_offsets.pop()
+    return out
 
 
 def _decode_band_scales(da: xr.DataArray) -> xr.DataArray:
