@@ -148,3 +148,31 @@ def test_cli_calibration_of_same_settings_accepted(tmp_path, capsys, scene):
     assert main([*argv[:2], str(tmp_path / "cons.nc"), *argv[3:], "--conserve"]) != 0
     assert "conserve=True (fitted on False)" in capsys.readouterr().err
     assert not (tmp_path / "cons.nc").exists()
+
+
+def test_gain_read_back_from_a_tif_tag_is_checked(scene):
+    """rioxarray reads the tag '0.8' as the number 0.8: such fields recorded no correction, and
+    the calibration was applied to uncorrected output unchecked (review 43d)."""
+    s, plain, _ = scene
+    corrected = plain.assign_attrs(xlstsr_scale_correction=0.8)  # as read from the .tif
+    cal = fit_calibration(corrected, s["lst_250m"], target="TRUTH")
+    assert cal.scale_correction == "0.8"
+    with pytest.raises(XlstsrError, match="scale correction"):
+        apply_calibration(plain, cal)
+
+
+def test_user_method_options_compared_by_value():
+    """A user's method: an option recorded by its object's address is another at each run (a
+    calibration refused output of the same settings), NaN equals NaN, and its own option names
+    ('mode') are compared, not taken for the deep models' labels (review 43d)."""
+    from xlstsr.calibration import _options_diffs, _options_text
+
+    fitted = _options_text('{"eps": NaN, "kernel": "<Kernel object at 0x7f00aa>", '
+                           '"mode": "nearest", "batch_size": 4}', "my_method")
+    again = _options_text('{"eps": NaN, "kernel": "<Kernel object at 0x7f11bb>", '
+                          '"mode": "nearest", "batch_size": 8}', "my_method")
+    assert _options_diffs(again, fitted) == []
+    other = _options_text('{"eps": NaN, "mode": "plus"}', "my_method")
+    assert _options_diffs(other, fitted) == ["mode='plus' (fitted on 'nearest')"]
+    # of a built-in deep method, 'mode' is a label of its model
+    assert "mode" not in json.loads(_options_text('{"mode": "sisr", "conserve": false}', "sisr"))

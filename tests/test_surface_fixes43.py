@@ -65,6 +65,24 @@ def test_band_with_its_own_scale_decodes_to_kelvin(two_band_tif):
     np.testing.assert_allclose(decode_lst(_open(path).sel(band=[1])).values[0], k, atol=1e-3)
 
 
+def test_band_offset_beside_a_shared_scale_is_applied(tmp_path):
+    """Bands of one scale (rioxarray writes scale_factor) and their own offsets (a tuple): the
+    band's offset was dropped, and the LST refused as 'degrees Fahrenheit' (review 43d)."""
+    k = _kelvin()
+    dn = np.stack([np.round((k - 150) / 0.02), np.full_like(k, 7)]).astype("uint16")
+    y = 4.9e6 - 1000 * (np.arange(32) + 0.5)
+    x = 5e4 + 1000 * (np.arange(32) + 0.5)
+    da = xr.DataArray(dn, dims=("band", "y", "x"), coords={"band": [1, 2], "y": y, "x": x})
+    path = tmp_path / "offsets.tif"
+    da.rio.write_crs("EPSG:32632").rio.write_nodata(0).rio.to_raster(path)
+    with rasterio.open(path, "r+") as f:
+        f.scales = (0.02, 0.02)
+        f.offsets = (150.0, 0.0)
+    band = _open(path).sel(band=1)
+    assert band.attrs.get("scale_factor") == 0.02 and "offsets" in band.attrs
+    np.testing.assert_allclose(decode_lst(band).values, k, atol=1e-3)
+
+
 def test_upscaled_band_keeps_no_per_band_storage_attrs(two_band_tif, tmp_path):
     path, k = two_band_tif
     sr = _open(path).sel(band=1).lstsr.upscale(2)

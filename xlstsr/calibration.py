@@ -37,6 +37,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -178,7 +179,7 @@ class Calibration:
                                   f"got {sc!r}")
             object.__setattr__(self, "scale_correction", _scale_correction_text(sc))
         if self.options is not None:
-            object.__setattr__(self, "options", _options_text(self.options))
+            object.__setattr__(self, "options", _options_text(self.options, self.method))
         if not 0.5 <= float(self.slope) <= 2.0:
             raise XlstsrError(
                 f"calibration slope {self.slope} is not a sensor mapping (expected 0.5-2): was it "
@@ -326,18 +327,22 @@ _PROVENANCE = (("method", "method (xlstsr_method)"), ("factor", "factor (xlstsr_
                ("scale_correction", "scale correction (xlstsr_scale_correction)"),
                ("options", "method options (xlstsr_options)"))
 
-#: keys of ``xlstsr_options`` that say how a method ran or what its model's file and class are
-#: called, not what it gives: left out of a calibration's ``options`` (as upscale_to_zarr's
-#: resume fingerprint leaves them out), so that another batch size, device, backend or the same
-#: weights from another file is no other kind of field. The model is identified by its
-#: ``weights_sha256``, its receptive field by the model; ``mode``/``inputs`` are free labels
-_RUNTIME_OPTIONS = frozenset({
-    "device", "batch_size", "num_threads", "threads", "n_jobs", "backend",
-    "model", "checkpoint", "weights", "mode", "inputs", "receptive_field",
-    "receptive_field_measured",
-    # DMS's seed: another draw of its trees, not another bias
-    "random_state",
-})
+#: keys of ``xlstsr_options`` that say how a method ran, not what it gives: left out of a
+#: calibration's ``options`` (as upscale_to_zarr's resume fingerprint leaves them out), so that
+#: another batch size, device or backend is no other kind of field
+_RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "n_jobs",
+                              "backend"})
+
+#: and, of the built-in methods only (a user's method may name an option so that changes its
+#: output): what the deep models' files and classes are called (the model is identified by its
+#: ``weights_sha256``, its receptive field by the model; ``mode``/``inputs`` are free labels),
+#: and DMS's seed (another draw of its trees, not another bias)
+_BUILT_IN_LABELS = frozenset({"model", "checkpoint", "weights", "mode", "inputs",
+                              "receptive_field", "receptive_field_measured", "random_state"})
+
+#: an object's default repr (``<Kernel object at 0x7f...>``, as xlstsr_options records an
+#: option JSON cannot hold): another at each run, so no identity to compare
+_ADDRESS_REPR = re.compile(r"^<.* at 0x[0-9a-fA-F]+>$")
 
 
 def _scale_correction_text(value: Any) -> str:
@@ -350,9 +355,11 @@ def _scale_correction_text(value: Any) -> str:
         return text
 
 
-def _options_text(value: Any) -> str:
-    """Method options (``xlstsr_options`` JSON text, or a dict) as a calibration records them:
-    canonical JSON of those that change the output (:data:`_RUNTIME_OPTIONS` left out)."""
+def _options_text(value: Any, method: str | None = None) -> str:
+    """Method options (``xlstsr_options`` JSON text, or a dict) of ``method`` as a calibration
+    records them: canonical JSON of those that change the output (:data:`_RUNTIME_OPTIONS`
+    left out, and :data:`_BUILT_IN_LABELS` of a built-in method; objects recorded by their
+    address too)."""
     d = value
     if isinstance(value, str):
         try:
@@ -364,7 +371,11 @@ def _options_text(value: Any) -> str:
     if not isinstance(d, Mapping):
         raise XlstsrError(f"calibration options must be a dict or its JSON text (an "
                           f"xlstsr_options attribute) or None, got {value!r}")
-    kept = {str(k): v for k, v in d.items() if str(k) not in _RUNTIME_OPTIONS}
+    from .methods.base import _BUILT_IN_NAMES
+
+    drop = _RUNTIME_OPTIONS | (_BUILT_IN_LABELS if method in _BUILT_IN_NAMES else frozenset())
+    kept = {str(k): v for k, v in d.items() if str(k) not in drop
+            and not (isinstance(v, str) and _ADDRESS_REPR.match(v))}
     return json.dumps(kept, sort_keys=True, default=repr)
 
 
@@ -374,8 +385,8 @@ def _options_diffs(field: str, fitted: str) -> list[str]:
     (off)."""
     f, c = json.loads(field), json.loads(fitted)
 
-    def off(v: Any) -> Any:
-        return None if v is False else v
+    def off(v: Any) -> str:  # as JSON text: NaN equals NaN
+        return json.dumps(None if v is False else v, sort_keys=True)
 
     return [f"{k}={f.get(k)!r} (fitted on {c.get(k)!r})" for k in sorted(set(f) | set(c))
             if off(f.get(k)) != off(c.get(k))]
@@ -410,11 +421,15 @@ def _field_provenance(a: Any) -> dict[str, Any]:
     elif day_night is None and isinstance(source, str):
         day_night, _ = _day_night(xr.DataArray(0.0, name=a.name, attrs={"long_name": source}))
     correction = a.attrs.get("xlstsr_scale_correction")
-    correction = (_scale_correction_text(correction) if isinstance(correction, str)
-                  and correction.strip() else None)
+    # a gain read back from a .tif tag is a number ('0.8' as 0.8)
+    correction = (_scale_correction_text(correction)
+                  if (isinstance(correction, str) and correction.strip())
+                  or (isinstance(correction, (int, float, np.integer, np.floating))
+                      and not isinstance(correction, (bool, np.bool_)))
+                  else None)
     options = a.attrs.get("xlstsr_options")
     try:
-        options = _options_text(options) if isinstance(options, str) else None
+        options = _options_text(options, method) if isinstance(options, str) else None
     except XlstsrError:
         options = None  # not a JSON object: not recorded
     return {"method": method, "factor": factor, "day_night": day_night,

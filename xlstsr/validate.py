@@ -4059,12 +4059,20 @@ def _lst_band_scales(da: xr.DataArray, what: str = "LST") -> xr.DataArray:
     :func:`decode_lst` applies. Only ``scale_factor`` was read, so such a band was refused as
     integers with 'no scale metadata'. The band is placed as a guide's is
     (:func:`_file_band_positions`); bands that cannot be placed, or scaled differently along
-    a ``band`` dim, are refused. Floats (a band decoded by hand keeps the tuples) and a field
-    that also declares ``scale_factor`` are left as they are."""
-    if (da.dtype.kind not in "iu" or not ("scales" in da.attrs or "offsets" in da.attrs)
-            or _attr(da, "scale_factor") is not None):
+    a ``band`` dim, are refused. Floats (a band decoded by hand keeps the tuples) are left as
+    they are, and a ``scale_factor`` (``add_offset``) declared beside the tuples stands for
+    every band's scale (offset)."""
+    if da.dtype.kind not in "iu" or not ("scales" in da.attrs or "offsets" in da.attrs):
         return da
-    scales, offsets = _band_numbers(da, "scales", what), _band_numbers(da, "offsets", what)
+    # a single scale_factor / add_offset stands for every band (rioxarray writes it for a
+    # scale the bands share): the per-band tuple of the other one still applies (offsets
+    # (150, 0) beside scale_factor 0.02: the offset was dropped)
+    scales = (None if _attr(da, "scale_factor") is not None
+              else _band_numbers(da, "scales", what))
+    offsets = (None if _attr(da, "add_offset") is not None
+               else _band_numbers(da, "offsets", what))
+    if scales is None and offsets is None:
+        return da
     rest = {k: v for k, v in da.attrs.items() if k not in ("scales", "offsets")}
     n = len(scales if scales is not None else offsets or ())
     where = _file_band_positions(da, n) if n else (None, [])
