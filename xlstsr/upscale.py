@@ -266,22 +266,15 @@ def upscale(
                 "maps the input sensor's LST, apply it once; drop calibration=, or give the LST "
                 "as the sensor measured it"
             )
-        # the method, factor and overpass the result will record, checked now: a calibration
-        # of another kind was refused by apply_calibration only after the whole upscale
-        import json
-
+        # the method, factor, settings and overpass the result will record, checked now: a
+        # calibration of another kind was refused by apply_calibration only after the upscale
         from .calibration import _check_provenance
 
-        # (the input's attributes only where the result keeps them: keep_attrs=False records
-        # no overpass, and apply_calibration of such a result checks none), with its options
-        # and scale correction, which move the bias too (conserve=True was refused only
-        # after the whole upscale)
-        ahead = {**(lst.attrs if keep_attrs else {}), "xlstsr_method": m.recorded_name(),
-                 "xlstsr_factor": int(factor),
-                 "xlstsr_options": json.dumps(m.describe(), sort_keys=True, default=repr),
-                 "xlstsr_scale_correction": str(scale_correction).lower()}
-        if "long_name" in ahead:  # the result keeps it as source_long_name
-            ahead["source_long_name"] = ahead.pop("long_name")
+        # the attributes the result will record (the input's only where the result keeps
+        # them: keep_attrs=False records no overpass, and apply_calibration of such a result
+        # checks none), its options and scale correction included, which move the bias too
+        # (conserve=True was refused only after the whole upscale)
+        ahead = provenance_attrs(lst.attrs if keep_attrs else {}, m, factor, scale_correction)
         # with the LST's overpass coordinates, which the result keeps and _day_night reads
         # first: a night field selected from a (time, overpass) stack kept the day field's
         # name, and a coordinate-less stand-in was refused a night calibration as 'day'
@@ -907,7 +900,7 @@ _STORAGE_ATTRS = frozenset({
     "grid_mapping", "coordinates", "AREA_OR_POINT", "calibrated_nt", "scale_factor_err",
     "add_offset_err", "Number Type", "units", "standard_name", "long_name",
     # rioxarray's per-band ones (a multi-band file's bands scaled differently, read with
-    # mask_and_scale=False): kept, rio.to_raster wrote them as the Kelvin output's band scale
+    # mask_and_scale=False): when they were kept, rio.to_raster wrote them as the Kelvin output's band scale
     # (readers saw K x 0.02) or refused a tuple of another length ('One scale for each band')
     "scales", "offsets", "nodatavals",
 })

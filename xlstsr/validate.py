@@ -2307,7 +2307,8 @@ def _spread(values: np.ndarray) -> tuple[float, float]:
 
 
 def _ambiguity(fits: Sequence[tuple[float, bool, str, float]]) -> str:
-    """'; ...: the product's documentation says which' when several scales of :func:`_scale_fits`
+    """' (ambiguous: ...: the product's documentation says which)' when several scales of
+    :func:`_scale_fits`
     make the values a land surface's temperatures alike (degC x 10 and x 100 of a scene near
     0 degC; Kelvin x 10 and degC x 100 of values without units), else ''."""
     if len(fits) < 2:

@@ -199,16 +199,15 @@ def _recorded_days(core: str) -> tuple[str, str] | None:
     return str(begin)[:10], str(end)[:10]
 
 
-def _granule_date(path: Path, core: str) -> np.datetime64 | None:
+def _granule_date(path: Path, days: tuple[str, str] | None) -> np.datetime64 | None:
     """The date of a granule: its name's (:func:`granule_time`), which must lie within the
-    days its CoreMetadata records it covers (``core``: ``RANGEBEGINNINGDATE`` to
-    ``RANGEENDINGDATE``, :func:`_recorded_date`; a composite may be named for a day inside its
+    days its CoreMetadata records it covers (``days``: ``RANGEBEGINNINGDATE`` to
+    ``RANGEENDINGDATE``, :func:`_recorded_days`; a composite may be named for a day inside its
     window: MCD43 for its middle); a granule without a date in its name takes the recorded day
     of a one-day range only (which day names a longer window is the product's convention);
     None when neither gives one. A renamed copy (another day's name) was stacked as a second,
     duplicated step under the wrong date without a word: refused, naming both dates."""
     named = granule_time(path)
-    days = _recorded_days(core)
     begin, end = ((None, None) if days is None
                   else (np.datetime64(days[0], "ns"), np.datetime64(days[1], "ns")))
     if named is not None and begin is not None and not begin <= named <= end:
@@ -607,13 +606,14 @@ def _open_one(
         keep["day_night"] = dn
     yu, xu = ("m", "m") if crs == MODIS_SINUSOIDAL else ("degrees_north", "degrees_east")
     coords: dict[str, Any] = {"y": ("y", y, {"units": yu}), "x": ("x", x, {"units": xu})}
-    when = _granule_date(path, core)
+    days = _recorded_days(core)
+    when = _granule_date(path, days)
     if when is not None:
         coords["time"] = when
     da = xr.DataArray(data, dims=("y", "x"), coords=coords, name=variable, attrs=keep)
     da.encoding.update(encoding)
     if recorded is not None:  # open_modis's check of copies among stacked granules
-        recorded.append(_recorded_days(core))
+        recorded.append(days)
     return da.rio.write_crs(crs).rio.write_transform(t)
 
 
@@ -734,9 +734,10 @@ def open_modis(
         A file that is not HDF4, a grid neither MODIS sinusoidal nor geographic, granules of
         different tiles, products (MOD11A1 and MYD11A1) or with the same date, a granule
         without a date (in its name, or the one day its CoreMetadata records) when several are
-        stacked, or one whose name's date (``.AYYYYDDD.``) is outside the days its CoreMetadata
-        records (``RANGEBEGINNINGDATE`` to ``RANGEENDINGDATE``: a renamed copy); when computed, a damaged granule (named, to
-        download again).
+        stacked, one whose name's date (``.AYYYYDDD.``) is outside the days its CoreMetadata
+        records (``RANGEBEGINNINGDATE`` to ``RANGEENDINGDATE``: a renamed copy), or stacked
+        granules recording the same window of several days under two names (copies); when
+        computed, a damaged granule (named, to download again).
     VariableNotFoundError
         ``variable`` (or the QC layer) is not in the granule.
 

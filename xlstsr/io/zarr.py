@@ -145,7 +145,8 @@ def open_zarr(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
     metadata (``.zmetadata``, or the root ``zarr.json``'s ``consolidated_metadata``) is not
     updated by a later ``to_zarr(append_dim=..., consolidated=False)``, a variable added with
     ``mode='a'`` or zarr-python, or an attribute edited since, and was read stale (appended
-    dates silently dropped). A store on a URL (``s3://``, ``https://``...) or a store object
+    dates silently dropped); a store whose arrays have no metadata of their own (copied with its
+    ``.zmetadata`` only) is read from its consolidated metadata. A store on a URL (``s3://``, ``https://``...) or a store object
     is read from its consolidated metadata when it has some (listing it costs requests, and
     an HTTP server cannot list): re-consolidate such a store after changing it
     (``zarr.consolidate_metadata(store)``), or pass ``consolidated=False``.
