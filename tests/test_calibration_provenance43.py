@@ -168,11 +168,12 @@ def test_user_method_options_compared_by_value():
     from xlstsr.calibration import _options_diffs, _options_text
 
     fitted = _options_text('{"eps": NaN, "kernel": "<Kernel object at 0x7f00aa>", '
-                           '"mode": "nearest", "batch_size": 4}', "my_method")
+                           '"mode": "nearest", "batch_size": 4}')
     again = _options_text('{"eps": NaN, "kernel": "<Kernel object at 0x7f11bb>", '
-                          '"mode": "nearest", "batch_size": 8}', "my_method")
+                          '"mode": "nearest", "batch_size": 8}')
     assert _options_diffs(again, fitted) == []
-    other = _options_text('{"eps": NaN, "mode": "plus"}', "my_method")
+    other = _options_text('{"eps": NaN, "mode": "plus"}')
     assert _options_diffs(other, fitted) == ["mode='plus' (fitted on 'nearest')"]
-    # of a built-in deep method, 'mode' is a label of its model
-    assert "mode" not in json.loads(_options_text('{"mode": "sisr", "conserve": false}', "sisr"))
+    # of a model its weights hash identifies, 'mode' is a label of the model
+    deep = json.loads(_options_text('{"mode": "sisr", "conserve": false, "weights_sha256": "a"}'))
+    assert "mode" not in deep and deep["conserve"] is False

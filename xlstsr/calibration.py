@@ -179,7 +179,7 @@ class Calibration:
                                   f"got {sc!r}")
             object.__setattr__(self, "scale_correction", _scale_correction_text(sc))
         if self.options is not None:
-            object.__setattr__(self, "options", _options_text(self.options, self.method))
+            object.__setattr__(self, "options", _options_text(self.options))
         if not 0.5 <= float(self.slope) <= 2.0:
             raise XlstsrError(
                 f"calibration slope {self.slope} is not a sensor mapping (expected 0.5-2): was it "
@@ -327,18 +327,9 @@ _PROVENANCE = (("method", "method (xlstsr_method)"), ("factor", "factor (xlstsr_
                ("scale_correction", "scale correction (xlstsr_scale_correction)"),
                ("options", "method options (xlstsr_options)"))
 
-#: keys of ``xlstsr_options`` that say how a method ran, not what it gives: left out of a
-#: calibration's ``options`` (as upscale_to_zarr's resume fingerprint leaves them out), so that
-#: another batch size, device or backend is no other kind of field
-_RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "n_jobs",
-                              "backend"})
-
-#: and, of the built-in methods only (a user's method may name an option so that changes its
-#: output): what the deep models' files and classes are called (the model is identified by its
-#: ``weights_sha256``, its receptive field by the model; ``mode``/``inputs`` are free labels),
-#: and DMS's seed (another draw of its trees, not another bias)
-_BUILT_IN_LABELS = frozenset({"model", "checkpoint", "weights", "mode", "inputs",
-                              "receptive_field", "receptive_field_measured", "random_state"})
+#: of a model identified by its ``weights_sha256``, besides its file's and class's names and
+#: labels (methods.base's MODEL_NAMES, MODEL_LABELS): its receptive field, the model's own
+_MODEL_DERIVED = frozenset({"receptive_field", "receptive_field_measured"})
 
 #: an object's default repr (``<Kernel object at 0x7f...>``, as xlstsr_options records an
 #: option JSON cannot hold): another at each run, so no identity to compare
@@ -355,11 +346,14 @@ def _scale_correction_text(value: Any) -> str:
         return text
 
 
-def _options_text(value: Any, method: str | None = None) -> str:
-    """Method options (``xlstsr_options`` JSON text, or a dict) of ``method`` as a calibration
-    records them: canonical JSON of those that change the output (:data:`_RUNTIME_OPTIONS`
-    left out, and :data:`_BUILT_IN_LABELS` of a built-in method; objects recorded by their
-    address too)."""
+def _options_text(value: Any) -> str:
+    """Method options (``xlstsr_options`` JSON text, or a dict) as a calibration records them:
+    canonical JSON of those that change the output. Left out, as upscale_to_zarr's resume
+    fingerprint leaves them out: how it ran (methods.base's RUNTIME_OPTIONS: another batch
+    size, device or backend is no other kind of field), a seed (``random_state``: another draw
+    of DMS's trees, not another bias), and, of a model its ``weights_sha256`` identifies, its
+    file's and class's names, labels and receptive field (a user's own option named ``mode``
+    is kept); an object recorded by its address (another at each run)."""
     d = value
     if isinstance(value, str):
         try:
@@ -371,9 +365,11 @@ def _options_text(value: Any, method: str | None = None) -> str:
     if not isinstance(d, Mapping):
         raise XlstsrError(f"calibration options must be a dict or its JSON text (an "
                           f"xlstsr_options attribute) or None, got {value!r}")
-    from .methods.base import _BUILT_IN_NAMES
+    from .methods.base import MODEL_LABELS, MODEL_NAMES, RUNTIME_OPTIONS
 
-    drop = _RUNTIME_OPTIONS | (_BUILT_IN_LABELS if method in _BUILT_IN_NAMES else frozenset())
+    hashed = "weights_sha256" in d
+    drop = ((RUNTIME_OPTIONS - MODEL_NAMES) | {"random_state"}
+            | (MODEL_NAMES | MODEL_LABELS | _MODEL_DERIVED if hashed else frozenset()))
     kept = {str(k): v for k, v in d.items() if str(k) not in drop
             and not (isinstance(v, str) and _ADDRESS_REPR.match(v))}
     return json.dumps(kept, sort_keys=True, default=repr)
@@ -429,7 +425,7 @@ def _field_provenance(a: Any) -> dict[str, Any]:
                   else None)
     options = a.attrs.get("xlstsr_options")
     try:
-        options = _options_text(options, method) if isinstance(options, str) else None
+        options = _options_text(options) if isinstance(options, str) else None
     except XlstsrError:
         options = None  # not a JSON object: not recorded
     return {"method": method, "factor": factor, "day_night": day_night,

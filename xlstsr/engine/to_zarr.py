@@ -83,7 +83,9 @@ from ..io.zarr import (
     zarr_stores_read,
 )
 from ..methods import get_method
-from ..methods.base import UpscaleMethod, option_names
+from ..methods.base import MODEL_LABELS as _MODEL_LABELS
+from ..methods.base import MODEL_NAMES as _MODEL_NAMES
+from ..methods.base import RUNTIME_OPTIONS, UpscaleMethod, option_names
 from ..validate import (
     check_bool,
     check_factor,
@@ -1389,19 +1391,9 @@ def _extend_advice(tdim: Hashable) -> str:
             "with their CRS), or rerun the whole series with mode='w'.")
 
 
-#: method options that change how a result is computed, not what it is (a resume may change them;
-#: ``n_jobs``: DMS's forest threads, which give the same trees)
-RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "n_jobs",
-                             "backend", "model", "checkpoint", "weights"})
-
-#: what a method's describe() records of its model that a resume may change: the model is
-#: identified by its weights (``weights_sha256``), not by its file's name or class path
-_MODEL_NAMES = frozenset({"model", "checkpoint", "weights"})
-
-#: the model's free-form provenance labels a deep method's describe() shows (its metadata's
-#: training ``mode`` and guide band names ``inputs``): they change no value, and the same
-#: weights in memory and in a file saved with ``mode="sisr"`` were refused as another run
-_MODEL_LABELS = frozenset({"mode", "inputs"})
+# what a resume may change: methods.base's RUNTIME_OPTIONS, MODEL_NAMES and MODEL_LABELS
+# (the same weights in memory and in a file saved with mode="sisr" were refused as another
+# run), shared with the calibration's check
 
 
 #: an array an option holds is hashed whole up to this many bytes; a larger lazy one by the

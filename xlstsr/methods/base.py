@@ -533,6 +533,21 @@ def _built_in(cls: type) -> bool:
 #: one (``replace=True``) is recorded by its qualified name, not as the built-in
 _BUILT_IN_NAMES: set[str] = set()
 
+#: method options (of :meth:`UpscaleMethod.describe`) that change how a result is computed, not
+#: what it is: a resume may change them (upscale_to_zarr's fingerprint), a calibration carries
+#: over them (``n_jobs``: DMS's forest threads, which give the same trees)
+RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "n_jobs",
+                             "backend", "model", "checkpoint", "weights"})
+
+#: what a method's describe() records of its model's file and class: the model is identified
+#: by its weights (``weights_sha256``) where they are hashed, not by these names
+MODEL_NAMES = frozenset({"model", "checkpoint", "weights"})
+
+#: the model's free-form provenance labels a deep method's describe() shows (its metadata's
+#: training ``mode`` and guide band names ``inputs``): they change no value where the weights
+#: identify the model
+MODEL_LABELS = frozenset({"mode", "inputs"})
+
 
 def _redefined(old: type, new: type) -> bool:
     """``new`` is ``old`` defined again (same module and name: a module reloaded, a notebook
