@@ -176,3 +176,15 @@ def test_reference_mask_without_clear_pixel_still_refused(tmp_path, capsys):
     assert main(["evaluate", sr, ref, str(tmp_path / "t.csv"), "--reference-mask", mask]) == 2
     assert "--reference-mask: no pixel is 0 in" in capsys.readouterr().err
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_python_adapt_option_advice_fits_the_method():
+    """bicubic was told `get_method('sisr').with_adaptation(True)`, as if it adapted."""
+    from xlstsr.methods import get_method
+
+    with pytest.raises(xlstsr.errors.XlstsrError) as err:
+        get_method("bicubic", adapt=True)
+    assert "of the deep methods ['disr', 'sisr'] only, not of 'bicubic'" in str(err.value)
+    assert "with_adaptation" not in str(err.value)
+    with pytest.raises(xlstsr.errors.XlstsrError, match=r"get_method\('disr'\)\.with_adaptation"):
+        get_method("disr", adapt=True)

@@ -1697,11 +1697,14 @@ _METHOD_OPTIONS_DICT = re.compile(r"method_options=\{([^{}]*)\}")
 _METHOD_OPTIONS_EG = re.compile(r"in method_options \(e\.g\. ((?:\w+=[^,;)]+(?:, )?)+)")
 
 
-#: the methods' advice for ``method_options={'adapt': ...}``: Python's argument, which the
-#: command line gives as --adapt
+#: the methods' advice for ``method_options={'adapt': ...}`` (methods.base._option_message):
+#: Python's argument, which the command line gives as --adapt, or of a method without
+#: adaptation the deep methods that have it
 _ADAPT_ADVICE = re.compile(
     r"Test-time adaptation is an argument of upscale and upscale_to_zarr \(`adapt=True`\), "
-    r"or `get_method\('\w+'\)\.with_adaptation\(True\)`\.")
+    r"or `get_method\('\w+'\)\.with_adaptation\(True\)`\."
+    r"|Test-time adaptation is of the deep methods \[[^\]]*\] only, not of '\w+' "
+    r"\(`upscale\(\.\.\., method='sisr', adapt=True\)`\)\.")
 _NO_OPTION_OF = re.compile(r"\bmethod '(\w+)' has no option\b")
 
 

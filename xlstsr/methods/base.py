@@ -802,8 +802,13 @@ def _option_message(method: str, unknown: list[str], accepted: set[str]) -> str:
                 f"'disr' for a guided model, with `guide=`) with `method_options={{'model': "
                 f"...}}`; methods that take a model: {deep}.")
     if "adapt" in unknown:  # an argument of the entry points, not of a method's options
-        msg += (" Test-time adaptation is an argument of upscale and upscale_to_zarr "
-                "(`adapt=True`), or `get_method('sisr').with_adaptation(True)`.")
+        adapts = sorted(n for n, c in _REGISTRY.items() if hasattr(c, "with_adaptation"))
+        if method in adapts:
+            msg += (" Test-time adaptation is an argument of upscale and upscale_to_zarr "
+                    f"(`adapt=True`), or `get_method({method!r}).with_adaptation(True)`.")
+        else:  # bicubic was told sisr's with_adaptation, as if it adapted
+            msg += (f" Test-time adaptation is of the deep methods {adapts} only, not of "
+                    f"{method!r} (`upscale(..., method='sisr', adapt=True)`).")
     if "calibration" in unknown:  # an argument of upscale, not of a method's options
         msg += (" A calibration is an argument of upscale (`upscale(..., calibration=cal)`), "
                 "applied to the result; or apply it yourself, `apply_calibration(result, cal)` "

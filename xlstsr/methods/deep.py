@@ -97,7 +97,7 @@ class _DeepMethod(TorchModelMethod):
         if self.checkpoint is not None:
             d["checkpoint"] = Path(self.checkpoint).name
         # provenance labels of the model (free-form): shown, but no part of a resume's
-        # fingerprint, where the weights hash identifies the model (to_zarr._MODEL_LABELS)
+        # fingerprint, where the weights hash identifies the model (methods.base.MODEL_LABELS)
         for k in ("mode", "inputs"):
             if k in self.metadata:
                 d[k] = self.metadata[k]
