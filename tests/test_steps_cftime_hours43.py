@@ -58,3 +58,18 @@ def test_dates_held_as_0d_arrays_are_told_in_the_warning():
                   np.array(cftime.DatetimeNoLeap(2020, 7, 1, 22, 30), dtype=object))):
         with pytest.warns(OverpassWarning, match=r"22:30:00, the field at 2020-07-01 10:30"):
             _warn_other_hours(a, b, "truth", "field")
+
+
+@pytest.mark.parametrize("kind", ["numpy", "noleap"])
+def test_evaluate_warns_of_one_step_dims_hours_apart(kind):
+    """A truth and an sr of one step each, 12 h apart, paired by overpass in evaluate: only
+    numpy dates were measured (regression probe 43)."""
+    import xlstsr
+
+    s = xlstsr.datasets.sample_scene(n_times=1, size=32)
+    sr = xlstsr.upscale(s["lst_1km"], 4)
+    mk = MAKERS[kind]
+    sr = sr.assign_coords(time=[mk(2020, 1, 1, 10, 0)])
+    truth = s["lst_250m"].assign_coords(time=[mk(2020, 1, 1, 22, 0)])
+    with pytest.warns(OverpassWarning, match=r"12\.0 h apart"):
+        xlstsr.evaluate(sr, truth)

@@ -38,7 +38,7 @@ from .errors import (
     warn,
 )
 from .grid import same_axis
-from .steps import _all_dates_only, _overpass_matches, _warn_other_hours, pair_steps
+from .steps import _all_dates_only, _gap, _overpass_matches, _warn_other_hours, pair_steps
 from .validate import (
     LANDSAT_C2_ST_OFFSET,
     PHYSICAL_RANGE_K,
@@ -1267,12 +1267,13 @@ def _paired_reference(reference: xr.DataArray, sr: xr.DataArray,
     acquired = {d: reference.indexes[d][idx] for d, idx in picks.items()}
     moved = reference.isel(picks).assign_coords({d: sr.indexes[d] for d in picks})
     moved = pair_steps(moved, sr)  # the other dims and steps checked as before
-    gaps = [(abs(pd.Timestamp(a) - pd.Timestamp(b)), a, b) for d in picks
-            for a, b in zip(sr.indexes[d], acquired[d])
-            if isinstance(acquired[d], pd.DatetimeIndex) and isinstance(sr.indexes[d], pd.DatetimeIndex)
-            # a 00:00 label is a date only when all its side's are (a sub-daily sr step at
-            # 00:00 paired with a truth at 01:30 was not warned about)
-            and not (_all_dates_only(sr.indexes[d]) or _all_dates_only(acquired[d]))]
+    # dates of any kind, cftime too (_gap; numpy dates only were measured: a cftime truth at
+    # 22:00 was scored against an sr at 10:00 without the warning); a 00:00 label is a date
+    # only when all its side's are (a sub-daily sr step at 00:00 paired with a truth at 01:30
+    # was not warned about)
+    gaps = [(g, a, b) for d in picks
+            if not (_all_dates_only(sr.indexes[d]) or _all_dates_only(acquired[d]))
+            for a, b in zip(sr.indexes[d], acquired[d]) if (g := _gap(a, b)) is not None]
     if gaps:  # the widest pair only: one warning, not one per step
         _, a, b = max(gaps, key=lambda g: g[0])
         _warn_other_hours(a, b, "reference", "super-resolved field")
