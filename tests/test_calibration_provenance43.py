@@ -177,3 +177,13 @@ def test_user_method_options_compared_by_value():
     # of a model its weights hash identifies, 'mode' is a label of the model
     deep = json.loads(_options_text('{"mode": "sisr", "conserve": false, "weights_sha256": "a"}'))
     assert "mode" not in deep and deep["conserve"] is False
+
+
+def test_seed_of_a_user_method_is_compared():
+    """DMS's seed is another draw of its trees; a user's method's seed may be its output."""
+    from xlstsr.calibration import _options_diffs, _options_text
+
+    mine = _options_text('{"random_state": 1}', "my_method")
+    assert _options_diffs(mine, _options_text('{"random_state": 0}', "my_method")) == [
+        "random_state=1 (fitted on 0)"]
+    assert _options_text('{"random_state": 1}', "dms") == "{}"

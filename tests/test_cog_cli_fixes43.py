@@ -188,3 +188,11 @@ def test_python_adapt_option_advice_fits_the_method():
     assert "with_adaptation" not in str(err.value)
     with pytest.raises(xlstsr.errors.XlstsrError, match=r"get_method\('disr'\)\.with_adaptation"):
         get_method("disr", adapt=True)
+
+
+def test_method_name_with_spaces_around_it_refused():
+    """' mine ' was registered and then found by no `method='mine'` (probe 43m)."""
+    from xlstsr.methods import register_method
+
+    with pytest.raises(xlstsr.errors.XlstsrError, match=r"register it as 'mine'"):
+        register_method(" mine ")

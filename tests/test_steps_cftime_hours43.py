@@ -73,3 +73,17 @@ def test_evaluate_warns_of_one_step_dims_hours_apart(kind):
     truth = s["lst_250m"].assign_coords(time=[mk(2020, 1, 1, 22, 0)])
     with pytest.warns(OverpassWarning, match=r"12\.0 h apart"):
         xlstsr.evaluate(sr, truth)
+
+
+def test_evaluate_warns_of_a_pair_beside_a_midnight_step():
+    """The widest gap was a 00:00 pair, which the warning skips: the 10:00 / 13:00 pair beside
+    it went unwarned (review 43f)."""
+    import xlstsr
+
+    s = xlstsr.datasets.sample_scene(n_times=2, size=32)
+    sr = xlstsr.upscale(s["lst_1km"], 4).assign_coords(
+        time=np.array(["2020-01-01T00:00", "2020-01-02T10:00"], dtype="datetime64[ns]"))
+    truth = s["lst_250m"].assign_coords(
+        time=np.array(["2020-01-01T04:00", "2020-01-02T13:00"], dtype="datetime64[ns]"))
+    with pytest.warns(OverpassWarning, match=r"3\.0 h apart"):
+        xlstsr.evaluate(sr, truth)

@@ -179,7 +179,7 @@ class Calibration:
                                   f"got {sc!r}")
             object.__setattr__(self, "scale_correction", _scale_correction_text(sc))
         if self.options is not None:
-            object.__setattr__(self, "options", _options_text(self.options))
+            object.__setattr__(self, "options", _options_text(self.options, self.method))
         if not 0.5 <= float(self.slope) <= 2.0:
             raise XlstsrError(
                 f"calibration slope {self.slope} is not a sensor mapping (expected 0.5-2): was it "
@@ -346,14 +346,15 @@ def _scale_correction_text(value: Any) -> str:
         return text
 
 
-def _options_text(value: Any) -> str:
+def _options_text(value: Any, method: str | None = None) -> str:
     """Method options (``xlstsr_options`` JSON text, or a dict) as a calibration records them:
     canonical JSON of those that change the output. Left out, as upscale_to_zarr's resume
     fingerprint leaves them out: how it ran (methods.base's RUNTIME_OPTIONS: another batch
-    size, device or backend is no other kind of field), a seed (``random_state``: another draw
-    of DMS's trees, not another bias), and, of a model its ``weights_sha256`` identifies, its
-    file's and class's names, labels and receptive field (a user's own option named ``mode``
-    is kept); an object recorded by its address (another at each run)."""
+    size, device or backend is no other kind of field) and, of a model its ``weights_sha256``
+    identifies, its file's and class's names, labels and receptive field (a user's own option
+    named ``mode`` is kept); besides, for the calibration only: the seed of a built-in
+    ``method`` (``random_state``: another draw of DMS's trees, not another bias; a user's
+    method's seed is compared), and an object recorded by its address (another at each run)."""
     d = value
     if isinstance(value, str):
         try:
@@ -368,7 +369,10 @@ def _options_text(value: Any) -> str:
     from .methods.base import MODEL_LABELS, MODEL_NAMES, RUNTIME_OPTIONS
 
     hashed = "weights_sha256" in d
-    drop = ((RUNTIME_OPTIONS - MODEL_NAMES) | {"random_state"}
+    from .methods.base import _BUILT_IN_NAMES
+
+    seed = {"random_state"} if method in _BUILT_IN_NAMES else set()
+    drop = ((RUNTIME_OPTIONS - MODEL_NAMES) | seed
             | (MODEL_NAMES | MODEL_LABELS | _MODEL_DERIVED if hashed else frozenset()))
     kept = {str(k): v for k, v in d.items() if str(k) not in drop
             and not (isinstance(v, str) and _ADDRESS_REPR.match(v))}
@@ -425,7 +429,7 @@ def _field_provenance(a: Any) -> dict[str, Any]:
                   else None)
     options = a.attrs.get("xlstsr_options")
     try:
-        options = _options_text(options) if isinstance(options, str) else None
+        options = _options_text(options, method) if isinstance(options, str) else None
     except XlstsrError:
         options = None  # not a JSON object: not recorded
     return {"method": method, "factor": factor, "day_night": day_night,

@@ -38,7 +38,14 @@ from .errors import (
     warn,
 )
 from .grid import same_axis
-from .steps import _all_dates_only, _gap, _overpass_matches, _warn_other_hours, pair_steps
+from .steps import (
+    _all_dates_only,
+    _date_only,
+    _gap,
+    _overpass_matches,
+    _warn_other_hours,
+    pair_steps,
+)
 from .validate import (
     LANDSAT_C2_ST_OFFSET,
     PHYSICAL_RANGE_K,
@@ -1273,7 +1280,11 @@ def _paired_reference(reference: xr.DataArray, sr: xr.DataArray,
     # was not warned about)
     gaps = [(g, a, b) for d in picks
             if not (_all_dates_only(sr.indexes[d]) or _all_dates_only(acquired[d]))
-            for a, b in zip(sr.indexes[d], acquired[d]) if (g := _gap(a, b)) is not None]
+            for a, b in zip(sr.indexes[d], acquired[d])
+            # of the pairs the warning judges (no 00:00 on either side: a midnight step
+            # widest, its warning skipped, hid a 10:00 / 13:00 pair)
+            if _date_only(a) is False and _date_only(b) is False
+            and (g := _gap(a, b)) is not None]
     if gaps:  # the widest pair only: one warning, not one per step
         _, a, b = max(gaps, key=lambda g: g[0])
         _warn_other_hours(a, b, "reference", "super-resolved field")

@@ -1903,7 +1903,7 @@ def upscale_to_zarr(
         written; a new region starts as soon as one ends.
     compressors : "auto", None or tuple of zarr codecs
         Compression of the output. ``"auto"``: Blosc LZ4 with byte shuffle, which on
-        super-resolved LST writes in 0.47x the time of zarr's default Zstd and to 0.52 instead
+        super-resolved LST writes in 0.48x the time of zarr's default Zstd and to 0.52 instead
         of 0.68 of the raw size (``benchmarks/zarr_compression.py``,
         ``docs/results/compression.md``); ``None``: uncompressed.
     calibration : None

@@ -484,6 +484,13 @@ def register_method(name: str, *, replace: bool = False) -> Callable[[M], M]:
             f"a method's name must be a non-empty string, got {type(name).__name__} {name!r}: "
             "e.g. `@register_method(\"my_method\")`"
         )
+    if name != name.strip():
+        # registered with its spaces, it was found by no `method=` but its spaced text (and
+        # listed as ' mine ' beside the unknown-method error for 'mine')
+        raise XlstsrError(
+            f"a method's name has no spaces around it, got {name!r}: register it as "
+            f"{name.strip()!r} (`@register_method({name.strip()!r})`)"
+        )
     if not isinstance(replace, (bool, np.bool_)):
         raise XlstsrError(f"replace must be True or False, got {replace!r}")
 
@@ -535,7 +542,8 @@ _BUILT_IN_NAMES: set[str] = set()
 
 #: method options (of :meth:`UpscaleMethod.describe`) that change how a result is computed, not
 #: what it is: a resume may change them (upscale_to_zarr's fingerprint), a calibration carries
-#: over them (``n_jobs``: DMS's forest threads, which give the same trees)
+#: over them (``n_jobs``: DMS's forest threads, which give the same trees); a model's names
+#: only where its weights are hashed (:data:`MODEL_NAMES`)
 RUNTIME_OPTIONS = frozenset({"device", "batch_size", "num_threads", "threads", "n_jobs",
                              "backend", "model", "checkpoint", "weights"})
 
