@@ -159,6 +159,12 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
         "xlstsr_version": __version__,
         "torch_version": str(torch.__version__),
     }
+    # how fit_cube placed the guide (a model trained on the guide as stored runs with
+    # guide_offset='ignore'): kept where the model carries it, as its inputs are (a plain save
+    # dropped it; fit_files added it back by hand)
+    offset = (getattr(model, "metadata", None) or {}).get("guide_offset")
+    if offset is not None:
+        meta["guide_offset"] = offset
     # the file's 'arch' is the model's; a metadata 'arch' of another network would contradict it
     for key, own in (*((k, meta[k]) for k in ("factor", "n_guide", "receptive_field")),
                      ("arch", arch)):

@@ -329,6 +329,17 @@ def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> 
     truth = image_order(truth.drop_vars(unordered))
     if not all(d in c.coords for d, c in ((ty, truth), (tx, truth), (ly, lst), (lx, lst))):
         return truth  # plain arrays: paired by position, as documented
+    tcrs, lcrs = truth.rio.crs, lst.rio.crs
+    if tcrs is not None and lcrs is not None and tcrs != lcrs:
+        # its coordinates were compared as numbers only: a truth labelled UTM on the LST's
+        # sinusoidal grid numbers trained on mismatched ground without a word
+        raise GridError(
+            f"the truth's CRS ({tcrs.to_string()[:60]}) is not the LST's "
+            f"({lcrs.to_string()[:60]}): it is paired with the LST pixel for pixel on the LST's "
+            f"grid {factor} times finer. Put it there first, e.g. `truth.rio.reproject_match("
+            f"fine)` with `fine = lst.lstsr.upscale({factor}, 'nearest')`, or fix a wrong CRS "
+            "label (`truth.rio.write_crs(lst.rio.crs)`)."
+        )
     fy, fx, ft = fine_grid(image_order(lst), factor)
     y, x = np.asarray(truth[ty].values, float), np.asarray(truth[tx].values, float)
     # each axis to its own pixel (was x's step for both: a grid of non-square pixels)
