@@ -146,7 +146,10 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
     if arch not in ARCHITECTURES or not hasattr(model, "config"):
         raise CheckpointError(
             f"{type(model).__name__} is not an xlstsr architecture (known: {sorted(ARCHITECTURES)}); "
-            "save custom modules with torch.save and pass them to upscale(model=...) directly"
+            "run a custom module by passing the module itself: `upscale(lst, factor, "
+            "method='sisr', method_options={'model': module})` (or 'disr' with `guide=`); to keep "
+            "it on disk, `torch.save(module, path)` and pass `torch.load(path, "
+            "weights_only=False)` (a file you trust)"
         )
     n_guide = int(getattr(model, "n_guide", 0))
     meta: dict[str, Any] = {

@@ -670,6 +670,14 @@ def split_by_scene(
         is_val = np.isin(patches.scene, rng.permutation(scenes)[:n_val])
     else:
         is_val = _known_scenes(patches.scene, val_scenes)
+        if is_val.size and is_val.all():
+            # the random split keeps a scene for training; a list naming every scene left
+            # none, and the fit stopped later at 'no training patches'
+            named = sorted({_shown(v) for v in np.unique(patches.scene)}, key=str)
+            raise XlstsrError(
+                f"val_scenes names every scene of the patches ({named[:6]}"
+                f"{' ...' if len(named) > 6 else ''}): none is left for training. Leave at "
+                "least one out of val_scenes, or make patches of more scenes.")
     return patches.subset(~is_val), patches.subset(is_val)
 
 
