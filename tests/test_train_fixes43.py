@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -25,6 +26,22 @@ def test_supervised_truth_in_another_crs_is_refused():
         warnings.simplefilter("ignore")
         fit_cube(lst, truth=other, mode="supervised", patch=16, window=32, epochs=1,
                  progress=False, logger=False)
+
+
+def test_supervised_truth_of_the_same_crs_spelled_otherwise_trains():
+    """EPSG:4326 beside OGC:CRS84 (a NetCDF written by rioxarray reads back so) is one CRS: the
+    first check compared the spellings (review 43g)."""
+    from xlstsr.train import fit_cube
+
+    s = xlstsr.datasets.sample_scene(n_times=2, size=64)["lst_1km"].fillna(290.0)
+    lst = s.rio.write_crs("EPSG:4326").assign_coords(
+        y=14.0 - 0.01 * np.arange(s.sizes["y"]), x=2.0 + 0.01 * np.arange(s.sizes["x"]))
+    fine = xlstsr.upscale(lst, 4, "bicubic").rio.write_crs("OGC:CRS84")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, _ = fit_cube(lst, truth=fine, mode="supervised", patch=16, window=32, epochs=1,
+                            progress=False, logger=False)
+    assert model.factor == 4
 
 
 def test_save_model_keeps_the_guide_offset_record(tmp_path):

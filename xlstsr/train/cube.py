@@ -316,9 +316,10 @@ def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> 
     trained upside down, one 8 km away on the wrong ground, without a word). Along an axis the
     LST has no coordinates for, nothing says the LST's order: the truth is kept as stored
     there (flipping it alone trained a south-up pair stored alike upside down), as the guide
-    is (:func:`xlstsr.guide._same_shape_guide`)."""
+    is (:func:`xlstsr.guide._same_shape_guide`). A truth whose CRS means another than the LST's
+    is refused (:func:`~xlstsr.validate.crs_mismatch`: its numbers were compared alone)."""
     from ..grid import fine_grid, same_axis
-    from ..validate import image_order
+    from ..validate import crs_mismatch, image_order
 
     try:
         ty, tx = spatial_dims(truth)
@@ -329,16 +330,18 @@ def _truth_on_fine_grid(truth: xr.DataArray, lst: xr.DataArray, factor: int) -> 
     truth = image_order(truth.drop_vars(unordered))
     if not all(d in c.coords for d, c in ((ty, truth), (tx, truth), (ly, lst), (lx, lst))):
         return truth  # plain arrays: paired by position, as documented
-    tcrs, lcrs = truth.rio.crs, lst.rio.crs
-    if tcrs is not None and lcrs is not None and tcrs != lcrs:
+    other = crs_mismatch(truth, lst)  # what the CRSs mean, not how they are spelled
+    if other is not None:
         # its coordinates were compared as numbers only: a truth labelled UTM on the LST's
         # sinusoidal grid numbers trained on mismatched ground without a word
+        tcrs, lcrs = other
         raise GridError(
             f"the truth's CRS ({tcrs.to_string()[:60]}) is not the LST's "
             f"({lcrs.to_string()[:60]}): it is paired with the LST pixel for pixel on the LST's "
             f"grid {factor} times finer. Put it there first, e.g. `truth.rio.reproject_match("
-            f"fine)` with `fine = lst.lstsr.upscale({factor}, 'nearest')`, or fix a wrong CRS "
-            "label (`truth.rio.write_crs(lst.rio.crs)`)."
+            f"fine)` with `fine = lst.lstsr.upscale({factor}, 'nearest')` (for `xlstsr train`: "
+            "write the truth file on that grid, e.g. with gdalwarp), or fix a wrong CRS label "
+            "(`truth.rio.write_crs(lst.rio.crs)`)."
         )
     fy, fx, ft = fine_grid(image_order(lst), factor)
     y, x = np.asarray(truth[ty].values, float), np.asarray(truth[tx].values, float)

@@ -628,7 +628,8 @@ def split_by_scene(
     seeded random ``val_fraction`` of the scenes (at least one, and at least one left to train).
     An id of ``val_scenes`` matches the patches whose scene equals it, type included (``4`` is
     not ``'4'``): :class:`~xlstsr.errors.XlstsrError` when no id matches a patch (the validation
-    set would be empty), a ``UserWarning`` naming the ids that match none when others do.
+    set would be empty) or when they name every scene (none left to train), a ``UserWarning``
+    naming the ids that match none when others do.
 
     Examples
     --------
