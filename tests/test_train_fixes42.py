@@ -31,16 +31,20 @@ def _grid(n: int, step: float, rng: np.random.Generator) -> xr.DataArray:
 # -- 1: a truth on the LST's own grid --------------------------------------------------------------
 
 
+def _supervised_refusal(lst, truth, factor: int) -> str:
+    """The GridError a supervised cube of ``lst`` and ``truth`` is refused with."""
+    from xlstsr.train import CubeDataModule
+
+    with pytest.raises(errors.GridError) as err:
+        CubeDataModule(lst, truth=truth, mode="supervised", factor=factor, patch=16).setup("fit")
+    return str(err.value)
+
+
 def test_a_truth_on_the_lsts_own_grid_is_told_to_coarsen_the_lst():
     """The LST resampled onto the truth's grid (the same 0.001-degree pixels) was told to
     reproject the truth onto a grid 4 times finer: interpolated detail as the target."""
-    from xlstsr.train import CubeDataModule
-
     rng = np.random.default_rng(0)
-    lst, truth = _grid(64, 0.001, rng), _grid(64, 0.001, rng)
-    with pytest.raises(errors.GridError) as err:
-        CubeDataModule(lst, truth=truth, mode="supervised", factor=4, patch=16).setup("fit")
-    msg = str(err.value)
+    msg = _supervised_refusal(_grid(64, 0.001, rng), _grid(64, 0.001, rng), 4)
     assert "not coarser" in msg and "lst.lstsr.coarsen(4)" in msg, msg
     assert "reproject_match" not in msg, msg
     assert "LST pixels 0.001 x 0.001, truth pixels 0.001 x 0.001" in msg, msg
@@ -49,13 +53,8 @@ def test_a_truth_on_the_lsts_own_grid_is_told_to_coarsen_the_lst():
 def test_a_truth_on_another_grid_names_both_pixel_sizes_in_full():
     """Pixel sizes of degrees differing past 6 digits were shown alike; the pixels were not
     shown at all."""
-    from xlstsr.train import CubeDataModule
-
     rng = np.random.default_rng(1)
-    lst, truth = _grid(16, 0.001, rng), _grid(32, 0.00049, rng)
-    with pytest.raises(errors.GridError) as err:
-        CubeDataModule(lst, truth=truth, mode="supervised", factor=2, patch=16).setup("fit")
-    msg = str(err.value)
+    msg = _supervised_refusal(_grid(16, 0.001, rng), _grid(32, 0.00049, rng), 2)
     assert "truth pixels 0.00049 x 0.00049" in msg and "LST pixels 0.001 x 0.001" in msg, msg
     assert "reproject_match" in msg, msg  # a finer truth on other ground: put it there
 

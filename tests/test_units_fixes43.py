@@ -87,12 +87,17 @@ def test_scaling_stats_still_accepts_consistent_grids():
 DEGC100 = np.round((TRUTH - 273.15) * 100)
 
 
-def test_untagged_degc_x100_offers_both_readings_as_ambiguous():
-    lst = _grid("EPSG:32633", 1e6, 5.5e6, 1000, DEGC100, attrs={}, dtype="int16")
+def _refusal(values, attrs=None, dtype="int16") -> str:
+    """The message upscale refuses integers ``values`` of a 1 km UTM grid with."""
+    lst = _grid("EPSG:32633", 1e6, 5.5e6, 1000, values, attrs=attrs or {}, dtype=dtype)
     with pytest.raises(XlstsrError) as e, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lst.lstsr.upscale(2).compute()
-    msg = str(e.value)
+    return str(e.value)
+
+
+def test_untagged_degc_x100_offers_both_readings_as_ambiguous():
+    msg = _refusal(DEGC100)
     assert "scale_factor=0.1" in msg and "scale_factor=0.01, units='degC'" in msg
     assert "ambiguous: x 0.1 (K) and x 0.01 (degC)" in msg
     # the truth's median, 300 K (Kelvin x 10 gives 267 K)
@@ -103,11 +108,7 @@ def test_uniform_untagged_degc_x100_keeps_the_celsius_reading():
     """A lake or a night chip stored degC x 100 spans under 3 K: its Celsius reading was
     dropped for being as uniform as ASTER's K x 10 read as degC x 100."""
     lake = np.round((300 + np.random.default_rng(2).normal(0, 0.4, (32, 32)) - 273.15) * 100)
-    lst = _grid("EPSG:32633", 1e6, 5.5e6, 1000, lake, attrs={}, dtype="int16")
-    with pytest.raises(XlstsrError) as e, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lst.lstsr.upscale(2).compute()
-    msg = str(e.value)
+    msg = _refusal(lake)
     assert "scale_factor=0.01, units='degC'" in msg and "ambiguous" in msg
     # the reading leaving a real scene's spread first: here Kelvin x 10 (27 K wide)
     assert msg.index("scale_factor=0.1") < msg.index("scale_factor=0.01, units='degC'")
@@ -131,12 +132,7 @@ def test_untagged_degc_x100_geotiff_cli_offers_both(tmp_path, capsys):
     (DEGC100, {"units": "degC"}, "scale_factor=0.01"),  # declared Celsius: Celsius only
 ])
 def test_unambiguous_scales_keep_one_reading(values, attrs, scale):
-    dtype = "uint16" if values.max() > 32000 else "int16"
-    lst = _grid("EPSG:32633", 1e6, 5.5e6, 1000, np.round(values), attrs=attrs, dtype=dtype)
-    with pytest.raises(XlstsrError) as e, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lst.lstsr.upscale(2).compute()
-    msg = str(e.value)
+    msg = _refusal(np.round(values), attrs, "uint16" if values.max() > 32000 else "int16")
     assert scale in msg and msg.count("scale_factor=") == 1 and "ambiguous" not in msg
 
 
