@@ -99,7 +99,7 @@ def test_reference_steps_are_paired_by_label(s, sr):
     with pytest.raises(errors.GridError, match=r"1 of the super-resolved field's 2 'time' labels"
                        r".*intersection"):
         xlstsr.evaluate(sr, later)
-    with pytest.raises(errors.GridError, match=r"repeated 'time' labels.*drop_duplicates"):
+    with pytest.raises(errors.GridError, match=r"repeated 'time' labels.*reference.isel"):
         xlstsr.evaluate(sr, s["lst_250m"].isel(time=[0, 1, 0]))  # was pandas' ValueError
 
 

@@ -31,7 +31,7 @@ def test_missing_steps_repeats_and_extra_dims_are_refused():
     like = field()
     with pytest.raises(errors.GridError, match=r"truth's 'time' labels differ.*1 of.*2020-07-03.*truth.sel"):
         pair_steps(field().isel(time=[0, 1]), like, "truth")
-    with pytest.raises(errors.GridError, match=r"repeated 'time' labels.*truth.drop_duplicates"):
+    with pytest.raises(errors.GridError, match=r"repeated 'time' labels.*truth.isel"):
         pair_steps(field().isel(time=[0, 1, 2, 2]), like, "truth")
     with pytest.raises(errors.GridError, match=r"has a dim 'band' \(2 steps\)"):
         pair_steps(field().expand_dims(band=2).transpose("band", "time", "y", "x"), like, "truth")

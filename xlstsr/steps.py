@@ -265,6 +265,9 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
         if d in like.dims and d not in (sy, sx) and d in like.indexes:
             _refuse_bad_labels(like, d, like_what, like_var)
             labels = like.indexes[d] if like_t is None else pd.Index(like_t)
+            if labels.has_duplicates:  # get_indexer raised pandas' bare InvalidIndexError
+                _refuse_scalar_over_repeats(like, other, d, t, labels, what, like_what, var,
+                                            like_var)
             try:
                 # a 1-d Index of the value: pd.Index([t]) of a 0-d ndarray (band=1 after
                 # .squeeze()) raised "unhashable", read as "not found"
@@ -347,6 +350,136 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
         warn(f"the {what} is a {b} acquisition and the {like_what} a {a} one ({said}): LST "
              "differs by many K between day and night; pair acquisitions of the same "
              "overpass.", OverpassWarning)
+
+
+def _step_overpasses(da: xr.DataArray, dim: Any) -> tuple[list[str] | None, str | None]:
+    """Each ``dim`` step's overpass: its ``overpass`` (or ``day_night``) coordinate along
+    ``dim`` (a series interleaving day and night steps of the same dates), with that name,
+    else the field's own one ('day' / 'night', :func:`_day_night`) at every step, with None;
+    (None, None) where it is not known."""
+    for name in ("overpass", "day_night"):
+        c = da.coords.get(name)
+        if c is not None and c.dims == (dim,):
+            return [(v.decode(errors="replace") if isinstance(v, bytes) else str(v)).strip()
+                    .lower() for v in c.values], name
+    own, _ = _day_night(da)
+    return ([own] * da.sizes[dim] if own in ("day", "night") else None), None
+
+
+def _one_overpass_fix(da: xr.DataArray, dim: Any, var: str, name: str | None,
+                      over: list[str] | None, pick: str | None = None) -> str:
+    """The selection of one overpass of ``da``'s steps (`sr.isel(time=(sr.overpass ==
+    'night').values)`), or of its steps by position where no coordinate names them."""
+    if name is None or over is None:
+        return f"`{var}.isel({dim}=[...])`"
+    pick = pick or sorted(set(over))[-1]
+    return f"`{var}.isel({dim}=({var}.{name} == {pick!r}).values)`"
+
+
+def _repeats(labels: pd.Index) -> str:
+    """The first repeated label and its steps, as a message shows them."""
+    first = labels[labels.duplicated()][0]
+    at = [i for i, v in enumerate(labels) if v == first]
+    return f"{_shown(first)} at steps {', '.join(map(str, at))}"
+
+
+def _refuse_repeats(da: xr.DataArray, dim: Any, labels: pd.Index, what: str, var: str) -> None:
+    """Refuse ``da``'s repeated ``dim`` labels that its overpass labels (:func:`_step_overpasses`)
+    do not tell apart, with advice that keeps every step: `drop_duplicates` kept the first
+    step of each date, every night step of a day+night series lost."""
+    over, name = _step_overpasses(da, dim)
+    if labels.has_duplicates and (over is None
+                                  or pd.MultiIndex.from_arrays([labels, over]).has_duplicates):
+        raise GridError(
+            f"the {what} has repeated '{dim}' labels ({_repeats(labels)}) that no 'overpass' "
+            f"coordinate along '{dim}' tells apart, so its steps cannot be paired with the "
+            f"other's: select the steps of one series ({_one_overpass_fix(da, dim, var, name, over)}"
+            f"), or label each step's overpass (`{var} = {var}.assign_coords(overpass=('{dim}', "
+            "['day', 'night', ...]))`) to pair them by date and overpass."
+        )
+
+
+def _refuse_scalar_over_repeats(like: xr.DataArray, other: xr.DataArray, d: Any, t: Any,
+                                labels: pd.Index, what: str, like_what: str, var: str,
+                                like_var: str) -> None:
+    """Refuse a scalar date of ``other`` against ``like``'s steps whose ``d`` labels repeat (a
+    day and a night step of each date, told apart by an ``overpass`` coordinate along ``d``),
+    advising its step of that date and of ``other``'s overpass (:func:`_day_night`) where
+    there is one, else naming the steps of that date."""
+    _refuse_repeats(like, d, labels, like_what, like_var)
+    over, name = _step_overpasses(like, d)
+    mine, how = _day_night(other)
+    same = _overpass_matches(t, list(labels))
+    pick = [i for i in same if over is not None and over[i] == mine]
+    if len(pick) == 1:
+        raise GridError(
+            f"the {what} is of {d}={_shown(t)} (a scalar coordinate), a {mine} acquisition "
+            f"(its {how}), but the {like_what} has {len(labels)} '{d}' steps, its dates "
+            f"repeated ({_repeats(labels)}, told apart by its '{name or 'overpass'}'): each "
+            f"would be compared with it. Select its step of that date and overpass "
+            f"(`{like_var}.isel({d}=[{pick[0]}])`), or, when the {what} is meant for every "
+            f"step, drop its coordinate (`{var}.drop_vars('{d}')`)."
+        )
+    if not same:
+        raise GridError(
+            f"the {what} is of {d}={_shown(t)} (a scalar coordinate), but the {like_what} has "
+            f"no '{d}' step of that date (nor of its overpass) among its {len(labels)}: pair "
+            f"it with the {like_what} of its own {d}, or, when the {what} is meant for every "
+            f"step, drop its coordinate (`{var}.drop_vars('{d}')`)."
+        )
+    steps = "; ".join(f"{over[i] if over else i}: `{like_var}.isel({d}=[{i}])`" for i in same)
+    raise GridError(
+        f"the {what} is of {d}={_shown(t)} (a scalar coordinate), and the {like_what} has "
+        f"{len(same)} '{d}' steps of that date ({steps}), so which one it goes with cannot be "
+        f"told by date: select the step of the overpass the {what} was acquired at with the "
+        f"`isel` above, or mark its overpass (`{var}.attrs['day_night'] = 'night'`, or "
+        "'day') and pass it again."
+    )
+
+
+def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Index,
+                  like_lab: pd.Index, what: str, like_what: str, var: str,
+                  like_var: str) -> xr.DataArray:
+    """``other``'s steps in ``like``'s order where the ``dim`` labels of one of them repeat (a
+    day and a night step of each date): paired by date and overpass
+    (:func:`_step_overpasses`: an ``overpass`` coordinate along ``dim``, or the field's own
+    ``day_night``); refused where the repeats are not told apart, the overpasses of the other
+    side are not known, or a step of ``like`` has no step of ``other`` of its date and
+    overpass."""
+    _refuse_repeats(like, dim, like_lab, like_what, like_var)
+    _refuse_repeats(other, dim, lab, what, var)
+    lo, lname = _step_overpasses(like, dim)
+    oo, oname = _step_overpasses(other, dim)
+    rep = like_lab.has_duplicates
+    if lo is None or oo is None:
+        rda, rv, rw, rover, rname = ((like, like_var, like_what, lo, lname) if rep
+                                     else (other, var, what, oo, oname))
+        w, v = (what, var) if rep else (like_what, like_var)
+        raise GridError(
+            f"the {rw}'s '{dim}' labels repeat ({_repeats(like_lab if rep else lab)}), told "
+            f"apart by its '{rname}' ({sorted(set(rover or []))}), but the {w}'s steps are of "
+            f"no known overpass, so which go together cannot be told: select the steps of one "
+            f"overpass ({_one_overpass_fix(rda, dim, rv, rname, rover)}) and pair them with "
+            f"the {w} of that overpass, or label the {w}'s steps (`{v} = {v}.assign_coords("
+            f"overpass=('{dim}', [...]))`)."
+        )
+    keys = {k: j for j, k in enumerate(zip(lab, oo))}
+    want = list(zip(like_lab, lo))
+    missing = [k for k in want if k not in keys]
+    if missing:
+        only = set(oo) if len(set(oo)) == 1 and set(oo) < set(lo) else None
+        fix = (f"select the {like_what}'s steps of that overpass "
+               f"({_one_overpass_fix(like, dim, like_var, lname, lo, next(iter(only)))})"
+               if only and lname else
+               f"give the {what} of the same dates and overpasses")
+        raise GridError(
+            f"the {what}'s '{dim}' steps differ from the {like_what}'s, paired by date and "
+            f"overpass (its dates repeat): {len(missing)} of the {like_what}'s {len(want)} "
+            f"steps have no {what} step of that date and overpass (e.g. {_shown(missing[0][0])}"
+            f" {missing[0][1]!r}; the {what}'s overpasses: {sorted(set(oo))}); {fix}."
+        )
+    return other.isel({dim: [keys[k] for k in want]}).assign_coords(
+        {dim: (dim, like[dim].values, dict(like[dim].attrs))})
 
 
 def _refuse_one_overpass_over_both(like: xr.DataArray, other: xr.DataArray, b: str, how_b: str,
@@ -983,8 +1116,10 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
       steps are dated along a dim of another name, unless that is one step of its overpass
       (an ``overpass`` dim against a field of one overpass: its step of that one is advised);
     - labels: the same steps in another order are put in ``like``'s order, steps ``like`` does
-      not have are left out, a step of ``like`` with no ``other`` step of that label is refused,
-      as are repeated labels. Dims without labels on either side pair by position, and
+      not have are left out, a step of ``like`` with no ``other`` step of that label is refused.
+      Repeated labels (a day and a night step of each date) pair by label and overpass (an
+      ``overpass`` coordinate along the dim, or a field's own ``day_night``), and are refused
+      where nothing tells them apart. Dims without labels on either side pair by position, and
       are refused when their sizes differ.
 
     ``what``/``like_what`` name the fields in the messages, ``var``/``like_var`` the variables
@@ -1060,11 +1195,10 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                 )
             like_lab, lab = pd.Index(ld), pd.Index(od)
         if lab.has_duplicates or like_lab.has_duplicates:
-            raise GridError(
-                f"the {what if lab.has_duplicates else like_what} has repeated '{dim}' labels, so "
-                f"its steps cannot be paired with the other's; drop the repeats "
-                f"(`{var if lab.has_duplicates else like_var}.drop_duplicates('{dim}')`)."
-            )
+            # a day and a night step of each date: paired by date and overpass, or refused
+            other = _pair_repeats(other, like, dim, lab, like_lab, what, like_what, var,
+                                  like_var)
+            continue
         missing = like_lab.difference(lab)
         if len(missing):
             head = f"{list(lab[:3])}{'...' if len(lab) > 3 else ''}"

@@ -1015,8 +1015,11 @@ def _is_dates(coord: xr.DataArray) -> bool:
 def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | None:
     """The coordinates that label the steps of a stacked ``time_dim`` (the levels of its
     MultiIndex, or their coordinates along it in a store read back, where the dim has no labels
-    of its own) and which of them is the date; None where the dim's own labels name the steps
-    or no coordinate along it is a date (the steps are then named by position)."""
+    of its own) and which of them is the date; for dates that repeat along ``time_dim`` (a
+    day and a night step of each date, MODIS daily dates at 00:00), the dim's own dates and
+    the first label coordinate along it that tells the repeats apart (``overpass`` first);
+    None where the dim's own labels name the steps or no coordinate along it is a date (the
+    steps are then named by position)."""
     if time_dim is None:
         return None
     import pandas as pd
@@ -1026,6 +1029,16 @@ def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | No
     if stacked:
         names = list(index.names)
     elif time_dim in da.coords:
+        if index is None or not index.has_duplicates or not _is_dates(da[time_dim]):
+            return None
+        # repeated dates told apart by a label along the dim (open_cog of the CLI's upscale
+        # of a day+night series): named by both, else (None) refused as repeated labels
+        labels = sorted((c for c in da.coords if c != time_dim and da[c].dims == (time_dim,)
+                         and da[c].dtype.kind in "iuUSOT" and not _is_dates(da[c])),
+                        key=lambda c: c not in ("overpass", "day_night"))
+        for c in labels:
+            if not pd.MultiIndex.from_arrays([index, da[c].values]).has_duplicates:
+                return [time_dim, c], time_dim
         return None
     else:
         names = [c for c in da.coords if da[c].dims == (time_dim,)]
@@ -1085,7 +1098,7 @@ def _tagged_stack(attrs: dict[str, Any]) -> dict[str, Any] | None:
     if not (isinstance(dim, str) and isinstance(levels, list) and isinstance(labels, dict)
             and all(isinstance(n, str) for n in levels) and date in levels
             and set(labels) == set(levels) - {date} and len(set(levels)) == len(levels)
-            and dim not in levels):
+            and (dim not in levels or dim == date)):  # dim == date: repeated dates, labelled
         return None
     labels = {k: _tagged_time(v) if isinstance(v, dict) else v for k, v in labels.items()}
     if any(v is None or isinstance(v, (list, dict)) for v in labels.values()):
@@ -1113,7 +1126,10 @@ def _restack(arrays: list[xr.DataArray], dates: list[Any]) -> xr.DataArray | Non
     arrays, sources = _with_sources([a.drop_vars(drop, errors="ignore") for a in arrays], dim)
     out = xr.concat(arrays, dim=dim, join="override", combine_attrs=_common_attrs)
     out = out.assign_coords({n: (dim, [k[j] for k in keys]) for j, n in enumerate(levels)})
-    return _joined_sources(out, sources).set_index({dim: levels})
+    out = _joined_sources(out, sources)
+    # a dim of its own repeated dates (`date == dim`) is indexed by them as written, its other
+    # labels coordinates along it; a stacked dim by its levels
+    return out if date == dim else out.set_index({dim: levels})
 
 
 #: attributes naming the file an array came from: files of different ones stacked keep them
@@ -1548,7 +1564,9 @@ def to_cogs(
     (with its type), which :func:`open_cog` reads back. A stacked dim
     (``da.stack(t=("time", "overpass"))``, or its levels as coordinates along it in a store read
     back) with a date level is named by its levels (``lst_2020-01-05_day.tif``), the date in
-    ``time`` and the stack in ``time_stack``: open_cog stacks the files back as written.
+    ``time`` and the stack in ``time_stack``: open_cog stacks the files back as written. So
+    are dates that repeat along ``time`` (a day and a night step of each date) told apart by
+    a coordinate along it (``overpass``): open_cog gives them back with that coordinate.
     The attributes are written as tags, with each step's overpass ('day' / 'night': its
     ``overpass`` coordinate, else ``day_night`` attribute or layer name) as ``day_night``,
     which open_cog reads back (an ``overpass`` coordinate along time again for a series
@@ -1913,10 +1931,16 @@ def _plan_cogs(
     seen: dict[Path, int] = {}
     for i, p in enumerate(names):
         if p in seen:
+            # no advice to drop the repeats: drop_duplicates keeps the first step of each
+            # label, every night step of a day+night series
             raise XlstsrError(
-                f"time steps {seen[p]} and {i} map to the same file name {p.name} (duplicated "
-                f"{time_dim!r} labels?): drop the duplicates "
-                f"(`da.drop_duplicates({time_dim!r})`) or give unique labels."
+                f"time steps {seen[p]} and {i} map to the same file name {p.name}: their "
+                f"{time_dim!r} labels repeat and no coordinate along {time_dim!r} tells them "
+                "apart. Label the steps (e.g. `da.assign_coords(overpass=("
+                f"{time_dim!r}, ['day', 'night', ...]))`: each file is then named by both, "
+                "lst_2020-01-05_day.tif), or write each series apart, selecting its steps "
+                f"(`da.isel({time_dim}=[...])`, step {seen[p]} in one, step {i} in the "
+                "other) with a prefix of its own."
             )
         seen[p] = i
     folders = [p for p in names if p.is_dir()]
