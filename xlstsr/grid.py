@@ -1729,11 +1729,34 @@ METRES_PER = {"m": 1.0, "metre": 1.0, "meter": 1.0, "metres": 1.0, "meters": 1.0
               "km": 1000.0, "kilometre": 1000.0, "kilometer": 1000.0}
 
 
+def horizontal_metres_per_unit(pcrs: Any) -> float | None:
+    """Metres per unit of a pyproj CRS's horizontal axes (EPSG:2263: US survey feet, 0.3048006),
+    or None where they have no finite positive unit factor. A geographic CRS's is radians per
+    degree: callers handle degrees first.
+
+    A vertical axis is not the grid's: a compound CRS (EPSG:2263+5703, feet + NAVD88 height in
+    metres), a 3-D projected one or a PROJ string with ``+vunits`` lists its height last, and
+    its pixels were read as metres (3.3x too large under EPSG:2263+5703).
+
+    Examples
+    --------
+    >>> from pyproj import CRS
+    >>> round(horizontal_metres_per_unit(CRS("EPSG:2263+5703")), 7)
+    0.3048006
+    """
+    horizontal = pcrs.sub_crs_list[0] if pcrs.is_compound else pcrs
+    factors = [ax.unit_conversion_factor for ax in horizontal.axis_info
+               if str(ax.direction).lower() not in ("up", "down")]
+    if factors and all(np.isfinite(f) and f > 0 for f in factors):
+        return float(factors[-1])
+    return None
+
+
 def grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tuple[float, str]:
     """(metres per grid unit, unit) of ``da``'s grid: 1 and 'degree' for degrees, 1 and 'pixel'
     where the size is unknown.
 
-    The CRS's axis unit where it has one (EPSG:2263: US survey feet, 0.3048006 m per unit), else
+    The CRS's horizontal axes' unit where it has one (EPSG:2263: US survey feet, 0.3048006 m per unit), else
     the coordinates' ``units`` attribute (``lat_lon_named``: dims named latitude/longitude).
     Coordinates without either are metres, but for a swath's (:func:`_index_grid`): pixels, as
     for a field without coordinates. Coordinates whose ``units`` is another length than the
@@ -1753,11 +1776,9 @@ def grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tu
             return 1.0, "degree"
         # km-labelled coordinates under UTM: 1 m pixels for 1 km ones (scaling_stats' scales)
         _refuse_coordinate_units(da, "input", ydim, xdim, crs, crs_name_and_axis(crs)[0])
-        # the axes' linear unit (EPSG:2263: US survey feet, 0.3048006 m)
-        factors = [ax.unit_conversion_factor for ax in pcrs.axis_info]
-        if factors and all(np.isfinite(f) and f > 0 for f in factors):
-            return float(factors[-1]), "m"
-        return 1.0, "m"
+        # the horizontal axes' linear unit (EPSG:2263: US survey feet, 0.3048006 m), not a
+        # compound CRS's height's
+        return horizontal_metres_per_unit(pcrs) or 1.0, "m"
     units = [str(da[d].attrs.get("units", "")).strip().lower() if d in da.coords else ""
              for d in (ydim, xdim)]
     if lat_lon_named or any(u.startswith("degree") for u in units):

@@ -29,7 +29,7 @@ from .errors import (
     XlstsrError,
     warn,
 )
-from .grid import grid_unit, metres_per_degree
+from .grid import grid_unit, horizontal_metres_per_unit, metres_per_degree
 from .guide import (
     _as_timedelta,
     _declared_ndvi,
@@ -413,8 +413,9 @@ def _ground_pixel(da: xr.DataArray, ry: float, rx: float) -> dict[str, Any] | No
             return None
         x = np.asarray(da[xdim].values, np.float64)
         y = np.asarray(da[ydim].values, np.float64)
-        # one pixel step in the CRS's own unit (rx, ry are in metres)
-        per_unit = float(pcrs.axis_info[-1].unit_conversion_factor or 1.0)
+        # one pixel step in the CRS's own horizontal unit (rx, ry are in metres; a compound
+        # CRS's last axis is its height's)
+        per_unit = horizontal_metres_per_unit(pcrs) or 1.0
         sx, sy = rx / per_unit, ry / per_unit
         xc, yc = float(np.median(x)), float(np.median(y))
         to_lonlat = Transformer.from_crs(pcrs, pcrs.geodetic_crs, always_xy=True)
