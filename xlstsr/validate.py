@@ -1132,17 +1132,21 @@ def _coordinate_metres(units: Any) -> float | None:
 def _refuse_coordinate_units(da: xr.DataArray, what: str, ydim: str, xdim: str, crs: Any,
                              name: str) -> None:
     """Refuse projected coordinates whose ``units`` attribute is another length than the CRS's
-    axis unit: x/y in km under UTM (metres) were written as metres, 1000x too small pixels
-    placed near the CRS's origin. Coordinates without a length unit are not judged."""
+    horizontal axes' unit: x/y in km under UTM (metres) were written as metres, 1000x too small
+    pixels placed near the CRS's origin. Coordinates without a length unit are not judged."""
     try:
         from pyproj import CRS
 
-        factors = [ax.unit_conversion_factor for ax in CRS.from_user_input(crs).axis_info]
+        pcrs = CRS.from_user_input(crs)
     except Exception:  # a CRS pyproj cannot read: its unit is unknown
         return
-    if not factors or not all(np.isfinite(f) and f > 0 for f in factors):
+    from .grid import horizontal_metres_per_unit  # grid imports this module
+
+    # the horizontal axes' unit: a compound CRS's last axis is its height's (EPSG:2263+5703:
+    # metres, its x/y feet), and 'm'-labelled coordinates passed under it
+    crs_m = horizontal_metres_per_unit(pcrs)
+    if crs_m is None:
         return
-    crs_m = float(factors[-1])
     for dim in (xdim, ydim):
         units = da[dim].attrs.get("units")
         coord_m = None if units is None else _coordinate_metres(units)
@@ -2306,19 +2310,50 @@ def _spread(values: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _ambiguity(fits: Sequence[tuple[float, bool, str, float]]) -> str:
+def _ambiguity(fits: Sequence[tuple[float, bool, str, float]],
+               strays: Sequence[int] | None = None) -> str:
     """' (ambiguous: ...: the product's documentation says which)' when several scales of
     :func:`_scale_fits`
     make the values a land surface's temperatures alike (degC x 10 and x 100 of a scene near
-    0 degC; Kelvin x 10 and degC x 100 of values without units), else ''."""
+    0 degC; Kelvin x 10 and degC x 100 of values without units), else ''. ``strays``: the
+    pixels each reading puts outside the physical range (:func:`_covering`), named."""
     if len(fits) < 2:
         return ""
     mixed = len({c for _, c, *_ in fits}) > 1  # Kelvin and Celsius readings: say which is which
-    named = " and ".join(f"x {k:g}" + ((" (degC)" if c else " (K)") if mixed else "")
-                         for k, c, *_ in fits)
-    return (f" (ambiguous: {named} both give a land "
-            "surface's temperatures over the whole scene; the product's documentation says "
-            "which)")
+    names = [f"x {k:g}" + ((" (degC)" if c else " (K)") if mixed else "") for k, c, *_ in fits]
+    aside = "".join(f", {name} all but {n} stray pixel(s)"
+                    for name, n in zip(names, strays or ()) if n)
+    return (f" (ambiguous: {' and '.join(names)} both give a land "
+            f"surface's temperatures over the {'scene' if aside else 'whole scene'}{aside}; "
+            "the product's documentation says which)")
+
+
+def _covering(fits: Sequence[tuple[float, bool, str, float]], values: np.ndarray,
+              physical_range: tuple[float, float],
+              ) -> tuple[list[tuple[float, bool, str, float]], list[int]]:
+    """Of the readings ``fits`` (:func:`_scale_fits`) of ``values`` (as stored, fill left out),
+    those that keep all but stray pixels (under :data:`TAIL_SHARE`) within ``physical_range``,
+    and how many each puts outside it: a median and percentiles that fit say nothing of the
+    rest (ASTER's K x 10, read x 0.1, leaves 2-3 scene-border pixels mixed with the fill at
+    120-146 K, refused once followed). Readings that leave more outside are dropped when one
+    covers the scene (followed, they are refused as a field in other units); else all kept."""
+    v = np.asarray(values, np.float64)
+    lo, hi = physical_range
+    strays = [int(np.count_nonzero(((v * k + (273.15 if c else 0.0)) < lo)
+                                   | ((v * k + (273.15 if c else 0.0)) > hi)))
+              for k, c, *_ in fits]
+    keep = [i for i, n in enumerate(strays) if n < TAIL_SHARE * v.size]
+    keep = keep or list(range(len(fits)))
+    return [fits[i] for i in keep], [strays[i] for i in keep]
+
+
+def _stray_text(n: int, total: int, physical_range: tuple[float, float]) -> str:
+    """', 3 stray pixel(s) of 88775 outside 150-400 K, masked' for a reading leaving ``n`` of
+    ``total`` pixels out of range (its advice adds ``mask_out_of_range``), else ''."""
+    if not n:
+        return ""
+    return (f", {n} stray pixel(s) of {total} outside {physical_range[0]:g}-"
+            f"{physical_range[1]:g} K, masked")
 
 
 def _unlike_text(median: float, physical_range: tuple[float, float],
@@ -2334,11 +2369,13 @@ def _unlike_text(median: float, physical_range: tuple[float, float],
 
 
 def _scale_fix(k: float, celsius: bool, ref: bool, cli: bool, fill0: bool = False,
-               attrs_of: str | None = None) -> str:
+               attrs_of: str | None = None, mask: bool = False) -> str:
     """The declaration that decodes values stored at scale ``k`` (of degrees Celsius with
     ``celsius``; with fill 0 with ``fill0``): evaluate's argument for a reference (with
     ``attrs_of``, the attrs of that variable: :func:`_reference_attrs_fix`), the attributes
-    (and the command line's flags with ``cli``) for the LST."""
+    (and the command line's flags with ``cli``) for the LST; with ``mask`` (a reading that
+    leaves stray pixels out of range, :func:`_covering`), ``mask_out_of_range`` with them: the
+    declaration alone was refused once followed."""
     if ref and attrs_of:
         return _reference_attrs_fix(attrs_of, k, celsius, fill0)
     if ref:
@@ -2348,8 +2385,9 @@ def _scale_fix(k: float, celsius: bool, ref: bool, cli: bool, fill0: bool = Fals
     attrs = (f"scale_factor={k:g}" + (", units='degC'" if celsius else "")
              + (", _FillValue=0" if fill0 else ""))
     flags = (f"--scale {k:g}" + (" --units degC" if celsius else "")
-             + (" --nodata 0" if fill0 else ""))
-    return f"`da.attrs.update({attrs})`" + (f" (`{flags}`)" if cli else "")
+             + (" --nodata 0" if fill0 else "") + (" --mask-out-of-range" if mask else ""))
+    return (f"`da.attrs.update({attrs})`" + (" with `mask_out_of_range=True`" if mask else "")
+            + (f" (`{flags}`)" if cli else ""))
 
 
 def _landsat_dn_hint(median: float, ref: bool, fill0: bool = False,
@@ -2508,6 +2546,7 @@ def _range_cause(
     like: tuple[float, str] | None = None,
     attrs_of: str | None = None,
     packed: tuple[float, float, bool] | None = None,
+    maskable: bool = True,
 ) -> str:
     """The likely cause, and its fix, of decoded values outside ``physical_range`` (``cli``: with
     the command line's option for it, for the LST input; ``like``: the median and name of a
@@ -2519,6 +2558,8 @@ def _range_cause(
     labelled Celsius. ``attrs_of``: a reference's variable whose attrs the fix sets
     (:func:`decode_lst`), not evaluate's ``reference_scale`` / ``reference_nodata``.
     ``packed``: the scale the reader applied (:func:`_packed_stored`): a fill named as stored.
+    ``maskable``: the caller takes ``mask_out_of_range`` (a scale's advice names it for stray
+    pixels, :func:`_covering`).
     """
     lo, hi = physical_range
     scale, offset, celsius = stored
@@ -2639,9 +2680,15 @@ def _range_cause(
         fit_median = (median - celsius) / scale if celsius and offset == 0.0 else median
         # ranked on the scene's spread too: degC x 10 and x 100 of a cool scene both fit its
         # median (x 0.1 gave 331 K for a 279 K scene stored degC x 100, offered first)
-        spread = _spread((finite - celsius) / scale if celsius and offset == 0.0 else finite)
+        as_stored = (finite - celsius) / scale if celsius and offset == 0.0 else finite
+        spread = _spread(as_stored)
         fits = _scale_fits(fit_median, physical_range, like=like, celsius=bool(celsius),
                            spread=spread, units_unknown=not units_known)
+        # each reading checked on the whole scene: its stray pixels masked with it, readings
+        # leaving more out dropped (ASTER's K x 10 was refused once followed, its degC x 100
+        # reading, 7 K too cold, accepted)
+        fits, strays = _covering(fits, as_stored, physical_range)
+        strays = [0] * len(fits) if ref or not maskable else strays  # no such option
         counts = ("; or raw digital numbers of radiance (a Landsat Level-1 thermal band: "
                   "`xlstsr.io.open_landsat8_l1` gives brightness temperature) or another "
                   "quantity, not an LST")
@@ -2663,10 +2710,12 @@ def _range_cause(
             return (f"values (median {median:.6g}) are no temperature at any usual LST scale "
                     "(K x 10, K x 100, MODIS digital numbers x 0.02)"
                     + _unlike_text(median, physical_range, None, like) + c2l2 + counts)
-        how = [_scale_fix(k, c, ref, cli, attrs_of=attrs_of)
-               + f" if they are {what} (median {mk:.1f} K)"
-               for k, c, what, mk in fits]
-        return "values look scaled: " + "; ".join(how) + _ambiguity(fits) + c2l2 + counts
+        how = [_scale_fix(k, c, ref, cli, attrs_of=attrs_of, mask=n > 0)
+               + f" if they are {what} (median {mk:.1f} K"
+               + _stray_text(n, finite.size, physical_range) + ")"
+               for (k, c, what, mk), n in zip(fits, strays)]
+        return ("values look scaled: " + "; ".join(how) + _ambiguity(fits, strays) + c2l2
+                + counts)
     wrong = _wrong_scale(median, stored, physical_range, ref, like, attrs_of)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
@@ -2915,7 +2964,8 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
                             like: tuple[float, str] | None = None,
                             celsius: bool = False, attrs_of: str | None = None,
                             units_unknown: bool = False,
-                            spread: tuple[float, float] | None = None) -> str:
+                            spread: tuple[float, float] | None = None,
+                            values: np.ndarray | None = None, maskable: bool = True) -> str:
     """The refusal of integers without scale metadata (values of ``median``; ``zeros``: 0 among
     them), naming the usual scales that make them Kelvin of a land surface
     (:func:`_scale_fits`): MODIS's 0.02 told to ASTER's K x 10 gave 62 K, then "degrees
@@ -2923,7 +2973,9 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
     Celsius: only the scales of degrees Celsius are offered (degC x 100 was told Kelvin x 10,
     268 K). ``units_unknown``: values without a ``units`` attribute, offered the Kelvin and
     Celsius scales that fit alike, flagged ambiguous (:func:`_ambiguity`), ranked on
-    ``spread`` (the stored values' 1st and 99th percentiles, :func:`_scale_fits`). A reference is told
+    ``spread`` (the stored values' 1st and 99th percentiles, :func:`_scale_fits`). ``values``:
+    the stored values (fill left out), each reading checked on (:func:`_covering`; with
+    ``maskable``, its stray pixels masked with it). A reference is told
     evaluate's arguments, or, with ``attrs_of`` (a caller that takes none,
     :func:`decode_lst`), the attrs of that variable to set."""
     ref = what == "reference"
@@ -2934,6 +2986,10 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
                "fill 0)"))
     fits = _scale_fits(median, physical_range, like=like, celsius=celsius,
                        units_unknown=units_unknown, spread=spread)
+    strays = [0] * len(fits)
+    if values is not None and values.size:
+        fits, strays = _covering(fits, values, physical_range)
+        strays = [0] * len(fits) if ref or not maskable else strays  # no such option
     l1 = "" if celsius else _landsat_l1_hint(median, like)
     if l1 and not fits:
         return (f"integer {what} with values around {median:.0f} and no scale metadata, and no "
@@ -2944,8 +3000,10 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
         how = "; ".join(
             (_reference_attrs_fix(attrs_of, k, c, zeros or (not c and k in (0.02, 0.1)))
              if attrs_of else
-             _scale_fix(k, c, ref, cli, fill0=zeros or (not c and k in (0.02, 0.1))))
-            + f" if they are {w} (median {mk:.1f} K)" for k, c, w, mk in fits) + _ambiguity(fits)
+             _scale_fix(k, c, ref, cli, fill0=zeros or (not c and k in (0.02, 0.1)), mask=n > 0))
+            + f" if they are {w} (median {mk:.1f} K"
+            + _stray_text(n, values.size if values is not None else 0, physical_range) + ")"
+            for (k, c, w, mk), n in zip(fits, strays)) + _ambiguity(fits, strays)
         if l1:  # K x 100 of 300 K (30000) is band 10's 304 K as well: both named
             how += f"; if {l1.replace('they look like', 'they are', 1)}"
         if attrs_of:  # the scale and the fill in one go: scale_factor alone met the fill 0
@@ -3151,7 +3209,9 @@ def _lst_verdict(
                 _like_at(like, i), celsius=bool(celsius), attrs_of=attrs_of,
                 units_unknown=not units_known,
                 # without the 0 fill of K x 10 / MODIS (read as 0 K, it ruled Kelvin out)
-                spread=None if units_known else _spread(judged[judged != 0] if zeros else judged)))
+                spread=None if units_known else _spread(judged[judged != 0] if zeros else judged),
+                values=(judged[judged != 0] if zeros else judged) - celsius,
+                maskable=maskable))
         if not units_known:
             classes = _class_layer(finite)
             if classes is not None:
@@ -3340,7 +3400,7 @@ def _lst_verdict(
             )
         cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
-                                 _like_at(like, i), attrs_of, packed))
+                                 _like_at(like, i), attrs_of, packed, maskable))
         fix = ("" if keep_out_of_range else
                " To mask such pixels instead, pass `mask_out_of_range=True`"
                + (" (`--mask-out-of-range` on the command line)." if cli else ".")

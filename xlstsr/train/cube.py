@@ -1567,6 +1567,10 @@ _MASK_ADVICE = re.compile(
     r"(?P<sentence>\s*To mask such pixels instead, pass `mask_out_of_range=True`"
     r"(?: \(`--mask-out-of-range`[^)]*\))?\.?)"
     r"|[,;] or pass `mask_out_of_range=True`(?: \(`--mask-out-of-range`[^)]*\))?"
+    # a scale's advice for a reading leaving stray pixels out of range names the option with
+    # it (validate._scale_fix, _stray_text): dropped, the strays to be set to NaN instead
+    r"| with `mask_out_of_range=True`| --mask-out-of-range(?=`)"
+    r"|(?<=outside )(?P<stray>[\d.]+-[\d.]+ K), masked"
 )
 #: what training says instead: it masks nothing, the pixels are set to NaN first
 TRAIN_MASK_NOTE = (" Training masks nothing itself (it takes no mask_out_of_range): to leave "
@@ -1581,7 +1585,8 @@ def _without_mask_advice(err: Exception) -> Exception:
     text = str(err)
     if not _MASK_ADVICE.search(text):
         return err
-    text = _MASK_ADVICE.sub(lambda m: TRAIN_MASK_NOTE if m.group("sentence") else "", text)
+    text = _MASK_ADVICE.sub(lambda m: TRAIN_MASK_NOTE if m.group("sentence") else
+                            f"{m['stray']}: set to NaN first" if m.group("stray") else "", text)
     new = type(err)(text)
     new.__dict__.update(err.__dict__)  # input_role: whose declarations fit_files names
     return new
