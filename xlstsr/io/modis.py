@@ -617,23 +617,44 @@ def _open_one(
     return da.rio.write_crs(crs).rio.write_transform(t)
 
 
+_COLLECTION = re.compile(r"\.A\d{7}\.(?:h\d\dv\d\d\.)?(\d{3})\.")
+
+
 def _refuse_copies(paths: Sequence[Path], recorded: Sequence[tuple[str, str] | None]) -> None:
-    """Refuse stacked granules that record the same days of several (an 8-day MOD11A2 of
-    1-8 November saved again as .A2019306.: each name lies in the window, so it was a second,
-    duplicated step); a product whose windows slide daily (MCD43) records a window of its own
-    in each granule."""
-    seen: dict[tuple[str, str], Path] = {}
+    """Refuse stacked granules that are copies of one: two of one product (and collection,
+    where their names give them) recording the same days. For a daily granule the product must
+    be known (two renamed one-day files may be Terra and Aqua; the shared date is refused
+    after); a browser's second download (``name (1).hdf``) was refused as "Terra and Aqua, or
+    two versions?" naming no file. Several days: an 8-day MOD11A2 of 1-8 November saved again
+    as .A2019306. (each name lies in the window, so it was a second, duplicated step); a
+    product whose windows slide daily (MCD43) records a window of its own in each granule."""
+    seen: dict[tuple[str | None, str | None, tuple[str, str]], Path] = {}
     for p, days in zip(paths, recorded):
-        if days is None or days[0] == days[1]:
-            continue  # a daily granule: its name must be its day (_granule_date)
-        if days in seen:
+        if days is None:
+            continue
+        product = _granule_product(p)
+        daily = days[0] == days[1]
+        if daily and product is None:
+            continue
+        m = _COLLECTION.search(p.name)
+        key = (product, None if m is None else m.group(1), days)
+        if key not in seen:
+            seen[key] = p
+            continue
+        first = seen[key]
+        if daily:
             raise XlstsrError(
-                f"{seen[days].name} and {p.name} both record the days {days[0]} to {days[1]} "
-                "(RANGEBEGINNINGDATE/RANGEENDINGDATE of their CoreMetadata) under two names: "
-                "copies of one granule, one of them renamed. Keep the one named for its "
-                "product's date of that window and leave the other out."
+                f"{first.name} and {p.name} are copies of one granule: both {product} "
+                f"recording the day {days[0]} (RANGEBEGINNINGDATE of their CoreMetadata), "
+                "e.g. a second download saved as 'name (1).hdf'. Remove the copy (keep one "
+                "of them) and open the granules again."
             )
-        seen[days] = p
+        raise XlstsrError(
+            f"{first.name} and {p.name} both record the days {days[0]} to {days[1]} "
+            "(RANGEBEGINNINGDATE/RANGEENDINGDATE of their CoreMetadata) under two names: "
+            "copies of one granule, one of them renamed. Keep the one named for its "
+            "product's date of that window and leave the other out."
+        )
 
 
 def _expand(path: PathLike | Sequence[PathLike]) -> list[Path] | None:
@@ -736,7 +757,8 @@ def open_modis(
         without a date (in its name, or the one day its CoreMetadata records) when several are
         stacked, one whose name's date (``.AYYYYDDD.``) is outside the days its CoreMetadata
         records (``RANGEBEGINNINGDATE`` to ``RANGEENDINGDATE``: a renamed copy), or stacked
-        granules recording the same window of several days under two names (copies); when
+        copies of one granule (one product recording the same days: a second download
+        ``name (1).hdf``, or one window of several days under two names), named; when
         computed, a damaged granule (named, to download again).
     VariableNotFoundError
         ``variable`` (or the QC layer) is not in the granule.
@@ -802,14 +824,17 @@ def open_modis(
             f"the granules lie on {len(grids)} different grids (tiles {tiles}); stack one tile "
             "at a time, or mosaic them first (e.g. rioxarray.merge.merge_arrays)."
         )
+    # copies first: a second download of one granule is no "Terra and Aqua" to separate
+    _refuse_copies(paths, recorded)
     times = [a.time.values for a in arrays]
     if len(set(times)) < len(times):
         dup = sorted({str(t)[:10] for t in times if times.count(t) > 1})
+        names = [p.name for p, t in zip(paths, times) if times.count(t) > 1]
         raise XlstsrError(
-            f"several granules share the date(s) {dup} (Terra and Aqua, or two versions?); "
-            "open each product separately."
+            f"several granules share the date(s) {dup}: {names[:4]}"
+            f"{' ...' if len(names) > 4 else ''} (Terra and Aqua, or two versions?); "
+            "open each product (and version) separately, leaving the others out."
         )
-    _refuse_copies(paths, recorded)
     _check_one_product(paths)
     order = np.argsort(np.asarray(times))
     out = xr.concat([arrays[i] for i in order], dim="time", combine_attrs="drop_conflicts")

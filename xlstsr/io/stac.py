@@ -904,26 +904,57 @@ def _local_nodata(items: Sequence[Any], key: str) -> tuple[bool, float | None]:
     return False, None
 
 
-#: how many local files :func:`_local_float_values` reads at most for a window with values
+#: how many local files :func:`_local_float_values` reads at most for pixels holding values
 _FLOAT_CHECK_FILES = 8
+#: the valid pixels of a file that suffice for a verdict, and the pixels read at most per
+#: file to find them (a few ms of a 1200 x 1200 MODIS tile; 4 Mpx of a larger scene)
+_FLOAT_CHECK_ENOUGH = 4096
+_FLOAT_CHECK_PIXELS = 1 << 22
 
 
-def _local_float_values(items: Sequence[Any], key: str) -> tuple[np.dtype, str, str] | None:
-    """``(dtype, href, item id)`` when the first local file of asset ``key`` that opens and
-    holds values on its central window stores floats that are not whole numbers there
-    (values decoded already, not stored integers kept in a float file); None when it stores
-    integers or whole numbers, or no local file opens or holds values there (a remote file is
-    not read, as :func:`_local_nodata`)."""
+def _float_sample(src: Any, nodata: float | None) -> np.ndarray:
+    """Valid (finite, not ``nodata`` or the file's tag) full-resolution values of band 1 of an
+    open float file, read block by block in an order spread over the whole image until
+    :data:`_FLOAT_CHECK_ENOUGH` are found or :data:`_FLOAT_CHECK_PIXELS` were read. A fixed
+    central window was read before: a MODIS cube whose data sit in scattered windows (the
+    project's h18v04 tile) had none there on most dates and got no verdict. Full resolution,
+    not an overview: an averaged overview of whole stored numbers is not whole."""
+    fills = [f for f in (src.nodata, nodata) if f is not None and np.isfinite(f)]
+    windows = [w for _, w in src.block_windows(1)]
+    # low-discrepancy order (golden-ratio fractions of the block index): the first blocks
+    # read lie far apart, so sparse data are met early whatever the tiling
+    order = np.argsort((np.arange(len(windows)) * 0.6180339887498949) % 1.0, kind="stable")
+    found: list[np.ndarray] = []
+    n_found = n_read = 0
+    for i in order:
+        v = src.read(1, window=windows[i]).astype(np.float64).ravel()
+        n_read += v.size
+        v = v[np.isfinite(v)]
+        for f in fills:
+            v = v[v != f]
+        found.append(v)
+        n_found += v.size
+        if n_found >= _FLOAT_CHECK_ENOUGH or n_read >= _FLOAT_CHECK_PIXELS:
+            break
+    return np.concatenate(found) if found else np.empty(0)
+
+
+def _local_float_values(items: Sequence[Any], key: str, coding: BandCoding | None = None
+                        ) -> tuple[np.dtype, str, str, np.ndarray] | None:
+    """``(dtype, href, item id, values)`` of the first local file of asset ``key`` that opens
+    and holds valid pixels (:func:`_float_sample`; ``coding``'s nodata masked too) when it
+    stores floats; None when it stores integers, or no local file opens or holds values (a
+    remote file is not read, as :func:`_local_nodata`)."""
     import rasterio
-    from rasterio.windows import Window
 
+    nodata = None if coding is None else coding.nodata
     read = 0
     for it in items:
         asset = it.assets.get(key)
         href = None if asset is None else (asset.get_absolute_href() or asset.href)
         if not (href and "://" not in href and os.path.isabs(href) and os.path.exists(href)):
             continue
-        if read == _FLOAT_CHECK_FILES:  # windows of gaps only so far (sea, cloud): no verdict
+        if read == _FLOAT_CHECK_FILES:  # gaps only so far (sea, cloud): no verdict
             return None
         read += 1
         try:
@@ -931,44 +962,76 @@ def _local_float_values(items: Sequence[Any], key: str) -> tuple[np.dtype, str, 
                 dtype = np.dtype(src.dtypes[0])
                 if dtype.kind != "f":
                     return None
-                h, w = min(src.height, 256), min(src.width, 256)
-                window = Window((src.width - w) // 2, (src.height - h) // 2, w, h)
-                v = src.read(1, window=window).astype(np.float64)
-                nodata = src.nodata
+                v = _float_sample(src, nodata)
         except rasterio.errors.RasterioIOError:
             continue  # a damaged or unreadable file: the next one tells
-        v = v[np.isfinite(v)]
-        if nodata is not None and np.isfinite(nodata):
-            v = v[v != nodata]
-        if not v.size:
-            continue  # a window of gaps (cloud, sea) tells nothing: the next file does
-        if np.any(v != np.round(v)):
-            return dtype, href, it.id
-        return None
+        if v.size:
+            return dtype, href, it.id, v
+        # a file of gaps (cloud, sea) tells nothing: the next one does
     return None
+
+
+def _looks_decoded(v: np.ndarray, declared: np.dtype, coding: BandCoding) -> bool:
+    """Whether the valid values ``v`` of a float file declared as ``declared`` integers with
+    ``coding`` are decoded (physical) values rather than stored numbers kept as floats.
+
+    Stored numbers are accepted, whole or not: a float file of resampled digital numbers
+    (``gdalwarp -r bilinear -ot Float32``: 14975.5) under uint16 + scale 0.02 is what the
+    item says, and odc-stac casts and scales it within 0.01 K; refusing it advised dropping
+    the scale, which gave ~15000 "K". So, in turn:
+
+    - values mostly outside the physical range the declared type can code (uint16 x 0.02:
+      0-1310.7) cannot be decoded values: stored numbers;
+    - a temperature (the coding's unit in K or degC): decoded when the values are plausible
+      temperatures (:data:`~xlstsr.validate.PHYSICAL_RANGE_K`) and scaled they are not;
+      stored when scaled they are;
+    - otherwise (no unit, other units, or neither plausible): decoded when not whole numbers,
+      the only sign left.
+    """
+    from ..validate import PHYSICAL_RANGE_K
+
+    info = np.iinfo(declared)
+    ends = sorted((info.min * coding.scale + coding.offset, info.max * coding.scale + coding.offset))
+    med = float(np.median(v))
+    if not ends[0] <= med <= ends[1]:
+        return False
+    kind = temperature_units(coding.unit)
+    if kind is not None:
+        shift = 0.0 if kind == "K" else -273.15
+        lo, hi = PHYSICAL_RANGE_K[0] + shift, PHYSICAL_RANGE_K[1] + shift
+        scaled = med * coding.scale + coding.offset
+        if lo <= scaled <= hi:
+            return False
+        if lo <= med <= hi:
+            return True
+    return bool(np.any(v != np.round(v)))
 
 
 def _check_float_files_coded(items: Sequence[Any], codings: dict[str, BandCoding | None]
                              ) -> None:
-    """Refuse an asset whose (local) file stores decoded floats (not whole numbers) while the
-    catalogue declares an integer ``data_type`` with a scale or offset: the file holds
-    physical values already (a re-exported COG whose item kept the source's raster:bands).
-    Loaded in the declared integer type and scaled, a float32 Kelvin COG came back at ~6 K;
-    the range refusal then advised ``units='degC'``, which gave a plausible but wrong ~279 K.
-    Whole numbers in a float file are stored integers: decoded as declared."""
+    """Refuse an asset whose (local) file stores decoded floats while the catalogue declares
+    an integer ``data_type`` with a scale or offset: the file holds physical values already
+    (a re-exported COG whose item kept the source's raster:bands), judged by
+    :func:`_looks_decoded`. Loaded in the declared integer type and scaled, a float32 Kelvin
+    COG came back at ~6 K; the range refusal then advised ``units='degC'``, which gave a
+    plausible but wrong ~279 K. Stored numbers in a float file (whole, or resampled) are
+    decoded as declared."""
     for key, coding in codings.items():
         if coding is None or coding.is_identity:
             continue
         declared = _stored_dtype(items, key)
         if declared is None or declared.kind not in "iu":
             continue
-        found = _local_float_values(items, key)
+        found = _local_float_values(items, key, coding)
         if found is None:
             continue
-        dtype, href, item_id = found
+        dtype, href, item_id, v = found
+        if not _looks_decoded(v, declared, coding):
+            continue
         raise XlstsrError(
             f"asset {key!r} of item {item_id!r} is a {dtype} file of decoded values "
-            f"({os.path.basename(href)}: not whole numbers), but its item declares data_type "
+            f"({os.path.basename(href)}: median {float(np.median(v)):.6g}"
+            f"{' ' + coding.unit if coding.unit else ''}), but its item declares data_type "
             f"{declared} with scale {coding.scale:g} / offset {coding.offset:g} (raster:bands "
             "or the raster v2 fields): a re-exported COG whose item kept its source's "
             f"raster:bands? Its values would be cast to {declared} and scaled a second time. "

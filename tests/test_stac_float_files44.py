@@ -1,0 +1,207 @@
+"""Fixes of probe 44r2: open_stac's check of float files under an integer coding finds the
+pixels holding data wherever they lie (01) and accepts resampled stored numbers (03);
+open_modis names two copies of one granule as copies (04)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import numpy as np
+import pytest
+
+from xlstsr.errors import XlstsrError
+
+CODED = {"scale": 0.02, "offset": 0, "nodata": 0, "data_type": "uint16", "unit": "K"}
+N = 512
+#: a data window far from the image's centre (the old check read the central 256 x 256 only)
+WIN = (slice(8, 40), slice(440, 472))
+CTR = (slice(240, 272), slice(240, 272))
+
+
+def _items(tmp_path, fields, dtype, band):
+    """Items of tiled N x N GeoTIFFs of ``fields`` (NaN / 0 outside the data), asset 'LST'."""
+    import pystac
+    import rasterio
+    from rasterio.transform import from_origin
+
+    items = []
+    for i, data in enumerate(fields):
+        p = tmp_path / f"lst_{i}.tif"
+        nodata = np.nan if np.dtype(dtype).kind == "f" and np.isnan(data).any() else 0
+        with rasterio.open(p, "w", driver="GTiff", height=N, width=N, count=1, dtype=dtype,
+                           crs="EPSG:32633", tiled=True, blockxsize=128, blockysize=128,
+                           nodata=nodata, transform=from_origin(1000000, 5500000, 1000, 1000)) as d:
+            d.write(data[None].astype(dtype))
+        it = pystac.Item(
+            id=f"it{i}", bbox=[14, 44, 20, 49], datetime=dt.datetime(2020, 1, i + 1, 10, 30),
+            geometry={"type": "Polygon", "coordinates": [[[14, 44], [20, 44], [20, 49],
+                                                          [14, 49], [14, 44]]]},
+            properties={"proj:epsg": 32633, "proj:transform": [1000, 0, 1000000, 0, -1000, 5500000],
+                        "proj:shape": [N, N]})
+        it.stac_extensions = ["https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+                              "https://stac-extensions.github.io/raster/v1.1.0/schema.json"]
+        it.add_asset("LST", pystac.Asset(href=str(p), media_type=pystac.MediaType.COG,
+                                         roles=["data"], extra_fields={"raster:bands": [band]}))
+        items.append(it)
+    return items
+
+
+def _sparse(values, fill, centre=False):
+    """Two fields of ``fill`` holding ``values`` (32 x 32) in the window WIN only (and at the
+    centre, CTR, where the old check looked, with ``centre``)."""
+    out = []
+    for k in range(2):
+        f = np.full((N, N), fill, np.float64)
+        f[WIN] = values + k
+        if centre:
+            f[CTR] = values + k
+        out.append(f)
+    return out
+
+
+KELVIN = 290 + np.random.default_rng(1).normal(0, 3, (32, 32))
+
+
+# -- 01: data off the centre ---------------------------------------------------------------
+
+def test_sparse_float_kelvin_files_are_refused(tmp_path):
+    """Float Kelvin files under uint16 + scale 0.02 whose data lie off the centre (the
+    project's h18v04 cube: scattered 64 x 64 windows) opened silently at ~6 K."""
+    pytest.importorskip("odc.stac")
+    from xlstsr.io import open_stac
+
+    items = _items(tmp_path, _sparse(KELVIN, np.nan), "float32", {**CODED, "nodata": "nan"})
+    with pytest.raises(XlstsrError, match=r"'it0' is a float32 file of decoded values.*"
+                                          r"median 2\d\d\.\d* K.*data_type uint16.*modifier="):
+        open_stac(items, "LST")
+
+
+def test_sparse_whole_kelvin_floats_are_refused(tmp_path):
+    """Kelvin rounded to whole numbers in a float file looked like stored integers (only
+    non-whole values were judged decoded): ~5.8 K without a word."""
+    pytest.importorskip("odc.stac")
+    from xlstsr.io import open_stac
+
+    items = _items(tmp_path, _sparse(np.round(KELVIN), 0), "float32", dict(CODED))
+    with pytest.raises(XlstsrError, match=r"float32 file of decoded values"):
+        open_stac(items, "LST")
+
+
+def test_shared_cube_reexported_as_float_kelvin_is_refused(shared_data, tmp_path):
+    """The probe's case on the real cube: dates whose central 256 x 256 window is empty."""
+    pytest.importorskip("odc.stac")
+    import pystac
+    import rasterio
+
+    from xlstsr.io import open_stac
+
+    cat = shared_data / "modis_h18v04_2020" / "catalog.json"
+    if not cat.is_file():
+        pytest.skip(f"{cat} is absent from the real data folder")
+    picked = []
+    for it in pystac.Catalog.from_file(str(cat)).get_items(recursive=True):
+        if not it.collection_id.startswith("modis-11A1"):
+            continue
+        with rasterio.open(it.assets["LST_Day_1km"].get_absolute_href()) as src:
+            dn = src.read(1)
+            prof = src.profile
+        c0, c1 = (src.height - 256) // 2, (src.width - 256) // 2
+        if dn[c0:c0 + 256, c1:c1 + 256].any() or not dn.any():
+            continue  # data at the centre (the old check saw them) or none at all
+        it = it.clone()
+        a = it.assets["LST_Day_1km"]
+        dst = tmp_path / f"{it.id}.tif"
+        prof.update(dtype="float32", nodata=np.nan, predictor=1)
+        with rasterio.open(dst, "w", **prof) as d:
+            d.write(np.where(dn == 0, np.nan, dn * 0.02).astype("float32"), 1)
+        a.href = str(dst)  # raster:bands kept: uint16, scale 0.02
+        it.assets = {"LST_Day_1km": a}
+        picked.append(it)
+        if len(picked) == 2:
+            break
+    if len(picked) < 2:
+        pytest.skip("no two dates of the cube lack data at the centre")
+    with pytest.raises(XlstsrError, match="float32 file of decoded values"):
+        open_stac(picked, "LST_Day_1km")
+
+
+# -- 03: resampled stored numbers ------------------------------------------------------------
+
+def test_resampled_digital_numbers_in_float_files_open(tmp_path):
+    """Bilinear-resampled DN (14975.5) kept as float32 under uint16 + scale 0.02 were refused
+    as decoded values; the advice (no scale) gave ~15000 'K'."""
+    pytest.importorskip("odc.stac")
+    from xlstsr.io import open_stac
+
+    dn = KELVIN / 0.02  # not whole: 14503.37...
+    assert np.any(dn != np.round(dn))
+    lst = open_stac(_items(tmp_path, _sparse(dn, 0, centre=True), "float32", dict(CODED)),
+                    "LST")
+    for win in (WIN, CTR):  # cast to uint16: one DN at most
+        np.testing.assert_allclose(lst.isel(time=0).values[win], KELVIN, atol=0.021)
+    assert np.isnan(lst.isel(time=0).values[100:200, 100:200]).all()
+    assert lst.attrs["units"] == "K"
+
+
+def test_non_temperature_codings_are_judged_by_range_and_wholeness(tmp_path):
+    """Without a temperature unit: DN-sized values (beyond what uint8 x 0.002 + 0.49 codes,
+    0.49-1.0) open; non-whole values inside that range are decoded ones, refused as before."""
+    pytest.importorskip("odc.stac")
+    from xlstsr.io import open_stac
+
+    band = {"scale": 0.002, "offset": 0.49, "nodata": 0, "data_type": "uint8"}
+    emis = 0.97 + np.random.default_rng(2).uniform(-0.01, 0.01, (32, 32))
+    (tmp_path / "dn").mkdir()
+    (tmp_path / "decoded").mkdir()
+    dn = (emis - 0.49) / 0.002  # 240.0 +- 5, not whole
+    out = open_stac(_items(tmp_path / "dn", _sparse(dn, 0, centre=True), "float32", band),
+                    "LST")
+    np.testing.assert_allclose(out.isel(time=0).values[CTR], emis, atol=0.0021)
+    with pytest.raises(XlstsrError, match="float32 file of decoded values"):
+        open_stac(_items(tmp_path / "decoded", _sparse(emis, 0), "float32", band), "LST")
+
+
+# -- 04: copies of one HDF granule -----------------------------------------------------------
+
+GRANULE = "MOD11A1.A2019305.h14v09.006.2019306084028.hdf"
+
+
+@pytest.fixture
+def real_granule(shared_data):
+    pytest.importorskip("pyhdf", reason="pyhdf is not installed: no HDF4 reader")
+    path = shared_data / "mod11a1_hdf" / GRANULE
+    if not path.is_file():
+        pytest.skip(f"{path} is absent from the real data folder")
+    return path
+
+
+def test_identical_granule_copies_are_named_as_copies(real_granule, tmp_path):
+    """A browser's 'name (1).hdf' beside the granule was refused as "Terra and Aqua, or two
+    versions?", naming no file, advising to open each product separately."""
+    from xlstsr.io import open_modis
+
+    shutil.copy(real_granule, tmp_path / GRANULE)
+    shutil.copy(real_granule, tmp_path / GRANULE.replace(".hdf", " (1).hdf"))
+    with pytest.raises(XlstsrError, match=r"2019306084028 \(1\)\.hdf and .*2019306084028\.hdf "
+                                          r"are copies of one granule.*Remove the copy") as e:
+        open_modis(sorted(tmp_path.glob("*.hdf")))
+    assert "Terra and Aqua" not in str(e.value)
+
+
+def test_terra_and_aqua_or_two_versions_of_a_date_are_named(real_granule, tmp_path):
+    """Granules of one date that are no copies (Terra and Aqua; collections 006 and 061) keep
+    the shared-date refusal, now naming the files."""
+    from helpers import dated_granule_copy
+
+    from xlstsr.io import open_modis
+
+    shutil.copy(real_granule, tmp_path / GRANULE)
+    for name in ("MYD11A1.A2019305.h14v09.006.2019306000000.hdf",
+                 "MOD11A1.A2019305.h14v09.061.2020306000000.hdf"):
+        other = tmp_path / name
+        dated_granule_copy(real_granule, other)
+        with pytest.raises(XlstsrError, match=r"share the date\(s\) \['2019-11-01'\]: .*"
+                                              + name.replace(".", r"\.") + ".*Terra and Aqua"):
+            open_modis(sorted(tmp_path.glob("*.hdf")))
+        other.unlink()
