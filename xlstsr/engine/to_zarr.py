@@ -231,19 +231,21 @@ _LABEL_ATTRS = frozenset({"day_night"})
 
 
 def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
-                        parts: dict[str, str] | None = None) -> tuple[str, ...]:
+                        parts: dict[str, Any] | None = None) -> tuple[str, ...]:
     """:func:`array_fingerprint` and two that xlstsr computed before it left the CF encoding
     attributes out (all attributes hashed: the same when there are none), computed together
     (the values are sampled once) so that a store started then resumes: of the attributes as
     they are, and with ``grid_mapping`` put back from the encoding (the store started on the
     file opened with xarray's default ``decode_coords``, resumed with ``"all"``). ``parts``,
-    given, is filled with a hash of each part (:data:`_INPUT_PARTS`), which a refused resume
-    compares to say which one differs. Then the same three with dates hashed in their own unit,
+    given, is filled with a hash of each part (:data:`_INPUT_PARTS`) and of each coordinate
+    (:data:`_EACH_COORDINATE`), which a refused resume compares to say which one differs. Then the same three with dates hashed in their own unit,
     as before they were put in nanoseconds (:func:`_ns_dates`; equal to the first three when
     every date is in nanoseconds): a store started from ``datetime64[s]`` dates resumes."""
     h, old, moved = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
     raw_h, raw_old, raw_moved = h.copy(), old.copy(), moved.copy()
     part = {k: hashlib.sha256() for k in _INPUT_PARTS}
+    # each coordinate's own hash too: a refused resume names the one that differs
+    each: dict[str, list[Any]] = {}
 
     def both(b: bytes, where: str, raw: bytes | None = None) -> None:
         # all but the attributes go into every hash; ``raw``: the bytes hashed before
@@ -271,9 +273,10 @@ def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
                 v = _ns_dates(raw)
                 # object coordinates (cftime dates, granule names) by value: their bytes are
                 # addresses, new at each open (a resume of the same cube was refused)
-                both("\x1f".join(map(repr, v.ravel())).encode() if v.dtype == object
-                     else np.ascontiguousarray(v).tobytes(), "coordinates",
-                     None if v is raw else np.ascontiguousarray(raw).tobytes())
+                b = ("\x1f".join(map(repr, v.ravel())).encode() if v.dtype == object
+                     else np.ascontiguousarray(v).tobytes())
+                both(b, "coordinates", None if v is raw else np.ascontiguousarray(raw).tobytes())
+                each.setdefault(str(k), [str(v.dtype), hashlib.sha256()])[1].update(b)
         try:
             crs = a.rio.crs
         except (ValueError, RuntimeError):  # a CRS rioxarray cannot read: attrs hashed below
@@ -292,6 +295,7 @@ def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
                    moved, raw_moved)
     if parts is not None:
         parts.update({k: v.hexdigest()[:16] for k, v in part.items()})
+        parts[_EACH_COORDINATE] = {k: [d, x.hexdigest()[:16]] for k, (d, x) in each.items()}
     return tuple(x.hexdigest()[:32] for x in (h, old, moved, raw_h, raw_old, raw_moved))
 
 
@@ -300,6 +304,10 @@ def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
 #: left the user to guess between values, dates and attributes)
 _INPUT_PARTS = ("name, dims, shape or dtype", "values", "coordinates", "CRS", "attributes")
 INPUT_PARTS_ATTR = "xlstsr_input_parts"
+#: the key of :data:`INPUT_PARTS_ATTR` holding each coordinate's ``[dtype, hash]`` (absent from
+#: stores written before, which recorded one hash for all: their coordinates are then named by
+#: comparing the store's labels with those this input gives)
+_EACH_COORDINATE = "each coordinate"
 
 
 def _ns_dates(v: np.ndarray) -> np.ndarray:
@@ -314,9 +322,12 @@ def _ns_dates(v: np.ndarray) -> np.ndarray:
     return ns if np.array_equal(ns.astype(v.dtype), v, equal_nan=True) else v
 
 
-def _input_parts_differ(recorded: Any, parts: Mapping[str, str]) -> str:
+def _input_parts_differ(recorded: Any, parts: Mapping[str, Any], store: Any = None,
+                        ds: xr.Dataset | None = None) -> str:
     """Which parts of the input differ from those a store recorded (:data:`INPUT_PARTS_ATTR`),
-    as a clause of the refusal; "" for a store that recorded none (written before)."""
+    as a clause of the refusal; "" for a store that recorded none (written before). With the
+    ``store`` and the output Dataset this input gives (``ds``), differing coordinates are
+    named (:func:`_coordinates_differ`)."""
     try:
         before = json.loads(recorded) if isinstance(recorded, str) else None
     except ValueError:
@@ -324,7 +335,93 @@ def _input_parts_differ(recorded: Any, parts: Mapping[str, str]) -> str:
     if not isinstance(before, dict):
         return ""
     differ = [k for k in _INPUT_PARTS if k in before and before[k] != parts.get(k)]
-    return f"the input's {', '.join(differ)} differ" if differ else ""
+    if not differ:
+        return ""
+    said = f"the input's {', '.join(differ)} differ"
+    if "coordinates" in differ and store is not None and ds is not None:
+        which = _coordinates_differ(store, before.get(_EACH_COORDINATE),
+                                    parts.get(_EACH_COORDINATE), ds)
+        said += f": {which}" if which else ""
+    return said
+
+
+def _coordinates_differ(store: Any, before: Any, now: Any, ds: xr.Dataset) -> str:
+    """The input's coordinates that differ from those the store was written from, each with
+    how (dtype, number of labels, largest difference of the labels the store holds from it and
+    those this input gives, ``ds``'s), or "". ``before`` and ``now``: the per-coordinate
+    records (:data:`_EACH_COORDINATE`); a store written before, which has none, is compared by
+    its labels alone. Only the small (0-D, 1-D) coordinates are read."""
+    try:
+        stored = xr.open_zarr(store, consolidated=False, chunks=None, decode_coords=False)
+    except Exception:  # a store that cannot be read: the coordinates are named by record only
+        stored = None
+    small = [str(c) for c, v in ds.coords.items() if v.ndim <= 1]
+    if isinstance(before, dict) and isinstance(now, dict):
+        names = [c for c in sorted(set(before) | set(now)) if before.get(c) != now.get(c)]
+    elif stored is not None:
+        names = [c for c in small if c not in stored.variables
+                 or not _same_stored(stored[c].values, ds[c])]
+        before = now = None
+    else:
+        return ""
+    said = []
+    for c in names:
+        if before is not None and c not in before:
+            said.append(f"{c!r} is new (the store's input had none)")
+            continue
+        if now is not None and c not in now:
+            said.append(f"{c!r} is missing (the store's input had one)")
+            continue
+        how = []
+        if before is not None and now is not None and before[c][0] != now[c][0]:
+            how.append(f"{before[c][0]} there, {now[c][0]} here")
+        if stored is not None and c in stored.variables and c in small:
+            how += _labels_differ(np.asarray(stored[c].values), np.asarray(ds[c].values), c,
+                                  dtypes=before is None)
+        said.append(f"{c!r} differs" + (f" ({'; '.join(how)})" if how else ""))
+    return "; ".join(said)
+
+
+def _labels_differ(old: np.ndarray, new: np.ndarray, name: str,
+                   dtypes: bool = True) -> list[str]:
+    """How a coordinate's labels the store holds (``old``) differ from those this input gives
+    (``new``): their number, or their largest difference (numbers and dates) and, with
+    ``dtypes``, their dtypes, with a hint for float labels off by less than a thousandth of
+    their spacing or a few float32 steps (a grid re-read with rounding or in another
+    precision, not another grid)."""
+    if old.shape != new.shape:
+        return [f"{old.size} labels there, {new.size} here"]
+    if old.size == 0:
+        return []
+    if old.dtype.kind == "M" and new.dtype.kind == "M":
+        a, b = old.astype("datetime64[ns]"), new.astype("datetime64[ns]")
+        ok = ~(np.isnat(a) | np.isnat(b))
+        if not ok.any():
+            return []
+        return [f"its labels by up to {pd.Timedelta(int(np.abs(a[ok] - b[ok]).max()), 'ns')}"]
+    if old.dtype.kind not in "fiu" or new.dtype.kind not in "fiu":
+        return []
+    a, b = old.astype("float64"), new.astype("float64")
+    ok = ~(np.isnan(a) | np.isnan(b))
+    if not ok.any():
+        return []
+    d = float(np.abs(a[ok] - b[ok]).max())
+    if d == 0:
+        return []
+    told = [f"its labels by up to {d:.3g}"]
+    if dtypes and old.dtype != new.dtype:  # (a store written before recorded no dtype)
+        told.insert(0, f"{old.dtype} there, {new.dtype} here")
+    step = np.abs(np.diff(b.ravel()))
+    step = float(np.median(step[step > 0])) if (step > 0).any() else 0.0
+    # a float label's rounding: a thousandth of the spacing, or a few float32 steps (float32
+    # x/y in metres are 0.5 m apart at 5e6 m)
+    floats = [x.dtype for x in (old, new) if x.dtype.kind == "f"]
+    tol = max([1e-3 * step] + [4 * float(np.spacing(np.abs(b).max().astype(t)))
+                               for t in floats if t.itemsize <= 4])
+    if floats and (step == 0 or d <= tol):
+        told.append(f"the same grid re-read with rounding or in another precision? pass "
+                    f"{name!r} as the first run read it")
+    return told
 
 
 def _guide_order_differs(recorded: Any, now: Any) -> str:
@@ -2100,7 +2197,7 @@ def upscale_to_zarr(
     regions = [(a, min(a + time_chunk, nt)) for a in range(0, nt, time_chunk)]
 
     # (a store started before the CF encoding attributes were left out recorded the other)
-    input_parts: dict[str, str] = {}
+    input_parts: dict[str, Any] = {}
     input_fp, *input_fp_before = _array_fingerprints(lst, parts=input_parts)
     guide_fp, *guide_fp_before = _guide_fingerprints(given_guide)
     arguments = {
@@ -2231,7 +2328,8 @@ def upscale_to_zarr(
                     shown += [f"{k}[{o!r}]: {a.get(o)!r} there, {b.get(o)!r} here"
                               for o in sorted(set(a) | set(b)) if a.get(o) != b.get(o)]
             if "input" in diff:
-                shown.append(_input_parts_differ(root.attrs.get(INPUT_PARTS_ATTR), input_parts))
+                shown.append(_input_parts_differ(root.attrs.get(INPUT_PARTS_ATTR),
+                                                 input_parts, store, ds))
             if "guide" in diff:
                 shown.append(_guide_order_differs(prev_args.get("guide"), guide_fp))
             if "upscale_options" in diff:
