@@ -115,3 +115,26 @@ def test_training_advice_names_no_masking_option():
     assert "outside 150-400 K: set to NaN first" in msg
     assert "--mask-out-of-range" not in msg
     assert msg.replace(TRAIN_MASK_NOTE, "").count("mask_out_of_range") == 0
+
+
+def test_a_reading_leaving_many_pixels_out_is_kept_beside_the_other():
+    """1.2 % corrupt pixels on both sides of the range: the K x 10 reading (right) was dropped
+    because degC x 100 (7 K too cold) covers any value, and that one alone was advised."""
+    v = _aster_like()
+    v.flat[::160] = 1000.0
+    v.flat[80::160] = 4500.0
+    msg = _refusal(_grid(v))
+    assert "`da.attrs.update(scale_factor=0.1)`" in msg and "units='degC'" in msg
+    assert "ambiguous" in msg
+    # not stray pixels: no masking named for a field of that many
+    assert "stray" not in msg and "with `mask_out_of_range=True`" not in msg
+
+
+def test_zeros_a_reading_puts_out_of_range_are_declared_a_fill():
+    """Float K x 10 with 0.5 % zeros: the advice declares fill 0 with the scale (it named the
+    scale alone; followed, the fill was refused or masked as stray pixels)."""
+    v = _aster_like()
+    v[0, :3] = v[1, :3]
+    v.flat[::200] = 0.0
+    msg = _refusal(_grid(v, attrs={"units": "K"}))
+    assert "`da.attrs.update(scale_factor=0.1, _FillValue=0)` (`--scale 0.1 --nodata 0`)" in msg

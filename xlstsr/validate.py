@@ -2329,22 +2329,26 @@ def _ambiguity(fits: Sequence[tuple[float, bool, str, float]],
 
 
 def _covering(fits: Sequence[tuple[float, bool, str, float]], values: np.ndarray,
-              physical_range: tuple[float, float],
-              ) -> tuple[list[tuple[float, bool, str, float]], list[int]]:
-    """Of the readings ``fits`` (:func:`_scale_fits`) of ``values`` (as stored, fill left out),
-    those that keep all but stray pixels (under :data:`TAIL_SHARE`) within ``physical_range``,
-    and how many each puts outside it: a median and percentiles that fit say nothing of the
-    rest (ASTER's K x 10, read x 0.1, leaves 2-3 scene-border pixels mixed with the fill at
-    120-146 K, refused once followed). Readings that leave more outside are dropped when one
-    covers the scene (followed, they are refused as a field in other units); else all kept."""
-    v = np.asarray(values, np.float64)
+              physical_range: tuple[float, float]) -> tuple[list[int], list[bool]]:
+    """How many of ``values`` (as stored) each reading of ``fits`` (:func:`_scale_fits`) puts
+    outside ``physical_range`` as stray pixels (under :data:`TAIL_SHARE`, 0 not counted; 0
+    where more: a field in other units, not masked), and whether 0s are among those it puts
+    outside (a fill to declare). A median and percentiles that fit say nothing of the rest:
+    ASTER's K x 10, read x 0.1, leaves 2-3 scene-border pixels mixed with the fill at 120-146
+    K, refused once followed. Every reading is kept: one leaving many pixels out is no reason
+    to drop the other (degC x 100 covers any value from -12300 to 12700)."""
+    v = np.asarray(values)
     lo, hi = physical_range
-    strays = [int(np.count_nonzero(((v * k + (273.15 if c else 0.0)) < lo)
-                                   | ((v * k + (273.15 if c else 0.0)) > hi)))
-              for k, c, *_ in fits]
-    keep = [i for i, n in enumerate(strays) if n < TAIL_SHARE * v.size]
-    keep = keep or list(range(len(fits)))
-    return [fits[i] for i in keep], [strays[i] for i in keep]
+    strays, fills = [], []
+    for k, c, *_ in fits:
+        # the range in stored values: no float64 copy of the scene per reading
+        a, b = sorted(((lo - (273.15 if c else 0.0)) / k, (hi - (273.15 if c else 0.0)) / k))
+        out = (v < a) | (v > b)
+        zeros = int(np.count_nonzero(out & (v == 0)))
+        n = int(np.count_nonzero(out)) - zeros
+        strays.append(n if n < TAIL_SHARE * v.size else 0)
+        fills.append(zeros > 0)
+    return strays, fills
 
 
 def _stray_text(n: int, total: int, physical_range: tuple[float, float]) -> str:
@@ -2684,10 +2688,9 @@ def _range_cause(
         spread = _spread(as_stored)
         fits = _scale_fits(fit_median, physical_range, like=like, celsius=bool(celsius),
                            spread=spread, units_unknown=not units_known)
-        # each reading checked on the whole scene: its stray pixels masked with it, readings
-        # leaving more out dropped (ASTER's K x 10 was refused once followed, its degC x 100
-        # reading, 7 K too cold, accepted)
-        fits, strays = _covering(fits, as_stored, physical_range)
+        # each reading checked on the whole scene: its stray pixels masked with it, its 0s
+        # declared a fill (ASTER's K x 10 was refused once followed, for 3 border pixels)
+        strays, fills = _covering(fits, as_stored, physical_range)
         strays = [0] * len(fits) if ref or not maskable else strays  # no such option
         counts = ("; or raw digital numbers of radiance (a Landsat Level-1 thermal band: "
                   "`xlstsr.io.open_landsat8_l1` gives brightness temperature) or another "
@@ -2710,10 +2713,10 @@ def _range_cause(
             return (f"values (median {median:.6g}) are no temperature at any usual LST scale "
                     "(K x 10, K x 100, MODIS digital numbers x 0.02)"
                     + _unlike_text(median, physical_range, None, like) + c2l2 + counts)
-        how = [_scale_fix(k, c, ref, cli, attrs_of=attrs_of, mask=n > 0)
+        how = [_scale_fix(k, c, ref, cli, fill0=z, attrs_of=attrs_of, mask=n > 0)
                + f" if they are {what} (median {mk:.1f} K"
                + _stray_text(n, finite.size, physical_range) + ")"
-               for (k, c, what, mk), n in zip(fits, strays)]
+               for (k, c, what, mk), n, z in zip(fits, strays, fills)]
         return ("values look scaled: " + "; ".join(how) + _ambiguity(fits, strays) + c2l2
                 + counts)
     wrong = _wrong_scale(median, stored, physical_range, ref, like, attrs_of)
@@ -2987,9 +2990,8 @@ def _scaled_integer_message(what: str, median: float, zeros: bool,
     fits = _scale_fits(median, physical_range, like=like, celsius=celsius,
                        units_unknown=units_unknown, spread=spread)
     strays = [0] * len(fits)
-    if values is not None and values.size:
-        fits, strays = _covering(fits, values, physical_range)
-        strays = [0] * len(fits) if ref or not maskable else strays  # no such option
+    if values is not None and values.size and not (ref or not maskable):  # no such option
+        strays, _ = _covering(fits, values, physical_range)  # 0s: ``zeros`` names them
     l1 = "" if celsius else _landsat_l1_hint(median, like)
     if l1 and not fits:
         return (f"integer {what} with values around {median:.0f} and no scale metadata, and no "
