@@ -106,3 +106,29 @@ def test_evaluate_repeats_not_told_apart_refused_without_drop_duplicates():
     msg = str(err.value)
     assert "drop_duplicates" not in msg
     assert "2020-01-05" in msg and "assign_coords(overpass=" in msg
+
+
+def _stacked(over):
+    """The series stacked on a (time, overpass) MultiIndex dim 't'."""
+    da = _series(over=over)
+    return da.assign_coords(t=("time", [0] * 4)).swap_dims(time="t").set_index(
+        t=["time", "overpass"])
+
+
+def test_stacked_repeated_tuples_are_refused_as_repeats():
+    """Terra and Aqua both ('2020-01-05', 'day') on a stacked dim: pandas' NotImplementedError
+    ('isna is not defined for MultiIndex') came out of the overpass test; refused as repeats."""
+    with pytest.raises(GridError, match=r"repeated 't' labels.*truth\.isel\(t="):
+        xlstsr.steps.pair_steps(_stacked(["day"] * 4), _stacked(OVER), "truth")
+
+
+@pytest.mark.parametrize("spelling", [["Day", "Night"] * 2, [b"day", b"night"] * 2])
+def test_overpass_labels_spelled_otherwise_pair_and_score(spelling):
+    """The truth's 'Day'/'Night' labels paired with the series' 'day'/'night', then clashed with
+    them in the scoring, were dropped, and evaluate refused the series' repeats."""
+    sr = _series()
+    truth = _series(values=(299.5, 279.5, 300.5, 280.5), over=spelling)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = xlstsr.evaluate(sr, truth)
+    np.testing.assert_allclose(out["bias"].values, 0.5, atol=1e-5)

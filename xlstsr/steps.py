@@ -387,7 +387,9 @@ def _refuse_repeats(da: xr.DataArray, dim: Any, labels: pd.Index, what: str, var
     """Refuse ``da``'s repeated ``dim`` labels that its overpass labels (:func:`_step_overpasses`)
     do not tell apart, with advice that keeps every step: `drop_duplicates` kept the first
     step of each date, every night step of a day+night series lost."""
-    over, name = _step_overpasses(da, dim)
+    # a stacked dim's overpass is a level of its labels: repeated tuples are told by nothing
+    over, name = ((None, None) if isinstance(labels, pd.MultiIndex)
+                  else _step_overpasses(da, dim))
     if labels.has_duplicates and (over is None
                                   or pd.MultiIndex.from_arrays([labels, over]).has_duplicates):
         raise GridError(
@@ -478,8 +480,12 @@ def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Ind
             f"steps have no {what} step of that date and overpass (e.g. {_shown(missing[0][0])}"
             f" {missing[0][1]!r}; the {what}'s overpasses: {sorted(set(oo))}); {fix}."
         )
-    return other.isel({dim: [keys[k] for k in want]}).assign_coords(
+    out = other.isel({dim: [keys[k] for k in want]}).assign_coords(
         {dim: (dim, like[dim].values, dict(like[dim].attrs))})
+    # like's overpass labels, as paired: another spelling ('Night', b'night') clashed with
+    # like's in the metrics' arithmetic, dropped, and the next pairing told nothing apart
+    out = out.drop_vars([oname] if oname in out.coords else [])
+    return out.assign_coords({lname: like[lname]}) if lname else out
 
 
 def _refuse_one_overpass_over_both(like: xr.DataArray, other: xr.DataArray, b: str, how_b: str,
