@@ -205,3 +205,64 @@ def test_terra_and_aqua_or_two_versions_of_a_date_are_named(real_granule, tmp_pa
                                               + name.replace(".", r"\.") + ".*Terra and Aqua"):
             open_modis(sorted(tmp_path.glob("*.hdf")))
         other.unlink()
+
+
+@pytest.mark.parametrize("band, centre", [
+    # Landsat C2 ST: decoded 300 K scaled is 150.03 K, plausible too
+    ({"scale": 0.00341802, "offset": 149.0, "nodata": 0, "data_type": "uint16",
+      "unit": "kelvin"}, 300.0),
+    # degC x 0.01: decoded 25 degC scaled is 0.25 degC, plausible too
+    ({"scale": 0.01, "offset": 0, "nodata": -32768, "data_type": "int16", "unit": "degC"}, 25.0),
+])
+def test_decoded_files_under_other_codings_are_refused(tmp_path, band, centre):
+    """Where both readings of the values are plausible temperatures, the wholeness decides:
+    decoded floats under these codings opened at 150 K / 0.25 degC once the scaled reading was
+    taken first."""
+    pytest.importorskip("odc.stac")
+    from xlstsr.io import open_stac
+
+    fields = [centre + np.random.default_rng(k).normal(0, 3, (N, N)) for k in range(2)]
+    with pytest.raises(XlstsrError, match="float32 file of decoded values"):
+        open_stac(_items(tmp_path, fields, "float32", band), "LST")
+
+
+def test_renamed_granules_of_one_window_under_one_date_are_no_copies(real_granule, tmp_path):
+    """Two 8-day granules renamed without their product under one date (Terra and Aqua?) were
+    called copies of one granule; they get the shared-date refusal, naming both."""
+    import re
+
+    from helpers import dated_granule_copy
+    from pyhdf.SD import SD, SDC
+
+    from xlstsr.io import open_modis
+
+    for name in ("lst_terra.A2019305.hdf", "lst_aqua.A2019305.hdf"):
+        sd = SD(str(dated_granule_copy(real_granule, tmp_path / name)), SDC.WRITE)
+        for k, text in sd.attributes().items():  # an 8-day window: ending 2019-11-08
+            if k.startswith("CoreMetadata"):
+                sd.attr(k).set(SDC.CHAR, re.sub(
+                    r'(\bOBJECT\s*=\s*RANGEENDINGDATE\b.*?VALUE\s*=\s*")\d{4}-\d{2}-\d{2}',
+                    r"\g<1>2019-11-08", text, flags=re.S))
+        sd.end()
+    with pytest.raises(XlstsrError, match=r"share the date.*lst_aqua.*lst_terra.*Terra and Aqua"):
+        open_modis(sorted(tmp_path.glob("*.hdf")))
+
+
+def test_a_file_of_one_strip_is_sampled_in_pieces(tmp_path):
+    """A float file stored as one strip is one block: it was read whole (929 MB for a 6000 x
+    6000 scene) before the pixel cap was met; pieces of 512 x 512 are read instead."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from xlstsr.io.stac import _FLOAT_CHECK_SIDE, _float_sample
+
+    n = 1500
+    p = tmp_path / "strip.tif"
+    with rasterio.open(p, "w", driver="GTiff", height=n, width=n, count=1, dtype="float32",
+                       crs="EPSG:32633", blockysize=n, compress="deflate", transform=from_origin(0, n, 1, 1)) as d:
+        d.write(np.full((1, n, n), 290.5, "float32"))
+    with rasterio.open(p) as src:
+        assert [w.height for _, w in src.block_windows(1)] == [n]  # one strip
+        v = _float_sample(src, None)
+    assert 0 < v.size <= _FLOAT_CHECK_SIDE ** 2
+    assert np.all(v == np.float32(290.5))

@@ -624,7 +624,7 @@ def _refuse_copies(paths: Sequence[Path], recorded: Sequence[tuple[str, str] | N
     """Refuse stacked granules that are copies of one: two of one product (and collection,
     where their names give them) recording the same days. For a daily granule the product must
     be known (two renamed one-day files may be Terra and Aqua; the shared date is refused
-    after); a browser's second download (``name (1).hdf``) was refused as "Terra and Aqua, or
+    after), as for renamed files of several days under one date; a browser's second download (``name (1).hdf``) was refused as "Terra and Aqua, or
     two versions?" naming no file. Several days: an 8-day MOD11A2 of 1-8 November saved again
     as .A2019306. (each name lies in the window, so it was a second, duplicated step); a
     product whose windows slide daily (MCD43) records a window of its own in each granule."""
@@ -642,6 +642,10 @@ def _refuse_copies(paths: Sequence[Path], recorded: Sequence[tuple[str, str] | N
             seen[key] = p
             continue
         first = seen[key]
+        if product is None and granule_time(first) == granule_time(p):
+            # renamed files of one window under one date may be Terra and Aqua: refused as a
+            # shared date after; under two dates, one is a renamed copy
+            continue
         if daily:
             raise XlstsrError(
                 f"{first.name} and {p.name} are copies of one granule: both {product} "

@@ -910,6 +910,8 @@ _FLOAT_CHECK_FILES = 8
 #: file to find them (a few ms of a 1200 x 1200 MODIS tile; 4 Mpx of a larger scene)
 _FLOAT_CHECK_ENOUGH = 4096
 _FLOAT_CHECK_PIXELS = 1 << 22
+#: the side of the pieces a large block is read in (:func:`_float_sample`)
+_FLOAT_CHECK_SIDE = 512
 
 
 def _float_sample(src: Any, nodata: float | None) -> np.ndarray:
@@ -920,7 +922,15 @@ def _float_sample(src: Any, nodata: float | None) -> np.ndarray:
     project's h18v04 tile) had none there on most dates and got no verdict. Full resolution,
     not an overview: an averaged overview of whole stored numbers is not whole."""
     fills = [f for f in (src.nodata, nodata) if f is not None and np.isfinite(f)]
-    windows = [w for _, w in src.block_windows(1)]
+    from rasterio.windows import Window
+
+    # blocks cut to 512 x 512 pieces: a file of one strip is one block, read whole (929 MB
+    # for a 6000 x 6000 float32 scene) before the pixel cap was met
+    windows = [Window(w.col_off + c, w.row_off + r, min(_FLOAT_CHECK_SIDE, w.width - c),
+                      min(_FLOAT_CHECK_SIDE, w.height - r))
+               for _, w in src.block_windows(1)
+               for r in range(0, w.height, _FLOAT_CHECK_SIDE)
+               for c in range(0, w.width, _FLOAT_CHECK_SIDE)]
     # low-discrepancy order (golden-ratio fractions of the block index): the first blocks
     # read lie far apart, so sparse data are met early whatever the tiling
     order = np.argsort((np.arange(len(windows)) * 0.6180339887498949) % 1.0, kind="stable")
@@ -1000,10 +1010,11 @@ def _looks_decoded(v: np.ndarray, declared: np.dtype, coding: BandCoding) -> boo
         shift = 0.0 if kind == "K" else -273.15
         lo, hi = PHYSICAL_RANGE_K[0] + shift, PHYSICAL_RANGE_K[1] + shift
         scaled = med * coding.scale + coding.offset
-        if lo <= scaled <= hi:
-            return False
-        if lo <= med <= hi:
-            return True
+        # one reading plausible tells; both (an offset coding: Landsat's decoded 300 K scaled
+        # is 150.03 K; degC x 0.01: 25 degC scaled is 0.25 degC) do not: judged as below
+        raw_ok, scaled_ok = lo <= med <= hi, lo <= scaled <= hi
+        if raw_ok != scaled_ok:
+            return raw_ok
     return bool(np.any(v != np.round(v)))
 
 
