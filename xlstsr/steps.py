@@ -1125,8 +1125,10 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
       not have are left out, a step of ``like`` with no ``other`` step of that label is refused.
       Repeated labels (a day and a night step of each date) pair by label and overpass (an
       ``overpass`` coordinate along the dim, or a field's own ``day_night``), and are refused
-      where nothing tells them apart. Dims without labels on either side pair by position, and
-      are refused when their sizes differ.
+      where nothing tells them apart. Unique labels paired by date are checked for their
+      overpass too: a step of a day / night label other than ``like``'s step of its date gets an
+      :class:`~xlstsr.errors.OverpassWarning`, and the result carries ``like``'s labels. Dims
+      without labels on either side pair by position, and are refused when their sizes differ.
 
     ``what``/``like_what`` name the fields in the messages, ``var``/``like_var`` the variables
     of their fixes (``var`` defaults to ``what``'s first word).
@@ -1229,4 +1231,39 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
             # grid", with advice to reproject)
             other = other.isel({dim: lab.get_indexer(like_lab)}).assign_coords(
                 {dim: (dim, like[dim].values, dict(like[dim].attrs))})
+        other = _check_step_overpasses(other, like, dim, what, like_what, var)
+    return other
+
+
+def _check_step_overpasses(other: xr.DataArray, like: xr.DataArray, dim: Any, what: str,
+                           like_what: str, var: str) -> xr.DataArray:
+    """``other`` (its steps already in ``like``'s order of unique labels) with an
+    :class:`~xlstsr.errors.OverpassWarning` where a step's overpass differs from ``like``'s
+    step of its label (:func:`_step_overpasses`, one side at least labelled along ``dim``),
+    and ``like``'s per-step overpass labels in place of its own: the dates alone paired a
+    night truth step with a day sr step without a word (20 K RMSE), and the scores carried
+    the truth's 'night' label."""
+    lo, lname = _step_overpasses(like, dim)
+    oo, oname = _step_overpasses(other, dim)
+    if lo is None or oo is None or (lname is None and oname is None):
+        return other  # unknown on a side, or one label each: check_scalar_steps' warning
+    off = [i for i, (a, b) in enumerate(zip(lo, oo))
+           if a != b and {a, b} <= {"day", "night"}]
+    # a field-wide label on both sides (one overpass at every step) was warned about already
+    if off and (_day_night(like)[0] is None or _day_night(other)[0] is None):
+        shown = ", ".join(f"{_shown(like[dim].values[i])} ({what} {oo[i]!r}, {like_what} "
+                          f"{lo[i]!r})" for i in off[:3])
+        warn(f"{len(off)} of the {what}'s {len(oo)} '{dim}' steps are of another overpass "
+             f"than the {like_what}'s step of their {dim}: {shown}{', ...' if len(off) > 3 else ''}"
+             f". LST differs by many K between day and night; pair acquisitions of the same "
+             f"overpass (select the {what}'s steps of the {like_what}'s overpasses, or "
+             f"correct {var}'s '{oname or 'overpass'}' labels if they are wrong).",
+             OverpassWarning)
+    if lname is not None:
+        # like's labels, as _pair_repeats carries: the scores are of the field's steps
+        out = other.drop_vars([oname] if oname in other.coords else [])
+        return out.assign_coords({lname: like[lname]})
+    if off:
+        # like's overpass is its own field-wide one: the step's scores are of that overpass
+        return other.assign_coords({oname: (dim, np.asarray(lo, dtype=object).astype(str))})
     return other
