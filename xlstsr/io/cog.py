@@ -77,7 +77,9 @@ def open_cog(
         ``source_subdataset`` tag) are refused: one stack is one layer. With one path,
         one per band of a multi-band file (its bands become the time steps), or a ``time`` dim
         of length 1. Dates (strings, datetimes, zone-aware ones converted to
-        UTC) become datetime64; repeated values are refused.
+        UTC) become datetime64; repeated values are refused. Without ``times``, a file whose
+        time tag falls outside the days its MODIS-style name's date covers (``MOD11A1.A2020100``
+        tagged 2020-07-01: a renamed copy) is refused.
     masked : bool
         Nodata -> NaN. Scale metadata (``scale_factor``/``add_offset``) is left in ``attrs``;
         :func:`xlstsr.upscale` decodes it.
@@ -140,7 +142,7 @@ def open_cog(
                 and len(times) > 1:
             # one file of several bands, one per time step (SEVIRI's 96 quarter hours a day):
             # the bands become the time steps (was "96 times for 1 paths")
-            da = _open_file(path, chunks, masked, None)
+            da = _open_file(path, chunks, masked, None, check_name=False)
             if "band" in da.dims and da.sizes["band"] == len(times):
                 out = da.rename(band="time").assign_coords(time=_time_labels(list(times)))
                 return out.rio.write_crs(da.rio.crs) if da.rio.crs is not None else out
@@ -170,7 +172,8 @@ def open_cog(
         raise XlstsrError(f"{len(times)} times for {len(paths)} paths; give one time per path")
     if times is not None:
         times = _time_labels(times)
-    arrays = [_open_file(p, chunks, masked, band) for p in paths]
+    # given times date the files: a time tag that contradicts a name is not read then
+    arrays = [_open_file(p, chunks, masked, band, check_name=times is None) for p in paths]
     _same_grid(paths, arrays)
     _same_coding(paths, arrays, masked)
     # given times say which file is which step (day and night alternating); a stack to_cogs
@@ -249,12 +252,14 @@ def open_cog(
     return out.rio.write_crs(crs) if crs is not None else out
 
 
-def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> xr.DataArray:
+def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None,
+               check_name: bool = True) -> xr.DataArray:
     """One GeoTIFF as :func:`open_cog` opens it, dated only by its own tags or band
     descriptions (a list of MODIS-named files is dated by their names together, in date
     order), with a ``day_night`` attribute where its tags name a MODIS layer of one overpass
-    (:func:`_tagged_day_night`)."""
-    da = _read_file(path, chunks, masked, band)
+    (:func:`_tagged_day_night`). With ``check_name``, a time tag outside the window of the
+    date in its MODIS-style name is refused (:func:`_check_name_date`)."""
+    da = _read_file(path, chunks, masked, band, check_name)
     if "day_night" not in da.attrs:
         described = da.coords.get(DESCRIPTION_COORD)
         texts = ([str(t) for t in np.ravel(described.values)] if described is not None
@@ -296,7 +301,8 @@ def _tagged_day_night(attrs: dict[str, Any]) -> str | None:
     return None
 
 
-def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> xr.DataArray:
+def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None,
+               check_name: bool = True) -> xr.DataArray:
     """:func:`_open_file` without the ``day_night`` attribute."""
     local = "://" not in os.fspath(path) and not os.fspath(path).startswith("/vsi")
     page = _PAGE.match(os.fspath(path)) if isinstance(path, str) else None
@@ -379,6 +385,8 @@ def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
         dim = None
     da.attrs = {k: v for k, v in da.attrs.items() if k not in (BANDS_TAG, BAND_DIM_TAG)}
     own = _tagged_time(da.attrs) if dim is not None else None
+    if check_name and own is not None:
+        _check_name_date(path, own)
     # the bands' own descriptions (an Earth Engine / gdal_merge / QGIS stack's dates or
     # names): read as a tuple into attrs['long_name'], which upscale overwrote
     described = _band_descriptions(da)
@@ -449,6 +457,8 @@ def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
         da = da.assign_coords({DESCRIPTION_COORD: ("band", described)})
     when = _tagged_time(da.attrs)
     if when is not None and "band" not in da.dims:  # one step of to_cogs: its date
+        if check_name:
+            _check_name_date(path, when)
         da = da.assign_coords(time=when)
         stack = _tagged_stack(da.attrs)
         if stack is not None:  # a step of a stacked cube: its other labels ('day')
@@ -457,6 +467,66 @@ def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None) -> x
             da.encoding[_STACK_ENCODING] = stack
         da = _untagged(da)
     return da
+
+
+#: days a MODIS product's file may be dated before and after the day its name gives
+#: (``.AYYYYDDD.``), by the product's code after its platform (MOD/MYD/MCD/VNP/VJ1/VJ2):
+#: composites are named for their first day (MCD43 for the middle of its 16), and each window
+#: has a day to spare either side, for a tag in local solar time (a night overpass near
+#: midnight) of a file named for its UTC day
+_NAME_WINDOWS = (
+    (re.compile(r"43.*"), (9, 9)),
+    (re.compile(r"12Q\d|44[BW]|1[67]A3(H|GF)?|17A3HGF"), (1, 366)),  # yearly
+    (re.compile(r"13A3|13C2|11[BC]3|64A1|10CM"), (1, 31)),  # monthly
+    (re.compile(r"13Q1|13A[12]|13C1"), (1, 16)),
+    (re.compile(r"15A3H"), (1, 4)),
+    (re.compile(r"11A2|21A2|15A2H?|16A2(GF)?|17A2H(GF)?|09A1|09Q1|10A2|11C2|14A[12]"), (1, 8)),
+    (re.compile(r"11A1|21A1[DN]?|10A1|09G[AQ]|11[BC]1|10C1|46A[12]"), (1, 1)),
+)
+#: a product not in :data:`_NAME_WINDOWS`: only what no MODIS product's window allows
+#: (a year after its named day, MCD43's days before) is refused
+_ANY_WINDOW = (9, 366)
+
+
+def _check_name_date(path: Any, when: Any) -> None:
+    """Refuse a GeoTIFF whose time tag (``when``) lies outside the window of the date in its
+    MODIS-style name (``MOD11A1.A2020100...``, :func:`~xlstsr.io.modis.granule_time`; the
+    window by product, :data:`_NAME_WINDOWS`): a renamed or mislabelled file was dated by its
+    tag alone, and by its name in a list of untagged files, without a word.
+
+    A tag that is no numpy date (a cftime calendar's, a label) is not compared."""
+    from .modis import _granule_product, granule_time
+
+    if not isinstance(when, np.datetime64):
+        return
+    name = Path(os.fspath(path)).name
+    try:
+        named = granule_time(name)
+    except XlstsrError:  # no such day (A2019400): the name holds no date to contradict
+        return
+    if named is None:
+        return
+    product = _granule_product(name) or ""
+    code = re.sub(r"^(MOD|MYD|MCD|VNP|VJ[12])", "", product.upper())
+    before, after = next((w for pattern, w in _NAME_WINDOWS if pattern.fullmatch(code)),
+                         _ANY_WINDOW)
+    tagged = when.astype("datetime64[D]")
+    days = int((tagged - named.astype("datetime64[D]")) // np.timedelta64(1, "D"))
+    if -before <= days <= after:
+        return
+    import datetime as dt
+
+    day = dt.date.fromisoformat(str(tagged))
+    renamed = f".A{day.year}{day.timetuple().tm_yday:03d}."
+    raise XlstsrError(
+        f"{name} is named for {str(named)[:10]} but its time tag says {str(when)[:19]} "
+        f"({abs(days)} days {'later' if days > 0 else 'earlier'}, outside a "
+        f"{product or 'MODIS'} file's window): a renamed or mislabelled copy of another "
+        f"date's file. Rename it to its tag's date (`{renamed}`), or fix its tag to the "
+        f"file's real date (`with rasterio.open(path, 'r+') as f: "
+        f"f.update_tags(time='{str(named)[:10]}')`), or pass the files' dates with "
+        "`open_cog([...], times=[...])`."
+    )
 
 
 def _untagged(da: xr.DataArray) -> xr.DataArray:
