@@ -91,13 +91,19 @@ PHYSICAL_RANGE_K = (150.0, 400.0)
 #: warning (fires, sensor artefacts: one real MODIS pair has a 402 K pixel) rather than rejected.
 HOT_SPOT_FRACTION = 0.01
 HOT_SPOT_MARGIN_K = 50.0
-#: An undeclared fill value: one exact value on at least this share of an image's valid pixels
-#: (and at least FILL_MIN_PIXELS of them), at least FILL_GAP_K below the median of the others and
-#: FILL_IQR of their inter-quartile ranges below their lower quartile (:func:`suspect_fill`).
+#: An undeclared fill value: one value (to within FILL_REL_TOL) on at least this share of an
+#: image's valid pixels (and at least FILL_MIN_PIXELS of them), at least FILL_GAP_K below the
+#: median of the others and FILL_IQR of their inter-quartile ranges below their lower quartile
+#: (:func:`suspect_fill`).
 FILL_SHARE = 0.05
 FILL_MIN_PIXELS = 16
 FILL_GAP_K = 20.0
 FILL_IQR = 3.0
+#: values within this fraction of a fill candidate count as that value (exact for 0): resampled,
+#: the ASTER references' fill 2000 (200 K, 11-14 % of each scene) spreads over hundreds of values
+#: within 0.002 K of it, none of them on FILL_SHARE alone; real temperatures on a share of a
+#: scene far below the rest are not that close to one value
+FILL_REL_TOL = 1e-5
 #: ... and at any share (at least FILL_MIN_PIXELS pixels) beyond FILL_FAR_IQR of them: -9999 in
 #: an NDVI band is 30 000 inter-quartile ranges out, a saturated reflectance tens at most
 FILL_FAR_IQR = 100.0
@@ -2085,14 +2091,18 @@ def suspect_fill(values: np.ndarray, *, share: float | None = None,
                  gap: float | None = None) -> tuple[float, float] | None:
     """A single value that looks like an undeclared fill value, as ``(value, share)``, or None.
 
-    The rule: one exact value covers at least ``share`` (default :data:`FILL_SHARE`) of the
+    The rule: one value covers at least ``share`` (default :data:`FILL_SHARE`) of the
     valid pixels (and at least :data:`FILL_MIN_PIXELS`), and lies far below the other pixels'
     distribution: ``gap`` (default :data:`FILL_GAP_K`, Kelvin) below their median and
-    :data:`FILL_IQR` inter-quartile ranges below their lower quartile. Real temperatures do not
-    repeat one value over a large part of a scene far below the rest (a uniform scene has no
-    "rest"; a quantised one spreads over many values), fill values (SEVIRI's -80 degC = 193 K,
-    an ASTER 0 outside the scene) do. Cost: O(n), one partition and a few comparisons (about
-    15 ms for a 1200 x 1200 image); the values far below the median are counted exactly.
+    :data:`FILL_IQR` inter-quartile ranges below their lower quartile. A pixel counts as that
+    value within :data:`FILL_REL_TOL` of it (:func:`_fill_pixels`; exactly for 0): a fill
+    resampled with the scene (the ASTER references' 2000, 200 K) is a plateau of many values
+    within 0.002 K of one, and ``value`` is the most frequent of them (:func:`_fill_pixels`
+    finds them all). Real temperatures do not repeat one value over a large part of a scene far
+    below the rest (a uniform scene has no "rest"; a quantised one spreads over many values
+    further apart), fill values (SEVIRI's -80 degC = 193 K, an ASTER 0 outside the scene) do.
+    Cost: O(n), one partition and a few comparisons (20-40 ms for a 1200 x 1200 image); the
+    values far below the median (usually few) are sorted to be grouped.
 
     Examples
     --------
@@ -2103,6 +2113,9 @@ def suspect_fill(values: np.ndarray, *, share: float | None = None,
     >>> scene[:190] = 193.15  # SEVIRI's -80 degC fill over half the scene, undeclared
     >>> v, s = suspect_fill(scene); round(v, 2), round(s, 3)
     (193.15, 0.475)
+    >>> scene[:190] = 200 - 0.001 * rng.random(190)  # a fill of 200 K, resampled: 190 values
+    >>> v, s = suspect_fill(scene); round(v, 2), round(s, 3)
+    (200.0, 0.475)
     """
     share = FILL_SHARE if share is None else share
     gap = FILL_GAP_K if gap is None else gap
@@ -2120,28 +2133,48 @@ def suspect_fill(values: np.ndarray, *, share: float | None = None,
     part = np.partition(f, [n // 3, n // 2])
     median = float(part[n // 2])
     cands = {f.dtype.type(f.min()), part[n // 3], part[n // 2]}
-    best: tuple[Any, int] | None = None
-    for c in cands:
-        count = int(np.count_nonzero(f == c))
-        if count >= k and (best is None or count > best[1]):
-            best = (c, count)
-    low = f[f < median - gap / 2]  # usually (almost) empty
+    low = np.sort(f[f < median - gap / 2].astype(np.float64))  # usually (almost) empty
     if low.size >= k:
-        vals, counts = np.unique(low, return_counts=True)
+        # the densest group of values within FILL_REL_TOL of one of them, by its most frequent
+        tol = FILL_REL_TOL * np.abs(low)
+        counts = np.searchsorted(low, low + tol, "right") - np.searchsorted(low, low - tol)
         i = int(np.argmax(counts))
-        if counts[i] >= k and (best is None or counts[i] > best[1]):
-            best = (vals[i], int(counts[i]))
+        if counts[i] >= k:
+            group = low[np.abs(low - low[i]) <= tol[i]]
+            vals, reps = np.unique(group, return_counts=True)
+            cands.add(f.dtype.type(vals[int(np.argmax(reps))]))
+    best: tuple[Any, np.ndarray, int] | None = None
+    for c in cands:
+        at = _fill_pixels(f, c)
+        count = int(np.count_nonzero(at))
+        if count >= k and (best is None or count > best[2]):
+            best = (c, at, count)
     if best is None:
         return None
-    raw, count = best
+    raw, at, count = best
     v = float(raw)
-    rest = f[f != raw].astype(np.float64)
+    rest = f[~at].astype(np.float64)
     if rest.size < FILL_MIN_PIXELS:
         return None
     q25, q50, q75 = _quantiles(rest, (0.25, 0.5, 0.75))
     if v < q50 - gap and v < q25 - FILL_IQR * (q75 - q25):
         return v, count / n
     return None
+
+
+def _fill_pixels(values: np.ndarray, value: float) -> np.ndarray:
+    """Where ``values`` hold the fill ``value`` that :func:`suspect_fill` found: within
+    :data:`FILL_REL_TOL` of it (exactly, for 0), as a boolean array of ``values``' shape.
+
+    Examples
+    --------
+    >>> _fill_pixels(np.array([1999.9995, 2000.0, 2000.3, 0.0, 1e-9]), 2000.0).tolist()
+    [True, True, False, False, False]
+    >>> _fill_pixels(np.array([0.0, 1e-9]), 0.0).tolist()
+    [True, False]
+    """
+    v = float(value)
+    return np.abs(np.asarray(values, np.float64) - v) <= FILL_REL_TOL * abs(v)
 
 
 #: a stored scale is offered for a field only if it brings the field's median within this
@@ -2915,6 +2948,28 @@ def _declare_fill_advice(sv: Any, what: str, attrs_of: str | None, cli: bool,
             + f", or mask it: `da.where(da != {sv})`")
 
 
+def _threshold_fill_advice(top: float, what: str, attrs_of: str | None, cli: bool,
+                           as_stored: Any, rising: bool) -> str:
+    """How to drop a fill plateau that ends at ``top`` (decoded, Kelvin) from
+    the ``what`` field: a threshold just above it, evaluate's ``valid_min`` for the reference
+    (with ``erode`` and ``clear``, which drop the pixels resampling mixed with the fill: 6.9 K
+    of RMSE on an ASTER pair with the threshold alone, 2.3 K with them), else a mask of the
+    values as stored (``as_stored``: decoded -> stored text; ``rising``: the stored values grow
+    with the decoded ones)."""
+    t = float(np.floor(top + 0.5)) + 1.0  # a whole number 0.5-1.5 K above the plateau
+    if what == "reference" and not attrs_of:
+        return (f"drop it with a threshold in Kelvin just above it: pass `valid_min={t:g}, "
+                "erode=3, clear=True` to evaluate (`--valid-min "
+                f"{t:g} --erode 3 --clear` on the command line); erode and clear drop the "
+                "pixels that resampling mixed with it too")
+    v = attrs_of or "da"
+    ts = as_stored(t)
+    return (f"mask it with a threshold just above it, as stored: `{v} = {v}.where({v} "
+            f"{'>' if rising else '<'} {ts})`"
+            + (" (then write the file again for the command line, which takes no threshold)"
+               if cli else ""))
+
+
 def _stale_scale_text(median: float, stale: tuple[float, float] | None,
                       physical_range: tuple[float, float], v: str = "da") -> str:
     """When values stored as floats were scaled on reading (``stale``: the encoding's scale and
@@ -3278,13 +3333,18 @@ def _lst_verdict(
                     f"values: {int_stored[2]}'s {extreme} value, which GDAL and CF tools write "
                     f"as a fill, left undeclared (not a temperature); {how}."
                 )
-            if hit is not None and ((k_lo is not None and hit[0] < k_lo)
-                                    or (k_hi is not None and hit[0] > k_hi)):
+            # a fill resampled is a plateau of close values (ASTER's 2000 = 200 K: 1999.9995
+            # to 2000), which no one declared value masks: its ends, for the advice
+            at = None if hit is None else _fill_pixels(finite, hit[0])
+            p_lo, p_hi = (0.0, 0.0) if at is None else (float(finite[at].min()),
+                                                        float(finite[at].max()))
+            if hit is not None and ((k_lo is not None and p_hi < k_lo)
+                                    or (k_hi is not None and p_lo > k_hi)):
                 hit = None  # the caller's thresholds drop that value: no fill to declare
             if hit is not None and mask_out_of_range and not lo <= hit[0] <= hi:
                 hit = None  # asked for: masked below with the other out-of-range values
             near = hit is not None and lo <= hit[0] <= hi and (
-                float(np.percentile(finite[finite != hit[0]], 1)) - hit[0] <= DECLARED_FILL_GAP_K)
+                float(np.percentile(finite[~at], 1)) - p_hi <= DECLARED_FILL_GAP_K)
             if near and fill_declared:
                 hit = None  # a plausible temperature near the rest, beside a declared fill:
                 # data (a lake at one value of a whole-Kelvin product, a two-level field);
@@ -3299,6 +3359,22 @@ def _lst_verdict(
                     "and it is kept as data."
                     if near and what != "reference" else "")
                 ps = in_file(v)
+                if p_lo != p_hi:
+                    # a declared value or `!=` would leave the rest of the plateau as data
+                    span = f"{as_stored(p_lo)} to {as_stored(p_hi)}"
+                    ps = None if in_file(p_lo) is None else f"{in_file(p_lo)} to {in_file(p_hi)}"
+                    kelvin = (f"; {_kelvin_text(p_lo)} to {_kelvin_text(p_hi)} K"
+                              if units_known else "")
+                    how = _threshold_fill_advice(p_hi, what, attrs_of, cli, as_stored,
+                                                 scale > 0)
+                    raise UndeclaredFillError(
+                        f"the {what} holds a plateau of values from {span} "
+                        f"({'' if ps is None else ps + ' '}as stored{kelvin}) on {share:.0%} of "
+                        "the valid pixels of an image, far below all the others: an undeclared "
+                        "fill value spread over many close values by resampling (the ASTER "
+                        "references' 2000, 200 K, along the scene border), which no one "
+                        f"declared fill value masks; {how}.{real}"
+                    )
                 how = _declare_fill_advice(sv, what, attrs_of, cli, ps)
                 raise UndeclaredFillError(
                     f"the {what} value {sv} ({'' if ps is None else ps + ' '}as stored{kelvin}) covers {share:.0%} of the "
