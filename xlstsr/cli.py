@@ -563,7 +563,8 @@ def _malformed_crs(crs: Any) -> bool:
 def _open_field(path: str, variable: str | None, role: str, flag: str = "--variable",
                 band: int | None = None) -> Any:
     """One DataArray from a file: a Dataset's variable (named, or its only one), or one band of
-    a GeoTIFF (``band``; else its bands are its time steps)."""
+    a GeoTIFF (``band``, or the one ``variable`` names among its band descriptions, a name
+    matching none refused; else its bands are its time steps)."""
     return _open_field_and_globals(path, variable, role, flag, band)[0]
 
 
@@ -662,8 +663,23 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
             # band; it was "ignored: holds a single field", and every band read as a time step
             log.info("%s %s: band %d of %s", flag, variable, described.index(variable) + 1, path)
             obj = open_path(path, band=described.index(variable) + 1)
+        elif described:
+            # named bands (LST_Day_1km, LST_Night_1km): a name matching none (a typo, another
+            # case) was "ignored" and every band, day and night alike, read as a time step.
+            # Refused, with the exact name to use: a case-insensitive match taken silently
+            # would make the name's meaning depend on the file
+            near = [d for d in described if d.casefold() == variable.casefold()]
+            dim = str(obj[DESCRIPTION_COORD].dims[0])
+            fix = (f"names are case-sensitive: pass {flag} {near[0]}" if len(near) == 1
+                   else f"name one of them exactly (e.g. {flag} {described[0]})")
+            steps = ("" if dim == "band" else
+                     f", or drop {flag} to read all {len(described)} bands as its {dim} steps")
+            raise UsageError(f"{flag} {variable}: {path} has no band described {variable!r}; "
+                             f"its {len(described)} bands are described {described}: "
+                             f"{fix}{steps}.")
         else:
-            # a GeoTIFF holds one field: the name was dropped without a word
+            # a GeoTIFF without band descriptions holds one field (its bands, if several, its
+            # time steps): the name was dropped without a word
             warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
                  f"bands are its time steps); drop {flag}", UserWarning)
     return _grid_from_2d_xy(obj, path, role), globs
