@@ -194,7 +194,9 @@ def coarsen(
     DataArray
         Coarse LST in Kelvin on the grid ``factor`` times coarser, CRS and transform written,
         north-up (a grid stored south-up or running west is flipped first, as
-        :func:`xlstsr.upscale` takes it). Lazy for dask input.
+        :func:`xlstsr.upscale` takes it). Lazy for dask input. The input's attributes kept
+        but those of its storage and grid; its own ``long_name`` (the only record of the
+        overpass, 'MOD11A1 nighttime LST') as ``source_long_name``, as upscale keeps it.
 
     Examples
     --------
@@ -305,7 +307,8 @@ def coarsen(
     # calibration got it a second time), but not its encoding nor an upscale's description
     # (the values are no longer that method's output; the history says what was done)
     # nor GDAL's band statistics (STATISTICS_MAXIMUM...): the fine field's, not the result's
-    from .upscale import _storage_attr
+    # (imported here: upscale imports this module)
+    from .upscale import _source_long_name, _storage_attr
 
     history = lst.attrs.get("history")
     result.attrs = {str(k): v for k, v in lst.attrs.items()
@@ -314,12 +317,21 @@ def coarsen(
     result.attrs.update({
         "standard_name": "surface_temperature",
         "units": "K",
-        "long_name": "land surface temperature (radiometrically aggregated)",
+        "long_name": _COARSE_LONG_NAME,
         "xlstsr_degradation": degradation,
         "xlstsr_version": __version__,
         "history": (str(history) + "\n" if history else "")
         + f"xlstsr {__version__}: coarsen({degradation})",
     })
+    # the input's own long_name kept as upscale keeps it: the only record of the overpass
+    # ('MOD11A1 v061 nighttime LST'), so a coarsened night field scored against a day one was
+    # not warned; an earlier coarsen's own long_name passes on its source_long_name instead
+    source = {k: v for k, v in lst.attrs.items()
+              if not (k == "long_name" and v == _COARSE_LONG_NAME)}
+    result.attrs.pop("source_long_name", None)  # an earlier one, or a non-text one: set below
+    source_long_name = _source_long_name(source)
+    if source_long_name is not None:
+        result.attrs["source_long_name"] = source_long_name
     # its gaps declared, as upscale's: a GeoTIFF written from it had no nodata, and a masked
     # reader counted the gaps as data
     return result.rio.write_nodata(np.nan, encoded=True)
@@ -381,6 +393,9 @@ def _with_margin(kept, lenient: xr.DataArray, keep: dict[Hashable, slice], ydim:
 
 
 #: what upscale records of how its output was made: not carried to a coarsened field
+#: a coarsened field's long_name (the input's own is kept as ``source_long_name``)
+_COARSE_LONG_NAME = "land surface temperature (radiometrically aggregated)"
+
 _UPSCALE_ATTRS = frozenset({"xlstsr_method", "xlstsr_factor", "xlstsr_options",
                             "xlstsr_scale_correction"})
 

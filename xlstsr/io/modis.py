@@ -49,6 +49,30 @@ _CODING_ATTRS = (
     "scale_factor", "add_offset", "_FillValue", "valid_range", "calibrated_nt",
     "scale_factor_err", "add_offset_err", "Number Type",
 )
+#: a text attribute that states how the stored integers are decoded: MOD11A1's per-layer
+#: formulas (LST_Day_1km's ``LST = "LST data * scale_factor"``, Emis_31's ``Emis_31 = "Emis_31
+#: data * scale_factor + add_offset"``, Clear_day_cov's ``day clear_sky_cov = ...``), named
+#: after the layer, not by a fixed key
+_CODING_FORMULA = re.compile(r"\b(?:scale_factor|add_offset)\b")
+
+
+def _coding_attr(key: str, value: Any) -> bool:
+    """Whether the HDF attribute ``key: value`` describes the stored integers (a coding
+    attribute, or a formula that names ``scale_factor``/``add_offset``): not true of the
+    decoded values, so dropped with the decoding.
+
+    Examples
+    --------
+    >>> _coding_attr("LST", "LST data * scale_factor"), _coding_attr("scale_factor", 0.02)
+    (True, True)
+    >>> _coding_attr("long_name", "Daily daytime 1km grid Land-surface Temperature")
+    False
+    """
+    if key in _CODING_ATTRS:
+        return True
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    return isinstance(value, str) and _CODING_FORMULA.search(value) is not None
 
 _GRANULE_DATE = re.compile(r"\.A(\d{4})(\d{3})\.")
 
@@ -581,7 +605,9 @@ def _open_one(
         if qcv is not None:
             bad |= modland(qcv, product=_qc_product(path, struct)) > max_modland
         data = dsa.where(bad, np.nan, data).astype(np.float32)
-        keep = {k: v for k, v in attrs.items() if k not in _CODING_ATTRS}
+        # (its formula too: the Kelvin field carried LST='LST data * scale_factor' into every
+        # output's tags; kept with decode=False, where it still describes the numbers)
+        keep = {k: v for k, v in attrs.items() if not _coding_attr(k, v)}
         if qcv is not None:
             keep["qc"] = f"{qc_name} MODLAND bits 0-1 <= {max_modland}"
         # the applied scale recorded where xarray's decoding puts it (in its terms, value =
@@ -733,7 +759,7 @@ def open_modis(
         e.g. Kelvin for LST; a ``scale_factor`` above 1, MOD13's 10000, divides, as MODIS
         defines it), recorded as xarray's decoding records it: ``encoding['scale_factor']`` /
         ``['add_offset']`` in its terms (value = stored x scale + offset), the attributes
-        dropped (neither the stored ``dtype`` nor ``_FillValue``: ``to_netcdf`` writes the
+        dropped, with MOD11's per-layer formula (``LST: 'LST data * scale_factor'``) (neither the stored ``dtype`` nor ``_FillValue``: ``to_netcdf`` writes the
         floats, gaps as NaN, not packed back into the granule's integers). Bit fields (``QC_Day``) stay integers. False returns the stored
         integers with their attributes (the pixels an explicit ``qc`` / ``max_modland``
         rejects set to ``_FillValue``, above).
