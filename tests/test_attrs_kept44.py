@@ -67,6 +67,14 @@ def test_coarsen_keeps_long_name_as_source_long_name():
     assert cc.attrs["source_long_name"] == "MOD11A1 v061 nighttime LST"
 
 
+def test_upscale_of_a_coarsened_field_keeps_the_first_long_name():
+    # coarsen's own long_name was taken for the source's: 'nighttime' lost on upscaling
+    night, _ = _night_and_day()
+    up = night.lstsr.coarsen(2).lstsr.upscale(2, method="bicubic")
+    assert up.attrs["source_long_name"] == "MOD11A1 v061 nighttime LST"
+    assert _day_night(up)[0] == "night"
+
+
 def test_coarsen_without_long_name_sets_none():
     bare, _ = _night_and_day()
     bare.attrs = {"units": "K", "source_long_name": 5}  # an earlier one, not text

@@ -945,11 +945,15 @@ def _source_long_name(kept: Mapping[Hashable, Any]) -> str | None:
     """The input's own long_name, kept as ``source_long_name`` (the only record of which
     product, day or night: 'MOD11A1 v061 nighttime LST'); not the long_name itself, which
     then said 'LST at 1 km' of a 250 m field or '(degC)' of one converted to K. An earlier
-    upscale's output (long_name xlstsr's own) passes its ``source_long_name`` on; a multi-band
+    upscale's or coarsen's output (long_name xlstsr's own) passes its ``source_long_name`` on
+    (a coarsened night field upscaled lost 'nighttime'); a multi-band
     file's tuple of band descriptions is none (the CLI writes those back itself)."""
+    from .degrade import _COARSE_LONG_NAME  # degrade imports this module's helper lazily
+
     text = kept.get("long_name")
     text = text.strip() if isinstance(text, str) else ""
-    if text and text != _SR_LONG_NAME:
+    # xlstsr's own long_names (upscale's, coarsen's) name no product: the earlier one passes on
+    if text and text not in (_SR_LONG_NAME, _COARSE_LONG_NAME):
         return text
     earlier = kept.get("source_long_name")
     return earlier.strip() if isinstance(earlier, str) and earlier.strip() else None
