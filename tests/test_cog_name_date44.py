@@ -93,3 +93,14 @@ def test_band_dim_file_tag_checked(tmp_path):
     assert main(["upscale", str(src), str(out), "--quiet"]) == 0
     with pytest.raises(XlstsrError, match="2020-04-09"):
         open_cog(str(out))
+
+
+def test_to_cogs_output_under_a_modis_style_prefix_opens(tmp_path):
+    """to_cogs names its files prefix_<date>: a MODIS-style prefix (the first step's granule)
+    is no date to contradict the tags, which the name's own suffix repeats."""
+    lst = xlstsr.datasets.sample_scene(n_times=3, size=16)["lst_1km"].fillna(290.0)
+    lst = lst.assign_coords(time=pd.DatetimeIndex(["2020-04-09", "2020-04-20", "2020-05-30"]))
+    files = sorted(to_cogs(lst, tmp_path, prefix="MOD11A1.A2020100.h18v04.061"))
+    back = open_cog(files)
+    np.testing.assert_array_equal(back["time"].values, lst["time"].values)
+    assert open_cog(files[-1])["time"].values == lst["time"].values[-1]

@@ -80,3 +80,34 @@ def test_evaluate_warns_and_labels_scores_by_sr_overpass():
     assert any(issubclass(w.category, OverpassWarning) and "2020-07-01" in str(w.message)
                for w in caught)
     assert list(scores["overpass"].values) == ["day", "day"]
+
+
+def test_stacked_time_overpass_cube_pairs_as_before():
+    """A (time, overpass) stack: its overpass is a level of the labels it pairs by; reassigning
+    it raised xarray's "would corrupt the following index" (evaluate of such cubes crashed)."""
+    st = _da(["2020-07-01"] * 2 + ["2020-07-02"] * 2, [305, 285, 306, 286],
+             ["day", "night", "day", "night"])
+    st = st.assign_coords(t=("time", [0] * 4)).swap_dims(time="t").set_index(t=["time", "overpass"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = xlstsr.evaluate(st, st + 0.5)
+    np.testing.assert_allclose(out["bias"].values, -0.5, atol=1e-9)
+
+
+def test_the_truths_other_coordinates_are_its_own():
+    """Only the field's overpass labels are carried: like[name] brought the field's other
+    coordinates along, a truth's band and per-step qc overwritten by the field's."""
+    sr = _da(DATES, [305, 306], ["day", "night"]).assign_coords(band=1, qc=("time", [1, 2]))
+    truth = _da(DATES, [305, 286], ["day", "night"]).assign_coords(band=2, qc=("time", [5, 6]))
+    out, caught = _paired(truth, sr)
+    assert not caught
+    assert int(out["band"]) == 2 and out["qc"].values.tolist() == [5, 6]
+    assert out["overpass"].values.tolist() == ["day", "night"]
+
+
+def test_an_overpass_of_other_meaning_does_not_replace_day_night_labels():
+    sr = _da(DATES, [305, 306], ["terra", "aqua"])
+    truth = _da(DATES, [305, 286], ["day", "night"])
+    out, caught = _paired(truth, sr)
+    assert not caught
+    assert out["overpass"].values.tolist() == ["day", "night"]

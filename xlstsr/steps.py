@@ -485,7 +485,14 @@ def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Ind
     # like's overpass labels, as paired: another spelling ('Night', b'night') clashed with
     # like's in the metrics' arithmetic, dropped, and the next pairing told nothing apart
     out = out.drop_vars([oname] if oname in out.coords else [])
-    return out.assign_coords({lname: like[lname]}) if lname else out
+    return _with_labels(out, like, lname, dim) if lname else out
+
+
+def _with_labels(other: xr.DataArray, like: xr.DataArray, name: str, dim: Any) -> xr.DataArray:
+    """``other`` with ``like``'s per-step ``name`` labels along ``dim`` (values and attrs
+    only: ``like[name]`` brought ``like``'s other coordinates, a truth's band and qc
+    overwritten by the field's)."""
+    return other.assign_coords({name: (dim, like[name].values, dict(like[name].attrs))})
 
 
 def _refuse_one_overpass_over_both(like: xr.DataArray, other: xr.DataArray, b: str, how_b: str,
@@ -1243,6 +1250,8 @@ def _check_step_overpasses(other: xr.DataArray, like: xr.DataArray, dim: Any, wh
     and ``like``'s per-step overpass labels in place of its own: the dates alone paired a
     night truth step with a day sr step without a word (20 K RMSE), and the scores carried
     the truth's 'night' label."""
+    if any(isinstance(da.indexes.get(dim), pd.MultiIndex) for da in (like, other)):
+        return other  # a stacked dim: its overpass is a level of the labels it paired by
     lo, lname = _step_overpasses(like, dim)
     oo, oname = _step_overpasses(other, dim)
     if lo is None or oo is None or (lname is None and oname is None):
@@ -1259,10 +1268,11 @@ def _check_step_overpasses(other: xr.DataArray, like: xr.DataArray, dim: Any, wh
              f"overpass (select the {what}'s steps of the {like_what}'s overpasses, or "
              f"correct {var}'s '{oname or 'overpass'}' labels if they are wrong).",
              OverpassWarning)
-    if lname is not None:
-        # like's labels, as _pair_repeats carries: the scores are of the field's steps
+    if lname is not None and set(lo) <= {"day", "night"}:
+        # like's labels, as _pair_repeats carries: the scores are of the field's steps (an
+        # 'overpass' of other meaning, 'terra' or 10.5 h, does not replace day / night ones)
         out = other.drop_vars([oname] if oname in other.coords else [])
-        return out.assign_coords({lname: like[lname]})
+        return _with_labels(out, like, lname, dim)
     if off:
         # like's overpass is its own field-wide one: the step's scores are of that overpass
         return other.assign_coords({oname: (dim, np.asarray(lo, dtype=object).astype(str))})

@@ -500,6 +500,8 @@ def _check_name_date(path: Any, when: Any) -> None:
     if not isinstance(when, np.datetime64):
         return
     name = Path(os.fspath(path)).name
+    if f"_{_stamp(when, 0)}" in name:
+        return  # to_cogs' own name of the tag's date, after a MODIS-style prefix: no copy
     try:
         named = granule_time(name)
     except XlstsrError:  # no such day (A2019400): the name holds no date to contradict
