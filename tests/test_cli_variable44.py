@@ -74,12 +74,19 @@ def test_guide_variable_matching_no_description_is_refused(tmp_path, capsys):
     assert "--guide-variable NDVI" in err and "ignored" not in err
 
 
-def test_dated_bands_name_their_steps_and_the_flag_to_drop(tmp_path, capsys):
-    tif = _tif(tmp_path / "ee.tif", ("LST_2020-07-01", "LST_2020-07-02"))
-    code, _, err = run(capsys, "upscale", tif, tmp_path / "out.nc", "--variable", "LST",
-                       "--quiet")
-    assert code == 2, err
-    assert "drop --variable to read all 2 bands as its time steps" in err
+def test_dated_bands_are_time_steps_of_the_named_field(tmp_path, capsys):
+    """Bands described by their dates (an Earth Engine stack) are one field's steps: a
+    --variable naming the field is warned as ignored, and every band read as a step."""
+    import xarray as xr
+
+    tif, out = _tif(tmp_path / "ee.tif", ("LST_2020-07-01", "LST_2020-07-02")), tmp_path / "o.nc"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _, err = run(capsys, "upscale", tif, out, "--variable", "LST", "--quiet")
+    assert code == 0, err
+    assert "--variable LST ignored" in err + " ".join(str(w.message) for w in caught)
+    with xr.open_dataset(out) as ds:
+        assert ds.sizes["time"] == 2
 
 
 def test_undescribed_bands_keep_the_warning(tmp_path, capsys):

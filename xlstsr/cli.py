@@ -663,23 +663,21 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
             # band; it was "ignored: holds a single field", and every band read as a time step
             log.info("%s %s: band %d of %s", flag, variable, described.index(variable) + 1, path)
             obj = open_path(path, band=described.index(variable) + 1)
-        elif described:
+        elif described and obj[DESCRIPTION_COORD].dims == ("band",):
             # named bands (LST_Day_1km, LST_Night_1km): a name matching none (a typo, another
             # case) was "ignored" and every band, day and night alike, read as a time step.
             # Refused, with the exact name to use: a case-insensitive match taken silently
-            # would make the name's meaning depend on the file
+            # would make the name's meaning depend on the file. Bands described by their
+            # dates (an Earth Engine stack) are time steps of one field: warned below
             near = [d for d in described if d.casefold() == variable.casefold()]
-            dim = str(obj[DESCRIPTION_COORD].dims[0])
             fix = (f"names are case-sensitive: pass {flag} {near[0]}" if len(near) == 1
                    else f"name one of them exactly (e.g. {flag} {described[0]})")
-            steps = ("" if dim == "band" else
-                     f", or drop {flag} to read all {len(described)} bands as its {dim} steps")
             raise UsageError(f"{flag} {variable}: {path} has no band described {variable!r}; "
                              f"its {len(described)} bands are described {described}: "
-                             f"{fix}{steps}.")
+                             f"{fix}.")
         else:
-            # a GeoTIFF without band descriptions holds one field (its bands, if several, its
-            # time steps): the name was dropped without a word
+            # a GeoTIFF without band descriptions (or described by its steps' dates) holds one
+            # field (its bands, if several, its time steps): the name was dropped without a word
             warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
                  f"bands are its time steps); drop {flag}", UserWarning)
     return _grid_from_2d_xy(obj, path, role), globs
