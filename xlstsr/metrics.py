@@ -256,7 +256,14 @@ def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
     (:class:`ScaledIntegerError`) or degrees Celsius beside a fill are refused: values of
     another quantity (two DEMs in metres, median 310 m, summits above 1000 m, a coast at 0 m)
     were refused as holding "an undeclared fill value"."""
-    from .validate import PHYSICAL_RANGE_K, _scale_fits, _spread, suspect_fill
+    from .validate import (
+        PHYSICAL_RANGE_K,
+        _fill_pixels,
+        _scale_fits,
+        _spread,
+        _threshold_fill_advice,
+        suspect_fill,
+    )
 
     x, like = np.asarray(x), np.asarray(like)
     images = x.reshape(-1, *x.shape[-2:]) if x.ndim >= 2 else x.reshape(1, -1)
@@ -270,14 +277,33 @@ def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
             continue
         found = suspect_fill(f)  # the decoders' rule (evaluate's, decode_lst's)
         fill = None if found is None else _whole(found[0])
-        rest = f if fill is None else f[f != fill]
+        # a fill resampled is a plateau of close values (SEVIRI's -80 degC: -79.9999995 to
+        # -80), which `!= fill` masked one of (511 of 512 pixels left, RMSE 37 K): a threshold
+        at = None if found is None else _fill_pixels(f, found[0])
+        rest = f if at is None else f[~at]
+        top = None
+        if at is not None and f[at].min() != f[at].max():
+            top = float(f[at].max())
+            fill_text = f"values from {_whole(f[at].min())!r} to {_whole(top)!r}"
+            # a whole number just above the plateau, as validate._threshold_fill_advice sets
+            t = _whole(float(np.floor(top + 0.5)) + 1.0)
+            masked = f"{var}.where({var} > {t!r})"
+        elif fill is not None:
+            fill_text = repr(fill)
+            masked = f"{var}.where({var} != {fill!r})"
+        else:
+            masked = var
         median = _median(rest)
         if not np.isfinite(median):
             continue
-        masked = var if fill is None else f"{var}.where({var} != {fill!r})"
-        aside = "" if fill is None else f"; {fill!r} on {found[1]:.0%} of them aside"
+        aside = "" if fill is None else f"; {fill_text} on {found[1]:.0%} of them aside"
+        spread = ("" if top is None else
+                  ", spread over close values by resampling: a threshold masks all of them, "
+                  "`!=` one")
         decode = (" Or use xlstsr.evaluate, which decodes the reference (`reference_scale=`, "
-                  "`reference_nodata=`)." if var == "ref" else "")
+                  + ("`reference_nodata=`)." if top is None else
+                     "then `valid_min=` in Kelvin just above the fill, with `erode=3, "
+                     "clear=True`).") if var == "ref" else "")
         like_median = _median(likes[i] if len(likes) == len(images) else likes)
         like_text = (f"{like_name} {in_kelvin} (median {like_median:.1f} K)"
                      if np.isfinite(like_median) else f"{like_name} {in_kelvin}")
@@ -286,12 +312,18 @@ def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
                 continue  # degrees Celsius: _kelvin_against_celsius names them
             # the fill hid the Celsius: the values were called "no temperature in Kelvin", and
             # a cooler scene offered "* 0.1 + 273.15" (followed: an RMSE of 15 K)
-            evaluate = (f", or declare its units and use xlstsr.evaluate, which decodes the "
+            evaluate = ("" if var != "ref" else
+                        f", or declare its units and use xlstsr.evaluate, which decodes the "
                         f"reference: `{var}.attrs['units'] = 'degC'` with "
-                        f"`reference_nodata={fill!r}`" if var == "ref" else "")
+                        f"`reference_nodata={fill!r}`" if top is None else
+                        f", or declare its units (`{var}.attrs['units'] = 'degC'`) and use "
+                        "xlstsr.evaluate, which decodes the reference, and "
+                        + _threshold_fill_advice(top + 273.15, "reference", None, False, str,
+                                                 True))
             raise UnitsError(
-                f"{name} has no units attribute, holds {fill!r} on {found[1]:.0%} of its valid "
-                f"pixels, far below the others (an undeclared fill value), and the others "
+                f"{name} has no units attribute, holds {fill_text} on {found[1]:.0%} of its "
+                f"valid pixels, far below the others (an undeclared fill "
+                f"value{spread}), and the others "
                 f"(median {median:.1f}) look like degrees Celsius, against {like_text}: the "
                 "metrics compare values as they are (an error of 273 K, and the fill counted "
                 f"as data). Mask and convert it: `{var} = ({masked} + 273.15).assign_attrs("
@@ -321,12 +353,15 @@ def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
         if not declared:
             continue
         if fill is not None:
+            how = (f"Mask it: `{var} = {masked}`." if top is None else
+                   _threshold_fill_advice(top, "field", var, False, lambda v: repr(_whole(v)),
+                                          True).capitalize() + ".")
             raise UndeclaredFillError(
-                f"{name} has no units attribute and holds {fill!r} on {found[1]:.0%} of its "
+                f"{name} has no units attribute and holds {fill_text} on {found[1]:.0%} of its "
                 "valid pixels, far below the others (median "
-                f"{median:.1f}): an undeclared fill value (ASTER writes 0 outside its scene), "
-                "which the metrics would count as data. Mask it: "
-                f"`{var} = {var}.where({var} != {fill!r})`.{decode}" + _no_temperature(var))
+                f"{median:.1f}): an undeclared fill value (ASTER writes 0 outside its scene"
+                f"{'' if top is None else '; 2000 = 200 K resampled'}{spread}), "
+                f"which the metrics would count as data. {how}{decode}" + _no_temperature(var))
         _check_possible_kelvin(f, name, var, like_name)
 
 
