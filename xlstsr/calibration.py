@@ -564,7 +564,8 @@ def _same_steps(i: int, x: Any, y: Any, role: str) -> Any:
     except XlstsrError:
         return y  # no spatial dims: the grid check names it
     try:
-        return pair_steps(y, x, role, "sr", var=role)
+        # the NDVI of a date serves its day and its night step (a truth does not)
+        return pair_steps(y, x, role, "sr", var=role, overpass_free=role == "ndvi")
     except XlstsrError as err:
         raise type(err)(f"field {i}: {err}") from err
 
@@ -621,7 +622,12 @@ def _match_ndvi_steps(ndvi: Any, like: Any, time_tolerance: Any, like_var: str) 
             ndvi = ndvi.expand_dims(d)
         for d in [d for d in ndvi.dims if d not in (ny, nx)]:
             if d in lead:
-                ndvi = match_steps(ndvi, like, d, time_tolerance)
+                # a date of a day and a night step once: its two copies were refused by
+                # pair_steps as repeats; it gives each step its date's NDVI after
+                index = like.indexes.get(d)
+                once = (like.isel({d: ~index.duplicated()})
+                        if index is not None and index.has_duplicates else like)
+                ndvi = match_steps(ndvi, once, d, time_tolerance)
             elif d in like.coords and like[d].ndim == 0 and d in ndvi.coords:
                 # an LST of one date (a scalar coordinate) against the NDVI's steps
                 ndvi = match_steps(ndvi, like.expand_dims(d), d, time_tolerance).isel(
@@ -1143,7 +1149,8 @@ def _ndvi_on_grid(ndvi: Any, da: xr.DataArray, time_tolerance: Any = None) -> An
                 # date (`ndvi.sel(time=t)`) is paired by equal labels too: one of another date
                 # was applied to every LST date
                 try:
-                    ndvi = pair_steps(ndvi, da, "ndvi", "LST", var="ndvi", like_var="da")
+                    ndvi = pair_steps(ndvi, da, "ndvi", "LST", var="ndvi", like_var="da",
+                                      overpass_free=True)
                 except GridError as err:
                     hint = "" if time_tolerance is not None else _composite_hint(ndvi, da)
                     if not hint:

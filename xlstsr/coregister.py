@@ -513,7 +513,9 @@ def estimate_offset(
             "or one per LST step"
         )
     if flead:  # one fine image per LST step: paired by label, not by position
-        fine = pair_steps(fine, lst, "fine field", "LST", var="fine", like_var="lst")
+        # a fine image serves both overpasses of its date (a day+night series)
+        fine = pair_steps(fine, lst, "fine field", "LST", var="fine", like_var="lst",
+                          overpass_free=True)
     lres = float(np.sqrt(abs(np.prod(lst.rio.resolution()))))
     if fine_pixel_size(fine, lst.rio.crs) > 1.01 * lres:
         raise GridError(

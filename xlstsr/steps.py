@@ -439,19 +439,74 @@ def _refuse_scalar_over_repeats(like: xr.DataArray, other: xr.DataArray, d: Any,
     )
 
 
+def _by_day(lab: pd.Index, like_lab: pd.Index) -> bool:
+    """Whether two sides' date labels pair by calendar day: one side's are all nominal dates
+    (00:00, a daily product), as :func:`_overpass_matches` pairs unique dates; exact labels
+    paired the 00:00 steps of a day+night series with no truth dated 10:45 / 22:30."""
+    if isinstance(lab, pd.MultiIndex) or isinstance(like_lab, pd.MultiIndex):
+        return False
+    dated = all(_day_of(t) is not None and _scalar_date(t) is not None
+                for t in (*lab, *like_lab))
+    return dated and (_all_dates_only(lab) or _all_dates_only(like_lab))
+
+
+def _step_keys(labels: pd.Index, by_day: bool) -> list[Any]:
+    """Each step's label, or its calendar day (:func:`_day_of`) where ``by_day``."""
+    return [_day_of(t) for t in labels] if by_day else list(labels)
+
+
+def _pair_by_date(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Index,
+                  like_lab: pd.Index, what: str, like_what: str, var: str,
+                  lname: str | None) -> xr.DataArray:
+    """``other`` (a field of no overpass: an NDVI, a fine image) with, for each step of
+    ``like``, its step of that date (:func:`_by_day`), and ``like``'s labels; refused where a
+    date of ``like`` has none, or ``other``'s steps of one date differ (nothing tells which
+    goes with which of ``like``'s steps)."""
+    by_day = _by_day(lab, like_lab)
+    first: dict[Any, int] = {}
+    for j, k in enumerate(_step_keys(lab, by_day)):
+        if k not in first:
+            first[k] = j
+        elif not other.isel({dim: first[k]}).variable.equals(other.isel({dim: j}).variable):
+            # repeats that are copies (match_steps' for a day and a night step) serve both;
+            # others would be a guess
+            raise GridError(
+                f"the {what} has {dim}={_shown(lab[j])} at steps {first[k]} and {j}, with other "
+                f"values, and no 'overpass' coordinate along '{dim}' tells which goes with which "
+                f"of the {like_what}'s steps: give one {what} step per date (`{var}.isel({dim}="
+                f"[...])`), or label each step's overpass (`{var} = {var}.assign_coords(overpass="
+                f"('{dim}', ['day', 'night', ...]))`)."
+            )
+    want = _step_keys(like_lab, by_day)
+    missing = [i for i, k in enumerate(want) if k not in first]
+    if missing:
+        raise GridError(
+            f"the {what}'s '{dim}' steps differ from the {like_what}'s, paired by date: "
+            f"{len(missing)} of the {like_what}'s {len(want)} steps have no {what} step of "
+            f"that date (e.g. {_shown(like_lab[missing[0]])}); give the {what} of each of the "
+            f"{like_what}'s dates."
+        )
+    out = other.isel({dim: [first[k] for k in want]}).assign_coords(
+        {dim: (dim, like[dim].values, dict(like[dim].attrs))})
+    return _with_labels(out, like, lname, dim) if lname else out
+
+
 def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Index,
                   like_lab: pd.Index, what: str, like_what: str, var: str,
-                  like_var: str) -> xr.DataArray:
+                  like_var: str, overpass_free: bool = False) -> xr.DataArray:
     """``other``'s steps in ``like``'s order where the ``dim`` labels of one of them repeat (a
     day and a night step of each date): paired by date and overpass
     (:func:`_step_overpasses`: an ``overpass`` coordinate along ``dim``, or the field's own
-    ``day_night``); refused where the repeats are not told apart, the overpasses of the other
-    side are not known, or a step of ``like`` has no step of ``other`` of its date and
-    overpass."""
+    ``day_night``), a date-only side by calendar day (:func:`_by_day`); refused where the
+    repeats are not told apart, the overpasses of the other side are not known, or a step of
+    ``like`` has no step of ``other`` of its date and overpass. An ``overpass_free`` ``other``
+    without overpass labels along ``dim`` is paired by date alone (:func:`_pair_by_date`)."""
     _refuse_repeats(like, dim, like_lab, like_what, like_var)
-    _refuse_repeats(other, dim, lab, what, var)
     lo, lname = _step_overpasses(like, dim)
     oo, oname = _step_overpasses(other, dim)
+    if overpass_free and oname is None:
+        return _pair_by_date(other, like, dim, lab, like_lab, what, like_what, var, lname)
+    _refuse_repeats(other, dim, lab, what, var)
     rep = like_lab.has_duplicates
     if lo is None or oo is None:
         rda, rv, rw, rover, rname = ((like, like_var, like_what, lo, lname) if rep
@@ -465,9 +520,21 @@ def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Ind
             f"the {w} of that overpass, or label the {w}'s steps (`{v} = {v}.assign_coords("
             f"overpass=('{dim}', [...]))`)."
         )
-    keys = {k: j for j, k in enumerate(zip(lab, oo))}
-    want = list(zip(like_lab, lo))
-    missing = [k for k in want if k not in keys]
+    by_day = _by_day(lab, like_lab)
+    keys: dict[Any, int] = {}
+    for j, k in enumerate(zip(_step_keys(lab, by_day), oo)):
+        if k in keys:
+            # two steps of one day and overpass (granules of other times): which one is meant
+            # is the user's pick, not the first one's
+            raise GridError(
+                f"the {what} has two steps of the date {_shown(lab[keys[k]])} and overpass "
+                f"{k[1]!r} ({_shown(lab[keys[k]])} and {_shown(lab[j])}, steps {keys[k]} and "
+                f"{j}), paired with the {like_what}'s date-only steps by day and overpass: "
+                f"keep one step of each (`{var}.isel({dim}=[...])`)."
+            )
+        keys[k] = j
+    want = list(zip(_step_keys(like_lab, by_day), lo))
+    missing = [i for i, k in enumerate(want) if k not in keys]
     if missing:
         only = set(oo) if len(set(oo)) == 1 and set(oo) < set(lo) else None
         fix = (f"select the {like_what}'s steps of that overpass "
@@ -477,8 +544,9 @@ def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Ind
         raise GridError(
             f"the {what}'s '{dim}' steps differ from the {like_what}'s, paired by date and "
             f"overpass (its dates repeat): {len(missing)} of the {like_what}'s {len(want)} "
-            f"steps have no {what} step of that date and overpass (e.g. {_shown(missing[0][0])}"
-            f" {missing[0][1]!r}; the {what}'s overpasses: {sorted(set(oo))}); {fix}."
+            f"steps have no {what} step of that date and overpass (e.g. "
+            f"{_shown(like_lab[missing[0]])} {lo[missing[0]]!r}; the {what}'s overpasses: "
+            f"{sorted(set(oo))}); {fix}."
         )
     out = other.isel({dim: [keys[k] for k in want]}).assign_coords(
         {dim: (dim, like[dim].values, dict(like[dim].attrs))})
@@ -1119,7 +1187,7 @@ def _unlabelled_steps_message(other: xr.DataArray, like: xr.DataArray, dim: str,
 
 def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                like_what: str = "super-resolved field", *, var: str | None = None,
-               like_var: str = "sr") -> xr.DataArray:
+               like_var: str = "sr", overpass_free: bool = False) -> xr.DataArray:
     """``other`` with its steps (every non-spatial dim) in ``like``'s order of labels, or an error.
 
     - a scalar coordinate of one of ``like``'s dims (a truth of one date) is checked by
@@ -1131,7 +1199,8 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
     - labels: the same steps in another order are put in ``like``'s order, steps ``like`` does
       not have are left out, a step of ``like`` with no ``other`` step of that label is refused.
       Repeated labels (a day and a night step of each date) pair by label and overpass (an
-      ``overpass`` coordinate along the dim, or a field's own ``day_night``), and are refused
+      ``overpass`` coordinate along the dim, or a field's own ``day_night``), a side of
+      date-only labels (00:00) with the other's steps of that day and overpass, and are refused
       where nothing tells them apart. Unique labels paired by date are checked for their
       overpass too: a step of a day / night label other than ``like``'s step of its date gets an
       :class:`~xlstsr.errors.OverpassWarning`, and the result carries ``like``'s labels. Dims
@@ -1139,6 +1208,12 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
 
     ``what``/``like_what`` name the fields in the messages, ``var``/``like_var`` the variables
     of their fixes (``var`` defaults to ``what``'s first word).
+
+    ``overpass_free=True`` is for an ``other`` that does not depend on the overpass (an NDVI,
+    a fine image or guide, not an LST truth): where ``like``'s dates repeat (a day and a night
+    step of each date) and ``other`` has no overpass labels along the dim, each step of
+    ``like`` takes ``other``'s step of its date (repeats of one date must be identical copies),
+    and the result carries ``like``'s overpass labels.
 
     Examples
     --------
@@ -1212,7 +1287,7 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
         if lab.has_duplicates or like_lab.has_duplicates:
             # a day and a night step of each date: paired by date and overpass, or refused
             other = _pair_repeats(other, like, dim, lab, like_lab, what, like_what, var,
-                                  like_var)
+                                  like_var, overpass_free)
             continue
         missing = like_lab.difference(lab)
         if len(missing):
