@@ -72,3 +72,16 @@ def test_suspect_fill_makes_no_float64_copy_of_the_image():
     tracemalloc.stop()
     assert hit is not None and hit[1] == pytest.approx(0.1)
     assert peak < 4.5 * k.nbytes  # one float64 copy per candidate alone was 2 x 4 x nbytes
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_suspect_fill_over_the_whole_dtype_range_returns_none(dtype):
+    """A cold tail (> 100k values) spanning nearly the dtype's range: the histogram bound's
+    bins overflowed (float32: ValueError from bincount, float64: OverflowError); the float64
+    implementation returned None."""
+    big = float(np.finfo(dtype).max)
+    rng = np.random.default_rng(0)
+    a = np.concatenate([np.full(300_000, big * 0.99),
+                        rng.uniform(-0.99, 0.5, 150_000) * big]).astype(dtype)
+    with np.errstate(all="ignore"):
+        assert suspect_fill(a) is None

@@ -2144,10 +2144,12 @@ def suspect_fill(values: np.ndarray, *, share: float | None = None,
         # a bimodal scene's cold tail (40 % of 25 Mpx) is ruled out at a fraction of the cost
         lo, hi = float(low.min()), float(low.max())
         w = FILL_REL_TOL * max(abs(lo), abs(hi))
-        if w > 0 and hi - lo > 4 * w:
+        # (a span beyond the dtype's range, ~1e38 apart, is left to the sort: its bins overflow)
+        if w > 0 and np.isfinite(hi - lo) and hi - lo > 4 * w:
             bins = int(np.ceil((hi - lo) / w)) + 1  # at most 2 / FILL_REL_TOL + 1
             # bin positions off by < 0.1 bin in float32 (not float16: 100 bins)
-            t = np.float32 if low.dtype.itemsize <= 4 and w > 1e-30 else np.float64
+            t = (np.float32 if low.dtype.itemsize <= 4 and w > 1e-30 and hi - lo < 1e37
+                 else np.float64)
             x = np.subtract(low, t(lo), dtype=t)
             x *= t(1 / w)
             c = np.concatenate(([0], np.cumsum(np.bincount(x.astype(np.int32), minlength=bins))))
