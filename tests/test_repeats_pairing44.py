@@ -13,7 +13,7 @@ import xarray as xr
 from test_coregister import Waves, _coarse_lst, _fine_same_crs
 
 import xlstsr
-from xlstsr.calibration import apply_calibration, fit_calibration
+from xlstsr.calibration import Calibration, apply_calibration, fit_calibration
 from xlstsr.coregister import estimate_offset
 from xlstsr.errors import GridError
 from xlstsr.steps import pair_steps
@@ -126,3 +126,81 @@ def test_date_only_repeats_missing_steps_are_counted_by_day_and_overpass():
     with pytest.raises(GridError, match="two steps of the date 2020-01-05 10:45:00 and "
                                         "overpass 'day'"):
         pair_steps(two, sr, "truth")
+
+
+# -- probe 44c: a scalar-date NDVI against one date's day+night steps; lazy repeats unread -----
+
+def test_scalar_date_ndvi_serves_the_day_and_night_steps_of_its_date():
+    lst = _series().isel(time=[0, 1])  # 2020-01-05 day and night
+    ndvi = _ndvi(lst)
+    t = lst.time.values[0]
+    truth = lst + 1.0 + 2.0 * ndvi.sel(time=[t]).values
+    truth.attrs = dict(lst.attrs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = apply_calibration(lst, fit_calibration(lst, truth, ndvi.sel(time=[t]),
+                                                      min_pixels=10),
+                                 ndvi.sel(time=[t]), check=False)
+        cal = fit_calibration(lst, truth, ndvi.sel(time=t), min_pixels=10)  # was refused
+        got = apply_calibration(lst, cal, ndvi.sel(time=t), check=False)     # was refused
+    np.testing.assert_array_equal(got.values, want.values)
+    assert list(got.overpass.values) == ["day", "night"]
+    out = pair_steps(ndvi.sel(time=t), lst, "ndvi", "LST", overpass_free=True)
+    np.testing.assert_array_equal(out.values, ndvi.values[[0, 0]])
+    assert list(out.overpass.values) == ["day", "night"]
+    # another date, steps of two dates, or an LST truth (no overpass_free) stay refused
+    with pytest.raises(GridError, match="no 'time' step of that date"):
+        pair_steps(ndvi.isel(time=1), lst, "ndvi", "LST", overpass_free=True)
+    with pytest.raises(GridError, match="2 'time' steps of that date"):
+        pair_steps(ndvi.isel(time=0), _series(), "ndvi", "LST", overpass_free=True)
+    with pytest.raises(GridError, match="2 'time' steps of that date"):
+        pair_steps(ndvi.isel(time=0), lst, "truth", "LST")
+
+
+def test_lazy_ndvi_repeats_are_not_read_at_the_call_and_checked_when_computed():
+    pytest.importorskip("dask")
+    import dask.array as dsa
+
+    lst = _series().chunk({"time": 1})
+    ndvi = _ndvi(lst)
+    reads = []
+
+    def read(block):
+        reads.append(block.shape)
+        return block
+
+    lazy = ndvi.copy(data=dsa.from_array(ndvi.values, chunks=(1, N, N)).map_blocks(
+        read, dtype=ndvi.dtype, meta=np.array((), ndvi.dtype)))
+    copies = lazy.sel(time=lst.time.values)  # one copy per step of the series
+    cal = Calibration(slope=1.0, offset=0.0, ndvi=-2.0)
+    out = apply_calibration(lst, cal, copies, check=False)
+    assert reads == []  # equals() read the 4 blocks here
+    np.testing.assert_allclose(out.values, lst.values - 2.0 * ndvi.values[[0, 0, 1, 1]],
+                               rtol=1e-6)
+    # repeats of other values are refused when computed, as an eager field's at the call
+    other = copies.copy(data=copies.data * dsa.from_array(
+        np.array([1.0, 0.5, 1.0, 1.0], "float32")[:, None, None], chunks=(1, 1, 1)))
+    paired = pair_steps(other, lst, "ndvi", "LST", overpass_free=True)
+    with pytest.raises(GridError, match="steps 0 and 1, with other values"):
+        paired.compute()
+
+
+# -- review 44f: a field of its own overpass is paired by it; extra granules left out -----------
+
+def test_a_day_fine_field_is_not_paired_with_night_steps():
+    """overpass_free pairs by date only a field of no known overpass: a fine LST marked day
+    (its day_night, as the ECOSTRESS and MODIS readers set) was compared with the night steps
+    too, without a word."""
+    lst = _series()
+    fine = _ndvi(lst).assign_attrs(day_night="day")
+    with pytest.raises(GridError, match=r"2 of the LST's 4 steps have no fine field step of "
+                                        r"that date and overpass"):
+        pair_steps(fine, lst, "fine field", "LST", overpass_free=True)
+
+
+def test_two_granules_of_a_day_the_series_lacks_are_left_out():
+    sr = _series().isel(time=[0, 1])  # 01-05 only
+    two = _series([ACQ[0], ACQ[1], "2020-01-06T10:45", "2020-01-06T11:10"],
+                  (300, 280, 301, 301), ["day", "night", "day", "day"])
+    paired = pair_steps(two, sr, "truth")
+    np.testing.assert_array_equal(paired.values, two.isel(time=[0, 1]).values)

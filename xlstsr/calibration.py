@@ -738,7 +738,9 @@ def fit_calibration(
         NDVI step at most this long before it (:func:`xlstsr.guide.match_steps`, as
         ``upscale``'s ``guide_time_tolerance``), e.g. ``"15D"`` for 16-day composites labelled
         by the first day of their period. Default: equal labels. The truth's steps are always
-        paired by equal labels.
+        paired by label (:func:`xlstsr.steps.pair_steps`), never by this tolerance: date-only
+        labels repeated for a day and a night step pair with acquisition times by calendar day
+        and overpass.
 
     Returns
     -------
@@ -945,7 +947,8 @@ def apply_calibration(
 
     LST dims named lat/lon are taken as y/x and given back under their own names. The NDVI's
     steps, a scalar date (``ndvi.sel(time=t)``) included, are paired with ``da``'s by equal
-    labels unless ``time_tolerance`` is given.
+    labels unless ``time_tolerance`` is given; a day and a night step of one date (an
+    ``overpass`` coordinate along time) both take the NDVI of that date.
 
     Parameters
     ----------

@@ -463,20 +463,22 @@ def _pair_by_date(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Ind
     date of ``like`` has none, or ``other``'s steps of one date differ (nothing tells which
     goes with which of ``like``'s steps)."""
     by_day = _by_day(lab, like_lab)
+    lazy = other.chunks is not None and _is_dask(other.data)
     first: dict[Any, int] = {}
+    unsure: dict[Any, list[int]] = {}  # a lazy field's repeats, checked as its blocks are read
     for j, k in enumerate(_step_keys(lab, by_day)):
         if k not in first:
             first[k] = j
-        elif not other.isel({dim: first[k]}).variable.equals(other.isel({dim: j}).variable):
+            continue
+        a, b = other.isel({dim: first[k]}).variable, other.isel({dim: j}).variable
+        if lazy:
+            # equals() computed the dask data: a lazy NDVI was read while the graph was built
+            if _lazy_same(a, b) is not True:
+                unsure.setdefault(k, [first[k]]).append(j)
+        elif not a.equals(b):
             # repeats that are copies (match_steps' for a day and a night step) serve both;
             # others would be a guess
-            raise GridError(
-                f"the {what} has {dim}={_shown(lab[j])} at steps {first[k]} and {j}, with other "
-                f"values, and no 'overpass' coordinate along '{dim}' tells which goes with which "
-                f"of the {like_what}'s steps: give one {what} step per date (`{var}.isel({dim}="
-                f"[...])`), or label each step's overpass (`{var} = {var}.assign_coords(overpass="
-                f"('{dim}', ['day', 'night', ...]))`)."
-            )
+            raise GridError(_other_copies_message(lab, first[k], j, dim, what, like_what, var))
     want = _step_keys(like_lab, by_day)
     missing = [i for i, k in enumerate(want) if k not in first]
     if missing:
@@ -486,9 +488,107 @@ def _pair_by_date(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Ind
             f"that date (e.g. {_shown(like_lab[missing[0]])}); give the {what} of each of the "
             f"{like_what}'s dates."
         )
-    out = other.isel({dim: [first[k] for k in want]}).assign_coords(
-        {dim: (dim, like[dim].values, dict(like[dim].attrs))})
+    if any(k in unsure for k in want):
+        out = _checked_copies(other, dim, [unsure.get(k, [first[k]]) for k in want], lab,
+                              what, like_what, var)
+    else:
+        out = other.isel({dim: [first[k] for k in want]})
+    out = out.assign_coords({dim: (dim, like[dim].values, dict(like[dim].attrs))})
     return _with_labels(out, like, lname, dim) if lname else out
+
+
+def _other_copies_message(lab: pd.Index, i: int, j: int, dim: Any, what: str,
+                          like_what: str, var: str) -> str:
+    return (
+        f"the {what} has {dim}={_shown(lab[j])} at steps {i} and {j}, with other values, and "
+        f"no 'overpass' coordinate along '{dim}' tells which goes with which of the "
+        f"{like_what}'s steps: give one {what} step per date (`{var}.isel({dim}=[...])`), or "
+        f"label each step's overpass (`{var} = {var}.assign_coords(overpass=('{dim}', ['day', "
+        "'night', ...]))`)."
+    )
+
+
+def _is_dask(data: Any) -> bool:
+    try:
+        from dask.base import is_dask_collection
+    except ImportError:
+        return False
+    return bool(is_dask_collection(data))
+
+
+def _lazy_same(a: xr.Variable, b: xr.Variable) -> bool | None:
+    """Whether two lazy steps are the same without reading them (xarray's test of their dask
+    tokens): True, False (other shapes), or None where that cannot tell."""
+    try:
+        from xarray.core.duck_array_ops import lazy_array_equiv
+    except ImportError:  # a private helper of xarray: without it, nothing is known
+        return None
+    return lazy_array_equiv(a.data, b.data)
+
+
+def _checked_copies(other: xr.DataArray, dim: Any, copies: list[list[int]], lab: pd.Index,
+                    what: str, like_what: str, var: str) -> xr.DataArray:
+    """``other``'s (dask) steps ``copies[i][0]`` along ``dim``, each checked against its other
+    copies ``copies[i][1:]`` as its blocks are computed: a GridError then, as an eager field's
+    repeats of other values are refused at the call. Reading them at the call broke the
+    laziness apply_calibration documents; taking the first unchecked would apply one of two
+    different steps (two granules of a date) to both overpasses without a word."""
+    import dask.array as dsa
+
+    parts = [other.isel({dim: [c[min(r, len(c) - 1)] for c in copies]})
+             for r in range(max(map(len, copies)))]
+    chunks = dict(zip(parts[0].dims, parts[0].chunks))
+    axis = parts[0].get_axis_num(dim)
+
+    def same(*blocks: np.ndarray, block_info: Any = None) -> np.ndarray:
+        start = block_info[0]["array-location"][axis][0] if block_info else 0
+        for p in range(blocks[0].shape[axis]):
+            ref = np.take(blocks[0], p, axis=axis)
+            for r, b in enumerate(blocks[1:], 1):
+                if not _same_values(ref, np.take(b, p, axis=axis)):
+                    c = copies[start + p]
+                    raise GridError(_other_copies_message(lab, c[0], c[min(r, len(c) - 1)],
+                                                          dim, what, like_what, var))
+        return blocks[0]
+
+    data = dsa.map_blocks(same, *[x.chunk(chunks).data for x in parts],
+                          dtype=parts[0].dtype, meta=parts[0].data._meta)
+    return parts[0].copy(data=data)
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal values, NaN equal to NaN (as ``Variable.equals`` compares)."""
+    return bool(np.all((a == b) | (pd.isna(a) & pd.isna(b))))
+
+
+def _scalar_over_one_date(other: xr.DataArray, like: xr.DataArray, what: str,
+                          like_what: str, var: str, like_var: str) -> xr.DataArray:
+    """``other`` (an ``overpass_free`` field) with a scalar date of a dim of ``like`` made a
+    dim of one labelled as ``like``'s steps, where those are one date repeated (a day and a
+    night step) and the scalar is of that date by the rule of :func:`check_scalar_steps` for
+    one step (:func:`_overpass_matches`): it then serves each overpass, as ``.sel(time=[t])``
+    does (``.sel(time=t)`` was refused, with advice to split the LST by overpass). A scalar
+    of another date, or against steps of several dates, is left to :func:`check_scalar_steps`
+    to refuse; so is a field of a known overpass."""
+    if _day_night(other)[0] in ("day", "night"):
+        return other  # a day or a night acquisition: its own step, as check_scalar_steps says
+    for d in [c for c in other.coords if other[c].ndim == 0 and c not in other.dims]:
+        labels = like.indexes.get(d) if d in like.dims else None
+        if (labels is None or isinstance(labels, pd.MultiIndex) or not labels.has_duplicates
+                or len(labels.unique()) != 1):
+            continue
+        _refuse_scalar_tz(other, d, what, var)
+        _refuse_bad_labels(like, d, like_what, like_var)
+        t, like_t = _scalar_cf_dates(like, other, d, what, like_what, var, like_var)
+        label = labels[0] if like_t is None else pd.Index(like_t)[0]
+        if _scalar_date(t) is None or _scalar_date(label) is None:
+            continue
+        if not _overpass_matches(t, [label]):
+            continue  # another date: refused with its advice
+        _warn_other_hours(label, t, what, like_what)
+        other = other.drop_vars(d).expand_dims(d).assign_coords(
+            {d: (d, like[d].values[:1], dict(like[d].attrs))})
+    return other
 
 
 def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Index,
@@ -504,7 +604,7 @@ def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Ind
     _refuse_repeats(like, dim, like_lab, like_what, like_var)
     lo, lname = _step_overpasses(like, dim)
     oo, oname = _step_overpasses(other, dim)
-    if overpass_free and oname is None:
+    if overpass_free and oo is None:  # a field of its own overpass (day_night) is paired by it
         return _pair_by_date(other, like, dim, lab, like_lab, what, like_what, var, lname)
     _refuse_repeats(other, dim, lab, what, var)
     rep = like_lab.has_duplicates
@@ -521,19 +621,20 @@ def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Ind
             f"overpass=('{dim}', [...]))`)."
         )
     by_day = _by_day(lab, like_lab)
+    want = list(zip(_step_keys(like_lab, by_day), lo))
+    wanted = set(want)
     keys: dict[Any, int] = {}
     for j, k in enumerate(zip(_step_keys(lab, by_day), oo)):
-        if k in keys:
+        if k in keys and k in wanted:
             # two steps of one day and overpass (granules of other times): which one is meant
-            # is the user's pick, not the first one's
+            # is the user's pick, not the first one's (steps like has no use for are left out)
             raise GridError(
                 f"the {what} has two steps of the date {_shown(lab[keys[k]])} and overpass "
                 f"{k[1]!r} ({_shown(lab[keys[k]])} and {_shown(lab[j])}, steps {keys[k]} and "
                 f"{j}), paired with the {like_what}'s date-only steps by day and overpass: "
                 f"keep one step of each (`{var}.isel({dim}=[...])`)."
             )
-        keys[k] = j
-    want = list(zip(_step_keys(like_lab, by_day), lo))
+        keys.setdefault(k, j)
     missing = [i for i, k in enumerate(want) if k not in keys]
     if missing:
         only = set(oo) if len(set(oo)) == 1 and set(oo) < set(lo) else None
@@ -1212,8 +1313,10 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
     ``overpass_free=True`` is for an ``other`` that does not depend on the overpass (an NDVI,
     a fine image or guide, not an LST truth): where ``like``'s dates repeat (a day and a night
     step of each date) and ``other`` has no overpass labels along the dim, each step of
-    ``like`` takes ``other``'s step of its date (repeats of one date must be identical copies),
-    and the result carries ``like``'s overpass labels.
+    ``like`` takes ``other``'s step of its date (repeats of one date must be identical copies:
+    those of dask data are checked when computed, not read here), and the result carries
+    ``like``'s overpass labels. A scalar date of ``other`` (``ndvi.sel(time=t)``) serves every
+    step of ``like`` where those are all of that date, as ``ndvi.sel(time=[t])`` does.
 
     Examples
     --------
@@ -1229,6 +1332,8 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
     xlstsr.errors.GridError: the truth's 'time' labels differ from the super-resolved field's: ...
     """
     var = var or what.split()[0]
+    if overpass_free:
+        other = _scalar_over_one_date(other, like, what, like_what, var, like_var)
     check_scalar_steps(like, other, what, like_what, var, like_var)
     ly, lx = spatial_dims(like)
     oy, ox = spatial_dims(other)
