@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
-from helpers import restore_method_registry
+from helpers import GRANULE, restore_method_registry
 
 import xlstsr
 
@@ -33,6 +33,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (set XLSTSR_DATA to its path)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def real_granule(shared_data: Path) -> Path:
+    """The real MOD11A1 granule ``helpers.GRANULE``; skip without pyhdf or the file."""
+
+    pytest.importorskip("pyhdf", reason="pyhdf is not installed: no HDF4 reader")
+    path = shared_data / "mod11a1_hdf" / GRANULE
+    if not path.is_file():
+        pytest.skip(f"{path} is absent from the real data folder")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,11 @@ __all__ = [
 ]
 
 
+#: a real MOD11A1 granule of the shared data (the ``real_granule`` fixture's; tests of the HDF
+#: reader's dates and copies name their renamed copies after it)
+GRANULE = "MOD11A1.A2019305.h14v09.006.2019306084028.hdf"
+
+
 def make_lst(
     values: np.ndarray, res: float = 1000.0, crs: str = "EPSG:32631", **attrs
 ) -> xr.DataArray:
@@ -502,3 +507,25 @@ def dated_granule_copy(src, dst):
     finally:
         sd.end()
     return Path(dst)
+
+
+def utm33_cog_item(i: int, path, n: int, band: dict, bbox: list[float]):
+    """A pystac Item ``it{i}`` of 2020-01-(i+1) 10:30 whose asset 'LST' is the local GeoTIFF
+    ``path`` (n x n, 1 km, EPSG:32633 from x=1000 km, y=5500 km) with ``band`` as its
+    raster:bands (the catalogue's coding), over ``bbox`` (lon/lat)."""
+    import datetime as dt
+
+    import pystac
+
+    w, s_, e, n_ = bbox
+    it = pystac.Item(
+        id=f"it{i}", bbox=list(bbox), datetime=dt.datetime(2020, 1, i + 1, 10, 30),
+        geometry={"type": "Polygon", "coordinates": [[[w, s_], [e, s_], [e, n_], [w, n_],
+                                                      [w, s_]]]},
+        properties={"proj:epsg": 32633, "proj:transform": [1000, 0, 1000000, 0, -1000, 5500000],
+                    "proj:shape": [n, n]})
+    it.stac_extensions = ["https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+                          "https://stac-extensions.github.io/raster/v1.1.0/schema.json"]
+    it.add_asset("LST", pystac.Asset(href=str(path), media_type=pystac.MediaType.COG,
+                                     roles=["data"], extra_fields={"raster:bands": [band]}))
+    return it

@@ -3,25 +3,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 
 import numpy as np
 import pytest
+from helpers import GRANULE, utm33_cog_item
 
 from xlstsr.errors import XlstsrError
-
-GRANULE = "MOD11A1.A2019305.h14v09.006.2019306084028.hdf"
-
-
-@pytest.fixture
-def real_granule(shared_data):
-    pytest.importorskip("pyhdf", reason="pyhdf is not installed: no HDF4 reader")
-    path = shared_data / "mod11a1_hdf" / GRANULE
-    if not path.is_file():
-        pytest.skip(f"{path} is absent from the real data folder")
-    return path
-
 
 # -- 01: the granule's recorded date --------------------------------------------------------
 
@@ -139,7 +127,6 @@ def test_recorded_date_reads_its_own_field_only():
 # -- 03: float assets under an integer coding ------------------------------------------------
 
 def _items(tmp_path, data, dtype, band):
-    import pystac
     import rasterio
     from rasterio.transform import from_origin
 
@@ -150,16 +137,7 @@ def _items(tmp_path, data, dtype, band):
                            crs="EPSG:32633",
                            transform=from_origin(1000000, 5500000, 1000, 1000)) as d:
             d.write(data[i][None].astype(dtype))
-        it = pystac.Item(
-            id=f"it{i}", bbox=[14, 49, 14.3, 49.2], datetime=dt.datetime(2020, 1, i + 1, 10, 30),
-            geometry={"type": "Polygon", "coordinates": [[[14, 49], [14.3, 49], [14.3, 49.2],
-                                                          [14, 49.2], [14, 49]]]},
-            properties={"proj:epsg": 32633, "proj:transform": [1000, 0, 1000000, 0, -1000, 5500000],
-                        "proj:shape": [16, 16]})
-        it.stac_extensions = ["https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-                              "https://stac-extensions.github.io/raster/v1.1.0/schema.json"]
-        it.add_asset("LST", pystac.Asset(href=str(p), media_type=pystac.MediaType.COG,
-                                         roles=["data"], extra_fields={"raster:bands": [band]}))
+        it = utm33_cog_item(i, p, 16, band, [14, 49, 14.3, 49.2])
         items.append(it)
     return items
 

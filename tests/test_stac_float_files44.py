@@ -4,11 +4,11 @@ open_modis names two copies of one granule as copies (04)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 
 import numpy as np
 import pytest
+from helpers import GRANULE, utm33_cog_item
 
 from xlstsr.errors import XlstsrError
 
@@ -21,7 +21,6 @@ CTR = (slice(240, 272), slice(240, 272))
 
 def _items(tmp_path, fields, dtype, band):
     """Items of tiled N x N GeoTIFFs of ``fields`` (NaN / 0 outside the data), asset 'LST'."""
-    import pystac
     import rasterio
     from rasterio.transform import from_origin
 
@@ -33,16 +32,7 @@ def _items(tmp_path, fields, dtype, band):
                            crs="EPSG:32633", tiled=True, blockxsize=128, blockysize=128,
                            nodata=nodata, transform=from_origin(1000000, 5500000, 1000, 1000)) as d:
             d.write(data[None].astype(dtype))
-        it = pystac.Item(
-            id=f"it{i}", bbox=[14, 44, 20, 49], datetime=dt.datetime(2020, 1, i + 1, 10, 30),
-            geometry={"type": "Polygon", "coordinates": [[[14, 44], [20, 44], [20, 49],
-                                                          [14, 49], [14, 44]]]},
-            properties={"proj:epsg": 32633, "proj:transform": [1000, 0, 1000000, 0, -1000, 5500000],
-                        "proj:shape": [N, N]})
-        it.stac_extensions = ["https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-                              "https://stac-extensions.github.io/raster/v1.1.0/schema.json"]
-        it.add_asset("LST", pystac.Asset(href=str(p), media_type=pystac.MediaType.COG,
-                                         roles=["data"], extra_fields={"raster:bands": [band]}))
+        it = utm33_cog_item(i, p, N, band, [14, 44, 20, 49])
         items.append(it)
     return items
 
@@ -164,16 +154,6 @@ def test_non_temperature_codings_are_judged_by_range_and_wholeness(tmp_path):
 
 # -- 04: copies of one HDF granule -----------------------------------------------------------
 
-GRANULE = "MOD11A1.A2019305.h14v09.006.2019306084028.hdf"
-
-
-@pytest.fixture
-def real_granule(shared_data):
-    pytest.importorskip("pyhdf", reason="pyhdf is not installed: no HDF4 reader")
-    path = shared_data / "mod11a1_hdf" / GRANULE
-    if not path.is_file():
-        pytest.skip(f"{path} is absent from the real data folder")
-    return path
 
 
 def test_identical_granule_copies_are_named_as_copies(real_granule, tmp_path):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
+from helpers import run_cli
 from rasterio.transform import from_origin
 
-from xlstsr import cli
 from xlstsr.errors import XlstsrError
 
 RNG = np.random.default_rng(44)
@@ -66,11 +66,7 @@ def test_kelvin_advice_followed_in_python_gives_the_scene():
 def _cli(argv, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            rc = cli.main(argv)
-        except SystemExit as e:
-            rc = e.code
-    return rc, capsys.readouterr().err
+        return run_cli(capsys, *argv)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int16"])
