@@ -151,7 +151,7 @@ def test_scalar_date_ndvi_serves_the_day_and_night_steps_of_its_date():
     # another date, steps of two dates, or an LST truth (no overpass_free) stay refused
     with pytest.raises(GridError, match="no 'time' step of that date"):
         pair_steps(ndvi.isel(time=1), lst, "ndvi", "LST", overpass_free=True)
-    with pytest.raises(GridError, match="2 'time' steps of that date"):
+    with pytest.raises(GridError, match="4 'time' steps are of 2 dates: give the ndvi of each"):
         pair_steps(ndvi.isel(time=0), _series(), "ndvi", "LST", overpass_free=True)
     with pytest.raises(GridError, match="2 'time' steps of that date"):
         pair_steps(ndvi.isel(time=0), lst, "truth", "LST")
@@ -204,3 +204,28 @@ def test_two_granules_of_a_day_the_series_lacks_are_left_out():
                   (300, 280, 301, 301), ["day", "night", "day", "day"])
     paired = pair_steps(two, sr, "truth")
     np.testing.assert_array_equal(paired.values, two.isel(time=[0, 1]).values)
+
+
+# -- read-through 44g -----------------------------------------------------------------------
+
+def test_scalar_ndvi_against_several_dates_is_told_to_give_each_date():
+    """A scalar-date NDVI against day+night steps of two dates: the advice was to mark its
+    overpass ('night'), which would leave the day step unpaired; an NDVI serves both."""
+    lst = _series()
+    with pytest.raises(GridError, match=r"give the ndvi of each of them") as err:
+        pair_steps(_ndvi(lst).isel(time=0), lst, "ndvi", "LST", overpass_free=True)
+    assert "day_night" not in str(err.value)
+
+
+def test_no_coordinate_named_none_is_made():
+    """A field's per-step overpass labels not all day/night against a truth marked night by
+    its attribute: the truth got a coordinate named None."""
+    sr = _series(over=["day", "night", "unknown", "night"])
+    truth = _series(seed=3, over=None).assign_attrs(day_night="night")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = pair_steps(truth.isel(time=[0, 2]).assign_coords(
+            time=np.array(["2020-01-05", "2020-01-06"], dtype="datetime64[ns]")),
+            sr.isel(time=[0, 2]).assign_coords(
+            time=np.array(["2020-01-05", "2020-01-06"], dtype="datetime64[ns]")), "truth")
+    assert None not in out.coords

@@ -90,3 +90,13 @@ def test_store_of_before_resumes_with_the_same_input(monkeypatch, tmp_path):
     assert back.attrs[STATUS_ATTR] == COMPLETE
     np.testing.assert_allclose(back[lst.name].values,
                                xlstsr.upscale(lst, 2, "bicubic").values, equal_nan=True)
+
+
+def test_equal_dates_are_no_difference():
+    """Equal date labels (another part of the coordinate differs) were said to differ "by up
+    to 0 days 00:00:00"; numbers already said nothing."""
+    from xlstsr.engine.to_zarr import _labels_differ
+
+    t = np.array(["2020-07-01", "2020-07-02"], dtype="datetime64[ns]")
+    assert _labels_differ(t, t.copy(), "time") == []
+    assert "1 days" in _labels_differ(t, t + np.timedelta64(1, "D"), "time")[0]

@@ -206,24 +206,29 @@ def test_decoded_files_under_other_codings_are_refused(tmp_path, band, centre):
         open_stac(_items(tmp_path, fields, "float32", band), "LST")
 
 
-def test_renamed_granules_of_one_window_under_one_date_are_no_copies(real_granule, tmp_path):
-    """Two 8-day granules renamed without their product under one date (Terra and Aqua?) were
-    called copies of one granule; they get the shared-date refusal, naming both."""
+def _eight_day_copy(src, dst):
+    """A copy of the real granule at ``dst`` recording the 8-day window 2019-11-01 to 08."""
     import re
 
     from helpers import dated_granule_copy
     from pyhdf.SD import SD, SDC
 
+    sd = SD(str(dated_granule_copy(src, dst)), SDC.WRITE)
+    for k, text in sd.attributes().items():
+        if k.startswith("CoreMetadata"):
+            sd.attr(k).set(SDC.CHAR, re.sub(
+                r'(\bOBJECT\s*=\s*RANGEENDINGDATE\b.*?VALUE\s*=\s*")\d{4}-\d{2}-\d{2}',
+                r"\g<1>2019-11-08", text, flags=re.S))
+    sd.end()
+
+
+def test_renamed_granules_of_one_window_under_one_date_are_no_copies(real_granule, tmp_path):
+    """Two 8-day granules renamed without their product under one date (Terra and Aqua?) were
+    called copies of one granule; they get the shared-date refusal, naming both."""
     from xlstsr.io import open_modis
 
     for name in ("lst_terra.A2019305.hdf", "lst_aqua.A2019305.hdf"):
-        sd = SD(str(dated_granule_copy(real_granule, tmp_path / name)), SDC.WRITE)
-        for k, text in sd.attributes().items():  # an 8-day window: ending 2019-11-08
-            if k.startswith("CoreMetadata"):
-                sd.attr(k).set(SDC.CHAR, re.sub(
-                    r'(\bOBJECT\s*=\s*RANGEENDINGDATE\b.*?VALUE\s*=\s*")\d{4}-\d{2}-\d{2}',
-                    r"\g<1>2019-11-08", text, flags=re.S))
-        sd.end()
+        _eight_day_copy(real_granule, tmp_path / name)
     with pytest.raises(XlstsrError, match=r"share the date.*lst_aqua.*lst_terra.*Terra and Aqua"):
         open_modis(sorted(tmp_path.glob("*.hdf")))
 
@@ -246,3 +251,16 @@ def test_a_file_of_one_strip_is_sampled_in_pieces(tmp_path):
         v = _float_sample(src, None)
     assert 0 < v.size <= _FLOAT_CHECK_SIDE ** 2
     assert np.all(v == np.float32(290.5))
+
+
+def test_second_download_of_a_multi_day_granule_is_a_copy(real_granule, tmp_path):
+    """Two files of one 8-day MOD11A2 window under its own date (a second download): both names
+    are right, so "keep the one named for its window's date" told nothing; named a copy."""
+    from xlstsr.io import open_modis
+
+    name = "MOD11A2.A2019305.h14v09.006.2019314000000.hdf"
+    for n in (name, name.replace(".hdf", " (1).hdf")):
+        _eight_day_copy(real_granule, tmp_path / n)
+    with pytest.raises(XlstsrError, match=r"are copies of one granule: both MOD11A2 recording "
+                                          r"the days 2019-11-01 to 2019-11-08.*Remove the copy"):
+        open_modis(sorted(tmp_path.glob("*.hdf")))

@@ -325,11 +325,10 @@ def coarsen(
     })
     # the input's own long_name kept as upscale keeps it: the only record of the overpass
     # ('MOD11A1 v061 nighttime LST'), so a coarsened night field scored against a day one was
-    # not warned; an earlier coarsen's own long_name passes on its source_long_name instead
-    source = {k: v for k, v in lst.attrs.items()
-              if not (k == "long_name" and v == _COARSE_LONG_NAME)}
+    # not warned; an earlier coarsen's (or upscale's) own long_name passes on its
+    # source_long_name instead (_source_long_name)
     result.attrs.pop("source_long_name", None)  # an earlier one, or a non-text one: set below
-    source_long_name = _source_long_name(source)
+    source_long_name = _source_long_name(lst.attrs)
     if source_long_name is not None:
         result.attrs["source_long_name"] = source_long_name
     # its gaps declared, as upscale's: a GeoTIFF written from it had no nodata, and a masked
@@ -392,10 +391,9 @@ def _with_margin(kept, lenient: xr.DataArray, keep: dict[Hashable, slice], ydim:
     return kept
 
 
-#: what upscale records of how its output was made: not carried to a coarsened field
 #: a coarsened field's long_name (the input's own is kept as ``source_long_name``)
 _COARSE_LONG_NAME = "land surface temperature (radiometrically aggregated)"
-
+#: what upscale records of how its output was made: not carried to a coarsened field
 _UPSCALE_ATTRS = frozenset({"xlstsr_method", "xlstsr_factor", "xlstsr_options",
                             "xlstsr_scale_correction"})
 

@@ -1756,8 +1756,8 @@ def grid_unit(da: xr.DataArray, ydim: str, xdim: str, lat_lon_named: bool) -> tu
     """(metres per grid unit, unit) of ``da``'s grid: 1 and 'degree' for degrees, 1 and 'pixel'
     where the size is unknown.
 
-    The CRS's horizontal axes' unit where it has one (EPSG:2263: US survey feet, 0.3048006 m per unit), else
-    the coordinates' ``units`` attribute (``lat_lon_named``: dims named latitude/longitude).
+    The CRS's horizontal axes' unit where it has one (EPSG:2263: US survey feet, 0.3048006 m
+    per unit), else the coordinates' ``units`` attribute (``lat_lon_named``: dims named latitude/longitude).
     Coordinates without either are metres, but for a swath's (:func:`_index_grid`): pixels, as
     for a field without coordinates. Coordinates whose ``units`` is another length than the
     projected CRS's (km under UTM) raise :class:`GridError`: their pixel size is not known."""

@@ -353,9 +353,11 @@ def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
         if not declared:
             continue
         if fill is not None:
-            how = (f"Mask it: `{var} = {masked}`." if top is None else
-                   _threshold_fill_advice(top, "field", var, False, lambda v: repr(_whole(v)),
-                                          True).capitalize() + ".")
+            advice = ("" if top is None else _threshold_fill_advice(
+                top, "field", var, False, lambda v: repr(_whole(v)), True))
+            # its first letter up only (capitalize() lowercased the code after it)
+            how = (f"Mask it: `{var} = {masked}`." if top is None
+                   else advice[:1].upper() + advice[1:] + ".")
             raise UndeclaredFillError(
                 f"{name} has no units attribute and holds {fill_text} on {found[1]:.0%} of its "
                 "valid pixels, far below the others (median "

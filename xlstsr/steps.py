@@ -201,7 +201,7 @@ def _written(t: pd.Timestamp) -> str:
 
 def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "reference",
                        like_what: str = "super-resolved field", var: str | None = None,
-                       like_var: str = "sr") -> None:
+                       like_var: str = "sr", *, overpass_free: bool = False) -> None:
     """Refuse an ``other`` that carries a dim of ``like`` as a scalar coordinate (a truth
     selected with ``.sel(time=t)``) of another label, or while ``like`` has several steps:
     a field without that dim is compared with every step of ``like``. Dates are paired by the
@@ -267,7 +267,7 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
             labels = like.indexes[d] if like_t is None else pd.Index(like_t)
             if labels.has_duplicates:  # get_indexer raised pandas' bare InvalidIndexError
                 _refuse_scalar_over_repeats(like, other, d, t, labels, what, like_what, var,
-                                            like_var)
+                                            like_var, overpass_free)
             try:
                 # a 1-d Index of the value: pd.Index([t]) of a 0-d ndarray (band=1 after
                 # .squeeze()) raised "unhashable", read as "not found"
@@ -403,7 +403,7 @@ def _refuse_repeats(da: xr.DataArray, dim: Any, labels: pd.Index, what: str, var
 
 def _refuse_scalar_over_repeats(like: xr.DataArray, other: xr.DataArray, d: Any, t: Any,
                                 labels: pd.Index, what: str, like_what: str, var: str,
-                                like_var: str) -> None:
+                                like_var: str, overpass_free: bool = False) -> None:
     """Refuse a scalar date of ``other`` against ``like``'s steps whose ``d`` labels repeat (a
     day and a night step of each date, told apart by an ``overpass`` coordinate along ``d``),
     advising its step of that date and of ``other``'s overpass (:func:`_day_night`) where
@@ -428,6 +428,15 @@ def _refuse_scalar_over_repeats(like: xr.DataArray, other: xr.DataArray, d: Any,
             f"no '{d}' step of that date (nor of its overpass) among its {len(labels)}: pair "
             f"it with the {like_what} of its own {d}, or, when the {what} is meant for every "
             f"step, drop its coordinate (`{var}.drop_vars('{d}')`)."
+        )
+    if overpass_free:
+        # a field of no overpass (NDVI) serves both steps of its date: marking it 'day' or
+        # 'night' (the advice below) would leave the other unpaired
+        raise GridError(
+            f"the {what} is of {d}={_shown(t)} (a scalar coordinate), but the {like_what}'s "
+            f"{len(labels)} '{d}' steps are of {len(labels.unique())} dates: give the {what} "
+            f"of each of them (`{var}.sel({d}=[...])`, one step per date), or, when the "
+            f"{what} is meant for every step, drop its coordinate (`{var}.drop_vars('{d}')`)."
         )
     steps = "; ".join(f"{over[i] if over else i}: `{like_var}.isel({d}=[{i}])`" for i in same)
     raise GridError(
@@ -1334,7 +1343,7 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
     var = var or what.split()[0]
     if overpass_free:
         other = _scalar_over_one_date(other, like, what, like_what, var, like_var)
-    check_scalar_steps(like, other, what, like_what, var, like_var)
+    check_scalar_steps(like, other, what, like_what, var, like_var, overpass_free=overpass_free)
     ly, lx = spatial_dims(like)
     oy, ox = spatial_dims(other)
     lead = [d for d in like.dims if d not in (ly, lx)]
@@ -1453,7 +1462,8 @@ def _check_step_overpasses(other: xr.DataArray, like: xr.DataArray, dim: Any, wh
         # 'overpass' of other meaning, 'terra' or 10.5 h, does not replace day / night ones)
         out = other.drop_vars([oname] if oname in other.coords else [])
         return _with_labels(out, like, lname, dim)
-    if off:
+    if off and oname is not None:
         # like's overpass is its own field-wide one: the step's scores are of that overpass
+        # (other's field-wide label, an attribute, has no coordinate to relabel)
         return other.assign_coords({oname: (dim, np.asarray(lo, dtype=object).astype(str))})
     return other

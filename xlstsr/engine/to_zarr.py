@@ -238,8 +238,9 @@ def _array_fingerprints(da: xr.DataArray | xr.Dataset, *, values: bool = True,
     they are, and with ``grid_mapping`` put back from the encoding (the store started on the
     file opened with xarray's default ``decode_coords``, resumed with ``"all"``). ``parts``,
     given, is filled with a hash of each part (:data:`_INPUT_PARTS`) and of each coordinate
-    (:data:`_EACH_COORDINATE`), which a refused resume compares to say which one differs. Then the same three with dates hashed in their own unit,
-    as before they were put in nanoseconds (:func:`_ns_dates`; equal to the first three when
+    (:data:`_EACH_COORDINATE`), which a refused resume compares to say which one differs.
+    Then the same three with dates hashed in their own unit, as before they were put in
+    nanoseconds (:func:`_ns_dates`; equal to the first three when
     every date is in nanoseconds): a store started from ``datetime64[s]`` dates resumes."""
     h, old, moved = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
     raw_h, raw_old, raw_moved = h.copy(), old.copy(), moved.copy()
@@ -396,9 +397,9 @@ def _labels_differ(old: np.ndarray, new: np.ndarray, name: str,
     if old.dtype.kind == "M" and new.dtype.kind == "M":
         a, b = old.astype("datetime64[ns]"), new.astype("datetime64[ns]")
         ok = ~(np.isnat(a) | np.isnat(b))
-        if not ok.any():
-            return []
-        return [f"its labels by up to {pd.Timedelta(int(np.abs(a[ok] - b[ok]).max()), 'ns')}"]
+        gap = int(np.abs(a[ok] - b[ok]).max()) if ok.any() else 0
+        # equal dates (another part differs: their NaT, their dtype) are no "up to 0 days"
+        return [f"its labels by up to {pd.Timedelta(gap, 'ns')}"] if gap else []
     if old.dtype.kind not in "fiu" or new.dtype.kind not in "fiu":
         return []
     a, b = old.astype("float64"), new.astype("float64")

@@ -650,10 +650,12 @@ def _refuse_copies(paths: Sequence[Path], recorded: Sequence[tuple[str, str] | N
     """Refuse stacked granules that are copies of one: two of one product (and collection,
     where their names give them) recording the same days. For a daily granule the product must
     be known (two renamed one-day files may be Terra and Aqua; the shared date is refused
-    after), as for renamed files of several days under one date; a browser's second download (``name (1).hdf``) was refused as "Terra and Aqua, or
-    two versions?" naming no file. Several days: an 8-day MOD11A2 of 1-8 November saved again
-    as .A2019306. (each name lies in the window, so it was a second, duplicated step); a
-    product whose windows slide daily (MCD43) records a window of its own in each granule."""
+    after), as for renamed files of several days under one date; a browser's second download
+    (``name (1).hdf``) was refused as "Terra and Aqua, or two versions?" naming no file.
+    Several days: an 8-day MOD11A2 of 1-8 November saved again as .A2019306. (each name lies
+    in the window, so it was a second, duplicated step); a product whose windows slide daily
+    (MCD43) records a window of its own in each granule. Copies under one name's date are told
+    to remove the copy, under two to keep the one named for the window's date."""
     seen: dict[tuple[str | None, str | None, tuple[str, str]], Path] = {}
     for p, days in zip(paths, recorded):
         if days is None:
@@ -668,14 +670,16 @@ def _refuse_copies(paths: Sequence[Path], recorded: Sequence[tuple[str, str] | N
             seen[key] = p
             continue
         first = seen[key]
-        if product is None and granule_time(first) == granule_time(p):
+        same_name_date = granule_time(first) == granule_time(p)
+        if product is None and same_name_date:
             # renamed files of one window under one date may be Terra and Aqua: refused as a
             # shared date after; under two dates, one is a renamed copy
             continue
-        if daily:
+        if daily or same_name_date:  # a second download: both names are right
             raise XlstsrError(
                 f"{first.name} and {p.name} are copies of one granule: both {product} "
-                f"recording the day {days[0]} (RANGEBEGINNINGDATE of their CoreMetadata), "
+                f"recording {'the day ' + days[0] if daily else f'the days {days[0]} to {days[1]}'}"
+                " (RANGEBEGINNINGDATE/RANGEENDINGDATE of their CoreMetadata), "
                 "e.g. a second download saved as 'name (1).hdf'. Remove the copy (keep one "
                 "of them) and open the granules again."
             )
@@ -759,8 +763,10 @@ def open_modis(
         e.g. Kelvin for LST; a ``scale_factor`` above 1, MOD13's 10000, divides, as MODIS
         defines it), recorded as xarray's decoding records it: ``encoding['scale_factor']`` /
         ``['add_offset']`` in its terms (value = stored x scale + offset), the attributes
-        dropped, with MOD11's per-layer formula (``LST: 'LST data * scale_factor'``) (neither the stored ``dtype`` nor ``_FillValue``: ``to_netcdf`` writes the
-        floats, gaps as NaN, not packed back into the granule's integers). Bit fields (``QC_Day``) stay integers. False returns the stored
+        dropped with MOD11's per-layer formula (``LST: 'LST data * scale_factor'``), and
+        neither the stored ``dtype`` nor ``_FillValue`` kept (``to_netcdf`` writes the floats,
+        gaps as NaN, not packed back into the granule's integers). Bit fields (``QC_Day``)
+        stay integers. False returns the stored
         integers with their attributes (the pixels an explicit ``qc`` / ``max_modland``
         rejects set to ``_FillValue``, above).
     chunks : "auto", int, tuple or dict
