@@ -262,6 +262,7 @@ def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
         _scale_fits,
         _spread,
         _threshold_fill_advice,
+        fill_threshold,
         suspect_fill,
     )
 
@@ -285,8 +286,7 @@ def _check_kelvin_values(x: np.ndarray, like: np.ndarray, name: str, var: str,
         if at is not None and f[at].min() != f[at].max():
             top = float(f[at].max())
             fill_text = f"values from {_whole(f[at].min())!r} to {_whole(top)!r}"
-            # a whole number just above the plateau, as validate._threshold_fill_advice sets
-            t = _whole(float(np.floor(top + 0.5)) + 1.0)
+            t = _whole(fill_threshold(top))  # as validate's own advice sets it
             masked = f"{var}.where({var} > {t!r})"
         elif fill is not None:
             fill_text = repr(fill)

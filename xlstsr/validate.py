@@ -3010,6 +3010,18 @@ def _declare_fill_advice(sv: Any, what: str, attrs_of: str | None, cli: bool,
             + f", or mask it: `da.where(da != {sv})`")
 
 
+def fill_threshold(top: float) -> float:
+    """A whole number 0.5-1.5 above a fill plateau ending at ``top``: the threshold that drops
+    all of it (:func:`_threshold_fill_advice`, metrics' own check).
+
+    Examples
+    --------
+    >>> fill_threshold(200.0018), fill_threshold(-79.9999995)
+    (201.0, -79.0)
+    """
+    return float(np.floor(top + 0.5)) + 1.0
+
+
 def _threshold_fill_advice(top: float, what: str, attrs_of: str | None, cli: bool,
                            as_stored: Any, rising: bool) -> str:
     """How to drop a fill plateau that ends at ``top`` (decoded, Kelvin) from
@@ -3018,7 +3030,7 @@ def _threshold_fill_advice(top: float, what: str, attrs_of: str | None, cli: boo
     of RMSE on an ASTER pair with the threshold alone, 2.3 K with them), else a mask of the
     values as stored (``as_stored``: decoded -> stored text; ``rising``: the stored values grow
     with the decoded ones)."""
-    t = float(np.floor(top + 0.5)) + 1.0  # a whole number 0.5-1.5 K above the plateau
+    t = fill_threshold(top)
     if what == "reference" and not attrs_of:
         return (f"drop it with a threshold in Kelvin just above it: pass `valid_min={t:g}, "
                 "erode=3, clear=True` to evaluate (`--valid-min "
