@@ -1530,22 +1530,31 @@ def _check_writable(*paths: str | None) -> None:
 
 
 def _write_table(ds: Any, path: str, lead: list[str]) -> None:
-    """A Dataset of per-step values as CSV (one row per leading index) or NetCDF."""
+    """A Dataset of per-step values as CSV (one row per leading index, with the step's other
+    labels along the leading dims, its overpass among them) or NetCDF."""
     suffix = Path(path).suffix.lower()
     if suffix in (".csv", ".nc", ".nc4"):
         _parent_folder(path)
     if suffix == ".csv":
         scalar = [v for v in ds.data_vars if set(ds[v].dims) <= set(lead)]
-        table = ds[scalar].drop_vars([c for c in ds.coords if c not in lead], errors="ignore")
+        # a label per row besides the index (the overpass of a day+night series, whose dates
+        # repeat): its rows were not told apart without it; first, before the values
+        labels = [c for c in ds.coords if c not in ds.dims and ds[c].ndim
+                  and set(ds[c].dims) <= set(lead)]
+        table = ds[scalar].drop_vars([c for c in ds.coords if c not in lead and c not in labels],
+                                     errors="ignore")
         if lead:
             with _written_whole(path) as part:
-                table.to_dataframe().to_csv(part)
+                table.to_dataframe()[labels + scalar].to_csv(part)
         else:  # one row; a scalar time coordinate (one MODIS granule) as its first column
             import numpy as np
             import pandas as pd
 
             row = {str(c): np.datetime_as_string(ds[c].values, unit="s") for c in ds.coords
                    if ds[c].ndim == 0 and ds[c].dtype.kind == "M"}
+            # and its overpass (one step of a day+night series: the date alone is both)
+            row.update({c: _overpass_text(ds[c].values.item()) for c in ("overpass", "day_night")
+                        if c in ds.coords and ds[c].ndim == 0})
             row.update({v: float(table[v]) for v in scalar})
             with _written_whole(path) as part:
                 pd.DataFrame([row]).to_csv(part, index=False)
@@ -1556,6 +1565,11 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
             table_ds.to_netcdf(part)
         return
     raise UsageError(f"cannot write a table to {path!r}: use .csv or .nc")
+
+
+def _overpass_text(value: Any) -> Any:
+    """A scalar overpass label as CSV text (bytes of a NetCDF char label decoded)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _netcdf_deflate(field: Any) -> dict:

@@ -488,7 +488,7 @@ def estimate_offset(
             "the fine field; give a larger area of both."
         )
     fine = _fine_field(fine)
-    from .steps import check_scalar_steps, pair_steps
+    from .steps import _scalar_over_one_date, check_scalar_steps, pair_steps
 
     # a size-1 dim the LST lacks (band=1 of a GeoTIFF read by rioxarray as it is) is one fine
     # image, as pair_steps takes it: it was refused as "give one fine image"; kept as a scalar
@@ -497,8 +497,12 @@ def estimate_offset(
     single = [d for d in fine.dims if d not in (gy, gx) and d not in lst.dims and fine.sizes[d] == 1]
     if single:
         fine = fine.squeeze(single)
-    # a fine image of one date (`.sel(time=t)`) was compared with LST steps of other dates
-    check_scalar_steps(lst, fine, "fine field", "LST", var="fine", like_var="lst")
+    # a fine image of one date (`.sel(time=t)`) serves the day and the night step of that date,
+    # as `.sel(time=[t])` does (it was refused as "cannot be told by date"); one of other dates
+    # was compared with LST steps of other dates
+    fine = _scalar_over_one_date(fine, lst, "fine field", "LST", "fine", "lst")
+    check_scalar_steps(lst, fine, "fine field", "LST", var="fine", like_var="lst",
+                       overpass_free=True)
     ly, lx = spatial_dims(lst)
     lead = [d for d in lst.dims if d not in (ly, lx)]
     if len(lead) > 1:

@@ -158,11 +158,25 @@ def _steps_drawn(arrays: list[xr.DataArray] | list[xr.Dataset], index: Mapping[A
                 continue
             n = da.sizes[d]
             if n > 1 or (n == 1 and _is_date_coord(da, d)):
-                out[d] = f"{d}={_label(da, d, int(index.get(d, 0)) % n)}"
+                i = int(index.get(d, 0)) % n
+                out[d] = f"{d}={_label(da, d, i)}{_overpass_drawn(da, (d,), i)}"
         for c in da.coords:
             if c not in out and c not in da.dims and da[c].ndim == 0 and _is_date_coord(da, c):
-                out[c] = f"{c}={_label(da, c, 0)}"
+                out[c] = f"{c}={_label(da, c, 0)}{_overpass_drawn(da, (), 0)}"
     return list(out.values())
+
+
+def _overpass_drawn(da: xr.DataArray | xr.Dataset, dims: tuple, i: int) -> str:
+    """`` (night)``: the overpass of the step drawn (an ``overpass`` or ``day_night``
+    coordinate along ``dims``, or scalar with ``dims=()``), else ''; the day and the night
+    figure of one date (a day+night series) carried the same title."""
+    for name in ("overpass", "day_night"):
+        c = da.coords.get(name)
+        if c is not None and c.dims == dims and name not in dims:
+            v = c.values[i] if dims else c.values[()]
+            v = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+            return f" ({str(v).strip()})"
+    return ""
 
 
 def _titled(title: str | None, steps: list[str]) -> str | None:

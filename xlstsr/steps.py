@@ -438,13 +438,14 @@ def _refuse_scalar_over_repeats(like: xr.DataArray, other: xr.DataArray, d: Any,
             f"of each of them (`{var}.sel({d}=[...])`, one step per date), or, when the "
             f"{what} is meant for every step, drop its coordinate (`{var}.drop_vars('{d}')`)."
         )
+    # no advice to mark its overpass (attrs['day_night']) and pass it again: the marked field
+    # is refused by the first raise above, the other steps of like having no pair
     steps = "; ".join(f"{over[i] if over else i}: `{like_var}.isel({d}=[{i}])`" for i in same)
     raise GridError(
         f"the {what} is of {d}={_shown(t)} (a scalar coordinate), and the {like_what} has "
         f"{len(same)} '{d}' steps of that date ({steps}), so which one it goes with cannot be "
-        f"told by date: select the step of the overpass the {what} was acquired at with the "
-        f"`isel` above, or mark its overpass (`{var}.attrs['day_night'] = 'night'`, or "
-        "'day') and pass it again."
+        f"told by date: select the {like_what}'s step of the overpass the {what} was "
+        f"acquired at (the `isel` above) and pass that step."
     )
 
 
@@ -1371,7 +1372,8 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                 + _rename_fix(other, like, dim, lead[0], var, like_var)
                 if lead else
                 f"the {what} has a dim {dim!r} ({other.sizes[dim]} steps) that the {like_what} "
-                f"lacks; select the step that goes with it (`{var}.sel({dim}=...)`)."
+                f"lacks; select the step that goes with it ("
+                + _scalar_step_fix(other, like, dim, var) + ")."
             )
         if dim not in other.indexes or dim not in like.indexes:
             if other.sizes[dim] != like.sizes[dim]:
@@ -1429,6 +1431,33 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                 {dim: (dim, like[dim].values, dict(like[dim].attrs))})
         other = _check_step_overpasses(other, like, dim, what, like_what, var)
     return other
+
+
+def _scalar_step_fix(other: xr.DataArray, like: xr.DataArray, dim: Any, var: str) -> str:
+    """The selection of ``other``'s ``dim`` step that goes with ``like``'s scalar ``dim``
+    coordinate: where ``other``'s labels repeat (a day and a night step of each date), its step
+    of that date and of ``like``'s overpass (a scalar ``overpass`` / ``day_night`` coordinate,
+    else :func:`_day_night`) by position, or those of that date named by overpass:
+    `.sel(time=t)` gave both overpasses back, refused again."""
+    plain = f"`{var}.sel({dim}=...)`"
+    lab = other.indexes.get(dim)
+    c = like.coords.get(dim)
+    if (lab is None or isinstance(lab, pd.MultiIndex) or not lab.has_duplicates or c is None
+            or c.ndim != 0 or _scalar_date(c.values) is None):
+        return plain
+    over, _ = _step_overpasses(other, dim)
+    same = _overpass_matches(c.values, list(lab))
+    if over is None or len(same) < 2:
+        return plain
+    mine = next((_text(like[n].values) for n in ("overpass", "day_night")
+                 if n in like.coords and like[n].ndim == 0), None)
+    mine = (mine or _day_night(like)[0] or "").strip().lower()
+    pick = [i for i in same if over[i] == mine]
+    if len(pick) == 1:
+        return (f"its step of that date and overpass, {mine!r}: `{var}.isel({dim}={pick[0]})`;"
+                f" `{var}.sel({dim}=...)` gives each overpass of the date")
+    steps = "; ".join(f"{over[i]}: `{var}.isel({dim}={i})`" for i in same)
+    return f"its steps of that date, by overpass: {steps}"
 
 
 def _check_step_overpasses(other: xr.DataArray, like: xr.DataArray, dim: Any, what: str,
