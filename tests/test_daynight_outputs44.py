@@ -1,6 +1,8 @@
 """A day and a night step of the same date (told apart by an ``overpass`` coordinate along
 time): a scalar-date fine image in estimate_offset, the CSV of ``xlstsr evaluate``, the titles
 of plot.comparison, and the advice of the refusals of a scalar date against such a series."""
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -136,3 +138,21 @@ def test_scalar_sr_against_repeats_advises_its_overpass_step():
     with pytest.raises(GridError) as exc:
         xlstsr.evaluate(sr.drop_vars("overpass"), ref)
     assert "day: `reference.isel(time=0)`; night: `reference.isel(time=1)`" in str(exc.value)
+
+
+def test_scalar_sr_against_a_one_step_reference_scores_its_field():
+    """sr.isel(time=i) against reference.isel(time=[i]): xarray raised "dimension 'time'
+    already exists as a scalar variable" while labelling the scores."""
+    t = np.array(["2020-07-01"], dtype="datetime64[ns]")
+    n = 8
+    ref = xr.DataArray(300 + np.random.default_rng(0).normal(0, 1, (1, n, n)),
+                       dims=("time", "y", "x"),
+                       coords={"time": t, "y": np.arange(n)[::-1] * 1000.0 + 500,
+                               "x": np.arange(n) * 1000.0 + 500},
+                       attrs={"units": "K"}).rio.write_crs("EPSG:32631")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = xlstsr.evaluate(ref.isel(time=0), ref + 0.5)
+    assert out["bias"].dims == ()
+    np.testing.assert_allclose(float(out["bias"]), -0.5)
+    assert out["time"].values == t[0]

@@ -1649,6 +1649,11 @@ def evaluate(
     labels = {c: sr[c].variable for c in sr.coords
               if sr[c].ndim == 0 and c not in sr.dims and c != "spatial_ref"}
     for name, da in list(out.items()):
+        # the one step of a reference dim that sr holds as a scalar (`reference.isel(time=[i])`
+        # against `sr.isel(time=i)`): the scores are of sr's one field, not of a dim beside
+        # its label (xarray raised "dimension 'time' already exists as a scalar variable")
+        one = {c: 0 for c in labels if c in da.dims and da.sizes[c] == 1}
+        da = da.isel(one, drop=True) if one else da
         stale = [c for c in labels if c in da.coords and c not in da.dims]
         out[name] = da.drop_vars(stale).assign_coords(labels)
     for name, da in out.items():
