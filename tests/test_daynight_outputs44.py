@@ -106,6 +106,14 @@ def test_comparison_titles_say_which_overpass_is_drawn():
         titles.append(fig._suptitle.get_text())
         plt.close(fig)
     assert titles == ["time=2020-07-01 (day)", "time=2020-07-01 (night)"]
+    # a night series (a scalar overpass) drawn along time is named too
+    dates = ["2020-07-01", "2020-07-02"]
+    night = [_series(dates, ["night"] * 2, n=n, res=r, seed=k).drop_vars("overpass")
+             .assign_coords(overpass="night")
+             for n, r, k in ((8, 0.004, 0), (32, 0.001, 1), (32, 0.001, 2))]
+    fig = plot.comparison(*night, index={"time": 1})
+    assert fig._suptitle.get_text() == "time=2020-07-02 (night)"
+    plt.close(fig)
 
 
 @pytest.mark.parametrize("dates", [DATES4[:2], DATES4])
@@ -156,3 +164,28 @@ def test_scalar_sr_against_a_one_step_reference_scores_its_field():
     assert out["bias"].dims == ()
     np.testing.assert_allclose(float(out["bias"]), -0.5)
     assert out["time"].values == t[0]
+
+
+def test_byte_labels_are_written_as_text(tmp_path, capsys):
+    """A NetCDF char overpass label reads back as bytes: the table wrote b'day'."""
+    sr = _series(DATES4, OV4)
+    sr = sr.assign_coords(overpass=("time", np.array(OV4, dtype="S5")))
+    sr.to_netcdf(tmp_path / "sr.nc")
+    (sr + 0.5).rename("lst").to_netcdf(tmp_path / "ref.nc")
+    code, err = run_cli(capsys, "evaluate", tmp_path / "sr.nc", tmp_path / "ref.nc",
+                        tmp_path / "out.csv")
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "out.csv")["overpass"].tolist() == OV4
+
+
+def test_a_stacked_lead_dim_writes_its_levels_once(tmp_path):
+    """A (time, overpass) stack: its levels, indexed, were taken for labels beside the index
+    (KeyError "['date', 'ov'] not in index")."""
+    from xlstsr.cli import _write_table
+
+    ds = xr.Dataset({"rmse": ("t", [1.0, 2.0])},
+                    coords={"date": ("t", ["2020-07-01", "2020-07-01"]),
+                            "ov": ("t", ["day", "night"])}).set_index(t=["date", "ov"])
+    _write_table(ds, str(tmp_path / "s.csv"), ["t"])
+    tab = pd.read_csv(tmp_path / "s.csv")
+    assert tab["ov"].tolist() == ["day", "night"] and tab["rmse"].tolist() == [1.0, 2.0]

@@ -1539,13 +1539,18 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
         scalar = [v for v in ds.data_vars if set(ds[v].dims) <= set(lead)]
         # a label per row besides the index (the overpass of a day+night series, whose dates
         # repeat): its rows were not told apart without it; first, before the values
+        # (a stacked dim's levels are indexed: the frame's index holds them already)
         labels = [c for c in ds.coords if c not in ds.dims and ds[c].ndim
-                  and set(ds[c].dims) <= set(lead)]
-        table = ds[scalar].drop_vars([c for c in ds.coords if c not in lead and c not in labels],
-                                     errors="ignore")
+                  and set(ds[c].dims) <= set(lead) and c not in ds.xindexes]
+        table = ds[scalar].drop_vars([c for c in ds.coords if c not in lead and c not in labels
+                                      and c not in ds.xindexes], errors="ignore")
         if lead:
+            frame = table.to_dataframe()[labels + scalar]
+            for c in labels:  # a NetCDF char label read back as bytes: b'night' in the file
+                if frame[c].dtype.kind in "SO":
+                    frame[c] = frame[c].map(_overpass_text)
             with _written_whole(path) as part:
-                table.to_dataframe()[labels + scalar].to_csv(part)
+                frame.to_csv(part)
         else:  # one row; a scalar time coordinate (one MODIS granule) as its first column
             import numpy as np
             import pandas as pd
@@ -1568,7 +1573,7 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
 
 
 def _overpass_text(value: Any) -> Any:
-    """A scalar overpass label as CSV text (bytes of a NetCDF char label decoded)."""
+    """A label as CSV text (bytes of a NetCDF char label decoded), else as it is."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 

@@ -168,12 +168,13 @@ def _steps_drawn(arrays: list[xr.DataArray] | list[xr.Dataset], index: Mapping[A
 
 def _overpass_drawn(da: xr.DataArray | xr.Dataset, dims: tuple, i: int) -> str:
     """`` (night)``: the overpass of the step drawn (an ``overpass`` or ``day_night``
-    coordinate along ``dims``, or scalar with ``dims=()``), else ''; the day and the night
+    coordinate along ``dims``, or a scalar one), else ''; the day and the night
     figure of one date (a day+night series) carried the same title."""
     for name in ("overpass", "day_night"):
         c = da.coords.get(name)
-        if c is not None and c.dims == dims and name not in dims:
-            v = c.values[i] if dims else c.values[()]
+        if c is not None and c.dims in (dims, ()) and name not in dims:
+            # (a scalar one: a night series' every step, drawn along time)
+            v = c.values[i] if c.dims else c.values[()]
             v = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
             return f" ({str(v).strip()})"
     return ""
