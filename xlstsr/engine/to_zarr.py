@@ -2003,7 +2003,8 @@ def upscale_to_zarr(
         Compression of the output. ``"auto"``: Blosc LZ4 with byte shuffle, which on
         super-resolved LST writes in 0.48x the time of zarr's default Zstd and to 0.52 instead
         of 0.68 of the raw size (``benchmarks/zarr_compression.py``,
-        ``docs/results/compression.md``); ``None``: uncompressed.
+        ``docs/results/compression.md``); ``None``: uncompressed. A resume keeps the
+        store's own (its arrays were created with it; the values do not depend on it).
     calibration : None
         Not applied here (a store is written region by region, and an NDVI term needs the NDVI
         on the output grid): given, it is refused with the way to do it, which the command
