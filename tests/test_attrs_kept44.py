@@ -88,3 +88,13 @@ def test_coarsened_night_scored_against_coarsened_day_warns():
         warnings.simplefilter("always")
         xlstsr.evaluate(c_night, c_day)
     assert any(issubclass(w.category, OverpassWarning) for w in caught)
+
+
+def test_ecostress_scene_on_a_metric_grid_keeps_its_crs_attribute(shared_data):
+    """open_ecostress_scene's docstring promises ``crs`` in attrs; rio.write_crs removed it
+    from a result on the common (UTM) grid."""
+    if not (shared_data / "ecostress_la").is_dir():
+        pytest.skip("no ecostress_la in the real data folder")
+    lst = xlstsr.datasets.open_ecostress_scene("2023219014701", resolution=560,
+                                               root=shared_data)
+    assert lst.attrs["crs"] == lst.rio.crs

@@ -30,6 +30,7 @@ import io
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -1038,7 +1039,7 @@ def open_ecostress_scene(
 
         own = xr.DataArray(lst, dims=("y", "x"), coords={"y": ys, "x": xs, "time": when},
                            name="lst", attrs=attrs | {"crs": crs})
-        return own.rio.write_crs(crs)
+        return _with_crs(own, crs)
     box = ecostress_box(folder) if box is None else box
     out, inside = _project(lst, transform, crs, float(resolution), attrs, box)
     out = out.assign_coords(time=when)
@@ -1080,4 +1081,13 @@ def _project(lst: np.ndarray, transform, crs: str, resolution: float, attrs: dic
                       attrs=attrs | {"crs": grid_crs, "resolution_m": resolution})
     import rioxarray  # noqa: F401  (registers .rio)
 
-    return da.rio.write_crs(grid_crs), inside
+    return _with_crs(da, grid_crs), inside
+
+
+def _with_crs(da: xr.DataArray, crs: Any) -> xr.DataArray:
+    """``da`` with ``crs`` written through rioxarray and kept in ``attrs['crs']`` as the
+    docstring of :func:`open_ecostress_scene` says (``write_crs`` removes that attribute: a
+    metric grid's result had none)."""
+    out = da.rio.write_crs(crs)
+    out.attrs["crs"] = crs
+    return out
