@@ -116,3 +116,33 @@ def test_aster_pair_refused_then_scored_as_advised(shared_data, tmp_path):
         assert cli.main(base + m.group(1).split()) == 0
     rmse = float(csv.read_text().splitlines()[1].split(",")[0])
     assert rmse < 4.0
+
+
+def test_plateau_of_an_unscaled_reference_is_named_after_its_scale():
+    """K x 10 without units holding a resampled 2000 plateau: `valid_min=2001` "in Kelvin" was
+    advised first (the stored number), and followed with the scale asked next, every pixel was
+    masked. The scale's advice comes first; once given, the plateau's threshold is 201 K."""
+    from xlstsr.errors import XlstsrError
+
+    rng = np.random.default_rng(3)
+    truth = (300 + 5 * rng.standard_normal((64, 64))).astype(np.float32)
+
+    def grid(v, attrs=None):
+        return xr.DataArray(v, dims=("y", "x"),
+                            coords={"y": 4e6 - 1000 * np.arange(64) - 500.0,
+                                    "x": 5e5 + 1000 * np.arange(64) + 500.0},
+                            attrs=attrs or {}).rio.write_crs(32633)
+
+    sr = grid(truth + rng.standard_normal((64, 64)).astype(np.float32), {"units": "K"})
+    r10 = (truth * 10).astype(np.float32)
+    r10[:10] = 2000 - 0.015 * rng.random((10, 64))
+    with pytest.raises(XlstsrError, match=r"reference_scale=0\.1") as first:
+        evaluate(sr, grid(r10))
+    assert "valid_min" not in str(first.value)
+    with pytest.raises(UndeclaredFillError, match=r"valid_min=201\b") as second:
+        evaluate(sr, grid(r10), reference_scale=0.1)
+    v = float(re.search(r"valid_min=([\d.]+)", str(second.value))[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = evaluate(sr, grid(r10), reference_scale=0.1, valid_min=v, erode=3, clear=True)
+    assert 0.5 < float(out["rmse"]) < 2.0

@@ -3417,6 +3417,13 @@ def _lst_verdict(
                 hit = None  # the caller's thresholds drop that value: no fill to declare
             if hit is not None and mask_out_of_range and not lo <= hit[0] <= hi:
                 hit = None  # asked for: masked below with the other out-of-range values
+            if hit is not None and p_lo != p_hi and not (
+                    lo <= float(np.median(finite[~at])) <= hi):
+                # a plateau beside values in no Kelvin range (K x 10 without a scale): its
+                # threshold, said in Kelvin, would be the stored number (valid_min=2001 masked
+                # everything once the scale was given); the scale's advice comes first, the
+                # plateau is named again once decoded
+                hit = None
             near = hit is not None and lo <= hit[0] <= hi and (
                 float(np.percentile(finite[~at], 1)) - p_hi <= DECLARED_FILL_GAP_K)
             if near and fill_declared:
