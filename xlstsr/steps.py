@@ -360,8 +360,7 @@ def _step_overpasses(da: xr.DataArray, dim: Any) -> tuple[list[str] | None, str 
     for name in ("overpass", "day_night"):
         c = da.coords.get(name)
         if c is not None and c.dims == (dim,):
-            return [(v.decode(errors="replace") if isinstance(v, bytes) else str(v)).strip()
-                    .lower() for v in c.values], name
+            return [_label_text(v) for v in c.values], name
     own, _ = _day_night(da)
     return ([own] * da.sizes[dim] if own in ("day", "night") else None), None
 
@@ -769,13 +768,18 @@ def _overpass_labels(da: xr.DataArray) -> tuple[set[str], str | None]:
             continue
         found = set()
         for value in np.asarray(c.values).ravel():
-            if isinstance(value, bytes):
-                value = value.decode(errors="replace")
-            if isinstance(value, str) and value.strip().lower() in ("day", "night"):
-                found.add(value.strip().lower())
+            if isinstance(value, (str, bytes)) and _label_text(value) in ("day", "night"):
+                found.add(_label_text(value))
         if found:
             return found, name
     return set(), None
+
+
+def _label_text(value: Any) -> str:
+    """An overpass label as compared: text (a NetCDF char label's bytes decoded), stripped,
+    lower case ('Night', b'night ' -> 'night')."""
+    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return text.strip().lower()
 
 
 def _day_night(da: xr.DataArray) -> tuple[str | None, str]:
@@ -797,8 +801,8 @@ def _day_night(da: xr.DataArray) -> tuple[str | None, str]:
             value = c.values.ravel()[0]
             if isinstance(value, bytes):
                 value = value.decode(errors="replace")
-            if isinstance(value, str) and value.strip().lower() in ("day", "night"):
-                return value.strip().lower(), f"'{name}' coordinate {value!r}"
+            if isinstance(value, str) and _label_text(value) in ("day", "night"):
+                return _label_text(value), f"'{name}' coordinate {value!r}"
         elif name in da.dims:
             return None, ""  # both overpasses (or other labels) along a dim: no one label
         else:
