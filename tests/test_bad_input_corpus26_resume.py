@@ -17,6 +17,7 @@ import zarr
 
 import xlstsr
 import xlstsr.engine.to_zarr as tz
+from xlstsr.attrs import GUIDE_OFFSET_ATTR
 from xlstsr.errors import XlstsrError
 from xlstsr.io.zarr import COMPLETE, STATUS_ATTR
 
@@ -126,7 +127,7 @@ def test_the_store_records_the_offset_it_applied_exactly(shifted, tmp_path):
         warnings.simplefilter("ignore")
         xlstsr.upscale_to_zarr(lst, tmp_path / "a.zarr", guide=guide, **KW)
     attrs = zarr.open_group(tmp_path / "a.zarr", mode="r").attrs
-    off = xr.Dataset.from_dict(json.loads(attrs[tz.GUIDE_OFFSET_ATTR]))
+    off = xr.Dataset.from_dict(json.loads(attrs[GUIDE_OFFSET_ATTR]))
     assert [float(off.shift_x), float(off.shift_y)] == _measured(lst, guide)
     # the fingerprint's rounded record is the same offset
     assert json.loads(attrs["xlstsr_arguments"])["guide_offset_measured"] == \
@@ -191,7 +192,7 @@ def test_a_store_without_the_exact_offset_is_refused_lazily_and_resumes_in_memor
         warnings.simplefilter("ignore")
         xlstsr.upscale_to_zarr(lst, tmp_path / "a.zarr", guide=guide, **KW)
         _interrupted(monkeypatch, lst, guide, store)
-        del zarr.open_group(store, mode="r+").attrs[tz.GUIDE_OFFSET_ATTR]
+        del zarr.open_group(store, mode="r+").attrs[GUIDE_OFFSET_ATTR]
         with pytest.raises(XlstsrError, match="does not record that offset") as info:
             _resume(*_lazy(lst, guide), store)
         assert "load()" in str(info.value) and "mode='w'" in str(info.value)

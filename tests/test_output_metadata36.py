@@ -13,9 +13,9 @@ import rasterio
 import xarray as xr
 
 import xlstsr
+from xlstsr.attrs import global_attrs, grid_attr, with_global_attrs
 from xlstsr.cli import main
 from xlstsr.errors import PhysicalRangeWarning
-from xlstsr.validate import global_attrs, grid_attr, with_global_attrs
 
 _STALE = {"resolution": "926.625 m", "spatial_resolution": "1 km",
           "geospatial_lat_resolution": "0.00833 degrees", "geospatial_x_resolution": "926.6 m",

@@ -15,11 +15,11 @@ import rioxarray
 import xarray as xr
 
 import xlstsr  # noqa: F401  (the accessor)
+from xlstsr.attrs import storage_attr
 from xlstsr.cli import main
 from xlstsr.errors import ScaledIntegerError
 from xlstsr.io import open_cog
 from xlstsr.steps import _day_night
-from xlstsr.upscale import _storage_attr
 from xlstsr.validate import decode_lst
 
 
@@ -96,7 +96,7 @@ def test_upscaled_band_keeps_no_per_band_storage_attrs(two_band_tif, tmp_path):
 
 
 def test_coarsen_and_upscale_drop_per_band_attrs():
-    assert all(_storage_attr(key) for key in ("scales", "offsets", "nodatavals"))
+    assert all(storage_attr(key) for key in ("scales", "offsets", "nodatavals"))
     # a float Kelvin field that kept the tuples (a band decoded by hand): not carried either
     k = _kelvin()
     da = xr.DataArray(k.astype("float32"), dims=("y", "x"),

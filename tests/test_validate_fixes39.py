@@ -9,17 +9,9 @@ import rasterio
 import xarray as xr
 
 from xlstsr import errors
+from xlstsr.attrs import global_attrs, netcdf_attr, output_global_attrs, with_global_attrs
 from xlstsr.guide import check_guide_values
-from xlstsr.validate import (
-    decode_guide,
-    decode_lst,
-    global_attrs,
-    netcdf_attr,
-    output_global_attrs,
-    require_regular,
-    spatial_dims,
-    with_global_attrs,
-)
+from xlstsr.validate import decode_guide, decode_lst, require_regular, spatial_dims
 
 #: a test file written as int16 without a _FillValue (the probes' files): xarray says so
 pytestmark = pytest.mark.filterwarnings("ignore:saving variable LST with floating point data")

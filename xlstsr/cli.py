@@ -575,9 +575,10 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
     Zarr input's ``source``, ``title``, ``history``...; none for a GeoTIFF or HDF granule)."""
     import xarray as xr
 
+    from xlstsr.attrs import global_attrs
     from xlstsr.errors import VariableNotFoundError, XlstsrError
     from xlstsr.io import format_of, open_path
-    from xlstsr.validate import global_attrs, select_variable
+    from xlstsr.validate import select_variable
 
     kwargs: dict[str, Any] = ({"variable": variable} if (variable and format_of(path, reading=True) == "hdf4")
                               else {})
@@ -1591,8 +1592,8 @@ def _netcdf_deflate(field: Any) -> dict:
 
 def _netcdf_safe(obj: Any) -> Any:
     """Attribute values NetCDF can hold (strings, numbers, lists of numbers); others as text
-    (:func:`xlstsr.validate.netcdf_attr`)."""
-    from .validate import netcdf_attr
+    (:func:`xlstsr.attrs.netcdf_attr`)."""
+    from .attrs import netcdf_attr
 
     def clean(attrs: dict) -> dict:
         return {k: netcdf_attr(v) for k, v in attrs.items()}
@@ -2045,9 +2046,10 @@ def _check_dependent_flags(args: argparse.Namespace) -> None:
 
 def _upscale(args: argparse.Namespace) -> int:
     import xlstsr
+    from xlstsr.attrs import output_global_attrs, with_global_attrs
     from xlstsr.io import WRITABLE, format_of
     from xlstsr.io.zarr import store_exists
-    from xlstsr.validate import output_global_attrs, require_valid_pixels, with_global_attrs
+    from xlstsr.validate import require_valid_pixels
 
     _no_stream(args.input, args.output, args.guide)
     fmt = format_of(args.output)

@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
+from .attrs import COARSE_LONG_NAME, UPSCALE_ATTRS, grid_attr, source_long_name, storage_attr
 from .errors import AllNaNError, GridError, InputTypeError, XlstsrError, warn
 from .grid import (
     MODIS_LST_PSF_SIGMA,
@@ -31,7 +32,6 @@ from .validate import (
     check_number,
     decode_lst,
     georeference,
-    grid_attr,
     north_up_flips,
     require_georeferenced,
     require_latlon_crs,
@@ -307,17 +307,14 @@ def coarsen(
     # calibration got it a second time), but not its encoding nor an upscale's description
     # (the values are no longer that method's output; the history says what was done)
     # nor GDAL's band statistics (STATISTICS_MAXIMUM...): the fine field's, not the result's
-    # (imported here: upscale imports this module)
-    from .upscale import _source_long_name, _storage_attr
-
     history = lst.attrs.get("history")
     result.attrs = {str(k): v for k, v in lst.attrs.items()
-                    if not _storage_attr(k) and str(k) not in _UPSCALE_ATTRS
+                    if not storage_attr(k) and str(k) not in UPSCALE_ATTRS
                     and not grid_attr(k)}  # the input's grid, no longer the output's
     result.attrs.update({
         "standard_name": "surface_temperature",
         "units": "K",
-        "long_name": _COARSE_LONG_NAME,
+        "long_name": COARSE_LONG_NAME,
         "xlstsr_degradation": degradation,
         "xlstsr_version": __version__,
         "history": (str(history) + "\n" if history else "")
@@ -326,11 +323,11 @@ def coarsen(
     # the input's own long_name kept as upscale keeps it: the only record of the overpass
     # ('MOD11A1 v061 nighttime LST'), so a coarsened night field scored against a day one was
     # not warned; an earlier coarsen's (or upscale's) own long_name passes on its
-    # source_long_name instead (_source_long_name)
+    # source_long_name instead (attrs.source_long_name)
     result.attrs.pop("source_long_name", None)  # an earlier one, or a non-text one: set below
-    source_long_name = _source_long_name(lst.attrs)
-    if source_long_name is not None:
-        result.attrs["source_long_name"] = source_long_name
+    source = source_long_name(lst.attrs)
+    if source is not None:
+        result.attrs["source_long_name"] = source
     # its gaps declared, as upscale's: a GeoTIFF written from it had no nodata, and a masked
     # reader counted the gaps as data
     return result.rio.write_nodata(np.nan, encoded=True)
@@ -389,13 +386,6 @@ def _with_margin(kept, lenient: xr.DataArray, keep: dict[Hashable, slice], ydim:
     if rest.shape[-2] > ny:
         kept = cat([kept, rest[..., ny:, :]], axis=-2)
     return kept
-
-
-#: a coarsened field's long_name (the input's own is kept as ``source_long_name``)
-_COARSE_LONG_NAME = "land surface temperature (radiometrically aggregated)"
-#: what upscale records of how its output was made: not carried to a coarsened field
-_UPSCALE_ATTRS = frozenset({"xlstsr_method", "xlstsr_factor", "xlstsr_options",
-                            "xlstsr_scale_correction"})
 
 
 def _check_kept(fine: np.ndarray, out: np.ndarray, factor: int, min_valid: float,

@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
+from .attrs import GUIDE_OFFSET_ATTR, SR_LONG_NAME, grid_attr, source_long_name, storage_attr
 from .calibration import INPUT_PRODUCT
 from .engine.blocks import GuideWatch, guide_step_stats, upscale_array
 from .errors import GridError, MethodOptionError, XlstsrError, warn
@@ -40,7 +41,6 @@ from .validate import (
     check_output,
     check_output_size,
     georeference,
-    grid_attr,
     prepare_lst,
     select_lst,
     spatial_dims,
@@ -893,72 +893,6 @@ def _check_tile(tile: Any) -> None:
         )
 
 
-#: input attributes that describe the stored values or the grid, not the field: never kept
-_STORAGE_ATTRS = frozenset({
-    "scale_factor", "add_offset", "_FillValue", "missing_value", "fill_value", "nodata",
-    "valid_range", "valid_min", "valid_max", "actual_range", "_Unsigned", "dtype",
-    "grid_mapping", "coordinates", "AREA_OR_POINT", "calibrated_nt", "scale_factor_err",
-    "add_offset_err", "Number Type", "units", "standard_name", "long_name",
-    # rioxarray's per-band ones (a multi-band file's bands scaled differently, read with
-    # mask_and_scale=False): when they were kept, rio.to_raster wrote them as the Kelvin output's band scale
-    # (readers saw K x 0.02) or refused a tuple of another length ('One scale for each band')
-    "scales", "offsets", "nodatavals",
-})
-#: the prefix of GDAL's band statistics (``STATISTICS_MINIMUM``/``MAXIMUM``/``MEAN``/``STDDEV``/
-#: ``VALID_PERCENT``..., read by rioxarray from a GeoTIFF's metadata): the input's values, which
-#: ``rio.to_raster`` wrote into the output file as its own
-_STATISTICS_PREFIX = "STATISTICS_"
-#: the prefix of GDAL's TIFF baseline tags (``TIFFTAG_SOFTWARE``/``DATETIME``/
-#: ``IMAGEDESCRIPTION``/``ARTIST``..., read by rioxarray from a GeoTIFF): the input file's own
-#: record, which ``rio.to_raster`` wrote into the output as if the input's software had made
-#: it at the input's date
-_TIFFTAG_PREFIX = "TIFFTAG_"
-
-
-def _storage_attr(key: Hashable) -> bool:
-    """Whether the input attribute ``key`` describes the stored values or the file that held
-    them (:data:`_STORAGE_ATTRS`, GDAL's ``STATISTICS_*`` and ``TIFFTAG_*``), not the field:
-    never kept by upscale nor coarsen.
-
-    Examples
-    --------
-    >>> _storage_attr("scale_factor"), _storage_attr("STATISTICS_MAXIMUM"), _storage_attr("source")
-    (True, True, False)
-    >>> _storage_attr("TIFFTAG_SOFTWARE")
-    True
-    """
-    k = str(key).upper()
-    return str(key) in _STORAGE_ATTRS or k.startswith((_STATISTICS_PREFIX, _TIFFTAG_PREFIX))
-
-
-#: attribute of a guided result: what ``guide_offset`` did, as JSON (:func:`_offset_record`);
-#: the name upscale_to_zarr gives its store's root record of the offset Dataset (a store's
-#: variable holds this one)
-GUIDE_OFFSET_ATTR = "xlstsr_guide_offset"
-
-
-#: an upscaled field's long_name (as before xlstsr kept the input's own text beside it)
-_SR_LONG_NAME = "land surface temperature (super-resolved)"
-
-
-def _source_long_name(kept: Mapping[Hashable, Any]) -> str | None:
-    """The input's own long_name, kept as ``source_long_name`` (the only record of which
-    product, day or night: 'MOD11A1 v061 nighttime LST'); not the long_name itself, which
-    then said 'LST at 1 km' of a 250 m field or '(degC)' of one converted to K. An earlier
-    upscale's or coarsen's output (long_name xlstsr's own) passes its ``source_long_name`` on
-    (a coarsened night field upscaled lost 'nighttime'); a multi-band
-    file's tuple of band descriptions is none (the CLI writes those back itself)."""
-    from .degrade import _COARSE_LONG_NAME  # degrade imports this module's helper lazily
-
-    text = kept.get("long_name")
-    text = text.strip() if isinstance(text, str) else ""
-    # xlstsr's own long_names (upscale's, coarsen's) name no product: the earlier one passes on
-    if text and text not in (_SR_LONG_NAME, _COARSE_LONG_NAME):
-        return text
-    earlier = kept.get("source_long_name")
-    return earlier.strip() if isinstance(earlier, str) and earlier.strip() else None
-
-
 def provenance_attrs(
     kept: Mapping[Hashable, Any],
     method: UpscaleMethod,
@@ -998,10 +932,10 @@ def provenance_attrs(
     # a legacy ``transform`` rioxarray falls back to) is not the upscaled field's
     # (an input's own xlstsr_guide_offset, from an earlier run, is not this run's)
     attrs = {str(k): v for k, v in kept.items()
-             if not _storage_attr(k) and not grid_attr(k) and str(k) != GUIDE_OFFSET_ATTR}
+             if not storage_attr(k) and not grid_attr(k) and str(k) != GUIDE_OFFSET_ATTR}
     attrs.update({
         "standard_name": "surface_temperature",
-        "long_name": _SR_LONG_NAME,
+        "long_name": SR_LONG_NAME,
         "units": "K",
         "xlstsr_method": name,
         "xlstsr_factor": int(factor),
@@ -1017,7 +951,7 @@ def provenance_attrs(
         + f"options={options})",
     })
     attrs.pop("source_long_name", None)  # an earlier one, or a non-text one: set below
-    source = _source_long_name(kept)
+    source = source_long_name(kept)
     if source is not None:
         attrs["source_long_name"] = source
     if guide_offset is not None:

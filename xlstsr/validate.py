@@ -24,6 +24,7 @@ import pandas as pd
 import rioxarray  # registers .rio (its exceptions are used too)
 import xarray as xr
 
+from .attrs import with_global_attrs
 from .errors import (
     AllNaNError,
     GridError,
@@ -4507,17 +4508,6 @@ def _select_guide(ds: xr.Dataset, guide: Any, operation: str | None = None) -> A
     return guide
 
 
-#: global attributes of a file that are not carried onto its variable: how a variable is
-#: stored or what it measures (a global ``scale_factor`` would decode the LST with it), the
-#: grid's own, and a store's records of the run that wrote it (``xlstsr_fingerprint``...)
-_NOT_GLOBAL = frozenset({
-    "scale_factor", "add_offset", "_FillValue", "missing_value", "fill_value", "nodata",
-    "_Unsigned", "valid_range", "valid_min", "valid_max", "units", "standard_name",
-    "long_name", "grid_mapping", "coordinates", "calendar", "crs", "spatial_ref", "transform",
-    "nodatavals", "scales", "offsets",
-})
-
-
 #: the words that end :func:`unscored_message`'s first sentence: how evaluate tells its
 #: out-of-range warning from decode_reference's others
 UNSCORED = "they are not scored"
@@ -4550,120 +4540,6 @@ def unscored_message(out: np.ndarray, physical_range: tuple[float, float] = PHYS
            "Declare the fill (`reference_nodata=`, `--reference-nodata`) or drop "
            "them with `valid_min` / `valid_max` to silence this.")
     )
-
-
-#: attribute names that describe a field's grid rather than the field: its transform and its
-#: pixel size in the spellings readers and conventions use (a reader's ``resolution_m``, CF/ACDD's
-#: ``geospatial_lat_resolution``, ``spatial_resolution``). They are the input's, not those of a
-#: field on another grid: an upscaled result, or a file written from one, that kept them said
-#: "1 km" of 250 m pixels. Temporal ones (``temporal_resolution``,
-#: ``time_coverage_resolution``) still describe it, so a name is matched whole (:func:`grid_attr`)
-GRID_ATTRS = frozenset({
-    "resolution", "resolution_m", "res", "transform", "geotransform",
-    "spatial_resolution", "spatial_resolution_m", "horizontal_resolution",
-    "geospatial_lat_resolution", "geospatial_lon_resolution",
-    "geospatial_x_resolution", "geospatial_y_resolution",
-    "pixel_size", "pixel_size_m", "cell_size", "cellsize", "xres", "yres",
-    "x_resolution", "y_resolution", "resolution_x", "resolution_y",
-})
-
-
-def grid_attr(key: Any) -> bool:
-    """Whether the attribute ``key`` describes the grid (:data:`GRID_ATTRS`, any case).
-
-    Examples
-    --------
-    >>> grid_attr("geospatial_lat_resolution"), grid_attr("GeoTransform"), grid_attr("res")
-    (True, True, True)
-    >>> grid_attr("temporal_resolution"), grid_attr("time_coverage_resolution")
-    (False, False)
-    """
-    return str(key).lower() in GRID_ATTRS
-
-
-def netcdf_attr(value: Any) -> Any:
-    """An attribute value as NetCDF can hold it: strings, numbers and 1-D numeric lists as they
-    are, anything else (a dict, a bool, a list of strings: Zarr's JSON attributes) as JSON text.
-
-    Examples
-    --------
-    >>> netcdf_attr({"collection": "mod11a1"}), netcdf_attr(np.bool_(True)), netcdf_attr(2.5)
-    ('{"collection": "mod11a1"}', 'true', 2.5)
-    """
-    import json
-
-    if isinstance(value, (str, int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
-        return value
-    if isinstance(value, (list, tuple, np.ndarray)):
-        a = np.asarray(value)
-        if a.ndim == 1 and a.dtype.kind in "iuf" and a.size > 0:
-            return value
-
-    def plain(v: Any) -> Any:
-        # numpy scalars and arrays as the Python values they hold: str() wrote np.bool_(True)
-        # as '"True"' (quotes included), where a bool is 'true'
-        if isinstance(v, (np.generic, np.ndarray)):
-            return v.tolist()
-        return str(v)
-
-    return json.dumps(value, default=plain)
-
-
-def global_attrs(attrs: Mapping[Any, Any], *, as_netcdf: bool = True) -> dict[Any, Any]:
-    """The global attributes of a Dataset that describe it (``source``, ``title``,
-    ``history``...): not how a variable is stored or what it measures, nor its grid (a file
-    written from them may be on another: :func:`grid_attr`), nor a store's records of the run
-    that wrote it (:data:`_NOT_GLOBAL`, ``xlstsr_*``). With ``as_netcdf`` (the default: a result
-    in memory may be written with ``to_netcdf``), values NetCDF cannot hold as JSON text
-    (:func:`netcdf_attr`: a Zarr store's dict or bool attributes, carried onto the result,
-    made its ``to_netcdf`` fail); ``as_netcdf=False`` keeps them as they are, for a Zarr store
-    (which holds booleans and lists: written as JSON text they came back as strings) or a
-    writer that converts them itself."""
-    keep = {k: v for k, v in attrs.items()
-            if k not in _NOT_GLOBAL and not grid_attr(k) and not str(k).startswith("xlstsr_")}
-    return {k: netcdf_attr(v) for k, v in keep.items()} if as_netcdf else keep
-
-
-def output_global_attrs(attrs: Mapping[Any, Any], result: xr.DataArray, *,
-                        as_netcdf: bool = True) -> dict[Any, Any]:
-    """The global attributes of a file written from ``result``, computed from an input of
-    global ``attrs``: the input's (:func:`global_attrs`, ``as_netcdf`` as there) with
-    ``history`` the result's (the input's chain and a line for this run); none for an input
-    without them (a DataArray)."""
-    out = global_attrs(attrs, as_netcdf=as_netcdf)
-    if out and result.attrs.get("history"):
-        out["history"] = result.attrs["history"]
-    return out
-
-
-def with_global_attrs(lst: xr.DataArray, attrs: Mapping[Any, Any], *,
-                      as_netcdf: bool = True) -> xr.DataArray:
-    """``lst`` with a Dataset's global attributes (``source``, ``title``, ``Conventions``,
-    ``institution``...) under its own, which win, and the global ``history`` before its own: a
-    Dataset's metadata lived in the file's global attributes (CF puts ``history`` there), which
-    were dropped, the output's history started afresh. Storage, units, the grid's description
-    (:func:`grid_attr`) and store bookkeeping (:data:`_NOT_GLOBAL`, ``xlstsr_*``) are not
-    carried. ``as_netcdf``: as :func:`global_attrs` (False for a result written to Zarr).
-
-    Examples
-    --------
-    >>> da = xr.DataArray(np.zeros((2, 2)), dims=("y", "x"), attrs={"units": "K", "history": "b"})
-    >>> with_global_attrs(da, {"source": "MODIS", "history": "a", "units": "1"}).attrs
-    {'source': 'MODIS', 'history': 'a\\nb', 'units': 'K'}
-    """
-    glob = global_attrs(attrs, as_netcdf=as_netcdf)
-    if not glob:
-        return lst
-    merged = {**glob, **lst.attrs}
-    hist = [str(h) for h in (glob.get("history"), lst.attrs.get("history")) if h]
-    if len(hist) == 2 and hist[0] not in hist[1]:  # the variable's own history already
-        # holding the file's (a result of xlstsr written back) is not repeated
-        merged["history"] = "\n".join(hist)
-    elif hist:
-        merged["history"] = hist[-1]
-    out = lst.copy(deep=False)
-    out.attrs = merged
-    return out
 
 
 def _declared_dims(ds: xr.Dataset, da: xr.DataArray) -> xr.DataArray:
@@ -4699,8 +4575,8 @@ def select_lst(
 
     A Dataset gives its LST variable (``variable``, or the one variable that looks like LST) with
     the Dataset's CRS written on it and its global attributes under the variable's own
-    (:func:`with_global_attrs`; ``dataset_attrs=False``: its own only), and a guide given as a
-    variable name becomes that variable.
+    (:func:`~xlstsr.attrs.with_global_attrs`; ``dataset_attrs=False``: its own only), and a
+    guide given as a variable name becomes that variable.
     A DataArray is returned as it is; a guide given by name then raises.
 
     Examples

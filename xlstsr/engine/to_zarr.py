@@ -57,6 +57,7 @@ import xarray as xr
 from rioxarray.exceptions import RioXarrayError
 
 from .._version import __version__
+from ..attrs import GUIDE_OFFSET_ATTR, output_global_attrs, with_global_attrs
 from ..errors import AllNaNError, InputTypeError, MethodOptionError, XlstsrError, warn
 from ..grid import _semantic_encoding
 from ..io.formats import absolute_path, open_with_variable
@@ -90,11 +91,9 @@ from ..validate import (
     check_bool,
     check_factor,
     check_whole,
-    output_global_attrs,
     select_lst,
     spatial_dims,
     spatial_names,
-    with_global_attrs,
 )
 from .regions import active_client, parallelism, run_regions, trim_heap
 
@@ -1764,12 +1763,6 @@ def _offset_in_memory(lst: xr.DataArray, guide: Any, mode: str, factor: int,
     return "ignore" if est is None else est
 
 
-#: root attribute of a store started on inputs in memory: the guide offset its run measured
-#: and applied, the :func:`xlstsr.estimate_offset` Dataset as JSON (floats kept exactly), which a
-#: resume on the same data opened lazily applies again
-GUIDE_OFFSET_ATTR = "xlstsr_guide_offset"
-
-
 def _offset_summary(off: xr.Dataset) -> list[float]:
     """An offset Dataset as the resume fingerprint records it (``guide_offset_measured``)."""
     return [round(float(np.median(np.atleast_1d(off[v].values))), 3)
@@ -1777,8 +1770,8 @@ def _offset_summary(off: xr.Dataset) -> list[float]:
 
 
 def _offset_record(off: xr.Dataset) -> str | None:
-    """The offset Dataset as :data:`GUIDE_OFFSET_ATTR` holds it, or None when it would not come
-    back as the same offset (a coordinate JSON cannot hold)."""
+    """The offset Dataset as :data:`~xlstsr.attrs.GUIDE_OFFSET_ATTR` holds it, or None when it
+    would not come back as the same offset (a coordinate JSON cannot hold)."""
     try:
         text = json.dumps(off.to_dict(data="list"), default=str)
         back = xr.Dataset.from_dict(json.loads(text))
@@ -1794,7 +1787,8 @@ def _recorded_offset(store: Any, recorded: Any) -> str | xr.Dataset:
     """The guide offset a store's run applied, for a resume whose inputs are not measured as
     that run's were (opened lazily, where upscale measures 8 sampled steps, not the clearest of
     all): ``recorded`` is the fingerprint's ``guide_offset_measured``; a string (``"ignore"``)
-    is passed as it was, a measured shift is rebuilt from :data:`GUIDE_OFFSET_ATTR`."""
+    is passed as it was, a measured shift is rebuilt from
+    :data:`~xlstsr.attrs.GUIDE_OFFSET_ATTR`."""
     import zarr
 
     if isinstance(recorded, str):
