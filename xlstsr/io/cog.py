@@ -1023,6 +1023,15 @@ TIME_TAG, CALENDAR_TAG = "time", "time_calendar"
 LABEL_TAG, LABEL_TYPE_TAG = "time_label", "time_label_type"
 
 
+def _label_value(label: Any) -> Any:
+    """A label as written into file names and tags: bytes (a NetCDF char label read back,
+    ``b'day'``) decoded as UTF-8 text, case kept; anything else as it is. Undecoded, bytes
+    named files by position and were tagged as the text ``"b'day'"``, no longer day/night."""
+    if isinstance(label, bytes):  # np.bytes_ too
+        return label.decode("utf-8", errors="replace")
+    return label
+
+
 def _as_date(label: Any) -> np.datetime64 | None:
     """A numpy date, or a text that is an ISO date (``YYYY-MM-DD``, a time may follow), as
     datetime64; None for anything else ('2020' and '007' are labels, not years)."""
@@ -1040,7 +1049,8 @@ def _as_date(label: Any) -> np.datetime64 | None:
 def _time_tags(label: Any) -> dict[str, str]:
     """The tags that carry a step's label in a GeoTIFF: a date (numpy, cftime or a date
     string) as ``time``; another label (a number, a text) as ``time_label`` with its type
-    (they were written nowhere and read back as 0, 1, ...)."""
+    (they were written nowhere and read back as 0, 1, ...). Bytes are decoded as text."""
+    label = _label_value(label)
     if hasattr(label, "calendar") and hasattr(label, "isoformat"):  # cftime
         text = label.isoformat()[:19]
         if getattr(label, "microsecond", 0):  # the full time: cut to seconds, it read back
@@ -1125,7 +1135,9 @@ def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | No
 
 
 def _json_label(value: Any) -> Any:
-    """A level's label as JSON: a date as its :func:`_time_tags`, a number or text itself."""
+    """A level's label as JSON: a date as its :func:`_time_tags`, a number or text itself
+    (bytes decoded: ``str(b'day')`` was tagged ``"b'day'"``)."""
+    value = _label_value(value)
     tags = _time_tags(value)
     if TIME_TAG in tags:
         return tags
@@ -1291,7 +1303,7 @@ def _step_sources(attrs: dict[str, Any], label: Any, n: int | None) -> dict[str,
             continue
         out.pop(k)
         dates = [granule_time(p) for p in parts]
-        date = _as_date(label)
+        date = _as_date(_label_value(label))  # a date label as bytes: as to_cogs tags it
         # by date only: the joined list does not follow a reordering of the steps (isel,
         # sortby), so a position named the other step's granule
         if None not in dates and date is not None:
@@ -1328,7 +1340,8 @@ def band_time_tags(labels: Any, overpasses: Sequence[str | None] | None = None
     labels = list(np.atleast_1d(labels))
     if overpasses is not None and len(overpasses) != len(labels):
         raise ValueError(f"{len(overpasses)} overpasses for {len(labels)} labels")
-    over = [v if v in ("day", "night") else None for v in (overpasses or [None] * len(labels))]
+    over = [v if v in ("day", "night") else None
+            for v in map(_label_value, overpasses or [None] * len(labels))]
     tags = [_time_tags(v) for v in labels]
     if all(tags):
         tags = [{**t, "day_night": o} if o else t for t, o in zip(tags, over)]
@@ -1573,7 +1586,9 @@ def check_chunks(chunks: Any, name: str = "chunks") -> None:
 
 def _stamp(value: Any, index: int) -> str:
     """A step's part of its file name: its date, a label fit for a file name as it is (a
-    number such as 2020183, a word such as 'night'), else its position."""
+    number such as 2020183, a word such as 'night', bytes decoded as text), else its
+    position."""
+    value = _label_value(value)
     try:
         # a text is a date only in ISO form ('2020' and '007' are labels: not 2020-01-01)
         ts = _as_date(value) if isinstance(value, (str, np.str_)) else np.datetime64(value)
@@ -1629,7 +1644,8 @@ def to_cogs(
     are written (a float array's declared fill, ``rio.write_nodata(-80)`` or
     ``attrs['_FillValue']``, is written as NaN); files are named ``{prefix}_{time}.tif`` with
     the time as ``YYYY-MM-DD`` (or ISO with seconds; another label as it is when it suits a file name,
-    e.g. ``2020183`` or ``night``, whole numbers zero-padded to the widest of the series,
+    e.g. ``2020183`` or ``night``, bytes, NetCDF char labels read back, decoded as text;
+    whole numbers zero-padded to the widest of the series,
     ``lst_01.tif`` ... ``lst_12.tif``, so that a sorted glob lists them in order; else the
     step's index). A date label is also written as the
     tag ``time`` (with ``time_calendar`` for cftime dates), another label as ``time_label``
