@@ -323,11 +323,12 @@ def _ns_dates(v: np.ndarray) -> np.ndarray:
 
 
 def _input_parts_differ(recorded: Any, parts: Mapping[str, Any], store: Any = None,
-                        ds: xr.Dataset | None = None) -> str:
+                        ds: xr.Dataset | None = None,
+                        scaled: Mapping[Hashable, tuple[Any, Any]] | None = None) -> str:
     """Which parts of the input differ from those a store recorded (:data:`INPUT_PARTS_ATTR`),
     as a clause of the refusal; "" for a store that recorded none (written before). With the
     ``store`` and the output Dataset this input gives (``ds``), differing coordinates are
-    named (:func:`_coordinates_differ`)."""
+    named (:func:`_coordinates_differ`, which takes ``scaled``)."""
     try:
         before = json.loads(recorded) if isinstance(recorded, str) else None
     except ValueError:
@@ -340,17 +341,20 @@ def _input_parts_differ(recorded: Any, parts: Mapping[str, Any], store: Any = No
     said = f"the input's {', '.join(differ)} differ"
     if "coordinates" in differ and store is not None and ds is not None:
         which = _coordinates_differ(store, before.get(_EACH_COORDINATE),
-                                    parts.get(_EACH_COORDINATE), ds)
+                                    parts.get(_EACH_COORDINATE), ds, scaled)
         said += f": {which}" if which else ""
     return said
 
 
-def _coordinates_differ(store: Any, before: Any, now: Any, ds: xr.Dataset) -> str:
+def _coordinates_differ(store: Any, before: Any, now: Any, ds: xr.Dataset,
+                        scaled: Mapping[Hashable, tuple[Any, Any]] | None = None) -> str:
     """The input's coordinates that differ from those the store was written from, each with
     how (dtype, number of labels, largest difference of the labels the store holds from it and
     those this input gives, ``ds``'s), or "". ``before`` and ``now``: the per-coordinate
     records (:data:`_EACH_COORDINATE`); a store written before, which has none, is compared by
-    its labels alone. Only the small (0-D, 1-D) coordinates are read."""
+    its labels alone. Only the small (0-D, 1-D) coordinates are read. ``scaled``: the output
+    dims (y, x) with the factors (the store's, this run's) their input was upscaled by: their
+    labels are the output grid's, counted as the input's pixels they come from."""
     try:
         stored = xr.open_zarr(store, consolidated=False, chunks=None, decode_coords=False)
     except Exception:  # a store that cannot be read: the coordinates are named by record only
@@ -376,10 +380,36 @@ def _coordinates_differ(store: Any, before: Any, now: Any, ds: xr.Dataset) -> st
         if before is not None and now is not None and before[c][0] != now[c][0]:
             how.append(f"{before[c][0]} there, {now[c][0]} here")
         if stored is not None and c in stored.variables and c in small:
-            how += _labels_differ(np.asarray(stored[c].values), np.asarray(ds[c].values), c,
-                                  dtypes=before is None)
+            old, new = np.asarray(stored[c].values), np.asarray(ds[c].values)
+            dim = ds[c].dims[0] if ds[c].ndim == 1 else None
+            if old.shape != new.shape and scaled and dim in scaled:
+                # the labels of the output (fine) grid: "64 there, 60 here" for 16 and 15 input
+                # columns was told as the input's
+                how.append(_grid_counts_differ(old.size, new.size, *scaled[dim]))
+            else:
+                how += _labels_differ(old, new, c, dtypes=before is None)
         said.append(f"{c!r} differs" + (f" ({'; '.join(how)})" if how else ""))
     return "; ".join(said)
+
+
+def _grid_counts_differ(old: int, new: int, factor_old: Any, factor_new: Any) -> str:
+    """How many labels an output grid dim has in the store (``old``) and here (``new``), as the
+    input pixels they come from (each upscaled by its ``factor``), where whole.
+
+    Examples
+    --------
+    >>> _grid_counts_differ(64, 60, 4, 4)
+    '16 input pixels there, 15 here: 64 and 60 labels on the output grid'
+    >>> _grid_counts_differ(64, 60, None, 4)
+    "the output grid's 64 labels there, 60 here"
+    """
+    whole = [n // f for n, f in ((old, factor_old), (new, factor_new))
+             if isinstance(f, (int, np.integer)) and not isinstance(f, bool) and f > 0
+             and n % f == 0]
+    if len(whole) < 2:
+        return f"the output grid's {old} labels there, {new} here"
+    return (f"{whole[0]} input pixels there, {whole[1]} here: {old} and {new} labels on the "
+            "output grid")
 
 
 def _labels_differ(old: np.ndarray, new: np.ndarray, name: str,
@@ -2324,8 +2354,9 @@ def upscale_to_zarr(
                     shown += [f"{k}[{o!r}]: {a.get(o)!r} there, {b.get(o)!r} here"
                               for o in sorted(set(a) | set(b)) if a.get(o) != b.get(o)]
             if "input" in diff:
-                shown.append(_input_parts_differ(root.attrs.get(INPUT_PARTS_ATTR),
-                                                 input_parts, store, ds))
+                factors = (prev_args.get("factor"), int(factor))
+                shown.append(_input_parts_differ(root.attrs.get(INPUT_PARTS_ATTR), input_parts,
+                                                 store, ds, {ydim: factors, xdim: factors}))
             if "guide" in diff:
                 shown.append(_guide_order_differs(prev_args.get("guide"), guide_fp))
             if "upscale_options" in diff:

@@ -432,7 +432,27 @@ def _no_number(v: Any) -> bool:
     return isinstance(v, str) and v.strip().lower() in ("", "n/a", "na", "none")
 
 
+#: the dims a ``chunks`` dict of :func:`open_modis` may name: a granule's ``y`` and ``x``, and
+#: the ``time`` of the granules stacked
+_CHUNK_DIMS = ("time", "y", "x")
+
+
+def _check_chunk_dims(chunks: Any) -> None:
+    """Refuse a ``chunks`` dict naming other dims (``lat`` / ``lon``, ``band``): they were
+    ignored without a word and the whole granule read as one chunk."""
+    if not isinstance(chunks, dict):
+        return
+    odd = sorted((k for k in chunks if k not in _CHUNK_DIMS), key=str)
+    if odd:
+        raise XlstsrError(
+            f"chunks names {odd}, not dims of what open_modis returns: use {list(_CHUNK_DIMS)} "
+            "(a geographic granule such as MOD11C1 has y / x too), e.g. "
+            "chunks={'y': 600, 'x': 600}."
+        )
+
+
 def _chunks(chunks: Any) -> Any:
+    """A granule's ``(y, x)`` chunks from those given to :func:`open_modis`."""
     if isinstance(chunks, dict):
         return tuple(chunks.get(d, -1) for d in ("y", "x"))
     return chunks
@@ -771,7 +791,8 @@ def open_modis(
         rejects set to ``_FillValue``, above).
     chunks : "auto", int, tuple or dict
         Dask chunks of each granule (``{"y": 600, "x": 600}``...); ``"auto"`` reads a 1200 x
-        1200 granule as one chunk.
+        1200 granule as one chunk. A dict names ``y``, ``x`` (a geographic granule's too) and,
+        for stacked granules, ``time`` (default: one granule a chunk); other names are refused.
 
     Returns
     -------
@@ -795,7 +816,8 @@ def open_modis(
         records (``RANGEBEGINNINGDATE`` to ``RANGEENDINGDATE``: a renamed copy), or stacked
         copies of one granule (one product recording the same days: a second download
         ``name (1).hdf``, or one window of several days under two names), named; when
-        computed, a damaged granule (named, to download again).
+        computed, a damaged granule (named, to download again). A ``chunks`` dict naming
+        dims other than ``y``, ``x`` and ``time``.
     VariableNotFoundError
         ``variable`` (or the QC layer) is not in the granule.
 
@@ -819,6 +841,7 @@ def open_modis(
     check_bool("decode", decode)
     if chunks != "auto":
         check_chunks(chunks)
+        _check_chunk_dims(chunks)
     if isinstance(path, bytes):  # as open() takes them (iterating the bytes gave integers)
         path = os.fsdecode(path)
     if isinstance(path, (str, os.PathLike)):  # a file:// URL: the local granule it names
@@ -875,4 +898,6 @@ def open_modis(
     order = np.argsort(np.asarray(times))
     out = xr.concat([arrays[i] for i in order], dim="time", combine_attrs="drop_conflicts")
     out.attrs["source"] = ", ".join(paths[i].name for i in order)
+    if isinstance(chunks, dict) and "time" in chunks:  # one granule a chunk until asked
+        out = out.chunk({"time": chunks["time"]})
     return out.rio.write_crs(arrays[0].rio.crs).rio.write_transform(arrays[0].rio.transform())

@@ -78,15 +78,17 @@ def gap_taper(valid: np.ndarray, length: float) -> np.ndarray:
     """Weights rising from 0 on the gaps to 1 at ``length`` pixels from the nearest gap.
 
     A cosine ramp ``(1 - cos(pi min((d - 0.5) / length, 1))) / 2`` of the Euclidean distance
-    ``d`` of each valid pixel to the nearest invalid one; 1 everywhere when nothing is invalid or
-    ``length`` is 0 (the image border is not a gap: the Hann window of :func:`periodogram` tapers
-    it).
+    ``d`` of each valid pixel to the nearest invalid one, 0 on the gaps: 1 everywhere when
+    nothing is invalid, and with ``length`` 0 (no ramp) 1 on every valid pixel and 0 on the
+    gaps (the image border is not a gap: the Hann window of :func:`periodogram` tapers it).
 
     Examples
     --------
     >>> v = np.ones((1, 9), bool); v[0, 0] = False
     >>> np.round(gap_taper(v, 4), 3).tolist()
     [[0.0, 0.038, 0.309, 0.691, 0.962, 1.0, 1.0, 1.0, 1.0]]
+    >>> gap_taper(v, 0)[0, :4].tolist()  # no ramp: the gaps stay 0
+    [0.0, 1.0, 1.0, 1.0]
     """
     valid = np.asarray(valid, dtype=bool)
     if length <= 0 or valid.all():
