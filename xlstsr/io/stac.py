@@ -4,7 +4,9 @@ MODIS sinusoidal has no EPSG code. odc-stac accepts any CRS (``crs=`` as WKT or 
 read from the items' ``proj:wkt2`` / ``proj:projjson`` / ``proj:code``), so it is the default.
 stackstac 0.5.1 takes an integer EPSG only and reads ``proj:epsg``, which pystac >= 1.12 no
 longer writes (it writes ``proj:code``): :func:`open_stac` copies ``proj:code`` = ``EPSG:n`` to
-``proj:epsg`` on copies of the items before calling it.
+``proj:epsg`` on copies of the items before calling it. Items with ``proj:*`` fields that do
+not list the projection extension in ``stac_extensions`` are given it, on copies, for odc-stac
+(which reads those fields only through the declared extension).
 
 Values are decoded from the assets' ``raster:bands`` (raster extension; else the v2 / STAC 1.1
 fields ``nodata``, ``raster:scale``, ``raster:offset``, ``unit``): ``nodata`` -> NaN, then
@@ -106,6 +108,24 @@ def _with_proj_epsg(item: Any) -> Any:
             and code.upper().startswith("EPSG:")
         ):
             d["proj:epsg"] = int(code.split(":")[1])
+    return item
+
+
+def _with_proj_ext(item: Any) -> Any:
+    """``item``, or a copy of it declaring the projection extension in ``stac_extensions`` when
+    it has ``proj:*`` fields (on the item or an asset) without declaring it (a common slip in
+    hand-built items): odc-stac reads those fields only through the declared extension, and
+    refused the item with "Failed to auto-guess CRS/resolution"."""
+    from pystac.extensions.projection import ProjectionExtension
+
+    if any(str(u).startswith("https://stac-extensions.github.io/projection/")
+           for u in item.stac_extensions or ()):
+        return item
+    fields = [item.properties, *(a.extra_fields for a in item.assets.values())]
+    if not any(str(k).startswith("proj:") for d in fields for k in d):
+        return item
+    item = item.clone()
+    ProjectionExtension.add_to(item)
     return item
 
 
@@ -281,28 +301,136 @@ def _crs_label(crs: Any) -> str:
         return repr(c.to_proj4() or c.to_wkt()[:60])
 
 
-def _crs_counts(items: Sequence[Any]) -> list[tuple[str, int]]:
-    """The items' distinct CRSs (one CRS however it is spelled: WKT2, PROJJSON, code) as
-    ``(label, number of items)``, most items first; items without one are left out."""
+def _item_area(item: Any) -> xr.DataArray | None:
+    """A 2 x 2 stand-in for the item's grid (its bounds, from the first ``proj:transform`` and
+    ``proj:shape`` of the item or an asset, in its own CRS) for
+    :func:`xlstsr.validate._same_mapping` to sample; None without them."""
+    from affine import Affine
+
+    for d in [item.properties, *(a.extra_fields for a in item.assets.values())]:
+        t, shape = d.get("proj:transform"), d.get("proj:shape")
+        if not t or not shape:
+            continue
+        try:
+            h, w = (int(v) for v in shape[:2])
+            xs, ys = Affine(*(float(v) for v in t[:6])) * (
+                np.array([0.0, w, 0.0, w]), np.array([0.0, 0.0, h, h]))
+        except (TypeError, ValueError):
+            continue
+        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+        if not (np.isfinite([x0, x1, y0, y1]).all() and x1 > x0 and y1 > y0):
+            continue
+        # pixel centres at the quarters: the bounds rioxarray recomputes are the grid's own
+        return xr.DataArray(np.zeros((2, 2)), dims=("y", "x"), coords={
+            "y": y1 - (y1 - y0) * np.array([0.25, 0.75]),
+            "x": x0 + (x1 - x0) * np.array([0.25, 0.75])})
+    return None
+
+
+def _same_crs(own: Any, out: Any, item: Any) -> bool:
+    """Whether ``item``'s CRS ``own`` and ``out`` (pyproj CRSs) are one CRS: equal definitions,
+    or two spellings of the same mapping of the item's ground (within a millimetre, as
+    :func:`xlstsr.validate.crs_mismatch` judges them): GDAL's MODIS sinusoidal
+    ('+proj=sinu +R=6371007.181 +nadgrids=@null +wktext', or the SR-ORG:6842 ESRI WKT) is not
+    ``==`` to the items' WKT, and a cube asked for in it lost the files' exact grid."""
+    if own == out:
+        return True
+    area = _item_area(item)
+    if area is None:
+        return False
+    from ..validate import _same_mapping
+
+    return _same_mapping(area, own, out)
+
+
+def _crs_test(out: Any) -> Callable[[Any], bool]:
+    """A test of whether an item's CRS is ``out`` (a pyproj CRS; :func:`_same_crs`), judged
+    once per spelling of the items' CRS (on the first item in it); items without one fail."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
-    parsed: dict[str, Any] = {}
-    groups: list[list[Any]] = []  # [CRS or its text, label, count]
-    for own in filter(None, map(_native_crs, items)):
+    seen: dict[str, bool] = {}
+
+    def test(item: Any) -> bool:
+        own = _native_crs(item)
+        if own is None:
+            return False
         key = str(own)
-        if key not in parsed:  # one parse per spelling, not per item
+        if key not in seen:
             try:
-                parsed[key] = CRS.from_user_input(own)
+                seen[key] = _same_crs(CRS.from_user_input(own), out, item)
             except (CRSError, TypeError, ValueError):
-                parsed[key] = key
-        c = parsed[key]
-        for g in groups:
-            if g[0] == c:
-                g[2] += 1
-                break
-        else:
-            groups.append([c, _crs_label(own), 1])
+                seen[key] = False
+        return seen[key]
+
+    return test
+
+
+def _items_spelling(items: Sequence[Any], crs: Any) -> Any:
+    """``crs``, or the items' own spelling of it when it is the same mapping under another
+    definition (:func:`_same_crs`; the most common such spelling first): the loader then reads
+    the items on their own grid, where ``crs`` in GDAL's spelling of MODIS sinusoidal moved
+    every label 2e-6 m off the files' pixel centres (an alignment with
+    :func:`xlstsr.io.open_cog` of the same file kept no row)."""
+    from collections import Counter
+
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        out = CRS.from_user_input(crs)
+    except (CRSError, TypeError, ValueError):
+        return crs  # the loader's own error names it
+    first: dict[str, Any] = {}
+    for it in items:
+        own = _native_crs(it)
+        if own is not None:
+            first.setdefault(str(own), (own, it))
+    counts = Counter(str(c) for c in map(_native_crs, items) if c is not None)
+    for key, _ in counts.most_common():
+        own, it = first[key]
+        try:
+            mine = CRS.from_user_input(own)
+        except (CRSError, TypeError, ValueError):
+            continue
+        if mine == out:
+            return crs  # the same definition: nothing to replace
+        if _same_crs(mine, out, it):
+            return own
+    return crs
+
+
+def _crs_counts(items: Sequence[Any]) -> list[tuple[str, int]]:
+    """The items' distinct CRSs (one CRS however it is spelled: WKT2, PROJJSON, code, or
+    another definition of the same mapping, :func:`_same_crs`) as ``(label, number of
+    items)``, most items first; items without one are left out."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    group_of: dict[str, int] = {}  # one verdict per spelling, not per item
+    groups: list[list[Any]] = []  # [CRS or its text, label, count]
+    for it in items:
+        own = _native_crs(it)
+        if own is None:
+            continue
+        key = str(own)
+        if key not in group_of:
+            try:
+                c: Any = CRS.from_user_input(own)
+            except (CRSError, TypeError, ValueError):
+                c = key
+            for i, g in enumerate(groups):
+                if isinstance(c, str) or isinstance(g[0], str):
+                    hit = g[0] == c
+                else:
+                    hit = _same_crs(c, g[0], it)
+                if hit:
+                    group_of[key] = i
+                    break
+            else:
+                group_of[key] = len(groups)
+                groups.append([c, _crs_label(own), 0])
+        groups[group_of[key]][2] += 1
     return sorted(((g[1], g[2]) for g in groups), key=lambda g: -g[1])
 
 
@@ -1171,21 +1299,13 @@ def _items_grid(items: Sequence[Any], keys: Sequence[str], crs: Any,
         out = CRS.from_user_input(crs) if crs is not None else None
     except (CRSError, TypeError, ValueError):  # odc-stac's own error names it
         return None
-    seen: dict[str, bool] = {}
+    in_out = _crs_test(out) if out is not None else None
     found: list[tuple[float, float, float, float]] = []
     for it in items:
-        own = _native_crs(it)
-        if own is None:
+        if _native_crs(it) is None:
             continue
-        if out is not None:
-            key = str(own)
-            if key not in seen:  # one CRS parse per distinct CRS, not per item
-                try:
-                    seen[key] = CRS.from_user_input(own) == out
-                except (CRSError, TypeError, ValueError):
-                    seen[key] = False
-            if not seen[key]:
-                continue
+        if in_out is not None and not in_out(it):
+            continue
         for key in keys:
             asset = it.assets.get(key)
             fields = {} if asset is None else asset.extra_fields
@@ -1237,19 +1357,11 @@ def _check_items_grids(items: Sequence[Any], keys: Sequence[str], crs: Any,
         out = CRS.from_user_input(crs if crs is not None else _common_crs(items))
     except (CRSError, TypeError, ValueError):
         return
-    same: dict[str, bool] = {}
+    in_out = _crs_test(out)
     for key in keys:
         first: tuple[Any, tuple[float, float, float, float]] | None = None
         for it in items:
-            own = _native_crs(it)
-            if own is None:
-                continue
-            if str(own) not in same:
-                try:
-                    same[str(own)] = CRS.from_user_input(own) == out
-                except (CRSError, TypeError, ValueError):
-                    same[str(own)] = False
-            if not same[str(own)]:
+            if not in_out(it):  # no CRS, or another one (reprojected anyway)
                 continue
             asset = it.assets.get(key)
             fields = {} if asset is None else asset.extra_fields
@@ -1913,6 +2025,9 @@ def open_stac(
     crs : CRS-like, optional
         Output CRS: EPSG code, WKT or PROJ string. For MODIS sinusoidal (no EPSG code) pass
         :data:`xlstsr.grid.MODIS_SINUSOIDAL` or its WKT. Default: the items' native CRS.
+        Another spelling of the items' own CRS (the same mapping of their ground, e.g. GDAL's
+        ``'+proj=sinu +R=6371007.181 +nadgrids=@null +wktext'``) is taken as theirs: the
+        output is on their grid, in their CRS's definition.
     resolution : float, optional
         Output pixel size in CRS units (default: native, from ``proj:transform``).
     bbox : (minx, miny, maxx, maxy), optional
@@ -2089,6 +2204,10 @@ def open_stac(
             f"bbox must be (minx, miny, maxx, maxy) with min < max, got {tuple(bbox)}; swap the "
             "reversed values."
         )
+    if crs is not None:
+        # another spelling of the items' own CRS (GDAL's MODIS sinusoidal) is theirs: the
+        # loader then keeps their grid and labels exactly instead of recomputing them
+        crs = _items_spelling(items, crs)
     if crs is not None and resolution is None:
         _require_resolution(crs, _common_crs(items))
     if bbox is not None:  # a box beside every item loads a cube of NaN without a word
@@ -2169,6 +2288,7 @@ def open_stac(
         whole = warped and _kernel_resampling(kwargs.get("resampling"))
         if whole:
             load_kw["chunks"] = {**chunks, "y": -1, "x": -1}
+        items = [_with_proj_ext(it) for it in items]
         try:
             ds = odc.stac.load(items, **load_kw)
             if whole:
