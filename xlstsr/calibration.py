@@ -658,6 +658,11 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         missing = like_lab.difference(lab)
         if not len(missing) or lab.has_duplicates or like_lab.has_duplicates:
             continue
+        if (lab == lab.normalize()).all() and like_lab.normalize().isin(lab).all():
+            # an NDVI of nominal dates (00:00) against steps at their acquisition times (10:30
+            # and 22:30 of each date): each takes its day's step (pair_steps); told to pass a
+            # 15-day tolerance, as if it were of composites
+            continue
         ordered = lab.sort_values()
         pos = ordered.searchsorted(like_lab, side="right") - 1
         if (pos < 0).any():

@@ -297,6 +297,18 @@ def check_scalar_steps(like: xr.DataArray, other: xr.DataArray, what: str = "ref
                     f"of the same date, or drop the coordinate (`{var}.drop_vars('{d}')`) if "
                     "the dates only look different."
                 )
+            if (len(near) > 1 and overpass_free and _date_only(t)
+                    and _day_night(other)[0] not in ("day", "night")):
+                # a field of no overpass (NDVI) of that date serves each of its steps (as
+                # pair_steps does for them alone): advising one of them left the others unpaired
+                raise GridError(
+                    f"the {what} is of {d}={_shown(t)} (a scalar coordinate), but the "
+                    f"{like_what}'s {len(labels)} '{d}' steps are of several dates: give the "
+                    f"{what} of each of them (`{var}.sel({d}=[...])`, one step per date), or "
+                    f"keep the {like_what}'s steps of that date (`{like_var} = "
+                    f"{like_var}.isel({d}={near})`); or, when the {what} is meant for every "
+                    f"step, drop its coordinate (`{var}.drop_vars('{d}')`)."
+                )
             if len(near) > 1:
                 # a date-only truth against a day and a night overpass of its day: the advised
                 # `.sel` of its label raised KeyError, and which step is meant is the user's pick
@@ -465,12 +477,13 @@ def _step_keys(labels: pd.Index, by_day: bool) -> list[Any]:
 
 
 def _pair_by_date(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Index,
-                  like_lab: pd.Index, what: str, like_what: str, var: str,
+                  like_lab: pd.Index, what: str, like_what: str, var: str, like_var: str,
                   lname: str | None) -> xr.DataArray:
     """``other`` (a field of no overpass: an NDVI, a fine image) with, for each step of
-    ``like``, its step of that date (:func:`_by_day`), and ``like``'s labels; refused where a
-    date of ``like`` has none, or ``other``'s steps of one date differ (nothing tells which
-    goes with which of ``like``'s steps)."""
+    ``like``, its step of that date (its calendar day where one side's labels are nominal
+    dates, :func:`_by_day`), and ``like``'s labels; refused where a date of ``like`` has none
+    (advising ``like``'s steps of the dates ``other`` has), or ``other``'s steps of one date
+    differ (nothing tells which goes with which of ``like``'s steps)."""
     by_day = _by_day(lab, like_lab)
     lazy = other.chunks is not None and _is_dask(other.data)
     first: dict[Any, int] = {}
@@ -491,11 +504,18 @@ def _pair_by_date(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Ind
     want = _step_keys(like_lab, by_day)
     missing = [i for i, k in enumerate(want) if k not in first]
     if missing:
+        keep = [i for i, k in enumerate(want) if k in first]
+        if len(keep) > 12 and {like[dim].dtype.kind, other[dim].dtype.kind} <= set("MO"):
+            # the positions would fill the message: the dates that match (not of CF numbers)
+            day = ".dt.floor('D')" if by_day else ""
+            keep = (f"{like_var}['{dim}']{day}.isin({var}['{dim}']{day}).values")
+        rest = (f", or keep the {like_what}'s steps of the dates it has (`{like_var} = "
+                f"{like_var}.isel({dim}={keep})`)" if keep else "")
         raise GridError(
             f"the {what}'s '{dim}' steps differ from the {like_what}'s, paired by date: "
             f"{len(missing)} of the {like_what}'s {len(want)} steps have no {what} step of "
             f"that date (e.g. {_shown(like_lab[missing[0]])}); give the {what} of each of the "
-            f"{like_what}'s dates."
+            f"{like_what}'s dates{rest}."
         )
     if any(k in unsure for k in want):
         out = _checked_copies(other, dim, [unsure.get(k, [first[k]]) for k in want], lab,
@@ -575,7 +595,9 @@ def _scalar_over_one_date(other: xr.DataArray, like: xr.DataArray, what: str,
     """``other`` (an ``overpass_free`` field) with a scalar date of a dim of ``like`` made a
     dim of one labelled as ``like``'s steps, where those are one date repeated (a day and a
     night step) and the scalar is of that date by the rule of :func:`check_scalar_steps` for
-    one step (:func:`_overpass_matches`): it then serves each overpass, as ``.sel(time=[t])``
+    one step (:func:`_overpass_matches`), or where the scalar is a nominal date (00:00) and
+    ``like``'s steps are at times of that calendar day (:func:`_times_of_its_day`; then with
+    ``like``'s labels, one copy per step): it then serves each overpass, as ``.sel(time=[t])``
     does (``.sel(time=t)`` was refused, with advice to split the LST by overpass). A scalar
     of another date, or against steps of several dates, is left to :func:`check_scalar_steps`
     to refuse; so is a field of a known overpass."""
@@ -583,8 +605,20 @@ def _scalar_over_one_date(other: xr.DataArray, like: xr.DataArray, what: str,
         return other  # a day or a night acquisition: its own step, as check_scalar_steps says
     for d in [c for c in other.coords if other[c].ndim == 0 and c not in other.dims]:
         labels = like.indexes.get(d) if d in like.dims else None
-        if (labels is None or isinstance(labels, pd.MultiIndex) or not labels.has_duplicates
-                or len(labels.unique()) != 1):
+        if labels is None or isinstance(labels, pd.MultiIndex):
+            continue
+        if _times_of_its_day(other[d].values, labels):
+            # a nominal date (00:00) against steps at times of that day (10:30 and 22:30):
+            # it serves each, as a field of that date along the dim does (pair_steps)
+            _refuse_scalar_tz(other, d, what, var)
+            _refuse_bad_labels(like, d, like_what, like_var)
+            _refuse_repeats(like, d, labels, like_what, like_var)
+            other = other.drop_vars(d).expand_dims(d).isel({d: np.zeros(len(labels), int)})
+            other = other.assign_coords({d: (d, like[d].values, dict(like[d].attrs))})
+            lname = _step_overpasses(like, d)[1]
+            other = _with_labels(other, like, lname, d) if lname else other
+            continue
+        if not labels.has_duplicates or len(labels.unique()) != 1:
             continue
         _refuse_scalar_tz(other, d, what, var)
         _refuse_bad_labels(like, d, like_what, like_var)
@@ -598,6 +632,16 @@ def _scalar_over_one_date(other: xr.DataArray, like: xr.DataArray, what: str,
         other = other.drop_vars(d).expand_dims(d).assign_coords(
             {d: (d, like[d].values[:1], dict(like[d].attrs))})
     return other
+
+
+def _times_of_its_day(t: Any, labels: pd.Index) -> bool:
+    """Whether ``t`` is a nominal date (00:00) and ``labels`` several steps at times of that
+    calendar day (:func:`_day_of`): a day and a night acquisition of the date."""
+    if len(labels) < 2 or _scalar_date(t) is None or not _date_only(t):
+        return False
+    day = _day_of(t)
+    return (not _all_dates_only(labels)
+            and all(_scalar_date(x) is not None and _day_of(x) == day for x in labels))
 
 
 def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Index,
@@ -614,7 +658,8 @@ def _pair_repeats(other: xr.DataArray, like: xr.DataArray, dim: Any, lab: pd.Ind
     lo, lname = _step_overpasses(like, dim)
     oo, oname = _step_overpasses(other, dim)
     if overpass_free and oo is None:  # a field of its own overpass (day_night) is paired by it
-        return _pair_by_date(other, like, dim, lab, like_lab, what, like_what, var, lname)
+        return _pair_by_date(other, like, dim, lab, like_lab, what, like_what, var, like_var,
+                             lname)
     _refuse_repeats(other, dim, lab, what, var)
     rep = like_lab.has_duplicates
     if lo is None or oo is None:
@@ -1326,11 +1371,14 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
 
     ``overpass_free=True`` is for an ``other`` that does not depend on the overpass (an NDVI,
     a fine image or guide, not an LST truth): where ``like``'s dates repeat (a day and a night
-    step of each date) and ``other`` has no overpass labels along the dim, each step of
-    ``like`` takes ``other``'s step of its date (repeats of one date must be identical copies:
-    those of dask data are checked when computed, not read here), and the result carries
-    ``like``'s overpass labels. A scalar date of ``other`` (``ndvi.sel(time=t)``) serves every
-    step of ``like`` where those are all of that date, as ``ndvi.sel(time=[t])`` does.
+    step of each date), or ``other``'s labels are nominal dates (00:00) and ``like``'s carry
+    times of day (10:30 and 22:30 of each date), and ``other`` has no overpass labels along
+    the dim, each step of ``like`` takes ``other``'s step of its date (its calendar day
+    against nominal dates; repeats of one date must be identical copies: those of dask data
+    are checked when computed, not read here), and the result carries ``like``'s overpass
+    labels. A scalar date of ``other`` (``ndvi.sel(time=t)``) serves every step of ``like``
+    where those are all of that date (all of that calendar day for a nominal date), as
+    ``ndvi.sel(time=[t])`` does.
 
     Examples
     --------
@@ -1408,6 +1456,14 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
             # a day and a night step of each date: paired by date and overpass, or refused
             other = _pair_repeats(other, like, dim, lab, like_lab, what, like_what, var,
                                   like_var, overpass_free)
+            continue
+        if (overpass_free and _step_overpasses(other, dim)[0] is None
+                and _by_day(lab, like_lab) and not _all_dates_only(like_lab)):
+            # a per-date field (NDVI) against steps at their acquisition times (10:30 and 22:30
+            # of one date): each takes its calendar day's step, as where the labels repeat;
+            # the exact labels refused it, advising a `.sel` that raised KeyError
+            other = _pair_by_date(other, like, dim, lab, like_lab, what, like_what, var,
+                                  like_var, _step_overpasses(like, dim)[1])
             continue
         missing = like_lab.difference(lab)
         if len(missing):
