@@ -31,6 +31,7 @@ import contextlib
 import gc
 import itertools
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -45,7 +46,7 @@ from dask.highlevelgraph import HighLevelGraph
 from ..errors import XlstsrError
 from ..kernels.interp import fill_gaps
 from ..methods.base import UpscaleMethod
-from .regions import check_cancelled, region_allocation
+from .regions import check_cancelled, region_allocation, workers_in_process
 from .shipping import Shipment, deliver, ship_state
 
 __all__ = ["GuideWatch", "engine_depth", "guide_fill_reach", "guide_step_stats", "task_prefix",
@@ -403,18 +404,22 @@ def _check_travels(method: UpscaleMethod) -> None:
     file, a database handle): the client pickles the graph it sends to its scheduler and
     workers (threads in this process included), and every run failed with distributed's "Could
     not serialize object" and pages of tracebacks, naming neither the method nor the attribute.
-    Pickled once here, with the state it ships apart left out."""
+    Pickled once here, with the state it ships apart left out; a method that is not xlstsr's
+    own is then tried on the workers (:func:`_refuse_unloadable`)."""
     from .regions import active_client  # looked up per call (tests stand in a client)
 
-    if active_client() is None:  # dask's threads or sync scheduler: nothing is pickled
+    client = active_client()
+    if client is None:  # dask's threads or sync scheduler: nothing is pickled
         return
     import cloudpickle
 
     try:
-        cloudpickle.dumps(method)
-        return
+        payload = cloudpickle.dumps(method)
     except Exception as err:  # TypeError, PicklingError, anything pickle refuses
         cause = f"{type(err).__name__}: {err}"
+    else:
+        _refuse_unloadable(client, method, payload)
+        return
     culprit = ""
     try:
         state = method.__getstate__()
@@ -434,6 +439,85 @@ def _check_travels(method: UpscaleMethod) -> None:
         "or give the class a `__getstate__` that leaves it out (and a `__setstate__` that "
         "makes it again), or run it on dask's threads without the client: "
         "`with dask.config.set(scheduler='threads'): ...`."
+    )
+
+
+#: the largest pickled method that :func:`_refuse_unloadable` sends the workers to unpickle (what
+#: every task carries anyway); a larger one (a user's arrays without a ``state_key``) is
+#: checked by the modules of its class only
+_TRIAL_BYTES = 1 << 20
+
+
+def _load_error(payload: bytes | None, modules: tuple[str, ...]) -> str | None:
+    """Run on each dask worker (by :func:`_refuse_unloadable`): None where this process can
+    unpickle the method (``payload``), or find the ``modules`` its class comes from when no
+    payload is sent; else the error, as text (plain data that travels back to the client)."""
+    import importlib.util
+
+    if payload is not None:
+        import cloudpickle
+
+        try:
+            cloudpickle.loads(payload)
+        except Exception as err:  # ImportError, AttributeError (another version), __setstate__
+            return f"{type(err).__name__}: {err}"
+        return None
+    for name in modules:
+        try:
+            found = importlib.util.find_spec(name)
+        except Exception as err:  # a parent package that fails to import
+            return f"{type(err).__name__}: {err}"
+        if found is None:
+            return f"ModuleNotFoundError: No module named {name!r}"
+    return None
+
+
+def _refuse_unloadable(client: Any, method: UpscaleMethod, payload: bytes) -> None:
+    """Refuse a user's method that the workers of ``client`` cannot unpickle: its class is
+    pickled by reference to a module of the user's that they cannot import (not installed
+    there, not sent with ``client.upload_file``). A worker died unpickling the first task, its
+    nanny failed to restart it, and the cluster was left with no worker: ``.compute()`` and
+    upscale_to_zarr waited for ever, with no message. Each worker is asked once (one
+    ``client.run``); xlstsr's own methods and in-process workers are not asked, and a worker
+    that cannot answer is not taken for one that fails."""
+    from ..methods.base import _built_in
+
+    cls = type(method)
+    if _built_in(cls) or workers_in_process(client):
+        return
+    modules: tuple[str, ...] = ()
+    if len(payload) > _TRIAL_BYTES:
+        payload_sent = None
+        # (a class of ``__main__`` travels by value: the worker needs no module for it)
+        modules = tuple(dict.fromkeys(
+            c.__module__ for c in cls.__mro__
+            if c.__module__ not in ("builtins", "__main__") and not _built_in(c)))
+        if not modules:
+            return
+    else:
+        payload_sent = payload
+    try:
+        answers = client.run(_load_error, payload_sent, modules, on_error="return")
+    except Exception:  # a client that cannot ask: the tasks will tell
+        return
+    failed = {str(w): err for w, err in answers.items() if isinstance(err, str)}
+    if not failed:
+        return
+    workers = sorted(failed)
+    shown = ", ".join(workers[:4]) + (f" and {len(workers) - 4} more"
+                                      if len(workers) > 4 else "")
+    module = cls.__module__
+    path = getattr(sys.modules.get(module), "__file__", None)
+    upload = path if path and "." not in module and path.endswith(".py") else "path/to/module.py"
+    raise XlstsrError(
+        f"method {method.recorded_name()!r} (class {cls.__qualname__!r} of module {module!r}) "
+        f"cannot be loaded on {len(failed)} of the {len(answers)} dask workers ({shown}): "
+        f"{failed[workers[0]]}. The active dask.distributed client sends the method pickled "
+        "to its workers, which import its class from its module; the computation would wait "
+        "for ever (a worker dies on the first task). Send the module to the workers before "
+        f"computing, `client.upload_file({upload!r})`, or install it there (the same "
+        "version), or define the class in the script itself (`__main__`), which the client "
+        "sends by value."
     )
 
 

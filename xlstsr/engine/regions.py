@@ -72,6 +72,16 @@ def active_client() -> Any:
     return owner if isinstance(owner, Client) else None
 
 
+def workers_in_process(client: Any) -> bool:
+    """Whether every worker of a dask.distributed client runs in this process (``inproc://``:
+    ``LocalCluster(processes=False)``)."""
+    try:
+        workers = client.scheduler_info().get("workers", {})
+    except Exception:  # pragma: no cover - a client that cannot answer: assume remote
+        return False
+    return bool(workers) and all(str(w).startswith("inproc://") for w in workers)
+
+
 def parallelism() -> int:
     """Worker threads of the active scheduler (distributed client, threads, or sync)."""
     client = active_client()

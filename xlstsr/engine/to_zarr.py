@@ -95,7 +95,7 @@ from ..validate import (
     spatial_dims,
     spatial_names,
 )
-from .regions import active_client, parallelism, run_regions, trim_heap
+from .regions import active_client, parallelism, run_regions, trim_heap, workers_in_process
 
 __all__ = ["array_fingerprint", "data_digest", "holds_data", "upscale_to_zarr"]
 
@@ -863,16 +863,6 @@ def _in_memory(store: Any) -> bool:
     return isinstance(store, dict)
 
 
-def _workers_in_process(client: Any) -> bool:
-    """Whether every worker of a dask.distributed client runs in this process (``inproc://``:
-    ``LocalCluster(processes=False)``)."""
-    try:
-        workers = client.scheduler_info().get("workers", {})
-    except Exception:  # pragma: no cover - a client that cannot answer: assume remote
-        return False
-    return bool(workers) and all(str(w).startswith("inproc://") for w in workers)
-
-
 def _refuse_unseen_store(client: Any, folder: Path, label: str) -> None:
     """Refuse a local store that a dask.distributed client's workers do not see: each worker
     is asked (one ``client.run``) whether the store's metadata, which this process has just
@@ -881,7 +871,7 @@ def _refuse_unseen_store(client: Any, folder: Path, label: str) -> None:
     and the store came back all NaN, marked complete. In-process workers share this
     process's disk and are not asked; a worker that cannot answer is not taken for one that
     does not see the store."""
-    if _workers_in_process(client):
+    if workers_in_process(client):
         return
     meta = os.path.join(os.fspath(folder), "zarr.json")
     try:
@@ -1003,7 +993,7 @@ def _check_store(store: Any, mode: str) -> None:
         raise XlstsrError(_ZIP_MESSAGE.format(store=_store_label(store)))
     client = active_client()
     if _in_memory(store) and client is not None and not (
-            isinstance(store, str) and _workers_in_process(client)):
+            isinstance(store, str) and workers_in_process(client)):
         # (fsspec's memory:// is one per process: shared with in-process workers only; a
         # MemoryStore object is copied into the tasks even then - the store came back NaN)
         raise XlstsrError(
