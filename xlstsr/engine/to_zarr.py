@@ -2473,6 +2473,9 @@ def upscale_to_zarr(
 
     started: dict[int, float] = {}
     cloudy: list[int] = []
+    # the regions an interrupted run recorded without a valid pixel: counted with this call's
+    # (a resume's log and bar said 1 where the store held 2)
+    cloudy_before = int(np.count_nonzero(recorded == NO_DATA))
     finished: list[int] = []  # regions this call completed
 
     def write(i: int) -> Any:  # the lazy write of region i, returning whether it held data
@@ -2503,7 +2506,7 @@ def upscale_to_zarr(
             shutil.rmtree(aside)
             aside = None
         bar.update(1)
-        bar.set_postfix(all_cloud=len(cloudy), refresh=False)
+        bar.set_postfix(all_cloud=cloudy_before + len(cloudy), refresh=False)
         a, b = regions[i]
         # an ETA from the mean wall time per region finished so far (the bar has one, but
         # not a batch job's log with progress=False)
@@ -2597,7 +2600,8 @@ def upscale_to_zarr(
             # given with the error) was refused as "being written now" while this one lived
             _release_writer(store)
     log.info("upscale_to_zarr: %d regions in %.1f s (%d already done, %d without valid pixels)",
-             len(todo), time.perf_counter() - t_run, len(regions) - len(todo), len(cloudy))
+             len(todo), time.perf_counter() - t_run, len(regions) - len(todo),
+             cloudy_before + len(cloudy))
     done[finished] = True
     # every region without a valid pixel, this run's and those an interrupted one recorded (a
     # resume counted its own regions only: an all-NaN input interrupted, then resumed, ended
