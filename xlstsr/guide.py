@@ -13,7 +13,7 @@ import datetime
 import logging
 import re
 import warnings
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -374,10 +374,14 @@ def _refuse_quality_bands(guide: Any) -> None:
         labels = guide[d].values.tolist()
         pick = f"sel({d}={[labels[i] for i in keep]})"
         one = f"sel({d}={labels[keep[0]]!r})"
-        mask = f"sel({d}={labels[qc[0]]!r})" if qc else ""
+
+        def layer(i: int) -> str:
+            return f"guide.sel({d}={labels[qc[i]]!r})"
     else:
         pick, one = f"isel({d}={keep})", f"isel({d}={keep[0]})"
-        mask = f"isel({d}={qc[0]})" if qc else ""
+
+        def layer(i: int) -> str:
+            return f"guide.isel({d}={qc[i]})"
     held = " and ".join(
         ([f"quality or class layers {[texts[i] for i in qc]}"] if qc else [])
         + ([f"acquisition layers (view / sun angles, dates or times of observation) "
@@ -386,9 +390,36 @@ def _refuse_quality_bands(guide: Any) -> None:
         f"the guide's {d!r} dim holds {held} (by their "
         f"descriptions) beside its bands {[texts[i] for i in keep]}: they would be taken as "
         f"predictors. Pass the bands only, e.g. `guide=guide.{pick}`"
-        + (f" (mask the bands with the quality layers first, e.g. `guide.{one}.where("
-           f"guide.{mask} == 0)` for MODIS pixel_reliability)" if qc else "") + "."
+        + (_quality_mask_advice([texts[i] for i in qc], f"guide.{one}", layer) if qc else "")
+        + "."
     )
+
+
+def _quality_mask_advice(names: list[str], band: str, layer: Callable[[int], str]) -> str:
+    """The advice to mask the bands with a quality layer first (`band`: the expression of the
+    first band, ``layer(i)`` that of quality layer ``i`` of ``names``), with an example only
+    where its meaning is known: MODIS ``pixel_reliability`` 0 (good data), else MOD13's
+    ``VI_Quality`` MODLAND bits 0-1 = 00 (a bit field: ``== 0``, advised of the first quality
+    layer found, VI_Quality in AppEEARS order, kept no land pixel at all).
+
+    Examples
+    --------
+    >>> _quality_mask_advice(["VI_Quality", "pixel_reliability"], "ds['NDVI']",
+    ...                      lambda i: f"ds[{i}]")
+    " (mask the bands with the quality layers first, e.g. `ds['NDVI'].where(ds[1] == 0)`: MODIS pixel_reliability 0, good data)"
+    """
+    head = " (mask the bands with the quality layers first"
+    for i, name in enumerate(names):
+        if re.search(r"reliab", name, re.IGNORECASE):
+            return (f"{head}, e.g. `{band}.where({layer(i)} == 0)`: MODIS pixel_reliability 0, "
+                    "good data)")
+    for i, name in enumerate(names):
+        if re.search(r"vi[\W_]*qual", name, re.IGNORECASE):
+            # % 4, not & 0b11: a band of a float raster (read masked) has no bitwise and
+            return (f"{head}, e.g. `{band}.where({layer(i)} % 4 == 0)`: MOD13 VI_Quality's "
+                    "MODLAND bits 0-1 = 00, good quality; it is a bit field, == 0 keeps no "
+                    "land pixel)")
+    return f"{head}, as their product defines good pixels)"
 
 
 def guide_fields(guide: GuideLike) -> GuideLike:
@@ -424,8 +455,7 @@ def guide_fields(guide: GuideLike) -> GuideLike:
             ([f"quality or class layers {qc}"] if qc else [])
             + ([f"acquisition layers (view / sun angles, dates or times of observation) {anc}"]
                if anc else []))
-        mask = (f" (mask the bands with the quality layers first, e.g. "
-                f"`ds[{bands[0]!r}].where(ds[{qc[0]!r}] == 0)` for MODIS pixel_reliability)"
+        mask = (_quality_mask_advice(qc, f"ds[{bands[0]!r}]", lambda i: f"ds[{qc[i]!r}]")
                 if qc else "")
         raise XlstsrError(
             f"the guide Dataset holds {held} beside its bands {bands}: they would be taken as "
