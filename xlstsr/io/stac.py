@@ -327,14 +327,85 @@ def _item_area(item: Any) -> xr.DataArray | None:
     return None
 
 
+def _epsg_id(obj: Any) -> int | None:
+    """The EPSG code a pyproj CRS or datum carries in its definition (None: none). Not
+    ``to_epsg()``, which searches the registry for an unnamed definition (up to 80 ms each)."""
+    try:
+        d = obj.to_json_dict()
+    except Exception:  # a definition pyproj cannot write as PROJJSON: no code known
+        return None
+    for i in [d.get("id"), *(d.get("ids") or [])]:
+        if isinstance(i, dict) and str(i.get("authority", "")).upper() == "EPSG":
+            try:
+                return int(i["code"])
+            except (KeyError, TypeError, ValueError):
+                continue
+    return None
+
+
+def _crs_facts(crs: Any) -> tuple[Any, ...]:
+    """What tells CRSs apart by definition, None where not known: (EPSG code, geographic,
+    projected, ellipsoid (semi-major axis in m, inverse flattening; inf: a sphere), the
+    datum's EPSG code, prime meridian in degrees, projection method). A bound CRS (GDAL's
+    ``+nadgrids=@null +wktext``) is told by the CRS it binds."""
+    base = crs.source_crs if crs.is_bound and crs.source_crs is not None else crs
+    code = _epsg_id(crs) or (_epsg_id(base) if base is not crs else None)
+    ell = base.ellipsoid
+    shape = None
+    if ell is not None and ell.semi_major_metre:
+        rf = ell.inverse_flattening
+        shape = (float(ell.semi_major_metre), float(rf) if rf else math.inf)
+    pm = base.prime_meridian
+    meridian = (float(pm.longitude) * float(pm.unit_conversion_factor) * 180 / math.pi
+                if pm is not None and pm.unit_conversion_factor else None)
+    op = base.coordinate_operation
+    method = None
+    if op is not None:
+        method = (op.method_code if str(op.method_code).isdigit()
+                  else re.sub(r"[^a-z0-9]", "", op.method_name.lower()) or None)
+    datum = _epsg_id(base.datum) if base.datum is not None else None
+    return (code, base.is_geographic, base.is_projected, shape, datum, meridian, method)
+
+
+def _differ_by_definition(a: Any, b: Any) -> bool:
+    """Whether two CRSs (pyproj CRSs, or their :func:`_crs_facts`) are told apart by their
+    definitions alone: different EPSG codes, datums, ellipsoids, prime meridians or projection
+    methods. pyproj moves nothing between WGS 84 and ETRS89 or NAD83 (no grid shift), so the
+    mapping test of :func:`_same_crs` takes EPSG:25831 for EPSG:32631: this is what tells
+    them apart, and it is cheap (no transformation per pair of CRSs)."""
+    fa = a if isinstance(a, tuple) else _crs_facts(a)
+    fb = b if isinstance(b, tuple) else _crs_facts(b)
+    (ca, ga, pa, ea, da, ma, oa), (cb, gb, pb, eb, db, mb, ob) = fa, fb
+    if ca is not None and cb is not None and ca != cb:
+        return True
+    if (ga and pb) or (pa and gb):
+        return True
+    if ea is not None and eb is not None and (
+            abs(ea[0] - eb[0]) > 1e-3
+            # GRS 80 (ETRS89, NAD83) is WGS 84's axis at 1/f 298.257222101, not ...223563;
+            # 1e-7 still takes 1/f rounded to 7 decimals as the same
+            or (math.isinf(ea[1]) != math.isinf(eb[1]))
+            or (not math.isinf(ea[1]) and abs(ea[1] - eb[1]) > 1e-7)):
+        return True
+    if da is not None and db is not None and da != db:
+        return True
+    if ma is not None and mb is not None and abs(ma - mb) > 1e-9:
+        return True
+    return oa is not None and ob is not None and oa != ob
+
+
 def _same_crs(own: Any, out: Any, item: Any) -> bool:
     """Whether ``item``'s CRS ``own`` and ``out`` (pyproj CRSs) are one CRS: equal definitions,
     or two spellings of the same mapping of the item's ground (within a millimetre, as
-    :func:`xlstsr.validate.crs_mismatch` judges them): GDAL's MODIS sinusoidal
-    ('+proj=sinu +R=6371007.181 +nadgrids=@null +wktext', or the SR-ORG:6842 ESRI WKT) is not
-    ``==`` to the items' WKT, and a cube asked for in it lost the files' exact grid."""
+    :func:`xlstsr.validate.crs_mismatch` judges them) that their definitions do not tell apart
+    (:func:`_differ_by_definition`: EPSG:25831 is not EPSG:32631, though pyproj maps one onto
+    the other unchanged): GDAL's MODIS sinusoidal ('+proj=sinu +R=6371007.181 +nadgrids=@null
+    +wktext', or the SR-ORG:6842 ESRI WKT) is not ``==`` to the items' WKT, and a cube asked
+    for in it lost the files' exact grid."""
     if own == out:
         return True
+    if _differ_by_definition(own, out):
+        return False
     area = _item_area(item)
     if area is None:
         return False
@@ -408,7 +479,7 @@ def _crs_counts(items: Sequence[Any]) -> list[tuple[str, int]]:
     from pyproj.exceptions import CRSError
 
     group_of: dict[str, int] = {}  # one verdict per spelling, not per item
-    groups: list[list[Any]] = []  # [CRS or its text, label, count]
+    groups: list[list[Any]] = []  # [CRS or its text, label, count, its _crs_facts]
     for it in items:
         own = _native_crs(it)
         if own is None:
@@ -419,17 +490,20 @@ def _crs_counts(items: Sequence[Any]) -> list[tuple[str, int]]:
                 c: Any = CRS.from_user_input(own)
             except (CRSError, TypeError, ValueError):
                 c = key
+            facts = None if isinstance(c, str) else _crs_facts(c)
             for i, g in enumerate(groups):
                 if isinstance(c, str) or isinstance(g[0], str):
                     hit = g[0] == c
                 else:
-                    hit = _same_crs(c, g[0], it)
+                    # the facts first: a transformation per pair of UTM zones took seconds
+                    hit = (not _differ_by_definition(facts, g[3])
+                           and _same_crs(c, g[0], it))
                 if hit:
                     group_of[key] = i
                     break
             else:
                 group_of[key] = len(groups)
-                groups.append([c, _crs_label(own), 0])
+                groups.append([c, _crs_label(own), 0, facts])
         groups[group_of[key]][2] += 1
     return sorted(((g[1], g[2]) for g in groups), key=lambda g: -g[1])
 
