@@ -572,7 +572,9 @@ def open_landsat_c2l2(
     if max_uncertainty is not None:
         from ..validate import check_number
 
-        check_number("max_uncertainty", max_uncertainty, hint="in K, e.g. 2.0; None: not used")
+        # a limit <= 0 K keeps no pixel (ST_QA is never 0): an empty scene, said nowhere
+        check_number("max_uncertainty", max_uncertainty, 0, lo_open=True,
+                     hint="in K, e.g. 2.0; None: not used")
     folder, prefix, kind, files = _c2l2_files(Path(folder), prefix)
     mtl = read_mtl(files["mtl"]) if files["mtl"] is not None else {}
     st_band, red_band, nir_band = C2L2_BANDS[kind]
