@@ -658,20 +658,30 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         missing = like_lab.difference(lab)
         if not len(missing) or lab.has_duplicates or like_lab.has_duplicates:
             continue
-        if (lab == lab.normalize()).all() and like_lab.normalize().isin(lab).all():
+        days_of = lab.normalize().unique().sort_values()
+        like_days = like_lab.normalize().unique()
+        # an NDVI per date (steps about a day apart, or of most of the LST's days), not
+        # composites: a tolerance of 15 days filled a missing date with an NDVI up to 15 days
+        # old, where pair_steps advises keeping the LST's steps of the dates it has
+        per_date = ((len(days_of) > 1 and days_of.to_series().diff().median()
+                     <= pd.Timedelta("36h")) or like_days.isin(days_of).mean() > 0.5)
+        if (lab == lab.normalize()).all() and (
+                per_date or like_lab.normalize().isin(lab).all()):
             # an NDVI of nominal dates (00:00) against steps at their acquisition times (10:30
-            # and 22:30 of each date): each takes its day's step (pair_steps); told to pass a
-            # 15-day tolerance, as if it were of composites
+            # and 22:30 of each date): each takes its day's step, or pair_steps refuses the
+            # steps of a day it lacks, advising to keep those of the dates it has
             continue
         ordered = lab.sort_values()
         pos = ordered.searchsorted(like_lab, side="right") - 1
+        head = ", ".join(str(t)[:19] for t in lab[:3]) + (" ..." if len(lab) > 3 else "")
+        if per_date:
+            _refuse_per_date(d, lab, like_lab, ordered, pos, head, like_what, like_var)
         if (pos < 0).any():
             continue  # an LST date before every NDVI step: no tolerance serves it
         reach = (like_lab - ordered[pos]).max()
         days = max(1, math.ceil(reach / pd.Timedelta("1D")))
         # a 16-day composite covers its first day and the 15 after (xlstsr.guide.match_steps)
         tol = "15D" if days <= 15 else f"{days}D"
-        head = ", ".join(str(t)[:19] for t in lab[:3]) + (" ..." if len(lab) > 3 else "")
         raise GridError(
             f"the ndvi's '{d}' labels differ from the {like_what}'s: {len(missing)} of the "
             f"{like_what}'s {len(like_lab)} dates have no ndvi step of that date (e.g. "
@@ -683,6 +693,38 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
             f"method='ffill', tolerance='{tol}').assign_coords({d}={like_var}['{d}'])`. "
             f"Otherwise give the NDVI of the {like_what}'s dates."
         )
+
+
+def _refuse_per_date(d: Any, lab: pd.DatetimeIndex, like_lab: pd.DatetimeIndex,
+                     ordered: pd.DatetimeIndex, pos: np.ndarray, head: str, like_what: str,
+                     like_var: str) -> None:
+    """Refuse an NDVI of a step per date (not composites) whose labels differ from the LST's
+    (another time of day, or dates missing): keep the LST's steps of the days it has, and a
+    tolerance of the labels' reach, not the 15 days of a composite (which gave a missing date
+    the NDVI of up to 15 days before)."""
+    has = like_lab.normalize().isin(lab.normalize())
+    served = has & (pos >= 0)
+    reach = (like_lab[served] - ordered[pos[served]]).max() if served.any() else pd.Timedelta(0)
+    days = max(1, math.ceil(reach / pd.Timedelta("1D")))
+    tol = (f"pass `time_tolerance='{days}D'` (each date takes the latest ndvi step at most "
+           "that long before it)") if reach > pd.Timedelta(0) else ""
+    if has.all():
+        missing = like_lab[~like_lab.isin(lab)]
+        raise GridError(
+            f"the ndvi's '{d}' labels differ from the {like_what}'s: {len(missing)} of the "
+            f"{like_what}'s {len(like_lab)} dates have no ndvi step of that label (e.g. "
+            f"{str(missing[0])[:19]}; ndvi: {head}), but each has one of its day, at most "
+            f"{days} day(s) earlier: {tol or 'give the NDVI of the ' + like_what + ' dates'}."
+        )
+    then = f", then {tol}" if tol else ""
+    raise GridError(
+        f"the ndvi's '{d}' steps are of single dates, not composites (ndvi: {head}), and "
+        f"{int((~has).sum())} of the {like_what}'s {len(like_lab)} dates have no ndvi step of "
+        f"that day (e.g. {str(like_lab[~has][0])[:19]}): give the ndvi of each of the "
+        f"{like_what}'s dates, or keep the {like_what}'s steps of the days it has (`{like_var} "
+        f"= {like_var}.isel({d}={like_var}['{d}'].dt.floor('D').isin(ndvi['{d}']"
+        f".dt.floor('D')).values)`){then}."
+    )
 
 
 def _single_steps_dropped(g: Any, x: Any) -> Any:
@@ -742,7 +784,10 @@ def fit_calibration(
         How the NDVI's steps (time...) are matched with the sr's: each sr step takes the latest
         NDVI step at most this long before it (:func:`xlstsr.guide.match_steps`, as
         ``upscale``'s ``guide_time_tolerance``), e.g. ``"15D"`` for 16-day composites labelled
-        by the first day of their period. Default: equal labels. The truth's steps are always
+        by the first day of their period. Default: equal labels, or the step of the same
+        calendar day where the NDVI's labels are nominal dates (00:00) and the sr's carry times
+        of day (an NDVI per date lacking some of the sr's dates is refused, advising to keep the
+        sr's steps of the dates it has). The truth's steps are always
         paired by label (:func:`xlstsr.steps.pair_steps`), never by this tolerance: date-only
         labels repeated for a day and a night step pair with acquisition times by calendar day
         and overpass.
@@ -952,7 +997,8 @@ def apply_calibration(
 
     LST dims named lat/lon are taken as y/x and given back under their own names. The NDVI's
     steps, a scalar date (``ndvi.sel(time=t)``) included, are paired with ``da``'s by equal
-    labels unless ``time_tolerance`` is given; a day and a night step of one date (an
+    labels (by calendar day for nominal dates against times of day) unless ``time_tolerance``
+    is given; a day and a night step of one date (an
     ``overpass`` coordinate along time) both take the NDVI of that date.
 
     Parameters
@@ -967,7 +1013,10 @@ def apply_calibration(
         How the NDVI's steps (time...) are matched with ``da``'s: each step of ``da`` takes
         the latest NDVI step at most this long before it (:func:`xlstsr.guide.match_steps`,
         as ``upscale``'s ``guide_time_tolerance``), e.g. ``"15D"`` for the 16-day composite
-        NDVI that served as the guide. Default: equal labels.
+        NDVI that served as the guide. Default: equal labels, or the step of the same
+        calendar day where the NDVI's labels are nominal dates (00:00) and ``da``'s carry times
+        of day (an NDVI per date lacking some of ``da``'s dates is refused, advising to keep
+        ``da``'s steps of the dates it has).
     check : bool
         Refuse a field whose super-resolution method, factor, overpass, scale correction or
         method options (its ``xlstsr_method``, ``xlstsr_factor``, day/night,

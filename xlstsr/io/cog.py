@@ -1094,6 +1094,13 @@ def _is_dates(coord: xr.DataArray) -> bool:
     return hasattr(first, "calendar") and hasattr(first, "isoformat")
 
 
+def _is_text_dates(coord: xr.DataArray) -> bool:
+    """Whether a coordinate of text or bytes holds ISO dates only (``b'2020-07-01'``, a NetCDF
+    char label read back), which :func:`_stamp` and :func:`_time_tags` write as dates."""
+    return (coord.dtype.kind in "USO" and coord.size > 0
+            and all(_as_date(_label_value(v)) is not None for v in coord.values.flat))
+
+
 def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | None:
     """The coordinates that label the steps of a stacked ``time_dim`` (the levels of its
     MultiIndex, or their coordinates along it in a store read back, where the dim has no labels
@@ -1111,12 +1118,16 @@ def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | No
     if stacked:
         names = list(index.names)
     elif time_dim in da.coords:
-        if index is None or not index.has_duplicates or not _is_dates(da[time_dim]):
+        # ISO text or bytes dates too: named and tagged as dates, their repeats were refused
+        # as told apart by nothing, advising the overpass coordinate they carried
+        if (index is None or not index.has_duplicates
+                or not (_is_dates(da[time_dim]) or _is_text_dates(da[time_dim]))):
             return None
         # repeated dates told apart by a label along the dim (open_cog of the CLI's upscale
         # of a day+night series): named by both, else (None) refused as repeated labels
         labels = sorted((c for c in da.coords if c != time_dim and da[c].dims == (time_dim,)
-                         and da[c].dtype.kind in "iuUSOT" and not _is_dates(da[c])),
+                         and da[c].dtype.kind in "iuUSOT" and not _is_dates(da[c])
+                         and not _is_text_dates(da[c])),
                         key=lambda c: c not in ("overpass", "day_night"))
         for c in labels:
             if not pd.MultiIndex.from_arrays([index, da[c].values]).has_duplicates:
