@@ -659,14 +659,15 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         if not len(missing) or lab.has_duplicates or like_lab.has_duplicates:
             continue
         days_of = lab.normalize().unique().sort_values()
-        like_days = like_lab.normalize().unique()
-        # an NDVI per date (steps about a day apart, or of most of the LST's days), not
-        # composites: a tolerance of 15 days filled a missing date with an NDVI up to 15 days
-        # old, where pair_steps advises keeping the LST's steps of the dates it has
-        per_date = ((len(days_of) > 1 and days_of.to_series().diff().median()
-                     <= pd.Timedelta("36h")) or like_days.isin(days_of).mean() > 0.5)
-        if (lab == lab.normalize()).all() and (
-                per_date or like_lab.normalize().isin(lab).all()):
+        every_day = bool(like_lab.normalize().isin(days_of).all())
+        # an NDVI per date (steps about a day apart), not composites, told by its own spacing:
+        # judged by the share of the LST's days it has, a sparse LST on composites' first days
+        # was advised to drop its other days. 1-2 steps say nothing of their spacing: taken
+        # per date only where every LST day has its NDVI day
+        gaps = days_of.to_series().diff().dropna()
+        per_date = (bool(gaps.median() <= pd.Timedelta("36h")) if len(days_of) > 2
+                    else every_day)
+        if (lab == lab.normalize()).all() and (per_date or every_day):
             # an NDVI of nominal dates (00:00) against steps at their acquisition times (10:30
             # and 22:30 of each date): each takes its day's step, or pair_steps refuses the
             # steps of a day it lacks, advising to keep those of the dates it has
@@ -681,42 +682,76 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         reach = (like_lab - ordered[pos]).max()
         days = max(1, math.ceil(reach / pd.Timedelta("1D")))
         # a 16-day composite covers its first day and the 15 after (xlstsr.guide.match_steps)
-        tol = "15D" if days <= 15 else f"{days}D"
+        tol, kind = ("15D" if days <= 15 else f"{days}D"), "MODIS 16-day"
+        spacing = round(gaps.median() / pd.Timedelta("1D")) if len(gaps) else 16
+        if 7 <= spacing <= 9:
+            # 8-day composites (MOD11A2, MOD09A1) cover their first day and the 7 after:
+            # '15D' filled a missing composite with the one before, 8-15 days old. Their
+            # reach counted by calendar day, as a tolerance of days matches them
+            kind, by_day = "8-day", _day_reach(like_lab, ordered)
+            tol = f"{spacing - 1}D" if by_day <= spacing - 1 else f"{by_day}D"
+        # .sel compares instants, not days: composites at 00:00 reach an LST at 10:30 of their
+        # last day only with the labels' own reach
+        sel_tol = f"{max(days, int(tol[:-1]))}D"
         raise GridError(
             f"the ndvi's '{d}' labels differ from the {like_what}'s: {len(missing)} of the "
             f"{like_what}'s {len(like_lab)} dates have no ndvi step of that date (e.g. "
             f"{str(missing[0])[:19]}; ndvi: {head}), but each has an earlier one (at most "
             f"{days} day(s) earlier). For an NDVI of composites labelled by the first day of "
-            f"their period (MODIS 16-day), pass `time_tolerance='{tol}'` (each date takes the "
+            f"their period ({kind}), pass `time_tolerance='{tol}'` (each date takes the "
             "latest NDVI step at most that long before it, as upscale's guide_time_tolerance), "
             f"or select those steps: `ndvi = ndvi.sortby('{d}').sel({d}={like_var}['{d}'], "
-            f"method='ffill', tolerance='{tol}').assign_coords({d}={like_var}['{d}'])`. "
+            f"method='ffill', tolerance='{sel_tol}').assign_coords({d}={like_var}['{d}'])`. "
             f"Otherwise give the NDVI of the {like_what}'s dates."
         )
+
+
+def _day_reach(like_lab: pd.DatetimeIndex, ordered: pd.DatetimeIndex) -> int:
+    """The whole days from each LST label back to its latest NDVI step, counted as a tolerance
+    of a day or more matches them (by calendar day where :func:`xlstsr.guide._by_day` says so,
+    else as instants, rounded up)."""
+    from .guide import _by_day
+
+    how = _by_day(like_lab.values, ordered.values, np.timedelta64(1, "D"))
+    keys = ordered.normalize() if how in ("guide", "both") else ordered
+    lkeys = like_lab.normalize() if how in ("lst", "both") else like_lab
+    at = keys.searchsorted(lkeys, side="right") - 1
+    gap = (lkeys[at >= 0] - keys[at[at >= 0]]).max() if (at >= 0).any() else pd.Timedelta(0)
+    return max(1, math.ceil(gap / pd.Timedelta("1D")))
 
 
 def _refuse_per_date(d: Any, lab: pd.DatetimeIndex, like_lab: pd.DatetimeIndex,
                      ordered: pd.DatetimeIndex, pos: np.ndarray, head: str, like_what: str,
                      like_var: str) -> None:
     """Refuse an NDVI of a step per date (not composites) whose labels differ from the LST's
-    (another time of day, or dates missing): keep the LST's steps of the days it has, and a
-    tolerance of the labels' reach, not the 15 days of a composite (which gave a missing date
-    the NDVI of up to 15 days before)."""
+    (another time of day, or dates missing): keep the LST's steps of the days it has, then
+    pair them by day (the NDVI's labels floored to their dates), or by a tolerance where each
+    day's NDVI comes at or before its LST step. A tolerance was advised where the NDVI came
+    later in the day: followed, the first date was refused, and the others took the NDVI of
+    the day before."""
     has = like_lab.normalize().isin(lab.normalize())
-    served = has & (pos >= 0)
-    reach = (like_lab[served] - ordered[pos[served]]).max() if served.any() else pd.Timedelta(0)
-    days = max(1, math.ceil(reach / pd.Timedelta("1D")))
-    tol = (f"pass `time_tolerance='{days}D'` (each date takes the latest ndvi step at most "
-           "that long before it)") if reach > pd.Timedelta(0) else ""
+    # the latest NDVI step at or before each LST step is of the LST's own day
+    same = (pos >= 0) & (ordered[np.maximum(pos, 0)].normalize() == like_lab.normalize())
+    fix = []
+    if not lab.normalize().has_duplicates:
+        # one step a day: nominal dates pair with the LST's times of day by calendar day
+        fix.append(f"pair them by day (`ndvi = ndvi.assign_coords({d}=ndvi['{d}']"
+                   ".dt.floor('D'))`)")
+    if same[has].all():
+        reach = (like_lab[has] - ordered[pos[has]]).max()
+        days = max(1, math.ceil(reach / pd.Timedelta("1D")))
+        fix.append(f"pass `time_tolerance='{days}D'` (each date takes the latest ndvi step at "
+                   "most that long before it, here the one of its day)")
+    how = " or ".join(fix)
     if has.all():
         missing = like_lab[~like_lab.isin(lab)]
         raise GridError(
             f"the ndvi's '{d}' labels differ from the {like_what}'s: {len(missing)} of the "
             f"{like_what}'s {len(like_lab)} dates have no ndvi step of that label (e.g. "
-            f"{str(missing[0])[:19]}; ndvi: {head}), but each has one of its day, at most "
-            f"{days} day(s) earlier: {tol or 'give the NDVI of the ' + like_what + ' dates'}."
+            f"{str(missing[0])[:19]}; ndvi: {head}), but each has one of its day: "
+            f"{how or 'give the NDVI of the ' + like_what + ' dates'}."
         )
-    then = f", then {tol}" if tol else ""
+    then = f", then {how}" if how else ""
     raise GridError(
         f"the ndvi's '{d}' steps are of single dates, not composites (ndvi: {head}), and "
         f"{int((~has).sum())} of the {like_what}'s {len(like_lab)} dates have no ndvi step of "

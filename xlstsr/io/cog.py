@@ -1125,10 +1125,11 @@ def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | No
             return None
         # repeated dates told apart by a label along the dim (open_cog of the CLI's upscale
         # of a day+night series): named by both, else (None) refused as repeated labels
+        # a text-date coordinate (acq times) last: it names the repeats only where nothing
+        # else tells them apart (it was left out, and repeats it told apart were refused)
         labels = sorted((c for c in da.coords if c != time_dim and da[c].dims == (time_dim,)
-                         and da[c].dtype.kind in "iuUSOT" and not _is_dates(da[c])
-                         and not _is_text_dates(da[c])),
-                        key=lambda c: c not in ("overpass", "day_night"))
+                         and da[c].dtype.kind in "iuUSOT" and not _is_dates(da[c])),
+                        key=lambda c: (_is_text_dates(da[c]), c not in ("overpass", "day_night")))
         for c in labels:
             if not pd.MultiIndex.from_arrays([index, da[c].values]).has_duplicates:
                 return [time_dim, c], time_dim
@@ -1143,6 +1144,18 @@ def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | No
         # date (a composite's start) or a measurement
         names = [date] + [n for n in names if n not in dates and da[n].dtype.kind in "iuUSOT"]
     return names, date
+
+
+def _repeat_tellers(da: xr.DataArray, time_dim: Any, i: int, j: int) -> list[Any]:
+    """The label coordinates along ``time_dim`` (not dates) whose values differ between its
+    steps ``i`` and ``j``, where ``time_dim``'s own labels repeat and are not dates."""
+    if (time_dim not in da.coords or da[time_dim].dims != (time_dim,) or _is_dates(da[time_dim])
+            or _is_text_dates(da[time_dim])):
+        return []
+    return sorted((c for c in da.coords if c != time_dim and da[c].dims == (time_dim,)
+                   and da[c].dtype.kind in "iuUSOT" and not _is_dates(da[c])
+                   and da[c].values[i] != da[c].values[j]),
+                  key=lambda c: c not in ("overpass", "day_night"))
 
 
 def _json_label(value: Any) -> Any:
@@ -2032,12 +2045,24 @@ def _plan_cogs(
         if p in seen:
             # no advice to drop the repeats: drop_duplicates keeps the first step of each
             # label, every night step of a day+night series
+            tellers = _repeat_tellers(da, time_dim, seen[p], i)
+            if tellers:
+                # labels that are not dates, with a coordinate telling the repeats apart: the
+                # advice to add such a coordinate named the one the array had
+                why = (f"{time_dim!r} labels repeat and are not dates "
+                       f"({str(_label_value(da[time_dim].values[i]))!r}): only dates are named "
+                       f"with the coordinate along {time_dim!r} that tells them apart "
+                       f"({tellers[0]!r}). Give the steps their dates (`da.assign_coords("
+                       f"{time_dim}=dates)`: each file is then named by both, "
+                       f"lst_2020-01-05_{_label_value(da[tellers[0]].values[i])}.tif)")
+            else:
+                why = (f"{time_dim!r} labels repeat and no coordinate along {time_dim!r} "
+                       "tells them apart. Label the steps (e.g. `da.assign_coords(overpass=("
+                       f"{time_dim!r}, ['day', 'night', ...]))`: each file is then named by "
+                       "both, lst_2020-01-05_day.tif)")
             raise XlstsrError(
                 f"time steps {seen[p]} and {i} map to the same file name {p.name}: their "
-                f"{time_dim!r} labels repeat and no coordinate along {time_dim!r} tells them "
-                "apart. Label the steps (e.g. `da.assign_coords(overpass=("
-                f"{time_dim!r}, ['day', 'night', ...]))`: each file is then named by both, "
-                "lst_2020-01-05_day.tif), or write each series apart, selecting its steps "
+                f"{why}, or write each series apart, selecting its steps "
                 f"(`da.isel({time_dim}=[...])`, step {seen[p]} in one, step {i} in the "
                 "other) with a prefix of its own."
             )
