@@ -46,7 +46,7 @@ from dask.highlevelgraph import HighLevelGraph
 from ..errors import XlstsrError
 from ..kernels.interp import fill_gaps
 from ..methods.base import UpscaleMethod
-from .regions import check_cancelled, region_allocation, workers_in_process
+from .regions import check_cancelled, region_allocation
 from .shipping import Shipment, deliver, ship_state
 
 __all__ = ["GuideWatch", "engine_depth", "guide_fill_reach", "guide_step_stats", "task_prefix",
@@ -447,18 +447,76 @@ def _check_travels(method: UpscaleMethod) -> None:
 #: checked by the modules of its class only
 _TRIAL_BYTES = 1 << 20
 
+#: the workers' positive answers, per (client, worker addresses, class, payload size and hash):
+#: asking each call cost a round trip carrying the method to every worker (2.8 ms a call, 9.8 ms
+#: for a 0.9 MiB method); bounded, oldest dropped first
+_LOADABLE: dict[tuple, Any] = {}
+_LOADABLE_MAX = 64
+_LOADABLE_LOCK = threading.Lock()
+
+
+def _task_pickle() -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
+    """The pickle dask.distributed ships tasks with (the standard pickle, cloudpickle only where
+    that fails or the result names ``__main__``): a class of a module registered with
+    ``cloudpickle.register_pickle_by_value`` travels by reference in it, so a trial with
+    cloudpickle's own payload passed where the tasks then killed the worker."""
+    try:
+        from distributed.protocol.pickle import dumps, loads
+    except ImportError:  # pragma: no cover - no distributed: no client, no trial either
+        import pickle
+
+        return pickle.dumps, pickle.loads
+    return dumps, loads
+
+
+def _by_value(cls: type) -> bool:
+    """Whether cloudpickle pickles ``cls`` by value (its definition, not its module's name): a
+    class defined in a function (``<locals>``), one its module does not hold under its name, or
+    one of a module registered with ``cloudpickle.register_pickle_by_value``."""
+    if "<locals>" in cls.__qualname__:
+        return True
+    found: Any = sys.modules.get(cls.__module__)
+    for part in cls.__qualname__.split("."):
+        found = getattr(found, part, None)
+    if found is not cls:
+        return True
+    return _registered_by_value(cls.__module__)
+
+
+def _registered_by_value(module: str) -> bool:
+    """Whether ``module`` (or a package above it) is registered with
+    ``cloudpickle.register_pickle_by_value``."""
+    import cloudpickle
+
+    registered = cloudpickle.list_registry_pickle_by_value()
+    parts = module.split(".")
+    return any(".".join(parts[:i]) in registered for i in range(1, len(parts) + 1))
+
+
+def _sent_by_value(task: Any) -> bool:
+    """Whether distributed's pickle falls back to cloudpickle for ``task`` (the standard pickle
+    fails, or its result names ``__main__``): only then do :func:`_by_value` classes travel by
+    value."""
+    import pickle
+
+    try:
+        data = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # a local class, a lambda: distributed retries with cloudpickle
+        return True
+    return b"__main__" in data
+
 
 def _load_error(payload: bytes | None, modules: tuple[str, ...]) -> str | None:
     """Run on each dask worker (by :func:`_refuse_unloadable`): None where this process can
-    unpickle the method (``payload``), or find the ``modules`` its class comes from when no
-    payload is sent; else the error, as text (plain data that travels back to the client)."""
+    unpickle the method's trial task (``payload``, pickled as distributed pickles tasks), or find
+    the ``modules`` its class comes from when no payload is sent; else the error, as text (plain
+    data that travels back to the client)."""
     import importlib.util
 
     if payload is not None:
-        import cloudpickle
-
+        loads = _task_pickle()[1]
         try:
-            cloudpickle.loads(payload)
+            loads(payload)
         except Exception as err:  # ImportError, AttributeError (another version), __setstate__
             return f"{type(err).__name__}: {err}"
         return None
@@ -472,52 +530,106 @@ def _load_error(payload: bytes | None, modules: tuple[str, ...]) -> str | None:
     return None
 
 
+def _upload_advice(module: str) -> str:
+    """How to send ``module`` to the workers: its file for a top-level module; for a module of a
+    package (its ``__init__.py`` included) the package zipped (``upload_file`` of a single file
+    of it does not make the package importable)."""
+    path = getattr(sys.modules.get(module), "__file__", None)
+    if "." not in module and path and path.endswith(".py") and not path.endswith("__init__.py"):
+        return f"`client.upload_file({path!r})`"
+    top = module.split(".")[0]
+    init = getattr(sys.modules.get(top), "__file__", None)
+    if init and init.endswith("__init__.py"):
+        import os
+
+        folder = os.path.dirname(init)
+        parent = os.path.dirname(folder)
+        zipping = (f"`shutil.make_archive({top!r}, 'zip', {parent!r}, "
+                   f"{os.path.basename(folder)!r})`")
+    else:
+        zipping = f"a zip of the folder {top!r} at its root"
+    return (f"its package zipped, {zipping} then `client.upload_file({top + '.zip'!r})` (a "
+            "single file of a package does not make it importable)")
+
+
 def _refuse_unloadable(client: Any, method: UpscaleMethod, payload: bytes) -> None:
     """Refuse a user's method that the workers of ``client`` cannot unpickle: its class is
     pickled by reference to a module of the user's that they cannot import (not installed
     there, not sent with ``client.upload_file``). A worker died unpickling the first task, its
     nanny failed to restart it, and the cluster was left with no worker: ``.compute()`` and
-    upscale_to_zarr waited for ever, with no message. Each worker is asked once (one
-    ``client.run``); xlstsr's own methods and in-process workers are not asked, and a worker
-    that cannot answer is not taken for one that fails."""
+    upscale_to_zarr waited for ever, with no message. The workers are asked once (one
+    ``client.run``) per cluster, worker set, class and payload (a yes is remembered); xlstsr's
+    own methods and in-process workers are not asked, and a worker that cannot answer is not
+    taken for one that fails. ``payload``: the method cloudpickled (its size and the test that
+    it pickles); the trial is pickled as distributed pickles its tasks."""
     from ..methods.base import _built_in
 
     cls = type(method)
-    if _built_in(cls) or workers_in_process(client):
+    if _built_in(cls):
         return
+    try:
+        workers = frozenset(str(w) for w in client.scheduler_info().get("workers", {}))
+    except Exception:  # a client that cannot answer: assume remote workers
+        workers = None
+    # workers in this process share its modules (regions.workers_in_process's rule, on the
+    # addresses asked once here: the worker set keys the remembered answers too)
+    if workers and all(w.startswith("inproc://") for w in workers):
+        return
+    # the cloudpickled method (made already) keys the remembered answers: building the trial
+    # on each call cost as much again as the rest (1 MiB pickled twice)
+    key = None
+    if workers is not None:
+        key = (getattr(client, "id", None) or id(client), workers, cls, len(payload),
+               hash(payload))
+        with _LOADABLE_LOCK:
+            ref = _LOADABLE.get(key)
+        if ref is not None and ref() is client:
+            return
+    task = partial(_tile_task, method=method)  # what each task carries, as it is pickled
     modules: tuple[str, ...] = ()
-    if len(payload) > _TRIAL_BYTES:
+    if len(payload) <= _TRIAL_BYTES:
+        payload_sent = _task_pickle()[0](task)
+    else:
         payload_sent = None
-        # (a class of ``__main__`` travels by value: the worker needs no module for it)
+        # a class of ``__main__`` travels by value, as one of a function or a module registered
+        # with cloudpickle where distributed's pickle falls back to cloudpickle (``<locals>``)
+        by_value = _sent_by_value(task)
         modules = tuple(dict.fromkeys(
             c.__module__ for c in cls.__mro__
-            if c.__module__ not in ("builtins", "__main__") and not _built_in(c)))
+            if c.__module__ not in ("builtins", "__main__") and not _built_in(c)
+            and not (by_value and _by_value(c))))
         if not modules:
             return
-    else:
-        payload_sent = payload
     try:
         answers = client.run(_load_error, payload_sent, modules, on_error="return")
     except Exception:  # a client that cannot ask: the tasks will tell
         return
     failed = {str(w): err for w, err in answers.items() if isinstance(err, str)}
     if not failed:
+        if key is not None and all(err is None for err in answers.values()):
+            import weakref
+
+            with _LOADABLE_LOCK:
+                _LOADABLE[key] = weakref.ref(client)
+                while len(_LOADABLE) > _LOADABLE_MAX:
+                    del _LOADABLE[next(iter(_LOADABLE))]
         return
-    workers = sorted(failed)
-    shown = ", ".join(workers[:4]) + (f" and {len(workers) - 4} more"
-                                      if len(workers) > 4 else "")
+    workers_failed = sorted(failed)
+    shown = ", ".join(workers_failed[:4]) + (f" and {len(workers_failed) - 4} more"
+                                             if len(workers_failed) > 4 else "")
     module = cls.__module__
-    path = getattr(sys.modules.get(module), "__file__", None)
-    upload = path if path and "." not in module and path.endswith(".py") else "path/to/module.py"
+    registered = (" (cloudpickle.register_pickle_by_value does not send it: dask.distributed "
+                  "pickles tasks with the standard pickle first, by reference)"
+                  if _registered_by_value(module) else "")
     raise XlstsrError(
         f"method {method.recorded_name()!r} (class {cls.__qualname__!r} of module {module!r}) "
         f"cannot be loaded on {len(failed)} of the {len(answers)} dask workers ({shown}): "
-        f"{failed[workers[0]]}. The active dask.distributed client sends the method pickled "
-        "to its workers, which import its class from its module; the computation would wait "
-        "for ever (a worker dies on the first task). Send the module to the workers before "
-        f"computing, `client.upload_file({upload!r})`, or install it there (the same "
-        "version), or define the class in the script itself (`__main__`), which the client "
-        "sends by value."
+        f"{failed[workers_failed[0]]}. The active dask.distributed client sends the method "
+        "pickled to its workers, which import its class from its module; the computation would "
+        "wait for ever (a worker dies on the first task). Send the module to the workers"
+        f"{registered} before computing, {_upload_advice(module)}, or install it there (the "
+        "same version), or define the class in the script itself (`__main__`), which the "
+        "client sends by value."
     )
 
 
