@@ -18,7 +18,6 @@ from xlstsr.methods.base import UpscaleMethod, register_method
 CALLS = {"n": 0, "fail_at": 3}
 
 
-@register_method("flaky45")
 class Flaky(UpscaleMethod):
     """Bicubic that fails at its ``fail_at``-th block (an interrupted run)."""
 
@@ -29,7 +28,9 @@ class Flaky(UpscaleMethod):
         return cubic_upsample(lst, factor)
 
 
-def test_resume_log_counts_the_regions_without_data_of_both_runs(tmp_path, caplog):
+def test_resume_log_counts_the_regions_without_data_of_both_runs(tmp_path, caplog,
+                                                                  method_registry):
+    register_method("flaky45")(Flaky)  # (registered for this test only)
     lst = sample_scene(n_times=8, size=32)["lst_1km"].copy()
     lst[1] = np.nan  # written by the first run, before it stops
     lst[5] = np.nan  # written by the resume
