@@ -662,11 +662,17 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         every_day = bool(like_lab.normalize().isin(days_of).all())
         # an NDVI per date (steps about a day apart), not composites, told by its own spacing:
         # judged by the share of the LST's days it has, a sparse LST on composites' first days
-        # was advised to drop its other days. 1-2 steps say nothing of their spacing: taken
-        # per date only where every LST day has its NDVI day
+        # was advised to drop its other days. Two steps are judged by their one gap
+        # (composites lie 8 days apart or more); one step per date where the LST's other days
+        # follow it within a day: "every LST day has its NDVI day" called 07-01 and 07-02
+        # composites against an LST of 07-01..07-03, advising '15D' (07-03 filled silently)
         gaps = days_of.to_series().diff().dropna()
-        per_date = (bool(gaps.median() <= pd.Timedelta("36h")) if len(days_of) > 2
-                    else every_day)
+        if len(gaps):
+            per_date = bool(gaps.median() <= pd.Timedelta("36h"))
+        else:
+            after = like_lab.normalize()[like_lab.normalize() != days_of[0]] - days_of[0]
+            per_date = every_day or bool(len(after) and (
+                (after > pd.Timedelta(0)) & (after <= pd.Timedelta("1D"))).all())
         if (lab == lab.normalize()).all() and (per_date or every_day):
             # an NDVI of nominal dates (00:00) against steps at their acquisition times (10:30
             # and 22:30 of each date): each takes its day's step, or pair_steps refuses the
@@ -693,6 +699,10 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         # .sel compares instants, not days: composites at 00:00 reach an LST at 10:30 of their
         # last day only with the labels' own reach
         sel_tol = f"{max(days, int(tol[:-1]))}D"
+        if (lab == lab.normalize()).all():
+            # nominal dates: an LST step of 10:30 has its date's NDVI, not "no ndvi step of
+            # that date" (the labels' count said so of dates the NDVI has)
+            missing = like_lab[~like_lab.normalize().isin(lab.normalize())]
         raise GridError(
             f"the ndvi's '{d}' labels differ from the {like_what}'s: {len(missing)} of the "
             f"{like_what}'s {len(like_lab)} dates have no ndvi step of that date (e.g. "

@@ -1109,12 +1109,18 @@ def _number_label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, v
 
 
 def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str,
-                like_var: str) -> str:
+                like_var: str,
+                like_over: tuple[list[str] | None, str | None] = (None, None)) -> str:
     """The fix for labels that share no step but name the same dates: text against dates, dates
     of two calendars, or times of day that differ (an acquisition time against a nominal date);
-    "" otherwise."""
+    "" otherwise. ``like_over`` is ``like``'s :func:`_step_overpasses`, which names the
+    selection of one overpass where two steps of ``like`` fall on one date of ``other``."""
     if len(like_lab.intersection(lab)):
         return ""
+    if not isinstance(like_lab, pd.MultiIndex) and not isinstance(lab, pd.MultiIndex):
+        shared = _shared_date_hint(like_lab, lab, dim, what, var, like_var, *like_over)
+        if shared:
+            return shared
     lc, oc = calendar(like_lab), calendar(lab)
     if lc != oc and all(c or isinstance(i, pd.DatetimeIndex) for c, i in ((lc, like_lab),
                                                                            (oc, lab))):
@@ -1193,6 +1199,71 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
                 f"{like_var}['{dim}'])`, after checking that they are the same overpasses "
                 "(dates on one clock, e.g. UTC).")
     return ""
+
+
+def _shared_date_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str,
+                      like_var: str, over: list[str] | None, name: str | None) -> str:
+    """The fix for two or more steps of ``like`` at times of day (a day and a night overpass,
+    10:30 and 22:30) on one calendar day of a date-only ``other`` step: which overpass that
+    date is cannot be told, so select one overpass of ``like`` (by its overpass coordinate,
+    else by time of day) and pair each of its steps with its day's; "" where no date is shared.
+    "Give the truth of the same steps" raised KeyError when followed, and the steps both have
+    were none."""
+    if not _all_dates_only(lab) or _all_dates_only(like_lab):
+        return ""
+    own = [_overpass_matches(t, lab, like_lab) for t in like_lab]
+    by_step: dict[int, list[int]] = {}
+    for i, o in enumerate(own):
+        if len(o) == 1:
+            by_step.setdefault(o[0], []).append(i)
+    shared = {j: i for j, i in by_step.items() if len(i) > 1}
+    if not shared:
+        return ""
+    j0, i0 = next(iter(shared.items()))
+    steps = ", ".join(f"{_shown(like_lab[i])} ({over[i] if over else f'step {i}'})"
+                      for i in i0)
+    # one overpass: by its coordinate where there is one, else by the hour that splits the
+    # times of day at their widest gap (10:30 | 22:30 at 16:00); kept where it leaves one step
+    # per date and each has its date's step, else the positions of each date's first step
+    picks = []
+    if over is not None and name is not None:
+        for label in sorted(set(over)):
+            mask = [v == label for v in over]
+            picks.append((f"({like_var}.{name} == {label!r}).values", mask, f"its {label!r} steps"))
+    else:
+        minutes = sorted({t.hour * 60 + t.minute for t in like_lab})
+        if len(minutes) > 1:
+            k = int(np.argmax(np.diff(minutes)))
+            h = max(minutes[k] // 60 + 1, (minutes[k] + minutes[k + 1]) // 120)
+            if h * 60 <= minutes[k + 1]:
+                for op, keep in (("<", lambda m: m < h * 60), (">=", lambda m: m >= h * 60)):
+                    mask = [keep(t.hour * 60 + t.minute) for t in like_lab]
+                    picks.append((f"({like_var}['{dim}'].dt.hour {op} {h}).values", mask,
+                                  f"its steps {'before' if op == '<' else 'from'} {h}:00"))
+    picks = [(expr, m, how) for expr, m, how in picks
+             if all(len(own[i]) == 1 for i in range(len(m)) if m[i])
+             and len({own[i][0] for i in range(len(m)) if m[i]}) == sum(m) > 0]
+    if not picks:
+        first: dict[int, int] = {}
+        for i, o in enumerate(own):
+            if len(o) == 1:
+                first.setdefault(o[0], i)
+        kept = sorted(first.values())
+        picks = [(f"{kept}", [i in kept for i in range(len(like_lab))], "each date's first step")]
+    def pair(expr: str, mask: list[bool]) -> str:
+        js = [own[i][0] for i in range(len(mask)) if mask[i]]
+        return (f"`{like_var} = {like_var}.isel({dim}={expr})`, then pair each step with the "
+                f"{what} of its date, `{var} = {var}.isel({dim}={js}).assign_coords({dim}="
+                f"{like_var}['{dim}'])`")
+
+    expr, mask, how = picks[0]
+    other_pick = (f" (or {picks[1][2]}: {pair(*picks[1][:2])})" if len(picks) > 1 else "")
+    return (f"{len(shared)} of the {what}'s {len(lab)} '{dim}' steps (dates without a time of "
+            f"day) {'has' if len(shared) == 1 else 'have'} two or more {like_var} steps of its "
+            f"date (e.g. {_shown(lab[j0])}: {like_var}'s {steps}; a day and a night overpass?), "
+            f"so which one it goes with cannot be told by date: select one overpass of "
+            f"{like_var}, e.g. {how}: {pair(expr, mask)}{other_pick}; or give the {what} its "
+            "acquisition times, which tell its overpass.")
 
 
 def _several_steps_hint(like_lab: pd.Index, lab: pd.Index, own: list[list[int]],
@@ -1473,7 +1544,8 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                 f"the {like_what}'s {len(like_lab)} '{dim}' labels have no {what} step with that label (e.g. "
                 f"{_shown(missing[0])}; {what}: {head}); "
                 + (_cf_label_hint(like, other, dim, what, like_what, var, like_var)
-                   or _label_hint(like_lab, lab, dim, what, var, like_var) or
+                   or _label_hint(like_lab, lab, dim, what, var, like_var,
+                                  _step_overpasses(like, dim)) or
                    f"give the {what} of the same steps (`{var} = {var}.sel({dim}="
                    f"{like_var}['{dim}'])`), or keep the steps both have: `common = "
                    f"{like_var}.indexes['{dim}'].intersection({var}.indexes['{dim}'])`, then "
