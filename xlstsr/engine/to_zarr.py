@@ -2264,8 +2264,13 @@ def upscale_to_zarr(
     if lazy:
         ds = ds.assign_coords(lazy)
     # text labels (MODIS '2020183') as variable-length strings: numpy's fixed-length UTF-32
-    # has no Zarr v3 specification (zarr warned that other libraries may not read the store)
-    text = {c: ds[c].astype(object) for c in ds.coords if ds[c].dtype.kind == "U"}
+    # has no Zarr v3 specification (zarr warned that other libraries may not read the store);
+    # bytes (a NetCDF char overpass read back, b'day') too, decoded as UTF-8: stored as they
+    # were (NullTerminatedBytes, no v3 specification either) they read back as bytes
+    text = {c: ds[c].copy(data=np.char.decode(ds[c].values, "utf-8", errors="replace"))
+            if ds[c].dtype.kind == "S" else ds[c] for c in ds.coords
+            if ds[c].dtype.kind in "US"}
+    text = {c: v.astype(object) for c, v in text.items()}
     if text:
         ds = ds.assign_coords(text)
     ds = _without_storage_encoding(ds)

@@ -1120,8 +1120,14 @@ def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | No
     elif time_dim in da.coords:
         # ISO text or bytes dates too: named and tagged as dates, their repeats were refused
         # as told apart by nothing, advising the overpass coordinate they carried
-        if (index is None or not index.has_duplicates
-                or not (_is_dates(da[time_dim]) or _is_text_dates(da[time_dim]))):
+        if index is None or not (_is_dates(da[time_dim]) or _is_text_dates(da[time_dim])):
+            return None
+        if not _is_dates(da[time_dim]):
+            # repeats of text dates by the dates they name: one date spelled two ways
+            # ('2020-01-05', '2020-01-05T00:00:00') maps to one file name, and on the raw
+            # strings it was refused, advising the overpass coordinate that told them apart
+            index = pd.Index([_as_date(_label_value(v)) for v in da[time_dim].values])
+        if not index.has_duplicates:
             return None
         # repeated dates told apart by a label along the dim (open_cog of the CLI's upscale
         # of a day+night series): named by both, else (None) refused as repeated labels
@@ -1136,7 +1142,11 @@ def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | No
         return None
     else:
         names = [c for c in da.coords if da[c].dims == (time_dim,)]
-    dates = [n for n in names if _is_dates(da[n])]
+    # a level of ISO text or bytes dates (a NetCDF char time read back, then stacked) as a
+    # date too, after true ones: it was named by position with no date tag (lst_00000.tif),
+    # which open_cog refused as different layers
+    dates = ([n for n in names if _is_dates(da[n])]
+             + [n for n in names if stacked and not _is_dates(da[n]) and _is_text_dates(da[n])])
     if not dates:
         return None
     date = "time" if "time" in dates else dates[0]
