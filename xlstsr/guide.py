@@ -2042,6 +2042,8 @@ def _refuse_ndvi_range(c: int, declared: str, values: Any, kept_fill: str | None
     elif 1000 < top <= 10000:
         cause = ("scaled integers (MODIS stores NDVI x 10000): multiply by 0.0001, or open the "
                  "file with `mask_and_scale=True` so that its scale_factor is applied")
+    elif 100 < top <= 255 and v.min() >= 0:  # no power of ten: coded as bytes, with an offset
+        cause = "its values within 0-255 look like " + BYTE_NDVI_HINT
     else:
         cause = (f"NDVI scaled by about {top:.3g}? divide it back; MODIS NDVI digital numbers "
                  "take scale_factor 0.0001")
@@ -2716,9 +2718,25 @@ def _merge_stats(parts: np.ndarray) -> np.ndarray:
     ], axis=-1)
 
 
-def _scale_hint(m: float, s: float, mu: float, sd: float, name: str) -> str:
-    """The likely cause of a guide channel's values (mean m, std s) far from the training ones."""
+#: the advice for an NDVI coded as bytes (0-255): a scale and an offset, where dividing it back
+#: by its largest value (as for NDVI x 10000) gives no NDVI
+BYTE_NDVI_HINT = (
+    "a byte-coded NDVI (e.g. Copernicus / PROBA-V: NDVI = DN x 0.004 - 0.08; eMODIS: "
+    "(DN - 100) / 100): decode it with its product's scale and offset first (`g * 0.004 - "
+    "0.08`, or its `scale_factor` / `add_offset` attributes declared and the file opened with "
+    "`mask_and_scale=True`)")
+
+
+def _scale_hint(m: float, s: float, mu: float, sd: float, name: str,
+                lo: float = -np.inf, hi: float = np.inf) -> str:
+    """The likely cause of a guide channel's values (mean m, std s, range lo..hi) far from the
+    training ones."""
     ndvi_like = "ndvi" in name.lower() or (-1 <= mu <= 1 and sd < 1)
+    if ndvi_like and 150 <= m <= 400 and s < 50 and 0 <= lo and hi <= 255:
+        # bytes of a coded NDVI over vegetation (Copernicus: DN x 0.004 - 0.08; eMODIS:
+        # (DN - 100) / 100), not Kelvin (no field of LST stays under 255 K): told to pass the
+        # NDVI it was, the user was sent to swap the inputs
+        return "the values (whole range within 0-255) look like " + BYTE_NDVI_HINT
     if ndvi_like and 150 <= m <= 400 and s < 50:
         return ("the values look like temperatures in Kelvin, not NDVI: pass the NDVI (or the "
                 "band the model was trained with) as the guide, and the LST as the input")
@@ -2785,7 +2803,7 @@ def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
                         "by the scale the file declares (e.g. `g = g / 0.0001`), or reopen the "
                         "file with `mask_and_scale=False` and `g.attrs.pop('scale_factor')`")
             elif abs(m - mu) / st > GUIDE_MAX_Z or sd / st > GUIDE_MAX_STD_RATIO:
-                hint = _scale_hint(m, sd, mu, st, names[c] if c < len(names) else "")
+                hint = _scale_hint(m, sd, mu, st, names[c] if c < len(names) else "", mn, mx)
             else:
                 continue
             name = names[c] if c < len(names) else f"guide{c}"
