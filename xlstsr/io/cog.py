@@ -588,13 +588,14 @@ def _band_descriptions(da: xr.DataArray) -> list[str] | None:
     """The descriptions of a multi-band GeoTIFF's bands (rioxarray's ``long_name`` tuple, one
     per band), or None: one band, no descriptions, or one text for every band (xlstsr's own
     outputs say 'land surface temperature (super-resolved)' of each; the input's own text is
-    their ``source_long_name`` tag, not a band description)."""
+    their ``source_long_name`` tag, not a band description). Bands without one among described
+    bands get "" (their others' texts were dropped without a word)."""
     names = da.attrs.get("long_name")
     n = da.sizes.get("band", 1)
     if n < 2 or not isinstance(names, (tuple, list)) or len(names) != n:
         return None
     texts = [str(v).strip() if v is not None else "" for v in names]
-    return texts if all(texts) and len(set(texts)) > 1 else None
+    return texts if any(texts) and len(set(texts)) > 1 else None
 
 
 #: a date in a band description, as the exporters write it: ISO ``2020-07-01``, ``2020_07_01``
