@@ -100,8 +100,9 @@ def open_cog(
         file's own, such as ``windows``, are dropped); a ``source`` / ``source_granule`` of
         each file is kept one per step, in step order (``"a.hdf, b.hdf"``, as
         :func:`xlstsr.io.open_modis` joins its granules). A file whose ``source_subdataset``
-        or ``long_name`` tag names a MODIS layer of one overpass (``LST_Night_1km``) gets a
-        ``day_night`` attribute (``"night"``), as :func:`xlstsr.io.open_modis` gives one, for
+        or ``long_name`` tag names a MODIS layer of one overpass (``LST_Night_1km``; else,
+        without band descriptions, its file name: ``..._LST_Night_1km.tif``, ``MOD21A1N...``)
+        gets a ``day_night`` attribute (``"night"``), as :func:`xlstsr.io.open_modis` gives one, for
         the day/night pairing checks; files of distinct time tags each of its own overpass
         (:func:`to_cogs` of a series interleaving day and night steps), or of ``times=``, and
         the bands of ``xlstsr upscale ... out.tif`` of such a series (each band's overpass
@@ -270,6 +271,14 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None,
         each = {_tagged_day_night({"long_name": t}) for t in texts}
         dn = _tagged_day_night(da.attrs) or (
             each.pop() if len(each) == 1 and None not in each else None)
+        if dn is None and not texts:
+            # else its name ('MOD11A1.A2020208.h18v04.061_LST_Night_1km.tif', as AppEEARS and
+            # cloud catalogues name untagged files; MOD21A1N's): a night field scored against
+            # a day truth was not warned, nor a night calibration applied to day fields refused
+            from .modis import _day_night
+
+            name = Path(os.fspath(path)).name
+            dn = _tagged_day_night({"long_name": name}) or _day_night(Path(name), "")
         if dn is not None:
             # the pairing checks warn about a night field scored against a day one: the
             # layer's name ('LST_Night_1km') was in tags only, which upscale replaces
