@@ -92,7 +92,7 @@ def test_per_date_ndvi_at_another_time_advises_its_own_tolerance():
 def test_composites_keep_their_tolerance_advice():
     sr = _field(DAYS + np.timedelta64(630, "m"))
     comp = _ndvi(["2020-06-25", "2020-07-11"])
-    with pytest.raises(GridError, match="time_tolerance='16D'"):
+    with pytest.raises(GridError, match="time_tolerance='15D'"):
         fit_calibration(sr, sr + 1.0, comp, min_pixels=10)
     short = sr.isel(time=slice(0, 10))
     with pytest.raises(GridError, match="time_tolerance='15D'"):

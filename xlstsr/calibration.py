@@ -660,15 +660,16 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
             continue
         days_of = lab.normalize().unique().sort_values()
         every_day = bool(like_lab.normalize().isin(days_of).all())
-        # an NDVI per date (steps about a day apart), not composites, told by its own spacing:
-        # judged by the share of the LST's days it has, a sparse LST on composites' first days
-        # was advised to drop its other days. Two steps are judged by their one gap
-        # (composites lie 8 days apart or more); one step per date where the LST's other days
-        # follow it within a day: "every LST day has its NDVI day" called 07-01 and 07-02
-        # composites against an LST of 07-01..07-03, advising '15D' (07-03 filled silently)
+        # an NDVI per date, not composites, told by its own spacing: judged by the share of
+        # the LST's days it has, a sparse LST on composites' first days was advised to drop
+        # its other days. Composites lie 8 or 16 days apart: steps under 7 days apart (median)
+        # are single dates, cloudy days dropped (a gap of 2 days was given the 16-day
+        # tolerance, filling each missing day with an older day's NDVI). One step per date
+        # where the LST's other days follow it within a day: "every LST day has its NDVI day"
+        # called 07-01 and 07-02 composites against an LST of 07-01..07-03, advising '15D'
         gaps = days_of.to_series().diff().dropna()
         if len(gaps):
-            per_date = bool(gaps.median() <= pd.Timedelta("36h"))
+            per_date = bool(gaps.median() < pd.Timedelta("7D"))
         else:
             after = like_lab.normalize()[like_lab.normalize() != days_of[0]] - days_of[0]
             per_date = every_day or bool(len(after) and (
@@ -687,18 +688,26 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
             continue  # an LST date before every NDVI step: no tolerance serves it
         reach = (like_lab - ordered[pos]).max()
         days = max(1, math.ceil(reach / pd.Timedelta("1D")))
+        # the reach counted by calendar day, as a tolerance of days matches composites at
+        # 00:00 with an LST at 10:30: by instants (15 d 10.5 h -> '16D'), a missing 16-day
+        # composite's first day took the one 16 days old
+        by_day = _day_reach(like_lab, ordered)
         # a 16-day composite covers its first day and the 15 after (xlstsr.guide.match_steps)
-        tol, kind = ("15D" if days <= 15 else f"{days}D"), "MODIS 16-day"
+        tol, kind, keep = ("15D" if by_day <= 15 else f"{by_day}D"), "MODIS 16-day", ""
         spacing = round(gaps.median() / pd.Timedelta("1D")) if len(gaps) else 16
         if 7 <= spacing <= 9:
-            # 8-day composites (MOD11A2, MOD09A1) cover their first day and the 7 after:
-            # '15D' filled a missing composite with the one before, 8-15 days old. Their
-            # reach counted by calendar day, as a tolerance of days matches them
-            kind, by_day = "8-day", _day_reach(like_lab, ordered)
-            tol = f"{spacing - 1}D" if by_day <= spacing - 1 else f"{by_day}D"
+            # 8-day composites (MOD11A2, MOD09A1) cover their first day and the 7 after: a
+            # longer tolerance ('15D') filled a missing composite with the one before, 8-15
+            # days old. Where one is missing, keep the LST steps a composite covers instead
+            kind, cover = "8-day", spacing - 1
+            keep, kept = _keep_covered(d, like_lab, ordered, cover, like_var, by_day)
+            # no steps to keep (none covered, or labels matched as instants): the reach
+            tol = f"{cover}D" if keep or by_day <= cover else f"{by_day}D"
         # .sel compares instants, not days: composites at 00:00 reach an LST at 10:30 of their
-        # last day only with the labels' own reach
-        sel_tol = f"{max(days, int(tol[:-1]))}D"
+        # last day only with the labels' own reach (of the steps kept, where advised)
+        sel_days = days if not keep else max(1, math.ceil((kept - ordered[ordered.searchsorted(
+            kept, side="right") - 1]).max() / pd.Timedelta("1D")))
+        sel_tol = f"{max(sel_days, int(tol[:-1]))}D"
         if (lab == lab.normalize()).all():
             # nominal dates: an LST step of 10:30 has its date's NDVI, not "no ndvi step of
             # that date" (the labels' count said so of dates the NDVI has)
@@ -708,12 +717,34 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
             f"{like_what}'s {len(like_lab)} dates have no ndvi step of that date (e.g. "
             f"{str(missing[0])[:19]}; ndvi: {head}), but each has an earlier one (at most "
             f"{days} day(s) earlier). For an NDVI of composites labelled by the first day of "
-            f"their period ({kind}), pass `time_tolerance='{tol}'` (each date takes the "
+            f"their period ({kind}), {keep}pass `time_tolerance='{tol}'` (each date takes the "
             "latest NDVI step at most that long before it, as upscale's guide_time_tolerance), "
             f"or select those steps: `ndvi = ndvi.sortby('{d}').sel({d}={like_var}['{d}'], "
             f"method='ffill', tolerance='{sel_tol}').assign_coords({d}={like_var}['{d}'])`. "
             f"Otherwise give the NDVI of the {like_what}'s dates."
         )
+
+
+def _keep_covered(d: Any, like_lab: pd.DatetimeIndex, ordered: pd.DatetimeIndex, cover: int,
+                  like_var: str, by_day: int) -> tuple[str, pd.DatetimeIndex]:
+    """The advice to keep the LST steps a composite covers (its first day and the ``cover``
+    after, by calendar day) where ``by_day`` (:func:`_day_reach`) says some lie further from
+    their latest composite (one missing), then pass the composites' tolerance, and the labels
+    it keeps; "" where none lies further, or where no step would be left."""
+    if by_day <= cover:
+        return "", like_lab
+    # the expression as advised, evaluated here: a step is kept where a composite's first day
+    # lies 0..cover days before its day
+    first = ordered.normalize().values
+    days = (first[:, None] + np.arange(cover + 1) * np.timedelta64(1, "D")).ravel()
+    kept = like_lab[like_lab.normalize().isin(days)]
+    if not len(kept) or _day_reach(kept, ordered) > cover:
+        return "", like_lab
+    return (f"keep the {len(kept)} of the {len(like_lab)} steps a composite covers (its first "
+            f"day and the {cover} after; the others' composite is missing): `{like_var} = "
+            f"{like_var}.isel({d}={like_var}['{d}'].dt.floor('D').isin((ndvi['{d}'].dt.floor("
+            f"'D').values[:, None] + np.arange({cover + 1}) * np.timedelta64(1, 'D')).ravel())"
+            ".values)`, then "), kept
 
 
 def _day_reach(like_lab: pd.DatetimeIndex, ordered: pd.DatetimeIndex) -> int:

@@ -377,6 +377,16 @@ def _step_overpasses(da: xr.DataArray, dim: Any) -> tuple[list[str] | None, str 
     return ([own] * da.sizes[dim] if own in ("day", "night") else None), None
 
 
+def _overpass_values(da: xr.DataArray, dim: Any) -> Any:
+    """The values of the coordinate :func:`_step_overpasses` reads along ``dim`` (b'day', 'D'),
+    as stored; None where there is none."""
+    for name in ("overpass", "day_night"):
+        c = da.coords.get(name)
+        if c is not None and c.dims == (dim,):
+            return c.values
+    return None
+
+
 def _one_overpass_fix(da: xr.DataArray, dim: Any, var: str, name: str | None,
                       over: list[str] | None, pick: str | None = None) -> str:
     """The selection of one overpass of ``da``'s steps (`sr.isel(time=(sr.overpass ==
@@ -384,7 +394,21 @@ def _one_overpass_fix(da: xr.DataArray, dim: Any, var: str, name: str | None,
     if name is None or over is None:
         return f"`{var}.isel({dim}=[...])`"
     pick = pick or sorted(set(over))[-1]
-    return f"`{var}.isel({dim}=({var}.{name} == {pick!r}).values)`"
+    return f"`{var}.isel({dim}={_overpass_expr(var, name, da.coords[name].values, pick)})`"
+
+
+def _overpass_expr(var: str, name: str, raw: Any, label: str) -> str:
+    """The mask of the steps whose overpass is ``label`` (as :func:`_label_text` reads them),
+    compared with the coordinate's own values (``raw``): `(sr.overpass == b'day').values`.
+    The read label ('day') selected no step of a NetCDF char (b'day'), 'Day' or 'D' label."""
+    values: list[Any] = []
+    for v in np.asarray(raw).ravel():
+        v = v.item() if isinstance(v, np.generic) else v  # repr b'day', not np.bytes_(b'day')
+        if _label_text(v) == label and v not in values:
+            values.append(v)
+    if len(values) == 1:
+        return f"({var}.{name} == {values[0]!r}).values"
+    return f"{var}.{name}.isin({values!r}).values"
 
 
 def _repeats(labels: pd.Index) -> str:
@@ -1110,15 +1134,18 @@ def _number_label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, v
 
 def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str,
                 like_var: str,
-                like_over: tuple[list[str] | None, str | None] = (None, None)) -> str:
+                like_over: tuple[list[str] | None, str | None] = (None, None),
+                like_raw: Any = None) -> str:
     """The fix for labels that share no step but name the same dates: text against dates, dates
     of two calendars, or times of day that differ (an acquisition time against a nominal date);
     "" otherwise. ``like_over`` is ``like``'s :func:`_step_overpasses`, which names the
-    selection of one overpass where two steps of ``like`` fall on one date of ``other``."""
+    selection of one overpass where two steps of ``like`` fall on one date of ``other``;
+    ``like_raw`` that coordinate's own values, which the selection compares."""
     if len(like_lab.intersection(lab)):
         return ""
     if not isinstance(like_lab, pd.MultiIndex) and not isinstance(lab, pd.MultiIndex):
-        shared = _shared_date_hint(like_lab, lab, dim, what, var, like_var, *like_over)
+        shared = _shared_date_hint(like_lab, lab, dim, what, var, like_var, *like_over,
+                                   raw=like_raw)
         if shared:
             return shared
     lc, oc = calendar(like_lab), calendar(lab)
@@ -1202,11 +1229,13 @@ def _label_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str
 
 
 def _shared_date_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, var: str,
-                      like_var: str, over: list[str] | None, name: str | None) -> str:
+                      like_var: str, over: list[str] | None, name: str | None,
+                      raw: Any = None) -> str:
     """The fix for two or more steps of ``like`` at times of day (a day and a night overpass,
     10:30 and 22:30) on one calendar day of a date-only ``other`` step: which overpass that
-    date is cannot be told, so select one overpass of ``like`` (by its overpass coordinate,
-    else by time of day) and pair each of its steps with its day's; "" where no date is shared.
+    date is cannot be told, so select one overpass of ``like`` (by its overpass coordinate
+    ``name``, read ``over``, of values ``raw``, else by time of day) and pair each of its steps
+    with its day's; "" where no date is shared.
     "Give the truth of the same steps" raised KeyError when followed, and the steps both have
     were none."""
     if not _all_dates_only(lab) or _all_dates_only(like_lab):
@@ -1226,10 +1255,11 @@ def _shared_date_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, va
     # times of day at their widest gap (10:30 | 22:30 at 16:00); kept where it leaves one step
     # per date and each has its date's step, else the positions of each date's first step
     picks = []
-    if over is not None and name is not None:
+    if over is not None and name is not None and raw is not None:
         for label in sorted(set(over)):
             mask = [v == label for v in over]
-            picks.append((f"({like_var}.{name} == {label!r}).values", mask, f"its {label!r} steps"))
+            picks.append((_overpass_expr(like_var, name, raw, label), mask,
+                          f"its {label!r} steps"))
     else:
         minutes = sorted({t.hour * 60 + t.minute for t in like_lab})
         if len(minutes) > 1:
@@ -1545,7 +1575,7 @@ def pair_steps(other: xr.DataArray, like: xr.DataArray, what: str = "reference",
                 f"{_shown(missing[0])}; {what}: {head}); "
                 + (_cf_label_hint(like, other, dim, what, like_what, var, like_var)
                    or _label_hint(like_lab, lab, dim, what, var, like_var,
-                                  _step_overpasses(like, dim)) or
+                                  _step_overpasses(like, dim), _overpass_values(like, dim)) or
                    f"give the {what} of the same steps (`{var} = {var}.sel({dim}="
                    f"{like_var}['{dim}'])`), or keep the steps both have: `common = "
                    f"{like_var}.indexes['{dim}'].intersection({var}.indexes['{dim}'])`, then "
