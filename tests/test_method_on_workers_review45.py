@@ -68,9 +68,11 @@ class _StandInClient:
     def __init__(self, hidden: str | None) -> None:
         self.hidden, self.runs = hidden, 0
         self.workers = ["tcp://10.0.0.1:1", "tcp://10.0.0.2:1"]
+        self.restarts = 0  # each restart gives every worker a new working folder
 
     def scheduler_info(self):
-        return {"workers": {w: {} for w in self.workers}}
+        return {"workers": {w: {"local_directory": f"/tmp/dask-scratch/{w[-8:]}-{self.restarts}"}
+                            for w in self.workers}}
 
     def run(self, function, *args, on_error="raise"):
         assert on_error == "return"
@@ -164,6 +166,22 @@ def test_positive_answer_remembered_per_worker_set_and_payload(hidden):
         with pytest.raises(XlstsrError, match="No module named"):
             upscale_array(refused, _lst(), None, 2)
         assert client.runs == runs
+
+
+def test_remembered_yes_forgotten_when_the_workers_restart(hidden):
+    """Review 45f/1: workers restarted on the same addresses (client.restart(),
+    --worker-port) are asked again: a yes remembered by address let a restarted worker without
+    the module die on the first task."""
+    module, client = hidden
+    client.hidden = None
+    upscale_array(module.Hidden(), _lst(), None, 2)
+    upscale_array(module.Hidden(), _lst(), None, 2)
+    assert client.runs == 1
+    client.restarts += 1  # same addresses, new processes: the module uploaded before is gone
+    client.hidden = module.__name__
+    with pytest.raises(XlstsrError, match="No module named"):
+        upscale_array(module.Hidden(), _lst(), None, 2)
+    assert client.runs == 2
 
 
 def test_package_advice_zips_the_package_and_asks_once(tmp_path):

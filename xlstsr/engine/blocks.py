@@ -568,12 +568,17 @@ def _refuse_unloadable(client: Any, method: UpscaleMethod, payload: bytes) -> No
     if _built_in(cls):
         return
     try:
-        workers = frozenset(str(w) for w in client.scheduler_info().get("workers", {}))
+        info = client.scheduler_info().get("workers", {})
+        # each worker by its address and its working folder, which a restarted worker (same
+        # port: client.restart(), --worker-port) gets anew: a yes remembered by address alone
+        # let a restarted worker without the module die on the first task
+        workers = frozenset((str(w), str((v or {}).get("local_directory")))
+                            for w, v in info.items())
     except Exception:  # a client that cannot answer: assume remote workers
         workers = None
     # workers in this process share its modules (regions.workers_in_process's rule, on the
     # addresses asked once here: the worker set keys the remembered answers too)
-    if workers and all(w.startswith("inproc://") for w in workers):
+    if workers and all(w.startswith("inproc://") for w, _ in workers):
         return
     # the cloudpickled method (made already) keys the remembered answers: building the trial
     # on each call cost as much again as the rest (1 MiB pickled twice)
