@@ -2042,7 +2042,8 @@ def _refuse_ndvi_range(c: int, declared: str, values: Any, kept_fill: str | None
     elif 1000 < top <= 10000:
         cause = ("scaled integers (MODIS stores NDVI x 10000): multiply by 0.0001, or open the "
                  "file with `mask_and_scale=True` so that its scale_factor is applied")
-    elif 100 < top <= 255 and v.min() >= 0:  # no power of ten: coded as bytes, with an offset
+    elif 100 < top <= 255 and v.min() >= 0 and np.array_equal(v, np.round(v)):
+        # whole numbers within 0-255, no power of ten: coded as bytes, with an offset
         cause = "its values within 0-255 look like " + BYTE_NDVI_HINT
     else:
         cause = (f"NDVI scaled by about {top:.3g}? divide it back; MODIS NDVI digital numbers "
@@ -2734,9 +2735,11 @@ def _scale_hint(m: float, s: float, mu: float, sd: float, name: str,
     ndvi_like = "ndvi" in name.lower() or (-1 <= mu <= 1 and sd < 1)
     if ndvi_like and 150 <= m <= 400 and s < 50 and 0 <= lo and hi <= 255:
         # bytes of a coded NDVI over vegetation (Copernicus: DN x 0.004 - 0.08; eMODIS:
-        # (DN - 100) / 100), not Kelvin (no field of LST stays under 255 K): told to pass the
-        # NDVI it was, the user was sent to swap the inputs
-        return "the values (whole range within 0-255) look like " + BYTE_NDVI_HINT
+        # (DN - 100) / 100), told to pass the NDVI it was, sent the user to swap the inputs;
+        # a cold LST (polar, winter nights) stays under 255 K too: both named
+        return ("the values (whole range within 0-255) look like " + BYTE_NDVI_HINT
+                + "; or like temperatures in Kelvin of a cold scene: then pass the NDVI (or the "
+                "band the model was trained with) as the guide, and the LST as the input")
     if ndvi_like and 150 <= m <= 400 and s < 50:
         return ("the values look like temperatures in Kelvin, not NDVI: pass the NDVI (or the "
                 "band the model was trained with) as the guide, and the LST as the input")
