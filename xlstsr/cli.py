@@ -2180,7 +2180,13 @@ def _to_raster(sr: Any, path: Any) -> None:
     import numpy as np
 
     from xlstsr.grid import _transform
-    from xlstsr.io.cog import DESCRIPTION_COORD, _iso_date, band_dim_tags, band_time_tags
+    from xlstsr.io.cog import (
+        DESCRIPTION_COORD,
+        _iso_date,
+        band_dim_tags,
+        band_time_tags,
+        exact_raster,
+    )
     from xlstsr.steps import _day_night
     from xlstsr.validate import spatial_names
 
@@ -2231,11 +2237,14 @@ def _to_raster(sr: Any, path: Any) -> None:
     # the exact transform (the written one upscale computed), not rioxarray's default rebuilt
     # from the labels: 1e-12 m off, it moved read-back labels ~1e-9 m, and xarray's label
     # joins then dropped rows against the in-memory result or a 250 m file on the same grid
-    sr = sr.rio.write_transform(_transform(sr))
+    # written with the labels dropped (rioxarray's writer still took the origin from them, an
+    # ulp off), and the tag that gives the result's labels back to open_cog
+    transform = _transform(sr)
+    sr, forms = exact_raster(sr.rio.write_transform(transform), transform)
     # averaged overviews, as xlstsr.io.to_cogs writes them: GDAL's COG default (cubic) put
     # overview pixels off their block's mean and NaN over every block a gap touched
-    sr.rio.to_raster(path, driver="COG", compress="DEFLATE", tags=tags, recalc_transform=False,
-                     overview_resampling="AVERAGE")
+    sr.rio.to_raster(path, driver="COG", compress="DEFLATE", tags={**tags, **forms},
+                     recalc_transform=False, overview_resampling="AVERAGE")
 
 
 def _evaluate(args: argparse.Namespace) -> int:

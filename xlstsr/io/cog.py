@@ -18,9 +18,10 @@ import xarray as xr
 from rasterio._err import CPLE_BaseError
 
 from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
-from ..grid import _transform
+from ..grid import _forms, _transform
 from ..qc import TEMPERATURE_DIFFERENCE
 from ..validate import (
+    _written_transform,
     check_bool,
     image_order,
     require_georeferenced,
@@ -380,6 +381,7 @@ def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None,
             "variable, or pass one subdataset's GDAL name (`gdalinfo` lists them).")
     if local:
         _check_complete(path)
+    da = _file_labels(da)
     _check_rendered(path, da)
     steps = (_tagged_band_times(da.attrs, da.sizes["band"]) if "band" in da.dims
              else None)
@@ -2231,6 +2233,60 @@ def is_temperature_difference(da: xr.DataArray) -> bool:
     return isinstance(meta, str) and "".join(meta.split()).lower() == "temperature:difference"
 
 
+#: The tag naming how a file's y and x labels are computed from its GeoTransform (two
+#: :func:`xlstsr.grid._forms` numbers, "3 1"), written where they are not rioxarray's own
+#: (form 0): a result on a round grid keeps its input's labels (a NetCDF's 45.005, 45.015),
+#: some an ulp off rioxarray's, and read back with those the .tif's joined (``xr.align``,
+#: ``tif - truth``) with the result or a truth on that grid dropped a third of the rows.
+LABELS_TAG = "xlstsr_label_forms"
+
+
+def exact_raster(da: xr.DataArray, transform: Any) -> tuple[xr.DataArray, dict[str, str]]:
+    """``da`` ready for ``rio.to_raster`` with ``transform`` written exactly, and the tags
+    that give its labels back (:data:`LABELS_TAG`, empty where rioxarray's reader gives them).
+
+    The spatial dims are renamed ``y``/``x`` and their labels dropped: rioxarray's writer
+    derives the origin from labels where there are any, ``recalc_transform=False`` or not
+    (45.199999999999996 for a 0.01 degree grid's 45.2), and the file's labels then missed
+    the result's by an ulp."""
+    ydim, xdim = spatial_dims(da)
+    forms = []
+    for dim, c, a in ((ydim, transform.f, transform.e), (xdim, transform.c, transform.a)):
+        labels = da[dim].values if dim in da.coords else None
+        k = 0  # float32 labels, or labels no form gives: rioxarray's on reading, as before
+        if labels is not None and labels.dtype == np.float64:
+            k = next((i for i, f in enumerate(_forms(c, a, labels.size))
+                      if f is not None and np.array_equal(f, labels)), 0)
+        forms.append(k)
+    da = da.rename({ydim: "y", xdim: "x"}) if (ydim, xdim) != ("y", "x") else da
+    da = da.drop_vars([d for d in ("y", "x") if d in da.coords])
+    # a tag read back from an input file is not this one's
+    da.attrs = {k: v for k, v in da.attrs.items() if k != LABELS_TAG}
+    return da, ({} if forms == [0, 0] else {LABELS_TAG: f"{forms[0]} {forms[1]}"})
+
+
+def _file_labels(da: xr.DataArray) -> xr.DataArray:
+    """A file read by rioxarray, its tag :data:`LABELS_TAG` (written by :func:`exact_raster`)
+    dropped and its y/x labels computed as the tag names from the file's GeoTransform: those
+    of the result it was written from, not rioxarray's an ulp off them."""
+    tag = da.attrs.pop(LABELS_TAG, None)
+    if tag is None:
+        return da
+    try:
+        ky, kx = (int(v) for v in str(tag).split())
+    except ValueError:  # not ours: rioxarray's labels
+        return da
+    t = _written_transform(da)
+    if t is None or t.b != 0 or t.d != 0 or "y" not in da.dims or "x" not in da.dims:
+        return da
+    new = {}
+    for dim, k, c, a in (("y", ky, t.f, t.e), ("x", kx, t.c, t.a)):
+        forms = _forms(c, a, da.sizes[dim])
+        if 0 <= k < len(forms) and forms[k] is not None:
+            new[dim] = da[dim].copy(data=forms[k]) if dim in da.coords else (dim, forms[k])
+    return da.assign_coords(new)
+
+
 def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compress: str,
                rio_kwargs: dict[str, Any], write_to: Path | None = None) -> None:
     """Compute one (y, x) step and write it as the COG ``path`` (to ``write_to`` when given,
@@ -2245,9 +2301,9 @@ def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compres
     step = step.rio.write_crs(crs).rio.write_transform(transform)
     if np.issubdtype(step.dtype, np.floating):
         step = step.rio.write_nodata(np.nan, encoded=False)
+    step, forms = exact_raster(step, transform)
+    rio_kwargs = {**rio_kwargs, "tags": {**rio_kwargs.get("tags", {}), **forms}}
     try:
-        # the transform given, not rioxarray's recomputed from the labels (1e-12 m off: read
-        # back, labels 1e-9 m off the result's, and xarray's alignment dropped rows)
         step.rio.to_raster(write_to or path, driver="COG", compress=compress,
                            **{"recalc_transform": False, **rio_kwargs})
     except (rasterio.errors.RasterioError, CPLE_BaseError) as err:  # GDAL on an option
