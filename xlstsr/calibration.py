@@ -843,6 +843,12 @@ def fit_calibration(
         to the fit), NaN where invalid.
     ndvi : same, optional
         NDVI on the same grids: adds the NDVI term.
+
+        Pixels are paired by position after DataArrays are put ``(..., y, x)`` and north-up by
+        their labels (:func:`xlstsr.validate.image_order`); an array (or a DataArray without
+        spatial labels) given with a DataArray is in that DataArray's layout (``sr``'s where
+        ``sr`` is one: its dim order and orientation) and is put as it is put
+        (:func:`xlstsr.correction.in_image_order`).
     aggregate : int, optional
         Fit at a coarser scale: both LST fields radiometrically aggregated by this factor (NDVI
         block-averaged), only blocks valid throughout. Fine-scale errors of the SR field then
@@ -894,7 +900,8 @@ def fit_calibration(
     >>> round(cal.slope, 4), round(cal.offset, 2), cal.rmse_after < 1e-6
     (0.95, 16.0, True)
     """
-    from .validate import image_order, spatial_names  # pixels are paired by array position
+    from .correction import in_image_order
+    from .validate import spatial_names  # pixels are paired by array position
 
     def yx(a: Any) -> Any:
         # lat/lon dims named y/x, as correction's _aligned does: spatial_dims refuses lat/lon,
@@ -903,11 +910,17 @@ def fit_calibration(
 
     # what the sr fields were (method, factor, overpass), checked where the mapping is applied
     provenance = _fitted_provenance(_fields(sr))
-    fs = [image_order(yx(a)) for a in _fields(sr)]
-    ts = [image_order(yx(a)) for a in _fields(truth)]
-    gs = None if ndvi is None else [image_order(yx(a)) for a in _fields(ndvi)]
+    fs, ts = [yx(a) for a in _fields(sr)], [yx(a) for a in _fields(truth)]
+    gs = None if ndvi is None else [yx(a) for a in _fields(ndvi)]
     if len(fs) != len(ts) or (gs is not None and len(gs) != len(fs)):
         raise XlstsrError("sr, truth (and ndvi) must hold the same number of fields")
+    for i in range(len(fs)):
+        # each put (..., y, x) and north-up, an array given beside a DataArray sr (in its
+        # layout) put as sr is: left as given, a numpy truth beside a south-up sr was fitted
+        # against its mirror image (slope 0.906 for 0.95, an NDVI term +1.8 for -2)
+        fs[i], ts[i], *g = in_image_order(fs[i], ts[i], *([] if gs is None else [gs[i]]))
+        if gs is not None:
+            gs[i] = g[0]
     if not fs:
         raise XlstsrError("no fields to fit on: pass sr and truth (DataArrays, arrays or lists)")
     for role, group in (("sr", fs), ("truth", ts), ("ndvi", gs or [])):

@@ -32,7 +32,8 @@ __all__ = ["SCALE_CORRECTIONS", "apply_scale_correction", "calibrate_detail_gain
 
 
 def apply_scale_correction(
-    sr: Any, lst: Any, guide: Any, factor: int, mode: str | float = "auto"
+    sr: Any, lst: Any, guide: Any, factor: int, mode: str | float = "auto",
+    guide_time_tolerance: Any = None,
 ) -> Any:
     """Correct a stack of super-resolved images, one gain per image (time step).
 
@@ -51,7 +52,8 @@ def apply_scale_correction(
         spatial dims and orientation); its first channel shifts the law below the input
         resolution. With ``sr`` and ``lst`` DataArrays, a DataArray guide (or a list, dict or
         Dataset of bands) is aligned onto ``lst``'s fine grid as :func:`xlstsr.upscale` aligns
-        it (by coordinates; pixel for pixel without a CRS), its steps matched by label.
+        it (by coordinates; pixel for pixel without a CRS), its steps matched by label
+        (``guide_time_tolerance``).
     factor : int
         Super-resolution factor (power of two).
     mode : {"auto", "law", "law-lst"} or float
@@ -61,6 +63,11 @@ def apply_scale_correction(
         in every mode (a fixed gain too): images of a method that adds no detail (bicubic;
         nearest, constant in each block) and, in the law modes, images whose law could not be
         fitted (too few clear blocks: cloud; a warning names them).
+    guide_time_tolerance : str, timedelta or number, optional
+        How a DataArray guide's steps are matched with those of a DataArray ``lst``, as
+        :func:`xlstsr.upscale` matches them (:func:`xlstsr.guide.match_steps`): default equal
+        labels; a duration such as ``"15D"`` takes, for each LST date, the latest guide step at
+        most that long before it (a 16-day composite labelled by the first day of its period).
 
     Pairing: when ``sr`` and ``lst`` are both DataArrays with spatial dims they are paired by
     their labels, as in :func:`calibrate_detail_gain`: any dim order, north-up or south-up
@@ -92,6 +99,9 @@ def apply_scale_correction(
         if any input is dask); a law mode at a factor that is not a power of two or on an image under
         16 x 16 coarse pixels (:func:`xlstsr.kernels.correction.check_law_applicable`); an
         ``sr`` already calibrated to another sensor (``xlstsr_product``).
+    GuideTimeError
+        A step of ``lst`` with no guide step within ``guide_time_tolerance`` (the error names
+        the tolerance to pass), or a tolerance that is not a duration.
 
     Examples
     --------
@@ -108,13 +118,17 @@ def apply_scale_correction(
     mode = check_mode(mode)
     factor = check_factor(factor)
     check_law_applicable(mode, factor, tuple(lst.shape))  # before any work, dask too
+    if guide is not None:  # named even where the guide has no time dim to match, as upscale
+        from .guide import _as_timedelta
+
+        _as_timedelta(guide_time_tolerance)
     # Kelvin, as calibrate_detail_gain's inputs: the coarse-consistency step takes T^4 means,
     # which on Celsius moved the result by up to 3.7 K without a word. DataArrays are decoded
     # (lazily on dask), arrays checked by _correct
     celsius = _in_celsius(sr)
     back = None
     if _labelled(sr) and _labelled(lst):
-        sr, lst, guide, back = _aligned(sr, lst, guide, factor)
+        sr, lst, guide, back = _aligned(sr, lst, guide, factor, guide_time_tolerance)
     sr, lst = (_decoded(a, name) for a, name in ((sr, "sr"), (lst, "lst")))
     # one image (y, x), upscale's own output for a 2-D input: a stack of one, given back 2-D
     # (it was refused as "not the coarse stack upscaled" with shapes that were)
@@ -155,7 +169,8 @@ def _refuse_calibrated(sr: Any, lst: Any, what: str) -> None:
     )
 
 
-def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int) -> tuple:
+def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int,
+             time_tolerance: Any = None) -> tuple:
     """``sr`` and ``lst`` paired by their labels, as :func:`calibrate_detail_gain` pairs them:
     both ``(n, y, x)`` and north-up (:func:`xlstsr.validate.image_order`), ``lst``'s steps in
     ``sr``'s order of labels, ``sr`` checked to be on ``lst``'s fine grid; a DataArray guide
@@ -184,22 +199,77 @@ def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int) -> tu
             guide = georeference_guide(guide)
         # without a CRS (either side) pixel for pixel on the fine grid, put north-up and
         # checked against lst's labels where both have them, as for training arrays
-        guide = prepare_guide(guide, lst_o, factor, lead, require_crs=False)
+        guide = prepare_guide(guide, lst_o, factor, lead, time_tolerance=time_tolerance,
+                              require_crs=False)
     elif guide is not None and np.ndim(guide) >= 2:
         # an array guide is given on sr's grid in sr's layout: put it as sr was put (its
         # spatial axes swapped back where sr is stored (x, y), then north-up); left as given,
-        # a guide in sr's (time, x, y) layout was refused naming the aligned shape
-        if dims.index(xdim) < dims.index(ydim):
-            guide = guide.swapaxes(-1, -2)
-        rev = (slice(None, None, -1) if ydim in flips else slice(None),
-               slice(None, None, -1) if xdim in flips else slice(None))
-        if ydim in flips or xdim in flips:
-            guide = guide[(Ellipsis, *rev)]
+        # a guide in sr's (time, x, y) layout was refused naming the aligned shape. Its
+        # leading axes are its own ((n | 1, c, Y, X)), not sr's
+        guide = in_image_order(sr, guide, lead_first=True)[1]
 
     def back(out: Any) -> Any:
         return sr_o.copy(data=out).isel(flips).transpose(*dims).data
 
     return sr_o, lst_o, guide, back
+
+
+def in_image_order(*fields: Any, lead_first: bool = False) -> list[Any]:
+    """``fields`` in image order, ``(..., y, x)`` and north-up, the fields given by position
+    put as the reference is put.
+
+    The reference is the first DataArray with spatial dims: it, and every other such
+    DataArray, is put in image order by its labels (:func:`xlstsr.validate.image_order`).
+    Arrays (and DataArrays without spatial dims) are given pixel for pixel in the reference's
+    layout: one of the reference's number of dims is transposed as the reference is (its dims
+    in the same order), one of another number of dims has its last two axes in the reference's
+    order of its spatial dims (so has every array with ``lead_first``: a guide ``(n, c, Y,
+    X)``); then each is flipped where the reference is. A DataArray whose spatial axis has no
+    numeric labels is flipped where the reference is, too. Left as given, such an array beside
+    a south-up or ``(x, y)`` reference was paired with its mirror image or its transpose (a
+    calibration fitted 0.906 for 0.95, a detail gain 0.017 for 0.5, without a word). Without
+    a reference every field is returned as given.
+    """
+    from .errors import NoSpatialDimsError
+    from .validate import image_order, north_up_flips, spatial_dims
+
+    def dims_of(a: Any) -> tuple[str, str] | None:
+        if not isinstance(a, xr.DataArray):
+            return None
+        try:
+            return spatial_dims(a)
+        except NoSpatialDimsError:
+            return None
+
+    ref = next((a for a in fields if dims_of(a) is not None), None)
+    if ref is None:
+        return list(fields)
+    ydim, xdim = dims_of(ref)
+    order = [*(d for d in ref.dims if d not in (ydim, xdim)), ydim, xdim]
+    perm = [ref.dims.index(d) for d in order]
+    flips = north_up_flips(ref, ydim, xdim)
+    rev = (slice(None, None, -1) if ydim in flips else slice(None),
+           slice(None, None, -1) if xdim in flips else slice(None))
+
+    def put(a: Any) -> Any:
+        yx = dims_of(a)
+        if yx is not None:  # by its own dim names and labels; by ref's where it has none
+            a = image_order(a)
+            own = {d: s for d, s in zip(yx, rev) if s.step and not (
+                d in a.coords and a[d].dtype.kind in "fiu")}
+            return a.isel(own) if own else a
+        if not isinstance(a, (np.ndarray, dsa.Array, xr.DataArray)) or a.ndim < 2:
+            return a  # refused (or broadcast) where it is used, naming its type or shape
+        if np.ndim(a) == ref.ndim and not lead_first:
+            if perm != list(range(len(perm))):
+                a = (a.transpose(*(a.dims[k] for k in perm)) if isinstance(a, xr.DataArray)
+                     else a.transpose(perm))
+        elif ref.dims.index(xdim) < ref.dims.index(ydim):
+            a = a.swapaxes(-1, -2) if not isinstance(a, xr.DataArray) else a.transpose(
+                *a.dims[:-2], a.dims[-1], a.dims[-2])
+        return a[(Ellipsis, *rev)] if flips else a
+
+    return [put(a) for a in fields]
 
 
 def _labelled(a: Any) -> bool:
@@ -378,6 +448,11 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
         Fine truth on the same grid (NaN where invalid).
     factor : int
 
+    DataArrays are paired by their labels (any dim order, north-up or south-up: each put in
+    :func:`xlstsr.validate.image_order`; steps by label). An array given with a DataArray is
+    paired by position in that DataArray's layout (its dim order and orientation: ``sr``'s
+    where ``sr`` is one) and put as it is put (:func:`in_image_order`).
+
     Examples
     --------
     >>> from xlstsr.kernels.aggregate import block_mean
@@ -389,7 +464,7 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     >>> round(calibrate_detail_gain(sr, lst, truth, 4), 3)
     0.5
     """
-    from .validate import check_factor, image_order
+    from .validate import check_factor
 
     factor = check_factor(factor)
     for name, a in (("sr", sr), ("lst", lst), ("truth", truth)):
@@ -409,7 +484,8 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
             "`upscale(..., scale_correction=None)`, then pass the gain to upscale"
         )
     # pixels are paired by array position: a (x, y) or south-up field paired (i, j) with (j, i)
-    sr, lst, truth = (image_order(a) for a in (sr, lst, truth))
+    # or its mirror image; arrays given beside a DataArray, in its layout, are put as it is put
+    sr, lst, truth = in_image_order(sr, lst, truth)
     if isinstance(sr, xr.DataArray) and isinstance(truth, xr.DataArray):
         truth = _check_same_fields(sr, truth)
     if isinstance(sr, xr.DataArray) and isinstance(lst, xr.DataArray):
