@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import xarray as xr
 from test_coregister import Waves, _coarse_lst, _fine_same_crs
+from test_repeats_pairing44 import N
+from test_repeats_pairing44 import _series as _dated_series
 
 from xlstsr.calibration import apply_calibration, fit_calibration
 from xlstsr.coregister import estimate_offset
@@ -19,20 +21,11 @@ from xlstsr.steps import pair_steps
 
 ACQ = ["2020-01-05T10:30", "2020-01-05T22:30", "2020-01-06T10:30", "2020-01-06T22:30"]
 OVER = ["day", "night", "day", "night"]
-N = 16
 
 
-def _series(times=ACQ, values=(300, 280, 301, 281), over=OVER, seed=0):
-    noise = np.random.default_rng(seed).normal(0, 2, (len(values), N, N)).astype("float32")
-    da = xr.DataArray(np.array(values, "float32")[:, None, None] + noise,
-                      dims=("time", "y", "x"),
-                      coords={"time": np.array(times, dtype="datetime64[ns]"),
-                              "y": 4e6 - np.arange(N) * 250.0 - 125,
-                              "x": np.arange(N) * 250.0 + 125},
-                      name="LST", attrs={"units": "K"})
-    if over is not None:
-        da = da.assign_coords(overpass=("time", list(over)))
-    return da.rio.write_crs("EPSG:32632")
+def _series(times=ACQ, *args, **kw):
+    """The day+night series of test_repeats_pairing44, labelled by acquisition times."""
+    return _dated_series(times, *args, **kw)
 
 
 def _ndvi(lst, dates=("2020-01-05", "2020-01-06")):
