@@ -674,10 +674,9 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
             after = like_lab.normalize()[like_lab.normalize() != days_of[0]] - days_of[0]
             per_date = every_day or bool(len(after) and (
                 (after > pd.Timedelta(0)) & (after <= pd.Timedelta("1D"))).all())
-        if (lab == lab.normalize()).all() and (per_date or every_day):
+        if (lab == lab.normalize()).all() and every_day:
             # an NDVI of nominal dates (00:00) against steps at their acquisition times (10:30
-            # and 22:30 of each date): each takes its day's step, or pair_steps refuses the
-            # steps of a day it lacks, advising to keep those of the dates it has
+            # and 22:30 of each date): each takes its day's step (pair_steps)
             continue
         ordered = lab.sort_values()
         pos = ordered.searchsorted(like_lab, side="right") - 1
@@ -694,7 +693,10 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         by_day = _day_reach(like_lab, ordered)
         # a 16-day composite covers its first day and the 15 after (xlstsr.guide.match_steps)
         tol, kind, keep = ("15D" if by_day <= 15 else f"{by_day}D"), "MODIS 16-day", ""
-        spacing = round(gaps.median() / pd.Timedelta("1D")) if len(gaps) else 16
+        # 8-day composites by any gap of 7-9 days (their median with one missing, 8 and 16,
+        # was 12: told 16-day, '15D'); a year's last one is shorter (Dec 27 - Jan 1)
+        near = [g for g in (gaps / pd.Timedelta("1D")).round().astype(int) if 7 <= g <= 9]
+        spacing = min(near) if near else 16
         if 7 <= spacing <= 9:
             # 8-day composites (MOD11A2, MOD09A1) cover their first day and the 7 after: a
             # longer tolerance ('15D') filled a missing composite with the one before, 8-15
@@ -774,11 +776,13 @@ def _refuse_per_date(d: Any, lab: pd.DatetimeIndex, like_lab: pd.DatetimeIndex,
     # the latest NDVI step at or before each LST step is of the LST's own day
     same = (pos >= 0) & (ordered[np.maximum(pos, 0)].normalize() == like_lab.normalize())
     fix = []
-    if not lab.normalize().has_duplicates:
+    if not lab.normalize().has_duplicates and not (lab == lab.normalize()).all():
+        # (nominal dates already pair by day)
         # one step a day: nominal dates pair with the LST's times of day by calendar day
         fix.append(f"pair them by day (`ndvi = ndvi.assign_coords({d}=ndvi['{d}']"
                    ".dt.floor('D'))`)")
-    if same[has].all():
+    nominal = bool((lab == lab.normalize()).all())  # 00:00: the kept steps pair by day
+    if same[has].all() and not nominal:
         reach = (like_lab[has] - ordered[pos[has]]).max()
         days = max(1, math.ceil(reach / pd.Timedelta("1D")))
         fix.append(f"pass `time_tolerance='{days}D'` (each date takes the latest ndvi step at "
@@ -793,6 +797,15 @@ def _refuse_per_date(d: Any, lab: pd.DatetimeIndex, like_lab: pd.DatetimeIndex,
             f"{how or 'give the NDVI of the ' + like_what + ' dates'}."
         )
     then = f", then {how}" if how else ""
+    gap = lab.normalize().unique().sort_values().to_series().diff().median()
+    if (pos >= 0).all() and gap >= pd.Timedelta("3D"):
+        # revisits a few days apart (Sentinel-2's 5), not a daily series with cloudy days
+        # dropped: the latest one before each date, where the user takes it for that date's
+        # (the advice to keep the steps alone dropped four of five)
+        reach = _day_reach(like_lab, ordered)
+        if reach < 7:
+            then += (f"; or let each date take the latest ndvi step before it, at most {reach} "
+                     f"day(s) older: pass `time_tolerance='{reach}D'`")
     raise GridError(
         f"the ndvi's '{d}' steps are of single dates, not composites (ndvi: {head}), and "
         f"{int((~has).sum())} of the {like_what}'s {len(like_lab)} dates have no ndvi step of "
