@@ -298,6 +298,15 @@ def modis_aster_pairs(root: str | os.PathLike[str] | None = None) -> list[str]:
             + (f" (and {_names(incomplete)}, lacking a file, are not)" if incomplete else "")
             + ". Add them to pairs.csv (or move their files out of the folder) to silence this.",
             UserWarning, stacklevel=2)
+    if not unique and not added:
+        # an empty copy (a template, files not copied yet): an empty list was accepted and a
+        # benchmark averaged over nothing; opening a pair raised a bare IndexError
+        raise _missing_data(
+            f"{folder} holds no MODIS/ASTER pair: {path} lists none and no "
+            "<pair>_modis_lst_1km.tif is there. Copy the pairs' files there (each pair's "
+            "<pair>_modis_lst_1km.tif, <pair>_modis_ndvi_250m.tif, <pair>_aster_lst_250m.tif) "
+            "and list them in pairs.csv, or pass as root the folder that holds them.",
+            folder / "pairs.csv", f"no MODIS/ASTER pair in {folder}", "modis_aster")
     out = PairIds([p for p in unique if p not in left_out] + added)
     out.left_out, out.added = left_out, added
     out.incomplete = {p: m for p, m in files.items() if m and p not in left_out}

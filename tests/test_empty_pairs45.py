@@ -1,0 +1,27 @@
+"""A modis_aster folder holding no pair (an empty held-back copy, files not yet copied) is
+refused with advice (probe 45l/01: [] was accepted without a word, and opening a pair raised
+a bare IndexError)."""
+
+from __future__ import annotations
+
+import pytest
+
+from xlstsr.datasets import modis_aster_pairs, open_modis_aster_pair
+
+
+@pytest.fixture
+def empty(tmp_path):
+    folder = tmp_path / "modis_aster"
+    folder.mkdir()
+    (folder / "pairs.csv").write_text("pair,aster_view_angle_deg\n")
+    return tmp_path
+
+
+def test_an_empty_pairs_folder_is_refused(empty):
+    with pytest.raises(FileNotFoundError, match=r"holds no MODIS/ASTER pair.*pairs\.csv"):
+        modis_aster_pairs(empty)
+
+
+def test_opening_a_pair_of_an_empty_folder_names_the_folder(empty):
+    with pytest.raises(FileNotFoundError, match="holds no MODIS/ASTER pair"):
+        open_modis_aster_pair("001", empty)
