@@ -1694,6 +1694,12 @@ def prepare_guide(
             finally:
                 _COARSE_GUIDE_NOTES.reset(token)
     ydim, xdim = spatial_dims(lst)
+    if len(aligned) > 1:
+        # each band's own date (a scalar 'time': ndvi.sel(time=t), albedo.sel(time=u)) as a
+        # one-step dim, as one band's is matched: concatenated, the dates became labels along
+        # guide_band that no check read, and a band 20 days off, refused alone, was used
+        aligned = [b.expand_dims([d for d in lead if d in b.coords and d not in b.dims
+                                  and b[d].ndim == 0]) for b in aligned]
     if len(aligned) > 1 and _steps_differ(aligned, lead):
         # bands of a list or dict on different dates (a 16-day NDVI, an 8-day albedo): each is
         # matched with the LST's steps on its own, with the tolerance, then stacked (they were
