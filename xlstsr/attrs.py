@@ -41,7 +41,9 @@ __all__ = [
 
 # --- a field's attributes: storage and grid, not kept ----------------------------------------
 
-#: input attributes that describe the stored values or the grid, not the field: never kept
+#: input attributes that describe the stored values (their encoding, links to the CRS and
+#: coordinates, names and units), not the field: never kept (the grid's own size and spacing
+#: are :data:`GRID_ATTRS`)
 _STORAGE_ATTRS = frozenset({
     "scale_factor", "add_offset", "_FillValue", "missing_value", "fill_value", "nodata",
     "valid_range", "valid_min", "valid_max", "actual_range", "_Unsigned", "dtype",
@@ -110,11 +112,10 @@ def grid_attr(key: Any) -> bool:
 
 # --- what xlstsr writes of its own -------------------------------------------------------------
 
-#: attribute of a guided result: what ``guide_offset`` did, as JSON
-#: (:func:`xlstsr.upscale._offset_record`); the name upscale_to_zarr gives its store's root
-#: record of the offset Dataset (a store's variable holds this one): the guide offset its run
-#: measured and applied, the :func:`xlstsr.estimate_offset` Dataset as JSON (floats kept
-#: exactly), which a resume on the same data opened lazily applies again
+#: the attribute that records as JSON what ``guide_offset`` did: on a guided result (upscale),
+#: and in upscale_to_zarr's store's root the offset its run measured and applied (the
+#: :func:`xlstsr.estimate_offset` Dataset, floats kept exactly), which a resume on the same
+#: data opened lazily applies again
 GUIDE_OFFSET_ATTR = "xlstsr_guide_offset"
 
 #: an upscaled field's long_name (as before xlstsr kept the input's own text beside it)

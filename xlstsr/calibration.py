@@ -645,10 +645,22 @@ def _date_like(coord: Any) -> bool:
 
 
 def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> None:
-    """Refuse, with advice that works, an NDVI whose dates are not the LST's but precede each
-    of them: a composite labelled by the first day of its period (MODIS 16-day), which
-    ``upscale`` takes with ``guide_time_tolerance``. The generic advice of equal labels
-    (``ndvi.sel(time=da['time'])``) raised KeyError for it, and its common dates were none."""
+    """Refuse, with advice that works, an NDVI whose date labels are not the LST's; the
+    generic advice of equal labels (``ndvi.sel(time=da['time'])``) raised KeyError for it, and
+    its common dates were none. Let through: the same labels, and an NDVI of nominal dates
+    (00:00) with a step of every LST day (each takes its day's step, ``pair_steps``). Refused:
+
+    - an NDVI of single dates, its days under 7 apart (median), not composites
+      (:func:`_refuse_per_date`: keep the LST's steps of its days, then pair by day or by a
+      tolerance);
+    - composites labelled by the first day of their period that precede each LST date: MODIS
+      16-day ones, advised ``time_tolerance='15D'`` (as ``upscale``'s
+      ``guide_time_tolerance``) or the ``.sel(..., method='ffill')`` that selects them; 8-day
+      ones (a gap of 7-9 days), advised ``'7D'``, and where one is missing first to keep the
+      LST steps a composite covers (:func:`_keep_covered`); the tolerance is the labels' own
+      reach by calendar day where that is longer.
+
+    An LST date before every NDVI step is left to the pairing's own message."""
     if not (isinstance(ndvi, xr.DataArray) and isinstance(like, xr.DataArray)):
         return
     for d in [d for d in ndvi.dims if d in like.dims and d in ndvi.indexes and d in like.indexes]:
@@ -674,7 +686,8 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
             after = like_lab.normalize()[like_lab.normalize() != days_of[0]] - days_of[0]
             per_date = every_day or bool(len(after) and (
                 (after > pd.Timedelta(0)) & (after <= pd.Timedelta("1D"))).all())
-        if (lab == lab.normalize()).all() and every_day:
+        nominal = bool((lab == lab.normalize()).all())  # dates at 00:00
+        if nominal and every_day:
             # an NDVI of nominal dates (00:00) against steps at their acquisition times (10:30
             # and 22:30 of each date): each takes its day's step (pair_steps)
             continue
@@ -682,11 +695,12 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         pos = ordered.searchsorted(like_lab, side="right") - 1
         head = ", ".join(str(t)[:19] for t in lab[:3]) + (" ..." if len(lab) > 3 else "")
         if per_date:
-            _refuse_per_date(d, lab, like_lab, ordered, pos, head, like_what, like_var)
+            _refuse_per_date(d, lab, like_lab, ordered, pos, head, like_what, like_var,
+                             nominal)
         if (pos < 0).any():
             continue  # an LST date before every NDVI step: no tolerance serves it
         reach = (like_lab - ordered[pos]).max()
-        days = max(1, math.ceil(reach / pd.Timedelta("1D")))
+        days = _whole_days(reach)
         # the reach counted by calendar day, as a tolerance of days matches composites at
         # 00:00 with an LST at 10:30: by instants (15 d 10.5 h -> '16D'), a missing 16-day
         # composite's first day took the one 16 days old
@@ -696,21 +710,20 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         # 8-day composites by any gap of 7-9 days (their median with one missing, 8 and 16,
         # was 12: told 16-day, '15D'); a year's last one is shorter (Dec 27 - Jan 1)
         near = [g for g in (gaps / pd.Timedelta("1D")).round().astype(int) if 7 <= g <= 9]
-        spacing = min(near) if near else 16
-        if 7 <= spacing <= 9:
+        if near:
             # 8-day composites (MOD11A2, MOD09A1) cover their first day and the 7 after: a
             # longer tolerance ('15D') filled a missing composite with the one before, 8-15
             # days old. Where one is missing, keep the LST steps a composite covers instead
-            kind, cover = "8-day", spacing - 1
+            kind, cover = "8-day", min(near) - 1
             keep, kept = _keep_covered(d, like_lab, ordered, cover, like_var, by_day)
             # no steps to keep (none covered, or labels matched as instants): the reach
             tol = f"{cover}D" if keep or by_day <= cover else f"{by_day}D"
         # .sel compares instants, not days: composites at 00:00 reach an LST at 10:30 of their
         # last day only with the labels' own reach (of the steps kept, where advised)
-        sel_days = days if not keep else max(1, math.ceil((kept - ordered[ordered.searchsorted(
-            kept, side="right") - 1]).max() / pd.Timedelta("1D")))
+        sel_days = days if not keep else _whole_days(
+            (kept - ordered[ordered.searchsorted(kept, side="right") - 1]).max())
         sel_tol = f"{max(sel_days, int(tol[:-1]))}D"
-        if (lab == lab.normalize()).all():
+        if nominal:
             # nominal dates: an LST step of 10:30 has its date's NDVI, not "no ndvi step of
             # that date" (the labels' count said so of dates the NDVI has)
             missing = like_lab[~like_lab.normalize().isin(lab.normalize())]
@@ -760,31 +773,34 @@ def _day_reach(like_lab: pd.DatetimeIndex, ordered: pd.DatetimeIndex) -> int:
     lkeys = like_lab.normalize() if how in ("lst", "both") else like_lab
     at = keys.searchsorted(lkeys, side="right") - 1
     gap = (lkeys[at >= 0] - keys[at[at >= 0]]).max() if (at >= 0).any() else pd.Timedelta(0)
-    return max(1, math.ceil(gap / pd.Timedelta("1D")))
+    return _whole_days(gap)
+
+
+def _whole_days(td: pd.Timedelta) -> int:
+    """``td`` in whole days, rounded up, at least 1: a tolerance of days that reaches it."""
+    return max(1, math.ceil(td / pd.Timedelta("1D")))
 
 
 def _refuse_per_date(d: Any, lab: pd.DatetimeIndex, like_lab: pd.DatetimeIndex,
                      ordered: pd.DatetimeIndex, pos: np.ndarray, head: str, like_what: str,
-                     like_var: str) -> None:
+                     like_var: str, nominal: bool) -> None:
     """Refuse an NDVI of a step per date (not composites) whose labels differ from the LST's
     (another time of day, or dates missing): keep the LST's steps of the days it has, then
     pair them by day (the NDVI's labels floored to their dates), or by a tolerance where each
     day's NDVI comes at or before its LST step. A tolerance was advised where the NDVI came
     later in the day: followed, the first date was refused, and the others took the NDVI of
-    the day before."""
+    the day before. ``nominal``: whether ``lab`` are all dates at 00:00."""
     has = like_lab.normalize().isin(lab.normalize())
     # the latest NDVI step at or before each LST step is of the LST's own day
     same = (pos >= 0) & (ordered[np.maximum(pos, 0)].normalize() == like_lab.normalize())
     fix = []
-    if not lab.normalize().has_duplicates and not (lab == lab.normalize()).all():
-        # (nominal dates already pair by day)
-        # one step a day: nominal dates pair with the LST's times of day by calendar day
+    if not lab.normalize().has_duplicates and not nominal:
+        # one step a day at its time of day: floored to nominal dates, it pairs with the
+        # LST's times of day by calendar day (as nominal dates already do)
         fix.append(f"pair them by day (`ndvi = ndvi.assign_coords({d}=ndvi['{d}']"
                    ".dt.floor('D'))`)")
-    nominal = bool((lab == lab.normalize()).all())  # 00:00: the kept steps pair by day
-    if same[has].all() and not nominal:
-        reach = (like_lab[has] - ordered[pos[has]]).max()
-        days = max(1, math.ceil(reach / pd.Timedelta("1D")))
+    if same[has].all() and not nominal:  # nominal dates: the kept steps pair by day
+        days = _whole_days((like_lab[has] - ordered[pos[has]]).max())
         fix.append(f"pass `time_tolerance='{days}D'` (each date takes the latest ndvi step at "
                    "most that long before it, here the one of its day)")
     how = " or ".join(fix)
@@ -861,7 +877,7 @@ def fit_calibration(
         their labels (:func:`xlstsr.validate.image_order`); an array (or a DataArray without
         spatial labels) given with a DataArray is in that DataArray's layout (``sr``'s where
         ``sr`` is one: its dim order and orientation) and is put as it is put
-        (:func:`xlstsr.correction.in_image_order`).
+        (:func:`xlstsr.validate.in_image_order`).
     aggregate : int, optional
         Fit at a coarser scale: both LST fields radiometrically aggregated by this factor (NDVI
         block-averaged), only blocks valid throughout. Fine-scale errors of the SR field then
@@ -913,8 +929,7 @@ def fit_calibration(
     >>> round(cal.slope, 4), round(cal.offset, 2), cal.rmse_after < 1e-6
     (0.95, 16.0, True)
     """
-    from .correction import in_image_order
-    from .validate import spatial_names  # pixels are paired by array position
+    from .validate import in_image_order, spatial_names  # pixels are paired by array position
 
     def yx(a: Any) -> Any:
         # lat/lon dims named y/x, as correction's _aligned does: spatial_dims refuses lat/lon,

@@ -1533,6 +1533,8 @@ def _check_writable(*paths: str | None) -> None:
 def _write_table(ds: Any, path: str, lead: list[str]) -> None:
     """A Dataset of per-step values as CSV (one row per leading index, with the step's other
     labels along the leading dims, its overpass among them) or NetCDF."""
+    from .validate import decoded_label
+
     suffix = Path(path).suffix.lower()
     if suffix in (".csv", ".nc", ".nc4"):
         _parent_folder(path)
@@ -1549,7 +1551,7 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
             frame = table.to_dataframe()[labels + scalar]
             for c in labels:  # a NetCDF char label read back as bytes: b'night' in the file
                 if frame[c].dtype.kind in "SO":
-                    frame[c] = frame[c].map(_overpass_text)
+                    frame[c] = frame[c].map(decoded_label)
             with _written_whole(path) as part:
                 frame.to_csv(part)
         else:  # one row; a scalar time coordinate (one MODIS granule) as its first column
@@ -1559,7 +1561,7 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
             row = {str(c): np.datetime_as_string(ds[c].values, unit="s") for c in ds.coords
                    if ds[c].ndim == 0 and ds[c].dtype.kind == "M"}
             # and its overpass (one step of a day+night series: the date alone is both)
-            row.update({c: _overpass_text(ds[c].values.item()) for c in ("overpass", "day_night")
+            row.update({c: decoded_label(ds[c].values.item()) for c in ("overpass", "day_night")
                         if c in ds.coords and ds[c].ndim == 0})
             row.update({v: float(table[v]) for v in scalar})
             with _written_whole(path) as part:
@@ -1571,11 +1573,6 @@ def _write_table(ds: Any, path: str, lead: list[str]) -> None:
             table_ds.to_netcdf(part)
         return
     raise UsageError(f"cannot write a table to {path!r}: use .csv or .nc")
-
-
-def _overpass_text(value: Any) -> Any:
-    """A label as CSV text (bytes of a NetCDF char label decoded), else as it is."""
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _netcdf_deflate(field: Any) -> dict:

@@ -181,7 +181,13 @@ def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int,
     from .guide import georeference_guide, prepare_guide
     from .metrics import check_coarse_grid
     from .steps import pair_steps
-    from .validate import image_order, north_up_flips, spatial_dims, spatial_names
+    from .validate import (
+        image_order,
+        in_image_order,
+        north_up_flips,
+        spatial_dims,
+        spatial_names,
+    )
 
     sr, lst = (a.rename(spatial_names(a)) for a in (sr, lst))  # lat/lon dims: y/x here
     dims = sr.dims
@@ -212,64 +218,6 @@ def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int,
         return sr_o.copy(data=out).isel(flips).transpose(*dims).data
 
     return sr_o, lst_o, guide, back
-
-
-def in_image_order(*fields: Any, lead_first: bool = False) -> list[Any]:
-    """``fields`` in image order, ``(..., y, x)`` and north-up, the fields given by position
-    put as the reference is put.
-
-    The reference is the first DataArray with spatial dims: it, and every other such
-    DataArray, is put in image order by its labels (:func:`xlstsr.validate.image_order`).
-    Arrays (and DataArrays without spatial dims) are given pixel for pixel in the reference's
-    layout: one of the reference's number of dims is transposed as the reference is (its dims
-    in the same order), one of another number of dims has its last two axes in the reference's
-    order of its spatial dims (so has every array with ``lead_first``: a guide ``(n, c, Y,
-    X)``); then each is flipped where the reference is. A DataArray whose spatial axis has no
-    numeric labels is flipped where the reference is, too. Left as given, such an array beside
-    a south-up or ``(x, y)`` reference was paired with its mirror image or its transpose (a
-    calibration fitted 0.906 for 0.95, a detail gain 0.017 for 0.5, without a word). Without
-    a reference every field is returned as given.
-    """
-    from .errors import NoSpatialDimsError
-    from .validate import image_order, north_up_flips, spatial_dims
-
-    def dims_of(a: Any) -> tuple[str, str] | None:
-        if not isinstance(a, xr.DataArray):
-            return None
-        try:
-            return spatial_dims(a)
-        except NoSpatialDimsError:
-            return None
-
-    ref = next((a for a in fields if dims_of(a) is not None), None)
-    if ref is None:
-        return list(fields)
-    ydim, xdim = dims_of(ref)
-    order = [*(d for d in ref.dims if d not in (ydim, xdim)), ydim, xdim]
-    perm = [ref.dims.index(d) for d in order]
-    flips = north_up_flips(ref, ydim, xdim)
-    rev = (slice(None, None, -1) if ydim in flips else slice(None),
-           slice(None, None, -1) if xdim in flips else slice(None))
-
-    def put(a: Any) -> Any:
-        yx = dims_of(a)
-        if yx is not None:  # by its own dim names and labels; by ref's where it has none
-            a = image_order(a)
-            own = {d: s for d, s in zip(yx, rev) if s.step and not (
-                d in a.coords and a[d].dtype.kind in "fiu")}
-            return a.isel(own) if own else a
-        if not isinstance(a, (np.ndarray, dsa.Array, xr.DataArray)) or a.ndim < 2:
-            return a  # refused (or broadcast) where it is used, naming its type or shape
-        if np.ndim(a) == ref.ndim and not lead_first:
-            if perm != list(range(len(perm))):
-                a = (a.transpose(*(a.dims[k] for k in perm)) if isinstance(a, xr.DataArray)
-                     else a.transpose(perm))
-        elif ref.dims.index(xdim) < ref.dims.index(ydim):
-            a = a.swapaxes(-1, -2) if not isinstance(a, xr.DataArray) else a.transpose(
-                *a.dims[:-2], a.dims[-1], a.dims[-2])
-        return a[(Ellipsis, *rev)] if flips else a
-
-    return [put(a) for a in fields]
 
 
 def _labelled(a: Any) -> bool:
@@ -451,7 +399,7 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     DataArrays are paired by their labels (any dim order, north-up or south-up: each put in
     :func:`xlstsr.validate.image_order`; steps by label). An array given with a DataArray is
     paired by position in that DataArray's layout (its dim order and orientation: ``sr``'s
-    where ``sr`` is one) and put as it is put (:func:`in_image_order`).
+    where ``sr`` is one) and put as it is put (:func:`xlstsr.validate.in_image_order`).
 
     Examples
     --------
@@ -464,7 +412,7 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     >>> round(calibrate_detail_gain(sr, lst, truth, 4), 3)
     0.5
     """
-    from .validate import check_factor
+    from .validate import check_factor, in_image_order
 
     factor = check_factor(factor)
     for name, a in (("sr", sr), ("lst", lst), ("truth", truth)):

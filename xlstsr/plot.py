@@ -22,7 +22,7 @@ from affine import Affine
 
 from .errors import AllNaNError, GridError, InputTypeError, XlstsrError
 from .grid import same_axis
-from .validate import north_up_flips, require_latlon_crs, spatial_names
+from .validate import decoded_label, north_up_flips, require_latlon_crs, spatial_names
 
 __all__ = ["compare", "comparison", "scaling", "truth_maps"]
 
@@ -174,8 +174,7 @@ def _overpass_drawn(da: xr.DataArray | xr.Dataset, dims: tuple, i: int) -> str:
         c = da.coords.get(name)
         if c is not None and c.dims in (dims, ()) and name not in dims:
             # (a scalar one: a night series' every step, drawn along time)
-            v = c.values[i] if c.dims else c.values[()]
-            v = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+            v = decoded_label(c.values[i] if c.dims else c.values[()])
             return f" ({str(v).strip()})"
     return ""
 

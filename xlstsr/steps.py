@@ -24,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from .errors import GridError, OverpassWarning, XlstsrError, warn
-from .validate import spatial_dims
+from .validate import decoded_label, spatial_dims
 
 __all__ = ["calendar", "calendar_fix", "check_scalar_steps", "pair_steps", "same_overpass"]
 
@@ -771,9 +771,7 @@ def _text(value: Any) -> str | None:
     v = np.asarray(value)
     if v.ndim != 0:
         return None
-    x = v.item()
-    if isinstance(x, bytes):
-        x = x.decode("utf-8", "replace")
+    x = decoded_label(v.item())
     return x if isinstance(x, str) else None
 
 
@@ -847,8 +845,7 @@ def _overpass_labels(da: xr.DataArray) -> tuple[set[str], str | None]:
 def _label_text(value: Any) -> str:
     """An overpass label as compared: text (a NetCDF char label's bytes decoded), stripped,
     lower case ('Night', b'night ' -> 'night')."""
-    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    return text.strip().lower()
+    return str(decoded_label(value)).strip().lower()
 
 
 def _day_night(da: xr.DataArray) -> tuple[str | None, str]:
@@ -867,9 +864,7 @@ def _day_night(da: xr.DataArray) -> tuple[str | None, str]:
         if c is None:
             continue
         if c.size == 1:  # a scalar, or a dim of one ('overpass=["night"]')
-            value = c.values.ravel()[0]
-            if isinstance(value, bytes):
-                value = value.decode(errors="replace")
+            value = decoded_label(c.values.ravel()[0])
             if isinstance(value, str) and _label_text(value) in ("day", "night"):
                 return _label_text(value), f"'{name}' coordinate {value!r}"
         elif name in da.dims:
@@ -1273,13 +1268,10 @@ def _shared_date_hint(like_lab: pd.Index, lab: pd.Index, dim: str, what: str, va
     picks = [(expr, m, how) for expr, m, how in picks
              if all(len(own[i]) == 1 for i in range(len(m)) if m[i])
              and len({own[i][0] for i in range(len(m)) if m[i]}) == sum(m) > 0]
-    if not picks:
-        first: dict[int, int] = {}
-        for i, o in enumerate(own):
-            if len(o) == 1:
-                first.setdefault(o[0], i)
-        kept = sorted(first.values())
+    if not picks:  # each date's first step (by_step lists them in order)
+        kept = sorted(i[0] for i in by_step.values())
         picks = [(f"{kept}", [i in kept for i in range(len(like_lab))], "each date's first step")]
+
     def pair(expr: str, mask: list[bool]) -> str:
         js = [own[i][0] for i in range(len(mask)) if mask[i]]
         return (f"`{like_var} = {like_var}.isel({dim}={expr})`, then pair each step with the "

@@ -721,6 +721,103 @@ def image_order(da: Any) -> Any:
     return north_up(da)
 
 
+def in_image_order(*fields: Any, lead_first: bool = False) -> list[Any]:
+    """``fields`` in image order, ``(..., y, x)`` and north-up, the fields given by position
+    put as the reference is put.
+
+    The reference is the first DataArray with spatial dims: it, and every other such
+    DataArray, is put in image order by its labels (:func:`image_order`). Arrays (and
+    DataArrays without spatial dims) are given pixel for pixel in the reference's layout: one
+    of the reference's number of dims is transposed as the reference is (its dims in the same
+    order), one of another number of dims has its last two axes in the reference's order of
+    its spatial dims (so has every array with ``lead_first``: a guide ``(n, c, Y, X)``); then
+    each is flipped where the reference is. A DataArray whose spatial axis has no numeric
+    labels is flipped where the reference is, too. Left as given, such an array beside a
+    south-up or ``(x, y)`` reference was paired with its mirror image or its transpose (a
+    calibration fitted 0.906 for 0.95, a detail gain 0.017 for 0.5, without a word).
+
+    Parameters
+    ----------
+    *fields : Any
+        DataArrays, numpy or dask arrays, or anything else (returned as given, as is an array
+        of fewer than 2 dims).
+    lead_first : bool, default False
+        Whether every array's leading axes are its own (a guide ``(n, c, Y, X)``): its last
+        two axes are then put in the reference's order of its spatial dims, never transposed
+        as the reference is.
+
+    Returns
+    -------
+    list
+        The fields in the order given, each put in image order; without a reference, every
+        field as given.
+    """
+    def dims_of(a: Any) -> tuple[str, str] | None:
+        if not isinstance(a, xr.DataArray):
+            return None
+        try:
+            return spatial_dims(a)
+        except NoSpatialDimsError:
+            return None
+
+    ref = next((a for a in fields if dims_of(a) is not None), None)
+    if ref is None:
+        return list(fields)
+    ydim, xdim = dims_of(ref)
+    order = [*(d for d in ref.dims if d not in (ydim, xdim)), ydim, xdim]
+    perm = [ref.dims.index(d) for d in order]
+    flips = north_up_flips(ref, ydim, xdim)
+    rev = (slice(None, None, -1) if ydim in flips else slice(None),
+           slice(None, None, -1) if xdim in flips else slice(None))
+
+    def put(a: Any) -> Any:
+        yx = dims_of(a)
+        if yx is not None:  # by its own dim names and labels; by ref's where it has none
+            a = image_order(a)
+            own = {d: s for d, s in zip(yx, rev) if s.step and not (
+                d in a.coords and a[d].dtype.kind in "fiu")}
+            return a.isel(own) if own else a
+        if not isinstance(a, (np.ndarray, dsa.Array, xr.DataArray)) or a.ndim < 2:
+            return a  # refused (or broadcast) where it is used, naming its type or shape
+        if np.ndim(a) == ref.ndim and not lead_first:
+            if perm != list(range(len(perm))):
+                a = (a.transpose(*(a.dims[k] for k in perm)) if isinstance(a, xr.DataArray)
+                     else a.transpose(perm))
+        elif ref.dims.index(xdim) < ref.dims.index(ydim):
+            a = a.swapaxes(-1, -2) if not isinstance(a, xr.DataArray) else a.transpose(
+                *a.dims[:-2], a.dims[-1], a.dims[-2])
+        return a[(Ellipsis, *rev)] if flips else a
+
+    return [put(a) for a in fields]
+
+
+def decoded_label(label: Any) -> Any:
+    """A label as text: bytes (a NetCDF char label read back, ``b'day'``) decoded as UTF-8,
+    case kept; anything else as it is.
+
+    Undecoded, bytes named files by position, were tagged and written to CSV as the text
+    ``"b'day'"`` and titled figures ``(b'night')``.
+
+    Parameters
+    ----------
+    label : Any
+        A label value (``bytes`` and ``np.bytes_`` are decoded, undecodable bytes replaced).
+
+    Returns
+    -------
+    Any
+        ``label`` decoded as ``str`` when it is bytes, else ``label`` itself.
+
+    Examples
+    --------
+    >>> decoded_label(np.bytes_(b"Night")), decoded_label(3)
+    ('Night', 3)
+    """
+    if isinstance(label, bytes):  # np.bytes_ too
+        return label.decode("utf-8", errors="replace")
+    return label
+
+
 def require_nonempty(da: xr.DataArray, what: str = "input", *,
                      user_dims: Mapping[str, str] | None = None) -> None:
     """Raise :class:`GridError` when ``da`` has 0 pixels along a spatial dim or 0 steps along

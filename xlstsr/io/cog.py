@@ -23,6 +23,7 @@ from ..qc import TEMPERATURE_DIFFERENCE
 from ..validate import (
     _written_transform,
     check_bool,
+    decoded_label,
     image_order,
     require_georeferenced,
     spatial_dims,
@@ -258,9 +259,12 @@ def _open_file(path: PathLike, chunks: Any, masked: bool, band: int | None,
                check_name: bool = True) -> xr.DataArray:
     """One GeoTIFF as :func:`open_cog` opens it, dated only by its own tags or band
     descriptions (a list of MODIS-named files is dated by their names together, in date
-    order), with a ``day_night`` attribute where its tags name a MODIS layer of one overpass
-    (:func:`_tagged_day_night`). With ``check_name``, a time tag outside the window of the
-    date in its MODIS-style name is refused (:func:`_check_name_date`)."""
+    order), with a ``day_night`` attribute where a MODIS layer of one overpass is named
+    (:func:`_tagged_day_night`) by its tags, else by every one of its bands' descriptions
+    alike, else, where it has no band descriptions, by its file name
+    (``MOD11A1.A2020208.h18v04.061_LST_Night_1km.tif``, MOD21A1N's). With ``check_name``, a
+    time tag outside the window of the date in its MODIS-style name is refused
+    (:func:`_check_name_date`)."""
     da = _read_file(path, chunks, masked, band, check_name)
     if "day_night" not in da.attrs:
         described = da.coords.get(DESCRIPTION_COORD)
@@ -1035,15 +1039,6 @@ TIME_TAG, CALENDAR_TAG = "time", "time_calendar"
 LABEL_TAG, LABEL_TYPE_TAG = "time_label", "time_label_type"
 
 
-def _label_value(label: Any) -> Any:
-    """A label as written into file names and tags: bytes (a NetCDF char label read back,
-    ``b'day'``) decoded as UTF-8 text, case kept; anything else as it is. Undecoded, bytes
-    named files by position and were tagged as the text ``"b'day'"``, no longer day/night."""
-    if isinstance(label, bytes):  # np.bytes_ too
-        return label.decode("utf-8", errors="replace")
-    return label
-
-
 def _as_date(label: Any) -> np.datetime64 | None:
     """A numpy date, or a text that is an ISO date (``YYYY-MM-DD``, a time may follow), as
     datetime64; None for anything else ('2020' and '007' are labels, not years)."""
@@ -1062,7 +1057,7 @@ def _time_tags(label: Any) -> dict[str, str]:
     """The tags that carry a step's label in a GeoTIFF: a date (numpy, cftime or a date
     string) as ``time``; another label (a number, a text) as ``time_label`` with its type
     (they were written nowhere and read back as 0, 1, ...). Bytes are decoded as text."""
-    label = _label_value(label)
+    label = decoded_label(label)
     if hasattr(label, "calendar") and hasattr(label, "isoformat"):  # cftime
         text = label.isoformat()[:19]
         if getattr(label, "microsecond", 0):  # the full time: cut to seconds, it read back
@@ -1110,7 +1105,7 @@ def _is_text_dates(coord: xr.DataArray) -> bool:
     """Whether a coordinate of text or bytes holds ISO dates only (``b'2020-07-01'``, a NetCDF
     char label read back), which :func:`_stamp` and :func:`_time_tags` write as dates."""
     return (coord.dtype.kind in "USO" and coord.size > 0
-            and all(_as_date(_label_value(v)) is not None for v in coord.values.flat))
+            and all(_as_date(decoded_label(v)) is not None for v in coord.values.flat))
 
 
 def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | None:
@@ -1118,9 +1113,11 @@ def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | No
     MultiIndex, or their coordinates along it in a store read back, where the dim has no labels
     of its own) and which of them is the date; for dates that repeat along ``time_dim`` (a
     day and a night step of each date, MODIS daily dates at 00:00), the dim's own dates and
-    the first label coordinate along it that tells the repeats apart (``overpass`` first);
-    None where the dim's own labels name the steps or no coordinate along it is a date (the
-    steps are then named by position)."""
+    the first label coordinate along it that tells the repeats apart (``overpass`` first, a
+    coordinate of text dates, acquisition times, last); None where the dim's own labels name
+    the steps or no coordinate along it is a date (the steps are then named by position).
+    Dates written as ISO text or bytes (a NetCDF char time read back) count as dates: the
+    dim's own (their repeats by the dates they name), and a stack's level after true dates."""
     if time_dim is None:
         return None
     import pandas as pd
@@ -1138,7 +1135,7 @@ def _stack_levels(da: xr.DataArray, time_dim: Any) -> tuple[list[Any], Any] | No
             # repeats of text dates by the dates they name: one date spelled two ways
             # ('2020-01-05', '2020-01-05T00:00:00') maps to one file name, and on the raw
             # strings it was refused, advising the overpass coordinate that told them apart
-            index = pd.Index([_as_date(_label_value(v)) for v in da[time_dim].values])
+            index = pd.Index([_as_date(decoded_label(v)) for v in da[time_dim].values])
         if not index.has_duplicates:
             return None
         # repeated dates told apart by a label along the dim (open_cog of the CLI's upscale
@@ -1183,7 +1180,7 @@ def _repeat_tellers(da: xr.DataArray, time_dim: Any, i: int, j: int) -> list[Any
 def _json_label(value: Any) -> Any:
     """A level's label as JSON: a date as its :func:`_time_tags`, a number or text itself
     (bytes decoded: ``str(b'day')`` was tagged ``"b'day'"``)."""
-    value = _label_value(value)
+    value = decoded_label(value)
     tags = _time_tags(value)
     if TIME_TAG in tags:
         return tags
@@ -1349,7 +1346,7 @@ def _step_sources(attrs: dict[str, Any], label: Any, n: int | None) -> dict[str,
             continue
         out.pop(k)
         dates = [granule_time(p) for p in parts]
-        date = _as_date(_label_value(label))  # a date label as bytes: as to_cogs tags it
+        date = _as_date(decoded_label(label))  # a date label as bytes: as to_cogs tags it
         # by date only: the joined list does not follow a reordering of the steps (isel,
         # sortby), so a position named the other step's granule
         if None not in dates and date is not None:
@@ -1387,7 +1384,7 @@ def band_time_tags(labels: Any, overpasses: Sequence[str | None] | None = None
     if overpasses is not None and len(overpasses) != len(labels):
         raise ValueError(f"{len(overpasses)} overpasses for {len(labels)} labels")
     over = [v if v in ("day", "night") else None
-            for v in map(_label_value, overpasses or [None] * len(labels))]
+            for v in map(decoded_label, overpasses or [None] * len(labels))]
     tags = [_time_tags(v) for v in labels]
     if all(tags):
         tags = [{**t, "day_night": o} if o else t for t, o in zip(tags, over)]
@@ -1634,7 +1631,7 @@ def _stamp(value: Any, index: int) -> str:
     """A step's part of its file name: its date, a label fit for a file name as it is (a
     number such as 2020183, a word such as 'night', bytes decoded as text), else its
     position."""
-    value = _label_value(value)
+    value = decoded_label(value)
     try:
         # a text is a date only in ISO form ('2020' and '007' are labels: not 2020-01-01)
         ts = _as_date(value) if isinstance(value, (str, np.str_)) else np.datetime64(value)
@@ -1706,7 +1703,11 @@ def to_cogs(
     which open_cog reads back (an ``overpass`` coordinate along time again for a series
     interleaving both); a ``source`` / ``source_granule`` that lists one
     file per step (``"a.hdf, b.hdf"``, from open_modis or open_cog) gives each step's file
-    its own (matched by the date in MODIS names), or none where that cannot be told.
+    its own (matched by the date in MODIS names), or none where that cannot be told. The
+    transform is written exactly (not derived from the labels, an ulp off), and where the y/x
+    labels are not those rioxarray computes from it (a NetCDF's 45.005, 45.015), the tag
+    ``xlstsr_label_forms`` names how they are computed, so that open_cog gives them back as
+    they were.
 
     Parameters
     ----------
@@ -2072,11 +2073,11 @@ def _plan_cogs(
                 # labels that are not dates, with a coordinate telling the repeats apart: the
                 # advice to add such a coordinate named the one the array had
                 why = (f"{time_dim!r} labels repeat and are not dates "
-                       f"({str(_label_value(da[time_dim].values[i]))!r}): only dates are named "
+                       f"({str(decoded_label(da[time_dim].values[i]))!r}): only dates are named "
                        f"with the coordinate along {time_dim!r} that tells them apart "
                        f"({tellers[0]!r}). Give the steps their dates (`da.assign_coords("
                        f"{time_dim}=dates)`: each file is then named by both, "
-                       f"lst_2020-01-05_{_label_value(da[tellers[0]].values[i])}.tif)")
+                       f"lst_2020-01-05_{decoded_label(da[tellers[0]].values[i])}.tif)")
             else:
                 why = (f"{time_dim!r} labels repeat and no coordinate along {time_dim!r} "
                        "tells them apart. Label the steps (e.g. `da.assign_coords(overpass=("
