@@ -1443,6 +1443,21 @@ def _match_band_lead(b: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...],
             f"being on different dates): {err}") from None
 
 
+def _band_scalar_time(b: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...],
+                      skip: tuple[Hashable, ...], tolerance: Any) -> xr.DataArray:
+    """One band's own date (a scalar 'time': ``ndvi.sel(time=t)`` beside ``albedo.sel(time=u)``)
+    matched with the LST's and dropped, as one guide's is (:func:`_match_scalar_time`), a
+    refusal naming the band: concatenated, the bands' dates became labels along the bands that
+    no check read (an NDVI 20 days off, refused alone, was used beside a same-day band), and a
+    static band beside two dated ones failed in xarray's concat."""
+    label = (f" {str(b['guide_band'].item())!r}" if "guide_band" in b.coords
+             and b["guide_band"].ndim == 0 else "")
+    try:
+        return _match_scalar_time(b, lst, lead, (*skip, "guide_band"), tolerance)
+    except GuideTimeError as err:
+        raise GuideTimeError(f"guide band{label}: {err}") from None
+
+
 def _has_crs(da: xr.DataArray) -> bool:
     try:
         return da.rio.crs is not None
@@ -1695,11 +1710,8 @@ def prepare_guide(
                 _COARSE_GUIDE_NOTES.reset(token)
     ydim, xdim = spatial_dims(lst)
     if len(aligned) > 1:
-        # each band's own date (a scalar 'time': ndvi.sel(time=t), albedo.sel(time=u)) as a
-        # one-step dim, as one band's is matched: concatenated, the dates became labels along
-        # guide_band that no check read, and a band 20 days off, refused alone, was used
-        aligned = [b.expand_dims([d for d in lead if d in b.coords and d not in b.dims
-                                  and b[d].ndim == 0]) for b in aligned]
+        aligned = [_band_scalar_time(b, lst, lead, (ydim, xdim, _INF_DIM), time_tolerance)
+                   for b in aligned]
     if len(aligned) > 1 and _steps_differ(aligned, lead):
         # bands of a list or dict on different dates (a 16-day NDVI, an 8-day albedo): each is
         # matched with the LST's steps on its own, with the tolerance, then stacked (they were
