@@ -18,10 +18,17 @@ def empty(tmp_path):
 
 
 def test_an_empty_pairs_folder_is_refused(empty):
-    with pytest.raises(FileNotFoundError, match=r"holds no MODIS/ASTER pair.*pairs\.csv"):
+    with pytest.raises(FileNotFoundError, match=r"holds no complete MODIS/ASTER pair.*pairs\.csv"):
         modis_aster_pairs(empty)
 
 
 def test_opening_a_pair_of_an_empty_folder_names_the_folder(empty):
-    with pytest.raises(FileNotFoundError, match="holds no MODIS/ASTER pair"):
+    with pytest.raises(FileNotFoundError, match="holds no complete MODIS/ASTER pair"):
         open_modis_aster_pair("001", empty)
+
+
+def test_an_unlisted_incomplete_pair_is_named(empty):
+    """Review 45k/4: the refusal said no pair file was there beside one lacking its others."""
+    (empty / "modis_aster" / "007_modis_lst_1km.tif").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"007.*lack files.*007_modis_ndvi_250m\.tif"):
+        modis_aster_pairs(empty)

@@ -301,11 +301,15 @@ def modis_aster_pairs(root: str | os.PathLike[str] | None = None) -> list[str]:
     if not unique and not added:
         # an empty copy (a template, files not copied yet): an empty list was accepted and a
         # benchmark averaged over nothing; opening a pair raised a bare IndexError
+        lacking = {p: _missing_files(folder, p) for p in unlisted}
+        there = (f"its pairs {_names(list(lacking))} lack files (e.g. "
+                 f"{_names(next(iter(lacking.values())), 3)})" if lacking
+                 else "no <pair>_modis_lst_1km.tif is there")
         raise _missing_data(
-            f"{folder} holds no MODIS/ASTER pair: {path} lists none and no "
-            "<pair>_modis_lst_1km.tif is there. Copy the pairs' files there (each pair's "
-            "<pair>_modis_lst_1km.tif, <pair>_modis_ndvi_250m.tif, <pair>_aster_lst_250m.tif) "
-            "and list them in pairs.csv, or pass as root the folder that holds them.",
+            f"{folder} holds no complete MODIS/ASTER pair: {path} lists none and {there}. Copy "
+            "the pairs' files there (each pair's <pair>_modis_lst_1km.tif, "
+            "<pair>_modis_ndvi_250m.tif, <pair>_aster_lst_250m.tif) and list them in "
+            "pairs.csv, or pass as root the folder that holds them.",
             folder / "pairs.csv", f"no MODIS/ASTER pair in {folder}", "modis_aster")
     out = PairIds([p for p in unique if p not in left_out] + added)
     out.left_out, out.added = left_out, added
