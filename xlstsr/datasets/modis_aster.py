@@ -298,19 +298,6 @@ def modis_aster_pairs(root: str | os.PathLike[str] | None = None) -> list[str]:
             + (f" (and {_names(incomplete)}, lacking a file, are not)" if incomplete else "")
             + ". Add them to pairs.csv (or move their files out of the folder) to silence this.",
             UserWarning, stacklevel=2)
-    if not unique and not added:
-        # an empty copy (a template, files not copied yet): an empty list was accepted and a
-        # benchmark averaged over nothing; opening a pair raised a bare IndexError
-        lacking = {p: _missing_files(folder, p) for p in unlisted}
-        there = (f"its pairs {_names(list(lacking))} lack files (e.g. "
-                 f"{_names(next(iter(lacking.values())), 3)})" if lacking
-                 else "no <pair>_modis_lst_1km.tif is there")
-        raise _missing_data(
-            f"{folder} holds no complete MODIS/ASTER pair: {path} lists none and {there}. Copy "
-            "the pairs' files there (each pair's <pair>_modis_lst_1km.tif, "
-            "<pair>_modis_ndvi_250m.tif, <pair>_aster_lst_250m.tif) and list them in "
-            "pairs.csv, or pass as root the folder that holds them.",
-            folder / "pairs.csv", f"no MODIS/ASTER pair in {folder}", "modis_aster")
     out = PairIds([p for p in unique if p not in left_out] + added)
     out.left_out, out.added = left_out, added
     out.incomplete = {p: m for p, m in files.items() if m and p not in left_out}
@@ -862,6 +849,13 @@ def _pair_id(pair_id: str | int, root: str | os.PathLike[str] | None) -> str:
         raise InputNotFoundError(  # "no pair" sent the user looking at pairs.csv, which lists it
             f"MODIS/ASTER pair {pair_id!r} is listed in pairs.csv but left out: {why}. Copy "
             f"its files there (modis_aster_pairs() lists the {len(known)} pairs present).")
+    if not known:
+        # an empty copy (a template, files not copied yet): known[0] raised a bare IndexError
+        raise InputNotFoundError(
+            f"no MODIS/ASTER pair {pair_id!r}: the modis_aster folder holds no complete pair "
+            "(pairs.csv lists none present). Copy each pair's <pair>_modis_lst_1km.tif, "
+            "<pair>_modis_ndvi_250m.tif and <pair>_aster_lst_250m.tif there and list them in "
+            "pairs.csv, or pass as root the folder that holds them.")
     if pid not in known:
         raise InputNotFoundError(
             f"no MODIS/ASTER pair {pair_id!r}: the pairs are {known[0]} ... {known[-1]} "
