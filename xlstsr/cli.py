@@ -2237,7 +2237,7 @@ def _to_raster(sr: Any, path: Any) -> None:
     # written with the labels dropped (rioxarray's writer still took the origin from them, an
     # ulp off), and the tag that gives the result's labels back to open_cog
     transform = _transform(sr)
-    sr, forms = exact_raster(sr.rio.write_transform(transform), transform)
+    sr, forms = exact_raster(sr, transform)
     # averaged overviews, as xlstsr.io.to_cogs writes them: GDAL's COG default (cubic) put
     # overview pixels off their block's mean and NaN over every block a gap touched
     sr.rio.to_raster(path, driver="COG", compress="DEFLATE", tags={**tags, **forms},

@@ -46,7 +46,7 @@ from dask.highlevelgraph import HighLevelGraph
 from ..errors import XlstsrError
 from ..kernels.interp import fill_gaps
 from ..methods.base import UpscaleMethod
-from .regions import check_cancelled, region_allocation
+from .regions import check_cancelled, region_allocation, workers_in_process
 from .shipping import Shipment, deliver, ship_state
 
 __all__ = ["GuideWatch", "engine_depth", "guide_fill_reach", "guide_step_stats", "task_prefix",
@@ -576,9 +576,9 @@ def _refuse_unloadable(client: Any, method: UpscaleMethod, payload: bytes) -> No
                             for w, v in info.items())
     except Exception:  # a client that cannot answer: assume remote workers
         workers = None
-    # workers in this process share its modules (regions.workers_in_process's rule, on the
-    # addresses asked once here: the worker set keys the remembered answers too)
-    if workers and all(w.startswith("inproc://") for w, _ in workers):
+    # workers in this process share its modules (on the addresses asked once here: the worker
+    # set keys the remembered answers too)
+    if workers and workers_in_process(client, [w for w, _ in workers]):
         return
     # the cloudpickled method (made already) keys the remembered answers: building the trial
     # on each call cost as much again as the rest (1 MiB pickled twice)

@@ -72,14 +72,16 @@ def active_client() -> Any:
     return owner if isinstance(owner, Client) else None
 
 
-def workers_in_process(client: Any) -> bool:
+def workers_in_process(client: Any, addresses: Any = None) -> bool:
     """Whether every worker of a dask.distributed client runs in this process (``inproc://``:
-    ``LocalCluster(processes=False)``)."""
-    try:
-        workers = client.scheduler_info().get("workers", {})
-    except Exception:  # pragma: no cover - a client that cannot answer: assume remote
-        return False
-    return bool(workers) and all(str(w).startswith("inproc://") for w in workers)
+    ``LocalCluster(processes=False)``); ``addresses``: the workers' addresses already asked of
+    the scheduler (not asked again)."""
+    if addresses is None:
+        try:
+            addresses = client.scheduler_info().get("workers", {})
+        except Exception:  # pragma: no cover - a client that cannot answer: assume remote
+            return False
+    return bool(addresses) and all(str(w).startswith("inproc://") for w in addresses)
 
 
 def parallelism() -> int:

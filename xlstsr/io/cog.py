@@ -2263,6 +2263,7 @@ def exact_raster(da: xr.DataArray, transform: Any) -> tuple[xr.DataArray, dict[s
     da = da.drop_vars([d for d in ("y", "x") if d in da.coords])
     # a tag read back from an input file is not this one's
     da.attrs = {k: v for k, v in da.attrs.items() if k != LABELS_TAG}
+    da = da.rio.write_transform(transform)
     return da, ({} if forms == [0, 0] else {LABELS_TAG: f"{forms[0]} {forms[1]}"})
 
 
@@ -2299,7 +2300,7 @@ def _write_cog(step: xr.DataArray, path: Path, crs: Any, transform: Any, compres
     step.encoding = {k: v for k, v in step.encoding.items() if k == "grid_mapping"}
     if np.issubdtype(step.dtype, np.floating):
         step = _fill_as_nan(step)
-    step = step.rio.write_crs(crs).rio.write_transform(transform)
+    step = step.rio.write_crs(crs)
     if np.issubdtype(step.dtype, np.floating):
         step = step.rio.write_nodata(np.nan, encoded=False)
     step, forms = exact_raster(step, transform)
