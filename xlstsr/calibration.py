@@ -667,8 +667,15 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         lab, like_lab = ndvi.indexes[d], like.indexes[d]
         if not (isinstance(lab, pd.DatetimeIndex) and isinstance(like_lab, pd.DatetimeIndex)):
             continue  # other labels: the pairing's own message
+        steps = like_lab  # every step, for the count of those an advice keeps
+        if like_lab.has_duplicates:
+            # a day and a night step on one date label (open_cog's of to_cogs' files): judged
+            # by its dates, as unique labels are; each advice keeps or pairs every step of a
+            # date (``isin``, a tolerance). Left to the pairing, composites were advised to
+            # keep their first days' steps only (4 of 20)
+            like_lab = like_lab.unique()
         missing = like_lab.difference(lab)
-        if not len(missing) or lab.has_duplicates or like_lab.has_duplicates:
+        if not len(missing) or lab.has_duplicates:
             continue
         days_of = lab.normalize().unique().sort_values()
         every_day = bool(like_lab.normalize().isin(days_of).all())
@@ -715,7 +722,7 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
             # longer tolerance ('15D') filled a missing composite with the one before, 8-15
             # days old. Where one is missing, keep the LST steps a composite covers instead
             kind, cover = "8-day", min(near) - 1
-            keep, kept = _keep_covered(d, like_lab, ordered, cover, like_var, by_day)
+            keep, kept = _keep_covered(d, like_lab, ordered, cover, like_var, by_day, steps)
             # no steps to keep (none covered, or labels matched as instants): the reach
             tol = f"{cover}D" if keep or by_day <= cover else f"{by_day}D"
         # .sel compares instants, not days: composites at 00:00 reach an LST at 10:30 of their
@@ -741,11 +748,13 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
 
 
 def _keep_covered(d: Any, like_lab: pd.DatetimeIndex, ordered: pd.DatetimeIndex, cover: int,
-                  like_var: str, by_day: int) -> tuple[str, pd.DatetimeIndex]:
+                  like_var: str, by_day: int,
+                  steps: pd.DatetimeIndex | None = None) -> tuple[str, pd.DatetimeIndex]:
     """The advice to keep the LST steps a composite covers (its first day and the ``cover``
     after, by calendar day) where ``by_day`` (:func:`_day_reach`) says some lie further from
     their latest composite (one missing), then pass the composites' tolerance, and the labels
-    it keeps; "" where none lies further, or where no step would be left."""
+    it keeps; "" where none lies further, or where no step would be left. ``steps``: the LST's
+    labels with their repeats (a day and a night step of a date), counted in the advice."""
     if by_day <= cover:
         return "", like_lab
     # the expression as advised, evaluated here: a step is kept where a composite's first day
@@ -755,7 +764,9 @@ def _keep_covered(d: Any, like_lab: pd.DatetimeIndex, ordered: pd.DatetimeIndex,
     kept = like_lab[like_lab.normalize().isin(days)]
     if not len(kept) or _day_reach(kept, ordered) > cover:
         return "", like_lab
-    return (f"keep the {len(kept)} of the {len(like_lab)} steps a composite covers (its first "
+    steps = like_lab if steps is None else steps
+    n_kept = int(steps.normalize().isin(days).sum())
+    return (f"keep the {n_kept} of the {len(steps)} steps a composite covers (its first "
             f"day and the {cover} after; the others' composite is missing): `{like_var} = "
             f"{like_var}.isel({d}={like_var}['{d}'].dt.floor('D').isin((ndvi['{d}'].dt.floor("
             f"'D').values[:, None] + np.arange({cover + 1}) * np.timedelta64(1, 'D')).ravel())"

@@ -15,10 +15,11 @@ import numpy as np
 import rasterio.errors
 import rioxarray
 import xarray as xr
+from affine import Affine
 from rasterio._err import CPLE_BaseError
 
 from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
-from ..grid import _forms, _transform
+from ..grid import _fit_axis, _forms, _transform
 from ..qc import TEMPERATURE_DIFFERENCE
 from ..validate import (
     _written_transform,
@@ -1779,8 +1780,13 @@ def to_cogs(
     """
     if isinstance(da, xr.DataArray):
         # lat/lon dims (or declared ones: rioxarray forgets them on isel) as the entry points
-        # take them, written north-up
-        da = image_order(da.rename(spatial_names(da)))
+        # take them, written north-up; checked as the user gave it, whose dim names and order
+        # the advice assigns labels in (`y=` for lat raised CoordinateValidationError)
+        names = spatial_names(da)
+        da = da.rename(names)
+        require_georeferenced(da, "array written to COG",
+                              user_dims={v: k for k, v in names.items()})
+        da = image_order(da)
         da = _scalar_date_as_step(da, time_dim)
     # a local folder's file:// URL is that folder (it was refused as "not local")
     directory = file_uri_path(directory) or directory
@@ -2014,8 +2020,7 @@ def _plan_cogs(
             ".rio.write_crs(...)`) or write the output of xlstsr.upscale."
         )
     check_bool("overwrite", overwrite)
-    require_georeferenced(da, "array written to COG")
-    ydim, xdim = spatial_dims(da)
+    ydim, xdim = spatial_dims(da)  # georeferenced: checked by to_cogs in the user's dims
     others = [d for d in da.dims if d not in (ydim, xdim)]
     if time_dim is None:
         if len(others) > 1:
@@ -2235,7 +2240,8 @@ def is_temperature_difference(da: xr.DataArray) -> bool:
 
 
 #: The tag naming how a file's y and x labels are computed from its GeoTransform (two
-#: :func:`xlstsr.grid._forms` numbers, "3 1"), written where they are not rioxarray's own
+#: :func:`xlstsr.grid._forms` numbers, "3 1"; "0r": form 0 of the axis run the other way,
+#: reversed, :func:`_axis_labels`), written where they are not rioxarray's own
 #: (form 0): a result on a round grid keeps its input's labels (a NetCDF's 45.005, 45.015),
 #: some an ulp off rioxarray's, and read back with those the .tif's joined (``xr.align``,
 #: ``tif - truth``) with the result or a truth on that grid dropped a third of the rows.
@@ -2249,22 +2255,67 @@ def exact_raster(da: xr.DataArray, transform: Any) -> tuple[xr.DataArray, dict[s
     The spatial dims are renamed ``y``/``x`` and their labels dropped: rioxarray's writer
     derives the origin from labels where there are any, ``recalc_transform=False`` or not
     (45.199999999999996 for a 0.01 degree grid's 45.2), and the file's labels then missed
-    the result's by an ulp."""
+    the result's by an ulp.
+
+    Where no form of ``transform`` gives an axis' labels (rioxarray's transform recomputed
+    from ``np.arange`` labels, 45.195 - i * 0.01: a pixel of 0.00999999999999997), that axis
+    is written with the (edge, pixel) a round-off from it that gives them
+    (:func:`xlstsr.grid._fit_axis`: 45.2 and 0.01), if any: read back with rioxarray's labels,
+    ``xr.align`` with the source kept 28 of its 30 rows."""
     ydim, xdim = spatial_dims(da)
-    forms = []
+    forms: list[int | str] = []
+    axes: list[tuple[float, float]] = []
     for dim, c, a in ((ydim, transform.f, transform.e), (xdim, transform.c, transform.a)):
         labels = da[dim].values if dim in da.coords else None
-        k = 0  # float32 labels, or labels no form gives: rioxarray's on reading, as before
+        form: int | str = 0  # float32 labels, or labels no form gives: rioxarray's on reading
         if labels is not None and labels.dtype == np.float64:
             k = next((i for i, f in enumerate(_forms(c, a, labels.size))
-                      if f is not None and np.array_equal(f, labels)), 0)
-        forms.append(k)
+                      if f is not None and np.array_equal(f, labels)), -1)
+            form, c, a = (k, c, a) if k >= 0 else _fitted_form(labels, c, a)
+        forms.append(form)
+        axes.append((c, a))
+    (fy, e), (fc, fa) = axes
+    if (fy, e, fc, fa) != (transform.f, transform.e, transform.c, transform.a):
+        transform = Affine(fa, transform.b, fc, transform.d, e, fy)
     da = da.rename({ydim: "y", xdim: "x"}) if (ydim, xdim) != ("y", "x") else da
     da = da.drop_vars([d for d in ("y", "x") if d in da.coords])
     # a tag read back from an input file is not this one's
     da.attrs = {k: v for k, v in da.attrs.items() if k != LABELS_TAG}
     da = da.rio.write_transform(transform)
     return da, ({} if forms == [0, 0] else {LABELS_TAG: f"{forms[0]} {forms[1]}"})
+
+
+def _fitted_form(labels: np.ndarray, c: float, a: float) -> tuple[int | str, float, float]:
+    """(form, edge, pixel) to write for an axis whose ``labels`` no form of (``c``, ``a``)
+    gives: those :func:`xlstsr.grid._fit_axis` finds a round-off from them; a form of the axis
+    run the other way (labels made south-up, then written north-up) tagged ``"<form>r"``
+    where :func:`_axis_labels` computes them back exactly; else (0, ``c``, ``a``)."""
+    fit = _fit_axis(labels, c, a, bare=True) if np.isfinite(labels).all() else None
+    if fit is None:
+        return 0, c, a
+    k, cc, aa, flip = fit
+    if not flip:
+        return k, cc, aa
+    n = labels.size
+    tag = f"{k}r"
+    edge = cc + n * aa  # the north (west) edge of the axis as written
+    back = _axis_labels(tag, edge, -aa, n)
+    return (tag, edge, -aa) if back is not None and np.array_equal(back, labels) else (0, c, a)
+
+
+def _axis_labels(tag: str, c: float, a: float, n: int) -> np.ndarray | None:
+    """The ``n`` labels of an axis of edge ``c`` and pixel ``a`` that the tag ``tag`` of
+    :func:`exact_raster` names: a :func:`xlstsr.grid._forms` number, or one followed by ``r``
+    (that form of the axis run the other way, reversed); None for a tag not ours."""
+    flip = tag.endswith("r")
+    try:
+        k = int(tag[:-1] if flip else tag)
+    except ValueError:
+        return None
+    forms = _forms(c + n * a, -a, n) if flip else _forms(c, a, n)
+    if not 0 <= k < len(forms) or forms[k] is None:
+        return None
+    return forms[k][::-1] if flip else forms[k]  # type: ignore[index]
 
 
 def _file_labels(da: xr.DataArray) -> xr.DataArray:
@@ -2274,18 +2325,17 @@ def _file_labels(da: xr.DataArray) -> xr.DataArray:
     tag = da.attrs.pop(LABELS_TAG, None)
     if tag is None:
         return da
-    try:
-        ky, kx = (int(v) for v in str(tag).split())
-    except ValueError:  # not ours: rioxarray's labels
+    parts = str(tag).split()
+    if len(parts) != 2:  # not ours: rioxarray's labels
         return da
     t = _written_transform(da)
     if t is None or t.b != 0 or t.d != 0 or "y" not in da.dims or "x" not in da.dims:
         return da
     new = {}
-    for dim, k, c, a in (("y", ky, t.f, t.e), ("x", kx, t.c, t.a)):
-        forms = _forms(c, a, da.sizes[dim])
-        if 0 <= k < len(forms) and forms[k] is not None:
-            new[dim] = da[dim].copy(data=forms[k]) if dim in da.coords else (dim, forms[k])
+    for dim, k, c, a in (("y", parts[0], t.f, t.e), ("x", parts[1], t.c, t.a)):
+        labels = _axis_labels(k, c, a, da.sizes[dim])
+        if labels is not None:
+            new[dim] = da[dim].copy(data=labels) if dim in da.coords else (dim, labels)
     return da.assign_coords(new)
 
 
