@@ -3522,8 +3522,13 @@ def _lst_verdict(
                 # everything once the scale was given); the scale's advice comes first, the
                 # plateau is named again once decoded
                 hit = None
+            # near the bulk of the rest (its median): its 1st percentile was dragged under
+            # the plateau by the border pixels mixed with it (ASTER's 2000, _FillValue 0
+            # declared: 1 % of the rest 1 K below 200 K, its median 100-120 K above), which
+            # passed the fill band as data when declared in attrs and refused it when given
+            # as `reference_nodata` (then undeclared)
             near = hit is not None and lo <= hit[0] <= hi and (
-                float(np.percentile(finite[~at], 1)) - p_hi <= DECLARED_FILL_GAP_K)
+                float(np.median(finite[~at])) - p_hi <= DECLARED_FILL_GAP_K)
             if near and fill_declared:
                 hit = None  # a plausible temperature near the rest, beside a declared fill:
                 # data (a lake at one value of a whole-Kelvin product, a two-level field);
@@ -4917,8 +4922,9 @@ def _image_range(data: np.ndarray) -> np.ndarray:
 CELSIUS_MEDIAN_TOL_K = 15.0
 
 #: a value repeated over much of an image, beside a declared fill, is data only within this of
-#: the other pixels' 1st percentile (K): a lake 26 K under a Sahara day, a two-level 280/320 K
-#: field; SEVIRI's -80 degC fill (193 K) under a 270-320 K scene is not
+#: the other pixels' median (K): a lake 26 K under a Sahara day, a two-level 280/320 K field;
+#: SEVIRI's -80 degC fill (193 K) under a 270-320 K scene is not, nor ASTER's 2000 (200 K)
+#: border band, 95-120 K under its scenes' median
 DECLARED_FILL_GAP_K = 60.0
 
 #: built-in methods that regress the LST on the guide (no trained weights, no units to get
