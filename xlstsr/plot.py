@@ -355,17 +355,30 @@ def _drawn_kelvin(lst: xr.DataArray, *, check_fill: bool = False, what: str = "L
 
 def _drawn_result(result: xr.DataArray, name: str) -> xr.DataArray:
     """A result in Kelvin for drawing, checked as :func:`xlstsr.evaluate` checks its ``sr``
-    (values out of the physical range refused, not hidden), refusals naming the result
-    (``result 'disr'``: with several results, "the LST" did not say which, and gave the
-    command line's ``--units``, which no figure function takes)."""
-    return _drawn_kelvin(result, what=f"result {name!r}", mask_out_of_range=False)
+    (values out of the physical range refused, not hidden; an undeclared fill value refused:
+    a 200 K fill band was drawn, the colour scale from 200 K and the error limits +-108 K,
+    where evaluate refused it), refusals naming the result (``result 'disr'``: with several
+    results, "the LST" did not say which, and gave the command line's ``--units``, which no
+    figure function takes)."""
+    return _drawn_kelvin(result, check_fill=True, what=f"result {name!r}",
+                         mask_out_of_range=False)
+
+
+def _limits(values: np.ndarray) -> tuple[float, float]:
+    """Colour limits shared by panels: the 2nd and 98th percentiles, widened by 0.5 K either
+    way where they meet (a uniform field): equal limits left each panel's norm singular, and
+    the colour bar widened the last panel's alone, so one 300 K value was drawn in two
+    colours (the bottom of the scale, and mid-scale under the bar's 270-330 K)."""
+    lo, hi = (float(v) for v in np.nanpercentile(values, [2, 98]))
+    return (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
 
 
 def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
-                index: dict[str, int]) -> xr.DataArray:
+                index: dict[str, int], like_var: str = "upscaled") -> xr.DataArray:
     """``other`` with the result's steps (time...) in the result's order of labels: a truth in
     another order, or of one date (a scalar coordinate) other than the step drawn, was drawn
-    and subtracted by position."""
+    and subtracted by position. ``like_var``: the result's variable in the advice
+    (``upscaled['disr']`` for a dict of results: ``upscaled['time']`` raised a KeyError)."""
     from .steps import pair_steps
 
     for d in [c for c in other.coords if other[c].ndim == 0 and c in result.dims
@@ -387,7 +400,7 @@ def _same_steps(result: xr.DataArray, other: xr.DataArray, name: str,
             )
         other = other.drop_vars(d)
     return pair_steps(other, result, name if name == "truth" else "coarse input",
-                      "upscaled result", like_var="upscaled")
+                      "upscaled result", like_var=like_var)
 
 
 def _check_same_dates(fields: list[tuple[str, str, xr.DataArray]]) -> None:
@@ -570,8 +583,9 @@ def comparison(
         A map (the input, a result or the truth, at the step drawn) or the error map would be
         empty: its message names it.
     UndeclaredFillError
-        The coarse input holds an undeclared fill value (upscale refuses it too): declare it
-        (``_FillValue``, ``--nodata``) or mask it.
+        The coarse input holds an undeclared fill value (upscale refuses it too), or a result
+        does (:func:`xlstsr.evaluate` refuses it too): declare it (``_FillValue``,
+        ``--nodata``) or mask it.
     PhysicalRangeError
         A result holds values out of the physical range (:func:`xlstsr.evaluate` refuses it
         too); the message names the result. Out-of-range pixels of the coarse input are left
@@ -602,10 +616,14 @@ def comparison(
     last = list(results.values())[-1]
     from .steps import pair_steps
 
+    # the variables the advice names: with a dict, its entries (`upscaled['time']` and
+    # `result.sel(...)` of a dict, advised before, raised a KeyError / NameError)
+    many = isinstance(upscaled, Mapping)
+    last_var = f"upscaled[{list(results)[-1]!r}]" if many else "upscaled"
     # every result on the last one's steps by label (the others were drawn by position: two
     # dates side by side as one step)
     results = {k: v if v is last else pair_steps(v, last, f"result {k!r}", "last result",
-                                                  like_var="upscaled")
+                                                  var=f"upscaled[{k!r}]", like_var=last_var)
                for k, v in results.items()}
     # results in Kelvin too: one in degC was drawn at 40 beside a 313 K input
     results = {k: _drawn_result(v, k) for k, v in results.items()}
@@ -613,7 +631,7 @@ def comparison(
     # the input in Kelvin as upscale decodes it (digital numbers or Celsius were drawn as they
     # are, on one colour scale with the Kelvin results)
     coarse = _same_steps(last, _drawn_kelvin(coarse, check_fill=True, what="coarse input"),
-                         "coarse", index)
+                         "coarse", index, last_var)
     # the input and the results side by side: the same ground (the truth's grid is checked
     # against the last result's below)
     _check_same_ground([("coarse input", "coarse", coarse, coarse_back)] + [
@@ -621,7 +639,7 @@ def comparison(
          v, backs[k]) for k, v in results.items()])
     if truth is not None:
         _need_dataarray("truth", truth)
-        truth = _same_steps(last, _decoded(truth), "truth", index)
+        truth = _same_steps(last, _decoded(truth), "truth", index, last_var)
         ty, tx = truth.rio.y_dim, truth.rio.x_dim
         ly, lx = last.rio.y_dim, last.rio.x_dim
         # compared as drawn, both north-up (_image): a south-up truth of the result's grid is
@@ -659,7 +677,7 @@ def comparison(
             raise AllNaNError(
                 f"the result {panels[-2][0]!r} and the truth have no valid pixel in common: the "
                 "error map would be empty; check their masks (do they cover the same ground?)")
-    vmin, vmax = np.nanpercentile(np.concatenate([p.ravel() for _, p in panels]), [2, 98])
+    vmin, vmax = _limits(np.concatenate([p.ravel() for _, p in panels]))
     ncol = len(panels) + (1 if truth is not None else 0)
     # with a path, off pyplot; without, on the user's backend (`plt.savefig` after the call
     # saved a blank figure when drawn off pyplot)
@@ -1081,8 +1099,9 @@ def truth_maps(
     AllNaNError
         The truth, the coarse input, or a result where the truth is valid has no valid pixel.
     UndeclaredFillError
-        The coarse input holds an undeclared fill value (upscale refuses it too): declare it
-        (``_FillValue``, ``--nodata``) or mask it.
+        The coarse input holds an undeclared fill value (upscale refuses it too), or a result
+        does (:func:`xlstsr.evaluate` refuses it too): declare it (``_FillValue``,
+        ``--nodata``) or mask it.
     PhysicalRangeError
         A result holds values out of the physical range (:func:`xlstsr.evaluate` refuses it
         too); the message names the result. Out-of-range pixels of the coarse input are left
@@ -1169,7 +1188,7 @@ def truth_maps(
                               "NaN there): check its nodata value and mask, and that it covers "
                               "the truth's ground; its error map would be empty")
     top.append(("truth", np.where(valid, truth.values, np.nan)))
-    vmin, vmax = np.nanpercentile(top[-1][1], [2, 98])
+    vmin, vmax = _limits(top[-1][1])
     errs = [(k, top[i + 1][1] - top[-1][1]) for i, k in enumerate(results)]
     lim = float(np.nanpercentile(np.abs(np.concatenate([e.ravel() for _, e in errs])), 98)) or 1.0
     ncol = len(top)
