@@ -69,13 +69,6 @@ def apply_scale_correction(
         labels; a duration such as ``"15D"`` takes, for each LST date, the latest guide step at
         most that long before it (a 16-day composite labelled by the first day of its period).
 
-    Pairing: when ``sr`` and ``lst`` are both DataArrays with spatial dims they are paired by
-    their labels, as in :func:`calibrate_detail_gain`: any dim order, north-up or south-up
-    (:func:`xlstsr.validate.image_order`), ``lst``'s steps taken in ``sr``'s order of labels
-    (:func:`xlstsr.steps.pair_steps`), ``sr`` checked to lie on ``lst``'s factor-``factor``
-    fine grid (:func:`xlstsr.metrics.check_coarse_grid`). Arrays (and a DataArray given with
-    an array) are paired by position: ``sr[i]`` with ``lst[i]``, pixel for pixel.
-
     Returns
     -------
     ndarray or dask array, (n, Y, X) or (Y, X)
@@ -102,6 +95,15 @@ def apply_scale_correction(
     GuideTimeError
         A step of ``lst`` with no guide step within ``guide_time_tolerance`` (the error names
         the tolerance to pass), or a tolerance that is not a duration.
+
+    Notes
+    -----
+    Pairing: when ``sr`` and ``lst`` are both DataArrays with spatial dims they are paired by
+    their labels, as in :func:`calibrate_detail_gain`: any dim order, north-up or south-up
+    (:func:`xlstsr.validate.image_order`), ``lst``'s steps taken in ``sr``'s order of labels
+    (:func:`xlstsr.steps.pair_steps`), ``sr`` checked to lie on ``lst``'s factor-``factor``
+    fine grid (:func:`xlstsr.metrics.check_coarse_grid`). Arrays (and a DataArray given with
+    an array) are paired by position: ``sr[i]`` with ``lst[i]``, pixel for pixel.
 
     Examples
     --------
@@ -395,7 +397,15 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     truth : DataArray or array, like ``sr``
         Fine truth on the same grid (NaN where invalid).
     factor : int
+        Super-resolution factor.
 
+    Returns
+    -------
+    float
+        The RMSE-optimal gain, to pass as ``scale_correction=``.
+
+    Notes
+    -----
     DataArrays are paired by their labels (any dim order, north-up or south-up: each put in
     :func:`xlstsr.validate.image_order`; steps by label). An array given with a DataArray is
     paired by position in that DataArray's layout (its dim order and orientation: ``sr``'s

@@ -1393,7 +1393,8 @@ def evaluate(
         and no reprojection is needed. Each image is scored on the pixels valid in it and in
         the reference: to compare products with other gaps, score them on a common mask
         (stack them along a dim, ``sr.where(sr.notnull().all("method"))``; a stack whose
-        ``n_valid`` differs along such a dim is warned about).
+        ``n_valid`` differs along such a dim is warned about, when the scores are computed
+        here: see Warns).
 
     Raises
     ------
@@ -1413,8 +1414,16 @@ def evaluate(
         said once.
     UserWarning
         A step scored on fewer than :data:`MIN_SCORED_PIXELS` pixels, a reference constant
-        over its scored pixels (a fill value taken as truth), or (in memory) a step whose mean
-        error exceeds :data:`WARN_BIAS_K`.
+        over its scored pixels (a fill value taken as truth), ``valid_min`` / ``valid_max``
+        removing more than :data:`THRESHOLD_DROP_WARN` of the reference's otherwise valid
+        pixels (a cold scene, not its clouds), ``n_valid`` differing along a dim of ``sr``
+        that the reference lacks (methods stacked along ``method``), or a step whose mean
+        error exceeds :data:`WARN_BIAS_K`. These checks need the pixels, so they run only on
+        what is in memory here: the threshold check on the reference (in memory, or computed
+        by a reprojection or ``coregister=True``), the others on ``sr`` and the reference both
+        (in memory, or computed by a reprojection). Lazy scores (dask-backed inputs on one
+        grid) are not checked, computed later either: ``.load()`` the reference and ``sr``
+        first to have the warnings.
 
     Examples
     --------

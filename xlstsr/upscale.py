@@ -109,8 +109,11 @@ def upscale(
         is then ignored, with a warning). The output is coarse-consistent
         with the input at every gain (an offset the method added at the input scale is
         removed); an image whose law cannot be fitted (too few clear 2 x 2 blocks: cloud) is
-        left as the method made it, with a warning; so is the output of ``"bicubic"``, which
-        has no fine detail of its own to rescale (at any factor: the laws are not run on it).
+        left as the method made it, with a warning. ``"bicubic"`` has no fine detail of its
+        own to rescale: under a law (``"auto"``, ``"law"``, ``"law-lst"``) its output is left
+        as it is, with a warning (at any factor: the laws are not run on it), and a fixed gain
+        is refused (it would only add block edges); ``"nearest"`` takes ``"auto"`` alone (its
+        within-block "detail" is its block edges: the other modes are refused).
         The laws need a power-of-two factor and an LST of at least 16 x 16 pixels (refused
         before any work, dask included). A number is a fixed detail gain
         (e.g. one calibrated on fine truth of other ground by

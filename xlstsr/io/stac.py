@@ -46,7 +46,30 @@ __all__ = ["BandCoding", "band_coding", "open_stac"]
 log = logging.getLogger(__name__)
 
 
+#: the modules of the optional ``stac`` extra (``pip install 'xlstsr[stac]'``) each use reads
+_STAC_MODULES = {None: ("pystac",), "odc": ("pystac", "odc.stac"),
+                 "stackstac": ("pystac", "stackstac")}
+
+
+def _require_stac(engine: str | None = None) -> None:
+    """Raise an ImportError naming the ``stac`` extra where a module it installs, which the
+    ``engine`` (None: the items alone) reads, is missing: a plain ``pip install xlstsr`` has
+    none of them (a bare "No module named 'pystac'" was raised)."""
+    import importlib
+
+    for module in _STAC_MODULES.get(engine, _STAC_MODULES[None]):
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise ImportError(
+                f"reading STAC items needs {module.replace('.', '-')}"
+                f"{f' (engine={engine!r})' if engine else ''}, which is not installed: "
+                "`pip install 'xlstsr[stac]'` (pystac, odc-stac and stackstac)"
+            ) from err
+
+
 def _as_items(items: Any) -> list[Any]:
+    _require_stac()
     import pystac
 
     if isinstance(items, pystac.Item):
@@ -2208,6 +2231,7 @@ def open_stac(
     ...                       query={"platform": {"eq": "terra"}}).item_collection()  # one product
     >>> lst = open_stac(items, "LST_Day_1km", modifier=planetary_computer.sign_inplace)  # doctest: +SKIP
     """
+    _require_stac(engine)  # the extra's packages, before the items are read
     items = _as_items(items)
     if not items:
         raise XlstsrError(

@@ -450,6 +450,8 @@ def register_method(name: str, *, replace: bool = False) -> Callable[[M], M]:
         defined again under the same module and name (a notebook cell run twice) replaces its
         former self without it.
 
+    Notes
+    -----
     A class that is registered already (a built-in such as ``Bicubic``) is registered under a
     second name as an alias: ``get_method(name)`` gives the same class, which keeps its own
     name, the one provenance records (renamed, ``method='bicubic'`` was recorded under the alias

@@ -280,6 +280,13 @@ class GuidedSharpener(UpscaleMethod):
         factor : int
             Upscaling factor.
 
+        Returns
+        -------
+        ndarray, (Y, X)
+            The sharpened image (float64), NaN on the blocks of ``lst``'s gaps.
+
+        Notes
+        -----
         Unlike :meth:`upscale_block` it does not warn when the image falls back to bicubic, nor
         when the guide is constant within every LST pixel (:func:`constant_in_blocks`).
         """

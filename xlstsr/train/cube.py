@@ -916,7 +916,14 @@ class CubeDataModule(PatchDataModule):
                 f"elsewhere (val_fraction={self.val_fraction}, or a split= without training "
                 "positions): lower val_fraction, or give a larger cube or a smaller `window` "
                 "for more positions.")
-        if not len(val):
+        given = self._split_given
+        if not len(val) and (self.val_fraction <= 0 if given is None else not given.val):
+            # asked for (val_fraction 0, or a split without validation positions): no cube or
+            # window would give validation patches, so no advice of one
+            log.info("no validation asked for (%s): training without validation or early "
+                     "stopping", "val_fraction 0" if given is None
+                     else "the split given has no validation position")
+        elif not len(val):
             log.warning(
                 "no validation patches (%d window position(s) of %d px): training without early "
                 "stopping; a larger cube or a smaller `window` gives validation positions",
@@ -1178,10 +1185,11 @@ def fit_cube(
 
     if arch is not None and arch not in ARCHITECTURES:  # build_model's KeyError: a CLI traceback
         raise XlstsrError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    _check_arch_mode(arch, mode, guide)  # before setup: nothing read, nothing trained
     data.gain_given = (fit_options.get("loss_options") or {}).get("gain") is not None
     data.setup("fit")
     arch = arch or ("guided_unet" if data.n_guide else "rescnn")
-    guided = "n_guide" in inspect.signature(ARCHITECTURES[arch]).parameters  # a DISR network
+    guided = _takes_guide(arch)  # a DISR network
     if guided and not data.n_guide:
         raise XlstsrError(f"arch {arch!r} needs a guide, but mode {data.mode!r} trains "
                           "without one: use arch 'rescnn' or 'mrunet', or give a guide with a "
@@ -1191,16 +1199,19 @@ def fit_cube(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build_model(arch, factor=factor, **({"n_guide": data.n_guide} if guided else {}))
-    inputs = _input_labels(guide if data.n_guide else None, data.n_guide)
+    # the inputs the network takes: a guide-less network of mode 'sif' (the guide feeds only
+    # its loss) takes the LST alone; its guide recorded as an input could not be saved
+    uses_guide = bool(guided and data.n_guide)
+    inputs = _input_labels(guide if uses_guide else None, data.n_guide if uses_guide else 0)
     # the guide's band labels travel with the model (in memory, through fit_files in its model
     # file, and in the Lightning checkpoints a ModelCheckpoint writes during fit: set before
     # training): recorded as 'guide0', 'guide1', upscale could not refuse swapped bands
     model.metadata = {**dict(getattr(model, "metadata", {}) or {}), "inputs": inputs}
-    if data.n_guide and data.guide_offset_record is not None:
+    if uses_guide and data.guide_offset_record is not None:
         # where the guide lay when trained on: upscale places it by its own guide_offset
         model.metadata["guide_offset"] = dict(data.guide_offset_record)
     hist = fit(model, data, seed=seed, **fit_options)
-    if data.n_guide and data.guide_offset_record is not None:
+    if uses_guide and data.guide_offset_record is not None:
         # a resume of a checkpoint from before the guide was placed uses it as stored
         model.metadata["guide_offset"] = dict(data.guide_offset_record)
     record = {
@@ -1214,13 +1225,39 @@ def fit_cube(
         "window": data.window,
         "inputs": inputs,
     }
-    if data.n_guide and data.guide_offset_record is not None:
+    if uses_guide and data.guide_offset_record is not None:
         record["guide_offset"] = dict(data.guide_offset_record)
     if data.gain_fit is not None:  # fitted or defaulted (a weak fit), or the user's
         given = (fit_options.get("loss_options") or {}).get("gain")
         record["guide_gain"] = dict(data.gain_fit) if given is None else {
             **data.gain_fit, "gain": float(given), "source": "given", "reason": None}
     return model, record
+
+
+def _takes_guide(arch: str) -> bool:
+    """Whether the network ``arch`` takes guide bands beside the LST (a DISR network)."""
+    import inspect
+
+    from ..nn import ARCHITECTURES
+
+    return "n_guide" in inspect.signature(ARCHITECTURES[arch]).parameters
+
+
+def _check_arch_mode(arch: str | None, mode: str, guide: Any) -> None:
+    """Refuse a guide-less ``arch`` for a mode whose network is fed the guide given
+    (``degraded_disr``, ``supervised``): trained, its guide went unused (a SISR model recorded
+    as guided, whose file could not be written). Mode ``sif`` may train one: there the guide
+    drives only the loss's detail term."""
+    from ..nn import ARCHITECTURES
+
+    if (arch is None or arch not in ARCHITECTURES or guide is None
+            or mode not in ("degraded_disr", "supervised") or _takes_guide(arch)):
+        return
+    guided = " or ".join(repr(a) for a in sorted(ARCHITECTURES) if _takes_guide(a))
+    other = ("mode 'sisr' without a guide (the same degraded pairs)" if mode == "degraded_disr"
+             else "drop the guide to train it on the truth from the LST alone")
+    raise XlstsrError(f"arch {arch!r} takes no guide, but mode {mode!r} trains a network fed "
+                      f"the LST and its guide (guide=, --guide): use arch {guided}, or {other}")
 
 
 def _input_labels(guide: Any, n_guide: int) -> list[str]:
@@ -1375,6 +1412,7 @@ def fit_files(
                    "trainer_options['default_root_dir']": trainer_options.get("default_root_dir")
                    if isinstance(trainer_options, Mapping) else None})
 
+    _check_arch_mode(options.get("arch"), mode, guide)  # before a file is opened
     declared = check_declarations(declare)
     truth_declared = check_declarations(truth_declare)
     if truth_declared and truth is None:
