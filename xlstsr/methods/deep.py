@@ -56,6 +56,7 @@ class _DeepMethod(TorchModelMethod):
         device: str = "auto",
         batch_size: int | None = None,
         num_threads: int | None = None,
+        channels_last: bool = True,
         backend: str = "torch",
     ) -> None:
         self.conserve = option_bool(self.name, "conserve", conserve)
@@ -79,7 +80,7 @@ class _DeepMethod(TorchModelMethod):
                 "band(s): use method='disr'"
             )
         super().__init__(model, device=device, batch_size=batch_size, num_threads=num_threads,
-                         backend=backend)
+                         channels_last=channels_last, backend=backend)
         self.metadata = _model_metadata(model)  # {} for a user's metadata that is no mapping
 
     def __dask_tokenize__(self) -> tuple:
@@ -123,9 +124,10 @@ class SISR(_DeepMethod):
     conserve : bool
         Enforce coarse consistency: add each coarse pixel's residual back so that the radiometric
         aggregate of the output equals the input (:func:`conserve_radiance`).
-    device, batch_size, num_threads, backend
+    device, batch_size, num_threads, channels_last, backend
         As :class:`~xlstsr.methods.torch_model.TorchModelMethod` (``backend="onnxruntime"``:
-        ONNX Runtime on the CPU, ``pip install xlstsr[onnx]``).
+        ONNX Runtime on the CPU, ``pip install xlstsr[onnx]``; ``channels_last=False``: the
+        contiguous memory layout).
     """
 
     default_weights = "rescnn"

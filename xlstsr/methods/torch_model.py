@@ -154,6 +154,14 @@ def resolve_model(model: Any) -> tuple[Any, str | None]:
 
     if isinstance(model, torch.nn.Module):
         return _network(model), None
+    if isinstance(model, str) and not model.strip():
+        # Path("") is the working folder: an unset config value or an empty --method-option
+        # was told "'' is a folder, not a checkpoint file"
+        raise CheckpointError(
+            f"the model name is empty ({model!r}): pass a checkpoint path, a bundled name "
+            "(xlstsr.nn.weights.list_weights()) or a torch.nn.Module, or leave the option out "
+            "for the method's default weights."
+        )
     if isinstance(model, (str, os.PathLike)):
         from ..nn.checkpoint import load_model
         from ..nn.weights import BUNDLED, weights_path
@@ -429,7 +437,9 @@ class TorchModelMethod(UpscaleMethod):
     channels_last : bool
         Run convolutions in the channels-last memory format (default True): 1.1-1.4x faster on
         this CPU for the bundled models, outputs equal within 1e-4 K (float rounding). Torch
-        backend only.
+        backend only. A user's model whose forward fails in that layout where it runs in the
+        usual one (a ``.view`` of a weight or a feature map) runs in the usual one: checked
+        on one small image when the method is built (:func:`_runs_channels_last`).
     backend : {"torch", "onnxruntime"}
         What runs the forward. ``"torch"`` (default). ``"onnxruntime"`` (CPU only; ``pip install
         xlstsr[onnx]``): the model exported to ONNX once per process and run by ONNX Runtime
@@ -536,6 +546,15 @@ class TorchModelMethod(UpscaleMethod):
         self.adapt: Any = None  # test-time adaptation settings (with_adaptation), off by default
         with self._borrowed(model):
             self._probe_model(model, rf, fix)
+        # a user's forward that needs contiguous tensors (a weight-standardised conv's
+        # `w.view(out, -1)`, `feat.view(b, -1)`) ran in every probe above, then failed at
+        # compute with torch's raw "view size is not compatible": such a model runs in the
+        # contiguous layout (channels-last is speed only). xlstsr's own networks run in it
+        own = type(getattr(model, "_orig_mod", model)).__module__.split(".")[0] == "xlstsr"
+        if (self.channels_last and self.backend == "torch" and not own
+                and not self._shared_module):
+            self.channels_last = _runs_channels_last(model, self.factor, self.n_guide,
+                                                     self.model_tile)
 
     def _probe_model(self, model: Any, rf: Any, fix: str) -> None:
         """The constructor's part that runs the model (in eval mode): its receptive field
@@ -1104,9 +1123,14 @@ def lst_range_message(values: Any, norm: tuple[float, float] | None, dep: float 
         f"{'an unmeasured amount' if dep is None else f'{dep:.1f} K'} when the whole LST "
         f"was shifted by {LST_RANGE_SCALES:g} x {scale:.1f} K): the default 'disr' gave a "
         "-2.7 K bias at a 340 K scene mean (RMSE 3.3 K, bicubic 1.7 K) and a quarter of its "
-        "detail at 230 K. Use conserve=True (method_options={'conserve': True}: the output "
-        "keeps the input's coarse means, which removes the bias), adapt=True (the model fitted "
-        "to the scene first), or "
+        "detail at 230 K. Use conserve=True ("
+        # a TorchModelMethod instance takes no conserve (neither its constructor nor
+        # method_options with an instance): the module run by name takes it
+        + ("run the module as method='sisr', or 'disr' for a guided one, with "
+           "method_options={'model': <the module>, 'conserve': True}"
+           if name == "torch" else "method_options={'conserve': True}")
+        + ": the output keeps the input's coarse means, which removes the bias), adapt=True "
+        "(the model fitted to the scene first), or "
         + ("sisr's default weights (drop method_options' 'model'), or method='tsharp', which "
            if name == "sisr" else "method='sisr' or 'tsharp', which ")
         + "do not depend on the absolute temperature."
@@ -1287,6 +1311,45 @@ def _batch_dependence_at(model: Any, factor: int, n_guide: int, size: int) -> fl
         both = run(slice(0, 2))
         diff = float((both - torch.cat(alone)).abs().max())
     return diff if np.isfinite(diff) else None
+
+
+def _runs_channels_last(model: Any, factor: int, n_guide: int,
+                        tile: int | None = None) -> bool:
+    """Whether the model's forward runs in the channels-last memory format (a copy of it
+    converted, its inputs too) on an image it runs on in the contiguous one: two images of the
+    model's ``tile`` size, else of the first of 32, 64 and 128 coarse pixels that works (as
+    :func:`_batch_dependence`). True where it runs on none of them (nothing to judge: its own
+    error comes at compute, as without the check); False where only the channels-last forward
+    raises (``w.view(w.size(0), -1)`` on a weight converted to channels-last)."""
+    import torch
+
+    from ..nn.adapt import copy_model
+
+    rng = np.random.default_rng(2)
+    dev = next((t.device for t in model.parameters()), torch.device("cpu"))
+    for size in ([tile] if tile else [32, 64, 128]):
+        x = torch.as_tensor(300.0 + 5.0 * rng.standard_normal((2, 1, size, size)),
+                            dtype=torch.float32, device=dev)
+        g = None
+        if n_guide:
+            g = torch.as_tensor(rng.uniform(0.0, 1.0, (2, n_guide, size * factor, size * factor)),
+                                dtype=torch.float32, device=dev)
+        with torch.inference_mode():
+            try:  # copies of the inputs: a model may normalise them in place
+                runtime.forward(model, x.clone(), None if g is None else g.clone(),
+                                factor=factor)
+            except Exception:  # an advisory check of a user's forward (see _shift_variance):
+                continue  # a model that runs at other sizes only is tried larger
+            fmt = torch.channels_last
+            try:
+                runtime.forward(copy_model(model).to(memory_format=fmt),
+                                x.contiguous(memory_format=fmt),
+                                None if g is None else g.contiguous(memory_format=fmt),
+                                factor=factor)
+            except Exception:  # any failure the usual layout does not have: run in that one
+                return False
+        return True
+    return True
 
 
 def _guide_statistics(model: Any, n_guide: int) -> dict[str, Any] | None:
