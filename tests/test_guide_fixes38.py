@@ -338,9 +338,12 @@ def test_match_steps_keeps_its_default_advice(one):
     g = xr.concat([ndvi, ndvi], "time").assign_coords(time=pd.to_datetime(["2020-06-25",
                                                                            "2020-07-11"]))
     lst = ndvi.expand_dims(time=pd.to_datetime(["2020-07-01"]))
-    with pytest.raises(GuideTimeError, match=r"guide.squeeze\('time', drop=True\)` to use one "
-                                             r"guide for every step"):
+    # a guide of several steps is advised a step of it (squeeze raised ValueError on two), and
+    # the composites' tolerance its 16-day spacing tells
+    with pytest.raises(GuideTimeError, match=r"guide_time_tolerance='15D'.*guide.isel\(time=0, "
+                                             r"drop=True\)` to use one of its 2 steps"):
         match_steps(g, lst, "time")
+    assert match_steps(g, lst, "time", "15D").sizes["time"] == 1  # the advice, followed
 
 
 @pytest.mark.realdata

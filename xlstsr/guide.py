@@ -1043,11 +1043,8 @@ def match_steps(
         shown = ", ".join(fmt(lv[i]) for i in missing[:3]) + (" ..." if len(missing) > 3 else "")
         have = ", ".join(fmt(v) for v in gv[:4]) + (" ..." if gv.size > 4 else "")
         hint = (
-            " Pass `guide_time_tolerance=` (e.g. '15D' for 16-day composites labelled by "
-            "their first day, which cover it and the 15 days after: the latest guide step at "
-            "most that long before each date is used), or "
-            + (one_guide_advice or f"`guide.squeeze('{dim}', drop=True)` to use one guide for "
-               "every step") + "."
+            f" Pass {_composite_tolerance_advice(guide, lst, dim, gv)}, or "
+            + (one_guide_advice or _one_guide_advice(guide, dim)) + "."
             if ordered and tol is None else ""
         )
         if ordered and tol is not None:
@@ -1115,6 +1112,74 @@ def match_steps(
     if decoded:
         return _lst_labels(out)
     return out.assign_coords({dim: lst[dim].values})
+
+
+def _composite_period(labels: Any) -> int | None:
+    """The period in days of composites labelled by the first day of their period, told by the
+    spacing of their dates (the rule of :func:`xlstsr.calibration._require_ndvi_dates`): 8
+    (MOD11A2, MOD09A1) where two dates lie 7-9 days apart (with one composite missing, gaps of
+    8 and 16 are still 8-day ones), 16 (MOD13) where two lie 15-17 days apart, None for dates
+    of one step, under 7 days apart (median: single dates, cloudy days dropped) or of another
+    spacing (monthly). numpy dates only (cftime: None).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> _composite_period(pd.to_datetime(["2020-07-04", "2020-07-12", "2020-07-28"]))
+    8
+    >>> _composite_period(pd.to_datetime(["2020-06-25", "2020-07-11"]))
+    16
+    >>> _composite_period(pd.to_datetime(["2020-07-01", "2020-07-02"])) is None
+    True
+    """
+    import pandas as pd
+
+    v = np.asarray(labels).ravel()
+    if not np.issubdtype(v.dtype, np.datetime64) or np.isnat(v).any():
+        return None
+    days = pd.DatetimeIndex(v).normalize().unique().sort_values()
+    gaps = np.round(np.diff(days.values) / np.timedelta64(1, "D")).astype(int)
+    if not gaps.size or np.median(gaps) < 7:
+        return None
+    if ((gaps >= 7) & (gaps <= 9)).any():
+        return 8
+    if ((gaps >= 15) & (gaps <= 17)).any():
+        return 16
+    return None
+
+
+def _composite_tolerance_advice(guide: xr.DataArray, lst: xr.DataArray, dim: str,
+                                gv: np.ndarray) -> str:
+    """The tolerance advice of :func:`match_steps` for a guide whose labels matched none (no
+    tolerance given): the composites' own one where their spacing tells their period
+    (:func:`_composite_period`: '7D' for 8-day ones, which '15D' filled with a composite 8-15
+    days old where one is missing), else both examples."""
+    period = _composite_period(gv)
+    if period is None:
+        return ("`guide_time_tolerance=` (e.g. '15D' for 16-day composites labelled by their "
+                "first day, which cover it and the 15 days after, '7D' for 8-day ones: the "
+                "latest guide step at most that long before each date is used)")
+    tol = f"{period - 1}D"
+    try:
+        match_steps(guide, lst, dim, tol)
+        note = ""
+    except GuideTimeError:
+        # one composite missing, or LST dates before the first: the call names them and
+        # what to do; a longer tolerance would fill them with an older composite
+        note = ("; LST steps beyond their composite's period (one missing) are then refused "
+                "with their dates")
+    return (f"`guide_time_tolerance={tol!r}` (the guide's dates are those of {period}-day "
+            f"composites labelled by their first day, which cover it and the {period - 1} days "
+            f"after: the latest guide step at most that long before each date is used{note})")
+
+
+def _one_guide_advice(guide: xr.DataArray, dim: str) -> str:
+    """The advice to use one guide for every step: squeezed where it has one step along
+    ``dim``, else one of its steps selected (``squeeze`` raised ValueError on several)."""
+    if guide.sizes.get(dim, 0) == 1:
+        return f"`guide.squeeze('{dim}', drop=True)` to use one guide for every step"
+    return (f"`guide.isel({dim}=0, drop=True)` to use one of its {guide.sizes.get(dim, 0)} "
+            "steps (here its first) for every step")
 
 
 #: dim names (or words of them: 'spectral_band') of a raster's bands, not of steps
@@ -1290,11 +1355,12 @@ def _refuse_quantity_bands_as_steps(g: xr.DataArray, lst: xr.DataArray, d: str) 
 
 def _match_lead(
     g: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...], skip: tuple[str, ...],
-    tolerance: Any,
+    tolerance: Any, drop_fix: Callable[[str], str] | None = None,
 ) -> xr.DataArray:
     """Match the guide's leading dims with the LST's by label; refuse a time dim the LST lacks
-    (an LST date kept as a scalar coordinate is matched as a one-step dim, with the tolerance)."""
-    g = _match_scalar_time(g, lst, lead, skip, tolerance)
+    (an LST date kept as a scalar coordinate is matched as a one-step dim, with the tolerance).
+    ``drop_fix``: :func:`_match_scalar_time`'s advice to drop a scalar date, for the guide's form."""
+    g = _match_scalar_time(g, lst, lead, skip, tolerance, drop_fix)
     for d in [str(d) for d in g.dims if d not in skip]:
         if d in lead:
             _refuse_bands_as_step(g, lst, d)
@@ -1383,12 +1449,14 @@ def _match_scalar_lst_time(g: xr.DataArray, lst: xr.DataArray, d: str,
 
 def _match_scalar_time(
     g: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...], skip: tuple[Hashable, ...],
-    tolerance: Any,
+    tolerance: Any, drop_fix: Callable[[str], str] | None = None,
 ) -> xr.DataArray:
     """A guide's date kept as a scalar coordinate (``guide.sel(time=t)``), named like the LST's
     time dim or scalar time coordinate, matched as a one-step dim is, with the tolerance, then
     dropped (one image for every step): it was never looked at, and an NDVI of 2019-01-01
-    sharpened July 2020 without a word while the same guide as a one-step dim was refused."""
+    sharpened July 2020 without a word while the same guide as a one-step dim was refused.
+    ``drop_fix(c)``: the code that drops the date ``c`` from the guide as passed
+    (:func:`_drop_date_fix`; default ``guide = guide.drop_vars(c)``, one DataArray or Dataset)."""
     for c in [str(c) for c, v in g.coords.items()
               if v.ndim == 0 and c not in g.dims and c not in skip]:
         if not _is_time_like(g, c):
@@ -1403,7 +1471,7 @@ def _match_scalar_time(
             match_steps(g.expand_dims(c), against, c, tolerance)
         except GuideTimeError as err:
             msg = str(err)
-            fix = f"`guide = guide.drop_vars({c!r})`"
+            fix = f"`{drop_fix(c)}`" if drop_fix else f"`guide = guide.drop_vars({c!r})`"
             squeeze = f"`guide.squeeze({c!r}, drop=True)`"
             raise GuideTimeError(
                 f"the guide's date is a scalar '{c}' coordinate ({str(g[c].values)[:19]}), matched "
@@ -1443,8 +1511,23 @@ def _match_band_lead(b: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...],
             f"being on different dates): {err}") from None
 
 
+def _drop_date_fix(guide: GuideLike, i: int, key: Hashable) -> Callable[[str], str]:
+    """The code that drops a scalar date ``c`` from band ``i`` (label ``key``) of a guide as
+    passed: ``guide.drop_vars`` of a list raised AttributeError (``list(guide)``: a tuple's
+    items cannot be assigned). A dict or Dataset (upscale
+    hands a Dataset on as a dict of its variables) gets a new dict: ``guide['ndvi'] = ...``
+    would not drop a Dataset's date, which its variables share."""
+    if isinstance(guide, (list, tuple)):  # upscale hands a tuple on as a list
+        return lambda c: f"guide = list(guide); guide[{i}] = guide[{i}].drop_vars({c!r})"
+    if isinstance(guide, Mapping):
+        return lambda c: (f"guide = {{k: g.drop_vars({c!r}) if k == {key!r} else g "
+                          "for k, g in guide.items()}")
+    return lambda c: f"guide = guide.drop_vars({c!r})"
+
+
 def _band_scalar_time(b: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...],
-                      skip: tuple[Hashable, ...], tolerance: Any) -> xr.DataArray:
+                      skip: tuple[Hashable, ...], tolerance: Any,
+                      drop_fix: Callable[[str], str] | None = None) -> xr.DataArray:
     """One band's own date (a scalar 'time': ``ndvi.sel(time=t)`` beside ``albedo.sel(time=u)``)
     matched with the LST's and dropped, as one guide's is (:func:`_match_scalar_time`), a
     refusal naming the band: concatenated, the bands' dates became labels along the bands that
@@ -1453,7 +1536,7 @@ def _band_scalar_time(b: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...],
     label = (f" {str(b['guide_band'].item())!r}" if "guide_band" in b.coords
              and b["guide_band"].ndim == 0 else "")
     try:
-        return _match_scalar_time(b, lst, lead, (*skip, "guide_band"), tolerance)
+        return _match_scalar_time(b, lst, lead, (*skip, "guide_band"), tolerance, drop_fix)
     except GuideTimeError as err:
         raise GuideTimeError(f"guide band{label}: {err}") from None
 
@@ -1709,9 +1792,14 @@ def prepare_guide(
             finally:
                 _COARSE_GUIDE_NOTES.reset(token)
     ydim, xdim = spatial_dims(lst)
+    # a band's date dropped as the guide was passed (a list's band by its index)
+    keys = list(guide) if isinstance(guide, Mapping) else list(range(len(aligned)))
+    fixes = [_drop_date_fix(guide, i, keys[i] if i < len(keys) else i)
+             for i in range(len(aligned))]
     if len(aligned) > 1:
-        aligned = [_band_scalar_time(b, lst, lead, (ydim, xdim, _INF_DIM), time_tolerance)
-                   for b in aligned]
+        aligned = [_band_scalar_time(b, lst, lead, (ydim, xdim, _INF_DIM), time_tolerance,
+                                     fixes[i])
+                   for i, b in enumerate(aligned)]
     if len(aligned) > 1 and _steps_differ(aligned, lead):
         # bands of a list or dict on different dates (a 16-day NDVI, an 8-day albedo): each is
         # matched with the LST's steps on its own, with the tolerance, then stacked (they were
@@ -1719,7 +1807,8 @@ def prepare_guide(
         aligned = [_match_band_lead(b, lst, lead, (ydim, xdim, _INF_DIM), time_tolerance)
                    for b in aligned]
     g = xr.concat(aligned, dim="guide_band") if len(aligned) > 1 else aligned[0].expand_dims("guide_band")
-    g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band", _INF_DIM), time_tolerance)
+    g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band", _INF_DIM), time_tolerance,
+                    fixes[0] if len(aligned) == 1 else None)
     if marked:
         g = _refuse_infinite_guide(g, bands)
     extra = [d for d in g.dims if d not in (ydim, xdim, "guide_band") and d not in lead]
@@ -2750,7 +2839,7 @@ def _scale_hint(m: float, s: float, mu: float, sd: float, name: str,
                 lo: float = -np.inf, hi: float = np.inf) -> str:
     """The likely cause of a guide channel's values (mean m, std s, range lo..hi) far from the
     training ones."""
-    ndvi_like = "ndvi" in name.lower() or (-1 <= mu <= 1 and sd < 1)
+    ndvi_like = _ndvi_channel(name, mu, sd)
     if ndvi_like and 150 <= m <= 400 and s < 50 and 0 <= lo and hi <= 255:
         # bytes of a coded NDVI over vegetation (Copernicus: DN x 0.004 - 0.08; eMODIS:
         # (DN - 100) / 100), told to pass the NDVI it was, sent the user to swap the inputs;
@@ -2777,6 +2866,76 @@ def _scale_hint(m: float, s: float, mu: float, sd: float, name: str,
             "check units, `scale_factor` and `_FillValue`")
 
 
+def _ndvi_channel(name: str, mu: float, sd: float) -> bool:
+    """Whether a model's channel (its name, training mean and spread) is NDVI: by its name
+    where that says NDVI or another quantity ('red': a reflectance within [-1, 1] too, whose
+    slot given an NDVI was told "NDVI in percent? divide it by 100"), by its values' range
+    for names that say neither ('guide0', 'band_data')."""
+    if name and _says_ndvi(name):
+        return True
+    if name and _other_quantities(name):
+        return False
+    return -1 <= mu <= 1 and sd < 1
+
+
+def _fits(m: float, sd: float, mu: float, st: float) -> float | None:
+    """How far (in training standard deviations) a channel of mean ``m`` and spread ``sd``
+    lies from a trained one (``mu``, ``st``), or None where it lies beyond the limits
+    (:data:`GUIDE_MAX_Z`, :data:`GUIDE_MAX_STD_RATIO`) or beyond a tenth of its spread, or
+    ten times it (a near-constant band fits no textured one's slot, nor the converse)."""
+    z = abs(m - mu) / st
+    if z > GUIDE_MAX_Z or not (st / GUIDE_MAX_STD_RATIO <= sd <= st * GUIDE_MAX_STD_RATIO):
+        return None
+    return float(z)
+
+
+def _band_order_hint(ms: np.ndarray, sds: np.ndarray, mean_t: np.ndarray, std_t: np.ndarray,
+                     names: Sequence[str], c: int) -> str | None:
+    """The advice for guide channels given in another order than the model's, or None: an
+    order of the channels whose every one fits its trained channel (:func:`_fits`) where the
+    order given does not (a list [red, ndvi] for a model of ['ndvi', 'red'] was told "NDVI in
+    percent? divide it by 100", which ran on swapped bands); else, channel ``c``'s values
+    fitting another trained channel better than any power-of-ten rescaling fits its own."""
+    import itertools
+
+    n = min(ms.size, mean_t.size)
+    fit = [[_fits(ms[a], sds[a], mean_t[j], std_t[j]) for j in range(n)] for a in range(n)]
+    best: tuple[float, tuple[int, ...]] | None = None
+    if ms.size == mean_t.size and 1 < n <= 6:
+        for perm in itertools.permutations(range(n)):  # perm[j]: the channel for slot j
+            zs = [fit[perm[j]][j] for j in range(n)]
+            if all(z is not None for z in zs) and perm != tuple(range(n)):
+                total = float(sum(zs))  # type: ignore[arg-type]
+                if best is None or total < best[0]:
+                    best = (total, perm)
+    label = [repr(str(x)) for x in names]
+    if best is not None:
+        perm = best[1]
+        moved = ", ".join(f"channel {perm[j]} fits the model's channel {j} ({label[j]})"
+                          for j in range(n) if perm[j] != j)
+        order = ", ".join(str(p) for p in perm)
+        keyed = ", ".join(f"{str(names[j])!r}: bands[{perm[j]}]" for j in range(n))
+        return (f"the guide's bands look to be in another order than the model's inputs "
+                f"{[str(x) for x in names]} ({moved}). Reorder them into the model's order "
+                f"(channels {order}): a list `guide = [guide[i] for i in [{order}]]`, a "
+                f"DataArray of bands `guide = guide.isel(band=[{order}])` (its band dim), a "
+                f"dict or Dataset `bands = list(guide.values()); guide = {{{keyed}}}`")
+    if c >= n:
+        return None
+    scaled = [abs(ms[c] / k - mean_t[c]) / std_t[c]
+              for k in (100.0, 10000.0, 1000.0, 10.0, 0.01, 0.0001)
+              if sds[c] / k <= 3 * std_t[c]]
+    own = min(scaled, default=np.inf)
+    others = [(fit[c][j], j) for j in range(n) if j != c and fit[c][j] is not None]
+    if others and min(others)[0] < own:
+        j = min(others)[1]
+        return (f"its values fit the model's channel {j} ({label[j]}: mean {mean_t[j]:.4g}, "
+                f"standard deviation {std_t[j]:.4g}), not channel {c} ({label[c]}): are the "
+                f"guide's bands in another order than the model's inputs "
+                f"{[str(x) for x in names]}? Give them in that order")
+    return None
+
+
 def _stored_scale(m: float, sd: float, mu: float, st: float) -> float | None:
     """The power of ten (>= 100) by which the training guide is a scaled copy of this one, in
     level and in spread both (within 1.5 times), or None."""
@@ -2796,7 +2955,11 @@ def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
     mean_t = np.asarray(expected["mean"], np.float64)
     std_t = np.maximum(np.asarray(expected["std"], np.float64), 1e-12)
     names = list(expected.get("names") or [f"guide{i}" for i in range(mean_t.size)])
+    names += [f"guide{i}" for i in range(len(names), mean_t.size)]
     for i in range(merged.shape[0]):
+        cnt_i = np.maximum(merged[i, :, 0], 1)
+        ms = merged[i, :, 1] / cnt_i
+        sds = np.sqrt(np.maximum(merged[i, :, 2] / cnt_i - ms * ms, 0.0))
         for c in range(merged.shape[1]):
             cnt, s1, s2, mn, mx = merged[i, c]
             if cnt == 0 or c >= mean_t.size:
@@ -2824,7 +2987,12 @@ def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
                         "by the scale the file declares (e.g. `g = g / 0.0001`), or reopen the "
                         "file with `mask_and_scale=False` and `g.attrs.pop('scale_factor')`")
             elif abs(m - mu) / st > GUIDE_MAX_Z or sd / st > GUIDE_MAX_STD_RATIO:
-                hint = _scale_hint(m, sd, mu, st, names[c] if c < len(names) else "", mn, mx)
+                # another channel's values first: bands given in another order were told to
+                # rescale one of them, which then ran on swapped bands
+                hint = ((_band_order_hint(ms, sds, mean_t, std_t, names, c)
+                         if (merged[i, :, 0] > 0).all() else None)
+                        or _scale_hint(m, sd, mu, st, names[c] if c < len(names) else "",
+                                       mn, mx))
             else:
                 continue
             name = names[c] if c < len(names) else f"guide{c}"
