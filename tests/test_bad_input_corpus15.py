@@ -163,7 +163,8 @@ def test_array_layer_arguments_and_codec_specs(tmp_path):
 # -- evaluation -------------------------------------------------------------------------------------
 
 def test_evaluate_refuses_a_second_coregistration_and_warns_a_swap():
-    lst, _ndvi, aster = xlstsr.datasets.modis_aster_sample()
+    # the usable truth (its 200 K border band, a fill, is refused as temperature)
+    lst, _ndvi, aster = xlstsr.datasets.modis_aster_sample(truth_mask=True)
     sr = xlstsr.upscale(lst, 4)
     moved = xlstsr.coregister(aster, lst)
     with pytest.raises(errors.XlstsrError, match="co-registered already"):
@@ -185,7 +186,8 @@ def test_ecostress_scenes_carry_their_time(shared_data):
 
 
 def test_one_cloudy_step_does_not_refuse_a_cubes_coregistration():
-    lst, _ndvi, aster = xlstsr.datasets.modis_aster_sample()
+    # the usable truth (its 200 K border band, a fill, is refused as temperature)
+    lst, _ndvi, aster = xlstsr.datasets.modis_aster_sample(truth_mask=True)
     t = np.array(["2020-01-01", "2020-01-02", "2020-01-03"], "datetime64[ns]")
     cube = xr.concat([lst] * 3, "time").assign_coords(time=t)
     ref = xr.concat([aster] * 3, "time").assign_coords(time=t)
