@@ -2241,7 +2241,8 @@ def is_temperature_difference(da: xr.DataArray) -> bool:
 
 #: The tag naming how a file's y and x labels are computed from its GeoTransform (two
 #: :func:`xlstsr.grid._forms` numbers, "3 1"; "0r": form 0 of the axis run the other way,
-#: reversed, :func:`_axis_labels`), written where they are not rioxarray's own
+#: reversed; "0r2": the same from the far edge rounded to 2 decimals, :func:`_axis_labels`),
+#: written where they are not rioxarray's own
 #: (form 0): a result on a round grid keeps its input's labels (a NetCDF's 45.005, 45.015),
 #: some an ulp off rioxarray's, and read back with those the .tif's joined (``xr.align``,
 #: ``tif - truth``) with the result or a truth on that grid dropped a third of the rows.
@@ -2289,7 +2290,13 @@ def _fitted_form(labels: np.ndarray, c: float, a: float) -> tuple[int | str, flo
     """(form, edge, pixel) to write for an axis whose ``labels`` no form of (``c``, ``a``)
     gives: those :func:`xlstsr.grid._fit_axis` finds a round-off from them; a form of the axis
     run the other way (labels made south-up, then written north-up) tagged ``"<form>r"``
-    where :func:`_axis_labels` computes them back exactly; else (0, ``c``, ``a``)."""
+    where :func:`_axis_labels` computes them back exactly; else (0, ``c``, ``a``).
+
+    On a round grid (edge and pixel of ``q`` decimals) the axis run the other way is written
+    from its round north (west) edge and tagged ``"<form>r<q>"``: the float sum of the south
+    edge and the pixels (44.9 + 30 * 0.01 = 45.199999999999996) put a GeoTransform an ulp off
+    the same grid written north-up (45.2), and plain rioxarray/GDAL readers joined the two
+    files on none of their rows."""
     fit = _fit_axis(labels, c, a, bare=True) if np.isfinite(labels).all() else None
     if fit is None:
         return 0, c, a
@@ -2297,22 +2304,32 @@ def _fitted_form(labels: np.ndarray, c: float, a: float) -> tuple[int | str, flo
     if not flip:
         return k, cc, aa
     n = labels.size
-    tag = f"{k}r"
     edge = cc + n * aa  # the north (west) edge of the axis as written
-    back = _axis_labels(tag, edge, -aa, n)
-    return (tag, edge, -aa) if back is not None and np.array_equal(back, labels) else (0, c, a)
+    q = next((q for q in range(13) if round(cc, q) == cc and round(aa, q) == aa), None)
+    tries = [(f"{k}r", edge)] if q is None else [(f"{k}r{q}", round(edge, q)), (f"{k}r", edge)]
+    for tag, ee in tries:
+        back = _axis_labels(tag, ee, -aa, n)
+        if back is not None and np.array_equal(back, labels):
+            return tag, ee, -aa
+    return 0, c, a
 
 
 def _axis_labels(tag: str, c: float, a: float, n: int) -> np.ndarray | None:
     """The ``n`` labels of an axis of edge ``c`` and pixel ``a`` that the tag ``tag`` of
     :func:`exact_raster` names: a :func:`xlstsr.grid._forms` number, or one followed by ``r``
-    (that form of the axis run the other way, reversed); None for a tag not ours."""
-    flip = tag.endswith("r")
+    (that form of the axis run the other way, reversed, from the far edge ``c + n * a``, or
+    that edge rounded to ``q`` decimals for a tag ``"<form>r<q>"``: a round grid's edge, 44.9
+    where the sum is 44.900000000000006); None for a tag not ours."""
+    head, flip, digits = tag.partition("r")
     try:
-        k = int(tag[:-1] if flip else tag)
+        k = int(head)
+        q = int(digits) if digits else None
     except ValueError:
         return None
-    forms = _forms(c + n * a, -a, n) if flip else _forms(c, a, n)
+    if not flip and digits:
+        return None
+    far = c + n * a if q is None else round(c + n * a, q)
+    forms = _forms(far, -a, n) if flip else _forms(c, a, n)
     if not 0 <= k < len(forms) or forms[k] is None:
         return None
     return forms[k][::-1] if flip else forms[k]  # type: ignore[index]
