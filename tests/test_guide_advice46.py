@@ -235,12 +235,37 @@ def test_one_step_guide_keeps_the_squeeze_advice():
 
 
 def test_composite_period_rule():
-    from xlstsr.guide import _composite_period
+    from xlstsr.steps import composite_period
 
-    assert _composite_period(pd.to_datetime(["2020-07-04", "2020-07-12"])) == 8
+    def name(dates):
+        p = composite_period(pd.to_datetime(dates))
+        return p and p.name
+
+    assert name(["2020-07-04", "2020-07-12"]) == "8-day"
     # one 8-day composite missing: gaps 8 and 16, still 8-day (calibration's rule)
-    assert _composite_period(pd.to_datetime(["2020-07-04", "2020-07-12", "2020-07-28"])) == 8
-    assert _composite_period(pd.to_datetime(["2020-06-25", "2020-07-11", "2020-08-12"])) == 16
-    assert _composite_period(pd.to_datetime(["2020-07-01", "2020-07-02", "2020-07-04"])) is None
-    assert _composite_period(pd.to_datetime(["2020-01-01", "2020-02-01"])) is None  # monthly
-    assert _composite_period(pd.to_datetime(["2020-07-04"])) is None
+    assert name(["2020-07-04", "2020-07-12", "2020-07-28"]) == "8-day"
+    assert name(["2020-06-25", "2020-07-11", "2020-08-12"]) == "16-day"
+    assert name(["2020-07-01", "2020-07-02", "2020-07-04"]) is None
+    # monthly: told as such (review 46d/4: the calibration called them 16-day), '30D'
+    assert name(["2020-01-01", "2020-02-01"]) == "monthly"
+    assert name(["2020-07-04"]) is None
+
+
+def test_band_order_not_asked_of_a_correctly_ordered_guide():
+    """Review 46d/1: channel 0 (NDVI) fits its slot and channel 1 (the albedo of a bright
+    scene) fits neither its own slot nor a swap: no question about the bands' order."""
+    rng = np.random.default_rng(0)
+    ndvi = np.clip(rng.normal(0.6, 0.15, (1, 1, 32, 32)), -0.2, 0.95).astype("f4")
+    alb = rng.normal(0.45, 0.08, (1, 1, 32, 32)).astype("f4")
+    st = {"mean": [0.6, 0.15], "std": [0.15, 0.02], "names": ["ndvi", "albedo"]}
+    with pytest.raises(GuideScaleError) as err:
+        check_guide_values(np.concatenate([ndvi, alb], 1), st)
+    msg = str(err.value)
+    assert "another order" not in msg and "channel 1 ('albedo')" in msg, msg
+    assert "scale_factor" in msg and "_FillValue" in msg, msg
+    # both channels off their slots and each fitting the other's: the order is still asked
+    dim = rng.normal(0.15, 0.02, (1, 1, 32, 32)).astype("f4")
+    with pytest.raises(GuideScaleError, match="another order"):
+        check_guide_values(np.concatenate([dim, ndvi], 1), st)
+    # followed (given in the model's order), the guide passes
+    check_guide_values(np.concatenate([ndvi, dim], 1), st)

@@ -656,13 +656,17 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
     - composites labelled by the first day of their period that precede each LST date: MODIS
       16-day ones, advised ``time_tolerance='15D'`` (as ``upscale``'s
       ``guide_time_tolerance``) or the ``.sel(..., method='ffill')`` that selects them; 8-day
-      ones (a gap of 7-9 days), advised ``'7D'``, and where one is missing first to keep the
-      LST steps a composite covers (:func:`_keep_covered`); the tolerance is the labels' own
-      reach by calendar day where that is longer.
+      ones ``'7D'``, dekads ``'10D'``, monthly ones ``'30D'``, the period told by the dates as
+      :func:`xlstsr.guide.match_steps` tells it (:func:`xlstsr.steps.composite_period`), and
+      where one is missing first to keep the LST steps a composite covers
+      (:func:`_keep_covered`); the tolerance is the labels' own reach by calendar day where
+      that is longer (or where the period is not told: one date).
 
     An LST date before every NDVI step is left to the pairing's own message."""
     if not (isinstance(ndvi, xr.DataArray) and isinstance(like, xr.DataArray)):
         return
+    from .steps import composite_period
+
     for d in [d for d in ndvi.dims if d in like.dims and d in ndvi.indexes and d in like.indexes]:
         lab, like_lab = ndvi.indexes[d], like.indexes[d]
         if not (isinstance(lab, pd.DatetimeIndex) and isinstance(like_lab, pd.DatetimeIndex)):
@@ -712,16 +716,22 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         # 00:00 with an LST at 10:30: by instants (15 d 10.5 h -> '16D'), a missing 16-day
         # composite's first day took the one 16 days old
         by_day = _day_reach(like_lab, ordered)
-        # a 16-day composite covers its first day and the 15 after (xlstsr.guide.match_steps)
-        tol, kind, keep = ("15D" if by_day <= 15 else f"{by_day}D"), "MODIS 16-day", ""
-        # 8-day composites by any gap of 7-9 days (their median with one missing, 8 and 16,
-        # was 12: told 16-day, '15D'); a year's last one is shorter (Dec 27 - Jan 1)
-        near = [g for g in (gaps / pd.Timedelta("1D")).round().astype(int) if 7 <= g <= 9]
-        if near:
-            # 8-day composites (MOD11A2, MOD09A1) cover their first day and the 7 after: a
-            # longer tolerance ('15D') filled a missing composite with the one before, 8-15
-            # days old. Where one is missing, keep the LST steps a composite covers instead
-            kind, cover = "8-day", min(near) - 1
+        # the composites' period, told by their dates as upscale's guide-date advice tells it
+        # (one rule, xlstsr.steps.composite_period: dekads crossing February, a gap of 8 days,
+        # were told 8-day and '7D', which refused each dekad's last days; monthly ones 16-day)
+        period = composite_period(lab)
+        keep = ""
+        if period is None:
+            # one date, or another spacing: its period is not told; 16-day ones' '15D', or the
+            # labels' reach where that is longer
+            tol = "15D" if by_day <= 15 else f"{by_day}D"
+            kind = "their period not told by the dates: e.g. MODIS 16-day"
+        else:
+            # a composite covers its first day and the `reach` after: a longer tolerance
+            # filled a missing composite's days with the one before ('15D' for 8-day ones).
+            # Where one is missing, keep the LST steps a composite covers instead
+            cover = period.reach
+            kind = "MODIS 16-day" if period.days == 16 else period.name
             keep, kept = _keep_covered(d, like_lab, ordered, cover, like_var, by_day, steps)
             # no steps to keep (none covered, or labels matched as instants): the reach
             tol = f"{cover}D" if keep or by_day <= cover else f"{by_day}D"

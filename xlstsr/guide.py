@@ -37,7 +37,14 @@ from .errors import (
 )
 from .grid import _COARSE_GUIDE_NOTES, align_guide, pixel_side
 from .kernels.aggregate import block_mean
-from .steps import _cf_decode_fix, _cf_time_key, _decode_cf_labels, calendar, calendar_fix
+from .steps import (
+    _cf_decode_fix,
+    _cf_time_key,
+    _decode_cf_labels,
+    calendar,
+    calendar_fix,
+    composite_period,
+)
 from .steps import _refuse_bad_labels as _refuse_bad_step_labels
 from .validate import (
     FILL_MIN_PIXELS,
@@ -1114,63 +1121,43 @@ def match_steps(
     return out.assign_coords({dim: lst[dim].values})
 
 
-def _composite_period(labels: Any) -> int | None:
-    """The period in days of composites labelled by the first day of their period, told by the
-    spacing of their dates (the rule of :func:`xlstsr.calibration._require_ndvi_dates`): 8
-    (MOD11A2, MOD09A1) where two dates lie 7-9 days apart (with one composite missing, gaps of
-    8 and 16 are still 8-day ones), 16 (MOD13) where two lie 15-17 days apart, None for dates
-    of one step, under 7 days apart (median: single dates, cloudy days dropped) or of another
-    spacing (monthly). numpy dates only (cftime: None).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> _composite_period(pd.to_datetime(["2020-07-04", "2020-07-12", "2020-07-28"]))
-    8
-    >>> _composite_period(pd.to_datetime(["2020-06-25", "2020-07-11"]))
-    16
-    >>> _composite_period(pd.to_datetime(["2020-07-01", "2020-07-02"])) is None
-    True
-    """
-    import pandas as pd
-
-    v = np.asarray(labels).ravel()
-    if not np.issubdtype(v.dtype, np.datetime64) or np.isnat(v).any():
-        return None
-    days = pd.DatetimeIndex(v).normalize().unique().sort_values()
-    gaps = np.round(np.diff(days.values) / np.timedelta64(1, "D")).astype(int)
-    if not gaps.size or np.median(gaps) < 7:
-        return None
-    if ((gaps >= 7) & (gaps <= 9)).any():
-        return 8
-    if ((gaps >= 15) & (gaps <= 17)).any():
-        return 16
-    return None
-
-
 def _composite_tolerance_advice(guide: xr.DataArray, lst: xr.DataArray, dim: str,
                                 gv: np.ndarray) -> str:
     """The tolerance advice of :func:`match_steps` for a guide whose labels matched none (no
-    tolerance given): the composites' own one where their spacing tells their period
-    (:func:`_composite_period`: '7D' for 8-day ones, which '15D' filled with a composite 8-15
-    days old where one is missing), else both examples."""
-    period = _composite_period(gv)
+    tolerance given): the composites' own one where their dates tell their period
+    (:func:`xlstsr.steps.composite_period`, calibration's rule too: '7D' for 8-day ones, which
+    '15D' filled with a composite 8-15 days old where one is missing), else both examples.
+    Where that tolerance still leaves LST steps unpaired, the advice says why: LST dates
+    before the guide's first, or beyond their composite's period (one missing)."""
+    period = composite_period(gv)
     if period is None:
         return ("`guide_time_tolerance=` (e.g. '15D' for 16-day composites labelled by their "
                 "first day, which cover it and the 15 days after, '7D' for 8-day ones: the "
                 "latest guide step at most that long before each date is used)")
-    tol = f"{period - 1}D"
+    tol = f"{period.reach}D"
     try:
         match_steps(guide, lst, dim, tol)
         note = ""
     except GuideTimeError:
-        # one composite missing, or LST dates before the first: the call names them and
-        # what to do; a longer tolerance would fill them with an older composite
-        note = ("; LST steps beyond their composite's period (one missing) are then refused "
+        # the call names the dates and what to do; a longer tolerance would fill them with an
+        # older composite. The cause said is the one of these dates (an LST that merely
+        # begins before the guide was told "one missing")
+        lday = np.asarray(lst[dim].values).astype("datetime64[D]")
+        gday = np.unique(np.asarray(gv).astype("datetime64[D]"))
+        at = np.searchsorted(gday, lday, side="right") - 1
+        before = bool((at < 0).any())
+        beyond = bool(((at >= 0) & (lday - gday[np.maximum(at, 0)]
+                                    > np.timedelta64(period.reach, "D"))).any())
+        why = [w for w, on in (("before the guide's first date", before),
+                               (f"more than {period.reach} days after their latest composite "
+                                "(one missing)", beyond)) if on]
+        note = (f"; LST steps {' or '.join(why) or 'it does not reach'} are then refused "
                 "with their dates")
-    return (f"`guide_time_tolerance={tol!r}` (the guide's dates are those of {period}-day "
-            f"composites labelled by their first day, which cover it and the {period - 1} days "
-            f"after: the latest guide step at most that long before each date is used{note})")
+    after = (f"the {period.reach} days after" if period.fixed
+             else f"the days up to the next period's first (at most {period.reach})")
+    return (f"`guide_time_tolerance={tol!r}` (the guide's dates are those of {period.name} "
+            f"composites labelled by their first day, which cover it and {after}: the latest "
+            f"guide step at most that long before each date is used{note})")
 
 
 def _one_guide_advice(guide: xr.DataArray, dim: str) -> str:
@@ -2895,7 +2882,9 @@ def _band_order_hint(ms: np.ndarray, sds: np.ndarray, mean_t: np.ndarray, std_t:
     order of the channels whose every one fits its trained channel (:func:`_fits`) where the
     order given does not (a list [red, ndvi] for a model of ['ndvi', 'red'] was told "NDVI in
     percent? divide it by 100", which ran on swapped bands); else, channel ``c``'s values
-    fitting another trained channel better than any power-of-ten rescaling fits its own."""
+    fitting another trained channel better than any power-of-ten rescaling fits its own: the
+    order asked where that slot's channel fits ``c``'s slot or fails its own too, else (no
+    order can make ``c`` fit) the units, scale and fill value to check."""
     import itertools
 
     n = min(ms.size, mean_t.size)
@@ -2929,10 +2918,19 @@ def _band_order_hint(ms: np.ndarray, sds: np.ndarray, mean_t: np.ndarray, std_t:
     others = [(fit[c][j], j) for j in range(n) if j != c and fit[c][j] is not None]
     if others and min(others)[0] < own:
         j = min(others)[1]
-        return (f"its values fit the model's channel {j} ({label[j]}: mean {mean_t[j]:.4g}, "
-                f"standard deviation {std_t[j]:.4g}), not channel {c} ({label[c]}): are the "
-                f"guide's bands in another order than the model's inputs "
-                f"{[str(x) for x in names]}? Give them in that order")
+        fits = (f"its values fit the model's channel {j} ({label[j]}: mean {mean_t[j]:.4g}, "
+                f"standard deviation {std_t[j]:.4g}), not channel {c} ({label[c]})")
+        if fit[j][c] is not None or fit[j][j] is None:
+            # a swap of c and j fits both slots, or channel j fails its own slot too
+            return (f"{fits}: are the guide's bands in another order than the model's inputs "
+                    f"{[str(x) for x in names]}? Give them in that order")
+        # channel j fits its own slot and not c's: no order makes c fit (a correctly ordered
+        # guide of a bright albedo was asked whether its bands were in another order); nor
+        # does a power of ten ('red' given the NDVI again was told to divide it by 100)
+        return (f"{fits}, which channel {j} already gives (the order is not what is wrong): "
+                f"the same band given twice, or another quantity or scale than the model's "
+                f"{label[c]}, or an undeclared fill value? Give the model's {label[c]} in "
+                f"channel {c}: check units, `scale_factor` and `_FillValue`")
     return None
 
 

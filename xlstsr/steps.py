@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -1650,3 +1650,95 @@ def _check_step_overpasses(other: xr.DataArray, like: xr.DataArray, dim: Any, wh
         # (other's field-wide label, an attribute, has no coordinate to relabel)
         return other.assign_coords({oname: (dim, np.asarray(lo, dtype=object).astype(str))})
     return other
+
+
+class CompositePeriod(NamedTuple):
+    """The period of composites labelled by the first day of their period
+    (:func:`composite_period`).
+
+    Attributes
+    ----------
+    name : str
+        Its name in the field's words: '8-day', '16-day', '10-day (dekadal)', 'monthly'.
+    days : int
+        Its nominal length in days.
+    reach : int
+        The days after its first day a composite covers, at most: the tolerance of days
+        (``guide_time_tolerance``, ``time_tolerance``) that pairs each date with its own
+        composite (7 for 8-day ones; 10 for dekads, the 21st to the 31st; 30 for months).
+    fixed : bool
+        Whether every composite covers ``reach`` days after its first (not dekads, months).
+    """
+
+    name: str
+    days: int
+    reach: int
+    fixed: bool
+
+
+_EIGHT_DAY = CompositePeriod("8-day", 8, 7, True)
+_SIXTEEN_DAY = CompositePeriod("16-day", 16, 15, True)
+_DEKADAL = CompositePeriod("10-day (dekadal)", 10, 10, False)
+_MONTHLY = CompositePeriod("monthly", 30, 30, False)
+
+
+def composite_period(labels: Any) -> CompositePeriod | None:
+    """The period of composites labelled by the first day of their period, told by their
+    dates: the one rule of :func:`xlstsr.guide.match_steps`'s advice and of
+    :func:`xlstsr.calibration.fit_calibration`'s / ``apply_calibration``'s.
+
+    - every date on the 1st of a month, a month or more apart: monthly (MOD13A3);
+    - every date on the 1st, 11th or 21st: dekads (10-day, Copernicus / SPOT VGT; the last one
+      of a month runs 8-11 days, so that '21 Feb -> 1 Mar' is no 8-day gap);
+    - else by the typical (median) gap, the year's last one (to 1 January, shorter: MODIS
+      restarts its periods there) left out: 8-day (MOD11A2, MOD09A1) where it is 7-9 days, or
+      where every gap is a multiple of 8 within a day (one composite missing: 8 and 16);
+      16-day (MOD13) where it is 15-17 days, or every gap is a multiple of 16 within a day.
+
+    None for one date, dates under 7 days apart (median: single dates, cloudy days dropped),
+    another spacing, or labels that are not numpy dates (cftime).
+
+    Parameters
+    ----------
+    labels : array-like
+        The composites' date labels (any order; several on a day count once).
+
+    Returns
+    -------
+    CompositePeriod or None
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> composite_period(pd.to_datetime(["2020-07-04", "2020-07-12", "2020-07-28"])).name
+    '8-day'
+    >>> composite_period(pd.to_datetime(["2021-02-11", "2021-02-21", "2021-03-01"])).reach
+    10
+    >>> composite_period(pd.to_datetime(["2020-07-01", "2020-07-02"])) is None
+    True
+    """
+    v = np.asarray(labels).ravel()
+    if not np.issubdtype(v.dtype, np.datetime64) or v.size == 0 or np.isnat(v).any():
+        return None
+    days = pd.DatetimeIndex(v).normalize().unique().sort_values()
+    if len(days) < 2:
+        return None  # one composite: its period is not told
+    gaps = np.round(np.diff(days.values) / np.timedelta64(1, "D")).astype(int)
+    if (days.day == 1).all() and (gaps >= 28).all():
+        return _MONTHLY
+    if days.day.isin([1, 11, 21]).all() and not (days.day == 1).all():
+        return _DEKADAL
+    # the gap into a new year (MODIS's last composite of a year is shorter), where others remain
+    inner = gaps[~((days[1:].month == 1) & (days[1:].day == 1))] if len(gaps) > 1 else gaps
+    inner = inner if inner.size else gaps
+    med = float(np.median(inner))
+    if med < 7:
+        return None
+    for period in (_EIGHT_DAY, _SIXTEEN_DAY):
+        n = period.days
+        if n - 1 <= med <= n + 1:
+            return period
+        near = np.round(inner / n)
+        if (near >= 1).all() and (np.abs(inner - near * n) <= 1).all() and (near == 1).any():
+            return period
+    return None
