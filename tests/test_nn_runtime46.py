@@ -3,6 +3,7 @@ an empty model name, the LST-range advice for a TorchModelMethod instance."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -22,7 +23,7 @@ def lst():
     return xlstsr.datasets.sample_scene(n_times=1, size=32)["lst_1km"]
 
 
-# -- 1. private tensors, arrays and lists are part of the model -----------------------------------
+# -- 1. private tensors and arrays: not hashed, warned of, with advice that works -----------------
 
 
 class _Offset(torch.nn.Module):
@@ -35,86 +36,134 @@ class _Offset(torch.nn.Module):
         self._offset = offset
 
     def forward(self, lst, guide=None):
-        off = self._offset
-        if isinstance(off, dict):
-            off = off["k"]
-        if isinstance(off, (list, tuple)):
-            off = off[0]
-        return F.interpolate(lst, scale_factor=4, mode="nearest") + torch.as_tensor(off)
+        # the usual reason it is private: moved to the input's device on the first call
+        self._offset = torch.as_tensor(self._offset).to(lst.device)
+        return F.interpolate(lst, scale_factor=4, mode="nearest") + self._offset
 
 
-@pytest.mark.parametrize("make", [
-    lambda k: torch.tensor(k),
-    lambda k: np.array([k], np.float32),
-    lambda k: [k],
-    lambda k: (torch.tensor(k), "label"),
-    lambda k: {"k": np.float32(k)},
-    lambda k: [[torch.tensor(k)]],
-], ids=["tensor", "ndarray", "list", "tuple-with-tensor", "dict", "nested-list"])
-def test_private_data_attributes_tell_models_apart(make):
-    assert weights_hash(_Offset(make(0.0))) != weights_hash(_Offset(make(5.0)))
-    assert weights_hash(_Offset(make(5.0))) == weights_hash(_Offset(make(5.0)))
+def _private_warnings(make_model):
+    """The private-attribute warnings weights_hash gives for a model made by ``make_model``
+    (a class defined in the call: warned once per class)."""
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        h = weights_hash(make_model())
+    return h, [x for x in w if "not part of the model's fingerprint" in str(x.message)]
 
 
-def test_models_differing_in_a_private_tensor_do_not_share_the_cache(lst):
-    a = xlstsr.upscale(lst, 4, method="sisr", method_options={"model": _Offset(torch.tensor(0.0))})
-    b = xlstsr.upscale(lst, 4, method="sisr", method_options={"model": _Offset(torch.tensor(5.0))})
+@pytest.mark.parametrize("make", [lambda k: torch.tensor(k), lambda k: np.array([k], np.float32)],
+                         ids=["tensor", "ndarray"])
+def test_a_private_tensor_or_array_is_warned_of_once_per_class(make):
+    class Calibrated(_Offset):
+        pass
+
+    _, said = _private_warnings(lambda: Calibrated(make(5.0)))
+    assert len(said) == 1 and issubclass(said[0].category, UserWarning)
+    text = str(said[0].message)
+    assert "Calibrated" in text and "'_offset'" in text
+    assert "self.register_buffer('_offset', " in text
+    assert said[0].filename == __file__  # pointed at the caller's line
+    _, again = _private_warnings(lambda: Calibrated(make(0.0)))
+    assert not again  # once per class
+
+
+def test_plain_and_missing_private_values_are_not_warned_of():
+    class Plain(_Offset):
+        pass
+
+    for value in (5.0, None, (1, 2), [0.5]):
+        _, said = _private_warnings(lambda v=value: Plain(v))
+        assert not said
+
+
+def test_the_buffer_advice_tells_models_apart_and_keeps_the_hash():
+    class Advised(torch.nn.Module):
+        """The advice followed: the offset registered as a (non-persistent) buffer."""
+
+        factor, n_guide, receptive_field = 4, 0, 0
+
+        def __init__(self, offset) -> None:
+            super().__init__()
+            self.register_buffer("_offset", torch.tensor(offset), persistent=False)
+
+        def forward(self, lst, guide=None):
+            self._offset = self._offset.to(lst.device)
+            return F.interpolate(lst, scale_factor=4, mode="nearest") + self._offset
+
+    h0, said = _private_warnings(lambda: Advised(0.0))
+    assert not said
+    assert h0 != weights_hash(Advised(5.0))
+    assert h0 == weights_hash(Advised(0.0))
+    m = Advised(5.0)
+    before = weights_hash(m)
+    with torch.no_grad():
+        m(torch.full((1, 1, 4, 4), 300.0))
+    assert weights_hash(m) == before  # the forward's move leaves the hash alone
+
+
+def test_the_advice_keeps_models_apart_in_the_cache(lst):
+    class Advised(torch.nn.Module):
+        factor, n_guide, receptive_field = 4, 0, 0
+
+        def __init__(self, offset) -> None:
+            super().__init__()
+            self.register_buffer("_offset", torch.tensor(offset))
+
+        def forward(self, lst, guide=None):
+            return F.interpolate(lst, scale_factor=4, mode="nearest") + self._offset
+
+    a = xlstsr.upscale(lst, 4, method="sisr", method_options={"model": Advised(0.0)})
+    b = xlstsr.upscale(lst, 4, method="sisr", method_options={"model": Advised(5.0)})
     assert float((b - a).mean()) == pytest.approx(5.0, abs=1e-4)
-    lazy = [xlstsr.upscale(lst.chunk({"y": 16}), 4, method="sisr",
-                           method_options={"model": _Offset(torch.tensor(k))}) for k in (0.0, 5.0)]
-    assert lazy[0].data.name != lazy[1].data.name
-    assert float((lazy[1] - lazy[0]).mean()) == pytest.approx(5.0, abs=1e-4)
 
 
-class _Buffered(torch.nn.Module):
-    """A private tensor the forward writes into (a work buffer): state, not a constant."""
+class _Log(torch.nn.Module):
+    """A private log and a private cache the forward fills: the hash ignores both."""
 
     factor, n_guide, receptive_field = 4, 0, 0
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = torch.nn.Conv2d(1, 1, 1)
-        self._buf = torch.zeros(1)
-        self._seen = {}
+        self._calls = []
+        self._grid = None
 
     def forward(self, lst, guide=None):
-        self._buf.copy_(lst.mean().reshape(1))
-        self._seen[lst.shape[-1]] = True
+        log = self._calls
+        log.append(lst.shape[-1])
+        self._grid = torch.zeros(lst.shape[-2:])
         return self.conv(F.interpolate(lst, scale_factor=4, mode="nearest"))
 
 
-def test_private_data_the_forward_changes_leaves_the_hash_alone():
+def test_what_the_forward_changes_leaves_the_hash_alone():
     torch.manual_seed(0)
-    m = _Buffered()
+    m = _Log()
     before = weights_hash(m)
-    with torch.no_grad():
-        m(torch.full((1, 1, 4, 4), 300.0))
-    assert float(m._buf) == 300.0
-    assert weights_hash(m) == before
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # _grid is a tensor now: warned of, not hashed
+        for _ in range(2):
+            with torch.no_grad():
+                m(torch.full((1, 1, 4, 4), 300.0))
+        assert weights_hash(m) == before
 
 
-class _Head(torch.nn.Module):
-    def forward(self, x):
-        return x
+def test_sparse_and_quantized_private_tensors_do_not_break_the_hash():
+    class Odd(_Offset):
+        pass
+
+    for value in (torch.eye(4).to_sparse(),
+                  torch.quantize_per_tensor(torch.ones(3), 0.1, 0, torch.quint8)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert len(weights_hash(Odd(value))) == 32
 
 
-class _Outer(torch.nn.Module):
-    """The parent's code reads a private value it set on its child."""
+def test_bundled_fingerprints_give_no_warning():
+    from xlstsr.nn.weights import list_weights, load_weights
 
-    factor, n_guide, receptive_field = 4, 0, 0
-
-    def __init__(self, s) -> None:
-        super().__init__()
-        self.head = _Head()
-        self.head._s = s
-
-    def forward(self, lst, guide=None):
-        return self.head(F.interpolate(lst, scale_factor=4)) * self.head._s
-
-
-def test_a_childs_private_value_read_by_the_parent_counts():
-    assert weights_hash(_Outer(1.0)) != weights_hash(_Outer(2.0))
-    assert weights_hash(_Outer(torch.tensor(1.0))) != weights_hash(_Outer(torch.tensor(2.0)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in list_weights():
+            weights_hash(load_weights(name))
 
 
 # -- 2. a user's model that fails in channels-last -------------------------------------------------
@@ -144,15 +193,80 @@ class _WSNet(torch.nn.Module):
         return up + 0.01 * F.pixel_shuffle(self.c2(F.relu(self.c1(lst - 300))), 4)
 
 
-def test_a_model_failing_in_channels_last_runs_contiguous(lst):
+def test_a_model_failing_in_channels_last_runs_contiguous(lst, caplog):
     ref = xlstsr.upscale(lst, 4, method=TorchModelMethod(_WSNet(), channels_last=False))
     method = TorchModelMethod(_WSNet())
-    assert method.channels_last is False
+    assert method.channels_last is True  # decided at compute, not by a forward at build
+    with caplog.at_level(logging.WARNING, logger="xlstsr.methods.torch_model"):
+        first = xlstsr.upscale(lst, 4, method=method)
+        xlstsr.upscale(lst, 4, method=method)
+    said = [r for r in caplog.records if "channels_last=False" in r.getMessage()]
+    assert len(said) == 1 and method.channels_last is False
+    np.testing.assert_allclose(first.values, ref.values, atol=1e-4)
     out = xlstsr.upscale(lst, 4, method="sisr", method_options={"model": _WSNet()})
     lazy = xlstsr.upscale(lst.chunk({"y": 8}), 4, method="sisr",
                           method_options={"model": _WSNet()}).compute()
     np.testing.assert_allclose(out.values, ref.values, atol=1e-4)
     np.testing.assert_allclose(lazy.values, ref.values, atol=1e-4)
+
+
+class _Context(torch.nn.Module):
+    """A context path pooled 32x, its features flattened with ``.view``: runs in channels-last
+    at 32 px (a 1x1 map), fails there at 64 px (review 46c, cl.py)."""
+
+    factor, n_guide, receptive_field, spatially_local = 2, 0, 0, False
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.c = torch.nn.Conv2d(1, 8, 3, padding=1)
+        self.o = torch.nn.Conv2d(8, 4, 3, padding=1)
+
+    def forward(self, lst, guide=None):
+        f = self.c(lst - lst.mean(dim=(1, 2, 3), keepdim=True))
+        g = F.adaptive_max_pool2d(f, (max(1, f.shape[-2] // 32), max(1, f.shape[-1] // 32)))
+        w = g.view(g.shape[0], -1).softmax(-1).view_as(g)  # a contiguous-only view
+        f = f * F.interpolate(w, size=f.shape[-2:]).mean()
+        return F.pixel_shuffle(self.o(f), 2) * 0.01 + F.interpolate(lst, scale_factor=2)
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
+def test_a_size_dependent_channels_last_failure_runs_contiguous(lazy, caplog):
+    small = xlstsr.datasets.sample_scene(n_times=1, size=128)["lst_1km"]  # 32 px
+    big = xlstsr.datasets.sample_scene(n_times=2, size=256)["lst_1km"]  # 64 px
+    assert small.shape[-1] == 32 and big.shape[-1] == 64
+    method = TorchModelMethod(_Context())
+    xlstsr.upscale(small, 2, method=method)  # 32 px: runs in channels-last
+    assert method.channels_last is True
+    ref = xlstsr.upscale(big, 2, method=TorchModelMethod(_Context(), channels_last=False))
+    data = big.chunk({"time": 1}) if lazy else big
+    with caplog.at_level(logging.WARNING, logger="xlstsr.methods.torch_model"):
+        out = xlstsr.upscale(data, 2, method=method)
+        if lazy:
+            out = out.compute()
+    np.testing.assert_allclose(out.values, ref.values, atol=1e-4)
+    said = [r for r in caplog.records if "channels_last=False" in r.getMessage()]
+    assert len(said) == 1  # dask: the graph's copy of the method remembers it for both dates
+    if not lazy:
+        assert method.channels_last is False
+
+
+class _Broken(torch.nn.Module):
+    """Fails in either layout: its own error, unchanged."""
+
+    factor, n_guide, receptive_field, spatially_local = 4, 0, 0, True
+
+    def forward(self, lst, guide=None):
+        if lst.shape[-1] == 8:  # the fixture's size, not the probes'
+            raise RuntimeError("broken at this size")
+        return F.interpolate(lst, scale_factor=4)
+
+
+def test_a_model_failing_in_both_layouts_raises_its_error(lst):
+    method = TorchModelMethod(_Broken())
+    with pytest.raises(RuntimeError, match="broken at this size"):
+        xlstsr.upscale(lst, 4, method=method)
+    assert method.channels_last is True
 
 
 def test_sisr_and_disr_take_channels_last():
@@ -196,5 +310,31 @@ def test_lst_range_advice_for_a_method_instance_works_when_followed():
         warnings.simplefilter("always")
         out = xlstsr.upscale(hot, 4, method="disr", guide=scene["ndvi_250m"],
                              method_options={"model": module, "conserve": True})
+    assert not [x for x in w if "far outside" in str(x.message)]
+    assert np.isfinite(out.values).any()
+
+
+@pytest.mark.parametrize("given", ["instance", "name"])
+def test_lst_range_advice_for_disr_works_when_followed(given):
+    from xlstsr.methods.deep import DISR
+
+    scene = xlstsr.datasets.sample_scene(n_times=1, size=32)
+    hot = scene["lst_1km"] + 45.0
+    hot.attrs.update(scene["lst_1km"].attrs)
+    method = DISR() if given == "instance" else "disr"
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        xlstsr.upscale(hot, 4, method=method, guide=scene["ndvi_250m"])
+    said = [str(x.message) for x in w if "far outside" in str(x.message)]
+    assert said
+    with warnings.catch_warnings(record=True) as w:  # followed as said for how it was given
+        warnings.simplefilter("always")
+        if given == "instance":
+            assert "DISR(conserve=True)" in said[0]
+            out = xlstsr.upscale(hot, 4, method=DISR(conserve=True), guide=scene["ndvi_250m"])
+        else:
+            assert "method='disr' with method_options={'conserve': True}" in said[0]
+            out = xlstsr.upscale(hot, 4, method="disr", guide=scene["ndvi_250m"],
+                                 method_options={"conserve": True})
     assert not [x for x in w if "far outside" in str(x.message)]
     assert np.isfinite(out.values).any()

@@ -4,11 +4,9 @@
 the resume record of :func:`xlstsr.upscale_to_zarr`: the same model built twice, in any
 process, gets one hash; two models that compute different outputs never share one (weights,
 buffers, structure, forward code, what any module's functions and attributes hold, and the
-module-level constants and helper functions the user's code reads), with two exceptions: a
+module-level constants and helper functions the user's code reads), with one exception: a
 global the user's code reads that holds a list, a dict or another object is not hashed
-(:func:`_globals_bytes`), nor a private attribute the model's forward changes (a cache, a
-log: ``self._grid = ...``, ``self._calls.append(...)``) or that holds another object
-(:func:`_private_bytes`).
+(:func:`_globals_bytes`).
 
 Examples
 --------
@@ -72,9 +70,8 @@ def weights_hash(model: Any) -> str:
     every parameter and buffer (non-persistent ones too), the settings of torch's modules their
     repr hides (:func:`_hidden_settings`), TorchScript modules' code (:func:`_script_bytes`),
     the functions any module holds, its forward hooks (:func:`_hooks`) and the values a
-    user-defined module holds in attributes (private ones too when its code names them and
-    they hold plain values, ``self._offset = 3.0``, or tensors, arrays and lists its forward
-    reads and never changes: :func:`_private_bytes`): the same for the same model built in
+    user-defined module holds in attributes (private ones too when its own code names them
+    and they hold plain values, ``self._offset = 3.0``: :func:`_private_bytes`): the same for the same model built in
     any process (same code, same weights), so it keys caches and resume checks. A user's module
     class (not torch's or xlstsr's) is hashed whole (:func:`_class_bytes`): every method, the
     class's data and the values its methods' closures hold, so that a class redefined in a
@@ -93,8 +90,73 @@ def weights_hash(model: Any) -> str:
     weights, and cycles end the same way in every process). Only an object nothing describes (a
     generator, an open file) is hashed by its identity in this process: two models holding
     different such objects never share a cache entry, but the hash then differs between
-    processes (a resume check refuses it) and between copies of the model."""
+    processes (a resume check refuses it) and between copies of the model.
+
+    A private attribute holding a tensor or an array is not hashed (a cache, see
+    :func:`_private_bytes`): where a user's module holds one, a warning advises a buffer
+    (:func:`_warn_private_data`)."""
+    _warn_private_data(model)
     return _module_hash(model, 0, _Walk())
+
+
+#: the user's module classes already warned of by :func:`_warn_private_data` (a class
+#: redefined in a notebook is warned of again)
+_WARNED_CLASSES: weakref.WeakSet[type] = weakref.WeakSet()
+_WARNED_LOCK = threading.Lock()
+
+
+def _warn_private_data(model: Any) -> None:
+    """Warn, once per user's module class, where a module of ``model`` holds a tensor or a
+    numpy array in a private attribute the code of the model's own classes names
+    (:func:`_own_code_names`: not a framework's bookkeeping): :func:`_private_bytes` leaves
+    it out, so two models differing only there share a fingerprint (the model cache, the
+    resume check of ``upscale_to_zarr``). Telling a constant (``self._offset =
+    torch.tensor(5.0)``) from a cache the forward fills is not reliable from the code (aliases,
+    ``getattr``, helpers, ``self._x = self._x.to(device)``), so the author is told how to make
+    it part of the model: a buffer, which is hashed."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        return
+    subs = [m for m in model.modules() if _own(m)]
+    found: dict[type, list[tuple[str, Any]]] = {}
+    for m in subs:
+        cls = type(m)
+        if cls in _WARNED_CLASSES:
+            continue
+        for k, v in sorted(getattr(m, "__dict__", {}).items()):
+            if (k.startswith("_") and k not in _module_bookkeeping()
+                    and isinstance(v, (torch.Tensor, np.ndarray))
+                    and not isinstance(v, torch.nn.Parameter)):
+                found.setdefault(cls, []).append((k, v))
+    if not found:
+        return
+    # a parent's code may read its child's private value (``self.head._s``)
+    named: frozenset[str] = frozenset().union(
+        *(_own_code_names(c) for c in {type(m): None for m in subs}))
+    for cls, attrs in found.items():
+        attrs = [(k, v) for k, v in attrs if k in named]
+        with _WARNED_LOCK:
+            if not attrs or cls in _WARNED_CLASSES:
+                continue
+            _WARNED_CLASSES.add(cls)
+        k, v = attrs[0]
+        what = ", ".join(f"{n!r}" for n, _ in attrs)
+        value = "tensor" if isinstance(v, torch.Tensor) else "torch.as_tensor(array)"
+        from ..errors import warn
+
+        warn(
+            f"{cls.__qualname__} holds a tensor or numpy array in the private attribute(s) "
+            f"{what}, which is not part of the model's fingerprint "
+            "(xlstsr.nn.fingerprint.weights_hash: the model cache and upscale_to_zarr's resume "
+            "check key on the weights, buffers, "
+            "code and plain attributes): two models differing only there share a cache entry "
+            "and a resume. If it decides the output (a calibration constant), register it as a "
+            f"buffer in __init__: self.register_buffer({k!r}, {value}) (buffers are hashed; "
+            "persistent=False keeps it out of the state_dict); a cache the forward fills "
+            "needs nothing.",
+            UserWarning,
+        )
 
 
 #: how deep :func:`_value_bytes` follows nested values (a bound on the recursion); deeper
@@ -157,7 +219,6 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
     for sub in subs:  # its weights are hashed below: a value naming one refers to it by number
         if walk.ref(sub) is None:
             walk.add(sub)
-    tree = _tree_names(subs)
     for sub in subs:  # the code: two classes with one name differ here
         if _own(sub):
             # the user's class whole: every method (forward and the helpers it calls), the
@@ -170,7 +231,7 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
                 walk.add(cls)
                 ref = _class_bytes(cls, depth, walk, user=True)
             h.update(b"class:" + ref)
-            h.update(_attributes(sub, depth, walk, tree))
+            h.update(_attributes(sub, depth, walk))
             continue
         if isinstance(sub, torch.jit.ScriptModule):
             # scripted, traced (in memory too: a TracedModule has a Python forward) or loaded:
@@ -357,7 +418,7 @@ def _callable(v: Any) -> bool:
                           *_BUILTIN_CALLABLES))
 
 
-def _attributes(module: Any, depth: int, walk: _Walk, tree: _TreeNames | None = None) -> bytes:
+def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
     """The instance attributes that change what a module computes without being parameters,
     buffers or submodules, as stable bytes: functions stored on any module (their code,
     defaults and closure values; a partial's function and arguments; a builtin's name), and the
@@ -366,14 +427,10 @@ def _attributes(module: Any, depth: int, walk: _Walk, tree: _TreeNames | None = 
     ``self.offsets = [0.5]``, an array of coefficients) must not share a cache entry. The other
     values of torch's and xlstsr's modules contribute nothing here (their state is in repr(), the
     weights and :func:`_hidden_settings`), so the hashes of the bundled models do not depend on
-    this. ``tree``: what the code of all the user's classes in the model names and its forward
-    reads (:func:`_tree_names`), for the private attributes."""
+    this."""
     own = _own(module)
     parts = [_hooks(module, depth, walk)]
     names = _own_code_names(type(module)) if own else frozenset()
-    if own and tree is not None:
-        # a parent's code reading its child's private value (``self.head._s``) names it too
-        names = names | tree.named
     for k, v in sorted(getattr(module, "__dict__", {}).items()):
         if k == "training" or k in _module_bookkeeping():
             continue
@@ -382,7 +439,7 @@ def _attributes(module: Any, depth: int, walk: _Walk, tree: _TreeNames | None = 
             # public one does; other private state (a cache filled on the first forward, a
             # framework's bookkeeping) must not: see :func:`_private_bytes`
             if own and k in names:
-                parts.append(_private_bytes(k, v, depth, walk, tree))
+                parts.append(_private_bytes(k, v, depth, walk))
             continue
         if _callable(v):
             parts.append(f"{k}:".encode() + _value_bytes(v, depth, walk) + b";")
@@ -404,148 +461,23 @@ _FRAMEWORKS = frozenset({"torch", "xlstsr", "lightning", "pytorch_lightning",
 _PRIVATE_PLAIN = (bool, int, float, complex, str, bytes, np.bool_, np.number)
 
 
-def _private_bytes(k: str, v: Any, depth: int, walk: _Walk,
-                   tree: _TreeNames | None = None) -> bytes:
-    """A private attribute of a user's module (one its own class code, or another user class
-    of the model, names: :func:`_own_code_names`). Hashed when it holds a plain value: a
-    number, a string, a bool, or a tuple of them (``self._offset = 3.0``, ``self._pads = (1,
-    2)``), as before. A tensor, an array, a list, a tuple or a dict of them (nested) is hashed
-    too when the model's forward code reads it and never changes it (:func:`_tree_names`: no
-    ``self._x = ...``, ``self._x.append(...)``, ``self._x[i] = ...`` or in-place tensor method
-    on it there): a calibration ``self._offset = torch.tensor(5.0)`` set in ``__init__`` is
-    part of the model (two models differing only there shared one cache entry, and a resume
-    took one's store for the other's). Left out: ``None``, a value the forward builds or
-    changes (a cache: ``self._grid`` filled on the first forward; a log it appends to), a
-    value its forward does not read (``self._val_losses`` appended to by a training step), a
-    module (hashed as a submodule), any other object. The model's hash then stays the same
-    before and after it ran, and for the same weights loaded into a fresh instance (a resume
-    job), which is what the model cache and ``upscale_to_zarr(mode='resume')`` key on."""
+def _private_bytes(k: str, v: Any, depth: int, walk: _Walk) -> bytes:
+    """A private attribute of a user's module (one its own class code names, see
+    :func:`_own_code_names`), hashed only when it holds a plain value: a number, a string, a
+    bool, or a tuple of them (``self._offset = 3.0``, ``self._pads = (1, 2)``). Any other
+    value is left out: ``None`` (a cache not built yet: ``self._grid = None``, filled on the
+    first forward), a tensor or array (a cache once built), a list (mutable: a log the model's
+    own steps append to, ``self._val_losses``), a dict, a module (hashed as a submodule), any
+    other object. The model's hash then stays the same before and after it
+    ran, and for the same weights loaded into a fresh instance (a resume job), which is what
+    the model cache and ``upscale_to_zarr(mode='resume')`` key on. (Tensors that decide the
+    output belong in buffers, which are hashed.)"""
     def plain(x: Any) -> bool:
         return isinstance(x, _PRIVATE_PLAIN)
 
     if plain(v) or (isinstance(v, tuple) and v and all(plain(x) for x in v)):
         return f"{k}=".encode() + _value_bytes(v, depth, walk) + b";"
-    if (tree is not None and k in tree.read and k not in tree.changed
-            and v is not None and _data_value(v, 0)):
-        return f"{k}:data=".encode() + _value_bytes(v, depth, walk) + b";"
     return b""
-
-
-def _data_value(v: Any, depth: int) -> bool:
-    """Whether ``v`` is data a private attribute may hold as a constant of the model: a
-    tensor, a numpy array, a plain value, ``None``, or a list, tuple or dict of them (nested,
-    up to :data:`_MAX_DEPTH`); not a module nor any other object."""
-    import torch
-
-    if isinstance(v, (torch.nn.Module, torch.nn.Parameter)):
-        return False  # a module is hashed as a submodule; a parameter is in the weights
-    if isinstance(v, (torch.Tensor, np.ndarray, *_PRIVATE_PLAIN, type(None))):
-        return True
-    if depth >= _MAX_DEPTH:
-        return False
-    if isinstance(v, (list, tuple)):
-        return all(_data_value(x, depth + 1) for x in v)
-    if isinstance(v, dict):
-        return all(isinstance(x, _PRIVATE_PLAIN) and _data_value(y, depth + 1)
-                   for x, y in v.items())
-    return False
-
-
-class _TreeNames:
-    """What the code of the user's module classes of one model names (:func:`_own_code_names`
-    of each: ``named``), and what the code their forwards run reads (``read``) and changes
-    (``changed``): :func:`_forward_names`."""
-
-    def __init__(self, named: frozenset[str], read: frozenset[str],
-                 changed: frozenset[str]) -> None:
-        self.named, self.read, self.changed = named, read, changed
-
-
-def _tree_names(subs: list[Any]) -> _TreeNames:
-    """:class:`_TreeNames` of the user's module classes among ``subs`` (a model's modules)."""
-    named: set[str] = set()
-    read: set[str] = set()
-    changed: set[str] = set()
-    for cls in {type(m): None for m in subs if _own(m)}:
-        named |= _own_code_names(cls)
-        r, c = _forward_names(cls)
-        read |= r
-        changed |= c
-    return _TreeNames(frozenset(named), frozenset(read), frozenset(changed))
-
-
-#: methods that change the list, dict, set or array they are called on (a tensor's in-place
-#: methods end with "_": ``add_``, ``copy_``, ``zero_``)
-_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "update",
-                       "setdefault", "popitem", "add", "discard", "sort", "reverse", "fill",
-                       "resize", "put", "itemset", "__setitem__", "__delitem__", "__iadd__"})
-
-
-def _forward_names(cls: type) -> tuple[frozenset[str], frozenset[str]]:
-    """The attribute names (and string constants) the code a user's module class runs in its
-    forward reads, and those it changes: ``forward`` of the user's classes in its MRO, the
-    methods of theirs it names (``self.helper(x)``) and the user's module-level functions it
-    calls (``add_offset(self, x)``), followed transitively, nested functions included. Changed:
-    an attribute assigned or deleted (``self._grid = ...``, ``self._n += 1``), one a mutating
-    method is called on (``self._calls.append(1)``, ``self._buf.copy_(x)``), and the last two
-    attributes loaded before an item assignment (``self._cache[key] = y``; more may be taken
-    as changed, never fewer), and every string constant of code that calls ``setattr``."""
-    import dis
-
-    methods: dict[str, list[Any]] = {}
-    for i, c in enumerate(cls.__mro__):
-        top = str(c.__module__).split(".")[0]
-        if i and (top in _FRAMEWORKS or top in sys.stdlib_module_names):
-            continue
-        for name, x in vars(c).items():
-            if isinstance(x, (staticmethod, classmethod)):
-                x = x.__func__
-            fns = (x.fget, x.fset, x.fdel) if isinstance(x, property) else (x,)
-            for fn in fns:
-                fn = getattr(fn, "__wrapped__", fn)
-                if isinstance(getattr(fn, "__code__", None), types.CodeType):
-                    methods.setdefault(name, []).append(fn)
-    read: set[str] = set()
-    changed: set[str] = set()
-    queue = [fn for name in ("forward", "__call__") for fn in methods.get(name, [])]
-    seen: set[int] = set()
-    while queue:
-        fn = queue.pop()
-        if id(fn) in seen or len(seen) > 1000:
-            continue
-        seen.add(id(fn))
-        glb = getattr(fn, "__globals__", {})
-        codes = [fn.__code__]
-        while codes:
-            code = codes.pop()
-            strings = [c for c in code.co_consts if isinstance(c, str)]
-            read.update(strings)
-            if "setattr" in code.co_names or "delattr" in code.co_names:
-                changed.update(strings)
-            codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-            attrs: list[str] = []
-            prev = None
-            for ins in dis.get_instructions(code):
-                name = ins.argval if isinstance(ins.argval, str) else None
-                if ins.opname in ("STORE_ATTR", "DELETE_ATTR"):
-                    changed.add(name)
-                elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and name is not None:
-                    if prev is not None and prev.opname in ("LOAD_ATTR", "LOAD_METHOD") and (
-                            name in _MUTATORS or (name.endswith("_")
-                                                  and not name.startswith("_"))):
-                        changed.add(prev.argval)  # self._calls.append(...)
-                    attrs.append(name)
-                    read.add(name)
-                    queue.extend(methods.get(name, []))
-                elif ins.opname in ("STORE_SUBSCR", "DELETE_SUBSCR"):
-                    changed.update(attrs[-2:])
-                elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and name is not None:
-                    read.add(name)
-                    g = glb.get(name)
-                    if isinstance(g, types.FunctionType) and _user_code(g.__module__):
-                        queue.append(g)
-                prev = ins
-    return frozenset(read), frozenset(changed)
 
 
 def _own_code_names(cls: type) -> frozenset[str]:
