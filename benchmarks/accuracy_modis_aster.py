@@ -449,6 +449,8 @@ def psnr_ranges(rows: pd.DataFrame) -> str:
 def protocol_table(rows: pd.DataFrame, order: Sequence[str]) -> str:
     """RMSE, ubRMSE and the symmetric spectral ratio of each method under each protocol."""
     protos = [p for p in PROTOCOLS if (rows.protocol == p).any()]
+    if not protos:  # no row: no table (its header had 3 empty columns over a 2-column rule)
+        return ""
     head = ("| method | pairs | " + " | ".join(f"RMSE {p} (K)" for p in protos) + " | "
             + " | ".join(f"ubRMSE {p} (K)" for p in protos) + " | "
             + " | ".join(f"sym. ratio {p}" for p in protos) + " |")
@@ -745,16 +747,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"--figure-pair {fig_pair} cannot be scored ({unusable[fig_pair]}): "
                          f"pass a usable pair ({', '.join(pairs[:8])}"
                          f"{' ...' if len(pairs) > 8 else ''}) or leave --figure-pair out")
+    # models trained on modis_aster pairs (the bundled weights): scored on held-out pairs only,
+    # the training pairs recognised by their MODIS LST (held-back folders number pairs anew)
+    seen = set(seen_in_training(pairs, args.root))
+    held_ids = [p for p in pairs if p not in seen]
+    if not held_ids:  # the page's tables are of held-out pairs: it was a 0-pair page, exit 0
+        folder = _modis_aster_dir(args.root)
+        raise SystemExit(
+            f"no pair to score is held out from the bundled models' training: {', '.join(pairs)} "
+            f"of {folder} "
+            + ("is a training pair (recognised by its MODIS LST)" if len(pairs) == 1 else
+               "are training pairs (recognised by their MODIS LST)")
+            + ("; left out: " + "; ".join(f"{p}: {w}" for p, w in unusable.items())
+               if unusable else "")
+            + (": pass --pairs ids of held-out pairs, or leave --pairs out for all of them"
+               if args.pairs is not None and len(listed) < len(all_listed(args.root)) else
+               f": add held-out pairs to {folder} (and to its pairs.csv)"
+               + (" or complete the files of those left out" if unusable else "")))
     out.mkdir(parents=True, exist_ok=True)
     print(f"writing to {out}", flush=True)
     methods, skipped = resolve_methods(args.methods)
     fig_pair = fig_pair or pairs[0]
     print(f"{len(pairs)} pairs; methods {list(methods)}; skipped {list(skipped)}", flush=True)
-    # models trained on modis_aster pairs (the bundled weights): scored on held-out pairs only,
-    # the training pairs recognised by their MODIS LST (held-back folders number pairs anew)
     trained = {n for n, m in methods.items() if isinstance(m, TorchModelMethod)}
-    seen = set(seen_in_training(pairs, args.root))
-    held_ids = [p for p in pairs if p not in seen]
     print(f"{len(held_ids)} pairs held out from the bundled models' training "
           f"({len(seen)} seen in training: trained models are not scored on them)", flush=True)
 

@@ -59,7 +59,7 @@ from xlstsr.datasets import (  # noqa: E402
     open_modis_aster_pair,
     pairs_apart,
 )
-from xlstsr.datasets.root import require_data, results_dir  # noqa: E402
+from xlstsr.datasets.root import check_output, require_data, results_dir  # noqa: E402
 from xlstsr.kernels.aggregate import radiometric_mean  # noqa: E402
 from xlstsr.methods import get_method  # noqa: E402
 from xlstsr.nn import load_model  # noqa: E402
@@ -196,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     # a smoke run (a test of the code path) never replaces the published pages
     args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
+    # absolute: the training child runs from the repository root, so a relative --work put its
+    # checkpoints under the checkout and this run looked for them under its own folder
+    args.work = None if args.work is None else check_output(args.work, "--work").absolute()
     # the shared split's pairs by id: a folder without them is named first, another folder
     # ($XLSTSR_DATA) refused in one line (it ended in a raw InputNotFoundError)
     require_data("modis_aster")

@@ -1523,6 +1523,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.rerun_profile is not None:
         r, s = earlier_run(args.rerun_profile)
+        args.out = out_dir(r)  # checked before the rerun (a file as --out: after it, lost)
         with tempfile.TemporaryDirectory(prefix="xlstsr-bench-") as tmp:
             cube = make_cube(Path(tmp), "real", s["profile_days"], s["real"], seed=0)
             r["profile"] = bench_profile(cube, s["profile_days"], Path(tmp))
@@ -1531,25 +1532,25 @@ def main(argv: list[str] | None = None) -> int:
                               + f"nice -n {os.nice(0)} .venv/bin/python benchmarks/engine.py "
                               f"--rerun-profile {args.rerun_profile}")
         r["reading"] = reading(r)
-        args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "engine.md").write_text(render(r, kept_items(args.rerun_profile)))
         print(json.dumps(r["profile"]), flush=True)
         return 0
     if args.rerun_fast is not None:
         r, s = earlier_run(args.rerun_fast)
+        args.out = out_dir(r)  # checked before the rerun (a file as --out: after it, lost)
         load = tuple(round(v, 2) for v in os.getloadavg())
         with tempfile.TemporaryDirectory(prefix="xlstsr-bench-") as tmp:
             cube = make_cube(Path(tmp), "real", s["real_days"], s["real"], seed=0)
             r["real_fast"] = bench_real_fast(cube, s["real_days"], Path(tmp))
         r["real_fast"]["load"] = load
         r["reading"] = reading(r)
-        args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "engine.md").write_text(render(r, kept_items(args.rerun_fast)))
         return 0
     if args.rerun_scaling is not None:
         r, s = earlier_run(args.rerun_scaling)
+        args.out = out_dir(r)  # checked before the rerun (a file as --out: after it, lost)
         with tempfile.TemporaryDirectory(prefix="xlstsr-bench-") as tmp:
             cube = make_cube(Path(tmp), "real", s["scale_days"], s["real"], seed=0)
             load = tuple(round(v, 2) for v in os.getloadavg())
@@ -1562,7 +1563,6 @@ def main(argv: list[str] | None = None) -> int:
                        "end_load": tuple(round(v, 2) for v in os.getloadavg())}
         r["scaling"] = sc
         r["reading"] = reading(r)
-        args.out = out_dir(r)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "engine.md").write_text(render(r, kept_items(args.rerun_scaling)))
         print(json.dumps(sc), flush=True)

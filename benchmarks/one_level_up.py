@@ -92,7 +92,7 @@ from scale_invariance import (
 from sisr_cube import check_held_back_cube, recipe  # the cube reader, its split by position
 
 from xlstsr.datasets import data_root
-from xlstsr.datasets.root import HELD_BACK_RESULTS, is_project_data, results_dir
+from xlstsr.datasets.root import HELD_BACK_RESULTS, check_output, is_project_data, results_dir
 from xlstsr.errors import XlstsrError
 from xlstsr.kernels.aggregate import radiometric_mean
 from xlstsr.kernels.correction import correct_image
@@ -221,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
                     "same way (any folder name) is split and scored by its own window "
                     "positions")
     args = ap.parse_args(argv)
+    # outputs checked before any work: a folder as --json, a file as --out, a folder without
+    # write permission ended the run in a traceback after the training, nothing written
+    check_output(args.json, "--json", file_name="one_level_up.json")
+    check_output(args.out, "--out")
+    args.given_out = args.out  # the page's command names it (args.out becomes the folder used)
     if args.smoke:
         args.epochs = 1
     torch.set_num_threads(args.threads)
@@ -341,7 +346,11 @@ def page_source(args, summ: dict) -> tuple[str, str]:
     root = args.root if args.root is not None else summ.get("root")
     cmd = "python benchmarks/one_level_up.py" + " --smoke" * args.smoke + (
         f" --epochs {args.epochs}" if not args.smoke and args.epochs != 40 else "") + (
-        f" --root {root}" if root is not None else "")
+        f" --root {root}" if root is not None else "") + (
+        f" --seed {args.seed}" if getattr(args, "seed", 0) != 0 else "") + (
+        f" --threads {args.threads}" if getattr(args, "threads", 1) != 1 else "") + (
+        f" --json {args.json}" if getattr(args, "json", None) is not None else "") + (
+        f" --out {args.given_out}" if getattr(args, "given_out", None) is not None else "")
     shared = recipe().CUBE  # the project's cube: modis_h18v04_2020
     cube = Path(summ.get("cube", shared))
     data = (f"the MOD11A1 datacube `{shared}` (64 x 64 windows of 1 km LST, day and night, "

@@ -126,12 +126,13 @@ from xlstsr.datasets.ecostress import (
     ECOSTRESS_BOUNDS,
     LAND_BOUNDS,
     SAME_OVERPASS,
+    _folder,
     ecostress_apart,
     ecostress_box,
     ecostress_crs,
     ecostress_grid,
 )
-from xlstsr.datasets.root import HELD_BACK_RESULTS, require_data, results_dir
+from xlstsr.datasets.root import HELD_BACK_RESULTS, check_output, require_data, results_dir
 from xlstsr.errors import GridError, GuideAlignmentWarning, XlstsrError
 from xlstsr.kernels.aggregate import gaussian_psf, radiometric_mean
 from xlstsr.kernels.correction import (
@@ -926,13 +927,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="6 overpasses, 1 epoch (a test)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    # outputs checked before any work: a folder as --json, a file as --out, a folder without
+    # write permission ended the run in a traceback after the training, nothing written
+    check_output(args.json, "--json", file_name="scale_invariance.json")
+    check_output(args.out, "--out")
+    args.given_out = args.out  # the page's command names it (args.out becomes the folder used)
     torch.set_num_threads(args.threads)
     if args.train is None or args.test is None:
         shared = require_data("ecostress_la")  # missing: one line naming the folder and the fix
     for flag, folder in (("--train", args.train), ("--test", args.test)):
         check_ecostress_folder(flag, folder)
-    tr_dir = (args.train or shared).resolve()
-    te_dir = (args.test or shared).resolve()
+    # the ECOSTRESS folder each reads (a data folder holding ecostress_la/ and that folder itself
+    # are one folder: compared as given, they were two, and every test date a training one)
+    tr_dir = _folder(args.train or shared).resolve()
+    te_dir = _folder(args.test or shared).resolve()
     max_n = 6 if args.smoke else None
     if args.smoke:
         args.epochs = 1
@@ -1438,19 +1446,32 @@ def reading(res: dict[str, np.ndarray], summ: dict) -> str:
     return " ".join(out)
 
 
+def page_command(args: argparse.Namespace) -> str:
+    """The command the page names as its writer: every option given that changes what is
+    written or where (``--json``, ``--out`` as given, ``--threads``), so that rerunning it
+    writes the same files; ``args.given_out``: ``--out`` as given (``args.out`` becomes the
+    folder used)."""
+    return ("python benchmarks/scale_invariance.py" + " --smoke" * args.smoke
+            + "".join(f" --{k} {getattr(args, k)}" for k in ("train", "test")
+                      if getattr(args, k) is not None)
+            + (" --split time" if args.split == "time" else "")
+            + (f" --psf {args.psf}" if args.psf != "none" else "")
+            + ("" if args.bounds == "land" else " --bounds " + (
+                args.bounds if isinstance(args.bounds, str)
+                else f"{args.bounds[0]:g},{args.bounds[1]:g}"))
+            + (f" --epochs {args.epochs}" if not args.smoke and args.epochs != 40 else "")
+            + (f" --seed {args.seed}" if args.seed != 0 else "")
+            + (" --no-stats" if args.no_stats else "")
+            # where it wrote and how: rerunning the command writes the same files
+            + (f" --threads {args.threads}" if args.threads != 1 else "")
+            + (f" --json {args.json}" if args.json is not None else "")
+            + (f" --out {args.given_out}" if getattr(args, "given_out", None) is not None
+               else ""))
+
+
 def report(args, summ: dict, res: dict, fold_runs: list[dict], split: str,
            dn: dict[str, str]) -> str:
-    cmd = ("python benchmarks/scale_invariance.py" + " --smoke" * args.smoke
-           + "".join(f" --{k} {getattr(args, k)}" for k in ("train", "test")
-                     if getattr(args, k) is not None)
-           + (" --split time" if args.split == "time" else "")
-           + (f" --psf {args.psf}" if args.psf != "none" else "")
-           + ("" if args.bounds == "land" else " --bounds " + (
-               args.bounds if isinstance(args.bounds, str)
-               else f"{args.bounds[0]:g},{args.bounds[1]:g}"))
-           + (f" --epochs {args.epochs}" if not args.smoke and args.epochs != 40 else "")
-           + (f" --seed {args.seed}" if args.seed != 0 else "")
-           + (" --no-stats" if args.no_stats else ""))
+    cmd = page_command(args)
     f0 = fold_runs[0]["models"]["invariant"]
     where = ("**by ground and by date**: " + "; ".join(
         f"fold `{f['name']}` trains on the 1.12 km columns [{f['train_cols'][0]}, "

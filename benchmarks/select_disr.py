@@ -56,12 +56,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accuracy_modis_aster import positive_int  # noqa: E402
+from accuracy_modis_aster import positive_int, refuse_held_back_data  # noqa: E402
 
 import xlstsr  # noqa: E402
 from xlstsr.datasets import VAL_PAIRS  # noqa: E402
 from xlstsr.datasets import open_modis_aster_aligned as load_pair  # noqa: E402
-from xlstsr.datasets.root import require_data, results_dir  # noqa: E402
+from xlstsr.datasets.root import check_output, require_data, results_dir  # noqa: E402
 from xlstsr.errors import GuideAlignmentWarning  # noqa: E402
 from xlstsr.nn.weights import WEIGHTS_DIR  # noqa: E402
 
@@ -165,6 +165,18 @@ BAND = (0.8, 1.2)
 TRUTH = {"erode": 0, "valid_min": 230.0}
 
 
+def run_training(cmd: list[str], log: Path, mode: str = "w") -> None:
+    """Run ``cmd`` (``scripts/train_bundled.py``, from the repository root) with its output in
+    ``log``; a failure ends the run in one line with the log's last line (a CalledProcessError
+    traceback hid the cause in the log). ``mode``: ``"a"`` appends a later step's output."""
+    with open(log, mode) as fh:
+        rc = subprocess.run(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        last = log.read_text(errors="replace").strip().splitlines()
+        raise SystemExit(f"{Path(__file__).name}: training failed (train_bundled.py exit status "
+                         f"{rc}): {last[-1] if last else 'no output'} (its whole log: {log})")
+
+
 def train(
     name: str, lr: float, opts: dict[str, float], other: dict[str, int], work: Path,
     job: str = "disr_unet",
@@ -180,9 +192,7 @@ def train(
         cmd += ["--loss-option", f"{k}={v}"]
     for k, v in other.items():
         cmd += [f"--{k}", str(v)]
-    log = out / "train.log"
-    with open(log, "w") as fh:
-        subprocess.run(cmd, check=True, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    run_training(cmd, out / "train.log")
     return out / fname
 
 
@@ -248,9 +258,15 @@ def main(argv: list[str] | None = None) -> int:
                     "is no worse in RMSE and ubRMSE)")
     args = ap.parse_args(argv)
     # a smoke run (a test of the code path) never replaces the published pages
-    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke)
+    # absolute: the training child runs from the repository root, so a relative --out / --work
+    # put its checkpoints under the checkout and this run looked for them under its own folder
+    args.out = results_dir(args.out, ROOT / "docs" / "results", smoke=args.smoke).absolute()
+    args.work = None if args.work is None else check_output(args.work, "--work").absolute()
     # checked here: scripts/train_bundled.py, run per candidate, would end in CalledProcessError
     require_data("modis_aster")
+    # the shared split's pairs by id: another folder ($XLSTSR_DATA) is refused in one line
+    # (the child failed on the first id, or trained and scored another folder's pairs silently)
+    refuse_held_back_data("select_disr.py", "trains on TRAIN_PAIRS and selects on VAL_PAIRS")
     if args.guide_offset:
         return main_guide_offset(args)
     if args.distil:
@@ -556,9 +572,8 @@ def train_coarse(
         [*base, "--only", "disr_coreg", "--init", str(out / "disr_degraded_cube_x4.pt"),
          *quick, *(["--stride", "160"] if smoke else [])],
     ]
-    with open(out / "train.log", "w") as fh:
-        for cmd in steps:
-            subprocess.run(cmd, check=True, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    for i, cmd in enumerate(steps):
+        run_training(cmd, out / "train.log", "a" if i else "w")
     return out / COREG_FILE
 
 
@@ -603,8 +618,7 @@ def train_distil(name: str, student: Path, work: Path, smoke: bool = False,
     cmd = [sys.executable, str(ROOT / "scripts" / "train_bundled.py"), "--threads", "1",
            "--out", str(out), "--no-progress", "--only", "disr_distil", "--init", str(student),
            "--teacher", str(WEIGHTS_DIR / COREG_FILE), *opts]
-    with open(out / "train.log", "w") as fh:
-        subprocess.run(cmd, check=True, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    run_training(cmd, out / "train.log")
     return out / fname
 
 
@@ -773,8 +787,7 @@ def main_guide_offset(args: argparse.Namespace) -> int:
         cmd = [sys.executable, str(ROOT / "scripts" / "train_bundled.py"), "--only",
                "disr_coreg", "disr_fast", "--guide-offset", "auto", "--out", str(work),
                "--no-progress", *extra]
-        with open(work / "train.log", "w") as fh:
-            subprocess.run(cmd, check=True, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+        run_training(cmd, work / "train.log")
     t_train = time.perf_counter() - t0
     shipped = {"unet": WEIGHTS_DIR / COREG_FILE, "fast": WEIGHTS_DIR / FAST_FILE}
     paths = {**shipped, "unet (offset-corrected guides)": new["unet"],

@@ -430,6 +430,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [n for n in names if n not in configs]
     if unknown:
         ap.error(f"unknown configurations {unknown}; known: {', '.join(CONFIGS)}")
+    from xlstsr.datasets.root import check_output
+
+    # the files it writes, checked before any work (a folder there failed once computed)
+    check_output(args.export, "--export", file_name="sets.npz")
+    check_output(args.results, "--results", file_name="results.json")
     if args.export:
         export(Path(args.export), args.smoke)
         return 0

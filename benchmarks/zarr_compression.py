@@ -98,4 +98,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from xlstsr.datasets.root import exit_on_missing_data
+
+    exit_on_missing_data(main, __file__)  # an output path it cannot write: one line

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from ..errors import InputNotFoundError
+from ..errors import InputNotFoundError, XlstsrError
 
 __all__ = [
     "DATA_ENV",
     "HELD_BACK_RESULTS",
+    "OutputPathError",
+    "check_output",
     "data_root",
     "exit_on_missing_data",
     "is_project_data",
@@ -173,10 +175,14 @@ def exit_on_missing_data(main: Callable[[], int | None], script: str,
     the script's own: ``flags``, the options that point it to a data folder (e.g. ``"--root
     DIR"``; None, a script without one: only ``XLSTSR_DATA``), and the dataset folder the data
     folder must hold when known. Any other (a missing tool, a file outside the data folder)
-    propagates with its traceback, which shows where it came from.
+    propagates with its traceback, which shows where it came from. An output path it cannot
+    write (:class:`OutputPathError`, from :func:`check_output` before any work) ends the run
+    with its one line too.
     """
     try:
         code = main()
+    except OutputPathError as err:
+        raise SystemExit(f"{Path(script).name}: {err}") from None
     except FileNotFoundError as err:
         msg = str(err)
         if getattr(err, "data_problem", None):  # data_root's, require_data's, a reader's
@@ -252,6 +258,10 @@ def results_dir(
     ``--quick``) is a measurement, but not the one the published page reports: it too writes
     :data:`HELD_BACK_RESULTS` unless ``--out`` is given.
 
+    The folder returned is checked (:func:`check_output`: not a file, writable), so that a
+    benchmark calling this before its work is refused up front, in one line, rather than
+    failing after the run. Raises :class:`OutputPathError`.
+
     Examples
     --------
     >>> results_dir(None, "docs/results", "/tmp/held_back")
@@ -266,11 +276,67 @@ def results_dir(
     PosixPath('docs/results')
     """
     if out is not None:
-        return Path(out)
+        return check_output(Path(out), "--out")
     if not folders and os.environ.get(DATA_ENV):
         # a benchmark that reads through data_root(): $XLSTSR_DATA is the folder it read (a
         # held-back one there published over docs/results)
         folders = (os.environ[DATA_ENV],)
     if not smoke and not partial and all(is_project_data(f) for f in folders):
-        return Path(published)
-    return HELD_BACK_RESULTS
+        return check_output(Path(published), None)
+    return check_output(HELD_BACK_RESULTS, None)
+
+
+class OutputPathError(XlstsrError):
+    """An output path given to a benchmark that it cannot write (a file where its pages' folder
+    goes, a folder where a file goes, a folder without write permission), found before any work
+    by :func:`check_output`: the run used to end in a traceback once computed, writing nothing.
+    :func:`exit_on_missing_data` prints it in one line."""
+
+
+def check_output(path: str | os.PathLike[str] | None, flag: str | None = "--out", *,
+                 file_name: str | None = None) -> Path | None:
+    """``path``, an output of a benchmark (``--out DIR``, ``--json FILE``...), checked before any
+    work: a folder (``file_name`` None) must not be an existing file, a file (``file_name``: the
+    name it has by default, for the advice) must not be an existing folder, and the nearest
+    existing folder on the way to it must be writable (:func:`xlstsr.io.formats.check_writable`;
+    the missing folders are made when writing). None passes (an option not given).
+
+    ``flag``: the option that gave ``path``, named in the message; None: a default folder
+    (:func:`results_dir`'s), for which ``--out`` is the fix.
+
+    Raises
+    ------
+    OutputPathError
+        Naming the option, the path and the fix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile() as f:
+    ...     check_output(f.name, "--out")
+    Traceback (most recent call last):
+    ...
+    xlstsr.datasets.root.OutputPathError: --out /tmp/... is a file, not a folder: ...
+    >>> check_output("/tmp", "--json", file_name="summary.json")
+    Traceback (most recent call last):
+    ...
+    xlstsr.datasets.root.OutputPathError: --json /tmp is a folder: give a file path, e.g. /tmp/summary.json.
+    """
+    if path is None:
+        return None
+    from ..io.formats import check_writable  # the io layer: only when checking
+
+    path = Path(path)
+    what = (f"{flag} {path}" if flag else
+            f"the default output folder {path} (--out DIR writes elsewhere)")
+    if file_name is None and path.exists() and not path.is_dir():
+        raise OutputPathError(f"{what} is a file, not a folder: give a folder path (it is "
+                              "created), or move the file away.")
+    if file_name is not None and path.is_dir():
+        raise OutputPathError(f"{what} is a folder: give a file path, e.g. "
+                              f"{path / file_name}.")
+    try:
+        check_writable(path if file_name is None else path.parent)
+    except XlstsrError as err:
+        raise OutputPathError(f"{what}: {err}") from None
+    return path
