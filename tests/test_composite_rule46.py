@@ -169,3 +169,67 @@ def test_guide_note_names_the_cause(case):
         sel = da.sel(time=slice(nd["time"][0], None))
         assert match_steps(nd, sel, "time", tol).sizes["time"] == sel.sizes["time"]
     assert np.isfinite(da.values).all()
+
+
+# -- review 46e ------------------------------------------------------------------------------------
+
+def test_eight_day_across_a_year_without_its_1_january_composite():
+    """Review 46e/2: MOD11A2 Dec 19, Dec 27, (Jan 1 missing), Jan 9: the gap Dec 27 -> Jan 9
+    (13 days) crosses the year and is left out: still 8-day, '7D' (the calibration advised
+    '15D', its period not told)."""
+    dates = ["2019-12-19", "2019-12-27", "2020-01-09"]
+    assert composite_period(pd.to_datetime(dates)).name == "8-day"
+    assert composite_period(pd.to_datetime(["2019-12-27", "2020-01-09", "2020-01-17"])).reach == 7
+    nd = _ndvi(dates)
+    da = _lst(pd.date_range("2019-12-19", "2020-01-16") + pd.Timedelta("630min"))
+    cmsg, ctol = _calibration_advice(nd, da)
+    gmsg, gtol = _guide_advice(nd, da)
+    assert ctol == gtol == "7D" and "8-day" in cmsg and "8-day" in gmsg, (cmsg, gmsg)
+    assert "not told" not in cmsg and "15D" not in cmsg, cmsg
+
+
+MISSING = {
+    "dekad-feb-11": ([t for t in pd.date_range("2021-01-01", "2021-03-31") if t.day in (1, 11, 21)
+                      and t != pd.Timestamp("2021-02-11")],
+                     pd.date_range("2021-02-01", "2021-02-28"), 18),
+    "dekad-mar-1": ([t for t in pd.date_range("2021-01-01", "2021-03-31") if t.day in (1, 11, 21)
+                     and t != pd.Timestamp("2021-03-01")],
+                    pd.date_range("2021-02-21", "2021-03-10"), 8),
+    "month-mar": ([t for t in pd.date_range("2021-01-01", periods=6, freq="MS") if t.month != 3],
+                  pd.date_range("2021-02-01", "2021-03-31"), 28),
+}
+
+
+def _own(day, took, dekad) -> bool:
+    """Whether ``took`` is the composite of ``day``'s own month (and dekad)."""
+    same = (day.year, day.month) == (took.year, took.month)
+    return same and (not dekad or min((day.day - 1) // 10, 2) == (took.day - 1) // 10)
+
+
+@pytest.mark.parametrize("case", list(MISSING))
+def test_dekads_and_months_with_one_missing_keep_their_own_period(case):
+    """Review 46e/1: a tolerance of 10 / 30 days paired a missing dekad's / month's days with
+    the previous composite; both advices now keep the steps whose own period has one first,
+    and count them as kept (the calibration said 19 of 28 where 18 are covered)."""
+    dates, days, n = MISSING[case]
+    dekad = case.startswith("dekad")
+    nd, da = _ndvi(dates), _lst(days + pd.Timedelta("630min"))
+    cmsg, _ = _calibration_advice(nd, da)
+    assert f"keep the {n} of the {len(days)} steps whose own" in cmsg, cmsg
+    kept, tol = _follow(cmsg, da, nd)
+    assert kept.sizes["time"] == n
+    out = apply_calibration(kept, CAL, nd, check=False, time_tolerance=tol)
+    kdays = pd.DatetimeIndex(kept["time"].values).normalize()
+    assert all(_own(d, t, dekad) for d, t in zip(kdays, _took(out, kept)))
+    # the guide's advice, followed, pairs each kept step with its own period's composite
+    gmsg, gtol = _guide_advice(nd, da)
+    assert f"keeping the {n} of the {len(days)} LST steps" in gmsg, gmsg
+    env = {"lst": da, "guide": nd, "np": np}
+    exec(re.findall(r"`(lst = [^`]+)`", gmsg)[0], env)
+    lst = env["lst"]
+    assert lst.sizes["time"] == n
+    got = match_steps(nd, lst, "time", gtol)
+    doy = np.rint(got.isel(y=0, x=0).values * 1000).astype(int)
+    took = [pd.Timestamp(f"{d.year - 1}-12-31") + pd.Timedelta(days=int(v))
+            for d, v in zip(pd.DatetimeIndex(lst["time"].values), doy)]
+    assert all(_own(d, t, dekad) for d, t in zip(pd.DatetimeIndex(lst["time"].values), took))

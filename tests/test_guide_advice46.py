@@ -269,3 +269,25 @@ def test_band_order_not_asked_of_a_correctly_ordered_guide():
         check_guide_values(np.concatenate([dim, ndvi], 1), st)
     # followed (given in the model's order), the guide passes
     check_guide_values(np.concatenate([ndvi, dim], 1), st)
+
+
+def test_band_order_asked_of_a_swapped_guide_with_a_bright_albedo():
+    """Review 46e/3: [bright albedo, ndvi] for a model of ['ndvi', 'albedo']: the albedo fits
+    the broad NDVI slot, but worse than the NDVI given in the albedo's slot does: the order is
+    asked (it was told "the order is not what is wrong"); followed, the reordered guide is told
+    of the albedo's scale, no longer of the order."""
+    rng = np.random.default_rng(0)
+    ndvi = np.clip(rng.normal(0.6, 0.15, (1, 1, 32, 32)), -0.2, 0.95).astype("f4")
+    alb = rng.normal(0.45, 0.08, (1, 1, 32, 32)).astype("f4")
+    st = {"mean": [0.6, 0.15], "std": [0.15, 0.02], "names": ["ndvi", "albedo"]}
+    with pytest.raises(GuideScaleError) as err:
+        check_guide_values(np.concatenate([alb, ndvi], 1), st)
+    msg = str(err.value)
+    assert "another order" in msg and "['ndvi', 'albedo']" in msg, msg
+    assert "the order is not what is wrong" not in msg, msg
+    # both causes named: the albedo fits no albedo slot even once reordered
+    assert "channel 0's values do not fit the model's 'albedo' either" in msg, msg
+    with pytest.raises(GuideScaleError) as err:
+        check_guide_values(np.concatenate([ndvi, alb], 1), st)
+    msg = str(err.value)
+    assert "another order" not in msg and "scale_factor" in msg, msg

@@ -732,7 +732,8 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
             # Where one is missing, keep the LST steps a composite covers instead
             cover = period.reach
             kind = "MODIS 16-day" if period.days == 16 else period.name
-            keep, kept = _keep_covered(d, like_lab, ordered, cover, like_var, by_day, steps)
+            keep, kept = _keep_covered(d, like_lab, ordered, cover, like_var, by_day, steps,
+                                       period)
             # no steps to keep (none covered, or labels matched as instants): the reach
             tol = f"{cover}D" if keep or by_day <= cover else f"{by_day}D"
         # .sel compares instants, not days: composites at 00:00 reach an LST at 10:30 of their
@@ -758,13 +759,29 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
 
 
 def _keep_covered(d: Any, like_lab: pd.DatetimeIndex, ordered: pd.DatetimeIndex, cover: int,
-                  like_var: str, by_day: int,
-                  steps: pd.DatetimeIndex | None = None) -> tuple[str, pd.DatetimeIndex]:
+                  like_var: str, by_day: int, steps: pd.DatetimeIndex | None = None,
+                  period: Any = None) -> tuple[str, pd.DatetimeIndex]:
     """The advice to keep the LST steps a composite covers (its first day and the ``cover``
     after, by calendar day) where ``by_day`` (:func:`_day_reach`) says some lie further from
     their latest composite (one missing), then pass the composites' tolerance, and the labels
     it keeps; "" where none lies further, or where no step would be left. ``steps``: the LST's
-    labels with their repeats (a day and a night step of a date), counted in the advice."""
+    labels with their repeats (a day and a night step of a date), counted in the advice.
+    ``period``: the composites' :class:`xlstsr.steps.CompositePeriod`; dekads and months (not
+    fixed) cover the steps of their own dekad / month only, judged by calendar (a reach of 10
+    or 30 days paired a missing one's days with the previous composite)."""
+    from .steps import calendar_keep_code, calendar_period_key
+
+    steps = like_lab if steps is None else steps
+    if period is not None and not period.fixed:
+        own = calendar_period_key(ordered, period)
+        has = np.isin(calendar_period_key(like_lab, period), own)
+        if has.all() or not has.any():
+            return "", like_lab
+        n_kept = int(np.isin(calendar_period_key(steps, period), own).sum())
+        what = "dekad" if period.days == 10 else "month"
+        return (f"keep the {n_kept} of the {len(steps)} steps whose own {what} has a "
+                f"composite (a tolerance pairs the others with the previous {what}'s): "
+                f"`{calendar_keep_code(period, like_var, d, 'ndvi')}`, then "), like_lab[has]
     if by_day <= cover:
         return "", like_lab
     # the expression as advised, evaluated here: a step is kept where a composite's first day
@@ -774,7 +791,6 @@ def _keep_covered(d: Any, like_lab: pd.DatetimeIndex, ordered: pd.DatetimeIndex,
     kept = like_lab[like_lab.normalize().isin(days)]
     if not len(kept) or _day_reach(kept, ordered) > cover:
         return "", like_lab
-    steps = like_lab if steps is None else steps
     n_kept = int(steps.normalize().isin(days).sum())
     return (f"keep the {n_kept} of the {len(steps)} steps a composite covers (its first "
             f"day and the {cover} after; the others' composite is missing): `{like_var} = "

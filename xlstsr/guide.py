@@ -43,6 +43,8 @@ from .steps import (
     _decode_cf_labels,
     calendar,
     calendar_fix,
+    calendar_keep_code,
+    calendar_period_key,
     composite_period,
 )
 from .steps import _refuse_bad_labels as _refuse_bad_step_labels
@@ -1135,6 +1137,18 @@ def _composite_tolerance_advice(guide: xr.DataArray, lst: xr.DataArray, dim: str
                 "first day, which cover it and the 15 days after, '7D' for 8-day ones: the "
                 "latest guide step at most that long before each date is used)")
     tol = f"{period.reach}D"
+    if not period.fixed:
+        # dekads, months: a tolerance of days cannot say a step's own period; where that one
+        # is missing it paired the step with the previous period's composite, silently
+        lv = np.asarray(lst[dim].values)
+        own = np.isin(calendar_period_key(lv, period), calendar_period_key(gv, period))
+        if own.any() and not own.all():
+            what = "dekad" if period.days == 10 else "month"
+            return (f"`guide_time_tolerance={tol!r}` after keeping the {int(own.sum())} of "
+                    f"the {own.size} LST steps whose own {what} has a composite (the guide's "
+                    f"dates are those of {period.name} composites; a tolerance pairs the "
+                    f"others with the previous {what}'s): "
+                    f"`{calendar_keep_code(period, 'lst', dim, 'guide')}`")
     try:
         match_steps(guide, lst, dim, tol)
         note = ""
@@ -2883,8 +2897,9 @@ def _band_order_hint(ms: np.ndarray, sds: np.ndarray, mean_t: np.ndarray, std_t:
     order given does not (a list [red, ndvi] for a model of ['ndvi', 'red'] was told "NDVI in
     percent? divide it by 100", which ran on swapped bands); else, channel ``c``'s values
     fitting another trained channel better than any power-of-ten rescaling fits its own: the
-    order asked where that slot's channel fits ``c``'s slot or fails its own too, else (no
-    order can make ``c`` fit) the units, scale and fill value to check."""
+    order asked where that slot's channel fits ``c``'s slot, fails its own too or fits it
+    worse than ``c`` does, else (``c`` fits no slot a channel of its own does not fit better)
+    the units, scale and fill value to check."""
     import itertools
 
     n = min(ms.size, mean_t.size)
@@ -2920,10 +2935,15 @@ def _band_order_hint(ms: np.ndarray, sds: np.ndarray, mean_t: np.ndarray, std_t:
         j = min(others)[1]
         fits = (f"its values fit the model's channel {j} ({label[j]}: mean {mean_t[j]:.4g}, "
                 f"standard deviation {std_t[j]:.4g}), not channel {c} ({label[c]})")
-        if fit[j][c] is not None or fit[j][j] is None:
-            # a swap of c and j fits both slots, or channel j fails its own slot too
+        if fit[j][c] is not None or fit[j][j] is None or fit[c][j] < fit[j][j]:
+            # a swap of c and j fits both slots, channel j fails its own slot too, or c fits
+            # slot j better than j does (a swapped [bright albedo, ndvi]: the albedo fits the
+            # broad NDVI slot, but worse than the NDVI given in the albedo's)
+            also = ("" if fit[j][c] is not None else
+                    f"; channel {j}'s values do not fit the model's {label[c]} either: check "
+                    f"their units, `scale_factor` and `_FillValue` too")
             return (f"{fits}: are the guide's bands in another order than the model's inputs "
-                    f"{[str(x) for x in names]}? Give them in that order")
+                    f"{[str(x) for x in names]}? Give them in that order{also}")
         # channel j fits its own slot and not c's: no order makes c fit (a correctly ordered
         # guide of a bright albedo was asked whether its bands were in another order); nor
         # does a power of ten ('red' given the NDVI again was told to divide it by 100)

@@ -1682,6 +1682,28 @@ _DEKADAL = CompositePeriod("10-day (dekadal)", 10, 10, False)
 _MONTHLY = CompositePeriod("monthly", 30, 30, False)
 
 
+def calendar_period_key(labels: Any, period: CompositePeriod) -> np.ndarray:
+    """The calendar period (dekad, month) of each date, for composites whose period is not
+    fixed (``period.fixed`` False): ``year * 1000 + month * 10 + dekad`` (dekad 0, 1, 2: days
+    1-10, 11-20, 21-end; 0 for months). A date is covered by the composite of its own key
+    only: a tolerance of days pairs it with the previous period's where its own is missing."""
+    t = pd.DatetimeIndex(np.asarray(labels).ravel())
+    dekad = np.minimum((t.day - 1) // 10, 2) if period.days == 10 else 0
+    return np.asarray(t.year * 1000 + t.month * 10 + dekad)
+
+
+def calendar_keep_code(period: CompositePeriod, var: str, dim: Any, other: str) -> str:
+    """The expression that keeps ``var``'s steps whose own calendar period (dekad, month:
+    :func:`calendar_period_key`) has a composite in ``other``, as advised."""
+    if period.days != 10:
+        key = "{0}['{1}'].dt.strftime('%Y-%m')"
+    else:
+        key = ("({0}['{1}'].dt.year * 1000 + {0}['{1}'].dt.month * 10 "
+               "+ np.minimum(({0}['{1}'].dt.day - 1) // 10, 2))")
+    return (f"{var} = {var}.isel({dim}={key.format(var, dim)}.isin("
+            f"{key.format(other, dim)}.values).values)")
+
+
 def composite_period(labels: Any) -> CompositePeriod | None:
     """The period of composites labelled by the first day of their period, told by their
     dates: the one rule of :func:`xlstsr.guide.match_steps`'s advice and of
@@ -1690,8 +1712,9 @@ def composite_period(labels: Any) -> CompositePeriod | None:
     - every date on the 1st of a month, a month or more apart: monthly (MOD13A3);
     - every date on the 1st, 11th or 21st: dekads (10-day, Copernicus / SPOT VGT; the last one
       of a month runs 8-11 days, so that '21 Feb -> 1 Mar' is no 8-day gap);
-    - else by the typical (median) gap, the year's last one (to 1 January, shorter: MODIS
-      restarts its periods there) left out: 8-day (MOD11A2, MOD09A1) where it is 7-9 days, or
+    - else by the typical (median) gap, those into a new year left out (MODIS restarts its
+      periods on 1 January: the year's last one is shorter, or longer where 1 January's
+      composite is missing): 8-day (MOD11A2, MOD09A1) where it is 7-9 days, or
       where every gap is a multiple of 8 within a day (one composite missing: 8 and 16);
       16-day (MOD13) where it is 15-17 days, or every gap is a multiple of 16 within a day.
 
@@ -1728,8 +1751,9 @@ def composite_period(labels: Any) -> CompositePeriod | None:
         return _MONTHLY
     if days.day.isin([1, 11, 21]).all() and not (days.day == 1).all():
         return _DEKADAL
-    # the gap into a new year (MODIS's last composite of a year is shorter), where others remain
-    inner = gaps[~((days[1:].month == 1) & (days[1:].day == 1))] if len(gaps) > 1 else gaps
+    # gaps into a new year (MODIS's last composite of a year is shorter, and the 1 January
+    # one may be missing: Dec 27 -> Jan 9 is 13 days), where others remain
+    inner = gaps[days[1:].year == days[:-1].year] if len(gaps) > 1 else gaps
     inner = inner if inner.size else gaps
     med = float(np.median(inner))
     if med < 7:
