@@ -3,7 +3,6 @@ an empty model name, the LST-range advice for a TorchModelMethod instance."""
 
 from __future__ import annotations
 
-import logging
 import warnings
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 import torch
 
 import xlstsr
-from xlstsr.errors import CheckpointError
+from xlstsr.errors import CheckpointError, XlstsrError
 from xlstsr.methods.torch_model import TorchModelMethod
 from xlstsr.nn.fingerprint import weights_hash
 
@@ -193,16 +192,12 @@ class _WSNet(torch.nn.Module):
         return up + 0.01 * F.pixel_shuffle(self.c2(F.relu(self.c1(lst - 300))), 4)
 
 
-def test_a_model_failing_in_channels_last_runs_contiguous(lst, caplog):
+def test_a_model_failing_in_channels_last_runs_contiguous(lst):
     ref = xlstsr.upscale(lst, 4, method=TorchModelMethod(_WSNet(), channels_last=False))
     method = TorchModelMethod(_WSNet())
-    assert method.channels_last is True  # decided at compute, not by a forward at build
-    with caplog.at_level(logging.WARNING, logger="xlstsr.methods.torch_model"):
-        first = xlstsr.upscale(lst, 4, method=method)
-        xlstsr.upscale(lst, 4, method=method)
-    said = [r for r in caplog.records if "channels_last=False" in r.getMessage()]
-    assert len(said) == 1 and method.channels_last is False
-    np.testing.assert_allclose(first.values, ref.values, atol=1e-4)
+    assert method.channels_last is False  # the check at build: before any worker gets it
+    np.testing.assert_allclose(xlstsr.upscale(lst, 4, method=method).values, ref.values,
+                               atol=1e-4)
     out = xlstsr.upscale(lst, 4, method="sisr", method_options={"model": _WSNet()})
     lazy = xlstsr.upscale(lst.chunk({"y": 8}), 4, method="sisr",
                           method_options={"model": _WSNet()}).compute()
@@ -210,9 +205,19 @@ def test_a_model_failing_in_channels_last_runs_contiguous(lst, caplog):
     np.testing.assert_allclose(lazy.values, ref.values, atol=1e-4)
 
 
+def test_test_time_adaptation_of_a_model_failing_in_channels_last(lst):
+    """Review 46f (adapt_ws.py): the adapted path never saw the compute-time fallback."""
+    method = TorchModelMethod(_WSNet()).with_adaptation(True)
+    assert method.channels_last is False
+    out = xlstsr.upscale(lst, 4, method=method)
+    ref = xlstsr.upscale(lst, 4, method=TorchModelMethod(_WSNet(), channels_last=False)
+                         .with_adaptation(True))
+    np.testing.assert_allclose(out.values, ref.values, atol=1e-3)
+
+
 class _Context(torch.nn.Module):
     """A context path pooled 32x, its features flattened with ``.view``: runs in channels-last
-    at 32 px (a 1x1 map), fails there at 64 px (review 46c, cl.py)."""
+    at 32 px (a 1x1 map, the size the build-time check tries), fails there at 64 px."""
 
     factor, n_guide, receptive_field, spatially_local = 2, 0, 0, False
 
@@ -230,43 +235,112 @@ class _Context(torch.nn.Module):
         return F.pixel_shuffle(self.o(f), 2) * 0.01 + F.interpolate(lst, scale_factor=2)
 
 
-@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
-def test_a_size_dependent_channels_last_failure_runs_contiguous(lazy, caplog):
-    small = xlstsr.datasets.sample_scene(n_times=1, size=128)["lst_1km"]  # 32 px
+def _big():
     big = xlstsr.datasets.sample_scene(n_times=2, size=256)["lst_1km"]  # 64 px
-    assert small.shape[-1] == 32 and big.shape[-1] == 64
+    assert big.shape[-1] == 64
+    return big
+
+
+def _layout_error(info):
+    text = str(info.value)
+    assert "channels-last" in text and "view size is not compatible" in text
+    assert "method_options={'channels_last': False}" in text
+    assert "TorchModelMethod(..., channels_last=False)" in text
+    assert isinstance(info.value.__cause__, RuntimeError)  # chained: torch's own error
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
+def test_a_size_dependent_channels_last_failure_is_named_with_advice_that_works(lazy):
+    small = xlstsr.datasets.sample_scene(n_times=1, size=128)["lst_1km"]  # 32 px
+    big = _big()
     method = TorchModelMethod(_Context())
-    xlstsr.upscale(small, 2, method=method)  # 32 px: runs in channels-last
-    assert method.channels_last is True
-    ref = xlstsr.upscale(big, 2, method=TorchModelMethod(_Context(), channels_last=False))
+    assert method.channels_last is True  # the check at build ran it at 32 px
+    xlstsr.upscale(small, 2, method=method)
+    cached = method.model()
+    assert cached.o.weight.is_contiguous(memory_format=torch.channels_last)
     data = big.chunk({"time": 1}) if lazy else big
-    with caplog.at_level(logging.WARNING, logger="xlstsr.methods.torch_model"):
-        out = xlstsr.upscale(data, 2, method=method)
-        if lazy:
-            out = out.compute()
+    with pytest.raises(XlstsrError) as info:
+        xlstsr.upscale(data, 2, method=method).compute()
+    _layout_error(info)
+    # no rerun, no reload: the method and its cached model are as they were
+    assert method.channels_last is True and method.model() is cached
+    assert cached.o.weight.is_contiguous(memory_format=torch.channels_last)
+    ref = xlstsr.upscale(big, 2, method=TorchModelMethod(_Context(), channels_last=False))
+    followed = xlstsr.upscale(data, 2, method="sisr",
+                              method_options={"model": _Context(), "channels_last": False})
+    np.testing.assert_allclose(followed.compute().values, ref.values, atol=1e-4)
+
+
+def test_a_size_dependent_failure_with_adaptation_is_named():
+    big = _big().isel(time=[0])
+    method = TorchModelMethod(_Context()).with_adaptation(True)
+    with pytest.raises(XlstsrError) as info:
+        xlstsr.upscale(big, 2, method=method)
+    _layout_error(info)
+    out = xlstsr.upscale(big, 2, method=TorchModelMethod(_Context(), channels_last=False)
+                         .with_adaptation(True))
+    assert np.isfinite(out.values).any()
+
+
+@pytest.fixture(scope="module")
+def client():
+    from helpers import local_cluster_client
+
+    yield from local_cluster_client(2)
+
+
+def test_channels_last_failures_on_dask_distributed(client):
+    """Review 46f (dist_ws.py): workers were told the weights were not shipped."""
+    lst = xlstsr.datasets.sample_scene(n_times=2, size=64)["lst_1km"]
+    ref = xlstsr.upscale(lst, 4, method=TorchModelMethod(_WSNet(), channels_last=False))
+    out = xlstsr.upscale(lst.chunk({"time": 1}), 4, method=TorchModelMethod(_WSNet())).compute()
     np.testing.assert_allclose(out.values, ref.values, atol=1e-4)
-    said = [r for r in caplog.records if "channels_last=False" in r.getMessage()]
-    assert len(said) == 1  # dask: the graph's copy of the method remembers it for both dates
-    if not lazy:
-        assert method.channels_last is False
+    big = _big().chunk({"time": 1})
+    with pytest.raises(XlstsrError) as info:
+        xlstsr.upscale(big, 2, method=TorchModelMethod(_Context())).compute()
+    _layout_error(info)
+    followed = xlstsr.upscale(big, 2, method="sisr",
+                              method_options={"model": _Context(), "channels_last": False})
+    ref = xlstsr.upscale(_big(), 2, method=TorchModelMethod(_Context(), channels_last=False))
+    np.testing.assert_allclose(followed.compute().values, ref.values, atol=1e-4)
 
 
 class _Broken(torch.nn.Module):
-    """Fails in either layout: its own error, unchanged."""
+    """Fails in either layout at the fixture's size (not the build-time check's), counting
+    its forwards."""
 
     factor, n_guide, receptive_field, spatially_local = 4, 0, 0, True
+    message = "broken at this size"
+    calls = 0
 
     def forward(self, lst, guide=None):
-        if lst.shape[-1] == 8:  # the fixture's size, not the probes'
-            raise RuntimeError("broken at this size")
+        if lst.shape[-1] == 8:
+            type(self).calls += 1
+            raise RuntimeError(self.message)
         return F.interpolate(lst, scale_factor=4)
 
 
-def test_a_model_failing_in_both_layouts_raises_its_error(lst):
+def test_a_model_failing_in_both_layouts_raises_its_error_when_the_advice_is_followed(lst):
     method = TorchModelMethod(_Broken())
-    with pytest.raises(RuntimeError, match="broken at this size"):
+    with pytest.raises(XlstsrError, match="broken at this size") as info:
         xlstsr.upscale(lst, 4, method=method)
-    assert method.channels_last is True
+    assert "channels_last=False" in str(info.value) and method.channels_last is True
+    _Broken.calls = 0
+    with pytest.raises(RuntimeError, match="broken at this size"):
+        xlstsr.upscale(lst, 4, method=TorchModelMethod(_Broken(), channels_last=False))
+    assert _Broken.calls == 1
+
+
+def test_out_of_memory_on_the_cpu_is_raised_as_it_is_and_not_rerun(lst):
+    class OutOfMemory(_Broken):
+        message = "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"
+
+    method = TorchModelMethod(OutOfMemory())
+    OutOfMemory.calls = 0
+    with pytest.raises(RuntimeError, match="can't allocate memory") as info:
+        xlstsr.upscale(lst, 4, method=method)
+    assert not isinstance(info.value, XlstsrError)
+    assert OutOfMemory.calls == 1  # the batch was not run again in the other layout
 
 
 def test_sisr_and_disr_take_channels_last():

@@ -49,7 +49,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 import weakref
@@ -65,8 +64,6 @@ from ..nn import runtime
 from ..nn.onnx_runtime import OnnxModel, _weights_dtype, onnx_available
 from ..validate import check_whole
 from .base import UpscaleMethod, option_bool, option_whole
-
-log = logging.getLogger(__name__)
 
 __all__ = ["BACKENDS", "ONNX_TILE", "TORCH_TILE", "TorchModelMethod", "check_device",
            "fill_guide", "resolve_model"]
@@ -440,10 +437,12 @@ class TorchModelMethod(UpscaleMethod):
     channels_last : bool
         Run convolutions in the channels-last memory format (default True): 1.1-1.4x faster on
         this CPU for the bundled models, outputs equal within 1e-4 K (float rounding). Torch
-        backend only. Where a user's model's forward raises a ``RuntimeError`` in that layout
-        (a ``.view`` of a weight or of a feature map, at some input sizes only), the batch is
-        run again in the usual one, and so is every later forward of the method (logged
-        once); the error of that run, where it raises too, is raised.
+        backend only. A user's model whose forward fails in that layout where it runs in the
+        usual one (a ``.view`` of a weight or a feature map) runs in the usual one: checked
+        on one small image when the method is built (:func:`_runs_channels_last`). One that
+        fails in channels-last at other sizes only raises an error at compute naming
+        ``channels_last=False`` (no second run: a rerun on dask.distributed workers, with
+        test-time adaptation or after running out of memory cost more than it saved).
     backend : {"torch", "onnxruntime"}
         What runs the forward. ``"torch"`` (default). ``"onnxruntime"`` (CPU only; ``pip install
         xlstsr[onnx]``): the model exported to ONNX once per process and run by ONNX Runtime
@@ -550,6 +549,16 @@ class TorchModelMethod(UpscaleMethod):
         self.adapt: Any = None  # test-time adaptation settings (with_adaptation), off by default
         with self._borrowed(model):
             self._probe_model(model, rf, fix)
+        # a user's forward that needs contiguous tensors (a weight-standardised conv's
+        # `w.view(out, -1)`, `feat.view(b, -1)`) ran in every probe above, then failed at
+        # compute with torch's raw "view size is not compatible": such a model runs in the
+        # contiguous layout (channels-last is speed only). Decided here, once, in the process
+        # that builds the method: a switch at compute neither reached dask.distributed workers
+        # (each task unpickles the method) nor the adapted path. xlstsr's own networks run in it
+        if (self.channels_last and self.backend == "torch" and not _own_network(model)
+                and not self._shared_module):
+            self.channels_last = _runs_channels_last(model, self.factor, self.n_guide,
+                                                     self.model_tile)
 
     def _probe_model(self, model: Any, rf: Any, fix: str) -> None:
         """The constructor's part that runs the model (in eval mode): its receptive field
@@ -779,11 +788,7 @@ class TorchModelMethod(UpscaleMethod):
                                  accepts_nan_guide=getattr(self, "accepts_nan_guide", None))
         if getattr(self, "_shared_module", False):
             return model  # the user's own module: its layout stays (channels-last is speed only)
-        if self.channels_last:
-            return model.to(memory_format=torch.channels_last)
-        # the method's own CPU copy may have been made channels-last before a forward failed
-        # in that layout (:meth:`_forward_batch`): back to the usual one (no copy where it is)
-        return model.to(memory_format=torch.contiguous_format)
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
     def _borrowed(self, model: Any) -> contextlib.AbstractContextManager[Any]:
         """``model`` in eval mode for a forward: the method's own copy is already; the user's
@@ -959,8 +964,10 @@ class TorchModelMethod(UpscaleMethod):
 
         outs = []
         for i in range(x.shape[0]):
-            tuned = adapt_model(model, x[i, 0], None if g is None else g[i], factor=factor,
-                                valid=valid[i], config=self.adapt)
+            # the copy keeps the cached model's layout: channels-last weights run channels-last
+            with self._layout_errors(model):
+                tuned = adapt_model(model, x[i, 0], None if g is None else g[i], factor=factor,
+                                    valid=valid[i], config=self.adapt)
             with torch.inference_mode():
                 xt = torch.from_numpy(np.ascontiguousarray(x[i : i + 1])).to(dev)
                 gt = None if g is None else torch.from_numpy(np.ascontiguousarray(g[i : i + 1])).to(dev)
@@ -968,7 +975,8 @@ class TorchModelMethod(UpscaleMethod):
                 # sizes) sees the whole image, as without adaptation: tiles changed it by 0.9 K
                 tile = (TORCH_TILE if getattr(self, "model_spatially_local", True)
                         else max(xt.shape[-2:]))
-                y = tiled_forward(tuned, xt, gt, factor, tile=tile, halo=self.receptive_field)
+                with self._layout_errors(model):
+                    y = tiled_forward(tuned, xt, gt, factor, tile=tile, halo=self.receptive_field)
             outs.append(_kept(y, x.shape[0] > 1))
         return np.concatenate(outs, axis=0)
 
@@ -1003,8 +1011,8 @@ class TorchModelMethod(UpscaleMethod):
         outs = []
         with torch.inference_mode():
             for s in range(0, n, bs):
-                model, y = self._forward_batch(model, x[s : s + bs],
-                                               None if g is None else g[s : s + bs], dev)
+                y = self._forward_batch(model, x[s : s + bs],
+                                        None if g is None else g[s : s + bs], dev)
                 # a user's model may return one buffer of its own on every call: the next
                 # block's forward overwrote this block's result (12 K off), batch or not
                 outs.append(_kept(y, n > bs or type(model).__module__.split(".")[0] != "xlstsr"))
@@ -1014,53 +1022,49 @@ class TorchModelMethod(UpscaleMethod):
             return outs[0]
         return np.concatenate(outs, axis=0)
 
-    def _forward_batch(self, model: Any, x: np.ndarray, g: np.ndarray | None,
-                       dev: Any) -> tuple[Any, Any]:
-        """One batch's forward (:func:`runtime.forward`) in the method's memory layout, with the
-        model that ran it. A user's model whose forward raises a ``RuntimeError`` in the
-        channels-last layout (``feat.view(b, -1)``, ``w.view(w.size(0), -1)``: torch's "view
-        size is not compatible", at some input sizes only) runs the batch again in the usual
-        layout; where that runs, the method keeps to it (``channels_last`` set to False,
-        logged once); where it raises too, its error is raised. xlstsr's own networks run in
-        channels-last: their errors are raised as they are."""
+    def _forward_batch(self, model: Any, x: np.ndarray, g: np.ndarray | None, dev: Any) -> Any:
+        """One batch's forward (:func:`runtime.forward`) in the method's memory layout; a user's
+        model failing in channels-last raises :meth:`_layout_errors`' error."""
         import torch
 
         cl = (self.channels_last and not isinstance(model, OnnxModel)
               and not getattr(self, "_shared_module", False))
+        fmt = torch.channels_last if cl else torch.contiguous_format
+        xt = torch.from_numpy(x).to(dev).contiguous(memory_format=fmt)
+        gt = (None if g is None else torch.from_numpy(np.ascontiguousarray(g)).to(dev)
+              .contiguous(memory_format=fmt))
+        with self._borrowed(model), self._layout_errors(model):
+            return runtime.forward(model, xt, gt)  # the output checked against model.factor
 
-        def run(model: Any, fmt: Any) -> Any:
-            xt = torch.from_numpy(x).to(dev).contiguous(memory_format=fmt)
-            gt = (None if g is None else torch.from_numpy(np.ascontiguousarray(g)).to(dev)
-                  .contiguous(memory_format=fmt))
-            with self._borrowed(model):
-                return runtime.forward(model, xt, gt)  # the output checked against model.factor
+    @contextlib.contextmanager
+    def _layout_errors(self, model: Any) -> Iterator[None]:
+        """A ``RuntimeError`` of a user's model run channels-last (``feat.view(b, -1)`` at a
+        size the build-time check (:func:`_runs_channels_last`) did not try) as an
+        :class:`XlstsrError` naming ``channels_last=False``, chained to it. Not rerun in the
+        usual layout: on dask.distributed each task would fail and rerun anew, and a rerun
+        reloaded or converted the cached model. xlstsr's own networks, the ONNX backend, a
+        module run as it is and out-of-memory errors: raised as they are."""
+        import torch
 
-        if not cl:
-            return model, run(model, torch.contiguous_format)
+        cl = (self.channels_last and not isinstance(model, OnnxModel)
+              and not getattr(self, "_shared_module", False))
         try:
-            return model, run(model, torch.channels_last)
+            yield
         except RuntimeError as err:
-            own = type(getattr(model, "_orig_mod", model)).__module__.split(".")[0] == "xlstsr"
-            if own or isinstance(err, torch.OutOfMemoryError):
-                raise  # not a layout matter
-            first = err
-        was, self.channels_last = self.channels_last, False
-        try:
-            # the usual layout (its own cache entry), made outside inference mode: its
-            # weights stay ordinary tensors (test-time adaptation trains a copy of them)
-            with torch.inference_mode(False):
-                model = self.model()
-            y = run(model, torch.contiguous_format)
-        except Exception:
-            self.channels_last = was  # not a layout matter: the model fails either way
-            raise
-        if was:  # once per method: other threads may have switched it meanwhile
-            log.warning(
-                "the model (%s) failed in the channels-last memory layout (%s: %s) and ran in "
-                "the usual one: this method runs it so from now on; pass channels_last=False "
-                "to run it so from the start.", type(model).__name__, type(first).__name__,
-                str(first).splitlines()[0] if str(first) else "")
-        return model, y
+            if (not cl or _own_network(model) or isinstance(err, torch.OutOfMemoryError)
+                    or "can't allocate memory" in str(err)):  # the CPU allocator's
+                raise
+            first = str(err).splitlines()[0] if str(err) else ""
+            raise XlstsrError(
+                f"the model ({type(getattr(model, '_orig_mod', model)).__name__}) raised in "
+                "the channels-last memory layout xlstsr runs it in for speed "
+                f"({type(err).__name__}: {first}). A forward that needs contiguous tensors "
+                "(a .view of a feature map or of a weight) fails so at some input sizes only, "
+                "which the check when the method was built did not try: run it in the usual "
+                "layout with method_options={'channels_last': False} (method='sisr' or 'disr' "
+                "with 'model'), or TorchModelMethod(..., channels_last=False); an error of the "
+                "model's own is then raised as it is."
+            ) from err
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -1368,6 +1372,51 @@ def _batch_dependence_at(model: Any, factor: int, n_guide: int, size: int) -> fl
         both = run(slice(0, 2))
         diff = float((both - torch.cat(alone)).abs().max())
     return diff if np.isfinite(diff) else None
+
+
+def _own_network(model: Any) -> bool:
+    """Whether ``model`` (or the module ``torch.compile`` wrapped) is one of xlstsr's own
+    networks, which run in channels-last."""
+    return type(getattr(model, "_orig_mod", model)).__module__.split(".")[0] == "xlstsr"
+
+
+def _runs_channels_last(model: Any, factor: int, n_guide: int,
+                        tile: int | None = None) -> bool:
+    """Whether the model's forward runs in the channels-last memory format (a copy of it
+    converted, its inputs too) on an image it runs on in the contiguous one: two images of the
+    model's ``tile`` size, else of the first of 32, 64 and 128 coarse pixels that works (as
+    :func:`_batch_dependence`). True where it runs on none of them (nothing to judge: its own
+    error comes at compute, as without the check); False where only the channels-last forward
+    raises (``w.view(w.size(0), -1)`` on a weight converted to channels-last)."""
+    import torch
+
+    from ..nn.adapt import copy_model
+
+    rng = np.random.default_rng(2)
+    dev = next((t.device for t in model.parameters()), torch.device("cpu"))
+    for size in ([tile] if tile else [32, 64, 128]):
+        x = torch.as_tensor(300.0 + 5.0 * rng.standard_normal((2, 1, size, size)),
+                            dtype=torch.float32, device=dev)
+        g = None
+        if n_guide:
+            g = torch.as_tensor(rng.uniform(0.0, 1.0, (2, n_guide, size * factor, size * factor)),
+                                dtype=torch.float32, device=dev)
+        with torch.inference_mode():
+            try:  # copies of the inputs: a model may normalise them in place
+                runtime.forward(model, x.clone(), None if g is None else g.clone(),
+                                factor=factor)
+            except Exception:  # an advisory check of a user's forward (see _shift_variance):
+                continue  # a model that runs at other sizes only is tried larger
+            fmt = torch.channels_last
+            try:
+                runtime.forward(copy_model(model).to(memory_format=fmt),
+                                x.contiguous(memory_format=fmt),
+                                None if g is None else g.contiguous(memory_format=fmt),
+                                factor=factor)
+            except Exception:  # any failure the usual layout does not have: run in that one
+                return False
+        return True
+    return True
 
 
 def _guide_statistics(model: Any, n_guide: int) -> dict[str, Any] | None:
