@@ -1073,6 +1073,8 @@ _REFERENCE_SUBJECT = re.compile(r"(?:the |every valid )?reference\b")
 _SCALING_FLAGS = (
     (re.compile(r"\blags=\(([\d, ]+)\)"), "--lags {0}"),
     (re.compile(r"\bfactors=\(([\d, ]+)\)"), "--factors {0}"),
+    (re.compile(r"\bfit_lags=\(([\d., ]+)\)"), "--fit-lags {0}"),
+    (re.compile(r"\bfit_factors=\(([\d., ]+)\)"), "--fit-factors {0}"),
 )
 
 
@@ -2401,7 +2403,10 @@ def _loaded(*fields: Any) -> tuple[Any, ...]:
 
 
 def _scaling(args: argparse.Namespace) -> int:
+    import dask
+    import dask.array as dsa
     import numpy as np
+    import xarray as xr
 
     import xlstsr
     from xlstsr.errors import AllNaNError, GuideTimeError, XlstsrError
@@ -2422,6 +2427,18 @@ def _scaling(args: argparse.Namespace) -> int:
         if min(scales[name]) < 1:  # scaling_stats' refusal named `lags=`, not the flag
             raise UsageError(f"{flag} takes numbers of pixels >= 1, e.g. {flag} 1,2,4,8; got "
                              f"{text!r}")
+    for flag, name in (("--fit-lags", "fit_lags"), ("--fit-factors", "fit_factors")):
+        text = getattr(args, name)
+        if text is None:
+            continue
+        try:
+            win = tuple(float(v) for v in text.replace(" ", "").split(","))
+        except ValueError:
+            win = ()
+        if len(win) != 2:  # the bounds themselves are checked by scaling_stats (its flags)
+            raise UsageError(f"{flag} takes two numbers of pixels LO,HI, e.g. {flag} 1,8; got "
+                             f"{text!r}")
+        scales[name] = win
     if "factors" in scales and 1 not in scales["factors"]:
         raise UsageError(f"--factors must include 1 (the native resolution), e.g. --factors "
                          f"1,{','.join(str(f) for f in scales['factors'])}")
@@ -2457,7 +2474,43 @@ def _scaling(args: argparse.Namespace) -> int:
             stats = xlstsr.scaling_stats(lst, guide, radiometric=not args.plain_mean,
                                          guide_time_tolerance=args.guide_time_tolerance,
                                          mask_out_of_range=args.mask_out_of_range,
-                                         **scales).compute()
+                                         **scales)
+            spread = None
+            if isinstance(getattr(lst, "data", None), dsa.Array):
+                # each step's range, read in the same pass as the statistics: scaling_stats
+                # refuses a constant field (a fill taken as data) in memory only, and a
+                # constant file gave an all-NaN table with exit status 0 here
+                from xlstsr.guide import decode_guide
+                from xlstsr.scaling import _decode_lst_field
+
+                # decoded as scaling_stats decodes it (--nodata masked)
+                field = (decode_guide(lst) if args.plain_mean
+                         else _decode_lst_field(lst, args.mask_out_of_range))
+                sdims = _spatial_dims(field)
+                # and the isolated gaps scaling_stats warns about in memory (spectral slope)
+                from xlstsr.kernels.spectra import isolated_gap_share
+
+                iso = xr.apply_ufunc(isolated_gap_share, field.chunk({d: -1 for d in sdims}),
+                                     input_core_dims=[list(sdims)], dask="parallelized",
+                                     output_dtypes=[np.float64])
+                spread = (field.min(sdims), field.max(sdims), iso)
+            stats, spread = dask.compute(stats, spread)
+            if spread is not None and not np.isfinite(spread[1].values).any():
+                # the check below read the raw values: a file all --nodata passed it
+                raise AllNaNError(
+                    f"the input {args.input} holds no valid pixel (all NaN or fill): check its "
+                    "fill value (`--nodata`) and QC mask, or select time steps with data."
+                )
+            if spread is not None:
+                from xlstsr.scaling import _check_constant_steps, _warn_scattered_gaps
+
+                try:
+                    _check_constant_steps(spread[0].values, spread[1].values, "field")
+                except XlstsrError as err:  # its fix named the Python call only
+                    v = float(np.nanmax(spread[1].values))
+                    raise XlstsrError(f"{err} On the command line: `--nodata {v:g}`.") from err
+                _warn_scattered_gaps(spread[2].values, tuple(str(d) for d in spread[2].dims),
+                                     _spatial_dims(lst))
         except GuideTimeError as err:
             # its advice names the Python option: add the flag (upscale's table, its one row)
             raise GuideTimeError(_with_flags(str(err), [
@@ -2473,8 +2526,6 @@ def _scaling(args: argparse.Namespace) -> int:
             )
     ydim, xdim = _spatial_dims(lst)
     lead = [str(d) for d in lst.dims if d not in (ydim, xdim)]
-    import dask.array as dsa
-
     if any(isinstance(getattr(a, "data", None), dsa.Array) for a in (lst, guide)):
         # the checks scaling_stats runs in memory only: the input was read lazily and the
         # result is computed now (a step of 9 valid pixels gave its H without a word)
@@ -3193,6 +3244,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--factors", default=None, metavar="F1,F2,...",
                    help="coarse-graining factors in pixels including 1, e.g. 1,2,4,8 (default: "
                    "powers of two up to a quarter of the smaller side)")
+    s.add_argument("--fit-lags", default=None, metavar="LO,HI",
+                   help="the lags (pixels, inclusive) the Hurst exponent is fitted over, e.g. "
+                   "1,32 (default: 1 to a sixteenth of the smaller side, at least 4)")
+    s.add_argument("--fit-factors", default=None, metavar="LO,HI",
+                   help="the factors (pixels, inclusive) the within-block exponent is fitted "
+                   "over, e.g. 1,8 (default: every factor given)")
     s.add_argument("--plain-mean", action="store_true",
                    help="aggregate by the plain mean (fields that are not LST)")
     s.add_argument("--mask-out-of-range", action="store_true",

@@ -119,7 +119,7 @@ def apply_scale_correction(
     _refuse_calibrated(sr, lst, "apply_scale_correction")
     mode = check_mode(mode)
     factor = check_factor(factor)
-    check_law_applicable(mode, factor, tuple(lst.shape))  # before any work, dask too
+    check_law_applicable(mode, factor, _image_shape(lst))  # before any work, dask too
     if guide is not None:  # named even where the guide has no time dim to match, as upscale
         from .guide import _as_timedelta
 
@@ -220,6 +220,18 @@ def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int,
         return sr_o.copy(data=out).isel(flips).transpose(*dims).data
 
     return sr_o, lst_o, guide, back
+
+
+def _image_shape(a: Any) -> tuple[int, ...]:
+    """``a``'s shape as the law reads it, (..., y, x): a labelled ``a`` by its spatial dims'
+    sizes (a (y, x, time) lst was refused as a "32 x 3" image), an array by its last two."""
+    if not _labelled(a):
+        return tuple(np.shape(a))
+    from .validate import spatial_dims, spatial_names
+
+    ydim, xdim = spatial_dims(a.rename(spatial_names(a)))
+    names = {v: k for k, v in spatial_names(a).items()}  # y/x back to the array's own names
+    return (a.sizes[names.get(ydim, ydim)], a.sizes[names.get(xdim, xdim)])
 
 
 def _labelled(a: Any) -> bool:
