@@ -24,7 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import StopBenchmark, heldback_pairs_folder, load_benchmark
+from tests.helpers import (
+    StopBenchmark,
+    ecostress_subset,
+    heldback_pairs_folder,
+    load_benchmark,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -248,25 +253,12 @@ def test_accuracy_refuses_a_folder_with_no_held_out_pair(shared_data: Path, tmp_
 # -- 5. scale_invariance.py: one folder given two ways ------------------------------------------
 
 
-def _eco_folder(shared: Path, dst: Path, n: int = 6) -> Path:
-    """``dst`` laid out like ecostress_la with its first ``n`` scenes (files linked)."""
-    import pandas as pd
-
-    src = shared / "ecostress_la"
-    df = pd.read_csv(src / "scenes.csv").head(n)
-    for sub, col in (("LST", "file"), ("cloud_mask", "cloud_mask"), ("water_mask", "water_mask")):
-        (dst / sub).mkdir(parents=True)
-        for name in df[col]:
-            (dst / sub / name).symlink_to(src / sub / name)
-    df.to_csv(dst / "scenes.csv", index=False)
-    return dst
-
-
 @pytest.mark.usefixtures("bench_env")
 def test_scale_invariance_one_folder_given_two_ways_is_one_folder(
         shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # before: taken as two folders, every test date a training one: "nothing to score"
-    eco = _eco_folder(shared_data, tmp_path / "data" / "ecostress_la")
+    eco = tmp_path / "data" / "ecostress_la"
+    ecostress_subset(shared_data / "ecostress_la", eco, 6)
     si = load_benchmark("scale_invariance")
     got = {}
 
