@@ -1230,6 +1230,25 @@ def coarse_grid_attrs(da: xr.DataArray, factor: int, user_dims: Mapping[str, str
     return y.astype(yt), x.astype(xt), Affine(ta, 0.0, tx, 0.0, te, ty), ay, ax
 
 
+def _new_resolution(old: Any, step: float) -> float | None:
+    """A coordinate's ``resolution`` attribute for a grid of pixel size ``step`` (the
+    transform's, signed): ``step``'s size with ``old``'s sign (a y 'resolution' may be
+    written positive or negative); None (drop it) where ``old`` is not one number.
+
+    Examples
+    --------
+    >>> _new_resolution(-926.625, -231.65625), _new_resolution(926.625, -231.65625)
+    (-231.65625, 231.65625)
+    """
+    try:
+        o = float(np.asarray(old, np.float64).item())
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(o) or not np.isfinite(step) or step == 0:
+        return None
+    return float(np.copysign(abs(step), o))
+
+
 def with_grid(
     data: object,
     template: xr.DataArray,
@@ -1241,7 +1260,8 @@ def with_grid(
 ) -> xr.DataArray:
     """Wrap ``data`` as a DataArray on a new spatial grid, keeping the template's other coords
     and CRS. ``axis_attrs``: attributes added to the new (y, x) coordinates' (those of
-    :func:`coarse_grid_attrs`); the template's :data:`FINE_ORIGIN` is not kept (it is of the
+    :func:`coarse_grid_attrs`); a ``resolution`` attribute of the template's (odc-stac's) is
+    rewritten to the new pixel size (:func:`_new_resolution`); the template's :data:`FINE_ORIGIN` is not kept (it is of the
     template's labels), but where it computes the new labels (``upscale`` of a crop's coarse
     grid: :func:`_from_origin`) they get theirs, of factor 1, which :func:`coarse_grid` reads.
 
@@ -1258,8 +1278,14 @@ def with_grid(
         var = v.variable.copy(deep=False)  # a new Variable: the template's encoding is untouched
         var.encoding = _semantic_encoding(var.encoding)
         coords[k] = var
-    for dim, v, extra in zip((ydim, xdim), (y, x), axis_attrs or ({}, {})):
+    for dim, v, extra, step in zip((ydim, xdim), (y, x), axis_attrs or ({}, {}),
+                                   (transform.e, transform.a)):
         attrs = {k: a for k, a in template[dim].attrs.items() if k != FINE_ORIGIN}
+        if "resolution" in attrs:
+            # the template's pixel size (odc-stac's convention): the new grid's, sign kept
+            attrs["resolution"] = _new_resolution(attrs["resolution"], step)
+            if attrs["resolution"] is None:
+                del attrs["resolution"]
         orig = template[dim].attrs.get(FINE_ORIGIN)
         if orig is not None and FINE_ORIGIN not in extra:
             with contextlib.suppress(TypeError, ValueError, IndexError):

@@ -40,12 +40,13 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import os
 import posixpath
 import shutil
 import time
 import warnings
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -1925,6 +1926,29 @@ def _merged_options(method_options: Any, options: Mapping[str, Any]) -> dict[str
     return {**dict(method_options or {}), **options}
 
 
+def _eta(walls: Sequence[float], running: Sequence[float], left: int, k: int) -> float:
+    """Seconds until the ``left`` regions still to finish are written, ``k`` computed at once:
+    the regions in flight (``running``: seconds each has run) end after the mean region wall
+    time ``walls``, the rest follow in waves of ``k`` at that time each, so the throughput
+    measured is ``k`` regions per mean wall time. (Elapsed time / regions finished counted the
+    first of ``k`` regions finishing together as if it had taken the whole time alone: 3x the
+    remaining time at the first line, a third of it at the last.)
+
+    Examples
+    --------
+    >>> _eta([6.0], [6.0, 6.0], 3, 3)  # 3 in flight together, one done: one wave left
+    6.0
+    >>> _eta([8.0], [8.0], 3, 2)  # 2 in flight, one done: the other ends now, then one wave
+    8.0
+    """
+    if not walls or left <= 0:
+        return 0.0
+    mean = sum(walls) / len(walls)
+    in_flight = [max(0.0, mean - t) for t in running][:left]
+    queued = max(0, left - len(in_flight))
+    return max(in_flight, default=0.0) + mean * math.ceil(queued / max(1, k))
+
+
 def upscale_to_zarr(
     source: Any,
     store: Any,
@@ -2482,6 +2506,7 @@ def upscale_to_zarr(
     # (a resume's log and bar said 1 where the store held 2)
     cloudy_before = int(np.count_nonzero(recorded == NO_DATA))
     finished: list[int] = []  # regions this call completed
+    walls: list[float] = []  # their wall times, start to written (for the log's ETA)
 
     def write(i: int) -> Any:  # the lazy write of region i, returning whether it held data
         a, b = regions[i]
@@ -2513,15 +2538,14 @@ def upscale_to_zarr(
         bar.update(1)
         bar.set_postfix(all_cloud=cloudy_before + len(cloudy), refresh=False)
         a, b = regions[i]
-        # an ETA from the mean wall time per region finished so far (the bar has one, but
-        # not a batch job's log with progress=False)
-        left = len(todo) - len(finished)
-        eta = (time.perf_counter() - t_run) / len(finished) * left
+        now = time.perf_counter()
+        walls.append(now - started.pop(i, now))
         log.info("region %d/%d (steps %d-%d) written in %.2f s%s; %d of %d done, ETA %.0f s",
-                 i + 1, len(regions), a, b - 1,
-                 time.perf_counter() - started.pop(i, time.perf_counter()),
+                 i + 1, len(regions), a, b - 1, walls[-1],
                  "" if held_data else " (no valid pixel: all cloud or fill)",
-                 len(finished), len(todo), eta)
+                 len(finished), len(todo),
+                 _eta(walls, [now - t for t in started.values()],
+                      len(todo) - len(finished), k))
         trim_heap()
 
     t_run = time.perf_counter()
