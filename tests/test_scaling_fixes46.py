@@ -180,3 +180,18 @@ def test_scattered_gaps_warned_on_cli(tmp_path, capsys):
     _gappy(0.10)[1].astype(np.float32).rio.to_raster(p)
     rc, err = _run(capsys, p, tmp_path / "g.csv")
     assert rc == 0 and err.count("isolated gap pixels") == 1
+
+
+def test_scattered_gaps_warning_names_a_few_steps_of_a_long_series():
+    """Regression probe 46: SEVIRI's 96 quarter-hours, all speckled, were all listed."""
+    from xlstsr.scaling import _warn_scattered_gaps
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        _warn_scattered_gaps(np.full(96, 0.05), ("time",), ("y", "x"))
+    msg = str(said[0].message)
+    assert "steps [0, 1, 2, 3, 4, ... (96 in all)] (time) have" in msg, msg
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        _warn_scattered_gaps(np.array([0.0, 0.05, 0.05]), ("time",), ("y", "x"))
+    assert "steps [1, 2] (time) have" in str(said[0].message)

@@ -718,7 +718,10 @@ def _warn_scattered_gaps(share: np.ndarray, lead: tuple[str, ...],
     if not over.size:
         return
     y, x = dims
-    where = (f"steps {over.tolist()} ({', '.join(lead)}) have" if lead else "the field has")
+    # a long series names a few steps (SEVIRI's 96 quarter-hours were all listed)
+    listed = (over.tolist() if over.size <= 8 else
+              "[" + ", ".join(map(str, over[:5])) + f", ... ({over.size} in all)]")
+    where = (f"steps {listed} ({', '.join(lead)}) have" if lead else "the field has")
     warn(
         f"{where} isolated gap pixels (3 or 4 of their 4 neighbours valid) on up to "
         f"{float(share[over].max()):.1%} of the valid pixels (a speckled QC mask?): the "
