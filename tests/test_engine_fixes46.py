@@ -1,5 +1,6 @@
-"""Round 46 (probe 46U): the output's y/x kept the input's ``resolution`` attribute;
-upscale_to_zarr's log ETA ignored the regions in flight."""
+"""Round 46 (probe 46U): a cube with one step wholly out of range got advice that failed when
+followed (mask_out_of_range, then refused; units for the whole cube); the output's y/x kept the
+input's ``resolution`` attribute; upscale_to_zarr's log ETA ignored the regions in flight."""
 
 from __future__ import annotations
 
@@ -8,12 +9,84 @@ import re
 import time
 import types
 
+import numpy as np
+import pandas as pd
 import pytest
+import xarray as xr
+from helpers import paste_da_advice
 
 import xlstsr
 from xlstsr.engine import to_zarr as tz
+from xlstsr.errors import PhysicalRangeError
 
 KW = dict(progress=False, regions_in_flight=1, time_chunk=1)
+
+
+def _cube(bad: str) -> xr.DataArray:
+    lst = xlstsr.datasets.sample_scene(n_times=3, size=32)["lst_1km"].load()
+    lst = lst.astype(np.float32)
+    if bad == "degC":  # one date stored in degrees Celsius
+        lst[1] = lst[1] - np.float32(273.15)
+    else:  # one missing date written as uint16's 65535 x 0.02, undeclared
+        lst[1] = lst[1] * 0 + np.float32(1310.7)
+    return lst
+
+
+def _label(lst: xr.DataArray) -> str:
+    return pd.Timestamp(lst.time.values[1]).isoformat()
+
+
+@pytest.mark.parametrize("bad", ["degC", "fill"])
+@pytest.mark.parametrize("mask", [False, True])
+def test_step_wholly_out_of_range_is_named_and_its_advice_runs(bad, mask, tmp_path):
+    lst = _cube(bad)
+    with pytest.raises(PhysicalRangeError) as e:
+        xlstsr.upscale(lst, 2, mask_out_of_range=mask)
+    msg = str(e.value)
+    assert f"time='{_label(lst)}'" in msg  # the step at fault, named
+    assert "pass `mask_out_of_range=True`" not in msg  # refused when followed
+    fixed = paste_da_advice(msg, lst)  # drop_sel of that date
+    assert fixed.sizes["time"] == 2
+    out = xlstsr.upscale(fixed, 2, mask_out_of_range=mask)
+    assert np.isfinite(out.values).any(axis=(1, 2)).all()  # both steps kept (some cloud)
+    # the same refusal while streaming (per region), and its advice runs there too
+    with pytest.raises(PhysicalRangeError, match=re.escape(_label(lst))):
+        xlstsr.upscale_to_zarr(lst.chunk({"time": 1}), str(tmp_path / "a.zarr"), 2,
+                               mask_out_of_range=mask, **KW)
+    z = xlstsr.upscale_to_zarr(fixed.chunk({"time": 1}), str(tmp_path / "b.zarr"), 2,
+                               mask_out_of_range=mask, **KW)
+    np.testing.assert_allclose(z.values, out.values, atol=1e-4)  # NaN where NaN
+
+
+def test_constant_step_fill_advice_runs():
+    lst = _cube("fill")
+    with pytest.raises(PhysicalRangeError) as e:
+        xlstsr.upscale(lst, 2)
+    code = re.search(r"`(da\.attrs\['_FillValue'\] = [^`]+)`", str(e.value))
+    assert code, str(e.value)
+    da = lst.copy()
+    exec(code.group(1), {"da": da, "np": np})
+    out = xlstsr.upscale(da, 2)
+    assert np.isnan(out.values[1]).all()  # the missing date: all gaps
+    assert np.isfinite(out.values[[0, 2]]).any(axis=(1, 2)).all()
+
+
+def test_single_image_wholly_out_of_range_not_told_to_mask():
+    lst = _cube("degC").isel(time=1)
+    with pytest.raises(PhysicalRangeError) as e:
+        xlstsr.upscale(lst, 2)
+    assert "mask_out_of_range=True" not in str(e.value)
+
+
+def test_a_whole_cube_out_of_range_is_told_its_cause_first():
+    """Lead review of 46U: every step in degC is the common case: its units advice leads, the
+    drop of one step comes after it, as the alternative."""
+    lst = _cube("degC")
+    lst = lst - np.float32(273.15) * (lst.time != lst.time[1])  # every step in degC
+    with pytest.raises(PhysicalRangeError) as e:
+        xlstsr.upscale(lst, 2)
+    msg = str(e.value)
+    assert msg.index("degC") < msg.index("drop it instead"), msg
 
 
 def test_output_coordinate_resolution_attr_is_the_new_pixel_size():

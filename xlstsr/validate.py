@@ -2135,9 +2135,58 @@ def whole_images(data: dsa.Array, image_axes: int = 2, task_bytes: int | None = 
     return data.rechunk(spec)
 
 
-def _per_image(da: xr.DataArray, verdict_fn: Any, apply_fn: Any, n_verdict: int) -> xr.DataArray:
+def _step_label(value: Any) -> str:
+    """A coordinate value as Python source that ``drop_sel`` accepts: a date as its ISO text
+    (``'2020-04-02T10:30:00'``), a cftime date as its text, anything else as its repr."""
+    if isinstance(value, np.datetime64):
+        return repr(pd.Timestamp(value).isoformat())
+    if hasattr(value, "calendar"):  # cftime
+        return repr(str(value))
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _image_names(t: xr.DataArray) -> np.ndarray | None:
+    """Per image of ``t`` (``(*lead, y, x)``), ``(where, drop)``: its place in words
+    (``time='2020-04-02T10:30:00'``) and the call that drops it (``da.drop_sel(time=[...])``,
+    ``drop_isel`` where the dim has no labels); an object array of the leading shape. None for
+    a single image (nothing to drop it from)."""
+    lead = t.dims[:-2]
+    shape = tuple(t.sizes[d] for d in lead)
+    if not lead or int(np.prod(shape)) < 2:
+        return None
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        parts, drops = [], []
+        for d, j in zip(lead, idx):
+            if d in t.coords and t[d].ndim == 1:
+                lab = _step_label(t[d].values[j])
+                parts.append(f"{d}={lab}")
+                drops.append(f"drop_sel({d}=[{lab}])")
+            else:
+                parts.append(f"{d} index {j}")
+                drops.append(f"drop_isel({d}=[{j}])")
+        # several leading dims: dropping along the one longer than 1 (or the first)
+        k = next((n for n, d in enumerate(lead) if t.sizes[d] > 1), 0)
+        out[idx] = (", ".join(parts), f"da = da.{drops[k]}")
+    return out
+
+
+def _named_verdict(imgs: np.ndarray, verdict_fn: Any, names: np.ndarray,
+                   block_info: dict | None = None) -> np.ndarray:
+    """``verdict_fn(imgs, names=...)`` with the names of the block's images (``names`` of the
+    whole array, cut to the block's place along the leading dims)."""
+    if block_info is not None:
+        loc = block_info[0]["array-location"][:-2]
+        names = names[tuple(slice(a, b) for a, b in loc)]
+    return verdict_fn(imgs, names=list(names.ravel()))
+
+
+def _per_image(da: xr.DataArray, verdict_fn: Any, apply_fn: Any, n_verdict: int,
+               named: bool = False) -> xr.DataArray:
     """``apply_fn(block, verdict)`` over ``da`` where ``verdict = verdict_fn(images)`` is taken on
     whole images: ``images`` is ``(*lead, y, x)``, the verdict ``(*lead, 1, n_verdict)``.
+    ``named``: ``verdict_fn`` takes ``names=``, its images' :func:`_image_names` (a refusal
+    names the step at fault), where there are several images.
 
     Numpy: both run at once. Dask: the verdict is one task per few whole images
     (:func:`whole_images`), and every block of the result depends on its images' verdicts.
@@ -2150,6 +2199,9 @@ def _per_image(da: xr.DataArray, verdict_fn: Any, apply_fn: Any, n_verdict: int)
     t = da.transpose(*order)
     data = t.variable.data
     nd = data.ndim
+    names = _image_names(t) if named else None
+    if names is not None:
+        verdict_fn = partial(_named_verdict, verdict_fn=verdict_fn, names=names)
     if isinstance(data, dsa.Array):
         whole = whole_images(data)
         verdict = whole.map_blocks(
@@ -2165,7 +2217,8 @@ def _per_image(da: xr.DataArray, verdict_fn: Any, apply_fn: Any, n_verdict: int)
         )
     else:
         arr = np.asarray(data)
-        checked = apply_fn(arr, verdict_fn(arr))
+        checked = apply_fn(arr, verdict_fn(arr, block_info=None) if names is not None
+                           else verdict_fn(arr))
     return t.copy(data=checked).transpose(*da.dims)
 
 
@@ -3319,6 +3372,22 @@ def _refuse_scale_twice_celsius(finite: np.ndarray, physical_range: tuple[float,
     )
 
 
+def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str) -> str:
+    """The advice for one step of a cube wholly out of range: drop it (``drop``, from
+    :func:`_image_names`), or, where all its pixels hold one value (a missing date written as
+    a fill), declare that value as the fill (the step then reads as all gaps)."""
+    text = (f"If only this step is wrong (the others in range: a date stored in other units, or "
+            f"missing), drop it instead: `{drop}`")
+    if what != "LST":  # a reference or guide: its own variable
+        text = text.replace("`da = da.", f"`{v} = {v}.")
+    if float(finite.min()) == float(finite.max()):
+        k = str(finite[0])  # as its type prints it: float32's 1310.7, not 1310.699951...
+        text += (f"; all its pixels hold {k}, a missing date written as an undeclared "
+                 f"fill? Declare it: `{v}.attrs['_FillValue'] = {k}` (that step is then "
+                 "read as all gaps)")
+    return text + "."
+
+
 def _lst_verdict(
     imgs: np.ndarray,
     *,
@@ -3339,6 +3408,7 @@ def _lst_verdict(
     int_stored: tuple[float, float, str] | None = None,
     packed: tuple[float, float, bool] | None = None,
     maskable: bool = True,
+    names: Sequence[tuple[str, str]] | None = None,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
@@ -3354,7 +3424,9 @@ def _lst_verdict(
     back to the integers stored, whose type's extreme is looked for as an undeclared fill
     (:func:`_stored_integer_fill`). ``packed``: (scale, offset, integers stored) that the reader
     applied (:func:`_packed_stored`): a fill is named, and ``--nodata`` given, as stored.
-    ``maskable``: see :func:`decode_lst`."""
+    ``maskable``: see :func:`decode_lst`. ``names``: per image (flat order), ``(where, drop)``
+    of :func:`_image_names`, or None (a single image): an image wholly out of range is named,
+    with the call that drops it."""
     lead = imgs.shape[:-2]
     attrs_of = attrs_of if what == "reference" else None
     v = attrs_of or "da"  # the variable whose attrs a fix sets
@@ -3599,16 +3671,26 @@ def _lst_verdict(
             median = float(_quantiles(finite, (0.5,))[0])
         vmin, vmax = float(finite.min()), float(finite.max())
         ref = what == "reference"
+        # every valid pixel out of range: masking would leave nothing (refused below), so
+        # mask_out_of_range is no advice; in a cube, the step is named with the call that
+        # drops it (the whole-cube units advice, followed, broke the steps in range)
+        whole_out = n_out == finite.size and finite.size >= FILL_MIN_PIXELS
+        where, drop = names[i] if names is not None and whole_out else (None, None)
+        step = ("an image" if where is None else f"the image at {where}")
+        step_fix = "" if drop is None else _step_fix_text(where, drop, finite, what, v)
         if mask_out_of_range:
-            if n_out < finite.size or finite.size < FILL_MIN_PIXELS:
+            if not whole_out:
                 flags[i] = 1
                 continue
             # masking every pixel of an image is not masking outliers: a units or scale problem
+            cause = (_stale_scale_text(median, stale_scale, physical_range, v)
+                     or _range_cause(finite, median, physical_range, stored, units_known, ref,
+                                     cli, _like_at(like, i), attrs_of, packed))
             raise PhysicalRangeError(
-                f"every valid {what} value of an image ({_kelvin_text(vmin)} to "
+                f"every valid {what} value of {step} ({_kelvin_text(vmin)} to "
                 f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) is outside the physical range {lo:g}-{hi:g} K, so "
-                "masking out-of-range pixels would leave nothing; "
-                f"{_stale_scale_text(median, stale_scale, physical_range, v) or _range_cause(finite, median, physical_range, stored, units_known, ref, cli, _like_at(like, i), attrs_of, packed)}."
+                "masking out-of-range pixels would leave nothing"
+                + f"; {cause}." + (f" {step_fix}" if step_fix else "")
             )
         if keep_out_of_range and n_out <= 0.5 * finite.size:
             # a reference: its bulk is plausible; pixels out of range are never scored
@@ -3664,6 +3746,7 @@ def _lst_verdict(
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
                                  _like_at(like, i), attrs_of, packed, maskable))
         fix = ("" if keep_out_of_range else
+               "" if whole_out else  # refused when followed: nothing would be left
                " To mask such pixels instead, pass `mask_out_of_range=True`"
                + (" (`--mask-out-of-range` on the command line)." if cli else ".")
                if maskable else
@@ -3672,6 +3755,12 @@ def _lst_verdict(
                " A method's output out of range is not a temperature: check its inputs "
                "(units, guide, model); to look at the rest, mask such pixels by hand "
                f"(`da.where((da >= {lo:g}) & (da <= {hi:g}))`).")
+        if drop is not None:
+            raise PhysicalRangeError(
+                f"every valid {what} value of {step} ({_kelvin_text(vmin)} to "
+                f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) falls outside the "
+                f"physical range {lo:g}-{hi:g} K: {cause}.{fix} {step_fix}"
+            )
         raise PhysicalRangeError(
             f"{what} values from {_kelvin_text(vmin)} to {_kelvin_text(vmax)} K (median "
             f"{_kelvin_text(median)} K) fall outside "
@@ -3680,11 +3769,13 @@ def _lst_verdict(
     return flags.reshape(*lead, 1, 1)
 
 
-def _multiband_verdict(imgs: np.ndarray, *, verdict: Any, n_bands: int, what: str) -> np.ndarray:
-    """``verdict(imgs)`` for an input with a 'band' dim: a refusal names the band dim first (a
-    multi-band raster's QC or angle layer read as LST was blamed on Celsius or a scale)."""
+def _multiband_verdict(imgs: np.ndarray, *, verdict: Any, n_bands: int, what: str,
+                       names: Sequence[tuple[str, str]] | None = None) -> np.ndarray:
+    """``verdict(imgs, names=names)`` for an input with a 'band' dim: a refusal names the band
+    dim first (a multi-band raster's QC or angle layer read as LST was blamed on Celsius or a
+    scale)."""
     try:
-        return verdict(imgs)
+        return verdict(imgs, names=names)
     except XlstsrError as err:
         raise type(err)(
             f"the {what} has a 'band' dim of {n_bands} bands, each checked as an image, and one "
@@ -4018,7 +4109,7 @@ def decode_lst(
     if "band" in out.dims and out.sizes["band"] > 1:
         verdict = partial(_multiband_verdict, verdict=verdict, n_bands=out.sizes["band"],
                           what=what)
-    result = _per_image(out, verdict, partial(_apply_mask_flag, lo=lo, hi=hi), 1)
+    result = _per_image(out, verdict, partial(_apply_mask_flag, lo=lo, hi=hi), 1, named=True)
     attrs = {k: v for k, v in out.attrs.items()
              if k not in ("scale_factor", "add_offset", "_Unsigned", *_VALID_KEYS, *_FILL_KEYS)}
     attrs.update(units="K", standard_name="surface_temperature")
