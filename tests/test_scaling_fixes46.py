@@ -57,6 +57,17 @@ def test_cli_refuses_constant_file(tmp_path, capsys):
     assert rc != 0 and "holds no valid pixel" in err and not (tmp_path / "c.csv").exists()
 
 
+def test_cli_constant_scaled_file_is_advised_its_stored_value(tmp_path, capsys):
+    """Review 46g/1: a file of stored 15000 read with --scale 0.02 was advised `--nodata 300`
+    (the decoded value), refused again when followed; --nodata takes the value as stored."""
+    p = tmp_path / "const_raw.tif"
+    _utm(np.full((64, 64), 15000, np.uint16)).rio.to_raster(p)
+    rc, err = _run(capsys, p, tmp_path / "c.csv", "--scale", "0.02")
+    assert rc != 0 and "`--nodata 15000`" in err, err
+    rc, err = _run(capsys, p, tmp_path / "c.csv", "--scale", "0.02", "--nodata", "15000")
+    assert rc != 0 and "holds no valid pixel" in err and not (tmp_path / "c.csv").exists()
+
+
 def test_cli_warns_constant_step(tmp_path, capsys):
     a = (300 + np.random.default_rng(0).standard_normal((2, 64, 64))).astype(np.float32)
     a[1] = 300

@@ -2493,7 +2493,9 @@ def _scaling(args: argparse.Namespace) -> int:
                 iso = xr.apply_ufunc(isolated_gap_share, field.chunk({d: -1 for d in sdims}),
                                      input_core_dims=[list(sdims)], dask="parallelized",
                                      output_dtypes=[np.float64])
-                spread = (field.min(sdims), field.max(sdims), iso)
+                # the valid values as stored, for the --nodata a constant file is advised
+                stored = lst.where(field.notnull()).max([d for d in sdims if d in lst.dims])
+                spread = (field.min(sdims), field.max(sdims), iso, stored)
             stats, spread = dask.compute(stats, spread)
             if spread is not None and not np.isfinite(spread[1].values).any():
                 # the check below read the raw values: a file all --nodata passed it
@@ -2507,8 +2509,11 @@ def _scaling(args: argparse.Namespace) -> int:
                 try:
                     _check_constant_steps(spread[0].values, spread[1].values, "field")
                 except XlstsrError as err:  # its fix named the Python call only
-                    v = float(np.nanmax(spread[1].values))
-                    raise XlstsrError(f"{err} On the command line: `--nodata {v:g}`.") from err
+                    # --nodata takes the value as stored (a scaled file's 15000, not 300 K:
+                    # the decoded value, advised, was refused again)
+                    v = float(np.nanmax(spread[3].values))
+                    raise XlstsrError(f"{err} On the command line: `--nodata {v:g}` (the value "
+                                      "as stored).") from err
                 _warn_scattered_gaps(spread[2].values, tuple(str(d) for d in spread[2].dims),
                                      _spatial_dims(lst))
         except GuideTimeError as err:
