@@ -126,3 +126,23 @@ def test_eta_counts_the_regions_in_flight(monkeypatch, tmp_path, caplog):
                                regions_in_flight=2, time_chunk=1)
     etas = [int(m) for m in re.findall(r"done, ETA (\d+) s", caplog.text)]
     assert etas == [10, 10, 0, 0], etas  # the time left at each line (was 30, 10, 7, 0)
+
+
+def test_each_check_task_carries_only_its_own_steps_names():
+    """Read-through 46h/1: every verdict task carried the whole cube's step names (641 KB a
+    task at 8000 steps, 5 GB pickled in all): a task's size must not grow with the steps."""
+    import pickle
+
+    import dask.array as dsa
+
+    from xlstsr.validate import decode_lst
+
+    def biggest_task(n: int) -> int:
+        data = 300.0 + dsa.random.random((n, 8, 8), chunks=(1, 8, 8))
+        da = xr.DataArray(data, dims=("time", "y", "x"), attrs={"units": "K"}, coords={
+            "time": pd.date_range("2000-01-01", periods=n), "y": np.arange(8.0)[::-1] * 1e3,
+            "x": np.arange(8.0) * 1e3}).rio.write_crs("EPSG:32631")
+        graph = dict(decode_lst(da).data.__dask_graph__())
+        return max(len(pickle.dumps(v)) for v in graph.values())
+
+    assert biggest_task(1000) < 2 * biggest_task(50)

@@ -2145,48 +2145,54 @@ def _step_label(value: Any) -> str:
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
-def _image_names(t: xr.DataArray) -> np.ndarray | None:
-    """Per image of ``t`` (``(*lead, y, x)``), ``(where, drop)``: its place in words
-    (``time='2020-04-02T10:30:00'``) and the call that drops it (``da.drop_sel(time=[...])``,
-    ``drop_isel`` where the dim has no labels); an object array of the leading shape. None for
-    a single image (nothing to drop it from)."""
+def _image_labels(t: xr.DataArray) -> np.ndarray | None:
+    """Per image of ``t`` (``(*lead, y, x)``), its place, raw: ``(k, ((dim, index, label or
+    None), ...))`` with ``k`` the dim a drop is advised along (the first longer than 1); an
+    object array of the leading shape, each task given its own block of it
+    (:func:`_per_image`) and the text made only for an image refused (:func:`_image_name`).
+    None for a single image (nothing to drop it from)."""
     lead = t.dims[:-2]
     shape = tuple(t.sizes[d] for d in lead)
     if not lead or int(np.prod(shape)) < 2:
         return None
+    cols = [t[d].values if d in t.coords and t[d].ndim == 1 else None for d in lead]
+    k = next((n for n, d in enumerate(lead) if t.sizes[d] > 1), 0)
     out = np.empty(shape, dtype=object)
     for idx in np.ndindex(*shape):
-        parts, drops = [], []
-        for d, j in zip(lead, idx):
-            if d in t.coords and t[d].ndim == 1:
-                lab = _step_label(t[d].values[j])
-                parts.append(f"{d}={lab}")
-                drops.append(f"drop_sel({d}=[{lab}])")
-            else:
-                parts.append(f"{d} index {j}")
-                drops.append(f"drop_isel({d}=[{j}])")
-        # several leading dims: dropping along the one longer than 1 (or the first)
-        k = next((n for n, d in enumerate(lead) if t.sizes[d] > 1), 0)
-        out[idx] = (", ".join(parts), f"da = da.{drops[k]}")
+        out[idx] = (k, tuple((d, j, None if c is None else c[j])
+                             for d, j, c in zip(lead, idx, cols)))
     return out
 
 
-def _named_verdict(imgs: np.ndarray, verdict_fn: Any, names: np.ndarray,
-                   block_info: dict | None = None) -> np.ndarray:
-    """``verdict_fn(imgs, names=...)`` with the names of the block's images (``names`` of the
-    whole array, cut to the block's place along the leading dims)."""
-    if block_info is not None:
-        loc = block_info[0]["array-location"][:-2]
-        names = names[tuple(slice(a, b) for a, b in loc)]
-    return verdict_fn(imgs, names=list(names.ravel()))
+def _image_name(place: Any) -> tuple[str, str]:
+    """``(where, drop)`` of an image's place (:func:`_image_labels`): in words
+    (``time='2020-04-02T10:30:00'``) and the call that drops it (``da.drop_sel(time=[...])``,
+    ``drop_isel`` where the dim has no labels)."""
+    k, dims = place
+    parts, drops = [], []
+    for d, j, lab in dims:
+        if lab is None:
+            parts.append(f"{d} index {j}")
+            drops.append(f"drop_isel({d}=[{j}])")
+        else:
+            text = _step_label(lab)
+            parts.append(f"{d}={text}")
+            drops.append(f"drop_sel({d}=[{text}])")
+    return ", ".join(parts), f"da = da.{drops[k]}"
+
+
+def _named_verdict(imgs: np.ndarray, places: np.ndarray, verdict_fn: Any) -> np.ndarray:
+    """``verdict_fn(imgs, names=...)`` with the names of the block's images (``places``: their
+    block of :func:`_image_labels`, ``(*lead, 1, 1)``)."""
+    return verdict_fn(imgs, names=[_image_name(p) for p in places.ravel()])
 
 
 def _per_image(da: xr.DataArray, verdict_fn: Any, apply_fn: Any, n_verdict: int,
                named: bool = False) -> xr.DataArray:
     """``apply_fn(block, verdict)`` over ``da`` where ``verdict = verdict_fn(images)`` is taken on
     whole images: ``images`` is ``(*lead, y, x)``, the verdict ``(*lead, 1, n_verdict)``.
-    ``named``: ``verdict_fn`` takes ``names=``, its images' :func:`_image_names` (a refusal
-    names the step at fault), where there are several images.
+    ``named``: ``verdict_fn`` takes ``names=``, its images' ``(where, drop)``
+    (:func:`_image_name`: a refusal names the step at fault), where there are several images.
 
     Numpy: both run at once. Dask: the verdict is one task per few whole images
     (:func:`whole_images`), and every block of the result depends on its images' verdicts.
@@ -2199,13 +2205,18 @@ def _per_image(da: xr.DataArray, verdict_fn: Any, apply_fn: Any, n_verdict: int,
     t = da.transpose(*order)
     data = t.variable.data
     nd = data.ndim
-    names = _image_names(t) if named else None
-    if names is not None:
-        verdict_fn = partial(_named_verdict, verdict_fn=verdict_fn, names=names)
+    places = _image_labels(t) if named else None
     if isinstance(data, dsa.Array):
         whole = whole_images(data)
-        verdict = whole.map_blocks(
-            verdict_fn, dtype=np.float64,
+        extra = []
+        if places is not None:
+            # each verdict task given its own images' places (the whole cube's names in
+            # every task grew as the square of the steps: 5 GB pickled for 8000)
+            extra = [dsa.from_array(places[..., None, None],
+                                    chunks=(*whole.chunks[:-2], (1,), (1,)))]
+            verdict_fn = partial(_named_verdict, verdict_fn=verdict_fn)
+        verdict = dsa.map_blocks(
+            verdict_fn, whole, *extra, dtype=np.float64,
             chunks=(*whole.chunks[:-2], (1,), (n_verdict,)),
             meta=np.empty((0,) * nd, np.float64),
         ).rechunk((*data.chunks[:-2], (1,), (n_verdict,)))  # tiny: on the data's steps
@@ -2217,8 +2228,8 @@ def _per_image(da: xr.DataArray, verdict_fn: Any, apply_fn: Any, n_verdict: int,
         )
     else:
         arr = np.asarray(data)
-        checked = apply_fn(arr, verdict_fn(arr, block_info=None) if names is not None
-                           else verdict_fn(arr))
+        checked = apply_fn(arr, verdict_fn(arr) if places is None
+                           else _named_verdict(arr, places, verdict_fn))
     return t.copy(data=checked).transpose(*da.dims)
 
 
@@ -3374,7 +3385,7 @@ def _refuse_scale_twice_celsius(finite: np.ndarray, physical_range: tuple[float,
 
 def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str) -> str:
     """The advice for one step of a cube wholly out of range: drop it (``drop``, from
-    :func:`_image_names`), or, where all its pixels hold one value (a missing date written as
+    :func:`_image_name`), or, where all its pixels hold one value (a missing date written as
     a fill), declare that value as the fill (the step then reads as all gaps)."""
     text = (f"If only this step is wrong (the others in range: a date stored in other units, or "
             f"missing), drop it instead: `{drop}`")
@@ -3425,7 +3436,7 @@ def _lst_verdict(
     (:func:`_stored_integer_fill`). ``packed``: (scale, offset, integers stored) that the reader
     applied (:func:`_packed_stored`): a fill is named, and ``--nodata`` given, as stored.
     ``maskable``: see :func:`decode_lst`. ``names``: per image (flat order), ``(where, drop)``
-    of :func:`_image_names`, or None (a single image): an image wholly out of range is named,
+    of :func:`_image_name`, or None (a single image): an image wholly out of range is named,
     with the call that drops it."""
     lead = imgs.shape[:-2]
     attrs_of = attrs_of if what == "reference" else None
