@@ -244,7 +244,7 @@ def test_scaling_stats_refuses_a_constant_field(truth):
 def test_scaling_stats_scales_without_fit_points_warn_and_repeats_are_refused(truth):
     with pytest.warns(UserWarning, match=r"factors \(1, 3, 9\) hold no such pair"):
         xlstsr.scaling_stats(truth, factors=(1, 3, 9))  # was all-NaN within-block statistics
-    with pytest.warns(UserWarning, match=r"fit_lags=\(1.0, 8.0\) holds 1 of the lags"):
+    with pytest.warns(UserWarning, match=r"fit window \(1.0, 8.0\) \(fit_lags\) holds 1 of the lags"):
         xlstsr.scaling_stats(truth, lags=(3, 9))  # was a NaN Hurst exponent
     with pytest.raises(errors.GridError, match="hold repeats"):
         xlstsr.scaling_stats(truth, lags=(1, 1, 2, 4))  # lag 1 weighed twice in the fit
