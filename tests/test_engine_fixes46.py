@@ -71,13 +71,6 @@ def test_constant_step_fill_advice_runs():
     assert np.isfinite(out.values[[0, 2]]).any(axis=(1, 2)).all()
 
 
-def test_single_image_wholly_out_of_range_not_told_to_mask():
-    lst = _cube("degC").isel(time=1)
-    with pytest.raises(PhysicalRangeError) as e:
-        xlstsr.upscale(lst, 2)
-    assert "mask_out_of_range=True" not in str(e.value)
-
-
 def test_a_whole_cube_out_of_range_is_told_its_cause_first():
     """Lead review of 46U: every step in degC is the common case: its units advice leads, the
     drop of one step comes after it, as the alternative."""

@@ -3757,7 +3757,8 @@ def _lst_verdict(
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
                                  _like_at(like, i), attrs_of, packed, maskable))
         fix = ("" if keep_out_of_range else
-               "" if whole_out else  # refused when followed: nothing would be left
+               # a cube's step wholly out: refused when followed (nothing left), its drop said
+               "" if drop is not None else
                " To mask such pixels instead, pass `mask_out_of_range=True`"
                + (" (`--mask-out-of-range` on the command line)." if cli else ".")
                if maskable else
@@ -3782,11 +3783,12 @@ def _lst_verdict(
 
 def _multiband_verdict(imgs: np.ndarray, *, verdict: Any, n_bands: int, what: str,
                        names: Sequence[tuple[str, str]] | None = None) -> np.ndarray:
-    """``verdict(imgs, names=names)`` for an input with a 'band' dim: a refusal names the band
-    dim first (a multi-band raster's QC or angle layer read as LST was blamed on Celsius or a
+    """``verdict(imgs)`` for an input with a 'band' dim (``names`` unused: a band is selected,
+    not dropped, see below): a refusal names the band dim first (a multi-band raster's QC or angle layer read as LST was blamed on Celsius or a
     scale)."""
     try:
-        return verdict(imgs, names=names)
+        # bands are not steps: the refusal advises selecting the LST band, not dropping one
+        return verdict(imgs)
     except XlstsrError as err:
         raise type(err)(
             f"the {what} has a 'band' dim of {n_bands} bands, each checked as an image, and one "
