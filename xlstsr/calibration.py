@@ -660,7 +660,10 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
       :func:`xlstsr.guide.match_steps` tells it (:func:`xlstsr.steps.composite_period`), and
       where one is missing first to keep the LST steps a composite covers
       (:func:`_keep_covered`); the tolerance is the labels' own reach by calendar day where
-      that is longer (or where the period is not told: one date).
+      that is longer (or where the period is not told: one date);
+    - dekads and months where no LST step's own period has a composite
+      (:func:`_refuse_no_own_period`): no tolerance advised, which paired each with the
+      previous period's composite; that one is offered by name only.
 
     An LST date before every NDVI step is left to the pairing's own message."""
     if not (isinstance(ndvi, xr.DataArray) and isinstance(like, xr.DataArray)):
@@ -732,6 +735,8 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
             # Where one is missing, keep the LST steps a composite covers instead
             cover = period.reach
             kind = "MODIS 16-day" if period.days == 16 else period.name
+            if not period.fixed:
+                _refuse_no_own_period(d, like_lab, steps, ordered, period, by_day, like_what)
             keep, kept = _keep_covered(d, like_lab, ordered, cover, like_var, by_day, steps,
                                        period)
             # no steps to keep (none covered, or labels matched as instants): the reach
@@ -758,6 +763,32 @@ def _require_ndvi_dates(ndvi: Any, like: Any, like_what: str, like_var: str) -> 
         )
 
 
+def _refuse_no_own_period(d: Any, like_lab: pd.DatetimeIndex, steps: pd.DatetimeIndex,
+                          ordered: pd.DatetimeIndex, period: Any, by_day: int,
+                          like_what: str) -> None:
+    """Refuse dekads or months (``period``, not fixed) where no LST step's own period has a
+    composite: the tolerance advised ('10D', '30D') paired every step with the previous
+    period's composite, which does not cover it, without a word. The tolerance that reaches
+    it (``by_day``, :func:`_day_reach`) is offered only as that choice, named."""
+    from .steps import calendar_period_key, calendar_period_names
+
+    own = np.isin(calendar_period_key(like_lab, period), calendar_period_key(ordered, period))
+    if own.any():
+        return
+    what = "dekad" if period.days == 10 else "month"
+    raise GridError(
+        f"the ndvi's '{d}' labels differ from the {like_what}'s: none of the {like_what}'s "
+        f"{len(steps)} steps has an NDVI composite of its own {what} ({like_what} "
+        f"{calendar_period_names(like_lab, period)}; ndvi "
+        f"{calendar_period_names(ordered, period)}: {period.name} composites "
+        f"labelled by their first day, each covering its own {what} only). A tolerance of "
+        f"days would pair them with the previous {what}'s composite, which does not cover "
+        f"them, so none is advised: give the NDVI composites of the {like_what}'s "
+        f"{what}s, or, only to use the previous {what}'s composite for them knowingly (an "
+        f"older NDVI than their own period's), pass `time_tolerance='{by_day}D'`."
+    )
+
+
 def _keep_covered(d: Any, like_lab: pd.DatetimeIndex, ordered: pd.DatetimeIndex, cover: int,
                   like_var: str, by_day: int, steps: pd.DatetimeIndex | None = None,
                   period: Any = None) -> tuple[str, pd.DatetimeIndex]:
@@ -775,7 +806,7 @@ def _keep_covered(d: Any, like_lab: pd.DatetimeIndex, ordered: pd.DatetimeIndex,
     if period is not None and not period.fixed:
         own = calendar_period_key(ordered, period)
         has = np.isin(calendar_period_key(like_lab, period), own)
-        if has.all() or not has.any():
+        if has.all() or not has.any():  # none: refused first (_refuse_no_own_period)
             return "", like_lab
         n_kept = int(np.isin(calendar_period_key(steps, period), own).sum())
         what = "dekad" if period.days == 10 else "month"

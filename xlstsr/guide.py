@@ -15,7 +15,7 @@ import re
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import dask.array as dsa
 import numpy as np
@@ -45,6 +45,7 @@ from .steps import (
     calendar_fix,
     calendar_keep_code,
     calendar_period_key,
+    calendar_period_names,
     composite_period,
 )
 from .steps import _refuse_bad_labels as _refuse_bad_step_labels
@@ -69,6 +70,7 @@ _log = logging.getLogger("xlstsr")
 __all__ = [
     "GUIDE_OFFSET_MODES",
     "GuideLike",
+    "band_reorder_code",
     "check_alignment",
     "check_guide_labels",
     "check_guide_values",
@@ -809,7 +811,7 @@ def _number_labels_fix(numbers: np.ndarray, dates: np.ndarray, var: str, dim: Ha
 
 def match_steps(
     guide: xr.DataArray, lst: xr.DataArray, dim: str, tolerance: Any = None, *,
-    one_guide_advice: str | None = None,
+    one_guide_advice: str | None = None, code: GuideCode | None = None,
 ) -> xr.DataArray:
     """The guide's steps along ``dim`` matched to the LST's by label, not by position.
 
@@ -842,6 +844,8 @@ def match_steps(
 
     ``one_guide_advice``: the refusal's advice to use one guide instead of matching steps
     (default: ``guide.squeeze(dim, drop=True)`` to use one guide for every step).
+    ``code``: how the refusal's advice writes the guide as the user passed it (a list's or
+    dict's bands: :class:`GuideCode`); default, one DataArray or Dataset named ``guide``.
 
     Returns the guide with ``dim`` indexed like the LST (labels the LST's).
 
@@ -1051,9 +1055,10 @@ def match_steps(
 
         shown = ", ".join(fmt(lv[i]) for i in missing[:3]) + (" ..." if len(missing) > 3 else "")
         have = ", ".join(fmt(v) for v in gv[:4]) + (" ..." if gv.size > 4 else "")
+        code = code or GuideCode()
         hint = (
-            f" Pass {_composite_tolerance_advice(guide, lst, dim, gv)}, or "
-            + (one_guide_advice or _one_guide_advice(guide, dim)) + "."
+            f" Pass {_composite_tolerance_advice(guide, lst, dim, gv, code)}, or "
+            + (one_guide_advice or _one_guide_advice(guide, dim, code)) + "."
             if ordered and tol is None else ""
         )
         if ordered and tol is not None:
@@ -1090,7 +1095,7 @@ def match_steps(
             else:
                 hint = (f"{read}, but the guide begins after {fmt(lv[first])}: give a guide "
                         "that covers these dates, or select the LST's dates it covers "
-                        f"(`lst.sel({dim}=slice(guide['{dim}'][0], None))`).")
+                        f"(`lst.sel({dim}=slice({code.ref}['{dim}'][0], None))`).")
         if ordered and tol is None and np.issubdtype(np.asarray(lv).dtype, np.datetime64):
             days = np.asarray(lv).astype("datetime64[D]")
             gdays = np.asarray(gv).astype("datetime64[D]")
@@ -1123,14 +1128,88 @@ def match_steps(
     return out.assign_coords({dim: lst[dim].values})
 
 
+class GuideCode(NamedTuple):
+    """How advice writes code for a guide as the user passed it (:func:`_guide_code`): a list's
+    or dict's bands have no ``guide['time']`` nor ``guide.isel`` (TypeError, AttributeError
+    when followed).
+
+    Attributes
+    ----------
+    ref : str
+        An expression of one of its DataArrays that holds the dates matched: ``guide``,
+        ``guide[0]``, ``guide['ndvi']``.
+    form : str
+        'one' (a DataArray or Dataset), 'list' (or tuple) or 'dict'.
+    static : bool
+        Whether some band lacks the steps' dim (a static band beside dated ones), which a
+        per-band selection then leaves as it is.
+    """
+
+    ref: str = "guide"
+    form: str = "one"
+    static: bool = False
+
+    def each(self, dim: str, method: str) -> str:
+        """The guide with ``method`` (e.g. ``.isel(time=0, drop=True)``, along ``dim``) applied
+        to each of its bands, as an expression to pass as the guide."""
+        band = f"g{method} if {dim!r} in g.dims else g" if self.static else f"g{method}"
+        if self.form == "list":
+            return f"[{band} for g in guide]"
+        if self.form == "dict":
+            return f"{{k: {band} for k, g in guide.items()}}"
+        return f"guide{method}"
+
+
+def _guide_code(guide: Any, bands: Sequence[xr.DataArray], lead: Sequence[Hashable],
+                i: int | None = None) -> GuideCode:
+    """:class:`GuideCode` of a guide as passed (``bands``: its bands as
+    :func:`prepare_guide` reads them, in order), naming band ``i`` (default: the first with one
+    of the LST's leading dims ``lead``)."""
+    if not isinstance(guide, (list, tuple, Mapping)):
+        return GuideCode()
+    dated = [any(d in b.dims for d in lead) for b in bands]
+    if i is None:
+        i = dated.index(True) if any(dated) else 0
+    static = not all(dated)
+    if isinstance(guide, Mapping):
+        keys = list(guide)
+        key = keys[i] if i < len(keys) else keys[0]
+        return GuideCode(f"guide[{key!r}]", "dict", static)
+    return GuideCode(f"guide[{i}]", "list", static)
+
+
+def _previous_period_tolerance(guide: xr.DataArray, lst: xr.DataArray, dim: str,
+                               lv: np.ndarray, gv: np.ndarray) -> str | None:
+    """The tolerance of whole days that pairs every LST step with its latest guide step (a
+    previous period's composite), checked by matching, or None (a step before the guide's
+    first): offered only as an explicit choice."""
+    lday = lv.astype("datetime64[D]")
+    gday = np.unique(gv.astype("datetime64[D]"))
+    at = np.searchsorted(gday, lday, side="right") - 1
+    if (at < 0).any():
+        return None
+    days = int(((lday - gday[at]) / np.timedelta64(1, "D")).max())
+    for n in (days, days + 1):  # by calendar day, else as instants (a part day more)
+        try:
+            match_steps(guide, lst, dim, f"{n}D")
+        except GuideTimeError:
+            continue
+        return f"{n}D"
+    return None
+
+
 def _composite_tolerance_advice(guide: xr.DataArray, lst: xr.DataArray, dim: str,
-                                gv: np.ndarray) -> str:
+                                gv: np.ndarray, code: GuideCode | None = None) -> str:
     """The tolerance advice of :func:`match_steps` for a guide whose labels matched none (no
     tolerance given): the composites' own one where their dates tell their period
     (:func:`xlstsr.steps.composite_period`, calibration's rule too: '7D' for 8-day ones, which
     '15D' filled with a composite 8-15 days old where one is missing), else both examples.
     Where that tolerance still leaves LST steps unpaired, the advice says why: LST dates
-    before the guide's first, or beyond their composite's period (one missing)."""
+    before the guide's first, or beyond their composite's period (one missing). Dekads and
+    months where no LST step's own period has a composite get no tolerance (it paired every
+    step with the previous period's composite, silently): a guide of their periods, or the
+    previous period's composite as an explicit choice. ``code``: the guide as passed."""
+    code = code or GuideCode()
     period = composite_period(gv)
     if period is None:
         return ("`guide_time_tolerance=` (e.g. '15D' for 16-day composites labelled by their "
@@ -1142,13 +1221,24 @@ def _composite_tolerance_advice(guide: xr.DataArray, lst: xr.DataArray, dim: str
         # is missing it paired the step with the previous period's composite, silently
         lv = np.asarray(lst[dim].values)
         own = np.isin(calendar_period_key(lv, period), calendar_period_key(gv, period))
-        if own.any() and not own.all():
-            what = "dekad" if period.days == 10 else "month"
+        what = "dekad" if period.days == 10 else "month"
+        if not own.any():
+            prev = _previous_period_tolerance(guide, lst, dim, lv, gv)
+            return (f"a guide with the composites of the LST steps' own {what}s: none of the "
+                    f"{own.size} LST steps' own {what} has a composite here (LST "
+                    f"{calendar_period_names(lv, period)}; guide {calendar_period_names(gv, period)}: "
+                    f"{period.name} composites labelled by their first day, each covering its "
+                    f"own {what} only), and a tolerance of days would pair them with the "
+                    f"previous {what}'s composite, so no tolerance is advised for them"
+                    + (f"; `guide_time_tolerance={prev!r}` only to use the previous {what}'s "
+                       "composite for them knowingly (an older NDVI than their own period's)"
+                       if prev else ""))
+        if not own.all():
             return (f"`guide_time_tolerance={tol!r}` after keeping the {int(own.sum())} of "
                     f"the {own.size} LST steps whose own {what} has a composite (the guide's "
                     f"dates are those of {period.name} composites; a tolerance pairs the "
                     f"others with the previous {what}'s): "
-                    f"`{calendar_keep_code(period, 'lst', dim, 'guide')}`")
+                    f"`{calendar_keep_code(period, 'lst', dim, code.ref)}`")
     try:
         match_steps(guide, lst, dim, tol)
         note = ""
@@ -1174,13 +1264,16 @@ def _composite_tolerance_advice(guide: xr.DataArray, lst: xr.DataArray, dim: str
             f"guide step at most that long before each date is used{note})")
 
 
-def _one_guide_advice(guide: xr.DataArray, dim: str) -> str:
+def _one_guide_advice(guide: xr.DataArray, dim: str, code: GuideCode | None = None) -> str:
     """The advice to use one guide for every step: squeezed where it has one step along
-    ``dim``, else one of its steps selected (``squeeze`` raised ValueError on several)."""
+    ``dim``, else one of its steps selected (``squeeze`` raised ValueError on several), written
+    for the guide as passed (``code``: a list's or dict's bands each)."""
+    code = code or GuideCode()
     if guide.sizes.get(dim, 0) == 1:
-        return f"`guide.squeeze('{dim}', drop=True)` to use one guide for every step"
-    return (f"`guide.isel({dim}=0, drop=True)` to use one of its {guide.sizes.get(dim, 0)} "
-            "steps (here its first) for every step")
+        return (f"`{code.each(dim, f'.squeeze({dim!r}, drop=True)')}` to use one guide for "
+                "every step")
+    return (f"`{code.each(dim, f'.isel({dim}=0, drop=True)')}` to use one of its "
+            f"{guide.sizes.get(dim, 0)} steps (here its first) for every step")
 
 
 #: dim names (or words of them: 'spectral_band') of a raster's bands, not of steps
@@ -1357,16 +1450,18 @@ def _refuse_quantity_bands_as_steps(g: xr.DataArray, lst: xr.DataArray, d: str) 
 def _match_lead(
     g: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...], skip: tuple[str, ...],
     tolerance: Any, drop_fix: Callable[[str], str] | None = None,
+    code: GuideCode | None = None,
 ) -> xr.DataArray:
     """Match the guide's leading dims with the LST's by label; refuse a time dim the LST lacks
     (an LST date kept as a scalar coordinate is matched as a one-step dim, with the tolerance).
-    ``drop_fix``: :func:`_match_scalar_time`'s advice to drop a scalar date, for the guide's form."""
+    ``drop_fix``: :func:`_match_scalar_time`'s advice to drop a scalar date, for the guide's form;
+    ``code``: :func:`match_steps`'s, for the guide as passed (:class:`GuideCode`)."""
     g = _match_scalar_time(g, lst, lead, skip, tolerance, drop_fix)
     for d in [str(d) for d in g.dims if d not in skip]:
         if d in lead:
             _refuse_bands_as_step(g, lst, d)
             _refuse_quantity_bands_as_steps(g, lst, d)
-            g = match_steps(g, lst, d, tolerance)
+            g = match_steps(g, lst, d, tolerance, code=code)
         elif _is_time_like(g, d):
             if d in g.coords and d in lst.coords and lst[d].ndim == 0:
                 # an LST of one date as a label (`cube.sel(time=t)`): matched as a one-step dim
@@ -1499,13 +1594,14 @@ def _steps_differ(bands: Sequence[xr.DataArray], lead: Sequence[Hashable]) -> bo
 
 
 def _match_band_lead(b: xr.DataArray, lst: xr.DataArray, lead: tuple[str, ...],
-                     skip: tuple[Hashable, ...], tolerance: Any) -> xr.DataArray:
+                     skip: tuple[Hashable, ...], tolerance: Any,
+                     code: GuideCode | None = None) -> xr.DataArray:
     """One guide band's leading dims matched with the LST's (:func:`_match_lead`), a refusal
-    naming the band."""
+    naming the band (``code``: that band of the guide as passed, :class:`GuideCode`)."""
     label = (f" {str(b['guide_band'].item())!r}" if "guide_band" in b.coords
              and b["guide_band"].ndim == 0 else "")
     try:
-        return _match_lead(b, lst, lead, (*skip, "guide_band"), tolerance)
+        return _match_lead(b, lst, lead, (*skip, "guide_band"), tolerance, code=code)
     except GuideTimeError as err:
         raise GuideTimeError(
             f"guide band{label} (its steps matched with the LST's on their own, the bands "
@@ -1805,11 +1901,12 @@ def prepare_guide(
         # bands of a list or dict on different dates (a 16-day NDVI, an 8-day albedo): each is
         # matched with the LST's steps on its own, with the tolerance, then stacked (they were
         # refused with "select the same 'time' labels in every band", which they share none of)
-        aligned = [_match_band_lead(b, lst, lead, (ydim, xdim, _INF_DIM), time_tolerance)
-                   for b in aligned]
+        aligned = [_match_band_lead(b, lst, lead, (ydim, xdim, _INF_DIM), time_tolerance,
+                                    _guide_code(guide, aligned, lead, i))
+                   for i, b in enumerate(aligned)]
     g = xr.concat(aligned, dim="guide_band") if len(aligned) > 1 else aligned[0].expand_dims("guide_band")
     g = _match_lead(g, lst, lead, (ydim, xdim, "guide_band", _INF_DIM), time_tolerance,
-                    fixes[0] if len(aligned) == 1 else None)
+                    fixes[0] if len(aligned) == 1 else None, _guide_code(guide, aligned, lead))
     if marked:
         g = _refuse_infinite_guide(g, bands)
     extra = [d for d in g.dims if d not in (ydim, xdim, "guide_band") and d not in lead]
@@ -1835,8 +1932,37 @@ def prepare_guide(
         data = g.variable.data.reshape(n, g.sizes[chdim], g.sizes[ydim], g.sizes[xdim])
     else:
         data = g.transpose(chdim, ydim, xdim).variable.data[None]
-    return _require_valid_guide(data.astype(np.float32), ndvi, constant=require_detail,
-                                names=_channel_names(g, chdim), fills=kept)
+    out = _require_valid_guide(data.astype(np.float32), ndvi, constant=require_detail,
+                               names=_channel_names(g, chdim), fills=kept)
+    return out
+
+
+def band_reorder_code(guide: Any, lead: Sequence[Hashable]) -> str | None:
+    """The code that puts a guide's bands, as passed, in another order (a template of
+    ``{order}``, the channels' positions, and ``{keyed}``, a dict's entries), or None where
+    its form does not say one: a DataArray's own band dim named (``guide.isel(band=...)`` of
+    a guide whose bands are along 'channel' raised ValueError). ``lead``: the LST's leading
+    dims, which are steps, not bands; for :func:`check_guide_values`'s ``expected["reorder"]``.
+
+    Examples
+    --------
+    >>> g = xr.DataArray(np.zeros((2, 4, 4)), dims=("channel", "y", "x"))
+    >>> band_reorder_code(g, ("time",))
+    'guide = guide.isel(channel=[{order}])'
+    """
+    extra: list[Hashable] = []
+    if isinstance(guide, xr.DataArray):
+        ydim, xdim = spatial_dims(guide)
+        extra = [d for d in guide.dims if d not in (ydim, xdim) and d not in lead]
+    if isinstance(guide, (list, tuple)):
+        return "guide = [guide[i] for i in [{order}]]"
+    if isinstance(guide, (Mapping, xr.Dataset)):
+        return "bands = list(guide.values()); guide = {{{keyed}}}"
+    if isinstance(guide, xr.DataArray) and len(extra) == 1 and extra[0] in guide.dims:
+        return f"guide = guide.isel({{{extra[0]!r}: [{{order}}]}})" if not (
+            isinstance(extra[0], str) and extra[0].isidentifier()) else (
+            f"guide = guide.isel({extra[0]}=[{{order}}])")
+    return None
 
 
 def _channel_names(g: xr.DataArray, chdim: Hashable) -> list[str]:
@@ -2891,7 +3017,7 @@ def _fits(m: float, sd: float, mu: float, st: float) -> float | None:
 
 
 def _band_order_hint(ms: np.ndarray, sds: np.ndarray, mean_t: np.ndarray, std_t: np.ndarray,
-                     names: Sequence[str], c: int) -> str | None:
+                     names: Sequence[str], c: int, reorder: str | None = None) -> str | None:
     """The advice for guide channels given in another order than the model's, or None: an
     order of the channels whose every one fits its trained channel (:func:`_fits`) where the
     order given does not (a list [red, ndvi] for a model of ['ndvi', 'red'] was told "NDVI in
@@ -2899,7 +3025,8 @@ def _band_order_hint(ms: np.ndarray, sds: np.ndarray, mean_t: np.ndarray, std_t:
     fitting another trained channel better than any power-of-ten rescaling fits its own: the
     order asked where that slot's channel fits ``c``'s slot, fails its own too or fits it
     worse than ``c`` does, else (``c`` fits no slot a channel of its own does not fit better)
-    the units, scale and fill value to check."""
+    the units, scale and fill value to check. ``reorder``: the code for the guide's form as
+    passed (:func:`band_reorder_code`); without it, the code of each form."""
     import itertools
 
     n = min(ms.size, mean_t.size)
@@ -2919,9 +3046,12 @@ def _band_order_hint(ms: np.ndarray, sds: np.ndarray, mean_t: np.ndarray, std_t:
                           for j in range(n) if perm[j] != j)
         order = ", ".join(str(p) for p in perm)
         keyed = ", ".join(f"{str(names[j])!r}: bands[{perm[j]}]" for j in range(n))
-        return (f"the guide's bands look to be in another order than the model's inputs "
+        head = (f"the guide's bands look to be in another order than the model's inputs "
                 f"{[str(x) for x in names]} ({moved}). Reorder them into the model's order "
-                f"(channels {order}): a list `guide = [guide[i] for i in [{order}]]`, a "
+                f"(channels {order})")
+        if reorder is not None:
+            return f"{head}: `{reorder.format(order=order, keyed=keyed)}`"
+        return (f"{head}: a list `guide = [guide[i] for i in [{order}]]`, a "
                 f"DataArray of bands `guide = guide.isel(band=[{order}])` (its band dim), a "
                 f"dict or Dataset `bands = list(guide.values()); guide = {{{keyed}}}`")
     if c >= n:
@@ -3007,7 +3137,8 @@ def _guide_verdict(stats: np.ndarray, expected: dict[str, Any]) -> np.ndarray:
             elif abs(m - mu) / st > GUIDE_MAX_Z or sd / st > GUIDE_MAX_STD_RATIO:
                 # another channel's values first: bands given in another order were told to
                 # rescale one of them, which then ran on swapped bands
-                hint = ((_band_order_hint(ms, sds, mean_t, std_t, names, c)
+                hint = ((_band_order_hint(ms, sds, mean_t, std_t, names, c,
+                                          expected.get("reorder"))
                          if (merged[i, :, 0] > 0).all() else None)
                         or _scale_hint(m, sd, mu, st, names[c] if c < len(names) else "",
                                        mn, mx))

@@ -1692,6 +1692,18 @@ def calendar_period_key(labels: Any, period: CompositePeriod) -> np.ndarray:
     return np.asarray(t.year * 1000 + t.month * 10 + dekad)
 
 
+def calendar_period_names(labels: Any, period: CompositePeriod) -> str:
+    """The calendar periods of dates, for messages: months as '2021-03', dekads by their first
+    day ('2021-03-11'); the first four, sorted."""
+    t = pd.DatetimeIndex(np.asarray(labels).ravel())
+    if period.days != 10:
+        names = sorted(set(t.strftime("%Y-%m")))
+    else:
+        first = np.minimum((t.day - 1) // 10, 2) * 10 + 1
+        names = sorted({f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in zip(t.year, t.month, first)})
+    return ", ".join(names[:4]) + (" ..." if len(names) > 4 else "")
+
+
 def calendar_keep_code(period: CompositePeriod, var: str, dim: Any, other: str) -> str:
     """The expression that keeps ``var``'s steps whose own calendar period (dekad, month:
     :func:`calendar_period_key`) has a composite in ``other``, as advised."""

@@ -19,6 +19,7 @@ from .errors import GridError, MethodOptionError, XlstsrError, warn
 from .grid import fine_grid, noting_coarse_guide, with_grid
 from .guide import (
     GuideLike,
+    band_reorder_code,
     check_alignment,
     check_guide_labels,
     check_guide_values,
@@ -377,6 +378,8 @@ def upscale(
         # a band labelled 'red' for a model trained on 'ndvi' is named as such
         if stats and stats.get("names"):
             check_guide_labels(guide_labels(guide), stats["names"], m.recorded_name())
+        if stats:  # the band-order advice in code for the guide's form as passed
+            stats = {**stats, "reorder": band_reorder_code(guide, lead)}
         gdata = check_guide_values(gdata, stats)  # its messages name the values' cause
         gdata = check_model_ndvi(gdata, stats)  # an unlabelled NDVI x 3 passes the one above
         _warn_guide_constant_fill(m, gdata, data, factor)
