@@ -4,9 +4,11 @@
 the resume record of :func:`xlstsr.upscale_to_zarr`: the same model built twice, in any
 process, gets one hash; two models that compute different outputs never share one (weights,
 buffers, structure, forward code, what any module's functions and attributes hold, and the
-module-level constants and helper functions the user's code reads), with one exception: a
+module-level constants and helper functions the user's code reads), with two exceptions: a
 global the user's code reads that holds a list, a dict or another object is not hashed
-(:func:`_globals_bytes`).
+(:func:`_globals_bytes`), and neither is a private attribute holding a tensor, an array or a
+list, dict or tuple of data (a cache or a log the forward may fill): those are warned of, with
+advice that makes them part of the hash (:func:`_warn_private_data`).
 
 Examples
 --------
@@ -69,15 +71,32 @@ def weights_hash(model: Any) -> str:
     """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code,
     every parameter and buffer (non-persistent ones too), the settings of torch's modules their
     repr hides (:func:`_hidden_settings`), TorchScript modules' code (:func:`_script_bytes`),
-    the functions any module holds, its forward hooks (:func:`_hooks`) and the values a
-    user-defined module holds in attributes (private ones too when its own code names them
-    and they hold plain values, ``self._offset = 3.0``: :func:`_private_bytes`): the same for the same model built in
-    any process (same code, same weights), so it keys caches and resume checks. A user's module
-    class (not torch's or xlstsr's) is hashed whole (:func:`_class_bytes`): every method, the
-    class's data and the values its methods' closures hold, so that a class redefined in a
-    notebook with an edited constant or helper method gets a hash of its own. The module-level
-    globals the user's functions read (``GAIN = 1.0``, a helper function, a tuple of
-    coefficients, an array) are hashed too, recursively through the user's helper functions;
+    the functions any module holds, its forward hooks (:func:`_hooks`) and the values modules
+    hold in attributes (:func:`_attributes`): the same for the same model built in any process
+    (same code, same weights), so it keys caches and resume checks.
+
+    Attributes hashed by value: every public attribute of a user-defined module (a number, a
+    list, a dict, a tensor...); a value set from outside on one of torch's modules, one its
+    class's code never names (``self.c.gain = 5.0``; :func:`_extras`), public, or private as
+    below; and a private attribute that holds a plain value, a number, string, bool or a flat
+    tuple of them, where the code names it: a user module's own class's code, or for a value
+    set on torch's module the code of any of the model's own classes (``self._offset = 3.0``,
+    ``self.c._gain = 5.0``: :func:`_private_bytes`). Any other private value is left
+    out, so that the hash stays the same before and after the model ran (``self._val_losses``
+    that a forward appends to, ``self._grid`` it builds, ``self._x = self._x.to(device)``) and
+    for a fresh instance loaded with the same weights (a resume job): ``None``, a module
+    (hashed as a submodule), an object, and the data the code may use as a constant. A private
+    tensor or array, or a private list, dict or tuple holding numbers, tensors or arrays (nested
+    ones too), the model's code names, is warned of once per user's class
+    (:func:`_warn_private_data`), with advice that makes it part of the hash: a buffer, a public
+    attribute, a tuple of numbers. The other private attributes of torch's and xlstsr's modules
+    are theirs (in repr, the weights, :func:`_hidden_settings`).
+
+    A user's module class (not torch's or xlstsr's) is hashed whole (:func:`_class_bytes`):
+    every method, the class's data and the values its methods' closures hold, so that a class
+    redefined in a notebook with an edited constant or helper method gets a hash of its own. The
+    module-level globals the user's functions read (``GAIN = 1.0``, a helper function, a tuple
+    of coefficients, an array) are hashed too, recursively through the user's helper functions;
     globals holding lists, dicts or other objects are not (:func:`_globals_bytes`).
 
     Values are hashed by their content (:func:`_value_bytes`): functions by their code,
@@ -90,11 +109,7 @@ def weights_hash(model: Any) -> str:
     weights, and cycles end the same way in every process). Only an object nothing describes (a
     generator, an open file) is hashed by its identity in this process: two models holding
     different such objects never share a cache entry, but the hash then differs between
-    processes (a resume check refuses it) and between copies of the model.
-
-    A private attribute holding a tensor or an array is not hashed (a cache, see
-    :func:`_private_bytes`): where a user's module holds one, a warning advises a buffer
-    (:func:`_warn_private_data`)."""
+    processes (a resume check refuses it) and between copies of the model."""
     _warn_private_data(model)
     return _module_hash(model, 0, _Walk())
 
@@ -106,57 +121,131 @@ _WARNED_LOCK = threading.Lock()
 
 
 def _warn_private_data(model: Any) -> None:
-    """Warn, once per user's module class, where a module of ``model`` holds a tensor or a
-    numpy array in a private attribute the code of the model's own classes names
-    (:func:`_own_code_names`: not a framework's bookkeeping): :func:`_private_bytes` leaves
-    it out, so two models differing only there share a fingerprint (the model cache, the
-    resume check of ``upscale_to_zarr``). Telling a constant (``self._offset =
-    torch.tensor(5.0)``) from a cache the forward fills is not reliable from the code (aliases,
-    ``getattr``, helpers, ``self._x = self._x.to(device)``), so the author is told how to make
-    it part of the model: a buffer, which is hashed."""
+    """Warn, once per user's module class, where a module of ``model`` holds data that
+    :func:`_private_bytes` leaves out in a private attribute the code of the model's own classes
+    names (:func:`_own_code_names`: not a framework's bookkeeping): a tensor or a numpy array,
+    or a list, dict or tuple holding numbers, tensors or arrays (nested ones too; a tuple of
+    plain numbers is hashed). The same for a private attribute set on one of torch's modules
+    the user's module holds (``self.c._gain = torch.tensor(5.0)``: :func:`_extras`), warned of
+    under the user's class. Two models differing only there share a fingerprint (the model
+    cache, the resume check of ``upscale_to_zarr``). Telling a constant (``self._offset =
+    torch.tensor(5.0)``, ``self._coef = [5.0, 0.0]``) from a cache or a log the forward fills
+    (``self._val_losses``) is not reliable from the code (aliases, ``getattr``, helpers,
+    ``self._x = self._x.to(device)``), so the author is told how to make it part of the model:
+    a buffer, or a public attribute (:func:`_attributes` hashes its value), and hashing them
+    stays as it was: a forward that fills them leaves the hash alone."""
     import torch
 
     if not isinstance(model, torch.nn.Module):
         return
-    subs = [m for m in model.modules() if _own(m)]
-    found: dict[type, list[tuple[str, Any]]] = {}
-    for m in subs:
-        cls = type(m)
-        if cls in _WARNED_CLASSES:
+    # each module's owner: itself when it is the user's, else the user's module holding it (a
+    # parent's code reads its child's private value: ``self.c._gain``)
+    owners: dict[str, tuple[type, str] | None] = {}
+    found: dict[type, list[tuple[str, str, Any, Any]]] = {}
+    own_classes: dict[type, None] = {}
+    for path, m in model.named_modules():
+        values = list(vars(m).items())
+        if _own(m):
+            own_classes[type(m)] = None
+            owners[path] = (type(m), path)
+            keys: Any = {k for k, _ in values if k not in _module_bookkeeping()}
+        else:
+            owners[path] = owners.get(path.rpartition(".")[0]) if path else None
+            keys = set(_extras(m))
+        owner = owners[path]
+        if owner is None or owner[0] in _WARNED_CLASSES:
             continue
-        for k, v in sorted(getattr(m, "__dict__", {}).items()):
-            if (k.startswith("_") and k not in _module_bookkeeping()
-                    and isinstance(v, (torch.Tensor, np.ndarray))
-                    and not isinstance(v, torch.nn.Parameter)):
-                found.setdefault(cls, []).append((k, v))
+        rel = path[len(owner[1]):].lstrip(".")  # the module's path from its owner
+        for k, v in sorted(values, key=lambda kv: kv[0]):
+            if k.startswith("_") and k in keys and _unhashed_data(v):
+                found.setdefault(owner[0], []).append((rel, k, v, m))
     if not found:
         return
-    # a parent's code may read its child's private value (``self.head._s``)
-    named: frozenset[str] = frozenset().union(
-        *(_own_code_names(c) for c in {type(m): None for m in subs}))
+    named: frozenset[str] = frozenset().union(*(_own_code_names(c) for c in own_classes))
     for cls, attrs in found.items():
-        attrs = [(k, v) for k, v in attrs if k in named]
+        attrs = [a for a in attrs if a[1] in named]
         with _WARNED_LOCK:
             if not attrs or cls in _WARNED_CLASSES:
                 continue
             _WARNED_CLASSES.add(cls)
-        k, v = attrs[0]
-        what = ", ".join(f"{n!r}" for n, _ in attrs)
-        value = "tensor" if isinstance(v, torch.Tensor) else "torch.as_tensor(array)"
         from ..errors import warn
 
-        warn(
-            f"{cls.__qualname__} holds a tensor or numpy array in the private attribute(s) "
-            f"{what}, which is not part of the model's fingerprint "
-            "(xlstsr.nn.fingerprint.weights_hash: the model cache and upscale_to_zarr's resume "
-            "check key on the weights, buffers, "
-            "code and plain attributes): two models differing only there share a cache entry "
-            "and a resume. If it decides the output (a calibration constant), register it as a "
-            f"buffer in __init__: self.register_buffer({k!r}, {value}) (buffers are hashed; "
-            "persistent=False keeps it out of the state_dict); a cache the forward fills "
-            "needs nothing.",
-            UserWarning,
-        )
+        warn(_private_data_message(cls, attrs), UserWarning)
+
+
+def _unhashed_data(v: Any, depth: int = 0, budget: list[int] | None = None) -> bool:
+    """Whether a private attribute's value holds data :func:`_private_bytes` leaves out: a
+    tensor or an array (not a parameter: registered ones are hashed), or a list, dict, tuple
+    or set holding a number, a tensor or an array (nested ones too; not a tuple of plain
+    numbers, which is hashed). ``budget``: the values left to look at (10,000 in all)."""
+    import torch
+
+    if isinstance(v, (torch.Tensor, np.ndarray)):
+        # a parameter set directly is registered (hashed); one in a plain list is not
+        return depth > 0 or not isinstance(v, torch.nn.Parameter)
+    if depth == 0 and _private_plain(v):
+        return False  # hashed
+    if depth > 0 and _number(v):
+        return True
+    if depth >= 8 or not isinstance(v, (list, tuple, dict, set, frozenset)):
+        return False
+    budget = [10_000] if budget is None else budget
+    # a copy (in one step): a forward running in another thread may fill a dict or a set
+    items = v if isinstance(v, (list, tuple)) else list(v.values() if isinstance(v, dict) else v)
+    for x in items:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        if _unhashed_data(x, depth + 1, budget):
+            return True
+    return False
+
+
+def _number(v: Any) -> bool:
+    """Whether ``v`` is a plain number (a bool or a numpy scalar too)."""
+    return isinstance(v, _PRIVATE_PLAIN) and not isinstance(v, (str, bytes))
+
+
+def _private_data_message(cls: type, attrs: list[tuple[str, str, Any, Any]]) -> str:
+    """The warning of :func:`_warn_private_data` for the private attributes ``attrs`` (each as
+    the path of its module from ``cls``'s, its name, its value and its module), with advice
+    for each that works when followed: a tensor or an array registered as a buffer, a list,
+    dict or tuple made a public attribute (hashed by content: :func:`_attributes`), a list of
+    plain numbers also a tuple (hashed)."""
+    import torch
+
+    what = ", ".join(repr(f"{rel}.{k}" if rel else k) for rel, k, _, _ in attrs)
+    direct = [isinstance(v, (torch.Tensor, np.ndarray)) for _, _, v, _ in attrs]
+    kinds = [k for k, on in (("a tensor or numpy array", any(direct)),
+                             ("numbers, tensors or arrays in a list, dict or tuple",
+                              not all(direct))) if on]
+    advice = []
+    for (rel, k, v, m), is_direct in list(zip(attrs, direct))[:3]:
+        self = "self." + rel if rel else "self"
+        if is_direct:
+            value = "tensor" if isinstance(v, torch.Tensor) else "torch.as_tensor(array)"
+            advice.append(f"register {k!r} as a buffer: {self}.register_buffer({k!r}, {value})")
+            continue
+        public = k.lstrip("_") or "value"
+        known = _torch_code_names(type(m)) if not _own(m) else frozenset()
+        while not public.isidentifier() or hasattr(m, public) or public in known:
+            public += "_value"  # `_bias` on a Conv2d: `bias` is its parameter
+        tip = f"make {k!r} public: {self}.{public} (in __init__ and where it is read)"
+        if isinstance(v, (list, tuple)) and v and all(_number(x) for x in v):
+            numbers = repr(tuple(v)) if len(v) <= 6 else "tuple(...)"
+            tip += f", or a tuple of numbers: {self}.{k} = {numbers}"
+        advice.append(tip)
+    more = "; ..." if len(attrs) > 3 else ""
+    return (
+        f"{cls.__qualname__} holds {' and '.join(kinds)} in the private attribute(s) {what}, "
+        "which is not part of the model's fingerprint (xlstsr.nn.fingerprint.weights_hash: the "
+        "model cache and upscale_to_zarr's resume check key on the weights, buffers, code, "
+        "public attributes and plain private values): two models differing only there share a "
+        "cache entry and a resume. If it decides the output (a calibration constant), make it "
+        "part of the fingerprint in __init__: " + "; ".join(advice) + more + " (buffers and "
+        "public attributes are hashed; persistent=False keeps a buffer out of the state_dict); "
+        "a cache or a log the forward fills needs nothing."
+    )
 
 
 #: how deep :func:`_value_bytes` follows nested values (a bound on the recursion); deeper
@@ -206,6 +295,10 @@ class _Walk:
         return self.nodes[0] <= _MAX_NODES
 
 
+#: the protocol attributes (:mod:`xlstsr.methods.torch_model`), hashed for every module
+_PROTOCOL = ("factor", "n_guide", "receptive_field", "spatially_local", "accepts_nan_guide")
+
+
 def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
     """:func:`weights_hash` of a module met at ``depth`` of ``walk``."""
     import torch
@@ -213,9 +306,10 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
     h = hashlib.sha256()
     h.update(f"{type(model).__module__}.{type(model).__qualname__}".encode())
     h.update(repr(model).encode())
-    for attr in ("factor", "n_guide", "receptive_field", "spatially_local", "accepts_nan_guide"):
+    for attr in _PROTOCOL:
         h.update(f"{attr}={getattr(model, attr, None)!r};".encode())
     subs = list(model.modules())
+    user_names: frozenset[str] | None = None
     for sub in subs:  # its weights are hashed below: a value naming one refers to it by number
         if walk.ref(sub) is None:
             walk.add(sub)
@@ -248,7 +342,11 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
                 h.update(code.co_code)
                 h.update(repr(code.co_consts).encode())
             h.update(_closure_bytes(type(sub).forward, depth, walk))
-        h.update(_attributes(sub, depth, walk))
+        if user_names is None and any(k.startswith("_") for k in _extras(sub)):
+            # a private value set on torch's module is hashed where the user's code names it
+            user_names = frozenset().union(
+                *(_own_code_names(c) for c in {type(s): None for s in subs if _own(s)}))
+        h.update(_attributes(sub, depth, walk, user_names or frozenset()))
         h.update(_hidden_settings(sub))
     state = model.state_dict()
     for k, v in state.items():
@@ -418,11 +516,15 @@ def _callable(v: Any) -> bool:
                           *_BUILTIN_CALLABLES))
 
 
-def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
+def _attributes(module: Any, depth: int, walk: _Walk,
+                user_names: frozenset[str] = frozenset()) -> bytes:
     """The instance attributes that change what a module computes without being parameters,
     buffers or submodules, as stable bytes: functions stored on any module (their code,
-    defaults and closure values; a partial's function and arguments; a builtin's name), and the
-    values of user-defined modules (:func:`_value_bytes`). Two custom models that differ only
+    defaults and closure values; a partial's function and arguments; a builtin's name), the
+    values of user-defined modules (:func:`_value_bytes`), and the values set on one of torch's
+    modules from outside (:func:`_extras`: ``self.c.gain = 5.0``), hashed as a user module's
+    are (public ones by value; private ones that ``user_names``, the names the model's own
+    classes' code names, holds, by :func:`_private_bytes`). Two custom models that differ only
     there (a lambda, ``torch.tanh`` for ``torch.sigmoid``, ``self.scale = 2.0``,
     ``self.offsets = [0.5]``, an array of coefficients) must not share a cache entry. The other
     values of torch's and xlstsr's modules contribute nothing here (their state is in repr(), the
@@ -431,6 +533,7 @@ def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
     own = _own(module)
     parts = [_hooks(module, depth, walk)]
     names = _own_code_names(type(module)) if own else frozenset()
+    extras = frozenset() if own else frozenset(_extras(module))
     for k, v in sorted(getattr(module, "__dict__", {}).items()):
         if k == "training" or k in _module_bookkeeping():
             continue
@@ -438,7 +541,7 @@ def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
             # a user's private constant (``self._offset = 3.0``) changes its output as a
             # public one does; other private state (a cache filled on the first forward, a
             # framework's bookkeeping) must not: see :func:`_private_bytes`
-            if own and k in names:
+            if (k in names) if own else (k in extras and k in user_names):
                 parts.append(_private_bytes(k, v, depth, walk))
             continue
         if _callable(v):
@@ -446,7 +549,7 @@ def _attributes(module: Any, depth: int, walk: _Walk) -> bytes:
         elif own and (isinstance(v, _PLAIN) or (
                 isinstance(v, tuple) and all(isinstance(x, _PLAIN) for x in v))):
             parts.append(f"{k}={v!r};".encode())  # as before: the hashes of such models stay
-        elif own:
+        elif own or k in extras:
             parts.append(f"{k}=".encode() + _value_bytes(v, depth, walk) + b";")
     return b"".join(parts)
 
@@ -471,13 +574,18 @@ def _private_bytes(k: str, v: Any, depth: int, walk: _Walk) -> bytes:
     other object. The model's hash then stays the same before and after it
     ran, and for the same weights loaded into a fresh instance (a resume job), which is what
     the model cache and ``upscale_to_zarr(mode='resume')`` key on. (Tensors that decide the
-    output belong in buffers, which are hashed.)"""
-    def plain(x: Any) -> bool:
-        return isinstance(x, _PRIVATE_PLAIN)
-
-    if plain(v) or (isinstance(v, tuple) and v and all(plain(x) for x in v)):
+    output belong in buffers, which are hashed; a private tensor, array, or list, dict or tuple
+    of data is warned of with that advice: :func:`_warn_private_data`.)"""
+    if _private_plain(v):
         return f"{k}=".encode() + _value_bytes(v, depth, walk) + b";"
     return b""
+
+
+def _private_plain(v: Any) -> bool:
+    """Whether :func:`_private_bytes` hashes a private attribute's value: a plain value or a
+    non-empty tuple of them."""
+    return isinstance(v, _PRIVATE_PLAIN) or (
+        isinstance(v, tuple) and bool(v) and all(isinstance(x, _PRIVATE_PLAIN) for x in v))
 
 
 def _own_code_names(cls: type) -> frozenset[str]:
@@ -489,29 +597,68 @@ def _own_code_names(cls: type) -> frozenset[str]:
     ``_current_fx_name`` or ``_device``, set by ``Trainer.fit`` and read by Lightning's code
     only, are not."""
     names: set[str] = set()
-
-    def visit(code: types.CodeType) -> None:
-        names.update(code.co_names)
-        for c in code.co_consts:
-            if isinstance(c, types.CodeType):
-                visit(c)
-            elif isinstance(c, str):
-                names.add(c)
-
     for i, c in enumerate(cls.__mro__):
         top = str(c.__module__).split(".")[0]
         if i and (top in _FRAMEWORKS or top in sys.stdlib_module_names):
             continue
-        for x in vars(c).values():
-            if isinstance(x, (staticmethod, classmethod)):
-                x = x.__func__
-            fns = (x.fget, x.fset, x.fdel) if isinstance(x, property) else (x,)
-            for fn in fns:
-                fn = getattr(fn, "__wrapped__", fn)  # functools.wraps decorators
-                code = getattr(fn, "__code__", None)
-                if isinstance(code, types.CodeType):
-                    visit(code)
+        _class_code_names(c, names)
     return frozenset(names)
+
+
+def _class_code_names(c: type, names: set[str]) -> None:
+    """Add to ``names`` the names (and string constants) the code of one class's methods, static
+    and class methods and properties names, nested functions and comprehensions included."""
+    def visit(code: types.CodeType) -> None:
+        names.update(code.co_names)
+        for x in code.co_consts:
+            if isinstance(x, types.CodeType):
+                visit(x)
+            elif isinstance(x, str):
+                names.add(x)
+
+    for x in vars(c).values():
+        if isinstance(x, (staticmethod, classmethod)):
+            x = x.__func__
+        fns = (x.fget, x.fset, x.fdel) if isinstance(x, property) else (x,)
+        for fn in fns:
+            fn = getattr(fn, "__wrapped__", fn)  # functools.wraps decorators
+            code = getattr(fn, "__code__", None)
+            if isinstance(code, types.CodeType):
+                visit(code)
+
+
+@functools.lru_cache(maxsize=512)
+def _torch_code_names(cls: type) -> frozenset[str]:
+    """The names the code of a torch module class names, every class of its MRO included
+    (``nn.Module``'s too): the attributes torch's own code sets and reads on its instances."""
+    names: set[str] = set()
+    for c in cls.__mro__:
+        _class_code_names(c, names)
+    return frozenset(names)
+
+
+def _extras(module: Any) -> list[str]:
+    """The instance attributes of one of torch's modules that its class's code never names:
+    set on it from outside (``self.c.gain = 5.0`` in a user's ``__init__``, a fresh instance of
+    its class has none), sorted. Empty for the user's and xlstsr's modules (the user's are hashed
+    whole, xlstsr's hold none) and for TorchScript modules (their state is in their code and
+    weights: :func:`_script_bytes`); the bookkeeping every module has, ``training``, the
+    protocol attributes (``nn.Sequential(...).factor = 4``: hashed as such, the hashes of
+    such models stay as they were) and the ``metadata`` xlstsr records on a model it trains or
+    loads (band names, not what the forward computes) are never extras."""
+    import torch
+
+    if (type(module).__module__.split(".")[0] != "torch"
+            or isinstance(module, torch.jit.ScriptModule)):
+        return []
+    known = _torch_code_names(type(module))
+    skip = _module_bookkeeping()
+    return sorted(k for k in getattr(module, "__dict__", {})
+                  if k not in known and k not in skip and k not in _NOT_EXTRAS)
+
+
+#: the attributes set on torch's modules that are never extras (:func:`_extras`)
+_NOT_EXTRAS = frozenset({"training", "metadata", *_PROTOCOL})
 
 
 @functools.cache
