@@ -19,7 +19,7 @@ from affine import Affine
 from rasterio._err import CPLE_BaseError
 
 from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
-from ..grid import _fit_axis, _forms, _transform
+from ..grid import _fit_axis, _forms, _near, _rounded, _transform
 from ..qc import TEMPERATURE_DIFFERENCE
 from ..validate import (
     _written_transform,
@@ -1707,8 +1707,11 @@ def to_cogs(
     its own (matched by the date in MODIS names), or none where that cannot be told. The
     transform is written exactly (not derived from the labels, an ulp off), and where the y/x
     labels are not those rioxarray computes from it (a NetCDF's 45.005, 45.015), the tag
-    ``xlstsr_label_forms`` names how they are computed, so that open_cog gives them back as
-    they were.
+    ``xlstsr_label_forms`` names how they are computed (where no formula does: a crop of a
+    file whose edge is not round, upscale's fine labels of a NetCDF's rounded ones, how many
+    floats they are from one, ``xlstsr_label_deltas_y`` / ``_x``), so that open_cog gives them
+    back as they were; a file resampled with these tags copied (``gdalwarp``) is read with
+    rioxarray's labels.
 
     Parameters
     ----------
@@ -2241,12 +2244,27 @@ def is_temperature_difference(da: xr.DataArray) -> bool:
 
 #: The tag naming how a file's y and x labels are computed from its GeoTransform (two
 #: :func:`xlstsr.grid._forms` numbers, "3 1"; "0r": form 0 of the axis run the other way,
-#: reversed; "0r2": the same from the far edge rounded to 2 decimals, :func:`_axis_labels`),
+#: reversed; "0r2": the same from the far edge rounded to 2 decimals, :func:`_axis_labels`;
+#: "d0": form 0 moved by some ulps, :data:`DELTAS_TAGS`),
 #: written where they are not rioxarray's own
 #: (form 0): a result on a round grid keeps its input's labels (a NetCDF's 45.005, 45.015),
 #: some an ulp off rioxarray's, and read back with those the .tif's joined (``xr.align``,
 #: ``tif - truth``) with the result or a truth on that grid dropped a third of the rows.
 LABELS_TAG = "xlstsr_label_forms"
+
+#: The tags (``"<n> <start>:<length>:<ulps> ..."``) of an axis tagged ``"d<form>"`` in
+#: :data:`LABELS_TAG`: its labels as that form of the GeoTransform moved by a whole number
+#: of floats (ulps) in runs of pixels (:func:`_label_deltas`). Labels no form gives (a crop
+#: of a file whose edge and pixel are not round: c0 + a * (i0 + i + 0.5); a 1/120-degree
+#: grid; upscale's fine labels of a NetCDF's rounded ones) were read back an ulp off, and
+#: ``back - da`` kept 29 of 37 rows. Older versions read the ``"d<form>"`` tag as not theirs
+#: (rioxarray's labels, as before).
+DELTAS_TAGS = {"y": "xlstsr_label_deltas_y", "x": "xlstsr_label_deltas_x"}
+
+#: The most runs :data:`DELTAS_TAGS` holds per axis (8 bytes or so each: 32 KB at most): GDAL
+#: reads and prints a file's metadata on every open (``gdalinfo``, QGIS), once per file of a
+#: series; an axis needing more is written untagged, its labels rioxarray's on reading.
+_MAX_DELTA_RUNS = 4096
 
 
 def exact_raster(da: xr.DataArray, transform: Any) -> tuple[xr.DataArray, dict[str, str]]:
@@ -2262,17 +2280,26 @@ def exact_raster(da: xr.DataArray, transform: Any) -> tuple[xr.DataArray, dict[s
     from ``np.arange`` labels, 45.195 - i * 0.01: a pixel of 0.00999999999999997), that axis
     is written with the (edge, pixel) a round-off from it that gives them
     (:func:`xlstsr.grid._fit_axis`: 45.2 and 0.01), if any: read back with rioxarray's labels,
-    ``xr.align`` with the source kept 28 of its 30 rows."""
+    ``xr.align`` with the source kept 28 of its 30 rows. Labels no (edge, pixel) gives, a few
+    ulps off every form, are tagged with those ulps (:func:`_label_deltas`)."""
     ydim, xdim = spatial_dims(da)
     forms: list[int | str] = []
     axes: list[tuple[float, float]] = []
-    for dim, c, a in ((ydim, transform.f, transform.e), (xdim, transform.c, transform.a)):
+    deltas: dict[str, str] = {}
+    for dim, name, c, a in ((ydim, "y", transform.f, transform.e),
+                            (xdim, "x", transform.c, transform.a)):
         labels = da[dim].values if dim in da.coords else None
         form: int | str = 0  # float32 labels, or labels no form gives: rioxarray's on reading
         if labels is not None and labels.dtype == np.float64:
             k = next((i for i, f in enumerate(_forms(c, a, labels.size))
                       if f is not None and np.array_equal(f, labels)), -1)
             form, c, a = (k, c, a) if k >= 0 else _fitted_form(labels, c, a)
+            back = _axis_labels(str(form), c, a, labels.size)
+            if back is None or not np.array_equal(back, labels):
+                # no form gives them: that form moved by some ulps (or rioxarray's as before)
+                fallback = _label_deltas(labels, c, a)
+                if fallback is not None:
+                    form, deltas[DELTAS_TAGS[name]] = fallback
         forms.append(form)
         axes.append((c, a))
     (fy, e), (fc, fa) = axes
@@ -2281,9 +2308,75 @@ def exact_raster(da: xr.DataArray, transform: Any) -> tuple[xr.DataArray, dict[s
     da = da.rename({ydim: "y", xdim: "x"}) if (ydim, xdim) != ("y", "x") else da
     da = da.drop_vars([d for d in ("y", "x") if d in da.coords])
     # a tag read back from an input file is not this one's
-    da.attrs = {k: v for k, v in da.attrs.items() if k != LABELS_TAG}
+    ours = (LABELS_TAG, *DELTAS_TAGS.values())
+    da.attrs = {k: v for k, v in da.attrs.items() if k not in ours}
     da = da.rio.write_transform(transform)
-    return da, ({} if forms == [0, 0] else {LABELS_TAG: f"{forms[0]} {forms[1]}"})
+    return da, ({} if forms == [0, 0] else {LABELS_TAG: f"{forms[0]} {forms[1]}", **deltas})
+
+
+def _label_tolerance(ref: np.ndarray, a: float) -> float:
+    """How far a tag's labels may lie from those rioxarray computes from the file's
+    GeoTransform (``ref``, pixel ``a``) and still describe its grid: 1e-6 of a pixel (or a
+    few ulps of the largest label), where a resampled copy's are a pixel off or more."""
+    big = float(np.abs(ref).max()) if ref.size else 0.0
+    return max(1e-6 * abs(a), 8 * float(np.finfo(np.float64).eps) * big)
+
+
+def _rio_axis(c: float, a: float, n: int) -> np.ndarray:
+    """The ``n`` labels rioxarray computes for an axis of edge ``c`` and pixel ``a``."""
+    return c + (np.arange(n) + 0.5) * a
+
+
+def _label_deltas(labels: np.ndarray, c: float, a: float) -> tuple[str, str] | None:
+    """(``"d<form>"``, the :data:`DELTAS_TAGS` value) that give back exactly ``labels`` from
+    the edge ``c`` and pixel ``a`` written for them: the form of :func:`xlstsr.grid._forms`
+    they differ least from, moved by whole floats (ulps, counted on their bits) in runs of
+    pixels; None where they are not that grid within :func:`_label_tolerance` (or need more
+    than :data:`_MAX_DELTA_RUNS` runs, or cross zero between a label and its form's)."""
+    n = labels.size
+    if not n or not np.isfinite(labels).all() or not np.isfinite([c, a]).all() or a == 0:
+        return None
+    if np.abs(labels - _rio_axis(c, a, n)).max() > _label_tolerance(_rio_axis(c, a, n), a):
+        return None
+    best: tuple[int, list[tuple[int, int, int]]] | None = None
+    for k, base in enumerate(_forms(c, a, n)):
+        if base is None or (np.signbit(base) != np.signbit(labels)).any():
+            continue
+        ulps = np.ascontiguousarray(labels).view(np.int64) - base.view(np.int64)
+        edges = np.flatnonzero(np.diff(ulps)) + 1
+        starts = np.concatenate([[0], edges])
+        lengths = np.diff(np.concatenate([starts, [n]]))
+        runs = [(int(s), int(m), int(ulps[s])) for s, m in zip(starts, lengths) if ulps[s]]
+        if best is None or len(runs) < len(best[1]):
+            best = (k, runs)
+    if best is None or len(best[1]) > _MAX_DELTA_RUNS:
+        return None
+    k, runs = best
+    return f"d{k}", " ".join([str(n), *(f"{s}:{m}:{u}" for s, m, u in runs)])
+
+
+def _delta_labels(form: str, value: Any, c: float, a: float, n: int) -> np.ndarray | None:
+    """The ``n`` labels an axis tagged ``"d<form>"`` with the :data:`DELTAS_TAGS` ``value``
+    gives from edge ``c`` and pixel ``a`` (:func:`_label_deltas`); None where the tag is not
+    ours or describes another size of grid (a resampled copy's)."""
+    try:
+        k = int(form[1:])
+        head, *runs = str(value).split()
+        size = int(head)
+        triples = [tuple(int(v) for v in r.split(":")) for r in runs]
+    except (TypeError, ValueError):
+        return None
+    forms = _forms(c, a, n)
+    if size != n or not 0 <= k < len(forms) or forms[k] is None:
+        return None
+    base = forms[k]
+    ulps = np.zeros(n, np.int64)
+    for t in triples:
+        if len(t) != 3 or t[0] < 0 or t[1] < 1 or t[0] + t[1] > n:
+            return None
+        ulps[t[0]:t[0] + t[1]] = t[2]
+    out = (base.view(np.int64) + ulps).view(np.float64)  # type: ignore[union-attr]
+    return out if (np.signbit(out) == np.signbit(base)).all() else None
 
 
 def _fitted_form(labels: np.ndarray, c: float, a: float) -> tuple[int | str, float, float]:
@@ -2298,6 +2391,7 @@ def _fitted_form(labels: np.ndarray, c: float, a: float) -> tuple[int | str, flo
     the same grid written north-up (45.2), and plain rioxarray/GDAL readers joined the two
     files on none of their rows."""
     fit = _fit_axis(labels, c, a, bare=True) if np.isfinite(labels).all() else None
+    fit = fit or _reciprocal_fit(labels, c, a)
     if fit is None:
         return 0, c, a
     k, cc, aa, flip = fit
@@ -2312,6 +2406,25 @@ def _fitted_form(labels: np.ndarray, c: float, a: float) -> tuple[int | str, flo
         if back is not None and np.array_equal(back, labels):
             return tag, ee, -aa
     return 0, c, a
+
+
+def _reciprocal_fit(labels: np.ndarray, c: float, a: float
+                    ) -> tuple[int, float, float, bool] | None:
+    """(form, edge, pixel, False) of a pixel ``1 / m`` a round-off from ``a`` (1/120, 1/240,
+    1/3600 degree) and an edge a round-off from ``c`` that give exactly ``labels``, else None:
+    the decimal rounds :func:`xlstsr.grid._fit_axis` tries miss 1/120, and the pixel
+    recomputed from ``10 + (i + 0.5) / 120`` (0.008333333333333349) was written instead."""
+    if a == 0 or not np.isfinite(labels).all() or not np.isfinite([c, a]).all():
+        return None
+    m = round(1 / a)
+    if abs(m) < 2 or abs(1 / a - m) > 1e-9 * abs(1 / a):
+        return None
+    aa = 1 / m
+    for cc in dict.fromkeys([*_rounded(c), *_near(c)]):
+        for k, form in enumerate(_forms(cc, aa, labels.size)):
+            if form is not None and np.array_equal(form, labels):
+                return k, cc, aa, False
+    return None
 
 
 def _axis_labels(tag: str, c: float, a: float, n: int) -> np.ndarray | None:
@@ -2336,10 +2449,13 @@ def _axis_labels(tag: str, c: float, a: float, n: int) -> np.ndarray | None:
 
 
 def _file_labels(da: xr.DataArray) -> xr.DataArray:
-    """A file read by rioxarray, its tag :data:`LABELS_TAG` (written by :func:`exact_raster`)
-    dropped and its y/x labels computed as the tag names from the file's GeoTransform: those
-    of the result it was written from, not rioxarray's an ulp off them."""
+    """A file read by rioxarray, its tags :data:`LABELS_TAG` and :data:`DELTAS_TAGS` (written
+    by :func:`exact_raster`) dropped and its y/x labels computed as they name from the file's
+    GeoTransform: those of the result it was written from, not rioxarray's an ulp off them.
+    An axis whose tagged labels are not within :func:`_label_tolerance` of rioxarray's keeps
+    rioxarray's: the tags were copied onto a file of another grid."""
     tag = da.attrs.pop(LABELS_TAG, None)
+    deltas = {dim: da.attrs.pop(name, None) for dim, name in DELTAS_TAGS.items()}
     if tag is None:
         return da
     parts = str(tag).split()
@@ -2350,8 +2466,16 @@ def _file_labels(da: xr.DataArray) -> xr.DataArray:
         return da
     new = {}
     for dim, k, c, a in (("y", parts[0], t.f, t.e), ("x", parts[1], t.c, t.a)):
-        labels = _axis_labels(k, c, a, da.sizes[dim])
-        if labels is not None:
+        n = da.sizes[dim]
+        labels = (_delta_labels(k, deltas[dim], c, a, n) if k.startswith("d")
+                  else _axis_labels(k, c, a, n))
+        # a tag copied onto a resampled file (gdalwarp/gdal_translate copy metadata) names
+        # labels of the grid it was written for: a whole pixel off this one's (from the far
+        # edge rounded to the old grid's decimals), so kept only within round-off of
+        # rioxarray's from this file's GeoTransform
+        ref = _rio_axis(c, a, n)
+        if labels is not None and labels.shape == ref.shape \
+                and np.abs(labels - ref).max(initial=0.0) <= _label_tolerance(ref, a):
             new[dim] = da[dim].copy(data=labels) if dim in da.coords else (dim, labels)
     return da.assign_coords(new)
 
