@@ -169,7 +169,7 @@ def test_one_step_guide_squeeze_advice_for_a_list_or_dict(form):
     g = [nd, nd * 0.3] if form == "list" else {"ndvi": nd, "albedo": nd * 0.3}
     with pytest.raises(GuideTimeError) as err:
         _tsharp(lst, g, "dms")
-    code = re.findall(r"`([^`]+)` to use one guide for every step", str(err.value))
+    code = re.findall(r"`([^`]+)` to use one step of each band", str(err.value))
     assert len(code) == 1, err.value
     assert _tsharp(lst, eval(code[0], {"guide": g}), "dms").sizes["time"] == 2
 
@@ -204,7 +204,7 @@ def two_band_model(tmp_path_factory):
 
 
 @pytest.mark.parametrize("dim, lazy", [("channel", False), ("channel", True),
-                                       ("bands", False)])
+                                       ("bands", False), ("spectral band", False)])
 def test_band_order_advice_names_the_guide_band_dim(two_band_model, dim, lazy):
     path, nd, red = two_band_model
     lst = _lst(pd.date_range("2020-07-01", periods=1))
@@ -218,8 +218,43 @@ def test_band_order_advice_names_the_guide_band_dim(two_band_model, dim, lazy):
     msg = str(err.value)
     assert "another order" in msg and "isel(band=" not in msg, msg
     code = _codes(msg, "guide = ")
-    assert code == [f"guide = guide.isel({dim}=[1, 0])"], msg
+    # a dim name that is not an identifier is written as a dict (its braces were taken for a
+    # format field: KeyError "'spectral band'" instead of this message, review 47a)
+    want = (f"guide = guide.isel({dim}=[1, 0])" if dim.isidentifier() else
+            f"guide = guide.isel({{{dim!r}: [1, 0]}})")
+    assert code == [want], msg
     env = {"guide": guide}
     exec(code[0], env)
     out = xlstsr.upscale(lst, 4, guide=env["guide"], **kw)
     np.testing.assert_array_equal(out.values, ref.values)
+
+
+def test_band_order_advice_for_a_one_step_guide_of_a_2d_lst(two_band_model):
+    # a (time=1, channel, y, x) guide against one image: the one-step time dim is not a band
+    # dim (both general codes failed as written, review 47a/5)
+    path, nd, red = two_band_model
+    lst = _lst(pd.date_range("2020-07-01", periods=1)).isel(time=0)
+    kw = dict(method="disr", method_options={"model": str(path)}, output_check=False)
+    ref = xlstsr.upscale(lst, 4, guide=[nd, red], **kw)
+    guide = xr.concat([red, nd], "channel").expand_dims(time=lst.time.values[None])
+    with pytest.raises(GuideScaleError) as err:
+        xlstsr.upscale(lst, 4, guide=guide, **kw)
+    code = _codes(str(err.value), "guide = ")
+    assert code == ["guide = guide.isel(channel=[1, 0])"], err.value
+    env = {"guide": guide}
+    exec(code[0], env)
+    out = xlstsr.upscale(lst, 4, guide=env["guide"], **kw)
+    np.testing.assert_array_equal(out.values, ref.values)
+
+
+@pytest.mark.parametrize("form", ["list", "dict"])
+def test_one_guide_advice_for_bands_of_other_step_counts(form):
+    # a one-step NDVI beside a two-step albedo: squeeze raised ValueError on the albedo
+    lst = _lst(pd.to_datetime(["2021-07-01", "2021-07-02"]))
+    nd, alb = _composites(["2021-06-20"]), _composites(["2021-06-18", "2021-06-22"]) * 0.3
+    g = [nd, alb] if form == "list" else {"ndvi": nd, "albedo": alb}
+    with pytest.raises(GuideTimeError) as err:
+        _tsharp(lst, g, "dms")
+    code = re.findall(r"`([^`]+)` to use one", str(err.value))
+    assert len(code) == 1 and "squeeze" not in code[0], err.value
+    assert _tsharp(lst, eval(code[0], {"guide": g}), "dms").sizes["time"] == 2

@@ -1269,9 +1269,13 @@ def _one_guide_advice(guide: xr.DataArray, dim: str, code: GuideCode | None = No
     ``dim``, else one of its steps selected (``squeeze`` raised ValueError on several), written
     for the guide as passed (``code``: a list's or dict's bands each)."""
     code = code or GuideCode()
-    if guide.sizes.get(dim, 0) == 1:
+    # a list's or dict's bands may hold other numbers of steps (squeeze failed on two)
+    if guide.sizes.get(dim, 0) == 1 and code.form == "one":
         return (f"`{code.each(dim, f'.squeeze({dim!r}, drop=True)')}` to use one guide for "
                 "every step")
+    if code.form != "one":
+        return (f"`{code.each(dim, f'.isel({dim}=0, drop=True)')}` to use one step of each "
+                "band (here its first) for every step")
     return (f"`{code.each(dim, f'.isel({dim}=0, drop=True)')}` to use one of its "
             f"{guide.sizes.get(dim, 0)} steps (here its first) for every step")
 
@@ -1950,19 +1954,22 @@ def band_reorder_code(guide: Any, lead: Sequence[Hashable]) -> str | None:
     >>> band_reorder_code(g, ("time",))
     'guide = guide.isel(channel=[{order}])'
     """
-    extra: list[Hashable] = []
-    if isinstance(guide, xr.DataArray):
-        ydim, xdim = spatial_dims(guide)
-        extra = [d for d in guide.dims if d not in (ydim, xdim) and d not in lead]
     if isinstance(guide, (list, tuple)):
         return "guide = [guide[i] for i in [{order}]]"
-    if isinstance(guide, (Mapping, xr.Dataset)):
+    if isinstance(guide, Mapping):  # a Dataset too
         return "bands = list(guide.values()); guide = {{{keyed}}}"
-    if isinstance(guide, xr.DataArray) and len(extra) == 1 and extra[0] in guide.dims:
-        return f"guide = guide.isel({{{extra[0]!r}: [{{order}}]}})" if not (
-            isinstance(extra[0], str) and extra[0].isidentifier()) else (
-            f"guide = guide.isel({extra[0]}=[{{order}}])")
-    return None
+    if not isinstance(guide, xr.DataArray):
+        return None
+    ydim, xdim = spatial_dims(guide)
+    # a one-step dim (a guide's single date against a 2-D LST) is not a band dim
+    extra = [d for d in guide.dims if d not in (ydim, xdim) and d not in lead
+             and guide.sizes[d] > 1]
+    if len(extra) != 1:
+        return None
+    if isinstance(extra[0], str) and extra[0].isidentifier():
+        return f"guide = guide.isel({extra[0]}=[{{order}}])"
+    # braces doubled: the template is filled with str.format ('spectral band' was a KeyError)
+    return f"guide = guide.isel({{{{{extra[0]!r}: [{{order}}]}}}})"
 
 
 def _channel_names(g: xr.DataArray, chdim: Hashable) -> list[str]:
