@@ -190,6 +190,13 @@ def _refuse_input(output: str | None, *inputs: str | None) -> None:
                 "data being read, even with --overwrite; write to another path."
             )
         if path and "://" not in str(path) and Path(path).resolve() in out.parents:
+            from xlstsr.io.formats import folder_advice
+
+            # a folder that is no input at all (`xlstsr upscale . out.tif`): its own refusal
+            # first (only a store, or a scene folder read as one, contains the output)
+            advice = folder_advice(path)
+            if advice is not None and "Landsat Collection 2 Level-2 scene" not in advice:
+                raise UsageError(advice)
             # a file written into an input Zarr store changes that store (zarr then warns of
             # an unknown object on every open)
             raise UsageError(
@@ -629,8 +636,10 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
         names = list(obj.data_vars)
         if variable is None and len(names) == 1:
             variable = names[0]
+        ds = obj
         try:
             obj = select_variable(obj, variable, role=role)
+            obj = _link_lone_crs(obj, ds, path, role)
         except VariableNotFoundError as err:
             # the Python example (`variable='LST_Day_1km'` of the LST) read as --variable for
             # a guide: the file's own flag only
@@ -682,6 +691,34 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
             warn(f"{flag} {variable} ignored: {path} holds a single field (a GeoTIFF's "
                  f"bands are its time steps); drop {flag}", UserWarning)
     return _grid_from_2d_xy(obj, path, role), globs
+
+
+def _link_lone_crs(da: Any, ds: Any, path: str, role: str) -> Any:
+    """``da`` (a variable of ``ds``, the file's Dataset) without a CRS, given the CRS of the
+    file's one CRS variable (a scalar ``spatial_ref`` / ``crs`` with ``crs_wkt``) that no
+    ``grid_mapping`` attribute links to it, as ``xr.concat`` of rioxarray arrays or a
+    ``to_zarr(encoding=...)`` leaves a file: it was refused as "the LST has no CRS". Several such
+    variables: which one is the field's is not said; left to the refusal's --crs."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    if da.rio.crs is not None:
+        return da
+    found = []
+    for name, var in ds.variables.items():
+        wkt = var.attrs.get("crs_wkt", var.attrs.get("spatial_ref"))
+        if name == da.name or var.ndim != 0 or not isinstance(wkt, str):
+            continue
+        try:
+            found.append((name, CRS.from_wkt(wkt)))
+        except CRSError:
+            continue
+    if len(found) != 1:
+        return da
+    name, crs = found[0]
+    log.info("%s: the CRS of its variable %r, which no grid_mapping attribute links to %r, "
+             "taken as the %s's", path, name, da.name, role)
+    return da.rio.write_crs(crs)
 
 
 def _grid_from_2d_xy(da: Any, path: str, role: str) -> Any:
@@ -869,6 +906,19 @@ def _declare(da: Any, units: str | None, nodata: float | None,
     from xlstsr.validate import declare_lst
 
     flag = f"--{role}-" if role else "--"
+    if nodata is not None and math.isnan(nodata):
+        # NaN is a gap already (as evaluate's --reference-nodata nan says): nothing to
+        # declare; it was refused as "declare: _FillValue must be a finite number"
+        import numpy as np
+
+        stored = np.dtype(da.encoding.get("dtype", da.dtype))  # as stored (read as float)
+        if stored.kind in "iub":
+            raise UsageError(
+                f"{flag}nodata nan: the {role or 'LST'} file stores integers ({stored}), "
+                f"which hold no NaN: give its fill value as stored (e.g. {flag}nodata 0), or "
+                f"drop {flag}nodata")
+        log.info("%snodata nan: NaN is a gap already in a float file; nothing declared", flag)
+        nodata = None
     if scale is not None and not (math.isfinite(scale) and scale > 0):
         example = "0.0001" if role == "guide" else "0.02"
         raise UsageError(f"{flag}scale must be a number > 0, e.g. {example}, got {scale!r}")
@@ -910,8 +960,10 @@ def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
     UsageError passes here twice (in ``_train`` and in ``main``)."""
     from xlstsr.train.cube import FIT_FILES_HINT, GUIDE_HINT, TRAIN_MASK_NOTE, TRUTH_HINT
 
+    message = _scale_flag_hint(message, "train", typed)  # --scale's, before the masking note
     # train masks nothing: the options offered, then said not to exist, give way to one note
-    masks = _TRAIN_NOTE not in message and bool(
+    scaled = " declares applied them a second time: drop --scale." in message
+    masks = _TRAIN_NOTE not in message and not scaled and bool(
         TRAIN_MASK_NOTE in message or _DECLARATION_FLAG.search(message)
         or _MASKING_OPTION.search(message))
     message = _MASKING_OPTION.sub("", message.replace(TRAIN_MASK_NOTE, ""))
@@ -1222,6 +1274,98 @@ _COARSE_FLAGS = (
 )
 
 
+#: the front door's refusal of values scaled a second time: its fix drops attributes in Python,
+#: and the rest of that refusal (mask them, check the method's inputs) does not apply
+_SCALED_TWICE = re.compile(
+    r"the '?scale_factor'? ([\d.e+-]+) / '?add_offset'? ([-\d.e+]+) attributes applied them a "
+    r"second time: the scale was applied before \(e\.g\. by `mask_and_scale=True`\) and the "
+    r"attributes kept\. Drop them: `[^`]*`\.?")
+_METHOD_OUTPUT_NOTE = re.compile(r"\s*A method's output out of range is not a temperature: .*?"
+                                 r"\(`da\.where\([^`]*`\)\.")
+
+
+def _scale_flag_hint(message: str, command: str | None,
+                     typed: dict[str, Any] | None) -> str:
+    """A refusal of values already Kelvin that a scale applied again, where that scale is the
+    one the user typed (``--scale``; evaluate's ``--coarse-scale`` for the --coarse file):
+    "drop --scale", not Python's ``da.attrs.pop('scale_factor')`` (the file has no such
+    attribute), nor ``--mask-out-of-range`` (every pixel) or "check the method's inputs"."""
+    m = _SCALED_TWICE.search(message)
+    if m is None:
+        return message
+    flag = "--scale"
+    if command == "evaluate":
+        if "coarse LST" in message:
+            flag = "--coarse-scale"
+        elif not _SR_SUBJECT.search(message):
+            return message  # the reference's: its own advice (drop --reference-scale)
+    value = (typed or {}).get(flag)
+    if value is None or not _same_value(m[1], value):
+        return message  # the file's own attributes: Python's advice stands
+    message = (f"{message[:m.start()]}the scale {m[1]} that {flag} declares applied them a "
+               f"second time: drop {flag}.{message[m.end():]}")
+    message = _METHOD_OUTPUT_NOTE.sub("", _MASKING_OPTION.sub("", message))
+    return _no_space_before_stop(message)
+
+
+#: evaluate's warning of a reference much finer than sr, whose advice is Python's only
+_AGGREGATE_FIRST = "aggregate the reference onto sr's grid first:"
+
+
+def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
+    """evaluate's warning of a much finer reference, with the command line's way: no flag of
+    ``xlstsr evaluate`` aggregates it (this run scores on the reference's grid, as the warning
+    says); rasterio's ``rio warp --like SR --resampling average`` (installed with xlstsr) puts
+    the reference file on sr's grid, its fill kept out of the means (``--src-nodata``)."""
+    if _AGGREGATE_FIRST not in message or "rio warp" in message:
+        return message
+    typed = typed or {}
+    # (the positional paths are typed values too: --sr, --reference)
+    sr, ref = str(typed.get("--sr", "SR")), str(typed.get("--reference", "REFERENCE"))
+    fill = typed.get("--reference-nodata")
+    nodata = (f" --src-nodata {fill:g} --dst-nodata {fill:g}"
+              if fill is not None and math.isfinite(fill) else "")
+    out = f"{Path(ref).stem}_on_sr.tif"
+    template = (shlex.quote(sr) if sr.lower().endswith((".tif", ".tiff"))
+                else "SR.tif (a GeoTIFF on sr's grid)")
+    return message + (
+        " On the command line no flag of `xlstsr evaluate` aggregates the reference: this run "
+        "scores on the reference's grid, as said. To score at sr's scale, aggregate the file "
+        "first with rasterio's command (installed with xlstsr), `rio warp "
+        f"{shlex.quote(ref)} {out} --like {template} --resampling average{nodata}` (a plain mean "
+        "of T, not of T^4: lower by about 1.5 var/T, 0.03 K for a 2.5 K spread within a pixel; "
+        "partly covered pixels kept), then pass that file as the reference with the same "
+        "flags; a --reference-mask is on the reference's own grid: apply it to the reference "
+        "before aggregating (its non-0 pixels set to the fill), not beside the aggregate.")
+
+
+#: scaling_stats' warning of isolated gaps, whose fill is Python's only
+_FILL_GAPS = "Fill the isolated gaps first, e.g. `lst.fillna("
+
+
+def _fill_gaps_hint(message: str, typed: dict[str, Any] | None) -> str:
+    """``xlstsr scaling``'s warning of isolated gaps, with the command line's way: no flag
+    fills gaps, so the file is filled first (the same fill, one line of Python on a GeoTIFF
+    with rioxarray), or the H column is read (not biased by them)."""
+    if _FILL_GAPS not in message or "filled.tif" in message:
+        return message
+    path = str((typed or {}).get("--input", "IN.tif"))  # the positional INPUT as typed
+    if not path.lower().endswith((".tif", ".tiff")):
+        return message + (
+            " On the command line no flag fills gaps: fill them in the file first (that fill "
+            "on its variable in Python, written back with to_netcdf / to_zarr), then run "
+            "`xlstsr scaling` on the filled file; or read the H (hurst) column, which they do "
+            "not bias.")
+    # double-quoted Python strings: the shell's single quotes stay whole
+    code = (f"import rioxarray; da = rioxarray.open_rasterio({json.dumps(path)}, masked=True); "
+            "da.fillna(da.rolling(y=3, x=3, center=True, min_periods=6).mean())"
+            '.rio.to_raster("filled.tif")')
+    return message + (
+        " On the command line no flag fills gaps: fill them in the file first, e.g. "
+        f"`python -c {shlex.quote(code)}`, then run `xlstsr scaling filled.tif ...` with the "
+        "same flags; or read the H (hurst) column, which they do not bias.")
+
+
 def _cli_hints(message: str, command: str | None = None,
                typed: dict[str, Any] | None = None,
                crs_spans: dict[str, tuple[bool, str] | None] | None = None) -> str:
@@ -1230,7 +1374,9 @@ def _cli_hints(message: str, command: str | None = None,
     ``crs_spans``: the inputs' coordinates, for the example of ``--crs`` (:func:`_crs_hint`)."""
     message = _renamed_flags(message, command)
     message = _with_flags(message, _COMMON_FLAGS, typed)
+    message = _scale_flag_hint(message, command, typed)
     if command == "evaluate":
+        message = _aggregate_hint(message, typed)
         message = _reference_offset_hint(message, typed)
         # validate's "drop `reference_scale`": its flag (no hint pattern maps a bare name)
         message = message.replace("drop `reference_scale`", "drop --reference-scale")
@@ -1243,6 +1389,7 @@ def _cli_hints(message: str, command: str | None = None,
             message = _with_flags(message, _REFERENCE_FLAGS, typed)
     if command == "scaling":
         message = _with_flags(message, _SCALING_FLAGS, typed)
+        message = _fill_gaps_hint(message, typed)
     if _SET_SCALE.search(message) and "--scale" not in message and (
             command != "evaluate" or _SR_SUBJECT.search(message)):
         # (evaluate's --scale is the sr's: the reference's and coarse input's are their own)
@@ -2349,12 +2496,21 @@ def _evaluate(args: argparse.Namespace) -> int:
                 "land): write a 0/1 mask of it first, e.g. "
                 "`(((qa >> 6) & 1) == 0).astype('uint8')`."
             )
-        scores = xlstsr.evaluate(
-            sr, ref, coarse=coarse, factor=args.factor, erode=args.erode,
-            valid_min=args.valid_min, valid_max=args.valid_max,
-            reference_scale=args.reference_scale, reference_nodata=args.reference_nodata,
-            coregister=args.coregister, clear=args.clear, reference_clear=clear,
-        ).compute()
+        try:
+            scores = xlstsr.evaluate(
+                sr, ref, coarse=coarse, factor=args.factor, erode=args.erode,
+                valid_min=args.valid_min, valid_max=args.valid_max,
+                reference_scale=args.reference_scale, reference_nodata=args.reference_nodata,
+                coregister=args.coregister, clear=args.clear, reference_clear=clear,
+            ).compute()
+        except AllNaNError as err:
+            # its advice named the flags given (--reference-scale, --erode 0), not the range
+            # that left nothing
+            empty = _range_leaves_none(ref, args) if str(err).startswith(
+                "the reference has no valid pixel after masking") else None
+            if empty is None:
+                raise
+            raise AllNaNError(empty) from err
     if "n_valid" in scores and not bool((scores["n_valid"] > 0).any()):
         # a lazily read reference is not checked before computing: a table of NaN, exit 0
         given = [f"--{k.replace('_', '-')} {v}" for k, v in (
@@ -2375,6 +2531,54 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: RMSE {', '.join(f'{v:.2f}' for v in rmse[:5])} K"
           + (" ..." if rmse.size > 5 else ""))
     return 0
+
+
+def _range_leaves_none(ref: Any, args: argparse.Namespace) -> str | None:
+    """The refusal of an evaluate run whose --valid-min / --valid-max leave no reference pixel
+    (none of its valid values, decoded with --reference-scale and --reference-nodata, lies in
+    that range), naming those flags; None where the range is not the cause (or not given)."""
+    import numpy as np
+
+    from xlstsr.errors import XlstsrError
+    from xlstsr.evaluate import decode_reference
+
+    vmin, vmax = args.valid_min, args.valid_max
+    if vmin is None and vmax is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # evaluate gave its warnings already
+            decoded = decode_reference(ref, scale=args.reference_scale,  # as evaluate does
+                                       nodata=args.reference_nodata, valid_min=vmin,
+                                       valid_max=vmax)
+        values = np.asarray(decoded.values, np.float64)
+    except (XlstsrError, ValueError):
+        return None  # evaluate's own refusal stands
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return None
+    inside = np.ones(values.shape, bool)
+    if vmin is not None:
+        inside &= values >= vmin
+    if vmax is not None:
+        inside &= values <= vmax
+    if inside.any():
+        return None
+    lo, hi = float(values.min()), float(values.max())
+    given = " ".join(f"--{k} {v:g}" for k, v in (("valid-min", vmin), ("valid-max", vmax))
+                     if v is not None)
+    applied = [f for f, v in (("--reference-nodata", args.reference_nodata),
+                              ("--reference-scale", args.reference_scale)) if v is not None]
+    applied_text = f" ({' and '.join(applied)} applied)" if applied else ""
+    fix = []
+    if vmin is not None and vmin > lo:
+        eg = " (e.g. `--valid-min 230`, which drops cold cloud pixels)" if 230 < hi else ""
+        fix.append(f"lower --valid-min below {hi:.2f}{eg} or drop it")
+    if vmax is not None and vmax < hi:
+        fix.append(f"raise --valid-max above {lo:.2f} or drop it")
+    return (f"no reference pixel of {args.reference} lies within {given}: its valid values run "
+            f"from {lo:.2f} to {hi:.2f} K{applied_text}: "
+            f"{'; '.join(fix)}; nothing was written.")
 
 
 #: In-memory ``evaluate``'s peak allocation over its inputs' size as float64 (8 bytes a pixel):
@@ -2511,9 +2715,11 @@ def _scaling(args: argparse.Namespace) -> int:
                 except XlstsrError as err:  # its fix named the Python call only
                     # --nodata takes the value as stored (a scaled file's 15000, not 300 K:
                     # the decoded value, advised, was refused again)
-                    v = float(np.nanmax(spread[3].values))
-                    raise XlstsrError(f"{err} On the command line: `--nodata {v:g}` (the value "
-                                      "as stored).") from err
+                    stored = np.unique(spread[3].values[np.isfinite(spread[3].values)])
+                    if stored.size != 1:  # steps of different values: one --nodata masks one
+                        raise
+                    raise XlstsrError(f"{err} On the command line: `--nodata {stored[0]:g}` "
+                                      "(the value as stored).") from err
                 _warn_scattered_gaps(spread[2].values, tuple(str(d) for d in spread[2].dims),
                                      _spatial_dims(lst))
         except GuideTimeError as err:
@@ -2797,6 +3003,13 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         # the best epoch's by the validation loss the training module logs
         ckpt = _best_and_last_checkpoints(Path(args.log_dir) / "checkpoints")
         callbacks.append(ckpt)
+    for dest in ("nodata", "truth_nodata", "guide_nodata"):
+        # NaN is a gap already (as upscale's --nodata nan): nothing to declare; it was refused
+        # as "declare: _FillValue must be a finite number"
+        value = getattr(args, dest)
+        if value is not None and math.isnan(value):
+            log.info("--%s nan: NaN is a gap already; nothing declared", dest.replace("_", "-"))
+            setattr(args, dest, None)
     try:
         with warnings.catch_warnings():
             # Lightning asks a resume without a ModelCheckpoint for one in Python: said below in
@@ -2837,9 +3050,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
             raise UsageError(f"the Lightning Trainer refused {given} on this machine "
                              f"({type(err.__cause__).__name__}: {err.__cause__}) (check "
                              "--accelerator, --devices, --precision)") from None
-        more = (" (the scale applied here is --scale's: drop it)"
-                if args.scale is not None and "applied them a second time" in str(err) else "")
-        raise UsageError(_train_hints(str(err), _typed_values(args)) + more) from None
+        raise UsageError(_train_hints(str(err), _typed_values(args))) from None
     if rec["path"] is None:  # another process of a run on several devices: rank 0 reports
         return 0
     if args.resume and not args.save_checkpoints:

@@ -684,7 +684,20 @@ def _check_constant_steps(lo: np.ndarray, hi: np.ndarray, name: str) -> None:
         spread = hi - lo
     constant = np.flatnonzero(spread == 0)
     if constant.size and constant.size == int(np.isfinite(spread).sum()):
-        v = float(hi[constant[0]])
+        values = np.unique(hi[constant])
+        if values.size > 1:
+            # one value per step, not one value: "300 on every valid pixel" was said, and
+            # masking 300 left the next step's 280 refused in turn
+            shown = [f"{float(hi[i]):g} at step {int(i)}" for i in constant[:5]]
+            more = f", ... ({constant.size} steps)" if constant.size > 5 else ""
+            raise XlstsrError(
+                f"each step of the {name} is constant over its valid pixels, at different "
+                f"values ({', '.join(shown)}{more}): it has no structure across scales (every "
+                "statistic would be 0 or NaN), and masking one value leaves the others. Fill "
+                "values taken as data, or gap-filled constants? Check that the file holds the "
+                "field (its variable or band)."
+            )
+        v = float(values[0])
         raise XlstsrError(
             f"the {name} is constant ({v:g} on every valid pixel): it has no structure across "
             "scales (every statistic would be 0 or NaN). A fill value taken as data, or a "
