@@ -355,6 +355,66 @@ def _check_thresholds_kept(ref: xr.DataArray, mask: xr.DataArray, erode: int | N
     )
 
 
+#: kelvin by which the median of the reference pixels kept next to its gaps may differ from
+#: the median of the rest, with ``erode=0``, before :func:`evaluate` warns (also more than
+#: :data:`GAP_RING_IQR` times the rest's interquartile range). ASTER K x 10 decoded with its 0
+#: fill and valid_min=230 kept its fill-mixed border 43-77 K colder than the rest (RMSE 2-3x);
+#: land along the coast or cloud gaps of clear ECOSTRESS scenes (70 m, water and cloud
+#: masks applied) was at most 19 K colder
+GAP_RING_WARN_K = 20.0
+#: ... and this many interquartile ranges of the rest (a scene of wide contrasts)
+GAP_RING_IQR = 3.0
+#: kept pixels next to the gaps, and elsewhere, needed for the comparison
+_GAP_RING_MIN_PIXELS = 30
+
+
+def _check_gap_ring(ref: xr.DataArray, mask: xr.DataArray, erode: int | None) -> None:
+    """Warn when ``erode`` is 0 and the reference pixels that ``mask`` keeps next to the
+    reference's gaps (its declared fill, NaN) differ from the rest by more than
+    :data:`GAP_RING_WARN_K` and :data:`GAP_RING_IQR` interquartile ranges: a scene border mixed
+    with the fill (ASTER's 0) scored as truth, which doubled its RMSE without a word. In
+    memory (``ref`` and ``mask`` computed) only, as the other checks of the scored pixels."""
+    if erode:
+        return
+    ydim, xdim = spatial_dims(ref)
+    lead = [d for d in ref.dims if d not in (ydim, xdim)]
+    v = np.asarray(ref.transpose(*lead, ydim, xdim).values, np.float64)
+    m = np.asarray(mask.transpose(*lead, ydim, xdim).values, bool)
+    v = v.reshape(-1, *v.shape[-2:])
+    m = m.reshape(-1, *m.shape[-2:])
+    cross = ndimage.generate_binary_structure(2, 1)
+    found = []
+    for i, (vi, mi) in enumerate(zip(v, m)):
+        gap = ~np.isfinite(vi)
+        if not gap.any():
+            continue
+        # the 4-neighbours of a gap (not of the array's edge: a cut, not a fill): those erode=1
+        # drops
+        near = ndimage.binary_dilation(gap, cross) & mi
+        rest = mi & ~near
+        if near.sum() < _GAP_RING_MIN_PIXELS or rest.sum() < _GAP_RING_MIN_PIXELS:
+            continue
+        a, b = float(np.median(vi[near])), float(np.median(vi[rest]))
+        q1, q3 = np.percentile(vi[rest], [25, 75])
+        if abs(a - b) > max(GAP_RING_WARN_K, GAP_RING_IQR * float(q3 - q1)):
+            found.append((i, int(near.sum()), a, b))
+    if not found:
+        return
+    i, n, a, b = max(found, key=lambda f: abs(f[2] - f[3]))
+    where = f" (in {len(found)} of {len(v)} images; the worst, image {i}, said)" \
+        if len(v) > 1 else ""
+    warn(
+        f"the {n} reference pixels kept next to its gaps (its fill or NaN: the scene border, "
+        f"masked clouds) are {abs(a - b):.1f} K {'colder' if a < b else 'warmer'} than the "
+        f"rest (median {a:.1f} K against {b:.1f} K){where}: pixels mixed with the fill at the "
+        "scene border (or partly cloudy at cloud edges) are scored as truth, as nothing "
+        "erodes the valid region. Pass erode=3 to drop the pixels within 3 px of every gap "
+        "(ASTER: `reference_scale=0.1, reference_nodata=0, erode=3, valid_min=230, "
+        "clear=True`); if the reference was masked already, its mask left them in.",
+        UserWarning,
+    )
+
+
 def _check_sr_gaps(ref_m: xr.DataArray, nv: xr.DataArray) -> None:
     """Warn where ``n_valid`` differs along a dim of sr that the reference lacks and that is
     not time (methods stacked along ``method``): each image is scored on its own valid pixels,
@@ -580,7 +640,10 @@ def decode_reference(
     like = None if sr_median is None else (sr_median, "the super-resolved field")
     out = decode_lst(ref, keep_out_of_range=True, what="reference",
                      kept_range=(valid_min, valid_max), like=like,
-                     attrs_of=attrs_of).astype(np.float64)
+                     attrs_of=attrs_of,
+                     # a step's drop advice on evaluate's variables, sr's step too (dropped on
+                     # the reference alone, the next call refused the pair of steps)
+                     step_vars=None if attrs_of else ("reference", "sr")).astype(np.float64)
     return out.rio.write_nodata(np.nan, encoded=False)
 
 
@@ -753,7 +816,8 @@ def reference_mask(
         Thresholds in Kelvin (e.g. 230 K to drop cloud-contaminated pixels); a DataArray gives
         one per step of ``reference``, paired by label.
     clear : bool
-        Erode around the gaps the thresholds make as well (cloud edges).
+        Erode around the gaps the thresholds make as well (cloud edges); with ``erode=0`` it
+        drops nothing (warned).
 
     Examples
     --------
@@ -784,6 +848,11 @@ def reference_mask(
     # int(2.5) would erode by 2 pixels without a word, and "3" was taken for 3
     erode = 0 if erode is None else check_whole(
         "erode", erode, 0, hint="a whole number of pixels dropped around each gap, e.g. 3")
+    if clear and not erode and not (valid_min is None and valid_max is None):
+        # the scores were those of clear=False while the result said cloud edges were eroded
+        warn("clear=True drops the pixels within `erode` pixels of the gaps that valid_min / "
+             "valid_max make, and erode is 0: it changes nothing; pass e.g. erode=3 (cloud "
+             "edges and the scene border), or drop clear=True.", UserWarning)
     if erode:
         if isinstance(valid.variable.data, dsa.Array):
             valid = valid.chunk({ydim: -1, xdim: -1})
@@ -1376,7 +1445,7 @@ def evaluate(
     clear : bool
         Apply ``valid_min`` / ``valid_max`` before the erosion, so that the pixels within
         ``erode`` of every gap they make (cloud edges) are dropped too
-        (:func:`reference_mask`).
+        (:func:`reference_mask`); with ``erode=0`` it drops nothing (warned).
     reference_clear : DataArray of bool, optional
         The reference's own cloud / QC mask on its grid, True where it may be scored (e.g.
         ECOSTRESS ``(cloud_mask == 0) & (water_mask == 0)``: its LST layer is not cloud-masked,
@@ -1417,13 +1486,15 @@ def evaluate(
         over its scored pixels (a fill value taken as truth), ``valid_min`` / ``valid_max``
         removing more than :data:`THRESHOLD_DROP_WARN` of the reference's otherwise valid
         pixels (a cold scene, not its clouds), ``n_valid`` differing along a dim of ``sr``
-        that the reference lacks (methods stacked along ``method``), or a step whose mean
-        error exceeds :data:`WARN_BIAS_K`. These checks need the pixels, so they run only on
-        what is in memory here: the threshold check on the reference (in memory, or computed
-        by a reprojection or ``coregister=True``), the others on ``sr`` and the reference both
-        (in memory, or computed by a reprojection). Lazy scores (dask-backed inputs on one
-        grid) are not checked, computed later either: ``.load()`` the reference and ``sr``
-        first to have the warnings.
+        that the reference lacks (methods stacked along ``method``), a step whose mean
+        error exceeds :data:`WARN_BIAS_K`, or, with ``erode=0``, reference pixels kept next to
+        its gaps (fill, NaN) that differ from the rest by more than :data:`GAP_RING_WARN_K`
+        (a scene border mixed with the fill: pass ``erode=3``). These checks need the pixels,
+        so they run only on what is in memory here: the threshold check on the reference (in
+        memory, or computed by a reprojection or ``coregister=True``), the others on ``sr``
+        and the reference both (in memory, or computed by a reprojection). Lazy scores
+        (dask-backed inputs on one grid) are not checked, computed later either: ``.load()``
+        the reference and ``sr`` first to have the warnings.
 
     Examples
     --------
@@ -1601,6 +1672,7 @@ def evaluate(
         on_ref = _reproject(sr, ref)
     if not isinstance(mask.variable.data, dsa.Array):  # in memory (or computed above) only
         _check_thresholds_kept(ref, mask, erode, valid_min, valid_max)
+        _check_gap_ring(ref, mask, erode)
     ref_m = ref.where(mask)
     on_ref = on_ref.where(mask)
     with warnings.catch_warnings():
@@ -1676,7 +1748,7 @@ def evaluate(
     if reference_clear is not None:
         said.append("reference_clear mask applied")
     said.append(f"valid region eroded by {erode} px")
-    if clear:
+    if clear and erode:  # with erode=0 clear drops nothing (warned by reference_mask)
         said.append("clear-sky erosion around threshold gaps")
     ds.attrs = {
         "reference_mask": ", ".join(said) + f", within [{valid_min}, {valid_max}] K",

@@ -929,6 +929,15 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
     """
     ydim, xdim = spatial_dims(sr)
     cy, cx = spatial_dims(coarse)
+    # the CRS first: a coarse input reprojected (to the truth's UTM, for a map) failed the
+    # shape test below, which told to pass sr "on its own grid", blaming the one not moved
+    other = crs_mismatch(sr, coarse)
+    if other is not None:
+        crs_a, crs_b = other
+        raise GridError(
+            f"the {coarse_what} is in another CRS ({_crs_text(crs_b)}) than {what} "
+            f"({_crs_text(crs_a)}): pass the {coarse_what} {what} was made from, on its own "
+            f"grid (not reprojected), and {what} on the {coarse_what}'s fine grid.")
     if (sr.sizes[ydim], sr.sizes[xdim]) != (coarse.sizes[cy] * factor, coarse.sizes[cx] * factor):
         if _inside_fine_grid(sr, coarse, factor):
             # a window of the fine grid (its pixel, inside its extent): the reprojection
@@ -952,11 +961,6 @@ def check_coarse_grid(sr: xr.DataArray, coarse: xr.DataArray, factor: int, what:
                if sr.sizes[ydim] == coarse.sizes[cy] and sr.sizes[xdim] == coarse.sizes[cx]
                else "")
         )
-    other = crs_mismatch(sr, coarse)
-    if other is not None:
-        crs_a, crs_b = other
-        raise GridError(f"{what} ({crs_a}) and the {coarse_what} ({crs_b}) are in other CRSs: "
-                        f"{what} must be on the {coarse_what}'s fine grid.")
     for d, c in ((ydim, cy), (xdim, cx)):
         if d not in sr.coords or c not in coarse.coords or sr.sizes[d] < factor:
             continue

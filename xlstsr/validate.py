@@ -914,13 +914,31 @@ def require_georeferenced(da: xr.DataArray, what: str = "input", *,
             "`decode_coords='all'` (`xr.open_zarr(store, decode_coords='all')`) loses its "
             f"spatial_ref coordinate and with it the CRS.{_swath_hint(da)}"
         )
+    t = _written_transform(da)
     for dim in (ydim, xdim):
         if dim not in da.coords:
-            raise MissingCRSError(
-                f"the {what} has no coordinates along '{dim}' and no transform, so its pixels' "
-                f"positions are unknown. Assign pixel-centre coordinates "
-                f"(`da.assign_coords({dim}=...)`) or write a transform with "
-                f"`da.rio.write_transform(Affine(...))`.{_swath_hint(da)}"
+            if t is not None and t.b == 0 and t.d == 0 and t.a != 0 and t.e != 0:
+                # its labels follow from the written transform (rioxarray reads it, as
+                # :func:`georeference` does): it was refused as "no transform" though one was
+                # written; checked below on them (a local copy: the caller's array unchanged)
+                edge, pixel = (t.f, t.e) if dim == ydim else (t.c, t.a)
+                da = da.assign_coords({dim: edge + (np.arange(da.sizes[dim]) + 0.5) * pixel})
+                continue
+            u = (user_dims or {}).get(dim, dim)  # the user's name (lat, not y)
+            n = da.sizes[dim]
+            rotated = t is not None
+            raise (GridError if rotated else MissingCRSError)(
+                f"the {what} has no coordinates along '{u}' and "
+                + ("its transform is rotated or sheared: xlstsr works on north-up grids "
+                   "only. Warp it onto one first, e.g. `gdalwarp -t_srs EPSG:XXXX rotated.tif "
+                   "northup.tif` (the CRS you want)." if rotated else
+                   "no transform, so its pixels' positions are unknown. Assign pixel-centre "
+                   f"coordinates, its first pixel's edge plus a pixel size per pixel (e.g. "
+                   f"`da = da.assign_coords({u}=EDGE + PIXEL * (np.arange({n}) + 0.5))` with "
+                   "your grid's numbers for EDGE and PIXEL, PIXEL negative for rows running "
+                   "south), or write the transform of both axes: `from affine import Affine; "
+                   "da = da.rio.write_transform(Affine(PIXEL_X, 0, LEFT, 0, -PIXEL_Y, TOP))`.")
+                + _swath_hint(da)
             )
         if da.sizes[dim] < 2:
             if _written_transform(da) is None:
@@ -1069,14 +1087,22 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
                 f"{dev:.2g} pixel (steps differ from their mean {mean_step:.6g} by up to "
                 f"{worst:.3g}): rounding or float errors in coordinates written by hand or "
                 f"read from text? Snap them: `da = da.assign_coords({n}="
-                f"{_regular(first, slope, c.size)})`; if the grid is truly irregular, resample "
-                "it onto a regular one (`da.rio.reproject(...)`)."
+                f"{_regular(first, slope, c.size)})`; if the grid is truly irregular, "
+                f"interpolate it onto a regular one: `{_interp_advice(c, n)}`."
             )
+    # interpolated by its labels: `da.rio.reproject(...)` failed on lat/lon dims and on y/x
+    # took the grid as regular, each row left up to a quarter pixel from its latitude
     return GridError(
         f"the {what}'s '{n}' coordinates are not regularly spaced (steps differ from their "
-        f"mean {mean_step:.6g} by up to {worst:.3g}); resample it onto a regular grid first "
-        "(`da.rio.reproject(...)`)."
+        f"mean {mean_step:.6g} by up to {worst:.3g}); interpolate it onto a regular grid "
+        f"first (by its labels, each value where its coordinate says): `{_interp_advice(c, n)}`."
     )
+
+
+def _interp_advice(c: np.ndarray, n: str) -> str:
+    """Python text that interpolates ``da`` along ``n`` (coordinates ``c``) onto the regular
+    grid of as many pixels between the same first and last coordinates."""
+    return (f"da = da.interp({n}=np.linspace({float(c[0])!r}, {float(c[-1])!r}, {c.size}))")
 
 
 def _pixel_indices(c: np.ndarray) -> bool:
@@ -2135,50 +2161,80 @@ def whole_images(data: dsa.Array, image_axes: int = 2, task_bytes: int | None = 
     return data.rechunk(spec)
 
 
-def _step_label(value: Any) -> str:
+def _step_label(value: Any) -> str | None:
     """A coordinate value as Python source that ``drop_sel`` accepts: a date as its ISO text
-    (``'2020-04-02T10:30:00'``), a cftime date as its text, anything else as its repr."""
+    (``'2020-04-02T10:30:00'``), a text, bytes or number as its repr; None for a cftime date
+    (its text is no label of a CFTimeIndex: ``drop_sel`` raised KeyError) or a value whose repr
+    is no Python literal (NaN, objects)."""
     if isinstance(value, np.datetime64):
         return repr(pd.Timestamp(value).isoformat())
     if hasattr(value, "calendar"):  # cftime
-        return repr(str(value))
-    return repr(value.item() if isinstance(value, np.generic) else value)
+        return None
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return repr(value) if isinstance(value, (str, bytes, int, float)) else None
+
+
+def _step_word(value: Any) -> str:
+    """A coordinate value in words (:func:`_step_label`; a cftime date as its text)."""
+    text = _step_label(value)
+    return repr(str(value)) if text is None else text
 
 
 def _image_labels(t: xr.DataArray) -> np.ndarray | None:
-    """Per image of ``t`` (``(*lead, y, x)``), its place, raw: ``(k, ((dim, index, label or
-    None), ...))`` with ``k`` the dim a drop is advised along (the first longer than 1); an
-    object array of the leading shape, each task given its own block of it
-    (:func:`_per_image`) and the text made only for an image refused (:func:`_image_name`).
-    None for a single image (nothing to drop it from)."""
+    """Per image of ``t`` (``(*lead, y, x)``), its place, raw: ``(dims, extra)``, ``dims``
+    ``((dim, index, label or None, size, unique), ...)`` per leading dim (``unique``: its labels
+    are unique, so ``drop_sel`` and ``==`` pick this image's row alone) and ``extra`` ``((name,
+    label), ...)``, the other coordinates along the leading dims (open_cog's ``overpass`` of a
+    day+night series whose dates repeat); an object array of the leading shape, each task given
+    its own block of it (:func:`_per_image`) and the text made only for an image refused
+    (:func:`_image_name`). None for a single image (nothing to drop it from)."""
     lead = t.dims[:-2]
     shape = tuple(t.sizes[d] for d in lead)
     if not lead or int(np.prod(shape)) < 2:
         return None
     cols = [t[d].values if d in t.coords and t[d].ndim == 1 else None for d in lead]
-    k = next((n for n, d in enumerate(lead) if t.sizes[d] > 1), 0)
+    unique = [c is None or bool(pd.Index(c).is_unique) for c in cols]
+    extra = [(str(n), lead.index(c.dims[0]), c.values) for n, c in t.coords.items()
+             if n not in t.dims and c.ndim == 1 and c.dims[0] in lead]
     out = np.empty(shape, dtype=object)
     for idx in np.ndindex(*shape):
-        out[idx] = (k, tuple((d, j, None if c is None else c[j])
-                             for d, j, c in zip(lead, idx, cols)))
+        out[idx] = (tuple((d, j, None if c is None else c[j], n, u)
+                          for d, j, c, n, u in zip(lead, idx, cols, shape, unique)),
+                    tuple((n, vals[idx[a]]) for n, a, vals in extra))
     return out
 
 
 def _image_name(place: Any) -> tuple[str, str]:
-    """``(where, drop)`` of an image's place (:func:`_image_labels`): in words
-    (``time='2020-04-02T10:30:00'``) and the call that drops it (``da.drop_sel(time=[...])``,
-    ``drop_isel`` where the dim has no labels)."""
-    k, dims = place
-    parts, drops = [], []
-    for d, j, lab in dims:
-        if lab is None:
-            parts.append(f"{d} index {j}")
-            drops.append(f"drop_isel({d}=[{j}])")
-        else:
-            text = _step_label(lab)
-            parts.append(f"{d}={text}")
-            drops.append(f"drop_sel({d}=[{text}])")
-    return ", ".join(parts), f"da = da.{drops[k]}"
+    """``(where, drop)`` of an image's place (:func:`_image_labels`): in words, with every
+    leading coordinate (``time='2020-04-02T10:30:00', overpass='night'``), and the code that
+    removes that image alone: ``da = da.drop_sel(time=[...])`` along the one leading dim longer
+    than 1, ``drop_isel(time=[j])`` where its labels are missing or are no literal (cftime:
+    KeyError), an ``isel`` of the others where they repeat (a day+night series: drop_sel and
+    drop_isel raised InvalidIndexError). With several
+    such dims (``(overpass, time)``) a drop takes a whole row of good images, so the image is
+    masked instead (``da = da.where(~(...))``: its pixels then read as gaps)."""
+    dims, extra = place
+    parts = [f"{d} index {j}" if lab is None else f"{d}={_step_word(lab)}"
+             for d, j, lab, _, _ in dims]
+    parts += [f"{n}={_step_word(lab)}" for n, lab in extra]
+    where = ", ".join(parts)
+    long = [x for x in dims if x[3] > 1]
+    if len(long) <= 1:
+        d, j, lab, _, u = (long or list(dims))[0]
+        text = None if lab is None or not u else _step_label(lab)
+        drop = (f"drop_sel({d}=[{text}])" if text is not None else
+                f"drop_isel({d}=[{j}])" if u else
+                # drop_isel reindexes too (InvalidIndexError on repeated labels): isel keeps
+                f"isel({d}=np.delete(np.arange(da.sizes[{d!r}]), {j}))")
+        return where, f"da = da.{drop}"
+    terms = []
+    for d, j, lab, _, u in long:
+        text = None if lab is None or not u else _step_label(lab)
+        terms.append(f"(xr.DataArray(np.arange(da.sizes[{d!r}]) == {j}, dims={d!r}))"
+                     if text is None else f"(da[{d!r}] == da[{d!r}].values[{j}])")
+    return where, f"da = da.where(~({' & '.join(terms)}))"
 
 
 def _named_verdict(imgs: np.ndarray, places: np.ndarray, verdict_fn: Any) -> np.ndarray:
@@ -3107,6 +3163,8 @@ def _stored_integer_fill(finite: np.ndarray, int_stored: tuple[float, float, str
     >>> k[:20] = 327.67  # int16 32767 x 0.01, undeclared
     >>> _stored_integer_fill(k, (0.01, 0.0, "int16"))
     (32767.0, 327.67, 0.2)
+    >>> _stored_integer_fill(np.full(100, 327.67), (0.01, 0.0, "int16"))
+    (32767.0, 327.67, 1.0)
     """
     scale, offset, dtype = int_stored
     if not finite.size or scale == 0:
@@ -3126,6 +3184,10 @@ def _stored_integer_fill(finite: np.ndarray, int_stored: tuple[float, float, str
     for c in extremes:
         hit = raw == c
         rest = raw[~hit]
+        if not rest.size and hit.size >= FILL_MIN_PIXELS:
+            # every valid pixel at the extreme: a date written wholly as the fill (no other
+            # values to stand apart from: a uniform 327.67 K image was upscaled as data)
+            return c, float(finite[0]), 1.0
         # a few pixels at the extreme are a clipped hot spot, not a fill (suspect_fill's rule)
         if rest.size < FILL_MIN_PIXELS or int(hit.sum()) < FILL_MIN_PIXELS:
             continue
@@ -3383,19 +3445,37 @@ def _refuse_scale_twice_celsius(finite: np.ndarray, physical_range: tuple[float,
     )
 
 
-def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str) -> str:
-    """The advice for one step of a cube wholly out of range: drop it (``drop``, from
-    :func:`_image_name`), or, where all its pixels hold one value (a missing date written as
-    a fill), declare that value as the fill (the step then reads as all gaps)."""
+def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str,
+                   as_stored: Any = None, in_file: Any = None, cli: bool = False,
+                   step_vars: Sequence[str] | None = None) -> str:
+    """The advice for one step of a cube wholly out of range: remove it (``drop``, from
+    :func:`_image_name`, on the variable ``v``; ``step_vars``: the variable and others the
+    same step goes from, evaluate's ``('reference', 'sr')``: dropped on the reference alone,
+    the next call refused the pair of steps), or, where all its pixels hold one value (a missing
+    date written as a fill), declare that value as the fill (the step then reads as all gaps),
+    as stored (``as_stored``: through the attrs' scale and Celsius, the decoded value was
+    refused again when declared; ``in_file``: the number the file stores, ``--nodata``'s)."""
+    names = list(step_vars) if step_vars else [v]
+    code = "; ".join(re.sub(r"\bda\b", n, drop) for n in names)
+    masked = ".where(" in drop
+    how = ("mask it instead (its pixels then read as gaps; dropping along one dim would take "
+           "the other good images of that row too)" if masked else "drop it instead")
+    pair = (f" (from {' and '.join(f'`{n}`' for n in names)} both: the steps are scored in "
+            "pairs)" if len(names) > 1 else "")
     text = (f"If only this step is wrong (the others in range: a date stored in other units, or "
-            f"missing), drop it instead: `{drop}`")
-    if what != "LST":  # a reference or guide: its own variable
-        text = text.replace("`da = da.", f"`{v} = {v}.")
+            f"missing), {how}{pair}: `{code}`")
     if float(finite.min()) == float(finite.max()):
-        k = str(finite[0])  # as its type prints it: float32's 1310.7, not 1310.699951...
-        text += (f"; all its pixels hold {k}, a missing date written as an undeclared "
-                 f"fill? Declare it: `{v}.attrs['_FillValue'] = {k}` (that step is then "
-                 "read as all gaps)")
+        k = float(finite[0])
+        # as stored: the value _FillValue is compared with (the decoded 1200.0 of a uint16
+        # x 0.02 step of 60000, declared, was refused again); as its type prints it
+        sv = as_stored(k) if as_stored is not None else str(finite[0])
+        ps = in_file(k) if in_file is not None else None
+        text += (f"; all its pixels hold {sv} as "
+                 + ("read" if ps is not None else "stored")
+                 + ", a missing date written as an "
+                 f"undeclared fill? Declare it: `{names[0]}.attrs['_FillValue'] = {sv}`"
+                 + (f" (`--nodata {ps or sv}` on the command line)" if cli else "")
+                 + " (that step is then read as all gaps)")
     return text + "."
 
 
@@ -3420,6 +3500,7 @@ def _lst_verdict(
     packed: tuple[float, float, bool] | None = None,
     maskable: bool = True,
     names: Sequence[tuple[str, str]] | None = None,
+    step_vars: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
@@ -3437,7 +3518,7 @@ def _lst_verdict(
     applied (:func:`_packed_stored`): a fill is named, and ``--nodata`` given, as stored.
     ``maskable``: see :func:`decode_lst`. ``names``: per image (flat order), ``(where, drop)``
     of :func:`_image_name`, or None (a single image): an image wholly out of range is named,
-    with the call that drops it."""
+    with the call that drops it. ``step_vars``: see :func:`decode_lst`."""
     lead = imgs.shape[:-2]
     attrs_of = attrs_of if what == "reference" else None
     v = attrs_of or "da"  # the variable whose attrs a fix sets
@@ -3526,6 +3607,29 @@ def _lst_verdict(
                 maskable=maskable))
         if not units_known:
             classes = _class_layer(finite)
+            if (classes is not None and names is not None
+                    and float(finite.min()) == float(finite.max())
+                    and finite.size >= FILL_MIN_PIXELS):
+                # one value on a whole image of a cube (a missing date written as 0): named,
+                # with its fill / drop advice as a -9999 step gets (the whole LST was called a
+                # class layer, and "set degC" made the other steps 570 K)
+                where, drop = names[i]
+                others = any(
+                    o[np.isfinite(o)].size and not _class_layer(o[np.isfinite(o)])
+                    and lo <= float(np.nanmedian(o)) <= hi
+                    for n, o in enumerate(flat) if n != i)
+                step_fix = _step_fix_text(where, drop, finite, what, v, as_stored, in_file, cli,
+                                          step_vars)
+                raise UndeclaredFillError(
+                    f"every valid {what} value of the image at {where} is {classes}, "
+                    + ("while the cube's other images hold temperatures: a missing date "
+                       f"written as an undeclared fill, not a temperature. {step_fix}"
+                       if others else
+                       "not a temperature. If the cube's other images hold temperatures, it "
+                       f"is a missing date written as an undeclared fill. {step_fix} If "
+                       "instead the whole LST is a class, mask or QC layer, give the LST "
+                       "itself and use this layer to mask it (e.g. `lst.where(mask == 0)`).")
+                )
             if classes is not None:
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values are a few whole numbers "
@@ -3581,6 +3685,18 @@ def _lst_verdict(
                 sv = as_stored(k)
                 extreme = "largest" if c > 0 else "smallest"
                 how = _declare_fill_advice(sv, what, attrs_of, cli, in_file(k))
+                if share == 1.0:  # a whole image: a missing date, in a cube named with its drop
+                    where, drop = names[i] if names is not None else (None, None)
+                    step = "an image" if where is None else f"the image at {where}"
+                    code = "; ".join(re.sub(r"\bda\b", n, drop)
+                                     for n in (step_vars or [v])) if drop else ""
+                    raise UndeclaredFillError(
+                        f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
+                        f"every valid pixel of {step} ({finite.size}): {int_stored[2]}'s "
+                        f"{extreme} value, which GDAL and CF tools write as a fill, left "
+                        f"undeclared (a missing date, not a uniform temperature); {how}"
+                        + (f"; or remove that image: `{code}`" if code else "") + "."
+                    )
                 raise UndeclaredFillError(
                     f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
                     f"{round(share * finite.size)} pixels ({share:.2%} of the valid pixels of "
@@ -3688,7 +3804,9 @@ def _lst_verdict(
         whole_out = n_out == finite.size and finite.size >= FILL_MIN_PIXELS
         where, drop = names[i] if names is not None and whole_out else (None, None)
         step = ("an image" if where is None else f"the image at {where}")
-        step_fix = "" if drop is None else _step_fix_text(where, drop, finite, what, v)
+        step_fix = ("" if drop is None else
+                    _step_fix_text(where, drop, finite, what, v, as_stored, in_file, cli,
+                                   step_vars))
         if mask_out_of_range:
             if not whole_out:
                 flags[i] = 1
@@ -3915,6 +4033,7 @@ def decode_lst(
     like: tuple[Any, str] | None = None,
     attrs_of: str | None = None,
     maskable: bool = True,
+    step_vars: Sequence[str] | None = None,
 ) -> xr.DataArray:
     """Return LST as floating-point Kelvin with NaN gaps; decode scaled integers and Celsius.
 
@@ -3979,6 +4098,10 @@ def decode_lst(
         Whether the caller offers ``mask_out_of_range`` (refusals name it). False for a result
         that is scored or drawn (:func:`xlstsr.evaluate`, the plot functions), which take no
         such option: refusals of values out of range name the method instead.
+    step_vars : sequence of str, optional
+        The variables a cube step's drop advice is written on: this array's first, then
+        others that lose the same step (evaluate's ``('reference', 'sr')``: its steps are
+        scored in pairs). None: ``attrs_of`` or ``da``.
 
     Examples
     --------
@@ -4112,6 +4235,7 @@ def decode_lst(
         fill_declared=any(k in da.attrs for k in ("_FillValue", "missing_value")),
         attrs_of=attrs_of,
         maskable=maskable,
+        step_vars=None if step_vars is None else tuple(str(n) for n in step_vars),
         float_stored=da.dtype.kind == "f",
         stale_scale=stale_scale,
         int_stored=int_stored,
