@@ -288,3 +288,235 @@ def test_the_hashes_of_bundled_and_plain_models_are_unchanged():
 
 _PLAIN_HASH = "202bca9601a9738b15bcbb7e495d02c4"
 _SEQ_HASH = "27d24e7bd6c51ac2b396b59e6ce3b1a5"
+
+
+# -- review 47b ------------------------------------------------------------------------------------
+
+
+def _normed(kind, which):
+    """A torch module under spectral_norm / weight_norm / a parametrization (on an RNN the
+    weight's name is built at run time: ``weight_hh_l0``)."""
+    utils = nn.utils
+    if which in ("lstm", "gru", "rnn"):
+        m, name = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[which](4, 4), "weight_hh_l0"
+    else:
+        m, name = (nn.Conv1d(4, 4, 1) if which == "conv" else nn.Linear(4, 4)), "weight"
+    if kind == "spectral":
+        return utils.spectral_norm(m, name=name)
+    if kind == "weight":
+        return utils.weight_norm(m, name=name)
+    if kind == "prune":
+        from torch.nn.utils import prune
+
+        return prune.l1_unstructured(m, name=name, amount=0.5)
+    if kind == "p_spectral":
+        return utils.parametrizations.spectral_norm(m, name=name)
+    return utils.parametrizations.weight_norm(m, name=name)
+
+
+class _Normed(nn.Module):
+    def __init__(self, kind, which) -> None:
+        super().__init__()
+        self.m = _normed(kind, which)
+        self.rnn = which in ("lstm", "gru", "rnn")
+
+    def forward(self, x):  # x: (1, 3, 4)
+        return self.m(x)[0] if self.rnn else self.m(x)
+
+
+_NORMED = [(k, w) for k in ("spectral", "weight", "prune", "p_spectral", "p_weight")
+           for w in ("lstm", "gru", "rnn", "conv", "linear")]
+
+
+def _normed_hashes(cases):
+    """For each case: the hash of a seeded model (eval) before a forward, after it, and of a
+    fresh instance loaded with its weights."""
+    out = []
+    x = torch.randn(1, 4, 3)
+    for kind, which in cases:
+        torch.manual_seed(0)
+        m = _Normed(kind, which).eval()
+        before = weights_hash(m)
+        with torch.no_grad():
+            m(x if which == "conv" else x.transpose(1, 2))
+        torch.manual_seed(1)
+        fresh = _Normed(kind, which).eval()
+        fresh.load_state_dict(m.state_dict())
+        out.append((before, weights_hash(m), weights_hash(fresh)))
+    return out
+
+
+def test_a_forward_under_spectral_or_weight_norm_leaves_the_hash_alone():
+    # spectral_norm's forward pre-hook rewrites `weight_hh_l0`, a plain attribute on an RNN
+    # (its code never names it): it was hashed by value and a forward changed the hash
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # weight_norm's deprecation
+        hashes = _normed_hashes(_NORMED)
+    for case, (before, after, fresh) in zip(_NORMED, hashes):
+        assert before == after == fresh, case
+
+
+def test_hashes_under_spectral_or_weight_norm_are_the_same_in_another_process():
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    lib = os.path.dirname(os.path.dirname(os.path.abspath(xlstsr.__file__)))  # this xlstsr
+    code = ("import sys, warnings, torch; torch.set_num_threads(1); "
+            "warnings.simplefilter('ignore', FutureWarning); "
+            f"sys.path[:0] = [{lib!r}, {here!r}]; "
+            "from test_fingerprint47 import _normed_hashes, _NORMED; "
+            "print(repr(_normed_hashes(_NORMED)))")
+    runs = []
+    for seed in ("1", "2"):  # string hashing differs
+        env = {**os.environ, "PYTHONHASHSEED": seed, "OMP_NUM_THREADS": "1"}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, check=True, cwd=here).stdout
+        runs.append(eval(out.strip().splitlines()[-1]))
+    # after a forward in one process == a fresh instance (no forward) in the other
+    assert [h[1] for h in runs[0]] == [h[0] for h in runs[1]] == [h[2] for h in runs[1]]
+
+
+def _advice_code(message):
+    """The code snippets the private-data warning advises."""
+    import re
+
+    return re.findall(r"(self[\w.\[\]]*\.register_buffer\([^)]*\)|self[\w.\[\]]* = \([^)]*\)"
+                      r"|self[\w.\[\]]+(?= \(in __init__))", message)
+
+
+def test_the_advice_for_a_child_of_sequential_or_modulelist_is_valid_python(lst):
+    class InSeq(_Base):
+        def __init__(self, off) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU())
+            self.body[0]._gain = torch.tensor(off)
+            self.heads = nn.ModuleList([nn.Conv2d(1, 1, 1)])
+            self.heads[0]._coef = [off, 0.0]
+
+        def forward(self, lst, guide=None):
+            return self.up(lst) + self.body[0]._gain + self.heads[0]._coef[0]
+
+    _, said = _hash_and_warnings(InSeq(1.0))
+    assert len(said) == 1
+    assert "self.body[0].register_buffer('_gain', tensor)" in said[0]
+    assert "self.heads[0].coef (in __init__" in said[0]
+    assert "self.heads[0]._coef = (1.0, 0.0)" in said[0]
+    snippets = _advice_code(said[0])
+    assert len(snippets) == 3
+    for code in snippets:
+        compile(code, "<advice>", "exec")  # `self.body.0...` was a SyntaxError
+
+    class Followed(_Base):  # the advice, as written
+        def __init__(self, off) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU())
+            self.body[0].register_buffer("_gain", torch.tensor(off), persistent=False)
+            self.heads = nn.ModuleList([nn.Conv2d(1, 1, 1)])
+            self.heads[0].coef = [off, 0.0]
+
+        def forward(self, lst, guide=None):
+            return self.up(lst) + self.body[0]._gain + self.heads[0].coef[0]
+
+    torch.manual_seed(0)
+    a = Followed(1.0)
+    torch.manual_seed(0)
+    b = Followed(5.0)
+    ha, said = _hash_and_warnings(a)
+    assert not said and ha != weights_hash(b)
+    assert _offset_seen(lst, a) == pytest.approx(2.0, abs=1e-3)
+    assert _offset_seen(lst, b) == pytest.approx(10.0, abs=1e-3)
+
+
+def test_a_value_set_on_an_xlstsr_module_is_hashed_or_warned_of():
+    from xlstsr.nn import ResCNN
+    from xlstsr.nn.base import ResBlock
+
+    class Pub(nn.Module):  # a public value on xlstsr's ResBlock
+        def __init__(self, g) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.rb = ResBlock(1)
+            self.rb.gain = g
+
+        def forward(self, x):
+            return self.rb(x) * self.rb.gain
+
+    class Wrap(nn.Module):  # a bundled ResCNN in a user's wrapper
+        factor = 4
+
+        def __init__(self, off) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.net = ResCNN(factor=4, channels=4, n_blocks=1)
+            self.net.offset = off
+
+        def forward(self, x):
+            return self.net(x) + self.net.offset
+
+    class Priv(nn.Module):  # a private plain value (hashed) and a private tensor (warned of)
+        def __init__(self, g) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.rb = ResBlock(1)
+            self.rb._scale = g
+            self.rb._t = torch.tensor(g)
+
+        def forward(self, x):
+            return self.rb(x) * self.rb._scale + self.rb._t
+
+    x = torch.ones(1, 1, 8, 8)
+    for cls in (Pub, Wrap, Priv):
+        a, b = cls(2.0), cls(3.0)
+        with torch.no_grad():
+            assert not torch.equal(a(x), b(x))
+        ha, said = _hash_and_warnings(a)
+        assert ha != weights_hash(b) and ha == weights_hash(cls(2.0)), cls.__name__
+        if cls is Priv:
+            assert len(said) == 1 and "'rb._t'" in said[0]
+            assert "self.rb.register_buffer('_t', tensor)" in said[0]
+        else:
+            assert not said
+
+
+def test_a_private_list_of_the_models_own_weights_is_not_warned_of():
+    class Frozen(_Base):  # the freeze / parameter-group idiom
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = nn.Conv2d(1, 4, 3)
+            self.head = nn.Conv2d(4, 1, 1)
+            self._backbone_params = list(self.backbone.parameters())
+
+        def freeze(self):
+            for p in self._backbone_params:
+                p.requires_grad_(False)
+
+        def forward(self, lst, guide=None):
+            return self.up(self.head(self.backbone(lst)))
+
+    class Stats(_Base):  # a private tuple of its own buffers
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.zeros(1))
+            self.register_buffer("std", torch.ones(1))
+            self._stats = (self.mean, self.std)
+
+        def forward(self, lst, guide=None):
+            m, sd = self._stats
+            return self.up((lst - m) / sd)
+
+    class Mixed(_Base):  # one of its own buffers and a tensor of its own: warned of
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.zeros(1))
+            self._stats = (self.mean, torch.ones(1))
+
+        def forward(self, lst, guide=None):
+            m, sd = self._stats
+            return self.up((lst - m) / sd)
+
+    assert not _hash_and_warnings(Frozen())[1]
+    assert not _hash_and_warnings(Stats())[1]
+    said = _hash_and_warnings(Mixed())[1]
+    assert len(said) == 1 and "'_stats'" in said[0]

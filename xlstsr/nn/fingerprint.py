@@ -75,22 +75,21 @@ def weights_hash(model: Any) -> str:
     hold in attributes (:func:`_attributes`): the same for the same model built in any process
     (same code, same weights), so it keys caches and resume checks.
 
-    Attributes hashed by value: every public attribute of a user-defined module (a number, a
-    list, a dict, a tensor...); a value set from outside on one of torch's modules, one its
-    class's code never names (``self.c.gain = 5.0``; :func:`_extras`), public, or private as
-    below; and a private attribute that holds a plain value, a number, string, bool or a flat
-    tuple of them, where the code names it: a user module's own class's code, or for a value
-    set on torch's module the code of any of the model's own classes (``self._offset = 3.0``,
-    ``self.c._gain = 5.0``: :func:`_private_bytes`). Any other private value is left
-    out, so that the hash stays the same before and after the model ran (``self._val_losses``
-    that a forward appends to, ``self._grid`` it builds, ``self._x = self._x.to(device)``) and
-    for a fresh instance loaded with the same weights (a resume job): ``None``, a module
-    (hashed as a submodule), an object, and the data the code may use as a constant. A private
-    tensor or array, or a private list, dict or tuple holding numbers, tensors or arrays (nested
-    ones too), the model's code names, is warned of once per user's class
-    (:func:`_warn_private_data`), with advice that makes it part of the hash: a buffer, a public
-    attribute, a tuple of numbers. The other private attributes of torch's and xlstsr's modules
-    are theirs (in repr, the weights, :func:`_hidden_settings`).
+    Attributes hashed by value: every public attribute of a user-defined module (a number, a list, a
+    dict, a tensor...); a value set from outside on one of torch's or xlstsr's modules, one its
+    class's code never names (``self.c.gain = 5.0``; :func:`_extras`), public, or private as below;
+    and a private attribute that holds a plain value, a number, string, bool or a flat tuple of
+    them, where the code names it: a user module's own class's code, or for a value set on torch's
+    module the code of any of the model's own classes (``self._offset = 3.0``, ``self.c._gain =
+    5.0``: :func:`_private_bytes`). Any other private value is left out, so that the hash stays the
+    same before and after the model ran (``self._val_losses`` that a forward appends to,
+    ``self._grid`` it builds, ``self._x = self._x.to(device)``) and for a fresh instance loaded with
+    the same weights (a resume job): ``None``, a module (hashed as a submodule), an object, and the
+    data the code may use as a constant. A private tensor or array, or a private list, dict or tuple
+    holding numbers, tensors or arrays (nested ones too), the model's code names, is warned of once
+    per user's class (:func:`_warn_private_data`), with advice that makes it part of the hash: a
+    buffer, a public attribute, a tuple of numbers. The other private attributes of torch's and
+    xlstsr's modules are theirs (in repr, the weights, :func:`_hidden_settings`).
 
     A user's module class (not torch's or xlstsr's) is hashed whole (:func:`_class_bytes`):
     every method, the class's data and the values its methods' closures hold, so that a class
@@ -123,17 +122,17 @@ _WARNED_LOCK = threading.Lock()
 def _warn_private_data(model: Any) -> None:
     """Warn, once per user's module class, where a module of ``model`` holds data that
     :func:`_private_bytes` leaves out in a private attribute the code of the model's own classes
-    names (:func:`_own_code_names`: not a framework's bookkeeping): a tensor or a numpy array,
-    or a list, dict or tuple holding numbers, tensors or arrays (nested ones too; a tuple of
-    plain numbers is hashed). The same for a private attribute set on one of torch's modules
-    the user's module holds (``self.c._gain = torch.tensor(5.0)``: :func:`_extras`), warned of
-    under the user's class. Two models differing only there share a fingerprint (the model
-    cache, the resume check of ``upscale_to_zarr``). Telling a constant (``self._offset =
-    torch.tensor(5.0)``, ``self._coef = [5.0, 0.0]``) from a cache or a log the forward fills
-    (``self._val_losses``) is not reliable from the code (aliases, ``getattr``, helpers,
-    ``self._x = self._x.to(device)``), so the author is told how to make it part of the model:
-    a buffer, or a public attribute (:func:`_attributes` hashes its value), and hashing them
-    stays as it was: a forward that fills them leaves the hash alone."""
+    names (:func:`_own_code_names`: not a framework's bookkeeping): a tensor or a numpy array, or a
+    list, dict or tuple holding numbers, tensors or arrays (nested ones too; a tuple of plain
+    numbers is hashed). The same for a private attribute set on one of torch's or xlstsr's modules
+    the user's module holds (``self.c._gain = torch.tensor(5.0)``: :func:`_extras`), warned of under
+    the user's class. Two models differing only there share a fingerprint (the model cache, the
+    resume check of ``upscale_to_zarr``). Telling a constant (``self._offset = torch.tensor(5.0)``,
+    ``self._coef = [5.0, 0.0]``) from a cache or a log the forward fills (``self._val_losses``) is
+    not reliable from the code (aliases, ``getattr``, helpers, ``self._x = self._x.to(device)``), so
+    the author is told how to make it part of the model: a buffer, or a public attribute
+    (:func:`_attributes` hashes its value), and hashing them stays as it was: a forward that fills
+    them leaves the hash alone."""
     import torch
 
     if not isinstance(model, torch.nn.Module):
@@ -141,6 +140,9 @@ def _warn_private_data(model: Any) -> None:
     # each module's owner: itself when it is the user's, else the user's module holding it (a
     # parent's code reads its child's private value: ``self.c._gain``)
     owners: dict[str, tuple[type, str] | None] = {}
+    # the model's own parameters and buffers are hashed as weights: a private list or tuple
+    # holding only them (``list(self.backbone.parameters())``) holds no unhashed data
+    weights = {id(t) for t in model.parameters()} | {id(t) for t in model.buffers()}
     found: dict[type, list[tuple[str, str, Any, Any]]] = {}
     own_classes: dict[type, None] = {}
     for path, m in model.named_modules():
@@ -157,7 +159,7 @@ def _warn_private_data(model: Any) -> None:
             continue
         rel = path[len(owner[1]):].lstrip(".")  # the module's path from its owner
         for k, v in sorted(values, key=lambda kv: kv[0]):
-            if k.startswith("_") and k in keys and _unhashed_data(v):
+            if k.startswith("_") and k in keys and _unhashed_data(v, weights=weights):
                 found.setdefault(owner[0], []).append((rel, k, v, m))
     if not found:
         return
@@ -173,13 +175,18 @@ def _warn_private_data(model: Any) -> None:
         warn(_private_data_message(cls, attrs), UserWarning)
 
 
-def _unhashed_data(v: Any, depth: int = 0, budget: list[int] | None = None) -> bool:
+def _unhashed_data(v: Any, depth: int = 0, budget: list[int] | None = None,
+                   weights: set[int] | frozenset[int] = frozenset()) -> bool:
     """Whether a private attribute's value holds data :func:`_private_bytes` leaves out: a
     tensor or an array (not a parameter: registered ones are hashed), or a list, dict, tuple
     or set holding a number, a tensor or an array (nested ones too; not a tuple of plain
-    numbers, which is hashed). ``budget``: the values left to look at (10,000 in all)."""
+    numbers, which is hashed). ``budget``: the values left to look at (10,000 in all);
+    ``weights``: the ids of the model's parameters and buffers (hashed as weights: a list of
+    them, ``list(self.backbone.parameters())``, holds no unhashed data)."""
     import torch
 
+    if isinstance(v, torch.Tensor) and id(v) in weights:
+        return False
     if isinstance(v, (torch.Tensor, np.ndarray)):
         # a parameter set directly is registered (hashed); one in a plain list is not
         return depth > 0 or not isinstance(v, torch.nn.Parameter)
@@ -196,7 +203,7 @@ def _unhashed_data(v: Any, depth: int = 0, budget: list[int] | None = None) -> b
         budget[0] -= 1
         if budget[0] < 0:
             return False
-        if _unhashed_data(x, depth + 1, budget):
+        if _unhashed_data(x, depth + 1, budget, weights):
             return True
     return False
 
@@ -221,7 +228,13 @@ def _private_data_message(cls: type, attrs: list[tuple[str, str, Any, Any]]) -> 
                               not all(direct))) if on]
     advice = []
     for (rel, k, v, m), is_direct in list(zip(attrs, direct))[:3]:
-        self = "self." + rel if rel else "self"
+        # a child of an nn.Sequential or nn.ModuleList is indexed (``self.body[0]``); a name
+        # that is no identifier (an nn.ModuleDict's key) is reached by its path
+        parts = rel.split(".") if rel else []
+        if all(p.isdigit() or p.isidentifier() for p in parts):
+            self = "self" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in parts)
+        else:
+            self = f"self.get_submodule({rel!r})"
         if is_direct:
             value = "tensor" if isinstance(v, torch.Tensor) else "torch.as_tensor(array)"
             advice.append(f"register {k!r} as a buffer: {self}.register_buffer({k!r}, {value})")
@@ -522,14 +535,13 @@ def _attributes(module: Any, depth: int, walk: _Walk,
     buffers or submodules, as stable bytes: functions stored on any module (their code,
     defaults and closure values; a partial's function and arguments; a builtin's name), the
     values of user-defined modules (:func:`_value_bytes`), and the values set on one of torch's
-    modules from outside (:func:`_extras`: ``self.c.gain = 5.0``), hashed as a user module's
-    are (public ones by value; private ones that ``user_names``, the names the model's own
-    classes' code names, holds, by :func:`_private_bytes`). Two custom models that differ only
-    there (a lambda, ``torch.tanh`` for ``torch.sigmoid``, ``self.scale = 2.0``,
-    ``self.offsets = [0.5]``, an array of coefficients) must not share a cache entry. The other
-    values of torch's and xlstsr's modules contribute nothing here (their state is in repr(), the
-    weights and :func:`_hidden_settings`), so the hashes of the bundled models do not depend on
-    this."""
+    or xlstsr's modules from outside (:func:`_extras`: ``self.c.gain = 5.0``), hashed as a user
+    module's are (public ones by value; private ones that ``user_names``, the names the model's
+    own classes' code names, holds, by :func:`_private_bytes`). Two custom models that differ
+    only there (a lambda, ``torch.tanh`` for ``torch.sigmoid``, ``self.scale = 2.0``,
+    ``self.offsets = [0.5]``, an array of coefficients) must not share a cache entry. Their
+    other values contribute nothing here (their state is in repr(), the weights and
+    :func:`_hidden_settings`), so the hashes of the bundled models do not depend on this."""
     own = _own(module)
     parts = [_hooks(module, depth, walk)]
     names = _own_code_names(type(module)) if own else frozenset()
@@ -629,8 +641,9 @@ def _class_code_names(c: type, names: set[str]) -> None:
 
 @functools.lru_cache(maxsize=512)
 def _torch_code_names(cls: type) -> frozenset[str]:
-    """The names the code of a torch module class names, every class of its MRO included
-    (``nn.Module``'s too): the attributes torch's own code sets and reads on its instances."""
+    """The names the code of a torch or xlstsr module class names, every class of its MRO
+    included (``nn.Module``'s too): the attributes the library's own code sets and reads on its
+    instances."""
     names: set[str] = set()
     for c in cls.__mro__:
         _class_code_names(c, names)
@@ -638,26 +651,53 @@ def _torch_code_names(cls: type) -> frozenset[str]:
 
 
 def _extras(module: Any) -> list[str]:
-    """The instance attributes of one of torch's modules that its class's code never names:
-    set on it from outside (``self.c.gain = 5.0`` in a user's ``__init__``, a fresh instance of
-    its class has none), sorted. Empty for the user's and xlstsr's modules (the user's are hashed
-    whole, xlstsr's hold none) and for TorchScript modules (their state is in their code and
-    weights: :func:`_script_bytes`); the bookkeeping every module has, ``training``, the
-    protocol attributes (``nn.Sequential(...).factor = 4``: hashed as such, the hashes of
-    such models stay as they were) and the ``metadata`` xlstsr records on a model it trains or
-    loads (band names, not what the forward computes) are never extras."""
+    """The instance attributes of one of torch's or xlstsr's modules that its class's code never
+    names: set on it from outside (``self.c.gain = 5.0`` in a user's ``__init__``,
+    ``self.net.offset = 2.0`` on a bundled ``ResCNN``; a fresh instance of its class has none),
+    sorted. Empty for the user's modules (hashed whole) and for TorchScript modules (their state
+    is in their code and weights: :func:`_script_bytes`); the bookkeeping every module has,
+    ``training``, the protocol attributes (``nn.Sequential(...).factor = 4``: hashed as such,
+    the hashes of such models stay as they were), the ``metadata`` xlstsr records on a model it
+    trains or loads (band names, not what the forward computes) and the tensors a forward
+    pre-hook recomputes from registered parameters (:func:`_hook_owned`) are never extras."""
     import torch
 
-    if (type(module).__module__.split(".")[0] != "torch"
+    if (type(module).__module__.split(".")[0] not in ("torch", "xlstsr")
             or isinstance(module, torch.jit.ScriptModule)):
         return []
     known = _torch_code_names(type(module))
     skip = _module_bookkeeping()
-    return sorted(k for k in getattr(module, "__dict__", {})
-                  if k not in known and k not in skip and k not in _NOT_EXTRAS)
+    names = [k for k in getattr(module, "__dict__", {})
+             if k not in known and k not in skip and k not in _NOT_EXTRAS]
+    if names:
+        owned = _hook_owned(module)
+        names = [k for k in names if k not in owned]
+    return sorted(names)
 
 
-#: the attributes set on torch's modules that are never extras (:func:`_extras`)
+def _hook_owned(module: Any) -> frozenset[str]:
+    """The attributes of a module that a forward pre-hook rewrites from its registered
+    parameters: ``spectral_norm``'s and ``weight_norm``'s ``weight`` (the hook's ``.name``;
+    recomputed from ``weight_orig``, or ``weight_g`` and ``weight_v``), ``prune``'s (its
+    ``._tensor_name``; ``weight_orig`` and ``weight_mask``). On an RNN, whose code builds its
+    weights' names at run time (``weight_hh_l0``), they looked set from outside and were hashed
+    by value: the normalized weight a forward writes changed the hash, and a fresh instance
+    loaded with the same weights no longer matched a model that ran. Their content is hashed
+    with the parameters they are computed from."""
+    owned: set[str] = set()
+    for hook in (getattr(module, "_forward_pre_hooks", None) or {}).values():
+        for attr in ("name", "_tensor_name"):
+            name = getattr(hook, attr, None) if not isinstance(hook, types.FunctionType) else None
+            if isinstance(name, str):
+                owned.add(name)
+    params = getattr(module, "_parameters", None) or {}
+    for k in getattr(module, "__dict__", {}):
+        if f"{k}_orig" in params or (f"{k}_g" in params and f"{k}_v" in params):
+            owned.add(k)
+    return frozenset(owned)
+
+
+#: the attributes set on torch's or xlstsr's modules that are never extras (:func:`_extras`)
 _NOT_EXTRAS = frozenset({"training", "metadata", *_PROTOCOL})
 
 
