@@ -18,7 +18,7 @@ import xarray as xr
 from affine import Affine
 from rasterio._err import CPLE_BaseError
 
-from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError
+from ..errors import InputNotFoundError, InputTypeError, PhysicalRangeError, XlstsrError, warn
 from ..grid import _fit_axis, _forms, _near, _rounded, _transform
 from ..qc import TEMPERATURE_DIFFERENCE
 from ..validate import (
@@ -100,8 +100,9 @@ def open_cog(
         its bands (``xlstsr upscale`` of one date's ``(overpass, y, x)`` field) comes back
         along that dim, its date a scalar ``time`` (several such files: stacked along
         ``time``). A stack keeps the attributes all its files hold alike (``units``...; one
-        file's own, such as ``windows``, are dropped); a ``source`` / ``source_granule`` of
-        each file is kept one per step, in step order (``"a.hdf, b.hdf"``, as
+        file's own, such as ``windows``, are dropped; files of different ``xlstsr_method``,
+        an earlier run's files read with a rerun's, are warned of); a ``source`` /
+        ``source_granule`` of each file is kept one per step, in step order (``"a.hdf, b.hdf"``, as
         :func:`xlstsr.io.open_modis` joins its granules). A file whose ``source_subdataset``
         or ``long_name`` tag names a MODIS layer of one overpass (``LST_Night_1km``; else,
         without band descriptions, its file name: ``..._LST_Night_1km.tif``, ``MOD21A1N...``)
@@ -180,6 +181,7 @@ def open_cog(
     arrays = [_open_file(p, chunks, masked, band, check_name=times is None) for p in paths]
     _same_grid(paths, arrays)
     _same_coding(paths, arrays, masked)
+    _warn_mixed_methods(paths, arrays)
     # given times say which file is which step (day and night alternating); a stack to_cogs
     # wrote ((time, overpass)) is checked only where it is not restacked as written, below
     untimed = times is None
@@ -1298,6 +1300,36 @@ def _common_attrs(attrs: Sequence[dict[str, Any]], context: Any = None) -> dict[
 #: attributes of how values are stored, checked alike across a stack's files by meaning
 _CODING_KEYS = ("units", "scale_factor", "add_offset", "_FillValue")
 
+#: the tag naming the method that made a file's values (upscale's output, written by to_cogs)
+METHOD_TAG = "xlstsr_method"
+
+
+def _method_of(attrs: dict[str, Any]) -> str:
+    """A file's ``xlstsr_method`` as the warnings name it (``'none'``: no such tag)."""
+    method = attrs.get(METHOD_TAG)
+    return "none" if method is None else str(method)
+
+
+def _warn_mixed_methods(paths: Sequence[Any], arrays: Sequence[xr.DataArray]) -> None:
+    """Warn where the files of one stack were made by different methods (``xlstsr_method``
+    differs): a folder holding an earlier run's files beside a rerun's, read by one glob, gave
+    one cube of both runs, its ``xlstsr_method`` attribute dropped without a word."""
+    by_method: dict[str, list[str]] = {}
+    for p, a in zip(paths, arrays):
+        by_method.setdefault(_method_of(a.attrs), []).append(Path(os.fspath(p)).name)
+    if len(by_method) < 2:
+        return
+    listed = "; ".join(
+        f"{m} ({len(names)} file{'s' * (len(names) > 1)}: {', '.join(names[:3])}"
+        f"{', ...' if len(names) > 3 else ''})" for m, names in by_method.items())
+    first = next(m for m in by_method if m != "none")  # a value the tag holds
+    warn(f"the {len(paths)} files were made by different methods ({METHOD_TAG} tag; 'none': "
+         f"no such tag): {listed}. One cube mixes the steps of these runs (an earlier run's "
+         "files left in the folder of a rerun and read by one glob), and its "
+         f"{METHOD_TAG} attribute is dropped. Open the files of one run, e.g. `[p for p in "
+         f"paths if rasterio.open(p).tags().get({METHOD_TAG!r}) == {first!r}]`, or remove "
+         "the earlier run's files; to compare methods, open each method's files apart.")
+
 
 def _with_sources(arrays: list[xr.DataArray], dim: str
                   ) -> tuple[list[xr.DataArray], list[str]]:
@@ -1733,7 +1765,13 @@ def to_cogs(
         positions are zero-padded (``lst_01.tif``; earlier versions wrote ``lst_1.tif``): a
         step's file under its earlier unpadded name is removed once the new files are
         written, and refused without ``overwrite`` (left beside the new name, a sorted glob
-        read the step twice).
+        read the step twice). Other files ``{prefix}_*.tif`` in the folder are kept (a long
+        series may be written in batches into one folder) but warned of (``UserWarning``,
+        naming them) where they look like another run's, which a sorted glob would read with
+        the new files: with ``overwrite`` where this run replaced some files (a rerun of
+        fewer dates left the earlier run's others), or where their ``xlstsr_method`` tag
+        differs from the array's (up to 16 of them read). Remove them or write into an
+        empty folder.
     **rio_kwargs
         Passed to :meth:`rioxarray.raster_array.RasterArray.to_raster` (``blocksize=``...).
         The overviews are averaged (``overview_resampling="average"``: each overview pixel the
@@ -1806,6 +1844,9 @@ def to_cogs(
     _check_compress(da, compress, rio_kwargs)
     ydim, xdim, time_dim, out_dir, names, step_tags, stale = _plan_cogs(da, directory, prefix,
                                                                         time_dim, overwrite)
+    # files of an earlier run under this prefix that this run does not write (told after the
+    # new files are written: a failed run changed nothing)
+    leftover = _leftover_warning(da, out_dir, prefix, time_dim, names, stale, overwrite)
     if not isinstance(da.variable.data, dask_array_type()):  # in memory: checked before any file
         _check_temperature(da)
     check_writable(out_dir, create=True)
@@ -1856,6 +1897,8 @@ def to_cogs(
         for part in parts.values():
             part.unlink(missing_ok=True)
         raise
+    if leftover is not None:
+        warn(leftover)
     return paths
 
 
@@ -2119,6 +2162,66 @@ def _plan_cogs(
         raise XlstsrError(f"{existing[0]} exists ({len(existing)} of the {len(names)} files); "
                           "pass overwrite=True or write to another directory")
     return ydim, xdim, time_dim, out_dir, names, tags, [old for old, _ in stale]
+
+
+#: the most files left beside a to_cogs run whose method tags are read (spread over them in
+#: name order): reading every file of a long series written in batches took seconds per batch
+LEFTOVER_TAGS_READ = 16
+
+
+def _leftover_warning(da: xr.DataArray, out_dir: Path, prefix: Any, time_dim: Any,
+                      names: list[Path], stale: list[Path], overwrite: bool) -> str | None:
+    """The warning :func:`to_cogs` gives of the files ``{prefix}_*.tif`` already in
+    ``out_dir`` that this run does not write (a sorted glob of the run's pattern reads them
+    with the new ones), or None.
+
+    Told where they are likely of another run, not batches of one series (a long series
+    written in parts into one folder, which must stay silent, and whose files are not
+    removed): with ``overwrite`` where this run replaces files (a rerun: a shorter one left
+    the earlier run's other steps, and the glob read 3 of 8 steps from it), or where some of
+    them were made by another method (their ``xlstsr_method`` tag differs from ``da``'s; at
+    most :data:`LEFTOVER_TAGS_READ` of them read)."""
+    if time_dim is None:  # one field, one file: no series to mix into
+        return None
+    if prefix is None:  # as _plan_cogs names the files
+        prefix = str(da.name) if da.name is not None and str(da.name) else "lst"
+    pattern = f"{prefix}_*.tif"
+    skip = set(names) | set(stale)
+    others = sorted(p for p in out_dir.glob(glob.escape(str(prefix)) + "_*.tif")
+                    if p not in skip and p.is_file()) if out_dir.is_dir() else []
+    if not others:
+        return None
+    rerun = overwrite and any(p.exists() for p in names)
+    method = _method_of(da.attrs)
+    step = max(1, -(-len(others) // LEFTOVER_TAGS_READ))
+    foreign = []  # (file, its method) of the files read whose method differs
+    for p in others[::step]:
+        try:
+            with rasterio.open(p) as src:
+                theirs = _method_of(src.tags())
+        except (rasterio.errors.RasterioIOError, CPLE_BaseError):
+            theirs = "unreadable"  # open_cog of the glob fails on it as well
+        if theirs != method:
+            foreign.append((p, theirs))
+    if not rerun and not foreign:
+        return None
+    shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
+    if foreign:
+        why = (f"made by another method than this run's {method!r} ("
+               + ", ".join(f"{p.name}: {m!r}" for p, m in foreign[:3])
+               + (", ..." if len(foreign) > 3 else "") + f"; {METHOD_TAG} tag)")
+    else:
+        why = ("left by an earlier run this one replaced in part (overwrite=True: its files of "
+               "the dates written now were replaced, these were not)")
+    return (
+        f"{out_dir} holds {len(others)} file{'s' * (len(others) > 1)} of the pattern "
+        f"{pattern} this run did not write ({shown}), {why}. A sorted glob of {pattern} reads "
+        "them with the new files as one series mixing two runs. Where they are stale, remove "
+        f"them (`keep = set(paths)` of `paths = to_cogs(...)`, then `[p.unlink() for p in "
+        f"pathlib.Path({os.fspath(out_dir)!r}).glob({pattern!r}) if p not in keep]`), or "
+        "write into an empty folder; where they are other dates of the same series written "
+        "in batches by the same method, keep them."
+    )
 
 
 def _refuse_dataset(ds: xr.Dataset) -> None:
