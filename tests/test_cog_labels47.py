@@ -6,6 +6,7 @@ tag copied onto a resampled file is not applied to its grid (probe 47 R2, findin
 from __future__ import annotations
 
 import glob
+import shutil
 import warnings
 
 import numpy as np
@@ -176,3 +177,16 @@ def test_tag_copied_onto_resampled_file_is_not_applied(tmp_path, kind):
         ours = open_cog(out)
         for dim in ("y", "x"):
             assert np.abs(ours[dim].values - plain[dim].values).max() <= 1e-6 * res, (res, m)
+            if kind == "delta":  # the per-ulp tag only on its own grid: rioxarray's exactly
+                assert np.array_equal(ours[dim].values, plain[dim].values), (res, m, dim)
+    # moved in place (gdal_edit -a_ullr): same size and pixel, another edge
+    moved = tmp_path / "moved.tif"
+    shutil.copy(f, moved)
+    with rasterio.open(moved, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as s:
+        t = s.transform
+        s.transform = rasterio.Affine(t.a, t.b, t.c + 10 * t.a, t.d, t.e, t.f + 7 * t.e)
+    plain, ours = rioxarray.open_rasterio(moved), open_cog(moved)
+    for dim in ("y", "x"):
+        assert np.abs(ours[dim].values - plain[dim].values).max() <= 1e-6 * abs(pixel)
+        if kind == "delta":
+            assert np.array_equal(ours[dim].values, plain[dim].values), dim

@@ -2355,8 +2355,8 @@ def is_temperature_difference(da: xr.DataArray) -> bool:
 #: ``tif - truth``) with the result or a truth on that grid dropped a third of the rows.
 LABELS_TAG = "xlstsr_label_forms"
 
-#: The tags (``"<n> <start>:<length>:<ulps> ..."``) of an axis tagged ``"d<form>"`` in
-#: :data:`LABELS_TAG`: its labels as that form of the GeoTransform moved by a whole number
+#: The tags (``"<n>@<edge>@<pixel> <start>:<length>:<ulps> ..."``) of an axis tagged
+#: ``"d<form>"`` in :data:`LABELS_TAG`: its labels as that form of the GeoTransform moved by a whole number
 #: of floats (ulps) in runs of pixels (:func:`_label_deltas`). Labels no form gives (a crop
 #: of a file whose edge and pixel are not round: c0 + a * (i0 + i + 0.5); a 1/120-degree
 #: grid; upscale's fine labels of a NetCDF's rounded ones) were read back an ulp off, and
@@ -2364,7 +2364,7 @@ LABELS_TAG = "xlstsr_label_forms"
 #: (rioxarray's labels, as before).
 DELTAS_TAGS = {"y": "xlstsr_label_deltas_y", "x": "xlstsr_label_deltas_x"}
 
-#: The most runs :data:`DELTAS_TAGS` holds per axis (8 bytes or so each: 32 KB at most): GDAL
+#: The most runs :data:`DELTAS_TAGS` holds per axis (9 bytes or so each: 37 KB at most): GDAL
 #: reads and prints a file's metadata on every open (``gdalinfo``, QGIS), once per file of a
 #: series; an axis needing more is written untagged, its labels rioxarray's on reading.
 _MAX_DELTA_RUNS = 4096
@@ -2426,7 +2426,8 @@ def _label_tolerance(ref: np.ndarray, a: float) -> float:
 
 
 def _rio_axis(c: float, a: float, n: int) -> np.ndarray:
-    """The ``n`` labels rioxarray computes for an axis of edge ``c`` and pixel ``a``."""
+    """The ``n`` pixel centres of an axis of edge ``c`` and pixel ``a`` (rioxarray's, within
+    round-off: the reference a tag's labels are checked against)."""
     return c + (np.arange(n) + 0.5) * a
 
 
@@ -2455,22 +2456,26 @@ def _label_deltas(labels: np.ndarray, c: float, a: float) -> tuple[str, str] | N
     if best is None or len(best[1]) > _MAX_DELTA_RUNS:
         return None
     k, runs = best
-    return f"d{k}", " ".join([str(n), *(f"{s}:{m}:{u}" for s, m, u in runs)])
+    # the edge and pixel written (exactly, repr): a copy whose GeoTransform was moved or
+    # resampled to as many pixels keeps these tags, its labels then a few ulps off its own
+    return f"d{k}", " ".join([f"{n}@{c!r}@{a!r}", *(f"{s}:{m}:{u}" for s, m, u in runs)])
 
 
 def _delta_labels(form: str, value: Any, c: float, a: float, n: int) -> np.ndarray | None:
     """The ``n`` labels an axis tagged ``"d<form>"`` with the :data:`DELTAS_TAGS` ``value``
     gives from edge ``c`` and pixel ``a`` (:func:`_label_deltas`); None where the tag is not
-    ours or describes another size of grid (a resampled copy's)."""
+    ours or was written for another grid (a copy resampled or moved: its size, edge or pixel
+    differs from the ones the tag records)."""
     try:
         k = int(form[1:])
         head, *runs = str(value).split()
-        size = int(head)
+        size, edge, pixel = head.split("@")
         triples = [tuple(int(v) for v in r.split(":")) for r in runs]
+        same = int(size) == n and float(edge) == c and float(pixel) == a
     except (TypeError, ValueError):
         return None
     forms = _forms(c, a, n)
-    if size != n or not 0 <= k < len(forms) or forms[k] is None:
+    if not same or not 0 <= k < len(forms) or forms[k] is None:
         return None
     base = forms[k]
     ulps = np.zeros(n, np.int64)
