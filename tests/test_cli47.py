@@ -172,3 +172,52 @@ def test_finer_reference_warning_gives_a_command_that_works(s, files, tmp_path, 
     assert rioxarray.open_rasterio(on_sr).shape[1:] == rioxarray.open_rasterio(sr).shape[1:]
     assert main(["evaluate", sr, str(on_sr), str(tmp_path / "e2.csv")]) == 0
     assert "times finer" not in _err(capsys)
+
+
+# -- review 47d: the lone CRS variable only where it can be the field's; commands that run ---
+
+def test_crs_variable_of_another_variable_or_projected_for_degrees_is_not_taken(s, tmp_path,
+                                                                                 capsys):
+    lst = s["lst_1km"].isel(time=0, drop=True)
+    ny, nx = lst.shape
+    ll = xr.DataArray(lst.values, dims=("lat", "lon"), name="lst", attrs={"units": "K"},
+                      coords={"lat": 45.2 - 0.01 * (np.arange(ny) + 0.5),
+                              "lon": 10.0 + 0.01 * (np.arange(nx) + 0.5)})
+    utm = xr.DataArray(0).rio.write_crs("EPSG:32632")["spatial_ref"]
+    ds = xr.Dataset({"lst": ll, "crs": ((), 0, dict(utm.attrs))})
+    ds.to_netcdf(tmp_path / "ll.nc")
+    out = tmp_path / "o.nc"
+    # a projected CRS beside lon/lat degrees is not the field's: --crs advised, and it works
+    assert main(["upscale", str(tmp_path / "ll.nc"), str(out), "--quiet"]) == 2
+    assert "--crs" in _err(capsys)
+    assert main(["upscale", str(tmp_path / "ll.nc"), str(out), "--crs", "EPSG:4326",
+                 "--quiet"]) == 0
+
+
+def test_gap_fill_command_masks_a_typed_nodata(s, tmp_path, capsys):
+    lst = s["lst_250m"].isel(time=0, drop=True)
+    rng = np.random.default_rng(1)
+    raw = (lst.where(rng.random(lst.shape) >= 0.10) * 50).fillna(0).astype("int16")
+    raw.rio.write_nodata(None).rio.to_raster(tmp_path / "dn.tif")
+    flags = ["--nodata", "0", "--scale", "0.02"]
+    assert main(["scaling", str(tmp_path / "dn.tif"), str(tmp_path / "a.csv"), *flags]) == 0
+    err = _err(capsys)
+    code = re.search(r"`python -c ('[^']*')`", err)[1]
+    subprocess.run([sys.executable, "-c", shlex.split(code)[0]], cwd=tmp_path, check=True)
+    assert main(["scaling", str(tmp_path / "filled.tif"), str(tmp_path / "b.csv"),
+                 *flags]) == 0
+    assert "isolated gap pixels" not in _err(capsys)
+
+
+def test_aggregate_command_quotes_a_reference_name(s, files, tmp_path, capsys):
+    truth = s["lst_250m"].isel(time=0, drop=True)
+    res = abs(float(truth.x[1] - truth.x[0])) / 4
+    name = "my ref's fine.tif"
+    truth.rio.reproject(truth.rio.crs, resolution=res, resampling=Resampling.bilinear
+                        ).rio.to_raster(tmp_path / name)
+    sr = str(files / "sr.tif")
+    assert main(["evaluate", sr, str(tmp_path / name), str(tmp_path / "e.csv")]) == 0
+    command = re.search(r"`(rio warp [^`]*)`", _err(capsys))[1]
+    subprocess.run(["sh", "-c", command.replace("rio ", shlex.quote(str(BIN / "rio")) + " ", 1)],
+                   cwd=tmp_path, check=True)
+    assert (tmp_path / "my ref's fine_on_sr.tif").exists()

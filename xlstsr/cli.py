@@ -431,7 +431,8 @@ def _open_lst(args: argparse.Namespace) -> Any:
     lst = _c2l2_lst(args.input, args.command, args.units, args.nodata, args.scale, args.offset)
     if lst is not None:
         return lst, {}
-    field, globs = _open_field_and_globals(args.input, args.variable, "LST", band=args.band)
+    field, globs = _open_field_and_globals(args.input, args.variable, "LST", band=args.band,
+                                           link_crs=getattr(args, "crs", None) is None)
     field = _declare_crs(field, getattr(args, "crs", None), "--crs", args.input)
     return _declare(field, args.units, args.nodata, args.scale, offset=args.offset), globs
 
@@ -568,16 +569,17 @@ def _malformed_crs(crs: Any) -> bool:
 
 
 def _open_field(path: str, variable: str | None, role: str, flag: str = "--variable",
-                band: int | None = None) -> Any:
+                band: int | None = None, link_crs: bool = True) -> Any:
     """One DataArray from a file: a Dataset's variable (named, or its only one), or one band of
     a GeoTIFF (``band``, or the one ``variable`` names among its band descriptions, a name
-    matching none refused; else its bands are its time steps)."""
-    return _open_field_and_globals(path, variable, role, flag, band)[0]
+    matching none refused; else its bands are its time steps). ``link_crs``: take the file's
+    lone unlinked CRS variable (:func:`_link_lone_crs`); False where a CRS flag declares it."""
+    return _open_field_and_globals(path, variable, role, flag, band, link_crs)[0]
 
 
 def _open_field_and_globals(path: str, variable: str | None, role: str,
-                            flag: str = "--variable", band: int | None = None
-                            ) -> tuple[Any, dict[Any, Any]]:
+                            flag: str = "--variable", band: int | None = None,
+                            link_crs: bool = True) -> tuple[Any, dict[Any, Any]]:
     """:func:`_open_field` and the file's global attributes that describe it (a NetCDF or
     Zarr input's ``source``, ``title``, ``history``...; none for a GeoTIFF or HDF granule)."""
     import xarray as xr
@@ -639,7 +641,8 @@ def _open_field_and_globals(path: str, variable: str | None, role: str,
         ds = obj
         try:
             obj = select_variable(obj, variable, role=role)
-            obj = _link_lone_crs(obj, ds, path, role)
+            if link_crs:  # a CRS flag declares it otherwise (it was refused as "another")
+                obj = _link_lone_crs(obj, ds, path, role)
         except VariableNotFoundError as err:
             # the Python example (`variable='LST_Day_1km'` of the LST) read as --variable for
             # a guide: the file's own flag only
@@ -704,10 +707,14 @@ def _link_lone_crs(da: Any, ds: Any, path: str, role: str) -> Any:
 
     if da.rio.crs is not None:
         return da
+    # the grid mappings other variables name: such a CRS is theirs (a UTM crs of another
+    # variable was taken for a lat/lon LST)
+    linked = {str(v.attrs.get("grid_mapping", v.encoding.get("grid_mapping", "")))
+              for n, v in ds.variables.items() if n != da.name}
     found = []
     for name, var in ds.variables.items():
         wkt = var.attrs.get("crs_wkt", var.attrs.get("spatial_ref"))
-        if name == da.name or var.ndim != 0 or not isinstance(wkt, str):
+        if name == da.name or var.ndim != 0 or not isinstance(wkt, str) or name in linked:
             continue
         try:
             found.append((name, CRS.from_wkt(wkt)))
@@ -716,9 +723,22 @@ def _link_lone_crs(da: Any, ds: Any, path: str, role: str) -> Any:
     if len(found) != 1:
         return da
     name, crs = found[0]
+    if not crs.is_geographic and _degree_dims(da):
+        return da  # a projected CRS for lon/lat degrees: not this field's
     log.info("%s: the CRS of its variable %r, which no grid_mapping attribute links to %r, "
              "taken as the %s's", path, name, da.name, role)
     return da.rio.write_crs(crs)
+
+
+def _degree_dims(da: Any) -> bool:
+    """Whether ``da``'s spatial coordinates are named or read as lon/lat degrees."""
+    from xlstsr.errors import XlstsrError
+    from xlstsr.validate import _degree_span
+
+    try:
+        return bool(_degree_span(da, *_spatial_dims(da))[0])
+    except (XlstsrError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _grid_from_2d_xy(da: Any, path: str, role: str) -> Any:
@@ -791,8 +811,8 @@ def _open_guide(path: str, variable: str | None, nodata: float | None = None,
     Python-only fixes)."""
     from xlstsr.guide import _is_time_like
 
-    guide = _declare_crs(_open_field(path, variable, "guide", "--guide-variable", band), crs,
-                         "--guide-crs", path)
+    guide = _declare_crs(_open_field(path, variable, "guide", "--guide-variable", band,
+                                     link_crs=crs is None), crs, "--guide-crs", path)
     ones = [d for d in guide.dims if guide.sizes[d] == 1 and not _is_time_like(guide, d)]
     guide = guide.squeeze(ones, drop=True) if ones else guide
     if nodata is None and scale is None:
@@ -1323,9 +1343,21 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
     # (the positional paths are typed values too: --sr, --reference)
     sr, ref = str(typed.get("--sr", "SR")), str(typed.get("--reference", "REFERENCE"))
     fill = typed.get("--reference-nodata")
-    nodata = (f" --src-nodata {fill:g} --dst-nodata {fill:g}"
+    # the fill in full (`:g` wrote float32's lowest as -3.40282e+38: averaged in as data)
+    nodata = (f" --src-nodata {float(fill)!r} --dst-nodata {float(fill)!r}"
               if fill is not None and math.isfinite(fill) else "")
-    out = f"{Path(ref).stem}_on_sr.tif"
+    out = shlex.quote(f"{Path(ref).stem}_on_sr.tif")  # a name with a quote or a space
+    if not (ref.lower().endswith((".tif", ".tiff"))
+            or (ref.lower().endswith(".nc") and typed.get("--reference-variable") is None)):
+        # rasterio warps one raster: a store or a file of several variables failed
+        # (TypeError: invalid dtype 'float_') and wrote nothing
+        return message + (
+            " On the command line no flag of `xlstsr evaluate` aggregates the reference: this "
+            "run scores on the reference's grid, as said. To score at sr's scale, write the "
+            "reference variable as a GeoTIFF first (`ref.rio.to_raster('ref.tif')` in Python), "
+            "aggregate it onto sr's grid with rasterio's command (installed with xlstsr), `rio "
+            "warp ref.tif ref_on_sr.tif --like SR.tif --resampling average`, and pass that file "
+            "as the reference with the same flags.")
     template = (shlex.quote(sr) if sr.lower().endswith((".tif", ".tiff"))
                 else "SR.tif (a GeoTIFF on sr's grid)")
     return message + (
@@ -1357,8 +1389,13 @@ def _fill_gaps_hint(message: str, typed: dict[str, Any] | None) -> str:
             "`xlstsr scaling` on the filled file; or read the H (hurst) column, which they do "
             "not bias.")
     # double-quoted Python strings: the shell's single quotes stay whole
+    fill = (typed or {}).get("--nodata")
+    # a --nodata the file does not declare masked too (the file's own tag only: its 764
+    # zeros were kept as data, and the filled file warned again)
+    unmask = (f"da = da.where(da != {float(fill)!r}); "
+              if fill is not None and math.isfinite(fill) else "")
     code = (f"import rioxarray; da = rioxarray.open_rasterio({json.dumps(path)}, masked=True); "
-            "da.fillna(da.rolling(y=3, x=3, center=True, min_periods=6).mean())"
+            f"{unmask}da.fillna(da.rolling(y=3, x=3, center=True, min_periods=6).mean())"
             '.rio.to_raster("filled.tif")')
     return message + (
         " On the command line no flag fills gaps: fill them in the file first, e.g. "
@@ -2417,7 +2454,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                          "(e.g. ASTER or Landsat LST) as the reference")
     # the sr's own declarations, as upscale's of its input (another tool's output in degC
     # without a tag, or with an undeclared fill)
-    sr = _declare_crs(_open_field(args.sr, args.variable, "LST"), args.crs, "--crs", args.sr)
+    sr = _declare_crs(_open_field(args.sr, args.variable, "LST", link_crs=args.crs is None),
+                      args.crs, "--crs", args.sr)
     sr = _declare(sr, args.units, args.nodata, args.scale, offset=args.offset)
     # a scene's thermal band alone (no QA_PIXEL), which the user decodes with the reference
     # flags, is read as any raster; it was refused for the missing QA_PIXEL, flags or not
@@ -2449,7 +2487,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         args.reference_nodata = None
     if ref is None:
         ref = _open_field(args.reference, args.reference_variable, "reference",
-                          "--reference-variable", band=args.reference_band)
+                          "--reference-variable", band=args.reference_band,
+                          link_crs=args.reference_crs is None)
         own = ref.attrs.get("add_offset", ref.encoding.get("add_offset"))
         if (args.reference_offset is not None and own is not None
                 and float(np.ravel(own)[0]) != 0.0):  # replaced, or applied twice
@@ -2469,7 +2508,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     coarse = None
     if args.coarse:
         coarse = _declare_crs(
-            _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable"),
+            _open_field(args.coarse, args.coarse_variable, "LST", "--coarse-variable",
+                        link_crs=args.coarse_crs is None),
             args.coarse_crs, "--coarse-crs", args.coarse)
         coarse = _declare(coarse, args.coarse_units, args.coarse_nodata, args.coarse_scale,
                           role="coarse", offset=args.coarse_offset)
