@@ -57,14 +57,12 @@ def test_rerun_of_other_method_warns_of_leftovers_and_removing_them_works(lst, t
     assert not [m for m in msgs if MIXED in m], msgs
 
 
-def test_rerun_of_same_method_with_overwrite_warns_and_an_empty_folder_is_silent(lst, tmp_path):
-    to_cogs(_sr(lst, "bicubic"), tmp_path / "a", prefix="lst")
-    _, msgs = _caught(to_cogs, _sr(lst, "bicubic", slice(1, 3)), tmp_path / "a", prefix="lst",
-                      overwrite=True)
-    msg = [m for m in msgs if LEFT in m]
-    assert len(msg) == 1 and "2 files" in msg[0] and "replaced in part" in msg[0], msgs
-    # the other advice: an empty folder
-    _, msgs = _caught(to_cogs, _sr(lst, "bicubic", slice(1, 3)), tmp_path / "b", prefix="lst",
+def test_rerun_of_one_batch_with_overwrite_stays_silent(lst, tmp_path):
+    # a month rewritten with overwrite=True among the year's other batches: not stale files
+    # (it was warned of as an earlier run's, review 47f; a same-method rerun is not told apart)
+    to_cogs(_sr(lst, "bicubic", slice(0, 2)), tmp_path, prefix="lst")
+    to_cogs(_sr(lst, "bicubic", slice(2, 4)), tmp_path, prefix="lst")
+    _, msgs = _caught(to_cogs, _sr(lst, "bicubic", slice(2, 4)), tmp_path, prefix="lst",
                       overwrite=True)
     assert not [m for m in msgs if LEFT in m], msgs
 

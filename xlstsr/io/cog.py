@@ -1767,11 +1767,10 @@ def to_cogs(
         written, and refused without ``overwrite`` (left beside the new name, a sorted glob
         read the step twice). Other files ``{prefix}_*.tif`` in the folder are kept (a long
         series may be written in batches into one folder) but warned of (``UserWarning``,
-        naming them) where they look like another run's, which a sorted glob would read with
-        the new files: with ``overwrite`` where this run replaced some files (a rerun of
-        fewer dates left the earlier run's others), or where their ``xlstsr_method`` tag
-        differs from the array's (up to 16 of them read). Remove them or write into an
-        empty folder.
+        naming them) where they are another run's, which a sorted glob would read with the
+        new files: where their ``xlstsr_method`` tag differs from the array's (up to 16 of
+        them read). A rerun of fewer dates by the same method is not told from a batch: write
+        a rerun into an empty folder.
     **rio_kwargs
         Passed to :meth:`rioxarray.raster_array.RasterArray.to_raster` (``blocksize=``...).
         The overviews are averaged (``overview_resampling="average"``: each overview pixel the
@@ -1846,7 +1845,7 @@ def to_cogs(
                                                                         time_dim, overwrite)
     # files of an earlier run under this prefix that this run does not write (told after the
     # new files are written: a failed run changed nothing)
-    leftover = _leftover_warning(da, out_dir, prefix, time_dim, names, stale, overwrite)
+    leftover = _leftover_warning(da, out_dir, prefix, time_dim, names, stale)
     if not isinstance(da.variable.data, dask_array_type()):  # in memory: checked before any file
         _check_temperature(da)
     check_writable(out_dir, create=True)
@@ -2170,17 +2169,18 @@ LEFTOVER_TAGS_READ = 16
 
 
 def _leftover_warning(da: xr.DataArray, out_dir: Path, prefix: Any, time_dim: Any,
-                      names: list[Path], stale: list[Path], overwrite: bool) -> str | None:
+                      names: list[Path], stale: list[Path]) -> str | None:
     """The warning :func:`to_cogs` gives of the files ``{prefix}_*.tif`` already in
     ``out_dir`` that this run does not write (a sorted glob of the run's pattern reads them
     with the new ones), or None.
 
-    Told where they are likely of another run, not batches of one series (a long series
-    written in parts into one folder, which must stay silent, and whose files are not
-    removed): with ``overwrite`` where this run replaces files (a rerun: a shorter one left
-    the earlier run's other steps, and the glob read 3 of 8 steps from it), or where some of
-    them were made by another method (their ``xlstsr_method`` tag differs from ``da``'s; at
-    most :data:`LEFTOVER_TAGS_READ` of them read)."""
+    Told where they are of another run, not batches of one series (a long series written in
+    parts into one folder, which must stay silent, and whose files are not removed): where
+    some of them were made by another method (their ``xlstsr_method`` tag differs from
+    ``da``'s; at most :data:`LEFTOVER_TAGS_READ` of them read: a rerun by another method left
+    the earlier run's other steps, and the glob read 3 of 8 steps from it). A rerun by the
+    same method is not told from a batch of the series (one month rewritten with
+    overwrite=True among a year's was warned of as 3706 stale files, review 47f)."""
     if time_dim is None:  # one field, one file: no series to mix into
         return None
     if prefix is None:  # as _plan_cogs names the files
@@ -2191,7 +2191,6 @@ def _leftover_warning(da: xr.DataArray, out_dir: Path, prefix: Any, time_dim: An
                     if p not in skip and p.is_file()) if out_dir.is_dir() else []
     if not others:
         return None
-    rerun = overwrite and any(p.exists() for p in names)
     method = _method_of(da.attrs)
     step = max(1, -(-len(others) // LEFTOVER_TAGS_READ))
     foreign = []  # (file, its method) of the files read whose method differs
@@ -2203,16 +2202,12 @@ def _leftover_warning(da: xr.DataArray, out_dir: Path, prefix: Any, time_dim: An
             theirs = "unreadable"  # open_cog of the glob fails on it as well
         if theirs != method:
             foreign.append((p, theirs))
-    if not rerun and not foreign:
+    if not foreign:
         return None
     shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
-    if foreign:
-        why = (f"made by another method than this run's {method!r} ("
-               + ", ".join(f"{p.name}: {m!r}" for p, m in foreign[:3])
-               + (", ..." if len(foreign) > 3 else "") + f"; {METHOD_TAG} tag)")
-    else:
-        why = ("left by an earlier run this one replaced in part (overwrite=True: its files of "
-               "the dates written now were replaced, these were not)")
+    why = (f"made by another method than this run's {method!r} ("
+           + ", ".join(f"{p.name}: {m!r}" for p, m in foreign[:3])
+           + (", ..." if len(foreign) > 3 else "") + f"; {METHOD_TAG} tag)")
     return (
         f"{out_dir} holds {len(others)} file{'s' * (len(others) > 1)} of the pattern "
         f"{pattern} this run did not write ({shown}), {why}. A sorted glob of {pattern} reads "
