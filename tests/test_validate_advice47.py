@@ -155,7 +155,10 @@ def test_step_removal_advice_removes_only_that_image(kind):
 
 
 # R1-9: evaluate's reference step advice names `reference` and drops sr's step too
-def test_evaluate_reference_step_advice_followed():
+@pytest.mark.parametrize("shift, reverse", [(None, False), ("10min", False), (None, True)])
+def test_evaluate_reference_step_advice_followed(shift, reverse):
+    # the advice drops sr's step (the reference's is then left out): on the reference, as it
+    # was first written, it failed where its labels (10:40 vs 10:30) or order differ (review 47e)
     rng = np.random.default_rng(0)
     n = 32
     sr = xr.DataArray(rng.normal(300, 3, (3, n, n)).astype("f4"), dims=("time", "y", "x"),
@@ -165,14 +168,19 @@ def test_evaluate_reference_step_advice_followed():
     reference = sr + rng.normal(0, 1, sr.shape).astype("f4")
     reference.attrs = {"units": "K"}
     reference[1] = reference[1] * 10
+    if shift is not None:
+        reference = reference.assign_coords(time=reference.time + pd.Timedelta(shift))
+    if reverse:
+        reference = reference.isel(time=slice(None, None, -1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         msg = _refusal(lambda: xlstsr.evaluate(sr, reference), PhysicalRangeError)
-        code = _code(msg, r"scored in pairs\): `([^`]+)`")
-        assert code.startswith("reference = reference.") and "sr = sr." in code
+        code = _code(msg, r"so its step is then left out\): `([^`]+)`")
+        assert code.startswith("sr = sr.") and "reference" not in code, msg
         env = _follow(code, sr=sr, reference=reference)
         res = xlstsr.evaluate(env["sr"], env["reference"])
     assert env["sr"].sizes["time"] == 2 and np.all(np.isfinite(res["rmse"].values))
+    assert 1.0 < float(res["rmse"].max()) < 3.0  # the good pairs (1 K noise, 3 K field)
 
 
 # R1-8: a date written all 0 in a cube of Kelvin: that image named, with its fill advice

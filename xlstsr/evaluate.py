@@ -641,9 +641,9 @@ def decode_reference(
     out = decode_lst(ref, keep_out_of_range=True, what="reference",
                      kept_range=(valid_min, valid_max), like=like,
                      attrs_of=attrs_of,
-                     # a step's drop advice on evaluate's variables, sr's step too (dropped on
-                     # the reference alone, the next call refused the pair of steps)
-                     step_vars=None if attrs_of else ("reference", "sr")).astype(np.float64)
+                     # a step's drop advice on sr (dropped on the reference alone, the next
+                     # call refused the pair of steps; the reference is relabelled as sr's)
+                     step_vars=None if attrs_of else ("sr",)).astype(np.float64)
     return out.rio.write_nodata(np.nan, encoded=False)
 
 

@@ -3460,8 +3460,11 @@ def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str,
     masked = ".where(" in drop
     how = ("mask it instead (its pixels then read as gaps; dropping along one dim would take "
            "the other good images of that row too)" if masked else "drop it instead")
-    pair = (f" (from {' and '.join(f'`{n}`' for n in names)} both: the steps are scored in "
-            "pairs)" if len(names) > 1 else "")
+    # evaluate's reference: its steps as paired with sr's (relabelled, in sr's order), so the
+    # code drops sr's step, whose reference step is then left out (the code on the reference
+    # failed where its labels or order differ from sr's: 10:40 vs 10:30, night first)
+    pair = (f" (from {' and '.join(f'`{n}`' for n in names)}: the {v}'s steps are scored where "
+            f"{names[0]} has one, so its step is then left out)" if names != [v] else "")
     text = (f"If only this step is wrong (the others in range: a date stored in other units, or "
             f"missing), {how}{pair}: `{code}`")
     if float(finite.min()) == float(finite.max()):
