@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from test_guide_advice46 import two_band_model  # noqa: F401 (a fixture)
 
 import xlstsr
 from xlstsr.calibration import apply_calibration, fit_calibration
@@ -188,24 +189,12 @@ def test_guide_after_the_lst_advice_names_a_list_band():
 
 # -- R1-10: band-order advice names the guide's own band dim -------------------------------------
 
-@pytest.fixture(scope="module")
-def two_band_model(tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    from xlstsr.nn import GuidedResCNN, save_model
-
-    torch.manual_seed(0)
-    m = GuidedResCNN(4, n_guide=2, channels=4, n_blocks=1, fine=4)
-    nd, red = _ndvi(), _ndvi(name="red", seed=5) * 0.1
-    m.set_normalisation(300.0, 2.0, guide_mean=[float(nd.mean()), float(red.mean())],
-                        guide_std=[float(nd.std()), float(red.std())])
-    path = tmp_path_factory.mktemp("m47") / "dd.pt"
-    save_model(m, path, inputs=["lst", "ndvi", "red"])
-    return path, nd, red
+# the two-band model of test_guide_advice46 (ndvi, red; same scene size N)
 
 
 @pytest.mark.parametrize("dim, lazy", [("channel", False), ("channel", True),
                                        ("bands", False), ("spectral band", False)])
-def test_band_order_advice_names_the_guide_band_dim(two_band_model, dim, lazy):
+def test_band_order_advice_names_the_guide_band_dim(two_band_model, dim, lazy):  # noqa: F811
     path, nd, red = two_band_model
     lst = _lst(pd.date_range("2020-07-01", periods=1))
     kw = dict(method="disr", method_options={"model": str(path)}, output_check=False)
@@ -229,7 +218,7 @@ def test_band_order_advice_names_the_guide_band_dim(two_band_model, dim, lazy):
     np.testing.assert_array_equal(out.values, ref.values)
 
 
-def test_band_order_advice_for_a_one_step_guide_of_a_2d_lst(two_band_model):
+def test_band_order_advice_for_a_one_step_guide_of_a_2d_lst(two_band_model):  # noqa: F811
     # a (time=1, channel, y, x) guide against one image: the one-step time dim is not a band
     # dim (both general codes failed as written, review 47a/5)
     path, nd, red = two_band_model
