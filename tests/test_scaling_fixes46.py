@@ -176,7 +176,9 @@ def test_scattered_gaps_warn_and_fix_works():
     ref = float(xlstsr.scaling_stats(full).spectral_slope)
     assert float(st.spectral_slope) - ref > 0.3  # the bias warned about
     assert len(msgs) == 1 and "biased" in msgs[0] and "%" in msgs[0]
-    filled = eval(msgs[0].split("`")[1], {"lst": gappy})
+    env = {"lst": gappy}
+    exec(msgs[0].split("`")[1], env)  # `lst = lst.fillna(...)` (47: isolated gaps alone)
+    filled = env["lst"]
     msgs, st = _scattered_warnings(filled)
     assert not msgs and abs(float(st.spectral_slope) - ref) < 0.15
 

@@ -1372,7 +1372,7 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
 
 
 #: scaling_stats' warning of isolated gaps, whose fill is Python's only
-_FILL_GAPS = "Fill the isolated gaps first, e.g. `lst.fillna("
+_FILL_GAPS = "Fill the isolated gaps first, those alone"
 
 
 def _fill_gaps_hint(message: str, typed: dict[str, Any] | None) -> str:
@@ -1395,7 +1395,9 @@ def _fill_gaps_hint(message: str, typed: dict[str, Any] | None) -> str:
     unmask = (f"da = da.where(da != {float(fill)!r}); "
               if fill is not None and math.isfinite(fill) else "")
     code = (f"import rioxarray; da = rioxarray.open_rasterio({json.dumps(path)}, masked=True); "
-            f"{unmask}da.fillna(da.rolling(y=3, x=3, center=True, min_periods=6).mean())"
+            f"{unmask}da.fillna(da.rolling(y=3, x=3, center=True, min_periods=1).mean()"
+            ".where(sum(da.notnull().shift({d: s}, fill_value=False).astype(int) for d in "
+            "(\"y\", \"x\") for s in (1, -1)) >= 3))"
             '.rio.to_raster("filled.tif")')
     return message + (
         " On the command line no flag fills gaps: fill them in the file first, e.g. "
