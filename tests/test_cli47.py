@@ -244,3 +244,19 @@ def test_python_gap_fill_advice_fills_isolated_gaps_alone(s):
         warnings.simplefilter("error")  # no scattered-gap warning left
         xlstsr.scaling_stats(env["lst"])
     assert int(env["lst"].isnull().sum()) < int(sp.isnull().sum())
+
+
+def test_crs_variable_a_qc_layer_names_is_taken_for_the_lst(s, tmp_path):
+    # a QC layer of the same grid names the file's one CRS variable, the LST does not: taken
+    # (review 47g: refused as "no CRS" once such a CRS was left to the QC layer)
+    lst = s["lst_1km"].isel(time=0, drop=True)
+    crs = dict(lst["spatial_ref"].attrs)
+    ds = xr.Dataset({"LST": (lst.dims, lst.values, {"units": "K"}),
+                     "QC": (lst.dims, np.zeros(lst.shape, np.uint8), {"grid_mapping": "crs"}),
+                     "crs": ((), 0, crs)},
+                    coords={"y": lst.y.values, "x": lst.x.values})
+    ds.to_netcdf(tmp_path / "gm.nc")
+    assert main(["upscale", str(tmp_path / "gm.nc"), str(tmp_path / "o.nc"), "--variable",
+                 "LST", "--quiet"]) == 0
+    out = xr.open_dataset(tmp_path / "o.nc", decode_coords="all")
+    assert out["LST"].rio.crs == lst.rio.crs

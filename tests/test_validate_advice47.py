@@ -253,3 +253,42 @@ def test_irregular_grid_advice_interpolates_by_labels(names):
     fixed = _follow(code, da=da)["da"]
     np.testing.assert_allclose(fixed.values[0, :, 0] - 255, fixed[names[0]].values, atol=1e-9)
     assert fixed.lstsr.upscale(2, method="bicubic").sizes[names[0]] == 2 * n
+
+
+def _pair_with_bad_reference(ref_step, lead_overpass=False):
+    rng = np.random.default_rng(5)
+    n = 32
+    sr = xr.DataArray(rng.normal(300, 3, (3, n, n)).astype("f4"), dims=("time", "y", "x"),
+                      coords={"time": T3, "y": 5e6 - (np.arange(n) + .5) * 250,
+                              "x": 5e5 + (np.arange(n) + .5) * 250},
+                      attrs={"units": "K"}).rio.write_crs(32633)
+    if lead_overpass:
+        sr = xr.concat([sr, sr + 1], "overpass").assign_coords(overpass=["day", "night"])
+    reference = sr + rng.normal(0, 1, sr.shape).astype("f4")
+    reference.attrs = {"units": "K"}
+    reference[(1, 1) if lead_overpass else 1] = ref_step
+    return sr, reference
+
+
+def test_evaluate_reference_fill_step_declared_on_the_reference():
+    # the declare advice names the reference (review 47g: after 4ae1299 it named `sr`)
+    sr, reference = _pair_with_bad_reference(9999.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        msg = _refusal(lambda: xlstsr.evaluate(sr, reference), XlstsrError)
+        code = _code(msg, r"Declare it: `(reference\.attrs\['_FillValue'\] = [^`]+)`")
+        env = _follow(code, sr=sr, reference=reference)
+        res = xlstsr.evaluate(sr, env["reference"])
+    assert np.isfinite(res["rmse"].values).sum() == 2
+
+
+def test_evaluate_reference_mask_advice_on_both_for_overpass_time():
+    # a mask keeps the step: on the reference and sr both (review 47g/2)
+    sr, reference = _pair_with_bad_reference(3000.0, lead_overpass=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        msg = _refusal(lambda: xlstsr.evaluate(sr, reference), PhysicalRangeError)
+        code = _code(msg, r"scored in pairs\): `([^`]+)`")
+        assert code.startswith("reference = reference.where(") and "sr = sr.where(" in code
+        env = _follow(code, sr=sr, reference=reference)
+        xlstsr.evaluate(env["sr"], env["reference"])

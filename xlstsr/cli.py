@@ -707,14 +707,10 @@ def _link_lone_crs(da: Any, ds: Any, path: str, role: str) -> Any:
 
     if da.rio.crs is not None:
         return da
-    # the grid mappings other variables name: such a CRS is theirs (a UTM crs of another
-    # variable was taken for a lat/lon LST)
-    linked = {str(v.attrs.get("grid_mapping", v.encoding.get("grid_mapping", "")))
-              for n, v in ds.variables.items() if n != da.name}
     found = []
     for name, var in ds.variables.items():
         wkt = var.attrs.get("crs_wkt", var.attrs.get("spatial_ref"))
-        if name == da.name or var.ndim != 0 or not isinstance(wkt, str) or name in linked:
+        if name == da.name or var.ndim != 0 or not isinstance(wkt, str):
             continue
         try:
             found.append((name, CRS.from_wkt(wkt)))
@@ -724,7 +720,10 @@ def _link_lone_crs(da: Any, ds: Any, path: str, role: str) -> Any:
         return da
     name, crs = found[0]
     if not crs.is_geographic and _degree_dims(da):
-        return da  # a projected CRS for lon/lat degrees: not this field's
+        # a projected CRS for lon/lat degrees: not this field's (a UTM crs of another
+        # variable was taken for a lat/lon LST, and --crs then refused); one that another
+        # variable of the file's grid names is taken (a QC layer's), as before 47
+        return da
     log.info("%s: the CRS of its variable %r, which no grid_mapping attribute links to %r, "
              "taken as the %s's", path, name, da.name, role)
     return da.rio.write_crs(crs)

@@ -3449,22 +3449,27 @@ def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str,
                    as_stored: Any = None, in_file: Any = None, cli: bool = False,
                    step_vars: Sequence[str] | None = None) -> str:
     """The advice for one step of a cube wholly out of range: remove it (``drop``, from
-    :func:`_image_name`, on the variable ``v``; ``step_vars``: the variable and others the
-    same step goes from, evaluate's ``('reference', 'sr')``: dropped on the reference alone,
-    the next call refused the pair of steps), or, where all its pixels hold one value (a missing
+    :func:`_image_name`, on the variable ``v``; ``step_vars``: the variables whose step is
+    dropped instead, evaluate's ``('sr',)`` for its reference, named ``what``: dropped on the
+    reference alone, the next call refused the pair of steps; a mask, which keeps the step,
+    goes on both), or, where all its pixels hold one value (a missing
     date written as a fill), declare that value as the fill (the step then reads as all gaps),
     as stored (``as_stored``: through the attrs' scale and Celsius, the decoded value was
     refused again when declared; ``in_file``: the number the file stores, ``--nodata``'s)."""
-    names = list(step_vars) if step_vars else [v]
-    code = "; ".join(re.sub(r"\bda\b", n, drop) for n in names)
+    own = what if step_vars else v  # the variable decoded (evaluate's reference)
     masked = ".where(" in drop
+    names = (([own] if masked else []) + list(step_vars)) if step_vars else [v]
+    code = "; ".join(re.sub(r"\bda\b", n, drop) for n in names)
     how = ("mask it instead (its pixels then read as gaps; dropping along one dim would take "
            "the other good images of that row too)" if masked else "drop it instead")
     # evaluate's reference: its steps as paired with sr's (relabelled, in sr's order), so the
     # code drops sr's step, whose reference step is then left out (the code on the reference
     # failed where its labels or order differ from sr's: 10:40 vs 10:30, night first)
-    pair = (f" (from {' and '.join(f'`{n}`' for n in names)}: the {v}'s steps are scored where "
-            f"{names[0]} has one, so its step is then left out)" if names != [v] else "")
+    pair = ("" if names == [v] else
+            f" (in {' and '.join(f'`{n}`' for n in names)} both: the steps are scored in pairs)"
+            if masked else
+            f" (from {' and '.join(f'`{n}`' for n in names)}: the {own}'s steps are scored "
+            f"where {names[0]} has one, so its step is then left out)")
     text = (f"If only this step is wrong (the others in range: a date stored in other units, or "
             f"missing), {how}{pair}: `{code}`")
     if float(finite.min()) == float(finite.max()):
@@ -3476,7 +3481,7 @@ def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str,
         text += (f"; all its pixels hold {sv} as "
                  + ("read" if ps is not None else "stored")
                  + ", a missing date written as an "
-                 f"undeclared fill? Declare it: `{names[0]}.attrs['_FillValue'] = {sv}`"
+                 f"undeclared fill? Declare it: `{own}.attrs['_FillValue'] = {sv}`"
                  + (f" (`--nodata {ps or sv}` on the command line)" if cli else "")
                  + " (that step is then read as all gaps)")
     return text + "."
@@ -3691,8 +3696,10 @@ def _lst_verdict(
                 if share == 1.0:  # a whole image: a missing date, in a cube named with its drop
                     where, drop = names[i] if names is not None else (None, None)
                     step = "an image" if where is None else f"the image at {where}"
-                    code = "; ".join(re.sub(r"\bda\b", n, drop)
-                                     for n in (step_vars or [v])) if drop else ""
+                    # a mask keeps the step: on the decoded variable too (_step_fix_text)
+                    on = ((([what] if ".where(" in drop else []) + list(step_vars))
+                          if step_vars else [v]) if drop else []
+                    code = "; ".join(re.sub(r"\bda\b", n, drop) for n in on)
                     raise UndeclaredFillError(
                         f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
                         f"every valid pixel of {step} ({finite.size}): {int_stored[2]}'s "
