@@ -1346,28 +1346,30 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
     nodata = (f" --src-nodata {float(fill)!r} --dst-nodata {float(fill)!r}"
               if fill is not None and math.isfinite(fill) else "")
     out = shlex.quote(f"{Path(ref).stem}_on_sr.tif")  # a name with a quote or a space
-    template = (shlex.quote(sr) if sr.lower().endswith((".tif", ".tiff"))
-                else "SR.tif (a GeoTIFF on sr's grid)")
+    # a placeholder named outside the code (inside it, the command failed as written)
+    template = shlex.quote(sr) if sr.lower().endswith((".tif", ".tiff")) else "SR.tif"
+    like = "" if template != "SR.tif" else " (SR.tif: a GeoTIFF on sr's grid)"
     if not (ref.lower().endswith((".tif", ".tiff"))
             or (ref.lower().endswith(".nc") and typed.get("--reference-variable") is None)):
         # rasterio warps one raster: a store or a file of several variables failed
         # (TypeError: invalid dtype 'float_') and wrote nothing
         var = typed.get("--reference-variable")
         opened = (f"xr.open_dataset({ref!r}, decode_coords='all')[{var!r}]" if var else
-                  f"xr.open_dataset({ref!r}, decode_coords='all') (its variable)")
+                  f"xr.open_dataset({ref!r}, decode_coords='all')['VARIABLE']")
         return message + (
             " On the command line no flag of `xlstsr evaluate` aggregates the reference: this "
             "run scores on the reference's grid, as said. To score at sr's scale, write the "
             f"reference variable as a GeoTIFF first (in Python, `{opened}.rio.to_raster("
             "'ref.tif')`), aggregate it onto sr's grid with rasterio's command (installed with "
             f"xlstsr), `rio warp ref.tif ref_on_sr.tif --like {template} --resampling "
-            f"average{nodata}`, and pass that file as the reference with the same flags.")
+            f"average{nodata}`{like}, and pass that file as the reference with the same flags "
+            "but --reference-variable (a GeoTIFF of one band).")
     return message + (
         " On the command line no flag of `xlstsr evaluate` aggregates the reference: this run "
         "scores on the reference's grid, as said. To score at sr's scale, aggregate the file "
         "first with rasterio's command (installed with xlstsr), `rio warp "
-        f"{shlex.quote(ref)} {out} --like {template} --resampling average{nodata}` (a plain mean "
-        "of T, not of T^4: lower by about 1.5 var/T, 0.03 K for a 2.5 K spread within a pixel; "
+        f"{shlex.quote(ref)} {out} --like {template} --resampling average{nodata}`{like} (a "
+        "plain mean of T, not of T^4: lower by about 1.5 var/T, 0.03 K for a 2.5 K spread within a pixel; "
         "partly covered pixels kept), then pass that file as the reference with the same "
         "flags; a --reference-mask is on the reference's own grid: apply it to the reference "
         "before aggregating (its non-0 pixels set to the fill), not beside the aggregate.")

@@ -1936,9 +1936,8 @@ def prepare_guide(
         data = g.variable.data.reshape(n, g.sizes[chdim], g.sizes[ydim], g.sizes[xdim])
     else:
         data = g.transpose(chdim, ydim, xdim).variable.data[None]
-    out = _require_valid_guide(data.astype(np.float32), ndvi, constant=require_detail,
-                               names=_channel_names(g, chdim), fills=kept)
-    return out
+    return _require_valid_guide(data.astype(np.float32), ndvi, constant=require_detail,
+                                names=_channel_names(g, chdim), fills=kept)
 
 
 def band_reorder_code(guide: Any, lead: Sequence[Hashable]) -> str | None:

@@ -4109,9 +4109,10 @@ def decode_lst(
         that is scored or drawn (:func:`xlstsr.evaluate`, the plot functions), which take no
         such option: refusals of values out of range name the method instead.
     step_vars : sequence of str, optional
-        The variables a cube step's drop advice is written on: this array's first, then
-        others that lose the same step (evaluate's ``('reference', 'sr')``: its steps are
-        scored in pairs). None: ``attrs_of`` or ``da``.
+        The variables whose step a cube step's drop advice removes instead of this array's
+        (evaluate's ``('sr',)`` for its reference, paired with sr's steps: the reference's
+        step is then left out); a mask, which keeps the step, is written on this array
+        (``what``) and on them. None: ``attrs_of`` or ``da``.
 
     Examples
     --------

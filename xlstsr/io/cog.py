@@ -2212,10 +2212,10 @@ def _leftover_warning(da: xr.DataArray, out_dir: Path, prefix: Any, time_dim: An
         f"{out_dir} holds {len(others)} file{'s' * (len(others) > 1)} of the pattern "
         f"{pattern} this run did not write ({shown}), {why}. A sorted glob of {pattern} reads "
         "them with the new files as one series mixing two runs. Where they are stale, remove "
-        f"them (`keep = set(paths)` of `paths = to_cogs(...)`, then `[p.unlink() for p in "
-        f"pathlib.Path({os.fspath(out_dir)!r}).glob({pattern!r}) if p not in keep]`), or "
-        "write into an empty folder; where they are other dates of the same series written "
-        "in batches by the same method, keep them."
+        "those of the other method (`keep = set(paths)` of `paths = to_cogs(...)`, then "
+        f"`[p.unlink() for p in pathlib.Path({os.fspath(out_dir)!r}).glob({pattern!r}) if p "
+        f"not in keep and rasterio.open(p).tags().get({METHOD_TAG!r}) != {method!r}]`: "
+        "batches of this method's series are kept), or write into an empty folder."
     )
 
 
