@@ -11,22 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from test_guide_advice46 import two_band_model  # noqa: F401 (a fixture)
+from test_guide_advice46 import N, _lst, two_band_model  # noqa: F401 (a fixture)
 
 import xlstsr
 from xlstsr.calibration import apply_calibration, fit_calibration
 from xlstsr.errors import GridError, GuideScaleError, GuideTimeError
 from xlstsr.guide import match_steps
-
-N = 16
-
-
-def _lst(times):
-    rng = np.random.default_rng(3)
-    return xr.DataArray(
-        rng.normal(300, 2, (len(times), N, N)).astype("f4"), dims=("time", "y", "x"),
-        coords={"time": pd.DatetimeIndex(times), "y": np.arange(N)[::-1] * 1000.0 + 500,
-                "x": np.arange(N) * 1000.0 + 500}, attrs={"units": "K"}).rio.write_crs(32633)
 
 
 def _ndvi(name="ndvi", seed=4):

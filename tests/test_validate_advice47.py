@@ -159,14 +159,7 @@ def test_step_removal_advice_removes_only_that_image(kind):
 def test_evaluate_reference_step_advice_followed(shift, reverse):
     # the advice drops sr's step (the reference's is then left out): on the reference, as it
     # was first written, it failed where its labels (10:40 vs 10:30) or order differ (review 47e)
-    rng = np.random.default_rng(0)
-    n = 32
-    sr = xr.DataArray(rng.normal(300, 3, (3, n, n)).astype("f4"), dims=("time", "y", "x"),
-                      coords={"time": T3, "y": 5e6 - (np.arange(n) + .5) * 250,
-                              "x": 5e5 + (np.arange(n) + .5) * 250},
-                      attrs={"units": "K"}).rio.write_crs(32633)
-    reference = sr + rng.normal(0, 1, sr.shape).astype("f4")
-    reference.attrs = {"units": "K"}
+    sr, reference = _pair(seed=0)
     reference[1] = reference[1] * 10
     if shift is not None:
         reference = reference.assign_coords(time=reference.time + pd.Timedelta(shift))
@@ -255,8 +248,9 @@ def test_irregular_grid_advice_interpolates_by_labels(names):
     assert fixed.lstsr.upscale(2, method="bicubic").sizes[names[0]] == 2 * n
 
 
-def _pair_with_bad_reference(ref_step, lead_overpass=False):
-    rng = np.random.default_rng(5)
+def _pair(seed=5, lead_overpass=False):
+    """A super-resolved cube (3 days, UTM, 3 K) and its reference (1 K noise), both Kelvin."""
+    rng = np.random.default_rng(seed)
     n = 32
     sr = xr.DataArray(rng.normal(300, 3, (3, n, n)).astype("f4"), dims=("time", "y", "x"),
                       coords={"time": T3, "y": 5e6 - (np.arange(n) + .5) * 250,
@@ -266,6 +260,11 @@ def _pair_with_bad_reference(ref_step, lead_overpass=False):
         sr = xr.concat([sr, sr + 1], "overpass").assign_coords(overpass=["day", "night"])
     reference = sr + rng.normal(0, 1, sr.shape).astype("f4")
     reference.attrs = {"units": "K"}
+    return sr, reference
+
+
+def _pair_with_bad_reference(ref_step, lead_overpass=False):
+    sr, reference = _pair(lead_overpass=lead_overpass)
     reference[(1, 1) if lead_overpass else 1] = ref_step
     return sr, reference
 
