@@ -2180,15 +2180,23 @@ def _leftover_warning(da: xr.DataArray, out_dir: Path, prefix: Any, time_dim: An
     ``da``'s; at most :data:`LEFTOVER_TAGS_READ` of them read: a rerun by another method left
     the earlier run's other steps, and the glob read 3 of 8 steps from it). A rerun by the
     same method is not told from a batch of the series (one month rewritten with
-    overwrite=True among a year's was warned of as 3706 stale files, review 47f)."""
+    overwrite=True among a year's was warned of as 3706 stale files, review 47f).
+
+    Only files named as this run's steps are (:func:`_stamp_form`) are such files: another
+    series whose prefix begins with this one's (``sr_bicubic_*.tif`` beside ``sr_*.tif``, a
+    method comparison in one folder) was told as leftovers, and the advice removed it."""
     if time_dim is None:  # one field, one file: no series to mix into
         return None
     if prefix is None:  # as _plan_cogs names the files
         prefix = str(da.name) if da.name is not None and str(da.name) else "lst"
     pattern = f"{prefix}_*.tif"
+    # the search and the advice's glob: the prefix's glob characters ('lst[1km]') escaped
+    escaped = glob.escape(str(prefix)) + "_*.tif"
+    named = _names_form(str(prefix), [p.name for p in names])
     skip = set(names) | set(stale)
-    others = sorted(p for p in out_dir.glob(glob.escape(str(prefix)) + "_*.tif")
-                    if p not in skip and p.is_file()) if out_dir.is_dir() else []
+    others = sorted(p for p in out_dir.glob(escaped)
+                    if p not in skip and re.fullmatch(named, p.name) and p.is_file()
+                    ) if out_dir.is_dir() else []
     if not others:
         return None
     method = _method_of(da.attrs)
@@ -2210,13 +2218,57 @@ def _leftover_warning(da: xr.DataArray, out_dir: Path, prefix: Any, time_dim: An
            + (", ..." if len(foreign) > 3 else "") + f"; {METHOD_TAG} tag)")
     return (
         f"{out_dir} holds {len(others)} file{'s' * (len(others) > 1)} of the pattern "
-        f"{pattern} this run did not write ({shown}), {why}. A sorted glob of {pattern} reads "
-        "them with the new files as one series mixing two runs. Where they are stale, remove "
-        "those of the other method (`keep = set(paths)` of `paths = to_cogs(...)`, then "
-        f"`[p.unlink() for p in pathlib.Path({os.fspath(out_dir)!r}).glob({pattern!r}) if p "
-        f"not in keep and rasterio.open(p).tags().get({METHOD_TAG!r}) != {method!r}]`: "
-        "batches of this method's series are kept), or write into an empty folder."
+        f"{pattern}, named as this run's steps are, that this run did not write ({shown}), "
+        f"{why}. A sorted glob of {pattern} reads them with the new files as one series "
+        "mixing two runs. Where they are stale, remove "
+        "those of the other method (`import re, pathlib, rasterio`, `keep = set(paths)` of "
+        "`paths = to_cogs(...)`, then "
+        f"`[p.unlink() for p in pathlib.Path({os.fspath(out_dir)!r}).glob({escaped!r}) if "
+        f"re.fullmatch({_raw(named)}, p.name) and p not in keep and "
+        f"rasterio.open(p).tags().get({METHOD_TAG!r}) != {method!r}]`: "
+        "batches of this method's series are kept, and other series whose prefix begins with "
+        f"{prefix!r}), or write into an empty folder."
     )
+
+
+#: the kinds of a part of a step's file name (:func:`_stamp`; parts joined by '_' for a
+#: stacked dim or a date with its overpass): a date (a time to the second after a 'T', a cftime
+#: date as well), a whole number (a label or a position, padded to any width), another label
+#: (which :func:`_stamp` writes without '_' only when the label holds none)
+_STAMP_DATE = r"-?\d+-\d{2}-\d{2}(?:T\d{6})?"
+_STAMP_NUMBER = r"\d+"
+_STAMP_WORD = r"[A-Za-z0-9][A-Za-z0-9.-]*"
+
+
+def _stamp_form(stamp: str) -> str:
+    """The regular expression of the step parts named as ``stamp`` is: a date or a number,
+    with or without one label after it (a date's overpass: ``2020-01-05_day``, as a day/night
+    series of the same prefix names them); else as many labels as ``stamp`` has parts.
+    ``bicubic_2020-01-05`` is not of the form of ``2020-01-05``: it is another series'
+    (prefix ``sr_bicubic`` beside ``sr``)."""
+    first, *rest = stamp.split("_")
+    if re.fullmatch(_STAMP_DATE, first):
+        head = _STAMP_DATE
+    elif re.fullmatch(_STAMP_NUMBER, first):
+        head = _STAMP_NUMBER
+    else:
+        return "_".join([_STAMP_WORD] * (len(rest) + 1))
+    if len(rest) <= 1:
+        return f"{head}(?:_{_STAMP_WORD})?"
+    return "_".join([head] + [_STAMP_WORD] * len(rest))
+
+
+def _names_form(prefix: str, names: Sequence[str]) -> str:
+    """The regular expression of the file names ``{prefix}_{stamp}.tif`` whose stamp is of the
+    form of one of ``names``' (this run's files, :func:`_stamp_form`)."""
+    stamps = [n[len(prefix) + 1:-len(".tif")] for n in names]
+    forms = sorted({_stamp_form(s) for s in stamps})
+    return re.escape(prefix) + "_(?:" + "|".join(forms) + r")\.tif"
+
+
+def _raw(regex: str) -> str:
+    """``regex`` as Python source (a raw string where it can be one, for the advice's code)."""
+    return f"r'{regex}'" if "'" not in regex and not regex.endswith("\\") else repr(regex)
 
 
 def _refuse_dataset(ds: xr.Dataset) -> None:

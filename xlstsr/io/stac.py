@@ -1306,6 +1306,106 @@ def _check_stackstac_stored(items: Sequence[Any], codings: dict[str, BandCoding 
         )
 
 
+def _given_scaling(item: Any, key: str) -> set[str]:
+    """Which of ``scale`` / ``offset`` the item gives for asset ``key`` (in raster:bands, else
+    in the raster v2 fields, as :func:`_asset_coding` reads them)."""
+    asset = item.assets.get(key)
+    if asset is None:
+        return set()
+    bands = asset.extra_fields.get("raster:bands")
+    if bands:
+        band = bands[0] if isinstance(bands, list) and isinstance(bands[0], dict) else {}
+        return {k for k in ("scale", "offset") if band.get(k) is not None}
+    return {k for k in ("scale", "offset") if k in _v2_fields(item, asset, key)}
+
+
+def _file_scalings(items: Sequence[Any], key: str
+                   ) -> dict[Any, tuple[float, float, str | None, str]] | None:
+    """The GDAL scale, offset and unit of band 1 of asset ``key``'s files, from the header of
+    the first local file that opens in each collection of ``items`` (no pixel is read), with
+    that file's path; None when some collection has none (remote files: a request per call
+    is not cheap)."""
+    import rasterio
+
+    found: dict[Any, tuple[float, float, str | None, str]] = {}
+    missing = set()
+    for it in items:
+        coll = getattr(it, "collection_id", None)
+        if coll in found:
+            continue
+        asset = it.assets.get(key)
+        href = None if asset is None else (asset.get_absolute_href() or asset.href)
+        if not (href and "://" not in href and os.path.isabs(href) and os.path.exists(href)):
+            missing.add(coll)
+            continue
+        try:
+            with rasterio.open(href) as src:
+                unit = (src.units or (None,))[0] or None
+                found[coll] = (float(src.scales[0]), float(src.offsets[0]), unit, href)
+        except rasterio.errors.RasterioIOError:
+            missing.add(coll)
+    return None if missing - set(found) else found
+
+
+def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | None]
+                       ) -> dict[str, BandCoding | None]:
+    """The codings with the scale / offset the items do not give taken from the asset files'
+    own GDAL metadata (:func:`_file_scalings`), as a masked and scaled read of a file
+    (rioxarray ``mask_and_scale=True``, :func:`xlstsr.io.open_cog`) decodes it; the file's
+    unit where the items give none. raster:bands with a unit "K" and no scale, over files
+    declaring scale 0.02, loaded MOD11A1 digital numbers (13,520-13,900) as Kelvin.
+
+    Refused where the files cannot be read (remote) and the items label an asset stored as
+    integers a temperature without a scale: digital numbers would be labelled Kelvin. Refused
+    too where two collections' files declare different scalings."""
+    out = dict(codings)
+    for key, coding in codings.items():
+        # what any item gives (band_coding has checked that the items agree)
+        given = set().union(*(_given_scaling(it, key) for it in items))
+        if given == {"scale", "offset"}:
+            continue  # the shared catalog's assets: no file is opened
+        files = _file_scalings(items, key)
+        if files is None:
+            unit = None if coding is None else coding.unit
+            declared = _stored_dtype(items, key)
+            if ("scale" in given or temperature_units(unit) is None or declared is None
+                    or declared.kind not in "iu"):
+                continue
+            it = next(i for i in items if key in i.assets)
+            v1 = bool(it.assets[key].extra_fields.get("raster:bands"))
+            fix = (f"it.assets[{key!r}].extra_fields['raster:bands'][0].update(scale=0.02)"
+                   if v1 else f"it.assets[{key!r}].extra_fields.update({{'raster:scale': 0.02}})")
+            raise XlstsrError(
+                f"asset {key!r} of item {it.id!r} is labelled {unit!r} and stored as {declared} "
+                "with no scale (raster:bands or the raster v2 fields), and its files are not "
+                "local, so their own scale cannot be read: if they hold digital numbers (MOD11 "
+                "LST: K = DN x 0.02), they would be labelled Kelvin. Give the items the scale "
+                "the files use (`rasterio.open(href).scales` reads a file's) with a modifier, "
+                f"e.g. `modifier=lambda it: {fix}`, or scale 1.0 where the files hold whole "
+                f"{unit}; or pass decode=False and decode the stored values yourself."
+            )
+        scalings = {(sc, off) for sc, off, _, _ in files.values()}
+        if len(scalings) > 1:
+            shown = "; ".join(f"collection {c!r}: scale {sc:g}, offset {off:g} ("
+                              f"{os.path.basename(h)})" for c, (sc, off, _, h) in files.items())
+            raise XlstsrError(
+                f"the files of asset {key!r} declare different scalings ({shown}) and the "
+                "items give none: load the items of each collection separately, or give the "
+                "items their scale and offset with a `modifier=`."
+            )
+        sc, off, unit, href = next(iter(files.values()))
+        base = coding if coding is not None else BandCoding()
+        scale = base.scale if "scale" in given else sc
+        offset = base.offset if "offset" in given else off
+        if (scale, offset) == (base.scale, base.offset):
+            continue
+        log.info("open_stac: asset %r scaled as its files declare (%s): scale %g, offset %g",
+                 key, os.path.basename(href), scale, offset)
+        out[key] = BandCoding(nodata=base.nodata, scale=scale, offset=offset,
+                              unit=base.unit if base.unit else unit)
+    return out
+
+
 def _with_nodata(items: list[Any], fills: dict[str, float]) -> list[Any]:
     """Copies of the items whose raster:bands of the assets in ``fills`` say their nodata (an
     asset coded with raster v2 fields: its ``nodata`` field): the loaders then fill the pixels
@@ -2147,8 +2247,11 @@ def open_stac(
         Output dtype of decoded values (NaN fill).
     decode : bool
         Apply each asset's ``raster:bands`` coding (:func:`band_coding`): ``nodata`` -> NaN,
-        ``value * scale + offset``, ``unit`` -> ``units`` attribute ("K" for Kelvin). Without a
-        coding only the nodata value is masked. False: the stored values (native dtype) with CF
+        ``value * scale + offset``, ``unit`` -> ``units`` attribute ("K" for Kelvin). A scale
+        or offset the items do not give is the files' own GDAL scale/offset (and their unit
+        where the items give none), read from the header of one local file per collection, as
+        a masked and scaled read of the file decodes it. Without a coding only the nodata
+        value is masked. False: the stored values (native dtype) with CF
         attributes (``scale_factor``, ``add_offset``, ``_FillValue``, ``units``) that
         :func:`xlstsr.upscale` decodes. stackstac always masks the files' nodata (NaN,
         float64): with ``engine='stackstac'``, ``decode=False`` is refused for an asset without
@@ -2195,7 +2298,10 @@ def open_stac(
         that are not whole numbers while its item declares an integer ``data_type`` with a
         scale or offset (values decoded already: scaled again, Kelvin read ~6 K), or ``engine='stackstac'``
         with ``decode=False`` on an asset without a scale whose files record a nodata (stackstac
-        masks it: its stored value cannot come back).
+        masks it: its stored value cannot come back). An asset labelled a temperature and
+        stored as integers whose items give no scale and whose files are not local (their own
+        scale cannot be read: digital numbers would be labelled Kelvin), or whose files declare
+        different scalings in different collections.
     NoOverlapError
         An area (``bbox=``, ``lon=``/``lat=``, ``geopolygon=``, ``bounds_latlon=``) that meets
         none of the items: the cube would be NaN only.
@@ -2336,6 +2442,9 @@ def open_stac(
         if fills:  # the file's own tag, which a catalogue without "nodata" relies on
             items = _with_nodata(items, fills)
             codings = {k: band_coding(items, k) for k in keys}
+    # a scale or offset the items do not give is the files' own (digital numbers were
+    # labelled K under raster:bands with a unit and no scale)
+    codings = _with_file_scaling(items, codings)
     _check_float_files_coded(items, codings)
     if engine == "stackstac" and not decode:
         _check_stackstac_stored(items, codings)
