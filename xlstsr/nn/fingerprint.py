@@ -70,10 +70,11 @@ def _closure_bytes(fn: Any, depth: int, walk: _Walk) -> bytes:
 def weights_hash(model: Any) -> str:
     """SHA-256 (32 hex chars) of a module's class, structure, protocol attributes, forward code,
     every parameter and buffer (non-persistent ones too), the settings of torch's modules their
-    repr hides (:func:`_hidden_settings`), TorchScript modules' code (:func:`_script_bytes`),
-    the functions any module holds, its forward hooks (:func:`_hooks`) and the values modules
-    hold in attributes (:func:`_attributes`): the same for the same model built in any process
-    (same code, same weights), so it keys caches and resume checks.
+    repr hides (:func:`_hidden_settings`), TorchScript modules' code and attributes
+    (:func:`_script_bytes`, :func:`_script_attributes`), the functions any module holds, its
+    forward hooks (:func:`_hooks`) and the values modules hold in attributes
+    (:func:`_attributes`): the same for the same model built in any process (same code, same
+    weights), so it keys caches and resume checks.
 
     Attributes hashed by value: every public attribute of a user-defined module (a number, a list, a
     dict, a tensor...); a value set from outside on one of torch's or xlstsr's modules, one its
@@ -91,9 +92,16 @@ def weights_hash(model: Any) -> str:
     buffer, a public attribute, a tuple of numbers. The other private attributes of torch's and
     xlstsr's modules are theirs (in repr, the weights, :func:`_hidden_settings`).
 
-    A user's module class (not torch's or xlstsr's) is hashed whole (:func:`_class_bytes`):
-    every method, the class's data and the values its methods' closures hold, so that a class
-    redefined in a notebook with an edited constant or helper method gets a hash of its own. The
+    A quantized model's packed weights (``torch.ao.quantization.quantize_dynamic``) are hashed
+    by their stored integers and quantization parameters (:func:`_quantized_bytes`). A
+    framework's modules (:data:`_LIBRARY_MODULES`: a ``torchmetrics`` metric a LightningModule
+    holds) are library modules: their running state (a metric's ``add_state`` values, filled in
+    each validation step) is not the model's.
+
+    A user's module class (not torch's, xlstsr's or a framework's) is hashed whole
+    (:func:`_class_bytes`): every method, the class's data and the values its methods' closures
+    hold, so that a class redefined in a notebook with an edited constant or helper method gets
+    a hash of its own. The
     module-level globals the user's functions read (``GAIN = 1.0``, a helper function, a tuple
     of coefficients, an array) are hashed too, recursively through the user's helper functions;
     globals holding lists, dicts or other objects are not (:func:`_globals_bytes`).
@@ -344,6 +352,9 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
             # scripted, traced (in memory too: a TracedModule has a Python forward) or loaded:
             # their repr shows no code
             h.update(_script_bytes(sub))
+            attrs = _script_attributes(sub, depth, walk)
+            if attrs:  # only then: the hashes of scripts without such values stay as they were
+                h.update(b"script-attributes:" + attrs)
         try:
             code = getattr(type(sub).forward, "__code__", None)
         except AttributeError:  # TorchScript modules: their code is hashed above
@@ -363,6 +374,12 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
         h.update(_hidden_settings(sub))
     state = model.state_dict()
     for k, v in state.items():
+        if not isinstance(v, torch.Tensor):
+            # a quantized module's packed parameters (a tuple of its quantized weight and
+            # bias) and their dtype: by content (they crashed the hash), keyed by name
+            h.update(k.encode())
+            h.update(_value_bytes(v, depth, walk))
+            continue
         if v.is_meta:
             from ..errors import XlstsrError
 
@@ -415,6 +432,76 @@ def _script_bytes(sub: Any) -> bytes:
     return b"".join(parts)
 
 
+def _script_attributes(sub: Any, depth: int, walk: _Walk) -> bytes:
+    """A TorchScript module's own attributes that are not parameters, buffers or submodules
+    (``self.k = k``, read by the compiled code, neither code, constant nor weight), hashed as a
+    user's module's are (:func:`_attributes`): a public one by its value, a private one when it
+    holds a plain value (:func:`_private_bytes`; a private list or tensor may be a cache the
+    forward fills); on a scripted torch, xlstsr or framework module, only the values its class's
+    code never names (set from outside, as :func:`_extras`). Two scripts differing only there
+    shared one hash: the second upscale returned the first model's output. Empty when there
+    are none (``training`` and the
+    bookkeeping every module has are not hashed), so the hashes of such scripts stay as they
+    were."""
+    c = getattr(sub, "_c", None)
+    if c is None or not hasattr(c, "getattr"):
+        return b""
+    skip = {"training", *_module_bookkeeping()}
+    library = _script_library_class(c)
+    if library is not None:
+        # a scripted torch/xlstsr module: its class's own settings (``Conv2d.transposed``) as
+        # for its Python form (repr, code); a value set on it from outside is hashed
+        skip.update(_torch_code_names(library))
+    for table in ("_parameters", "_buffers", "_modules"):
+        table = getattr(sub, table, None)
+        if table is not None:
+            skip.update(table.keys())
+    parts = []
+    for k in _script_attribute_names(c):
+        if k in skip:
+            continue
+        v = c.getattr(k)
+        if k.startswith("_"):
+            parts.append(_private_bytes(k, v, depth, walk))
+        else:
+            parts.append(f"{k}=".encode() + _value_bytes(v, depth, walk) + b";")
+    return b"".join(parts)
+
+
+def _script_library_class(c: Any) -> type | None:
+    """The class of torch's, xlstsr's or a framework's (:data:`_LIBRARY_MODULES`) a compiled
+    module ``c`` was scripted from (``__torch__.torch.nn.modules.conv.Conv2d``), when its module
+    is imported; None for the user's classes."""
+    name = _MANGLE.sub("", str(getattr(c, "qualified_name", ""))).removeprefix("__torch__.")
+    module, _, qual = name.rpartition(".")
+    if module.split(".")[0] not in _LIBRARY_MODULES:
+        return None
+    cls = getattr(sys.modules.get(module), qual, None)
+    return cls if isinstance(cls, type) else None
+
+
+def _script_attribute_names(c: Any) -> list[str]:
+    """The attribute names of a compiled module ``c`` (a ScriptModule's ``_c``), sorted: its
+    ClassType's listing has no Python binding; torch's debug listing, or else the names its
+    ``dump_to_str`` prints in the module's own ``attributes`` block."""
+    import torch
+
+    iterators = getattr(torch._C, "_jit_debug_module_iterators", None)
+    if iterators is not None:
+        return sorted(name for name, _ in iterators(c)["named_attributes"])
+    names, inside = [], False
+    for line in c.dump_to_str(False, False, False).splitlines():
+        if line == "  attributes {":
+            inside = True
+        elif inside and line == "  }":
+            break
+        elif inside:
+            m = re.match(r"    (\w+) = ", line)
+            if m:
+                names.append(m.group(1))
+    return sorted(names)
+
+
 def _hidden_settings(sub: Any) -> bytes:
     """The settings of a torch module that its repr does not show: plain public
     values (bools, numbers, strings, None, tuples of them) that are arguments of its class's
@@ -459,8 +546,12 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _own(module: Any) -> bool:
-    """Whether a module's class is the user's (not torch's or xlstsr's)."""
-    return type(module).__module__.split(".")[0] not in ("torch", "xlstsr")
+    """Whether a module's class is the user's: not torch's, xlstsr's or a framework's
+    (:data:`_LIBRARY_MODULES`: a ``torchmetrics`` metric a LightningModule holds is a library
+    module, hashed by its class, weights and the values set on it from outside (:func:`_extras`),
+    not by its running state: ``update()`` in each validation step changed the model's hash, and a
+    resume with the same weights was refused)."""
+    return type(module).__module__.split(".")[0] not in _LIBRARY_MODULES
 
 
 def _special_const(c: Any) -> bool:
@@ -492,12 +583,33 @@ def _code_bytes(code: Any) -> bytes:
 
 
 def _tensor_bytes(v: Any) -> bytes:
-    """A tensor's dtype, shape and values as bytes (bfloat16 by its bits: numpy has none)."""
-    t = v.detach().cpu().contiguous()
+    """A tensor's dtype, shape and values as bytes (bfloat16 by its bits: numpy has none; a
+    quantized tensor by :func:`_quantized_bytes`)."""
+    t = v.detach().cpu()
+    if t.is_quantized:
+        return _quantized_bytes(t)
+    t = t.contiguous()
     if t.dtype == torch_bfloat16():
         t = t.view(torch_int16())
     head = f"{t.dtype}{tuple(t.shape)}".encode()
     return head + (t.reshape(-1).view(-1).numpy().tobytes() if t.numel() else b"")
+
+
+def _quantized_bytes(t: Any) -> bytes:
+    """A quantized tensor (``torch.ao.quantization``: a dynamically quantized ``Linear``'s
+    weight) by its dtype, shape, scheme, quantization parameters (scale and zero point, per
+    tensor or per channel with its axis) and stored integers: numpy has no quantized dtype."""
+    import torch
+
+    scheme = t.qscheme()
+    if scheme in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+        params = f"scale={t.q_scale()!r},zero_point={t.q_zero_point()!r}".encode()
+    else:  # per channel
+        params = (f"axis={t.q_per_channel_axis()},scales=".encode()
+                  + _tensor_bytes(t.q_per_channel_scales()) + b",zero_points="
+                  + _tensor_bytes(t.q_per_channel_zero_points()))
+    head = f"quantized{t.dtype}{tuple(t.shape)}{scheme}(".encode() + params + b")"
+    return head + _tensor_bytes(t.int_repr())
 
 
 _PLAIN = (bool, int, float, str, type(None))
@@ -571,6 +683,10 @@ def _attributes(module: Any, depth: int, walk: _Walk,
 #: ``_current_fx_name``, ``_device``, ``_trainer`` change with every ``Trainer.fit``)
 _FRAMEWORKS = frozenset({"torch", "xlstsr", "lightning", "pytorch_lightning",
                          "lightning_fabric", "torchmetrics", "builtins"})
+
+#: the packages whose modules are library modules, not the user's (:func:`_own`): not
+#: ``builtins``, the module of a class defined by ``exec`` in a namespace without ``__name__``
+_LIBRARY_MODULES = _FRAMEWORKS - {"builtins"}
 
 #: the plain values a private attribute is hashed by (:func:`_private_bytes`)
 _PRIVATE_PLAIN = (bool, int, float, complex, str, bytes, np.bool_, np.number)
@@ -654,21 +770,26 @@ def _extras(module: Any) -> list[str]:
     """The instance attributes of one of torch's or xlstsr's modules that its class's code never
     names: set on it from outside (``self.c.gain = 5.0`` in a user's ``__init__``,
     ``self.net.offset = 2.0`` on a bundled ``ResCNN``; a fresh instance of its class has none),
-    sorted. Empty for the user's modules (hashed whole) and for TorchScript modules (their state
-    is in their code and weights: :func:`_script_bytes`); the bookkeeping every module has,
+    sorted. The same for a framework's modules (:data:`_LIBRARY_MODULES`: a torchmetrics metric,
+    its states left out). Empty for the user's modules (hashed whole) and for TorchScript
+    modules (their state is in their code, weights and attributes: :func:`_script_bytes`,
+    :func:`_script_attributes`); the bookkeeping every module has,
     ``training``, the protocol attributes (``nn.Sequential(...).factor = 4``: hashed as such,
     the hashes of such models stay as they were), the ``metadata`` xlstsr records on a model it
     trains or loads (band names, not what the forward computes) and the tensors a forward
     pre-hook recomputes from registered parameters (:func:`_hook_owned`) are never extras."""
     import torch
 
-    if (type(module).__module__.split(".")[0] not in ("torch", "xlstsr")
-            or isinstance(module, torch.jit.ScriptModule)):
+    if _own(module) or isinstance(module, torch.jit.ScriptModule):
         return []
     known = _torch_code_names(type(module))
     skip = _module_bookkeeping()
+    # a torchmetrics metric's states (``add_state``: named in ``_defaults``) are its running
+    # state, reset and filled by each epoch, not the model's (persistent ones are weights)
+    states = getattr(module, "_defaults", None)
+    states = states if isinstance(states, dict) else {}
     names = [k for k in getattr(module, "__dict__", {})
-             if k not in known and k not in skip and k not in _NOT_EXTRAS]
+             if k not in known and k not in skip and k not in _NOT_EXTRAS and k not in states]
     if names:
         owned = _hook_owned(module)
         names = [k for k in names if k not in owned]
