@@ -47,6 +47,7 @@ from .steps import (
     calendar_period_key,
     calendar_period_names,
     composite_period,
+    day_numbers,
 )
 from .steps import _refuse_bad_labels as _refuse_bad_step_labels
 from .validate import (
@@ -1183,12 +1184,12 @@ def _previous_period_tolerance(guide: xr.DataArray, lst: xr.DataArray, dim: str,
     """The tolerance of whole days that pairs every LST step with its latest guide step (a
     previous period's composite), checked by matching, or None (a step before the guide's
     first): offered only as an explicit choice."""
-    lday = lv.astype("datetime64[D]")
-    gday = np.unique(gv.astype("datetime64[D]"))
+    lday = day_numbers(lv)  # (cftime labels too, by their calendar's days)
+    gday = np.unique(day_numbers(gv))
     at = np.searchsorted(gday, lday, side="right") - 1
     if (at < 0).any():
         return None
-    days = int(((lday - gday[at]) / np.timedelta64(1, "D")).max())
+    days = int((lday - gday[at]).max())
     for n in (days, days + 1):  # by calendar day, else as instants (a part day more)
         try:
             match_steps(guide, lst, dim, f"{n}D")
@@ -1246,12 +1247,11 @@ def _composite_tolerance_advice(guide: xr.DataArray, lst: xr.DataArray, dim: str
         # the call names the dates and what to do; a longer tolerance would fill them with an
         # older composite. The cause said is the one of these dates (an LST that merely
         # begins before the guide was told "one missing")
-        lday = np.asarray(lst[dim].values).astype("datetime64[D]")
-        gday = np.unique(np.asarray(gv).astype("datetime64[D]"))
+        lday = day_numbers(lst[dim].values)  # (cftime labels too)
+        gday = np.unique(day_numbers(gv))
         at = np.searchsorted(gday, lday, side="right") - 1
         before = bool((at < 0).any())
-        beyond = bool(((at >= 0) & (lday - gday[np.maximum(at, 0)]
-                                    > np.timedelta64(period.reach, "D"))).any())
+        beyond = bool(((at >= 0) & (lday - gday[np.maximum(at, 0)] > period.reach)).any())
         why = [w for w, on in (("before the guide's first date", before),
                                (f"more than {period.reach} days after their latest composite "
                                 "(one missing)", beyond)) if on]
@@ -2788,8 +2788,12 @@ def measure_offset(
         return None  # within a quarter pixel, or not significantly beyond it
     # in the LST's CRS units: degrees on a geographic grid ("(+0, +0) m" before)
     u = "deg" if lst.rio.crs is not None and lst.rio.crs.is_geographic else "m"
-    found = (f"the guide is offset from the LST by ({sx:+.3g}, {sy:+.3g}) {u} (x, y; +/- "
+    # est.shift_x/shift_y are the correction (what to add to the guide's coordinates): the
+    # guide's own offset is its opposite (the correction printed as the offset, a user moving
+    # another band by hand moved it the wrong way, doubling the error)
+    found = (f"the guide is offset from the LST by ({-sx:+.3g}, {-sy:+.3g}) {u} (x, y; +/- "
              f"{unc:.2g} {u}), {off / fine_px:.2f} fine pixel")
+    back_by = f"({sx:+.3g}, {sy:+.3g}) {u}"
     # the offset of band 0 stands for every band: bands of other sources (each on its own
     # grid, accepted since the bands are aligned one by one) may not share it
     which = ""
@@ -2806,7 +2810,8 @@ def measure_offset(
                f"The guide{placed[0]} was co-registered already (its attrs hold "
                f"xlstsr_coregistration: {placed[1]}): to move it again, drop the attribute "
                f"({placed[2]}) and pass guide_offset='auto'.")
-        warn(f"{found}{which}: its detail lands in the wrong place. {how}",
+        warn(f"{found}{which}: its detail lands in the wrong place (moving its coordinates "
+             f"by {back_by} puts it back). {how}",
              GuideAlignmentWarning)
         return None
     if placed is not None:
@@ -2819,7 +2824,8 @@ def measure_offset(
             f"attribute ({placed[2]}) to let guide_offset='auto' move it again."
         )
     warn(
-        f"{found}{which}: moved back by it (guide_offset='auto'"
+        f"{found}{which}: moved back by it, its coordinates shifted by {back_by} "
+        f"(guide_offset='auto'"
         f"{', every band' if which else ''}). Pass "
         "guide_offset='ignore' to use the guide as it is, or an xlstsr.estimate_offset result "
         "of your own.", GuideAlignmentWarning)
@@ -3354,7 +3360,8 @@ def _tokens(label: str) -> set[str]:
     return {t for t in re.split(r"[^a-z0-9]+", label.lower()) if t}
 
 
-def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], method: str) -> None:
+def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], method: str, *,
+                       reorder: str | None = None) -> None:
     """Refuse guide channels whose labels say they are not the channels a model was trained on
     (``names``, in order): a band labelled as another quantity ('red' where the model takes
     'ndvi'), or the model's channels in another order. Unlabelled channels, and labels that
@@ -3362,6 +3369,9 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
     statistics check (:func:`check_guide_values`) judges their values. Products' reflectance
     band names ('sur_refl_b02', 'SR_B5', 'B04', 'Nadir_Reflectance_Band2') name another
     quantity than NDVI: a NIR band passed the statistics check and shifted DISR's output by 2 K.
+    ``reorder``: the band-order code for the guide's form as passed
+    (:func:`band_reorder_code`), filled with the channels' positions; without it, the code of
+    each form (a fixed ``guide.sel(band=[...])`` failed on a list guide or a 'channel' dim).
 
     Examples
     --------
@@ -3372,6 +3382,7 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
     ...
     xlstsr.errors.GuideScaleError: guide channel 0 is labelled 'red' but method 'disr' was trained on 'ndvi' ...
     """
+    given = [str(n) for n in names]
     names = [str(n).lower() for n in names]
     if not names or len(labels) != len(names):
         return
@@ -3389,10 +3400,19 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
     if all(w is not None for w in where) and where != list(range(len(names))) and (
         sorted(where) == list(range(len(names)))  # type: ignore[type-var]
     ):
+        # perm[j]: the channel given for the model's channel j, as the values' order advice
+        # writes it (_band_order_hint), in code for the guide's form as passed
+        perm = [where.index(j) for j in range(len(names))]
+        order = ", ".join(str(p) for p in perm)
+        keyed = ", ".join(f"{given[j]!r}: bands[{perm[j]}]" for j in range(len(names)))
+        code = (f"`{reorder.format(order=order, keyed=keyed)}`" if reorder is not None else
+                f"a list `guide = [guide[i] for i in [{order}]]`, a DataArray of bands "
+                f"`guide = guide.isel(band=[{order}])` (with its own band dim's name), a dict "
+                f"or Dataset `bands = list(guide.values()); guide = {{{keyed}}}`")
         raise GuideScaleError(
             f"the guide's channels are labelled {list(labels)} but method {method!r} takes "
-            f"{names} in that order: reorder them (e.g. `guide={{{', '.join(repr(n) + ': ...' for n in names)}"
-            "}` as a dict of bands, or `guide.sel(band=[...])` in the model's order)."
+            f"{names} in that order: reorder them into the model's order (channels {order}): "
+            f"{code}."
         )
     for c, (label, w) in enumerate(zip(labels, where)):
         if label is None or w is not None or generic[c]:

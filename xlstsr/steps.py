@@ -1682,25 +1682,69 @@ _DEKADAL = CompositePeriod("10-day (dekadal)", 10, 10, False)
 _MONTHLY = CompositePeriod("monthly", 30, 30, False)
 
 
+def _cftime_labels(v: np.ndarray) -> bool:
+    """Whether labels are cftime dates (an object array of them: non-standard calendars)."""
+    return v.dtype == object and v.size > 0 and all(
+        hasattr(t, "calendar") and hasattr(t, "year") for t in v)
+
+
+def date_fields(labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The year, month and day of each date label, numpy dates or cftime dates (read in their
+    own calendar: a noleap or 360-day month), or None for other labels or NaT."""
+    v = np.asarray(labels).ravel()
+    if np.issubdtype(v.dtype, np.datetime64):
+        if np.isnat(v).any():
+            return None
+        t = pd.DatetimeIndex(v)
+        return (np.asarray(t.year), np.asarray(t.month), np.asarray(t.day))
+    if _cftime_labels(v):
+        return (np.array([t.year for t in v]), np.array([t.month for t in v]),
+                np.array([t.day for t in v]))
+    return None
+
+
+def day_numbers(labels: Any) -> np.ndarray:
+    """Whole days of date labels since a fixed day, numpy dates or cftime dates (counted in
+    their own calendar: 28 Feb -> 1 Mar is one day on a noleap calendar), for gaps by
+    calendar day (the time of day dropped)."""
+    v = np.asarray(labels).ravel()
+    if _cftime_labels(v):
+        import cftime  # present wherever cftime labels are
+
+        cal = v[0].calendar
+        return np.floor(np.asarray(cftime.date2num(list(v), "days since 0001-01-01",
+                                                   calendar=cal), dtype=float)).astype(np.int64)
+    return v.astype("datetime64[D]").astype(np.int64)
+
+
 def calendar_period_key(labels: Any, period: CompositePeriod) -> np.ndarray:
     """The calendar period (dekad, month) of each date, for composites whose period is not
     fixed (``period.fixed`` False): ``year * 1000 + month * 10 + dekad`` (dekad 0, 1, 2: days
     1-10, 11-20, 21-end; 0 for months). A date is covered by the composite of its own key
-    only: a tolerance of days pairs it with the previous period's where its own is missing."""
-    t = pd.DatetimeIndex(np.asarray(labels).ravel())
-    dekad = np.minimum((t.day - 1) // 10, 2) if period.days == 10 else 0
-    return np.asarray(t.year * 1000 + t.month * 10 + dekad)
+    only: a tolerance of days pairs it with the previous period's where its own is missing.
+    Numpy or cftime dates (:func:`date_fields`)."""
+    fields = date_fields(labels)
+    if fields is None:  # NaT: as pandas read it before
+        t = pd.DatetimeIndex(np.asarray(labels).ravel())
+        fields = (np.asarray(t.year), np.asarray(t.month), np.asarray(t.day))
+    year, month, day = fields
+    dekad = np.minimum((day - 1) // 10, 2) if period.days == 10 else 0
+    return np.asarray(year * 1000 + month * 10 + dekad)
 
 
 def calendar_period_names(labels: Any, period: CompositePeriod) -> str:
     """The calendar periods of dates, for messages: months as '2021-03', dekads by their first
     day ('2021-03-11'); the first four, sorted."""
-    t = pd.DatetimeIndex(np.asarray(labels).ravel())
+    fields = date_fields(labels)
+    if fields is None:
+        t = pd.DatetimeIndex(np.asarray(labels).ravel())
+        fields = (np.asarray(t.year), np.asarray(t.month), np.asarray(t.day))
+    year, month, day = fields
     if period.days != 10:
-        names = sorted(set(t.strftime("%Y-%m")))
+        names = sorted({f"{y:04d}-{m:02d}" for y, m in zip(year, month)})
     else:
-        first = np.minimum((t.day - 1) // 10, 2) * 10 + 1
-        names = sorted({f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in zip(t.year, t.month, first)})
+        first = np.minimum((day - 1) // 10, 2) * 10 + 1
+        names = sorted({f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in zip(year, month, first)})
     return ", ".join(names[:4]) + (" ..." if len(names) > 4 else "")
 
 
@@ -1731,7 +1775,8 @@ def composite_period(labels: Any) -> CompositePeriod | None:
       16-day (MOD13) where it is 15-17 days, or every gap is a multiple of 16 within a day.
 
     None for one date, dates under 7 days apart (median: single dates, cloudy days dropped),
-    another spacing, or labels that are not numpy dates (cftime).
+    another spacing, or labels that are not dates. cftime dates are read in their own calendar
+    (:func:`date_fields`, :func:`day_numbers`).
 
     Parameters
     ----------
@@ -1753,19 +1798,23 @@ def composite_period(labels: Any) -> CompositePeriod | None:
     True
     """
     v = np.asarray(labels).ravel()
-    if not np.issubdtype(v.dtype, np.datetime64) or v.size == 0 or np.isnat(v).any():
+    fields = date_fields(v) if v.size else None
+    if fields is None:
         return None
-    days = pd.DatetimeIndex(v).normalize().unique().sort_values()
-    if len(days) < 2:
+    # one entry per calendar day, in order (cftime labels too: their calendar's days; a
+    # cftime dekad/monthly guide fell back to the 8-/16-day examples)
+    num, first = np.unique(day_numbers(v), return_index=True)
+    year, day = fields[0][first], fields[2][first]
+    if num.size < 2:
         return None  # one composite: its period is not told
-    gaps = np.round(np.diff(days.values) / np.timedelta64(1, "D")).astype(int)
-    if (days.day == 1).all() and (gaps >= 28).all():
+    gaps = np.diff(num).astype(int)
+    if (day == 1).all() and (gaps >= 28).all():
         return _MONTHLY
-    if days.day.isin([1, 11, 21]).all() and not (days.day == 1).all():
+    if np.isin(day, [1, 11, 21]).all() and not (day == 1).all():
         return _DEKADAL
     # gaps into a new year (MODIS's last composite of a year is shorter, and the 1 January
     # one may be missing: Dec 27 -> Jan 9 is 13 days), where others remain
-    inner = gaps[days[1:].year == days[:-1].year] if len(gaps) > 1 else gaps
+    inner = gaps[year[1:] == year[:-1]] if len(gaps) > 1 else gaps
     inner = inner if inner.size else gaps
     med = float(np.median(inner))
     if med < 7:

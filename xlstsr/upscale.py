@@ -376,10 +376,12 @@ def upscale(
         # labels first: bands in another order ('nir', 'red' for a model of 'red', 'nir') were
         # told "divide them by 10" by the statistics check, which compares channel by channel;
         # a band labelled 'red' for a model trained on 'ndvi' is named as such
+        reorder = band_reorder_code(guide, lead) if stats else None
         if stats and stats.get("names"):
-            check_guide_labels(guide_labels(guide), stats["names"], m.recorded_name())
+            check_guide_labels(guide_labels(guide), stats["names"], m.recorded_name(),
+                               reorder=reorder)
         if stats:  # the band-order advice in code for the guide's form as passed
-            stats = {**stats, "reorder": band_reorder_code(guide, lead)}
+            stats = {**stats, "reorder": reorder}
         gdata = check_guide_values(gdata, stats)  # its messages name the values' cause
         gdata = check_model_ndvi(gdata, stats)  # an unlabelled NDVI x 3 passes the one above
         _warn_guide_constant_fill(m, gdata, data, factor)

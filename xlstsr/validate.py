@@ -986,7 +986,7 @@ def _require_regular(da: xr.DataArray, what: str, dim: str, name: str | None) ->
     eps = np.finfo(c.dtype).eps if np.issubdtype(c.dtype, np.floating) else 0.0
     tol = max(1e-6 * abs(mean_step), 8 * eps * float(np.abs(c64).max()))
     if mean_step == 0 or not np.all(np.abs(step - mean_step) <= tol):
-        raise _irregular_error(what, dim, c64, step, mean_step, name)
+        raise _irregular_error(what, dim, c64, step, mean_step, name, da=da)
 
 
 def _regular(first: float, step: float, n: int) -> str:
@@ -994,12 +994,12 @@ def _regular(first: float, step: float, n: int) -> str:
     return f"{first:.10g} {'-' if step < 0 else '+'} {abs(step):.10g} * np.arange({n})"
 
 
-def _unwrap_advice(c: np.ndarray, n: str) -> str:
+def _unwrap_advice(c: np.ndarray, n: str, v: str = "da") -> str:
     """Python text that unwraps longitudes ``c`` (named ``n``) so that they run on from the
     first one without the jump of 360, their order kept (no sortby: a grid wider than 180
     degrees sorted in -180..180 had a gap of the columns it does not cover), e.g.
     ``da['lon'] = ((da['lon'] - -59.8) % 360) + -59.8``, cut half a step before the first
-    column. Of the first longitude's readings
+    column (``v``: the variable). Of the first longitude's readings
     (itself, 360 less or more) the one that keeps them nearest 0: within the +-361 that
     :func:`_check_crs_units` takes of degrees (0..360 from 300E on would reach 500)."""
     d = np.diff(c)
@@ -1017,19 +1017,31 @@ def _unwrap_advice(c: np.ndarray, n: str) -> str:
     half = float(np.median(np.abs(d))) / 2.0
     if up:  # to [cut, cut + 360)
         cut = f"{best[1] - half:.10g}"
-        return f"((da['{n}'] - {cut}) % 360) + {cut}"
+        return f"(({v}['{n}'] - {cut}) % 360) + {cut}"
     cut = f"{best[1] + half:.10g}"
-    return f"{cut} - (({cut} - da['{n}']) % 360)"  # descending: to (cut - 360, cut]
+    return f"{cut} - (({cut} - {v}['{n}']) % 360)"  # descending: to (cut - 360, cut]
+
+
+def _advice_var(what: str) -> str:
+    """The variable a message's code is written on: the argument's own name where the role
+    says it (``guide``, evaluate's ``reference``), else ``da`` (an LST, an input)."""
+    return what if what in ("guide", "reference") else "da"
 
 
 def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
-                     mean_step: float, name: str | None = None) -> GridError:
+                     mean_step: float, name: str | None = None,
+                     da: xr.DataArray | None = None) -> GridError:
     """The error for coordinates off a regular grid, naming which case it is: longitudes
     wrapped across the antimeridian or Greenwich (unwrap them), rows or columns missing (steps
     that are whole multiples of the usual one: reindex onto the full grid), a small jitter
     (rounding or float errors: snap them), or a truly irregular grid. ``name``: the user's name
-    of the dim (lat/lon renamed y/x), which the message and the pasted advice use."""
+    of the dim (lat/lon renamed y/x), which the message and the pasted advice use; the code is
+    written on the argument's own variable (:func:`_advice_var`: ``guide = guide.interp(...)``;
+    ``da`` was pasted on the LST). ``da``: the array, whose stored fill the interp advice
+    masks first (:func:`_interp_advice`)."""
     n = name or dim
+    v = _advice_var(what)
+    each = (" (each band of a list or dict of bands)" if what == "guide" else "")
     med = float(np.median(step)) if step.size else 0.0
     worst = float(np.abs(step - mean_step).max()) if step.size else 0.0
     line = "row" if dim.lower() in ("y", *_LAT_NAMES) else "column"
@@ -1044,7 +1056,7 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
             f"the {what}'s '{n}' (longitude) coordinates jump from {a:.6g} to {b:.6g}: the grid "
             f"crosses {where}. Unwrap them so that they run on from the first one, in order "
             f"(some may then lie beyond -180..180 or 0..360, which is fine): "
-            f"`da = da.assign_coords({n}={_unwrap_advice(c, n)})`."
+            f"`{v} = {v}.assign_coords({n}={_unwrap_advice(c, n, v)})`{each}."
         )
     s = np.sort(c)
     ds = np.diff(s)
@@ -1061,8 +1073,8 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
         return GridError(
             f"the {what}'s '{n}' coordinates are a regular grid (step {float(ds.mean()):.6g}) "
             f"but its {line}s are out of order (e.g. tiles concatenated in the wrong order): "
-            f"sort them, `da = da.sortby('{n}'" + (", ascending=False" if down else "")
-            + ")`."
+            f"sort them, `{v} = {v}.sortby('{n}'" + (", ascending=False" if down else "")
+            + f")`{each}."
         )
     if med != 0:
         ratio = step / med
@@ -1075,8 +1087,8 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
             return GridError(
                 f"the {what}'s '{n}' coordinates skip {missing} {line}(s) (after {n} = {at}; "
                 f"the usual step is {med:.6g}): a grid needs every {line}. Put it on the full "
-                f"grid, the missing {line}s as NaN: `da = da.reindex({n}="
-                f"{_regular(c[0], med, size)}, method='nearest', tolerance={abs(med) / 4:.6g})`."
+                f"grid, the missing {line}s as NaN: `{v} = {v}.reindex({n}="
+                f"{_regular(c[0], med, size)}, method='nearest', tolerance={abs(med) / 4:.6g})`{each}."
             )
         i = np.arange(c.size)
         slope, first = np.polyfit(i, c, 1)  # the regular grid nearest to the coordinates
@@ -1086,23 +1098,56 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
                 f"the {what}'s '{n}' coordinates deviate from a regular grid by up to "
                 f"{dev:.2g} pixel (steps differ from their mean {mean_step:.6g} by up to "
                 f"{worst:.3g}): rounding or float errors in coordinates written by hand or "
-                f"read from text? Snap them: `da = da.assign_coords({n}="
-                f"{_regular(first, slope, c.size)})`; if the grid is truly irregular, "
-                f"interpolate it onto a regular one: `{_interp_advice(c, n)}`."
+                f"read from text? Snap them: `{v} = {v}.assign_coords({n}="
+                f"{_regular(first, slope, c.size)})`{each}; if the grid is truly irregular, "
+                f"interpolate it onto a regular one: {_interp_advice(c, n, v, da)}{each}."
             )
     # interpolated by its labels: `da.rio.reproject(...)` failed on lat/lon dims and on y/x
     # took the grid as regular, each row left up to a quarter pixel from its latitude
     return GridError(
         f"the {what}'s '{n}' coordinates are not regularly spaced (steps differ from their "
         f"mean {mean_step:.6g} by up to {worst:.3g}); interpolate it onto a regular grid "
-        f"first (by its labels, each value where its coordinate says): `{_interp_advice(c, n)}`."
+        f"first (by its labels, each value where its coordinate says): "
+        f"{_interp_advice(c, n, v, da)}{each}."
     )
 
 
-def _interp_advice(c: np.ndarray, n: str) -> str:
-    """Python text that interpolates ``da`` along ``n`` (coordinates ``c``) onto the regular
-    grid of as many pixels between the same first and last coordinates."""
-    return (f"da = da.interp({n}=np.linspace({float(c[0])!r}, {float(c[-1])!r}, {c.size}))")
+def _interp_advice(c: np.ndarray, n: str, v: str = "da",
+                   da: xr.DataArray | None = None) -> str:
+    """The advice (code in backticks) that interpolates ``v`` along ``n`` (coordinates ``c``)
+    onto the regular grid of as many pixels between the same first and last coordinates.
+
+    Values as stored are never mixed with a fill: a declared one (``_FillValue``,
+    ``missing_value``, rioxarray's nodata) is masked first (``v.where(v != FILL)``; interp of
+    an undecoded uint16 LST mixed its 0s into 112-212 K pixels beside each gap, which passed
+    once mask_out_of_range was followed); integers with none declared are interpolated to the
+    nearest label (an undeclared fill stays a whole pixel, which the value checks name)."""
+    grid = f"{n}=np.linspace({float(c[0])!r}, {float(c[-1])!r}, {c.size})"
+    fill = _declared_fill_for_interp(da) if da is not None else None
+    if fill is not None:
+        return (f"`{v} = {v}.where({v} != {fill!r}).interp({grid})` (its fill, {fill!r} as "
+                "stored, masked first: interpolated, it would be mixed into the pixels beside "
+                "each gap)")
+    if da is not None and np.issubdtype(da.dtype, np.integer):
+        return (f"`{v} = {v}.interp({grid}, method='nearest')` (nearest: its values are stored "
+                "integers, and a fill among them, none being declared, would be mixed into "
+                f"its neighbours by a linear interp; declare it and mask it, `{v}.where({v} != "
+                "FILL)` with FILL its stored no-data value, for a linear one)")
+    return f"`{v} = {v}.interp({grid})`"
+
+
+def _declared_fill_for_interp(da: xr.DataArray) -> float | int | None:
+    """The fill declared on ``da``'s stored values (attrs ``_FillValue`` / ``missing_value``,
+    rioxarray's written nodata), None where none or NaN (interp leaves NaN as NaN)."""
+    for key in ("_FillValue", "missing_value", "nodata"):
+        f = da.attrs.get(key)
+        if f is None:
+            continue
+        f = np.asarray(f).ravel()
+        if f.size and np.issubdtype(f.dtype, np.number) and np.isfinite(f[0]):
+            x = f[0].item()
+            return int(x) if float(x).is_integer() else x
+    return None
 
 
 def _pixel_indices(c: np.ndarray) -> bool:
@@ -3174,7 +3219,12 @@ def _stored_integer_fill(finite: np.ndarray, int_stored: tuple[float, float, str
     def stored(v: Any) -> Any:
         return np.round(((np.asarray(v, np.float64) - celsius) - offset) / scale)
 
-    ends = {float(stored(finite.min())), float(stored(finite.max()))}
+    lo_raw, hi_raw = float(stored(finite.min())), float(stored(finite.max()))
+    if lo_raw == hi_raw == 0.0 and finite.size >= FILL_MIN_PIXELS:
+        # every valid pixel at a stored 0 (MODIS's and ASTER's fill): a date written wholly
+        # as 0 in a degC x 100 cube decoded to a uniform 273.15 K image, upscaled as data
+        return 0.0, float(finite[0]), 1.0
+    ends = {lo_raw, hi_raw}
     extremes = [c for c in sorted(ends)
                 # not this type's extreme (uint16's 32767 is data)
                 if INTEGER_FILLS.get(c) == (float(info.min), float(info.max))]
@@ -3445,6 +3495,18 @@ def _refuse_scale_twice_celsius(finite: np.ndarray, physical_range: tuple[float,
     )
 
 
+def _others_in_range(flat: np.ndarray, i: int, lo: float, hi: float) -> bool:
+    """Whether another image of ``flat`` (images as rows) than ``i`` holds temperatures:
+    varying values whose median lies within ``lo``-``hi`` K."""
+    for n, o in enumerate(flat):
+        if n == i:
+            continue
+        o = o[np.isfinite(o)]
+        if o.size and float(o.min()) != float(o.max()) and lo <= float(np.median(o)) <= hi:
+            return True
+    return False
+
+
 def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str,
                    as_stored: Any = None, in_file: Any = None, cli: bool = False,
                    step_vars: Sequence[str] | None = None) -> str:
@@ -3529,7 +3591,9 @@ def _lst_verdict(
     with the call that drops it. ``step_vars``: see :func:`decode_lst`."""
     lead = imgs.shape[:-2]
     attrs_of = attrs_of if what == "reference" else None
-    v = attrs_of or "da"  # the variable whose attrs a fix sets
+    # the variable whose attrs a fix sets: evaluate's `reference` by its own name (`da` was a
+    # NameError in the user's session, beside fill advice that named `reference`)
+    v = attrs_of or ("reference" if what == "reference" else "da")
     cli = what == "LST"  # the input of `xlstsr upscale` / `scaling`: their options fix it too
     flat = imgs.reshape(-1, imgs.shape[-2] * imgs.shape[-1])
     flags = np.zeros(flat.shape[0])
@@ -3691,7 +3755,10 @@ def _lst_verdict(
                 # (beyond the range: named below with the other out-of-range values)
                 c, k, share = top
                 sv = as_stored(k)
-                extreme = "largest" if c > 0 else "smallest"
+                info = np.iinfo(np.dtype(int_stored[2]))
+                kind = (f"{int_stored[2]}'s {'largest' if c > 0 else 'smallest'} value, which "
+                        "GDAL and CF tools write as a fill" if c in (info.min, info.max) else
+                        "0, the fill of MODIS, ASTER and other products")
                 how = _declare_fill_advice(sv, what, attrs_of, cli, in_file(k))
                 if share == 1.0:  # a whole image: a missing date, in a cube named with its drop
                     where, drop = names[i] if names is not None else (None, None)
@@ -3702,8 +3769,7 @@ def _lst_verdict(
                     code = "; ".join(re.sub(r"\bda\b", n, drop) for n in on)
                     raise UndeclaredFillError(
                         f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
-                        f"every valid pixel of {step} ({finite.size}): {int_stored[2]}'s "
-                        f"{extreme} value, which GDAL and CF tools write as a fill, left "
+                        f"every valid pixel of {step} ({finite.size}): {kind}, left "
                         f"undeclared (a missing date, not a uniform temperature); {how}"
                         + (f"; or remove that image: `{code}`" if code else "") + "."
                     )
@@ -3711,8 +3777,7 @@ def _lst_verdict(
                     f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
                     f"{round(share * finite.size)} pixels ({share:.2%} of the valid pixels of "
                     "an image), apart from all its other "
-                    f"values: {int_stored[2]}'s {extreme} value, which GDAL and CF tools write "
-                    f"as a fill, left undeclared (not a temperature); {how}."
+                    f"values: {kind}, left undeclared (not a temperature); {how}."
                 )
             # a fill resampled is a plateau of close values (ASTER's 2000 = 200 K: 1999.9995
             # to 2000), which no one declared value masks: its ends, for the advice
@@ -3817,6 +3882,21 @@ def _lst_verdict(
         step_fix = ("" if drop is None else
                     _step_fix_text(where, drop, finite, what, v, as_stored, in_file, cli,
                                    step_vars))
+        if (drop is not None and float(finite.min()) == float(finite.max())
+                and _others_in_range(flat, i, lo, hi)):
+            # one value on every pixel of a step, the cube's other images temperatures: a
+            # missing date written as a fill (uint16 x 0.02's 0 or 65535: 0 K, 1310.7 K), not
+            # a units problem: the whole-cube "set degC" / "values look scaled" advice,
+            # followed, was refused on every other step (a PhysicalRangeError, as any step
+            # wholly out of range: callers that catch it keep doing so)
+            raise PhysicalRangeError(
+                f"every valid {what} pixel of {step} holds {as_stored(vmin)} as "
+                + ("read" if in_file(vmin) is not None else "stored")
+                + f" ({_kelvin_text(vmin)} K decoded), outside the physical range "
+                f"{lo:g}-{hi:g} K, while the cube's other images hold temperatures: a missing "
+                f"date written as an undeclared fill, not a temperature (the units are not "
+                f"the cause). {step_fix}"
+            )
         if mask_out_of_range:
             if not whole_out:
                 flags[i] = 1
