@@ -74,7 +74,7 @@ def test_cli_warns_constant_step(tmp_path, capsys):
     p = tmp_path / "s.nc"
     _utm(a, ("time", "y", "x")).to_netcdf(p)
     rc, err = _run(capsys, p, tmp_path / "s.csv")
-    assert rc == 0 and "steps [1] of the field are constant" in err
+    assert rc == 0 and "steps time=1970-01-02 of the field are constant" in err  # its label
 
 
 # --- 4: apply_scale_correction with a (y, x, time) lst ---------------------------------------

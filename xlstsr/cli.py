@@ -724,6 +724,11 @@ def _link_lone_crs(da: Any, ds: Any, path: str, role: str) -> Any:
         # variable was taken for a lat/lon LST, and --crs then refused); one that another
         # variable of the file's grid names is taken (a QC layer's), as before 47
         return da
+    if crs.is_geographic and _degree_span_of(da) is False:
+        # a geographic CRS for coordinates beyond degrees (a sinusoidal grid in metres): not
+        # this field's either; left to the refusal "no CRS" and its --crs (the CRS taken, the
+        # refusal blamed "the CRS written on it", which the user never wrote, in Python only)
+        return da
     log.info("%s: the CRS of its variable %r, which no grid_mapping attribute links to %r, "
              "taken as the %s's", path, name, da.name, role)
     return da.rio.write_crs(crs)
@@ -731,13 +736,19 @@ def _link_lone_crs(da: Any, ds: Any, path: str, role: str) -> Any:
 
 def _degree_dims(da: Any) -> bool:
     """Whether ``da``'s spatial coordinates are named or read as lon/lat degrees."""
+    return bool(_degree_span_of(da))
+
+
+def _degree_span_of(da: Any) -> bool | None:
+    """Whether ``da``'s spatial coordinates lie where lon/lat degrees can; None when there are
+    none to judge (no spatial dims, pixel indices, no coordinates)."""
     from xlstsr.errors import XlstsrError
     from xlstsr.validate import _degree_span
 
     try:
-        return bool(_degree_span(da, *_spatial_dims(da))[0])
+        return _degree_span(da, *_spatial_dims(da))[0]
     except (XlstsrError, ValueError, KeyError, TypeError):
-        return False
+        return None
 
 
 def _grid_from_2d_xy(da: Any, path: str, role: str) -> Any:
@@ -981,7 +992,7 @@ def _train_hints(message: str, typed: dict[str, Any] | None = None) -> str:
 
     message = _scale_flag_hint(message, "train", typed)  # --scale's, before the masking note
     # train masks nothing: the options offered, then said not to exist, give way to one note
-    scaled = " declares applied them a second time: drop --scale." in message
+    scaled = re.search(r" declares? applied them a second time: drop --", message) is not None
     masks = _TRAIN_NOTE not in message and not scaled and bool(
         TRAIN_MASK_NOTE in message or _DECLARATION_FLAG.search(message)
         or _MASKING_OPTION.search(message))
@@ -1303,28 +1314,97 @@ _METHOD_OUTPUT_NOTE = re.compile(r"\s*A method's output out of range is not a te
                                  r"\(`da\.where\([^`]*`\)\.")
 
 
+#: the refusal of values without units that look like Celsius where one scale, 1, makes them
+#: Kelvin of a land surface: the stored values are Kelvin and a typed scale shrank them
+_SCALED_INTO_CELSIUS = re.compile(
+    r"the (LST|truth|reference|super-resolved field|coarse LST) has no 'units' attribute and its "
+    r"values \(median ([-\d.]+)\) look like degrees Celsius\. Set `\w+\.attrs\['units'\] = "
+    r"'degC'` to convert, or 'K' if they are Kelvin(?: \([^)]*\))?; or the scale \("
+    r"(?:`reference_scale`, or )?(?:the )?'scale_factor' attribute\) ([\d.e+-]+) is [\d.e+]+ "
+    r"times too small: with 1 the median would be ([\d.]+) K \([^)]*\); (?:pass "
+    r"`reference_scale=1`|set `[^`]*`|drop it: `[^`]*`)\.")
+
+
+def _declaration_flags(message: str, command: str | None, subject: str | None = None
+                       ) -> tuple[str, str] | None:
+    """The scale and offset flags of the input a refusal is about (``subject``, else read from
+    the message): the LST's ``--scale``/``--offset``, evaluate's --coarse-/--reference- ones
+    and train's --truth- ones; None where that input has no such flags."""
+    if subject is None:
+        subject = ("coarse LST" if "coarse LST" in message
+                   else "super-resolved field" if _SR_SUBJECT.search(message)
+                   else "truth" if re.match(r"(?:the |every valid )?truth\b", message)
+                   else "reference" if _REFERENCE_SUBJECT.match(message) else "LST")
+    prefix = {"coarse LST": "--coarse-", "truth": "--truth-", "reference": "--reference-"
+              }.get(subject, "--")
+    if (prefix == "--truth-" and command != "train") or (
+            prefix in ("--coarse-", "--reference-") and command != "evaluate"):
+        return None
+    if command == "evaluate" and prefix == "--":
+        if subject != "super-resolved field":
+            return None  # evaluate's --scale/--offset are the sr's
+    return f"{prefix}scale", f"{prefix}offset"
+
+
 def _scale_flag_hint(message: str, command: str | None,
                      typed: dict[str, Any] | None) -> str:
-    """A refusal of values already Kelvin that a scale applied again, where that scale is the
-    one the user typed (``--scale``; evaluate's ``--coarse-scale`` for the --coarse file):
-    "drop --scale", not Python's ``da.attrs.pop('scale_factor')`` (the file has no such
-    attribute), nor ``--mask-out-of-range`` (every pixel) or "check the method's inputs"."""
+    """A refusal of values already Kelvin that a scale or offset applied again, where that
+    scale or offset is the one the user typed (``--scale``, ``--offset``; evaluate's
+    ``--coarse-scale`` for the --coarse file, train's ``--truth-scale`` for the truth): "drop
+    --scale" ("drop --offset"), not Python's ``da.attrs.pop('scale_factor')`` (the file has no
+    such attribute), nor ``--mask-out-of-range`` (every pixel) or "check the method's inputs".
+    Also a typed scale that made Kelvin look like Celsius (``--truth-scale 0.1`` on a Kelvin
+    truth): "drop" it, not ``--truth-units degC`` (followed, it ran on a truth ~10 K cold)."""
+    message = _scaled_into_celsius_hint(message, command, typed)
     m = _SCALED_TWICE.search(message)
     if m is None:
         return message
-    flag = "--scale"
-    if command == "evaluate":
-        if "coarse LST" in message:
-            flag = "--coarse-scale"
-        elif not _SR_SUBJECT.search(message):
-            return message  # the reference's: its own advice (drop --reference-scale)
-    value = (typed or {}).get(flag)
-    if value is None or not _same_value(m[1], value):
+    if command == "evaluate" and not ("coarse LST" in message or _SR_SUBJECT.search(message)):
+        return message  # the reference's: its own advice (drop --reference-scale)
+    flags = _declaration_flags(message, command)
+    if flags is None:
+        return message
+    typed = typed or {}
+    # the typed scale/offset that the refusal quotes (a typed --offset 273.15 on Kelvin was
+    # told to pop attributes the file lacks, and offered --mask-out-of-range, then refused)
+    parts = [(what, value, flag) for what, value, flag, neutral in (
+        ("scale", m[1], flags[0], 1.0), ("offset", m[2], flags[1], 0.0))
+        if typed.get(flag) is not None and _same_value(value, typed[flag])
+        and float(value) != neutral]
+    if not parts:
         return message  # the file's own attributes: Python's advice stands
-    message = (f"{message[:m.start()]}the scale {m[1]} that {flag} declares applied them a "
-               f"second time: drop {flag}.{message[m.end():]}")
+    if len(parts) == 1:
+        (what, value, flag), = parts
+        said = f"the {what} {value} that {flag} declares"
+        drop = flag
+    else:
+        said = (f"the scale {parts[0][1]} and offset {parts[1][1]} that {parts[0][2]} and "
+                f"{parts[1][2]} declare")
+        drop = f"{parts[0][2]} and {parts[1][2]}"
+    message = (f"{message[:m.start()]}{said} applied them a second time: drop {drop}."
+               f"{message[m.end():]}")
     message = _METHOD_OUTPUT_NOTE.sub("", _MASKING_OPTION.sub("", message))
     return _no_space_before_stop(message)
+
+
+def _scaled_into_celsius_hint(message: str, command: str | None,
+                              typed: dict[str, Any] | None) -> str:
+    """The refusal "no units, and the values look like degrees Celsius; or the scale X is N
+    times too small: with 1 ..." where X is the scale the user typed: the stored values are
+    Kelvin already, so the fix is to drop that flag; the Celsius reading is not offered (its
+    `--truth-units degC`/`--reference-units degC`, followed, scored a Kelvin truth ~10 K
+    cold: RMSE 11 K for 2.4 K, exit 0)."""
+    m = _SCALED_INTO_CELSIUS.search(message)
+    if m is None:
+        return message
+    flags = _declaration_flags(message, command, m[1])
+    value = (typed or {}).get(flags[0]) if flags else None
+    if value is None or not _same_value(m[3], value):
+        return message  # the file's own scale: its attribute's advice stands
+    return (f"{message[:m.start()]}the {m[1]}'s values (median {m[2]}) look like degrees "
+            f"Celsius, but its stored values (median {m[4]}) are already Kelvin, and the scale "
+            f"{m[3]} that {flags[0]} declares shrank them: drop {flags[0]}."
+            f"{message[m.end():]}")
 
 
 #: evaluate's warning of a reference much finer than sr, whose advice is Python's only
@@ -1349,21 +1429,34 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
     # a placeholder named outside the code (inside it, the command failed as written)
     template = shlex.quote(sr) if sr.lower().endswith((".tif", ".tiff")) else "SR.tif"
     like = "" if template != "SR.tif" else " (SR.tif: a GeoTIFF on sr's grid)"
+    var = typed.get("--reference-variable")
+    crs = None
+    if ref.lower().endswith(".nc") and var is None:
+        # a .nc whose CRS GDAL does not see (a lone CRS variable no grid_mapping names, a
+        # spatial_ref coordinate without grid_mapping): `rio warp` of it raised "no affine
+        # transformation" and left an all-0 file, then refused as "no valid pixel"
+        var, crs = _crs_gdal_misses(ref, typed.get("--reference-crs"))
     if not (ref.lower().endswith((".tif", ".tiff"))
-            or (ref.lower().endswith(".nc") and typed.get("--reference-variable") is None)):
+            or (ref.lower().endswith(".nc") and var is None)):
         # rasterio warps one raster: a store or a file of several variables failed
         # (TypeError: invalid dtype 'float_') and wrote nothing
-        var = typed.get("--reference-variable")
-        opened = (f"xr.open_dataset({ref!r}, decode_coords='all')[{var!r}]" if var else
-                  f"xr.open_dataset({ref!r}, decode_coords='all')['VARIABLE']")
+        if crs is None and not typed.get("--reference-crs"):
+            crs = _reference_crs(ref, var)
+        crs = crs or typed.get("--reference-crs")
+        # the CRS xlstsr read, written: decode_coords='all' does not link a lone CRS
+        # variable either (the GeoTIFF had none, and `rio warp` wrote all 0)
+        written = f".rio.write_crs({str(crs)!r})" if crs else ""
+        opened = (f"xr.open_dataset({ref!r}, decode_coords='all')[{var!r}]{written}" if var
+                  else f"xr.open_dataset({ref!r}, decode_coords='all')['VARIABLE']{written}")
         return message + (
             " On the command line no flag of `xlstsr evaluate` aggregates the reference: this "
             "run scores on the reference's grid, as said. To score at sr's scale, write the "
             f"reference variable as a GeoTIFF first (in Python, `{opened}.rio.to_raster("
             "'ref.tif')`), aggregate it onto sr's grid with rasterio's command (installed with "
             f"xlstsr), `rio warp ref.tif ref_on_sr.tif --like {template} --resampling "
-            f"average{nodata}`{like}, and pass that file as the reference with the same flags "
-            "but --reference-variable (a GeoTIFF of one band).")
+            f"average{nodata}`{like}, and pass that file as the reference with the same flags"
+            + (" but --reference-variable (a GeoTIFF of one band)."
+               if typed.get("--reference-variable") else "."))
     return message + (
         " On the command line no flag of `xlstsr evaluate` aggregates the reference: this run "
         "scores on the reference's grid, as said. To score at sr's scale, aggregate the file "
@@ -1375,6 +1468,48 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         "before aggregating (its non-0 pixels set to the fill), not beside the aggregate.")
 
 
+def _reference_crs(ref: str, variable: str | None) -> str | None:
+    """The CRS xlstsr reads for ``variable`` of the reference file ``ref`` (its lone CRS
+    variable taken, :func:`_link_lone_crs`), as text; None where none is read."""
+    try:
+        crs = _open_field(ref, variable, "reference", "--reference-variable").rio.crs
+    except (*_user_errors(), OSError, ValueError, KeyError):
+        return None  # (the run itself opened it: named there if anything fails)
+    if crs is None:
+        return None
+    return crs.to_string() if crs.to_epsg() is not None else crs.to_wkt()
+
+
+def _crs_gdal_misses(ref: str, typed_crs: str | None) -> tuple[str | None, str | None]:
+    """For a one-variable .nc reference: ``(variable, crs)`` where GDAL (``rio warp``) does
+    not see the CRS xlstsr reads (or ``typed_crs``, --reference-crs), else ``(None, None)``:
+    the direct ``rio warp`` works."""
+    import warnings
+
+    import rasterio
+    import xarray as xr
+    from affine import Affine
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NotGeoreferencedWarning: what is tested here
+            with rasterio.open(ref) as src:
+                seen, placed = src.crs, src.transform != Affine.identity()
+        with xr.open_dataset(ref) as ds:
+            names = [n for n, v in ds.data_vars.items() if v.ndim >= 2]  # not a CRS variable
+    except (rasterio.errors.RasterioError, OSError, ValueError):
+        return None, None
+    crs = typed_crs or _reference_crs(ref, None)
+    if crs is None or len(names) != 1:
+        return None, None
+    from pyproj import CRS
+
+    if seen is not None and placed and CRS.from_user_input(seen.to_wkt()).equals(
+            CRS.from_user_input(crs), ignore_axis_order=True):
+        return None, None
+    return str(names[0]), str(crs)
+
+
 #: scaling_stats' warning of isolated gaps, whose fill is Python's only
 _FILL_GAPS = "Fill the isolated gaps first, those alone"
 
@@ -1383,7 +1518,7 @@ def _fill_gaps_hint(message: str, typed: dict[str, Any] | None) -> str:
     """``xlstsr scaling``'s warning of isolated gaps, with the command line's way: no flag
     fills gaps, so the file is filled first (the same fill, one line of Python on a GeoTIFF
     with rioxarray), or the H column is read (not biased by them)."""
-    if _FILL_GAPS not in message or "filled.tif" in message:
+    if _FILL_GAPS not in message or "_filled" in message:
         return message
     path = str((typed or {}).get("--input", "IN.tif"))  # the positional INPUT as typed
     if not path.lower().endswith((".tif", ".tiff")):
@@ -1398,15 +1533,51 @@ def _fill_gaps_hint(message: str, typed: dict[str, Any] | None) -> str:
     # zeros were kept as data, and the filled file warned again)
     unmask = (f"da = da.where(da != {float(fill)!r}); "
               if fill is not None and math.isfinite(fill) else "")
-    code = (f"import rioxarray; da = rioxarray.open_rasterio({json.dumps(path)}, masked=True); "
+    filled = _unused_name(Path(path).with_name(f"{Path(path).stem}_filled.tif"))
+    # beside the input, under a name no file has (./filled.tif replaced an existing file, or
+    # the input itself when so named), and never written over: the one-liner refuses then
+    code = (f"import pathlib, sys, rioxarray; out = pathlib.Path({json.dumps(str(filled))}); "
+            "out.exists() and sys.exit(f\"{out} exists: remove it or pick another name\"); "
+            f"da = rioxarray.open_rasterio({json.dumps(path)}, masked=True); "
             f"{unmask}da.fillna(da.rolling(y=3, x=3, center=True, min_periods=1).mean()"
             ".where(sum(da.notnull().shift({d: s}, fill_value=False).astype(int) for d in "
             "(\"y\", \"x\") for s in (1, -1)) >= 3))"
-            '.rio.to_raster("filled.tif")')
+            ".rio.to_raster(out)")
     return message + (
         " On the command line no flag fills gaps: fill them in the file first, e.g. "
-        f"`python -c {shlex.quote(code)}`, then run `xlstsr scaling filled.tif ...` with the "
-        "same flags; or read the H (hurst) column, which they do not bias.")
+        f"`python -c {shlex.quote(code)}`, then run `xlstsr scaling "
+        f"{shlex.quote(str(filled))} ...` with the same flags; or read the H (hurst) column, "
+        "which they do not bias.")
+
+
+def _unused_name(path: Path) -> Path:
+    """``path``, or ``stem_2``, ``stem_3``... beside it: the first name no file has."""
+    k, out = 1, path
+    while out.exists() or out.is_symlink():
+        k += 1
+        out = path.with_name(f"{path.stem}_{k}{path.suffix}")
+    return out
+
+
+#: open_path's refusal of a folder of MODIS granules, whose advice is Python's (open_modis)
+_GRANULE_FOLDER = re.compile(r"^(.+?) is a folder \((\d+) \.hdf files in it\), not a Zarr store: "
+                             r".*?variable='(\w+)'\)`, or pass one granule\.")
+
+
+def _granule_folder_hint(message: str) -> str:
+    """A folder of MODIS granules given as an input, with the command line's way: a command
+    reads one file, so one granule in the folder's place (its first named), the layer with
+    --variable. The Python call's ``variable='LST_Day_1km'`` was offered as `--variable
+    LST_Day_1km` alone, which, followed, got the same refusal (the folder was still the
+    input)."""
+    m = _GRANULE_FOLDER.search(message)
+    if m is None or "On the command line a command reads one file" in message:
+        return message
+    granules = sorted(Path(m[1]).glob("*.hdf")) if Path(m[1]).is_dir() else []
+    example = f" (e.g. `{shlex.quote(str(granules[0]))}`)" if granules else ""
+    return (f"{message} On the command line a command reads one file, not a folder: pass one "
+            f"granule in its place{example}, with `--variable {m[3]}` for that layer; or "
+            "write the cube opened as above to one .zarr store in Python and pass that.")
 
 
 def _cli_hints(message: str, command: str | None = None,
@@ -1416,6 +1587,7 @@ def _cli_hints(message: str, command: str | None = None,
     value the user typed, ``typed`` by option name, which the message may be rejecting).
     ``crs_spans``: the inputs' coordinates, for the example of ``--crs`` (:func:`_crs_hint`)."""
     message = _renamed_flags(message, command)
+    message = _granule_folder_hint(message)  # (its --variable named: not mapped below)
     message = _with_flags(message, _COMMON_FLAGS, typed)
     message = _scale_flag_hint(message, command, typed)
     if command == "evaluate":
@@ -2509,6 +2681,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         # to the stored values first
         ref = _declare(ref, args.reference_units, None, role="reference",
                        offset=args.reference_offset)
+        args.reference_nodata = _stored_reference_nodata(ref, args.reference_nodata)
     # (a Landsat scene's own CRS: the flag is refused if it names another)
     ref = _declare_crs(ref, args.reference_crs, "--reference-crs", args.reference)
     coarse = None
@@ -2577,6 +2750,34 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: RMSE {', '.join(f'{v:.2f}' for v in rmse[:5])} K"
           + (" ..." if rmse.size > 5 else ""))
     return 0
+
+
+def _stored_reference_nodata(ref: Any, nodata: float | None) -> float | None:
+    """``--reference-nodata`` as the reference holds it once read: the value as stored (its
+    help, and upscale's --nodata), through the scale/offset the reader applied to a packed
+    file (a .nc of uint16 x 0.02: 65535 was refused, its decoded 1310.7 worked). A value no
+    stored integer can be (1310.7, as advised before) is taken as read, as before."""
+    import numpy as np
+
+    enc = getattr(ref, "encoding", {})
+    scale = float(np.ravel(enc.get("scale_factor", 1.0))[0])
+    offset = float(np.ravel(enc.get("add_offset", 0.0))[0])
+    try:
+        stored = np.dtype(enc.get("dtype", ref.dtype))
+    except TypeError:
+        return nodata
+    if (nodata is None or not math.isfinite(nodata) or (scale, offset) == (1.0, 0.0)
+            or stored.kind not in "iu" or np.dtype(ref.dtype).kind != "f"  # (not decoded)
+            or nodata != round(nodata)):
+        return nodata
+    info = np.iinfo(stored)
+    if not info.min <= nodata <= info.max:
+        return nodata
+    # in the reader's arithmetic (float64 x the file's scale), as the values it decoded
+    decoded = float(np.float64(nodata) * np.float64(scale) + np.float64(offset))
+    log.info("--reference-nodata %g (as stored) is %r as read (x %g + %g)", nodata, decoded,
+             scale, offset)
+    return decoded
 
 
 def _range_leaves_none(ref: Any, args: argparse.Namespace) -> str | None:
@@ -2754,10 +2955,16 @@ def _scaling(args: argparse.Namespace) -> int:
                     "fill value (`--nodata`) and QC mask, or select time steps with data."
                 )
             if spread is not None:
-                from xlstsr.scaling import _check_constant_steps, _warn_scattered_gaps
+                from xlstsr.scaling import (
+                    _check_constant_steps,
+                    _step_names,
+                    _warn_scattered_gaps,
+                )
 
+                # the steps by their labels (a GeoTIFF's bands from 1, as the table's rows)
+                steps = _step_names(spread[0], spread[0].dims)
                 try:
-                    _check_constant_steps(spread[0].values, spread[1].values, "field")
+                    _check_constant_steps(spread[0].values, spread[1].values, "field", steps)
                 except XlstsrError as err:  # its fix named the Python call only
                     # --nodata takes the value as stored (a scaled file's 15000, not 300 K:
                     # the decoded value, advised, was refused again)
@@ -2767,7 +2974,7 @@ def _scaling(args: argparse.Namespace) -> int:
                     raise XlstsrError(f"{err} On the command line: `--nodata {stored[0]:g}` "
                                       "(the value as stored).") from err
                 _warn_scattered_gaps(spread[2].values, tuple(str(d) for d in spread[2].dims),
-                                     _spatial_dims(lst))
+                                     _spatial_dims(lst), _step_names(spread[2], spread[2].dims))
         except GuideTimeError as err:
             # its advice names the Python option: add the flag (upscale's table, its one row)
             raise GuideTimeError(_with_flags(str(err), [
@@ -3465,7 +3672,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "149 with --reference-scale 0.00341802 --reference-nodata 0 for a Landsat "
                    "Collection 2 Level-2 surface temperature GeoTIFF of digital numbers)")
     e.add_argument("--reference-nodata", type=float, default=None,
-                   help="stored reference value marking missing data")
+                   help="stored reference value marking missing data (as in the file, "
+                   "before its scale_factor: 65535 of a uint16 x 0.02 .nc, as upscale's --nodata)")
     e.add_argument("--coregister", action="store_true",
                    help="align the reference with --coarse first (sub-pixel offset and PSF)")
     e.add_argument("--clear", action="store_true",

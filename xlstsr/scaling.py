@@ -665,20 +665,67 @@ def _warn_constant_guide(gdata: np.ndarray, start: int = 0, n_steps: int | None 
         )
 
 
-def _check_images(data: np.ndarray, name: str) -> None:
+def _step_names(obj: xr.DataArray | xr.Dataset, lead: Sequence[Hashable]) -> list[str] | None:
+    """Each step of ``obj``'s ``lead`` dims (flattened in their order, as the checks see them)
+    named by its labels (``band=2``, ``time=2020-07-01``, ``(time=..., overpass=day)``), the
+    way the file and the output table count them: a GeoTIFF's bands from 1 (a warning of
+    "steps [1]" was about band 2, its table's row 2); a dim without labels by its position
+    (``isel(t=0)``). None without lead dims or labels (their positions named then)."""
+    lead = [d for d in lead if d in obj.dims]
+    if not any(d in obj.coords and obj[d].ndim == 1 for d in lead):
+        return None  # no labels: by position, as isel counts (and as before)
+
+    def label(d: Hashable, i: int) -> str:
+        if d not in obj.coords or obj[d].ndim != 1:
+            return f"isel({d}={i})"
+        v = obj[d].values[i]
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "replace")
+        elif isinstance(v, np.datetime64):
+            v = np.datetime_as_string(v, unit="s").removesuffix("T00:00:00")
+        elif isinstance(v, np.generic):
+            v = v.item()
+        return f"{d}={v}"
+
+    out = []
+    for idx in np.ndindex(*(obj.sizes[d] for d in lead)):
+        parts = [label(d, int(i)) for d, i in zip(lead, idx)]
+        out.append(parts[0] if len(parts) == 1 else f"({', '.join(parts)})")
+    return out
+
+
+def _named_steps(positions: Sequence[int] | np.ndarray, names: Sequence[str] | None,
+                 most: int | None = None) -> str:
+    """The steps at ``positions`` by their names (:func:`_step_names`), else by position as
+    before ("[0, 2]"); more than ``most`` shortened to the first 5 and the count."""
+    positions = [int(i) for i in positions]
+    if names is None or len(names) <= max(positions, default=0):
+        if most is not None and len(positions) > most:
+            return ("[" + ", ".join(map(str, positions[:5]))
+                    + f", ... ({len(positions)} in all)]")
+        return str(positions)
+    shown = [names[i] for i in positions]
+    if most is not None and len(shown) > most:
+        return ", ".join(shown[:5]) + f", ... ({len(shown)} in all)"
+    return ", ".join(shown)
+
+
+def _check_images(data: np.ndarray, name: str, names: Sequence[str] | None = None) -> None:
     """Refuse a field constant over its valid pixels (a fill value taken as data, a gap-filled
     constant: every statistic is 0 or NaN, and the spectral slope was fitted to round-off), and
-    warn about the constant steps of a stack."""
+    warn about the constant steps of a stack. ``names``: the steps' names (:func:`_step_names`)."""
     flat = data.reshape(data.shape[0], -1)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: not constant
-        _check_constant_steps(np.nanmin(flat, axis=1), np.nanmax(flat, axis=1), name)
+        _check_constant_steps(np.nanmin(flat, axis=1), np.nanmax(flat, axis=1), name, names)
 
 
-def _check_constant_steps(lo: np.ndarray, hi: np.ndarray, name: str) -> None:
+def _check_constant_steps(lo: np.ndarray, hi: np.ndarray, name: str,
+                          names: Sequence[str] | None = None) -> None:
     """:func:`_check_images` from each step's minimum and maximum over its valid pixels (NaN
     for an all-gap step): what the CLI, which reads lazily, computes with the statistics (a
-    constant file gave an all-NaN table with exit status 0 there)."""
+    constant file gave an all-NaN table with exit status 0 there). ``names``: the steps'
+    names (:func:`_step_names`; else their positions)."""
     lo, hi = np.ravel(np.asarray(lo, np.float64)), np.ravel(np.asarray(hi, np.float64))
     with np.errstate(invalid="ignore"):
         spread = hi - lo
@@ -688,7 +735,11 @@ def _check_constant_steps(lo: np.ndarray, hi: np.ndarray, name: str) -> None:
         if values.size > 1:
             # one value per step, not one value: "300 on every valid pixel" was said, and
             # masking 300 left the next step's 280 refused in turn
-            shown = [f"{float(hi[i]):g} at step {int(i)}" for i in constant[:5]]
+            # by the steps' labels (a GeoTIFF's bands from 1: "at step 0" named no band)
+            shown = [f"{float(hi[i]):g} at " + (names[i] if names is not None
+                                                 and len(names) == hi.size
+                                                 else f"step {int(i)}")
+                     for i in constant[:5]]
             more = f", ... ({constant.size} steps)" if constant.size > 5 else ""
             raise XlstsrError(
                 f"each step of the {name} is constant over its valid pixels, at different "
@@ -705,7 +756,8 @@ def _check_constant_steps(lo: np.ndarray, hi: np.ndarray, name: str) -> None:
         )
     if constant.size:
         warn(
-            f"steps {constant.tolist()} of the {name} are constant over their valid pixels: "
+            f"steps {_named_steps(constant, names)} of the {name} are constant over their "
+            "valid pixels: "
             "their statistics are 0 or NaN (a fill value taken as data?)",
             UserWarning,
         )
@@ -722,21 +774,22 @@ _SCATTERED_GAPS = 0.03
 
 
 def _warn_scattered_gaps(share: np.ndarray, lead: tuple[str, ...],
-                         dims: tuple[str, str]) -> None:
+                         dims: tuple[str, str], names: Sequence[str] | None = None) -> None:
     """Warn, once, where isolated gaps (:func:`~xlstsr.kernels.spectra.isolated_gap_share`,
     per step) exceed :data:`_SCATTERED_GAPS`: each is a zero-anomaly pixel of the periodogram,
     power at every wavenumber, which flattens spectral_slope (10 % of a real scene's pixels
     removed at random: -3.12 became -2.42, its interval excluding -3.12, without a word).
-    ``dims``: the user's (y, x) dim names, for the advice."""
+    ``dims``: the user's (y, x) dim names, for the advice; ``names``: the steps' names
+    (:func:`_step_names`)."""
     share = np.atleast_1d(np.asarray(share, np.float64))
     over = np.flatnonzero(np.nan_to_num(share, nan=0.0) > _SCATTERED_GAPS)
     if not over.size:
         return
     y, x = dims
     # a long series names a few steps (SEVIRI's 96 quarter-hours were all listed)
-    listed = (over.tolist() if over.size <= 8 else
-              "[" + ", ".join(map(str, over[:5])) + f", ... ({over.size} in all)]")
-    where = (f"steps {listed} ({', '.join(lead)}) have" if lead else "the field has")
+    listed = _named_steps(over, names, most=8)
+    where = ((f"steps {listed} ({', '.join(lead)}) have" if names is None else
+              f"steps {listed} have") if lead else "the field has")
     warn(
         f"{where} isolated gap pixels (3 or 4 of their 4 neighbours valid) on up to "
         f"{float(share[over].max()):.1%} of the valid pixels (a speckled QC mask?): the "
@@ -798,7 +851,8 @@ def _check_guide_grid(guide: xr.DataArray, lst: xr.DataArray) -> None:
             )
 
 
-def _warn_few_pairs(ds: xr.Dataset, lead: tuple[str, ...], fit_lags: tuple[float, float]) -> None:
+def _warn_few_pairs(ds: xr.Dataset, lead: tuple[str, ...], fit_lags: tuple[float, float],
+                    names: Sequence[str] | None = None) -> None:
     """Warn about steps whose statistics rest on few pixel pairs (a scene 99 % cloud gave a
     Hurst exponent from 3 pairs without a word)."""
     # steps without structure (all gaps, constant: warned or refused on their own) have their
@@ -810,7 +864,8 @@ def _warn_few_pairs(ds: xr.Dataset, lead: tuple[str, ...], fit_lags: tuple[float
     low = count.where(inside).min("lag")
     few = np.atleast_1d(np.asarray(low.values)) < _MIN_PAIRS
     if few.any():
-        where = (f"steps {np.flatnonzero(few).tolist()} ({', '.join(lead)}) have"
+        where = ((f"steps {_named_steps(np.flatnonzero(few), names)}"
+                  + ("" if names is not None else f" ({', '.join(lead)})") + " have")
                  if lead else "the field has")
         warn(
             f"{where} fewer than {_MIN_PAIRS} valid pixel pairs at some fitted lag (as few as "
@@ -1172,9 +1227,10 @@ def scaling_stats(
             )
         if not radiometric:  # not decoded as an LST: its fill was not looked for
             _refuse_fill(data, "field")
-        _check_images(data, "field")
+        _check_images(data, "field", _step_names(field_, lead))
         _warn_scattered_gaps(isolated_gap_share(data), lead,
-                             (back.get("y", "y"), back.get("x", "x")))
+                             (back.get("y", "y"), back.get("x", "x")),
+                             _step_names(field_, lead))
         warn_if_resampled(field_, "field", user_dims=back)
     elif not radiometric:
         data = _checked_lazily(data, "field")
@@ -1231,8 +1287,8 @@ def scaling_stats(
         g = None if gdata is None else np.asarray(gdata, np.float64)
         packed = ks.image_stats_stack(data, g, cfg)
         out = _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit), units)
-        _warn_few_pairs(out, lead, cfg.fit_lags)
-        _warn_flat_spectrum(out, lead)
+        _warn_few_pairs(out, lead, cfg.fit_lags, _step_names(field_, lead))
+        _warn_flat_spectrum(out, lead, _step_names(field_, lead))
         return out
     return _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit), units)
 
@@ -1267,7 +1323,8 @@ def _chunk_whole_images(da: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
     return da.copy(data=data.rechunk(spec))
 
 
-def _warn_flat_spectrum(ds: xr.Dataset, lead: tuple[str, ...]) -> None:
+def _warn_flat_spectrum(ds: xr.Dataset, lead: tuple[str, ...],
+                        names: Sequence[str] | None = None) -> None:
     """Warn about steps whose spectrum is zero (power at round-off, below 1e-12 of the field's
     variance, set to 0 by the kernel): a plane, removed by the estimator. Their spectral slope
     and break are NaN; a ramp reported a slope of -0.83 with its interval, fitted to 1e-24."""
@@ -1275,7 +1332,9 @@ def _warn_flat_spectrum(ds: xr.Dataset, lead: tuple[str, ...]) -> None:
     p = p.reshape(-1, p.shape[-1])
     flat = np.isfinite(p).any(1) & (np.nan_to_num(p, nan=0.0) == 0).all(1)
     if flat.any():
-        where = f"steps {np.flatnonzero(flat).tolist()} ({', '.join(lead)})" if lead else "the field"
+        where = ((f"steps {_named_steps(np.flatnonzero(flat), names)}"
+                  + ("" if names is not None else f" ({', '.join(lead)})"))
+                 if lead else "the field")
         warn(
             f"the power spectrum of {where} is zero (below 1e-12 of the variance: round-off): "
             "such a field is a plane (a smooth gradient), which the spectrum removes, so "
