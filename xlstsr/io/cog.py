@@ -2182,7 +2182,7 @@ def _leftover_warning(da: xr.DataArray, out_dir: Path, prefix: Any, time_dim: An
     same method is not told from a batch of the series (one month rewritten with
     overwrite=True among a year's was warned of as 3706 stale files, review 47f).
 
-    Only files named as this run's steps are (:func:`_stamp_form`) are such files: another
+    Only files named as this run's steps are (:func:`_names_form`) are such files: another
     series whose prefix begins with this one's (``sr_bicubic_*.tif`` beside ``sr_*.tif``, a
     method comparison in one folder) was told as leftovers, and the advice removed it."""
     if time_dim is None:  # one field, one file: no series to mix into
@@ -2232,38 +2232,74 @@ def _leftover_warning(da: xr.DataArray, out_dir: Path, prefix: Any, time_dim: An
 
 
 #: the kinds of a part of a step's file name (:func:`_stamp`; parts joined by '_' for a
-#: stacked dim or a date with its overpass): a date (a time to the second after a 'T', a cftime
-#: date as well), a whole number (a label or a position, padded to any width), another label
-#: (which :func:`_stamp` writes without '_' only when the label holds none)
+#: stacked dim or a date with its overpass) matched by their form: a date (a time to the second
+#: after a 'T', a cftime date as well) and a whole number (a label or a position, padded to any
+#: width); any other part (a label) is matched only as the labels this run writes there
 _STAMP_DATE = r"-?\d+-\d{2}-\d{2}(?:T\d{6})?"
 _STAMP_NUMBER = r"\d+"
-_STAMP_WORD = r"[A-Za-z0-9][A-Za-z0-9.-]*"
+#: the overpass part a day/night series of the prefix writes after its dates (any case, as
+#: :func:`xlstsr.steps._label_text` compares overpass labels)
+_STAMP_OVERPASS = r"(?i:day|night)"
+#: distinct labels at one position above which each is matched by its letters, its digit
+#: runs by their form (``t0001`` ... ``t0999``: ``t\d+``), keeping the advice's code short
+_STAMP_LITERALS = 16
 
 
-def _stamp_form(stamp: str) -> str:
-    """The regular expression of the step parts named as ``stamp`` is: a date or a number,
-    with or without one label after it (a date's overpass: ``2020-01-05_day``, as a day/night
-    series of the same prefix names them); else as many labels as ``stamp`` has parts.
-    ``bicubic_2020-01-05`` is not of the form of ``2020-01-05``: it is another series'
-    (prefix ``sr_bicubic`` beside ``sr``)."""
-    first, *rest = stamp.split("_")
-    if re.fullmatch(_STAMP_DATE, first):
-        head = _STAMP_DATE
-    elif re.fullmatch(_STAMP_NUMBER, first):
-        head = _STAMP_NUMBER
+def _part_form(parts: set[str]) -> str:
+    """The regular expression of one position of this run's stamps (``parts``, the parts
+    written there): dates and numbers by their form, other labels literally."""
+    forms = []
+    if any(re.fullmatch(_STAMP_DATE, x) for x in parts):
+        forms.append(_STAMP_DATE)
+    if any(re.fullmatch(_STAMP_NUMBER, x) for x in parts):
+        forms.append(_STAMP_NUMBER)
+    words = sorted(x for x in parts
+                   if not re.fullmatch(_STAMP_DATE, x) and not re.fullmatch(_STAMP_NUMBER, x))
+    if len(words) > _STAMP_LITERALS:
+        words = sorted({_STAMP_NUMBER.join(re.escape(w) for w in re.split(r"\d+", x))
+                        for x in words})
     else:
-        return "_".join([_STAMP_WORD] * (len(rest) + 1))
-    if len(rest) <= 1:
-        return f"{head}(?:_{_STAMP_WORD})?"
-    return "_".join([head] + [_STAMP_WORD] * len(rest))
+        words = [re.escape(x) for x in words]
+    forms += words
+    return forms[0] if len(forms) == 1 else "(?:" + "|".join(forms) + ")"
 
 
 def _names_form(prefix: str, names: Sequence[str]) -> str:
-    """The regular expression of the file names ``{prefix}_{stamp}.tif`` whose stamp is of the
-    form of one of ``names``' (this run's files, :func:`_stamp_form`)."""
-    stamps = [n[len(prefix) + 1:-len(".tif")] for n in names]
-    forms = sorted({_stamp_form(s) for s in stamps})
-    return re.escape(prefix) + "_(?:" + "|".join(forms) + r")\.tif"
+    """The regular expression of the file names ``{prefix}_{stamp}.tif`` named as this run's
+    steps (``names``, this run's files) are: as many '_'-joined parts as one of its stamps,
+    dates and numbers by their form, other labels (words) only as this run writes them at that
+    position; after a date or number, its overpass optional (``2020-01-05`` and
+    ``2020-01-05_day``, as a day/night series of the prefix names its steps), which is only
+    'day'/'night' or a label this run writes there.
+
+    So another series whose prefix begins with this one's is never matched: its prefix's
+    remainder is a part of its own (``bicubic_2020-01-05`` of ``sr_bicubic`` beside ``sr``;
+    ``2_2020001`` of ``sr_2`` beside day-of-year labels; ``day_2020-01-05`` of a run stacked
+    by overpass is matched only by a run writing the label 'day' first). A run of
+    single-word labels is matched by its own labels only (``lst_mar.tif`` is not told beside
+    a rerun of ``jan`` and ``feb``: any word would take the user's own untagged files of the
+    prefix, ``sr_mask.tif``, which the advice then removes)."""
+    by_count: dict[int, list[list[str]]] = {}
+    for n in names:
+        parts = n[len(prefix) + 1:-len(".tif")].split("_")
+        by_count.setdefault(len(parts), []).append(parts)
+    forms = set()
+    for count, stamps in by_count.items():
+        at = [{s[j] for s in stamps} for j in range(count)]
+        heads = at[0]
+        dated = all(re.fullmatch(_STAMP_DATE, x) or re.fullmatch(_STAMP_NUMBER, x)
+                    for x in heads)
+        if count == 1 and dated:
+            forms.add(f"{_part_form(heads)}(?:_{_STAMP_OVERPASS})?")
+        elif count == 2 and dated and not any(
+                re.fullmatch(_STAMP_DATE, x) or re.fullmatch(_STAMP_NUMBER, x) for x in at[1]):
+            # a date and its label (an overpass): the label optional, as the overpass
+            # labels of a day/night series or this run's own
+            labels = _part_form(at[1])
+            forms.add(f"{_part_form(heads)}(?:_(?:{_STAMP_OVERPASS}|{labels}))?")
+        else:
+            forms.add("_".join(_part_form(x) for x in at))
+    return re.escape(prefix) + "_(?:" + "|".join(sorted(forms)) + r")\.tif"
 
 
 def _raw(regex: str) -> str:

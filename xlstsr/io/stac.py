@@ -1319,6 +1319,25 @@ def _given_scaling(item: Any, key: str) -> set[str]:
     return {k for k in ("scale", "offset") if k in _v2_fields(item, asset, key)}
 
 
+def _local_file(href: str | None) -> str | None:
+    """The path of an existing local file that ``href`` names (an absolute path, or a
+    ``file://`` URL: such hrefs are local files the loaders read; taken for remote ones, a
+    file's own scale was not read), else None (remote or relative). A URL's path is taken as
+    written (as odc-stac opens it), else percent-decoded (``a%20b`` for ``a b``)."""
+    if not href:
+        return None
+    paths = [href]
+    if href.lower().startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(href)
+        if parts.netloc not in ("", "localhost"):
+            return None  # a file on another host
+        paths = [parts.path, unquote(parts.path)]
+    return next((p for p in paths if "://" not in p and os.path.isabs(p) and os.path.isfile(p)),
+                None)
+
+
 def _file_scalings(items: Sequence[Any], key: str
                    ) -> dict[Any, tuple[float, float, str | None, str]] | None:
     """The GDAL scale, offset and unit of band 1 of asset ``key``'s files, from the header of
@@ -1334,8 +1353,8 @@ def _file_scalings(items: Sequence[Any], key: str
         if coll in found:
             continue
         asset = it.assets.get(key)
-        href = None if asset is None else (asset.get_absolute_href() or asset.href)
-        if not (href and "://" not in href and os.path.isabs(href) and os.path.exists(href)):
+        href = None if asset is None else _local_file(asset.get_absolute_href() or asset.href)
+        if href is None:
             missing.add(coll)
             continue
         try:
@@ -1373,25 +1392,37 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
                 continue
             it = next(i for i in items if key in i.assets)
             v1 = bool(it.assets[key].extra_fields.get("raster:bands"))
-            fix = (f"it.assets[{key!r}].extra_fields['raster:bands'][0].update(scale=0.02)"
-                   if v1 else f"it.assets[{key!r}].extra_fields.update({{'raster:scale': 0.02}})")
+            fix = (f"it.assets[{key!r}].extra_fields['raster:bands'][0].update(scale=0.02, "
+                   "offset=0.0)" if v1 else f"it.assets[{key!r}].extra_fields.update("
+                   "{'raster:scale': 0.02, 'raster:offset': 0.0})")
             raise XlstsrError(
                 f"asset {key!r} of item {it.id!r} is labelled {unit!r} and stored as {declared} "
                 "with no scale (raster:bands or the raster v2 fields), and its files are not "
-                "local, so their own scale cannot be read: if they hold digital numbers (MOD11 "
-                "LST: K = DN x 0.02), they would be labelled Kelvin. Give the items the scale "
-                "the files use (`rasterio.open(href).scales` reads a file's) with a modifier, "
-                f"e.g. `modifier=lambda it: {fix}`, or scale 1.0 where the files hold whole "
-                f"{unit}; or pass decode=False and decode the stored values yourself."
+                "local, so their own scale cannot be read: if they hold digital numbers, they "
+                f"would be labelled {unit!r}. Give the items the scale and offset the product "
+                "documents (its user guide, or the raster:bands of the source catalogue: "
+                "MOD11/MYD11 LST scale 0.02, offset 0; Landsat Collection 2 ST_B10 scale "
+                "0.00341802, offset 149.0) with a modifier, e.g. "
+                f"`modifier=lambda it: {fix}`; a file header without a scale "
+                "(`rasterio.open(href).scales` of 1.0) is no proof that the values are whole "
+                f"{unit} (Landsat's files keep theirs in the MTL metadata). Or pass "
+                "decode=False and decode the stored values yourself."
             )
-        scalings = {(sc, off) for sc, off, _, _ in files.values()}
+        # only the fields taken from the files are compared: those the items give win
+        taken = [f for f in ("scale", "offset") if f not in given]
+        scalings = {tuple(v for f, v in (("scale", sc), ("offset", off)) if f in taken)
+                    for sc, off, _, _ in files.values()}
         if len(scalings) > 1:
-            shown = "; ".join(f"collection {c!r}: scale {sc:g}, offset {off:g} ("
-                              f"{os.path.basename(h)})" for c, (sc, off, _, h) in files.items())
+            shown = "; ".join(
+                f"collection {c!r}: " + ", ".join(
+                    f"{f} {v:g}" for f, v in (("scale", sc), ("offset", off)) if f in taken)
+                + f" ({os.path.basename(h)})" for c, (sc, off, _, h) in files.items())
+            gives = (f"the items give its {' '.join(sorted(given))}, not its {taken[0]}"
+                     if given else "the items give neither scale nor offset")
             raise XlstsrError(
-                f"the files of asset {key!r} declare different scalings ({shown}) and the "
-                "items give none: load the items of each collection separately, or give the "
-                "items their scale and offset with a `modifier=`."
+                f"the files of asset {key!r} declare different scalings ({shown}) and "
+                f"{gives}: load the items of each collection separately, or give the items "
+                f"their {' and '.join(taken)} with a `modifier=`."
             )
         sc, off, unit, href = next(iter(files.values()))
         base = coding if coding is not None else BandCoding()
@@ -2249,8 +2280,8 @@ def open_stac(
         Apply each asset's ``raster:bands`` coding (:func:`band_coding`): ``nodata`` -> NaN,
         ``value * scale + offset``, ``unit`` -> ``units`` attribute ("K" for Kelvin). A scale
         or offset the items do not give is the files' own GDAL scale/offset (and their unit
-        where the items give none), read from the header of one local file per collection, as
-        a masked and scaled read of the file decodes it. Without a coding only the nodata
+        where the items give none), read from the header of one local file (a path or a
+        ``file://`` href) per collection, as a masked and scaled read of the file decodes it. Without a coding only the nodata
         value is masked. False: the stored values (native dtype) with CF
         attributes (``scale_factor``, ``add_offset``, ``_FillValue``, ``units``) that
         :func:`xlstsr.upscale` decodes. stackstac always masks the files' nodata (NaN,
@@ -2301,7 +2332,7 @@ def open_stac(
         masks it: its stored value cannot come back). An asset labelled a temperature and
         stored as integers whose items give no scale and whose files are not local (their own
         scale cannot be read: digital numbers would be labelled Kelvin), or whose files declare
-        different scalings in different collections.
+        a different scale or offset, of those the items do not give, in different collections.
     NoOverlapError
         An area (``bbox=``, ``lon=``/``lat=``, ``geopolygon=``, ``bounds_latlon=``) that meets
         none of the items: the cube would be NaN only.
