@@ -245,7 +245,8 @@ def score_protocols(sr: xr.DataArray, lst: xr.DataArray, aster: xr.DataArray,
 
 def pair_offset(lst: xr.DataArray, aster: xr.DataArray) -> tuple[xr.Dataset, dict[str, Any]]:
     """ASTER's offset and MODIS's PSF on one pair (ASTER on the anchor's truth mask)."""
-    truth = aster.where(aster_truth_mask(aster, erode=TRUTH["erode"], min_k=TRUTH["valid_min"]))
+    truth = aster.where(aster_truth_mask(aster, erode=TRUTH["erode"],
+                                         min_k=TRUTH["valid_min"], clear=False))
     est = xlstsr.estimate_offset(truth, lst, errors="ignore")
     return est, {k: float(v) for k, v in est.data_vars.items()}
 
@@ -312,7 +313,7 @@ def modis_vs_aster_1km(lst: xr.DataArray, aster: xr.DataArray) -> dict[str, floa
     """
     template = xlstsr.upscale(lst, FACTOR, method="nearest", mask_out_of_range=True)
     truth = aster.where(aster_truth_mask(aster, **{"erode": TRUTH["erode"],
-                                                    "min_k": TRUTH["valid_min"]}))
+                                                    "min_k": TRUTH["valid_min"]}, clear=False))
     fine = truth.rio.reproject_match(template, resampling=Resampling.bilinear, nodata=np.nan)
     agg = radiometric_mean(fine.values.astype(np.float64), FACTOR, min_valid=1.0)
     modis = xlstsr.validate.decode_lst(lst, mask_out_of_range=True).values.astype(np.float64)
@@ -346,7 +347,8 @@ def bicubic_variants(lst: xr.DataArray, aster: xr.DataArray) -> dict[str, dict[s
             score(keys075, lst, aster),
     }
     # no reprojection of SR: ASTER truth reprojected (bilinear) onto the SR grid instead
-    truth = aster.where(aster_truth_mask(aster, erode=TRUTH["erode"], min_k=TRUTH["valid_min"]))
+    truth = aster.where(aster_truth_mask(aster, erode=TRUTH["erode"],
+                                         min_k=TRUTH["valid_min"], clear=False))
     on_modis = truth.rio.reproject_match(ours, resampling=Resampling.bilinear, nodata=np.nan)
     on_modis = on_modis.assign_coords(y=ours.y.values, x=ours.x.values)
     ds = xlstsr.evaluate(ours, on_modis, coarse=lst, factor=FACTOR)
@@ -523,7 +525,8 @@ def draw_misfit(path: Path, pid: str, lst: xr.DataArray, aster: xr.DataArray,
 
     from xlstsr.coregister import misfit_surface
 
-    truth = aster.where(aster_truth_mask(aster, erode=TRUTH["erode"], min_k=TRUTH["valid_min"]))
+    truth = aster.where(aster_truth_mask(aster, erode=TRUTH["erode"],
+                                         min_k=TRUTH["valid_min"], clear=False))
     shifts = np.arange(-460.0, 461.0, 20.0)
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.2), layout="constrained")
     for ax, sig, title in ((axes[0], 0.0, "box PSF"),
@@ -550,7 +553,8 @@ def draw_maps(path: Path, pid: str, lst: xr.DataArray, aster: xr.DataArray,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    mask = aster_truth_mask(aster, erode=TRUTH["erode"], min_k=TRUTH["valid_min"]).values
+    mask = aster_truth_mask(aster, erode=TRUTH["erode"],
+                            min_k=TRUTH["valid_min"], clear=False).values
     truth = np.where(mask, aster.values, np.nan)
 
     def on_aster(da: xr.DataArray, resampling: Resampling) -> np.ndarray:
@@ -697,7 +701,8 @@ def usable_pairs(pairs: Sequence[str], root: str | Path | None
         if not np.isfinite(lst.values).any():
             skipped[pid] = "the MODIS LST holds no valid pixel (all NaN)"
             continue
-        n = int(aster_truth_mask(aster, erode=TRUTH["erode"], min_k=TRUTH["valid_min"]).sum())
+        n = int(aster_truth_mask(aster, erode=TRUTH["erode"],
+                                 min_k=TRUTH["valid_min"], clear=False).sum())
         if n == 0:
             skipped[pid] = (f"no ASTER pixel in the truth mask (> 0, eroded by {TRUTH['erode']} "
                             f"px, > {TRUTH['valid_min']:.0f} K): scene fill or cloud")

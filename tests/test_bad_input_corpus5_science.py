@@ -236,7 +236,8 @@ def test_scaling_stats_refuses_a_constant_field(truth):
     with pytest.raises(errors.XlstsrError, match=r"constant \(300 on every valid pixel\)"):
         xlstsr.scaling_stats(truth * 0 + 300.0)  # was NaN statistics and a spectral slope -2.9
     stack = xr.concat([truth, truth * 0 + 300.0], "time")
-    with pytest.warns(UserWarning, match=r"steps \[1\] of the field are constant"):
+    label = np.datetime_as_string(stack.time.values[1], unit="s")  # named by its date (48)
+    with pytest.warns(UserWarning, match=rf"steps time={label} of the field are constant"):
         st = xlstsr.scaling_stats(stack)
     assert np.isfinite(st.spectral_slope[0]) and np.isnan(st.spectral_slope[1])
 

@@ -59,9 +59,14 @@ def test_open_pair_decodes_aster():
 def test_truth_mask_is_the_readme_rule(pid):
     _, _, aster = open_modis_aster_pair(pid, DATA)
     raw = rioxarray.open_rasterio(DATA / "modis_aster" / f"{pid}_aster_lst_250m.tif").squeeze().values
-    expected = ndimage.binary_erosion(raw > 0, iterations=3) & (raw.astype(np.float64) * 0.1 > 230)
+    warm = raw.astype(np.float64) * 0.1 >= 230
+    # the border and what min_k removes (cloud, the fill-mixed ring) both eroded (review 48)
+    expected = ndimage.binary_erosion((raw > 0) & warm, iterations=3) & warm
     got = aster_truth_mask(aster).values
     np.testing.assert_array_equal(got, expected)
+    # clear=False: the anchor protocol's mask of earlier versions, the border alone eroded
+    old = ndimage.binary_erosion(raw > 0, iterations=3) & (raw.astype(np.float64) * 0.1 > 230)
+    np.testing.assert_array_equal(aster_truth_mask(aster, clear=False).values, old)
     assert got.sum() > 0.5 * (raw > 0).sum()
     _, _, masked = open_modis_aster_pair(pid, DATA, truth_mask=True)
     np.testing.assert_array_equal(np.isfinite(masked.values), got)

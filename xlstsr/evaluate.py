@@ -356,7 +356,7 @@ def _check_thresholds_kept(ref: xr.DataArray, mask: xr.DataArray, erode: int | N
 
 
 #: kelvin by which the median of the reference pixels kept next to its gaps may differ from
-#: the median of the rest, with ``erode=0``, before :func:`evaluate` warns (also more than
+#: the median of the rest, at any ``erode``, before :func:`evaluate` warns (also more than
 #: :data:`GAP_RING_IQR` times the rest's interquartile range). ASTER K x 10 decoded with its 0
 #: fill and valid_min=230 kept its fill-mixed border 43-77 K colder than the rest (RMSE 2-3x);
 #: land along the coast or cloud gaps of clear ECOSTRESS scenes (70 m, water and cloud
@@ -368,49 +368,83 @@ GAP_RING_IQR = 3.0
 _GAP_RING_MIN_PIXELS = 30
 
 
-def _check_gap_ring(ref: xr.DataArray, mask: xr.DataArray, erode: int | None) -> None:
-    """Warn when ``erode`` is 0 and the reference pixels that ``mask`` keeps next to the
-    reference's gaps (its declared fill, NaN) differ from the rest by more than
-    :data:`GAP_RING_WARN_K` and :data:`GAP_RING_IQR` interquartile ranges: a scene border mixed
-    with the fill (ASTER's 0) scored as truth, which doubled its RMSE without a word. In
-    memory (``ref`` and ``mask`` computed) only, as the other checks of the scored pixels."""
-    if erode:
-        return
+def _check_gap_ring(ref: xr.DataArray, mask: xr.DataArray, erode: int | None,
+                    valid_min: Any = None, valid_max: Any = None, clear: bool = False) -> None:
+    """Warn when the reference pixels that ``mask`` keeps next to the pixels it removes (the
+    reference's fill or NaN, what ``valid_min`` / ``valid_max`` and the physical range drop,
+    and what ``erode`` drops around them; not the band it cuts along the array's edge) differ
+    from the rest by more than :data:`GAP_RING_WARN_K` and :data:`GAP_RING_IQR` interquartile
+    ranges: a scene border mixed with the fill (ASTER's 0) scored as truth, which doubled its
+    RMSE without a word. Run at any ``erode``: ASTER's border is still mixed 1-2 px in, and
+    erode acts on the declared gaps only (a 0 fill left undeclared and removed by valid_min,
+    or cold cloud without ``clear``, kept its mixed ring at erode=3). In memory (``ref`` and
+    ``mask`` computed) only, as the other checks of the scored pixels."""
+    erode = int(erode or 0)
     ydim, xdim = spatial_dims(ref)
     lead = [d for d in ref.dims if d not in (ydim, xdim)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the erosion's own warnings were given with the mask
+        # what erode alone keeps: the rest of what the mask removes is the thresholds' (and
+        # the physical range's) gaps, with clear's erosion around them
+        base = reference_mask(ref, erode=erode)
     v = np.asarray(ref.transpose(*lead, ydim, xdim).values, np.float64)
     m = np.asarray(mask.transpose(*lead, ydim, xdim).values, bool)
-    v = v.reshape(-1, *v.shape[-2:])
-    m = m.reshape(-1, *m.shape[-2:])
+    e = np.asarray(base.transpose(*lead, ydim, xdim).values, bool)
+    v, m, e = (a.reshape(-1, *a.shape[-2:]) for a in (v, m, e))
     cross = ndimage.generate_binary_structure(2, 1)
+    # the band erode cuts along the array's edge: a cut, not a fill
+    edge = np.zeros(v.shape[-2:], bool)
+    if erode:
+        edge[:erode], edge[-erode:], edge[:, :erode], edge[:, -erode:] = True, True, True, True
     found = []
-    for i, (vi, mi) in enumerate(zip(v, m)):
-        gap = ~np.isfinite(vi)
-        if not gap.any():
+    for i, (vi, mi, ei) in enumerate(zip(v, m, e)):
+        # the kept 4-neighbours of the gaps (fill, NaN) and of erode's rim around them, and
+        # of the threshold gaps: judged apart, as the ring of one was diluted by the other's
+        # (pair 020 at erode=3 without clear: RMSE 2.85 for 1.56 K, the mixed ring beside the
+        # 230 K gaps unseen among the clean one at 4 px from the fill)
+        rings = {"gaps": ndimage.binary_dilation(~ei & ~edge, cross) & mi,
+                 "thresholds": ndimage.binary_dilation(ei & ~mi, cross) & mi}
+        rest = mi & ~(rings["gaps"] | rings["thresholds"])
+        if rest.sum() < _GAP_RING_MIN_PIXELS:
             continue
-        # the 4-neighbours of a gap (not of the array's edge: a cut, not a fill): those erode=1
-        # drops
-        near = ndimage.binary_dilation(gap, cross) & mi
-        rest = mi & ~near
-        if near.sum() < _GAP_RING_MIN_PIXELS or rest.sum() < _GAP_RING_MIN_PIXELS:
-            continue
-        a, b = float(np.median(vi[near])), float(np.median(vi[rest]))
+        b = float(np.median(vi[rest]))
         q1, q3 = np.percentile(vi[rest], [25, 75])
-        if abs(a - b) > max(GAP_RING_WARN_K, GAP_RING_IQR * float(q3 - q1)):
-            found.append((i, int(near.sum()), a, b))
+        for kind, near in rings.items():
+            if near.sum() < _GAP_RING_MIN_PIXELS:
+                continue
+            a = float(np.median(vi[near]))
+            if abs(a - b) > max(GAP_RING_WARN_K, GAP_RING_IQR * float(q3 - q1)):
+                found.append((i, int(near.sum()), a, b, kind))
     if not found:
         return
-    i, n, a, b = max(found, key=lambda f: abs(f[2] - f[3]))
-    where = f" (in {len(found)} of {len(v)} images; the worst, image {i}, said)" \
-        if len(v) > 1 else ""
+    i, n, a, b, kind = max(found, key=lambda f: abs(f[2] - f[3]))
+    where = f" (in {len(set(f[0] for f in found))} of {len(v)} images; the worst, image {i}, " \
+        "said)" if len(v) > 1 else ""
+    given = not (valid_min is None and valid_max is None)
+    masked = "if the reference was masked already, its mask left them in."
+    if not erode:
+        why = "as nothing erodes the valid region"
+        fix = ("Pass erode=3 to drop the pixels within 3 px of every gap (ASTER: "
+               "`reference_scale=0.1, reference_nodata=0, erode=3, valid_min=230, "
+               f"clear=True`); {masked}")
+    elif kind == "thresholds" and not (clear and given):
+        # erode acts on the declared fill and NaN: an undeclared fill is removed by the
+        # thresholds (or the physical range) alone, its mixed border kept
+        why = (f"as erode={erode} acts on the reference's declared fill and NaN, not on the "
+               f"pixels {'valid_min / valid_max' if given else 'the physical range'} remove")
+        fix = ("Declare the fill (ASTER: reference_nodata=0), so that erode drops its border"
+               + ("; pass clear=True to erode around the gaps the thresholds make too (cloud "
+                  "edges; ASTER: `reference_scale=0.1, reference_nodata=0, erode=3, "
+                  "valid_min=230, clear=True`)" if given else "")
+               + f"; {masked}")
+    else:
+        why = f"as erode={erode} leaves them"
+        fix = f"Pass a larger erode (e.g. erode={max(3, erode + 2)}) to drop them; {masked}"
     warn(
         f"the {n} reference pixels kept next to its gaps (its fill or NaN: the scene border, "
         f"masked clouds) are {abs(a - b):.1f} K {'colder' if a < b else 'warmer'} than the "
         f"rest (median {a:.1f} K against {b:.1f} K){where}: pixels mixed with the fill at the "
-        "scene border (or partly cloudy at cloud edges) are scored as truth, as nothing "
-        "erodes the valid region. Pass erode=3 to drop the pixels within 3 px of every gap "
-        "(ASTER: `reference_scale=0.1, reference_nodata=0, erode=3, valid_min=230, "
-        "clear=True`); if the reference was masked already, its mask left them in.",
+        f"scene border (or partly cloudy at cloud edges) are scored as truth, {why}. {fix}",
         UserWarning,
     )
 
@@ -1487,9 +1521,10 @@ def evaluate(
         removing more than :data:`THRESHOLD_DROP_WARN` of the reference's otherwise valid
         pixels (a cold scene, not its clouds), ``n_valid`` differing along a dim of ``sr``
         that the reference lacks (methods stacked along ``method``), a step whose mean
-        error exceeds :data:`WARN_BIAS_K`, or, with ``erode=0``, reference pixels kept next to
-        its gaps (fill, NaN) that differ from the rest by more than :data:`GAP_RING_WARN_K`
-        (a scene border mixed with the fill: pass ``erode=3``). These checks need the pixels,
+        error exceeds :data:`WARN_BIAS_K`, or reference pixels kept next to its gaps (fill,
+        NaN, and what ``erode`` or ``valid_min`` / ``valid_max`` remove) that differ from the
+        rest by more than :data:`GAP_RING_WARN_K` (a scene border mixed with the fill: pass
+        ``erode=3``, declare the fill, ``clear=True``). These checks need the pixels,
         so they run only on what is in memory here: the threshold check on the reference (in
         memory, or computed by a reprojection or ``coregister=True``), the others on ``sr``
         and the reference both (in memory, or computed by a reprojection). Lazy scores
@@ -1672,7 +1707,7 @@ def evaluate(
         on_ref = _reproject(sr, ref)
     if not isinstance(mask.variable.data, dsa.Array):  # in memory (or computed above) only
         _check_thresholds_kept(ref, mask, erode, valid_min, valid_max)
-        _check_gap_ring(ref, mask, erode)
+        _check_gap_ring(ref, mask, erode, valid_min, valid_max, clear)
     ref_m = ref.where(mask)
     on_ref = on_ref.where(mask)
     with warnings.catch_warnings():
@@ -1748,7 +1783,8 @@ def evaluate(
     if reference_clear is not None:
         said.append("reference_clear mask applied")
     said.append(f"valid region eroded by {erode} px")
-    if clear and erode:  # with erode=0 clear drops nothing (warned by reference_mask)
+    if clear and erode and not (valid_min is None and valid_max is None):
+        # with erode=0 or without a threshold clear drops nothing (warned by reference_mask)
         said.append("clear-sky erosion around threshold gaps")
     ds.attrs = {
         "reference_mask": ", ".join(said) + f", within [{valid_min}, {valid_max}] K",

@@ -777,6 +777,16 @@ def _check_box(box: object) -> Box:
             f"box must be (west, south, east, north) in degrees of longitude and latitude, got "
             f"{box!r}; e.g. ecostress_box() (all scenes of the folder)."
         )
+    if vals[0] > vals[2]:
+        # west > east crosses the antimeridian: its centre (0 for (179.5, -179.5)) picked the
+        # Greenwich UTM zone and a 16,000 km grid around the world
+        raise XlstsrError(
+            f"box {box!r}: west {vals[0]:g} > east {vals[2]:g}: a box across "
+            "the antimeridian (180 degrees) is not supported by the common grid (one UTM "
+            "zone): split it at 180 into two boxes, e.g. "
+            f"({vals[0]:g}, {vals[1]:g}, 180, {vals[3]:g}) and "
+            f"(-180, {vals[1]:g}, {vals[2]:g}, {vals[3]:g}), and open each scene on the one "
+            "its place lies in (or resolution=None for the scene's own grid).")
     return vals  # type: ignore[return-value]
 
 
@@ -983,7 +993,10 @@ def open_ecostress_scene(
     if box is not None:
         box = _check_box(box)
     scenes = ecostress_scenes(root)
-    key = _scene_key(key)
+    given, key = key, _scene_key(key)
+    # the user's date or time (not a key or a file name), named if no scene is at that time
+    given = given if (re.fullmatch(r"\d{13}", key) and key != str(given).strip()
+                      and "doy" not in str(given)) else None
     unreadable = scenes.attrs.get("unreadable", {})
     if key in unreadable:  # left out of the listing, its file damaged
         raise XlstsrError(f"scene {key}: {unreadable[key]}")
@@ -993,6 +1006,21 @@ def open_ecostress_scene(
             f"no ECOSTRESS scene {key!r} in the listing of {scenes.attrs['folder']}: it is left "
             f"out ({left_out[key]}). Copy its missing file(s) there (ecostress_scenes() lists the "
             f"{len(scenes)} scenes present; its attrs['left_out'] those left out).")
+    if key not in scenes.index and given is not None:
+        # a date or time given: the doy key made of it ('2023172000000' for '2023-06-21') is
+        # not what the user typed; the scenes of that UTC day are what they look for
+        day = [k for k in scenes.index if str(k)[:7] == key[:7]]
+        when = pd.to_datetime(key, format="%Y%j%H%M%S")
+        raise VariableNotFoundError(
+            f"no ECOSTRESS scene at {when} UTC (the time {given!r} names"
+            + ("; a date alone is its midnight" if key.endswith("000000") else "") + "): "
+            + (f"the scenes of {when.date()} (UTC) are "
+               + ", ".join(f"{k} ({k[7:9]}:{k[9:11]}:{k[11:13]} UTC)" for k in day)
+               + "; pass one of these keys" if day else
+               f"no scene of {when.date()} (UTC) either; the scenes' days are "
+               + ", ".join(sorted({pd.to_datetime(str(k)[:7], format="%Y%j")
+                                   .strftime("%Y-%m-%d") for k in scenes.index})))
+            + " (ecostress_scenes() lists them with their datetime_utc).")
     if key not in scenes.index:
         raise VariableNotFoundError(
             f"no ECOSTRESS scene {key!r}: a scene is named by the doy key of its file names "
