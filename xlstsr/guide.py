@@ -487,7 +487,44 @@ def georeference_guide(guide: GuideLike) -> GuideLike:
     coordinates from a written transform, CRS and regular grid required)."""
     guide = guide_fields(guide)
     _check_guide_type(guide)
-    return _map_bands(guide, lambda g: georeference(g, "guide"))
+    if isinstance(guide, xr.DataArray):
+        return georeference(guide, "guide")
+    keys = list(guide) if isinstance(guide, Mapping) else list(range(len(guide)))
+    out, refused = [], []
+    for k in keys:
+        try:
+            out.append(georeference(guide[k], "guide"))
+        except GridError as err:
+            refused.append((k, err))
+    if refused:
+        # the code written on each refused band (`guide = guide.interp(...)` raised
+        # AttributeError on a list or dict), every band's at once (each its own grid)
+        tup = isinstance(guide, tuple)
+        k, err = refused[0]
+        more = [(k2, e2) for k2, e2 in refused[1:] if type(e2) is type(err)]
+        codes = " ".join(f"Band {k2!r} too: {'; '.join(_band_codes(str(e2), k2, tup))}."
+                         for k2, e2 in more if _band_codes(str(e2), k2, tup))
+        raise type(err)(f"guide band {k!r}: {_on_band(str(err), k, tup)}"
+                        + (f" {codes}" if codes else "")) from err
+    return dict(zip(keys, out)) if isinstance(guide, Mapping) else out
+
+
+def _on_band(msg: str, key: Hashable, in_tuple: bool) -> str:
+    """A refusal of one band of a list or dict guide, its code written on that band
+    (``guide[key] = guide[key].interp(...)``; a tuple made a list first)."""
+    band = f"guide[{key!r}]"
+
+    def code(m: re.Match) -> str:
+        c = re.sub(r"\bguide\b", band, m.group(1))
+        return f"`{'guide = list(guide); ' if in_tuple else ''}{c}`"
+
+    return re.sub(r"`([^`]*\bguide\b[^`]*)`", code, msg)
+
+
+def _band_codes(msg: str, key: Hashable, in_tuple: bool) -> list[str]:
+    """The code spans (in backticks) of :func:`_on_band`'s message."""
+    return [f"`{c}`" for c in re.findall(r"`([^`]*)`", _on_band(msg, key, in_tuple))
+            if f"guide[{key!r}]" in c]
 
 
 def _check_guide_type(guide: Any) -> None:
@@ -2762,12 +2799,15 @@ def measure_offset(
             # without a word); the advice searches twice as far again, so that the whole
             # image's estimate (a shift at its bound is unreliable) finds it too
             u = "deg" if lst.rio.crs is not None and lst.rio.crs.is_geographic else "m"
+            # shift_x/shift_y are the correction: the guide's offset is its opposite (printed
+            # as the offset, a user moving the coordinates back by it doubled the error)
             wx, wy = float(wide.shift_x), float(wide.shift_y)
             warn(
                 f"the guide's best offset from the LST lies at the search limit ({bound:.4g} {u}, "
                 f"half an LST pixel; |r| {r0:.2f} as given, {r1:.2f} there); searched twice as "
-                f"far it is ({wx:+.4g}, {wy:+.4g}) {u} (x, y"
-                + ("" if bool(wide.reliable) else ", at that search's limit too") + "): the "
+                f"far it is ({-wx + 0.0:+.4g}, {-wy + 0.0:+.4g}) {u} (x, y"
+                + ("" if bool(wide.reliable) else ", at that search's limit too")
+                + f"; moving its coordinates by ({wx:+.4g}, {wy:+.4g}) {u} would put it back): the "
                 "guide is off by more than "
                 "half an LST pixel (e.g. coordinates off by a whole LST pixel), and its detail "
                 f"lands in the wrong place; it is used as it is (guide_offset={mode!r}). Check "
@@ -2791,8 +2831,8 @@ def measure_offset(
     # est.shift_x/shift_y are the correction (what to add to the guide's coordinates): the
     # guide's own offset is its opposite (the correction printed as the offset, a user moving
     # another band by hand moved it the wrong way, doubling the error)
-    found = (f"the guide is offset from the LST by ({-sx:+.3g}, {-sy:+.3g}) {u} (x, y; +/- "
-             f"{unc:.2g} {u}), {off / fine_px:.2f} fine pixel")
+    found = (f"the guide is offset from the LST by ({-sx + 0.0:+.3g}, {-sy + 0.0:+.3g}) {u} "
+             f"(x, y; +/- {unc:.2g} {u}), {off / fine_px:.2f} fine pixel")
     back_by = f"({sx:+.3g}, {sy:+.3g}) {u}"
     # the offset of band 0 stands for every band: bands of other sources (each on its own
     # grid, accepted since the bands are aligned one by one) may not share it

@@ -105,6 +105,12 @@ FILL_IQR = 3.0
 #: within 0.002 K of it, none of them on FILL_SHARE alone; real temperatures on a share of a
 #: scene far below the rest are not that close to one value
 FILL_REL_TOL = 1e-5
+#: an integer image stored as 0 on every valid pixel is a fill when 0 decodes outside the
+#: physical range, when its stored step is this fine (K x 50 or finer: a real scene is never
+#: exactly 0.00 on every pixel), or when it holds this many pixels (a whole image, not a crop
+#: of melting ice): a whole-degree or degC x 10 crop at 0 degC is data
+ZERO_FILL_MAX_SCALE = 0.02
+ZERO_FILL_MIN_PIXELS = 256 * 256
 #: ... and at any share (at least FILL_MIN_PIXELS pixels) beyond FILL_FAR_IQR of them: -9999 in
 #: an NDVI band is 30 000 inter-quartile ranges out, a saturated reflectance tens at most
 FILL_FAR_IQR = 100.0
@@ -875,8 +881,7 @@ def require_georeferenced(da: xr.DataArray, what: str = "input", *,
                 "works with naive UTC dates: convert instants with "
                 f"`{v} = {v}.assign_coords({dim}={v}.indexes['{dim}'].tz_convert(None))`"
                 + (f", or, for days dated in local time (a daily product), drop the zone: "
-                   f"`{v} = {v}.assign_coords({dim}={v}.indexes['{dim}'].tz_localize(None))` "
-                   "(for each band of a list or dict of bands)."
+                   f"`{v} = {v}.assign_coords({dim}={v}.indexes['{dim}'].tz_localize(None))`."
                    if what == "guide" else ".")
             )
         if dim in da.coords and da[dim].dtype.kind in "fcmM" and da[dim].isnull().any():
@@ -1041,7 +1046,7 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
     masks first (:func:`_interp_advice`)."""
     n = name or dim
     v = _advice_var(what)
-    each = (" (each band of a list or dict of bands)" if what == "guide" else "")
+    # (a list or dict guide's band: guide.georeference_guide writes the code on that band)
     med = float(np.median(step)) if step.size else 0.0
     worst = float(np.abs(step - mean_step).max()) if step.size else 0.0
     line = "row" if dim.lower() in ("y", *_LAT_NAMES) else "column"
@@ -1056,7 +1061,7 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
             f"the {what}'s '{n}' (longitude) coordinates jump from {a:.6g} to {b:.6g}: the grid "
             f"crosses {where}. Unwrap them so that they run on from the first one, in order "
             f"(some may then lie beyond -180..180 or 0..360, which is fine): "
-            f"`{v} = {v}.assign_coords({n}={_unwrap_advice(c, n, v)})`{each}."
+            f"`{v} = {v}.assign_coords({n}={_unwrap_advice(c, n, v)})`."
         )
     s = np.sort(c)
     ds = np.diff(s)
@@ -1074,7 +1079,7 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
             f"the {what}'s '{n}' coordinates are a regular grid (step {float(ds.mean()):.6g}) "
             f"but its {line}s are out of order (e.g. tiles concatenated in the wrong order): "
             f"sort them, `{v} = {v}.sortby('{n}'" + (", ascending=False" if down else "")
-            + f")`{each}."
+            + ")`."
         )
     if med != 0:
         ratio = step / med
@@ -1088,7 +1093,7 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
                 f"the {what}'s '{n}' coordinates skip {missing} {line}(s) (after {n} = {at}; "
                 f"the usual step is {med:.6g}): a grid needs every {line}. Put it on the full "
                 f"grid, the missing {line}s as NaN: `{v} = {v}.reindex({n}="
-                f"{_regular(c[0], med, size)}, method='nearest', tolerance={abs(med) / 4:.6g})`{each}."
+                f"{_regular(c[0], med, size)}, method='nearest', tolerance={abs(med) / 4:.6g})`."
             )
         i = np.arange(c.size)
         slope, first = np.polyfit(i, c, 1)  # the regular grid nearest to the coordinates
@@ -1099,8 +1104,8 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
                 f"{dev:.2g} pixel (steps differ from their mean {mean_step:.6g} by up to "
                 f"{worst:.3g}): rounding or float errors in coordinates written by hand or "
                 f"read from text? Snap them: `{v} = {v}.assign_coords({n}="
-                f"{_regular(first, slope, c.size)})`{each}; if the grid is truly irregular, "
-                f"interpolate it onto a regular one: {_interp_advice(c, n, v, da)}{each}."
+                f"{_regular(first, slope, c.size)})`; if the grid is truly irregular, "
+                f"interpolate it onto a regular one: {_interp_advice(c, n, v, da)}."
             )
     # interpolated by its labels: `da.rio.reproject(...)` failed on lat/lon dims and on y/x
     # took the grid as regular, each row left up to a quarter pixel from its latitude
@@ -1108,7 +1113,7 @@ def _irregular_error(what: str, dim: str, c: np.ndarray, step: np.ndarray,
         f"the {what}'s '{n}' coordinates are not regularly spaced (steps differ from their "
         f"mean {mean_step:.6g} by up to {worst:.3g}); interpolate it onto a regular grid "
         f"first (by its labels, each value where its coordinate says): "
-        f"{_interp_advice(c, n, v, da)}{each}."
+        f"{_interp_advice(c, n, v, da)}."
     )
 
 
@@ -1120,8 +1125,10 @@ def _interp_advice(c: np.ndarray, n: str, v: str = "da",
     Values as stored are never mixed with a fill: a declared one (``_FillValue``,
     ``missing_value``, rioxarray's nodata) is masked first (``v.where(v != FILL)``; interp of
     an undecoded uint16 LST mixed its 0s into 112-212 K pixels beside each gap, which passed
-    once mask_out_of_range was followed); integers with none declared are interpolated to the
-    nearest label (an undeclared fill stays a whole pixel, which the value checks name)."""
+    once mask_out_of_range was followed); integers with none declared holding a fill-like
+    value (:func:`_fill_like_integer`) get the nearest label (the value stays a whole pixel,
+    which the value checks name), with that value's mask for a linear one; clean ones the plain
+    linear interp."""
     grid = f"{n}=np.linspace({float(c[0])!r}, {float(c[-1])!r}, {c.size})"
     fill = _declared_fill_for_interp(da) if da is not None else None
     if fill is not None:
@@ -1129,11 +1136,39 @@ def _interp_advice(c: np.ndarray, n: str, v: str = "da",
                 "stored, masked first: interpolated, it would be mixed into the pixels beside "
                 "each gap)")
     if da is not None and np.issubdtype(da.dtype, np.integer):
-        return (f"`{v} = {v}.interp({grid}, method='nearest')` (nearest: its values are stored "
-                "integers, and a fill among them, none being declared, would be mixed into "
-                f"its neighbours by a linear interp; declare it and mask it, `{v}.where({v} != "
-                "FILL)` with FILL its stored no-data value, for a linear one)")
+        held = _fill_like_integer(da)
+        if held is not None:  # nearest keeps it a whole pixel (it may be data: 0 degC)
+            return (f"`{v} = {v}.interp({grid}, method='nearest')` (nearest: it holds {held!r} "
+                    "as stored, a fill's usual value, none being declared, which a linear "
+                    "interp would mix into the pixels beside it; if it is the fill, mask it "
+                    f"first for a linear one: `{v} = {v}.where({v} != {held!r}).interp({grid})`)")
+    # (clean integers: linear, each value where its label says; nearest moved them by up to
+    # half an irregular step, 0.65 K RMSE for 0.15 K)
     return f"`{v} = {v}.interp({grid})`"
+
+
+def _fill_like_integer(da: xr.DataArray) -> int | None:
+    """A fill-like value that stored integers ``da`` hold, none being declared, or None: 0
+    (MODIS's, ASTER's), the type's extremes (GDAL's and CF's), or a plateau of one value far
+    from the rest (:func:`suspect_fill` on the values through their attrs' scale). For advice
+    only (an error path: a lazy array's values are read)."""
+    info = np.iinfo(da.dtype)
+    for c in dict.fromkeys((0, int(info.min), int(info.max))):
+        if bool((da == c).any()):
+            return c
+    v = np.asarray(da.values, np.float64)
+    scale = _attr(da, "scale_factor")
+    offset = _attr(da, "add_offset")
+    try:
+        k = (v * float(np.ravel(scale)[0] if scale is not None else 1.0)
+             + float(np.ravel(offset)[0] if offset is not None else 0.0))
+    except (TypeError, ValueError):
+        k = v
+    hit = suspect_fill(k)
+    if hit is None:
+        return None
+    at = np.flatnonzero(np.isclose(k.ravel(), hit[0], rtol=FILL_REL_TOL, atol=0))
+    return int(v.ravel()[at[0]]) if at.size else None
 
 
 def _declared_fill_for_interp(da: xr.DataArray) -> float | int | None:
@@ -1146,7 +1181,8 @@ def _declared_fill_for_interp(da: xr.DataArray) -> float | int | None:
         f = np.asarray(f).ravel()
         if f.size and np.issubdtype(f.dtype, np.number) and np.isfinite(f[0]):
             x = f[0].item()
-            return int(x) if float(x).is_integer() else x
+            # (integers only: a float32 fill read as a 39-digit integer literal)
+            return int(x) if np.issubdtype(da.dtype, np.integer) and float(x).is_integer() else x
     return None
 
 
@@ -3220,9 +3256,14 @@ def _stored_integer_fill(finite: np.ndarray, int_stored: tuple[float, float, str
         return np.round(((np.asarray(v, np.float64) - celsius) - offset) / scale)
 
     lo_raw, hi_raw = float(stored(finite.min())), float(stored(finite.max()))
-    if lo_raw == hi_raw == 0.0 and finite.size >= FILL_MIN_PIXELS:
+    zero_k = celsius + offset  # what a stored 0 decodes to
+    if lo_raw == hi_raw == 0.0 and finite.size >= FILL_MIN_PIXELS and (
+            not PHYSICAL_RANGE_K[0] <= zero_k <= PHYSICAL_RANGE_K[1]
+            or abs(scale) <= ZERO_FILL_MAX_SCALE or finite.size >= ZERO_FILL_MIN_PIXELS):
         # every valid pixel at a stored 0 (MODIS's and ASTER's fill): a date written wholly
-        # as 0 in a degC x 100 cube decoded to a uniform 273.15 K image, upscaled as data
+        # as 0 in a degC x 100 cube decoded to a uniform 273.15 K image, upscaled as data (a
+        # coarse product's small crop of melting ice, whole degC, is let through: the fill
+        # advice would have erased it)
         return 0.0, float(finite[0]), 1.0
     ends = {lo_raw, hi_raw}
     extremes = [c for c in sorted(ends)
@@ -3771,7 +3812,12 @@ def _lst_verdict(
                         f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
                         f"every valid pixel of {step} ({finite.size}): {kind}, left "
                         f"undeclared (a missing date, not a uniform temperature); {how}"
-                        + (f"; or remove that image: `{code}`" if code else "") + "."
+                        + (f"; or remove that image: `{code}`" if code else "")
+                        # (the check is skipped only where asked: the fill advice, followed on
+                        # a real 0 degC scene, would erase it)
+                        + (f". If the scene truly is at 0 degC on every pixel, decode it "
+                           f"without this check first: `{v} = xlstsr.validate.decode_lst({v}, "
+                           "check_fill=False)`" if c == 0 else "") + "."
                     )
                 raise UndeclaredFillError(
                     f"the {what} holds {c:.0f} as stored ({_kelvin_text(k)} K decoded) on "
@@ -3882,8 +3928,14 @@ def _lst_verdict(
         step_fix = ("" if drop is None else
                     _step_fix_text(where, drop, finite, what, v, as_stored, in_file, cli,
                                    step_vars))
-        if (drop is not None and float(finite.min()) == float(finite.max())
-                and _others_in_range(flat, i, lo, hi)):
+        uniform = drop is not None and float(finite.min()) == float(finite.max())
+        # a block of this one image (a dask cube read one step per chunk, the usual layout):
+        # the other images unseen, a fill's usual value on every pixel is judged a missing
+        # date (the units advice came back there, and failed on the next step when followed)
+        alone = (uniform and flat.shape[0] == 1
+                 and (as_stored(vmin) in ("0", "-0") or stored_sentinel(vmin) is not None
+                      or abs(vmin) >= NEVER_DATA))
+        if uniform and (alone or _others_in_range(flat, i, lo, hi)):
             # one value on every pixel of a step, the cube's other images temperatures: a
             # missing date written as a fill (uint16 x 0.02's 0 or 65535: 0 K, 1310.7 K), not
             # a units problem: the whole-cube "set degC" / "values look scaled" advice,
@@ -3893,9 +3945,19 @@ def _lst_verdict(
                 f"every valid {what} pixel of {step} holds {as_stored(vmin)} as "
                 + ("read" if in_file(vmin) is not None else "stored")
                 + f" ({_kelvin_text(vmin)} K decoded), outside the physical range "
-                f"{lo:g}-{hi:g} K, while the cube's other images hold temperatures: a missing "
-                f"date written as an undeclared fill, not a temperature (the units are not "
-                f"the cause). {step_fix}"
+                + (f"{lo:g}-{hi:g} K, a fill's usual value on every pixel: a missing date "
+                   "written as an undeclared fill, not a temperature"
+                   if alone else
+                   f"{lo:g}-{hi:g} K, while the cube's other images hold temperatures: a "
+                   "missing date written as an undeclared fill, not a temperature (the units "
+                   "are not the cause)")
+                + f". {step_fix}"
+                # (the step's advice first: the other images, in other chunks, are unseen)
+                + (" (Judged on this image alone, the cube being read one image per chunk; "
+                   "were its other images out of range too, "
+                   + _range_cause(finite, median, physical_range, stored, units_known, ref,
+                                  cli, _like_at(like, i), attrs_of, packed) + ".)"
+                   if alone else "")
             )
         if mask_out_of_range:
             if not whole_out:
