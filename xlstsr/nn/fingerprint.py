@@ -95,8 +95,12 @@ def weights_hash(model: Any) -> str:
     A quantized model's packed weights (``torch.ao.quantization.quantize_dynamic``) are hashed
     by their stored integers and quantization parameters (:func:`_quantized_bytes`). A
     framework's modules (:data:`_LIBRARY_MODULES`: a ``torchmetrics`` metric a LightningModule
-    holds) are library modules: their running state (a metric's ``add_state`` values, filled in
-    each validation step) is not the model's.
+    holds) are library modules. A metric's running state (its ``add_state`` values, filled in
+    each validation step or by a forward through it) is not the model's, in torchmetrics' own
+    classes and the user's subclasses alike (:func:`_metric_states`); the values those states
+    start from and torchmetrics' own metrics' settings (``squared``, :func:`_metric_settings`)
+    are. A scripted quantized model's packed weights are hashed by their state
+    (:func:`_script_object_bytes`).
 
     A user's module class (not torch's, xlstsr's or a framework's) is hashed whole
     (:func:`_class_bytes`): every method, the class's data and the values its methods' closures
@@ -330,6 +334,8 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
     for attr in _PROTOCOL:
         h.update(f"{attr}={getattr(model, attr, None)!r};".encode())
     subs = list(model.modules())
+    script_names = (_script_attribute_table(model)
+                    if any(isinstance(s, torch.jit.ScriptModule) for s in subs) else {})
     user_names: frozenset[str] | None = None
     for sub in subs:  # its weights are hashed below: a value naming one refers to it by number
         if walk.ref(sub) is None:
@@ -352,7 +358,7 @@ def _module_hash(model: Any, depth: int, walk: _Walk) -> str:
             # scripted, traced (in memory too: a TracedModule has a Python forward) or loaded:
             # their repr shows no code
             h.update(_script_bytes(sub))
-            attrs = _script_attributes(sub, depth, walk)
+            attrs = _script_attributes(sub, depth, walk, script_names.get(id(sub)))
             if attrs:  # only then: the hashes of scripts without such values stay as they were
                 h.update(b"script-attributes:" + attrs)
         try:
@@ -432,17 +438,22 @@ def _script_bytes(sub: Any) -> bytes:
     return b"".join(parts)
 
 
-def _script_attributes(sub: Any, depth: int, walk: _Walk) -> bytes:
+def _script_attributes(sub: Any, depth: int, walk: _Walk,
+                       names: list[str] | None = None) -> bytes:
     """A TorchScript module's own attributes that are not parameters, buffers or submodules
     (``self.k = k``, read by the compiled code, neither code, constant nor weight), hashed as a
     user's module's are (:func:`_attributes`): a public one by its value, a private one when it
     holds a plain value (:func:`_private_bytes`; a private list or tensor may be a cache the
     forward fills); on a scripted torch, xlstsr or framework module, only the values its class's
     code never names (set from outside, as :func:`_extras`). Two scripts differing only there
-    shared one hash: the second upscale returned the first model's output. Empty when there
-    are none (``training`` and the
+    shared one hash: the second upscale returned the first model's output. An attribute
+    holding a TorchScript object with a state (a scripted quantized ``Conv2d``'s or ``Linear``'s
+    ``_packed_params``: its weights) is hashed by that state whatever its name
+    (:func:`_script_object_bytes`), and so is its output ``scale`` and ``zero_point`` (in the
+    Python form's ``state_dict``). Empty when there are none (``training`` and the
     bookkeeping every module has are not hashed), so the hashes of such scripts stay as they
-    were."""
+    were. ``names``: the module's attribute names (:func:`_script_attribute_table`), else
+    listed here."""
     c = getattr(sub, "_c", None)
     if c is None or not hasattr(c, "getattr"):
         return b""
@@ -452,20 +463,58 @@ def _script_attributes(sub: Any, depth: int, walk: _Walk) -> bytes:
         # a scripted torch/xlstsr module: its class's own settings (``Conv2d.transposed``) as
         # for its Python form (repr, code); a value set on it from outside is hashed
         skip.update(_torch_code_names(library))
+    quantized = library is not None and ".quantized" in library.__module__
+    weights = set()
     for table in ("_parameters", "_buffers", "_modules"):
         table = getattr(sub, table, None)
         if table is not None:
-            skip.update(table.keys())
+            weights.update(table.keys())
     parts = []
-    for k in _script_attribute_names(c):
-        if k in skip:
+    for k in _script_attribute_names(c) if names is None else names:
+        if k in weights or k == "training":
             continue
         v = c.getattr(k)
+        if _script_object(v):
+            # a scripted quantized module's packed weights (``_packed_params``, a name its
+            # class's code uses): neither parameters nor buffers, so hashed here by their
+            # state; two scripted quantized models with other weights shared one hash
+            parts.append(f"{k}:script-object=".encode() + _script_object_bytes(v, depth, walk)
+                         + b";")
+            continue
+        if k in skip and not (k in _QUANTIZED_SETTINGS and quantized):
+            continue
         if k.startswith("_"):
             parts.append(_private_bytes(k, v, depth, walk))
         else:
             parts.append(f"{k}=".encode() + _value_bytes(v, depth, walk) + b";")
     return b"".join(parts)
+
+
+#: the output quantization of a scripted quantized torch module (``torch.ao.nn.quantized``'s
+#: ``Conv2d``, ``Linear``): in its Python form's ``state_dict``, a plain attribute when scripted
+_QUANTIZED_SETTINGS = frozenset({"scale", "zero_point"})
+
+
+def _script_object(v: Any) -> bool:
+    """Whether an attribute of a compiled module holds a TorchScript object (not a module) with
+    a state: ``torch.classes.quantized.Conv2dPackedParamsBase`` and the like."""
+    import torch
+
+    if not isinstance(v, torch.ScriptObject) or isinstance(v, torch._C.ScriptModule):
+        return False
+    kind = getattr(v, "_type", None)
+    try:
+        return "__getstate__" in kind().method_names()
+    except (AttributeError, RuntimeError, TypeError):  # another torch: no class listing
+        return False
+
+
+def _script_object_bytes(v: Any, depth: int, walk: _Walk) -> bytes:
+    """A TorchScript object by its class's name and its ``__getstate__()`` (packed quantized
+    parameters: their version, quantized weight and bias tensors and settings; quantized tensors
+    by :func:`_quantized_bytes`)."""
+    kind = _MANGLE.sub("", str(v._type().qualified_name()))
+    return kind.encode() + b"(" + _value_bytes(v.__getstate__(), depth, walk) + b")"
 
 
 def _script_library_class(c: Any) -> type | None:
@@ -478,6 +527,32 @@ def _script_library_class(c: Any) -> type | None:
         return None
     cls = getattr(sys.modules.get(module), qual, None)
     return cls if isinstance(cls, type) else None
+
+
+def _script_attribute_table(model: Any) -> dict[int, list[str]]:
+    """The attribute names of every TorchScript module in ``model`` (by ``id``), sorted, from one
+    call of torch's debug listing per outermost scripted module: each call lists the whole
+    subtree, and one per submodule took 14.8 s on a chain 300 modules deep (0.6 s before
+    scripts' attributes were hashed). Empty without that listing (another torch: each module
+    is then listed on its own by :func:`_script_attribute_names`)."""
+    import torch
+
+    iterators = getattr(torch._C, "_jit_debug_module_iterators", None)
+    table: dict[int, list[str]] = {}
+    if iterators is None:
+        return table
+    for _, top in model.named_modules():
+        c = getattr(top, "_c", None)
+        if not isinstance(top, torch.jit.ScriptModule) or id(top) in table or c is None:
+            continue
+        groups: dict[str, list[str]] = {}
+        for name, _ in iterators(c)["named_attributes_r"]:  # dotted: ``next.c.weight``
+            path, _, k = name.rpartition(".")
+            groups.setdefault(path, []).append(k)
+        for path, sub in top.named_modules():
+            if path in groups:  # else (a path the listing does not have) listed on its own
+                table.setdefault(id(sub), sorted(groups[path]))
+    return table
 
 
 def _script_attribute_names(c: Any) -> list[str]:
@@ -657,9 +732,12 @@ def _attributes(module: Any, depth: int, walk: _Walk,
     own = _own(module)
     parts = [_hooks(module, depth, walk)]
     names = _own_code_names(type(module)) if own else frozenset()
-    extras = frozenset() if own else frozenset(_extras(module))
+    extras = frozenset() if own else frozenset(_extras(module)) | _metric_settings(module)
+    states = _metric_states(module)  # a metric's running state, the user's subclass's too
+    if states:  # by the values its states start from (``data_range``, a state never updated)
+        parts.append(b"metric-defaults:" + _value_bytes(module._defaults, depth, walk) + b";")
     for k, v in sorted(getattr(module, "__dict__", {}).items()):
-        if k == "training" or k in _module_bookkeeping():
+        if k == "training" or k in _module_bookkeeping() or k in states:
             continue
         if k.startswith("_"):
             # a user's private constant (``self._offset = 3.0``) changes its output as a
@@ -786,14 +864,45 @@ def _extras(module: Any) -> list[str]:
     skip = _module_bookkeeping()
     # a torchmetrics metric's states (``add_state``: named in ``_defaults``) are its running
     # state, reset and filled by each epoch, not the model's (persistent ones are weights)
-    states = getattr(module, "_defaults", None)
-    states = states if isinstance(states, dict) else {}
+    states = _metric_states(module)
     names = [k for k in getattr(module, "__dict__", {})
              if k not in known and k not in skip and k not in _NOT_EXTRAS and k not in states]
     if names:
         owned = _hook_owned(module)
         names = [k for k in names if k not in owned]
     return sorted(names)
+
+
+def _metric(module: Any) -> bool:
+    """Whether a module is a ``torchmetrics.Metric`` (torchmetrics is imported when it is)."""
+    metric = getattr(sys.modules.get("torchmetrics"), "Metric", None)
+    return isinstance(metric, type) and isinstance(module, metric)
+
+
+def _metric_states(module: Any) -> frozenset[str]:
+    """The running state of a ``torchmetrics.Metric`` (torchmetrics' own classes and the user's
+    subclasses): the names its ``add_state`` calls recorded in ``_defaults``, reset and filled
+    in each epoch (and by a forward through the metric), not what the model computes; empty for
+    any other module. The values they start from (``_defaults``: ``PeakSignalNoiseRatio``'s
+    ``data_range`` is such a state, never updated) are hashed (:func:`_attributes`)."""
+    if not _metric(module):
+        return frozenset()
+    states = getattr(module, "_defaults", None)
+    return frozenset(states) if isinstance(states, dict) else frozenset()
+
+
+def _metric_settings(module: Any) -> frozenset[str]:
+    """The settings of one of torchmetrics' own metrics: its public instance values other than
+    its running state (:func:`_metric_states`) and functions (hashed as any module's), fixed
+    at construction (``MeanSquaredError(squared=False)``, ``PeakSignalNoiseRatio(data_range=
+    255)``). Its class's code names them, so they are no extras, and its repr shows none:
+    two models whose forward uses a metric with other settings shared one hash."""
+    if not _metric(module):
+        return frozenset()
+    states = _metric_states(module)
+    return frozenset(k for k, v in getattr(module, "__dict__", {}).items()
+                     if not k.startswith("_") and k not in states and k not in _NOT_EXTRAS
+                     and k not in _module_bookkeeping() and not _callable(v))
 
 
 def _hook_owned(module: Any) -> frozenset[str]:
