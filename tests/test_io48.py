@@ -18,30 +18,16 @@ import numpy as np
 import pytest
 import xarray as xr
 from helpers import utm33_cog_item
+from test_cog_overwrite47 import LEFT, _caught, _sr
 
 import xlstsr
 from xlstsr.errors import XlstsrError
 from xlstsr.io import open_cog, to_cogs
 
-LEFT = "this run did not write"
-
 
 @pytest.fixture(scope="module")
 def lst():
     return xlstsr.datasets.sample_scene(n_times=4, size=16)["lst_1km"].load()
-
-
-def _sr(lst, method, steps=slice(None)):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return lst.isel(time=steps).lstsr.upscale(4, method)
-
-
-def _caught(fn, *args, **kwargs):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = fn(*args, **kwargs)
-    return out, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
 def _follow(msg, paths):

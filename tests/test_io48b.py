@@ -18,13 +18,12 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
+from test_cog_overwrite47 import LEFT
 from test_io48 import DN, FULL, _files, _items, _open
 
 import xlstsr
 from xlstsr.errors import XlstsrError
 from xlstsr.io import to_cogs
-
-LEFT = "this run did not write"
 
 
 @pytest.fixture(scope="module")
