@@ -3310,11 +3310,27 @@ def _packed_stored(x: float, packed: tuple[float, float, bool] | None) -> str | 
 
 
 def _declare_fill_advice(sv: Any, what: str, attrs_of: str | None, cli: bool,
-                         cli_sv: str | None = None) -> str:
+                         cli_sv: str | None = None,
+                         declared: Sequence[float] = ()) -> str:
     """How to declare the undeclared fill ``sv`` (as stored) of the ``what`` field: on the
     variable ``attrs_of`` names, as evaluate's ``reference_nodata``, or on the LST (with the
     command line's ``--nodata``, ``cli_sv`` where it differs: the value as the file stores it,
-    on values the reader decoded)."""
+    on values the reader decoded).
+
+    ``declared``: the finite fills the field declares already (as stored). Beside another one
+    the advice masks ``sv`` or declares both (``missing_value``, which decode_lst masks with
+    ``_FillValue``): ``_FillValue = 0`` / ``--nodata 0`` replaced a declared -32768, which was
+    then refused, and its own advice undeclared the 0 again (a loop)."""
+    others = [f for f in declared if not _same_number(f, sv)]
+    if others:
+        v = attrs_of or ("reference" if what == "reference" else "da")
+        both = ", ".join([*(_fill_number(f) for f in others), str(sv)])
+        return (f"keep its declared fill ({', '.join(_fill_number(f) for f in others)}): "
+                f"mask this value too, `{v} = {v}.where({v} != {sv})`, or declare both, "
+                f"`{v}.attrs['missing_value'] = [{both}]` (a new `_FillValue`"
+                + (" or `--nodata`" if cli else "") + " would replace the declared one"
+                + ("; the command line takes one fill: write the file again with this value "
+                   "masked" if cli else "") + ")")
     if attrs_of:
         return f"declare it: `{attrs_of}.attrs['_FillValue'] = {sv}`"
     if what == "reference":
@@ -3322,7 +3338,20 @@ def _declare_fill_advice(sv: Any, what: str, attrs_of: str | None, cli: bool,
                 f"`reference.attrs['_FillValue'] = {sv}`")
     return (f"declare it: `da.attrs['_FillValue'] = {sv}` or `da = da.rio.write_nodata({sv})`"
             + (f" (`--nodata {cli_sv or sv}` on the command line)" if cli else "")
-            + f", or mask it: `da.where(da != {sv})`")
+            + f", or mask it: `da = da.where(da != {sv})`")
+
+
+def _same_number(f: float, sv: Any) -> bool:
+    """Whether the declared fill ``f`` is the value ``sv`` (text as stored, e.g. '0')."""
+    try:
+        return float(f) == float(sv)
+    except (TypeError, ValueError):
+        return False
+
+
+def _fill_number(f: float) -> str:
+    """A declared fill as code writes it: -32768, not -32768.0."""
+    return str(int(f)) if float(f).is_integer() else repr(float(f))
 
 
 def fill_threshold(top: float) -> float:
@@ -3550,7 +3579,8 @@ def _others_in_range(flat: np.ndarray, i: int, lo: float, hi: float) -> bool:
 
 def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str,
                    as_stored: Any = None, in_file: Any = None, cli: bool = False,
-                   step_vars: Sequence[str] | None = None) -> str:
+                   step_vars: Sequence[str] | None = None,
+                   declared: Sequence[float] = ()) -> str:
     """The advice for one step of a cube wholly out of range: remove it (``drop``, from
     :func:`_image_name`, on the variable ``v``; ``step_vars``: the variables whose step is
     dropped instead, evaluate's ``('sr',)`` for its reference, named ``what``: dropped on the
@@ -3558,7 +3588,9 @@ def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str,
     goes on both), or, where all its pixels hold one value (a missing
     date written as a fill), declare that value as the fill (the step then reads as all gaps),
     as stored (``as_stored``: through the attrs' scale and Celsius, the decoded value was
-    refused again when declared; ``in_file``: the number the file stores, ``--nodata``'s)."""
+    refused again when declared; ``in_file``: the number the file stores, ``--nodata``'s);
+    beside another fill the attrs declare (``declared``), both are declared (a new
+    ``_FillValue`` replaced it: :func:`_declare_fill_advice`)."""
     own = what if step_vars else v  # the variable decoded (evaluate's reference)
     masked = ".where(" in drop
     names = (([own] if masked else []) + list(step_vars)) if step_vars else [v]
@@ -3581,6 +3613,16 @@ def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str,
         # x 0.02 step of 60000, declared, was refused again); as its type prints it
         sv = as_stored(k) if as_stored is not None else str(finite[0])
         ps = in_file(k) if in_file is not None else None
+        others = [f for f in declared if not _same_number(f, sv)]
+        if others:
+            kept = ", ".join(_fill_number(f) for f in others)
+            return text + (
+                f"; all its pixels hold {sv} as stored, a missing date written as an undeclared "
+                f"fill? Declare it: `{own}.attrs['_FillValue'] = {sv}` together with "
+                f"`{own}.attrs['missing_value'] = [{kept}]` (that step is then read as all "
+                f"gaps; the second keeps the declared {kept}, which the new `_FillValue` alone "
+                "would replace" + ("; the command line's `--nodata` takes one fill: write the "
+                                   "file again with this step masked" if cli else "") + ").")
         text += (f"; all its pixels hold {sv} as "
                  + ("read" if ps is not None else "stored")
                  + ", a missing date written as an "
@@ -3612,6 +3654,7 @@ def _lst_verdict(
     maskable: bool = True,
     names: Sequence[tuple[str, str]] | None = None,
     step_vars: Sequence[str] | None = None,
+    declared_fills: tuple[float, ...] = (),
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
@@ -3629,7 +3672,9 @@ def _lst_verdict(
     applied (:func:`_packed_stored`): a fill is named, and ``--nodata`` given, as stored.
     ``maskable``: see :func:`decode_lst`. ``names``: per image (flat order), ``(where, drop)``
     of :func:`_image_name`, or None (a single image): an image wholly out of range is named,
-    with the call that drops it. ``step_vars``: see :func:`decode_lst`."""
+    with the call that drops it. ``step_vars``: see :func:`decode_lst`. ``declared_fills``: the
+    finite fills the attrs declare (as stored), which a fill advice keeps
+    (:func:`_declare_fill_advice`)."""
     lead = imgs.shape[:-2]
     attrs_of = attrs_of if what == "reference" else None
     # the variable whose attrs a fix sets: evaluate's `reference` by its own name (`da` was a
@@ -3732,7 +3777,7 @@ def _lst_verdict(
                     and lo <= float(np.nanmedian(o)) <= hi
                     for n, o in enumerate(flat) if n != i)
                 step_fix = _step_fix_text(where, drop, finite, what, v, as_stored, in_file, cli,
-                                          step_vars)
+                                          step_vars, declared_fills)
                 raise UndeclaredFillError(
                     f"every valid {what} value of the image at {where} is {classes}, "
                     + ("while the cube's other images hold temperatures: a missing date "
@@ -3800,7 +3845,7 @@ def _lst_verdict(
                 kind = (f"{int_stored[2]}'s {'largest' if c > 0 else 'smallest'} value, which "
                         "GDAL and CF tools write as a fill" if c in (info.min, info.max) else
                         "0, the fill of MODIS, ASTER and other products")
-                how = _declare_fill_advice(sv, what, attrs_of, cli, in_file(k))
+                how = _declare_fill_advice(sv, what, attrs_of, cli, in_file(k), declared_fills)
                 if share == 1.0:  # a whole image: a missing date, in a cube named with its drop
                     where, drop = names[i] if names is not None else (None, None)
                     step = "an image" if where is None else f"the image at {where}"
@@ -3879,7 +3924,7 @@ def _lst_verdict(
                         "references' 2000, 200 K, along the scene border), which no one "
                         f"declared fill value masks; {how}.{real}"
                     )
-                how = _declare_fill_advice(sv, what, attrs_of, cli, ps)
+                how = _declare_fill_advice(sv, what, attrs_of, cli, ps, declared_fills)
                 raise UndeclaredFillError(
                     f"the {what} value {sv} ({'' if ps is None else ps + ' '}as stored{kelvin}) covers {share:.0%} of the "
                     "valid pixels of an image and lies far below all the others: an undeclared "
@@ -3903,7 +3948,7 @@ def _lst_verdict(
                 if gap < gap_k:
                     continue  # within the scene's values: data
                 sv, ps = as_stored(k), in_file(k)
-                how = _declare_fill_advice(sv, what, attrs_of, cli, ps)
+                how = _declare_fill_advice(sv, what, attrs_of, cli, ps, declared_fills)
                 raise UndeclaredFillError(
                     f"the {what} holds {sv} ({'' if ps is None else ps + ' '}as stored, "
                     f"{_kelvin_text(k)} K decoded) on {int(np.count_nonzero(finite == k))} "
@@ -3927,7 +3972,7 @@ def _lst_verdict(
         step = ("an image" if where is None else f"the image at {where}")
         step_fix = ("" if drop is None else
                     _step_fix_text(where, drop, finite, what, v, as_stored, in_file, cli,
-                                   step_vars))
+                                   step_vars, declared_fills))
         uniform = drop is not None and float(finite.min()) == float(finite.max())
         # a block of this one image (a dask cube read one step per chunk, the usual layout):
         # the other images unseen, a fill's usual value on every pixel is judged a missing
@@ -4016,10 +4061,7 @@ def _lst_verdict(
                 f"the {what} holds {sv} ({'' if ps is None else ps + ' '}as stored) on {n_out} "
                 "pixel(s) of an image, outside the "
                 f"physical range {lo:g}-{hi:g} K, its other values plausible: an undeclared "
-                f"fill value. Declare it: `da.attrs['_FillValue'] = {sv}` or `da = "
-                f"da.rio.write_nodata({sv})`"
-                + (f" (`--nodata {ps or sv}` on the command line)" if cli else "")
-                + f", or mask it: `da.where(da != {sv})`"
+                "fill value; " + _declare_fill_advice(sv, what, None, cli, ps, declared_fills)
                 + ("; or pass `mask_out_of_range=True`"
                    + (" (`--mask-out-of-range`)." if cli else ".") if maskable else ".")
             )
@@ -4386,6 +4428,11 @@ def decode_lst(
         kept_range=kept_range,
         like=like,
         fill_declared=any(k in da.attrs for k in ("_FillValue", "missing_value")),
+        # (attrs only: a fill the reader applied is NaN already, and a new one replaces none)
+        declared_fills=tuple(
+            f for k in ("_FillValue", "missing_value") if k in da.attrs
+            for f in np.atleast_1d(np.asarray(da.attrs[k], np.float64)).tolist()
+            if np.isfinite(f)),
         attrs_of=attrs_of,
         maskable=maskable,
         step_vars=None if step_vars is None else tuple(str(n) for n in step_vars),
