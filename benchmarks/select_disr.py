@@ -359,7 +359,8 @@ def headline_pair(pid: str) -> dict:
     from xlstsr.datasets import aster_truth_mask, open_modis_aster_pair
 
     lst, ndvi, aster = open_modis_aster_pair(pid)
-    offset = xlstsr.estimate_offset(aster.where(aster_truth_mask(aster)), lst, errors="ignore")
+    offset = xlstsr.estimate_offset(aster.where(aster_truth_mask(aster, clear=False)), lst,
+                                    errors="ignore")
     if not bool(offset.reliable):
         raise RuntimeError(f"pair {pid}: no reliable offset, cannot score the headline protocol")
     return {"lst": lst, "ndvi": ndvi, "aster": aster, "offset": offset}

@@ -763,6 +763,11 @@ def _check_resolution(resolution: object, *, multiple_of_70: bool = True) -> flo
     )
 
 
+#: the widest box (degrees of longitude) the common grid, one UTM zone's, is laid over: ten
+#: zones, a grid of ~6,700 km at the equator and far from its zone's central meridian
+MAX_BOX_DEGREES = 60.0
+
+
 def _check_box(box: object) -> Box:
     """``(west, south, east, north)`` degrees, or an XlstsrError (two numbers gave a raw
     IndexError)."""
@@ -777,6 +782,15 @@ def _check_box(box: object) -> Box:
             f"box must be (west, south, east, north) in degrees of longitude and latitude, got "
             f"{box!r}; e.g. ecostress_box() (all scenes of the folder)."
         )
+    # 180 and -180 are one meridian: a box from 180 east (or to -180) lies on one side of it
+    # ((180, s, -179.5, n) was refused as crossing, its advised half (180, s, 180, n) of zero
+    # width accepted)
+    vals = (-180.0 if vals[0] == 180 and vals[2] != 180 else vals[0], vals[1],
+            180.0 if vals[2] == -180 and vals[0] != -180 else vals[2], vals[3])
+    if vals[0] == vals[2]:  # a grid 0 m wide
+        raise XlstsrError(
+            f"box {box!r} has no width (west = east = {vals[0]:g}): give (west, south, east, "
+            "north) with west < east, e.g. ecostress_box() (all scenes of the folder).")
     if vals[0] > vals[2]:
         # west > east crosses the antimeridian: its centre (0 for (179.5, -179.5)) picked the
         # Greenwich UTM zone and a 16,000 km grid around the world
@@ -787,6 +801,13 @@ def _check_box(box: object) -> Box:
             f"({vals[0]:g}, {vals[1]:g}, 180, {vals[3]:g}) and "
             f"(-180, {vals[1]:g}, {vals[2]:g}, {vals[3]:g}), and open each scene on the one "
             "its place lies in (or resolution=None for the scene's own grid).")
+    if vals[2] - vals[0] > MAX_BOX_DEGREES:
+        # one UTM zone's grid over it: (-180, s, 180, n) gave a 16,236 km grid
+        raise XlstsrError(
+            f"box {box!r} spans {vals[2] - vals[0]:g} degrees of longitude: the common grid is "
+            f"one UTM zone's (6 degrees wide), usable over at most {MAX_BOX_DEGREES:g} degrees; "
+            "give a box around the scenes you open (ecostress_box of a folder holding them), "
+            "one per region, or resolution=None for each scene's own grid.")
     return vals  # type: ignore[return-value]
 
 

@@ -43,6 +43,7 @@ from ..errors import (
     InputNotFoundError,
     InputTypeError,
     PhysicalRangeError,
+    UndeclaredFillError,
     XlstsrError,
 )
 from ..evaluate import decode_reference, reference_mask
@@ -384,9 +385,27 @@ def _check_modis_units(da: xr.DataArray, path: Path, kind: str) -> None:
     else:
         if not v.size or float(np.abs(v).max()) <= 1.5:
             return
+        inside = np.abs(v) <= 1.5
+        if inside.mean() >= 0.5:
+            # NDVI already, beside values out of range: an undeclared fill, not DNs (judged on
+            # the maximum, a float NDVI with a -9999 fill was advised scale 0.0001, which
+            # followed divided the real NDVI by 10,000: review 48e/1)
+            out, counts = np.unique(v[~inside], return_counts=True)
+            fill = float(out[np.argmax(counts)])
+            others = "" if out.size == 1 else (
+                f"; {out.size - 1} other value(s) out of range too (e.g. "
+                f"{float(out[np.argmin(counts)]):g}): mask them")
+            raise UndeclaredFillError(
+                f"the pair's MODIS NDVI {path} holds {int((v == fill).sum())} pixel(s) at "
+                f"{fill:g} beside NDVI values ({100 * inside.mean():.0f} % within -1.5..1.5): an "
+                f"undeclared fill value. Declare it and open the pair again: `gdal_edit.py "
+                f"-a_nodata {fill:g} {path}`, or in Python `with rasterio.open({str(path)!r}, "
+                f"'r+') as f: f.nodata = {fill:g}`{others}.")
         scale, nodata, what = 0.0001, -3000, "MOD13's digital numbers (int16 x 0.0001, fill -3000)"
-        # MOD13's DN reach thousands on any vegetated ground; 0-100 or 0-255 is another coding
-        ok = 1000.0 < float(np.abs(v).max()) <= 10000.0
+        # MOD13's DN reach thousands on any vegetated ground; 0-100 or 0-255 is another coding.
+        # Judged on the bulk, fill candidates left out (the maximum was a fill's)
+        bulk = np.abs(v[~np.isin(v, (-3000, -9999, -10000, -32768, 32767))])
+        ok = bool(bulk.size) and 1000.0 < float(np.percentile(bulk, 95)) <= 10000.0
         shown = f"its values span {float(v.min()):.6g} to {float(v.max()):.6g}"
     units = "Kelvin" if kind == "lst" else "NDVI units (-1 to 1)"
     tags = f"scale {scale:g} and nodata {nodata}"
