@@ -94,7 +94,7 @@ class Pair:
 
     def truth_on(self, sr: xr.DataArray) -> xr.DataArray:
         """ASTER (truth mask), co-registered, bilinearly on the SR grid (for fitting)."""
-        a = self.aster.where(aster_truth_mask(self.aster))
+        a = self.aster.where(aster_truth_mask(self.aster, clear=False))
         if self.offset is not None:
             a = apply_offset(a, self.offset, self.lst.rio.crs)
         return a.rio.reproject_match(sr, resampling=Resampling.bilinear, nodata=np.nan)

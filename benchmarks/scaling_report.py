@@ -101,7 +101,7 @@ def modis_aster_pairs(n: int | None, data: Path) -> Pairs:
         tmpl = with_grid(np.zeros((y.size, x.size), np.float32), lst, y, x, t, ("y", "x"))
         from rasterio.enums import Resampling
 
-        ok = aster_truth_mask(aster)
+        ok = aster_truth_mask(aster, clear=False)
         truth = (
             aster.where(ok, 0.0)
             .rio.write_nodata(None, encoded=False)

@@ -1151,7 +1151,10 @@ def _fill_like_integer(da: xr.DataArray) -> int | None:
     """A fill-like value that stored integers ``da`` hold, none being declared, or None: 0
     (MODIS's, ASTER's), the type's extremes (GDAL's and CF's), or a plateau of one value far
     from the rest (:func:`suspect_fill` on the values through their attrs' scale). For advice
-    only (an error path: a lazy array's values are read)."""
+    only (an error path: of a lazy array one image is read, as the whole cube may not fit in
+    memory)."""
+    if isinstance(da.data, dsa.Array) and da.ndim > 2:
+        da = da.isel({d: 0 for d in da.dims[:-2]})
     info = np.iinfo(da.dtype)
     for c in dict.fromkeys((0, int(info.min), int(info.max))):
         if bool((da == c).any()):
