@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import json
 import logging
 import math
+import os
 import re
 import shlex
 import sys
@@ -1096,6 +1098,8 @@ _EVALUATE_FLAGS = (
     (re.compile(r"\bvalid_min=([\d.]+)"), "--valid-min {0}"),
     (re.compile(r"\bvalid_max=([\d.]+)"), "--valid-max {0}"),
     (re.compile(r"\berode=(\d+)"), "--erode {0}"),
+    # advice, not "drop clear=True" (a no-op's warning)
+    (re.compile(r"(?<!drop )\bclear=True\b"), "--clear"),
     (re.compile(r"\bfactor=(\d+)"), "--factor {0}"),
     (re.compile(r"\bmade with factor (\d+)"), "--factor {0}"),
 )
@@ -1356,11 +1360,13 @@ def _scale_flag_hint(message: str, command: str | None,
     Also a typed scale that made Kelvin look like Celsius (``--truth-scale 0.1`` on a Kelvin
     truth): "drop" it, not ``--truth-units degC`` (followed, it ran on a truth ~10 K cold)."""
     message = _scaled_into_celsius_hint(message, command, typed)
+    if command == "evaluate":
+        message = _reference_scaled_twice_hint(message, typed)
     m = _SCALED_TWICE.search(message)
     if m is None:
         return message
     if command == "evaluate" and not ("coarse LST" in message or _SR_SUBJECT.search(message)):
-        return message  # the reference's: its own advice (drop --reference-scale)
+        return message  # the reference's: its own advice (above)
     flags = _declaration_flags(message, command)
     if flags is None:
         return message
@@ -1387,13 +1393,52 @@ def _scale_flag_hint(message: str, command: str | None,
     return _no_space_before_stop(message)
 
 
+#: the reference's "already Kelvin" refusal (validate's wording, reference_scale mapped)
+_REFERENCE_SCALED_TWICE = re.compile(
+    r"a scale of ([\d.e+-]+) \(offset ([-\d.e+]+)\) applied them a second time: drop "
+    r"(?:--reference-scale|`reference_scale`) \(or the reference's 'scale_factor' / "
+    r"'add_offset' attributes\)")
+
+
+def _reference_scaled_twice_hint(message: str, typed: dict[str, Any] | None) -> str:
+    """The reference's "already Kelvin, a scale (offset) applied them a second time: drop
+    --reference-scale", where the user typed --reference-offset (or both): the flags typed are
+    named (a typed ``--reference-offset 273.15`` was told to drop --reference-scale, which it
+    had not typed: followed, the same command and the same refusal)."""
+    m = _REFERENCE_SCALED_TWICE.search(message)
+    if m is None:
+        return message
+    typed = typed or {}
+    parts = [(what, value, flag) for what, value, flag, neutral in (
+        ("scale", m[1], "--reference-scale", 1.0),
+        ("offset", m[2], "--reference-offset", 0.0)) if float(value) != neutral]
+    mine = [p for p in parts if typed.get(p[2]) is not None and _same_value(p[1], typed[p[2]])]
+    if not mine:
+        return message  # the file's own attributes: validate's advice stands
+    said = " and ".join(f"{what} {value}" for what, value, _ in mine)
+    flags = " and ".join(flag for _, _, flag in mine)
+    rest = (" (and the reference's 'scale_factor' / 'add_offset' attributes)"
+            if len(mine) < len(parts) else "")
+    return (f"{message[:m.start()]}the {said} that {flags} "
+            f"{'declares' if len(mine) == 1 else 'declare'} applied them a second time: drop "
+            f"{flags}{rest}{message[m.end():]}")
+
+
+#: a median of the stored values within which they may be degrees Celsius (validate's test
+#: of Celsius-looking values), and Kelvin of a land surface
+_CELSIUS_MEDIAN = (-60.0, 70.0)
+_KELVIN_MEDIAN = (180.0, 350.0)
+
+
 def _scaled_into_celsius_hint(message: str, command: str | None,
                               typed: dict[str, Any] | None) -> str:
     """The refusal "no units, and the values look like degrees Celsius; or the scale X is N
-    times too small: with 1 ..." where X is the scale the user typed: the stored values are
-    Kelvin already, so the fix is to drop that flag; the Celsius reading is not offered (its
-    `--truth-units degC`/`--reference-units degC`, followed, scored a Kelvin truth ~10 K
-    cold: RMSE 11 K for 2.4 K, exit 0)."""
+    times too small: with 1 ..." where X is the scale the user typed. The stored numbers
+    cannot tell degrees Celsius x 10 (SEVIRI's, with the right ``--scale 0.1``) from Kelvin
+    (a Kelvin truth typed ``--truth-scale 0.1``): where the scaled median is plausible Celsius
+    both readings are offered, ``--units degC`` first (dropping the scale of a degC x 10
+    scene ran, exit 0, on a 52 K cold field); "drop" alone only where the scaled values
+    cannot be Celsius and those without the scale are Kelvin."""
     m = _SCALED_INTO_CELSIUS.search(message)
     if m is None:
         return message
@@ -1401,9 +1446,21 @@ def _scaled_into_celsius_hint(message: str, command: str | None,
     value = (typed or {}).get(flags[0]) if flags else None
     if value is None or not _same_value(m[3], value):
         return message  # the file's own scale: its attribute's advice stands
-    return (f"{message[:m.start()]}the {m[1]}'s values (median {m[2]}) look like degrees "
-            f"Celsius, but its stored values (median {m[4]}) are already Kelvin, and the scale "
-            f"{m[3]} that {flags[0]} declares shrank them: drop {flags[0]}."
+    scaled, unscaled = float(m[2]), float(m[4])
+    kelvin = _KELVIN_MEDIAN[0] <= unscaled <= _KELVIN_MEDIAN[1]
+    celsius = _CELSIUS_MEDIAN[0] <= scaled <= _CELSIUS_MEDIAN[1]
+    if not kelvin:
+        return message
+    units = flags[0].replace("scale", "units")
+    subject = f"the {m[1]}'s values (median {m[2]}) with the scale {m[3]} that {flags[0]} declares"
+    if not celsius:
+        return (f"{message[:m.start()]}{subject} are no land surface's degrees Celsius, and its "
+                f"stored values (median {m[4]}) are already Kelvin: drop {flags[0]}."
+                f"{message[m.end():]}")
+    return (f"{message[:m.start()]}{subject} look like degrees Celsius, and its stored values "
+            f"(median {m[4]}) like Kelvin; the numbers cannot tell which (the file's producer "
+            f"can): if they are degrees Celsius x {1 / float(m[3]):g}, keep {flags[0]} "
+            f"{m[3]} and add {units} degC; if they are Kelvin already, drop {flags[0]}."
             f"{message[m.end():]}")
 
 
@@ -1533,9 +1590,13 @@ def _fill_gaps_hint(message: str, typed: dict[str, Any] | None) -> str:
     # zeros were kept as data, and the filled file warned again)
     unmask = (f"da = da.where(da != {float(fill)!r}); "
               if fill is not None and math.isfinite(fill) else "")
-    filled = _unused_name(Path(path).with_name(f"{Path(path).stem}_filled.tif"))
-    # beside the input, under a name no file has (./filled.tif replaced an existing file, or
-    # the input itself when so named), and never written over: the one-liner refuses then
+    name = f"{Path(path).stem}_filled.tif"
+    # beside the input where its folder is writable (a shared read-only data folder failed:
+    # "Read-only file system"), else in the current folder; under a name no file has
+    # (./filled.tif replaced an existing file, or the input itself when so named), and never
+    # written over: the one-liner refuses then
+    folder = Path(path).parent
+    filled = _unused_name(folder / name if os.access(folder, os.W_OK) else Path(name))
     code = (f"import pathlib, sys, rioxarray; out = pathlib.Path({json.dumps(str(filled))}); "
             "out.exists() and sys.exit(f\"{out} exists: remove it or pick another name\"); "
             f"da = rioxarray.open_rasterio({json.dumps(path)}, masked=True); "
@@ -1564,20 +1625,46 @@ _GRANULE_FOLDER = re.compile(r"^(.+?) is a folder \((\d+) \.hdf files in it\), n
                              r".*?variable='(\w+)'\)`, or pass one granule\.")
 
 
-def _granule_folder_hint(message: str) -> str:
+#: the layer flag of each input a folder may be typed as (the positional INPUT / sr: --variable)
+_VARIABLE_FLAG_OF = {"--reference": "--reference-variable", "--coarse": "--coarse-variable",
+                     "--truth": "--truth-variable", "--guide": "--guide-variable"}
+
+
+def _granule_folder_hint(message: str, typed: dict[str, Any] | None = None) -> str:
     """A folder of MODIS granules given as an input, with the command line's way: a command
     reads one file, so one granule in the folder's place (its first named), the layer with
-    --variable. The Python call's ``variable='LST_Day_1km'`` was offered as `--variable
-    LST_Day_1km` alone, which, followed, got the same refusal (the folder was still the
-    input)."""
+    that input's flag (--variable; evaluate's reference --reference-variable, --coarse
+    --coarse-variable...: `--variable` there, followed, set sr's layer). The Python call's
+    ``variable='LST_Day_1km'`` was offered as `--variable LST_Day_1km` alone, which, followed,
+    got the same refusal (the folder was still the input)."""
     m = _GRANULE_FOLDER.search(message)
     if m is None or "On the command line a command reads one file" in message:
         return message
     granules = sorted(Path(m[1]).glob("*.hdf")) if Path(m[1]).is_dir() else []
     example = f" (e.g. `{shlex.quote(str(granules[0]))}`)" if granules else ""
+    # the input typed as that folder (its path as typed, or the same folder spelled otherwise)
+    role = next((flag for flag, value in (typed or {}).items()
+                 if flag in _VARIABLE_FLAG_OF and isinstance(value, str)
+                 and (value == m[1] or Path(value).resolve() == Path(m[1]).resolve())), None)
+    variable = _VARIABLE_FLAG_OF.get(role, "--variable")
     return (f"{message} On the command line a command reads one file, not a folder: pass one "
-            f"granule in its place{example}, with `--variable {m[3]}` for that layer; or "
+            f"granule in its place{example}, with `{variable} {m[3]}` for that layer; or "
             "write the cube opened as above to one .zarr store in Python and pass that.")
+
+
+#: evaluate's refusal naming a packed reference's fill decoded and as stored
+_STORED_FILL = re.compile(r"\bvalue (-?[\d.]+(?:e[-+]?\d+)?) \((-?\d+) as stored[;)]")
+
+
+def _stored_nodata_advice(message: str) -> str:
+    """``--reference-nodata`` advised with the value as stored, as upscale's --nodata (the
+    decoded value, mapped from ``reference_nodata=``, was read as stored and refused again),
+    and never the bare flag (offered where the typed value was the message's)."""
+    m = _STORED_FILL.search(message)
+    if m is None:
+        return message
+    return re.sub(rf"`--reference-nodata(?: {re.escape(m[1])})?`",
+                  f"`--reference-nodata {m[2]}`", message)
 
 
 def _cli_hints(message: str, command: str | None = None,
@@ -1587,7 +1674,7 @@ def _cli_hints(message: str, command: str | None = None,
     value the user typed, ``typed`` by option name, which the message may be rejecting).
     ``crs_spans``: the inputs' coordinates, for the example of ``--crs`` (:func:`_crs_hint`)."""
     message = _renamed_flags(message, command)
-    message = _granule_folder_hint(message)  # (its --variable named: not mapped below)
+    message = _granule_folder_hint(message, typed)  # (its flag named: not mapped below)
     message = _with_flags(message, _COMMON_FLAGS, typed)
     message = _scale_flag_hint(message, command, typed)
     if command == "evaluate":
@@ -1596,6 +1683,7 @@ def _cli_hints(message: str, command: str | None = None,
         # validate's "drop `reference_scale`": its flag (no hint pattern maps a bare name)
         message = message.replace("drop `reference_scale`", "drop --reference-scale")
         message = _with_flags(message, _EVALUATE_FLAGS, typed)
+        message = _stored_nodata_advice(message)
         if "coarse LST" in message:  # a refusal of the --coarse file: its own flags
             message = _with_flags(message, _COARSE_FLAGS, typed)
         elif _SR_SUBJECT.search(message):  # one of the sr: --units, --nodata, --scale, --offset
@@ -2681,7 +2769,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         # to the stored values first
         ref = _declare(ref, args.reference_units, None, role="reference",
                        offset=args.reference_offset)
-        args.reference_nodata = _stored_reference_nodata(ref, args.reference_nodata)
+        ref, args.reference_nodata = _stored_reference_nodata(ref, args.reference_nodata)
     # (a Landsat scene's own CRS: the flag is refused if it names another)
     ref = _declare_crs(ref, args.reference_crs, "--reference-crs", args.reference)
     coarse = None
@@ -2752,11 +2840,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stored_reference_nodata(ref: Any, nodata: float | None) -> float | None:
-    """``--reference-nodata`` as the reference holds it once read: the value as stored (its
-    help, and upscale's --nodata), through the scale/offset the reader applied to a packed
-    file (a .nc of uint16 x 0.02: 65535 was refused, its decoded 1310.7 worked). A value no
-    stored integer can be (1310.7, as advised before) is taken as read, as before."""
+def _stored_reference_nodata(ref: Any, nodata: float | None) -> tuple[Any, float | None]:
+    """``--reference-nodata`` as the reference holds it once read, and the reference: the value
+    as stored (its help, and upscale's --nodata), through the scale/offset the reader applied
+    to a packed file (a .nc of uint16 x 0.02: 65535 was refused, its decoded 1310.7 worked).
+    A whole number is both a stored value and a decoded one: the reading the file holds is
+    taken (evaluate's own advice names the decoded value: 1310 for 65500 x 0.02, refused again
+    when read as stored), and where the file holds both, both are masked (a 300 K block of an
+    int16 x 0.1 file was scored when 300 was read as stored 30 K), each said in a warning."""
     import numpy as np
 
     enc = getattr(ref, "encoding", {})
@@ -2765,19 +2856,43 @@ def _stored_reference_nodata(ref: Any, nodata: float | None) -> float | None:
     try:
         stored = np.dtype(enc.get("dtype", ref.dtype))
     except TypeError:
-        return nodata
+        return ref, nodata
     if (nodata is None or not math.isfinite(nodata) or (scale, offset) == (1.0, 0.0)
             or stored.kind not in "iu" or np.dtype(ref.dtype).kind != "f"  # (not decoded)
             or nodata != round(nodata)):
-        return nodata
+        return ref, nodata
     info = np.iinfo(stored)
     if not info.min <= nodata <= info.max:
-        return nodata
+        return ref, nodata
     # in the reader's arithmetic (float64 x the file's scale), as the values it decoded
     decoded = float(np.float64(nodata) * np.float64(scale) + np.float64(offset))
+    if decoded == nodata:  # (0 of a file without offset: one value either way)
+        return ref, nodata
+    values = np.asarray(ref.values)
+
+    def _hits(value: float) -> Any:
+        # float32 decoding rounds: within its precision of the value
+        return np.isclose(values, value, rtol=1e-6, atol=0.0)
+
+    as_stored, as_read = _hits(decoded), _hits(nodata)
+    n_stored, n_read = int(as_stored.sum()), int(as_read.sum())
+    if n_read and not n_stored:
+        log.warning("--reference-nodata %g: %s holds no value stored as %g (%r decoded), but "
+                    "%d pixels decoded as %g: those are masked (the value as read)",
+                    nodata, getattr(ref, "name", None) or "the reference", nodata, decoded,
+                    n_read, nodata)
+        return ref, nodata
+    if n_read and n_stored:
+        log.warning("--reference-nodata %g is both a stored value (%d pixels, %r decoded) and "
+                    "a decoded one (%d pixels) of the reference: both are masked; pass the "
+                    "stored value of the one meant alone to keep the other", nodata, n_stored,
+                    decoded, n_read)
+        masked = ref.where(~as_read)
+        masked.attrs, masked.encoding = dict(ref.attrs), dict(ref.encoding)
+        ref = masked
     log.info("--reference-nodata %g (as stored) is %r as read (x %g + %g)", nodata, decoded,
              scale, offset)
-    return decoded
+    return ref, decoded
 
 
 def _range_leaves_none(ref: Any, args: argparse.Namespace) -> str | None:
@@ -2961,8 +3076,9 @@ def _scaling(args: argparse.Namespace) -> int:
                     _warn_scattered_gaps,
                 )
 
-                # the steps by their labels (a GeoTIFF's bands from 1, as the table's rows)
-                steps = _step_names(spread[0], spread[0].dims)
+                # the steps by their labels (a GeoTIFF's bands from 1, as the table's rows),
+                # made only where a message names steps
+                steps = functools.partial(_step_names, spread[0], spread[0].dims)
                 try:
                     _check_constant_steps(spread[0].values, spread[1].values, "field", steps)
                 except XlstsrError as err:  # its fix named the Python call only
@@ -2974,7 +3090,8 @@ def _scaling(args: argparse.Namespace) -> int:
                     raise XlstsrError(f"{err} On the command line: `--nodata {stored[0]:g}` "
                                       "(the value as stored).") from err
                 _warn_scattered_gaps(spread[2].values, tuple(str(d) for d in spread[2].dims),
-                                     _spatial_dims(lst), _step_names(spread[2], spread[2].dims))
+                                     _spatial_dims(lst),
+                                     functools.partial(_step_names, spread[2], spread[2].dims))
         except GuideTimeError as err:
             # its advice names the Python option: add the flag (upscale's table, its one row)
             raise GuideTimeError(_with_flags(str(err), [

@@ -8,8 +8,9 @@ images, in parallel over dask chunks along time; the result stays lazy on dask i
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -675,6 +676,12 @@ def _step_names(obj: xr.DataArray | xr.Dataset, lead: Sequence[Hashable]) -> lis
     if not any(d in obj.coords and obj[d].ndim == 1 for d in lead):
         return None  # no labels: by position, as isel counts (and as before)
 
+    # dates alone where every label of the dim is a midnight (a quarter-hourly series named
+    # its midnight step "time=2018-08-19" beside "time=2018-08-19T00:30:00")
+    dates = {d for d in lead if d in obj.coords and obj[d].ndim == 1
+             and np.issubdtype(obj[d].dtype, np.datetime64)
+             and bool((obj[d].values.astype("datetime64[D]") == obj[d].values).all())}
+
     def label(d: Hashable, i: int) -> str:
         if d not in obj.coords or obj[d].ndim != 1:
             return f"isel({d}={i})"
@@ -682,7 +689,7 @@ def _step_names(obj: xr.DataArray | xr.Dataset, lead: Sequence[Hashable]) -> lis
         if isinstance(v, bytes):
             v = v.decode("utf-8", "replace")
         elif isinstance(v, np.datetime64):
-            v = np.datetime_as_string(v, unit="s").removesuffix("T00:00:00")
+            v = np.datetime_as_string(v, unit="D" if d in dates else "s")
         elif isinstance(v, np.generic):
             v = v.item()
         return f"{d}={v}"
@@ -694,10 +701,22 @@ def _step_names(obj: xr.DataArray | xr.Dataset, lead: Sequence[Hashable]) -> lis
     return out
 
 
-def _named_steps(positions: Sequence[int] | np.ndarray, names: Sequence[str] | None,
-                 most: int | None = None) -> str:
+#: the steps' names (:func:`_step_names`), or a call that makes them: built only where a
+#: warning names steps (0.5 s per 10,000 steps, paid on every call when built eagerly)
+StepNames = Sequence[str] | Callable[[], Sequence[str] | None] | None
+
+
+def _names_of(names: StepNames) -> Sequence[str] | None:
+    """The steps' names, made now where ``names`` is the call that makes them."""
+    return names() if callable(names) else names
+
+
+def _named_steps(positions: Sequence[int] | np.ndarray, names: StepNames,
+                 most: int | None = 8) -> str:
     """The steps at ``positions`` by their names (:func:`_step_names`), else by position as
-    before ("[0, 2]"); more than ``most`` shortened to the first 5 and the count."""
+    before ("[0, 2]"); more than ``most`` shortened to the first 5 and the count (48 SEVIRI
+    dates listed whole made a 1371-character line; an hourly cube thousands)."""
+    names = _names_of(names)
     positions = [int(i) for i in positions]
     if names is None or len(names) <= max(positions, default=0):
         if most is not None and len(positions) > most:
@@ -710,7 +729,7 @@ def _named_steps(positions: Sequence[int] | np.ndarray, names: Sequence[str] | N
     return ", ".join(shown)
 
 
-def _check_images(data: np.ndarray, name: str, names: Sequence[str] | None = None) -> None:
+def _check_images(data: np.ndarray, name: str, names: StepNames = None) -> None:
     """Refuse a field constant over its valid pixels (a fill value taken as data, a gap-filled
     constant: every statistic is 0 or NaN, and the spectral slope was fitted to round-off), and
     warn about the constant steps of a stack. ``names``: the steps' names (:func:`_step_names`)."""
@@ -721,7 +740,7 @@ def _check_images(data: np.ndarray, name: str, names: Sequence[str] | None = Non
 
 
 def _check_constant_steps(lo: np.ndarray, hi: np.ndarray, name: str,
-                          names: Sequence[str] | None = None) -> None:
+                          names: StepNames = None) -> None:
     """:func:`_check_images` from each step's minimum and maximum over its valid pixels (NaN
     for an all-gap step): what the CLI, which reads lazily, computes with the statistics (a
     constant file gave an all-NaN table with exit status 0 there). ``names``: the steps'
@@ -736,6 +755,7 @@ def _check_constant_steps(lo: np.ndarray, hi: np.ndarray, name: str,
             # one value per step, not one value: "300 on every valid pixel" was said, and
             # masking 300 left the next step's 280 refused in turn
             # by the steps' labels (a GeoTIFF's bands from 1: "at step 0" named no band)
+            names = _names_of(names)
             shown = [f"{float(hi[i]):g} at " + (names[i] if names is not None
                                                  and len(names) == hi.size
                                                  else f"step {int(i)}")
@@ -774,7 +794,7 @@ _SCATTERED_GAPS = 0.03
 
 
 def _warn_scattered_gaps(share: np.ndarray, lead: tuple[str, ...],
-                         dims: tuple[str, str], names: Sequence[str] | None = None) -> None:
+                         dims: tuple[str, str], names: StepNames = None) -> None:
     """Warn, once, where isolated gaps (:func:`~xlstsr.kernels.spectra.isolated_gap_share`,
     per step) exceed :data:`_SCATTERED_GAPS`: each is a zero-anomaly pixel of the periodogram,
     power at every wavenumber, which flattens spectral_slope (10 % of a real scene's pixels
@@ -787,6 +807,7 @@ def _warn_scattered_gaps(share: np.ndarray, lead: tuple[str, ...],
         return
     y, x = dims
     # a long series names a few steps (SEVIRI's 96 quarter-hours were all listed)
+    names = _names_of(names)
     listed = _named_steps(over, names, most=8)
     where = ((f"steps {listed} ({', '.join(lead)}) have" if names is None else
               f"steps {listed} have") if lead else "the field has")
@@ -852,7 +873,7 @@ def _check_guide_grid(guide: xr.DataArray, lst: xr.DataArray) -> None:
 
 
 def _warn_few_pairs(ds: xr.Dataset, lead: tuple[str, ...], fit_lags: tuple[float, float],
-                    names: Sequence[str] | None = None) -> None:
+                    names: StepNames = None) -> None:
     """Warn about steps whose statistics rest on few pixel pairs (a scene 99 % cloud gave a
     Hurst exponent from 3 pairs without a word)."""
     # steps without structure (all gaps, constant: warned or refused on their own) have their
@@ -864,6 +885,7 @@ def _warn_few_pairs(ds: xr.Dataset, lead: tuple[str, ...], fit_lags: tuple[float
     low = count.where(inside).min("lag")
     few = np.atleast_1d(np.asarray(low.values)) < _MIN_PAIRS
     if few.any():
+        names = _names_of(names)
         where = ((f"steps {_named_steps(np.flatnonzero(few), names)}"
                   + ("" if names is not None else f" ({', '.join(lead)})") + " have")
                  if lead else "the field has")
@@ -1227,10 +1249,11 @@ def scaling_stats(
             )
         if not radiometric:  # not decoded as an LST: its fill was not looked for
             _refuse_fill(data, "field")
-        _check_images(data, "field", _step_names(field_, lead))
+        # the steps' names made only where a warning names them
+        names = functools.partial(_step_names, field_, lead)
+        _check_images(data, "field", names)
         _warn_scattered_gaps(isolated_gap_share(data), lead,
-                             (back.get("y", "y"), back.get("x", "x")),
-                             _step_names(field_, lead))
+                             (back.get("y", "y"), back.get("x", "x")), names)
         warn_if_resampled(field_, "field", user_dims=back)
     elif not radiometric:
         data = _checked_lazily(data, "field")
@@ -1287,8 +1310,9 @@ def scaling_stats(
         g = None if gdata is None else np.asarray(gdata, np.float64)
         packed = ks.image_stats_stack(data, g, cfg)
         out = _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit), units)
-        _warn_few_pairs(out, lead, cfg.fit_lags, _step_names(field_, lead))
-        _warn_flat_spectrum(out, lead, _step_names(field_, lead))
+        names = functools.partial(_step_names, field_, lead)
+        _warn_few_pairs(out, lead, cfg.fit_lags, names)
+        _warn_flat_spectrum(out, lead, names)
         return out
     return _unpack(packed, cfg, field_, lead, ydim, xdim, (res_x, res_unit), units)
 
@@ -1324,7 +1348,7 @@ def _chunk_whole_images(da: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
 
 
 def _warn_flat_spectrum(ds: xr.Dataset, lead: tuple[str, ...],
-                        names: Sequence[str] | None = None) -> None:
+                        names: StepNames = None) -> None:
     """Warn about steps whose spectrum is zero (power at round-off, below 1e-12 of the field's
     variance, set to 0 by the kernel): a plane, removed by the estimator. Their spectral slope
     and break are NaN; a ramp reported a slope of -0.83 with its interval, fitted to 1e-24."""
@@ -1332,6 +1356,7 @@ def _warn_flat_spectrum(ds: xr.Dataset, lead: tuple[str, ...],
     p = p.reshape(-1, p.shape[-1])
     flat = np.isfinite(p).any(1) & (np.nan_to_num(p, nan=0.0) == 0).all(1)
     if flat.any():
+        names = _names_of(names)
         where = ((f"steps {_named_steps(np.flatnonzero(flat), names)}"
                   + ("" if names is not None else f" ({', '.join(lead)})"))
                  if lead else "the field")
