@@ -13,26 +13,11 @@ import numpy as np
 import pytest
 import rioxarray  # noqa: F401  (the .rio accessor)
 import xarray as xr
-from scipy import ndimage
+from test_coregister48 import _field, _moved
 
 from xlstsr import coarsen, estimate_offset
 from xlstsr.coregister import misfit_surface
 from xlstsr.errors import ScaledIntegerError, UndeclaredFillError
-
-
-def _field(n: int = 160, px: float = 250.0, seed: int = 1) -> xr.DataArray:
-    r = np.random.default_rng(seed)
-    base = ndimage.gaussian_filter(r.standard_normal((n, n)), 4)
-    v = 300 + 8 * base / base.std()
-    x = 500000 + px * (np.arange(n) + 0.5)
-    y = 4500000 - px * (np.arange(n) + 0.5)
-    da = xr.DataArray(v, dims=("y", "x"), coords={"y": y, "x": x}, attrs={"units": "K"})
-    return da.rio.write_crs("EPSG:32631").rio.write_transform()
-
-
-def _moved(da: xr.DataArray, dx: float, dy: float) -> xr.DataArray:
-    out = da.assign_coords(x=da.x + dx, y=da.y + dy)
-    return out.rio.write_transform(out.rio.transform(recalc=True))
 
 
 def _geo(v: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
