@@ -674,12 +674,16 @@ def ecostress_box(root: str | os.PathLike[str] | None = None, *,
     if apart and folder not in _WARNED_APART:
         _WARNED_APART.add(folder)
         n = len(_scene_boxes(folder, listing))
-        width = ecostress_grid(8960.0, whole)[0].size * 8.96
+        span = whole[2] - whole[0]
+        # a box wider than one grid can cover is refused by ecostress_grid: said, not raised
+        extent = (f"{ecostress_grid(8960.0, whole)[0].size * 8.96:.0f} km wide, mostly empty, "
+                  "in the UTM zone of its centre" if span <= MAX_BOX_DEGREES else
+                  f"{span:g} degrees of longitude, wider than a common grid can be")
         warn(f"{len(apart)} of the {n} scenes of {folder} lie apart from its main group of "
              f"{n - len(apart)}: " + "; ".join(f"{k} ({why})" for k, why in apart[:3])
              + (" ..." if len(apart) > 3 else "")
-             + f". The common grid spans both places ({width:.0f} km wide, mostly empty, in the "
-             "UTM zone of its centre). Put each place's scenes in a folder of its own, or pass "
+             + f". The common grid spans both places ({extent}). Put each place's scenes in "
+             "a folder of its own, or pass "
              "box=ecostress_box(folder, main_group=True) to grid the main group alone.",
              UserWarning)
     return whole
@@ -806,8 +810,9 @@ def _check_box(box: object) -> Box:
         raise XlstsrError(
             f"box {box!r} spans {vals[2] - vals[0]:g} degrees of longitude: the common grid is "
             f"one UTM zone's (6 degrees wide), usable over at most {MAX_BOX_DEGREES:g} degrees; "
-            "give a box around the scenes you open (ecostress_box of a folder holding them), "
-            "one per region, or resolution=None for each scene's own grid.")
+            "give a box around the scenes you open (ecostress_box of a folder holding them, "
+            "ecostress_box(folder, main_group=True) for its main group), one per region, or "
+            "resolution=None for each scene's own grid.")
     return vals  # type: ignore[return-value]
 
 
