@@ -50,6 +50,7 @@ from .validate import (
     select_lst,
     spatial_dims,
     spatial_names,
+    suspect_fill,
     suspect_guide_fill,
     temperature_units,
 )
@@ -359,6 +360,10 @@ def _refuse_fine_fill(fine: xr.DataArray, gy: str, gx: str, errors: str,
 #: scene's LST spreads less (ASTER pair 001: 5 K), an NDVI x 10000 of the same median more
 _STORED_IQR_K = 30.0
 
+#: how far above a fill-mixed plateau (ASTER's 200 K border ring, spread over 195-205 K) a
+#: stored temperature's values count as the scene's own when the border threshold is advised
+_BAND_REACH_K = 5.0
+
 #: the least 1-99 % spread of a stored temperature without units, once scaled, as a share of
 #: the LST's: an emissivity x 10000 (0.97-0.99) x 0.02 spreads a tenth of a scene's LST
 _STORED_SPREAD_SHARE = 0.2
@@ -426,13 +431,22 @@ def _stored_scale(fine: xr.DataArray, imgs: np.ndarray,
     else:
         decode = f"fine = fine * {k:g}"
     # the scene border's pixels mixed with the fill (ASTER's 200 K ring) stay after decoding:
-    # a threshold below the scene's own coldest (a fixed 230 K masked a winter scene whole)
+    # a threshold below the scene's own coldest (a fixed 230 K masked a winter scene whole),
+    # taken above that ring where it is found (its 1st percentile was the ring itself: 188 K
+    # advised, the estimate then refused or 260-340 m off). Also with the fill masked already.
+    band = suspect_fill(vals * k)
     border = ""
-    if fill is not None:
+    if fill is not None or band is not None:
+        above = vals if band is None else vals[vals * k > band[0] + _BAND_REACH_K]
+        if above.size:
+            p1 = float(np.percentile(above, 1))
         vmin = int(np.floor(p1 * k - 10.0))
-        border = (f". If pixels along the scene border are mixed with the fill (ASTER's "
-                  f"200 K ring), mask them too, with a valid_min below the scene's decoded 1st "
-                  f"percentile ({p1 * k:.1f} K): `from xlstsr.evaluate import reference_mask`; "
+        ring = ("" if band is None else
+                f", {band[1]:.0%} of its pixels here, near {band[0]:.0f} K")
+        border = (f". Mask the pixels along the scene border mixed with the fill (ASTER's "
+                  f"200 K ring{ring}) too, with a valid_min below the scene's decoded 1st "
+                  f"percentile{' above that ring' if band is not None else ''} "
+                  f"({p1 * k:.1f} K): `from xlstsr.evaluate import reference_mask`; "
                   f"`fine = fine.where(reference_mask(fine, erode=3, valid_min={vmin}, "
                   "clear=True))`")
     return (f"the fine field holds a temperature in a stored scale, not decoded: its values "

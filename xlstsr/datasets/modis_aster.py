@@ -366,6 +366,25 @@ def _declared_scaling(da: xr.DataArray) -> tuple[float, float]:
     return first("scale_factor", 1.0), first("add_offset", 0.0)
 
 
+def _lst_fill_message(path: Path, n_zero: int, n: int, kelvin: np.ndarray) -> str:
+    """The refusal of a pair's MODIS LST in Kelvin beside pixels at 0 K (``n_zero`` of ``n``;
+    ``kelvin`` the others): the fill as stored (``-offset / scale`` of the file's tags, 0 for
+    MOD11A1 and a float Kelvin file) and how to declare it."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        scale, offset = float(src.scales[0] or 1.0), float(src.offsets[0] or 0.0)
+    stored = -offset / scale + 0.0  # not -0
+    stored_s = f"{stored:g}"
+    kept = (f" beside Kelvin values (median {float(np.median(kelvin)):.1f} K)" if kelvin.size
+            else "")
+    return (f"the pair's MODIS LST {path} holds {n_zero} pixel(s) at 0 K ({100 * n_zero / n:.0f} "
+            f"% of its valid pixels){kept}: MOD11A1's fill value 0 (stored {stored_s}), not "
+            f"declared as the file's nodata, read as a temperature. Declare it and open the pair "
+            f"again: `gdal_edit.py -a_nodata {stored_s} {path}`, or in Python `with "
+            f"rasterio.open({str(path)!r}, 'r+') as f: f.nodata = {stored_s}`.")
+
+
 def _check_modis_units(da: xr.DataArray, path: Path, kind: str) -> None:
     """Refuse a pair's MODIS LST (``kind="lst"``) not in Kelvin (valid median outside 150-400 K)
     or its NDVI (``"ndvi"``) beyond -1.5..1.5, as read with the coding its file declares: a file
@@ -375,8 +394,13 @@ def _check_modis_units(da: xr.DataArray, path: Path, kind: str) -> None:
     v = np.asarray(da.values, np.float64)
     v = v[np.isfinite(v)]
     if kind == "lst":
-        v = v[v != 0]  # an undeclared fill 0 (MOD11A1's) is no temperature
+        zero = v == 0
+        v = v[~zero]  # an undeclared fill 0 (MOD11A1's) is no temperature
         if not v.size or 150.0 <= float(np.median(v)) <= 400.0:
+            if zero.any():
+                # Kelvin beside 0 K: the fill read as data (the NDVI's is refused alike), and
+                # modis_aster_arrays handed 0 K on to training; refused with the stored value
+                raise UndeclaredFillError(_lst_fill_message(path, int(zero.sum()), zero.size, v))
             return
         med = float(np.median(v))
         scale, nodata, what = 0.02, 0, "MOD11A1's digital numbers (uint16 x 0.02 K, fill 0)"
@@ -386,18 +410,23 @@ def _check_modis_units(da: xr.DataArray, path: Path, kind: str) -> None:
         if not v.size or float(np.abs(v).max()) <= 1.5:
             return
         inside = np.abs(v) <= 1.5
-        if inside.mean() >= 0.5:
+        out, counts = np.unique(v[~inside], return_counts=True)
+        fill = float(out[np.argmax(counts)])
+        rest = v[v != fill]
+        in_rest = float((np.abs(rest) <= 1.5).mean()) if rest.size else 1.0
+        if in_rest >= 0.5:
             # NDVI already, beside values out of range: an undeclared fill, not DNs (judged on
             # the maximum, a float NDVI with a -9999 fill was advised scale 0.0001, which
-            # followed divided the real NDVI by 10,000: review 48e/1)
-            out, counts = np.unique(v[~inside], return_counts=True)
-            fill = float(out[np.argmax(counts)])
+            # followed divided the real NDVI by 10,000: review 48e/1). Judged without the
+            # repeated value, whatever its share (a -9999 over 60 % of a coastal crop was told
+            # to declare a scale)
             others = "" if out.size == 1 else (
                 f"; {out.size - 1} other value(s) out of range too (e.g. "
                 f"{float(out[np.argmin(counts)]):g}): mask them")
             raise UndeclaredFillError(
                 f"the pair's MODIS NDVI {path} holds {int((v == fill).sum())} pixel(s) at "
-                f"{fill:g} beside NDVI values ({100 * inside.mean():.0f} % within -1.5..1.5): an "
+                f"{fill:g} ({100 * float((v == fill).mean()):.0f} % of its pixels) beside NDVI "
+                f"values ({100 * in_rest:.0f} % of the others within -1.5..1.5): an "
                 f"undeclared fill value. Declare it and open the pair again: `gdal_edit.py "
                 f"-a_nodata {fill:g} {path}`, or in Python `with rasterio.open({str(path)!r}, "
                 f"'r+') as f: f.nodata = {fill:g}`{others}.")
@@ -439,13 +468,40 @@ def aster_truth_mask(
     the fill-mixed ring beside the pixels ``min_k`` removes on 17 of the 55 pairs (pair 075:
     RMSE 2.59 K for 0.99 K without it).
 
+    A field not in Kelvin (median outside 150-400 K) is refused: the file as stored (K x 10)
+    kept its 200 K border ring as usable truth. Decode it first (:func:`open_modis_aster_pair`).
+
     Examples
     --------
     >>> _, _, aster = open_modis_aster_pair("001")  # doctest: +SKIP
     >>> float(aster_truth_mask(aster).mean()) > 0.4  # doctest: +SKIP
     True
     """
+    _check_truth_kelvin(aster)
     return reference_mask(aster, erode=erode, valid_min=min_k, clear=clear)
+
+
+def _check_truth_kelvin(aster: xr.DataArray) -> None:
+    """Refuse an ASTER field that is not in Kelvin (median of its finite, non-zero values
+    outside 150-400): ``min_k`` is Kelvin, and the file as stored (K x 10, 0 outside the scene)
+    kept its 200 K border ring and cold cloud (stored 1994-2300) as usable truth."""
+    v = np.asarray(aster.values, np.float64)
+    v = v[np.isfinite(v) & (v != 0)]
+    if not v.size:
+        return
+    med = float(np.median(v))
+    if 150.0 <= med <= 400.0:
+        return
+    if 150.0 <= med * ASTER_SCALE <= 400.0:
+        raise PhysicalRangeError(
+            f"aster_truth_mask takes a decoded ASTER field (Kelvin), got values of median "
+            f"{med:.6g}: the file as stored (Kelvin x 10, 0 outside the scene). Decode it "
+            f"first: `aster = aster.where(aster != {ASTER_NODATA}) * {ASTER_SCALE:g}` (or "
+            "open it with open_modis_aster_pair, which decodes it), then build the mask.")
+    raise PhysicalRangeError(
+        f"aster_truth_mask takes a decoded ASTER field (Kelvin), got values of median "
+        f"{med:.6g}, outside 150-400 K: decode it to Kelvin first (open_modis_aster_pair "
+        "does, or xlstsr.evaluate.decode_reference with the file's scale / offset / nodata).")
 
 
 def open_modis_aster_pair(
