@@ -18,6 +18,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+import dask
 import dask.array as dsa
 import numpy as np
 import pandas as pd
@@ -1130,11 +1131,17 @@ def _interp_advice(c: np.ndarray, n: str, v: str = "da",
     which the value checks name), with that value's mask for a linear one; clean ones the plain
     linear interp."""
     grid = f"{n}=np.linspace({float(c[0])!r}, {float(c[-1])!r}, {c.size})"
-    fill = _declared_fill_for_interp(da) if da is not None else None
-    if fill is not None:
+    fills = _declared_fills_for_interp(da) if da is not None else []
+    if len(fills) == 1:
+        fill = fills[0]
         return (f"`{v} = {v}.where({v} != {fill!r}).interp({grid})` (its fill, {fill!r} as "
                 "stored, masked first: interpolated, it would be mixed into the pixels beside "
                 "each gap)")
+    if fills:
+        listed = ", ".join(repr(f) for f in fills)
+        return (f"`{v} = {v}.where(~{v}.isin([{listed}])).interp({grid})` (its fills, "
+                f"{listed} as stored, masked first: interpolated, they would be mixed into "
+                "the pixels beside each gap)")
     if da is not None and np.issubdtype(da.dtype, np.integer):
         held = _fill_like_integer(da)
         if held is not None:  # nearest keeps it a whole pixel (it may be data: 0 degC)
@@ -1147,16 +1154,38 @@ def _interp_advice(c: np.ndarray, n: str, v: str = "da",
     return f"`{v} = {v}.interp({grid})`"
 
 
+#: images of a lazy cube searched for a fill's usual value by the interp advice (an error
+#: path: a bounded read, spread over the steps)
+FILL_SEARCH_IMAGES = 32
+
+
 def _fill_like_integer(da: xr.DataArray) -> int | None:
     """A fill-like value that stored integers ``da`` hold, none being declared, or None: 0
     (MODIS's, ASTER's), the type's extremes (GDAL's and CF's), or a plateau of one value far
     from the rest (:func:`suspect_fill` on the values through their attrs' scale). For advice
     only (an error path: of a lazy array one image is read, as the whole cube may not fit in
-    memory)."""
-    if isinstance(da.data, dsa.Array) and da.ndim > 2:
-        da = da.isel({d: 0 for d in da.dims[:-2]})
+    memory: the usual values are looked for in up to :data:`FILL_SEARCH_IMAGES` whole images
+    spread over the steps, read in one pass, the plateau in the first of them; the first image
+    alone, or row 0 of a (y, x, time) cube, missed a 0 in a later step, whose pixels the linear
+    interp advised then mixed into 211-213 K neighbours)."""
     info = np.iinfo(da.dtype)
-    for c in dict.fromkeys((0, int(info.min), int(info.max))):
+    usual = tuple(dict.fromkeys((0, int(info.min), int(info.max))))
+    if isinstance(da.data, dsa.Array) and da.ndim > 2:
+        try:
+            yx = spatial_dims(da)
+        except XlstsrError:
+            yx = (str(da.dims[-2]), str(da.dims[-1]))
+        lead = [d for d in da.dims if d not in yx]
+        images = da.transpose(*lead, *yx).data.reshape((-1, da.sizes[yx[0]], da.sizes[yx[1]]))
+        n = images.shape[0]
+        pick = np.unique(np.linspace(0, n - 1, min(n, FILL_SEARCH_IMAGES)).round().astype(int))
+        sample = images[pick]
+        held = dask.compute(*((sample == c).any() for c in usual))
+        for c, h in zip(usual, held):
+            if bool(h):
+                return c
+        da = xr.DataArray(sample[0].compute(), dims=yx, attrs=da.attrs)
+    for c in usual:
         if bool((da == c).any()):
             return c
     v = np.asarray(da.values, np.float64)
@@ -1174,19 +1203,27 @@ def _fill_like_integer(da: xr.DataArray) -> int | None:
     return int(v.ravel()[at[0]]) if at.size else None
 
 
-def _declared_fill_for_interp(da: xr.DataArray) -> float | int | None:
-    """The fill declared on ``da``'s stored values (attrs ``_FillValue`` / ``missing_value``,
-    rioxarray's written nodata), None where none or NaN (interp leaves NaN as NaN)."""
+def _declared_fills_for_interp(da: xr.DataArray) -> list[float | int]:
+    """The fills declared on ``da``'s stored values (attrs ``_FillValue``, each of
+    ``missing_value``'s, rioxarray's written nodata), each once, NaN left out (interp leaves NaN
+    as NaN): the library's own "declare both" advice writes ``missing_value = [65535, 0]``,
+    whose 0 the interp advice mixed into its neighbours when only the first was masked."""
+    out: list[float | int] = []
     for key in ("_FillValue", "missing_value", "nodata"):
         f = da.attrs.get(key)
         if f is None:
             continue
         f = np.asarray(f).ravel()
-        if f.size and np.issubdtype(f.dtype, np.number) and np.isfinite(f[0]):
-            x = f[0].item()
+        if not np.issubdtype(f.dtype, np.number):
+            continue
+        for x in f.tolist():
+            if not np.isfinite(x):
+                continue
             # (integers only: a float32 fill read as a 39-digit integer literal)
-            return int(x) if np.issubdtype(da.dtype, np.integer) and float(x).is_integer() else x
-    return None
+            x = int(x) if np.issubdtype(da.dtype, np.integer) and float(x).is_integer() else x
+            if x not in out:
+                out.append(x)
+    return out
 
 
 def _pixel_indices(c: np.ndarray) -> bool:
@@ -1746,8 +1783,11 @@ def _fill_values(da: xr.DataArray) -> list[float]:
         nodata = da.rio.nodata
     except Exception:  # rioxarray raises on inconsistent nodata metadata
         nodata = None
-    if nodata is not None and np.isfinite(nodata):
-        fills.append(float(nodata))
+    # (rioxarray gives a list `missing_value` back as its nodata, e.g. [65535, 0] once the
+    # interp advice made the values float: its truth value raised)
+    if nodata is not None:
+        fills.extend(float(f) for f in np.atleast_1d(np.asarray(nodata, np.float64)).tolist()
+                     if np.isfinite(f))
     return sorted(set(fills))
 
 
@@ -2587,35 +2627,68 @@ def _landsat_l1_hint(median: float, like: tuple[float, str] | None) -> str:
 
 def _wrong_scale(median: float, stored: tuple[float, float, float],
                  physical_range: tuple[float, float], ref: bool = False,
-                 like: tuple[float, str] | None = None, attrs_of: str | None = None) -> str:
+                 like: tuple[float, str] | None = None, attrs_of: str | None = None,
+                 spread: tuple[float, float] | None = None, cli: bool = False) -> str:
     """When decoded values are off because the declared scale is wrong (0.002 instead of
     MOD11A1's 0.02 reads as 30 "K", like Celsius; MODIS's 0.02 on ASTER's K x 10 as 60 "K"),
     the sentence that says so and the scale that gives Kelvin of a land surface (near
     ``like``'s median when given); else ''. ``attrs_of``: a reference's variable whose
-    'scale_factor' attribute is told (:func:`decode_lst`), not evaluate's ``reference_scale``."""
+    'scale_factor' attribute is told (:func:`decode_lst`), not evaluate's ``reference_scale``.
+
+    A declared offset is tested first: where the scale alone gives Kelvin of a land surface,
+    the offset is the one to drop (K x 50 with 0.02 and an extra 273.15 was told "0.002",
+    which read it as 301 K +- 0.6 K, and trained on that). ``spread``: the decoded values' 1st
+    and 99th percentiles (:func:`_spread`), which each reading offered must keep a land
+    surface's (:data:`LAND_SURFACE_K`), and not squeeze below :data:`SQUEEZED_SPREAD_K`.
+    ``cli``: the command line's way named too (``--offset``)."""
     scale, offset, celsius = stored
     if scale == 1.0 or celsius:
         return ""
     raw = (median - offset) / scale
+
+    def plausible(m: float, lo_hi: tuple[float, float] | None) -> bool:
+        return (physical_range[0] + 50 <= m <= physical_range[1] - 50  # 200-350 K
+                and _near_like(m, like)
+                and (lo_hi is None or LAND_SURFACE_K[0] <= lo_hi[0] <= lo_hi[1]
+                     <= LAND_SURFACE_K[1]))
+
+    if offset != 0.0 and plausible(median - offset, None if spread is None else
+                                   (spread[0] - offset, spread[1] - offset)):
+        v = attrs_of if ref and attrs_of else ("reference" if ref else "da")
+        return (f"the offset (the 'add_offset' attribute) {offset:g} is applied to values the "
+                f"scale {scale:g} alone makes Kelvin already (median {median - offset:.1f} K "
+                f"without it): drop it, `del {v}.attrs['add_offset']`"
+                + (" (on the command line: drop --offset)" if cli and not ref else ""))
     candidates = [scale * 10.0**k for k in (1, 2, 3, -1, -2, -3)] + [0.02, 0.1, 0.01, 1.0]
     for s2 in candidates:
         fixed = raw * s2 + offset
-        if (physical_range[0] + 50 <= fixed <= physical_range[1] - 50  # 200-350 K: plausible
-                and _near_like(fixed, like)):
-            ratio = s2 / scale
-            how = (f"{ratio:.3g} times too small" if ratio > 1 else
-                   f"{1 / ratio:.3g} times too large")
-            what = "the scale" + (" (`reference_scale`, or the 'scale_factor' attribute)"
-                                  if ref and not attrs_of else " (the 'scale_factor' attribute)")
-            if ref and attrs_of:  # 1: the attribute dropped (a stale scale on Kelvin)
-                fix = (f"drop it: `del {attrs_of}.attrs['scale_factor']`" if s2 == 1.0 else
-                       f"set `{attrs_of}.attrs['scale_factor'] = {s2:g}`")
-            else:
-                fix = (f"pass `reference_scale={s2:g}`" if ref else
-                       f"set `da.attrs['scale_factor'] = {s2:g}`")
-            return (f"{what} {scale:g} is {how}: with {s2:g} the median would be {fixed:.1f} K "
-                    "(MOD11A1 LST takes 0.02, ASTER's K x 10 0.1); " + fix)
+        ratio = s2 / scale
+        # the reading of the scene's spread: a scale that squeezes it (+- 0.6 K) is no fix
+        lo_hi = (None if spread is None else
+                 ((spread[0] - offset) * ratio + offset, (spread[1] - offset) * ratio + offset))
+        if not plausible(fixed, lo_hi) or (
+                lo_hi is not None and ratio < 1
+                and lo_hi[1] - lo_hi[0] < SQUEEZED_SPREAD_K <= spread[1] - spread[0]):
+            continue
+        how = (f"{ratio:.3g} times too small" if ratio > 1 else
+               f"{1 / ratio:.3g} times too large")
+        what = "the scale" + (" (`reference_scale`, or the 'scale_factor' attribute)"
+                              if ref and not attrs_of else " (the 'scale_factor' attribute)")
+        if ref and attrs_of:  # 1: the attribute dropped (a stale scale on Kelvin)
+            fix = (f"drop it: `del {attrs_of}.attrs['scale_factor']`" if s2 == 1.0 else
+                   f"set `{attrs_of}.attrs['scale_factor'] = {s2:g}`")
+        else:
+            fix = (f"pass `reference_scale={s2:g}`" if ref else
+                   f"set `da.attrs['scale_factor'] = {s2:g}`")
+        return (f"{what} {scale:g} is {how}: with {s2:g} the median would be {fixed:.1f} K "
+                "(MOD11A1 LST takes 0.02, ASTER's K x 10 0.1); " + fix)
     return ""
+
+
+#: a scene's 1st-99th percentile spread (K) below which a smaller scale offered for values
+#: spread wider is taken to squeeze them (an extra offset made K x 50 read 301 K +- 0.6 K
+#: with 0.002), not to decode them
+SQUEEZED_SPREAD_K = 2.0
 
 
 #: stored scales of LST products, and what stores them so (for the hint of scaled values)
@@ -3072,7 +3145,8 @@ def _range_cause(
                     f"`{v}.rio.write_nodata(...)`), or mask the corrupt pixels (`{v}.where(...)`)")
     if (median > 1000 or float(finite.max()) > 1000) and not (
             scale != 1.0 and celsius == 0.0 and _wrong_scale(median, stored, physical_range,
-                                                              like=like)):
+                                                              like=like,
+                                                              spread=_spread(finite))):
         # (a declared scale a power of ten off is named below). Name only the usual scales
         # that bring the median into the range: x 0.02 on Landsat L1 counts gives 473 K
         # (a median of Earth's LST lies well inside the physical range)
@@ -3116,7 +3190,8 @@ def _range_cause(
                for (k, c, what, mk), n, z in zip(fits, strays, fills)]
         return ("values look scaled: " + "; ".join(how) + _ambiguity(fits, strays) + c2l2
                 + counts)
-    wrong = _wrong_scale(median, stored, physical_range, ref, like, attrs_of)
+    wrong = _wrong_scale(median, stored, physical_range, ref, like, attrs_of,
+                         spread=_spread(finite), cli=cli)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
     # plausible as Fahrenheit
@@ -3824,7 +3899,8 @@ def _lst_verdict(
                         f"`{v}.attrs['units'] = 'degC'`"
                         + (" (`--units degC` on the command line)." if cli else "."))
                 wrong = _wrong_scale(median, stored, physical_range, what == "reference",
-                                     _like_at(like, i), attrs_of)
+                                     _like_at(like, i), attrs_of, spread=_spread(finite),
+                                     cli=cli)
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     f"look like degrees Celsius. Set `{v}.attrs['units'] = 'degC'` to convert, or "
@@ -4001,10 +4077,13 @@ def _lst_verdict(
                    "are not the cause)")
                 + f". {step_fix}"
                 # (the step's advice first: the other images, in other chunks, are unseen)
-                + (" (Judged on this image alone, the cube being read one image per chunk; "
-                   "were its other images out of range too, "
-                   + _range_cause(finite, median, physical_range, stored, units_known, ref,
-                                  cli, _like_at(like, i), attrs_of, packed) + ".)"
+                # (no units/scale reading of it: one fill value on every pixel says nothing
+                # of them; "set scale_factor=0.01, units='degC'", drawn from a 65535 image over
+                # a declared 0.02 K, refused every good image once followed)
+                + (f" (Judged on this image alone, the cube being read one image per chunk: "
+                   f"its one value, {as_stored(vmin)}, is a fill's and tells nothing of the "
+                   "units or scale, so keep those as declared; the other images are checked "
+                   "as they are read.)"
                    if alone else "")
             )
         if mask_out_of_range:
@@ -4432,10 +4511,11 @@ def decode_lst(
         like=like,
         fill_declared=any(k in da.attrs for k in ("_FillValue", "missing_value")),
         # (attrs only: a fill the reader applied is NaN already, and a new one replaces none)
-        declared_fills=tuple(
+        # (each once: `_FillValue = 0` beside `missing_value = [0]` was advised as [0, 0])
+        declared_fills=tuple(dict.fromkeys(
             f for k in ("_FillValue", "missing_value") if k in da.attrs
             for f in np.atleast_1d(np.asarray(da.attrs[k], np.float64)).tolist()
-            if np.isfinite(f)),
+            if np.isfinite(f))),
         attrs_of=attrs_of,
         maskable=maskable,
         step_vars=None if step_vars is None else tuple(str(n) for n in step_vars),
