@@ -35,21 +35,24 @@ def apply_scale_correction(
     sr: Any, lst: Any, guide: Any, factor: int, mode: str | float = "auto",
     guide_time_tolerance: Any = None,
 ) -> Any:
-    """Correct a stack of super-resolved images, one gain per image (time step).
+    """Correct a stack of super-resolved images, one gain per image (each step of the lead dims).
 
     Parameters
     ----------
-    sr : ndarray, dask array or DataArray, (n, Y, X) or (Y, X)
-        Super-resolved LST on the fine grid (``Y = y * factor``), Kelvin (a DataArray may be
+    sr : ndarray, dask array or DataArray, (..., Y, X)
+        Super-resolved LST on the fine grid (``Y = y * factor``), any number of lead dims
+        (``(overpass, time, Y, X)``: each image corrected on its own), Kelvin (a DataArray may be
         Celsius with its ``units``). An ``sr`` already corrected is corrected again: give the
         method's own output (``upscale(..., scale_correction=None)``). A DataArray already
         calibrated to another sensor (its ``xlstsr_product`` attribute) is refused: correct
         before calibrating.
-    lst : ndarray, dask array or DataArray, (n, y, x) or (y, x)
-        The coarse input (Kelvin, NaN gaps; a DataArray may be Celsius with its ``units``).
+    lst : ndarray, dask array or DataArray, (..., y, x)
+        The coarse input (Kelvin, NaN gaps; a DataArray may be Celsius with its ``units``), the
+        lead dims of ``sr`` (an array: the same shape, by position).
     guide : ndarray, dask array or DataArray, (n | 1, c, Y, X), (n | 1, Y, X) or (Y, X), optional
         Fine guide on ``sr``'s grid (an array: its last two axes in ``sr``'s order of its
-        spatial dims and orientation); its first channel shifts the law below the input
+        spatial dims and orientation, ``n`` the number of images, ``sr``'s lead dims
+        flattened in their order); its first channel shifts the law below the input
         resolution. With ``sr`` and ``lst`` DataArrays, a DataArray guide (or a list, dict or
         Dataset of bands) is aligned onto ``lst``'s fine grid as :func:`xlstsr.upscale` aligns
         it (by coordinates; pixel for pixel without a CRS), its steps matched by label
@@ -71,8 +74,8 @@ def apply_scale_correction(
 
     Returns
     -------
-    ndarray or dask array, (n, Y, X) or (Y, X)
-        The corrected stack (one image (Y, X) for an ``sr`` of one image (Y, X)) in ``sr``'s dtype and units (Kelvin; degrees Celsius for a
+    ndarray or dask array, ``sr``'s shape
+        The corrected stack in ``sr``'s shape, dtype and units (Kelvin; degrees Celsius for a
         DataArray ``sr`` whose ``units`` say so: corrected in Kelvin, converted back); lazy
         (whole images, a few per task: :func:`xlstsr.scaling.whole_images`) when any input is
         a dask array. An array for a DataArray ``sr`` too, in ``sr``'s own dim order and
@@ -101,9 +104,11 @@ def apply_scale_correction(
     Pairing: when ``sr`` and ``lst`` are both DataArrays with spatial dims they are paired by
     their labels, as in :func:`calibrate_detail_gain`: any dim order, north-up or south-up
     (:func:`xlstsr.validate.image_order`), ``lst``'s steps taken in ``sr``'s order of labels
-    (:func:`xlstsr.steps.pair_steps`), ``sr`` checked to lie on ``lst``'s factor-``factor``
-    fine grid (:func:`xlstsr.metrics.check_coarse_grid`). Arrays (and a DataArray given with
-    an array) are paired by position: ``sr[i]`` with ``lst[i]``, pixel for pixel.
+    (:func:`xlstsr.steps.pair_steps`) and its lead dims in ``sr``'s order, ``sr`` checked to
+    lie on ``lst``'s factor-``factor`` fine grid (:func:`xlstsr.metrics.check_coarse_grid`).
+    Arrays (and a DataArray given with an array) are paired by position: ``sr[i]`` with
+    ``lst[i]``, pixel for pixel. Each image (each step of the lead dims, flattened in their
+    order) is corrected on its own, with its own law and gain.
 
     Examples
     --------
@@ -128,17 +133,28 @@ def apply_scale_correction(
     # which on Celsius moved the result by up to 3.7 K without a word. DataArrays are decoded
     # (lazily on dask), arrays checked by _correct
     celsius = _in_celsius(sr)
-    back = None
+    back = names = None
     if _labelled(sr) and _labelled(lst):
         sr, lst, guide, back = _aligned(sr, lst, guide, factor, guide_time_tolerance)
+        names = _image_names(lst)
     sr, lst = (_decoded(a, name) for a, name in ((sr, "sr"), (lst, "lst")))
-    # one image (y, x), upscale's own output for a 2-D input: a stack of one, given back 2-D
-    # (it was refused as "not the coarse stack upscaled" with shapes that were)
-    flat = np.ndim(sr) == 2
-    sr, lst = (a[None] if np.ndim(a) == 2 else a for a in (sr, lst))
-    out = _correct(sr, lst, guide, factor, mode, checked=False)
-    if flat:
-        out = out[0]
+    # every image on its own, whatever the number of lead dims: a (overpass, time, y, x) stack
+    # went whole to the per-image kernel, which pooled each overpass' images into one law (a
+    # cloudy image it leaves alone changed by 21 K), and crashed on dask. Flattened as upscale
+    # flattens them; one image (y, x) is a stack of one, given back 2-D
+    lead = tuple(np.shape(sr)[:-2])
+    if np.ndim(sr) < 2 or np.ndim(lst) < 2 or (  # a stack of one beside one image: as before
+            tuple(n for n in lead if n != 1) != tuple(n for n in np.shape(lst)[:-2] if n != 1)):
+        raise GridError(
+            f"sr {tuple(np.shape(sr))} must be the coarse stack {tuple(np.shape(lst))} "
+            f"upscaled by factor {factor}: the same leading dims, (..., y * {factor}, "
+            f"x * {factor})"
+        )
+    if names is None and len(lead) > 1:  # arrays: each image by its index in the stack
+        names = lambda: [str(i) for i in np.ndindex(*lead)]  # noqa: E731
+    sr, lst = (a.reshape((-1, *np.shape(a)[-2:])) for a in (sr, lst))
+    out = _correct(sr, lst, guide, factor, mode, checked=False, names=names)
+    out = out.reshape((*lead, *out.shape[-2:]))
     if back is not None:
         out = back(out)
     # a bare array comes back: in the units sr was given in, not Kelvin under a degC label
@@ -174,7 +190,7 @@ def _refuse_calibrated(sr: Any, lst: Any, what: str) -> None:
 def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int,
              time_tolerance: Any = None) -> tuple:
     """``sr`` and ``lst`` paired by their labels, as :func:`calibrate_detail_gain` pairs them:
-    both ``(n, y, x)`` and north-up (:func:`xlstsr.validate.image_order`), ``lst``'s steps in
+    both ``(..., y, x)`` and north-up (:func:`xlstsr.validate.image_order`), ``lst``'s steps in
     ``sr``'s order of labels, ``sr`` checked to be on ``lst``'s fine grid; a DataArray guide
     aligned onto that grid as :func:`xlstsr.upscale` aligns it. Paired by position, a south-up
     LST against upscale's north-up output, an ``sr`` stored (time, x, y) or the LST's steps in
@@ -197,6 +213,9 @@ def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int,
     flips = north_up_flips(sr, ydim, xdim)  # reversals are their own inverse
     sr_o, lst_o = image_order(sr), image_order(lst)
     lst_o = pair_steps(lst_o, sr_o, "coarse input", "sr", var="lst")
+    # lead dims in sr's order too: (time, overpass) against sr's (overpass, time) paired
+    # (day, t1) with (t0, night), 27.6 K off with a fixed gain
+    lst_o = _lead_as(lst_o, sr_o)
     check_coarse_grid(sr_o, lst_o, factor, "sr", "lst", optional=False)
     if isinstance(guide, (xr.DataArray, xr.Dataset, list, dict)):
         # by coordinates onto lst's fine grid (= sr's, checked above), steps matched by label:
@@ -220,6 +239,28 @@ def _aligned(sr: xr.DataArray, lst: xr.DataArray, guide: Any, factor: int,
         return sr_o.copy(data=out).isel(flips).transpose(*dims).data
 
     return sr_o, lst_o, guide, back
+
+
+def _lead_as(a: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
+    """``a`` (in image order) with the lead dims it shares with ``ref`` in ``ref``'s order,
+    spatial dims last: the stacks are flattened image by image, each in its own order, so
+    lead dims in another order paired images of other labels."""
+    lead = [d for d in ref.dims[:-2] if d in a.dims[:-2]]
+    rest = [d for d in a.dims[:-2] if d not in lead]
+    order = (*lead, *rest, *a.dims[-2:])
+    return a if tuple(a.dims) == order else a.transpose(*order)
+
+
+def _image_names(lst: xr.DataArray) -> Any:
+    """The call that names ``lst``'s images (in image order) by their labels, flattened as
+    the correction flattens them (:func:`xlstsr.scaling._step_names`): a warning of "step(s)
+    [2] of 4" was an index into an order the user never sees."""
+    import functools
+
+    from .scaling import _step_names
+
+    lead = list(lst.dims[:-2])
+    return functools.partial(_step_names, lst, lead) if lead else None
 
 
 def _image_shape(a: Any) -> tuple[int, ...]:
@@ -257,16 +298,18 @@ def _in_celsius(a: Any) -> bool:
 
 
 def _correct(sr: Any, lst: Any, guide: Any, factor: int, mode: str | float,
-             *, checked: bool = True) -> Any:
-    """:func:`apply_scale_correction` on arrays (numpy or dask) known to be Kelvin (``checked``:
-    :func:`xlstsr.upscale`'s own method output and decoded input); with ``checked=False`` their
-    values are checked to be Kelvin (:func:`xlstsr.validate.check_kelvin_array`): now in
-    memory, block by block as they are computed when any input is dask (nothing is read while
-    the graph is built)."""
+             *, checked: bool = True, names: Any = None) -> Any:
+    """:func:`apply_scale_correction` on stacks ``(n, Y, X)`` and ``(n, y, x)`` (numpy or dask)
+    known to be Kelvin (``checked``: :func:`xlstsr.upscale`'s own method output and decoded
+    input); with ``checked=False`` their values are checked to be Kelvin
+    (:func:`xlstsr.validate.check_kelvin_array`): now in memory, block by block as they are
+    computed when any input is dask (nothing is read while the graph is built). ``names``:
+    the images' names for the unfitted warning (:data:`xlstsr.scaling.StepNames`), else
+    their positions."""
     from .validate import check_kelvin_array
 
     check_law_applicable(mode, factor, tuple(lst.shape))
-    if tuple(sr.shape[-2:]) != (lst.shape[-2] * factor, lst.shape[-1] * factor) or (
+    if sr.ndim != 3 or lst.ndim != 3 or tuple(sr.shape[-2:]) != (lst.shape[-2] * factor, lst.shape[-1] * factor) or (
             sr.shape[0] != lst.shape[0]):
         raise GridError(f"sr {tuple(sr.shape)} must be the coarse stack {tuple(lst.shape)} "
                         f"upscaled by factor {factor}: (n, y * {factor}, x * {factor})")
@@ -280,7 +323,7 @@ def _correct(sr: Any, lst: Any, guide: Any, factor: int, mode: str | float,
         g = None if guide is None else np.asarray(guide)
         unfitted: list[int] = []
         out = correct_stack(np.asarray(sr), np.asarray(lst), g, factor, mode, unfitted=unfitted)
-        _warn_unfitted(unfitted, mode, sr.shape[0])
+        _warn_unfitted(unfitted, mode, sr.shape[0], names)
         return out
     # whole images, a few per task: a stack chunked for time series, (time=-1, 256, 256), was
     # one task holding every image
@@ -365,17 +408,24 @@ def _guide_stack(guide: Any, shape: tuple[int, ...]) -> Any:
     return guide
 
 
-def _warn_unfitted(steps: list[int], mode: Any, n: int | None) -> None:
+def _warn_unfitted(steps: list[int], mode: Any, n: int | None, names: Any = None) -> None:
     """Name the images the law could not be fitted on: left as the method gave them, under an
     output labelled as corrected (a 97 % cloudy day changed by 0 K, the other by 4 K). That
     includes a law the clouds leave too few blocks to determine (fewer than
     :data:`~xlstsr.kernels.correction.MIN_LAW_STEPS` steps with
     :data:`~xlstsr.kernels.correction.MIN_LAW_DOF` degrees of freedom): fitted on what was left, one scene's predicted variance went from 0.6 to
-    14.5 K² with the cloud pattern, without a word."""
+    14.5 K² with the cloud pattern, without a word. ``names``: the images' names by label
+    (:data:`xlstsr.scaling.StepNames`), else their positions."""
+    from .scaling import _named_steps, _names_of
+
     if not steps:
         return
-    which = (f"step(s) {steps[:8]}{' ...' if len(steps) > 8 else ''} of {n}" if n is not None
-             else f"{len(steps)} image(s) of a chunk")
+    if n is None:
+        which = f"{len(steps)} image(s) of a chunk"
+    elif (named := _names_of(names)) is not None:  # built only now that a warning names them
+        which = f"step(s) {_named_steps(steps, named)} of {n}"
+    else:
+        which = f"step(s) {steps[:8]}{' ...' if len(steps) > 8 else ''} of {n}"
     warn(
         f"scale_correction={mode!r}: the variance law could not be fitted on {which} (fewer "
         f"than {MIN_LAW_STEPS} aggregation steps with {-(-MIN_LAW_DOF // 3)} or more clear 2 x 2 "
@@ -399,12 +449,12 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
 
     Parameters
     ----------
-    sr : DataArray or array, (Y, X) or (n, Y, X)
+    sr : DataArray or array, (..., Y, X)
         The method's own output on the fine grid (``upscale(..., scale_correction=None)``):
         an output already corrected (``attrs["xlstsr_scale_correction"]`` not ``"none"``) or
         calibrated to another sensor (``attrs["xlstsr_product"]`` not the input sensor's) is
         refused.
-    lst : DataArray or array, (y, x) or (n, y, x)
+    lst : DataArray or array, (..., y, x)
         Its coarse input (``Y = y * factor``).
     truth : DataArray or array, like ``sr``
         Fine truth on the same grid (NaN where invalid).
@@ -419,7 +469,7 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     Notes
     -----
     DataArrays are paired by their labels (any dim order, north-up or south-up: each put in
-    :func:`xlstsr.validate.image_order`; steps by label). An array given with a DataArray is
+    :func:`xlstsr.validate.image_order`; steps by label, lead dims put in ``sr``'s order). An array given with a DataArray is
     paired by position in that DataArray's layout (its dim order and orientation: ``sr``'s
     where ``sr`` is one) and put as it is put (:func:`xlstsr.validate.in_image_order`).
 
@@ -434,7 +484,7 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     >>> round(calibrate_detail_gain(sr, lst, truth, 4), 3)
     0.5
     """
-    from .validate import check_factor, in_image_order
+    from .validate import check_factor, image_order, in_image_order
 
     factor = check_factor(factor)
     for name, a in (("sr", sr), ("lst", lst), ("truth", truth)):
@@ -456,15 +506,18 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     # pixels are paired by array position: a (x, y) or south-up field paired (i, j) with (j, i)
     # or its mirror image; arrays given beside a DataArray, in its layout, are put as it is put
     sr, lst, truth = in_image_order(sr, lst, truth)
+    # lead dims in sr's order as well as its labels: each stack is flattened in its own order
+    # below, so a truth (time, overpass) against sr (overpass, time) paired (day, t1) with
+    # (t0, night): 0.69 for 1.28, without a word
     if isinstance(sr, xr.DataArray) and isinstance(truth, xr.DataArray):
-        truth = _check_same_fields(sr, truth)
+        truth = _lead_as(image_order(_check_same_fields(sr, truth)), sr)
     if isinstance(sr, xr.DataArray) and isinstance(lst, xr.DataArray):
         from .metrics import check_coarse_grid
         from .steps import pair_steps
 
         # the coarse input's dates by label too: paired by position, the same dates in
         # another order gave 0.22 for 0.14, and a third date was dropped without a word
-        lst = pair_steps(lst, sr, "coarse input", "sr", var="lst")
+        lst = _lead_as(image_order(pair_steps(lst, sr, "coarse input", "sr", var="lst")), sr)
         # the coarse input of another place (same shape) gave a gain without a word
         check_coarse_grid(sr, lst, factor, "sr", "lst", optional=False)
     s, c, t = (_kelvin(a, name) for a, name in ((sr, "sr"), (lst, "lst"), (truth, "truth")))

@@ -671,7 +671,9 @@ def _step_names(obj: xr.DataArray | xr.Dataset, lead: Sequence[Hashable]) -> lis
     named by its labels (``band=2``, ``time=2020-07-01``, ``(time=..., overpass=day)``), the
     way the file and the output table count them: a GeoTIFF's bands from 1 (a warning of
     "steps [1]" was about band 2, its table's row 2); a dim without labels by its position
-    (``isel(t=0)``). None without lead dims or labels (their positions named then)."""
+    (``isel(t=0)``); a dim whose labels repeat with the other coordinates along it
+    (``(time=2020-07-01, overpass=night)``). None without lead dims or labels (their positions
+    named then)."""
     lead = [d for d in lead if d in obj.dims]
     if not any(d in obj.coords and obj[d].ndim == 1 for d in lead):
         return None  # no labels: by position, as isel counts (and as before)
@@ -682,10 +684,7 @@ def _step_names(obj: xr.DataArray | xr.Dataset, lead: Sequence[Hashable]) -> lis
              and np.issubdtype(obj[d].dtype, np.datetime64)
              and bool((obj[d].values.astype("datetime64[D]") == obj[d].values).all())}
 
-    def label(d: Hashable, i: int) -> str:
-        if d not in obj.coords or obj[d].ndim != 1:
-            return f"isel({d}={i})"
-        v = obj[d].values[i]
+    def text(d: Hashable, v: Any) -> str:
         if isinstance(v, bytes):
             v = v.decode("utf-8", "replace")
         elif isinstance(v, np.datetime64):
@@ -694,10 +693,21 @@ def _step_names(obj: xr.DataArray | xr.Dataset, lead: Sequence[Hashable]) -> lis
             v = v.item()
         return f"{d}={v}"
 
+    # a dim whose labels repeat (open_cog's day+night series: each date twice, an `overpass`
+    # coordinate along time) is named with the other coordinates along it: "time=2020-07-01"
+    # named two rows of the table
+    extra = {d: others for d in lead if d in obj.indexes and not obj.indexes[d].is_unique
+             and (others := [c for c in obj.coords if c != d and obj[c].dims == (d,)])}
+
+    def label(d: Hashable, i: int) -> str:
+        if d not in obj.coords or obj[d].ndim != 1:
+            return f"isel({d}={i})"
+        return ", ".join(text(c, obj[c].values[i]) for c in (d, *extra.get(d, ())))
+
     out = []
     for idx in np.ndindex(*(obj.sizes[d] for d in lead)):
         parts = [label(d, int(i)) for d, i in zip(lead, idx)]
-        out.append(parts[0] if len(parts) == 1 else f"({', '.join(parts)})")
+        out.append(parts[0] if len(parts) == 1 and not extra else f"({', '.join(parts)})")
     return out
 
 
@@ -1119,8 +1129,11 @@ def scaling_stats(
         reprojection to UTM; a lon/lat grid square in degrees but not on the ground.
         In memory: constant steps, steps with fewer than 100 valid pixel pairs at a fitted lag,
         a field made of blocks of equal pixels (nearest-resampled), chosen ``lags`` /
-        ``factors`` that leave a fit without points (its exponent NaN), and steps whose
-        spectrum is zero to round-off (a plane: ``spectral_slope`` and the break NaN).
+        ``factors`` that leave a fit without points (its exponent NaN), steps whose
+        spectrum is zero to round-off (a plane: ``spectral_slope`` and the break NaN), and
+        steps with isolated gap pixels (3 or 4 of their 4 neighbours valid) on more than 3 %
+        of their valid pixels (a speckled QC mask: ``spectral_slope`` is biased towards 0;
+        the message gives a fill of those gaps alone).
 
     Examples
     --------

@@ -392,6 +392,7 @@ def upscale(
         check_output_size(out, 1)  # the engine's output chunks
     if mode is not None and not skip_correction:
         from .correction import _correct
+        from .scaling import _step_names
 
         if gdata is not None:  # already aligned for the method
             cg = gdata
@@ -400,7 +401,10 @@ def upscale(
             if cguide is not None:
                 cg = prepare_guide(georeference_guide(cguide), kelvin, factor, lead,
                                    time_tolerance=guide_time_tolerance)
-        out = _correct(out, data, cg, factor, mode)  # Kelvin: decoded input, method output
+        # Kelvin: decoded input, method output; images named by their labels in a warning
+        # (an (overpass, time) cube's "step(s) [2] of 4" counted the flattened stack)
+        out = _correct(out, data, cg, factor, mode,
+                       names=partial(_step_names, kelvin, lead) if lead else None)
     if output_check:
         out = check_output(out, data, m.recorded_name(), guided=gdata is not None,
                            scale_correction=scale_correction, guide=gdata,

@@ -122,8 +122,8 @@ SCALE_CORRECTIONS = ("auto", "law", "law-lst")
 
 
 def check_mode(mode: str | float) -> str | float:
-    """``mode`` if it is one of :data:`SCALE_CORRECTIONS` or a fixed detail gain (a number >= 0,
-    returned as float), else an :class:`~xlstsr.errors.XlstsrError` (a ValueError) naming them.
+    """``mode`` if it is one of :data:`SCALE_CORRECTIONS` or a fixed detail gain (a finite number
+    >= 0, returned as float), else an :class:`~xlstsr.errors.XlstsrError` (a ValueError) naming them.
 
     Examples
     --------
@@ -131,7 +131,10 @@ def check_mode(mode: str | float) -> str | float:
     ('auto', 0.8)
     """
     if isinstance(mode, (int, float, np.number)) and not isinstance(mode, bool):
-        if not (np.isfinite(mode) and mode >= 0):
+        if not np.isfinite(mode):  # "must be >= 0, got inf" read as if inf were too small
+            raise XlstsrError(f"a fixed detail gain (scale_correction) must be a finite number "
+                              f">= 0 (1: the method's detail unchanged), got {mode!r}")
+        if mode < 0:
             raise XlstsrError(f"a fixed detail gain (scale_correction) must be >= 0, got {mode!r}")
         return float(mode)
     if mode not in SCALE_CORRECTIONS:
