@@ -288,7 +288,7 @@ _UNCHANGED_OTHERS = {
     "seq": "a89fbdb1172a26cfa3cf2bfdc3199c98",
     "scripted": "480b0688d392d51f3bad589504d7b1a5",
     "scripted_seq": "bc0c0e0b846f8da5e88eccdb60cbd4fa",
-    "traced": "9160a91ea8ce31fe0563bf00ae26b388",
+    "traced": "86c7245d8981ba1102cc8aab3e3ad428",
     "lightning": "7297bc9ff74996ba15c0d9ffb1d8ad3a",
 }
 

@@ -588,19 +588,57 @@ def _utm_name(box: Box) -> str:
     return f"UTM {code % 100}{'N' if code < 32700 else 'S'}"
 
 
+def _km_apart(x0: float, y0: float, x1: float, y1: float) -> float:
+    """Great-circle distance (km) between two points of longitude/latitude (degrees), the
+    longitude gap taken the short way round: across the antimeridian scenes 20 km apart read
+    38,233 km (more than half the Earth's circumference) on raw longitude differences."""
+    lon0, lat0, lon1, lat1 = map(np.radians, (x0, y0, x1, y1))
+    d = (np.sin((lat1 - lat0) / 2) ** 2
+         + np.cos(lat0) * np.cos(lat1) * np.sin((lon1 - lon0) / 2) ** 2)
+    return float(2 * 6371.0 * np.arcsin(np.sqrt(min(1.0, d))))
+
+
+def _across_split(boxes: list[Box]) -> tuple[Box, Box] | None:
+    """The two boxes, east and west of the antimeridian, of a group of scenes that lies
+    across it (a scene's GeoTIFF reaching past 180 degrees, or scenes on both sides linked
+    across it); None when the group lies on one side."""
+    a = np.asarray(boxes, np.float64)
+    if a[:, 0].min() >= -180 and a[:, 2].max() <= 180 and a[:, 2].max() - a[:, 0].min() <= 180:
+        return None
+    east, west = [], []  # the parts of each box east of 180 W / west of 180 E, wrapped
+    for w, _, e, _ in a:
+        if (w + e) / 2 < 0:  # written west of Greenwich (past -180 too): as east of it
+            w, e = w + 360, e + 360
+        if w < 180:
+            east.append(w)
+        if e > 180:
+            west.append(e - 360)
+    s, n = float(a[:, 1].min()), float(a[:, 3].max())
+    return ((float(min(east)), s, 180.0, n) if east else (180.0, s, 180.0, n),
+            (-180.0, s, float(max(west)), n) if west else (-180.0, s, -180.0, n))
+
+
 @functools.lru_cache(maxsize=16)
 def _folder_groups(folder: str, listing: tuple[tuple[str, int, int], ...]
-                   ) -> tuple[Box, Box, tuple[tuple[str, str], ...]]:
+                   ) -> tuple[Box, Box, tuple[tuple[str, str], ...], tuple[Box, Box] | None]:
     """The union box of a folder's scenes (those of ``listing``, :func:`_listing`), the box of
     its main group (the largest set of scenes linked by boxes less than :data:`APART_DEG`
-    apart; ties: the group of the earliest key), and ``(key, reason)`` of each scene outside
-    that group."""
+    apart, the longitude gap taken across the antimeridian too; ties: the group of the
+    earliest key), ``(key, reason)`` of each scene outside that group (its great-circle
+    distance named), and the split of the main group's box at 180 degrees where it lies
+    across the antimeridian (:func:`_across_split`), else None."""
     scenes = _scene_boxes(folder, listing)
     boxes = [b for _, b in scenes]
     a = np.asarray(boxes, np.float64)
-    near = ((a[:, None, 0] - APART_DEG < a[None, :, 2]) & (a[None, :, 0] - APART_DEG < a[:, None, 2])
-            & (a[:, None, 1] - APART_DEG < a[None, :, 3])
-            & (a[None, :, 1] - APART_DEG < a[:, None, 3]))
+    lat_near = ((a[:, None, 1] - APART_DEG < a[None, :, 3])
+                & (a[None, :, 1] - APART_DEG < a[:, None, 3]))
+    # a box near another one on the other side of 180 degrees: one place across the
+    # antimeridian (raw longitudes put 20 km apart scenes a world apart)
+    near = np.zeros_like(lat_near)
+    for shift in (-360.0, 0.0, 360.0):
+        near |= ((a[:, None, 0] - APART_DEG < a[None, :, 2] + shift)
+                 & (a[None, :, 0] + shift - APART_DEG < a[:, None, 2]))
+    near &= lat_near
     groups, todo = [], set(range(len(boxes)))
     while todo:  # the groups: sets of scenes linked by boxes near each other
         seen, front = set(), {min(todo)}
@@ -610,18 +648,23 @@ def _folder_groups(folder: str, listing: tuple[tuple[str, int, int], ...]
         groups.append(sorted(seen))
         todo -= seen
     main = min(groups, key=lambda m: (-len(m), min(scenes[i][0] for i in m)))
+    split = _across_split([boxes[i] for i in main])
     main_box = _union([boxes[i] for i in main])
-    zone = _utm_name(main_box)
+    zone = _utm_name(split[0] if split else main_box)
     cx, cy = (main_box[0] + main_box[2]) / 2, (main_box[1] + main_box[3]) / 2
+    if split:  # the middle of the group across 180, not of the whole width of the Earth
+        cx = ((split[0][0] + split[1][2] + 360) / 2 + 180) % 360 - 180
     apart = []
     for i, (key, b) in enumerate(scenes):
         if i in main:
             continue
         x, y = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-        km = 111.2 * float(np.hypot((x - cx) * np.cos(np.radians((y + cy) / 2)), y - cy))
+        km = _km_apart(cx, cy, x, y)
+        side = _across_split([b])
         apart.append((key, f"its centre lon {x:.2f}, lat {y:.2f}: {km:.0f} km from the main "
-                           f"group's, {_utm_name(b)}; the group's: {zone}"))
-    return _union(boxes), main_box, tuple(apart)
+                           f"group's, {_utm_name(side[0] if side else b)}; the group's: "
+                           f"{zone}"))
+    return _union(boxes), main_box, tuple(apart), split
 
 
 def ecostress_apart(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
@@ -658,7 +701,9 @@ def ecostress_box(root: str | os.PathLike[str] | None = None, *,
     A scene lying apart from the folder's main group (:func:`ecostress_apart`: another place)
     stretched the grid over both places without a word: a warning names such scenes (once per
     folder); ``main_group=True`` gives the box of the main group alone (those scenes then lie
-    outside the grid).
+    outside the grid). A main group across the antimeridian (a scene's GeoTIFF reaching past
+    180 degrees, or scenes on both sides of it) is refused with the box of each side, which
+    one UTM zone's grid can cover.
 
     Examples
     --------
@@ -668,7 +713,22 @@ def ecostress_box(root: str | os.PathLike[str] | None = None, *,
     """
     folder = str(_folder(root).resolve())
     listing = _listing(folder)
-    whole, main, apart = _folder_groups(folder, listing)
+    whole, main, apart, split = _folder_groups(folder, listing)
+    if split is not None:
+        # a scene's GeoTIFF reaching past 180 degrees (or scenes on both sides of it): the
+        # union box was refused as a user's box, advising the very call that had failed
+        keys = [k for k, b in _scene_boxes(folder, listing) if _across_split([b])]
+        which = (f"scene(s) {', '.join(keys[:3])} reach past 180 degrees of longitude"
+                 if keys else "its scenes lie on both sides of 180 degrees of longitude")
+        e, w = (tuple(round(v, 6) for v in b) for b in split)
+        raise XlstsrError(
+            f"the {'main group of the ' if apart else ''}scenes of {folder} lie across the "
+            f"antimeridian ({which}): the common grid is one UTM zone's and cannot cover both "
+            f"sides. Grid each side apart, e.g. `open_ecostress_scene(key, {folder!r}, "
+            f"resolution=70, box={e})` (east of 180 W, UTM {_utm_name(split[0])[4:]}) or "
+            f"box={w} (west of 180 E, UTM {_utm_name(split[1])[4:]}), each scene on the box "
+            "of its side; or resolution=None for each scene's own grid."
+        )
     if main_group:
         return main
     if apart and folder not in _WARNED_APART:

@@ -39,6 +39,44 @@ __all__ = ["open_cog", "to_cogs"]
 PathLike = str | os.PathLike
 
 
+def _series_pattern(name: str) -> str:
+    """The glob pattern of the series a file's name belongs to: its name with each run of
+    digits (a date, a day of year, a pair's number) as ``[0-9]*``: to_cogs' ``sr_2020-01-01``
+    and ``sr_nearest_2020-01-01`` are the series ``sr_[0-9]*-[0-9]*-[0-9]*.tif`` and
+    ``sr_nearest_[0-9]*-...`` ('sr_*.tif' matched both)."""
+    return "".join("[0-9]*" if part.isdigit() else glob.escape(part)
+                   for part in re.split(r"(\d+)", name) if part)
+
+
+def _series_advice(files: Sequence[str], given: str, folder: bool = False) -> str:
+    """Code that opens one series of ``files`` (a folder's or a wildcard's .tif), each series
+    named with its own pattern (:func:`_series_pattern`): a folder holding ``sr_*`` and
+    ``sr_nearest_*`` read with ``*.tif`` mixed two runs and was refused for repeated dates,
+    and ``times=...`` in the code failed as written ('times must be a list')."""
+    groups: dict[str, int] = {}
+    for f in sorted(files):
+        pat = _series_pattern(os.path.basename(f))
+        groups[pat] = groups.get(pat, 0) + 1
+    where = given if folder else os.path.dirname(given) or "."
+    # the largest series first
+    pats = sorted(groups.items(), key=lambda kv: -kv[1])
+    if not pats:  # nothing matched: the user's own pattern, else a folder's .tif
+        pats = [("*.tif" if folder else os.path.basename(given), 0)]
+    if not folder and glob.has_magic(os.path.dirname(given)) and len(pats) == 1:
+        code = f"`open_cog(sorted(glob.glob({given!r})))`"  # files of several folders
+    else:
+        code = f"`open_cog(sorted(pathlib.Path({where!r}).glob({pats[0][0]!r})))`"
+    text = f"e.g. {code}"
+    if len(pats) > 1:
+        shown = ", ".join(f"{p!r}: {n} file(s)" for p, n in pats[:6])
+        text = (f"one series at a time: they form {len(pats)} series ({shown}"
+                + (", ..." if len(pats) > 6 else "")
+                + f"; .glob('*.tif') would read them all as one), e.g. {code}, and so on "
+                "with the other patterns")
+    return (text + "; add times=[...] (a date per file) only if the files carry no date in "
+            "their tags or names.")
+
+
 def open_cog(
     path: PathLike | Sequence[PathLike],
     chunks: Any = "auto",
@@ -132,7 +170,7 @@ def open_cog(
             not isinstance(path, (str, os.PathLike)) and not hasattr(path, "__iter__")):
         raise InputTypeError(f"open_cog takes a path or a list of paths, got "
                              f"{type(path).__name__}; e.g. open_cog('lst.tif') or "
-                             "open_cog(sorted(glob.glob('lst_*.tif')), times=...)")
+                             "open_cog(sorted(glob.glob('lst_*.tif')))")
     if isinstance(path, dict):  # iterating a {date: path} dict gave its dates as paths
         raise InputTypeError("open_cog got a dict: pass its files and dates apart, e.g. "
                              "open_cog(list(d.values()), times=list(d.keys()))")
@@ -339,17 +377,14 @@ def _read_file(path: PathLike, chunks: Any, masked: bool, band: int | None,
         if glob.has_magic(os.fspath(path)):
             raise InputNotFoundError(
                 f"no such GeoTIFF file: {os.fspath(path)}: open_cog does not expand "
-                "wildcards; pass the list of files, e.g. "
-                f"`open_cog(sorted(glob.glob({os.fspath(path)!r})), times=...)`."
-            )
+                "wildcards; pass the list of files, "
+                + _series_advice(glob.glob(os.fspath(path)), os.fspath(path)))
         raise InputNotFoundError(f"no such GeoTIFF file: {os.fspath(path)}; check the path.")
     if local and Path(path).is_dir():  # GDAL's "not recognized as a supported format"
-        n = len(list(Path(path).glob("*.tif")))
+        found = [os.fspath(f) for f in Path(path).glob("*.tif")]
         raise InputNotFoundError(
-            f"{os.fspath(path)} is a folder ({n} .tif files in it), not a GeoTIFF: pass "
-            f"its files, e.g. open_cog(sorted(pathlib.Path({os.fspath(path)!r})"
-            ".glob('*.tif')), times=...)."
-        )
+            f"{os.fspath(path)} is a folder ({len(found)} .tif files in it), not a GeoTIFF: "
+            "pass its files, " + _series_advice(found, os.fspath(path), folder=True))
     if local and Path(path).suffix.lower() in (".hdf", ".hdf4", ".h4"):
         # GDAL in rasterio's wheels has no HDF4 driver: "not recognized as a supported
         # file format" does not say where to go

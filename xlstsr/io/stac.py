@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import InputNotFoundError, InputTypeError, NoOverlapError, XlstsrError
+from ..errors import InputNotFoundError, InputTypeError, NoOverlapError, XlstsrError, warn
 from ..validate import check_bool, check_number, check_whole, temperature_units
 from .modis import _day_night
 
@@ -1366,7 +1366,52 @@ def _file_scalings(items: Sequence[Any], key: str
     return None if missing - set(found) else found
 
 
-def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | None]
+def _plausible_reading(href: str, nodata: float | None, unit: str | None,
+                       readings: dict[str, tuple[float, float]]
+                       ) -> tuple[str, dict[str, float]] | None:
+    """The one of ``readings`` (name -> (scale, offset)) that puts the median of a sample of
+    the file's valid stored values (:func:`_float_sample`) within
+    :data:`~xlstsr.validate.PHYSICAL_RANGE_K` (``unit`` Kelvin or Celsius), with each
+    reading's median; None where no reading or more than one does, or the file holds no valid
+    value."""
+    import rasterio
+
+    from ..validate import PHYSICAL_RANGE_K
+
+    with rasterio.open(href) as src:
+        v = _float_sample(src, nodata)
+    if not v.size:
+        return None
+    med = float(np.median(v))
+    shift = 273.15 if temperature_units(unit) == "C" else 0.0
+    medians = {n: med * sc + off for n, (sc, off) in readings.items()}
+    ok = [n for n, m in medians.items()
+          if PHYSICAL_RANGE_K[0] <= m + shift <= PHYSICAL_RANGE_K[1]]
+    return (ok[0], medians) if len(ok) == 1 else None
+
+
+def _fix_advice(fixes: dict[str, tuple[bool, dict[str, float]]],
+                modifier: Callable[[Any], Any] | None) -> str:
+    """A ``modifier=`` (as code) that sets ``fixes`` (asset -> (raster:bands v1?, fields)) on
+    every item, after the ``modifier`` the user passed (sign_inplace signs the hrefs): an
+    advice per asset, each replacing the other's and the user's modifier, looped for ever.
+    One line: the list runs each change in turn, ``and None`` returns None as a modifier
+    must."""
+    calls = []
+    if modifier is not None:
+        name = getattr(modifier, "__name__", "")
+        calls.append(f"{name if name.isidentifier() else 'your_modifier'}(it)")
+    for key, (v1, fields) in fixes.items():
+        vals = ", ".join(f"{f}={v!r}" for f, v in fields.items())
+        v2 = ", ".join(f"{_V2_NAMES[f]!r}: {v!r}" for f, v in fields.items())
+        change = (f"extra_fields['raster:bands'][0].update({vals})" if v1
+                  else f"extra_fields.update({{{v2}}})")
+        calls.append(f"it.assets[{key!r}].{change} if {key!r} in it.assets else None")
+    return f"`modifier=lambda it: [{', '.join(calls)}] and None`"
+
+
+def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | None],
+                       modifier: Callable[[Any], Any] | None = None
                        ) -> dict[str, BandCoding | None]:
     """The codings with the scale / offset the items do not give taken from the asset files'
     own GDAL metadata (:func:`_file_scalings`), as a masked and scaled read of a file
@@ -1376,38 +1421,70 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
 
     Refused where the files cannot be read (remote) and the items label an asset stored as
     integers a temperature without a scale: digital numbers would be labelled Kelvin. Refused
-    too where two collections' files declare different scalings."""
+    too where two collections' files declare different scalings. Where a local file's header
+    declares a scaling (not 1 / 0) that the items' own scale or offset contradicts (items'
+    scale 1.0 over MOD11A1 files of 0.02 labelled digital numbers 13,711 K), the reading
+    whose sample median is a plausible temperature (:func:`_plausible_reading`) is taken with
+    a warning naming both; refused where neither or both are, or the asset is no
+    temperature. Every asset refused is named at once, with one modifier that fixes them all
+    and calls ``modifier`` (the user's) first."""
     out = dict(codings)
+    remote: list[tuple[str, Any, str | None, np.dtype]] = []
+    clash: list[str] = []
+    fixes: dict[str, tuple[bool, dict[str, float]]] = {}
     for key, coding in codings.items():
         # what any item gives (band_coding has checked that the items agree)
         given = set().union(*(_given_scaling(it, key) for it in items))
-        if given == {"scale", "offset"}:
-            continue  # the shared catalog's assets: no file is opened
+        # one header per collection (no pixel is read): the shared catalog's items give
+        # both, and their files' headers agree with them
         files = _file_scalings(items, key)
+        it = next((i for i in items if key in i.assets), None)
+        v1 = it is not None and bool(it.assets[key].extra_fields.get("raster:bands"))
         if files is None:
             unit = None if coding is None else coding.unit
             declared = _stored_dtype(items, key)
             if ("scale" in given or temperature_units(unit) is None or declared is None
                     or declared.kind not in "iu"):
                 continue
-            it = next(i for i in items if key in i.assets)
-            v1 = bool(it.assets[key].extra_fields.get("raster:bands"))
-            fix = (f"it.assets[{key!r}].extra_fields['raster:bands'][0].update(scale=0.02, "
-                   "offset=0.0)" if v1 else f"it.assets[{key!r}].extra_fields.update("
-                   "{'raster:scale': 0.02, 'raster:offset': 0.0})")
-            raise XlstsrError(
-                f"asset {key!r} of item {it.id!r} is labelled {unit!r} and stored as {declared} "
-                "with no scale (raster:bands or the raster v2 fields), and its files are not "
-                "local, so their own scale cannot be read: if they hold digital numbers, they "
-                f"would be labelled {unit!r}. Give the items the scale and offset the product "
-                "documents (its user guide, or the raster:bands of the source catalogue: "
-                "MOD11/MYD11 LST scale 0.02, offset 0; Landsat Collection 2 ST_B10 scale "
-                "0.00341802, offset 149.0) with a modifier, e.g. "
-                f"`modifier=lambda it: {fix}`; a file header without a scale "
-                "(`rasterio.open(href).scales` of 1.0) is no proof that the values are whole "
-                f"{unit} (Landsat's files keep theirs in the MTL metadata). Or pass "
-                "decode=False and decode the stored values yourself."
-            )
+            remote.append((key, it, unit, declared))
+            fixes[key] = (v1, {"scale": 0.02, "offset": 0.0})
+            continue
+        base = coding if coding is not None else BandCoding()
+        header_taken = False
+        if given:
+            ours = {"scale": base.scale, "offset": base.offset}
+            for c, (sc, off, file_unit, h) in files.items():
+                theirs = {"scale": sc, "offset": off}
+                if (sc, off) == (1.0, 0.0) or all(
+                        math.isclose(ours[f], theirs[f], rel_tol=1e-6, abs_tol=1e-9)
+                        for f in given):
+                    continue  # a header without a scaling (Landsat's: in its MTL) is no word
+                shown = ", ".join(f"{f} {ours[f]:g}" for f in ("scale", "offset") if f in given)
+                coll = "" if c is None else f" (collection {c!r})"
+                both = (f"asset {key!r}: the items give {shown}, its file "
+                        f"{os.path.basename(h)}'s header{coll} scale {sc:g}, offset {off:g}")
+                unit = base.unit or file_unit
+                pick = (_plausible_reading(h, base.nodata, unit, {
+                    "items": (base.scale, base.offset), "header": (sc, off)})
+                    if temperature_units(unit) is not None else None)
+                if pick is None:
+                    clash.append(both)
+                    fixes[key] = (v1, {"scale": sc, "offset": off})
+                    break
+                which, medians = pick
+                warn(f"{both}: read as the {'header says' if which == 'header' else 'items say'}, the only reading in plausible {unit} (a "
+                     "sample's median " + ", ".join(f"{m:.6g} {unit} by the {n}"
+                                                   for n, m in medians.items())
+                     + "); fix the other one to silence this (the items with a `modifier=`, "
+                     "or the files with `gdal_edit.py -scale S -offset O FILE`).", UserWarning)
+                if which == "header":
+                    log.info("open_stac: asset %r scaled as its file's header says (%s)", key,
+                             os.path.basename(h))
+                    out[key] = BandCoding(nodata=base.nodata, scale=sc, offset=off, unit=unit)
+                    header_taken = True
+                break
+        if header_taken or given == {"scale", "offset"}:
+            continue
         # only the fields taken from the files are compared: those the items give win
         taken = [f for f in ("scale", "offset") if f not in given]
         scalings = {tuple(v for f, v in (("scale", sc), ("offset", off)) if f in taken)
@@ -1425,7 +1502,6 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
                 f"their {' and '.join(taken)} with a `modifier=`."
             )
         sc, off, unit, href = next(iter(files.values()))
-        base = coding if coding is not None else BandCoding()
         scale = base.scale if "scale" in given else sc
         offset = base.offset if "offset" in given else off
         if (scale, offset) == (base.scale, base.offset):
@@ -1434,7 +1510,93 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
                  key, os.path.basename(href), scale, offset)
         out[key] = BandCoding(nodata=base.nodata, scale=scale, offset=offset,
                               unit=base.unit if base.unit else unit)
-    return out
+    if not fixes:
+        return out
+    parts = []
+    if remote:
+        shown = ", ".join(f"{k!r} (labelled {u!r}, stored as {d})" for k, _, u, d in remote)
+        parts.append(
+            f"asset(s) {shown} of item {remote[0][1].id!r} have no scale (raster:bands or "
+            "the raster v2 fields) and their files are not local, so their own scale cannot "
+            "be read: if they hold digital numbers, they would be labelled as temperatures. "
+            "Give the items the scale and offset the product documents (its user guide, or "
+            "the raster:bands of the source catalogue: MOD11/MYD11 LST scale 0.02, offset 0; "
+            "Landsat Collection 2 ST_B10 scale 0.00341802, offset 149.0); a file header "
+            "without a scale (`rasterio.open(href).scales` of 1.0) is no proof that the "
+            "values are whole units (Landsat's files keep theirs in the MTL metadata)")
+    if clash:
+        parts.append(
+            "the items' scaling contradicts the files' own: " + "; ".join(clash)
+            + ". One of them is wrong, and decoded the wrong way the values would be labelled "
+            "in the wrong units (MOD11A1 digital numbers ~13,700 as Kelvin under an items' "
+            "scale of 1). If the header is right, give the items its scale and offset (the "
+            "modifier that follows); if the "
+            "items are right, rewrite the files' header without a scaling (`gdal_edit.py "
+            "-scale 1 -offset 0 FILE`: a header of scale 1, offset 0 leaves the items' own)")
+    raise XlstsrError(
+        ". ".join(parts) + ". A modifier that sets the scale and offset of every asset "
+        "named (" + ("MODIS LST's 0.02, 0 for those without a scale: put the product's own; "
+                     if remote else "")
+        + ("it calls the modifier you pass first" if modifier is not None else
+           "put a call of any modifier you pass first in its list") + "): "
+        + _fix_advice(fixes, modifier) + ". Or pass decode=False and decode the stored values "
+        "yourself."
+    )
+
+
+def _local_float_file(items: Sequence[Any], key: str) -> bool:
+    """Whether the first local file of asset ``key`` that opens stores floats (header only)."""
+    import rasterio
+
+    for it in items:
+        asset = it.assets.get(key)
+        href = None if asset is None else _local_file(asset.get_absolute_href() or asset.href)
+        if href is None:
+            continue
+        try:
+            with rasterio.open(href) as src:
+                return np.dtype(src.dtypes[0]).kind == "f"
+        except rasterio.errors.RasterioIOError:
+            continue
+    return False
+
+
+def _check_integer_nan_nodata(items: Sequence[Any], codings: dict[str, BandCoding | None],
+                              modifier: Callable[[Any], Any] | None) -> None:
+    """Refuse a NaN (or infinite) nodata declared for an asset stored as integers: no integer
+    holds it, and odc-stac's "cannot convert float NaN to integer" was reported as a problem
+    of crs=, resolution=, bbox= or chunks=. The advice sets the files' own nodata tag where
+    a local file has one, else 0 (MODIS LST's fill)."""
+    bad = {}
+    for key, coding in codings.items():
+        declared = _stored_dtype(items, key)
+        if (coding is None or coding.nodata is None or math.isfinite(coding.nodata)
+                or declared is None or declared.kind not in "iu"):
+            continue
+        if _local_float_file(items, key):
+            continue  # the data_type is what is wrong: _check_float_files_coded says so
+        bad[key] = (declared, _file_nodata(items, key))
+    if not bad:
+        return
+    fixes = {}
+    for key, (_, fill) in bad.items():
+        it = next(i for i in items if key in i.assets)
+        v1 = bool(it.assets[key].extra_fields.get("raster:bands"))
+        value: float = 0 if fill is None else (int(fill) if float(fill).is_integer() else fill)
+        fixes[key] = (v1, {"nodata": value})
+    shown = "; ".join(
+        f"asset {k!r} ({d}, nodata {codings[k].nodata!r}; its files' own nodata tag: "  # type: ignore[union-attr]
+        + ("none" if f is None else f"{f:g}") + ")" for k, (d, f) in bad.items())
+    it = next(i for i in items if next(iter(bad)) in i.assets)
+    raise XlstsrError(
+        f"the items declare a NaN/infinite nodata for assets stored as integers, which no "
+        f"integer can hold (e.g. item {it.id!r}): {shown}. Give the items the value that "
+        "marks missing pixels in the files (their nodata tag; MODIS LST's 0 where they have "
+        "none) with a modifier (it calls any modifier you pass first): "
+        + _fix_advice(fixes, modifier)
+        + ". Or, if the data_type is wrong and the files hold floats, fix the items' "
+        "data_type instead."
+    )
 
 
 def _with_nodata(items: list[Any], fills: dict[str, float]) -> list[Any]:
@@ -2281,8 +2443,10 @@ def open_stac(
         ``value * scale + offset``, ``unit`` -> ``units`` attribute ("K" for Kelvin). A scale
         or offset the items do not give is the files' own GDAL scale/offset (and their unit
         where the items give none), read from the header of one local file (a path or a
-        ``file://`` href) per collection, as a masked and scaled read of the file decodes it. Without a coding only the nodata
-        value is masked. False: the stored values (native dtype) with CF
+        ``file://`` href) per collection, as a masked and scaled read of the file decodes it.
+        Where that header declares a scaling the items contradict, the one that reads as a
+        plausible temperature is taken with a warning; refused where that does not decide it.
+        Without a coding only the nodata value is masked. False: the stored values (native dtype) with CF
         attributes (``scale_factor``, ``add_offset``, ``_FillValue``, ``units``) that
         :func:`xlstsr.upscale` decodes. stackstac always masks the files' nodata (NaN,
         float64): with ``engine='stackstac'``, ``decode=False`` is refused for an asset without
@@ -2475,7 +2639,8 @@ def open_stac(
             codings = {k: band_coding(items, k) for k in keys}
     # a scale or offset the items do not give is the files' own (digital numbers were
     # labelled K under raster:bands with a unit and no scale)
-    codings = _with_file_scaling(items, codings)
+    _check_integer_nan_nodata(items, codings, modifier)
+    codings = _with_file_scaling(items, codings, modifier)
     _check_float_files_coded(items, codings)
     if engine == "stackstac" and not decode:
         _check_stackstac_stored(items, codings)

@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import copy
 import copyreg
 import functools
 import hashlib
@@ -120,9 +121,36 @@ def weights_hash(model: Any) -> str:
     weights, and cycles end the same way in every process). Only an object nothing describes (a
     generator, an open file) is hashed by its identity in this process: two models holding
     different such objects never share a cache entry, but the hash then differs between
-    processes (a resume check refuses it) and between copies of the model."""
+    processes (a resume check refuses it) and between copies of the model.
+
+    A traced module (``torch.jit.trace``) is hashed as its saved archive loads
+    (:func:`_as_loaded`): the same before and after ``torch.jit.save``/``load`` and
+    :func:`~xlstsr.nn.runtime.serialize_model`/``deserialize_model``, inside a plain module too."""
     _warn_private_data(model)
-    return _module_hash(model, 0, _Walk())
+    return _module_hash(_as_loaded(model), 0, _Walk())
+
+
+def _as_loaded(model: Any) -> Any:
+    """``model`` with each traced module (``torch.jit.trace``'s ``TracedModule``) in the form its
+    saved archive loads as (a ``RecursiveScriptModule`` over the same compiled module): the
+    in-memory trace's Python class, repr and wrapper forward are not what ``torch.jit.load``
+    gives, and a traced model's hash changed across a save and load. A plain module holding
+    one is a shallow copy with that child replaced (the model itself is left as it is); a
+    model without a trace is returned as it is, so other hashes do not change."""
+    import torch
+
+    traced = getattr(getattr(torch.jit, "_trace", None), "TracedModule", None)
+    if traced is None or not isinstance(model, torch.nn.Module):
+        return model
+    if isinstance(model, traced):
+        return torch.jit._recursive.wrap_cpp_module(model._c)
+    if isinstance(model, torch.jit.ScriptModule) or not any(
+            isinstance(s, traced) for s in model.modules()):
+        return model
+    out = copy.copy(model)
+    object.__setattr__(out, "_modules", {k: None if v is None else _as_loaded(v)
+                                         for k, v in model._modules.items()})
+    return out
 
 
 #: the user's module classes already warned of by :func:`_warn_private_data` (a class
