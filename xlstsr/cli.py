@@ -1493,6 +1493,12 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         # spatial_ref coordinate without grid_mapping): `rio warp` of it raised "no affine
         # transformation" and left an all-0 file, then refused as "no valid pixel"
         var, crs = _crs_gdal_misses(ref, typed.get("--reference-crs"))
+        # GDAL's warp drops a packed variable's scale_factor/add_offset: the aggregate held
+        # the stored numbers (2047-3241 'K' for uint16 x 0.1), refused with the same flags
+        var = var or _packed_variable(ref)
+    packed = var is not None and _packed_variable(ref, var) is not None
+    if packed:
+        nodata = ""  # decoded: the fill is NaN (the typed stored value is no more in the file)
     if not (ref.lower().endswith((".tif", ".tiff"))
             or (ref.lower().endswith(".nc") and var is None)):
         # rasterio warps one raster: a store or a file of several variables failed
@@ -1502,18 +1508,36 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         crs = crs or typed.get("--reference-crs")
         # the CRS xlstsr read, written: decode_coords='all' does not link a lone CRS
         # variable either (the GeoTIFF had none, and `rio warp` wrote all 0)
-        written = f".rio.write_crs({str(crs)!r})" if crs else ""
-        opened = (f"xr.open_dataset({ref!r}, decode_coords='all')[{var!r}]{written}" if var
-                  else f"xr.open_dataset({ref!r}, decode_coords='all')['VARIABLE']{written}")
+        written = f".rio.write_crs({json.dumps(str(crs))})" if crs else ""
+        # written decoded (float32, NaN fill): a packed variable was re-encoded with its
+        # encoding, stored numbers without the scale; under a name no file has, beside the
+        # reference where its folder is writable, never over a file (./ref.tif was replaced)
+        folder = Path(ref).parent
+        name = f"{Path(ref).stem}_ref.tif"
+        target = _unused_name(folder / name if os.access(folder, os.W_OK) else Path(name))
+        code = ("import pathlib, sys, xarray as xr, rioxarray; out = pathlib.Path("
+                f"{json.dumps(str(target))}); out.exists() and sys.exit(f\"{{out}} exists: "
+                "remove it or pick another name\"); "
+                f"xr.open_dataset({json.dumps(ref)}, decode_coords=\"all\")"
+                f"[{json.dumps(var or 'VARIABLE')}]{written}.astype(\"float32\")"
+                ".rio.write_nodata(float(\"nan\"), encoded=False).rio.to_raster(out)")
+        place = "" if var else " (VARIABLE: the reference's variable)"
+        but = {"--reference-variable": "a GeoTIFF of one band",
+               "--reference-nodata": "its fill is NaN now"}
+        drop = [flag for flag in but if typed.get(flag) is not None
+                and (flag != "--reference-nodata" or packed)]
         return message + (
             " On the command line no flag of `xlstsr evaluate` aggregates the reference: this "
             "run scores on the reference's grid, as said. To score at sr's scale, write the "
-            f"reference variable as a GeoTIFF first (in Python, `{opened}.rio.to_raster("
-            "'ref.tif')`), aggregate it onto sr's grid with rasterio's command (installed with "
-            f"xlstsr), `rio warp ref.tif ref_on_sr.tif --like {template} --resampling "
+            "reference variable as a GeoTIFF first"
+            + (", decoded (the file packs it with a scale that GDAL's warp would drop;"
+               if packed else " (") + "in Python, "
+            + f"`{code}`){place}, aggregate it onto sr's grid with "
+            "rasterio's command (installed with xlstsr), "
+            f"`rio warp {shlex.quote(str(target))} {out} --like {template} --resampling "
             f"average{nodata}`{like}, and pass that file as the reference with the same flags"
-            + (" but --reference-variable (a GeoTIFF of one band)."
-               if typed.get("--reference-variable") else "."))
+            + (" but " + " and ".join(f"{flag} ({but[flag]})" for flag in drop)
+               if drop else "") + ".")
     return message + (
         " On the command line no flag of `xlstsr evaluate` aggregates the reference: this run "
         "scores on the reference's grid, as said. To score at sr's scale, aggregate the file "
@@ -1523,6 +1547,25 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         "partly covered pixels kept), then pass that file as the reference with the same "
         "flags; a --reference-mask is on the reference's own grid: apply it to the reference "
         "before aggregating (its non-0 pixels set to the fill), not beside the aggregate.")
+
+
+def _packed_variable(ref: str, variable: str | None = None) -> str | None:
+    """The variable of a .nc reference (``variable``, or its one data variable) where the file
+    packs it (CF ``scale_factor``/``add_offset``), else None."""
+    import xarray as xr
+
+    if not ref.lower().endswith(".nc"):
+        return None
+    try:
+        with xr.open_dataset(ref) as ds:
+            names = [variable] if variable else [
+                n for n, v in ds.data_vars.items() if v.ndim >= 2]
+            if len(names) != 1 or names[0] not in ds:
+                return None
+            enc = ds[names[0]].encoding
+    except (OSError, ValueError):
+        return None  # (the run itself opened it: named there if anything fails)
+    return str(names[0]) if ("scale_factor" in enc or "add_offset" in enc) else None
 
 
 def _reference_crs(ref: str, variable: str | None) -> str | None:

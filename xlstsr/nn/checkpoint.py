@@ -45,6 +45,28 @@ FORMAT = "xlstsr-checkpoint"
 FORMAT_VERSION = 1
 
 
+def _same_numbers(a: Any, b: Any) -> bool:
+    """Whether two plain records (dicts, lists, numbers) agree, numbers to float32's precision
+    (a normalisation read back from a model's float32 buffers, or typed by hand).
+
+    Examples
+    --------
+    >>> _same_numbers({"lst_offset": 300.0, "guide_mean": [0.5]}, {"lst_offset": 300.00001,
+    ...                                                           "guide_mean": [0.5]})
+    True
+    >>> _same_numbers({"lst_offset": 0.0}, {"lst_offset": 300.0})
+    False
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_numbers(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_numbers(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) \
+            and not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+    return a == b
+
+
 def _plain(obj: Any) -> Any:
     """JSON-like copy (dict, list, str, int, float, bool, None) that ``weights_only`` loading accepts."""
     import numpy as np
@@ -177,6 +199,16 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
                 f"{key} is written from the model itself; drop it from the metadata (or build "
                 f"the model with {key}={metadata[key]!r})"
             )
+    # the normalisation written is the model's buffers (what upscale applies): another one in
+    # the file misdescribed what the weights were trained on (0 K / 1 K for 300 K / 10 K)
+    if "normalisation" in metadata and not _same_numbers(_plain(metadata["normalisation"]),
+                                                         meta["normalisation"]):
+        raise CheckpointError(
+            f"metadata normalisation={metadata['normalisation']!r} contradicts the model's "
+            f"{meta['normalisation']!r}: the normalisation is written from the model itself "
+            "(its lst_offset, lst_scale, guide_mean, guide_std buffers); drop it from the "
+            "metadata, or set those buffers on the model (e.g. `model.lst_offset.fill_(300.0)`)"
+        )
     meta.update(metadata)
     meta = _plain(meta)
     inputs = meta["inputs"]

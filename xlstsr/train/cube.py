@@ -153,6 +153,35 @@ def _same_labels(truth: xr.DataArray, lst: xr.DataArray) -> xr.DataArray:
     return pair_steps(truth, lst, "truth", "LST", like_var="lst")
 
 
+def _bands_as_steps(truth: xr.DataArray | None, lst: xr.DataArray,
+                    path: Any) -> xr.DataArray | None:
+    """An undated GeoTIFF truth's bands as the LST's steps, by position, where their counts
+    match (as ``--truth-band``'s help says: every band, as time steps); the truth otherwise.
+
+    A dated NetCDF LST beside an undated multi-band GeoTIFF truth was refused with Python-only
+    advice (``assign_coords``/``swap_dims``) a command-line user could not follow, while the
+    same two files as GeoTIFFs trained (their bands paired by number). The pairing is by
+    position, as for two GeoTIFFs: an INFO line names it.
+    """
+    if truth is None or "band" not in truth.dims or not str(path).lower().endswith(
+            (".tif", ".tiff")):
+        return truth
+    ydim, xdim = spatial_dims(lst)
+    steps = [d for d in lst.dims if d not in (ydim, xdim)]
+    if len(steps) != 1 or steps[0] == "band" or steps[0] in truth.dims \
+            or steps[0] not in lst.coords or lst.sizes[steps[0]] != truth.sizes["band"]:
+        return truth  # pair_steps says what is wrong
+    if "band" in truth.coords and truth["band"].dtype.kind not in "iu":
+        return truth  # labelled bands (not GeoTIFF band numbers): paired by their labels
+    step = steps[0]
+    labels = lst[step].values
+    shown = np.datetime_as_string(labels, unit="D") if labels.dtype.kind == "M" else labels
+    log.info("the truth's %d bands taken as the LST's %d %r steps in order (%s .. %s): an "
+             "undated GeoTIFF's bands pair by position", truth.sizes["band"], labels.size,
+             step, shown[0], shown[-1])
+    return truth.assign_coords({step: ("band", labels)}).swap_dims({"band": step})
+
+
 def _grid_of(da: xr.DataArray) -> tuple[tuple[float, float], tuple[float, float]] | None:
     """``(origin, pixel_size)`` of a north-up cube (x, y of its upper-left pixel centre and its
     steps), None without numeric coordinates on both axes."""
@@ -725,7 +754,11 @@ class CubeDataModule(PatchDataModule):
         if not rows or not cols:
             most = min(h, wid) * step
             patch = most // f * f  # a patch is a whole number of LST pixels (f output pixels)
-            fix = (f"lower `window` (a multiple of the patch, {self.patch}) to {most} at most"
+            # the largest window accepted: a multiple of the patch (the cube's side, 40 with
+            # patch 32, was advised and then refused)
+            fits = most // self.patch * self.patch
+            fix = (f"lower `window` (a multiple of the patch, {self.patch}) to {most} at most: "
+                   f"window={fits}, the largest multiple of the patch within {most}"
                    if most >= self.patch else
                    f"lower `patch` to {patch} at most and `window` to a multiple of it within "
                    f"{most} (no multiple of the patch {self.patch} fits)" if patch else
@@ -911,6 +944,19 @@ class CubeDataModule(PatchDataModule):
         train, val, _ = split_by_position(patches, self.split)
         if not len(train):
             n_pos = len(np.unique(patches.scene))
+            given = self._split_given
+            if given is not None:
+                # the split, not val_fraction or the cube's size, left training empty
+                have = sorted({str(p) for p in patches.scene})
+                named = ", ".join(have[:6]) + (", ..." if len(have) > 6 else "")
+                what = ("names no training position (its `train` list is empty)"
+                        if not given.train else
+                        f"names training positions {list(given.train)[:6]} that hold no "
+                        "patch here")
+                raise XlstsrError(
+                    f"no training patch: the split given {what}; put some of the cube's "
+                    f"positions with patches ({named}) in its `train` list, or leave `split` "
+                    "out to draw one.")
             raise XlstsrError(
                 f"no training patch: the split puts every one of the {n_pos} window position(s) "
                 f"elsewhere (val_fraction={self.val_fraction}, or a split= without training "
@@ -1350,7 +1396,10 @@ def fit_files(
     ``truth_declare``, ``guide_declare`` said of them), the degradation of the pairs (``psf``:
     the Gaussian's sigma in LST pixels, or a plain box), the training ``settings`` (``arch``,
     ``patch``, ``psf``, ``epochs``, ``lr``, ``seed``..., ``devices``, ``global_batch_size``
-    and the Trainer's ``precision``; ``patience`` 0 where no validation position allowed
+    (batch x devices x ``accumulate_grad_batches``), the Trainer's ``precision`` and those
+    ``trainer_options`` given that change what a step or an epoch trains on
+    (``accumulate_grad_batches``, ``limit_train_batches``, ``gradient_clip_val``,
+    ``gradient_clip_algorithm``); ``patience`` 0 where no validation position allowed
     early stopping), the split (with its ``window``), ``guide_offset`` (where
     the guide was placed: :func:`fit_cube`'s record) and the training history
     (``validated``, and ``best_val_loss`` or, without validation, ``best_train_loss``;
@@ -1464,6 +1513,7 @@ def fit_files(
         guide_da = _declare_guide(opened(guide, guide_variable, "guide"), guide_declared)
         truth_da = None if truth is None else declare_lst(
             opened(truth, truth_variable, "truth"), truth_declared, what="truth")  # type: ignore[arg-type]
+        truth_da = _bands_as_steps(truth_da, lst_da, truth)
         model, record = fit_cube(lst_da, guide=guide_da, truth=truth_da, mode=mode, **options)
     except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError,
             GuideScaleError) as err:
@@ -1487,8 +1537,12 @@ def fit_files(
         return record
     settings = _training_settings(options, model)
     devices = int(hist.get("world_size", 1) or 1)
-    # each step trained on batch_size patches per device: the step's batch is their sum
-    settings.update(devices=devices, global_batch_size=settings["batch_size"] * devices,
+    shaping = _shaping_trainer_options(trainer_options)
+    # each step trained on batch_size patches per device, summed over the accumulated batches
+    # (accumulate_grad_batches 4 stepped on 64 patches; the file said 16)
+    settings.update(shaping, devices=devices,
+                    global_batch_size=settings["batch_size"] * devices
+                    * int(shaping.get("accumulate_grad_batches", 1)),
                     precision=hist.get("precision"))
     validated = bool(hist.get("validated", True))
     if not validated:  # fit ran without early stopping: the patience given was not in effect
@@ -1574,6 +1628,39 @@ def _recorded_path(path: Any) -> str:
     the checkpoint leaves the folder it was trained in); a URL as given."""
     text = os.fspath(path)
     return text if "://" in text else os.path.abspath(os.path.expanduser(text))
+
+
+#: Trainer options that change what a step or an epoch trains on, recorded where given (a run
+#: of limit_train_batches 0.1 or accumulate_grad_batches 4 was not told from a plain one)
+_SHAPING_TRAINER_OPTIONS = ("accumulate_grad_batches", "limit_train_batches",
+                            "gradient_clip_val", "gradient_clip_algorithm")
+
+
+def _shaping_trainer_options(trainer_options: Any) -> dict[str, Any]:
+    """The :data:`_SHAPING_TRAINER_OPTIONS` of ``trainer_options`` as plain values (a
+    checkpoint is read with ``weights_only``: numpy scalars would not load).
+
+    Examples
+    --------
+    >>> _shaping_trainer_options({"accumulate_grad_batches": 4, "logger": False})
+    {'accumulate_grad_batches': 4}
+    >>> _shaping_trainer_options({"limit_train_batches": 0.1, "gradient_clip_val": None})
+    {'limit_train_batches': 0.1}
+    """
+    if not isinstance(trainer_options, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    for key in _SHAPING_TRAINER_OPTIONS:
+        value = trainer_options.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            out[key] = value
+        elif key == "gradient_clip_val" or isinstance(value, (float, np.floating)):
+            out[key] = float(value)  # limit_train_batches: a float is a share of the batches
+        else:
+            out[key] = int(value)  # a count (limit_train_batches 1: one batch)
+    return out
 
 
 #: fit_cube's and fit's settings a checkpoint of :func:`fit_files` records (as the bundled

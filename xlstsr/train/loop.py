@@ -244,7 +244,28 @@ def _check_loss_options(mode: str, options: dict[str, Any]) -> None:
     for name, value in options.items():  # NaN made every loss NaN; "x" failed at step one
         if name == "fidelity" or (value is None and name in ("sigma", "psf_sigma")):
             continue
-        check_number(f"loss option {name}", value, hint="a finite number, e.g. 1.0")
+        value = check_number(f"loss option {name}", value, hint="a finite number, e.g. 1.0")
+        # a wrong sign trained a model to maximise a term (w_detail -5: +-1.5e10 K out) and a
+        # non-positive delta failed at the first step with torch's bare RuntimeError
+        valid = _LOSS_OPTION_RANGES.get(name)
+        if valid is not None and not valid[0](value):
+            raise XlstsrError(f"loss option {name} {value!r}: {valid[1]}")
+
+
+# what each loss option means and the values it takes (``gain`` takes either sign)
+_LOSS_OPTION_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "w_detail": (lambda v: v >= 0, "a term's weight, >= 0 (0 leaves the term out)"),
+    "w_spectral": (lambda v: v >= 0, "a term's weight, >= 0 (0 leaves the term out)"),
+    "w_consistency": (lambda v: v >= 0, "a term's weight, >= 0 (0 leaves the term out)"),
+    "alpha": (lambda v: 0 <= v <= 1, "the coarse consistency's share of the loss, between 0 "
+              "and 1 (the detail term takes 1 - alpha), e.g. 0.5"),
+    "delta": (lambda v: v > 0, "the Huber threshold in Kelvin, > 0, e.g. 1.0"),
+    "eps": (lambda v: v >= 0, "the log-MSE floor in K^2, >= 0, e.g. 1e-3"),
+    "sigma": (lambda v: v > 0, "the high-pass Gaussian's width in fine pixels, > 0 (None: "
+              "factor / 2)"),
+    "psf_sigma": (lambda v: v >= 0, "the sensor PSF's width in fine pixels, >= 0 (None or 0: "
+                  "no PSF)"),
+}
 
 
 def augment(batch: dict, gen: torch.Generator) -> dict:
