@@ -512,7 +512,7 @@ def test_a_step_the_variance_law_cannot_be_fitted_on_is_named():
     cloud = np.zeros(lst.shape, bool)
     cloud[1] = np.random.default_rng(3).random(lst.shape[1:]) < 0.97
     lst = lst.where(~cloud)
-    with pytest.warns(UserWarning, match=r"could not be fitted on step\(s\) \[1\] of 2"):
+    with pytest.warns(UserWarning, match=r"could not be fitted on step\(s\) time=2020-07-02 of 2"):
         lst.lstsr.upscale(4, "tsharp", nd, scale_correction="law")
     with pytest.warns(UserWarning, match="could not be fitted on 1 image"):
         lst.chunk({"time": 1}).lstsr.upscale(4, "tsharp", nd, scale_correction="law").compute()
