@@ -485,6 +485,7 @@ def guide_fields(guide: GuideLike) -> GuideLike:
 def georeference_guide(guide: GuideLike) -> GuideLike:
     """Each band of a guide through :func:`xlstsr.validate.georeference` (lat/lon dims renamed,
     coordinates from a written transform, CRS and regular grid required)."""
+    ds = guide if isinstance(guide, xr.Dataset) else None
     guide = guide_fields(guide)
     _check_guide_type(guide)
     if isinstance(guide, xr.DataArray):
@@ -498,8 +499,14 @@ def georeference_guide(guide: GuideLike) -> GuideLike:
             refused.append((k, err))
     if refused:
         # the code written on each refused band (`guide = guide.interp(...)` raised
-        # AttributeError on a list or dict), every band's at once (each its own grid)
-        tup = isinstance(guide, tuple)
+        # AttributeError on a list or dict), every band's at once (each its own grid); a
+        # Dataset made a dict of its fields first: a variable assigned back is aligned onto
+        # the Dataset's own index, so the label stayed irregular and the moved column was NaN
+        tup = "guide = list(guide); " if isinstance(guide, tuple) else ""
+        if ds is not None:
+            whole = [str(v) for v in ds.data_vars] == [str(k) for k in keys]
+            tup = ("guide = dict(guide); " if whole
+                   else f"guide = {{k: guide[k] for k in {keys!r}}}; ")
         k, err = refused[0]
         more = [(k2, e2) for k2, e2 in refused[1:] if type(e2) is type(err)]
         codes = " ".join(f"Band {k2!r} too: {'; '.join(_band_codes(str(e2), k2, tup))}."
@@ -509,21 +516,22 @@ def georeference_guide(guide: GuideLike) -> GuideLike:
     return dict(zip(keys, out)) if isinstance(guide, Mapping) else out
 
 
-def _on_band(msg: str, key: Hashable, in_tuple: bool) -> str:
+def _on_band(msg: str, key: Hashable, made: str) -> str:
     """A refusal of one band of a list or dict guide, its code written on that band
-    (``guide[key] = guide[key].interp(...)``; a tuple made a list first)."""
+    (``guide[key] = guide[key].interp(...)``) after ``made``, the code that makes the guide
+    one whose items can be replaced (a tuple a list, a Dataset a dict of its fields), or ''."""
     band = f"guide[{key!r}]"
 
     def code(m: re.Match) -> str:
         c = re.sub(r"\bguide\b", band, m.group(1))
-        return f"`{'guide = list(guide); ' if in_tuple else ''}{c}`"
+        return f"`{made}{c}`"
 
     return re.sub(r"`([^`]*\bguide\b[^`]*)`", code, msg)
 
 
-def _band_codes(msg: str, key: Hashable, in_tuple: bool) -> list[str]:
+def _band_codes(msg: str, key: Hashable, made: str) -> list[str]:
     """The code spans (in backticks) of :func:`_on_band`'s message."""
-    return [f"`{c}`" for c in re.findall(r"`([^`]*)`", _on_band(msg, key, in_tuple))
+    return [f"`{c}`" for c in re.findall(r"`([^`]*)`", _on_band(msg, key, made))
             if f"guide[{key!r}]" in c]
 
 
@@ -2036,6 +2044,22 @@ def _described_bands(guide: xr.DataArray, d: Hashable) -> list[str] | None:
     return texts if all(texts) else None
 
 
+def _file_descriptions(guide: xr.DataArray, d: Hashable, whole: bool = True
+                       ) -> list[str] | None:
+    """The descriptions of a guide's bands along ``d`` from rioxarray's tuple ``long_name``
+    (a GeoTIFF read with ``rioxarray.open_rasterio``): the file's, which ``sel``/``isel`` keep
+    whole, so placed by the ``band`` numbers; None when they cannot be placed, or (``whole``)
+    when a band has none."""
+    names = guide.attrs.get("long_name")
+    if not isinstance(names, (tuple, list)) or not names:
+        return None
+    where = _file_band_positions(guide, len(names))
+    if where is None or where[0] != d:
+        return None
+    texts = [str(names[i]).strip() for i in where[1]]
+    return texts if all(texts) or not whole else None
+
+
 def _warn_bands_like_steps(guide: GuideLike, g: xr.DataArray, lst: xr.DataArray,
                            extra: list[Hashable], lead: Sequence[Hashable]) -> None:
     """Warn when a guide's bands are as many as the LST's steps and labelled alike (one NDVI
@@ -2212,12 +2236,7 @@ def _channel_ndvi(band: xr.DataArray, dims: Sequence[Hashable], n: int) -> list[
     if len(dims) == 1 and dims[0] in band.dims:
         d = dims[0]
         texts = _described_bands(band, d)
-        names = band.attrs.get("long_name")
-        if texts is None and isinstance(names, (tuple, list)) and names:
-            # rioxarray's descriptions are the file's, kept whole by sel/isel: placed by number
-            where = _file_band_positions(band, len(names))
-            if where is not None and where[0] == d:
-                texts = [str(names[i]).strip() for i in where[1]]
+        texts = _file_descriptions(band, d, whole=False) if texts is None else texts
         texts = _band_texts(band, d) if texts is None else texts
     if whole or texts is None or len(texts) != n:
         return [whole] * n
@@ -3357,7 +3376,8 @@ class GuideLabels(list):
 def guide_labels(guide: GuideLike) -> list[str | None]:
     """The label of each channel of a guide as :func:`prepare_guide` orders them: the keys of a
     dict or Dataset, the names of a list's DataArrays, a DataArray's text labels along its one
-    extra dim ('band') or its name; None where nothing labels a channel. A DataArray's
+    extra dim ('band') or its bands' descriptions (:func:`xlstsr.io.open_cog`'s
+    ``band_description`` coordinate, rioxarray's tuple long_name) or its name; None where nothing labels a channel. A DataArray's
     long_name or standard_name that names another quantity than NDVI (a reflectance) is added
     to a name that names none (``'band_data (250m Surface Reflectance Band 2)'``).
 
@@ -3388,7 +3408,10 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
             or all(isinstance(v, str) for v in guide[extra[0]].values.tolist())):  # to_array()
         return GuideLabels.of([str(v) for v in guide[extra[0]].values], "raster", str(extra[0]))
     if len(extra) == 1:  # a GeoTIFF's bands numbered 1, 2... and described 'NDVI', 'albedo'
+        # open_cog's band_description coordinate, or rioxarray's tuple long_name
         described = _described_bands(guide, extra[0])
+        if described is None:
+            described = _file_descriptions(guide, extra[0])
         if described is not None:
             return GuideLabels.of(described, "raster", str(extra[0]))
     if extra and any(guide.sizes[d] > 1 for d in extra):
