@@ -237,7 +237,9 @@ def test_scaling_stats_refuses_a_constant_field(truth):
         xlstsr.scaling_stats(truth * 0 + 300.0)  # was NaN statistics and a spectral slope -2.9
     stack = xr.concat([truth, truth * 0 + 300.0], "time")
     label = np.datetime_as_string(stack.time.values[1], unit="s")  # named by its date (48)
-    with pytest.warns(UserWarning, match=rf"steps time={label} of the field are constant"):
+    # both steps carry the scene's one time: the position tells them apart (review 49c/2)
+    with pytest.warns(UserWarning,
+                      match=rf"steps \(time={label}, isel\(time=1\)\) of the field are constant"):
         st = xlstsr.scaling_stats(stack)
     assert np.isfinite(st.spectral_slope[0]) and np.isnan(st.spectral_slope[1])
 

@@ -3533,7 +3533,8 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def _scale_correction(text: str) -> str | float:
-    """``--scale-correction``: a law (auto, law, law-lst) or a fixed detail gain (a number >= 0)."""
+    """``--scale-correction``: a law (auto, law, law-lst) or a fixed detail gain (a finite
+    number >= 0)."""
     if text in ("auto", "law", "law-lst"):
         return text
     try:
@@ -3541,8 +3542,10 @@ def _scale_correction(text: str) -> str | float:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r}: use auto, law, law-lst or a detail gain (a number >= 0)") from None
-    if not gain >= 0:
-        raise argparse.ArgumentTypeError(f"a detail gain must be >= 0, got {text}")
+    if not (math.isfinite(gain) and gain >= 0):  # inf passed ">= 0"; nan was told ">= 0"
+        raise argparse.ArgumentTypeError(
+            f"a detail gain must be a finite number >= 0 (1: the method's detail unchanged), "
+            f"got {text}")
     return gain
 
 
