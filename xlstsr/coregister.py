@@ -364,6 +364,10 @@ _STORED_IQR_K = 30.0
 #: stored temperature's values count as the scene's own when the border threshold is advised
 _BAND_REACH_K = 5.0
 
+#: the least share of a stored temperature's pixels on such a plateau for the border advice to
+#: take it for the ring (suspect_fill's default, 5 %, missed crops holding 1.9 % of it)
+_BAND_SHARE = 0.005
+
 #: the least 1-99 % spread of a stored temperature without units, once scaled, as a share of
 #: the LST's: an emissivity x 10000 (0.97-0.99) x 0.02 spreads a tenth of a scene's LST
 _STORED_SPREAD_SHARE = 0.2
@@ -434,21 +438,30 @@ def _stored_scale(fine: xr.DataArray, imgs: np.ndarray,
     # a threshold below the scene's own coldest (a fixed 230 K masked a winter scene whole),
     # taken above that ring where it is found (its 1st percentile was the ring itself: 188 K
     # advised, the estimate then refused or 260-340 m off). Also with the fill masked already.
-    band = suspect_fill(vals * k)
+    # Looked for at a share far below suspect_fill's default: a crop holding a little of the
+    # ring (1.9 % of its pixels) was advised a valid_min inside it, the ring kept as truth.
+    # Stored 0s left (under the fill's share) are the fill itself, not a ring "near 0 K"
+    band = suspect_fill(vals[vals != 0] * k, share=_BAND_SHARE)
     border = ""
     if fill is not None or band is not None:
         above = vals if band is None else vals[vals * k > band[0] + _BAND_REACH_K]
         if above.size:
             p1 = float(np.percentile(above, 1))
         vmin = int(np.floor(p1 * k - 10.0))
-        ring = ("" if band is None else
-                f", {band[1]:.0%} of its pixels here, near {band[0]:.0f} K")
-        border = (f". Mask the pixels along the scene border mixed with the fill (ASTER's "
-                  f"200 K ring{ring}) too, with a valid_min below the scene's decoded 1st "
-                  f"percentile{' above that ring' if band is not None else ''} "
-                  f"({p1 * k:.1f} K): `from xlstsr.evaluate import reference_mask`; "
-                  f"`fine = fine.where(reference_mask(fine, erode=3, valid_min={vmin}, "
-                  "clear=True))`")
+        advice = (f"a valid_min below the scene's decoded 1st percentile"
+                  f"{' above that ring' if band is not None else ''} ({p1 * k:.1f} K): "
+                  "`from xlstsr.evaluate import reference_mask`; `fine = fine.where("
+                  f"reference_mask(fine, erode=3, valid_min={vmin}, clear=True))`")
+        if band is None:
+            # no ring found: a condition, not an order (an ECOSTRESS scene followed it lost
+            # 2.5 % of its valid pixels)
+            border = (". If pixels along the scene border are mixed with the fill (as ASTER's "
+                      f"200 K ring), mask them too, with {advice}")
+        else:
+            border = (f". Mask the pixels along the scene border mixed with the fill (ASTER's "
+                      f"200 K ring, {band[1]:.{int(band[1] < 0.1)}%} of its pixels here, near "
+                      f"{band[0]:.0f} K) "
+                      f"too, with {advice}")
     return (f"the fine field holds a temperature in a stored scale, not decoded: its values "
             f"(median {med:.6g}) are {what}: x {k:g} gives a median of {kelvin:.1f} K"
             + (f" (the LST's: {like[0]:.1f} K)" if like is not None else "")

@@ -49,6 +49,7 @@ from ..errors import (
 from ..evaluate import decode_reference, reference_mask
 from ..grid import align_guide, fine_grid, with_grid
 from ..guide import check_alignment
+from ..validate import spatial_dims
 from .root import DATA_ENV, _missing_data, data_root
 
 __all__ = [
@@ -374,15 +375,24 @@ def _lst_fill_message(path: Path, n_zero: int, n: int, kelvin: np.ndarray) -> st
 
     with rasterio.open(path) as src:
         scale, offset = float(src.scales[0] or 1.0), float(src.offsets[0] or 0.0)
+        declared = src.nodata
     stored = -offset / scale + 0.0  # not -0
     stored_s = f"{stored:g}"
     kept = (f" beside Kelvin values (median {float(np.median(kelvin)):.1f} K)" if kelvin.size
             else "")
-    return (f"the pair's MODIS LST {path} holds {n_zero} pixel(s) at 0 K ({100 * n_zero / n:.0f} "
+    head = (f"the pair's MODIS LST {path} holds {n_zero} pixel(s) at 0 K ({100 * n_zero / n:.0f} "
             f"% of its valid pixels){kept}: MOD11A1's fill value 0 (stored {stored_s}), not "
-            f"declared as the file's nodata, read as a temperature. Declare it and open the pair "
-            f"again: `gdal_edit.py -a_nodata {stored_s} {path}`, or in Python `with "
-            f"rasterio.open({str(path)!r}, 'r+') as f: f.nodata = {stored_s}`.")
+            f"declared as the file's nodata, read as a temperature.")
+    if declared is not None:
+        # GDAL keeps one nodata a band: declaring 0 would unmask the file's own fill (65535
+        # x 0.02 opened as 1310.7 K), so the 0s are rewritten to the declared value instead
+        return (f"{head} The file declares nodata {declared:g} already (one per band): write "
+                f"its {stored_s}s as that value and open the pair again: in Python `with "
+                f"rasterio.open({str(path)!r}, 'r+') as f: a = f.read(1); "
+                f"a[a == {stored_s}] = f.nodata; f.write(a, 1)`.")
+    return (f"{head} Declare it and open the pair again: `gdal_edit.py -a_nodata {stored_s} "
+            f"{path}`, or in Python `with rasterio.open({str(path)!r}, 'r+') as f: f.nodata = "
+            f"{stored_s}`.")
 
 
 def _check_modis_units(da: xr.DataArray, path: Path, kind: str) -> None:
@@ -484,8 +494,9 @@ def aster_truth_mask(
 def _check_truth_kelvin(aster: xr.DataArray) -> None:
     """Refuse an ASTER field that is not in Kelvin (median of its finite, non-zero values
     outside 150-400): ``min_k`` is Kelvin, and the file as stored (K x 10, 0 outside the scene)
-    kept its 200 K border ring and cold cloud (stored 1994-2300) as usable truth."""
-    v = np.asarray(aster.values, np.float64)
+    kept its 200 K border ring and cold cloud (stored 1994-2300) as usable truth. Judged on a
+    sample (:func:`_truth_sample`), so that a lazy field stays lazy."""
+    v = _truth_sample(aster)
     v = v[np.isfinite(v) & (v != 0)]
     if not v.size:
         return
@@ -502,6 +513,30 @@ def _check_truth_kelvin(aster: xr.DataArray) -> None:
         f"aster_truth_mask takes a decoded ASTER field (Kelvin), got values of median "
         f"{med:.6g}, outside 150-400 K: decode it to Kelvin first (open_modis_aster_pair "
         "does, or xlstsr.evaluate.decode_reference with the file's scale / offset / nodata).")
+
+
+#: the most values of a field the Kelvin check of aster_truth_mask reads
+_TRUTH_SAMPLE = 1 << 18
+
+
+def _truth_sample(aster: xr.DataArray) -> np.ndarray:
+    """A small sample of a field's values, read once in its own dtype: the first image (leading
+    dims at 0; a lazy 40-scene stack was read whole and copied to float64, 12x slower) on a
+    grid strided to at most :data:`_TRUTH_SAMPLE` values, the whole field strided alike where
+    that image holds no finite non-zero value."""
+    yx = spatial_dims(aster)
+    lead = tuple(d for d in aster.dims if d not in yx)
+    image = aster.isel({d: 0 for d in lead})
+    step = max(1, int(np.ceil(np.sqrt(image.size / _TRUTH_SAMPLE))))
+    grid = {d: slice(None, None, step) for d in yx}
+    v = np.asarray(image.isel(grid).values).ravel()
+    if lead and not np.any(np.isfinite(v) & (v != 0)):
+        # images strided too, to about the same number of values
+        n = int(np.prod([aster.sizes[d] for d in lead]))
+        every = max(1, int(np.ceil(n * v.size / _TRUTH_SAMPLE)))
+        v = np.asarray(aster.isel(grid).stack(_i=lead).isel(_i=slice(None, None, every))
+                       .values).ravel()
+    return v
 
 
 def open_modis_aster_pair(
