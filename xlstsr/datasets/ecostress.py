@@ -613,9 +613,23 @@ def _across_split(boxes: list[Box]) -> tuple[Box, Box] | None:
             east.append(w)
         if e > 180:
             west.append(e - 360)
+    if not east or not west:  # one side only: no split (a side of zero width was refused)
+        return None
     s, n = float(a[:, 1].min()), float(a[:, 3].max())
-    return ((float(min(east)), s, 180.0, n) if east else (180.0, s, 180.0, n),
-            (-180.0, s, float(max(west)), n) if west else (-180.0, s, -180.0, n))
+    return (float(min(east)), s, 180.0, n), (-180.0, s, float(max(west)), n)
+
+
+def _wrapped(box: Box) -> Box:
+    """``box`` in longitudes -180..180 where it lies wholly past 180 (a GeoTIFF written in
+    0..360 longitudes: 180.5 E is 179.5 W) or before -180; as it is otherwise (one reaching
+    across 180 is split by :func:`_across_split`). Its box (180.5, s, 180.8, n) was refused
+    as a user's box, advising ecostress_box() again."""
+    w, s, e, n = box
+    if w >= 180:
+        return (w - 360, s, e - 360, n)
+    if e <= -180:
+        return (w + 360, s, e + 360, n)
+    return box
 
 
 @functools.lru_cache(maxsize=16)
@@ -628,7 +642,7 @@ def _folder_groups(folder: str, listing: tuple[tuple[str, int, int], ...]
     distance named), and the split of the main group's box at 180 degrees where it lies
     across the antimeridian (:func:`_across_split`), else None."""
     scenes = _scene_boxes(folder, listing)
-    boxes = [b for _, b in scenes]
+    boxes = [_wrapped(b) for _, b in scenes]
     a = np.asarray(boxes, np.float64)
     lat_near = ((a[:, None, 1] - APART_DEG < a[None, :, 3])
                 & (a[None, :, 1] - APART_DEG < a[:, None, 3]))
@@ -655,9 +669,10 @@ def _folder_groups(folder: str, listing: tuple[tuple[str, int, int], ...]
     if split:  # the middle of the group across 180, not of the whole width of the Earth
         cx = ((split[0][0] + split[1][2] + 360) / 2 + 180) % 360 - 180
     apart = []
-    for i, (key, b) in enumerate(scenes):
+    for i, (key, _) in enumerate(scenes):
         if i in main:
             continue
+        b = boxes[i]
         x, y = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
         km = _km_apart(cx, cy, x, y)
         side = _across_split([b])
@@ -703,7 +718,8 @@ def ecostress_box(root: str | os.PathLike[str] | None = None, *,
     folder); ``main_group=True`` gives the box of the main group alone (those scenes then lie
     outside the grid). A main group across the antimeridian (a scene's GeoTIFF reaching past
     180 degrees, or scenes on both sides of it) is refused with the box of each side, which
-    one UTM zone's grid can cover.
+    one UTM zone's grid can cover. Scenes written in 0..360 longitudes wholly past 180 get
+    their box in -180..180 (180.5 E as -179.5).
 
     Examples
     --------

@@ -40,17 +40,26 @@ PathLike = str | os.PathLike
 
 
 def _series_pattern(name: str) -> str:
-    """The glob pattern of the series a file's name belongs to: its name with each run of
-    digits (a date, a day of year, a pair's number) as ``[0-9]*``: to_cogs' ``sr_2020-01-01``
-    and ``sr_nearest_2020-01-01`` are the series ``sr_[0-9]*-[0-9]*-[0-9]*.tif`` and
-    ``sr_nearest_[0-9]*-...`` ('sr_*.tif' matched both)."""
-    return "".join("[0-9]*" if part.isdigit() else glob.escape(part)
+    """The regular expression of the series a file's name belongs to: its name with each run
+    of digits (a date, a day of year, a pair's number) as ``\\d+``: to_cogs'
+    ``sr_2020-01-01.tif`` and ``sr_nearest_2020-01-01.tif`` are the series
+    ``sr_\\d+-\\d+-\\d+\\.tif`` and ``sr_nearest_\\d+-...`` ('sr_*.tif' matched both). A glob
+    cannot say "digits only": its ``[0-9]*`` is one digit then anything, which matched
+    ``sr_2_2020-01-01.tif`` and ``sr_2020-01-05_mask.tif`` too."""
+    # a '-' outside a set is no special character: left bare, as the names read
+    return "".join(r"\d+" if part.isdigit() else re.escape(part).replace("\\-", "-")
                    for part in re.split(r"(\d+)", name) if part)
+
+
+def _raw(rx: str) -> str:
+    """``rx`` as a Python literal, raw (``r'sr_\\d+\\.tif'``) where it can be."""
+    return f"r'{rx}'" if "'" not in rx and not rx.endswith("\\") else repr(rx)
 
 
 def _series_advice(files: Sequence[str], given: str, folder: bool = False) -> str:
     """Code that opens one series of ``files`` (a folder's or a wildcard's .tif), each series
-    named with its own pattern (:func:`_series_pattern`): a folder holding ``sr_*`` and
+    named by its own pattern (:func:`_series_pattern`) and read with ``re.fullmatch``, so
+    that the code reads the very files counted: a folder holding ``sr_*`` and
     ``sr_nearest_*`` read with ``*.tif`` mixed two runs and was refused for repeated dates,
     and ``times=...`` in the code failed as written ('times must be a list')."""
     groups: dict[str, int] = {}
@@ -60,21 +69,27 @@ def _series_advice(files: Sequence[str], given: str, folder: bool = False) -> st
     where = given if folder else os.path.dirname(given) or "."
     # the largest series first
     pats = sorted(groups.items(), key=lambda kv: -kv[1])
-    if not pats:  # nothing matched: the user's own pattern, else a folder's .tif
-        pats = [("*.tif" if folder else os.path.basename(given), 0)]
-    if not folder and glob.has_magic(os.path.dirname(given)) and len(pats) == 1:
-        code = f"`open_cog(sorted(glob.glob({given!r})))`"  # files of several folders
+    if not folder and len(pats) <= 1:  # the pattern's files are one series: it reads them
+        code = f"`open_cog(sorted(glob.glob({given!r})))` (import glob)"
+    elif not pats:  # nothing matched: a folder's .tif, else the user's own pattern
+        code = (f"`open_cog(sorted(pathlib.Path({where!r}).glob("
+                f"{'*.tif' if folder else os.path.basename(given)!r})))` (import pathlib)")
     else:
-        code = f"`open_cog(sorted(pathlib.Path({where!r}).glob({pats[0][0]!r})))`"
+        code = (f"`open_cog(sorted(p for p in pathlib.Path({where!r}).iterdir() "
+                f"if re.fullmatch({_raw(pats[0][0])}, p.name)))` (import pathlib, re)")
     text = f"e.g. {code}"
     if len(pats) > 1:
-        shown = ", ".join(f"{p!r}: {n} file(s)" for p, n in pats[:6])
-        text = (f"one series at a time: they form {len(pats)} series ({shown}"
-                + (", ..." if len(pats) > 6 else "")
+        shown = ", ".join(f"{_raw(p)}: {n} file(s)" for p, n in pats[:6])
+        text = (f"one series at a time: they form {len(pats)} series (regular expressions of "
+                f"their names: {shown}" + (", ..." if len(pats) > 6 else "")
                 + f"; .glob('*.tif') would read them all as one), e.g. {code}, and so on "
                 "with the other patterns")
-    return (text + "; add times=[...] (a date per file) only if the files carry no date in "
-            "their tags or names.")
+    # what open_cog dates files by without times=: LST2006_01_01.LST_Day_1km.tif names
+    # came back as steps 0, 1, ... though the advice said their names dated them
+    return (text + "; open_cog dates the files by their time tags (to_cogs and `xlstsr "
+            "upscale ... out.tif` write them) or MODIS-style names (.AYYYYDDD., e.g. "
+            "MOD11A1.A2020001.), else numbers them 0, 1, ...: for other files add times=[...] "
+            "(a date per file, in the order given).")
 
 
 def open_cog(

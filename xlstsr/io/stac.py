@@ -1390,24 +1390,110 @@ def _plausible_reading(href: str, nodata: float | None, unit: str | None,
     return (ok[0], medians) if len(ok) == 1 else None
 
 
-def _fix_advice(fixes: dict[str, tuple[bool, dict[str, float]]],
+#: the first item of the constant tuple an advised modifier's list (:func:`_fix_advice`) ends with,
+#: the user's modifier as written after it: a second refusal tells its own earlier advice
+_ADVICE_MARK = "xlstsr advice"
+
+
+def _advised_parts(items: Sequence[Any], modifier: Callable[[Any], Any] | None
+                   ) -> tuple[str | None, dict[str, dict[str, Any]]] | None:
+    """Where ``modifier`` is an earlier advice run as written (its code's constants hold
+    ``(_ADVICE_MARK, user)``): the user's modifier as that advice wrote it, and the coding
+    fields (BandCoding names) the ``items``, which it has modified, now hold for each asset
+    it names, to be set again; else None. A second refusal composed the first advice as the
+    user's ``your_modifier(it)``, a NameError."""
+    code = getattr(modifier, "__code__", None)
+    consts = () if code is None else code.co_consts
+    mark = next((c for c in consts if isinstance(c, tuple) and len(c) == 2
+                 and c[0] == _ADVICE_MARK), None)
+    if mark is None:
+        return None
+    kept: dict[str, dict[str, Any]] = {}
+    for key in dict.fromkeys(c for c in consts if isinstance(c, str)):
+        it = next((i for i in items if key in i.assets), None)
+        if it is None:
+            continue
+        path, names = _coding_path(it, key)
+        where = it.assets[key].extra_fields
+        for p in path:
+            where = where[p]
+        kept[key] = {f: where[n] for f, n in names.items() if where.get(n) is not None}
+    return mark[1], kept
+
+
+def _modifier_code(modifier: Callable[[Any], Any] | None) -> str | None:
+    """``modifier`` as code that names it where the user calls open_stac: an importable
+    function by its module (``__import__('planetary_computer.sas',
+    fromlist=['_']).sign_inplace``, which runs whatever the user imported: the bare
+    ``sign_inplace`` was a NameError after ``import planetary_computer``), a script's or a
+    local function by its name; None for a lambda, a partial or another callable, which
+    has no name to write."""
+    if modifier is None:
+        return "None"
+    import importlib
+
+    mod = getattr(modifier, "__module__", None)
+    qual = getattr(modifier, "__qualname__", "") or ""
+    name = getattr(modifier, "__name__", "") or ""
+    if mod and mod != "__main__" and qual and all(q.isidentifier() for q in qual.split(".")):
+        try:
+            obj: Any = importlib.import_module(mod)
+            for q in qual.split("."):
+                obj = getattr(obj, q)
+        except (ImportError, AttributeError):
+            obj = None
+        if obj is modifier:
+            return f"__import__({mod!r}, fromlist=['_']).{qual}"
+    if name.isidentifier() and name != "<lambda>" and not isinstance(modifier, type):
+        return name  # a script's function, or one local to where open_stac is called
+    return None
+
+
+def _coding_path(item: Any, key: str) -> tuple[tuple[Any, ...], dict[str, str]]:
+    """Where in asset ``key``'s extra_fields the reader takes its coding from, and the
+    field names there: raster:bands[0] (v1), else the asset's one ``bands`` entry carrying
+    coding fields (it overrides the asset's own: an advice that set the asset's looped,
+    :func:`_v2_fields`), else the asset."""
+    asset = item.assets[key]
+    if asset.extra_fields.get("raster:bands"):
+        return ("raster:bands", 0), {f: f for f in ("nodata", "scale", "offset")}
+    bands = asset.extra_fields.get("bands")
+    coded = isinstance(bands, list) and len(bands) == 1 and isinstance(bands[0], dict) and any(
+        k in bands[0] for k in _V2_CODING)
+    return (("bands", 0) if coded else ()), dict(_V2_NAMES)
+
+
+def _fix_advice(items: Sequence[Any], fixes: dict[str, dict[str, float]],
                 modifier: Callable[[Any], Any] | None) -> str:
-    """A ``modifier=`` (as code) that sets ``fixes`` (asset -> (raster:bands v1?, fields)) on
-    every item, after the ``modifier`` the user passed (sign_inplace signs the hrefs): an
-    advice per asset, each replacing the other's and the user's modifier, looped for ever.
-    One line: the list runs each change in turn, ``and None`` returns None as a modifier
-    must."""
-    calls = []
-    if modifier is not None:
-        name = getattr(modifier, "__name__", "")
-        calls.append(f"{name if name.isidentifier() else 'your_modifier'}(it)")
-    for key, (v1, fields) in fixes.items():
-        vals = ", ".join(f"{f}={v!r}" for f, v in fields.items())
-        v2 = ", ".join(f"{_V2_NAMES[f]!r}: {v!r}" for f, v in fields.items())
-        change = (f"extra_fields['raster:bands'][0].update({vals})" if v1
-                  else f"extra_fields.update({{{v2}}})")
-        calls.append(f"it.assets[{key!r}].{change} if {key!r} in it.assets else None")
-    return f"`modifier=lambda it: [{', '.join(calls)}] and None`"
+    """A ``modifier=`` (as code that runs as written) that sets ``fixes`` (asset -> fields,
+    BandCoding names) on every item where the reader reads them (:func:`_coding_path`),
+    after the modifier the user passed (sign_inplace signs the hrefs), and with the fields
+    an earlier advice passed as ``modifier`` set (:func:`_advised_parts`): an advice per
+    asset, each replacing the other's and the user's modifier, looped for ever. The user's
+    modifier is written by name (:func:`_modifier_code`); a lambda or partial as
+    ``your_modifier``, said. One line: the list runs each change in turn, ``and None``
+    returns None as a modifier must; the list's last item, a tuple, marks the advice."""
+    earlier = _advised_parts(items, modifier)
+    user, changes = earlier if earlier is not None else (_modifier_code(modifier), {})
+    for key, fields in fixes.items():
+        changes[key] = {**changes.get(key, {}), **fields}
+    calls = ["your_modifier(it)" if user is None else
+             "None" if user == "None" else f"{user}(it)"]
+    for key, fields in changes.items():
+        it = next(i for i in items if key in i.assets)
+        path, names = _coding_path(it, key)
+        where = "".join(f"[{p!r}]" for p in path)
+        vals = (", ".join(f"{f}={v!r}" for f, v in fields.items()) if path[:1] == (
+            "raster:bands",) else "{" + ", ".join(f"{names[f]!r}: {v!r}"
+                                                  for f, v in fields.items()) + "}")
+        calls.append(f"it.assets[{key!r}].extra_fields{where}.update({vals}) if {key!r} in "
+                     "it.assets else None")
+    calls.append(repr((_ADVICE_MARK, user)))  # a constant the optimiser keeps in a list
+    text = f"`modifier=lambda it: [{', '.join(calls)}] and None`"
+    if user is None:
+        text += (" (put the modifier you pass, a lambda or a partial with no name to write "
+                 "here, in place of `your_modifier`)")
+    return text
 
 
 def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | None],
@@ -1421,17 +1507,19 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
 
     Refused where the files cannot be read (remote) and the items label an asset stored as
     integers a temperature without a scale: digital numbers would be labelled Kelvin. Refused
-    too where two collections' files declare different scalings. Where a local file's header
-    declares a scaling (not 1 / 0) that the items' own scale or offset contradicts (items'
+    too where two collections' files are read with different scalings (one coding serves an
+    asset). A header's scale 1 / offset 0 is GDAL's "none": only a field both the items and
+    the header declare is compared, the others merge (items' offset 149 beside a header's
+    scale 0.00341802: Landsat's 274 K). Where a header's field contradicts the items' (items'
     scale 1.0 over MOD11A1 files of 0.02 labelled digital numbers 13,711 K), the reading
     whose sample median is a plausible temperature (:func:`_plausible_reading`) is taken with
-    a warning naming both; refused where neither or both are, or the asset is no
-    temperature. Every asset refused is named at once, with one modifier that fixes them all
-    and calls ``modifier`` (the user's) first."""
+    a warning naming both, for each collection; refused where neither or both are, or the
+    asset is no temperature. Every asset refused is named at once, with one modifier that
+    fixes them all and calls ``modifier`` (the user's) first (:func:`_fix_advice`)."""
     out = dict(codings)
     remote: list[tuple[str, Any, str | None, np.dtype]] = []
     clash: list[str] = []
-    fixes: dict[str, tuple[bool, dict[str, float]]] = {}
+    fixes: dict[str, dict[str, float]] = {}
     for key, coding in codings.items():
         # what any item gives (band_coding has checked that the items agree)
         given = set().union(*(_given_scaling(it, key) for it in items))
@@ -1439,7 +1527,6 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
         # both, and their files' headers agree with them
         files = _file_scalings(items, key)
         it = next((i for i in items if key in i.assets), None)
-        v1 = it is not None and bool(it.assets[key].extra_fields.get("raster:bands"))
         if files is None:
             unit = None if coding is None else coding.unit
             declared = _stored_dtype(items, key)
@@ -1447,68 +1534,79 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
                     or declared.kind not in "iu"):
                 continue
             remote.append((key, it, unit, declared))
-            fixes[key] = (v1, {"scale": 0.02, "offset": 0.0})
+            fixes[key] = {"scale": 0.02, "offset": 0.0}
             continue
         base = coding if coding is not None else BandCoding()
-        header_taken = False
-        if given:
-            ours = {"scale": base.scale, "offset": base.offset}
-            for c, (sc, off, file_unit, h) in files.items():
-                theirs = {"scale": sc, "offset": off}
-                if (sc, off) == (1.0, 0.0) or all(
-                        math.isclose(ours[f], theirs[f], rel_tol=1e-6, abs_tol=1e-9)
-                        for f in given):
-                    continue  # a header without a scaling (Landsat's: in its MTL) is no word
-                shown = ", ".join(f"{f} {ours[f]:g}" for f in ("scale", "offset") if f in given)
-                coll = "" if c is None else f" (collection {c!r})"
-                both = (f"asset {key!r}: the items give {shown}, its file "
-                        f"{os.path.basename(h)}'s header{coll} scale {sc:g}, offset {off:g}")
-                unit = base.unit or file_unit
-                pick = (_plausible_reading(h, base.nodata, unit, {
-                    "items": (base.scale, base.offset), "header": (sc, off)})
-                    if temperature_units(unit) is not None else None)
-                if pick is None:
-                    clash.append(both)
-                    fixes[key] = (v1, {"scale": sc, "offset": off})
-                    break
-                which, medians = pick
-                warn(f"{both}: read as the {'header says' if which == 'header' else 'items say'}, the only reading in plausible {unit} (a "
-                     "sample's median " + ", ".join(f"{m:.6g} {unit} by the {n}"
-                                                   for n, m in medians.items())
-                     + "); fix the other one to silence this (the items with a `modifier=`, "
-                     "or the files with `gdal_edit.py -scale S -offset O FILE`).", UserWarning)
-                if which == "header":
-                    log.info("open_stac: asset %r scaled as its file's header says (%s)", key,
-                             os.path.basename(h))
-                    out[key] = BandCoding(nodata=base.nodata, scale=sc, offset=off, unit=unit)
-                    header_taken = True
+        ours = {f: getattr(base, f) for f in ("scale", "offset") if f in given}
+        # each collection's reading: the items' fields over its header's; a header's scale 1
+        # / offset 0 is GDAL's "none" and no word (items' offset 149 beside a header's scale
+        # 0.00341802 merge to Landsat's 274 K: they were refused as contradicting)
+        read: dict[Any, tuple[float, float, str | None, str, str]] = {}
+        said: list[str] = []
+        for c, (sc, off, file_unit, h) in files.items():
+            header = {f: v for f, v, none in (("scale", sc, 1.0), ("offset", off, 0.0))
+                      if v != none}
+            merged = {"scale": 1.0, "offset": 0.0, **header, **ours}
+            unit = base.unit or file_unit
+            contra = [f for f in ("scale", "offset") if f in header and f in ours
+                      and not math.isclose(ours[f], header[f], rel_tol=1e-6, abs_tol=1e-9)]
+            if not contra:
+                read[c] = (merged["scale"], merged["offset"], unit, h, "")
+                continue
+            by_header = {**merged, **header}
+            coll = "" if c is None else f" (collection {c!r})"
+            both = (f"asset {key!r}: the items give "
+                    + ", ".join(f"{f} {ours[f]:g}" for f in contra)
+                    + f", its file {os.path.basename(h)}'s header{coll} "
+                    + ", ".join(f"{f} {header[f]:g}" for f in contra))
+            pick = (_plausible_reading(h, base.nodata, unit, {
+                "items": (merged["scale"], merged["offset"]),
+                "header": (by_header["scale"], by_header["offset"])})
+                if temperature_units(unit) is not None else None)
+            if pick is None:
+                clash.append(both)
+                fixes[key] = {f: header[f] for f in contra}  # the contradicted fields only
+                read.clear()
                 break
-        if header_taken or given == {"scale", "offset"}:
+            which, medians = pick
+            said.append(
+                f"{both}: read as the {'header says' if which == 'header' else 'items say'}, "
+                f"the only reading in plausible {unit} (a sample's median "
+                + ", ".join(f"{m:.6g} {unit} by the {n}" for n, m in medians.items())
+                + "); fix the other one to silence this (the items with a `modifier=`, or "
+                "the files with `gdal_edit.py -scale S -offset O FILE`).")
+            r = by_header if which == "header" else merged
+            read[c] = (r["scale"], r["offset"], unit, h,
+                       "its header's over the items', " if which == "header" else "")
+        if not read:
             continue
-        # only the fields taken from the files are compared: those the items give win
-        taken = [f for f in ("scale", "offset") if f not in given]
-        scalings = {tuple(v for f, v in (("scale", sc), ("offset", off)) if f in taken)
-                    for sc, off, _, _ in files.values()}
-        if len(scalings) > 1:
+        # one coding per asset: collections read differently (A's DNs by its header's 0.02,
+        # B's float Kelvin by the items' 1) cannot share one; B was read 5.48 K by A's
+        if len({(sc, off) for sc, off, _, _, _ in read.values()}) > 1:
+            taken = [f for f in ("scale", "offset") if f not in given]
+            picked = any(how for *_, how in read.values())
             shown = "; ".join(
                 f"collection {c!r}: " + ", ".join(
-                    f"{f} {v:g}" for f, v in (("scale", sc), ("offset", off)) if f in taken)
-                + f" ({os.path.basename(h)})" for c, (sc, off, _, h) in files.items())
-            gives = (f"the items give its {' '.join(sorted(given))}, not its {taken[0]}"
-                     if given else "the items give neither scale nor offset")
+                    f"{f} {v:g}" for f, v in (("scale", sc), ("offset", off))
+                    if f in taken or picked) + f" ({how}{os.path.basename(h)})"
+                for c, (sc, off, _, h, how) in read.items())
+            gives = (f"the items give its {' and '.join(sorted(given))}" if given
+                     else "the items give neither scale nor offset")
+            first = next(iter(read))
             raise XlstsrError(
                 f"the files of asset {key!r} declare different scalings ({shown}) and "
-                f"{gives}: load the items of each collection separately, or give the items "
-                f"their {' and '.join(taken)} with a `modifier=`."
-            )
-        sc, off, unit, href = next(iter(files.values()))
-        scale = base.scale if "scale" in given else sc
-        offset = base.offset if "offset" in given else off
-        if (scale, offset) == (base.scale, base.offset):
+                f"{gives}: load the items of each collection separately (e.g. "
+                f"`[it for it in items if it.collection_id == {first!r}]`)"
+                + (f", or give the items their {' and '.join(taken)} with a `modifier=`"
+                   if taken and not picked else "") + ".")
+        for text in said:
+            warn(text, UserWarning)
+        sc, off, unit, href, _ = next(iter(read.values()))
+        if (sc, off) == (base.scale, base.offset):
             continue
         log.info("open_stac: asset %r scaled as its files declare (%s): scale %g, offset %g",
-                 key, os.path.basename(href), scale, offset)
-        out[key] = BandCoding(nodata=base.nodata, scale=scale, offset=offset,
+                 key, os.path.basename(href), sc, off)
+        out[key] = BandCoding(nodata=base.nodata, scale=sc, offset=off,
                               unit=base.unit if base.unit else unit)
     if not fixes:
         return out
@@ -1539,7 +1637,7 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
                      if remote else "")
         + ("it calls the modifier you pass first" if modifier is not None else
            "put a call of any modifier you pass first in its list") + "): "
-        + _fix_advice(fixes, modifier) + ". Or pass decode=False and decode the stored values "
+        + _fix_advice(items, fixes, modifier) + ". Or pass decode=False and decode the stored values "
         "yourself."
     )
 
@@ -1580,10 +1678,8 @@ def _check_integer_nan_nodata(items: Sequence[Any], codings: dict[str, BandCodin
         return
     fixes = {}
     for key, (_, fill) in bad.items():
-        it = next(i for i in items if key in i.assets)
-        v1 = bool(it.assets[key].extra_fields.get("raster:bands"))
         value: float = 0 if fill is None else (int(fill) if float(fill).is_integer() else fill)
-        fixes[key] = (v1, {"nodata": value})
+        fixes[key] = {"nodata": value}
     shown = "; ".join(
         f"asset {k!r} ({d}, nodata {codings[k].nodata!r}; its files' own nodata tag: "  # type: ignore[union-attr]
         + ("none" if f is None else f"{f:g}") + ")" for k, (d, f) in bad.items())
@@ -1593,7 +1689,7 @@ def _check_integer_nan_nodata(items: Sequence[Any], codings: dict[str, BandCodin
         f"integer can hold (e.g. item {it.id!r}): {shown}. Give the items the value that "
         "marks missing pixels in the files (their nodata tag; MODIS LST's 0 where they have "
         "none) with a modifier (it calls any modifier you pass first): "
-        + _fix_advice(fixes, modifier)
+        + _fix_advice(items, fixes, modifier)
         + ". Or, if the data_type is wrong and the files hold floats, fix the items' "
         "data_type instead."
     )
@@ -2444,8 +2540,10 @@ def open_stac(
         or offset the items do not give is the files' own GDAL scale/offset (and their unit
         where the items give none), read from the header of one local file (a path or a
         ``file://`` href) per collection, as a masked and scaled read of the file decodes it.
-        Where that header declares a scaling the items contradict, the one that reads as a
-        plausible temperature is taken with a warning; refused where that does not decide it.
+        A header's scale 1 / offset 0 declares nothing; where the header declares a field the
+        items contradict, the reading that gives a plausible temperature is taken with a
+        warning; refused where that does not decide it, or where collections would be read
+        with different scalings (load them apart).
         Without a coding only the nodata value is masked. False: the stored values (native dtype) with CF
         attributes (``scale_factor``, ``add_offset``, ``_FillValue``, ``units``) that
         :func:`xlstsr.upscale` decodes. stackstac always masks the files' nodata (NaN,
@@ -2639,7 +2737,8 @@ def open_stac(
             codings = {k: band_coding(items, k) for k in keys}
     # a scale or offset the items do not give is the files' own (digital numbers were
     # labelled K under raster:bands with a unit and no scale)
-    _check_integer_nan_nodata(items, codings, modifier)
+    if engine == "odc":  # stackstac masks the files' own nodata: such items opened there
+        _check_integer_nan_nodata(items, codings, modifier)
     codings = _with_file_scaling(items, codings, modifier)
     _check_float_files_coded(items, codings)
     if engine == "stackstac" and not decode:
