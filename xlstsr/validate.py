@@ -1143,12 +1143,23 @@ def _interp_advice(c: np.ndarray, n: str, v: str = "da",
                 f"{listed} as stored, masked first: interpolated, they would be mixed into "
                 "the pixels beside each gap)")
     if da is not None and np.issubdtype(da.dtype, np.integer):
-        held = _fill_like_integer(da)
+        held, sampled = _fill_search(da)
         if held is not None:  # nearest keeps it a whole pixel (it may be data: 0 degC)
             return (f"`{v} = {v}.interp({grid}, method='nearest')` (nearest: it holds {held!r} "
                     "as stored, a fill's usual value, none being declared, which a linear "
                     "interp would mix into the pixels beside it; if it is the fill, mask it "
                     f"first for a linear one: `{v} = {v}.where({v} != {held!r}).interp({grid})`)")
+        if sampled is not None:
+            # a lazy cube read in part: its other images may hold a fill (a 0 in step 21 of
+            # 64 was mixed into 218-226 K pixels by the linear advice); nearest is safe
+            # whatever they hold, the mask of the usual values makes a linear one safe
+            usual = ", ".join(repr(u) for u in _usual_integer_fills(da.dtype))
+            return (f"`{v} = {v}.interp({grid}, method='nearest')` (nearest: no fill's usual "
+                    f"value ({usual}) is in the {sampled[0]} of its {sampled[1]} images read "
+                    "here, none being declared, but the others are not read, and a linear "
+                    "interp would mix a fill they hold into the pixels beside it; for a linear "
+                    f"one, mask those values first: `{v} = {v}.where(~{v}.isin([{usual}]))"
+                    f".interp({grid})`)")
     # (clean integers: linear, each value where its label says; nearest moved them by up to
     # half an irregular step, 0.65 K RMSE for 0.15 K)
     return f"`{v} = {v}.interp({grid})`"
@@ -1159,17 +1170,34 @@ def _interp_advice(c: np.ndarray, n: str, v: str = "da",
 FILL_SEARCH_IMAGES = 32
 
 
+def _usual_integer_fills(dtype: Any) -> tuple[int, ...]:
+    """The fill values integers of ``dtype`` usually hold: 0 (MODIS's, ASTER's) and the
+    type's extremes (GDAL's and CF's), each once."""
+    info = np.iinfo(dtype)
+    return tuple(dict.fromkeys((0, int(info.min), int(info.max))))
+
+
 def _fill_like_integer(da: xr.DataArray) -> int | None:
+    """A fill-like value that stored integers ``da`` hold, none being declared, or None
+    (:func:`_fill_search`'s value)."""
+    return _fill_search(da)[0]
+
+
+def _fill_search(da: xr.DataArray) -> tuple[int | None, tuple[int, int] | None]:
     """A fill-like value that stored integers ``da`` hold, none being declared, or None: 0
     (MODIS's, ASTER's), the type's extremes (GDAL's and CF's), or a plateau of one value far
-    from the rest (:func:`suspect_fill` on the values through their attrs' scale). For advice
-    only (an error path: of a lazy array one image is read, as the whole cube may not fit in
-    memory: the usual values are looked for in up to :data:`FILL_SEARCH_IMAGES` whole images
-    spread over the steps, read in one pass, the plateau in the first of them; the first image
-    alone, or row 0 of a (y, x, time) cube, missed a 0 in a later step, whose pixels the linear
-    interp advised then mixed into 211-213 K neighbours)."""
-    info = np.iinfo(da.dtype)
-    usual = tuple(dict.fromkeys((0, int(info.min), int(info.max))))
+    from the rest (:func:`suspect_fill` on the values through their attrs' scale); and, where
+    a lazy cube was read in part, ``(images read, images)`` (else None). For advice only (an
+    error path: the whole cube may not fit in memory): of a lazy cube, the usual values are
+    looked for in up to :data:`FILL_SEARCH_IMAGES` whole images spread over the steps, the
+    plateau in the first of them, in one ``dask.compute`` (a second read of the first image
+    once nothing was found read a (time, 256, 256)-chunked cube twice); each image is taken by
+    plain indexing, so a reader's chunks give the rows and steps wanted where the backend can
+    (a list of steps read them whole). The first image alone, or row 0 of a (y, x, time) cube,
+    missed a 0 in a later step, whose pixels the linear interp advised then mixed into
+    211-213 K neighbours; an image not read may still hold one (:func:`_interp_advice`)."""
+    usual = _usual_integer_fills(da.dtype)
+    sampled = None
     if isinstance(da.data, dsa.Array) and da.ndim > 2:
         try:
             yx = spatial_dims(da)
@@ -1179,15 +1207,18 @@ def _fill_like_integer(da: xr.DataArray) -> int | None:
         images = da.transpose(*lead, *yx).data.reshape((-1, da.sizes[yx[0]], da.sizes[yx[1]]))
         n = images.shape[0]
         pick = np.unique(np.linspace(0, n - 1, min(n, FILL_SEARCH_IMAGES)).round().astype(int))
-        sample = images[pick]
-        held = dask.compute(*((sample == c).any() for c in usual))
+        sample = [images[int(i)] for i in pick]
+        held = [dsa.stack([(im == c).any() for im in sample]).any() for c in usual]
+        *held, first = dask.compute(*held, sample[0])
         for c, h in zip(usual, held):
             if bool(h):
-                return c
-        da = xr.DataArray(sample[0].compute(), dims=yx, attrs=da.attrs)
-    for c in usual:
-        if bool((da == c).any()):
-            return c
+                return c, None
+        sampled = (int(pick.size), int(n)) if pick.size < n else None
+        da = xr.DataArray(first, dims=yx, attrs=da.attrs)
+    else:
+        for c in usual:
+            if bool((da == c).any()):
+                return c, None
     v = np.asarray(da.values, np.float64)
     scale = _attr(da, "scale_factor")
     offset = _attr(da, "add_offset")
@@ -1198,9 +1229,9 @@ def _fill_like_integer(da: xr.DataArray) -> int | None:
         k = v
     hit = suspect_fill(k)
     if hit is None:
-        return None
+        return None, sampled
     at = np.flatnonzero(np.isclose(k.ravel(), hit[0], rtol=FILL_REL_TOL, atol=0))
-    return int(v.ravel()[at[0]]) if at.size else None
+    return (int(v.ravel()[at[0]]), None) if at.size else (None, sampled)
 
 
 def _declared_fills_for_interp(da: xr.DataArray) -> list[float | int]:
@@ -2628,19 +2659,28 @@ def _landsat_l1_hint(median: float, like: tuple[float, str] | None) -> str:
 def _wrong_scale(median: float, stored: tuple[float, float, float],
                  physical_range: tuple[float, float], ref: bool = False,
                  like: tuple[float, str] | None = None, attrs_of: str | None = None,
-                 spread: tuple[float, float] | None = None, cli: bool = False) -> str:
+                 spread: tuple[float, float] | None = None, cli: bool = False,
+                 what: str = "LST") -> str:
     """When decoded values are off because the declared scale is wrong (0.002 instead of
     MOD11A1's 0.02 reads as 30 "K", like Celsius; MODIS's 0.02 on ASTER's K x 10 as 60 "K"),
     the sentence that says so and the scale that gives Kelvin of a land surface (near
     ``like``'s median when given); else ''. ``attrs_of``: a reference's variable whose
     'scale_factor' attribute is told (:func:`decode_lst`), not evaluate's ``reference_scale``.
 
-    A declared offset is tested first: where the scale alone gives Kelvin of a land surface,
-    the offset is the one to drop (K x 50 with 0.02 and an extra 273.15 was told "0.002",
-    which read it as 301 K +- 0.6 K, and trained on that). ``spread``: the decoded values' 1st
-    and 99th percentiles (:func:`_spread`), which each reading offered must keep a land
-    surface's (:data:`LAND_SURFACE_K`), and not squeeze below :data:`SQUEEZED_SPREAD_K`.
-    ``cli``: the command line's way named too (``--offset``)."""
+    A declared offset is tested too: where the scale alone gives Kelvin of a land surface,
+    the offset may be the one to drop (K x 50 with 0.02 and an extra 273.15 was told "0.002",
+    which read it as 301 K +- 0.6 K, and trained on that). Both readings are taken: dropping
+    the offset is told alone only where no scale reading fits (beside a declared offset, a
+    smaller scale that squeezes the scene below :data:`SQUEEZED_SPREAD_K` while it is wider as
+    decoded does not: the extra offset's case); a scale that fits is told alone where
+    dropping the offset does not fit; where both fit they are told together with the scene's
+    range under each, the more usual spread first (:data:`USUAL_SPREAD_K`): degC x 100
+    declared 0.1 + 273.15 was told to drop the offset alone, and followed ran silently at 10
+    times the scene's contrast (std 22.9 K for 2.3 K). ``spread``: the decoded values' 1st and 99th percentiles, fill-like
+    values left out (:func:`_fill_free_spread`), which each reading offered must keep a land
+    surface's (:data:`LAND_SURFACE_K`). ``cli``: the command line's way named too; ``what``:
+    the input's role, whose flag is named (``--offset``, ``--reference-offset``,
+    ``--coarse-offset``, ``--truth-offset``) and whose variable is told."""
     scale, offset, celsius = stored
     if scale == 1.0 or celsius:
         return ""
@@ -2652,37 +2692,101 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
                 and (lo_hi is None or LAND_SURFACE_K[0] <= lo_hi[0] <= lo_hi[1]
                      <= LAND_SURFACE_K[1]))
 
-    if offset != 0.0 and plausible(median - offset, None if spread is None else
-                                   (spread[0] - offset, spread[1] - offset)):
-        v = attrs_of if ref and attrs_of else ("reference" if ref else "da")
-        return (f"the offset (the 'add_offset' attribute) {offset:g} is applied to values the "
-                f"scale {scale:g} alone makes Kelvin already (median {median - offset:.1f} K "
-                f"without it): drop it, `del {v}.attrs['add_offset']`"
-                + (" (on the command line: drop --offset)" if cli and not ref else ""))
+    def width(lo_hi: tuple[float, float] | None) -> float | None:
+        return None if lo_hi is None else lo_hi[1] - lo_hi[0]
+
+    # the offset dropped: the scale alone makes them Kelvin (its spread is the decoded one)
+    no_offset = None if spread is None else (spread[0] - offset, spread[1] - offset)
+    drop_ok = offset != 0.0 and plausible(median - offset, no_offset)
+    kept: tuple[float, float, tuple[float, float] | None] | None = None
     candidates = [scale * 10.0**k for k in (1, 2, 3, -1, -2, -3)] + [0.02, 0.1, 0.01, 1.0]
     for s2 in candidates:
         fixed = raw * s2 + offset
         ratio = s2 / scale
-        # the reading of the scene's spread: a scale that squeezes it (+- 0.6 K) is no fix
         lo_hi = (None if spread is None else
                  ((spread[0] - offset) * ratio + offset, (spread[1] - offset) * ratio + offset))
-        if not plausible(fixed, lo_hi) or (
-                lo_hi is not None and ratio < 1
-                and lo_hi[1] - lo_hi[0] < SQUEEZED_SPREAD_K <= spread[1] - spread[0]):
+        if not plausible(fixed, lo_hi):
             continue
-        how = (f"{ratio:.3g} times too small" if ratio > 1 else
-               f"{1 / ratio:.3g} times too large")
-        what = "the scale" + (" (`reference_scale`, or the 'scale_factor' attribute)"
-                              if ref and not attrs_of else " (the 'scale_factor' attribute)")
-        if ref and attrs_of:  # 1: the attribute dropped (a stale scale on Kelvin)
-            fix = (f"drop it: `del {attrs_of}.attrs['scale_factor']`" if s2 == 1.0 else
-                   f"set `{attrs_of}.attrs['scale_factor'] = {s2:g}`")
-        else:
-            fix = (f"pass `reference_scale={s2:g}`" if ref else
-                   f"set `da.attrs['scale_factor'] = {s2:g}`")
-        return (f"{what} {scale:g} is {how}: with {s2:g} the median would be {fixed:.1f} K "
-                "(MOD11A1 LST takes 0.02, ASTER's K x 10 0.1); " + fix)
-    return ""
+        # a scale that squeezes the scene (+- 0.6 K) beside a declared offset, the other
+        # explanation, is no fix, unless the scene is that narrow as decoded already; with no
+        # offset there is no other reading, and a narrow scene is one (a uniform 32 x 32 crop
+        # of 1.5 K declared 0.2 was refused 0.02, and its advice looped)
+        w = width(lo_hi)
+        if (offset != 0.0 and w is not None and ratio < 1
+                and w < SQUEEZED_SPREAD_K <= spread[1] - spread[0]):
+            continue
+        kept = (s2, fixed, lo_hi)
+        break
+    role = {"reference": "reference", "coarse LST": "coarse", "truth": "truth"}.get(what, "da")
+    flag = {"reference": "--reference-offset", "coarse LST": "--coarse-offset",
+            "truth": "--truth-offset"}.get(what, "--offset")
+    drop = ""
+    if drop_ok:
+        v = attrs_of if ref and attrs_of else role
+        drop = (f"the offset (the 'add_offset' attribute) {offset:g} is applied to values the "
+                f"scale {scale:g} alone makes Kelvin already (median {median - offset:.1f} K "
+                f"without it): drop it, `del {v}.attrs['add_offset']`"
+                + (f" (on the command line: drop {flag})"
+                   if cli or what in ("reference", "coarse LST", "truth") else ""))
+    if kept is None:
+        return drop
+    s2, fixed, lo_hi = kept
+    ratio = s2 / scale
+    how = (f"{ratio:.3g} times too small" if ratio > 1 else
+           f"{1 / ratio:.3g} times too large")
+    what_s = "the scale" + (" (`reference_scale`, or the 'scale_factor' attribute)"
+                            if ref and not attrs_of else " (the 'scale_factor' attribute)")
+    if ref and attrs_of:  # 1: the attribute dropped (a stale scale on Kelvin)
+        fix = (f"drop it: `del {attrs_of}.attrs['scale_factor']`" if s2 == 1.0 else
+               f"set `{attrs_of}.attrs['scale_factor'] = {s2:g}`")
+    else:
+        fix = (f"pass `reference_scale={s2:g}`" if ref else
+               f"set `da.attrs['scale_factor'] = {s2:g}`")
+    rescale = (f"{what_s} {scale:g} is {how}: with {s2:g} the median would be {fixed:.1f} K "
+               "(MOD11A1 LST takes 0.02, ASTER's K x 10 0.1); " + fix)
+    if not drop:
+        return rescale
+    # both readings fit: each with the scene's range it gives, the more usual spread first
+    ranges = [(lo_hi, f"with {s2:g}"), (no_offset, f"without the offset {offset:g}")]
+    texts = [rescale, drop]
+    if lo_hi is not None and no_offset is not None:
+        def off_usual(r: tuple[float, float]) -> float:
+            return abs(np.log(max(r[1] - r[0], 1e-6) / USUAL_SPREAD_K))
+        if off_usual(no_offset) < off_usual(lo_hi):
+            texts.reverse()
+        told = "; ".join(f"{name} the scene spans {r[0]:.1f}-{r[1]:.1f} K"
+                         for r, name in ranges)
+        tell = (f" (both readings fit: {told} (1st-99th percentiles); a scene's spread "
+                "tells which, a few K over a uniform crop, tens of K over a scene with cloud "
+                "edges or relief, and the product's documentation says how it is stored)")
+    else:
+        tell = " (both readings fit; the product's documentation says how it is stored)"
+    return f"{texts[0]}; or {texts[1]}{tell}"
+
+
+#: a scene's 1st-99th percentile spread (K) that ranks two readings which both fit (a scale
+#: and a dropped offset, a factor 10 apart in spread): the one nearer it (on a log scale) is
+#: told first, as a small crop spans a few K and a whole tile some tens
+USUAL_SPREAD_K = 10.0
+
+
+def _fill_free_spread(finite: np.ndarray, stored: tuple[float, float, float],
+                      ) -> tuple[float, float]:
+    """:func:`_spread` of decoded values ``finite`` without their fill-like values: those
+    stored as 0 or an integer type's extreme, and a plateau :func:`suspect_fill` finds. A
+    MOD11A1 crop with 2-5 % undeclared cloud 0s under a 0.002 typo had its 1st percentile at 0
+    K, so the right scale, 0.02, was refused as no land surface's spread."""
+    scale, offset, celsius = stored
+    v = np.asarray(finite, np.float64)
+    raw = ((v - celsius) - offset) / scale if scale != 0 else v
+    keep = np.abs(raw) > 0.01
+    for e in (-128, 127, 255, -32768, 32767, 65535, -(2**31), 2**31 - 1, 2**32 - 1):
+        keep &= np.abs(raw - e) > 0.01
+    rest = v[keep]
+    hit = suspect_fill(rest) if rest.size else None
+    if hit is not None:
+        rest = rest[~_fill_pixels(rest, hit[0])]
+    return _spread(rest if rest.size else v)
 
 
 #: a scene's 1st-99th percentile spread (K) below which a smaller scale offered for values
@@ -3021,9 +3125,11 @@ def _range_cause(
     attrs_of: str | None = None,
     packed: tuple[float, float, bool] | None = None,
     maskable: bool = True,
+    what: str = "LST",
 ) -> str:
     """The likely cause, and its fix, of decoded values outside ``physical_range`` (``cli``: with
-    the command line's option for it, for the LST input; ``like``: the median and name of a
+    the command line's option for it, for the LST input; ``what``: the input's role, whose
+    offset flag a dropped offset names (:func:`_wrong_scale`); ``like``: the median and name of a
     field of the same ground and overpass, which a stored scale offered must bring the values
     near, :data:`NEAR_LIKE_K`).
 
@@ -3144,9 +3250,9 @@ def _range_cause(
                     f"value may not be declared (set `{v}.attrs['_FillValue']` or "
                     f"`{v}.rio.write_nodata(...)`), or mask the corrupt pixels (`{v}.where(...)`)")
     if (median > 1000 or float(finite.max()) > 1000) and not (
-            scale != 1.0 and celsius == 0.0 and _wrong_scale(median, stored, physical_range,
-                                                              like=like,
-                                                              spread=_spread(finite))):
+            scale != 1.0 and celsius == 0.0 and _wrong_scale(
+                median, stored, physical_range, like=like,
+                spread=_fill_free_spread(finite, stored))):
         # (a declared scale a power of ten off is named below). Name only the usual scales
         # that bring the median into the range: x 0.02 on Landsat L1 counts gives 473 K
         # (a median of Earth's LST lies well inside the physical range)
@@ -3191,7 +3297,7 @@ def _range_cause(
         return ("values look scaled: " + "; ".join(how) + _ambiguity(fits, strays) + c2l2
                 + counts)
     wrong = _wrong_scale(median, stored, physical_range, ref, like, attrs_of,
-                         spread=_spread(finite), cli=cli)
+                         spread=_fill_free_spread(finite, stored), cli=cli, what=what)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
     # plausible as Fahrenheit
@@ -3899,8 +4005,9 @@ def _lst_verdict(
                         f"`{v}.attrs['units'] = 'degC'`"
                         + (" (`--units degC` on the command line)." if cli else "."))
                 wrong = _wrong_scale(median, stored, physical_range, what == "reference",
-                                     _like_at(like, i), attrs_of, spread=_spread(finite),
-                                     cli=cli)
+                                     _like_at(like, i), attrs_of,
+                                     spread=_fill_free_spread(finite, stored), cli=cli,
+                                     what=what)
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     f"look like degrees Celsius. Set `{v}.attrs['units'] = 'degC'` to convert, or "
@@ -4093,7 +4200,7 @@ def _lst_verdict(
             # masking every pixel of an image is not masking outliers: a units or scale problem
             cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                      or _range_cause(finite, median, physical_range, stored, units_known, ref,
-                                     cli, _like_at(like, i), attrs_of, packed))
+                                     cli, _like_at(like, i), attrs_of, packed, what=what))
             raise PhysicalRangeError(
                 f"every valid {what} value of {step} ({_kelvin_text(vmin)} to "
                 f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) is outside the physical range {lo:g}-{hi:g} K, so "
@@ -4149,7 +4256,7 @@ def _lst_verdict(
             )
         cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
-                                 _like_at(like, i), attrs_of, packed, maskable))
+                                 _like_at(like, i), attrs_of, packed, maskable, what=what))
         fix = ("" if keep_out_of_range else
                # a cube's step wholly out: refused when followed (nothing left), its drop said
                "" if drop is not None else
