@@ -4,7 +4,9 @@ folders at the antimeridian, open_cog's folder advice, traced models' weights_ha
 from __future__ import annotations
 
 import copy
+import glob
 import io
+import os
 import pathlib
 import re
 import warnings
@@ -262,7 +264,8 @@ def test_folder_and_wildcard_advice_runs_as_written_and_picks_one_series(tmp_pat
         code = re.search(r"`(open_cog\(.*?\))`", msg).group(1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            da = eval(code, {"open_cog": open_cog, "pathlib": pathlib, "re": re})
+            da = eval(code, {"open_cog": open_cog, "pathlib": pathlib, "re": re,
+                             "glob": glob, "os": os})
         assert da.sizes["time"] == 3
 
 

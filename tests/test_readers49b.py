@@ -4,6 +4,8 @@ with a NaN nodata, ECOSTRESS scenes in 0..360 longitudes, open_cog's series advi
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 import sys
 import warnings
@@ -184,6 +186,28 @@ def test_advice_with_a_lambda_names_the_place_to_put_it_twice(tmp_path):
     np.testing.assert_allclose(got.isel(time=0).values, dn * 0.0001, rtol=1e-5)
 
 
+
+def test_advice_with_a_bound_method_names_the_place_to_put_it(tmp_path):
+    """A bound method (signer.sign_it) was written as the bare `sign_it(it)`: a NameError in
+    the user's script, or another function of that name called."""
+    class Signer:
+        def __init__(self):
+            self.calls = []
+
+        def sign_it(self, it):
+            self.calls.append(it.id)
+
+    signer = Signer()
+    items, _ = _two_problem_items(tmp_path)
+    with pytest.raises(XlstsrError) as err:
+        _open(items, modifier=signer.sign_it)
+    assert "sign_it(it)" not in str(err.value)
+    assert "in place of `your_modifier`" in str(err.value)
+    first = eval(_code(str(err.value)), {"your_modifier": signer.sign_it})
+    with pytest.raises(XlstsrError, match=r"scale 0\.0001"):
+        _open(items, modifier=first)
+    assert signer.calls
+
 # -- finding 5: stackstac opens a NaN nodata of an integer asset ------------------------------
 
 def test_integer_asset_with_nan_nodata_opens_with_stackstac(tmp_path):
@@ -249,11 +273,33 @@ def test_series_advice_reads_exactly_the_files_it_counts(tmp_path):
         code = re.search(r"`(open_cog\(.*?\))`", msg).group(1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            da = eval(code, {"open_cog": open_cog, "pathlib": pathlib, "re": re})
+            da = eval(code, {"open_cog": open_cog, "pathlib": pathlib, "re": re, "glob": glob,
+                             "os": os})
         assert re.search(r"sr_\\d\+-\\d\+-\\d\+\\\.tif'?: 4 file", msg), msg
         assert [str(t)[:10] for t in da["time"].values] == [
             "2020-01-01", "2020-01-02", "2020-01-03", "2020-01-04"]
 
+
+def test_wildcard_series_advice_keeps_the_users_wildcard(tmp_path):
+    """The advice listed the whole folder and filtered by the series alone: for sr_2020*.tif
+    it read sr_2021-01-01.tif too (5 steps where it counted 4)."""
+    import shutil
+
+    from xlstsr.io import open_cog, to_cogs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        to_cogs(_lst(4), tmp_path, prefix="sr")
+        to_cogs(_lst(), tmp_path, prefix="sr_2")
+    shutil.copy(tmp_path / "sr_2020-01-04.tif", tmp_path / "sr_2021-01-01.tif")
+    with pytest.raises(XlstsrError) as err:
+        open_cog(str(tmp_path / "sr_2020*.tif"))
+    code = re.search(r"`(open_cog\(.*?\))`", str(err.value)).group(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        da = eval(code, {"open_cog": open_cog, "re": re, "glob": glob, "os": os})
+    assert [str(t)[:10] for t in da["time"].values] == [
+        "2020-01-01", "2020-01-02", "2020-01-03", "2020-01-04"]
 
 def test_series_advice_says_what_dates_the_files(tmp_path):
     """LST2006_01_01.LST_Day_1km.tif names (no time tag): the advice said times= was needed

@@ -74,9 +74,14 @@ def _series_advice(files: Sequence[str], given: str, folder: bool = False) -> st
     elif not pats:  # nothing matched: a folder's .tif, else the user's own pattern
         code = (f"`open_cog(sorted(pathlib.Path({where!r}).glob("
                 f"{'*.tif' if folder else os.path.basename(given)!r})))` (import pathlib)")
-    else:
+    elif folder:
         code = (f"`open_cog(sorted(p for p in pathlib.Path({where!r}).iterdir() "
                 f"if re.fullmatch({_raw(pats[0][0])}, p.name)))` (import pathlib, re)")
+    else:  # the user's own wildcard, then the series (the folder listed whole read files
+        # past the wildcard: sr_2021-01-01 for sr_*2020*.tif; a wildcard folder was no path)
+        code = (f"`open_cog(sorted(p for p in glob.glob({given!r}) "
+                f"if re.fullmatch({_raw(pats[0][0])}, os.path.basename(p))))` "
+                "(import glob, os, re)")
     text = f"e.g. {code}"
     if len(pats) > 1:
         shown = ", ".join(f"{_raw(p)}: {n} file(s)" for p, n in pats[:6])

@@ -1431,6 +1431,7 @@ def _modifier_code(modifier: Callable[[Any], Any] | None) -> str | None:
     if modifier is None:
         return "None"
     import importlib
+    import inspect
 
     mod = getattr(modifier, "__module__", None)
     qual = getattr(modifier, "__qualname__", "") or ""
@@ -1444,7 +1445,10 @@ def _modifier_code(modifier: Callable[[Any], Any] | None) -> str | None:
             obj = None
         if obj is modifier:
             return f"__import__({mod!r}, fromlist=['_']).{qual}"
-    if name.isidentifier() and name != "<lambda>" and not isinstance(modifier, type):
+    # (a bound method, signer.sign_it, was written as the bare sign_it: a NameError, or
+    # another function of that name called)
+    if (name.isidentifier() and name != "<lambda>" and not isinstance(modifier, type)
+            and not inspect.ismethod(modifier)):
         return name  # a script's function, or one local to where open_stac is called
     return None
 
