@@ -502,12 +502,19 @@ def _check_gap_ring(ref: xr.DataArray, mask: xr.DataArray, erode: int | None,
         if not any(f[0] == i for f in found):
             found += _border_ring(vi, mi, gaps, frame, b, bound, i)
         if not any(f[0] == i for f in found):
-            found += _edge_step(vi, mi, ~mi & ~edge, float(q3 - q1), i)
+            step = _edge_step(vi, mi, ~mi & ~edge, float(q3 - q1), i)
+            # a step beside the thresholds' gaps more than beside the fill's: erode alone
+            # cannot drop it (a larger erode was advised, for ever: review 49f/2)
+            ring = _grow(~mi & ~edge) & mi
+            if step and (ring & rings["thresholds"]).sum() > (ring & rings["gaps"]).sum():
+                step = [(*f[:4], "edge_thresholds") for f in step]
+            found += step
     if not found:
         return
     # the bounds' findings first (against the rest); the edge step's only where none is
-    i, n, a, b, kind = max(found, key=lambda f: (f[4] != "edge", abs(f[2] - f[3])))
-    than = "those 4-5 px further in" if kind == "edge" else "the rest"
+    i, n, a, b, kind = max(found, key=lambda f: (not f[4].startswith("edge"),
+                                                 abs(f[2] - f[3])))
+    than = "those 4-5 px further in" if kind.startswith("edge") else "the rest"
     where = f" (in {len(set(f[0] for f in found))} of {len(v)} images; the worst, image {i}, " \
         "said)" if len(v) > 1 else ""
     given = not (valid_min is None and valid_max is None)
@@ -517,7 +524,7 @@ def _check_gap_ring(ref: xr.DataArray, mask: xr.DataArray, erode: int | None,
         fix = ("Pass erode=3 to drop the pixels within 3 px of every gap (ASTER: "
                "`reference_scale=0.1, reference_nodata=0, erode=3, valid_min=230, "
                f"clear=True`); {masked}")
-    elif kind == "thresholds" and not (clear and given):
+    elif kind in ("thresholds", "edge_thresholds") and not (clear and given):
         # erode acts on the declared fill and NaN: an undeclared fill is removed by the
         # thresholds (or the physical range) alone, its mixed border kept. Only the steps not
         # taken are advised (the declared fill was asked for again, and the command line

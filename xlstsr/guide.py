@@ -499,18 +499,25 @@ def georeference_guide(guide: GuideLike) -> GuideLike:
             refused.append((k, err))
     if refused:
         # the code written on each refused band (`guide = guide.interp(...)` raised
-        # AttributeError on a list or dict), every band's at once (each its own grid); a
-        # Dataset made a dict of its fields first: a variable assigned back is aligned onto
-        # the Dataset's own index, so the label stayed irregular and the moved column was NaN
+        # AttributeError on a list or dict), every band's at once (each its own grid)
         tup = "guide = list(guide); " if isinstance(guide, tuple) else ""
-        if ds is not None:
-            whole = [str(v) for v in ds.data_vars] == [str(k) for k in keys]
-            tup = ("guide = dict(guide); " if whole
-                   else f"guide = {{k: guide[k] for k in {keys!r}}}; ")
         k, err = refused[0]
+        if ds is not None:
+            # a Dataset's fields share its coordinates: one refusal of them all is fixed by
+            # its code on the whole Dataset, which keeps a grid-mapping data variable
+            # (`xr.open_dataset`'s spatial_ref: a dict of `guide[k]` lost it, MissingCRSError
+            # when followed; review 49f/1). Codes that differ by band (each its fill) go on
+            # the fields with their grid mapping (raster_fields): a variable assigned back
+            # to the Dataset is aligned onto its own index, so the label stayed irregular
+            if len(refused) == len(keys) and len({str(e) for _, e in refused}) == 1:
+                raise type(err)(f"guide {'band' if len(keys) == 1 else 'bands'} "
+                                f"{', '.join(repr(k2) for k2 in keys)}: {err}") from err
+            tup = "guide = xlstsr.validate.raster_fields(guide); "
         more = [(k2, e2) for k2, e2 in refused[1:] if type(e2) is type(err)]
-        codes = " ".join(f"Band {k2!r} too: {'; '.join(_band_codes(str(e2), k2, tup))}."
-                         for k2, e2 in more if _band_codes(str(e2), k2, tup))
+        # the fields taken once, by the first band's code (raster_fields of the dict failed)
+        then = "" if ds is not None else tup
+        codes = " ".join(f"Band {k2!r} too: {'; '.join(_band_codes(str(e2), k2, then))}."
+                         for k2, e2 in more if _band_codes(str(e2), k2, then))
         raise type(err)(f"guide band {k!r}: {_on_band(str(err), k, tup)}"
                         + (f" {codes}" if codes else "")) from err
     return dict(zip(keys, out)) if isinstance(guide, Mapping) else out
@@ -2048,15 +2055,20 @@ def _file_descriptions(guide: xr.DataArray, d: Hashable, whole: bool = True
                        ) -> list[str] | None:
     """The descriptions of a guide's bands along ``d`` from rioxarray's tuple ``long_name``
     (a GeoTIFF read with ``rioxarray.open_rasterio``): the file's, which ``sel``/``isel`` keep
-    whole, so placed by the ``band`` numbers; None when they cannot be placed, or (``whole``)
-    when a band has none."""
+    whole, so placed by the ``band`` numbers; None when they cannot be placed, when the bands
+    are not all the file's bands (a subset, or a stack of several files' bands), or
+    (``whole``) when a band has none (rioxarray's None or an empty text)."""
     names = guide.attrs.get("long_name")
     if not isinstance(names, (tuple, list)) or not names:
         return None
     where = _file_band_positions(guide, len(names))
-    if where is None or where[0] != d:
+    # only a whole file's bands (in any order): xr.concat keeps the first array's tuple, so a
+    # stack of two files' bands ([2, 1]: file A's 2, file B's 1) was labelled by A's alone
+    # (review 49f/4); a subset's numbers cannot tell one file's from such a stack
+    if where is None or where[0] != d or sorted(where[1]) != list(range(len(names))):
         return None
-    texts = [str(names[i]).strip() for i in where[1]]
+    # rioxarray gives an undescribed band as None (str(None) was the label 'None')
+    texts = ["" if names[i] is None else str(names[i]).strip() for i in where[1]]
     return texts if all(texts) or not whole else None
 
 
@@ -2221,7 +2233,7 @@ def _own_description(band: xr.DataArray) -> list[str]:
     names = band.attrs.get("long_name")
     if isinstance(names, (tuple, list)) and names:
         where = _file_band_positions(band, len(names))
-        if where is not None and where[0] is None:
+        if where is not None and where[0] is None and names[where[1][0]] is not None:
             out.append(str(names[where[1][0]]))
     return out
 
