@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
+from test_datasets_eval48 import _grid
 
 import xlstsr
 from xlstsr.errors import GridError, GuideScaleError
@@ -107,14 +108,6 @@ def test_partial_or_absent_descriptions_label_nothing(described_tif):
 
 RING = "reference pixels kept next to its gaps"
 ASTER = {"reference_scale": 0.1, "reference_nodata": 0, "valid_min": 230, "clear": True}
-
-
-def _grid(values: np.ndarray, res: float = 250.0) -> xr.DataArray:
-    ny, nx = values.shape
-    da = xr.DataArray(values, dims=("y", "x"),
-                      coords={"y": 5_000_000.0 - res * (np.arange(ny) + 0.5),
-                              "x": 500_000.0 + res * (np.arange(nx) + 0.5)})
-    return da.rio.write_crs("EPSG:32631")
 
 
 def _aster_like(n: int = 128, shape: str = "square"):

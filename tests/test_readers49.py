@@ -16,35 +16,12 @@ import pytest
 import xarray as xr
 from helpers import utm33_cog_item
 from test_ecostress import _write_scene
+from test_io48 import DN, FULL, N, _files
 
 import xlstsr
 from xlstsr.errors import XlstsrError
 
 # -- open_stac (findings 3, 5, 9) ------------------------------------------------------------
-
-N = 32
-DN = 13500 + np.arange(N * N, dtype=np.uint16).reshape(N, N) % 400  # 270.0-278.0 K x 0.02
-FULL = {"nodata": 0, "data_type": "uint16", "scale": 0.02, "offset": 0.0, "unit": "K"}
-
-
-def _files(tmp_path, n=2, scale=0.02, offset=0.0, units="K", name="lst"):
-    """``n`` uint16 GeoTIFFs of DN with GDAL scale/offset/units metadata (as MOD11A1 COGs)."""
-    import rasterio
-    from rasterio.transform import from_origin
-
-    out = []
-    for i in range(n):
-        p = tmp_path / f"{name}_{i}.tif"
-        with rasterio.open(p, "w", driver="GTiff", height=N, width=N, count=1, dtype="uint16",
-                           crs="EPSG:32633", nodata=0,
-                           transform=from_origin(1000000, 5500000, 1000, 1000)) as d:
-            d.write((DN + i)[None])
-            d.scales, d.offsets = (scale,), (offset,)
-            if units:
-                d.units = (units,)
-        out.append(p)
-    return out
-
 
 def _items(paths, band, assets=("LST",)):
     items = []
