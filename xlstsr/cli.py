@@ -1496,11 +1496,14 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         # GDAL's warp drops a packed variable's scale_factor/add_offset: the aggregate held
         # the stored numbers (2047-3241 'K' for uint16 x 0.1), refused with the same flags
         var = var or _packed_variable(ref)
-    packed = var is not None and _packed_variable(ref, var) is not None
+    # a GeoTIFF's scale/offset tags are dropped by `rio warp` too (its aggregate of ASTER's
+    # K x 10 was refused as 2047-3241 K, a Landsat-coded one got Python-only advice)
+    tagged = ref.lower().endswith((".tif", ".tiff")) and _tif_scaled(ref)
+    packed = tagged or (var is not None and _packed_variable(ref, var) is not None)
     if packed:
         nodata = ""  # decoded: the fill is NaN (the typed stored value is no more in the file)
-    if not (ref.lower().endswith((".tif", ".tiff"))
-            or (ref.lower().endswith(".nc") and var is None)):
+    if tagged or not (ref.lower().endswith((".tif", ".tiff"))
+                      or (ref.lower().endswith(".nc") and var is None)):
         # rasterio warps one raster: a store or a file of several variables failed
         # (TypeError: invalid dtype 'float_') and wrote nothing
         if crs is None and not typed.get("--reference-crs"):
@@ -1515,23 +1518,28 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         folder = Path(ref).parent
         name = f"{Path(ref).stem}_ref.tif"
         target = _unused_name(folder / name if os.access(folder, os.W_OK) else Path(name))
+        opened = (f"rioxarray.open_rasterio({json.dumps(ref)}, mask_and_scale=True)"
+                  if tagged else f"xr.open_dataset({json.dumps(ref)}, decode_coords=\"all\")"
+                  f"[{json.dumps(var or 'VARIABLE')}]") + written
         code = ("import pathlib, sys, xarray as xr, rioxarray; out = pathlib.Path("
                 f"{json.dumps(str(target))}); out.exists() and sys.exit(f\"{{out}} exists: "
                 "remove it or pick another name\"); "
-                f"xr.open_dataset({json.dumps(ref)}, decode_coords=\"all\")"
-                f"[{json.dumps(var or 'VARIABLE')}]{written}.astype(\"float32\")"
+                f"{opened}.astype(\"float32\")"
                 ".rio.write_nodata(float(\"nan\"), encoded=False).rio.to_raster(out)")
-        place = "" if var else " (VARIABLE: the reference's variable)"
+        place = "" if var or tagged else " (VARIABLE: the reference's variable)"
         but = {"--reference-variable": "a GeoTIFF of one band",
-               "--reference-nodata": "its fill is NaN now"}
+               "--reference-nodata": "its fill is NaN now",
+               "--reference-scale": "decoded now", "--reference-offset": "decoded now"}
         drop = [flag for flag in but if typed.get(flag) is not None
-                and (flag != "--reference-nodata" or packed)]
+                and (flag == "--reference-variable" or packed)]
         return message + (
             " On the command line no flag of `xlstsr evaluate` aggregates the reference: this "
             "run scores on the reference's grid, as said. To score at sr's scale, write the "
-            "reference variable as a GeoTIFF first"
-            + (", decoded (the file packs it with a scale that GDAL's warp would drop;"
-               if packed else " (") + "in Python, "
+            + ("reference decoded as a GeoTIFF of Kelvin first (its scale/offset tags are "
+               "dropped by GDAL's warp; " if tagged else "reference variable as a GeoTIFF first"
+               + (", decoded (the file packs it with a scale that GDAL's warp would drop; "
+                  if packed else " ("))
+            + "in Python, "
             + f"`{code}`){place}, aggregate it onto sr's grid with "
             "rasterio's command (installed with xlstsr), "
             f"`rio warp {shlex.quote(str(target))} {out} --like {template} --resampling "
@@ -1547,6 +1555,18 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         "partly covered pixels kept), then pass that file as the reference with the same "
         "flags; a --reference-mask is on the reference's own grid: apply it to the reference "
         "before aggregating (its non-0 pixels set to the fill), not beside the aggregate.")
+
+
+def _tif_scaled(ref: str) -> bool:
+    """Whether the GeoTIFF ``ref`` has a band with a scale or offset tag (not 1 / 0)."""
+    import rasterio
+
+    try:
+        with rasterio.open(ref) as src:
+            return (any(v not in (None, 1) for v in src.scales)
+                    or any(v not in (None, 0) for v in src.offsets))
+    except (OSError, rasterio.errors.RasterioError):
+        return False  # (the run itself opened it: named there if anything fails)
 
 
 def _packed_variable(ref: str, variable: str | None = None) -> str | None:

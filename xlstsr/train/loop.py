@@ -579,6 +579,37 @@ class _Collate:
         return batch
 
 
+#: Trainer options that shape each training step, compared on a resume (as devices and
+#: precision are) where both runs recorded them
+_SHAPING = ("accumulate_grad_batches", "limit_train_batches", "gradient_clip_val",
+            "gradient_clip_algorithm")
+
+
+def _shaping_of(trainer: Any) -> dict[str, Any]:
+    """The :data:`_SHAPING` options ``trainer`` runs with, as plain values (a clipping
+    algorithm left unset is Lightning's 'norm'; none where nothing is clipped)."""
+    limit = trainer.limit_train_batches
+    clip = trainer.gradient_clip_val
+    algorithm = getattr(trainer.gradient_clip_algorithm, "value", trainer.gradient_clip_algorithm)
+    return {"accumulate_grad_batches": int(trainer.accumulate_grad_batches),
+            "limit_train_batches": float(limit) if isinstance(limit, float) else int(limit),
+            "gradient_clip_val": None if clip is None else float(clip),
+            "gradient_clip_algorithm": None if clip is None else str(algorithm or "norm")}
+
+
+def _differs(a: Any, b: Any) -> bool:
+    """Whether two recorded settings differ; an int and a float of one value do
+    (limit_train_batches 1 takes one batch, 1.0 all of them).
+
+    Examples
+    --------
+    >>> _differs(1, 1.0), _differs(2, 2), _differs(None, 1)
+    (True, False, True)
+    """
+    return a != b or (isinstance(a, (int, float)) and isinstance(b, (int, float))
+                      and not isinstance(a, bool) and type(a) is not type(b))
+
+
 class PatchDataModule(L.LightningDataModule):
     """Training and validation patches (:class:`~xlstsr.train.PatchSet`) as a LightningDataModule.
 
@@ -684,6 +715,10 @@ class PatchDataModule(L.LightningDataModule):
             # batch_size), in the Trainer's precision: a resume on other ones went on without
             # a word, and the model file recorded the resumed run's for the whole run
             out.update(devices=int(trainer.world_size), precision=str(trainer.precision))
+            # the Trainer options that shape each step (accumulated batches, the share of the
+            # batches an epoch takes, clipping): likewise, and the file recorded the resumed
+            # run's accumulate_grad_batches / limit_train_batches for the whole run
+            out.update(_shaping_of(trainer))
         return out
 
     def _patches_record(self) -> dict[str, Any] | None:
@@ -716,7 +751,9 @@ class PatchDataModule(L.LightningDataModule):
         # before they were, and a module outside a Trainer, do not: unknown, not compared)
         diff = {} if before is None else {
             k: (before.get(k), now[k]) for k in now
-            if (k in before or k not in ("devices", "precision")) and before.get(k) != now[k]}
+            if (k in before or k not in ("devices", "precision", *_SHAPING))
+            and (before.get(k) != now[k] if k != "limit_train_batches"
+                 else _differs(before.get(k), now[k]))}
         if diff:
             hardware = []
             if "devices" in diff:
@@ -726,6 +763,10 @@ class PatchDataModule(L.LightningDataModule):
             if "precision" in diff:
                 hardware.append(f"the same precision ({diff['precision'][0]!r}: --precision, "
                                 "trainer_options['precision'])")
+            shaped = [k for k in _SHAPING if k in diff]
+            if shaped:
+                hardware.append("the same " + ", ".join(f"trainer_options[{k!r}]"
+                                                        for k in shaped))
             raise XlstsrError(
                 "the checkpoint was trained with other batch settings ("
                 + ", ".join(f"{k} {a!r}, now {b!r}" for k, (a, b) in diff.items())
