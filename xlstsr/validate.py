@@ -2660,7 +2660,7 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
                  physical_range: tuple[float, float], ref: bool = False,
                  like: tuple[float, str] | None = None, attrs_of: str | None = None,
                  spread: tuple[float, float] | None = None, cli: bool = False,
-                 what: str = "LST") -> str:
+                 what: str = "LST", stored_kind: str | None = None) -> str:
     """When decoded values are off because the declared scale is wrong (0.002 instead of
     MOD11A1's 0.02 reads as 30 "K", like Celsius; MODIS's 0.02 on ASTER's K x 10 as 60 "K"),
     the sentence that says so and the scale that gives Kelvin of a land surface (near
@@ -2672,11 +2672,17 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
     which read it as 301 K +- 0.6 K, and trained on that). Both readings are taken: dropping
     the offset is told alone only where no scale reading fits (beside a declared offset, a
     smaller scale that squeezes the scene below :data:`SQUEEZED_SPREAD_K` while it is wider as
-    decoded does not: the extra offset's case); a scale that fits is told alone where
-    dropping the offset does not fit; where both fit they are told together with the scene's
-    range under each, the more usual spread first (:data:`USUAL_SPREAD_K`): degC x 100
-    declared 0.1 + 273.15 was told to drop the offset alone, and followed ran silently at 10
-    times the scene's contrast (std 22.9 K for 2.3 K). ``spread``: the decoded values' 1st and 99th percentiles, fill-like
+    decoded does not, where dropping the offset fits: the extra offset's case; where it does
+    not, the smaller scale is the only reading, degC x 100 of a narrow crop declared 0.1 +
+    273.15 was told 0.02, +19.6 K); a scale that fits is told alone where dropping the offset
+    does not fit; where both fit they are told together with the scene's range under each,
+    ranked by ``stored_kind``, the stored integers' kind ('u', 'i', None unknown): unsigned
+    integers cannot hold a Celsius coding's negative values, so dropping the offset (a Kelvin
+    coding: MODIS, ECOSTRESS, ASTER) comes first for them and for floats, the scale first for
+    signed ones (degC x 100 in int16 declared 0.1 + 273.15 was told to drop the offset alone,
+    and followed ran at 10 times the scene's contrast, std 22.9 K for 2.3 K; a rank by spread
+    put 0.002 first on a wide ECOSTRESS scene, std 0.74 K for 7.43 K). ``spread``: the decoded
+    values' 1st and 99th percentiles, fill-like
     values left out (:func:`_fill_free_spread`), which each reading offered must keep a land
     surface's (:data:`LAND_SURFACE_K`). ``cli``: the command line's way named too; ``what``:
     the input's role, whose flag is named (``--offset``, ``--reference-offset``,
@@ -2686,9 +2692,10 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
         return ""
     raw = (median - offset) / scale
 
-    def plausible(m: float, lo_hi: tuple[float, float] | None) -> bool:
+    def plausible(m: float, lo_hi: tuple[float, float] | None,
+                  near: tuple[float, str] | None = like) -> bool:
         return (physical_range[0] + 50 <= m <= physical_range[1] - 50  # 200-350 K
-                and _near_like(m, like)
+                and _near_like(m, near)
                 and (lo_hi is None or LAND_SURFACE_K[0] <= lo_hi[0] <= lo_hi[1]
                      <= LAND_SURFACE_K[1]))
 
@@ -2698,6 +2705,10 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
     # the offset dropped: the scale alone makes them Kelvin (its spread is the decoded one)
     no_offset = None if spread is None else (spread[0] - offset, spread[1] - offset)
     drop_ok = offset != 0.0 and plausible(median - offset, no_offset)
+    # a land surface's without the offset, whether or not near ``like``: the squeeze rule's
+    # other explanation (degC x 100 of a narrow crop declared 0.1 + 273.15 reads 195 K so:
+    # no other reading, its 0.01 is no squeeze)
+    drop_surface = offset != 0.0 and plausible(median - offset, no_offset, None)
     kept: tuple[float, float, tuple[float, float] | None] | None = None
     candidates = [scale * 10.0**k for k in (1, 2, 3, -1, -2, -3)] + [0.02, 0.1, 0.01, 1.0]
     for s2 in candidates:
@@ -2707,12 +2718,13 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
                  ((spread[0] - offset) * ratio + offset, (spread[1] - offset) * ratio + offset))
         if not plausible(fixed, lo_hi):
             continue
-        # a scale that squeezes the scene (+- 0.6 K) beside a declared offset, the other
-        # explanation, is no fix, unless the scene is that narrow as decoded already; with no
-        # offset there is no other reading, and a narrow scene is one (a uniform 32 x 32 crop
-        # of 1.5 K declared 0.2 was refused 0.02, and its advice looped)
+        # a scale that squeezes the scene (+- 0.6 K) where dropping the offset fits, the other
+        # explanation, is no fix, unless the scene is that narrow as decoded already; without
+        # that reading there is no other, and a narrow scene is one (a uniform 32 x 32 crop
+        # of 1.5 K declared 0.2 was refused 0.02, and its advice looped; degC x 100 of a 1.5 K
+        # crop declared 0.1 + 273.15 was told 0.02, +19.6 K)
         w = width(lo_hi)
-        if (offset != 0.0 and w is not None and ratio < 1
+        if (drop_surface and w is not None and ratio < 1
                 and w < SQUEEZED_SPREAD_K <= spread[1] - spread[0]):
             continue
         kept = (s2, fixed, lo_hi)
@@ -2720,14 +2732,15 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
     role = {"reference": "reference", "coarse LST": "coarse", "truth": "truth"}.get(what, "da")
     flag = {"reference": "--reference-offset", "coarse LST": "--coarse-offset",
             "truth": "--truth-offset"}.get(what, "--offset")
+    # the command line is named for the roles only it types (as the offset's flag is)
+    on_cli = cli or what in ("reference", "coarse LST", "truth")
     drop = ""
     if drop_ok:
         v = attrs_of if ref and attrs_of else role
         drop = (f"the offset (the 'add_offset' attribute) {offset:g} is applied to values the "
                 f"scale {scale:g} alone makes Kelvin already (median {median - offset:.1f} K "
                 f"without it): drop it, `del {v}.attrs['add_offset']`"
-                + (f" (on the command line: drop {flag})"
-                   if cli or what in ("reference", "coarse LST", "truth") else ""))
+                + (f" (on the command line: drop {flag})" if on_cli else ""))
     if kept is None:
         return drop
     s2, fixed, lo_hi = kept
@@ -2740,34 +2753,39 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
         fix = (f"drop it: `del {attrs_of}.attrs['scale_factor']`" if s2 == 1.0 else
                f"set `{attrs_of}.attrs['scale_factor'] = {s2:g}`")
     else:
+        scale_flag = {"coarse LST": "--coarse-scale", "truth": "--truth-scale"}.get(
+            what, "--scale")
         fix = (f"pass `reference_scale={s2:g}`" if ref else
-               f"set `da.attrs['scale_factor'] = {s2:g}`")
+               f"set `{role}.attrs['scale_factor'] = {s2:g}`"
+               # (a scale of 1: the command line's own hint says drop the typed flag)
+               + (f" (on the command line: `{scale_flag} {s2:g}`)"
+                  if on_cli and s2 != 1.0 else ""))
     rescale = (f"{what_s} {scale:g} is {how}: with {s2:g} the median would be {fixed:.1f} K "
                "(MOD11A1 LST takes 0.02, ASTER's K x 10 0.1); " + fix)
     if not drop:
         return rescale
-    # both readings fit: each with the scene's range it gives, the more usual spread first
+    # both readings fit: each with the scene's range it gives, ranked by the stored type (a
+    # rank by spread nearer 10 K put 0.002 first on any Kelvin scene wider than ~32 K)
     ranges = [(lo_hi, f"with {s2:g}"), (no_offset, f"without the offset {offset:g}")]
     texts = [rescale, drop]
+    if stored_kind != "i":
+        texts.reverse()
+        ranges.reverse()
+    why = {"u": "the values are stored as unsigned integers, which cannot hold a Celsius "
+                "coding's negative values: likelier Kelvin, the offset the likelier error",
+           "i": "stored as signed integers, as Celsius codings are (degC x 100), the scale "
+                "is the likelier error"}.get(
+        stored_kind, "the Kelvin codings (MODIS, ECOSTRESS, ASTER) are the common ones")
     if lo_hi is not None and no_offset is not None:
-        def off_usual(r: tuple[float, float]) -> float:
-            return abs(np.log(max(r[1] - r[0], 1e-6) / USUAL_SPREAD_K))
-        if off_usual(no_offset) < off_usual(lo_hi):
-            texts.reverse()
         told = "; ".join(f"{name} the scene spans {r[0]:.1f}-{r[1]:.1f} K"
                          for r, name in ranges)
-        tell = (f" (both readings fit: {told} (1st-99th percentiles); a scene's spread "
-                "tells which, a few K over a uniform crop, tens of K over a scene with cloud "
-                "edges or relief, and the product's documentation says how it is stored)")
+        tell = (f" (both readings fit: {told} (1st-99th percentiles); {why}; a scene's "
+                "spread tells which, a few K over a uniform crop, tens of K over a scene with "
+                "cloud edges or relief, and the product's documentation says how it is stored)")
     else:
-        tell = " (both readings fit; the product's documentation says how it is stored)"
+        tell = (f" (both readings fit; {why}; the product's documentation says how it is "
+                "stored)")
     return f"{texts[0]}; or {texts[1]}{tell}"
-
-
-#: a scene's 1st-99th percentile spread (K) that ranks two readings which both fit (a scale
-#: and a dropped offset, a factor 10 apart in spread): the one nearer it (on a log scale) is
-#: told first, as a small crop spans a few K and a whole tile some tens
-USUAL_SPREAD_K = 10.0
 
 
 def _fill_free_spread(finite: np.ndarray, stored: tuple[float, float, float],
@@ -3126,6 +3144,7 @@ def _range_cause(
     packed: tuple[float, float, bool] | None = None,
     maskable: bool = True,
     what: str = "LST",
+    stored_kind: str | None = None,
 ) -> str:
     """The likely cause, and its fix, of decoded values outside ``physical_range`` (``cli``: with
     the command line's option for it, for the LST input; ``what``: the input's role, whose
@@ -3139,7 +3158,8 @@ def _range_cause(
     (:func:`decode_lst`), not evaluate's ``reference_scale`` / ``reference_nodata``.
     ``packed``: the scale the reader applied (:func:`_packed_stored`): a fill named as stored.
     ``maskable``: the caller takes ``mask_out_of_range`` (a scale's advice names it for stray
-    pixels, :func:`_covering`).
+    pixels, :func:`_covering`). ``stored_kind``: the stored integers' kind, 'u' or 'i' (None:
+    unknown or floats), which ranks two readings that both fit (:func:`_wrong_scale`).
     """
     lo, hi = physical_range
     scale, offset, celsius = stored
@@ -3297,7 +3317,8 @@ def _range_cause(
         return ("values look scaled: " + "; ".join(how) + _ambiguity(fits, strays) + c2l2
                 + counts)
     wrong = _wrong_scale(median, stored, physical_range, ref, like, attrs_of,
-                         spread=_fill_free_spread(finite, stored), cli=cli, what=what)
+                         spread=_fill_free_spread(finite, stored), cli=cli, what=what,
+                         stored_kind=stored_kind)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
     # plausible as Fahrenheit
@@ -3839,6 +3860,7 @@ def _lst_verdict(
     names: Sequence[tuple[str, str]] | None = None,
     step_vars: Sequence[str] | None = None,
     declared_fills: tuple[float, ...] = (),
+    stored_kind: str | None = None,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
@@ -3856,7 +3878,8 @@ def _lst_verdict(
     applied (:func:`_packed_stored`): a fill is named, and ``--nodata`` given, as stored.
     ``maskable``: see :func:`decode_lst`. ``names``: per image (flat order), ``(where, drop)``
     of :func:`_image_name`, or None (a single image): an image wholly out of range is named,
-    with the call that drops it. ``step_vars``: see :func:`decode_lst`. ``declared_fills``: the
+    with the call that drops it. ``step_vars``: see :func:`decode_lst`. ``stored_kind``: see
+    :func:`_range_cause`. ``declared_fills``: the
     finite fills the attrs declare (as stored), which a fill advice keeps
     (:func:`_declare_fill_advice`)."""
     lead = imgs.shape[:-2]
@@ -4007,7 +4030,7 @@ def _lst_verdict(
                 wrong = _wrong_scale(median, stored, physical_range, what == "reference",
                                      _like_at(like, i), attrs_of,
                                      spread=_fill_free_spread(finite, stored), cli=cli,
-                                     what=what)
+                                     what=what, stored_kind=stored_kind)
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     f"look like degrees Celsius. Set `{v}.attrs['units'] = 'degC'` to convert, or "
@@ -4200,7 +4223,8 @@ def _lst_verdict(
             # masking every pixel of an image is not masking outliers: a units or scale problem
             cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                      or _range_cause(finite, median, physical_range, stored, units_known, ref,
-                                     cli, _like_at(like, i), attrs_of, packed, what=what))
+                                     cli, _like_at(like, i), attrs_of, packed, what=what,
+                                     stored_kind=stored_kind))
             raise PhysicalRangeError(
                 f"every valid {what} value of {step} ({_kelvin_text(vmin)} to "
                 f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) is outside the physical range {lo:g}-{hi:g} K, so "
@@ -4256,7 +4280,8 @@ def _lst_verdict(
             )
         cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
-                                 _like_at(like, i), attrs_of, packed, maskable, what=what))
+                                 _like_at(like, i), attrs_of, packed, maskable, what=what,
+                                 stored_kind=stored_kind))
         fix = ("" if keep_out_of_range else
                # a cube's step wholly out: refused when followed (nothing left), its drop said
                "" if drop is not None else
@@ -4591,6 +4616,11 @@ def decode_lst(
         int_stored = (declared_scale, offset, str(enc_dtype))
     else:
         int_stored = None
+    # the stored integers' kind ranks a scale against a dropped offset (unsigned types hold
+    # no Celsius coding's negative values): 'u', 'i', or None (floats, unknown)
+    flag_u = str(da.attrs.get("_Unsigned", da.encoding.get("_Unsigned", ""))).lower()
+    stored_kind = ("u" if flag_u == "true" else da.dtype.kind if da.dtype.kind in "iu" else
+                   enc_dtype.kind if enc_dtype is not None and enc_dtype.kind in "iu" else None)
     out, _ = _decode_scaled(da, physical_range)
     units = out.attrs.get("units")
     if (isinstance(units, (tuple, list)) and "band" not in out.dims and "band" in out.coords
@@ -4629,6 +4659,7 @@ def decode_lst(
         float_stored=da.dtype.kind == "f",
         stale_scale=stale_scale,
         int_stored=int_stored,
+        stored_kind=stored_kind,
         # the reader's scale (a scale of 1 leaves the values as stored): fills named as stored
         packed=(None if packed is None or packed == (1.0, 0.0) else
                 (packed[0], packed[1], enc_dtype is not None and enc_dtype.kind in "iu")),
