@@ -1472,7 +1472,9 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
     """evaluate's warning of a much finer reference, with the command line's way: no flag of
     ``xlstsr evaluate`` aggregates it (this run scores on the reference's grid, as the warning
     says); rasterio's ``rio warp --like SR --resampling average`` (installed with xlstsr) puts
-    the reference file on sr's grid, its fill kept out of the means (``--src-nodata``)."""
+    the reference file on sr's grid, its fill kept out of the means (``--src-nodata``; a
+    scaled or packed reference is decoded in Python first, a typed ``--reference-nodata``
+    masked there as stored, as its readers mask only a fill the file declares)."""
     if _AGGREGATE_FIRST not in message or "rio warp" in message:
         return message
     typed = typed or {}
@@ -1520,7 +1522,15 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         target = _unused_name(folder / name if os.access(folder, os.W_OK) else Path(name))
         opened = (f"rioxarray.open_rasterio({json.dumps(ref)}, mask_and_scale=True)"
                   if tagged else f"xr.open_dataset({json.dumps(ref)}, decode_coords=\"all\")"
-                  f"[{json.dumps(var or 'VARIABLE')}]") + written
+                  f"[{json.dumps(var or 'VARIABLE')}]")
+        if packed and fill is not None and math.isfinite(fill):
+            # the typed fill, as stored, masked before decoding: the readers mask only a fill
+            # the file declares (ASTER's undeclared 0 was written as 0 K and averaged in)
+            raw = (f"rioxarray.open_rasterio({json.dumps(ref)})" if tagged
+                   else f"xr.open_dataset({json.dumps(ref)}, mask_and_scale=False)"
+                   f"[{json.dumps(var)}]")
+            opened += f".where({raw} != {float(fill)!r})"
+        opened += written
         code = ("import pathlib, sys, xarray as xr, rioxarray; out = pathlib.Path("
                 f"{json.dumps(str(target))}); out.exists() and sys.exit(f\"{{out}} exists: "
                 "remove it or pick another name\"); "

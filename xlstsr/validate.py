@@ -14,8 +14,8 @@ from __future__ import annotations
 import numbers
 import re
 import warnings
-from collections.abc import Hashable, Mapping, Sequence
-from functools import partial
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from functools import cache, partial
 from typing import Any
 
 import dask
@@ -1127,9 +1127,10 @@ def _interp_advice(c: np.ndarray, n: str, v: str = "da",
     ``missing_value``, rioxarray's nodata) is masked first (``v.where(v != FILL)``; interp of
     an undecoded uint16 LST mixed its 0s into 112-212 K pixels beside each gap, which passed
     once mask_out_of_range was followed); integers with none declared holding a fill-like
-    value (:func:`_fill_like_integer`) get the nearest label (the value stays a whole pixel,
-    which the value checks name), with that value's mask for a linear one; clean ones the plain
-    linear interp."""
+    value (found by :func:`_fill_search`) get the nearest label (the value stays a whole pixel,
+    which the value checks name), with that value's mask for a linear one; those of a lazy cube
+    read in part with none found get the nearest label too (its other images may hold one),
+    with the mask of the usual fills for a linear one; clean ones the plain linear interp."""
     grid = f"{n}=np.linspace({float(c[0])!r}, {float(c[-1])!r}, {c.size})"
     fills = _declared_fills_for_interp(da) if da is not None else []
     if len(fills) == 1:
@@ -1175,12 +1176,6 @@ def _usual_integer_fills(dtype: Any) -> tuple[int, ...]:
     type's extremes (GDAL's and CF's), each once."""
     info = np.iinfo(dtype)
     return tuple(dict.fromkeys((0, int(info.min), int(info.max))))
-
-
-def _fill_like_integer(da: xr.DataArray) -> int | None:
-    """A fill-like value that stored integers ``da`` hold, none being declared, or None
-    (:func:`_fill_search`'s value)."""
-    return _fill_search(da)[0]
 
 
 def _fill_search(da: xr.DataArray) -> tuple[int | None, tuple[int, int] | None]:
@@ -2659,8 +2654,8 @@ def _landsat_l1_hint(median: float, like: tuple[float, str] | None) -> str:
 def _wrong_scale(median: float, stored: tuple[float, float, float],
                  physical_range: tuple[float, float], ref: bool = False,
                  like: tuple[float, str] | None = None, attrs_of: str | None = None,
-                 spread: tuple[float, float] | None = None, cli: bool = False,
-                 what: str = "LST", stored_kind: str | None = None) -> str:
+                 spread: tuple[float, float] | Callable[[], tuple[float, float]] | None = None,
+                 cli: bool = False, what: str = "LST", stored_kind: str | None = None) -> str:
     """When decoded values are off because the declared scale is wrong (0.002 instead of
     MOD11A1's 0.02 reads as 30 "K", like Celsius; MODIS's 0.02 on ASTER's K x 10 as 60 "K"),
     the sentence that says so and the scale that gives Kelvin of a land surface (near
@@ -2684,12 +2679,15 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
     put 0.002 first on a wide ECOSTRESS scene, std 0.74 K for 7.43 K). ``spread``: the decoded
     values' 1st and 99th percentiles, fill-like
     values left out (:func:`_fill_free_spread`), which each reading offered must keep a land
-    surface's (:data:`LAND_SURFACE_K`). ``cli``: the command line's way named too; ``what``:
+    surface's (:data:`LAND_SURFACE_K`); or a function giving them, called only where a
+    declared scale is judged (the spread runs :func:`suspect_fill` over every pixel). ``cli``: the command line's way named too; ``what``:
     the input's role, whose flag is named (``--offset``, ``--reference-offset``,
     ``--coarse-offset``, ``--truth-offset``) and whose variable is told."""
     scale, offset, celsius = stored
     if scale == 1.0 or celsius:
         return ""
+    if callable(spread):
+        spread = spread()
     raw = (median - offset) / scale
 
     def plausible(m: float, lo_hi: tuple[float, float] | None,
@@ -3165,6 +3163,9 @@ def _range_cause(
     scale, offset, celsius = stored
     attrs_of = attrs_of if ref else None
     v = attrs_of or "da"  # the variable whose attrs a fix sets
+    # the fill-free spread, once and only where a declared scale is judged (each computation
+    # runs suspect_fill over every pixel: twice per scaled refusal, and on every unscaled one)
+    fill_free = cache(partial(_fill_free_spread, finite, stored))
     raw_median = ((median - celsius) - offset) / scale  # the stored value
     if ((scale != 1.0 or offset != 0.0) and celsius == 0.0 and lo <= raw_median <= hi and ref
             and not attrs_of):
@@ -3271,8 +3272,7 @@ def _range_cause(
                     f"`{v}.rio.write_nodata(...)`), or mask the corrupt pixels (`{v}.where(...)`)")
     if (median > 1000 or float(finite.max()) > 1000) and not (
             scale != 1.0 and celsius == 0.0 and _wrong_scale(
-                median, stored, physical_range, like=like,
-                spread=_fill_free_spread(finite, stored))):
+                median, stored, physical_range, like=like, spread=fill_free)):
         # (a declared scale a power of ten off is named below). Name only the usual scales
         # that bring the median into the range: x 0.02 on Landsat L1 counts gives 473 K
         # (a median of Earth's LST lies well inside the physical range)
@@ -3317,7 +3317,7 @@ def _range_cause(
         return ("values look scaled: " + "; ".join(how) + _ambiguity(fits, strays) + c2l2
                 + counts)
     wrong = _wrong_scale(median, stored, physical_range, ref, like, attrs_of,
-                         spread=_fill_free_spread(finite, stored), cli=cli, what=what,
+                         spread=fill_free, cli=cli, what=what,
                          stored_kind=stored_kind)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
@@ -4029,8 +4029,8 @@ def _lst_verdict(
                         + (" (`--units degC` on the command line)." if cli else "."))
                 wrong = _wrong_scale(median, stored, physical_range, what == "reference",
                                      _like_at(like, i), attrs_of,
-                                     spread=_fill_free_spread(finite, stored), cli=cli,
-                                     what=what, stored_kind=stored_kind)
+                                     spread=partial(_fill_free_spread, finite, stored),
+                                     cli=cli, what=what, stored_kind=stored_kind)
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     f"look like degrees Celsius. Set `{v}.attrs['units'] = 'degC'` to convert, or "

@@ -599,13 +599,15 @@ def _km_apart(x0: float, y0: float, x1: float, y1: float) -> float:
 
 
 def _across_split(boxes: list[Box]) -> tuple[Box, Box] | None:
-    """The two boxes, east and west of the antimeridian, of a group of scenes that lies
-    across it (a scene's GeoTIFF reaching past 180 degrees, or scenes on both sides linked
-    across it); None when the group lies on one side."""
+    """The two boxes, west (up to 180) and east (from -180) of the antimeridian, of a group
+    of scenes that lies across it (a scene's GeoTIFF reaching past 180 degrees, or scenes on
+    both sides linked across it); None when the group lies on one side."""
     a = np.asarray(boxes, np.float64)
     if a[:, 0].min() >= -180 and a[:, 2].max() <= 180 and a[:, 2].max() - a[:, 0].min() <= 180:
         return None
-    east, west = [], []  # the parts of each box east of 180 W / west of 180 E, wrapped
+    # the parts of each box in the eastern hemisphere (up to 180: west of the date line) and
+    # in the western one (from -180: east of it), wrapped
+    east, west = [], []
     for w, _, e, _ in a:
         if (w + e) / 2 < 0:  # written west of Greenwich (past -180 too): as east of it
             w, e = w + 360, e + 360
@@ -741,8 +743,9 @@ def ecostress_box(root: str | os.PathLike[str] | None = None, *,
             f"the {'main group of the ' if apart else ''}scenes of {folder} lie across the "
             f"antimeridian ({which}): the common grid is one UTM zone's and cannot cover both "
             f"sides. Grid each side apart, e.g. `open_ecostress_scene(key, {folder!r}, "
-            f"resolution=70, box={e})` (east of 180 W, UTM {_utm_name(split[0])[4:]}) or "
-            f"box={w} (west of 180 E, UTM {_utm_name(split[1])[4:]}), each scene on the box "
+            f"resolution=70, box={e})` ({e[0]:g} E to 180: west of the date line, UTM "
+            f"{_utm_name(split[0])[4:]}) or box={w} (180 to {-w[2]:g} W: east of the date "
+            f"line, UTM {_utm_name(split[1])[4:]}), each scene on the box "
             "of its side; or resolution=None for each scene's own grid."
         )
     if main_group:

@@ -37,6 +37,7 @@ import xarray as xr
 from rasterio.enums import Resampling
 
 from ..errors import (
+    AllNaNError,
     GridError,
     GuideAlignmentWarning,
     GuideScaleError,
@@ -423,7 +424,15 @@ def _check_modis_units(da: xr.DataArray, path: Path, kind: str) -> None:
         out, counts = np.unique(v[~inside], return_counts=True)
         fill = float(out[np.argmax(counts)])
         rest = v[v != fill]
-        in_rest = float((np.abs(rest) <= 1.5).mean()) if rest.size else 1.0
+        if not rest.size:
+            # nothing beside the value: no NDVI to declare a fill beside (declared, the pair's
+            # NDVI was all NaN), whatever its coding
+            raise AllNaNError(
+                f"the pair's MODIS NDVI {path} holds no valid NDVI value: all its {v.size} "
+                f"pixel(s) are {fill:g}, a fill (the file is empty there: a crop wholly water "
+                "or outside the tile's data), so it cannot guide this pair. Leave the pair "
+                "out (pass the other pair ids) or replace its NDVI file.")
+        in_rest = float((np.abs(rest) <= 1.5).mean())
         if in_rest >= 0.5:
             # NDVI already, beside values out of range: an undeclared fill, not DNs (judged on
             # the maximum, a float NDVI with a -9999 fill was advised scale 0.0001, which
