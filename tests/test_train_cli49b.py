@@ -176,6 +176,26 @@ def test_reversed_undated_truth_is_refused_with_a_command_that_orders_it(truths,
     assert "bands taken as the LST's 4 'time' steps in order" in caplog.text
 
 
+@needs_rio
+@pytest.mark.filterwarnings("ignore:training did not improve")
+def test_right_order_truth_with_a_steady_offset_trains(lst, truths):
+    """A right-order truth 3 K warmer than the LST (another sensor or hour) was refused: its
+    bands, each matched to its nearest step, all took the warmest (review 49i/1)."""
+    tmp_path = truths
+    # a summer series of 20 steps whose means lie 0.25 K apart, the truth 2.5 K warmer
+    kelvin = lst.astype("float32").drop_vars("composite_start", errors="ignore")
+    kelvin.encoding = {}
+    kelvin = xr.concat([kelvin.assign_coords(time=kelvin.time + np.timedelta64(40 * k, "D"))
+                        for k in range(5)], "time")
+    n = kelvin.sizes["time"]
+    close = kelvin - kelvin.mean(("y", "x")) + 300.0 + 0.25 * np.arange(n)[:, None, None]
+    close.attrs = {"units": "K"}
+    xlstsr.coarsen(close, 4).to_netcdf(tmp_path / "close.nc")
+    warm = (close + 2.5).rename(time="band").assign_coords(band=np.arange(1, n + 1))
+    warm.rio.to_raster(tmp_path / "warm.tif")
+    assert _train(tmp_path, tmp_path / "warm.tif", "w.pt", tmp_path / "close.nc") == 0
+    assert (tmp_path / "w.pt").exists()
+
 @pytest.mark.filterwarnings("ignore:training did not improve")
 def test_two_geotiffs_in_other_orders_are_refused(lst, truths, capsys):
     tmp_path = truths

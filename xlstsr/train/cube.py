@@ -240,8 +240,8 @@ def _check_band_order(truth: xr.DataArray, lst: xr.DataArray, step: Hashable,
                       path: Any) -> None:
     """Refuse an undated truth whose bands' mean temperatures match the LST's steps clearly
     better in another order than by position (a median gap over :data:`_ORDER_GAP_K` and
-    :data:`_ORDER_RATIO` times the best-matching one), naming that order and a command that
-    writes it. One mean per band and step: cheap beside the training."""
+    :data:`_ORDER_RATIO` times that of the best one-to-one matching, a steady offset between
+    truth and LST removed first), naming that order and a command that writes it. One mean per band and step: cheap beside the training."""
     try:  # in Kelvin (a GeoTIFF's scale tag is applied later, in fit_cube)
         truth, lst = (decode_lst(x.rename(spatial_names(x)), keep_out_of_range=True,
                                  check_fill=False, what=role)
@@ -253,18 +253,29 @@ def _check_band_order(truth: xr.DataArray, lst: xr.DataArray, step: Hashable,
     with np.errstate(all="ignore"):
         a = np.asarray(truth.mean((ty, tx), skipna=True).transpose("band").values, float)
         b = np.asarray(lst.mean((ly, lx), skipna=True).transpose(step).values, float)
-    gap = np.abs(a[:, None] - b[None, :])
-    own = np.diagonal(gap)
-    if not np.isfinite(own).any():
+    from scipy.optimize import linear_sum_assignment
+
+    own_diff = a - b
+    if not np.isfinite(own_diff).any():
         return
-    best = np.nanmin(np.where(np.isfinite(gap), gap, np.inf), axis=1)
-    best = best[np.isfinite(best)]
-    position, closest = float(np.nanmedian(own)), float(np.median(best))
+    # a steady offset (another sensor or overpass hour: a summer truth 3 K warm) is no
+    # misorder: removed first. Bands matched to steps one to one (each band to its nearest
+    # step, several bands took one step, and right-order truths were refused)
+    a = a - float(np.nanmedian(own_diff))
+    gap = np.abs(a[:, None] - b[None, :])
+    finite = np.isfinite(gap)
+    band_of, step_of = linear_sum_assignment(np.where(finite, gap, 1e6))
+    matched = gap[band_of, step_of]
+    own = np.diagonal(gap)
+    position = float(np.nanmedian(own))
+    closest = float(np.median(matched[np.isfinite(matched)])) if np.isfinite(matched).any() \
+        else np.inf
     if not (position > _ORDER_GAP_K and position > _ORDER_RATIO * closest):
         return
-    # for each LST step, the band closest to it (1-based, GeoTIFF numbering)
-    order = [int(np.nanargmin(np.where(np.isfinite(gap[:, j]), gap[:, j], np.inf))) + 1
-             if np.isfinite(gap[:, j]).any() else j + 1 for j in range(b.size)]
+    # for each LST step, the band matched to it (1-based, GeoTIFF numbering)
+    order = [0] * b.size
+    for i, j in zip(band_of, step_of):
+        order[j] = int(i) + 1
     labels = lst[step].values if step in lst.coords else np.arange(1, b.size + 1)
     shown = np.datetime_as_string(labels, unit="D") if labels.dtype.kind == "M" else labels
     pairs = ", ".join(f"{shown[j]}: band {k}" for j, k in enumerate(order[:6]))
@@ -282,9 +293,9 @@ def _check_band_order(truth: xr.DataArray, lst: xr.DataArray, step: Hashable,
     raise XlstsrError(
         f"the truth {path} has no dates, so its {a.size} bands pair with the LST's {b.size} "
         f"{step!r} steps by position, but their mean temperatures differ from those steps' by "
-        f"{position:.1f} K (median over the steps) while each band has an LST step within "
-        f"{closest:.1f} K: its bands look to be in another order (by mean temperature, "
-        f"{pairs}). If it is in another order, {fix}.")
+        f"{position:.1f} K (median over the steps, their steady offset removed) while matched "
+        f"one to one they differ by {closest:.1f} K: its bands look to be in another order "
+        f"(by mean temperature, {pairs}). If it is in another order, {fix}.")
 
 
 def _grid_of(da: xr.DataArray) -> tuple[tuple[float, float], tuple[float, float]] | None:
