@@ -1474,13 +1474,17 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
     says); rasterio's ``rio warp --like SR --resampling average`` (installed with xlstsr) puts
     the reference file on sr's grid, its fill kept out of the means (``--src-nodata``; a
     scaled or packed reference is decoded in Python first, a typed ``--reference-nodata``
-    masked there as stored, as its readers mask only a fill the file declares)."""
+    masked there as this run read it, stored or decoded, as its readers mask only a fill the
+    file declares; a Landsat Collection 2 Level-2 scene is written as its reader decodes and
+    masks it)."""
     if _AGGREGATE_FIRST not in message or "rio warp" in message:
         return message
     typed = typed or {}
     # (the positional paths are typed values too: --sr, --reference)
     sr, ref = str(typed.get("--sr", "SR")), str(typed.get("--reference", "REFERENCE"))
     fill = typed.get("--reference-nodata")
+    if _c2l2_reference(ref):
+        return _c2l2_aggregate_hint(message, typed, sr, ref)
     # the fill in full (`:g` wrote float32's lowest as -3.40282e+38: averaged in as data)
     nodata = (f" --src-nodata {float(fill)!r} --dst-nodata {float(fill)!r}"
               if fill is not None and math.isfinite(fill) else "")
@@ -1524,9 +1528,15 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
                   if tagged else f"xr.open_dataset({json.dumps(ref)}, decode_coords=\"all\")"
                   f"[{json.dumps(var or 'VARIABLE')}]")
         if packed and fill is not None and math.isfinite(fill):
-            # the typed fill, as stored, masked before decoding: the readers mask only a fill
-            # the file declares (ASTER's undeclared 0 was written as 0 K and averaged in)
+            # the typed fill masked as the run read it: the readers mask only a fill the file
+            # declares (ASTER's undeclared 0 was written as 0 K and averaged in). As stored,
+            # before decoding; a packed .nc's decoded value (273.15 typed for a stored 0 of
+            # x 0.01 + 273.15), which the run masks as read, on the decoded values (compared as
+            # stored it matched nothing: 49,958 pixels of 273.15 K were averaged in)
+            # (decoded: in float64, as evaluate compares it)
             raw = (f"rioxarray.open_rasterio({json.dumps(ref)})" if tagged
+                   else f"xr.open_dataset({json.dumps(ref)})[{json.dumps(var)}]"
+                   ".astype(\"float64\")" if _fill_read_decoded(ref, var, fill)
                    else f"xr.open_dataset({json.dumps(ref)}, mask_and_scale=False)"
                    f"[{json.dumps(var)}]")
             opened += f".where({raw} != {float(fill)!r})"
@@ -1565,6 +1575,69 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         "partly covered pixels kept), then pass that file as the reference with the same "
         "flags; a --reference-mask is on the reference's own grid: apply it to the reference "
         "before aggregating (its non-0 pixels set to the fill), not beside the aggregate.")
+
+
+def _c2l2_reference(ref: str) -> bool:
+    """Whether the reference path ``ref`` is one the run reads as a Landsat Collection 2 Level-2
+    scene (:func:`_landsat_c2l2`: its folder, its MTL, or its thermal band with ``QA_PIXEL``
+    beside it), not a thermal band alone, which is read as any raster with the user's flags."""
+    if "://" in ref:
+        return False
+    p = Path(ref)
+    try:
+        if p.is_dir():
+            return any(_C2L2_SCENE_FILE.search(q.name) for q in p.iterdir())
+        band = _C2L2_ST_BAND.search(p.name)
+        return bool(_C2L2_SCENE_FILE.search(p.name)) and not (
+            band is not None and p.is_file() and _lacks_qa(p, band))
+    except OSError:
+        return False  # (the run itself opened it: named there if anything fails)
+
+
+def _c2l2_aggregate_hint(message: str, typed: dict[str, Any], sr: str, ref: str) -> str:
+    """:func:`_aggregate_hint` for a Landsat Collection 2 Level-2 scene given as the reference:
+    its ``lst`` as :func:`xlstsr.io.open_landsat_c2l2` decodes and masks it, written as a
+    GeoTIFF of Kelvin first. The folder was advised ``xr.open_dataset`` (no backend reads a
+    folder), its ST band a ``rio warp`` of the digital numbers, whose fill column and clouds
+    were averaged in (RMSE 7.03 K for 1.10 K)."""
+    p = Path(ref)
+    scene = p if p.is_dir() else p.parent
+    # beside the scene's folder, not in it (another file among the scene's)
+    folder = scene.parent
+    name = f"{p.stem}_ref.tif"
+    target = _unused_name(folder / name if os.access(folder, os.W_OK) else Path(name))
+    out = shlex.quote(f"{p.stem}_on_sr.tif")
+    template = shlex.quote(sr) if sr.lower().endswith((".tif", ".tiff")) else "SR.tif"
+    like = "" if template != "SR.tif" else " (SR.tif: a GeoTIFF on sr's grid)"
+    code = ("import pathlib, sys, rioxarray; from xlstsr.io import open_landsat_c2l2; "
+            f"out = pathlib.Path({json.dumps(str(target))}); out.exists() and sys.exit("
+            "f\"{out} exists: remove it or pick another name\"); "
+            f"open_landsat_c2l2({json.dumps(ref)})[\"lst\"].astype(\"float32\")"
+            ".rio.write_nodata(float(\"nan\"), encoded=False).rio.to_raster(out)")
+    drop = (" but --reference-nodata (its fill is NaN now)"
+            if typed.get("--reference-nodata") is not None else "")
+    return message + (
+        " On the command line no flag of `xlstsr evaluate` aggregates the reference: this run "
+        "scores on the reference's grid, as said. To score at sr's scale, write the scene's "
+        "surface temperature as this run reads it (decoded to Kelvin, its fill, clouds and "
+        "water NaN from QA_PIXEL) as a GeoTIFF first (in Python, "
+        f"`{code}`), aggregate it onto sr's grid with rasterio's command (installed with "
+        f"xlstsr), `rio warp {shlex.quote(str(target))} {out} --like {template} --resampling "
+        f"average`{like}, and pass that file as the reference with the same flags{drop}.")
+
+
+def _fill_read_decoded(ref: str, variable: str, fill: float) -> bool:
+    """Whether this run read the typed ``--reference-nodata`` ``fill`` of the packed .nc
+    ``ref`` as the decoded value, not as stored (:func:`_stored_reference_nodata`'s rule; a
+    value both readings give alike counts as stored)."""
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(ref) as ds:
+            _, read = _stored_reference_nodata(ds[variable], fill, quiet=True)
+    except (OSError, ValueError, KeyError):
+        return False  # (the run itself opened it: named there if anything fails)
+    return read == fill
 
 
 def _tif_scaled(ref: str) -> bool:
@@ -2913,7 +2986,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stored_reference_nodata(ref: Any, nodata: float | None) -> tuple[Any, float | None]:
+def _stored_reference_nodata(ref: Any, nodata: float | None, *,
+                             quiet: bool = False) -> tuple[Any, float | None]:
     """``--reference-nodata`` as the reference holds it once read, and the reference: the value
     as stored (its help, and upscale's --nodata), through the scale/offset the reader applied
     to a packed file (a .nc of uint16 x 0.02: 65535 was refused, its decoded 1310.7 worked).
@@ -2921,7 +2995,7 @@ def _stored_reference_nodata(ref: Any, nodata: float | None) -> tuple[Any, float
     holds it (or declares it its fill), else the decoded one where the file holds that
     (evaluate's own advice names the decoded value: 1310 for 65500 x 0.02, refused again when
     read as stored; a 300 K block of an int16 x 0.1 file was scored when 300 was read as
-    stored 30 K), said in a warning."""
+    stored 30 K), said in a warning (``quiet``: not said, for the advice that reads it again)."""
     import numpy as np
 
     enc = getattr(ref, "encoding", {})
@@ -2955,15 +3029,17 @@ def _stored_reference_nodata(ref: Any, nodata: float | None) -> tuple[Any, float
     if not n_stored:
         n_read = _count(nodata)
         if n_read:
-            log.warning("--reference-nodata %g: %s holds no value stored as %g (%r decoded), "
-                        "but %d pixels decoded as %g: those are masked (the value as read)",
-                        nodata, getattr(ref, "name", None) or "the reference", nodata,
-                        decoded, n_read, nodata)
+            (log.debug if quiet else log.warning)(
+                "--reference-nodata %g: %s holds no value stored as %g (%r decoded), "
+                "but %d pixels decoded as %g: those are masked (the value as read)",
+                nodata, getattr(ref, "name", None) or "the reference", nodata,
+                decoded, n_read, nodata)
             return ref, nodata
     # the value as stored, as --help says (both were masked: real pixels reading exactly the
     # same Kelvin were lost, review 48g/1)
-    log.info("--reference-nodata %g (as stored) is %r as read (x %g + %g)", nodata, decoded,
-             scale, offset)
+    (log.debug if quiet else log.info)(
+        "--reference-nodata %g (as stored) is %r as read (x %g + %g)", nodata, decoded,
+        scale, offset)
     return ref, decoded
 
 
