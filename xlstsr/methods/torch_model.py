@@ -830,17 +830,20 @@ class TorchModelMethod(UpscaleMethod):
         return self.receptive_field
 
     def guide_fill_radius(self, factor: int) -> int:
-        """Reach (fine pixels) of the guide's gap filling before the forward: ``factor`` (or
-        the receptive field, if smaller), 0 for models without a guide or that take NaN.
+        """Reach (fine pixels) of the guide's gap filling before the forward: ``factor``, 0 for
+        models without a guide or that take NaN.
 
+        The same for every receptive field: capped at it, a per-pixel model (receptive field 0)
+        got the constant ``guide_fill_value`` in every gap (NDVI 0 at each missing NDVI pixel:
+        5 K off there, silently) where one of receptive field 1 got its neighbours' values.
         The engine cuts a tile's guide this much wider than the model's window and fills it with
         :meth:`fill_guide_gaps` before cutting it back
-        (:func:`xlstsr.engine.blocks.guide_fill_reach`): a gap at the window's edge is filled
-        from the same neighbours as on the whole image.
+        (:func:`xlstsr.engine.blocks.guide_fill_reach`, independent of the halo): a gap at the
+        window's edge is filled from the same neighbours as on the whole image.
         """
         if not self.needs_guide or self.accepts_nan_guide:
             return 0
-        return min(int(factor), self.receptive_field * int(factor))
+        return int(factor)
 
     def fill_guide_gaps(self, guide: np.ndarray, factor: int) -> np.ndarray:
         """The guide (n, c, Y, X) as the forward gets it: float32, a new array, its NaN filled

@@ -52,6 +52,7 @@ from .runtime import forward
 
 __all__ = [
     "MODIS_PSF_COARSE",
+    "PSF_MAX_COARSE",
     "Adaptation",
     "adapt_model",
     "adaptation_loss",
@@ -67,6 +68,10 @@ __all__ = [
 #: 1.51 fine pixels.
 MODIS_PSF_COARSE = 350.0 / 926.625433055833
 
+#: Largest Gaussian PSF width (coarse pixels) :class:`Adaptation` takes: a sensor's PSF is about
+#: its pixel (MODIS 0.38); a larger one is a width in metres, or in fine pixels.
+PSF_MAX_COARSE = 3.0
+
 
 @dataclass(frozen=True)
 class Adaptation:
@@ -81,6 +86,7 @@ class Adaptation:
     psf : float, "modis" or None
         Gaussian PSF width of the coarse sensor in *coarse* pixels (``"modis"``:
         :data:`MODIS_PSF_COARSE`, 0.378 px, i.e. 350 m on a 926.6 m pixel); None or 0: a box.
+        At most :data:`PSF_MAX_COARSE`: a width in metres is ``metres / coarse pixel size``.
     alpha : float
         Weight of the coarse-consistency term; guided models add ``(1 - alpha)`` times the
         detail term of :func:`~xlstsr.nn.losses.sif_loss`. 1 (default): consistency only;
@@ -129,6 +135,18 @@ class Adaptation:
                                  f"None, got {self.psf!r}")
         elif self.psf is not None:
             _number("psf", self.psf, 0.0, hint="a Gaussian width in coarse pixels, 'modis' or None")
+            if float(self.psf) > PSF_MAX_COARSE:
+                # psf=350 (MODIS's 350 m, as coarsen's psf= takes it) ran as 350 coarse
+                # pixels: 30x slower and further from the coarse input than no adaptation
+                raise ValueError(
+                    f"adaptation psf is a Gaussian width in coarse pixels (MODIS: 'modis', "
+                    f"{MODIS_PSF_COARSE:.3f} px, i.e. 350 m on a 926.6 m pixel), and "
+                    f"{self.psf!r} coarse pixels is no sensor's PSF (at most "
+                    f"{PSF_MAX_COARSE:g} here): a width in metres (as coarsen's psf= takes it) "
+                    "is psf in metres / the coarse pixel size in metres, e.g. "
+                    f"{{'psf': {float(self.psf):g} / 926.6}} for a MODIS 1 km pixel, or "
+                    "psf='modis'."
+                )
         _number("alpha", self.alpha, 0.0, 1.0, hint="the weight of the coarse-consistency term")
         if self.gain is not None:
             _number("gain", self.gain, hint="K per guide unit, or None to fit it on the scene")

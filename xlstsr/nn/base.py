@@ -61,6 +61,53 @@ def _arg(arch: str, name: str, value: Any, low: int, hint: str) -> int:
     return int(value)
 
 
+def _stats(name: str, value: Any, size: int, n_guide: int) -> torch.Tensor:
+    """A guide statistic (one value per band, or one for every band) as a float32 tensor of the
+    buffer's ``size``; a list of another length refused (torch's raw broadcast error before)."""
+    try:
+        t = torch.as_tensor(value, dtype=torch.float32).reshape(-1)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise XlstsrError(f"set_normalisation: {name} must be numbers, one per guide band, got "
+                          f"{value!r}") from err
+    if t.numel() not in (1, size):
+        fix = ("give one per band (in the guide's band order), or one for every band"
+               if n_guide else f"it takes no guide: leave {name} out (None)")
+        raise XlstsrError(f"set_normalisation: {name} holds {t.numel()} values, but the model "
+                          f"takes {n_guide} guide band(s): {fix}")
+    return t.expand(size).clone()
+
+
+def normalisation_problem(lst_offset: Any, lst_scale: Any, guide_mean: Any = None,
+                          guide_std: Any = None) -> str | None:
+    """What is wrong with a model's normalisation (None: nothing): the offset and means must be
+    finite, the scale and stds finite and > 0 (a scale of 0 gave NaN everywhere, a negative one
+    flipped the input's sign without a word). :meth:`_LSTModel.set_normalisation` and
+    :func:`xlstsr.nn.checkpoint.save_model` refuse it.
+
+    Examples
+    --------
+    >>> normalisation_problem(300.0, 10.0, [0.5], [0.2]) is None
+    True
+    >>> normalisation_problem(300.0, 10.0, [0.5], [0.0])
+    'guide_std must be finite numbers > 0 (the spread of each guide band), got [0.0]'
+    """
+    def values(v: Any) -> list[float]:
+        return [float(x) for x in torch.as_tensor(v, dtype=torch.float64).reshape(-1)]
+
+    if not math.isfinite(float(lst_offset)):
+        return f"lst_offset must be a finite number (Kelvin, e.g. 300.0), got {lst_offset!r}"
+    scale = float(lst_scale)
+    if not (math.isfinite(scale) and scale > 0):
+        return (f"lst_scale must be a finite number > 0 (the LST's spread in K, e.g. 10.0: the "
+                f"model divides by it), got {lst_scale!r}")
+    if guide_mean is not None and not all(math.isfinite(x) for x in values(guide_mean)):
+        return f"guide_mean must be finite numbers, got {values(guide_mean)}"
+    if guide_std is not None and not all(math.isfinite(x) and x > 0 for x in values(guide_std)):
+        return (f"guide_std must be finite numbers > 0 (the spread of each guide band), got "
+                f"{values(guide_std)}")
+    return None
+
+
 class _LSTModel(nn.Module):
     """Shared plumbing: normalisation buffers, bicubic upsampling, config for checkpoints."""
 
@@ -132,13 +179,35 @@ class _LSTModel(nn.Module):
         guide_mean: Any | None = None,
         guide_std: Any | None = None,
     ) -> None:
-        """Set the input statistics (Kelvin offset and scale; per-guide-band mean and std)."""
+        """Set the input statistics (Kelvin offset and scale; per-guide-band mean and std: one
+        value per guide band, or one for every band).
+
+        Raises
+        ------
+        XlstsrError
+            A value not finite, a scale or std not > 0 (the model then gave NaN everywhere, or
+            a negated input), or a guide list of another length than the model's guide bands.
+
+        Examples
+        --------
+        >>> from xlstsr.nn import ResCNN
+        >>> ResCNN(4, channels=4, n_blocks=1).set_normalisation(300.0, 0.0)
+        Traceback (most recent call last):
+        ...
+        xlstsr.errors.XlstsrError: set_normalisation: lst_scale must be a finite number > 0 ...
+        """
+        n = int(self.guide_mean.numel())
+        mean = None if guide_mean is None else _stats("guide_mean", guide_mean, n, self.n_guide)
+        std = None if guide_std is None else _stats("guide_std", guide_std, n, self.n_guide)
+        problem = normalisation_problem(lst_offset, lst_scale, mean, std)
+        if problem:
+            raise XlstsrError(f"set_normalisation: {problem}")
         self.lst_offset.fill_(float(lst_offset))
         self.lst_scale.fill_(float(lst_scale))
-        if guide_mean is not None:
-            self.guide_mean.copy_(torch.as_tensor(guide_mean, dtype=torch.float32).reshape(-1))
-        if guide_std is not None:
-            self.guide_std.copy_(torch.as_tensor(guide_std, dtype=torch.float32).reshape(-1))
+        if mean is not None:
+            self.guide_mean.copy_(mean)
+        if std is not None:
+            self.guide_std.copy_(std)
 
     def normalisation(self) -> dict[str, Any]:
         return {

@@ -37,6 +37,7 @@ from torch import nn
 
 from .._version import __version__
 from ..errors import CheckpointError, DeviceError, warn
+from .base import normalisation_problem
 from .registry import ARCHITECTURES
 
 __all__ = ["load_checkpoint", "load_model", "save_model"]
@@ -255,6 +256,16 @@ def save_model(model: nn.Module, path: str | os.PathLike, **metadata: Any) -> Pa
             f"the model holds NaN or infinite weights ({len(bad)} tensor(s), e.g. {bad[0]!r}): "
             "the training diverged (lower the learning rate, check the inputs for NaN); such a "
             "checkpoint would only give NaN"
+        )
+    norm = model.normalisation()
+    problem = normalisation_problem(norm["lst_offset"], norm["lst_scale"], norm["guide_mean"],
+                                    norm["guide_std"])
+    if problem:
+        # a scale of 0 was written and upscale then blamed NaN weights
+        raise CheckpointError(
+            f"the model's normalisation is not usable: {problem}; set it first, "
+            "`model.set_normalisation(lst_offset, lst_scale, guide_mean, guide_std)` (training "
+            "fits it: xlstsr.train.fit_normalisation)"
         )
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     blob = {

@@ -176,6 +176,10 @@ class OnnxModel:
                            (self._example(1, 9, 7, 3, level=318.0), "a hot scene")):
             with torch.inference_mode():
                 want = self.module(*args)
+            if isinstance(want, torch.Tensor) and not bool(torch.isfinite(want).all()):
+                # NaN in torch's own output made the difference below NaN, blamed on the export
+                # (which was exact), with advice (backend='torch') that then failed on the NaN
+                self._refuse_nonfinite(want, what)
             try:
                 got = self(*args, threads=1)
                 diff = float((got - want).abs().max()) if got.shape == want.shape else np.inf
@@ -191,6 +195,32 @@ class OnnxModel:
                     f"torch by {diff:.3g} K on an input of {what} (its forward branches on sizes "
                     "or values the export froze); run it with backend='torch'."
                 )
+
+    def _refuse_nonfinite(self, out: Any, what: str) -> None:
+        """Refuse a model whose own (torch) output ``out`` on the check's input of ``what``
+        holds NaN or infinite values: upscale needs finite Kelvin wherever the LST is clear,
+        with either backend."""
+        import torch
+
+        from ..errors import ImplausibleOutputError
+
+        n = int((~torch.isfinite(out)).sum())
+        name = type(self.module).__name__
+        if self._accepts_nan:
+            given = (f"a finite LST and a guide with NaN in its first {self.factor} x "
+                     f"{self.factor} pixels (the model sets accepts_nan_guide)")
+            fix = ("fill the guide's gaps inside its forward, or drop `accepts_nan_guide` so "
+                   "that xlstsr fills them before the forward")
+        else:
+            given = "finite inputs"
+            fix = ("its weights hold NaN (a diverged training?) or its forward divides by zero; "
+                   "check the model on a small input")
+        raise ImplausibleOutputError(
+            f"the model ({name}) itself, in torch, returned NaN or infinite values ({n} of "
+            f"{out.numel()} pixels) for {given}, on the ONNX export's check input of {what}: "
+            "upscale needs finite Kelvin wherever the LST is clear, with either backend (the "
+            f"output would silently become gaps); {fix}."
+        )
 
     # -- running ---------------------------------------------------------------------------------
     def session(self, threads: int) -> Any:

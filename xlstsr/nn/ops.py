@@ -13,6 +13,7 @@ take raw Kelvin, which TF32's 10-bit mantissa rounds to steps of 0.25 K near 300
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any
 
 import numpy as np
@@ -127,7 +128,25 @@ def _gauss_taps(sigma: float, dtype, device) -> torch.Tensor:
 
 
 def gaussian_lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (B, C, H, W), edge replicate."""
+    """Separable Gaussian blur of (B, C, H, W), edge replicate; ``sigma`` (pixels) 0: no blur.
+
+    Raises
+    ------
+    ValueError
+        ``sigma`` negative or not finite.
+
+    Examples
+    --------
+    >>> gaussian_lowpass(torch.full((1, 1, 3, 3), 300.0), 0.0)[0, 0, 0].tolist()
+    [300.0, 300.0, 300.0]
+    """
+    # sigma 0 divided by zero in the taps (all NaN); a negative one gave a blur-free kernel
+    s = float(sigma)
+    if not math.isfinite(s) or s < 0:
+        raise ValueError(f"gaussian sigma must be a finite number >= 0 (pixels; 0: no blur), "
+                         f"got {sigma!r}")
+    if s == 0:
+        return x.clone()
     b, c, h, w = x.shape
     k = _gauss_taps(sigma, x.dtype, x.device)
     r = (k.numel() - 1) // 2
@@ -139,7 +158,9 @@ def gaussian_lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def gaussian_highpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """High-pass ``x - G_sigma * x`` (B, C, H, W): the detail a super-resolution step must add."""
+    """High-pass ``x - G_sigma * x`` (B, C, H, W): the detail a super-resolution step must add
+    (0 where ``x`` is finite for ``sigma`` 0; a negative or non-finite ``sigma`` raises
+    ValueError, :func:`gaussian_lowpass`)."""
     return x - gaussian_lowpass(x, sigma)
 
 
