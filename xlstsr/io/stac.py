@@ -1366,14 +1366,16 @@ def _file_scalings(items: Sequence[Any], key: str
     return None if missing - set(found) else found
 
 
-def _plausible_reading(href: str, nodata: float | None, unit: str | None,
-                       readings: dict[str, tuple[float, float]]
-                       ) -> tuple[str, dict[str, float]] | None:
-    """The one of ``readings`` (name -> (scale, offset)) that puts the median of a sample of
-    the file's valid stored values (:func:`_float_sample`) within
-    :data:`~xlstsr.validate.PHYSICAL_RANGE_K` (``unit`` Kelvin or Celsius), with each
-    reading's median; None where no reading or more than one does, or the file holds no valid
-    value."""
+def _plausible_reading(href: str, nodata: float | None,
+                       readings: dict[str, tuple[float, float, str | None]]
+                       ) -> tuple[str, dict[str, tuple[float, str | None]], bool] | None:
+    """The one of ``readings`` (name -> (scale, offset, unit)) that puts the median of a
+    sample of the file's valid stored values (:func:`_float_sample`) within
+    :data:`~xlstsr.validate.PHYSICAL_RANGE_K` (each reading in its own unit, Kelvin or
+    Celsius), with each reading's median and unit, and whether it was the only one; where
+    several do and give the same temperature (within 0.05 K: degC x 0.01 with offset 0 and
+    the same numbers as K with offset 273.15), the first of them, not alone. None where no
+    reading does, several disagree, or the file holds no valid value."""
     import rasterio
 
     from ..validate import PHYSICAL_RANGE_K
@@ -1383,11 +1385,15 @@ def _plausible_reading(href: str, nodata: float | None, unit: str | None,
     if not v.size:
         return None
     med = float(np.median(v))
-    shift = 273.15 if temperature_units(unit) == "C" else 0.0
-    medians = {n: med * sc + off for n, (sc, off) in readings.items()}
-    ok = [n for n, m in medians.items()
-          if PHYSICAL_RANGE_K[0] <= m + shift <= PHYSICAL_RANGE_K[1]]
-    return (ok[0], medians) if len(ok) == 1 else None
+    medians = {n: (med * sc + off, u) for n, (sc, off, u) in readings.items()}
+    kelvin = {n: m + (273.15 if temperature_units(u) == "C" else 0.0)
+              for n, (m, u) in medians.items()}
+    ok = [n for n, k in kelvin.items() if PHYSICAL_RANGE_K[0] <= k <= PHYSICAL_RANGE_K[1]]
+    if len(ok) == 1:
+        return ok[0], medians, True
+    if ok and max(kelvin[n] for n in ok) - min(kelvin[n] for n in ok) <= 0.05:
+        return ok[0], medians, False
+    return None
 
 
 #: the first item of the constant tuple an advised modifier's list (:func:`_fix_advice`) ends with,
@@ -1460,7 +1466,7 @@ def _coding_path(item: Any, key: str) -> tuple[tuple[Any, ...], dict[str, str]]:
     :func:`_v2_fields`), else the asset."""
     asset = item.assets[key]
     if asset.extra_fields.get("raster:bands"):
-        return ("raster:bands", 0), {f: f for f in ("nodata", "scale", "offset")}
+        return ("raster:bands", 0), {f: f for f in ("nodata", "scale", "offset", "unit")}
     bands = asset.extra_fields.get("bands")
     coded = isinstance(bands, list) and len(bands) == 1 and isinstance(bands[0], dict) and any(
         k in bands[0] for k in _V2_CODING)
@@ -1512,14 +1518,21 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
     Refused where the files cannot be read (remote) and the items label an asset stored as
     integers a temperature without a scale: digital numbers would be labelled Kelvin. Refused
     too where two collections' files are read with different scalings (one coding serves an
-    asset). A header's scale 1 / offset 0 is GDAL's "none": only a field both the items and
-    the header declare is compared, the others merge (items' offset 149 beside a header's
-    scale 0.00341802: Landsat's 274 K). Where a header's field contradicts the items' (items'
-    scale 1.0 over MOD11A1 files of 0.02 labelled digital numbers 13,711 K), the reading
-    whose sample median is a plausible temperature (:func:`_plausible_reading`) is taken with
-    a warning naming both, for each collection; refused where neither or both are, or the
-    asset is no temperature. Every asset refused is named at once, with one modifier that
-    fixes them all and calls ``modifier`` (the user's) first (:func:`_fix_advice`)."""
+    asset). A header declares its scale and offset together (MOD11A1's 0.02 with offset 0);
+    only scale 1 / offset 0 on both is GDAL's "none", under which the items' fields stand
+    (Landsat's 0.00341802 / 149: its files keep theirs in the MTL). Fields the items leave
+    out are the header's (items' offset 149 beside a header's scale 0.00341802: 274 K).
+    Where a header's field or its temperature unit contradicts the items' (items' scale 1.0
+    over MOD11A1 files of 0.02 labelled digital numbers 13,711 K; items' offset 273.15 over
+    0.02 / 0 read 579 K; items' degC over a header's 0.01 / 273.15 K labelled Kelvin values
+    degC), the reading whose sample median is a plausible temperature in its own unit
+    (:func:`_plausible_reading`: the items' over the header's, the header's whole with its
+    unit, or the items' fields alone) is taken, with its unit, and with a warning naming
+    both, for each collection: none where the readings give the same temperature, or the
+    items' offset over a header's 0 is the one plausible (GDAL writes 0 beside any scale).
+    Refused where none is plausible, several disagree, or the asset is no temperature. Every
+    asset refused is named at once, with one modifier that fixes them all and calls
+    ``modifier`` (the user's) first (:func:`_fix_advice`)."""
     out = dict(codings)
     remote: list[tuple[str, Any, str | None, np.dtype]] = []
     clash: list[str] = []
@@ -1548,45 +1561,69 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
         read: dict[Any, tuple[float, float, str | None, str, str]] = {}
         said: list[str] = []
         for c, (sc, off, file_unit, h) in files.items():
-            header = {f: v for f, v, none in (("scale", sc, 1.0), ("offset", off, 0.0))
-                      if v != none}
+            # a header declares its scale and offset together (MOD11A1's 0.02 with offset 0
+            # beside the items' extra 273.15: read 579 K unchecked); only GDAL's scale 1 /
+            # offset 0 on both is its "none" and no word (Landsat's header, in its MTL: the
+            # items' 0.00341802 / 149 merge)
+            header = {} if (sc, off) == (1.0, 0.0) else {"scale": sc, "offset": off}
             merged = {"scale": 1.0, "offset": 0.0, **header, **ours}
             unit = base.unit or file_unit
+            # a unit comes with the scaling it is given with: a header's offset 273.15 in K
+            # under the items' scale and degC labelled Kelvin values degC
+            kinds = {temperature_units(base.unit), temperature_units(file_unit)}
+            unit_clash = bool(header) and None not in kinds and len(kinds) == 2
             contra = [f for f in ("scale", "offset") if f in header and f in ours
                       and not math.isclose(ours[f], header[f], rel_tol=1e-6, abs_tol=1e-9)]
-            if not contra:
+            if not contra and not unit_clash:
                 read[c] = (merged["scale"], merged["offset"], unit, h, "")
                 continue
-            by_header = {**merged, **header}
+            readings = {"items": (merged["scale"], merged["offset"], unit),
+                        "header": (sc, off, file_unit or base.unit)}
+            # a header contradicted is no source for the fields the items leave out either
+            # (items' scale 0.02 alone over a header 1 / 273.15: 579 K merged)
+            alone = (ours.get("scale", 1.0), ours.get("offset", 0.0), unit)
+            if alone != readings["items"]:
+                readings["items alone"] = alone
             coll = "" if c is None else f" (collection {c!r})"
+            shown = contra if not unit_clash else ["scale", "offset"]
             both = (f"asset {key!r}: the items give "
-                    + ", ".join(f"{f} {ours[f]:g}" for f in contra)
+                    + ", ".join([f"{f} {ours[f]:g}" for f in shown if f in ours]
+                                + ([f"unit {base.unit!r}"] if unit_clash else []))
                     + f", its file {os.path.basename(h)}'s header{coll} "
-                    + ", ".join(f"{f} {header[f]:g}" for f in contra))
-            pick = (_plausible_reading(h, base.nodata, unit, {
-                "items": (merged["scale"], merged["offset"]),
-                "header": (by_header["scale"], by_header["offset"])})
-                if temperature_units(unit) is not None else None)
+                    + ", ".join([f"{f} {header[f]:g}" for f in shown]
+                                + ([f"unit {file_unit!r}"] if unit_clash else [])))
+            pick = (_plausible_reading(h, base.nodata, readings)
+                    if temperature_units(unit) is not None else None)
             if pick is None:
                 clash.append(both)
-                fixes[key] = {f: header[f] for f in contra}  # the contradicted fields only
+                fixes[key] = {f: header[f] for f in shown}  # the contradicted fields only
+                if unit_clash:
+                    fixes[key]["unit"] = file_unit
                 read.clear()
                 break
-            which, medians = pick
+            which, medians, only = pick
+            r = readings[which]
+            read[c] = (r[0], r[1], r[2], h,
+                       "its header's over the items', " if which == "header" else "")
+            # the same temperature both ways, or the items' offset over a header's 0 (GDAL
+            # writes 0 beside any scale) the only plausible reading: nothing to tell
+            if not only or (which == "items" and contra == ["offset"] and off == 0.0
+                            and not unit_clash):
+                continue
+            says = {"header": "header says", "items": "items say",
+                    "items alone": "items say, none of the header's fields"}
             said.append(
-                f"{both}: read as the {'header says' if which == 'header' else 'items say'}, "
-                f"the only reading in plausible {unit} (a sample's median "
-                + ", ".join(f"{m:.6g} {unit} by the {n}" for n, m in medians.items())
+                f"{both}: read as the {says[which]}, the only reading in a plausible "
+                f"temperature (a sample's median "
+                + ", ".join(f"{m:.6g} {u} by the {n}" for n, (m, u) in medians.items())
                 + "); fix the other one to silence this (the items with a `modifier=`, or "
                 "the files with `gdal_edit.py -scale S -offset O FILE`).")
-            r = by_header if which == "header" else merged
-            read[c] = (r["scale"], r["offset"], unit, h,
-                       "its header's over the items', " if which == "header" else "")
         if not read:
             continue
         # one coding per asset: collections read differently (A's DNs by its header's 0.02,
         # B's float Kelvin by the items' 1) cannot share one; B was read 5.48 K by A's
-        if len({(sc, off) for sc, off, _, _, _ in read.values()}) > 1:
+        if len({(sc, off, temperature_units(u) or u)
+                for sc, off, u, _, _ in read.values()}) > 1:
             taken = [f for f in ("scale", "offset") if f not in given]
             picked = any(how for *_, how in read.values())
             shown = "; ".join(
@@ -1606,12 +1643,11 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
         for text in said:
             warn(text, UserWarning)
         sc, off, unit, href, _ = next(iter(read.values()))
-        if (sc, off) == (base.scale, base.offset):
+        if (sc, off) == (base.scale, base.offset) and (not base.unit or unit == base.unit):
             continue
         log.info("open_stac: asset %r scaled as its files declare (%s): scale %g, offset %g",
                  key, os.path.basename(href), sc, off)
-        out[key] = BandCoding(nodata=base.nodata, scale=sc, offset=off,
-                              unit=base.unit if base.unit else unit)
+        out[key] = BandCoding(nodata=base.nodata, scale=sc, offset=off, unit=unit)
     if not fixes:
         return out
     parts = []
@@ -2544,10 +2580,11 @@ def open_stac(
         or offset the items do not give is the files' own GDAL scale/offset (and their unit
         where the items give none), read from the header of one local file (a path or a
         ``file://`` href) per collection, as a masked and scaled read of the file decodes it.
-        A header's scale 1 / offset 0 declares nothing; where the header declares a field the
-        items contradict, the reading that gives a plausible temperature is taken with a
-        warning; refused where that does not decide it, or where collections would be read
-        with different scalings (load them apart).
+        A header's scale 1 / offset 0 declares nothing; any other header declares both (its
+        offset 0 beside a scale included). Where the items contradict the header's scale,
+        offset or temperature unit, the reading that gives a plausible temperature is taken,
+        with its own unit, and a warning; refused where that does not decide it, or where
+        collections would be read with different scalings (load them apart).
         Without a coding only the nodata value is masked. False: the stored values (native dtype) with CF
         attributes (``scale_factor``, ``add_offset``, ``_FillValue``, ``units``) that
         :func:`xlstsr.upscale` decodes. stackstac always masks the files' nodata (NaN,
