@@ -20,7 +20,7 @@ Run::
 from __future__ import annotations
 
 import argparse
-import shutil
+import re
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,22 @@ TOP = 5559752.598833  # upper edge of tile h18v04 (m)
 ROWS, COLS = (0, 2), (15, 18)  # window rows and columns of the cube (64 px windows)
 
 
+#: the files a run writes: ModelCheckpoint's (save_last, "{epoch}-{step}", -vN when taken) and
+#: the CSV logger's, in logs/xlstsr/version_N/
+RUN_CKPT = re.compile(r"(last|epoch=\d+-step=\d+)(-v\d+)?\.ckpt")
+LOG_FILES = ("metrics.csv", "hparams.yaml")
+
+
+def _earlier_run(ckpt_dir: Path, log_dir: Path) -> tuple[list[Path], list[Path]]:
+    """An earlier run's checkpoint files and log folders (``logs/xlstsr/version_N`` holding a
+    log file) in ``--out``; a user's other files there are none of them."""
+    ckpts = sorted(f for f in ckpt_dir.glob("*.ckpt") if f.is_file() and RUN_CKPT.fullmatch(f.name))
+    logs = sorted(d for d in (log_dir / "xlstsr").glob("version_*")
+                  if d.is_dir() and re.fullmatch(r"version_\d+", d.name)
+                  and any((d / name).is_file() for name in LOG_FILES))
+    return ckpts, logs
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="../shared/data", help="folder holding modis_h18v04_2020/")
@@ -45,8 +61,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--dates", type=int, default=12, help="number of dates of the cube")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--overwrite", action="store_true",
-                   help="replace outputs of an earlier run (sisr_cube.pt; the run's checkpoints/ "
-                   "and logs/ folders are emptied first)")
+                   help="replace outputs of an earlier run (sisr_cube.pt; its checkpoints "
+                   "checkpoints/last.ckpt, epoch=*-step=*.ckpt and its logs/xlstsr/version_*/ "
+                   "are removed first; other files in those folders are kept)")
     args = p.parse_args(argv)
     if not (Path(args.data) / "modis_h18v04_2020").is_dir():  # a raw traceback, after an empty --out
         p.error(f"--data {args.data}: no modis_h18v04_2020/ in it; pass the shared data folder "
@@ -56,16 +73,27 @@ def main(argv: list[str] | None = None) -> dict:
             p.error(f"{flag} {v}: give at least 1")
     out = Path(args.out)
     model_file, ckpt_dir, log_dir = out / "sisr_cube.pt", out / "checkpoints", out / "logs"
-    # an earlier run's checkpoints/ and logs/ kept: Lightning saved the new run as last-v1.ckpt
-    # (and logs/version_1), so checkpoints/last.ckpt was the old model beside the new .pt
+    # an earlier run's checkpoints and logs kept: Lightning saved the new run as last-v1.ckpt
+    # (and logs/xlstsr/version_1), so checkpoints/last.ckpt was the old model beside the new .pt.
+    # Only the files a run writes count and go: any file in checkpoints/ or logs/ was called an
+    # earlier run's and --overwrite deleted the folders whole, a user's own notes included
+    ckpts, logs = _earlier_run(ckpt_dir, log_dir)
     earlier = [str(model_file)] if model_file.exists() else []
-    earlier += [f"{d}/" for d in (ckpt_dir, log_dir) if d.is_dir() and any(d.iterdir())]
+    earlier += [f"{d}/" for d, own in ((ckpt_dir, ckpts), (log_dir, logs)) if own]
     if earlier and not args.overwrite:
+        named = [f.name for f in ckpts] + [f"{d.relative_to(log_dir)}/" for d in logs]
         raise SystemExit(f"an earlier run's output ({', '.join(earlier)}) exists; pass "
-                         "--overwrite to replace it, or give another --out")
-    for d in (ckpt_dir, log_dir):  # only this example's own folders (--overwrite)
-        if d.is_dir():
-            shutil.rmtree(d)
+                         "--overwrite to replace it"
+                         + (f" ({', '.join(named)}; other files there are kept)" if named else "")
+                         + ", or give another --out")
+    for f in ckpts:
+        f.unlink()
+    for d in logs:
+        for f in d.iterdir():
+            if f.name in LOG_FILES:
+                f.unlink()
+        if not any(d.iterdir()):  # a user's file in it stays, and its folder with it
+            d.rmdir()
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
 

@@ -569,6 +569,9 @@ def comparison(
     path : path, optional
         Write a PNG there: a local file (or a ``file://`` URL of one); another URL
         (``s3://...``) raises XlstsrError.
+    title : str, optional
+        Figure title; the step drawn (``time=2020-07-03``) is appended in parentheses, and
+        is the title alone without one.
 
     Returns
     -------
@@ -1086,6 +1089,9 @@ def truth_maps(
     path : path, optional
         Write a PNG there: a local file (or a ``file://`` URL of one); another URL
         (``s3://...``) raises XlstsrError.
+    title : str, optional
+        Figure title; the step drawn (``time=2020-07-03``) is appended in parentheses, and
+        is the title alone without one.
 
     Returns
     -------

@@ -6,8 +6,10 @@ Super-Resolution with a Scale-Invariance-Free Neural Approach: Application to MO
 (hal-04925380), CeCILL-C. The data are never bundled with the package (see :func:`data_root`).
 
 - :func:`open_modis_aster_pair`: the three fields as they are stored, georeferenced, ASTER decoded
-  (:func:`xlstsr.evaluate.decode_reference`) and optionally masked with :func:`aster_truth_mask`
-  (:func:`xlstsr.evaluate.reference_mask` with ASTER's settings: one truth-mask rule).
+  (:func:`~xlstsr.evaluate.decode_reference`) and optionally masked with :func:`aster_truth_mask`
+  (:func:`~xlstsr.evaluate.reference_mask` with ASTER's settings: one truth-mask rule). Both are
+  imported from the submodule, ``from xlstsr.evaluate import decode_reference, reference_mask``
+  (``xlstsr.evaluate`` itself is the function).
 - :func:`open_modis_aster_aligned`: the same pair with the NDVI and the masked ASTER put on the
   250 m grid of the MODIS LST (what training and the scale-correction tools use);
   :func:`modis_aster_arrays` stacks several pairs as numpy arrays.
@@ -476,7 +478,8 @@ def aster_truth_mask(
 ) -> xr.DataArray:
     """The usable-truth mask of a decoded ASTER field (the data README's recommendation).
 
-    :func:`xlstsr.evaluate.reference_mask` with ASTER's settings: True where the pixel is at
+    :func:`~xlstsr.evaluate.reference_mask` (``from xlstsr.evaluate import reference_mask``)
+    with ASTER's settings: True where the pixel is at
     least ``min_k`` Kelvin (colder ones are cloud-contaminated, or the border's mix with the 0
     fill) and more than ``erode`` pixels from every pixel outside the scene (stored value 0) or
     colder than ``min_k``: the mixed border pixels and partly cloudy pixels at cloud edges. The
@@ -521,7 +524,10 @@ def _check_truth_kelvin(aster: xr.DataArray) -> None:
     raise PhysicalRangeError(
         f"aster_truth_mask takes a decoded ASTER field (Kelvin), got values of median "
         f"{med:.6g}, outside 150-400 K: decode it to Kelvin first (open_modis_aster_pair "
-        "does, or xlstsr.evaluate.decode_reference with the file's scale / offset / nodata).")
+        "does; or `from xlstsr.evaluate import decode_reference`; `aster = "
+        f"decode_reference(aster, scale=..., nodata=..., valid_min={ASTER_VALID_MIN:g})` with "
+        "the file's scale and fill: valid_min keeps the 200 K border ring, which the mask "
+        "drops, from being refused as a fill).")
 
 
 #: the most values of a field the Kelvin check of aster_truth_mask reads
@@ -567,7 +573,7 @@ def open_modis_aster_pair(
       stored K x 10 (or with the scale / offset its file declares, if any; a float file whose
       values are Kelvin already, median 150-400, is taken as it is) with the fill value
       0 (outside the scene) set to NaN
-      (:func:`xlstsr.evaluate.decode_reference`). Border pixels are mixed with the fill and cold
+      (:func:`~xlstsr.evaluate.decode_reference`). Border pixels are mixed with the fill and cold
       pixels may be cloud: use :func:`aster_truth_mask`, or ``truth_mask=True`` to set everything
       outside that mask to NaN.
 

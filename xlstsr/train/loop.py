@@ -1288,6 +1288,14 @@ def _check_trainer_options(options: dict[str, Any]) -> None:
             )
     if options.get("max_time") is not None:
         limit = options["max_time"]
+        if isinstance(limit, (bool, int, float, np.number)):
+            # Lightning takes no number (its Timer failed on 0 with a raw AttributeError)
+            raise XlstsrError(
+                f"trainer_options['max_time']={limit!r}: max_time takes a duration, not a number: "
+                "'DD:HH:MM:SS' (e.g. '00:02:00:00'), a datetime.timedelta or a dict such as "
+                "{'hours': 2}; drop it for no time limit"
+                + (" (0 would stop training before its first step)" if limit == 0 else "")
+            )
         try:
             if isinstance(limit, str):  # Lightning's "DD:HH:MM:SS"
                 d, h, m, sec = (int(v) for v in limit.split(":"))
@@ -1460,7 +1468,8 @@ def fit(
     trainer_options : dict, optional
         Keyword arguments of ``lightning.Trainer``; they override the defaults above. Refused:
         values that train nothing (``max_epochs``, ``max_steps``, ``limit_train_batches`` or
-        ``max_time`` of 0) or that validate never (``check_val_every_n_epoch=0``,
+        ``max_time`` of 0; ``max_time`` as a plain number, which Lightning does not take)
+        or that validate never (``check_val_every_n_epoch=0``,
         ``val_check_interval=0``; with validation patches, ``limit_val_batches=0`` or a
         ``check_val_every_n_epoch`` larger than the epochs run: to train without validation,
         pass ``val=None``); a ``logger`` given by name (``"csv"``) is made by
