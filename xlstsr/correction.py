@@ -275,6 +275,12 @@ def _image_shape(a: Any) -> tuple[int, ...]:
     return (a.sizes[names.get(ydim, ydim)], a.sizes[names.get(xdim, xdim)])
 
 
+def _images_of(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A stack's leading dims (``shape[:-2]``) without its size-1 ones: stacks whose images
+    pair one to one, whatever 1-step dims one of them keeps."""
+    return tuple(n for n in shape[:-2] if n != 1)
+
+
 def _labelled(a: Any) -> bool:
     """Whether ``a`` is a DataArray with spatial dims (y/x, lat/lon...), paired by its labels;
     arrays, and DataArrays without spatial dims, pair by position."""
@@ -524,6 +530,18 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
     if not np.isfinite(t).any():
         raise AllNaNError("the truth holds no valid pixel: the gain cannot be calibrated (check "
                           "its fill value, its mask, or that it covers the sr field)")
+    if (s.shape != t.shape and s.shape[-2:] == t.shape[-2:]
+            and _images_of(s.shape) == _images_of(t.shape)):
+        # lead dims that differ by size-1 dims only: the step advice's own
+        # `sr.sel(time=[truth['time'].values])` keeps a 1-step dim that a one-date truth
+        # lacks (refused as "put the truth on the output grid first", grids equal), as
+        # apply_scale_correction takes it
+        t = t.reshape(s.shape)
+    if s.shape[-2:] == t.shape[-2:] and s.shape != t.shape:
+        raise GridError(
+            f"sr {s.shape} and truth {t.shape} hold other images (their leading dims differ): "
+            "give the truth of every sr image, or select the sr images the truth has"
+        )
     if s.shape != t.shape or s.shape[-2:] != (c.shape[-2] * factor, c.shape[-1] * factor):
         raise GridError(
             f"sr {s.shape} and truth {t.shape} must share the fine grid, factor {factor} times "

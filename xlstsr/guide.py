@@ -2008,6 +2008,17 @@ def band_reorder_code(guide: Any, lead: Sequence[Hashable]) -> str | None:
     if isinstance(guide, (list, tuple)):
         return "guide = [guide[i] for i in [{order}]]"
     if isinstance(guide, Mapping):  # a Dataset too
+        fields = (raster_fields(guide) or guide) if isinstance(guide, xr.Dataset) else guide
+        own = {k: band_reorder_code(v, lead) for k, v in fields.items()
+               if isinstance(v, xr.DataArray)}
+        if len(fields) == 1 and None not in own.values() and own:
+            # one band of several channels (`xr.open_dataset(..., engine="rasterio")`'s
+            # band_data): its own bands reordered (`bands[1]` of its one value failed)
+            (k, code), = own.items()
+            sel = f"guide[{k!r}]".replace("{", "{{").replace("}", "}}")
+            return code.replace("guide = guide.", f"guide = {sel}.", 1)
+        if any(c is not None for c in own.values()):
+            return None  # bands of several channels beside others: no one code reorders them
         return "bands = list(guide.values()); guide = {{{keyed}}}"
     if not isinstance(guide, xr.DataArray):
         return None
@@ -3377,6 +3388,9 @@ class GuideLabels(list):
     form: str = "raster"
     #: a raster's band dim (``'variable'`` of ``ds.to_array()``), which advice selects along
     dim: str = "band"
+    #: each channel's label where a dict or Dataset's keys do not say it (its bands'
+    #: descriptions), for :func:`check_guide_labels`; None where the labels say it
+    described: list[str | None] | None = None
 
     @classmethod
     def of(cls, labels: Sequence[str | None], form: str, dim: str = "band") -> GuideLabels:
@@ -3387,11 +3401,14 @@ class GuideLabels(list):
 
 def guide_labels(guide: GuideLike) -> list[str | None]:
     """The label of each channel of a guide as :func:`prepare_guide` orders them: the keys of a
-    dict or Dataset, the names of a list's DataArrays, a DataArray's text labels along its one
-    extra dim ('band') or its bands' descriptions (:func:`xlstsr.io.open_cog`'s
-    ``band_description`` coordinate, rioxarray's tuple long_name) or its name; None where nothing labels a channel. A DataArray's
-    long_name or standard_name that names another quantity than NDVI (a reflectance) is added
-    to a name that names none (``'band_data (250m Surface Reflectance Band 2)'``).
+    dict or Dataset (their ``described`` attribute: the bands' descriptions where the keys say
+    nothing, ``band_1`` or ``band_data`` of rasterio readers; :func:`_keyed_labels`), the
+    names of a list's DataArrays, a DataArray's text labels along its one extra dim ('band')
+    or its bands' descriptions (:func:`xlstsr.io.open_cog`'s ``band_description`` coordinate,
+    rioxarray's tuple long_name) or its name; None where nothing labels a channel. A
+    DataArray's long_name or standard_name that names another quantity than NDVI (a
+    reflectance) is added to a name that names none (``'band_data (250m Surface Reflectance
+    Band 2)'``).
 
     Examples
     --------
@@ -3403,7 +3420,7 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
     ['ndvi_250m']
     """
     if isinstance(guide, Mapping):
-        return GuideLabels.of([str(k) for k in guide], "keyed")
+        return _keyed_labels(guide)
     if isinstance(guide, (list, tuple)):
         return GuideLabels.of(
             [_described(g, None if getattr(g, "name", None) is None else str(g.name))
@@ -3429,6 +3446,41 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
     if extra and any(guide.sizes[d] > 1 for d in extra):
         return [None] * int(np.prod([guide.sizes[d] for d in extra]))
     return [_described(guide, None if guide.name is None else str(guide.name))]
+
+
+#: keys that name no quantity: the variables of ``rioxarray.open_rasterio(...,
+#: band_as_variable=True)`` ('band_1', 'band_2') and of ``xr.open_dataset(...,
+#: engine="rasterio")`` ('band_data'), which keep the file's band descriptions in their attrs
+_KEY_WITHOUT_MEANING = re.compile(r"(band|b|channel|layer)_?\d+|band_data", re.IGNORECASE)
+
+
+def _keyed_labels(guide: Mapping) -> GuideLabels:
+    """:func:`guide_labels` of a dict or Dataset: its keys (which advice on the bands selects
+    by), with ``described``, each channel's label for :func:`check_guide_labels`: a key that
+    names no quantity (``band_1``: a GeoTIFF read with ``band_as_variable=True``) gives way to
+    its band's description (its ``long_name`` or ``description``, the file's band description
+    there), and a band of several channels (``band_data`` of ``xr.open_dataset(...,
+    engine="rasterio")``) is labelled as that DataArray is (its bands' descriptions), one label
+    per channel. Neither was read: a (red, NDVI) file ran silently through a model of (NDVI,
+    red), which refuses the same file read as one DataArray."""
+    keys = [str(k) for k in guide]
+    # the bands prepare_guide takes (a Dataset's spatial_ref or crs variable is none)
+    fields = (raster_fields(guide) or guide) if isinstance(guide, xr.Dataset) else guide
+    described: list[str | None] = []
+    for k, band in fields.items():
+        key = str(k)
+        own = guide_labels(band) if isinstance(band, xr.DataArray) else [key]
+        if len(own) > 1:  # a band dim of its own: its channels, in prepare_guide's order
+            described.extend(own)
+            continue
+        said = [band.attrs.get(a) for a in ("long_name", "description")] \
+            if isinstance(band, xr.DataArray) else []
+        said = [t.strip() for t in said if isinstance(t, str) and t.strip()]
+        described.append(said[0] if said and _KEY_WITHOUT_MEANING.fullmatch(key) else key)
+    out = GuideLabels.of(keys, "keyed")
+    if described != keys:
+        out.described = described
+    return out
 
 
 def _tokens(label: str) -> set[str]:
@@ -3457,6 +3509,9 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
     ...
     xlstsr.errors.GuideScaleError: guide channel 0 is labelled 'red' but method 'disr' was trained on 'ndvi' ...
     """
+    # a dict or Dataset's bands labelled by their descriptions where their keys say nothing
+    # ('band_1', 'band_data': rioxarray's and xarray's rasterio readers)
+    labels = getattr(labels, "described", None) or labels
     given = [str(n) for n in names]
     names = [str(n).lower() for n in names]
     if not names or len(labels) != len(names):

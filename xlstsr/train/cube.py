@@ -155,7 +155,7 @@ def _same_labels(truth: xr.DataArray, lst: xr.DataArray) -> xr.DataArray:
 
 
 def _bands_as_steps(truth: xr.DataArray | None, lst: xr.DataArray,
-                    path: Any) -> xr.DataArray | None:
+                    path: Any, lst_path: Any = None) -> xr.DataArray | None:
     """An undated GeoTIFF truth's bands as the LST's steps, by position, where their counts
     match (as ``--truth-band``'s help says: every band, as time steps); the truth otherwise.
 
@@ -165,7 +165,10 @@ def _bands_as_steps(truth: xr.DataArray | None, lst: xr.DataArray,
     position, as for two GeoTIFFs: a warning names it, and bands whose mean temperatures match
     the LST's steps clearly better in another order are refused with that order
     (:func:`_check_band_order`; a reversed truth trained at validation loss 4.36 for 0.32).
-    Bands of another count than the LST's steps are refused with advice a shell can follow.
+    Bands of another count than the LST's steps are refused with advice a shell can follow,
+    as are bands beside an LST of several lead dims (``(overpass, time)``: which band is which
+    image is not known), whose advice writes the truth with those dims (``lst_path``: the LST
+    file, whose labels the advised command reads).
     """
     if truth is None or "band" not in truth.dims or not str(path).lower().endswith(
             (".tif", ".tiff")):
@@ -176,11 +179,16 @@ def _bands_as_steps(truth: xr.DataArray | None, lst: xr.DataArray,
         # two GeoTIFFs: their bands pair by number (as the help says), checked alike
         _check_band_order(truth, lst, "band", path)
         return truth
+    if "band" in truth.coords and truth["band"].dtype.kind not in "iu":
+        return truth  # labelled bands (not GeoTIFF band numbers): paired by their labels
+    if len(steps) > 1 and "band" not in steps and not set(steps) & set(truth.dims) \
+            and all(d in lst.indexes for d in steps):
+        # pair_steps' advice (an 'overpass' label per band, assign_coords/swap_dims) was
+        # Python only, and cannot pair 8 bands with 2 overpass labels (probe 50 R2/3)
+        raise XlstsrError(_lead_dims_advice(truth, lst, steps, path, lst_path))
     if len(steps) != 1 or steps[0] == "band" or steps[0] in truth.dims \
             or steps[0] not in lst.coords:
         return truth  # pair_steps says what is wrong
-    if "band" in truth.coords and truth["band"].dtype.kind not in "iu":
-        return truth  # labelled bands (not GeoTIFF band numbers): paired by their labels
     step = steps[0]
     labels = lst[step].values
     shown = np.datetime_as_string(labels, unit="D") if labels.dtype.kind == "M" else labels
@@ -210,6 +218,52 @@ def _bands_as_steps(truth: xr.DataArray | None, lst: xr.DataArray,
                     "an undated GeoTIFF's bands pair by position", n, labels.size, step,
                     shown[0], shown[-1])
     return truth.assign_coords({step: ("band", labels)}).swap_dims({"band": step})
+
+
+def _lead_dims_advice(truth: xr.DataArray, lst: xr.DataArray, lead: list[Hashable],
+                      path: Any, lst_path: Any) -> str:
+    """The refusal of an undated GeoTIFF truth's bands beside an LST of several lead dims
+    (``(overpass, time)``): a command that writes the truth as a NetCDF with those dims, its
+    bands read in the LST's image order (the last lead dim fastest), where the counts match
+    and the LST is a file xarray opens; else what to write."""
+    n = truth.sizes["band"]
+    sizes = [lst.sizes[d] for d in lead]
+    total = int(np.prod(sizes))
+    dims = " x ".join(f"{lst.sizes[d]} {d!r}" for d in lead)
+    head = (f"the truth {path} has {n} bands and no dates or overpasses, the LST {total} "
+            f"images along {tuple(lead)} ({dims}): which band is which image is not known. ")
+    one = ("or train on one band (--truth-band N; truth_band=N in Python) beside an LST of "
+           "that one image")
+    stem = Path(str(path))
+    out = stem.with_name(f"{stem.stem}_steps.nc")
+    opened = lst_path is not None and isinstance(lst_path, (str, os.PathLike)) and \
+        Path(str(lst_path)).suffix.lower() in (".nc", ".nc4", ".cdf", ".h5", ".zarr")
+    if n != total or not opened:
+        return (head + f"Write the truth with the LST's {tuple(lead)} dims and labels (a "
+                f"NetCDF whose truth variable has {tuple(lead)} coordinates as the LST's), "
+                + one + ".")
+    names = [str(d) for d in lead]
+    code = ("import pandas as pd, rioxarray, xarray as xr; "
+            f"s = xr.open_dataset({str(lst_path)!r}); "
+            f"i = pd.MultiIndex.from_product([s.indexes[d] for d in {names!r}], "
+            f"names={names!r}); t = rioxarray.open_rasterio({str(path)!r}); "
+            "t.assign_coords(xr.Coordinates.from_pandas_multiindex(i, 'band'))"
+            f".unstack('band').rename('truth').to_netcdf({str(out)!r})")
+    quoted = f'"{code}"' if not re.search(r'["$`\\!]', code) else shlex.quote(code)
+    order = ", ".join(f"band {k + 1}: " + ", ".join(
+        f"{d}={_shown(lst[d].values[j])}" for d, j in zip(names, idx))
+        for k, idx in enumerate(np.ndindex(*sizes)) if k < 2)
+    return (head + f"If its bands are the LST's images in the LST's order ({order}, ...: "
+            f"the last of {tuple(names)} fastest), write it with those dims and labels "
+            f"(`python -c {quoted}`) and train on {out} (--truth {shlex.quote(str(out))}); "
+            "else write it so in its own order, " + one + ".")
+
+
+def _shown(v: Any) -> str:
+    """A lead label for a message: a date by its day."""
+    if isinstance(v, np.datetime64):
+        return str(np.datetime_as_string(v, unit="D"))
+    return str(v)
 
 
 def _tags_to_declare(path: Any) -> str:
@@ -1284,9 +1338,12 @@ def fit_cube(
         ``"rescnn"``, ``"mrunet"``, ``"guided_unet"`` or ``"guided_rescnn"`` (default:
         ``guided_unet`` with a guide, else ``rescnn``).
     factor, patch, window, split, val_fraction, psf, max_nan_fraction, min_valid
-        As :class:`CubeDataModule` (so is ``guide_time_tolerance``). ``split`` reuses a run's positions: a record's ``split``
+        As :class:`CubeDataModule`. ``split`` reuses a run's positions: a record's ``split``
         or a checkpoint's ``metadata["split"]`` (e.g. a night model trained on the day
         model's training ground).
+    guide_time_tolerance : timedelta-like, optional
+        How far back a guide step may lie from an LST date (e.g. ``"15D"`` for 16-day NDVI
+        composites), as :class:`CubeDataModule`'s. Default: equal labels only.
     guide_offset : {"auto", "check", "ignore"}, Dataset or None
         As :class:`CubeDataModule` (default: moved back by its measured offset where the LST
         and the guide have a CRS, as ``xlstsr upscale`` and ``upscale(guide_offset="auto")``
@@ -1629,7 +1686,7 @@ def fit_files(
         guide_da = _declare_guide(opened(guide, guide_variable, "guide"), guide_declared)
         truth_da = None if truth is None else declare_lst(
             opened(truth, truth_variable, "truth"), truth_declared, what="truth")  # type: ignore[arg-type]
-        truth_da = _bands_as_steps(truth_da, lst_da, truth)
+        truth_da = _bands_as_steps(truth_da, lst_da, truth, lst)
         model, record = fit_cube(lst_da, guide=guide_da, truth=truth_da, mode=mode, **options)
     except (UnitsError, ScaledIntegerError, UndeclaredFillError, PhysicalRangeError,
             GuideScaleError) as err:
