@@ -304,9 +304,19 @@ def _shipped_once(client: Any, graph: Any, scattered: dict[Any, Any]) -> tuple[A
     if not isinstance(hlg, HighLevelGraph):
         return graph, set()
     # the keys of materialized layers the region reads (HighLevelGraph.cull's own graph lost
-    # layers that array optimisation then looked up: its layers are only filtered here)
+    # layers that array optimisation then looked up: its layers are only filtered here), taken
+    # from every layer of the cut graph whose uncut layer is materialized: a Blockwise layer
+    # (a NetCDF's `open_dataset-...`) computed once before the client started holds its keys,
+    # while its cut copy is a fresh Blockwise that does not; its keys were all dropped and
+    # every region failed on the workers with "Missing dependency"
     culled = hlg.cull(set(flatten(graph.__dask_keys__())))
-    needed = {k for layer in culled.layers.values() if layer.is_materialized() for k in layer}
+
+    def materialized_uncut(name: str) -> bool:  # (the cut layer is named `<name>-<token>`)
+        uncut = hlg.layers.get(name) or hlg.layers.get(name.rpartition("-")[0])
+        return uncut is not None and uncut.is_materialized()
+
+    needed = {k for name, layer in culled.layers.items()
+              if layer.is_materialized() or materialized_uncut(name) for k in layer}
     layers = dict(hlg.layers)
     used: set[Any] = set()
     for name, layer in hlg.layers.items():

@@ -11,7 +11,9 @@ is refused as a fresh one is). A run killed mid-way leaves the flags of the comp
 as an uninterrupted run's. ``xr.open_zarr`` ignores the side group. The store's
 ``xlstsr_status`` attribute reads "incomplete: ..." from the template on and "complete" once
 every region is written: xlstsr's readers (:func:`xlstsr.io.open_zarr`, the command line) and
-``upscale_to_zarr`` itself refuse an unfinished store as input, whose unwritten steps read as NaN.
+``upscale_to_zarr`` itself refuse an unfinished store as input, whose unwritten steps read as NaN
+(a selection of its written steps, opened with ``xr.open_zarr``, passes; the variable carries the
+status too until complete, so that a copy loaded into memory is still told).
 
 The store's attributes hold a fingerprint of the arguments (factor, method and its options -
 including a torch model's weights hash -, time chunk, xlstsr version) and of the input's and
@@ -40,7 +42,6 @@ import hashlib
 import itertools
 import json
 import logging
-import math
 import os
 import posixpath
 import shutil
@@ -1929,10 +1930,12 @@ def _merged_options(method_options: Any, options: Mapping[str, Any]) -> dict[str
 def _eta(walls: Sequence[float], running: Sequence[float], left: int, k: int) -> float:
     """Seconds until the ``left`` regions still to finish are written, ``k`` computed at once:
     the regions in flight (``running``: seconds each has run) end after the mean region wall
-    time ``walls``, the rest follow in waves of ``k`` at that time each, so the throughput
-    measured is ``k`` regions per mean wall time. (Elapsed time / regions finished counted the
-    first of ``k`` regions finishing together as if it had taken the whole time alone: 3x the
-    remaining time at the first line, a third of it at the last.)
+    time ``walls``; each queued region starts in the first slot to free (a slot without a
+    region in flight, as the one of the region just written, is free now) and takes that mean
+    time. (Elapsed time / regions finished counted the first of ``k`` regions finishing
+    together as if it had taken the whole time alone: 3x the remaining time at the first line,
+    a third of it at the last; then queued regions counted in waves of ``k`` after the regions
+    in flight, those starting at once in free slots too: twice the remaining time.)
 
     Examples
     --------
@@ -1940,13 +1943,21 @@ def _eta(walls: Sequence[float], running: Sequence[float], left: int, k: int) ->
     6.0
     >>> _eta([8.0], [8.0], 3, 2)  # 2 in flight, one done: the other ends now, then one wave
     8.0
+    >>> _eta([3.0], [0.0], 2, 2)  # 1 just started, 1 queued starts now in the free slot
+    3.0
     """
     if not walls or left <= 0:
         return 0.0
     mean = sum(walls) / len(walls)
-    in_flight = [max(0.0, mean - t) for t in running][:left]
+    in_flight = sorted(max(0.0, mean - t) for t in running)[:left]
     queued = max(0, left - len(in_flight))
-    return max(in_flight, default=0.0) + mean * math.ceil(queued / max(1, k))
+    # every slot frees within `mean`, so the queued regions take the slots in turn, earliest
+    # first (slot i gets the i-th, (i + n)-th, ... of them): its end, with no per-region loop
+    slots = sorted(in_flight + [0.0] * max(0, k - len(in_flight)))
+    n = len(slots)
+    if not n:
+        return 0.0
+    return max(s + mean * (queued // n + (i < queued % n)) for i, s in enumerate(slots))
 
 
 def upscale_to_zarr(
@@ -2081,7 +2092,13 @@ def upscale_to_zarr(
     from ..upscale import adapted, restate_guide_offset, upscale
 
     if mode not in MODES:
-        raise XlstsrError(f"mode must be one of {MODES}, got {mode!r}")
+        # xarray's append modes ('a', 'a-', 'r+'): what adding steps to a store takes here
+        adds = isinstance(mode, str) and (mode.startswith("a") or mode == "r+")
+        raise XlstsrError(
+            f"mode must be one of {MODES}, got {mode!r}"
+            + (f": {_extend_advice('time')} (mode='resume' completes an interrupted run of the "
+               "same series.)" if adds else "")
+        )
     if calibration is not None:  # upscale's opt-in: a bare TypeError here, with no way to do it
         raise XlstsrError(
             "upscale_to_zarr does not apply a calibration (calibration= is upscale's, for a "
@@ -2417,6 +2434,10 @@ def upscale_to_zarr(
         template = ds.copy()
         template[vname] = ds[vname].copy(
             data=dsa.zeros(sr.shape, chunks=sr.data.chunks, dtype=sr.dtype))
+        # on the variable too, until complete: a copy loaded into memory (`.load()`) keeps it,
+        # while the store's own attribute and the store read stay behind (to_cogs wrote its
+        # unwritten dates as all-NaN COGs); io.zarr.refuse_incomplete_inputs reads it
+        template[vname].attrs[STATUS_ATTR] = INCOMPLETE
         aside = _set_aside(store) if exists else None
         claimed = False
         if folder is not None:
@@ -2643,6 +2664,8 @@ def upscale_to_zarr(
         root = zarr.open_group(store, mode="r+")
         root.attrs[STATUS_ATTR] = COMPLETE
         root.attrs.pop(WRITER_ATTR, None)
+        if STATUS_ATTR in root[vname].attrs:  # (stores made before it was put there lack it)
+            del root[vname].attrs[STATUS_ATTR]
     if all_nan:
         # as upscale refuses an in-memory input without a valid pixel: a store of NaN only is
         # almost always a wrong variable, fill value or QC mask, not a result

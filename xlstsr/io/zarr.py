@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -769,53 +769,186 @@ def zarr_stores_read(obj: Any) -> list[Any]:
     return list({id(s): s for s in stores if s is not None}.values())
 
 
+def _arrays_of(obj: Any) -> list[tuple[xr.DataArray, Mapping]]:
+    """The DataArrays of an input or guide (a DataArray, a Dataset's variables, a guide list or
+    dict), each with the attributes of the Dataset that holds it (``{}`` for none)."""
+    if isinstance(obj, xr.DataArray):
+        return [(obj, {})]
+    if isinstance(obj, xr.Dataset):
+        return [(v, obj.attrs) for v in obj.data_vars.values()]
+    if isinstance(obj, Mapping):
+        return [a for v in obj.values() for a in _arrays_of(v)]
+    if isinstance(obj, (list, tuple)):
+        return [a for v in obj for a in _arrays_of(v)]
+    return []
+
+
 def refuse_incomplete_inputs(source: Any, guide: Any) -> None:
-    """Refuse a lazy input or guide read from the store of an unfinished upscale_to_zarr run
-    (``xr.open_zarr`` opens it; its unwritten steps are NaN and would be streamed on as if
-    cloudy), be the store local, on a URL (``s3://``...) or in memory. A path is checked when it
-    is opened (:func:`xlstsr.io.open_zarr`)."""
+    """Refuse a lazy input or guide that reads unwritten time steps of the store of an
+    unfinished upscale_to_zarr run (``xr.open_zarr`` opens it; its unwritten steps are NaN and
+    would be streamed on, or exported, as if cloudy), be the store local, on a URL
+    (``s3://``...) or in memory; a selection of its written steps only passes. A copy in memory
+    (``.load()``) carries the variable's ``xlstsr_status`` attribute: its steps without a valid
+    pixel are refused (the store, which tells unwritten from cloudy, is no longer read). A path
+    is checked when it is opened (:func:`xlstsr.io.open_zarr`)."""
     import zarr
 
     for role, obj in (("source", source), ("guide", guide)):
         if isinstance(obj, (str, os.PathLike)):
             continue
-        for read in sorted(files_read(obj)):
-            if not (read / "zarr.json").exists():
-                continue
-            # the store read, or the group holding an array opened at its own path
-            # (`zarr.open_array("out.zarr/lst")` given to dask.array.from_zarr)
-            attrs = p = None
-            for p in (read, read.parent):
-                try:
-                    attrs = dict(zarr.open_group(p, mode="r").attrs)
-                    break
-                except Exception:  # an array path, or not a group: nothing to say
+        for da, holder in _arrays_of(obj):
+            stores: list[tuple[Any, Mapping, Any]] = []
+            for read in sorted(files_read(da)):
+                if not (read / "zarr.json").exists():
                     continue
-            if attrs is None:
-                continue
-            _refuse_incomplete(role, p, attrs, p)
-        # a store on a URL (s3://, gs://, memory://) or in memory: no local file, but as
-        # unfinished (its unwritten steps were streamed on as cloud, into a store marked complete)
-        for (label, zstore), parent in _object_stores(obj):
-            attrs = _root_attrs(zstore)
-            if attrs is None and parent is not None:
-                # an array opened at its own path: the group holding it, as for a local one
-                # (only then: the folder above a readable store may be another's, or denied)
-                label, zstore = parent
+                # the store read, or the group holding an array opened at its own path
+                # (`zarr.open_array("out.zarr/lst")` given to dask.array.from_zarr)
+                attrs = p = None
+                for p in (read, read.parent):
+                    try:
+                        attrs = dict(zarr.open_group(p, mode="r").attrs)
+                        break
+                    except Exception:  # an array path, or not a group: nothing to say
+                        continue
+                if attrs is not None:
+                    stores.append((p, attrs, p))
+            # a store on a URL (s3://, gs://, memory://) or in memory: no local file, but as
+            # unfinished (its unwritten steps were streamed on as cloud, into a store marked
+            # complete)
+            for (label, zstore), parent in _object_stores(da):
                 attrs = _root_attrs(zstore)
-            if attrs is not None:
-                _refuse_incomplete(role, label, attrs, zstore)
+                if attrs is None and parent is not None:
+                    # an array opened at its own path: the group holding it, as for a local one
+                    # (only then: the folder above a readable store may be another's, or denied)
+                    label, zstore = parent
+                    attrs = _root_attrs(zstore)
+                if attrs is not None:
+                    stores.append((label, attrs, zstore))
+            for label, attrs, zstore in stores:
+                _refuse_incomplete(role, label, attrs, zstore, da)
+            if not stores and INCOMPLETE in (da.attrs.get(STATUS_ATTR),
+                                             holder.get(STATUS_ATTR)):
+                _refuse_unwritten_copy(role, da)
 
 
-def _refuse_incomplete(role: str, label: Any, attrs: Mapping, store: Any) -> None:
+def _store_steps(store: Any, da: xr.DataArray) -> tuple[Hashable, np.ndarray, np.ndarray] | None:
+    """``(time dim, labels, written)`` of the store of an unfinished upscale_to_zarr run:
+    every step's label and whether its time block (region) is written; None where it cannot be
+    told (no time dim, no progress record, a layout of another kind)."""
+    import zarr
+
+    try:
+        ds = xr.open_zarr(store, consolidated=False, decode_coords="all", chunks=None)
+        done = np.asarray(zarr.open_array(store, path=PROGRESS_DONE, mode="r")[:])
+    except Exception as err:  # (an unreadable store: judged whole, as before)
+        log.debug("no steps read from %r (%s)", store, err)
+        return None
+    names = [da.name] if da.name in ds.data_vars else list(ds.data_vars)
+    var = ds[names[0]] if len(names) == 1 else None
+    if var is None or var.ndim != 3 or not done.size:
+        return None
+    tdim = var.dims[0]
+    chunk = (var.encoding.get("chunks") or var.encoding.get("preferred_chunks", {}).get(tdim)
+             or (None,))
+    chunk = chunk[0] if isinstance(chunk, (tuple, list)) else chunk
+    n = var.sizes[tdim]
+    if not isinstance(chunk, (int, np.integer)) or chunk < 1 or -(-n // chunk) != done.size:
+        return None
+    written = done.astype(bool)[np.arange(n) // chunk]
+    return tdim, np.asarray(ds[tdim].values), written
+
+
+def _steps_advice(written: np.ndarray) -> str:
+    """An ``isel`` indexer of the steps ``written`` marks, as code: a slice, or ``np.r_`` of
+    the runs of written steps (regions finish nearly in order: few runs).
+
+    Examples
+    --------
+    >>> _steps_advice(np.array([True, True, False]))
+    'slice(0, 2)'
+    >>> _steps_advice(np.array([True, False, True, True]))
+    'np.r_[0:1, 2:4]'
+    """
+    idx = np.flatnonzero(written)
+    cuts = np.flatnonzero(np.diff(idx) > 1)
+    starts, ends = idx[np.r_[0, cuts + 1]], idx[np.r_[cuts, idx.size - 1]] + 1
+    if starts.size == 1:
+        return f"slice({int(starts[0])}, {int(ends[0])})"
+    return "np.r_[" + ", ".join(f"{int(a)}:{int(b)}" for a, b in zip(starts, ends)) + "]"
+
+
+def _refuse_incomplete(role: str, label: Any, attrs: Mapping, store: Any,
+                       da: xr.DataArray | None = None) -> None:
     regions = incomplete_regions(attrs, store)
-    if regions is not None:
-        raise XlstsrError(
-            f"the {role} is read from {label}, the store of an upscale_to_zarr run that did "
-            f"not finish ({regions[0]} of {regions[1]} time blocks written; the others "
-            "read as NaN). Complete that store first (mode='resume', or `xlstsr upscale "
-            "... --resume`), then use it."
-        )
+    if regions is None:
+        return
+    selected = ""
+    steps = (_store_steps(store, da) if da is not None and regions[1]
+             and attrs.get(STATUS_ATTR) == INCOMPLETE else None)
+    if steps is not None:
+        tdim, labels, written = steps
+        if tdim in da.coords:
+            try:
+                chosen = np.atleast_1d(np.asarray(da[tdim].values))
+                unwritten = np.isin(chosen, labels[~written])
+                known = np.isin(chosen, labels[written])
+            except (TypeError, ValueError):  # labels of another kind: judged whole
+                unwritten = known = None
+            if unwritten is not None:
+                if not unwritten.any() and known.all():
+                    return  # only written steps selected (open_zarr's own advice)
+                # a step not in the store (resampled, relabelled) may average unwritten ones
+                bad = chosen[unwritten | ~known]
+                selected = (f"; {int(bad.size)} of the {int(chosen.size)} steps selected "
+                            f"({_label_list(bad)}) are not among the written ones")
+        if written.any():
+            pick = f"[{str(da.name)!r}].isel({tdim}={_steps_advice(written)})"
+            opened = (f"xr.open_zarr({str(label)!r}, consolidated=False, decode_coords='all')"
+                      if isinstance(label, Path) or "://" in str(label) else "(the store opened)")
+            selected += f". To use the steps written, select them: `{opened}{pick}`"
+    raise XlstsrError(
+        f"the {role} is read from {label}, the store of an upscale_to_zarr run that did "
+        f"not finish ({regions[0]} of {regions[1]} time blocks written; the others "
+        f"read as NaN){selected}. Complete that store first (mode='resume', or `xlstsr upscale "
+        "... --resume`), then use it."
+    )
+
+
+def _label_list(labels: np.ndarray, n: int = 4) -> str:
+    """Up to ``n`` labels as text, with how many more."""
+    shown = ", ".join(str(v)[:19] for v in labels[:n])
+    return shown + (f", ... {labels.size - n} more" if labels.size > n else "")
+
+
+def _refuse_unwritten_copy(role: str, da: xr.DataArray) -> None:
+    """Refuse a copy of a store of an unfinished upscale_to_zarr run (its variable's
+    ``xlstsr_status`` attribute), read from elsewhere (``.load()``, a file saved from it),
+    whose steps without a valid pixel may be unwritten ones, read as NaN: the store is not
+    read, so they are told by their values."""
+    ydim, xdim = da.dims[-2:] if da.ndim >= 2 else (None, None)
+    if ydim is None:
+        return
+    empty = da.isnull().all((ydim, xdim))
+    empty = np.atleast_1d(np.asarray(empty.values))  # (a chunked copy: computed here)
+    if not empty.any():
+        return
+    lead = [d for d in da.dims if d not in (ydim, xdim)]
+    where = ""
+    if len(lead) == 1:
+        tdim = lead[0]
+        labels = (np.asarray(da[tdim].values) if tdim in da.coords
+                  else np.arange(da.sizes[tdim]))
+        where = (f" at {int(empty.sum())} of its {empty.size} steps ({_label_list(labels[empty])})"
+                 f"; select the others, e.g. `da.dropna({str(tdim)!r}, how='all')`, or")
+    else:
+        where = ";"
+    raise XlstsrError(
+        f"the {role} is a copy of the store of an upscale_to_zarr run that did not finish (its "
+        f"attribute {STATUS_ATTR!r}), read without the store (loaded into memory, saved to a "
+        f"file): it holds no valid pixel{where} complete that store (mode='resume', or `xlstsr "
+        "upscale ... --resume`) and open it again. Its unwritten steps read as NaN, like "
+        "all-cloud ones."
+    )
 
 
 def _object_stores(obj: Any) -> list[tuple[tuple[str, Any], tuple[str, Any] | None]]:
