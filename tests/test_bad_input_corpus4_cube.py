@@ -197,10 +197,10 @@ def test_a_scale_factor_a_power_of_ten_off_is_named_beside_celsius(s):
     dn = (lst / 0.02).fillna(0).round().astype("uint16")
     dn.attrs = {"scale_factor": 0.002, "_FillValue": 0, "units": "K"}
     with pytest.raises(errors.PhysicalRangeError,
-                       match=r"degrees Celsius.*; or the scale .*0.002 is 10 times too small: with "
-                             r"0.02 the median would be 30\d.\d K.*scale_factor'\] = 0.02"):
+                       match=r"0.002 is 10 times too small: with 0.02 the median would be "
+                             r"30\d.\d K.*scale_factor'\] = 0.02.*degrees Celsius after all"):
         xlstsr.upscale(dn, 4)
-    del dn.attrs["units"]  # no units: the Celsius check speaks first, and names the scale too
+    del dn.attrs["units"]  # no units: the scale reading leads (probe 50 R1/4), Celsius after it
     with pytest.raises(errors.UnitsError, match=r"look like degrees Celsius.*0.002 is 10 times too small"):
         xlstsr.upscale(dn, 4)
     dn.attrs["scale_factor"] = 0.2  # 10x too large: was "values look scaled ... 0.02"

@@ -11,8 +11,11 @@ validating never forces a computation.
 
 from __future__ import annotations
 
+import json
 import numbers
+import os
 import re
+import shlex
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache, partial
@@ -2651,11 +2654,75 @@ def _landsat_l1_hint(median: float, like: tuple[float, str] | None) -> str:
             "calibrated and cloud-masked)")
 
 
+#: file suffixes whose scale/offset tags :func:`_retag_command` rewrites (GDAL's GeoTIFF tags
+#: through rasterio; NetCDF attributes through xarray)
+_TIFF_SUFFIXES = (".tif", ".tiff")
+_NETCDF_SUFFIXES = (".nc", ".nc4", ".cdf")
+
+
+#: a file's own scale/offset tag rewritten, where the file is not known (a reference decoded
+#: by evaluate first): the GeoTIFF way
+_OWN_TAG_HINT = ("a file's own tag is rewritten on a copy (GeoTIFF: `f.{0} = ({1},) * f.count` "
+                 "on the copy opened with `rasterio.open(path, \"r+\")`), then given")
+
+
+def _file_tags(source: tuple[str, str | None] | None) -> tuple[list[float], list[float]] | None:
+    """The scales and offsets that the file ``source`` (path, variable) declares in its own
+    tags (a GeoTIFF's per-band ones; a NetCDF variable's attributes), or None where it cannot
+    be read: what tells a file's own wrong tag from one the user typed (the command line's
+    ``--scale`` sets the same attribute)."""
+    if source is None:
+        return None
+    path, var = source
+    suffix = os.path.splitext(path)[1].lower()
+    try:
+        if suffix in _TIFF_SUFFIXES:
+            import rasterio
+
+            with rasterio.open(path) as f:
+                return [float(s) for s in f.scales], [float(o) for o in f.offsets]
+        if suffix in _NETCDF_SUFFIXES and var is not None:
+            with xr.open_dataset(path, mask_and_scale=False, decode_times=False) as ds:
+                attrs = ds[var].attrs
+            return ([float(np.ravel(attrs.get("scale_factor", 1.0))[0])],
+                    [float(np.ravel(attrs.get("add_offset", 0.0))[0])])
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError):
+        return None  # (unreadable now: the typed-flag wording stays)
+    return None
+
+
+def _retag_command(source: tuple[str, str | None], scale: float | None = None,
+                   drop_offset: bool = False) -> str:
+    """A shell command that writes a copy of the file ``source`` (path, variable) with its
+    scale tag ``scale`` and/or its offset tag dropped, and the copy to give instead; '' for a
+    file of another kind. The command line refuses a typed ``--scale`` / ``--offset`` over a
+    file's own (it would apply both): a file's own wrong tag is mended in the file."""
+    path, var = source
+    stem, suffix = os.path.splitext(path)
+    fixed = f"{stem}_retagged{suffix}"
+    p, q = json.dumps(path), json.dumps(fixed)
+    if suffix.lower() in _TIFF_SUFFIXES:
+        sets = ([f"f.scales = ({scale:g},) * f.count"] if scale is not None else []) + (
+            ["f.offsets = (0.0,) * f.count"] if drop_offset else [])
+        code = (f"import shutil, rasterio; shutil.copyfile({p}, {q}); "
+                f"f = rasterio.open({q}, \"r+\"); " + "; ".join(sets) + "; f.close()")
+    elif suffix.lower() in _NETCDF_SUFFIXES and var is not None:
+        name = json.dumps(var)
+        sets = ([f"ds[{name}].attrs[\"scale_factor\"] = {scale:g}"] if scale is not None
+                else []) + ([f"ds[{name}].attrs.pop(\"add_offset\", None)"] if drop_offset else [])
+        code = (f"import xarray as xr; ds = xr.open_dataset({p}, mask_and_scale=False); "
+                + "; ".join(sets) + f"; ds.to_netcdf({q})")
+    else:
+        return ""
+    return f"`python -c {shlex.quote(code)}`, then give {shlex.quote(fixed)}"
+
+
 def _wrong_scale(median: float, stored: tuple[float, float, float],
                  physical_range: tuple[float, float], ref: bool = False,
                  like: tuple[float, str] | None = None, attrs_of: str | None = None,
                  spread: tuple[float, float] | Callable[[], tuple[float, float]] | None = None,
-                 cli: bool = False, what: str = "LST", stored_kind: str | None = None) -> str:
+                 cli: bool = False, what: str = "LST", stored_kind: str | None = None,
+                 source: tuple[str, str | None] | None = None, decoded: bool = False) -> str:
     """When decoded values are off because the declared scale is wrong (0.002 instead of
     MOD11A1's 0.02 reads as 30 "K", like Celsius; MODIS's 0.02 on ASTER's K x 10 as 60 "K"),
     the sentence that says so and the scale that gives Kelvin of a land surface (near
@@ -2682,7 +2749,12 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
     surface's (:data:`LAND_SURFACE_K`); or a function giving them, called only where a
     declared scale is judged (the spread runs :func:`suspect_fill` over every pixel). ``cli``: the command line's way named too; ``what``:
     the input's role, whose flag is named (``--offset``, ``--reference-offset``,
-    ``--coarse-offset``, ``--truth-offset``) and whose variable is told."""
+    ``--coarse-offset``, ``--truth-offset``) and whose variable is told. ``source``: the
+    (path, variable) the values were read from: where the scale or offset judged is that
+    file's own tag (not one typed), the command line's way rewrites the tag on a copy
+    (:func:`_retag_command`; a typed flag over a file's own is refused, and "drop --offset"
+    named a flag not typed). ``decoded``: ``stored`` is the coding the reader applied (a
+    CF-packed NetCDF's encoding), mended on the decoded values (`da = da * 10`)."""
     scale, offset, celsius = stored
     if scale == 1.0 or celsius:
         return ""
@@ -2732,31 +2804,71 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
             "truth": "--truth-offset"}.get(what, "--offset")
     # the command line is named for the roles only it types (as the offset's flag is)
     on_cli = cli or what in ("reference", "coarse LST", "truth")
+    # the file's own tags (the reader applied them, or they match the file's): no typed flag
+    # to drop or replace (the command line refuses a flag over a file's own tag)
+    own_scale = own_offset = decoded
+    if not decoded and source is not None and (drop_ok or kept is not None):
+        tags = _file_tags(source)
+        if tags is not None:
+            own_scale = scale != 1.0 and any(np.isclose(t, scale, rtol=1e-6) for t in tags[0])
+            own_offset = offset != 0.0 and any(np.isclose(t, offset, rtol=1e-9)
+                                               for t in tags[1])
     drop = ""
     if drop_ok:
         v = attrs_of if ref and attrs_of else role
-        drop = (f"the offset (the 'add_offset' attribute) {offset:g} is applied to values the "
-                f"scale {scale:g} alone makes Kelvin already (median {median - offset:.1f} K "
-                f"without it): drop it, `del {v}.attrs['add_offset']`"
-                + (f" (on the command line: drop {flag})" if on_cli else ""))
+        retag = _retag_command(source, drop_offset=True) if own_offset and source else ""
+        cli_way = (f"the file's own tag, rewrite it on a copy: {retag}" if retag else
+                   "" if own_offset else f"drop {flag}" if source is not None or what == "LST"
+                   # (a reference decoded by evaluate first, its file unknown here)
+                   else f"drop {flag} where typed; {_OWN_TAG_HINT.format('offsets', '0.0')}")
+        drop = ((f"the offset (the file's 'add_offset', applied on reading) {offset:g} is "
+                 f"applied to values the scale {scale:g} alone makes Kelvin already (median "
+                 f"{median - offset:.1f} K without it): take it off, `{v} = {v} - {offset:g}`")
+                if decoded else
+                (f"the offset (the 'add_offset' attribute) {offset:g} is applied to values the "
+                 f"scale {scale:g} alone makes Kelvin already (median {median - offset:.1f} K "
+                 f"without it): drop it, `del {v}.attrs['add_offset']`"))
+        drop += ((f" (on the command line, {cli_way})" if retag else f" (on the command line: {cli_way})")
+                 if on_cli and cli_way else "")
     if kept is None:
         return drop
     s2, fixed, lo_hi = kept
     ratio = s2 / scale
     how = (f"{ratio:.3g} times too small" if ratio > 1 else
            f"{1 / ratio:.3g} times too large")
-    what_s = "the scale" + (" (`reference_scale`, or the 'scale_factor' attribute)"
-                            if ref and not attrs_of else " (the 'scale_factor' attribute)")
-    if ref and attrs_of:  # 1: the attribute dropped (a stale scale on Kelvin)
+    what_s = "the scale" + (" (the file's 'scale_factor', applied on reading)" if decoded else
+                            " (`reference_scale`, or the 'scale_factor' attribute)"
+                            if ref and not attrs_of and not own_scale else
+                            " (the 'scale_factor' attribute)")
+    retag = _retag_command(source, scale=s2) if own_scale and source else ""
+    cli_retag = (f" (on the command line, the file's own tag, rewrite it on a copy: {retag})"
+                 if on_cli and retag else "")
+    if decoded:  # values the reader decoded: mended as they are (their attrs hold no scale)
+        v = attrs_of if ref and attrs_of else role
+        expr = (f"{v} * {ratio:g}" if offset == 0.0 else
+                f"({v} - {offset:g}) * {ratio:g} + {offset:g}")
+        fix = f"rescale the decoded values, `{v} = {expr}`" + cli_retag
+    elif ref and attrs_of:  # 1: the attribute dropped (a stale scale on Kelvin)
         fix = (f"drop it: `del {attrs_of}.attrs['scale_factor']`" if s2 == 1.0 else
                f"set `{attrs_of}.attrs['scale_factor'] = {s2:g}`")
+    elif ref and own_scale:  # the reference's own attribute: evaluate refuses both
+        fix = (f"set `reference.attrs['scale_factor'] = {s2:g}` (its own attribute: "
+               "`reference_scale` beside it is refused)" + cli_retag)
+    elif ref:
+        fix = (f"pass `reference_scale={s2:g}`"
+               # (a scale of 1: a typed scale to drop, the command line's own hint)
+               + ("" if source is not None or s2 == 1.0 else
+                  f" (where the scale is the reference's own 'scale_factor' attribute, set "
+                  f"`reference.attrs['scale_factor'] = {s2:g}` instead: evaluate refuses "
+                  f"both; on the command line: `--reference-scale {s2:g}` where typed; "
+                  + _OWN_TAG_HINT.format("scales", f"{s2:g}") + ")"))
     else:
         scale_flag = {"coarse LST": "--coarse-scale", "truth": "--truth-scale"}.get(
             what, "--scale")
-        fix = (f"pass `reference_scale={s2:g}`" if ref else
-               f"set `{role}.attrs['scale_factor'] = {s2:g}`"
-               # (a scale of 1: the command line's own hint says drop the typed flag)
-               + (f" (on the command line: `{scale_flag} {s2:g}`)"
+        fix = (f"set `{role}.attrs['scale_factor'] = {s2:g}`"
+               + (cli_retag if own_scale else
+                  # (a scale of 1: the command line's own hint says drop the typed flag)
+                  f" (on the command line: `{scale_flag} {s2:g}`)"
                   if on_cli and s2 != 1.0 else ""))
     rescale = (f"{what_s} {scale:g} is {how}: with {s2:g} the median would be {fixed:.1f} K "
                "(MOD11A1 LST takes 0.02, ASTER's K x 10 0.1); " + fix)
@@ -3129,6 +3241,37 @@ def _scaled_twice(finite: np.ndarray, median: float, physical_range: tuple[float
             "`mask_and_scale=True`)")
 
 
+def _reader_coding(stored: tuple[float, float, float],
+                   packed: tuple[float, float, bool] | None,
+                   ) -> tuple[tuple[float, float, float], bool]:
+    """The coding that made decoded values from the stored ones, and whether the reader
+    applied it: the attrs' (``stored``) where they declare one, else a CF-packed file's
+    (``packed``: :func:`_packed_stored`'s, from the encoding), which :func:`_wrong_scale`
+    judges alike."""
+    scale, offset, celsius = stored
+    if ((scale, offset) == (1.0, 0.0) and packed is not None
+            and (packed[0], packed[1]) != (1.0, 0.0)):
+        return (packed[0], packed[1], celsius), True
+    return stored, False
+
+
+def _tenfold_first(wrong: str) -> bool:
+    """Whether ``wrong`` (:func:`_wrong_scale`) opens with a scale too small by a power of ten
+    that gives a land surface (other than 1: dropping a typed scale is the command line's own
+    hint): before degrees Celsius, which read such values with a tenth of their contrast
+    (MOD11A1 under 0.002: std 0.29 K for 2.91 K, exit 0)."""
+    m = re.match(r"the scale (?:\([^)]*\) )?\S+ is [\d.]+ times too small: with (\S+) ", wrong)
+    return m is not None and float(m[1]) != 1.0
+
+
+def _celsius_reading(spread: tuple[float, float], degc: str) -> str:
+    """The degrees-Celsius reading offered after a tenfold scale (:func:`_tenfold_first`),
+    with the scene's span it gives (``spread``: 1st-99th percentiles as decoded)."""
+    return (f"if they are degrees Celsius after all (the scene then spans only "
+            f"{spread[0]:.1f}-{spread[1]:.1f} degC, 1st-99th percentiles, a tenth or less of the "
+            f"spread the scale gives: likelier a scale too small), {degc}")
+
+
 def _range_cause(
     finite: np.ndarray,
     median: float,
@@ -3143,6 +3286,7 @@ def _range_cause(
     maskable: bool = True,
     what: str = "LST",
     stored_kind: str | None = None,
+    source: tuple[str, str | None] | None = None,
 ) -> str:
     """The likely cause, and its fix, of decoded values outside ``physical_range`` (``cli``: with
     the command line's option for it, for the LST input; ``what``: the input's role, whose
@@ -3158,6 +3302,7 @@ def _range_cause(
     ``maskable``: the caller takes ``mask_out_of_range`` (a scale's advice names it for stray
     pixels, :func:`_covering`). ``stored_kind``: the stored integers' kind, 'u' or 'i' (None:
     unknown or floats), which ranks two readings that both fit (:func:`_wrong_scale`).
+    ``source``: the (path, variable) read, whose own tags a fix rewrites on the command line.
     """
     lo, hi = physical_range
     scale, offset, celsius = stored
@@ -3316,9 +3461,14 @@ def _range_cause(
                for (k, c, what, mk), n, z in zip(fits, strays, fills)]
         return ("values look scaled: " + "; ".join(how) + _ambiguity(fits, strays) + c2l2
                 + counts)
-    wrong = _wrong_scale(median, stored, physical_range, ref, like, attrs_of,
+    # values the reader decoded (a CF-packed NetCDF): its scale and offset judged as the
+    # attrs' are (0.002 for 0.02 was told only 'set units degC', a tenth of the contrast)
+    coding, decoded = _reader_coding(stored, packed)
+    if decoded:
+        fill_free = cache(partial(_fill_free_spread, finite, coding))
+    wrong = _wrong_scale(median, coding, physical_range, ref, like, attrs_of,
                          spread=fill_free, cli=cli, what=what,
-                         stored_kind=stored_kind)
+                         stored_kind=stored_kind, source=source, decoded=decoded)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
     # plausible as Fahrenheit
@@ -3343,8 +3493,14 @@ def _range_cause(
     if twice:
         return twice
     if median < lo and float(finite.min()) > -100:
-        return (f"values look like degrees Celsius: set `{v}.attrs['units'] = 'degC'`"
-                + (" (`--units degC` on the command line)" if cli else "")
+        degc = (f"set `{v}.attrs['units'] = 'degC'`"
+                + (" (`--units degC` on the command line)" if cli else ""))
+        if _tenfold_first(wrong):
+            return ("values look like degrees Celsius, but likelier Kelvin under a scale too "
+                    "small: "
+                    + wrong + "; or " + _celsius_reading(fill_free(), degc)
+                    + (f"; if they are {landsat}" if no_offset else ""))
+        return ("values look like degrees Celsius: " + degc
                 + (f"; or {wrong}" if wrong else "")
                 + (f"; if they are {landsat}" if no_offset else ""))
     if wrong:
@@ -3861,6 +4017,7 @@ def _lst_verdict(
     step_vars: Sequence[str] | None = None,
     declared_fills: tuple[float, ...] = (),
     stored_kind: str | None = None,
+    source: tuple[str, str | None] | None = None,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
@@ -3879,7 +4036,8 @@ def _lst_verdict(
     ``maskable``: see :func:`decode_lst`. ``names``: per image (flat order), ``(where, drop)``
     of :func:`_image_name`, or None (a single image): an image wholly out of range is named,
     with the call that drops it. ``step_vars``: see :func:`decode_lst`. ``stored_kind``: see
-    :func:`_range_cause`. ``declared_fills``: the
+    :func:`_range_cause`. ``source``: the (path, variable) read (:func:`_wrong_scale`).
+    ``declared_fills``: the
     finite fills the attrs declare (as stored), which a fill advice keeps
     (:func:`_declare_fill_advice`)."""
     lead = imgs.shape[:-2]
@@ -4027,10 +4185,20 @@ def _lst_verdict(
                         f"at {median:.1f} degC; the file's producer can tell), set "
                         f"`{v}.attrs['units'] = 'degC'`"
                         + (" (`--units degC` on the command line)." if cli else "."))
-                wrong = _wrong_scale(median, stored, physical_range, what == "reference",
-                                     _like_at(like, i), attrs_of,
-                                     spread=partial(_fill_free_spread, finite, stored),
-                                     cli=cli, what=what, stored_kind=stored_kind)
+                coding, decoded = _reader_coding(stored, packed)
+                free = cache(partial(_fill_free_spread, finite, coding))
+                wrong = _wrong_scale(median, coding, physical_range, what == "reference",
+                                     _like_at(like, i), attrs_of, spread=free,
+                                     cli=cli, what=what, stored_kind=stored_kind,
+                                     source=source, decoded=decoded)
+                if _tenfold_first(wrong):
+                    # the scale first: degrees Celsius read the scene squeezed (exit 0)
+                    raise UnitsError(
+                        f"the {what} has no 'units' attribute and its values (median "
+                        f"{median:.1f}) look like degrees Celsius, but likelier Kelvin under a "
+                        f"scale too small: {wrong}; or " + _celsius_reading(
+                            free(), f"set `{v}.attrs['units'] = 'degC'`"
+                            + (" (`--units degC` on the command line)" if cli else "")) + ".")
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     f"look like degrees Celsius. Set `{v}.attrs['units'] = 'degC'` to convert, or "
@@ -4179,10 +4347,14 @@ def _lst_verdict(
         whole_out = n_out == finite.size and finite.size >= FILL_MIN_PIXELS
         where, drop = names[i] if names is not None and whole_out else (None, None)
         step = ("an image" if where is None else f"the image at {where}")
-        step_fix = ("" if drop is None else
+        uniform = drop is not None and float(finite.min()) == float(finite.max())
+        # a step's drop only where another image of the cube holds temperatures (or, one image
+        # per task, the others unseen): a cube wholly out for one cause (an extra offset on
+        # every step) was told to drop its first step, then the next
+        step_fix = ("" if drop is None or (not uniform and flat.shape[0] > 1
+                                           and not _others_in_range(flat, i, lo, hi)) else
                     _step_fix_text(where, drop, finite, what, v, as_stored, in_file, cli,
                                    step_vars, declared_fills))
-        uniform = drop is not None and float(finite.min()) == float(finite.max())
         # a block of this one image (a dask cube read one step per chunk, the usual layout):
         # the other images unseen, a fill's usual value on every pixel is judged a missing
         # date (the units advice came back there, and failed on the next step when followed)
@@ -4224,7 +4396,7 @@ def _lst_verdict(
             cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                      or _range_cause(finite, median, physical_range, stored, units_known, ref,
                                      cli, _like_at(like, i), attrs_of, packed, what=what,
-                                     stored_kind=stored_kind))
+                                     stored_kind=stored_kind, source=source))
             raise PhysicalRangeError(
                 f"every valid {what} value of {step} ({_kelvin_text(vmin)} to "
                 f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) is outside the physical range {lo:g}-{hi:g} K, so "
@@ -4281,7 +4453,7 @@ def _lst_verdict(
         cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
                                  _like_at(like, i), attrs_of, packed, maskable, what=what,
-                                 stored_kind=stored_kind))
+                                 stored_kind=stored_kind, source=source))
         fix = ("" if keep_out_of_range else
                # a cube's step wholly out: refused when followed (nothing left), its drop said
                "" if drop is not None else
@@ -4297,7 +4469,8 @@ def _lst_verdict(
             raise PhysicalRangeError(
                 f"every valid {what} value of {step} ({_kelvin_text(vmin)} to "
                 f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) falls outside the "
-                f"physical range {lo:g}-{hi:g} K: {cause}.{fix} {step_fix}"
+                f"physical range {lo:g}-{hi:g} K: {cause}.{fix}"
+                + (f" {step_fix}" if step_fix else "")
             )
         raise PhysicalRangeError(
             f"{what} values from {_kelvin_text(vmin)} to {_kelvin_text(vmax)} K (median "
@@ -4427,6 +4600,16 @@ def _refuse_other_quantity(da: xr.DataArray, what: str) -> None:
             + ("rename the array" if key == "name" else f"drop the {key}")
             + " if the label is wrong."
         )
+
+
+def _source_of(da: xr.DataArray) -> tuple[str, str | None] | None:
+    """The file ``da`` was read from (xarray's and rioxarray's ``encoding['source']``) and its
+    variable's name, or None: where a refusal's command-line way rewrites the file's own
+    scale or offset tag (:func:`_retag_command`)."""
+    path = da.encoding.get("source")
+    if not isinstance(path, str) or not path:
+        return None
+    return path, da.name if isinstance(da.name, str) else None
 
 
 def decode_lst(
@@ -4660,6 +4843,7 @@ def decode_lst(
         stale_scale=stale_scale,
         int_stored=int_stored,
         stored_kind=stored_kind,
+        source=_source_of(da),
         # the reader's scale (a scale of 1 leaves the values as stored): fills named as stored
         packed=(None if packed is None or packed == (1.0, 0.0) else
                 (packed[0], packed[1], enc_dtype is not None and enc_dtype.kind in "iu")),
