@@ -90,7 +90,7 @@ def test_adapt_psf_in_metres_refused_naming_the_conversion():
     # the advice, followed
     cfg = Adaptation.parse({"psf": 350 / 926.6})
     assert cfg.psf_fine(F) == pytest.approx(MODIS_PSF_COARSE * F, rel=1e-3)
-    assert Adaptation.parse({"psf": 1.5}).psf == 1.5  # a wide but plausible PSF stays
+    assert Adaptation.parse({"psf": 0.8}).psf == 0.8  # a wide but plausible PSF stays
 
 
 def test_adapt_psf_in_metres_refused_by_upscale():

@@ -68,9 +68,13 @@ __all__ = [
 #: 1.51 fine pixels.
 MODIS_PSF_COARSE = 350.0 / 926.625433055833
 
-#: Largest Gaussian PSF width (coarse pixels) :class:`Adaptation` takes: a sensor's PSF is about
-#: its pixel (MODIS 0.38); a larger one is a width in metres, or in fine pixels.
-PSF_MAX_COARSE = 3.0
+#: Largest Gaussian PSF width (coarse pixels) :class:`Adaptation` takes: a sensor's PSF sigma is
+#: under its pixel (MODIS 0.378; FWHM 2.35 px at this bound); a larger one is a width in metres,
+#: or in fine pixels (as ``degraded_pairs(psf=1.51)`` and the losses' ``psf_sigma`` give MODIS's).
+PSF_MAX_COARSE = 1.0
+
+#: The MODIS 1 km pixel (m) the refusal of a psf out of range converts metres with
+_MODIS_PIXEL_M = 926.6
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,9 @@ class Adaptation:
     psf : float, "modis" or None
         Gaussian PSF width of the coarse sensor in *coarse* pixels (``"modis"``:
         :data:`MODIS_PSF_COARSE`, 0.378 px, i.e. 350 m on a 926.6 m pixel); None or 0: a box.
-        At most :data:`PSF_MAX_COARSE`: a width in metres is ``metres / coarse pixel size``.
+        At most :data:`PSF_MAX_COARSE`: a width in metres is ``metres / coarse pixel size``, a
+        width in fine pixels (``degraded_pairs``' ``psf=``) is ``that / factor`` (1.51 at x4:
+        0.378).
     alpha : float
         Weight of the coarse-consistency term; guided models add ``(1 - alpha)`` times the
         detail term of :func:`~xlstsr.nn.losses.sif_loss`. 1 (default): consistency only;
@@ -137,16 +143,9 @@ class Adaptation:
             _number("psf", self.psf, 0.0, hint="a Gaussian width in coarse pixels, 'modis' or None")
             if float(self.psf) > PSF_MAX_COARSE:
                 # psf=350 (MODIS's 350 m, as coarsen's psf= takes it) ran as 350 coarse
-                # pixels: 30x slower and further from the coarse input than no adaptation
-                raise ValueError(
-                    f"adaptation psf is a Gaussian width in coarse pixels (MODIS: 'modis', "
-                    f"{MODIS_PSF_COARSE:.3f} px, i.e. 350 m on a 926.6 m pixel), and "
-                    f"{self.psf!r} coarse pixels is no sensor's PSF (at most "
-                    f"{PSF_MAX_COARSE:g} here): a width in metres (as coarsen's psf= takes it) "
-                    "is psf in metres / the coarse pixel size in metres, e.g. "
-                    f"{{'psf': {float(self.psf):g} / 926.6}} for a MODIS 1 km pixel, or "
-                    "psf='modis'."
-                )
+                # pixels, psf=1.51 (MODIS in fine pixels at x4, as degraded_pairs' psf=) as 4x
+                # MODIS's width: both further from the coarse input than no adaptation
+                raise ValueError(_psf_out_of_range(float(self.psf)))
         _number("alpha", self.alpha, 0.0, 1.0, hint="the weight of the coarse-consistency term")
         if self.gain is not None:
             _number("gain", self.gain, hint="K per guide unit, or None to fit it on the scene")
@@ -215,6 +214,33 @@ class Adaptation:
     def as_dict(self) -> dict[str, Any]:
         """The settings as plain JSON values (provenance, dask tokens)."""
         return dataclasses.asdict(self)
+
+
+def _psf_out_of_range(psf: float) -> str:
+    """The refusal of an adaptation psf above :data:`PSF_MAX_COARSE`, naming the two unit
+    mix-ups (metres, fine pixels) with the conversions of ``psf`` that give a sensor's width."""
+    # the readings offered with this value are those that land on a plausible PSF (0.1-1 coarse
+    # pixel): 3.02 / 926.6 is a valid number but a box, not the MODIS PSF 3.02 fine pixels at x8 is
+    plausible = (0.1, PSF_MAX_COARSE)
+    metres = psf / _MODIS_PIXEL_M
+    readings = []
+    if plausible[0] <= metres <= plausible[1]:
+        readings.append(f"if it is metres on a MODIS 1 km pixel, "
+                        f"{{'psf': {psf:g} / {_MODIS_PIXEL_M:g}}} ({metres:.3f})")
+    factors = [f for f in (2, 4, 8, 16, 32) if plausible[0] <= psf / f <= plausible[1]]
+    if factors:
+        shown = ", ".join(f"{psf / f:.3f} at x{f}" for f in factors)
+        readings.append(f"if it is fine pixels, {{'psf': {psf:g} / factor}} ({shown})")
+    likely = f" For {psf:g}: {'; '.join(readings)}." if readings else ""
+    return (
+        f"adaptation psf is a Gaussian width in coarse pixels, and {psf:g} coarse pixels is no "
+        f"sensor's PSF (its sigma is under one coarse pixel: at most {PSF_MAX_COARSE:g} here; "
+        f"MODIS: psf='modis', {MODIS_PSF_COARSE:.3f} px, i.e. 350 m on a 926.6 m pixel). A width "
+        "in metres (as coarsen's psf= takes it) is metres / the coarse pixel size in metres "
+        f"(MODIS: 350 / {_MODIS_PIXEL_M:g} = {MODIS_PSF_COARSE:.3f}); a width in fine pixels (as "
+        "degraded_pairs' psf= and the losses' psf_sigma= take it) is that / the factor (MODIS "
+        f"at x4: 1.51 / 4 = {MODIS_PSF_COARSE:.3f}).{likely} Or give psf='modis'."
+    )
 
 
 def _whole(name: str, value: Any, minimum: int, hint: str = "") -> None:

@@ -109,10 +109,41 @@ def fit_normalisation(model: torch.nn.Module, patches: PatchSet) -> dict[str, An
     gm = gs = None
     if patches.guide is not None and getattr(model, "n_guide", 0):
         g = patches.guide.transpose(0, 1).reshape(patches.guide.shape[1], -1).numpy()
+        _require_guide_bands(g, patches, model)
         gm = np.nanmean(g, axis=1)
         gs = np.maximum(np.nanstd(g, axis=1), 1e-3)
     model.set_normalisation(offset, scale, gm, gs)
     return model.normalisation()
+
+
+def _require_guide_bands(g: np.ndarray, patches: PatchSet, model: torch.nn.Module) -> None:
+    """Refuse a guide band with no finite value in the training patches ``g`` (bands, values):
+    its mean and std are NaN (set_normalisation's refusal named neither the band nor the
+    split; before it, the band trained always flagged invalid and the model saved as NaN
+    weights). make_patches refuses a band empty in the whole guide, not one valid only in the
+    validation split (or at held-out positions)."""
+    empty = np.flatnonzero(~np.isfinite(g).any(axis=1))
+    if not empty.size:
+        return
+    inputs = _model_inputs(model)
+    labels = (inputs[1:] if inputs is not None and len(inputs) == g.shape[0] + 1
+              else [None] * g.shape[0])
+    bands = ", ".join(f"{labels[i]!r} (index {i})" if labels[i] else f"index {i}" for i in empty)
+    scenes = list(dict.fromkeys(_shown(v) for v in patches.scene))  # dates shown as dates
+    shown = ", ".join(map(str, scenes[:8])) + (f", ... ({len(scenes)} in all)"
+                                               if len(scenes) > 8 else "")
+    where = "images at stack positions" if patches.scenes_by_position else "scenes"
+    their = "their" if empty.size > 1 else "its"
+    raise XlstsrError(
+        f"guide band{'s' * (empty.size > 1)} {bands} (of {g.shape[0]}) "
+        f"hold{'s' * (empty.size == 1)} no valid value in the training split "
+        f"({len(patches)} patches of {where} {shown}; valid only in the validation split or "
+        f"at held-out positions, if anywhere): the model cannot learn {their} statistics "
+        f"(normalisation) nor {their} use. Put scenes or positions where it is valid into the "
+        "training split (e.g. other val_scenes= of split_by_scene), drop the band from the "
+        "guide (and build the model with n_guide one fewer), or fill it where it is missing "
+        "before the patches are cut (a value, or a neighbouring date's band)."
+    )
 
 
 #: ``normalise`` of :func:`fit` / :class:`SuperResolutionModule` that fits the normalisation
