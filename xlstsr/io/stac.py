@@ -1376,16 +1376,11 @@ def _plausible_reading(href: str, nodata: float | None,
     several do and give the same temperature (within 0.05 K: degC x 0.01 with offset 0 and
     the same numbers as K with offset 273.15), the first of them, not alone. None where no
     reading does, several disagree, or the file holds no valid value."""
-    import rasterio
-
     from ..validate import PHYSICAL_RANGE_K
 
-    with rasterio.open(href) as src:
-        v = _float_sample(src, nodata)
-    if not v.size:
+    medians = _reading_medians(href, nodata, readings)
+    if medians is None:
         return None
-    med = float(np.median(v))
-    medians = {n: (med * sc + off, u) for n, (sc, off, u) in readings.items()}
     kelvin = {n: m + (273.15 if temperature_units(u) == "C" else 0.0)
               for n, (m, u) in medians.items()}
     ok = [n for n, k in kelvin.items() if PHYSICAL_RANGE_K[0] <= k <= PHYSICAL_RANGE_K[1]]
@@ -1394,6 +1389,22 @@ def _plausible_reading(href: str, nodata: float | None,
     if ok and max(kelvin[n] for n in ok) - min(kelvin[n] for n in ok) <= 0.05:
         return ok[0], medians, False
     return None
+
+
+def _reading_medians(href: str, nodata: float | None,
+                     readings: dict[str, tuple[float, float, str | None]]
+                     ) -> dict[str, tuple[float, str | None]] | None:
+    """Each of ``readings``' (name -> (scale, offset, unit)) median of a sample of the file's
+    valid stored values (:func:`_float_sample`), with its unit; None where the file holds no
+    valid value."""
+    import rasterio
+
+    with rasterio.open(href) as src:
+        v = _float_sample(src, nodata)
+    if not v.size:
+        return None
+    med = float(np.median(v))
+    return {n: (med * sc + off, u) for n, (sc, off, u) in readings.items()}
 
 
 #: the first item of the constant tuple an advised modifier's list (:func:`_fix_advice`) ends with,
@@ -1528,11 +1539,18 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
     degC), the reading whose sample median is a plausible temperature in its own unit
     (:func:`_plausible_reading`: the items' over the header's, the header's whole with its
     unit, or the items' fields alone) is taken, with its unit, and with a warning naming
-    both, for each collection: none where the readings give the same temperature, or the
-    items' offset over a header's 0 is the one plausible (GDAL writes 0 beside any scale).
-    Refused where none is plausible, several disagree, or the asset is no temperature. Every
-    asset refused is named at once, with one modifier that fixes them all and calls
-    ``modifier`` (the user's) first (:func:`_fix_advice`)."""
+    both, for each collection: none where the readings give the same temperature. A header's
+    offset 0 beside the items' own scale is GDAL's default (it writes 0 beside any scale), so
+    the items' offset over it is read silently where the items' reading is plausible
+    (Landsat ST's 0.00341802 / 149: a hot scene reads 158 K by the header, plausible too) or
+    the asset is no temperature (reflectance 0.0001 / -0.1), the header's only where the
+    items' is not (warned). Temperature units are compared whatever the header's scaling
+    (float Kelvin tagged 'K' under the items' degC). Refused where none is plausible, several
+    disagree, or the asset is no temperature, with each reading's sample median. Every asset
+    refused is named at once, with one modifier that fixes them all and calls ``modifier``
+    (the user's) first (:func:`_fix_advice`), and a ``gdal_edit.py`` command that writes the
+    items' scale and offset into the header. Collections read with one scaling share a unit
+    where one's files give none."""
     out = dict(codings)
     remote: list[tuple[str, Any, str | None, np.dtype]] = []
     clash: list[str] = []
@@ -1570,8 +1588,10 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
             unit = base.unit or file_unit
             # a unit comes with the scaling it is given with: a header's offset 273.15 in K
             # under the items' scale and degC labelled Kelvin values degC
+            # (a header of no scaling too: float Kelvin tagged 'K' under the items' degC was
+            # labelled 305 degC)
             kinds = {temperature_units(base.unit), temperature_units(file_unit)}
-            unit_clash = bool(header) and None not in kinds and len(kinds) == 2
+            unit_clash = None not in kinds and len(kinds) == 2
             contra = [f for f in ("scale", "offset") if f in header and f in ours
                       and not math.isclose(ours[f], header[f], rel_tol=1e-6, abs_tol=1e-9)]
             if not contra and not unit_clash:
@@ -1585,18 +1605,37 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
             if alone != readings["items"]:
                 readings["items alone"] = alone
             coll = "" if c is None else f" (collection {c!r})"
+            hdr = {"scale": sc, "offset": off}  # a header of no scaling says 1 / 0 with its unit
             shown = contra if not unit_clash else ["scale", "offset"]
             both = (f"asset {key!r}: the items give "
                     + ", ".join([f"{f} {ours[f]:g}" for f in shown if f in ours]
                                 + ([f"unit {base.unit!r}"] if unit_clash else []))
                     + f", its file {os.path.basename(h)}'s header{coll} "
-                    + ", ".join([f"{f} {header[f]:g}" for f in shown]
+                    + ", ".join([f"{f} {hdr[f]:g}" for f in shown]
                                 + ([f"unit {file_unit!r}"] if unit_clash else [])))
+            # GDAL writes offset 0 beside any scale, so a header's 0 beside the items' own
+            # scale is weak evidence: the items' reading stands where it is plausible (Landsat
+            # ST 0.00341802 / 149 over 0.00341802 / 0: a 307 K scene reads 158 K by the
+            # header, 'plausible' too, and was refused), or, for an asset no temperature
+            # (reflectance 0.0001 / -0.1 over 0.0001 / 0), always, as the catalogue declares
+            gdal_zero = contra == ["offset"] and off == 0.0 and not unit_clash
+            if gdal_zero and (temperature_units(unit) is None or _plausible_reading(
+                    h, base.nodata, {"items": readings["items"]}) is not None):
+                read[c] = (merged["scale"], merged["offset"], unit, h, "")
+                continue
             pick = (_plausible_reading(h, base.nodata, readings)
                     if temperature_units(unit) is not None else None)
             if pick is None:
+                medians = (_reading_medians(h, base.nodata, readings)
+                           if temperature_units(unit) is not None else None)
+                if medians:  # what each reading gives, to judge by (none or both plausible)
+                    both += (" (a sample's median " + ", ".join(
+                        f"{m:.6g} {u} by the {n}" for n, (m, u) in medians.items()) + ")")
+                if not unit_clash:  # a header rewritten to the items' whole reading
+                    both += (f"; if the items are right: `gdal_edit.py -scale "
+                             f"{merged['scale']!r} -offset {merged['offset']!r} {h}`")
                 clash.append(both)
-                fixes[key] = {f: header[f] for f in shown}  # the contradicted fields only
+                fixes[key] = {f: hdr[f] for f in shown}  # the contradicted fields only
                 if unit_clash:
                     fixes[key]["unit"] = file_unit
                 read.clear()
@@ -1605,10 +1644,8 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
             r = readings[which]
             read[c] = (r[0], r[1], r[2], h,
                        "its header's over the items', " if which == "header" else "")
-            # the same temperature both ways, or the items' offset over a header's 0 (GDAL
-            # writes 0 beside any scale) the only plausible reading: nothing to tell
-            if not only or (which == "items" and contra == ["offset"] and off == 0.0
-                            and not unit_clash):
+            # the same temperature both ways: nothing to tell
+            if not only:
                 continue
             says = {"header": "header says", "items": "items say",
                     "items alone": "items say, none of the header's fields"}
@@ -1622,15 +1659,18 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
             continue
         # one coding per asset: collections read differently (A's DNs by its header's 0.02,
         # B's float Kelvin by the items' 1) cannot share one; B was read 5.48 K by A's
-        if len({(sc, off, temperature_units(u) or u)
-                for sc, off, u, _, _ in read.values()}) > 1:
+        # (a unit alone is no other scaling where one collection's files have none, or both
+        # say one temperature unit: 'K' beside none was refused with nothing to tell apart)
+        kinds = {temperature_units(u) or u for _, _, u, _, _ in read.values() if u}
+        if len({(sc, off) for sc, off, *_ in read.values()}) > 1 or len(kinds) > 1:
             taken = [f for f in ("scale", "offset") if f not in given]
             picked = any(how for *_, how in read.values())
             shown = "; ".join(
                 f"collection {c!r}: " + ", ".join(
-                    f"{f} {v:g}" for f, v in (("scale", sc), ("offset", off))
-                    if f in taken or picked) + f" ({how}{os.path.basename(h)})"
-                for c, (sc, off, _, h, how) in read.items())
+                    [f"{f} {v:g}" for f, v in (("scale", sc), ("offset", off))
+                     if f in taken or picked] + ([f"unit {u!r}"] if len(kinds) > 1 else []))
+                + f" ({how}{os.path.basename(h)})"
+                for c, (sc, off, u, h, how) in read.items())
             gives = (f"the items give its {' and '.join(sorted(given))}" if given
                      else "the items give neither scale nor offset")
             first = next(iter(read))
@@ -1643,6 +1683,8 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
         for text in said:
             warn(text, UserWarning)
         sc, off, unit, href, _ = next(iter(read.values()))
+        # the unit one collection's files give where another's give none
+        unit = unit or next((u for _, _, u, _, _ in read.values() if u), None)
         if (sc, off) == (base.scale, base.offset) and (not base.unit or unit == base.unit):
             continue
         log.info("open_stac: asset %r scaled as its files declare (%s): scale %g, offset %g",
@@ -1668,17 +1710,16 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
             + ". One of them is wrong, and decoded the wrong way the values would be labelled "
             "in the wrong units (MOD11A1 digital numbers ~13,700 as Kelvin under an items' "
             "scale of 1). If the header is right, give the items its scale and offset (the "
-            "modifier that follows); if the "
-            "items are right, rewrite the files' header without a scaling (`gdal_edit.py "
-            "-scale 1 -offset 0 FILE`: a header of scale 1, offset 0 leaves the items' own)")
+            "modifier that follows); if the items are right, rewrite the files' header to "
+            "their scale and offset (the `gdal_edit.py` given with each asset, on a copy "
+            "where the files are not yours)")
     raise XlstsrError(
         ". ".join(parts) + ". A modifier that sets the scale and offset of every asset "
         "named (" + ("MODIS LST's 0.02, 0 for those without a scale: put the product's own; "
                      if remote else "")
         + ("it calls the modifier you pass first" if modifier is not None else
            "put a call of any modifier you pass first in its list") + "): "
-        + _fix_advice(items, fixes, modifier) + ". Or pass decode=False and decode the stored values "
-        "yourself."
+        + _fix_advice(items, fixes, modifier) + "."
     )
 
 
