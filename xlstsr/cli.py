@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import functools
 import importlib
 import json
@@ -21,7 +22,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from .errors import warn
 
@@ -1468,15 +1469,36 @@ def _scaled_into_celsius_hint(message: str, command: str | None,
 _AGGREGATE_FIRST = "aggregate the reference onto sr's grid first:"
 
 
+class _ReferenceRead(NamedTuple):
+    """How an ``xlstsr evaluate`` run read its reference file: its ``--reference-mask`` files
+    (``masks``; an appended option, not among the typed values), its ``variable``, whether the
+    file packs it (``scale_factor``/``add_offset`` in the variable's own encoding, whatever the
+    file's suffix) and ``fill``, the ``--reference-nodata`` it compared with the values as read
+    (:func:`_stored_reference_nodata`'s resolution)."""
+
+    masks: tuple[str, ...] = ()
+    variable: str | None = None
+    packed: bool = False
+    fill: float | None = None
+
+
+#: the reading of the evaluate run in progress (:func:`_evaluate`), for its advice
+#: (:func:`_aggregate_hint`): the advice opened the file again to count its fill a second time
+#: (review 50a/4) and judged packing by a .nc suffix (a packed .zarr's fill was missed, 50a/2)
+_REFERENCE_READ: contextvars.ContextVar[_ReferenceRead | None] = contextvars.ContextVar(
+    "xlstsr_reference_read", default=None)
+
+
 def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
     """evaluate's warning of a much finer reference, with the command line's way: no flag of
     ``xlstsr evaluate`` aggregates it (this run scores on the reference's grid, as the warning
     says); rasterio's ``rio warp --like SR --resampling average`` (installed with xlstsr) puts
     the reference file on sr's grid, its fill kept out of the means (``--src-nodata``; a
-    scaled or packed reference is decoded in Python first, a typed ``--reference-nodata``
-    masked there as this run read it, stored or decoded, as its readers mask only a fill the
-    file declares; a Landsat Collection 2 Level-2 scene is written as its reader decodes and
-    masks it)."""
+    scaled or packed reference, packed as the run read it (:data:`_REFERENCE_READ`: its
+    variable's encoding, whatever the suffix), is decoded in Python first, a typed
+    ``--reference-nodata`` masked there as this run read it, stored or decoded, as its readers
+    mask only a fill the file declares; a Landsat Collection 2 Level-2 scene is written as its
+    reader decodes and masks it, its ``--reference-mask`` GeoTIFFs applied)."""
     if _AGGREGATE_FIRST not in message or "rio warp" in message:
         return message
     typed = typed or {}
@@ -1499,13 +1521,23 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         # spatial_ref coordinate without grid_mapping): `rio warp` of it raised "no affine
         # transformation" and left an all-0 file, then refused as "no valid pixel"
         var, crs = _crs_gdal_misses(ref, typed.get("--reference-crs"))
-        # GDAL's warp drops a packed variable's scale_factor/add_offset: the aggregate held
-        # the stored numbers (2047-3241 'K' for uint16 x 0.1), refused with the same flags
-        var = var or _packed_variable(ref)
     # a GeoTIFF's scale/offset tags are dropped by `rio warp` too (its aggregate of ASTER's
     # K x 10 was refused as 2047-3241 K, a Landsat-coded one got Python-only advice)
     tagged = ref.lower().endswith((".tif", ".tiff")) and _tif_scaled(ref)
-    packed = tagged or (var is not None and _packed_variable(ref, var) is not None)
+    # GDAL's warp drops a packed variable's scale_factor/add_offset: the aggregate held the
+    # stored numbers (2047-3241 'K' for uint16 x 0.1), refused with the same flags. Packed as
+    # the run read the variable (its encoding), whatever the suffix: a packed .zarr was taken
+    # for plain (its typed stored fill went to `rio warp`, matching nothing decoded: RMSE 2.34 K
+    # for 1.77 K on ASTER pair 001); the file's own encoding where no run is in progress
+    read = _REFERENCE_READ.get()  # (None outside a run)
+    if ref.lower().endswith((".tif", ".tiff")):
+        packed_var = None
+    elif read is not None:
+        packed_var = (var or read.variable) if read.packed else None
+    else:
+        packed_var = _packed_variable(ref, var)
+    var = var or packed_var
+    packed = tagged or packed_var is not None
     if packed:
         nodata = ""  # decoded: the fill is NaN (the typed stored value is no more in the file)
     if tagged or not (ref.lower().endswith((".tif", ".tiff"))
@@ -1530,13 +1562,15 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         if packed and fill is not None and math.isfinite(fill):
             # the typed fill masked as the run read it: the readers mask only a fill the file
             # declares (ASTER's undeclared 0 was written as 0 K and averaged in). As stored,
-            # before decoding; a packed .nc's decoded value (273.15 typed for a stored 0 of
-            # x 0.01 + 273.15), which the run masks as read, on the decoded values (compared as
-            # stored it matched nothing: 49,958 pixels of 273.15 K were averaged in)
-            # (decoded: in float64, as evaluate compares it)
+            # before decoding, where the run read it so; where the run kept the value typed (a
+            # packed file's decoded value, 273.15 typed for a stored 0 of x 0.01 + 273.15, or
+            # one both readings give alike), on the decoded values in their own type, as
+            # evaluate compares them (compared as stored it matched nothing; in float64, a file
+            # of float32 scale_factor/add_offset decodes to float32, whose 273.15 is
+            # 273.1499939: 49,958 pixels of 273.15 K were averaged in, RMSE 2.34 K for 1.77 K)
+            decoded = read is not None and read.fill is not None and read.fill == float(fill)
             raw = (f"rioxarray.open_rasterio({json.dumps(ref)})" if tagged
-                   else f"xr.open_dataset({json.dumps(ref)})[{json.dumps(var)}]"
-                   ".astype(\"float64\")" if _fill_read_decoded(ref, var, fill)
+                   else f"xr.open_dataset({json.dumps(ref)})[{json.dumps(var)}]" if decoded
                    else f"xr.open_dataset({json.dumps(ref)}, mask_and_scale=False)"
                    f"[{json.dumps(var)}]")
             opened += f".where({raw} != {float(fill)!r})"
@@ -1549,9 +1583,13 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         place = "" if var or tagged else " (VARIABLE: the reference's variable)"
         but = {"--reference-variable": "a GeoTIFF of one band",
                "--reference-nodata": "its fill is NaN now",
-               "--reference-scale": "decoded now", "--reference-offset": "decoded now"}
-        drop = [flag for flag in but if typed.get(flag) is not None
-                and (flag == "--reference-variable" or packed)]
+               "--reference-scale": "decoded now", "--reference-offset": "decoded now",
+               # (on the reference's grid: refused beside the aggregate)
+               "--reference-mask": "on the reference's own grid: set its non-0 pixels NaN in "
+                                   "the Python step, `.where(MASK == 0)`, before aggregating"}
+        given = {**typed, "--reference-mask": (read.masks or None) if read else None}
+        drop = [flag for flag in but if given.get(flag) is not None
+                and (flag in ("--reference-variable", "--reference-mask") or packed)]
         return message + (
             " On the command line no flag of `xlstsr evaluate` aggregates the reference: this "
             "run scores on the reference's grid, as said. To score at sr's scale, write the "
@@ -1609,35 +1647,36 @@ def _c2l2_aggregate_hint(message: str, typed: dict[str, Any], sr: str, ref: str)
     out = shlex.quote(f"{p.stem}_on_sr.tif")
     template = shlex.quote(sr) if sr.lower().endswith((".tif", ".tiff")) else "SR.tif"
     like = "" if template != "SR.tif" else " (SR.tif: a GeoTIFF on sr's grid)"
+    # a --reference-mask is on the scene's grid: refused beside the aggregate ("the same
+    # flags", review 50a/3), so applied before aggregating, as the run does (0 = clear), by
+    # coordinates (a south-up mask, a full-scene mask of a window); a GeoTIFF's, as stored
+    read = _REFERENCE_READ.get()  # (None outside a run)
+    masks = list(read.masks) if read is not None else []
+    coded = bool(masks) and all(m.lower().endswith((".tif", ".tiff")) for m in masks)
+    clear = "".join(
+        f".where(rioxarray.open_rasterio({json.dumps(m)}).squeeze(drop=True).reindex_like("
+        "lst, method=\"nearest\") == 0)" for m in masks) if coded else ""
     code = ("import pathlib, sys, rioxarray; from xlstsr.io import open_landsat_c2l2; "
             f"out = pathlib.Path({json.dumps(str(target))}); out.exists() and sys.exit("
             "f\"{out} exists: remove it or pick another name\"); "
-            f"open_landsat_c2l2({json.dumps(ref)})[\"lst\"].astype(\"float32\")"
+            f"lst = open_landsat_c2l2({json.dumps(ref)})[\"lst\"]; lst{clear}.astype(\"float32\")"
             ".rio.write_nodata(float(\"nan\"), encoded=False).rio.to_raster(out)")
-    drop = (" but --reference-nodata (its fill is NaN now)"
-            if typed.get("--reference-nodata") is not None else "")
+    but = (["--reference-nodata (its fill is NaN now)"]
+           if typed.get("--reference-nodata") is not None else [])
+    if masks:
+        but.append("--reference-mask (applied now: its non-0 pixels are NaN)" if coded else
+                   "--reference-mask (on the scene's grid: set its non-0 pixels NaN in the "
+                   "Python step, `.where(MASK == 0)`, before aggregating)")
+    drop = f" but {' and '.join(but)}" if but else ""
     return message + (
         " On the command line no flag of `xlstsr evaluate` aggregates the reference: this run "
         "scores on the reference's grid, as said. To score at sr's scale, write the scene's "
         "surface temperature as this run reads it (decoded to Kelvin, its fill, clouds and "
-        "water NaN from QA_PIXEL) as a GeoTIFF first (in Python, "
+        "water NaN from QA_PIXEL" + (", and where --reference-mask is not 0" if coded else "")
+        + ") as a GeoTIFF first (in Python, "
         f"`{code}`), aggregate it onto sr's grid with rasterio's command (installed with "
         f"xlstsr), `rio warp {shlex.quote(str(target))} {out} --like {template} --resampling "
         f"average`{like}, and pass that file as the reference with the same flags{drop}.")
-
-
-def _fill_read_decoded(ref: str, variable: str, fill: float) -> bool:
-    """Whether this run read the typed ``--reference-nodata`` ``fill`` of the packed .nc
-    ``ref`` as the decoded value, not as stored (:func:`_stored_reference_nodata`'s rule; a
-    value both readings give alike counts as stored)."""
-    import xarray as xr
-
-    try:
-        with xr.open_dataset(ref) as ds:
-            _, read = _stored_reference_nodata(ds[variable], fill, quiet=True)
-    except (OSError, ValueError, KeyError):
-        return False  # (the run itself opened it: named there if anything fails)
-    return read == fill
 
 
 def _tif_scaled(ref: str) -> bool:
@@ -1653,12 +1692,13 @@ def _tif_scaled(ref: str) -> bool:
 
 
 def _packed_variable(ref: str, variable: str | None = None) -> str | None:
-    """The variable of a .nc reference (``variable``, or its one data variable) where the file
-    packs it (CF ``scale_factor``/``add_offset``), else None."""
+    """The variable of a reference file xarray reads (``variable``, or its one data variable)
+    where the file packs it (CF ``scale_factor``/``add_offset`` in its encoding: a .nc, a
+    .zarr store...), else None; for an advice given outside an evaluate run."""
     import xarray as xr
 
-    if not ref.lower().endswith(".nc"):
-        return None
+    if "://" in ref and not ref.lower().endswith(".nc"):
+        return None  # (not fetched for a hint)
     try:
         with xr.open_dataset(ref) as ds:
             names = [variable] if variable else [
@@ -1666,8 +1706,8 @@ def _packed_variable(ref: str, variable: str | None = None) -> str | None:
             if len(names) != 1 or names[0] not in ds:
                 return None
             enc = ds[names[0]].encoding
-    except (OSError, ValueError):
-        return None  # (the run itself opened it: named there if anything fails)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # (no backend reads it: the run itself named it if anything fails)
     return str(names[0]) if ("scale_factor" in enc or "add_offset" in enc) else None
 
 
@@ -2843,12 +2883,23 @@ def _to_raster(sr: Any, path: Any) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    """``xlstsr evaluate``: :func:`_evaluate_scores`, its reading of the reference kept for its
+    warnings' advice (:data:`_REFERENCE_READ`) for the time of the run."""
+    token = _REFERENCE_READ.set(None)
+    try:
+        return _evaluate_scores(args)
+    finally:
+        _REFERENCE_READ.reset(token)
+
+
+def _evaluate_scores(args: argparse.Namespace) -> int:
     import numpy as np
 
     import xlstsr
     from xlstsr.errors import AllNaNError
 
     masks = args.reference_mask or []
+    _REFERENCE_READ.set(_ReferenceRead(tuple(masks)))
     _no_stream(args.sr, args.reference, args.output, args.coarse, *masks)
     _refuse_url_output(args.output, "the output table")
     _check_dependent_flags(args)
@@ -2901,6 +2952,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         ref = _open_field(args.reference, args.reference_variable, "reference",
                           "--reference-variable", band=args.reference_band,
                           link_crs=args.reference_crs is None)
+        # the variable read and its packing, as read: for the advice (:func:`_aggregate_hint`)
+        variable = None if ref.name is None else str(ref.name)
+        packed = any(k in ref.encoding for k in ("scale_factor", "add_offset"))
         own = ref.attrs.get("add_offset", ref.encoding.get("add_offset"))
         if (args.reference_offset is not None and own is not None
                 and float(np.ravel(own)[0]) != 0.0):  # replaced, or applied twice
@@ -2916,6 +2970,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         ref = _declare(ref, args.reference_units, None, role="reference",
                        offset=args.reference_offset)
         ref, args.reference_nodata = _stored_reference_nodata(ref, args.reference_nodata)
+        _REFERENCE_READ.set(_ReferenceRead(tuple(masks), variable, packed,
+                                           args.reference_nodata))
     # (a Landsat scene's own CRS: the flag is refused if it names another)
     ref = _declare_crs(ref, args.reference_crs, "--reference-crs", args.reference)
     coarse = None
@@ -2986,8 +3042,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stored_reference_nodata(ref: Any, nodata: float | None, *,
-                             quiet: bool = False) -> tuple[Any, float | None]:
+def _stored_reference_nodata(ref: Any, nodata: float | None) -> tuple[Any, float | None]:
     """``--reference-nodata`` as the reference holds it once read, and the reference: the value
     as stored (its help, and upscale's --nodata), through the scale/offset the reader applied
     to a packed file (a .nc of uint16 x 0.02: 65535 was refused, its decoded 1310.7 worked).
@@ -2995,7 +3050,7 @@ def _stored_reference_nodata(ref: Any, nodata: float | None, *,
     holds it (or declares it its fill), else the decoded one where the file holds that
     (evaluate's own advice names the decoded value: 1310 for 65500 x 0.02, refused again when
     read as stored; a 300 K block of an int16 x 0.1 file was scored when 300 was read as
-    stored 30 K), said in a warning (``quiet``: not said, for the advice that reads it again)."""
+    stored 30 K), said in a warning."""
     import numpy as np
 
     enc = getattr(ref, "encoding", {})
@@ -3029,7 +3084,7 @@ def _stored_reference_nodata(ref: Any, nodata: float | None, *,
     if not n_stored:
         n_read = _count(nodata)
         if n_read:
-            (log.debug if quiet else log.warning)(
+            log.warning(
                 "--reference-nodata %g: %s holds no value stored as %g (%r decoded), "
                 "but %d pixels decoded as %g: those are masked (the value as read)",
                 nodata, getattr(ref, "name", None) or "the reference", nodata,
@@ -3037,7 +3092,7 @@ def _stored_reference_nodata(ref: Any, nodata: float | None, *,
             return ref, nodata
     # the value as stored, as --help says (both were masked: real pixels reading exactly the
     # same Kelvin were lost, review 48g/1)
-    (log.debug if quiet else log.info)(
+    log.info(
         "--reference-nodata %g (as stored) is %r as read (x %g + %g)", nodata, decoded,
         scale, offset)
     return ref, decoded
