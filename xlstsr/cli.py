@@ -3384,7 +3384,8 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--guide-offset", default=None, choices=("auto", "check", "ignore"),
                    help="sub-pixel offset of the guide from the LST, as `xlstsr upscale "
                    "--guide-offset` (the model is applied there to the guide so placed): 'auto' "
-                   "moves the guide back when it is off by more than a quarter of a fine pixel, "
+                   "moves the guide back when it is off by more than a quarter of a fine pixel "
+                   "by more than twice its uncertainty, "
                    "'check' only warns, 'ignore' trains on the guide as stored (then upscale "
                    "with --guide-offset ignore too); default: auto where the LST and the guide "
                    "have a CRS, as stored without one. Recorded in the model file")
@@ -3898,7 +3899,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--guide-offset", default=None, choices=("auto", "check", "ignore"),
                    help="sub-pixel offset of the guide from the LST, measured on one window of "
                    "one date: 'auto' moves the guide back when it is off by more than a quarter "
-                   "of a fine pixel (with a warning), 'check' only warns, 'ignore' skips it "
+                   "of a fine pixel by more than twice its uncertainty (with a warning), 'check' only warns, 'ignore' skips it "
                    "(default: auto; a --resume keeps the store's choice)")
     _add_guide_declarations(u)
     _add_crs_declarations(u)

@@ -123,7 +123,8 @@ def upscale(
     guide_offset : {"auto", "check", "ignore"}, Dataset or None
         Sub-pixel alignment of the guide with the LST (:func:`xlstsr.guide.check_alignment`),
         estimated on one window of at most 96 x 96 LST pixels of one time step: ``"auto"``
-        moves the guide back when it is off by more than a quarter of a fine pixel, with a
+        moves the guide back when it is off by more than a quarter of a fine pixel by more than
+        twice its uncertainty, with a
         :class:`~xlstsr.errors.GuideAlignmentWarning` that says by how much (real MODIS NDVI
         was, against MODIS LST, on a fifth of the pairs tried, and moving it back helped every
         guided method there); ``"check"`` only warns; ``"ignore"`` skips it; an
