@@ -28,6 +28,7 @@ __all__ = [
     "GUIDE_OFFSET_ATTR",
     "NOT_GLOBAL_ATTRS",
     "SR_LONG_NAME",
+    "STATUS_ATTR",
     "UPSCALE_ATTRS",
     "global_attrs",
     "grid_attr",
@@ -63,22 +64,30 @@ _STATISTICS_PREFIX = "STATISTICS_"
 #: record, which ``rio.to_raster`` wrote into the output as if the input's software had made
 #: it at the input's date
 _TIFFTAG_PREFIX = "TIFFTAG_"
+#: the state of the store of an upscale_to_zarr run, on its root and (until the run completes)
+#: on its variable ("incomplete: ... complete it with mode='resume'"): it describes that store,
+#: not the field. A copy of the store loaded into memory keeps it (xlstsr.io.zarr refuses the
+#: copy's unwritten-looking steps by it); an output made from the store's steps (upscale's
+#: result, to_cogs' files) is no copy of an unfinished store: it carried the attribute as a
+#: tag, and open_cog's series of those complete files was refused as one
+STATUS_ATTR = "xlstsr_status"
 
 
 def storage_attr(key: Hashable) -> bool:
     """Whether the input attribute ``key`` describes the stored values or the file that held
-    them (:data:`_STORAGE_ATTRS`, GDAL's ``STATISTICS_*`` and ``TIFFTAG_*``), not the field:
-    never kept by upscale nor coarsen.
+    them (:data:`_STORAGE_ATTRS`, GDAL's ``STATISTICS_*`` and ``TIFFTAG_*``, a store's
+    :data:`STATUS_ATTR`), not the field: never kept by upscale nor coarsen.
 
     Examples
     --------
     >>> storage_attr("scale_factor"), storage_attr("STATISTICS_MAXIMUM"), storage_attr("source")
     (True, True, False)
-    >>> storage_attr("TIFFTAG_SOFTWARE")
-    True
+    >>> storage_attr("TIFFTAG_SOFTWARE"), storage_attr("xlstsr_status")
+    (True, True)
     """
     k = str(key).upper()
-    return str(key) in _STORAGE_ATTRS or k.startswith((_STATISTICS_PREFIX, _TIFFTAG_PREFIX))
+    return (str(key) in _STORAGE_ATTRS or str(key) == STATUS_ATTR
+            or k.startswith((_STATISTICS_PREFIX, _TIFFTAG_PREFIX)))
 
 
 #: attribute names that describe a field's grid rather than the field: its transform and its

@@ -1502,6 +1502,35 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
     )
 
 
+def _input_time_dim(source: Any, variable: Hashable | None = None) -> Hashable:
+    """The time dim of an input not yet read (its leading dim beside the spatial ones: 'date'
+    in a series so labelled), for the advice on adding steps (:func:`_extend_advice`, whose
+    concat_dim='time' built a (time 2, date 4) half-NaN cube of such a series); 'time' where it
+    cannot be told without opening it (a path, a Dataset of several cubes).
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros((2, 3, 3)), dims=("date", "y", "x"))
+    >>> _input_time_dim(da), _input_time_dim(da.to_dataset(name="LST")), _input_time_dim("a.nc")
+    ('date', 'date', 'time')
+    """
+    da = source
+    if isinstance(source, xr.Dataset):
+        cubes = ([source[variable]] if variable is not None and variable in source.data_vars
+                 else [v for v in source.data_vars.values() if v.ndim == 3])
+        da = cubes[0] if len({v.dims for v in cubes}) == 1 else None
+    if not isinstance(da, xr.DataArray) or da.ndim != 3:
+        return "time"
+    try:
+        names = spatial_names(da)
+        back = {v: k for k, v in names.items()}  # lat/lon dims keep their names
+        space = {back.get(d, d) for d in spatial_dims(da.rename(names))}
+    except (XlstsrError, ValueError):  # dims named otherwise: rows and columns last
+        space = set(da.dims[1:])
+    lead = [d for d in da.dims if d not in space]
+    return lead[0] if len(lead) == 1 else "time"
+
+
 def _extend_advice(tdim: Hashable) -> str:
     """What to do instead of adding time steps to a store (which nothing does)."""
     return ("a store cannot be extended with new steps; write them to a store of their own "
@@ -1837,7 +1866,7 @@ def _recorded_offset(store: Any, recorded: Any) -> str | xr.Dataset:
     )
 
 
-def _foreign_word_advice(k: str, value: Any) -> str | None:
+def _foreign_word_advice(k: str, value: Any, tdim: Hashable = "time") -> str | None:
     """The advice for a keyword of the command line, of ``to_zarr`` or of other streaming
     writers given to upscale_to_zarr (``overwrite=``, ``chunks=``, ``max_memory=``,
     ``storage_options=``, ``zarr_format=``, ``encoding=``, ``append_dim=``): what does
@@ -1849,14 +1878,14 @@ def _foreign_word_advice(k: str, value: Any) -> str | None:
         return ("drop it: the default, mode='w-', already refuses an existing store (mode='w' "
                 "replaces it, mode='resume' completes an interrupted run).")
     if k == "append":
-        return f"there is no such mode: {_extend_advice('time')}"
+        return f"there is no such mode: {_extend_advice(tdim)}"
     if k in ("chunks", "chunk", "chunk_size", "chunksize"):
         return ("the input is streamed in its own chunks: chunk it first, e.g. "
                 "`lst.chunk({'y': 512, 'x': 512})` (`--chunks 512` on the command line); "
                 "`tile=` sets the compute tile (coarse pixels) within them, `time_chunk=` the "
                 "time steps per region.")
     if k in ("append_dim", "region"):
-        return _extend_advice(value if k == "append_dim" and isinstance(value, str) else "time")
+        return _extend_advice(value if k == "append_dim" and isinstance(value, str) else tdim)
     if k == "storage_options":
         # (an fsspec URL string is opened with fsspec's defaults: no way to pass credentials)
         return ("pass the store as a zarr store object that carries them, e.g. "
@@ -1882,7 +1911,8 @@ def _foreign_word_advice(k: str, value: Any) -> str | None:
     return None
 
 
-def _not_own_argument(method: Any, options: Mapping[str, Any]) -> None:
+def _not_own_argument(method: Any, options: Mapping[str, Any],
+                      tdim: Hashable = "time") -> None:
     """Refuse a keyword that is not an option of ``method`` but reads as upscale_to_zarr's own
     argument mistyped (a close name), or is another writer's word for one of them
     (:func:`_foreign_word_advice`): with **options, `overwrite=True` was blamed on the method
@@ -1896,7 +1926,7 @@ def _not_own_argument(method: Any, options: Mapping[str, Any]) -> None:
     for k in sorted(options):
         if takes is None or k in takes:
             continue
-        fix = _foreign_word_advice(k, options[k])
+        fix = _foreign_word_advice(k, options[k], tdim)
         if fix is None:
             near = difflib.get_close_matches(k, own + sorted(takes), n=1, cutoff=0.75)
             fix = f"did you mean `{near[0]}=`?" if near else None
@@ -2091,13 +2121,16 @@ def upscale_to_zarr(
 
     from ..upscale import adapted, restate_guide_offset, upscale
 
+    # the input's time dim as the advice on adding steps names it (a series along 'date'
+    # concatenated along 'time' built a (time, date) cube): told without reading the input
+    adds_dim = _input_time_dim(source, variable)
     if mode not in MODES:
         # xarray's append modes ('a', 'a-', 'r+'): what adding steps to a store takes here
         adds = isinstance(mode, str) and (mode.startswith("a") or mode == "r+")
         raise XlstsrError(
             f"mode must be one of {MODES}, got {mode!r}"
-            + (f": {_extend_advice('time')} (mode='resume' completes an interrupted run of the "
-               "same series.)" if adds else "")
+            + (f": {_extend_advice(adds_dim)} (mode='resume' completes an interrupted run of "
+               "the same series.)" if adds else "")
         )
     if calibration is not None:  # upscale's opt-in: a bare TypeError here, with no way to do it
         raise XlstsrError(
@@ -2107,7 +2140,7 @@ def upscale_to_zarr(
             "`ndvi=` the NDVI on the output grid for a calibration with an NDVI term), and write "
             "that where you need it, e.g. `.to_dataset(name='LST').to_zarr(...)`."
         )
-    _not_own_argument(method, options)
+    _not_own_argument(method, options, adds_dim)
     method_options = _merged_options(method_options, options)
     store = _normal_store(store)
     _check_store(store, mode)

@@ -32,7 +32,7 @@ from ..validate import (
     stored_values,
 )
 from .formats import absolute_path, check_writable
-from .zarr import file_uri_path, refuse_incomplete_inputs
+from .zarr import STATUS_ATTR, file_uri_path, refuse_incomplete_inputs
 
 __all__ = ["open_cog", "to_cogs"]
 
@@ -2548,8 +2548,11 @@ def exact_raster(da: xr.DataArray, transform: Any) -> tuple[xr.DataArray, dict[s
         transform = Affine(fa, transform.b, fc, transform.d, e, fy)
     da = da.rename({ydim: "y", xdim: "x"}) if (ydim, xdim) != ("y", "x") else da
     da = da.drop_vars([d for d in ("y", "x") if d in da.coords])
-    # a tag read back from an input file is not this one's
-    ours = (LABELS_TAG, *DELTAS_TAGS.values())
+    # a tag read back from an input file is not this one's; nor is the state of the store the
+    # steps were read from (an unfinished upscale_to_zarr run's "incomplete ... resume"): the
+    # file written is complete, and open_cog's series of such files was refused as a copy of
+    # an unfinished store
+    ours = (LABELS_TAG, *DELTAS_TAGS.values(), STATUS_ATTR)
     da.attrs = {k: v for k, v in da.attrs.items() if k not in ours}
     da = da.rio.write_transform(transform)
     return da, ({} if forms == [0, 0] else {LABELS_TAG: f"{forms[0]} {forms[1]}", **deltas})

@@ -14,6 +14,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
+from ..attrs import STATUS_ATTR
 from ..errors import VariableNotFoundError, XlstsrError
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,8 @@ __all__ = [
 ]
 
 #: root attribute of a store written by :func:`xlstsr.upscale_to_zarr`: INCOMPLETE from the
-#: template on, COMPLETE once every region is written
-STATUS_ATTR = "xlstsr_status"
+#: template on, COMPLETE once every region is written (:data:`xlstsr.attrs.STATUS_ATTR`: not
+#: carried into outputs)
 INCOMPLETE = ("incomplete: an upscale_to_zarr run that has not finished (interrupted, or still "
               "running); complete it with mode='resume' (`xlstsr upscale ... --resume`)")
 COMPLETE = "complete"
