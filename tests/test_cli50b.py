@@ -9,6 +9,7 @@ run's reading."""
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +156,54 @@ def test_advice_takes_the_runs_reading_of_the_fill(aster, tmp_path, capsys, monk
     assert cli._REFERENCE_READ.get() is None  # (the run's reading kept for its run only)
     command = shlex.split(re.search(r"`(rio warp [^`]*)`", err)[1])
     assert command[-2:] == ["--resampling", "average"]
+
+
+def test_plain_reference_mask_advice_sets_the_fill_where_the_warp_declares_it(
+        tmp_path, capsys, monkeypatch):
+    """Review 50j/1: a plain .nc reference with a typed fill and a --reference-mask was told to
+    set the mask's pixels NaN before a `rio warp --src-nodata FILL`, whose average then spread
+    the NaN over every cell they touched (400 of 400 cells NaN for 180). Told to set them to
+    the fill, followed, the aggregate is the careful one."""
+    monkeypatch.chdir(tmp_path)
+    n = 80
+    yy, xx = np.mgrid[:n, :n]
+    val = (295 + 5 * np.sin(xx / 7) + 0.1 * yy
+           + np.random.default_rng(0).normal(0, 0.5, (n, n))).astype("float32")
+    fill = np.zeros((n, n), bool)
+    fill[:, :30] = True
+    mask = np.zeros((n, n), "uint8")
+    mask[::2, 30::3] = 1  # scattered specks
+    mask[:, 70:] = 1
+    coords = {"y": 4e6 - (np.arange(n) + 0.5) * 90.0, "x": 5e5 + (np.arange(n) + 0.5) * 90.0}
+    crs = "EPSG:32631"
+    sr = (xr.DataArray(np.where(fill, np.nan, val), dims=("y", "x"), coords=coords)
+          .coarsen(y=4, x=4).mean().fillna(300.0) + 0.5)
+    sr.attrs = {"units": "K"}
+    sr.rio.write_crs(crs).rio.to_raster("sr.tif")
+    ref = xr.DataArray(np.where(fill, -9999.0, val).astype("float32"), dims=("y", "x"),
+                       coords=coords, attrs={"units": "K"}).rio.write_crs(crs)
+    ds = ref.to_dataset(name="LST")
+    ds["LST"].encoding = {"_FillValue": None}
+    ds.to_netcdf("ref.nc")
+    (xr.DataArray(mask, dims=("y", "x"), coords=coords).rio.write_crs(crs)
+     .rio.write_nodata(None).rio.to_raster("mask.tif"))
+    code, err = run_cli(capsys, "evaluate", "sr.tif", "ref.nc", "e.csv", "--reference-nodata",
+                        "-9999", "--reference-mask", "mask.tif")
+    assert code == 0 and "`.where(MASK == 0, -9999.0)`" in err, err
+    # the words followed: the mask's pixels set to the fill in the Python step
+    python = re.search(r"in Python, `([^`]*)`", err)[1]
+    python = python.replace(
+        '.astype("float32")', '.where(rioxarray.open_rasterio("mask.tif").squeeze(drop=True)'
+        '.values == 0, -9999.0).astype("float32")', 1)
+    subprocess.run([sys.executable, "-c", python], check=True)
+    command = shlex.split(re.search(r"`(rio warp [^`]*)`", err)[1])
+    subprocess.run([str(BIN / "rio"), *command[1:]], check=True, capture_output=True)
+    agg = rioxarray.open_rasterio(command[3], masked=True).squeeze()
+    careful = xr.DataArray(np.where(fill | (mask != 0), np.nan, val), dims=("y", "x"),
+                           coords=coords).rio.write_crs(crs)
+    careful.rio.write_nodata(np.nan, encoded=False).rio.to_raster("careful.tif")
+    subprocess.run([str(BIN / "rio"), "warp", "careful.tif", "careful_on_sr.tif", "--like",
+                    "sr.tif", "--resampling", "average"], check=True, capture_output=True)
+    want = rioxarray.open_rasterio("careful_on_sr.tif", masked=True).squeeze()
+    np.testing.assert_array_equal(agg.isnull().values, want.isnull().values)
+    np.testing.assert_allclose(agg.values, want.values, atol=1e-3, equal_nan=True)

@@ -1584,9 +1584,15 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         but = {"--reference-variable": "a GeoTIFF of one band",
                "--reference-nodata": "its fill is NaN now",
                "--reference-scale": "decoded now", "--reference-offset": "decoded now",
-               # (on the reference's grid: refused beside the aggregate)
-               "--reference-mask": "on the reference's own grid: set its non-0 pixels NaN in "
-                                   "the Python step, `.where(MASK == 0)`, before aggregating"}
+               # (on the reference's grid: refused beside the aggregate). Where the warp
+               # declares the typed fill (--src-nodata), the masked pixels take the fill, not
+               # NaN: GDAL's average then kept NaN in (every cell a masked pixel touched: 400
+               # of 400 NaN for 180, review 50j/1)
+               "--reference-mask": ("on the reference's own grid: set its non-0 pixels to the "
+                                    f"fill in the Python step, `.where(MASK == 0, {fill!r})`, "
+                                    "before aggregating" if nodata else
+                                    "on the reference's own grid: set its non-0 pixels NaN in "
+                                    "the Python step, `.where(MASK == 0)`, before aggregating")}
         given = {**typed, "--reference-mask": (read.masks or None) if read else None}
         drop = [flag for flag in but if given.get(flag) is not None
                 and (flag in ("--reference-variable", "--reference-mask") or packed)]
