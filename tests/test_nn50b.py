@@ -14,18 +14,19 @@ import xlstsr
 from tests.helpers import make_lst
 from xlstsr.errors import XlstsrError
 from xlstsr.nn import GuidedResCNN
-from xlstsr.nn.adapt import MODIS_PSF_COARSE, PSF_MAX_COARSE, Adaptation
+from xlstsr.nn.adapt import MODIS_PSF_COARSE, PSF_MAX_COARSE, Adaptation, PSFWidthWarning
 from xlstsr.train import fit, make_patches, split_by_scene
 
 F = 4
 
 
 # -- 1: adapt psf in fine pixels -----------------------------------------------------------------
-def test_adapt_psf_in_fine_pixels_refused_and_its_advice_runs():
-    """1.51 (MODIS's PSF in fine pixels at x4) ran as 1.51 coarse pixels, 4x MODIS's width."""
-    with pytest.raises(ValueError, match="fine pixels") as err:
+def test_adapt_psf_in_fine_pixels_warned_and_its_advice_runs():
+    """1.51 (MODIS's PSF in fine pixels at x4) ran as 1.51 coarse pixels, 4x MODIS's width,
+    without a word; it is a width training takes (review 50i/3): warned with its readings."""
+    with pytest.warns(PSFWidthWarning, match="fine pixels") as rec:
         Adaptation.parse({"psf": 1.51})
-    msg = str(err.value)
+    msg = str(rec[0].message)
     assert "{'psf': 1.51 / factor}" in msg and "0.378 at x4" in msg
     assert "metres / the coarse pixel size" in msg and "psf='modis'" in msg
     assert "1.51 / 926.6" not in msg  # 0.0016 coarse pixels: a box, not MODIS
@@ -52,11 +53,17 @@ def test_adapt_psf_in_metres_keeps_its_advice_without_a_fine_pixel_reading():
     assert Adaptation.parse({"psf": 350 / 926.6}).psf == pytest.approx(MODIS_PSF_COARSE, 1e-3)
 
 
-@pytest.mark.parametrize("psf", [1.0001, 1.5, 2.0, 3.0])
-def test_adapt_psf_above_one_coarse_pixel_refused(psf):
-    assert PSF_MAX_COARSE == 1.0
-    with pytest.raises(ValueError, match="at most 1 here"):
+@pytest.mark.parametrize("psf", [2.0001, 3.0])
+def test_adapt_psf_above_two_coarse_pixels_refused(psf):
+    assert PSF_MAX_COARSE == 2.0  # training's bound (review 50i/3)
+    with pytest.raises(ValueError, match="at most 2 here"):
         Adaptation(psf=psf)
+
+
+@pytest.mark.parametrize("psf", [1.0001, 1.5, 2.0])
+def test_adapt_psf_above_one_coarse_pixel_warned(psf):
+    with pytest.warns(PSFWidthWarning, match=r"wider than any sensor's PSF"):
+        assert Adaptation(psf=psf).psf == psf
 
 
 @pytest.mark.parametrize("psf", [0, 1e-9, MODIS_PSF_COARSE, 0.5, 1.0, "modis", None])
@@ -65,10 +72,10 @@ def test_adapt_psf_of_a_sensor_kept(psf):
     assert Adaptation(psf=psf).psf == psf
 
 
-def test_adapt_psf_in_fine_pixels_refused_by_upscale_and_its_advice_runs():
+def test_adapt_psf_in_fine_pixels_warned_by_upscale_and_its_advice_runs():
     lst = make_lst((300 + np.random.default_rng(0).standard_normal((1, 6, 6))).astype("float32"),
                    units="K")
-    with pytest.raises(ValueError, match=r"1\.51 / factor"):
+    with pytest.warns(PSFWidthWarning, match=r"1\.51 / factor"):
         xlstsr.upscale(lst, F, method="sisr", adapt={"psf": 1.51, "steps": 1})
     out = xlstsr.upscale(lst, F, method="sisr", adapt={"psf": 1.51 / F, "steps": 1})
     assert out.shape[-2:] == (6 * F, 6 * F) and np.isfinite(out.values).all()
@@ -85,8 +92,9 @@ def _patches(band1_scenes=(3,), fill=None):
                       np.full((n, h * F, h * F), np.nan)], axis=1).astype("float32")
     for i in band1_scenes:
         guide[i, 1] = 0.3 + 0.05 * rng.standard_normal((h * F, h * F))
-    if fill is not None:
-        guide[:, 1] = np.where(np.isnan(guide[:, 1]), fill, guide[:, 1])
+    if fill is not None:  # "estimate": from band 0 (the advice: no constant)
+        value = 0.6 * guide[:, 0] if fill == "estimate" else fill
+        guide[:, 1] = np.where(np.isnan(guide[:, 1]), value, guide[:, 1])
     return make_patches(lst, F, guide, target, patch=16, scene_ids=list("abcd"))
 
 
@@ -110,7 +118,7 @@ def test_guide_band_empty_in_the_training_split_refused_naming_it_and_the_fixes(
 
 def test_guide_band_empty_in_training_named_by_its_label():
     tr, va = split_by_scene(_patches(), val_scenes=["d"])
-    with pytest.raises(XlstsrError, match=r"guide band 'emissivity' \(index 1\) \(of 2\)"):
+    with pytest.raises(XlstsrError, match=r"guide band 'emissivity' \(index 1 of 2\)"):
         fit(_model(inputs=["lst", "ndvi", "emissivity"]), tr, va, epochs=1)
 
 
@@ -124,8 +132,8 @@ def test_guide_band_empty_in_training_advice_followed_trains(fix):
         p = dataclasses.replace(_patches(), guide=_patches().guide[:, :1].contiguous())
         tr, va = split_by_scene(p, val_scenes=["d"])
         model = _model(n_guide=1)
-    else:  # filled before the patches are cut
-        tr, va = split_by_scene(_patches(fill=0.3), val_scenes=["d"])
+    else:  # filled before the patches are cut, from another band (review 50i/2)
+        tr, va = split_by_scene(_patches(fill="estimate"), val_scenes=["d"])
     hist = fit(model, tr, va, epochs=1)
     assert np.isfinite(hist["train_loss"]).all()
     assert np.isfinite(np.asarray(model.normalisation()["guide_mean"])).all()

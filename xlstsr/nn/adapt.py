@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import XlstsrError
+from ..errors import XlstsrError, warn
 from .losses import masked_huber, sif_loss
 from .ops import T_REF, gaussian_lowpass, radiometric_mean_torch
 from .runtime import forward
@@ -53,7 +53,9 @@ from .runtime import forward
 __all__ = [
     "MODIS_PSF_COARSE",
     "PSF_MAX_COARSE",
+    "PSF_SENSOR_COARSE",
     "Adaptation",
+    "PSFWidthWarning",
     "adapt_model",
     "adaptation_loss",
     "psf_radiometric_mean",
@@ -68,10 +70,21 @@ __all__ = [
 #: 1.51 fine pixels.
 MODIS_PSF_COARSE = 350.0 / 926.625433055833
 
-#: Largest Gaussian PSF width (coarse pixels) :class:`Adaptation` takes: a sensor's PSF sigma is
-#: under its pixel (MODIS 0.378; FWHM 2.35 px at this bound); a larger one is a width in metres,
-#: or in fine pixels (as ``degraded_pairs(psf=1.51)`` and the losses' ``psf_sigma`` give MODIS's).
-PSF_MAX_COARSE = 1.0
+#: Largest Gaussian PSF width (coarse pixels) :class:`Adaptation` takes: training's own bound
+#: (``degraded_pairs`` / ``fit_cube(psf=)`` / ``xlstsr train --psf`` take up to 2 coarse pixels,
+#: so a model trained under such a PSF adapts with it); a larger one is a width in metres, or in
+#: fine pixels (as ``degraded_pairs(psf=1.51)`` and the losses' ``psf_sigma`` give MODIS's).
+PSF_MAX_COARSE = 2.0
+
+#: A sensor's PSF sigma is under its pixel (MODIS 0.378; FWHM 2.35 px at this width): a psf
+#: between this and :data:`PSF_MAX_COARSE` is taken with a :class:`PSFWidthWarning` naming the
+#: unit mix-ups it may be (MODIS in fine pixels at x4 is 1.51)
+PSF_SENSOR_COARSE = 1.0
+
+
+class PSFWidthWarning(UserWarning):
+    """An adaptation psf wider than one coarse pixel (no sensor's): kept, as training takes
+    it, with the metres and fine-pixel readings of the value named."""
 
 #: The MODIS 1 km pixel (m) the refusal of a psf out of range converts metres with
 _MODIS_PIXEL_M = 926.6
@@ -90,7 +103,8 @@ class Adaptation:
     psf : float, "modis" or None
         Gaussian PSF width of the coarse sensor in *coarse* pixels (``"modis"``:
         :data:`MODIS_PSF_COARSE`, 0.378 px, i.e. 350 m on a 926.6 m pixel); None or 0: a box.
-        At most :data:`PSF_MAX_COARSE`: a width in metres is ``metres / coarse pixel size``, a
+        At most :data:`PSF_MAX_COARSE` (2, training's bound; above 1, no sensor's width, a
+        :class:`PSFWidthWarning`): a width in metres is ``metres / coarse pixel size``, a
         width in fine pixels (``degraded_pairs``' ``psf=``) is ``that / factor`` (1.51 at x4:
         0.378).
     alpha : float
@@ -146,6 +160,10 @@ class Adaptation:
                 # pixels, psf=1.51 (MODIS in fine pixels at x4, as degraded_pairs' psf=) as 4x
                 # MODIS's width: both further from the coarse input than no adaptation
                 raise ValueError(_psf_out_of_range(float(self.psf)))
+            if float(self.psf) > PSF_SENSOR_COARSE:
+                # a model trained with degraded_pairs(psf=6) at x4 (1.5 coarse pixels) adapts
+                # with its own PSF; 1.51 may still be MODIS in fine pixels: its readings told
+                warn(_psf_wide(float(self.psf)), PSFWidthWarning)
         _number("alpha", self.alpha, 0.0, 1.0, hint="the weight of the coarse-consistency term")
         if self.gain is not None:
             _number("gain", self.gain, hint="K per guide unit, or None to fit it on the scene")
@@ -216,12 +234,12 @@ class Adaptation:
         return dataclasses.asdict(self)
 
 
-def _psf_out_of_range(psf: float) -> str:
-    """The refusal of an adaptation psf above :data:`PSF_MAX_COARSE`, naming the two unit
-    mix-ups (metres, fine pixels) with the conversions of ``psf`` that give a sensor's width."""
+def _psf_readings(psf: float) -> str:
+    """" For psf: if it is metres, ...; if it is fine pixels, ..." (or ""): the conversions
+    of ``psf`` that give a sensor's width."""
     # the readings offered with this value are those that land on a plausible PSF (0.1-1 coarse
     # pixel): 3.02 / 926.6 is a valid number but a box, not the MODIS PSF 3.02 fine pixels at x8 is
-    plausible = (0.1, PSF_MAX_COARSE)
+    plausible = (0.1, PSF_SENSOR_COARSE)
     metres = psf / _MODIS_PIXEL_M
     readings = []
     if plausible[0] <= metres <= plausible[1]:
@@ -231,15 +249,38 @@ def _psf_out_of_range(psf: float) -> str:
     if factors:
         shown = ", ".join(f"{psf / f:.3f} at x{f}" for f in factors)
         readings.append(f"if it is fine pixels, {{'psf': {psf:g} / factor}} ({shown})")
-    likely = f" For {psf:g}: {'; '.join(readings)}." if readings else ""
+    return f" For {psf:g}: {'; '.join(readings)}." if readings else ""
+
+
+def _psf_units() -> str:
+    """The two unit rules (metres, fine pixels) with MODIS's conversions."""
+    return ("A width in metres (as coarsen's psf= takes it) is metres / the coarse pixel size "
+            f"in metres (MODIS: 350 / {_MODIS_PIXEL_M:g} = {MODIS_PSF_COARSE:.3f}); a width in "
+            "fine pixels (as degraded_pairs' psf= and the losses' psf_sigma= take it) is that / "
+            f"the factor (MODIS at x4: 1.51 / 4 = {MODIS_PSF_COARSE:.3f}).")
+
+
+def _psf_out_of_range(psf: float) -> str:
+    """The refusal of an adaptation psf above :data:`PSF_MAX_COARSE`, naming the two unit
+    mix-ups (metres, fine pixels) with the conversions of ``psf`` that give a sensor's width."""
     return (
         f"adaptation psf is a Gaussian width in coarse pixels, and {psf:g} coarse pixels is no "
-        f"sensor's PSF (its sigma is under one coarse pixel: at most {PSF_MAX_COARSE:g} here; "
-        f"MODIS: psf='modis', {MODIS_PSF_COARSE:.3f} px, i.e. 350 m on a 926.6 m pixel). A width "
-        "in metres (as coarsen's psf= takes it) is metres / the coarse pixel size in metres "
-        f"(MODIS: 350 / {_MODIS_PIXEL_M:g} = {MODIS_PSF_COARSE:.3f}); a width in fine pixels (as "
-        "degraded_pairs' psf= and the losses' psf_sigma= take it) is that / the factor (MODIS "
-        f"at x4: 1.51 / 4 = {MODIS_PSF_COARSE:.3f}).{likely} Or give psf='modis'."
+        "sensor's PSF (a sensor's sigma is under one coarse pixel, and training takes up to "
+        f"{PSF_MAX_COARSE:g}: at most {PSF_MAX_COARSE:g} here; MODIS: psf='modis', "
+        f"{MODIS_PSF_COARSE:.3f} px, i.e. 350 m on a 926.6 m pixel). {_psf_units()}"
+        f"{_psf_readings(psf)} Or give psf='modis'."
+    )
+
+
+def _psf_wide(psf: float) -> str:
+    """The warning of an adaptation psf in (:data:`PSF_SENSOR_COARSE`,
+    :data:`PSF_MAX_COARSE`]: kept, with the unit readings of the value."""
+    return (
+        f"adaptation psf {psf:g} is taken as {psf:g} coarse pixels, wider than any sensor's PSF "
+        f"(its sigma is under one coarse pixel; MODIS: psf='modis', {MODIS_PSF_COARSE:.3f} px): "
+        "right for a model trained under that PSF (degraded_pairs' / fit_cube's psf= up to 2 "
+        f"coarse pixels), not for a sensor's width in other units. {_psf_units()}"
+        f"{_psf_readings(psf)}"
     )
 
 

@@ -108,42 +108,114 @@ def fit_normalisation(model: torch.nn.Module, patches: PatchSet) -> dict[str, An
     scale = max(float(lst.std()), 1.0)
     gm = gs = None
     if patches.guide is not None and getattr(model, "n_guide", 0):
+        _require_guide_bands(patches, model)
         g = patches.guide.transpose(0, 1).reshape(patches.guide.shape[1], -1).numpy()
-        _require_guide_bands(g, patches, model)
         gm = np.nanmean(g, axis=1)
         gs = np.maximum(np.nanstd(g, axis=1), 1e-3)
     model.set_normalisation(offset, scale, gm, gs)
     return model.normalisation()
 
 
-def _require_guide_bands(g: np.ndarray, patches: PatchSet, model: torch.nn.Module) -> None:
-    """Refuse a guide band with no finite value in the training patches ``g`` (bands, values):
-    its mean and std are NaN (set_normalisation's refusal named neither the band nor the
-    split; before it, the band trained always flagged invalid and the model saved as NaN
-    weights). make_patches refuses a band empty in the whole guide, not one valid only in the
-    validation split (or at held-out positions)."""
-    empty = np.flatnonzero(~np.isfinite(g).any(axis=1))
+def _require_guide_bands(patches: PatchSet, model: torch.nn.Module, data: Any = None) -> None:
+    """Refuse a guide band with no finite value in the training ``patches``: its mean and std
+    are NaN (set_normalisation's refusal named neither the band nor the split; before it, the
+    band trained always flagged invalid and the model saved as NaN weights). make_patches
+    refuses a band empty in the whole guide, not one valid only in the validation split (or
+    at held-out positions). ``data``: the data module the patches come from, whose own
+    options the advice names (a :class:`~xlstsr.train.CubeDataModule`'s window positions,
+    ``seed=``, ``val_fraction=``, ``split=``; else :func:`split_by_scene`'s scenes)."""
+    if patches.guide is None or not getattr(model, "n_guide", 0):
+        return
+    n_bands = patches.guide.shape[1]
+    finite = torch.isfinite(patches.guide).transpose(0, 1).reshape(n_bands, -1).any(dim=1)
+    empty = np.flatnonzero(~finite.numpy())
     if not empty.size:
         return
+    from .cube import CubeDataModule
+
+    cube = isinstance(data, CubeDataModule)
     inputs = _model_inputs(model)
-    labels = (inputs[1:] if inputs is not None and len(inputs) == g.shape[0] + 1
-              else [None] * g.shape[0])
-    bands = ", ".join(f"{labels[i]!r} (index {i})" if labels[i] else f"index {i}" for i in empty)
-    scenes = list(dict.fromkeys(_shown(v) for v in patches.scene))  # dates shown as dates
-    shown = ", ".join(map(str, scenes[:8])) + (f", ... ({len(scenes)} in all)"
-                                               if len(scenes) > 8 else "")
-    where = "images at stack positions" if patches.scenes_by_position else "scenes"
-    their = "their" if empty.size > 1 else "its"
-    raise XlstsrError(
-        f"guide band{'s' * (empty.size > 1)} {bands} (of {g.shape[0]}) "
-        f"hold{'s' * (empty.size == 1)} no valid value in the training split "
-        f"({len(patches)} patches of {where} {shown}; valid only in the validation split or "
-        f"at held-out positions, if anywhere): the model cannot learn {their} statistics "
-        f"(normalisation) nor {their} use. Put scenes or positions where it is valid into the "
-        "training split (e.g. other val_scenes= of split_by_scene), drop the band from the "
-        "guide (and build the model with n_guide one fewer), or fill it where it is missing "
-        "before the patches are cut (a value, or a neighbouring date's band)."
-    )
+    labels = (inputs[1:] if inputs is not None and len(inputs) == n_bands + 1
+              else [None] * n_bands)
+    many = empty.size > 1
+    bands = ", ".join(f"{labels[i]!r}" if labels[i] else f"{i}" for i in empty)
+    indices = ", ".join(str(i) for i in empty)
+    named = (f"guide band{'s' * many} {bands} (index{'es' * many} {indices} of {n_bands})"
+             if any(labels[i] for i in empty)
+             else f"guide band{'s' * many} index {indices} (of {n_bands})")
+    unit = ("window positions" if cube
+            else "images at stack positions" if patches.scenes_by_position else "scenes")
+
+    def listed(ids: list[Any]) -> str:
+        ids = list(dict.fromkeys(_shown(v) for v in ids))  # dates shown as dates
+        return ", ".join(map(str, ids[:8])) + (f", ... ({len(ids)} in all)" if len(ids) > 8
+                                               else "")
+
+    # where the bands are valid among the validation patches (each band somewhere)
+    val = getattr(data, "val_set", None)
+    valid_at: list[Any] = []
+    if val is not None and len(val) and val.guide is not None:
+        ok = torch.isfinite(val.guide[:, torch.as_tensor(empty)]).flatten(2).any(dim=2)
+        scenes = np.asarray(val.scene)
+        every = ok.all(dim=1).numpy()  # a scene holding all of them, else one per band
+        valid_at = (list(dict.fromkeys(scenes[every].tolist())) if every.any() else
+                    [scenes[ok[:, k].numpy()][0] for k in range(empty.size)
+                     if ok[:, k].any()])
+    them, it = ("them", "they are") if many else ("it", "it is")
+    one = ({"scenes": "scene", "window positions": "window position"}.get(unit, "image at stack "
+           "position") if len(set(map(str, valid_at))) == 1 else unit)
+    where = (f"valid at the validation {one} {listed(valid_at)}" if valid_at
+             else "valid only in the validation split or at held-out positions, if anywhere")
+    head = (f"{named} hold{'s' * (not many)} no valid value in the training split "
+            f"({len(patches)} patches of {unit} {listed(list(patches.scene))}; {where}): the "
+            f"model cannot learn {'their' if many else 'its'} statistics (normalisation) nor "
+            f"{'their' if many else 'its'} use.")
+    # a constant fill: the guide checks of fit_cube / fit_files (xlstsr train) take a value
+    # covering most valid pixels for an undeclared fill and refuse it
+    fill = (f"or fill {them} where missing, before training, from a field valid there (a "
+            "neighbouring date's band, or an estimate from another band), not with one "
+            "constant (fit_cube, fit_files and xlstsr train take a constant over most valid "
+            "pixels for an undeclared fill).")
+    if not cube:
+        raise XlstsrError(
+            f"{head} Put {unit} where {it} valid into the training split (e.g. other "
+            f"val_scenes= of split_by_scene), drop the band{'s' * many} from the guide (and "
+            f"build the model with n_guide {empty.size} fewer), {fill}")
+    # valid in no validation patch either: no split of these patches trains on it
+    split = (_cube_split_advice(data, patches, val, empty, it) if valid_at else
+             f"No split of these patches trains on {them}: none holds {them} valid.")
+    raise XlstsrError(f"{head} {split} Or give a "
+                      f"guide without {'those bands' if many else 'that band'} (the model is "
+                      f"built for the bands given), {fill}")
+
+
+def _cube_split_advice(data: Any, train: PatchSet, val: PatchSet | None, empty: np.ndarray,
+                       it: str) -> str:
+    """The advice of :func:`_require_guide_bands` for a CubeDataModule: a seed whose split
+    trains on a position where each empty band is valid (searched from the data module's
+    own draw), or its given ``split=`` to change."""
+    where = "a window position where " + it + " valid"
+    given = getattr(data, "_split_given", None)
+    if given is not None:  # the user's split: no seed draws another
+        return f"Give a split= whose train holds {where} (the split given trains on none)."
+    seed = None
+    if val is not None and len(val) and val.guide is not None:
+        scene = np.concatenate([np.asarray(train.scene), np.asarray(val.scene)])
+        guide = torch.cat([train.guide[:, torch.as_tensor(empty)],
+                           val.guide[:, torch.as_tensor(empty)]])
+        ok = torch.isfinite(guide).flatten(2).any(dim=2).numpy()  # (patches, bands)
+        trial = copy.copy(data)
+        for s in range(data.seed + 1, data.seed + 101):  # the data module's own draw
+            trial.seed = s
+            held = np.isin(scene.astype(str), [str(p) for p in trial._draw_split(scene).train])
+            if ok[held].any(axis=0).all():
+                seed = s
+                break
+    pick = (f"another seed (seed={seed} does: its split trains on one)" if seed is not None
+            else f"(no seed from {data.seed + 1} to {data.seed + 100} draws one)")
+    return (f"Draw a split that trains on {where}: {pick}, or another val_fraction (now "
+            f"{data.val_fraction:g}; in Python, fit_cube and fit_files also take a split= "
+            "naming the positions).")
 
 
 #: ``normalise`` of :func:`fit` / :class:`SuperResolutionModule` that fits the normalisation
@@ -451,6 +523,9 @@ class SuperResolutionModule(L.LightningModule):
         if train is not None:  # an x2 model or a guided one on these patches failed in torch
             _check_model_fits_patches(self.model, train, self.mode)
         if train is not None and _normalisation_to_fit(self.model, self.normalise):
+            # an empty guide band refused in the data module's own terms (fit_cube's seed=,
+            # val_fraction=, window positions; fit's split_by_scene) before the generic check
+            _require_guide_bands(train, self.model, data)
             fit_normalisation(self.model, train)
         elif train is not None and self.normalise:  # True, on a model fitted already
             log.info("the model's normalisation (lst_offset %.2f K, lst_scale %.2f K) is kept "
