@@ -775,6 +775,11 @@ def decode_reference(
     if scale is not None:  # a scale it does not declare: decoded (and reported) as if it did
         ref = ref.astype(np.float64)  # as before: scaled in float64
         ref.attrs = {**ref.attrs, "scale_factor": float(scale)}
+    source = reference.encoding.get("source")
+    if source is not None and "source" not in ref.encoding:
+        # (dropped by `where`: the file is named, so a refusal's command line rewrites the
+        # file's own wrong tag on a copy, not "--reference-scale where typed", refused typed)
+        ref.encoding = {**ref.encoding, "source": source}
     like = None if sr_median is None else (sr_median, "the super-resolved field")
     out = decode_lst(ref, keep_out_of_range=True, what="reference",
                      kept_range=(valid_min, valid_max), like=like,

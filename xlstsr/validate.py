@@ -2666,14 +2666,39 @@ _OWN_TAG_HINT = ("a file's own tag is rewritten on a copy (GeoTIFF: `f.{0} = ({1
                  "on the copy opened with `rasterio.open(path, \"r+\")`), then given")
 
 
-def _file_tags(source: tuple[str, str | None] | None) -> tuple[list[float], list[float]] | None:
+#: the file an array was read from: (path, variable, the array's number of values), the
+#: last telling an array of several files (open_mfdataset, a concat of per-date files: their
+#: encoding names the first file only) from one file's (:func:`_file_size`)
+_Source = tuple[str, "str | None", int]
+
+
+def _file_size(source: _Source) -> int | None:
+    """The number of values the file ``source`` holds for its variable (all bands of a
+    GeoTIFF), or None where it cannot be read."""
+    path, var = source[:2]
+    suffix = os.path.splitext(path)[1].lower()
+    try:
+        if suffix in _TIFF_SUFFIXES:
+            import rasterio
+
+            with rasterio.open(path) as f:
+                return int(f.count * f.height * f.width)
+        if suffix in _NETCDF_SUFFIXES and var is not None:
+            with xr.open_dataset(path, mask_and_scale=False, decode_times=False) as ds:
+                return int(ds[var].size)
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError):
+        return None
+    return None
+
+
+def _file_tags(source: _Source | None) -> tuple[list[float], list[float]] | None:
     """The scales and offsets that the file ``source`` (path, variable) declares in its own
     tags (a GeoTIFF's per-band ones; a NetCDF variable's attributes), or None where it cannot
     be read: what tells a file's own wrong tag from one the user typed (the command line's
     ``--scale`` sets the same attribute)."""
     if source is None:
         return None
-    path, var = source
+    path, var = source[:2]
     suffix = os.path.splitext(path)[1].lower()
     try:
         if suffix in _TIFF_SUFFIXES:
@@ -2691,29 +2716,44 @@ def _file_tags(source: tuple[str, str | None] | None) -> tuple[list[float], list
     return None
 
 
-def _retag_command(source: tuple[str, str | None], scale: float | None = None,
+def _retag_command(source: _Source, scale: float | None = None,
                    drop_offset: bool = False) -> str:
     """A shell command that writes a copy of the file ``source`` (path, variable) with its
     scale tag ``scale`` and/or its offset tag dropped, and the copy to give instead; '' for a
     file of another kind. The command line refuses a typed ``--scale`` / ``--offset`` over a
-    file's own (it would apply both): a file's own wrong tag is mended in the file."""
-    path, var = source
+    file's own (it would apply both): a file's own wrong tag is mended in the file.
+
+    Where the array holds more values than the file (several files, open_mfdataset: the
+    encoding names the first only, not the one judged), a loop rewrites each file of the
+    folder with that suffix (`for f in ...; do python -c '...' "$f"; done`)."""
+    path, var = source[:2]
     stem, suffix = os.path.splitext(path)
+    size = _file_size(source)
+    several = size is not None and len(source) > 2 and source[2] > size
     fixed = f"{stem}_retagged{suffix}"
-    p, q = json.dumps(path), json.dumps(fixed)
+    # one file: its path; several: each path the loop gives (sys.argv[1])
+    p, q = ("p", "p[:-{}] + {}".format(len(suffix), json.dumps(f"_retagged{suffix}"))
+            ) if several else (json.dumps(path), json.dumps(fixed))
+    head = "import sys; p = sys.argv[1]; " if several else ""
     if suffix.lower() in _TIFF_SUFFIXES:
         sets = ([f"f.scales = ({scale:g},) * f.count"] if scale is not None else []) + (
             ["f.offsets = (0.0,) * f.count"] if drop_offset else [])
-        code = (f"import shutil, rasterio; shutil.copyfile({p}, {q}); "
-                f"f = rasterio.open({q}, \"r+\"); " + "; ".join(sets) + "; f.close()")
+        code = (f"{head}import shutil, rasterio; q = {q}; shutil.copyfile({p}, q); "
+                f"f = rasterio.open(q, \"r+\"); " + "; ".join(sets) + "; f.close()")
     elif suffix.lower() in _NETCDF_SUFFIXES and var is not None:
         name = json.dumps(var)
         sets = ([f"ds[{name}].attrs[\"scale_factor\"] = {scale:g}"] if scale is not None
                 else []) + ([f"ds[{name}].attrs.pop(\"add_offset\", None)"] if drop_offset else [])
-        code = (f"import xarray as xr; ds = xr.open_dataset({p}, mask_and_scale=False); "
+        code = (f"{head}import xarray as xr; ds = xr.open_dataset({p}, mask_and_scale=False); "
                 + "; ".join(sets) + f"; ds.to_netcdf({q})")
     else:
         return ""
+    if several:
+        folder = shlex.quote(os.path.dirname(path) or ".")
+        return (f"each of its files (the values span several; {shlex.quote(path)} is the "
+                f"first): `for f in {folder}/*{suffix}; do python -c {shlex.quote(code)} "
+                f"\"$f\"; done` (a pattern matching the series' files only), then give the "
+                f"*_retagged{suffix} copies")
     return f"`python -c {shlex.quote(code)}`, then give {shlex.quote(fixed)}"
 
 
@@ -2722,7 +2762,7 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
                  like: tuple[float, str] | None = None, attrs_of: str | None = None,
                  spread: tuple[float, float] | Callable[[], tuple[float, float]] | None = None,
                  cli: bool = False, what: str = "LST", stored_kind: str | None = None,
-                 source: tuple[str, str | None] | None = None, decoded: bool = False) -> str:
+                 source: _Source | None = None, decoded: bool = False) -> str:
     """When decoded values are off because the declared scale is wrong (0.002 instead of
     MOD11A1's 0.02 reads as 30 "K", like Celsius; MODIS's 0.02 on ASTER's K x 10 as 60 "K"),
     the sentence that says so and the scale that gives Kelvin of a land surface (near
@@ -2899,11 +2939,12 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
 
 
 def _fill_free_spread(finite: np.ndarray, stored: tuple[float, float, float],
-                      ) -> tuple[float, float]:
+                      quartiles: bool = False) -> tuple[float, float]:
     """:func:`_spread` of decoded values ``finite`` without their fill-like values: those
     stored as 0 or an integer type's extreme, and a plateau :func:`suspect_fill` finds. A
     MOD11A1 crop with 2-5 % undeclared cloud 0s under a 0.002 typo had its 1st percentile at 0
-    K, so the right scale, 0.02, was refused as no land surface's spread."""
+    K, so the right scale, 0.02, was refused as no land surface's spread. ``quartiles``: the
+    25th and 75th percentiles instead (the middle half, :func:`_tenfold_leads`)."""
     scale, offset, celsius = stored
     v = np.asarray(finite, np.float64)
     raw = ((v - celsius) - offset) / scale if scale != 0 else v
@@ -2914,6 +2955,9 @@ def _fill_free_spread(finite: np.ndarray, stored: tuple[float, float, float],
     hit = suspect_fill(rest) if rest.size else None
     if hit is not None:
         rest = rest[~_fill_pixels(rest, hit[0])]
+    if quartiles:
+        q1, q3 = _quantiles(rest if rest.size else v, (0.25, 0.75))
+        return float(q1), float(q3)
     return _spread(rest if rest.size else v)
 
 
@@ -3264,12 +3308,46 @@ def _tenfold_first(wrong: str) -> bool:
     return m is not None and float(m[1]) != 1.0
 
 
-def _celsius_reading(spread: tuple[float, float], degc: str) -> str:
-    """The degrees-Celsius reading offered after a tenfold scale (:func:`_tenfold_first`),
-    with the scene's span it gives (``spread``: 1st-99th percentiles as decoded)."""
-    return (f"if they are degrees Celsius after all (the scene then spans only "
-            f"{spread[0]:.1f}-{spread[1]:.1f} degC, 1st-99th percentiles, a tenth or less of the "
-            f"spread the scale gives: likelier a scale too small), {degc}")
+def _tenfold(wrong: str) -> float | None:
+    """The factor of :func:`_tenfold_first`'s scale reading (10 for 0.002 -> 0.02), else
+    None."""
+    m = re.match(r"the scale (?:\([^)]*\) )?\S+ is ([\d.]+) times too small: with (\S+) ", wrong)
+    return float(m[1]) if m is not None and float(m[2]) != 1.0 else None
+
+
+def _tenfold_leads(wrong: str, middle: Callable[[], tuple[float, float]]) -> bool:
+    """Whether :func:`_tenfold_first`'s scale reading goes before degrees Celsius: only where
+    the Celsius reading squeezes the scene, its middle half (``middle``: fill-free quartiles
+    as decoded) narrower than :data:`SQUEEZED_SPREAD_K`, as MOD11A1 under 0.002 (0.45) and
+    ASTER's K x 10 tagged 0.01 (0.3-1.2 on all 55 scenes) are. A tenfold reading always has
+    ten times the Celsius spread, so it cannot tell the two apart: genuine degrees Celsius
+    stored x 100 with 0.01 (ECOSTRESS crops, middle half 3-5 degC) led with the scale and,
+    followed, ran at std 23.8 K for 2.4 K."""
+    if not _tenfold_first(wrong):
+        return False
+    q1, q3 = middle()
+    return q3 - q1 < SQUEEZED_SPREAD_K
+
+
+def _celsius_reading(spread: tuple[float, float], middle: tuple[float, float],
+                     degc: str) -> str:
+    """The degrees-Celsius reading offered after a tenfold scale (:func:`_tenfold_leads`),
+    with the scene's span it gives (``spread``: 1st-99th percentiles as decoded; ``middle``:
+    the quartiles)."""
+    return (f"if they are degrees Celsius after all (the scene then spans "
+            f"{spread[0]:.1f}-{spread[1]:.1f} degC, 1st-99th percentiles, its middle half "
+            f"only {middle[1] - middle[0]:.2f} degC wide: narrow for a land surface, likelier "
+            f"a scale too small), {degc}")
+
+
+def _tenfold_range(wrong: str, spread: tuple[float, float], offset: float) -> str:
+    """' (with that scale the scene spans a-b K, 1st-99th percentiles)' for the tenfold
+    scale reading told after degrees Celsius (``spread``: as decoded), else ''."""
+    k = _tenfold(wrong)
+    if k is None:
+        return ""
+    lo, hi = ((v - offset) * k + offset for v in spread)
+    return f" (with that scale the scene spans {lo:.1f}-{hi:.1f} K, 1st-99th percentiles)"
 
 
 def _range_cause(
@@ -3286,7 +3364,7 @@ def _range_cause(
     maskable: bool = True,
     what: str = "LST",
     stored_kind: str | None = None,
-    source: tuple[str, str | None] | None = None,
+    source: _Source | None = None,
 ) -> str:
     """The likely cause, and its fix, of decoded values outside ``physical_range`` (``cli``: with
     the command line's option for it, for the LST input; ``what``: the input's role, whose
@@ -3495,13 +3573,16 @@ def _range_cause(
     if median < lo and float(finite.min()) > -100:
         degc = (f"set `{v}.attrs['units'] = 'degC'`"
                 + (" (`--units degC` on the command line)" if cli else ""))
-        if _tenfold_first(wrong):
+        middle = cache(partial(_fill_free_spread, finite, coding, True))
+        if _tenfold_leads(wrong, middle):
             return ("values look like degrees Celsius, but likelier Kelvin under a scale too "
                     "small: "
-                    + wrong + "; or " + _celsius_reading(fill_free(), degc)
+                    + wrong + "; or " + _celsius_reading(fill_free(), middle(), degc)
                     + (f"; if they are {landsat}" if no_offset else ""))
+        # (a tenfold scale after degrees Celsius, with the scene's range it gives)
         return ("values look like degrees Celsius: " + degc
-                + (f"; or {wrong}" if wrong else "")
+                + (f"; or {wrong}" + (_tenfold_range(wrong, fill_free(), coding[1])
+                                      if _tenfold_first(wrong) else "") if wrong else "")
                 + (f"; if they are {landsat}" if no_offset else ""))
     if wrong:
         return wrong
@@ -3993,6 +4074,13 @@ def _step_fix_text(where: str, drop: str, finite: np.ndarray, what: str, v: str,
     return text + "."
 
 
+#: a cube's step judged alone (one image per task): its drop is not offered as a command
+_UNSEEN_STEPS = ("This image was judged alone (the cube is read one image per task; its other "
+                 "images were not read here): if they hold the same coding, the fix above "
+                 "applies to them all; only if this one alone is wrong (a date in other units) "
+                 "leave it out of the {}, after checking the others hold temperatures.")
+
+
 def _lst_verdict(
     imgs: np.ndarray,
     *,
@@ -4017,7 +4105,7 @@ def _lst_verdict(
     step_vars: Sequence[str] | None = None,
     declared_fills: tuple[float, ...] = (),
     stored_kind: str | None = None,
-    source: tuple[str, str | None] | None = None,
+    source: _Source | None = None,
 ) -> np.ndarray:
     """Per image of ``imgs`` (*lead, y, x): raise on a units, scale or fill problem; return
     ``(*lead, 1, 1)`` flags, 1 where out-of-range pixels are to be masked. ``like``: see
@@ -4191,20 +4279,25 @@ def _lst_verdict(
                                      _like_at(like, i), attrs_of, spread=free,
                                      cli=cli, what=what, stored_kind=stored_kind,
                                      source=source, decoded=decoded)
-                if _tenfold_first(wrong):
+                middle = cache(partial(_fill_free_spread, finite, coding, True))
+                if _tenfold_leads(wrong, middle):
                     # the scale first: degrees Celsius read the scene squeezed (exit 0)
                     raise UnitsError(
                         f"the {what} has no 'units' attribute and its values (median "
                         f"{median:.1f}) look like degrees Celsius, but likelier Kelvin under a "
                         f"scale too small: {wrong}; or " + _celsius_reading(
-                            free(), f"set `{v}.attrs['units'] = 'degC'`"
+                            free(), middle(), f"set `{v}.attrs['units'] = 'degC'`"
                             + (" (`--units degC` on the command line)" if cli else "")) + ".")
+                # (degrees Celsius first where their spread is a land surface's: a tenfold
+                # scale after them, with the scene's range it gives)
                 raise UnitsError(
                     f"the {what} has no 'units' attribute and its values (median {median:.1f}) "
                     f"look like degrees Celsius. Set `{v}.attrs['units'] = 'degC'` to convert, or "
                     "'K' if they are Kelvin"
                     + (" (`--units degC` / `--units K` on the command line)" if cli else "")
-                    + (f"; or {wrong}." if wrong else ".")
+                    + (f"; or {wrong}" + (_tenfold_range(wrong, free(), coding[1])
+                                          if _tenfold_first(wrong) else "") + "."
+                       if wrong else ".")
                 )
         if float_stored and celsius and scale != 1.0:
             _refuse_scale_twice_celsius(finite, physical_range, stored, what, attrs_of, cli)
@@ -4353,6 +4446,10 @@ def _lst_verdict(
         # every step) was told to drop its first step, then the next
         step_fix = ("" if drop is None or (not uniform and flat.shape[0] > 1
                                            and not _others_in_range(flat, i, lo, hi)) else
+                    # one image per task (a lazy cube read a step per chunk): the others
+                    # unseen, no drop command (followed, every step with data was dropped
+                    # in turn, and the all-fill rest accepted)
+                    _UNSEEN_STEPS.format(what) if not uniform and flat.shape[0] == 1 else
                     _step_fix_text(where, drop, finite, what, v, as_stored, in_file, cli,
                                    step_vars, declared_fills))
         # a block of this one image (a dask cube read one step per chunk, the usual layout):
@@ -4602,14 +4699,14 @@ def _refuse_other_quantity(da: xr.DataArray, what: str) -> None:
         )
 
 
-def _source_of(da: xr.DataArray) -> tuple[str, str | None] | None:
+def _source_of(da: xr.DataArray) -> _Source | None:
     """The file ``da`` was read from (xarray's and rioxarray's ``encoding['source']``) and its
     variable's name, or None: where a refusal's command-line way rewrites the file's own
     scale or offset tag (:func:`_retag_command`)."""
     path = da.encoding.get("source")
     if not isinstance(path, str) or not path:
         return None
-    return path, da.name if isinstance(da.name, str) else None
+    return path, da.name if isinstance(da.name, str) else None, int(da.size)
 
 
 def decode_lst(
