@@ -1517,6 +1517,77 @@ def _fix_advice(items: Sequence[Any], fixes: dict[str, dict[str, float]],
     return text
 
 
+def _plausible_k(median: float, unit: str | None) -> bool:
+    """Whether ``median`` in ``unit`` (Kelvin where no temperature unit) is within
+    :data:`~xlstsr.validate.PHYSICAL_RANGE_K`."""
+    from ..validate import PHYSICAL_RANGE_K
+
+    k = median + (273.15 if temperature_units(unit) == "C" else 0.0)
+    return PHYSICAL_RANGE_K[0] <= k <= PHYSICAL_RANGE_K[1]
+
+
+def _items_over_gdal_zero(href: str, nodata: float | None,
+                          readings: dict[str, tuple[float, float, str | None]],
+                          unit: str | None) -> bool:
+    """Whether the items' reading stands over a header whose offset 0 (GDAL's default beside
+    any scale) is all that contradicts it: where it is a plausible temperature (Landsat ST
+    0.00341802 / 149: a hot scene reads 158 K by the header, 'plausible' too), or, for an
+    asset with no unit anywhere, where no reading is one and the items' looks like a
+    reflectance or index (-1 to 2: S2 0.0001 / -0.1). A unitless asset whose header alone
+    reads a temperature is not the items' (MOD11A1 items 0.02 / +273.15 read 578 K)."""
+    if temperature_units(unit) is not None:
+        return _plausible_reading(href, nodata, {"items": readings["items"]}) is not None
+    medians = _reading_medians(href, nodata, readings)
+    if medians is None:  # no valid value to judge by: as the catalogue declares
+        return True
+    if _plausible_k(*medians["items"]):
+        return True
+    return not any(_plausible_k(*m) for m in medians.values()) and (
+        -1.0 <= medians["items"][0] <= 2.0)
+
+
+def _items_reading(readings: dict[str, tuple[float, float, str | None]],
+                   medians: dict[str, tuple[float, str | None]] | None
+                   ) -> tuple[float, float, str | None]:
+    """The items' reading a refused header is rewritten to: their fields over the header's,
+    or theirs alone where only that one is a plausible temperature (a header contradicted
+    is no source for the fields the items leave out: items' offset -273.15 alone over a
+    float Kelvin file's 0.02 / 0 read -267 degC merged, 17 degC alone)."""
+    if ("items alone" in readings and medians and _plausible_k(*medians["items alone"])
+            and not _plausible_k(*medians["items"])):
+        return readings["items alone"]
+    return readings["items"]
+
+
+def _header_rewrite(items: Sequence[Any], key: str, coll: Any,
+                    reading: tuple[float, float, str | None], scaling: bool,
+                    unit_clash: bool) -> str:
+    """A shell command that writes ``reading`` (scale, offset, unit) into the header of
+    every local file of asset ``key`` in collection ``coll`` of ``items`` with rasterio
+    (xlstsr's own; GDAL's gdal_edit.py is not installed with it), paths shell-quoted: its
+    scale and offset where they are contradicted (``scaling``), its unit on a unit clash
+    (``set_band_unit``: a scale cannot change a unit); GDAL's ``gdal_edit.py`` beside it for
+    a scaling alone."""
+    import json
+    import shlex
+
+    paths = list(dict.fromkeys(
+        p for it in items if getattr(it, "collection_id", None) == coll and key in it.assets
+        for p in [_local_file(it.assets[key].get_absolute_href() or it.assets[key].href)]
+        if p is not None))
+    sc, off, unit = reading
+    sets = ([f"f.scales = ({sc!r},); f.offsets = ({off!r},)"] if scaling else []) + (
+        [f"f.set_band_unit(1, {json.dumps(unit)})"] if unit_clash and unit else [])
+    code = ('import sys, rasterio; f = rasterio.open(sys.argv[1], "r+"); '
+            + "; ".join(sets) + "; f.close()")
+    text = (f"`for p in {' '.join(shlex.quote(p) for p in paths)}; do python -c "
+            f"{shlex.quote(code)} \"$p\"; done` ({len(paths)} file(s)")
+    if scaling and not unit_clash and paths:
+        text += (f"; or with GDAL, `gdal_edit.py -scale {sc!r} -offset {off!r} "
+                 f"{shlex.quote(paths[0])}` for each")
+    return text + ")"
+
+
 def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | None],
                        modifier: Callable[[Any], Any] | None = None
                        ) -> dict[str, BandCoding | None]:
@@ -1542,15 +1613,19 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
     both, for each collection: none where the readings give the same temperature. A header's
     offset 0 beside the items' own scale is GDAL's default (it writes 0 beside any scale), so
     the items' offset over it is read silently where the items' reading is plausible
-    (Landsat ST's 0.00341802 / 149: a hot scene reads 158 K by the header, plausible too) or
-    the asset is no temperature (reflectance 0.0001 / -0.1), the header's only where the
-    items' is not (warned). Temperature units are compared whatever the header's scaling
-    (float Kelvin tagged 'K' under the items' degC). Refused where none is plausible, several
-    disagree, or the asset is no temperature, with each reading's sample median. Every asset
-    refused is named at once, with one modifier that fixes them all and calls ``modifier``
-    (the user's) first (:func:`_fix_advice`), and a ``gdal_edit.py`` command that writes the
-    items' scale and offset into the header. Collections read with one scaling share a unit
-    where one's files give none."""
+    (Landsat ST's 0.00341802 / 149: a hot scene reads 158 K by the header, plausible too) or,
+    for an asset with no unit anywhere (judged in Kelvin), where no reading is a plausible
+    temperature and the items' looks like a reflectance (0.0001 / -0.1:
+    :func:`_items_over_gdal_zero`); the header's only where it is the only plausible one
+    (warned: unitless MOD11A1 items 0.02 / +273.15 read 578 K). Temperature units are
+    compared whatever the header's scaling (float Kelvin tagged 'K' under the items' degC).
+    Refused where none is plausible, several disagree, or the asset is no temperature, with
+    each reading's sample median. Every asset refused is named at once, with one modifier that
+    fixes them all and calls ``modifier`` (the user's) first (:func:`_fix_advice`), and a
+    command that writes the items' reading into the header of each of the collection's files
+    (:func:`_header_rewrite`). A file's unit is kept where the items give none (the shared
+    MOD11A1 COGs' 'K'); collections read with one scaling share a unit where one's files give
+    none."""
     out = dict(codings)
     remote: list[tuple[str, Any, str | None, np.dtype]] = []
     clash: list[str] = []
@@ -1619,21 +1694,21 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
             # header, 'plausible' too, and was refused), or, for an asset no temperature
             # (reflectance 0.0001 / -0.1 over 0.0001 / 0), always, as the catalogue declares
             gdal_zero = contra == ["offset"] and off == 0.0 and not unit_clash
-            if gdal_zero and (temperature_units(unit) is None or _plausible_reading(
-                    h, base.nodata, {"items": readings["items"]}) is not None):
+            if gdal_zero and _items_over_gdal_zero(h, base.nodata, readings, unit):
                 read[c] = (merged["scale"], merged["offset"], unit, h, "")
                 continue
-            pick = (_plausible_reading(h, base.nodata, readings)
-                    if temperature_units(unit) is not None else None)
+            # an asset with no unit anywhere is judged as Kelvin where its offset meets a
+            # header's 0 (MOD11A1 items 0.02 / +273.15 over 0.02 / 0 were read 578 K silently)
+            judged = temperature_units(unit) is not None or gdal_zero
+            pick = _plausible_reading(h, base.nodata, readings) if judged else None
             if pick is None:
-                medians = (_reading_medians(h, base.nodata, readings)
-                           if temperature_units(unit) is not None else None)
+                medians = _reading_medians(h, base.nodata, readings) if judged else None
                 if medians:  # what each reading gives, to judge by (none or both plausible)
                     both += (" (a sample's median " + ", ".join(
                         f"{m:.6g} {u} by the {n}" for n, (m, u) in medians.items()) + ")")
-                if not unit_clash:  # a header rewritten to the items' whole reading
-                    both += (f"; if the items are right: `gdal_edit.py -scale "
-                             f"{merged['scale']!r} -offset {merged['offset']!r} {h}`")
+                both += "; if the items are right: " + _header_rewrite(
+                    items, key, c, _items_reading(readings, medians), bool(contra),
+                    unit_clash)
                 clash.append(both)
                 fixes[key] = {f: hdr[f] for f in shown}  # the contradicted fields only
                 if unit_clash:
@@ -1654,7 +1729,9 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
                 f"temperature (a sample's median "
                 + ", ".join(f"{m:.6g} {u} by the {n}" for n, (m, u) in medians.items())
                 + "); fix the other one to silence this (the items with a `modifier=`, or "
-                "the files with `gdal_edit.py -scale S -offset O FILE`).")
+                "each file's header with rasterio: `f = rasterio.open(path, 'r+'); "
+                + ("f.set_band_unit(1, UNIT)" if unit_clash
+                   else "f.scales = (S,); f.offsets = (O,)") + "; f.close()`).")
         if not read:
             continue
         # one coding per asset: collections read differently (A's DNs by its header's 0.02,
@@ -1685,7 +1762,9 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
         sc, off, unit, href, _ = next(iter(read.values()))
         # the unit one collection's files give where another's give none
         unit = unit or next((u for _, _, u, _, _ in read.values() if u), None)
-        if (sc, off) == (base.scale, base.offset) and (not base.unit or unit == base.unit):
+        # the file's unit kept where the items give none (MOD11A1 COGs' 'K' under unitless
+        # items of their own 0.02 / 0 came out with no unit)
+        if (sc, off) == (base.scale, base.offset) and (not unit or unit == base.unit):
             continue
         log.info("open_stac: asset %r scaled as its files declare (%s): scale %g, offset %g",
                  key, os.path.basename(href), sc, off)
@@ -1709,10 +1788,13 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
             "the items' scaling contradicts the files' own: " + "; ".join(clash)
             + ". One of them is wrong, and decoded the wrong way the values would be labelled "
             "in the wrong units (MOD11A1 digital numbers ~13,700 as Kelvin under an items' "
-            "scale of 1). If the header is right, give the items its scale and offset (the "
-            "modifier that follows); if the items are right, rewrite the files' header to "
-            "their scale and offset (the `gdal_edit.py` given with each asset, on a copy "
-            "where the files are not yours)")
+            "scale of 1). If the header is right, give the items its reading (the modifier "
+            "that follows); if the items are right, rewrite the files' header to "
+            "their reading (the command given with each asset, run with the Python that has "
+            "xlstsr: it changes the files in place, for every program that reads them; to "
+            "keep yours, run it on copies and point the items' hrefs at the copies, e.g. "
+            "`it.assets[KEY].href = NEW_PATH` in a modifier, or the copies' header is "
+            "refused alike)")
     raise XlstsrError(
         ". ".join(parts) + ". A modifier that sets the scale and offset of every asset "
         "named (" + ("MODIS LST's 0.02, 0 for those without a scale: put the product's own; "
