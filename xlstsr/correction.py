@@ -144,7 +144,7 @@ def apply_scale_correction(
     # flattens them; one image (y, x) is a stack of one, given back 2-D
     lead = tuple(np.shape(sr)[:-2])
     if np.ndim(sr) < 2 or np.ndim(lst) < 2 or (  # a stack of one beside one image: as before
-            tuple(n for n in lead if n != 1) != tuple(n for n in np.shape(lst)[:-2] if n != 1)):
+            not _same_images(np.shape(sr), np.shape(lst))):
         raise GridError(
             f"sr {tuple(np.shape(sr))} must be the coarse stack {tuple(np.shape(lst))} "
             f"upscaled by factor {factor}: the same leading dims, (..., y * {factor}, "
@@ -275,10 +275,23 @@ def _image_shape(a: Any) -> tuple[int, ...]:
     return (a.sizes[names.get(ydim, ydim)], a.sizes[names.get(xdim, xdim)])
 
 
-def _images_of(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """A stack's leading dims (``shape[:-2]``) without its size-1 ones: stacks whose images
-    pair one to one, whatever 1-step dims one of them keeps."""
-    return tuple(n for n in shape[:-2] if n != 1)
+def _same_images(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether stacks of shapes ``a`` and ``b`` (``(..., y, x)``) hold the same images, one to
+    one, whatever 1-step dims one of them keeps: their leading dims are equal, or the longer's
+    become the shorter's by dropping size-1 entries ((1, 2) and (2,), (2, 1) and (2,)). Equal
+    ranks must be equal: dropping every 1 from both paired (2, 1) with (1, 2), a (day, night)
+    of one date with two dates of one overpass (gain 0.519 for 0.500, silently)."""
+    la, lb = tuple(a[:-2]), tuple(b[:-2])
+    if len(la) == len(lb):
+        return la == lb
+    long, short = (la, lb) if len(la) > len(lb) else (lb, la)
+    j = 0
+    for n in long:  # short must be long with some of its 1s left out, in order
+        if j < len(short) and n == short[j]:
+            j += 1
+        elif n != 1:
+            return False
+    return j == len(short)
 
 
 def _labelled(a: Any) -> bool:
@@ -531,7 +544,7 @@ def calibrate_detail_gain(sr: Any, lst: Any, truth: Any, factor: int) -> float:
         raise AllNaNError("the truth holds no valid pixel: the gain cannot be calibrated (check "
                           "its fill value, its mask, or that it covers the sr field)")
     if (s.shape != t.shape and s.shape[-2:] == t.shape[-2:]
-            and _images_of(s.shape) == _images_of(t.shape)):
+            and _same_images(s.shape, t.shape)):
         # lead dims that differ by size-1 dims only: the step advice's own
         # `sr.sel(time=[truth['time'].values])` keeps a 1-step dim that a one-date truth
         # lacks (refused as "put the truth on the output grid first", grids equal), as

@@ -3454,6 +3454,28 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
 _KEY_WITHOUT_MEANING = re.compile(r"(band|b|channel|layer)_?\d+|band_data", re.IGNORECASE)
 
 
+def _band_dim_labels(band: xr.DataArray) -> list[str | None]:
+    """A dict or Dataset field's channel labels (:func:`guide_labels`) where its one extra dim
+    besides time is a raster's bands (named so, :data:`_BAND_DIM_WORDS`, or described: a
+    GeoTIFF's band descriptions), else ``[None]``: a field's other dims (an LST's 'overpass'
+    of 'day' and 'night') are steps, matched with the LST's, not channels. Their labels were
+    taken for channels (['day', 'night', 'day', 'night'] for two keys), which turned the keys'
+    check off: swapped keys ran silently (300.23 K for 295.29 K)."""
+    try:
+        gy, gx = spatial_dims(band)
+    except Exception:
+        return [None]
+    extra = [d for d in band.dims if d not in (gy, gx) and not _is_time_like(band, d)]
+    if len(extra) != 1:
+        return [None]
+    d = extra[0]
+    if not (set(re.split(r"[^a-z]+", str(d).lower())) & _BAND_DIM_WORDS
+            or _described_bands(band, d) is not None
+            or _file_descriptions(band, d) is not None):
+        return [None]
+    return guide_labels(band)
+
+
 def _keyed_labels(guide: Mapping) -> GuideLabels:
     """:func:`guide_labels` of a dict or Dataset: its keys (which advice on the bands selects
     by), with ``described``, each channel's label for :func:`check_guide_labels`: a key that
@@ -3469,7 +3491,7 @@ def _keyed_labels(guide: Mapping) -> GuideLabels:
     described: list[str | None] = []
     for k, band in fields.items():
         key = str(k)
-        own = guide_labels(band) if isinstance(band, xr.DataArray) else [key]
+        own = _band_dim_labels(band) if isinstance(band, xr.DataArray) else [key]
         if len(own) > 1:  # a band dim of its own: its channels, in prepare_guide's order
             described.extend(own)
             continue

@@ -646,7 +646,8 @@ class CubeDataModule(PatchDataModule):
     guide_offset : {"auto", "check", "ignore"}, Dataset or None
         Sub-pixel alignment of the guide with the LST, as :func:`xlstsr.upscale`'s
         ``guide_offset`` (:func:`xlstsr.guide.check_alignment` at ``factor``): ``"auto"`` moves
-        the guide back by its measured offset (more than a quarter of a fine pixel), ``"check"``
+        the guide back by its measured offset (more than a quarter of a fine pixel by more than
+        twice its uncertainty), ``"check"``
         only warns, ``"ignore"`` uses it as stored, an :func:`xlstsr.estimate_offset` result is
         applied. ``None`` (default): ``"auto"`` where the LST and the guide have a CRS (a lazy
         cube too: training reads it whole), the guide as stored without one (paired by
@@ -1481,10 +1482,15 @@ def _check_arch_mode(arch: str | None, mode: str, guide: Any) -> None:
 
 def _input_labels(guide: Any, n_guide: int) -> list[str]:
     """``["lst", *the guide's channel labels]`` (:func:`xlstsr.guide.guide_labels`), ``guide<i>``
-    where a channel has none or the labels do not match the channels."""
+    where a channel has none or the labels do not match the channels. A dict or Dataset's bands
+    are recorded by their descriptions where the keys say nothing (``band_1`` of
+    ``band_as_variable=True``, ``band_data`` of ``engine="rasterio"``), as
+    :func:`xlstsr.guide.check_guide_labels` reads them: recorded as 'band_1' or 'guide0', the
+    model took a swapped (red, NDVI) file silently."""
     from ..guide import guide_fields, guide_labels
 
     labels = guide_labels(guide_fields(guide)) if guide is not None else []
+    labels = getattr(labels, "described", None) or labels
     if len(labels) != n_guide:
         labels = [None] * n_guide
     return ["lst", *(str(v) if v else f"guide{i}" for i, v in enumerate(labels))]
