@@ -529,3 +529,29 @@ def utm33_cog_item(i: int, path, n: int, band: dict, bbox: list[float]):
     it.add_asset("LST", pystac.Asset(href=str(path), media_type=pystac.MediaType.COG,
                                      roles=["data"], extra_fields={"raster:bands": [band]}))
     return it
+
+
+def unfinished_store(lst, store, crash_at: int = 2):
+    """``store`` of ``xlstsr.upscale_to_zarr(lst, factor 4)``, one region per time chunk, whose
+    run crashed at region ``crash_at`` (its first read, the resume checksum's, passes): the
+    regions before it written, the rest not."""
+    import warnings
+
+    import pytest
+
+    import xlstsr
+
+    seen: dict[int, int] = {}
+
+    def crash(b, block_info=None):
+        i = block_info[0]["chunk-location"][0]
+        seen[i] = seen.get(i, 0) + 1
+        if i == crash_at and seen[i] > 1:
+            raise RuntimeError("simulated crash")
+        return b
+
+    lst = lst.copy(data=lst.data.map_blocks(crash, dtype=lst.dtype))
+    with warnings.catch_warnings(), pytest.raises(RuntimeError, match="simulated"):
+        warnings.simplefilter("ignore")
+        xlstsr.upscale_to_zarr(lst, store, 4, progress=False, regions_in_flight=1)
+    return store

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
+from helpers import unfinished_store
 
 import xlstsr
 from xlstsr.engine.to_zarr import _eta
@@ -102,22 +103,7 @@ def test_append_mode_gets_the_extend_advice_which_works(tmp_path):
 @pytest.fixture()
 def unfinished(tmp_path):
     """A store of 3 one-step regions whose run stopped after 2 were written."""
-    lst = _scene(3).chunk({"time": 1})
-    seen: dict[int, int] = {}
-
-    def crash_on_last(b, block_info=None):
-        i = block_info[0]["chunk-location"][0]
-        seen[i] = seen.get(i, 0) + 1
-        if i == 2 and seen[i] > 1:  # its first read (the resume checksum's) passes
-            raise RuntimeError("simulated crash")
-        return b
-
-    lst = lst.copy(data=lst.data.map_blocks(crash_on_last, dtype=lst.dtype))
-    store = tmp_path / "out.zarr"
-    with warnings.catch_warnings(), pytest.raises(RuntimeError, match="simulated"):
-        warnings.simplefilter("ignore")
-        xlstsr.upscale_to_zarr(lst, store, 4, progress=False, regions_in_flight=1)
-    return store
+    return unfinished_store(_scene(3).chunk({"time": 1}), tmp_path / "out.zarr")
 
 
 def _opened(store):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
+from helpers import unfinished_store
 
 import xlstsr
 from xlstsr.errors import XlstsrError
@@ -30,21 +31,7 @@ def unfinished(tmp_path):
     regions 0 and 1 were written (review 50F's uf_make.py)."""
     lst = _scene(4)
     lst = lst.where(lst.time != lst.time[1]).chunk({"time": 1})
-    seen: dict[int, int] = {}
-
-    def crash_on_third(b, block_info=None):
-        i = block_info[0]["chunk-location"][0]
-        seen[i] = seen.get(i, 0) + 1
-        if i == 2 and seen[i] > 1:  # its first read (the resume checksum's) passes
-            raise RuntimeError("simulated crash")
-        return b
-
-    lst = lst.copy(data=lst.data.map_blocks(crash_on_third, dtype=lst.dtype))
-    store = tmp_path / "out.zarr"
-    with warnings.catch_warnings(), pytest.raises(RuntimeError, match="simulated"):
-        warnings.simplefilter("ignore")
-        xlstsr.upscale_to_zarr(lst, store, 4, progress=False, regions_in_flight=1)
-    return store
+    return unfinished_store(lst, tmp_path / "out.zarr")
 
 
 def _written(store) -> xr.DataArray:

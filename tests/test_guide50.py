@@ -32,11 +32,9 @@ def _codes(msg: str) -> list[str]:
 
 # -- R2/4: band descriptions of the rasterio readers' Datasets ---------------------------------
 
-@pytest.fixture(scope="module")
-def guide_files(tmp_path_factory):
-    """A described (NDVI, red) GeoTIFF guide and the same bands swapped, described (red, NDVI),
-    beside the sample scene's LST."""
-    tmp = tmp_path_factory.mktemp("guide50")
+def described_guides(tmp):
+    """The sample scene, and a described (NDVI, red) GeoTIFF guide and the same bands swapped,
+    described (red, NDVI), written in ``tmp``: their paths by 'right' / 'swapped'."""
     s = xlstsr.datasets.sample_scene(n_times=2, size=128)
     ndvi = s["ndvi_250m"]
     ndvi = ndvi.isel(time=0, drop=True) if "time" in ndvi.dims else ndvi
@@ -50,6 +48,14 @@ def guide_files(tmp_path_factory):
         g.rio.to_raster(paths[name])
         with rasterio.open(paths[name], "r+") as f:
             f.descriptions = said
+    return s, paths
+
+
+@pytest.fixture(scope="module")
+def guide_files(tmp_path_factory):
+    """A described (NDVI, red) GeoTIFF guide and the same bands swapped, described (red, NDVI),
+    beside the sample scene's LST."""
+    s, paths = described_guides(tmp_path_factory.mktemp("guide50"))
     return s["lst_1km"], paths
 
 

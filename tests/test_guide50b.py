@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
+from test_guide50 import described_guides
 
 import xlstsr
 from xlstsr.correction import apply_scale_correction, calibrate_detail_gain
@@ -33,19 +34,7 @@ _READERS = {
 def files(tmp_path_factory):
     """The sample LST, and a described (NDVI, red) GeoTIFF guide and its bands swapped."""
     tmp = tmp_path_factory.mktemp("guide50b")
-    s = xlstsr.datasets.sample_scene(n_times=2, size=128)
-    ndvi = s["ndvi_250m"]
-    ndvi = ndvi.isel(time=0, drop=True) if "time" in ndvi.dims else ndvi
-    red = (0.3 - 0.25 * ndvi).astype("float32")
-    paths = {}
-    for name, bands, said in (("right", [ndvi, red], ("NDVI", "red")),
-                              ("swapped", [red, ndvi], ("red", "NDVI"))):
-        g = xr.concat(bands, "band").assign_coords(band=[1, 2])
-        g.attrs = {}
-        paths[name] = str(tmp / f"{name}.tif")
-        g.rio.to_raster(paths[name])
-        with rasterio.open(paths[name], "r+") as f:
-            f.descriptions = said
+    s, paths = described_guides(tmp)
     return s["lst_1km"], paths, tmp
 
 
