@@ -103,3 +103,13 @@ def test_append_mode_advice_names_the_series_time_dim_and_works(tmp_path):
                        (lst.isel(date=[2]), {"region": {"date": slice(2, 3)}})):
         with pytest.raises(XlstsrError, match=r"concat_dim='date'"):
             xlstsr.upscale_to_zarr(source, old, 4, progress=False, **kw)
+
+
+def test_a_list_as_variable_is_still_refused_by_name(tmp_path):
+    """Review 50k/4: the time dim looked up for the extend advice hashed the variable: a list
+    raised a bare TypeError (unhashable type: 'list') before the refusal naming the fix."""
+    from xlstsr.errors import VariableNotFoundError
+
+    ds = _scene(2).to_dataset(name="LST")
+    with pytest.raises(VariableNotFoundError, match="variable='LST'"):
+        xlstsr.upscale_to_zarr(ds, tmp_path / "v.zarr", 4, variable=["LST"], progress=False)

@@ -1516,7 +1516,9 @@ def _input_time_dim(source: Any, variable: Hashable | None = None) -> Hashable:
     """
     da = source
     if isinstance(source, xr.Dataset):
-        cubes = ([source[variable]] if variable is not None and variable in source.data_vars
+        # (a list given as variable is refused later, by name: not hashable here)
+        named = isinstance(variable, Hashable) and variable in source.data_vars
+        cubes = ([source[variable]] if variable is not None and named
                  else [v for v in source.data_vars.values() if v.ndim == 3])
         da = cubes[0] if len({v.dims for v in cubes}) == 1 else None
     if not isinstance(da, xr.DataArray) or da.ndim != 3:
