@@ -226,3 +226,21 @@ def test_evaluate_reference_own_scale_attribute_is_told_to_set_it(tmp_path):
     exec(code[1], ns)
     scores = xlstsr.evaluate(sr, ns["reference"])
     assert float(scores["rmse"]) < 0.1  # the same field, K x 10 rounded
+
+
+@real
+def test_cli_rewrite_command_never_replaces_an_existing_file(tmp_path, capsys):
+    """Regression probe 50: the advised copy <stem>_retagged.tif silently replaced a file of
+    that name; now the command stops and names it, the file kept byte for byte."""
+    src = _tif(_dn(), tmp_path / "lst.tif", 0.002)
+    assert main(["upscale", str(src), str(tmp_path / "o.tif"), "--factor", "2", "--method",
+                 "bicubic"]) == 2
+    err = capsys.readouterr().err
+    m = re.search(r"`(python -c '[^']*')`, then give (\S+?)\)", err)
+    assert m is not None, err
+    mine = Path(m[2])
+    mine.write_bytes(b"a user's own file")
+    done = subprocess.run(m[1].replace("python", f"{sys.executable}", 1), shell=True,
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "exists: remove it or pick another name" in done.stderr
+    assert mine.read_bytes() == b"a user's own file"

@@ -2716,6 +2716,10 @@ def _file_tags(source: _Source | None) -> tuple[list[float], list[float]] | None
     return None
 
 
+# the advised copy never replaces a file of its name (regression probe 50: it was overwritten)
+_KEEP = 'os.path.exists(q) and sys.exit(q + " exists: remove it or pick another name"); '
+
+
 def _retag_command(source: _Source, scale: float | None = None,
                    drop_offset: bool = False) -> str:
     """A shell command that writes a copy of the file ``source`` (path, variable) with its
@@ -2738,14 +2742,15 @@ def _retag_command(source: _Source, scale: float | None = None,
     if suffix.lower() in _TIFF_SUFFIXES:
         sets = ([f"f.scales = ({scale:g},) * f.count"] if scale is not None else []) + (
             ["f.offsets = (0.0,) * f.count"] if drop_offset else [])
-        code = (f"{head}import shutil, rasterio; q = {q}; shutil.copyfile({p}, q); "
+        code = (f"{head}import os, sys, shutil, rasterio; q = {q}; {_KEEP}shutil.copyfile({p}, q); "
                 f"f = rasterio.open(q, \"r+\"); " + "; ".join(sets) + "; f.close()")
     elif suffix.lower() in _NETCDF_SUFFIXES and var is not None:
         name = json.dumps(var)
         sets = ([f"ds[{name}].attrs[\"scale_factor\"] = {scale:g}"] if scale is not None
                 else []) + ([f"ds[{name}].attrs.pop(\"add_offset\", None)"] if drop_offset else [])
-        code = (f"{head}import xarray as xr; ds = xr.open_dataset({p}, mask_and_scale=False); "
-                + "; ".join(sets) + f"; ds.to_netcdf({q})")
+        code = (f"{head}import os, sys, xarray as xr; q = {q}; {_KEEP}"
+                f"ds = xr.open_dataset({p}, mask_and_scale=False); "
+                + "; ".join(sets) + "; ds.to_netcdf(q)")
     else:
         return ""
     if several:
