@@ -18,7 +18,7 @@ from test_guide50 import described_guides
 import xlstsr
 from xlstsr.correction import apply_scale_correction, calibrate_detail_gain
 from xlstsr.errors import GridError, GuideScaleError
-from xlstsr.guide import guide_labels
+from xlstsr.guide import check_guide_labels, guide_labels
 
 rasterio = pytest.importorskip("rasterio")
 rioxarray = pytest.importorskip("rioxarray")
@@ -166,3 +166,24 @@ def test_apply_scale_correction_refuses_lead_axes_in_other_places():
     want = apply_scale_correction(sr, lst, None, 4, mode=0.5)
     for c in (lst[:, 0], lst[None]):
         np.testing.assert_array_equal(apply_scale_correction(sr, c, None, 4, mode=0.5), want)
+
+
+@pytest.mark.parametrize("dim", ["variable", "layer"])
+def test_a_keyed_field_of_text_labelled_channels_keeps_them(files, dim):
+    """Review 50m/1: only a dim named 'band' or described was read as channels, so a keyed
+    field whose channels sit on another labelled dim ('variable' of to_array(), 'layer') was
+    labelled by its key alone: its swapped channels ran silently (304.50 K for 299.50 K). Only
+    a dim of steps (overpass, day/night labels) is left out."""
+    _, paths, _ = files
+    import rioxarray
+
+    r = rioxarray.open_rasterio(paths["right"])
+    ndvi, red = (r.isel(band=i, drop=True).assign_attrs({}) for i in (0, 1))
+    swapped = xr.concat([red, ndvi], dim).assign_coords({dim: ["red", "ndvi"]})
+    for guide in ({"vis": swapped}, xr.Dataset({"vis": swapped})):
+        labels = guide_labels(guide)
+        assert labels.described == ["red", "ndvi"], labels.described
+        with pytest.raises(GuideScaleError, match=r"labelled \['red', 'ndvi'\]"):
+            check_guide_labels(labels.described, ["ndvi", "red"], "disr")
+    steps = xr.concat([ndvi, red], "overpass").assign_coords(overpass=["day", "night"])
+    assert guide_labels({"vis": steps}).described is None  # steps, not channels

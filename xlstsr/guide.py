@@ -41,6 +41,7 @@ from .steps import (
     _cf_decode_fix,
     _cf_time_key,
     _decode_cf_labels,
+    _label_text,
     calendar,
     calendar_fix,
     calendar_keep_code,
@@ -3456,9 +3457,8 @@ _KEY_WITHOUT_MEANING = re.compile(r"(band|b|channel|layer)_?\d+|band_data", re.I
 
 def _band_dim_labels(band: xr.DataArray) -> list[str | None]:
     """A dict or Dataset field's channel labels (:func:`guide_labels`) where its one extra dim
-    besides time is a raster's bands (named so, :data:`_BAND_DIM_WORDS`, or described: a
-    GeoTIFF's band descriptions), else ``[None]``: a field's other dims (an LST's 'overpass'
-    of 'day' and 'night') are steps, matched with the LST's, not channels. Their labels were
+    besides time holds channels, else ``[None]``: a dim of steps (an LST's 'overpass' of 'day'
+    and 'night') is matched with the LST's, not taken for channels. Their labels were
     taken for channels (['day', 'night', 'day', 'night'] for two keys), which turned the keys'
     check off: swapped keys ran silently (300.23 K for 295.29 K)."""
     try:
@@ -3469,11 +3469,14 @@ def _band_dim_labels(band: xr.DataArray) -> list[str | None]:
     if len(extra) != 1:
         return [None]
     d = extra[0]
-    if not (set(re.split(r"[^a-z]+", str(d).lower())) & _BAND_DIM_WORDS
-            or _described_bands(band, d) is not None
-            or _file_descriptions(band, d) is not None):
-        return [None]
-    return guide_labels(band)
+    # only a dim of steps is left out: named as one, or labelled day / night. Any other
+    # labelled dim holds channels ('variable' of to_array(), 'layer': keeping only the band
+    # dims, their swapped channels ran silently, 304.50 K for 299.50 K, review 50m/1)
+    steps = str(d).lower() in ("overpass", "day_night") or (
+        d in band.coords and band[d].size > 0
+        and all(isinstance(v, (str, bytes)) and _label_text(v) in ("day", "night")
+                for v in np.asarray(band[d].values).ravel()))
+    return [None] if steps else guide_labels(band)
 
 
 def _keyed_labels(guide: Mapping) -> GuideLabels:
