@@ -1502,11 +1502,13 @@ def _other_steps(store: Any, lst: xr.DataArray, tdim: Hashable | None) -> str:
     )
 
 
-def _input_time_dim(source: Any, variable: Hashable | None = None) -> Hashable:
+def _input_time_dim(source: Any, variable: Hashable | None = None,
+                    store: Any = None) -> Hashable:
     """The time dim of an input not yet read (its leading dim beside the spatial ones: 'date'
     in a series so labelled), for the advice on adding steps (:func:`_extend_advice`, whose
-    concat_dim='time' built a (time 2, date 4) half-NaN cube of such a series); 'time' where it
-    cannot be told without opening it (a path, a Dataset of several cubes).
+    concat_dim='time' built a (time 2, date 4) half-NaN cube of such a series). Where the input
+    cannot tell it without being opened (a path, a Dataset of several cubes), the time dim of
+    ``store``'s variable, the store it would extend (metadata only); else 'time'.
 
     Examples
     --------
@@ -1514,6 +1516,31 @@ def _input_time_dim(source: Any, variable: Hashable | None = None) -> Hashable:
     >>> _input_time_dim(da), _input_time_dim(da.to_dataset(name="LST")), _input_time_dim("a.nc")
     ('date', 'date', 'time')
     """
+    told = _source_time_dim(source, variable)
+    if told is None:
+        told = _store_time_dim(store) if store is not None else None
+    return "time" if told is None else told
+
+
+def _store_time_dim(store: Any) -> Hashable | None:
+    """The leading dim of the 3-D variables of an existing Zarr store (an upscale_to_zarr
+    output: its steps' dim), read from its metadata; None where there is none, the variables
+    disagree, or the store cannot be read (the advice then names 'time')."""
+    try:
+        store = _normal_store(store)
+        if not store_exists(store):
+            return None
+        with xr.open_zarr(store, consolidated=False, chunks=None, decode_times=False,
+                          decode_coords=False) as ds:
+            lead = {v.dims[0] for v in ds.data_vars.values() if v.ndim == 3}
+    except Exception as err:  # (any store that cannot be read: the advice keeps 'time')
+        log.debug("no time dim read from the store %r (%s)", store, err)
+        return None
+    return lead.pop() if len(lead) == 1 else None
+
+
+def _source_time_dim(source: Any, variable: Hashable | None = None) -> Hashable | None:
+    """:func:`_input_time_dim` from the input alone: None where it cannot be told."""
     da = source
     if isinstance(source, xr.Dataset):
         # (a list given as variable is refused later, by name: not hashable here)
@@ -1522,7 +1549,7 @@ def _input_time_dim(source: Any, variable: Hashable | None = None) -> Hashable:
                  else [v for v in source.data_vars.values() if v.ndim == 3])
         da = cubes[0] if len({v.dims for v in cubes}) == 1 else None
     if not isinstance(da, xr.DataArray) or da.ndim != 3:
-        return "time"
+        return None
     try:
         names = spatial_names(da)
         back = {v: k for k, v in names.items()}  # lat/lon dims keep their names
@@ -1530,7 +1557,7 @@ def _input_time_dim(source: Any, variable: Hashable | None = None) -> Hashable:
     except (XlstsrError, ValueError):  # dims named otherwise: rows and columns last
         space = set(da.dims[1:])
     lead = [d for d in da.dims if d not in space]
-    return lead[0] if len(lead) == 1 else "time"
+    return lead[0] if len(lead) == 1 else None
 
 
 def _extend_advice(tdim: Hashable) -> str:
@@ -2125,7 +2152,9 @@ def upscale_to_zarr(
 
     # the input's time dim as the advice on adding steps names it (a series along 'date'
     # concatenated along 'time' built a (time, date) cube): told without reading the input
-    adds_dim = _input_time_dim(source, variable)
+    # (a path tells it from the store it would extend: read only where the advice is given)
+    extends = mode not in MODES or bool({"append", "append_dim", "region"} & set(options))
+    adds_dim = _input_time_dim(source, variable, store if extends else None)
     if mode not in MODES:
         # xarray's append modes ('a', 'a-', 'r+'): what adding steps to a store takes here
         adds = isinstance(mode, str) and (mode.startswith("a") or mode == "r+")
