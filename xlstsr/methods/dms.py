@@ -17,7 +17,14 @@ from ..kernels.sharpen import (
     window_std,
 )
 from .base import option_bool, option_whole, register_method
-from .guided import GuidedSharpener, fine_scale, flat_at_lst_scale
+from .guided import (
+    GuidedSharpener,
+    block_guide,
+    check_working_set,
+    fine_scale,
+    flat_at_lst_scale,
+    one_value_under,
+)
 
 __all__ = ["DMS"]
 
@@ -61,9 +68,13 @@ class DMS(GuidedSharpener):
 
     Fine pixels with a NaN guide get the bicubic value. Images with fewer than ``min_samples``
     training pixels, or (extra-trees) than ``2 * min_samples_leaf`` (no tree could split), or
+    (bagging) than 2 (a leaf's ridge needs two pixels for a slope; local windows with fewer are
+    left to the global model), or
     (``features="mean"``) whose guide's block means are equal up to float32 round-off (no
     variation at the LST scale), fall back to bicubic with a warning.
-    Deterministic for a given ``random_state``.
+    Deterministic for a given ``random_state``. The fit holds ~90-250 bytes per fine pixel
+    (:meth:`work_bytes_per_pixel`): a call that cannot fit in the memory available is refused
+    as TsHARP's is.
 
     Parameters
     ----------
@@ -90,7 +101,7 @@ class DMS(GuidedSharpener):
         Fewest training pixels per leaf.
     min_samples : int
         Fewest training pixels to fit a model (global or local); with the extra-trees at
-        least ``2 * min_samples_leaf`` are needed whatever it is.
+        least ``2 * min_samples_leaf`` are needed whatever it is, with "bagging" at least 2.
     random_state : int
         Seed of the bootstrap and of the trees.
     n_jobs : int
@@ -156,15 +167,18 @@ class DMS(GuidedSharpener):
         """``2 * min_samples_leaf`` for the extra-trees: with fewer training pixels no tree can
         split (each leaf needs ``min_samples_leaf``), and the model is one constant leaf that
         ignores the guide while its output is labelled 'dms' (a lower ``min_samples`` alone, as
-        once advised, gave that). ``"bagging"`` fits a ridge on the guide in every leaf, so one
-        leaf still uses it: the base floor."""
+        once advised, gave that). 2 for ``"bagging"``: its leaves fit a ridge on the guide,
+        which needs two pixels to carry a slope. A one-pixel model is a constant that, fitting
+        its pixel exactly, won the local/global blend: with ``min_samples=1`` the guide was
+        dropped wherever a local window held one clear pixel (the result was bicubic's)."""
         if self.regressor != "extratrees":
-            return super().terms_floor(n_bands)
+            return 2
         return 2 * self.min_samples_leaf
 
     def _terms_text(self, n_bands: int) -> str:
         if self.regressor != "extratrees":
-            return super()._terms_text(n_bands)
+            return ("DMS's linear-leaf trees need at least 2 usable pixels (one gives a constant "
+                    "model, no use of the guide)")
         return (f"DMS's trees need at least 2 x min_samples_leaf = {self.terms_floor(n_bands)} "
                 "usable pixels to split (fewer give one constant leaf, no use of the guide)")
 
@@ -176,6 +190,19 @@ class DMS(GuidedSharpener):
         # split allowed (0 of 10 trees split 16 pixels with leaves of 8; 5 of 10 with 4)
         return (f"pass a lower `min_samples_leaf` in method_options (e.g. min_samples_leaf="
                 f"{max(1, usable // 4)}{lower}; smaller leaves give a noisier fit)")
+
+    def work_bytes_per_pixel(self, n_bands: int) -> int:
+        """Peak bytes per fine pixel of one image's fit, prediction and blend on ``n_bands``
+        guide bands (float64 fine features, global and local predictions, blend weights,
+        residual): measured with tracemalloc, 87 (one band) to 234 (three, ``mean_std``)."""
+        k = n_bands * (2 if self.features == "mean_std" else 1)
+        return 8 * max(11, 5 + 4 * k)
+
+    def upscale_block(self, lst, valid, guide, factor):
+        guide = block_guide(self, lst, guide, factor)
+        if guide is not None:
+            check_working_set(self, *np.shape(lst), guide.shape[1], factor)
+        return super().upscale_block(lst, valid, guide, factor)
 
     # -- model -------------------------------------------------------------------------------
     def _model(self, max_leaf_nodes: int):
@@ -218,6 +245,7 @@ class DMS(GuidedSharpener):
         train = np.asarray(valid, bool) & full & np.isfinite(lst)
         if train.sum() < self.min_fit_samples(g.shape[0]):  # min_samples, or too few to split
             return None
+        one_value_under(g, train, factor)  # no law with either features
         if self.features == "mean":  # trees split on round-off otherwise (std features vary)
             flat_at_lst_scale(fine_scale(g), mean[:, train].T, factor)
 

@@ -6,9 +6,11 @@ correction and radiometric conservation. Subclasses implement :meth:`GuidedSharp
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from ..errors import GuideAlignmentWarning, GuideCoverageError, XlstsrError, warn
+from ..errors import GridError, GuideAlignmentWarning, GuideCoverageError, XlstsrError, warn
 from ..kernels.interp import cubic_upsample, fill_gaps
 from ..kernels.sharpen import bicubic_fallback, residual_correct, roundoff_constant
 from .base import UpscaleMethod
@@ -119,6 +121,118 @@ def constant_in_blocks(guide: np.ndarray, valid: np.ndarray, factor: int) -> boo
             return False
         seen = True
     return seen
+
+
+#: Bytes per fine pixel and image of the result stack :meth:`GuidedSharpener.upscale_block`
+#: fills (float64) and of the engine's float32 copy of it.
+RESULT_BYTES = 8 + 4
+
+
+def _available_memory() -> int:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover - psutil comes with dask.distributed
+        return 16 * 1024**3
+
+
+def block_guide(method: GuidedSharpener, lst: Any, guide: Any, factor: int) -> Any:
+    """The guide of ``upscale_block`` checked against the LST stack (n, y, x): (n, c, y *
+    factor, x * factor), or (1, c, ...) for every image (broadcast here, as the engine does).
+    Other shapes were bare IndexError / ValueError from inside the fit."""
+    name = method.recorded_name()
+    shape = np.shape(lst)
+    if len(shape) != 3:
+        raise XlstsrError(
+            f"{type(method).__name__}.upscale_block takes a stack of coarse images (n, y, x), "
+            f"got an LST of shape {shape}: add the leading axis (`lst[None]`), or use "
+            "sharpen() for one image"
+        )
+    if guide is None:  # GuidedSharpener.upscale_block names it
+        return guide
+    n, ny, nx = shape
+    want = (ny * factor, nx * factor)
+    g = np.asarray(guide)
+    if g.ndim != 4 or g.shape[0] not in (1, n) or g.shape[2:] != want:
+        hint = ""
+        if g.ndim == 3 and g.shape[1:] == want:
+            hint = (f": the {g.shape[0]} leading entries look like images or bands without the "
+                    "other axis; add the channel axis (`guide[:, None]` for one band per "
+                    "image)")
+        elif g.ndim == 2 and g.shape == want:
+            hint = ": one band of one image, give it as `guide[None, None]`"
+        every = f", or (1, c, {want[0]}, {want[1]}) for every image" if n > 1 else ""
+        raise GuideCoverageError(
+            f"the guide of method {name!r} (upscale_block) must be (n, c, y * {factor}, x * "
+            f"{factor}) = ({n}, c, {want[0]}, {want[1]}) (images, guide bands, fine rows, "
+            f"fine columns){every}; got shape {g.shape}{hint}"
+        )
+    return np.broadcast_to(g, (n, *g.shape[1:])) if g.shape[0] != n else g
+
+
+def one_value_under(guide: np.ndarray, train: np.ndarray, factor: int) -> None:
+    """Raise :class:`~xlstsr.methods.guided.FlatAtLstScale` naming the value when every band of
+    the fine guide (c, Y, X) holds one value under all the training pixels ``train`` (ny, nx):
+    an undeclared fill (0 over a tile's missing part), or a single usable pixel of a flat
+    block. Its block means are flat too, and the round-off check's text (a detail layer: "give
+    the band itself (e.g. NDVI)") was given for an NDVI with a fill."""
+    train = np.asarray(train, dtype=bool)
+    ny, nx = train.shape
+    n = int(train.sum())
+    if not n:
+        return
+    g = np.asarray(guide)[:, : ny * factor, : nx * factor]
+    blocks = g.reshape(g.shape[0], ny, factor, nx, factor).transpose(0, 1, 3, 2, 4)[:, train]
+    lo = blocks.min(axis=(1, 2, 3))
+    if not (lo == blocks.max(axis=(1, 2, 3))).all():
+        return
+    values = ", ".join(f"{v:.6g}" for v in lo)
+    where = "the one clear pixel" if n == 1 else f"every one of the {n} clear pixels"
+    mask = (f"`guide.where(guide != {values})`" if len(lo) == 1 else
+            "`guide.where(guide != value)` per band")
+    raise FlatAtLstScale(
+        f"the guide holds one value ({values}) in all its {factor} x {factor} fine pixels under "
+        f"{where} the fit could use (LST clear, guide block complete), so there is no LST-guide "
+        "law to fit. Most likely an undeclared fill (a tile's missing part, a water or no-data "
+        f"code): declare it as the file's nodata or mask it ({mask}); or the clear LST lies "
+        "where the guide is truly uniform. Use method='bicubic' to silence this."
+    )
+
+
+def check_working_set(method: Any, n: int, ny: int, nx: int, n_bands: int, factor: int) -> None:
+    """Refuse a call of ``upscale_block`` whose working memory cannot fit in the memory
+    available: the result stack (:data:`RESULT_BYTES` per fine pixel and image) and one image's
+    scene-wide fit (``method.work_bytes_per_pixel(n_bands)``: ~70-100 bytes per fine pixel,
+    ~20x the float32 output; the output-size guards let 4800 x 4800 LST through at factor 4,
+    which needed ~31 GB). The advice keeps the fit scene-wide where one image fits (one image
+    per task), else splits the area."""
+    px = ny * nx * factor * factor
+    one = method.work_bytes_per_pixel(n_bands) * px
+    need = n * RESULT_BYTES * px + one
+    avail = _available_memory()
+    if need <= avail:
+        return
+    gib = 1024**3
+    name = method.recorded_name()
+    head = (f"method {name!r} fits each image whole (a scene-wide regression) and would need "
+            f"about {need / gib:.1f} GiB of memory for {n} image(s) of {ny * factor} x "
+            f"{nx * factor} fine pixels ({one / gib:.1f} GiB for one image's fit, "
+            f"{RESULT_BYTES * px / gib:.2f} GiB per result image), {avail / gib:.1f} GiB "
+            "available")
+    if n > 1 and RESULT_BYTES * px + one <= avail:
+        raise GridError(
+            head + ": give a dask input of one image per task (`lst.chunk({'time': 1})`, "
+            "and the guide alike) and stream the result with `xlstsr.upscale_to_zarr`, or "
+            "upscale fewer steps at a time (`lst.isel(time=slice(0, k))`)."
+        )
+    parts = int(np.ceil(np.sqrt((one + RESULT_BYTES * px) / max(avail, 1)))) + 1
+    raise GridError(
+        head + f": one image does not fit. Upscale the area in parts of about 1/{parts**2} of "
+        f"it (e.g. {parts} x {parts} windows, `lst.isel(y=slice(0, {-(-ny // parts)}), x="
+        f"slice(0, {-(-nx // parts)}))` and the others, one step per task), each fitted on its "
+        "own, or use a spatially local method that runs in tiles ('bicubic', 'sisr', 'disr')."
+    )
 
 
 class GuidedSharpener(UpscaleMethod):
