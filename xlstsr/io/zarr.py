@@ -862,125 +862,6 @@ def _store_steps(store: Any, da: xr.DataArray
     return names[0], tdim, np.asarray(ds[tdim].values), written, tuple(var.shape)
 
 
-def _zarr_view(a: Any) -> tuple[Any, bool] | None:
-    """``(zarr.Array, whole)`` under xarray's adapters of a backend array (a ``zarr.Array``
-    itself, as ``dask.array.from_zarr`` holds it), ``whole`` False where a lazy index was
-    taken on the way (the graph's slices then index that view, not the array); else None."""
-    import zarr
-
-    whole = True
-    for _ in range(12):
-        for z in (a, getattr(a, "_array", None)):  # (xarray's ZarrArrayWrapper holds `_array`)
-            if isinstance(z, zarr.Array):
-                return z, whole
-        inner = getattr(a, "array", None)
-        if inner is None:
-            return None
-        key = getattr(getattr(a, "key", None), "tuple", None)  # a LazilyIndexedArray's
-        if key is not None:
-            shape = getattr(inner, "shape", ())
-            whole = whole and len(key) == len(shape) and all(
-                isinstance(k, slice) and k.indices(n) == (0, n, 1) for k, n in zip(key, shape))
-        a = inner
-    return None
-
-
-def _steps_read(da: xr.DataArray, vname: Hashable, shape: tuple[int, ...]) -> np.ndarray | None:
-    """Which steps (leading axis) of the store variable ``vname`` of ``shape`` the dask graph
-    of ``da`` reads, as a mask; None where it cannot be told (no dask graph, no read of that
-    variable found, a read through an index or a lazy view not decoded here). The graph is
-    culled to ``da``'s own chunks first: a selection of steps reduced after it (a mean over
-    time) keeps the reads of the store chunks it needs only. Metadata only: nothing is
-    computed. A variable of that name and shape read from another store counts as read
-    (refused where that is an unwritten step: never taken for a written one)."""
-    try:  # (dask's task classes are not public API: another dask leaves the reads untold)
-        from dask._task_spec import DataNode, GraphNode, TaskRef
-        from dask.core import flatten
-        from dask.optimization import cull
-    except ImportError:
-        return None
-
-    raw = da.variable._data
-    if not isinstance(raw, dsa.Array) or not shape:
-        return None
-    graph, keys = raw.__dask_graph__(), set(flatten(raw.__dask_keys__()))
-    tasks = dict(graph.cull(keys) if hasattr(graph, "cull") else cull(dict(graph), keys)[0])
-
-    def value(arg: Any) -> Any:
-        if isinstance(arg, TaskRef):
-            arg = tasks.get(arg.key)
-        return arg.value if isinstance(arg, DataNode) else arg
-
-    def ours(v: Any) -> bool | None:
-        """True: a whole view of the variable; None: a partial view of it; False: other."""
-        view = _zarr_view(v)
-        if view is None or getattr(view[0], "basename", None) != str(vname) \
-                or tuple(view[0].shape) != tuple(shape):
-            return False
-        return True if view[1] else None
-
-    def legacy(t: Any) -> bool:  # a task in dask's tuple form, (func, *args)
-        return isinstance(t, tuple) and bool(t) and callable(t[0])
-
-    def data_of(key: Any) -> Any:
-        """The data a reference points to (None for a task: read as its own)."""
-        t = tasks.get(key)
-        if isinstance(t, DataNode):
-            return t.value
-        return None if isinstance(t, GraphNode) or legacy(t) else t
-
-    def held(t: Any, depth: int = 0) -> int:
-        """How many times a task holds the variable, at any depth (references to the data
-        holding it included: dask's TaskRef, or a tuple-form task's key)."""
-        if depth > 6:
-            return 0
-        if isinstance(t, TaskRef):
-            return held(data_of(t.key), depth + 1)
-        if (isinstance(t, str) or (isinstance(t, tuple) and all(
-                isinstance(v, (str, int)) for v in t))) and t in tasks:
-            return held(data_of(t), depth + 1)
-        if isinstance(t, (*_PLAIN, np.ndarray, np.generic)):
-            return 0
-        if isinstance(t, DataNode):
-            return held(t.value, depth + 1)
-        if isinstance(t, GraphNode):
-            return sum(held(v, depth + 1) for v in (
-                *getattr(t, "args", ()), *dict(getattr(t, "kwargs", None) or {}).values()))
-        if isinstance(t, (tuple, list)):
-            return sum(held(v, depth + 1) for v in t)
-        if isinstance(t, dict):
-            return sum(held(v, depth + 1) for v in t.values())
-        return int(ours(t) is not False)
-
-    read = np.zeros(shape[0], bool)
-    found = False
-    for t in tasks.values():
-        if isinstance(t, DataNode) or not (isinstance(t, GraphNode) or legacy(t)) \
-                or not held(t):
-            continue  # (the data holding the array is no read of it)
-        args = list(getattr(t, "args", ()))
-        decoded = 0
-        for i, a in enumerate(args[:-1]):
-            whole = ours(value(a))
-            if whole is None:
-                return None  # a lazy view of part of it: its slices are the view's
-            if not whole:
-                continue
-            index = value(args[i + 1])  # dask's getter(array, index)
-            first = index[0] if isinstance(index, tuple) and index else None
-            if isinstance(first, slice):
-                read[first] = True
-            elif isinstance(first, (int, np.integer)) and not isinstance(first, bool):
-                read[first] = True
-            else:
-                return None
-            decoded += 1
-        if decoded != held(t):
-            return None  # held another way (in a keyword, a nested task): not decoded
-        found = True
-    return read if found else None
-
-
 def _steps_advice(written: np.ndarray) -> str:
     """An ``isel`` indexer of the steps ``written`` marks, as code: a slice, or ``np.r_`` of
     the runs of written steps (regions finish nearly in order: few runs).
@@ -1009,54 +890,40 @@ def _refuse_incomplete(role: str, label: Any, attrs: Mapping, store: Any,
     steps = (_store_steps(store, da) if da is not None and regions[1]
              and attrs.get(STATUS_ATTR) == INCOMPLETE else None)
     if steps is not None:
-        vname, tdim, labels, written, shape = steps
+        vname, tdim, labels, written, _ = steps
         unwritten = known = chosen = None
         if tdim in da.coords:
             try:
                 chosen = np.atleast_1d(np.asarray(da[tdim].values))
                 unwritten = np.isin(chosen, labels[~written])
                 known = np.isin(chosen, labels[written])
-            except (TypeError, ValueError):  # labels of another kind: judged by the graph
+            except (TypeError, ValueError):  # labels of another kind: judged whole
                 unwritten = known = None
         if unwritten is not None and not unwritten.any() and known.all():
             return  # only written steps selected (open_zarr's own advice)
-        read = None
-        if unwritten is None or not unwritten.any():
-            # no label of an unwritten step, but the labels are gone (a reduction over time)
-            # or not the store's (resampled, relabelled): the steps its graph reads (a mean of
-            # the written steps was refused, advised to select what it had selected)
-            read = _steps_read(da, vname, shape)
-            if read is not None and not (read & ~written).any():
-                return
-        if read is not None:
-            # (a dask chunk over written and unwritten steps reads both, whatever is kept)
-            k = int((read & ~written).sum())
-            selected = (f"; it reads {k} unwritten step{'s' if k > 1 else ''} "
-                        f"({_label_list(labels[read & ~written])})")
-        elif unwritten is not None:
+        if unwritten is not None:
             # a step not in the store (resampled, relabelled) may average unwritten ones
             bad = chosen[unwritten | ~known]
             selected = (f"; {int(bad.size)} of the {int(chosen.size)} steps selected "
                         f"({_label_list(bad)}) are not among the written ones")
         elif tdim not in da.coords:
-            selected = (f"; its {str(tdim)!r} dim is gone (a reduction over time?) and which "
-                        "steps it reads cannot be told from its graph")
+            # (a reduction's dask graph may hold unwritten steps however it was selected:
+            # loaded, persisted, concatenated; not told from it)
+            selected = (f"; its {str(tdim)!r} dim is gone (a reduction over time?), so which "
+                        "steps it holds cannot be told")
         if written.any():
             # the store's name of the variable: the DataArray's own (renamed, or None for
             # an arithmetic result) raised KeyError when the advice was followed
             pick = f"[{str(vname)!r}].isel({tdim}={_steps_advice(written)})"
             opened = (f"xr.open_zarr({str(label)!r}, consolidated=False, decode_coords='all')"
                       if isinstance(label, Path) or "://" in str(label) else "(the store opened)")
-            if read is None and tdim not in da.coords:
-                # (a reduction of a loaded copy is no longer the store's: not judged by it)
-                selected += (". To use the steps written, select them: "
+            if tdim not in da.coords:
+                # (a reduction of a loaded copy is no longer the store's: not judged by it;
+                # the same selection reduced lazily is refused again, advised what it did)
+                selected += (". To use the steps written, select and load them: "
                              f"`{opened}{pick}.load()`, and reduce that copy in memory")
             else:
                 selected += f". To use the steps written, select them: `{opened}{pick}`"
-                if read is not None:
-                    # (the store's own chunks are its time blocks: none reads unwritten steps
-                    # beside written ones)
-                    selected += " (in the store's own chunks, as xr.open_zarr opens it)"
     raise XlstsrError(
         f"the {role} is read from {label}, the store of an upscale_to_zarr run that did "
         f"not finish ({regions[0]} of {regions[1]} time blocks written; the others "
