@@ -118,6 +118,10 @@ ZERO_FILL_MIN_PIXELS = 256 * 256
 #: ... and at any share (at least FILL_MIN_PIXELS pixels) beyond FILL_FAR_IQR of them: -9999 in
 #: an NDVI band is 30 000 inter-quartile ranges out, a saturated reflectance tens at most
 FILL_FAR_IQR = 100.0
+#: fill values of fields in degrees Celsius (SEVIRI's -80; 0, a tool's default): as a
+#: product's fill on a few pixels, where repeated exactly apart from every other value by
+#: FILL_GAP_K (:func:`_lst_verdict`)
+CELSIUS_FILLS = (-80.0, 0.0)
 #: the products' usual fill values (MOD13 NDVI -3000, MOD09 -28672, int16/uint16 extremes,
 #: -9999): outside the others by FILL_IQR, refused at any share too
 FILL_SENTINELS = frozenset({-3000.0, -9999.0, -28672.0, -32768.0, -32767.0, 32767.0, 65535.0})
@@ -2658,24 +2662,42 @@ def _landsat_l1_hint(median: float, like: tuple[float, str] | None) -> str:
 #: through rasterio; NetCDF attributes through xarray)
 _TIFF_SUFFIXES = (".tif", ".tiff")
 _NETCDF_SUFFIXES = (".nc", ".nc4", ".cdf")
+#: a Zarr store (a folder): its variable's attributes through xarray
+_ZARR_SUFFIX = ".zarr"
 
 
 #: a file's own scale/offset tag rewritten, where the file is not known (a reference decoded
 #: by evaluate first): the GeoTIFF way
 _OWN_TAG_HINT = ("a file's own tag is rewritten on a copy (GeoTIFF: `f.{0} = ({1},) * f.count` "
-                 "on the copy opened with `rasterio.open(path, \"r+\")`), then given")
+                 "on the copy opened with `rasterio.open(path, \"r+\", "
+                 "IGNORE_COG_LAYOUT_BREAK=\"YES\")`, which a Cloud Optimized GeoTIFF needs), "
+                 "then given")
 
 
-#: the file an array was read from: (path, variable, the array's number of values), the
-#: last telling an array of several files (open_mfdataset, a concat of per-date files: their
-#: encoding names the first file only) from one file's (:func:`_file_size`)
-_Source = tuple[str, "str | None", int]
+#: the file an array was read from: (path, variable, the array's number of values, the
+#: GeoTIFF bands it holds), the third telling an array of several files (open_mfdataset, a
+#: concat of per-date files: their encoding names the first file only) from one file's
+#: (:func:`_file_size`), the fourth the bands read (0-based, from rioxarray's ``band``
+#: labels; or the one band's description, open_cog's ``long_name``; None: every band), whose
+#: tags alone a rewrite mends (:func:`_retag_command`)
+_Source = tuple[str, "str | None", int, "tuple[int, ...] | str | None"]
+
+
+def _local_file(path: str) -> bool:
+    """Whether ``path`` is a file on this machine, not a URL or GDAL virtual path (zip://,
+    https://, s3://, /vsicurl/...): only a local file is re-read for its tags or copied
+    (``shutil.copyfile`` of a zip:// source failed, and re-reading a remote one costs)."""
+    if "://" in path or path.startswith("/vsi"):
+        return False
+    return os.path.isfile(path) or (path.lower().endswith(_ZARR_SUFFIX) and os.path.isdir(path))
 
 
 def _file_size(source: _Source) -> int | None:
     """The number of values the file ``source`` holds for its variable (all bands of a
     GeoTIFF), or None where it cannot be read."""
     path, var = source[:2]
+    if not _local_file(path):
+        return None
     suffix = os.path.splitext(path)[1].lower()
     try:
         if suffix in _TIFF_SUFFIXES:
@@ -2685,6 +2707,9 @@ def _file_size(source: _Source) -> int | None:
                 return int(f.count * f.height * f.width)
         if suffix in _NETCDF_SUFFIXES and var is not None:
             with xr.open_dataset(path, mask_and_scale=False, decode_times=False) as ds:
+                return int(ds[var].size)
+        if suffix == _ZARR_SUFFIX and var is not None:
+            with xr.open_zarr(path, mask_and_scale=False, decode_times=False) as ds:
                 return int(ds[var].size)
     except (OSError, KeyError, TypeError, ValueError, RuntimeError):
         return None
@@ -2696,8 +2721,8 @@ def _file_tags(source: _Source | None) -> tuple[list[float], list[float]] | None
     tags (a GeoTIFF's per-band ones; a NetCDF variable's attributes), or None where it cannot
     be read: what tells a file's own wrong tag from one the user typed (the command line's
     ``--scale`` sets the same attribute)."""
-    if source is None:
-        return None
+    if source is None or not _local_file(source[0]):
+        return None  # (a remote file is not re-read: its tags stay unknown)
     path, var = source[:2]
     suffix = os.path.splitext(path)[1].lower()
     try:
@@ -2706,8 +2731,9 @@ def _file_tags(source: _Source | None) -> tuple[list[float], list[float]] | None
 
             with rasterio.open(path) as f:
                 return [float(s) for s in f.scales], [float(o) for o in f.offsets]
-        if suffix in _NETCDF_SUFFIXES and var is not None:
-            with xr.open_dataset(path, mask_and_scale=False, decode_times=False) as ds:
+        if suffix in (*_NETCDF_SUFFIXES, _ZARR_SUFFIX) and var is not None:
+            opener = xr.open_zarr if suffix == _ZARR_SUFFIX else xr.open_dataset
+            with opener(path, mask_and_scale=False, decode_times=False) as ds:
                 attrs = ds[var].attrs
             return ([float(np.ravel(attrs.get("scale_factor", 1.0))[0])],
                     [float(np.ravel(attrs.get("add_offset", 0.0))[0])])
@@ -2720,37 +2746,81 @@ def _file_tags(source: _Source | None) -> tuple[list[float], list[float]] | None
 _KEEP = 'os.path.exists(q) and sys.exit(q + " exists: remove it or pick another name"); '
 
 
+def _described_band(path: str, description: str) -> tuple[int, ...] | None:
+    """The position of the band of the GeoTIFF ``path`` described ``description`` (its only
+    one), or None (every band) where none or several are, or the file is not one."""
+    if os.path.splitext(path)[1].lower() not in _TIFF_SUFFIXES:
+        return None
+    try:
+        import rasterio
+
+        with rasterio.open(path) as f:
+            hits = [i for i, d in enumerate(f.descriptions) if d == description]
+    except (OSError, rasterio.errors.RasterioError):
+        return None
+    return (hits[0],) if len(hits) == 1 else None
+
+
 def _retag_command(source: _Source, scale: float | None = None,
                    drop_offset: bool = False) -> str:
     """A shell command that writes a copy of the file ``source`` (path, variable) with its
     scale tag ``scale`` and/or its offset tag dropped, and the copy to give instead; '' for a
-    file of another kind. The command line refuses a typed ``--scale`` / ``--offset`` over a
-    file's own (it would apply both): a file's own wrong tag is mended in the file.
+    file of another kind or one not on this machine (a URL, zip://, /vsi...: the array's
+    attribute is the way there). The command line refuses a typed ``--scale`` / ``--offset``
+    over a file's own (it would apply both): a file's own wrong tag is mended in the file.
+
+    The copy is written in a temporary folder beside it and renamed only once rewritten, so a
+    failure leaves nothing behind (a half-done copy kept the wrong tag under the advised
+    name); a GeoTIFF is opened with ``IGNORE_COG_LAYOUT_BREAK=YES``, without which GDAL
+    refuses to update a Cloud Optimized GeoTIFF (the shared MODIS files, xlstsr's own .tif
+    outputs). Only the bands read are retagged (``source[3]``; every band where unknown):
+    every band's was set, and a copy's Emis_31 (0.002 + 0.49) read 5.09 for 0.95.
 
     Where the array holds more values than the file (several files, open_mfdataset: the
     encoding names the first only, not the one judged), a loop rewrites each file of the
     folder with that suffix (`for f in ...; do python -c '...' "$f"; done`)."""
     path, var = source[:2]
+    if not _local_file(path):
+        return ""
     stem, suffix = os.path.splitext(path)
     size = _file_size(source)
     several = size is not None and len(source) > 2 and source[2] > size
+    bands = source[3] if len(source) > 3 else None
+    if isinstance(bands, str):
+        bands = _described_band(path, bands)
     fixed = f"{stem}_retagged{suffix}"
     # one file: its path; several: each path the loop gives (sys.argv[1])
     p, q = ("p", "p[:-{}] + {}".format(len(suffix), json.dumps(f"_retagged{suffix}"))
             ) if several else (json.dumps(path), json.dumps(fixed))
-    head = "import sys; p = sys.argv[1]; " if several else ""
+    # the temporary folder beside the copy (a rename across file systems is no rename)
+    folder = ("__import__(\"os\").path.dirname(__import__(\"os\").path.abspath("
+              "__import__(\"sys\").argv[1]))" if several
+              else json.dumps(os.path.dirname(os.path.abspath(fixed))))
+    head = (f"with __import__(\"tempfile\").TemporaryDirectory(dir={folder}) as d: "
+            "import os, sys, shutil; " + ("p = sys.argv[1]; " if several else "")
+            + f"q = {q}; {_KEEP}t = os.path.join(d, \"copy{suffix}\"); ")
+
+    def band_tags(key: str, value: float) -> str:
+        if bands is None:
+            return f"f.{key} = ({value:g},) * f.count"
+        return (f"f.{key} = tuple({value:g} if i in {tuple(bands)!r} else v "
+                f"for i, v in enumerate(f.{key}))")
+
     if suffix.lower() in _TIFF_SUFFIXES:
-        sets = ([f"f.scales = ({scale:g},) * f.count"] if scale is not None else []) + (
-            ["f.offsets = (0.0,) * f.count"] if drop_offset else [])
-        code = (f"{head}import os, sys, shutil, rasterio; q = {q}; {_KEEP}shutil.copyfile({p}, q); "
-                f"f = rasterio.open(q, \"r+\"); " + "; ".join(sets) + "; f.close()")
-    elif suffix.lower() in _NETCDF_SUFFIXES and var is not None:
+        sets = ([band_tags("scales", scale)] if scale is not None else []) + (
+            [band_tags("offsets", 0.0)] if drop_offset else [])
+        code = (f"{head}import rasterio; shutil.copyfile({p}, t); "
+                "f = rasterio.open(t, \"r+\", IGNORE_COG_LAYOUT_BREAK=\"YES\"); "
+                + "; ".join(sets) + "; f.close(); os.replace(t, q)")
+    elif suffix.lower() in (*_NETCDF_SUFFIXES, _ZARR_SUFFIX) and var is not None:
         name = json.dumps(var)
         sets = ([f"ds[{name}].attrs[\"scale_factor\"] = {scale:g}"] if scale is not None
                 else []) + ([f"ds[{name}].attrs.pop(\"add_offset\", None)"] if drop_offset else [])
-        code = (f"{head}import os, sys, xarray as xr; q = {q}; {_KEEP}"
-                f"ds = xr.open_dataset({p}, mask_and_scale=False); "
-                + "; ".join(sets) + "; ds.to_netcdf(q)")
+        # (a Zarr store, a folder, is written whole and renamed as a NetCDF file is)
+        how = (("open_zarr", "to_zarr") if suffix.lower() == _ZARR_SUFFIX
+               else ("open_dataset", "to_netcdf"))
+        code = (f"{head}import xarray as xr; ds = xr.{how[0]}({p}, mask_and_scale=False); "
+                + "; ".join(sets) + f"; ds.{how[1]}(t); ds.close(); os.replace(t, q)")
     else:
         return ""
     if several:
@@ -2844,11 +2914,13 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
             continue
         kept = (s2, fixed, lo_hi)
         break
-    role = {"reference": "reference", "coarse LST": "coarse", "truth": "truth"}.get(what, "da")
+    role = {"reference": "reference", "coarse LST": "coarse", "truth": "truth",
+            "super-resolved field": "sr"}.get(what, "da")
     flag = {"reference": "--reference-offset", "coarse LST": "--coarse-offset",
             "truth": "--truth-offset"}.get(what, "--offset")
     # the command line is named for the roles only it types (as the offset's flag is)
-    on_cli = cli or what in ("reference", "coarse LST", "truth")
+    # (evaluate's sr too: its own wrong tag was told only `--units degC`, RMSE 7.76 K for 2.29)
+    on_cli = cli or what in ("reference", "coarse LST", "truth", "super-resolved field")
     # the file's own tags (the reader applied them, or they match the file's): no typed flag
     # to drop or replace (the command line refuses a flag over a file's own tag)
     own_scale = own_offset = decoded
@@ -2858,12 +2930,18 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
             own_scale = scale != 1.0 and any(np.isclose(t, scale, rtol=1e-6) for t in tags[0])
             own_offset = offset != 0.0 and any(np.isclose(t, offset, rtol=1e-9)
                                                for t in tags[1])
+    # a file not on this machine (zip://, https://, /vsi...): its tags are not re-read, and
+    # no copy is written from it (shutil.copyfile of a zip:// source failed)
+    remote = ("" if decoded or source is None or _local_file(source[0]) else
+              " where typed; where the tag is the file's own, make a local copy of the file "
+              "first (it is not a local file) and give the copy")
     drop = ""
     if drop_ok:
         v = attrs_of if ref and attrs_of else role
         retag = _retag_command(source, drop_offset=True) if own_offset and source else ""
         cli_way = (f"the file's own tag, rewrite it on a copy: {retag}" if retag else
-                   "" if own_offset else f"drop {flag}" if source is not None or what == "LST"
+                   "" if own_offset else f"drop {flag}{remote}" if remote
+                   else f"drop {flag}" if source is not None or what == "LST"
                    # (a reference decoded by evaluate first, its file unknown here)
                    else f"drop {flag} where typed; {_OWN_TAG_HINT.format('offsets', '0.0')}")
         drop = ((f"the offset (the file's 'add_offset', applied on reading) {offset:g} is "
@@ -2913,7 +2991,7 @@ def _wrong_scale(median: float, stored: tuple[float, float, float],
         fix = (f"set `{role}.attrs['scale_factor'] = {s2:g}`"
                + (cli_retag if own_scale else
                   # (a scale of 1: the command line's own hint says drop the typed flag)
-                  f" (on the command line: `{scale_flag} {s2:g}`)"
+                  f" (on the command line: `{scale_flag} {s2:g}`{remote})"
                   if on_cli and s2 != 1.0 else ""))
     rescale = (f"{what_s} {scale:g} is {how}: with {s2:g} the median would be {fixed:.1f} K "
                "(MOD11A1 LST takes 0.02, ASTER's K x 10 0.1); " + fix)
@@ -3370,6 +3448,7 @@ def _range_cause(
     what: str = "LST",
     stored_kind: str | None = None,
     source: _Source | None = None,
+    file_wide: bool = True,
 ) -> str:
     """The likely cause, and its fix, of decoded values outside ``physical_range`` (``cli``: with
     the command line's option for it, for the LST input; ``what``: the input's role, whose
@@ -3386,6 +3465,9 @@ def _range_cause(
     pixels, :func:`_covering`). ``stored_kind``: the stored integers' kind, 'u' or 'i' (None:
     unknown or floats), which ranks two readings that both fit (:func:`_wrong_scale`).
     ``source``: the (path, variable) read, whose own tags a fix rewrites on the command line.
+    ``file_wide``: False for one step of a cube whose other steps read in range, where a
+    wrong declared scale or offset (:func:`_wrong_scale`) is no reading: it is every step's,
+    and its fix, followed, rescaled the good steps (307.8 K read 276.6 K, std 0.24 K for 2.43).
     """
     lo, hi = physical_range
     scale, offset, celsius = stored
@@ -3549,9 +3631,9 @@ def _range_cause(
     coding, decoded = _reader_coding(stored, packed)
     if decoded:
         fill_free = cache(partial(_fill_free_spread, finite, coding))
-    wrong = _wrong_scale(median, coding, physical_range, ref, like, attrs_of,
-                         spread=fill_free, cli=cli, what=what,
-                         stored_kind=stored_kind, source=source, decoded=decoded)
+    wrong = "" if not file_wide else _wrong_scale(
+        median, coding, physical_range, ref, like, attrs_of, spread=fill_free, cli=cli,
+        what=what, stored_kind=stored_kind, source=source, decoded=decoded)
     as_kelvin = (median - 32.0) * 5.0 / 9.0 + 273.15
     # too hot for Celsius on many pixels (the Celsius test of the values passed them on),
     # plausible as Fahrenheit
@@ -4410,6 +4492,17 @@ def _lst_verdict(
             gap_k = DECLARED_FILL_GAP_K if fill_declared else FILL_GAP_K
             for k in {float(finite.min()), float(finite.max())}:
                 rest, c = finite[finite != k], stored_sentinel(k)
+                if c is None and celsius:
+                    # degrees Celsius' own fills (SEVIRI's -80, a tool's 0) on a few pixels,
+                    # repeated exactly, apart from every other value by the gap below: a
+                    # -80 corner of a summer scene was upscaled as 193 K, smeared 7.9 K into
+                    # its neighbours (a 0 degC pixel among a scene's values stays data)
+                    c = next((f for f in CELSIUS_FILLS if abs((k - celsius) - f) <= 1e-4),
+                             None)
+                    # (on more than FILL_SHARE of the pixels, suspect_fill's rule and wording)
+                    c = (c if c is not None
+                         and 1 < np.count_nonzero(finite == k) < FILL_SHARE * finite.size
+                         else None)
                 if (not rest.size or not lo <= k <= hi or c is None
                         or (k_lo is not None and k < k_lo) or (k_hi is not None and k > k_hi)):
                     continue
@@ -4446,6 +4539,9 @@ def _lst_verdict(
         where, drop = names[i] if names is not None and whole_out else (None, None)
         step = ("an image" if where is None else f"the image at {where}")
         uniform = drop is not None and float(finite.min()) == float(finite.max())
+        # one step wholly out while the cube's others read in range: the file's declared
+        # scale/offset is theirs too, so no file-wide rescale is offered for it
+        file_wide = drop is None or not _others_in_range(flat, i, lo, hi)
         # a step's drop only where another image of the cube holds temperatures (or, one image
         # per task, the others unseen): a cube wholly out for one cause (an extra offset on
         # every step) was told to drop its first step, then the next
@@ -4498,7 +4594,8 @@ def _lst_verdict(
             cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                      or _range_cause(finite, median, physical_range, stored, units_known, ref,
                                      cli, _like_at(like, i), attrs_of, packed, what=what,
-                                     stored_kind=stored_kind, source=source))
+                                     stored_kind=stored_kind, source=source,
+                                     file_wide=file_wide))
             raise PhysicalRangeError(
                 f"every valid {what} value of {step} ({_kelvin_text(vmin)} to "
                 f"{_kelvin_text(vmax)} K, median {_kelvin_text(median)} K) is outside the physical range {lo:g}-{hi:g} K, so "
@@ -4555,7 +4652,8 @@ def _lst_verdict(
         cause = (_stale_scale_text(median, stale_scale, physical_range, v)
                  or _range_cause(finite, median, physical_range, stored, units_known, ref, cli,
                                  _like_at(like, i), attrs_of, packed, maskable, what=what,
-                                 stored_kind=stored_kind, source=source))
+                                 stored_kind=stored_kind, source=source,
+                                 file_wide=file_wide))
         fix = ("" if keep_out_of_range else
                # a cube's step wholly out: refused when followed (nothing left), its drop said
                "" if drop is not None else
@@ -4705,13 +4803,34 @@ def _refuse_other_quantity(da: xr.DataArray, what: str) -> None:
 
 
 def _source_of(da: xr.DataArray) -> _Source | None:
-    """The file ``da`` was read from (xarray's and rioxarray's ``encoding['source']``) and its
-    variable's name, or None: where a refusal's command-line way rewrites the file's own
+    """The file ``da`` was read from (xarray's and rioxarray's ``encoding['source']``; a Zarr
+    store from its dask graph), its variable's name, its size and the GeoTIFF bands it holds
+    (:data:`_Source`), or None: where a refusal's command-line way rewrites the file's own
     scale or offset tag (:func:`_retag_command`)."""
     path = da.encoding.get("source")
+    if ((not isinstance(path, str) or not path) and "preferred_chunks" in da.encoding
+            and isinstance(da.variable._data, dsa.Array)):
+        # a Zarr store's arrays name no source (open_zarr, whose encoding keeps its chunks):
+        # the one store its graph reads (other lazy arrays' graphs are not walked)
+        from .io.zarr import files_read
+
+        read = [str(f) for f in files_read(da)]
+        path = read[0] if len(read) == 1 and read[0].lower().endswith(_ZARR_SUFFIX) else None
     if not isinstance(path, str) or not path:
         return None
-    return path, da.name if isinstance(da.name, str) else None, int(da.size)
+    # the GeoTIFF bands held, by rioxarray's labels (the file's band numbers, from 1)
+    label = da.coords.get("band")
+    bands = None
+    if label is not None and label.dtype.kind in "iu" and label.ndim <= 1:
+        v = np.atleast_1d(np.asarray(label.values)).astype(np.int64)
+        if v.size and bool(np.all(v >= 1)):
+            bands = tuple(sorted({int(k) - 1 for k in v}))
+    described = da.attrs.get("long_name")
+    if bands is None and isinstance(described, str) and described:
+        # one band picked by open_cog (`band=`, `--band`): its coordinate dropped, its
+        # description kept, which places it among the file's (:func:`_retag_command`)
+        bands = described
+    return path, da.name if isinstance(da.name, str) else None, int(da.size), bands
 
 
 def decode_lst(
@@ -5904,7 +6023,21 @@ def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guid
     unsuited = ("The method or its options (or a custom model) do not suit this input; compare "
                 "with method='bicubic', or pass output_check=False to see the values (to debug a "
                 "model).")
-    if guided and guide_out:
+    if method in REGRESSION_SHARPENERS:  # fitted on the guide's coarse means: no weights
+        # first: its result does not depend on the guide's scale (NDVI and NDVI x 100 give
+        # the same), so the units advice below, followed, could never help (probe 51m/2)
+        cause = (f"{method}'s regression of the LST on the guide was fitted on its block means "
+                 "at the LST's scale; fine guide pixels far beyond their range (water or bare "
+                 "soil at low NDVI among vegetation) extrapolate the fitted line to values the "
+                 "scene does not hold"
+                 + (f" (the guide holds values outside NDVI's -1 to 1, {guide_out}: likely "
+                    "those pixels; its scale does not change this method's result)"
+                    if guided and guide_out else "")
+                 + ". Mask those guide pixels (NaN: they get the bicubic "
+                 "value), e.g. `guide.where(guide > 0)` for water"
+                 + (" or `guide.where(abs(guide) <= 1)`" if guided and guide_out else "")
+                 + ", or compare with method='bicubic'.")
+    elif guided and guide_out:
         cause = ("Its inputs are not what it expects: the guide holds values outside NDVI's -1 "
                  f"to 1 ({guide_out}), most likely in other units or scale than the model was "
                  "trained on (NDVI in percent: divide by 100; reflectance or NDVI digital numbers: "
@@ -5913,13 +6046,6 @@ def _check_output_block(block: np.ndarray, rng: np.ndarray, *, method: str, guid
         cause = ("These values plus 273.15 are plausible for this input: the output is in "
                  "degrees Celsius, not Kelvin (a custom model must return Kelvin: add 273.15 in "
                  "its forward, or train it on Kelvin targets).")
-    elif method in REGRESSION_SHARPENERS:  # fitted on the guide's coarse means: no weights
-        cause = (f"{method}'s regression of the LST on the guide was fitted on its block means "
-                 "at the LST's scale; fine guide pixels far beyond their range (water or bare "
-                 "soil at low NDVI among vegetation) extrapolate the fitted line to values the "
-                 "scene does not hold. Mask those guide pixels (NaN: they get the bicubic "
-                 "value), e.g. `guide.where(guide > 0)` for water, or compare with "
-                 "method='bicubic'.")
     elif guided and guide_out is not None:  # a guide within -1 to 1: not its units
         cause = ("Its guide is within NDVI's -1 to 1: most likely the model's output is not in "
                  "Kelvin (a custom model must return Kelvin at the input's scale), or the model "

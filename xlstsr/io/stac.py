@@ -1578,8 +1578,10 @@ def _header_rewrite(items: Sequence[Any], key: str, coll: Any,
     sc, off, unit = reading
     sets = ([f"f.scales = ({sc!r},); f.offsets = ({off!r},)"] if scaling else []) + (
         [f"f.set_band_unit(1, {json.dumps(unit)})"] if unit_clash and unit else [])
-    code = ('import sys, rasterio; f = rasterio.open(sys.argv[1], "r+"); '
-            + "; ".join(sets) + "; f.close()")
+    # a Cloud Optimized GeoTIFF (the shared MODIS files) is updated only with this option:
+    # GDAL refused the plain "r+" (CPLE_AppDefinedError) and the loop failed on every file
+    code = ('import sys, rasterio; f = rasterio.open(sys.argv[1], "r+", '
+            'IGNORE_COG_LAYOUT_BREAK="YES"); ' + "; ".join(sets) + "; f.close()")
     text = (f"`for p in {' '.join(shlex.quote(p) for p in paths)}; do python -c "
             f"{shlex.quote(code)} \"$p\"; done` ({len(paths)} file(s)")
     if scaling and not unit_clash and paths:
@@ -1729,7 +1731,8 @@ def _with_file_scaling(items: Sequence[Any], codings: dict[str, BandCoding | Non
                 f"temperature (a sample's median "
                 + ", ".join(f"{m:.6g} {u} by the {n}" for n, (m, u) in medians.items())
                 + "); fix the other one to silence this (the items with a `modifier=`, or "
-                "each file's header with rasterio: `f = rasterio.open(path, 'r+'); "
+                "each file's header with rasterio: `f = rasterio.open(path, 'r+', "
+                "IGNORE_COG_LAYOUT_BREAK='YES'); "
                 + ("f.set_band_unit(1, UNIT)" if unit_clash
                    else "f.scales = (S,); f.offsets = (O,)") + "; f.close()`).")
         if not read:
