@@ -1473,13 +1473,15 @@ class _ReferenceRead(NamedTuple):
     """How an ``xlstsr evaluate`` run read its reference file: its ``--reference-mask`` files
     (``masks``; an appended option, not among the typed values), its ``variable``, whether the
     file packs it (``scale_factor``/``add_offset`` in the variable's own encoding, whatever the
-    file's suffix) and ``fill``, the ``--reference-nodata`` it compared with the values as read
-    (:func:`_stored_reference_nodata`'s resolution)."""
+    file's suffix), ``fill``, the ``--reference-nodata`` it compared with the values as read
+    (:func:`_stored_reference_nodata`'s resolution), and ``steps``, its dim of dated steps
+    (a series reference, (time, y, x)), which an aggregate keeps as dated band descriptions."""
 
     masks: tuple[str, ...] = ()
     variable: str | None = None
     packed: bool = False
     fill: float | None = None
+    steps: str | None = None
 
 
 #: the reading of the evaluate run in progress (:func:`_evaluate`), for its advice
@@ -1510,7 +1512,10 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
     # the fill in full (`:g` wrote float32's lowest as -3.40282e+38: averaged in as data)
     nodata = (f" --src-nodata {float(fill)!r} --dst-nodata {float(fill)!r}"
               if fill is not None and math.isfinite(fill) else "")
-    out = shlex.quote(f"{Path(ref).stem}_on_sr.tif")  # a name with a quote or a space
+    # a name with a quote or a space; one no file has (followed again, for another sr,
+    # `rio warp` refused to overwrite the first aggregate, then named "the file to pass")
+    aggregate = _unused_name(Path(f"{Path(ref).stem}_on_sr.tif"))
+    out = shlex.quote(str(aggregate))
     # a placeholder named outside the code (inside it, the command failed as written)
     template = shlex.quote(sr) if sr.lower().endswith((".tif", ".tiff")) else "SR.tif"
     like = "" if template != "SR.tif" else " (SR.tif: a GeoTIFF on sr's grid)"
@@ -1530,18 +1535,22 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
     # for plain (its typed stored fill went to `rio warp`, matching nothing decoded: RMSE 2.34 K
     # for 1.77 K on ASTER pair 001); the file's own encoding where no run is in progress
     read = _REFERENCE_READ.get()  # (None outside a run)
+    # a series reference's dated steps: GDAL's warp writes them as undated bands (and reads a
+    # .nc's time as bands without its dates), refused when followed against sr's dated steps
+    steps = read.steps if read is not None else None
     if ref.lower().endswith((".tif", ".tiff")):
         packed_var = None
     elif read is not None:
         packed_var = (var or read.variable) if read.packed else None
     else:
         packed_var = _packed_variable(ref, var)
-    var = var or packed_var
+    var = var or packed_var or (read.variable if steps and read is not None else None)
     packed = tagged or packed_var is not None
     if packed:
         nodata = ""  # decoded: the fill is NaN (the typed stored value is no more in the file)
-    if tagged or not (ref.lower().endswith((".tif", ".tiff"))
-                      or (ref.lower().endswith(".nc") and var is None)):
+    tif = ref.lower().endswith((".tif", ".tiff"))
+    if tagged or (steps and not tif) or not (tif or (ref.lower().endswith(".nc")
+                                                     and var is None)):
         # rasterio warps one raster: a store or a file of several variables failed
         # (TypeError: invalid dtype 'float_') and wrote nothing
         if crs is None and not typed.get("--reference-crs"):
@@ -1575,15 +1584,24 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
                    f"[{json.dumps(var)}]")
             opened += f".where({raw} != {float(fill)!r})"
         opened += written
+        # each step's date as its band's description, the form the reader takes for dated
+        # steps (written as the CLI writes its own dated .tif); a GeoTIFF's own descriptions
+        # are kept by rioxarray (its bands are no dim of dates there)
+        dates = ("" if not steps or tif else
+                 ".pipe(lambda da: da.assign_attrs(long_name=tuple(str(t)[:19].removesuffix("
+                 f"\"T00:00:00\") for t in da[{json.dumps(steps)}].values.astype("
+                 "\"datetime64[s]\"))))")
         code = ("import pathlib, sys, xarray as xr, rioxarray; out = pathlib.Path("
                 f"{json.dumps(str(target))}); out.exists() and sys.exit(f\"{{out}} exists: "
                 "remove it or pick another name\"); "
-                f"{opened}.astype(\"float32\")"
+                f"{opened}.astype(\"float32\"){dates}"
                 ".rio.write_nodata(float(\"nan\"), encoded=False).rio.to_raster(out)")
         place = "" if var or tagged else " (VARIABLE: the reference's variable)"
         but = {"--reference-variable": "a GeoTIFF of one band",
+               # (a typed --reference-scale / --reference-offset is not: the Python step
+               # applies the file's own tags only, and they apply to the aggregate's means
+               # alike; dropped "(decoded now)", the followed run read degrees Celsius)
                "--reference-nodata": "its fill is NaN now",
-               "--reference-scale": "decoded now", "--reference-offset": "decoded now",
                # (on the reference's grid: refused beside the aggregate). Where the warp
                # declares the typed fill (--src-nodata), the masked pixels take the fill, not
                # NaN: GDAL's average then kept NaN in (every cell a masked pixel touched: 400
@@ -1607,7 +1625,8 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
             + f"`{code}`){place}, aggregate it onto sr's grid with "
             "rasterio's command (installed with xlstsr), "
             f"`rio warp {shlex.quote(str(target))} {out} --like {template} --resampling "
-            f"average{nodata}`{like}, and pass that file as the reference with the same flags"
+            f"average{nodata}`{like}, {_dates_back(target, aggregate) if steps else ''}and "
+            "pass that file as the reference with the same flags"
             + (" but " + " and ".join(f"{flag} ({but[flag]})" for flag in drop)
                if drop else "") + ".")
     return message + (
@@ -1616,9 +1635,77 @@ def _aggregate_hint(message: str, typed: dict[str, Any] | None) -> str:
         "first with rasterio's command (installed with xlstsr), `rio warp "
         f"{shlex.quote(ref)} {out} --like {template} --resampling average{nodata}`{like} (a "
         "plain mean of T, not of T^4: lower by about 1.5 var/T, 0.03 K for a 2.5 K spread within a pixel; "
-        "partly covered pixels kept), then pass that file as the reference with the same "
+        f"partly covered pixels kept), {_dates_back(Path(ref), aggregate) if steps else ''}"
+        "then pass that file as the reference with the same "
         "flags; a --reference-mask is on the reference's own grid: apply it to the reference "
         "before aggregating (its non-0 pixels set to the fill), not beside the aggregate.")
+
+
+#: a guide's bands in another order than the model's (guide.check_guide_labels): Python's code
+_GUIDE_REORDER = re.compile(r"reorder them into the model's order \(channels ([\d, ]+)\): "
+                            r"`guide = guide\.isel\((\w+)=\[[\d, ]+\]\)`\.")
+
+
+def _guide_reorder_hint(message: str, typed: dict[str, Any] | None) -> str:
+    """The refusal of a ``--guide`` file whose bands are in another order than the model's,
+    with the command line's way: a copy of the file with its bands in the model's order (a
+    GeoTIFF's with rasterio, installed with xlstsr, keeping each band's description, scale,
+    offset and unit, so that its labels are checked again; a NetCDF's with xarray), under a
+    name no file has, then given as ``--guide``. Python's ``guide.isel(band=[1, 0])`` was the
+    only advice, which the command line cannot run."""
+    m = _GUIDE_REORDER.search(message)
+    path = (typed or {}).get("--guide")
+    if (m is None or not isinstance(path, str) or "://" in path
+            or "bands in the model's order to a new file" in message):
+        return message
+    order = [int(v) for v in m[1].split(",")]
+    suffix = Path(path).suffix.lower()
+    folder = Path(path).parent
+    name = f"{Path(path).stem}_reordered{Path(path).suffix}"
+    target = str(_unused_name(folder / name if os.access(folder, os.W_OK) else Path(name)))
+    head = (f"import os, sys{{}}; q = {json.dumps(target)}; os.path.exists(q) and sys.exit(q + "
+            "\" exists: remove it or pick another name\"); ")
+    if suffix in (".tif", ".tiff"):
+        bands = [i + 1 for i in order]  # (rasterio's bands count from 1)
+        code = (head.format(", rasterio") + f"b = {bands}; s = rasterio.open({json.dumps(path)}); "
+                "f = rasterio.open(q, \"w\", **s.profile); f.write(s.read(b)); "
+                "f.descriptions = tuple(s.descriptions[i - 1] for i in b); "
+                "f.scales = tuple(s.scales[i - 1] for i in b); "
+                "f.offsets = tuple(s.offsets[i - 1] for i in b); "
+                "f.units = tuple(s.units[i - 1] for i in b); f.close()")
+    elif suffix in (".nc", ".nc4"):
+        code = (head.format(", xarray as xr") + f"xr.open_dataset({json.dumps(path)})"
+                f".isel({m[2]}={order}).to_netcdf(q)")
+    else:
+        return message
+    return message + (
+        " On the command line, write the file's bands in the model's order to a new file, "
+        f"`python -c {shlex.quote(code)}`, then give --guide {shlex.quote(target)}.")
+
+
+def _dates_back(described: Path, aggregate: Path) -> str:
+    """The advice's step that gives ``aggregate`` (written by ``rio warp``, which drops band
+    descriptions) the band descriptions of ``described``: a series reference's dates, which
+    the reader takes as its dated steps (its undated bands were refused against sr's steps)."""
+    code = (f"import rasterio; d = rasterio.open({json.dumps(str(described))}).descriptions; "
+            f"f = rasterio.open({json.dumps(str(aggregate))}, \"r+\"); "
+            "[f.set_band_description(i + 1, t) for i, t in enumerate(d)]; f.close()")
+    return ("give it back its steps' dates as band descriptions (GDAL's warp drops them; "
+            f"undated bands are not sr's steps), `python -c {shlex.quote(code)}`, ")
+
+
+def _dated_steps(ref: Any) -> str | None:
+    """The reference's dim of dated steps (a lead dim labelled by datetimes), or None."""
+    from xlstsr.validate import spatial_dims
+
+    try:
+        space = set(spatial_dims(ref))
+    except (*_user_errors(), ValueError, KeyError):
+        return None
+    for dim in ref.dims:
+        if dim not in space and dim in ref.coords and ref[dim].dtype.kind == "M":
+            return str(dim)
+    return None
 
 
 def _c2l2_reference(ref: str) -> bool:
@@ -1650,7 +1737,7 @@ def _c2l2_aggregate_hint(message: str, typed: dict[str, Any], sr: str, ref: str)
     folder = scene.parent
     name = f"{p.stem}_ref.tif"
     target = _unused_name(folder / name if os.access(folder, os.W_OK) else Path(name))
-    out = shlex.quote(f"{p.stem}_on_sr.tif")
+    out = shlex.quote(str(_unused_name(Path(f"{p.stem}_on_sr.tif"))))
     template = shlex.quote(sr) if sr.lower().endswith((".tif", ".tiff")) else "SR.tif"
     like = "" if template != "SR.tif" else " (SR.tif: a GeoTIFF on sr's grid)"
     # a --reference-mask is on the scene's grid: refused beside the aggregate ("the same
@@ -1898,6 +1985,7 @@ def _cli_hints(message: str, command: str | None = None,
         message = _with_flags(message, _guide_flags(typed or {}), typed)
     if command == "upscale":  # Python's method_options: its --method-option flags
         message = _method_option_flags(message)
+        message = _guide_reorder_hint(message, typed)
     if command in ("upscale", "scaling", "train"):
         message = _with_flags(message, [
             (p, f) for p, f in _UPSCALE_FLAGS
@@ -2324,7 +2412,12 @@ def _method(args: argparse.Namespace) -> Any:
         extra = (" (--model and --backend are options of the deep methods sisr/disr; "
                  "--conserve of sisr, disr, tsharp and dms)")
         deep = args.method in ("sisr", "disr")  # not said of a deep method's own errors
-        raise UsageError(f"{err}{extra if options and not deep else ''}") from None
+        # said where the refusal is of one of those options (`bicubic --conserve`, tsharp's
+        # backend=): it was added to every value refusal of tsharp/dms ("gain must be a
+        # number in [0, 1], got 2"), none of which used them
+        theirs = [k for k in ("model", "checkpoint", "backend", "conserve") if k in options]
+        named = any(f"'{k}'" in str(err) for k in theirs)
+        raise UsageError(f"{err}{extra if named and not deep else ''}") from None
     if getattr(args, "adapt", False):
         if not hasattr(m, "with_adaptation"):
             raise UsageError(f"--adapt is an option of the deep methods (sisr, disr), not of "
@@ -2977,7 +3070,7 @@ def _evaluate_scores(args: argparse.Namespace) -> int:
                        offset=args.reference_offset)
         ref, args.reference_nodata = _stored_reference_nodata(ref, args.reference_nodata)
         _REFERENCE_READ.set(_ReferenceRead(tuple(masks), variable, packed,
-                                           args.reference_nodata))
+                                           args.reference_nodata, _dated_steps(ref)))
     # (a Landsat scene's own CRS: the flag is refused if it names another)
     ref = _declare_crs(ref, args.reference_crs, "--reference-crs", args.reference)
     coarse = None

@@ -708,6 +708,11 @@ def _erode_block(valid: np.ndarray, iterations: int) -> np.ndarray:
     return ndimage.binary_erosion(valid, structure, iterations=iterations, border_value=0)
 
 
+#: what :func:`decode_reference` keeps of the reference's encoding through its typed fill:
+#: the file read (``source``) and how its reader decoded it (packing, stored type)
+_READER_ENCODING = ("source", "scale_factor", "add_offset", "dtype", "_Unsigned")
+
+
 def decode_reference(
     reference: xr.DataArray,
     *,
@@ -775,11 +780,15 @@ def decode_reference(
     if scale is not None:  # a scale it does not declare: decoded (and reported) as if it did
         ref = ref.astype(np.float64)  # as before: scaled in float64
         ref.attrs = {**ref.attrs, "scale_factor": float(scale)}
-    source = reference.encoding.get("source")
-    if source is not None and "source" not in ref.encoding:
-        # (dropped by `where`: the file is named, so a refusal's command line rewrites the
-        # file's own wrong tag on a copy, not "--reference-scale where typed", refused typed)
-        ref.encoding = {**ref.encoding, "source": source}
+    # the file and the reader's packing, dropped by `where`: the file is named, so a
+    # refusal's command line rewrites the file's own wrong tag on a copy (not
+    # "--reference-scale where typed", refused typed), and a packed file's scale is judged
+    # as without a typed fill (a packed .nc's 0.002 for 0.02 was told degrees Celsius only:
+    # followed, RMSE 8.90 K for 2.29 K)
+    kept = {k: reference.encoding[k] for k in _READER_ENCODING
+            if k in reference.encoding and k not in ref.encoding}
+    if kept:
+        ref.encoding = {**ref.encoding, **kept}
     like = None if sr_median is None else (sr_median, "the super-resolved field")
     out = decode_lst(ref, keep_out_of_range=True, what="reference",
                      kept_range=(valid_min, valid_max), like=like,

@@ -46,6 +46,8 @@ from .validate import (
     _LON_NAMES,
     TASK_BYTES,
     _check_crs_units,
+    _file_size,
+    _source_of,
     _standard_grid_mapping,
     check_bool,
     check_number,
@@ -90,6 +92,22 @@ def _decode_kelvin(lst: xr.DataArray, mask_out_of_range: bool) -> xr.DataArray:
         raise type(err)(f"{err}{_PLAIN_MEAN_HINT}") from err
 
 
+def _block_encoding(lst: xr.DataArray) -> dict[str, Any]:
+    """The encoding each block of ``lst`` is decoded with (:func:`_decode_lst_field`):
+    ``lst``'s, whose packing and ``source`` tell validate a file's own scale/offset tags
+    (judged and rewritten on a copy, as for the whole array). Without ``source`` where ``lst``
+    spans several files (open_mfdataset: the encoding names the first only): a block is judged
+    by its own size, so the first file's one-file command would be given for any block, where
+    the whole array's refusal gives the loop over every file."""
+    encoding = dict(lst.encoding)
+    source = _source_of(lst)
+    if source is not None:
+        size = _file_size(source)
+        if size is not None and source[2] > size:
+            encoding.pop("source", None)
+    return encoding
+
+
 def _decode_lst_field(lst: xr.DataArray, mask_out_of_range: bool) -> xr.DataArray:
     """The field in Kelvin (:func:`_decode_kelvin`), in memory or lazy.
 
@@ -106,8 +124,13 @@ def _decode_lst_field(lst: xr.DataArray, mask_out_of_range: bool) -> xr.DataArra
     template = _decode_kelvin(lst, mask_out_of_range)  # attributes: refused here
     if not isinstance(lst.variable.data, dsa.Array):
         return template
+    # each block judged as the file it came from: map_blocks' blocks have no encoding, which
+    # held the reader's packing (a packed NetCDF's wrong scale went unjudged) and the file's
+    # path (a file's own wrong tag was advised the typed --scale, refused as declared twice)
+    encoding = _block_encoding(lst)
 
     def block(b: xr.DataArray) -> xr.DataArray:
+        b.encoding = dict(encoding)
         return _decode_kelvin(b, mask_out_of_range)
 
     return xr.map_blocks(block, lst, template=template)
