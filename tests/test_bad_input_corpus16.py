@@ -784,7 +784,9 @@ def test_trained_guide_labels_are_recorded(scene, tmp_path):
 
     ndvi = scene["ndvi_250m"]
     assert _input_labels({"swir1": ndvi, "nir": ndvi}, 2) == ["lst", "swir1", "nir"]
-    assert _input_labels([ndvi.rename(None)], 1) == ["lst", "guide0"]
+    # an unnamed piece is labelled by its own description (session 51), an undescribed one not
+    assert _input_labels([ndvi.rename(None)], 1) == ["lst", ndvi.attrs["long_name"]]
+    assert _input_labels([ndvi.rename(None).drop_attrs()], 1) == ["lst", "guide0"]
     banded = xr.concat([ndvi, ndvi * 0.5 + 0.2], dim="band").assign_coords(band=["swir1", "nir"])
     model, rec = fit_cube(scene["lst_1km"], guide=banded,
                           mode="degraded_disr", arch="guided_rescnn", patch=16, epochs=1,

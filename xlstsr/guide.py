@@ -3403,8 +3403,10 @@ class GuideLabels(list):
 def guide_labels(guide: GuideLike) -> list[str | None]:
     """The label of each channel of a guide as :func:`prepare_guide` orders them: the keys of a
     dict or Dataset (their ``described`` attribute: the bands' descriptions where the keys say
-    nothing, ``band_1`` or ``band_data`` of rasterio readers; :func:`_keyed_labels`), the
-    names of a list's DataArrays, a DataArray's text labels along its one extra dim ('band')
+    nothing, ``band_1`` or ``band_data`` of rasterio readers, or name no quantity beside a
+    description that names one; :func:`_keyed_labels`), the names of a list's DataArrays
+    (their own descriptions where the names say nothing; :func:`_list_labels`), a
+    DataArray's text labels along its one extra dim ('band')
     or its bands' descriptions (:func:`xlstsr.io.open_cog`'s ``band_description`` coordinate,
     rioxarray's tuple long_name) or its name; None where nothing labels a channel. A
     DataArray's long_name or standard_name that names another quantity than NDVI (a
@@ -3423,9 +3425,7 @@ def guide_labels(guide: GuideLike) -> list[str | None]:
     if isinstance(guide, Mapping):
         return _keyed_labels(guide)
     if isinstance(guide, (list, tuple)):
-        return GuideLabels.of(
-            [_described(g, None if getattr(g, "name", None) is None else str(g.name))
-             if isinstance(g, xr.DataArray) else None for g in guide], "list")
+        return _list_labels(guide)
     if not isinstance(guide, xr.DataArray):
         return []
     try:
@@ -3479,6 +3479,66 @@ def _band_dim_labels(band: xr.DataArray) -> list[str | None]:
     return [None] if steps else guide_labels(band)
 
 
+def _names_quantity(text: str) -> bool:
+    """Whether a label names NDVI or another known quantity ('red', 'SR_B4', 'albedo')."""
+    return _says_ndvi(text) or bool(_other_quantities(text))
+
+
+def _piece_label(key: str | None, band: xr.DataArray) -> str | None:
+    """The label of one band of a list or dict guide, known by ``key`` (a dict's key, a list
+    piece's name; None where it has none), from its own description (its ``long_name`` or
+    ``description``: a GeoTIFF band's, as rioxarray and xarray's rasterio engine keep it; or
+    a ``standard_name`` that names a quantity) where the key says nothing: a rasterio
+    reader's ``band_1`` / ``band_data``, no name, or a key that names no quantity ('a',
+    'g1') beside a description that names one ('red', 'NDVI'). A key that names a quantity
+    is the user's word and is kept. A description that names NDVI beside reflectances ('NDVI
+    from red and NIR reflectance') labels nothing. Returns ``key`` where the band has no
+    description (a dict of undescribed bands under 'a', 'b' is not checked by its labels:
+    only its values are)."""
+    plain = [band.attrs.get(a) for a in ("long_name", "description")]
+    plain = [t.strip() for t in plain if isinstance(t, str) and t.strip()]
+    std = band.attrs.get("standard_name")
+    texts = plain + ([std.strip()] if isinstance(std, str) and std.strip() else [])
+    ndvi = [t for t in texts if _says_ndvi(t)]
+    said: str | None
+    if ndvi:
+        clean = [t for t in ndvi if not _other_quantities(t)]
+        if not clean:
+            return key
+        # 'NDVI' as a token, so that a model channel 'ndvi' is found in it (CF's
+        # 'normalized_difference_vegetation_index' holds none)
+        said = clean[0] if "ndvi" in _tokens(clean[0]) else f"NDVI ({clean[0]})"
+    else:
+        said = next((t for t in texts if _other_quantities(t)), None)
+    if said is not None and (key is None or _KEY_WITHOUT_MEANING.fullmatch(key)
+                             or not _names_quantity(key)):
+        return said
+    if plain and not ndvi and (key is None or _KEY_WITHOUT_MEANING.fullmatch(key)):
+        return plain[0]
+    return key
+
+
+def _list_labels(guide: Sequence[Any]) -> GuideLabels:
+    """:func:`guide_labels` of a list guide: one label per channel, in :func:`prepare_guide`'s
+    order; a piece labelled by its name, or by its own description where its name says
+    nothing (:func:`_piece_label`: single-band GeoTIFFs read with rioxarray, ``band_1`` of
+    ``band_as_variable=True``, ``band_data`` of ``engine="rasterio"``); a piece of several
+    channels by its bands' labels. A piece described 'NDVI' was unlabelled, and a list of
+    (red, NDVI) files ran silently through a model of (NDVI, red), which refuses the same
+    bands given as a dict."""
+    labels: list[str | None] = []
+    for g in guide:
+        if not isinstance(g, xr.DataArray):
+            labels.append(None)
+            continue
+        own = _band_dim_labels(g)
+        if len(own) > 1:  # a band dim of its own: its channels
+            labels.extend(own)
+            continue
+        labels.append(_piece_label(None if g.name is None else str(g.name), g))
+    return GuideLabels.of(labels, "list")
+
+
 def _keyed_labels(guide: Mapping) -> GuideLabels:
     """:func:`guide_labels` of a dict or Dataset: its keys (which advice on the bands selects
     by), with ``described``, each channel's label for :func:`check_guide_labels`: a key that
@@ -3487,7 +3547,9 @@ def _keyed_labels(guide: Mapping) -> GuideLabels:
     there), and a band of several channels (``band_data`` of ``xr.open_dataset(...,
     engine="rasterio")``) is labelled as that DataArray is (its bands' descriptions), one label
     per channel. Neither was read: a (red, NDVI) file ran silently through a model of (NDVI,
-    red), which refuses the same file read as one DataArray."""
+    red), which refuses the same file read as one DataArray. A key that names no quantity
+    ('a', 'g1') gives way to a description that names one ('red', 'NDVI'); bands with no
+    description under such keys stay unlabelled: only their values are checked."""
     keys = [str(k) for k in guide]
     # the bands prepare_guide takes (a Dataset's spatial_ref or crs variable is none)
     fields = (raster_fields(guide) or guide) if isinstance(guide, xr.Dataset) else guide
@@ -3498,10 +3560,7 @@ def _keyed_labels(guide: Mapping) -> GuideLabels:
         if len(own) > 1:  # a band dim of its own: its channels, in prepare_guide's order
             described.extend(own)
             continue
-        said = [band.attrs.get(a) for a in ("long_name", "description")] \
-            if isinstance(band, xr.DataArray) else []
-        said = [t.strip() for t in said if isinstance(t, str) and t.strip()]
-        described.append(said[0] if said and _KEY_WITHOUT_MEANING.fullmatch(key) else key)
+        described.append(_piece_label(key, band) if isinstance(band, xr.DataArray) else key)
     out = GuideLabels.of(keys, "keyed")
     if described != keys:
         out.described = described
@@ -3517,8 +3576,11 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
     """Refuse guide channels whose labels say they are not the channels a model was trained on
     (``names``, in order): a band labelled as another quantity ('red' where the model takes
     'ndvi'), or the model's channels in another order. Unlabelled channels, and labels that
-    neither name a model channel nor another known quantity ('band_data', 'b1'), pass: the
-    statistics check (:func:`check_guide_values`) judges their values. Products' reflectance
+    neither name a model channel nor another known quantity ('band_data', 'b1', a dict's
+    'a' over an undescribed band), pass: the statistics check (:func:`check_guide_values`)
+    judges their values. A channel labelled as another model channel is refused beside
+    unlabelled ones too (['red', None] for a model of 'ndvi', 'red': the one unlabelled
+    channel is taken for the model channel no label names, and the reorder advised). Products' reflectance
     band names ('sur_refl_b02', 'SR_B5', 'B04', 'Nadir_Reflectance_Band2') name another
     quantity than NDVI: a NIR band passed the statistics check and shifted DISR's output by 2 K.
     ``reorder``: the band-order code for the guide's form as passed
@@ -3552,6 +3614,14 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
         toks = _tokens(label) if label else set()
         hits = [j for j, n in enumerate(names) if n in toks or (label and n == label.lower())]
         where.append(hits[0] if len(hits) == 1 else None)
+    placed = [w for w in where if w is not None]
+    if where.count(None) == 1 and len(set(placed)) == len(placed) and not any(
+            w is None and label and _names_quantity(label) for label, w in zip(labels, where)):
+        # one channel unlabelled (a list of a 'red' file and an undescribed NDVI): it is the
+        # model channel no other label names, so that 'red' at the NDVI's place is reordered
+        # (it was skipped, as it names a model channel: the swapped bands ran silently)
+        free = [j for j in range(len(names)) if j not in placed]
+        where = [free[0] if w is None else w for w in where]
     if all(w is not None for w in where) and where != list(range(len(names))) and (
         sorted(where) == list(range(len(names)))  # type: ignore[type-var]
     ):
@@ -3570,8 +3640,16 @@ def check_guide_labels(labels: Sequence[str | None], names: Sequence[str], metho
             f"{code}."
         )
     for c, (label, w) in enumerate(zip(labels, where)):
-        if label is None or w is not None or generic[c]:
+        if label is None or w == c or generic[c]:
             continue
+        if w is not None:
+            # another model channel's band at this place, beside unlabelled ones (or twice)
+            raise GuideScaleError(
+                f"guide channel {c} is labelled {label!r}, the model's channel {w} "
+                f"({given[w]!r}), but method {method!r} takes {names} in that order and "
+                f"{given[c]!r} for channel {c}: pass the bands in the model's order (the "
+                f"{given[c]} band as channel {c}). If the band is {given[c]}, label it so (a "
+                "dict key, or the band's name).")
         if not _tokens(names[c]) & (_OTHER_BANDS | {"ndvi"}):
             # a model name that is no known quantity ('sur_refl_b01', 'SR_B4'): 'red' may be
             # it, renamed; the values' check judges

@@ -399,6 +399,49 @@ def _ndvi_advice(labels: Sequence[Any] | None) -> str:
             f"(g.sel({d}=NIR) + g.sel({d}=RED))` (NIR, RED: their {d} labels)")
 
 
+#: dated bands a message writes the dates of into its code (more: read with open_cog)
+_DATES_IN_CODE = 8
+
+
+def _dated_bands_advice(labels: Sequence[Any] | None) -> str | None:
+    """What to say when a guide's bands (channels) are described by dates, one per band, as
+    :func:`xlstsr.io.open_cog` and the command line read them (a per-date NDVI GeoTIFF read
+    with rioxarray or xarray's rasterio engine): they are steps, not channels; the code that
+    makes them the guide's time dim, in the form of the guide passed. None where a label is
+    not one date. Such a file was told "it takes NDVI, not reflectances"."""
+    from ..io.cog import _description_dates
+
+    given = getattr(labels, "described", None) or labels or ()
+    texts = [str(v) for v in given if v is not None]
+    if len(texts) < 2 or len(texts) != len(given):
+        return None
+    dates = _description_dates(texts)
+    if dates is None:
+        return None
+    days = [str(np.datetime_as_string(d, unit="s")).replace("T00:00:00", "") for d in dates]
+    shown = f"{days[0]} ... {days[-1]}" if len(days) > 3 else ", ".join(days)
+    say = (f"its {len(days)} bands are described by dates ({shown}): they are one guide per "
+           "date (time steps), not channels. Read the file with `guide = "
+           "xlstsr.io.open_cog(path)` (path: the GeoTIFF's), which makes date-described bands "
+           "time steps (as --guide does on the command line)")
+    form = getattr(labels, "form", "raster")
+    keyed = getattr(labels, "described", None) is not None and form == "keyed"
+    if len(days) > _DATES_IN_CODE or form == "list" or (form == "keyed" and not keyed):
+        return say + "."
+    time = f"time=np.array({days}, dtype='datetime64[ns]')"
+    if form == "keyed" and len(labels) == 1:  # xr.open_dataset(..., engine="rasterio")
+        code = (f"guide = guide[{str(labels[0])!r}].rename(band='time')"
+                f".assign_coords({time})")
+    elif form == "keyed":  # one variable per band (band_as_variable=True)
+        code = ("guide = xr.concat([guide[k] for k in "
+                f"{[str(k) for k in labels]}], 'time').assign_coords({time})")
+    else:
+        code = f"guide = guide.rename({{{getattr(labels, 'dim', 'band')!r}: 'time'}})" \
+               f".assign_coords({time})"
+    return say + (f", or give them that time dim: `{code}` (`import numpy as np"
+                  f"{', xarray as xr' if 'xr.' in code else ''}`).")
+
+
 def _pick_band_advice(labels: Sequence[Any], label: str) -> str:
     """How to pass the guide's band labelled ``label`` alone, in the form of the guide passed
     (``labels``: :func:`xlstsr.guide.guide_labels`'s): by key, by list position, or by band
@@ -874,6 +917,11 @@ class TorchModelMethod(UpscaleMethod):
                 f"{got}: ")
         given = [str(v) for v in labels or () if v is not None]
         ndvi_given = [v for v in given if "ndvi" in v.lower()]
+        # bands described by their dates ('NDVI_2020_07_01'...): steps, not channels, and no
+        # NDVI band to pick for every step
+        dated = _dated_bands_advice(labels)
+        if dated is not None:
+            return head + dated
         if (names and all("ndvi" in str(n).lower() for n in names) and self.n_guide == 1
                 and len(ndvi_given) == 1):
             # NDVI beside other bands ([ndvi, lai]) was told to compute NDVI from red and NIR
